@@ -1,0 +1,51 @@
+# ably-ng: every set-up step a fresh machine needs is here, and idempotent.
+#   make run    install, build, start the default local deployment (regions/local.yaml)
+#   make test   install, build, run every test
+#   make proto  regenerate src/gen/ from proto/ (must leave git clean)
+#   make bench  benchmarks (BENCH=quick|full), results in bench/results/
+#   make chaos  every chaos scenario, report in chaos/results/
+
+SHELL := /bin/bash
+NODE_MODULES_STAMP := node_modules/.install-stamp
+TOPOLOGY ?= regions/local.yaml
+
+.PHONY: install build run test test-unit proto proto-check clean typecheck system-deps
+
+install: $(NODE_MODULES_STAMP)
+
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_MODULES_STAMP)
+
+build: install
+	npx tsc -p tsconfig.json
+
+# Debian packages the tests use (nats-server for the NATS transport tests); needs root.
+system-deps:
+	@scripts/ensure-system-deps.sh
+
+run: build
+	node dist/cli.js up $(TOPOLOGY)
+
+test: build system-deps
+	npx tsc -p test/tsconfig.json --noEmit
+	npx vitest run
+
+test-unit: build
+	npx vitest run test/unit
+
+typecheck: install
+	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p test/tsconfig.json --noEmit
+
+proto: install
+	rm -rf src/gen
+	npx buf generate
+
+# CI: fails when src/gen/ does not match proto/.
+proto-check: proto
+	@git diff --exit-code -- src/gen || (echo "src/gen is stale: run 'make proto' and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- src/gen)" || (echo "src/gen has untracked files: run 'make proto' and commit" && exit 1)
+
+clean:
+	rm -rf dist .ably-ng

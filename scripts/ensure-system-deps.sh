@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and benchmarks use, if missing. Idempotent.
+# Needs root (CI and these machines run as root); without it, says what is missing.
+set -euo pipefail
+need=()
+command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ "${ABLY_NG_BENCH_DEPS:-0}" = 1 ]; then
+  command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "missing packages: ${need[*]} (install them with apt-get as root)" >&2
+  exit 1
+fi
+echo "installing ${need[*]} from Debian" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null || apt-get update
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

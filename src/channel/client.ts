@@ -1,0 +1,357 @@
+/**
+ * The channel client: one per node per channel with local attachments. It subscribes
+ * the node at the channel's master, checks that broadcasts arrive with contiguous
+ * serials (filling gaps from the master's history), and delivers each batch to the
+ * local subscribers, encoding it once per wire format.
+ *
+ * Each local subscriber has a position (`after`: the last serial it was given). A
+ * subscriber that resumes from a serial behind the client's catches up from history
+ * before it goes live; one ahead skips what it has already seen. While a subscriber is
+ * catching up (or waiting for its ATTACHED to be written), live entries queue for it.
+ */
+import { AblyError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Frame } from '../protocol/codec.js';
+import { entryFrames } from '../protocol/frames.js';
+import type { WireFormat } from '../protocol/types.js';
+import type { NodeId } from '../transport/messages.js';
+import type { ChannelKey, LogEntry } from './entry.js';
+import type { ChannelRouter } from './router.js';
+
+/** A connection attached to this channel on this node, as the channel client sees it. */
+export interface LocalSubscriber {
+  readonly connectionId: string;
+  readonly format: WireFormat;
+  /** The channel's name as this client knows it (with any `[?params]` qualifier). */
+  readonly channelName: string;
+  /** Whether it wants its own messages back (`echo`). */
+  readonly echo: boolean;
+  /** Whether it receives messages (SUBSCRIBE mode) and presence events (PRESENCE_SUBSCRIBE). */
+  wants(kind: LogEntry['kind']): boolean;
+  send(frame: Frame): void;
+  /** Continuity on this channel was lost: tell the client (UPDATE without RESUMED). */
+  discontinuity(error: AblyError, channelSerial: string): void;
+}
+
+export interface AttachOutcome {
+  /** Whether the subscriber's requested position was honoured without a gap. */
+  resumed: boolean;
+  /** Why not, when a resume was asked for and could not be honoured. */
+  error?: AblyError;
+  /** The position the subscriber is at now (sent in ATTACHED). */
+  channelSerial: string;
+}
+
+interface SubRec {
+  after: number;
+  /** Entries held while the subscriber waits for ATTACHED to be written, or catches up. */
+  queue: LogEntry[] | null;
+  backlog: LogEntry[];
+}
+
+export interface ClientDeps {
+  router: ChannelRouter;
+  /** Tells the master this node no longer wants broadcasts. */
+  unsub(master: NodeId, channel: ChannelKey): void;
+  requestTimeoutMs: number;
+  log: Logger;
+  /** Per batch delivered: subscriber count reached (metrics). */
+  onDeliver?(connections: number, entries: number): void;
+}
+
+export class ChannelClient {
+  private readonly subs = new Map<LocalSubscriber, SubRec>();
+  /** Master this node is subscribed at, and the stream position received so far. */
+  private master: NodeId | null = null;
+  private epoch: string | null = null;
+  private last = 0;
+  private lastChannelSerial = '';
+  /** Subscribing or filling a gap: broadcasts wait here until it is done. */
+  private busy: Promise<void> | null = null;
+  private held: { epoch: string; entries: LogEntry[] }[] = [];
+  private closed = false;
+
+  constructor(
+    readonly key: ChannelKey,
+    readonly name: string,
+    private readonly deps: ClientDeps,
+  ) {}
+
+  get subscriberCount(): number {
+    return this.subs.size;
+  }
+
+  get subscribedAt(): NodeId | null {
+    return this.master;
+  }
+
+  /** Stream position this node has reached. */
+  position(): { epoch: string | null; serial: number; channelSerial: string } {
+    return { epoch: this.epoch, serial: this.last, channelSerial: this.lastChannelSerial };
+  }
+
+  /**
+   * Adds (or re-adds) a local subscriber. `resume` is the position it asks to continue
+   * from, if any. Live entries queue for it until `activate` is called (after ATTACHED
+   * has been written), so nothing reaches it before its ATTACHED.
+   */
+  async attach(
+    sub: LocalSubscriber,
+    resume: { epoch: string; serial: number } | null,
+    resumeError: AblyError | null,
+  ): Promise<AttachOutcome> {
+    const rec: SubRec = { after: Number.MAX_SAFE_INTEGER, queue: [], backlog: [] };
+    this.subs.set(sub, rec);
+    try {
+      await this.ensureSubscribed();
+    } catch (err) {
+      if (this.subs.get(sub) === rec) this.subs.delete(sub);
+      throw err;
+    }
+    const here = this.last;
+    if (resume && resume.epoch === this.epoch) {
+      if (resume.serial >= here) {
+        rec.after = resume.serial;
+        return { resumed: true, channelSerial: this.lastChannelSerial };
+      }
+      rec.after = resume.serial;
+      try {
+        const { body } = await this.deps.router.call(
+          this.key,
+          { type: 'range', channel: this.key, epoch: this.epoch, after: resume.serial, upto: here },
+          this.deps.requestTimeoutMs,
+        );
+        if (body.kind === 'entries') rec.backlog = body.entries;
+        return { resumed: true, channelSerial: this.lastChannelSerial };
+      } catch (err) {
+        rec.after = here;
+        const e = err instanceof AblyError ? err : AblyError.of('channelMessagesExpired');
+        return { resumed: false, error: e, channelSerial: this.lastChannelSerial };
+      }
+    }
+    rec.after = here;
+    let error = resumeError ?? undefined;
+    if (!error && resume) error = AblyError.of('channelNoMatchingEpoch', 'the channel was reset since that serial');
+    return { resumed: false, ...(error ? { error } : {}), channelSerial: this.lastChannelSerial };
+  }
+
+  /** Sends what queued for the subscriber while it attached, and makes it live. */
+  activate(sub: LocalSubscriber): void {
+    const rec = this.subs.get(sub);
+    if (!rec || rec.queue === null) return;
+    const pending = rec.backlog.concat(rec.queue);
+    rec.backlog = [];
+    rec.queue = null;
+    this.sendTo(sub, rec, pending);
+  }
+
+  /** Removes a local subscriber; resolves true when the client has none left. */
+  detach(sub: LocalSubscriber): boolean {
+    this.subs.delete(sub);
+    return this.subs.size === 0;
+  }
+
+  /** Stops: tells the master this node no longer listens. */
+  close(): void {
+    this.closed = true;
+    if (this.master) this.deps.unsub(this.master, this.key);
+    this.master = null;
+  }
+
+  // ---- the stream from the master ---------------------------------------------
+
+  private ensureSubscribed(): Promise<void> {
+    if (this.master && !this.busy) return Promise.resolve();
+    if (this.busy) return this.busy;
+    return this.run(() => this.subscribe());
+  }
+
+  /** Runs a stream operation with broadcasts held, then releases what was held. */
+  private run(op: () => Promise<void>): Promise<void> {
+    const p = op().finally(() => {
+      this.busy = null;
+      this.release();
+    });
+    this.busy = p;
+    return p;
+  }
+
+  private async subscribe(): Promise<void> {
+    const { from, body } = await this.deps.router.call(
+      this.key,
+      { type: 'sub', channel: this.key },
+      this.deps.requestTimeoutMs,
+    );
+    if (body.kind !== 'subscribed') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
+    if (this.closed) {
+      this.deps.unsub(from, this.key);
+      return;
+    }
+    if (this.master && this.master !== from) this.deps.unsub(this.master, this.key);
+    this.master = from;
+    if (this.epoch === null) {
+      this.epoch = body.epoch;
+      this.last = body.serial;
+      this.lastChannelSerial = body.channelSerial;
+      return;
+    }
+    if (body.epoch !== this.epoch) {
+      this.reset(body.epoch, body.serial, body.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'));
+      return;
+    }
+    if (body.serial > this.last) await this.fill(body.serial);
+  }
+
+  /**
+   * The master moved or died: subscribe at the (new) owner and fill whatever was missed.
+   * Deliveries resume in order; subscribers see no gap while history covers it.
+   */
+  resubscribe(): void {
+    if (this.closed || this.subs.size === 0) return;
+    if (this.busy) {
+      void this.busy.then(() => this.resubscribe(), () => this.resubscribe());
+      return;
+    }
+    void this.run(() => this.subscribe()).catch((err) => {
+      this.deps.log.warn({ channel: this.key, err: (err as Error).message }, 'resubscribe failed; retrying');
+      this.master = null;
+      setTimeout(() => this.resubscribe(), 200).unref();
+    });
+  }
+
+  /** Fetches (last, upto] from the master and delivers it. */
+  private async fill(upto: number): Promise<void> {
+    try {
+      const { body } = await this.deps.router.call(
+        this.key,
+        { type: 'range', channel: this.key, epoch: this.epoch!, after: this.last, upto },
+        this.deps.requestTimeoutMs,
+      );
+      if (body.kind === 'entries') this.apply(body.entries);
+      if (this.last < upto) throw AblyError.of('channelMessagesExpired', `range ended at ${this.last}, wanted ${upto}`);
+    } catch (err) {
+      const e = err instanceof AblyError ? err : AblyError.of('channelMessagesExpired');
+      // History no longer covers the gap: continue from the master's position and say so.
+      const p = await this.deps.router.call(this.key, { type: 'sub', channel: this.key }, this.deps.requestTimeoutMs);
+      if (p.body.kind === 'subscribed') this.reset(p.body.epoch, p.body.serial, p.body.channelSerial, e);
+    }
+  }
+
+  private reset(epoch: string, serial: number, channelSerial: string, error: AblyError): void {
+    this.deps.log.warn({ channel: this.key, code: error.code, err: error.message }, 'channel continuity lost');
+    this.epoch = epoch;
+    this.last = serial;
+    this.lastChannelSerial = channelSerial;
+    for (const [sub, rec] of this.subs) {
+      rec.after = serial;
+      rec.backlog = [];
+      if (rec.queue) rec.queue = [];
+      sub.discontinuity(error, channelSerial);
+    }
+  }
+
+  /** A broadcast from the master. */
+  onBroadcast(epoch: string, entries: LogEntry[]): void {
+    if (this.closed) return;
+    if (this.busy) {
+      this.held.push({ epoch, entries });
+      return;
+    }
+    this.accept(epoch, entries);
+  }
+
+  private release(): void {
+    const held = this.held;
+    this.held = [];
+    for (const h of held) {
+      if (this.busy) {
+        this.held.push(h);
+        continue;
+      }
+      this.accept(h.epoch, h.entries);
+    }
+  }
+
+  private accept(epoch: string, entries: LogEntry[]): void {
+    if (entries.length === 0) return;
+    if (epoch !== this.epoch) {
+      // A new lifetime of the channel's state: resubscribe sorts it out.
+      this.held.push({ epoch, entries });
+      this.resubscribe();
+      return;
+    }
+    const first = entries[0]!.serial;
+    if (first > this.last + 1) {
+      this.held.push({ epoch, entries });
+      void this.run(() => this.fill(first - 1)).catch(() => this.resubscribe());
+      return;
+    }
+    this.apply(entries);
+  }
+
+  /** Delivers entries beyond the stream position, in order. */
+  private apply(entries: LogEntry[]): void {
+    let start = 0;
+    while (start < entries.length && entries[start]!.serial <= this.last) start++;
+    if (start === entries.length) return;
+    const fresh = start === 0 ? entries : entries.slice(start);
+    const lastEntry = fresh[fresh.length - 1]!;
+    this.last = lastEntry.serial;
+    this.lastChannelSerial = lastEntry.channelSerial;
+    this.deliver(fresh);
+  }
+
+  private deliver(entries: LogEntry[]): void {
+    const first = entries[0]!.serial;
+    const lastSerial = entries[entries.length - 1]!.serial;
+    // Encoded at most once per format (and name form) for all subscribers that take the
+    // whole batch.
+    let shared: Map<string, Frame[]> | null = null;
+    let reached = 0;
+    for (const [sub, rec] of this.subs) {
+      if (rec.queue !== null) {
+        for (const e of entries) rec.queue.push(e);
+        continue;
+      }
+      if (rec.after >= lastSerial) continue;
+      if (rec.after >= first || !this.takesAll(sub, entries)) {
+        this.sendTo(sub, rec, entries);
+        reached++;
+        continue;
+      }
+      shared ??= new Map();
+      const fk = sub.format + sub.channelName;
+      let frames = shared.get(fk);
+      if (!frames) shared.set(fk, (frames = entryFrames(sub.channelName, entries, sub.format)));
+      for (const f of frames) sub.send(f);
+      rec.after = lastSerial;
+      reached++;
+    }
+    this.deps.onDeliver?.(reached, entries.length);
+  }
+
+  /** Whether the subscriber takes every entry of the batch (no echo or mode filtering). */
+  private takesAll(sub: LocalSubscriber, entries: LogEntry[]): boolean {
+    for (const e of entries) if (!this.wanted(sub, e)) return false;
+    return true;
+  }
+
+  private wanted(sub: LocalSubscriber, e: LogEntry): boolean {
+    if (!sub.wants(e.kind)) return false;
+    if (!sub.echo && e.kind === 'message' && e.message.connectionId === sub.connectionId) return false;
+    return true;
+  }
+
+  /** Sends the entries this subscriber has not had and wants, in its own frames. */
+  private sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): void {
+    const mine: LogEntry[] = [];
+    let seen = rec.after;
+    for (const e of entries) {
+      if (e.serial <= seen) continue;
+      seen = e.serial;
+      if (this.wanted(sub, e)) mine.push(e);
+    }
+    if (seen > rec.after) rec.after = seen;
+    if (mine.length) for (const f of entryFrames(sub.channelName, mine, sub.format)) sub.send(f);
+  }
+}

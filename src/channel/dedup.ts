@@ -1,0 +1,47 @@
+/**
+ * The deduplication window of one channel: message ids seen in the last `windowMs`,
+ * each with the channelSerial it was stored under, so that a repeated publish is
+ * acknowledged with the original serial and never stored twice. Pure: time is passed in.
+ */
+export class DedupWindow {
+  private readonly seen = new Map<string, string>();
+  /** Insertion order = time order, so expiry pops from the front. */
+  private order: { id: string; at: number }[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  lookup(id: string): string | undefined {
+    return this.seen.get(id);
+  }
+
+  add(id: string, channelSerial: string, at: number): void {
+    if (this.seen.has(id)) return;
+    this.seen.set(id, channelSerial);
+    this.order.push({ id, at });
+  }
+
+  expire(now: number, windowMs: number): void {
+    const cutoff = now - windowMs;
+    while (this.head < this.order.length && this.order[this.head]!.at < cutoff) {
+      this.seen.delete(this.order[this.head]!.id);
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Entries in time order, for replication and handoff. */
+  entries(): { id: string; channelSerial: string; at: number }[] {
+    const out: { id: string; channelSerial: string; at: number }[] = [];
+    for (let i = this.head; i < this.order.length; i++) {
+      const { id, at } = this.order[i]!;
+      out.push({ id, channelSerial: this.seen.get(id)!, at });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * What a channel's stream holds: each entry is one message (or presence event) with the
+ * region serial the channel master gave it and where it came from.
+ */
+import type { Message, PresenceMessage } from '../protocol/message.js';
+import type { OriginPosition } from '../protocol/serial.js';
+
+export type ChannelKey = string;
+
+/** `appId:name`; app ids never contain `:`, so the first `:` separates them. */
+export function channelKey(appId: string, name: string): ChannelKey {
+  return `${appId}:${name}`;
+}
+
+export function splitChannelKey(key: ChannelKey): { appId: string; name: string } {
+  const i = key.indexOf(':');
+  return { appId: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+interface EntryBase {
+  /** Region serial: 1, 2, 3… within the channel's epoch, with no gaps. */
+  serial: number;
+  /** The serial as clients see it (formatted once, when the entry is made). */
+  channelSerial: string;
+  /** Master's clock when stored (ms, never decreasing within a channel): retention runs on this. */
+  storedAt: number;
+  /** Where the message was first accepted, and its seq in that region's own order. */
+  origin: OriginPosition;
+}
+
+export interface MessageEntry extends EntryBase {
+  kind: 'message';
+  message: Message;
+}
+
+export interface PresenceEntry extends EntryBase {
+  kind: 'presence';
+  presence: PresenceMessage;
+}
+
+export type LogEntry = MessageEntry | PresenceEntry;

@@ -1,0 +1,160 @@
+/**
+ * The channel master: one channel on the node that owns it in the region's ring.
+ * It orders and deduplicates publishes (ChannelState), has each batch copied to the
+ * replica, and only then broadcasts it once per subscribing node and lets the
+ * publishers' nodes ACK. Everything a client can observe (broadcasts, replies, range and
+ * history reads) stops at the last replicated serial, so nothing seen is ever lost by
+ * the failure of one node.
+ */
+import { AblyError } from '../errors.js';
+import type { Message } from '../protocol/message.js';
+import type { Broadcast, NodeId } from '../transport/messages.js';
+import type { ChannelKey, LogEntry } from './entry.js';
+import type { HistoryQuery } from './log.js';
+import type { ChannelState } from './state.js';
+
+export interface MasterDeps {
+  now(): number;
+  /** One-way send to a node (self included). */
+  sendBroadcast(to: NodeId, msg: Broadcast): void;
+  /**
+   * Copies entries to the channel's replica; resolves when the replica holds them.
+   * Rejects when this node must stop acting as master (the batch is then not ACKed).
+   */
+  replicate(master: ChannelMaster, entries: LogEntry[]): Promise<void>;
+  /** Per batch broadcast: count of nodes it went to (metrics). */
+  onBroadcast?(nodes: number, entries: number): void;
+}
+
+interface Batch {
+  entries: LogEntry[];
+  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+}
+
+export class ChannelMaster {
+  readonly subscribers = new Set<NodeId>();
+  /** Last serial every subscriber has been sent (and the replica holds). */
+  private published: { serial: number; channelSerial: string };
+  private open: Batch | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  private stopped: AblyError | null = null;
+
+  constructor(
+    readonly key: ChannelKey,
+    readonly state: ChannelState,
+    private readonly deps: MasterDeps,
+  ) {
+    const p = state.position();
+    this.published = { serial: p.serial, channelSerial: p.channelSerial };
+  }
+
+  get epoch(): string {
+    return this.state.epoch;
+  }
+
+  /** Position clients can see: the last replicated and broadcast entry. */
+  position(): { epoch: string; serial: number; channelSerial: string } {
+    return { epoch: this.state.epoch, ...this.published };
+  }
+
+  /** Whether batches are waiting for replication. */
+  get busy(): boolean {
+    return this.inFlight > 0 || this.open !== null;
+  }
+
+  /**
+   * Orders messages (each with its id) and resolves with their channelSerials once they
+   * are replicated and broadcast. A duplicate resolves with its original serial.
+   */
+  publish(messages: Message[]): Promise<string[]> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    const { entries, serials } = this.state.accept(messages, this.deps.now());
+    return this.enqueue(entries).then(() => serials);
+  }
+
+  /** Appends already-ordered entries made elsewhere (forwarded in from another region). */
+  enqueue(entries: LogEntry[]): Promise<void> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    const batch = this.open ?? this.openBatch();
+    for (const e of entries) batch.entries.push(e);
+    return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  }
+
+  private openBatch(): Batch {
+    const batch: Batch = { entries: [], waiters: [] };
+    this.open = batch;
+    // Everything published in this turn of the event loop goes out as one batch: one
+    // replication round trip and one broadcast per node for all of it.
+    setImmediate(() => this.flush(batch));
+    return batch;
+  }
+
+  private flush(batch: Batch): void {
+    if (this.open === batch) this.open = null;
+    this.inFlight++;
+    this.chain = this.chain
+      .then(async () => {
+        if (this.stopped) throw this.stopped;
+        if (batch.entries.length) await this.deps.replicate(this, batch.entries);
+        if (this.stopped) throw this.stopped;
+        this.broadcast(batch.entries);
+        for (const w of batch.waiters) w.resolve();
+      })
+      .catch((err) => {
+        for (const w of batch.waiters) w.reject(err);
+      })
+      .finally(() => {
+        this.inFlight--;
+      });
+  }
+
+  private broadcast(entries: LogEntry[]): void {
+    if (entries.length === 0) return;
+    const last = entries[entries.length - 1]!;
+    this.published = { serial: last.serial, channelSerial: last.channelSerial };
+    const msg: Broadcast = { type: 'broadcast', channel: this.key, epoch: this.state.epoch, entries };
+    for (const node of this.subscribers) this.deps.sendBroadcast(node, msg);
+    this.deps.onBroadcast?.(this.subscribers.size, entries.length);
+  }
+
+  /** A node subscribes: it gets every broadcast after the returned position. */
+  subscribe(node: NodeId): { epoch: string; serial: number; channelSerial: string } {
+    this.subscribers.add(node);
+    return this.position();
+  }
+
+  unsubscribe(node: NodeId): void {
+    this.subscribers.delete(node);
+  }
+
+  /** Entries in (after, upto] of this epoch, never beyond what was broadcast; null if expired. */
+  range(after: number, upto: number): LogEntry[] | null {
+    return this.state.range(after, Math.min(upto, this.published.serial));
+  }
+
+  history(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
+    if (q.epoch !== undefined && q.epoch !== this.state.epoch) return { items: [], more: false };
+    const until = q.untilSerial === undefined ? this.published.serial : Math.min(q.untilSerial, this.published.serial);
+    return this.state.query({ ...q, untilSerial: until });
+  }
+
+  /**
+   * Stops acting as master: batches not yet replicated fail with `reason` (their
+   * publishers retry at the new master, which dedups what it already has). Resolves
+   * once no replication is in flight, so the state can then be handed over whole.
+   */
+  async stop(reason: AblyError): Promise<void> {
+    this.stopped = reason;
+    if (this.open) {
+      const b = this.open;
+      this.open = null;
+      for (const w of b.waiters) w.reject(reason);
+    }
+    await this.chain.catch(() => undefined);
+  }
+
+  get isStopped(): boolean {
+    return this.stopped !== null;
+  }
+}

@@ -1,0 +1,546 @@
+/**
+ * The node's channel registry: the channels this node masters, the copies it holds as
+ * replica, and how ownership moves when the ring changes.
+ *
+ * Rules that keep one order per channel and lose nothing acknowledged:
+ * - A node acts as master of a channel only if the ring (its view) names it owner and
+ *   it has quorum. Before its first act it *claims* the channel: it asks the nodes that
+ *   may hold state (the channel's preference list) and takes the newest state; a holder
+ *   that is master hands over only when it too sees the claimant as owner, and stops
+ *   first. A channel starts afresh only when every node asked answered that it had none.
+ * - A replica accepts entries only from the node its own view names master, and only
+ *   contiguously (otherwise it asks for a full sync). The master ACKs nothing before the
+ *   replica holds it; so a master whose replica disagrees with it stalls, never forks.
+ * - When the ring changes, a master that is no longer owner stops and pushes its state
+ *   to the new owner (handoff); a replica whose master left the ring promotes itself if
+ *   it is now owner, or pushes its copy to the owner.
+ * - Copies no longer needed are kept for a grace period to answer claims, then dropped.
+ */
+import { AblyError, toErrorInfo } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Ring } from '../cluster/ring.js';
+import type { Rpc } from '../transport/rpc.js';
+import type {
+  Broadcast,
+  ChannelStatus,
+  NodeId,
+  NodeRequest,
+  ReplyBody,
+} from '../transport/messages.js';
+import type { ChannelKey, LogEntry } from './entry.js';
+import { ChannelMaster } from './master.js';
+import { ChannelState, type ChannelSettings, type ChannelSnapshot } from './state.js';
+
+/** How many nodes of the preference list a claim asks (master, replica, and two more for overlapping changes). */
+const CLAIM_FANOUT = 4;
+/** A claim that some node could not answer yet is retried after this long. */
+const CLAIM_RETRY_MS = 50;
+/** Replication to a replica that refused or did not answer is retried after this long. */
+const REPLICATE_RETRY_MS = 50;
+/** Per-attempt deadline of node-to-node channel requests. */
+const INTERNAL_REQUEST_TIMEOUT_MS = 3000;
+/** Copies no longer master or replica are kept this long to answer claims. */
+const STALE_COPY_GRACE_MS = 30_000;
+/** How often holdings are checked against the ring and retention. */
+export const RECONCILE_INTERVAL_MS = 1000;
+/** Tombstones (epoch and serial of disposed channels) kept at most this many. */
+const MAX_TOMBSTONES = 100_000;
+
+export interface RegistryDeps {
+  self: NodeId;
+  settings: ChannelSettings;
+  now(): number;
+  rpc: Rpc;
+  sendBroadcast(to: NodeId, msg: Broadcast): void;
+  ring(): Ring;
+  hasQuorum(): boolean;
+  log: Logger;
+  metrics?: RegistryMetrics;
+}
+
+export interface RegistryMetrics {
+  broadcast(nodes: number, entries: number): void;
+  failover(): void;
+  handoff(): void;
+}
+
+type Holding =
+  | { role: 'master'; master: ChannelMaster; replica: NodeId | null; synced: NodeId | null }
+  | { role: 'replica'; state: ChannelState; from: NodeId }
+  | { role: 'stale'; state: ChannelState; until: number };
+
+type Acquired = { ok: ChannelMaster } | { redirect: NodeId | null; error?: AblyError };
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class ChannelRegistry {
+  private readonly holdings = new Map<ChannelKey, Holding>();
+  private readonly claims = new Map<ChannelKey, Promise<Acquired>>();
+  private readonly pushing = new Set<ChannelKey>();
+  private readonly tombstones = new Map<ChannelKey, ChannelSnapshot>();
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly deps: RegistryDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.reconcile(), RECONCILE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** Stops every master (their pending batches fail) and forgets everything. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.dropAll(AblyError.of('channelFailed', 'node shutting down'));
+  }
+
+  /**
+   * Leaving: waits (up to `timeoutMs`) until every channel this node masters has been
+   * handed to its new owner. The ring must already exclude this node.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = this.deps.now() + timeoutMs;
+    for (;;) {
+      this.reconcile();
+      let masters = 0;
+      for (const h of this.holdings.values()) if (h.role === 'master' && !h.master.isStopped) masters++;
+      if ((masters === 0 && this.pushing.size === 0) || this.deps.now() >= deadline) return;
+      await sleep(20);
+    }
+  }
+
+  /** Drops all state (the node lost quorum or restarted its incarnation). */
+  async dropAll(reason: AblyError): Promise<void> {
+    const masters: ChannelMaster[] = [];
+    for (const h of this.holdings.values()) if (h.role === 'master') masters.push(h.master);
+    this.holdings.clear();
+    this.tombstones.clear();
+    await Promise.all(masters.map((m) => m.stop(reason)));
+  }
+
+  // ---- counts for health and metrics ------------------------------------------
+
+  counts(): { mastered: number; replicas: number; stale: number } {
+    let mastered = 0;
+    let replicas = 0;
+    let stale = 0;
+    for (const h of this.holdings.values()) {
+      if (h.role === 'master') mastered++;
+      else if (h.role === 'replica') replicas++;
+      else stale++;
+    }
+    return { mastered, replicas, stale };
+  }
+
+  // ---- requests ---------------------------------------------------------------
+
+  /** Handles a channel request from a node (self included); resolves with the reply. */
+  async handle(from: NodeId, req: NodeRequest): Promise<ReplyBody> {
+    try {
+      switch (req.type) {
+        case 'sub': {
+          const a = await this.acquire(req.channel);
+          if (!('ok' in a)) return this.redirect(a);
+          return { kind: 'subscribed', ...a.ok.subscribe(from) };
+        }
+        case 'publish': {
+          const a = await this.acquire(req.channel);
+          if (!('ok' in a)) return this.redirect(a);
+          const serials = await a.ok.publish(req.messages);
+          return { kind: 'published', serials };
+        }
+        case 'range': {
+          const a = await this.acquire(req.channel);
+          if (!('ok' in a)) return this.redirect(a);
+          if (a.ok.epoch !== req.epoch) {
+            return { kind: 'error', error: AblyError.of('channelNoMatchingEpoch', `channel epoch is ${a.ok.epoch}`).toInfo() };
+          }
+          const entries = a.ok.range(req.after, req.upto);
+          if (!entries) {
+            return { kind: 'error', error: AblyError.of('channelMessagesExpired', `serial ${req.after} is older than the retained history`).toInfo() };
+          }
+          return { kind: 'entries', entries, more: false };
+        }
+        case 'history': {
+          // Reads do not create a channel: an unknown channel has an empty history.
+          const owner = this.deps.ring().owner(req.channel);
+          if (owner !== this.deps.self || !this.deps.hasQuorum()) return this.redirect({ redirect: owner });
+          if (!this.holdings.has(req.channel) && !(await this.anyoneHolds(req.channel))) {
+            return { kind: 'entries', entries: [], more: false };
+          }
+          const a = await this.acquire(req.channel);
+          if (!('ok' in a)) return this.redirect(a);
+          const { items, more } = a.ok.history(req.query);
+          return { kind: 'entries', entries: items, more };
+        }
+        case 'status': {
+          const owner = this.deps.ring().owner(req.channel);
+          if (owner !== this.deps.self || !this.deps.hasQuorum()) return this.redirect({ redirect: owner });
+          const h = this.holdings.get(req.channel);
+          return { kind: 'status', status: h?.role === 'master' ? this.status(req.channel, h) : null };
+        }
+        case 'replicate':
+          return this.onReplicate(from, req.channel, req.epoch, req.entries);
+        case 'sync':
+          return this.onSync(from, req.channel, req.snapshot, req.role);
+        case 'claim':
+          return await this.onClaim(from, req.channel, req.probe === true);
+      }
+    } catch (err) {
+      return { kind: 'error', error: toErrorInfo(err) };
+    }
+  }
+
+  /** A node no longer wants broadcasts of a channel. */
+  unsubscribe(from: NodeId, channel: ChannelKey): void {
+    const h = this.holdings.get(channel);
+    if (h?.role === 'master') h.master.unsubscribe(from);
+  }
+
+  /** A node is down or left: it subscribes to nothing any more. */
+  forgetNode(node: NodeId): void {
+    for (const h of this.holdings.values()) if (h.role === 'master') h.master.unsubscribe(node);
+  }
+
+  private redirect(a: { redirect: NodeId | null; error?: AblyError }): ReplyBody {
+    if (a.error) return { kind: 'error', error: a.error.toInfo() };
+    return { kind: 'redirect', owner: a.redirect };
+  }
+
+  private status(key: ChannelKey, h: Extract<Holding, { role: 'master' }>): ChannelStatus {
+    const p = h.master.position();
+    return {
+      channel: key,
+      master: this.deps.self,
+      replica: h.replica,
+      epoch: p.epoch,
+      serial: p.serial,
+      channelSerial: p.channelSerial,
+      retained: h.master.state.retained,
+      subscriberNodes: [...h.master.subscribers],
+    };
+  }
+
+  // ---- becoming master ----------------------------------------------------------
+
+  /** The channel's master on this node, claiming it first if need be. */
+  private acquire(key: ChannelKey): Promise<Acquired> {
+    const owner = this.deps.ring().owner(key);
+    if (this.closed) return Promise.resolve({ redirect: null, error: AblyError.of('channelFailed', 'node shutting down') });
+    if (owner !== this.deps.self || !this.deps.hasQuorum()) return Promise.resolve({ redirect: owner });
+    const h = this.holdings.get(key);
+    if (h?.role === 'master' && !h.master.isStopped) return Promise.resolve({ ok: h.master });
+    const pending = this.claims.get(key);
+    if (pending) return pending;
+    const p = this.claim(key).finally(() => this.claims.delete(key));
+    this.claims.set(key, p);
+    return p;
+  }
+
+  private async claim(key: ChannelKey): Promise<Acquired> {
+    const deadline = this.deps.now() + INTERNAL_REQUEST_TIMEOUT_MS;
+    for (;;) {
+      const ring = this.deps.ring();
+      if (ring.owner(key) !== this.deps.self || !this.deps.hasQuorum() || this.closed) {
+        return { redirect: ring.owner(key) };
+      }
+      const h = this.holdings.get(key);
+      if (h?.role === 'master' && !h.master.isStopped) return { ok: h.master };
+      // A replica whose master has left the ring holds the newest state: promote it.
+      if (h?.role === 'replica' && !ring.has(h.from)) {
+        this.deps.metrics?.failover();
+        this.deps.log.info({ channel: key, from: h.from }, 'promoting replica to master (failover)');
+        return { ok: this.install(key, h.state.snapshot(), []) };
+      }
+      const asked = ring.preference(key, CLAIM_FANOUT).filter((n) => n !== this.deps.self);
+      const answers = await Promise.all(
+        asked.map((n) =>
+          this.deps.rpc
+            .request(n, { type: 'claim', channel: key }, INTERNAL_REQUEST_TIMEOUT_MS)
+            .catch(() => null),
+        ),
+      );
+      let best: ChannelSnapshot | null = null;
+      let subscribers: NodeId[] = [];
+      let complete = true;
+      for (const a of answers) {
+        if (a?.kind !== 'snapshot') {
+          complete = false;
+          continue;
+        }
+        const s = a.snapshot;
+        if (s && (!best || newer(s, best))) best = s;
+      }
+      // Our own copy (replica or stale) or tombstone competes too.
+      const own = h?.role === 'replica' || h?.role === 'stale' ? h.state.snapshot() : this.tombstones.get(key);
+      if (own && (!best || newer(own, best))) best = own;
+      if (complete || (best && best.entries.length > 0 && this.fromMaster(answers))) {
+        for (const a of answers) if (a?.kind === 'snapshot' && a.snapshot?.subscribers) subscribers = a.snapshot.subscribers;
+        if (best) return { ok: this.install(key, best, subscribers) };
+        const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
+        return { ok: this.install(key, fresh.snapshot(), []) };
+      }
+      if (this.deps.now() >= deadline) {
+        return { redirect: null, error: AblyError.of('timeout', 'channel state could not be claimed in time') };
+      }
+      await sleep(CLAIM_RETRY_MS);
+    }
+  }
+
+  /** Whether an answer came from a node that was master (its snapshot is authoritative). */
+  private fromMaster(answers: (ReplyBody | null)[]): boolean {
+    return answers.some((a) => a?.kind === 'snapshot' && a.snapshot?.wasMaster === true);
+  }
+
+  private install(key: ChannelKey, snap: ChannelSnapshot, subscribers: NodeId[]): ChannelMaster {
+    const state = ChannelState.restore(snap, this.deps.settings);
+    const master = new ChannelMaster(key, state, {
+      now: this.deps.now,
+      sendBroadcast: this.deps.sendBroadcast,
+      replicate: (m, entries) => this.replicate(m, entries),
+      onBroadcast: (nodes, n) => this.deps.metrics?.broadcast(nodes, n),
+    });
+    const ring = this.deps.ring();
+    for (const s of subscribers) if (ring.has(s)) master.subscribers.add(s);
+    this.holdings.set(key, { role: 'master', master, replica: ring.replica(key), synced: null });
+    this.tombstones.delete(key);
+    return master;
+  }
+
+  private async anyoneHolds(key: ChannelKey): Promise<boolean> {
+    if (this.tombstones.has(key)) return true;
+    const asked = this.deps
+      .ring()
+      .preference(key, CLAIM_FANOUT)
+      .filter((n) => n !== this.deps.self);
+    const answers = await Promise.all(
+      asked.map((n) =>
+        this.deps.rpc.request(n, { type: 'claim', channel: key, probe: true }, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null),
+      ),
+    );
+    // Unanswered counts as "may hold": then the read claims, which waits for certainty.
+    return answers.some((a) => a?.kind !== 'snapshot' || a.snapshot !== null);
+  }
+
+  // ---- replication (master side) -----------------------------------------------
+
+  private async replicate(master: ChannelMaster, entries: LogEntry[]): Promise<void> {
+    for (;;) {
+      if (master.isStopped) throw AblyError.of('channelFailed', 'master moved');
+      const h = this.holdings.get(master.key);
+      if (!h || h.role !== 'master' || h.master !== master) throw AblyError.of('channelFailed', 'master moved');
+      const replica = this.deps.ring().replica(master.key);
+      if (h.replica !== replica) {
+        h.replica = replica;
+        h.synced = null;
+      }
+      if (replica === null) return; // a region of one node
+      let reply: ReplyBody | null;
+      if (h.synced !== replica) {
+        reply = await this.deps.rpc
+          .request(
+            replica,
+            { type: 'sync', channel: master.key, snapshot: master.state.snapshot(), role: 'replica' },
+            INTERNAL_REQUEST_TIMEOUT_MS,
+          )
+          .catch(() => null);
+        if (reply?.kind === 'ok') {
+          h.synced = replica;
+          return; // the snapshot holds these entries too
+        }
+      } else {
+        reply = await this.deps.rpc
+          .request(
+            replica,
+            { type: 'replicate', channel: master.key, epoch: master.epoch, entries },
+            INTERNAL_REQUEST_TIMEOUT_MS,
+          )
+          .catch(() => null);
+        if (reply?.kind === 'ok') return;
+        if (reply?.kind === 'error' && reply.error.code === NEED_SYNC) h.synced = null;
+      }
+      await sleep(REPLICATE_RETRY_MS);
+    }
+  }
+
+  // ---- replica side -------------------------------------------------------------
+
+  private mayReplicate(from: NodeId, key: ChannelKey): boolean {
+    const ring = this.deps.ring();
+    return this.deps.hasQuorum() && ring.owner(key) === from && ring.replica(key) === this.deps.self;
+  }
+
+  private onReplicate(from: NodeId, key: ChannelKey, epoch: string, entries: LogEntry[]): ReplyBody {
+    if (!this.mayReplicate(from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
+    const h = this.holdings.get(key);
+    const first = entries[0];
+    if (h?.role !== 'replica' || h.from !== from || h.state.epoch !== epoch || (first && first.serial > h.state.serial + 1)) {
+      return { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'replica needs a full sync' } };
+    }
+    h.state.applyEntries(entries);
+    return { kind: 'ok' };
+  }
+
+  private onSync(from: NodeId, key: ChannelKey, snap: ChannelSnapshot, role: 'replica' | 'handoff'): ReplyBody {
+    if (role === 'replica') {
+      if (!this.mayReplicate(from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
+      const h = this.holdings.get(key);
+      if (h?.role === 'master') return { kind: 'redirect', owner: this.deps.self };
+      this.holdings.set(key, { role: 'replica', state: ChannelState.restore(snap, this.deps.settings), from });
+      this.tombstones.delete(key);
+      return { kind: 'ok' };
+    }
+    // handoff: the sender was master and has stopped; we are owner in its view.
+    const h = this.holdings.get(key);
+    if (h?.role === 'master' && !h.master.isStopped) {
+      // Already master (a claim got there first): keep ours unless the push is newer.
+      if (!newer(snap, h.master.state.snapshot())) return { kind: 'ok' };
+    }
+    const ring = this.deps.ring();
+    if (ring.owner(key) !== this.deps.self || !this.deps.hasQuorum()) {
+      // Not owner in our view (yet): keep it as a copy so a claim finds it.
+      this.keepStale(key, ChannelState.restore(snap, this.deps.settings));
+      return { kind: 'ok' };
+    }
+    this.deps.metrics?.handoff();
+    this.install(key, snap, snap.subscribers ?? []);
+    return { kind: 'ok' };
+  }
+
+  private async onClaim(from: NodeId, key: ChannelKey, probe: boolean): Promise<ReplyBody> {
+    const h = this.holdings.get(key);
+    if (!h) {
+      if (this.claims.has(key)) return { kind: 'redirect', owner: this.deps.self };
+      return { kind: 'snapshot', snapshot: this.tombstones.get(key) ?? null };
+    }
+    if (h.role !== 'master') return { kind: 'snapshot', snapshot: h.state.snapshot() };
+    if (probe) return { kind: 'snapshot', snapshot: { ...h.master.state.snapshot(), entries: [], dedup: [] } };
+    const ring = this.deps.ring();
+    if (ring.owner(key) !== from) return { kind: 'redirect', owner: ring.owner(key) };
+    await this.stepDown(key, h);
+    const snap = h.master.state.snapshot();
+    return { kind: 'snapshot', snapshot: { ...snap, wasMaster: true, subscribers: [...h.master.subscribers] } };
+  }
+
+  /** Stops a master that is no longer owner; its state stays as a copy for claims. */
+  private async stepDown(key: ChannelKey, h: Extract<Holding, { role: 'master' }>): Promise<void> {
+    await h.master.stop(AblyError.of('channelFailed', 'channel master moved'));
+    if (this.holdings.get(key) === h) this.keepStale(key, h.master.state);
+  }
+
+  private keepStale(key: ChannelKey, state: ChannelState): void {
+    this.holdings.set(key, { role: 'stale', state, until: this.deps.now() + STALE_COPY_GRACE_MS });
+  }
+
+  // ---- ring changes and housekeeping ----------------------------------------------
+
+  /** Re-checks every holding against the ring (on ring change and periodically). */
+  reconcile(): void {
+    if (this.closed) return;
+    const ring = this.deps.ring();
+    const now = this.deps.now();
+    const quorum = this.deps.hasQuorum();
+    for (const [key, h] of this.holdings) {
+      const owner = ring.owner(key);
+      if (h.role === 'master') {
+        if (h.master.isStopped) continue;
+        if (!quorum) {
+          void this.stepDown(key, h);
+          continue;
+        }
+        if (owner !== this.deps.self) {
+          this.push(key, h);
+          continue;
+        }
+        const replica = ring.replica(key);
+        if (replica !== h.replica && !h.master.busy) {
+          // New replica: copy the state to it now rather than at the next publish.
+          void this.replicate(h.master, []).catch(() => undefined);
+        }
+        h.master.state.expire(now);
+        for (const s of h.master.subscribers) if (!ring.has(s)) h.master.unsubscribe(s);
+        if (h.master.state.empty && h.master.subscribers.size === 0 && !h.master.busy) this.dispose(key, h.master.state);
+      } else if (h.role === 'replica') {
+        if (!ring.has(h.from)) {
+          // Our master is gone: we hold the newest state.
+          if (owner === this.deps.self && quorum) void this.acquire(key);
+          else if (owner !== null) this.pushCopy(key, h.state, owner);
+        } else if (ring.replica(key) !== this.deps.self) {
+          this.keepStale(key, h.state);
+        } else {
+          h.state.expire(now);
+          if (h.state.empty) this.dispose(key, h.state);
+        }
+      } else if (now >= h.until) {
+        this.holdings.delete(key);
+      }
+    }
+    if (this.tombstones.size > MAX_TOMBSTONES) {
+      const drop = this.tombstones.size - MAX_TOMBSTONES;
+      let i = 0;
+      for (const k of this.tombstones.keys()) {
+        if (i++ >= drop) break;
+        this.tombstones.delete(k);
+      }
+    }
+  }
+
+  /** Old master → new owner: stop, then hand the whole state over. */
+  private push(key: ChannelKey, h: Extract<Holding, { role: 'master' }>): void {
+    if (this.pushing.has(key)) return;
+    this.pushing.add(key);
+    void (async () => {
+      try {
+        await h.master.stop(AblyError.of('channelFailed', 'channel master moved'));
+        const owner = this.deps.ring().owner(key);
+        if (owner === null || owner === this.deps.self) {
+          this.keepStale(key, h.master.state);
+          return;
+        }
+        const snap = { ...h.master.state.snapshot(), wasMaster: true, subscribers: [...h.master.subscribers] };
+        this.keepStale(key, h.master.state);
+        const reply = await this.deps.rpc
+          .request(owner, { type: 'sync', channel: key, snapshot: snap, role: 'handoff' }, INTERNAL_REQUEST_TIMEOUT_MS)
+          .catch(() => null);
+        if (reply?.kind === 'ok') {
+          this.deps.log.debug({ channel: key, to: owner }, 'handed channel off');
+        }
+      } finally {
+        this.pushing.delete(key);
+      }
+    })();
+  }
+
+  /** A replica whose master left pushes its copy to the channel's owner. */
+  private pushCopy(key: ChannelKey, state: ChannelState, owner: NodeId): void {
+    if (this.pushing.has(key)) return;
+    this.pushing.add(key);
+    this.keepStale(key, state);
+    const snap = { ...state.snapshot(), wasMaster: true };
+    void this.deps.rpc
+      .request(owner, { type: 'sync', channel: key, snapshot: snap, role: 'handoff' }, INTERNAL_REQUEST_TIMEOUT_MS)
+      .catch(() => null)
+      .finally(() => this.pushing.delete(key));
+  }
+
+  private dispose(key: ChannelKey, state: ChannelState): void {
+    this.holdings.delete(key);
+    const snap = state.snapshot();
+    this.tombstones.set(key, { ...snap, entries: [], dedup: [] });
+  }
+}
+
+/** Error code a replica answers with when it needs the whole state (internal only). */
+const NEED_SYNC = 50099;
+
+/** Whether snapshot a is newer than b: same epoch and further, or the master's word. */
+function newer(a: ChannelSnapshot, b: ChannelSnapshot): boolean {
+  const as = a.base + a.entries.length;
+  const bs = b.base + b.entries.length;
+  if (a.epoch === b.epoch) return as > bs;
+  if (a.wasMaster !== b.wasMaster) return a.wasMaster === true;
+  return as > bs;
+}

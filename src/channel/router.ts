@@ -1,0 +1,74 @@
+/**
+ * Reaches a channel's master from any node: looks the owner up in the ring, follows
+ * redirects while views of the ring converge, and retries when the master dies, until a
+ * deadline. Retrying is safe: publishes carry message ids the master deduplicates, and
+ * the other requests are reads or idempotent.
+ */
+import { AblyError } from '../errors.js';
+import type { Ring } from '../cluster/ring.js';
+import type { NodeId, ReplyBody } from '../transport/messages.js';
+import type { RequestBody, Rpc } from '../transport/rpc.js';
+import type { ChannelKey } from './entry.js';
+
+/** Pause before asking again after a redirect or a failed attempt. */
+const RETRY_DELAY_MS = 25;
+/** One attempt waits at most this long for the master's reply. */
+const ATTEMPT_TIMEOUT_MS = 5000;
+
+export interface RouterDeps {
+  rpc: Rpc;
+  ring(): Ring;
+  now(): number;
+}
+
+export type ChannelReply = Exclude<ReplyBody, { kind: 'redirect' } | { kind: 'error' }>;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class ChannelRouter {
+  constructor(private readonly deps: RouterDeps) {}
+
+  /** The node currently owning a channel in this node's view. */
+  ownerOf(key: ChannelKey): NodeId | null {
+    return this.deps.ring().owner(key);
+  }
+
+  /**
+   * Sends a request to the channel's master and returns its answer; throws the master's
+   * error, or 90007 when no master answered before the deadline.
+   */
+  async call(
+    key: ChannelKey,
+    req: RequestBody,
+    timeoutMs: number,
+  ): Promise<{ from: NodeId; body: ChannelReply }> {
+    const deadline = this.deps.now() + timeoutMs;
+    let last = 'no master in the ring';
+    for (;;) {
+      const remaining = deadline - this.deps.now();
+      if (remaining <= 0) throw AblyError.of('channelNoResponse', last);
+      const owner = this.ownerOf(key);
+      if (owner === null) {
+        await sleep(RETRY_DELAY_MS);
+        continue;
+      }
+      let body: ReplyBody;
+      try {
+        body = await this.deps.rpc.request(owner, req, Math.min(remaining, ATTEMPT_TIMEOUT_MS));
+      } catch (err) {
+        last = (err as Error).message;
+        await sleep(RETRY_DELAY_MS);
+        continue;
+      }
+      if (body.kind === 'redirect') {
+        last = `${owner} is not the master (it says ${body.owner ?? 'none'})`;
+        await sleep(RETRY_DELAY_MS);
+        continue;
+      }
+      if (body.kind === 'error') throw AblyError.fromInfo(body.error);
+      return { from: owner, body };
+    }
+  }
+}

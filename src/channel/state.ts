@@ -1,0 +1,199 @@
+/**
+ * The state of one channel in one region, as its master (and replica) hold it: epoch,
+ * serial counter, retained stream, deduplication window, and how far the stream has got
+ * in each origin region's order. Pure: every method that needs time takes `now`.
+ *
+ * The master changes it with `accept` (new messages) and ships the resulting entries
+ * to its replica, which applies them with `applyEntries`; both end in the same state.
+ * `snapshot`/`restore` move it whole (handoff, new replica).
+ */
+import type { Message } from '../protocol/message.js';
+import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
+import { DedupWindow } from './dedup.js';
+import type { ChannelKey, LogEntry, MessageEntry } from './entry.js';
+import { ChannelLog, type HistoryQuery } from './log.js';
+
+export interface ChannelSettings {
+  /** This region's name: serials are formatted with it. */
+  region: string;
+  historyMs: number;
+  dedupMs: number;
+  maxMessages: number;
+}
+
+export interface ChannelSnapshot {
+  key: ChannelKey;
+  epoch: string;
+  /** Serials ≤ base are gone from the log. */
+  base: number;
+  /** Last seq given to a message first accepted in this region. */
+  localSeq: number;
+  /** Positions in other regions' orders reached by this stream. */
+  origins: OriginPosition[];
+  lastStoredAt: number;
+  entries: LogEntry[];
+  dedup: { id: string; channelSerial: string; at: number }[];
+  /** Set when the sender was the channel's master (its state is authoritative). */
+  wasMaster?: boolean;
+  /** Nodes subscribed at the master, so the new master broadcasts to them at once. */
+  subscribers?: string[];
+}
+
+export interface ChannelPositionInfo {
+  epoch: string;
+  serial: number;
+  channelSerial: string;
+}
+
+export class ChannelState {
+  private readonly log: ChannelLog;
+  private readonly dedup = new DedupWindow();
+  private localSeq: number;
+  private readonly origins = new Map<string, OriginPosition>();
+  private lastStoredAt: number;
+  private lastChannelSerial: string;
+
+  private constructor(
+    readonly key: ChannelKey,
+    readonly epoch: string,
+    private readonly settings: ChannelSettings,
+    base: number,
+    localSeq: number,
+    lastStoredAt: number,
+  ) {
+    this.log = new ChannelLog(base);
+    this.localSeq = localSeq;
+    this.lastStoredAt = lastStoredAt;
+    this.lastChannelSerial = this.formatAt(base);
+  }
+
+  static fresh(key: ChannelKey, settings: ChannelSettings, now: number, epoch = newEpoch()): ChannelState {
+    return new ChannelState(key, epoch, settings, 0, 0, now);
+  }
+
+  static restore(s: ChannelSnapshot, settings: ChannelSettings): ChannelState {
+    const st = new ChannelState(s.key, s.epoch, settings, s.base, s.localSeq, s.lastStoredAt);
+    for (const o of s.origins) st.origins.set(o.region, o);
+    for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
+    for (const e of s.entries) st.log.append(e);
+    st.lastChannelSerial = s.entries.length ? s.entries[s.entries.length - 1]!.channelSerial : st.formatAt(s.base);
+    return st;
+  }
+
+  snapshot(): ChannelSnapshot {
+    return {
+      key: this.key,
+      epoch: this.epoch,
+      base: this.log.baseSerial,
+      localSeq: this.localSeq,
+      origins: [...this.origins.values()],
+      lastStoredAt: this.lastStoredAt,
+      entries: this.log.all(),
+      dedup: this.dedup.entries(),
+    };
+  }
+
+  get serial(): number {
+    return this.log.lastSerial;
+  }
+
+  position(): ChannelPositionInfo {
+    return { epoch: this.epoch, serial: this.log.lastSerial, channelSerial: this.lastChannelSerial };
+  }
+
+  private formatAt(serial: number): string {
+    const origins: OriginPosition[] = [];
+    if (this.origins.size > 0) {
+      origins.push({ region: this.settings.region, epoch: this.epoch, seq: this.localSeq });
+      for (const o of this.origins.values()) origins.push(o);
+    }
+    return formatSerial({ region: this.settings.region, epoch: this.epoch, serial, origins });
+  }
+
+  private stamp(now: number): number {
+    // storedAt never goes backwards, so history by time and by serial agree.
+    if (now > this.lastStoredAt) this.lastStoredAt = now;
+    return this.lastStoredAt;
+  }
+
+  /**
+   * Orders messages first accepted in this region. Each message must carry its id.
+   * Returns the new entries (duplicates make none) and, per message, the channelSerial
+   * it is stored under (the original one for a duplicate).
+   */
+  accept(messages: readonly Message[], now: number): { entries: MessageEntry[]; serials: string[] } {
+    const entries: MessageEntry[] = [];
+    const serials: string[] = [];
+    const storedAt = this.stamp(now);
+    for (const message of messages) {
+      const dup = this.dedup.lookup(message.id);
+      if (dup !== undefined) {
+        serials.push(dup);
+        continue;
+      }
+      this.localSeq++;
+      const serial = this.log.lastSerial + 1;
+      const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq: this.localSeq };
+      const channelSerial = this.formatAt(serial);
+      const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message };
+      this.log.append(e);
+      this.dedup.add(message.id, channelSerial, storedAt);
+      this.lastChannelSerial = channelSerial;
+      entries.push(e);
+      serials.push(channelSerial);
+    }
+    return { entries, serials };
+  }
+
+  /**
+   * Applies entries made by the master (replica side). Entries at or below the current
+   * serial are ignored, so a resent batch is harmless; a gap is an error the caller
+   * answers with a full snapshot.
+   */
+  applyEntries(entries: readonly LogEntry[]): void {
+    for (const e of entries) {
+      if (e.serial <= this.log.lastSerial) continue;
+      this.log.append(e);
+      if (e.storedAt > this.lastStoredAt) this.lastStoredAt = e.storedAt;
+      if (e.origin.region === this.settings.region) {
+        if (e.origin.seq > this.localSeq) this.localSeq = e.origin.seq;
+      } else {
+        this.origins.set(e.origin.region, e.origin);
+      }
+      if (e.kind === 'message') this.dedup.add(e.message.id, e.channelSerial, e.storedAt);
+      this.lastChannelSerial = e.channelSerial;
+    }
+  }
+
+  covers(after: number): boolean {
+    return this.log.covers(after);
+  }
+
+  range(after: number, upto?: number): LogEntry[] | null {
+    return this.log.range(after, upto);
+  }
+
+  query(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
+    return this.log.query(q);
+  }
+
+  /** Oldest retained entry's serial minus one: resuming from below it leaves a gap. */
+  get baseSerial(): number {
+    return this.log.baseSerial;
+  }
+
+  /** Drops what retention no longer covers. */
+  expire(now: number): void {
+    this.log.expire(now, this.settings.historyMs, this.settings.maxMessages);
+    this.dedup.expire(now, this.settings.dedupMs);
+  }
+
+  /** Nothing retained: the state can be disposed once nobody is attached. */
+  get empty(): boolean {
+    return this.log.size === 0 && this.dedup.size === 0;
+  }
+
+  get retained(): number {
+    return this.log.size;
+  }
+}

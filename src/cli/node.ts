@@ -1,0 +1,58 @@
+/**
+ * `ably-ng node`: runs one node until SIGTERM/SIGINT, printing its ready line on stdout
+ * once it serves: `{"ready":true,"region":…,"node":…,"url":…,"pid":…}`.
+ */
+import { findRegion, loadTopology, TopologyError, type NodeConfig } from '../config/topology.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { AblyNode } from '../node/node.js';
+
+export interface NodeCommandOptions {
+  topology: string;
+  region: string;
+  node: string;
+  host?: string;
+  port?: number;
+  meshPort?: number;
+  logLevel: string;
+}
+
+export async function runNode(o: NodeCommandOptions): Promise<void> {
+  const topology = loadTopology(o.topology);
+  const region = findRegion(topology, o.region);
+  let node: NodeConfig;
+  const known = region.nodes.find((n) => n.name === o.node);
+  if (known) {
+    node = { ...known, ...(o.host ? { host: o.host } : {}), ...(o.port ? { port: o.port } : {}), ...(o.meshPort ? { meshPort: o.meshPort } : {}) };
+  } else {
+    // A node joining a running region: it needs its own ports; it finds the others
+    // through the topology's nodes (its seeds) and their heartbeats.
+    if (!o.port || !o.meshPort) {
+      throw new TopologyError([`node "${o.node}" is not in region "${o.region}": give --port and --mesh-port to join with it`]);
+    }
+    node = { name: o.node, host: o.host ?? '127.0.0.1', port: o.port, meshPort: o.meshPort };
+  }
+  const log = createLogger(o.logLevel as LogLevel);
+  const n = new AblyNode({ topology, region: region.name, node, log });
+  await n.start();
+  const host = node.host === '0.0.0.0' || node.host === '::' ? '127.0.0.1' : node.host;
+  process.stdout.write(
+    `${JSON.stringify({ ready: true, region: region.name, node: node.name, url: `http://${host}:${n.port}`, pid: process.pid })}\n`,
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const hard = setTimeout(() => process.exit(1), 10_000);
+    hard.unref();
+    n.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

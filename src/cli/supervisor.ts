@@ -1,0 +1,210 @@
+/**
+ * Runs a deployment's node processes: spawn, wait for ready lines, kill, pause, resume,
+ * restart, stop, always by PID. Used by `ably-ng up` and by the integration tests, so
+ * tests run nodes exactly as operators do.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Topology } from '../config/topology.js';
+import type { Logger } from '../log.js';
+import { Balancer } from '../proxy/balancer.js';
+
+/** A node that has not printed its ready line in this long failed to start. */
+const READY_TIMEOUT_MS = 30_000;
+/** After SIGTERM, a node gets this long to hand off and exit before SIGKILL. */
+const STOP_GRACE_MS = 10_000;
+
+export interface NodeProcess {
+  name: string;
+  region: string;
+  pid: number;
+  url: string;
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  paused: boolean;
+}
+
+export type ReadyLine =
+  | { ready: true; region: string; node: string; url: string; pid: number }
+  | { ready: 'region'; region: string; url: string }
+  | { ready: 'all'; key: string; control?: string };
+
+export interface SupervisorOptions {
+  topology: Topology;
+  topologyFile: string;
+  stateDir: string;
+  nodeLogLevel: string;
+  log: Logger;
+  /** Path of the compiled CLI (dist/cli.js); found from this module by default. */
+  cliPath?: string;
+  /** Extra environment for node processes. */
+  env?: Record<string, string>;
+  /** Whether to start per-region balancers (default true). */
+  balancers?: boolean;
+}
+
+/** dist/cli.js, whether this module runs from dist/ or (in tests) from src/. */
+export function defaultCliPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = resolve(here, '..', '..');
+  return join(root, 'dist', 'cli.js');
+}
+
+export class Supervisor {
+  readonly nodes = new Map<string, NodeProcess>();
+  readonly balancers = new Map<string, { balancer: Balancer; url: string }>();
+  private readonly logs = new Map<string, WriteStream>();
+  private readonly cliPath: string;
+  private stopped = false;
+
+  constructor(readonly o: SupervisorOptions) {
+    this.cliPath = o.cliPath ?? defaultCliPath();
+  }
+
+  get stateFile(): string {
+    return join(this.o.stateDir, `${this.o.topology.deployment}.json`);
+  }
+
+  /** Starts every node and balancer; `print` gets each ready line as it happens. */
+  async start(print: (line: ReadyLine) => void = () => undefined): Promise<void> {
+    if (!existsSync(this.cliPath)) throw new Error(`${this.cliPath} not found: run "make build" first`);
+    mkdirSync(join(this.o.stateDir, 'logs'), { recursive: true });
+    const all = this.o.topology.regions.flatMap((r) => r.nodes.map((n) => ({ region: r.name, node: n.name })));
+    await Promise.all(
+      all.map(async ({ region, node }) => {
+        const p = await this.startNode(region, node);
+        print({ ready: true, region, node, url: p.url, pid: p.pid });
+      }),
+    );
+    if (this.o.balancers !== false) {
+      for (const r of this.o.topology.regions) {
+        const balancer = new Balancer(
+          r.nodes.map((n) => ({ name: n.name, host: n.host, port: n.port })),
+          this.o.log.child({ balancer: r.name }),
+        );
+        const host = r.balancer?.host ?? '127.0.0.1';
+        const port = await balancer.listen(r.balancer?.port ?? 0, host);
+        const url = `http://${host}:${port}`;
+        this.balancers.set(r.name, { balancer, url });
+        print({ ready: 'region', region: r.name, url });
+      }
+    }
+    const app = this.o.topology.apps[0]!;
+    const key = app.keys[0]!;
+    this.writeState();
+    print({ ready: 'all', key: `${app.id}.${key.id}:${key.secret}` });
+  }
+
+  writeState(extra: Record<string, unknown> = {}): void {
+    const state = {
+      deployment: this.o.topology.deployment,
+      topology: this.o.topologyFile,
+      pid: process.pid,
+      nodes: Object.fromEntries([...this.nodes.values()].map((n) => [n.name, { region: n.region, pid: n.pid, url: n.url }])),
+      regions: Object.fromEntries([...this.balancers].map(([r, b]) => [r, b.url])),
+      ...extra,
+    };
+    writeFileSync(this.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  /** Spawns one node and waits for its ready line. */
+  startNode(region: string, node: string, extraArgs: string[] = []): Promise<NodeProcess> {
+    const args = [this.cliPath, 'node', '--topology', this.o.topologyFile, '--region', region, '--node', node, '--log-level', this.o.nodeLogLevel, ...extraArgs];
+    const proc = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.o.env },
+    });
+    let log = this.logs.get(node);
+    if (!log) {
+      log = createWriteStream(join(this.o.stateDir, 'logs', `${node}.log`), { flags: 'a' });
+      this.logs.set(node, log);
+    }
+    proc.stderr!.pipe(log, { end: false });
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    return new Promise<NodeProcess>((resolveReady, reject) => {
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error(`node ${node} did not become ready in ${READY_TIMEOUT_MS} ms (see ${join(this.o.stateDir, 'logs', `${node}.log`)})`));
+      }, READY_TIMEOUT_MS);
+      const lines = createInterface({ input: proc.stdout! });
+      lines.on('line', (line) => {
+        let msg: { ready?: boolean; url?: string; pid?: number };
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          return;
+        }
+        if (msg.ready !== true || !msg.url) return;
+        clearTimeout(timer);
+        const p: NodeProcess = { name: node, region, pid: proc.pid!, url: msg.url, proc, exited, paused: false };
+        this.nodes.set(node, p);
+        resolveReady(p);
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`node ${node} exited with code ${code} before it was ready (see ${join(this.o.stateDir, 'logs', `${node}.log`)})`));
+      });
+    });
+  }
+
+  private get(node: string): NodeProcess {
+    const p = this.nodes.get(node);
+    if (!p) throw new Error(`no running node "${node}"`);
+    return p;
+  }
+
+  /** `kill -9`: the node dies without a word. */
+  async kill(node: string): Promise<void> {
+    const p = this.get(node);
+    if (p.paused) process.kill(p.pid, 'SIGCONT');
+    process.kill(p.pid, 'SIGKILL');
+    await p.exited;
+    this.nodes.delete(node);
+  }
+
+  /** SIGTERM: the node hands its channels off and leaves. */
+  async terminate(node: string): Promise<void> {
+    const p = this.get(node);
+    if (p.paused) process.kill(p.pid, 'SIGCONT');
+    process.kill(p.pid, 'SIGTERM');
+    const t = setTimeout(() => p.proc.kill('SIGKILL'), STOP_GRACE_MS);
+    await p.exited;
+    clearTimeout(t);
+    this.nodes.delete(node);
+  }
+
+  pause(node: string): void {
+    const p = this.get(node);
+    process.kill(p.pid, 'SIGSTOP');
+    p.paused = true;
+  }
+
+  resume(node: string): void {
+    const p = this.get(node);
+    process.kill(p.pid, 'SIGCONT');
+    p.paused = false;
+  }
+
+  /** Starts a node that was killed or stopped (same name, same ports: a new incarnation). */
+  async restart(node: string): Promise<NodeProcess> {
+    if (this.nodes.has(node)) await this.kill(node);
+    const region = this.o.topology.regions.find((r) => r.nodes.some((n) => n.name === node));
+    if (!region) throw new Error(`node "${node}" is not in the topology`);
+    const p = await this.startNode(region.name, node);
+    this.writeState();
+    return p;
+  }
+
+  /** Stops everything this supervisor started (SIGTERM, then SIGKILL after the grace period). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all([...this.nodes.keys()].map((n) => this.terminate(n).catch(() => undefined)));
+    for (const b of this.balancers.values()) await b.balancer.close();
+    for (const l of this.logs.values()) l.end();
+    rmSync(this.stateFile, { force: true });
+  }
+}

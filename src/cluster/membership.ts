@@ -1,0 +1,274 @@
+/**
+ * Membership of a region: a pure failure detector over heartbeats, with incarnation
+ * numbers. Time is an argument everywhere, so tests drive it by hand.
+ *
+ * - A member is `up` while heartbeats arrive, `suspect` after `suspectAfterMs` of
+ *   silence (or when its link drops), `down` after `downAfterMs` (or at once when the
+ *   transport says its process is gone), `left` when it said goodbye.
+ * - Incarnations tell a restarted node from its earlier self: a heartbeat with a higher
+ *   incarnation is a new life (the old one is reported down first). A member that is
+ *   `down` stays down at that incarnation: its heartbeats are ignored until it comes back
+ *   as a new life. A node therefore takes a new incarnation, and drops what it held as
+ *   if restarted (`selfReset`), whenever it may have been declared down: when it finds
+ *   it was frozen longer than `downAfterMs` (SIGSTOP, a long stall), when a peer that
+ *   has quorum reports it down, and (the node decides) when it loses quorum.
+ * - The ring is built from `up` and `suspect` members, so a blip does not move channels.
+ * - Quorum: a node serves as channel master only while it sees more than half of the
+ *   members it knows of (those that have not left). An isolated node therefore stops
+ *   ordering messages instead of forking the channel's history.
+ */
+import type { Heartbeat, MemberInfo, MemberState, NodeAddress, NodeId } from '../transport/messages.js';
+
+export const HEARTBEAT_INTERVAL_MS = 500;
+
+export interface MembershipTimeouts {
+  heartbeatIntervalMs: number;
+  /** Silence before a member is suspect: four missed heartbeats. */
+  suspectAfterMs: number;
+  /** Silence before a member is down: eight missed heartbeats. */
+  downAfterMs: number;
+}
+
+/** Timeouts derived from the heartbeat interval. */
+export function deriveTimeouts(heartbeatIntervalMs = HEARTBEAT_INTERVAL_MS): MembershipTimeouts {
+  return {
+    heartbeatIntervalMs,
+    suspectAfterMs: heartbeatIntervalMs * 4,
+    downAfterMs: heartbeatIntervalMs * 8,
+  };
+}
+
+export type MembershipEvent =
+  | { type: 'peerUp'; node: NodeId; incarnation: number; address: NodeAddress }
+  | { type: 'peerSuspect'; node: NodeId; reason: string }
+  | { type: 'peerDown'; node: NodeId; reason: string }
+  | { type: 'peerLeft'; node: NodeId }
+  /** A node we had not heard of was named by a peer: dial it. */
+  | { type: 'peerDiscovered'; node: NodeId; address: NodeAddress }
+  /** We may have been declared down while alive: we took a new incarnation; drop all state. */
+  | { type: 'selfReset'; incarnation: number; reason: string };
+
+interface Member {
+  node: NodeId;
+  incarnation: number;
+  state: MemberState;
+  address: NodeAddress;
+  lastHeard: number;
+  /** Whether we have ever heard this incarnation directly (static members start unheard). */
+  heard: boolean;
+}
+
+export class Membership {
+  private readonly members = new Map<NodeId, Member>();
+  private incarnation: number;
+  private leaving = false;
+  private lastTick: number | undefined;
+
+  constructor(
+    readonly self: NodeId,
+    private readonly address: NodeAddress,
+    readonly timeouts: MembershipTimeouts,
+    /** Start at the current time, so that a restarted node always has a higher incarnation. */
+    incarnation: number,
+  ) {
+    this.incarnation = incarnation;
+  }
+
+  get selfIncarnation(): number {
+    return this.incarnation;
+  }
+
+  /** A member named in the topology file: known, not yet heard (counts for quorum). */
+  addStatic(node: NodeId, address: NodeAddress, now: number): void {
+    if (node === this.self || this.members.has(node)) return;
+    this.members.set(node, { node, incarnation: 0, state: 'down', address, lastHeard: now, heard: false });
+  }
+
+  /** The heartbeat this node sends now. */
+  heartbeat(): Heartbeat {
+    return {
+      type: 'heartbeat',
+      node: this.self,
+      incarnation: this.incarnation,
+      address: this.address,
+      members: this.view(),
+      leaving: this.leaving,
+      quorum: this.hasQuorum(),
+    };
+  }
+
+  /**
+   * Starts a new life: a higher incarnation. Peers that had this node down accept it
+   * again; what it held before must be dropped by the caller.
+   */
+  reset(now: number, reason: string): MembershipEvent {
+    this.incarnation = Math.max(this.incarnation + 1, now);
+    return { type: 'selfReset', incarnation: this.incarnation, reason };
+  }
+
+  setLeaving(): void {
+    this.leaving = true;
+  }
+
+  view(): MemberInfo[] {
+    const out: MemberInfo[] = [
+      { node: this.self, incarnation: this.incarnation, state: this.leaving ? 'left' : 'up', address: this.address },
+    ];
+    for (const m of this.members.values()) {
+      out.push({ node: m.node, incarnation: m.incarnation, state: m.state, address: m.address });
+    }
+    return out;
+  }
+
+  /** Applies a heartbeat received from `hb.node`. */
+  onHeartbeat(hb: Heartbeat, now: number): MembershipEvent[] {
+    const events: MembershipEvent[] = [];
+    if (hb.node === this.self) return events;
+    let m = this.members.get(hb.node);
+    if (hb.leaving) {
+      if (m && m.state !== 'left' && hb.incarnation >= m.incarnation) {
+        m.state = 'left';
+        m.incarnation = hb.incarnation;
+        events.push({ type: 'peerLeft', node: hb.node });
+      } else if (!m) {
+        this.members.set(hb.node, { node: hb.node, incarnation: hb.incarnation, state: 'left', address: hb.address, lastHeard: now, heard: true });
+      }
+      return events;
+    }
+    if (!m) {
+      m = { node: hb.node, incarnation: hb.incarnation, state: 'up', address: hb.address, lastHeard: now, heard: true };
+      this.members.set(hb.node, m);
+      events.push({ type: 'peerUp', node: hb.node, incarnation: hb.incarnation, address: hb.address });
+    } else if (hb.incarnation > m.incarnation) {
+      // A new life: whatever the old one held is gone.
+      if (m.heard && (m.state === 'up' || m.state === 'suspect')) {
+        events.push({ type: 'peerDown', node: m.node, reason: `restarted (incarnation ${m.incarnation} → ${hb.incarnation})` });
+      }
+      m.incarnation = hb.incarnation;
+      m.state = 'up';
+      m.address = hb.address;
+      m.lastHeard = now;
+      m.heard = true;
+      events.push({ type: 'peerUp', node: hb.node, incarnation: hb.incarnation, address: hb.address });
+    } else if (hb.incarnation === m.incarnation) {
+      if (m.state === 'suspect') {
+        m.state = 'up';
+        events.push({ type: 'peerUp', node: hb.node, incarnation: hb.incarnation, address: hb.address });
+      } else if (m.state === 'down' && !m.heard) {
+        m.state = 'up';
+        m.heard = true;
+        events.push({ type: 'peerUp', node: hb.node, incarnation: hb.incarnation, address: hb.address });
+      }
+      // down at this incarnation stays down until the node refutes with a new one;
+      // left stays left.
+      if (m.state === 'up') m.lastHeard = now;
+    }
+    // Gossip: learn of members we have not heard of, and whether we were declared down.
+    for (const info of hb.members) {
+      if (info.node === this.self) {
+        // Only a peer with quorum can have moved our channels away; a peer without it
+        // (isolated, or just back from a pause) has a stale view we must not obey.
+        if (info.state === 'down' && info.incarnation === this.incarnation && hb.quorum && !this.leaving) {
+          events.push(this.reset(now, `declared down by ${hb.node}`));
+        }
+        continue;
+      }
+      if (!this.members.has(info.node) && info.state !== 'left') {
+        this.members.set(info.node, {
+          node: info.node,
+          incarnation: 0,
+          state: 'down',
+          address: info.address,
+          lastHeard: now,
+          heard: false,
+        });
+        events.push({ type: 'peerDiscovered', node: info.node, address: info.address });
+      }
+    }
+    return events;
+  }
+
+  /** Advances timeouts. Call at least every heartbeat interval. */
+  tick(now: number): MembershipEvent[] {
+    const events: MembershipEvent[] = [];
+    const gap = this.lastTick === undefined ? 0 : now - this.lastTick;
+    this.lastTick = now;
+    if (gap >= this.timeouts.downAfterMs) {
+      // We were frozen: the silence is ours, not the peers'. They may have declared us
+      // down meanwhile, so start a new life, and give them a fresh timeout.
+      for (const m of this.members.values()) if (m.heard) m.lastHeard = now;
+      events.push(this.reset(now, `frozen for ${gap} ms`));
+      return events;
+    }
+    for (const m of this.members.values()) {
+      if (!m.heard) continue;
+      const silent = now - m.lastHeard;
+      if (m.state === 'up' && silent >= this.timeouts.suspectAfterMs) {
+        m.state = 'suspect';
+        events.push({ type: 'peerSuspect', node: m.node, reason: `no heartbeat for ${silent} ms` });
+      }
+      if (m.state === 'suspect' && silent >= this.timeouts.downAfterMs) {
+        m.state = 'down';
+        events.push({ type: 'peerDown', node: m.node, reason: `no heartbeat for ${silent} ms` });
+      }
+    }
+    return events;
+  }
+
+  /** The transport lost its link to the peer: suspect it now rather than after the timeout. */
+  onLinkDown(node: NodeId, reason: string): MembershipEvent[] {
+    const m = this.members.get(node);
+    if (!m || m.state !== 'up') return [];
+    m.state = 'suspect';
+    return [{ type: 'peerSuspect', node, reason }];
+  }
+
+  /** The transport knows the peer's process is gone (its port refuses connections). */
+  onPeerGone(node: NodeId): MembershipEvent[] {
+    const m = this.members.get(node);
+    if (!m || !m.heard || (m.state !== 'up' && m.state !== 'suspect')) return [];
+    m.state = 'down';
+    return [{ type: 'peerDown', node, reason: 'process gone (connection refused)' }];
+  }
+
+  /** Operator action: forget a member for good (it will not come back). */
+  forget(node: NodeId): boolean {
+    return this.members.delete(node);
+  }
+
+  state(node: NodeId): MemberState | undefined {
+    if (node === this.self) return this.leaving ? 'left' : 'up';
+    return this.members.get(node)?.state;
+  }
+
+  incarnationOf(node: NodeId): number | undefined {
+    return node === this.self ? this.incarnation : this.members.get(node)?.incarnation;
+  }
+
+  addressOf(node: NodeId): NodeAddress | undefined {
+    return node === this.self ? this.address : this.members.get(node)?.address;
+  }
+
+  /** Members the ring is built from: self (unless leaving), up and suspect peers. */
+  ringMembers(): NodeId[] {
+    const out: NodeId[] = this.leaving ? [] : [this.self];
+    for (const m of this.members.values()) if (m.state === 'up' || m.state === 'suspect') out.push(m.node);
+    return out;
+  }
+
+  /** Whether this node sees a majority of the members that have not left. */
+  hasQuorum(): boolean {
+    let known = 1;
+    let reachable = 1;
+    for (const m of this.members.values()) {
+      if (m.state === 'left') continue;
+      known++;
+      if (m.state === 'up' || m.state === 'suspect') reachable++;
+    }
+    return reachable * 2 > known;
+  }
+
+  peers(): MemberInfo[] {
+    return this.view().slice(1);
+  }
+}

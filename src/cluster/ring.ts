@@ -1,0 +1,54 @@
+/**
+ * The region's consistent hash ring (npm `hashring`, ketama) over the `up` members.
+ * The master of a key is its ring owner; the replica is the next distinct node
+ * clockwise, so that when the master dies its keys fall to the node that already holds
+ * their state. Pure: build a new Ring whenever membership changes.
+ */
+import HashRing from 'hashring';
+import type { NodeId } from '../transport/messages.js';
+
+export const DEFAULT_VNODES = 128;
+
+export class Ring {
+  private readonly ring: HashRing | null;
+  readonly members: readonly NodeId[];
+
+  constructor(members: Iterable<NodeId>, readonly vnodes = DEFAULT_VNODES) {
+    this.members = [...new Set(members)].sort();
+    if (this.members.length === 0) {
+      this.ring = null;
+      return;
+    }
+    const servers: Record<string, { vnodes: number }> = {};
+    for (const m of this.members) servers[m] = { vnodes };
+    // Every node gets exactly `vnodes` points-groups. hashring only honours an explicit
+    // count when it differs from its own default ('vnode count'); otherwise it derives the
+    // count from weights with floor(), which can move keys between surviving nodes when
+    // membership changes. Setting the default to something else keeps ours explicit.
+    this.ring = new HashRing(servers, 'md5', { 'vnode count': vnodes + 1, 'max cache size': 50_000 });
+  }
+
+  get size(): number {
+    return this.members.length;
+  }
+
+  has(node: NodeId): boolean {
+    return this.members.includes(node);
+  }
+
+  /** The key's master, or null on an empty ring. */
+  owner(key: string): NodeId | null {
+    return this.ring ? this.ring.get(key) : null;
+  }
+
+  /** The first `n` distinct nodes clockwise from the key: [master, replica, …]. */
+  preference(key: string, n: number): NodeId[] {
+    return this.ring ? this.ring.range(key, Math.min(n, this.members.length), true) : [];
+  }
+
+  /** The key's replica (next distinct node after the master), or null with one member. */
+  replica(key: string): NodeId | null {
+    const p = this.preference(key, 2);
+    return p.length > 1 ? p[1]! : null;
+  }
+}

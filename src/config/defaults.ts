@@ -1,0 +1,37 @@
+/**
+ * Defaults, with their units in their names. Timeouts that follow from others are
+ * derived here, not configured separately.
+ */
+
+/** Ably's defaults for a connection (CD2; ably-js defaults.ts). */
+export const MAX_MESSAGE_SIZE_BYTES = 65536; // 64 KiB, Ably's default maxMessageSize
+export const MAX_FRAME_SIZE_BYTES = 524288; // 512 KiB, Ably's default maxFrameSize
+export const MAX_INBOUND_RATE_PER_S = 1000; // messages a connection may publish per second (Ably free tier: 50)
+export const CONNECTION_STATE_TTL_MS = 120_000; // 2 minutes, Ably's connectionStateTtl
+export const MAX_IDLE_INTERVAL_MS = 15_000; // server sends something at least this often
+export const MAX_CHANNELS_PER_CONNECTION = 200; // Ably's default
+export const MAX_CHANNEL_NAME_LENGTH = 2048; // characters; Ably recommends staying under 2048
+export const MAX_PRESENCE_MEMBERS_PER_CHANNEL = 200; // Ably's default
+export const MAX_CHANNEL_PUBLISH_RATE_PER_S = 1000; // messages per channel per second (Ably: 50)
+
+/** Retention of channel history and the deduplication window. */
+export const HISTORY_RETENTION_MS = 120_000; // 2 minutes, Ably's default without persistence
+export const DEDUP_WINDOW_MS = 120_000; // 2 minutes, Ably's idempotency window
+export const MAX_HISTORY_MESSAGES_PER_CHANNEL = 10_000; // cap on retained entries per channel
+
+/** History queries (REST). */
+export const HISTORY_DEFAULT_LIMIT = 100;
+export const HISTORY_MAX_LIMIT = 1000;
+
+/** Realtime: how long an attach or publish waits for the channel master. */
+export const CHANNEL_REQUEST_TIMEOUT_MS = 10_000; // ably-js realtimeRequestTimeout is 10 s
+
+/** Outbound buffer on one connection before it counts as a slow consumer. */
+export const MAX_CONNECTION_BUFFER_BYTES = 4 * 1024 * 1024; // 4 MiB
+
+/** REST request bodies. */
+export const MAX_REST_BODY_BYTES = 2 * 1024 * 1024; // 2 MiB, Ably's batch publish limit
+
+/** Ably protocol versions this server speaks (ably-js 2.x sends v=6; 2 introduced channelSerial). */
+export const MIN_PROTOCOL_VERSION = 2;
+export const MAX_PROTOCOL_VERSION = 6;

@@ -1,0 +1,224 @@
+/**
+ * Topology files (`regions/*.yaml`): the deployment's regions, their nodes and ports,
+ * the apps with their API keys and capabilities, retention and limits. Validation names
+ * the bad path (`regions[1].nodes[0].port: must be 1..65535`) and rejects contradictions.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import * as D from './defaults.js';
+import { parseCapability } from '../auth/capability.js';
+
+const port = z.number().int().min(1, 'must be 1..65535').max(65535, 'must be 1..65535');
+const name = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must be letters, digits, "-" or "_"');
+/** A secret given literally or as `env:NAME` (read from the environment at load time). */
+const secret = z.string().min(1);
+
+const nodeSchema = z
+  .object({
+    name,
+    host: z.string().min(1).default('127.0.0.1'),
+    port,
+    meshPort: port,
+    grpcPort: port.optional(),
+  })
+  .strict();
+
+const regionSchema = z
+  .object({
+    name,
+    transport: z.enum(['mesh', 'nats']).default('mesh'),
+    nats: z.object({ servers: z.array(z.string().min(1)).min(1) }).strict().optional(),
+    balancer: z.object({ host: z.string().default('127.0.0.1'), port }).strict().optional(),
+    vnodes: z.number().int().min(1).max(4096).default(128),
+    nodes: z.array(nodeSchema).min(1, 'a region needs at least one node'),
+  })
+  .strict();
+
+const keySchema = z
+  .object({
+    id: name,
+    secret: z.string().min(8, 'must be at least 8 characters'),
+    capability: z.record(z.string(), z.array(z.string())).default({ '*': ['*'] }),
+  })
+  .strict();
+
+const appSchema = z
+  .object({
+    id: name,
+    keys: z.array(keySchema).min(1, 'an app needs at least one key'),
+  })
+  .strict();
+
+const retentionSchema = z
+  .object({
+    historyMs: z.number().int().min(1000).default(D.HISTORY_RETENTION_MS),
+    dedupMs: z.number().int().min(1000).default(D.DEDUP_WINDOW_MS),
+    maxMessagesPerChannel: z.number().int().min(1).default(D.MAX_HISTORY_MESSAGES_PER_CHANNEL),
+  })
+  .strict();
+
+const limitsSchema = z
+  .object({
+    maxMessageSize: z.number().int().min(1).default(D.MAX_MESSAGE_SIZE_BYTES),
+    maxFrameSize: z.number().int().min(1).default(D.MAX_FRAME_SIZE_BYTES),
+    maxInboundRate: z.number().min(1).default(D.MAX_INBOUND_RATE_PER_S),
+    maxChannelsPerConnection: z.number().int().min(1).default(D.MAX_CHANNELS_PER_CONNECTION),
+    maxPresenceMembers: z.number().int().min(1).default(D.MAX_PRESENCE_MEMBERS_PER_CHANNEL),
+    maxChannelPublishRate: z.number().min(1).default(D.MAX_CHANNEL_PUBLISH_RATE_PER_S),
+    connectionStateTtlMs: z.number().int().min(1000).default(D.CONNECTION_STATE_TTL_MS),
+    maxIdleIntervalMs: z.number().int().min(100).default(D.MAX_IDLE_INTERVAL_MS),
+    maxConnectionBufferBytes: z.number().int().min(1024).default(D.MAX_CONNECTION_BUFFER_BYTES),
+  })
+  .strict();
+
+const topologySchema = z
+  .object({
+    deployment: name,
+    secrets: z
+      .object({
+        cluster: secret.default('env:ABLY_NG_CLUSTER_SECRET'),
+        control: secret.optional(),
+      })
+      .strict()
+      .default({ cluster: 'env:ABLY_NG_CLUSTER_SECRET' }),
+    apps: z.array(appSchema).min(1, 'a deployment needs at least one app'),
+    retention: retentionSchema.default(retentionSchema.parse({})),
+    limits: limitsSchema.default(limitsSchema.parse({})),
+    regions: z.array(regionSchema).min(1, 'a deployment needs at least one region'),
+  })
+  .strict();
+
+export type Topology = z.infer<typeof topologySchema> & { file?: string };
+export type RegionConfig = z.infer<typeof regionSchema>;
+export type NodeConfig = z.infer<typeof nodeSchema>;
+export type AppConfig = z.infer<typeof appSchema>;
+export type KeyConfig = z.infer<typeof keySchema>;
+export type Limits = z.infer<typeof limitsSchema>;
+export type Retention = z.infer<typeof retentionSchema>;
+
+export class TopologyError extends Error {
+  constructor(readonly problems: string[], file?: string) {
+    super(`${file ? `${file}: ` : ''}invalid topology:\n  ${problems.join('\n  ')}`);
+    this.name = 'TopologyError';
+  }
+}
+
+function pathString(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '(top level)';
+}
+
+/** Validates a parsed topology document; throws TopologyError naming every bad path. */
+export function validateTopology(doc: unknown, file?: string): Topology {
+  const parsed = topologySchema.safeParse(doc);
+  if (!parsed.success) {
+    throw new TopologyError(
+      parsed.error.issues.map((i) => `${pathString(i.path)}: ${i.message}`),
+      file,
+    );
+  }
+  const t = parsed.data;
+  const problems: string[] = [];
+
+  const regionNames = new Set<string>();
+  const nodeNames = new Set<string>();
+  const endpoints = new Map<string, string>();
+  const claim = (host: string, p: number, where: string) => {
+    const k = `${host}:${p}`;
+    const prev = endpoints.get(k);
+    if (prev) problems.push(`${where}: port ${p} on ${host} is already used by ${prev}`);
+    else endpoints.set(k, where);
+  };
+  t.regions.forEach((r, ri) => {
+    if (regionNames.has(r.name)) problems.push(`regions[${ri}].name: duplicate region "${r.name}"`);
+    regionNames.add(r.name);
+    if (r.transport === 'nats' && !r.nats) problems.push(`regions[${ri}].nats: required when transport is "nats"`);
+    if (r.balancer) claim(r.balancer.host, r.balancer.port, `regions[${ri}].balancer`);
+    r.nodes.forEach((n, ni) => {
+      const where = `regions[${ri}].nodes[${ni}]`;
+      if (nodeNames.has(n.name)) problems.push(`${where}.name: duplicate node "${n.name}" (node names are unique in a deployment)`);
+      nodeNames.add(n.name);
+      claim(n.host, n.port, `${where}.port`);
+      claim(n.host, n.meshPort, `${where}.meshPort`);
+      if (n.grpcPort !== undefined) claim(n.host, n.grpcPort, `${where}.grpcPort`);
+    });
+  });
+
+  const appIds = new Set<string>();
+  t.apps.forEach((a, ai) => {
+    if (appIds.has(a.id)) problems.push(`apps[${ai}].id: duplicate app "${a.id}"`);
+    appIds.add(a.id);
+    const keyIds = new Set<string>();
+    a.keys.forEach((k, ki) => {
+      if (keyIds.has(k.id)) problems.push(`apps[${ai}].keys[${ki}].id: duplicate key "${k.id}"`);
+      keyIds.add(k.id);
+      try {
+        parseCapability(k.capability);
+      } catch (e) {
+        problems.push(`apps[${ai}].keys[${ki}].capability: ${(e as Error).message}`);
+      }
+    });
+  });
+
+  if (t.limits.maxMessageSize > t.limits.maxFrameSize) {
+    problems.push(`limits.maxMessageSize: must not exceed limits.maxFrameSize (${t.limits.maxFrameSize})`);
+  }
+  if (t.retention.dedupMs < 1000) problems.push('retention.dedupMs: must be at least 1000');
+
+  if (problems.length) throw new TopologyError(problems, file);
+  return { ...t, ...(file ? { file } : {}) };
+}
+
+/** Reads and validates a topology file (YAML or JSON). */
+export function loadTopology(file: string): Topology {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new TopologyError([`cannot read file: ${(e as Error).message}`], path);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new TopologyError([`not valid YAML: ${(e as Error).message}`], path);
+  }
+  return validateTopology(doc, path);
+}
+
+/** Resolves a secret value: `env:NAME` reads the environment; anything else is literal. */
+export function resolveSecret(value: string | undefined, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!value.startsWith('env:')) return value;
+  const v = process.env[value.slice(4)];
+  if (v === undefined || v === '') {
+    throw new TopologyError([`${what}: environment variable ${value.slice(4)} is not set`]);
+  }
+  return v;
+}
+
+export function findRegion(t: Topology, region: string): RegionConfig {
+  const r = t.regions.find((x) => x.name === region);
+  if (!r) throw new TopologyError([`no region "${region}" (have: ${t.regions.map((x) => x.name).join(', ')})`], t.file);
+  return r;
+}
+
+export function findNode(t: Topology, region: string, node: string): NodeConfig {
+  const r = findRegion(t, region);
+  const n = r.nodes.find((x) => x.name === node);
+  if (!n) throw new TopologyError([`no node "${node}" in region "${region}" (have: ${r.nodes.map((x) => x.name).join(', ')})`], t.file);
+  return n;
+}
+
+/** Directory of the topology file, for resolving relative paths named in it. */
+export function topologyDir(t: Topology): string {
+  return t.file ? dirname(t.file) : process.cwd();
+}

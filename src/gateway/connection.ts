@@ -1,0 +1,457 @@
+/**
+ * One realtime client connection over WebSocket: the Ably protocol state machine on the
+ * server side. It decodes frames, answers heartbeats, attaches and detaches channels,
+ * publishes (ACK/NACK strictly in msgSerial order), and writes deliveries with writes
+ * corked per event-loop turn. A client that cannot keep up is disconnected once its
+ * outbound buffer passes the limit, so one slow consumer never grows the node's memory.
+ */
+import type WebSocket from 'ws';
+import { AblyError, toAblyError, type ErrorInfo } from '../errors.js';
+import type { Credentials } from '../auth/keys.js';
+import type { Operation } from '../auth/capability.js';
+import { channelKey } from '../channel/entry.js';
+import { Action, ActionName, Flag, MODE_MASK } from '../protocol/actions.js';
+import { parseChannelName } from '../protocol/channel-name.js';
+import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
+import { parseSerial } from '../protocol/serial.js';
+import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
+import { Attachment, type AttachmentOwner } from './attachment.js';
+import { buildMessages } from './publish.js';
+import type { GatewayServices } from './services.js';
+import { RateLimiter } from './rate.js';
+
+export interface ConnectionParams {
+  id: string;
+  key: string;
+  format: WireFormat;
+  echo: boolean;
+  /** false: the client wants WebSocket pings instead of protocol HEARTBEATs. */
+  heartbeats: boolean;
+  credentials: Credentials;
+}
+
+interface AckSlot {
+  msgSerial: number;
+  done: boolean;
+  error?: ErrorInfo;
+  serials?: string[];
+}
+
+/** Close codes: 1000 normal, 1008 policy violation, 1011 server error. */
+const WS_CLOSE_NORMAL = 1000;
+const WS_CLOSE_POLICY = 1008;
+
+export class Connection implements AttachmentOwner {
+  readonly id: string;
+  readonly format: WireFormat;
+  readonly echo: boolean;
+  private key: string;
+  private credentials: Credentials;
+  private readonly heartbeats: boolean;
+  private readonly attachments = new Map<string, Attachment>();
+  private readonly acks: AckSlot[] = [];
+  private readonly rate: RateLimiter;
+  private corked = false;
+  private closed = false;
+  private lastSent: number;
+  private lastReceived: number;
+  /** Called once when the transport is gone. */
+  onClose: ((c: Connection) => void) | null = null;
+
+  constructor(
+    private readonly ws: WebSocket,
+    params: ConnectionParams,
+    private readonly services: GatewayServices,
+  ) {
+    this.id = params.id;
+    this.key = params.key;
+    this.format = params.format;
+    this.echo = params.echo;
+    this.heartbeats = params.heartbeats;
+    this.credentials = params.credentials;
+    this.rate = new RateLimiter(services.limits.maxInboundRate);
+    this.lastSent = this.lastReceived = services.now();
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    ws.on('pong', () => (this.lastReceived = this.services.now()));
+    ws.on('close', () => this.onTransportClosed());
+    ws.on('error', (err) => this.services.log.debug({ connectionId: this.id, err: err.message }, 'websocket error'));
+  }
+
+  get clientId(): string | null {
+    return this.credentials.clientId;
+  }
+
+  get channelCount(): number {
+    return this.attachments.size;
+  }
+
+  /** Sends CONNECTED: the connection is usable. */
+  start(error?: AblyError): void {
+    const limits = this.services.limits;
+    const clientId = this.credentials.clientId;
+    this.sendMessage({
+      action: Action.CONNECTED,
+      connectionId: this.id,
+      connectionDetails: {
+        ...(clientId && clientId !== '*' ? { clientId } : {}),
+        connectionKey: this.key,
+        maxMessageSize: limits.maxMessageSize,
+        maxFrameSize: limits.maxFrameSize,
+        maxInboundRate: limits.maxInboundRate,
+        connectionStateTtl: limits.connectionStateTtlMs,
+        maxIdleInterval: limits.maxIdleIntervalMs,
+        serverId: this.services.nodeId,
+        siteCode: this.services.region,
+      },
+      ...(error ? { error: error.toInfo() } : {}),
+    });
+  }
+
+  // ---- outbound -----------------------------------------------------------------
+
+  sendMessage(pm: ProtocolMessage): void {
+    this.sendFrame(encodeFrame(pm, this.format));
+  }
+
+  sendFrame(frame: Frame): void {
+    if (this.closed) return;
+    const ws = this.ws;
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > this.services.limits.maxConnectionBufferBytes) {
+      this.slowConsumer();
+      return;
+    }
+    // Cork the socket for the rest of this turn: every frame written now leaves in one
+    // write (one syscall) instead of one each.
+    if (!this.corked) {
+      const sock = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+      if (sock) {
+        sock.cork();
+        this.corked = true;
+        process.nextTick(() => {
+          this.corked = false;
+          sock.uncork();
+        });
+      }
+    }
+    ws.send(frame, { binary: typeof frame !== 'string' });
+    this.lastSent = this.services.now();
+  }
+
+  private slowConsumer(): void {
+    this.services.metrics.slowConsumer();
+    this.services.log.warn({ connectionId: this.id, buffered: this.ws.bufferedAmount }, 'slow consumer disconnected');
+    const err = AblyError.of('subscribeRateExceeded', 'connection could not keep up with its channels (outbound buffer full); resume to continue');
+    this.closed = true;
+    // The DISCONNECTED would queue behind megabytes the client is not reading: drop the
+    // socket instead. The SDK reconnects, resumes and catches up from history.
+    this.services.log.debug({ connectionId: this.id, code: err.code }, err.message);
+    this.ws.terminate();
+  }
+
+  private sendError(err: unknown, channel?: string): void {
+    const e = toAblyError(err);
+    this.sendMessage({ action: Action.ERROR, ...(channel !== undefined ? { channel } : {}), error: e.toInfo() });
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------
+
+  /** Called about once a second by the node: keepalive and dead-peer detection. */
+  tick(now: number): void {
+    if (this.closed) return;
+    const idle = this.services.limits.maxIdleIntervalMs;
+    if (now - this.lastReceived > idle * 3) {
+      this.services.log.debug({ connectionId: this.id }, 'no activity from client; closing transport');
+      this.ws.terminate();
+      return;
+    }
+    if (now - this.lastSent >= idle / 2) {
+      if (this.heartbeats) this.sendMessage({ action: Action.HEARTBEAT });
+      else {
+        this.ws.ping();
+        this.lastSent = now;
+      }
+    }
+  }
+
+  /** Server-initiated disconnect (shutdown, lost quorum): the client reconnects and resumes. */
+  disconnect(error: AblyError): void {
+    if (this.closed) return;
+    this.sendMessage({ action: Action.DISCONNECTED, error: error.toInfo() });
+    this.closed = true;
+    this.ws.close(WS_CLOSE_NORMAL);
+  }
+
+  /** Fatal error: ERROR, then close. */
+  fail(err: unknown): void {
+    if (this.closed) return;
+    this.sendError(err);
+    this.closed = true;
+    this.ws.close(WS_CLOSE_POLICY);
+  }
+
+  private onTransportClosed(): void {
+    this.closed = true;
+    for (const att of this.attachments.values()) this.dropAttachment(att);
+    this.attachments.clear();
+    this.onClose?.(this);
+    this.onClose = null;
+  }
+
+  // ---- inbound ------------------------------------------------------------------
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    this.lastReceived = this.services.now();
+    if (this.closed) return;
+    if (data.length > this.services.limits.maxFrameSize) {
+      this.fail(AblyError.of('messageTooLarge', `frame of ${data.length} bytes exceeds maxFrameSize ${this.services.limits.maxFrameSize}`));
+      return;
+    }
+    let pm: ProtocolMessage;
+    try {
+      pm = decodeFrame(isBinary || this.format === 'msgpack' ? data : data.toString('utf8'), this.format);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    try {
+      this.dispatch(pm);
+    } catch (err) {
+      this.services.log.error({ connectionId: this.id, err }, 'error handling protocol message');
+      this.fail(AblyError.of('internalConnection', (err as Error).message));
+    }
+  }
+
+  private dispatch(pm: ProtocolMessage): void {
+    switch (pm.action) {
+      case Action.HEARTBEAT:
+        this.sendMessage({ action: Action.HEARTBEAT, ...(typeof pm.id === 'string' ? { id: pm.id } : {}) });
+        return;
+      case Action.CLOSE:
+        this.sendMessage({ action: Action.CLOSED });
+        this.closed = true;
+        this.ws.close(WS_CLOSE_NORMAL);
+        return;
+      case Action.DISCONNECT:
+        this.ws.close(WS_CLOSE_NORMAL);
+        return;
+      case Action.ATTACH:
+        this.onAttach(pm);
+        return;
+      case Action.DETACH:
+        this.onDetach(pm);
+        return;
+      case Action.MESSAGE:
+        this.onPublish(pm);
+        return;
+      case Action.SYNC:
+        // A client may ask for a presence sync; with no presence state yet there is nothing to add.
+        return;
+      default: {
+        const name = ActionName[pm.action];
+        const err = AblyError.of('badRequest', name ? `action ${name} (${pm.action}) is not supported from clients` : `unknown action ${pm.action}`);
+        if (typeof pm.msgSerial === 'number') {
+          this.nack(this.slot(pm.msgSerial), err);
+          return;
+        }
+        this.fail(err);
+      }
+    }
+  }
+
+  // ---- channels -----------------------------------------------------------------
+
+  private channelError(raw: unknown, err: unknown): void {
+    if (typeof raw === 'string') this.sendError(err, raw);
+    else this.fail(err);
+  }
+
+  private onAttach(pm: ProtocolMessage): void {
+    const raw = pm.channel;
+    let parsed;
+    try {
+      parsed = parseChannelName(raw);
+    } catch (err) {
+      this.channelError(raw, err);
+      return;
+    }
+    const name = raw as string;
+    let att = this.attachments.get(name);
+    if (!att) {
+      if (this.attachments.size >= this.services.limits.maxChannelsPerConnection) {
+        this.sendError(AblyError.of('tooManyChannels', `at most ${this.services.limits.maxChannelsPerConnection} channels per connection`), name);
+        return;
+      }
+      const params = { ...parsed.params, ...(pm.params && typeof pm.params === 'object' ? pm.params : {}) };
+      att = new Attachment(this, channelKey(this.credentials.appId, parsed.name), name, params);
+      this.attachments.set(name, att);
+    }
+    const a = att;
+    a.chain = a.chain.then(() => this.attach(a, parsed.name, pm)).catch((err) => {
+      this.services.log.warn({ connectionId: this.id, channel: name, err: (err as Error).message }, 'attach failed');
+    });
+  }
+
+  private permittedModes(channel: string): number {
+    const ops = this.credentials.capability.opsFor(channel);
+    let modes = 0;
+    if (ops.has('publish')) modes |= Flag.PUBLISH;
+    if (ops.has('subscribe')) modes |= Flag.SUBSCRIBE | Flag.PRESENCE_SUBSCRIBE;
+    if (ops.has('presence')) modes |= Flag.PRESENCE;
+    return modes;
+  }
+
+  private async attach(att: Attachment, channel: string, pm: ProtocolMessage): Promise<void> {
+    if (this.closed) return;
+    const requested = typeof pm.flags === 'number' && (pm.flags & MODE_MASK) !== 0 ? pm.flags & MODE_MASK : MODE_MASK;
+    const granted = requested & this.permittedModes(channel);
+    if (granted === 0) {
+      this.dropAttachment(att);
+      this.attachments.delete(att.channelName);
+      this.sendError(AblyError.of('notPermitted', `no capability to attach to channel "${channel}"`), att.channelName);
+      return;
+    }
+    att.modes = granted;
+    att.state = 'attaching';
+    let resume: { epoch: string; serial: number } | null = null;
+    let resumeError: AblyError | null = null;
+    if (typeof pm.channelSerial === 'string' && pm.channelSerial.length > 0) {
+      const p = parseSerial(pm.channelSerial);
+      if (!p) resumeError = AblyError.of('channelNoMatchingEpoch', 'channelSerial is not one this service issued');
+      else if (p.region !== this.services.region) {
+        resumeError = AblyError.of('channelNoMatchingEpoch', `channelSerial is from region ${p.region}`);
+      } else resume = { epoch: p.epoch, serial: p.serial };
+    }
+    const client = this.services.hub.client(att.key, channel);
+    att.client = client;
+    let outcome;
+    try {
+      outcome = await client.attach(att, resume, resumeError);
+    } catch (err) {
+      if (client.detach(att)) this.services.hub.release(att.key, client);
+      att.client = null;
+      att.state = 'detached';
+      this.attachments.delete(att.channelName);
+      // DETACHED with an error: the SDK retries the attach after its channel retry timeout.
+      this.sendMessage({ action: Action.DETACHED, channel: att.channelName, error: toAblyError(err).toInfo() });
+      return;
+    }
+    if (this.closed || att.state !== 'attaching') return;
+    att.state = 'attached';
+    this.sendMessage({
+      action: Action.ATTACHED,
+      channel: att.channelName,
+      flags: granted | (outcome.resumed ? Flag.RESUMED : 0),
+      channelSerial: outcome.channelSerial,
+      ...(outcome.error ? { error: outcome.error.toInfo() } : {}),
+    });
+    client.activate(att);
+  }
+
+  private onDetach(pm: ProtocolMessage): void {
+    const raw = pm.channel;
+    if (typeof raw !== 'string') {
+      this.fail(AblyError.of('invalidChannelName', 'DETACH needs a channel'));
+      return;
+    }
+    const att = this.attachments.get(raw);
+    if (!att) {
+      this.sendMessage({ action: Action.DETACHED, channel: raw });
+      return;
+    }
+    att.state = 'detaching';
+    att.chain = att.chain.then(() => {
+      this.dropAttachment(att);
+      if (this.attachments.get(raw) === att) this.attachments.delete(raw);
+      this.sendMessage({ action: Action.DETACHED, channel: raw });
+    });
+  }
+
+  private dropAttachment(att: Attachment): void {
+    att.state = 'detached';
+    const client = att.client;
+    att.client = null;
+    if (client && client.detach(att)) this.services.hub.release(att.key, client);
+  }
+
+  // ---- publishing ---------------------------------------------------------------
+
+  private require(channel: string, op: Operation): void {
+    this.credentials.capability.require(channel, op);
+  }
+
+  private onPublish(pm: ProtocolMessage): void {
+    const slot = typeof pm.msgSerial === 'number' && Number.isInteger(pm.msgSerial) ? this.slot(pm.msgSerial) : null;
+    let key: string;
+    let messages;
+    try {
+      const { name } = parseChannelName(pm.channel);
+      this.require(name, 'publish');
+      key = channelKey(this.credentials.appId, name);
+      messages = buildMessages(pm.messages, {
+        limits: this.services.limits,
+        clientId: this.credentials.clientId,
+        idBase: slot ? `${this.id}:${slot.msgSerial}` : null,
+        connectionId: this.id,
+        now: this.services.now(),
+      });
+      if (!this.rate.take(messages.length, this.services.now())) {
+        throw AblyError.of('connectionRateLimited', `more than ${this.services.limits.maxInboundRate} messages per second`);
+      }
+    } catch (err) {
+      if (slot) this.nack(slot, err);
+      else this.channelError(pm.channel, err);
+      return;
+    }
+    this.services.metrics.published(messages.length);
+    this.services.publish(key, messages).then(
+      (serials) => slot && this.ack(slot, serials),
+      (err) => (slot ? this.nack(slot, err) : this.channelError(pm.channel, err)),
+    );
+  }
+
+  private slot(msgSerial: number): AckSlot {
+    const s: AckSlot = { msgSerial, done: false };
+    this.acks.push(s);
+    return s;
+  }
+
+  private ack(slot: AckSlot, serials: string[]): void {
+    slot.done = true;
+    slot.serials = serials;
+    this.flushAcks();
+  }
+
+  private nack(slot: AckSlot, err: unknown): void {
+    slot.done = true;
+    slot.error = toAblyError(err).toInfo();
+    this.flushAcks();
+  }
+
+  /** Sends ACK/NACK for the finished slots at the front, grouped into runs. */
+  private flushAcks(): void {
+    while (this.acks.length && this.acks[0]!.done) {
+      const first = this.acks[0]!;
+      let n = 1;
+      while (
+        n < this.acks.length &&
+        this.acks[n]!.done &&
+        (this.acks[n]!.error?.code ?? 0) === (first.error?.code ?? 0) &&
+        this.acks[n]!.msgSerial === first.msgSerial + n
+      ) {
+        n++;
+      }
+      const run = this.acks.splice(0, n);
+      if (first.error) {
+        this.sendMessage({ action: Action.NACK, msgSerial: first.msgSerial, count: n, error: first.error });
+      } else {
+        this.sendMessage({
+          action: Action.ACK,
+          msgSerial: first.msgSerial,
+          count: n,
+          res: run.map((s) => ({ serials: s.serials ?? [] })),
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * HTTP plumbing for the REST API: format negotiation, bounded body reading, replies,
+ * and Ably error responses (`{error:{code,statusCode,message}}` with X-Ably-ErrorCode).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AblyError, toAblyError } from '../errors.js';
+import { decodeBody, encodeBody } from '../protocol/codec.js';
+import type { WireFormat } from '../protocol/types.js';
+
+const MSGPACK = 'application/x-msgpack';
+const JSON_TYPE = 'application/json';
+
+/** The format a response should use: msgpack when the client asks for it. */
+export function responseFormat(req: IncomingMessage, query: URLSearchParams): WireFormat {
+  const f = query.get('format');
+  if (f === 'msgpack' || f === 'json') return f;
+  return (req.headers.accept ?? '').includes(MSGPACK) ? 'msgpack' : 'json';
+}
+
+/** The format of the request body, from its Content-Type. */
+export function requestFormat(req: IncomingMessage): WireFormat {
+  return (req.headers['content-type'] ?? '').includes(MSGPACK) ? 'msgpack' : 'json';
+}
+
+/** Reads the whole body, refusing more than `max` bytes (413, 40009). */
+export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > max) {
+      reject(AblyError.of('messageTooLarge', `request body of ${declared} bytes exceeds ${max}`));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(AblyError.of('messageTooLarge', `request body exceeds ${max} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function readDecodedBody(req: IncomingMessage, max: number): Promise<unknown> {
+  const buf = await readBody(req, max);
+  if (buf.length === 0) throw AblyError.of('invalidRequestBody', 'request body is empty');
+  return decodeBody(buf, requestFormat(req));
+}
+
+export function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  format: WireFormat,
+  headers: Record<string, string> = {},
+): void {
+  const buf = encodeBody(body, format);
+  res.writeHead(status, {
+    'content-type': format === 'msgpack' ? MSGPACK : JSON_TYPE,
+    'content-length': String(buf.length),
+    ...headers,
+  });
+  res.end(buf);
+}
+
+/**
+ * An Ably error response. The content-type is exactly `application/json` or
+ * `application/x-msgpack` (ably-js parses error bodies only then).
+ */
+export function sendError(res: ServerResponse, err: unknown, format: WireFormat): void {
+  const e = toAblyError(err);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  send(res, e.statusCode, { error: e.toInfo() }, format, {
+    'x-ably-errorcode': String(e.code),
+    'x-ably-errormessage': encodeURIComponent(e.message).slice(0, 512),
+  });
+}

@@ -1,0 +1,23 @@
+/**
+ * A token bucket: `ratePerS` tokens per second, holding at most one second's worth, so a
+ * client may burst up to its rate and then keep to it.
+ */
+export class RateLimiter {
+  private tokens: number;
+  private last: number | null = null;
+
+  constructor(private readonly ratePerS: number) {
+    this.tokens = ratePerS;
+  }
+
+  /** Takes `n` tokens if there are enough; `now` in ms. */
+  take(n: number, now: number): boolean {
+    if (this.last !== null) {
+      this.tokens = Math.min(this.ratePerS, this.tokens + ((now - this.last) / 1000) * this.ratePerS);
+    }
+    this.last = now;
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+}

@@ -1,0 +1,297 @@
+/**
+ * The REST API, on the same port as the WebSocket endpoint: time, publish, history,
+ * channel status, token requests, health and metrics. Every failure is an Ably error
+ * body with X-Ably-ErrorCode; nothing here can take the node down.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { AblyError } from '../errors.js';
+import type { Credentials } from '../auth/keys.js';
+import { parseCapability } from '../auth/capability.js';
+import { channelKey, type LogEntry } from '../channel/entry.js';
+import type { HistoryQuery } from '../channel/log.js';
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, MAX_REST_BODY_BYTES } from '../config/defaults.js';
+import { parseChannelName } from '../protocol/channel-name.js';
+import { toWire } from '../protocol/message.js';
+import { parseSerial } from '../protocol/serial.js';
+import type { WireFormat } from '../protocol/types.js';
+import { authenticateRest, type Authenticator } from './auth.js';
+import { readDecodedBody, responseFormat, send, sendError } from './http-util.js';
+import { buildMessages } from './publish.js';
+import type { GatewayServices } from './services.js';
+
+export interface RestContext {
+  services: GatewayServices;
+  auth: Authenticator;
+}
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  /** Whether the route needs credentials. */
+  open?: boolean;
+  handle(r: RestRequest): Promise<void>;
+}
+
+interface RestRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  query: URLSearchParams;
+  params: string[];
+  format: WireFormat;
+  creds: Credentials | null;
+  ctx: RestContext;
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw AblyError.of('invalidChannelName', 'channel name is not valid percent-encoding');
+  }
+}
+
+function creds(r: RestRequest): Credentials {
+  if (!r.creds) throw AblyError.of('unauthorized');
+  return r.creds;
+}
+
+function intParam(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw AblyError.of('invalidParameterValue', `${name} must be an integer in ${min}..${max}`);
+  }
+  return n;
+}
+
+/** Parses history params; `cursor` is our own paging token (`epoch~serial`). */
+function historyQuery(q: URLSearchParams, region: string): HistoryQuery {
+  const direction = q.get('direction') ?? 'backwards';
+  if (direction !== 'backwards' && direction !== 'forwards') {
+    throw AblyError.of('invalidParameterValue', 'direction must be "backwards" or "forwards"');
+  }
+  const limit = intParam(q, 'limit', 1, HISTORY_MAX_LIMIT) ?? HISTORY_DEFAULT_LIMIT;
+  const start = intParam(q, 'start', 0, Number.MAX_SAFE_INTEGER);
+  const end = intParam(q, 'end', 0, Number.MAX_SAFE_INTEGER);
+  if (start !== undefined && end !== undefined && start > end) {
+    throw AblyError.of('invalidParameterValue', 'start must not be after end');
+  }
+  const query: HistoryQuery = { direction, limit, kind: 'message' };
+  if (start !== undefined) query.start = start;
+  if (end !== undefined) query.end = end;
+  const fromSerial = q.get('from_serial') ?? q.get('fromSerial');
+  if (fromSerial) {
+    const p = parseSerial(fromSerial);
+    if (!p || p.region !== region) {
+      throw AblyError.of('channelNoMatchingEpoch', 'from_serial was not issued by this region (untilAttach history is per region)');
+    }
+    query.untilSerial = p.serial;
+    query.epoch = p.epoch;
+  }
+  const cursor = q.get('cursor');
+  if (cursor) {
+    const m = /^([A-Za-z0-9_-]+)~(\d+)$/.exec(cursor);
+    if (!m) throw AblyError.of('invalidParameterValue', 'cursor is not valid');
+    if (query.epoch !== undefined && query.epoch !== m[1]) throw AblyError.of('invalidParameterValue', 'cursor does not match from_serial');
+    query.epoch = m[1]!;
+    query.cursor = Number(m[2]);
+  }
+  return query;
+}
+
+/** `Link` header: relative `./word?query` hrefs (the only form ably-js follows). */
+function linkHeader(word: string, q: URLSearchParams, next: string | null): string {
+  const base = new URLSearchParams(q);
+  base.delete('cursor');
+  const links = [`<./${word}?${base.toString()}>; rel="first"`, `<./${word}?${q.toString()}>; rel="current"`];
+  if (next) {
+    const n = new URLSearchParams(base);
+    n.set('cursor', next);
+    links.push(`<./${word}?${n.toString()}>; rel="next"`);
+  }
+  return links.join(', ');
+}
+
+function entryToWire(e: LogEntry, format: WireFormat): unknown {
+  if (e.kind !== 'message') return null;
+  return toWire(e.message, format);
+}
+
+async function history(r: RestRequest): Promise<void> {
+  const c = creds(r);
+  const { name } = parseChannelName(decodeSegment(r.params[0]!));
+  c.capability.require(name, 'history');
+  const s = r.ctx.services;
+  const query = historyQuery(r.query, s.region);
+  const { items, more } = await s.history(channelKey(c.appId, name), query);
+  const last = items[items.length - 1];
+  const epoch = last ? parseSerial(last.channelSerial)?.epoch : undefined;
+  const next = more && last && epoch ? `${epoch}~${last.serial}` : null;
+  const word = r.req.url!.split('?')[0]!.endsWith('/history') ? 'history' : 'messages';
+  send(r.res, 200, items.map((e) => entryToWire(e, r.format)), r.format, {
+    link: linkHeader(word, r.query, next),
+  });
+}
+
+async function publish(r: RestRequest): Promise<void> {
+  const c = creds(r);
+  const { name } = parseChannelName(decodeSegment(r.params[0]!));
+  c.capability.require(name, 'publish');
+  const s = r.ctx.services;
+  const body = await readDecodedBody(r.req, MAX_REST_BODY_BYTES);
+  const list = Array.isArray(body) ? body : [body];
+  const idBase = randomBytes(9).toString('base64url');
+  const messages = buildMessages(list, { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
+  s.metrics.published(messages.length);
+  const serials = await s.publish(channelKey(c.appId, name), messages);
+  send(r.res, 201, { channel: name, messageId: messages[0]!.id.replace(/:0$/, ''), serials }, r.format);
+}
+
+async function channelStatus(r: RestRequest): Promise<void> {
+  const c = creds(r);
+  const { name } = parseChannelName(decodeSegment(r.params[0]!));
+  const ops = c.capability.opsFor(name);
+  if (!ops.has('channel-metadata') && !ops.has('subscribe')) {
+    c.capability.require(name, 'channel-metadata');
+  }
+  const s = r.ctx.services;
+  const status = await s.status(channelKey(c.appId, name));
+  const client = s.hub.get(channelKey(c.appId, name));
+  const details = {
+    channelId: name,
+    name,
+    status: {
+      isActive: status !== null,
+      occupancy: {
+        metrics: {
+          connections: client?.subscriberCount ?? 0,
+          presenceConnections: 0,
+          presenceMembers: 0,
+          presenceSubscribers: 0,
+          publishers: 0,
+          subscribers: client?.subscriberCount ?? 0,
+        },
+      },
+    },
+    ...(status
+      ? {
+          master: status.master,
+          replica: status.replica,
+          channelSerial: status.channelSerial,
+          retained: status.retained,
+          subscriberNodes: status.subscriberNodes,
+        }
+      : {}),
+  };
+  send(r.res, 200, details, r.format);
+}
+
+async function requestToken(r: RestRequest): Promise<void> {
+  const s = r.ctx.services;
+  const keyName = decodeSegment(r.params[0]!);
+  const body = (await readDecodedBody(r.req, 64 * 1024)) as Record<string, unknown>;
+  const now = s.now();
+  let details;
+  if (body && typeof body === 'object' && typeof body.mac === 'string') {
+    details = r.ctx.auth.tokens.fromSignedRequest(body, keyName, now);
+  } else {
+    // Unsigned token params: the request itself must be made with the key.
+    const c = creds(r);
+    if (c.via !== 'basic' || c.keyName !== keyName) {
+      throw AblyError.of('invalidCredentials', 'an unsigned token request must be authenticated with the key it names');
+    }
+    const key = r.ctx.auth.keys.get(keyName)!;
+    const b = (body ?? {}) as { ttl?: unknown; capability?: unknown; clientId?: unknown };
+    details = r.ctx.auth.tokens.issue(
+      key,
+      {
+        ...(b.ttl !== undefined ? { ttl: Number(b.ttl) } : {}),
+        ...(b.capability !== undefined ? { capability: parseCapability(b.capability) } : {}),
+        clientId: typeof b.clientId === 'string' && b.clientId ? b.clientId : null,
+      },
+      now,
+    );
+  }
+  // ably-js parses the token response as JSON whatever it asked for.
+  send(r.res, 200, details, 'json');
+}
+
+const ROUTES: Route[] = [
+  {
+    method: 'GET',
+    pattern: /^\/time\/?$/,
+    open: true,
+    handle: async (r) => send(r.res, 200, [r.ctx.services.now()], 'json'),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/health\/?$/,
+    open: true,
+    handle: async (r) => send(r.res, 200, r.ctx.services.health(), 'json'),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/metrics\/?$/,
+    open: true,
+    handle: async (r) => {
+      const text = await r.ctx.services.metricsText();
+      r.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      r.res.end(text);
+    },
+  },
+  { method: 'POST', pattern: /^\/keys\/([^/]+)\/requestToken\/?$/, open: true, handle: requestToken },
+  { method: 'POST', pattern: /^\/channels\/([^/]+)\/messages\/?$/, handle: publish },
+  { method: 'GET', pattern: /^\/channels\/([^/]+)\/(?:messages|history)\/?$/, handle: history },
+  { method: 'GET', pattern: /^\/channels\/([^/]+)\/?$/, handle: channelStatus },
+];
+
+/** Serves one REST request. Never throws. */
+export async function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestContext): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const format = responseFormat(req, url.searchParams);
+  try {
+    const path = url.pathname;
+    let matched: { route: Route; params: string[] } | null = null;
+    let pathMatched = false;
+    for (const route of ROUTES) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      pathMatched = true;
+      if (route.method === req.method) {
+        matched = { route, params: m.slice(1) };
+        break;
+      }
+    }
+    if (!matched) {
+      throw pathMatched
+        ? AblyError.of('methodNotAllowed', `${req.method} is not allowed on ${path}`)
+        : AblyError.of('notFound', `no such endpoint: ${req.method} ${path}`);
+    }
+    let c: Credentials | null = null;
+    const hasAuth = !!req.headers.authorization || url.searchParams.has('key') || url.searchParams.has('access_token');
+    if (!matched.route.open || hasAuth) {
+      try {
+        c = authenticateRest(ctx.auth, req.headers, url.searchParams);
+      } catch (err) {
+        if (!matched.route.open) throw restAuthError(err);
+      }
+    }
+    await matched.route.handle({ req, res, query: url.searchParams, params: matched.params, format, creds: c, ctx });
+  } catch (err) {
+    sendError(res, err, format);
+  }
+}
+
+/**
+ * ably-js answers a REST 4014x by renewing its token but retrying with the stale
+ * Authorization header, forever; an expired or unknown token is reported as 40101 so the
+ * SDK fails the request instead of looping.
+ */
+function restAuthError(err: unknown): unknown {
+  if (err instanceof AblyError && err.code >= 40140 && err.code < 40150) {
+    return new AblyError(40101, 401, `invalid credentials: ${err.message}`);
+  }
+  return err;
+}

@@ -1,0 +1,42 @@
+/**
+ * What the gateway (WebSocket connections and REST) needs from its node: a narrow
+ * interface, so that connections know nothing of rings, transports or masters.
+ */
+import type { KeyStore } from '../auth/keys.js';
+import type { ChannelKey, LogEntry } from '../channel/entry.js';
+import type { HistoryQuery } from '../channel/log.js';
+import type { Limits } from '../config/topology.js';
+import type { Logger } from '../log.js';
+import type { Message } from '../protocol/message.js';
+import type { ChannelStatus } from '../transport/messages.js';
+import type { Hub } from '../node/hub.js';
+
+export interface GatewayMetrics {
+  connectionOpened(): void;
+  connectionClosed(): void;
+  published(messages: number): void;
+  delivered(messages: number): void;
+  slowConsumer(): void;
+}
+
+export interface GatewayServices {
+  /** This node's id (Ably `serverId`). */
+  readonly nodeId: string;
+  readonly region: string;
+  readonly limits: Limits;
+  readonly keys: KeyStore;
+  readonly log: Logger;
+  readonly hub: Hub;
+  readonly metrics: GatewayMetrics;
+  /** Secret for signing connection keys (shared by the region's nodes). */
+  readonly connectionSecret: string;
+  now(): number;
+  /** Orders messages at the channel's master; resolves with their channelSerials once ACKable. */
+  publish(channel: ChannelKey, messages: Message[]): Promise<string[]>;
+  history(channel: ChannelKey, query: HistoryQuery): Promise<{ items: LogEntry[]; more: boolean }>;
+  status(channel: ChannelKey): Promise<ChannelStatus | null>;
+  /** Node health for `GET /health`. */
+  health(): Record<string, unknown>;
+  /** Prometheus text for `GET /metrics`. */
+  metricsText(): Promise<string>;
+}

@@ -1,0 +1,140 @@
+/**
+ * Prometheus metrics of one node (prom-client, a registry per node so that several
+ * nodes can live in one process in tests). Counters that tests assert on are also kept
+ * as plain numbers (`counts`), read through `GET /health`.
+ */
+import client from 'prom-client';
+
+export interface NodeCounts {
+  published: number;
+  broadcasts: number;
+  broadcastEntries: number;
+  delivered: number;
+  failovers: number;
+  handoffs: number;
+  slowConsumers: number;
+}
+
+export class NodeMetrics {
+  readonly registry = new client.Registry();
+  readonly counts: NodeCounts = {
+    published: 0,
+    broadcasts: 0,
+    broadcastEntries: 0,
+    delivered: 0,
+    failovers: 0,
+    handoffs: 0,
+    slowConsumers: 0,
+  };
+  private readonly connections: client.Gauge;
+  private readonly published: client.Counter;
+  private readonly broadcasts: client.Counter;
+  private readonly delivered: client.Counter;
+  private readonly failovers: client.Counter;
+  private readonly handoffs: client.Counter;
+  private readonly slow: client.Counter;
+
+  constructor(labels: { node: string; region: string }, gauges: {
+    attachedChannels(): number;
+    mastered(): number;
+    replicas(): number;
+    ringMembers(): number;
+    links(): { peer: string; up: boolean; bytesOut: number; bytesIn: number }[];
+  }) {
+    const r = this.registry;
+    r.setDefaultLabels(labels);
+    client.collectDefaultMetrics({ register: r, prefix: 'ablyng_process_' });
+    this.connections = new client.Gauge({ name: 'ablyng_connections', help: 'open client connections', registers: [r] });
+    new client.Gauge({
+      name: 'ablyng_attached_channels',
+      help: 'channels with local attachments (channel clients) on this node',
+      registers: [r],
+      collect() {
+        this.set(gauges.attachedChannels());
+      },
+    });
+    new client.Gauge({
+      name: 'ablyng_channels_mastered',
+      help: 'channels this node is master of',
+      registers: [r],
+      collect() {
+        this.set(gauges.mastered());
+      },
+    });
+    new client.Gauge({
+      name: 'ablyng_channels_replicated',
+      help: 'channels this node holds the replica copy of',
+      registers: [r],
+      collect() {
+        this.set(gauges.replicas());
+      },
+    });
+    new client.Gauge({
+      name: 'ablyng_ring_members',
+      help: 'nodes in this node\'s view of the ring',
+      registers: [r],
+      collect() {
+        this.set(gauges.ringMembers());
+      },
+    });
+    new client.Gauge({
+      name: 'ablyng_mesh_link_up',
+      help: 'whether the link to a peer node is up (1) or down (0)',
+      labelNames: ['peer'],
+      registers: [r],
+      collect() {
+        for (const l of gauges.links()) this.set({ peer: l.peer }, l.up ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'ablyng_mesh_link_bytes',
+      help: 'bytes moved over the link to a peer node',
+      labelNames: ['peer', 'direction'],
+      registers: [r],
+      collect() {
+        for (const l of gauges.links()) {
+          this.set({ peer: l.peer, direction: 'out' }, l.bytesOut);
+          this.set({ peer: l.peer, direction: 'in' }, l.bytesIn);
+        }
+      },
+    });
+    this.published = new client.Counter({ name: 'ablyng_messages_published_total', help: 'messages published by clients of this node', registers: [r] });
+    this.broadcasts = new client.Counter({ name: 'ablyng_broadcasts_total', help: 'broadcasts sent by channel masters on this node (one per subscribing node per batch)', registers: [r] });
+    this.delivered = new client.Counter({ name: 'ablyng_messages_delivered_total', help: 'messages delivered to client connections of this node', registers: [r] });
+    this.failovers = new client.Counter({ name: 'ablyng_failovers_total', help: 'channels this node took over from a dead master', registers: [r] });
+    this.handoffs = new client.Counter({ name: 'ablyng_handoffs_total', help: 'channels handed to this node by their previous master', registers: [r] });
+    this.slow = new client.Counter({ name: 'ablyng_slow_consumers_total', help: 'connections dropped for not keeping up', registers: [r] });
+  }
+
+  connectionOpened(): void {
+    this.connections.inc();
+  }
+  connectionClosed(): void {
+    this.connections.dec();
+  }
+  onPublished(n: number): void {
+    this.counts.published += n;
+    this.published.inc(n);
+  }
+  onBroadcast(nodes: number, entries: number): void {
+    this.counts.broadcasts += nodes;
+    this.counts.broadcastEntries += nodes * entries;
+    this.broadcasts.inc(nodes);
+  }
+  onDelivered(n: number): void {
+    this.counts.delivered += n;
+    this.delivered.inc(n);
+  }
+  onFailover(): void {
+    this.counts.failovers++;
+    this.failovers.inc();
+  }
+  onHandoff(): void {
+    this.counts.handoffs++;
+    this.handoffs.inc();
+  }
+  onSlowConsumer(): void {
+    this.counts.slowConsumers++;
+    this.slow.inc();
+  }
+}

@@ -1,0 +1,355 @@
+/**
+ * One ably-ng node: the composition root. It wires the region transport, membership
+ * and ring, the channel registry (masters and replicas), the hub (channel clients) and
+ * the gateway (WebSocket + REST), and runs the heartbeat loop.
+ */
+import { createHmac } from 'node:crypto';
+import { AblyError } from '../errors.js';
+import { KeyStore } from '../auth/keys.js';
+import { TokenAuthority } from '../auth/tokens.js';
+import type { ChannelKey } from '../channel/entry.js';
+import type { HistoryQuery } from '../channel/log.js';
+import { ChannelRegistry } from '../channel/registry.js';
+import { ChannelRouter } from '../channel/router.js';
+import { systemClock, type Clock } from '../clock.js';
+import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
+import { Ring } from '../cluster/ring.js';
+import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
+import { findRegion, resolveSecret, type NodeConfig, type RegionConfig, type Topology } from '../config/topology.js';
+import { Gateway } from '../gateway/server.js';
+import type { GatewayServices } from '../gateway/services.js';
+import type { Logger } from '../log.js';
+import type { Message } from '../protocol/message.js';
+import type { NodeAddress, NodeId, NodeMessage } from '../transport/messages.js';
+import { MeshTransport } from '../transport/mesh.js';
+import { Rpc } from '../transport/rpc.js';
+import type { RegionTransport } from '../transport/transport.js';
+import { Hub } from './hub.js';
+import { NodeMetrics } from './metrics.js';
+
+export interface NodeOptions {
+  topology: Topology;
+  region: string;
+  /** This node's config (from the topology, or given on the command line for a joiner). */
+  node: NodeConfig;
+  log: Logger;
+  clock?: Clock;
+  /** Overrides the transport the topology names (tests use the in-memory one). */
+  transport?: RegionTransport;
+  /** Heartbeat interval; the membership timeouts derive from it. */
+  heartbeatIntervalMs?: number;
+  /** Peers to dial through another address (fault proxies). */
+  dialVia?: (peer: NodeId, address: NodeAddress) => { host: string; port: number };
+}
+
+export type NodeEvent =
+  | MembershipEvent
+  | { type: 'ringChanged'; members: NodeId[] }
+  | { type: 'quorumLost' }
+  | { type: 'quorumRegained' };
+
+export class AblyNode {
+  readonly id: NodeId;
+  readonly region: RegionConfig;
+  readonly log: Logger;
+  readonly metrics: NodeMetrics;
+  private readonly clock: Clock;
+  private readonly transport: RegionTransport;
+  private readonly membership: Membership;
+  private ringView: Ring;
+  private readonly rpc: Rpc;
+  private readonly registry: ChannelRegistry;
+  private readonly router: ChannelRouter;
+  private readonly hub: Hub;
+  private readonly gateway: Gateway;
+  private readonly keys: KeyStore;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private readonly startedAt: number;
+  private quorum: boolean;
+  private readonly listeners: ((e: NodeEvent) => void)[] = [];
+  private stopping = false;
+  port = 0;
+
+  constructor(private readonly o: NodeOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.region = findRegion(o.topology, o.region);
+    this.id = o.node.name;
+    this.log = o.log.child({ node: this.id, region: this.region.name });
+    this.startedAt = this.clock.now();
+    const secret = resolveSecret(o.topology.secrets.cluster, 'secrets.cluster')!;
+    const address: NodeAddress = { host: o.node.host, port: o.node.port, meshPort: o.node.meshPort };
+    this.membership = new Membership(this.id, address, deriveTimeouts(o.heartbeatIntervalMs), this.clock.now());
+    for (const n of this.region.nodes) {
+      if (n.name !== this.id) this.membership.addStatic(n.name, { host: n.host, port: n.port, meshPort: n.meshPort }, this.clock.now());
+    }
+    this.transport =
+      o.transport ??
+      new MeshTransport({
+        self: this.id,
+        region: this.region.name,
+        host: o.node.host,
+        meshPort: o.node.meshPort,
+        secret,
+        log: this.log,
+        ...(o.dialVia ? { dialVia: o.dialVia } : {}),
+      });
+    this.ringView = new Ring(this.membership.ringMembers(), this.region.vnodes);
+    this.quorum = this.membership.hasQuorum();
+    this.rpc = new Rpc(this.transport);
+    this.keys = new KeyStore(o.topology.apps);
+    const now = () => this.clock.now();
+    const ring = () => this.ringView;
+    this.metrics = new NodeMetrics(
+      { node: this.id, region: this.region.name },
+      {
+        attachedChannels: () => this.hub.size,
+        mastered: () => this.registry.counts().mastered,
+        replicas: () => this.registry.counts().replicas,
+        ringMembers: () => this.ringView.size,
+        links: () => this.transport.stats().links,
+      },
+    );
+    this.registry = new ChannelRegistry({
+      self: this.id,
+      settings: {
+        region: this.region.name,
+        historyMs: o.topology.retention.historyMs,
+        dedupMs: o.topology.retention.dedupMs,
+        maxMessages: o.topology.retention.maxMessagesPerChannel,
+      },
+      now,
+      rpc: this.rpc,
+      sendBroadcast: (to, msg) => this.transport.send(to, msg),
+      ring,
+      hasQuorum: () => this.quorum,
+      log: this.log,
+      metrics: {
+        broadcast: (nodes, entries) => this.metrics.onBroadcast(nodes, entries),
+        failover: () => this.metrics.onFailover(),
+        handoff: () => this.metrics.onHandoff(),
+      },
+    });
+    this.router = new ChannelRouter({ rpc: this.rpc, ring, now });
+    this.hub = new Hub({
+      router: this.router,
+      unsub: (master, channel) => this.transport.send(master, { type: 'unsub', channel }),
+      requestTimeoutMs: CHANNEL_REQUEST_TIMEOUT_MS,
+      log: this.log,
+      onDeliver: (conns, entries) => this.metrics.onDelivered(conns * entries),
+      ownerOf: (key) => this.ringView.owner(key),
+    });
+    const connectionSecret = createHmac('sha256', secret).update(`connection-keys:${this.region.name}`).digest('base64url');
+    const services: GatewayServices = {
+      nodeId: this.id,
+      region: this.region.name,
+      limits: o.topology.limits,
+      keys: this.keys,
+      log: this.log,
+      hub: this.hub,
+      connectionSecret,
+      now,
+      metrics: {
+        connectionOpened: () => this.metrics.connectionOpened(),
+        connectionClosed: () => this.metrics.connectionClosed(),
+        published: (n) => this.metrics.onPublished(n),
+        delivered: (n) => this.metrics.onDelivered(n),
+        slowConsumer: () => this.metrics.onSlowConsumer(),
+      },
+      publish: (channel, messages) => this.publish(channel, messages),
+      history: (channel, query) => this.history(channel, query),
+      status: async (channel) => {
+        const { body } = await this.router.call(channel, { type: 'status', channel }, CHANNEL_REQUEST_TIMEOUT_MS);
+        return body.kind === 'status' ? body.status : null;
+      },
+      health: () => this.health(),
+      metricsText: () => this.metrics.registry.metrics(),
+    };
+    this.gateway = new Gateway(services, { keys: this.keys, tokens: new TokenAuthority(this.keys), now });
+    this.transport.onMessage((from, msg) => this.onNodeMessage(from, msg));
+    this.transport.onEvent((e) => {
+      if (e.type === 'linkDown') this.apply(this.membership.onLinkDown(e.peer, e.reason));
+      else if (e.type === 'peerGone') this.apply(this.membership.onPeerGone(e.peer));
+      else if (e.type === 'linkUp') this.transport.send(e.peer, this.membership.heartbeat());
+    });
+  }
+
+  /** Subscribes to membership, ring and quorum events (tests wait on these). */
+  on(listener: (e: NodeEvent) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  private emit(e: NodeEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  async start(): Promise<void> {
+    for (const n of this.region.nodes) {
+      if (n.name !== this.id) this.transport.addPeer(n.name, { host: n.host, port: n.port, meshPort: n.meshPort });
+    }
+    await this.transport.start();
+    this.registry.start();
+    this.port = await this.gateway.listen(this.o.node.port, this.o.node.host);
+    const interval = this.membership.timeouts.heartbeatIntervalMs;
+    this.heartbeatTimer = setInterval(() => this.beat(), interval);
+    this.beat();
+    this.log.info({ port: this.port, meshPort: this.o.node.meshPort, incarnation: this.membership.selfIncarnation }, 'node started');
+  }
+
+  private beat(): void {
+    this.transport.broadcast(this.membership.heartbeat());
+    this.apply(this.membership.tick(this.clock.now()));
+  }
+
+  /** Graceful stop: say goodbye, hand channels off, disconnect clients, close. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.membership.setLeaving();
+    // Leaving: the ring without us moves our channels to their new owners now.
+    this.transport.broadcast(this.membership.heartbeat());
+    this.rebuildRing();
+    await this.registry.drain(3000);
+    await this.gateway.close();
+    await this.registry.close();
+    this.rpc.failAll('node stopping');
+    this.transport.broadcast(this.membership.heartbeat());
+    await new Promise((r) => setTimeout(r, 20));
+    await this.transport.stop();
+    this.log.info('node stopped');
+  }
+
+  // ---- membership and ring -----------------------------------------------------------
+
+  private apply(events: MembershipEvent[]): void {
+    let ringMayChange = false;
+    for (const e of events) {
+      this.emit(e);
+      switch (e.type) {
+        case 'peerUp':
+          this.log.info({ peer: e.node, incarnation: e.incarnation }, 'peer up');
+          this.transport.addPeer(e.node, e.address);
+          ringMayChange = true;
+          break;
+        case 'peerDiscovered':
+          this.transport.addPeer(e.node, e.address);
+          break;
+        case 'peerSuspect':
+          this.log.warn({ peer: e.node, reason: e.reason }, 'peer suspect');
+          break;
+        case 'peerDown':
+        case 'peerLeft':
+          this.log.warn({ peer: e.node, ...(e.type === 'peerDown' ? { reason: e.reason } : {}) }, e.type === 'peerDown' ? 'peer down' : 'peer left');
+          this.rpc.failPeer(e.node, e.type === 'peerDown' ? e.reason : 'left');
+          this.registry.forgetNode(e.node);
+          ringMayChange = true;
+          break;
+        case 'selfReset':
+          this.log.warn({ reason: e.reason, incarnation: e.incarnation }, 'starting a new incarnation; dropping channel state');
+          void this.registry.dropAll(AblyError.of('channelFailed', `node reset: ${e.reason}`));
+          ringMayChange = true;
+          break;
+      }
+    }
+    const quorum = this.membership.hasQuorum();
+    if (quorum !== this.quorum) {
+      this.quorum = quorum;
+      if (!quorum) {
+        this.log.error('lost quorum: this node stops serving channels and disconnects its clients');
+        this.emit({ type: 'quorumLost' });
+        const reset = this.membership.reset(this.clock.now(), 'lost quorum');
+        this.emit(reset);
+        void this.registry.dropAll(AblyError.of('channelFailed', 'node lost quorum'));
+        this.gateway.disconnectAll(new AblyError(80003, 503, 'node is cut off from its region; reconnect'));
+      } else {
+        this.log.info('quorum regained');
+        this.emit({ type: 'quorumRegained' });
+      }
+      ringMayChange = true;
+    }
+    if (ringMayChange) this.rebuildRing();
+    for (const e of events) if (e.type === 'peerDown' || e.type === 'peerLeft') this.hub.onPeerDown(e.node);
+  }
+
+  private rebuildRing(): void {
+    const members = this.membership.ringMembers();
+    const before = this.ringView.members;
+    if (before.length === members.length && members.every((m) => before.includes(m))) {
+      this.registry.reconcile();
+      return;
+    }
+    this.ringView = new Ring(members, this.region.vnodes);
+    this.log.info({ members: this.ringView.members }, 'ring changed');
+    this.emit({ type: 'ringChanged', members: [...this.ringView.members] });
+    this.registry.reconcile();
+    this.hub.onRingChange();
+  }
+
+  // ---- node-to-node traffic ------------------------------------------------------------
+
+  private onNodeMessage(from: NodeId, msg: NodeMessage): void {
+    switch (msg.type) {
+      case 'heartbeat':
+        this.apply(this.membership.onHeartbeat(msg, this.clock.now()));
+        return;
+      case 'reply':
+        this.rpc.onReply(from, msg);
+        return;
+      case 'broadcast':
+        this.hub.onBroadcast(msg.channel, msg.epoch, msg.entries);
+        return;
+      case 'unsub':
+        this.registry.unsubscribe(from, msg.channel);
+        return;
+      default: {
+        const rid = msg.rid;
+        void this.registry.handle(from, msg).then((body) => this.rpc.reply(from, rid, body));
+      }
+    }
+  }
+
+  // ---- services for the gateway -----------------------------------------------------------
+
+  private async publish(channel: ChannelKey, messages: Message[]): Promise<string[]> {
+    const { body } = await this.router.call(channel, { type: 'publish', channel, messages }, CHANNEL_REQUEST_TIMEOUT_MS);
+    if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
+    return body.serials;
+  }
+
+  private async history(channel: ChannelKey, query: HistoryQuery) {
+    const { body } = await this.router.call(channel, { type: 'history', channel, query }, CHANNEL_REQUEST_TIMEOUT_MS);
+    if (body.kind !== 'entries') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
+    return { items: body.entries, more: body.more };
+  }
+
+  ring(): Ring {
+    return this.ringView;
+  }
+
+  hasQuorum(): boolean {
+    return this.quorum;
+  }
+
+  health(): Record<string, unknown> {
+    const counts = this.registry.counts();
+    return {
+      node: this.id,
+      region: this.region.name,
+      incarnation: this.membership.selfIncarnation,
+      uptimeS: Math.round((this.clock.now() - this.startedAt) / 1000),
+      connections: this.gateway.connectionCount,
+      channels: this.hub.size,
+      mastered: counts.mastered,
+      replicas: counts.replicas,
+      quorum: this.quorum,
+      transport: this.transport.kind,
+      members: this.membership.view().map((m) => ({ node: m.node, state: m.state, incarnation: m.incarnation })),
+      ring: this.ringView.members,
+      counters: this.metrics.counts,
+    };
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * A small TCP balancer: one client endpoint per region. Each accepted connection is
+ * piped to the next healthy node, round-robin. Health is polled from each node's
+ * `GET /health` (a node without quorum is skipped, so clients of a node cut off from its
+ * region reconnect to the majority). In production put HAProxy or nginx here (README).
+ */
+import http from 'node:http';
+import net from 'node:net';
+import type { Logger } from '../log.js';
+
+/** How often backends' health is polled. */
+const HEALTH_INTERVAL_MS = 500;
+const HEALTH_TIMEOUT_MS = 400;
+
+export interface Backend {
+  name: string;
+  host: string;
+  port: number;
+}
+
+export class Balancer {
+  private readonly server: net.Server;
+  private readonly healthy = new Set<string>();
+  private next = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private backends: Backend[],
+    private readonly log: Logger,
+  ) {
+    this.server = net.createServer((c) => this.onClient(c));
+  }
+
+  setBackends(backends: Backend[]): void {
+    this.backends = backends;
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), HEALTH_INTERVAL_MS);
+    this.timer.unref();
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        const a = this.server.address();
+        resolve(typeof a === 'object' && a ? a.port : port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private poll(): Promise<void> {
+    return Promise.all(
+      this.backends.map(
+        (b) =>
+          new Promise<void>((resolve) => {
+            const req = http.get({ host: b.host, port: b.port, path: '/health', timeout: HEALTH_TIMEOUT_MS }, (res) => {
+              let body = '';
+              res.on('data', (d) => (body += d));
+              res.on('end', () => {
+                let ok = res.statusCode === 200;
+                try {
+                  ok = ok && (JSON.parse(body) as { quorum?: boolean }).quorum !== false;
+                } catch {
+                  ok = false;
+                }
+                this.mark(b, ok);
+                resolve();
+              });
+            });
+            req.on('timeout', () => req.destroy());
+            req.on('error', () => {
+              this.mark(b, false);
+              resolve();
+            });
+          }),
+      ),
+    ).then(() => undefined);
+  }
+
+  private mark(b: Backend, ok: boolean): void {
+    const was = this.healthy.has(b.name);
+    if (ok) this.healthy.add(b.name);
+    else this.healthy.delete(b.name);
+    if (was !== ok) this.log.info({ backend: b.name, healthy: ok }, 'balancer backend health changed');
+  }
+
+  private pick(exclude: Set<string>): Backend | null {
+    const n = this.backends.length;
+    for (let i = 0; i < n; i++) {
+      const b = this.backends[(this.next + i) % n]!;
+      if (this.healthy.has(b.name) && !exclude.has(b.name)) {
+        this.next = (this.next + i + 1) % n;
+        return b;
+      }
+    }
+    return null;
+  }
+
+  private onClient(client: net.Socket): void {
+    this.sockets.add(client);
+    client.on('close', () => this.sockets.delete(client));
+    client.on('error', () => undefined);
+    client.pause();
+    const tried = new Set<string>();
+    const attempt = () => {
+      const b = this.pick(tried);
+      if (!b) {
+        client.destroy();
+        return;
+      }
+      tried.add(b.name);
+      const upstream = net.connect({ host: b.host, port: b.port });
+      upstream.setNoDelay(true);
+      client.setNoDelay(true);
+      let connected = false;
+      upstream.on('connect', () => {
+        connected = true;
+        this.sockets.add(upstream);
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      });
+      upstream.on('error', () => {
+        if (!connected) {
+          this.mark(b, false);
+          attempt();
+        }
+      });
+      upstream.on('close', () => {
+        this.sockets.delete(upstream);
+        if (connected) client.destroy();
+      });
+      client.on('close', () => upstream.destroy());
+    };
+    attempt();
+  }
+}

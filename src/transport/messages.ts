@@ -1,0 +1,163 @@
+/**
+ * Node-to-node messages of a region, as domain types. Each transport carries them its
+ * own way (the in-memory one by reference, the mesh and NATS ones as protobuf through
+ * their codec); nothing else knows how.
+ *
+ * Requests carry a request id (`rid`) and are answered by exactly one `reply` with the
+ * same rid; the rest are one-way.
+ */
+import type { ErrorInfo } from '../errors.js';
+import type { ChannelKey, LogEntry } from '../channel/entry.js';
+import type { HistoryQuery } from '../channel/log.js';
+import type { ChannelSnapshot } from '../channel/state.js';
+import type { Message } from '../protocol/message.js';
+
+export type NodeId = string;
+
+/** A node's addresses, carried in heartbeats so that joiners can be reached. */
+export interface NodeAddress {
+  host: string;
+  port: number;
+  meshPort: number;
+}
+
+export type MemberState = 'up' | 'suspect' | 'down' | 'left';
+
+export interface MemberInfo {
+  node: NodeId;
+  incarnation: number;
+  state: MemberState;
+  address: NodeAddress;
+}
+
+/** Sent by every node to every other at the heartbeat interval. */
+export interface Heartbeat {
+  type: 'heartbeat';
+  node: NodeId;
+  incarnation: number;
+  address: NodeAddress;
+  /** The sender's view of the region, so that joiners learn of every member. */
+  members: MemberInfo[];
+  /** Set when the node is shutting down: peers drop it at once instead of waiting. */
+  leaving: boolean;
+  /** Whether the sender sees a majority of its region (its verdicts count only then). */
+  quorum: boolean;
+}
+
+// ---- requests --------------------------------------------------------------------
+
+/** A channel client subscribes its node to the channel's broadcasts. */
+export interface SubRequest {
+  type: 'sub';
+  rid: number;
+  channel: ChannelKey;
+}
+export interface PublishRequest {
+  type: 'publish';
+  rid: number;
+  channel: ChannelKey;
+  messages: Message[];
+}
+/** Entries with serial in (after, upto] of the given epoch. */
+export interface RangeRequest {
+  type: 'range';
+  rid: number;
+  channel: ChannelKey;
+  epoch: string;
+  after: number;
+  upto: number;
+}
+export interface HistoryRequest {
+  type: 'history';
+  rid: number;
+  channel: ChannelKey;
+  query: HistoryQuery;
+}
+/** Master → replica: entries to append, in order. */
+export interface ReplicateRequest {
+  type: 'replicate';
+  rid: number;
+  channel: ChannelKey;
+  epoch: string;
+  entries: LogEntry[];
+}
+/** Master → replica, or old owner → new owner (handoff): the whole state. */
+export interface SyncRequest {
+  type: 'sync';
+  rid: number;
+  channel: ChannelKey;
+  snapshot: ChannelSnapshot;
+  /** 'replica': keep it as a copy; 'handoff': become master with it. */
+  role: 'replica' | 'handoff';
+}
+/** A node that has become a channel's owner asks a former holder for its state. */
+export interface ClaimRequest {
+  type: 'claim';
+  rid: number;
+  channel: ChannelKey;
+  /** Only ask whether any state exists; a master answering a probe does not step down. */
+  probe?: boolean;
+}
+export interface StatusRequest {
+  type: 'status';
+  rid: number;
+  channel: ChannelKey;
+}
+
+export type NodeRequest =
+  | SubRequest
+  | PublishRequest
+  | RangeRequest
+  | HistoryRequest
+  | ReplicateRequest
+  | SyncRequest
+  | ClaimRequest
+  | StatusRequest;
+
+// ---- replies ---------------------------------------------------------------------
+
+export interface ChannelStatus {
+  channel: ChannelKey;
+  master: NodeId;
+  replica: NodeId | null;
+  epoch: string;
+  serial: number;
+  channelSerial: string;
+  retained: number;
+  subscriberNodes: NodeId[];
+}
+
+export type ReplyBody =
+  | { kind: 'subscribed'; epoch: string; serial: number; channelSerial: string }
+  | { kind: 'published'; serials: string[] }
+  | { kind: 'entries'; entries: LogEntry[]; more: boolean }
+  | { kind: 'ok' }
+  | { kind: 'snapshot'; snapshot: ChannelSnapshot | null }
+  | { kind: 'status'; status: ChannelStatus | null }
+  | { kind: 'error'; error: ErrorInfo }
+  /** The receiver is not the channel's master (in its view); try `owner`. */
+  | { kind: 'redirect'; owner: NodeId | null };
+
+export interface Reply {
+  type: 'reply';
+  rid: number;
+  body: ReplyBody;
+}
+
+// ---- one-way ---------------------------------------------------------------------
+
+/** Master → each subscribing node: new entries, in serial order. */
+export interface Broadcast {
+  type: 'broadcast';
+  channel: ChannelKey;
+  epoch: string;
+  entries: LogEntry[];
+}
+
+/** A channel client no longer wants the channel's broadcasts. */
+export interface Unsub {
+  type: 'unsub';
+  channel: ChannelKey;
+}
+
+export type NodeMessage = Heartbeat | NodeRequest | Reply | Broadcast | Unsub;

@@ -1,0 +1,391 @@
+/**
+ * The one codec between node-to-node domain messages (`messages.ts`) and their protobuf
+ * form (`src/gen/node.pb.ts`), used by every transport that crosses a process boundary.
+ */
+import * as pb from '../gen/node.pb.js';
+import type { LogEntry } from '../channel/entry.js';
+import type { HistoryQuery } from '../channel/log.js';
+import type { ChannelSnapshot } from '../channel/state.js';
+import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
+import type { MemberInfo, MemberState, NodeMessage, NodeRequest, ReplyBody } from './messages.js';
+
+// ---- data -------------------------------------------------------------------------
+
+function dataToPb(d: MessageData | undefined): pb.Message['data'] {
+  if (d === undefined) return undefined;
+  if (typeof d === 'string') return { $case: 'text', text: d };
+  return { $case: 'binary', binary: Buffer.from(d.buffer, d.byteOffset, d.byteLength) };
+}
+
+function dataFromPb(d: pb.Message['data']): MessageData | undefined {
+  if (!d) return undefined;
+  return d.$case === 'text' ? d.text : d.binary;
+}
+
+function messageToPb(m: Message): pb.Message {
+  return {
+    id: m.id,
+    name: m.name,
+    clientId: m.clientId,
+    connectionId: m.connectionId,
+    data: dataToPb(m.data),
+    encoding: m.encoding,
+    extrasJson: m.extras === undefined ? undefined : JSON.stringify(m.extras),
+    timestamp: m.timestamp,
+  };
+}
+
+function messageFromPb(p: pb.Message): Message {
+  const m: Message = { id: p.id, timestamp: p.timestamp };
+  if (p.name !== undefined) m.name = p.name;
+  if (p.clientId !== undefined) m.clientId = p.clientId;
+  if (p.connectionId !== undefined) m.connectionId = p.connectionId;
+  const d = dataFromPb(p.data);
+  if (d !== undefined) m.data = d;
+  if (p.encoding !== undefined) m.encoding = p.encoding;
+  if (p.extrasJson !== undefined) m.extras = JSON.parse(p.extrasJson) as Record<string, unknown>;
+  return m;
+}
+
+function presenceToPb(m: PresenceMessage): pb.PresenceMessage {
+  return {
+    id: m.id,
+    action: m.action,
+    clientId: m.clientId,
+    connectionId: m.connectionId,
+    data: dataToPb(m.data),
+    encoding: m.encoding,
+    extrasJson: m.extras === undefined ? undefined : JSON.stringify(m.extras),
+    timestamp: m.timestamp,
+  };
+}
+
+function presenceFromPb(p: pb.PresenceMessage): PresenceMessage {
+  const m: PresenceMessage = {
+    id: p.id,
+    action: p.action,
+    clientId: p.clientId,
+    connectionId: p.connectionId,
+    timestamp: p.timestamp,
+  };
+  const d = dataFromPb(p.data);
+  if (d !== undefined) m.data = d;
+  if (p.encoding !== undefined) m.encoding = p.encoding;
+  if (p.extrasJson !== undefined) m.extras = JSON.parse(p.extrasJson) as Record<string, unknown>;
+  return m;
+}
+
+function entryToPb(e: LogEntry): pb.LogEntry {
+  return {
+    serial: e.serial,
+    channelSerial: e.channelSerial,
+    storedAt: e.storedAt,
+    origin: e.origin,
+    item:
+      e.kind === 'message'
+        ? { $case: 'message', message: messageToPb(e.message) }
+        : { $case: 'presence', presence: presenceToPb(e.presence) },
+  };
+}
+
+function entryFromPb(p: pb.LogEntry): LogEntry {
+  const base = {
+    serial: p.serial,
+    channelSerial: p.channelSerial,
+    storedAt: p.storedAt,
+    origin: p.origin ?? { region: '', epoch: '', seq: 0 },
+  };
+  if (p.item?.$case === 'presence') return { ...base, kind: 'presence', presence: presenceFromPb(p.item.presence) };
+  if (p.item?.$case === 'message') return { ...base, kind: 'message', message: messageFromPb(p.item.message) };
+  throw new Error('log entry without an item');
+}
+
+function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
+  return {
+    key: s.key,
+    epoch: s.epoch,
+    base: s.base,
+    localSeq: s.localSeq,
+    origins: s.origins,
+    lastStoredAt: s.lastStoredAt,
+    entries: s.entries.map(entryToPb),
+    dedup: s.dedup,
+    wasMaster: s.wasMaster ?? false,
+    subscribers: s.subscribers ?? [],
+  };
+}
+
+function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
+  return {
+    key: p.key,
+    epoch: p.epoch,
+    base: p.base,
+    localSeq: p.localSeq,
+    origins: p.origins,
+    lastStoredAt: p.lastStoredAt,
+    entries: p.entries.map(entryFromPb),
+    dedup: p.dedup,
+    wasMaster: p.wasMaster,
+    subscribers: p.subscribers,
+  };
+}
+
+function queryToPb(q: HistoryQuery): pb.HistoryQuery {
+  return {
+    start: q.start,
+    end: q.end,
+    forwards: q.direction === 'forwards',
+    limit: q.limit,
+    cursor: q.cursor,
+    untilSerial: q.untilSerial,
+    epoch: q.epoch,
+    kind: q.kind === 'presence' ? pb.EntryKind.ENTRY_KIND_PRESENCE : pb.EntryKind.ENTRY_KIND_MESSAGE,
+  };
+}
+
+function queryFromPb(p: pb.HistoryQuery): HistoryQuery {
+  const q: HistoryQuery = {
+    direction: p.forwards ? 'forwards' : 'backwards',
+    limit: p.limit,
+    kind: p.kind === pb.EntryKind.ENTRY_KIND_PRESENCE ? 'presence' : 'message',
+  };
+  if (p.start !== undefined) q.start = p.start;
+  if (p.end !== undefined) q.end = p.end;
+  if (p.cursor !== undefined) q.cursor = p.cursor;
+  if (p.untilSerial !== undefined) q.untilSerial = p.untilSerial;
+  if (p.epoch !== undefined) q.epoch = p.epoch;
+  return q;
+}
+
+// ---- membership ---------------------------------------------------------------------
+
+const STATE_TO_PB: Record<MemberState, pb.MemberState> = {
+  up: pb.MemberState.MEMBER_STATE_UP,
+  suspect: pb.MemberState.MEMBER_STATE_SUSPECT,
+  down: pb.MemberState.MEMBER_STATE_DOWN,
+  left: pb.MemberState.MEMBER_STATE_LEFT,
+};
+
+function stateFromPb(s: pb.MemberState): MemberState {
+  switch (s) {
+    case pb.MemberState.MEMBER_STATE_UP:
+      return 'up';
+    case pb.MemberState.MEMBER_STATE_SUSPECT:
+      return 'suspect';
+    case pb.MemberState.MEMBER_STATE_LEFT:
+      return 'left';
+    default:
+      return 'down';
+  }
+}
+
+function memberFromPb(m: pb.MemberInfo): MemberInfo {
+  return {
+    node: m.node,
+    incarnation: m.incarnation,
+    state: stateFromPb(m.state),
+    address: m.address ?? { host: '', port: 0, meshPort: 0 },
+  };
+}
+
+// ---- requests and replies --------------------------------------------------------------
+
+function requestToPb(r: NodeRequest): pb.Request {
+  switch (r.type) {
+    case 'sub':
+      return { rid: r.rid, body: { $case: 'sub', sub: { channel: r.channel } } };
+    case 'publish':
+      return { rid: r.rid, body: { $case: 'publish', publish: { channel: r.channel, messages: r.messages.map(messageToPb) } } };
+    case 'range':
+      return { rid: r.rid, body: { $case: 'range', range: { channel: r.channel, epoch: r.epoch, after: r.after, upto: r.upto } } };
+    case 'history':
+      return { rid: r.rid, body: { $case: 'history', history: { channel: r.channel, query: queryToPb(r.query) } } };
+    case 'replicate':
+      return {
+        rid: r.rid,
+        body: { $case: 'replicate', replicate: { channel: r.channel, epoch: r.epoch, entries: r.entries.map(entryToPb) } },
+      };
+    case 'sync':
+      return {
+        rid: r.rid,
+        body: {
+          $case: 'sync',
+          sync: {
+            channel: r.channel,
+            snapshot: snapshotToPb(r.snapshot),
+            role: r.role === 'handoff' ? pb.SyncRole.SYNC_ROLE_HANDOFF : pb.SyncRole.SYNC_ROLE_REPLICA,
+          },
+        },
+      };
+    case 'claim':
+      return { rid: r.rid, body: { $case: 'claim', claim: { channel: r.channel, probe: r.probe ?? false } } };
+    case 'status':
+      return { rid: r.rid, body: { $case: 'status', status: { channel: r.channel } } };
+  }
+}
+
+function requestFromPb(p: pb.Request): NodeRequest {
+  const rid = p.rid;
+  const b = p.body;
+  if (!b) throw new Error('request without a body');
+  switch (b.$case) {
+    case 'sub':
+      return { type: 'sub', rid, channel: b.sub.channel };
+    case 'publish':
+      return { type: 'publish', rid, channel: b.publish.channel, messages: b.publish.messages.map(messageFromPb) };
+    case 'range':
+      return { type: 'range', rid, channel: b.range.channel, epoch: b.range.epoch, after: b.range.after, upto: b.range.upto };
+    case 'history':
+      return { type: 'history', rid, channel: b.history.channel, query: queryFromPb(b.history.query!) };
+    case 'replicate':
+      return { type: 'replicate', rid, channel: b.replicate.channel, epoch: b.replicate.epoch, entries: b.replicate.entries.map(entryFromPb) };
+    case 'sync':
+      return {
+        type: 'sync',
+        rid,
+        channel: b.sync.channel,
+        snapshot: snapshotFromPb(b.sync.snapshot!),
+        role: b.sync.role === pb.SyncRole.SYNC_ROLE_HANDOFF ? 'handoff' : 'replica',
+      };
+    case 'claim':
+      return { type: 'claim', rid, channel: b.claim.channel, probe: b.claim.probe };
+    case 'status':
+      return { type: 'status', rid, channel: b.status.channel };
+  }
+}
+
+function replyToPb(rid: number, r: ReplyBody): pb.Reply {
+  switch (r.kind) {
+    case 'subscribed':
+      return { rid, body: { $case: 'subscribed', subscribed: { epoch: r.epoch, serial: r.serial, channelSerial: r.channelSerial } } };
+    case 'published':
+      return { rid, body: { $case: 'published', published: { serials: r.serials } } };
+    case 'entries':
+      return { rid, body: { $case: 'entries', entries: { entries: r.entries.map(entryToPb), more: r.more } } };
+    case 'ok':
+      return { rid, body: { $case: 'ok', ok: {} } };
+    case 'snapshot':
+      return { rid, body: { $case: 'snapshot', snapshot: { snapshot: r.snapshot ? snapshotToPb(r.snapshot) : undefined } } };
+    case 'status':
+      return {
+        rid,
+        body: {
+          $case: 'status',
+          status: {
+            status: r.status
+              ? { ...r.status, replica: r.status.replica ?? undefined, subscriberNodes: r.status.subscriberNodes }
+              : undefined,
+          },
+        },
+      };
+    case 'error':
+      return { rid, body: { $case: 'error', error: { code: r.error.code, statusCode: r.error.statusCode, message: r.error.message } } };
+    case 'redirect':
+      return { rid, body: { $case: 'redirect', redirect: { owner: r.owner ?? undefined } } };
+  }
+}
+
+function replyFromPb(p: pb.Reply): ReplyBody {
+  const b = p.body;
+  if (!b) throw new Error('reply without a body');
+  switch (b.$case) {
+    case 'subscribed':
+      return { kind: 'subscribed', epoch: b.subscribed.epoch, serial: b.subscribed.serial, channelSerial: b.subscribed.channelSerial };
+    case 'published':
+      return { kind: 'published', serials: b.published.serials };
+    case 'entries':
+      return { kind: 'entries', entries: b.entries.entries.map(entryFromPb), more: b.entries.more };
+    case 'ok':
+      return { kind: 'ok' };
+    case 'snapshot':
+      return { kind: 'snapshot', snapshot: b.snapshot.snapshot ? snapshotFromPb(b.snapshot.snapshot) : null };
+    case 'status': {
+      const s = b.status.status;
+      return {
+        kind: 'status',
+        status: s
+          ? {
+              channel: s.channel,
+              master: s.master,
+              replica: s.replica ?? null,
+              epoch: s.epoch,
+              serial: s.serial,
+              channelSerial: s.channelSerial,
+              retained: s.retained,
+              subscriberNodes: s.subscriberNodes,
+            }
+          : null,
+      };
+    }
+    case 'error':
+      return { kind: 'error', error: { code: b.error.code, statusCode: b.error.statusCode, message: b.error.message } };
+    case 'redirect':
+      return { kind: 'redirect', owner: b.redirect.owner ?? null };
+  }
+}
+
+// ---- envelopes -----------------------------------------------------------------------
+
+export function toEnvelope(msg: NodeMessage): pb.Envelope {
+  switch (msg.type) {
+    case 'heartbeat':
+      return {
+        msg: {
+          $case: 'heartbeat',
+          heartbeat: {
+            node: msg.node,
+            incarnation: msg.incarnation,
+            address: msg.address,
+            members: msg.members.map((m) => ({ ...m, state: STATE_TO_PB[m.state] })),
+            leaving: msg.leaving,
+            quorum: msg.quorum,
+          },
+        },
+      };
+    case 'reply':
+      return { msg: { $case: 'reply', reply: replyToPb(msg.rid, msg.body) } };
+    case 'broadcast':
+      return {
+        msg: { $case: 'broadcast', broadcast: { channel: msg.channel, epoch: msg.epoch, entries: msg.entries.map(entryToPb) } },
+      };
+    case 'unsub':
+      return { msg: { $case: 'unsub', unsub: { channel: msg.channel } } };
+    default:
+      return { msg: { $case: 'request', request: requestToPb(msg) } };
+  }
+}
+
+export function fromEnvelope(env: pb.Envelope): NodeMessage {
+  const m = env.msg;
+  if (!m) throw new Error('empty envelope');
+  switch (m.$case) {
+    case 'heartbeat': {
+      const h = m.heartbeat;
+      return {
+        type: 'heartbeat',
+        node: h.node,
+        incarnation: h.incarnation,
+        address: h.address ?? { host: '', port: 0, meshPort: 0 },
+        members: h.members.map(memberFromPb),
+        leaving: h.leaving,
+        quorum: h.quorum,
+      };
+    }
+    case 'request':
+      return requestFromPb(m.request);
+    case 'reply':
+      return { type: 'reply', rid: m.reply.rid, body: replyFromPb(m.reply) };
+    case 'broadcast':
+      return { type: 'broadcast', channel: m.broadcast.channel, epoch: m.broadcast.epoch, entries: m.broadcast.entries.map(entryFromPb) };
+    case 'unsub':
+      return { type: 'unsub', channel: m.unsub.channel };
+  }
+}
+
+export function encodeNodeMessage(msg: NodeMessage): Uint8Array {
+  return pb.Envelope.encode(toEnvelope(msg)).finish();
+}
+
+export function decodeNodeMessage(buf: Uint8Array): NodeMessage {
+  return fromEnvelope(pb.Envelope.decode(buf));
+}

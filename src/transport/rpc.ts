@@ -1,0 +1,74 @@
+/**
+ * Request/reply over a RegionTransport: request ids, one reply per request, deadlines,
+ * and failing what was in flight to a peer that is declared down.
+ */
+import { AblyError } from '../errors.js';
+import type { NodeId, NodeRequest, Reply, ReplyBody } from './messages.js';
+import type { RegionTransport } from './transport.js';
+
+/** A request before the Rpc layer gives it an id. */
+export type RequestBody = NodeRequest extends infer R ? (R extends NodeRequest ? Omit<R, 'rid'> : never) : never;
+
+interface Pending {
+  to: NodeId;
+  resolve: (body: ReplyBody) => void;
+  reject: (err: AblyError) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class Rpc {
+  private nextRid = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly transport: RegionTransport) {}
+
+  /** Sends a request and waits for its reply; rejects with 50003 after `timeoutMs`. */
+  request(to: NodeId, req: RequestBody, timeoutMs: number): Promise<ReplyBody> {
+    const rid = this.nextRid++;
+    return new Promise<ReplyBody>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(rid);
+        reject(AblyError.of('timeout', `no reply from ${to} to ${req.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(rid, { to, resolve, reject, timer });
+      this.transport.send(to, { ...req, rid } as NodeRequest);
+    });
+  }
+
+  reply(to: NodeId, rid: number, body: ReplyBody): void {
+    const msg: Reply = { type: 'reply', rid, body };
+    this.transport.send(to, msg);
+  }
+
+  /** Feeds a reply received from the transport. */
+  onReply(from: NodeId, reply: Reply): void {
+    const p = this.pending.get(reply.rid);
+    if (!p || p.to !== from) return;
+    this.pending.delete(reply.rid);
+    clearTimeout(p.timer);
+    p.resolve(reply.body);
+  }
+
+  /** Fails every request in flight to `peer` (it is down or gone). */
+  failPeer(peer: NodeId, reason: string): void {
+    for (const [rid, p] of this.pending) {
+      if (p.to !== peer) continue;
+      this.pending.delete(rid);
+      clearTimeout(p.timer);
+      p.reject(AblyError.of('channelNoResponse', `${peer} is unreachable: ${reason}`));
+    }
+  }
+
+  /** Fails everything (shutdown). */
+  failAll(reason: string): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(AblyError.of('channelNoResponse', reason));
+    }
+    this.pending.clear();
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * RegionTransport: how the nodes of one region reach each other. Implementations: the
+ * in-memory one (unit tests, single process), the TCP mesh, NATS. The channel layer and
+ * membership depend on this interface only.
+ *
+ * Contract (checked by the shared conformance suite):
+ * - `send` to one node delivers in order, at most once, without blocking the caller;
+ *   a message to a node that cannot be reached is dropped (requests then time out or
+ *   fail when the peer is declared down, which is the caller's business).
+ * - `send` to `self` is delivered locally, asynchronously, in order with other sends.
+ * - `broadcast` sends to every node the transport can currently reach (not self).
+ * - events report links coming and going; they are hints for membership, not verdicts.
+ */
+import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
+
+export type TransportEvent =
+  | { type: 'linkUp'; peer: NodeId }
+  | { type: 'linkDown'; peer: NodeId; reason: string }
+  /** The peer's process is certainly gone (e.g. connection refused on its address). */
+  | { type: 'peerGone'; peer: NodeId };
+
+export interface TransportStats {
+  /** Per peer: link state and bytes moved. */
+  links: { peer: NodeId; up: boolean; bytesOut: number; bytesIn: number; messagesOut: number; messagesIn: number }[];
+}
+
+export interface RegionTransport {
+  readonly self: NodeId;
+  readonly kind: 'memory' | 'mesh' | 'nats';
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  send(to: NodeId, msg: NodeMessage): void;
+  broadcast(msg: NodeMessage): void;
+  /** Tells the transport where a peer is (from config or from a heartbeat). */
+  addPeer(peer: NodeId, address: NodeAddress): void;
+  /** Forget a peer (it left): stop reconnecting to it. */
+  removePeer(peer: NodeId): void;
+  onMessage(handler: (from: NodeId, msg: NodeMessage) => void): void;
+  onEvent(handler: (e: TransportEvent) => void): void;
+  stats(): TransportStats;
+}
