@@ -142,6 +142,8 @@ export class ChannelState {
       entries.push(e);
       serials.push(channelSerial);
     }
+    // The count cap holds at all times, not only at the next housekeeping pass.
+    if (entries.length) this.log.expire(storedAt, this.settings.historyMs, this.settings.maxMessages);
     return { entries, serials };
   }
 
@@ -163,6 +165,7 @@ export class ChannelState {
       if (e.kind === 'message') this.dedup.add(e.message.id, e.channelSerial, e.storedAt);
       this.lastChannelSerial = e.channelSerial;
     }
+    if (entries.length) this.log.expire(this.lastStoredAt, this.settings.historyMs, this.settings.maxMessages);
   }
 
   covers(after: number): boolean {

@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { Supervisor } from '../../src/cli/supervisor.js';
+import { silentLogger } from '../../src/log.js';
+import { makeTopology, type TestTopologyOptions } from './topology.js';
+
+export interface TestDeployment {
+  sup: Supervisor;
+  file: string;
+  dir: string;
+  /** Client port of a node. */
+  port(node: string): number;
+  nodes(region?: string): string[];
+  health(node: string): Promise<Record<string, any>>;
+  stop(): Promise<void>;
+}
+
+/** Starts a deployment of real node processes (from dist/) on free loopback ports. */
+export async function startDeployment(o: TestTopologyOptions & { balancers?: boolean } = {}): Promise<TestDeployment> {
+  const { file, dir, topology } = await makeTopology(o);
+  const sup = new Supervisor({
+    topology,
+    topologyFile: file,
+    stateDir: join(dir, 'state'),
+    nodeLogLevel: process.env.ABLY_NG_TEST_LOG_LEVEL ?? 'info',
+    log: silentLogger(),
+    balancers: o.balancers ?? false,
+  });
+  await sup.start();
+  const ports = new Map(topology.regions.flatMap((r) => r.nodes.map((n) => [n.name, n.port] as const)));
+  return {
+    sup,
+    file,
+    dir,
+    port: (node) => ports.get(node)!,
+    nodes: (region) => topology.regions.filter((r) => !region || r.name === region).flatMap((r) => r.nodes.map((n) => n.name)),
+    health: async (node) => (await fetch(`http://127.0.0.1:${ports.get(node)}/health`)).json() as Promise<Record<string, any>>,
+    stop: () => sup.stop(),
+  };
+}

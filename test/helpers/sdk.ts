@@ -1,0 +1,34 @@
+import Ably from 'ably';
+import { KEY } from './topology.js';
+
+export type Realtime = InstanceType<typeof Ably.Realtime>;
+export type Rest = InstanceType<typeof Ably.Rest>;
+export { Ably };
+
+const common = { endpoint: '127.0.0.1', tls: false, disableConnectivityCheck: true, logLevel: 0 } as const;
+
+/** A realtime SDK client on a local port; `binary` picks msgpack (default) or JSON. */
+export function realtime(port: number, opts: Record<string, unknown> = {}): Realtime {
+  return new Ably.Realtime({ key: KEY, ...common, port, useBinaryProtocol: true, ...opts } as any);
+}
+
+export function rest(port: number, opts: Record<string, unknown> = {}): Rest {
+  return new Ably.Rest({ key: KEY, ...common, port, useBinaryProtocol: true, ...opts } as any);
+}
+
+/** Waits for a realtime client to be connected. */
+export async function connected(c: Realtime): Promise<void> {
+  if (c.connection.state === 'connected') return;
+  await c.connection.once('connected');
+}
+
+/** Closes clients without waiting on the network. */
+export function closeAll(...clients: (Realtime | undefined)[]): void {
+  for (const c of clients) {
+    try {
+      c?.close();
+    } catch {
+      /* already closed */
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { validateTopology, type Topology } from '../../src/config/topology.js';
+import { freePorts } from './ports.js';
+
+export const KEY = 'app.root:rootsecret';
+export const SUB_KEY = 'app.sub:subsecret1';
+export const PUB_ONLY_KEY = 'app.pub:pubsecret1';
+
+export interface TestTopologyOptions {
+  regions?: { name: string; nodes: number }[];
+  retention?: Record<string, number>;
+  limits?: Record<string, number>;
+}
+
+/** A topology on free loopback ports, written to a temporary YAML file. */
+export async function makeTopology(o: TestTopologyOptions = {}): Promise<{ file: string; dir: string; topology: Topology }> {
+  const regions = o.regions ?? [{ name: 'r1', nodes: 1 }];
+  const total = regions.reduce((n, r) => n + r.nodes, 0);
+  const ports = await freePorts(total * 2);
+  let p = 0;
+  const doc = {
+    deployment: 'test',
+    secrets: { cluster: 'test-cluster-secret' },
+    apps: [
+      {
+        id: 'app',
+        keys: [
+          { id: 'root', secret: 'rootsecret', capability: { '*': ['*'] } },
+          { id: 'sub', secret: 'subsecret1', capability: { '*': ['subscribe', 'history'] } },
+          { id: 'pub', secret: 'pubsecret1', capability: { 'pub:*': ['publish'], 'open': ['publish', 'subscribe'] } },
+        ],
+      },
+    ],
+    ...(o.retention ? { retention: o.retention } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
+    regions: regions.map((r) => ({
+      name: r.name,
+      nodes: Array.from({ length: r.nodes }, (_, i) => ({
+        name: `${r.name}-n${i + 1}`,
+        port: ports[p++]!,
+        meshPort: ports[p++]!,
+      })),
+    })),
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'ablyng-test-'));
+  const file = join(dir, 'topology.yaml');
+  writeFileSync(file, stringify(doc));
+  return { file, dir, topology: validateTopology(doc, file) };
+}

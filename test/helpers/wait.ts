@@ -1,0 +1,43 @@
+/** Waits until `check` returns a truthy value (or stops throwing); fails after the deadline. */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const why = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out waiting for ${opts.what ?? 'condition'} (last: ${why})`);
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 25));
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Resolves with the first event of `name` that `filter` accepts. */
+export function nextEvent<T>(
+  on: (listener: (e: T) => void) => void | (() => void),
+  filter: (e: T) => boolean = () => true,
+  timeoutMs = 10_000,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out waiting for event')), timeoutMs);
+    const off = on((e) => {
+      if (!filter(e)) return;
+      clearTimeout(timer);
+      if (typeof off === 'function') off();
+      resolve(e);
+    });
+  });
+}

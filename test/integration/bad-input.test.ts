@@ -1,0 +1,226 @@
+/**
+ * Bad input never takes a node down and never costs other clients anything: each gets
+ * the Ably error code and status Ably uses.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Action } from '../../src/protocol/actions.js';
+import { packMsgpack } from '../../src/protocol/codec.js';
+import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { RawClient } from '../helpers/raw.js';
+import { closeAll, realtime } from '../helpers/sdk.js';
+import { KEY, PUB_ONLY_KEY, SUB_KEY } from '../helpers/topology.js';
+import { waitFor } from '../helpers/wait.js';
+
+let d: TestDeployment;
+let port: number;
+let base: string;
+const basic = (key: string) => `Basic ${Buffer.from(key).toString('base64')}`;
+
+beforeAll(async () => {
+  d = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }], limits: { maxMessageSize: 1024, maxFrameSize: 8192 } });
+  port = d.port('r1-n1');
+  base = `http://127.0.0.1:${port}`;
+});
+
+afterAll(async () => {
+  await d?.stop();
+});
+
+/** A bystander that must keep working through everything below. */
+async function bystanderStillWorks(): Promise<void> {
+  const a = realtime(port);
+  const b = realtime(port);
+  try {
+    const got: string[] = [];
+    await b.channels.get('bystander').subscribe((m) => void got.push(m.data as string));
+    await a.channels.get('bystander').publish('x', 'ok');
+    await waitFor(() => got.includes('ok'), { what: 'bystander delivery' });
+  } finally {
+    closeAll(a, b);
+  }
+}
+
+function expectError(m: { action: number; error?: { code: number; statusCode: number } }, action: number, code: number, status: number) {
+  expect(m.action).toBe(action);
+  expect(m.error?.code).toBe(code);
+  expect(m.error?.statusCode).toBe(status);
+}
+
+describe('realtime bad input', () => {
+  it('answers a wrong key with ERROR 40101 and closes', async () => {
+    const c = await RawClient.connect(port, { key: 'app.root:wrong-secret' });
+    expectError(await c.next((m) => m.action === Action.ERROR), Action.ERROR, 40101, 401);
+    await c.waitClosed();
+  });
+
+  it('answers an unknown key name with 40101 and a missing key with 40100', async () => {
+    const c1 = await RawClient.connect(port, { key: 'app.nokey:whatever' });
+    expectError(await c1.next((m) => m.action === Action.ERROR), Action.ERROR, 40101, 401);
+    const c2 = await RawClient.connect(port, { key: '' });
+    expectError(await c2.next((m) => m.action === Action.ERROR), Action.ERROR, 40100, 401);
+  });
+
+  it('refuses an attach the capability does not allow with a channel ERROR 40160', async () => {
+    const c = await RawClient.connect(port, { key: PUB_ONLY_KEY });
+    await c.next((m) => m.action === Action.CONNECTED);
+    c.send({ action: Action.ATTACH, channel: 'secret' });
+    const e = await c.next((m) => m.action === Action.ERROR);
+    expectError(e, Action.ERROR, 40160, 401);
+    expect(e.channel).toBe('secret');
+    // The connection itself is fine: an allowed attach works afterwards.
+    c.send({ action: Action.ATTACH, channel: 'open' });
+    const ok = await c.next((m) => m.action === Action.ATTACHED && m.channel === 'open');
+    expect(ok.flags! & (1 << 17)).not.toBe(0); // PUBLISH granted
+    c.close();
+  });
+
+  it('NACKs a publish the capability does not allow with 40160', async () => {
+    const c = await RawClient.connect(port, { key: SUB_KEY });
+    await c.next((m) => m.action === Action.CONNECTED);
+    c.send({ action: Action.MESSAGE, channel: 'ro', msgSerial: 0, messages: [{ name: 'x', data: 'y' }] });
+    const n = await c.next((m) => m.action === Action.NACK);
+    expect(n.msgSerial).toBe(0);
+    expect(n.count).toBe(1);
+    expectError(n, Action.NACK, 40160, 401);
+    c.close();
+  });
+
+  it('NACKs a message over maxMessageSize with 40009, and ACKs the next one in order', async () => {
+    const c = await RawClient.connect(port);
+    await c.next((m) => m.action === Action.CONNECTED);
+    c.send({ action: Action.MESSAGE, channel: 'big', msgSerial: 0, messages: [{ data: 'x'.repeat(2000) }] });
+    c.send({ action: Action.MESSAGE, channel: 'big', msgSerial: 1, messages: [{ data: 'small' }] });
+    const n = await c.next((m) => m.action === Action.NACK);
+    expectError(n, Action.NACK, 40009, 413);
+    expect(n.msgSerial).toBe(0);
+    const a = await c.next((m) => m.action === Action.ACK);
+    expect(a.msgSerial).toBe(1);
+    expect(a.count).toBe(1);
+    c.close();
+  });
+
+  it('fails a connection that sends a frame over maxFrameSize with 40009', async () => {
+    const c = await RawClient.connect(port);
+    await c.next((m) => m.action === Action.CONNECTED);
+    c.sendRaw(JSON.stringify({ action: Action.MESSAGE, channel: 'f', msgSerial: 0, messages: [{ data: 'x'.repeat(9000) }] }));
+    expectError(await c.next((m) => m.action === Action.ERROR), Action.ERROR, 40009, 413);
+    await c.waitClosed();
+  });
+
+  it('fails a connection that sends malformed JSON, malformed msgpack or an unknown action with 40000', async () => {
+    const j = await RawClient.connect(port);
+    await j.next((m) => m.action === Action.CONNECTED);
+    j.sendRaw('{"action": 15, "channel":');
+    expectError(await j.next((m) => m.action === Action.ERROR), Action.ERROR, 40000, 400);
+    await j.waitClosed();
+
+    const mp = await RawClient.connect(port, {}, 'msgpack');
+    await mp.next((m) => m.action === Action.CONNECTED);
+    mp.sendRaw(Buffer.from([0xc1, 0xff, 0x00]), true);
+    expectError(await mp.next((m) => m.action === Action.ERROR), Action.ERROR, 40000, 400);
+    await mp.waitClosed();
+
+    const notMap = await RawClient.connect(port, {}, 'msgpack');
+    await notMap.next((m) => m.action === Action.CONNECTED);
+    notMap.sendRaw(packMsgpack([1, 2, 3]), true);
+    expectError(await notMap.next((m) => m.action === Action.ERROR), Action.ERROR, 40000, 400);
+
+    const u = await RawClient.connect(port);
+    await u.next((m) => m.action === Action.CONNECTED);
+    u.send({ action: 99 });
+    expectError(await u.next((m) => m.action === Action.ERROR), Action.ERROR, 40000, 400);
+    await u.waitClosed();
+  });
+
+  it('rejects empty, too long and ill-formed channel names with 40010', async () => {
+    const c = await RawClient.connect(port);
+    await c.next((m) => m.action === Action.CONNECTED);
+    for (const channel of ['', 'x'.repeat(3000), ':starts-with-colon', 'new\nline']) {
+      c.send({ action: Action.ATTACH, channel });
+      const e = await c.next((m) => m.action === Action.ERROR && m.channel === channel);
+      expectError(e, Action.ERROR, 40010, 400);
+    }
+    c.send({ action: Action.MESSAGE, channel: '', msgSerial: 0, messages: [{ data: 'x' }] });
+    expectError(await c.next((m) => m.action === Action.NACK), Action.NACK, 40010, 400);
+    c.close();
+  });
+
+  it('rejects a message clientId that is not the connection\'s with 40012', async () => {
+    const c = await RawClient.connect(port, { clientId: 'bob' });
+    const connectedMsg = await c.next((m) => m.action === Action.CONNECTED);
+    expect(connectedMsg.connectionDetails?.clientId).toBe('bob');
+    c.send({ action: Action.MESSAGE, channel: 'cid', msgSerial: 0, messages: [{ clientId: 'mallory', data: 'x' }] });
+    expectError(await c.next((m) => m.action === Action.NACK), Action.NACK, 40012, 400);
+    c.close();
+  });
+
+  it('keeps serving everyone else', async () => {
+    await bystanderStillWorks();
+    const h = await d.health('r1-n1');
+    expect(h.quorum).toBe(true);
+  });
+});
+
+describe('REST bad input', () => {
+  async function expectRestError(res: Response, status: number, code: number) {
+    expect(res.status).toBe(status);
+    expect(res.headers.get('x-ably-errorcode')).toBe(String(code));
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const body = (await res.json()) as { error: { code: number; statusCode: number; message: string } };
+    expect(body.error.code).toBe(code);
+    expect(body.error.statusCode).toBe(status);
+    expect(body.error.message.length).toBeGreaterThan(0);
+  }
+
+  it('answers wrong and missing credentials with 401 40101 / 40100', async () => {
+    await expectRestError(await fetch(`${base}/channels/x/messages`, { headers: { authorization: basic('app.root:nope') } }), 401, 40101);
+    await expectRestError(await fetch(`${base}/channels/x/messages`), 401, 40100);
+  });
+
+  it('refuses history and publish without the capability (401 40160)', async () => {
+    await expectRestError(
+      await fetch(`${base}/channels/secret/messages`, { headers: { authorization: basic(PUB_ONLY_KEY) } }),
+      401,
+      40160,
+    );
+    await expectRestError(
+      await fetch(`${base}/channels/ro/messages`, {
+        method: 'POST',
+        headers: { authorization: basic(SUB_KEY), 'content-type': 'application/json' },
+        body: JSON.stringify({ data: 'x' }),
+      }),
+      401,
+      40160,
+    );
+  });
+
+  it('rejects a malformed body (40001), a body of the wrong type (40000) and an oversized message (413 40009)', async () => {
+    const post = (body: string) =>
+      fetch(`${base}/channels/x/messages`, {
+        method: 'POST',
+        headers: { authorization: basic(KEY), 'content-type': 'application/json' },
+        body,
+      });
+    await expectRestError(await post('{"data": '), 400, 40001);
+    await expectRestError(await post('42'), 400, 40000);
+    await expectRestError(await post('[{"data": 5, "name": 7}]'), 400, 40000);
+    await expectRestError(await post(JSON.stringify({ data: 'x'.repeat(2000) })), 413, 40009);
+  });
+
+  it('rejects bad history params with 40003 and unknown paths with 404 40400', async () => {
+    const get = (q: string) => fetch(`${base}/channels/x/messages?${q}`, { headers: { authorization: basic(KEY) } });
+    await expectRestError(await get('limit=5000'), 400, 40003);
+    await expectRestError(await get('direction=sideways'), 400, 40003);
+    await expectRestError(await fetch(`${base}/no/such/thing`, { headers: { authorization: basic(KEY) } }), 404, 40400);
+  });
+
+  it('answers GET /time without credentials', async () => {
+    const res = await fetch(`${base}/time`);
+    const [t] = (await res.json()) as [number];
+    expect(Math.abs(t - Date.now())).toBeLessThan(5000);
+  });
+
+  it('keeps serving everyone else', async () => {
+    await bystanderStillWorks();
+  });
+});
