@@ -188,6 +188,7 @@ export class ChannelClient {
       return;
     }
     if (this.master && this.master !== from) this.deps.unsub(this.master, this.key);
+    this.deps.log.debug({ channel: this.key, master: from, epoch: body.epoch, serial: body.serial, mine: this.last }, 'channel client subscribed');
     this.master = from;
     if (this.epoch === null) {
       this.epoch = body.epoch;

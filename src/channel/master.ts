@@ -73,6 +73,11 @@ export class ChannelMaster {
     return this.enqueue(entries).then(() => serials);
   }
 
+  /** Whether a message id has been ordered (and is still in the dedup window). */
+  hasOrdered(id: string): boolean {
+    return this.state.hasOrdered(id);
+  }
+
   /** Appends already-ordered entries made elsewhere (forwarded in from another region). */
   enqueue(entries: LogEntry[]): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped);

@@ -149,8 +149,17 @@ export class ChannelRegistry {
         case 'publish': {
           const a = await this.acquire(req.channel);
           if (!('ok' in a)) return this.redirect(a);
-          const serials = await a.ok.publish(req.messages);
-          return { kind: 'published', serials };
+          if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
+            return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
+          }
+          try {
+            return { kind: 'published', serials: await a.ok.publish(req.messages) };
+          } catch (err) {
+            // The master moved while the publish waited: whatever it accepted went with the
+            // state to the new owner, which deduplicates the publisher's resend.
+            if (a.ok.isStopped) return { kind: 'redirect', owner: this.deps.ring().owner(req.channel) };
+            throw err;
+          }
         }
         case 'range': {
           const a = await this.acquire(req.channel);
@@ -279,6 +288,10 @@ export class ChannelRegistry {
       if (own && (!best || newer(own, best))) best = own;
       if (complete || (best && best.entries.length > 0 && this.fromMaster(answers))) {
         for (const a of answers) if (a?.kind === 'snapshot' && a.snapshot?.subscribers) subscribers = a.snapshot.subscribers;
+        this.deps.log.debug(
+          { channel: key, asked, answers: answers.map((a) => (a?.kind === 'snapshot' ? (a.snapshot ? `${a.snapshot.epoch}@${a.snapshot.base + a.snapshot.entries.length}` : 'none') : (a?.kind ?? 'no reply'))), own: own ? `${own.epoch}@${own.base + own.entries.length}` : null },
+          'claimed channel',
+        );
         if (best) return { ok: this.install(key, best, subscribers) };
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         return { ok: this.install(key, fresh.snapshot(), []) };
@@ -296,7 +309,12 @@ export class ChannelRegistry {
   }
 
   private install(key: ChannelKey, snap: ChannelSnapshot, subscribers: NodeId[]): ChannelMaster {
+    const prev = this.holdings.get(key);
+    if (prev?.role === 'master' && !prev.master.isStopped) {
+      throw new Error(`install over a live master of ${key}`);
+    }
     const state = ChannelState.restore(snap, this.deps.settings);
+    state.nextTerm();
     const master = new ChannelMaster(key, state, {
       now: this.deps.now,
       sendBroadcast: this.deps.sendBroadcast,
@@ -396,8 +414,13 @@ export class ChannelRegistry {
     // handoff: the sender was master and has stopped; we are owner in its view.
     const h = this.holdings.get(key);
     if (h?.role === 'master' && !h.master.isStopped) {
-      // Already master (a claim got there first): keep ours unless the push is newer.
-      if (!newer(snap, h.master.state.snapshot())) return { kind: 'ok' };
+      // Already master (a claim or a promotion got there first): our state holds every
+      // acknowledged entry; anything more in the push was never acknowledged.
+      return { kind: 'ok' };
+    }
+    if (h && h.role !== 'master' && newer(h.state.snapshot(), snap)) {
+      // We hold a copy of a later mastership than the sender's: keep it.
+      return { kind: 'ok' };
     }
     const ring = this.deps.ring();
     if (ring.owner(key) !== this.deps.self || !this.deps.hasQuorum()) {
@@ -406,6 +429,7 @@ export class ChannelRegistry {
       return { kind: 'ok' };
     }
     this.deps.metrics?.handoff();
+    this.deps.log.debug({ channel: key, from, epoch: snap.epoch, serial: snap.base + snap.entries.length }, 'channel handed to us');
     this.install(key, snap, snap.subscribers ?? []);
     return { kind: 'ok' };
   }
@@ -505,9 +529,7 @@ export class ChannelRegistry {
         const reply = await this.deps.rpc
           .request(owner, { type: 'sync', channel: key, snapshot: snap, role: 'handoff' }, INTERNAL_REQUEST_TIMEOUT_MS)
           .catch(() => null);
-        if (reply?.kind === 'ok') {
-          this.deps.log.debug({ channel: key, to: owner }, 'handed channel off');
-        }
+        this.deps.log.debug({ channel: key, to: owner, reply: reply?.kind ?? 'no reply' }, 'handed channel off');
       } finally {
         this.pushing.delete(key);
       }
@@ -536,11 +558,11 @@ export class ChannelRegistry {
 /** Error code a replica answers with when it needs the whole state (internal only). */
 const NEED_SYNC = 50099;
 
-/** Whether snapshot a is newer than b: same epoch and further, or the master's word. */
+/**
+ * Whether copy a supersedes copy b: a later mastership (term) wins; within one term, the
+ * copy that got further. (Two epochs meet only after state was lost: the same rule applies.)
+ */
 function newer(a: ChannelSnapshot, b: ChannelSnapshot): boolean {
-  const as = a.base + a.entries.length;
-  const bs = b.base + b.entries.length;
-  if (a.epoch === b.epoch) return as > bs;
-  if (a.wasMaster !== b.wasMaster) return a.wasMaster === true;
-  return as > bs;
+  if (a.term !== b.term) return a.term > b.term;
+  return a.base + a.entries.length > b.base + b.entries.length;
 }

@@ -21,7 +21,7 @@ export interface RouterDeps {
   now(): number;
 }
 
-export type ChannelReply = Exclude<ReplyBody, { kind: 'redirect' } | { kind: 'error' }>;
+export type ChannelReply = Exclude<ReplyBody, { kind: 'redirect' } | { kind: 'error' } | { kind: 'retry' }>;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -62,8 +62,8 @@ export class ChannelRouter {
         await sleep(RETRY_DELAY_MS);
         continue;
       }
-      if (body.kind === 'redirect') {
-        last = `${owner} is not the master (it says ${body.owner ?? 'none'})`;
+      if (body.kind === 'redirect' || body.kind === 'retry') {
+        last = body.kind === 'retry' ? body.reason : `${owner} is not the master (it says ${body.owner ?? 'none'})`;
         await sleep(RETRY_DELAY_MS);
         continue;
       }

@@ -24,6 +24,12 @@ export interface ChannelSettings {
 export interface ChannelSnapshot {
   key: ChannelKey;
   epoch: string;
+  /**
+   * Mastership generation: raised each time a node becomes the channel's master. Of two
+   * copies of one channel, the one of the higher term is the truth (a copy left behind by
+   * an older master may hold entries that were never acknowledged and were superseded).
+   */
+  term: number;
   /** Serials ≤ base are gone from the log. */
   base: number;
   /** Last seq given to a message first accepted in this region. */
@@ -52,6 +58,7 @@ export class ChannelState {
   private readonly origins = new Map<string, OriginPosition>();
   private lastStoredAt: number;
   private lastChannelSerial: string;
+  private termNo = 0;
 
   private constructor(
     readonly key: ChannelKey,
@@ -73,6 +80,7 @@ export class ChannelState {
 
   static restore(s: ChannelSnapshot, settings: ChannelSettings): ChannelState {
     const st = new ChannelState(s.key, s.epoch, settings, s.base, s.localSeq, s.lastStoredAt);
+    st.termNo = s.term;
     for (const o of s.origins) st.origins.set(o.region, o);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
     for (const e of s.entries) st.log.append(e);
@@ -84,6 +92,7 @@ export class ChannelState {
     return {
       key: this.key,
       epoch: this.epoch,
+      term: this.termNo,
       base: this.log.baseSerial,
       localSeq: this.localSeq,
       origins: [...this.origins.values()],
@@ -95,6 +104,15 @@ export class ChannelState {
 
   get serial(): number {
     return this.log.lastSerial;
+  }
+
+  get term(): number {
+    return this.termNo;
+  }
+
+  /** A node becomes master with this state: a new mastership generation. */
+  nextTerm(): void {
+    this.termNo++;
   }
 
   position(): ChannelPositionInfo {
@@ -166,6 +184,10 @@ export class ChannelState {
       this.lastChannelSerial = e.channelSerial;
     }
     if (entries.length) this.log.expire(this.lastStoredAt, this.settings.historyMs, this.settings.maxMessages);
+  }
+
+  hasOrdered(id: string): boolean {
+    return this.dedup.lookup(id) !== undefined;
   }
 
   covers(after: number): boolean {

@@ -53,6 +53,8 @@ export class Connection implements AttachmentOwner {
   private readonly rate: RateLimiter;
   private corked = false;
   private closed = false;
+  /** Shutting down: new publishes are left unanswered (the SDK resends them after reconnecting). */
+  private draining = false;
   private lastSent: number;
   private lastReceived: number;
   /** Called once when the transport is gone. */
@@ -174,6 +176,20 @@ export class Connection implements AttachmentOwner {
     }
   }
 
+  /**
+   * Graceful shutdown of this connection: stop taking publishes, let those in flight be
+   * ACKed or NACKed (up to `timeoutMs`), then DISCONNECTED. A publish that arrives while
+   * draining is never processed, so the SDK's resend after it reconnects is its only copy.
+   */
+  async drain(error: AblyError, timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const deadline = this.services.now() + timeoutMs;
+    while (this.acks.length > 0 && !this.closed && this.services.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.disconnect(error);
+  }
+
   /** Server-initiated disconnect (shutdown, lost quorum): the client reconnects and resumes. */
   disconnect(error: AblyError): void {
     if (this.closed) return;
@@ -242,7 +258,7 @@ export class Connection implements AttachmentOwner {
         this.onDetach(pm);
         return;
       case Action.MESSAGE:
-        this.onPublish(pm);
+        if (!this.draining) this.onPublish(pm);
         return;
       case Action.SYNC:
         // A client may ask for a presence sync; with no presence state yet there is nothing to add.
@@ -404,7 +420,7 @@ export class Connection implements AttachmentOwner {
       return;
     }
     this.services.metrics.published(messages.length);
-    this.services.publish(key, messages).then(
+    this.services.publish(key, messages, this.id).then(
       (serials) => slot && this.ack(slot, serials),
       (err) => (slot ? this.nack(slot, err) : this.channelError(pm.channel, err)),
     );

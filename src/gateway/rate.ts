@@ -12,10 +12,11 @@ export class RateLimiter {
 
   /** Takes `n` tokens if there are enough; `now` in ms. */
   take(n: number, now: number): boolean {
-    if (this.last !== null) {
+    // A clock that steps backwards refills nothing (and takes nothing away).
+    if (this.last !== null && now > this.last) {
       this.tokens = Math.min(this.ratePerS, this.tokens + ((now - this.last) / 1000) * this.ratePerS);
     }
-    this.last = now;
+    if (this.last === null || now > this.last) this.last = now;
     if (this.tokens < n) return false;
     this.tokens -= n;
     return true;

@@ -145,7 +145,7 @@ async function publish(r: RestRequest): Promise<void> {
   const idBase = randomBytes(9).toString('base64url');
   const messages = buildMessages(list, { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
   s.metrics.published(messages.length);
-  const serials = await s.publish(channelKey(c.appId, name), messages);
+  const serials = await s.publish(channelKey(c.appId, name), messages, null);
   send(r.res, 201, { channel: name, messageId: messages[0]!.id.replace(/:0$/, ''), serials }, r.format);
 }
 

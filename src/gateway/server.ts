@@ -19,6 +19,8 @@ import type { GatewayServices } from './services.js';
 
 /** How often connections are swept for keepalive pings and dead clients. */
 const SWEEP_INTERVAL_MS = 1000;
+/** On shutdown, publishes in flight get this long to be answered before clients are disconnected. */
+const DRAIN_TIMEOUT_MS = 3000;
 
 export class Gateway {
   private readonly http: Server;
@@ -77,7 +79,8 @@ export class Gateway {
   async close(): Promise<void> {
     this.accepting = false;
     if (this.sweeper) clearInterval(this.sweeper);
-    this.disconnectAll(new AblyError(80003, 503, 'node shutting down; reconnect to another node'));
+    const bye = new AblyError(80003, 503, 'node shutting down; reconnect to another node');
+    await Promise.all([...this.connections.values()].map((c) => c.drain(bye, DRAIN_TIMEOUT_MS)));
     await new Promise<void>((resolve) => {
       this.wss.close(() => resolve());
       // Give clients a moment to read DISCONNECTED, then drop whatever is left.

@@ -31,8 +31,11 @@ export interface GatewayServices {
   /** Secret for signing connection keys (shared by the region's nodes). */
   readonly connectionSecret: string;
   now(): number;
-  /** Orders messages at the channel's master; resolves with their channelSerials once ACKable. */
-  publish(channel: ChannelKey, messages: Message[]): Promise<string[]>;
+  /**
+   * Orders messages at the channel's master; resolves with their channelSerials once
+   * ACKable. Publishes with the same `source` (a connection id) keep their order.
+   */
+  publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]>;
   history(channel: ChannelKey, query: HistoryQuery): Promise<{ items: LogEntry[]; more: boolean }>;
   status(channel: ChannelKey): Promise<ChannelStatus | null>;
   /** Node health for `GET /health`. */

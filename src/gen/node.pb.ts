@@ -13,7 +13,7 @@ export const protobufFileName = "node.proto";
 
 /**
  * Node-to-node messages inside one region (mesh and NATS transports).
- * Source of truth for src/gen/node.ts: `make proto` regenerates it. Never reuse a field
+ * Source of truth for src/gen/node.pb.ts: `make proto` regenerates it. Never reuse a field
  * number; retire one with `reserved`.
  */
 
@@ -123,6 +123,8 @@ export interface ChannelSnapshot {
   dedup: DedupEntry[];
   wasMaster: boolean;
   subscribers: string[];
+  /** mastership generation */
+  term: number;
 }
 
 export interface HistoryQuery {
@@ -143,6 +145,8 @@ export interface SubRequest {
 export interface PublishRequest {
   channel: string;
   messages: Message[];
+  /** id of the publisher's previous, still unanswered publish */
+  after?: string | undefined;
 }
 
 export interface RangeRequest {
@@ -239,6 +243,10 @@ export interface Redirect {
   owner?: string | undefined;
 }
 
+export interface Retry {
+  reason: string;
+}
+
 export interface Reply {
   rid: number;
   body?:
@@ -250,6 +258,7 @@ export interface Reply {
     | { $case: "status"; status: StatusReply }
     | { $case: "error"; error: ErrorInfo }
     | { $case: "redirect"; redirect: Redirect }
+    | { $case: "retry"; retry: Retry }
     | undefined;
 }
 
@@ -1091,6 +1100,7 @@ function createBaseChannelSnapshot(): ChannelSnapshot {
     dedup: [],
     wasMaster: false,
     subscribers: [],
+    term: 0,
   };
 }
 
@@ -1125,6 +1135,9 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
     }
     for (const v of message.subscribers) {
       writer.uint32(82).string(v!);
+    }
+    if (message.term !== 0) {
+      writer.uint32(88).uint64(message.term);
     }
     return writer;
   },
@@ -1220,6 +1233,14 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
             }
 
             message.subscribers.push(reader.string());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
             continue;
           }
         }
@@ -1414,7 +1435,7 @@ export const SubRequest: MessageFns<SubRequest> = {
 };
 
 function createBasePublishRequest(): PublishRequest {
-  return { channel: "", messages: [] };
+  return { channel: "", messages: [], after: undefined };
 }
 
 export const PublishRequest: MessageFns<PublishRequest> = {
@@ -1424,6 +1445,9 @@ export const PublishRequest: MessageFns<PublishRequest> = {
     }
     for (const v of message.messages) {
       Message.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.after !== undefined) {
+      writer.uint32(26).string(message.after);
     }
     return writer;
   },
@@ -1455,6 +1479,14 @@ export const PublishRequest: MessageFns<PublishRequest> = {
             }
 
             message.messages.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.after = reader.string();
             continue;
           }
         }
@@ -2525,6 +2557,52 @@ export const Redirect: MessageFns<Redirect> = {
   },
 };
 
+function createBaseRetry(): Retry {
+  return { reason: "" };
+}
+
+export const Retry: MessageFns<Retry> = {
+  encode(message: Retry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Retry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseReply(): Reply {
   return { rid: 0, body: undefined };
 }
@@ -2558,6 +2636,9 @@ export const Reply: MessageFns<Reply> = {
         break;
       case "redirect":
         Redirect.encode(message.body.redirect, writer.uint32(74).fork()).join();
+        break;
+      case "retry":
+        Retry.encode(message.body.retry, writer.uint32(82).fork()).join();
         break;
     }
     return writer;
@@ -2646,6 +2727,14 @@ export const Reply: MessageFns<Reply> = {
             }
 
             message.body = { $case: "redirect", redirect: Redirect.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.body = { $case: "retry", retry: Retry.decode(reader, reader.uint32()) };
             continue;
           }
         }

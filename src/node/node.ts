@@ -10,6 +10,7 @@ import { TokenAuthority } from '../auth/tokens.js';
 import type { ChannelKey } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import { ChannelRegistry } from '../channel/registry.js';
+import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { systemClock, type Clock } from '../clock.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
@@ -60,6 +61,7 @@ export class AblyNode {
   private readonly rpc: Rpc;
   private readonly registry: ChannelRegistry;
   private readonly router: ChannelRouter;
+  private readonly publisher: ChannelPublisher;
   private readonly hub: Hub;
   private readonly gateway: Gateway;
   private readonly keys: KeyStore;
@@ -130,6 +132,12 @@ export class AblyNode {
       },
     });
     this.router = new ChannelRouter({ rpc: this.rpc, ring, now });
+    this.publisher = new ChannelPublisher({
+      rpc: this.rpc,
+      ownerOf: (key) => this.ringView.owner(key),
+      now,
+      timeoutMs: CHANNEL_REQUEST_TIMEOUT_MS,
+    });
     this.hub = new Hub({
       router: this.router,
       unsub: (master, channel) => this.transport.send(master, { type: 'unsub', channel }),
@@ -155,7 +163,7 @@ export class AblyNode {
         delivered: (n) => this.metrics.onDelivered(n),
         slowConsumer: () => this.metrics.onSlowConsumer(),
       },
-      publish: (channel, messages) => this.publish(channel, messages),
+      publish: (channel, messages, source) => this.publish(channel, messages, source),
       history: (channel, query) => this.history(channel, query),
       status: async (channel) => {
         const { body } = await this.router.call(channel, { type: 'status', channel }, CHANNEL_REQUEST_TIMEOUT_MS);
@@ -314,7 +322,8 @@ export class AblyNode {
 
   // ---- services for the gateway -----------------------------------------------------------
 
-  private async publish(channel: ChannelKey, messages: Message[]): Promise<string[]> {
+  private async publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]> {
+    if (source !== null) return this.publisher.publish(source, channel, messages);
     const { body } = await this.router.call(channel, { type: 'publish', channel, messages }, CHANNEL_REQUEST_TIMEOUT_MS);
     if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
     return body.serials;

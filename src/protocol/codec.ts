@@ -28,9 +28,14 @@ export function encodeFrame(msg: ProtocolMessage, format: WireFormat): Frame {
   return format === 'json' ? JSON.stringify(msg, jsonReplacer) : packr.pack(msg);
 }
 
-/** Bytes in JSON must never reach a client; they are base64 by then. Guard anyway. */
-function jsonReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+/**
+ * Bytes in JSON must never reach a client; they are base64 by then. Guard anyway. (The
+ * raw value is read from the holder: JSON.stringify has already turned a Buffer into
+ * `{type:'Buffer',data:[…]}` by the time `value` gets here.)
+ */
+function jsonReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key];
+  if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
   return value;
 }
 

@@ -38,6 +38,7 @@ export class FrameReader {
   }
 
   private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     const first = this.chunks[0]!;
     if (first.length >= n) {
       const out = first.subarray(0, n);

@@ -57,6 +57,12 @@ export interface PublishRequest {
   rid: number;
   channel: ChannelKey;
   messages: Message[];
+  /**
+   * Id of a message of the same publisher's previous publish on this channel that was
+   * still unanswered when this one was sent: the master orders this publish only after
+   * that one (else it answers `retry`), so publishes never overtake each other.
+   */
+  after?: string;
 }
 /** Entries with serial in (after, upto] of the given epoch. */
 export interface RangeRequest {
@@ -136,7 +142,9 @@ export type ReplyBody =
   | { kind: 'status'; status: ChannelStatus | null }
   | { kind: 'error'; error: ErrorInfo }
   /** The receiver is not the channel's master (in its view); try `owner`. */
-  | { kind: 'redirect'; owner: NodeId | null };
+  | { kind: 'redirect'; owner: NodeId | null }
+  /** A publish arrived before the one it must follow: send them again, in order. */
+  | { kind: 'retry'; reason: string };
 
 export interface Reply {
   type: 'reply';

@@ -104,6 +104,7 @@ function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
   return {
     key: s.key,
     epoch: s.epoch,
+    term: s.term,
     base: s.base,
     localSeq: s.localSeq,
     origins: s.origins,
@@ -119,6 +120,7 @@ function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
   return {
     key: p.key,
     epoch: p.epoch,
+    term: p.term,
     base: p.base,
     localSeq: p.localSeq,
     origins: p.origins,
@@ -195,7 +197,10 @@ function requestToPb(r: NodeRequest): pb.Request {
     case 'sub':
       return { rid: r.rid, body: { $case: 'sub', sub: { channel: r.channel } } };
     case 'publish':
-      return { rid: r.rid, body: { $case: 'publish', publish: { channel: r.channel, messages: r.messages.map(messageToPb) } } };
+      return {
+        rid: r.rid,
+        body: { $case: 'publish', publish: { channel: r.channel, messages: r.messages.map(messageToPb), after: r.after } },
+      };
     case 'range':
       return { rid: r.rid, body: { $case: 'range', range: { channel: r.channel, epoch: r.epoch, after: r.after, upto: r.upto } } };
     case 'history':
@@ -232,7 +237,13 @@ function requestFromPb(p: pb.Request): NodeRequest {
     case 'sub':
       return { type: 'sub', rid, channel: b.sub.channel };
     case 'publish':
-      return { type: 'publish', rid, channel: b.publish.channel, messages: b.publish.messages.map(messageFromPb) };
+      return {
+        type: 'publish',
+        rid,
+        channel: b.publish.channel,
+        messages: b.publish.messages.map(messageFromPb),
+        ...(b.publish.after !== undefined ? { after: b.publish.after } : {}),
+      };
     case 'range':
       return { type: 'range', rid, channel: b.range.channel, epoch: b.range.epoch, after: b.range.after, upto: b.range.upto };
     case 'history':
@@ -282,6 +293,8 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
       return { rid, body: { $case: 'error', error: { code: r.error.code, statusCode: r.error.statusCode, message: r.error.message } } };
     case 'redirect':
       return { rid, body: { $case: 'redirect', redirect: { owner: r.owner ?? undefined } } };
+    case 'retry':
+      return { rid, body: { $case: 'retry', retry: { reason: r.reason } } };
   }
 }
 
@@ -321,6 +334,8 @@ function replyFromPb(p: pb.Reply): ReplyBody {
       return { kind: 'error', error: { code: b.error.code, statusCode: b.error.statusCode, message: b.error.message } };
     case 'redirect':
       return { kind: 'redirect', owner: b.redirect.owner ?? null };
+    case 'retry':
+      return { kind: 'retry', reason: b.retry.reason };
   }
 }
 

@@ -1,0 +1,171 @@
+/**
+ * Ordered, pipelined publishing from one source (a realtime connection) to channel
+ * masters. Publishes of one source to one channel go out back to back without waiting
+ * for replies, all to the same master; when one of them fails in a way that may have
+ * another master answer (timeout, dead node, redirect while the ring settles), nothing
+ * more is sent until every one in flight has settled, and then all that are still
+ * unanswered are sent again, in their original order, to the channel's current master.
+ * So a later publish can never overtake an earlier one, and the master's deduplication
+ * (by message id) makes every resend harmless: one order per publisher, exactly once.
+ */
+import { AblyError } from '../errors.js';
+import type { Message } from '../protocol/message.js';
+import type { NodeId, ReplyBody } from '../transport/messages.js';
+import type { Rpc } from '../transport/rpc.js';
+import type { ChannelKey } from './entry.js';
+
+/** Pause before re-sending after a failure (the ring converges meanwhile). */
+const RETRY_DELAY_MS = 25;
+/** One attempt waits at most this long for the master's reply. */
+const ATTEMPT_TIMEOUT_MS = 5000;
+
+export interface PublisherDeps {
+  rpc: Rpc;
+  ownerOf(key: ChannelKey): NodeId | null;
+  now(): number;
+  timeoutMs: number;
+}
+
+interface Item {
+  messages: Message[];
+  deadline: number;
+  resolve(serials: string[]): void;
+  reject(err: AblyError): void;
+  /** Node it is in flight to, or null when waiting to be sent. */
+  sentTo: NodeId | null;
+}
+
+/** The publishes of one source to one channel, in order. */
+class Stream {
+  private readonly queue: Item[] = [];
+  private inFlight = 0;
+  private broken = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly key: ChannelKey,
+    private readonly deps: PublisherDeps,
+    private readonly onIdle: () => void,
+  ) {}
+
+  push(messages: Message[]): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ messages, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.broken || this.retryTimer) return;
+    const target = this.deps.ownerOf(this.key);
+    if (target === null) {
+      this.retryLater();
+      return;
+    }
+    for (const item of this.queue) {
+      if (item.sentTo !== null) {
+        // Everything in flight must be at the same master; if the ring moved, wait.
+        if (item.sentTo !== target) return;
+        continue;
+      }
+      this.send(item, target);
+    }
+  }
+
+  private send(item: Item, target: NodeId): void {
+    item.sentTo = target;
+    this.inFlight++;
+    const remaining = Math.max(1, item.deadline - this.deps.now());
+    // The master must have ordered the publish ahead of this one (still unanswered) first.
+    const ahead = this.queue[this.queue.indexOf(item) - 1];
+    const after = ahead?.messages[0]?.id;
+    this.deps.rpc
+      .request(
+        target,
+        { type: 'publish', channel: this.key, messages: item.messages, ...(after !== undefined ? { after } : {}) },
+        Math.min(remaining, ATTEMPT_TIMEOUT_MS),
+      )
+      .then(
+        (body) => this.settle(item, body, null),
+        (err: AblyError) => this.settle(item, null, err),
+      );
+  }
+
+  private settle(item: Item, body: ReplyBody | null, err: AblyError | null): void {
+    this.inFlight--;
+    if (body?.kind === 'published') {
+      this.finish(item, () => item.resolve(body.serials));
+    } else if (body?.kind === 'error' && body.error.code !== 50003) {
+      // The master refused it (a final answer, e.g. a limit): this one fails, the rest go on.
+      this.finish(item, () => item.reject(AblyError.fromInfo(body.error)));
+    } else {
+      // Redirect, retry, timeout or dead node: it may yet be ordered elsewhere. Stop and
+      // resend everything unanswered, in order.
+      this.broken = true;
+      item.sentTo = null;
+      if (this.deps.now() >= item.deadline) {
+        const why = err?.message ?? (body?.kind === 'redirect' ? 'no master accepted the publish' : 'no reply');
+        this.finish(item, () => item.reject(AblyError.of('channelNoResponse', why)));
+      }
+    }
+    if (this.broken && this.inFlight === 0) {
+      this.broken = false;
+      for (const i of this.queue) i.sentTo = null;
+      this.retryLater();
+    } else {
+      this.pump();
+    }
+  }
+
+  private finish(item: Item, settle: () => void): void {
+    const i = this.queue.indexOf(item);
+    if (i >= 0) this.queue.splice(i, 1);
+    settle();
+    if (this.queue.length === 0 && this.inFlight === 0) this.onIdle();
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      const now = this.deps.now();
+      for (const item of [...this.queue]) {
+        if (item.sentTo === null && now >= item.deadline) {
+          this.finish(item, () => item.reject(AblyError.of('channelNoResponse', 'no master accepted the publish in time')));
+        }
+      }
+      this.pump();
+    }, RETRY_DELAY_MS);
+  }
+
+  get idle(): boolean {
+    return this.queue.length === 0 && this.inFlight === 0;
+  }
+}
+
+export class ChannelPublisher {
+  private readonly streams = new Map<string, Stream>();
+
+  constructor(private readonly deps: PublisherDeps) {}
+
+  /**
+   * Publishes messages for `source` (e.g. a connection id; publishes of one source to
+   * one channel keep their order). Resolves with the channelSerials once ACKable.
+   */
+  publish(source: string, key: ChannelKey, messages: Message[]): Promise<string[]> {
+    const id = `${source}\u0000${key}`;
+    let s = this.streams.get(id);
+    if (!s) {
+      const stream = new Stream(key, this.deps, () => {
+        if (this.streams.get(id) === stream && stream.idle) this.streams.delete(id);
+      });
+      this.streams.set(id, stream);
+      s = stream;
+    }
+    return s.push(messages);
+  }
+
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+}

@@ -1,0 +1,268 @@
+import { describe, expect, it } from 'vitest';
+import type { LogEntry } from '../../../src/channel/entry.js';
+import { ChannelLog, type HistoryQuery } from '../../../src/channel/log.js';
+
+function entry(serial: number, storedAt: number, kind: LogEntry['kind'] = 'message'): LogEntry {
+  const base = { serial, channelSerial: `r~e~${serial.toString(36)}`, storedAt, origin: { region: 'r', epoch: 'e', seq: serial } };
+  return kind === 'message'
+    ? { ...base, kind, message: { id: `m${serial}`, timestamp: storedAt } }
+    : { ...base, kind, presence: { id: `p${serial}`, action: 2, clientId: 'c', connectionId: 'k', timestamp: storedAt } };
+}
+
+/** A log holding serials 1..n, entry i stored at i * 1000 ms. */
+function logOf(n: number): ChannelLog {
+  const log = new ChannelLog();
+  for (let i = 1; i <= n; i++) log.append(entry(i, i * 1000));
+  return log;
+}
+
+const serials = (es: readonly LogEntry[] | null) => es?.map((e) => e.serial) ?? null;
+
+function query(log: ChannelLog, q: Partial<HistoryQuery>): { serials: number[]; more: boolean } {
+  const r = log.query({ direction: 'forwards', limit: 100, kind: 'message', ...q });
+  return { serials: r.items.map((e) => e.serial), more: r.more };
+}
+
+describe('ChannelLog', () => {
+  describe('append', () => {
+    it('starts empty at its base', () => {
+      const log = new ChannelLog(7);
+      expect(log.size).toBe(0);
+      expect(log.lastSerial).toBe(7);
+      expect(log.baseSerial).toBe(7);
+      expect(log.lastStoredAt).toBeUndefined();
+    });
+
+    it('accepts the next serial and reports it as the last', () => {
+      const log = logOf(3);
+      expect(log.size).toBe(3);
+      expect(log.lastSerial).toBe(3);
+      expect(log.lastStoredAt).toBe(3000);
+      expect(serials(log.all())).toEqual([1, 2, 3]);
+    });
+
+    it('continues from a non-zero base', () => {
+      const log = new ChannelLog(10);
+      log.append(entry(11, 1));
+      expect(log.lastSerial).toBe(11);
+      expect(() => log.append(entry(11, 1))).toThrow(/out of order/);
+    });
+
+    it('refuses a gap', () => {
+      const log = logOf(2);
+      expect(() => log.append(entry(4, 4000))).toThrow(/out of order/);
+      expect(log.lastSerial).toBe(2);
+    });
+
+    it('refuses a repeated or older serial', () => {
+      const log = logOf(2);
+      expect(() => log.append(entry(2, 2000))).toThrow(/out of order/);
+      expect(() => log.append(entry(1, 1000))).toThrow(/out of order/);
+      expect(log.size).toBe(2);
+    });
+  });
+
+  describe('covers and range', () => {
+    it('covers every serial from its base to its last', () => {
+      const log = logOf(5);
+      for (let s = 0; s <= 5; s++) expect(log.covers(s)).toBe(true);
+      expect(log.covers(-1)).toBe(false);
+      expect(log.covers(6)).toBe(false);
+    });
+
+    it('returns the entries after a serial', () => {
+      const log = logOf(5);
+      expect(serials(log.range(2))).toEqual([3, 4, 5]);
+      expect(serials(log.range(0))).toEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('stops at upto, inclusive', () => {
+      const log = logOf(5);
+      expect(serials(log.range(1, 3))).toEqual([2, 3]);
+      expect(serials(log.range(2, 2))).toEqual([]);
+      expect(serials(log.range(3, 1))).toEqual([]);
+    });
+
+    it('clamps upto to the last serial', () => {
+      expect(serials(logOf(5).range(3, 99))).toEqual([4, 5]);
+    });
+
+    it('returns nothing after the last serial', () => {
+      expect(serials(logOf(5).range(5))).toEqual([]);
+    });
+
+    it('returns null for a serial beyond the last (a position it never had)', () => {
+      expect(logOf(5).range(6)).toBeNull();
+    });
+
+    it('returns null once entries after the serial have expired', () => {
+      const log = logOf(5);
+      log.expire(10_000, 7_500, 100); // drops serials 1 and 2
+      expect(log.baseSerial).toBe(2);
+      expect(log.covers(1)).toBe(false);
+      expect(log.range(1)).toBeNull();
+      expect(log.range(0)).toBeNull();
+      expect(log.covers(2)).toBe(true);
+      expect(serials(log.range(2))).toEqual([3, 4, 5]);
+      expect(serials(log.range(3, 4))).toEqual([4]);
+    });
+  });
+
+  describe('expire', () => {
+    it('drops entries stored before now - retention, keeping one stored exactly at the cutoff', () => {
+      const log = logOf(5);
+      expect(log.expire(6000, 3000, 100)).toBe(2); // cutoff 3000: serial 3 stays
+      expect(serials(log.all())).toEqual([3, 4, 5]);
+      expect(log.baseSerial).toBe(2);
+    });
+
+    it('drops nothing when everything is recent', () => {
+      const log = logOf(5);
+      expect(log.expire(5000, 60_000, 100)).toBe(0);
+      expect(log.size).toBe(5);
+      expect(log.baseSerial).toBe(0);
+    });
+
+    it('drops the oldest beyond the count cap', () => {
+      const log = logOf(5);
+      expect(log.expire(5000, 60_000, 2)).toBe(3);
+      expect(serials(log.all())).toEqual([4, 5]);
+      expect(log.baseSerial).toBe(3);
+    });
+
+    it('applies whichever of age and count drops more', () => {
+      const log = logOf(10);
+      expect(log.expire(10_000, 5_000, 8)).toBe(4); // age drops 1..4, count would drop 1..2
+      expect(log.expire(10_000, 60_000, 3)).toBe(3); // then count drops 5..7
+      expect(serials(log.all())).toEqual([8, 9, 10]);
+    });
+
+    it('keeps the last serial and accepts the next once everything has expired', () => {
+      const log = logOf(3);
+      expect(log.expire(100_000, 1000, 100)).toBe(3);
+      expect(log.size).toBe(0);
+      expect(log.lastSerial).toBe(3);
+      expect(log.baseSerial).toBe(3);
+      expect(log.lastStoredAt).toBeUndefined();
+      expect(log.covers(3)).toBe(true);
+      expect(log.range(3)).toEqual([]);
+      expect(log.range(2)).toBeNull();
+      expect(() => log.append(entry(1, 1))).toThrow();
+      log.append(entry(4, 200_000));
+      expect(serials(log.range(3))).toEqual([4]);
+    });
+
+    it('keeps serial arithmetic right after compacting a long-expired front', () => {
+      const log = logOf(3000);
+      expect(log.expire(3000 * 1000, 3000 * 1000 - 2500 * 1000 - 1, 10_000)).toBe(2500);
+      expect(log.baseSerial).toBe(2500);
+      expect(log.size).toBe(500);
+      expect(serials(log.range(2998))).toEqual([2999, 3000]);
+      expect(serials(log.range(2500, 2502))).toEqual([2501, 2502]);
+      expect(log.range(2499)).toBeNull();
+      log.append(entry(3001, 3_001_000));
+      expect(serials(log.range(2999))).toEqual([3000, 3001]);
+      expect(query(log, { cursor: 2997, limit: 2 })).toEqual({ serials: [2998, 2999], more: true });
+      expect(query(log, { direction: 'backwards', cursor: 2503, limit: 5 })).toEqual({ serials: [2502, 2501], more: false });
+    });
+  });
+
+  describe('query', () => {
+    it('pages forwards from the oldest', () => {
+      const log = logOf(5);
+      expect(query(log, { limit: 2 })).toEqual({ serials: [1, 2], more: true });
+      expect(query(log, { limit: 2, cursor: 2 })).toEqual({ serials: [3, 4], more: true });
+      expect(query(log, { limit: 2, cursor: 4 })).toEqual({ serials: [5], more: false });
+      expect(query(log, { limit: 2, cursor: 5 })).toEqual({ serials: [], more: false });
+    });
+
+    it('pages backwards from the newest', () => {
+      const log = logOf(5);
+      expect(query(log, { direction: 'backwards', limit: 2 })).toEqual({ serials: [5, 4], more: true });
+      expect(query(log, { direction: 'backwards', limit: 2, cursor: 4 })).toEqual({ serials: [3, 2], more: true });
+      expect(query(log, { direction: 'backwards', limit: 2, cursor: 2 })).toEqual({ serials: [1], more: false });
+      expect(query(log, { direction: 'backwards', limit: 2, cursor: 1 })).toEqual({ serials: [], more: false });
+    });
+
+    it('says there is no more when a page ends exactly at the last match', () => {
+      const log = logOf(4);
+      expect(query(log, { limit: 4 })).toEqual({ serials: [1, 2, 3, 4], more: false });
+      expect(query(log, { direction: 'backwards', limit: 4 })).toEqual({ serials: [4, 3, 2, 1], more: false });
+    });
+
+    it('keeps to start and end (inclusive) in both directions', () => {
+      const log = logOf(6);
+      expect(query(log, { start: 2000, end: 4000 })).toEqual({ serials: [2, 3, 4], more: false });
+      expect(query(log, { direction: 'backwards', start: 2000, end: 4000 })).toEqual({ serials: [4, 3, 2], more: false });
+      expect(query(log, { start: 2500, end: 4500, limit: 1 })).toEqual({ serials: [3], more: true });
+      expect(query(log, { direction: 'backwards', start: 2500, end: 4500, limit: 1 })).toEqual({ serials: [4], more: true });
+      expect(query(log, { start: 7000 })).toEqual({ serials: [], more: false });
+      expect(query(log, { direction: 'backwards', end: 500 })).toEqual({ serials: [], more: false });
+    });
+
+    it('combines a time window with a cursor', () => {
+      const log = logOf(6);
+      expect(query(log, { start: 2000, end: 5000, limit: 2, cursor: 2 })).toEqual({ serials: [3, 4], more: true });
+      expect(query(log, { direction: 'backwards', start: 2000, end: 5000, limit: 2, cursor: 4 })).toEqual({
+        serials: [3, 2],
+        more: false,
+      });
+    });
+
+    it('stops at untilSerial (untilAttach) in both directions', () => {
+      const log = logOf(6);
+      expect(query(log, { untilSerial: 3 })).toEqual({ serials: [1, 2, 3], more: false });
+      expect(query(log, { direction: 'backwards', untilSerial: 3 })).toEqual({ serials: [3, 2, 1], more: false });
+      expect(query(log, { direction: 'backwards', untilSerial: 4, limit: 2 })).toEqual({ serials: [4, 3], more: true });
+      expect(query(log, { direction: 'backwards', untilSerial: 4, limit: 2, cursor: 3 })).toEqual({
+        serials: [2, 1],
+        more: false,
+      });
+      expect(query(log, { direction: 'backwards', untilSerial: 5, cursor: 3 })).toEqual({ serials: [2, 1], more: false });
+    });
+
+    it('returns nothing backwards when untilSerial has expired', () => {
+      const log = logOf(6);
+      log.expire(6000, 2500, 100); // keeps 4..6
+      expect(query(log, { direction: 'backwards', untilSerial: 2 })).toEqual({ serials: [], more: false });
+      expect(query(log, { untilSerial: 2 })).toEqual({ serials: [], more: false });
+    });
+
+    it('returns only entries of the requested kind, and counts only them for more', () => {
+      const log = new ChannelLog();
+      const kinds: LogEntry['kind'][] = ['message', 'presence', 'presence', 'message', 'presence', 'message'];
+      kinds.forEach((k, i) => log.append(entry(i + 1, (i + 1) * 1000, k)));
+      expect(query(log, { kind: 'message' })).toEqual({ serials: [1, 4, 6], more: false });
+      expect(query(log, { kind: 'presence' })).toEqual({ serials: [2, 3, 5], more: false });
+      expect(query(log, { kind: 'message', limit: 2 })).toEqual({ serials: [1, 4], more: true });
+      expect(query(log, { kind: 'message', limit: 2, cursor: 4 })).toEqual({ serials: [6], more: false });
+      expect(query(log, { kind: 'presence', direction: 'backwards', limit: 2 })).toEqual({ serials: [5, 3], more: true });
+      expect(query(log, { kind: 'presence', limit: 3 })).toEqual({ serials: [2, 3, 5], more: false });
+      expect(query(log, { kind: 'presence', direction: 'backwards', cursor: 2 })).toEqual({ serials: [], more: false });
+    });
+
+    it('pages through every entry exactly once whatever the page size', () => {
+      const log = logOf(23);
+      for (const direction of ['forwards', 'backwards'] as const) {
+        for (const limit of [1, 4, 7, 23, 50]) {
+          const seen: number[] = [];
+          let cursor: number | undefined;
+          for (let pages = 0; pages < 100; pages++) {
+            const r = query(log, { direction, limit, ...(cursor !== undefined ? { cursor } : {}) });
+            seen.push(...r.serials);
+            if (!r.more) break;
+            cursor = r.serials[r.serials.length - 1];
+          }
+          const all = Array.from({ length: 23 }, (_, i) => i + 1);
+          expect(seen, `${direction} by ${limit}`).toEqual(direction === 'forwards' ? all : all.reverse());
+        }
+      }
+    });
+
+    it('finds nothing in an empty log', () => {
+      const log = new ChannelLog(4);
+      expect(query(log, {})).toEqual({ serials: [], more: false });
+      expect(query(log, { direction: 'backwards', cursor: 3 })).toEqual({ serials: [], more: false });
+    });
+  });
+});

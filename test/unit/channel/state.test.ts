@@ -1,0 +1,357 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/clock.js';
+import type { LogEntry } from '../../../src/channel/entry.js';
+import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
+import { parseSerial } from '../../../src/protocol/serial.js';
+import type { Message } from '../../../src/protocol/message.js';
+
+const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 100 };
+const KEY = 'app:chat';
+const EPOCH = 'ep1';
+
+function msg(id: string, data = `data-${id}`): Message {
+  return { id, data, timestamp: 0 };
+}
+
+function fresh(clock: ManualClock, s: ChannelSettings = settings): ChannelState {
+  return ChannelState.fresh(KEY, s, clock.now(), EPOCH);
+}
+
+const serialsOf = (es: readonly LogEntry[] | null) => es?.map((e) => e.serial) ?? null;
+
+describe('ChannelState', () => {
+  describe('accept', () => {
+    it('starts at serial 0 of its epoch', () => {
+      const st = fresh(new ManualClock());
+      expect(st.serial).toBe(0);
+      expect(st.position()).toEqual({ epoch: EPOCH, serial: 0, channelSerial: 'eu~ep1~0' });
+      expect(st.empty).toBe(true);
+    });
+
+    it('gives contiguous serials and channelSerials in order', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      const a = st.accept([msg('a'), msg('b')], clock.now());
+      clock.advance(5);
+      const b = st.accept([msg('c')], clock.now());
+      expect(a.entries.map((e) => e.serial)).toEqual([1, 2]);
+      expect(b.entries.map((e) => e.serial)).toEqual([3]);
+      expect([...a.serials, ...b.serials]).toEqual(['eu~ep1~1', 'eu~ep1~2', 'eu~ep1~3']);
+      expect(a.entries.map((e) => e.channelSerial)).toEqual(a.serials);
+      expect(st.position()).toEqual({ epoch: EPOCH, serial: 3, channelSerial: 'eu~ep1~3' });
+      expect(st.retained).toBe(3);
+    });
+
+    it('makes serials parseSerial reads back to the same position', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      for (let i = 0; i < 40; i++) st.accept([msg(`m${i}`)], clock.now());
+      expect(parseSerial(st.position().channelSerial)).toEqual({ region: 'eu', epoch: EPOCH, serial: 40, origins: [] });
+    });
+
+    it('stamps entries with their origin: this region, this epoch, the local seq', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      const { entries } = st.accept([msg('a'), msg('b')], clock.now());
+      expect(entries.map((e) => e.origin)).toEqual([
+        { region: 'eu', epoch: EPOCH, seq: 1 },
+        { region: 'eu', epoch: EPOCH, seq: 2 },
+      ]);
+      expect(entries.every((e) => e.kind === 'message' && e.storedAt === clock.now())).toBe(true);
+      expect(entries[1]!.message.id).toBe('b');
+    });
+
+    it('answers a repeated id with the original serial and stores nothing', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      const first = st.accept([msg('a'), msg('b')], clock.now());
+      clock.advance(1000);
+      const again = st.accept([msg('b'), msg('c'), msg('a')], clock.now());
+      expect(again.serials).toEqual([first.serials[1], 'eu~ep1~3', first.serials[0]]);
+      expect(again.entries.map((e) => e.message.id)).toEqual(['c']);
+      expect(st.serial).toBe(3);
+      expect(st.retained).toBe(3);
+    });
+
+    it('answers a batch that is all duplicates with no entries and an unchanged position', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      st.accept([msg('a')], clock.now());
+      const before = st.position();
+      const again = st.accept([msg('a')], clock.now());
+      expect(again).toEqual({ entries: [], serials: ['eu~ep1~1'] });
+      expect(st.position()).toEqual(before);
+    });
+
+    it('stores an id repeated within one batch once', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      const r = st.accept([msg('x'), msg('x')], clock.now());
+      expect(r.serials).toEqual(['eu~ep1~1', 'eu~ep1~1']);
+      expect(r.entries).toHaveLength(1);
+    });
+
+    it('takes an id again as a new message once the dedup window has passed', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      const first = st.accept([msg('a')], clock.now());
+      clock.advance(settings.dedupMs);
+      st.expire(clock.now());
+      expect(st.accept([msg('a')], clock.now()).serials).toEqual(first.serials); // exactly at the window: still a duplicate
+      clock.advance(1);
+      st.expire(clock.now());
+      const later = st.accept([msg('a')], clock.now());
+      expect(later.serials).toEqual(['eu~ep1~2']);
+      expect(later.entries).toHaveLength(1);
+    });
+
+    it('never stamps an entry earlier than one before it, even when now goes backwards', () => {
+      const clock = new ManualClock(10_000);
+      const st = fresh(clock);
+      const a = st.accept([msg('a')], 10_000);
+      const b = st.accept([msg('b')], 9_000);
+      const c = st.accept([msg('c')], 12_000);
+      expect([a, b, c].map((r) => r.entries[0]!.storedAt)).toEqual([10_000, 10_000, 12_000]);
+    });
+
+    it('never stamps an entry before the state was made', () => {
+      const st = ChannelState.fresh(KEY, settings, 50_000, EPOCH);
+      expect(st.accept([msg('a')], 40_000).entries[0]!.storedAt).toBe(50_000);
+    });
+  });
+
+  describe('retention', () => {
+    it('drops entries older than historyMs, after which covers and range see the gap', () => {
+      const clock = new ManualClock(0);
+      const st = fresh(clock);
+      st.accept([msg('a'), msg('b'), msg('c')], 0);
+      st.accept([msg('d'), msg('e')], 30_000);
+      st.expire(settings.historyMs + 1);
+      expect(st.retained).toBe(2);
+      expect(st.baseSerial).toBe(3);
+      expect(st.covers(2)).toBe(false);
+      expect(st.range(2)).toBeNull();
+      expect(st.range(0)).toBeNull();
+      expect(st.covers(3)).toBe(true);
+      expect(serialsOf(st.range(3))).toEqual([4, 5]);
+      expect(serialsOf(st.range(3, 4))).toEqual([4]);
+      expect(st.position().serial).toBe(5);
+    });
+
+    it('keeps at most maxMessages entries', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock, { ...settings, maxMessages: 3 });
+      for (let i = 0; i < 7; i++) st.accept([msg(`m${i}`)], clock.now());
+      st.expire(clock.now());
+      expect(st.retained).toBe(3);
+      expect(st.baseSerial).toBe(4);
+      expect(serialsOf(st.range(4))).toEqual([5, 6, 7]);
+    });
+
+    it('is empty once history and dedup have both expired, yet keeps its position', () => {
+      const clock = new ManualClock(0);
+      const st = fresh(clock);
+      st.accept([msg('a'), msg('b')], 0);
+      st.expire(settings.dedupMs + 1);
+      expect(st.empty).toBe(false); // history still holds them
+      st.expire(settings.historyMs + 1);
+      expect(st.empty).toBe(true);
+      expect(st.position()).toEqual({ epoch: EPOCH, serial: 2, channelSerial: 'eu~ep1~2' });
+      expect(st.accept([msg('c')], settings.historyMs + 2).serials).toEqual(['eu~ep1~3']);
+    });
+
+    it('holds the count cap as soon as messages are accepted', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock, { ...settings, maxMessages: 3 });
+      st.accept([msg('a'), msg('b'), msg('c'), msg('d'), msg('e')], clock.now());
+      expect(st.retained).toBe(3);
+      expect(st.baseSerial).toBe(2);
+      expect(serialsOf(st.range(2))).toEqual([3, 4, 5]);
+    });
+
+    it('keeps dropped messages in the dedup window', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock, { ...settings, maxMessages: 1 });
+      const first = st.accept([msg('a')], clock.now());
+      st.accept([msg('b')], clock.now());
+      expect(st.retained).toBe(1);
+      expect(st.accept([msg('a')], clock.now())).toEqual({ entries: [], serials: first.serials });
+      expect(st.hasOrdered('a')).toBe(true);
+      expect(st.hasOrdered('zzz')).toBe(false);
+    });
+
+    it('answers history queries from what it retains', () => {
+      const clock = new ManualClock(0);
+      const st = fresh(clock);
+      for (let i = 1; i <= 5; i++) st.accept([msg(`m${i}`)], i * 1000);
+      const r = st.query({ direction: 'backwards', limit: 2, kind: 'message' });
+      expect(r.items.map((e) => e.serial)).toEqual([5, 4]);
+      expect(r.more).toBe(true);
+    });
+  });
+
+  describe('snapshot and restore', () => {
+    function busyState(clock: ManualClock): ChannelState {
+      const st = fresh(clock, { ...settings, maxMessages: 5 });
+      for (let i = 0; i < 8; i++) {
+        st.accept([msg(`m${i}`)], clock.now());
+        clock.advance(1000);
+      }
+      st.expire(clock.now()); // count cap drops m0..m2
+      return st;
+    }
+
+    it('restores the same position, retained range and base', () => {
+      const clock = new ManualClock();
+      const st = busyState(clock);
+      const copy = ChannelState.restore(st.snapshot(), { ...settings, maxMessages: 5 });
+      expect(copy.key).toBe(KEY);
+      expect(copy.epoch).toBe(EPOCH);
+      expect(copy.position()).toEqual(st.position());
+      expect(copy.baseSerial).toBe(st.baseSerial);
+      expect(copy.baseSerial).toBe(3);
+      expect(copy.retained).toBe(5);
+      expect(copy.range(3)).toEqual(st.range(3));
+      expect(copy.range(2)).toBeNull();
+      expect(copy.snapshot()).toEqual(st.snapshot());
+    });
+
+    it('restores the dedup window, so a repeated id gets its original serial', () => {
+      const clock = new ManualClock();
+      const st = busyState(clock);
+      const copy = ChannelState.restore(st.snapshot(), settings);
+      const original = st.accept([msg('m6')], clock.now()).serials;
+      expect(copy.accept([msg('m6')], clock.now()).serials).toEqual(original);
+      expect(copy.serial).toBe(8);
+    });
+
+    it('continues exactly where the original would have', () => {
+      const clock = new ManualClock();
+      const st = busyState(clock);
+      const copy = ChannelState.restore(st.snapshot(), { ...settings, maxMessages: 5 });
+      const a = st.accept([msg('new1'), msg('new2')], clock.now());
+      const b = copy.accept([msg('new1'), msg('new2')], clock.now());
+      expect(b).toEqual(a);
+      expect(copy.snapshot()).toEqual(st.snapshot());
+    });
+
+    it('restores a state whose entries have all expired at its last position', () => {
+      const clock = new ManualClock(0);
+      const st = fresh(clock);
+      st.accept([msg('a'), msg('b')], 0);
+      st.expire(settings.historyMs + 1);
+      const copy = ChannelState.restore(st.snapshot(), settings);
+      expect(copy.position()).toEqual(st.position());
+      expect(copy.covers(2)).toBe(true);
+      expect(copy.covers(1)).toBe(false);
+      expect(copy.accept([msg('c')], settings.historyMs + 2).serials).toEqual(['eu~ep1~3']);
+    });
+
+    it('restores an empty fresh state', () => {
+      const st = fresh(new ManualClock());
+      const copy = ChannelState.restore(st.snapshot(), settings);
+      expect(copy.position()).toEqual(st.position());
+      expect(copy.empty).toBe(true);
+    });
+
+    it('keeps positions in other regions\' orders, and formats serials with them', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      st.applyEntries([
+        {
+          kind: 'message',
+          serial: 1,
+          channelSerial: 'eu~ep1~1|eu~ep1~0|us~usep~9',
+          storedAt: clock.now(),
+          origin: { region: 'us', epoch: 'usep', seq: 9 },
+          message: msg('from-us'),
+        },
+      ]);
+      const local = st.accept([msg('local')], clock.now());
+      expect(parseSerial(local.serials[0]!)).toEqual({
+        region: 'eu',
+        epoch: EPOCH,
+        serial: 2,
+        origins: [
+          { region: 'eu', epoch: EPOCH, seq: 1 },
+          { region: 'us', epoch: 'usep', seq: 9 },
+        ],
+      });
+      const copy = ChannelState.restore(st.snapshot(), settings);
+      expect(copy.position()).toEqual(st.position());
+      expect(copy.accept([msg('next')], clock.now())).toEqual(st.accept([msg('next')], clock.now()));
+    });
+  });
+
+  describe('applyEntries (replica)', () => {
+    it('reaches the same state as the master', () => {
+      const clock = new ManualClock();
+      const master = fresh(clock);
+      const replica = fresh(clock);
+      for (let i = 0; i < 5; i++) {
+        clock.advance(100);
+        const { entries } = master.accept([msg(`a${i}`), msg(`b${i}`)], clock.now());
+        replica.applyEntries(entries);
+      }
+      expect(replica.position()).toEqual(master.position());
+      expect(replica.snapshot()).toEqual(master.snapshot());
+    });
+
+    it('ignores entries it has already applied', () => {
+      const clock = new ManualClock();
+      const master = fresh(clock);
+      const replica = fresh(clock);
+      const first = master.accept([msg('a'), msg('b')], clock.now()).entries;
+      replica.applyEntries(first);
+      clock.advance(10);
+      const second = master.accept([msg('c')], clock.now()).entries;
+      replica.applyEntries([...first, ...second]); // a resend overlapping what it has
+      replica.applyEntries(first);
+      expect(replica.serial).toBe(3);
+      expect(replica.retained).toBe(3);
+      expect(replica.snapshot()).toEqual(master.snapshot());
+    });
+
+    it('throws on a gap, leaving its state as it was', () => {
+      const clock = new ManualClock();
+      const master = fresh(clock);
+      const replica = fresh(clock);
+      const { entries } = master.accept([msg('a'), msg('b'), msg('c')], clock.now());
+      replica.applyEntries([entries[0]!]);
+      expect(() => replica.applyEntries([entries[2]!])).toThrow();
+      expect(replica.serial).toBe(1);
+    });
+
+    it('takes over as master without reusing serials or forgetting ids', () => {
+      const clock = new ManualClock();
+      const master = fresh(clock);
+      const replica = fresh(clock);
+      const done = master.accept([msg('a'), msg('b')], clock.now());
+      replica.applyEntries(done.entries);
+      // The master dies; the replica is the new master.
+      const dup = replica.accept([msg('b')], clock.now());
+      expect(dup).toEqual({ entries: [], serials: [done.serials[1]] });
+      const next = replica.accept([msg('c')], clock.now());
+      expect(next.serials).toEqual(['eu~ep1~3']);
+      expect(next.entries[0]!.origin.seq).toBe(3);
+    });
+
+    it('holds the same count cap as the master', () => {
+      const clock = new ManualClock();
+      const capped = { ...settings, maxMessages: 2 };
+      const master = fresh(clock, capped);
+      const replica = fresh(clock, capped);
+      replica.applyEntries(master.accept([msg('a'), msg('b'), msg('c'), msg('d')], clock.now()).entries);
+      expect(replica.retained).toBe(2);
+      expect(replica.baseSerial).toBe(master.baseSerial);
+      expect(replica.snapshot()).toEqual(master.snapshot());
+    });
+
+    it('follows the master\'s storedAt even when it is ahead of the replica\'s clock', () => {
+      const master = ChannelState.fresh(KEY, settings, 5_000, EPOCH);
+      const replica = ChannelState.fresh(KEY, settings, 1_000, EPOCH);
+      replica.applyEntries(master.accept([msg('a')], 5_000).entries);
+      expect(replica.accept([msg('b')], 2_000).entries[0]!.storedAt).toBe(5_000);
+    });
+  });
+});

@@ -1,0 +1,474 @@
+import { describe, expect, it } from 'vitest';
+import { Membership, deriveTimeouts, type MembershipEvent } from '../../../src/cluster/membership.js';
+import type { Heartbeat, MemberInfo, NodeAddress } from '../../../src/transport/messages.js';
+
+const T = deriveTimeouts(100); // suspect after 400 ms, down after 800 ms
+const SELF_INC = 1_000;
+
+function addr(n: number): NodeAddress {
+  return { host: '127.0.0.1', port: 8000 + n, meshPort: 9000 + n };
+}
+
+/** Each node's address number: a, b, c, d are 0..3; `n7` and the like use their digits. */
+function numberOf(node: string): number {
+  const i = 'abcd'.indexOf(node);
+  return i >= 0 ? i : Number(node.replace(/\D/g, ''));
+}
+
+function hb(node: string, incarnation: number, o: Partial<Heartbeat> = {}): Heartbeat {
+  const n = numberOf(node);
+  return { type: 'heartbeat', node, incarnation, address: addr(n), members: [], leaving: false, quorum: true, ...o };
+}
+
+/** `a` with static peers b and c, none heard yet, at t=0. */
+function trio(): Membership {
+  const m = new Membership('a', addr(0), T, SELF_INC);
+  m.addStatic('b', addr(1), 0);
+  m.addStatic('c', addr(2), 0);
+  return m;
+}
+
+const types = (es: MembershipEvent[]) => es.map((e) => e.type);
+
+/** Ticks every heartbeat interval from `from` (exclusive) to `to` (inclusive); returns all events. */
+function tickThrough(m: Membership, from: number, to: number): { at: number; event: MembershipEvent }[] {
+  const out: { at: number; event: MembershipEvent }[] = [];
+  for (let t = from + T.heartbeatIntervalMs; t <= to; t += T.heartbeatIntervalMs) {
+    for (const event of m.tick(t)) out.push({ at: t, event });
+  }
+  return out;
+}
+
+describe('deriveTimeouts', () => {
+  it('suspects after four missed heartbeats and declares down after eight', () => {
+    expect(deriveTimeouts(100)).toEqual({ heartbeatIntervalMs: 100, suspectAfterMs: 400, downAfterMs: 800 });
+    expect(deriveTimeouts().heartbeatIntervalMs).toBe(500);
+  });
+});
+
+describe('Membership', () => {
+  describe('static members', () => {
+    it('start down and unheard, and do not count as reachable', () => {
+      const m = trio();
+      expect(m.state('b')).toBe('down');
+      expect(m.state('c')).toBe('down');
+      expect(m.incarnationOf('b')).toBe(0);
+      expect(m.ringMembers()).toEqual(['a']);
+      expect(m.hasQuorum()).toBe(false);
+    });
+
+    it('are not suspected or declared down by silence before they are first heard', () => {
+      const m = trio();
+      expect(tickThrough(m, 0, 2000)).toEqual([]);
+    });
+
+    it('ignore adding self or adding a member twice', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      m.addStatic('a', addr(9), 0);
+      m.addStatic('b', addr(1), 0);
+      m.onHeartbeat(hb('b', 5), 0);
+      m.addStatic('b', addr(7), 0);
+      expect(m.state('a')).toBe('up');
+      expect(m.addressOf('a')).toEqual(addr(0));
+      expect(m.state('b')).toBe('up');
+      expect(m.addressOf('b')).toEqual(addr(1));
+    });
+  });
+
+  describe('heartbeats', () => {
+    it('bring a static member up with peerUp', () => {
+      const m = trio();
+      expect(m.onHeartbeat(hb('b', 5), 0)).toEqual([{ type: 'peerUp', node: 'b', incarnation: 5, address: addr(1) }]);
+      expect(m.state('b')).toBe('up');
+      expect(m.incarnationOf('b')).toBe(5);
+      expect(m.ringMembers().sort()).toEqual(['a', 'b']);
+    });
+
+    it('bring an unknown member up with peerUp', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      expect(m.onHeartbeat(hb('z9', 3), 0)).toEqual([{ type: 'peerUp', node: 'z9', incarnation: 3, address: addr(9) }]);
+      expect(m.state('z9')).toBe('up');
+    });
+
+    it('report nothing while a member stays up', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      expect(m.onHeartbeat(hb('b', 5), 100)).toEqual([]);
+      expect(m.onHeartbeat(hb('b', 5), 200)).toEqual([]);
+    });
+
+    it('ignore our own heartbeat echoed back', () => {
+      const m = trio();
+      expect(m.onHeartbeat(hb('a', SELF_INC + 5), 0)).toEqual([]);
+      expect(m.selfIncarnation).toBe(SELF_INC);
+    });
+
+    it('keep a member up while they keep arriving', () => {
+      const m = trio();
+      for (let t = 0; t <= 3000; t += 100) {
+        m.onHeartbeat(hb('b', 5), t);
+        expect(m.tick(t)).toEqual([]);
+      }
+      expect(m.state('b')).toBe('up');
+    });
+  });
+
+  describe('silence', () => {
+    it('makes a member suspect after suspectAfterMs and down after downAfterMs', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      const events = tickThrough(m, 0, 1000);
+      expect(events.map(({ at, event }) => [at, event.type, 'node' in event ? event.node : ''])).toEqual([
+        [400, 'peerSuspect', 'b'],
+        [800, 'peerDown', 'b'],
+      ]);
+      expect(m.state('b')).toBe('down');
+    });
+
+    it('keeps a suspect member in the ring until it is down', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      tickThrough(m, 0, 500);
+      expect(m.state('b')).toBe('suspect');
+      expect(m.ringMembers().sort()).toEqual(['a', 'b']);
+      tickThrough(m, 500, 800);
+      expect(m.ringMembers()).toEqual(['a']);
+    });
+
+    it('brings a suspect member back up when it is heard again, with a fresh timeout', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      tickThrough(m, 0, 500);
+      expect(m.state('b')).toBe('suspect');
+      expect(m.onHeartbeat(hb('b', 5), 550)).toEqual([{ type: 'peerUp', node: 'b', incarnation: 5, address: addr(1) }]);
+      expect(m.state('b')).toBe('up');
+      // Silent again from 550: suspect at 950 at the earliest, not down at 800.
+      const events = tickThrough(m, 500, 1000);
+      expect(events.map(({ at, event }) => [at, event.type])).toEqual([[1000, 'peerSuspect']]);
+    });
+
+    it('ignores heartbeats of the same incarnation once a member is down', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      tickThrough(m, 0, 800);
+      expect(m.state('b')).toBe('down');
+      expect(m.onHeartbeat(hb('b', 5), 850)).toEqual([]);
+      expect(m.state('b')).toBe('down');
+      expect(m.ringMembers()).toEqual(['a']);
+    });
+
+    it('takes a member that was down back when it comes with a new incarnation', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      tickThrough(m, 0, 800);
+      expect(m.onHeartbeat(hb('b', 6), 850)).toEqual([{ type: 'peerUp', node: 'b', incarnation: 6, address: addr(1) }]);
+      expect(m.state('b')).toBe('up');
+    });
+  });
+
+  describe('incarnations', () => {
+    it('reports a live member seen with a higher incarnation as down, then up', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      const events = m.onHeartbeat(hb('b', 9, { address: addr(11) }), 100);
+      expect(types(events)).toEqual(['peerDown', 'peerUp']);
+      expect(events[0]).toMatchObject({ node: 'b' });
+      expect(events[1]).toEqual({ type: 'peerUp', node: 'b', incarnation: 9, address: addr(11) });
+      expect(m.incarnationOf('b')).toBe(9);
+      expect(m.addressOf('b')).toEqual(addr(11));
+    });
+
+    it('reports a suspect member seen with a higher incarnation as down, then up', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onLinkDown('b', 'socket closed');
+      expect(types(m.onHeartbeat(hb('b', 6), 100))).toEqual(['peerDown', 'peerUp']);
+    });
+
+    it('ignores a heartbeat from an older incarnation', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      expect(m.onHeartbeat(hb('b', 4), 100)).toEqual([]);
+      expect(m.incarnationOf('b')).toBe(5);
+    });
+  });
+
+  describe('leaving', () => {
+    it('marks a member that says goodbye as left, with peerLeft', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      expect(m.onHeartbeat(hb('b', 5, { leaving: true }), 100)).toEqual([{ type: 'peerLeft', node: 'b' }]);
+      expect(m.state('b')).toBe('left');
+      expect(m.ringMembers()).toEqual(['a']);
+      expect(m.onHeartbeat(hb('b', 5, { leaving: true }), 200)).toEqual([]);
+      expect(m.onHeartbeat(hb('b', 5), 300)).toEqual([]);
+      expect(m.state('b')).toBe('left');
+    });
+
+    it('leaves members that have left out of the quorum count', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      for (const [n, i] of [['b', 1], ['c', 2], ['d', 3]] as const) m.addStatic(n, addr(i), 0);
+      m.onHeartbeat(hb('b', 5), 0);
+      expect(m.hasQuorum()).toBe(false); // 2 of 4
+      m.onHeartbeat(hb('c', 5, { leaving: true }), 0);
+      expect(m.state('c')).toBe('left');
+      expect(m.hasQuorum()).toBe(true); // 2 of 3
+    });
+
+    it('records an unknown member that is leaving as left without an event', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      expect(m.onHeartbeat(hb('q1', 5, { leaving: true }), 0)).toEqual([]);
+      expect(m.state('q1')).toBe('left');
+      expect(m.hasQuorum()).toBe(true);
+    });
+
+    it('announces itself as left once leaving, and leaves the ring', () => {
+      const m = trio();
+      m.setLeaving();
+      const h = m.heartbeat();
+      expect(h.leaving).toBe(true);
+      expect(h.members[0]).toMatchObject({ node: 'a', state: 'left' });
+      expect(m.state('a')).toBe('left');
+      expect(m.ringMembers()).toEqual([]);
+    });
+  });
+
+  describe('gossip', () => {
+    it('discovers a member a peer names, and counts it for quorum', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      const members: MemberInfo[] = [
+        { node: 'b', incarnation: 5, state: 'up', address: addr(1) },
+        { node: 'n7', incarnation: 3, state: 'up', address: addr(7) },
+      ];
+      const events = m.onHeartbeat(hb('b', 5, { members }), 0);
+      expect(events).toEqual([
+        { type: 'peerUp', node: 'b', incarnation: 5, address: addr(1) },
+        { type: 'peerDiscovered', node: 'n7', address: addr(7) },
+      ]);
+      expect(m.state('n7')).toBe('down');
+      expect(m.addressOf('n7')).toEqual(addr(7));
+      expect(m.ringMembers().sort()).toEqual(['a', 'b']);
+      expect(m.hasQuorum()).toBe(true); // 2 of 3
+    });
+
+    it('does not discover a member twice, nor one that has left', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      const members: MemberInfo[] = [
+        { node: 'n7', incarnation: 3, state: 'up', address: addr(7) },
+        { node: 'n8', incarnation: 3, state: 'left', address: addr(8) },
+      ];
+      m.onHeartbeat(hb('b', 5, { members }), 0);
+      expect(m.onHeartbeat(hb('b', 5, { members }), 100)).toEqual([]);
+      expect(m.state('n8')).toBeUndefined();
+    });
+
+    it('brings a discovered member up when it is heard from directly', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      m.onHeartbeat(hb('b', 5, { members: [{ node: 'n7', incarnation: 3, state: 'up', address: addr(7) }] }), 0);
+      expect(types(m.onHeartbeat(hb('n7', 3), 10))).toEqual(['peerUp']);
+      expect(m.state('n7')).toBe('up');
+    });
+  });
+
+  describe('quorum', () => {
+    it.each([
+      [1, false],
+      [2, true],
+      [3, true],
+    ])('with 3 members and %i reachable is %s', (reachable, quorum) => {
+      const m = trio();
+      if (reachable >= 2) m.onHeartbeat(hb('b', 5), 0);
+      if (reachable >= 3) m.onHeartbeat(hb('c', 5), 0);
+      expect(m.hasQuorum()).toBe(quorum);
+      expect(m.heartbeat().quorum).toBe(quorum);
+    });
+
+    it('counts suspect members as reachable and down ones not', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onLinkDown('b', 'reset');
+      expect(m.hasQuorum()).toBe(true);
+      m.onPeerGone('b');
+      expect(m.hasQuorum()).toBe(false);
+    });
+
+    it('holds alone, with nobody else known', () => {
+      expect(new Membership('a', addr(0), T, SELF_INC).hasQuorum()).toBe(true);
+    });
+
+    it('needs more than half: 2 of 4 is not enough', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      for (const [n, i] of [['b', 1], ['c', 2], ['d', 3]] as const) m.addStatic(n, addr(i), 0);
+      m.onHeartbeat(hb('b', 5), 0);
+      expect(m.hasQuorum()).toBe(false);
+      m.onHeartbeat(hb('c', 5), 0);
+      expect(m.hasQuorum()).toBe(true);
+    });
+  });
+
+  describe('being declared down', () => {
+    const downReport = (inc: number): MemberInfo[] => [{ node: 'a', incarnation: inc, state: 'down', address: addr(0) }];
+
+    it('starts a new life when a peer with quorum reports it down at its incarnation', () => {
+      const m = trio();
+      const events = m.onHeartbeat(hb('b', 5, { members: downReport(SELF_INC), quorum: true }), 5_000);
+      expect(types(events)).toEqual(['peerUp', 'selfReset']);
+      const reset = events[1] as Extract<MembershipEvent, { type: 'selfReset' }>;
+      expect(reset.incarnation).toBeGreaterThan(SELF_INC);
+      expect(reset.reason).toContain('b');
+      expect(m.selfIncarnation).toBe(reset.incarnation);
+      expect(m.heartbeat().incarnation).toBe(reset.incarnation);
+    });
+
+    it('does not reset again for a report about its old incarnation', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5, { members: downReport(SELF_INC) }), 5_000);
+      const inc = m.selfIncarnation;
+      expect(m.onHeartbeat(hb('b', 5, { members: downReport(SELF_INC) }), 5_100)).toEqual([]);
+      expect(m.selfIncarnation).toBe(inc);
+    });
+
+    it('ignores a report from a peer without quorum', () => {
+      const m = trio();
+      const events = m.onHeartbeat(hb('b', 5, { members: downReport(SELF_INC), quorum: false }), 5_000);
+      expect(types(events)).toEqual(['peerUp']);
+      expect(m.selfIncarnation).toBe(SELF_INC);
+    });
+
+    it('ignores a report that it is up or suspect', () => {
+      const m = trio();
+      for (const state of ['up', 'suspect'] as const) {
+        const members: MemberInfo[] = [{ node: 'a', incarnation: SELF_INC, state, address: addr(0) }];
+        expect(types(m.onHeartbeat(hb('b', 5, { members }), 5_000))).not.toContain('selfReset');
+      }
+      expect(m.selfIncarnation).toBe(SELF_INC);
+    });
+
+    it('ignores a report while it is leaving', () => {
+      const m = trio();
+      m.setLeaving();
+      expect(types(m.onHeartbeat(hb('b', 5, { members: downReport(SELF_INC) }), 5_000))).not.toContain('selfReset');
+      expect(m.selfIncarnation).toBe(SELF_INC);
+    });
+
+    it('takes an incarnation of at least now, and above its last, when it resets', () => {
+      const m = new Membership('a', addr(0), T, 10_000);
+      expect(m.reset(5_000, 'test')).toEqual({ type: 'selfReset', incarnation: 10_001, reason: 'test' });
+      expect(m.reset(50_000, 'test')).toEqual({ type: 'selfReset', incarnation: 50_000, reason: 'test' });
+    });
+  });
+
+  describe('being frozen', () => {
+    it('resets itself after a gap of downAfterMs between ticks and does not blame its peers', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 5), 0);
+      m.tick(0);
+      const events = m.tick(T.downAfterMs);
+      expect(types(events)).toEqual(['selfReset']);
+      expect((events[0] as Extract<MembershipEvent, { type: 'selfReset' }>).incarnation).toBeGreaterThan(SELF_INC);
+      expect(m.state('b')).toBe('up');
+      expect(m.state('c')).toBe('up');
+    });
+
+    it('gives its peers a fresh timeout after the freeze', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      m.tick(5_000); // frozen for 5 s
+      // Silence is counted from 5000: suspect at 5400, not at once.
+      const events = tickThrough(m, 5_000, 5_400);
+      expect(events.map(({ at, event }) => [at, event.type])).toEqual([[5_400, 'peerSuspect']]);
+    });
+
+    it('does not reset for a gap just under downAfterMs', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      expect(types(m.tick(T.downAfterMs - 1))).toEqual(['peerSuspect']);
+      expect(m.selfIncarnation).toBe(SELF_INC);
+    });
+
+    it('does not reset on its first tick, however late', () => {
+      const m = trio();
+      expect(m.tick(1_000_000)).toEqual([]);
+      expect(m.selfIncarnation).toBe(SELF_INC);
+    });
+  });
+
+  describe('transport signals', () => {
+    it('suspects a member at once when its link goes down', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      expect(m.onLinkDown('b', 'socket closed')).toEqual([{ type: 'peerSuspect', node: 'b', reason: 'socket closed' }]);
+      expect(m.state('b')).toBe('suspect');
+      expect(m.onLinkDown('b', 'again')).toEqual([]);
+    });
+
+    it('ignores a link going down to a member that is not up', () => {
+      const m = trio();
+      expect(m.onLinkDown('b', 'x')).toEqual([]);
+      expect(m.onLinkDown('nobody', 'x')).toEqual([]);
+      expect(m.state('b')).toBe('down');
+    });
+
+    it('declares a member down at once when its process is gone', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      const events = m.onPeerGone('b');
+      expect(types(events)).toEqual(['peerDown']);
+      expect(events[0]).toMatchObject({ node: 'b' });
+      expect(m.state('b')).toBe('down');
+      expect(m.onPeerGone('b')).toEqual([]);
+    });
+
+    it('declares a suspect member down when its process is gone', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onLinkDown('b', 'x');
+      expect(types(m.onPeerGone('b'))).toEqual(['peerDown']);
+    });
+
+    it('ignores a gone process for a member never heard', () => {
+      const m = trio();
+      expect(m.onPeerGone('b')).toEqual([]);
+      expect(m.onPeerGone('nobody')).toEqual([]);
+    });
+  });
+
+  describe('view and heartbeat', () => {
+    it('sends its own state first, then every member it knows', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      expect(m.heartbeat()).toEqual({
+        type: 'heartbeat',
+        node: 'a',
+        incarnation: SELF_INC,
+        address: addr(0),
+        members: [
+          { node: 'a', incarnation: SELF_INC, state: 'up', address: addr(0) },
+          { node: 'b', incarnation: 5, state: 'up', address: addr(1) },
+          { node: 'c', incarnation: 0, state: 'down', address: addr(2) },
+        ],
+        leaving: false,
+        quorum: true,
+      });
+      expect(m.peers().map((p) => p.node)).toEqual(['b', 'c']);
+    });
+
+    it('forgets a member for good', () => {
+      const m = trio();
+      expect(m.forget('c')).toBe(true);
+      expect(m.state('c')).toBeUndefined();
+      expect(m.forget('c')).toBe(false);
+      expect(m.hasQuorum()).toBe(false); // 1 of 2
+      m.onHeartbeat(hb('b', 5), 0);
+      expect(m.hasQuorum()).toBe(true);
+    });
+  });
+});

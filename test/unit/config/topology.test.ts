@@ -1,0 +1,271 @@
+import { describe, expect, it } from 'vitest';
+import * as D from '../../../src/config/defaults.js';
+import { TopologyError, validateTopology } from '../../../src/config/topology.js';
+
+type Doc = Record<string, unknown>;
+
+function minimal(): Doc {
+  return {
+    deployment: 'test',
+    apps: [{ id: 'app1', keys: [{ id: 'k1', secret: 'secret123' }] }],
+    regions: [{ name: 'eu', nodes: [{ name: 'n1', port: 8001, meshPort: 9001 }] }],
+  };
+}
+
+function twoNodes(second: Doc = {}): Doc {
+  return {
+    ...minimal(),
+    regions: [
+      {
+        name: 'eu',
+        nodes: [
+          { name: 'n1', port: 8001, meshPort: 9001 },
+          { name: 'n2', port: 8002, meshPort: 9002, ...second },
+        ],
+      },
+    ],
+  };
+}
+
+/** The problems validateTopology reports for `doc`. */
+function problemsOf(doc: unknown, file?: string): string[] {
+  try {
+    validateTopology(doc, file);
+  } catch (e) {
+    expect(e).toBeInstanceOf(TopologyError);
+    return (e as TopologyError).problems;
+  }
+  throw new Error('expected a TopologyError, but the document was accepted');
+}
+
+describe('validateTopology', () => {
+  it('fills in defaults for a minimal document', () => {
+    const t = validateTopology(minimal());
+    expect(t.deployment).toBe('test');
+    expect(t.regions[0]!.transport).toBe('mesh');
+    expect(t.regions[0]!.vnodes).toBe(128);
+    expect(t.regions[0]!.nodes[0]).toEqual({ name: 'n1', host: '127.0.0.1', port: 8001, meshPort: 9001 });
+    expect(t.apps[0]!.keys[0]!.capability).toEqual({ '*': ['*'] });
+    expect(t.secrets).toEqual({ cluster: 'env:ABLY_NG_CLUSTER_SECRET' });
+    expect(t.retention).toEqual({
+      historyMs: D.HISTORY_RETENTION_MS,
+      dedupMs: D.DEDUP_WINDOW_MS,
+      maxMessagesPerChannel: D.MAX_HISTORY_MESSAGES_PER_CHANNEL,
+    });
+    expect(t.limits).toEqual({
+      maxMessageSize: D.MAX_MESSAGE_SIZE_BYTES,
+      maxFrameSize: D.MAX_FRAME_SIZE_BYTES,
+      maxInboundRate: D.MAX_INBOUND_RATE_PER_S,
+      maxChannelsPerConnection: D.MAX_CHANNELS_PER_CONNECTION,
+      maxPresenceMembers: D.MAX_PRESENCE_MEMBERS_PER_CHANNEL,
+      maxChannelPublishRate: D.MAX_CHANNEL_PUBLISH_RATE_PER_S,
+      connectionStateTtlMs: D.CONNECTION_STATE_TTL_MS,
+      maxIdleIntervalMs: D.MAX_IDLE_INTERVAL_MS,
+      maxConnectionBufferBytes: D.MAX_CONNECTION_BUFFER_BYTES,
+    });
+    expect(t).not.toHaveProperty('file');
+  });
+
+  it('fills in the limits a document leaves out and keeps the ones it gives', () => {
+    const t = validateTopology({ ...minimal(), limits: { maxMessageSize: 1000 } });
+    expect(t.limits.maxMessageSize).toBe(1000);
+    expect(t.limits.maxFrameSize).toBe(D.MAX_FRAME_SIZE_BYTES);
+  });
+
+  it('records the file it came from', () => {
+    expect(validateTopology(minimal(), '/etc/regions/eu.yaml').file).toBe('/etc/regions/eu.yaml');
+  });
+
+  it('accepts the same port on different hosts', () => {
+    expect(() => validateTopology(twoNodes({ host: '10.0.0.2', port: 8001, meshPort: 9001 }))).not.toThrow();
+  });
+
+  it('accepts a NATS region that names its servers', () => {
+    const doc = minimal();
+    (doc.regions as Doc[])[0] = { ...(doc.regions as Doc[])[0], transport: 'nats', nats: { servers: ['nats://x:4222'] } };
+    expect(validateTopology(doc).regions[0]!.transport).toBe('nats');
+  });
+
+  describe('naming the bad path', () => {
+    it.each([0, -1, 65536])('rejects port %s as regions[0].nodes[1].port: must be 1..65535', (port) => {
+      expect(problemsOf(twoNodes({ port }))).toEqual(['regions[0].nodes[1].port: must be 1..65535']);
+    });
+
+    it('rejects a fractional port under its path', () => {
+      const problems = problemsOf(twoNodes({ port: 8001.5 }));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^regions\[0\]\.nodes\[1\]\.port: /);
+    });
+
+    it('rejects a bad meshPort under its own path', () => {
+      expect(problemsOf(twoNodes({ meshPort: -1 }))).toContain('regions[0].nodes[1].meshPort: must be 1..65535');
+    });
+
+    it('rejects a node name with bad characters', () => {
+      const problems = problemsOf(twoNodes({ name: 'bad name' }));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^regions\[0\]\.nodes\[1\]\.name: /);
+    });
+
+    it('rejects a missing required field', () => {
+      const doc = minimal();
+      delete doc.deployment;
+      expect(problemsOf(doc).some((p) => p.startsWith('deployment: '))).toBe(true);
+    });
+
+    it('rejects a short key secret', () => {
+      const doc = minimal();
+      doc.apps = [{ id: 'app1', keys: [{ id: 'k1', secret: 'short' }] }];
+      expect(problemsOf(doc)).toContain('apps[0].keys[0].secret: must be at least 8 characters');
+    });
+
+    it.each([
+      ['regions', []],
+      ['apps', []],
+    ])('rejects empty %s', (field, value) => {
+      const problems = problemsOf({ ...minimal(), [field]: value });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(new RegExp(`^${field}: `));
+    });
+
+    it('rejects a region with no nodes', () => {
+      const doc = minimal();
+      doc.regions = [{ name: 'eu', nodes: [] }];
+      expect(problemsOf(doc)).toContain('regions[0].nodes: a region needs at least one node');
+    });
+
+    it('rejects a document that is not an object', () => {
+      expect(problemsOf('hello')[0]).toMatch(/^\(top level\): /);
+      expect(problemsOf(null)[0]).toMatch(/^\(top level\): /);
+    });
+
+    it('rejects an unknown key at the top level', () => {
+      const problems = problemsOf({ ...minimal(), colour: 'blue' });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^\(top level\): .*colour/);
+    });
+
+    it('rejects an unknown key on a node, naming the node', () => {
+      const problems = problemsOf(twoNodes({ prot: 8080 }));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^regions\[0\]\.nodes\[1\]: .*prot/);
+    });
+
+    it('rejects an unknown key in limits', () => {
+      expect(problemsOf({ ...minimal(), limits: { maxMessageSise: 5 } })[0]).toMatch(/^limits: .*maxMessageSise/);
+    });
+
+    it('reports every problem at once', () => {
+      const doc = twoNodes({ port: 0, meshPort: 70000 });
+      doc.apps = [{ id: 'app1', keys: [{ id: 'k1', secret: 'x' }] }];
+      expect(problemsOf(doc).sort()).toEqual([
+        'apps[0].keys[0].secret: must be at least 8 characters',
+        'regions[0].nodes[1].meshPort: must be 1..65535',
+        'regions[0].nodes[1].port: must be 1..65535',
+      ]);
+    });
+
+    it('names the file in the error message', () => {
+      try {
+        validateTopology({ ...minimal(), regions: [] }, 'eu.yaml');
+        expect.unreachable();
+      } catch (e) {
+        expect((e as Error).message).toMatch(/^eu\.yaml: invalid topology:/);
+        expect((e as Error).message).toContain('regions: ');
+      }
+    });
+  });
+
+  describe('contradictions', () => {
+    it('rejects a node name used twice, even across regions', () => {
+      const doc = minimal();
+      doc.regions = [
+        { name: 'eu', nodes: [{ name: 'n1', port: 8001, meshPort: 9001 }] },
+        { name: 'us', nodes: [{ name: 'n1', port: 8002, meshPort: 9002 }] },
+      ];
+      const problems = problemsOf(doc);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^regions\[1\]\.nodes\[0\]\.name: duplicate node "n1"/);
+    });
+
+    it('rejects a port used twice on one host, naming both users', () => {
+      expect(problemsOf(twoNodes({ port: 8001 }))).toEqual([
+        'regions[0].nodes[1].port: port 8001 on 127.0.0.1 is already used by regions[0].nodes[0].port',
+      ]);
+    });
+
+    it('rejects a mesh port that clashes with another node\'s client port', () => {
+      expect(problemsOf(twoNodes({ meshPort: 8001 }))).toEqual([
+        'regions[0].nodes[1].meshPort: port 8001 on 127.0.0.1 is already used by regions[0].nodes[0].port',
+      ]);
+    });
+
+    it('rejects a node whose port and meshPort are the same', () => {
+      expect(problemsOf(twoNodes({ port: 8005, meshPort: 8005 }))).toEqual([
+        'regions[0].nodes[1].meshPort: port 8005 on 127.0.0.1 is already used by regions[0].nodes[1].port',
+      ]);
+    });
+
+    it('rejects a gRPC port that another node uses', () => {
+      expect(problemsOf(twoNodes({ grpcPort: 9001 }))).toEqual([
+        'regions[0].nodes[1].grpcPort: port 9001 on 127.0.0.1 is already used by regions[0].nodes[0].meshPort',
+      ]);
+    });
+
+    it('rejects a balancer port that a node uses', () => {
+      const doc = minimal();
+      doc.regions = [{ name: 'eu', balancer: { port: 8001 }, nodes: [{ name: 'n1', port: 8001, meshPort: 9001 }] }];
+      expect(problemsOf(doc)).toEqual([
+        'regions[0].nodes[0].port: port 8001 on 127.0.0.1 is already used by regions[0].balancer',
+      ]);
+    });
+
+    it('rejects a region name used twice', () => {
+      const doc = minimal();
+      doc.regions = [
+        { name: 'eu', nodes: [{ name: 'n1', port: 8001, meshPort: 9001 }] },
+        { name: 'eu', nodes: [{ name: 'n2', port: 8002, meshPort: 9002 }] },
+      ];
+      expect(problemsOf(doc)).toEqual(['regions[1].name: duplicate region "eu"']);
+    });
+
+    it('rejects an app id or key id used twice', () => {
+      const doc = minimal();
+      doc.apps = [
+        { id: 'a', keys: [{ id: 'k', secret: 'secret123' }, { id: 'k', secret: 'secret456' }] },
+        { id: 'a', keys: [{ id: 'k', secret: 'secret789' }] },
+      ];
+      expect(problemsOf(doc).sort()).toEqual(['apps[0].keys[1].id: duplicate key "k"', 'apps[1].id: duplicate app "a"']);
+    });
+
+    it('rejects a key capability with an unknown operation', () => {
+      const doc = minimal();
+      doc.apps = [{ id: 'a', keys: [{ id: 'k', secret: 'secret123', capability: { 'chat:*': ['publish', 'yell'] } }] }];
+      const problems = problemsOf(doc);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^apps\[0\]\.keys\[0\]\.capability: .*yell/);
+    });
+
+    it('rejects a key capability with no operations for a resource', () => {
+      const doc = minimal();
+      doc.apps = [{ id: 'a', keys: [{ id: 'k', secret: 'secret123', capability: { chat: [] } }] }];
+      expect(problemsOf(doc)[0]).toMatch(/^apps\[0\]\.keys\[0\]\.capability: /);
+    });
+
+    it('rejects maxMessageSize larger than maxFrameSize', () => {
+      expect(problemsOf({ ...minimal(), limits: { maxMessageSize: 2000, maxFrameSize: 1000 } })).toEqual([
+        'limits.maxMessageSize: must not exceed limits.maxFrameSize (1000)',
+      ]);
+    });
+
+    it('accepts maxMessageSize equal to maxFrameSize', () => {
+      expect(() => validateTopology({ ...minimal(), limits: { maxMessageSize: 1000, maxFrameSize: 1000 } })).not.toThrow();
+    });
+
+    it('rejects a NATS region without NATS servers', () => {
+      const doc = minimal();
+      doc.regions = [{ name: 'eu', transport: 'nats', nodes: [{ name: 'n1', port: 8001, meshPort: 9001 }] }];
+      expect(problemsOf(doc)).toEqual(['regions[0].nats: required when transport is "nats"']);
+    });
+  });
+});

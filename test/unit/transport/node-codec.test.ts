@@ -1,0 +1,334 @@
+import { describe, expect, it } from 'vitest';
+import type { LogEntry } from '../../../src/channel/entry.js';
+import type { ChannelSnapshot } from '../../../src/channel/state.js';
+import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
+import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js';
+import type { Message } from '../../../src/protocol/message.js';
+
+const NOW = 1_700_000_000_123;
+
+/** Encodes and decodes; the bytes must be a Uint8Array as a transport would carry them. */
+function roundTrip(msg: NodeMessage): NodeMessage {
+  const bytes = encodeNodeMessage(msg);
+  expect(bytes).toBeInstanceOf(Uint8Array);
+  return decodeNodeMessage(Uint8Array.from(bytes));
+}
+
+const textMessage: Message = {
+  id: 'conn:7:0',
+  name: 'greeting',
+  clientId: 'alice',
+  connectionId: 'conn',
+  data: 'hello',
+  encoding: 'utf-8',
+  extras: { headers: { k: 'v' }, ref: { type: 'x', timeserial: 'y' } },
+  timestamp: NOW - 5,
+};
+const binaryMessage: Message = { id: 'bin', data: Buffer.from([0, 1, 2, 253, 254, 255]), timestamp: NOW };
+const bareMessage: Message = { id: 'bare', timestamp: NOW };
+
+const messageEntry: LogEntry = {
+  kind: 'message',
+  serial: 41,
+  channelSerial: 'eu~ep1~15|eu~ep1~3|us~ep9~38',
+  storedAt: NOW,
+  origin: { region: 'us', epoch: 'ep9', seq: 38 },
+  message: textMessage,
+};
+
+const binaryEntry: LogEntry = {
+  kind: 'message',
+  serial: 42,
+  channelSerial: 'eu~ep1~16',
+  storedAt: NOW + 1,
+  origin: { region: 'eu', epoch: 'ep1', seq: 4 },
+  message: binaryMessage,
+};
+
+const bareEntry: LogEntry = {
+  kind: 'message',
+  serial: 43,
+  channelSerial: 'eu~ep1~17',
+  storedAt: NOW + 2,
+  origin: { region: 'eu', epoch: 'ep1', seq: 5 },
+  message: bareMessage,
+};
+
+const presenceEntry: LogEntry = {
+  kind: 'presence',
+  serial: 44,
+  channelSerial: 'eu~ep1~18',
+  storedAt: NOW + 3,
+  origin: { region: 'eu', epoch: 'ep1', seq: 6 },
+  presence: {
+    id: 'conn:8:0',
+    action: 2,
+    clientId: 'bob',
+    connectionId: 'conn2',
+    data: Buffer.from('binary presence'),
+    encoding: 'utf-8',
+    extras: { status: 'away' },
+    timestamp: NOW,
+  },
+};
+
+const barePresenceEntry: LogEntry = {
+  kind: 'presence',
+  serial: 45,
+  channelSerial: 'eu~ep1~19',
+  storedAt: NOW + 4,
+  origin: { region: 'eu', epoch: 'ep1', seq: 7 },
+  presence: { id: 'p', action: 3, clientId: 'bob', connectionId: 'conn2', timestamp: NOW },
+};
+
+const entries = [messageEntry, binaryEntry, bareEntry, presenceEntry, barePresenceEntry];
+
+const snapshot: ChannelSnapshot = {
+  key: 'app:chat',
+  epoch: 'ep1',
+  term: 3,
+  base: 40,
+  localSeq: 7,
+  origins: [{ region: 'us', epoch: 'ep9', seq: 38 }],
+  lastStoredAt: NOW + 4,
+  entries,
+  dedup: [
+    { id: 'conn:7:0', channelSerial: 'eu~ep1~15', at: NOW },
+    { id: 'bin', channelSerial: 'eu~ep1~16', at: NOW + 1 },
+  ],
+  wasMaster: true,
+  subscribers: ['n2', 'n3'],
+};
+
+describe('encodeNodeMessage / decodeNodeMessage', () => {
+  it('round-trips a heartbeat with members in every state', () => {
+    const msg: NodeMessage = {
+      type: 'heartbeat',
+      node: 'n1',
+      incarnation: NOW,
+      address: { host: '10.0.0.1', port: 8001, meshPort: 9001 },
+      members: [
+        { node: 'n1', incarnation: NOW, state: 'up', address: { host: '10.0.0.1', port: 8001, meshPort: 9001 } },
+        { node: 'n2', incarnation: 5, state: 'suspect', address: { host: '10.0.0.2', port: 8002, meshPort: 9002 } },
+        { node: 'n3', incarnation: 0, state: 'down', address: { host: '10.0.0.3', port: 8003, meshPort: 9003 } },
+        { node: 'n4', incarnation: 9, state: 'left', address: { host: '10.0.0.4', port: 8004, meshPort: 9004 } },
+      ],
+      leaving: false,
+      quorum: true,
+    };
+    expect(roundTrip(msg)).toStrictEqual(msg);
+  });
+
+  it('round-trips a leaving heartbeat without quorum', () => {
+    const msg: NodeMessage = {
+      type: 'heartbeat',
+      node: 'n1',
+      incarnation: 3,
+      address: { host: 'h', port: 1, meshPort: 2 },
+      members: [],
+      leaving: true,
+      quorum: false,
+    };
+    expect(roundTrip(msg)).toStrictEqual(msg);
+  });
+
+  describe('requests', () => {
+    it('round-trips sub', () => {
+      const msg: NodeMessage = { type: 'sub', rid: 1, channel: 'app:chat' };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it('round-trips publish with text, binary and bare messages', () => {
+      const msg: NodeMessage = {
+        type: 'publish',
+        rid: 2,
+        channel: 'app:chat',
+        messages: [textMessage, binaryMessage, bareMessage],
+      };
+      const back = roundTrip(msg);
+      expect(back).toStrictEqual(msg);
+      if (back.type !== 'publish') throw new Error('wrong type');
+      expect(Buffer.isBuffer(back.messages[1]!.data)).toBe(true);
+      expect(back.messages[2]).toStrictEqual({ id: 'bare', timestamp: NOW });
+    });
+
+    it('round-trips publish with the id of the publish it must follow', () => {
+      const msg: NodeMessage = { type: 'publish', rid: 12, channel: 'app:chat', messages: [bareMessage], after: 'conn:6:0' };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it('round-trips range', () => {
+      const msg: NodeMessage = { type: 'range', rid: 3, channel: 'app:chat', epoch: 'ep1', after: 10, upto: 2 ** 40 };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it('round-trips history with every query field', () => {
+      const msg: NodeMessage = {
+        type: 'history',
+        rid: 4,
+        channel: 'app:chat',
+        query: {
+          start: NOW - 60_000,
+          end: NOW,
+          direction: 'forwards',
+          limit: 100,
+          cursor: 17,
+          untilSerial: 40,
+          epoch: 'ep1',
+          kind: 'presence',
+        },
+      };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it('round-trips history with a minimal query, setting no absent field', () => {
+      const msg: NodeMessage = {
+        type: 'history',
+        rid: 5,
+        channel: 'app:chat',
+        query: { direction: 'backwards', limit: 1, kind: 'message' },
+      };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it('round-trips history with zero bounds and cursor, keeping them distinct from absent', () => {
+      const msg: NodeMessage = {
+        type: 'history',
+        rid: 6,
+        channel: 'app:chat',
+        query: { start: 0, end: 0, cursor: 0, untilSerial: 0, direction: 'backwards', limit: 10, kind: 'message' },
+      };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it('round-trips replicate with message and presence entries', () => {
+      const msg: NodeMessage = { type: 'replicate', rid: 7, channel: 'app:chat', epoch: 'ep1', entries };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it.each(['replica', 'handoff'] as const)('round-trips sync as %s with a whole snapshot', (role) => {
+      const msg: NodeMessage = { type: 'sync', rid: 8, channel: 'app:chat', snapshot, role };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it('round-trips sync with an empty snapshot', () => {
+      const empty: ChannelSnapshot = {
+        key: 'app:x',
+        epoch: 'e',
+        term: 0,
+        base: 0,
+        localSeq: 0,
+        origins: [],
+        lastStoredAt: NOW,
+        entries: [],
+        dedup: [],
+        wasMaster: false,
+        subscribers: [],
+      };
+      const msg: NodeMessage = { type: 'sync', rid: 9, channel: 'app:x', snapshot: empty, role: 'replica' };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it.each([true, false])('round-trips claim with probe %s', (probe) => {
+      const msg: NodeMessage = { type: 'claim', rid: 10, channel: 'app:chat', probe };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it('round-trips status', () => {
+      const msg: NodeMessage = { type: 'status', rid: 11, channel: 'app:chat' };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+  });
+
+  describe('replies', () => {
+    const bodies: [string, ReplyBody][] = [
+      ['subscribed', { kind: 'subscribed', epoch: 'ep1', serial: 45, channelSerial: 'eu~ep1~19' }],
+      ['published', { kind: 'published', serials: ['eu~ep1~1', 'eu~ep1~2'] }],
+      ['published with no serials', { kind: 'published', serials: [] }],
+      ['entries', { kind: 'entries', entries, more: true }],
+      ['entries with none', { kind: 'entries', entries: [], more: false }],
+      ['ok', { kind: 'ok' }],
+      ['snapshot', { kind: 'snapshot', snapshot }],
+      ['no snapshot', { kind: 'snapshot', snapshot: null }],
+      [
+        'status',
+        {
+          kind: 'status',
+          status: {
+            channel: 'app:chat',
+            master: 'n1',
+            replica: 'n2',
+            epoch: 'ep1',
+            serial: 45,
+            channelSerial: 'eu~ep1~19',
+            retained: 5,
+            subscriberNodes: ['n1', 'n3'],
+          },
+        },
+      ],
+      [
+        'status without a replica',
+        {
+          kind: 'status',
+          status: {
+            channel: 'app:chat',
+            master: 'n1',
+            replica: null,
+            epoch: 'ep1',
+            serial: 0,
+            channelSerial: 'eu~ep1~0',
+            retained: 0,
+            subscriberNodes: [],
+          },
+        },
+      ],
+      ['no status', { kind: 'status', status: null }],
+      ['error', { kind: 'error', error: { code: 40160, statusCode: 401, message: 'not permitted' } }],
+      ['redirect', { kind: 'redirect', owner: 'n3' }],
+      ['redirect to nobody', { kind: 'redirect', owner: null }],
+      ['retry', { kind: 'retry', reason: 'publish arrived before conn:6:0' }],
+    ];
+
+    it.each(bodies)('round-trips %s', (_what, body) => {
+      const msg: NodeMessage = { type: 'reply', rid: 77, body };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+  });
+
+  describe('one-way messages', () => {
+    it('round-trips a broadcast with message and presence entries, binary data and extras', () => {
+      const msg: NodeMessage = { type: 'broadcast', channel: 'app:chat', epoch: 'ep1', entries };
+      const back = roundTrip(msg);
+      expect(back).toStrictEqual(msg);
+      if (back.type !== 'broadcast') throw new Error('wrong type');
+      const bin = back.entries[1]!;
+      const pres = back.entries[3]!;
+      expect(bin.kind === 'message' && Buffer.isBuffer(bin.message.data)).toBe(true);
+      expect(pres.kind === 'presence' && Buffer.from(pres.presence.data as Uint8Array).toString()).toBe('binary presence');
+    });
+
+    it('carries only the viewed bytes of binary data that is a window on a larger buffer', () => {
+      const whole = Buffer.from([9, 9, 1, 2, 3, 9, 9]);
+      const entry: LogEntry = { ...binaryEntry, message: { id: 'w', data: whole.subarray(2, 5), timestamp: 1 } };
+      const back = roundTrip({ type: 'broadcast', channel: 'c', epoch: 'e', entries: [entry] });
+      if (back.type !== 'broadcast' || back.entries[0]!.kind !== 'message') throw new Error('wrong type');
+      expect([...(back.entries[0].message.data as Uint8Array)]).toEqual([1, 2, 3]);
+    });
+
+    it('round-trips an empty string as data, distinct from no data', () => {
+      const entry: LogEntry = { ...bareEntry, message: { id: 'e', data: '', timestamp: 1 } };
+      const back = roundTrip({ type: 'broadcast', channel: 'c', epoch: 'e', entries: [entry] });
+      if (back.type !== 'broadcast' || back.entries[0]!.kind !== 'message') throw new Error('wrong type');
+      expect(back.entries[0].message.data).toBe('');
+    });
+
+    it('round-trips unsub', () => {
+      const msg: NodeMessage = { type: 'unsub', channel: 'app:chat' };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+  });
+
+  it('rejects bytes that hold no message', () => {
+    expect(() => decodeNodeMessage(new Uint8Array(0))).toThrow();
+  });
+});
