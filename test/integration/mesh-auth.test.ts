@@ -1,0 +1,140 @@
+/**
+ * Mesh links authenticate both ways before any channel traffic crosses them.
+ */
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as pb from '../../src/gen/node.pb.js';
+import { FrameReader, frameHeader } from '../../src/transport/framing.js';
+import { MeshTransport } from '../../src/transport/mesh.js';
+import type { NodeMessage } from '../../src/transport/messages.js';
+import { encodeNodeMessage } from '../../src/transport/node-codec.js';
+import { freePorts } from '../helpers/ports.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+function capturingLogger(): { log: pino.Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { log: pino({ level: 'warn' }, stream), lines };
+}
+
+function frame(payload: Uint8Array): Buffer {
+  return Buffer.concat([frameHeader(payload.length), Buffer.from(payload)]);
+}
+
+const BROADCAST: NodeMessage = { type: 'broadcast', channel: 'app:secret', epoch: 'e', entries: [] };
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+async function transport(name: string, port: number, secret: string, log: pino.Logger): Promise<MeshTransport> {
+  const t = new MeshTransport({ self: name, region: 'r', host: '127.0.0.1', meshPort: port, secret, log });
+  await t.start();
+  cleanup.push(() => t.stop());
+  return t;
+}
+
+describe('mesh link authentication', () => {
+  it('refuses and logs a connection that does not prove the cluster secret; its frames are never delivered', async () => {
+    const [port] = await freePorts(1);
+    const { log, lines } = capturingLogger();
+    const t = await transport('n1', port!, 'the-secret', log);
+    const delivered: NodeMessage[] = [];
+    t.onMessage((_f, m) => delivered.push(m));
+
+    const sock = net.connect({ host: '127.0.0.1', port: port! });
+    const reader = new FrameReader();
+    const received: Buffer[] = [];
+    sock.on('data', (d) => received.push(...reader.push(d)));
+    await new Promise((r) => sock.once('connect', r));
+    await waitFor(() => received.length > 0, { what: 'the challenge' });
+    // Only a challenge comes from an unauthenticated listener: nothing to read.
+    const first = pb.Handshake.decode(received[0]!);
+    expect(first.step?.$case).toBe('challenge');
+    const hello: pb.Handshake = {
+      step: { $case: 'hello', hello: { node: 'intruder', region: 'r', nonce: Buffer.alloc(16), mac: Buffer.alloc(32, 7) } },
+    };
+    sock.write(frame(pb.Handshake.encode(hello).finish()));
+    sock.write(frame(encodeNodeMessage(BROADCAST)));
+    await new Promise((r) => sock.once('close', r));
+    await sleep(50);
+    expect(delivered).toEqual([]);
+    expect(received).toHaveLength(1);
+    expect(lines.some((l) => l.includes('refused mesh connection') && l.includes('intruder'))).toBe(true);
+  });
+
+  it('refuses a connection that skips the handshake and sends traffic straight away', async () => {
+    const [port] = await freePorts(1);
+    const { log } = capturingLogger();
+    const t = await transport('n1', port!, 'the-secret', log);
+    const delivered: NodeMessage[] = [];
+    t.onMessage((_f, m) => delivered.push(m));
+    const sock = net.connect({ host: '127.0.0.1', port: port! });
+    sock.resume(); // read (and ignore) the challenge, so the close can be seen
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(frame(encodeNodeMessage(BROADCAST)));
+    await new Promise((r) => sock.once('close', r));
+    expect(delivered).toEqual([]);
+  });
+
+  it('never sends channel traffic to a listener that cannot prove the secret', async () => {
+    const [port, fakePort] = await freePorts(2);
+    const { log, lines } = capturingLogger();
+    const t = await transport('n1', port!, 'the-secret', log);
+    const gotFrames: Buffer[] = [];
+    const fake = net.createServer((sock) => {
+      const reader = new FrameReader();
+      sock.write(frame(pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2' } } }).finish()));
+      sock.on('data', (d) => {
+        for (const f of reader.push(d)) {
+          gotFrames.push(f);
+          const hs = pb.Handshake.decode(f);
+          if (hs.step?.$case === 'hello') {
+            // A wrong proof of the secret.
+            sock.write(frame(pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: 'n2', mac: Buffer.alloc(32, 9) } } }).finish()));
+          }
+        }
+      });
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => fake.listen(fakePort, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise((r) => fake.close(() => r())));
+    t.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: fakePort! });
+    t.send('n2', BROADCAST);
+    await waitFor(() => lines.some((l) => l.includes('failed to prove the cluster secret')), { what: 'the link refused' });
+    await sleep(100);
+    // The only frames it ever got are hellos (one per attempt): no envelope.
+    for (const f of gotFrames) expect(pb.Handshake.decode(f).step?.$case).toBe('hello');
+    expect(t.stats().links.find((l) => l.peer === 'n2')?.up).toBe(false);
+  });
+
+  it('links two nodes with the same secret, and not with different ones', async () => {
+    const [p1, p2, p3] = await freePorts(3);
+    const { log } = capturingLogger();
+    const a = await transport('n1', p1!, 'same', log);
+    const b = await transport('n2', p2!, 'same', log);
+    const c = await transport('n3', p3!, 'other', log);
+    const atB: NodeMessage[] = [];
+    const atC: NodeMessage[] = [];
+    b.onMessage((_f, m) => atB.push(m));
+    c.onMessage((_f, m) => atC.push(m));
+    a.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: p2! });
+    a.addPeer('n3', { host: '127.0.0.1', port: 0, meshPort: p3! });
+    await waitFor(() => {
+      a.send('n2', BROADCAST);
+      a.send('n3', BROADCAST);
+      return atB.length > 0;
+    });
+    await sleep(200);
+    expect(atC).toEqual([]);
+  });
+});
