@@ -36,6 +36,12 @@ export interface MeshOptions {
   log: Logger;
   /** Where to dial a peer instead of its own address (a fault proxy in chaos runs). */
   dialVia?: (peer: NodeId, address: NodeAddress) => { host: string; port: number };
+  /**
+   * Cork each link for the rest of the event-loop turn on the first write, so a burst
+   * leaves in one write (default). `false` writes each frame at once; the mesh benchmark
+   * compares the two.
+   */
+  corkPerTurn?: boolean;
 }
 
 function mac(secret: string, ...parts: (string | Buffer)[]): Buffer {
@@ -255,7 +261,7 @@ export class MeshTransport implements RegionTransport {
 
   private write(l: Link, payload: Uint8Array): void {
     const sock = l.sock!;
-    if (!l.corked) {
+    if (!l.corked && this.o.corkPerTurn !== false) {
       // Everything sent to this peer in this turn leaves in one write.
       l.corked = true;
       sock.cork();

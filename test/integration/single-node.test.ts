@@ -137,6 +137,41 @@ describe.each([
   });
 });
 
+describe('REST publishing', () => {
+  const auth = { authorization: `Basic ${Buffer.from('app.root:rootsecret').toString('base64')}`, 'content-type': 'application/json' };
+
+  it('stores a message published twice with the same client-supplied id once', async () => {
+    const name = uniq('idem');
+    const r = rest(port);
+    await r.channels.get(name).publish({ id: 'fixed-id-1', name: 'x', data: 'one' });
+    await r.channels.get(name).publish({ id: 'fixed-id-1', name: 'x', data: 'one' });
+    await r.channels.get(name).publish([{ id: 'batch:0', data: 'a' }, { id: 'batch:1', data: 'b' }]);
+    await r.channels.get(name).publish([{ id: 'batch:0', data: 'a' }, { id: 'batch:1', data: 'b' }]);
+    const page = await r.channels.get(name).history({ direction: 'forwards' });
+    expect(page.items.map((m) => [m.id, m.data])).toEqual([
+      ['fixed-id-1', 'one'],
+      ['batch:0', 'a'],
+      ['batch:1', 'b'],
+    ]);
+  });
+
+  it('passes encoding and extras through untouched, and answers with serials', async () => {
+    const name = uniq('enc');
+    const res = await fetch(`http://127.0.0.1:${port}/channels/${name}/messages`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify([{ name: 'e', data: 'payload', encoding: 'custom/thing', extras: { headers: { h: '1' } } }]),
+    });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { serials: string[] };
+    expect(body.serials).toHaveLength(1);
+    const hist = (await (await fetch(`http://127.0.0.1:${port}/channels/${name}/history`, { headers: auth })).json()) as any[];
+    expect(hist[0]).toMatchObject({ name: 'e', data: 'payload', encoding: 'custom/thing', extras: { headers: { h: '1' } } });
+    const link = (await fetch(`http://127.0.0.1:${port}/channels/${name}/history?limit=1`, { headers: auth })).headers.get('link');
+    expect(link).toMatch(/<\.\/history\?[^>]*>; rel="first"/);
+  });
+});
+
 describe('channel resume by channelSerial', () => {
   async function viaProxy(): Promise<FaultProxy> {
     const proxy = new FaultProxy({ host: '127.0.0.1', port });
