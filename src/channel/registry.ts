@@ -272,6 +272,9 @@ export class ChannelRegistry {
             .catch(() => null),
         ),
       );
+      // A handoff may have made us master while we asked around.
+      const current = this.holdings.get(key);
+      if (current?.role === 'master' && !current.master.isStopped) return { ok: current.master };
       let best: ChannelSnapshot | null = null;
       let subscribers: NodeId[] = [];
       let complete = true;
@@ -284,7 +287,8 @@ export class ChannelRegistry {
         if (s && (!best || newer(s, best))) best = s;
       }
       // Our own copy (replica or stale) or tombstone competes too.
-      const own = h?.role === 'replica' || h?.role === 'stale' ? h.state.snapshot() : this.tombstones.get(key);
+      const own =
+        current?.role === 'replica' || current?.role === 'stale' ? current.state.snapshot() : this.tombstones.get(key);
       if (own && (!best || newer(own, best))) best = own;
       if (complete || (best && best.entries.length > 0 && this.fromMaster(answers))) {
         for (const a of answers) if (a?.kind === 'snapshot' && a.snapshot?.subscribers) subscribers = a.snapshot.subscribers;
