@@ -12,10 +12,12 @@
 import { AblyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Frame } from '../protocol/codec.js';
-import { entryFrames } from '../protocol/frames.js';
+import { entryFrames, syncFrames } from '../protocol/frames.js';
+import type { PresenceMessage } from '../protocol/message.js';
 import type { WireFormat } from '../protocol/types.js';
 import type { NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
+import { PresenceSet } from './presence.js';
 import type { ChannelRouter } from './router.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
@@ -40,6 +42,8 @@ export interface AttachOutcome {
   error?: AblyError;
   /** The position the subscriber is at now (sent in ATTACHED). */
   channelSerial: string;
+  /** Whether the channel has presence members (ATTACHED's HAS_PRESENCE; a SYNC follows). */
+  hasPresence: boolean;
 }
 
 interface SubRec {
@@ -47,7 +51,11 @@ interface SubRec {
   /** Entries held while the subscriber waits for ATTACHED to be written, or catches up. */
   queue: LogEntry[] | null;
   backlog: LogEntry[];
+  /** The presence set at the attach point, sent as a SYNC after the backlog. */
+  sync: PresenceMessage[] | null;
 }
+
+let syncCounter = 0;
 
 export interface ClientDeps {
   router: ChannelRouter;
@@ -70,6 +78,8 @@ export class ChannelClient {
   private busy: Promise<void> | null = null;
   private held: { epoch: string; entries: LogEntry[] }[] = [];
   private closed = false;
+  /** The presence set as of `last`. */
+  private readonly presence = new PresenceSet();
 
   constructor(
     readonly key: ChannelKey,
@@ -100,7 +110,7 @@ export class ChannelClient {
     resume: { epoch: string; serial: number } | null,
     resumeError: AblyError | null,
   ): Promise<AttachOutcome> {
-    const rec: SubRec = { after: Number.MAX_SAFE_INTEGER, queue: [], backlog: [] };
+    const rec: SubRec = { after: Number.MAX_SAFE_INTEGER, queue: [], backlog: [], sync: null };
     this.subs.set(sub, rec);
     try {
       await this.ensureSubscribed();
@@ -109,10 +119,14 @@ export class ChannelClient {
       throw err;
     }
     const here = this.last;
+    const channelSerial = this.lastChannelSerial;
+    // The SYNC shows the set at exactly the attach point; later changes are live events.
+    const hasPresence = this.presence.size > 0;
+    if (sub.wants('presence') && hasPresence) rec.sync = this.presence.list();
     if (resume && resume.epoch === this.epoch) {
       if (resume.serial >= here) {
         rec.after = resume.serial;
-        return { resumed: true, channelSerial: this.lastChannelSerial };
+        return { resumed: true, channelSerial, hasPresence };
       }
       rec.after = resume.serial;
       try {
@@ -122,27 +136,40 @@ export class ChannelClient {
           this.deps.requestTimeoutMs,
         );
         if (body.kind === 'entries') rec.backlog = body.entries;
-        return { resumed: true, channelSerial: this.lastChannelSerial };
+        return { resumed: true, channelSerial, hasPresence };
       } catch (err) {
         rec.after = here;
         const e = err instanceof AblyError ? err : AblyError.of('channelMessagesExpired');
-        return { resumed: false, error: e, channelSerial: this.lastChannelSerial };
+        return { resumed: false, error: e, channelSerial, hasPresence };
       }
     }
     rec.after = here;
     let error = resumeError ?? undefined;
     if (!error && resume) error = AblyError.of('channelNoMatchingEpoch', 'the channel was reset since that serial');
-    return { resumed: false, ...(error ? { error } : {}), channelSerial: this.lastChannelSerial };
+    return { resumed: false, ...(error ? { error } : {}), channelSerial, hasPresence };
   }
 
-  /** Sends what queued for the subscriber while it attached, and makes it live. */
+  /** The presence members this node knows of (as of its stream position). */
+  members(): PresenceMessage[] {
+    return this.presence.list();
+  }
+
+  /**
+   * Sends what queued for the subscriber while it attached: the backlog it missed, then
+   * the presence SYNC as of the attach point, then what arrived since; and makes it live.
+   */
   activate(sub: LocalSubscriber): void {
     const rec = this.subs.get(sub);
     if (!rec || rec.queue === null) return;
-    const pending = rec.backlog.concat(rec.queue);
+    this.sendTo(sub, rec, rec.backlog);
+    if (rec.sync) {
+      for (const f of syncFrames(sub.channelName, rec.sync, sub.format, `s${(syncCounter++).toString(36)}`)) sub.send(f);
+      rec.sync = null;
+    }
+    const queued = rec.queue;
     rec.backlog = [];
     rec.queue = null;
-    this.sendTo(sub, rec, pending);
+    this.sendTo(sub, rec, queued);
   }
 
   /** Removes a local subscriber; resolves true when the client has none left. */
@@ -194,10 +221,12 @@ export class ChannelClient {
       this.epoch = body.epoch;
       this.last = body.serial;
       this.lastChannelSerial = body.channelSerial;
+      this.resetPresence(body.presence);
       return;
     }
     if (body.epoch !== this.epoch) {
       this.reset(body.epoch, body.serial, body.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'));
+      this.resetPresence(body.presence);
       return;
     }
     if (body.serial > this.last) await this.fill(body.serial);
@@ -234,8 +263,16 @@ export class ChannelClient {
       const e = err instanceof AblyError ? err : AblyError.of('channelMessagesExpired');
       // History no longer covers the gap: continue from the master's position and say so.
       const p = await this.deps.router.call(this.key, { type: 'sub', channel: this.key }, this.deps.requestTimeoutMs);
-      if (p.body.kind === 'subscribed') this.reset(p.body.epoch, p.body.serial, p.body.channelSerial, e);
+      if (p.body.kind === 'subscribed') {
+        this.reset(p.body.epoch, p.body.serial, p.body.channelSerial, e);
+        this.resetPresence(p.body.presence);
+      }
     }
+  }
+
+  private resetPresence(members: PresenceMessage[]): void {
+    this.presence.clear();
+    for (const m of members) this.presence.apply(m, '');
   }
 
   private reset(epoch: string, serial: number, channelSerial: string, error: AblyError): void {
@@ -299,6 +336,7 @@ export class ChannelClient {
     const lastEntry = fresh[fresh.length - 1]!;
     this.last = lastEntry.serial;
     this.lastChannelSerial = lastEntry.channelSerial;
+    for (const e of fresh) if (e.kind === 'presence') this.presence.apply(e.presence, e.host);
     this.deliver(fresh);
   }
 

@@ -36,6 +36,8 @@ export interface MessageEntry extends EntryBase {
 export interface PresenceEntry extends EntryBase {
   kind: 'presence';
   presence: PresenceMessage;
+  /** The node hosting the member's connection (never sent to clients). */
+  host: string;
 }
 
 export type LogEntry = MessageEntry | PresenceEntry;

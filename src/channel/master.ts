@@ -7,27 +7,30 @@
  * the failure of one node.
  */
 import { AblyError } from '../errors.js';
-import type { Message } from '../protocol/message.js';
+import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { Broadcast, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
-import type { ChannelState } from './state.js';
+import { PresenceSet } from './presence.js';
+import type { ChannelState, PresenceHold } from './state.js';
 
 export interface MasterDeps {
   now(): number;
   /** One-way send to a node (self included). */
   sendBroadcast(to: NodeId, msg: Broadcast): void;
   /**
-   * Copies entries to the channel's replica; resolves when the replica holds them.
-   * Rejects when this node must stop acting as master (the batch is then not ACKed).
+   * Copies entries (and presence holds) to the channel's replica; resolves when the
+   * replica holds them. Rejects when this node must stop acting as master (the batch is
+   * then not ACKed).
    */
-  replicate(master: ChannelMaster, entries: LogEntry[]): Promise<void>;
+  replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[]): Promise<void>;
   /** Per batch broadcast: count of nodes it went to (metrics). */
   onBroadcast?(nodes: number, entries: number): void;
 }
 
 interface Batch {
   entries: LogEntry[];
+  holds: PresenceHold[];
   waiters: { resolve: () => void; reject: (e: unknown) => void }[];
 }
 
@@ -39,6 +42,8 @@ export class ChannelMaster {
   private chain: Promise<void> = Promise.resolve();
   private inFlight = 0;
   private stopped: AblyError | null = null;
+  /** The presence set as of `published` (what a new subscriber syncs from). */
+  private readonly view: PresenceSet;
 
   constructor(
     readonly key: ChannelKey,
@@ -47,6 +52,7 @@ export class ChannelMaster {
   ) {
     const p = state.position();
     this.published = { serial: p.serial, channelSerial: p.channelSerial };
+    this.view = PresenceSet.restore(state.presence.snapshot());
   }
 
   get epoch(): string {
@@ -78,16 +84,55 @@ export class ChannelMaster {
     return this.state.hasOrdered(id);
   }
 
+  /**
+   * Orders presence operations of one connection hosted on `host`; resolves once they
+   * are replicated and broadcast (an op that changes nothing resolves too).
+   */
+  presence(ops: PresenceMessage[], host: NodeId): Promise<void> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    const { entries, hold } = this.state.acceptPresence(ops, host, this.deps.now());
+    return this.enqueue(entries, hold ? [hold] : []);
+  }
+
+  /** A connection's members stay (null) or leave at `leaveAt`. */
+  hold(connectionId: string, host: NodeId | null, leaveAt: number | null): Promise<void> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    const h = this.state.hold(connectionId, host, leaveAt);
+    if (!h) return Promise.resolve();
+    const done = this.enqueue([], [h]);
+    // A connection that closed or detached leaves now, not at the next housekeeping pass.
+    if (leaveAt !== null && leaveAt <= this.deps.now()) this.leaveDue();
+    return done;
+  }
+
+  /** Members of connections hosted on a node that died leave after the usual delay. */
+  holdHost(host: NodeId, leaveAt: number): void {
+    for (const c of this.state.presence.connectionsOn(host)) void this.hold(c, null, leaveAt).catch(() => undefined);
+  }
+
+  /** Housekeeping: members whose connection did not come back leave now. */
+  leaveDue(): void {
+    if (this.stopped) return;
+    const entries = this.state.leaveDue(this.deps.now());
+    if (entries.length) void this.enqueue(entries).catch(() => undefined);
+  }
+
+  /** Presence members as of the last broadcast. */
+  members(filter: { clientId?: string; connectionId?: string } = {}): PresenceMessage[] {
+    return this.view.list(filter);
+  }
+
   /** Appends already-ordered entries made elsewhere (forwarded in from another region). */
-  enqueue(entries: LogEntry[]): Promise<void> {
+  enqueue(entries: LogEntry[], holds: PresenceHold[] = []): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped);
     const batch = this.open ?? this.openBatch();
     for (const e of entries) batch.entries.push(e);
+    for (const h of holds) batch.holds.push(h);
     return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
 
   private openBatch(): Batch {
-    const batch: Batch = { entries: [], waiters: [] };
+    const batch: Batch = { entries: [], holds: [], waiters: [] };
     this.open = batch;
     // Everything published in this turn of the event loop goes out as one batch: one
     // replication round trip and one broadcast per node for all of it.
@@ -101,7 +146,7 @@ export class ChannelMaster {
     this.chain = this.chain
       .then(async () => {
         if (this.stopped) throw this.stopped;
-        if (batch.entries.length) await this.deps.replicate(this, batch.entries);
+        if (batch.entries.length || batch.holds.length) await this.deps.replicate(this, batch.entries, batch.holds);
         if (this.stopped) throw this.stopped;
         this.broadcast(batch.entries);
         for (const w of batch.waiters) w.resolve();
@@ -118,15 +163,16 @@ export class ChannelMaster {
     if (entries.length === 0) return;
     const last = entries[entries.length - 1]!;
     this.published = { serial: last.serial, channelSerial: last.channelSerial };
+    for (const e of entries) if (e.kind === 'presence') this.view.apply(e.presence, e.host);
     const msg: Broadcast = { type: 'broadcast', channel: this.key, epoch: this.state.epoch, entries };
     for (const node of this.subscribers) this.deps.sendBroadcast(node, msg);
     this.deps.onBroadcast?.(this.subscribers.size, entries.length);
   }
 
-  /** A node subscribes: it gets every broadcast after the returned position. */
-  subscribe(node: NodeId): { epoch: string; serial: number; channelSerial: string } {
+  /** A node subscribes: it gets every broadcast after the returned position (and the presence set there). */
+  subscribe(node: NodeId): { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] } {
     this.subscribers.add(node);
-    return this.position();
+    return { ...this.position(), presence: this.view.list() };
   }
 
   unsubscribe(node: NodeId): void {

@@ -9,7 +9,7 @@
  * (by message id) makes every resend harmless: one order per publisher, exactly once.
  */
 import { AblyError } from '../errors.js';
-import type { Message } from '../protocol/message.js';
+import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import type { ChannelKey } from './entry.js';
@@ -26,8 +26,15 @@ export interface PublisherDeps {
   timeoutMs: number;
 }
 
+/** What a source sends: messages, or presence operations, in one order. */
+export type StreamOp = { type: 'publish'; messages: Message[] } | { type: 'presence'; presence: PresenceMessage[] };
+
+function firstId(op: StreamOp): string | undefined {
+  return op.type === 'publish' ? op.messages[0]?.id : op.presence[0]?.id;
+}
+
 interface Item {
-  messages: Message[];
+  op: StreamOp;
   deadline: number;
   resolve(serials: string[]): void;
   reject(err: AblyError): void;
@@ -48,9 +55,9 @@ class Stream {
     private readonly onIdle: () => void,
   ) {}
 
-  push(messages: Message[]): Promise<string[]> {
+  push(op: StreamOp): Promise<string[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ messages, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null });
+      this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null });
       this.pump();
     });
   }
@@ -78,13 +85,13 @@ class Stream {
     const remaining = Math.max(1, item.deadline - this.deps.now());
     // The master must have ordered the publish ahead of this one (still unanswered) first.
     const ahead = this.queue[this.queue.indexOf(item) - 1];
-    const after = ahead?.messages[0]?.id;
+    const after = ahead ? firstId(ahead.op) : undefined;
+    const req =
+      item.op.type === 'publish'
+        ? { type: 'publish' as const, channel: this.key, messages: item.op.messages }
+        : { type: 'presence' as const, channel: this.key, presence: item.op.presence };
     this.deps.rpc
-      .request(
-        target,
-        { type: 'publish', channel: this.key, messages: item.messages, ...(after !== undefined ? { after } : {}) },
-        Math.min(remaining, ATTEMPT_TIMEOUT_MS),
-      )
+      .request(target, { ...req, ...(after !== undefined ? { after } : {}) }, Math.min(remaining, ATTEMPT_TIMEOUT_MS))
       .then(
         (body) => this.settle(item, body, null),
         (err: AblyError) => this.settle(item, null, err),
@@ -93,8 +100,9 @@ class Stream {
 
   private settle(item: Item, body: ReplyBody | null, err: AblyError | null): void {
     this.inFlight--;
-    if (body?.kind === 'published') {
-      this.finish(item, () => item.resolve(body.serials));
+    if (body?.kind === 'published' || body?.kind === 'ok') {
+      const serials = body.kind === 'published' ? body.serials : [];
+      this.finish(item, () => item.resolve(serials));
     } else if (body?.kind === 'error' && body.error.code !== 50003) {
       // The master refused it (a final answer, e.g. a limit): this one fails, the rest go on.
       this.finish(item, () => item.reject(AblyError.fromInfo(body.error)));
@@ -149,10 +157,11 @@ export class ChannelPublisher {
   constructor(private readonly deps: PublisherDeps) {}
 
   /**
-   * Publishes messages for `source` (e.g. a connection id; publishes of one source to
-   * one channel keep their order). Resolves with the channelSerials once ACKable.
+   * Sends messages or presence operations for `source` (e.g. a connection id; what one
+   * source sends to one channel keeps its order). Resolves (with the channelSerials of
+   * messages) once ACKable.
    */
-  publish(source: string, key: ChannelKey, messages: Message[]): Promise<string[]> {
+  send(source: string, key: ChannelKey, op: StreamOp): Promise<string[]> {
     const id = `${source}\u0000${key}`;
     let s = this.streams.get(id);
     if (!s) {
@@ -162,7 +171,7 @@ export class ChannelPublisher {
       this.streams.set(id, stream);
       s = stream;
     }
-    return s.push(messages);
+    return s.push(op);
   }
 
   get activeStreams(): number {

@@ -29,7 +29,8 @@ import type {
 } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { ChannelMaster } from './master.js';
-import { ChannelState, type ChannelSettings, type ChannelSnapshot } from './state.js';
+import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
+import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
 
 /** How many nodes of the preference list a claim asks (master, replica, and two more for overlapping changes). */
 const CLAIM_FANOUT = 4;
@@ -161,6 +162,46 @@ export class ChannelRegistry {
             throw err;
           }
         }
+        case 'presence': {
+          const a = await this.acquire(req.channel);
+          if (!('ok' in a)) return this.redirect(a);
+          if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
+            return { kind: 'retry', reason: `presence must follow ${req.after}, which this master has not ordered` };
+          }
+          try {
+            await a.ok.presence(req.presence, from);
+            return { kind: 'ok' };
+          } catch (err) {
+            if (a.ok.isStopped) return { kind: 'redirect', owner: this.deps.ring().owner(req.channel) };
+            throw err;
+          }
+        }
+        case 'hold': {
+          const owner = this.deps.ring().owner(req.channel);
+          if (owner !== this.deps.self || !this.deps.hasQuorum()) return this.redirect({ redirect: owner });
+          if (!this.holdings.has(req.channel) && !(await this.anyoneHolds(req.channel))) return { kind: 'ok' };
+          const a = await this.acquire(req.channel);
+          if (!('ok' in a)) return this.redirect(a);
+          try {
+            await a.ok.hold(req.connectionId, from, req.leaveAt);
+            return { kind: 'ok' };
+          } catch (err) {
+            if (a.ok.isStopped) return { kind: 'redirect', owner: this.deps.ring().owner(req.channel) };
+            throw err;
+          }
+        }
+        case 'presenceGet': {
+          const owner = this.deps.ring().owner(req.channel);
+          if (owner !== this.deps.self || !this.deps.hasQuorum()) return this.redirect({ redirect: owner });
+          if (!this.holdings.has(req.channel) && !(await this.anyoneHolds(req.channel))) return { kind: 'members', members: [] };
+          const a = await this.acquire(req.channel);
+          if (!('ok' in a)) return this.redirect(a);
+          const filter = {
+            ...(req.clientId !== undefined ? { clientId: req.clientId } : {}),
+            ...(req.connectionId !== undefined ? { connectionId: req.connectionId } : {}),
+          };
+          return { kind: 'members', members: a.ok.members(filter) };
+        }
         case 'range': {
           const a = await this.acquire(req.channel);
           if (!('ok' in a)) return this.redirect(a);
@@ -192,7 +233,7 @@ export class ChannelRegistry {
           return { kind: 'status', status: h?.role === 'master' ? this.status(req.channel, h) : null };
         }
         case 'replicate':
-          return this.onReplicate(from, req.channel, req.epoch, req.entries);
+          return this.onReplicate(from, req.channel, req.epoch, req.entries, req.holds);
         case 'sync':
           return this.onSync(from, req.channel, req.snapshot, req.role);
         case 'claim':
@@ -209,9 +250,17 @@ export class ChannelRegistry {
     if (h?.role === 'master') h.master.unsubscribe(from);
   }
 
-  /** A node is down or left: it subscribes to nothing any more. */
+  /**
+   * A node is down or left: it subscribes to nothing any more, and the presence members
+   * of its connections leave after the usual delay unless they reconnect elsewhere.
+   */
   forgetNode(node: NodeId): void {
-    for (const h of this.holdings.values()) if (h.role === 'master') h.master.unsubscribe(node);
+    const leaveAt = this.deps.now() + (this.deps.settings.presenceLeaveDelayMs ?? PRESENCE_LEAVE_DELAY_MS);
+    for (const h of this.holdings.values()) {
+      if (h.role !== 'master') continue;
+      h.master.unsubscribe(node);
+      h.master.holdHost(node, leaveAt);
+    }
   }
 
   private redirect(a: { redirect: NodeId | null; error?: AblyError }): ReplyBody {
@@ -322,7 +371,7 @@ export class ChannelRegistry {
     const master = new ChannelMaster(key, state, {
       now: this.deps.now,
       sendBroadcast: this.deps.sendBroadcast,
-      replicate: (m, entries) => this.replicate(m, entries),
+      replicate: (m, entries, holds) => this.replicate(m, entries, holds),
       onBroadcast: (nodes, n) => this.deps.metrics?.broadcast(nodes, n),
     });
     const ring = this.deps.ring();
@@ -349,7 +398,7 @@ export class ChannelRegistry {
 
   // ---- replication (master side) -----------------------------------------------
 
-  private async replicate(master: ChannelMaster, entries: LogEntry[]): Promise<void> {
+  private async replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[]): Promise<void> {
     for (;;) {
       if (master.isStopped) throw AblyError.of('channelFailed', 'master moved');
       const h = this.holdings.get(master.key);
@@ -377,7 +426,7 @@ export class ChannelRegistry {
         reply = await this.deps.rpc
           .request(
             replica,
-            { type: 'replicate', channel: master.key, epoch: master.epoch, entries },
+            { type: 'replicate', channel: master.key, epoch: master.epoch, entries, holds },
             INTERNAL_REQUEST_TIMEOUT_MS,
           )
           .catch(() => null);
@@ -395,13 +444,14 @@ export class ChannelRegistry {
     return this.deps.hasQuorum() && ring.owner(key) === from && ring.replica(key) === this.deps.self;
   }
 
-  private onReplicate(from: NodeId, key: ChannelKey, epoch: string, entries: LogEntry[]): ReplyBody {
+  private onReplicate(from: NodeId, key: ChannelKey, epoch: string, entries: LogEntry[], holds: PresenceHold[]): ReplyBody {
     if (!this.mayReplicate(from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
     const h = this.holdings.get(key);
     const first = entries[0];
     if (h?.role !== 'replica' || h.from !== from || h.state.epoch !== epoch || (first && first.serial > h.state.serial + 1)) {
       return { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'replica needs a full sync' } };
     }
+    h.state.applyHolds(holds);
     h.state.applyEntries(entries);
     return { kind: 'ok' };
   }
@@ -486,8 +536,9 @@ export class ChannelRegistry {
         const replica = ring.replica(key);
         if (replica !== h.replica && !h.master.busy) {
           // New replica: copy the state to it now rather than at the next publish.
-          void this.replicate(h.master, []).catch(() => undefined);
+          void this.replicate(h.master, [], []).catch(() => undefined);
         }
+        h.master.leaveDue();
         h.master.state.expire(now);
         for (const s of h.master.subscribers) if (!ring.has(s)) h.master.unsubscribe(s);
         if (h.master.state.empty && h.master.subscribers.size === 0 && !h.master.busy) this.dispose(key, h.master.state);

@@ -7,11 +7,14 @@
  * to its replica, which applies them with `applyEntries`; both end in the same state.
  * `snapshot`/`restore` move it whole (handoff, new replica).
  */
-import type { Message } from '../protocol/message.js';
+import { AblyError } from '../errors.js';
+import { PresenceAction } from '../protocol/actions.js';
+import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { DedupWindow } from './dedup.js';
-import type { ChannelKey, LogEntry, MessageEntry } from './entry.js';
+import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
+import { PresenceSet, type PresenceMember } from './presence.js';
 
 export interface ChannelSettings {
   /** This region's name: serials are formatted with it. */
@@ -19,6 +22,10 @@ export interface ChannelSettings {
   historyMs: number;
   dedupMs: number;
   maxMessages: number;
+  /** Presence members a channel may have (Ably: 200). */
+  maxPresenceMembers?: number;
+  /** How long members of a connection that dropped stay (ms; Ably: 15 s). */
+  presenceLeaveDelayMs?: number;
 }
 
 export interface ChannelSnapshot {
@@ -43,6 +50,15 @@ export interface ChannelSnapshot {
   wasMaster?: boolean;
   /** Nodes subscribed at the master, so the new master broadcasts to them at once. */
   subscribers?: string[];
+  /** The presence set (members outlive the history that entered them). */
+  presence: PresenceMember[];
+}
+
+/** A change to when a connection's presence members leave (replicated with entries). */
+export interface PresenceHold {
+  connectionId: string;
+  host: string | null;
+  leaveAt: number | null;
 }
 
 export interface ChannelPositionInfo {
@@ -59,6 +75,7 @@ export class ChannelState {
   private lastStoredAt: number;
   private lastChannelSerial: string;
   private termNo = 0;
+  private presenceSet = new PresenceSet();
 
   private constructor(
     readonly key: ChannelKey,
@@ -81,6 +98,7 @@ export class ChannelState {
   static restore(s: ChannelSnapshot, settings: ChannelSettings): ChannelState {
     const st = new ChannelState(s.key, s.epoch, settings, s.base, s.localSeq, s.lastStoredAt);
     st.termNo = s.term;
+    st.presenceSet = PresenceSet.restore(s.presence);
     for (const o of s.origins) st.origins.set(o.region, o);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
     for (const e of s.entries) st.log.append(e);
@@ -99,7 +117,12 @@ export class ChannelState {
       lastStoredAt: this.lastStoredAt,
       entries: this.log.all(),
       dedup: this.dedup.entries(),
+      presence: this.presenceSet.snapshot(),
     };
+  }
+
+  get presence(): PresenceSet {
+    return this.presenceSet;
   }
 
   get serial(): number {
@@ -166,6 +189,79 @@ export class ChannelState {
   }
 
   /**
+   * Orders presence operations of one connection hosted on `host`. Each op's id is
+   * remembered for ordering (a later publish may name it), but presence is applied by
+   * state, not deduplicated: a repeat of the current ENTER is a no-op, a re-ENTER after a
+   * LEAVE enters again. Any op shows the connection is alive: its pending leave is
+   * cancelled (returned as a hold to replicate). Throws 91003 past the member limit.
+   */
+  acceptPresence(ops: readonly PresenceMessage[], host: string, now: number): { entries: PresenceEntry[]; hold: PresenceHold | null } {
+    const storedAt = this.stamp(now);
+    const entries: PresenceEntry[] = [];
+    const max = this.settings.maxPresenceMembers ?? Number.MAX_SAFE_INTEGER;
+    const connectionId = ops[0]?.connectionId;
+    let hold: PresenceHold | null = null;
+    if (connectionId !== undefined && this.presenceSet.hold(connectionId, host, null)) {
+      hold = { connectionId, host, leaveAt: null };
+    }
+    for (const op of ops) {
+      const ev = this.presenceSet.decide(op);
+      if (ev && ev.action === PresenceAction.ENTER && this.presenceSet.size >= max) {
+        throw AblyError.of('presenceMemberLimit', `channel has ${max} presence members`);
+      }
+      if (ev) entries.push(this.appendPresence(ev, host, storedAt));
+      this.dedup.add(op.id, this.lastChannelSerial, storedAt);
+    }
+    if (entries.length) this.log.expire(storedAt, this.settings.historyMs, this.settings.maxMessages);
+    return { entries, hold };
+  }
+
+  private appendPresence(ev: PresenceMessage, host: string, storedAt: number): PresenceEntry {
+    this.localSeq++;
+    const serial = this.log.lastSerial + 1;
+    const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq: this.localSeq };
+    const channelSerial = this.formatAt(serial);
+    const e: PresenceEntry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence: ev, host };
+    this.log.append(e);
+    this.presenceSet.apply(ev, host);
+    this.lastChannelSerial = channelSerial;
+    return e;
+  }
+
+  /** Sets when a connection's members leave (null: they stay). Returns the hold if it changed anything. */
+  hold(connectionId: string, host: string | null, leaveAt: number | null): PresenceHold | null {
+    return this.presenceSet.hold(connectionId, host, leaveAt) ? { connectionId, host, leaveAt } : null;
+  }
+
+  applyHolds(holds: readonly PresenceHold[]): void {
+    for (const h of holds) this.presenceSet.hold(h.connectionId, h.host, h.leaveAt);
+  }
+
+  /** LEAVE entries for members whose connection did not come back in time. */
+  leaveDue(now: number): PresenceEntry[] {
+    const due = this.presenceSet.due(now);
+    if (due.length === 0) return [];
+    const storedAt = this.stamp(now);
+    const entries: PresenceEntry[] = [];
+    for (const m of due) {
+      // An id that does not start with the member's connectionId marks the leave as
+      // synthesized: the SDKs then compare it by timestamp (which is now, so newer).
+      const ev: PresenceMessage = {
+        id: `leave:${this.epoch}:${this.log.lastSerial + 1}:0`,
+        action: PresenceAction.LEAVE,
+        clientId: m.message.clientId,
+        connectionId: m.message.connectionId,
+        timestamp: storedAt,
+      };
+      if (m.message.data !== undefined) ev.data = m.message.data;
+      if (m.message.encoding !== undefined) ev.encoding = m.message.encoding;
+      entries.push(this.appendPresence(ev, m.host, storedAt));
+    }
+    this.log.expire(storedAt, this.settings.historyMs, this.settings.maxMessages);
+    return entries;
+  }
+
+  /**
    * Applies entries made by the master (replica side). Entries at or below the current
    * serial are ignored, so a resent batch is harmless; a gap is an error the caller
    * answers with a full snapshot.
@@ -181,6 +277,10 @@ export class ChannelState {
         this.origins.set(e.origin.region, e.origin);
       }
       if (e.kind === 'message') this.dedup.add(e.message.id, e.channelSerial, e.storedAt);
+      else {
+        this.presenceSet.apply(e.presence, e.host);
+        this.dedup.add(e.presence.id, e.channelSerial, e.storedAt);
+      }
       this.lastChannelSerial = e.channelSerial;
     }
     if (entries.length) this.log.expire(this.lastStoredAt, this.settings.historyMs, this.settings.maxMessages);
@@ -215,7 +315,7 @@ export class ChannelState {
 
   /** Nothing retained: the state can be disposed once nobody is attached. */
   get empty(): boolean {
-    return this.log.size === 0 && this.dedup.size === 0;
+    return this.log.size === 0 && this.dedup.size === 0 && this.presenceSet.size === 0;
   }
 
   get retained(): number {

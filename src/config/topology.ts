@@ -70,6 +70,7 @@ const limitsSchema = z
     maxInboundRate: z.number().min(1).default(D.MAX_INBOUND_RATE_PER_S),
     maxChannelsPerConnection: z.number().int().min(1).default(D.MAX_CHANNELS_PER_CONNECTION),
     maxPresenceMembers: z.number().int().min(1).default(D.MAX_PRESENCE_MEMBERS_PER_CHANNEL),
+    presenceLeaveDelayMs: z.number().int().min(0).default(D.PRESENCE_LEAVE_DELAY_MS),
     maxChannelPublishRate: z.number().min(1).default(D.MAX_CHANNEL_PUBLISH_RATE_PER_S),
     connectionStateTtlMs: z.number().int().min(1000).default(D.CONNECTION_STATE_TTL_MS),
     maxIdleIntervalMs: z.number().int().min(100).default(D.MAX_IDLE_INTERVAL_MS),

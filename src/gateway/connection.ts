@@ -10,13 +10,13 @@ import { AblyError, toAblyError, type ErrorInfo } from '../errors.js';
 import type { Credentials } from '../auth/keys.js';
 import type { Operation } from '../auth/capability.js';
 import { channelKey } from '../channel/entry.js';
-import { Action, ActionName, Flag, MODE_MASK } from '../protocol/actions.js';
+import { Action, ActionName, Flag, MODE_MASK, PresenceAction } from '../protocol/actions.js';
 import { parseChannelName } from '../protocol/channel-name.js';
 import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
 import { parseSerial } from '../protocol/serial.js';
 import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
 import { Attachment, type AttachmentOwner } from './attachment.js';
-import { buildMessages } from './publish.js';
+import { buildMessages, buildPresence } from './publish.js';
 import type { GatewayServices } from './services.js';
 import { RateLimiter } from './rate.js';
 
@@ -55,6 +55,10 @@ export class Connection implements AttachmentOwner {
   private closed = false;
   /** Shutting down: new publishes are left unanswered (the SDK resends them after reconnecting). */
   private draining = false;
+  /** The client said CLOSE: its presence members leave at once, not after the grace period. */
+  private closedByClient = false;
+  /** Channels (keys) where this connection has presence members, with their clientIds. */
+  private readonly entered = new Map<string, Set<string>>();
   private lastSent: number;
   private lastReceived: number;
   /** Called once when the transport is gone. */
@@ -210,6 +214,14 @@ export class Connection implements AttachmentOwner {
     this.closed = true;
     for (const att of this.attachments.values()) this.dropAttachment(att);
     this.attachments.clear();
+    // Presence members of a connection that dropped stay for the grace period, in case it
+    // resumes (here or on another node); after an explicit CLOSE they leave now.
+    const now = this.services.now();
+    const leaveAt = this.closedByClient ? now : now + this.services.limits.presenceLeaveDelayMs;
+    for (const [key, clients] of this.entered) {
+      if (clients.size) this.holdPresence(key, leaveAt);
+    }
+    this.entered.clear();
     this.onClose?.(this);
     this.onClose = null;
   }
@@ -245,6 +257,7 @@ export class Connection implements AttachmentOwner {
         return;
       case Action.CLOSE:
         this.sendMessage({ action: Action.CLOSED });
+        this.closedByClient = true;
         this.closed = true;
         this.ws.close(WS_CLOSE_NORMAL);
         return;
@@ -259,6 +272,9 @@ export class Connection implements AttachmentOwner {
         return;
       case Action.MESSAGE:
         if (!this.draining) this.onPublish(pm);
+        return;
+      case Action.PRESENCE:
+        if (!this.draining) this.onPresence(pm);
         return;
       case Action.SYNC:
         // A client may ask for a presence sync; with no presence state yet there is nothing to add.
@@ -354,10 +370,11 @@ export class Connection implements AttachmentOwner {
     }
     if (this.closed || att.state !== 'attaching') return;
     att.state = 'attached';
+    const presenceFlag = outcome.hasPresence && att.wants('presence') ? Flag.HAS_PRESENCE : 0;
     this.sendMessage({
       action: Action.ATTACHED,
       channel: att.channelName,
-      flags: granted | (outcome.resumed ? Flag.RESUMED : 0),
+      flags: granted | presenceFlag | (outcome.resumed ? Flag.RESUMED : 0),
       channelSerial: outcome.channelSerial,
       ...(outcome.error ? { error: outcome.error.toInfo() } : {}),
     });
@@ -379,6 +396,11 @@ export class Connection implements AttachmentOwner {
     att.chain = att.chain.then(() => {
       this.dropAttachment(att);
       if (this.attachments.get(raw) === att) this.attachments.delete(raw);
+      // Detaching leaves presence on the channel.
+      if (this.entered.get(att.key)?.size) {
+        this.entered.delete(att.key);
+        this.holdPresence(att.key, this.services.now());
+      }
       this.sendMessage({ action: Action.DETACHED, channel: raw });
     });
   }
@@ -422,6 +444,55 @@ export class Connection implements AttachmentOwner {
     this.services.metrics.published(messages.length);
     this.services.publish(key, messages, this.id).then(
       (serials) => slot && this.ack(slot, serials),
+      (err) => (slot ? this.nack(slot, err) : this.channelError(pm.channel, err)),
+    );
+  }
+
+  private holdPresence(key: string, leaveAt: number | null): void {
+    this.services.hold(key, this.id, leaveAt).catch((err) =>
+      this.services.log.warn({ connectionId: this.id, channel: key, err: (err as Error).message }, 'presence hold failed'),
+    );
+  }
+
+  private onPresence(pm: ProtocolMessage): void {
+    const slot = typeof pm.msgSerial === 'number' && Number.isInteger(pm.msgSerial) ? this.slot(pm.msgSerial) : null;
+    let key: string;
+    let ops;
+    try {
+      const { name } = parseChannelName(pm.channel);
+      this.require(name, 'presence');
+      const att = this.attachments.get(pm.channel as string);
+      if (!att || (att.state !== 'attached' && att.state !== 'attaching')) {
+        throw AblyError.of('presenceInvalidState', `channel "${name}" is not attached`);
+      }
+      if ((att.modes & Flag.PRESENCE) === 0) throw AblyError.of('notPermitted', `presence mode was not granted on "${name}"`);
+      key = att.key;
+      ops = buildPresence(pm.presence, {
+        limits: this.services.limits,
+        clientId: this.credentials.clientId,
+        idBase: `${this.id}:${slot ? slot.msgSerial : `p${Date.now()}`}`,
+        connectionId: this.id,
+        now: this.services.now(),
+      });
+      if (!this.rate.take(ops.length, this.services.now())) {
+        throw AblyError.of('connectionRateLimited', `more than ${this.services.limits.maxInboundRate} messages per second`);
+      }
+    } catch (err) {
+      if (slot) this.nack(slot, err);
+      else this.channelError(pm.channel, err);
+      return;
+    }
+    const k = key;
+    this.services.presence(k, ops, this.id).then(
+      () => {
+        let set = this.entered.get(k);
+        if (!set) this.entered.set(k, (set = new Set()));
+        for (const op of ops) {
+          if (op.action === PresenceAction.LEAVE) set.delete(op.clientId);
+          else set.add(op.clientId);
+        }
+        if (slot) this.ack(slot, []);
+      },
       (err) => (slot ? this.nack(slot, err) : this.channelError(pm.channel, err)),
     );
   }

@@ -4,7 +4,8 @@
  */
 import { AblyError } from '../errors.js';
 import type { Limits } from '../config/topology.js';
-import { fromWire, messageSize, type Message } from '../protocol/message.js';
+import { PresenceAction } from '../protocol/actions.js';
+import { fromWire, messageSize, type Message, type PresenceMessage } from '../protocol/message.js';
 
 export interface BuildOptions {
   limits: Limits;
@@ -51,6 +52,52 @@ export function buildMessages(raw: unknown, o: BuildOptions): Message[] {
     if (m.encoding !== undefined) msg.encoding = m.encoding;
     if (m.extras !== undefined) msg.extras = m.extras;
     out.push(msg);
+  }
+  return out;
+}
+
+const PRESENCE_OPS = new Set<number>([PresenceAction.ENTER, PresenceAction.UPDATE, PresenceAction.LEAVE]);
+
+/**
+ * Validates a connection's presence operations (PRESENCE ProtocolMessage): enter,
+ * update or leave for its own clientId, or for any clientId when it may act as any.
+ */
+export function buildPresence(raw: unknown, o: BuildOptions & { connectionId: string; idBase: string }): PresenceMessage[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw AblyError.of('badRequest', 'a PRESENCE needs a non-empty array of presence messages');
+  }
+  const out: PresenceMessage[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const w = raw[i] as { action?: unknown; clientId?: unknown; id?: unknown; data?: unknown; encoding?: unknown; extras?: unknown };
+    if (typeof w !== 'object' || w === null || Array.isArray(w)) throw AblyError.of('badRequest', 'each presence message must be an object');
+    if (typeof w.action !== 'number' || !PRESENCE_OPS.has(w.action)) {
+      throw AblyError.of('badRequest', 'presence action must be enter (2), leave (3) or update (4)');
+    }
+    const m = fromWire({ id: w.id, clientId: w.clientId, data: w.data, encoding: w.encoding, extras: w.extras });
+    let clientId = m.clientId;
+    if (clientId !== undefined) {
+      if (o.clientId === null || (o.clientId !== '*' && o.clientId !== clientId)) {
+        throw AblyError.of('invalidClientId', `presence clientId "${clientId}" does not match the connection's (${o.clientId ?? 'anonymous'})`);
+      }
+    } else if (o.clientId !== null && o.clientId !== '*') {
+      clientId = o.clientId;
+    } else {
+      throw AblyError.of('presenceNoClientId', 'entering presence needs a clientId (connect with one, or name one in the message)');
+    }
+    if (messageSize(m) > o.limits.maxMessageSize) {
+      throw AblyError.of('messageTooLarge', `presence data exceeds maxMessageSize ${o.limits.maxMessageSize}`);
+    }
+    const p: PresenceMessage = {
+      id: m.id ?? `${o.idBase}:${i}`,
+      action: w.action,
+      clientId,
+      connectionId: o.connectionId,
+      timestamp: o.now,
+    };
+    if (m.data !== undefined) p.data = m.data;
+    if (m.encoding !== undefined) p.encoding = m.encoding;
+    if (m.extras !== undefined) p.extras = m.extras;
+    out.push(p);
   }
   return out;
 }

@@ -12,7 +12,8 @@ import { channelKey, type LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, MAX_REST_BODY_BYTES } from '../config/defaults.js';
 import { parseChannelName } from '../protocol/channel-name.js';
-import { toWire } from '../protocol/message.js';
+import { PresenceAction } from '../protocol/actions.js';
+import { presenceToWire, toWire } from '../protocol/message.js';
 import { parseSerial } from '../protocol/serial.js';
 import type { WireFormat } from '../protocol/types.js';
 import { authenticateRest, type Authenticator } from './auth.js';
@@ -115,24 +116,47 @@ function linkHeader(word: string, q: URLSearchParams, next: string | null): stri
 }
 
 function entryToWire(e: LogEntry, format: WireFormat): unknown {
-  if (e.kind !== 'message') return null;
-  return toWire(e.message, format);
+  return e.kind === 'message' ? toWire(e.message, format) : presenceToWire(e.presence, format);
 }
 
-async function history(r: RestRequest): Promise<void> {
+async function history(r: RestRequest, kind: LogEntry['kind'] = 'message'): Promise<void> {
   const c = creds(r);
   const { name } = parseChannelName(decodeSegment(r.params[0]!));
   c.capability.require(name, 'history');
   const s = r.ctx.services;
-  const query = historyQuery(r.query, s.region);
+  const query = { ...historyQuery(r.query, s.region), kind };
   const { items, more } = await s.history(channelKey(c.appId, name), query);
   const last = items[items.length - 1];
   const epoch = last ? parseSerial(last.channelSerial)?.epoch : undefined;
   const next = more && last && epoch ? `${epoch}~${last.serial}` : null;
-  const word = r.req.url!.split('?')[0]!.endsWith('/history') ? 'history' : 'messages';
+  const word = r.req.url!.split('?')[0]!.replace(/\/$/, '').split('/').pop()!;
   send(r.res, 200, items.map((e) => entryToWire(e, r.format)), r.format, {
     link: linkHeader(word, r.query, next),
   });
+}
+
+/** Current presence members (as PRESENT), paged by an offset cursor. */
+async function presence(r: RestRequest): Promise<void> {
+  const c = creds(r);
+  const { name } = parseChannelName(decodeSegment(r.params[0]!));
+  c.capability.require(name, 'subscribe');
+  const limit = intParam(r.query, 'limit', 1, HISTORY_MAX_LIMIT) ?? HISTORY_DEFAULT_LIMIT;
+  const offset = intParam(r.query, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  const filter = {
+    ...(r.query.get('clientId') ? { clientId: r.query.get('clientId')! } : {}),
+    ...(r.query.get('connectionId') ? { connectionId: r.query.get('connectionId')! } : {}),
+  };
+  const members = await r.ctx.services.members(channelKey(c.appId, name), filter);
+  members.sort((a, b) => (a.clientId + a.connectionId < b.clientId + b.connectionId ? -1 : 1));
+  const page = members.slice(offset, offset + limit);
+  const next = offset + limit < members.length ? String(offset + limit) : null;
+  send(
+    r.res,
+    200,
+    page.map((m) => presenceToWire({ ...m, action: PresenceAction.PRESENT }, r.format)),
+    r.format,
+    { link: linkHeader('presence', r.query, next) },
+  );
 }
 
 async function publish(r: RestRequest): Promise<void> {
@@ -243,7 +267,9 @@ const ROUTES: Route[] = [
   },
   { method: 'POST', pattern: /^\/keys\/([^/]+)\/requestToken\/?$/, open: true, handle: requestToken },
   { method: 'POST', pattern: /^\/channels\/([^/]+)\/messages\/?$/, handle: publish },
-  { method: 'GET', pattern: /^\/channels\/([^/]+)\/(?:messages|history)\/?$/, handle: history },
+  { method: 'GET', pattern: /^\/channels\/([^/]+)\/(?:messages|history)\/?$/, handle: (r) => history(r) },
+  { method: 'GET', pattern: /^\/channels\/([^/]+)\/presence\/?$/, handle: presence },
+  { method: 'GET', pattern: /^\/channels\/([^/]+)\/presence\/history\/?$/, handle: (r) => history(r, 'presence') },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/?$/, handle: channelStatus },
 ];
 

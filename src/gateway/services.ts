@@ -7,7 +7,7 @@ import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import type { Limits } from '../config/topology.js';
 import type { Logger } from '../log.js';
-import type { Message } from '../protocol/message.js';
+import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { ChannelStatus } from '../transport/messages.js';
 import type { Hub } from '../node/hub.js';
 
@@ -36,6 +36,11 @@ export interface GatewayServices {
    * ACKable. Publishes with the same `source` (a connection id) keep their order.
    */
   publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]>;
+  /** Orders presence operations of a connection (in order with its publishes). */
+  presence(channel: ChannelKey, ops: PresenceMessage[], source: string): Promise<void>;
+  /** A connection's presence members stay (null) or leave at `leaveAt` (ms). */
+  hold(channel: ChannelKey, connectionId: string, leaveAt: number | null): Promise<void>;
+  members(channel: ChannelKey, filter: { clientId?: string; connectionId?: string }): Promise<PresenceMessage[]>;
   history(channel: ChannelKey, query: HistoryQuery): Promise<{ items: LogEntry[]; more: boolean }>;
   status(channel: ChannelKey): Promise<ChannelStatus | null>;
   /** Node health for `GET /health`. */

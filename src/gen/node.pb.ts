@@ -103,7 +103,25 @@ export interface LogEntry {
   /** ms since the epoch, master's clock */
   storedAt: number;
   origin?: OriginPosition | undefined;
-  item?: { $case: "message"; message: Message } | { $case: "presence"; presence: PresenceMessage } | undefined;
+  item?:
+    | { $case: "message"; message: Message }
+    | { $case: "presence"; presence: PresenceMessage }
+    | undefined;
+  /** presence: the node hosting the member's connection */
+  host: string;
+}
+
+export interface PresenceMember {
+  message?: PresenceMessage | undefined;
+  host: string;
+  /** ms since the epoch */
+  leaveAt?: number | undefined;
+}
+
+export interface PresenceHold {
+  connectionId: string;
+  host?: string | undefined;
+  leaveAt?: number | undefined;
 }
 
 export interface DedupEntry {
@@ -125,6 +143,7 @@ export interface ChannelSnapshot {
   subscribers: string[];
   /** mastership generation */
   term: number;
+  presence: PresenceMember[];
 }
 
 export interface HistoryQuery {
@@ -165,6 +184,25 @@ export interface ReplicateRequest {
   channel: string;
   epoch: string;
   entries: LogEntry[];
+  holds: PresenceHold[];
+}
+
+export interface PresenceRequest {
+  channel: string;
+  presence: PresenceMessage[];
+  after?: string | undefined;
+}
+
+export interface HoldRequest {
+  channel: string;
+  connectionId: string;
+  leaveAt?: number | undefined;
+}
+
+export interface PresenceGetRequest {
+  channel: string;
+  clientId?: string | undefined;
+  connectionId?: string | undefined;
 }
 
 export interface SyncRequest {
@@ -193,6 +231,9 @@ export interface Request {
     | { $case: "sync"; sync: SyncRequest }
     | { $case: "claim"; claim: ClaimRequest }
     | { $case: "status"; status: StatusRequest }
+    | { $case: "presence"; presence: PresenceRequest }
+    | { $case: "hold"; hold: HoldRequest }
+    | { $case: "presenceGet"; presenceGet: PresenceGetRequest }
     | undefined;
 }
 
@@ -206,6 +247,11 @@ export interface Subscribed {
   epoch: string;
   serial: number;
   channelSerial: string;
+  presence: PresenceMessage[];
+}
+
+export interface Members {
+  members: PresenceMessage[];
 }
 
 export interface Published {
@@ -259,6 +305,7 @@ export interface Reply {
     | { $case: "error"; error: ErrorInfo }
     | { $case: "redirect"; redirect: Redirect }
     | { $case: "retry"; retry: Retry }
+    | { $case: "members"; members: Members }
     | undefined;
 }
 
@@ -918,7 +965,7 @@ export const OriginPosition: MessageFns<OriginPosition> = {
 };
 
 function createBaseLogEntry(): LogEntry {
-  return { serial: 0, channelSerial: "", storedAt: 0, origin: undefined, item: undefined };
+  return { serial: 0, channelSerial: "", storedAt: 0, origin: undefined, item: undefined, host: "" };
 }
 
 export const LogEntry: MessageFns<LogEntry> = {
@@ -942,6 +989,9 @@ export const LogEntry: MessageFns<LogEntry> = {
       case "presence":
         PresenceMessage.encode(message.item.presence, writer.uint32(50).fork()).join();
         break;
+    }
+    if (message.host !== "") {
+      writer.uint32(58).string(message.host);
     }
     return writer;
   },
@@ -1005,6 +1055,150 @@ export const LogEntry: MessageFns<LogEntry> = {
             }
 
             message.item = { $case: "presence", presence: PresenceMessage.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBasePresenceMember(): PresenceMember {
+  return { message: undefined, host: "", leaveAt: undefined };
+}
+
+export const PresenceMember: MessageFns<PresenceMember> = {
+  encode(message: PresenceMember, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      PresenceMessage.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    if (message.host !== "") {
+      writer.uint32(18).string(message.host);
+    }
+    if (message.leaveAt !== undefined) {
+      writer.uint32(24).int64(message.leaveAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceMember {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = PresenceMessage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.leaveAt = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBasePresenceHold(): PresenceHold {
+  return { connectionId: "", host: undefined, leaveAt: undefined };
+}
+
+export const PresenceHold: MessageFns<PresenceHold> = {
+  encode(message: PresenceHold, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.connectionId !== "") {
+      writer.uint32(10).string(message.connectionId);
+    }
+    if (message.host !== undefined) {
+      writer.uint32(18).string(message.host);
+    }
+    if (message.leaveAt !== undefined) {
+      writer.uint32(24).int64(message.leaveAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceHold {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceHold();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.connectionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.leaveAt = longToNumber(reader.int64());
             continue;
           }
         }
@@ -1101,6 +1295,7 @@ function createBaseChannelSnapshot(): ChannelSnapshot {
     wasMaster: false,
     subscribers: [],
     term: 0,
+    presence: [],
   };
 }
 
@@ -1138,6 +1333,9 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
     }
     if (message.term !== 0) {
       writer.uint32(88).uint64(message.term);
+    }
+    for (const v of message.presence) {
+      PresenceMember.encode(v!, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1241,6 +1439,14 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
             }
 
             message.term = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.presence.push(PresenceMember.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -1639,7 +1845,7 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
 };
 
 function createBaseReplicateRequest(): ReplicateRequest {
-  return { channel: "", epoch: "", entries: [] };
+  return { channel: "", epoch: "", entries: [], holds: [] };
 }
 
 export const ReplicateRequest: MessageFns<ReplicateRequest> = {
@@ -1652,6 +1858,9 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     for (const v of message.entries) {
       LogEntry.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.holds) {
+      PresenceHold.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1691,6 +1900,218 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.holds.push(PresenceHold.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBasePresenceRequest(): PresenceRequest {
+  return { channel: "", presence: [], after: undefined };
+}
+
+export const PresenceRequest: MessageFns<PresenceRequest> = {
+  encode(message: PresenceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    for (const v of message.presence) {
+      PresenceMessage.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.after !== undefined) {
+      writer.uint32(26).string(message.after);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.presence.push(PresenceMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.after = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseHoldRequest(): HoldRequest {
+  return { channel: "", connectionId: "", leaveAt: undefined };
+}
+
+export const HoldRequest: MessageFns<HoldRequest> = {
+  encode(message: HoldRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.connectionId !== "") {
+      writer.uint32(18).string(message.connectionId);
+    }
+    if (message.leaveAt !== undefined) {
+      writer.uint32(24).int64(message.leaveAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HoldRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHoldRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.connectionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.leaveAt = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBasePresenceGetRequest(): PresenceGetRequest {
+  return { channel: "", clientId: undefined, connectionId: undefined };
+}
+
+export const PresenceGetRequest: MessageFns<PresenceGetRequest> = {
+  encode(message: PresenceGetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.clientId !== undefined) {
+      writer.uint32(18).string(message.clientId);
+    }
+    if (message.connectionId !== undefined) {
+      writer.uint32(26).string(message.connectionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceGetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceGetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.connectionId = reader.string();
             continue;
           }
         }
@@ -1911,6 +2332,15 @@ export const Request: MessageFns<Request> = {
       case "status":
         StatusRequest.encode(message.body.status, writer.uint32(74).fork()).join();
         break;
+      case "presence":
+        PresenceRequest.encode(message.body.presence, writer.uint32(82).fork()).join();
+        break;
+      case "hold":
+        HoldRequest.encode(message.body.hold, writer.uint32(90).fork()).join();
+        break;
+      case "presenceGet":
+        PresenceGetRequest.encode(message.body.presenceGet, writer.uint32(98).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2000,6 +2430,30 @@ export const Request: MessageFns<Request> = {
             message.body = { $case: "status", status: StatusRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.body = { $case: "presence", presence: PresenceRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.body = { $case: "hold", hold: HoldRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.body = { $case: "presenceGet", presenceGet: PresenceGetRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2082,7 +2536,7 @@ export const ErrorInfo: MessageFns<ErrorInfo> = {
 };
 
 function createBaseSubscribed(): Subscribed {
-  return { epoch: "", serial: 0, channelSerial: "" };
+  return { epoch: "", serial: 0, channelSerial: "", presence: [] };
 }
 
 export const Subscribed: MessageFns<Subscribed> = {
@@ -2095,6 +2549,9 @@ export const Subscribed: MessageFns<Subscribed> = {
     }
     if (message.channelSerial !== "") {
       writer.uint32(26).string(message.channelSerial);
+    }
+    for (const v of message.presence) {
+      PresenceMessage.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2134,6 +2591,60 @@ export const Subscribed: MessageFns<Subscribed> = {
             }
 
             message.channelSerial = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.presence.push(PresenceMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMembers(): Members {
+  return { members: [] };
+}
+
+export const Members: MessageFns<Members> = {
+  encode(message: Members, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.members) {
+      PresenceMessage.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Members {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMembers();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.members.push(PresenceMessage.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -2640,6 +3151,9 @@ export const Reply: MessageFns<Reply> = {
       case "retry":
         Retry.encode(message.body.retry, writer.uint32(82).fork()).join();
         break;
+      case "members":
+        Members.encode(message.body.members, writer.uint32(90).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2735,6 +3249,14 @@ export const Reply: MessageFns<Reply> = {
             }
 
             message.body = { $case: "retry", retry: Retry.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.body = { $case: "members", members: Members.decode(reader, reader.uint32()) };
             continue;
           }
         }

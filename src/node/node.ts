@@ -118,6 +118,8 @@ export class AblyNode {
         historyMs: o.topology.retention.historyMs,
         dedupMs: o.topology.retention.dedupMs,
         maxMessages: o.topology.retention.maxMessagesPerChannel,
+        maxPresenceMembers: o.topology.limits.maxPresenceMembers,
+        presenceLeaveDelayMs: o.topology.limits.presenceLeaveDelayMs,
       },
       now,
       rpc: this.rpc,
@@ -164,6 +166,16 @@ export class AblyNode {
         slowConsumer: () => this.metrics.onSlowConsumer(),
       },
       publish: (channel, messages, source) => this.publish(channel, messages, source),
+      presence: async (channel, presence, source) => {
+        await this.publisher.send(source, channel, { type: 'presence', presence });
+      },
+      hold: async (channel, connectionId, leaveAt) => {
+        await this.router.call(channel, { type: 'hold', channel, connectionId, leaveAt }, CHANNEL_REQUEST_TIMEOUT_MS);
+      },
+      members: async (channel, filter) => {
+        const { body } = await this.router.call(channel, { type: 'presenceGet', channel, ...filter }, CHANNEL_REQUEST_TIMEOUT_MS);
+        return body.kind === 'members' ? body.members : [];
+      },
       history: (channel, query) => this.history(channel, query),
       status: async (channel) => {
         const { body } = await this.router.call(channel, { type: 'status', channel }, CHANNEL_REQUEST_TIMEOUT_MS);
@@ -323,7 +335,7 @@ export class AblyNode {
   // ---- services for the gateway -----------------------------------------------------------
 
   private async publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]> {
-    if (source !== null) return this.publisher.publish(source, channel, messages);
+    if (source !== null) return this.publisher.send(source, channel, { type: 'publish', messages });
     const { body } = await this.router.call(channel, { type: 'publish', channel, messages }, CHANNEL_REQUEST_TIMEOUT_MS);
     if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
     return body.serials;

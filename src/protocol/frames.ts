@@ -4,9 +4,9 @@
  * the SDK records and sends back to resume.
  */
 import type { LogEntry } from '../channel/entry.js';
-import { Action } from './actions.js';
+import { Action, PresenceAction } from './actions.js';
 import { encodeFrame, type Frame } from './codec.js';
-import { presenceToWire, toWire } from './message.js';
+import { presenceToWire, toWire, type PresenceMessage } from './message.js';
 import type { ProtocolMessage, WireFormat } from './types.js';
 
 /**
@@ -38,6 +38,33 @@ export function entryFrames(channel: string, entries: readonly LogEntry[], forma
           };
     frames.push(encodeFrame(pm, format));
     i = j;
+  }
+  return frames;
+}
+
+/** Presence members per SYNC frame. */
+export const SYNC_PAGE_SIZE = 100;
+
+/**
+ * A presence SYNC: the members (as PRESENT), paged; each page's channelSerial is
+ * `syncId:cursor`, the last page's `syncId:` (an empty cursor ends the sync in the SDKs).
+ */
+export function syncFrames(channel: string, members: readonly PresenceMessage[], format: WireFormat, syncId: string): Frame[] {
+  const frames: Frame[] = [];
+  for (let i = 0; i < members.length || i === 0; i += SYNC_PAGE_SIZE) {
+    const page = members.slice(i, i + SYNC_PAGE_SIZE);
+    const last = i + SYNC_PAGE_SIZE >= members.length;
+    frames.push(
+      encodeFrame(
+        {
+          action: Action.SYNC,
+          channel,
+          channelSerial: `${syncId}:${last ? '' : String(i + SYNC_PAGE_SIZE)}`,
+          presence: page.map((m) => presenceToWire({ ...m, action: PresenceAction.PRESENT }, format)),
+        },
+        format,
+      ),
+    );
   }
   return frames;
 }

@@ -9,8 +9,8 @@
 import type { ErrorInfo } from '../errors.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
-import type { ChannelSnapshot } from '../channel/state.js';
-import type { Message } from '../protocol/message.js';
+import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
+import type { Message, PresenceMessage } from '../protocol/message.js';
 
 export type NodeId = string;
 
@@ -79,13 +79,41 @@ export interface HistoryRequest {
   channel: ChannelKey;
   query: HistoryQuery;
 }
-/** Master → replica: entries to append, in order. */
+/** Master → replica: entries to append, in order, and presence holds to apply first. */
 export interface ReplicateRequest {
   type: 'replicate';
   rid: number;
   channel: ChannelKey;
   epoch: string;
   entries: LogEntry[];
+  holds: PresenceHold[];
+}
+/** Presence operations (enter/update/leave) of one connection, hosted on the sender. */
+export interface PresenceRequest {
+  type: 'presence';
+  rid: number;
+  channel: ChannelKey;
+  presence: PresenceMessage[];
+  /** As for publishes: the id of the same connection's previous, still unanswered operation. */
+  after?: string;
+}
+/**
+ * A connection's presence members stay (leaveAt null: it is back) or leave at `leaveAt`
+ * (its transport dropped; or now, when it closed).
+ */
+export interface HoldRequest {
+  type: 'hold';
+  rid: number;
+  channel: ChannelKey;
+  connectionId: string;
+  leaveAt: number | null;
+}
+export interface PresenceGetRequest {
+  type: 'presenceGet';
+  rid: number;
+  channel: ChannelKey;
+  clientId?: string;
+  connectionId?: string;
 }
 /** Master → replica, or old owner → new owner (handoff): the whole state. */
 export interface SyncRequest {
@@ -113,6 +141,9 @@ export interface StatusRequest {
 export type NodeRequest =
   | SubRequest
   | PublishRequest
+  | PresenceRequest
+  | HoldRequest
+  | PresenceGetRequest
   | RangeRequest
   | HistoryRequest
   | ReplicateRequest
@@ -134,7 +165,9 @@ export interface ChannelStatus {
 }
 
 export type ReplyBody =
-  | { kind: 'subscribed'; epoch: string; serial: number; channelSerial: string }
+  /** Where the stream is, and the presence set at exactly that point. */
+  | { kind: 'subscribed'; epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] }
+  | { kind: 'members'; members: PresenceMessage[] }
   | { kind: 'published'; serials: string[] }
   | { kind: 'entries'; entries: LogEntry[]; more: boolean }
   | { kind: 'ok' }

@@ -5,7 +5,8 @@
 import * as pb from '../gen/node.pb.js';
 import type { LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
-import type { ChannelSnapshot } from '../channel/state.js';
+import type { PresenceMember } from '../channel/presence.js';
+import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
 import type { MemberInfo, MemberState, NodeMessage, NodeRequest, ReplyBody } from './messages.js';
 
@@ -85,7 +86,24 @@ function entryToPb(e: LogEntry): pb.LogEntry {
       e.kind === 'message'
         ? { $case: 'message', message: messageToPb(e.message) }
         : { $case: 'presence', presence: presenceToPb(e.presence) },
+    host: e.kind === 'presence' ? e.host : '',
   };
+}
+
+function memberToPb(m: PresenceMember): pb.PresenceMember {
+  return { message: presenceToPb(m.message), host: m.host, leaveAt: m.leaveAt ?? undefined };
+}
+
+function memberFromPbP(p: pb.PresenceMember): PresenceMember {
+  return { message: presenceFromPb(p.message!), host: p.host, leaveAt: p.leaveAt ?? null };
+}
+
+function holdToPb(h: PresenceHold): pb.PresenceHold {
+  return { connectionId: h.connectionId, host: h.host ?? undefined, leaveAt: h.leaveAt ?? undefined };
+}
+
+function holdFromPb(p: pb.PresenceHold): PresenceHold {
+  return { connectionId: p.connectionId, host: p.host ?? null, leaveAt: p.leaveAt ?? null };
 }
 
 function entryFromPb(p: pb.LogEntry): LogEntry {
@@ -95,7 +113,7 @@ function entryFromPb(p: pb.LogEntry): LogEntry {
     storedAt: p.storedAt,
     origin: p.origin ?? { region: '', epoch: '', seq: 0 },
   };
-  if (p.item?.$case === 'presence') return { ...base, kind: 'presence', presence: presenceFromPb(p.item.presence) };
+  if (p.item?.$case === 'presence') return { ...base, kind: 'presence', presence: presenceFromPb(p.item.presence), host: p.host };
   if (p.item?.$case === 'message') return { ...base, kind: 'message', message: messageFromPb(p.item.message) };
   throw new Error('log entry without an item');
 }
@@ -113,6 +131,7 @@ function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
     dedup: s.dedup,
     wasMaster: s.wasMaster ?? false,
     subscribers: s.subscribers ?? [],
+    presence: s.presence.map(memberToPb),
   };
 }
 
@@ -129,6 +148,7 @@ function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     dedup: p.dedup,
     wasMaster: p.wasMaster,
     subscribers: p.subscribers,
+    presence: p.presence.map(memberFromPbP),
   };
 }
 
@@ -208,7 +228,25 @@ function requestToPb(r: NodeRequest): pb.Request {
     case 'replicate':
       return {
         rid: r.rid,
-        body: { $case: 'replicate', replicate: { channel: r.channel, epoch: r.epoch, entries: r.entries.map(entryToPb) } },
+        body: {
+          $case: 'replicate',
+          replicate: { channel: r.channel, epoch: r.epoch, entries: r.entries.map(entryToPb), holds: r.holds.map(holdToPb) },
+        },
+      };
+    case 'presence':
+      return {
+        rid: r.rid,
+        body: { $case: 'presence', presence: { channel: r.channel, presence: r.presence.map(presenceToPb), after: r.after } },
+      };
+    case 'hold':
+      return {
+        rid: r.rid,
+        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined } },
+      };
+    case 'presenceGet':
+      return {
+        rid: r.rid,
+        body: { $case: 'presenceGet', presenceGet: { channel: r.channel, clientId: r.clientId, connectionId: r.connectionId } },
       };
     case 'sync':
       return {
@@ -249,7 +287,34 @@ function requestFromPb(p: pb.Request): NodeRequest {
     case 'history':
       return { type: 'history', rid, channel: b.history.channel, query: queryFromPb(b.history.query!) };
     case 'replicate':
-      return { type: 'replicate', rid, channel: b.replicate.channel, epoch: b.replicate.epoch, entries: b.replicate.entries.map(entryFromPb) };
+      return {
+        type: 'replicate',
+        rid,
+        channel: b.replicate.channel,
+        epoch: b.replicate.epoch,
+        entries: b.replicate.entries.map(entryFromPb),
+        holds: b.replicate.holds.map(holdFromPb),
+      };
+    case 'presence':
+      return {
+        type: 'presence',
+        rid,
+        channel: b.presence.channel,
+        presence: b.presence.presence.map(presenceFromPb),
+        ...(b.presence.after !== undefined ? { after: b.presence.after } : {}),
+      };
+    case 'hold':
+      return { type: 'hold', rid, channel: b.hold.channel, connectionId: b.hold.connectionId, leaveAt: b.hold.leaveAt ?? null };
+    case 'presenceGet': {
+      const g = b.presenceGet;
+      return {
+        type: 'presenceGet',
+        rid,
+        channel: g.channel,
+        ...(g.clientId !== undefined ? { clientId: g.clientId } : {}),
+        ...(g.connectionId !== undefined ? { connectionId: g.connectionId } : {}),
+      };
+    }
     case 'sync':
       return {
         type: 'sync',
@@ -268,7 +333,15 @@ function requestFromPb(p: pb.Request): NodeRequest {
 function replyToPb(rid: number, r: ReplyBody): pb.Reply {
   switch (r.kind) {
     case 'subscribed':
-      return { rid, body: { $case: 'subscribed', subscribed: { epoch: r.epoch, serial: r.serial, channelSerial: r.channelSerial } } };
+      return {
+        rid,
+        body: {
+          $case: 'subscribed',
+          subscribed: { epoch: r.epoch, serial: r.serial, channelSerial: r.channelSerial, presence: r.presence.map(presenceToPb) },
+        },
+      };
+    case 'members':
+      return { rid, body: { $case: 'members', members: { members: r.members.map(presenceToPb) } } };
     case 'published':
       return { rid, body: { $case: 'published', published: { serials: r.serials } } };
     case 'entries':
@@ -303,7 +376,15 @@ function replyFromPb(p: pb.Reply): ReplyBody {
   if (!b) throw new Error('reply without a body');
   switch (b.$case) {
     case 'subscribed':
-      return { kind: 'subscribed', epoch: b.subscribed.epoch, serial: b.subscribed.serial, channelSerial: b.subscribed.channelSerial };
+      return {
+        kind: 'subscribed',
+        epoch: b.subscribed.epoch,
+        serial: b.subscribed.serial,
+        channelSerial: b.subscribed.channelSerial,
+        presence: b.subscribed.presence.map(presenceFromPb),
+      };
+    case 'members':
+      return { kind: 'members', members: b.members.members.map(presenceFromPb) };
     case 'published':
       return { kind: 'published', serials: b.published.serials };
     case 'entries':

@@ -6,7 +6,7 @@ function entry(serial: number, storedAt: number, kind: LogEntry['kind'] = 'messa
   const base = { serial, channelSerial: `r~e~${serial.toString(36)}`, storedAt, origin: { region: 'r', epoch: 'e', seq: serial } };
   return kind === 'message'
     ? { ...base, kind, message: { id: `m${serial}`, timestamp: storedAt } }
-    : { ...base, kind, presence: { id: `p${serial}`, action: 2, clientId: 'c', connectionId: 'k', timestamp: storedAt } };
+    : { ...base, kind, host: 'n1', presence: { id: `p${serial}`, action: 2, clientId: 'c', connectionId: 'k', timestamp: storedAt } };
 }
 
 /** A log holding serials 1..n, entry i stored at i * 1000 ms. */

@@ -105,7 +105,7 @@ describe('ChannelRegistry', () => {
     const results: Promise<string[]>[] = [];
     let seq = 0;
     const pump = setInterval(() => {
-      for (let i = 0; i < 5; i++) results.push(a.publisher.publish('src', key, [msg(seq++)]));
+      for (let i = 0; i < 5; i++) results.push(a.publisher.send('src', key, { type: 'publish', messages: [msg(seq++)] }));
     }, 2);
     await waitFor(() => seq > 100);
     // c joins: views change one node at a time (b and a late).
@@ -138,7 +138,7 @@ describe('ChannelRegistry', () => {
     let seq = 0;
     const pump = setInterval(() => {
       const s = seq++;
-      void publisherNode.publisher.publish('src', key, [msg(s)]).then(() => acked.push(s), () => undefined);
+      void publisherNode.publisher.send('src', key, { type: 'publish', messages: [msg(s)] }).then(() => acked.push(s), () => undefined);
     }, 1);
     await waitFor(() => acked.length > 100);
     // b dies: its transport goes silent; the others drop it from their rings.
@@ -165,10 +165,10 @@ describe('ChannelRegistry', () => {
     const key = channelOwnedBy(['a', 'b', 'c'], 'c');
     for (const n of ns) setView(n, ['a', 'b']);
     const owner = new Ring(['a', 'b']).owner(key)!;
-    await a.publisher.publish('src', key, [msg(0)]);
+    await a.publisher.send('src', key, { type: 'publish', messages: [msg(0)] });
     // Only c believes it owns the channel; the old owner disagrees.
     setView(c, ['a', 'b', 'c']);
-    const fromC = c.publisher.publish('other', key, [msg(1)]);
+    const fromC = c.publisher.send('other', key, { type: 'publish', messages: [msg(1)] });
     await new Promise((r) => setTimeout(r, 300));
     const old = ns.find((n) => n.id === owner)!;
     expect(masterState(old, key)).not.toBeNull();

@@ -58,6 +58,7 @@ describe('validateTopology', () => {
       maxInboundRate: D.MAX_INBOUND_RATE_PER_S,
       maxChannelsPerConnection: D.MAX_CHANNELS_PER_CONNECTION,
       maxPresenceMembers: D.MAX_PRESENCE_MEMBERS_PER_CHANNEL,
+      presenceLeaveDelayMs: D.PRESENCE_LEAVE_DELAY_MS,
       maxChannelPublishRate: D.MAX_CHANNEL_PUBLISH_RATE_PER_S,
       connectionStateTtlMs: D.CONNECTION_STATE_TTL_MS,
       maxIdleIntervalMs: D.MAX_IDLE_INTERVAL_MS,

@@ -60,6 +60,7 @@ const presenceEntry: LogEntry = {
   channelSerial: 'eu~ep1~18',
   storedAt: NOW + 3,
   origin: { region: 'eu', epoch: 'ep1', seq: 6 },
+  host: 'n2',
   presence: {
     id: 'conn:8:0',
     action: 2,
@@ -78,6 +79,7 @@ const barePresenceEntry: LogEntry = {
   channelSerial: 'eu~ep1~19',
   storedAt: NOW + 4,
   origin: { region: 'eu', epoch: 'ep1', seq: 7 },
+  host: 'n1',
   presence: { id: 'p', action: 3, clientId: 'bob', connectionId: 'conn2', timestamp: NOW },
 };
 
@@ -98,6 +100,10 @@ const snapshot: ChannelSnapshot = {
   ],
   wasMaster: true,
   subscribers: ['n2', 'n3'],
+  presence: [
+    { message: { id: 'conn:8:0', action: 2, clientId: 'bob', connectionId: 'conn2', timestamp: NOW }, host: 'n2', leaveAt: null },
+    { message: { id: 'conn:9:0', action: 4, clientId: 'eve', connectionId: 'conn3', data: 'x', timestamp: NOW }, host: 'n3', leaveAt: NOW + 15000 },
+  ],
 };
 
 describe('encodeNodeMessage / decodeNodeMessage', () => {
@@ -202,7 +208,17 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
     });
 
     it('round-trips replicate with message and presence entries', () => {
-      const msg: NodeMessage = { type: 'replicate', rid: 7, channel: 'app:chat', epoch: 'ep1', entries };
+      const msg: NodeMessage = {
+        type: 'replicate',
+        rid: 7,
+        channel: 'app:chat',
+        epoch: 'ep1',
+        entries,
+        holds: [
+          { connectionId: 'conn2', host: null, leaveAt: NOW + 15000 },
+          { connectionId: 'conn3', host: 'n1', leaveAt: null },
+        ],
+      };
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
@@ -224,6 +240,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
         dedup: [],
         wasMaster: false,
         subscribers: [],
+        presence: [],
       };
       const msg: NodeMessage = { type: 'sync', rid: 9, channel: 'app:x', snapshot: empty, role: 'replica' };
       expect(roundTrip(msg)).toStrictEqual(msg);
@@ -242,7 +259,17 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
 
   describe('replies', () => {
     const bodies: [string, ReplyBody][] = [
-      ['subscribed', { kind: 'subscribed', epoch: 'ep1', serial: 45, channelSerial: 'eu~ep1~19' }],
+      [
+        'subscribed',
+        {
+          kind: 'subscribed',
+          epoch: 'ep1',
+          serial: 45,
+          channelSerial: 'eu~ep1~19',
+          presence: [{ id: 'c:1:0', action: 2, clientId: 'bob', connectionId: 'c', timestamp: NOW }],
+        },
+      ],
+      ['members', { kind: 'members', members: [{ id: 'c:1:0', action: 1, clientId: 'bob', connectionId: 'c', data: 'd', timestamp: NOW }] }],
       ['published', { kind: 'published', serials: ['eu~ep1~1', 'eu~ep1~2'] }],
       ['published with no serials', { kind: 'published', serials: [] }],
       ['entries', { kind: 'entries', entries, more: true }],

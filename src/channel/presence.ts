@@ -1,0 +1,118 @@
+/**
+ * A channel's presence set: members keyed by connectionId + clientId (Ably TP3h), each
+ * with the node hosting its connection and, when that connection has gone, the time it
+ * leaves unless it comes back. Pure: the channel master decides events with it, and
+ * every holder (replica, channel clients) applies the same events to the same effect.
+ */
+import { PresenceAction } from '../protocol/actions.js';
+import type { PresenceMessage } from '../protocol/message.js';
+import type { NodeId } from '../transport/messages.js';
+
+export interface PresenceMember {
+  /** The member's latest ENTER/UPDATE (its id and timestamp decide newness in the SDKs). */
+  message: PresenceMessage;
+  host: NodeId;
+  /** When the member leaves if its connection does not come back (ms), or null. */
+  leaveAt: number | null;
+}
+
+export function memberKey(m: { connectionId: string; clientId: string }): string {
+  return `${m.connectionId}:${m.clientId}`;
+}
+
+export class PresenceSet {
+  private readonly members = new Map<string, PresenceMember>();
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  has(key: string): boolean {
+    return this.members.has(key);
+  }
+
+  /**
+   * The event an operation produces, or null when it changes nothing: a repeat of the
+   * member's current ENTER/UPDATE (same id), or a LEAVE of someone not present. An
+   * ENTER of a present member is an UPDATE; an UPDATE of an absent one an ENTER.
+   */
+  decide(op: PresenceMessage): PresenceMessage | null {
+    const existing = this.members.get(memberKey(op));
+    if (op.action === PresenceAction.LEAVE) {
+      if (!existing) return null;
+      const ev: PresenceMessage = { ...op, action: PresenceAction.LEAVE };
+      if (ev.data === undefined && existing.message.data !== undefined) {
+        ev.data = existing.message.data;
+        if (existing.message.encoding !== undefined) ev.encoding = existing.message.encoding;
+      }
+      return ev;
+    }
+    if (existing && existing.message.id === op.id) return null;
+    return { ...op, action: existing ? PresenceAction.UPDATE : PresenceAction.ENTER };
+  }
+
+  /** Applies an event (from `decide`, or from the stream). */
+  apply(ev: PresenceMessage, host: NodeId): void {
+    const key = memberKey(ev);
+    if (ev.action === PresenceAction.LEAVE || ev.action === PresenceAction.ABSENT) {
+      this.members.delete(key);
+      return;
+    }
+    this.members.set(key, { message: ev, host, leaveAt: null });
+  }
+
+  /** Members of one connection come back (null) or will leave at `leaveAt`. Returns whether anything changed. */
+  hold(connectionId: string, host: NodeId | null, leaveAt: number | null): boolean {
+    let changed = false;
+    for (const m of this.members.values()) {
+      if (m.message.connectionId !== connectionId) continue;
+      if (m.leaveAt !== leaveAt) {
+        m.leaveAt = leaveAt;
+        changed = true;
+      }
+      if (host !== null && m.host !== host) {
+        m.host = host;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** Connections with members hosted on `host` (whose node died). */
+  connectionsOn(host: NodeId): string[] {
+    const out = new Set<string>();
+    for (const m of this.members.values()) if (m.host === host && m.leaveAt === null) out.add(m.message.connectionId);
+    return [...out];
+  }
+
+  /** Members whose time to leave has come. */
+  due(now: number): PresenceMember[] {
+    const out: PresenceMember[] = [];
+    for (const m of this.members.values()) if (m.leaveAt !== null && m.leaveAt <= now) out.push(m);
+    return out;
+  }
+
+  list(filter: { clientId?: string; connectionId?: string } = {}): PresenceMessage[] {
+    const out: PresenceMessage[] = [];
+    for (const m of this.members.values()) {
+      if (filter.clientId !== undefined && m.message.clientId !== filter.clientId) continue;
+      if (filter.connectionId !== undefined && m.message.connectionId !== filter.connectionId) continue;
+      out.push(m.message);
+    }
+    return out;
+  }
+
+  snapshot(): PresenceMember[] {
+    return [...this.members.values()].map((m) => ({ ...m }));
+  }
+
+  static restore(members: readonly PresenceMember[]): PresenceSet {
+    const s = new PresenceSet();
+    for (const m of members) s.members.set(memberKey(m.message), { ...m });
+    return s;
+  }
+
+  clear(): void {
+    this.members.clear();
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Presence across a region of three real nodes with the ably SDK: enter, update, leave
+ * and get from different nodes; the member set survives `kill -9` of the channel
+ * master; a member whose connection drops leaves after the grace period.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FaultProxy } from '../../src/proxy/fault-proxy.js';
+import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { channelMasteredBy } from '../helpers/ring.js';
+import { closeAll, realtime, rest } from '../helpers/sdk.js';
+import { waitFor } from '../helpers/wait.js';
+
+let d: TestDeployment;
+const N = ['r1-n1', 'r1-n2', 'r1-n3'];
+const LEAVE_DELAY_MS = 2000;
+
+beforeAll(async () => {
+  d = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }], limits: { presenceLeaveDelayMs: LEAVE_DELAY_MS } });
+});
+
+afterAll(async () => {
+  await d?.stop();
+});
+
+type Ev = { action: string; clientId: string; data: unknown };
+
+describe('presence across a region', () => {
+  it('shows members entered on two nodes to a subscriber on a third, with enter, update and leave events', async () => {
+    const channel = channelMasteredBy(N, 'r1-n2', 'presence');
+    const alice = realtime(d.port('r1-n1'), { clientId: 'alice' });
+    const bob = realtime(d.port('r1-n2'), { clientId: 'bob', useBinaryProtocol: false });
+    const watcher = realtime(d.port('r1-n3'));
+    try {
+      const events: Ev[] = [];
+      await watcher.channels.get(channel).presence.subscribe((m) => void events.push({ action: m.action, clientId: m.clientId!, data: m.data }));
+      await alice.channels.get(channel).presence.enter('hello');
+      await bob.channels.get(channel).presence.enter({ mood: 'ok' });
+      await waitFor(() => events.length === 2, { what: 'two enters' });
+      expect(events).toEqual([
+        { action: 'enter', clientId: 'alice', data: 'hello' },
+        { action: 'enter', clientId: 'bob', data: { mood: 'ok' } },
+      ]);
+      await alice.channels.get(channel).presence.update('busy');
+      await bob.channels.get(channel).presence.leave();
+      await waitFor(() => events.length === 4, { what: 'update and leave' });
+      expect(events.slice(2)).toEqual([
+        { action: 'update', clientId: 'alice', data: 'busy' },
+        { action: 'leave', clientId: 'bob', data: { mood: 'ok' } },
+      ]);
+      const members = await watcher.channels.get(channel).presence.get();
+      expect(members.map((m) => [m.clientId, m.data])).toEqual([['alice', 'busy']]);
+      expect(members[0]!.connectionId).toBe(alice.connection.id);
+
+      // REST from any node: the current set, and the history of events.
+      const r = rest(d.port('r1-n3'));
+      const page = await r.channels.get(channel).presence.get();
+      expect(page.items.map((m) => m.clientId)).toEqual(['alice']);
+      const hist = await r.channels.get(channel).presence.history({ direction: 'forwards' });
+      expect(hist.items.map((m) => `${m.action}:${m.clientId}`)).toEqual(['enter:alice', 'enter:bob', 'update:alice', 'leave:bob']);
+    } finally {
+      closeAll(alice, bob, watcher);
+    }
+  });
+
+  it('syncs the member set to a client that attaches later, paged', async () => {
+    const channel = channelMasteredBy(N, 'r1-n1', 'sync');
+    const enterer = realtime(d.port('r1-n2'));
+    const late = realtime(d.port('r1-n3'), { useBinaryProtocol: false });
+    try {
+      const p = enterer.channels.get(channel).presence;
+      // A key holder may enter on behalf of many clientIds: 150 members means two SYNC pages.
+      await Promise.all(Array.from({ length: 150 }, (_, i) => p.enterClient(`user-${i}`, { i })));
+      const members = await late.channels.get(channel).presence.get();
+      expect(members).toHaveLength(150);
+      expect(new Set(members.map((m) => m.clientId)).size).toBe(150);
+    } finally {
+      closeAll(enterer, late);
+    }
+  });
+
+  it('keeps the member set through kill -9 of the channel master', async () => {
+    const channel = channelMasteredBy(N, 'r1-n2', 'survive');
+    const alice = realtime(d.port('r1-n1'), { clientId: 'alice' });
+    const carol = realtime(d.port('r1-n3'), { clientId: 'carol' });
+    const watcher = realtime(d.port('r1-n1'));
+    try {
+      await alice.channels.get(channel).presence.enter('a');
+      await carol.channels.get(channel).presence.enter('c');
+      const leaves: string[] = [];
+      await watcher.channels.get(channel).presence.subscribe('leave', (m) => void leaves.push(m.clientId!));
+      await waitFor(async () => (await watcher.channels.get(channel).presence.get()).length === 2);
+      await d.sup.kill('r1-n2');
+      const fresh = realtime(d.port('r1-n3'));
+      try {
+        const after = await fresh.channels.get(channel).presence.get();
+        expect(after.map((m) => m.clientId).sort()).toEqual(['alice', 'carol']);
+        // And the members' own connections still own them: a leave still works.
+        await carol.channels.get(channel).presence.leave();
+        await waitFor(async () => (await fresh.channels.get(channel).presence.get()).length === 1);
+        expect(leaves).toEqual(['carol']);
+      } finally {
+        closeAll(fresh);
+      }
+    } finally {
+      closeAll(alice, carol, watcher);
+      await d.sup.restart('r1-n2');
+    }
+  });
+
+  it('removes a member whose connection drops, after the grace period and not before', async () => {
+    const channel = channelMasteredBy(N, 'r1-n3', 'drop');
+    const proxy = new FaultProxy({ host: '127.0.0.1', port: d.port('r1-n1') });
+    await proxy.listen();
+    const dave = realtime(proxy.port, { clientId: 'dave', disconnectedRetryTimeout: 60_000 });
+    const watcher = realtime(d.port('r1-n2'));
+    try {
+      await dave.channels.get(channel).presence.enter('here');
+      const leaves: { clientId: string; at: number }[] = [];
+      await watcher.channels.get(channel).presence.subscribe('leave', (m) => void leaves.push({ clientId: m.clientId!, at: Date.now() }));
+      await waitFor(async () => (await watcher.channels.get(channel).presence.get()).length === 1);
+      const cutAt = Date.now();
+      proxy.set('both', { reset: true });
+      await waitFor(() => leaves.length === 1, { what: 'the synthesized leave', timeoutMs: LEAVE_DELAY_MS + 5000 });
+      expect(leaves[0]!.clientId).toBe('dave');
+      expect(leaves[0]!.at - cutAt).toBeGreaterThanOrEqual(LEAVE_DELAY_MS - 200);
+      expect(await watcher.channels.get(channel).presence.get()).toEqual([]);
+    } finally {
+      closeAll(dave, watcher);
+      await proxy.close();
+    }
+  });
+});
