@@ -23,8 +23,8 @@ import type { Rpc } from '../transport/rpc.js';
 import type {
   Broadcast,
   ChannelStatus,
+  ChannelRequest,
   NodeId,
-  NodeRequest,
   ReplyBody,
 } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
@@ -139,7 +139,7 @@ export class ChannelRegistry {
   // ---- requests ---------------------------------------------------------------
 
   /** Handles a channel request from a node (self included); resolves with the reply. */
-  async handle(from: NodeId, req: NodeRequest): Promise<ReplyBody> {
+  async handle(from: NodeId, req: ChannelRequest): Promise<ReplyBody> {
     try {
       switch (req.type) {
         case 'sub': {

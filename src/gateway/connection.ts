@@ -28,6 +28,8 @@ export interface ConnectionParams {
   /** false: the client wants WebSocket pings instead of protocol HEARTBEATs. */
   heartbeats: boolean;
   credentials: Credentials;
+  /** This transport resumed an existing connection (same id). */
+  resumed: boolean;
 }
 
 interface AckSlot {
@@ -59,6 +61,11 @@ export class Connection implements AttachmentOwner {
   private closedByClient = false;
   /** Channels (keys) where this connection has presence members, with their clientIds. */
   private readonly entered = new Map<string, Set<string>>();
+  /** Resumed: on its first attach to each channel, its presence members there are told it is back. */
+  private readonly resumed: boolean;
+  private readonly backOn = new Set<string>();
+  /** Another node took this connection over: go quietly (no presence leave, no record). */
+  private superseded = false;
   private lastSent: number;
   private lastReceived: number;
   /** Called once when the transport is gone. */
@@ -75,6 +82,7 @@ export class Connection implements AttachmentOwner {
     this.echo = params.echo;
     this.heartbeats = params.heartbeats;
     this.credentials = params.credentials;
+    this.resumed = params.resumed;
     this.rate = new RateLimiter(services.limits.maxInboundRate);
     this.lastSent = this.lastReceived = services.now();
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
@@ -210,16 +218,28 @@ export class Connection implements AttachmentOwner {
     this.ws.close(WS_CLOSE_POLICY);
   }
 
+  /** This connection resumed elsewhere (or on a newer transport here): drop this transport. */
+  supersede(): void {
+    this.superseded = true;
+    this.closed = true;
+    this.ws.terminate();
+  }
+
   private onTransportClosed(): void {
     this.closed = true;
     for (const att of this.attachments.values()) this.dropAttachment(att);
     this.attachments.clear();
-    // Presence members of a connection that dropped stay for the grace period, in case it
-    // resumes (here or on another node); after an explicit CLOSE they leave now.
-    const now = this.services.now();
-    const leaveAt = this.closedByClient ? now : now + this.services.limits.presenceLeaveDelayMs;
-    for (const [key, clients] of this.entered) {
-      if (clients.size) this.holdPresence(key, leaveAt);
+    if (!this.superseded) {
+      // Presence members of a connection that dropped stay for the grace period, in case
+      // it resumes (here or on another node); after an explicit CLOSE they leave now.
+      const now = this.services.now();
+      const leaveAt = this.closedByClient ? now : now + this.services.limits.presenceLeaveDelayMs;
+      for (const [key, clients] of this.entered) {
+        if (clients.size) this.holdPresence(key, leaveAt);
+      }
+      const rec = { connectionId: this.id, appId: this.credentials.appId, clientId: this.credentials.clientId };
+      if (this.closedByClient) this.services.connections.closed(this.id);
+      else this.services.connections.lost(rec, now + this.services.limits.connectionStateTtlMs);
     }
     this.entered.clear();
     this.onClose?.(this);
@@ -379,6 +399,11 @@ export class Connection implements AttachmentOwner {
       ...(outcome.error ? { error: outcome.error.toInfo() } : {}),
     });
     client.activate(att);
+    if (this.resumed && !this.backOn.has(att.key)) {
+      // Back after a resume: members this connection left behind here stay.
+      this.backOn.add(att.key);
+      this.holdPresence(att.key, null);
+    }
   }
 
   private onDetach(pm: ProtocolMessage): void {

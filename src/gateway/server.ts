@@ -11,11 +11,21 @@ import { MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION } from '../config/defaults.j
 import { Action } from '../protocol/actions.js';
 import { encodeFrame } from '../protocol/codec.js';
 import type { WireFormat } from '../protocol/types.js';
+import type { Credentials } from '../auth/keys.js';
 import { authenticate, type Authenticator } from './auth.js';
 import { Connection } from './connection.js';
 import { connectionKeyFor, newConnectionId, verifyConnectionKey } from './connection-key.js';
 import { handleRest } from './rest.js';
 import type { GatewayServices } from './services.js';
+
+/**
+ * Whether a resuming client's identity may take over a connection that had `had`: the
+ * same clientId, or neither naming one (anonymous or a key holder acting as any).
+ */
+function compatibleClientId(had: string | null, now: string | null): boolean {
+  const specific = (c: string | null) => c !== null && c !== '*';
+  return specific(had) || specific(now) ? had === now : true;
+}
 
 /** How often connections are swept for keepalive pings and dead clients. */
 const SWEEP_INTERVAL_MS = 1000;
@@ -135,35 +145,68 @@ export class Gateway {
       refuse(err instanceof AblyError ? err : AblyError.of('invalidCredentials'));
       return;
     }
+    void this.open(ws, q, format, credentials).catch((err) => {
+      this.services.log.error({ err }, 'failed to open connection');
+      refuse(AblyError.of('internalConnection', (err as Error).message));
+    });
+  }
+
+  /**
+   * Opens the connection: resumes it (same connectionId) when `resume=` or `recover=`
+   * names one whose state the region still holds, for compatible credentials; otherwise
+   * starts a new one, with the reason in CONNECTED's error (the SDK then resets msgSerial
+   * and resumes its channels by channelSerial).
+   */
+  private async open(ws: WebSocket, q: URLSearchParams, format: WireFormat, credentials: Credentials): Promise<void> {
     const secret = this.services.connectionSecret;
-    // Connection-level resume is not kept across transports yet: a client that asks for it
-    // gets a new connection with the reason, and resumes its channels by channelSerial.
     const asked = q.get('resume') ?? q.get('recover');
+    let id: string | null = null;
     let startError: AblyError | undefined;
     if (asked) {
-      startError = verifyConnectionKey(secret, asked)
-        ? AblyError.of('connectionExpired', 'connection state is not available; channels resume from their serials')
-        : AblyError.of('invalidConnectionKey', 'connection key was not issued by this region');
+      const wanted = verifyConnectionKey(secret, asked);
+      if (!wanted) {
+        startError = AblyError.of('invalidConnectionKey', 'connection key was not issued by this region');
+      } else {
+        const rec = await this.services.connections.take(wanted);
+        if (!rec) {
+          startError = AblyError.of('connectionExpired', 'connection state is no longer held; channels resume from their serials');
+        } else if (rec.appId !== credentials.appId || !compatibleClientId(rec.clientId, credentials.clientId)) {
+          startError = new AblyError(80019, 401, 'unable to resume connection: credentials do not match the connection\'s');
+        } else {
+          id = wanted;
+        }
+      }
     }
-    const id = newConnectionId();
+    if (ws.readyState !== ws.OPEN) return;
+    const resumed = id !== null;
+    const connectionId = id ?? newConnectionId();
+    const existing = this.connections.get(connectionId);
+    if (existing) existing.supersede();
     const conn = new Connection(
       ws,
       {
-        id,
-        key: connectionKeyFor(secret, id),
+        id: connectionId,
+        key: connectionKeyFor(secret, connectionId),
         format,
         echo: q.get('echo') !== 'false',
         heartbeats: q.get('heartbeats') !== 'false',
         credentials,
+        resumed,
       },
       this.services,
     );
-    this.connections.set(id, conn);
+    this.connections.set(connectionId, conn);
     this.services.metrics.connectionOpened();
     conn.onClose = () => {
-      this.connections.delete(id);
+      if (this.connections.get(connectionId) === conn) this.connections.delete(connectionId);
       this.services.metrics.connectionClosed();
     };
+    await this.services.connections.opened({ connectionId, appId: credentials.appId, clientId: credentials.clientId });
     conn.start(startError);
+  }
+
+  /** Another node resumed this connection: drop our transport of it, quietly. */
+  moved(connectionId: string): void {
+    this.connections.get(connectionId)?.supersede();
   }
 }

@@ -19,6 +19,18 @@ export interface GatewayMetrics {
   slowConsumer(): void;
 }
 
+/** The region's connection directory, as the gateway uses it. */
+export interface ConnectionDirectoryService {
+  /** A connection has a transport here (new, or resumed). */
+  opened(rec: { connectionId: string; appId: string; clientId: string | null }): Promise<void>;
+  /** Its transport went; its state is kept until `expiresAt` (ms) for a resume. */
+  lost(rec: { connectionId: string; appId: string; clientId: string | null }, expiresAt: number): void;
+  /** The client closed it: nothing to resume. */
+  closed(connectionId: string): void;
+  /** Takes a connection to resume here: its record, or null when it cannot be resumed. */
+  take(connectionId: string): Promise<{ appId: string; clientId: string | null } | null>;
+}
+
 export interface GatewayServices {
   /** This node's id (Ably `serverId`). */
   readonly nodeId: string;
@@ -28,6 +40,7 @@ export interface GatewayServices {
   readonly log: Logger;
   readonly hub: Hub;
   readonly metrics: GatewayMetrics;
+  readonly connections: ConnectionDirectoryService;
   /** Secret for signing connection keys (shared by the region's nodes). */
   readonly connectionSecret: string;
   now(): number;

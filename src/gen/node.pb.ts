@@ -220,6 +220,25 @@ export interface StatusRequest {
   channel: string;
 }
 
+export interface ConnectionRecord {
+  connectionId: string;
+  appId: string;
+  clientId?: string | undefined;
+  host: string;
+  /** ms since the epoch; absent while it has a transport */
+  expiresAt?: number | undefined;
+  updatedAt: number;
+}
+
+export interface ConnPutRequest {
+  records: ConnectionRecord[];
+}
+
+export interface ConnTakeRequest {
+  connectionId: string;
+  host: string;
+}
+
 export interface Request {
   rid: number;
   body?:
@@ -234,6 +253,8 @@ export interface Request {
     | { $case: "presence"; presence: PresenceRequest }
     | { $case: "hold"; hold: HoldRequest }
     | { $case: "presenceGet"; presenceGet: PresenceGetRequest }
+    | { $case: "connPut"; connPut: ConnPutRequest }
+    | { $case: "connTake"; connTake: ConnTakeRequest }
     | undefined;
 }
 
@@ -252,6 +273,10 @@ export interface Subscribed {
 
 export interface Members {
   members: PresenceMessage[];
+}
+
+export interface ConnectionReply {
+  record?: ConnectionRecord | undefined;
 }
 
 export interface Published {
@@ -306,6 +331,7 @@ export interface Reply {
     | { $case: "redirect"; redirect: Redirect }
     | { $case: "retry"; retry: Retry }
     | { $case: "members"; members: Members }
+    | { $case: "connection"; connection: ConnectionReply }
     | undefined;
 }
 
@@ -319,6 +345,14 @@ export interface Unsub {
   channel: string;
 }
 
+export interface ConnMoved {
+  connectionId: string;
+}
+
+export interface ConnDrop {
+  connectionId: string;
+}
+
 /** Everything that crosses a link after the handshake is one Envelope per frame. */
 export interface Envelope {
   msg?:
@@ -327,6 +361,8 @@ export interface Envelope {
     | { $case: "reply"; reply: Reply }
     | { $case: "broadcast"; broadcast: Broadcast }
     | { $case: "unsub"; unsub: Unsub }
+    | { $case: "connMoved"; connMoved: ConnMoved }
+    | { $case: "connDrop"; connDrop: ConnDrop }
     | undefined;
 }
 
@@ -2298,6 +2334,210 @@ export const StatusRequest: MessageFns<StatusRequest> = {
   },
 };
 
+function createBaseConnectionRecord(): ConnectionRecord {
+  return { connectionId: "", appId: "", clientId: undefined, host: "", expiresAt: undefined, updatedAt: 0 };
+}
+
+export const ConnectionRecord: MessageFns<ConnectionRecord> = {
+  encode(message: ConnectionRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.connectionId !== "") {
+      writer.uint32(10).string(message.connectionId);
+    }
+    if (message.appId !== "") {
+      writer.uint32(18).string(message.appId);
+    }
+    if (message.clientId !== undefined) {
+      writer.uint32(26).string(message.clientId);
+    }
+    if (message.host !== "") {
+      writer.uint32(34).string(message.host);
+    }
+    if (message.expiresAt !== undefined) {
+      writer.uint32(40).int64(message.expiresAt);
+    }
+    if (message.updatedAt !== 0) {
+      writer.uint32(48).int64(message.updatedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectionRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectionRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.connectionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.expiresAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.updatedAt = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConnPutRequest(): ConnPutRequest {
+  return { records: [] };
+}
+
+export const ConnPutRequest: MessageFns<ConnPutRequest> = {
+  encode(message: ConnPutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.records) {
+      ConnectionRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnPutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnPutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.records.push(ConnectionRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConnTakeRequest(): ConnTakeRequest {
+  return { connectionId: "", host: "" };
+}
+
+export const ConnTakeRequest: MessageFns<ConnTakeRequest> = {
+  encode(message: ConnTakeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.connectionId !== "") {
+      writer.uint32(10).string(message.connectionId);
+    }
+    if (message.host !== "") {
+      writer.uint32(18).string(message.host);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnTakeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnTakeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.connectionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseRequest(): Request {
   return { rid: 0, body: undefined };
 }
@@ -2340,6 +2580,12 @@ export const Request: MessageFns<Request> = {
         break;
       case "presenceGet":
         PresenceGetRequest.encode(message.body.presenceGet, writer.uint32(98).fork()).join();
+        break;
+      case "connPut":
+        ConnPutRequest.encode(message.body.connPut, writer.uint32(106).fork()).join();
+        break;
+      case "connTake":
+        ConnTakeRequest.encode(message.body.connTake, writer.uint32(114).fork()).join();
         break;
     }
     return writer;
@@ -2452,6 +2698,22 @@ export const Request: MessageFns<Request> = {
             }
 
             message.body = { $case: "presenceGet", presenceGet: PresenceGetRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.body = { $case: "connPut", connPut: ConnPutRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.body = { $case: "connTake", connTake: ConnTakeRequest.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -2645,6 +2907,52 @@ export const Members: MessageFns<Members> = {
             }
 
             message.members.push(PresenceMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConnectionReply(): ConnectionReply {
+  return { record: undefined };
+}
+
+export const ConnectionReply: MessageFns<ConnectionReply> = {
+  encode(message: ConnectionReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.record !== undefined) {
+      ConnectionRecord.encode(message.record, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectionReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectionReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.record = ConnectionRecord.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -3154,6 +3462,9 @@ export const Reply: MessageFns<Reply> = {
       case "members":
         Members.encode(message.body.members, writer.uint32(90).fork()).join();
         break;
+      case "connection":
+        ConnectionReply.encode(message.body.connection, writer.uint32(98).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3257,6 +3568,14 @@ export const Reply: MessageFns<Reply> = {
             }
 
             message.body = { $case: "members", members: Members.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.body = { $case: "connection", connection: ConnectionReply.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -3386,6 +3705,98 @@ export const Unsub: MessageFns<Unsub> = {
   },
 };
 
+function createBaseConnMoved(): ConnMoved {
+  return { connectionId: "" };
+}
+
+export const ConnMoved: MessageFns<ConnMoved> = {
+  encode(message: ConnMoved, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.connectionId !== "") {
+      writer.uint32(10).string(message.connectionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnMoved {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnMoved();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.connectionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConnDrop(): ConnDrop {
+  return { connectionId: "" };
+}
+
+export const ConnDrop: MessageFns<ConnDrop> = {
+  encode(message: ConnDrop, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.connectionId !== "") {
+      writer.uint32(10).string(message.connectionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnDrop {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnDrop();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.connectionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseEnvelope(): Envelope {
   return { msg: undefined };
 }
@@ -3407,6 +3818,12 @@ export const Envelope: MessageFns<Envelope> = {
         break;
       case "unsub":
         Unsub.encode(message.msg.unsub, writer.uint32(42).fork()).join();
+        break;
+      case "connMoved":
+        ConnMoved.encode(message.msg.connMoved, writer.uint32(50).fork()).join();
+        break;
+      case "connDrop":
+        ConnDrop.encode(message.msg.connDrop, writer.uint32(58).fork()).join();
         break;
     }
     return writer;
@@ -3463,6 +3880,22 @@ export const Envelope: MessageFns<Envelope> = {
             }
 
             message.msg = { $case: "unsub", unsub: Unsub.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.msg = { $case: "connMoved", connMoved: ConnMoved.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.msg = { $case: "connDrop", connDrop: ConnDrop.decode(reader, reader.uint32()) };
             continue;
           }
         }

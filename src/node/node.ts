@@ -25,6 +25,7 @@ import type { NodeAddress, NodeId, NodeMessage } from '../transport/messages.js'
 import { MeshTransport } from '../transport/mesh.js';
 import { Rpc } from '../transport/rpc.js';
 import type { RegionTransport } from '../transport/transport.js';
+import { ConnectionDirectory } from './connection-directory.js';
 import { Hub } from './hub.js';
 import { NodeMetrics } from './metrics.js';
 
@@ -65,7 +66,9 @@ export class AblyNode {
   private readonly hub: Hub;
   private readonly gateway: Gateway;
   private readonly keys: KeyStore;
+  private readonly directory: ConnectionDirectory;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private housekeepingTimer: NodeJS.Timeout | null = null;
   private readonly startedAt: number;
   private quorum: boolean;
   private readonly listeners: ((e: NodeEvent) => void)[] = [];
@@ -148,6 +151,14 @@ export class AblyNode {
       onDeliver: (conns, entries) => this.metrics.onDelivered(conns * entries),
       ownerOf: (key) => this.ringView.owner(key),
     });
+    this.directory = new ConnectionDirectory({
+      self: this.id,
+      rpc: this.rpc,
+      send: (to, msg) => this.transport.send(to, msg),
+      ring,
+      now,
+      log: this.log,
+    });
     const connectionSecret = createHmac('sha256', secret).update(`connection-keys:${this.region.name}`).digest('base64url');
     const services: GatewayServices = {
       nodeId: this.id,
@@ -158,6 +169,12 @@ export class AblyNode {
       hub: this.hub,
       connectionSecret,
       now,
+      connections: {
+        opened: (rec) => this.directory.put({ ...rec, host: this.id, expiresAt: null }),
+        lost: (rec, expiresAt) => void this.directory.put({ ...rec, host: this.id, expiresAt }),
+        closed: (connectionId) => this.directory.drop(connectionId),
+        take: (connectionId) => this.directory.take(connectionId),
+      },
       metrics: {
         connectionOpened: () => this.metrics.connectionOpened(),
         connectionClosed: () => this.metrics.connectionClosed(),
@@ -215,6 +232,8 @@ export class AblyNode {
     this.port = await this.gateway.listen(this.o.node.port, this.o.node.host);
     const interval = this.membership.timeouts.heartbeatIntervalMs;
     this.heartbeatTimer = setInterval(() => this.beat(), interval);
+    this.housekeepingTimer = setInterval(() => this.directory.reconcile(false), 1000);
+    this.housekeepingTimer.unref();
     this.beat();
     this.log.info({ port: this.port, meshPort: this.o.node.meshPort, incarnation: this.membership.selfIncarnation }, 'node started');
   }
@@ -229,12 +248,16 @@ export class AblyNode {
     if (this.stopping) return;
     this.stopping = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
     this.membership.setLeaving();
     // Leaving: the ring without us moves our channels to their new owners now.
     this.transport.broadcast(this.membership.heartbeat());
     this.rebuildRing();
     await this.registry.drain(3000);
     await this.gateway.close();
+    // The records of the connections just disconnected must reach their holders, so the
+    // clients can resume them on another node.
+    await this.directory.settle();
     await this.registry.close();
     this.rpc.failAll('node stopping');
     this.transport.broadcast(this.membership.heartbeat());
@@ -306,6 +329,7 @@ export class AblyNode {
     this.log.info({ members: this.ringView.members }, 'ring changed');
     this.emit({ type: 'ringChanged', members: [...this.ringView.members] });
     this.registry.reconcile();
+    this.directory.reconcile(true);
     this.hub.onRingChange();
   }
 
@@ -324,6 +348,17 @@ export class AblyNode {
         return;
       case 'unsub':
         this.registry.unsubscribe(from, msg.channel);
+        return;
+      case 'connMoved':
+        this.directory.forgetHosted(msg.connectionId);
+        this.gateway.moved(msg.connectionId);
+        return;
+      case 'connDrop':
+        this.directory.onDrop(msg.connectionId);
+        return;
+      case 'connPut':
+      case 'connTake':
+        this.rpc.reply(from, msg.rid, this.directory.handle(msg));
         return;
       default: {
         const rid = msg.rid;
@@ -363,6 +398,7 @@ export class AblyNode {
       incarnation: this.membership.selfIncarnation,
       uptimeS: Math.round((this.clock.now() - this.startedAt) / 1000),
       connections: this.gateway.connectionCount,
+      connectionRecords: this.directory.size,
       channels: this.hub.size,
       mastered: counts.mastered,
       replicas: counts.replicas,

@@ -119,7 +119,7 @@ export class FaultProxy {
   readonly bytes: Record<Direction, number> = { up: 0, down: 0 };
 
   constructor(
-    private readonly target: { host: string; port: number },
+    private target: { host: string; port: number },
     readonly name = `${target.host}:${target.port}`,
   ) {
     this.server = net.createServer((c) => this.onClient(c));
@@ -163,6 +163,11 @@ export class FaultProxy {
   heal(): void {
     this.faults = { up: { ...NO_FAULTS }, down: { ...NO_FAULTS } };
     this.kick();
+  }
+
+  /** Points new connections somewhere else (open ones stay where they are). */
+  setTarget(target: { host: string; port: number }): void {
+    this.target = target;
   }
 
   /** Drops every open connection now (the endpoints see a reset), without lasting faults. */

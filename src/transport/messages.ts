@@ -138,18 +138,50 @@ export interface StatusRequest {
   channel: ChannelKey;
 }
 
+/** Where a connection lives and whether it can be resumed (see node/connection-directory.ts). */
+export interface ConnectionRecord {
+  connectionId: string;
+  appId: string;
+  /** The connection's clientId ('*' for a key holder without one, null if anonymous). */
+  clientId: string | null;
+  /** The node whose gateway holds (or last held) its transport. */
+  host: NodeId;
+  /** When its state expires (ms), while it has no transport; null while it has one. */
+  expiresAt: number | null;
+  /** Version: later records win (ms, host clock, made monotonic per record). */
+  updatedAt: number;
+}
+/** Store (or refresh) connection records at a node that holds them. */
+export interface ConnPutRequest {
+  type: 'connPut';
+  rid: number;
+  records: ConnectionRecord[];
+}
+/** A node resuming a connection asks a holder for its record (and claims it for `host`). */
+export interface ConnTakeRequest {
+  type: 'connTake';
+  rid: number;
+  connectionId: string;
+  host: NodeId;
+}
+
 export type NodeRequest =
   | SubRequest
   | PublishRequest
   | PresenceRequest
   | HoldRequest
   | PresenceGetRequest
+  | ConnPutRequest
+  | ConnTakeRequest
   | RangeRequest
   | HistoryRequest
   | ReplicateRequest
   | SyncRequest
   | ClaimRequest
   | StatusRequest;
+
+/** Requests the channel registry answers (the rest go to the connection directory). */
+export type ChannelRequest = Exclude<NodeRequest, ConnPutRequest | ConnTakeRequest>;
 
 // ---- replies ---------------------------------------------------------------------
 
@@ -168,6 +200,7 @@ export type ReplyBody =
   /** Where the stream is, and the presence set at exactly that point. */
   | { kind: 'subscribed'; epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] }
   | { kind: 'members'; members: PresenceMessage[] }
+  | { kind: 'connection'; record: ConnectionRecord | null }
   | { kind: 'published'; serials: string[] }
   | { kind: 'entries'; entries: LogEntry[]; more: boolean }
   | { kind: 'ok' }
@@ -201,4 +234,16 @@ export interface Unsub {
   channel: ChannelKey;
 }
 
-export type NodeMessage = Heartbeat | NodeRequest | Reply | Broadcast | Unsub;
+/** The connection resumed on another node: drop its old transport here (without leaving presence). */
+export interface ConnMoved {
+  type: 'connMoved';
+  connectionId: string;
+}
+
+/** The connection closed for good: forget its record. */
+export interface ConnDrop {
+  type: 'connDrop';
+  connectionId: string;
+}
+
+export type NodeMessage = Heartbeat | NodeRequest | Reply | Broadcast | Unsub | ConnMoved | ConnDrop;

@@ -8,7 +8,7 @@ import type { HistoryQuery } from '../channel/log.js';
 import type { PresenceMember } from '../channel/presence.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
-import type { MemberInfo, MemberState, NodeMessage, NodeRequest, ReplyBody } from './messages.js';
+import type { ConnectionRecord, MemberInfo, MemberState, NodeMessage, NodeRequest, ReplyBody } from './messages.js';
 
 // ---- data -------------------------------------------------------------------------
 
@@ -179,6 +179,28 @@ function queryFromPb(p: pb.HistoryQuery): HistoryQuery {
   return q;
 }
 
+function recordToPb(r: ConnectionRecord): pb.ConnectionRecord {
+  return {
+    connectionId: r.connectionId,
+    appId: r.appId,
+    clientId: r.clientId ?? undefined,
+    host: r.host,
+    expiresAt: r.expiresAt ?? undefined,
+    updatedAt: r.updatedAt,
+  };
+}
+
+function recordFromPb(p: pb.ConnectionRecord): ConnectionRecord {
+  return {
+    connectionId: p.connectionId,
+    appId: p.appId,
+    clientId: p.clientId ?? null,
+    host: p.host,
+    expiresAt: p.expiresAt ?? null,
+    updatedAt: p.updatedAt,
+  };
+}
+
 // ---- membership ---------------------------------------------------------------------
 
 const STATE_TO_PB: Record<MemberState, pb.MemberState> = {
@@ -243,6 +265,10 @@ function requestToPb(r: NodeRequest): pb.Request {
         rid: r.rid,
         body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined } },
       };
+    case 'connPut':
+      return { rid: r.rid, body: { $case: 'connPut', connPut: { records: r.records.map(recordToPb) } } };
+    case 'connTake':
+      return { rid: r.rid, body: { $case: 'connTake', connTake: { connectionId: r.connectionId, host: r.host } } };
     case 'presenceGet':
       return {
         rid: r.rid,
@@ -305,6 +331,10 @@ function requestFromPb(p: pb.Request): NodeRequest {
       };
     case 'hold':
       return { type: 'hold', rid, channel: b.hold.channel, connectionId: b.hold.connectionId, leaveAt: b.hold.leaveAt ?? null };
+    case 'connPut':
+      return { type: 'connPut', rid, records: b.connPut.records.map(recordFromPb) };
+    case 'connTake':
+      return { type: 'connTake', rid, connectionId: b.connTake.connectionId, host: b.connTake.host };
     case 'presenceGet': {
       const g = b.presenceGet;
       return {
@@ -342,6 +372,8 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
       };
     case 'members':
       return { rid, body: { $case: 'members', members: { members: r.members.map(presenceToPb) } } };
+    case 'connection':
+      return { rid, body: { $case: 'connection', connection: { record: r.record ? recordToPb(r.record) : undefined } } };
     case 'published':
       return { rid, body: { $case: 'published', published: { serials: r.serials } } };
     case 'entries':
@@ -385,6 +417,8 @@ function replyFromPb(p: pb.Reply): ReplyBody {
       };
     case 'members':
       return { kind: 'members', members: b.members.members.map(presenceFromPb) };
+    case 'connection':
+      return { kind: 'connection', record: b.connection.record ? recordFromPb(b.connection.record) : null };
     case 'published':
       return { kind: 'published', serials: b.published.serials };
     case 'entries':
@@ -446,6 +480,10 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       };
     case 'unsub':
       return { msg: { $case: 'unsub', unsub: { channel: msg.channel } } };
+    case 'connMoved':
+      return { msg: { $case: 'connMoved', connMoved: { connectionId: msg.connectionId } } };
+    case 'connDrop':
+      return { msg: { $case: 'connDrop', connDrop: { connectionId: msg.connectionId } } };
     default:
       return { msg: { $case: 'request', request: requestToPb(msg) } };
   }
@@ -475,6 +513,10 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
       return { type: 'broadcast', channel: m.broadcast.channel, epoch: m.broadcast.epoch, entries: m.broadcast.entries.map(entryFromPb) };
     case 'unsub':
       return { type: 'unsub', channel: m.unsub.channel };
+    case 'connMoved':
+      return { type: 'connMoved', connectionId: m.connMoved.connectionId };
+    case 'connDrop':
+      return { type: 'connDrop', connectionId: m.connDrop.connectionId };
   }
 }
 

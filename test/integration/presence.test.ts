@@ -107,6 +107,36 @@ describe('presence across a region', () => {
     }
   });
 
+  it('keeps a member whose connection drops and resumes within the grace period', async () => {
+    const channel = channelMasteredBy(N, 'r1-n2', 'blip');
+    const proxy = new FaultProxy({ host: '127.0.0.1', port: d.port('r1-n1') });
+    await proxy.listen();
+    const erin = realtime(proxy.port, { clientId: 'erin', disconnectedRetryTimeout: 100 });
+    const watcher = realtime(d.port('r1-n3'));
+    try {
+      await erin.channels.get(channel).presence.enter('here');
+      const events: string[] = [];
+      await watcher.channels.get(channel).presence.subscribe((m) => void events.push(`${m.action}:${m.clientId}`));
+      await waitFor(async () => (await watcher.channels.get(channel).presence.get()).length === 1);
+      const id = erin.connection.id;
+      const states: string[] = [];
+      erin.connection.on((sc) => void states.push(sc.current));
+      // The transport drops and comes back on another node of the region.
+      proxy.setTarget({ host: '127.0.0.1', port: d.port('r1-n3') });
+      proxy.resetConnections();
+      await waitFor(() => states.includes('disconnected') && states.at(-1) === 'connected', { what: 'a reconnect' });
+      expect(erin.connection.id).toBe(id);
+      // Past the grace period, the member is still there, under the same connection.
+      await new Promise((r) => setTimeout(r, LEAVE_DELAY_MS + 1500));
+      const members = await watcher.channels.get(channel).presence.get();
+      expect(members.map((m) => [m.clientId, m.connectionId])).toEqual([['erin', id]]);
+      expect(events.filter((e) => e.startsWith('leave'))).toEqual([]);
+    } finally {
+      closeAll(erin, watcher);
+      await proxy.close();
+    }
+  });
+
   it('removes a member whose connection drops, after the grace period and not before', async () => {
     const channel = channelMasteredBy(N, 'r1-n3', 'drop');
     const proxy = new FaultProxy({ host: '127.0.0.1', port: d.port('r1-n1') });

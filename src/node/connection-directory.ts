@@ -1,0 +1,165 @@
+/**
+ * The connection directory: where each connection of the region lives and whether it can
+ * still be resumed, kept where a surviving node can find it. A connection's record is
+ * held by the first two nodes of the ring for `conn:<connectionId>`; its host writes it
+ * when the connection opens, when its transport goes (with the time its state expires),
+ * and again whenever the ring changes. A node asked to resume a connection takes the
+ * record from its holders, so resume works on any node, also after the host died.
+ */
+import type { Ring } from '../cluster/ring.js';
+import type { Logger } from '../log.js';
+import type { ConnectionRecord, NodeId, NodeMessage, ReplyBody } from '../transport/messages.js';
+import type { Rpc } from '../transport/rpc.js';
+
+/** Copies of each record. */
+const HOLDERS = 2;
+/** Nodes asked when taking a record (more than hold it, to cover a recent ring change). */
+const TAKE_FANOUT = 3;
+/** Deadline of one directory request (ms). */
+const REQUEST_TIMEOUT_MS = 1000;
+
+export interface DirectoryDeps {
+  self: NodeId;
+  rpc: Rpc;
+  send(to: NodeId, msg: NodeMessage): void;
+  ring(): Ring;
+  now(): number;
+  log: Logger;
+}
+
+function keyOf(connectionId: string): string {
+  return `conn:${connectionId}`;
+}
+
+export class ConnectionDirectory {
+  /** Records this node holds for others (and itself). */
+  private readonly held = new Map<string, ConnectionRecord>();
+  /** Records of connections this node hosts (re-put when the ring changes). */
+  private readonly hosted = new Map<string, ConnectionRecord>();
+  /** Puts in flight (a stopping node waits for them). */
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly deps: DirectoryDeps) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  private holders(connectionId: string, n = HOLDERS): NodeId[] {
+    return this.deps.ring().preference(keyOf(connectionId), n);
+  }
+
+  private stamp(prev: ConnectionRecord | undefined): number {
+    const now = this.deps.now();
+    return prev && prev.updatedAt >= now ? prev.updatedAt + 1 : now;
+  }
+
+  /** Publishes a hosted connection's record to its holders; resolves when they have it (or failed). */
+  async put(rec: Omit<ConnectionRecord, 'updatedAt'>): Promise<void> {
+    const full: ConnectionRecord = { ...rec, updatedAt: this.stamp(this.hosted.get(rec.connectionId)) };
+    if (rec.host === this.deps.self) this.hosted.set(rec.connectionId, full);
+    await this.putTo(this.holders(rec.connectionId), [full]);
+  }
+
+  private putTo(nodes: NodeId[], records: ConnectionRecord[]): Promise<void> {
+    const p = this.putAll(nodes, records);
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+    return p;
+  }
+
+  /** Resolves when every put in flight has been answered (or failed). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
+  private async putAll(nodes: NodeId[], records: ConnectionRecord[]): Promise<void> {
+    await Promise.all(
+      nodes.map((n) =>
+        this.deps.rpc.request(n, { type: 'connPut', records }, REQUEST_TIMEOUT_MS).catch((err: Error) => {
+          this.deps.log.debug({ node: n, err: err.message }, 'connection record not stored');
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Takes a connection for `host` (this node): the newest record any holder has, if its
+   * state has not expired, and the old host is told to let go. Null: not resumable.
+   */
+  async take(connectionId: string): Promise<ConnectionRecord | null> {
+    const asked = this.holders(connectionId, TAKE_FANOUT);
+    const answers = await Promise.all(
+      asked.map((n) =>
+        this.deps.rpc
+          .request(n, { type: 'connTake', connectionId, host: this.deps.self }, REQUEST_TIMEOUT_MS)
+          .catch(() => null),
+      ),
+    );
+    let best: ConnectionRecord | null = null;
+    for (const a of answers) {
+      if (a?.kind === 'connection' && a.record && (!best || a.record.updatedAt > best.updatedAt)) best = a.record;
+    }
+    if (!best) return null;
+    if (best.expiresAt !== null && best.expiresAt <= this.deps.now()) return null;
+    if (best.host !== this.deps.self) this.deps.send(best.host, { type: 'connMoved', connectionId });
+    // Ours now: the next put is versioned after this record, whatever the clocks say.
+    this.hosted.set(connectionId, best);
+    return best;
+  }
+
+  /** The connection closed for good (CLOSE): its record goes everywhere. */
+  drop(connectionId: string): void {
+    this.hosted.delete(connectionId);
+    for (const n of this.holders(connectionId, TAKE_FANOUT)) this.deps.send(n, { type: 'connDrop', connectionId });
+  }
+
+  /** A hosted connection moved to another node: stop re-publishing it. */
+  forgetHosted(connectionId: string): void {
+    this.hosted.delete(connectionId);
+  }
+
+  // ---- holder side ------------------------------------------------------------------
+
+  handle(req: { type: 'connPut'; records: ConnectionRecord[] } | { type: 'connTake'; connectionId: string; host: NodeId }): ReplyBody {
+    if (req.type === 'connPut') {
+      for (const r of req.records) {
+        const have = this.held.get(r.connectionId);
+        if (!have || r.updatedAt >= have.updatedAt) this.held.set(r.connectionId, r);
+      }
+      return { kind: 'ok' };
+    }
+    const have = this.held.get(req.connectionId) ?? null;
+    return { kind: 'connection', record: have };
+  }
+
+  onDrop(connectionId: string): void {
+    this.held.delete(connectionId);
+  }
+
+  /**
+   * Housekeeping (each second and on ring changes): expired records go; the records
+   * this node hosts are put to their current holders again, and held records are copied
+   * to any new holder, so each keeps two copies through one node's death.
+   */
+  reconcile(ringChanged: boolean): void {
+    const now = this.deps.now();
+    for (const [id, r] of this.held) if (r.expiresAt !== null && r.expiresAt <= now) this.held.delete(id);
+    for (const [id, r] of this.hosted) if (r.expiresAt !== null && r.expiresAt <= now) this.hosted.delete(id);
+    if (!ringChanged) return;
+    const byNode = new Map<NodeId, ConnectionRecord[]>();
+    const add = (r: ConnectionRecord) => {
+      for (const n of this.holders(r.connectionId)) {
+        if (n === this.deps.self) continue;
+        let list = byNode.get(n);
+        if (!list) byNode.set(n, (list = []));
+        list.push(r);
+      }
+    };
+    for (const r of this.hosted.values()) add(r);
+    for (const r of this.held.values()) if (!this.hosted.has(r.connectionId)) add(r);
+    for (const [n, records] of byNode) {
+      for (let i = 0; i < records.length; i += 1000) void this.putTo([n], records.slice(i, i + 1000));
+    }
+  }
+}
