@@ -55,8 +55,9 @@ function makeRegion(ids: string[]): { net: MemoryNetwork; nodes: TestNode[] } {
     node.publisher = new ChannelPublisher({ rpc, ownerOf: (k) => node.ring.owner(k), now: () => Date.now(), timeoutMs: 10_000 });
     transport.onMessage((from, msg: NodeMessage) => {
       if (msg.type === 'reply') rpc.onReply(from, msg);
-      else if (msg.type === 'heartbeat' || msg.type === 'broadcast' || msg.type === 'unsub') return;
-      else void node.registry.handle(from, msg).then((body) => rpc.reply(from, msg.rid, body));
+      else if ('rid' in msg && msg.type !== 'connPut' && msg.type !== 'connTake') {
+        void node.registry.handle(from, msg).then((body) => rpc.reply(from, msg.rid, body));
+      }
     });
     nodes.push(node);
   }
