@@ -13,7 +13,7 @@ import { AblyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Frame } from '../protocol/codec.js';
 import { entryFrames, syncFrames } from '../protocol/frames.js';
-import type { PresenceMessage } from '../protocol/message.js';
+import { messageSize, type PresenceMessage } from '../protocol/message.js';
 import type { WireFormat } from '../protocol/types.js';
 import type { NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
@@ -30,6 +30,8 @@ export interface LocalSubscriber {
   readonly echo: boolean;
   /** Whether it receives messages (SUBSCRIBE mode) and presence events (PRESENCE_SUBSCRIBE). */
   wants(kind: LogEntry['kind']): boolean;
+  /** Whether it may publish (PUBLISH mode), for occupancy. */
+  readonly publishes: boolean;
   send(frame: Frame): void;
   /** Continuity on this channel was lost: tell the client (UPDATE without RESUMED). */
   discontinuity(error: AblyError, channelSerial: string): void;
@@ -57,14 +59,29 @@ interface SubRec {
 
 let syncCounter = 0;
 
+/** Messages a rewind delivers at most (Ably: 100). */
+export const MAX_REWIND = 100;
+
+/** A rewind asked for on attach: the last `count` messages, or those of the last `ms`. */
+export type Rewind = { count: number } | { ms: number; now: number };
+
+/** Parses Ably's `rewind` param: a count ("10") or a duration ("30s", "2m", "1h"). Throws 40003. */
+export function parseRewind(value: string, now: number): Rewind {
+  const count = /^\d+$/.exec(value);
+  if (count) return { count: Number(value) };
+  const d = /^(\d+)(s|m|h)$/.exec(value);
+  if (d) return { ms: Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 's' | 'm' | 'h'], now };
+  throw AblyError.of('invalidParameterValue', `rewind must be a count or a duration like 30s, 5m, 1h (got "${value}")`);
+}
+
 export interface ClientDeps {
   router: ChannelRouter;
   /** Tells the master this node no longer wants broadcasts. */
   unsub(master: NodeId, channel: ChannelKey): void;
   requestTimeoutMs: number;
   log: Logger;
-  /** Per batch delivered: subscriber count reached (metrics). */
-  onDeliver?(connections: number, entries: number): void;
+  /** Per batch delivered: the channel, subscriber count reached, entries and bytes of messages in it (metrics, stats). */
+  onDeliver?(key: ChannelKey, connections: number, messages: number, bytes: number): void;
 }
 
 export class ChannelClient {
@@ -109,6 +126,7 @@ export class ChannelClient {
     sub: LocalSubscriber,
     resume: { epoch: string; serial: number } | null,
     resumeError: AblyError | null,
+    rewind: Rewind | null = null,
   ): Promise<AttachOutcome> {
     const rec: SubRec = { after: Number.MAX_SAFE_INTEGER, queue: [], backlog: [], sync: null };
     this.subs.set(sub, rec);
@@ -146,7 +164,51 @@ export class ChannelClient {
     rec.after = here;
     let error = resumeError ?? undefined;
     if (!error && resume) error = AblyError.of('channelNoMatchingEpoch', 'the channel was reset since that serial');
+    if (rewind && !resume) {
+      const r = await this.rewind(rewind, here);
+      rec.backlog = r.entries;
+      if (r.entries.length) rec.after = r.entries[0]!.serial - 1;
+      if (r.truncated) error ??= AblyError.of('channelMessageLimit', `rewind is limited to ${MAX_REWIND} messages`);
+    }
     return { resumed: false, ...(error ? { error } : {}), channelSerial, hasPresence };
+  }
+
+  /** The messages a rewind asks for, up to the attach point, oldest first. */
+  private async rewind(r: Rewind, here: number): Promise<{ entries: LogEntry[]; truncated: boolean }> {
+    const wanted = 'count' in r ? r.count : MAX_REWIND;
+    const limit = Math.min(wanted, MAX_REWIND);
+    if (limit === 0 || here === 0) return { entries: [], truncated: false };
+    const { body } = await this.deps.router.call(
+      this.key,
+      {
+        type: 'history',
+        channel: this.key,
+        query: {
+          direction: 'backwards',
+          limit,
+          kind: 'message',
+          untilSerial: here,
+          epoch: this.epoch!,
+          ...('ms' in r ? { start: r.now - r.ms } : {}),
+        },
+      },
+      this.deps.requestTimeoutMs,
+    );
+    if (body.kind !== 'entries') return { entries: [], truncated: false };
+    return { entries: [...body.entries].reverse(), truncated: wanted > MAX_REWIND || ('ms' in r && body.more) };
+  }
+
+  /** How many local subscribers there are, by mode. */
+  occupancy(): { connections: number; publishers: number; subscribers: number; presenceSubscribers: number } {
+    let publishers = 0;
+    let subscribers = 0;
+    let presenceSubscribers = 0;
+    for (const sub of this.subs.keys()) {
+      if (sub.publishes) publishers++;
+      if (sub.wants('message')) subscribers++;
+      if (sub.wants('presence')) presenceSubscribers++;
+    }
+    return { connections: this.subs.size, publishers, subscribers, presenceSubscribers };
   }
 
   /** The presence members this node knows of (as of its stream position). */
@@ -366,7 +428,16 @@ export class ChannelClient {
       rec.after = lastSerial;
       reached++;
     }
-    this.deps.onDeliver?.(reached, entries.length);
+    if (this.deps.onDeliver && reached > 0) {
+      let messages = 0;
+      let bytes = 0;
+      for (const e of entries) {
+        if (e.kind !== 'message') continue;
+        messages++;
+        bytes += messageSize(e.message);
+      }
+      this.deps.onDeliver(this.key, reached, messages, bytes);
+    }
   }
 
   /** Whether the subscriber takes every entry of the batch (no echo or mode filtering). */

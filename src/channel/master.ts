@@ -7,6 +7,7 @@
  * the failure of one node.
  */
 import { AblyError } from '../errors.js';
+import { RateLimiter } from '../rate.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { Broadcast, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
@@ -16,6 +17,8 @@ import type { ChannelState, PresenceHold } from './state.js';
 
 export interface MasterDeps {
   now(): number;
+  /** Messages per second the channel accepts (Ably's per-channel publish rate); excess is refused with 42913. */
+  maxPublishRate?: number;
   /** One-way send to a node (self included). */
   sendBroadcast(to: NodeId, msg: Broadcast): void;
   /**
@@ -44,6 +47,7 @@ export class ChannelMaster {
   private stopped: AblyError | null = null;
   /** The presence set as of `published` (what a new subscriber syncs from). */
   private readonly view: PresenceSet;
+  private readonly rate: RateLimiter | null;
 
   constructor(
     readonly key: ChannelKey,
@@ -53,6 +57,7 @@ export class ChannelMaster {
     const p = state.position();
     this.published = { serial: p.serial, channelSerial: p.channelSerial };
     this.view = PresenceSet.restore(state.presence.snapshot());
+    this.rate = deps.maxPublishRate ? new RateLimiter(deps.maxPublishRate) : null;
   }
 
   get epoch(): string {
@@ -75,6 +80,9 @@ export class ChannelMaster {
    */
   publish(messages: Message[]): Promise<string[]> {
     if (this.stopped) return Promise.reject(this.stopped);
+    if (this.rate && !this.rate.take(messages.length, this.deps.now())) {
+      return Promise.reject(AblyError.of('channelRateLimited', `channel accepts at most ${this.deps.maxPublishRate} messages per second`));
+    }
     const { entries, serials } = this.state.accept(messages, this.deps.now());
     return this.enqueue(entries).then(() => serials);
   }

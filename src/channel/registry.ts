@@ -63,6 +63,8 @@ export interface RegistryMetrics {
   broadcast(nodes: number, entries: number): void;
   failover(): void;
   handoff(): void;
+  /** A channel's state was created afresh (stats: channels opened). */
+  channelCreated(key: ChannelKey): void;
 }
 
 type Holding =
@@ -123,6 +125,17 @@ export class ChannelRegistry {
   }
 
   // ---- counts for health and metrics ------------------------------------------
+
+  /** Channels mastered here, per app. */
+  masteredByApp(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, h] of this.holdings) {
+      if (h.role !== 'master') continue;
+      const app = key.slice(0, key.indexOf(':'));
+      out.set(app, (out.get(app) ?? 0) + 1);
+    }
+    return out;
+  }
 
   counts(): { mastered: number; replicas: number; stale: number } {
     let mastered = 0;
@@ -347,6 +360,7 @@ export class ChannelRegistry {
         );
         if (best) return { ok: this.install(key, best, subscribers) };
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
+        this.deps.metrics?.channelCreated(key);
         return { ok: this.install(key, fresh.snapshot(), []) };
       }
       if (this.deps.now() >= deadline) {
@@ -370,6 +384,7 @@ export class ChannelRegistry {
     state.nextTerm();
     const master = new ChannelMaster(key, state, {
       now: this.deps.now,
+      ...(this.deps.settings.maxPublishRate ? { maxPublishRate: this.deps.settings.maxPublishRate } : {}),
       sendBroadcast: this.deps.sendBroadcast,
       replicate: (m, entries, holds) => this.replicate(m, entries, holds),
       onBroadcast: (nodes, n) => this.deps.metrics?.broadcast(nodes, n),

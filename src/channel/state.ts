@@ -26,6 +26,8 @@ export interface ChannelSettings {
   maxPresenceMembers?: number;
   /** How long members of a connection that dropped stay (ms; Ably: 15 s). */
   presenceLeaveDelayMs?: number;
+  /** Messages per second one channel accepts (Ably: 50 by default). */
+  maxPublishRate?: number;
 }
 
 export interface ChannelSnapshot {

@@ -49,6 +49,10 @@ export class Attachment implements LocalSubscriber {
     return this.owner.echo;
   }
 
+  get publishes(): boolean {
+    return (this.modes & Flag.PUBLISH) !== 0;
+  }
+
   wants(kind: LogEntry['kind']): boolean {
     return kind === 'message' ? (this.modes & Flag.SUBSCRIBE) !== 0 : (this.modes & Flag.PRESENCE_SUBSCRIBE) !== 0;
   }

@@ -9,16 +9,18 @@ import type WebSocket from 'ws';
 import { AblyError, toAblyError, type ErrorInfo } from '../errors.js';
 import type { Credentials } from '../auth/keys.js';
 import type { Operation } from '../auth/capability.js';
+import { parseRewind, type Rewind } from '../channel/client.js';
 import { channelKey } from '../channel/entry.js';
 import { Action, ActionName, Flag, MODE_MASK, PresenceAction } from '../protocol/actions.js';
 import { parseChannelName } from '../protocol/channel-name.js';
 import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
 import { parseSerial } from '../protocol/serial.js';
 import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
+import { authenticate, type Authenticator } from './auth.js';
 import { Attachment, type AttachmentOwner } from './attachment.js';
 import { buildMessages, buildPresence } from './publish.js';
 import type { GatewayServices } from './services.js';
-import { RateLimiter } from './rate.js';
+import { RateLimiter } from '../rate.js';
 
 export interface ConnectionParams {
   id: string;
@@ -30,6 +32,8 @@ export interface ConnectionParams {
   credentials: Credentials;
   /** This transport resumed an existing connection (same id). */
   resumed: boolean;
+  /** To check the new token of an in-band re-auth (AUTH). */
+  auth: Authenticator;
 }
 
 interface AckSlot {
@@ -66,6 +70,9 @@ export class Connection implements AttachmentOwner {
   private readonly backOn = new Set<string>();
   /** Another node took this connection over: go quietly (no presence leave, no record). */
   private superseded = false;
+  private readonly auth: Authenticator;
+  /** Ends the connection with 40142 when its token expires. */
+  private expiryTimer: NodeJS.Timeout | null = null;
   private lastSent: number;
   private lastReceived: number;
   /** Called once when the transport is gone. */
@@ -83,6 +90,7 @@ export class Connection implements AttachmentOwner {
     this.heartbeats = params.heartbeats;
     this.credentials = params.credentials;
     this.resumed = params.resumed;
+    this.auth = params.auth;
     this.rate = new RateLimiter(services.limits.maxInboundRate);
     this.lastSent = this.lastReceived = services.now();
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
@@ -101,6 +109,26 @@ export class Connection implements AttachmentOwner {
 
   /** Sends CONNECTED: the connection is usable. */
   start(error?: AblyError): void {
+    this.armExpiry();
+    this.sendConnected(error);
+  }
+
+  /**
+   * A token connection ends when its token expires: DISCONNECTED with 40142, on which
+   * the SDK gets a new token (authCallback/authUrl) and resumes the connection.
+   */
+  private armExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    const at = this.credentials.expiresAt;
+    if (at === null) return;
+    const ms = Math.max(0, at - this.services.now());
+    // setTimeout caps at ~24.8 days; tokens live at most a day.
+    this.expiryTimer = setTimeout(() => this.disconnect(AblyError.of('tokenExpired', 'the connection\'s token expired; renew it and resume')), ms);
+    this.expiryTimer.unref();
+  }
+
+  private sendConnected(error?: AblyError): void {
     const limits = this.services.limits;
     const clientId = this.credentials.clientId;
     this.sendMessage({
@@ -227,6 +255,7 @@ export class Connection implements AttachmentOwner {
 
   private onTransportClosed(): void {
     this.closed = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const att of this.attachments.values()) this.dropAttachment(att);
     this.attachments.clear();
     if (!this.superseded) {
@@ -296,6 +325,9 @@ export class Connection implements AttachmentOwner {
       case Action.PRESENCE:
         if (!this.draining) this.onPresence(pm);
         return;
+      case Action.AUTH:
+        this.onAuth(pm);
+        return;
       case Action.SYNC:
         // A client may ask for a presence sync; with no presence state yet there is nothing to add.
         return;
@@ -309,6 +341,46 @@ export class Connection implements AttachmentOwner {
         this.fail(err);
       }
     }
+  }
+
+  /**
+   * In-band re-auth: a new token for the same connection. Answered with CONNECTED (the
+   * SDK's authorize() waits for it). The identity may not change; attachments the new
+   * capability no longer allows fail with 40160.
+   */
+  private onAuth(pm: ProtocolMessage): void {
+    const token = pm.auth?.accessToken;
+    let creds: Credentials;
+    try {
+      if (typeof token !== 'string' || token.length === 0) throw AblyError.of('badRequest', 'AUTH needs auth.accessToken');
+      creds = authenticate(this.auth, { token });
+      if (creds.appId !== this.credentials.appId) throw AblyError.of('incompatibleCredentials', 'the new token is for another app');
+      const had = this.credentials.clientId;
+      const specific = (c: string | null) => c !== null && c !== '*';
+      if (specific(had) && creds.clientId !== had && creds.clientId !== '*') {
+        throw AblyError.of('incompatibleCredentials', `the new token's clientId (${creds.clientId ?? 'none'}) is not the connection's (${had})`);
+      }
+      if (specific(had) && creds.clientId === '*') creds = { ...creds, clientId: had };
+    } catch (err) {
+      const e = toAblyError(err);
+      if (e.code >= 40140 && e.code < 40150) this.disconnect(e);
+      else this.fail(e);
+      return;
+    }
+    this.credentials = creds;
+    this.armExpiry();
+    for (const att of [...this.attachments.values()]) {
+      const { name } = parseChannelName(att.channelName);
+      const modes = att.modes & this.permittedModes(name);
+      if (modes !== 0) {
+        att.modes = modes;
+        continue;
+      }
+      this.dropAttachment(att);
+      this.attachments.delete(att.channelName);
+      this.sendError(AblyError.of('notPermitted', `the new token does not allow channel "${name}"`), att.channelName);
+    }
+    this.sendConnected();
   }
 
   // ---- channels -----------------------------------------------------------------
@@ -374,11 +446,22 @@ export class Connection implements AttachmentOwner {
         resumeError = AblyError.of('channelNoMatchingEpoch', `channelSerial is from region ${p.region}`);
       } else resume = { epoch: p.epoch, serial: p.serial };
     }
+    let rewind: Rewind | null = null;
+    if (att.params.rewind !== undefined) {
+      try {
+        rewind = parseRewind(att.params.rewind, this.services.now());
+      } catch (err) {
+        this.dropAttachment(att);
+        this.attachments.delete(att.channelName);
+        this.sendError(err, att.channelName);
+        return;
+      }
+    }
     const client = this.services.hub.client(att.key, channel);
     att.client = client;
     let outcome;
     try {
-      outcome = await client.attach(att, resume, resumeError);
+      outcome = await client.attach(att, resume, resumeError, rewind);
     } catch (err) {
       if (client.detach(att)) this.services.hub.release(att.key, client);
       att.client = null;

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { AblyError } from '../errors.js';
+import { AblyError, toAblyError } from '../errors.js';
 import type { Credentials } from '../auth/keys.js';
 import { parseCapability } from '../auth/capability.js';
 import { channelKey, type LogEntry } from '../channel/entry.js';
@@ -19,6 +19,7 @@ import type { WireFormat } from '../protocol/types.js';
 import { authenticateRest, type Authenticator } from './auth.js';
 import { readDecodedBody, responseFormat, send, sendError } from './http-util.js';
 import { buildMessages } from './publish.js';
+import { interval, rollup, type StatsUnit } from '../node/stats.js';
 import type { GatewayServices } from './services.js';
 
 export interface RestContext {
@@ -173,6 +174,70 @@ async function publish(r: RestRequest): Promise<void> {
   send(r.res, 201, { channel: name, messageId: messages[0]!.id.replace(/:0$/, ''), serials }, r.format);
 }
 
+/** `GET /stats`: the app's statistics for the region, by minute, hour, day or month. */
+async function stats(r: RestRequest): Promise<void> {
+  const c = creds(r);
+  if (!c.capability.opsFor('*').has('stats')) throw AblyError.of('notPermitted', 'stats needs the "stats" capability on "*"');
+  const q = r.query;
+  const unit = (q.get('unit') ?? 'minute') as StatsUnit;
+  if (!['minute', 'hour', 'day', 'month'].includes(unit)) throw AblyError.of('invalidParameterValue', 'unit must be minute, hour, day or month');
+  const direction = q.get('direction') ?? 'backwards';
+  if (direction !== 'backwards' && direction !== 'forwards') throw AblyError.of('invalidParameterValue', 'direction must be "backwards" or "forwards"');
+  const limit = intParam(q, 'limit', 1, HISTORY_MAX_LIMIT) ?? HISTORY_DEFAULT_LIMIT;
+  const now = r.ctx.services.now();
+  const end = intParam(q, 'end', 0, Number.MAX_SAFE_INTEGER) ?? now;
+  const start = intParam(q, 'start', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  if (start > end) throw AblyError.of('invalidParameterValue', 'start must not be after end');
+  // Round to whole intervals of the unit, as Ably does.
+  const from = interval(start, unit).start;
+  const minutes = await r.ctx.services.stats(c.appId, from, end);
+  send(r.res, 200, rollup(minutes, { unit, appId: c.appId, now, direction, limit }), r.format);
+}
+
+/** Batch publish limits (Ably: 100 channels × 1000 messages per spec, 2 MiB per request). */
+const MAX_BATCH_CHANNELS = 100;
+const MAX_BATCH_MESSAGES = 1000;
+
+/** `POST /messages`: one or many BatchSpecs `{channels, messages}`; results per channel. */
+async function batchPublish(r: RestRequest): Promise<void> {
+  const c = creds(r);
+  const s = r.ctx.services;
+  const body = await readDecodedBody(r.req, MAX_REST_BODY_BYTES);
+  const single = !Array.isArray(body);
+  const specs = (single ? [body] : body) as unknown[];
+  if (specs.length === 0) throw AblyError.of('badRequest', 'a batch needs at least one spec');
+  const out = [];
+  for (const raw of specs) {
+    const spec = raw as { channels?: unknown; messages?: unknown };
+    if (typeof spec !== 'object' || spec === null) throw AblyError.of('badRequest', 'each batch spec must be an object');
+    const channels = typeof spec.channels === 'string' ? [spec.channels] : spec.channels;
+    const messages = Array.isArray(spec.messages) ? spec.messages : spec.messages !== undefined ? [spec.messages] : [];
+    if (!Array.isArray(channels) || channels.length === 0 || channels.some((x) => typeof x !== 'string')) {
+      throw AblyError.of('badRequest', 'batch spec channels must be a non-empty array of channel names');
+    }
+    if (channels.length > MAX_BATCH_CHANNELS) throw AblyError.of('tooManyChannels', `at most ${MAX_BATCH_CHANNELS} channels per batch spec`);
+    if (messages.length > MAX_BATCH_MESSAGES) throw AblyError.of('badRequest', `at most ${MAX_BATCH_MESSAGES} messages per batch spec`);
+    const results = await Promise.all(
+      (channels as string[]).map(async (channel) => {
+        try {
+          const { name } = parseChannelName(channel);
+          c.capability.require(name, 'publish');
+          const idBase = randomBytes(9).toString('base64url');
+          const msgs = buildMessages(messages, { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
+          const serials = await s.publish(channelKey(c.appId, name), msgs, null);
+          s.metrics.published(msgs.length);
+          return { channel, messageId: idBase, serials };
+        } catch (err) {
+          return { channel, error: toAblyError(err).toInfo() };
+        }
+      }),
+    );
+    const failureCount = results.filter((x) => 'error' in x).length;
+    out.push({ successCount: results.length - failureCount, failureCount, results });
+  }
+  send(r.res, 201, single ? out[0] : out, r.format);
+}
+
 async function channelStatus(r: RestRequest): Promise<void> {
   const c = creds(r);
   const { name } = parseChannelName(decodeSegment(r.params[0]!));
@@ -181,21 +246,18 @@ async function channelStatus(r: RestRequest): Promise<void> {
     c.capability.require(name, 'channel-metadata');
   }
   const s = r.ctx.services;
-  const status = await s.status(channelKey(c.appId, name));
-  const client = s.hub.get(channelKey(c.appId, name));
+  const key = channelKey(c.appId, name);
+  const [status, occupancy, members] = await Promise.all([s.status(key), s.occupancy(key), s.members(key, {})]);
   const details = {
     channelId: name,
     name,
     status: {
-      isActive: status !== null,
+      isActive: status !== null || occupancy.connections > 0,
       occupancy: {
         metrics: {
-          connections: client?.subscriberCount ?? 0,
-          presenceConnections: 0,
-          presenceMembers: 0,
-          presenceSubscribers: 0,
-          publishers: 0,
-          subscribers: client?.subscriberCount ?? 0,
+          ...occupancy,
+          presenceConnections: new Set(members.map((m) => m.connectionId)).size,
+          presenceMembers: members.length,
         },
       },
     },
@@ -267,6 +329,8 @@ const ROUTES: Route[] = [
   },
   { method: 'POST', pattern: /^\/keys\/([^/]+)\/requestToken\/?$/, open: true, handle: requestToken },
   { method: 'POST', pattern: /^\/channels\/([^/]+)\/messages\/?$/, handle: publish },
+  { method: 'POST', pattern: /^\/messages\/?$/, handle: batchPublish },
+  { method: 'GET', pattern: /^\/stats\/?$/, handle: stats },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/(?:messages|history)\/?$/, handle: (r) => history(r) },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/presence\/?$/, handle: presence },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/presence\/history\/?$/, handle: (r) => history(r, 'presence') },
@@ -277,6 +341,8 @@ const ROUTES: Route[] = [
 export async function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestContext): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const format = responseFormat(req, url.searchParams);
+  let appId: string | null = null;
+  let tokenRequest = false;
   try {
     const path = url.pathname;
     let matched: { route: Route; params: string[] } | null = null;
@@ -304,8 +370,13 @@ export async function handleRest(req: IncomingMessage, res: ServerResponse, ctx:
         if (!matched.route.open) throw restAuthError(err);
       }
     }
+    appId = c?.appId ?? null;
+    tokenRequest = matched.route.handle === requestToken;
+    if (!appId && tokenRequest) appId = ctx.auth.keys.get(decodeSegment(matched.params[0]!))?.appId ?? null;
     await matched.route.handle({ req, res, query: url.searchParams, params: matched.params, format, creds: c, ctx });
+    if (appId) ctx.services.metrics.apiRequest(appId, true, tokenRequest);
   } catch (err) {
+    if (appId) ctx.services.metrics.apiRequest(appId, false, tokenRequest);
     sendError(res, err, format);
   }
 }

@@ -192,14 +192,15 @@ export class Gateway {
         heartbeats: q.get('heartbeats') !== 'false',
         credentials,
         resumed,
+        auth: this.auth,
       },
       this.services,
     );
     this.connections.set(connectionId, conn);
-    this.services.metrics.connectionOpened();
+    this.services.metrics.connectionOpened(credentials.appId);
     conn.onClose = () => {
       if (this.connections.get(connectionId) === conn) this.connections.delete(connectionId);
-      this.services.metrics.connectionClosed();
+      this.services.metrics.connectionClosed(credentials.appId);
     };
     await this.services.connections.opened({ connectionId, appId: credentials.appId, clientId: credentials.clientId });
     conn.start(startError);

@@ -12,9 +12,11 @@ import type { ChannelStatus } from '../transport/messages.js';
 import type { Hub } from '../node/hub.js';
 
 export interface GatewayMetrics {
-  connectionOpened(): void;
-  connectionClosed(): void;
+  connectionOpened(appId: string): void;
+  connectionClosed(appId: string): void;
   published(messages: number): void;
+  /** A REST request of an app finished (stats: apiRequests). */
+  apiRequest(appId: string, ok: boolean, tokenRequest: boolean): void;
   delivered(messages: number): void;
   slowConsumer(): void;
 }
@@ -56,6 +58,10 @@ export interface GatewayServices {
   members(channel: ChannelKey, filter: { clientId?: string; connectionId?: string }): Promise<PresenceMessage[]>;
   history(channel: ChannelKey, query: HistoryQuery): Promise<{ items: LogEntry[]; more: boolean }>;
   status(channel: ChannelKey): Promise<ChannelStatus | null>;
+  /** The region's statistics of an app, per minute within [start, end]. */
+  stats(appId: string, start: number, end: number): Promise<{ minute: number; entries: Record<string, number> }[]>;
+  /** A channel's attachments across the region, by mode. */
+  occupancy(channel: ChannelKey): Promise<{ connections: number; publishers: number; subscribers: number; presenceSubscribers: number }>;
   /** Node health for `GET /health`. */
   health(): Record<string, unknown>;
   /** Prometheus text for `GET /metrics`. */

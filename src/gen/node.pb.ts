@@ -239,6 +239,17 @@ export interface ConnTakeRequest {
   host: string;
 }
 
+export interface OccupancyRequest {
+  channel: string;
+}
+
+export interface StatsRequest {
+  appId: string;
+  /** ms since the epoch */
+  start: number;
+  end: number;
+}
+
 export interface Request {
   rid: number;
   body?:
@@ -255,6 +266,8 @@ export interface Request {
     | { $case: "presenceGet"; presenceGet: PresenceGetRequest }
     | { $case: "connPut"; connPut: ConnPutRequest }
     | { $case: "connTake"; connTake: ConnTakeRequest }
+    | { $case: "stats"; stats: StatsRequest }
+    | { $case: "occupancy"; occupancy: OccupancyRequest }
     | undefined;
 }
 
@@ -277,6 +290,27 @@ export interface Members {
 
 export interface ConnectionReply {
   record?: ConnectionRecord | undefined;
+}
+
+export interface StatsBucket {
+  minute: number;
+  entries: { [key: string]: number };
+}
+
+export interface StatsBucket_EntriesEntry {
+  key: string;
+  value: number;
+}
+
+export interface StatsReply {
+  buckets: StatsBucket[];
+}
+
+export interface OccupancyReply {
+  connections: number;
+  publishers: number;
+  subscribers: number;
+  presenceSubscribers: number;
 }
 
 export interface Published {
@@ -332,6 +366,8 @@ export interface Reply {
     | { $case: "retry"; retry: Retry }
     | { $case: "members"; members: Members }
     | { $case: "connection"; connection: ConnectionReply }
+    | { $case: "stats"; stats: StatsReply }
+    | { $case: "occupancy"; occupancy: OccupancyReply }
     | undefined;
 }
 
@@ -2538,6 +2574,120 @@ export const ConnTakeRequest: MessageFns<ConnTakeRequest> = {
   },
 };
 
+function createBaseOccupancyRequest(): OccupancyRequest {
+  return { channel: "" };
+}
+
+export const OccupancyRequest: MessageFns<OccupancyRequest> = {
+  encode(message: OccupancyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OccupancyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOccupancyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseStatsRequest(): StatsRequest {
+  return { appId: "", start: 0, end: 0 };
+}
+
+export const StatsRequest: MessageFns<StatsRequest> = {
+  encode(message: StatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.start !== 0) {
+      writer.uint32(16).int64(message.start);
+    }
+    if (message.end !== 0) {
+      writer.uint32(24).int64(message.end);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.start = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.end = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseRequest(): Request {
   return { rid: 0, body: undefined };
 }
@@ -2586,6 +2736,12 @@ export const Request: MessageFns<Request> = {
         break;
       case "connTake":
         ConnTakeRequest.encode(message.body.connTake, writer.uint32(114).fork()).join();
+        break;
+      case "stats":
+        StatsRequest.encode(message.body.stats, writer.uint32(122).fork()).join();
+        break;
+      case "occupancy":
+        OccupancyRequest.encode(message.body.occupancy, writer.uint32(130).fork()).join();
         break;
     }
     return writer;
@@ -2714,6 +2870,22 @@ export const Request: MessageFns<Request> = {
             }
 
             message.body = { $case: "connTake", connTake: ConnTakeRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.body = { $case: "stats", stats: StatsRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.body = { $case: "occupancy", occupancy: OccupancyRequest.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -2953,6 +3125,248 @@ export const ConnectionReply: MessageFns<ConnectionReply> = {
             }
 
             message.record = ConnectionRecord.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseStatsBucket(): StatsBucket {
+  return { minute: 0, entries: {} };
+}
+
+export const StatsBucket: MessageFns<StatsBucket> = {
+  encode(message: StatsBucket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.minute !== 0) {
+      writer.uint32(8).int64(message.minute);
+    }
+    globalThis.Object.entries(message.entries).forEach(([key, value]: [string, number]) => {
+      StatsBucket_EntriesEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatsBucket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatsBucket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.minute = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = StatsBucket_EntriesEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.entries[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseStatsBucket_EntriesEntry(): StatsBucket_EntriesEntry {
+  return { key: "", value: 0 };
+}
+
+export const StatsBucket_EntriesEntry: MessageFns<StatsBucket_EntriesEntry> = {
+  encode(message: StatsBucket_EntriesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatsBucket_EntriesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatsBucket_EntriesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseStatsReply(): StatsReply {
+  return { buckets: [] };
+}
+
+export const StatsReply: MessageFns<StatsReply> = {
+  encode(message: StatsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.buckets) {
+      StatsBucket.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatsReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatsReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.buckets.push(StatsBucket.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseOccupancyReply(): OccupancyReply {
+  return { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0 };
+}
+
+export const OccupancyReply: MessageFns<OccupancyReply> = {
+  encode(message: OccupancyReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.connections !== 0) {
+      writer.uint32(8).uint32(message.connections);
+    }
+    if (message.publishers !== 0) {
+      writer.uint32(16).uint32(message.publishers);
+    }
+    if (message.subscribers !== 0) {
+      writer.uint32(24).uint32(message.subscribers);
+    }
+    if (message.presenceSubscribers !== 0) {
+      writer.uint32(32).uint32(message.presenceSubscribers);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OccupancyReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOccupancyReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.connections = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.publishers = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.subscribers = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.presenceSubscribers = reader.uint32();
             continue;
           }
         }
@@ -3465,6 +3879,12 @@ export const Reply: MessageFns<Reply> = {
       case "connection":
         ConnectionReply.encode(message.body.connection, writer.uint32(98).fork()).join();
         break;
+      case "stats":
+        StatsReply.encode(message.body.stats, writer.uint32(106).fork()).join();
+        break;
+      case "occupancy":
+        OccupancyReply.encode(message.body.occupancy, writer.uint32(114).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3576,6 +3996,22 @@ export const Reply: MessageFns<Reply> = {
             }
 
             message.body = { $case: "connection", connection: ConnectionReply.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.body = { $case: "stats", stats: StatsReply.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.body = { $case: "occupancy", occupancy: OccupancyReply.decode(reader, reader.uint32()) };
             continue;
           }
         }

@@ -20,13 +20,14 @@ import { findRegion, resolveSecret, type NodeConfig, type RegionConfig, type Top
 import { Gateway } from '../gateway/server.js';
 import type { GatewayServices } from '../gateway/services.js';
 import type { Logger } from '../log.js';
-import type { Message } from '../protocol/message.js';
+import { messageSize, type Message } from '../protocol/message.js';
 import type { NodeAddress, NodeId, NodeMessage } from '../transport/messages.js';
 import { MeshTransport } from '../transport/mesh.js';
 import { Rpc } from '../transport/rpc.js';
 import type { RegionTransport } from '../transport/transport.js';
 import { ConnectionDirectory } from './connection-directory.js';
 import { Hub } from './hub.js';
+import { mergeBuckets, StatsRecorder } from './stats.js';
 import { NodeMetrics } from './metrics.js';
 
 export interface NodeOptions {
@@ -67,6 +68,9 @@ export class AblyNode {
   private readonly gateway: Gateway;
   private readonly keys: KeyStore;
   private readonly directory: ConnectionDirectory;
+  readonly stats: StatsRecorder;
+  /** Open connections per app (stats: connections peak). */
+  private readonly connectionsByApp = new Map<string, number>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private housekeepingTimer: NodeJS.Timeout | null = null;
   private readonly startedAt: number;
@@ -103,6 +107,7 @@ export class AblyNode {
     this.rpc = new Rpc(this.transport);
     this.keys = new KeyStore(o.topology.apps);
     const now = () => this.clock.now();
+    this.stats = new StatsRecorder(now);
     const ring = () => this.ringView;
     this.metrics = new NodeMetrics(
       { node: this.id, region: this.region.name },
@@ -123,6 +128,7 @@ export class AblyNode {
         maxMessages: o.topology.retention.maxMessagesPerChannel,
         maxPresenceMembers: o.topology.limits.maxPresenceMembers,
         presenceLeaveDelayMs: o.topology.limits.presenceLeaveDelayMs,
+        maxPublishRate: o.topology.limits.maxChannelPublishRate,
       },
       now,
       rpc: this.rpc,
@@ -134,6 +140,7 @@ export class AblyNode {
         broadcast: (nodes, entries) => this.metrics.onBroadcast(nodes, entries),
         failover: () => this.metrics.onFailover(),
         handoff: () => this.metrics.onHandoff(),
+        channelCreated: (key) => this.stats.add(key.slice(0, key.indexOf(':')), 'channels.opened'),
       },
     });
     this.router = new ChannelRouter({ rpc: this.rpc, ring, now });
@@ -148,7 +155,16 @@ export class AblyNode {
       unsub: (master, channel) => this.transport.send(master, { type: 'unsub', channel }),
       requestTimeoutMs: CHANNEL_REQUEST_TIMEOUT_MS,
       log: this.log,
-      onDeliver: (conns, entries) => this.metrics.onDelivered(conns * entries),
+      onDeliver: (key, conns, messages, bytes) => {
+        this.metrics.onDelivered(conns * messages);
+        const app = key.slice(0, key.indexOf(':'));
+        this.stats.add(app, 'messages.outbound.realtime.messages.count', conns * messages);
+        this.stats.add(app, 'messages.outbound.realtime.messages.data', conns * bytes);
+        this.stats.add(app, 'messages.outbound.all.messages.count', conns * messages);
+        this.stats.add(app, 'messages.all.messages.count', conns * messages);
+        this.stats.add(app, 'messages.all.all.count', conns * messages);
+        this.stats.add(app, 'messages.all.all.data', conns * bytes);
+      },
       ownerOf: (key) => this.ringView.owner(key),
     });
     this.directory = new ConnectionDirectory({
@@ -176,8 +192,21 @@ export class AblyNode {
         take: (connectionId) => this.directory.take(connectionId),
       },
       metrics: {
-        connectionOpened: () => this.metrics.connectionOpened(),
-        connectionClosed: () => this.metrics.connectionClosed(),
+        connectionOpened: (appId) => {
+          this.metrics.connectionOpened();
+          const n = (this.connectionsByApp.get(appId) ?? 0) + 1;
+          this.connectionsByApp.set(appId, n);
+          this.stats.add(appId, 'connections.all.opened');
+          this.stats.level(appId, 'connections.all.peak', n);
+        },
+        connectionClosed: (appId) => {
+          this.metrics.connectionClosed();
+          this.connectionsByApp.set(appId, Math.max(0, (this.connectionsByApp.get(appId) ?? 1) - 1));
+        },
+        apiRequest: (appId, ok, tokenRequest) => {
+          this.stats.add(appId, ok ? 'apiRequests.all.succeeded' : 'apiRequests.all.failed');
+          if (tokenRequest) this.stats.add(appId, ok ? 'apiRequests.tokenRequests.succeeded' : 'apiRequests.tokenRequests.failed');
+        },
         published: (n) => this.metrics.onPublished(n),
         delivered: (n) => this.metrics.onDelivered(n),
         slowConsumer: () => this.metrics.onSlowConsumer(),
@@ -198,6 +227,8 @@ export class AblyNode {
         const { body } = await this.router.call(channel, { type: 'status', channel }, CHANNEL_REQUEST_TIMEOUT_MS);
         return body.kind === 'status' ? body.status : null;
       },
+      stats: (appId, start, end) => this.regionStats(appId, start, end),
+      occupancy: (channel) => this.regionOccupancy(channel),
       health: () => this.health(),
       metricsText: () => this.metrics.registry.metrics(),
     };
@@ -232,7 +263,11 @@ export class AblyNode {
     this.port = await this.gateway.listen(this.o.node.port, this.o.node.host);
     const interval = this.membership.timeouts.heartbeatIntervalMs;
     this.heartbeatTimer = setInterval(() => this.beat(), interval);
-    this.housekeepingTimer = setInterval(() => this.directory.reconcile(false), 1000);
+    this.housekeepingTimer = setInterval(() => {
+      this.directory.reconcile(false);
+      for (const [app, n] of this.registry.masteredByApp()) this.stats.level(app, 'channels.peak', n);
+      for (const [app, n] of this.connectionsByApp) if (n > 0) this.stats.level(app, 'connections.all.peak', n);
+    }, 1000);
     this.housekeepingTimer.unref();
     this.beat();
     this.log.info({ port: this.port, meshPort: this.o.node.meshPort, incarnation: this.membership.selfIncarnation }, 'node started');
@@ -360,6 +395,14 @@ export class AblyNode {
       case 'connTake':
         this.rpc.reply(from, msg.rid, this.directory.handle(msg));
         return;
+      case 'stats':
+        this.rpc.reply(from, msg.rid, { kind: 'stats', buckets: this.stats.buckets(msg.appId, msg.start, msg.end) });
+        return;
+      case 'occupancy': {
+        const o = this.hub.get(msg.channel)?.occupancy() ?? { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0 };
+        this.rpc.reply(from, msg.rid, { kind: 'occupancy', ...o });
+        return;
+      }
       default: {
         const rid = msg.rid;
         void this.registry.handle(from, msg).then((body) => this.rpc.reply(from, rid, body));
@@ -370,10 +413,56 @@ export class AblyNode {
   // ---- services for the gateway -----------------------------------------------------------
 
   private async publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]> {
-    if (source !== null) return this.publisher.send(source, channel, { type: 'publish', messages });
-    const { body } = await this.router.call(channel, { type: 'publish', channel, messages }, CHANNEL_REQUEST_TIMEOUT_MS);
-    if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
-    return body.serials;
+    let serials: string[];
+    if (source !== null) {
+      serials = await this.publisher.send(source, channel, { type: 'publish', messages });
+    } else {
+      const { body } = await this.router.call(channel, { type: 'publish', channel, messages }, CHANNEL_REQUEST_TIMEOUT_MS);
+      if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
+      serials = body.serials;
+    }
+    const app = channel.slice(0, channel.indexOf(':'));
+    const via = source !== null ? 'realtime' : 'rest';
+    let bytes = 0;
+    for (const m of messages) bytes += messageSize(m);
+    this.stats.add(app, `messages.inbound.${via}.messages.count`, messages.length);
+    this.stats.add(app, `messages.inbound.${via}.messages.data`, bytes);
+    this.stats.add(app, 'messages.inbound.all.messages.count', messages.length);
+    this.stats.add(app, 'messages.all.messages.count', messages.length);
+    this.stats.add(app, 'messages.all.all.count', messages.length);
+    this.stats.add(app, 'messages.all.all.data', bytes);
+    return serials;
+  }
+
+  /** A channel's occupancy across the region: every ring member's local attachments, added up. */
+  private async regionOccupancy(channel: ChannelKey) {
+    const total = { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0 };
+    const replies = await Promise.all(
+      this.ringView.members.map((n) =>
+        this.rpc.request(n, { type: 'occupancy', channel }, CHANNEL_REQUEST_TIMEOUT_MS).catch(() => null),
+      ),
+    );
+    for (const r of replies) {
+      if (r?.kind !== 'occupancy') continue;
+      total.connections += r.connections;
+      total.publishers += r.publishers;
+      total.subscribers += r.subscribers;
+      total.presenceSubscribers += r.presenceSubscribers;
+    }
+    return total;
+  }
+
+  /** Statistics of an app across the region: every ring member's minutes, added up. */
+  private async regionStats(appId: string, start: number, end: number) {
+    const lists = await Promise.all(
+      this.ringView.members.map((n) =>
+        this.rpc
+          .request(n, { type: 'stats', appId, start, end }, CHANNEL_REQUEST_TIMEOUT_MS)
+          .then((b) => (b.kind === 'stats' ? b.buckets : []))
+          .catch(() => []),
+      ),
+    );
+    return mergeBuckets(lists);
   }
 
   private async history(channel: ChannelKey, query: HistoryQuery) {
@@ -407,6 +496,7 @@ export class AblyNode {
       members: this.membership.view().map((m) => ({ node: m.node, state: m.state, incarnation: m.incarnation })),
       ring: this.ringView.members,
       counters: this.metrics.counts,
+      memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
     };
   }
 }

@@ -173,6 +173,8 @@ export type NodeRequest =
   | PresenceGetRequest
   | ConnPutRequest
   | ConnTakeRequest
+  | StatsRequest
+  | OccupancyRequest
   | RangeRequest
   | HistoryRequest
   | ReplicateRequest
@@ -180,8 +182,49 @@ export type NodeRequest =
   | ClaimRequest
   | StatusRequest;
 
-/** Requests the channel registry answers (the rest go to the connection directory). */
-export type ChannelRequest = Exclude<NodeRequest, ConnPutRequest | ConnTakeRequest>;
+/** A node's per-minute app statistics within [start, end] (for GET /stats). */
+export interface StatsRequest {
+  type: 'stats';
+  rid: number;
+  appId: string;
+  start: number;
+  end: number;
+}
+
+/** How many of a node's connections are attached to a channel, by mode. */
+export interface OccupancyRequest {
+  type: 'occupancy';
+  rid: number;
+  channel: ChannelKey;
+}
+
+export interface Occupancy {
+  connections: number;
+  publishers: number;
+  subscribers: number;
+  presenceSubscribers: number;
+}
+
+/** Requests the channel registry answers (the rest go to the connection directory, stats, the hub). */
+export type ChannelRequest = Exclude<NodeRequest, ConnPutRequest | ConnTakeRequest | StatsRequest | OccupancyRequest>;
+
+const CHANNEL_REQUESTS: ReadonlySet<string> = new Set<ChannelRequest['type']>([
+  'sub',
+  'publish',
+  'presence',
+  'hold',
+  'presenceGet',
+  'range',
+  'history',
+  'replicate',
+  'sync',
+  'claim',
+  'status',
+]);
+
+export function isChannelRequest(m: { type: string }): m is ChannelRequest {
+  return CHANNEL_REQUESTS.has(m.type);
+}
 
 // ---- replies ---------------------------------------------------------------------
 
@@ -201,6 +244,8 @@ export type ReplyBody =
   | { kind: 'subscribed'; epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] }
   | { kind: 'members'; members: PresenceMessage[] }
   | { kind: 'connection'; record: ConnectionRecord | null }
+  | { kind: 'stats'; buckets: { minute: number; entries: Record<string, number> }[] }
+  | ({ kind: 'occupancy' } & Occupancy)
   | { kind: 'published'; serials: string[] }
   | { kind: 'entries'; entries: LogEntry[]; more: boolean }
   | { kind: 'ok' }

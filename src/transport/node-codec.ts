@@ -269,6 +269,10 @@ function requestToPb(r: NodeRequest): pb.Request {
       return { rid: r.rid, body: { $case: 'connPut', connPut: { records: r.records.map(recordToPb) } } };
     case 'connTake':
       return { rid: r.rid, body: { $case: 'connTake', connTake: { connectionId: r.connectionId, host: r.host } } };
+    case 'stats':
+      return { rid: r.rid, body: { $case: 'stats', stats: { appId: r.appId, start: r.start, end: r.end } } };
+    case 'occupancy':
+      return { rid: r.rid, body: { $case: 'occupancy', occupancy: { channel: r.channel } } };
     case 'presenceGet':
       return {
         rid: r.rid,
@@ -335,6 +339,10 @@ function requestFromPb(p: pb.Request): NodeRequest {
       return { type: 'connPut', rid, records: b.connPut.records.map(recordFromPb) };
     case 'connTake':
       return { type: 'connTake', rid, connectionId: b.connTake.connectionId, host: b.connTake.host };
+    case 'stats':
+      return { type: 'stats', rid, appId: b.stats.appId, start: b.stats.start, end: b.stats.end };
+    case 'occupancy':
+      return { type: 'occupancy', rid, channel: b.occupancy.channel };
     case 'presenceGet': {
       const g = b.presenceGet;
       return {
@@ -374,6 +382,12 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
       return { rid, body: { $case: 'members', members: { members: r.members.map(presenceToPb) } } };
     case 'connection':
       return { rid, body: { $case: 'connection', connection: { record: r.record ? recordToPb(r.record) : undefined } } };
+    case 'stats':
+      return { rid, body: { $case: 'stats', stats: { buckets: r.buckets } } };
+    case 'occupancy': {
+      const { kind: _k, ...o } = r;
+      return { rid, body: { $case: 'occupancy', occupancy: o } };
+    }
     case 'published':
       return { rid, body: { $case: 'published', published: { serials: r.serials } } };
     case 'entries':
@@ -419,6 +433,10 @@ function replyFromPb(p: pb.Reply): ReplyBody {
       return { kind: 'members', members: b.members.members.map(presenceFromPb) };
     case 'connection':
       return { kind: 'connection', record: b.connection.record ? recordFromPb(b.connection.record) : null };
+    case 'stats':
+      return { kind: 'stats', buckets: b.stats.buckets.map((x) => ({ minute: x.minute, entries: { ...x.entries } })) };
+    case 'occupancy':
+      return { kind: 'occupancy', ...b.occupancy };
     case 'published':
       return { kind: 'published', serials: b.published.serials };
     case 'entries':

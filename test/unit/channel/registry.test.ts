@@ -11,7 +11,7 @@ import { Ring } from '../../../src/cluster/ring.js';
 import { silentLogger } from '../../../src/log.js';
 import type { Message } from '../../../src/protocol/message.js';
 import { MemoryNetwork, MemoryTransport } from '../../../src/transport/memory.js';
-import type { NodeMessage } from '../../../src/transport/messages.js';
+import { isChannelRequest, type NodeMessage } from '../../../src/transport/messages.js';
 import { Rpc } from '../../../src/transport/rpc.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -55,7 +55,7 @@ function makeRegion(ids: string[]): { net: MemoryNetwork; nodes: TestNode[] } {
     node.publisher = new ChannelPublisher({ rpc, ownerOf: (k) => node.ring.owner(k), now: () => Date.now(), timeoutMs: 10_000 });
     transport.onMessage((from, msg: NodeMessage) => {
       if (msg.type === 'reply') rpc.onReply(from, msg);
-      else if ('rid' in msg && msg.type !== 'connPut' && msg.type !== 'connTake') {
+      else if (isChannelRequest(msg)) {
         void node.registry.handle(from, msg).then((body) => rpc.reply(from, msg.rid, body));
       }
     });

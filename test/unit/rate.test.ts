@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter } from '../../../src/gateway/rate.js';
+import { RateLimiter } from '../../src/rate.js';
 
 describe('RateLimiter', () => {
   it('lets a client burst up to one second\'s worth at once', () => {

@@ -1,0 +1,185 @@
+/**
+ * Channel params and history with the ably SDK: rewind, untilAttach, channel status,
+ * batch publish, stats, and idempotent publishing across REST and realtime.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { closeAll, connected, realtime, rest } from '../helpers/sdk.js';
+import { waitFor } from '../helpers/wait.js';
+
+let d: TestDeployment;
+let port: number;
+
+beforeAll(async () => {
+  d = await startDeployment({ regions: [{ name: 'r1', nodes: 2 }] });
+  port = d.port('r1-n1');
+});
+
+afterAll(async () => {
+  await d?.stop();
+});
+
+async function publishAll(channel: string, n: number, prefix = 'm'): Promise<void> {
+  const r = rest(d.port('r1-n2'));
+  for (let i = 0; i < n; i++) await r.channels.get(channel).publish('x', `${prefix}${i}`);
+}
+
+describe('rewind', () => {
+  it('delivers the last N messages on the first attach, then live ones', async () => {
+    await publishAll('rw-count', 8);
+    const c = realtime(port);
+    try {
+      const got: string[] = [];
+      const ch = c.channels.get('rw-count', { params: { rewind: '3' } });
+      await ch.subscribe((m) => void got.push(m.data as string));
+      await publishAll('rw-count', 1, 'live');
+      await waitFor(() => got.length === 4);
+      expect(got).toEqual(['m5', 'm6', 'm7', 'live0']);
+    } finally {
+      closeAll(c);
+    }
+  });
+
+  it('accepts a duration, and the [?rewind=] channel name qualifier', async () => {
+    await publishAll('rw-time', 3);
+    const c = realtime(port, { useBinaryProtocol: false });
+    try {
+      const got: string[] = [];
+      await c.channels.get('[?rewind=1m]rw-time').subscribe((m) => void got.push(m.data as string));
+      await waitFor(() => got.length === 3);
+      expect(got).toEqual(['m0', 'm1', 'm2']);
+    } finally {
+      closeAll(c);
+    }
+  });
+
+  it('delivers at most 100 messages and says so (90004)', async () => {
+    const r = rest(port);
+    await r.channels.get('rw-many').publish(Array.from({ length: 150 }, (_, i) => ({ name: 'x', data: `b${i}` })));
+    const c = realtime(port);
+    try {
+      const got: string[] = [];
+      const ch = c.channels.get('rw-many', { params: { rewind: '500' } });
+      const reasons: (number | undefined)[] = [];
+      ch.on('attached', (sc) => void reasons.push(sc.reason?.code));
+      await ch.subscribe((m) => void got.push(m.data as string));
+      await waitFor(() => got.length === 100);
+      expect(got[0]).toBe('b50');
+      expect(got[99]).toBe('b149');
+      expect(reasons).toEqual([90004]);
+    } finally {
+      closeAll(c);
+    }
+  });
+
+  it('fails the attach for a rewind it cannot read', async () => {
+    const c = realtime(port);
+    try {
+      const err = await c.channels.get('rw-bad', { params: { rewind: 'lots' } }).attach().then(() => null, (e: { code: number }) => e);
+      expect(err?.code).toBe(40003);
+    } finally {
+      closeAll(c);
+    }
+  });
+});
+
+describe('history', () => {
+  it('returns exactly the messages before the attach point with untilAttach', async () => {
+    await publishAll('until', 4, 'before');
+    const c = realtime(port);
+    try {
+      const ch = c.channels.get('until');
+      await ch.attach();
+      await publishAll('until', 2, 'after');
+      await waitFor(async () => (await rest(port).channels.get('until').history()).items.length === 6);
+      const page = await ch.history({ untilAttach: true });
+      expect(page.items.map((m) => m.data)).toEqual(['before3', 'before2', 'before1', 'before0']);
+    } finally {
+      closeAll(c);
+    }
+  });
+});
+
+describe('channel status, batch publish, idempotency and stats', () => {
+  it('reports a channel\'s status with its occupancy', async () => {
+    const c = realtime(port, { clientId: 'occ' });
+    const c2 = realtime(d.port('r1-n2'));
+    try {
+      await c.channels.get('status-me').attach();
+      await c.channels.get('status-me').presence.enter();
+      await c2.channels.get('status-me', { modes: ['SUBSCRIBE'] }).attach();
+      const details = await rest(d.port('r1-n2')).channels.get('status-me').status();
+      expect(details.channelId).toBe('status-me');
+      expect(details.status.isActive).toBe(true);
+      expect(details.status.occupancy.metrics).toMatchObject({
+        connections: 2,
+        publishers: 1,
+        subscribers: 2,
+        presenceMembers: 1,
+        presenceConnections: 1,
+      });
+    } finally {
+      closeAll(c, c2);
+    }
+  });
+
+  it('publishes a batch to many channels and reports each result', async () => {
+    const r = rest(port);
+    const sub = realtime(d.port('r1-n2'));
+    try {
+      const got: string[] = [];
+      await sub.channels.get('batch-b').subscribe((m) => void got.push(m.data as string));
+      const result = await r.batchPublish({ channels: ['batch-a', 'batch-b', ''], messages: [{ name: 'x', data: 'one' }, { name: 'x', data: 'two' }] });
+      expect(result.successCount).toBe(2);
+      expect(result.failureCount).toBe(1);
+      expect((result.results[2] as any).error.code).toBe(40010);
+      await waitFor(() => got.length === 2);
+      expect(got).toEqual(['one', 'two']);
+      const a = await r.channels.get('batch-a').history({ direction: 'forwards' });
+      expect(a.items.map((m) => m.data)).toEqual(['one', 'two']);
+    } finally {
+      closeAll(sub);
+    }
+  });
+
+  it('stores a message once when the same id is published over REST and realtime', async () => {
+    const r = rest(port);
+    const c = realtime(d.port('r1-n2'));
+    try {
+      await connected(c);
+      await r.channels.get('idem-both').publish({ id: 'shared-id', name: 'x', data: 'first' });
+      await c.channels.get('idem-both').publish({ id: 'shared-id', name: 'x', data: 'first' });
+      await r.channels.get('idem-both').publish({ id: 'shared-id', name: 'x', data: 'first' });
+      const page = await r.channels.get('idem-both').history();
+      expect(page.items.map((m) => m.id)).toEqual(['shared-id']);
+    } finally {
+      closeAll(c);
+    }
+  });
+
+  it('counts messages, connections and channels in /stats, across the region\'s nodes', async () => {
+    const a = realtime(port);
+    const b = realtime(d.port('r1-n2'));
+    try {
+      await b.channels.get('stats-ch').subscribe(() => undefined);
+      for (let i = 0; i < 5; i++) await a.channels.get('stats-ch').publish('x', 'y');
+      const r = rest(port);
+      const read = async () => (await r.stats({ unit: 'minute', limit: 5 })).items;
+      const items = await waitFor(async () => {
+        const s = await read();
+        return s.length > 0 && (s[0]!.entries['messages.inbound.realtime.messages.count'] ?? 0) >= 5 ? s : null;
+      });
+      const e = items[0]!.entries;
+      expect(e['messages.outbound.realtime.messages.count']).toBeGreaterThanOrEqual(5);
+      expect(e['connections.all.opened']).toBeGreaterThanOrEqual(2);
+      expect(e['connections.all.peak']).toBeGreaterThanOrEqual(2);
+      expect(e['channels.opened']).toBeGreaterThanOrEqual(1);
+      expect(items[0]!.intervalId).toMatch(/^\d{4}-\d\d-\d\d:\d\d:\d\d$/);
+      const hours = await r.stats({ unit: 'hour' });
+      expect(hours.items[0]!.intervalId).toMatch(/^\d{4}-\d\d-\d\d:\d\d$/);
+      expect(hours.items[0]!.entries['messages.inbound.realtime.messages.count']).toBeGreaterThanOrEqual(5);
+    } finally {
+      closeAll(a, b);
+    }
+  });
+});

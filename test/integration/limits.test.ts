@@ -1,0 +1,168 @@
+/**
+ * Limits are enforced, each answered with its Ably error, and a connection that cannot
+ * keep up is dropped before it costs the node memory.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Action } from '../../src/protocol/actions.js';
+import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { RawClient } from '../helpers/raw.js';
+import { closeAll, connected, realtime } from '../helpers/sdk.js';
+import { waitFor } from '../helpers/wait.js';
+
+let d: TestDeployment;
+let port: number;
+
+beforeAll(async () => {
+  d = await startDeployment({
+    regions: [{ name: 'r1', nodes: 1 }],
+    limits: { maxChannelsPerConnection: 3, maxPresenceMembers: 5, maxInboundRate: 20, maxChannelPublishRate: 30 },
+  });
+  port = d.port('r1-n1');
+});
+
+afterAll(async () => {
+  await d?.stop();
+});
+
+function burst(c: RawClient, channel: string, n: number, from = 0): void {
+  for (let i = 0; i < n; i++) c.send({ action: Action.MESSAGE, channel, msgSerial: from + i, messages: [{ data: `m${i}` }] });
+}
+
+async function outcomes(c: RawClient, n: number): Promise<{ acked: number; nacked: Map<number, number> }> {
+  let acked = 0;
+  const nacked = new Map<number, number>();
+  await waitFor(() => {
+    acked = 0;
+    nacked.clear();
+    for (const m of c.received) {
+      if (m.action === Action.ACK) acked += m.count!;
+      if (m.action === Action.NACK) nacked.set(m.error!.code, (nacked.get(m.error!.code) ?? 0) + m.count!);
+    }
+    return acked + [...nacked.values()].reduce((a, b) => a + b, 0) === n;
+  });
+  return { acked, nacked };
+}
+
+describe('limits', () => {
+  it('refuses publishes past the connection\'s inbound rate with 42911', async () => {
+    const c = await RawClient.connect(port);
+    await c.next((m) => m.action === Action.CONNECTED);
+    burst(c, 'rate-conn', 40);
+    const { acked, nacked } = await outcomes(c, 40);
+    expect(acked).toBeGreaterThanOrEqual(20);
+    expect(acked).toBeLessThan(40);
+    expect([...nacked.keys()]).toEqual([42911]);
+    c.close();
+  });
+
+  it('refuses publishes past the channel\'s rate with 42913', async () => {
+    const a = await RawClient.connect(port);
+    const b = await RawClient.connect(port);
+    await a.next((m) => m.action === Action.CONNECTED);
+    await b.next((m) => m.action === Action.CONNECTED);
+    burst(a, 'rate-chan', 20);
+    burst(b, 'rate-chan', 20);
+    const ra = await outcomes(a, 20);
+    const rb = await outcomes(b, 20);
+    expect(ra.acked + rb.acked).toBeLessThan(40);
+    expect(ra.acked + rb.acked).toBeGreaterThanOrEqual(30);
+    expect(new Set([...ra.nacked.keys(), ...rb.nacked.keys()])).toEqual(new Set([42913]));
+    a.close();
+    b.close();
+  });
+
+  it('refuses a channel past the connection\'s limit with 90010', async () => {
+    const c = await RawClient.connect(port);
+    await c.next((m) => m.action === Action.CONNECTED);
+    for (const ch of ['l1', 'l2', 'l3']) {
+      c.send({ action: Action.ATTACH, channel: ch });
+      await c.next((m) => m.action === Action.ATTACHED && m.channel === ch);
+    }
+    c.send({ action: Action.ATTACH, channel: 'l4' });
+    const e = await c.next((m) => m.action === Action.ERROR && m.channel === 'l4');
+    expect(e.error?.code).toBe(90010);
+    c.close();
+  });
+
+  it('refuses a presence member past the channel\'s limit with 91003', async () => {
+    const c = realtime(port);
+    try {
+      const p = c.channels.get('crowded').presence;
+      for (let i = 0; i < 5; i++) await p.enterClient(`member-${i}`);
+      const err = await p.enterClient('one-too-many').then(() => null, (e: { code: number }) => e);
+      expect(err?.code).toBe(91003);
+      // Someone leaving makes room.
+      await p.leaveClient('member-0');
+      await p.enterClient('one-too-many');
+      expect((await p.get()).length).toBe(5);
+    } finally {
+      closeAll(c);
+    }
+  });
+
+  it('tells clients its limits in CONNECTED', async () => {
+    const c = await RawClient.connect(port);
+    const m = await c.next((x) => x.action === Action.CONNECTED);
+    expect(m.connectionDetails).toMatchObject({ maxMessageSize: 65536, maxInboundRate: 20, maxFrameSize: 524288 });
+    c.close();
+  });
+});
+
+describe('slow consumers', () => {
+  let fast: TestDeployment;
+  beforeAll(async () => {
+    fast = await startDeployment({
+      regions: [{ name: 'r1', nodes: 1 }],
+      limits: { maxInboundRate: 100_000, maxChannelPublishRate: 100_000, maxConnectionBufferBytes: 256 * 1024 },
+      retention: { maxMessagesPerChannel: 100 },
+    });
+  });
+  afterAll(async () => {
+    await fast?.stop();
+  });
+
+  it('drops a connection that stops reading, while the node\'s memory stays bounded and others get everything', async () => {
+    const p = fast.port('r1-n1');
+    const healthy = realtime(p);
+    const pub = realtime(p);
+    const payload = 'x'.repeat(10_000);
+    const total = 6000; // 60 MB through the channel per round
+    let got = 0;
+    const round = async () => {
+      const target = got + total;
+      const pending: Promise<unknown>[] = [];
+      for (let i = 0; i < total; i++) {
+        pending.push(pub.channels.get('firehose').publish('big', payload));
+        if (i % 200 === 199) await Promise.all(pending.splice(0));
+      }
+      await Promise.all(pending);
+      await waitFor(() => got === target, { what: 'the healthy subscriber to get everything', timeoutMs: 30_000 });
+      return (await fast.health('r1-n1')).memory.rssBytes as number;
+    };
+    let slow: RawClient | undefined;
+    try {
+      await healthy.channels.get('firehose').subscribe(() => void got++);
+      await connected(pub);
+      // A first round without the slow reader: the node's memory at this traffic.
+      const baseline = await round();
+      slow = await RawClient.connect(p);
+      await slow.next((m) => m.action === Action.CONNECTED);
+      slow.send({ action: Action.ATTACH, channel: 'firehose' });
+      await slow.next((m) => m.action === Action.ATTACHED);
+      slow.ws.pause(); // reads nothing from now on
+      const withSlow = await round();
+      const h = await fast.health('r1-n1');
+      expect(h.counters.slowConsumers).toBe(1);
+      expect(h.connections).toBe(2);
+      const extra = withSlow - baseline;
+      console.log(
+        `[slow consumer] 60 MB through the channel with a reader that stopped: node RSS ${(baseline / 1048576).toFixed(0)} → ${(withSlow / 1048576).toFixed(0)} MB (${(extra / 1048576).toFixed(1)} MB more); the reader was dropped`,
+      );
+      // Had the node buffered for it, RSS would have grown by about the 60 MB it missed.
+      expect(extra).toBeLessThan(20 * 1048576);
+    } finally {
+      closeAll(healthy, pub);
+      slow?.close();
+    }
+  });
+});
