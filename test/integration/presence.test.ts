@@ -62,6 +62,36 @@ describe('presence across a region', () => {
     }
   });
 
+  it('enforces the presence capability and channel modes', async () => {
+    const channel = 'modes';
+    const enterer = realtime(d.port('r1-n1'), { clientId: 'm1' });
+    const subOnly = realtime(d.port('r1-n2'), { clientId: 'm2' });
+    const presenceOnly = realtime(d.port('r1-n3'), { clientId: 'm3' });
+    const noPresenceCap = realtime(d.port('r1-n3'), { clientId: 'm4', key: 'app.sub:subsecret1' });
+    try {
+      // SUBSCRIBE only: may not enter.
+      const ch = subOnly.channels.get(channel, { modes: ['SUBSCRIBE'] });
+      await ch.attach();
+      const e1 = await ch.presence.enter().then(() => null, (e: { code: number }) => e);
+      expect(e1?.code).toBe(40160);
+      // PRESENCE without PRESENCE_SUBSCRIBE: may enter, sees no presence events.
+      const seen: string[] = [];
+      const pch = presenceOnly.channels.get(channel, { modes: ['PRESENCE', 'SUBSCRIBE'] });
+      await pch.attach();
+      pch.presence.subscribe((m) => void seen.push(m.clientId!));
+      await pch.presence.enter();
+      // A key without the presence capability may not enter at all.
+      const e2 = await noPresenceCap.channels.get(channel).presence.enter().then(() => null, (e: { code: number }) => e);
+      expect(e2?.code).toBe(40160);
+      await enterer.channels.get(channel).presence.enter();
+      const watcher = enterer.channels.get(channel);
+      await waitFor(async () => (await watcher.presence.get()).length === 2);
+      expect(seen).toEqual([]);
+    } finally {
+      closeAll(enterer, subOnly, presenceOnly, noPresenceCap);
+    }
+  });
+
   it('syncs the member set to a client that attaches later, paged', async () => {
     const channel = channelMasteredBy(N, 'r1-n1', 'sync');
     const enterer = realtime(d.port('r1-n2'));
