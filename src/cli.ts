@@ -14,6 +14,11 @@ function int(v: string): number {
   return n;
 }
 
+function collectVia(v: string, acc: string[]): string[] {
+  if (!/^[^=]+=[^:]+:\d+$/.test(v)) throw new InvalidArgumentError('expected name=host:port');
+  return [...acc, v];
+}
+
 const program = new Command();
 program.name('ably-ng').description('A multi-region realtime pub/sub service speaking the Ably protocol');
 
@@ -27,6 +32,8 @@ program
   .option('--port <port>', 'client port (a node not in the topology)', int)
   .option('--mesh-port <port>', 'mesh port (a node not in the topology)', int)
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.ABLY_NG_LOG_LEVEL ?? 'info')
+  .option('--link-via <region=host:port>', 'dial another region through this address (repeatable; fault proxies)', collectVia, [])
+  .option('--mesh-via <node=host:port>', 'dial a node of this region through this address (repeatable; fault proxies)', collectVia, [])
   .action(async (o) => runNode(o));
 
 program

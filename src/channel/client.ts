@@ -9,7 +9,7 @@
  * before it goes live; one ahead skips what it has already seen. While a subscriber is
  * catching up (or waiting for its ATTACHED to be written), live entries queue for it.
  */
-import { AblyError } from '../errors.js';
+import { AblyError, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Frame } from '../protocol/codec.js';
 import { entryFrames, syncFrames } from '../protocol/frames.js';
@@ -18,6 +18,7 @@ import type { WireFormat } from '../protocol/types.js';
 import type { NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
+import type { OriginPosition } from '../protocol/serial.js';
 import type { ChannelRouter } from './router.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
@@ -55,6 +56,9 @@ interface SubRec {
   backlog: LogEntry[];
   /** The presence set at the attach point, sent as a SYNC after the backlog. */
   sync: PresenceMessage[] | null;
+  /** A backlog picked from the stream (a client from another region): only these serials, up to `liveFrom`. */
+  only?: Set<number>;
+  liveFrom?: number;
 }
 
 let syncCounter = 0;
@@ -93,7 +97,7 @@ export class ChannelClient {
   private lastChannelSerial = '';
   /** Subscribing or filling a gap: broadcasts wait here until it is done. */
   private busy: Promise<void> | null = null;
-  private held: { epoch: string; entries: LogEntry[] }[] = [];
+  private held: { epoch: string; entries: LogEntry[]; discontinuity?: ErrorInfo | undefined }[] = [];
   private closed = false;
   /** The presence set as of `last`. */
   private readonly presence = new PresenceSet();
@@ -124,7 +128,7 @@ export class ChannelClient {
    */
   async attach(
     sub: LocalSubscriber,
-    resume: { epoch: string; serial: number } | null,
+    resume: { epoch: string; serial: number } | { origins: OriginPosition[] } | null,
     resumeError: AblyError | null,
     rewind: Rewind | null = null,
   ): Promise<AttachOutcome> {
@@ -141,6 +145,7 @@ export class ChannelClient {
     // The SYNC shows the set at exactly the attach point; later changes are live events.
     const hasPresence = this.presence.size > 0;
     if (sub.wants('presence') && hasPresence) rec.sync = this.presence.list();
+    if (resume && 'origins' in resume) return this.attachFromRegion(rec, resume.origins, here, channelSerial, hasPresence);
     if (resume && resume.epoch === this.epoch) {
       if (resume.serial >= here) {
         rec.after = resume.serial;
@@ -209,6 +214,42 @@ export class ChannelClient {
       if (sub.wants('presence')) presenceSubscribers++;
     }
     return { connections: this.subs.size, publishers, subscribers, presenceSubscribers };
+  }
+
+  /**
+   * A client that comes from another region, with that region's channelSerial: each
+   * origin's part of what it missed is taken from this region's history, in this region's
+   * order. Resumed only if every part is covered.
+   */
+  private async attachFromRegion(
+    rec: SubRec,
+    origins: OriginPosition[],
+    here: number,
+    channelSerial: string,
+    hasPresence: boolean,
+  ): Promise<AttachOutcome> {
+    rec.after = here;
+    try {
+      const { body } = await this.deps.router.call(
+        this.key,
+        { type: 'vectorRange', channel: this.key, origins, upto: here },
+        this.deps.requestTimeoutMs,
+      );
+      if (body.kind !== 'vector') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
+      if (body.gap !== null) {
+        const error = AblyError.of('channelNoMatchingEpoch', `this region's history does not cover what was missed from region ${body.gap}`);
+        return { resumed: false, error, channelSerial, hasPresence };
+      }
+      // The entries are interleaved with ones the client had already seen: send only these.
+      rec.backlog = body.entries;
+      rec.after = 0;
+      rec.only = new Set(body.entries.map((e) => e.serial));
+      rec.liveFrom = here;
+      return { resumed: true, channelSerial, hasPresence };
+    } catch (err) {
+      const error = err instanceof AblyError ? err : AblyError.of('channelNoMatchingEpoch');
+      return { resumed: false, error, channelSerial, hasPresence };
+    }
   }
 
   /** The presence members this node knows of (as of its stream position). */
@@ -350,14 +391,17 @@ export class ChannelClient {
     }
   }
 
-  /** A broadcast from the master. */
-  onBroadcast(epoch: string, entries: LogEntry[]): void {
+  /**
+   * A broadcast from the master. `discontinuity`: messages from another region were lost
+   * before these entries; every subscriber is told (UPDATE without RESUMED) first.
+   */
+  onBroadcast(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo): void {
     if (this.closed) return;
     if (this.busy) {
-      this.held.push({ epoch, entries });
+      this.held.push({ epoch, entries, discontinuity });
       return;
     }
-    this.accept(epoch, entries);
+    this.accept(epoch, entries, discontinuity);
   }
 
   private release(): void {
@@ -368,21 +412,27 @@ export class ChannelClient {
         this.held.push(h);
         continue;
       }
-      this.accept(h.epoch, h.entries);
+      this.accept(h.epoch, h.entries, h.discontinuity);
     }
   }
 
-  private accept(epoch: string, entries: LogEntry[]): void {
+  private accept(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo): void {
+    if (discontinuity && epoch === this.epoch && (entries.length === 0 || entries[0]!.serial <= this.last + 1)) {
+      const err = AblyError.fromInfo(discontinuity);
+      this.deps.log.warn({ channel: this.key, err: err.message }, 'channel continuity lost');
+      for (const sub of this.subs.keys()) sub.discontinuity(err, this.lastChannelSerial);
+      discontinuity = undefined;
+    }
     if (entries.length === 0) return;
     if (epoch !== this.epoch) {
       // A new lifetime of the channel's state: resubscribe sorts it out.
-      this.held.push({ epoch, entries });
+      this.held.push({ epoch, entries, discontinuity });
       this.resubscribe();
       return;
     }
     const first = entries[0]!.serial;
     if (first > this.last + 1) {
-      this.held.push({ epoch, entries });
+      this.held.push({ epoch, entries, discontinuity });
       void this.run(() => this.fill(first - 1)).catch(() => this.resubscribe());
       return;
     }
@@ -459,7 +509,12 @@ export class ChannelClient {
     for (const e of entries) {
       if (e.serial <= seen) continue;
       seen = e.serial;
+      if (rec.only && e.serial <= rec.liveFrom! && !rec.only.has(e.serial)) continue;
       if (this.wanted(sub, e)) mine.push(e);
+    }
+    if (rec.only && seen >= rec.liveFrom!) {
+      delete rec.only;
+      delete rec.liveFrom;
     }
     if (seen > rec.after) rec.after = seen;
     if (mine.length) for (const f of entryFrames(sub.channelName, mine, sub.format)) sub.send(f);

@@ -6,10 +6,10 @@
  * history reads) stops at the last replicated serial, so nothing seen is ever lost by
  * the failure of one node.
  */
-import { AblyError } from '../errors.js';
+import { AblyError, type ErrorInfo } from '../errors.js';
 import { RateLimiter } from '../rate.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
-import type { Broadcast, NodeId } from '../transport/messages.js';
+import type { Broadcast, ForwardedBatch, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
 import { PresenceSet } from './presence.js';
@@ -29,11 +29,24 @@ export interface MasterDeps {
   replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[]): Promise<void>;
   /** Per batch broadcast: count of nodes it went to (metrics). */
   onBroadcast?(nodes: number, entries: number): void;
+  /** This region's name (entries that originated here are the ones forwarded). */
+  region?: string;
+  /** Sends this region's new entries towards other regions (to one, or all with interest). */
+  toRegions?(batch: ForwardedBatch, to: string | null): void;
+  /** This region's interest in the channel began (since, ms) or ended. */
+  interestChanged?(key: ChannelKey, on: boolean, since: number): void;
 }
+
+/** A new interest from another region gets this region's messages since a little before it began. */
+const INTEREST_START_MARGIN_MS = 2000;
+/** Entries per replay answer to another region. */
+const REPLAY_PAGE = 1000;
 
 interface Batch {
   entries: LogEntry[];
   holds: PresenceHold[];
+  /** Continuity was lost before these entries (from another region's history). */
+  discontinuity: ErrorInfo | null;
   waiters: { resolve: () => void; reject: (e: unknown) => void }[];
 }
 
@@ -48,6 +61,9 @@ export class ChannelMaster {
   /** The presence set as of `published` (what a new subscriber syncs from). */
   private readonly view: PresenceSet;
   private readonly rate: RateLimiter | null;
+  /** Other regions that want this channel, and since when (ms). */
+  private readonly remote = new Map<string, number>();
+  private interestSince = 0;
 
   constructor(
     readonly key: ChannelKey,
@@ -130,17 +146,73 @@ export class ChannelMaster {
     return this.view.list(filter);
   }
 
-  /** Appends already-ordered entries made elsewhere (forwarded in from another region). */
-  enqueue(entries: LogEntry[], holds: PresenceHold[] = []): Promise<void> {
+  /** Queues entries (already in the state) for replication and broadcast. */
+  enqueue(entries: LogEntry[], holds: PresenceHold[] = [], discontinuity: ErrorInfo | null = null): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped);
-    const batch = this.open ?? this.openBatch();
+    let batch = this.open ?? this.openBatch();
+    if (discontinuity) {
+      // A gap must be signalled before these entries and after those already queued.
+      if (batch.entries.length) {
+        this.flushNow(batch);
+        batch = this.openBatch();
+      }
+      batch.discontinuity = discontinuity;
+    }
     for (const e of entries) batch.entries.push(e);
     for (const h of holds) batch.holds.push(h);
     return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
 
+  // ---- other regions ------------------------------------------------------------
+
+  /**
+   * Stores messages another region accepted (forwarded by the globalmaster). Resolves
+   * with the origin seq reached, or with where the origin must resend from.
+   */
+  async ingest(batch: ForwardedBatch): Promise<{ seq: number; replayAfter: number | null }> {
+    if (this.stopped) throw this.stopped;
+    const r = this.state.ingest(batch, this.deps.now());
+    if (r.replayAfter !== null) return { seq: r.seq, replayAfter: r.replayAfter };
+    const gap = r.discontinuity
+      ? AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo()
+      : null;
+    if (r.entries.length || gap) await this.enqueue(r.entries, [], gap);
+    return { seq: r.seq, replayAfter: null };
+  }
+
+  /** This region's own entries after `afterSeq`, for another region (as replicated and broadcast). */
+  replayLocal(epoch: string, afterSeq: number): { epoch: string; startSeq: number; gap: boolean; entries: LogEntry[] } {
+    return { epoch: this.state.epoch, ...this.state.localAfter(epoch, afterSeq, REPLAY_PAGE, this.published.serial) };
+  }
+
+  /** Other regions that want this channel now (replaces the previous set). */
+  setRemoteInterest(regions: { region: string; since: number }[]): void {
+    const before = new Set(this.remote.keys());
+    this.remote.clear();
+    for (const r of regions) {
+      this.remote.set(r.region, r.since);
+      if (before.has(r.region) || !this.deps.toRegions || !this.deps.region) continue;
+      // A new interest: start that region's stream with what was published here since
+      // (shortly before) its interest began; it deduplicates by message id.
+      const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.published.serial);
+      this.deps.toRegions(
+        { channel: this.key, region: this.deps.region, epoch: this.state.epoch, startSeq: start.startSeq, gapBefore: false, entries: start.entries },
+        r.region,
+      );
+    }
+  }
+
+  get remoteRegions(): string[] {
+    return [...this.remote.keys()];
+  }
+
+  /** Tells the globalmaster where this channel's interest stands (on install, and when asked). */
+  reportInterest(): void {
+    this.deps.interestChanged?.(this.key, this.subscribers.size > 0, this.interestSince);
+  }
+
   private openBatch(): Batch {
-    const batch: Batch = { entries: [], holds: [], waiters: [] };
+    const batch: Batch = { entries: [], holds: [], discontinuity: null, waiters: [] };
     this.open = batch;
     // Everything published in this turn of the event loop goes out as one batch: one
     // replication round trip and one broadcast per node for all of it.
@@ -148,15 +220,20 @@ export class ChannelMaster {
     return batch;
   }
 
+  private flushNow(batch: Batch): void {
+    this.flush(batch);
+  }
+
   private flush(batch: Batch): void {
-    if (this.open === batch) this.open = null;
+    if (this.open !== batch) return; // already flushed
+    this.open = null;
     this.inFlight++;
     this.chain = this.chain
       .then(async () => {
         if (this.stopped) throw this.stopped;
         if (batch.entries.length || batch.holds.length) await this.deps.replicate(this, batch.entries, batch.holds);
         if (this.stopped) throw this.stopped;
-        this.broadcast(batch.entries);
+        this.broadcast(batch.entries, batch.discontinuity);
         for (const w of batch.waiters) w.resolve();
       })
       .catch((err) => {
@@ -167,24 +244,46 @@ export class ChannelMaster {
       });
   }
 
-  private broadcast(entries: LogEntry[]): void {
-    if (entries.length === 0) return;
-    const last = entries[entries.length - 1]!;
-    this.published = { serial: last.serial, channelSerial: last.channelSerial };
+  private broadcast(entries: LogEntry[], discontinuity: ErrorInfo | null = null): void {
+    if (entries.length === 0 && !discontinuity) return;
+    if (entries.length) {
+      const last = entries[entries.length - 1]!;
+      this.published = { serial: last.serial, channelSerial: last.channelSerial };
+    }
     for (const e of entries) if (e.kind === 'presence') this.view.apply(e.presence, e.host);
-    const msg: Broadcast = { type: 'broadcast', channel: this.key, epoch: this.state.epoch, entries };
+    const msg: Broadcast = {
+      type: 'broadcast',
+      channel: this.key,
+      epoch: this.state.epoch,
+      entries,
+      ...(discontinuity ? { discontinuity } : {}),
+    };
     for (const node of this.subscribers) this.deps.sendBroadcast(node, msg);
     this.deps.onBroadcast?.(this.subscribers.size, entries.length);
+    // One hop only: what came in from another region is never forwarded on.
+    if (this.remote.size && this.deps.toRegions && this.deps.region) {
+      const region = this.deps.region;
+      const mine = entries.filter((e) => e.origin.region === region);
+      if (mine.length) {
+        this.deps.toRegions({ channel: this.key, region, epoch: this.state.epoch, gapBefore: false, entries: mine }, null);
+      }
+    }
   }
 
   /** A node subscribes: it gets every broadcast after the returned position (and the presence set there). */
   subscribe(node: NodeId): { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] } {
-    this.subscribers.add(node);
+    if (this.subscribers.size === 0 && !this.subscribers.has(node)) {
+      this.interestSince = this.deps.now();
+      this.subscribers.add(node);
+      this.reportInterest();
+    } else {
+      this.subscribers.add(node);
+    }
     return { ...this.position(), presence: this.view.list() };
   }
 
   unsubscribe(node: NodeId): void {
-    this.subscribers.delete(node);
+    if (this.subscribers.delete(node) && this.subscribers.size === 0) this.reportInterest();
   }
 
   /** Entries in (after, upto] of this epoch, never beyond what was broadcast; null if expired. */

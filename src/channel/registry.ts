@@ -24,6 +24,7 @@ import type {
   Broadcast,
   ChannelStatus,
   ChannelRequest,
+  ForwardedBatch,
   NodeId,
   ReplyBody,
 } from '../transport/messages.js';
@@ -49,6 +50,10 @@ const MAX_TOMBSTONES = 100_000;
 
 export interface RegistryDeps {
   self: NodeId;
+  /** Sends this region's new entries of a channel to the globalmaster, for other regions. */
+  toRegions?(batch: ForwardedBatch, to: string | null): void;
+  /** Tells the globalmaster a channel's interest here began or ended. */
+  interestChanged?(key: ChannelKey, on: boolean, since: number): void;
   settings: ChannelSettings;
   now(): number;
   rpc: Rpc;
@@ -247,6 +252,33 @@ export class ChannelRegistry {
         }
         case 'replicate':
           return this.onReplicate(from, req.channel, req.epoch, req.entries, req.holds);
+        case 'ingest': {
+          const a = await this.acquire(req.batch.channel);
+          if (!('ok' in a)) return this.redirect(a);
+          try {
+            const r = await a.ok.ingest(req.batch);
+            return { kind: 'ingested', seq: r.seq, replayAfter: r.replayAfter };
+          } catch (err) {
+            if (a.ok.isStopped) return { kind: 'redirect', owner: this.deps.ring().owner(req.batch.channel) };
+            throw err;
+          }
+        }
+        case 'replayLocal': {
+          const owner = this.deps.ring().owner(req.channel);
+          if (owner !== this.deps.self || !this.deps.hasQuorum()) return this.redirect({ redirect: owner });
+          if (!this.holdings.has(req.channel) && !(await this.anyoneHolds(req.channel))) {
+            return { kind: 'local', epoch: '', startSeq: req.afterSeq, gap: false, entries: [] };
+          }
+          const a = await this.acquire(req.channel);
+          if (!('ok' in a)) return this.redirect(a);
+          return { kind: 'local', ...a.ok.replayLocal(req.epoch, req.afterSeq) };
+        }
+        case 'vectorRange': {
+          const a = await this.acquire(req.channel);
+          if (!('ok' in a)) return this.redirect(a);
+          const r = a.ok.state.vectorRange(req.origins, Math.min(req.upto, a.ok.position().serial));
+          return { kind: 'vector', entries: r.entries, gap: r.gap };
+        }
         case 'sync':
           return this.onSync(from, req.channel, req.snapshot, req.role);
         case 'claim':
@@ -254,6 +286,30 @@ export class ChannelRegistry {
       }
     } catch (err) {
       return { kind: 'error', error: toErrorInfo(err) };
+    }
+  }
+
+  /** Other regions' interest in a channel, from the globalmaster (ignored unless we master it). */
+  setRemoteInterest(channel: ChannelKey, regions: { region: string; since: number }[]): void {
+    const h = this.holdings.get(channel);
+    if (h?.role === 'master' && !h.master.isStopped) h.master.setRemoteInterest(regions);
+  }
+
+  /** Channels mastered here that have subscribers (this region's interest), for the globalmaster. */
+  interestList(): { channel: ChannelKey; since: number }[] {
+    const out: { channel: ChannelKey; since: number }[] = [];
+    for (const [key, h] of this.holdings) {
+      if (h.role === 'master' && !h.master.isStopped && h.master.subscribers.size > 0) out.push({ channel: key, since: 0 });
+    }
+    return out;
+  }
+
+  /** The link to another region is back: every master asks it for what it sent meanwhile. */
+  relinked(region: string, want: (channel: ChannelKey, epoch: string, afterSeq: number) => void): void {
+    for (const [key, h] of this.holdings) {
+      if (h.role !== 'master' || h.master.isStopped) continue;
+      const pos = h.master.state.originPosition(region);
+      if (pos) want(key, pos.epoch, pos.seq);
     }
   }
 
@@ -388,11 +444,16 @@ export class ChannelRegistry {
       sendBroadcast: this.deps.sendBroadcast,
       replicate: (m, entries, holds) => this.replicate(m, entries, holds),
       onBroadcast: (nodes, n) => this.deps.metrics?.broadcast(nodes, n),
+      region: this.deps.settings.region,
+      ...(this.deps.toRegions ? { toRegions: this.deps.toRegions } : {}),
+      ...(this.deps.interestChanged ? { interestChanged: this.deps.interestChanged } : {}),
     });
     const ring = this.deps.ring();
     for (const s of subscribers) if (ring.has(s)) master.subscribers.add(s);
     this.holdings.set(key, { role: 'master', master, replica: ring.replica(key), synced: null });
     this.tombstones.delete(key);
+    // The globalmaster learns where interest stands and answers with other regions' interest.
+    master.reportInterest();
     return master;
   }
 

@@ -78,6 +78,14 @@ export class ChannelState {
   private lastChannelSerial: string;
   private termNo = 0;
   private presenceSet = new PresenceSet();
+  /**
+   * Serials of this region's own entries, by their local seq (contiguous): entry i has
+   * seq `localFirstSeq + i - localHead`. Lets another region's replay request find
+   * "everything we accepted after seq N" without scanning the log.
+   */
+  private localIdx: number[] = [];
+  private localHead = 0;
+  private localFirstSeq = 1;
 
   private constructor(
     readonly key: ChannelKey,
@@ -103,7 +111,7 @@ export class ChannelState {
     st.presenceSet = PresenceSet.restore(s.presence);
     for (const o of s.origins) st.origins.set(o.region, o);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
-    for (const e of s.entries) st.log.append(e);
+    for (const e of s.entries) st.record(e);
     st.lastChannelSerial = s.entries.length ? s.entries[s.entries.length - 1]!.channelSerial : st.formatAt(s.base);
     return st;
   }
@@ -179,15 +187,181 @@ export class ChannelState {
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq: this.localSeq };
       const channelSerial = this.formatAt(serial);
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message };
-      this.log.append(e);
+      this.record(e);
       this.dedup.add(message.id, channelSerial, storedAt);
       this.lastChannelSerial = channelSerial;
       entries.push(e);
       serials.push(channelSerial);
     }
     // The count cap holds at all times, not only at the next housekeeping pass.
-    if (entries.length) this.log.expire(storedAt, this.settings.historyMs, this.settings.maxMessages);
+    if (entries.length) this.trim(storedAt);
     return { entries, serials };
+  }
+
+  private record(e: LogEntry): void {
+    this.log.append(e);
+    if (e.origin.region !== this.settings.region) return;
+    if (this.localIdx.length === this.localHead) this.localFirstSeq = e.origin.seq;
+    this.localIdx.push(e.serial);
+  }
+
+  /** Drops what retention no longer covers, from the log and the local index. */
+  private trim(now: number): void {
+    this.log.expire(now, this.settings.historyMs, this.settings.maxMessages);
+    const base = this.log.baseSerial;
+    while (this.localHead < this.localIdx.length && this.localIdx[this.localHead]! <= base) {
+      this.localHead++;
+      this.localFirstSeq++;
+    }
+    if (this.localHead > 1024 && this.localHead * 2 > this.localIdx.length) {
+      this.localIdx = this.localIdx.slice(this.localHead);
+      this.localHead = 0;
+    }
+  }
+
+  // ---- other regions --------------------------------------------------------------------
+
+  /** This region's seq so far (its own messages and presence events). */
+  get seq(): number {
+    return this.localSeq;
+  }
+
+  /**
+   * This region's own entries after `afterSeq` (up to `limit`, none beyond serial `upto`),
+   * for another region that missed them. `gap`: history no longer reaches back that far
+   * (or the epoch is not this one), so some are lost; `startSeq` is the seq before the
+   * first entry returned.
+   */
+  localAfter(epoch: string, afterSeq: number, limit: number, upto: number): { startSeq: number; gap: boolean; entries: LogEntry[] } {
+    const retained = this.localIdx.length - this.localHead;
+    const firstRetained = retained > 0 ? this.localFirstSeq : this.localSeq + 1;
+    const sameEpoch = epoch === '' || epoch === this.epoch;
+    let from = sameEpoch ? afterSeq + 1 : firstRetained;
+    const gap = !sameEpoch || from < firstRetained;
+    if (from < firstRetained) from = firstRetained;
+    const entries: LogEntry[] = [];
+    for (let seq = from; seq <= this.localSeq && entries.length < limit; seq++) {
+      const serial = this.localIdx[this.localHead + (seq - this.localFirstSeq)];
+      if (serial === undefined || serial > upto) break;
+      const e = this.log.range(serial - 1, serial)?.[0];
+      if (e) entries.push(e);
+    }
+    return { startSeq: from - 1, gap, entries };
+  }
+
+  /** This region's own entries stored since `since` (ms), up to serial `upto`, oldest first. */
+  localSince(since: number, upto: number): { startSeq: number; entries: LogEntry[] } {
+    const entries: LogEntry[] = [];
+    for (let i = this.localIdx.length - 1; i >= this.localHead; i--) {
+      const serial = this.localIdx[i]!;
+      if (serial > upto) continue;
+      const e = this.log.range(serial - 1, serial)?.[0];
+      if (!e || e.storedAt < since) break;
+      entries.push(e);
+    }
+    entries.reverse();
+    const startSeq = entries.length ? entries[0]!.origin.seq - 1 : this.seqAt(upto);
+    return { startSeq, entries };
+  }
+
+  /** The local seq reached at serial `serial`. */
+  private seqAt(serial: number): number {
+    for (let i = this.localIdx.length - 1; i >= this.localHead; i--) {
+      if (this.localIdx[i]! <= serial) return this.localFirstSeq + (i - this.localHead);
+    }
+    return this.localIdx.length > this.localHead ? this.localFirstSeq - 1 : this.localSeq;
+  }
+
+  /** How far this stream has got in another region's order. */
+  originPosition(region: string): OriginPosition | undefined {
+    return this.origins.get(region);
+  }
+
+  /**
+   * Stores messages another region accepted, in its order: each gets a serial here, its
+   * origin position is kept, and one already seen (by origin seq, or by message id) is
+   * skipped. A batch that does not follow on from what this stream has from that region
+   * is refused: `replayAfter` says where the origin must resend from. `discontinuity`:
+   * messages were lost in between (the origin's history did not reach back, or its
+   * channel state restarted).
+   */
+  ingest(
+    b: { region: string; epoch: string; startSeq?: number; gapBefore: boolean; entries: readonly LogEntry[] },
+    now: number,
+  ): { entries: LogEntry[]; seq: number; replayAfter: number | null; discontinuity: boolean } {
+    const pos = this.origins.get(b.region);
+    let discontinuity = b.gapBefore;
+    let last: number;
+    if (pos && pos.epoch === b.epoch) {
+      last = pos.seq;
+      const first = b.entries.find((e) => e.origin.seq > last);
+      const start = b.startSeq ?? (first ? first.origin.seq - 1 : last);
+      if (first && first.origin.seq > last + 1 && !b.gapBefore && start > last) {
+        return { entries: [], seq: last, replayAfter: last, discontinuity: false };
+      }
+    } else {
+      // A new stream from that region (first contact, or its state restarted).
+      if (pos) discontinuity = true;
+      last = b.startSeq ?? (b.entries[0] ? b.entries[0].origin.seq - 1 : 0);
+      this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
+    }
+    const storedAt = this.stamp(now);
+    const out: LogEntry[] = [];
+    for (const e of b.entries) {
+      if (e.origin.seq <= last) continue;
+      last = e.origin.seq;
+      const origin: OriginPosition = { region: b.region, epoch: b.epoch, seq: e.origin.seq };
+      this.origins.set(b.region, origin);
+      if (e.kind === 'message' && this.dedup.lookup(e.message.id) !== undefined) continue;
+      const serial = this.log.lastSerial + 1;
+      const channelSerial = this.formatAt(serial);
+      let entry: LogEntry;
+      if (e.kind === 'message') {
+        entry = { kind: 'message', serial, channelSerial, storedAt, origin, message: e.message };
+        this.dedup.add(e.message.id, channelSerial, storedAt);
+      } else {
+        // Members of other regions are kept under no local host: no node here holds
+        // their connections, so only their region's leave removes them.
+        entry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence: e.presence, host: '' };
+        this.presenceSet.apply(e.presence, '');
+      }
+      this.record(entry);
+      this.lastChannelSerial = channelSerial;
+      out.push(entry);
+    }
+    if (out.length) this.trim(storedAt);
+    return { entries: out, seq: last, replayAfter: null, discontinuity };
+  }
+
+  /**
+   * For a client that comes from another region with a channelSerial of that region's
+   * stream: the entries here (up to serial `upto`) it has not seen, by each origin's own
+   * order. `gap` names an origin whose part this history cannot supply in full.
+   */
+  vectorRange(origins: readonly OriginPosition[], upto: number): { entries: LogEntry[]; gap: string | null } {
+    const seen = new Map(origins.map((o) => [o.region, o]));
+    let gap: string | null = null;
+    for (const o of origins) {
+      const mine = o.region === this.settings.region ? { epoch: this.epoch, seq: this.localSeq } : this.origins.get(o.region);
+      if (!mine || mine.epoch !== o.epoch) {
+        gap ??= o.region;
+      }
+    }
+    const entries: LogEntry[] = [];
+    const firstSeen = new Map<string, number>();
+    for (const e of this.log.range(this.log.baseSerial, upto) ?? []) {
+      const o = seen.get(e.origin.region);
+      if (!o || o.epoch !== e.origin.epoch) continue;
+      if (!firstSeen.has(e.origin.region)) firstSeen.set(e.origin.region, e.origin.seq);
+      if (e.origin.seq > o.seq) entries.push(e);
+    }
+    // Each origin's part must start right after what the client saw.
+    for (const o of origins) {
+      const first = firstSeen.get(o.region);
+      const mine = o.region === this.settings.region ? this.localSeq : this.origins.get(o.region)?.seq;
+      if (mine !== undefined && mine > o.seq && (first === undefined || first > o.seq + 1)) gap ??= o.region;
+    }
+    return { entries, gap };
   }
 
   /**
@@ -214,7 +388,7 @@ export class ChannelState {
       if (ev) entries.push(this.appendPresence(ev, host, storedAt));
       this.dedup.add(op.id, this.lastChannelSerial, storedAt);
     }
-    if (entries.length) this.log.expire(storedAt, this.settings.historyMs, this.settings.maxMessages);
+    if (entries.length) this.trim(storedAt);
     return { entries, hold };
   }
 
@@ -224,7 +398,7 @@ export class ChannelState {
     const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq: this.localSeq };
     const channelSerial = this.formatAt(serial);
     const e: PresenceEntry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence: ev, host };
-    this.log.append(e);
+    this.record(e);
     this.presenceSet.apply(ev, host);
     this.lastChannelSerial = channelSerial;
     return e;
@@ -259,7 +433,7 @@ export class ChannelState {
       if (m.message.encoding !== undefined) ev.encoding = m.message.encoding;
       entries.push(this.appendPresence(ev, m.host, storedAt));
     }
-    this.log.expire(storedAt, this.settings.historyMs, this.settings.maxMessages);
+    this.trim(storedAt);
     return entries;
   }
 
@@ -271,7 +445,7 @@ export class ChannelState {
   applyEntries(entries: readonly LogEntry[]): void {
     for (const e of entries) {
       if (e.serial <= this.log.lastSerial) continue;
-      this.log.append(e);
+      this.record(e);
       if (e.storedAt > this.lastStoredAt) this.lastStoredAt = e.storedAt;
       if (e.origin.region === this.settings.region) {
         if (e.origin.seq > this.localSeq) this.localSeq = e.origin.seq;
@@ -285,7 +459,7 @@ export class ChannelState {
       }
       this.lastChannelSerial = e.channelSerial;
     }
-    if (entries.length) this.log.expire(this.lastStoredAt, this.settings.historyMs, this.settings.maxMessages);
+    if (entries.length) this.trim(this.lastStoredAt);
   }
 
   hasOrdered(id: string): boolean {
@@ -311,7 +485,7 @@ export class ChannelState {
 
   /** Drops what retention no longer covers. */
   expire(now: number): void {
-    this.log.expire(now, this.settings.historyMs, this.settings.maxMessages);
+    this.trim(now);
     this.dedup.expire(now, this.settings.dedupMs);
   }
 

@@ -14,6 +14,19 @@ export interface NodeCommandOptions {
   port?: number;
   meshPort?: number;
   logLevel: string;
+  linkVia?: string[];
+  meshVia?: string[];
+}
+
+/** `name=host:port` pairs as a map. */
+function viaMap(list: string[] | undefined): Map<string, { host: string; port: number }> {
+  const m = new Map<string, { host: string; port: number }>();
+  for (const v of list ?? []) {
+    const [name, addr] = v.split('=') as [string, string];
+    const i = addr.lastIndexOf(':');
+    m.set(name, { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) });
+  }
+  return m;
 }
 
 export async function runNode(o: NodeCommandOptions): Promise<void> {
@@ -32,7 +45,16 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     node = { name: o.node, host: o.host ?? '127.0.0.1', port: o.port, meshPort: o.meshPort };
   }
   const log = createLogger(o.logLevel as LogLevel);
-  const n = new AblyNode({ topology, region: region.name, node, log });
+  const linkVia = viaMap(o.linkVia);
+  const meshVia = viaMap(o.meshVia);
+  const n = new AblyNode({
+    topology,
+    region: region.name,
+    node,
+    log,
+    linkVia,
+    ...(meshVia.size ? { dialVia: (peer, address) => meshVia.get(peer) ?? { host: address.host, port: address.meshPort } } : {}),
+  });
   await n.start();
   const host = node.host === '0.0.0.0' || node.host === '::' ? '127.0.0.1' : node.host;
   process.stdout.write(

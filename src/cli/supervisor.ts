@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Topology } from '../config/topology.js';
 import type { Logger } from '../log.js';
 import { Balancer } from '../proxy/balancer.js';
+import { FaultProxy } from '../proxy/fault-proxy.js';
 
 /** A node that has not printed its ready line in this long failed to start. */
 const READY_TIMEOUT_MS = 30_000;
@@ -44,6 +45,16 @@ export interface SupervisorOptions {
   env?: Record<string, string>;
   /** Whether to start per-region balancers (default true). */
   balancers?: boolean;
+  /**
+   * Whether node-to-node (mesh) links go through fault proxies too (region-to-region
+   * links always do): what lets `isolate` cut one node off from its region.
+   */
+  meshProxies?: boolean;
+}
+
+/** The key of a pair of regions, in name order: the first dials the second. */
+export function regionPair(a: string, b: string): [string, string] {
+  return a < b ? [a, b] : [b, a];
 }
 
 /** dist/cli.js, whether this module runs from dist/ or (in tests) from src/. */
@@ -56,6 +67,12 @@ export function defaultCliPath(): string {
 export class Supervisor {
   readonly nodes = new Map<string, NodeProcess>();
   readonly balancers = new Map<string, { balancer: Balancer; url: string }>();
+  /** Per region: the balancer in front of its globalmaster (where peers' links land). */
+  readonly linkBalancers = new Map<string, Balancer>();
+  /** Per pair of regions ("a|b", a < b): the proxy on the link a dials to b ("up" is a → b). */
+  readonly regionProxies = new Map<string, FaultProxy>();
+  /** Per ordered pair of nodes ("from>to"): the proxy on the mesh link from dials to. */
+  readonly meshProxies = new Map<string, FaultProxy>();
   private readonly logs = new Map<string, WriteStream>();
   private readonly cliPath: string;
   private stopped = false;
@@ -72,6 +89,7 @@ export class Supervisor {
   async start(print: (line: ReadyLine) => void = () => undefined): Promise<void> {
     if (!existsSync(this.cliPath)) throw new Error(`${this.cliPath} not found: run "make build" first`);
     mkdirSync(join(this.o.stateDir, 'logs'), { recursive: true });
+    await this.startLinks();
     const all = this.o.topology.regions.flatMap((r) => r.nodes.map((n) => ({ region: r.name, node: n.name })));
     await Promise.all(
       all.map(async ({ region, node }) => {
@@ -98,6 +116,56 @@ export class Supervisor {
     print({ ready: 'all', key: `${app.id}.${key.id}:${key.secret}` });
   }
 
+  /** Link balancers and fault proxies, before any node starts (nodes dial through them). */
+  private async startLinks(): Promise<void> {
+    const t = this.o.topology;
+    if (t.regions.length > 1) {
+      for (const r of t.regions) {
+        const b = new Balancer(
+          r.nodes.map((n) => ({ name: n.name, host: n.host, port: n.port, target: n.grpcPort! })),
+          this.o.log.child({ linkBalancer: r.name }),
+          (h) => h.globalmaster === true,
+        );
+        await b.listen(r.link!.port, r.link!.host);
+        this.linkBalancers.set(r.name, b);
+      }
+      for (const a of t.regions) {
+        for (const b of t.regions) {
+          if (a.name >= b.name) continue;
+          const proxy = new FaultProxy({ host: b.link!.host, port: b.link!.port }, `${a.name}->${b.name}`);
+          await proxy.listen();
+          this.regionProxies.set(`${a.name}|${b.name}`, proxy);
+        }
+      }
+    }
+    if (this.o.meshProxies) {
+      for (const r of t.regions) {
+        for (const from of r.nodes) {
+          for (const to of r.nodes) {
+            if (from.name === to.name) continue;
+            const proxy = new FaultProxy({ host: to.host, port: to.meshPort }, `${from.name}->${to.name}`);
+            await proxy.listen();
+            this.meshProxies.set(`${from.name}>${to.name}`, proxy);
+          }
+        }
+      }
+    }
+  }
+
+  /** The command-line flags that make a node dial its peers through the fault proxies. */
+  private viaArgs(region: string, node: string): string[] {
+    const args: string[] = [];
+    for (const [pair, proxy] of this.regionProxies) {
+      const [a, b] = pair.split('|') as [string, string];
+      if (a === region) args.push('--link-via', `${b}=127.0.0.1:${proxy.port}`);
+    }
+    for (const [pair, proxy] of this.meshProxies) {
+      const [from, to] = pair.split('>') as [string, string];
+      if (from === node) args.push('--mesh-via', `${to}=127.0.0.1:${proxy.port}`);
+    }
+    return args;
+  }
+
   writeState(extra: Record<string, unknown> = {}): void {
     const state = {
       deployment: this.o.topology.deployment,
@@ -112,7 +180,20 @@ export class Supervisor {
 
   /** Spawns one node and waits for its ready line. */
   startNode(region: string, node: string, extraArgs: string[] = []): Promise<NodeProcess> {
-    const args = [this.cliPath, 'node', '--topology', this.o.topologyFile, '--region', region, '--node', node, '--log-level', this.o.nodeLogLevel, ...extraArgs];
+    const args = [
+      this.cliPath,
+      'node',
+      '--topology',
+      this.o.topologyFile,
+      '--region',
+      region,
+      '--node',
+      node,
+      '--log-level',
+      this.o.nodeLogLevel,
+      ...this.viaArgs(region, node),
+      ...extraArgs,
+    ];
     const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.o.env },
@@ -204,6 +285,9 @@ export class Supervisor {
     this.stopped = true;
     await Promise.all([...this.nodes.keys()].map((n) => this.terminate(n).catch(() => undefined)));
     for (const b of this.balancers.values()) await b.balancer.close();
+    for (const b of this.linkBalancers.values()) await b.close();
+    for (const p of this.regionProxies.values()) await p.close();
+    for (const p of this.meshProxies.values()) await p.close();
     for (const l of this.logs.values()) l.end();
     rmSync(this.stateFile, { force: true });
   }

@@ -29,10 +29,23 @@ const nodeSchema = z
   })
   .strict();
 
+const tlsFilesSchema = z
+  .object({
+    /** PEM files, relative to the topology file: CA that signs peers, this side's certificate and key. */
+    ca: z.string().min(1),
+    cert: z.string().min(1),
+    key: z.string().min(1),
+  })
+  .strict();
+
 const regionSchema = z
   .object({
     name,
     transport: z.enum(['mesh', 'nats']).default('mesh'),
+    /** Where other regions reach this region's globalmaster (a balancer that sends to it). */
+    link: z.object({ host: z.string().default('127.0.0.1'), port }).strict().optional(),
+    /** Certificates for this region's links, overriding `links.tls`. */
+    tls: tlsFilesSchema.optional(),
     nats: z.object({ servers: z.array(z.string().min(1)).min(1) }).strict().optional(),
     balancer: z.object({ host: z.string().default('127.0.0.1'), port }).strict().optional(),
     vnodes: z.number().int().min(1).max(4096).default(128),
@@ -84,10 +97,20 @@ const topologySchema = z
     secrets: z
       .object({
         cluster: secret.default('env:ABLY_NG_CLUSTER_SECRET'),
+        /** Sent in the metadata of every region link; a peer without it is refused. */
+        deployment: secret.optional(),
         control: secret.optional(),
       })
       .strict()
       .default({ cluster: 'env:ABLY_NG_CLUSTER_SECRET' }),
+    /** Region-to-region links: TLS (mutual) certificates, or explicit plain text for local use. */
+    links: z
+      .object({
+        tls: tlsFilesSchema.optional(),
+        plaintext: z.boolean().default(false),
+      })
+      .strict()
+      .default({ plaintext: false }),
     apps: z.array(appSchema).min(1, 'a deployment needs at least one app'),
     retention: retentionSchema.default(retentionSchema.parse({})),
     limits: limitsSchema.default(limitsSchema.parse({})),
@@ -142,6 +165,7 @@ export function validateTopology(doc: unknown, file?: string): Topology {
     regionNames.add(r.name);
     if (r.transport === 'nats' && !r.nats) problems.push(`regions[${ri}].nats: required when transport is "nats"`);
     if (r.balancer) claim(r.balancer.host, r.balancer.port, `regions[${ri}].balancer`);
+    if (r.link) claim(r.link.host, r.link.port, `regions[${ri}].link`);
     r.nodes.forEach((n, ni) => {
       const where = `regions[${ri}].nodes[${ni}]`;
       if (nodeNames.has(n.name)) problems.push(`${where}.name: duplicate node "${n.name}" (node names are unique in a deployment)`);
@@ -168,6 +192,19 @@ export function validateTopology(doc: unknown, file?: string): Topology {
     });
   });
 
+  if (t.regions.length > 1) {
+    if (!t.secrets.deployment) problems.push('secrets.deployment: required when there is more than one region');
+    if (!t.links.tls && !t.links.plaintext && t.regions.some((r) => !r.tls)) {
+      problems.push('links: give links.tls (certificates) or set links.plaintext: true (local use only)');
+    }
+    if (t.links.tls && t.links.plaintext) problems.push('links: tls and plaintext: true contradict each other');
+    t.regions.forEach((r, ri) => {
+      if (!r.link) problems.push(`regions[${ri}].link: required when there is more than one region (where peers reach its globalmaster)`);
+      r.nodes.forEach((n, ni) => {
+        if (n.grpcPort === undefined) problems.push(`regions[${ri}].nodes[${ni}].grpcPort: required when there is more than one region`);
+      });
+    });
+  }
   if (t.limits.maxMessageSize > t.limits.maxFrameSize) {
     problems.push(`limits.maxMessageSize: must not exceed limits.maxFrameSize (${t.limits.maxFrameSize})`);
   }

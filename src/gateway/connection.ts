@@ -14,7 +14,7 @@ import { channelKey } from '../channel/entry.js';
 import { Action, ActionName, Flag, MODE_MASK, PresenceAction } from '../protocol/actions.js';
 import { parseChannelName } from '../protocol/channel-name.js';
 import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
-import { parseSerial } from '../protocol/serial.js';
+import { parseSerial, type OriginPosition } from '../protocol/serial.js';
 import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
 import { authenticate, type Authenticator } from './auth.js';
 import { Attachment, type AttachmentOwner } from './attachment.js';
@@ -437,13 +437,16 @@ export class Connection implements AttachmentOwner {
     }
     att.modes = granted;
     att.state = 'attaching';
-    let resume: { epoch: string; serial: number } | null = null;
+    let resume: { epoch: string; serial: number } | { origins: OriginPosition[] } | null = null;
     let resumeError: AblyError | null = null;
     if (typeof pm.channelSerial === 'string' && pm.channelSerial.length > 0) {
       const p = parseSerial(pm.channelSerial);
       if (!p) resumeError = AblyError.of('channelNoMatchingEpoch', 'channelSerial is not one this service issued');
       else if (p.region !== this.services.region) {
-        resumeError = AblyError.of('channelNoMatchingEpoch', `channelSerial is from region ${p.region}`);
+        // From another region of the deployment: resume by each origin's position. A
+        // stream that only ever carried its own region's messages has no vector: its
+        // serial is that region's seq.
+        resume = { origins: p.origins.length ? p.origins : [{ region: p.region, epoch: p.epoch, seq: p.serial }] };
       } else resume = { epoch: p.epoch, serial: p.serial };
     }
     let rewind: Rewind | null = null;

@@ -243,6 +243,35 @@ export interface OccupancyRequest {
   channel: string;
 }
 
+/** Messages of another region for one channel (entries carry their origin positions). */
+export interface ForwardedBatch {
+  channel: string;
+  region: string;
+  epoch: string;
+  startSeq?: number | undefined;
+  gapBefore: boolean;
+  entries: LogEntry[];
+}
+
+export interface IngestRequest {
+  batch?: ForwardedBatch | undefined;
+}
+
+export interface ReplayLocalRequest {
+  channel: string;
+  epoch: string;
+  afterSeq: number;
+}
+
+export interface InterestListRequest {
+}
+
+export interface VectorRangeRequest {
+  channel: string;
+  origins: OriginPosition[];
+  upto: number;
+}
+
 export interface StatsRequest {
   appId: string;
   /** ms since the epoch */
@@ -268,6 +297,10 @@ export interface Request {
     | { $case: "connTake"; connTake: ConnTakeRequest }
     | { $case: "stats"; stats: StatsRequest }
     | { $case: "occupancy"; occupancy: OccupancyRequest }
+    | { $case: "ingest"; ingest: IngestRequest }
+    | { $case: "replayLocal"; replayLocal: ReplayLocalRequest }
+    | { $case: "interestList"; interestList: InterestListRequest }
+    | { $case: "vectorRange"; vectorRange: VectorRangeRequest }
     | undefined;
 }
 
@@ -304,6 +337,32 @@ export interface StatsBucket_EntriesEntry {
 
 export interface StatsReply {
   buckets: StatsBucket[];
+}
+
+export interface Ingested {
+  seq: number;
+  replayAfter?: number | undefined;
+}
+
+export interface LocalEntries {
+  epoch: string;
+  startSeq: number;
+  gap: boolean;
+  entries: LogEntry[];
+}
+
+export interface InterestItem {
+  channel: string;
+  since: number;
+}
+
+export interface InterestList {
+  channels: InterestItem[];
+}
+
+export interface VectorEntries {
+  entries: LogEntry[];
+  gap?: string | undefined;
 }
 
 export interface OccupancyReply {
@@ -368,6 +427,10 @@ export interface Reply {
     | { $case: "connection"; connection: ConnectionReply }
     | { $case: "stats"; stats: StatsReply }
     | { $case: "occupancy"; occupancy: OccupancyReply }
+    | { $case: "ingested"; ingested: Ingested }
+    | { $case: "local"; local: LocalEntries }
+    | { $case: "interest"; interest: InterestList }
+    | { $case: "vector"; vector: VectorEntries }
     | undefined;
 }
 
@@ -375,6 +438,7 @@ export interface Broadcast {
   channel: string;
   epoch: string;
   entries: LogEntry[];
+  discontinuity?: ErrorInfo | undefined;
 }
 
 export interface Unsub {
@@ -389,6 +453,34 @@ export interface ConnDrop {
   connectionId: string;
 }
 
+export interface ToRegions {
+  batch?: ForwardedBatch | undefined;
+  to?: string | undefined;
+}
+
+export interface InterestChange {
+  channel: string;
+  on: boolean;
+  since: number;
+}
+
+export interface RemoteInterest {
+  channel: string;
+  /** `channel` holds the region name here */
+  regions: InterestItem[];
+}
+
+export interface ReplayWanted {
+  channel: string;
+  region: string;
+  epoch: string;
+  afterSeq: number;
+}
+
+export interface Relinked {
+  region: string;
+}
+
 /** Everything that crosses a link after the handshake is one Envelope per frame. */
 export interface Envelope {
   msg?:
@@ -399,6 +491,11 @@ export interface Envelope {
     | { $case: "unsub"; unsub: Unsub }
     | { $case: "connMoved"; connMoved: ConnMoved }
     | { $case: "connDrop"; connDrop: ConnDrop }
+    | { $case: "toRegions"; toRegions: ToRegions }
+    | { $case: "interest"; interest: InterestChange }
+    | { $case: "remoteInterest"; remoteInterest: RemoteInterest }
+    | { $case: "replayWanted"; replayWanted: ReplayWanted }
+    | { $case: "relinked"; relinked: Relinked }
     | undefined;
 }
 
@@ -2620,6 +2717,324 @@ export const OccupancyRequest: MessageFns<OccupancyRequest> = {
   },
 };
 
+function createBaseForwardedBatch(): ForwardedBatch {
+  return { channel: "", region: "", epoch: "", startSeq: undefined, gapBefore: false, entries: [] };
+}
+
+export const ForwardedBatch: MessageFns<ForwardedBatch> = {
+  encode(message: ForwardedBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.region !== "") {
+      writer.uint32(18).string(message.region);
+    }
+    if (message.epoch !== "") {
+      writer.uint32(26).string(message.epoch);
+    }
+    if (message.startSeq !== undefined) {
+      writer.uint32(32).uint64(message.startSeq);
+    }
+    if (message.gapBefore !== false) {
+      writer.uint32(40).bool(message.gapBefore);
+    }
+    for (const v of message.entries) {
+      LogEntry.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardedBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForwardedBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.region = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.epoch = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.startSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.gapBefore = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseIngestRequest(): IngestRequest {
+  return { batch: undefined };
+}
+
+export const IngestRequest: MessageFns<IngestRequest> = {
+  encode(message: IngestRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batch !== undefined) {
+      ForwardedBatch.encode(message.batch, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IngestRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIngestRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batch = ForwardedBatch.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseReplayLocalRequest(): ReplayLocalRequest {
+  return { channel: "", epoch: "", afterSeq: 0 };
+}
+
+export const ReplayLocalRequest: MessageFns<ReplayLocalRequest> = {
+  encode(message: ReplayLocalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.epoch !== "") {
+      writer.uint32(18).string(message.epoch);
+    }
+    if (message.afterSeq !== 0) {
+      writer.uint32(24).uint64(message.afterSeq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayLocalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayLocalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.epoch = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.afterSeq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseInterestListRequest(): InterestListRequest {
+  return {};
+}
+
+export const InterestListRequest: MessageFns<InterestListRequest> = {
+  encode(_: InterestListRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterestListRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterestListRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseVectorRangeRequest(): VectorRangeRequest {
+  return { channel: "", origins: [], upto: 0 };
+}
+
+export const VectorRangeRequest: MessageFns<VectorRangeRequest> = {
+  encode(message: VectorRangeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    for (const v of message.origins) {
+      OriginPosition.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.upto !== 0) {
+      writer.uint32(24).uint64(message.upto);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VectorRangeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVectorRangeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.origins.push(OriginPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.upto = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseStatsRequest(): StatsRequest {
   return { appId: "", start: 0, end: 0 };
 }
@@ -2742,6 +3157,18 @@ export const Request: MessageFns<Request> = {
         break;
       case "occupancy":
         OccupancyRequest.encode(message.body.occupancy, writer.uint32(130).fork()).join();
+        break;
+      case "ingest":
+        IngestRequest.encode(message.body.ingest, writer.uint32(138).fork()).join();
+        break;
+      case "replayLocal":
+        ReplayLocalRequest.encode(message.body.replayLocal, writer.uint32(146).fork()).join();
+        break;
+      case "interestList":
+        InterestListRequest.encode(message.body.interestList, writer.uint32(154).fork()).join();
+        break;
+      case "vectorRange":
+        VectorRangeRequest.encode(message.body.vectorRange, writer.uint32(162).fork()).join();
         break;
     }
     return writer;
@@ -2886,6 +3313,38 @@ export const Request: MessageFns<Request> = {
             }
 
             message.body = { $case: "occupancy", occupancy: OccupancyRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.body = { $case: "ingest", ingest: IngestRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.body = { $case: "replayLocal", replayLocal: ReplayLocalRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.body = { $case: "interestList", interestList: InterestListRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.body = { $case: "vectorRange", vectorRange: VectorRangeRequest.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -3288,6 +3747,302 @@ export const StatsReply: MessageFns<StatsReply> = {
             }
 
             message.buckets.push(StatsBucket.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseIngested(): Ingested {
+  return { seq: 0, replayAfter: undefined };
+}
+
+export const Ingested: MessageFns<Ingested> = {
+  encode(message: Ingested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    if (message.replayAfter !== undefined) {
+      writer.uint32(16).uint64(message.replayAfter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Ingested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIngested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayAfter = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseLocalEntries(): LocalEntries {
+  return { epoch: "", startSeq: 0, gap: false, entries: [] };
+}
+
+export const LocalEntries: MessageFns<LocalEntries> = {
+  encode(message: LocalEntries, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.epoch !== "") {
+      writer.uint32(10).string(message.epoch);
+    }
+    if (message.startSeq !== 0) {
+      writer.uint32(16).uint64(message.startSeq);
+    }
+    if (message.gap !== false) {
+      writer.uint32(24).bool(message.gap);
+    }
+    for (const v of message.entries) {
+      LogEntry.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LocalEntries {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLocalEntries();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.epoch = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.startSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.gap = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseInterestItem(): InterestItem {
+  return { channel: "", since: 0 };
+}
+
+export const InterestItem: MessageFns<InterestItem> = {
+  encode(message: InterestItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.since !== 0) {
+      writer.uint32(16).int64(message.since);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterestItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterestItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseInterestList(): InterestList {
+  return { channels: [] };
+}
+
+export const InterestList: MessageFns<InterestList> = {
+  encode(message: InterestList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.channels) {
+      InterestItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterestList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterestList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channels.push(InterestItem.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseVectorEntries(): VectorEntries {
+  return { entries: [], gap: undefined };
+}
+
+export const VectorEntries: MessageFns<VectorEntries> = {
+  encode(message: VectorEntries, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      LogEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.gap !== undefined) {
+      writer.uint32(18).string(message.gap);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VectorEntries {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVectorEntries();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.gap = reader.string();
             continue;
           }
         }
@@ -3885,6 +4640,18 @@ export const Reply: MessageFns<Reply> = {
       case "occupancy":
         OccupancyReply.encode(message.body.occupancy, writer.uint32(114).fork()).join();
         break;
+      case "ingested":
+        Ingested.encode(message.body.ingested, writer.uint32(122).fork()).join();
+        break;
+      case "local":
+        LocalEntries.encode(message.body.local, writer.uint32(130).fork()).join();
+        break;
+      case "interest":
+        InterestList.encode(message.body.interest, writer.uint32(138).fork()).join();
+        break;
+      case "vector":
+        VectorEntries.encode(message.body.vector, writer.uint32(146).fork()).join();
+        break;
     }
     return writer;
   },
@@ -4014,6 +4781,38 @@ export const Reply: MessageFns<Reply> = {
             message.body = { $case: "occupancy", occupancy: OccupancyReply.decode(reader, reader.uint32()) };
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.body = { $case: "ingested", ingested: Ingested.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.body = { $case: "local", local: LocalEntries.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.body = { $case: "interest", interest: InterestList.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.body = { $case: "vector", vector: VectorEntries.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4028,7 +4827,7 @@ export const Reply: MessageFns<Reply> = {
 };
 
 function createBaseBroadcast(): Broadcast {
-  return { channel: "", epoch: "", entries: [] };
+  return { channel: "", epoch: "", entries: [], discontinuity: undefined };
 }
 
 export const Broadcast: MessageFns<Broadcast> = {
@@ -4041,6 +4840,9 @@ export const Broadcast: MessageFns<Broadcast> = {
     }
     for (const v of message.entries) {
       LogEntry.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.discontinuity !== undefined) {
+      ErrorInfo.encode(message.discontinuity, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -4080,6 +4882,14 @@ export const Broadcast: MessageFns<Broadcast> = {
             }
 
             message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.discontinuity = ErrorInfo.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -4233,6 +5043,313 @@ export const ConnDrop: MessageFns<ConnDrop> = {
   },
 };
 
+function createBaseToRegions(): ToRegions {
+  return { batch: undefined, to: undefined };
+}
+
+export const ToRegions: MessageFns<ToRegions> = {
+  encode(message: ToRegions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batch !== undefined) {
+      ForwardedBatch.encode(message.batch, writer.uint32(10).fork()).join();
+    }
+    if (message.to !== undefined) {
+      writer.uint32(18).string(message.to);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ToRegions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToRegions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batch = ForwardedBatch.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseInterestChange(): InterestChange {
+  return { channel: "", on: false, since: 0 };
+}
+
+export const InterestChange: MessageFns<InterestChange> = {
+  encode(message: InterestChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.on !== false) {
+      writer.uint32(16).bool(message.on);
+    }
+    if (message.since !== 0) {
+      writer.uint32(24).int64(message.since);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterestChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterestChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.on = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRemoteInterest(): RemoteInterest {
+  return { channel: "", regions: [] };
+}
+
+export const RemoteInterest: MessageFns<RemoteInterest> = {
+  encode(message: RemoteInterest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    for (const v of message.regions) {
+      InterestItem.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoteInterest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoteInterest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.regions.push(InterestItem.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseReplayWanted(): ReplayWanted {
+  return { channel: "", region: "", epoch: "", afterSeq: 0 };
+}
+
+export const ReplayWanted: MessageFns<ReplayWanted> = {
+  encode(message: ReplayWanted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.region !== "") {
+      writer.uint32(18).string(message.region);
+    }
+    if (message.epoch !== "") {
+      writer.uint32(26).string(message.epoch);
+    }
+    if (message.afterSeq !== 0) {
+      writer.uint32(32).uint64(message.afterSeq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayWanted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayWanted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.region = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.epoch = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.afterSeq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRelinked(): Relinked {
+  return { region: "" };
+}
+
+export const Relinked: MessageFns<Relinked> = {
+  encode(message: Relinked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.region !== "") {
+      writer.uint32(10).string(message.region);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Relinked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRelinked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.region = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseEnvelope(): Envelope {
   return { msg: undefined };
 }
@@ -4260,6 +5377,21 @@ export const Envelope: MessageFns<Envelope> = {
         break;
       case "connDrop":
         ConnDrop.encode(message.msg.connDrop, writer.uint32(58).fork()).join();
+        break;
+      case "toRegions":
+        ToRegions.encode(message.msg.toRegions, writer.uint32(66).fork()).join();
+        break;
+      case "interest":
+        InterestChange.encode(message.msg.interest, writer.uint32(74).fork()).join();
+        break;
+      case "remoteInterest":
+        RemoteInterest.encode(message.msg.remoteInterest, writer.uint32(82).fork()).join();
+        break;
+      case "replayWanted":
+        ReplayWanted.encode(message.msg.replayWanted, writer.uint32(90).fork()).join();
+        break;
+      case "relinked":
+        Relinked.encode(message.msg.relinked, writer.uint32(98).fork()).join();
         break;
     }
     return writer;
@@ -4332,6 +5464,46 @@ export const Envelope: MessageFns<Envelope> = {
             }
 
             message.msg = { $case: "connDrop", connDrop: ConnDrop.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.msg = { $case: "toRegions", toRegions: ToRegions.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.msg = { $case: "interest", interest: InterestChange.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.msg = { $case: "remoteInterest", remoteInterest: RemoteInterest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.msg = { $case: "replayWanted", replayWanted: ReplayWanted.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.msg = { $case: "relinked", relinked: Relinked.decode(reader, reader.uint32()) };
             continue;
           }
         }

@@ -3,6 +3,7 @@
  * attachments. It routes broadcasts to them and tells them when their master moved.
  */
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
+import type { ErrorInfo } from '../errors.js';
 import { ChannelClient, type ClientDeps } from '../channel/client.js';
 import type { NodeId } from '../transport/messages.js';
 
@@ -36,8 +37,8 @@ export class Hub {
     client.close();
   }
 
-  onBroadcast(key: ChannelKey, epoch: string, entries: LogEntry[]): void {
-    this.clients.get(key)?.onBroadcast(epoch, entries);
+  onBroadcast(key: ChannelKey, epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo): void {
+    this.clients.get(key)?.onBroadcast(epoch, entries, discontinuity);
   }
 
   /** The ring changed: clients whose master is no longer the owner move to the new one. */

@@ -16,7 +16,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
-import { findRegion, resolveSecret, type NodeConfig, type RegionConfig, type Topology } from '../config/topology.js';
+import { findRegion, resolveSecret, topologyDir, type NodeConfig, type RegionConfig, type Topology } from '../config/topology.js';
 import { Gateway } from '../gateway/server.js';
 import type { GatewayServices } from '../gateway/services.js';
 import type { Logger } from '../log.js';
@@ -26,6 +26,9 @@ import { MeshTransport } from '../transport/mesh.js';
 import { Rpc } from '../transport/rpc.js';
 import type { RegionTransport } from '../transport/transport.js';
 import { ConnectionDirectory } from './connection-directory.js';
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { Globalmaster, GLOBALMASTER_KEY, type TlsMaterial } from '../bridge/globalmaster.js';
 import { Hub } from './hub.js';
 import { mergeBuckets, StatsRecorder } from './stats.js';
 import { NodeMetrics } from './metrics.js';
@@ -43,6 +46,8 @@ export interface NodeOptions {
   heartbeatIntervalMs?: number;
   /** Peers to dial through another address (fault proxies). */
   dialVia?: (peer: NodeId, address: NodeAddress) => { host: string; port: number };
+  /** Other regions' link endpoints to dial instead of the topology's (fault proxies). */
+  linkVia?: Map<string, { host: string; port: number }>;
 }
 
 export type NodeEvent =
@@ -68,6 +73,7 @@ export class AblyNode {
   private readonly gateway: Gateway;
   private readonly keys: KeyStore;
   private readonly directory: ConnectionDirectory;
+  private readonly globalmaster: Globalmaster | null;
   readonly stats: StatsRecorder;
   /** Open connections per app (stats: connections peak). */
   private readonly connectionsByApp = new Map<string, number>();
@@ -136,6 +142,8 @@ export class AblyNode {
       ring,
       hasQuorum: () => this.quorum,
       log: this.log,
+      toRegions: (batch, to) => this.toGlobalmaster({ type: 'toRegions', batch, to }),
+      interestChanged: (channel, on, since) => this.toGlobalmaster({ type: 'interest', channel, on, since }),
       metrics: {
         broadcast: (nodes, entries) => this.metrics.onBroadcast(nodes, entries),
         failover: () => this.metrics.onFailover(),
@@ -175,6 +183,7 @@ export class AblyNode {
       now,
       log: this.log,
     });
+    this.globalmaster = o.topology.regions.length > 1 ? this.makeGlobalmaster(o) : null;
     const connectionSecret = createHmac('sha256', secret).update(`connection-keys:${this.region.name}`).digest('base64url');
     const services: GatewayServices = {
       nodeId: this.id,
@@ -241,6 +250,47 @@ export class AblyNode {
     });
   }
 
+  private makeGlobalmaster(o: NodeOptions): Globalmaster {
+    const t = o.topology;
+    const files = this.region.tls ?? t.links.tls;
+    let tls: TlsMaterial | null = null;
+    if (files) {
+      const dir = topologyDir(t);
+      tls = {
+        ca: readFileSync(resolvePath(dir, files.ca)),
+        cert: readFileSync(resolvePath(dir, files.cert)),
+        key: readFileSync(resolvePath(dir, files.key)),
+      };
+    }
+    return new Globalmaster({
+      self: this.id,
+      region: this.region.name,
+      deployment: t.deployment,
+      peers: t.regions
+        .filter((r) => r.name !== this.region.name)
+        .map((r) => ({ region: r.name, ...(o.linkVia?.get(r.name) ?? { host: r.link!.host, port: r.link!.port }) })),
+      grpcHost: o.node.host,
+      grpcPort: o.node.grpcPort!,
+      secret: resolveSecret(t.secrets.deployment, 'secrets.deployment')!,
+      tls,
+      ring: () => this.ringView,
+      hasQuorum: () => this.quorum,
+      incarnation: () => this.membership.selfIncarnation,
+      rpc: this.rpc,
+      send: (to, msg) => this.transport.send(to, msg),
+      router: this.router,
+      now: () => this.clock.now(),
+      log: this.log.child({ role: 'globalmaster' }),
+    });
+  }
+
+  /** Sends to the node holding the region's globalmaster role (dropped when there is none). */
+  private toGlobalmaster(msg: NodeMessage): void {
+    if (!this.globalmaster) return;
+    const owner = this.ringView.owner(GLOBALMASTER_KEY);
+    if (owner) this.transport.send(owner, msg);
+  }
+
   /** Subscribes to membership, ring and quorum events (tests wait on these). */
   on(listener: (e: NodeEvent) => void): () => void {
     this.listeners.push(listener);
@@ -260,6 +310,7 @@ export class AblyNode {
     }
     await this.transport.start();
     this.registry.start();
+    await this.globalmaster?.start();
     this.port = await this.gateway.listen(this.o.node.port, this.o.node.host);
     const interval = this.membership.timeouts.heartbeatIntervalMs;
     this.heartbeatTimer = setInterval(() => this.beat(), interval);
@@ -293,6 +344,7 @@ export class AblyNode {
     // The records of the connections just disconnected must reach their holders, so the
     // clients can resume them on another node.
     await this.directory.settle();
+    await this.globalmaster?.stop();
     await this.registry.close();
     this.rpc.failAll('node stopping');
     this.transport.broadcast(this.membership.heartbeat());
@@ -348,6 +400,7 @@ export class AblyNode {
         this.emit({ type: 'quorumRegained' });
       }
       ringMayChange = true;
+      this.globalmaster?.evaluate();
     }
     if (ringMayChange) this.rebuildRing();
     for (const e of events) if (e.type === 'peerDown' || e.type === 'peerLeft') this.hub.onPeerDown(e.node);
@@ -366,6 +419,7 @@ export class AblyNode {
     this.registry.reconcile();
     this.directory.reconcile(true);
     this.hub.onRingChange();
+    this.globalmaster?.evaluate();
   }
 
   // ---- node-to-node traffic ------------------------------------------------------------
@@ -379,7 +433,27 @@ export class AblyNode {
         this.rpc.onReply(from, msg);
         return;
       case 'broadcast':
-        this.hub.onBroadcast(msg.channel, msg.epoch, msg.entries);
+        this.hub.onBroadcast(msg.channel, msg.epoch, msg.entries, msg.discontinuity);
+        return;
+      case 'toRegions':
+        this.globalmaster?.onToRegions(msg.batch, msg.to);
+        return;
+      case 'interest':
+        this.globalmaster?.onInterest(from, msg.channel, msg.on, msg.since);
+        return;
+      case 'remoteInterest':
+        this.registry.setRemoteInterest(msg.channel, msg.regions);
+        return;
+      case 'replayWanted':
+        this.globalmaster?.onReplayWanted(msg.channel, msg.region, msg.epoch, msg.afterSeq);
+        return;
+      case 'relinked':
+        this.registry.relinked(msg.region, (channel, epoch, afterSeq) =>
+          this.toGlobalmaster({ type: 'replayWanted', channel, region: msg.region, epoch, afterSeq }),
+        );
+        return;
+      case 'interestList':
+        this.rpc.reply(from, msg.rid, { kind: 'interest', channels: this.registry.interestList() });
         return;
       case 'unsub':
         this.registry.unsubscribe(from, msg.channel);
@@ -494,6 +568,8 @@ export class AblyNode {
       quorum: this.quorum,
       transport: this.transport.kind,
       members: this.membership.view().map((m) => ({ node: m.node, state: m.state, incarnation: m.incarnation })),
+      globalmaster: this.globalmaster?.isActive ?? false,
+      ...(this.globalmaster ? { regionLinks: this.globalmaster.status() } : {}),
       ring: this.ringView.members,
       counters: this.metrics.counts,
       memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },

@@ -16,6 +16,8 @@ export interface Backend {
   name: string;
   host: string;
   port: number;
+  /** Where connections go, when not `port` (health is still read from `port`). */
+  target?: number;
 }
 
 export class Balancer {
@@ -28,6 +30,8 @@ export class Balancer {
   constructor(
     private backends: Backend[],
     private readonly log: Logger,
+    /** Which backends take connections, from their `/health` (default: those with quorum). */
+    private readonly accepts: (health: { quorum?: boolean; globalmaster?: boolean }) => boolean = (h) => h.quorum !== false,
   ) {
     this.server = net.createServer((c) => this.onClient(c));
   }
@@ -66,7 +70,7 @@ export class Balancer {
               res.on('end', () => {
                 let ok = res.statusCode === 200;
                 try {
-                  ok = ok && (JSON.parse(body) as { quorum?: boolean }).quorum !== false;
+                  ok = ok && this.accepts(JSON.parse(body) as { quorum?: boolean; globalmaster?: boolean });
                 } catch {
                   ok = false;
                 }
@@ -116,7 +120,7 @@ export class Balancer {
         return;
       }
       tried.add(b.name);
-      const upstream = net.connect({ host: b.host, port: b.port });
+      const upstream = net.connect({ host: b.host, port: b.target ?? b.port });
       upstream.setNoDelay(true);
       client.setNoDelay(true);
       let connected = false;

@@ -10,6 +10,7 @@ import type { ErrorInfo } from '../errors.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
+import type { OriginPosition } from '../protocol/serial.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 
 export type NodeId = string;
@@ -175,12 +176,60 @@ export type NodeRequest =
   | ConnTakeRequest
   | StatsRequest
   | OccupancyRequest
+  | IngestRequest
+  | ReplayLocalRequest
+  | InterestListRequest
+  | VectorRangeRequest
   | RangeRequest
   | HistoryRequest
   | ReplicateRequest
   | SyncRequest
   | ClaimRequest
   | StatusRequest;
+
+/** Messages of another region for one channel, as its globalmaster received them. */
+export interface ForwardedBatch {
+  channel: ChannelKey;
+  region: string;
+  epoch: string;
+  /** The origin's seq before `entries`, when this starts (or restarts) the stream. */
+  startSeq?: number;
+  /** History in the origin no longer covered a gap before `entries`. */
+  gapBefore: boolean;
+  /** Entries with `origin` set to the origin region's position. */
+  entries: LogEntry[];
+}
+
+/** Globalmaster → channel master: store another region's messages. */
+export interface IngestRequest {
+  type: 'ingest';
+  rid: number;
+  batch: ForwardedBatch;
+}
+
+/** Globalmaster → channel master: this region's own messages after `afterSeq`, for another region. */
+export interface ReplayLocalRequest {
+  type: 'replayLocal';
+  rid: number;
+  channel: ChannelKey;
+  epoch: string;
+  afterSeq: number;
+}
+
+/** Globalmaster → every node: which channels do you master that have subscribers? */
+export interface InterestListRequest {
+  type: 'interestList';
+  rid: number;
+}
+
+/** A client re-attaching with a channelSerial from another region. */
+export interface VectorRangeRequest {
+  type: 'vectorRange';
+  rid: number;
+  channel: ChannelKey;
+  origins: OriginPosition[];
+  upto: number;
+}
 
 /** A node's per-minute app statistics within [start, end] (for GET /stats). */
 export interface StatsRequest {
@@ -206,7 +255,10 @@ export interface Occupancy {
 }
 
 /** Requests the channel registry answers (the rest go to the connection directory, stats, the hub). */
-export type ChannelRequest = Exclude<NodeRequest, ConnPutRequest | ConnTakeRequest | StatsRequest | OccupancyRequest>;
+export type ChannelRequest = Exclude<
+  NodeRequest,
+  ConnPutRequest | ConnTakeRequest | StatsRequest | OccupancyRequest | InterestListRequest
+>;
 
 const CHANNEL_REQUESTS: ReadonlySet<string> = new Set<ChannelRequest['type']>([
   'sub',
@@ -220,6 +272,9 @@ const CHANNEL_REQUESTS: ReadonlySet<string> = new Set<ChannelRequest['type']>([
   'sync',
   'claim',
   'status',
+  'ingest',
+  'replayLocal',
+  'vectorRange',
 ]);
 
 export function isChannelRequest(m: { type: string }): m is ChannelRequest {
@@ -246,6 +301,12 @@ export type ReplyBody =
   | { kind: 'connection'; record: ConnectionRecord | null }
   | { kind: 'stats'; buckets: { minute: number; entries: Record<string, number> }[] }
   | ({ kind: 'occupancy' } & Occupancy)
+  /** Ingested: the origin's seq this master has reached; or where it needs a replay from. */
+  | { kind: 'ingested'; seq: number; replayAfter: number | null }
+  /** This region's own messages (replay): from `startSeq`, `gap` when history did not reach back. */
+  | { kind: 'local'; epoch: string; startSeq: number; gap: boolean; entries: LogEntry[] }
+  | { kind: 'interest'; channels: { channel: ChannelKey; since: number }[] }
+  | { kind: 'vector'; entries: LogEntry[]; gap: string | null }
   | { kind: 'published'; serials: string[] }
   | { kind: 'entries'; entries: LogEntry[]; more: boolean }
   | { kind: 'ok' }
@@ -271,6 +332,8 @@ export interface Broadcast {
   channel: ChannelKey;
   epoch: string;
   entries: LogEntry[];
+  /** Continuity was lost before these entries (history from another region did not cover a gap). */
+  discontinuity?: ErrorInfo;
 }
 
 /** A channel client no longer wants the channel's broadcasts. */
@@ -291,4 +354,54 @@ export interface ConnDrop {
   connectionId: string;
 }
 
-export type NodeMessage = Heartbeat | NodeRequest | Reply | Broadcast | Unsub | ConnMoved | ConnDrop;
+/** Channel master → globalmaster: new messages of this region on a channel other regions want. */
+export interface ToRegions {
+  type: 'toRegions';
+  batch: ForwardedBatch;
+  /** Only for this region (the start of its interest); null: every region with interest. */
+  to: string | null;
+}
+
+/** Channel master → globalmaster: this region's interest in a channel began (since) or ended. */
+export interface InterestChange {
+  type: 'interest';
+  channel: ChannelKey;
+  on: boolean;
+  since: number;
+}
+
+/** Globalmaster → channel master: other regions that want this channel (all of them, replacing). */
+export interface RemoteInterest {
+  type: 'remoteInterest';
+  channel: ChannelKey;
+  regions: { region: string; since: number }[];
+}
+
+/** Channel master → globalmaster: ask `region` for its messages on a channel after `afterSeq`. */
+export interface ReplayWanted {
+  type: 'replayWanted';
+  channel: ChannelKey;
+  region: string;
+  epoch: string;
+  afterSeq: number;
+}
+
+/** Globalmaster → nodes: the link to `region` is (back) up: masters ask it for what they missed. */
+export interface Relinked {
+  type: 'relinked';
+  region: string;
+}
+
+export type NodeMessage =
+  | Heartbeat
+  | NodeRequest
+  | Reply
+  | Broadcast
+  | Unsub
+  | ConnMoved
+  | ConnDrop
+  | ToRegions
+  | InterestChange
+  | RemoteInterest
+  | ReplayWanted
+  | Relinked;

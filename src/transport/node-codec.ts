@@ -8,7 +8,15 @@ import type { HistoryQuery } from '../channel/log.js';
 import type { PresenceMember } from '../channel/presence.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
-import type { ConnectionRecord, MemberInfo, MemberState, NodeMessage, NodeRequest, ReplyBody } from './messages.js';
+import type {
+  ConnectionRecord,
+  ForwardedBatch,
+  MemberInfo,
+  MemberState,
+  NodeMessage,
+  NodeRequest,
+  ReplyBody,
+} from './messages.js';
 
 // ---- data -------------------------------------------------------------------------
 
@@ -23,7 +31,7 @@ function dataFromPb(d: pb.Message['data']): MessageData | undefined {
   return d.$case === 'text' ? d.text : d.binary;
 }
 
-function messageToPb(m: Message): pb.Message {
+export function messageToPb(m: Message): pb.Message {
   return {
     id: m.id,
     name: m.name,
@@ -36,7 +44,7 @@ function messageToPb(m: Message): pb.Message {
   };
 }
 
-function messageFromPb(p: pb.Message): Message {
+export function messageFromPb(p: pb.Message): Message {
   const m: Message = { id: p.id, timestamp: p.timestamp };
   if (p.name !== undefined) m.name = p.name;
   if (p.clientId !== undefined) m.clientId = p.clientId;
@@ -48,7 +56,7 @@ function messageFromPb(p: pb.Message): Message {
   return m;
 }
 
-function presenceToPb(m: PresenceMessage): pb.PresenceMessage {
+export function presenceToPb(m: PresenceMessage): pb.PresenceMessage {
   return {
     id: m.id,
     action: m.action,
@@ -61,7 +69,7 @@ function presenceToPb(m: PresenceMessage): pb.PresenceMessage {
   };
 }
 
-function presenceFromPb(p: pb.PresenceMessage): PresenceMessage {
+export function presenceFromPb(p: pb.PresenceMessage): PresenceMessage {
   const m: PresenceMessage = {
     id: p.id,
     action: p.action,
@@ -201,6 +209,28 @@ function recordFromPb(p: pb.ConnectionRecord): ConnectionRecord {
   };
 }
 
+function batchToPb(b: ForwardedBatch): pb.ForwardedBatch {
+  return {
+    channel: b.channel,
+    region: b.region,
+    epoch: b.epoch,
+    startSeq: b.startSeq,
+    gapBefore: b.gapBefore,
+    entries: b.entries.map(entryToPb),
+  };
+}
+
+function batchFromPb(p: pb.ForwardedBatch): ForwardedBatch {
+  return {
+    channel: p.channel,
+    region: p.region,
+    epoch: p.epoch,
+    ...(p.startSeq !== undefined ? { startSeq: p.startSeq } : {}),
+    gapBefore: p.gapBefore,
+    entries: p.entries.map(entryFromPb),
+  };
+}
+
 // ---- membership ---------------------------------------------------------------------
 
 const STATE_TO_PB: Record<MemberState, pb.MemberState> = {
@@ -273,6 +303,14 @@ function requestToPb(r: NodeRequest): pb.Request {
       return { rid: r.rid, body: { $case: 'stats', stats: { appId: r.appId, start: r.start, end: r.end } } };
     case 'occupancy':
       return { rid: r.rid, body: { $case: 'occupancy', occupancy: { channel: r.channel } } };
+    case 'ingest':
+      return { rid: r.rid, body: { $case: 'ingest', ingest: { batch: batchToPb(r.batch) } } };
+    case 'replayLocal':
+      return { rid: r.rid, body: { $case: 'replayLocal', replayLocal: { channel: r.channel, epoch: r.epoch, afterSeq: r.afterSeq } } };
+    case 'interestList':
+      return { rid: r.rid, body: { $case: 'interestList', interestList: {} } };
+    case 'vectorRange':
+      return { rid: r.rid, body: { $case: 'vectorRange', vectorRange: { channel: r.channel, origins: r.origins, upto: r.upto } } };
     case 'presenceGet':
       return {
         rid: r.rid,
@@ -343,6 +381,14 @@ function requestFromPb(p: pb.Request): NodeRequest {
       return { type: 'stats', rid, appId: b.stats.appId, start: b.stats.start, end: b.stats.end };
     case 'occupancy':
       return { type: 'occupancy', rid, channel: b.occupancy.channel };
+    case 'ingest':
+      return { type: 'ingest', rid, batch: batchFromPb(b.ingest.batch!) };
+    case 'replayLocal':
+      return { type: 'replayLocal', rid, channel: b.replayLocal.channel, epoch: b.replayLocal.epoch, afterSeq: b.replayLocal.afterSeq };
+    case 'interestList':
+      return { type: 'interestList', rid };
+    case 'vectorRange':
+      return { type: 'vectorRange', rid, channel: b.vectorRange.channel, origins: b.vectorRange.origins, upto: b.vectorRange.upto };
     case 'presenceGet': {
       const g = b.presenceGet;
       return {
@@ -388,6 +434,17 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
       const { kind: _k, ...o } = r;
       return { rid, body: { $case: 'occupancy', occupancy: o } };
     }
+    case 'ingested':
+      return { rid, body: { $case: 'ingested', ingested: { seq: r.seq, replayAfter: r.replayAfter ?? undefined } } };
+    case 'local':
+      return {
+        rid,
+        body: { $case: 'local', local: { epoch: r.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries.map(entryToPb) } },
+      };
+    case 'interest':
+      return { rid, body: { $case: 'interest', interest: { channels: r.channels } } };
+    case 'vector':
+      return { rid, body: { $case: 'vector', vector: { entries: r.entries.map(entryToPb), gap: r.gap ?? undefined } } };
     case 'published':
       return { rid, body: { $case: 'published', published: { serials: r.serials } } };
     case 'entries':
@@ -437,6 +494,14 @@ function replyFromPb(p: pb.Reply): ReplyBody {
       return { kind: 'stats', buckets: b.stats.buckets.map((x) => ({ minute: x.minute, entries: { ...x.entries } })) };
     case 'occupancy':
       return { kind: 'occupancy', ...b.occupancy };
+    case 'ingested':
+      return { kind: 'ingested', seq: b.ingested.seq, replayAfter: b.ingested.replayAfter ?? null };
+    case 'local':
+      return { kind: 'local', epoch: b.local.epoch, startSeq: b.local.startSeq, gap: b.local.gap, entries: b.local.entries.map(entryFromPb) };
+    case 'interest':
+      return { kind: 'interest', channels: b.interest.channels };
+    case 'vector':
+      return { kind: 'vector', entries: b.vector.entries.map(entryFromPb), gap: b.vector.gap ?? null };
     case 'published':
       return { kind: 'published', serials: b.published.serials };
     case 'entries':
@@ -494,8 +559,31 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       return { msg: { $case: 'reply', reply: replyToPb(msg.rid, msg.body) } };
     case 'broadcast':
       return {
-        msg: { $case: 'broadcast', broadcast: { channel: msg.channel, epoch: msg.epoch, entries: msg.entries.map(entryToPb) } },
+        msg: {
+          $case: 'broadcast',
+          broadcast: { channel: msg.channel, epoch: msg.epoch, entries: msg.entries.map(entryToPb), discontinuity: msg.discontinuity },
+        },
       };
+    case 'toRegions':
+      return { msg: { $case: 'toRegions', toRegions: { batch: batchToPb(msg.batch), to: msg.to ?? undefined } } };
+    case 'interest':
+      return { msg: { $case: 'interest', interest: { channel: msg.channel, on: msg.on, since: msg.since } } };
+    case 'remoteInterest':
+      return {
+        msg: {
+          $case: 'remoteInterest',
+          remoteInterest: { channel: msg.channel, regions: msg.regions.map((r) => ({ channel: r.region, since: r.since })) },
+        },
+      };
+    case 'replayWanted':
+      return {
+        msg: {
+          $case: 'replayWanted',
+          replayWanted: { channel: msg.channel, region: msg.region, epoch: msg.epoch, afterSeq: msg.afterSeq },
+        },
+      };
+    case 'relinked':
+      return { msg: { $case: 'relinked', relinked: { region: msg.region } } };
     case 'unsub':
       return { msg: { $case: 'unsub', unsub: { channel: msg.channel } } };
     case 'connMoved':
@@ -527,8 +615,32 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
       return requestFromPb(m.request);
     case 'reply':
       return { type: 'reply', rid: m.reply.rid, body: replyFromPb(m.reply) };
-    case 'broadcast':
-      return { type: 'broadcast', channel: m.broadcast.channel, epoch: m.broadcast.epoch, entries: m.broadcast.entries.map(entryFromPb) };
+    case 'broadcast': {
+      const b = m.broadcast;
+      return {
+        type: 'broadcast',
+        channel: b.channel,
+        epoch: b.epoch,
+        entries: b.entries.map(entryFromPb),
+        ...(b.discontinuity ? { discontinuity: b.discontinuity } : {}),
+      };
+    }
+    case 'toRegions':
+      return { type: 'toRegions', batch: batchFromPb(m.toRegions.batch!), to: m.toRegions.to ?? null };
+    case 'interest':
+      return { type: 'interest', channel: m.interest.channel, on: m.interest.on, since: m.interest.since };
+    case 'remoteInterest':
+      return {
+        type: 'remoteInterest',
+        channel: m.remoteInterest.channel,
+        regions: m.remoteInterest.regions.map((r) => ({ region: r.channel, since: r.since })),
+      };
+    case 'replayWanted': {
+      const r = m.replayWanted;
+      return { type: 'replayWanted', channel: r.channel, region: r.region, epoch: r.epoch, afterSeq: r.afterSeq };
+    }
+    case 'relinked':
+      return { type: 'relinked', region: m.relinked.region };
     case 'unsub':
       return { type: 'unsub', channel: m.unsub.channel };
     case 'connMoved':

@@ -13,17 +13,21 @@ export interface TestTopologyOptions {
   regions?: { name: string; nodes: number }[];
   retention?: Record<string, number>;
   limits?: Record<string, number>;
+  /** Region links over TLS with these PEM files (paths); plain text otherwise. */
+  tls?: { ca: string; cert: string; key: string };
 }
 
 /** A topology on free loopback ports, written to a temporary YAML file. */
 export async function makeTopology(o: TestTopologyOptions = {}): Promise<{ file: string; dir: string; topology: Topology }> {
   const regions = o.regions ?? [{ name: 'r1', nodes: 1 }];
   const total = regions.reduce((n, r) => n + r.nodes, 0);
-  const ports = await freePorts(total * 2);
+  const multi = regions.length > 1;
+  const ports = await freePorts(total * (multi ? 3 : 2) + (multi ? regions.length : 0));
   let p = 0;
   const doc = {
     deployment: 'test',
-    secrets: { cluster: 'test-cluster-secret' },
+    secrets: { cluster: 'test-cluster-secret', ...(multi ? { deployment: 'test-deployment-secret' } : {}) },
+    ...(multi ? { links: o.tls ? { tls: o.tls } : { plaintext: true } } : {}),
     apps: [
       {
         id: 'app',
@@ -38,10 +42,12 @@ export async function makeTopology(o: TestTopologyOptions = {}): Promise<{ file:
     ...(o.limits ? { limits: o.limits } : {}),
     regions: regions.map((r) => ({
       name: r.name,
+      ...(multi ? { link: { port: ports[p++]! } } : {}),
       nodes: Array.from({ length: r.nodes }, (_, i) => ({
         name: `${r.name}-n${i + 1}`,
         port: ports[p++]!,
         meshPort: ports[p++]!,
+        ...(multi ? { grpcPort: ports[p++]! } : {}),
       })),
     })),
   };

@@ -1,0 +1,103 @@
+/**
+ * The one codec between region-link frames (`src/gen/region.pb.ts`) and domain types.
+ */
+import type { LogEntry } from '../channel/entry.js';
+import * as pb from '../gen/region.pb.js';
+import { messageFromPb, messageToPb, presenceFromPb, presenceToPb } from '../transport/node-codec.js';
+import type { ForwardedBatch } from '../transport/messages.js';
+import type { InterestDelta, InterestItem } from './interest.js';
+
+export type LinkFrame =
+  | { type: 'hello'; region: string; deployment: string; incarnation: number; node: string }
+  | { type: 'snapshot'; version: number; channels: InterestItem[] }
+  | { type: 'delta'; delta: InterestDelta }
+  | { type: 'snapshotRequest' }
+  | { type: 'forward'; batch: ForwardedBatch; replyTo: number; toRegion: string | null }
+  | { type: 'ack'; channel: string; epoch: string; seq: number }
+  | { type: 'replay'; id: number; channel: string; epoch: string; afterSeq: number };
+
+function entryToPb(e: LogEntry): pb.ForwardedEntry {
+  return {
+    seq: e.origin.seq,
+    storedAt: e.storedAt,
+    item:
+      e.kind === 'message'
+        ? { $case: 'message', message: messageToPb(e.message) }
+        : { $case: 'presence', presence: presenceToPb(e.presence) },
+  };
+}
+
+function entryFromPb(p: pb.ForwardedEntry, region: string, epoch: string): LogEntry {
+  const base = { serial: 0, channelSerial: '', storedAt: p.storedAt, origin: { region, epoch, seq: p.seq } };
+  if (p.item?.$case === 'presence') return { ...base, kind: 'presence', presence: presenceFromPb(p.item.presence), host: '' };
+  if (p.item?.$case === 'message') return { ...base, kind: 'message', message: messageFromPb(p.item.message) };
+  throw new Error('forwarded entry without an item');
+}
+
+export function toPb(f: LinkFrame): pb.LinkFrame {
+  switch (f.type) {
+    case 'hello':
+      return { frame: { $case: 'hello', hello: { region: f.region, deployment: f.deployment, incarnation: f.incarnation, node: f.node } } };
+    case 'snapshot':
+      return { frame: { $case: 'snapshot', snapshot: { version: f.version, channels: f.channels } } };
+    case 'delta':
+      return { frame: { $case: 'delta', delta: f.delta } };
+    case 'snapshotRequest':
+      return { frame: { $case: 'snapshotRequest', snapshotRequest: {} } };
+    case 'forward':
+      return {
+        frame: {
+          $case: 'forward',
+          forward: {
+            channel: f.batch.channel,
+            originEpoch: f.batch.epoch,
+            startSeq: f.batch.startSeq,
+            gapBefore: f.batch.gapBefore,
+            entries: f.batch.entries.map(entryToPb),
+            replyTo: f.replyTo,
+            toRegion: f.toRegion ?? '',
+          },
+        },
+      };
+    case 'ack':
+      return { frame: { $case: 'ack', ack: { channel: f.channel, originEpoch: f.epoch, seq: f.seq } } };
+    case 'replay':
+      return { frame: { $case: 'replay', replay: { id: f.id, channel: f.channel, originEpoch: f.epoch, afterSeq: f.afterSeq } } };
+  }
+}
+
+/** Decodes a frame from `peerRegion` (forwarded entries are that region's). */
+export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
+  const f = p.frame;
+  if (!f) throw new Error('empty link frame');
+  switch (f.$case) {
+    case 'hello':
+      return { type: 'hello', ...f.hello };
+    case 'snapshot':
+      return { type: 'snapshot', version: f.snapshot.version, channels: f.snapshot.channels };
+    case 'delta':
+      return { type: 'delta', delta: f.delta };
+    case 'snapshotRequest':
+      return { type: 'snapshotRequest' };
+    case 'forward': {
+      const w = f.forward;
+      return {
+        type: 'forward',
+        batch: {
+          channel: w.channel,
+          region: peerRegion,
+          epoch: w.originEpoch,
+          ...(w.startSeq !== undefined ? { startSeq: w.startSeq } : {}),
+          gapBefore: w.gapBefore,
+          entries: w.entries.map((e) => entryFromPb(e, peerRegion, w.originEpoch)),
+        },
+        replyTo: w.replyTo,
+        toRegion: w.toRegion || null,
+      };
+    }
+    case 'ack':
+      return { type: 'ack', channel: f.ack.channel, epoch: f.ack.originEpoch, seq: f.ack.seq };
+    case 'replay':
+      return { type: 'replay', id: f.replay.id, channel: f.replay.channel, epoch: f.replay.originEpoch, afterSeq: f.replay.afterSeq };
+  }
+}

@@ -1,0 +1,474 @@
+/**
+ * The globalmaster: a region's bridge to the other regions of its deployment, over one
+ * gRPC stream per pair of regions (dialled by the region whose name sorts first).
+ *
+ * The role lives on the ring owner of `__globalmaster` (while it has quorum), so it moves
+ * when that node dies; every node runs the gRPC server, but only the globalmaster
+ * accepts links (a balancer in front sends peers to it). What it does:
+ * - interest: it gathers which channels the region's masters have subscribers on and
+ *   tells the peers (versioned deltas; a snapshot after every connect); what peers say,
+ *   it pushes to the masters of those channels here;
+ * - forwarding: masters send it their region's new messages on channels other regions
+ *   want; it sends each to every interested region once; messages from a peer go to the
+ *   channel's master here, which orders, stores and broadcasts them (never forwarding on);
+ * - replay: after a (re)connect, masters ask each peer for what it accepted after the
+ *   last seq they have; a peer answers from its history, and says when history did not
+ *   reach back (the gap is then signalled to subscribers).
+ * Nothing here holds state that matters after a crash: positions live in the channels'
+ * state (replicated), interest is re-gathered and re-sent.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { ChannelKey } from '../channel/entry.js';
+import type { ChannelRouter } from '../channel/router.js';
+import type { Ring } from '../cluster/ring.js';
+import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
+import * as pb from '../gen/region.pb.js';
+import type { Logger } from '../log.js';
+import type { ForwardedBatch, NodeId, NodeMessage } from '../transport/messages.js';
+import type { Rpc } from '../transport/rpc.js';
+import { fromPb, toPb, type LinkFrame } from './codec.js';
+import { LocalInterest, RemoteInterest } from './interest.js';
+
+/** The ring key whose owner holds the globalmaster role. */
+export const GLOBALMASTER_KEY = '__globalmaster';
+/** Metadata carrying the deployment secret on every link. */
+export const SECRET_METADATA = 'x-ablyng-deployment-secret';
+/** Redial backoff for a link that dropped: starts here, doubles, caps below (plus jitter). */
+const REDIAL_MIN_MS = 100;
+const REDIAL_MAX_MS = 1000;
+/** A peer that has not said hello in this long is dropped. */
+const HELLO_TIMEOUT_MS = 5000;
+/** A replay asked for and not answered in this long may be asked for again. */
+const REPLAY_RETRY_MS = 5000;
+
+/**
+ * gRPC channel options. Keepalive pings every 2 s, dead after 2 s without an answer: a
+ * cut link is noticed within ~4 s. Streams have no deadline (they live as long as the link).
+ */
+const CLIENT_OPTIONS: grpc.ChannelOptions = {
+  'grpc.keepalive_time_ms': 2000, // ms between pings
+  'grpc.keepalive_timeout_ms': 2000, // ms to wait for a ping's answer
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.initial_reconnect_backoff_ms': REDIAL_MIN_MS,
+  'grpc.max_reconnect_backoff_ms': REDIAL_MAX_MS,
+  'grpc.max_receive_message_length': 256 * 1024 * 1024, // bytes: a replay page of big messages
+  'grpc.max_send_message_length': 256 * 1024 * 1024,
+};
+const SERVER_OPTIONS: grpc.ChannelOptions = {
+  'grpc.keepalive_time_ms': 2000,
+  'grpc.keepalive_timeout_ms': 2000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 1000, // ms: accept the peer's 2 s pings
+  'grpc.max_receive_message_length': 256 * 1024 * 1024,
+  'grpc.max_send_message_length': 256 * 1024 * 1024,
+};
+
+export interface TlsMaterial {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export interface GlobalmasterDeps {
+  self: NodeId;
+  region: string;
+  deployment: string;
+  /** Peer regions and where to dial them. */
+  peers: { region: string; host: string; port: number }[];
+  grpcHost: string;
+  grpcPort: number;
+  secret: string;
+  /** null: plain text (allowed only when the topology says so). */
+  tls: TlsMaterial | null;
+  ring(): Ring;
+  hasQuorum(): boolean;
+  incarnation(): number;
+  rpc: Rpc;
+  send(to: NodeId, msg: NodeMessage): void;
+  router: ChannelRouter;
+  now(): number;
+  log: Logger;
+}
+
+export type LinkEvent = { type: 'linkUp'; region: string } | { type: 'linkDown'; region: string; reason: string };
+
+type Stream = grpc.ClientDuplexStream<pb.LinkFrame, pb.LinkFrame> | grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>;
+
+/** One live stream to a peer region. */
+class Session {
+  ready = false;
+  since = 0;
+  framesIn = 0;
+  framesOut = 0;
+
+  constructor(
+    readonly region: string,
+    readonly stream: Stream,
+  ) {}
+
+  send(f: LinkFrame): void {
+    this.framesOut++;
+    this.stream.write(toPb(f));
+  }
+
+  close(): void {
+    if ('cancel' in this.stream) this.stream.cancel();
+    else this.stream.end();
+  }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}
+
+export class Globalmaster {
+  private readonly server = new grpc.Server(SERVER_OPTIONS);
+  private active = false;
+  private local = new LocalInterest();
+  private readonly remote = new Map<string, RemoteInterest>();
+  private readonly sessions = new Map<string, Session>();
+  private readonly clients = new Map<string, grpc.Client>();
+  private readonly redial = new Map<string, { timer: NodeJS.Timeout | null; backoff: number }>();
+  private readonly ingestChains = new Map<string, Promise<void>>();
+  private readonly replaysAsked = new Map<string, number>();
+  private nextReplayId = 1;
+  private readonly listeners: ((e: LinkEvent) => void)[] = [];
+  private stopped = false;
+  /** Acknowledged seq of our messages, per peer region and channel (lag, for health). */
+  private readonly acked = new Map<string, Map<ChannelKey, number>>();
+
+  constructor(private readonly d: GlobalmasterDeps) {
+    this.server.addService(pb.RegionLinkService, { link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => this.accept(call) });
+  }
+
+  on(listener: (e: LinkEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private emit(e: LinkEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  async start(): Promise<void> {
+    const creds = this.d.tls
+      ? grpc.ServerCredentials.createSsl(this.d.tls.ca, [{ cert_chain: this.d.tls.cert, private_key: this.d.tls.key }], true)
+      : grpc.ServerCredentials.createInsecure();
+    await new Promise<void>((resolve, reject) =>
+      this.server.bindAsync(`${this.d.grpcHost}:${this.d.grpcPort}`, creds, (err) => (err ? reject(err) : resolve())),
+    );
+    this.evaluate();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.deactivate('node stopping');
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    this.server.forceShutdown();
+  }
+
+  /** Takes or gives up the role after a ring or quorum change. */
+  evaluate(): void {
+    const should = !this.stopped && this.d.hasQuorum() && this.d.ring().owner(GLOBALMASTER_KEY) === this.d.self;
+    if (should && !this.active) void this.activate();
+    else if (!should && this.active) this.deactivate('globalmaster role moved');
+  }
+
+  private async activate(): Promise<void> {
+    this.active = true;
+    this.d.log.info('this node is now the region\'s globalmaster');
+    this.local = new LocalInterest();
+    // Gather the region's interest from every master.
+    const lists = await Promise.all(
+      this.d.ring().members.map((n) =>
+        this.d.rpc.request(n, { type: 'interestList' }, CHANNEL_REQUEST_TIMEOUT_MS).catch(() => null),
+      ),
+    );
+    if (!this.active) return;
+    for (const l of lists) if (l?.kind === 'interest') for (const c of l.channels) this.local.set(c.channel, true, c.since);
+    for (const peer of this.d.peers) if (this.d.region < peer.region) this.dial(peer);
+    for (const s of this.sessions.values()) if (s.ready) s.send({ type: 'snapshot', ...this.local.snapshot() });
+  }
+
+  private deactivate(reason: string): void {
+    this.active = false;
+    for (const [, r] of this.redial) if (r.timer) clearTimeout(r.timer);
+    this.redial.clear();
+    for (const s of this.sessions.values()) s.close();
+    this.sessions.clear();
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+    this.remote.clear();
+    this.d.log.info({ reason }, 'globalmaster role released');
+  }
+
+  // ---- links ------------------------------------------------------------------------
+
+  private credentials(): grpc.ChannelCredentials {
+    return this.d.tls ? grpc.credentials.createSsl(this.d.tls.ca, this.d.tls.key, this.d.tls.cert) : grpc.credentials.createInsecure();
+  }
+
+  private dial(peer: { region: string; host: string; port: number }): void {
+    if (!this.active || this.sessions.has(peer.region)) return;
+    let client = this.clients.get(peer.region);
+    if (!client) {
+      client = new pb.RegionLinkClient(`${peer.host}:${peer.port}`, this.credentials(), CLIENT_OPTIONS);
+      this.clients.set(peer.region, client);
+    }
+    const md = new grpc.Metadata();
+    md.set(SECRET_METADATA, this.d.secret);
+    const stream = (client as unknown as pb.RegionLinkClient).link(md);
+    this.attach(new Session(peer.region, stream), () => this.scheduleRedial(peer));
+  }
+
+  private scheduleRedial(peer: { region: string; host: string; port: number }): void {
+    if (!this.active) return;
+    const r = this.redial.get(peer.region) ?? { timer: null, backoff: REDIAL_MIN_MS };
+    if (r.timer) return;
+    const delay = r.backoff + Math.random() * 100;
+    r.backoff = Math.min(r.backoff * 2, REDIAL_MAX_MS);
+    r.timer = setTimeout(() => {
+      r.timer = null;
+      this.dial(peer);
+    }, delay);
+    this.redial.set(peer.region, r);
+  }
+
+  /** An incoming link: only the globalmaster takes it, and only with the deployment secret. */
+  private accept(call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>): void {
+    const given = call.metadata.get(SECRET_METADATA)[0];
+    if (typeof given !== 'string' || !sameSecret(given, this.d.secret)) {
+      this.d.log.warn({ peer: call.getPeer() }, 'refused a region link without the deployment secret');
+      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'deployment secret missing or wrong' });
+      return;
+    }
+    if (!this.active) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'not the globalmaster of this region' });
+      return;
+    }
+    this.attach(new Session('', call), () => undefined);
+  }
+
+  private attach(session: Session, onGone: () => void): void {
+    const stream = session.stream;
+    let region = session.region;
+    const helloTimer = setTimeout(() => {
+      this.d.log.warn({ region: region || '(unknown)' }, 'region link said no hello; dropping it');
+      session.close();
+    }, HELLO_TIMEOUT_MS);
+    session.send({ type: 'hello', region: this.d.region, deployment: this.d.deployment, incarnation: this.d.incarnation(), node: this.d.self });
+    let live: Session = session;
+    stream.on('data', (raw: pb.LinkFrame) => {
+      let f: LinkFrame;
+      try {
+        f = fromPb(raw, region || '?');
+      } catch (err) {
+        this.d.log.warn({ region, err: (err as Error).message }, 'bad frame on region link; dropping it');
+        session.close();
+        return;
+      }
+      live.framesIn++;
+      if (f.type === 'hello') {
+        clearTimeout(helloTimer);
+        if (f.deployment !== this.d.deployment || (region && f.region !== region) || !this.d.peers.some((p) => p.region === f.region)) {
+          this.d.log.warn({ claimed: f.region, deployment: f.deployment }, 'region link from an unknown region; dropping it');
+          session.close();
+          return;
+        }
+        region = f.region;
+        live = region === session.region ? session : Object.assign(new Session(region, stream), { framesIn: 1 });
+        const old = this.sessions.get(region);
+        if (old && old !== live) old.close();
+        this.sessions.set(region, live);
+        live.ready = true;
+        live.since = this.d.now();
+        this.redial.delete(region);
+        this.d.log.info({ peer: region, node: f.node }, 'region link up');
+        live.send({ type: 'snapshot', ...this.local.snapshot() });
+        this.emit({ type: 'linkUp', region });
+        // Masters here ask the peer for everything it accepted since their last position.
+        for (const n of this.d.ring().members) this.d.send(n, { type: 'relinked', region });
+        return;
+      }
+      if (!live.ready) return;
+      this.onFrame(live, f);
+    });
+    let gone = false;
+    const end = (reason: string) => {
+      if (gone) return;
+      gone = true;
+      clearTimeout(helloTimer);
+      if (region && this.sessions.get(region) === live) {
+        this.sessions.delete(region);
+        this.d.log.warn({ peer: region, reason }, 'region link down');
+        this.emit({ type: 'linkDown', region, reason });
+      }
+      onGone();
+    };
+    stream.on('error', (err: Error) => end(err.message));
+    stream.on('end', () => end('ended'));
+    stream.on('close', () => end('closed'));
+  }
+
+  // ---- frames from peers ----------------------------------------------------------------
+
+  private peerInterest(region: string): RemoteInterest {
+    let r = this.remote.get(region);
+    if (!r) this.remote.set(region, (r = new RemoteInterest()));
+    return r;
+  }
+
+  private onFrame(s: Session, f: LinkFrame): void {
+    switch (f.type) {
+      case 'snapshot':
+        this.pushInterest(this.peerInterest(s.region).applySnapshot(f.version, f.channels));
+        return;
+      case 'delta': {
+        const changed = this.peerInterest(s.region).applyDelta(f.delta);
+        if (changed === null) s.send({ type: 'snapshotRequest' });
+        else this.pushInterest(changed);
+        return;
+      }
+      case 'snapshotRequest':
+        s.send({ type: 'snapshot', ...this.local.snapshot() });
+        return;
+      case 'forward':
+        if (f.replyTo) this.replaysAsked.delete(`${s.region}\u0000${f.batch.channel}`);
+        this.ingest(s, f.batch);
+        return;
+      case 'ack': {
+        let m = this.acked.get(s.region);
+        if (!m) this.acked.set(s.region, (m = new Map()));
+        m.set(f.channel, f.seq);
+        return;
+      }
+      case 'replay':
+        void this.answerReplay(s, f.id, f.channel, f.epoch, f.afterSeq);
+        return;
+      case 'hello':
+        return;
+    }
+  }
+
+  /** Tells the masters of these channels which regions now want them. */
+  private pushInterest(channels: ChannelKey[]): void {
+    const ring = this.d.ring();
+    for (const channel of channels) {
+      const owner = ring.owner(channel);
+      if (owner) this.d.send(owner, { type: 'remoteInterest', channel, regions: this.regionsFor(channel) });
+    }
+  }
+
+  private regionsFor(channel: ChannelKey): { region: string; since: number }[] {
+    const out: { region: string; since: number }[] = [];
+    for (const [region, r] of this.remote) {
+      const since = r.since(channel);
+      if (since !== undefined) out.push({ region, since });
+    }
+    return out;
+  }
+
+  /** Messages of a peer go to this region's master, in order per channel. */
+  private ingest(s: Session, batch: ForwardedBatch): void {
+    const key = `${s.region}\u0000${batch.channel}`;
+    const prev = this.ingestChains.get(key) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        const { body } = await this.d.router.call(batch.channel, { type: 'ingest', batch }, CHANNEL_REQUEST_TIMEOUT_MS);
+        if (body.kind !== 'ingested') return;
+        if (body.replayAfter !== null) this.askReplay(batch.channel, s.region, batch.epoch, body.replayAfter);
+        else if (batch.entries.length) s.send({ type: 'ack', channel: batch.channel, epoch: batch.epoch, seq: body.seq });
+      } catch (err) {
+        // The master could not take it: ask again from where it is once it can.
+        this.d.log.warn({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; will be replayed');
+      }
+    });
+    this.ingestChains.set(key, next);
+    void next.finally(() => {
+      if (this.ingestChains.get(key) === next) this.ingestChains.delete(key);
+    });
+  }
+
+  private askReplay(channel: ChannelKey, region: string, epoch: string, afterSeq: number): void {
+    const key = `${region}\u0000${channel}`;
+    const asked = this.replaysAsked.get(key);
+    if (asked !== undefined && this.d.now() - asked < REPLAY_RETRY_MS) return;
+    const s = this.sessions.get(region);
+    if (!s?.ready) return;
+    this.replaysAsked.set(key, this.d.now());
+    s.send({ type: 'replay', id: this.nextReplayId++, channel, epoch, afterSeq });
+  }
+
+  /** A peer asks for what this region accepted on a channel after a seq: answer from history, page by page. */
+  private async answerReplay(s: Session, id: number, channel: ChannelKey, epoch: string, afterSeq: number): Promise<void> {
+    let after = afterSeq;
+    for (let page = 0; page < 10_000; page++) {
+      let body;
+      try {
+        ({ body } = await this.d.router.call(channel, { type: 'replayLocal', channel, epoch, afterSeq: after }, CHANNEL_REQUEST_TIMEOUT_MS));
+      } catch (err) {
+        this.d.log.warn({ channel, err: (err as Error).message }, 'replay for another region failed');
+        return;
+      }
+      if (body.kind !== 'local' || !s.ready) return;
+      if (body.epoch === '' && body.entries.length === 0) return; // no such channel here
+      s.send({
+        type: 'forward',
+        batch: { channel, region: this.d.region, epoch: body.epoch, startSeq: body.startSeq, gapBefore: body.gap, entries: body.entries },
+        replyTo: id,
+        toRegion: s.region,
+      });
+      if (body.entries.length === 0) return;
+      after = body.entries[body.entries.length - 1]!.origin.seq;
+      epoch = body.epoch;
+    }
+  }
+
+  // ---- messages from this region's nodes --------------------------------------------------
+
+  /** A master's interest changed (or it reports it after taking a channel over). */
+  onInterest(from: NodeId, channel: ChannelKey, on: boolean, since: number): void {
+    if (!this.active) return;
+    const delta = this.local.set(channel, on, since);
+    if (delta) for (const s of this.sessions.values()) if (s.ready) s.send({ type: 'delta', delta });
+    // The master learns which other regions want the channel.
+    this.d.send(from, { type: 'remoteInterest', channel, regions: this.regionsFor(channel) });
+  }
+
+  /** A master's new messages: to every region with interest (or the one that just began). */
+  onToRegions(batch: ForwardedBatch, to: string | null): void {
+    if (!this.active) return;
+    for (const s of this.sessions.values()) {
+      if (!s.ready) continue;
+      if (to !== null ? s.region !== to : !this.remote.get(s.region)?.has(batch.channel)) continue;
+      s.send({ type: 'forward', batch, replyTo: 0, toRegion: to });
+    }
+  }
+
+  /** A master here asks a peer for what it missed. */
+  onReplayWanted(channel: ChannelKey, region: string, epoch: string, afterSeq: number): void {
+    if (this.active) this.askReplay(channel, region, epoch, afterSeq);
+  }
+
+  status(): { active: boolean; interest: number; links: { region: string; up: boolean; since: number | null; remoteInterest: number }[] } {
+    return {
+      active: this.active,
+      interest: this.local.size,
+      links: this.d.peers.map((p) => {
+        const s = this.sessions.get(p.region);
+        return {
+          region: p.region,
+          up: !!s?.ready,
+          since: s?.ready ? s.since : null,
+          remoteInterest: this.remote.get(p.region)?.channelList().length ?? 0,
+        };
+      }),
+    };
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Interest: which channels a region has attached connections on. Pure.
+ *
+ * `LocalInterest` is this region's set as its globalmaster knows it (from the channel
+ * masters), with a version that goes up by one per change, so peers apply deltas in
+ * order and ask for a snapshot when one is missing. `RemoteInterest` is what the other
+ * regions said about theirs.
+ */
+import type { ChannelKey } from '../channel/entry.js';
+
+export interface InterestItem {
+  channel: ChannelKey;
+  /** When the interest began (ms, the interested region's clock). */
+  since: number;
+}
+
+export interface InterestDelta {
+  version: number;
+  added: InterestItem[];
+  removed: ChannelKey[];
+}
+
+export class LocalInterest {
+  private readonly channels = new Map<ChannelKey, number>();
+  private v = 0;
+
+  get version(): number {
+    return this.v;
+  }
+
+  get size(): number {
+    return this.channels.size;
+  }
+
+  has(channel: ChannelKey): boolean {
+    return this.channels.has(channel);
+  }
+
+  /** Records a change; returns the delta to send, or null when nothing changed. */
+  set(channel: ChannelKey, on: boolean, since: number): InterestDelta | null {
+    if (on === this.channels.has(channel)) return null;
+    this.v++;
+    if (on) {
+      this.channels.set(channel, since);
+      return { version: this.v, added: [{ channel, since }], removed: [] };
+    }
+    this.channels.delete(channel);
+    return { version: this.v, added: [], removed: [channel] };
+  }
+
+  snapshot(): { version: number; channels: InterestItem[] } {
+    return { version: this.v, channels: [...this.channels].map(([channel, since]) => ({ channel, since })) };
+  }
+}
+
+/** What one peer region has said about its interest. */
+export class RemoteInterest {
+  private readonly channels = new Map<ChannelKey, number>();
+  private v = -1;
+
+  has(channel: ChannelKey): boolean {
+    return this.channels.has(channel);
+  }
+
+  since(channel: ChannelKey): number | undefined {
+    return this.channels.get(channel);
+  }
+
+  /** Replaces everything; returns the channels whose interest changed. */
+  applySnapshot(version: number, items: readonly InterestItem[]): ChannelKey[] {
+    const next = new Map(items.map((i) => [i.channel, i.since]));
+    const changed: ChannelKey[] = [];
+    for (const c of this.channels.keys()) if (!next.has(c)) changed.push(c);
+    for (const c of next.keys()) if (!this.channels.has(c)) changed.push(c);
+    this.channels.clear();
+    for (const [c, s] of next) this.channels.set(c, s);
+    this.v = version;
+    return changed;
+  }
+
+  /** Applies a delta; null when it does not follow the last version (ask for a snapshot). */
+  applyDelta(d: InterestDelta): ChannelKey[] | null {
+    if (d.version !== this.v + 1) return null;
+    this.v = d.version;
+    const changed: ChannelKey[] = [];
+    for (const a of d.added) {
+      if (!this.channels.has(a.channel)) changed.push(a.channel);
+      this.channels.set(a.channel, a.since);
+    }
+    for (const c of d.removed) if (this.channels.delete(c)) changed.push(c);
+    return changed;
+  }
+
+  channelList(): ChannelKey[] {
+    return [...this.channels.keys()];
+  }
+}
