@@ -101,6 +101,9 @@ class Session {
   since = 0;
   framesIn = 0;
   framesOut = 0;
+  /** Messages (entries) forwarded over this link, each way. */
+  entriesIn = 0;
+  entriesOut = 0;
 
   constructor(
     readonly region: string,
@@ -137,6 +140,8 @@ export class Globalmaster {
   private nextReplayId = 1;
   private readonly listeners: ((e: LinkEvent) => void)[] = [];
   private stopped = false;
+  /** Entries forwarded over earlier sessions of each link (the live one counts its own). */
+  private readonly totals = new Map<string, { in: number; out: number }>();
   /** Acknowledged seq of our messages, per peer region and channel (lag, for health). */
   private readonly acked = new Map<string, Map<ChannelKey, number>>();
 
@@ -306,6 +311,10 @@ export class Globalmaster {
       clearTimeout(helloTimer);
       if (region && this.sessions.get(region) === live) {
         this.sessions.delete(region);
+        const t = this.totals.get(region) ?? { in: 0, out: 0 };
+        t.in += live.entriesIn;
+        t.out += live.entriesOut;
+        this.totals.set(region, t);
         this.d.log.warn({ peer: region, reason }, 'region link down');
         this.emit({ type: 'linkDown', region, reason });
       }
@@ -339,6 +348,7 @@ export class Globalmaster {
         s.send({ type: 'snapshot', ...this.local.snapshot() });
         return;
       case 'forward':
+        s.entriesIn += f.batch.entries.length;
         if (f.replyTo) this.replaysAsked.delete(`${s.region}\u0000${f.batch.channel}`);
         this.ingest(s, f.batch);
         return;
@@ -448,6 +458,7 @@ export class Globalmaster {
       if (!s.ready) continue;
       if (to !== null ? s.region !== to : !this.remote.get(s.region)?.has(batch.channel)) continue;
       s.send({ type: 'forward', batch, replyTo: 0, toRegion: to });
+      s.entriesOut += batch.entries.length;
     }
   }
 
@@ -456,17 +467,24 @@ export class Globalmaster {
     if (this.active) this.askReplay(channel, region, epoch, afterSeq);
   }
 
-  status(): { active: boolean; interest: number; links: { region: string; up: boolean; since: number | null; remoteInterest: number }[] } {
+  status(): {
+    active: boolean;
+    interest: number;
+    links: { region: string; up: boolean; since: number | null; remoteInterest: number; entriesIn: number; entriesOut: number }[];
+  } {
     return {
       active: this.active,
       interest: this.local.size,
       links: this.d.peers.map((p) => {
         const s = this.sessions.get(p.region);
+        const totals = this.totals.get(p.region) ?? { in: 0, out: 0 };
         return {
           region: p.region,
           up: !!s?.ready,
           since: s?.ready ? s.since : null,
           remoteInterest: this.remote.get(p.region)?.channelList().length ?? 0,
+          entriesIn: totals.in + (s?.entriesIn ?? 0),
+          entriesOut: totals.out + (s?.entriesOut ?? 0),
         };
       }),
     };

@@ -342,8 +342,17 @@ export class ChannelState {
     const seen = new Map(origins.map((o) => [o.region, o]));
     let gap: string | null = null;
     for (const o of origins) {
-      const mine = o.region === this.settings.region ? { epoch: this.epoch, seq: this.localSeq } : this.origins.get(o.region);
-      if (!mine || mine.epoch !== o.epoch) {
+      if (o.region === this.settings.region) {
+        if (o.epoch !== this.epoch) gap ??= o.region;
+        continue;
+      }
+      const mine = this.origins.get(o.region);
+      if (!mine) {
+        // This stream has nothing from that region yet (it had no interest, or the region
+        // is out of reach): take up the client's position, so that what the origin sent
+        // after it is asked for (and replayed) when the link is up.
+        this.origins.set(o.region, { ...o });
+      } else if (mine.epoch !== o.epoch) {
         gap ??= o.region;
       }
     }

@@ -56,6 +56,12 @@ interface Member {
   lastHeard: number;
   /** Whether we have ever heard this incarnation directly (static members start unheard). */
   heard: boolean;
+  /**
+   * Known dead: after we had heard it, its port refused connections (a killed process, not
+   * a partition). A dead member does not count for quorum, so a region of two survives
+   * the death of one; it counts again once it comes back as a new incarnation.
+   */
+  gone?: boolean;
 }
 
 export class Membership {
@@ -149,6 +155,7 @@ export class Membership {
       m.address = hb.address;
       m.lastHeard = now;
       m.heard = true;
+      m.gone = false;
       events.push({ type: 'peerUp', node: hb.node, incarnation: hb.incarnation, address: hb.address });
     } else if (hb.incarnation === m.incarnation) {
       if (m.state === 'suspect') {
@@ -226,7 +233,9 @@ export class Membership {
   /** The transport knows the peer's process is gone (its port refuses connections). */
   onPeerGone(node: NodeId): MembershipEvent[] {
     const m = this.members.get(node);
-    if (!m || !m.heard || (m.state !== 'up' && m.state !== 'suspect')) return [];
+    if (!m || !m.heard) return [];
+    m.gone = true;
+    if (m.state !== 'up' && m.state !== 'suspect') return [];
     m.state = 'down';
     return [{ type: 'peerDown', node, reason: 'process gone (connection refused)' }];
   }
@@ -261,7 +270,7 @@ export class Membership {
     let known = 1;
     let reachable = 1;
     for (const m of this.members.values()) {
-      if (m.state === 'left') continue;
+      if (m.state === 'left' || (m.state === 'down' && m.gone)) continue;
       known++;
       if (m.state === 'up' || m.state === 'suspect') reachable++;
     }

@@ -472,3 +472,51 @@ describe('Membership', () => {
     });
   });
 });
+
+describe('Membership quorum with dead peers', () => {
+  function pair(): Membership {
+    const m = new Membership('a', addr(0), T, SELF_INC);
+    m.addStatic('b', addr(1), 0);
+    m.onHeartbeat(hb('b', 5), 0);
+    return m;
+  }
+
+  it('keeps quorum in a region of two when the other node is known dead (its port refused)', () => {
+    const m = pair();
+    expect(m.hasQuorum()).toBe(true);
+    expect(types(m.onPeerGone('b'))).toEqual(['peerDown']);
+    expect(m.hasQuorum()).toBe(true);
+  });
+
+  it('loses quorum in a region of two when the other node merely falls silent (a partition)', () => {
+    const m = pair();
+    tickThrough(m, 0, 1000);
+    expect(m.state('b')).toBe('down');
+    expect(m.hasQuorum()).toBe(false);
+    // A refusal later still proves the process gone.
+    m.onPeerGone('b');
+    expect(m.hasQuorum()).toBe(true);
+  });
+
+  it('counts a dead node again once it comes back as a new incarnation', () => {
+    const m = new Membership('a', addr(0), T, SELF_INC);
+    for (const p of ['b', 'c']) {
+      m.addStatic(p, addr(numberOf(p)), 0);
+      m.onHeartbeat(hb(p, 5), 0);
+    }
+    m.onPeerGone('b');
+    m.onHeartbeat(hb('b', 6), 10);
+    expect(m.state('b')).toBe('up');
+    tickThrough(m, 10, 1000);
+    // b and c both silent now: one of three reachable.
+    expect(m.hasQuorum()).toBe(false);
+  });
+
+  it('does not count a refusal from a node it never heard (one still starting) as death', () => {
+    const m = new Membership('a', addr(0), T, SELF_INC);
+    m.addStatic('b', addr(1), 0);
+    m.addStatic('c', addr(2), 0);
+    expect(m.onPeerGone('b')).toEqual([]);
+    expect(m.hasQuorum()).toBe(false);
+  });
+});

@@ -38,6 +38,11 @@ function problemsOf(doc: unknown, file?: string): string[] {
   throw new Error('expected a TopologyError, but the document was accepted');
 }
 
+/** What a deployment of several regions needs besides its regions. */
+function multiRegion(doc: any): any {
+  return { ...doc, secrets: { cluster: 'c', deployment: 'd' }, links: { plaintext: true } };
+}
+
 describe('validateTopology', () => {
   it('fills in defaults for a minimal document', () => {
     const t = validateTopology(minimal());
@@ -179,10 +184,10 @@ describe('validateTopology', () => {
 
   describe('contradictions', () => {
     it('rejects a node name used twice, even across regions', () => {
-      const doc = minimal();
+      const doc = multiRegion(minimal());
       doc.regions = [
-        { name: 'eu', nodes: [{ name: 'n1', port: 8001, meshPort: 9001 }] },
-        { name: 'us', nodes: [{ name: 'n1', port: 8002, meshPort: 9002 }] },
+        { name: 'eu', link: { port: 7001 }, nodes: [{ name: 'n1', port: 8001, meshPort: 9001, grpcPort: 10001 }] },
+        { name: 'us', link: { port: 7002 }, nodes: [{ name: 'n1', port: 8002, meshPort: 9002, grpcPort: 10002 }] },
       ];
       const problems = problemsOf(doc);
       expect(problems).toHaveLength(1);
@@ -222,12 +227,40 @@ describe('validateTopology', () => {
     });
 
     it('rejects a region name used twice', () => {
+      const doc = multiRegion(minimal());
+      doc.regions = [
+        { name: 'eu', link: { port: 7001 }, nodes: [{ name: 'n1', port: 8001, meshPort: 9001, grpcPort: 10001 }] },
+        { name: 'eu', link: { port: 7002 }, nodes: [{ name: 'n2', port: 8002, meshPort: 9002, grpcPort: 10002 }] },
+      ];
+      expect(problemsOf(doc)).toEqual(['regions[1].name: duplicate region "eu"']);
+    });
+
+    it('asks a deployment of several regions for link addresses, gRPC ports, a deployment secret and a link security choice', () => {
       const doc = minimal();
       doc.regions = [
         { name: 'eu', nodes: [{ name: 'n1', port: 8001, meshPort: 9001 }] },
-        { name: 'eu', nodes: [{ name: 'n2', port: 8002, meshPort: 9002 }] },
+        { name: 'us', nodes: [{ name: 'n2', port: 8002, meshPort: 9002 }] },
       ];
-      expect(problemsOf(doc)).toEqual(['regions[1].name: duplicate region "eu"']);
+      expect(problemsOf(doc).sort()).toEqual(
+        [
+          'secrets.deployment: required when there is more than one region',
+          'links: give links.tls (certificates) or set links.plaintext: true (local use only)',
+          'regions[0].link: required when there is more than one region (where peers reach its globalmaster)',
+          'regions[0].nodes[0].grpcPort: required when there is more than one region',
+          'regions[1].link: required when there is more than one region (where peers reach its globalmaster)',
+          'regions[1].nodes[0].grpcPort: required when there is more than one region',
+        ].sort(),
+      );
+    });
+
+    it('rejects region links that are both TLS and plain text', () => {
+      const doc = multiRegion(minimal());
+      doc.links = { plaintext: true, tls: { ca: 'ca.pem', cert: 'c.pem', key: 'k.pem' } };
+      doc.regions = [
+        { name: 'eu', link: { port: 7001 }, nodes: [{ name: 'n1', port: 8001, meshPort: 9001, grpcPort: 10001 }] },
+        { name: 'us', link: { port: 7002 }, nodes: [{ name: 'n2', port: 8002, meshPort: 9002, grpcPort: 10002 }] },
+      ];
+      expect(problemsOf(doc)).toEqual(['links: tls and plaintext: true contradict each other']);
     });
 
     it('rejects an app id or key id used twice', () => {

@@ -1,0 +1,153 @@
+/**
+ * Region links: TLS with certificates named in the topology plus the deployment
+ * secret; a peer without them is refused. And a partition longer than history: the
+ * subscribers on the far side are told of the gap, never left with a silent one.
+ */
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECRET_METADATA } from '../../src/bridge/globalmaster.js';
+import * as pb from '../../src/gen/region.pb.js';
+import { makeCerts } from '../helpers/certs.js';
+import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { closeAll, connected, realtime } from '../helpers/sdk.js';
+import { waitFor } from '../helpers/wait.js';
+
+const certs = makeCerts();
+
+async function gmHealth(d: TestDeployment, region: string): Promise<any> {
+  return waitFor(async () => {
+    for (const n of d.nodes(region)) {
+      const h = await d.health(n).catch(() => null);
+      if (h?.globalmaster) return h;
+    }
+    return null;
+  });
+}
+
+async function linksUp(d: TestDeployment): Promise<void> {
+  for (const r of ['r1', 'r2']) {
+    await waitFor(async () => (await gmHealth(d, r)).regionLinks.links.every((l: any) => l.up), { what: `${r} links up`, timeoutMs: 20_000 });
+  }
+}
+
+/** Opens a Link stream to a node's gRPC port and reports how it ends. */
+function tryLink(port: number, creds: grpc.ChannelCredentials, secret: string | null): Promise<{ code: number; details: string }> {
+  const client = new pb.RegionLinkClient(`127.0.0.1:${port}`, creds);
+  const md = new grpc.Metadata();
+  if (secret !== null) md.set(SECRET_METADATA, secret);
+  const stream = client.link(md);
+  stream.write({ frame: { $case: 'hello', hello: { region: 'r2', deployment: 'test', incarnation: 1, node: 'intruder' } } });
+  return new Promise((resolve) => {
+    const done = (code: number, details: string) => {
+      client.close();
+      resolve({ code, details });
+    };
+    stream.on('data', () => undefined);
+    stream.on('error', (e: grpc.ServiceError) => done(e.code, e.details));
+    stream.on('end', () => done(grpc.status.OK, 'ended'));
+    setTimeout(() => {
+      stream.cancel();
+      done(-1, 'still open');
+    }, 3000);
+  });
+}
+
+describe('region links over TLS', () => {
+  let d: TestDeployment;
+  beforeAll(async () => {
+    d = await startDeployment({
+      regions: [
+        { name: 'r1', nodes: 1 },
+        { name: 'r2', nodes: 1 },
+      ],
+      tls: { ca: certs.ca, cert: certs.cert, key: certs.key },
+    });
+    await linksUp(d);
+  });
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  it('carries messages between regions over mutual TLS', async () => {
+    const pub = realtime(d.port('r1-n1'));
+    const sub = realtime(d.port('r2-n1'));
+    try {
+      const got: string[] = [];
+      await sub.channels.get('tls').subscribe((m) => void got.push(m.data as string));
+      await connected(pub);
+      await waitFor(async () => (await gmHealth(d, 'r1')).regionLinks.links[0].remoteInterest > 0);
+      for (let i = 0; i < 5; i++) await pub.channels.get('tls').publish('x', `m${i}`);
+      await waitFor(() => got.length === 5);
+      expect(got).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    } finally {
+      closeAll(pub, sub);
+    }
+  });
+
+  it('refuses a peer without a certificate, with a foreign certificate, in plain text, or without the secret', async () => {
+    const grpcPort = d.sup.o.topology.regions[0]!.nodes[0]!.grpcPort!;
+    const ca = readFileSync(certs.ca);
+    const noCert = await tryLink(grpcPort, grpc.credentials.createSsl(ca), 'test-deployment-secret');
+    expect(noCert.code).not.toBe(-1);
+    expect(noCert.code).not.toBe(grpc.status.OK);
+    const foreign = await tryLink(
+      grpcPort,
+      grpc.credentials.createSsl(ca, readFileSync(certs.otherKey), readFileSync(certs.otherCert)),
+      'test-deployment-secret',
+    );
+    expect(foreign.code).not.toBe(-1);
+    expect(foreign.code).not.toBe(grpc.status.OK);
+    const plain = await tryLink(grpcPort, grpc.credentials.createInsecure(), 'test-deployment-secret');
+    expect(plain.code).toBe(grpc.status.UNAVAILABLE);
+    const good = grpc.credentials.createSsl(ca, readFileSync(certs.key), readFileSync(certs.cert));
+    const noSecret = await tryLink(grpcPort, good, 'wrong-secret');
+    expect(noSecret.code).toBe(grpc.status.UNAUTHENTICATED);
+    const missing = await tryLink(grpcPort, good, null);
+    expect(missing.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+});
+
+describe('a partition longer than history', () => {
+  let d: TestDeployment;
+  beforeAll(async () => {
+    d = await startDeployment({
+      regions: [
+        { name: 'r1', nodes: 1 },
+        { name: 'r2', nodes: 1 },
+      ],
+      retention: { maxMessagesPerChannel: 20 },
+    });
+    await linksUp(d);
+  });
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  it('tells the other side\'s subscribers that continuity was lost (no RESUMED, with an error), never silently', async () => {
+    const pub = realtime(d.port('r1-n1'));
+    const sub = realtime(d.port('r2-n1'));
+    try {
+      const got: string[] = [];
+      const events: { at: number; code?: number; resumed: boolean }[] = [];
+      const ch = sub.channels.get('long-cut');
+      ch.on('update', (sc) => void events.push({ at: got.length, code: sc.reason?.code, resumed: sc.resumed }));
+      await ch.subscribe((m) => void got.push(m.data as string));
+      await connected(pub);
+      await waitFor(async () => (await gmHealth(d, 'r1')).regionLinks.links[0].remoteInterest > 0);
+      for (let i = 0; i < 3; i++) await pub.channels.get('long-cut').publish('x', `before${i}`);
+      await waitFor(() => got.length === 3);
+      const proxy = d.sup.regionProxies.get('r1|r2')!;
+      proxy.set('both', { blackhole: true });
+      await waitFor(async () => !(await gmHealth(d, 'r1')).regionLinks.links[0].up, { timeoutMs: 15_000 });
+      // r1 keeps 20 messages; 40 during the partition push the first 20 out of its history.
+      for (let i = 0; i < 40; i++) await pub.channels.get('long-cut').publish('x', `during${i}`);
+      proxy.heal();
+      await waitFor(() => got.includes('during39'), { what: 'the rest after the heal', timeoutMs: 20_000 });
+      expect(events).toEqual([{ at: 3, code: 90003, resumed: false }]);
+      expect(got).toEqual([...[0, 1, 2].map((i) => `before${i}`), ...Array.from({ length: 20 }, (_, i) => `during${i + 20}`)]);
+    } finally {
+      closeAll(pub, sub);
+    }
+  });
+});
