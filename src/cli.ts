@@ -4,6 +4,7 @@
  * acts on a running one, `bench` measures.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { runChaos } from './cli/chaos.js';
 import { runNode } from './cli/node.js';
 import { runUp } from './cli/up.js';
 import { TopologyError } from './config/topology.js';
@@ -42,13 +43,26 @@ program
   .argument('[topology]', 'topology file', 'regions/local.yaml')
   .option('--log-level <level>', 'log level of the nodes', process.env.ABLY_NG_LOG_LEVEL ?? 'info')
   .option('--state-dir <dir>', 'where the deployment writes its state and logs', '.ably-ng')
+  .option('--no-mesh-proxies', 'dial node-to-node links directly (no fault injection between nodes)')
   .action(async (topology: string, o) => runUp(topology, o));
+
+program
+  .command('chaos')
+  .description('inject faults into the deployment "ably-ng up" runs from this directory')
+  .argument('<command>', 'state | partition A B | heal [A B] | latency A B MS | loss A B FRACTION | bandwidth A B BYTES_PER_S | kill|restart|stop|pause|resume|isolate|rejoin NODE')
+  .argument('[args...]')
+  .option('--one-way', 'only from the first region to the second')
+  .option('--jitter <ms>', 'random extra delay up to this (latency)')
+  .option('--state-dir <dir>', 'where "ably-ng up" keeps its state', '.ably-ng')
+  .option('--deployment <name>', 'which deployment, when several run here')
+  .action(async (command: string, args: string[], o) => runChaos(command, args, o));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof TopologyError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const detail = err instanceof Error ? (process.env.ABLY_NG_DEBUG ? (err.stack ?? err.message) : err.message) : String(err);
+  process.stderr.write(`ably-ng: ${detail}\n`);
   process.exit(1);
 });

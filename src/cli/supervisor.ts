@@ -12,6 +12,8 @@ import type { Topology } from '../config/topology.js';
 import type { Logger } from '../log.js';
 import { Balancer } from '../proxy/balancer.js';
 import { FaultProxy } from '../proxy/fault-proxy.js';
+import { ControlServer } from '../chaos/control.js';
+import { resolveSecret } from '../config/topology.js';
 
 /** A node that has not printed its ready line in this long failed to start. */
 const READY_TIMEOUT_MS = 30_000;
@@ -31,7 +33,7 @@ export interface NodeProcess {
 export type ReadyLine =
   | { ready: true; region: string; node: string; url: string; pid: number }
   | { ready: 'region'; region: string; url: string }
-  | { ready: 'all'; key: string; control?: string };
+  | { ready: 'all'; key: string; control: string };
 
 export interface SupervisorOptions {
   topology: Topology;
@@ -73,6 +75,7 @@ export class Supervisor {
   readonly regionProxies = new Map<string, FaultProxy>();
   /** Per ordered pair of nodes ("from>to"): the proxy on the mesh link from dials to. */
   readonly meshProxies = new Map<string, FaultProxy>();
+  control: ControlServer | null = null;
   private readonly logs = new Map<string, WriteStream>();
   private readonly cliPath: string;
   private stopped = false;
@@ -110,10 +113,13 @@ export class Supervisor {
         print({ ready: 'region', region: r.name, url });
       }
     }
-    const app = this.o.topology.apps[0]!;
+    const t = this.o.topology;
+    this.control = new ControlServer(this, this.o.log.child({ role: 'control' }), resolveSecret(t.secrets.control, 'secrets.control'));
+    const controlUrl = await this.control.listen(t.control?.port ?? 0, t.control?.host ?? '127.0.0.1');
+    const app = t.apps[0]!;
     const key = app.keys[0]!;
     this.writeState();
-    print({ ready: 'all', key: `${app.id}.${key.id}:${key.secret}` });
+    print({ ready: 'all', key: `${app.id}.${key.id}:${key.secret}`, control: controlUrl });
   }
 
   /** Link balancers and fault proxies, before any node starts (nodes dial through them). */
@@ -173,6 +179,7 @@ export class Supervisor {
       pid: process.pid,
       nodes: Object.fromEntries([...this.nodes.values()].map((n) => [n.name, { region: n.region, pid: n.pid, url: n.url }])),
       regions: Object.fromEntries([...this.balancers].map(([r, b]) => [r, b.url])),
+      ...(this.control ? { control: { url: this.control.url, token: this.control.token } } : {}),
       ...extra,
     };
     writeFileSync(this.stateFile, `${JSON.stringify(state, null, 2)}\n`);
@@ -284,6 +291,7 @@ export class Supervisor {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all([...this.nodes.keys()].map((n) => this.terminate(n).catch(() => undefined)));
+    await this.control?.close();
     for (const b of this.balancers.values()) await b.balancer.close();
     for (const b of this.linkBalancers.values()) await b.close();
     for (const p of this.regionProxies.values()) await p.close();

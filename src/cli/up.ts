@@ -10,12 +10,19 @@ import { loadTopology } from '../config/topology.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { Supervisor } from './supervisor.js';
 
-export async function runUp(topologyFile: string, o: { logLevel: string; stateDir: string }): Promise<void> {
+export async function runUp(topologyFile: string, o: { logLevel: string; stateDir: string; meshProxies: boolean }): Promise<void> {
   const topology = loadTopology(topologyFile);
   const stateDir = resolve(o.stateDir);
   mkdirSync(stateDir, { recursive: true });
   const log = createLogger((process.env.ABLY_NG_UP_LOG_LEVEL as LogLevel) ?? 'info', { role: 'up' });
-  const sup = new Supervisor({ topology, topologyFile: resolve(topologyFile), stateDir, nodeLogLevel: o.logLevel, log });
+  const sup = new Supervisor({
+    topology,
+    topologyFile: resolve(topologyFile),
+    stateDir,
+    nodeLogLevel: o.logLevel,
+    log,
+    meshProxies: o.meshProxies,
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

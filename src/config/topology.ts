@@ -111,6 +111,8 @@ const topologySchema = z
       })
       .strict()
       .default({ plaintext: false }),
+    /** The control endpoint of `ably-ng up` (fault injection); loopback unless set. */
+    control: z.object({ host: z.string().default('127.0.0.1'), port: port.optional() }).strict().optional(),
     apps: z.array(appSchema).min(1, 'a deployment needs at least one app'),
     retention: retentionSchema.default(retentionSchema.parse({})),
     limits: limitsSchema.default(limitsSchema.parse({})),

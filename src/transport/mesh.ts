@@ -241,7 +241,12 @@ export class MeshTransport implements RegionTransport {
       l.sock = null;
       if (l.state === 'closed') return;
       l.state = 'connecting';
-      if (wasUp) this.emit({ type: 'linkDown', peer: l.peer, reason: 'connection closed' });
+      if (wasUp) {
+        this.emit({ type: 'linkDown', peer: l.peer, reason: 'connection closed' });
+        // The link may run through a proxy that hides a dead peer's refusal: ask the
+        // peer's own client port whether its process is still there.
+        if (!refused) this.probe(l);
+      }
       if (refused) this.emit({ type: 'peerGone', peer: l.peer });
       if (!this.running) return;
       l.timer = setTimeout(() => {
@@ -249,6 +254,17 @@ export class MeshTransport implements RegionTransport {
         this.dial(l);
       }, l.backoff);
       l.backoff = Math.min(l.backoff * 2, RECONNECT_MAX_MS);
+    });
+  }
+
+  /** Reports the peer gone if its client port refuses connections (its process died). */
+  private probe(l: Link): void {
+    if (!l.address.port) return;
+    const sock = net.connect({ host: l.address.host, port: l.address.port });
+    sock.setTimeout(1000, () => sock.destroy());
+    sock.on('connect', () => sock.destroy());
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED' && this.running && this.links.get(l.peer) === l) this.emit({ type: 'peerGone', peer: l.peer });
     });
   }
 

@@ -1,0 +1,115 @@
+/**
+ * `ably-ng up` and `ably-ng chaos` as an operator runs them: ready lines, fault commands
+ * that find the deployment from its directory, and a clean stop of every process.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultCliPath } from '../../src/cli/supervisor.js';
+import { freePorts } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
+
+const run = promisify(execFile);
+const cli = defaultCliPath();
+let dir: string;
+let up: ChildProcess;
+const lines: any[] = [];
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function chaos(...args: string[]): Promise<any> {
+  const { stdout } = await run(process.execPath, [cli, 'chaos', ...args], { cwd: dir });
+  return JSON.parse(stdout);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ablyng-up-'));
+  const ports = await freePorts(16);
+  let i = 0;
+  const doc = {
+    deployment: 'uptest',
+    secrets: { cluster: 'cluster-secret', deployment: 'deployment-secret' },
+    links: { plaintext: true },
+    apps: [{ id: 'app', keys: [{ id: 'root', secret: 'rootsecret' }] }],
+    regions: ['r1', 'r2'].map((name) => ({
+      name,
+      balancer: { port: ports[i++] },
+      link: { port: ports[i++] },
+      nodes: [1, 2].map((n) => ({ name: `${name}-${n}`, port: ports[i++], meshPort: ports[i++], grpcPort: ports[i++] })),
+    })),
+  };
+  writeFileSync(join(dir, 'topology.yaml'), stringify(doc));
+  up = spawn(process.execPath, [cli, 'up', 'topology.yaml'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const rl = createInterface({ input: up.stdout! });
+  rl.on('line', (l) => lines.push(JSON.parse(l)));
+  await waitFor(() => lines.some((l) => l.ready === 'all'), { what: 'the deployment ready', timeoutMs: 40_000 });
+});
+
+afterAll(() => {
+  if (up.exitCode === null) up.kill('SIGKILL');
+});
+
+describe('ably-ng up and ably-ng chaos', () => {
+  it('prints a ready line per node (with its pid), per region, then one for the deployment', () => {
+    const nodes = lines.filter((l) => l.ready === true);
+    expect(nodes.map((l) => l.node).sort()).toEqual(['r1-1', 'r1-2', 'r2-1', 'r2-2']);
+    for (const n of nodes) {
+      expect(n.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(alive(n.pid)).toBe(true);
+    }
+    expect(lines.filter((l) => l.ready === 'region').map((l) => l.region).sort()).toEqual(['r1', 'r2']);
+    const all = lines.find((l) => l.ready === 'all');
+    expect(all.key).toBe('app.root:rootsecret');
+    expect(all.control).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('refuses control requests without the deployment\'s token', async () => {
+    const all = lines.find((l) => l.ready === 'all');
+    const res = await fetch(`${all.control}/state`);
+    expect(res.status).toBe(401);
+  });
+
+  it('partitions, slows and heals the region link, and kills and restarts a node, found from the directory', async () => {
+    const p = await chaos('partition', 'r1', 'r2');
+    expect(p.faults.up.blackhole).toBe(true);
+    expect(p.faults.down.blackhole).toBe(true);
+    const l = await chaos('latency', 'r2', 'r1', '40', '--one-way');
+    // r2 → r1 is the "down" direction of the link r1 dials.
+    expect(l.faults.down.latencyMs).toBe(40);
+    expect(l.faults.up.latencyMs).toBe(0);
+    await chaos('heal', 'r1', 'r2');
+    const s = await chaos('state');
+    expect(s.regionLinks[0].faults.up).toMatchObject({ blackhole: false, latencyMs: 0 });
+    const victim = s.nodes.find((n: any) => n.node === 'r2-2');
+    await chaos('kill', 'r2-2');
+    expect(alive(victim.pid)).toBe(false);
+    expect((await chaos('state')).nodes.find((n: any) => n.node === 'r2-2').state).toBe('stopped');
+    await chaos('restart', 'r2-2');
+    expect((await chaos('state')).nodes.find((n: any) => n.node === 'r2-2').state).toBe('running');
+    await chaos('isolate', 'r1-1');
+    expect((await chaos('state')).nodes.find((n: any) => n.node === 'r1-1').isolated).toBe(true);
+    await chaos('rejoin', 'r1-1');
+    await expect(chaos('kill', 'nobody')).rejects.toThrow(/no node "nobody"/);
+  });
+
+  it('stops every process it started on SIGTERM', async () => {
+    const s = await chaos('state');
+    const pids = s.nodes.map((n: any) => n.pid as number);
+    up.kill('SIGTERM');
+    await waitFor(() => up.exitCode !== null, { what: 'up to exit', timeoutMs: 30_000 });
+    expect(up.exitCode).toBe(0);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+});
