@@ -3,7 +3,7 @@
  */
 import type { LogEntry } from '../channel/entry.js';
 import * as pb from '../gen/region.pb.js';
-import { messageFromPb, messageToPb, presenceFromPb, presenceToPb } from '../transport/node-codec.js';
+import { messageFromPb, messageToPb, presenceFromPb, presenceToPb } from '../transport/node-codec-data.js';
 import type { ForwardedBatch } from '../transport/messages.js';
 import type { InterestDelta, InterestItem } from './interest.js';
 

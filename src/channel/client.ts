@@ -18,7 +18,7 @@ import type { WireFormat } from '../protocol/types.js';
 import type { NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
-import type { OriginPosition } from '../protocol/serial.js';
+import { parseSerial, type OriginPosition } from '../protocol/serial.js';
 import type { ChannelRouter } from './router.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
@@ -68,6 +68,23 @@ export const MAX_REWIND = 100;
 
 /** A rewind asked for on attach: the last `count` messages, or those of the last `ms`. */
 export type Rewind = { count: number } | { ms: number; now: number };
+
+/** Where an ATTACH asks to resume from, or why it cannot. */
+export type ResumePoint = { epoch: string; serial: number } | { origins: OriginPosition[] };
+
+/**
+ * Reads an ATTACH's channelSerial. One of this region's gives the serial to continue
+ * after; one of another region of the deployment gives, per origin region, how far the
+ * client got (a stream that only carried its own region's messages has no vector: its
+ * serial is that region's seq); anything else cannot be resumed.
+ */
+export function resumePoint(channelSerial: unknown, region: string): { resume: ResumePoint | null; error: AblyError | null } {
+  if (typeof channelSerial !== 'string' || channelSerial.length === 0) return { resume: null, error: null };
+  const p = parseSerial(channelSerial);
+  if (!p) return { resume: null, error: AblyError.of('channelNoMatchingEpoch', 'channelSerial is not one this service issued') };
+  if (p.region === region) return { resume: { epoch: p.epoch, serial: p.serial }, error: null };
+  return { resume: { origins: p.origins.length ? p.origins : [{ region: p.region, epoch: p.epoch, seq: p.serial }] }, error: null };
+}
 
 /** Parses Ably's `rewind` param: a count ("10") or a duration ("30s", "2m", "1h"). Throws 40003. */
 export function parseRewind(value: string, now: number): Rewind {
@@ -128,7 +145,7 @@ export class ChannelClient {
    */
   async attach(
     sub: LocalSubscriber,
-    resume: { epoch: string; serial: number } | { origins: OriginPosition[] } | null,
+    resume: ResumePoint | null,
     resumeError: AblyError | null,
     rewind: Rewind | null = null,
   ): Promise<AttachOutcome> {

@@ -16,7 +16,7 @@
  *   it is now owner, or pushes its copy to the owner.
  * - Copies no longer needed are kept for a grace period to answer claims, then dropped.
  */
-import { AblyError, toErrorInfo } from '../errors.js';
+import { AblyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Ring } from '../cluster/ring.js';
 import type { Rpc } from '../transport/rpc.js';
@@ -30,6 +30,7 @@ import type {
 } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { ChannelMaster } from './master.js';
+import { handleChannelRequest } from './requests.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
 import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
 
@@ -72,12 +73,12 @@ export interface RegistryMetrics {
   channelCreated(key: ChannelKey): void;
 }
 
-type Holding =
+export type Holding =
   | { role: 'master'; master: ChannelMaster; replica: NodeId | null; synced: NodeId | null }
   | { role: 'replica'; state: ChannelState; from: NodeId }
   | { role: 'stale'; state: ChannelState; until: number };
 
-type Acquired = { ok: ChannelMaster } | { redirect: NodeId | null; error?: AblyError };
+export type Acquired = { ok: ChannelMaster } | { redirect: NodeId | null; error?: AblyError };
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -129,6 +130,17 @@ export class ChannelRegistry {
     await Promise.all(masters.map((m) => m.stop(reason)));
   }
 
+  /** What this node holds for a channel (master, replica copy, stale copy), if anything. */
+  holding(key: ChannelKey): Holding | undefined {
+    return this.holdings.get(key);
+  }
+
+  /** The ring owner of a channel and whether this node may act as master now. */
+  ownership(key: ChannelKey): { owner: NodeId | null; mine: boolean } {
+    const owner = this.deps.ring().owner(key);
+    return { owner, mine: owner === this.deps.self && this.deps.hasQuorum() };
+  }
+
   // ---- counts for health and metrics ------------------------------------------
 
   /** Channels mastered here, per app. */
@@ -157,136 +169,8 @@ export class ChannelRegistry {
   // ---- requests ---------------------------------------------------------------
 
   /** Handles a channel request from a node (self included); resolves with the reply. */
-  async handle(from: NodeId, req: ChannelRequest): Promise<ReplyBody> {
-    try {
-      switch (req.type) {
-        case 'sub': {
-          const a = await this.acquire(req.channel);
-          if (!('ok' in a)) return this.redirect(a);
-          return { kind: 'subscribed', ...a.ok.subscribe(from) };
-        }
-        case 'publish': {
-          const a = await this.acquire(req.channel);
-          if (!('ok' in a)) return this.redirect(a);
-          if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
-            return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
-          }
-          try {
-            return { kind: 'published', serials: await a.ok.publish(req.messages) };
-          } catch (err) {
-            // The master moved while the publish waited: whatever it accepted went with the
-            // state to the new owner, which deduplicates the publisher's resend.
-            if (a.ok.isStopped) return { kind: 'redirect', owner: this.deps.ring().owner(req.channel) };
-            throw err;
-          }
-        }
-        case 'presence': {
-          const a = await this.acquire(req.channel);
-          if (!('ok' in a)) return this.redirect(a);
-          if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
-            return { kind: 'retry', reason: `presence must follow ${req.after}, which this master has not ordered` };
-          }
-          try {
-            await a.ok.presence(req.presence, from);
-            return { kind: 'ok' };
-          } catch (err) {
-            if (a.ok.isStopped) return { kind: 'redirect', owner: this.deps.ring().owner(req.channel) };
-            throw err;
-          }
-        }
-        case 'hold': {
-          const owner = this.deps.ring().owner(req.channel);
-          if (owner !== this.deps.self || !this.deps.hasQuorum()) return this.redirect({ redirect: owner });
-          if (!this.holdings.has(req.channel) && !(await this.anyoneHolds(req.channel))) return { kind: 'ok' };
-          const a = await this.acquire(req.channel);
-          if (!('ok' in a)) return this.redirect(a);
-          try {
-            await a.ok.hold(req.connectionId, from, req.leaveAt);
-            return { kind: 'ok' };
-          } catch (err) {
-            if (a.ok.isStopped) return { kind: 'redirect', owner: this.deps.ring().owner(req.channel) };
-            throw err;
-          }
-        }
-        case 'presenceGet': {
-          const owner = this.deps.ring().owner(req.channel);
-          if (owner !== this.deps.self || !this.deps.hasQuorum()) return this.redirect({ redirect: owner });
-          if (!this.holdings.has(req.channel) && !(await this.anyoneHolds(req.channel))) return { kind: 'members', members: [] };
-          const a = await this.acquire(req.channel);
-          if (!('ok' in a)) return this.redirect(a);
-          const filter = {
-            ...(req.clientId !== undefined ? { clientId: req.clientId } : {}),
-            ...(req.connectionId !== undefined ? { connectionId: req.connectionId } : {}),
-          };
-          return { kind: 'members', members: a.ok.members(filter) };
-        }
-        case 'range': {
-          const a = await this.acquire(req.channel);
-          if (!('ok' in a)) return this.redirect(a);
-          if (a.ok.epoch !== req.epoch) {
-            return { kind: 'error', error: AblyError.of('channelNoMatchingEpoch', `channel epoch is ${a.ok.epoch}`).toInfo() };
-          }
-          const entries = a.ok.range(req.after, req.upto);
-          if (!entries) {
-            return { kind: 'error', error: AblyError.of('channelMessagesExpired', `serial ${req.after} is older than the retained history`).toInfo() };
-          }
-          return { kind: 'entries', entries, more: false };
-        }
-        case 'history': {
-          // Reads do not create a channel: an unknown channel has an empty history.
-          const owner = this.deps.ring().owner(req.channel);
-          if (owner !== this.deps.self || !this.deps.hasQuorum()) return this.redirect({ redirect: owner });
-          if (!this.holdings.has(req.channel) && !(await this.anyoneHolds(req.channel))) {
-            return { kind: 'entries', entries: [], more: false };
-          }
-          const a = await this.acquire(req.channel);
-          if (!('ok' in a)) return this.redirect(a);
-          const { items, more } = a.ok.history(req.query);
-          return { kind: 'entries', entries: items, more };
-        }
-        case 'status': {
-          const owner = this.deps.ring().owner(req.channel);
-          if (owner !== this.deps.self || !this.deps.hasQuorum()) return this.redirect({ redirect: owner });
-          const h = this.holdings.get(req.channel);
-          return { kind: 'status', status: h?.role === 'master' ? this.status(req.channel, h) : null };
-        }
-        case 'replicate':
-          return this.onReplicate(from, req.channel, req.epoch, req.entries, req.holds);
-        case 'ingest': {
-          const a = await this.acquire(req.batch.channel);
-          if (!('ok' in a)) return this.redirect(a);
-          try {
-            const r = await a.ok.ingest(req.batch);
-            return { kind: 'ingested', seq: r.seq, replayAfter: r.replayAfter };
-          } catch (err) {
-            if (a.ok.isStopped) return { kind: 'redirect', owner: this.deps.ring().owner(req.batch.channel) };
-            throw err;
-          }
-        }
-        case 'replayLocal': {
-          const owner = this.deps.ring().owner(req.channel);
-          if (owner !== this.deps.self || !this.deps.hasQuorum()) return this.redirect({ redirect: owner });
-          if (!this.holdings.has(req.channel) && !(await this.anyoneHolds(req.channel))) {
-            return { kind: 'local', epoch: '', startSeq: req.afterSeq, gap: false, entries: [] };
-          }
-          const a = await this.acquire(req.channel);
-          if (!('ok' in a)) return this.redirect(a);
-          return { kind: 'local', ...a.ok.replayLocal(req.epoch, req.afterSeq) };
-        }
-        case 'vectorRange': {
-          const a = await this.acquire(req.channel);
-          if (!('ok' in a)) return this.redirect(a);
-          const r = a.ok.state.vectorRange(req.origins, Math.min(req.upto, a.ok.position().serial));
-          return { kind: 'vector', entries: r.entries, gap: r.gap };
-        }
-        case 'sync':
-          return this.onSync(from, req.channel, req.snapshot, req.role);
-        case 'claim':
-          return await this.onClaim(from, req.channel, req.probe === true);
-      }
-    } catch (err) {
-      return { kind: 'error', error: toErrorInfo(err) };
-    }
+  handle(from: NodeId, req: ChannelRequest): Promise<ReplyBody> {
+    return handleChannelRequest(this, from, req);
   }
 
   /** Other regions' interest in a channel, from the globalmaster (ignored unless we master it). */
@@ -332,12 +216,12 @@ export class ChannelRegistry {
     }
   }
 
-  private redirect(a: { redirect: NodeId | null; error?: AblyError }): ReplyBody {
+  redirect(a: { redirect: NodeId | null; error?: AblyError }): ReplyBody {
     if (a.error) return { kind: 'error', error: a.error.toInfo() };
     return { kind: 'redirect', owner: a.redirect };
   }
 
-  private status(key: ChannelKey, h: Extract<Holding, { role: 'master' }>): ChannelStatus {
+  status(key: ChannelKey, h: Extract<Holding, { role: 'master' }>): ChannelStatus {
     const p = h.master.position();
     return {
       channel: key,
@@ -354,7 +238,7 @@ export class ChannelRegistry {
   // ---- becoming master ----------------------------------------------------------
 
   /** The channel's master on this node, claiming it first if need be. */
-  private acquire(key: ChannelKey): Promise<Acquired> {
+  acquire(key: ChannelKey): Promise<Acquired> {
     const owner = this.deps.ring().owner(key);
     if (this.closed) return Promise.resolve({ redirect: null, error: AblyError.of('channelFailed', 'node shutting down') });
     if (owner !== this.deps.self || !this.deps.hasQuorum()) return Promise.resolve({ redirect: owner });
@@ -457,7 +341,7 @@ export class ChannelRegistry {
     return master;
   }
 
-  private async anyoneHolds(key: ChannelKey): Promise<boolean> {
+  async anyoneHolds(key: ChannelKey): Promise<boolean> {
     if (this.tombstones.has(key)) return true;
     const asked = this.deps
       .ring()
@@ -520,7 +404,7 @@ export class ChannelRegistry {
     return this.deps.hasQuorum() && ring.owner(key) === from && ring.replica(key) === this.deps.self;
   }
 
-  private onReplicate(from: NodeId, key: ChannelKey, epoch: string, entries: LogEntry[], holds: PresenceHold[]): ReplyBody {
+  onReplicate(from: NodeId, key: ChannelKey, epoch: string, entries: LogEntry[], holds: PresenceHold[]): ReplyBody {
     if (!this.mayReplicate(from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
     const h = this.holdings.get(key);
     const first = entries[0];
@@ -532,7 +416,7 @@ export class ChannelRegistry {
     return { kind: 'ok' };
   }
 
-  private onSync(from: NodeId, key: ChannelKey, snap: ChannelSnapshot, role: 'replica' | 'handoff'): ReplyBody {
+  onSync(from: NodeId, key: ChannelKey, snap: ChannelSnapshot, role: 'replica' | 'handoff'): ReplyBody {
     if (role === 'replica') {
       if (!this.mayReplicate(from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
       const h = this.holdings.get(key);
@@ -564,7 +448,7 @@ export class ChannelRegistry {
     return { kind: 'ok' };
   }
 
-  private async onClaim(from: NodeId, key: ChannelKey, probe: boolean): Promise<ReplyBody> {
+  async onClaim(from: NodeId, key: ChannelKey, probe: boolean): Promise<ReplyBody> {
     const h = this.holdings.get(key);
     if (!h) {
       if (this.claims.has(key)) return { kind: 'redirect', owner: this.deps.self };

@@ -76,3 +76,19 @@ export function authenticateRest(
   const token = query.get('access_token') ?? query.get('accessToken');
   return authenticate(a, { key, token, clientId });
 }
+
+/**
+ * In-band re-auth (AUTH): credentials from a new token for an existing connection. The
+ * app may not change, nor a specific clientId; a wildcard token keeps the connection's.
+ */
+export function reauthenticate(a: Authenticator, current: Credentials, token: unknown): Credentials {
+  if (typeof token !== 'string' || token.length === 0) throw AblyError.of('badRequest', 'AUTH needs auth.accessToken');
+  const creds = authenticate(a, { token });
+  if (creds.appId !== current.appId) throw AblyError.of('incompatibleCredentials', 'the new token is for another app');
+  const had = current.clientId;
+  const specific = (c: string | null) => c !== null && c !== '*';
+  if (specific(had) && creds.clientId !== had && creds.clientId !== '*') {
+    throw AblyError.of('incompatibleCredentials', `the new token's clientId (${creds.clientId ?? 'none'}) is not the connection's (${had})`);
+  }
+  return specific(had) && creds.clientId === '*' ? { ...creds, clientId: had } : creds;
+}

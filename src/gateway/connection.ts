@@ -6,17 +6,17 @@
  * outbound buffer passes the limit, so one slow consumer never grows the node's memory.
  */
 import type WebSocket from 'ws';
-import { AblyError, toAblyError, type ErrorInfo } from '../errors.js';
+import { AblyError, toAblyError } from '../errors.js';
 import type { Credentials } from '../auth/keys.js';
 import type { Operation } from '../auth/capability.js';
-import { parseRewind, type Rewind } from '../channel/client.js';
+import { parseRewind, resumePoint, type Rewind } from '../channel/client.js';
 import { channelKey } from '../channel/entry.js';
 import { Action, ActionName, Flag, MODE_MASK, PresenceAction } from '../protocol/actions.js';
 import { parseChannelName } from '../protocol/channel-name.js';
 import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
-import { parseSerial, type OriginPosition } from '../protocol/serial.js';
 import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
-import { authenticate, type Authenticator } from './auth.js';
+import { reauthenticate, type Authenticator } from './auth.js';
+import { AckQueue, type AckSlot } from './acks.js';
 import { Attachment, type AttachmentOwner } from './attachment.js';
 import { buildMessages, buildPresence } from './publish.js';
 import type { GatewayServices } from './services.js';
@@ -36,13 +36,6 @@ export interface ConnectionParams {
   auth: Authenticator;
 }
 
-interface AckSlot {
-  msgSerial: number;
-  done: boolean;
-  error?: ErrorInfo;
-  serials?: string[];
-}
-
 /** Close codes: 1000 normal, 1008 policy violation, 1011 server error. */
 const WS_CLOSE_NORMAL = 1000;
 const WS_CLOSE_POLICY = 1008;
@@ -55,7 +48,7 @@ export class Connection implements AttachmentOwner {
   private credentials: Credentials;
   private readonly heartbeats: boolean;
   private readonly attachments = new Map<string, Attachment>();
-  private readonly acks: AckSlot[] = [];
+  private readonly acks = new AckQueue();
   private readonly rate: RateLimiter;
   private corked = false;
   private closed = false;
@@ -224,7 +217,7 @@ export class Connection implements AttachmentOwner {
   async drain(error: AblyError, timeoutMs: number): Promise<void> {
     this.draining = true;
     const deadline = this.services.now() + timeoutMs;
-    while (this.acks.length > 0 && !this.closed && this.services.now() < deadline) {
+    while (this.acks.pending > 0 && !this.closed && this.services.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.disconnect(error);
@@ -349,18 +342,9 @@ export class Connection implements AttachmentOwner {
    * capability no longer allows fail with 40160.
    */
   private onAuth(pm: ProtocolMessage): void {
-    const token = pm.auth?.accessToken;
     let creds: Credentials;
     try {
-      if (typeof token !== 'string' || token.length === 0) throw AblyError.of('badRequest', 'AUTH needs auth.accessToken');
-      creds = authenticate(this.auth, { token });
-      if (creds.appId !== this.credentials.appId) throw AblyError.of('incompatibleCredentials', 'the new token is for another app');
-      const had = this.credentials.clientId;
-      const specific = (c: string | null) => c !== null && c !== '*';
-      if (specific(had) && creds.clientId !== had && creds.clientId !== '*') {
-        throw AblyError.of('incompatibleCredentials', `the new token's clientId (${creds.clientId ?? 'none'}) is not the connection's (${had})`);
-      }
-      if (specific(had) && creds.clientId === '*') creds = { ...creds, clientId: had };
+      creds = reauthenticate(this.auth, this.credentials, pm.auth?.accessToken);
     } catch (err) {
       const e = toAblyError(err);
       if (e.code >= 40140 && e.code < 40150) this.disconnect(e);
@@ -437,18 +421,7 @@ export class Connection implements AttachmentOwner {
     }
     att.modes = granted;
     att.state = 'attaching';
-    let resume: { epoch: string; serial: number } | { origins: OriginPosition[] } | null = null;
-    let resumeError: AblyError | null = null;
-    if (typeof pm.channelSerial === 'string' && pm.channelSerial.length > 0) {
-      const p = parseSerial(pm.channelSerial);
-      if (!p) resumeError = AblyError.of('channelNoMatchingEpoch', 'channelSerial is not one this service issued');
-      else if (p.region !== this.services.region) {
-        // From another region of the deployment: resume by each origin's position. A
-        // stream that only ever carried its own region's messages has no vector: its
-        // serial is that region's seq.
-        resume = { origins: p.origins.length ? p.origins : [{ region: p.region, epoch: p.epoch, seq: p.serial }] };
-      } else resume = { epoch: p.epoch, serial: p.serial };
-    }
+    const { resume, error: resumeError } = resumePoint(pm.channelSerial, this.services.region);
     let rewind: Rewind | null = null;
     if (att.params.rewind !== undefined) {
       try {
@@ -609,47 +582,14 @@ export class Connection implements AttachmentOwner {
   }
 
   private slot(msgSerial: number): AckSlot {
-    const s: AckSlot = { msgSerial, done: false };
-    this.acks.push(s);
-    return s;
+    return this.acks.slot(msgSerial);
   }
 
   private ack(slot: AckSlot, serials: string[]): void {
-    slot.done = true;
-    slot.serials = serials;
-    this.flushAcks();
+    for (const pm of this.acks.ack(slot, serials)) this.sendMessage(pm);
   }
 
   private nack(slot: AckSlot, err: unknown): void {
-    slot.done = true;
-    slot.error = toAblyError(err).toInfo();
-    this.flushAcks();
-  }
-
-  /** Sends ACK/NACK for the finished slots at the front, grouped into runs. */
-  private flushAcks(): void {
-    while (this.acks.length && this.acks[0]!.done) {
-      const first = this.acks[0]!;
-      let n = 1;
-      while (
-        n < this.acks.length &&
-        this.acks[n]!.done &&
-        (this.acks[n]!.error?.code ?? 0) === (first.error?.code ?? 0) &&
-        this.acks[n]!.msgSerial === first.msgSerial + n
-      ) {
-        n++;
-      }
-      const run = this.acks.splice(0, n);
-      if (first.error) {
-        this.sendMessage({ action: Action.NACK, msgSerial: first.msgSerial, count: n, error: first.error });
-      } else {
-        this.sendMessage({
-          action: Action.ACK,
-          msgSerial: first.msgSerial,
-          count: n,
-          res: run.map((s) => ({ serials: s.serials ?? [] })),
-        });
-      }
-    }
+    for (const pm of this.acks.nack(slot, err)) this.sendMessage(pm);
   }
 }

@@ -1,235 +1,30 @@
 /**
  * The one codec between node-to-node domain messages (`messages.ts`) and their protobuf
  * form (`src/gen/node.pb.ts`), used by every transport that crosses a process boundary.
+ * Channel data converts in `node-codec-data.ts`.
  */
 import * as pb from '../gen/node.pb.js';
-import type { LogEntry } from '../channel/entry.js';
-import type { HistoryQuery } from '../channel/log.js';
-import type { PresenceMember } from '../channel/presence.js';
-import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
-import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
-import type {
-  ConnectionRecord,
-  ForwardedBatch,
-  MemberInfo,
-  MemberState,
-  NodeMessage,
-  NodeRequest,
-  ReplyBody,
-} from './messages.js';
+import type { MemberInfo, MemberState, NodeMessage, NodeRequest, ReplyBody } from './messages.js';
+import {
+  batchFromPb,
+  batchToPb,
+  entryFromPb,
+  entryToPb,
+  holdFromPb,
+  holdToPb,
+  messageFromPb,
+  messageToPb,
+  presenceFromPb,
+  presenceToPb,
+  queryFromPb,
+  queryToPb,
+  recordFromPb,
+  recordToPb,
+  snapshotFromPb,
+  snapshotToPb,
+} from './node-codec-data.js';
 
-// ---- data -------------------------------------------------------------------------
-
-function dataToPb(d: MessageData | undefined): pb.Message['data'] {
-  if (d === undefined) return undefined;
-  if (typeof d === 'string') return { $case: 'text', text: d };
-  return { $case: 'binary', binary: Buffer.from(d.buffer, d.byteOffset, d.byteLength) };
-}
-
-function dataFromPb(d: pb.Message['data']): MessageData | undefined {
-  if (!d) return undefined;
-  return d.$case === 'text' ? d.text : d.binary;
-}
-
-export function messageToPb(m: Message): pb.Message {
-  return {
-    id: m.id,
-    name: m.name,
-    clientId: m.clientId,
-    connectionId: m.connectionId,
-    data: dataToPb(m.data),
-    encoding: m.encoding,
-    extrasJson: m.extras === undefined ? undefined : JSON.stringify(m.extras),
-    timestamp: m.timestamp,
-  };
-}
-
-export function messageFromPb(p: pb.Message): Message {
-  const m: Message = { id: p.id, timestamp: p.timestamp };
-  if (p.name !== undefined) m.name = p.name;
-  if (p.clientId !== undefined) m.clientId = p.clientId;
-  if (p.connectionId !== undefined) m.connectionId = p.connectionId;
-  const d = dataFromPb(p.data);
-  if (d !== undefined) m.data = d;
-  if (p.encoding !== undefined) m.encoding = p.encoding;
-  if (p.extrasJson !== undefined) m.extras = JSON.parse(p.extrasJson) as Record<string, unknown>;
-  return m;
-}
-
-export function presenceToPb(m: PresenceMessage): pb.PresenceMessage {
-  return {
-    id: m.id,
-    action: m.action,
-    clientId: m.clientId,
-    connectionId: m.connectionId,
-    data: dataToPb(m.data),
-    encoding: m.encoding,
-    extrasJson: m.extras === undefined ? undefined : JSON.stringify(m.extras),
-    timestamp: m.timestamp,
-  };
-}
-
-export function presenceFromPb(p: pb.PresenceMessage): PresenceMessage {
-  const m: PresenceMessage = {
-    id: p.id,
-    action: p.action,
-    clientId: p.clientId,
-    connectionId: p.connectionId,
-    timestamp: p.timestamp,
-  };
-  const d = dataFromPb(p.data);
-  if (d !== undefined) m.data = d;
-  if (p.encoding !== undefined) m.encoding = p.encoding;
-  if (p.extrasJson !== undefined) m.extras = JSON.parse(p.extrasJson) as Record<string, unknown>;
-  return m;
-}
-
-function entryToPb(e: LogEntry): pb.LogEntry {
-  return {
-    serial: e.serial,
-    channelSerial: e.channelSerial,
-    storedAt: e.storedAt,
-    origin: e.origin,
-    item:
-      e.kind === 'message'
-        ? { $case: 'message', message: messageToPb(e.message) }
-        : { $case: 'presence', presence: presenceToPb(e.presence) },
-    host: e.kind === 'presence' ? e.host : '',
-  };
-}
-
-function memberToPb(m: PresenceMember): pb.PresenceMember {
-  return { message: presenceToPb(m.message), host: m.host, leaveAt: m.leaveAt ?? undefined };
-}
-
-function memberFromPbP(p: pb.PresenceMember): PresenceMember {
-  return { message: presenceFromPb(p.message!), host: p.host, leaveAt: p.leaveAt ?? null };
-}
-
-function holdToPb(h: PresenceHold): pb.PresenceHold {
-  return { connectionId: h.connectionId, host: h.host ?? undefined, leaveAt: h.leaveAt ?? undefined };
-}
-
-function holdFromPb(p: pb.PresenceHold): PresenceHold {
-  return { connectionId: p.connectionId, host: p.host ?? null, leaveAt: p.leaveAt ?? null };
-}
-
-function entryFromPb(p: pb.LogEntry): LogEntry {
-  const base = {
-    serial: p.serial,
-    channelSerial: p.channelSerial,
-    storedAt: p.storedAt,
-    origin: p.origin ?? { region: '', epoch: '', seq: 0 },
-  };
-  if (p.item?.$case === 'presence') return { ...base, kind: 'presence', presence: presenceFromPb(p.item.presence), host: p.host };
-  if (p.item?.$case === 'message') return { ...base, kind: 'message', message: messageFromPb(p.item.message) };
-  throw new Error('log entry without an item');
-}
-
-function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
-  return {
-    key: s.key,
-    epoch: s.epoch,
-    term: s.term,
-    base: s.base,
-    localSeq: s.localSeq,
-    origins: s.origins,
-    lastStoredAt: s.lastStoredAt,
-    entries: s.entries.map(entryToPb),
-    dedup: s.dedup,
-    wasMaster: s.wasMaster ?? false,
-    subscribers: s.subscribers ?? [],
-    presence: s.presence.map(memberToPb),
-  };
-}
-
-function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
-  return {
-    key: p.key,
-    epoch: p.epoch,
-    term: p.term,
-    base: p.base,
-    localSeq: p.localSeq,
-    origins: p.origins,
-    lastStoredAt: p.lastStoredAt,
-    entries: p.entries.map(entryFromPb),
-    dedup: p.dedup,
-    wasMaster: p.wasMaster,
-    subscribers: p.subscribers,
-    presence: p.presence.map(memberFromPbP),
-  };
-}
-
-function queryToPb(q: HistoryQuery): pb.HistoryQuery {
-  return {
-    start: q.start,
-    end: q.end,
-    forwards: q.direction === 'forwards',
-    limit: q.limit,
-    cursor: q.cursor,
-    untilSerial: q.untilSerial,
-    epoch: q.epoch,
-    kind: q.kind === 'presence' ? pb.EntryKind.ENTRY_KIND_PRESENCE : pb.EntryKind.ENTRY_KIND_MESSAGE,
-  };
-}
-
-function queryFromPb(p: pb.HistoryQuery): HistoryQuery {
-  const q: HistoryQuery = {
-    direction: p.forwards ? 'forwards' : 'backwards',
-    limit: p.limit,
-    kind: p.kind === pb.EntryKind.ENTRY_KIND_PRESENCE ? 'presence' : 'message',
-  };
-  if (p.start !== undefined) q.start = p.start;
-  if (p.end !== undefined) q.end = p.end;
-  if (p.cursor !== undefined) q.cursor = p.cursor;
-  if (p.untilSerial !== undefined) q.untilSerial = p.untilSerial;
-  if (p.epoch !== undefined) q.epoch = p.epoch;
-  return q;
-}
-
-function recordToPb(r: ConnectionRecord): pb.ConnectionRecord {
-  return {
-    connectionId: r.connectionId,
-    appId: r.appId,
-    clientId: r.clientId ?? undefined,
-    host: r.host,
-    expiresAt: r.expiresAt ?? undefined,
-    updatedAt: r.updatedAt,
-  };
-}
-
-function recordFromPb(p: pb.ConnectionRecord): ConnectionRecord {
-  return {
-    connectionId: p.connectionId,
-    appId: p.appId,
-    clientId: p.clientId ?? null,
-    host: p.host,
-    expiresAt: p.expiresAt ?? null,
-    updatedAt: p.updatedAt,
-  };
-}
-
-function batchToPb(b: ForwardedBatch): pb.ForwardedBatch {
-  return {
-    channel: b.channel,
-    region: b.region,
-    epoch: b.epoch,
-    startSeq: b.startSeq,
-    gapBefore: b.gapBefore,
-    entries: b.entries.map(entryToPb),
-  };
-}
-
-function batchFromPb(p: pb.ForwardedBatch): ForwardedBatch {
-  return {
-    channel: p.channel,
-    region: p.region,
-    epoch: p.epoch,
-    ...(p.startSeq !== undefined ? { startSeq: p.startSeq } : {}),
-    gapBefore: p.gapBefore,
-    entries: p.entries.map(entryFromPb),
-  };
-}
+export { messageFromPb, messageToPb, presenceFromPb, presenceToPb } from './node-codec-data.js';
 
 // ---- membership ---------------------------------------------------------------------
 

@@ -1,0 +1,140 @@
+/**
+ * Serving the channel requests other nodes (and this one) send to the registry: the
+ * channel master answers publishes, subscriptions, reads and cross-region traffic; the
+ * replica side answers replication, syncs and claims. Reads do not create channels.
+ */
+import { AblyError, toErrorInfo } from '../errors.js';
+import type { ChannelRequest, NodeId, ReplyBody } from '../transport/messages.js';
+import type { ChannelRegistry } from './registry.js';
+
+export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, req: ChannelRequest): Promise<ReplyBody> {
+  try {
+    switch (req.type) {
+      case 'sub': {
+        const a = await reg.acquire(req.channel);
+        if (!('ok' in a)) return reg.redirect(a);
+        return { kind: 'subscribed', ...a.ok.subscribe(from) };
+      }
+      case 'publish': {
+        const a = await reg.acquire(req.channel);
+        if (!('ok' in a)) return reg.redirect(a);
+        if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
+          return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
+        }
+        try {
+          return { kind: 'published', serials: await a.ok.publish(req.messages) };
+        } catch (err) {
+          // The master moved while the publish waited: whatever it accepted went with the
+          // state to the new owner, which deduplicates the publisher's resend.
+          if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.channel).owner };
+          throw err;
+        }
+      }
+      case 'presence': {
+        const a = await reg.acquire(req.channel);
+        if (!('ok' in a)) return reg.redirect(a);
+        if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
+          return { kind: 'retry', reason: `presence must follow ${req.after}, which this master has not ordered` };
+        }
+        try {
+          await a.ok.presence(req.presence, from);
+          return { kind: 'ok' };
+        } catch (err) {
+          if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.channel).owner };
+          throw err;
+        }
+      }
+      case 'hold': {
+        const { owner, mine } = reg.ownership(req.channel);
+        if (!mine) return reg.redirect({ redirect: owner });
+        if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) return { kind: 'ok' };
+        const a = await reg.acquire(req.channel);
+        if (!('ok' in a)) return reg.redirect(a);
+        try {
+          await a.ok.hold(req.connectionId, from, req.leaveAt);
+          return { kind: 'ok' };
+        } catch (err) {
+          if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.channel).owner };
+          throw err;
+        }
+      }
+      case 'presenceGet': {
+        const { owner, mine } = reg.ownership(req.channel);
+        if (!mine) return reg.redirect({ redirect: owner });
+        if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) return { kind: 'members', members: [] };
+        const a = await reg.acquire(req.channel);
+        if (!('ok' in a)) return reg.redirect(a);
+        const filter = {
+          ...(req.clientId !== undefined ? { clientId: req.clientId } : {}),
+          ...(req.connectionId !== undefined ? { connectionId: req.connectionId } : {}),
+        };
+        return { kind: 'members', members: a.ok.members(filter) };
+      }
+      case 'range': {
+        const a = await reg.acquire(req.channel);
+        if (!('ok' in a)) return reg.redirect(a);
+        if (a.ok.epoch !== req.epoch) {
+          return { kind: 'error', error: AblyError.of('channelNoMatchingEpoch', `channel epoch is ${a.ok.epoch}`).toInfo() };
+        }
+        const entries = a.ok.range(req.after, req.upto);
+        if (!entries) {
+          return { kind: 'error', error: AblyError.of('channelMessagesExpired', `serial ${req.after} is older than the retained history`).toInfo() };
+        }
+        return { kind: 'entries', entries, more: false };
+      }
+      case 'history': {
+        // Reads do not create a channel: an unknown channel has an empty history.
+        const { owner, mine } = reg.ownership(req.channel);
+        if (!mine) return reg.redirect({ redirect: owner });
+        if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) {
+          return { kind: 'entries', entries: [], more: false };
+        }
+        const a = await reg.acquire(req.channel);
+        if (!('ok' in a)) return reg.redirect(a);
+        const { items, more } = a.ok.history(req.query);
+        return { kind: 'entries', entries: items, more };
+      }
+      case 'status': {
+        const { owner, mine } = reg.ownership(req.channel);
+        if (!mine) return reg.redirect({ redirect: owner });
+        const h = reg.holding(req.channel);
+        return { kind: 'status', status: h?.role === 'master' ? reg.status(req.channel, h) : null };
+      }
+      case 'replicate':
+        return reg.onReplicate(from, req.channel, req.epoch, req.entries, req.holds);
+      case 'ingest': {
+        const a = await reg.acquire(req.batch.channel);
+        if (!('ok' in a)) return reg.redirect(a);
+        try {
+          const r = await a.ok.ingest(req.batch);
+          return { kind: 'ingested', seq: r.seq, replayAfter: r.replayAfter };
+        } catch (err) {
+          if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.batch.channel).owner };
+          throw err;
+        }
+      }
+      case 'replayLocal': {
+        const { owner, mine } = reg.ownership(req.channel);
+        if (!mine) return reg.redirect({ redirect: owner });
+        if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) {
+          return { kind: 'local', epoch: '', startSeq: req.afterSeq, gap: false, entries: [] };
+        }
+        const a = await reg.acquire(req.channel);
+        if (!('ok' in a)) return reg.redirect(a);
+        return { kind: 'local', ...a.ok.replayLocal(req.epoch, req.afterSeq) };
+      }
+      case 'vectorRange': {
+        const a = await reg.acquire(req.channel);
+        if (!('ok' in a)) return reg.redirect(a);
+        const r = a.ok.state.vectorRange(req.origins, Math.min(req.upto, a.ok.position().serial));
+        return { kind: 'vector', entries: r.entries, gap: r.gap };
+      }
+      case 'sync':
+        return reg.onSync(from, req.channel, req.snapshot, req.role);
+      case 'claim':
+        return await reg.onClaim(from, req.channel, req.probe === true);
+    }
+  } catch (err) {
+    return { kind: 'error', error: toErrorInfo(err) };
+  }
+}
