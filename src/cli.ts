@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { runChaos } from './cli/chaos.js';
+import { createLogger } from './log.js';
 import { runNode } from './cli/node.js';
 import { runUp } from './cli/up.js';
 import { TopologyError } from './config/topology.js';
@@ -55,7 +56,15 @@ program
   .option('--jitter <ms>', 'random extra delay up to this (latency)')
   .option('--state-dir <dir>', 'where "ably-ng up" keeps its state', '.ably-ng')
   .option('--deployment <name>', 'which deployment, when several run here')
-  .action(async (command: string, args: string[], o) => runChaos(command, args, o));
+  .option('--out <dir>', 'run: where the records and reports go', 'chaos/results/latest')
+  .action(async (command: string, args: string[], o) => {
+    if (command !== 'run') return runChaos(command, args, o);
+    if (args.length === 0) throw new InvalidArgumentError('usage: ably-ng chaos run SCENARIO.yaml… [--out DIR]');
+    // Loaded only here: the workload needs the `ably` SDK, which serving nodes do not.
+    const { runScenarios } = await import('./chaos/run-all.js');
+    const ok = await runScenarios(args, o.out, createLogger('warn', { role: 'chaos' }), (l) => process.stdout.write(`${l}\n`));
+    process.exit(ok ? 0 : 1);
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof TopologyError) {

@@ -28,6 +28,12 @@ export interface ChannelSettings {
   presenceLeaveDelayMs?: number;
   /** Messages per second one channel accepts (Ably: 50 by default). */
   maxPublishRate?: number;
+  /**
+   * Debug switch that breaks a guarantee on purpose (ABLY_NG_DEBUG_SKIP_REPLAY=1): another
+   * region's messages after a gap are taken as they come, and the gap is neither replayed
+   * nor signalled. Exists so the chaos checker can be shown catching a silent loss.
+   */
+  debugSkipReplay?: boolean;
 }
 
 export interface ChannelSnapshot {
@@ -296,7 +302,7 @@ export class ChannelState {
       last = pos.seq;
       const first = b.entries.find((e) => e.origin.seq > last);
       const start = b.startSeq ?? (first ? first.origin.seq - 1 : last);
-      if (first && first.origin.seq > last + 1 && !b.gapBefore && start > last) {
+      if (first && first.origin.seq > last + 1 && !b.gapBefore && start > last && !this.settings.debugSkipReplay) {
         return { entries: [], seq: last, replayAfter: last, discontinuity: false };
       }
     } else {

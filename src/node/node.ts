@@ -135,6 +135,7 @@ export class AblyNode {
         maxPresenceMembers: o.topology.limits.maxPresenceMembers,
         presenceLeaveDelayMs: o.topology.limits.presenceLeaveDelayMs,
         maxPublishRate: o.topology.limits.maxChannelPublishRate,
+        ...(process.env.ABLY_NG_DEBUG_SKIP_REPLAY === '1' ? { debugSkipReplay: true } : {}),
       },
       now,
       rpc: this.rpc,

@@ -1,15 +1,6 @@
-import net from 'node:net';
+import { reservePorts } from '../../src/ports.js';
 
-/** Ports free on 127.0.0.1 right now (each bound once by the OS, then released). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    servers.push(s);
-    ports.push((s.address() as net.AddressInfo).port);
-  }
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
+/** Ports free on 127.0.0.1 now, below the ephemeral range (see src/ports.ts). */
+export function freePorts(n: number): Promise<number[]> {
+  return reservePorts(n);
 }

@@ -1,0 +1,325 @@
+/**
+ * The chaos record: what a workload saw, one JSON object per line (JSONL). The workload
+ * writes it with `RecordWriter`; the checker reads it with `readRecord`.
+ *
+ * Every line has `t` (ms since the epoch, the local clock of the process that wrote it)
+ * and `type`. Lines need not be sorted by `t` (a publish is written when its outcome is
+ * known, so usually after its deliveries), with one exception the checker relies on:
+ * the `deliver` lines of one subscriber client on one channel appear in the order that
+ * client received the messages. That order, not `t` (ms resolution ties), is the one
+ * checked for per-publisher order and for region order.
+ *
+ * What the checker makes of the lines (details in `checker.ts`):
+ * - a subscriber is one `client` on one `channel`; it expects every ACKed publish on that
+ *   channel, from any region, whose `t` is at or after its first `subscribe`, unless it
+ *   `unsubscribe`s before `end`;
+ * - `end` separates the run from teardown: `continuity` lines after it excuse nothing and
+ *   `unsubscribe` lines after it do not exempt the subscriber; so write `end` before
+ *   closing clients. Without an `end` line the last event's `t` stands in for it;
+ * - several publish lines for one (channel, publisher, seq) are retries of one message:
+ *   it is acknowledged if any was ACKed and was published at the earliest `t`;
+ * - a publisher's region is the `region` of its first publish line (for in-region latency);
+ * - fault windows pair `start` and `end` lines with the same `action` and `target`, in order.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
+import type { Readable, Writable } from 'node:stream';
+
+/** An Ably error as the client saw it (`ErrorInfo.code`, `ErrorInfo.message`). */
+export interface RecordError {
+  code: number;
+  message: string;
+}
+
+export const PUBLISH_OUTCOMES = ['ack', 'nack', 'unknown'] as const;
+/** `unknown`: no ACK or NACK came before the workload ended or the client died. */
+export type PublishOutcome = (typeof PUBLISH_OUTCOMES)[number];
+
+/** One publish attempt, written once its outcome is known. */
+export interface PublishEvent {
+  type: 'publish';
+  /** When it was sent. */
+  t: number;
+  region: string;
+  client: string;
+  channel: string;
+  /** Stable id of the publishing client. */
+  publisher: string;
+  /** Per-publisher, per-channel sequence number: 1, 2, 3… */
+  seq: number;
+  outcome: PublishOutcome;
+  /** When the ACK or NACK came. */
+  doneAt?: number;
+  error?: RecordError;
+}
+
+/** Subscriber `client` in `region` received (publisher, seq), which was sent at `sentAt`. */
+export interface DeliverEvent {
+  type: 'deliver';
+  t: number;
+  region: string;
+  client: string;
+  channel: string;
+  publisher: string;
+  seq: number;
+  sentAt: number;
+  channelSerial?: string;
+}
+
+/** The subscriber's channel became attached for the first time: from `t` on, it expects every acknowledged message. */
+export interface SubscribeEvent {
+  type: 'subscribe';
+  t: number;
+  region: string;
+  client: string;
+  channel: string;
+}
+
+/** The subscriber stopped listening on purpose: nothing is expected of it after. */
+export interface UnsubscribeEvent {
+  type: 'unsubscribe';
+  t: number;
+  region: string;
+  client: string;
+  channel: string;
+}
+
+/** A signalled gap: ATTACHED/UPDATE without RESUMED, or the channel failed or was suspended. */
+export interface ContinuityEvent {
+  type: 'continuity';
+  t: number;
+  region: string;
+  client: string;
+  channel: string;
+  resumed: false;
+  error?: RecordError;
+}
+
+/** One edge of a fault window: `partition` `r1-r2`, `kill` `n3`, `latency` `r1-r2`… */
+export interface FaultEvent {
+  type: 'fault';
+  t: number;
+  action: string;
+  target: string;
+  phase: 'start' | 'end';
+}
+
+/** The workload stopped publishing and has waited for the stragglers. */
+export interface EndEvent {
+  type: 'end';
+  t: number;
+}
+
+export type RecordEvent =
+  | PublishEvent
+  | DeliverEvent
+  | SubscribeEvent
+  | UnsubscribeEvent
+  | ContinuityEvent
+  | FaultEvent
+  | EndEvent;
+
+export type RecordEventType = RecordEvent['type'];
+
+/** A line that is not a valid record event; `line` is 1-based. */
+export class RecordFormatError extends Error {
+  constructor(
+    readonly line: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`record line ${line}: ${message}`, options);
+    this.name = 'RecordFormatError';
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function need(o: Obj, key: string, kind: 'string' | 'number', line: number): void {
+  const v = o[key];
+  if (typeof v !== kind || (kind === 'number' && !Number.isFinite(v))) {
+    throw new RecordFormatError(line, `${String(o.type)}.${key} must be a ${kind}`);
+  }
+}
+
+function needError(o: Obj, line: number): void {
+  const e = o.error;
+  if (e === undefined) return;
+  if (typeof e !== 'object' || e === null || typeof (e as Obj).code !== 'number' || typeof (e as Obj).message !== 'string') {
+    throw new RecordFormatError(line, `${String(o.type)}.error must be {code: number, message: string}`);
+  }
+}
+
+const CLIENT_FIELDS = ['region', 'client', 'channel'] as const;
+
+/** Checks one decoded line and returns it typed; extra fields are kept and ignored. */
+export function validateRecordEvent(o: unknown, line: number): RecordEvent {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new RecordFormatError(line, 'not a JSON object');
+  const r = o as Obj;
+  need(r, 't', 'number', line);
+  switch (r.type) {
+    case 'publish':
+      for (const k of CLIENT_FIELDS) need(r, k, 'string', line);
+      need(r, 'publisher', 'string', line);
+      need(r, 'seq', 'number', line);
+      if (!PUBLISH_OUTCOMES.includes(r.outcome as PublishOutcome)) {
+        throw new RecordFormatError(line, `publish.outcome must be one of ${PUBLISH_OUTCOMES.join(', ')}`);
+      }
+      if (r.doneAt !== undefined) need(r, 'doneAt', 'number', line);
+      needError(r, line);
+      break;
+    case 'deliver':
+      for (const k of CLIENT_FIELDS) need(r, k, 'string', line);
+      need(r, 'publisher', 'string', line);
+      need(r, 'seq', 'number', line);
+      need(r, 'sentAt', 'number', line);
+      if (r.channelSerial !== undefined) need(r, 'channelSerial', 'string', line);
+      break;
+    case 'subscribe':
+    case 'unsubscribe':
+      for (const k of CLIENT_FIELDS) need(r, k, 'string', line);
+      break;
+    case 'continuity':
+      for (const k of CLIENT_FIELDS) need(r, k, 'string', line);
+      if (r.resumed !== false) throw new RecordFormatError(line, 'continuity.resumed must be false');
+      needError(r, line);
+      break;
+    case 'fault':
+      need(r, 'action', 'string', line);
+      need(r, 'target', 'string', line);
+      if (r.phase !== 'start' && r.phase !== 'end') throw new RecordFormatError(line, 'fault.phase must be start or end');
+      break;
+    case 'end':
+      break;
+    default:
+      throw new RecordFormatError(line, `unknown type ${JSON.stringify(r.type)}`);
+  }
+  return r as unknown as RecordEvent;
+}
+
+/** Decodes and checks one line of the record. */
+export function parseRecordLine(text: string, line: number): RecordEvent {
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch (err) {
+    throw new RecordFormatError(line, 'not valid JSON', { cause: err });
+  }
+  return validateRecordEvent(o, line);
+}
+
+/** The line the writer emits for one event (with its newline). */
+export function formatRecordLine(e: RecordEvent): string {
+  return `${JSON.stringify(e)}\n`;
+}
+
+export interface ReadResult {
+  /** Events handed to the callback. */
+  events: number;
+  /**
+   * The last line had no newline and did not parse: the writer was killed mid-line.
+   * It is skipped; any other bad line throws `RecordFormatError`.
+   */
+  truncatedTail: boolean;
+}
+
+/** 1 MiB reads: a million-event record is ~150 MB, read in ~150 chunks. */
+const READ_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Streams a record file (or any byte stream) line by line into `onEvent`, without
+ * holding the file in memory. Blank lines and `\r` before the newline are ignored.
+ */
+export async function readRecord(source: string | Readable, onEvent: (e: RecordEvent) => void): Promise<ReadResult> {
+  const stream = typeof source === 'string' ? createReadStream(source, { highWaterMark: READ_CHUNK_BYTES }) : source;
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  let line = 0;
+  let events = 0;
+  const handle = (raw: string): void => {
+    line++;
+    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (text.trim() === '') return;
+    onEvent(parseRecordLine(text, line));
+    events++;
+  };
+  for await (const chunk of stream) {
+    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      handle(text.slice(start, nl));
+      start = nl + 1;
+    }
+    rest = text.slice(start);
+  }
+  rest += decoder.end();
+  let truncatedTail = false;
+  if (rest.trim() !== '') {
+    try {
+      handle(rest);
+    } catch (err) {
+      if (!(err instanceof RecordFormatError)) throw err;
+      truncatedTail = true;
+    }
+  }
+  return { events, truncatedTail };
+}
+
+/** Reads a whole record into memory (tests and small records; the checker CLI streams). */
+export async function readRecordEvents(source: string | Readable): Promise<RecordEvent[]> {
+  const out: RecordEvent[] = [];
+  await readRecord(source, (e) => out.push(e));
+  return out;
+}
+
+/** Lines are handed to the stream in batches of about this size. */
+const WRITE_BATCH_BYTES = 64 * 1024;
+
+/**
+ * Appends events to a record, one line each, in the order `write` is called. Lines are
+ * batched (64 KiB) before they reach the stream; `flush` pushes a partial batch and
+ * `close` flushes, ends the stream and waits until it is written.
+ */
+export class RecordWriter {
+  private batch: string[] = [];
+  private batchChars = 0;
+  private closed = false;
+  private failure: Error | null = null;
+
+  private readonly out: Writable;
+
+  /** `target`: a file path (created or truncated) or a writable stream. */
+  constructor(target: string | Writable) {
+    this.out = typeof target === 'string' ? createWriteStream(target, { flags: 'w' }) : target;
+    this.out.on('error', (err: Error) => {
+      this.failure ??= err;
+    });
+  }
+
+  write(e: RecordEvent): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('RecordWriter: write after close');
+    const line = formatRecordLine(e);
+    this.batch.push(line);
+    this.batchChars += line.length;
+    if (this.batchChars >= WRITE_BATCH_BYTES) this.flush();
+  }
+
+  flush(): void {
+    if (this.batch.length === 0) return;
+    this.out.write(this.batch.join(''));
+    this.batch = [];
+    this.batchChars = 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    const done = once(this.out, 'finish');
+    this.out.end();
+    await done;
+    if (this.failure) throw this.failure;
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Runs chaos scenarios one after another and writes the combined report
+ * (`ably-ng chaos run …`, `make chaos`).
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from '../log.js';
+import { violationTotal } from './checker.js';
+import { writeCombinedReport } from './report.js';
+import { runScenario, type RunResult } from './runner.js';
+import { loadScenario } from './scenario.js';
+
+export async function runScenarios(files: string[], outDir: string, log: Logger, print: (line: string) => void): Promise<boolean> {
+  const out = resolve(outDir);
+  mkdirSync(out, { recursive: true });
+  const scenarios = files.map(loadScenario);
+  const results: RunResult[] = [];
+  for (const s of scenarios) {
+    const started = Date.now();
+    print(`scenario ${s.name}: running (${s.durationS} s of traffic)…`);
+    const r = await runScenario(s, join(out, s.name), log);
+    results.push(r);
+    const v = r.report.violations;
+    print(
+      `scenario ${s.name}: ${r.report.verdict}${s.expect === 'fail' ? ' (expected FAIL)' : ''} — ` +
+        `lost ${v.lost}, duplicates ${v.duplicates}, order ${v.order}, region order ${v.regionOrder}` +
+        ` — ${((Date.now() - started) / 1000).toFixed(0)} s${r.asExpected ? '' : '  ← NOT AS EXPECTED'}`,
+    );
+  }
+  await writeCombinedReport(
+    join(out, 'REPORT.md'),
+    results.map((r) => ({ scenario: r.scenario.name, report: r.report, files: r.files, description: r.scenario.description })),
+  );
+  print(`report: ${join(out, 'REPORT.md')}`);
+  return results.every((r) => r.asExpected) && results.length > 0 && results.every((r) => r.scenario.expect === 'fail' || violationTotal(r.report.violations) === 0);
+}

@@ -1,0 +1,320 @@
+/**
+ * Runs one chaos scenario end to end: a deployment of real node processes (every link
+ * through a fault proxy), the recorded workload, the fault timeline through the control
+ * endpoint, a drain, and then the checker's verdict and the report.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parse as parseYaml, stringify } from 'yaml';
+import { control, type RunningDeployment } from '../cli/chaos.js';
+import { Supervisor } from '../cli/supervisor.js';
+import { validateTopology, type Topology } from '../config/topology.js';
+import type { Logger } from '../log.js';
+import { reservePorts } from '../ports.js';
+import { check, violationTotal, type Report } from './checker.js';
+import { RecordWriter, readRecordEvents, type RecordEvent } from './record.js';
+import { writeScenarioReport } from './report.js';
+import { expandTimeline, type Scenario, type TimelineAction } from './scenario.js';
+import { Workload } from './workload.js';
+
+/** How often the drain looks whether deliveries have stopped (ms), and for how long they must have. */
+const DRAIN_POLL_MS = 250;
+const DRAIN_QUIET_MS = 3000;
+
+async function freePort(): Promise<number> {
+  return (await reservePorts(1))[0]!;
+}
+
+/** The scenario's topology with every port replaced by a free one (runs never collide). */
+async function topologyOnFreePorts(file: string, outDir: string): Promise<{ topology: Topology; file: string }> {
+  const doc = parseYaml(readFileSync(file, 'utf8')) as {
+    regions: { balancer?: { port: number }; link?: { port: number }; nodes: { port: number; meshPort: number; grpcPort?: number }[] }[];
+    control?: { port?: number };
+  };
+  for (const r of doc.regions) {
+    if (r.balancer) r.balancer.port = await freePort();
+    if (r.link) r.link.port = await freePort();
+    for (const n of r.nodes) {
+      n.port = await freePort();
+      n.meshPort = await freePort();
+      if (n.grpcPort !== undefined) n.grpcPort = await freePort();
+    }
+  }
+  if (doc.control) delete doc.control.port;
+  const out = join(outDir, 'topology.yaml');
+  writeFileSync(out, stringify(doc));
+  return { topology: validateTopology(doc, out), file: out };
+}
+
+export interface RunResult {
+  scenario: Scenario;
+  report: Report;
+  /** The report's files (summary, JSON, timeline). */
+  files: Awaited<ReturnType<typeof writeScenarioReport>>;
+  /** Whether the checker's verdict is what the scenario expects. */
+  asExpected: boolean;
+  dir: string;
+}
+
+export class ScenarioRun {
+  private sup!: Supervisor;
+  private writer!: RecordWriter;
+  private lastNode: string | null = null;
+  private readonly open = new Map<string, string>();
+  private topology!: Topology;
+
+  constructor(
+    private readonly s: Scenario,
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {}
+
+  private record(e: RecordEvent): void {
+    this.writer.write(e);
+  }
+
+  private get control(): RunningDeployment {
+    return { deployment: this.topology.deployment, control: { url: this.sup.control!.url, token: this.sup.control!.token }, file: '' };
+  }
+
+  private nodesOf(region: string): { name: string; port: number }[] {
+    return this.topology.regions.find((r) => r.name === region)?.nodes.map((n) => ({ name: n.name, port: n.port })) ?? [];
+  }
+
+  private async health(port: number): Promise<Record<string, any> | null> {
+    try {
+      return (await (await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) })).json()) as Record<string, any>;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Resolves `globalmaster:R`, `master:CHANNEL@R` and `@last` to a node name. */
+  private async resolveNode(spec: string): Promise<string> {
+    if (spec === '@last') {
+      if (!this.lastNode) throw new Error('"@last" before any node action');
+      return this.lastNode;
+    }
+    const gm = /^globalmaster:(.+)$/.exec(spec);
+    if (gm) {
+      for (const n of this.nodesOf(gm[1]!)) if ((await this.health(n.port))?.globalmaster) return n.name;
+      throw new Error(`no globalmaster found in region ${gm[1]}`);
+    }
+    const m = /^master:(.+)@(.+)$/.exec(spec);
+    if (m) {
+      const app = this.topology.apps[0]!;
+      const key = app.keys[0]!;
+      const auth = `Basic ${Buffer.from(`${app.id}.${key.id}:${key.secret}`).toString('base64')}`;
+      for (const n of this.nodesOf(m[2]!)) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${n.port}/channels/${encodeURIComponent(m[1]!)}`, { headers: { authorization: auth } });
+          const body = (await res.json()) as { master?: string };
+          if (body.master) return body.master;
+        } catch {
+          /* that node is down: ask another */
+        }
+      }
+      throw new Error(`no master found for ${m[1]} in ${m[2]}`);
+    }
+    return spec;
+  }
+
+  private fault(action: string, target: string, phase: 'start' | 'end'): void {
+    const key = `${action}\u0000${target}`;
+    if (phase === 'start') {
+      if (this.open.has(key)) return;
+      this.open.set(key, action);
+    } else if (!this.open.delete(key)) return;
+    this.record({ type: 'fault', t: Date.now(), action, target, phase });
+  }
+
+  private linkName(a: string, b: string): string {
+    return [a, b].sort().join('-');
+  }
+
+  private async act(a: TimelineAction): Promise<void> {
+    const d = this.control;
+    switch (a.action) {
+      case 'partition':
+        await control(d, 'POST', '/regions/partition', { a: a.a, b: a.b, oneWay: a.oneWay });
+        this.fault('partition', this.linkName(a.a, a.b), 'start');
+        return;
+      case 'heal':
+        if (a.a && a.b) {
+          await control(d, 'POST', '/regions/heal', { a: a.a, b: a.b });
+          for (const kind of ['partition', 'latency', 'loss', 'bandwidth']) this.fault(kind, this.linkName(a.a, a.b), 'end');
+        } else {
+          await control(d, 'POST', '/heal');
+          for (const k of [...this.open.keys()]) {
+            const [action, target] = k.split('\u0000') as [string, string];
+            if (action !== 'kill' && action !== 'stop') this.fault(action, target, 'end');
+          }
+        }
+        return;
+      case 'latency':
+        await control(d, 'POST', '/regions/faults', { a: a.a, b: a.b, latencyMs: a.ms, jitterMs: a.jitterMs });
+        this.fault('latency', this.linkName(a.a, a.b), 'start');
+        return;
+      case 'loss':
+        await control(d, 'POST', '/regions/faults', { a: a.a, b: a.b, lossRate: a.rate });
+        this.fault('loss', this.linkName(a.a, a.b), 'start');
+        return;
+      case 'bandwidth':
+        await control(d, 'POST', '/regions/faults', { a: a.a, b: a.b, bandwidthBytesPerS: a.bytesPerS });
+        this.fault('bandwidth', this.linkName(a.a, a.b), 'start');
+        return;
+      case 'rolling-restart':
+        for (const n of this.nodesOf(a.region)) {
+          this.fault('stop', n.name, 'start');
+          await control(d, 'POST', `/nodes/${n.name}/stop`);
+          await control(d, 'POST', `/nodes/${n.name}/restart`);
+          this.fault('stop', n.name, 'end');
+          await this.waitRegionHealthy(a.region);
+          await new Promise((r) => setTimeout(r, a.gapS * 1000));
+        }
+        return;
+      case 'flap':
+        return; // expanded beforehand
+      default: {
+        const node = await this.resolveNode(a.node);
+        this.lastNode = node;
+        await control(d, 'POST', `/nodes/${node}/${a.action}`);
+        const window = { kill: 'kill', stop: 'stop', pause: 'pause', isolate: 'isolate' } as Record<string, string>;
+        const ends = { restart: ['kill', 'stop'], resume: ['pause'], rejoin: ['isolate'] } as Record<string, string[]>;
+        if (window[a.action]) this.fault(window[a.action]!, node, 'start');
+        for (const w of ends[a.action] ?? []) this.fault(w, node, 'end');
+      }
+    }
+  }
+
+  private async waitRegionHealthy(region: string): Promise<void> {
+    const nodes = this.nodesOf(region);
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const hs = await Promise.all(nodes.map((n) => this.health(n.port)));
+      if (hs.every((h) => h?.quorum && (h.ring as string[]).length === nodes.length)) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`region ${region} did not recover within 30 s`);
+  }
+
+  private async waitLinks(): Promise<void> {
+    if (this.topology.regions.length < 2) return;
+    const deadline = Date.now() + 30_000;
+    for (const r of this.topology.regions) {
+      for (;;) {
+        const hs = await Promise.all(this.nodesOf(r.name).map((n) => this.health(n.port)));
+        const gm = hs.find((h) => h?.globalmaster);
+        if (gm && (gm.regionLinks.links as { up: boolean }[]).every((l) => l.up)) break;
+        if (Date.now() > deadline) throw new Error(`region ${r.name}'s links did not come up`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    }
+  }
+
+  async run(): Promise<RunResult> {
+    mkdirSync(this.dir, { recursive: true });
+    const { topology, file } = await topologyOnFreePorts(this.s.topologyFile, this.dir);
+    this.topology = topology;
+    this.sup = new Supervisor({
+      topology,
+      topologyFile: file,
+      stateDir: join(this.dir, 'state'),
+      nodeLogLevel: 'info',
+      log: this.log,
+      meshProxies: true,
+      env: this.s.env,
+    });
+    const recordFile = join(this.dir, 'record.jsonl');
+    this.writer = new RecordWriter(recordFile);
+    let workload: Workload | null = null;
+    const timers: NodeJS.Timeout[] = [];
+    try {
+      await this.sup.start();
+      await this.waitLinks();
+      const app = topology.apps[0]!;
+      const key = app.keys[0]!;
+      workload = new Workload({
+        regions: new Map(
+          [...this.sup.balancers].map(([region, b]) => {
+            const u = new URL(b.url);
+            return [region, { host: u.hostname, port: Number(u.port) }];
+          }),
+        ),
+        key: `${app.id}.${key.id}:${key.secret}`,
+        channels: Array.from({ length: this.s.workload.channels }, (_, i) => `chaos-${i}`),
+        publishersPerRegion: this.s.workload.publishersPerRegion,
+        subscribersPerRegion: this.s.workload.subscribersPerRegion,
+        intervalMs: this.s.workload.intervalMs,
+        record: (e) => this.record(e),
+      });
+      await workload.start();
+      // Interest crosses regions within a second: let it, so the first messages are expected everywhere.
+      await new Promise((r) => setTimeout(r, 1500));
+      const t0 = Date.now();
+      const done: Promise<void>[] = [];
+      let chain = Promise.resolve();
+      for (const a of expandTimeline(this.s.timeline)) {
+        done.push(
+          new Promise<void>((resolve) => {
+            timers.push(
+              setTimeout(
+                () => {
+                  // Actions run one after another, in timeline order.
+                  chain = chain.then(() =>
+                    this.act(a).catch((err: Error) => this.log.warn({ action: a.action, err: err.message }, 'chaos action failed')),
+                  );
+                  void chain.then(resolve);
+                },
+                Math.max(0, t0 + a.at * 1000 - Date.now()),
+              ),
+            );
+          }),
+        );
+      }
+      await new Promise((r) => setTimeout(r, this.s.durationS * 1000));
+      await Promise.all(done);
+      await workload.stopPublishing(this.s.drainS * 1000);
+      // Whatever is still broken is healed, so the checker can expect convergence.
+      await this.act({ at: 0, action: 'heal' });
+      for (const n of topology.regions.flatMap((r) => r.nodes)) {
+        if (!this.sup.nodes.has(n.name)) {
+          await control(this.control, 'POST', `/nodes/${n.name}/restart`);
+          for (const w of ['kill', 'stop']) this.fault(w, n.name, 'end');
+        }
+      }
+      await this.drain(workload);
+      this.record({ type: 'end', t: Date.now() });
+    } finally {
+      for (const t of timers) clearTimeout(t);
+      workload?.close();
+      await this.sup.stop().catch(() => undefined);
+      await this.writer.close();
+    }
+    const events = await readRecordEvents(recordFile);
+    const report = check(events);
+    const files = await writeScenarioReport(dirname(this.dir), this.s.name, report, { description: this.s.description });
+    const passed = violationTotal(report.violations) === 0;
+    return { scenario: this.s, report, files, asExpected: passed === (this.s.expect === 'pass'), dir: this.dir };
+  }
+
+  /** Waits until deliveries have stopped for a while (or the drain time is up). */
+  private async drain(w: Workload): Promise<void> {
+    const deadline = Date.now() + this.s.drainS * 1000;
+    let last = w.delivered;
+    let quietSince = Date.now();
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+      if (w.delivered !== last) {
+        last = w.delivered;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince >= DRAIN_QUIET_MS) {
+        return;
+      }
+    }
+  }
+}
+
+export function runScenario(s: Scenario, dir: string, log: Logger): Promise<RunResult> {
+  return new ScenarioRun(s, dir, log).run();
+}

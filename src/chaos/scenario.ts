@@ -1,0 +1,111 @@
+/**
+ * Chaos scenario files (`test/chaos/scenarios/*.yaml`): a topology, a workload, and a
+ * timeline of faults, validated with path-named errors like topology files.
+ *
+ * Timeline actions (times in seconds from the start of publishing):
+ *   partition {a, b, oneWay?}      heal {a?, b?}
+ *   latency {a, b, ms, jitterMs?}  loss {a, b, rate}   bandwidth {a, b, bytesPerS}
+ *   flap {a, b, everyS, untilS}    (cut and heal the link every `everyS` seconds)
+ *   kill|stop|pause|resume|isolate|rejoin|restart {node}
+ *   rolling-restart {region, gapS?}
+ * A node may be named directly, or as `globalmaster:REGION` (the node holding that
+ * region's globalmaster role at the time), `master:CHANNEL@REGION` (the channel's master
+ * there), or `@last` (the node the previous node action acted on).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { TopologyError } from '../config/topology.js';
+
+const link = { a: z.string().min(1), b: z.string().min(1) };
+const node = { node: z.string().min(1) };
+const at = { at: z.number().min(0) };
+
+const action = z.discriminatedUnion('action', [
+  z.object({ ...at, action: z.literal('partition'), ...link, oneWay: z.boolean().default(false) }).strict(),
+  z.object({ ...at, action: z.literal('heal'), a: z.string().optional(), b: z.string().optional() }).strict(),
+  z.object({ ...at, action: z.literal('latency'), ...link, ms: z.number().min(0), jitterMs: z.number().min(0).default(0) }).strict(),
+  z.object({ ...at, action: z.literal('loss'), ...link, rate: z.number().min(0).max(1) }).strict(),
+  z.object({ ...at, action: z.literal('bandwidth'), ...link, bytesPerS: z.number().min(1) }).strict(),
+  z.object({ ...at, action: z.literal('flap'), ...link, everyS: z.number().min(0.5), untilS: z.number().min(0) }).strict(),
+  z.object({ ...at, action: z.literal('kill'), ...node }).strict(),
+  z.object({ ...at, action: z.literal('stop'), ...node }).strict(),
+  z.object({ ...at, action: z.literal('restart'), ...node }).strict(),
+  z.object({ ...at, action: z.literal('pause'), ...node }).strict(),
+  z.object({ ...at, action: z.literal('resume'), ...node }).strict(),
+  z.object({ ...at, action: z.literal('isolate'), ...node }).strict(),
+  z.object({ ...at, action: z.literal('rejoin'), ...node }).strict(),
+  z.object({ ...at, action: z.literal('rolling-restart'), region: z.string().min(1), gapS: z.number().min(0).default(3) }).strict(),
+]);
+
+export type TimelineAction = z.infer<typeof action>;
+
+const scenarioSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and "-"'),
+    description: z.string().default(''),
+    /** Topology file, relative to the scenario file (its ports are replaced by free ones). */
+    topology: z.string().min(1),
+    /** Seconds of publishing. */
+    durationS: z.number().min(1).max(600),
+    /** At most this long (s) after publishing stops, for the stragglers to arrive. */
+    drainS: z.number().min(0).max(120).default(15),
+    workload: z
+      .object({
+        channels: z.number().int().min(1).max(50).default(2),
+        publishersPerRegion: z.number().int().min(0).max(50).default(1),
+        subscribersPerRegion: z.number().int().min(0).max(200).default(2),
+        intervalMs: z.number().int().min(1).default(50),
+      })
+      .strict()
+      .default({ channels: 2, publishersPerRegion: 1, subscribersPerRegion: 2, intervalMs: 50 }),
+    /** Environment of the node processes (e.g. a debug switch that breaks a guarantee). */
+    env: z.record(z.string(), z.string()).default({}),
+    /** What the checker should say: `fail` for a run that breaks a guarantee on purpose. */
+    expect: z.enum(['pass', 'fail']).default('pass'),
+    timeline: z.array(action).default([]),
+  })
+  .strict();
+
+export type Scenario = z.infer<typeof scenarioSchema> & { file: string; topologyFile: string };
+
+export function loadScenario(file: string): Scenario {
+  const path = resolve(file);
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new TopologyError([`cannot read scenario: ${(e as Error).message}`], path);
+  }
+  const parsed = scenarioSchema.safeParse(doc);
+  if (!parsed.success) {
+    throw new TopologyError(
+      parsed.error.issues.map((i) => `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top level)'}: ${i.message}`),
+      path,
+    );
+  }
+  const s = parsed.data;
+  for (const [i, a] of s.timeline.entries()) {
+    if (a.at > s.durationS) throw new TopologyError([`timeline[${i}].at: ${a.at} s is after the end (durationS ${s.durationS})`], path);
+  }
+  return { ...s, file: path, topologyFile: resolve(dirname(path), s.topology) };
+}
+
+/** Expands `flap` into its partitions and heals; sorts by time. */
+export function expandTimeline(timeline: readonly TimelineAction[]): TimelineAction[] {
+  const out: TimelineAction[] = [];
+  for (const a of timeline) {
+    if (a.action !== 'flap') {
+      out.push(a);
+      continue;
+    }
+    let cut = true;
+    for (let t = a.at; t < a.untilS; t += a.everyS) {
+      out.push(cut ? { at: t, action: 'partition', a: a.a, b: a.b, oneWay: false } : { at: t, action: 'heal', a: a.a, b: a.b });
+      cut = !cut;
+    }
+    if (!cut) out.push({ at: a.untilS, action: 'heal', a: a.a, b: a.b });
+  }
+  return out.sort((x, y) => x.at - y.at);
+}

@@ -1,0 +1,201 @@
+/**
+ * The chaos workload: publishers and subscribers in every region, real `ably` SDK
+ * clients connected through each region's endpoint, recording every publish (ACKed,
+ * NACKed, unknown), every delivery and every continuity signal for the checker.
+ *
+ * Every message carries its publisher's id, its per-publisher sequence number and its
+ * send time: `{ p, s, t }`.
+ */
+import Ably from 'ably';
+import type { RecordEvent } from './record.js';
+
+export interface WorkloadOptions {
+  /** Region name → client endpoint (host:port of its balancer). */
+  regions: Map<string, { host: string; port: number }>;
+  key: string;
+  channels: string[];
+  publishersPerRegion: number;
+  subscribersPerRegion: number;
+  /** Time between a publisher's messages (each publisher spreads them over the channels). */
+  intervalMs: number;
+  record(e: RecordEvent): void;
+}
+
+type Realtime = InstanceType<typeof Ably.Realtime>;
+
+interface Payload {
+  p: string;
+  s: number;
+  t: number;
+}
+
+/** SDK options for chaos clients: quick to retry, never giving up. */
+function clientOptions(endpoint: { host: string; port: number }, key: string, useBinaryProtocol: boolean): Record<string, unknown> {
+  return {
+    key,
+    endpoint: endpoint.host,
+    port: endpoint.port,
+    tls: false,
+    useBinaryProtocol,
+    disableConnectivityCheck: true,
+    disconnectedRetryTimeout: 500,
+    suspendedRetryTimeout: 1000,
+    channelRetryTimeout: 1000,
+    logLevel: 0,
+  };
+}
+
+export class Workload {
+  private readonly clients: Realtime[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly pending = new Map<string, { region: string; client: string; channel: string; publisher: string; seq: number; t: number }>();
+  private stopped = false;
+  published = 0;
+  delivered = 0;
+
+  constructor(private readonly o: WorkloadOptions) {}
+
+  /** Connects every client and attaches every subscriber; publishers start publishing. */
+  async start(): Promise<void> {
+    const attaching: Promise<unknown>[] = [];
+    let n = 0;
+    for (const [region, endpoint] of this.o.regions) {
+      for (let i = 0; i < this.o.subscribersPerRegion; i++) {
+        const id = `${region}-sub${i}`;
+        const c = new Ably.Realtime(clientOptions(endpoint, this.o.key, n++ % 2 === 0) as never);
+        this.clients.push(c);
+        for (const channel of this.o.channels) attaching.push(this.subscribe(c, region, id, channel));
+      }
+    }
+    await Promise.all(attaching);
+    for (const [region, endpoint] of this.o.regions) {
+      for (let i = 0; i < this.o.publishersPerRegion; i++) {
+        const id = `${region}-pub${i}`;
+        const c = new Ably.Realtime(clientOptions(endpoint, this.o.key, i % 2 === 0) as never);
+        this.clients.push(c);
+        await c.connection.once('connected');
+        this.publishLoop(c, region, id);
+      }
+    }
+  }
+
+  private async subscribe(c: Realtime, region: string, client: string, channel: string): Promise<void> {
+    const ch = c.channels.get(channel);
+    let subscribed = false;
+    ch.on((sc) => {
+      const t = Date.now();
+      if (sc.current === 'attached' && !subscribed) {
+        subscribed = true;
+        this.o.record({ type: 'subscribe', t, region, client, channel });
+        return;
+      }
+      // The service's word that continuity was lost: an ATTACHED (or UPDATE) without
+      // RESUMED after the first attach, or the channel failing for good. (Suspended and
+      // detached are not: the SDK re-attaches and the service then says whether it resumed.)
+      const gap = (sc.current === 'attached' && sc.resumed === false && sc.previous !== 'initialized') || sc.current === 'failed';
+      if (subscribed && gap) {
+        this.o.record({
+          type: 'continuity',
+          t,
+          region,
+          client,
+          channel,
+          resumed: false,
+          ...(sc.reason ? { error: { code: sc.reason.code, message: sc.reason.message } } : {}),
+        });
+      }
+    });
+    ch.on('update', (sc) => {
+      if (!subscribed || sc.resumed !== false) return;
+      this.o.record({
+        type: 'continuity',
+        t: Date.now(),
+        region,
+        client,
+        channel,
+        resumed: false,
+        ...(sc.reason ? { error: { code: sc.reason.code, message: sc.reason.message } } : {}),
+      });
+    });
+    await ch.subscribe((m) => {
+      const d = m.data as Payload;
+      if (!d || typeof d.p !== 'string') return;
+      this.delivered++;
+      this.o.record({
+        type: 'deliver',
+        t: Date.now(),
+        region,
+        client,
+        channel,
+        publisher: d.p,
+        seq: d.s,
+        sentAt: d.t,
+      });
+    });
+  }
+
+  private publishLoop(c: Realtime, region: string, publisher: string): void {
+    const seqs = new Map<string, number>();
+    let turn = 0;
+    const tick = () => {
+      if (this.stopped) return;
+      const channel = this.o.channels[turn++ % this.o.channels.length]!;
+      const seq = (seqs.get(channel) ?? 0) + 1;
+      seqs.set(channel, seq);
+      const t = Date.now();
+      const key = `${publisher}\u0000${channel}\u0000${seq}`;
+      this.pending.set(key, { region, client: publisher, channel, publisher, seq, t });
+      this.published++;
+      const payload: Payload = { p: publisher, s: seq, t };
+      c.channels
+        .get(channel)
+        .publish('m', payload)
+        .then(
+          () => this.settle(key, 'ack'),
+          (err: { code?: number; message?: string }) => this.settle(key, 'nack', err),
+        );
+    };
+    this.timers.push(setInterval(tick, this.o.intervalMs));
+  }
+
+  private settle(key: string, outcome: 'ack' | 'nack', err?: { code?: number; message?: string }): void {
+    const p = this.pending.get(key);
+    if (!p) return;
+    this.pending.delete(key);
+    this.o.record({
+      type: 'publish',
+      t: p.t,
+      region: p.region,
+      client: p.client,
+      channel: p.channel,
+      publisher: p.publisher,
+      seq: p.seq,
+      outcome,
+      doneAt: Date.now(),
+      ...(err ? { error: { code: err.code ?? 0, message: err.message ?? '' } } : {}),
+    });
+  }
+
+  /** Stops publishing; waits (up to `settleMs`) for every outstanding publish to be answered. */
+  async stopPublishing(settleMs: number): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    const deadline = Date.now() + settleMs;
+    while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** Records what is still unanswered as unknown and closes every client. */
+  close(): void {
+    for (const [key, p] of this.pending) {
+      this.pending.delete(key);
+      this.o.record({ type: 'publish', t: p.t, region: p.region, client: p.client, channel: p.channel, publisher: p.publisher, seq: p.seq, outcome: 'unknown' });
+    }
+    for (const c of this.clients) {
+      try {
+        c.close();
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+}
