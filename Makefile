@@ -9,7 +9,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.install-stamp
 TOPOLOGY ?= regions/local.yaml
 
-.PHONY: install build run test test-unit proto proto-check clean typecheck system-deps
+.PHONY: install build run test test-unit proto proto-check clean typecheck system-deps chaos
 
 install: $(NODE_MODULES_STAMP)
 
@@ -52,3 +52,10 @@ proto-check: proto
 
 clean:
 	rm -rf dist .ably-ng
+
+# Every chaos scenario in test/chaos/scenarios (about 10 minutes), report in
+# chaos/results/latest/REPORT.md; exits non-zero if any verdict is not the expected one.
+CHAOS_OUT ?= chaos/results/latest
+chaos: build system-deps
+	rm -rf $(CHAOS_OUT)
+	node dist/cli.js chaos run test/chaos/scenarios/*.yaml --out $(CHAOS_OUT)
