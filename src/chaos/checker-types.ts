@@ -1,0 +1,159 @@
+/**
+ * The chaos checker's report: what `check` returns (see `checker.ts` for the definitions
+ * of each figure).
+ */
+import type { RecordError } from './record.js';
+
+export interface MessageRef {
+  publisher: string;
+  seq: number;
+}
+
+export type Violation =
+  | { kind: 'lost'; channel: string; region: string; client: string; publisher: string; seq: number; publishedAt: number }
+  | { kind: 'duplicate'; channel: string; region: string; client: string; publisher: string; seq: number; deliveries: number }
+  | {
+      kind: 'order';
+      channel: string;
+      region: string;
+      client: string;
+      publisher: string;
+      seq: number;
+      /** The larger seq of the same publisher this subscriber had already received. */
+      afterSeq: number;
+      at: number;
+    }
+  | {
+      kind: 'regionOrder';
+      channel: string;
+      region: string;
+      /** `clients[0]` received `first` before `second`; `clients[1]` the other way round. */
+      clients: [string, string];
+      first: MessageRef;
+      second: MessageRef;
+    };
+
+export type ViolationKind = Violation['kind'];
+
+export type Anomaly =
+  | { kind: 'deliveredButNacked'; channel: string; publisher: string; seq: number; deliveries: number; error?: RecordError }
+  | { kind: 'deliveredButNeverPublished'; channel: string; publisher: string; seq: number; deliveries: number };
+
+export interface ViolationCounts {
+  lost: number;
+  duplicates: number;
+  order: number;
+  regionOrder: number;
+}
+
+export interface PublishCounts {
+  sent: number;
+  acked: number;
+  nacked: number;
+  unknown: number;
+}
+
+export interface Availability extends PublishCounts {
+  region: string;
+  /** acked / sent; null when nothing was sent. */
+  share: number | null;
+}
+
+export interface LatencyStats {
+  count: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
+export interface LatencySplit {
+  outsideFaults: LatencyStats;
+  insideFaults: LatencyStats;
+}
+
+export interface LatencyFigures {
+  inRegion: LatencySplit;
+  crossRegion: LatencySplit;
+}
+
+export interface ChannelRegionFigures extends ViolationCounts {
+  channel: string;
+  region: string;
+  subscribers: number;
+  /** (subscriber, acknowledged message) pairs the subscriber was expected to receive. */
+  expected: number;
+  excused: number;
+}
+
+export interface RegionFigures extends ViolationCounts {
+  region: string;
+  subscribers: number;
+  expected: number;
+  excused: number;
+  publishes: PublishCounts;
+  latency: LatencyFigures;
+}
+
+export interface FaultFigures {
+  action: string;
+  target: string;
+  start: number;
+  end: number;
+  /** No `end` line: the window is closed at the end of the record. */
+  open: boolean;
+  /** ms from `end` until convergence; null when an expected message never arrived. */
+  convergenceMs: number | null;
+  /** Expected, not excused (subscriber, message) pairs published before `end` never delivered. */
+  unconverged: number;
+  availability: Availability[];
+}
+
+export interface RegionSeries {
+  region: string;
+  /** First deliveries to subscribers of this region per second, one entry per bucket. */
+  deliveriesPerS: number[];
+  /** Median publish→deliver latency of those deliveries; null in an empty bucket. */
+  p50Ms: (number | null)[];
+}
+
+export interface Timeline {
+  start: number;
+  bucketMs: number;
+  buckets: number;
+  series: RegionSeries[];
+}
+
+export interface Report {
+  verdict: 'PASS' | 'FAIL';
+  span: { start: number; end: number; endRecorded: boolean };
+  totals: {
+    events: number;
+    channels: number;
+    regions: number;
+    subscribers: number;
+    publishes: PublishCounts;
+    /** Every deliver line, duplicates included. */
+    deliveries: number;
+    continuity: number;
+    expected: number;
+    excused: number;
+  };
+  violations: ViolationCounts;
+  /** Up to `maxExamples` of each kind. */
+  examples: Violation[];
+  anomalies: { deliveredButNacked: number; deliveredButNeverPublished: number; examples: Anomaly[] };
+  byRegion: RegionFigures[];
+  byChannel: ChannelRegionFigures[];
+  faults: FaultFigures[];
+  latency: LatencyFigures;
+  availability: { outsideFaults: Availability[] };
+  timeline: Timeline;
+  notes: string[];
+}
+
+export interface CheckOptions {
+  /** Examples kept per violation kind and for anomalies (default 10). */
+  maxExamples?: number;
+  /** Timeline resolution (default 1000 ms, widened so that a run has at most 1800 buckets). */
+  bucketMs?: number;
+}
