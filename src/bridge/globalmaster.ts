@@ -25,10 +25,10 @@ import type { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import * as pb from '../gen/region.pb.js';
 import type { Logger } from '../log.js';
-import type { ForwardedBatch, NodeId, NodeMessage } from '../transport/messages.js';
+import type { ForwardedBatch, MasteredChannel, NodeId, NodeMessage } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import { fromPb, toPb, type LinkFrame } from './codec.js';
-import { LocalInterest, RemoteInterest } from './interest.js';
+import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
@@ -37,10 +37,16 @@ export const SECRET_METADATA = 'x-ablyng-deployment-secret';
 /** Redial backoff for a link that dropped: starts here, doubles, caps below (plus jitter). */
 const REDIAL_MIN_MS = 100;
 const REDIAL_MAX_MS = 1000;
+/** A link that keeps failing to come up is logged once per this many dials. */
+const LOG_EVERY_FAILURES = 30;
 /** A peer that has not said hello in this long is dropped. */
 const HELLO_TIMEOUT_MS = 5000;
 /** A replay asked for and not answered in this long may be asked for again. */
 const REPLAY_RETRY_MS = 5000;
+/** How often the globalmaster checks its interest against the masters' (ms). */
+const INTEREST_AUDIT_MS = 5000;
+/** Every this many audits, masters list every channel they hold, not only those with interest. */
+const FULL_AUDIT_EVERY = 6;
 
 /**
  * gRPC channel options. Keepalive pings every 2 s, dead after 2 s without an answer: a
@@ -89,6 +95,8 @@ export interface GlobalmasterDeps {
   router: ChannelRouter;
   now(): number;
   log: Logger;
+  /** Interest audit period (ms); INTEREST_AUDIT_MS unless a test wants it faster. */
+  interestAuditMs?: number;
 }
 
 export type LinkEvent = { type: 'linkUp'; region: string } | { type: 'linkDown'; region: string; reason: string };
@@ -134,12 +142,18 @@ export class Globalmaster {
   private readonly remote = new Map<string, RemoteInterest>();
   private readonly sessions = new Map<string, Session>();
   private readonly clients = new Map<string, grpc.Client>();
-  private readonly redial = new Map<string, { timer: NodeJS.Timeout | null; backoff: number }>();
+  private readonly redial = new Map<string, { timer: NodeJS.Timeout | null; backoff: number; failures: number }>();
   private readonly ingestChains = new Map<string, Promise<void>>();
   private readonly replaysAsked = new Map<string, number>();
   private nextReplayId = 1;
   private readonly listeners: ((e: LinkEvent) => void)[] = [];
   private stopped = false;
+  /** Goes up each time the role is taken, so work begun in an earlier term is dropped. */
+  private term = 0;
+  private auditTimer: NodeJS.Timeout | null = null;
+  private audits = 0;
+  /** The term whose audit is under way (-1: none), so audits of one term never overlap. */
+  private auditing = -1;
   /** Entries forwarded over earlier sessions of each link (the live one counts its own). */
   private readonly totals = new Map<string, { in: number; out: number }>();
   /** Acknowledged seq of our messages, per peer region and channel (lag, for health). */
@@ -187,22 +201,82 @@ export class Globalmaster {
 
   private async activate(): Promise<void> {
     this.active = true;
+    const term = ++this.term;
     this.d.log.info('this node is now the region\'s globalmaster');
     this.local = new LocalInterest();
+    this.audits = 0;
     // Gather the region's interest from every master.
-    const lists = await Promise.all(
-      this.d.ring().members.map((n) =>
-        this.d.rpc.request(n, { type: 'interestList' }, CHANNEL_REQUEST_TIMEOUT_MS).catch(() => null),
-      ),
-    );
-    if (!this.active) return;
-    for (const l of lists) if (l?.kind === 'interest') for (const c of l.channels) this.local.set(c.channel, true, c.since);
+    await this.auditInterest();
+    if (!this.active || term !== this.term) return;
     for (const peer of this.d.peers) if (this.d.region < peer.region) this.dial(peer);
     for (const s of this.sessions.values()) if (s.ready) s.send({ type: 'snapshot', ...this.local.snapshot() });
+    this.auditTimer = setInterval(() => void this.auditInterest(), this.d.interestAuditMs ?? INTEREST_AUDIT_MS);
+    this.auditTimer.unref();
+  }
+
+  /**
+   * Asks every node which channels it masters with interest, and mends this node's view
+   * and the masters' where a report was lost (sent to a node that did not, or no longer,
+   * hold the role). The first audit of a term, and every FULL_AUDIT_EVERY-th, lists every
+   * channel, so a master never told of another region's interest learns of it too.
+   */
+  private async auditInterest(): Promise<void> {
+    const term = this.term;
+    if (this.auditing === term) return;
+    this.auditing = term;
+    const all = this.audits++ % FULL_AUDIT_EVERY === 0;
+    try {
+      const lists = await Promise.all(
+        this.d.ring().members.map((node) =>
+          this.d.rpc
+            .request(node, { type: 'interestList', all }, CHANNEL_REQUEST_TIMEOUT_MS)
+            .then((body) => ({ node, body }))
+            .catch(() => ({ node, body: null })),
+        ),
+      );
+      if (!this.active || term !== this.term) return;
+      const listed = new Map<ChannelKey, number>();
+      let complete = true;
+      let mastersTold = 0;
+      for (const { node, body } of lists) {
+        if (body?.kind !== 'interest') {
+          complete = false;
+          continue;
+        }
+        for (const m of body.mastered) {
+          if (m.on) listed.set(m.channel, m.since);
+          if (this.correctRemote(node, m)) mastersTold++;
+        }
+      }
+      const deltas = this.local.audit(listed, complete);
+      for (const delta of deltas) this.sendDelta(delta);
+      if (this.audits > 1 && (deltas.length || mastersTold)) {
+        this.d.log.warn({ interestChanges: deltas.length, mastersTold }, 'interest audit mended reports lost while the role moved');
+      }
+    } finally {
+      if (this.auditing === term) this.auditing = -1;
+    }
+  }
+
+  /** A master whose idea of other regions' interest differs from this node's is told again (true). */
+  private correctRemote(node: NodeId, m: MasteredChannel): boolean {
+    const want = this.regionsFor(m.channel);
+    // Regions not heard from since this node took the role keep what the master has.
+    for (const r of m.remote) if (!this.remote.has(r.region)) want.push(r);
+    if (want.length === m.remote.length && want.every((w) => m.remote.some((r) => r.region === w.region))) return false;
+    this.d.send(node, { type: 'remoteInterest', channel: m.channel, regions: want });
+    return true;
+  }
+
+  private sendDelta(delta: InterestDelta): void {
+    for (const s of this.sessions.values()) if (s.ready) s.send({ type: 'delta', delta });
   }
 
   private deactivate(reason: string): void {
     this.active = false;
+    this.term++;
+    if (this.auditTimer) clearInterval(this.auditTimer);
+    this.auditTimer = null;
     for (const [, r] of this.redial) if (r.timer) clearTimeout(r.timer);
     this.redial.clear();
     for (const s of this.sessions.values()) s.close();
@@ -229,13 +303,27 @@ export class Globalmaster {
     const md = new grpc.Metadata();
     md.set(SECRET_METADATA, this.d.secret);
     const stream = (client as unknown as pb.RegionLinkClient).link(md);
-    this.attach(new Session(peer.region, stream), () => this.scheduleRedial(peer));
+    const session = new Session(peer.region, stream);
+    this.attach(session, (reason) => {
+      // A link that never came up may have landed, through the peer's balancer, on a node
+      // that is not (or no longer) its globalmaster; gRPC would reuse that connection for
+      // every new stream, so drop it and let the next dial connect afresh.
+      if (!session.ready && this.clients.get(peer.region) === client) {
+        this.clients.delete(peer.region);
+        client.close();
+      }
+      this.scheduleRedial(peer, reason);
+    });
   }
 
-  private scheduleRedial(peer: { region: string; host: string; port: number }): void {
+  private scheduleRedial(peer: { region: string; host: string; port: number }, reason: string): void {
     if (!this.active) return;
-    const r = this.redial.get(peer.region) ?? { timer: null, backoff: REDIAL_MIN_MS };
+    const r = this.redial.get(peer.region) ?? { timer: null, backoff: REDIAL_MIN_MS, failures: 0 };
     if (r.timer) return;
+    // The first failed dial, then one in LOG_EVERY_FAILURES, so a long outage is visible but quiet.
+    if (r.failures++ % LOG_EVERY_FAILURES === 0) {
+      this.d.log.warn({ peer: peer.region, address: `${peer.host}:${peer.port}`, failures: r.failures, reason }, 'region link dial failed; redialling');
+    }
     const delay = r.backoff + Math.random() * 100;
     r.backoff = Math.min(r.backoff * 2, REDIAL_MAX_MS);
     r.timer = setTimeout(() => {
@@ -260,7 +348,7 @@ export class Globalmaster {
     this.attach(new Session('', call), () => undefined);
   }
 
-  private attach(session: Session, onGone: () => void): void {
+  private attach(session: Session, onGone: (reason: string) => void): void {
     const stream = session.stream;
     let region = session.region;
     const helloTimer = setTimeout(() => {
@@ -322,7 +410,7 @@ export class Globalmaster {
         this.d.log.warn({ peer: region, reason }, 'region link down');
         this.emit({ type: 'linkDown', region, reason });
       }
-      onGone();
+      onGone(reason);
     };
     stream.on('error', (err: Error) => end(err.message));
     stream.on('end', () => end('ended'));
@@ -450,7 +538,7 @@ export class Globalmaster {
   onInterest(from: NodeId, channel: ChannelKey, on: boolean, since: number): void {
     if (!this.active) return;
     const delta = this.local.set(channel, on, since);
-    if (delta) for (const s of this.sessions.values()) if (s.ready) s.send({ type: 'delta', delta });
+    if (delta) this.sendDelta(delta);
     // The master learns which other regions want the channel.
     this.d.send(from, { type: 'remoteInterest', channel, regions: this.regionsFor(channel) });
   }

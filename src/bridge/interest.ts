@@ -20,8 +20,13 @@ export interface InterestDelta {
   removed: ChannelKey[];
 }
 
+/** Audits in a row a channel must be missing from the masters' lists before it is dropped. */
+export const AUDIT_MISSES_TO_DROP = 2;
+
 export class LocalInterest {
   private readonly channels = new Map<ChannelKey, number>();
+  /** Channels held here that the last audits did not find, and how many times in a row. */
+  private readonly missing = new Map<ChannelKey, number>();
   private v = 0;
 
   get version(): number {
@@ -38,6 +43,7 @@ export class LocalInterest {
 
   /** Records a change; returns the delta to send, or null when nothing changed. */
   set(channel: ChannelKey, on: boolean, since: number): InterestDelta | null {
+    this.missing.delete(channel);
     if (on === this.channels.has(channel)) return null;
     this.v++;
     if (on) {
@@ -46,6 +52,34 @@ export class LocalInterest {
     }
     this.channels.delete(channel);
     return { version: this.v, added: [], removed: [channel] };
+  }
+
+  /**
+   * Checks this set against what the masters listed as having subscribers (a report may
+   * have been lost while the globalmaster role moved). A listed channel missing here is
+   * added at once; one held here but not listed is dropped only after it is missing from
+   * AUDIT_MISSES_TO_DROP complete audits in a row (a list may predate an interest that
+   * began since), and never on an incomplete one (a node did not answer).
+   */
+  audit(listed: ReadonlyMap<ChannelKey, number>, complete: boolean): InterestDelta[] {
+    const deltas: InterestDelta[] = [];
+    for (const [channel, since] of listed) {
+      const d = this.set(channel, true, since);
+      if (d) deltas.push(d);
+    }
+    for (const c of this.missing.keys()) if (!this.channels.has(c)) this.missing.delete(c);
+    if (!complete) return deltas;
+    for (const channel of [...this.channels.keys()]) {
+      if (listed.has(channel)) continue;
+      const misses = (this.missing.get(channel) ?? 0) + 1;
+      if (misses < AUDIT_MISSES_TO_DROP) {
+        this.missing.set(channel, misses);
+        continue;
+      }
+      const d = this.set(channel, false, 0);
+      if (d) deltas.push(d);
+    }
+    return deltas;
   }
 
   snapshot(): { version: number; channels: InterestItem[] } {

@@ -194,7 +194,7 @@ export class ChannelMaster {
       if (before.has(r.region) || !this.deps.toRegions || !this.deps.region) continue;
       // A new interest: start that region's stream with what was published here since
       // (shortly before) its interest began; it deduplicates by message id.
-      const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.published.serial);
+      const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.published.serial, REPLAY_PAGE);
       this.deps.toRegions(
         { channel: this.key, region: this.deps.region, epoch: this.state.epoch, startSeq: start.startSeq, gapBefore: false, entries: start.entries },
         r.region,
@@ -204,6 +204,16 @@ export class ChannelMaster {
 
   get remoteRegions(): string[] {
     return [...this.remote.keys()];
+  }
+
+  /** Other regions that want this channel, and since when, as the globalmaster last said. */
+  get remoteInterest(): { region: string; since: number }[] {
+    return [...this.remote].map(([region, since]) => ({ region, since }));
+  }
+
+  /** When this region's current interest began (ms; meaningful while there are subscribers). */
+  get interestBegan(): number {
+    return this.interestSince;
   }
 
   /** Tells the globalmaster where this channel's interest stands (on install, and when asked). */

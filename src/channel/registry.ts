@@ -25,6 +25,7 @@ import type {
   ChannelStatus,
   ChannelRequest,
   ForwardedBatch,
+  MasteredChannel,
   NodeId,
   ReplyBody,
 } from '../transport/messages.js';
@@ -179,13 +180,25 @@ export class ChannelRegistry {
     if (h?.role === 'master' && !h.master.isStopped) h.master.setRemoteInterest(regions);
   }
 
-  /** Channels mastered here that have subscribers (this region's interest), for the globalmaster. */
-  interestList(): { channel: ChannelKey; since: number }[] {
-    const out: { channel: ChannelKey; since: number }[] = [];
+  /**
+   * Channels mastered here, for the globalmaster: those with subscribers (this region's
+   * interest) or with other regions' interest, or (`all`) every one.
+   */
+  interestList(all: boolean): MasteredChannel[] {
+    const out: MasteredChannel[] = [];
     for (const [key, h] of this.holdings) {
-      if (h.role === 'master' && !h.master.isStopped && h.master.subscribers.size > 0) out.push({ channel: key, since: 0 });
+      if (h.role !== 'master' || h.master.isStopped) continue;
+      const m = h.master;
+      const on = m.subscribers.size > 0;
+      const remote = m.remoteInterest;
+      if (all || on || remote.length) out.push({ channel: key, on, since: on ? m.interestBegan : 0, remote });
     }
     return out;
+  }
+
+  /** The globalmaster moved: every master tells the new one where its interest stands. */
+  reportAllInterest(): void {
+    for (const h of this.holdings.values()) if (h.role === 'master' && !h.master.isStopped) h.master.reportInterest();
   }
 
   /** The link to another region is back: every master asks it for what it sent meanwhile. */

@@ -255,10 +255,10 @@ export class ChannelState {
     return { startSeq: from - 1, gap, entries };
   }
 
-  /** This region's own entries stored since `since` (ms), up to serial `upto`, oldest first. */
-  localSince(since: number, upto: number): { startSeq: number; entries: LogEntry[] } {
+  /** This region's own entries stored since `since` (ms), up to serial `upto`, oldest first (the newest `limit`). */
+  localSince(since: number, upto: number, limit: number): { startSeq: number; entries: LogEntry[] } {
     const entries: LogEntry[] = [];
-    for (let i = this.localIdx.length - 1; i >= this.localHead; i--) {
+    for (let i = this.localIdx.length - 1; i >= this.localHead && entries.length < limit; i--) {
       const serial = this.localIdx[i]!;
       if (serial > upto) continue;
       const e = this.log.range(serial - 1, serial)?.[0];

@@ -109,6 +109,10 @@ export class Membership {
    */
   reset(now: number, reason: string): MembershipEvent {
     this.incarnation = Math.max(this.incarnation + 1, now);
+    // Our verdicts that peers were down guarded channels we took from them; we hold none
+    // now, so a peer we had down may come back in the life we last saw (and we say
+    // nothing of it in gossip until we hear from it).
+    for (const m of this.members.values()) if (m.state === 'down' && !m.gone) m.heard = false;
     return { type: 'selfReset', incarnation: this.incarnation, reason };
   }
 
@@ -121,7 +125,7 @@ export class Membership {
       { node: this.self, incarnation: this.incarnation, state: this.leaving ? 'left' : 'up', address: this.address },
     ];
     for (const m of this.members.values()) {
-      out.push({ node: m.node, incarnation: m.incarnation, state: m.state, address: m.address });
+      out.push({ node: m.node, incarnation: m.heard ? m.incarnation : 0, state: m.state, address: m.address });
     }
     return out;
   }
@@ -139,6 +143,11 @@ export class Membership {
       } else if (!m) {
         this.members.set(hb.node, { node: hb.node, incarnation: hb.incarnation, state: 'left', address: hb.address, lastHeard: now, heard: true });
       }
+      return events;
+    }
+    // A heartbeat from a life we hold dead (or an older one) is stale: a partition may hold
+    // bytes and deliver them after it heals. What it says about us, or anyone, is no news.
+    if (m && m.heard && (hb.incarnation < m.incarnation || (hb.incarnation === m.incarnation && (m.state === 'down' || m.state === 'left')))) {
       return events;
     }
     if (!m) {

@@ -263,7 +263,9 @@ export interface ReplayLocalRequest {
   afterSeq: number;
 }
 
+/** `all`: every channel mastered there, not only those with interest here or elsewhere. */
 export interface InterestListRequest {
+  all: boolean;
 }
 
 export interface VectorRangeRequest {
@@ -356,8 +358,20 @@ export interface InterestItem {
   since: number;
 }
 
+/**
+ * A channel a node masters: whether it has subscribers here (since when), and which other
+ * regions its master believes want it.
+ */
+export interface MasteredChannel {
+  channel: string;
+  on: boolean;
+  since: number;
+  /** `channel` holds the region name here */
+  remote: InterestItem[];
+}
+
 export interface InterestList {
-  channels: InterestItem[];
+  mastered: MasteredChannel[];
 }
 
 export interface VectorEntries {
@@ -2933,11 +2947,14 @@ export const ReplayLocalRequest: MessageFns<ReplayLocalRequest> = {
 };
 
 function createBaseInterestListRequest(): InterestListRequest {
-  return {};
+  return { all: false };
 }
 
 export const InterestListRequest: MessageFns<InterestListRequest> = {
-  encode(_: InterestListRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: InterestListRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.all !== false) {
+      writer.uint32(8).bool(message.all);
+    }
     return writer;
   },
 
@@ -2954,6 +2971,14 @@ export const InterestListRequest: MessageFns<InterestListRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.all = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3955,14 +3980,93 @@ export const InterestItem: MessageFns<InterestItem> = {
   },
 };
 
+function createBaseMasteredChannel(): MasteredChannel {
+  return { channel: "", on: false, since: 0, remote: [] };
+}
+
+export const MasteredChannel: MessageFns<MasteredChannel> = {
+  encode(message: MasteredChannel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.on !== false) {
+      writer.uint32(16).bool(message.on);
+    }
+    if (message.since !== 0) {
+      writer.uint32(24).int64(message.since);
+    }
+    for (const v of message.remote) {
+      InterestItem.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MasteredChannel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMasteredChannel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.on = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.remote.push(InterestItem.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseInterestList(): InterestList {
-  return { channels: [] };
+  return { mastered: [] };
 }
 
 export const InterestList: MessageFns<InterestList> = {
   encode(message: InterestList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.channels) {
-      InterestItem.encode(v!, writer.uint32(10).fork()).join();
+    for (const v of message.mastered) {
+      MasteredChannel.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -3980,12 +4084,12 @@ export const InterestList: MessageFns<InterestList> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
+          case 2: {
+            if (tag !== 18) {
               break;
             }
 
-            message.channels.push(InterestItem.decode(reader, reader.uint32()));
+            message.mastered.push(MasteredChannel.decode(reader, reader.uint32()));
             continue;
           }
         }

@@ -246,7 +246,10 @@ export class AblyNode {
     this.transport.onMessage((from, msg) => this.onNodeMessage(from, msg));
     this.transport.onEvent((e) => {
       if (e.type === 'linkDown') this.apply(this.membership.onLinkDown(e.peer, e.reason));
-      else if (e.type === 'peerGone') this.apply(this.membership.onPeerGone(e.peer));
+      else if (e.type === 'peerGone') {
+        this.log.warn({ peer: e.peer }, 'peer refuses connections: its process is gone');
+        this.apply(this.membership.onPeerGone(e.peer));
+      }
       else if (e.type === 'linkUp') this.transport.send(e.peer, this.membership.heartbeat());
     });
   }
@@ -414,6 +417,7 @@ export class AblyNode {
       this.registry.reconcile();
       return;
     }
+    const globalmasterBefore = this.ringView.owner(GLOBALMASTER_KEY);
     this.ringView = new Ring(members, this.region.vnodes);
     this.log.info({ members: this.ringView.members }, 'ring changed');
     this.emit({ type: 'ringChanged', members: [...this.ringView.members] });
@@ -421,6 +425,8 @@ export class AblyNode {
     this.directory.reconcile(true);
     this.hub.onRingChange();
     this.globalmaster?.evaluate();
+    // Interest reports sent while the role moved may have gone to a node not holding it.
+    if (this.globalmaster && this.ringView.owner(GLOBALMASTER_KEY) !== globalmasterBefore) this.registry.reportAllInterest();
   }
 
   // ---- node-to-node traffic ------------------------------------------------------------
@@ -454,7 +460,7 @@ export class AblyNode {
         );
         return;
       case 'interestList':
-        this.rpc.reply(from, msg.rid, { kind: 'interest', channels: this.registry.interestList() });
+        this.rpc.reply(from, msg.rid, { kind: 'interest', mastered: this.registry.interestList(msg.all) });
         return;
       case 'unsub':
         this.registry.unsubscribe(from, msg.channel);

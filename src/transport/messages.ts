@@ -216,10 +216,19 @@ export interface ReplayLocalRequest {
   afterSeq: number;
 }
 
-/** Globalmaster → every node: which channels do you master that have subscribers? */
+/** Globalmaster → every node: which channels do you master with interest here or elsewhere (or at all)? */
 export interface InterestListRequest {
   type: 'interestList';
   rid: number;
+  all: boolean;
+}
+
+/** A channel a node masters: subscribers here (since when), and the other regions it forwards to. */
+export interface MasteredChannel {
+  channel: ChannelKey;
+  on: boolean;
+  since: number;
+  remote: { region: string; since: number }[];
 }
 
 /** A client re-attaching with a channelSerial from another region. */
@@ -305,7 +314,7 @@ export type ReplyBody =
   | { kind: 'ingested'; seq: number; replayAfter: number | null }
   /** This region's own messages (replay): from `startSeq`, `gap` when history did not reach back. */
   | { kind: 'local'; epoch: string; startSeq: number; gap: boolean; entries: LogEntry[] }
-  | { kind: 'interest'; channels: { channel: ChannelKey; since: number }[] }
+  | { kind: 'interest'; mastered: MasteredChannel[] }
   | { kind: 'vector'; entries: LogEntry[]; gap: string | null }
   | { kind: 'published'; serials: string[] }
   | { kind: 'entries'; entries: LogEntry[]; more: boolean }

@@ -103,7 +103,7 @@ function requestToPb(r: NodeRequest): pb.Request {
     case 'replayLocal':
       return { rid: r.rid, body: { $case: 'replayLocal', replayLocal: { channel: r.channel, epoch: r.epoch, afterSeq: r.afterSeq } } };
     case 'interestList':
-      return { rid: r.rid, body: { $case: 'interestList', interestList: {} } };
+      return { rid: r.rid, body: { $case: 'interestList', interestList: { all: r.all } } };
     case 'vectorRange':
       return { rid: r.rid, body: { $case: 'vectorRange', vectorRange: { channel: r.channel, origins: r.origins, upto: r.upto } } };
     case 'presenceGet':
@@ -181,7 +181,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
     case 'replayLocal':
       return { type: 'replayLocal', rid, channel: b.replayLocal.channel, epoch: b.replayLocal.epoch, afterSeq: b.replayLocal.afterSeq };
     case 'interestList':
-      return { type: 'interestList', rid };
+      return { type: 'interestList', rid, all: b.interestList.all };
     case 'vectorRange':
       return { type: 'vectorRange', rid, channel: b.vectorRange.channel, origins: b.vectorRange.origins, upto: b.vectorRange.upto };
     case 'presenceGet': {
@@ -237,7 +237,13 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
         body: { $case: 'local', local: { epoch: r.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries.map(entryToPb) } },
       };
     case 'interest':
-      return { rid, body: { $case: 'interest', interest: { channels: r.channels } } };
+      return {
+        rid,
+        body: {
+          $case: 'interest',
+          interest: { mastered: r.mastered.map((m) => ({ ...m, remote: m.remote.map((x) => ({ channel: x.region, since: x.since })) })) },
+        },
+      };
     case 'vector':
       return { rid, body: { $case: 'vector', vector: { entries: r.entries.map(entryToPb), gap: r.gap ?? undefined } } };
     case 'published':
@@ -294,7 +300,10 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'local':
       return { kind: 'local', epoch: b.local.epoch, startSeq: b.local.startSeq, gap: b.local.gap, entries: b.local.entries.map(entryFromPb) };
     case 'interest':
-      return { kind: 'interest', channels: b.interest.channels };
+      return {
+        kind: 'interest',
+        mastered: b.interest.mastered.map((m) => ({ ...m, remote: m.remote.map((x) => ({ region: x.channel, since: x.since })) })),
+      };
     case 'vector':
       return { kind: 'vector', entries: b.vector.entries.map(entryFromPb), gap: b.vector.gap ?? null };
     case 'published':

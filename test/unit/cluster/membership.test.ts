@@ -333,6 +333,40 @@ describe('Membership', () => {
       expect(m.selfIncarnation).toBe(inc);
     });
 
+    it('ignores a stale report from a life of the peer it holds dead (bytes held by a partition)', () => {
+      // b, cut off, still had quorum for a moment (c only suspect) and said a was down; a,
+      // on the majority side, declared b down. After the heal, b's old heartbeats arrive.
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
+      tickThrough(m, 0, 1_000);
+      m.onHeartbeat(hb('c', 6), 1_000);
+      expect(m.state('b')).toBe('down');
+      expect(m.onHeartbeat(hb('b', 5, { members: downReport(SELF_INC), quorum: true }), 1_050)).toEqual([]);
+      expect(m.onHeartbeat(hb('b', 4, { members: downReport(SELF_INC), quorum: true }), 1_060)).toEqual([]);
+      expect(m.selfIncarnation).toBe(SELF_INC);
+      // Its next life is news.
+      expect(types(m.onHeartbeat(hb('b', 7, { members: downReport(SELF_INC), quorum: true }), 1_100))).toEqual(['peerUp', 'selfReset']);
+    });
+
+    it('after its own reset, takes back peers it had down in the life it last saw, and stops calling them down', () => {
+      // a is cut off: it has b and c down and loses quorum (the node then resets).
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
+      tickThrough(m, 0, 1_000);
+      expect(m.hasQuorum()).toBe(false);
+      m.reset(1_000, 'lost quorum');
+      const said = m.heartbeat().members.filter((i) => i.node !== 'a');
+      expect(said.every((i) => i.incarnation === 0)).toBe(true); // no verdict on b's or c's life
+      // The partition heals; b and c never reset (they kept quorum).
+      expect(types(m.onHeartbeat(hb('c', 6), 1_100))).toEqual(['peerUp']);
+      expect(m.hasQuorum()).toBe(true);
+      expect(m.heartbeat().members.find((i) => i.node === 'b')).toMatchObject({ state: 'down', incarnation: 0 });
+      expect(types(m.onHeartbeat(hb('b', 5), 1_150))).toEqual(['peerUp']);
+      expect(m.ringMembers().sort()).toEqual(['a', 'b', 'c']);
+    });
+
     it('ignores a report from a peer without quorum', () => {
       const m = trio();
       const events = m.onHeartbeat(hb('b', 5, { members: downReport(SELF_INC), quorum: false }), 5_000);
