@@ -77,4 +77,6 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Started by a supervisor (`ably-ng up`, chaos, tests): stop when it goes away.
+  if (process.send) process.on('disconnect', () => stop('supervisor gone'));
 }

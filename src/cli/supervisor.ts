@@ -201,10 +201,13 @@ export class Supervisor {
       ...this.viaArgs(region, node),
       ...extraArgs,
     ];
+    // The IPC channel is the node's lifeline: if this process dies without stopping it
+    // (kill -9, a crash), the channel closes and the node stops itself (cli/node.ts).
     const proc = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...this.o.env },
     });
+    proc.channel?.unref();
     let log = this.logs.get(node);
     if (!log) {
       log = createWriteStream(join(this.o.stateDir, 'logs', `${node}.log`), { flags: 'a' });

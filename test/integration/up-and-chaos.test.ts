@@ -113,3 +113,37 @@ describe('ably-ng up and ably-ng chaos', () => {
     for (const pid of pids) expect(alive(pid)).toBe(false);
   });
 });
+
+describe('ably-ng up killed with SIGKILL', () => {
+  it('leaves no node behind: each stops when its supervisor is gone', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'ablyng-up-kill-'));
+    const ports = await freePorts(5);
+    const doc = {
+      deployment: 'killtest',
+      secrets: { cluster: 'cluster-secret' },
+      apps: [{ id: 'app', keys: [{ id: 'root', secret: 'rootsecret' }] }],
+      regions: [
+        {
+          name: 'r1',
+          balancer: { port: ports[0] },
+          nodes: [1, 2].map((n) => ({ name: `r1-${n}`, port: ports[n * 2 - 1], meshPort: ports[n * 2] })),
+        },
+      ],
+    };
+    writeFileSync(join(d, 'topology.yaml'), stringify(doc));
+    const p = spawn(process.execPath, [cli, 'up', 'topology.yaml'], { cwd: d, stdio: ['ignore', 'pipe', 'ignore'] });
+    const got: any[] = [];
+    createInterface({ input: p.stdout! }).on('line', (l) => got.push(JSON.parse(l)));
+    try {
+      await waitFor(() => got.some((l) => l.ready === 'all'), { what: 'the deployment ready', timeoutMs: 40_000 });
+      const pids = got.filter((l) => l.ready === true).map((l) => l.pid as number);
+      expect(pids).toHaveLength(2);
+      for (const pid of pids) expect(alive(pid)).toBe(true);
+      p.kill('SIGKILL');
+      await waitFor(() => pids.every((pid) => !alive(pid)), { what: 'the orphaned nodes to stop', timeoutMs: 15_000 });
+    } finally {
+      if (p.exitCode === null) p.kill('SIGKILL');
+      for (const l of got) if (l.ready === true && alive(l.pid)) process.kill(l.pid, 'SIGKILL');
+    }
+  });
+});
