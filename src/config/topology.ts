@@ -46,7 +46,20 @@ const regionSchema = z
     link: z.object({ host: z.string().default('127.0.0.1'), port }).strict().optional(),
     /** Certificates for this region's links, overriding `links.tls`. */
     tls: tlsFilesSchema.optional(),
-    nats: z.object({ servers: z.array(z.string().min(1)).min(1) }).strict().optional(),
+    /**
+     * The NATS cluster a `transport: nats` region runs on: client URLs (more are learnt from
+     * the cluster), and its authentication: a token, or a user and password (secrets given
+     * literally or as `env:NAME`).
+     */
+    nats: z
+      .object({
+        servers: z.array(z.string().min(1)).min(1),
+        token: secret.optional(),
+        user: z.string().min(1).optional(),
+        pass: secret.optional(),
+      })
+      .strict()
+      .optional(),
     balancer: z.object({ host: z.string().default('127.0.0.1'), port }).strict().optional(),
     vnodes: z.number().int().min(1).max(4096).default(128),
     nodes: z.array(nodeSchema).min(1, 'a region needs at least one node'),
@@ -166,6 +179,8 @@ export function validateTopology(doc: unknown, file?: string): Topology {
     if (regionNames.has(r.name)) problems.push(`regions[${ri}].name: duplicate region "${r.name}"`);
     regionNames.add(r.name);
     if (r.transport === 'nats' && !r.nats) problems.push(`regions[${ri}].nats: required when transport is "nats"`);
+    if (r.nats?.token && (r.nats.user || r.nats.pass)) problems.push(`regions[${ri}].nats: a token and a user/pass contradict each other`);
+    if (r.nats && !!r.nats.user !== !!r.nats.pass) problems.push(`regions[${ri}].nats: user and pass go together`);
     if (r.balancer) claim(r.balancer.host, r.balancer.port, `regions[${ri}].balancer`);
     if (r.link) claim(r.link.host, r.link.port, `regions[${ri}].link`);
     r.nodes.forEach((n, ni) => {

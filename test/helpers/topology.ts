@@ -9,8 +9,16 @@ export const KEY = 'app.root:rootsecret';
 export const SUB_KEY = 'app.sub:subsecret1';
 export const PUB_ONLY_KEY = 'app.pub:pubsecret1';
 
+/** A region of the test topology; `transport: 'nats'` puts it on the given NATS servers. */
+export interface TestRegion {
+  name: string;
+  nodes: number;
+  transport?: 'mesh' | 'nats';
+  nats?: { servers: string[]; token?: string; user?: string; pass?: string };
+}
+
 export interface TestTopologyOptions {
-  regions?: { name: string; nodes: number }[];
+  regions?: TestRegion[];
   retention?: Record<string, number>;
   limits?: Record<string, number>;
   /** Region links over TLS with these PEM files (paths); plain text otherwise. */
@@ -42,6 +50,8 @@ export async function makeTopology(o: TestTopologyOptions = {}): Promise<{ file:
     ...(o.limits ? { limits: o.limits } : {}),
     regions: regions.map((r) => ({
       name: r.name,
+      ...(r.transport ? { transport: r.transport } : {}),
+      ...(r.nats ? { nats: r.nats } : {}),
       ...(multi ? { link: { port: ports[p++]! } } : {}),
       nodes: Array.from({ length: r.nodes }, (_, i) => ({
         name: `${r.name}-n${i + 1}`,
