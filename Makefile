@@ -9,7 +9,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.install-stamp
 TOPOLOGY ?= regions/local.yaml
 
-.PHONY: install build run test test-unit proto proto-check clean typecheck system-deps chaos
+.PHONY: install build run test test-unit proto proto-check clean typecheck system-deps bench chaos
 
 install: $(NODE_MODULES_STAMP)
 
@@ -49,6 +49,16 @@ proto: install
 proto-check: proto
 	@git diff --exit-code -- src/gen || (echo "src/gen is stale: run 'make proto' and commit" && exit 1)
 	@test -z "$$(git status --porcelain -- src/gen)" || (echo "src/gen has untracked files: run 'make proto' and commit" && exit 1)
+
+# Benchmarks (issue 7, BENCHMARKS.md): BENCH=quick (about 5 minutes) or BENCH=full (about
+# 30). Servers run pinned to CPU 0 and the load generator to CPU 1 (taskset), on 127.0.0.1
+# only; results go to bench/results/<date>.{json,md,*.svg}. The connections scenario opens
+# 20,000 sockets on each side, so the open-file limit is raised to the hard limit first.
+BENCH ?= quick
+bench: build
+	@ABLY_NG_BENCH_DEPS=1 scripts/ensure-system-deps.sh
+	hard=$$(ulimit -Hn); [ "$$hard" = unlimited ] && hard=1048576; ulimit -n "$$hard" 2>/dev/null || true; \
+	node dist/bench/run.js --mode $(BENCH)
 
 clean:
 	rm -rf dist .ably-ng

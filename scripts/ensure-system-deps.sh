@@ -5,8 +5,11 @@ set -euo pipefail
 need=()
 command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# `make bench` sets ABLY_NG_BENCH_DEPS=1: the peers it measures (nats-server above,
+# mosquitto) and taskset, which pins servers and the load generator to separate CPUs.
 if [ "${ABLY_NG_BENCH_DEPS:-0}" = 1 ]; then
   command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
+  command -v taskset >/dev/null 2>&1 || need+=(util-linux)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
