@@ -12,6 +12,7 @@
 import { AblyError, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Frame } from '../protocol/codec.js';
+import { SharedFrame } from '../protocol/shared-frame.js';
 import { entryFrames, syncFrames } from '../protocol/frames.js';
 import { messageSize, type PresenceMessage } from '../protocol/message.js';
 import type { WireFormat } from '../protocol/types.js';
@@ -33,7 +34,7 @@ export interface LocalSubscriber {
   wants(kind: LogEntry['kind']): boolean;
   /** Whether it may publish (PUBLISH mode), for occupancy. */
   readonly publishes: boolean;
-  send(frame: Frame): void;
+  send(frame: Frame | SharedFrame): void;
   /** Continuity on this channel was lost: tell the client (UPDATE without RESUMED). */
   discontinuity(error: AblyError, channelSerial: string): void;
 }
@@ -473,8 +474,9 @@ export class ChannelClient {
     const first = entries[0]!.serial;
     const lastSerial = entries[entries.length - 1]!.serial;
     // Encoded at most once per format (and name form) for all subscribers that take the
-    // whole batch.
-    let shared: Map<string, Frame[]> | null = null;
+    // whole batch, and written to each of them as the same bytes.
+    const shape = batchShape(entries);
+    let shared: Record<WireFormat, Map<string, SharedFrame[]>> | null = null;
     let reached = 0;
     for (const [sub, rec] of this.subs) {
       if (rec.queue !== null) {
@@ -482,15 +484,15 @@ export class ChannelClient {
         continue;
       }
       if (rec.after >= lastSerial) continue;
-      if (rec.after >= first || !this.takesAll(sub, entries)) {
+      if (rec.after >= first || !takesAll(sub, shape)) {
         this.sendTo(sub, rec, entries);
         reached++;
         continue;
       }
-      shared ??= new Map();
-      const fk = sub.format + sub.channelName;
-      let frames = shared.get(fk);
-      if (!frames) shared.set(fk, (frames = entryFrames(sub.channelName, entries, sub.format)));
+      shared ??= { json: new Map(), msgpack: new Map() };
+      const byName = shared[sub.format];
+      let frames = byName.get(sub.channelName);
+      if (!frames) byName.set(sub.channelName, (frames = entryFrames(sub.channelName, entries, sub.format).map((f) => new SharedFrame(f))));
       for (const f of frames) sub.send(f);
       rec.after = lastSerial;
       reached++;
@@ -505,12 +507,6 @@ export class ChannelClient {
       }
       this.deps.onDeliver(this.key, reached, messages, bytes);
     }
-  }
-
-  /** Whether the subscriber takes every entry of the batch (no echo or mode filtering). */
-  private takesAll(sub: LocalSubscriber, entries: LogEntry[]): boolean {
-    for (const e of entries) if (!this.wanted(sub, e)) return false;
-    return true;
   }
 
   private wanted(sub: LocalSubscriber, e: LogEntry): boolean {
@@ -536,4 +532,32 @@ export class ChannelClient {
     if (seen > rec.after) rec.after = seen;
     if (mine.length) for (const f of entryFrames(sub.channelName, mine, sub.format)) sub.send(f);
   }
+}
+
+/** What a batch holds, for telling in O(1) whether a subscriber takes all of it. */
+interface BatchShape {
+  messages: boolean;
+  presence: boolean;
+  /** Connections that published the batch's messages (echo filtering). */
+  publishers: Set<string>;
+}
+
+function batchShape(entries: readonly LogEntry[]): BatchShape {
+  const shape: BatchShape = { messages: false, presence: false, publishers: new Set() };
+  for (const e of entries) {
+    if (e.kind === 'presence') {
+      shape.presence = true;
+      continue;
+    }
+    shape.messages = true;
+    if (e.message.connectionId) shape.publishers.add(e.message.connectionId);
+  }
+  return shape;
+}
+
+/** Whether the subscriber takes every entry of the batch (no echo or mode filtering). */
+function takesAll(sub: LocalSubscriber, shape: BatchShape): boolean {
+  if (shape.messages && !sub.wants('message')) return false;
+  if (shape.presence && !sub.wants('presence')) return false;
+  return sub.echo || !shape.publishers.has(sub.connectionId);
 }

@@ -8,6 +8,7 @@ import type { ChannelClient } from '../channel/client.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import { Action, Flag } from '../protocol/actions.js';
 import type { Frame } from '../protocol/codec.js';
+import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
 
 export type AttachmentState = 'attaching' | 'attached' | 'detaching' | 'detached';
@@ -17,7 +18,7 @@ export interface AttachmentOwner {
   readonly id: string;
   readonly format: WireFormat;
   readonly echo: boolean;
-  sendFrame(frame: Frame): void;
+  sendFrame(frame: Frame | SharedFrame): void;
   sendMessage(pm: ProtocolMessage): void;
 }
 
@@ -57,7 +58,7 @@ export class Attachment implements LocalSubscriber {
     return kind === 'message' ? (this.modes & Flag.SUBSCRIBE) !== 0 : (this.modes & Flag.PRESENCE_SUBSCRIBE) !== 0;
   }
 
-  send(frame: Frame): void {
+  send(frame: Frame | SharedFrame): void {
     if (this.state === 'attached') this.owner.sendFrame(frame);
   }
 

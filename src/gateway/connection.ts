@@ -14,12 +14,14 @@ import { channelKey } from '../channel/entry.js';
 import { Action, ActionName, Flag, MODE_MASK, PresenceAction } from '../protocol/actions.js';
 import { parseChannelName } from '../protocol/channel-name.js';
 import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
+import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
 import { reauthenticate, type Authenticator } from './auth.js';
 import { AckQueue, type AckSlot } from './acks.js';
 import { Attachment, type AttachmentOwner } from './attachment.js';
 import { buildMessages, buildPresence } from './publish.js';
 import type { GatewayServices } from './services.js';
+import { writeFrame } from './socket-writes.js';
 import { RateLimiter } from '../rate.js';
 
 export interface ConnectionParams {
@@ -50,7 +52,6 @@ export class Connection implements AttachmentOwner {
   private readonly attachments = new Map<string, Attachment>();
   private readonly acks = new AckQueue();
   private readonly rate: RateLimiter;
-  private corked = false;
   private closed = false;
   /** Shutting down: new publishes are left unanswered (the SDK resends them after reconnecting). */
   private draining = false;
@@ -148,7 +149,7 @@ export class Connection implements AttachmentOwner {
     this.sendFrame(encodeFrame(pm, this.format));
   }
 
-  sendFrame(frame: Frame): void {
+  sendFrame(frame: Frame | SharedFrame): void {
     if (this.closed) return;
     const ws = this.ws;
     if (ws.readyState !== ws.OPEN) return;
@@ -156,20 +157,8 @@ export class Connection implements AttachmentOwner {
       this.slowConsumer();
       return;
     }
-    // Cork the socket for the rest of this turn: every frame written now leaves in one
-    // write (one syscall) instead of one each.
-    if (!this.corked) {
-      const sock = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-      if (sock) {
-        sock.cork();
-        this.corked = true;
-        process.nextTick(() => {
-          this.corked = false;
-          sock.uncork();
-        });
-      }
-    }
-    ws.send(frame, { binary: typeof frame !== 'string' });
+    // Corked for the turn; a shared frame's bytes go straight to the socket (socket-writes.ts).
+    writeFrame(ws, frame);
     this.lastSent = this.services.now();
   }
 

@@ -1,0 +1,64 @@
+/**
+ * Writing frames straight to a connection's socket.
+ *
+ * - Corking per turn: the first frame written to a socket in an event-loop turn corks it,
+ *   and one tick after the turn every corked socket is uncorked, so the frames of a turn
+ *   leave in one write (one syscall) per socket, with one scheduled callback for all.
+ * - Shared frames: a broadcast's WebSocket frame is built once (`SharedFrame.bytes`) and
+ *   written as is to every socket, bypassing `ws`'s per-send framing and copy. That is
+ *   only safe while `ws`'s sender has nothing queued of its own (it queues only while
+ *   compressing or reading a Blob, which this server never does: per-message deflate is
+ *   off); otherwise the frame goes through `ws.send`, in order behind the queue.
+ */
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import type { Frame } from '../protocol/codec.js';
+import { SharedFrame } from '../protocol/shared-frame.js';
+
+const corked: Socket[] = [];
+let uncorkScheduled = false;
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  const socks = corked.splice(0);
+  for (const s of socks) s.uncork();
+}
+
+/** Corks the socket until the end of this turn (once per turn). */
+export function corkForTurn(sock: Socket): void {
+  if (sock.writableCorked > 0) return;
+  sock.cork();
+  corked.push(sock);
+  if (!uncorkScheduled) {
+    uncorkScheduled = true;
+    process.nextTick(uncorkAll);
+  }
+}
+
+/** The raw socket under a `ws` WebSocket (undefined once it is gone). */
+export function socketOf(ws: WebSocket): Socket | undefined {
+  return (ws as unknown as { _socket?: Socket })._socket;
+}
+
+interface SenderInternals {
+  _state?: number;
+  _queue?: unknown[];
+}
+
+function senderIdle(ws: WebSocket): boolean {
+  const sender = (ws as unknown as { _sender?: SenderInternals })._sender;
+  return !!sender && sender._state === 0 && (sender._queue?.length ?? 0) === 0;
+}
+
+/** Writes one frame to an open WebSocket, corked for the turn. */
+export function writeFrame(ws: WebSocket, frame: Frame | SharedFrame): void {
+  const sock = socketOf(ws);
+  if (sock) corkForTurn(sock);
+  if (!(frame instanceof SharedFrame)) {
+    ws.send(frame, { binary: typeof frame !== 'string' });
+  } else if (sock && senderIdle(ws)) {
+    sock.write(frame.bytes);
+  } else {
+    ws.send(frame.payload, { binary: !frame.text });
+  }
+}
