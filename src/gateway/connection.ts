@@ -69,6 +69,8 @@ export class Connection implements AttachmentOwner {
   private expiryTimer: NodeJS.Timeout | null = null;
   private lastSent: number;
   private lastReceived: number;
+  /** When the last WebSocket ping went out (liveness probe, see tick). */
+  private lastProbe = 0;
   /** Called once when the transport is gone. */
   onClose: ((c: Connection) => void) | null = null;
 
@@ -180,22 +182,35 @@ export class Connection implements AttachmentOwner {
 
   // ---- lifecycle ----------------------------------------------------------------
 
-  /** Called about once a second by the node: keepalive and dead-peer detection. */
+  /**
+   * Called about once a second by the node: keepalive and dead-peer detection.
+   *
+   * Keepalive (for the client's idle timer): a HEARTBEAT, or a WebSocket ping when it
+   * asked for `heartbeats=false`, whenever nothing was sent for half of maxIdleInterval.
+   * Liveness (for us): a client may legitimately send nothing for hours (a subscriber),
+   * so once it has been silent for maxIdleInterval it gets a WebSocket ping, which every
+   * WebSocket peer answers with a pong (RFC 6455 §5.5.2) whatever heartbeat style it
+   * chose. Only a client that answers nothing for 3 × maxIdleInterval is cut.
+   */
   tick(now: number): void {
     if (this.closed) return;
     const idle = this.services.limits.maxIdleIntervalMs;
-    if (now - this.lastReceived > idle * 3) {
-      this.services.log.debug({ connectionId: this.id }, 'no activity from client; closing transport');
+    const silent = now - this.lastReceived;
+    if (silent > idle * 3) {
+      this.services.log.debug({ connectionId: this.id, silentMs: silent }, 'client answers nothing; closing transport');
       this.ws.terminate();
       return;
     }
     if (now - this.lastSent >= idle / 2) {
       if (this.heartbeats) this.sendMessage({ action: Action.HEARTBEAT });
-      else {
-        this.ws.ping();
-        this.lastSent = now;
-      }
+      else this.probe(now);
     }
+    if (silent >= idle && now - this.lastProbe >= idle / 2) this.probe(now);
+  }
+
+  private probe(now: number): void {
+    this.ws.ping();
+    this.lastSent = this.lastProbe = now;
   }
 
   /**

@@ -27,7 +27,11 @@ function compatibleClientId(had: string | null, now: string | null): boolean {
   return specific(had) || specific(now) ? had === now : true;
 }
 
-/** How often connections are swept for keepalive pings and dead clients. */
+/**
+ * How often connections are swept for keepalive pings and dead clients: every second, or
+ * a quarter of maxIdleInterval if that is shorter (a client gets a ping well before the
+ * 3 × maxIdleInterval of silence that ends it).
+ */
 const SWEEP_INTERVAL_MS = 1000;
 /** On shutdown, publishes in flight get this long to be answered before clients are disconnected. */
 const DRAIN_TIMEOUT_MS = 3000;
@@ -70,7 +74,7 @@ export class Gateway {
         resolve(typeof addr === 'object' && addr ? addr.port : port);
       });
     }).then((p) => {
-      this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+      this.sweeper = setInterval(() => this.sweep(), Math.min(SWEEP_INTERVAL_MS, this.services.limits.maxIdleIntervalMs / 4));
       this.sweeper.unref();
       return p as number;
     });
