@@ -10,7 +10,8 @@
  *   `down` stays down at that incarnation: its heartbeats are ignored until it comes back
  *   as a new life. A node therefore takes a new incarnation, and drops what it held as
  *   if restarted (`selfReset`), whenever it may have been declared down: when it finds
- *   it was frozen longer than `downAfterMs` (SIGSTOP, a long stall), when a peer that
+ *   it was frozen longer than `downAfterMs` (SIGSTOP, a long stall) while some peer was
+ *   alive to notice, when a peer that
  *   has quorum reports it down, and (the node decides) when it loses quorum.
  * - The ring is built from `up` and `suspect` members, so a blip does not move channels.
  * - Quorum: a node serves as channel master only while it sees more than half of the
@@ -45,6 +46,8 @@ export type MembershipEvent =
   | { type: 'peerLeft'; node: NodeId }
   /** A node we had not heard of was named by a peer: dial it. */
   | { type: 'peerDiscovered'; node: NodeId; address: NodeAddress }
+  /** We were frozen, but no live peer could have declared us down: nothing to drop. */
+  | { type: 'frozen'; gapMs: number }
   /** We may have been declared down while alive: we took a new incarnation; drop all state. */
   | { type: 'selfReset'; incarnation: number; reason: string };
 
@@ -210,10 +213,17 @@ export class Membership {
     const gap = this.lastTick === undefined ? 0 : now - this.lastTick;
     this.lastTick = now;
     if (gap >= this.timeouts.downAfterMs) {
-      // We were frozen: the silence is ours, not the peers'. They may have declared us
-      // down meanwhile, so start a new life, and give them a fresh timeout.
-      for (const m of this.members.values()) if (m.heard) m.lastHeard = now;
-      events.push(this.reset(now, `frozen for ${gap} ms`));
+      // We were frozen: the silence is ours, not the peers'. Give them a fresh timeout.
+      // If a live peer may have declared us down meanwhile, start a new life. If none
+      // could have (a region of one, or every peer already down), our state is still
+      // the only and rightful copy: dropping it would lose acknowledged messages.
+      let watched = false;
+      for (const m of this.members.values()) {
+        if (!m.heard) continue;
+        m.lastHeard = now;
+        if (m.state === 'up' || m.state === 'suspect') watched = true;
+      }
+      events.push(watched ? this.reset(now, `frozen for ${gap} ms`) : { type: 'frozen', gapMs: gap });
       return events;
     }
     for (const m of this.members.values()) {

@@ -401,6 +401,9 @@ export class AblyNode {
           this.registry.forgetNode(e.node);
           ringMayChange = true;
           break;
+        case 'frozen':
+          this.log.warn({ gapMs: e.gapMs }, 'event loop was frozen; no live peer could have declared this node down, so it keeps its state');
+          break;
         case 'selfReset':
           this.log.warn({ reason: e.reason, incarnation: e.incarnation }, 'starting a new incarnation; dropping channel state');
           void this.registry.dropAll(AblyError.of('channelFailed', `node reset: ${e.reason}`));

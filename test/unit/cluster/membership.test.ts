@@ -428,6 +428,23 @@ describe('Membership', () => {
       expect(m.selfIncarnation).toBe(SELF_INC);
     });
 
+    it('keeps its state when alone in its region: nobody could have declared it down', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      m.tick(0);
+      expect(m.tick(5_000)).toEqual([{ type: 'frozen', gapMs: 5_000 }]);
+      expect(m.selfIncarnation).toBe(SELF_INC);
+    });
+
+    it('keeps its state when every peer it had heard is down', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      tickThrough(m, 0, T.downAfterMs); // b goes down; c was never heard
+      expect(m.state('b')).toBe('down');
+      expect(types(m.tick(T.downAfterMs + 5_000))).toEqual(['frozen']);
+      expect(m.selfIncarnation).toBe(SELF_INC);
+    });
+
     it('does not reset on its first tick, however late', () => {
       const m = trio();
       expect(m.tick(1_000_000)).toEqual([]);
