@@ -22,11 +22,10 @@ import type { GatewayServices } from '../gateway/services.js';
 import type { Logger } from '../log.js';
 import { messageSize, type Message } from '../protocol/message.js';
 import type { NodeAddress, NodeId, NodeMessage } from '../transport/messages.js';
-import { MeshTransport } from '../transport/mesh.js';
-import { NatsTransport } from '../transport/nats.js';
 import { Rpc } from '../transport/rpc.js';
 import type { RegionTransport } from '../transport/transport.js';
 import { ConnectionDirectory } from './connection-directory.js';
+import { regionTransport } from './region-transport.js';
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Globalmaster, GLOBALMASTER_KEY, type TlsMaterial } from '../bridge/globalmaster.js';
@@ -98,7 +97,18 @@ export class AblyNode {
     for (const n of this.region.nodes) {
       if (n.name !== this.id) this.membership.addStatic(n.name, { host: n.host, port: n.port, meshPort: n.meshPort }, this.clock.now());
     }
-    this.transport = o.transport ?? this.makeTransport(secret);
+    this.transport =
+      o.transport ??
+      regionTransport({
+        self: this.id,
+        deployment: o.topology.deployment,
+        region: this.region,
+        node: o.node,
+        clusterSecret: secret,
+        log: this.log,
+        heartbeatIntervalMs: this.membership.timeouts.heartbeatIntervalMs,
+        ...(o.dialVia ? { dialVia: o.dialVia } : {}),
+      });
     this.ringView = new Ring(this.membership.ringMembers(), this.region.vnodes);
     this.quorum = this.membership.hasQuorum();
     this.rpc = new Rpc(this.transport);
@@ -242,34 +252,6 @@ export class AblyNode {
         this.apply(this.membership.onPeerGone(e.peer));
       }
       else if (e.type === 'linkUp') this.transport.send(e.peer, this.membership.heartbeat());
-    });
-  }
-
-  /** The transport the region's topology names: the mesh, or NATS (`regions[].nats`). */
-  private makeTransport(clusterSecret: string): RegionTransport {
-    const o = this.o;
-    const nats = this.region.nats;
-    if (this.region.transport === 'nats' && nats) {
-      const where = `regions.${this.region.name}.nats`;
-      return new NatsTransport({
-        self: this.id,
-        deployment: o.topology.deployment,
-        region: this.region.name,
-        servers: nats.servers,
-        ...(nats.token ? { token: resolveSecret(nats.token, `${where}.token`)! } : {}),
-        ...(nats.user ? { user: nats.user, pass: resolveSecret(nats.pass, `${where}.pass`)! } : {}),
-        log: this.log,
-        heartbeatIntervalMs: this.membership.timeouts.heartbeatIntervalMs,
-      });
-    }
-    return new MeshTransport({
-      self: this.id,
-      region: this.region.name,
-      host: o.node.host,
-      meshPort: o.node.meshPort,
-      secret: clusterSecret,
-      log: this.log,
-      ...(o.dialVia ? { dialVia: o.dialVia } : {}),
     });
   }
 

@@ -1,0 +1,47 @@
+/** The region transport a node runs on, as its region's topology names it. */
+import { resolveSecret, type NodeConfig, type RegionConfig } from '../config/topology.js';
+import type { Logger } from '../log.js';
+import { MeshTransport } from '../transport/mesh.js';
+import type { NodeAddress, NodeId } from '../transport/messages.js';
+import { NatsTransport } from '../transport/nats.js';
+import type { RegionTransport } from '../transport/transport.js';
+
+export interface RegionTransportOptions {
+  self: NodeId;
+  deployment: string;
+  region: RegionConfig;
+  node: NodeConfig;
+  /** Authenticates mesh links (secrets.cluster). */
+  clusterSecret: string;
+  log: Logger;
+  heartbeatIntervalMs: number;
+  /** Peers to dial through another address (fault proxies; mesh only). */
+  dialVia?: (peer: NodeId, address: NodeAddress) => { host: string; port: number };
+}
+
+/** The mesh (the default), or NATS for `transport: nats` (`regions[].nats`). */
+export function regionTransport(o: RegionTransportOptions): RegionTransport {
+  const nats = o.region.nats;
+  if (o.region.transport === 'nats' && nats) {
+    const where = `regions.${o.region.name}.nats`;
+    return new NatsTransport({
+      self: o.self,
+      deployment: o.deployment,
+      region: o.region.name,
+      servers: nats.servers,
+      ...(nats.token ? { token: resolveSecret(nats.token, `${where}.token`)! } : {}),
+      ...(nats.user ? { user: nats.user, pass: resolveSecret(nats.pass, `${where}.pass`)! } : {}),
+      log: o.log,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+    });
+  }
+  return new MeshTransport({
+    self: o.self,
+    region: o.region.name,
+    host: o.node.host,
+    meshPort: o.node.meshPort,
+    secret: o.clusterSecret,
+    log: o.log,
+    ...(o.dialVia ? { dialVia: o.dialVia } : {}),
+  });
+}
