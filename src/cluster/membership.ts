@@ -112,6 +112,8 @@ export class Membership {
    */
   reset(now: number, reason: string): MembershipEvent {
     this.incarnation = Math.max(this.incarnation + 1, now);
+    // The new life starts now: a freeze that ended in this reset is not counted again.
+    this.lastTick = now;
     // Our verdicts that peers were down guarded channels we took from them; we hold none
     // now, so a peer we had down may come back in the life we last saw (and we say
     // nothing of it in gossip until we hear from it).

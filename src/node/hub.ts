@@ -54,6 +54,15 @@ export class Hub {
     for (const c of this.clients.values()) if (c.subscribedAt === node) c.resubscribe();
   }
 
+  /**
+   * This node started a new incarnation: every master (its own, now dropped, and others',
+   * which forgot it when they declared it down) has lost its subscriptions, so every
+   * client subscribes afresh from its stream position.
+   */
+  onSelfReset(): void {
+    for (const c of this.clients.values()) c.resubscribe();
+  }
+
   keys(): ChannelKey[] {
     return [...this.clients.keys()];
   }

@@ -388,7 +388,10 @@ export class AblyNode {
           break;
         case 'selfReset':
           this.log.warn({ reason: e.reason, incarnation: e.incarnation }, 'starting a new incarnation; dropping channel state');
-          void this.registry.dropAll(AblyError.of('channelFailed', `node reset: ${e.reason}`));
+          // Peers hear of the new life before any request of it (links are FIFO): one that
+          // still had the old life up forgets its subscriptions now, not the new ones.
+          this.transport.broadcast(this.membership.heartbeat());
+          void this.registry.dropAll(AblyError.of('channelFailed', `node reset: ${e.reason}`)).then(() => this.hub.onSelfReset());
           ringMayChange = true;
           break;
       }

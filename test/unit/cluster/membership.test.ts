@@ -445,6 +445,18 @@ describe('Membership', () => {
       expect(m.selfIncarnation).toBe(SELF_INC);
     });
 
+    it('resets once when, waking from a freeze, it first hears it was declared down', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      // Queued bytes are read before the timer fires: the gossip comes first.
+      const down = { node: 'a', incarnation: SELF_INC, state: 'down' as const, address: addr(0) };
+      expect(types(m.onHeartbeat(hb('b', 5, { members: [down] }), 5_000))).toEqual(['selfReset']);
+      const inc = m.selfIncarnation;
+      expect(m.tick(5_010)).toEqual([]);
+      expect(m.selfIncarnation).toBe(inc);
+    });
+
     it('does not reset on its first tick, however late', () => {
       const m = trio();
       expect(m.tick(1_000_000)).toEqual([]);
