@@ -248,8 +248,10 @@ export class AblyNode {
     this.transport.onEvent((e) => {
       if (e.type === 'linkDown') this.apply(this.membership.onLinkDown(e.peer, e.reason));
       else if (e.type === 'peerGone') {
-        this.log.warn({ peer: e.peer }, 'peer refuses connections: its process is gone');
-        this.apply(this.membership.onPeerGone(e.peer));
+        // Said only when it changes something: at start-up, peers not yet listening refuse too.
+        const events = this.membership.onPeerGone(e.peer);
+        if (events.length) this.log.warn({ peer: e.peer }, 'peer refuses connections: its process is gone');
+        this.apply(events);
       }
       else if (e.type === 'linkUp') this.transport.send(e.peer, this.membership.heartbeat());
     });

@@ -12,7 +12,7 @@ import { Supervisor } from '../../cli/supervisor.js';
 import { validateTopology, type Topology } from '../../config/topology.js';
 import { silentLogger } from '../../log.js';
 import { pinProcess, hasTaskset } from '../processes.js';
-import { freePort } from '../util.js';
+import { reservePorts } from '../../ports.js';
 import { CHANNEL, type RunningServer, type ServerContext, type ServerDef } from './server.js';
 
 /** Limits high enough that the server's speed, not a quota, bounds the benchmark. */
@@ -56,6 +56,12 @@ export interface AblyDeployment {
 export async function benchTopology(o: AblyDeploymentOptions): Promise<unknown> {
   const regions = o.regions ?? [{ name: 'r1', nodes: 1 }];
   const multi = regions.length > 1;
+  // Distinct ports, all free now and below the ephemeral range (clients' own ports cannot take them).
+  const perNode = multi ? 3 : 2;
+  const perRegion = (multi ? 1 : 0) + (o.balancers ? 1 : 0);
+  const ports = await reservePorts(regions.reduce((n, r) => n + r.nodes * perNode + perRegion, 0));
+  let next = 0;
+  const port = () => ports[next++]!;
   const regionDocs = [];
   for (const r of regions) {
     const nodes = [];
@@ -63,15 +69,15 @@ export async function benchTopology(o: AblyDeploymentOptions): Promise<unknown> 
       nodes.push({
         name: `${r.name}-n${i + 1}`,
         host: '127.0.0.1',
-        port: await freePort(),
-        meshPort: await freePort(),
-        ...(multi ? { grpcPort: await freePort() } : {}),
+        port: port(),
+        meshPort: port(),
+        ...(multi ? { grpcPort: port() } : {}),
       });
     }
     regionDocs.push({
       name: r.name,
-      ...(multi ? { link: { host: '127.0.0.1', port: await freePort() } } : {}),
-      ...(o.balancers ? { balancer: { host: '127.0.0.1', port: await freePort() } } : {}),
+      ...(multi ? { link: { host: '127.0.0.1', port: port() } } : {}),
+      ...(o.balancers ? { balancer: { host: '127.0.0.1', port: port() } } : {}),
       nodes,
     });
   }
