@@ -8,9 +8,15 @@ import HashRing from 'hashring';
 import type { NodeId } from '../transport/messages.js';
 
 export const DEFAULT_VNODES = 128;
+/**
+ * Placements remembered per ring (a ring never changes): the registry asks every
+ * channel's owner and replica every second, and a lookup hashes (md5) and walks the ring.
+ */
+const MAX_CACHED = 200_000;
 
 export class Ring {
   private readonly ring: HashRing | null;
+  private readonly replicas = new Map<string, NodeId | null>();
   readonly members: readonly NodeId[];
 
   constructor(members: Iterable<NodeId>, readonly vnodes = DEFAULT_VNODES) {
@@ -25,7 +31,7 @@ export class Ring {
     // count when it differs from its own default ('vnode count'); otherwise it derives the
     // count from weights with floor(), which can move keys between surviving nodes when
     // membership changes. Setting the default to something else keeps ours explicit.
-    this.ring = new HashRing(servers, 'md5', { 'vnode count': vnodes + 1, 'max cache size': 50_000 });
+    this.ring = new HashRing(servers, 'md5', { 'vnode count': vnodes + 1, 'max cache size': MAX_CACHED });
   }
 
   get size(): number {
@@ -48,7 +54,13 @@ export class Ring {
 
   /** The key's replica (next distinct node after the master), or null with one member. */
   replica(key: string): NodeId | null {
-    const p = this.preference(key, 2);
-    return p.length > 1 ? p[1]! : null;
+    let r = this.replicas.get(key);
+    if (r === undefined) {
+      const p = this.preference(key, 2);
+      r = p.length > 1 ? p[1]! : null;
+      if (this.replicas.size >= MAX_CACHED) this.replicas.clear();
+      this.replicas.set(key, r);
+    }
+    return r;
   }
 }
