@@ -1,13 +1,14 @@
 /**
  * `make bench`: runs the benchmark scenarios of issue 7 and writes the results.
  *   node dist/bench/run.js [--mode quick|full] [--only fanout,connections,scale-subscribers]
- *                          [--out DIR] [--no-pin]
+ *                          [--out DIR] [--name STEM] [--no-pin]
  * Servers run pinned to CPU 0 and the load generator (and this process) to CPU 1, with
  * `taskset`. Everything talks to 127.0.0.1 only. The run is bounded by its mode's time
  * budget; every process it starts is stopped by PID when it ends, fails, is interrupted
  * (SIGINT/SIGTERM) or runs out of time. Writes, in the results directory (default
  * bench/results): <date>.json (every figure, the machine), <date>.md (tables), and
- * <date>-*.svg (plots); a full run writes <date>-full.* instead.
+ * <date>-*.svg (plots); a full run writes <date>-full.* instead, and `--name STEM` writes
+ * STEM.* (so a run of some scenarios does not overwrite the day's complete results).
  */
 import { Command } from 'commander';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,9 +34,10 @@ const program = new Command()
   .option('--only <ids>', 'comma-separated scenario ids (fanout, connections, scale-subscribers)')
   .option('--servers <ids>', 'comma-separated servers to measure (ably-ng, ws, ws-corked, socket.io, nats, mosquitto); default: each scenario\'s own list')
   .option('--out <dir>', 'results directory', join(REPO_ROOT, 'bench', 'results'))
+  .option('--name <stem>', 'file name stem of the results (default: <date>, or <date>-full in full mode)')
   .option('--no-pin', 'do not pin servers and the load generator to separate CPUs')
   .parse();
-const opts = program.opts<{ mode: string; only?: string; servers?: string; out: string; pin: boolean }>();
+const opts = program.opts<{ mode: string; only?: string; servers?: string; out: string; name?: string; pin: boolean }>();
 if (opts.mode !== 'quick' && opts.mode !== 'full') {
   console.error(`--mode must be quick or full, not ${opts.mode}`);
   process.exit(2);
@@ -109,7 +111,7 @@ function writeResults(): { json: string; md: string } {
   const meta: RunMeta = {
     date,
     mode,
-    command: `node dist/bench/run.js --mode ${mode}${opts.only ? ` --only ${opts.only}` : ''}${opts.servers ? ` --servers ${opts.servers}` : ''}${opts.pin ? '' : ' --no-pin'}`,
+    command: `node dist/bench/run.js --mode ${mode}${opts.only ? ` --only ${opts.only}` : ''}${opts.servers ? ` --servers ${opts.servers}` : ''}${opts.name ? ` --name ${opts.name}` : ''}${opts.pin ? '' : ' --no-pin'}`,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     machine,
@@ -118,7 +120,7 @@ function writeResults(): { json: string; md: string } {
     aborted,
   };
   // Quick runs are <date>.*, full runs <date>-full.*, so a day keeps one of each.
-  const stem = mode === 'quick' ? date : `${date}-${mode}`;
+  const stem = opts.name ?? (mode === 'quick' ? date : `${date}-${mode}`);
   const plotFile = (file: string) => `${stem}-${file}`;
   for (const r of results) for (const p of r.plots) writeFileSync(join(outDir, plotFile(p.file)), p.svg);
   const json = join(outDir, `${stem}.json`);

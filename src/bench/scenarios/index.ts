@@ -5,11 +5,28 @@
  * `withServer`, and one line here.
  */
 import { connectionsScenario } from './connections.js';
+import { crossRegionScenario } from './cross-region.js';
+import { failoverScenario } from './failover.js';
 import { fanoutPeersScenario } from './fanout-peers.js';
 import { fanoutScaleScenario } from './fanout-scale.js';
+import { channelsScenario } from './channels.js';
+import { regionScenario } from './region.js';
+import { scaleChannelsScenario, scaleNodesScenario } from './scale-region.js';
 import type { Scenario } from './scenario.js';
+import { transportsScenario } from './transports.js';
 
-export const SCENARIOS: readonly Scenario[] = [fanoutPeersScenario, connectionsScenario, fanoutScaleScenario];
+export const SCENARIOS: readonly Scenario[] = [
+  fanoutPeersScenario,
+  connectionsScenario,
+  fanoutScaleScenario,
+  regionScenario,
+  channelsScenario,
+  scaleChannelsScenario,
+  scaleNodesScenario,
+  crossRegionScenario,
+  failoverScenario,
+  transportsScenario,
+];
 
 export function selectScenarios(only: string[] | null): Scenario[] {
   if (!only) return [...SCENARIOS];

@@ -1,0 +1,336 @@
+/**
+ * Scenario 3 of issue 7: one channel across a 3-node region. The publisher is on node
+ * A, the channel's master on node B (a channel name the ring gives to B, checked against
+ * B's own `GET /channels/{name}`), subscribers on node C (two thirds) and B (one third).
+ * The fan-out ladder finds that layout's saturation; then every layout runs the same
+ * loads, in the same run: half of that saturation, and a light load (a few messages/s,
+ * no queue anywhere) that shows the path's own cost. Layouts: one node (no hop), the
+ * region with every client on the master (the master still copies each batch to its
+ * replica before broadcasting), publisher one hop from the master, subscribers one hop
+ * from it, and the scenario's own A → B → C. Differences of light-load p50 give each
+ * hop's cost; the bare mesh transport's hop (mesh-hop.ts) is measured beside them.
+ */
+import { medians, type StepMedians } from '../channels-load.js';
+import { measureFanout, type FanoutResult } from '../fanout.js';
+import { Loadgen } from '../loadgen/driver.js';
+import type { OpenResult } from '../loadgen/protocol.js';
+import { meshHop } from '../mesh-hop.js';
+import { ms, num, pct, rate } from '../report/format.js';
+import { barChart } from '../report/svg.js';
+import { askMaster, channelMasteredBy, ringPlace, startRegion, type Region } from '../servers/ably-region.js';
+import type { RunningServer } from '../servers/server.js';
+import { fanoutNotes, limitText } from './fanout-peers.js';
+import { serverContext, type Scenario, type ScenarioContext, type ScenarioResult, type Table } from './scenario.js';
+
+export interface RegionOptions {
+  /** Subscribers of the one channel; each count is a separate set of measurements. */
+  subscribers: number[];
+  /** The light load: messages/s to `lightSubscribers` subscribers, low enough that nothing queues. */
+  lightPublishPerS: number;
+  lightSubscribers: number;
+  lightStepMs: number;
+  /** Steps per layout and load (medians are reported). */
+  reps: number;
+  /** The bare mesh transport (mesh-hop.ts): round trips, and messages streamed. */
+  hopRtts: number;
+  hopMessages: number;
+}
+
+/** The issue's target: in-region p99 below this at half of saturation, across three nodes. */
+const TARGET_P99_MS = 5;
+
+type Role = 'A' | 'B' | 'C';
+
+interface Layout {
+  id: string;
+  label: string;
+  /** Where the publisher and the subscribers connect ('one': the single-node deployment). */
+  publisher: Role | 'one';
+  subscribers: (Role | 'one')[];
+  path: string;
+}
+
+const LAYOUTS: readonly Layout[] = [
+  { id: 'one-node', label: 'one node', publisher: 'one', subscribers: ['one'], path: 'publisher, master and subscribers on one node (no replica)' },
+  { id: 'on-master', label: 'region, all on the master', publisher: 'B', subscribers: ['B'], path: 'B → B (replica copy first)' },
+  { id: 'publish-hop', label: 'region, publisher one hop away', publisher: 'A', subscribers: ['B'], path: 'A → B → B' },
+  { id: 'broadcast-hop', label: 'region, subscribers one hop away', publisher: 'B', subscribers: ['C'], path: 'B → C' },
+  { id: 'a-b-c', label: 'region, A → B → C (scenario 3)', publisher: 'A', subscribers: ['C', 'C', 'B'], path: 'A → B → C (⅔), B (⅓)' },
+];
+const MAIN = 'a-b-c';
+
+interface LayoutFigures {
+  layout: string;
+  label: string;
+  path: string;
+  subscribe: OpenResult;
+  /** At half of the main layout's saturation (deliveries/s). */
+  half: StepMedians | null;
+  /** Measured for the first subscriber count only (it does not depend on it). */
+  light: StepMedians | null;
+  lost: number;
+  clientNotes: string[];
+}
+
+interface Point {
+  subscribers: number;
+  /** The main layout's ladder (saturation, half-saturation medians). */
+  fanout: FanoutResult | null;
+  halfDeliveriesPerS: number | null;
+  layouts: LayoutFigures[];
+}
+
+/** Starts a Loadgen, runs `fn`, closes its connections and stops it by PID. */
+async function withLoadgen<T>(ctx: ScenarioContext, fn: (lg: Loadgen) => Promise<T>): Promise<{ value: T; notes: string[] }> {
+  const lg = await Loadgen.start(ctx.processes, ctx.cpus.loadgen);
+  try {
+    const value = await fn(lg);
+    const closed = await lg.closeAll(500).catch((e: Error) => ({ notes: [`closing connections: ${e.message}`] }));
+    return { value, notes: closed.notes };
+  } finally {
+    await lg.stop();
+  }
+}
+
+/**
+ * One layout on a running server: the light load with `lightSubscribers` subscribers
+ * (few, so that the path, not the fan-out, is what the latency shows), then, with the
+ * rest of the `n` subscribers added, the half-saturation load (unless `halfRate` is
+ * null). Each load starts with a short warm-up step that is not counted.
+ */
+async function measureLayout(ctx: ScenarioContext, server: RunningServer, layout: Layout, n: number, halfRate: number | null, light: boolean): Promise<LayoutFigures> {
+  const o = ctx.profile.region;
+  const f = ctx.profile.fanout;
+  ctx.log(`region: ${layout.label} (${layout.path}), ${light ? `${o.lightSubscribers} then ` : ''}${n} subscribers`);
+  const { value, notes } = await withLoadgen(ctx, async (lg) => {
+    const subscribe = await lg.subscribe(server.target, Math.min(n, o.lightSubscribers), f.connectConcurrency);
+    if (subscribe.opened === 0) throw new Error(`${layout.label}: no subscriber could subscribe (${subscribe.errors.join('; ')})`);
+    await lg.publisher(server.target);
+    const step = async (ratePerS: number, durationMs: number, counted = true) => {
+      const s = await lg.step({ ratePerS, durationMs, drainMs: f.drainMs, quietMs: f.quietMs, settleMaxMs: f.settleMaxMs, serverPids: server.pids });
+      if (counted) {
+        ctx.log(
+          `  ${s.publishPerS} msgs/s × ${s.subscribers} → ${s.deliveriesPerS}/s, p50 ${s.latency.p50Ms} ms, p99 ${s.latency.p99Ms} ms, server CPU ${s.serverCpuPct}%, ` +
+            `loadgen ${s.loadgenCpuPct}%, other ${s.otherCpuPct}%${s.lost ? `, ${s.lost} late` : ''}`,
+        );
+      }
+      return s;
+    };
+    const lightReps = [];
+    if (light) {
+      await step(o.lightPublishPerS, o.lightStepMs / 2, false);
+      for (let i = 0; i < o.reps; i++) lightReps.push(await step(o.lightPublishPerS, o.lightStepMs));
+    }
+    let half: StepMedians | null = null;
+    if (halfRate !== null) {
+      const more = await lg.subscribe(server.target, n - subscribe.opened, f.connectConcurrency);
+      subscribe.opened += more.opened;
+      subscribe.failed += more.failed;
+      subscribe.errors.push(...more.errors);
+      const rate = halfRate / subscribe.opened;
+      await step(rate, f.stepMs / 2, false);
+      const reps = [];
+      for (let i = 0; i < o.reps; i++) reps.push(await step(rate, f.stepMs));
+      half = medians(reps);
+    }
+    const totals = await lg.totals(2000, f.settleMaxMs);
+    return { subscribe, half, light: lightReps.length ? medians(lightReps) : null, lost: totals.missing };
+  });
+  return { layout: layout.id, label: layout.label, path: layout.path, ...value, clientNotes: notes };
+}
+
+/** The scenario's own layout: the fan-out ladder with `n` subscribers (saturation, then half of it). */
+async function ladder(ctx: ScenarioContext, server: RunningServer, n: number): Promise<FanoutResult> {
+  ctx.log(`region: fan-out ladder on ${server.label}, ${n} subscribers`);
+  const { value, notes } = await withLoadgen(ctx, (lg) => measureFanout(server, lg, { ...ctx.profile.fanout, subscribers: n, overloadMs: 0 }, ctx.log));
+  return { ...value, clientNotes: notes };
+}
+
+/** NACKs the clients saw, from their counted notes ("ably: NACK … ×12"). */
+function nackCount(clientNotes: string[]): number {
+  return clientNotes.filter((n) => n.startsWith('ably: NACK')).reduce((a, n) => a + Number(/×(\d+)$/.exec(n)?.[1] ?? 1), 0);
+}
+
+function regionServer(region: Region, roles: Record<Role, string>, channel: string, layout: Layout): RunningServer {
+  const url = (r: Role | 'one') => region.node(r === 'one' ? region.names[0]! : roles[r]).wsUrl;
+  return {
+    id: `ably-ng-${region.names.length}n`,
+    label: `ably-ng (${region.names.length === 1 ? '1 node' : `${region.names.length}-node region`}, ${layout.label})`,
+    target: { protocol: 'ably', publisherUrl: url(layout.publisher), subscriberUrls: layout.subscribers.map(url), channel, key: region.deployment.key },
+    pids: region.deployment.pids,
+    problems: region.problems,
+    stop: region.stop,
+  };
+}
+
+export const regionScenario: Scenario = {
+  id: 'region',
+  title: 'One channel across a 3-node region: latency per mesh hop (scenario 3)',
+  covers: '3',
+  async run(ctx: ScenarioContext): Promise<ScenarioResult> {
+    const o = ctx.profile.region;
+    const notes: string[] = [];
+    const points: Point[] = o.subscribers.map((n) => ({ subscribers: n, fanout: null, halfDeliveriesPerS: null, layouts: [] }));
+    const problems: string[] = [];
+    let placement: Record<string, unknown> = {};
+
+    // The 3-node region: the main layout's ladder first, then the other region layouts.
+    const region = await startRegion(serverContext(ctx, 'region-3n'), 3);
+    try {
+      const [a, b, c] = region.names as [string, string, string];
+      const roles: Record<Role, string> = { A: a, B: b, C: c };
+      const channel = channelMasteredBy(region.names, b, 'region');
+      const ring = ringPlace(region.names, channel);
+      placement = { channel, nodes: roles, ring };
+      ctx.log(`region: channel "${channel}" is mastered by ${ring.master} (replica ${ring.replica}); publisher on ${a}, subscribers on ${c} and ${b}`);
+      const main = LAYOUTS.find((l) => l.id === MAIN)!;
+      for (const [i, p] of points.entries()) {
+        p.fanout = await ladder(ctx, regionServer(region, roles, channel, main), p.subscribers);
+        p.halfDeliveriesPerS = p.fanout.half ? p.fanout.saturationDeliveriesPerS / 2 : null;
+        if (!('reported' in placement)) {
+          // The ladder made the channel active (its master keeps the history): ask a node which one masters it.
+          const said = await askMaster(region.node(a).httpUrl, region.deployment.key, channel).catch((e: Error) => ({ error: e.message }));
+          placement = { ...placement, reported: said };
+          if ('master' in said && said.master !== b) notes.push(`The node reported master ${said.master} for "${channel}", not ${b} as the ring says: the layouts' hop counts are off.`);
+        }
+        for (const l of LAYOUTS.filter((x) => x.publisher !== 'one')) {
+          // The scenario's own layout has its half-saturation figures from the ladder; only
+          // the light load (once) is left to measure on it.
+          const own = l.id === MAIN;
+          const m: LayoutFigures =
+            own && i > 0
+              ? { layout: l.id, label: l.label, path: l.path, subscribe: p.fanout.subscribe, half: null, light: null, lost: 0, clientNotes: [] }
+              : await measureLayout(ctx, regionServer(region, roles, channel, l), l, p.subscribers, own ? null : p.halfDeliveriesPerS, i === 0);
+          if (own && p.fanout.half) m.half = medians(p.fanout.half.reps);
+          p.layouts.push(m);
+        }
+      }
+      problems.push(...region.problems());
+    } finally {
+      await region.stop();
+    }
+
+    // The same loads on one node.
+    const one = await startRegion(serverContext(ctx, 'region-1n'), 1);
+    try {
+      const l = LAYOUTS.find((x) => x.publisher === 'one')!;
+      const server = regionServer(one, { A: one.names[0]!, B: one.names[0]!, C: one.names[0]! }, 'region-one', l);
+      for (const [i, p] of points.entries()) p.layouts.unshift(await measureLayout(ctx, server, l, p.subscribers, p.halfDeliveriesPerS, i === 0));
+      problems.push(...one.problems().map((x) => `one node: ${x}`));
+    } finally {
+      await one.stop();
+    }
+
+    ctx.log(`region: bare mesh transport hop (mesh-hop.ts, ${o.hopRtts} round trips, ${o.hopMessages} messages)`);
+    const hop = await meshHop({ messages: o.hopMessages, rtts: o.hopRtts }).catch((e: Error) => {
+      notes.push(`The bare mesh hop was not measured: ${e.message}.`);
+      return null;
+    });
+
+    const tables: Table[] = [];
+    const targetRows: (string | number)[][] = [];
+    const bars = [];
+    const order = (x: LayoutFigures, y: LayoutFigures) => LAYOUTS.findIndex((l) => l.id === x.layout) - LAYOUTS.findIndex((l) => l.id === y.layout);
+    for (const p of points) p.layouts.sort(order);
+    const first = new Map((points[0]?.layouts ?? []).map((l) => [l.layout, l]));
+    const lightBase = first.get('one-node')?.light;
+    const light = `${o.lightPublishPerS} messages/s to ${o.lightSubscribers} subscribers`;
+    tables.push({
+      title: `The path's own cost: ${light} (nothing queues), medians of ${o.reps} steps of ${o.lightStepMs / 1000} s`,
+      header: ['layout', 'path (publisher → master → subscribers)', 'p50 (ms)', 'p99 (ms)', 'Δ p50 vs one node (ms)', 'server CPU (all nodes, % of a core)'],
+      rows: [...first.values()].map((l) => [
+        l.label,
+        l.path,
+        ms(l.light?.p50Ms),
+        ms(l.light?.p99Ms),
+        l.light && lightBase && l.layout !== 'one-node' ? num(l.light.p50Ms - lightBase.p50Ms, 3) : '—',
+        pct(l.light?.serverCpuPct),
+      ]),
+    });
+    const d = (x: string, y: string) => {
+      const a = first.get(x)?.light?.p50Ms;
+      const b = first.get(y)?.light?.p50Ms;
+      return a !== undefined && b !== undefined ? num(a - b, 3) : '—';
+    };
+    tables.push({
+      title: `Cost of each step of the path (differences of p50 at ${light})`,
+      header: ['step', 'how', 'added p50 (ms)'],
+      rows: [
+        ['replica copy before broadcast, and three nodes sharing one core', 'region all on the master − one node', d('on-master', 'one-node')],
+        ['publish hop (publisher\'s node → master)', 'publisher one hop away − all on the master', d('publish-hop', 'on-master')],
+        ['broadcast hop (master → subscribers\' node)', 'subscribers one hop away − all on the master', d('broadcast-hop', 'on-master')],
+        ['A → B → C against one node', 'scenario 3 − one node', d(MAIN, 'one-node')],
+        ...(hop
+          ? [
+              [
+                'bare mesh transport hop (two processes, no node)',
+                `mesh-hop.ts: round trip p50 ${(hop.corked.rttP50Us / 1000).toFixed(3)} ms (p99 ${(hop.corked.rttP99Us / 1000).toFixed(3)} ms) ÷ 2; ${rate(hop.corked.msgsPerS)} messages streamed`,
+                num(hop.corked.hopP50Us / 1000, 3),
+              ],
+            ]
+          : []),
+      ],
+    });
+    for (const p of points) {
+      const byId = new Map(p.layouts.map((l) => [l.layout, l]));
+      const base = byId.get('one-node');
+      tables.push({
+        title: `One channel, ${p.subscribers} subscribers, the same load on every layout: half of the A → B → C saturation (${rate(p.halfDeliveriesPerS)} deliveries), medians of ${o.reps} steps`,
+        header: ['layout', 'path (publisher → master → subscribers)', 'p50 (ms)', 'p99 (ms)', 'server CPU (all nodes, % of a core)', 'server CPU µs per delivery'],
+        rows: p.layouts.map((l) => [l.label, l.path, ms(l.half?.p50Ms), ms(l.half?.p99Ms), pct(l.half?.serverCpuPct), num(l.half?.serverCpuUsPerDelivery, 2)]),
+      });
+      const main = byId.get(MAIN);
+      const f = p.fanout;
+      if (f) {
+        const p99 = f.half?.p99Ms;
+        targetRows.push([
+          `in-region p99 < ${TARGET_P99_MS} ms at half of saturation across three nodes (${p.subscribers} subscribers)`,
+          `p99 ${ms(p99)} ms (p50 ${ms(f.half?.p50Ms)}) at ${rate(f.half?.deliveriesPerS)}; saturation ${rate(f.saturationDeliveriesPerS)} (${limitText(f)})`,
+          `one node at the same load: p99 ${ms(base?.half?.p99Ms)} ms (p50 ${ms(base?.half?.p50Ms)})`,
+          p99 === undefined ? 'not measured' : p99 < TARGET_P99_MS ? 'yes' : 'no',
+        ]);
+        notes.push(...fanoutNotes(f).map((t) => `${p.subscribers} subscribers: ${t}`));
+        const nacks = nackCount(f.clientNotes);
+        if (f.totals.missing && nacks) {
+          notes.push(
+            `${p.subscribers} subscribers: the publisher got ${nacks} NACKs; a NACK that arrives after its step was counted is not taken off what that step expected, ` +
+              `so up to ${nacks * p.subscribers} of the ${f.totals.missing} deliveries counted as never arrived are of refused messages, not lost ones.`,
+          );
+        }
+      }
+      for (const l of p.layouts) {
+        if (l.lost) notes.push(`${p.subscribers} subscribers, ${l.label}: ${l.lost} deliveries never arrived.`);
+        if (l.clientNotes.length) notes.push(`${p.subscribers} subscribers, ${l.label}, seen by the clients: ${l.clientNotes.slice(0, 4).join('; ')}.`);
+        bars.push({ label: `${l.label.replace('region, ', '')} (${p.subscribers})`, value: l.half?.p99Ms ?? NaN, text: `${ms(l.half?.p99Ms)} ms`, highlight: l.layout === MAIN });
+      }
+      if (main && !main.half) notes.push(`${p.subscribers} subscribers: the ladder found no saturation, so no half-saturation load was run.`);
+    }
+    tables.push({ title: 'Target of issue 7 (in-region latency)', header: ['target', 'ably-ng', 'same load, same run', 'met'], rows: targetRows });
+    notes.push(
+      'Every node of a deployment is pinned to the same core (CPU 0) and the load generator to the other, so a region of three nodes has one core in all: ' +
+        'a hop is a loopback TCP write plus a context switch between node processes on that core, and the region\'s saturation is that of one core shared by three nodes.',
+      `Light load: ${light}, so that the path and not the fan-out shows; half-saturation load: half of the A → B → C layout's saturation deliveries/s, the same rate on every layout.`,
+    );
+    if (problems.length) notes.push(`Logged by the nodes while measured: ${problems.slice(0, 6).join('; ')}.`);
+    return {
+      id: this.id,
+      title: this.title,
+      figures: { placement, lightPublishPerS: o.lightPublishPerS, points, meshHop: hop },
+      tables,
+      plots: bars.length
+        ? [
+            {
+              file: 'region-p99.svg',
+              title: 'p99 by layout at half of the 3-node saturation',
+              svg: barChart({
+                title: 'p99 at half of the A → B → C saturation, by layout (ms)',
+                subtitle: `same deliveries/s on every layout; issue 7 target: < ${TARGET_P99_MS} ms across three nodes; (n) = subscribers`,
+                bars,
+              }),
+            },
+          ]
+        : [],
+      notes,
+    };
+  },
+};
