@@ -164,6 +164,40 @@ describe('a region of three nodes', () => {
     }
   });
 
+  it('keeps the subscribers of a node paused past the down timeout: it wakes, resets and resubscribes, losing nothing', async () => {
+    // One channel mastered by the paused node, one mastered by another: after the pause
+    // both masters have forgotten the paused node's subscriptions.
+    const own = channelMasteredBy(N, 'r1-n3', 'paused-own');
+    const other = channelMasteredBy(N, 'r1-n2', 'paused-other');
+    const p1 = realtime(d.port('r1-n1'));
+    const s3 = realtime(d.port('r1-n3'));
+    try {
+      const recs = [new Recorder(), new Recorder()];
+      await Promise.all([own, other].map((ch, i) => s3.channels.get(ch).subscribe(recs[i]!.handler)));
+      await connected(p1);
+      const pubs = [new SteadyPublisher('P', p1, own, 10), new SteadyPublisher('P', p1, other, 10)];
+      for (const p of pubs) p.start();
+      await waitFor(() => recs.every((r) => r.count('P') > 10));
+      const before = (await d.health('r1-n3')).incarnation;
+      d.sup.pause('r1-n3');
+      // Paused until the others have declared it down (4 s of silence).
+      await waitFor(async () => (await d.health('r1-n1')).members.some((m: { node: string; state: string }) => m.node === 'r1-n3' && m.state === 'down'), {
+        what: 'r1-n3 declared down',
+        timeoutMs: 15_000,
+      });
+      d.sup.resume('r1-n3');
+      await waitFor(async () => (await d.health('r1-n3')).incarnation > before, { what: 'a new incarnation of r1-n3' });
+      const marks = recs.map((r) => r.count('P'));
+      await waitFor(() => recs.every((r, i) => r.count('P') > marks[i]! + 20), { what: 'deliveries after the pause', timeoutMs: 20_000 });
+      for (const p of pubs) await p.stop();
+      await waitFor(() => recs.every((r, i) => r.check(pubs[i]!).length === 0), { timeoutMs: 10_000 }).catch(() => undefined);
+      recs.forEach((r, i) => expect(r.check(pubs[i]!)).toEqual([]));
+      await ringOf(3);
+    } finally {
+      closeAll(p1, s3);
+    }
+  });
+
   it('loses nothing acknowledged through a rolling restart of every node under load', async () => {
     const bal = await balancerFor(N);
     const opts = { disconnectedRetryTimeout: 200 };
