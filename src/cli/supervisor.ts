@@ -187,7 +187,11 @@ export class Supervisor {
 
   /** Spawns one node and waits for its ready line. */
   startNode(region: string, node: string, extraArgs: string[] = []): Promise<NodeProcess> {
+    // ABLY_NG_NODE_CPU_PROF_DIR=DIR: every node writes a V8 CPU profile there when it
+    // stops gracefully (Node refuses --cpu-prof in NODE_OPTIONS).
+    const profDir = process.env.ABLY_NG_NODE_CPU_PROF_DIR;
     const args = [
+      ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
       this.cliPath,
       'node',
       '--topology',
