@@ -45,6 +45,14 @@ interface Item {
 /** The publishes of one source to one channel, in order. */
 class Stream {
   private readonly queue: Item[] = [];
+  /**
+   * How many items at the front of the queue are in flight (outside a failure, exactly
+   * those: items are sent in order), so a push sends only what is new instead of
+   * scanning everything in flight again (thousands with a busy pipelined publisher).
+   */
+  private sentPrefix = 0;
+  /** Where everything in flight went. */
+  private inFlightTo: NodeId | null = null;
   private inFlight = 0;
   private broken = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -69,22 +77,18 @@ class Stream {
       this.retryLater();
       return;
     }
-    for (const item of this.queue) {
-      if (item.sentTo !== null) {
-        // Everything in flight must be at the same master; if the ring moved, wait.
-        if (item.sentTo !== target) return;
-        continue;
-      }
-      this.send(item, target);
-    }
+    // Everything in flight must be at the same master; if the ring moved, wait.
+    if (this.inFlight > 0 && this.inFlightTo !== target) return;
+    for (let i = this.sentPrefix; i < this.queue.length; i++) this.send(this.queue[i]!, target, this.queue[i - 1]);
+    this.sentPrefix = this.queue.length;
   }
 
-  private send(item: Item, target: NodeId): void {
+  private send(item: Item, target: NodeId, ahead: Item | undefined): void {
     item.sentTo = target;
+    this.inFlightTo = target;
     this.inFlight++;
     const remaining = Math.max(1, item.deadline - this.deps.now());
     // The master must have ordered the publish ahead of this one (still unanswered) first.
-    const ahead = this.queue[this.queue.indexOf(item) - 1];
     const after = ahead ? firstId(ahead.op) : undefined;
     const req =
       item.op.type === 'publish'
@@ -119,6 +123,7 @@ class Stream {
     if (this.broken && this.inFlight === 0) {
       this.broken = false;
       for (const i of this.queue) i.sentTo = null;
+      this.sentPrefix = 0;
       this.retryLater();
     } else {
       this.pump();
@@ -126,8 +131,12 @@ class Stream {
   }
 
   private finish(item: Item, settle: () => void): void {
-    const i = this.queue.indexOf(item);
-    if (i >= 0) this.queue.splice(i, 1);
+    // Replies mostly come in order: the item is usually the first.
+    const i = this.queue[0] === item ? 0 : this.queue.indexOf(item);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      if (i < this.sentPrefix) this.sentPrefix--;
+    }
     settle();
     if (this.queue.length === 0 && this.inFlight === 0) this.onIdle();
   }
