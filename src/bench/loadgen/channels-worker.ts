@@ -11,7 +11,8 @@ import { Action, ActionName } from '../../protocol/actions.js';
 import { ClientEvents, closedWithin, HANDSHAKE_TIMEOUT_MS } from '../clients/adapter.js';
 import { LatencySamples } from '../latency.js';
 import { DeliveryStats, makePayload, nowUs, PayloadScanner } from '../payload.js';
-import { cpuSecondsOf, machineBusySeconds, rssBytesOf } from '../proc.js';
+import { rssBytesOf } from '../proc.js';
+import { cpuWindow, drain } from './step-window.js';
 import { mapBounded, sleep } from '../util.js';
 import type { ChannelsMessage, ChannelsOpenResult, ChannelsPlan, ChannelsReply, StepResult, Totals } from './channels-protocol.js';
 
@@ -300,9 +301,7 @@ async function step(publishPerS: number, durationMs: number, drainMs: number, qu
   const closes0 = events.unexpectedCloses;
   const rejected0 = rejectedNow();
   stats.startStep(seq);
-  const cpu0 = cpuSecondsOf(serverPids);
-  const busy0 = machineBusySeconds();
-  const self0 = process.cpuUsage();
+  const cpu = cpuWindow(serverPids);
   const t0 = nowUs();
   const total = Math.max(1, Math.round((publishPerS * durationMs) / 1000));
   const n = p.channels.length;
@@ -333,21 +332,10 @@ async function step(publishPerS: number, durationMs: number, drainMs: number, qu
   // A refused message is not expected anywhere; which channel it was is not tracked, so
   // it counts as the average subscriptions per channel.
   const expected = () => Math.max(0, Math.round(expectedSent - (rejectedNow() - rejected0) * (subscriptions / n)));
-  for (;;) {
-    const now = nowUs();
-    if (stats.received >= expected()) break;
-    if (now - pubEndUs >= drainMs * 1000) break;
-    if (now - Math.max(stats.lastDeliveryUs, pubEndUs) >= quietMs * 1000) break;
-    await sleep(DRAIN_POLL_MS);
-  }
+  await drain({ received: () => stats.received, expected, lastDeliveryUs: () => stats.lastDeliveryUs, pubEndUs, drainMs, quietMs, nowUs });
   const t1 = nowUs();
   const windowS = (t1 - t0) / 1e6;
-  const serverCpu = cpuSecondsOf(serverPids) - cpu0;
-  const self = process.cpuUsage(self0);
-  const selfCpu = (self.user + self.system) / 1e6;
-  const busy1 = machineBusySeconds();
-  const softirq = busy1.softirq - busy0.softirq;
-  const otherCpu = Math.max(0, busy1.busy - busy0.busy - softirq - serverCpu - selfCpu);
+  const { serverCpu, selfCpu, softirq, otherCpu } = cpu.end();
   const publishS = (pubEndUs - t0) / 1e6;
   const spanS = (stats.lastDeliveryUs - stats.firstDeliveryUs) / 1e6;
   const deliveriesPerS = sent > 1 && spanS > 0 ? (stats.received * (sent - 1)) / sent / spanS : stats.received / windowS;

@@ -8,7 +8,8 @@ import { adapterFor } from '../clients/index.js';
 import { ClientEvents, type Conn, type Publisher } from '../clients/adapter.js';
 import { LatencySamples } from '../latency.js';
 import { DeliveryStats, makePayload, nowUs, PayloadScanner } from '../payload.js';
-import { cpuSecondsOf, machineBusySeconds, rssBytesOf } from '../proc.js';
+import { cpuSecondsOf, rssBytesOf } from '../proc.js';
+import { cpuWindow, drain } from './step-window.js';
 import type { Target } from '../servers/server.js';
 import { mapBounded, sleep } from '../util.js';
 import type { LoadgenMessage, LoadgenReply, OpenResult, StepResult, Totals } from './protocol.js';
@@ -143,9 +144,7 @@ async function step(ratePerS: number, durationMs: number, drainMs: number, quiet
   const closes0 = events.unexpectedCloses;
   const rejected0 = pub.rejected;
   stats.startStep(seq);
-  const cpu0 = cpuSecondsOf(serverPids);
-  const busy0 = machineBusySeconds();
-  const self0 = process.cpuUsage();
+  const cpu = cpuWindow(serverPids);
   const t0 = nowUs();
   const total = Math.max(1, Math.round((ratePerS * durationMs) / 1000));
   let sent = 0;
@@ -166,21 +165,10 @@ async function step(ratePerS: number, durationMs: number, drainMs: number, quiet
   });
   const pubEndUs = nowUs();
   const expected = () => (sent - (pub.rejected - rejected0)) * subscribers;
-  for (;;) {
-    const now = nowUs();
-    if (stats.received >= expected()) break;
-    if (now - pubEndUs >= drainMs * 1000) break;
-    if (now - Math.max(stats.lastDeliveryUs, pubEndUs) >= quietMs * 1000) break;
-    await sleep(DRAIN_POLL_MS);
-  }
+  await drain({ received: () => stats.received, expected, lastDeliveryUs: () => stats.lastDeliveryUs, pubEndUs, drainMs, quietMs, nowUs });
   const t1 = nowUs();
   const windowS = (t1 - t0) / 1e6;
-  const serverCpu = cpuSecondsOf(serverPids) - cpu0;
-  const self = process.cpuUsage(self0);
-  const selfCpu = (self.user + self.system) / 1e6;
-  const busy1 = machineBusySeconds();
-  const softirq = busy1.softirq - busy0.softirq;
-  const otherCpu = Math.max(0, busy1.busy - busy0.busy - softirq - serverCpu - selfCpu);
+  const { serverCpu, selfCpu, softirq, otherCpu } = cpu.end();
   const publishS = (pubEndUs - t0) / 1e6;
   // Deliveries over the span they took: the offered rate while the server keeps up (the
   // span is then the publishing time, shifted by the latency; n messages span n - 1
