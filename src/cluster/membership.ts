@@ -72,6 +72,8 @@ export class Membership {
   private incarnation: number;
   private leaving = false;
   private lastTick: number | undefined;
+  /** Our own recent lateness: how late each tick came (ms), for the last `downAfterMs`. */
+  private lags: { at: number; ms: number }[] = [];
 
   constructor(
     readonly self: NodeId,
@@ -228,19 +230,32 @@ export class Membership {
       events.push(watched ? this.reset(now, `frozen for ${gap} ms`) : { type: 'frozen', gapMs: gap });
       return events;
     }
+    // Local health (as in SWIM's Lifeguard): while our own event loop runs late, peers'
+    // heartbeats may be waiting unread in our queues, so the silence we measure is
+    // inflated by up to our lateness. Allow for the worst of it over the last down period.
+    const allowance = this.lagAllowance(now, gap);
     for (const m of this.members.values()) {
       if (!m.heard) continue;
-      const silent = now - m.lastHeard;
+      const silent = now - m.lastHeard - allowance;
       if (m.state === 'up' && silent >= this.timeouts.suspectAfterMs) {
         m.state = 'suspect';
-        events.push({ type: 'peerSuspect', node: m.node, reason: `no heartbeat for ${silent} ms` });
+        events.push({ type: 'peerSuspect', node: m.node, reason: `no heartbeat for ${now - m.lastHeard} ms` });
       }
       if (m.state === 'suspect' && silent >= this.timeouts.downAfterMs) {
         m.state = 'down';
-        events.push({ type: 'peerDown', node: m.node, reason: `no heartbeat for ${silent} ms` });
+        events.push({ type: 'peerDown', node: m.node, reason: `no heartbeat for ${now - m.lastHeard} ms` });
       }
     }
     return events;
+  }
+
+  private lagAllowance(now: number, gap: number): number {
+    const lag = gap - this.timeouts.heartbeatIntervalMs;
+    if (lag > 0) this.lags.push({ at: now, ms: lag });
+    while (this.lags.length && now - this.lags[0]!.at > this.timeouts.downAfterMs) this.lags.shift();
+    let worst = 0;
+    for (const l of this.lags) worst = Math.max(worst, l.ms);
+    return worst;
   }
 
   /** The transport lost its link to the peer: suspect it now rather than after the timeout. */

@@ -420,12 +420,13 @@ describe('Membership', () => {
       expect(events.map(({ at, event }) => [at, event.type])).toEqual([[5_400, 'peerSuspect']]);
     });
 
-    it('does not reset for a gap just under downAfterMs', () => {
+    it('does not reset for a gap just under downAfterMs, nor blame a peer for silence its own lateness explains', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
       m.tick(0);
-      expect(types(m.tick(T.downAfterMs - 1))).toEqual(['peerSuspect']);
+      expect(m.tick(T.downAfterMs - 1)).toEqual([]);
       expect(m.selfIncarnation).toBe(SELF_INC);
+      expect(m.state('b')).toBe('up');
     });
 
     it('keeps its state when alone in its region: nobody could have declared it down', () => {
@@ -455,6 +456,34 @@ describe('Membership', () => {
       const inc = m.selfIncarnation;
       expect(m.tick(5_010)).toEqual([]);
       expect(m.selfIncarnation).toBe(inc);
+    });
+
+    it('allows for its own recent lateness before suspecting, and only for downAfterMs', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      // One tick 600 ms late (a busy event loop): b's heartbeats may be unread in our queues.
+      expect(m.tick(T.heartbeatIntervalMs + 600)).toEqual([]);
+      // Silence of b counted against suspectAfterMs + 600 while that lateness is recent.
+      const events = tickThrough(m, T.heartbeatIntervalMs + 600, 3_000);
+      expect(events.map(({ at, event }) => [at, event.type])).toEqual([
+        [1_000, 'peerSuspect'],
+        [1_400, 'peerDown'],
+      ]);
+    });
+
+    it('suspects on time again once its lateness is older than downAfterMs', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.tick(0);
+      m.tick(T.heartbeatIntervalMs + 600); // late once, at 700
+      // b keeps talking for a while; the lateness ages out after 800 ms (at 1500).
+      for (let t = 800; t <= 2_000; t += T.heartbeatIntervalMs) {
+        m.onHeartbeat(hb('b', 5), t);
+        m.tick(t);
+      }
+      const events = tickThrough(m, 2_000, 2_400);
+      expect(events.map(({ at, event }) => [at, event.type])).toEqual([[2_400, 'peerSuspect']]);
     });
 
     it('does not reset on its first tick, however late', () => {
