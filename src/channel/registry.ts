@@ -43,6 +43,8 @@ const CLAIM_RETRY_MS = 50;
 const REPLICATE_RETRY_MS = 50;
 /** Per-attempt deadline of node-to-node channel requests. */
 const INTERNAL_REQUEST_TIMEOUT_MS = 3000;
+/** A claim keeps asking this long before failing with 50003: busy peers (an attach storm) get time, within the client's 10 s. */
+const CLAIM_DEADLINE_MS = 7000;
 /** Copies no longer master or replica are kept this long to answer claims. */
 const STALE_COPY_GRACE_MS = 30_000;
 /** How often holdings are checked against the ring and retention. */
@@ -265,7 +267,7 @@ export class ChannelRegistry {
   }
 
   private async claim(key: ChannelKey): Promise<Acquired> {
-    const deadline = this.deps.now() + INTERNAL_REQUEST_TIMEOUT_MS;
+    const deadline = this.deps.now() + CLAIM_DEADLINE_MS;
     for (;;) {
       const ring = this.deps.ring();
       if (ring.owner(key) !== this.deps.self || !this.deps.hasQuorum() || this.closed) {
