@@ -7,12 +7,11 @@
  * in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Balancer } from '../../src/proxy/balancer.js';
-import { silentLogger } from '../../src/log.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { busiestServer, startNats, type NatsServers } from '../helpers/nats.js';
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
+import { balancerFor, portOf, ringOf } from '../helpers/region.js';
 import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
@@ -34,26 +33,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function ringOf(n: number): Promise<void> {
-  await waitFor(
-    async () => {
-      const hs = await Promise.all(d.nodes().filter((x) => d.sup.nodes.has(x)).map((x) => d.health(x)));
-      return hs.length === n && hs.every((h) => h.ring.length === n && h.quorum);
-    },
-    { what: `every node seeing a ring of ${n}`, timeoutMs: 20_000 },
-  );
-}
-
-async function balancerFor(order: string[]): Promise<Balancer> {
-  const b = new Balancer(order.map((name) => ({ name, host: '127.0.0.1', port: d.port(name) })), silentLogger());
-  await b.listen(0, '127.0.0.1');
-  return b;
-}
-
-function portOf(b: Balancer): number {
-  return (b as unknown as { server: { address(): { port: number } } }).server.address().port;
-}
-
 async function channelStatus(channel: string): Promise<{ master: string; replica: string }> {
   const res = await fetch(`http://127.0.0.1:${d.port('r1-n1')}/channels/${channel}`, {
     headers: { authorization: `Basic ${Buffer.from('app.root:rootsecret').toString('base64')}` },
@@ -66,7 +45,7 @@ describe('a region of three nodes on NATS', () => {
     const channel = channelMasteredBy(N, 'r1-n3', 'nats-failover');
     // The third subscriber reaches the region through a balancer that first sends it to
     // the doomed master's node; after the kill it lands elsewhere and resumes.
-    const bal = await balancerFor(['r1-n3', 'r1-n1', 'r1-n2']);
+    const bal = await balancerFor(d, ['r1-n3', 'r1-n1', 'r1-n2']);
     const p1 = realtime(d.port('r1-n1'));
     const p2 = realtime(d.port('r1-n2'));
     const s1 = realtime(d.port('r1-n1'));
@@ -139,9 +118,9 @@ describe('a region of three nodes on NATS', () => {
       await waitFor(() => recs.every((r) => r.count('P') > 20));
       // r1-n3 is dead since the previous test (or is killed now): the channel lives on n1/n2.
       if (d.sup.nodes.has('r1-n3')) await d.sup.kill('r1-n3');
-      await ringOf(2);
+      await ringOf(d, 2);
       await d.sup.restart('r1-n3');
-      await ringOf(3);
+      await ringOf(d, 3);
       // n3 owns the channel again: it got the state by handoff and now masters it.
       await waitFor(
         async () => {
@@ -163,7 +142,7 @@ describe('a region of three nodes on NATS', () => {
   });
 
   it('keeps delivering when one server of the NATS cluster is killed under load, losing nothing acknowledged', async () => {
-    await ringOf(3);
+    await ringOf(d, 3);
     const names = N.map((n) => d.natsConnectionName(n));
     // Kill the server that carries the most nodes' connections (at least one).
     const { server, nodes } = await waitFor(async () => {
@@ -208,7 +187,7 @@ describe('a region of three nodes on NATS', () => {
       }).catch(() => undefined);
       for (const r of recs) for (const p of pubs) expect(r.check(p)).toEqual([]);
       // The region never split: every node still sees all three.
-      await ringOf(3);
+      await ringOf(d, 3);
     } finally {
       closeAll(p1, p3, ...subs);
       if (!nats.isRunning(server)) await nats.startOne(server);

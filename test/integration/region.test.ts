@@ -4,11 +4,10 @@
  * checked with the real SDK for exactly-once, in-order delivery of acknowledged messages.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Balancer } from '../../src/proxy/balancer.js';
-import { silentLogger } from '../../src/log.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
+import { balancerFor, portOf, ringOf } from '../helpers/region.js';
 import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
@@ -25,26 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.stop();
 });
-
-async function ringOf(n: number): Promise<void> {
-  await waitFor(
-    async () => {
-      const hs = await Promise.all(d.nodes().filter((x) => d.sup.nodes.has(x)).map((x) => d.health(x)));
-      return hs.length === n && hs.every((h) => h.ring.length === n && h.quorum);
-    },
-    { what: `every node seeing a ring of ${n}`, timeoutMs: 20_000 },
-  );
-}
-
-async function balancerFor(order: string[]): Promise<Balancer> {
-  const b = new Balancer(order.map((name) => ({ name, host: '127.0.0.1', port: d.port(name) })), silentLogger());
-  await b.listen(0, '127.0.0.1');
-  return b;
-}
-
-function portOf(b: Balancer): number {
-  return (b as unknown as { server: { address(): { port: number } } }).server.address().port;
-}
 
 describe('a region of three nodes', () => {
   it('delivers every message once, in order, and the master broadcasts once per subscribing node', async () => {
@@ -81,7 +60,7 @@ describe('a region of three nodes', () => {
     const channel = channelMasteredBy(N, 'r1-n3', 'failover');
     // The third subscriber reaches the region through a balancer that first sends it to
     // the doomed master's node; after the kill it lands elsewhere and resumes.
-    const bal = await balancerFor(['r1-n3', 'r1-n1', 'r1-n2']);
+    const bal = await balancerFor(d, ['r1-n3', 'r1-n1', 'r1-n2']);
     const p1 = realtime(d.port('r1-n1'));
     const p2 = realtime(d.port('r1-n2'));
     const s1 = realtime(d.port('r1-n1'));
@@ -138,7 +117,7 @@ describe('a region of three nodes', () => {
       await waitFor(() => recs.every((r) => r.count('P') > 20));
       const handoffsBefore = 0;
       await d.sup.restart('r1-n3');
-      await ringOf(3);
+      await ringOf(d, 3);
       // n3 owns the channel again: it got the state by handoff and now masters it.
       await waitFor(
         async () => {
@@ -192,14 +171,14 @@ describe('a region of three nodes', () => {
       for (const p of pubs) await p.stop();
       await waitFor(() => recs.every((r, i) => r.check(pubs[i]!).length === 0), { timeoutMs: 10_000 }).catch(() => undefined);
       recs.forEach((r, i) => expect(r.check(pubs[i]!)).toEqual([]));
-      await ringOf(3);
+      await ringOf(d, 3);
     } finally {
       closeAll(p1, s3);
     }
   });
 
   it('loses nothing acknowledged through a rolling restart of every node under load', async () => {
-    const bal = await balancerFor(N);
+    const bal = await balancerFor(d, N);
     const opts = { disconnectedRetryTimeout: 200 };
     const channel = 'rolling';
     const pubClients = [realtime(portOf(bal), opts), realtime(portOf(bal), opts)];
@@ -212,9 +191,9 @@ describe('a region of three nodes', () => {
       pubs.forEach((p) => p.start());
       for (const node of N) {
         await d.sup.terminate(node);
-        await ringOf(2);
+        await ringOf(d, 2);
         await d.sup.restart(node);
-        await ringOf(3);
+        await ringOf(d, 3);
       }
       const marks = recs.map((r) => r.count('R0'));
       await waitFor(() => recs.every((r, i) => r.count('R0') > marks[i]! + 20), { what: 'traffic after the rolling restart', timeoutMs: 20_000 });
