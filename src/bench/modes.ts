@@ -1,7 +1,7 @@
 /**
- * How much each mode measures. Quick fits in about five minutes on a 2-core machine
+ * How much each mode measures. Quick fits in about ten minutes on a 2-core machine
  * (short steps, a coarse ladder, one repetition where the figure is stable); full takes
- * up to half an hour (longer steps, a finer ladder with bisection, more repetitions).
+ * up to an hour (longer steps, a finer ladder with bisection, more repetitions).
  */
 import type { ChannelsOptions } from './channels-load.js';
 import type { FanoutOptions } from './fanout.js';
