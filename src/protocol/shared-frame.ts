@@ -1,8 +1,8 @@
 /**
- * A frame encoded once and sent to many connections: its payload as bytes, and the whole
- * WebSocket frame (RFC 6455, server to client: unmasked, final, no extensions) built on
- * first use, so a broadcast to N connections costs one encode, one copy and N socket
- * writes of the same bytes. Pure.
+ * A frame encoded once and sent to many connections: the whole WebSocket frame (RFC
+ * 6455, server to client: unmasked, final, no extensions) in one buffer, with the payload
+ * a view into it, so a broadcast to N connections costs one encode, one copy and N
+ * socket writes of the same bytes. Pure.
  */
 import type { Frame } from './codec.js';
 
@@ -10,26 +10,30 @@ const OPCODE_TEXT = 0x1;
 const OPCODE_BINARY = 0x2;
 
 export class SharedFrame {
+  /** The frame as it goes on the wire: header and payload, in one buffer. */
+  readonly bytes: Buffer;
+  /** The payload alone: a view into `bytes`, not a copy. */
   readonly payload: Buffer;
   readonly text: boolean;
-  private wire: Buffer | null = null;
 
   constructor(frame: Frame) {
     this.text = typeof frame === 'string';
-    this.payload = typeof frame === 'string' ? Buffer.from(frame, 'utf8') : frame;
-  }
-
-  /** The frame as it goes on the wire: header and payload. */
-  get bytes(): Buffer {
-    return (this.wire ??= wsFrameBytes(this.payload, this.text ? OPCODE_TEXT : OPCODE_BINARY));
+    const n = typeof frame === 'string' ? Buffer.byteLength(frame, 'utf8') : frame.length;
+    const h = headerLength(n);
+    this.bytes = Buffer.allocUnsafe(h + n);
+    writeHeader(this.bytes, n, this.text ? OPCODE_TEXT : OPCODE_BINARY);
+    // Text is encoded straight into place: one allocation and one copy per frame.
+    if (typeof frame === 'string') this.bytes.write(frame, h, 'utf8');
+    else frame.copy(this.bytes, h);
+    this.payload = this.bytes.subarray(h);
   }
 }
 
-/** One unmasked, final WebSocket frame carrying `payload`. */
-export function wsFrameBytes(payload: Buffer, opcode: number): Buffer {
-  const n = payload.length;
-  const headerLength = n < 126 ? 2 : n < 0x10000 ? 4 : 10;
-  const out = Buffer.allocUnsafe(headerLength + n);
+function headerLength(n: number): number {
+  return n < 126 ? 2 : n < 0x10000 ? 4 : 10;
+}
+
+function writeHeader(out: Buffer, n: number, opcode: number): void {
   out[0] = 0x80 | opcode;
   if (n < 126) {
     out[1] = n;
@@ -41,6 +45,13 @@ export function wsFrameBytes(payload: Buffer, opcode: number): Buffer {
     out.writeUInt32BE(Math.floor(n / 0x100000000), 2);
     out.writeUInt32BE(n >>> 0, 6);
   }
-  payload.copy(out, headerLength);
+}
+
+/** One unmasked, final WebSocket frame carrying `payload`. */
+export function wsFrameBytes(payload: Buffer, opcode: number): Buffer {
+  const h = headerLength(payload.length);
+  const out = Buffer.allocUnsafe(h + payload.length);
+  writeHeader(out, payload.length, opcode);
+  payload.copy(out, h);
   return out;
 }

@@ -33,4 +33,13 @@ describe('shared WebSocket frames', () => {
     expect(b.text).toBe(false);
     expect([...b.bytes]).toEqual([0x82, 3, 1, 2, 3]);
   });
+
+  it.each([1, 125, 126, 65535, 65536, 200_000])('encodes a %i-character text (multi-byte UTF-8) straight into the frame ws would build', (n) => {
+    const text = 'é'.repeat(n >> 1) + 'a'.repeat(n & 1);
+    const f = new SharedFrame(text);
+    expect(f.bytes.equals(wsOwn(Buffer.from(text, 'utf8'), 0x1))).toBe(true);
+    // The payload is a view into the frame, not a second copy.
+    expect(f.payload.buffer).toBe(f.bytes.buffer);
+    expect(f.payload.toString('utf8')).toBe(text);
+  });
 });
