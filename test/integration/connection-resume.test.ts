@@ -80,9 +80,14 @@ describe('connection resume', () => {
     try {
       await connected(client);
       const id = client.connection.id;
+      // Watched as events: the drop and the resume can both happen between two polls.
+      let dropped = false;
+      client.connection.on((change: { current: string }) => {
+        if (change.current !== 'connected') dropped = true;
+      });
       proxy.setTarget({ host: '127.0.0.1', port: d.port('r1-n1') });
       await d.sup.kill('r1-n3');
-      await waitFor(() => client.connection.state !== 'connected');
+      await waitFor(() => dropped, { what: 'the connection to drop' });
       await waitFor(() => client.connection.state === 'connected', { timeoutMs: 15_000 });
       expect(client.connection.id).toBe(id);
       expect(client.connection.errorReason).toBeFalsy();
