@@ -1,9 +1,7 @@
 /**
  * Writing frames straight to a connection's socket.
  *
- * - Corking per turn: the first frame written to a socket in an event-loop turn corks it,
- *   and one tick after the turn every corked socket is uncorked, so the frames of a turn
- *   leave in one write (one syscall) per socket, with one scheduled callback for all.
+ * - Corking per turn (`cork.ts`): the frames of a turn leave in one write per socket.
  * - Shared frames: a broadcast's WebSocket frame is built once (`SharedFrame.bytes`) and
  *   written as is to every socket, bypassing `ws`'s per-send framing and copy. That is
  *   only safe while `ws`'s sender has nothing queued of its own (it queues only while
@@ -13,27 +11,8 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Frame } from '../protocol/codec.js';
+import { corkForTurn } from '../cork.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
-
-const corked: Socket[] = [];
-let uncorkScheduled = false;
-
-function uncorkAll(): void {
-  uncorkScheduled = false;
-  const socks = corked.splice(0);
-  for (const s of socks) s.uncork();
-}
-
-/** Corks the socket until the end of this turn (once per turn). */
-export function corkForTurn(sock: Socket): void {
-  if (sock.writableCorked > 0) return;
-  sock.cork();
-  corked.push(sock);
-  if (!uncorkScheduled) {
-    uncorkScheduled = true;
-    process.nextTick(uncorkAll);
-  }
-}
 
 /** The raw socket under a `ws` WebSocket (undefined once it is gone). */
 export function socketOf(ws: WebSocket): Socket | undefined {

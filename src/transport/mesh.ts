@@ -12,12 +12,14 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
+import { corkForTurn } from '../cork.js';
 import * as pb from '../gen/node.pb.js';
 import type { Logger } from '../log.js';
 import { FrameReader, frameHeader } from './framing.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { decodeNodeMessage, encodeNodeMessage } from './node-codec.js';
-import type { RegionTransport, TransportEvent, TransportStats } from './transport.js';
+import { TransportListeners } from './listeners.js';
+import type { RegionTransport, TransportStats } from './transport.js';
 
 /** A handshake not finished in this long is abandoned. */
 const HANDSHAKE_TIMEOUT_MS = 5000;
@@ -66,7 +68,6 @@ class Link {
   sock: net.Socket | null = null;
   queue: Uint8Array[] = [];
   queuedBytes = 0;
-  corked = false;
   backoff = RECONNECT_MIN_MS;
   timer: NodeJS.Timeout | null = null;
   bytesOut = 0;
@@ -78,19 +79,18 @@ class Link {
   ) {}
 }
 
-export class MeshTransport implements RegionTransport {
+export class MeshTransport extends TransportListeners implements RegionTransport {
   readonly kind = 'mesh' as const;
   readonly self: NodeId;
   private readonly server: net.Server;
   private readonly links = new Map<NodeId, Link>();
   private readonly inbound = new Set<net.Socket>();
   private readonly bytesIn = new Map<NodeId, { bytes: number; messages: number }>();
-  private readonly handlers: ((from: NodeId, msg: NodeMessage) => void)[] = [];
-  private readonly eventHandlers: ((e: TransportEvent) => void)[] = [];
   private readonly encoded = new WeakMap<NodeMessage, Uint8Array>();
   private running = false;
 
   constructor(private readonly o: MeshOptions) {
+    super();
     this.self = o.self;
     this.server = net.createServer((sock) => this.onInbound(sock));
   }
@@ -112,22 +112,6 @@ export class MeshTransport implements RegionTransport {
     for (const l of this.links.values()) this.closeLink(l);
     for (const s of this.inbound) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  onMessage(handler: (from: NodeId, msg: NodeMessage) => void): void {
-    this.handlers.push(handler);
-  }
-
-  onEvent(handler: (e: TransportEvent) => void): void {
-    this.eventHandlers.push(handler);
-  }
-
-  private emit(e: TransportEvent): void {
-    for (const h of this.eventHandlers) h(e);
-  }
-
-  private deliver(from: NodeId, msg: NodeMessage): void {
-    for (const h of this.handlers) h(from, msg);
   }
 
   // ---- peers --------------------------------------------------------------------
@@ -277,15 +261,8 @@ export class MeshTransport implements RegionTransport {
 
   private write(l: Link, payload: Uint8Array): void {
     const sock = l.sock!;
-    if (!l.corked && this.o.corkPerTurn !== false) {
-      // Everything sent to this peer in this turn leaves in one write.
-      l.corked = true;
-      sock.cork();
-      process.nextTick(() => {
-        l.corked = false;
-        sock.uncork();
-      });
-    }
+    // Everything sent to this peer in this turn leaves in one write.
+    if (this.o.corkPerTurn !== false) corkForTurn(sock);
     l.bytesOut += writeFrame(sock, payload);
     l.messagesOut++;
   }

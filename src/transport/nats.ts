@@ -55,7 +55,8 @@ import { PartAssembler, partLabel, splitPayload } from './nats-parts.js';
 import { connectionName, isSubjectToken, regionSubjects, type RegionSubjects } from './nats-subjects.js';
 import { PeerSilence, probeRefuses } from './peer-silence.js';
 import { decodeNodeMessage, encodeNodeMessage } from './node-codec.js';
-import type { RegionTransport, TransportEvent, TransportStats } from './transport.js';
+import { TransportListeners } from './listeners.js';
+import type { RegionTransport, TransportStats } from './transport.js';
 
 /** Header carrying the sending node's id. */
 export const FROM_HEADER = 'Ablyng-From';
@@ -139,7 +140,7 @@ interface PeerTraffic {
   messagesIn: number;
 }
 
-export class NatsTransport implements RegionTransport {
+export class NatsTransport extends TransportListeners implements RegionTransport {
   readonly kind = 'nats' as const;
   readonly self: NodeId;
   private readonly subjects: RegionSubjects;
@@ -152,8 +153,6 @@ export class NatsTransport implements RegionTransport {
   private server: string | null = null;
   private readonly traffic = new Map<NodeId, PeerTraffic>();
   private readonly silence: PeerSilence;
-  private readonly handlers: ((from: NodeId, msg: NodeMessage) => void)[] = [];
-  private readonly eventHandlers: ((e: TransportEvent) => void)[] = [];
   private readonly encoded = new WeakMap<NodeMessage, Uint8Array>();
   private readonly fromHeaders: MsgHdrs;
   private readonly parts = new PartAssembler();
@@ -165,6 +164,7 @@ export class NatsTransport implements RegionTransport {
   private readonly lastWarn = new Map<string, number>();
 
   constructor(private readonly o: NatsOptions) {
+    super();
     if (o.servers.length === 0) throw new Error('NatsTransport: no NATS servers given');
     if (o.token && (o.user || o.pass)) throw new Error('NatsTransport: give a token or a user and password, not both');
     if (!!o.user !== !!o.pass) throw new Error('NatsTransport: a user needs a password and a password a user');
@@ -375,24 +375,6 @@ export class NatsTransport implements RegionTransport {
     this.silence.refresh();
     if (!this.running) return;
     for (const peer of this.silence.known()) this.emit({ type: 'linkUp', peer });
-  }
-
-  // ---- handlers and events ----------------------------------------------------------
-
-  onMessage(handler: (from: NodeId, msg: NodeMessage) => void): void {
-    this.handlers.push(handler);
-  }
-
-  onEvent(handler: (e: TransportEvent) => void): void {
-    this.eventHandlers.push(handler);
-  }
-
-  private emit(e: TransportEvent): void {
-    for (const h of this.eventHandlers) h(e);
-  }
-
-  private deliver(from: NodeId, msg: NodeMessage): void {
-    for (const h of this.handlers) h(from, msg);
   }
 
   // ---- peers --------------------------------------------------------------------
