@@ -139,8 +139,11 @@ export async function startAblyDeployment(ctx: ServerContext, o: AblyDeploymentO
   };
 }
 
-/** Warning and error lines of the node logs, counted by message ("slow consumer disconnected ×12"). */
-export function nodeProblems(logDir: string, nodes: string[]): string[] {
+/**
+ * Warning and error lines of the node logs (at or after `sinceMs`), and lines that are
+ * not log records (a crash), counted by message ("slow consumer disconnected ×12").
+ */
+export function nodeProblems(logDir: string, nodes: string[], sinceMs = 0): string[] {
   const counts = new Map<string, number>();
   for (const node of nodes) {
     let text = '';
@@ -155,10 +158,10 @@ export function nodeProblems(logDir: string, nodes: string[]): string[] {
         continue;
       }
       try {
-        const rec = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } | string };
-        if ((rec.level ?? 0) < 40) continue;
+        const rec = JSON.parse(line) as { level?: number; time?: number; msg?: string; peer?: string; err?: { message?: string } | string };
+        if ((rec.level ?? 0) < 40 || (rec.time ?? Infinity) < sinceMs) continue;
         const err = typeof rec.err === 'string' ? rec.err : rec.err?.message;
-        const k = `${node}: ${rec.level! >= 50 ? 'error' : 'warn'} ${rec.msg ?? ''}${err ? ` (${err})` : ''}`;
+        const k = `${node}: ${rec.level! >= 50 ? 'error' : 'warn'} ${rec.msg ?? ''}${rec.peer ? ` (peer ${rec.peer})` : ''}${err ? ` (${err})` : ''}`;
         counts.set(k, (counts.get(k) ?? 0) + 1);
       } catch {
         // a torn line at the end of the file

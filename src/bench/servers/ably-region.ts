@@ -7,11 +7,10 @@
  */
 import { Ring } from '../../cluster/ring.js';
 import { channelKey } from '../../channel/entry.js';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rssBytes } from '../proc.js';
 import { sleep } from '../util.js';
-import { BENCH_APP, startAblyDeployment, type AblyDeployment } from './ably-ng.js';
+import { BENCH_APP, nodeProblems, startAblyDeployment, type AblyDeployment } from './ably-ng.js';
 import type { ServerContext } from './server.js';
 
 /** A region whose rings have not converged in this long failed to start. */
@@ -49,7 +48,7 @@ export async function startRegion(ctx: ServerContext, nodes: number, limits: Rec
       if (!n) throw new Error(`no node ${name}`);
       return { wsUrl: n.wsUrl, httpUrl: httpOf(n.wsUrl), pid: n.pid };
     },
-    problems: () => logProblems(join(ctx.dir, 'state', 'logs'), names, readyAt),
+    problems: () => nodeProblems(join(ctx.dir, 'state', 'logs'), names, readyAt),
     stop: d.stop,
   };
   try {
@@ -129,28 +128,3 @@ export async function channelCounts(r: Region): Promise<Record<string, { mastere
   return out;
 }
 
-/** Warning and error lines (pino level ≥ 40) of the node logs at or after `sinceMs`, counted by message. */
-function logProblems(logDir: string, nodes: string[], sinceMs: number): string[] {
-  const counts = new Map<string, number>();
-  for (const node of nodes) {
-    let text = '';
-    try {
-      text = readFileSync(join(logDir, `${node}.log`), 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      try {
-        const rec = JSON.parse(line) as { level?: number; time?: number; msg?: string; peer?: string; err?: { message?: string } | string };
-        if ((rec.level ?? 0) < 40 || (rec.time ?? Infinity) < sinceMs) continue;
-        const err = typeof rec.err === 'string' ? rec.err : rec.err?.message;
-        const k = `${node}: ${rec.level! >= 50 ? 'error' : 'warn'} ${rec.msg ?? ''}${rec.peer ? ` (peer ${rec.peer})` : ''}${err ? ` (${err})` : ''}`;
-        counts.set(k, (counts.get(k) ?? 0) + 1);
-      } catch {
-        // a torn line at the end of the file
-      }
-    }
-  }
-  return [...counts].map(([k, n]) => (n > 1 ? `${k} ×${n}` : k));
-}
