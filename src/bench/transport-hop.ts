@@ -2,13 +2,14 @@
  * Region transports compared with one method: the mesh (direct TCP, writes corked per
  * turn) against NATS (one local nats-server; and a two-server cluster with sender and
  * receivers on different servers, so each message crosses a route). Node processes on
- * loopback, as in `mesh-hop.ts`:
+ * loopback:
  * - hop latency: request/reply round trips to one peer, one at a time; a hop is half of one;
  * - stream: single-message broadcasts (~100-byte message) to one peer, sent in bursts of
  *   100 per event-loop turn as a busy channel master sends them, until the peer has all;
  * - fan-out: the same, each message sent to every one of FANOUT peers (a master sends a
  *   broadcast once per subscribing node); deliveries/s counts each copy.
- * Usage: node dist/bench/transport-hop.js [--messages N] [--rtts N] [--fanout K] [--runs R] [--out DIR]
+ * Usage: node dist/bench/transport-hop.js [--messages N] [--rtts N] [--fanout K] [--runs R] [--out DIR] [--mesh-only]
+ *   (--mesh-only: the mesh corked per turn against one write per frame, one run.)
  *        → one JSON line on stdout (each figure the median of R runs); with --out, also
  *        DIR/transport-hop-<date>.json.
  */
@@ -29,7 +30,8 @@ const SECRET = 'bench-secret';
 /** A peer that has not reported in this long has stalled: the run fails instead of hanging. */
 const STALL_TIMEOUT_MS = 60_000;
 
-type Kind = 'mesh' | 'nats' | 'nats-cluster';
+/** `mesh-uncorked`: the mesh writing each frame at once, to show what corking per turn buys. */
+type Kind = 'mesh' | 'mesh-uncorked' | 'nats' | 'nats-cluster';
 
 interface NodeSpec {
   id: string;
@@ -45,8 +47,9 @@ interface Setup {
 
 function makeTransport(setup: Setup, self: string): RegionTransport {
   const me = setup.nodes.find((n) => n.id === self)!;
-  if (setup.kind === 'mesh') {
-    const t = new MeshTransport({ self, region: 'bench', host: '127.0.0.1', meshPort: me.meshPort, secret: SECRET, log: silentLogger() });
+  if (setup.kind === 'mesh' || setup.kind === 'mesh-uncorked') {
+    const corkPerTurn = setup.kind === 'mesh';
+    const t = new MeshTransport({ self, region: 'bench', host: '127.0.0.1', meshPort: me.meshPort, secret: SECRET, log: silentLogger(), corkPerTurn });
     for (const n of setup.nodes) if (n.id !== self) t.addPeer(n.id, { host: '127.0.0.1', port: 0, meshPort: n.meshPort });
     return t;
   }
@@ -148,13 +151,13 @@ async function streamTo(a: RegionTransport, children: ChildProcess[], ids: strin
 }
 
 async function runOnce(kind: Kind, o: { messages: number; rtts: number; fanout: number }): Promise<HopResult> {
-  const ids = Array.from({ length: o.fanout }, (_, i) => `b${i + 1}`);
+  const ids = Array.from({ length: Math.max(1, o.fanout) }, (_, i) => `b${i + 1}`);
   let nats: NatsServers | null = null;
   const children: ChildProcess[] = [];
   let a: RegionTransport | null = null;
   try {
     let servers: string[][];
-    if (kind === 'mesh') servers = [[], ...ids.map(() => [])];
+    if (kind === 'mesh' || kind === 'mesh-uncorked') servers = [[], ...ids.map(() => [])];
     else {
       nats = await NatsServers.start({ count: kind === 'nats-cluster' ? 2 : 1 });
       // In the cluster, the sender is on server 1 and every receiver on server 2.
@@ -183,8 +186,9 @@ async function runOnce(kind: Kind, o: { messages: number; rtts: number; fanout: 
     }
     times.sort((x, y) => x - y);
     const streamS = await streamTo(a, [children[0]!], ['b1'], o.messages);
-    const fanoutMessages = Math.round(o.messages / o.fanout);
-    const fanoutS = await streamTo(a, children, ids, fanoutMessages);
+    // A fan-out to one peer is the stream itself.
+    const fanoutMessages = o.fanout > 1 ? Math.round(o.messages / o.fanout) : o.messages;
+    const fanoutS = o.fanout > 1 ? await streamTo(a, children, ids, fanoutMessages) : streamS;
     return {
       transport: kind,
       rttP50Us: Math.round(percentile(times, 50)),
@@ -192,8 +196,8 @@ async function runOnce(kind: Kind, o: { messages: number; rtts: number; fanout: 
       hopP50Us: Math.round(percentile(times, 50) / 2),
       streamMsgsPerS: Math.round(o.messages / streamS),
       fanoutMsgsPerS: Math.round(fanoutMessages / fanoutS),
-      fanoutDeliveriesPerS: Math.round((fanoutMessages * o.fanout) / fanoutS),
-      fanout: o.fanout,
+      fanoutDeliveriesPerS: Math.round((fanoutMessages * ids.length) / fanoutS),
+      fanout: ids.length,
     };
   } finally {
     for (const c of children) if (c.exitCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
@@ -217,8 +221,8 @@ function medianResult(runs: HopResult[]): HopResult {
   };
 }
 
-export async function transportHop(o: { messages: number; rtts: number; fanout: number; runs: number }) {
-  const kinds: Kind[] = ['mesh', 'nats', 'nats-cluster'];
+export async function transportHop(o: { messages: number; rtts: number; fanout: number; runs: number; kinds?: Kind[] }) {
+  const kinds = o.kinds ?? (['mesh', 'nats', 'nats-cluster'] as Kind[]);
   const byKind = new Map<Kind, HopResult[]>(kinds.map((k) => [k, []]));
   // Interleaved, so that a noisy neighbour hurts every transport alike.
   for (let r = 0; r < o.runs; r++) for (const k of kinds) byKind.get(k)!.push(await runOnce(k, o));
@@ -231,6 +235,13 @@ export async function transportHop(o: { messages: number; rtts: number; fanout: 
   };
 }
 
+/** The mesh alone, corked per turn and writing each frame at once (README: framing and batching). */
+export async function meshHop(o: { messages: number; rtts: number }) {
+  const r = await transportHop({ ...o, fanout: 1, runs: 1, kinds: ['mesh', 'mesh-uncorked'] });
+  const [corked, uncorked] = r.results as [HopResult, HopResult];
+  return { scenario: 'mesh-hop', corked, uncorked, throughputRatio: +(corked.streamMsgsPerS / uncorked.streamMsgsPerS).toFixed(2) };
+}
+
 if (process.argv[2] === 'peer') {
   void peer();
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -240,7 +251,10 @@ if (process.argv[2] === 'peer') {
   };
   const o = process.argv.indexOf('--out');
   const out = o > 0 ? resolve(process.argv[o + 1]!) : null;
-  transportHop({ messages: arg('messages', 100_000), rtts: arg('rtts', 3000), fanout: arg('fanout', 2), runs: arg('runs', 3) }).then(
+  const run = process.argv.includes('--mesh-only')
+    ? meshHop({ messages: arg('messages', 200_000), rtts: arg('rtts', 5000) })
+    : transportHop({ messages: arg('messages', 100_000), rtts: arg('rtts', 3000), fanout: arg('fanout', 2), runs: arg('runs', 3) });
+  run.then(
     (r) => {
       const line = JSON.stringify({ ...r, date: new Date().toISOString() });
       if (out) {

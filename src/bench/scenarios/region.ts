@@ -8,13 +8,13 @@
  * region with every client on the master (the master still copies each batch to its
  * replica before broadcasting), publisher one hop from the master, subscribers one hop
  * from it, and the scenario's own A → B → C. Differences of light-load p50 give each
- * hop's cost; the bare mesh transport's hop (mesh-hop.ts) is measured beside them.
+ * hop's cost; the bare mesh transport's hop (transport-hop.ts) is measured beside them.
  */
 import { medians, type StepMedians } from '../channels-load.js';
 import { measureFanout, type FanoutResult } from '../fanout.js';
 import { Loadgen } from '../loadgen/driver.js';
 import type { OpenResult } from '../loadgen/protocol.js';
-import { meshHop } from '../mesh-hop.js';
+import { meshHop } from '../transport-hop.js';
 import { ms, num, pct, rate } from '../report/format.js';
 import { barChart } from '../report/svg.js';
 import { askMaster, channelMasteredBy, ringPlace, startRegion, type Region } from '../servers/ably-region.js';
@@ -31,7 +31,7 @@ export interface RegionOptions {
   lightStepMs: number;
   /** Steps per layout and load (medians are reported). */
   reps: number;
-  /** The bare mesh transport (mesh-hop.ts): round trips, and messages streamed. */
+  /** The bare mesh transport (transport-hop.ts): round trips, and messages streamed. */
   hopRtts: number;
   hopMessages: number;
 }
@@ -221,7 +221,7 @@ export const regionScenario: Scenario = {
       await one.stop();
     }
 
-    ctx.log(`region: bare mesh transport hop (mesh-hop.ts, ${o.hopRtts} round trips, ${o.hopMessages} messages)`);
+    ctx.log(`region: bare mesh transport hop (transport-hop.ts --mesh-only, ${o.hopRtts} round trips, ${o.hopMessages} messages)`);
     const hop = await meshHop({ messages: o.hopMessages, rtts: o.hopRtts }).catch((e: Error) => {
       notes.push(`The bare mesh hop was not measured: ${e.message}.`);
       return null;
@@ -264,7 +264,7 @@ export const regionScenario: Scenario = {
           ? [
               [
                 'bare mesh transport hop (two processes, no node)',
-                `mesh-hop.ts: round trip p50 ${(hop.corked.rttP50Us / 1000).toFixed(3)} ms (p99 ${(hop.corked.rttP99Us / 1000).toFixed(3)} ms) ÷ 2; ${rate(hop.corked.msgsPerS)} messages streamed`,
+                `transport-hop.ts --mesh-only: round trip p50 ${(hop.corked.rttP50Us / 1000).toFixed(3)} ms (p99 ${(hop.corked.rttP99Us / 1000).toFixed(3)} ms) ÷ 2; ${rate(hop.corked.streamMsgsPerS)} messages streamed`,
                 num(hop.corked.hopP50Us / 1000, 3),
               ],
             ]

@@ -11,7 +11,7 @@ import { transportHop, type HopResult } from '../transport-hop.js';
 import { rate as fmtRate } from '../report/format.js';
 import type { Scenario, ScenarioResult, Table } from './scenario.js';
 
-const LABEL: Record<HopResult['transport'], string> = { mesh: 'mesh', nats: 'NATS (1 server)', 'nats-cluster': 'NATS (2-server cluster)' };
+const LABEL: Record<HopResult['transport'], string> = { mesh: 'mesh', 'mesh-uncorked': 'mesh (one write per frame)', nats: 'NATS (1 server)', 'nats-cluster': 'NATS (2-server cluster)' };
 
 function hopTable(results: HopResult[]): Table {
   const mesh = results.find((r) => r.transport === 'mesh')!;
