@@ -1,9 +1,8 @@
 /**
  * The one codec between region-link frames (`src/gen/region.pb.ts`) and domain types.
  */
-import type { LogEntry } from '../channel/entry.js';
 import * as pb from '../gen/region.pb.js';
-import { messageFromPb, messageToPb, presenceFromPb, presenceToPb } from '../transport/node-codec-data.js';
+import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { ForwardedBatch } from '../transport/messages.js';
 import type { InterestDelta, InterestItem } from './interest.js';
 
@@ -15,24 +14,6 @@ export type LinkFrame =
   | { type: 'forward'; batch: ForwardedBatch; replyTo: number; toRegion: string | null }
   | { type: 'ack'; channel: string; epoch: string; seq: number }
   | { type: 'replay'; id: number; channel: string; epoch: string; afterSeq: number };
-
-function entryToPb(e: LogEntry): pb.ForwardedEntry {
-  return {
-    seq: e.origin.seq,
-    storedAt: e.storedAt,
-    item:
-      e.kind === 'message'
-        ? { $case: 'message', message: messageToPb(e.message) }
-        : { $case: 'presence', presence: presenceToPb(e.presence) },
-  };
-}
-
-function entryFromPb(p: pb.ForwardedEntry, region: string, epoch: string): LogEntry {
-  const base = { serial: 0, channelSerial: '', storedAt: p.storedAt, origin: { region, epoch, seq: p.seq } };
-  if (p.item?.$case === 'presence') return { ...base, kind: 'presence', presence: presenceFromPb(p.item.presence), host: '' };
-  if (p.item?.$case === 'message') return { ...base, kind: 'message', message: messageFromPb(p.item.message) };
-  throw new Error('forwarded entry without an item');
-}
 
 export function toPb(f: LinkFrame): pb.LinkFrame {
   switch (f.type) {
@@ -53,7 +34,9 @@ export function toPb(f: LinkFrame): pb.LinkFrame {
             originEpoch: f.batch.epoch,
             startSeq: f.batch.startSeq,
             gapBefore: f.batch.gapBefore,
-            entries: f.batch.entries.map(entryToPb),
+            entries: f.batch.entries.encoded(),
+            count: f.batch.entries.length,
+            lastSeq: f.batch.entries.lastSeq,
             replyTo: f.replyTo,
             toRegion: f.toRegion ?? '',
           },
@@ -89,7 +72,8 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
           epoch: w.originEpoch,
           ...(w.startSeq !== undefined ? { startSeq: w.startSeq } : {}),
           gapBefore: w.gapBefore,
-          entries: w.entries.map((e) => entryFromPb(e, peerRegion, w.originEpoch)),
+          // Decoded only by the channel master that stores them.
+          entries: ForwardedEntries.fromBytes(w.entries, w.count, w.lastSeq, peerRegion, w.originEpoch),
         },
         replyTo: w.replyTo,
         toRegion: w.toRegion || null,

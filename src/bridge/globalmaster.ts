@@ -527,7 +527,7 @@ export class Globalmaster {
         toRegion: s.region,
       });
       if (body.entries.length === 0) return;
-      after = body.entries[body.entries.length - 1]!.origin.seq;
+      after = body.entries.lastSeq;
       epoch = body.epoch;
     }
   }

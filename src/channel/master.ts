@@ -9,6 +9,7 @@
 import { AblyError, type ErrorInfo } from '../errors.js';
 import { RateLimiter } from '../rate.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
+import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { Broadcast, ForwardedBatch, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
@@ -171,7 +172,7 @@ export class ChannelMaster {
    */
   async ingest(batch: ForwardedBatch): Promise<{ seq: number; replayAfter: number | null }> {
     if (this.stopped) throw this.stopped;
-    const r = this.state.ingest(batch, this.deps.now());
+    const r = this.state.ingest({ ...batch, entries: batch.entries.list() }, this.deps.now());
     if (r.replayAfter !== null) return { seq: r.seq, replayAfter: r.replayAfter };
     const gap = r.discontinuity
       ? AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo()
@@ -181,8 +182,9 @@ export class ChannelMaster {
   }
 
   /** This region's own entries after `afterSeq`, for another region (as replicated and broadcast). */
-  replayLocal(epoch: string, afterSeq: number): { epoch: string; startSeq: number; gap: boolean; entries: LogEntry[] } {
-    return { epoch: this.state.epoch, ...this.state.localAfter(epoch, afterSeq, REPLAY_PAGE, this.published.serial) };
+  replayLocal(epoch: string, afterSeq: number): { epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries } {
+    const r = this.state.localAfter(epoch, afterSeq, REPLAY_PAGE, this.published.serial);
+    return { epoch: this.state.epoch, startSeq: r.startSeq, gap: r.gap, entries: ForwardedEntries.of(r.entries) };
   }
 
   /** Other regions that want this channel now (replaces the previous set). */
@@ -196,7 +198,7 @@ export class ChannelMaster {
       // (shortly before) its interest began; it deduplicates by message id.
       const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.published.serial, REPLAY_PAGE);
       this.deps.toRegions(
-        { channel: this.key, region: this.deps.region, epoch: this.state.epoch, startSeq: start.startSeq, gapBefore: false, entries: start.entries },
+        { channel: this.key, region: this.deps.region, epoch: this.state.epoch, startSeq: start.startSeq, gapBefore: false, entries: ForwardedEntries.of(start.entries) },
         r.region,
       );
     }
@@ -275,7 +277,7 @@ export class ChannelMaster {
       const region = this.deps.region;
       const mine = entries.filter((e) => e.origin.region === region);
       if (mine.length) {
-        this.deps.toRegions({ channel: this.key, region, epoch: this.state.epoch, gapBefore: false, entries: mine }, null);
+        this.deps.toRegions({ channel: this.key, region, epoch: this.state.epoch, gapBefore: false, entries: ForwardedEntries.of(mine) }, null);
       }
     }
   }

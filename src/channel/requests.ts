@@ -4,6 +4,7 @@
  * replica side answers replication, syncs and claims. Reads do not create channels.
  */
 import { AblyError, toErrorInfo } from '../errors.js';
+import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { ChannelRequest, NodeId, ReplyBody } from '../transport/messages.js';
 import type { ChannelRegistry } from './registry.js';
 
@@ -117,7 +118,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         const { owner, mine } = reg.ownership(req.channel);
         if (!mine) return reg.redirect({ redirect: owner });
         if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) {
-          return { kind: 'local', epoch: '', startSeq: req.afterSeq, gap: false, entries: [] };
+          return { kind: 'local', epoch: '', startSeq: req.afterSeq, gap: false, entries: ForwardedEntries.none };
         }
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return reg.redirect(a);

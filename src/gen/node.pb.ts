@@ -97,6 +97,33 @@ export interface OriginPosition {
   seq: number;
 }
 
+/**
+ * A list of entries encoded once by the master that made them and carried as bytes in
+ * ReplicateRequest and Broadcast, which usually hold the same batch.
+ */
+export interface LogEntryList {
+  entries: LogEntry[];
+}
+
+/**
+ * One entry forwarded between regions: its seq in the origin region's order for the
+ * channel, the origin master's clock (ms) and the item.
+ */
+export interface ForwardedEntry {
+  seq: number;
+  storedAt: number;
+  item?: { $case: "message"; message: Message } | { $case: "presence"; presence: PresenceMessage } | undefined;
+}
+
+/**
+ * Entries forwarded between regions, encoded once by the origin's channel master and
+ * passed through both globalmasters as bytes (ForwardedBatch, LocalEntries and the
+ * region link's Forward), decoded only by the receiving region's channel master.
+ */
+export interface ForwardedEntryList {
+  entries: ForwardedEntry[];
+}
+
 export interface LogEntry {
   serial: number;
   channelSerial: string;
@@ -183,8 +210,9 @@ export interface HistoryRequest {
 export interface ReplicateRequest {
   channel: string;
   epoch: string;
-  entries: LogEntry[];
   holds: PresenceHold[];
+  /** a LogEntryList */
+  entries: Buffer;
 }
 
 export interface PresenceRequest {
@@ -250,7 +278,12 @@ export interface ForwardedBatch {
   epoch: string;
   startSeq?: number | undefined;
   gapBefore: boolean;
-  entries: LogEntry[];
+  /** a ForwardedEntryList */
+  entries: Buffer;
+  /** entries in it */
+  count: number;
+  /** the last entry's seq (0: none) */
+  lastSeq: number;
 }
 
 export interface IngestRequest {
@@ -350,7 +383,10 @@ export interface LocalEntries {
   epoch: string;
   startSeq: number;
   gap: boolean;
-  entries: LogEntry[];
+  /** a ForwardedEntryList */
+  entries: Buffer;
+  count: number;
+  lastSeq: number;
 }
 
 export interface InterestItem {
@@ -451,8 +487,11 @@ export interface Reply {
 export interface Broadcast {
   channel: string;
   epoch: string;
-  entries: LogEntry[];
-  discontinuity?: ErrorInfo | undefined;
+  discontinuity?:
+    | ErrorInfo
+    | undefined;
+  /** a LogEntryList */
+  entries: Buffer;
 }
 
 export interface Unsub {
@@ -1132,6 +1171,179 @@ export const OriginPosition: MessageFns<OriginPosition> = {
             }
 
             message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseLogEntryList(): LogEntryList {
+  return { entries: [] };
+}
+
+export const LogEntryList: MessageFns<LogEntryList> = {
+  encode(message: LogEntryList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      LogEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogEntryList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogEntryList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseForwardedEntry(): ForwardedEntry {
+  return { seq: 0, storedAt: 0, item: undefined };
+}
+
+export const ForwardedEntry: MessageFns<ForwardedEntry> = {
+  encode(message: ForwardedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    if (message.storedAt !== 0) {
+      writer.uint32(16).int64(message.storedAt);
+    }
+    switch (message.item?.$case) {
+      case "message":
+        Message.encode(message.item.message, writer.uint32(26).fork()).join();
+        break;
+      case "presence":
+        PresenceMessage.encode(message.item.presence, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForwardedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.storedAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.item = { $case: "message", message: Message.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.item = { $case: "presence", presence: PresenceMessage.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseForwardedEntryList(): ForwardedEntryList {
+  return { entries: [] };
+}
+
+export const ForwardedEntryList: MessageFns<ForwardedEntryList> = {
+  encode(message: ForwardedEntryList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      ForwardedEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardedEntryList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForwardedEntryList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(ForwardedEntry.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -2028,7 +2240,7 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
 };
 
 function createBaseReplicateRequest(): ReplicateRequest {
-  return { channel: "", epoch: "", entries: [], holds: [] };
+  return { channel: "", epoch: "", holds: [], entries: Buffer.alloc(0) };
 }
 
 export const ReplicateRequest: MessageFns<ReplicateRequest> = {
@@ -2039,11 +2251,11 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     if (message.epoch !== "") {
       writer.uint32(18).string(message.epoch);
     }
-    for (const v of message.entries) {
-      LogEntry.encode(v!, writer.uint32(26).fork()).join();
-    }
     for (const v of message.holds) {
       PresenceHold.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.entries.length !== 0) {
+      writer.uint32(42).bytes(message.entries);
     }
     return writer;
   },
@@ -2077,20 +2289,20 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             message.epoch = reader.string();
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.entries.push(LogEntry.decode(reader, reader.uint32()));
-            continue;
-          }
           case 4: {
             if (tag !== 34) {
               break;
             }
 
             message.holds.push(PresenceHold.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.entries = Buffer.from(reader.bytes());
             continue;
           }
         }
@@ -2732,7 +2944,16 @@ export const OccupancyRequest: MessageFns<OccupancyRequest> = {
 };
 
 function createBaseForwardedBatch(): ForwardedBatch {
-  return { channel: "", region: "", epoch: "", startSeq: undefined, gapBefore: false, entries: [] };
+  return {
+    channel: "",
+    region: "",
+    epoch: "",
+    startSeq: undefined,
+    gapBefore: false,
+    entries: Buffer.alloc(0),
+    count: 0,
+    lastSeq: 0,
+  };
 }
 
 export const ForwardedBatch: MessageFns<ForwardedBatch> = {
@@ -2752,8 +2973,14 @@ export const ForwardedBatch: MessageFns<ForwardedBatch> = {
     if (message.gapBefore !== false) {
       writer.uint32(40).bool(message.gapBefore);
     }
-    for (const v of message.entries) {
-      LogEntry.encode(v!, writer.uint32(50).fork()).join();
+    if (message.entries.length !== 0) {
+      writer.uint32(58).bytes(message.entries);
+    }
+    if (message.count !== 0) {
+      writer.uint32(64).uint32(message.count);
+    }
+    if (message.lastSeq !== 0) {
+      writer.uint32(72).uint64(message.lastSeq);
     }
     return writer;
   },
@@ -2811,12 +3038,28 @@ export const ForwardedBatch: MessageFns<ForwardedBatch> = {
             message.gapBefore = reader.bool();
             continue;
           }
-          case 6: {
-            if (tag !== 50) {
+          case 7: {
+            if (tag !== 58) {
               break;
             }
 
-            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            message.entries = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.lastSeq = longToNumber(reader.uint64());
             continue;
           }
         }
@@ -3845,7 +4088,7 @@ export const Ingested: MessageFns<Ingested> = {
 };
 
 function createBaseLocalEntries(): LocalEntries {
-  return { epoch: "", startSeq: 0, gap: false, entries: [] };
+  return { epoch: "", startSeq: 0, gap: false, entries: Buffer.alloc(0), count: 0, lastSeq: 0 };
 }
 
 export const LocalEntries: MessageFns<LocalEntries> = {
@@ -3859,8 +4102,14 @@ export const LocalEntries: MessageFns<LocalEntries> = {
     if (message.gap !== false) {
       writer.uint32(24).bool(message.gap);
     }
-    for (const v of message.entries) {
-      LogEntry.encode(v!, writer.uint32(34).fork()).join();
+    if (message.entries.length !== 0) {
+      writer.uint32(42).bytes(message.entries);
+    }
+    if (message.count !== 0) {
+      writer.uint32(48).uint32(message.count);
+    }
+    if (message.lastSeq !== 0) {
+      writer.uint32(56).uint64(message.lastSeq);
     }
     return writer;
   },
@@ -3902,12 +4151,28 @@ export const LocalEntries: MessageFns<LocalEntries> = {
             message.gap = reader.bool();
             continue;
           }
-          case 4: {
-            if (tag !== 34) {
+          case 5: {
+            if (tag !== 42) {
               break;
             }
 
-            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            message.entries = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.lastSeq = longToNumber(reader.uint64());
             continue;
           }
         }
@@ -4931,7 +5196,7 @@ export const Reply: MessageFns<Reply> = {
 };
 
 function createBaseBroadcast(): Broadcast {
-  return { channel: "", epoch: "", entries: [], discontinuity: undefined };
+  return { channel: "", epoch: "", discontinuity: undefined, entries: Buffer.alloc(0) };
 }
 
 export const Broadcast: MessageFns<Broadcast> = {
@@ -4942,11 +5207,11 @@ export const Broadcast: MessageFns<Broadcast> = {
     if (message.epoch !== "") {
       writer.uint32(18).string(message.epoch);
     }
-    for (const v of message.entries) {
-      LogEntry.encode(v!, writer.uint32(26).fork()).join();
-    }
     if (message.discontinuity !== undefined) {
       ErrorInfo.encode(message.discontinuity, writer.uint32(34).fork()).join();
+    }
+    if (message.entries.length !== 0) {
+      writer.uint32(42).bytes(message.entries);
     }
     return writer;
   },
@@ -4980,20 +5245,20 @@ export const Broadcast: MessageFns<Broadcast> = {
             message.epoch = reader.string();
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.entries.push(LogEntry.decode(reader, reader.uint32()));
-            continue;
-          }
           case 4: {
             if (tag !== 34) {
               break;
             }
 
             message.discontinuity = ErrorInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.entries = Buffer.from(reader.bytes());
             continue;
           }
         }

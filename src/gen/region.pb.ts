@@ -17,7 +17,6 @@ import {
   type Metadata,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Message, PresenceMessage } from "./node.pb.js";
 
 export const protobufPackage = "ablyng.region.v1";
 
@@ -61,14 +60,6 @@ export interface InterestDelta {
 export interface SnapshotRequest {
 }
 
-export interface ForwardedEntry {
-  /** in the origin region's order for this channel */
-  seq: number;
-  /** ms, origin master's clock */
-  storedAt: number;
-  item?: { $case: "message"; message: Message } | { $case: "presence"; presence: PresenceMessage } | undefined;
-}
-
 /** Messages first accepted in the sender's region, in its order for the channel. */
 export interface Forward {
   channel: string;
@@ -82,7 +73,15 @@ export interface Forward {
     | undefined;
   /** History no longer covered what was asked for: entries before these are lost. */
   gapBefore: boolean;
-  entries: ForwardedEntry[];
+  /**
+   * An ablyng.node.v1.ForwardedEntryList, as the origin's channel master encoded it:
+   * globalmasters pass it on without decoding it.
+   */
+  entries: Buffer;
+  /** entries in it */
+  count: number;
+  /** the last entry's seq (0: none) */
+  lastSeq: number;
   /** Set on answers to a ReplayRequest (its id); 0 otherwise. */
   replyTo: number;
   /** Only for this one region (a start of interest); empty: every region with interest. */
@@ -413,89 +412,18 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
   },
 };
 
-function createBaseForwardedEntry(): ForwardedEntry {
-  return { seq: 0, storedAt: 0, item: undefined };
-}
-
-export const ForwardedEntry: MessageFns<ForwardedEntry> = {
-  encode(message: ForwardedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.seq !== 0) {
-      writer.uint32(8).uint64(message.seq);
-    }
-    if (message.storedAt !== 0) {
-      writer.uint32(16).int64(message.storedAt);
-    }
-    switch (message.item?.$case) {
-      case "message":
-        Message.encode(message.item.message, writer.uint32(26).fork()).join();
-        break;
-      case "presence":
-        PresenceMessage.encode(message.item.presence, writer.uint32(34).fork()).join();
-        break;
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): ForwardedEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseForwardedEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.seq = longToNumber(reader.uint64());
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.storedAt = longToNumber(reader.int64());
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.item = { $case: "message", message: Message.decode(reader, reader.uint32()) };
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.item = { $case: "presence", presence: PresenceMessage.decode(reader, reader.uint32()) };
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-};
-
 function createBaseForward(): Forward {
-  return { channel: "", originEpoch: "", startSeq: undefined, gapBefore: false, entries: [], replyTo: 0, toRegion: "" };
+  return {
+    channel: "",
+    originEpoch: "",
+    startSeq: undefined,
+    gapBefore: false,
+    entries: Buffer.alloc(0),
+    count: 0,
+    lastSeq: 0,
+    replyTo: 0,
+    toRegion: "",
+  };
 }
 
 export const Forward: MessageFns<Forward> = {
@@ -512,8 +440,14 @@ export const Forward: MessageFns<Forward> = {
     if (message.gapBefore !== false) {
       writer.uint32(32).bool(message.gapBefore);
     }
-    for (const v of message.entries) {
-      ForwardedEntry.encode(v!, writer.uint32(42).fork()).join();
+    if (message.entries.length !== 0) {
+      writer.uint32(66).bytes(message.entries);
+    }
+    if (message.count !== 0) {
+      writer.uint32(72).uint32(message.count);
+    }
+    if (message.lastSeq !== 0) {
+      writer.uint32(80).uint64(message.lastSeq);
     }
     if (message.replyTo !== 0) {
       writer.uint32(48).uint32(message.replyTo);
@@ -569,12 +503,28 @@ export const Forward: MessageFns<Forward> = {
             message.gapBefore = reader.bool();
             continue;
           }
-          case 5: {
-            if (tag !== 42) {
+          case 8: {
+            if (tag !== 66) {
               break;
             }
 
-            message.entries.push(ForwardedEntry.decode(reader, reader.uint32()));
+            message.entries = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.lastSeq = longToNumber(reader.uint64());
             continue;
           }
           case 6: {

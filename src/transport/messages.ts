@@ -12,6 +12,7 @@ import type { HistoryQuery } from '../channel/log.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
+import type { ForwardedEntries } from './entry-lists.js';
 
 export type NodeId = string;
 
@@ -196,8 +197,8 @@ export interface ForwardedBatch {
   startSeq?: number;
   /** History in the origin no longer covered a gap before `entries`. */
   gapBefore: boolean;
-  /** Entries with `origin` set to the origin region's position. */
-  entries: LogEntry[];
+  /** The origin region's entries, in its order (passed on as bytes where possible). */
+  entries: ForwardedEntries;
 }
 
 /** Globalmaster → channel master: store another region's messages. */
@@ -313,7 +314,7 @@ export type ReplyBody =
   /** Ingested: the origin's seq this master has reached; or where it needs a replay from. */
   | { kind: 'ingested'; seq: number; replayAfter: number | null }
   /** This region's own messages (replay): from `startSeq`, `gap` when history did not reach back. */
-  | { kind: 'local'; epoch: string; startSeq: number; gap: boolean; entries: LogEntry[] }
+  | { kind: 'local'; epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries }
   | { kind: 'interest'; mastered: MasteredChannel[] }
   | { kind: 'vector'; entries: LogEntry[]; gap: string | null }
   | { kind: 'published'; serials: string[] }

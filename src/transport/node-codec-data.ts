@@ -10,6 +10,7 @@ import type { HistoryQuery } from '../channel/log.js';
 import type { PresenceMember } from '../channel/presence.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
+import { ForwardedEntries } from './entry-lists.js';
 import type { ConnectionRecord, ForwardedBatch } from './messages.js';
 
 function dataToPb(d: MessageData | undefined): pb.Message['data'] {
@@ -107,14 +108,13 @@ export function holdFromPb(p: pb.PresenceHold): PresenceHold {
 }
 
 export function entryFromPb(p: pb.LogEntry): LogEntry {
-  const base = {
-    serial: p.serial,
-    channelSerial: p.channelSerial,
-    storedAt: p.storedAt,
-    origin: p.origin ?? { region: '', epoch: '', seq: 0 },
-  };
-  if (p.item?.$case === 'presence') return { ...base, kind: 'presence', presence: presenceFromPb(p.item.presence), host: p.host };
-  if (p.item?.$case === 'message') return { ...base, kind: 'message', message: messageFromPb(p.item.message) };
+  // Object literals with every property at once, in the order ChannelState builds them:
+  // a spread (`{ ...base, kind }`) made this the costliest step of decoding a broadcast
+  // (1.6 µs of 3 per entry), and one shape everywhere keeps the hot paths monomorphic.
+  const { serial, channelSerial, storedAt } = p;
+  const origin = p.origin ?? { region: '', epoch: '', seq: 0 };
+  if (p.item?.$case === 'message') return { kind: 'message', serial, channelSerial, storedAt, origin, message: messageFromPb(p.item.message) };
+  if (p.item?.$case === 'presence') return { kind: 'presence', serial, channelSerial, storedAt, origin, presence: presenceFromPb(p.item.presence), host: p.host };
   throw new Error('log entry without an item');
 }
 
@@ -208,7 +208,9 @@ export function batchToPb(b: ForwardedBatch): pb.ForwardedBatch {
     epoch: b.epoch,
     startSeq: b.startSeq,
     gapBefore: b.gapBefore,
-    entries: b.entries.map(entryToPb),
+    entries: b.entries.encoded(),
+    count: b.entries.length,
+    lastSeq: b.entries.lastSeq,
   };
 }
 
@@ -219,6 +221,6 @@ export function batchFromPb(p: pb.ForwardedBatch): ForwardedBatch {
     epoch: p.epoch,
     ...(p.startSeq !== undefined ? { startSeq: p.startSeq } : {}),
     gapBefore: p.gapBefore,
-    entries: p.entries.map(entryFromPb),
+    entries: ForwardedEntries.fromBytes(p.entries, p.count, p.lastSeq, p.region, p.epoch),
   };
 }

@@ -4,6 +4,7 @@
  * Channel data converts in `node-codec-data.ts`.
  */
 import * as pb from '../gen/node.pb.js';
+import { decodeLogEntries, encodeLogEntries, ForwardedEntries } from './entry-lists.js';
 import type { MemberInfo, MemberState, NodeMessage, NodeRequest, ReplyBody } from './messages.js';
 import {
   batchFromPb,
@@ -77,7 +78,7 @@ function requestToPb(r: NodeRequest): pb.Request {
         rid: r.rid,
         body: {
           $case: 'replicate',
-          replicate: { channel: r.channel, epoch: r.epoch, entries: r.entries.map(entryToPb), holds: r.holds.map(holdToPb) },
+          replicate: { channel: r.channel, epoch: r.epoch, entries: encodeLogEntries(r.entries), holds: r.holds.map(holdToPb) },
         },
       };
     case 'presence':
@@ -155,7 +156,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
         rid,
         channel: b.replicate.channel,
         epoch: b.replicate.epoch,
-        entries: b.replicate.entries.map(entryFromPb),
+        entries: decodeLogEntries(b.replicate.entries),
         holds: b.replicate.holds.map(holdFromPb),
       };
     case 'presence':
@@ -234,7 +235,10 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
     case 'local':
       return {
         rid,
-        body: { $case: 'local', local: { epoch: r.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries.map(entryToPb) } },
+        body: {
+          $case: 'local',
+          local: { epoch: r.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries.encoded(), count: r.entries.length, lastSeq: r.entries.lastSeq },
+        },
       };
     case 'interest':
       return {
@@ -297,8 +301,12 @@ function replyFromPb(p: pb.Reply): ReplyBody {
       return { kind: 'occupancy', ...b.occupancy };
     case 'ingested':
       return { kind: 'ingested', seq: b.ingested.seq, replayAfter: b.ingested.replayAfter ?? null };
-    case 'local':
-      return { kind: 'local', epoch: b.local.epoch, startSeq: b.local.startSeq, gap: b.local.gap, entries: b.local.entries.map(entryFromPb) };
+    case 'local': {
+      // The globalmaster passes these on to another region as they are; there, the
+      // batch names their origin region.
+      const l = b.local;
+      return { kind: 'local', epoch: l.epoch, startSeq: l.startSeq, gap: l.gap, entries: ForwardedEntries.fromBytes(l.entries, l.count, l.lastSeq, '', l.epoch) };
+    }
     case 'interest':
       return {
         kind: 'interest',
@@ -365,7 +373,7 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       return {
         msg: {
           $case: 'broadcast',
-          broadcast: { channel: msg.channel, epoch: msg.epoch, entries: msg.entries.map(entryToPb), discontinuity: msg.discontinuity },
+          broadcast: { channel: msg.channel, epoch: msg.epoch, entries: encodeLogEntries(msg.entries), discontinuity: msg.discontinuity },
         },
       };
     case 'toRegions':
@@ -425,7 +433,7 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
         type: 'broadcast',
         channel: b.channel,
         epoch: b.epoch,
-        entries: b.entries.map(entryFromPb),
+        entries: decodeLogEntries(b.entries),
         ...(b.discontinuity ? { discontinuity: b.discontinuity } : {}),
       };
     }

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { fromPb, toPb } from '../../../src/bridge/codec.js';
+import type { LogEntry } from '../../../src/channel/entry.js';
+import * as regionPb from '../../../src/gen/region.pb.js';
+import { encodeLogEntries, ForwardedEntries } from '../../../src/transport/entry-lists.js';
+import type { ForwardedBatch, NodeMessage } from '../../../src/transport/messages.js';
+import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
+
+const NOW = 1_700_000_000_000;
+
+/** Entries of region eu (epoch e1), as its master stores them: seqs 11, 12, 13. */
+function euEntries(): LogEntry[] {
+  return [
+    {
+      kind: 'message',
+      serial: 101,
+      channelSerial: 'eu~e1~101',
+      storedAt: NOW,
+      origin: { region: 'eu', epoch: 'e1', seq: 11 },
+      message: { id: 'c:1:0', name: 'n', clientId: 'alice', connectionId: 'c', data: 'héllo', encoding: 'utf-8', extras: { headers: { a: 'b' } }, timestamp: NOW - 1 },
+    },
+    {
+      kind: 'message',
+      serial: 102,
+      channelSerial: 'eu~e1~102',
+      storedAt: NOW + 1,
+      origin: { region: 'eu', epoch: 'e1', seq: 12 },
+      message: { id: 'c:2:0', data: Buffer.from([0, 255, 7]), timestamp: NOW },
+    },
+    {
+      kind: 'presence',
+      serial: 103,
+      channelSerial: 'eu~e1~103',
+      storedAt: NOW + 2,
+      origin: { region: 'eu', epoch: 'e1', seq: 13 },
+      host: 'eu-n2',
+      presence: { id: 'c:3:0', action: 2, clientId: 'alice', connectionId: 'c', data: 'here', timestamp: NOW + 2 },
+    },
+  ];
+}
+
+/** What the receiving region's master gets: origin kept, serials are its own to give, host dropped. */
+function asForwarded(e: LogEntry): LogEntry {
+  return e.kind === 'message'
+    ? { kind: 'message', serial: 0, channelSerial: '', storedAt: e.storedAt, origin: e.origin, message: e.message }
+    : { kind: 'presence', serial: 0, channelSerial: '', storedAt: e.storedAt, origin: e.origin, presence: e.presence, host: '' };
+}
+
+function nodeRoundTrip(msg: NodeMessage): NodeMessage {
+  return decodeNodeMessage(Uint8Array.from(encodeNodeMessage(msg)));
+}
+
+function batchOf(entries: ForwardedEntries): ForwardedBatch {
+  return { channel: 'app:ch', region: 'eu', epoch: 'e1', startSeq: 10, gapBefore: false, entries };
+}
+
+describe('entries forwarded between regions', () => {
+  it('travel master → globalmaster → region link → globalmaster → master and decode once, at the end, with their origin', () => {
+    const original = euEntries();
+    // The eu master's batch to its globalmaster (toRegions), over the mesh.
+    const toGm = nodeRoundTrip({ type: 'toRegions', batch: batchOf(ForwardedEntries.of(original)), to: null });
+    if (toGm.type !== 'toRegions') throw new Error('wrong type');
+    const sentBytes = toGm.batch.entries.encoded();
+    // The eu globalmaster writes it on the region link; the us globalmaster reads it.
+    const frame = regionPb.LinkFrame.decode(regionPb.LinkFrame.encode(toPb({ type: 'forward', batch: toGm.batch, replyTo: 0, toRegion: null })).finish());
+    const got = fromPb(frame, 'eu');
+    if (got.type !== 'forward') throw new Error('wrong type');
+    expect(got.batch.entries.length).toBe(3);
+    expect(got.batch.entries.lastSeq).toBe(13);
+    // Passed on as the same bytes, never re-encoded.
+    expect(Buffer.compare(got.batch.entries.encoded(), sentBytes)).toBe(0);
+    // The us globalmaster asks its master to ingest it, over the mesh.
+    const ingest = nodeRoundTrip({ type: 'ingest', rid: 5, batch: got.batch });
+    if (ingest.type !== 'ingest') throw new Error('wrong type');
+    expect(ingest.batch).toMatchObject({ channel: 'app:ch', region: 'eu', epoch: 'e1', startSeq: 10, gapBefore: false });
+    expect(ingest.batch.entries.list()).toStrictEqual(original.map(asForwarded));
+  });
+
+  it('answer a replay (the local reply) as bytes the globalmaster forwards unchanged', () => {
+    const original = euEntries();
+    const reply = nodeRoundTrip({ type: 'reply', rid: 9, body: { kind: 'local', epoch: 'e1', startSeq: 10, gap: true, entries: ForwardedEntries.of(original) } });
+    if (reply.type !== 'reply' || reply.body.kind !== 'local') throw new Error('wrong type');
+    expect(reply.body).toMatchObject({ epoch: 'e1', startSeq: 10, gap: true });
+    expect(reply.body.entries.lastSeq).toBe(13);
+    const frame = regionPb.LinkFrame.decode(
+      regionPb.LinkFrame.encode(toPb({ type: 'forward', batch: batchOf(reply.body.entries), replyTo: 4, toRegion: 'us' })).finish(),
+    );
+    const got = fromPb(frame, 'eu');
+    if (got.type !== 'forward') throw new Error('wrong type');
+    expect(got.replyTo).toBe(4);
+    expect(got.batch.entries.list()).toStrictEqual(original.map(asForwarded));
+  });
+
+  it('an empty list round-trips with no last seq', () => {
+    const back = nodeRoundTrip({ type: 'reply', rid: 1, body: { kind: 'local', epoch: '', startSeq: 3, gap: false, entries: ForwardedEntries.none } });
+    if (back.type !== 'reply' || back.body.kind !== 'local') throw new Error('wrong type');
+    expect(back.body.entries.length).toBe(0);
+    expect(back.body.entries.lastSeq).toBe(0);
+    expect(back.body.entries.list()).toEqual([]);
+  });
+
+  it('bytes that do not hold what the batch says are refused when decoded', () => {
+    const bytes = ForwardedEntries.of(euEntries()).encoded();
+    expect(() => ForwardedEntries.fromBytes(bytes, 2, 13, 'eu', 'e1').list()).toThrow(/count or last seq/);
+    expect(() => ForwardedEntries.fromBytes(bytes, 3, 12, 'eu', 'e1').list()).toThrow(/count or last seq/);
+    expect(() => ForwardedEntries.fromBytes(Buffer.from([0x0a, 0x50, 1]), 1, 1, 'eu', 'e1').list()).toThrow();
+  });
+});
+
+describe('a master batch (replicate and broadcast)', () => {
+  it('is encoded once for the replica and every subscribing node', () => {
+    const batch = euEntries();
+    const first = encodeLogEntries(batch);
+    expect(encodeLogEntries(batch)).toBe(first);
+    const replicate = nodeRoundTrip({ type: 'replicate', rid: 2, channel: 'app:ch', epoch: 'e1', entries: batch, holds: [] });
+    const broadcast = nodeRoundTrip({ type: 'broadcast', channel: 'app:ch', epoch: 'e1', entries: batch });
+    if (replicate.type !== 'replicate' || broadcast.type !== 'broadcast') throw new Error('wrong type');
+    expect(replicate.entries).toStrictEqual(batch);
+    expect(broadcast.entries).toStrictEqual(batch);
+    // Another array with the same entries is encoded afresh (equal bytes, another buffer).
+    const again = encodeLogEntries([...batch]);
+    expect(again).not.toBe(first);
+    expect(Buffer.compare(again, first)).toBe(0);
+  });
+});
