@@ -5,8 +5,9 @@
  */
 export class DedupWindow {
   private readonly seen = new Map<string, string>();
-  /** Insertion order = time order, so expiry pops from the front. */
-  private order: { id: string; at: number }[] = [];
+  /** Insertion order = time order, so expiry pops from the front (two arrays: no object per id). */
+  private ids: string[] = [];
+  private ats: number[] = [];
   private head = 0;
 
   get size(): number {
@@ -20,17 +21,19 @@ export class DedupWindow {
   add(id: string, channelSerial: string, at: number): void {
     if (this.seen.has(id)) return;
     this.seen.set(id, channelSerial);
-    this.order.push({ id, at });
+    this.ids.push(id);
+    this.ats.push(at);
   }
 
   expire(now: number, windowMs: number): void {
     const cutoff = now - windowMs;
-    while (this.head < this.order.length && this.order[this.head]!.at < cutoff) {
-      this.seen.delete(this.order[this.head]!.id);
+    while (this.head < this.ids.length && this.ats[this.head]! < cutoff) {
+      this.seen.delete(this.ids[this.head]!);
       this.head++;
     }
-    if (this.head > 1024 && this.head * 2 > this.order.length) {
-      this.order = this.order.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > this.ids.length) {
+      this.ids = this.ids.slice(this.head);
+      this.ats = this.ats.slice(this.head);
       this.head = 0;
     }
   }
@@ -38,9 +41,9 @@ export class DedupWindow {
   /** Entries in time order, for replication and handoff. */
   entries(): { id: string; channelSerial: string; at: number }[] {
     const out: { id: string; channelSerial: string; at: number }[] = [];
-    for (let i = this.head; i < this.order.length; i++) {
-      const { id, at } = this.order[i]!;
-      out.push({ id, channelSerial: this.seen.get(id)!, at });
+    for (let i = this.head; i < this.ids.length; i++) {
+      const id = this.ids[i]!;
+      out.push({ id, channelSerial: this.seen.get(id)!, at: this.ats[i]! });
     }
     return out;
   }
