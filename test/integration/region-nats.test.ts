@@ -11,7 +11,7 @@ import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { busiestServer, startNats, type NatsServers } from '../helpers/nats.js';
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
-import { balancerFor, portOf, ringOf } from '../helpers/region.js';
+import { killMasterUnderLoad, rejoinThroughHandoff, ringOf } from '../helpers/region.js';
 import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
@@ -33,112 +33,13 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function channelStatus(channel: string): Promise<{ master: string; replica: string }> {
-  const res = await fetch(`http://127.0.0.1:${d.port('r1-n1')}/channels/${channel}`, {
-    headers: { authorization: `Basic ${Buffer.from('app.root:rootsecret').toString('base64')}` },
-  });
-  return (await res.json()) as { master: string; replica: string };
-}
-
 describe('a region of three nodes on NATS', () => {
   it('survives kill -9 of a channel master under load: every acknowledged message once, in order', async () => {
-    const channel = channelMasteredBy(N, 'r1-n3', 'nats-failover');
-    // The third subscriber reaches the region through a balancer that first sends it to
-    // the doomed master's node; after the kill it lands elsewhere and resumes.
-    const bal = await balancerFor(d, ['r1-n3', 'r1-n1', 'r1-n2']);
-    const p1 = realtime(d.port('r1-n1'));
-    const p2 = realtime(d.port('r1-n2'));
-    const s1 = realtime(d.port('r1-n1'));
-    const s2 = realtime(d.port('r1-n2'), { useBinaryProtocol: false });
-    const s3 = realtime(portOf(bal), { disconnectedRetryTimeout: 200 });
-    try {
-      const recs = [new Recorder(), new Recorder(), new Recorder()];
-      // s1's deliveries with their publisher and time: when did a message published after the kill arrive?
-      const s1Log: { p: string; seq: number; at: number }[] = [];
-      await Promise.all(
-        [s1, s2, s3].map((s, i) =>
-          s.channels.get(channel).subscribe((m) => {
-            recs[i]!.handler(m);
-            if (i === 0) s1Log.push({ ...(m.data as { p: string; seq: number }), at: Date.now() });
-          }),
-        ),
-      );
-      await Promise.all([p1, p2].map(connected));
-      expect((await channelStatus(channel)).master).toBe('r1-n3');
-      const pubs = [new SteadyPublisher('P1', p1, channel, 10), new SteadyPublisher('P2', p2, channel, 10)];
-      pubs.forEach((p) => p.start());
-      await waitFor(() => recs.every((r) => r.count('P1') > 20 && r.count('P2') > 20), { what: 'traffic flowing' });
-
-      const killedAt = Date.now();
-      const seqAtKill = pubs[0]!.sent;
-      await d.sup.kill('r1-n3');
-      const deliveriesBefore = recs[0]!.times.length;
-      await waitFor(() => recs[0]!.times.length > deliveriesBefore && recs[0]!.times.at(-1)! > killedAt, {
-        what: 'first delivery after the kill',
-      });
-      const firstAfter = recs[0]!.times.find((t) => t > killedAt)!;
-      console.log(`[failover on NATS] kill -9 of the master → first delivery after it: ${firstAfter - killedAt} ms`);
-      // That may be a message already under way; the failover itself shows in the first
-      // message published after the kill (it went to the dead master until the region noticed).
-      const recovered = await waitFor(() => s1Log.find((x) => x.p === 'P1' && x.seq >= seqAtKill), { what: 'a message published after the kill delivered' });
-      console.log(`[failover on NATS] kill -9 of the master → first delivery of a message published after it: ${recovered.at - killedAt} ms`);
-
-      await waitFor(() => s3.connection.state === 'connected' && s3.channels.get(channel).state === 'attached', {
-        what: "the dead node's subscriber resumed elsewhere",
-        timeoutMs: 15_000,
-      });
-      const mark = recs[2]!.count('P1');
-      await waitFor(() => recs[2]!.count('P1') > mark + 20, { what: 'resumed subscriber receiving' });
-      await Promise.all(pubs.map((p) => p.stop()));
-      for (const p of pubs) expect(p.nacked.size, `${p.id} NACKs: ${[...p.nacked.values()].slice(0, 3)}`).toBe(0);
-      await waitFor(() => recs.every((r) => pubs.every((p) => r.check(p).length === 0)), {
-        what: 'every subscriber to have every acknowledged message',
-        timeoutMs: 10_000,
-      }).catch(() => undefined);
-      for (const r of recs) for (const p of pubs) expect(r.check(p)).toEqual([]);
-      expect(firstAfter - killedAt).toBeLessThan(5000);
-      expect(recovered.at - killedAt).toBeLessThan(5000);
-    } finally {
-      closeAll(p1, p2, s1, s2, s3);
-      await bal.close();
-    }
+    await killMasterUnderLoad(d, N, 'nats-failover', 'failover on NATS');
   });
 
   it('takes a restarted node back into the ring through handoff, losing nothing', async () => {
-    const channel = channelMasteredBy(N, 'r1-n3', 'nats-rejoin');
-    const p1 = realtime(d.port('r1-n1'));
-    const s1 = realtime(d.port('r1-n1'));
-    const s2 = realtime(d.port('r1-n2'));
-    try {
-      const recs = [new Recorder(), new Recorder()];
-      await Promise.all([s1, s2].map((s, i) => s.channels.get(channel).subscribe(recs[i]!.handler)));
-      await connected(p1);
-      const pub = new SteadyPublisher('P', p1, channel, 10);
-      pub.start();
-      await waitFor(() => recs.every((r) => r.count('P') > 20));
-      // r1-n3 is dead since the previous test (or is killed now): the channel lives on n1/n2.
-      if (d.sup.nodes.has('r1-n3')) await d.sup.kill('r1-n3');
-      await ringOf(d, 2);
-      await d.sup.restart('r1-n3');
-      await ringOf(d, 3);
-      // n3 owns the channel again: it got the state by handoff and now masters it.
-      await waitFor(
-        async () => {
-          const h = await d.health('r1-n3');
-          return h.counters.handoffs > 0 && h.mastered > 0;
-        },
-        { what: 'n3 mastering channels again' },
-      );
-      const mark = recs[0]!.count('P');
-      await waitFor(() => recs.every((r) => r.count('P') > mark + 30), { what: 'traffic after rejoin' });
-      await pub.stop();
-      expect(pub.nacked.size).toBe(0);
-      await waitFor(() => recs.every((r) => r.check(pub).length === 0), { timeoutMs: 10_000 }).catch(() => undefined);
-      for (const r of recs) expect(r.check(pub)).toEqual([]);
-      expect((await channelStatus(channel)).master).toBe('r1-n3');
-    } finally {
-      closeAll(p1, s1, s2);
-    }
+    await rejoinThroughHandoff(d, N, 'nats-rejoin');
   });
 
   it('keeps delivering when one server of the NATS cluster is killed under load, losing nothing acknowledged', async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
-import { balancerFor, portOf, ringOf } from '../helpers/region.js';
+import { balancerFor, channelStatus, killMasterUnderLoad, portOf, rejoinThroughHandoff, ringOf } from '../helpers/region.js';
 import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
@@ -44,11 +44,7 @@ describe('a region of three nodes', () => {
       const after = await d.health('r1-n3');
       // Two subscribing nodes (n2, n3), five connections: each message left the master twice.
       expect(after.counters.broadcastEntries - before.counters.broadcastEntries).toBe(2 * total);
-      const status = (await (
-        await fetch(`http://127.0.0.1:${d.port('r1-n1')}/channels/${channel}`, {
-          headers: { authorization: `Basic ${Buffer.from('app.root:rootsecret').toString('base64')}` },
-        })
-      ).json()) as any;
+      const status = await channelStatus(d, channel);
       expect(status.master).toBe('r1-n3');
       expect(status.replica).not.toBe('r1-n3');
     } finally {
@@ -57,90 +53,11 @@ describe('a region of three nodes', () => {
   });
 
   it('survives kill -9 of a channel master under load: every acknowledged message once, in order', async () => {
-    const channel = channelMasteredBy(N, 'r1-n3', 'failover');
-    // The third subscriber reaches the region through a balancer that first sends it to
-    // the doomed master's node; after the kill it lands elsewhere and resumes.
-    const bal = await balancerFor(d, ['r1-n3', 'r1-n1', 'r1-n2']);
-    const p1 = realtime(d.port('r1-n1'));
-    const p2 = realtime(d.port('r1-n2'));
-    const s1 = realtime(d.port('r1-n1'));
-    const s2 = realtime(d.port('r1-n2'), { useBinaryProtocol: false });
-    const s3 = realtime(portOf(bal), { disconnectedRetryTimeout: 200 });
-    try {
-      const recs = [new Recorder(), new Recorder(), new Recorder()];
-      await Promise.all([s1, s2, s3].map((s, i) => s.channels.get(channel).subscribe(recs[i]!.handler)));
-      await Promise.all([p1, p2].map(connected));
-      const pubs = [new SteadyPublisher('P1', p1, channel, 10), new SteadyPublisher('P2', p2, channel, 10)];
-      pubs.forEach((p) => p.start());
-      await waitFor(() => recs.every((r) => r.count('P1') > 20 && r.count('P2') > 20), { what: 'traffic flowing' });
-
-      const killedAt = Date.now();
-      await d.sup.kill('r1-n3');
-      const deliveriesBefore = recs[0]!.times.length;
-      await waitFor(() => recs[0]!.times.length > deliveriesBefore && recs[0]!.times.at(-1)! > killedAt, {
-        what: 'first delivery after the kill',
-      });
-      const firstAfter = recs[0]!.times.find((t) => t > killedAt)!;
-      console.log(`[failover] kill -9 of the master → first delivery after it: ${firstAfter - killedAt} ms`);
-
-      await waitFor(() => s3.connection.state === 'connected' && s3.channels.get(channel).state === 'attached', {
-        what: 'the dead node\'s subscriber resumed elsewhere',
-        timeoutMs: 15_000,
-      });
-      const mark = recs[2]!.count('P1');
-      await waitFor(() => recs[2]!.count('P1') > mark + 20, { what: 'resumed subscriber receiving' });
-      await Promise.all(pubs.map((p) => p.stop()));
-      for (const p of pubs) expect(p.nacked.size, `${p.id} NACKs: ${[...p.nacked.values()].slice(0, 3)}`).toBe(0);
-      await waitFor(() => recs.every((r) => pubs.every((p) => r.check(p).length === 0)), {
-        what: 'every subscriber to have every acknowledged message',
-        timeoutMs: 10_000,
-      }).catch(() => undefined);
-      for (const r of recs) for (const p of pubs) expect(r.check(p)).toEqual([]);
-      expect(firstAfter - killedAt).toBeLessThan(5000);
-    } finally {
-      closeAll(p1, p2, s1, s2, s3);
-      await bal.close();
-    }
+    await killMasterUnderLoad(d, N, 'failover', 'failover');
   });
 
   it('takes a restarted node back into the ring through handoff, losing nothing', async () => {
-    const channel = channelMasteredBy(N, 'r1-n3', 'rejoin');
-    const p1 = realtime(d.port('r1-n1'));
-    const s1 = realtime(d.port('r1-n1'));
-    const s2 = realtime(d.port('r1-n2'));
-    try {
-      const recs = [new Recorder(), new Recorder()];
-      await Promise.all([s1, s2].map((s, i) => s.channels.get(channel).subscribe(recs[i]!.handler)));
-      await connected(p1);
-      const pub = new SteadyPublisher('P', p1, channel, 10);
-      pub.start();
-      await waitFor(() => recs.every((r) => r.count('P') > 20));
-      const handoffsBefore = 0;
-      await d.sup.restart('r1-n3');
-      await ringOf(d, 3);
-      // n3 owns the channel again: it got the state by handoff and now masters it.
-      await waitFor(
-        async () => {
-          const h = await d.health('r1-n3');
-          return h.counters.handoffs > handoffsBefore && h.mastered > 0;
-        },
-        { what: 'n3 mastering channels again' },
-      );
-      const mark = recs[0]!.count('P');
-      await waitFor(() => recs.every((r) => r.count('P') > mark + 30), { what: 'traffic after rejoin' });
-      await pub.stop();
-      expect(pub.nacked.size).toBe(0);
-      await waitFor(() => recs.every((r) => r.check(pub).length === 0), { timeoutMs: 10_000 }).catch(() => undefined);
-      for (const r of recs) expect(r.check(pub)).toEqual([]);
-      const status = (await (
-        await fetch(`http://127.0.0.1:${d.port('r1-n1')}/channels/${channel}`, {
-          headers: { authorization: `Basic ${Buffer.from('app.root:rootsecret').toString('base64')}` },
-        })
-      ).json()) as any;
-      expect(status.master).toBe('r1-n3');
-    } finally {
-      closeAll(p1, s1, s2);
-    }
+    await rejoinThroughHandoff(d, N, 'rejoin');
   });
 
   it('keeps the subscribers of a node paused past the down timeout: it wakes, resets and resubscribes, losing nothing', async () => {
