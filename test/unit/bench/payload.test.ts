@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { DeliveryStats, makePayload, PayloadScanner } from '../../../src/bench/payload.js';
+import { LatencySamples } from '../../../src/bench/latency.js';
+
+/** A scanner whose deliveries are collected as [seq, sendUs]. */
+function scanner(streaming = false): { s: PayloadScanner; got: [number, number][]; stats: DeliveryStats } {
+  const stats = new DeliveryStats(new LatencySamples());
+  const got: [number, number][] = [];
+  const deliver = stats.deliver.bind(stats);
+  stats.deliver = (seq, sendUs, atUs, sc) => {
+    got.push([seq, sendUs]);
+    deliver(seq, sendUs, atUs, sc);
+  };
+  return { s: new PayloadScanner(stats, streaming), got, stats };
+}
+
+/** An Ably MESSAGE frame holding these payloads, as the server sends it (JSON). */
+function ablyFrame(payloads: string[]): Buffer {
+  return Buffer.from(JSON.stringify({ action: 15, channel: 'c', messages: payloads.map((data, i) => ({ id: `x:${i}`, data, timestamp: 1 })) }));
+}
+
+describe('PayloadScanner', () => {
+  it('finds every payload of a frame that holds several, and nothing in one that holds none', () => {
+    const { s, got, stats } = scanner();
+    const payloads = [makePayload(7, 1_000_001), makePayload(8, 1_000_002), makePayload(123456, 1_732_999_999_999_999)];
+    expect(s.scan(ablyFrame(payloads), 2_000_000)).toBe(3);
+    expect(got).toEqual([
+      [7, 1_000_001],
+      [8, 1_000_002],
+      [123456, 1_732_999_999_999_999],
+    ]);
+    expect(stats.frames).toBe(1);
+    expect(s.scan(Buffer.from('{"action":0}'), 1)).toBe(0);
+    expect(s.scan(Buffer.from('~B'), 1)).toBe(0);
+  });
+
+  it("finds a marker at any offset, right after other tildes and B's", () => {
+    for (const lead of ['', 'x', 'xx', '~', '~~', 'B', 'B~', '~x~', 'BB~~', '~~~']) {
+      const { s, got } = scanner();
+      expect(s.scan(Buffer.from(`${lead}~B~9~10~xxxx"`), 1), `after ${JSON.stringify(lead)}`).toBe(1);
+      expect(got).toEqual([[9, 10]]);
+    }
+  });
+
+  it('streaming: a payload cut anywhere between two chunks is counted once, whole', () => {
+    const text = `MSG a 1 100\r\n${makePayload(41, 555_000)}\r\nMSG a 1 100\r\n${makePayload(42, 556_000)}\r\n`;
+    const bytes = Buffer.from(text);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const { s, got } = scanner(true);
+      s.scan(bytes.subarray(0, cut), 1);
+      s.scan(bytes.subarray(cut), 2);
+      expect(got, `cut at ${cut}`).toEqual([
+        [41, 555_000],
+        [42, 556_000],
+      ]);
+    }
+  });
+});
