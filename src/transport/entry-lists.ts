@@ -27,8 +27,26 @@ export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
   return bytes;
 }
 
+/**
+ * Lists decoded lately, with their bytes. The replica of a channel that also has
+ * subscribers on its node gets each batch twice, as the same bytes: in the replicate
+ * request, then in the broadcast once the master has the replica's answer. The second
+ * is served from here (a memcmp instead of a decode). Entries are never changed after
+ * they are made, so both uses may share them.
+ */
+const recentlyDecoded: { bytes: Uint8Array; entries: LogEntry[] }[] = [];
+const RECENTLY_DECODED = 8;
+
+/** The entries of a LogEntryList (the same array for the same bytes seen lately). */
 export function decodeLogEntries(bytes: Uint8Array): LogEntry[] {
-  return bytes.length === 0 ? [] : pb.LogEntryList.decode(bytes).entries.map(entryFromPb);
+  if (bytes.length === 0) return [];
+  for (const r of recentlyDecoded) {
+    if (r.bytes.length === bytes.length && Buffer.compare(r.bytes, bytes) === 0) return r.entries;
+  }
+  const entries = pb.LogEntryList.decode(bytes).entries.map(entryFromPb);
+  recentlyDecoded.unshift({ bytes, entries });
+  if (recentlyDecoded.length > RECENTLY_DECODED) recentlyDecoded.pop();
+  return entries;
 }
 
 function forwardedToPb(e: LogEntry): pb.ForwardedEntry {

@@ -123,3 +123,20 @@ describe('a master batch (replicate and broadcast)', () => {
     expect(Buffer.compare(again, first)).toBe(0);
   });
 });
+
+describe('a batch received twice by the replica (replicate, then broadcast)', () => {
+  it('is decoded once: the broadcast gets the entries the replicate decoded', () => {
+    const batch = euEntries().map((e) => ({ ...e, channelSerial: `${e.channelSerial}-twice` }));
+    const replicate = nodeRoundTrip({ type: 'replicate', rid: 3, channel: 'app:ch', epoch: 'e1', entries: batch, holds: [] });
+    const broadcast = nodeRoundTrip({ type: 'broadcast', channel: 'app:ch', epoch: 'e1', entries: batch });
+    if (replicate.type !== 'replicate' || broadcast.type !== 'broadcast') throw new Error('wrong type');
+    expect(broadcast.entries).toBe(replicate.entries);
+    expect(broadcast.entries).toStrictEqual(batch);
+    // Other bytes of the same length decode afresh.
+    const other = batch.map((e) => ({ ...e, channelSerial: e.channelSerial.replace('twice', 'other') }));
+    const third = nodeRoundTrip({ type: 'broadcast', channel: 'app:ch', epoch: 'e1', entries: other });
+    if (third.type !== 'broadcast') throw new Error('wrong type');
+    expect(third.entries).not.toBe(replicate.entries);
+    expect(third.entries).toStrictEqual(other);
+  });
+});
