@@ -28,24 +28,37 @@ export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
 }
 
 /**
- * Lists decoded lately, with their bytes. The replica of a channel that also has
+ * Replicated batches waiting for their broadcast. The replica of a channel that also has
  * subscribers on its node gets each batch twice, as the same bytes: in the replicate
- * request, then in the broadcast once the master has the replica's answer. The second
- * is served from here (a memcmp instead of a decode). Entries are never changed after
- * they are made, so both uses may share them.
+ * request, then in the broadcast once the master has the replica's answer. The
+ * broadcast takes the entries the replicate decoded (a memcmp instead of a decode) and
+ * drops them from here; only replicated batches are kept (the replica stores their
+ * entries anyway), and only the last few, so nothing else lives longer than it would.
+ * Entries are never changed after they are made, so both uses may share them.
  */
-const recentlyDecoded: { bytes: Uint8Array; entries: LogEntry[] }[] = [];
-const RECENTLY_DECODED = 8;
+const replicated: { bytes: Uint8Array; entries: LogEntry[] }[] = [];
+const REPLICATED_KEPT = 8;
 
-/** The entries of a LogEntryList (the same array for the same bytes seen lately). */
-export function decodeLogEntries(bytes: Uint8Array): LogEntry[] {
+/**
+ * The entries of a LogEntryList. `replicate`: they came in a replicate request (kept
+ * for the broadcast of the same batch); otherwise a broadcast, which may find them kept.
+ */
+export function decodeLogEntries(bytes: Uint8Array, replicate = false): LogEntry[] {
   if (bytes.length === 0) return [];
-  for (const r of recentlyDecoded) {
-    if (r.bytes.length === bytes.length && Buffer.compare(r.bytes, bytes) === 0) return r.entries;
+  if (!replicate) {
+    for (let i = 0; i < replicated.length; i++) {
+      const r = replicated[i]!;
+      if (r.bytes.length === bytes.length && Buffer.compare(r.bytes, bytes) === 0) {
+        replicated.splice(i, 1);
+        return r.entries;
+      }
+    }
   }
   const entries = pb.LogEntryList.decode(bytes).entries.map(entryFromPb);
-  recentlyDecoded.unshift({ bytes, entries });
-  if (recentlyDecoded.length > RECENTLY_DECODED) recentlyDecoded.pop();
+  if (replicate) {
+    replicated.push({ bytes, entries });
+    if (replicated.length > REPLICATED_KEPT) replicated.shift();
+  }
   return entries;
 }
 

@@ -156,7 +156,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
         rid,
         channel: b.replicate.channel,
         epoch: b.replicate.epoch,
-        entries: decodeLogEntries(b.replicate.entries),
+        entries: decodeLogEntries(b.replicate.entries, true),
         holds: b.replicate.holds.map(holdFromPb),
       };
     case 'presence':

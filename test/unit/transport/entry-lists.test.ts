@@ -138,5 +138,19 @@ describe('a batch received twice by the replica (replicate, then broadcast)', ()
     if (third.type !== 'broadcast') throw new Error('wrong type');
     expect(third.entries).not.toBe(replicate.entries);
     expect(third.entries).toStrictEqual(other);
+    // Kept only until that broadcast: the same bytes again decode afresh.
+    const again = nodeRoundTrip({ type: 'broadcast', channel: 'app:ch', epoch: 'e1', entries: batch });
+    if (again.type !== 'broadcast') throw new Error('wrong type');
+    expect(again.entries).not.toBe(replicate.entries);
+    expect(again.entries).toStrictEqual(batch);
+  });
+
+  it('keeps nothing a node only broadcasts to (no replicate first)', () => {
+    const batch = euEntries().map((e) => ({ ...e, channelSerial: `${e.channelSerial}-bcast` }));
+    const first = nodeRoundTrip({ type: 'broadcast', channel: 'app:ch', epoch: 'e1', entries: batch });
+    const second = nodeRoundTrip({ type: 'broadcast', channel: 'app:ch', epoch: 'e1', entries: batch });
+    if (first.type !== 'broadcast' || second.type !== 'broadcast') throw new Error('wrong type');
+    expect(second.entries).not.toBe(first.entries);
+    expect(second.entries).toStrictEqual(first.entries);
   });
 });
