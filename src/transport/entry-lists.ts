@@ -33,11 +33,15 @@ export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
  * request, then in the broadcast once the master has the replica's answer. The
  * broadcast takes the entries the replicate decoded (a memcmp instead of a decode) and
  * drops them from here; only replicated batches are kept (the replica stores their
- * entries anyway), and only the last few, so nothing else lives longer than it would.
+ * entries anyway), only the last few and a bounded number of bytes, so nothing else
+ * lives longer than it would.
  * Entries are never changed after they are made, so both uses may share them.
  */
 const replicated: { bytes: Uint8Array; entries: LogEntry[] }[] = [];
 const REPLICATED_KEPT = 8;
+/** …and at most this many bytes of them (a replica without subscribers never gets the broadcast). */
+const REPLICATED_KEPT_BYTES = 4 * 1024 * 1024;
+let replicatedBytes = 0;
 
 /**
  * The entries of a LogEntryList. `replicate`: they came in a replicate request (kept
@@ -50,14 +54,16 @@ export function decodeLogEntries(bytes: Uint8Array, replicate = false): LogEntry
       const r = replicated[i]!;
       if (r.bytes.length === bytes.length && Buffer.compare(r.bytes, bytes) === 0) {
         replicated.splice(i, 1);
+        replicatedBytes -= r.bytes.length;
         return r.entries;
       }
     }
   }
   const entries = pb.LogEntryList.decode(bytes).entries.map(entryFromPb);
-  if (replicate) {
+  if (replicate && bytes.length <= REPLICATED_KEPT_BYTES) {
     replicated.push({ bytes, entries });
-    if (replicated.length > REPLICATED_KEPT) replicated.shift();
+    replicatedBytes += bytes.length;
+    while (replicated.length > REPLICATED_KEPT || replicatedBytes > REPLICATED_KEPT_BYTES) replicatedBytes -= replicated.shift()!.bytes.length;
   }
   return entries;
 }

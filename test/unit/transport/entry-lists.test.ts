@@ -145,6 +145,15 @@ describe('a batch received twice by the replica (replicate, then broadcast)', ()
     expect(again.entries).toStrictEqual(batch);
   });
 
+  it('does not keep a replicated batch of more than 4 MB', () => {
+    const big = euEntries().map((e, i) => (e.kind === 'message' ? { ...e, message: { ...e.message, data: `${i}`.repeat(2 * 1024 * 1024) } } : e));
+    const replicate = nodeRoundTrip({ type: 'replicate', rid: 4, channel: 'app:ch', epoch: 'e1', entries: big, holds: [] });
+    const broadcast = nodeRoundTrip({ type: 'broadcast', channel: 'app:ch', epoch: 'e1', entries: big });
+    if (replicate.type !== 'replicate' || broadcast.type !== 'broadcast') throw new Error('wrong type');
+    expect(broadcast.entries).not.toBe(replicate.entries);
+    expect(broadcast.entries).toStrictEqual(replicate.entries);
+  });
+
   it('keeps nothing a node only broadcasts to (no replicate first)', () => {
     const batch = euEntries().map((e) => ({ ...e, channelSerial: `${e.channelSerial}-bcast` }));
     const first = nodeRoundTrip({ type: 'broadcast', channel: 'app:ch', epoch: 'e1', entries: batch });
