@@ -73,7 +73,7 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
           ...(w.startSeq !== undefined ? { startSeq: w.startSeq } : {}),
           gapBefore: w.gapBefore,
           // Decoded only by the channel master that stores them.
-          entries: ForwardedEntries.fromBytes(w.entries, w.count, w.lastSeq, peerRegion, w.originEpoch),
+          entries: ForwardedEntries.fromBytes(w.entries, w.count, w.lastSeq),
         },
         replyTo: w.replyTo,
         toRegion: w.toRegion || null,

@@ -102,8 +102,6 @@ export class ForwardedEntries {
     readonly lastSeq: number,
     private decoded: LogEntry[] | null,
     private bytes: Buffer | null,
-    /** Origin of entries decoded from bytes. */
-    private readonly origin: { region: string; epoch: string },
   ) {}
 
   static readonly none = ForwardedEntries.of([]);
@@ -111,12 +109,12 @@ export class ForwardedEntries {
   /** Entries of this region (each with its origin set). */
   static of(entries: LogEntry[]): ForwardedEntries {
     const last = entries[entries.length - 1];
-    return new ForwardedEntries(entries.length, last ? last.origin.seq : 0, entries, null, { region: '', epoch: '' });
+    return new ForwardedEntries(entries.length, last ? last.origin.seq : 0, entries, null);
   }
 
-  /** Entries received as bytes; `region` and `epoch` are their origin's (the batch's). */
-  static fromBytes(bytes: Buffer, count: number, lastSeq: number, region: string, epoch: string): ForwardedEntries {
-    return new ForwardedEntries(count, lastSeq, null, bytes, { region, epoch });
+  /** Entries received as bytes (`count` of them, the last at `lastSeq`). */
+  static fromBytes(bytes: Buffer, count: number, lastSeq: number): ForwardedEntries {
+    return new ForwardedEntries(count, lastSeq, null, bytes);
   }
 
   /** The ForwardedEntryList bytes. */
@@ -129,12 +127,12 @@ export class ForwardedEntries {
   }
 
   /**
-   * The entries, each with its origin position. Throws on bytes that are not a
+   * The entries, each with its origin position: `region` and `epoch` are the batch's
+   * (bytes do not repeat them per entry). Throws on bytes that are not a
    * ForwardedEntryList of `length` entries ending at `lastSeq`.
    */
-  list(): LogEntry[] {
+  list(region: string, epoch: string): LogEntry[] {
     if (!this.decoded) {
-      const { region, epoch } = this.origin;
       const list = this.bytes!.length === 0 ? [] : pb.ForwardedEntryList.decode(this.bytes!).entries.map((e) => forwardedFromPb(e, region, epoch));
       const last = list[list.length - 1];
       if (list.length !== this.length || (last ? last.origin.seq : 0) !== this.lastSeq) {

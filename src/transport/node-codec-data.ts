@@ -221,6 +221,6 @@ export function batchFromPb(p: pb.ForwardedBatch): ForwardedBatch {
     epoch: p.epoch,
     ...(p.startSeq !== undefined ? { startSeq: p.startSeq } : {}),
     gapBefore: p.gapBefore,
-    entries: ForwardedEntries.fromBytes(p.entries, p.count, p.lastSeq, p.region, p.epoch),
+    entries: ForwardedEntries.fromBytes(p.entries, p.count, p.lastSeq),
   };
 }

@@ -302,10 +302,9 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'ingested':
       return { kind: 'ingested', seq: b.ingested.seq, replayAfter: b.ingested.replayAfter ?? null };
     case 'local': {
-      // The globalmaster passes these on to another region as they are; there, the
-      // batch names their origin region.
+      // The globalmaster passes these on to another region as they are.
       const l = b.local;
-      return { kind: 'local', epoch: l.epoch, startSeq: l.startSeq, gap: l.gap, entries: ForwardedEntries.fromBytes(l.entries, l.count, l.lastSeq, '', l.epoch) };
+      return { kind: 'local', epoch: l.epoch, startSeq: l.startSeq, gap: l.gap, entries: ForwardedEntries.fromBytes(l.entries, l.count, l.lastSeq) };
     }
     case 'interest':
       return {

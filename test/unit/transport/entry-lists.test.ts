@@ -73,7 +73,7 @@ describe('entries forwarded between regions', () => {
     const ingest = nodeRoundTrip({ type: 'ingest', rid: 5, batch: got.batch });
     if (ingest.type !== 'ingest') throw new Error('wrong type');
     expect(ingest.batch).toMatchObject({ channel: 'app:ch', region: 'eu', epoch: 'e1', startSeq: 10, gapBefore: false });
-    expect(ingest.batch.entries.list()).toStrictEqual(original.map(asForwarded));
+    expect(ingest.batch.entries.list(ingest.batch.region, ingest.batch.epoch)).toStrictEqual(original.map(asForwarded));
   });
 
   it('answer a replay (the local reply) as bytes the globalmaster forwards unchanged', () => {
@@ -88,7 +88,7 @@ describe('entries forwarded between regions', () => {
     const got = fromPb(frame, 'eu');
     if (got.type !== 'forward') throw new Error('wrong type');
     expect(got.replyTo).toBe(4);
-    expect(got.batch.entries.list()).toStrictEqual(original.map(asForwarded));
+    expect(got.batch.entries.list(got.batch.region, got.batch.epoch)).toStrictEqual(original.map(asForwarded));
   });
 
   it('an empty list round-trips with no last seq', () => {
@@ -96,14 +96,16 @@ describe('entries forwarded between regions', () => {
     if (back.type !== 'reply' || back.body.kind !== 'local') throw new Error('wrong type');
     expect(back.body.entries.length).toBe(0);
     expect(back.body.entries.lastSeq).toBe(0);
-    expect(back.body.entries.list()).toEqual([]);
+    expect(back.body.entries.list('eu', '')).toEqual([]);
   });
 
   it('bytes that do not hold what the batch says are refused when decoded', () => {
     const bytes = ForwardedEntries.of(euEntries()).encoded();
-    expect(() => ForwardedEntries.fromBytes(bytes, 2, 13, 'eu', 'e1').list()).toThrow(/count or last seq/);
-    expect(() => ForwardedEntries.fromBytes(bytes, 3, 12, 'eu', 'e1').list()).toThrow(/count or last seq/);
-    expect(() => ForwardedEntries.fromBytes(Buffer.from([0x0a, 0x50, 1]), 1, 1, 'eu', 'e1').list()).toThrow();
+    // The origin region and epoch are the batch's, given when decoding.
+    expect(ForwardedEntries.fromBytes(bytes, 3, 13).list('ap', 'e9').map((e) => e.origin)).toEqual([11, 12, 13].map((seq) => ({ region: 'ap', epoch: 'e9', seq })));
+    expect(() => ForwardedEntries.fromBytes(bytes, 2, 13).list('eu', 'e1')).toThrow(/count or last seq/);
+    expect(() => ForwardedEntries.fromBytes(bytes, 3, 12).list('eu', 'e1')).toThrow(/count or last seq/);
+    expect(() => ForwardedEntries.fromBytes(Buffer.from([0x0a, 0x50, 1]), 1, 1).list('eu', 'e1')).toThrow();
   });
 });
 
