@@ -46,12 +46,3 @@ function writeHeader(out: Buffer, n: number, opcode: number): void {
     out.writeUInt32BE(n >>> 0, 6);
   }
 }
-
-/** One unmasked, final WebSocket frame carrying `payload`. */
-export function wsFrameBytes(payload: Buffer, opcode: number): Buffer {
-  const h = headerLength(payload.length);
-  const out = Buffer.allocUnsafe(h + payload.length);
-  writeHeader(out, payload.length, opcode);
-  payload.copy(out, h);
-  return out;
-}
