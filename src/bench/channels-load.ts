@@ -11,8 +11,8 @@
  */
 import { ChannelsLoadgen } from './loadgen/channels-driver.js';
 import type { ChannelsOpenResult, ChannelsPlan } from './loadgen/channels-protocol.js';
-import type { StepResult, Totals } from './loadgen/protocol.js';
-import { cpuSecondsOf, waitForQuiet } from './proc.js';
+import { loadgenBound, type StepResult, type Totals } from './loadgen/protocol.js';
+import { cpuSecondsOf, QUIET_THRESHOLD_PCT, waitForQuiet } from './proc.js';
 import type { ScenarioContext } from './scenarios/scenario.js';
 import { serverContext } from './scenarios/scenario.js';
 import { channelCounts, rssPerNode, startRegion, type Region } from './servers/ably-region.js';
@@ -93,8 +93,6 @@ export interface ChannelsResult {
   serverProblems: string[];
 }
 
-/** Load generator CPU at or above this is the load generator's limit, not the server's. */
-const LOADGEN_BOUND_PCT = 90;
 /** A failed step taken while other processes used more than this (% of a core) runs again after quiet… */
 const NOISY_OTHER_CPU_PCT = 40;
 /** …this many times per ladder. */
@@ -195,7 +193,7 @@ async function run(ctx: ScenarioContext, region: Region, loadgen: ChannelsLoadge
   log(`  idle with everything attached: server CPU ${idleCpuPct.toFixed(0)} % of a core; RSS ${Object.values(attached).map((b) => (b / 1048576).toFixed(0)).join(' / ')} MB`);
 
   const own = [...pids, loadgen.pid, process.pid];
-  const q = await waitForQuiet(own, 40, o.quietWaitMs);
+  const q = await waitForQuiet(own, QUIET_THRESHOLD_PCT, o.quietWaitMs);
   if (q.waitedMs > 1000) log(`  waited ${(q.waitedMs / 1000).toFixed(0)} s for other processes to calm down (now ${q.otherPct} % of a core)`);
   const step = async (publishPerS: number): Promise<StepResult> => {
     const s = await loadgen.step({ publishPerS, durationMs: o.stepMs, drainMs: o.drainMs, quietMs: o.quietMs, settleMaxMs: o.settleMaxMs, serverPids: pids });
@@ -223,7 +221,7 @@ async function run(ctx: ScenarioContext, region: Region, loadgen: ChannelsLoadge
       if (s.otherCpuPct > NOISY_OTHER_CPU_PCT && noisyRetries > 0) {
         noisyRetries--;
         log(`  (again: other processes took ${Math.round(s.otherCpuPct)} % of a core)`);
-        await waitForQuiet(own, 40, o.quietWaitMs);
+        await waitForQuiet(own, QUIET_THRESHOLD_PCT, o.quietWaitMs);
       } else {
         t++;
         log('  (again)');
@@ -288,7 +286,7 @@ async function run(ctx: ScenarioContext, region: Region, loadgen: ChannelsLoadge
     saturationDeliveriesPerS: sat,
     saturationStep: best,
     limitedBy,
-    loadgenBound: ladder.some((s) => s.loadgenCpuPct >= LOADGEN_BOUND_PCT && s.deliveriesPerS >= 0.8 * sat),
+    loadgenBound: loadgenBound(ladder, sat),
     half,
     fixed,
     totals,

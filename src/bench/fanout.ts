@@ -6,7 +6,7 @@
  * the CPU cost. Works on any RunningServer (one node, a region, several regions).
  */
 import type { Loadgen } from './loadgen/driver.js';
-import type { OpenResult, StepResult, Totals } from './loadgen/protocol.js';
+import { loadgenBound, type OpenResult, type StepResult, type Totals } from './loadgen/protocol.js';
 import { waitForQuiet } from './proc.js';
 import type { RunningServer } from './servers/server.js';
 import { median } from './util.js';
@@ -120,8 +120,6 @@ const MAX_STEP_STRETCH = 4;
 /** How many times the ladder may go down from its first level to find one the server handles. */
 const MAX_DOWN_STEPS = 3;
 
-/** Load generator CPU at or above this is the load generator's limit, not the server's. */
-const LOADGEN_BOUND_PCT = 90;
 
 export type FanoutLog = (line: string) => void;
 
@@ -323,7 +321,7 @@ export async function measureFanout(server: RunningServer, loadgen: Loadgen, o: 
     limitedBy,
     p99Floor: floor,
     // Steps near saturation where the load generator's core was full.
-    loadgenBound: ladder.some((s) => s.loadgenCpuPct >= LOADGEN_BOUND_PCT && s.deliveriesPerS >= 0.8 * sat),
+    loadgenBound: loadgenBound(ladder, sat),
     half,
     overload,
     totals,

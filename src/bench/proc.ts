@@ -142,6 +142,9 @@ export async function othersCpuPct(own: readonly number[], windowMs: number): Pr
   return Math.max(0, (100 * (b1.busy - b0.busy - (b1.softirq - b0.softirq) - ownS)) / s);
 }
 
+/** Other processes above this share of a core (%) make a multi-node measurement wait (briefly). */
+export const QUIET_THRESHOLD_PCT = 40;
+
 /**
  * Waits (at most `maxMs`) until other processes use less than `thresholdPct` of a core,
  * so that a measurement does not start in the middle of someone else's test run.

@@ -20,8 +20,6 @@ import { closedWithin, handshakeTimer, type ClientAdapter, type ClientEvents, ty
  * subscribers to that, so each connection sends a HEARTBEAT this often.
  */
 export const KEEPALIVE_INTERVAL_MS = 20_000;
-/** After CLOSE, how long to wait for the server's CLOSED before dropping the socket. */
-const CLOSE_WAIT_MS = 2000;
 
 interface ControlFrame {
   action: number;
@@ -31,7 +29,8 @@ interface ControlFrame {
   error?: { code?: number; message?: string };
 }
 
-function url(base: string, key: string, extra = ''): string {
+/** The realtime URL the bench's Ably clients connect to (JSON, protocol v6, server heartbeats). */
+export function ablyUrl(base: string, key: string, extra = ''): string {
   return `${base}/?key=${encodeURIComponent(key)}&format=json&v=6&heartbeats=true${extra}`;
 }
 
@@ -155,7 +154,7 @@ class AblyConn implements Conn {
     this.closing = true;
     // CLOSE ends the connection for good (the server keeps no state for a resume).
     this.ws.send(`{"action":${Action.CLOSE}}`);
-    await closedWithin(this.closed, CLOSE_WAIT_MS);
+    await closedWithin(this.closed);
     if (this.open) this.ws.terminate();
     await this.closed;
   }
@@ -164,7 +163,7 @@ class AblyConn implements Conn {
 /** Opens the socket and waits for CONNECTED. */
 async function connectAbly(base: string, target: Target, events: ClientEvents, scanner: PayloadScanner | null, extra = ''): Promise<AblyConn> {
   if (!target.key) throw new Error('an Ably target needs a key');
-  const ws = new WebSocket(url(base, target.key, extra), { perMessageDeflate: false, skipUTF8Validation: true });
+  const ws = new WebSocket(ablyUrl(base, target.key, extra), { perMessageDeflate: false, skipUTF8Validation: true });
   const c = new AblyConn(ws, events, scanner);
   await c.expect('ably connect', (m) => m.action === Action.CONNECTED);
   c.startKeepalive();
@@ -226,7 +225,7 @@ export const ablyAdapter: ClientAdapter = {
   async publisher(target, events) {
     if (!target.key) throw new Error('an Ably target needs a key');
     // echo=false: the publisher does not receive its own messages; attached for publishing only.
-    const ws = new WebSocket(url(target.publisherUrl, target.key, '&echo=false'), { perMessageDeflate: false, skipUTF8Validation: true });
+    const ws = new WebSocket(ablyUrl(target.publisherUrl, target.key, '&echo=false'), { perMessageDeflate: false, skipUTF8Validation: true });
     const p = new AblyPublisher(ws, events, target.channel);
     await p.expect('ably publisher connect', (m) => m.action === Action.CONNECTED);
     p.startKeepalive();

@@ -67,8 +67,11 @@ export function handshakeTimer(what: string, reject: (e: Error) => void, cleanup
   }, HANDSHAKE_TIMEOUT_MS);
 }
 
+/** After a client asks to close, how long to wait for the server to close before dropping the socket. */
+const CLOSE_WAIT_MS = 2000;
+
 /** Resolves when `wait` does, or after `ms` at most. */
-export function closedWithin(wait: Promise<void>, ms: number): Promise<void> {
+export function closedWithin(wait: Promise<void>, ms = CLOSE_WAIT_MS): Promise<void> {
   return new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
     void wait.then(() => {

@@ -7,7 +7,6 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { nowUs } from '../payload.js';
 import { closedWithin, HANDSHAKE_TIMEOUT_MS, type ClientAdapter, type ClientEvents, type Conn, type Publisher } from './adapter.js';
 
-const CLOSE_WAIT_MS = 2000;
 
 let clientSeq = 0;
 
@@ -35,7 +34,7 @@ class MqttConn implements Conn {
   async close(): Promise<void> {
     if (!this.open) return;
     this.closing = true;
-    await closedWithin(this.client.endAsync(), CLOSE_WAIT_MS);
+    await closedWithin(this.client.endAsync());
     this.client.end(true);
     this.open = false;
   }

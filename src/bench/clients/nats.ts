@@ -14,7 +14,6 @@ const CONNECT = `CONNECT ${JSON.stringify({ verbose: false, pedantic: false, ech
 const PING = Buffer.from('PING\r\n');
 const PONG = Buffer.from('PONG\r\n');
 const ERR = Buffer.from('-ERR');
-const CLOSE_WAIT_MS = 2000;
 
 let sid = 0;
 
@@ -49,7 +48,7 @@ class NatsConn implements Conn {
     if (!this.open) return;
     this.closing = true;
     this.ws.close(1000);
-    await closedWithin(this.closed, CLOSE_WAIT_MS);
+    await closedWithin(this.closed);
     if (this.open) this.ws.terminate();
     await this.closed;
   }

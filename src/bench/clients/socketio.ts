@@ -7,7 +7,6 @@ import { io, type Socket } from 'socket.io-client';
 import { nowUs } from '../payload.js';
 import { closedWithin, HANDSHAKE_TIMEOUT_MS, type ClientAdapter, type ClientEvents, type Conn, type Publisher } from './adapter.js';
 
-const CLOSE_WAIT_MS = 2000;
 
 class SioConn implements Conn {
   open = true;
@@ -32,7 +31,7 @@ class SioConn implements Conn {
     if (!this.open) return;
     this.closing = true;
     this.socket.disconnect();
-    await closedWithin(this.closed, CLOSE_WAIT_MS);
+    await closedWithin(this.closed);
     this.open = false;
   }
 }

@@ -6,7 +6,6 @@ import WebSocket from 'ws';
 import { nowUs } from '../payload.js';
 import { closedWithin, handshakeTimer, type ClientAdapter, type ClientEvents, type Conn, type Publisher } from './adapter.js';
 
-const CLOSE_WAIT_MS = 2000;
 
 class WsConn implements Conn {
   open = true;
@@ -32,7 +31,7 @@ class WsConn implements Conn {
     if (!this.open) return;
     this.closing = true;
     this.ws.close(1000);
-    await closedWithin(this.closed, CLOSE_WAIT_MS);
+    await closedWithin(this.closed);
     if (this.open) this.ws.terminate();
     await this.closed;
   }

@@ -9,20 +9,14 @@
 import WebSocket from 'ws';
 import { Action, ActionName } from '../../protocol/actions.js';
 import { ClientEvents, closedWithin, HANDSHAKE_TIMEOUT_MS } from '../clients/adapter.js';
+import { ablyUrl } from '../clients/ably.js';
 import { LatencySamples } from '../latency.js';
 import { DeliveryStats, makePayload, nowUs, PayloadScanner } from '../payload.js';
-import { rssBytesOf } from '../proc.js';
-import { cpuWindow, drain } from './step-window.js';
+import { cpuWindow, drain, pace, PUBLISHER_BUFFER_LIMIT_BYTES, stepFigures } from './step-window.js';
 import { mapBounded, sleep } from '../util.js';
 import type { ChannelsMessage, ChannelsOpenResult, ChannelsPlan, ChannelsReply, StepResult, Totals } from './channels-protocol.js';
 
-/** A publisher stops writing while this much is queued on its socket (a stalled node). */
-const PUBLISHER_BUFFER_LIMIT_BYTES = 8 * 1024 * 1024;
-/** Publishing runs at most this much longer than asked when the event loop falls behind. */
-const PUBLISH_OVERRUN_MS = 1000;
 const DRAIN_POLL_MS = 10;
-/** After CLOSE, how long to wait for the server's CLOSED before dropping the socket. */
-const CLOSE_WAIT_MS = 2000;
 const MARK = Buffer.from('~B~');
 const CHANNEL_FIELD = Buffer.from('"channel":"');
 const QUOTE = 0x22;
@@ -38,10 +32,6 @@ const latencies = new LatencySamples();
 const stats = new DeliveryStats(latencies);
 const events = new ClientEvents();
 
-function wsUrl(base: string, key: string, extra = ''): string {
-  return `${base}/?key=${encodeURIComponent(key)}&format=json&v=6&heartbeats=true${extra}`;
-}
-
 /** One connection: CONNECTED, then (for a subscriber) ATTACH of each of its channels. */
 class Conn {
   open = true;
@@ -56,7 +46,7 @@ class Conn {
   private waitAttached = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
 
   constructor(base: string, key: string, extra = '') {
-    this.ws = new WebSocket(wsUrl(base, key, extra), { perMessageDeflate: false, skipUTF8Validation: true });
+    this.ws = new WebSocket(ablyUrl(base, key, extra), { perMessageDeflate: false, skipUTF8Validation: true });
     this.closed = new Promise<void>((r) => this.ws.once('close', () => r()));
     this.ws.on('message', (data: Buffer) => this.onFrame(data));
     this.ws.on('error', (e) => {
@@ -183,7 +173,7 @@ class Conn {
     if (!this.open) return;
     this.closing = true;
     this.ws.send(`{"action":${Action.CLOSE}}`);
-    await closedWithin(this.closed, CLOSE_WAIT_MS);
+    await closedWithin(this.closed);
     if (this.open) this.ws.terminate();
     await this.closed;
   }
@@ -303,69 +293,54 @@ async function step(publishPerS: number, durationMs: number, drainMs: number, qu
   stats.startStep(seq);
   const cpu = cpuWindow(serverPids);
   const t0 = nowUs();
-  const total = Math.max(1, Math.round((publishPerS * durationMs) / 1000));
   const n = p.channels.length;
-  let sent = 0;
   let expectedSent = 0;
-  // Paced from the start time, not per tick: a late timer sends what is due at once.
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const elapsedUs = nowUs() - t0;
-      const due = Math.min(total, Math.floor((publishPerS * elapsedUs) / 1e6) + 1);
-      while (sent < due) {
-        const c = cursor;
-        const k = c % pubs.length;
-        const pub = pubs[k]!;
-        if (!pub.open || pub.ws.bufferedAmount >= PUBLISHER_BUFFER_LIMIT_BYTES) break;
-        cursor = (c + 1) % n;
-        pub.publish(p.channels[c]!, pubSerials[k]!++, makePayload(seq++, nowUs()));
-        expectedSent += perChannel[c]!;
-        sent++;
-        totalSent++;
-      }
-      if (sent >= total || pubs.every((x) => !x.open) || elapsedUs > (durationMs + PUBLISH_OVERRUN_MS) * 1000) resolve();
-      else setTimeout(tick, 1);
-    };
-    tick();
+  const sent = await pace({
+    ratePerS: publishPerS,
+    durationMs,
+    total: Math.max(1, Math.round((publishPerS * durationMs) / 1000)),
+    t0Us: t0,
+    nowUs,
+    sendOne: () => {
+      const c = cursor;
+      const k = c % pubs.length;
+      const pub = pubs[k]!;
+      if (!pub.open || pub.ws.bufferedAmount >= PUBLISHER_BUFFER_LIMIT_BYTES) return false;
+      cursor = (c + 1) % n;
+      pub.publish(p.channels[c]!, pubSerials[k]!++, makePayload(seq++, nowUs()));
+      expectedSent += perChannel[c]!;
+      totalSent++;
+      return true;
+    },
+    stopped: () => pubs.every((x) => !x.open),
   });
   const pubEndUs = nowUs();
   // A refused message is not expected anywhere; which channel it was is not tracked, so
   // it counts as the average subscriptions per channel.
   const expected = () => Math.max(0, Math.round(expectedSent - (rejectedNow() - rejected0) * (subscriptions / n)));
   await drain({ received: () => stats.received, expected, lastDeliveryUs: () => stats.lastDeliveryUs, pubEndUs, drainMs, quietMs, nowUs });
-  const t1 = nowUs();
-  const windowS = (t1 - t0) / 1e6;
-  const { serverCpu, selfCpu, softirq, otherCpu } = cpu.end();
-  const publishS = (pubEndUs - t0) / 1e6;
-  const spanS = (stats.lastDeliveryUs - stats.firstDeliveryUs) / 1e6;
-  const deliveriesPerS = sent > 1 && spanS > 0 ? (stats.received * (sent - 1)) / sent / spanS : stats.received / windowS;
+  const figures = stepFigures({
+    stats,
+    cpu: cpu.end(),
+    serverPids,
+    t0Us: t0,
+    pubEndUs,
+    t1Us: nowUs(),
+    sent,
+    durationMs,
+    deliveriesPerMessage: expectedSent / Math.max(1, sent),
+  });
   const exp = expected();
   totalExpected += exp;
   stepRejected += rejectedNow() - rejected0;
   meanSubscriptions = subscriptions / n;
-  const achieved = sent / Math.max(publishS, durationMs / 1000);
   return {
+    ...figures,
     targetPublishPerS: publishPerS,
-    publishPerS: Math.round(achieved * 10) / 10,
-    published: sent,
     rejected: rejectedNow() - rejected0,
     subscribers: subscriptions,
-    offeredDeliveriesPerS: Math.round((achieved * expectedSent) / Math.max(1, sent)),
     expected: exp,
-    received: stats.received,
     lost: Math.max(0, exp - stats.received),
-    messagesPerFrame: stats.frames ? Math.round((100 * stats.received) / stats.frames) / 100 : NaN,
-    late: stats.late,
-    outOfOrder: stats.outOfOrder,
-    deliveriesPerS: Math.round(deliveriesPerS),
-    latency: latencies.summary(),
-    windowS: Math.round(windowS * 1000) / 1000,
-    serverCpuPct: Math.round((1000 * serverCpu) / windowS) / 10,
-    serverCpuUsPerDelivery: stats.received ? Math.round((serverCpu * 1e7) / stats.received) / 10 : NaN,
-    serverRssBytes: rssBytesOf(serverPids),
-    loadgenCpuPct: Math.round((1000 * selfCpu) / windowS) / 10,
-    softirqCpuPct: Math.round((1000 * softirq) / windowS) / 10,
-    otherCpuPct: Math.round((1000 * otherCpu) / windowS) / 10,
     settleMs,
     disconnects: events.unexpectedCloses - closes0,
   };

@@ -91,3 +91,11 @@ export interface StepResult {
   /** Subscribers the server closed during the step. */
   disconnects: number;
 }
+
+/** Load generator CPU at or above this (% of its core) is the load generator's limit, not the server's. */
+const LOADGEN_BOUND_PCT = 90;
+
+/** Whether the load generator's core was (nearly) full near saturation: the server's own limit is then at least `saturation`. */
+export function loadgenBound(ladder: readonly StepResult[], saturation: number): boolean {
+  return ladder.some((s) => s.loadgenCpuPct >= LOADGEN_BOUND_PCT && s.deliveriesPerS >= 0.8 * saturation);
+}

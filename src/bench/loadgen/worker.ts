@@ -8,16 +8,12 @@ import { adapterFor } from '../clients/index.js';
 import { ClientEvents, type Conn, type Publisher } from '../clients/adapter.js';
 import { LatencySamples } from '../latency.js';
 import { DeliveryStats, makePayload, nowUs, PayloadScanner } from '../payload.js';
-import { cpuSecondsOf, rssBytesOf } from '../proc.js';
-import { cpuWindow, drain } from './step-window.js';
+import { cpuSecondsOf } from '../proc.js';
+import { cpuWindow, drain, pace, PUBLISHER_BUFFER_LIMIT_BYTES, stepFigures } from './step-window.js';
 import type { Target } from '../servers/server.js';
 import { mapBounded, sleep } from '../util.js';
 import type { LoadgenMessage, LoadgenReply, OpenResult, StepResult, Totals } from './protocol.js';
 
-/** The publisher stops writing while this much is queued on its socket (a stalled server). */
-const PUBLISHER_BUFFER_LIMIT_BYTES = 8 * 1024 * 1024;
-/** Publishing runs at most this much longer than asked when the event loop falls behind. */
-const PUBLISH_OVERRUN_MS = 1000;
 /** How often the drain checks whether everything arrived. */
 const DRAIN_POLL_MS = 10;
 
@@ -146,60 +142,33 @@ async function step(ratePerS: number, durationMs: number, drainMs: number, quiet
   stats.startStep(seq);
   const cpu = cpuWindow(serverPids);
   const t0 = nowUs();
-  const total = Math.max(1, Math.round((ratePerS * durationMs) / 1000));
-  let sent = 0;
-  // Paced from the start time, not per tick: a late timer sends what is due at once.
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const elapsedUs = nowUs() - t0;
-      const due = Math.min(total, Math.floor((ratePerS * elapsedUs) / 1e6) + 1);
-      while (sent < due && pub.open && pub.bufferedBytes() < PUBLISHER_BUFFER_LIMIT_BYTES) {
-        pub.publish(makePayload(seq++, nowUs()));
-        sent++;
-        totalSent++;
-      }
-      if (sent >= total || !pub.open || elapsedUs > (durationMs + PUBLISH_OVERRUN_MS) * 1000) resolve();
-      else setTimeout(tick, 1);
-    };
-    tick();
+  const sent = await pace({
+    ratePerS,
+    durationMs,
+    total: Math.max(1, Math.round((ratePerS * durationMs) / 1000)),
+    t0Us: t0,
+    nowUs,
+    sendOne: () => {
+      if (!pub.open || pub.bufferedBytes() >= PUBLISHER_BUFFER_LIMIT_BYTES) return false;
+      pub.publish(makePayload(seq++, nowUs()));
+      totalSent++;
+      return true;
+    },
+    stopped: () => !pub.open,
   });
   const pubEndUs = nowUs();
   const expected = () => (sent - (pub.rejected - rejected0)) * subscribers;
   await drain({ received: () => stats.received, expected, lastDeliveryUs: () => stats.lastDeliveryUs, pubEndUs, drainMs, quietMs, nowUs });
-  const t1 = nowUs();
-  const windowS = (t1 - t0) / 1e6;
-  const { serverCpu, selfCpu, softirq, otherCpu } = cpu.end();
-  const publishS = (pubEndUs - t0) / 1e6;
-  // Deliveries over the span they took: the offered rate while the server keeps up (the
-  // span is then the publishing time, shifted by the latency; n messages span n - 1
-  // intervals), the server's own rate once it falls behind (the span stretches).
-  const spanS = (stats.lastDeliveryUs - stats.firstDeliveryUs) / 1e6;
-  const deliveriesPerS = sent > 1 && spanS > 0 ? (stats.received * (sent - 1)) / sent / spanS : stats.received / windowS;
+  const figures = stepFigures({ stats, cpu: cpu.end(), serverPids, t0Us: t0, pubEndUs, t1Us: nowUs(), sent, durationMs, deliveriesPerMessage: subscribers });
   const exp = expected();
   totalExpected += exp;
-  const publishPerS = sent / Math.max(publishS, durationMs / 1000);
   return {
+    ...figures,
     targetPublishPerS: ratePerS,
-    publishPerS: Math.round(publishPerS * 10) / 10,
-    published: sent,
     rejected: pub.rejected - rejected0,
     subscribers,
-    offeredDeliveriesPerS: Math.round(publishPerS * subscribers),
     expected: exp,
-    received: stats.received,
     lost: Math.max(0, exp - stats.received),
-    messagesPerFrame: stats.frames ? Math.round((100 * stats.received) / stats.frames) / 100 : NaN,
-    late: stats.late,
-    outOfOrder: stats.outOfOrder,
-    deliveriesPerS: Math.round(deliveriesPerS),
-    latency: latencies.summary(),
-    windowS: Math.round(windowS * 1000) / 1000,
-    serverCpuPct: Math.round((1000 * serverCpu) / windowS) / 10,
-    serverCpuUsPerDelivery: stats.received ? Math.round((serverCpu * 1e7) / stats.received) / 10 : NaN,
-    serverRssBytes: rssBytesOf(serverPids),
-    loadgenCpuPct: Math.round((1000 * selfCpu) / windowS) / 10,
-    softirqCpuPct: Math.round((1000 * softirq) / windowS) / 10,
-    otherCpuPct: Math.round((1000 * otherCpu) / windowS) / 10,
     settleMs,
     disconnects: events.unexpectedCloses - closes0,
   };

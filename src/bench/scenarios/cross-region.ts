@@ -15,7 +15,7 @@ import type { GroupSummary } from '../probe/protocol.js';
 import { ms } from '../report/format.js';
 import { barChart } from '../report/svg.js';
 import { channelPlacement, httpUrl, setLinkLatency, waitForLinks } from '../servers/ably-ops.js';
-import { waitForQuiet } from '../proc.js';
+import { QUIET_THRESHOLD_PCT, waitForQuiet } from '../proc.js';
 import { median, sleep } from '../util.js';
 import { CpuWindow, type CpuFigures } from './cpu-window.js';
 import { regionUrls, withProbe } from './probe-session.js';
@@ -54,8 +54,6 @@ const WARMUP_MS = 4000;
  * core over the four rounds of a quick run, with p99 falling with it.
  */
 const WARMUP_RATE_FACTOR = 10;
-/** Other processes above this share of a core make a measurement wait (briefly), as fan-out steps do. */
-const QUIET_THRESHOLD_PCT = 40;
 /** How long a measurement may wait for its deliveries after publishing (ms). */
 const DRAIN_MS = 5000;
 

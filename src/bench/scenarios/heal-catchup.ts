@@ -15,7 +15,7 @@ import type { GroupSummary, PublishResult, WaitResult } from '../probe/protocol.
 import { ms, rate } from '../report/format.js';
 import { lineChart } from '../report/svg.js';
 import { channelPlacement, healthOf, heal, httpUrl, partition, waitForLinks } from '../servers/ably-ops.js';
-import { waitForQuiet } from '../proc.js';
+import { QUIET_THRESHOLD_PCT, waitForQuiet } from '../proc.js';
 import { median } from '../util.js';
 import { CpuWindow, type CpuFigures } from './cpu-window.js';
 import { regionUrls, withProbe } from './probe-session.js';
@@ -41,8 +41,6 @@ export interface HealOptions {
 const TARGET_MSGS_PER_S = 50_000;
 const A = 'eu';
 const B = 'us';
-/** Other processes above this share of a core make the heal wait (briefly). */
-const QUIET_THRESHOLD_PCT = 40;
 /** Catch-up curve resolution (ms). */
 const BIN_MS = 250;
 /** The catch-up counts as stalled after this long without a delivery (ms). */
