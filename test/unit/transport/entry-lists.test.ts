@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fromPb, toPb } from '../../../src/bridge/codec.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
+import * as nodePb from '../../../src/gen/node.pb.js';
 import * as regionPb from '../../../src/gen/region.pb.js';
 import { encodeLogEntries, ForwardedEntries } from '../../../src/transport/entry-lists.js';
 import type { ForwardedBatch, NodeMessage } from '../../../src/transport/messages.js';
@@ -61,19 +62,34 @@ describe('entries forwarded between regions', () => {
     const toGm = nodeRoundTrip({ type: 'toRegions', batch: batchOf(ForwardedEntries.of(original)), to: null });
     if (toGm.type !== 'toRegions') throw new Error('wrong type');
     const sentBytes = toGm.batch.entries.encoded();
-    // The eu globalmaster writes it on the region link; the us globalmaster reads it.
-    const frame = regionPb.LinkFrame.decode(regionPb.LinkFrame.encode(toPb({ type: 'forward', batch: toGm.batch, replyTo: 0, toRegion: null })).finish());
+    const decodes = vi.spyOn(nodePb.ForwardedEntryList, 'decode');
+    const encodes = vi.spyOn(nodePb.ForwardedEntryList, 'encode');
+    // The eu globalmaster writes it on the region link: the very bytes it received.
+    const out = toPb({ type: 'forward', batch: toGm.batch, replyTo: 0, toRegion: null });
+    if (out.frame?.$case !== 'forward') throw new Error('wrong frame');
+    expect(out.frame.forward.entries).toBe(sentBytes);
+    // The us globalmaster reads it and passes on the bytes it read.
+    const frame = regionPb.LinkFrame.decode(regionPb.LinkFrame.encode(out).finish());
+    if (frame.frame?.$case !== 'forward') throw new Error('wrong frame');
     const got = fromPb(frame, 'eu');
     if (got.type !== 'forward') throw new Error('wrong type');
     expect(got.batch.entries.length).toBe(3);
     expect(got.batch.entries.lastSeq).toBe(13);
-    // Passed on as the same bytes, never re-encoded.
+    expect(got.batch.entries.encoded()).toBe(frame.frame.forward.entries);
     expect(Buffer.compare(got.batch.entries.encoded(), sentBytes)).toBe(0);
+    // Neither globalmaster decoded or encoded an entry.
+    expect(decodes).not.toHaveBeenCalled();
+    expect(encodes).not.toHaveBeenCalled();
     // The us globalmaster asks its master to ingest it, over the mesh.
     const ingest = nodeRoundTrip({ type: 'ingest', rid: 5, batch: got.batch });
     if (ingest.type !== 'ingest') throw new Error('wrong type');
     expect(ingest.batch).toMatchObject({ channel: 'app:ch', region: 'eu', epoch: 'e1', startSeq: 10, gapBefore: false });
     expect(ingest.batch.entries.list(ingest.batch.region, ingest.batch.epoch)).toStrictEqual(original.map(asForwarded));
+    // Decoded once, by the master, and never encoded again on the way.
+    expect(decodes).toHaveBeenCalledTimes(1);
+    expect(encodes).not.toHaveBeenCalled();
+    decodes.mockRestore();
+    encodes.mockRestore();
   });
 
   it('answer a replay (the local reply) as bytes the globalmaster forwards unchanged', () => {
