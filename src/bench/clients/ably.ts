@@ -29,6 +29,28 @@ interface ControlFrame {
   error?: { code?: number; message?: string };
 }
 
+/** An Ably connection over a bare `ws` socket, as far as closing it goes. */
+export interface AblySocket {
+  open: boolean;
+  /** Set once this side closes: the close that follows is not the server's doing. */
+  closing: boolean;
+  readonly ws: WebSocket;
+  readonly closed: Promise<void>;
+}
+
+/**
+ * Sends CLOSE (which ends the connection for good: the server keeps no state for a
+ * resume), waits a while for the server to close the socket, then drops it.
+ */
+export async function closeAbly(c: AblySocket): Promise<void> {
+  if (!c.open) return;
+  c.closing = true;
+  c.ws.send(`{"action":${Action.CLOSE}}`);
+  await closedWithin(c.closed);
+  if (c.open) c.ws.terminate();
+  await c.closed;
+}
+
 /** The realtime URL the bench's Ably clients connect to (JSON, protocol v6, server heartbeats). */
 export function ablyUrl(base: string, key: string, extra = ''): string {
   return `${base}/?key=${encodeURIComponent(key)}&format=json&v=6&heartbeats=true${extra}`;
@@ -47,7 +69,7 @@ class AblyConn implements Conn {
   readonly closed: Promise<void>;
   private pending: Pending | null = null;
   private keepalive: NodeJS.Timeout | null = null;
-  private closing = false;
+  closing = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -149,14 +171,8 @@ class AblyConn implements Conn {
     if (this.open) this.ws.send(`{"action":${Action.HEARTBEAT}}`);
   }
 
-  async close(): Promise<void> {
-    if (!this.open) return;
-    this.closing = true;
-    // CLOSE ends the connection for good (the server keeps no state for a resume).
-    this.ws.send(`{"action":${Action.CLOSE}}`);
-    await closedWithin(this.closed);
-    if (this.open) this.ws.terminate();
-    await this.closed;
+  close(): Promise<void> {
+    return closeAbly(this);
   }
 }
 

@@ -8,8 +8,8 @@
  */
 import WebSocket from 'ws';
 import { Action, ActionName } from '../../protocol/actions.js';
-import { ClientEvents, closedWithin, HANDSHAKE_TIMEOUT_MS } from '../clients/adapter.js';
-import { ablyUrl } from '../clients/ably.js';
+import { ClientEvents, HANDSHAKE_TIMEOUT_MS } from '../clients/adapter.js';
+import { ablyUrl, closeAbly } from '../clients/ably.js';
 import { LatencySamples } from '../latency.js';
 import { DeliveryStats, makePayload, nowUs, PayloadScanner } from '../payload.js';
 import { cpuWindow, drain, pace, PUBLISHER_BUFFER_LIMIT_BYTES, stepFigures } from './step-window.js';
@@ -169,13 +169,8 @@ class Conn {
     }
   }
 
-  async close(): Promise<void> {
-    if (!this.open) return;
-    this.closing = true;
-    this.ws.send(`{"action":${Action.CLOSE}}`);
-    await closedWithin(this.closed);
-    if (this.open) this.ws.terminate();
-    await this.closed;
+  close(): Promise<void> {
+    return closeAbly(this);
   }
 }
 
