@@ -10,8 +10,7 @@
  *   each globalmaster cost about a third of the CPU of a catch-up after a partition.
  */
 import type { LogEntry } from '../channel/entry.js';
-import * as pb from '../gen/node.pb.js';
-import { entryFromPb, entryToPb, messageFromPb, messageToPb, presenceFromPb, presenceToPb } from './node-codec-data.js';
+import { entryListCodec } from './entry-codec.js';
 
 /** Bytes of arrays already encoded. An array is never changed once it has been sent. */
 const encodedLists = new WeakMap<readonly LogEntry[], Buffer>();
@@ -20,8 +19,7 @@ const encodedLists = new WeakMap<readonly LogEntry[], Buffer>();
 export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
   let bytes = encodedLists.get(entries);
   if (!bytes) {
-    const u8 = pb.LogEntryList.encode({ entries: entries.map(entryToPb) }).finish();
-    bytes = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+    bytes = entryListCodec.encodeLogEntryList(entries);
     encodedLists.set(entries, bytes);
   }
   return bytes;
@@ -59,33 +57,13 @@ export function decodeLogEntries(bytes: Uint8Array, replicate = false): LogEntry
       }
     }
   }
-  const entries = pb.LogEntryList.decode(bytes).entries.map(entryFromPb);
+  const entries = entryListCodec.decodeLogEntryList(bytes);
   if (replicate && bytes.length <= REPLICATED_KEPT_BYTES) {
     replicated.push({ bytes, entries });
     replicatedBytes += bytes.length;
     while (replicated.length > REPLICATED_KEPT || replicatedBytes > REPLICATED_KEPT_BYTES) replicatedBytes -= replicated.shift()!.bytes.length;
   }
   return entries;
-}
-
-function forwardedToPb(e: LogEntry): pb.ForwardedEntry {
-  return {
-    seq: e.origin.seq,
-    storedAt: e.storedAt,
-    item:
-      e.kind === 'message'
-        ? { $case: 'message', message: messageToPb(e.message) }
-        : { $case: 'presence', presence: presenceToPb(e.presence) },
-  };
-}
-
-function forwardedFromPb(p: pb.ForwardedEntry, region: string, epoch: string): LogEntry {
-  // One literal in ChannelState's property order (a spread here cost more than the decode).
-  const origin = { region, epoch, seq: p.seq };
-  const storedAt = p.storedAt;
-  if (p.item?.$case === 'message') return { kind: 'message', serial: 0, channelSerial: '', storedAt, origin, message: messageFromPb(p.item.message) };
-  if (p.item?.$case === 'presence') return { kind: 'presence', serial: 0, channelSerial: '', storedAt, origin, presence: presenceFromPb(p.item.presence), host: '' };
-  throw new Error('forwarded entry without an item');
 }
 
 /**
@@ -120,8 +98,7 @@ export class ForwardedEntries {
   /** The ForwardedEntryList bytes. */
   encoded(): Buffer {
     if (!this.bytes) {
-      const u8 = pb.ForwardedEntryList.encode({ entries: (this.decoded ?? []).map(forwardedToPb) }).finish();
-      this.bytes = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+      this.bytes = entryListCodec.encodeForwardedEntryList(this.decoded ?? []);
     }
     return this.bytes;
   }
@@ -133,7 +110,7 @@ export class ForwardedEntries {
    */
   list(region: string, epoch: string): LogEntry[] {
     if (!this.decoded) {
-      const list = this.bytes!.length === 0 ? [] : pb.ForwardedEntryList.decode(this.bytes!).entries.map((e) => forwardedFromPb(e, region, epoch));
+      const list = entryListCodec.decodeForwardedEntryList(this.bytes!, region, epoch);
       const last = list[list.length - 1];
       if (list.length !== this.length || (last ? last.origin.seq : 0) !== this.lastSeq) {
         throw new Error(`forwarded entries do not match their count or last seq (${list.length} of ${this.length}, last ${last?.origin.seq ?? 0} of ${this.lastSeq})`);

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { fromPb, toPb } from '../../../src/bridge/codec.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
-import * as nodePb from '../../../src/gen/node.pb.js';
 import * as regionPb from '../../../src/gen/region.pb.js';
+import { entryListCodec } from '../../../src/transport/entry-codec.js';
 import { encodeLogEntries, ForwardedEntries } from '../../../src/transport/entry-lists.js';
 import type { ForwardedBatch, NodeMessage } from '../../../src/transport/messages.js';
 import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
@@ -62,8 +62,8 @@ describe('entries forwarded between regions', () => {
     const toGm = nodeRoundTrip({ type: 'toRegions', batch: batchOf(ForwardedEntries.of(original)), to: null });
     if (toGm.type !== 'toRegions') throw new Error('wrong type');
     const sentBytes = toGm.batch.entries.encoded();
-    const decodes = vi.spyOn(nodePb.ForwardedEntryList, 'decode');
-    const encodes = vi.spyOn(nodePb.ForwardedEntryList, 'encode');
+    const decodes = vi.spyOn(entryListCodec, 'decodeForwardedEntryList');
+    const encodes = vi.spyOn(entryListCodec, 'encodeForwardedEntryList');
     // The eu globalmaster writes it on the region link: the very bytes it received.
     const out = toPb({ type: 'forward', batch: toGm.batch, replyTo: 0, toRegion: null });
     if (out.frame?.$case !== 'forward') throw new Error('wrong frame');
