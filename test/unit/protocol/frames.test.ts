@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import type { LogEntry } from '../../../src/channel/entry.js';
+import { Action } from '../../../src/protocol/actions.js';
+import { decodeFrame } from '../../../src/protocol/codec.js';
+import { entryFrames, FRAME_BUDGET_BYTES } from '../../../src/protocol/frames.js';
+import type { ProtocolMessage, WireFormat } from '../../../src/protocol/types.js';
+
+const NOW = 1_700_000_000_000;
+
+function msg(serial: number, data: string | Uint8Array): LogEntry {
+  return {
+    kind: 'message',
+    serial,
+    channelSerial: `ep:${serial}`,
+    storedAt: NOW,
+    origin: { region: 'eu', epoch: 'e1', seq: serial },
+    message: { id: `c:${serial}:0`, name: 'n', connectionId: 'c', data, timestamp: NOW },
+  };
+}
+
+function presence(serial: number): LogEntry {
+  return {
+    kind: 'presence',
+    serial,
+    channelSerial: `ep:${serial}`,
+    storedAt: NOW,
+    origin: { region: 'eu', epoch: 'e1', seq: serial },
+    host: 'n1',
+    presence: { id: `c:${serial}:0`, action: 2, clientId: 'alice', connectionId: 'c', data: 'hi', timestamp: NOW },
+  };
+}
+
+function decoded(entries: LogEntry[], format: WireFormat): { pms: ProtocolMessage[]; sizes: number[] } {
+  const frames = entryFrames('ch', entries, format);
+  return {
+    pms: frames.map((f) => decodeFrame(f, format)),
+    sizes: frames.map((f) => (typeof f === 'string' ? Buffer.byteLength(f) : f.length)),
+  };
+}
+
+describe('entryFrames', () => {
+  for (const format of ['json', 'msgpack'] as const) {
+    it(`cuts a big batch into frames of about ${FRAME_BUDGET_BYTES / 1024} KB, in order, each with its last message's channelSerial (${format})`, () => {
+      const entries = Array.from({ length: 1000 }, (_, i) => msg(i + 1, `${i}|${'x'.repeat(200)}`));
+      const { pms, sizes } = decoded(entries, format);
+      expect(pms.length).toBeGreaterThan(2);
+      expect(Math.max(...sizes)).toBeLessThan(FRAME_BUDGET_BYTES + 1024);
+      expect(pms.flatMap((pm) => pm.messages!.map((m) => m.id))).toEqual(entries.map((e) => (e.kind === 'message' ? e.message.id : '')));
+      for (const pm of pms) {
+        expect(pm.action).toBe(Action.MESSAGE);
+        expect(pm.channelSerial).toBe(`ep:${pm.messages![pm.messages!.length - 1]!.id.split(':')[1]}`);
+      }
+    });
+  }
+
+  it('sends a message larger than a frame alone, and keeps small batches in one frame', () => {
+    const big = 'b'.repeat(FRAME_BUDGET_BYTES * 2);
+    const { pms } = decoded([msg(1, 'a'), msg(2, big), msg(3, 'c')], 'json');
+    expect(pms.map((pm) => pm.messages!.map((m) => m.data))).toEqual([['a', big], ['c']]);
+    expect(decoded([msg(1, 'a'), msg(2, 'b'), msg(3, 'c')], 'json').pms).toHaveLength(1);
+    // Binary data counts as its base64 size in JSON.
+    const bin = Array.from({ length: 40 }, (_, i) => msg(i + 1, new Uint8Array(3000).fill(i)));
+    expect(decoded(bin, 'json').pms.length).toBeGreaterThan(1);
+  });
+
+  it('keeps messages and presence events in separate frames, in serial order', () => {
+    const { pms } = decoded([msg(1, 'a'), msg(2, 'b'), presence(3), presence(4), msg(5, 'c')], 'json');
+    expect(pms.map((pm) => [pm.action, pm.channelSerial])).toEqual([
+      [Action.MESSAGE, 'ep:2'],
+      [Action.PRESENCE, 'ep:4'],
+      [Action.MESSAGE, 'ep:5'],
+    ]);
+  });
+});
