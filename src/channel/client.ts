@@ -34,7 +34,11 @@ export interface LocalSubscriber {
   wants(kind: LogEntry['kind']): boolean;
   /** Whether it may publish (PUBLISH mode), for occupancy. */
   readonly publishes: boolean;
-  send(frame: Frame | SharedFrame): void;
+  /**
+   * The frames of one delivery, in order. The connection's outbound limit is checked
+   * once, before them: a batch cut into several frames is no slower a reader than one.
+   */
+  send(frames: readonly (Frame | SharedFrame)[]): void;
   /** Continuity on this channel was lost: tell the client (UPDATE without RESUMED). */
   discontinuity(error: AblyError, channelSerial: string): void;
 }
@@ -284,7 +288,7 @@ export class ChannelClient {
     if (!rec || rec.queue === null) return;
     this.sendTo(sub, rec, rec.backlog);
     if (rec.sync) {
-      for (const f of syncFrames(sub.channelName, rec.sync, sub.format, `s${(syncCounter++).toString(36)}`)) sub.send(f);
+      sub.send(syncFrames(sub.channelName, rec.sync, sub.format, `s${(syncCounter++).toString(36)}`));
       rec.sync = null;
     }
     const queued = rec.queue;
@@ -493,7 +497,7 @@ export class ChannelClient {
       const byName = shared[sub.format];
       let frames = byName.get(sub.channelName);
       if (!frames) byName.set(sub.channelName, (frames = entryFrames(sub.channelName, entries, sub.format).map((f) => new SharedFrame(f))));
-      for (const f of frames) sub.send(f);
+      sub.send(frames);
       rec.after = lastSerial;
       reached++;
     }
@@ -530,7 +534,7 @@ export class ChannelClient {
       delete rec.liveFrom;
     }
     if (seen > rec.after) rec.after = seen;
-    if (mine.length) for (const f of entryFrames(sub.channelName, mine, sub.format)) sub.send(f);
+    if (mine.length) sub.send(entryFrames(sub.channelName, mine, sub.format));
   }
 }
 

@@ -18,7 +18,8 @@ export interface AttachmentOwner {
   readonly id: string;
   readonly format: WireFormat;
   readonly echo: boolean;
-  sendFrame(frame: Frame | SharedFrame): void;
+  /** Frames of one delivery, in order (the outbound limit is checked once for them). */
+  sendFrames(frames: readonly (Frame | SharedFrame)[]): void;
   sendMessage(pm: ProtocolMessage): void;
 }
 
@@ -58,8 +59,8 @@ export class Attachment implements LocalSubscriber {
     return kind === 'message' ? (this.modes & Flag.SUBSCRIBE) !== 0 : (this.modes & Flag.PRESENCE_SUBSCRIBE) !== 0;
   }
 
-  send(frame: Frame | SharedFrame): void {
-    if (this.state === 'attached') this.owner.sendFrame(frame);
+  send(frames: readonly (Frame | SharedFrame)[]): void {
+    if (this.state === 'attached') this.owner.sendFrames(frames);
   }
 
   discontinuity(error: AblyError, channelSerial: string): void {

@@ -148,10 +148,11 @@ export class Connection implements AttachmentOwner {
   // ---- outbound -----------------------------------------------------------------
 
   sendMessage(pm: ProtocolMessage): void {
-    this.sendFrame(encodeFrame(pm, this.format));
+    this.sendFrames([encodeFrame(pm, this.format)]);
   }
 
-  sendFrame(frame: Frame | SharedFrame): void {
+  /** Frames of one delivery: the client is a slow consumer if what it has not read yet is already over the limit. */
+  sendFrames(frames: readonly (Frame | SharedFrame)[]): void {
     if (this.closed) return;
     const ws = this.ws;
     if (ws.readyState !== ws.OPEN) return;
@@ -160,7 +161,7 @@ export class Connection implements AttachmentOwner {
       return;
     }
     // Corked for the turn; a shared frame's bytes go straight to the socket (socket-writes.ts).
-    writeFrame(ws, frame);
+    for (const f of frames) writeFrame(ws, f);
     this.lastSent = this.services.now();
   }
 

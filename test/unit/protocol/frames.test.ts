@@ -48,7 +48,7 @@ describe('entryFrames', () => {
       expect(pms.flatMap((pm) => pm.messages!.map((m) => m.id))).toEqual(entries.map((e) => (e.kind === 'message' ? e.message.id : '')));
       for (const pm of pms) {
         expect(pm.action).toBe(Action.MESSAGE);
-        expect(pm.channelSerial).toBe(`ep:${pm.messages![pm.messages!.length - 1]!.id.split(':')[1]}`);
+        expect(pm.channelSerial).toBe(`ep:${pm.messages!.at(-1)!.id!.split(':')[1]}`);
       }
     });
   }
