@@ -18,8 +18,14 @@ export class DedupWindow {
     return this.seen.get(id);
   }
 
+  /** Remembers an id (if it is already known, the first serial stays). */
   add(id: string, channelSerial: string, at: number): void {
     if (this.seen.has(id)) return;
+    this.addNew(id, channelSerial, at);
+  }
+
+  /** Remembers an id the caller has just looked up and not found (one hash lookup fewer). */
+  addNew(id: string, channelSerial: string, at: number): void {
     this.seen.set(id, channelSerial);
     this.ids.push(id);
     this.ats.push(at);

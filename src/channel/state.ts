@@ -194,7 +194,7 @@ export class ChannelState {
       const channelSerial = this.formatAt(serial);
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message };
       this.record(e);
-      this.dedup.add(message.id, channelSerial, storedAt);
+      this.dedup.addNew(message.id, channelSerial, storedAt);
       this.lastChannelSerial = channelSerial;
       entries.push(e);
       serials.push(channelSerial);
@@ -324,7 +324,7 @@ export class ChannelState {
       let entry: LogEntry;
       if (e.kind === 'message') {
         entry = { kind: 'message', serial, channelSerial, storedAt, origin, message: e.message };
-        this.dedup.add(e.message.id, channelSerial, storedAt);
+        this.dedup.addNew(e.message.id, channelSerial, storedAt);
       } else {
         // Members of other regions are kept under no local host: no node here holds
         // their connections, so only their region's leave removes them.

@@ -24,8 +24,13 @@ export function unpackMsgpack(buf: Uint8Array): unknown {
 /** An encoded frame, ready for `ws.send`. */
 export type Frame = string | Buffer;
 
-export function encodeFrame(msg: ProtocolMessage, format: WireFormat): Frame {
-  return format === 'json' ? JSON.stringify(msg, jsonReplacer) : packr.pack(msg);
+/**
+ * `noBytes`: the caller knows no Uint8Array is left in `msg` (JSON only: the guard
+ * below then is not needed, and JSON.stringify without a replacer is about twice as fast).
+ */
+export function encodeFrame(msg: ProtocolMessage, format: WireFormat, noBytes = false): Frame {
+  if (format === 'msgpack') return packr.pack(msg);
+  return noBytes ? JSON.stringify(msg) : JSON.stringify(msg, jsonReplacer);
 }
 
 /**

@@ -55,7 +55,9 @@ export function entryFrames(channel: string, entries: readonly LogEntry[], forma
             channelSerial: last.channelSerial,
             presence: run.map((e) => presenceToWire((e as Extract<LogEntry, { kind: 'presence' }>).presence, format)),
           };
-    frames.push(encodeFrame(pm, format));
+    // toWire and presenceToWire leave no bytes in JSON (data goes as base64); only
+    // extras, free-form, could hold some.
+    frames.push(encodeFrame(pm, format, !run.some((e) => (e.kind === 'message' ? e.message.extras : e.presence.extras) !== undefined)));
     i = j;
   }
   return frames;

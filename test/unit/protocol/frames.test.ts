@@ -71,4 +71,15 @@ describe('entryFrames', () => {
       [Action.MESSAGE, 'ep:5'],
     ]);
   });
+
+  it('sends no raw bytes in JSON: binary data as base64, and bytes in extras through the guard', () => {
+    const withBytes = msg(1, Buffer.from([1, 2, 3]));
+    const [frame] = entryFrames('ch', [withBytes], 'json');
+    expect(frame).not.toContain('"type":"Buffer"');
+    expect(decodeFrame(frame!, 'json').messages![0]).toMatchObject({ data: 'AQID', encoding: 'base64' });
+    const extras = msg(3, 'x');
+    if (extras.kind === 'message') extras.message.extras = { raw: Buffer.from([4, 5]) };
+    const [guarded] = entryFrames('ch', [msg(2, 'plain'), extras], 'json');
+    expect(decodeFrame(guarded!, 'json').messages![1]!.extras).toEqual({ raw: 'BAU=' });
+  });
 });
