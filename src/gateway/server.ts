@@ -36,6 +36,11 @@ const SWEEP_INTERVAL_MS = 1000;
 /** On shutdown, publishes in flight get this long to be answered before clients are disconnected. */
 const DRAIN_TIMEOUT_MS = 3000;
 
+/** What clients of a node without quorum are told (DISCONNECTED): reconnect elsewhere. */
+export function cutOffError(): AblyError {
+  return new AblyError(80003, 503, 'node is cut off from its region; reconnect');
+}
+
 export class Gateway {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
@@ -131,6 +136,16 @@ export class Gateway {
     };
     if (formatParam !== 'json' && formatParam !== 'msgpack') {
       refuse(AblyError.of('invalidParameterValue', 'format must be "json" or "msgpack"'));
+      return;
+    }
+    if (!this.services.hasQuorum()) {
+      // Cut off from its region: this node serves no channel. A client that reconnected
+      // here as it lost quorum (its balancer had not yet seen it) would wait for the
+      // partition to end; DISCONNECTED sends it elsewhere, as the clients it dropped.
+      ws.send(encodeFrame({ action: Action.DISCONNECTED, error: cutOffError().toInfo() }, format), {
+        binary: format === 'msgpack',
+      });
+      ws.close(1000);
       return;
     }
     const v = q.get('v');

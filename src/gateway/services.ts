@@ -37,6 +37,8 @@ export interface GatewayServices {
   /** This node's id (Ably `serverId`). */
   readonly nodeId: string;
   readonly region: string;
+  /** Whether the node sees a majority of its region (without it, it takes no clients). */
+  hasQuorum(): boolean;
   readonly limits: Limits;
   readonly keys: KeyStore;
   readonly log: Logger;

@@ -17,7 +17,7 @@ import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/mem
 import { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import { findRegion, resolveSecret, topologyDir, type NodeConfig, type RegionConfig, type Topology } from '../config/topology.js';
-import { Gateway } from '../gateway/server.js';
+import { cutOffError, Gateway } from '../gateway/server.js';
 import type { GatewayServices } from '../gateway/services.js';
 import type { Logger } from '../log.js';
 import { messageSize, type Message } from '../protocol/message.js';
@@ -190,6 +190,7 @@ export class AblyNode {
     const services: GatewayServices = {
       nodeId: this.id,
       region: this.region.name,
+      hasQuorum: () => this.quorum,
       limits: o.topology.limits,
       keys: this.keys,
       log: this.log,
@@ -407,7 +408,7 @@ export class AblyNode {
         const reset = this.membership.reset(this.clock.now(), 'lost quorum');
         this.emit(reset);
         void this.registry.dropAll(AblyError.of('channelFailed', 'node lost quorum'));
-        this.gateway.disconnectAll(new AblyError(80003, 503, 'node is cut off from its region; reconnect'));
+        this.gateway.disconnectAll(cutOffError());
       } else {
         this.log.info('quorum regained');
         this.emit({ type: 'quorumRegained' });
