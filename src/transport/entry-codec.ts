@@ -7,7 +7,7 @@
  * message and per entry, a property added to the reader per nested decode).
  *
  * - Encoding writes each list in one pass into a scratch buffer that is reused, and
- *   copies the result out once. A nested message's length prefix is reserved at two
+ *   copies the result out once (`wire.ts`: the Writer and Reader). A nested message's length prefix is reserved at two
  *   bytes and moved if it needs one or three.
  * - Decoding builds the domain objects (`LogEntry`) directly. Strings that repeat from
  *   entry to entry (origin region and epoch, name, client and connection ids, encoding)
@@ -21,11 +21,7 @@
  */
 import type { LogEntry } from '../channel/entry.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
-
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
+import { interned, malformed as malformedWire, Reader, WIRE_I64, WIRE_LEN, WIRE_VARINT, Writer, type FastBuffer } from './wire.js';
 
 /** Field tags (field number << 3 | wire type), as written. */
 const TAG = {
@@ -60,157 +56,6 @@ const TAG = {
   timestamp: (9 << 3) | WIRE_I64,
 } as const;
 
-/** Node's own Buffer methods without argument parsing (present on every Buffer). */
-interface FastBuffer extends Buffer {
-  utf8Write(s: string, offset: number, length: number): number;
-  utf8Slice(start: number, end: number): string;
-}
-
-function varintSize(n: number): number {
-  if (n < 0x80) return 1;
-  if (n < 0x4000) return 2;
-  if (n < 0x200000) return 3;
-  if (n < 0x10000000) return 4;
-  return 5;
-}
-
-// ---- encoding ---------------------------------------------------------------------
-
-class Writer {
-  buf: FastBuffer = Buffer.allocUnsafe(64 * 1024) as FastBuffer;
-  pos = 0;
-
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n)) as FastBuffer;
-    this.buf.copy(bigger, 0, 0, this.pos);
-    this.buf = bigger;
-  }
-
-  /** A non-negative integer up to 2^53 (uint64, and int64 that is not negative). */
-  varint(n: number): void {
-    if (n < 0 || !Number.isInteger(n)) return this.varintBig(n);
-    this.ensure(10);
-    const b = this.buf;
-    let p = this.pos;
-    while (n > 0x7f) {
-      b[p++] = (n & 0x7f) | 0x80; // & keeps the low bits of any integer below 2^53
-      n = n > 0xffffffff ? Math.floor(n / 128) : n >>> 7;
-    }
-    b[p++] = n;
-    this.pos = p;
-  }
-
-  /** Negative (two's complement over 64 bits, 10 bytes) or fractional (truncated, as the generated writer does). */
-  private varintBig(n: number): void {
-    let v = BigInt.asUintN(64, BigInt(Math.trunc(n)));
-    this.ensure(10);
-    while (v > 0x7fn) {
-      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    this.buf[this.pos++] = Number(v);
-  }
-
-  byte(b: number): void {
-    this.ensure(1);
-    this.buf[this.pos++] = b;
-  }
-
-  double(tag: number, v: number): void {
-    this.ensure(9);
-    this.buf[this.pos++] = tag;
-    this.buf.writeDoubleLE(v, this.pos);
-    this.pos += 8;
-  }
-
-  /** A length-prefixed UTF-8 string. */
-  string(tag: number, s: string): void {
-    const len = s.length;
-    const reserved = varintSize(len); // UTF-8 never has fewer bytes than UTF-16 units
-    this.ensure(1 + reserved + 3 * len + 2);
-    const b = this.buf;
-    b[this.pos++] = tag;
-    const start = this.pos + reserved;
-    let written = -1;
-    if (len <= 64) {
-      // Short strings, almost always ASCII: a loop beats a call into C++.
-      let i = 0;
-      for (; i < len; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) break;
-        b[start + i] = c;
-      }
-      if (i === len) written = len;
-    }
-    if (written < 0) written = b.utf8Write(s, start, b.length - start);
-    const need = varintSize(written);
-    if (need !== reserved) this.move(start, start + need - reserved, written);
-    this.lengthAt(this.pos, written, need);
-    this.pos += need + written;
-  }
-
-  bytes(tag: number, u8: Uint8Array): void {
-    this.ensure(1 + 5 + u8.length);
-    this.buf[this.pos++] = tag;
-    this.varint(u8.length);
-    this.buf.set(u8, this.pos);
-    this.pos += u8.length;
-  }
-
-  /** Starts a nested message: its tag and two bytes kept for its length. */
-  begin(tag: number): number {
-    this.ensure(3);
-    this.buf[this.pos++] = tag;
-    const at = this.pos;
-    this.pos += 2;
-    return at;
-  }
-
-  /** Ends the nested message begun at `at`: writes its length, moving it if two bytes were not right. */
-  end(at: number): void {
-    const len = this.pos - at - 2;
-    const need = varintSize(len);
-    if (need !== 2) {
-      this.ensure(need);
-      this.move(at + 2, at + need, len);
-      this.pos += need - 2;
-    }
-    this.lengthAt(at, len, need);
-  }
-
-  private lengthAt(at: number, len: number, size: number): void {
-    const b = this.buf;
-    for (let i = 0; i < size - 1; i++) {
-      b[at + i] = (len & 0x7f) | 0x80;
-      len >>>= 7;
-    }
-    b[at + size - 1] = len;
-  }
-
-  private move(from: number, to: number, n: number): void {
-    const b = this.buf;
-    if (n > 64) {
-      b.copyWithin(to, from, from + n);
-    } else if (to > from) {
-      for (let i = n - 1; i >= 0; i--) b[to + i] = b[from + i]!;
-    } else {
-      for (let i = 0; i < n; i++) b[to + i] = b[from + i]!;
-    }
-  }
-
-  /** The bytes written, copied out; the scratch buffer is kept for the next list (unless it grew large). */
-  finish(): Buffer {
-    const out = Buffer.allocUnsafe(this.pos);
-    this.buf.copy(out, 0, 0, this.pos);
-    this.pos = 0;
-    if (this.buf.length > SCRATCH_KEPT_BYTES) this.buf = Buffer.allocUnsafe(64 * 1024) as FastBuffer;
-    return out;
-  }
-}
-
-/** A scratch buffer larger than this (grown for a big list) is not kept. */
-const SCRATCH_KEPT_BYTES = 4 * 1024 * 1024;
 const writer = new Writer();
 
 function writeData(w: Writer, d: MessageData | undefined): void {
@@ -219,39 +64,38 @@ function writeData(w: Writer, d: MessageData | undefined): void {
   else w.bytes(TAG.binary, d);
 }
 
+function writeVarintField(w: Writer, tag: number, n: number): void {
+  if (n === 0) return;
+  w.byte(tag);
+  w.varint(n);
+}
+
+/** What Message and PresenceMessage share after their ids (fields 5 to 9). */
+function writeItemTail(w: Writer, m: Message | PresenceMessage): void {
+  writeData(w, m.data);
+  if (m.encoding !== undefined) w.string(TAG.encoding, m.encoding);
+  if (m.extras !== undefined) w.string(TAG.extras, JSON.stringify(m.extras));
+  if (m.timestamp !== 0) w.double(TAG.timestamp, m.timestamp);
+}
+
 function writeMessage(w: Writer, tag: number, m: Message): void {
   const at = w.begin(tag);
   if (m.id !== '') w.string(TAG.id, m.id);
   if (m.name !== undefined) w.string(TAG.name, m.name);
   if (m.clientId !== undefined) w.string(TAG.clientId, m.clientId);
   if (m.connectionId !== undefined) w.string(TAG.connectionId, m.connectionId);
-  writeData(w, m.data);
-  if (m.encoding !== undefined) w.string(TAG.encoding, m.encoding);
-  if (m.extras !== undefined) w.string(TAG.extras, JSON.stringify(m.extras));
-  if (m.timestamp !== 0) w.double(TAG.timestamp, m.timestamp);
+  writeItemTail(w, m);
   w.end(at);
 }
 
 function writePresence(w: Writer, tag: number, m: PresenceMessage): void {
   const at = w.begin(tag);
   if (m.id !== '') w.string(TAG.id, m.id);
-  if (m.action !== 0) {
-    w.byte(TAG.action);
-    w.varint(m.action);
-  }
+  writeVarintField(w, TAG.action, m.action);
   if (m.clientId !== '') w.string(TAG.clientId, m.clientId);
   if (m.connectionId !== '') w.string(TAG.connectionId, m.connectionId);
-  writeData(w, m.data);
-  if (m.encoding !== undefined) w.string(TAG.encoding, m.encoding);
-  if (m.extras !== undefined) w.string(TAG.extras, JSON.stringify(m.extras));
-  if (m.timestamp !== 0) w.double(TAG.timestamp, m.timestamp);
+  writeItemTail(w, m);
   w.end(at);
-}
-
-function writeVarintField(w: Writer, tag: number, n: number): void {
-  if (n === 0) return;
-  w.byte(tag);
-  w.varint(n);
 }
 
 function writeLogEntry(w: Writer, e: LogEntry): void {
@@ -292,229 +136,91 @@ function encodeList(entries: readonly LogEntry[], write: (w: Writer, e: LogEntry
   return writer.finish();
 }
 
-// ---- decoding ---------------------------------------------------------------------
+const WHAT = 'entry list';
 
-function malformed(what: string): Error {
-  return new Error(`malformed entry list: ${what}`);
+function malformed(why: string): Error {
+  return malformedWire(WHAT, why);
 }
 
-/** The previous value of a string field, by its bytes in the list being decoded. */
-interface Interned {
-  start: number;
-  end: number;
-  value: string;
-}
+/** A Reader that remembers the last value of each string field that repeats from entry to entry. */
+class EntryReader extends Reader {
+  readonly region = interned();
+  readonly epoch = interned();
+  readonly name = interned();
+  readonly clientId = interned();
+  readonly connectionId = interned();
+  readonly encoding = interned();
 
-class Reader {
-  pos = 0;
-  end: number;
-  readonly region: Interned = { start: 0, end: 0, value: '' };
-  readonly epoch: Interned = { start: 0, end: 0, value: '' };
-  readonly name: Interned = { start: 0, end: 0, value: '' };
-  readonly clientId: Interned = { start: 0, end: 0, value: '' };
-  readonly connectionId: Interned = { start: 0, end: 0, value: '' };
-  readonly encoding: Interned = { start: 0, end: 0, value: '' };
-
-  constructor(readonly buf: FastBuffer) {
-    this.end = buf.length;
-  }
-
-  /** An unsigned varint up to 2^53. */
-  uint(): number {
-    const b = this.buf;
-    let p = this.pos;
-    if (p >= this.end) throw malformed('truncated');
-    let x = b[p++]!;
-    if (x < 0x80) {
-      this.pos = p;
-      return x;
-    }
-    let result = x & 0x7f;
-    let mul = 0x80;
-    for (let i = 1; i < 8; i++) {
-      if (p >= this.end) throw malformed('truncated varint');
-      x = b[p++]!;
-      result += (x & 0x7f) * mul;
-      if (x < 0x80) {
-        this.pos = p;
-        return result;
-      }
-      mul *= 0x80;
-    }
-    return this.bigVarint();
-  }
-
-  /** A varint of 8 bytes or more (from the start of this varint): safe integers only, negative int64 included. */
-  private bigVarint(): number {
-    const b = this.buf;
-    let p = this.pos;
-    let v = 0n;
-    for (let shift = 0n; shift < 70n; shift += 7n) {
-      if (p >= this.end) throw malformed('truncated varint');
-      const x = b[p++]!;
-      v |= BigInt(x & 0x7f) << shift;
-      if (x < 0x80) {
-        this.pos = p;
-        const n = Number(BigInt.asIntN(64, v));
-        if (!Number.isSafeInteger(n)) throw malformed('integer beyond 2^53');
-        return n;
-      }
-    }
-    throw malformed('varint longer than 10 bytes');
-  }
-
-  /** The end of a length-delimited field starting here. */
-  lenEnd(): number {
-    const len = this.uint();
-    const e = this.pos + len;
-    if (e > this.end) throw malformed('length beyond the end');
-    return e;
-  }
-
-  string(): string {
-    const e = this.lenEnd();
-    const s = this.buf.utf8Slice(this.pos, e);
-    this.pos = e;
-    return s;
-  }
-
-  /** A string that may repeat the previous one of its field: shared if its bytes are the same. */
-  interned(slot: Interned): string {
-    const e = this.lenEnd();
-    const s = this.pos;
-    const n = e - s;
-    const b = this.buf;
-    if (n === slot.end - slot.start && n <= 64) {
-      let i = 0;
-      const ps = slot.start;
-      while (i < n && b[s + i] === b[ps + i]) i++;
-      if (i === n) {
-        this.pos = e;
-        return slot.value;
-      }
-    }
-    const value = b.utf8Slice(s, e);
-    slot.start = s;
-    slot.end = e;
-    slot.value = value;
-    this.pos = e;
-    return value;
-  }
-
-  binary(): Buffer {
-    const e = this.lenEnd();
-    const out = Buffer.allocUnsafe(e - this.pos);
-    this.buf.copy(out, 0, this.pos, e);
-    this.pos = e;
-    return out;
-  }
-
-  double(): number {
-    if (this.pos + 8 > this.end) throw malformed('truncated double');
-    const v = this.buf.readDoubleLE(this.pos);
-    this.pos += 8;
-    return v;
-  }
-
-  /** Skips a field this decoder does not know. */
-  skip(wire: number): void {
-    switch (wire) {
-      case WIRE_VARINT:
-        this.uint();
-        return;
-      case WIRE_I64:
-        this.pos += 8;
-        break;
-      case WIRE_LEN:
-        this.pos = this.lenEnd();
-        return;
-      case WIRE_I32:
-        this.pos += 4;
-        break;
-      default:
-        throw malformed(`wire type ${wire}`);
-    }
-    if (this.pos > this.end) throw malformed('truncated field');
-  }
-
-  /** Reads a nested message to `e` with `field`, then restores the outer end. */
-  nested<T>(field: (r: Reader) => T): T {
-    const e = this.lenEnd();
-    const outer = this.end;
-    this.end = e;
-    const v = field(this);
-    this.end = outer;
-    return v;
+  constructor(buf: FastBuffer) {
+    super(buf, WHAT);
   }
 }
 
-function readMessage(r: Reader): Message {
-  let id = '';
-  let name: string | undefined;
-  let clientId: string | undefined;
-  let connectionId: string | undefined;
-  let data: MessageData | undefined;
-  let encoding: string | undefined;
-  let extras: string | undefined;
-  let timestamp = 0;
+/**
+ * The fields of a Message or PresenceMessage (one field list for both: `name` and
+ * `action` share number 2 with different wire types), read into one object reused for
+ * every item: nothing allocated per item but the item itself.
+ */
+const item = {
+  id: '',
+  name: undefined as string | undefined,
+  action: 0,
+  clientId: undefined as string | undefined,
+  connectionId: undefined as string | undefined,
+  data: undefined as MessageData | undefined,
+  encoding: undefined as string | undefined,
+  extras: undefined as string | undefined,
+  timestamp: 0,
+};
+
+function readItem(r: EntryReader): typeof item {
+  const f = item;
+  f.id = '';
+  f.name = f.clientId = f.connectionId = f.data = f.encoding = f.extras = undefined;
+  f.action = f.timestamp = 0;
   while (r.pos < r.end) {
     const tag = r.uint();
     switch (tag) {
-      case TAG.id: id = r.string(); break;
-      case TAG.name: name = r.interned(r.name); break;
-      case TAG.clientId: clientId = r.interned(r.clientId); break;
-      case TAG.connectionId: connectionId = r.interned(r.connectionId); break;
-      case TAG.text: data = r.string(); break;
-      case TAG.binary: data = r.binary(); break;
-      case TAG.encoding: encoding = r.interned(r.encoding); break;
-      case TAG.extras: extras = r.string(); break;
-      case TAG.timestamp: timestamp = r.double(); break;
+      case TAG.id: f.id = r.string(); break;
+      case TAG.name: f.name = r.interned(r.name); break;
+      case TAG.action: f.action = r.uint() >>> 0; break;
+      case TAG.clientId: f.clientId = r.interned(r.clientId); break;
+      case TAG.connectionId: f.connectionId = r.interned(r.connectionId); break;
+      case TAG.text: f.data = r.string(); break;
+      case TAG.binary: f.data = r.binary(); break;
+      case TAG.encoding: f.encoding = r.interned(r.encoding); break;
+      case TAG.extras: f.extras = r.string(); break;
+      case TAG.timestamp: f.timestamp = r.double(); break;
       default: r.skip(tag & 7);
     }
   }
+  return f;
+}
+
+/** Data, encoding and extras, where there (the end of what both item kinds hold). */
+function withTail<T extends Message | PresenceMessage>(m: T, f: typeof item): T {
+  if (f.data !== undefined) m.data = f.data;
+  if (f.encoding !== undefined) m.encoding = f.encoding;
+  if (f.extras !== undefined) m.extras = JSON.parse(f.extras) as Record<string, unknown>;
+  return m;
+}
+
+function readMessage(r: EntryReader): Message {
+  const f = readItem(r);
   // Built as messageFromPb builds it: id and timestamp, then what is there.
-  const m: Message = { id, timestamp };
-  if (name !== undefined) m.name = name;
-  if (clientId !== undefined) m.clientId = clientId;
-  if (connectionId !== undefined) m.connectionId = connectionId;
-  if (data !== undefined) m.data = data;
-  if (encoding !== undefined) m.encoding = encoding;
-  if (extras !== undefined) m.extras = JSON.parse(extras) as Record<string, unknown>;
-  return m;
+  const m: Message = { id: f.id, timestamp: f.timestamp };
+  if (f.name !== undefined) m.name = f.name;
+  if (f.clientId !== undefined) m.clientId = f.clientId;
+  if (f.connectionId !== undefined) m.connectionId = f.connectionId;
+  return withTail(m, f);
 }
 
-function readPresence(r: Reader): PresenceMessage {
-  let id = '';
-  let action = 0;
-  let clientId = '';
-  let connectionId = '';
-  let data: MessageData | undefined;
-  let encoding: string | undefined;
-  let extras: string | undefined;
-  let timestamp = 0;
-  while (r.pos < r.end) {
-    const tag = r.uint();
-    switch (tag) {
-      case TAG.id: id = r.string(); break;
-      case TAG.action: action = r.uint() >>> 0; break;
-      case TAG.clientId: clientId = r.interned(r.clientId); break;
-      case TAG.connectionId: connectionId = r.interned(r.connectionId); break;
-      case TAG.text: data = r.string(); break;
-      case TAG.binary: data = r.binary(); break;
-      case TAG.encoding: encoding = r.interned(r.encoding); break;
-      case TAG.extras: extras = r.string(); break;
-      case TAG.timestamp: timestamp = r.double(); break;
-      default: r.skip(tag & 7);
-    }
-  }
-  const m: PresenceMessage = { id, action, clientId, connectionId, timestamp };
-  if (data !== undefined) m.data = data;
-  if (encoding !== undefined) m.encoding = encoding;
-  if (extras !== undefined) m.extras = JSON.parse(extras) as Record<string, unknown>;
-  return m;
+function readPresence(r: EntryReader): PresenceMessage {
+  const f = readItem(r);
+  return withTail({ id: f.id, action: f.action, clientId: f.clientId ?? '', connectionId: f.connectionId ?? '', timestamp: f.timestamp }, f);
 }
 
-function readOrigin(r: Reader): { region: string; epoch: string; seq: number } {
+function readOrigin(r: EntryReader): { region: string; epoch: string; seq: number } {
   let region = '';
   let epoch = '';
   let seq = 0;
@@ -530,7 +236,7 @@ function readOrigin(r: Reader): { region: string; epoch: string; seq: number } {
   return { region, epoch, seq };
 }
 
-function readLogEntry(r: Reader): LogEntry {
+function readLogEntry(r: EntryReader): LogEntry {
   let serial = 0;
   let channelSerial = '';
   let storedAt = 0;
@@ -558,7 +264,7 @@ function readLogEntry(r: Reader): LogEntry {
   throw malformed('log entry without an item');
 }
 
-function readForwardedEntry(r: Reader, region: string, epoch: string): LogEntry {
+function readForwardedEntry(r: EntryReader, region: string, epoch: string): LogEntry {
   let seq = 0;
   let storedAt = 0;
   let message: Message | null = null;
@@ -579,9 +285,9 @@ function readForwardedEntry(r: Reader, region: string, epoch: string): LogEntry 
   throw malformed('forwarded entry without an item');
 }
 
-function readList<T>(bytes: Uint8Array, entry: (r: Reader) => T): T[] {
+function readList<T>(bytes: Uint8Array, entry: (r: EntryReader) => T): T[] {
   const buf = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as FastBuffer;
-  const r = new Reader(buf);
+  const r = new EntryReader(buf);
   const out: T[] = [];
   while (r.pos < r.end) {
     const tag = r.uint();
