@@ -7,24 +7,19 @@ import type { ProtocolMessage, WireFormat } from '../../../src/protocol/types.js
 
 const NOW = 1_700_000_000_000;
 
+/** An entry's serials and origin (both kinds). */
+function at(serial: number) {
+  return { serial, channelSerial: `ep:${serial}`, storedAt: NOW, origin: { region: 'eu', epoch: 'e1', seq: serial } };
+}
+
 function msg(serial: number, data: string | Uint8Array): LogEntry {
-  return {
-    kind: 'message',
-    serial,
-    channelSerial: `ep:${serial}`,
-    storedAt: NOW,
-    origin: { region: 'eu', epoch: 'e1', seq: serial },
-    message: { id: `c:${serial}:0`, name: 'n', connectionId: 'c', data, timestamp: NOW },
-  };
+  return { kind: 'message', ...at(serial), message: { id: `c:${serial}:0`, name: 'n', connectionId: 'c', data, timestamp: NOW } };
 }
 
 function presence(serial: number): LogEntry {
   return {
     kind: 'presence',
-    serial,
-    channelSerial: `ep:${serial}`,
-    storedAt: NOW,
-    origin: { region: 'eu', epoch: 'e1', seq: serial },
+    ...at(serial),
     host: 'n1',
     presence: { id: `c:${serial}:0`, action: 2, clientId: 'alice', connectionId: 'c', data: 'hi', timestamp: NOW },
   };
