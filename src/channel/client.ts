@@ -114,6 +114,8 @@ export class ChannelClient {
   private readonly subs = new Map<LocalSubscriber, SubRec>();
   /** Master this node is subscribed at, and the stream position received so far. */
   private master: NodeId | null = null;
+  /** Counts subscriptions made, so an audit answer about an earlier one is not acted on. */
+  private subGen = 0;
   private epoch: string | null = null;
   private last = 0;
   private lastChannelSerial = '';
@@ -136,6 +138,27 @@ export class ChannelClient {
 
   get subscribedAt(): NodeId | null {
     return this.master;
+  }
+
+  /** The subscription to check with its master (none while subscribing or unsubscribed). */
+  auditPoint(): { master: NodeId; gen: number } | null {
+    if (this.closed || this.busy || this.master === null || this.subs.size === 0) return null;
+    return { master: this.master, gen: this.subGen };
+  }
+
+  /** Whether this client is subscribed at the master, or subscribing (possibly there). */
+  listensAt(master: NodeId): boolean {
+    return !this.closed && (this.master === master || this.busy !== null);
+  }
+
+  /**
+   * The master answered an audit: it does not have this node subscribed. Unless the
+   * subscription changed since, subscribe again; what was missed is filled from history.
+   */
+  notSubscribedAt(master: NodeId, gen: number): void {
+    if (this.closed || this.master !== master || this.subGen !== gen) return;
+    this.deps.log.warn({ channel: this.key, master }, 'the master does not have this node subscribed; subscribing again');
+    this.resubscribe();
   }
 
   /** Stream position this node has reached. */
@@ -339,9 +362,8 @@ export class ChannelClient {
       this.deps.unsub(from, this.key);
       return;
     }
-    if (this.master && this.master !== from) this.deps.unsub(this.master, this.key);
     this.deps.log.debug({ channel: this.key, master: from, epoch: body.epoch, serial: body.serial, mine: this.last }, 'channel client subscribed');
-    this.master = from;
+    this.subscribedTo(from);
     if (this.epoch === null) {
       this.epoch = body.epoch;
       this.last = body.serial;
@@ -355,6 +377,12 @@ export class ChannelClient {
       return;
     }
     if (body.serial > this.last) await this.fill(body.serial);
+  }
+
+  private subscribedTo(master: NodeId): void {
+    if (this.master && this.master !== master) this.deps.unsub(this.master, this.key);
+    this.master = master;
+    this.subGen++;
   }
 
   /**
@@ -389,6 +417,7 @@ export class ChannelClient {
       // History no longer covers the gap: continue from the master's position and say so.
       const p = await this.deps.router.call(this.key, { type: 'sub', channel: this.key }, this.deps.requestTimeoutMs);
       if (p.body.kind === 'subscribed') {
+        this.subscribedTo(p.from);
         this.reset(p.body.epoch, p.body.serial, p.body.channelSerial, e);
         this.resetPresence(p.body.presence);
       }

@@ -218,6 +218,11 @@ export class ChannelRegistry {
     if (h?.role === 'master') h.master.unsubscribe(from);
   }
 
+  /** Whether a node may subscribe here: masters drop subscribers outside their ring (reconcile). */
+  mayServe(node: NodeId): boolean {
+    return this.deps.ring().has(node);
+  }
+
   /**
    * A node is down or left: it subscribes to nothing any more, and the presence members
    * of its connections leave after the usual delay unless they reconnect elsewhere.
@@ -229,11 +234,6 @@ export class ChannelRegistry {
       h.master.unsubscribe(node);
       h.master.holdHost(node, leaveAt);
     }
-  }
-
-  redirect(a: { redirect: NodeId | null; error?: AblyError }): ReplyBody {
-    if (a.error) return { kind: 'error', error: a.error.toInfo() };
-    return { kind: 'redirect', owner: a.redirect };
   }
 
   status(key: ChannelKey, h: Extract<Holding, { role: 'master' }>): ChannelStatus {

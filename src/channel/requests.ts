@@ -7,18 +7,37 @@ import { AblyError, toErrorInfo } from '../errors.js';
 import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { ChannelRequest, NodeId, ReplyBody } from '../transport/messages.js';
 import type { ChannelRegistry } from './registry.js';
+import type { ChannelKey } from './entry.js';
+
+/**
+ * Of the channels a node believes it is subscribed to here (its audit), those it is not:
+ * no live master here, or one without that node.
+ */
+export function notSubscribed(reg: ChannelRegistry, from: NodeId, channels: readonly ChannelKey[]): ChannelKey[] {
+  return channels.filter((key) => {
+    const h = reg.holding(key);
+    return h?.role !== 'master' || h.master.isStopped || !h.master.subscribers.has(from);
+  });
+}
+
+function redirect(a: { redirect: NodeId | null; error?: AblyError }): ReplyBody {
+  if (a.error) return { kind: 'error', error: a.error.toInfo() };
+  return { kind: 'redirect', owner: a.redirect };
+}
 
 export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, req: ChannelRequest): Promise<ReplyBody> {
   try {
     switch (req.type) {
       case 'sub': {
+        // A subscriber this master has not seen rejoin would be dropped at its next reconcile.
+        if (!reg.mayServe(from)) return { kind: 'retry', reason: `${from} is not in this node's view of the region yet` };
         const a = await reg.acquire(req.channel);
-        if (!('ok' in a)) return reg.redirect(a);
+        if (!('ok' in a)) return redirect(a);
         return { kind: 'subscribed', ...a.ok.subscribe(from) };
       }
       case 'publish': {
         const a = await reg.acquire(req.channel);
-        if (!('ok' in a)) return reg.redirect(a);
+        if (!('ok' in a)) return redirect(a);
         if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
           return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
         }
@@ -33,7 +52,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       }
       case 'presence': {
         const a = await reg.acquire(req.channel);
-        if (!('ok' in a)) return reg.redirect(a);
+        if (!('ok' in a)) return redirect(a);
         if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
           return { kind: 'retry', reason: `presence must follow ${req.after}, which this master has not ordered` };
         }
@@ -47,10 +66,10 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       }
       case 'hold': {
         const { owner, mine } = reg.ownership(req.channel);
-        if (!mine) return reg.redirect({ redirect: owner });
+        if (!mine) return redirect({ redirect: owner });
         if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) return { kind: 'ok' };
         const a = await reg.acquire(req.channel);
-        if (!('ok' in a)) return reg.redirect(a);
+        if (!('ok' in a)) return redirect(a);
         try {
           await a.ok.hold(req.connectionId, from, req.leaveAt);
           return { kind: 'ok' };
@@ -61,10 +80,10 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       }
       case 'presenceGet': {
         const { owner, mine } = reg.ownership(req.channel);
-        if (!mine) return reg.redirect({ redirect: owner });
+        if (!mine) return redirect({ redirect: owner });
         if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) return { kind: 'members', members: [] };
         const a = await reg.acquire(req.channel);
-        if (!('ok' in a)) return reg.redirect(a);
+        if (!('ok' in a)) return redirect(a);
         const filter = {
           ...(req.clientId !== undefined ? { clientId: req.clientId } : {}),
           ...(req.connectionId !== undefined ? { connectionId: req.connectionId } : {}),
@@ -73,7 +92,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       }
       case 'range': {
         const a = await reg.acquire(req.channel);
-        if (!('ok' in a)) return reg.redirect(a);
+        if (!('ok' in a)) return redirect(a);
         if (a.ok.epoch !== req.epoch) {
           return { kind: 'error', error: AblyError.of('channelNoMatchingEpoch', `channel epoch is ${a.ok.epoch}`).toInfo() };
         }
@@ -86,18 +105,18 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'history': {
         // Reads do not create a channel: an unknown channel has an empty history.
         const { owner, mine } = reg.ownership(req.channel);
-        if (!mine) return reg.redirect({ redirect: owner });
+        if (!mine) return redirect({ redirect: owner });
         if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) {
           return { kind: 'entries', entries: [], more: false };
         }
         const a = await reg.acquire(req.channel);
-        if (!('ok' in a)) return reg.redirect(a);
+        if (!('ok' in a)) return redirect(a);
         const { items, more } = a.ok.history(req.query);
         return { kind: 'entries', entries: items, more };
       }
       case 'status': {
         const { owner, mine } = reg.ownership(req.channel);
-        if (!mine) return reg.redirect({ redirect: owner });
+        if (!mine) return redirect({ redirect: owner });
         const h = reg.holding(req.channel);
         return { kind: 'status', status: h?.role === 'master' ? reg.status(req.channel, h) : null };
       }
@@ -105,7 +124,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         return reg.onReplicate(from, req.channel, req.epoch, req.entries, req.holds);
       case 'ingest': {
         const a = await reg.acquire(req.batch.channel);
-        if (!('ok' in a)) return reg.redirect(a);
+        if (!('ok' in a)) return redirect(a);
         try {
           const r = await a.ok.ingest(req.batch);
           return { kind: 'ingested', seq: r.seq, replayAfter: r.replayAfter };
@@ -116,17 +135,17 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       }
       case 'replayLocal': {
         const { owner, mine } = reg.ownership(req.channel);
-        if (!mine) return reg.redirect({ redirect: owner });
+        if (!mine) return redirect({ redirect: owner });
         if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) {
           return { kind: 'local', epoch: '', startSeq: req.afterSeq, gap: false, entries: ForwardedEntries.none };
         }
         const a = await reg.acquire(req.channel);
-        if (!('ok' in a)) return reg.redirect(a);
+        if (!('ok' in a)) return redirect(a);
         return { kind: 'local', ...a.ok.replayLocal(req.epoch, req.afterSeq) };
       }
       case 'vectorRange': {
         const a = await reg.acquire(req.channel);
-        if (!('ok' in a)) return reg.redirect(a);
+        if (!('ok' in a)) return redirect(a);
         const r = a.ok.state.vectorRange(req.origins, Math.min(req.upto, a.ok.position().serial));
         return { kind: 'vector', entries: r.entries, gap: r.gap };
       }

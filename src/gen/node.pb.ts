@@ -307,6 +307,11 @@ export interface VectorRangeRequest {
   upto: number;
 }
 
+/** A node → a channel master: the channels it believes it is subscribed to there. */
+export interface SubAuditRequest {
+  channels: string[];
+}
+
 export interface StatsRequest {
   appId: string;
   /** ms since the epoch */
@@ -336,6 +341,7 @@ export interface Request {
     | { $case: "replayLocal"; replayLocal: ReplayLocalRequest }
     | { $case: "interestList"; interestList: InterestListRequest }
     | { $case: "vectorRange"; vectorRange: VectorRangeRequest }
+    | { $case: "subAudit"; subAudit: SubAuditRequest }
     | undefined;
 }
 
@@ -457,6 +463,11 @@ export interface Redirect {
   owner?: string | undefined;
 }
 
+/** Of the channels audited, those the sender is not subscribed to here. */
+export interface SubAuditReply {
+  missing: string[];
+}
+
 export interface Retry {
   reason: string;
 }
@@ -481,6 +492,7 @@ export interface Reply {
     | { $case: "local"; local: LocalEntries }
     | { $case: "interest"; interest: InterestList }
     | { $case: "vector"; vector: VectorEntries }
+    | { $case: "subAudit"; subAudit: SubAuditReply }
     | undefined;
 }
 
@@ -3303,6 +3315,52 @@ export const VectorRangeRequest: MessageFns<VectorRangeRequest> = {
   },
 };
 
+function createBaseSubAuditRequest(): SubAuditRequest {
+  return { channels: [] };
+}
+
+export const SubAuditRequest: MessageFns<SubAuditRequest> = {
+  encode(message: SubAuditRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.channels) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubAuditRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubAuditRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channels.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseStatsRequest(): StatsRequest {
   return { appId: "", start: 0, end: 0 };
 }
@@ -3437,6 +3495,9 @@ export const Request: MessageFns<Request> = {
         break;
       case "vectorRange":
         VectorRangeRequest.encode(message.body.vectorRange, writer.uint32(162).fork()).join();
+        break;
+      case "subAudit":
+        SubAuditRequest.encode(message.body.subAudit, writer.uint32(170).fork()).join();
         break;
     }
     return writer;
@@ -3613,6 +3674,14 @@ export const Request: MessageFns<Request> = {
             }
 
             message.body = { $case: "vectorRange", vectorRange: VectorRangeRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.body = { $case: "subAudit", subAudit: SubAuditRequest.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -4914,6 +4983,52 @@ export const Redirect: MessageFns<Redirect> = {
   },
 };
 
+function createBaseSubAuditReply(): SubAuditReply {
+  return { missing: [] };
+}
+
+export const SubAuditReply: MessageFns<SubAuditReply> = {
+  encode(message: SubAuditReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.missing) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubAuditReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubAuditReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.missing.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseRetry(): Retry {
   return { reason: "" };
 }
@@ -5020,6 +5135,9 @@ export const Reply: MessageFns<Reply> = {
         break;
       case "vector":
         VectorEntries.encode(message.body.vector, writer.uint32(146).fork()).join();
+        break;
+      case "subAudit":
+        SubAuditReply.encode(message.body.subAudit, writer.uint32(154).fork()).join();
         break;
     }
     return writer;
@@ -5180,6 +5298,14 @@ export const Reply: MessageFns<Reply> = {
             }
 
             message.body = { $case: "vector", vector: VectorEntries.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.body = { $case: "subAudit", subAudit: SubAuditReply.decode(reader, reader.uint32()) };
             continue;
           }
         }

@@ -7,10 +7,20 @@ import type { ErrorInfo } from '../errors.js';
 import { ChannelClient, type ClientDeps } from '../channel/client.js';
 import type { NodeId } from '../transport/messages.js';
 
+/** Channels checked with a master in one audit request at most. */
+const AUDIT_BATCH = 1000;
+
+export interface HubDeps extends ClientDeps {
+  ownerOf(key: ChannelKey): NodeId | null;
+  /** Asks a master which of these channels it does not have this node subscribed to. */
+  audit(master: NodeId, channels: ChannelKey[]): Promise<ChannelKey[]>;
+}
+
 export class Hub {
   private readonly clients = new Map<ChannelKey, ChannelClient>();
+  private auditing = false;
 
-  constructor(private readonly deps: ClientDeps & { ownerOf(key: ChannelKey): NodeId | null }) {}
+  constructor(private readonly deps: HubDeps) {}
 
   get size(): number {
     return this.clients.size;
@@ -20,10 +30,21 @@ export class Hub {
   client(key: ChannelKey, name: string): ChannelClient {
     let c = this.clients.get(key);
     if (!c) {
-      c = new ChannelClient(key, name, this.deps);
-      this.clients.set(key, c);
+      const client: ChannelClient = new ChannelClient(key, name, { ...this.deps, unsub: (master, k) => this.unsub(client, master, k) });
+      this.clients.set(key, (c = client));
     }
     return c;
+  }
+
+  /**
+   * A client tells a master this node no longer listens. A released client may still
+   * finish a subscribe and then unsubscribe, after a newer client of the same channel
+   * subscribed there: the master counts subscriptions per node, so that unsub is dropped.
+   */
+  private unsub(from: ChannelClient, master: NodeId, key: ChannelKey): void {
+    const live = this.clients.get(key);
+    if (live && live !== from && live.listensAt(master)) return;
+    this.deps.unsub(master, key);
   }
 
   get(key: ChannelKey): ChannelClient | undefined {
@@ -61,6 +82,46 @@ export class Hub {
    */
   onSelfReset(): void {
     for (const c of this.clients.values()) c.resubscribe();
+  }
+
+  /**
+   * Checks every settled subscription with its master, one request per master (and per
+   * thousand channels). Whatever lost this node's subscription at the master (a race
+   * with a ring change, a stale unsub), its clients subscribe again and fill the gap from
+   * history, instead of waiting silently for broadcasts that will not come.
+   */
+  async audit(): Promise<void> {
+    if (this.auditing) return;
+    this.auditing = true;
+    try {
+      const byMaster = new Map<NodeId, { client: ChannelClient; gen: number }[]>();
+      for (const c of this.clients.values()) {
+        const p = c.auditPoint();
+        if (!p) continue;
+        let list = byMaster.get(p.master);
+        if (!list) byMaster.set(p.master, (list = []));
+        list.push({ client: c, gen: p.gen });
+      }
+      const asks: Promise<void>[] = [];
+      for (const [master, list] of byMaster) {
+        for (let i = 0; i < list.length; i += AUDIT_BATCH) asks.push(this.auditAt(master, list.slice(i, i + AUDIT_BATCH)));
+      }
+      await Promise.all(asks);
+    } finally {
+      this.auditing = false;
+    }
+  }
+
+  private async auditAt(master: NodeId, list: { client: ChannelClient; gen: number }[]): Promise<void> {
+    let missing: ChannelKey[];
+    try {
+      missing = await this.deps.audit(master, list.map((p) => p.client.key));
+    } catch {
+      return; // unreachable: peer-down handling moves these clients
+    }
+    if (missing.length === 0) return;
+    const lost = new Set(missing);
+    for (const p of list) if (lost.has(p.client.key)) p.client.notSubscribedAt(master, p.gen);
   }
 
   keys(): ChannelKey[] {

@@ -12,6 +12,7 @@ import type { HistoryQuery } from '../channel/log.js';
 import { ChannelRegistry } from '../channel/registry.js';
 import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
+import { notSubscribed } from '../channel/requests.js';
 import { systemClock, type Clock } from '../clock.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
@@ -167,15 +168,13 @@ export class AblyNode {
       log: this.log,
       onDeliver: (key, conns, messages, bytes) => {
         this.metrics.onDelivered(conns * messages);
-        const app = key.slice(0, key.indexOf(':'));
-        this.stats.add(app, 'messages.outbound.realtime.messages.count', conns * messages);
-        this.stats.add(app, 'messages.outbound.realtime.messages.data', conns * bytes);
-        this.stats.add(app, 'messages.outbound.all.messages.count', conns * messages);
-        this.stats.add(app, 'messages.all.messages.count', conns * messages);
-        this.stats.add(app, 'messages.all.all.count', conns * messages);
-        this.stats.add(app, 'messages.all.all.data', conns * bytes);
+        this.stats.delivered(key.slice(0, key.indexOf(':')), conns, messages, bytes);
       },
       ownerOf: (key) => this.ringView.owner(key),
+      audit: async (master, channels) => {
+        const body = await this.rpc.request(master, { type: 'subAudit', channels }, CHANNEL_REQUEST_TIMEOUT_MS);
+        return body.kind === 'subAudit' ? body.missing : [];
+      },
     });
     this.directory = new ConnectionDirectory({
       self: this.id,
@@ -326,6 +325,7 @@ export class AblyNode {
       this.directory.reconcile(false);
       for (const [app, n] of this.registry.masteredByApp()) this.stats.level(app, 'channels.peak', n);
       for (const [app, n] of this.connectionsByApp) if (n > 0) this.stats.level(app, 'connections.all.peak', n);
+      void this.hub.audit();
     }, 1000);
     this.housekeepingTimer.unref();
     this.beat();
@@ -471,6 +471,9 @@ export class AblyNode {
         return;
       case 'interestList':
         this.rpc.reply(from, msg.rid, { kind: 'interest', mastered: this.registry.interestList(msg.all) });
+        return;
+      case 'subAudit':
+        this.rpc.reply(from, msg.rid, { kind: 'subAudit', missing: notSubscribed(this.registry, from, msg.channels) });
         return;
       case 'unsub':
         this.registry.unsubscribe(from, msg.channel);

@@ -24,6 +24,15 @@ function isPeak(name: string): boolean {
   return name.endsWith('.peak');
 }
 
+/** The entries a delivery counts in: messages, and bytes of data. */
+const DELIVERY_COUNTS = [
+  'messages.outbound.realtime.messages.count',
+  'messages.outbound.all.messages.count',
+  'messages.all.messages.count',
+  'messages.all.all.count',
+];
+const DELIVERY_DATA = ['messages.outbound.realtime.messages.data', 'messages.all.all.data'];
+
 export class StatsRecorder {
   private readonly apps = new Map<string, Map<number, StatsEntries>>();
 
@@ -48,6 +57,15 @@ export class StatsRecorder {
   add(appId: string, entry: string, n = 1): void {
     const b = this.bucket(appId);
     b[entry] = (b[entry] ?? 0) + n;
+  }
+
+  /** A batch of `messages` messages (`bytes` of data) delivered to `connections` connections of an app. */
+  delivered(appId: string, connections: number, messages: number, bytes: number): void {
+    const b = this.bucket(appId);
+    const n = connections * messages;
+    const data = connections * bytes;
+    for (const e of DELIVERY_COUNTS) b[e] = (b[e] ?? 0) + n;
+    for (const e of DELIVERY_DATA) b[e] = (b[e] ?? 0) + data;
   }
 
   /** Records a level (connections, channels) and keeps the minute's peak. */

@@ -180,6 +180,7 @@ export type NodeRequest =
   | IngestRequest
   | ReplayLocalRequest
   | InterestListRequest
+  | SubAuditRequest
   | VectorRangeRequest
   | RangeRequest
   | HistoryRequest
@@ -222,6 +223,18 @@ export interface InterestListRequest {
   type: 'interestList';
   rid: number;
   all: boolean;
+}
+
+/**
+ * A node → a channel master, periodically: the channels its channel clients believe they
+ * are subscribed to there. The master answers with those it does not have the node
+ * subscribed to (a subscription lost in a race with a ring change or a stale unsub), and
+ * their clients subscribe again and fill the gap from history.
+ */
+export interface SubAuditRequest {
+  type: 'subAudit';
+  rid: number;
+  channels: ChannelKey[];
 }
 
 /** A channel a node masters: subscribers here (since when), and the other regions it forwards to. */
@@ -267,7 +280,7 @@ export interface Occupancy {
 /** Requests the channel registry answers (the rest go to the connection directory, stats, the hub). */
 export type ChannelRequest = Exclude<
   NodeRequest,
-  ConnPutRequest | ConnTakeRequest | StatsRequest | OccupancyRequest | InterestListRequest
+  ConnPutRequest | ConnTakeRequest | StatsRequest | OccupancyRequest | InterestListRequest | SubAuditRequest
 >;
 
 const CHANNEL_REQUESTS: ReadonlySet<string> = new Set<ChannelRequest['type']>([
@@ -316,6 +329,8 @@ export type ReplyBody =
   /** This region's own messages (replay): from `startSeq`, `gap` when history did not reach back. */
   | { kind: 'local'; epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries }
   | { kind: 'interest'; mastered: MasteredChannel[] }
+  /** Of the channels audited, those the asking node is not subscribed to here. */
+  | { kind: 'subAudit'; missing: ChannelKey[] }
   | { kind: 'vector'; entries: LogEntry[]; gap: string | null }
   | { kind: 'published'; serials: string[] }
   | { kind: 'entries'; entries: LogEntry[]; more: boolean }

@@ -105,6 +105,8 @@ function requestToPb(r: NodeRequest): pb.Request {
       return { rid: r.rid, body: { $case: 'replayLocal', replayLocal: { channel: r.channel, epoch: r.epoch, afterSeq: r.afterSeq } } };
     case 'interestList':
       return { rid: r.rid, body: { $case: 'interestList', interestList: { all: r.all } } };
+    case 'subAudit':
+      return { rid: r.rid, body: { $case: 'subAudit', subAudit: { channels: r.channels } } };
     case 'vectorRange':
       return { rid: r.rid, body: { $case: 'vectorRange', vectorRange: { channel: r.channel, origins: r.origins, upto: r.upto } } };
     case 'presenceGet':
@@ -183,6 +185,8 @@ function requestFromPb(p: pb.Request): NodeRequest {
       return { type: 'replayLocal', rid, channel: b.replayLocal.channel, epoch: b.replayLocal.epoch, afterSeq: b.replayLocal.afterSeq };
     case 'interestList':
       return { type: 'interestList', rid, all: b.interestList.all };
+    case 'subAudit':
+      return { type: 'subAudit', rid, channels: b.subAudit.channels };
     case 'vectorRange':
       return { type: 'vectorRange', rid, channel: b.vectorRange.channel, origins: b.vectorRange.origins, upto: b.vectorRange.upto };
     case 'presenceGet': {
@@ -250,6 +254,8 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
       };
     case 'vector':
       return { rid, body: { $case: 'vector', vector: { entries: r.entries.map(entryToPb), gap: r.gap ?? undefined } } };
+    case 'subAudit':
+      return { rid, body: { $case: 'subAudit', subAudit: { missing: r.missing } } };
     case 'published':
       return { rid, body: { $case: 'published', published: { serials: r.serials } } };
     case 'entries':
@@ -313,6 +319,8 @@ function replyFromPb(p: pb.Reply): ReplyBody {
       };
     case 'vector':
       return { kind: 'vector', entries: b.vector.entries.map(entryFromPb), gap: b.vector.gap ?? null };
+    case 'subAudit':
+      return { kind: 'subAudit', missing: b.subAudit.missing };
     case 'published':
       return { kind: 'published', serials: b.published.serials };
     case 'entries':

@@ -4,84 +4,22 @@
  * even while nodes disagree about the ring.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChannelPublisher } from '../../../src/channel/publisher.js';
-import { ChannelRegistry } from '../../../src/channel/registry.js';
 import type { ChannelState } from '../../../src/channel/state.js';
 import { Ring } from '../../../src/cluster/ring.js';
-import { silentLogger } from '../../../src/log.js';
-import type { Message } from '../../../src/protocol/message.js';
-import { MemoryNetwork, MemoryTransport } from '../../../src/transport/memory.js';
-import { isChannelRequest, type NodeMessage } from '../../../src/transport/messages.js';
-import { Rpc } from '../../../src/transport/rpc.js';
+import { channelOwnedBy, makeRegion as region, msg, setView, startAll, stopAll, type TestNode } from '../../helpers/registry-region.js';
 import { waitFor } from '../../helpers/wait.js';
 
-interface TestNode {
-  id: string;
-  transport: MemoryTransport;
-  rpc: Rpc;
-  registry: ChannelRegistry;
-  publisher: ChannelPublisher;
-  ring: Ring;
-  quorum: boolean;
-}
-
-const SETTINGS = { region: 'r', historyMs: 60_000, dedupMs: 60_000, maxMessages: 100_000 };
 let nodes: TestNode[] = [];
 
 afterEach(async () => {
-  for (const n of nodes) {
-    await n.registry.close();
-    await n.transport.stop();
-  }
+  await stopAll(nodes);
   nodes = [];
 });
 
-function makeRegion(ids: string[]): { net: MemoryNetwork; nodes: TestNode[] } {
-  const net = new MemoryNetwork();
-  for (const id of ids) {
-    const transport = new MemoryTransport(id, net);
-    const rpc = new Rpc(transport);
-    const node: TestNode = { id, transport, rpc, ring: new Ring(ids), quorum: true } as TestNode;
-    node.registry = new ChannelRegistry({
-      self: id,
-      settings: SETTINGS,
-      now: () => Date.now(),
-      rpc,
-      sendBroadcast: (to, msg) => transport.send(to, msg),
-      ring: () => node.ring,
-      hasQuorum: () => node.quorum,
-      log: silentLogger(),
-    });
-    node.publisher = new ChannelPublisher({ rpc, ownerOf: (k) => node.ring.owner(k), now: () => Date.now(), timeoutMs: 10_000 });
-    transport.onMessage((from, msg: NodeMessage) => {
-      if (msg.type === 'reply') rpc.onReply(from, msg);
-      else if (isChannelRequest(msg)) {
-        void node.registry.handle(from, msg).then((body) => rpc.reply(from, msg.rid, body));
-      }
-    });
-    nodes.push(node);
-  }
-  return { net, nodes };
-}
-
-async function startAll(ns: TestNode[]): Promise<void> {
-  await Promise.all(ns.map((n) => n.transport.start()));
-  ns.forEach((n) => n.registry.start());
-}
-
-/** Sets a node's view of the ring and lets it react. */
-function setView(n: TestNode, members: string[]): void {
-  n.ring = new Ring(members);
-  n.registry.reconcile();
-}
-
-function channelOwnedBy(members: string[], owner: string): string {
-  const ring = new Ring(members);
-  for (let i = 0; ; i++) if (ring.owner(`app:c${i}`) === owner) return `app:c${i}`;
-}
-
-function msg(seq: number): Message {
-  return { id: `src:${seq}:0`, timestamp: Date.now(), data: String(seq) };
+function makeRegion(ids: string[]): { nodes: TestNode[] } {
+  const r = region(ids);
+  nodes.push(...r.nodes);
+  return r;
 }
 
 /** The state a node masters for a channel (through the registry's internals). */

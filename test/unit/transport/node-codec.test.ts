@@ -255,6 +255,11 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       const msg: NodeMessage = { type: 'status', rid: 11, channel: 'app:chat' };
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
+
+    it.each([[['app:chat', 'app:news']], [[]]])('round-trips subAudit of %j', (channels) => {
+      const msg: NodeMessage = { type: 'subAudit', rid: 12, channels };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
   });
 
   describe('replies', () => {
@@ -314,6 +319,8 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ['redirect', { kind: 'redirect', owner: 'n3' }],
       ['redirect to nobody', { kind: 'redirect', owner: null }],
       ['retry', { kind: 'retry', reason: 'publish arrived before conn:6:0' }],
+      ['subAudit', { kind: 'subAudit', missing: ['app:chat'] }],
+      ['subAudit with none missing', { kind: 'subAudit', missing: [] }],
     ];
 
     it.each(bodies)('round-trips %s', (_what, body) => {

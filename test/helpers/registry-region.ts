@@ -1,0 +1,108 @@
+/**
+ * A region of channel registries on the in-memory transport, with each node's view of
+ * the ring set by hand (tests make nodes disagree). Each node also has a hub of channel
+ * clients, wired as a real node wires them: broadcasts, unsubs and subscription audits.
+ */
+import { ChannelPublisher } from '../../src/channel/publisher.js';
+import { ChannelRegistry } from '../../src/channel/registry.js';
+import { notSubscribed } from '../../src/channel/requests.js';
+import { ChannelRouter } from '../../src/channel/router.js';
+import { Ring } from '../../src/cluster/ring.js';
+import { silentLogger } from '../../src/log.js';
+import type { Message } from '../../src/protocol/message.js';
+import { Hub } from '../../src/node/hub.js';
+import { MemoryNetwork, MemoryTransport } from '../../src/transport/memory.js';
+import { isChannelRequest, type NodeMessage } from '../../src/transport/messages.js';
+import { Rpc } from '../../src/transport/rpc.js';
+
+export interface TestNode {
+  id: string;
+  transport: MemoryTransport;
+  rpc: Rpc;
+  registry: ChannelRegistry;
+  publisher: ChannelPublisher;
+  hub: Hub;
+  ring: Ring;
+  quorum: boolean;
+}
+
+export const SETTINGS = { region: 'r', historyMs: 60_000, dedupMs: 60_000, maxMessages: 100_000 };
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export interface RegionHooks {
+  /** Wraps a node's channel router (its hub's way to the masters). */
+  router?(node: string, router: ChannelRouter): ChannelRouter;
+}
+
+export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: MemoryNetwork; nodes: TestNode[] } {
+  const net = new MemoryNetwork();
+  const nodes: TestNode[] = [];
+  for (const id of ids) {
+    const transport = new MemoryTransport(id, net);
+    const rpc = new Rpc(transport);
+    const node = { id, transport, rpc, ring: new Ring(ids), quorum: true } as TestNode;
+    const ring = (): Ring => node.ring;
+    node.registry = new ChannelRegistry({
+      self: id,
+      settings: SETTINGS,
+      now: () => Date.now(),
+      rpc,
+      sendBroadcast: (to, msg) => transport.send(to, msg),
+      ring,
+      hasQuorum: () => node.quorum,
+      log: silentLogger(),
+    });
+    node.publisher = new ChannelPublisher({ rpc, ownerOf: (k) => node.ring.owner(k), now: () => Date.now(), timeoutMs: REQUEST_TIMEOUT_MS });
+    const router = new ChannelRouter({ rpc, ring, now: () => Date.now() });
+    node.hub = new Hub({
+      router: hooks.router ? hooks.router(id, router) : router,
+      unsub: (master, channel) => transport.send(master, { type: 'unsub', channel }),
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      log: silentLogger(),
+      ownerOf: (k) => node.ring.owner(k),
+      audit: async (master, channels) => {
+        const body = await rpc.request(master, { type: 'subAudit', channels }, REQUEST_TIMEOUT_MS);
+        return body.kind === 'subAudit' ? body.missing : [];
+      },
+    });
+    transport.onMessage((from, msg: NodeMessage) => {
+      if (msg.type === 'reply') rpc.onReply(from, msg);
+      else if (msg.type === 'broadcast') node.hub.onBroadcast(msg.channel, msg.epoch, msg.entries, msg.discontinuity);
+      else if (msg.type === 'unsub') node.registry.unsubscribe(from, msg.channel);
+      else if (msg.type === 'subAudit') rpc.reply(from, msg.rid, { kind: 'subAudit', missing: notSubscribed(node.registry, from, msg.channels) });
+      else if (isChannelRequest(msg)) {
+        void node.registry.handle(from, msg).then((body) => rpc.reply(from, msg.rid, body));
+      }
+    });
+    nodes.push(node);
+  }
+  return { net, nodes };
+}
+
+export async function startAll(ns: TestNode[]): Promise<void> {
+  await Promise.all(ns.map((n) => n.transport.start()));
+  ns.forEach((n) => n.registry.start());
+}
+
+export async function stopAll(ns: TestNode[]): Promise<void> {
+  for (const n of ns) {
+    await n.registry.close();
+    await n.transport.stop();
+  }
+}
+
+/** Sets a node's view of the ring and lets it react. */
+export function setView(n: TestNode, members: string[]): void {
+  n.ring = new Ring(members);
+  n.registry.reconcile();
+}
+
+export function channelOwnedBy(members: string[], owner: string): string {
+  const ring = new Ring(members);
+  for (let i = 0; ; i++) if (ring.owner(`app:c${i}`) === owner) return `app:c${i}`;
+}
+
+export function msg(seq: number): Message {
+  return { id: `src:${seq}:0`, timestamp: Date.now(), data: String(seq) };
+}

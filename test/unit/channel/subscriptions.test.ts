@@ -1,0 +1,173 @@
+/**
+ * A node's subscription at a channel's master must not be lost without the node noticing:
+ * a lost subscription means its subscribers wait silently for broadcasts that never come.
+ * Channel clients and registries on the in-memory transport, with ring views set by hand.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalSubscriber } from '../../../src/channel/client.js';
+import { ChannelRouter } from '../../../src/channel/router.js';
+import { decodeFrame } from '../../../src/protocol/codec.js';
+import { SharedFrame } from '../../../src/protocol/shared-frame.js';
+import { channelOwnedBy, makeRegion, msg, setView, startAll, stopAll, type TestNode } from '../../helpers/registry-region.js';
+import { waitFor } from '../../helpers/wait.js';
+
+let nodes: TestNode[] = [];
+
+afterEach(async () => {
+  await stopAll(nodes);
+  nodes = [];
+});
+
+async function region(ids: string[]): Promise<TestNode[]> {
+  nodes = makeRegion(ids).nodes;
+  await startAll(nodes);
+  return nodes;
+}
+
+/** A local subscriber that records the data of the messages it is sent, and continuity signals. */
+function subscriber(id: string): LocalSubscriber & { seqs: number[]; gaps: number } {
+  const sub = {
+    connectionId: id,
+    format: 'json' as const,
+    channelName: 'c',
+    echo: true,
+    publishes: false,
+    wants: () => true,
+    seqs: [] as number[],
+    gaps: 0,
+    send(frames: readonly (string | Buffer | SharedFrame)[]): void {
+      for (const f of frames) {
+        const pm = decodeFrame(f instanceof SharedFrame ? f.payload.toString() : f, 'json');
+        for (const m of pm.messages ?? []) sub.seqs.push(Number(m.data));
+      }
+    },
+    discontinuity(): void {
+      sub.gaps++;
+    },
+  };
+  return sub;
+}
+
+async function publish(from: TestNode, key: string, ...seqs: number[]): Promise<void> {
+  for (const s of seqs) await from.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
+}
+
+/** Subscriber nodes the master of `key` (on `master`) broadcasts to. */
+async function subscriberNodes(master: TestNode, key: string): Promise<string[]> {
+  const body = await master.registry.handle(master.id, { type: 'status', rid: 0, channel: key });
+  return body.kind === 'status' && body.status ? body.status.subscriberNodes : [];
+}
+
+describe('subscriptions at a channel master', () => {
+  it('a master does not take a subscription from a node it has not seen rejoin (it would drop it at its next reconcile)', async () => {
+    const [a, b, c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    // a and b have c down; c (back) sees everyone.
+    setView(a, ['a', 'b']);
+    setView(b, ['a', 'b']);
+    const sub = subscriber('s1');
+    const client = c.hub.client(key, 'c');
+    let attached = false;
+    const attaching = client.attach(sub, null, null).then(() => (attached = true));
+    await publish(a, key, 1);
+    expect(attached).toBe(false);
+    a.registry.reconcile();
+    setView(b, ['a', 'b', 'c']);
+    setView(a, ['a', 'b', 'c']);
+    await attaching;
+    client.activate(sub);
+    a.registry.reconcile();
+    await publish(a, key, 2, 3);
+    await waitFor(() => sub.seqs.length >= 2, { timeoutMs: 5000 });
+    expect(sub.seqs).toEqual([2, 3]);
+    expect(sub.gaps).toBe(0);
+  });
+
+  it('the audit finds a subscription the master lost; the client subscribes again and fills the gap, in order, once', async () => {
+    const [a, , c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    const sub = subscriber('s1');
+    const client = c.hub.client(key, 'c');
+    await client.attach(sub, null, null);
+    client.activate(sub);
+    await publish(a, key, 1);
+    await waitFor(() => sub.seqs.length === 1, { timeoutMs: 5000 });
+    // The master loses c's subscription (as a stale unsub or a lost race would make it).
+    a.registry.unsubscribe('c', key);
+    await publish(a, key, 2, 3);
+    expect(await subscriberNodes(a, key)).not.toContain('c');
+    expect(sub.seqs).toEqual([1]);
+    await c.hub.audit();
+    await waitFor(() => sub.seqs.length >= 3, { timeoutMs: 5000 });
+    expect(await subscriberNodes(a, key)).toContain('c');
+    await publish(a, key, 4);
+    await waitFor(() => sub.seqs.length >= 4, { timeoutMs: 5000 });
+    expect(sub.seqs).toEqual([1, 2, 3, 4]);
+    expect(sub.gaps).toBe(0);
+  });
+
+  it('the audit leaves a subscription the master has alone', async () => {
+    const [a, , c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    const sub = subscriber('s1');
+    const client = c.hub.client(key, 'c');
+    await client.attach(sub, null, null);
+    client.activate(sub);
+    const asked: string[][] = [];
+    const real = a.registry.handle.bind(a.registry);
+    a.registry.handle = (from, req) => {
+      if (req.type === 'sub') asked.push([from, req.channel]);
+      return real(from, req);
+    };
+    await c.hub.audit();
+    await c.hub.audit();
+    expect(asked).toEqual([]);
+    await publish(a, key, 1);
+    await waitFor(() => sub.seqs.length === 1, { timeoutMs: 5000 });
+    expect(sub.seqs).toEqual([1]);
+  });
+
+  it("a released client's late unsubscribe does not cancel a newer client's subscription at the same master", async () => {
+    // c's first subscribe is held back until the test lets it go.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let held = false;
+    const gated = (router: ChannelRouter): ChannelRouter =>
+      Object.assign(Object.create(router) as ChannelRouter, {
+        call: async (...args: Parameters<ChannelRouter['call']>) => {
+          if (args[1].type === 'sub' && !held) {
+            held = true;
+            await gate;
+          }
+          return router.call(...args);
+        },
+      });
+    nodes = makeRegion(['a', 'b', 'c'], { router: (id, r) => (id === 'c' ? gated(r) : r) }).nodes;
+    await startAll(nodes);
+    const [a, , c] = nodes as [TestNode, TestNode, TestNode];
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    const unsubs: string[] = [];
+    const send = c.transport.send.bind(c.transport);
+    c.transport.send = (to, m) => {
+      if (m.type === 'unsub') unsubs.push(to);
+      send(to, m);
+    };
+    const first = subscriber('s1');
+    const old = c.hub.client(key, 'c');
+    const oldAttach = old.attach(first, null, null).catch(() => undefined);
+    // Its connection goes away while the subscribe is in flight: the client is released.
+    if (old.detach(first)) c.hub.release(key, old);
+    const second = subscriber('s2');
+    const client = c.hub.client(key, 'c');
+    expect(client).not.toBe(old);
+    await client.attach(second, null, null);
+    client.activate(second);
+    open();
+    await oldAttach;
+    expect(unsubs).toEqual([]);
+    await publish(a, key, 1);
+    await waitFor(() => second.seqs.length === 1, { timeoutMs: 5000 });
+    expect(second.seqs).toEqual([1]);
+    expect(first.seqs).toEqual([]);
+  });
+});
