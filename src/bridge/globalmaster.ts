@@ -112,6 +112,9 @@ class Session {
   /** Messages (entries) forwarded over this link, each way. */
   entriesIn = 0;
   entriesOut = 0;
+  /** Batches of ours the peer region's masters acknowledged (ingested), and when the last was. */
+  acks = 0;
+  lastAckAt: number | null = null;
 
   constructor(
     readonly region: string,
@@ -155,9 +158,7 @@ export class Globalmaster {
   /** The term whose audit is under way (-1: none), so audits of one term never overlap. */
   private auditing = -1;
   /** Entries forwarded over earlier sessions of each link (the live one counts its own). */
-  private readonly totals = new Map<string, { in: number; out: number }>();
-  /** Acknowledged seq of our messages, per peer region and channel (lag, for health). */
-  private readonly acked = new Map<string, Map<ChannelKey, number>>();
+  private readonly totals = new Map<string, { in: number; out: number; acks: number; lastAckAt: number | null }>();
 
   constructor(private readonly d: GlobalmasterDeps) {
     this.server.addService(pb.RegionLinkService, { link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => this.accept(call) });
@@ -403,9 +404,11 @@ export class Globalmaster {
       clearTimeout(helloTimer);
       if (region && this.sessions.get(region) === live) {
         this.sessions.delete(region);
-        const t = this.totals.get(region) ?? { in: 0, out: 0 };
+        const t = this.totals.get(region) ?? { in: 0, out: 0, acks: 0, lastAckAt: null };
         t.in += live.entriesIn;
         t.out += live.entriesOut;
+        t.acks += live.acks;
+        t.lastAckAt = live.lastAckAt ?? t.lastAckAt;
         this.totals.set(region, t);
         this.d.log.warn({ peer: region, reason }, 'region link down');
         this.emit({ type: 'linkDown', region, reason });
@@ -444,12 +447,10 @@ export class Globalmaster {
         if (f.replyTo) this.replaysAsked.delete(`${s.region}\u0000${f.batch.channel}`);
         this.ingest(s, f.batch);
         return;
-      case 'ack': {
-        let m = this.acked.get(s.region);
-        if (!m) this.acked.set(s.region, (m = new Map()));
-        m.set(f.channel, f.seq);
+      case 'ack':
+        s.acks++;
+        s.lastAckAt = this.d.now();
         return;
-      }
       case 'replay':
         void this.answerReplay(s, f.id, f.channel, f.epoch, f.afterSeq);
         return;
@@ -562,14 +563,23 @@ export class Globalmaster {
   status(): {
     active: boolean;
     interest: number;
-    links: { region: string; up: boolean; since: number | null; remoteInterest: number; entriesIn: number; entriesOut: number }[];
+    links: {
+      region: string;
+      up: boolean;
+      since: number | null;
+      remoteInterest: number;
+      entriesIn: number;
+      entriesOut: number;
+      acksIn: number;
+      lastAckAt: number | null;
+    }[];
   } {
     return {
       active: this.active,
       interest: this.local.size,
       links: this.d.peers.map((p) => {
         const s = this.sessions.get(p.region);
-        const totals = this.totals.get(p.region) ?? { in: 0, out: 0 };
+        const totals = this.totals.get(p.region) ?? { in: 0, out: 0, acks: 0, lastAckAt: null };
         return {
           region: p.region,
           up: !!s?.ready,
@@ -577,6 +587,8 @@ export class Globalmaster {
           remoteInterest: this.remote.get(p.region)?.channelList().length ?? 0,
           entriesIn: totals.in + (s?.entriesIn ?? 0),
           entriesOut: totals.out + (s?.entriesOut ?? 0),
+          acksIn: totals.acks + (s?.acks ?? 0),
+          lastAckAt: s?.lastAckAt ?? totals.lastAckAt,
         };
       }),
     };

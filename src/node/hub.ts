@@ -18,7 +18,8 @@ export interface HubDeps extends ClientDeps {
 
 export class Hub {
   private readonly clients = new Map<ChannelKey, ChannelClient>();
-  private auditing = false;
+  /** Masters with an audit in flight. */
+  private readonly auditing = new Set<NodeId>();
 
   constructor(private readonly deps: HubDeps) {}
 
@@ -91,37 +92,31 @@ export class Hub {
    * history, instead of waiting silently for broadcasts that will not come.
    */
   async audit(): Promise<void> {
-    if (this.auditing) return;
-    this.auditing = true;
-    try {
-      const byMaster = new Map<NodeId, { client: ChannelClient; gen: number }[]>();
-      for (const c of this.clients.values()) {
-        const p = c.auditPoint();
-        if (!p) continue;
-        let list = byMaster.get(p.master);
-        if (!list) byMaster.set(p.master, (list = []));
-        list.push({ client: c, gen: p.gen });
-      }
-      const asks: Promise<void>[] = [];
-      for (const [master, list] of byMaster) {
-        for (let i = 0; i < list.length; i += AUDIT_BATCH) asks.push(this.auditAt(master, list.slice(i, i + AUDIT_BATCH)));
-      }
-      await Promise.all(asks);
-    } finally {
-      this.auditing = false;
+    const byMaster = new Map<NodeId, { client: ChannelClient; gen: number }[]>();
+    for (const c of this.clients.values()) {
+      const p = c.auditPoint();
+      if (!p || this.auditing.has(p.master)) continue;
+      let list = byMaster.get(p.master);
+      if (!list) byMaster.set(p.master, (list = []));
+      list.push({ client: c, gen: p.gen });
     }
+    // A master slow to answer is not asked again meanwhile; the others are.
+    await Promise.all([...byMaster].map(([master, list]) => this.auditAt(master, list)));
   }
 
   private async auditAt(master: NodeId, list: { client: ChannelClient; gen: number }[]): Promise<void> {
-    let missing: ChannelKey[];
+    this.auditing.add(master);
     try {
-      missing = await this.deps.audit(master, list.map((p) => p.client.key));
+      for (let i = 0; i < list.length; i += AUDIT_BATCH) {
+        const part = list.slice(i, i + AUDIT_BATCH);
+        const lost = new Set(await this.deps.audit(master, part.map((p) => p.client.key)));
+        for (const p of part) if (lost.has(p.client.key)) p.client.notSubscribedAt(master, p.gen);
+      }
     } catch {
-      return; // unreachable: peer-down handling moves these clients
+      // Unreachable: peer-down handling moves these clients; the next audit asks again.
+    } finally {
+      this.auditing.delete(master);
     }
-    if (missing.length === 0) return;
-    const lost = new Set(missing);
-    for (const p of list) if (lost.has(p.client.key)) p.client.notSubscribedAt(master, p.gen);
   }
 
   keys(): ChannelKey[] {

@@ -97,6 +97,10 @@ describe('a deployment of three regions', () => {
       await publisher.stop();
       await waitFor(() => recs.every((r) => r.count('A') === publisher.acked.size), { what: 'r2 to have everything' });
       for (const r of recs) expect(r.check(publisher)).toEqual([]);
+      // r2's masters acknowledged what they ingested back to r1.
+      await waitFor(async () => (await gm('r1')).health.regionLinks.links.find((l: any) => l.region === 'r2').acksIn > 0, {
+        what: 'r2 to acknowledge r1\'s forwards',
+      });
       // r3 has no interest in 'fan': nothing of it crossed to r3.
       const after = (await gm('r3')).health.regionLinks.links.find((l: any) => l.region === 'r1').entriesIn;
       expect(after - before).toBe(0);
