@@ -19,6 +19,7 @@ import type { WireFormat } from '../protocol/types.js';
 import type { NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
+import { hashName } from './sub-digest.js';
 import { parseSerial, type OriginPosition } from '../protocol/serial.js';
 import type { ChannelRouter } from './router.js';
 
@@ -116,6 +117,9 @@ export class ChannelClient {
   private master: NodeId | null = null;
   /** Counts subscriptions made, so an audit answer about an earlier one is not acted on. */
   private subGen = 0;
+  /** The subscription the last audit of it asked about. */
+  private auditedGen = -1;
+  private hash: number | null = null;
   private epoch: string | null = null;
   private last = 0;
   private lastChannelSerial = '';
@@ -140,10 +144,15 @@ export class ChannelClient {
     return this.master;
   }
 
-  /** The subscription to check with its master (none while subscribing or unsubscribed). */
-  auditPoint(): { master: NodeId; gen: number } | null {
-    if (this.closed || this.busy || this.master === null || this.subs.size === 0) return null;
-    return { master: this.master, gen: this.subGen };
+  /** The master to check this client's subscription with (none while subscribing or unsubscribed). */
+  auditPoint(): NodeId | null {
+    return this.closed || this.busy ? null : this.master;
+  }
+
+  /** An audit of the current subscription is being sent; returns the channel name's hash. */
+  markAudited(): number {
+    this.auditedGen = this.subGen;
+    return (this.hash ??= hashName(this.key));
   }
 
   /** Whether this client is subscribed at the master, or subscribing (possibly there). */
@@ -155,8 +164,8 @@ export class ChannelClient {
    * The master answered an audit: it does not have this node subscribed. Unless the
    * subscription changed since, subscribe again; what was missed is filled from history.
    */
-  notSubscribedAt(master: NodeId, gen: number): void {
-    if (this.closed || this.master !== master || this.subGen !== gen) return;
+  notSubscribedAt(master: NodeId): void {
+    if (this.closed || this.busy || this.master !== master || this.auditedGen !== this.subGen) return;
     this.deps.log.warn({ channel: this.key, master }, 'the master does not have this node subscribed; subscribing again');
     this.resubscribe();
   }

@@ -6,6 +6,7 @@
  * history reads) stops at the last replicated serial, so nothing seen is ever lost by
  * the failure of one node.
  */
+import { hashName } from './sub-digest.js';
 import { AblyError, type ErrorInfo } from '../errors.js';
 import { RateLimiter } from '../rate.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
@@ -66,11 +67,15 @@ export class ChannelMaster {
   private readonly remote = new Map<string, number>();
   private interestSince = 0;
 
+  /** The channel name's hash, for subscription audits (sub-digest.ts). */
+  readonly keyHash: number;
+
   constructor(
     readonly key: ChannelKey,
     readonly state: ChannelState,
     private readonly deps: MasterDeps,
   ) {
+    this.keyHash = hashName(key);
     const p = state.position();
     this.published = { serial: p.serial, channelSerial: p.channelSerial };
     this.view = PresenceSet.restore(state.presence.snapshot());

@@ -117,8 +117,7 @@ export class ChannelRegistry {
     const deadline = this.deps.now() + timeoutMs;
     for (;;) {
       this.reconcile();
-      let masters = 0;
-      for (const h of this.holdings.values()) if (h.role === 'master' && !h.master.isStopped) masters++;
+      const masters = [...this.liveMasters()].length;
       if ((masters === 0 && this.pushing.size === 0) || this.deps.now() >= deadline) return;
       await sleep(20);
     }
@@ -188,9 +187,7 @@ export class ChannelRegistry {
    */
   interestList(all: boolean): MasteredChannel[] {
     const out: MasteredChannel[] = [];
-    for (const [key, h] of this.holdings) {
-      if (h.role !== 'master' || h.master.isStopped) continue;
-      const m = h.master;
+    for (const [key, m] of this.liveMasters()) {
       const on = m.subscribers.size > 0;
       const remote = m.remoteInterest;
       if (all || on || remote.length) out.push({ channel: key, on, since: on ? m.interestBegan : 0, remote });
@@ -200,14 +197,13 @@ export class ChannelRegistry {
 
   /** The globalmaster moved: every master tells the new one where its interest stands. */
   reportAllInterest(): void {
-    for (const h of this.holdings.values()) if (h.role === 'master' && !h.master.isStopped) h.master.reportInterest();
+    for (const [, m] of this.liveMasters()) m.reportInterest();
   }
 
   /** The link to another region is back: every master asks it for what it sent meanwhile. */
   relinked(region: string, want: (channel: ChannelKey, epoch: string, afterSeq: number) => void): void {
-    for (const [key, h] of this.holdings) {
-      if (h.role !== 'master' || h.master.isStopped) continue;
-      const pos = h.master.state.originPosition(region);
+    for (const [key, m] of this.liveMasters()) {
+      const pos = m.state.originPosition(region);
       if (pos) want(key, pos.epoch, pos.seq);
     }
   }
@@ -216,6 +212,11 @@ export class ChannelRegistry {
   unsubscribe(from: NodeId, channel: ChannelKey): void {
     const h = this.holdings.get(channel);
     if (h?.role === 'master') h.master.unsubscribe(from);
+  }
+
+  /** The channels mastered here, with masters not stopped. */
+  *liveMasters(): IterableIterator<[ChannelKey, ChannelMaster]> {
+    for (const [key, h] of this.holdings) if (h.role === 'master' && !h.master.isStopped) yield [key, h.master];
   }
 
   /** Whether a node may subscribe here: masters drop subscribers outside their ring (reconcile). */

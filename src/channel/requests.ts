@@ -7,17 +7,20 @@ import { AblyError, toErrorInfo } from '../errors.js';
 import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { ChannelRequest, NodeId, ReplyBody } from '../transport/messages.js';
 import type { ChannelRegistry } from './registry.js';
+import { addToDigest, emptyDigest, sameDigest, type SubDigest } from './sub-digest.js';
 import type { ChannelKey } from './entry.js';
 
 /**
- * Of the channels a node believes it is subscribed to here (its audit), those it is not:
- * no live master here, or one without that node.
+ * A node's subscription audit: whether its digest matches the channels it is subscribed
+ * to at live masters here, and if not, which those are.
  */
-export function notSubscribed(reg: ChannelRegistry, from: NodeId, channels: readonly ChannelKey[]): ChannelKey[] {
-  return channels.filter((key) => {
-    const h = reg.holding(key);
-    return h?.role !== 'master' || h.master.isStopped || !h.master.subscribers.has(from);
-  });
+export function auditSubscriptions(reg: ChannelRegistry, from: NodeId, theirs: SubDigest): ReplyBody {
+  const ours = emptyDigest();
+  for (const [, m] of reg.liveMasters()) if (m.subscribers.has(from)) addToDigest(ours, m.keyHash);
+  if (sameDigest(ours, theirs)) return { kind: 'subAudit', match: true, channels: [] };
+  const channels: ChannelKey[] = [];
+  for (const [key, m] of reg.liveMasters()) if (m.subscribers.has(from)) channels.push(key);
+  return { kind: 'subAudit', match: false, channels };
 }
 
 function redirect(a: { redirect: NodeId | null; error?: AblyError }): ReplyBody {

@@ -307,9 +307,14 @@ export interface VectorRangeRequest {
   upto: number;
 }
 
-/** A node → a channel master: the channels it believes it is subscribed to there. */
+/**
+ * A node → a channel master: a digest of the channels it believes it is subscribed to
+ * there (count, and the XOR and the sum mod 2^32 of a 32-bit hash of each channel name).
+ */
 export interface SubAuditRequest {
-  channels: string[];
+  count: number;
+  xor: number;
+  sum: number;
 }
 
 export interface StatsRequest {
@@ -463,9 +468,10 @@ export interface Redirect {
   owner?: string | undefined;
 }
 
-/** Of the channels audited, those the sender is not subscribed to here. */
+/** Whether the digest matches the channels the sender is subscribed to here; if not, those channels. */
 export interface SubAuditReply {
-  missing: string[];
+  match: boolean;
+  channels: string[];
 }
 
 export interface Retry {
@@ -3316,13 +3322,19 @@ export const VectorRangeRequest: MessageFns<VectorRangeRequest> = {
 };
 
 function createBaseSubAuditRequest(): SubAuditRequest {
-  return { channels: [] };
+  return { count: 0, xor: 0, sum: 0 };
 }
 
 export const SubAuditRequest: MessageFns<SubAuditRequest> = {
   encode(message: SubAuditRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.channels) {
-      writer.uint32(10).string(v!);
+    if (message.count !== 0) {
+      writer.uint32(8).uint32(message.count);
+    }
+    if (message.xor !== 0) {
+      writer.uint32(16).uint32(message.xor);
+    }
+    if (message.sum !== 0) {
+      writer.uint32(24).uint32(message.sum);
     }
     return writer;
   },
@@ -3341,11 +3353,27 @@ export const SubAuditRequest: MessageFns<SubAuditRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
           case 1: {
-            if (tag !== 10) {
+            if (tag !== 8) {
               break;
             }
 
-            message.channels.push(reader.string());
+            message.count = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.xor = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sum = reader.uint32();
             continue;
           }
         }
@@ -4984,13 +5012,16 @@ export const Redirect: MessageFns<Redirect> = {
 };
 
 function createBaseSubAuditReply(): SubAuditReply {
-  return { missing: [] };
+  return { match: false, channels: [] };
 }
 
 export const SubAuditReply: MessageFns<SubAuditReply> = {
   encode(message: SubAuditReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.missing) {
-      writer.uint32(10).string(v!);
+    if (message.match !== false) {
+      writer.uint32(8).bool(message.match);
+    }
+    for (const v of message.channels) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -5009,11 +5040,19 @@ export const SubAuditReply: MessageFns<SubAuditReply> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
           case 1: {
-            if (tag !== 10) {
+            if (tag !== 8) {
               break;
             }
 
-            message.missing.push(reader.string());
+            message.match = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.channels.push(reader.string());
             continue;
           }
         }

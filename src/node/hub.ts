@@ -6,14 +6,15 @@ import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { ErrorInfo } from '../errors.js';
 import { ChannelClient, type ClientDeps } from '../channel/client.js';
 import type { NodeId } from '../transport/messages.js';
-
-/** Channels checked with a master in one audit request at most. */
-const AUDIT_BATCH = 1000;
+import { addToDigest, emptyDigest, type SubDigest } from '../channel/sub-digest.js';
 
 export interface HubDeps extends ClientDeps {
   ownerOf(key: ChannelKey): NodeId | null;
-  /** Asks a master which of these channels it does not have this node subscribed to. */
-  audit(master: NodeId, channels: ChannelKey[]): Promise<ChannelKey[]>;
+  /**
+   * Sends a master the digest of the channels this node believes it is subscribed to
+   * there; resolves null when it matches, else with the channels the master has.
+   */
+  audit(master: NodeId, digest: SubDigest): Promise<ChannelKey[] | null>;
 }
 
 export class Hub {
@@ -86,36 +87,43 @@ export class Hub {
   }
 
   /**
-   * Checks every settled subscription with its master, one request per master (and per
-   * thousand channels). Whatever lost this node's subscription at the master (a race
-   * with a ring change, a stale unsub), its clients subscribe again and fill the gap from
-   * history, instead of waiting silently for broadcasts that will not come.
+   * Checks this node's subscriptions with each master it is subscribed at: one digest per
+   * master, and the lists only where they differ. A channel whose client believes it is
+   * subscribed but the master does not have it (a race with a ring change, a stale unsub)
+   * subscribes again and fills the gap from history, instead of waiting silently for
+   * broadcasts that will not come. One the master has but no client here wants any more
+   * (a lost unsub) is unsubscribed. A master slow to answer is not asked again meanwhile.
    */
   async audit(): Promise<void> {
-    const byMaster = new Map<NodeId, { client: ChannelClient; gen: number }[]>();
+    const digests = new Map<NodeId, SubDigest>();
     for (const c of this.clients.values()) {
-      const p = c.auditPoint();
-      if (!p || this.auditing.has(p.master)) continue;
-      let list = byMaster.get(p.master);
-      if (!list) byMaster.set(p.master, (list = []));
-      list.push({ client: c, gen: p.gen });
+      const master = c.auditPoint();
+      if (master === null || this.auditing.has(master)) continue;
+      let d = digests.get(master);
+      if (!d) digests.set(master, (d = emptyDigest()));
+      addToDigest(d, c.markAudited());
     }
-    // A master slow to answer is not asked again meanwhile; the others are.
-    await Promise.all([...byMaster].map(([master, list]) => this.auditAt(master, list)));
+    await Promise.all([...digests].map(([master, d]) => this.auditAt(master, d)));
   }
 
-  private async auditAt(master: NodeId, list: { client: ChannelClient; gen: number }[]): Promise<void> {
+  private async auditAt(master: NodeId, digest: SubDigest): Promise<void> {
     this.auditing.add(master);
+    let theirs: ChannelKey[] | null;
     try {
-      for (let i = 0; i < list.length; i += AUDIT_BATCH) {
-        const part = list.slice(i, i + AUDIT_BATCH);
-        const lost = new Set(await this.deps.audit(master, part.map((p) => p.client.key)));
-        for (const p of part) if (lost.has(p.client.key)) p.client.notSubscribedAt(master, p.gen);
-      }
+      theirs = await this.deps.audit(master, digest);
     } catch {
-      // Unreachable: peer-down handling moves these clients; the next audit asks again.
+      return; // unreachable: peer-down handling moves these clients; the next audit asks again
     } finally {
       this.auditing.delete(master);
+    }
+    if (theirs === null) return;
+    const has = new Set(theirs);
+    // Clients audited at this master and unchanged since, that the master lacks.
+    for (const [key, c] of this.clients) if (!has.has(key)) c.notSubscribedAt(master);
+    for (const key of has) {
+      if (this.clients.get(key)?.listensAt(master)) continue;
+      this.deps.log.warn({ channel: key, master }, 'the master has this node subscribed to a channel it no longer wants; unsubscribing');
+      this.deps.unsub(master, key);
     }
   }
 

@@ -12,7 +12,7 @@ import type { HistoryQuery } from '../channel/log.js';
 import { ChannelRegistry } from '../channel/registry.js';
 import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
-import { notSubscribed } from '../channel/requests.js';
+import { auditSubscriptions } from '../channel/requests.js';
 import { systemClock, type Clock } from '../clock.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
@@ -171,9 +171,9 @@ export class AblyNode {
         this.stats.delivered(key.slice(0, key.indexOf(':')), conns, messages, bytes);
       },
       ownerOf: (key) => this.ringView.owner(key),
-      audit: async (master, channels) => {
-        const body = await this.rpc.request(master, { type: 'subAudit', channels }, CHANNEL_REQUEST_TIMEOUT_MS);
-        return body.kind === 'subAudit' ? body.missing : [];
+      audit: async (master, digest) => {
+        const body = await this.rpc.request(master, { type: 'subAudit', ...digest }, CHANNEL_REQUEST_TIMEOUT_MS);
+        return body.kind === 'subAudit' && !body.match ? body.channels : null;
       },
     });
     this.directory = new ConnectionDirectory({
@@ -473,7 +473,7 @@ export class AblyNode {
         this.rpc.reply(from, msg.rid, { kind: 'interest', mastered: this.registry.interestList(msg.all) });
         return;
       case 'subAudit':
-        this.rpc.reply(from, msg.rid, { kind: 'subAudit', missing: notSubscribed(this.registry, from, msg.channels) });
+        this.rpc.reply(from, msg.rid, auditSubscriptions(this.registry, from, msg));
         return;
       case 'unsub':
         this.registry.unsubscribe(from, msg.channel);

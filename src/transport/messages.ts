@@ -7,6 +7,7 @@
  * same rid; the rest are one-way.
  */
 import type { ErrorInfo } from '../errors.js';
+import type { SubDigest } from '../channel/sub-digest.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
@@ -226,15 +227,13 @@ export interface InterestListRequest {
 }
 
 /**
- * A node → a channel master, periodically: the channels its channel clients believe they
- * are subscribed to there. The master answers with those it does not have the node
- * subscribed to (a subscription lost in a race with a ring change or a stale unsub), and
- * their clients subscribe again and fill the gap from history.
+ * A node → a channel master, periodically: a digest of the channels its channel clients
+ * believe they are subscribed to there. The master answers whether it matches the
+ * channels it has the node subscribed to, and if not, lists those (see node/hub.ts).
  */
-export interface SubAuditRequest {
+export interface SubAuditRequest extends SubDigest {
   type: 'subAudit';
   rid: number;
-  channels: ChannelKey[];
 }
 
 /** A channel a node masters: subscribers here (since when), and the other regions it forwards to. */
@@ -329,8 +328,8 @@ export type ReplyBody =
   /** This region's own messages (replay): from `startSeq`, `gap` when history did not reach back. */
   | { kind: 'local'; epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries }
   | { kind: 'interest'; mastered: MasteredChannel[] }
-  /** Of the channels audited, those the asking node is not subscribed to here. */
-  | { kind: 'subAudit'; missing: ChannelKey[] }
+  /** Whether the audit's digest matched; if not, the channels the asking node is subscribed to here. */
+  | { kind: 'subAudit'; match: boolean; channels: ChannelKey[] }
   | { kind: 'vector'; entries: LogEntry[]; gap: string | null }
   | { kind: 'published'; serials: string[] }
   | { kind: 'entries'; entries: LogEntry[]; more: boolean }

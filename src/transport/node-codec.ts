@@ -106,7 +106,7 @@ function requestToPb(r: NodeRequest): pb.Request {
     case 'interestList':
       return { rid: r.rid, body: { $case: 'interestList', interestList: { all: r.all } } };
     case 'subAudit':
-      return { rid: r.rid, body: { $case: 'subAudit', subAudit: { channels: r.channels } } };
+      return { rid: r.rid, body: { $case: 'subAudit', subAudit: { count: r.count, xor: r.xor, sum: r.sum } } };
     case 'vectorRange':
       return { rid: r.rid, body: { $case: 'vectorRange', vectorRange: { channel: r.channel, origins: r.origins, upto: r.upto } } };
     case 'presenceGet':
@@ -186,7 +186,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
     case 'interestList':
       return { type: 'interestList', rid, all: b.interestList.all };
     case 'subAudit':
-      return { type: 'subAudit', rid, channels: b.subAudit.channels };
+      return { type: 'subAudit', rid, count: b.subAudit.count, xor: b.subAudit.xor, sum: b.subAudit.sum };
     case 'vectorRange':
       return { type: 'vectorRange', rid, channel: b.vectorRange.channel, origins: b.vectorRange.origins, upto: b.vectorRange.upto };
     case 'presenceGet': {
@@ -255,7 +255,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
     case 'vector':
       return { rid, body: { $case: 'vector', vector: { entries: r.entries.map(entryToPb), gap: r.gap ?? undefined } } };
     case 'subAudit':
-      return { rid, body: { $case: 'subAudit', subAudit: { missing: r.missing } } };
+      return { rid, body: { $case: 'subAudit', subAudit: { match: r.match, channels: r.channels } } };
     case 'published':
       return { rid, body: { $case: 'published', published: { serials: r.serials } } };
     case 'entries':
@@ -320,7 +320,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'vector':
       return { kind: 'vector', entries: b.vector.entries.map(entryFromPb), gap: b.vector.gap ?? null };
     case 'subAudit':
-      return { kind: 'subAudit', missing: b.subAudit.missing };
+      return { kind: 'subAudit', match: b.subAudit.match, channels: b.subAudit.channels };
     case 'published':
       return { kind: 'published', serials: b.published.serials };
     case 'entries':

@@ -5,7 +5,7 @@
  */
 import { ChannelPublisher } from '../../src/channel/publisher.js';
 import { ChannelRegistry } from '../../src/channel/registry.js';
-import { notSubscribed } from '../../src/channel/requests.js';
+import { auditSubscriptions } from '../../src/channel/requests.js';
 import { ChannelRouter } from '../../src/channel/router.js';
 import { Ring } from '../../src/cluster/ring.js';
 import { silentLogger } from '../../src/log.js';
@@ -61,16 +61,16 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       log: silentLogger(),
       ownerOf: (k) => node.ring.owner(k),
-      audit: async (master, channels) => {
-        const body = await rpc.request(master, { type: 'subAudit', channels }, REQUEST_TIMEOUT_MS);
-        return body.kind === 'subAudit' ? body.missing : [];
+      audit: async (master, digest) => {
+        const body = await rpc.request(master, { type: 'subAudit', ...digest }, REQUEST_TIMEOUT_MS);
+        return body.kind === 'subAudit' && !body.match ? body.channels : null;
       },
     });
     transport.onMessage((from, msg: NodeMessage) => {
       if (msg.type === 'reply') rpc.onReply(from, msg);
       else if (msg.type === 'broadcast') node.hub.onBroadcast(msg.channel, msg.epoch, msg.entries, msg.discontinuity);
       else if (msg.type === 'unsub') node.registry.unsubscribe(from, msg.channel);
-      else if (msg.type === 'subAudit') rpc.reply(from, msg.rid, { kind: 'subAudit', missing: notSubscribed(node.registry, from, msg.channels) });
+      else if (msg.type === 'subAudit') rpc.reply(from, msg.rid, auditSubscriptions(node.registry, from, msg));
       else if (isChannelRequest(msg)) {
         void node.registry.handle(from, msg).then((body) => rpc.reply(from, msg.rid, body));
       }

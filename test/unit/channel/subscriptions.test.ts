@@ -5,7 +5,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalSubscriber } from '../../../src/channel/client.js';
+import { auditSubscriptions } from '../../../src/channel/requests.js';
 import { ChannelRouter } from '../../../src/channel/router.js';
+import { subDigest } from '../../../src/channel/sub-digest.js';
+import { Ring } from '../../../src/cluster/ring.js';
 import { decodeFrame } from '../../../src/protocol/codec.js';
 import { SharedFrame } from '../../../src/protocol/shared-frame.js';
 import { channelOwnedBy, makeRegion, msg, setView, startAll, stopAll, type TestNode } from '../../helpers/registry-region.js';
@@ -122,9 +125,30 @@ describe('subscriptions at a channel master', () => {
     await c.hub.audit();
     await c.hub.audit();
     expect(asked).toEqual([]);
+    // The digests matched: no list crossed.
+    expect(auditSubscriptions(a.registry, 'c', subDigest([key]))).toEqual({ kind: 'subAudit', match: true, channels: [] });
+    expect(auditSubscriptions(a.registry, 'c', subDigest([key, 'app:other']))).toEqual({ kind: 'subAudit', match: false, channels: [key] });
     await publish(a, key, 1);
     await waitFor(() => sub.seqs.length === 1, { timeoutMs: 5000 });
     expect(sub.seqs).toEqual([1]);
+  });
+
+  it('the audit unsubscribes this node from a channel the master has it on but no client here wants', async () => {
+    const [a, , c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
+    const ring = new Ring(['a', 'b', 'c']);
+    const [kept, leaked] = Array.from({ length: 50 }, (_, i) => `app:c${i}`).filter((k) => ring.owner(k) === 'a') as [string, string];
+    const sub = subscriber('s1');
+    const client = c.hub.client(kept, 'c');
+    await client.attach(sub, null, null);
+    client.activate(sub);
+    // c's node subscribes to `leaked` directly, as a client that went away without its unsub reaching a would have.
+    await c.rpc.request('a', { type: 'sub', channel: leaked }, 5000);
+    expect(await subscriberNodes(a, leaked)).toContain('c');
+    await c.hub.audit();
+    await waitFor(async () => !(await subscriberNodes(a, leaked)).includes('c'), { timeoutMs: 5000 });
+    expect(await subscriberNodes(a, kept)).toContain('c');
+    await publish(a, kept, 1);
+    await waitFor(() => sub.seqs.length === 1, { timeoutMs: 5000 });
   });
 
   it("a released client's late unsubscribe does not cancel a newer client's subscription at the same master", async () => {

@@ -256,8 +256,11 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
-    it.each([[['app:chat', 'app:news']], [[]]])('round-trips subAudit of %j', (channels) => {
-      const msg: NodeMessage = { type: 'subAudit', rid: 12, channels };
+    it.each([
+      [{ count: 2, xor: 0xdeadbeef, sum: 0xffffffff }],
+      [{ count: 0, xor: 0, sum: 0 }],
+    ])('round-trips subAudit with %j', (digest) => {
+      const msg: NodeMessage = { type: 'subAudit', rid: 12, ...digest };
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
   });
@@ -319,8 +322,9 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ['redirect', { kind: 'redirect', owner: 'n3' }],
       ['redirect to nobody', { kind: 'redirect', owner: null }],
       ['retry', { kind: 'retry', reason: 'publish arrived before conn:6:0' }],
-      ['subAudit', { kind: 'subAudit', missing: ['app:chat'] }],
-      ['subAudit with none missing', { kind: 'subAudit', missing: [] }],
+      ['subAudit that differs', { kind: 'subAudit', match: false, channels: ['app:chat'] }],
+      ['subAudit that differs with nothing subscribed', { kind: 'subAudit', match: false, channels: [] }],
+      ['subAudit that matches', { kind: 'subAudit', match: true, channels: [] }],
     ];
 
     it.each(bodies)('round-trips %s', (_what, body) => {
