@@ -325,7 +325,8 @@ export class AblyNode {
       this.directory.reconcile(false);
       for (const [app, n] of this.registry.masteredByApp()) this.stats.level(app, 'channels.peak', n);
       for (const [app, n] of this.connectionsByApp) if (n > 0) this.stats.level(app, 'connections.all.peak', n);
-      void this.hub.audit();
+      // Without quorum this node serves no channels and has dropped its clients.
+      if (this.quorum) void this.hub.audit();
     }, 1000);
     this.housekeepingTimer.unref();
     this.beat();
