@@ -10,8 +10,14 @@ import type { NodeId, ReplyBody } from '../transport/messages.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
 import type { ChannelKey } from './entry.js';
 
-/** Pause before asking again after a redirect or a failed attempt. */
+/**
+ * Pause before asking again after a redirect or a failed attempt, doubling up to the
+ * maximum: views of the ring converge within a heartbeat or two, and a node whose
+ * channels all resubscribe at once (after a reset) would otherwise send each request
+ * forty times a second while a master has not yet seen it come back.
+ */
 const RETRY_DELAY_MS = 25;
+const MAX_RETRY_DELAY_MS = 100;
 /** One attempt waits at most this long for the master's reply. */
 const ATTEMPT_TIMEOUT_MS = 5000;
 
@@ -46,12 +52,18 @@ export class ChannelRouter {
   ): Promise<{ from: NodeId; body: ChannelReply }> {
     const deadline = this.deps.now() + timeoutMs;
     let last = 'no master in the ring';
+    let delay = RETRY_DELAY_MS;
+    const pause = (): Promise<void> => {
+      const p = sleep(delay);
+      delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+      return p;
+    };
     for (;;) {
       const remaining = deadline - this.deps.now();
       if (remaining <= 0) throw AblyError.of('channelNoResponse', last);
       const owner = this.ownerOf(key);
       if (owner === null) {
-        await sleep(RETRY_DELAY_MS);
+        await pause();
         continue;
       }
       let body: ReplyBody;
@@ -59,12 +71,12 @@ export class ChannelRouter {
         body = await this.deps.rpc.request(owner, req, Math.min(remaining, ATTEMPT_TIMEOUT_MS));
       } catch (err) {
         last = (err as Error).message;
-        await sleep(RETRY_DELAY_MS);
+        await pause();
         continue;
       }
       if (body.kind === 'redirect' || body.kind === 'retry') {
         last = body.kind === 'retry' ? body.reason : `${owner} is not the master (it says ${body.owner ?? 'none'})`;
-        await sleep(RETRY_DELAY_MS);
+        await pause();
         continue;
       }
       if (body.kind === 'error') throw AblyError.fromInfo(body.error);
