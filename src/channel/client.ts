@@ -163,11 +163,13 @@ export class ChannelClient {
   /**
    * The master answered an audit: it does not have this node subscribed. Unless the
    * subscription changed since, subscribe again; what was missed is filled from history.
+   * Returns whether it did.
    */
-  notSubscribedAt(master: NodeId): void {
-    if (this.closed || this.busy || this.master !== master || this.auditedGen !== this.subGen) return;
+  notSubscribedAt(master: NodeId): boolean {
+    if (this.closed || this.busy || this.master !== master || this.auditedGen !== this.subGen) return false;
     this.deps.log.warn({ channel: this.key, master }, 'the master does not have this node subscribed; subscribing again');
     this.resubscribe();
+    return true;
   }
 
   /** Stream position this node has reached. */

@@ -6,6 +6,7 @@ import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { ErrorInfo } from '../errors.js';
 import { ChannelClient, type ClientDeps } from '../channel/client.js';
 import type { NodeId } from '../transport/messages.js';
+import type { Rpc } from '../transport/rpc.js';
 import { addToDigest, emptyDigest, type SubDigest } from '../channel/sub-digest.js';
 
 export interface HubDeps extends ClientDeps {
@@ -15,6 +16,16 @@ export interface HubDeps extends ClientDeps {
    * there; resolves null when it matches, else with the channels the master has.
    */
   audit(master: NodeId, digest: SubDigest): Promise<ChannelKey[] | null>;
+  /** An audit found a subscription the master lacked (`missing`) or had but no client wanted (`leaked`). */
+  onRepair?(kind: 'missing' | 'leaked'): void;
+}
+
+/** `HubDeps.audit` over a node's RPC: the `subAudit` request to the master. */
+export function auditOverRpc(rpc: Rpc, timeoutMs: number): HubDeps['audit'] {
+  return async (master, digest) => {
+    const body = await rpc.request(master, { type: 'subAudit', ...digest }, timeoutMs);
+    return body.kind === 'subAudit' && !body.match ? body.channels : null;
+  };
 }
 
 export class Hub {
@@ -119,11 +130,12 @@ export class Hub {
     if (theirs === null) return;
     const has = new Set(theirs);
     // Clients audited at this master and unchanged since, that the master lacks.
-    for (const [key, c] of this.clients) if (!has.has(key)) c.notSubscribedAt(master);
+    for (const [key, c] of this.clients) if (!has.has(key) && c.notSubscribedAt(master)) this.deps.onRepair?.('missing');
     for (const key of has) {
       if (this.clients.get(key)?.listensAt(master)) continue;
       this.deps.log.warn({ channel: key, master }, 'the master has this node subscribed to a channel it no longer wants; unsubscribing');
       this.deps.unsub(master, key);
+      this.deps.onRepair?.('leaked');
     }
   }
 

@@ -13,6 +13,8 @@ export interface NodeCounts {
   failovers: number;
   handoffs: number;
   slowConsumers: number;
+  /** Subscriptions at masters repaired by the audit: the master lacked one, or had one no client wanted. */
+  subscriptionRepairs: number;
 }
 
 export class NodeMetrics {
@@ -25,6 +27,7 @@ export class NodeMetrics {
     failovers: 0,
     handoffs: 0,
     slowConsumers: 0,
+    subscriptionRepairs: 0,
   };
   private readonly connections: client.Gauge;
   private readonly published: client.Counter;
@@ -33,6 +36,7 @@ export class NodeMetrics {
   private readonly failovers: client.Counter;
   private readonly handoffs: client.Counter;
   private readonly slow: client.Counter;
+  private readonly repairs: client.Counter;
 
   constructor(labels: { node: string; region: string }, gauges: {
     attachedChannels(): number;
@@ -104,6 +108,12 @@ export class NodeMetrics {
     this.failovers = new client.Counter({ name: 'ablyng_failovers_total', help: 'channels this node took over from a dead master', registers: [r] });
     this.handoffs = new client.Counter({ name: 'ablyng_handoffs_total', help: 'channels handed to this node by their previous master', registers: [r] });
     this.slow = new client.Counter({ name: 'ablyng_slow_consumers_total', help: 'connections dropped for not keeping up', registers: [r] });
+    this.repairs = new client.Counter({
+      name: 'ablyng_subscription_repairs_total',
+      help: 'subscriptions at channel masters repaired by the audit (kind: missing at the master, or leaked there)',
+      labelNames: ['kind'],
+      registers: [r],
+    });
   }
 
   connectionOpened(): void {
@@ -136,5 +146,9 @@ export class NodeMetrics {
   onSlowConsumer(): void {
     this.counts.slowConsumers++;
     this.slow.inc();
+  }
+  onSubscriptionRepair(kind: 'missing' | 'leaked'): void {
+    this.counts.subscriptionRepairs++;
+    this.repairs.inc({ kind });
   }
 }

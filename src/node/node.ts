@@ -30,7 +30,7 @@ import { regionTransport } from './region-transport.js';
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Globalmaster, GLOBALMASTER_KEY, type TlsMaterial } from '../bridge/globalmaster.js';
-import { Hub } from './hub.js';
+import { auditOverRpc, Hub } from './hub.js';
 import { mergeBuckets, StatsRecorder } from './stats.js';
 import { NodeMetrics } from './metrics.js';
 
@@ -171,10 +171,8 @@ export class AblyNode {
         this.stats.delivered(key.slice(0, key.indexOf(':')), conns, messages, bytes);
       },
       ownerOf: (key) => this.ringView.owner(key),
-      audit: async (master, digest) => {
-        const body = await this.rpc.request(master, { type: 'subAudit', ...digest }, CHANNEL_REQUEST_TIMEOUT_MS);
-        return body.kind === 'subAudit' && !body.match ? body.channels : null;
-      },
+      audit: auditOverRpc(this.rpc, CHANNEL_REQUEST_TIMEOUT_MS),
+      onRepair: (kind) => this.metrics.onSubscriptionRepair(kind),
     });
     this.directory = new ConnectionDirectory({
       self: this.id,

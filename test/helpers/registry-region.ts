@@ -10,7 +10,7 @@ import { ChannelRouter } from '../../src/channel/router.js';
 import { Ring } from '../../src/cluster/ring.js';
 import { silentLogger } from '../../src/log.js';
 import type { Message } from '../../src/protocol/message.js';
-import { Hub } from '../../src/node/hub.js';
+import { auditOverRpc, Hub } from '../../src/node/hub.js';
 import { MemoryNetwork, MemoryTransport } from '../../src/transport/memory.js';
 import { isChannelRequest, type NodeMessage } from '../../src/transport/messages.js';
 import { Rpc } from '../../src/transport/rpc.js';
@@ -24,6 +24,8 @@ export interface TestNode {
   hub: Hub;
   ring: Ring;
   quorum: boolean;
+  /** What the hub's audits repaired. */
+  repairs: ('missing' | 'leaked')[];
 }
 
 export const SETTINGS = { region: 'r', historyMs: 60_000, dedupMs: 60_000, maxMessages: 100_000 };
@@ -41,7 +43,7 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
   for (const id of ids) {
     const transport = new MemoryTransport(id, net);
     const rpc = new Rpc(transport);
-    const node = { id, transport, rpc, ring: new Ring(ids), quorum: true } as TestNode;
+    const node = { id, transport, rpc, ring: new Ring(ids), quorum: true, repairs: [] } as unknown as TestNode;
     const ring = (): Ring => node.ring;
     node.registry = new ChannelRegistry({
       self: id,
@@ -61,10 +63,8 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       log: silentLogger(),
       ownerOf: (k) => node.ring.owner(k),
-      audit: async (master, digest) => {
-        const body = await rpc.request(master, { type: 'subAudit', ...digest }, REQUEST_TIMEOUT_MS);
-        return body.kind === 'subAudit' && !body.match ? body.channels : null;
-      },
+      audit: auditOverRpc(rpc, REQUEST_TIMEOUT_MS),
+      onRepair: (kind) => node.repairs.push(kind),
     });
     transport.onMessage((from, msg: NodeMessage) => {
       if (msg.type === 'reply') rpc.onReply(from, msg);

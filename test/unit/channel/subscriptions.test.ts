@@ -107,6 +107,7 @@ describe('subscriptions at a channel master', () => {
     await waitFor(() => sub.seqs.length >= 4, { timeoutMs: 5000 });
     expect(sub.seqs).toEqual([1, 2, 3, 4]);
     expect(sub.gaps).toBe(0);
+    expect(c.repairs).toEqual(['missing']);
   });
 
   it('the audit leaves a subscription the master has alone', async () => {
@@ -125,6 +126,7 @@ describe('subscriptions at a channel master', () => {
     await c.hub.audit();
     await c.hub.audit();
     expect(asked).toEqual([]);
+    expect(c.repairs).toEqual([]);
     // The digests matched: no list crossed.
     expect(auditSubscriptions(a.registry, 'c', subDigest([key]))).toEqual({ kind: 'subAudit', match: true, channels: [] });
     expect(auditSubscriptions(a.registry, 'c', subDigest([key, 'app:other']))).toEqual({ kind: 'subAudit', match: false, channels: [key] });
@@ -146,6 +148,7 @@ describe('subscriptions at a channel master', () => {
     expect(await subscriberNodes(a, leaked)).toContain('c');
     await c.hub.audit();
     await waitFor(async () => !(await subscriberNodes(a, leaked)).includes('c'), { timeoutMs: 5000 });
+    expect(c.repairs).toEqual(['leaked']);
     expect(await subscriberNodes(a, kept)).toContain('c');
     await publish(a, kept, 1);
     await waitFor(() => sub.seqs.length === 1, { timeoutMs: 5000 });
