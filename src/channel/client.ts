@@ -20,7 +20,8 @@ import type { NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
-import { parseSerial, type OriginPosition } from '../protocol/serial.js';
+import type { OriginPosition } from '../protocol/serial.js';
+import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
 import type { ChannelRouter } from './router.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
@@ -68,38 +69,6 @@ interface SubRec {
 }
 
 let syncCounter = 0;
-
-/** Messages a rewind delivers at most (Ably: 100). */
-export const MAX_REWIND = 100;
-
-/** A rewind asked for on attach: the last `count` messages, or those of the last `ms`. */
-export type Rewind = { count: number } | { ms: number; now: number };
-
-/** Where an ATTACH asks to resume from, or why it cannot. */
-export type ResumePoint = { epoch: string; serial: number } | { origins: OriginPosition[] };
-
-/**
- * Reads an ATTACH's channelSerial. One of this region's gives the serial to continue
- * after; one of another region of the deployment gives, per origin region, how far the
- * client got (a stream that only carried its own region's messages has no vector: its
- * serial is that region's seq); anything else cannot be resumed.
- */
-export function resumePoint(channelSerial: unknown, region: string): { resume: ResumePoint | null; error: AblyError | null } {
-  if (typeof channelSerial !== 'string' || channelSerial.length === 0) return { resume: null, error: null };
-  const p = parseSerial(channelSerial);
-  if (!p) return { resume: null, error: AblyError.of('channelNoMatchingEpoch', 'channelSerial is not one this service issued') };
-  if (p.region === region) return { resume: { epoch: p.epoch, serial: p.serial }, error: null };
-  return { resume: { origins: p.origins.length ? p.origins : [{ region: p.region, epoch: p.epoch, seq: p.serial }] }, error: null };
-}
-
-/** Parses Ably's `rewind` param: a count ("10") or a duration ("30s", "2m", "1h"). Throws 40003. */
-export function parseRewind(value: string, now: number): Rewind {
-  const count = /^\d+$/.exec(value);
-  if (count) return { count: Number(value) };
-  const d = /^(\d+)(s|m|h)$/.exec(value);
-  if (d) return { ms: Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 's' | 'm' | 'h'], now };
-  throw AblyError.of('invalidParameterValue', `rewind must be a count or a duration like 30s, 5m, 1h (got "${value}")`);
-}
 
 export interface ClientDeps {
   router: ChannelRouter;

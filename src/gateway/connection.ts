@@ -9,7 +9,7 @@ import type WebSocket from 'ws';
 import { AblyError, toAblyError } from '../errors.js';
 import type { Credentials } from '../auth/keys.js';
 import type { Operation } from '../auth/capability.js';
-import { parseRewind, resumePoint, type Rewind } from '../channel/client.js';
+import { parseRewind, resumePoint, type Rewind } from '../channel/attach-point.js';
 import { channelKey } from '../channel/entry.js';
 import { Action, ActionName, Flag, MODE_MASK, PresenceAction } from '../protocol/actions.js';
 import { parseChannelName } from '../protocol/channel-name.js';
