@@ -51,6 +51,15 @@ function subscriber(id: string): LocalSubscriber & { seqs: number[]; gaps: numbe
   return sub;
 }
 
+/** A subscriber attached (and live) on `node`'s channel client of `key`. */
+async function attached(node: TestNode, key: string, id = 's1') {
+  const sub = subscriber(id);
+  const client = node.hub.client(key, 'c');
+  await client.attach(sub, null, null);
+  client.activate(sub);
+  return sub;
+}
+
 async function publish(from: TestNode, key: string, ...seqs: number[]): Promise<void> {
   for (const s of seqs) await from.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
 }
@@ -89,10 +98,7 @@ describe('subscriptions at a channel master', () => {
   it('the audit finds a subscription the master lost; the client subscribes again and fills the gap, in order, once', async () => {
     const [a, , c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
     const key = channelOwnedBy(['a', 'b', 'c'], 'a');
-    const sub = subscriber('s1');
-    const client = c.hub.client(key, 'c');
-    await client.attach(sub, null, null);
-    client.activate(sub);
+    const sub = await attached(c, key);
     await publish(a, key, 1);
     await waitFor(() => sub.seqs.length === 1, { timeoutMs: 5000 });
     // The master loses c's subscription (as a stale unsub or a lost race would make it).
@@ -113,10 +119,7 @@ describe('subscriptions at a channel master', () => {
   it('the audit leaves a subscription the master has alone', async () => {
     const [a, , c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
     const key = channelOwnedBy(['a', 'b', 'c'], 'a');
-    const sub = subscriber('s1');
-    const client = c.hub.client(key, 'c');
-    await client.attach(sub, null, null);
-    client.activate(sub);
+    const sub = await attached(c, key);
     const asked: string[][] = [];
     const real = a.registry.handle.bind(a.registry);
     a.registry.handle = (from, req) => {
@@ -139,10 +142,7 @@ describe('subscriptions at a channel master', () => {
     const [a, , c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
     const ring = new Ring(['a', 'b', 'c']);
     const [kept, leaked] = Array.from({ length: 50 }, (_, i) => `app:c${i}`).filter((k) => ring.owner(k) === 'a') as [string, string];
-    const sub = subscriber('s1');
-    const client = c.hub.client(kept, 'c');
-    await client.attach(sub, null, null);
-    client.activate(sub);
+    const sub = await attached(c, kept);
     // c's node subscribes to `leaked` directly, as a client that went away without its unsub reaching a would have.
     await c.rpc.request('a', { type: 'sub', channel: leaked }, 5000);
     expect(await subscriberNodes(a, leaked)).toContain('c');
