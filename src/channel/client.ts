@@ -88,7 +88,8 @@ export class ChannelClient {
   private subGen = 0;
   /** The subscription the last audit of it asked about. */
   private auditedGen = -1;
-  private hash: number | null = null;
+  /** The channel name's hash, for subscription audits (sub-digest.ts). */
+  readonly keyHash: number;
   private epoch: string | null = null;
   private last = 0;
   private lastChannelSerial = '';
@@ -103,7 +104,9 @@ export class ChannelClient {
     readonly key: ChannelKey,
     readonly name: string,
     private readonly deps: ClientDeps,
-  ) {}
+  ) {
+    this.keyHash = hashName(key);
+  }
 
   get subscriberCount(): number {
     return this.subs.size;
@@ -121,7 +124,7 @@ export class ChannelClient {
   /** An audit of the current subscription is being sent; returns the channel name's hash. */
   markAudited(): number {
     this.auditedGen = this.subGen;
-    return (this.hash ??= hashName(this.key));
+    return this.keyHash;
   }
 
   /** Whether this client is subscribed at the master, or subscribing (possibly there). */
