@@ -2,16 +2,19 @@
  * Two short chaos scenarios with the checker (the full set runs in `make chaos`), and a
  * run with a guarantee broken on purpose, which the checker must catch.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { violationTotal } from '../../src/chaos/checker.js';
 import { runScenario } from '../../src/chaos/runner.js';
 import { loadScenario } from '../../src/chaos/scenario.js';
 import { silentLogger } from '../../src/log.js';
 
 const out = mkdtempSync(join(tmpdir(), 'ablyng-chaos-'));
+afterAll(() => {
+  if (!process.env.ABLY_NG_TEST_KEEP_DIRS) rmSync(out, { recursive: true, force: true, maxRetries: 3 });
+});
 
 async function run(file: string) {
   const s = loadScenario(join(import.meta.dirname, 'short', file));

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Supervisor } from '../../src/cli/supervisor.js';
 import { silentLogger } from '../../src/log.js';
@@ -46,6 +47,9 @@ export async function startDeployment(o: TestTopologyOptions & { balancers?: boo
     nodes: (region) => topology.regions.filter((r) => !region || r.name === region).flatMap((r) => r.nodes.map((n) => n.name)),
     health: async (node) => (await fetch(`http://127.0.0.1:${ports.get(node)}/health`)).json() as Promise<Record<string, any>>,
     natsConnectionName: (node) => connectionName(topology.deployment, regionOf.get(node)!, node),
-    stop: () => sup.stop(),
+    stop: async () => {
+      await sup.stop();
+      if (!process.env.ABLY_NG_TEST_KEEP_DIRS) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    },
   };
 }

@@ -3,7 +3,7 @@
  * that find the deployment from its directory, and a clean stop of every process.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -57,8 +57,10 @@ beforeAll(async () => {
   await waitFor(() => lines.some((l) => l.ready === 'all'), { what: 'the deployment ready', timeoutMs: 40_000 });
 });
 
-afterAll(() => {
+afterAll(async () => {
   if (up.exitCode === null) up.kill('SIGKILL');
+  await waitFor(() => up.exitCode !== null || up.signalCode !== null, { what: 'up to exit', timeoutMs: 15_000 });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 });
 
 describe('ably-ng up and ably-ng chaos', () => {
@@ -144,6 +146,7 @@ describe('ably-ng up killed with SIGKILL', () => {
     } finally {
       if (p.exitCode === null) p.kill('SIGKILL');
       for (const l of got) if (l.ready === true && alive(l.pid)) process.kill(l.pid, 'SIGKILL');
+      rmSync(d, { recursive: true, force: true, maxRetries: 3 });
     }
   });
 });
