@@ -121,7 +121,7 @@ export const PROFILES: Record<Mode, ModeProfile> = {
       afterKillMs: 2500,
       rejoinTimeoutMs: 15_000,
       // Three rounds: one catch-up varied up to 2x between runs on this shared machine; the median is quoted.
-      heal: { nodesPerRegion: 3, backlog: 100_000, subscribers: 3, rounds: 3, maxInFlight: 2000, catchUpTimeoutMs: 45_000, quietWaitMs: 5000 },
+      heal: { nodesPerRegion: 3, backlog: 100_000, subscribers: 3, rounds: 3, maxInFlight: 2000, catchUpTimeoutMs: 45_000, quietWaitMs: 5000, warmupBacklog: 20_000 },
     },
     transports: { hop: { messages: 30_000, rtts: 2000, fanout: 2, runs: 1 }, membershipSizes: [10, 50], membershipWindowMs: 2000 },
   },
@@ -164,7 +164,7 @@ export const PROFILES: Record<Mode, ModeProfile> = {
       beforeKillMs: 1500,
       afterKillMs: 3000,
       rejoinTimeoutMs: 20_000,
-      heal: { nodesPerRegion: 3, backlog: 100_000, subscribers: 5, rounds: 3, maxInFlight: 2000, catchUpTimeoutMs: 120_000, quietWaitMs: 15_000 },
+      heal: { nodesPerRegion: 3, backlog: 100_000, subscribers: 5, rounds: 3, maxInFlight: 2000, catchUpTimeoutMs: 120_000, quietWaitMs: 15_000, warmupBacklog: 30_000 },
     },
     transports: { hop: { messages: 100_000, rtts: 3000, fanout: 2, runs: 3 }, membershipSizes: [10, 25, 50, 100], membershipWindowMs: 3000 },
   },
