@@ -11,11 +11,15 @@ export const DEFAULT_VNODES = 128;
 /**
  * Placements remembered per ring (a ring never changes): the registry asks every
  * channel's owner and replica every second, and a lookup hashes (md5) and walks the ring.
+ * Kept in plain Maps, cleared when full: hashring's own LRU (an object used as a
+ * dictionary plus a linked list, updated on every hit) cost more per lookup than the
+ * Map, and about 1.5 % of a node's CPU with 10,000 channels.
  */
 const MAX_CACHED = 200_000;
 
 export class Ring {
   private readonly ring: HashRing | null;
+  private readonly owners = new Map<string, NodeId>();
   private readonly replicas = new Map<string, NodeId | null>();
   readonly members: readonly NodeId[];
 
@@ -31,7 +35,8 @@ export class Ring {
     // count when it differs from its own default ('vnode count'); otherwise it derives the
     // count from weights with floor(), which can move keys between surviving nodes when
     // membership changes. Setting the default to something else keeps ours explicit.
-    this.ring = new HashRing(servers, 'md5', { 'vnode count': vnodes + 1, 'max cache size': MAX_CACHED });
+    // Its own cache is kept at one entry (it cannot be switched off): `owners` caches instead.
+    this.ring = new HashRing(servers, 'md5', { 'vnode count': vnodes + 1, 'max cache size': 1 });
   }
 
   get size(): number {
@@ -44,7 +49,14 @@ export class Ring {
 
   /** The key's master, or null on an empty ring. */
   owner(key: string): NodeId | null {
-    return this.ring ? this.ring.get(key) : null;
+    if (!this.ring) return null;
+    let o = this.owners.get(key);
+    if (o === undefined) {
+      o = this.ring.get(key);
+      if (this.owners.size >= MAX_CACHED) this.owners.clear();
+      this.owners.set(key, o);
+    }
+    return o;
   }
 
   /** The first `n` distinct nodes clockwise from the key: [master, replica, …]. */
