@@ -506,7 +506,7 @@ export class ChannelState {
 
   /** Nothing retained: the state can be disposed once nobody is attached. */
   get empty(): boolean {
-    return this.log.size === 0 && this.dedup.size === 0 && this.presenceSet.size === 0;
+    return this.log.size === 0 && this.dedup.empty && this.presenceSet.size === 0;
   }
 
   get retained(): number {

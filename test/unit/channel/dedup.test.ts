@@ -67,4 +67,45 @@ describe('DedupWindow', () => {
     w.expire(2999, 0);
     expect(w.entries().map((e) => e.id)).toEqual(['m2999', 'late']);
   });
+
+  it('answers lookups for ids added without one (indexed on the first lookup), after expiry too', () => {
+    const w = new DedupWindow();
+    for (let i = 0; i < 10; i++) w.add(`m${i}`, `s${i}`, i * 100);
+    w.expire(450, 100); // m0..m3 expire before anything was indexed
+    expect(w.empty).toBe(false);
+    expect(w.lookup('m3')).toBeUndefined();
+    expect(w.lookup('m4')).toBe('s4');
+    expect(w.lookup('m9')).toBe('s9');
+    w.add('m10', 's10', 1000);
+    expect(w.lookup('m10')).toBe('s10');
+    expect(w.size).toBe(7);
+    w.expire(5000, 100);
+    expect(w.empty).toBe(true);
+    expect(w.size).toBe(0);
+  });
+
+  it('a slot that expires removes its id only if the id still maps to that slot\'s serial', () => {
+    const w = new DedupWindow();
+    w.add('x', 's1', 1000);
+    w.add('x', 's1', 2000); // the same message again (a resent batch)
+    expect(w.lookup('x')).toBe('s1');
+    w.expire(6500, 5000); // the first slot goes, and x with it
+    expect(w.lookup('x')).toBeUndefined();
+    w.addNew('x', 's7', 6500); // published anew once forgotten
+    w.expire(7500, 5000); // the old repeat's slot goes: x must stay, with its new serial
+    expect(w.lookup('x')).toBe('s7');
+    expect(w.entries()).toEqual([{ id: 'x', channelSerial: 's7', at: 6500 }]);
+  });
+
+  it('mixes ids looked up and ids only added, in time order', () => {
+    const w = new DedupWindow();
+    w.add('a', 'sa', 1);
+    expect(w.lookup('b')).toBeUndefined();
+    w.addNew('b', 'sb', 2);
+    w.add('c', 'sc', 3);
+    w.add('a', 'sz', 4); // a repeat: the first serial stays
+    expect(w.lookup('a')).toBe('sa');
+    expect(w.lookup('c')).toBe('sc');
+    expect(w.entries().map((e) => e.id)).toEqual(['a', 'b', 'c']);
+  });
 });
