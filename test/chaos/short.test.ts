@@ -2,19 +2,16 @@
  * Two short chaos scenarios with the checker (the full set runs in `make chaos`), and a
  * run with a guarantee broken on purpose, which the checker must catch.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { violationTotal } from '../../src/chaos/checker.js';
 import { runScenario } from '../../src/chaos/runner.js';
 import { loadScenario } from '../../src/chaos/scenario.js';
 import { silentLogger } from '../../src/log.js';
+import { removeTempDir, tempDir } from '../helpers/tmp.js';
 
-const out = mkdtempSync(join(tmpdir(), 'ablyng-chaos-'));
-afterAll(() => {
-  if (!process.env.ABLY_NG_TEST_KEEP_DIRS) rmSync(out, { recursive: true, force: true, maxRetries: 3 });
-});
+const out = tempDir('chaos');
+afterAll(() => removeTempDir(out));
 
 async function run(file: string) {
   const s = loadScenario(join(import.meta.dirname, 'short', file));

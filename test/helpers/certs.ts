@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './tmp.js';
 
 /**
  * Test certificates made with openssl: a CA, and one certificate (for 127.0.0.1 and
  * localhost) signed by it, used by every node for region links (server and client).
  */
 export function makeCerts(): { dir: string; ca: string; cert: string; key: string; otherCa: string; otherCert: string; otherKey: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'ablyng-certs-'));
+  const dir = tempDir('certs');
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
   for (const prefix of ['', 'other-']) {

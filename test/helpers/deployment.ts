@@ -1,10 +1,10 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Supervisor } from '../../src/cli/supervisor.js';
 import { silentLogger } from '../../src/log.js';
 import type { Topology } from '../../src/config/topology.js';
 import { connectionName } from '../../src/transport/nats-subjects.js';
 import { makeTopology, type TestTopologyOptions } from './topology.js';
+import { removeTempDir } from './tmp.js';
 
 export interface TestDeployment {
   sup: Supervisor;
@@ -49,7 +49,7 @@ export async function startDeployment(o: TestTopologyOptions & { balancers?: boo
     natsConnectionName: (node) => connectionName(topology.deployment, regionOf.get(node)!, node),
     stop: async () => {
       await sup.stop();
-      if (!process.env.ABLY_NG_TEST_KEEP_DIRS) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      removeTempDir(dir);
     },
   };
 }

@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { validateTopology, type Topology } from '../../src/config/topology.js';
 import { freePorts } from './ports.js';
+import { tempDir } from './tmp.js';
 
 export const KEY = 'app.root:rootsecret';
 export const SUB_KEY = 'app.sub:subsecret1';
@@ -61,7 +61,7 @@ export async function makeTopology(o: TestTopologyOptions = {}): Promise<{ file:
       })),
     })),
   };
-  const dir = mkdtempSync(join(tmpdir(), 'ablyng-test-'));
+  const dir = tempDir('test');
   const file = join(dir, 'topology.yaml');
   writeFileSync(file, stringify(doc));
   return { file, dir, topology: validateTopology(doc, file) };

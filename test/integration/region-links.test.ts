@@ -3,7 +3,7 @@
  * secret; a peer without them is refused. And a partition longer than history: the
  * subscribers on the far side are told of the gap, never left with a silent one.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_METADATA } from '../../src/bridge/globalmaster.js';
@@ -11,10 +11,11 @@ import * as pb from '../../src/gen/region.pb.js';
 import { makeCerts } from '../helpers/certs.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
+import { removeTempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const certs = makeCerts();
-afterAll(() => rmSync(certs.dir, { recursive: true, force: true }));
+afterAll(() => removeTempDir(certs.dir));
 
 async function gmHealth(d: TestDeployment, region: string): Promise<any> {
   return waitFor(async () => {

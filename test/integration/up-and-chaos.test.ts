@@ -3,8 +3,7 @@
  * that find the deployment from its directory, and a clean stop of every process.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -12,6 +11,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCliPath } from '../../src/cli/supervisor.js';
 import { freePorts } from '../helpers/ports.js';
+import { removeTempDir, tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -35,7 +35,7 @@ async function chaos(...args: string[]): Promise<any> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ablyng-up-'));
+  dir = tempDir('up');
   const ports = await freePorts(16);
   let i = 0;
   const doc = {
@@ -60,7 +60,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (up.exitCode === null) up.kill('SIGKILL');
   await waitFor(() => up.exitCode !== null || up.signalCode !== null, { what: 'up to exit', timeoutMs: 15_000 });
-  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  removeTempDir(dir);
 });
 
 describe('ably-ng up and ably-ng chaos', () => {
@@ -118,7 +118,7 @@ describe('ably-ng up and ably-ng chaos', () => {
 
 describe('ably-ng up killed with SIGKILL', () => {
   it('leaves no node behind: each stops when its supervisor is gone', async () => {
-    const d = mkdtempSync(join(tmpdir(), 'ablyng-up-kill-'));
+    const d = tempDir('up-kill');
     const ports = await freePorts(5);
     const doc = {
       deployment: 'killtest',
@@ -146,7 +146,7 @@ describe('ably-ng up killed with SIGKILL', () => {
     } finally {
       if (p.exitCode === null) p.kill('SIGKILL');
       for (const l of got) if (l.ready === true && alive(l.pid)) process.kill(l.pid, 'SIGKILL');
-      rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+      removeTempDir(d);
     }
   });
 });
