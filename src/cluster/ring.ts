@@ -11,16 +11,16 @@ export const DEFAULT_VNODES = 128;
 /**
  * Placements remembered per ring (a ring never changes): the registry asks every
  * channel's owner and replica every second, and a lookup hashes (md5) and walks the ring.
- * Kept in plain Maps, cleared when full: hashring's own LRU (an object used as a
- * dictionary plus a linked list, updated on every hit) cost more per lookup than the
- * Map, and about 1.5 % of a node's CPU with 10,000 channels.
+ * Both come from one walk and are kept in a plain Map, cleared when full (hashring's own
+ * LRU, an object used as a dictionary plus a linked list updated on every hit, cost more
+ * per lookup: about 1.5 % of a node's CPU with 10,000 channels).
  */
 const MAX_CACHED = 200_000;
 
 export class Ring {
   private readonly ring: HashRing | null;
-  private readonly owners = new Map<string, NodeId>();
-  private readonly replicas = new Map<string, NodeId | null>();
+  /** key → [master, replica or null]. */
+  private readonly placements = new Map<string, readonly [NodeId, NodeId | null]>();
   readonly members: readonly NodeId[];
 
   constructor(members: Iterable<NodeId>, readonly vnodes = DEFAULT_VNODES) {
@@ -35,7 +35,8 @@ export class Ring {
     // count when it differs from its own default ('vnode count'); otherwise it derives the
     // count from weights with floor(), which can move keys between surviving nodes when
     // membership changes. Setting the default to something else keeps ours explicit.
-    // Its own cache is kept at one entry (it cannot be switched off): `owners` caches instead.
+    // Its own cache serves only get(), which is not used (`placements` caches instead);
+    // it cannot be switched off, so it is kept at one entry.
     this.ring = new HashRing(servers, 'md5', { 'vnode count': vnodes + 1, 'max cache size': 1 });
   }
 
@@ -49,14 +50,7 @@ export class Ring {
 
   /** The key's master, or null on an empty ring. */
   owner(key: string): NodeId | null {
-    if (!this.ring) return null;
-    let o = this.owners.get(key);
-    if (o === undefined) {
-      o = this.ring.get(key);
-      if (this.owners.size >= MAX_CACHED) this.owners.clear();
-      this.owners.set(key, o);
-    }
-    return o;
+    return this.ring ? this.placement(key)[0] : null;
   }
 
   /** The first `n` distinct nodes clockwise from the key: [master, replica, …]. */
@@ -66,13 +60,18 @@ export class Ring {
 
   /** The key's replica (next distinct node after the master), or null with one member. */
   replica(key: string): NodeId | null {
-    let r = this.replicas.get(key);
-    if (r === undefined) {
-      const p = this.preference(key, 2);
-      r = p.length > 1 ? p[1]! : null;
-      if (this.replicas.size >= MAX_CACHED) this.replicas.clear();
-      this.replicas.set(key, r);
+    return this.ring ? this.placement(key)[1] : null;
+  }
+
+  /** Master and replica of a key on a non-empty ring (the first two of `preference`). */
+  private placement(key: string): readonly [NodeId, NodeId | null] {
+    let p = this.placements.get(key);
+    if (p === undefined) {
+      const [master, replica] = this.preference(key, 2);
+      p = [master!, replica ?? null];
+      if (this.placements.size >= MAX_CACHED) this.placements.clear();
+      this.placements.set(key, p);
     }
-    return r;
+    return p;
   }
 }
