@@ -38,14 +38,16 @@ export class DedupWindow {
 
   /** Remembers an id (if it is already known, the first serial stays). Indexed on the next lookup. */
   add(id: string, channelSerial: string, at: number): void {
-    this.push(id, channelSerial, at);
+    this.ids.push(id);
+    this.serials.push(channelSerial);
+    this.ats.push(at);
   }
 
   /** Remembers an id the caller has just looked up and not found. */
   addNew(id: string, channelSerial: string, at: number): void {
     if (this.indexed < this.ids.length) this.index();
     this.seen.set(id, channelSerial);
-    this.push(id, channelSerial, at);
+    this.add(id, channelSerial, at);
     this.indexed = this.ids.length;
   }
 
@@ -82,12 +84,6 @@ export class DedupWindow {
       out.push({ id, channelSerial: this.serials[i]!, at: this.ats[i]! });
     }
     return out;
-  }
-
-  private push(id: string, channelSerial: string, at: number): void {
-    this.ids.push(id);
-    this.serials.push(channelSerial);
-    this.ats.push(at);
   }
 
   private index(): void {
