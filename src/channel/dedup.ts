@@ -32,7 +32,7 @@ export class DedupWindow {
   }
 
   lookup(id: string): string | undefined {
-    if (this.indexed < this.ids.length) this.index();
+    this.index();
     return this.seen.get(id);
   }
 
@@ -45,7 +45,7 @@ export class DedupWindow {
 
   /** Remembers an id the caller has just looked up and not found. */
   addNew(id: string, channelSerial: string, at: number): void {
-    if (this.indexed < this.ids.length) this.index();
+    this.index();
     this.seen.set(id, channelSerial);
     this.add(id, channelSerial, at);
     this.indexed = this.ids.length;
