@@ -6,32 +6,15 @@
  * Usage: node dist/bench/entry-codec.js [--rounds R] [--out DIR]
  *        → one JSON line on stdout; with --out, also DIR/entry-codec-<date>.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { LogEntry } from '../channel/entry.js';
 import * as pb from '../gen/node.pb.js';
 import { entryListCodec as hand } from '../transport/entry-codec.js';
 import { entryFromPb, entryToPb, messageFromPb, messageToPb } from '../transport/node-codec-data.js';
-import { median } from './util.js';
+import { SAMPLE_ORIGIN, sampleBatch } from './sample-entries.js';
+import { argOf, emitResult, median } from './util.js';
 
 const BATCH = 1000;
 const BATCHES = 40;
-
-function batch(k: number): LogEntry[] {
-  const out: LogEntry[] = [];
-  for (let i = 0; i < BATCH; i++) {
-    const n = k * BATCH + i;
-    out.push({
-      kind: 'message',
-      serial: n + 1,
-      channelSerial: `e1a2b3c4:${n.toString(36)}`,
-      storedAt: 1_796_078_432_143 + i,
-      origin: { region: 'eu', epoch: 'ep-3f2a9c', seq: n + 1 },
-      message: { id: `conn-abc123def:${n}:0`, name: 'bench', connectionId: 'conn-abc123def', data: `${'x'.repeat(60)}|t=${1_796_078_432_143_123 + i}|`, timestamp: 1_796_078_432_143 + i },
-    });
-  }
-  return out;
-}
 
 interface Codec {
   encodeLog(entries: LogEntry[]): Uint8Array;
@@ -48,7 +31,7 @@ const generated: Codec = {
   decodeForwarded: (bytes) =>
     pb.ForwardedEntryList.decode(bytes).entries.map((p) => {
       if (p.item?.$case !== 'message') throw new Error('not a message');
-      return { kind: 'message', serial: 0, channelSerial: '', storedAt: p.storedAt, origin: { region: 'eu', epoch: 'ep-3f2a9c', seq: p.seq }, message: messageFromPb(p.item.message) };
+      return { kind: 'message', serial: 0, channelSerial: '', storedAt: p.storedAt, origin: { region: SAMPLE_ORIGIN.region, epoch: SAMPLE_ORIGIN.epoch, seq: p.seq }, message: messageFromPb(p.item.message) };
     }),
 };
 
@@ -56,7 +39,7 @@ const handWritten: Codec = {
   encodeLog: (entries) => hand.encodeLogEntryList(entries),
   decodeLog: (bytes) => hand.decodeLogEntryList(bytes),
   encodeForwarded: (entries) => hand.encodeForwardedEntryList(entries),
-  decodeForwarded: (bytes) => hand.decodeForwardedEntryList(bytes, 'eu', 'ep-3f2a9c'),
+  decodeForwarded: (bytes) => hand.decodeForwardedEntryList(bytes, SAMPLE_ORIGIN.region, SAMPLE_ORIGIN.epoch),
 };
 
 type Figures = Record<'encodeLog' | 'decodeLog' | 'encodeForwarded' | 'decodeForwarded', number>;
@@ -82,14 +65,8 @@ function round(c: Codec, batches: LogEntry[][]): Figures {
 }
 
 function main(): void {
-  const args = process.argv.slice(2);
-  const opt = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const rounds = Number(opt('--rounds') ?? 15);
-  const out = opt('--out');
-  const batches = Array.from({ length: BATCHES }, (_, k) => batch(k));
+  const rounds = Number(argOf('--rounds') ?? 15);
+  const batches = Array.from({ length: BATCHES }, (_, k) => sampleBatch(k, BATCH));
   const runs: Record<'generated' | 'hand', Figures[]> = { generated: [], hand: [] };
   // Alternate, so that both see the same machine; the first round of each warms up.
   for (let r = 0; r <= rounds; r++) {
@@ -120,11 +97,7 @@ function main(): void {
     },
     speedup: Object.fromEntries(Object.keys(g).map((k) => [k, r3(g[k as keyof Figures] / h[k as keyof Figures])])),
   };
-  console.log(JSON.stringify(result));
-  if (out) {
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, `entry-codec-${result.date.slice(0, 10)}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  }
+  emitResult('entry-codec', result, argOf('--out'));
 }
 
 main();

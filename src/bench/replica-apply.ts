@@ -1,8 +1,7 @@
 /**
  * What a channel's replica spends per replicated entry: batches of 1,000 typical entries
- * (the heal catch-up's: ~100-byte text data, an id, a connection id, a name, an origin)
- * decoded from their LogEntryList bytes, as they arrive, and applied to a fresh replica
- * state (`ChannelState.applyEntries`), R rounds; beside it in each round, the same ids
+ * (sample-entries.ts) decoded from their LogEntryList bytes, as they arrive, and applied
+ * to a fresh replica state (`ChannelState.applyEntries`), R rounds; beside it in each round, the same ids
  * inserted into a fresh Map, which is what the dedup window did per entry before it
  * indexed on first lookup. With `--expose-gc`, also the heap the replica holds per entry
  * (the entry itself, its log slot and its dedup slot).
@@ -10,32 +9,14 @@
  * Usage: node [--expose-gc] dist/bench/replica-apply.js [--rounds R] [--out DIR]
  *        → one JSON line on stdout; with --out, also DIR/replica-apply-<date>.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { LogEntry } from '../channel/entry.js';
 import { ChannelState, type ChannelSettings } from '../channel/state.js';
 import { entryListCodec } from '../transport/entry-codec.js';
-import { median } from './util.js';
+import { SAMPLE_STORED_AT, sampleBatch } from './sample-entries.js';
+import { argOf, emitResult, median } from './util.js';
 
 const BATCH = 1000;
 const BATCHES = 100;
 const SETTINGS: ChannelSettings = { region: 'us', historyMs: 600_000, dedupMs: 120_000, maxMessages: BATCH * BATCHES * 2 };
-
-function batch(k: number, t0: number, epoch: string): LogEntry[] {
-  const out: LogEntry[] = [];
-  for (let i = 0; i < BATCH; i++) {
-    const n = k * BATCH + i;
-    out.push({
-      kind: 'message',
-      serial: n + 1,
-      channelSerial: `${epoch}:${n.toString(36)}`,
-      storedAt: t0 + n,
-      origin: { region: 'eu', epoch: 'ep-3f2a9c', seq: n + 1 },
-      message: { id: `conn-abc123def:${n}:0`, name: 'bench', connectionId: 'conn-abc123def', data: `${'x'.repeat(60)}|t=${1_796_078_432_143_123 + n}|`, timestamp: t0 + n },
-    });
-  }
-  return out;
-}
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -50,12 +31,12 @@ interface Round {
   heapBytesPerEntry: number | null;
 }
 
-function round(encoded: Buffer[], epoch: string): Round {
+function round(encoded: Buffer[]): Round {
   const entries = BATCH * encoded.length;
   const before = gc ? heapAfterGc() : 0;
   // As on the wire: every round decodes fresh strings.
   let decoded = encoded.map((b) => entryListCodec.decodeLogEntryList(b));
-  const replica = ChannelState.fresh('bench:replica-apply', SETTINGS, Date.now(), epoch);
+  const replica = ChannelState.fresh('bench:replica-apply', SETTINGS, SAMPLE_STORED_AT);
   let t = process.hrtime.bigint();
   for (const d of decoded) replica.applyEntries(d);
   const applyNs = Number(process.hrtime.bigint() - t) / entries;
@@ -71,20 +52,12 @@ function round(encoded: Buffer[], epoch: string): Round {
 }
 
 function main(): void {
-  const args = process.argv.slice(2);
-  const opt = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const rounds = Number(opt('--rounds') ?? 7);
-  const out = opt('--out');
-  const epoch = 'e1a2b3c4';
-  const t0 = Date.now();
-  const encoded = Array.from({ length: BATCHES }, (_, k) => entryListCodec.encodeLogEntryList(batch(k, t0, epoch)));
+  const rounds = Number(argOf('--rounds') ?? 7);
+  const encoded = Array.from({ length: BATCHES }, (_, k) => entryListCodec.encodeLogEntryList(sampleBatch(k, BATCH)));
   const runs: Round[] = [];
   // The first round warms up (JIT) and is not counted.
   for (let r = 0; r <= rounds; r++) {
-    const x = round(encoded, epoch);
+    const x = round(encoded);
     if (r > 0) runs.push(x);
   }
   const m = (f: (r: Round) => number | null) => {
@@ -101,11 +74,7 @@ function main(): void {
     heapBytesPerEntry: m((r) => r.heapBytesPerEntry),
     runs: runs.map((r) => ({ ...r, applyNsPerEntry: Math.round(r.applyNsPerEntry), mapInsertNsPerEntry: Math.round(r.mapInsertNsPerEntry), heapBytesPerEntry: r.heapBytesPerEntry === null ? null : Math.round(r.heapBytesPerEntry) })),
   };
-  console.log(JSON.stringify(result));
-  if (out) {
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, `replica-apply-${result.date.slice(0, 10)}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  }
+  emitResult('replica-apply', result, argOf('--out'));
 }
 
 main();

@@ -1,5 +1,7 @@
 /** Helpers shared by the benchmarks. */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 
 /** A port free on 127.0.0.1 now. */
 export function freePort(): Promise<number> {
@@ -40,4 +42,22 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
   });
   await Promise.all(lanes);
   return out;
+}
+
+/** The value after `--name` on a standalone bench script's command line, if given. */
+export function argOf(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/**
+ * A standalone bench script's result: one JSON line on stdout and, with `out`, the same
+ * (indented) in `out/<stem>-<date>.json`.
+ */
+export function emitResult(stem: string, result: { date: string }, out: string | undefined): void {
+  console.log(JSON.stringify(result));
+  if (out) {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, `${stem}-${result.date.slice(0, 10)}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  }
 }
