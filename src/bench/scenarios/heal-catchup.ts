@@ -100,19 +100,15 @@ export async function measureHealCatchup(ctx: ScenarioContext, o: HealOptions): 
         const channel = `heal-${round}`;
         const g = `b${round}`;
         const check = `a${round}`;
-        await probe.subscribe(g, regionUrls(d, B), o.subscribers, channel, d.key);
-        await probe.subscribe(check, regionUrls(d, A).slice(-1), 1, channel, d.key);
         const pubName = `pub${round}`;
-        await probe.publisher(pubName, d.nodes.find((n) => n.region === A)!.wsUrl, channel, d.key);
-        const warm = await probe.publish(pubName, { ratePerS: 200, count: 100 });
-        const warmB = await probe.waitFor(g, warm.fromSeq, warm.toSeq, 15_000, 10_000);
-        if (!warmB.done) throw new Error(`forwarding to ${B} did not start: ${warmB.have} of ${warmB.want} warm-up deliveries`);
+        await forwarding(d, probe, o, channel, g, pubName);
+        await probe.subscribe(check, regionUrls(d, A).slice(-1), 1, channel, d.key);
         await partition(d, A, B);
         const linkDownMs = await waitForLinks(d, 'down', 20_000);
         ctx.log(`  round ${round + 1}: link down (noticed after ${linkDownMs} ms); publishing ${o.backlog} messages in ${A}`);
         const nodes = () => d.nodes.map((n) => ({ name: n.name, pid: d.supervisor.nodes.get(n.name)?.pid ?? n.pid }));
         const pubWindow = CpuWindow.start(nodes(), [process.pid, probe.pid]);
-        const published = await probe.publish(pubName, { ratePerS: 0, count: o.backlog, maxInFlight: o.maxInFlight, ackWaitMs: 30_000 });
+        const published = await publishBacklog(probe, pubName, o.backlog, o);
         const publishCpu = pubWindow.end();
         const aCheck = await probe.waitFor(check, published.fromSeq, published.toSeq, 30_000, 10_000);
         const before = await probe.summary(g, { fromSeq: published.fromSeq, toSeq: published.toSeq });
@@ -153,19 +149,11 @@ export async function measureHealCatchup(ctx: ScenarioContext, o: HealOptions): 
 async function warmUp(ctx: ScenarioContext, d: AblyDeployment, probe: Probe, o: HealOptions): Promise<void> {
   const names = d.nodes.filter((n) => n.region === B).map((n) => n.name);
   const channels = names.map((n) => channelMasteredBy(names, n, 'heal-warm'));
-  for (const [i, channel] of channels.entries()) {
-    await probe.subscribe(`w${i}`, regionUrls(d, B), o.subscribers, channel, d.key);
-    await probe.publisher(`wpub${i}`, d.nodes.find((n) => n.region === A)!.wsUrl, channel, d.key);
-    const first = await probe.publish(`wpub${i}`, { ratePerS: 200, count: 100 });
-    const got = await probe.waitFor(`w${i}`, first.fromSeq, first.toSeq, 15_000, 10_000);
-    if (!got.done) throw new Error(`warm-up: forwarding to ${B} did not start on ${channel}: ${got.have} of ${got.want}`);
-  }
+  for (const [i, channel] of channels.entries()) await forwarding(d, probe, o, channel, `w${i}`, `wpub${i}`);
   await partition(d, A, B);
   await waitForLinks(d, 'down', 20_000);
   const published: PublishResult[] = [];
-  for (const i of channels.keys()) {
-    published.push(await probe.publish(`wpub${i}`, { ratePerS: 0, count: o.warmupBacklog, maxInFlight: o.maxInFlight, ackWaitMs: 30_000 }));
-  }
+  for (const i of channels.keys()) published.push(await publishBacklog(probe, `wpub${i}`, o.warmupBacklog, o));
   const t0 = nowUs();
   await heal(d, A, B);
   for (const [i, p] of published.entries()) {
@@ -176,6 +164,23 @@ async function warmUp(ctx: ScenarioContext, d: AblyDeployment, probe: Probe, o: 
     `  warm-up (not counted): ${channels.length} channels × ${o.warmupBacklog} messages, mastered in ${B} by ${names.join(', ')}; caught up ${((nowUs() - t0) / 1e6).toFixed(1)} s after the heal`,
   );
   await waitForLinks(d, 'up', 30_000);
+}
+
+/**
+ * Subscribers in B (probe group `group`) and a publisher in A (`pub`) on `channel`; then
+ * 100 messages, which must reach B: forwarding has started.
+ */
+async function forwarding(d: AblyDeployment, probe: Probe, o: HealOptions, channel: string, group: string, pub: string): Promise<void> {
+  await probe.subscribe(group, regionUrls(d, B), o.subscribers, channel, d.key);
+  await probe.publisher(pub, d.nodes.find((n) => n.region === A)!.wsUrl, channel, d.key);
+  const first = await probe.publish(pub, { ratePerS: 200, count: 100 });
+  const got = await probe.waitFor(group, first.fromSeq, first.toSeq, 15_000, 10_000);
+  if (!got.done) throw new Error(`forwarding to ${B} did not start on ${channel}: ${got.have} of ${got.want} first deliveries`);
+}
+
+/** `count` messages as fast as acknowledgements come back (at most `maxInFlight` unanswered). */
+function publishBacklog(probe: Probe, pub: string, count: number, o: HealOptions): Promise<PublishResult> {
+  return probe.publish(pub, { ratePerS: 0, count, maxInFlight: o.maxInFlight, ackWaitMs: 30_000 });
 }
 
 /** Which node masters the channel in each region, and which is each region's globalmaster. */
