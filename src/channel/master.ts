@@ -2,7 +2,9 @@
  * The channel master: one channel on the node that owns it in the region's ring.
  * It orders and deduplicates publishes (ChannelState), has each batch copied to the
  * replica, and only then broadcasts it once per subscribing node and lets the
- * publishers' nodes ACK. Everything a client can observe (broadcasts, replies, range and
+ * publishers' nodes ACK. One batch is replicated at a time; the batches that queue
+ * behind it meanwhile are merged and go out as one (group commit), so a busy channel
+ * makes fewer, larger replications and broadcasts rather than a growing queue of small ones. Everything a client can observe (broadcasts, replies, range and
  * history reads) stops at the last replicated serial, so nothing seen is ever lost by
  * the failure of one node.
  */
@@ -43,6 +45,11 @@ export interface MasterDeps {
 const INTEREST_START_MARGIN_MS = 2000;
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
+/**
+ * Batches that queued behind a replication in flight go out together as one, up to
+ * this many entries (one replication round trip and one broadcast per node for all).
+ */
+const MAX_GROUP_ENTRIES = 4000;
 
 interface Batch {
   entries: LogEntry[];
@@ -57,8 +64,10 @@ export class ChannelMaster {
   /** Last serial every subscriber has been sent (and the replica holds). */
   private published: { serial: number; channelSerial: string };
   private open: Batch | null = null;
-  private chain: Promise<void> = Promise.resolve();
-  private inFlight = 0;
+  /** Batches flushed while a replication was in flight, in order. */
+  private readonly waiting: Batch[] = [];
+  /** The replication and broadcast in flight (one at a time, in order). */
+  private running: Promise<void> | null = null;
   private stopped: AblyError | null = null;
   /** The presence set as of `published` (what a new subscriber syncs from). */
   private readonly view: PresenceSet;
@@ -93,7 +102,7 @@ export class ChannelMaster {
 
   /** Whether batches are waiting for replication. */
   get busy(): boolean {
-    return this.inFlight > 0 || this.open !== null;
+    return this.running !== null || this.open !== null;
   }
 
   /**
@@ -244,21 +253,47 @@ export class ChannelMaster {
   private flush(batch: Batch): void {
     if (this.open !== batch) return; // already flushed
     this.open = null;
-    this.inFlight++;
-    this.chain = this.chain
-      .then(async () => {
-        if (this.stopped) throw this.stopped;
-        if (batch.entries.length || batch.holds.length) await this.deps.replicate(this, batch.entries, batch.holds);
-        if (this.stopped) throw this.stopped;
-        this.broadcast(batch.entries, batch.discontinuity);
-        for (const w of batch.waiters) w.resolve();
-      })
-      .catch((err) => {
-        for (const w of batch.waiters) w.reject(err);
-      })
-      .finally(() => {
-        this.inFlight--;
-      });
+    this.waiting.push(batch);
+    if (!this.running) this.next();
+  }
+
+  /** Starts the next replication: every batch waiting, merged (group commit). */
+  private next(): void {
+    const group = this.takeGroup();
+    this.running = group ? this.commit(group).then(() => this.next()) : null;
+  }
+
+  /**
+   * The waiting batches that can go out as one: in order, up to MAX_GROUP_ENTRIES
+   * entries, and only the first may carry a discontinuity (it comes before its entries).
+   */
+  private takeGroup(): Batch | null {
+    const first = this.waiting.shift();
+    if (!first) return null;
+    let n = first.entries.length;
+    while (this.waiting.length) {
+      const b = this.waiting[0]!;
+      if (b.discontinuity || n + b.entries.length > MAX_GROUP_ENTRIES) break;
+      this.waiting.shift();
+      n += b.entries.length;
+      for (const e of b.entries) first.entries.push(e);
+      for (const h of b.holds) first.holds.push(h);
+      for (const w of b.waiters) first.waiters.push(w);
+    }
+    return first;
+  }
+
+  /** Replicates a batch, then broadcasts it and settles its publishers; never rejects. */
+  private async commit(batch: Batch): Promise<void> {
+    try {
+      if (this.stopped) throw this.stopped;
+      if (batch.entries.length || batch.holds.length) await this.deps.replicate(this, batch.entries, batch.holds);
+      if (this.stopped) throw this.stopped;
+      this.broadcast(batch.entries, batch.discontinuity);
+      for (const w of batch.waiters) w.resolve();
+    } catch (err) {
+      for (const w of batch.waiters) w.reject(err);
+    }
   }
 
   private broadcast(entries: LogEntry[], discontinuity: ErrorInfo | null = null): void {
@@ -321,12 +356,11 @@ export class ChannelMaster {
    */
   async stop(reason: AblyError): Promise<void> {
     this.stopped = reason;
-    if (this.open) {
-      const b = this.open;
-      this.open = null;
-      for (const w of b.waiters) w.reject(reason);
-    }
-    await this.chain.catch(() => undefined);
+    const unsent = this.open ? [this.open, ...this.waiting] : [...this.waiting];
+    this.open = null;
+    this.waiting.length = 0;
+    for (const b of unsent) for (const w of b.waiters) w.reject(reason);
+    await this.running;
   }
 
   get isStopped(): boolean {

@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/clock.js';
+import type { LogEntry } from '../../../src/channel/entry.js';
+import { ChannelMaster } from '../../../src/channel/master.js';
+import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
+import { AblyError } from '../../../src/errors.js';
+import type { Broadcast } from '../../../src/transport/messages.js';
+
+const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 1000 };
+const KEY = 'app:chat';
+
+/** A replica whose answers the test releases one at a time. */
+class HeldReplica {
+  readonly calls: number[][] = [];
+  private readonly pending: { resolve(): void; reject(e: unknown): void }[] = [];
+
+  replicate = (_m: ChannelMaster, entries: LogEntry[]): Promise<void> => {
+    this.calls.push(entries.map((e) => e.serial));
+    return new Promise<void>((resolve, reject) => this.pending.push({ resolve, reject }));
+  };
+
+  get waiting(): number {
+    return this.pending.length;
+  }
+
+  answer(): void {
+    this.pending.shift()!.resolve();
+  }
+}
+
+function setup() {
+  const clock = new ManualClock();
+  const replica = new HeldReplica();
+  const broadcasts: Broadcast[] = [];
+  const master = new ChannelMaster(KEY, ChannelState.fresh(KEY, settings, clock.now(), 'ep1'), {
+    now: () => clock.now(),
+    sendBroadcast: (_to, msg) => broadcasts.push(msg),
+    replicate: replica.replicate,
+  });
+  master.subscribe('n2');
+  return { master, replica, broadcasts };
+}
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in 2 s');
+    await turn();
+  }
+}
+
+const publish = (m: ChannelMaster, id: string) => m.publish([{ id, data: id, timestamp: 0 }]);
+
+describe('ChannelMaster group commit', () => {
+  it('merges the batches that queued behind a replication into one replication and one broadcast, in order', async () => {
+    const { master, replica, broadcasts } = setup();
+    const first = publish(master, 'a');
+    await until(() => replica.waiting === 1);
+    // Three more turns' batches queue while the first is being replicated.
+    const queued = [publish(master, 'b')];
+    await turn();
+    queued.push(publish(master, 'c'), publish(master, 'd'));
+    await turn();
+    queued.push(publish(master, 'e'));
+    await turn();
+    expect(replica.calls).toEqual([[1]]);
+    expect(broadcasts).toEqual([]);
+
+    replica.answer();
+    expect(await first).toEqual(['eu~ep1~1']);
+    await until(() => replica.waiting === 1);
+    expect(replica.calls).toEqual([[1], [2, 3, 4, 5]]);
+    expect(broadcasts.map((b) => b.entries.map((e) => e.serial))).toEqual([[1]]);
+
+    replica.answer();
+    expect(await Promise.all(queued)).toEqual([['eu~ep1~2'], ['eu~ep1~3'], ['eu~ep1~4'], ['eu~ep1~5']]);
+    expect(broadcasts.map((b) => b.entries.map((e) => e.serial))).toEqual([[1], [2, 3, 4, 5]]);
+    expect(master.position().serial).toBe(5);
+    await until(() => !master.busy);
+  });
+
+  it('keeps a discontinuity at the start of its own broadcast, after what queued before it', async () => {
+    const { master, replica, broadcasts } = setup();
+    void publish(master, 'a');
+    await until(() => replica.waiting === 1);
+    void publish(master, 'b');
+    await turn();
+    const gap = AblyError.of('channelMessagesExpired', 'lost').toInfo();
+    const afterGap = master.enqueue([], [], gap);
+    void publish(master, 'c');
+    await turn();
+
+    replica.answer();
+    await until(() => replica.calls.length === 2);
+    expect(replica.calls[1]).toEqual([2]);
+    replica.answer();
+    await until(() => replica.calls.length === 3);
+    expect(replica.calls[2]).toEqual([3]);
+    replica.answer();
+    await afterGap;
+    await until(() => !master.busy);
+    expect(broadcasts.map((b) => [b.entries.map((e) => e.serial), b.discontinuity?.code ?? null])).toEqual([
+      [[1], null],
+      [[2], null],
+      [[3], 90003],
+    ]);
+  });
+
+  it('on stop, fails the batches still waiting and resolves once the replication in flight ends', async () => {
+    const { master, replica, broadcasts } = setup();
+    const first = publish(master, 'a');
+    await until(() => replica.waiting === 1);
+    const queued = publish(master, 'b');
+    await turn();
+    const open = publish(master, 'c');
+    const reason = AblyError.of('channelFailed', 'master moved');
+    let stopped = false;
+    const stopping = master.stop(reason).then(() => (stopped = true));
+    await expect(queued).rejects.toBe(reason);
+    await expect(open).rejects.toBe(reason);
+    await turn();
+    expect(stopped).toBe(false);
+    replica.answer();
+    await stopping;
+    // The batch in flight was replicated but the master stopped before broadcasting it.
+    await expect(first).rejects.toBe(reason);
+    expect(broadcasts).toEqual([]);
+    expect(replica.calls).toEqual([[1]]);
+    expect(master.busy).toBe(false);
+  });
+});
