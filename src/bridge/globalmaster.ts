@@ -29,6 +29,7 @@ import type { ForwardedBatch, MasteredChannel, NodeId, NodeMessage } from '../tr
 import type { Rpc } from '../transport/rpc.js';
 import { fromPb, toPb, type LinkFrame } from './codec.js';
 import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js';
+import { IngestQueue } from './ingest-queue.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
@@ -146,7 +147,8 @@ export class Globalmaster {
   private readonly sessions = new Map<string, Session>();
   private readonly clients = new Map<string, grpc.Client>();
   private readonly redial = new Map<string, { timer: NodeJS.Timeout | null; backoff: number; failures: number }>();
-  private readonly ingestChains = new Map<string, Promise<void>>();
+  /** A peer's batches on their way to this region's masters, in order per channel. */
+  private readonly ingests = new IngestQueue<Session>((s, batch) => this.ingest(s, batch));
   private readonly replaysAsked = new Map<string, number>();
   private nextReplayId = 1;
   private readonly listeners: ((e: LinkEvent) => void)[] = [];
@@ -445,7 +447,7 @@ export class Globalmaster {
       case 'forward':
         s.entriesIn += f.batch.entries.length;
         if (f.replyTo) this.replaysAsked.delete(`${s.region}\u0000${f.batch.channel}`);
-        this.ingest(s, f.batch);
+        this.ingests.push(s, s.region, f.batch);
         return;
       case 'ack':
         s.acks++;
@@ -477,25 +479,17 @@ export class Globalmaster {
     return out;
   }
 
-  /** Messages of a peer go to this region's master, in order per channel. */
-  private ingest(s: Session, batch: ForwardedBatch): void {
-    const key = `${s.region}\u0000${batch.channel}`;
-    const prev = this.ingestChains.get(key) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      try {
-        const { body } = await this.d.router.call(batch.channel, { type: 'ingest', batch }, CHANNEL_REQUEST_TIMEOUT_MS);
-        if (body.kind !== 'ingested') return;
-        if (body.replayAfter !== null) this.askReplay(batch.channel, s.region, batch.epoch, body.replayAfter);
-        else if (batch.entries.length) s.send({ type: 'ack', channel: batch.channel, epoch: batch.epoch, seq: body.seq });
-      } catch (err) {
-        // The master could not take it: ask again from where it is once it can.
-        this.d.log.warn({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; will be replayed');
-      }
-    });
-    this.ingestChains.set(key, next);
-    void next.finally(() => {
-      if (this.ingestChains.get(key) === next) this.ingestChains.delete(key);
-    });
+  /** Stores a peer's batch at this region's master (in order per channel: `ingests`); never rejects. */
+  private async ingest(s: Session, batch: ForwardedBatch): Promise<void> {
+    try {
+      const { body } = await this.d.router.call(batch.channel, { type: 'ingest', batch }, CHANNEL_REQUEST_TIMEOUT_MS);
+      if (body.kind !== 'ingested') return;
+      if (body.replayAfter !== null) this.askReplay(batch.channel, s.region, batch.epoch, body.replayAfter);
+      else if (batch.entries.length) s.send({ type: 'ack', channel: batch.channel, epoch: batch.epoch, seq: body.seq });
+    } catch (err) {
+      // The master could not take it: ask again from where it is once it can.
+      this.d.log.warn({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; will be replayed');
+    }
   }
 
   private askReplay(channel: ChannelKey, region: string, epoch: string, afterSeq: number): void {

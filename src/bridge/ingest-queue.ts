@@ -1,0 +1,83 @@
+/**
+ * Another region's forwarded batches on their way to this region's channel masters. Per
+ * (region, channel) they go in order, one ingest in flight at a time; the batches
+ * that arrive meanwhile are joined into one (their ForwardedEntryLists concatenated as
+ * bytes, which protobuf reads as one list). So a channel's stream from another region
+ * keeps up however long a master takes to store a batch (its replication round trip),
+ * and a catch-up's pages reach the master in fewer, larger ingests.
+ */
+import { ForwardedEntries } from '../transport/entry-lists.js';
+import type { ForwardedBatch } from '../transport/messages.js';
+
+/** A joined batch holds at most this many entries (a catch-up page is 1,000). */
+export const MAX_JOINED_ENTRIES = 4000;
+
+/**
+ * Whether `next` continues `batch` (of `entries` entries so far) with nothing between
+ * them: same epoch, no gap, and either no new start or one right at `batch`'s end.
+ */
+function continues(batch: ForwardedBatch, entries: number, next: ForwardedBatch): boolean {
+  if (next.epoch !== batch.epoch || next.gapBefore || batch.entries.length === 0 || next.entries.length === 0) return false;
+  if (next.startSeq !== undefined && next.startSeq !== batch.entries.lastSeq) return false;
+  return entries + next.entries.length <= MAX_JOINED_ENTRIES;
+}
+
+/** The batches as one: the first's start and gap, all their entries in order. */
+export function joinBatches(batches: readonly ForwardedBatch[]): ForwardedBatch {
+  const first = batches[0]!;
+  if (batches.length === 1) return first;
+  const last = batches[batches.length - 1]!;
+  const count = batches.reduce((n, b) => n + b.entries.length, 0);
+  const bytes = Buffer.concat(batches.map((b) => b.entries.encoded()));
+  return { ...first, entries: ForwardedEntries.fromBytes(bytes, count, last.entries.lastSeq) };
+}
+
+interface Item<S> {
+  session: S;
+  batch: ForwardedBatch;
+}
+
+export class IngestQueue<S> {
+  /** Batches waiting behind the ingest in flight, per queue key (present while one is in flight). */
+  private readonly waiting = new Map<string, Item<S>[]>();
+
+  /** `ingest` stores one batch (from `session`) at its master; it must not reject. */
+  constructor(private readonly ingest: (session: S, batch: ForwardedBatch) => Promise<void>) {}
+
+  /** Queues a batch that came over `session` from region `region`. */
+  push(session: S, region: string, batch: ForwardedBatch): void {
+    const key = `${region}\u0000${batch.channel}`;
+    const q = this.waiting.get(key);
+    if (q) {
+      q.push({ session, batch });
+      return;
+    }
+    this.waiting.set(key, []);
+    void this.run(key, { session, batch });
+  }
+
+  /** Channels with an ingest in flight. */
+  get active(): number {
+    return this.waiting.size;
+  }
+
+  private async run(key: string, first: Item<S>): Promise<void> {
+    for (let item: Item<S> | null = first; item; item = this.take(key)) await this.ingest(item.session, item.batch);
+    this.waiting.delete(key);
+  }
+
+  /** The next batch to ingest: the first waiting, joined with those that continue it over the same session. */
+  private take(key: string): Item<S> | null {
+    const q = this.waiting.get(key)!;
+    const first = q.shift();
+    if (!first) return null;
+    const parts = [first.batch];
+    let entries = first.batch.entries.length;
+    while (q.length && q[0]!.session === first.session && continues(parts[parts.length - 1]!, entries, q[0]!.batch)) {
+      const next = q.shift()!.batch;
+      parts.push(next);
+      entries += next.entries.length;
+    }
+    return { session: first.session, batch: joinBatches(parts) };
+  }
+}
