@@ -23,7 +23,7 @@ function continues(batch: ForwardedBatch, entries: number, next: ForwardedBatch)
 }
 
 /** The batches as one: the first's start and gap, all their entries in order. */
-export function joinBatches(batches: readonly ForwardedBatch[]): ForwardedBatch {
+function joinBatches(batches: readonly ForwardedBatch[]): ForwardedBatch {
   const first = batches[0]!;
   if (batches.length === 1) return first;
   const last = batches[batches.length - 1]!;

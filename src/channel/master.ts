@@ -4,9 +4,10 @@
  * replica, and only then broadcasts it once per subscribing node and lets the
  * publishers' nodes ACK. One batch is replicated at a time; the batches that queue
  * behind it meanwhile are merged and go out as one (group commit), so a busy channel
- * makes fewer, larger replications and broadcasts rather than a growing queue of small ones. Everything a client can observe (broadcasts, replies, range and
- * history reads) stops at the last replicated serial, so nothing seen is ever lost by
- * the failure of one node.
+ * makes fewer, larger replications and broadcasts rather than a growing queue of small
+ * ones. Everything a client can observe (broadcasts, replies, range and history reads)
+ * stops at the last replicated serial, so nothing seen is ever lost by the failure of
+ * one node.
  */
 import { hashName } from './sub-digest.js';
 import { AblyError, type ErrorInfo } from '../errors.js';
