@@ -9,17 +9,20 @@
 import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { ForwardedBatch } from '../transport/messages.js';
 
-/** A joined batch holds at most this many entries (a catch-up page is 1,000). */
+/** A joined batch holds at most this many entries (a catch-up page is 1,000)… */
 export const MAX_JOINED_ENTRIES = 4000;
+/** …and at most this many bytes of them (well inside a node frame). */
+export const MAX_JOINED_BYTES = 4 * 1024 * 1024;
 
 /**
- * Whether `next` continues `batch` (of `entries` entries so far) with nothing between
- * them: same epoch, no gap, and either no new start or one right at `batch`'s end.
+ * Whether `next` continues `batch` (the join so far holding `entries` entries in
+ * `bytes`) with nothing between them: same epoch, no gap, and either no new start or
+ * one right at `batch`'s end.
  */
-function continues(batch: ForwardedBatch, entries: number, next: ForwardedBatch): boolean {
+function continues(batch: ForwardedBatch, entries: number, bytes: number, next: ForwardedBatch): boolean {
   if (next.epoch !== batch.epoch || next.gapBefore || batch.entries.length === 0 || next.entries.length === 0) return false;
   if (next.startSeq !== undefined && next.startSeq !== batch.entries.lastSeq) return false;
-  return entries + next.entries.length <= MAX_JOINED_ENTRIES;
+  return entries + next.entries.length <= MAX_JOINED_ENTRIES && bytes + next.entries.encoded().length <= MAX_JOINED_BYTES;
 }
 
 /** The batches as one: the first's start and gap, all their entries in order. */
@@ -73,10 +76,12 @@ export class IngestQueue<S> {
     if (!first) return null;
     const parts = [first.batch];
     let entries = first.batch.entries.length;
-    while (q.length && q[0]!.session === first.session && continues(parts[parts.length - 1]!, entries, q[0]!.batch)) {
+    let bytes = q.length ? first.batch.entries.encoded().length : 0;
+    while (q.length && q[0]!.session === first.session && continues(parts[parts.length - 1]!, entries, bytes, q[0]!.batch)) {
       const next = q.shift()!.batch;
       parts.push(next);
       entries += next.entries.length;
+      bytes += next.entries.encoded().length;
     }
     return { session: first.session, batch: joinBatches(parts) };
   }

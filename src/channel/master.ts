@@ -12,6 +12,7 @@
 import { hashName } from './sub-digest.js';
 import { AblyError, type ErrorInfo } from '../errors.js';
 import { RateLimiter } from '../rate.js';
+import { sizeEstimate } from '../protocol/frames.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { Broadcast, ForwardedBatch, NodeId } from '../transport/messages.js';
@@ -48,9 +49,18 @@ const INTEREST_START_MARGIN_MS = 2000;
 const REPLAY_PAGE = 1000;
 /**
  * Batches that queued behind a replication in flight go out together as one, up to
- * this many entries (one replication round trip and one broadcast per node for all).
+ * this many entries and about this many bytes (one replication round trip and one
+ * broadcast per node for all; the bytes keep a group of large messages well inside a
+ * node frame).
  */
 const MAX_GROUP_ENTRIES = 4000;
+const MAX_GROUP_BYTES = 4 * 1024 * 1024;
+
+function batchBytes(b: Batch): number {
+  let n = 0;
+  for (const e of b.entries) n += sizeEstimate(e);
+  return n;
+}
 
 interface Batch {
   entries: LogEntry[];
@@ -266,17 +276,22 @@ export class ChannelMaster {
 
   /**
    * The waiting batches that can go out as one: in order, up to MAX_GROUP_ENTRIES
-   * entries, and only the first may carry a discontinuity (it comes before its entries).
+   * entries and MAX_GROUP_BYTES, and only the first may carry a discontinuity (it comes
+   * before its entries).
    */
   private takeGroup(): Batch | null {
     const first = this.waiting.shift();
     if (!first) return null;
     let n = first.entries.length;
+    let bytes = this.waiting.length ? batchBytes(first) : 0;
     while (this.waiting.length) {
       const b = this.waiting[0]!;
       if (b.discontinuity || n + b.entries.length > MAX_GROUP_ENTRIES) break;
+      const more = batchBytes(b);
+      if (bytes + more > MAX_GROUP_BYTES) break;
       this.waiting.shift();
       n += b.entries.length;
+      bytes += more;
       for (const e of b.entries) first.entries.push(e);
       for (const h of b.holds) first.holds.push(h);
       for (const w of b.waiters) first.waiters.push(w);

@@ -18,8 +18,8 @@ import type { ProtocolMessage, WireFormat } from './types.js';
  */
 export const FRAME_BUDGET_BYTES = 64 * 1024;
 
-/** About what an entry adds to a frame (data as sent in JSON; extras guessed): only to cut frames. */
-function sizeEstimate(e: LogEntry): number {
+/** About what an entry adds to a frame (data as sent in JSON; extras guessed): only to cut frames and batches. */
+export function sizeEstimate(e: LogEntry): number {
   const m = e.kind === 'message' ? e.message : e.presence;
   const d = m.data;
   const data = d === undefined ? 0 : typeof d === 'string' ? d.length : Math.ceil((d.length * 4) / 3);

@@ -8,7 +8,7 @@ const REGION = 'eu';
 const EPOCH = 'ep1';
 
 /** Entries with origin seqs from+1 … from+n, as they come over the region link (bytes). */
-function entries(from: number, n: number): ForwardedEntries {
+function entries(from: number, n: number, data?: string): ForwardedEntries {
   const list: LogEntry[] = [];
   for (let i = 1; i <= n; i++) {
     const seq = from + i;
@@ -18,15 +18,15 @@ function entries(from: number, n: number): ForwardedEntries {
       channelSerial: `${REGION}~${EPOCH}~${seq}`,
       storedAt: 1_000 + seq,
       origin: { region: REGION, epoch: EPOCH, seq },
-      message: { id: `m${seq}`, data: `d${seq}`, timestamp: 1_000 + seq },
+      message: { id: `m${seq}`, data: data ?? `d${seq}`, timestamp: 1_000 + seq },
     });
   }
   const sent = ForwardedEntries.of(list);
   return ForwardedEntries.fromBytes(sent.encoded(), sent.length, sent.lastSeq);
 }
 
-function batch(channel: string, from: number, n: number, extra: Partial<ForwardedBatch> = {}): ForwardedBatch {
-  return { channel, region: REGION, epoch: EPOCH, gapBefore: false, entries: entries(from, n), ...extra };
+function batch(channel: string, from: number, n: number, extra: Partial<ForwardedBatch> = {}, data?: string): ForwardedBatch {
+  return { channel, region: REGION, epoch: EPOCH, gapBefore: false, entries: entries(from, n, data), ...extra };
 }
 
 /** A master whose answers the test releases one at a time; records what each ingest held. */
@@ -74,6 +74,18 @@ describe('IngestQueue', () => {
     q.push('s1', REGION, batch('a', 15, 5, { startSeq: 15 }));
     await answer();
     expect(ingested[1]).toMatchObject({ startSeq: 10, seqs: range(10, 10) });
+  });
+
+  it('joins no more than 4 MB of entries', async () => {
+    const { q, ingested, answer } = heldMaster();
+    const big = 'x'.repeat(1_500_000);
+    q.push('s1', REGION, batch('a', 0, 1));
+    for (let i = 1; i <= 3; i++) q.push('s1', REGION, batch('a', i, 1, {}, big));
+    await answer();
+    await answer();
+    expect(ingested.map((i) => i.seqs)).toEqual([[1], [2, 3], [4]]);
+    await answer();
+    expect(q.active).toBe(0);
   });
 
   it('does not join across a gap, a new epoch, a start elsewhere, another session or the size bound', async () => {

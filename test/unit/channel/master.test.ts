@@ -51,7 +51,7 @@ async function until(cond: () => boolean): Promise<void> {
   }
 }
 
-const publish = (m: ChannelMaster, id: string) => m.publish([{ id, data: id, timestamp: 0 }]);
+const publish = (m: ChannelMaster, id: string, data: string = id) => m.publish([{ id, data, timestamp: 0 }]);
 
 describe('ChannelMaster group commit', () => {
   it('merges the batches that queued behind a replication into one replication and one broadcast, in order', async () => {
@@ -78,6 +78,24 @@ describe('ChannelMaster group commit', () => {
     expect(await Promise.all(queued)).toEqual([['eu~ep1~2'], ['eu~ep1~3'], ['eu~ep1~4'], ['eu~ep1~5']]);
     expect(broadcasts.map((b) => b.entries.map((e) => e.serial))).toEqual([[1], [2, 3, 4, 5]]);
     expect(master.position().serial).toBe(5);
+    await until(() => !master.busy);
+  });
+
+  it('merges no more than about 4 MB of queued messages into one replication', async () => {
+    const { master, replica } = setup();
+    const big = 'x'.repeat(1_500_000);
+    void publish(master, 'a');
+    await until(() => replica.waiting === 1);
+    for (const id of ['b', 'c', 'd']) {
+      void publish(master, id, big);
+      await turn();
+    }
+    replica.answer();
+    await until(() => replica.calls.length === 2);
+    replica.answer();
+    await until(() => replica.calls.length === 3);
+    expect(replica.calls).toEqual([[1], [2, 3], [4]]);
+    replica.answer();
     await until(() => !master.busy);
   });
 
