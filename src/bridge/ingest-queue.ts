@@ -6,13 +6,8 @@
  * keeps up however long a master takes to store a batch (its replication round trip),
  * and a catch-up's pages reach the master in fewer, larger ingests.
  */
-import { ForwardedEntries } from '../transport/entry-lists.js';
+import { ForwardedEntries, MAX_MERGED_BYTES, MAX_MERGED_ENTRIES } from '../transport/entry-lists.js';
 import type { ForwardedBatch } from '../transport/messages.js';
-
-/** A joined batch holds at most this many entries (a catch-up page is 1,000)… */
-export const MAX_JOINED_ENTRIES = 4000;
-/** …and at most this many bytes of them (well inside a node frame). */
-export const MAX_JOINED_BYTES = 4 * 1024 * 1024;
 
 /**
  * Whether `next` continues `batch` (the join so far holding `entries` entries in
@@ -22,7 +17,7 @@ export const MAX_JOINED_BYTES = 4 * 1024 * 1024;
 function continues(batch: ForwardedBatch, entries: number, bytes: number, next: ForwardedBatch): boolean {
   if (next.epoch !== batch.epoch || next.gapBefore || batch.entries.length === 0 || next.entries.length === 0) return false;
   if (next.startSeq !== undefined && next.startSeq !== batch.entries.lastSeq) return false;
-  return entries + next.entries.length <= MAX_JOINED_ENTRIES && bytes + next.entries.encoded().length <= MAX_JOINED_BYTES;
+  return entries + next.entries.length <= MAX_MERGED_ENTRIES && bytes + next.entries.encoded().length <= MAX_MERGED_BYTES;
 }
 
 /** The batches as one: the first's start and gap, all their entries in order. */

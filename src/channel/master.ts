@@ -14,7 +14,7 @@ import { AblyError, type ErrorInfo } from '../errors.js';
 import { RateLimiter } from '../rate.js';
 import { sizeEstimate } from '../protocol/frames.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
-import { ForwardedEntries } from '../transport/entry-lists.js';
+import { ForwardedEntries, MAX_MERGED_BYTES, MAX_MERGED_ENTRIES } from '../transport/entry-lists.js';
 import type { Broadcast, ForwardedBatch, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
@@ -47,15 +47,6 @@ export interface MasterDeps {
 const INTEREST_START_MARGIN_MS = 2000;
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
-/**
- * Batches that queued behind a replication in flight go out together as one, up to
- * this many entries and about this many bytes (one replication round trip and one
- * broadcast per node for all; the bytes keep a group of large messages well inside a
- * node frame).
- */
-const MAX_GROUP_ENTRIES = 4000;
-const MAX_GROUP_BYTES = 4 * 1024 * 1024;
-
 function batchBytes(b: Batch): number {
   let n = 0;
   for (const e of b.entries) n += sizeEstimate(e);
@@ -275,8 +266,8 @@ export class ChannelMaster {
   }
 
   /**
-   * The waiting batches that can go out as one: in order, up to MAX_GROUP_ENTRIES
-   * entries and MAX_GROUP_BYTES, and only the first may carry a discontinuity (it comes
+   * The waiting batches that can go out as one: in order, up to MAX_MERGED_ENTRIES
+   * entries and MAX_MERGED_BYTES, and only the first may carry a discontinuity (it comes
    * before its entries).
    */
   private takeGroup(): Batch | null {
@@ -286,9 +277,9 @@ export class ChannelMaster {
     let bytes = this.waiting.length ? batchBytes(first) : 0;
     while (this.waiting.length) {
       const b = this.waiting[0]!;
-      if (b.discontinuity || n + b.entries.length > MAX_GROUP_ENTRIES) break;
+      if (b.discontinuity || n + b.entries.length > MAX_MERGED_ENTRIES) break;
       const more = batchBytes(b);
-      if (bytes + more > MAX_GROUP_BYTES) break;
+      if (bytes + more > MAX_MERGED_BYTES) break;
       this.waiting.shift();
       n += b.entries.length;
       bytes += more;

@@ -12,6 +12,14 @@
 import type { LogEntry } from '../channel/entry.js';
 import { entryListCodec } from './entry-codec.js';
 
+/**
+ * Entries that travel as one list after being merged (a master's group commit, a
+ * globalmaster's joined ingest): at most this many, and about this many bytes, well
+ * inside a node frame. A catch-up page is 1,000 entries.
+ */
+export const MAX_MERGED_ENTRIES = 4000;
+export const MAX_MERGED_BYTES = 4 * 1024 * 1024;
+
 /** Bytes of arrays already encoded. An array is never changed once it has been sent. */
 const encodedLists = new WeakMap<readonly LogEntry[], Buffer>();
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../../src/channel/entry.js';
-import { IngestQueue, MAX_JOINED_ENTRIES } from '../../../src/bridge/ingest-queue.js';
-import { ForwardedEntries } from '../../../src/transport/entry-lists.js';
+import { IngestQueue } from '../../../src/bridge/ingest-queue.js';
+import { ForwardedEntries, MAX_MERGED_ENTRIES } from '../../../src/transport/entry-lists.js';
 import type { ForwardedBatch } from '../../../src/transport/messages.js';
 
 const REGION = 'eu';
@@ -97,7 +97,7 @@ describe('IngestQueue', () => {
     q.push('s1', REGION, batch('a', 0, 1, { epoch: 'ep2', startSeq: 0 })); // new epoch
     q.push('s1', REGION, batch('a', 20, 1, { epoch: 'ep2', startSeq: 20 })); // restarts elsewhere
     q.push('s2', REGION, batch('a', 21, 1, { epoch: 'ep2' })); // a new session of the link
-    q.push('s2', REGION, batch('a', 22, MAX_JOINED_ENTRIES));
+    q.push('s2', REGION, batch('a', 22, MAX_MERGED_ENTRIES));
     for (let i = 0; i < 7; i++) await answer();
     expect(ingested.map((i) => [i.session, i.seqs.length, i.seqs[0], i.gapBefore, i.startSeq])).toEqual([
       ['s1', 1, 1, false, undefined],
@@ -106,7 +106,7 @@ describe('IngestQueue', () => {
       ['s1', 1, 1, false, 0],
       ['s1', 1, 21, false, 20],
       ['s2', 1, 22, false, undefined],
-      ['s2', MAX_JOINED_ENTRIES, 23, false, undefined],
+      ['s2', MAX_MERGED_ENTRIES, 23, false, undefined],
     ]);
   });
 });
