@@ -5,6 +5,7 @@ import { ChannelMaster } from '../../../src/channel/master.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import { AblyError } from '../../../src/errors.js';
 import type { Broadcast } from '../../../src/transport/messages.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 1000 };
 const KEY = 'app:chat';
@@ -43,21 +44,13 @@ function setup() {
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
-async function until(cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in 2 s');
-    await turn();
-  }
-}
-
 const publish = (m: ChannelMaster, id: string, data: string = id) => m.publish([{ id, data, timestamp: 0 }]);
 
 describe('ChannelMaster group commit', () => {
   it('merges the batches that queued behind a replication into one replication and one broadcast, in order', async () => {
     const { master, replica, broadcasts } = setup();
     const first = publish(master, 'a');
-    await until(() => replica.waiting === 1);
+    await waitFor(() => replica.waiting === 1);
     // Three more turns' batches queue while the first is being replicated.
     const queued = [publish(master, 'b')];
     await turn();
@@ -70,7 +63,7 @@ describe('ChannelMaster group commit', () => {
 
     replica.answer();
     expect(await first).toEqual(['eu~ep1~1']);
-    await until(() => replica.waiting === 1);
+    await waitFor(() => replica.waiting === 1);
     expect(replica.calls).toEqual([[1], [2, 3, 4, 5]]);
     expect(broadcasts.map((b) => b.entries.map((e) => e.serial))).toEqual([[1]]);
 
@@ -78,31 +71,31 @@ describe('ChannelMaster group commit', () => {
     expect(await Promise.all(queued)).toEqual([['eu~ep1~2'], ['eu~ep1~3'], ['eu~ep1~4'], ['eu~ep1~5']]);
     expect(broadcasts.map((b) => b.entries.map((e) => e.serial))).toEqual([[1], [2, 3, 4, 5]]);
     expect(master.position().serial).toBe(5);
-    await until(() => !master.busy);
+    await waitFor(() => !master.busy);
   });
 
   it('merges no more than about 4 MB of queued messages into one replication', async () => {
     const { master, replica } = setup();
     const big = 'x'.repeat(1_500_000);
     void publish(master, 'a');
-    await until(() => replica.waiting === 1);
+    await waitFor(() => replica.waiting === 1);
     for (const id of ['b', 'c', 'd']) {
       void publish(master, id, big);
       await turn();
     }
     replica.answer();
-    await until(() => replica.calls.length === 2);
+    await waitFor(() => replica.calls.length === 2);
     replica.answer();
-    await until(() => replica.calls.length === 3);
+    await waitFor(() => replica.calls.length === 3);
     expect(replica.calls).toEqual([[1], [2, 3], [4]]);
     replica.answer();
-    await until(() => !master.busy);
+    await waitFor(() => !master.busy);
   });
 
   it('keeps a discontinuity at the start of its own broadcast, after what queued before it', async () => {
     const { master, replica, broadcasts } = setup();
     void publish(master, 'a');
-    await until(() => replica.waiting === 1);
+    await waitFor(() => replica.waiting === 1);
     void publish(master, 'b');
     await turn();
     const gap = AblyError.of('channelMessagesExpired', 'lost').toInfo();
@@ -111,14 +104,14 @@ describe('ChannelMaster group commit', () => {
     await turn();
 
     replica.answer();
-    await until(() => replica.calls.length === 2);
+    await waitFor(() => replica.calls.length === 2);
     expect(replica.calls[1]).toEqual([2]);
     replica.answer();
-    await until(() => replica.calls.length === 3);
+    await waitFor(() => replica.calls.length === 3);
     expect(replica.calls[2]).toEqual([3]);
     replica.answer();
     await afterGap;
-    await until(() => !master.busy);
+    await waitFor(() => !master.busy);
     expect(broadcasts.map((b) => [b.entries.map((e) => e.serial), b.discontinuity?.code ?? null])).toEqual([
       [[1], null],
       [[2], null],
@@ -129,7 +122,7 @@ describe('ChannelMaster group commit', () => {
   it('on stop, fails the batches still waiting and resolves once the replication in flight ends', async () => {
     const { master, replica, broadcasts } = setup();
     const first = publish(master, 'a');
-    await until(() => replica.waiting === 1);
+    await waitFor(() => replica.waiting === 1);
     const queued = publish(master, 'b');
     await turn();
     const open = publish(master, 'c');
