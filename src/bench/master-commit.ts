@@ -10,7 +10,7 @@
  */
 import { ChannelMaster } from '../channel/master.js';
 import { ChannelState, type ChannelSettings } from '../channel/state.js';
-import { argOf, emitResult, percentile } from './util.js';
+import { argOf, emitResult, percentile, sleep } from './util.js';
 
 const SETTINGS: ChannelSettings = { region: 'eu', historyMs: 600_000, dedupMs: 120_000, maxMessages: 1_000_000 };
 
@@ -33,7 +33,7 @@ async function step(ratePerS: number, rttMs: number, seconds: number): Promise<S
     sendBroadcast: () => undefined,
     replicate: () => {
       replications++;
-      return new Promise<void>((r) => setTimeout(r, rttMs));
+      return sleep(rttMs);
     },
   });
   master.subscribe('subscribers');
@@ -59,7 +59,7 @@ async function step(ratePerS: number, rttMs: number, seconds: number): Promise<S
   });
   const backlogAtEnd = sent - done;
   const completedPerS = done / seconds;
-  while (done < sent) await new Promise((r) => setTimeout(r, 5));
+  while (done < sent) await sleep(5);
   latencies.sort((a, b) => a - b);
   const r2 = (x: number) => Math.round(x * 100) / 100;
   return {
