@@ -61,8 +61,9 @@ interface Member {
   heard: boolean;
   /**
    * Known dead: after we had heard it, its port refused connections (a killed process, not
-   * a partition). A dead member does not count for quorum, so a region of two survives
-   * the death of one; it counts again once it comes back as a new incarnation.
+   * a partition); or, for a member that left, its link closed after the goodbye. A dead
+   * member does not count for quorum, so a region of two survives the death of one; it
+   * counts again once it comes back as a new incarnation.
    */
   gone?: boolean;
 }
@@ -144,11 +145,13 @@ export class Membership {
     let m = this.members.get(hb.node);
     if (hb.leaving) {
       if (m && m.state !== 'left' && hb.incarnation >= m.incarnation) {
+        // One we had down may have no link from us: it is not asked while it drains.
+        if (m.state === 'down') m.gone = true;
         m.state = 'left';
         m.incarnation = hb.incarnation;
         events.push({ type: 'peerLeft', node: hb.node });
       } else if (!m) {
-        this.members.set(hb.node, { node: hb.node, incarnation: hb.incarnation, state: 'left', address: hb.address, lastHeard: now, heard: true });
+        this.members.set(hb.node, { node: hb.node, incarnation: hb.incarnation, state: 'left', address: hb.address, lastHeard: now, heard: true, gone: true });
       }
       return events;
     }
@@ -258,9 +261,13 @@ export class Membership {
     return worst;
   }
 
-  /** The transport lost its link to the peer: suspect it now rather than after the timeout. */
+  /**
+   * The transport lost its link to the peer: suspect it now rather than after the
+   * timeout. A peer that said goodbye and then closed its link has finished leaving.
+   */
   onLinkDown(node: NodeId, reason: string): MembershipEvent[] {
     const m = this.members.get(node);
+    if (m?.state === 'left') m.gone = true;
     if (!m || m.state !== 'up') return [];
     m.state = 'suspect';
     return [{ type: 'peerSuspect', node, reason }];
@@ -298,6 +305,16 @@ export class Membership {
   ringMembers(): NodeId[] {
     const out: NodeId[] = this.leaving ? [] : [this.self];
     for (const m of this.members.values()) if (m.state === 'up' || m.state === 'suspect') out.push(m.node);
+    return out;
+  }
+
+  /**
+   * Peers that said goodbye and are still linked: draining, they may still hold channel
+   * state they are handing over (out of the ring, but worth asking in a claim).
+   */
+  leavingPeers(): NodeId[] {
+    const out: NodeId[] = [];
+    for (const m of this.members.values()) if (m.state === 'left' && !m.gone) out.push(m.node);
     return out;
   }
 

@@ -227,6 +227,32 @@ describe('Membership', () => {
       expect(m.hasQuorum()).toBe(true);
     });
 
+    it('lists a member that left as leaving until its link closes or it comes back as a new life', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 5), 0);
+      expect(m.leavingPeers()).toEqual([]);
+      m.onHeartbeat(hb('b', 5, { leaving: true }), 100);
+      m.onHeartbeat(hb('c', 5, { leaving: true }), 100);
+      expect(m.leavingPeers()).toEqual(['b', 'c']);
+      expect(m.onLinkDown('b', 'connection closed')).toEqual([]);
+      expect(m.leavingPeers()).toEqual(['c']);
+      expect(m.onPeerGone('c')).toEqual([]);
+      expect(m.leavingPeers()).toEqual([]);
+      m.onHeartbeat(hb('b', 6), 200);
+      expect(m.state('b')).toBe('up');
+      m.onHeartbeat(hb('b', 6, { leaving: true }), 300);
+      expect(m.leavingPeers()).toEqual(['b']);
+    });
+
+    it('does not list as leaving a member it had down or had never heard of', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5, { leaving: true }), 0); // static, never heard
+      m.onHeartbeat(hb('q1', 5, { leaving: true }), 0);
+      expect(m.state('b')).toBe('left');
+      expect(m.leavingPeers()).toEqual([]);
+    });
+
     it('announces itself as left once leaving, and leaves the ring', () => {
       const m = trio();
       m.setLeaving();
