@@ -5,9 +5,12 @@
  * Rules that keep one order per channel and lose nothing acknowledged:
  * - A node acts as master of a channel only if the ring (its view) names it owner and
  *   it has quorum. Before its first act it *claims* the channel: it asks the nodes that
- *   may hold state (the channel's preference list) and takes the newest state; a holder
- *   that is master hands over only when it too sees the claimant as owner, and stops
- *   first. A channel starts afresh only when every node asked answered that it had none.
+ *   may hold state (the channel's preference list, and peers still leaving) and takes
+ *   the newest state; a holder that is master hands over only when it too sees the
+ *   claimant as owner, and stops first. A channel starts afresh only when every node of
+ *   the list answered that it had none (claim.ts). A new master copies its state to its
+ *   replica at once, so a failover before the next publish loses neither what was
+ *   handed over nor the epoch.
  * - A replica accepts entries only from the node its own view names master, and only
  *   contiguously (otherwise it asks for a full sync). The master ACKs nothing before the
  *   replica holds it; so a master whose replica disagrees with it stalls, never forks.
@@ -30,6 +33,7 @@ import type {
   ReplyBody,
 } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
+import { decideClaim, describeClaim, newer } from './claim.js';
 import { ChannelMaster } from './master.js';
 import { handleChannelRequest } from './requests.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
@@ -43,6 +47,8 @@ const CLAIM_RETRY_MS = 50;
 const REPLICATE_RETRY_MS = 50;
 /** Per-attempt deadline of node-to-node channel requests. */
 const INTERNAL_REQUEST_TIMEOUT_MS = 3000;
+/** How long a claim waits for a leaving peer's answer (optional: it may be exiting). */
+const LEAVING_ASK_TIMEOUT_MS = 500;
 /** A claim keeps asking this long before failing with 50003: busy peers (an attach storm) get time, within the client's 10 s. */
 const CLAIM_DEADLINE_MS = 7000;
 /** Copies no longer master or replica are kept this long to answer claims. */
@@ -64,6 +70,8 @@ export interface RegistryDeps {
   sendBroadcast(to: NodeId, msg: Broadcast): void;
   ring(): Ring;
   hasQuorum(): boolean;
+  /** Peers that said goodbye and are still draining (they may hold state to hand over). */
+  leaving?(): NodeId[];
   log: Logger;
   metrics?: RegistryMetrics;
 }
@@ -282,38 +290,18 @@ export class ChannelRegistry {
         this.deps.log.info({ channel: key, from: h.from }, 'promoting replica to master (failover)');
         return { ok: this.install(key, h.state.snapshot(), []) };
       }
-      const asked = ring.preference(key, CLAIM_FANOUT).filter((n) => n !== this.deps.self);
-      const answers = await Promise.all(
-        asked.map((n) =>
-          this.deps.rpc
-            .request(n, { type: 'claim', channel: key }, INTERNAL_REQUEST_TIMEOUT_MS)
-            .catch(() => null),
-        ),
-      );
+      const { asked, answers, leaving } = await this.askHolders(ring, key, false);
       // A handoff may have made us master while we asked around.
       const current = this.holdings.get(key);
       if (current?.role === 'master' && !current.master.isStopped) return { ok: current.master };
-      let best: ChannelSnapshot | null = null;
-      let subscribers: NodeId[] = [];
-      let complete = true;
-      for (const a of answers) {
-        if (a?.kind !== 'snapshot') {
-          complete = false;
-          continue;
-        }
-        const s = a.snapshot;
-        if (s && (!best || newer(s, best))) best = s;
-      }
+      // The ring may have moved the channel away while we asked (we may be the one leaving).
+      if (this.deps.ring().owner(key) !== this.deps.self || !this.deps.hasQuorum()) continue;
       // Our own copy (replica or stale) or tombstone competes too.
       const own =
         current?.role === 'replica' || current?.role === 'stale' ? current.state.snapshot() : this.tombstones.get(key);
-      if (own && (!best || newer(own, best))) best = own;
-      if (complete || (best && best.entries.length > 0 && this.fromMaster(answers))) {
-        for (const a of answers) if (a?.kind === 'snapshot' && a.snapshot?.subscribers) subscribers = a.snapshot.subscribers;
-        this.deps.log.debug(
-          { channel: key, asked, answers: answers.map((a) => (a?.kind === 'snapshot' ? (a.snapshot ? `${a.snapshot.epoch}@${a.snapshot.base + a.snapshot.entries.length}` : 'none') : (a?.kind ?? 'no reply'))), own: own ? `${own.epoch}@${own.base + own.entries.length}` : null },
-          'claimed channel',
-        );
+      const { decided, best, subscribers } = decideClaim(answers, leaving, own);
+      if (decided) {
+        this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
         if (best) return { ok: this.install(key, best, subscribers) };
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         this.deps.metrics?.channelCreated(key);
@@ -326,9 +314,31 @@ export class ChannelRegistry {
     }
   }
 
-  /** Whether an answer came from a node that was master (its snapshot is authoritative). */
-  private fromMaster(answers: (ReplyBody | null)[]): boolean {
-    return answers.some((a) => a?.kind === 'snapshot' && a.snapshot?.wasMaster === true);
+  /**
+   * Asks the nodes that may hold a channel's state. The first `CLAIM_FANOUT` nodes of its
+   * preference list in our view must answer (`answers`, null where one did not). Peers
+   * still leaving are asked too (`leaving`: the copies they hold): out of the ring
+   * but draining, one may still be master of a state no ring member holds yet (a channel
+   * with no publish has nothing at its replica), and its handoff may come after our
+   * claim. One that does not answer soon is not waited for: every acknowledged entry is
+   * at a replica in the ring.
+   */
+  private async askHolders(
+    ring: Ring,
+    key: ChannelKey,
+    probe: boolean,
+  ): Promise<{ asked: NodeId[]; answers: (ReplyBody | null)[]; leaving: ChannelSnapshot[] }> {
+    const self = this.deps.self;
+    const asked = ring.preference(key, CLAIM_FANOUT).filter((n) => n !== self);
+    const departing = (this.deps.leaving?.() ?? []).filter((n) => n !== self && !asked.includes(n));
+    const ask = (timeoutMs: number) => (n: NodeId): Promise<ReplyBody | null> =>
+      this.deps.rpc.request(n, { type: 'claim', channel: key, ...(probe ? { probe } : {}) }, timeoutMs).catch(() => null);
+    const [answers, fromLeaving] = await Promise.all([
+      Promise.all(asked.map(ask(INTERNAL_REQUEST_TIMEOUT_MS))),
+      Promise.all(departing.map(ask(LEAVING_ASK_TIMEOUT_MS))),
+    ]);
+    const leaving = fromLeaving.flatMap((a) => (a?.kind === 'snapshot' && a.snapshot ? [a.snapshot] : []));
+    return { asked: [...asked, ...departing], answers, leaving };
   }
 
   private install(key: ChannelKey, snap: ChannelSnapshot, subscribers: NodeId[]): ChannelMaster {
@@ -352,6 +362,9 @@ export class ChannelRegistry {
     for (const s of subscribers) if (ring.has(s)) master.subscribers.add(s);
     this.holdings.set(key, { role: 'master', master, replica: ring.replica(key), synced: null });
     this.tombstones.delete(key);
+    // The replica gets the state now, not at the next publish: what was handed over
+    // (acknowledged entries, or just a new channel's epoch) survives a failover before it.
+    void this.replicate(master, [], []).catch(() => undefined);
     // The globalmaster learns where interest stands and answers with other regions' interest.
     master.reportInterest();
     return master;
@@ -359,17 +372,9 @@ export class ChannelRegistry {
 
   async anyoneHolds(key: ChannelKey): Promise<boolean> {
     if (this.tombstones.has(key)) return true;
-    const asked = this.deps
-      .ring()
-      .preference(key, CLAIM_FANOUT)
-      .filter((n) => n !== this.deps.self);
-    const answers = await Promise.all(
-      asked.map((n) =>
-        this.deps.rpc.request(n, { type: 'claim', channel: key, probe: true }, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null),
-      ),
-    );
+    const { answers, leaving } = await this.askHolders(this.deps.ring(), key, true);
     // Unanswered counts as "may hold": then the read claims, which waits for certainty.
-    return answers.some((a) => a?.kind !== 'snapshot' || a.snapshot !== null);
+    return leaving.length > 0 || answers.some((a) => a?.kind !== 'snapshot' || a.snapshot !== null);
   }
 
   // ---- replication (master side) -----------------------------------------------
@@ -407,7 +412,11 @@ export class ChannelRegistry {
           )
           .catch(() => null);
         if (reply?.kind === 'ok') return;
-        if (reply?.kind === 'error' && reply.error.code === NEED_SYNC) h.synced = null;
+        if (reply?.kind === 'error' && reply.error.code === NEED_SYNC) {
+          // The replica dropped its copy (it went empty) or missed some: sync it at once.
+          h.synced = null;
+          continue;
+        }
       }
       await sleep(REPLICATE_RETRY_MS);
     }
@@ -560,7 +569,7 @@ export class ChannelRegistry {
         const reply = await this.deps.rpc
           .request(owner, { type: 'sync', channel: key, snapshot: snap, role: 'handoff' }, INTERNAL_REQUEST_TIMEOUT_MS)
           .catch(() => null);
-        this.deps.log.debug({ channel: key, to: owner, reply: reply?.kind ?? 'no reply' }, 'handed channel off');
+        this.deps.log.debug({ channel: key, to: owner, serial: snap.base + snap.entries.length, reply: reply?.kind ?? 'no reply' }, 'handed channel off');
       } finally {
         this.pushing.delete(key);
       }
@@ -588,12 +597,3 @@ export class ChannelRegistry {
 
 /** Error code a replica answers with when it needs the whole state (internal only). */
 const NEED_SYNC = 50099;
-
-/**
- * Whether copy a supersedes copy b: a later mastership (term) wins; within one term, the
- * copy that got further. (Two epochs meet only after state was lost: the same rule applies.)
- */
-function newer(a: ChannelSnapshot, b: ChannelSnapshot): boolean {
-  if (a.term !== b.term) return a.term > b.term;
-  return a.base + a.entries.length > b.base + b.entries.length;
-}

@@ -144,6 +144,7 @@ export class AblyNode {
       sendBroadcast: (to, msg) => this.transport.send(to, msg),
       ring,
       hasQuorum: () => this.quorum,
+      leaving: () => this.membership.leavingPeers(),
       log: this.log,
       toRegions: (batch, to) => this.toGlobalmaster({ type: 'toRegions', batch, to }),
       interestChanged: (channel, on, since) => this.toGlobalmaster({ type: 'interest', channel, on, since }),
@@ -244,14 +245,16 @@ export class AblyNode {
     this.gateway = new Gateway(services, { keys: this.keys, tokens: new TokenAuthority(this.keys), now });
     this.transport.onMessage((from, msg) => this.onNodeMessage(from, msg));
     this.transport.onEvent((e) => {
+      const left = (e.type === 'linkDown' || e.type === 'peerGone') && this.membership.state(e.peer) === 'left';
+      // A peer that left and then closed its link, or is gone, has finished: nothing asked of it will be answered.
+      if (left) this.rpc.failPeer(e.peer, 'left');
       if (e.type === 'linkDown') this.apply(this.membership.onLinkDown(e.peer, e.reason));
       else if (e.type === 'peerGone') {
         // Said only when it changes something: at start-up, peers not yet listening refuse too.
         const events = this.membership.onPeerGone(e.peer);
         if (events.length) this.log.warn({ peer: e.peer }, 'peer refuses connections: its process is gone');
         this.apply(events);
-      }
-      else if (e.type === 'linkUp') this.transport.send(e.peer, this.membership.heartbeat());
+      } else if (e.type === 'linkUp') this.transport.send(e.peer, this.membership.heartbeat());
     });
   }
 
@@ -514,16 +517,9 @@ export class AblyNode {
       if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
       serials = body.serials;
     }
-    const app = channel.slice(0, channel.indexOf(':'));
-    const via = source !== null ? 'realtime' : 'rest';
     let bytes = 0;
     for (const m of messages) bytes += messageSize(m);
-    this.stats.add(app, `messages.inbound.${via}.messages.count`, messages.length);
-    this.stats.add(app, `messages.inbound.${via}.messages.data`, bytes);
-    this.stats.add(app, 'messages.inbound.all.messages.count', messages.length);
-    this.stats.add(app, 'messages.all.messages.count', messages.length);
-    this.stats.add(app, 'messages.all.all.count', messages.length);
-    this.stats.add(app, 'messages.all.all.data', bytes);
+    this.stats.published(channel.slice(0, channel.indexOf(':')), source !== null ? 'realtime' : 'rest', messages.length, bytes);
     return serials;
   }
 

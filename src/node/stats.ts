@@ -59,6 +59,15 @@ export class StatsRecorder {
     b[entry] = (b[entry] ?? 0) + n;
   }
 
+  /** `messages` messages (`bytes` of data) published to an app over realtime or REST. */
+  published(appId: string, via: 'realtime' | 'rest', messages: number, bytes: number): void {
+    for (const e of [`messages.inbound.${via}.messages.count`, 'messages.inbound.all.messages.count', 'messages.all.messages.count', 'messages.all.all.count']) {
+      this.add(appId, e, messages);
+    }
+    this.add(appId, `messages.inbound.${via}.messages.data`, bytes);
+    this.add(appId, 'messages.all.all.data', bytes);
+  }
+
   /** A batch of `messages` messages (`bytes` of data) delivered to `connections` connections of an app. */
   delivered(appId: string, connections: number, messages: number, bytes: number): void {
     const b = this.bucket(appId);

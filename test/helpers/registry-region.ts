@@ -24,6 +24,8 @@ export interface TestNode {
   hub: Hub;
   ring: Ring;
   quorum: boolean;
+  /** Peers this node knows to be leaving (said goodbye, still linked). */
+  leaving: string[];
   /** What the hub's audits repaired. */
   repairs: ('missing' | 'leaked')[];
 }
@@ -43,7 +45,7 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
   for (const id of ids) {
     const transport = new MemoryTransport(id, net);
     const rpc = new Rpc(transport);
-    const node = { id, transport, rpc, ring: new Ring(ids), quorum: true, repairs: [] } as unknown as TestNode;
+    const node = { id, transport, rpc, ring: new Ring(ids), quorum: true, leaving: [], repairs: [] } as unknown as TestNode;
     const ring = (): Ring => node.ring;
     node.registry = new ChannelRegistry({
       self: id,
@@ -53,6 +55,7 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
       sendBroadcast: (to, msg) => transport.send(to, msg),
       ring,
       hasQuorum: () => node.quorum,
+      leaving: () => node.leaving,
       log: silentLogger(),
     });
     node.publisher = new ChannelPublisher({ rpc, ownerOf: (k) => node.ring.owner(k), now: () => Date.now(), timeoutMs: REQUEST_TIMEOUT_MS });

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChannelState } from '../../../src/channel/state.js';
+import type { NodeMessage } from '../../../src/transport/messages.js';
 import { Ring } from '../../../src/cluster/ring.js';
 import { channelOwnedBy, makeRegion as region, msg, setView, startAll, stopAll, type TestNode } from '../../helpers/registry-region.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -117,5 +118,96 @@ describe('ChannelRegistry', () => {
     await fromC;
     await waitFor(() => masterState(c, key));
     expect(publishedSeqs(masterState(c, key)!)).toEqual([0, 1]);
+  });
+
+  it('keeps a channel its leaving master created but never published on: the claim asks the leaving node', async () => {
+    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
+    const [a, b, c] = ns as [TestNode, TestNode, TestNode];
+    await startAll(ns);
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    // a's copy to the replica and its handoff are both slow to arrive: they are held.
+    const held: [string, NodeMessage][] = [];
+    const send = a.transport.send.bind(a.transport);
+    a.transport.send = (to, m) => {
+      if (m.type === 'sync') held.push([to, m]);
+      else send(to, m);
+    };
+    const created = await a.registry.acquire(key);
+    if (!('ok' in created)) throw new Error('a should master the channel');
+    const epoch = created.ok.epoch;
+    // Nothing published: the replica holds no copy, only the master knows the epoch.
+    for (const n of [b, c]) expect(n.registry.holding(key)).toBeUndefined();
+    // a leaves; the new owner claims before the handoff arrives.
+    setView(a, ['b', 'c']);
+    for (const n of [b, c]) {
+      n.leaving = ['a'];
+      setView(n, ['b', 'c']);
+    }
+    const owner = ns.find((n) => n.id === new Ring(['b', 'c']).owner(key))!;
+    const claimed = await owner.registry.acquire(key);
+    if (!('ok' in claimed)) throw new Error('the new owner should master the channel');
+    expect(claimed.ok.epoch).toBe(epoch);
+    // The late copy and handoff change nothing.
+    await waitFor(() => held.some(([, m]) => m.type === 'sync' && m.role === 'handoff'), { what: 'the handoff' });
+    for (const [to, m] of held) send(to, m);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(masterState(owner, key)?.epoch).toBe(epoch);
+    expect(masterState(a, key)).toBeNull();
+  });
+
+  it('keeps the epoch of a channel with no publish yet when its master dies: the replica learns it at creation', async () => {
+    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
+    await startAll(ns);
+    const key = channelOwnedBy(['a', 'b', 'c'], 'b');
+    const b = ns[1]!;
+    const replica = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
+    const created = await b.registry.acquire(key);
+    if (!('ok' in created)) throw new Error('b should master the channel');
+    await waitFor(() => replica.registry.holding(key) !== undefined, { what: 'the replica told of the new channel' });
+    // An empty copy goes at the replica's next housekeeping; its tombstone keeps the epoch.
+    replica.registry.reconcile();
+    expect(replica.registry.holding(key)).toBeUndefined();
+    await b.transport.stop();
+    const rest = ns.filter((n) => n !== b);
+    for (const n of rest) {
+      setView(n, rest.map((x) => x.id));
+      n.rpc.failPeer('b', 'down');
+    }
+    const claimed = await replica.registry.acquire(key);
+    if (!('ok' in claimed)) throw new Error('the replica should master the channel');
+    expect(claimed.ok.epoch).toBe(created.ok.epoch);
+  });
+
+  it('copies a channel handed to a new master to its replica at once, before any publish', async () => {
+    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
+    const [a, b, c] = ns as [TestNode, TestNode, TestNode];
+    await startAll(ns);
+    const key = channelOwnedBy(['a', 'b', 'c'], 'c');
+    for (const n of ns) setView(n, ['a', 'b']);
+    for (let i = 0; i < 5; i++) await a.publisher.send('src', key, { type: 'publish', messages: [msg(i)] });
+    // c joins and gets the channel by handoff; nobody publishes after that.
+    for (const n of [c, b, a]) setView(n, ['a', 'b', 'c']);
+    await waitFor(() => masterState(c, key), { what: 'c mastering the channel' });
+    const replica = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
+    await waitFor(() => {
+      const h = replica.registry.holding(key);
+      return h?.role === 'replica' && h.from === 'c' && h.state.serial === 5;
+    }, { what: "the new master's replica holding all five" });
+  });
+
+  it('does not wait long for a leaving peer that no longer answers', async () => {
+    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
+    const [a, b, c] = ns as [TestNode, TestNode, TestNode];
+    await startAll(ns);
+    await a.transport.stop(); // said goodbye, and went before answering anything
+    for (const n of [b, c]) {
+      n.leaving = ['a'];
+      setView(n, ['b', 'c']);
+    }
+    const key = channelOwnedBy(['b', 'c'], 'b');
+    // Needed answers wait up to 3 s; a leaving peer's, optional, far less.
+    const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 2000).unref());
+    const claimed = await Promise.race([b.registry.acquire(key), late]);
+    expect(claimed !== 'late' && 'ok' in claimed).toBe(true);
   });
 });

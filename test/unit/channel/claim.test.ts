@@ -1,0 +1,56 @@
+/**
+ * A claim's decision from the answers it got: it waits for every node of the preference
+ * list, takes the newest copy (its own included; a leaving peer's only where there is no
+ * other), and starts afresh only when every needed node has none.
+ */
+import { describe, expect, it } from 'vitest';
+import { decideClaim, newer } from '../../../src/channel/claim.js';
+import type { ChannelSnapshot } from '../../../src/channel/state.js';
+import type { LogEntry } from '../../../src/channel/entry.js';
+import type { ReplyBody } from '../../../src/transport/messages.js';
+
+function snap(epoch: string, term: number, serial: number, o: Partial<ChannelSnapshot> = {}): ChannelSnapshot {
+  const entries = Array.from({ length: serial }, (_, i) => ({ serial: i + 1 }) as unknown as LogEntry);
+  return { key: 'app:x', epoch, term, base: 0, localSeq: 0, origins: [], lastStoredAt: 0, entries, dedup: [], presence: [], ...o } as ChannelSnapshot;
+}
+
+const has = (s: ChannelSnapshot | null): ReplyBody => ({ kind: 'snapshot', snapshot: s });
+
+describe('decideClaim', () => {
+  it('starts afresh only when every node of the list answered that it has nothing', () => {
+    expect(decideClaim([has(null), has(null)], [], undefined)).toEqual({ decided: true, best: null, subscribers: [] });
+    expect(decideClaim([has(null), null], [], undefined).decided).toBe(false);
+    expect(decideClaim([has(null), { kind: 'redirect', owner: 'b' }], [], undefined).decided).toBe(false);
+  });
+
+  it('takes the newest copy: a later term first, then the one that got further', () => {
+    const a = snap('e1', 2, 3);
+    const b = snap('e1', 3, 1);
+    const c = snap('e1', 3, 2);
+    expect(decideClaim([has(a), has(b), has(c)], [], undefined).best).toBe(c);
+    expect(newer(b, a)).toBe(true);
+    expect(newer(a, a)).toBe(false);
+  });
+
+  it("takes a leaving peer's copy, with its subscribers, only where no other copy exists", () => {
+    const left = snap('e', 1, 0, { wasMaster: true, subscribers: ['n2'] });
+    expect(decideClaim([has(null)], [left], undefined)).toEqual({ decided: true, best: left, subscribers: ['n2'] });
+    // A stale copy or tombstone of an earlier life (a higher term) does not beat the live one.
+    const live = snap('live', 1, 3);
+    const earlier = snap('earlier', 7, 9);
+    expect(decideClaim([has(live)], [earlier], undefined).best).toBe(live);
+    expect(decideClaim([has(null)], [earlier], live).best).toBe(live);
+  });
+
+  it("does not let a leaving peer's copy decide a claim a needed node has not answered", () => {
+    const left = snap('e', 2, 5, { wasMaster: true });
+    expect(decideClaim([null], [left], undefined).decided).toBe(false);
+  });
+
+  it('goes ahead without a missing answer once a master handed over a state with entries', () => {
+    const handed = snap('e', 2, 5, { wasMaster: true });
+    expect(decideClaim([has(handed), null], [], undefined).decided).toBe(true);
+    expect(decideClaim([has(snap('e', 2, 0, { wasMaster: true })), null], [], undefined).decided).toBe(false);
+    expect(decideClaim([has(snap('e', 2, 5)), null], [], undefined).decided).toBe(false);
+  });
+});
