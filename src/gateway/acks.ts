@@ -50,7 +50,9 @@ export class AckQueue {
       const first = q[0]!;
       let n = 1;
       while (n < q.length && q[n]!.done && (q[n]!.error?.code ?? 0) === (first.error?.code ?? 0) && q[n]!.msgSerial === first.msgSerial + n) n++;
-      const run = q.splice(0, n);
+      // shift(), not splice(0, n): O(1) per slot where splice copies the whole queue.
+      const run: AckSlot[] = [];
+      for (let k = 0; k < n; k++) run.push(q.shift()!);
       out.push(
         first.error
           ? { action: Action.NACK, msgSerial: first.msgSerial, count: n, error: first.error }
