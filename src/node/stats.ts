@@ -24,14 +24,30 @@ function isPeak(name: string): boolean {
   return name.endsWith('.peak');
 }
 
-/** The entries a delivery counts in: messages, and bytes of data. */
-const DELIVERY_COUNTS = [
-  'messages.outbound.realtime.messages.count',
-  'messages.outbound.all.messages.count',
-  'messages.all.messages.count',
-  'messages.all.all.count',
-];
-const DELIVERY_DATA = ['messages.outbound.realtime.messages.data', 'messages.all.all.data'];
+/** The entries a count of messages and their bytes go to. */
+interface Counted {
+  messages: readonly string[];
+  data: readonly string[];
+}
+
+/** What a delivery counts in. */
+const DELIVERED: Counted = {
+  messages: ['messages.outbound.realtime.messages.count', 'messages.outbound.all.messages.count', 'messages.all.messages.count', 'messages.all.all.count'],
+  data: ['messages.outbound.realtime.messages.data', 'messages.all.all.data'],
+};
+
+/** What a publish counts in, by how it came. */
+const PUBLISHED: Record<'realtime' | 'rest', Counted> = {
+  realtime: inbound('realtime'),
+  rest: inbound('rest'),
+};
+
+function inbound(via: string): Counted {
+  return {
+    messages: [`messages.inbound.${via}.messages.count`, 'messages.inbound.all.messages.count', 'messages.all.messages.count', 'messages.all.all.count'],
+    data: [`messages.inbound.${via}.messages.data`, 'messages.all.all.data'],
+  };
+}
 
 export class StatsRecorder {
   private readonly apps = new Map<string, Map<number, StatsEntries>>();
@@ -61,20 +77,18 @@ export class StatsRecorder {
 
   /** `messages` messages (`bytes` of data) published to an app over realtime or REST. */
   published(appId: string, via: 'realtime' | 'rest', messages: number, bytes: number): void {
-    for (const e of [`messages.inbound.${via}.messages.count`, 'messages.inbound.all.messages.count', 'messages.all.messages.count', 'messages.all.all.count']) {
-      this.add(appId, e, messages);
-    }
-    this.add(appId, `messages.inbound.${via}.messages.data`, bytes);
-    this.add(appId, 'messages.all.all.data', bytes);
+    this.count(appId, PUBLISHED[via], messages, bytes);
   }
 
   /** A batch of `messages` messages (`bytes` of data) delivered to `connections` connections of an app. */
   delivered(appId: string, connections: number, messages: number, bytes: number): void {
+    this.count(appId, DELIVERED, connections * messages, connections * bytes);
+  }
+
+  private count(appId: string, into: Counted, messages: number, bytes: number): void {
     const b = this.bucket(appId);
-    const n = connections * messages;
-    const data = connections * bytes;
-    for (const e of DELIVERY_COUNTS) b[e] = (b[e] ?? 0) + n;
-    for (const e of DELIVERY_DATA) b[e] = (b[e] ?? 0) + data;
+    for (const e of into.messages) b[e] = (b[e] ?? 0) + messages;
+    for (const e of into.data) b[e] = (b[e] ?? 0) + bytes;
   }
 
   /** Records a level (connections, channels) and keeps the minute's peak. */
