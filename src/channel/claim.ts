@@ -27,17 +27,14 @@ export function decideClaim(
   own: ChannelSnapshot | undefined,
 ): ClaimDecision {
   const held = answers.flatMap((a) => (a?.kind === 'snapshot' && a.snapshot ? [a.snapshot] : []));
-  let best: ChannelSnapshot | null = null;
-  for (const s of own ? [...held, own] : held) if (!best || newer(s, best)) best = s;
+  const ours = newest(own ? [...held, own] : held);
   const complete = answers.every((a) => a?.kind === 'snapshot');
-  const decided = complete || (best !== null && best.entries.length > 0 && held.some((s) => s.wasMaster === true));
+  const decided = complete || (ours !== null && ours.entries.length > 0 && held.some((s) => s.wasMaster === true));
   // A leaving peer's copy counts only where the ring holds none: an old copy it kept (a
   // stale one, a tombstone of an earlier life) must not beat the live one.
-  const copies = best === null ? leaving : held;
-  for (const s of copies) if (!best || newer(s, best)) best = s;
-  let subscribers: NodeId[] = [];
-  for (const s of copies) if (s.subscribers) subscribers = s.subscribers;
-  return { decided, best, subscribers };
+  const copies = ours === null ? leaving : held;
+  const subscribers = copies.findLast((s) => s.subscribers)?.subscribers ?? [];
+  return { decided, best: ours ?? newest(leaving), subscribers };
 }
 
 /** The answers of a claim as `epoch@serial`, `none` or why not, for the log. */
@@ -45,6 +42,13 @@ export function describeClaim(answers: readonly (ReplyBody | null)[], leaving: r
   const at = (s: ChannelSnapshot): string => `${s.epoch}@${s.base + s.entries.length}`;
   const said = answers.map((a) => (a?.kind === 'snapshot' ? (a.snapshot ? at(a.snapshot) : 'none') : (a?.kind ?? 'no reply')));
   return { answers: said, leaving: leaving.map(at), own: own ? at(own) : null };
+}
+
+/** The copy that supersedes the others (the first of equals), or null. */
+function newest(copies: readonly ChannelSnapshot[]): ChannelSnapshot | null {
+  let best: ChannelSnapshot | null = null;
+  for (const s of copies) if (!best || newer(s, best)) best = s;
+  return best;
 }
 
 /**
