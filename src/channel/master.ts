@@ -47,6 +47,8 @@ export interface MasterDeps {
 const INTEREST_START_MARGIN_MS = 2000;
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
+
+/** About the bytes of a batch's entries (frames.ts's estimate), for the group commit's bound. */
 function batchBytes(b: Batch): number {
   let n = 0;
   for (const e of b.entries) n += sizeEstimate(e);
