@@ -95,9 +95,10 @@ export async function stopAll(ns: TestNode[]): Promise<void> {
   }
 }
 
-/** Sets a node's view of the ring and lets it react. */
-export function setView(n: TestNode, members: string[]): void {
+/** Sets a node's view of the ring (and of the peers still leaving it) and lets it react. */
+export function setView(n: TestNode, members: string[], leaving: string[] = []): void {
   n.ring = new Ring(members);
+  n.leaving = leaving;
   n.registry.reconcile();
 }
 

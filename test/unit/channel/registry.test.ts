@@ -4,6 +4,8 @@
  * even while nodes disagree about the ring.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ChannelMaster } from '../../../src/channel/master.js';
+import type { Acquired } from '../../../src/channel/registry.js';
 import type { ChannelState } from '../../../src/channel/state.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 import { Ring } from '../../../src/cluster/ring.js';
@@ -17,10 +19,18 @@ afterEach(async () => {
   nodes = [];
 });
 
-function makeRegion(ids: string[]): { nodes: TestNode[] } {
-  const r = region(ids);
+/** Nodes a, b and c, started, each seeing the ring of all three. */
+async function trio(): Promise<[TestNode, TestNode, TestNode]> {
+  const r = region(['a', 'b', 'c']);
   nodes.push(...r.nodes);
-  return r;
+  await startAll(r.nodes);
+  return r.nodes as [TestNode, TestNode, TestNode];
+}
+
+/** The master an acquire gave, or a failure naming who should have mastered the channel. */
+function mastered(got: Acquired, who: string): ChannelMaster {
+  if (!('ok' in got)) throw new Error(`${who} should master the channel`);
+  return got.ok;
 }
 
 /** The state a node masters for a channel (through the registry's internals). */
@@ -36,9 +46,8 @@ function publishedSeqs(state: ChannelState): number[] {
 
 describe('ChannelRegistry', () => {
   it('moves a channel to a joining node by handoff without losing, duplicating or reordering a publish', async () => {
-    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
-    const [a, b, c] = ns as [TestNode, TestNode, TestNode];
-    await startAll(ns);
+    const ns = await trio();
+    const [a, b, c] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'c');
     // Start with c outside the ring: the channel lives elsewhere first.
     for (const n of ns) setView(n, ['a', 'b']);
@@ -68,9 +77,8 @@ describe('ChannelRegistry', () => {
   });
 
   it('promotes the replica when the master dies, with every acknowledged publish and in order', async () => {
-    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
-    const [a, , c] = ns as [TestNode, TestNode, TestNode];
-    await startAll(ns);
+    const ns = await trio();
+    const [a, , c] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'b');
     const replica = new Ring(['a', 'b', 'c']).replica(key)!;
     const publisherNode = replica === 'a' ? c : a;
@@ -99,9 +107,8 @@ describe('ChannelRegistry', () => {
   });
 
   it('stalls rather than forks while the old master does not yet see the new owner', async () => {
-    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
-    const [a, b, c] = ns as [TestNode, TestNode, TestNode];
-    await startAll(ns);
+    const ns = await trio();
+    const [a, b, c] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'c');
     for (const n of ns) setView(n, ['a', 'b']);
     const owner = new Ring(['a', 'b']).owner(key)!;
@@ -121,9 +128,8 @@ describe('ChannelRegistry', () => {
   });
 
   it('keeps a channel its leaving master created but never published on: the claim asks the leaving node', async () => {
-    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
-    const [a, b, c] = ns as [TestNode, TestNode, TestNode];
-    await startAll(ns);
+    const ns = await trio();
+    const [a, b, c] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'a');
     // a's copy to the replica and its handoff are both slow to arrive: they are held.
     const held: [string, NodeMessage][] = [];
@@ -132,37 +138,29 @@ describe('ChannelRegistry', () => {
       if (m.type === 'sync') held.push([to, m]);
       else send(to, m);
     };
-    const created = await a.registry.acquire(key);
-    if (!('ok' in created)) throw new Error('a should master the channel');
-    const epoch = created.ok.epoch;
+    const { epoch } = mastered(await a.registry.acquire(key), 'a');
     // Nothing published: the replica holds no copy, only the master knows the epoch.
     for (const n of [b, c]) expect(n.registry.holding(key)).toBeUndefined();
     // a leaves; the new owner claims before the handoff arrives.
     setView(a, ['b', 'c']);
-    for (const n of [b, c]) {
-      n.leaving = ['a'];
-      setView(n, ['b', 'c']);
-    }
+    for (const n of [b, c]) setView(n, ['b', 'c'], ['a']);
     const owner = ns.find((n) => n.id === new Ring(['b', 'c']).owner(key))!;
-    const claimed = await owner.registry.acquire(key);
-    if (!('ok' in claimed)) throw new Error('the new owner should master the channel');
-    expect(claimed.ok.epoch).toBe(epoch);
-    // The late copy and handoff change nothing.
+    expect(mastered(await owner.registry.acquire(key), 'the new owner').epoch).toBe(epoch);
+    // The late copy and handoff change nothing. Links are FIFO: once a's next request to
+    // the owner is answered, the handoff has been handled.
     await waitFor(() => held.some(([, m]) => m.type === 'sync' && m.role === 'handoff'), { what: 'the handoff' });
     for (const [to, m] of held) send(to, m);
-    await new Promise((r) => setTimeout(r, 20));
+    await a.rpc.request(owner.id, { type: 'claim', channel: key, probe: true }, 1000);
     expect(masterState(owner, key)?.epoch).toBe(epoch);
     expect(masterState(a, key)).toBeNull();
   });
 
   it('keeps the epoch of a channel with no publish yet when its master dies: the replica learns it at creation', async () => {
-    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
-    await startAll(ns);
+    const ns = await trio();
+    const [, b] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'b');
-    const b = ns[1]!;
     const replica = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
-    const created = await b.registry.acquire(key);
-    if (!('ok' in created)) throw new Error('b should master the channel');
+    const created = mastered(await b.registry.acquire(key), 'b');
     await waitFor(() => replica.registry.holding(key) !== undefined, { what: 'the replica told of the new channel' });
     // An empty copy goes at the replica's next housekeeping; its tombstone keeps the epoch.
     replica.registry.reconcile();
@@ -173,15 +171,12 @@ describe('ChannelRegistry', () => {
       setView(n, rest.map((x) => x.id));
       n.rpc.failPeer('b', 'down');
     }
-    const claimed = await replica.registry.acquire(key);
-    if (!('ok' in claimed)) throw new Error('the replica should master the channel');
-    expect(claimed.ok.epoch).toBe(created.ok.epoch);
+    expect(mastered(await replica.registry.acquire(key), 'the replica').epoch).toBe(created.epoch);
   });
 
   it('copies a channel handed to a new master to its replica at once, before any publish', async () => {
-    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
-    const [a, b, c] = ns as [TestNode, TestNode, TestNode];
-    await startAll(ns);
+    const ns = await trio();
+    const [a, b, c] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'c');
     for (const n of ns) setView(n, ['a', 'b']);
     for (let i = 0; i < 5; i++) await a.publisher.send('src', key, { type: 'publish', messages: [msg(i)] });
@@ -196,14 +191,10 @@ describe('ChannelRegistry', () => {
   });
 
   it('does not wait long for a leaving peer that no longer answers', async () => {
-    const { nodes: ns } = makeRegion(['a', 'b', 'c']);
-    const [a, b, c] = ns as [TestNode, TestNode, TestNode];
-    await startAll(ns);
+    const ns = await trio();
+    const [a, b, c] = ns;
     await a.transport.stop(); // said goodbye, and went before answering anything
-    for (const n of [b, c]) {
-      n.leaving = ['a'];
-      setView(n, ['b', 'c']);
-    }
+    for (const n of [b, c]) setView(n, ['b', 'c'], ['a']);
     const key = channelOwnedBy(['b', 'c'], 'b');
     // Needed answers wait up to 3 s; a leaving peer's, optional, far less.
     const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 2000).unref());
