@@ -27,7 +27,8 @@ function joinBatches(batches: readonly ForwardedBatch[]): ForwardedBatch {
   const last = batches[batches.length - 1]!;
   const count = batches.reduce((n, b) => n + b.entries.length, 0);
   const bytes = Buffer.concat(batches.map((b) => b.entries.encoded()));
-  return { ...first, entries: ForwardedEntries.fromBytes(bytes, count, last.entries.lastSeq) };
+  const entries = ForwardedEntries.fromBytes(bytes, count, last.entries.lastSeq);
+  return { channel: first.channel, region: first.region, epoch: first.epoch, startSeq: first.startSeq, gapBefore: first.gapBefore, entries };
 }
 
 interface Item<S> {

@@ -190,7 +190,8 @@ export class ChannelMaster {
    */
   async ingest(batch: ForwardedBatch): Promise<{ seq: number; replayAfter: number | null }> {
     if (this.stopped) throw this.stopped;
-    const r = this.state.ingest({ ...batch, entries: batch.entries.list(batch.region, batch.epoch) }, this.deps.now());
+    const entries = batch.entries.list(batch.region, batch.epoch);
+    const r = this.state.ingest({ region: batch.region, epoch: batch.epoch, startSeq: batch.startSeq, gapBefore: batch.gapBefore, entries }, this.deps.now());
     if (r.replayAfter !== null) return { seq: r.seq, replayAfter: r.replayAfter };
     const gap = r.discontinuity
       ? AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo()

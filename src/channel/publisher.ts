@@ -11,7 +11,7 @@
 import { AblyError } from '../errors.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
-import type { Rpc } from '../transport/rpc.js';
+import type { RequestBody, Rpc } from '../transport/rpc.js';
 import type { ChannelKey } from './entry.js';
 
 /** Pause before re-sending after a failure (the ring converges meanwhile). */
@@ -90,12 +90,18 @@ class Stream {
     const remaining = Math.max(1, item.deadline - this.deps.now());
     // The master must have ordered the publish ahead of this one (still unanswered) first.
     const after = ahead ? firstId(ahead.op) : undefined;
-    const req =
-      item.op.type === 'publish'
-        ? { type: 'publish' as const, channel: this.key, messages: item.op.messages }
-        : { type: 'presence' as const, channel: this.key, presence: item.op.presence };
+    // Literals of fixed shape, not a spread (see Rpc.request): this runs per publish.
+    const op = item.op;
+    const req: RequestBody =
+      op.type === 'publish'
+        ? after !== undefined
+          ? { type: 'publish', channel: this.key, messages: op.messages, after }
+          : { type: 'publish', channel: this.key, messages: op.messages }
+        : after !== undefined
+          ? { type: 'presence', channel: this.key, presence: op.presence, after }
+          : { type: 'presence', channel: this.key, presence: op.presence };
     this.deps.rpc
-      .request(target, { ...req, ...(after !== undefined ? { after } : {}) }, Math.min(remaining, ATTEMPT_TIMEOUT_MS))
+      .request(target, req, Math.min(remaining, ATTEMPT_TIMEOUT_MS))
       .then(
         (body) => this.settle(item, body, null),
         (err: AblyError) => this.settle(item, null, err),
