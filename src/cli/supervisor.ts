@@ -188,10 +188,14 @@ export class Supervisor {
   /** Spawns one node and waits for its ready line. */
   startNode(region: string, node: string, extraArgs: string[] = []): Promise<NodeProcess> {
     // ABLY_NG_NODE_CPU_PROF_DIR=DIR: every node writes a V8 CPU profile there when it
-    // stops gracefully (Node refuses --cpu-prof in NODE_OPTIONS).
+    // stops gracefully (Node refuses --cpu-prof in NODE_OPTIONS). ABLY_NG_NODE_FLAGS:
+    // more Node/V8 flags for every node (space-separated, e.g. `--trace-gc`), which
+    // NODE_OPTIONS would refuse too; what they print on stdout goes to the node's log.
     const profDir = process.env.ABLY_NG_NODE_CPU_PROF_DIR;
+    const flags = (process.env.ABLY_NG_NODE_FLAGS ?? '').split(' ').filter(Boolean);
     const args = [
       ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+      ...flags,
       this.cliPath,
       'node',
       '--topology',
@@ -230,6 +234,7 @@ export class Supervisor {
         try {
           msg = JSON.parse(line);
         } catch {
+          if (!log.writableEnded) log.write(`${line}\n`); // not the ready line: e.g. --trace-gc output
           return;
         }
         if (msg.ready !== true || !msg.url) return;

@@ -1,0 +1,38 @@
+/**
+ * ABLY_NG_NODE_FLAGS: extra Node/V8 flags for every node the supervisor starts (as
+ * `ably-ng up`, the chaos and the benchmark runs do), with what the flags print on the
+ * node's stdout kept in its log. Real node process.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { waitFor } from '../helpers/wait.js';
+
+let d: TestDeployment | undefined;
+const saved = process.env.ABLY_NG_NODE_FLAGS;
+
+afterEach(async () => {
+  if (saved === undefined) delete process.env.ABLY_NG_NODE_FLAGS;
+  else process.env.ABLY_NG_NODE_FLAGS = saved;
+  await d?.stop();
+  d = undefined;
+});
+
+describe('ABLY_NG_NODE_FLAGS', () => {
+  it('starts every node with the flags, and keeps their stdout output in the node log', async () => {
+    process.env.ABLY_NG_NODE_FLAGS = '--trace-gc  --stack-trace-limit=20';
+    d = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }] });
+    const log = join(d.dir, 'state', 'logs', 'r1-n1.log');
+    // A starting node collects garbage at least once; --trace-gc reports it on stdout.
+    await waitFor(() => /Scavenge|Mark-Compact/.test(readFileSync(log, 'utf8')), { what: 'GC trace lines in the node log' });
+    expect((await d.health('r1-n1')).region).toBe('r1');
+  });
+
+  it('without it, a node starts with no extra flags (no GC trace in its log)', async () => {
+    delete process.env.ABLY_NG_NODE_FLAGS;
+    d = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }] });
+    expect((await d.health('r1-n1')).region).toBe('r1');
+    expect(readFileSync(join(d.dir, 'state', 'logs', 'r1-n1.log'), 'utf8')).not.toMatch(/Scavenge|Mark-Compact/);
+  });
+});
