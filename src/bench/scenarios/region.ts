@@ -18,6 +18,7 @@ import { meshHop } from '../transport-hop.js';
 import { ms, num, pct, rate } from '../report/format.js';
 import { barChart } from '../report/svg.js';
 import { askMaster, channelMasteredBy, ringPlace, startRegion, type Region } from '../servers/ably-region.js';
+import { serverById } from '../servers/index.js';
 import type { RunningServer } from '../servers/server.js';
 import { fanoutNotes, limitText } from './fanout-peers.js';
 import { serverContext, type Scenario, type ScenarioContext, type ScenarioResult, type Table } from './scenario.js';
@@ -58,6 +59,13 @@ const LAYOUTS: readonly Layout[] = [
   { id: 'a-b-c', label: 'region, A → B → C (scenario 3)', publisher: 'A', subscribers: ['C', 'C', 'B'], path: 'A → B → C (⅔), B (⅓)' },
 ];
 const MAIN = 'a-b-c';
+/**
+ * Not ably-ng: nats-server (Go; several messages per WebSocket frame, as ours) at the
+ * same load, with the same load generator. What the harness and this machine give a
+ * server that is not ours: the floor under the target's p99.
+ */
+const PEER: Layout = { id: 'nats', label: 'nats-server, same load (not ours)', publisher: 'one', subscribers: ['one'], path: 'publisher → nats-server → subscribers (one process)' };
+const ORDER = [...LAYOUTS, PEER].map((l) => l.id);
 
 interface LayoutFigures {
   layout: string;
@@ -221,6 +229,20 @@ export const regionScenario: Scenario = {
       await one.stop();
     }
 
+    // The same half-saturation load on nats-server: the floor the harness and the machine set.
+    if (points.some((p) => p.halfDeliveriesPerS !== null)) {
+      try {
+        const peer = await serverById(PEER.id).start(serverContext(ctx, 'region-nats'));
+        try {
+          for (const p of points) if (p.halfDeliveriesPerS !== null) p.layouts.push(await measureLayout(ctx, peer, PEER, p.subscribers, p.halfDeliveriesPerS, false));
+        } finally {
+          await peer.stop();
+        }
+      } catch (e) {
+        notes.push(`nats-server was not measured at the same load: ${(e as Error).message}.`);
+      }
+    }
+
     ctx.log(`region: bare mesh transport hop (transport-hop.ts --mesh-only, ${o.hopRtts} round trips, ${o.hopMessages} messages)`);
     const hop = await meshHop({ messages: o.hopMessages, rtts: o.hopRtts }).catch((e: Error) => {
       notes.push(`The bare mesh hop was not measured: ${e.message}.`);
@@ -230,7 +252,7 @@ export const regionScenario: Scenario = {
     const tables: Table[] = [];
     const targetRows: (string | number)[][] = [];
     const bars = [];
-    const order = (x: LayoutFigures, y: LayoutFigures) => LAYOUTS.findIndex((l) => l.id === x.layout) - LAYOUTS.findIndex((l) => l.id === y.layout);
+    const order = (x: LayoutFigures, y: LayoutFigures) => ORDER.indexOf(x.layout) - ORDER.indexOf(y.layout);
     for (const p of points) p.layouts.sort(order);
     const first = new Map((points[0]?.layouts ?? []).map((l) => [l.layout, l]));
     const lightBase = first.get('one-node')?.light;
@@ -238,7 +260,7 @@ export const regionScenario: Scenario = {
     tables.push({
       title: `The path's own cost: ${light} (nothing queues), medians of ${o.reps} steps of ${o.lightStepMs / 1000} s`,
       header: ['layout', 'path (publisher → master → subscribers)', 'p50 (ms)', 'p99 (ms)', 'Δ p50 vs one node (ms)', 'server CPU (all nodes, % of a core)'],
-      rows: [...first.values()].map((l) => [
+      rows: [...first.values()].filter((l) => l.light).map((l) => [
         l.label,
         l.path,
         ms(l.light?.p50Ms),
@@ -274,6 +296,7 @@ export const regionScenario: Scenario = {
     for (const p of points) {
       const byId = new Map(p.layouts.map((l) => [l.layout, l]));
       const base = byId.get('one-node');
+      const peer = byId.get(PEER.id)?.half;
       tables.push({
         title: `One channel, ${p.subscribers} subscribers, the same load on every layout: half of the A → B → C saturation (${rate(p.halfDeliveriesPerS)} deliveries), medians of ${o.reps} steps`,
         header: ['layout', 'path (publisher → master → subscribers)', 'p50 (ms)', 'p99 (ms)', 'server CPU (all nodes, % of a core)', 'server CPU µs per delivery'],
@@ -286,7 +309,8 @@ export const regionScenario: Scenario = {
         targetRows.push([
           `in-region p99 < ${TARGET_P99_MS} ms at half of saturation across three nodes (${p.subscribers} subscribers)`,
           `p99 ${ms(p99)} ms (p50 ${ms(f.half?.p50Ms)}) at ${rate(f.half?.deliveriesPerS)}; saturation ${rate(f.saturationDeliveriesPerS)} (${limitText(f)})`,
-          `one node at the same load: p99 ${ms(base?.half?.p99Ms)} ms (p50 ${ms(base?.half?.p50Ms)})`,
+          `one node at the same load: p99 ${ms(base?.half?.p99Ms)} ms (p50 ${ms(base?.half?.p50Ms)})` +
+            (peer ? `; nats-server at the same load: p99 ${ms(peer.p99Ms)} ms (p50 ${ms(peer.p50Ms)})` : ''),
           p99 === undefined ? 'not measured' : p99 < TARGET_P99_MS ? 'yes' : 'no',
         ]);
         notes.push(...fanoutNotes(f).map((t) => `${p.subscribers} subscribers: ${t}`));
