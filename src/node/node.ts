@@ -221,7 +221,12 @@ export class AblyNode {
         delivered: (n) => this.metrics.onDelivered(n),
         slowConsumer: () => this.metrics.onSlowConsumer(),
       },
-      publish: (channel, messages, source) => this.publish(channel, messages, source),
+      publish: (channel, messages) => this.publish(channel, messages),
+      publishFrom: (channel, messages, source, done) =>
+        this.publisher.sendCb(source, channel, { type: 'publish', messages }, (serials, err) => {
+          if (serials) this.countPublished(channel, messages, 'realtime');
+          done(serials, err);
+        }),
       presence: async (channel, presence, source) => {
         await this.publisher.send(source, channel, { type: 'presence', presence });
       },
@@ -508,19 +513,17 @@ export class AblyNode {
 
   // ---- services for the gateway -----------------------------------------------------------
 
-  private async publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]> {
-    let serials: string[];
-    if (source !== null) {
-      serials = await this.publisher.send(source, channel, { type: 'publish', messages });
-    } else {
-      const { body } = await this.router.call(channel, { type: 'publish', channel, messages }, CHANNEL_REQUEST_TIMEOUT_MS);
-      if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
-      serials = body.serials;
-    }
+  private async publish(channel: ChannelKey, messages: Message[]): Promise<string[]> {
+    const { body } = await this.router.call(channel, { type: 'publish', channel, messages }, CHANNEL_REQUEST_TIMEOUT_MS);
+    if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
+    this.countPublished(channel, messages, 'rest');
+    return body.serials;
+  }
+
+  private countPublished(channel: ChannelKey, messages: Message[], via: 'realtime' | 'rest'): void {
     let bytes = 0;
     for (const m of messages) bytes += messageSize(m);
-    this.stats.published(channel.slice(0, channel.indexOf(':')), source !== null ? 'realtime' : 'rest', messages.length, bytes);
-    return serials;
+    this.stats.published(channel.slice(0, channel.indexOf(':')), via, messages.length, bytes);
   }
 
   /** A channel's occupancy across the region: every ring member's local attachments, added up. */
