@@ -33,13 +33,11 @@ function firstId(op: StreamOp): string | undefined {
   return op.type === 'publish' ? op.messages[0]?.id : op.presence[0]?.id;
 }
 
-/** How a send ends, called once: the channelSerials of its messages, or why it failed. */
-export type PublishDone = (serials: string[] | null, err: AblyError | null) => void;
-
 interface Item {
   op: StreamOp;
   deadline: number;
-  done: PublishDone;
+  resolve(serials: string[]): void;
+  reject(err: AblyError): void;
   /** Node it is in flight to, or null when waiting to be sent. */
   sentTo: NodeId | null;
 }
@@ -65,9 +63,11 @@ class Stream {
     private readonly onIdle: () => void,
   ) {}
 
-  push(op: StreamOp, done: PublishDone): void {
-    this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, done, sentTo: null });
-    this.pump();
+  push(op: StreamOp): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null });
+      this.pump();
+    });
   }
 
   private pump(): void {
@@ -100,16 +100,22 @@ class Stream {
         : after !== undefined
           ? { type: 'presence', channel: this.key, presence: op.presence, after }
           : { type: 'presence', channel: this.key, presence: op.presence };
-    this.deps.rpc.call(target, req, Math.min(remaining, ATTEMPT_TIMEOUT_MS), (body, err) => this.settle(item, body, err));
+    this.deps.rpc
+      .request(target, req, Math.min(remaining, ATTEMPT_TIMEOUT_MS))
+      .then(
+        (body) => this.settle(item, body, null),
+        (err: AblyError) => this.settle(item, null, err),
+      );
   }
 
   private settle(item: Item, body: ReplyBody | null, err: AblyError | null): void {
     this.inFlight--;
     if (body?.kind === 'published' || body?.kind === 'ok') {
-      this.finish(item, body.kind === 'published' ? body.serials : [], null);
+      const serials = body.kind === 'published' ? body.serials : [];
+      this.finish(item, () => item.resolve(serials));
     } else if (body?.kind === 'error' && body.error.code !== 50003) {
       // The master refused it (a final answer, e.g. a limit): this one fails, the rest go on.
-      this.finish(item, null, AblyError.fromInfo(body.error));
+      this.finish(item, () => item.reject(AblyError.fromInfo(body.error)));
     } else {
       // Redirect, retry, timeout or dead node: it may yet be ordered elsewhere. Stop and
       // resend everything unanswered, in order.
@@ -117,7 +123,7 @@ class Stream {
       item.sentTo = null;
       if (this.deps.now() >= item.deadline) {
         const why = err?.message ?? (body?.kind === 'redirect' ? 'no master accepted the publish' : 'no reply');
-        this.finish(item, null, AblyError.of('channelNoResponse', why));
+        this.finish(item, () => item.reject(AblyError.of('channelNoResponse', why)));
       }
     }
     if (this.broken && this.inFlight === 0) {
@@ -130,7 +136,7 @@ class Stream {
     }
   }
 
-  private finish(item: Item, serials: string[] | null, err: AblyError | null): void {
+  private finish(item: Item, settle: () => void): void {
     // Replies mostly come in order: the item is usually the first, and shift() is O(1)
     // there (V8 moves the array's start) where splice(0, 1) copies the whole queue.
     const i = this.queue[0] === item ? 0 : this.queue.indexOf(item);
@@ -139,7 +145,7 @@ class Stream {
       else this.queue.splice(i, 1);
       if (i < this.sentPrefix) this.sentPrefix--;
     }
-    item.done(serials, err);
+    settle();
     if (this.queue.length === 0 && this.inFlight === 0) this.onIdle();
   }
 
@@ -150,7 +156,7 @@ class Stream {
       const now = this.deps.now();
       for (const item of [...this.queue]) {
         if (item.sentTo === null && now >= item.deadline) {
-          this.finish(item, null, AblyError.of('channelNoResponse', 'no master accepted the publish in time'));
+          this.finish(item, () => item.reject(AblyError.of('channelNoResponse', 'no master accepted the publish in time')));
         }
       }
       this.pump();
@@ -163,8 +169,7 @@ class Stream {
 }
 
 export class ChannelPublisher {
-  /** Streams by source, then channel (two lookups: no key string made per publish). */
-  private readonly streams = new Map<string, Map<ChannelKey, Stream>>();
+  private readonly streams = new Map<string, Stream>();
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -174,28 +179,19 @@ export class ChannelPublisher {
    * messages) once ACKable.
    */
   send(source: string, key: ChannelKey, op: StreamOp): Promise<string[]> {
-    return new Promise((resolve, reject) => this.sendCb(source, key, op, (serials, err) => (err ? reject(err) : resolve(serials!))));
-  }
-
-  /**
-   * The same with a callback, called exactly once and never before this returns: the
-   * per-publish path of a realtime connection, without a promise, an executor and
-   * resolving functions per publish.
-   */
-  sendCb(source: string, key: ChannelKey, op: StreamOp, done: PublishDone): void {
-    let bySource = this.streams.get(source);
-    if (!bySource) this.streams.set(source, (bySource = new Map()));
-    let s = bySource.get(key);
+    const id = `${source}\u0000${key}`;
+    let s = this.streams.get(id);
     if (!s) {
-      const map = bySource;
       const stream = new Stream(key, this.deps, () => {
-        if (map.get(key) !== stream || !stream.idle) return;
-        map.delete(key);
-        if (map.size === 0 && this.streams.get(source) === map) this.streams.delete(source);
+        if (this.streams.get(id) === stream && stream.idle) this.streams.delete(id);
       });
-      bySource.set(key, stream);
+      this.streams.set(id, stream);
       s = stream;
     }
-    s.push(op, done);
+    return s.push(op);
+  }
+
+  get activeStreams(): number {
+    return this.streams.size;
   }
 }

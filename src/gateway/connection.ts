@@ -531,13 +531,10 @@ export class Connection implements AttachmentOwner {
       return;
     }
     this.services.metrics.published(messages.length);
-    const channel = pm.channel;
-    this.services.publishFrom(key, messages, this.id, (serials, err) => {
-      if (err) {
-        if (slot) this.nack(slot, err);
-        else this.channelError(channel, err);
-      } else if (slot) this.ack(slot, serials!);
-    });
+    this.services.publish(key, messages, this.id).then(
+      (serials) => slot && this.ack(slot, serials),
+      (err) => (slot ? this.nack(slot, err) : this.channelError(pm.channel, err)),
+    );
   }
 
   private holdPresence(key: string, leaveAt: number | null): void {

@@ -170,7 +170,7 @@ async function publish(r: RestRequest): Promise<void> {
   const idBase = randomBytes(9).toString('base64url');
   const messages = buildMessages(list, { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
   s.metrics.published(messages.length);
-  const serials = await s.publish(channelKey(c.appId, name), messages);
+  const serials = await s.publish(channelKey(c.appId, name), messages, null);
   send(r.res, 201, { channel: name, messageId: messages[0]!.id.replace(/:0$/, ''), serials }, r.format);
 }
 
@@ -224,7 +224,7 @@ async function batchPublish(r: RestRequest): Promise<void> {
           c.capability.require(name, 'publish');
           const idBase = randomBytes(9).toString('base64url');
           const msgs = buildMessages(messages, { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
-          const serials = await s.publish(channelKey(c.appId, name), msgs);
+          const serials = await s.publish(channelKey(c.appId, name), msgs, null);
           s.metrics.published(msgs.length);
           return { channel, messageId: idBase, serials };
         } catch (err) {

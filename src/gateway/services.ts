@@ -3,7 +3,6 @@
  * interface, so that connections know nothing of rings, transports or masters.
  */
 import type { KeyStore } from '../auth/keys.js';
-import type { AblyError } from '../errors.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import type { Limits } from '../config/topology.js';
@@ -49,15 +48,11 @@ export interface GatewayServices {
   /** Secret for signing connection keys (shared by the region's nodes). */
   readonly connectionSecret: string;
   now(): number;
-  /** Orders messages (of a REST request) at the channel's master; resolves with their channelSerials. */
-  publish(channel: ChannelKey, messages: Message[]): Promise<string[]>;
   /**
-   * Orders a realtime connection's messages at the channel's master; `done` gets their
-   * channelSerials once ACKable, or the error, once. Publishes with the same `source`
-   * (the connection id) keep their order. A callback, not a promise: this runs per
-   * publish, and what it allocates lives until the master answers.
+   * Orders messages at the channel's master; resolves with their channelSerials once
+   * ACKable. Publishes with the same `source` (a connection id) keep their order.
    */
-  publishFrom(channel: ChannelKey, messages: Message[], source: string, done: (serials: string[] | null, err: AblyError | null) => void): void;
+  publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]>;
   /** Orders presence operations of a connection (in order with its publishes). */
   presence(channel: ChannelKey, ops: PresenceMessage[], source: string): Promise<void>;
   /** A connection's presence members stay (null) or leave at `leaveAt` (ms). */

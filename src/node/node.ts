@@ -221,12 +221,7 @@ export class AblyNode {
         delivered: (n) => this.metrics.onDelivered(n),
         slowConsumer: () => this.metrics.onSlowConsumer(),
       },
-      publish: (channel, messages) => this.publish(channel, messages),
-      publishFrom: (channel, messages, source, done) =>
-        this.publisher.sendCb(source, channel, { type: 'publish', messages }, (serials, err) => {
-          if (serials) this.countPublished(channel, messages, 'realtime');
-          done(serials, err);
-        }),
+      publish: (channel, messages, source) => this.publish(channel, messages, source),
       presence: async (channel, presence, source) => {
         await this.publisher.send(source, channel, { type: 'presence', presence });
       },
@@ -513,17 +508,19 @@ export class AblyNode {
 
   // ---- services for the gateway -----------------------------------------------------------
 
-  private async publish(channel: ChannelKey, messages: Message[]): Promise<string[]> {
-    const { body } = await this.router.call(channel, { type: 'publish', channel, messages }, CHANNEL_REQUEST_TIMEOUT_MS);
-    if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
-    this.countPublished(channel, messages, 'rest');
-    return body.serials;
-  }
-
-  private countPublished(channel: ChannelKey, messages: Message[], via: 'realtime' | 'rest'): void {
+  private async publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]> {
+    let serials: string[];
+    if (source !== null) {
+      serials = await this.publisher.send(source, channel, { type: 'publish', messages });
+    } else {
+      const { body } = await this.router.call(channel, { type: 'publish', channel, messages }, CHANNEL_REQUEST_TIMEOUT_MS);
+      if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
+      serials = body.serials;
+    }
     let bytes = 0;
     for (const m of messages) bytes += messageSize(m);
-    this.stats.published(channel.slice(0, channel.indexOf(':')), via, messages.length, bytes);
+    this.stats.published(channel.slice(0, channel.indexOf(':')), source !== null ? 'realtime' : 'rest', messages.length, bytes);
+    return serials;
   }
 
   /** A channel's occupancy across the region: every ring member's local attachments, added up. */

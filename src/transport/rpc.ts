@@ -9,14 +9,10 @@ import type { RegionTransport } from './transport.js';
 /** A request before the Rpc layer gives it an id. */
 export type RequestBody = NodeRequest extends infer R ? (R extends NodeRequest ? Omit<R, 'rid'> : never) : never;
 
-/** How a request ends: its reply's body, or an error (timeout, peer down, shutdown). */
-export type RpcDone = (body: ReplyBody | null, err: AblyError | null) => void;
-
 interface Pending {
   to: NodeId;
-  type: string;
-  timeoutMs: number;
-  done: RpcDone;
+  resolve: (body: ReplyBody) => void;
+  reject: (err: AblyError) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -28,30 +24,19 @@ export class Rpc {
 
   /** Sends a request and waits for its reply; rejects with 50003 after `timeoutMs`. */
   request(to: NodeId, req: RequestBody, timeoutMs: number): Promise<ReplyBody> {
-    return new Promise<ReplyBody>((resolve, reject) => this.call(to, req, timeoutMs, (body, err) => (err ? reject(err) : resolve(body!))));
-  }
-
-  /**
-   * The same with a callback, called exactly once: what a per-publish path uses, with
-   * no promise, executor, resolving functions or timer closure per request (each lives
-   * as long as the request is in flight, and the young-generation GC copies them).
-   */
-  call(to: NodeId, req: RequestBody, timeoutMs: number, done: RpcDone): void {
     const rid = this.nextRid++;
-    const timer = setTimeout(this.expire, timeoutMs, rid);
-    this.pending.set(rid, { to, type: req.type, timeoutMs, done, timer });
-    // Not `{ ...req, rid }`: V8 (Node 20) gives every object made by a spread followed
-    // by more properties a hidden class of its own, ~10× slower and one more object per
-    // request. Copied onto `{ rid }`, requests of a type share one.
-    this.transport.send(to, Object.assign({ rid }, req) as NodeRequest);
+    return new Promise<ReplyBody>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(rid);
+        reject(AblyError.of('timeout', `no reply from ${to} to ${req.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(rid, { to, resolve, reject, timer });
+      // Not `{ ...req, rid }`: V8 (Node 20) gives every object made by a spread followed
+      // by more properties a hidden class of its own, ~10× slower and one more object per
+      // request. Copied onto `{ rid }`, requests of a type share one.
+      this.transport.send(to, Object.assign({ rid }, req) as NodeRequest);
+    });
   }
-
-  private readonly expire = (rid: number): void => {
-    const p = this.pending.get(rid);
-    if (!p) return;
-    this.pending.delete(rid);
-    p.done(null, AblyError.of('timeout', `no reply from ${p.to} to ${p.type} within ${p.timeoutMs} ms`));
-  };
 
   reply(to: NodeId, rid: number, body: ReplyBody): void {
     const msg: Reply = { type: 'reply', rid, body };
@@ -64,30 +49,26 @@ export class Rpc {
     if (!p || p.to !== from) return;
     this.pending.delete(reply.rid);
     clearTimeout(p.timer);
-    p.done(reply.body, null);
+    p.resolve(reply.body);
   }
 
   /** Fails every request in flight to `peer` (it is down or gone). */
   failPeer(peer: NodeId, reason: string): void {
-    // Taken out first: a callback may send again (and must not be failed by this call).
-    const failed: Pending[] = [];
     for (const [rid, p] of this.pending) {
       if (p.to !== peer) continue;
       this.pending.delete(rid);
       clearTimeout(p.timer);
-      failed.push(p);
+      p.reject(AblyError.of('channelNoResponse', `${peer} is unreachable: ${reason}`));
     }
-    for (const p of failed) p.done(null, AblyError.of('channelNoResponse', `${peer} is unreachable: ${reason}`));
   }
 
   /** Fails everything (shutdown). */
   failAll(reason: string): void {
-    const all = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of all) {
+    for (const p of this.pending.values()) {
       clearTimeout(p.timer);
-      p.done(null, AblyError.of('channelNoResponse', reason));
+      p.reject(AblyError.of('channelNoResponse', reason));
     }
+    this.pending.clear();
   }
 
   get inFlight(): number {

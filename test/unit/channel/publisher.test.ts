@@ -18,8 +18,8 @@ interface Sent {
 function setup(owner: { current: string }) {
   const sent: Sent[] = [];
   const rpc = {
-    call: (to: string, req: { messages: { id: string }[]; after?: string }, _timeoutMs: number, done: (body: ReplyBody) => void) =>
-      void sent.push({ to, id: req.messages[0]!.id, after: req.after, reply: (body) => done(body) }),
+    request: (to: string, req: { messages: { id: string }[]; after?: string }) =>
+      new Promise<ReplyBody>((resolve) => sent.push({ to, id: req.messages[0]!.id, after: req.after, reply: resolve })),
   } as unknown as Rpc;
   const pub = new ChannelPublisher({ rpc, ownerOf: () => owner.current, now: () => Date.now(), timeoutMs: 10_000 });
   const publish = (i: number) => pub.send('conn', 'app\u0000ch', { type: 'publish', messages: [{ id: `m${i}`, timestamp: 0 }] });
