@@ -1,0 +1,73 @@
+/**
+ * Request/reply over a region transport: each request gets one answer (its reply, a
+ * timeout, its peer failing, or shutdown), and the request keeps its fields and gets an id.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { AblyError } from '../../../src/errors.js';
+import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js';
+import { Rpc } from '../../../src/transport/rpc.js';
+import type { RegionTransport } from '../../../src/transport/transport.js';
+
+function setup() {
+  const sent: { to: string; msg: NodeMessage & { rid: number } }[] = [];
+  const transport = { send: (to: string, msg: NodeMessage) => void sent.push({ to, msg: msg as NodeMessage & { rid: number } }) } as unknown as RegionTransport;
+  return { rpc: new Rpc(transport), sent };
+}
+
+const published = (s: string): ReplyBody => ({ kind: 'published', serials: [s] });
+/** An AblyError's own words, without the description of its code in front. */
+const why = (e: AblyError) => e.message.replace(/^[^:]*: /, '');
+/** How a request ended: its reply, or its error's code and words. */
+const outcome = (p: Promise<ReplyBody>) => p.then((body) => ({ body }), (e: AblyError) => ({ code: e.code, why: why(e) }));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('Rpc', () => {
+  it('numbers requests, keeps their fields, and settles each with its own reply only', async () => {
+    const { rpc, sent } = setup();
+    const a = rpc.request('n2', { type: 'publish', channel: 'app:c', messages: [], after: 'x' }, 1000);
+    const b = rpc.request('n3', { type: 'sub', channel: 'app:c' }, 1000);
+    expect(sent.map((s) => [s.to, s.msg.type, s.msg.rid])).toEqual([
+      ['n2', 'publish', 1],
+      ['n3', 'sub', 2],
+    ]);
+    expect(sent[0]!.msg).toEqual({ rid: 1, type: 'publish', channel: 'app:c', messages: [], after: 'x' });
+    // A reply from the wrong node, or for an unknown id, is ignored.
+    rpc.onReply('n3', { type: 'reply', rid: 1, body: published('wrong') });
+    rpc.onReply('n2', { type: 'reply', rid: 99, body: published('unknown') });
+    rpc.onReply('n3', { type: 'reply', rid: 2, body: { kind: 'ok' } });
+    rpc.onReply('n2', { type: 'reply', rid: 1, body: published('e:1') });
+    expect(await a).toEqual(published('e:1'));
+    expect(await b).toEqual({ kind: 'ok' });
+    expect(rpc.inFlight).toBe(0);
+  });
+
+  it('times a request out with 50003, once, and ignores a reply after it', async () => {
+    vi.useFakeTimers();
+    const { rpc, sent } = setup();
+    const a = outcome(rpc.request('n2', { type: 'sub', channel: 'app:c' }, 200));
+    const b = outcome(rpc.request('n2', { type: 'sub', channel: 'app:d' }, 300));
+    vi.advanceTimersByTime(200);
+    expect(rpc.inFlight).toBe(1);
+    rpc.onReply('n2', { type: 'reply', rid: sent[0]!.msg.rid, body: { kind: 'ok' } });
+    expect(await a).toEqual({ code: 50003, why: 'no reply from n2 to sub within 200 ms' });
+    rpc.onReply('n2', { type: 'reply', rid: sent[1]!.msg.rid, body: { kind: 'ok' } });
+    vi.advanceTimersByTime(200);
+    expect(await b).toEqual({ body: { kind: 'ok' } });
+    expect(rpc.inFlight).toBe(0);
+  });
+
+  it('fails what is in flight to a failed peer only; failAll fails the rest', async () => {
+    const { rpc } = setup();
+    const toN2 = [0, 1, 2].map((i) => outcome(rpc.request('n2', { type: 'sub', channel: `app:${i}` }, 1000)));
+    const toN3 = outcome(rpc.request('n3', { type: 'sub', channel: 'app:other' }, 1000));
+    rpc.failPeer('n2', 'link down');
+    expect(await Promise.all(toN2)).toEqual([0, 1, 2].map(() => ({ code: 90007, why: 'n2 is unreachable: link down' })));
+    expect(rpc.inFlight).toBe(1);
+    rpc.failAll('stopping');
+    expect(await toN3).toEqual({ code: 90007, why: 'stopping' });
+    expect(rpc.inFlight).toBe(0);
+  });
+});
