@@ -33,6 +33,7 @@ import type {
   ReplyBody,
 } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
+import { SliceSweep, trimOldest } from './sweep.js';
 import { decideClaim, describeClaim, newer } from './claim.js';
 import { ChannelMaster } from './master.js';
 import { handleChannelRequest } from './requests.js';
@@ -55,6 +56,8 @@ const CLAIM_DEADLINE_MS = 7000;
 const STALE_COPY_GRACE_MS = 30_000;
 /** How often holdings are checked against the ring and retention. */
 export const RECONCILE_INTERVAL_MS = 1000;
+/** The periodic pass visits every holding once per interval, in this many slices. */
+const RECONCILE_SLICES = 10;
 /** Tombstones (epoch and serial of disposed channels) kept at most this many. */
 const MAX_TOMBSTONES = 100_000;
 
@@ -101,12 +104,13 @@ export class ChannelRegistry {
   private readonly pushing = new Set<ChannelKey>();
   private readonly tombstones = new Map<ChannelKey, ChannelSnapshot>();
   private timer: NodeJS.Timeout | null = null;
+  private readonly sweep = new SliceSweep(() => this.holdings.keys(), RECONCILE_SLICES);
   private closed = false;
 
   constructor(private readonly deps: RegistryDeps) {}
 
   start(): void {
-    this.timer = setInterval(() => this.reconcile(), RECONCILE_INTERVAL_MS);
+    this.timer = setInterval(() => this.reconcile(this.sweep.slice()), RECONCILE_INTERVAL_MS / RECONCILE_SLICES);
     this.timer.unref();
   }
 
@@ -500,13 +504,15 @@ export class ChannelRegistry {
 
   // ---- ring changes and housekeeping ----------------------------------------------
 
-  /** Re-checks every holding against the ring (on ring change and periodically). */
-  reconcile(): void {
+  /** Re-checks holdings against the ring: all on a ring change, a slice at a time periodically. */
+  reconcile(keys: Iterable<ChannelKey> = this.holdings.keys()): void {
     if (this.closed) return;
     const ring = this.deps.ring();
     const now = this.deps.now();
     const quorum = this.deps.hasQuorum();
-    for (const [key, h] of this.holdings) {
+    for (const key of keys) {
+      const h = this.holdings.get(key);
+      if (!h) continue;
       const owner = ring.owner(key);
       if (h.role === 'master') {
         if (h.master.isStopped) continue;
@@ -542,14 +548,7 @@ export class ChannelRegistry {
         this.holdings.delete(key);
       }
     }
-    if (this.tombstones.size > MAX_TOMBSTONES) {
-      const drop = this.tombstones.size - MAX_TOMBSTONES;
-      let i = 0;
-      for (const k of this.tombstones.keys()) {
-        if (i++ >= drop) break;
-        this.tombstones.delete(k);
-      }
-    }
+    trimOldest(this.tombstones, MAX_TOMBSTONES);
   }
 
   /** Old master → new owner: stop, then hand the whole state over. */
