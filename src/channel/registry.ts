@@ -56,7 +56,7 @@ const CLAIM_DEADLINE_MS = 7000;
 const STALE_COPY_GRACE_MS = 30_000;
 /** How often holdings are checked against the ring and retention. */
 export const RECONCILE_INTERVAL_MS = 1000;
-/** The periodic pass visits every holding once per interval, in this many slices. */
+/** The periodic pass visits each holding about once per interval, a slice at a time (this many). */
 const RECONCILE_SLICES = 10;
 /** Tombstones (epoch and serial of disposed channels) kept at most this many. */
 const MAX_TOMBSTONES = 100_000;

@@ -66,6 +66,16 @@ export function defaultCliPath(): string {
   return join(root, 'dist', 'cli.js');
 }
 
+/** The url of a node's ready line (`{"ready":true,"url":…}` on stdout), or null for any other line. */
+function readyUrl(line: string): string | null {
+  try {
+    const m = JSON.parse(line) as { ready?: unknown; url?: unknown } | null;
+    return m !== null && typeof m === 'object' && m.ready === true && typeof m.url === 'string' ? m.url : null;
+  } catch {
+    return null;
+  }
+}
+
 export class Supervisor {
   readonly nodes = new Map<string, NodeProcess>();
   readonly balancers = new Map<string, { balancer: Balancer; url: string }>();
@@ -219,6 +229,8 @@ export class Supervisor {
     let log = this.logs.get(node);
     if (!log) {
       log = createWriteStream(join(this.o.stateDir, 'logs', `${node}.log`), { flags: 'a' });
+      // A full disk or a late write must not take the supervisor (and every node) down.
+      log.on('error', (err) => this.o.log.warn({ node, err: err.message }, 'cannot write the node log'));
       this.logs.set(node, log);
     }
     proc.stderr!.pipe(log, { end: false });
@@ -230,18 +242,19 @@ export class Supervisor {
       }, READY_TIMEOUT_MS);
       const lines = createInterface({ input: proc.stdout! });
       lines.on('line', (line) => {
-        let msg: { ready?: boolean; url?: string; pid?: number };
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          if (!log.writableEnded) log.write(`${line}\n`); // not the ready line: e.g. --trace-gc output
+        const url = readyUrl(line);
+        if (url !== null) {
+          clearTimeout(timer);
+          const p: NodeProcess = { name: node, region, pid: proc.pid!, url, proc, exited, paused: false };
+          this.nodes.set(node, p);
+          resolveReady(p);
           return;
         }
-        if (msg.ready !== true || !msg.url) return;
-        clearTimeout(timer);
-        const p: NodeProcess = { name: node, region, pid: proc.pid!, url: msg.url, proc, exited, paused: false };
-        this.nodes.set(node, p);
-        resolveReady(p);
+        // Anything else (e.g. --trace-gc output) goes to the log, read no faster than it is written.
+        if (!log.writableEnded && !log.write(`${line}\n`)) {
+          lines.pause();
+          log.once('drain', () => lines.resume());
+        }
       });
       void exited.then((code) => {
         clearTimeout(timer);
