@@ -90,16 +90,12 @@ class Stream {
     const remaining = Math.max(1, item.deadline - this.deps.now());
     // The master must have ordered the publish ahead of this one (still unanswered) first.
     const after = ahead ? firstId(ahead.op) : undefined;
-    // Literals of fixed shape, not a spread (see Rpc.request): this runs per publish.
+    // A literal of one shape (`after` may be undefined), not a spread (see Rpc.request): this runs per publish.
     const op = item.op;
     const req: RequestBody =
       op.type === 'publish'
-        ? after !== undefined
-          ? { type: 'publish', channel: this.key, messages: op.messages, after }
-          : { type: 'publish', channel: this.key, messages: op.messages }
-        : after !== undefined
-          ? { type: 'presence', channel: this.key, presence: op.presence, after }
-          : { type: 'presence', channel: this.key, presence: op.presence };
+        ? { type: 'publish', channel: this.key, messages: op.messages, after }
+        : { type: 'presence', channel: this.key, presence: op.presence, after };
     this.deps.rpc
       .request(target, req, Math.min(remaining, ATTEMPT_TIMEOUT_MS))
       .then(
