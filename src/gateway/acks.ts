@@ -51,12 +51,12 @@ export class AckQueue {
       let n = 1;
       while (n < q.length && q[n]!.done && (q[n]!.error?.code ?? 0) === (first.error?.code ?? 0) && q[n]!.msgSerial === first.msgSerial + n) n++;
       // shift(), not splice(0, n): O(1) per slot where splice copies the whole queue.
-      const run: AckSlot[] = [];
-      for (let k = 0; k < n; k++) run.push(q.shift()!);
+      const res: { serials: string[] }[] = [];
+      for (let k = 0; k < n; k++) res.push({ serials: q.shift()!.serials ?? [] });
       out.push(
         first.error
           ? { action: Action.NACK, msgSerial: first.msgSerial, count: n, error: first.error }
-          : { action: Action.ACK, msgSerial: first.msgSerial, count: n, res: run.map((s) => ({ serials: s.serials ?? [] })) },
+          : { action: Action.ACK, msgSerial: first.msgSerial, count: n, res },
       );
     }
     return out;
