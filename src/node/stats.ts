@@ -30,24 +30,18 @@ interface Counted {
   data: readonly string[];
 }
 
-/** What a delivery counts in. */
-const DELIVERED: Counted = {
-  messages: ['messages.outbound.realtime.messages.count', 'messages.outbound.all.messages.count', 'messages.all.messages.count', 'messages.all.all.count'],
-  data: ['messages.outbound.realtime.messages.data', 'messages.all.all.data'],
-};
-
-/** What a publish counts in, by how it came. */
-const PUBLISHED: Record<'realtime' | 'rest', Counted> = {
-  realtime: inbound('realtime'),
-  rest: inbound('rest'),
-};
-
-function inbound(via: string): Counted {
+/** The entries traffic in one direction over one transport counts in (Ably's stats tree). */
+function traffic(direction: 'inbound' | 'outbound', via: 'realtime' | 'rest'): Counted {
   return {
-    messages: [`messages.inbound.${via}.messages.count`, 'messages.inbound.all.messages.count', 'messages.all.messages.count', 'messages.all.all.count'],
-    data: [`messages.inbound.${via}.messages.data`, 'messages.all.all.data'],
+    messages: [`messages.${direction}.${via}.messages.count`, `messages.${direction}.all.messages.count`, 'messages.all.messages.count', 'messages.all.all.count'],
+    data: [`messages.${direction}.${via}.messages.data`, 'messages.all.all.data'],
   };
 }
+
+/** What a delivery counts in (deliveries are realtime). */
+const DELIVERED = traffic('outbound', 'realtime');
+/** What a publish counts in, by how it came. */
+const PUBLISHED = { realtime: traffic('inbound', 'realtime'), rest: traffic('inbound', 'rest') };
 
 export class StatsRecorder {
   private readonly apps = new Map<string, Map<number, StatsEntries>>();
