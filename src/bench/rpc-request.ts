@@ -2,7 +2,7 @@
  * What one region RPC costs a node in JavaScript, without the wire: `Rpc.request` over a
  * transport that only keeps the message, answered at once by `onReply`, for publish
  * requests as the publisher builds them (with `after` while one is ahead in flight).
- * And the request object alone, built as now (literals of fixed shape, the id copied
+ * And the request object alone, built as now (a literal of one shape, the id copied
  * onto `{ rid }`) and, in the same run, as it used to be (the publisher's
  * `{ ...req, ...(after ? { after } : {}) }`, then Rpc's `{ ...req, rid }`): in Node 20
  * an object made by a spread followed by more properties gets a hidden class of its
@@ -26,9 +26,8 @@ function nullTransport(): { t: RegionTransport; last: () => NodeMessage } {
 
 type Build = (channel: string, messages: unknown[], after: string | undefined) => RequestBody;
 
-/** As the publisher builds it now: literals of fixed shape. */
-const literal: Build = (channel, messages, after) =>
-  (after !== undefined ? { type: 'publish', channel, messages, after } : { type: 'publish', channel, messages }) as RequestBody;
+/** As the publisher builds it now: one literal shape, `after` possibly undefined. */
+const literal: Build = (channel, messages, after) => ({ type: 'publish', channel, messages, after }) as RequestBody;
 
 /** As it was built before: a spread followed by another spread (and Rpc's own spread). */
 const spread: Build = (channel, messages, after) => {
