@@ -241,6 +241,7 @@ export class Supervisor {
         reject(new Error(`node ${node} did not become ready in ${READY_TIMEOUT_MS} ms (see ${join(this.o.stateDir, 'logs', `${node}.log`)})`));
       }, READY_TIMEOUT_MS);
       const lines = createInterface({ input: proc.stdout! });
+      let waitingForLog = false;
       lines.on('line', (line) => {
         const url = readyUrl(line);
         if (url !== null) {
@@ -250,10 +251,16 @@ export class Supervisor {
           resolveReady(p);
           return;
         }
-        // Anything else (e.g. --trace-gc output) goes to the log, read no faster than it is written.
-        if (!log.writableEnded && !log.write(`${line}\n`)) {
+        // Anything else (e.g. --trace-gc output) goes to the log, read no faster than it is
+        // written. readline still hands over the lines of a chunk it has read after pause(),
+        // so only the first of them waits for 'drain' (one listener, not one per line).
+        if (!log.writableEnded && !log.write(`${line}\n`) && !waitingForLog) {
+          waitingForLog = true;
           lines.pause();
-          log.once('drain', () => lines.resume());
+          log.once('drain', () => {
+            waitingForLog = false;
+            lines.resume();
+          });
         }
       });
       void exited.then((code) => {
