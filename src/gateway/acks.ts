@@ -2,7 +2,10 @@
  * A connection's acknowledgements: every ACK-requiring message takes a slot in arrival
  * (msgSerial) order; slots finish in any order (different channels, different masters)
  * but ACK/NACK go out strictly in order, runs of the same outcome grouped into one
- * ProtocolMessage `{msgSerial, count}` as the SDKs expect. Pure: it returns what to send.
+ * ProtocolMessage `{msgSerial, count}` as the SDKs expect. `ack` and `nack` mark slots;
+ * `flush` returns what can be sent now. Given `send`, the queue flushes into it once the
+ * current turn's work is done, so that the publishes one grouped request settled
+ * together (channel/publisher.ts) leave as one ACK, not one frame each.
  */
 import { toAblyError, type ErrorInfo } from '../errors.js';
 import { Action } from '../protocol/actions.js';
@@ -17,6 +20,9 @@ export interface AckSlot {
 
 export class AckQueue {
   private readonly slots: AckSlot[] = [];
+  private flushPending = false;
+
+  constructor(private readonly send?: (pm: ProtocolMessage) => void) {}
 
   get pending(): number {
     return this.slots.length;
@@ -28,22 +34,33 @@ export class AckQueue {
     return s;
   }
 
-  /** The slot's message was accepted with these channelSerials; returns frames now sendable. */
-  ack(slot: AckSlot, serials: string[]): ProtocolMessage[] {
+  /** The slot's message was accepted with these channelSerials. */
+  ack(slot: AckSlot, serials: string[]): void {
     slot.done = true;
     slot.serials = serials;
-    return this.flush();
+    this.flushAfterTurn();
   }
 
-  /** The slot's message was refused; returns frames now sendable. */
-  nack(slot: AckSlot, err: unknown): ProtocolMessage[] {
+  /** The slot's message was refused. */
+  nack(slot: AckSlot, err: unknown): void {
     slot.done = true;
     slot.error = toAblyError(err).toInfo();
-    return this.flush();
+    this.flushAfterTurn();
   }
 
+  private flushAfterTurn(): void {
+    if (!this.send || this.flushPending) return;
+    this.flushPending = true;
+    process.nextTick(this.flushInto);
+  }
+
+  private readonly flushInto = (): void => {
+    this.flushPending = false;
+    for (const pm of this.flush()) this.send!(pm);
+  };
+
   /** ACK/NACK for the finished slots at the front, grouped into runs of one outcome. */
-  private flush(): ProtocolMessage[] {
+  flush(): ProtocolMessage[] {
     const out: ProtocolMessage[] = [];
     const q = this.slots;
     while (q.length && q[0]!.done) {

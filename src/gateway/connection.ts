@@ -17,7 +17,7 @@ import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
 import { reauthenticate, type Authenticator } from './auth.js';
-import { AckQueue, type AckSlot } from './acks.js';
+import { AckQueue } from './acks.js';
 import { Attachment, type AttachmentOwner } from './attachment.js';
 import { buildMessages, buildPresence } from './publish.js';
 import type { GatewayServices } from './services.js';
@@ -50,7 +50,8 @@ export class Connection implements AttachmentOwner {
   private credentials: Credentials;
   private readonly heartbeats: boolean;
   private readonly attachments = new Map<string, Attachment>();
-  private readonly acks = new AckQueue();
+  /** ACKs and NACKs, sent once per turn (so a grouped publish's ACKs leave as one frame). */
+  private readonly acks = new AckQueue((pm) => this.sendMessage(pm));
   private readonly rate: RateLimiter;
   private closed = false;
   /** Shutting down: new publishes are left unanswered (the SDK resends them after reconnecting). */
@@ -333,7 +334,7 @@ export class Connection implements AttachmentOwner {
         const name = ActionName[pm.action];
         const err = AblyError.of('badRequest', name ? `action ${name} (${pm.action}) is not supported from clients` : `unknown action ${pm.action}`);
         if (typeof pm.msgSerial === 'number') {
-          this.nack(this.slot(pm.msgSerial), err);
+          this.acks.nack(this.acks.slot(pm.msgSerial), err);
           return;
         }
         this.fail(err);
@@ -508,7 +509,7 @@ export class Connection implements AttachmentOwner {
   }
 
   private onPublish(pm: ProtocolMessage): void {
-    const slot = typeof pm.msgSerial === 'number' && Number.isInteger(pm.msgSerial) ? this.slot(pm.msgSerial) : null;
+    const slot = typeof pm.msgSerial === 'number' && Number.isInteger(pm.msgSerial) ? this.acks.slot(pm.msgSerial) : null;
     let key: string;
     let messages;
     try {
@@ -526,14 +527,14 @@ export class Connection implements AttachmentOwner {
         throw AblyError.of('connectionRateLimited', `more than ${this.services.limits.maxInboundRate} messages per second`);
       }
     } catch (err) {
-      if (slot) this.nack(slot, err);
+      if (slot) this.acks.nack(slot, err);
       else this.channelError(pm.channel, err);
       return;
     }
     this.services.metrics.published(messages.length);
     this.services.publish(key, messages, this.id).then(
-      (serials) => slot && this.ack(slot, serials),
-      (err) => (slot ? this.nack(slot, err) : this.channelError(pm.channel, err)),
+      (serials) => slot && this.acks.ack(slot, serials),
+      (err) => (slot ? this.acks.nack(slot, err) : this.channelError(pm.channel, err)),
     );
   }
 
@@ -544,7 +545,7 @@ export class Connection implements AttachmentOwner {
   }
 
   private onPresence(pm: ProtocolMessage): void {
-    const slot = typeof pm.msgSerial === 'number' && Number.isInteger(pm.msgSerial) ? this.slot(pm.msgSerial) : null;
+    const slot = typeof pm.msgSerial === 'number' && Number.isInteger(pm.msgSerial) ? this.acks.slot(pm.msgSerial) : null;
     let key: string;
     let ops;
     try {
@@ -567,7 +568,7 @@ export class Connection implements AttachmentOwner {
         throw AblyError.of('connectionRateLimited', `more than ${this.services.limits.maxInboundRate} messages per second`);
       }
     } catch (err) {
-      if (slot) this.nack(slot, err);
+      if (slot) this.acks.nack(slot, err);
       else this.channelError(pm.channel, err);
       return;
     }
@@ -580,21 +581,9 @@ export class Connection implements AttachmentOwner {
           if (op.action === PresenceAction.LEAVE) set.delete(op.clientId);
           else set.add(op.clientId);
         }
-        if (slot) this.ack(slot, []);
+        if (slot) this.acks.ack(slot, []);
       },
-      (err) => (slot ? this.nack(slot, err) : this.channelError(pm.channel, err)),
+      (err) => (slot ? this.acks.nack(slot, err) : this.channelError(pm.channel, err)),
     );
-  }
-
-  private slot(msgSerial: number): AckSlot {
-    return this.acks.slot(msgSerial);
-  }
-
-  private ack(slot: AckSlot, serials: string[]): void {
-    for (const pm of this.acks.ack(slot, serials)) this.sendMessage(pm);
-  }
-
-  private nack(slot: AckSlot, err: unknown): void {
-    for (const pm of this.acks.nack(slot, err)) this.sendMessage(pm);
   }
 }
