@@ -7,9 +7,16 @@
  * unanswered are sent again, in their original order, to the channel's current master.
  * So a later publish can never overtake an earlier one, and the master's deduplication
  * (by message id) makes every resend harmless: one order per publisher, exactly once.
+ *
+ * The publishes a source makes in one turn of the event loop (a client's frames arrive
+ * several to a socket read under load) go to the master as one request: one round trip,
+ * one decode and one order step there for all of them, instead of one each. The reply's
+ * serials are split back per publish. A group the master refuses as a whole (the
+ * channel's rate limit) is asked again one publish at a time, so that each gets the
+ * answer it would have had alone.
  */
 import { AblyError } from '../errors.js';
-import type { Message, PresenceMessage } from '../protocol/message.js';
+import { messageSize, type Message, type PresenceMessage } from '../protocol/message.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
 import type { ChannelKey } from './entry.js';
@@ -18,12 +25,17 @@ import type { ChannelKey } from './entry.js';
 const RETRY_DELAY_MS = 25;
 /** One attempt waits at most this long for the master's reply. */
 const ATTEMPT_TIMEOUT_MS = 5000;
+/** One request carries at most this many publishes, and about this many bytes of messages. */
+export const MAX_GROUP_ITEMS = 256;
+export const MAX_GROUP_BYTES = 1024 * 1024;
 
 export interface PublisherDeps {
   rpc: Rpc;
   ownerOf(key: ChannelKey): NodeId | null;
   now(): number;
   timeoutMs: number;
+  /** Called for every request sent to a master (for the node's metrics). */
+  onRequest?(): void;
 }
 
 /** What a source sends: messages, or presence operations, in one order. */
@@ -33,6 +45,13 @@ function firstId(op: StreamOp): string | undefined {
   return op.type === 'publish' ? op.messages[0]?.id : op.presence[0]?.id;
 }
 
+/** The messages of a group of publishes, in order. */
+function allMessages(items: Item[]): Message[] {
+  const out: Message[] = [];
+  for (const item of items) if (item.op.type === 'publish') for (const m of item.op.messages) out.push(m);
+  return out;
+}
+
 interface Item {
   op: StreamOp;
   deadline: number;
@@ -40,6 +59,15 @@ interface Item {
   reject(err: AblyError): void;
   /** Node it is in flight to, or null when waiting to be sent. */
   sentTo: NodeId | null;
+  /** Refused as part of a group: from now on it is sent on its own, for its own answer. */
+  alone: boolean;
+}
+
+function opBytes(op: StreamOp): number {
+  if (op.type !== 'publish') return 0;
+  let n = 0;
+  for (const m of op.messages) n += messageSize(m);
+  return n;
 }
 
 /** The publishes of one source to one channel, in order. */
@@ -56,6 +84,7 @@ class Stream {
   private inFlight = 0;
   private broken = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private pumpScheduled = false;
 
   constructor(
     private readonly key: ChannelKey,
@@ -65,13 +94,24 @@ class Stream {
 
   push(op: StreamOp): Promise<string[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null });
-      this.pump();
+      this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null, alone: false });
+      // Sent once this turn's work is done, together with whatever else the source
+      // publishes to the channel in the same turn.
+      if (!this.pumpScheduled) {
+        this.pumpScheduled = true;
+        process.nextTick(this.pumpLater);
+      }
     });
   }
 
+  private readonly pumpLater = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
+
   private pump(): void {
     if (this.broken || this.retryTimer) return;
+    if (this.sentPrefix === this.queue.length) return;
     const target = this.deps.ownerOf(this.key);
     if (target === null) {
       this.retryLater();
@@ -79,47 +119,101 @@ class Stream {
     }
     // Everything in flight must be at the same master; if the ring moved, wait.
     if (this.inFlight > 0 && this.inFlightTo !== target) return;
-    for (let i = this.sentPrefix; i < this.queue.length; i++) this.send(this.queue[i]!, target, this.queue[i - 1]);
+    let i = this.sentPrefix;
+    while (i < this.queue.length) {
+      const end = this.groupEnd(i);
+      this.send(this.queue.slice(i, end), target, this.queue[i - 1]);
+      i = end;
+    }
     this.sentPrefix = this.queue.length;
   }
 
-  private send(item: Item, target: NodeId, ahead: Item | undefined): void {
-    item.sentTo = target;
+  /** Where the group starting at queue[i] ends (exclusive): consecutive publishes, within the caps. */
+  private groupEnd(i: number): number {
+    const first = this.queue[i]!;
+    if (first.op.type !== 'publish' || first.alone) return i + 1;
+    let end = i + 1;
+    let bytes = -1;
+    while (end < this.queue.length && end - i < MAX_GROUP_ITEMS) {
+      const next = this.queue[end]!;
+      if (next.op.type !== 'publish' || next.alone) break;
+      if (bytes < 0) bytes = opBytes(first.op);
+      bytes += opBytes(next.op);
+      if (bytes > MAX_GROUP_BYTES) break;
+      end++;
+    }
+    return end;
+  }
+
+  /** Sends one publish, or a group of publishes as one request. */
+  private send(items: Item[], target: NodeId, ahead: Item | undefined): void {
+    let deadline = Infinity;
+    for (const item of items) {
+      item.sentTo = target;
+      if (item.deadline < deadline) deadline = item.deadline;
+    }
     this.inFlightTo = target;
-    this.inFlight++;
-    const remaining = Math.max(1, item.deadline - this.deps.now());
+    this.inFlight += items.length;
+    const remaining = Math.max(1, deadline - this.deps.now());
     // The master must have ordered the publish ahead of this one (still unanswered) first.
     const after = ahead ? firstId(ahead.op) : undefined;
     // A literal of one shape (`after` may be undefined), not a spread (see Rpc.request): this runs per publish.
-    const op = item.op;
+    const op = items[0]!.op;
     const req: RequestBody =
       op.type === 'publish'
-        ? { type: 'publish', channel: this.key, messages: op.messages, after }
+        ? { type: 'publish', channel: this.key, messages: items.length === 1 ? op.messages : allMessages(items), after }
         : { type: 'presence', channel: this.key, presence: op.presence, after };
+    this.deps.onRequest?.();
     this.deps.rpc
       .request(target, req, Math.min(remaining, ATTEMPT_TIMEOUT_MS))
       .then(
-        (body) => this.settle(item, body, null),
-        (err: AblyError) => this.settle(item, null, err),
+        (body) => this.settle(items, body, null),
+        (err: AblyError) => this.settle(items, null, err),
       );
   }
 
-  private settle(item: Item, body: ReplyBody | null, err: AblyError | null): void {
-    this.inFlight--;
+  private settle(items: Item[], body: ReplyBody | null, err: AblyError | null): void {
+    this.inFlight -= items.length;
     if (body?.kind === 'published' || body?.kind === 'ok') {
       const serials = body.kind === 'published' ? body.serials : [];
-      this.finish(item, () => item.resolve(serials));
+      if (items.length === 1) {
+        const item = items[0]!;
+        this.finish(item, () => item.resolve(serials));
+      } else {
+        // One serial per message, in order: each publish takes its own.
+        let at = 0;
+        for (const item of items) {
+          const n = item.op.type === 'publish' ? item.op.messages.length : 0;
+          const own = serials.slice(at, at + n);
+          at += n;
+          this.finish(item, () => item.resolve(own));
+        }
+      }
     } else if (body?.kind === 'error' && body.error.code !== 50003) {
-      // The master refused it (a final answer, e.g. a limit): this one fails, the rest go on.
-      this.finish(item, () => item.reject(AblyError.fromInfo(body.error)));
+      if (items.length === 1) {
+        // The master refused it (a final answer, e.g. a limit): this one fails, the rest go on.
+        const item = items[0]!;
+        this.finish(item, () => item.reject(AblyError.fromInfo(body.error)));
+      } else {
+        // Refused as a whole: which of them the master would take alone is not known, so
+        // each is sent again on its own, in order, with everything after it.
+        this.broken = true;
+        for (const item of items) {
+          item.alone = true;
+          item.sentTo = null;
+        }
+      }
     } else {
       // Redirect, retry, timeout or dead node: it may yet be ordered elsewhere. Stop and
       // resend everything unanswered, in order.
       this.broken = true;
-      item.sentTo = null;
-      if (this.deps.now() >= item.deadline) {
-        const why = err?.message ?? (body?.kind === 'redirect' ? 'no master accepted the publish' : 'no reply');
-        this.finish(item, () => item.reject(AblyError.of('channelNoResponse', why)));
+      const now = this.deps.now();
+      for (const item of items) {
+        item.sentTo = null;
+        if (now >= item.deadline) {
+          const why = err?.message ?? (body?.kind === 'redirect' ? 'no master accepted the publish' : 'no reply');
+          this.finish(item, () => item.reject(AblyError.of('channelNoResponse', why)));
+        }
       }
     }
     if (this.broken && this.inFlight === 0) {

@@ -7,6 +7,8 @@ import client from 'prom-client';
 
 export interface NodeCounts {
   published: number;
+  /** Requests carrying realtime publishes from this node to channel masters (several publishes of a turn share one). */
+  publishRequests: number;
   broadcasts: number;
   broadcastEntries: number;
   delivered: number;
@@ -21,6 +23,7 @@ export class NodeMetrics {
   readonly registry = new client.Registry();
   readonly counts: NodeCounts = {
     published: 0,
+    publishRequests: 0,
     broadcasts: 0,
     broadcastEntries: 0,
     delivered: 0,
@@ -31,6 +34,7 @@ export class NodeMetrics {
   };
   private readonly connections: client.Gauge;
   private readonly published: client.Counter;
+  private readonly publishRequests: client.Counter;
   private readonly broadcasts: client.Counter;
   private readonly delivered: client.Counter;
   private readonly failovers: client.Counter;
@@ -103,6 +107,11 @@ export class NodeMetrics {
       },
     });
     this.published = new client.Counter({ name: 'ablyng_messages_published_total', help: 'messages published by clients of this node', registers: [r] });
+    this.publishRequests = new client.Counter({
+      name: 'ablyng_publish_requests_total',
+      help: 'requests carrying realtime publishes from this node to channel masters (the publishes of one connection to one channel in one turn share one)',
+      registers: [r],
+    });
     this.broadcasts = new client.Counter({ name: 'ablyng_broadcasts_total', help: 'broadcasts sent by channel masters on this node (one per subscribing node per batch)', registers: [r] });
     this.delivered = new client.Counter({ name: 'ablyng_messages_delivered_total', help: 'messages delivered to client connections of this node', registers: [r] });
     this.failovers = new client.Counter({ name: 'ablyng_failovers_total', help: 'channels this node took over from a dead master', registers: [r] });
@@ -125,6 +134,10 @@ export class NodeMetrics {
   onPublished(n: number): void {
     this.counts.published += n;
     this.published.inc(n);
+  }
+  onPublishRequest(): void {
+    this.counts.publishRequests++;
+    this.publishRequests.inc();
   }
   onBroadcast(nodes: number, entries: number): void {
     this.counts.broadcasts += nodes;

@@ -161,6 +161,7 @@ export class AblyNode {
       ownerOf: (key) => this.ringView.owner(key),
       now,
       timeoutMs: CHANNEL_REQUEST_TIMEOUT_MS,
+      onRequest: () => this.metrics.onPublishRequest(),
     });
     this.hub = new Hub({
       router: this.router,

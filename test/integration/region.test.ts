@@ -10,6 +10,9 @@ import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js'
 import { balancerFor, channelStatus, killMasterUnderLoad, portOf, rejoinThroughHandoff, ringOf } from '../helpers/region.js';
 import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
+import { RawClient } from '../helpers/raw.js';
+import { Action } from '../../src/protocol/actions.js';
+import type { Socket } from 'node:net';
 
 let d: TestDeployment;
 const N = ['r1-n1', 'r1-n2', 'r1-n3'];
@@ -49,6 +52,49 @@ describe('a region of three nodes', () => {
       expect(status.replica).not.toBe('r1-n3');
     } finally {
       closeAll(pub, ...subs);
+    }
+  });
+
+  it('sends a burst of publishes that arrive together to the master as one request and ACKs them together, each with its own serial, in order', async () => {
+    const channel = channelMasteredBy(N, 'r1-n3', 'burst');
+    const sub = realtime(d.port('r1-n2'), { useBinaryProtocol: false });
+    const pub = await RawClient.connect(d.port('r1-n1'));
+    try {
+      await pub.next((m) => m.action === Action.CONNECTED);
+      const got: string[] = [];
+      await sub.channels.get(channel).subscribe((m) => void got.push(m.data as string));
+      const before = (await d.health('r1-n1')).counters;
+      const total = 200;
+      // Every frame in one TCP write, so that the node reads them in one turn.
+      const sock = (pub.ws as unknown as { _socket: Socket })._socket;
+      sock.cork();
+      for (let i = 0; i < total; i++) pub.send({ action: Action.MESSAGE, channel, msgSerial: i, messages: [{ data: `m${i}` }] });
+      sock.uncork();
+      const acked = () => pub.received.filter((m) => m.action === Action.ACK);
+      await waitFor(() => acked().reduce((n, m) => n + m.count!, 0) === total, { what: 'every publish ACKed' });
+      expect(pub.received.filter((m) => m.action === Action.NACK)).toEqual([]);
+      // ACKs in msgSerial order, each publish with its own serial, all distinct.
+      let next = 0;
+      const serials: string[] = [];
+      for (const a of acked()) {
+        expect(a.msgSerial).toBe(next);
+        next += a.count!;
+        for (const r of a.res!) {
+          expect(r.serials).toHaveLength(1);
+          serials.push(r.serials[0]!);
+        }
+      }
+      expect(new Set(serials).size).toBe(total);
+      await waitFor(() => got.length === total, { what: 'every delivery' });
+      expect(got).toEqual(Array.from({ length: total }, (_, i) => `m${i}`));
+      // Far fewer requests to the master, and ACK frames, than publishes.
+      const after = (await d.health('r1-n1')).counters;
+      expect(after.published - before.published).toBe(total);
+      expect(after.publishRequests - before.publishRequests).toBeLessThanOrEqual(10);
+      expect(acked().length).toBeLessThanOrEqual(10);
+    } finally {
+      pub.close();
+      closeAll(sub);
     }
   });
 

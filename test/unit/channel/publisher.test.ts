@@ -1,76 +1,147 @@
 /**
- * The pipelined publisher: publishes of one source to one channel go out back to back,
- * each naming the one ahead of it; after a failure everything unanswered is resent, in
- * order, to the channel's current master; replies may come in any order.
+ * The pipelined publisher: the publishes of one source to one channel in one turn go out
+ * as one request, naming the publish ahead of them; requests go out back to back; after
+ * a failure everything unanswered is resent, in order, to the channel's current master;
+ * replies may come in any order; a group refused as a whole is asked again one by one.
  */
 import { describe, expect, it } from 'vitest';
-import { ChannelPublisher } from '../../../src/channel/publisher.js';
+import { ChannelPublisher, MAX_GROUP_ITEMS } from '../../../src/channel/publisher.js';
 import type { ReplyBody } from '../../../src/transport/messages.js';
 import type { Rpc } from '../../../src/transport/rpc.js';
+import { AblyError } from '../../../src/errors.js';
 
 interface Sent {
   to: string;
-  id: string;
+  ids: string[];
   after: string | undefined;
   reply(body: ReplyBody): void;
 }
 
+const KEY = 'app\u0000ch';
+
 function setup(owner: { current: string }) {
   const sent: Sent[] = [];
   const rpc = {
-    request: (to: string, req: { messages: { id: string }[]; after?: string }) =>
-      new Promise<ReplyBody>((resolve) => sent.push({ to, id: req.messages[0]!.id, after: req.after, reply: resolve })),
+    request: (to: string, req: { messages?: { id: string }[]; presence?: { id: string }[]; after?: string }) =>
+      new Promise<ReplyBody>((resolve) => sent.push({ to, ids: (req.messages ?? req.presence ?? []).map((m) => m.id), after: req.after, reply: resolve })),
   } as unknown as Rpc;
   const pub = new ChannelPublisher({ rpc, ownerOf: () => owner.current, now: () => Date.now(), timeoutMs: 10_000 });
-  const publish = (i: number) => pub.send('conn', 'app\u0000ch', { type: 'publish', messages: [{ id: `m${i}`, timestamp: 0 }] });
-  return { sent, publish };
+  const publish = (i: number, data?: string) => pub.send('conn', KEY, { type: 'publish', messages: [{ id: `m${i}`, timestamp: 0, ...(data ? { data } : {}) }] });
+  return { sent, publish, pub };
 }
 
-const ok = (i: number): ReplyBody => ({ kind: 'published', serials: [`s${i}`] }) as ReplyBody;
+/** Lets the current turn end (what was published in it goes out). */
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+const published = (...serials: string[]): ReplyBody => ({ kind: 'published', serials }) as ReplyBody;
+const range = <T,>(from: number, to: number, f: (i: number) => T): T[] => Array.from({ length: to - from }, (_, k) => f(from + k));
+
+async function until(what: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  expect(what()).toBe(true);
+}
 
 describe('ChannelPublisher', () => {
-  it('sends each publish once, at once, naming the one ahead; resolves them whatever the reply order', async () => {
+  it('sends the publishes of one turn as one request naming the one ahead, and gives each its own serials whatever the reply order', async () => {
     const { sent, publish } = setup({ current: 'n1' });
-    const results = Array.from({ length: 500 }, (_, i) => publish(i));
-    expect(sent.map((s) => s.id)).toEqual(Array.from({ length: 500 }, (_, i) => `m${i}`));
-    expect(sent.map((s) => s.after)).toEqual([undefined, ...Array.from({ length: 499 }, (_, i) => `m${i}`)]);
+    const first = range(0, 5, (i) => publish(i));
+    expect(sent).toEqual([]); // nothing before the turn ends
+    await turn();
+    expect(sent.map((s) => [s.ids, s.after])).toEqual([[['m0', 'm1', 'm2', 'm3', 'm4'], undefined]]);
+    const second = [publish(5), publish(6)];
+    await turn();
+    expect(sent.map((s) => [s.ids, s.after])[1]).toEqual([['m5', 'm6'], 'm4']);
     // Replies in reverse order.
-    for (let i = 499; i >= 0; i--) sent[i]!.reply(ok(i));
-    expect(await Promise.all(results)).toEqual(Array.from({ length: 500 }, (_, i) => [`s${i}`]));
-    // Later publishes are sent once each, and name only what is still unanswered.
-    const more = [publish(500), publish(501)];
-    expect(sent.slice(500).map((s) => [s.id, s.after])).toEqual([
-      ['m500', undefined],
-      ['m501', 'm500'],
+    sent[1]!.reply(published('s5', 's6'));
+    sent[0]!.reply(published('s0', 's1', 's2', 's3', 's4'));
+    expect(await Promise.all(first)).toEqual(range(0, 5, (i) => `s${i}`).map((s) => [s]));
+    expect(await Promise.all(second)).toEqual([['s5'], ['s6']]);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('caps a request at MAX_GROUP_ITEMS publishes and about a mebibyte of messages', async () => {
+    const { sent, publish } = setup({ current: 'n1' });
+    const n = 2 * MAX_GROUP_ITEMS + 10;
+    const all = range(0, n, (i) => publish(i));
+    await turn();
+    expect(sent.map((s) => [s.ids.length, s.after])).toEqual([
+      [MAX_GROUP_ITEMS, undefined],
+      [MAX_GROUP_ITEMS, `m${MAX_GROUP_ITEMS - 1}`],
+      [10, `m${2 * MAX_GROUP_ITEMS - 1}`],
     ]);
-    sent[500]!.reply(ok(500));
-    sent[501]!.reply(ok(501));
-    expect(await Promise.all(more)).toEqual([['s500'], ['s501']]);
+    for (const s of sent) s.reply(published(...s.ids.map((id) => `s${id}`)));
+    expect((await Promise.all(all)).flat()).toEqual(range(0, n, (i) => `sm${i}`));
+
+    const big = setup({ current: 'n1' });
+    const data = 'x'.repeat(300_000);
+    const bigs = range(0, 7, (i) => big.publish(i, data));
+    await turn();
+    expect(big.sent.map((s) => s.ids)).toEqual([['m0', 'm1', 'm2'], ['m3', 'm4', 'm5'], ['m6']]);
+    for (const s of big.sent) s.reply(published(...s.ids));
+    expect((await Promise.all(bigs)).flat()).toEqual(range(0, 7, (i) => `m${i}`));
+  });
+
+  it('sends presence operations on their own, between the groups of publishes around them', async () => {
+    const { sent, publish, pub } = setup({ current: 'n1' });
+    const a = [publish(0), publish(1)];
+    const p = pub.send('conn', KEY, { type: 'presence', presence: [{ id: 'p2', action: 2, clientId: 'c', timestamp: 0 }] as never });
+    const b = publish(3);
+    await turn();
+    expect(sent.map((s) => [s.ids, s.after])).toEqual([
+      [['m0', 'm1'], undefined],
+      [['p2'], 'm1'],
+      [['m3'], 'p2'],
+    ]);
+    sent[0]!.reply(published('s0', 's1'));
+    sent[1]!.reply({ kind: 'ok' } as ReplyBody);
+    sent[2]!.reply(published('s3'));
+    expect(await Promise.all([...a, p, b])).toEqual([['s0'], ['s1'], [], ['s3']]);
+  });
+
+  it('asks again one publish at a time when the master refuses a group as a whole, so each gets its own answer', async () => {
+    const { sent, publish } = setup({ current: 'n1' });
+    const results = [0, 1, 2].map((i) => publish(i).then((s) => s, (e: AblyError) => e.code));
+    await turn();
+    expect(sent.map((s) => s.ids)).toEqual([['m0', 'm1', 'm2']]);
+    sent[0]!.reply({ kind: 'error', error: AblyError.of('channelRateLimited', 'too fast').toInfo() } as ReplyBody);
+    await until(() => sent.length === 4);
+    expect(sent.slice(1).map((s) => [s.ids, s.after])).toEqual([
+      [['m0'], undefined],
+      [['m1'], 'm0'],
+      [['m2'], 'm1'],
+    ]);
+    sent[1]!.reply(published('s0'));
+    sent[2]!.reply({ kind: 'error', error: AblyError.of('channelRateLimited', 'too fast').toInfo() } as ReplyBody);
+    sent[3]!.reply(published('s2'));
+    expect(await Promise.all(results)).toEqual([['s0'], 42913, ['s2']]);
+    expect(sent).toHaveLength(4);
   });
 
   it('after a redirect resends everything unanswered, in order, to the new master only', async () => {
     const owner = { current: 'n1' };
     const { sent, publish } = setup(owner);
-    const results = Array.from({ length: 5 }, (_, i) => publish(i));
-    sent[0]!.reply(ok(0));
+    const results: Promise<string[]>[] = [];
+    for (let i = 0; i < 5; i++) {
+      results.push(publish(i));
+      await turn();
+    }
+    expect(sent.map((s) => [s.ids, s.after])).toEqual(range(0, 5, (i) => [[`m${i}`], i ? `m${i - 1}` : undefined]));
+    sent[0]!.reply(published('s0'));
     owner.current = 'n2';
     sent[2]!.reply({ kind: 'redirect', owner: 'n2' } as ReplyBody);
     // m1, m3, m4 are still in flight at n1: nothing goes to n2 until they settle.
     publish(5).catch(() => undefined);
+    await turn();
     expect(sent.filter((s) => s.to === 'n2')).toEqual([]);
-    sent[1]!.reply(ok(1));
+    sent[1]!.reply(published('s1'));
     sent[3]!.reply({ kind: 'redirect', owner: 'n2' } as ReplyBody);
     sent[4]!.reply({ kind: 'redirect', owner: 'n2' } as ReplyBody);
-    const deadline = Date.now() + 2000;
-    while (sent.filter((s) => s.to === 'n2').length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await until(() => sent.some((s) => s.to === 'n2'));
     const resent = sent.filter((s) => s.to === 'n2');
-    expect(resent.map((s) => [s.id, s.after])).toEqual([
-      ['m2', undefined],
-      ['m3', 'm2'],
-      ['m4', 'm3'],
-      ['m5', 'm4'],
-    ]);
-    resent.forEach((s, i) => s.reply(ok(i + 2)));
+    // Resent together, as one request: m2 first, named after nothing still unanswered.
+    expect(resent.map((s) => [s.ids, s.after])).toEqual([[['m2', 'm3', 'm4', 'm5'], undefined]]);
+    resent[0]!.reply(published('s2', 's3', 's4', 's5'));
     expect(await Promise.all(results)).toEqual([['s0'], ['s1'], ['s2'], ['s3'], ['s4']]);
   });
 });
