@@ -3,94 +3,271 @@
  * each with the channelSerial it was stored under, so that a repeated publish is
  * acknowledged with the original serial and never stored twice. Pure: time is passed in.
  *
- * Ids are kept as slots in time order (id, serial, time), and indexed by id only when
- * someone asks: a channel's replica adds every id the master stores, but looks one up
- * only once it has become the master. Inserting a fresh string into a Map of 100,000
- * cost 250–500 ns here, paid on every replica for every message; the index is now
- * built on the first lookup (about as long per id, once, and only where needed).
+ * Nothing of it lives on the JavaScript heap per id. A busy channel keeps its last two
+ * minutes of ids (over a million at 10,000 messages a second); held as strings in a Map
+ * they were the bulk of what the young-generation collector promoted, and so what made
+ * full collections come every few seconds, each marking all of them and stalling the
+ * node for tens of milliseconds (BENCHMARKS.md). Here:
+ *
+ * - each id and its serial are UTF-8 bytes in a `StringArena` (large off-heap buffers),
+ * - each slot (time, hash, where its bytes are) is six numbers in one Float64Array, in
+ *   time order, expired from the front,
+ * - the index is an open-addressing table (Int32Array, linear probing, deletion by
+ *   backward shift) from the id's hash to its slot, built only when someone asks: a
+ *   channel's replica adds every id the master stores, but looks one up only once it has
+ *   become the master.
  */
+import { hashString, StringArena, utf8Bytes } from './string-arena.js';
+
+/** A slot's fields, in `slots` (stride STRIDE). */
+const AT = 0;
+const HASH = 1;
+const CHUNK = 2;
+const OFF = 3;
+const ID_LEN = 4;
+const SERIAL_LEN = 5;
+const STRIDE = 6;
+
+const MIN_SLOTS = 8;
+const MIN_TABLE = 16;
+
 export class DedupWindow {
-  /** id → the serial of its first slot in the window; covers the slots before `indexed`. */
-  private readonly seen = new Map<string, string>();
-  /** Slots in time order (three arrays: no object per id); those before `head` have expired. */
-  private ids: string[] = [];
-  private serials: string[] = [];
-  private ats: number[] = [];
+  private arena = new StringArena();
+  private slots = new Float64Array(0);
+  /** Slots in [head, tail) are in the window; those before `indexed` are in the table (or repeat an id that is). */
   private head = 0;
-  /** Slots before this one are in `seen` (or were repeats of an id already there). */
+  private tail = 0;
   private indexed = 0;
+  /** slot + 1 per cell, 0 when empty; null until the first lookup. */
+  private table: Int32Array | null = null;
+  private count = 0;
 
   /** Ids in the window (indexes what is pending first). */
   get size(): number {
     this.index();
-    return this.seen.size;
+    return this.count;
   }
 
   /** No id in the window (without indexing). */
   get empty(): boolean {
-    return this.head === this.ids.length;
+    return this.head === this.tail;
+  }
+
+  /** Bytes held outside the JS heap (the arena's buffers, the slots and the table). */
+  get bytes(): number {
+    return this.arena.bytes + this.slots.byteLength + (this.table?.byteLength ?? 0);
   }
 
   lookup(id: string): string | undefined {
     this.index();
-    return this.seen.get(id);
+    if (this.count === 0) return undefined;
+    const slot = this.find(id, hashString(id));
+    if (slot < 0) return undefined;
+    const s = this.slots;
+    const at = slot * STRIDE;
+    return this.arena.read(s[at + CHUNK]!, s[at + OFF]! + s[at + ID_LEN]!, s[at + SERIAL_LEN]!);
   }
 
   /** Remembers an id (if it is already known, the first serial stays). Indexed on the next lookup. */
   add(id: string, channelSerial: string, at: number): void {
-    this.ids.push(id);
-    this.serials.push(channelSerial);
-    this.ats.push(at);
+    this.append(id, channelSerial, at, 0);
   }
 
   /** Remembers an id the caller has just looked up and not found. */
   addNew(id: string, channelSerial: string, at: number): void {
     this.index();
-    this.seen.set(id, channelSerial);
-    this.add(id, channelSerial, at);
-    this.indexed = this.ids.length;
+    const hash = hashString(id);
+    const slot = this.append(id, channelSerial, at, hash);
+    this.insert(slot, hash, true);
+    this.indexed = this.tail;
   }
 
   expire(now: number, windowMs: number): void {
     const cutoff = now - windowMs;
-    while (this.head < this.ids.length && this.ats[this.head]! < cutoff) {
-      // Only the slot an id's entry came from removes it: a repeat of the id (same
-      // serial) or a newer publish of it (another serial) may still be in the window.
-      if (this.head < this.indexed) {
-        const id = this.ids[this.head]!;
-        if (this.seen.get(id) === this.serials[this.head]) this.seen.delete(id);
-      }
+    const s = this.slots;
+    while (this.head < this.tail && s[this.head * STRIDE + AT]! < cutoff) {
+      // Only the slot an id's entry came from removes it: a newer publish of the id
+      // (another slot, indexed in its place) may still be in the window.
+      if (this.head < this.indexed && this.table) this.remove(this.head);
       this.head++;
     }
     if (this.indexed < this.head) this.indexed = this.head;
-    if (this.head > 1024 && this.head * 2 > this.ids.length) {
-      this.ids = this.ids.slice(this.head);
-      this.serials = this.serials.slice(this.head);
-      this.ats = this.ats.slice(this.head);
-      this.indexed -= this.head;
-      this.head = 0;
+    if (this.head === this.tail) {
+      this.reset();
+      return;
     }
+    this.arena.dropBefore(s[this.head * STRIDE + CHUNK]!);
+    if (this.table && this.table.length > MIN_TABLE && this.count * 8 < this.table.length) this.rebuild(Math.max(MIN_TABLE, this.table.length / 4));
   }
 
   /** Entries in time order, one per id (its first slot), for replication and handoff. */
   entries(): { id: string; channelSerial: string; at: number }[] {
     this.index();
     const out: { id: string; channelSerial: string; at: number }[] = [];
-    const listed = new Set<string>();
-    for (let i = this.head; i < this.ids.length; i++) {
-      const id = this.ids[i]!;
-      if (listed.has(id) || this.seen.get(id) !== this.serials[i]) continue;
-      listed.add(id);
-      out.push({ id, channelSerial: this.serials[i]!, at: this.ats[i]! });
+    const s = this.slots;
+    for (let i = this.head; i < this.tail; i++) {
+      if (this.cellOf(i) < 0) continue;
+      const at = i * STRIDE;
+      const chunk = s[at + CHUNK]!;
+      const off = s[at + OFF]!;
+      const idLen = s[at + ID_LEN]!;
+      out.push({ id: this.arena.read(chunk, off, idLen), channelSerial: this.arena.read(chunk, off + idLen, s[at + SERIAL_LEN]!), at: s[at + AT]! });
     }
     return out;
   }
 
-  private index(): void {
-    for (let i = this.indexed; i < this.ids.length; i++) {
-      const id = this.ids[i]!;
-      if (!this.seen.has(id)) this.seen.set(id, this.serials[i]!);
+  // ---- slots -------------------------------------------------------------------
+
+  private append(id: string, channelSerial: string, at: number, hash: number): number {
+    if (this.tail * STRIDE === this.slots.length) this.makeRoom();
+    const idLen = utf8Bytes(id);
+    const serialLen = utf8Bytes(channelSerial);
+    const chunk = this.arena.append(id, idLen, channelSerial, serialLen);
+    const slot = this.tail++;
+    const s = this.slots;
+    const i = slot * STRIDE;
+    s[i + AT] = at;
+    s[i + HASH] = hash;
+    s[i + CHUNK] = chunk;
+    s[i + OFF] = this.arena.offset;
+    s[i + ID_LEN] = idLen;
+    s[i + SERIAL_LEN] = serialLen;
+    return slot;
+  }
+
+  /** The slot array is full: move the live slots to its start, or grow it. */
+  private makeRoom(): void {
+    const live = this.tail - this.head;
+    const cap = this.slots.length / STRIDE;
+    if (this.head > 0 && live * 2 <= cap) {
+      this.slots.copyWithin(0, this.head * STRIDE, this.tail * STRIDE);
+    } else {
+      const grown = new Float64Array(Math.max(MIN_SLOTS, cap * 2) * STRIDE);
+      grown.set(this.slots.subarray(this.head * STRIDE, this.tail * STRIDE));
+      this.slots = grown;
     }
-    this.indexed = this.ids.length;
+    const shift = this.head;
+    if (shift > 0 && this.table) {
+      const t = this.table;
+      for (let j = 0; j < t.length; j++) if (t[j]! > 0) t[j]! -= shift;
+    }
+    this.head = 0;
+    this.tail -= shift;
+    this.indexed -= shift;
+  }
+
+  private reset(): void {
+    this.arena.clear();
+    this.slots = new Float64Array(0);
+    this.head = this.tail = this.indexed = 0;
+    this.table = null;
+    this.count = 0;
+  }
+
+  // ---- the index -------------------------------------------------------------------
+
+  /** Puts the slots added since the last lookup into the table (the first slot of each id). */
+  private index(): void {
+    if (this.indexed === this.tail) return;
+    const s = this.slots;
+    for (let slot = this.indexed; slot < this.tail; slot++) {
+      const i = slot * STRIDE;
+      const hash = this.arena.hash(s[i + CHUNK]!, s[i + OFF]!, s[i + ID_LEN]!);
+      s[i + HASH] = hash;
+      this.insert(slot, hash, false);
+    }
+    this.indexed = this.tail;
+  }
+
+  /** Indexes `slot` under its id; an id already there keeps its slot unless `replace`. */
+  private insert(slot: number, hash: number, replace: boolean): void {
+    if (!this.table || (this.count + 1) * 2 > this.table.length) this.rebuild(Math.max(MIN_TABLE, (this.table?.length ?? 0) * 2));
+    const t = this.table!;
+    const mask = t.length - 1;
+    const s = this.slots;
+    const i0 = slot * STRIDE;
+    let j = hash & mask;
+    for (;;) {
+      const cell = t[j]!;
+      if (cell === 0) {
+        t[j] = slot + 1;
+        this.count++;
+        return;
+      }
+      const other = (cell - 1) * STRIDE;
+      if (s[other + HASH] === hash && this.sameId(other, i0)) {
+        if (replace) t[j] = slot + 1;
+        return;
+      }
+      j = (j + 1) & mask;
+    }
+  }
+
+  /** The slot indexed for `id`, or -1. */
+  private find(id: string, hash: number): number {
+    const t = this.table!;
+    const mask = t.length - 1;
+    const s = this.slots;
+    for (let j = hash & mask; ; j = (j + 1) & mask) {
+      const cell = t[j]!;
+      if (cell === 0) return -1;
+      const i = (cell - 1) * STRIDE;
+      if (s[i + HASH] === hash && this.arena.equals(s[i + CHUNK]!, s[i + OFF]!, s[i + ID_LEN]!, id)) return cell - 1;
+    }
+  }
+
+  private sameId(a: number, b: number): boolean {
+    const s = this.slots;
+    const len = s[a + ID_LEN]!;
+    return len === s[b + ID_LEN] && this.arena.sameBytes(s[a + CHUNK]!, s[a + OFF]!, s[b + CHUNK]!, s[b + OFF]!, len);
+  }
+
+  /** The table cell holding `slot`, or -1 (its id is indexed under another slot, or not at all). */
+  private cellOf(slot: number): number {
+    const t = this.table;
+    if (!t) return -1;
+    const mask = t.length - 1;
+    for (let j = this.slots[slot * STRIDE + HASH]! & mask; ; j = (j + 1) & mask) {
+      const cell = t[j]!;
+      if (cell === 0) return -1;
+      if (cell === slot + 1) return j;
+    }
+  }
+
+  /** Takes `slot` out of the table if it is there; later cells move back into the gap. */
+  private remove(slot: number): void {
+    let hole = this.cellOf(slot);
+    if (hole < 0) return;
+    const t = this.table!;
+    const mask = t.length - 1;
+    const s = this.slots;
+    for (let j = (hole + 1) & mask; t[j] !== 0; j = (j + 1) & mask) {
+      const home = s[(t[j]! - 1) * STRIDE + HASH]! & mask;
+      // The cell at j stays if its home lies cyclically in (hole, j]; otherwise it moves to the hole.
+      const stays = hole <= j ? hole < home && home <= j : home > hole || home <= j;
+      if (!stays) {
+        t[hole] = t[j]!;
+        hole = j;
+      }
+    }
+    t[hole] = 0;
+    this.count--;
+  }
+
+  /** A table of `size` cells (a power of two) holding what the current one holds. */
+  private rebuild(size: number): void {
+    const old = this.table;
+    const t = new Int32Array(size);
+    const mask = size - 1;
+    const s = this.slots;
+    if (old) {
+      for (const cell of old) {
+        if (cell === 0) continue;
+        let j = s[(cell - 1) * STRIDE + HASH]! & mask;
+        while (t[j] !== 0) j = (j + 1) & mask;
+        t[j] = cell;
+      }
+    }
+    this.table = t;
   }
 }

@@ -1,0 +1,174 @@
+/**
+ * The off-heap deduplication window against the Map-and-arrays window it replaced (kept
+ * here as the reference): the same random operations, with repeated ids, ids that are
+ * not ASCII, long ids and expiry at random times, must give the same answers.
+ */
+import { describe, expect, it } from 'vitest';
+import { DedupWindow } from '../../../src/channel/dedup.js';
+
+class ReferenceWindow {
+  /** id → the serial of its first slot in the window; covers the slots before `indexed`. */
+  private readonly seen = new Map<string, string>();
+  /** Slots in time order (three arrays: no object per id); those before `head` have expired. */
+  private ids: string[] = [];
+  private serials: string[] = [];
+  private ats: number[] = [];
+  private head = 0;
+  /** Slots before this one are in `seen` (or were repeats of an id already there). */
+  private indexed = 0;
+
+  /** Ids in the window (indexes what is pending first). */
+  get size(): number {
+    this.index();
+    return this.seen.size;
+  }
+
+  /** No id in the window (without indexing). */
+  get empty(): boolean {
+    return this.head === this.ids.length;
+  }
+
+  lookup(id: string): string | undefined {
+    this.index();
+    return this.seen.get(id);
+  }
+
+  /** Remembers an id (if it is already known, the first serial stays). Indexed on the next lookup. */
+  add(id: string, channelSerial: string, at: number): void {
+    this.ids.push(id);
+    this.serials.push(channelSerial);
+    this.ats.push(at);
+  }
+
+  /** Remembers an id the caller has just looked up and not found. */
+  addNew(id: string, channelSerial: string, at: number): void {
+    this.index();
+    this.seen.set(id, channelSerial);
+    this.add(id, channelSerial, at);
+    this.indexed = this.ids.length;
+  }
+
+  expire(now: number, windowMs: number): void {
+    const cutoff = now - windowMs;
+    while (this.head < this.ids.length && this.ats[this.head]! < cutoff) {
+      // Only the slot an id's entry came from removes it: a repeat of the id (same
+      // serial) or a newer publish of it (another serial) may still be in the window.
+      if (this.head < this.indexed) {
+        const id = this.ids[this.head]!;
+        if (this.seen.get(id) === this.serials[this.head]) this.seen.delete(id);
+      }
+      this.head++;
+    }
+    if (this.indexed < this.head) this.indexed = this.head;
+    if (this.head > 1024 && this.head * 2 > this.ids.length) {
+      this.ids = this.ids.slice(this.head);
+      this.serials = this.serials.slice(this.head);
+      this.ats = this.ats.slice(this.head);
+      this.indexed -= this.head;
+      this.head = 0;
+    }
+  }
+
+  /** Entries in time order, one per id (its first slot), for replication and handoff. */
+  entries(): { id: string; channelSerial: string; at: number }[] {
+    this.index();
+    const out: { id: string; channelSerial: string; at: number }[] = [];
+    const listed = new Set<string>();
+    for (let i = this.head; i < this.ids.length; i++) {
+      const id = this.ids[i]!;
+      if (listed.has(id) || this.seen.get(id) !== this.serials[i]) continue;
+      listed.add(id);
+      out.push({ id, channelSerial: this.serials[i]!, at: this.ats[i]! });
+    }
+    return out;
+  }
+
+  private index(): void {
+    for (let i = this.indexed; i < this.ids.length; i++) {
+      const id = this.ids[i]!;
+      if (!this.seen.has(id)) this.seen.set(id, this.serials[i]!);
+    }
+    this.indexed = this.ids.length;
+  }
+}
+
+/** A small deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SHAPES = [(i: number) => `conn-${i}:${i % 7}:0`, (i: number) => `é${i}ü`, (i: number) => `😀${i}`, (i: number) => `id${i}`];
+
+describe('DedupWindow against the reference', () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    it(`gives the reference's answers to 20,000 random operations (seed ${seed})`, () => {
+      const r = rng(seed);
+      const w = new DedupWindow();
+      const ref = new ReferenceWindow();
+      let now = 0;
+      let serial = 0;
+      // A small pool of ids (repeats, and ids that come back after expiry), and a few long ones.
+      const pool = seed === 5 ? 50_000 : 400;
+      const id = () => {
+        const i = Math.floor(r() * pool);
+        return i % 97 === 0 ? `long-${i}-${'x'.repeat(300_000)}` : SHAPES[i % SHAPES.length]!(i);
+      };
+      for (let op = 0; op < 20_000; op++) {
+        now += Math.floor(r() * 3);
+        const x = r();
+        if (x < 0.35) {
+          const m = id();
+          const s = `ser~${serial++}`;
+          w.add(m, s, now);
+          ref.add(m, s, now);
+        } else if (x < 0.7) {
+          const m = id();
+          const got = w.lookup(m);
+          expect(got).toBe(ref.lookup(m));
+          if (got === undefined) {
+            const s = `ser~${serial++}`;
+            w.addNew(m, s, now);
+            ref.addNew(m, s, now);
+          }
+        } else if (x < 0.9) {
+          const m = id();
+          expect(w.lookup(m)).toBe(ref.lookup(m));
+        } else if (x < 0.985) {
+          const windowMs = Math.floor(r() * 2000);
+          w.expire(now, windowMs);
+          ref.expire(now, windowMs);
+          expect(w.empty).toBe(ref.empty);
+        } else {
+          expect(w.size).toBe(ref.size);
+          expect(w.entries()).toEqual(ref.entries());
+        }
+      }
+      expect(w.entries()).toEqual(ref.entries());
+      w.expire(now + 10_000, 0);
+      expect(w.empty).toBe(true);
+      expect(w.bytes).toBe(0);
+    });
+  }
+
+  it('keeps its memory in proportion to what it holds, outside the JS heap', () => {
+    const w = new DedupWindow();
+    let peak = 0;
+    for (let t = 0; t < 200_000; t++) {
+      w.addNew(`conn-${t % 13}:${t}:0`, `r~e~${t}`, t);
+      if (t % 1000 === 0) w.expire(t, 20_000); // about 20,000 ids held at a time
+      peak = Math.max(peak, w.bytes);
+    }
+    expect(w.size).toBeGreaterThan(19_000);
+    expect(w.size).toBeLessThanOrEqual(21_000);
+    // About 30 bytes of id and serial, 48 of slot and 8 of table cells per id, with
+    // room for growth: well under 400 bytes per id held.
+    expect(peak).toBeLessThan(21_000 * 400);
+    expect(w.lookup('conn-0:199992:0')).toBe('r~e~199992');
+  });
+});
