@@ -34,10 +34,15 @@ const MIN_TABLE = 16;
 export class DedupWindow {
   private arena = new StringArena();
   private slots = new Float64Array(0);
-  /** Slots in [head, tail) are in the window; those before `indexed` are in the table (or repeat an id that is). */
+  /**
+   * Slots are a ring: slot number n (counted from the first ever, kept below twice the
+   * capacity) is at position n & (capacity - 1). Slots [head, tail) are in the window;
+   * those before `indexed` are in the table (or repeat an id that is).
+   */
   private head = 0;
   private tail = 0;
   private indexed = 0;
+  private mask = -1;
   /** slot + 1 per cell, 0 when empty; null until the first lookup. */
   private table: Int32Array | null = null;
   private count = 0;
@@ -61,10 +66,10 @@ export class DedupWindow {
   lookup(id: string): string | undefined {
     this.index();
     if (this.count === 0) return undefined;
-    const slot = this.find(id, hashString(id));
-    if (slot < 0) return undefined;
+    const p = this.find(id, hashString(id));
+    if (p < 0) return undefined;
     const s = this.slots;
-    const at = slot * STRIDE;
+    const at = p * STRIDE;
     return this.arena.read(s[at + CHUNK]!, s[at + OFF]! + s[at + ID_LEN]!, s[at + SERIAL_LEN]!);
   }
 
@@ -77,18 +82,17 @@ export class DedupWindow {
   addNew(id: string, channelSerial: string, at: number): void {
     this.index();
     const hash = hashString(id);
-    const slot = this.append(id, channelSerial, at, hash);
-    this.insert(slot, hash, true);
+    this.insert(this.append(id, channelSerial, at, hash), hash, true);
     this.indexed = this.tail;
   }
 
   expire(now: number, windowMs: number): void {
     const cutoff = now - windowMs;
     const s = this.slots;
-    while (this.head < this.tail && s[this.head * STRIDE + AT]! < cutoff) {
+    while (this.head < this.tail && s[(this.head & this.mask) * STRIDE + AT]! < cutoff) {
       // Only the slot an id's entry came from removes it: a newer publish of the id
       // (another slot, indexed in its place) may still be in the window.
-      if (this.head < this.indexed && this.table) this.remove(this.head);
+      if (this.head < this.indexed && this.table) this.remove(this.head & this.mask);
       this.head++;
     }
     if (this.indexed < this.head) this.indexed = this.head;
@@ -96,7 +100,16 @@ export class DedupWindow {
       this.reset();
       return;
     }
-    this.arena.dropBefore(s[this.head * STRIDE + CHUNK]!);
+    // Slot numbers stay small: a whole number of laps less changes no position.
+    const cap = this.mask + 1;
+    if (this.head >= cap) {
+      const laps = this.head - (this.head & this.mask);
+      this.head -= laps;
+      this.tail -= laps;
+      this.indexed -= laps;
+    }
+    this.arena.dropBefore(s[(this.head & this.mask) * STRIDE + CHUNK]!);
+    if (this.mask + 1 > MIN_SLOTS * 8 && (this.tail - this.head) * 4 <= this.mask + 1) this.resize((this.mask + 1) / 2);
     if (this.table && this.table.length > MIN_TABLE && this.count * 8 < this.table.length) this.rebuild(Math.max(MIN_TABLE, this.table.length / 4));
   }
 
@@ -105,9 +118,10 @@ export class DedupWindow {
     this.index();
     const out: { id: string; channelSerial: string; at: number }[] = [];
     const s = this.slots;
-    for (let i = this.head; i < this.tail; i++) {
-      if (this.cellOf(i) < 0) continue;
-      const at = i * STRIDE;
+    for (let n = this.head; n < this.tail; n++) {
+      const p = n & this.mask;
+      if (this.cellOf(p) < 0) continue;
+      const at = p * STRIDE;
       const chunk = s[at + CHUNK]!;
       const off = s[at + OFF]!;
       const idLen = s[at + ID_LEN]!;
@@ -118,48 +132,57 @@ export class DedupWindow {
 
   // ---- slots -------------------------------------------------------------------
 
+  /** Adds a slot; returns its position. */
   private append(id: string, channelSerial: string, at: number, hash: number): number {
-    if (this.tail * STRIDE === this.slots.length) this.makeRoom();
+    if (this.tail - this.head === this.mask + 1) this.resize(Math.max(MIN_SLOTS, (this.mask + 1) * 2));
     const idLen = utf8Bytes(id);
     const serialLen = utf8Bytes(channelSerial);
     const chunk = this.arena.append(id, idLen, channelSerial, serialLen);
-    const slot = this.tail++;
+    const p = this.tail++ & this.mask;
     const s = this.slots;
-    const i = slot * STRIDE;
+    const i = p * STRIDE;
     s[i + AT] = at;
     s[i + HASH] = hash;
     s[i + CHUNK] = chunk;
     s[i + OFF] = this.arena.offset;
     s[i + ID_LEN] = idLen;
     s[i + SERIAL_LEN] = serialLen;
-    return slot;
+    return p;
   }
 
-  /** The slot array is full: move the live slots to its start, or grow it. */
-  private makeRoom(): void {
-    const live = this.tail - this.head;
-    const cap = this.slots.length / STRIDE;
-    if (this.head > 0 && live * 2 <= cap) {
-      this.slots.copyWithin(0, this.head * STRIDE, this.tail * STRIDE);
-    } else {
-      const grown = new Float64Array(Math.max(MIN_SLOTS, cap * 2) * STRIDE);
-      grown.set(this.slots.subarray(this.head * STRIDE, this.tail * STRIDE));
-      this.slots = grown;
+  /**
+   * A ring of `cap` slots (twice the size when full, half when a quarter full), each
+   * slot at its position there (slot numbers do not change), and the table's cells
+   * moved with them. Nothing is copied as slots come and go in between.
+   */
+  private resize(cap: number): void {
+    const oldMask = this.mask;
+    const mask = cap - 1;
+    const old = this.slots;
+    const grown = new Float64Array(cap * STRIDE);
+    for (let n = this.head; n < this.tail; n++) {
+      const from = (n & oldMask) * STRIDE;
+      grown.set(old.subarray(from, from + STRIDE), (n & mask) * STRIDE);
     }
-    const shift = this.head;
-    if (shift > 0 && this.table) {
-      const t = this.table;
-      for (let j = 0; j < t.length; j++) if (t[j]! > 0) t[j]! -= shift;
+    const t = this.table;
+    if (t) {
+      const base = this.head & oldMask;
+      for (let j = 0; j < t.length; j++) {
+        if (t[j] === 0) continue;
+        // The slot number at that old position, then its new position.
+        const n = this.head + ((t[j]! - 1 - base) & oldMask);
+        t[j] = (n & mask) + 1;
+      }
     }
-    this.head = 0;
-    this.tail -= shift;
-    this.indexed -= shift;
+    this.slots = grown;
+    this.mask = mask;
   }
 
   private reset(): void {
     this.arena.clear();
     this.slots = new Float64Array(0);
     this.head = this.tail = this.indexed = 0;
+    this.mask = -1;
     this.table = null;
     this.count = 0;
   }
@@ -170,16 +193,17 @@ export class DedupWindow {
   private index(): void {
     if (this.indexed === this.tail) return;
     const s = this.slots;
-    for (let slot = this.indexed; slot < this.tail; slot++) {
-      const i = slot * STRIDE;
+    for (let n = this.indexed; n < this.tail; n++) {
+      const p = n & this.mask;
+      const i = p * STRIDE;
       const hash = this.arena.hash(s[i + CHUNK]!, s[i + OFF]!, s[i + ID_LEN]!);
       s[i + HASH] = hash;
-      this.insert(slot, hash, false);
+      this.insert(p, hash, false);
     }
     this.indexed = this.tail;
   }
 
-  /** Indexes `slot` under its id; an id already there keeps its slot unless `replace`. */
+  /** Indexes the slot at position `slot` under its id; an id already there keeps its slot unless `replace`. */
   private insert(slot: number, hash: number, replace: boolean): void {
     if (!this.table || (this.count + 1) * 2 > this.table.length) this.rebuild(Math.max(MIN_TABLE, (this.table?.length ?? 0) * 2));
     const t = this.table!;
