@@ -483,8 +483,10 @@ export class ChannelRegistry {
       if (this.claims.has(key)) return { kind: 'redirect', owner: this.deps.self };
       return { kind: 'snapshot', snapshot: this.tombstones.get(key) ?? null };
     }
-    if (h.role !== 'master') return { kind: 'snapshot', snapshot: h.state.snapshot() };
-    if (probe) return { kind: 'snapshot', snapshot: { ...h.master.state.snapshot(), entries: [], dedup: [] } };
+    // A probe only asks whether we hold the channel: no history, no dedup window (a busy
+    // channel's is a million ids, built into objects for nothing).
+    if (h.role !== 'master') return { kind: 'snapshot', snapshot: h.state.snapshot(!probe) };
+    if (probe) return { kind: 'snapshot', snapshot: h.master.state.snapshot(false) };
     const ring = this.deps.ring();
     if (ring.owner(key) !== from) return { kind: 'redirect', owner: ring.owner(key) };
     await this.stepDown(key, h);

@@ -122,7 +122,8 @@ export class ChannelState {
     return st;
   }
 
-  snapshot(): ChannelSnapshot {
+  /** The whole state; without `data`, only what says where it stands (no entries, no dedup window). */
+  snapshot(data = true): ChannelSnapshot {
     return {
       key: this.key,
       epoch: this.epoch,
@@ -131,8 +132,8 @@ export class ChannelState {
       localSeq: this.localSeq,
       origins: [...this.origins.values()],
       lastStoredAt: this.lastStoredAt,
-      entries: this.log.all(),
-      dedup: this.dedup.entries(),
+      entries: data ? this.log.all() : [],
+      dedup: data ? this.dedup.entries() : [],
       presence: this.presenceSet.snapshot(),
     };
   }

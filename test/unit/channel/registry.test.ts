@@ -155,6 +155,30 @@ describe('ChannelRegistry', () => {
     expect(masterState(a, key)).toBeNull();
   });
 
+  it('answers a probe (does anyone hold the channel?) with no history and no dedup window, from master and replica alike', async () => {
+    const ns = await trio();
+    const [a] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    const replica = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
+    const asker = ns.find((n) => n !== a && n !== replica)!;
+    await Promise.all(Array.from({ length: 5 }, (_, i) => a.publisher.send('src', key, { type: 'publish', messages: [msg(i)] })));
+    await waitFor(() => (replica.registry.holding(key) ? true : false), { what: 'the replica copy' });
+    for (const holder of [a, replica]) {
+      const probe = await asker.rpc.request(holder.id, { type: 'claim', channel: key, probe: true }, 1000);
+      expect(probe.kind).toBe('snapshot');
+      const snap = (probe as Extract<typeof probe, { kind: 'snapshot' }>).snapshot!;
+      expect(snap.key).toBe(key);
+      expect(snap.entries).toEqual([]);
+      expect(snap.dedup).toEqual([]);
+    }
+    // A real claim of the replica's copy carries both.
+    const claim = await asker.rpc.request(replica.id, { type: 'claim', channel: key }, 1000);
+    const full = (claim as Extract<typeof claim, { kind: 'snapshot' }>).snapshot!;
+    expect(full.entries).toHaveLength(5);
+    expect(full.dedup).toHaveLength(5);
+    expect(masterState(a, key)).not.toBeNull();
+  });
+
   it('keeps the epoch of a channel with no publish yet when its master dies: the replica learns it at creation', async () => {
     const ns = await trio();
     const [, b] = ns;
