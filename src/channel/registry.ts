@@ -483,8 +483,7 @@ export class ChannelRegistry {
       if (this.claims.has(key)) return { kind: 'redirect', owner: this.deps.self };
       return { kind: 'snapshot', snapshot: this.tombstones.get(key) ?? null };
     }
-    // A probe only asks whether we hold the channel: no history, no dedup window (a busy
-    // channel's is a million ids, built into objects for nothing).
+    // A probe only asks whether we hold it: no history, no dedup window (a million ids, busy).
     if (h.role !== 'master') return { kind: 'snapshot', snapshot: h.state.snapshot(!probe) };
     if (probe) return { kind: 'snapshot', snapshot: h.master.state.snapshot(false) };
     const ring = this.deps.ring();
