@@ -162,7 +162,8 @@ export class DedupWindow {
     const grown = new Float64Array(cap * STRIDE);
     for (let n = this.head; n < this.tail; n++) {
       const from = (n & oldMask) * STRIDE;
-      grown.set(old.subarray(from, from + STRIDE), (n & mask) * STRIDE);
+      const to = (n & mask) * STRIDE;
+      for (let k = 0; k < STRIDE; k++) grown[to + k] = old[from + k]!;
     }
     const t = this.table;
     if (t) {

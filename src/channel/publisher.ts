@@ -12,10 +12,10 @@
  * several to a socket read under load) go to the master as one request: one round trip,
  * one decode and one order step there for all of them, instead of one each. The reply's
  * serials are split back per publish. A group the master refuses as a whole (the
- * channel's rate limit) is asked again one publish at a time, so that each gets the
- * answer it would have had alone.
+ * channel's rate limit) is asked again one publish at a time, after the usual retry
+ * pause, so that one publish over the limit does not fail those ahead of it.
  */
-import { AblyError } from '../errors.js';
+import { AblyError, toAblyError } from '../errors.js';
 import { messageSize, type Message, type PresenceMessage } from '../protocol/message.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
@@ -106,7 +106,12 @@ class Stream {
 
   private readonly pumpLater = (): void => {
     this.pumpScheduled = false;
-    this.pump();
+    try {
+      this.pump();
+    } catch (err) {
+      // Outside the push's promise now: what was not sent fails instead of the process.
+      for (const item of [...this.queue]) if (item.sentTo === null) this.finish(item, () => item.reject(toAblyError(err)));
+    }
   };
 
   private pump(): void {
@@ -164,9 +169,14 @@ class Stream {
         ? { type: 'publish', channel: this.key, messages: items.length === 1 ? op.messages : allMessages(items), after }
         : { type: 'presence', channel: this.key, presence: op.presence, after };
     this.deps.onRequest?.();
-    this.deps.rpc
-      .request(target, req, Math.min(remaining, ATTEMPT_TIMEOUT_MS))
-      .then(
+    let reply: Promise<ReplyBody>;
+    try {
+      reply = this.deps.rpc.request(target, req, Math.min(remaining, ATTEMPT_TIMEOUT_MS));
+    } catch (err) {
+      // Not sent: a failed attempt like any other (resent until the deadline).
+      reply = Promise.reject(toAblyError(err));
+    }
+    reply.then(
         (body) => this.settle(items, body, null),
         (err: AblyError) => this.settle(items, null, err),
       );

@@ -122,7 +122,7 @@ export class ChannelState {
     return st;
   }
 
-  /** The whole state; without `data`, only what says where it stands (no entries, no dedup window). */
+  /** The whole state; without `data`, only where it stands (no entries, dedup window or presence). */
   snapshot(data = true): ChannelSnapshot {
     return {
       key: this.key,
@@ -134,7 +134,7 @@ export class ChannelState {
       lastStoredAt: this.lastStoredAt,
       entries: data ? this.log.all() : [],
       dedup: data ? this.dedup.entries() : [],
-      presence: this.presenceSet.snapshot(),
+      presence: data ? this.presenceSet.snapshot() : [],
     };
   }
 

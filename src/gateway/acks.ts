@@ -59,6 +59,11 @@ export class AckQueue {
     for (const pm of this.flush()) this.send!(pm);
   };
 
+  /** Sends what can be sent now, without waiting for the turn to end (before a close). */
+  flushNow(): void {
+    if (this.send) this.flushInto();
+  }
+
   /** ACK/NACK for the finished slots at the front, grouped into runs of one outcome. */
   flush(): ProtocolMessage[] {
     const out: ProtocolMessage[] = [];

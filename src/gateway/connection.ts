@@ -240,6 +240,7 @@ export class Connection implements AttachmentOwner {
   /** Fatal error: ERROR, then close. */
   fail(err: unknown): void {
     if (this.closed) return;
+    this.acks.flushNow(); // ACKs and NACKs of this turn go before the ERROR
     this.sendError(err);
     this.closed = true;
     this.ws.close(WS_CLOSE_POLICY);

@@ -118,6 +118,20 @@ describe('ChannelPublisher', () => {
     expect(sent).toHaveLength(4);
   });
 
+  it('treats a send that throws as a failed attempt: the publishes fail at their deadline, nothing throws outside them', async () => {
+    const rpc = {
+      request: () => {
+        throw new Error('transport broke');
+      },
+    } as unknown as Rpc;
+    const pub = new ChannelPublisher({ rpc, ownerOf: () => 'n1', now: () => Date.now(), timeoutMs: 200 });
+    const results = [0, 1].map((i) => pub.send('conn', KEY, { type: 'publish', messages: [{ id: `m${i}`, timestamp: 0 }] }).then(() => 0, (e: AblyError) => e.code));
+    // Attempts fail like unanswered ones, until the publishes' deadline.
+    const code = AblyError.of('channelNoResponse', 'x').code;
+    expect(await Promise.all(results)).toEqual([code, code]);
+    expect(pub.activeStreams).toBe(0);
+  });
+
   it('after a redirect resends everything unanswered, in order, to the new master only', async () => {
     const owner = { current: 'n1' };
     const { sent, publish } = setup(owner);

@@ -58,6 +58,16 @@ describe('AckQueue', () => {
     expect(q.pending).toBe(0);
   });
 
+  it('sends at once on flushNow (before a close), and nothing again after the turn', async () => {
+    const sent: unknown[] = [];
+    const q = new AckQueue((pm) => sent.push(pm));
+    q.nack(q.slot(0), AblyError.of('messageTooLarge', 'too big'));
+    q.flushNow();
+    expect(sent).toEqual([{ action: Action.NACK, msgSerial: 0, count: 1, error: expect.objectContaining({ code: 40009 }) }]);
+    await new Promise<void>((r) => setImmediate(r));
+    expect(sent).toHaveLength(1);
+  });
+
   it('does not group slots whose msgSerials are not consecutive', () => {
     const q = new AckQueue();
     const a = q.slot(7);

@@ -210,6 +210,11 @@ describe('fromWire', () => {
     expect(ablyErrorOf(() => fromWire({ id: '' })).code).toBe(40031);
   });
 
+  it('rejects an id with an unpaired surrogate with 40031 and accepts paired ones', () => {
+    for (const id of ['x\ud800', '\udc00y', 'a\ud800b\ud800\udc00']) expect(ablyErrorOf(() => fromWire({ id })).code).toBe(40031);
+    expect(fromWire({ id: 'ok-😀-é' }).id).toBe('ok-😀-é');
+  });
+
   it('rejects an id longer than 256 characters with 40031 and accepts one of 256', () => {
     expect(ablyErrorOf(() => fromWire({ id: 'x'.repeat(257) })).code).toBe(40031);
     expect(fromWire({ id: 'x'.repeat(256) }).id).toHaveLength(256);
