@@ -21,7 +21,7 @@ import { AckQueue } from './acks.js';
 import { Attachment, type AttachmentOwner } from './attachment.js';
 import { buildMessages, buildPresence } from './publish.js';
 import type { GatewayServices } from './services.js';
-import { writeFrame } from './socket-writes.js';
+import { ReaderProgress, writeFrame } from './socket-writes.js';
 import { RateLimiter } from '../rate.js';
 
 export interface ConnectionParams {
@@ -52,6 +52,7 @@ export class Connection implements AttachmentOwner {
   private readonly attachments = new Map<string, Attachment>();
   /** ACKs and NACKs, sent once per turn (so a grouped publish's ACKs leave as one frame). */
   private readonly acks = new AckQueue((pm) => this.sendMessage(pm));
+  private readonly reader: ReaderProgress;
   private readonly rate: RateLimiter;
   private closed = false;
   /** Shutting down: new publishes are left unanswered (the SDK resends them after reconnecting). */
@@ -80,6 +81,7 @@ export class Connection implements AttachmentOwner {
     params: ConnectionParams,
     private readonly services: GatewayServices,
   ) {
+    this.reader = new ReaderProgress(ws);
     this.id = params.id;
     this.key = params.key;
     this.format = params.format;
@@ -152,12 +154,13 @@ export class Connection implements AttachmentOwner {
     this.sendFrames([encodeFrame(pm, this.format)]);
   }
 
-  /** Frames of one delivery: the client is a slow consumer if what it has not read yet is already over the limit. */
+  /** Frames of one delivery: the client is a slow consumer if what it has not read yet is over the limit and it stopped reading (socket-writes.ts). */
   sendFrames(frames: readonly (Frame | SharedFrame)[]): void {
     if (this.closed) return;
     const ws = this.ws;
     if (ws.readyState !== ws.OPEN) return;
-    if (ws.bufferedAmount > this.services.limits.maxConnectionBufferBytes) {
+    const buffered = ws.bufferedAmount;
+    if (buffered > this.services.limits.maxConnectionBufferBytes && this.reader.stopped(buffered, this.services.limits.maxConnectionBufferBytes)) {
       this.slowConsumer();
       return;
     }

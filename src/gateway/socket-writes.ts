@@ -29,6 +29,31 @@ function senderIdle(ws: WebSocket): boolean {
   return !!sender && sender._state === 0 && (sender._queue?.length ?? 0) === 0;
 }
 
+/**
+ * Tells a reader that stopped from one that is behind: a connection whose outbound
+ * buffer is over the limit has stopped reading if nothing of it reached the kernel since
+ * it was last seen over the limit (or it is over four times the limit, however slowly it
+ * reads). A healthy client that is momentarily a burst behind (a broadcast batch can be
+ * larger than the limit) is not dropped for it.
+ */
+export class ReaderProgress {
+  /** Bytes the kernel had taken when the buffer was last seen over the limit. */
+  private takenWhenOver = -1;
+
+  constructor(private readonly ws: WebSocket) {}
+
+  stopped(buffered: number, limit: number): boolean {
+    if (buffered > 4 * limit) return true;
+    const sock = socketOf(this.ws);
+    if (!sock) return true;
+    // bytesWritten counts what is still queued too; without it, what the kernel took.
+    const taken = sock.bytesWritten - sock.writableLength;
+    const stuck = taken === this.takenWhenOver;
+    this.takenWhenOver = taken;
+    return stuck;
+  }
+}
+
 /** Writes one frame to an open WebSocket, corked for the turn. */
 export function writeFrame(ws: WebSocket, frame: Frame | SharedFrame): void {
   const sock = socketOf(ws);
