@@ -16,7 +16,7 @@
  * pause, so that one publish over the limit does not fail those ahead of it.
  */
 import { AblyError, toAblyError } from '../errors.js';
-import { messageSize, type Message, type PresenceMessage } from '../protocol/message.js';
+import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
 import type { ChannelKey } from './entry.js';
@@ -61,13 +61,8 @@ interface Item {
   sentTo: NodeId | null;
   /** Refused as part of a group: from now on it is sent on its own, for its own answer. */
   alone: boolean;
-}
-
-function opBytes(op: StreamOp): number {
-  if (op.type !== 'publish') return 0;
-  let n = 0;
-  for (const m of op.messages) n += messageSize(m);
-  return n;
+  /** Its messages' size as the caller counted it (0 when it did not): caps a group's bytes. */
+  bytes: number;
 }
 
 /** The publishes of one source to one channel, in order. */
@@ -92,9 +87,9 @@ class Stream {
     private readonly onIdle: () => void,
   ) {}
 
-  push(op: StreamOp): Promise<string[]> {
+  push(op: StreamOp, bytes: number): Promise<string[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null, alone: false });
+      this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null, alone: false, bytes });
       // Sent once this turn's work is done, together with whatever else the source
       // publishes to the channel in the same turn.
       if (!this.pumpScheduled) {
@@ -106,12 +101,7 @@ class Stream {
 
   private readonly pumpLater = (): void => {
     this.pumpScheduled = false;
-    try {
-      this.pump();
-    } catch (err) {
-      // Outside the push's promise now: what was not sent fails instead of the process.
-      for (const item of [...this.queue]) if (item.sentTo === null) this.finish(item, () => item.reject(toAblyError(err)));
-    }
+    this.pump();
   };
 
   private pump(): void {
@@ -138,12 +128,11 @@ class Stream {
     const first = this.queue[i]!;
     if (first.op.type !== 'publish' || first.alone) return i + 1;
     let end = i + 1;
-    let bytes = -1;
+    let bytes = first.bytes;
     while (end < this.queue.length && end - i < MAX_GROUP_ITEMS) {
       const next = this.queue[end]!;
       if (next.op.type !== 'publish' || next.alone) break;
-      if (bytes < 0) bytes = opBytes(first.op);
-      bytes += opBytes(next.op);
+      bytes += next.bytes;
       if (bytes > MAX_GROUP_BYTES) break;
       end++;
     }
@@ -186,18 +175,13 @@ class Stream {
     this.inFlight -= items.length;
     if (body?.kind === 'published' || body?.kind === 'ok') {
       const serials = body.kind === 'published' ? body.serials : [];
-      if (items.length === 1) {
-        const item = items[0]!;
-        this.finish(item, () => item.resolve(serials));
-      } else {
-        // One serial per message, in order: each publish takes its own.
-        let at = 0;
-        for (const item of items) {
-          const n = item.op.type === 'publish' ? item.op.messages.length : 0;
-          const own = serials.slice(at, at + n);
-          at += n;
-          this.finish(item, () => item.resolve(own));
-        }
+      // One serial per message, in order: each publish of a group takes its own.
+      let at = 0;
+      for (const item of items) {
+        const n = item.op.type === 'publish' ? item.op.messages.length : 0;
+        const own = items.length === 1 ? serials : serials.slice(at, at + n);
+        at += n;
+        this.finish(item, () => item.resolve(own));
       }
     } else if (body?.kind === 'error' && body.error.code !== 50003) {
       if (items.length === 1) {
@@ -276,9 +260,10 @@ export class ChannelPublisher {
   /**
    * Sends messages or presence operations for `source` (e.g. a connection id; what one
    * source sends to one channel keeps its order). Resolves (with the channelSerials of
-   * messages) once ACKable.
+   * messages) once ACKable. `bytes`: the messages' size (`messageSize`), if the caller
+   * has counted it, for the cap on a group's bytes.
    */
-  send(source: string, key: ChannelKey, op: StreamOp): Promise<string[]> {
+  send(source: string, key: ChannelKey, op: StreamOp, bytes = 0): Promise<string[]> {
     const id = `${source}\u0000${key}`;
     let s = this.streams.get(id);
     if (!s) {
@@ -288,7 +273,7 @@ export class ChannelPublisher {
       this.streams.set(id, stream);
       s = stream;
     }
-    return s.push(op);
+    return s.push(op, bytes);
   }
 
   get activeStreams(): number {

@@ -510,16 +510,16 @@ export class AblyNode {
   // ---- services for the gateway -----------------------------------------------------------
 
   private async publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]> {
+    let bytes = 0;
+    for (const m of messages) bytes += messageSize(m);
     let serials: string[];
     if (source !== null) {
-      serials = await this.publisher.send(source, channel, { type: 'publish', messages });
+      serials = await this.publisher.send(source, channel, { type: 'publish', messages }, bytes);
     } else {
       const { body } = await this.router.call(channel, { type: 'publish', channel, messages }, CHANNEL_REQUEST_TIMEOUT_MS);
       if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
       serials = body.serials;
     }
-    let bytes = 0;
-    for (const m of messages) bytes += messageSize(m);
     this.stats.published(channel.slice(0, channel.indexOf(':')), source !== null ? 'realtime' : 'rest', messages.length, bytes);
     return serials;
   }

@@ -26,7 +26,8 @@ function setup(owner: { current: string }) {
       new Promise<ReplyBody>((resolve) => sent.push({ to, ids: (req.messages ?? req.presence ?? []).map((m) => m.id), after: req.after, reply: resolve })),
   } as unknown as Rpc;
   const pub = new ChannelPublisher({ rpc, ownerOf: () => owner.current, now: () => Date.now(), timeoutMs: 10_000 });
-  const publish = (i: number, data?: string) => pub.send('conn', KEY, { type: 'publish', messages: [{ id: `m${i}`, timestamp: 0, ...(data ? { data } : {}) }] });
+  const publish = (i: number, data?: string) =>
+    pub.send('conn', KEY, { type: 'publish', messages: [{ id: `m${i}`, timestamp: 0, ...(data ? { data } : {}) }] }, data?.length ?? 0);
   return { sent, publish, pub };
 }
 
