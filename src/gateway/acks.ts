@@ -3,9 +3,9 @@
  * (msgSerial) order; slots finish in any order (different channels, different masters)
  * but ACK/NACK go out strictly in order, runs of the same outcome grouped into one
  * ProtocolMessage `{msgSerial, count}` as the SDKs expect. `ack` and `nack` mark slots;
- * `flush` returns what can be sent now. Given `send`, the queue flushes into it once the
- * current turn's work is done, so that the publishes one grouped request settled
- * together (channel/publisher.ts) leave as one ACK, not one frame each.
+ * what can be sent goes to the owner once the current turn's work is done, so that the
+ * publishes one grouped request settled together (channel/publisher.ts) leave as one
+ * ACK, not one frame each.
  */
 import { toAblyError, type ErrorInfo } from '../errors.js';
 import { Action } from '../protocol/actions.js';
@@ -18,11 +18,21 @@ export interface AckSlot {
   serials?: string[];
 }
 
+/** Where ACKs and NACKs go (the connection). */
+export interface AckOwner {
+  sendMessage(pm: ProtocolMessage): void;
+}
+
+/** Runs a queue's flush at the end of the turn (one function for every queue: no closure per connection). */
+function flushTick(q: AckQueue): void {
+  q.flushNow();
+}
+
 export class AckQueue {
   private readonly slots: AckSlot[] = [];
   private flushPending = false;
 
-  constructor(private readonly send?: (pm: ProtocolMessage) => void) {}
+  constructor(private readonly owner: AckOwner) {}
 
   get pending(): number {
     return this.slots.length;
@@ -49,24 +59,17 @@ export class AckQueue {
   }
 
   private flushAfterTurn(): void {
-    if (!this.send || this.flushPending) return;
+    if (this.flushPending) return;
     this.flushPending = true;
-    process.nextTick(this.flushInto);
+    process.nextTick(flushTick, this);
   }
 
-  private readonly flushInto = (): void => {
-    this.flushPending = false;
-    for (const pm of this.flush()) this.send!(pm);
-  };
-
-  /** Sends what can be sent now, without waiting for the turn to end (before a close). */
+  /**
+   * Sends ACK/NACK for the finished slots at the front, grouped into runs of one outcome.
+   * At the end of the turn, or at once (before a close).
+   */
   flushNow(): void {
-    if (this.send) this.flushInto();
-  }
-
-  /** ACK/NACK for the finished slots at the front, grouped into runs of one outcome. */
-  flush(): ProtocolMessage[] {
-    const out: ProtocolMessage[] = [];
+    this.flushPending = false;
     const q = this.slots;
     while (q.length && q[0]!.done) {
       const first = q[0]!;
@@ -75,12 +78,11 @@ export class AckQueue {
       // shift(), not splice(0, n): O(1) per slot where splice copies the whole queue.
       const res: { serials: string[] }[] = [];
       for (let k = 0; k < n; k++) res.push({ serials: q.shift()!.serials ?? [] });
-      out.push(
+      this.owner.sendMessage(
         first.error
           ? { action: Action.NACK, msgSerial: first.msgSerial, count: n, error: first.error }
           : { action: Action.ACK, msgSerial: first.msgSerial, count: n, res },
       );
     }
-    return out;
   }
 }

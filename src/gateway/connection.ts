@@ -51,8 +51,9 @@ export class Connection implements AttachmentOwner {
   private readonly heartbeats: boolean;
   private readonly attachments = new Map<string, Attachment>();
   /** ACKs and NACKs, sent once per turn (so a grouped publish's ACKs leave as one frame). */
-  private readonly acks = new AckQueue((pm) => this.sendMessage(pm));
-  private readonly reader: ReaderProgress;
+  private readonly acks = new AckQueue(this);
+  /** Made the first time the outbound buffer is over the limit. */
+  private reader: ReaderProgress | null = null;
   private readonly rate: RateLimiter;
   private closed = false;
   /** Shutting down: new publishes are left unanswered (the SDK resends them after reconnecting). */
@@ -81,7 +82,6 @@ export class Connection implements AttachmentOwner {
     params: ConnectionParams,
     private readonly services: GatewayServices,
   ) {
-    this.reader = new ReaderProgress(ws);
     this.id = params.id;
     this.key = params.key;
     this.format = params.format;
@@ -160,7 +160,8 @@ export class Connection implements AttachmentOwner {
     const ws = this.ws;
     if (ws.readyState !== ws.OPEN) return;
     const buffered = ws.bufferedAmount;
-    if (buffered > this.services.limits.maxConnectionBufferBytes && this.reader.stopped(buffered, this.services.limits.maxConnectionBufferBytes)) {
+    const limit = this.services.limits.maxConnectionBufferBytes;
+    if (buffered > limit && (this.reader ??= new ReaderProgress(ws)).stopped(buffered, limit)) {
       this.slowConsumer();
       return;
     }
