@@ -51,8 +51,9 @@ describe('ReaderProgress', () => {
     expect(server.bufferedAmount).toBeLessThan(4 * limit);
     const r = new ReaderProgress(server);
     expect(r.stopped(server.bufferedAmount, limit)).toBe(false); // first seen over: given a chance
+    // Two turns: the event loop polls the socket between them, and writes if it can.
     await turn();
-    await new Promise((res) => setTimeout(res, 50));
+    await turn();
     expect(r.stopped(server.bufferedAmount, limit)).toBe(true); // nothing reached the kernel since
     // The client reads again: the kernel takes more, so it is behind, not stopped.
     client.resume();
