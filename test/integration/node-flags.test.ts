@@ -1,11 +1,13 @@
 /**
  * ABLY_NG_NODE_FLAGS: extra Node/V8 flags for every node the supervisor starts (as
  * `ably-ng up`, the chaos and the benchmark runs do), with what the flags print on the
- * node's stdout kept in its log. Real node process.
+ * node's stdout kept in its log. Before them, every node gets the supervisor's own V8
+ * flags (NODE_V8_FLAGS), which they can override. Real node processes.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NODE_V8_FLAGS } from '../../src/cli/supervisor.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -26,20 +28,23 @@ function nodeFlags(dep: TestDeployment, node: string): string[] {
 }
 
 describe('ABLY_NG_NODE_FLAGS', () => {
-  it('starts every node with the flags, and keeps their stdout output in the node log', async () => {
-    process.env.ABLY_NG_NODE_FLAGS = '--trace-gc  --stack-trace-limit=20';
+  it('starts every node with the flags after its own (so they can override them), and keeps their stdout output in the node log', async () => {
+    process.env.ABLY_NG_NODE_FLAGS = '--trace-gc  --stack-trace-limit=20 --allocation-site-pretenuring';
     d = await startDeployment({ regions: [{ name: 'r1', nodes: 2 }] });
-    for (const n of ['r1-n1', 'r1-n2']) expect(nodeFlags(d, n)).toEqual(['--trace-gc', '--stack-trace-limit=20']);
+    for (const n of ['r1-n1', 'r1-n2']) {
+      expect(nodeFlags(d, n)).toEqual(['--no-allocation-site-pretenuring', '--trace-gc', '--stack-trace-limit=20', '--allocation-site-pretenuring']);
+    }
     const log = join(d.dir, 'state', 'logs', 'r1-n1.log');
     // A starting node collects garbage at least once; --trace-gc reports it on stdout.
     await waitFor(() => /Scavenge|Mark-Compact/.test(readFileSync(log, 'utf8')), { what: 'GC trace lines in the node log' });
     expect((await d.health('r1-n1')).region).toBe('r1');
   });
 
-  it('without it, a node starts with no extra flags', async () => {
+  it('without it, a node starts with its own V8 flags only (no allocation-site pretenuring)', async () => {
     delete process.env.ABLY_NG_NODE_FLAGS;
     d = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }] });
-    expect(nodeFlags(d, 'r1-n1')).toEqual([]);
+    expect(NODE_V8_FLAGS).toEqual(['--no-allocation-site-pretenuring']);
+    expect(nodeFlags(d, 'r1-n1')).toEqual(['--no-allocation-site-pretenuring']);
     expect((await d.health('r1-n1')).region).toBe('r1');
   });
 });
