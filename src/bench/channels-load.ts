@@ -63,6 +63,9 @@ export interface StepMedians {
   p99Ms: number;
   serverCpuPct: number;
   serverCpuUsPerDelivery: number;
+  loadgenCpuPct: number;
+  /** The load generator's own event-loop lateness, p99 (StepResult.loadgenLagP99Ms). */
+  loadgenLagP99Ms: number;
   lost: number;
   reps: StepResult[];
 }
@@ -125,6 +128,8 @@ export function medians(reps: StepResult[]): StepMedians {
     p99Ms: m((s) => s.latency.p99Ms),
     serverCpuPct: m((s) => s.serverCpuPct),
     serverCpuUsPerDelivery: m((s) => s.serverCpuUsPerDelivery),
+    loadgenCpuPct: m((s) => s.loadgenCpuPct),
+    loadgenLagP99Ms: m((s) => s.loadgenLagP99Ms),
     lost: reps.reduce((a, s) => a + s.lost, 0),
     reps,
   };

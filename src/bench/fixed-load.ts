@@ -8,7 +8,8 @@
  *
  * Each step publishes for `--step-ms` at `--deliveries` ÷ `--subscribers` messages/s
  * after a warm-up step that is not counted. One line per step (p50/p99/max, messages
- * per frame, server and load generator CPU, each node's user/system CPU ticks), then
+ * per frame, server and load generator CPU, how late the load generator's own event loop
+ * ran, each node's user/system CPU ticks), then
  * one JSON line with every step and the median p99.
  *
  * Usage: node dist/bench/fixed-load.js [--nodes 3] [--deliveries 1593500]
@@ -68,7 +69,7 @@ try {
       rows.push({ ...s, nodeTicks });
       console.error(
         `${s.publishPerS} msgs/s × ${s.subscribers}: p50 ${s.latency.p50Ms} ms, p99 ${s.latency.p99Ms} ms, max ${s.latency.maxMs} ms, ` +
-          `${s.messagesPerFrame} msgs/frame, server CPU ${s.serverCpuPct}%, loadgen ${s.loadgenCpuPct}%${s.lost ? `, ${s.lost} lost` : ''}; ticks ${nodeTicks}`,
+          `${s.messagesPerFrame} msgs/frame, server CPU ${s.serverCpuPct}%, loadgen ${s.loadgenCpuPct}% (late ${s.loadgenLagP99Ms} ms p99)${s.lost ? `, ${s.lost} lost` : ''}; ticks ${nodeTicks}`,
       );
     }
     await lg.closeAll(500);

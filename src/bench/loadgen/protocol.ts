@@ -82,6 +82,12 @@ export interface StepResult {
   serverRssBytes: number;
   /** The load generator's own CPU, % of one core: near 100 means it, not the server, was the limit. */
   loadgenCpuPct: number;
+  /**
+   * How late the load generator's event loop ran, p99 over the step (ms). A delivery read
+   * at the end of such a stretch is stamped late by up to this much: the harness's own
+   * share of every server's p99.
+   */
+  loadgenLagP99Ms: number;
   /** Kernel softirq time meanwhile (loopback TCP, mostly our own traffic), % of one core. */
   softirqCpuPct: number;
   /** CPU the rest of the machine used meanwhile (other processes), % of one core. */

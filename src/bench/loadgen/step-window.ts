@@ -4,6 +4,7 @@
  * used in its window, wait for deliveries to drain after publishing stopped, and turn
  * all that into the step's figures.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { DeliveryStats } from '../payload.js';
 import { cpuSecondsOf, machineBusySeconds, rssBytesOf } from '../proc.js';
 import type { StepResult } from './protocol.js';
@@ -50,6 +51,8 @@ export interface CpuUse {
   selfCpu: number;
   softirq: number;
   otherCpu: number;
+  /** How late this process's event loop ran, p99 (ms): a 1 ms timer's delay beyond its interval. */
+  selfLagP99Ms: number;
 }
 
 /** Starts counting now; `end()` says what each party used since. */
@@ -57,15 +60,20 @@ export function cpuWindow(serverPids: number[]): { end(): CpuUse } {
   const cpu0 = cpuSecondsOf(serverPids);
   const busy0 = machineBusySeconds();
   const self0 = process.cpuUsage();
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
   return {
     end(): CpuUse {
+      lag.disable();
+      // The histogram holds the timer's whole period (1 ms and what it was late by).
+      const selfLagP99Ms = lag.count ? Math.round(Math.max(0, lag.percentile(99) / 1e6 - 1) * 100) / 100 : NaN;
       const serverCpu = cpuSecondsOf(serverPids) - cpu0;
       const self = process.cpuUsage(self0);
       const selfCpu = (self.user + self.system) / 1e6;
       const busy1 = machineBusySeconds();
       const softirq = busy1.softirq - busy0.softirq;
       const otherCpu = Math.max(0, busy1.busy - busy0.busy - softirq - serverCpu - selfCpu);
-      return { serverCpu, selfCpu, softirq, otherCpu };
+      return { serverCpu, selfCpu, softirq, otherCpu, selfLagP99Ms };
     },
   };
 }
@@ -110,6 +118,7 @@ export type StepFigures = Pick<
   | 'serverCpuUsPerDelivery'
   | 'serverRssBytes'
   | 'loadgenCpuPct'
+  | 'loadgenLagP99Ms'
   | 'softirqCpuPct'
   | 'otherCpuPct'
 >;
@@ -154,6 +163,7 @@ export function stepFigures(o: {
     serverCpuUsPerDelivery: stats.received ? Math.round((cpu.serverCpu * 1e7) / stats.received) / 10 : NaN,
     serverRssBytes: rssBytesOf(o.serverPids),
     loadgenCpuPct: pct(cpu.selfCpu),
+    loadgenLagP99Ms: cpu.selfLagP99Ms,
     softirqCpuPct: pct(cpu.softirq),
     otherCpuPct: pct(cpu.otherCpu),
   };

@@ -119,7 +119,7 @@ async function measureLayout(ctx: ScenarioContext, server: RunningServer, layout
       if (counted) {
         ctx.log(
           `  ${s.publishPerS} msgs/s × ${s.subscribers} → ${s.deliveriesPerS}/s, p50 ${s.latency.p50Ms} ms, p99 ${s.latency.p99Ms} ms, server CPU ${s.serverCpuPct}%, ` +
-            `loadgen ${s.loadgenCpuPct}%, other ${s.otherCpuPct}%${s.lost ? `, ${s.lost} late` : ''}`,
+            `loadgen ${s.loadgenCpuPct}% (its loop late by ${s.loadgenLagP99Ms} ms p99), other ${s.otherCpuPct}%${s.lost ? `, ${s.lost} late` : ''}`,
         );
       }
       return s;
@@ -299,8 +299,24 @@ export const regionScenario: Scenario = {
       const peer = byId.get(PEER.id)?.half;
       tables.push({
         title: `One channel, ${p.subscribers} subscribers, the same load on every layout: half of the A → B → C saturation (${rate(p.halfDeliveriesPerS)} deliveries), medians of ${o.reps} steps`,
-        header: ['layout', 'path (publisher → master → subscribers)', 'p50 (ms)', 'p99 (ms)', 'server CPU (all nodes, % of a core)', 'server CPU µs per delivery'],
-        rows: p.layouts.map((l) => [l.label, l.path, ms(l.half?.p50Ms), ms(l.half?.p99Ms), pct(l.half?.serverCpuPct), num(l.half?.serverCpuUsPerDelivery, 2)]),
+        header: [
+          'layout',
+          'path (publisher → master → subscribers)',
+          'p50 (ms)',
+          'p99 (ms)',
+          'server CPU (all nodes, % of a core)',
+          'server CPU µs per delivery',
+          'load generator: CPU, and its event loop late by (p99, ms)',
+        ],
+        rows: p.layouts.map((l) => [
+          l.label,
+          l.path,
+          ms(l.half?.p50Ms),
+          ms(l.half?.p99Ms),
+          pct(l.half?.serverCpuPct),
+          num(l.half?.serverCpuUsPerDelivery, 2),
+          l.half ? `${pct(l.half.loadgenCpuPct)}, ${ms(l.half.loadgenLagP99Ms)}` : '—',
+        ]),
       });
       const main = byId.get(MAIN);
       const f = p.fanout;
