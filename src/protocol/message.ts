@@ -132,8 +132,6 @@ export interface InboundMessage {
 }
 
 /** Validates a wire message from a client. Throws AblyError (400-class) on bad fields. */
-const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 export function fromWire(w: unknown): InboundMessage {
   if (typeof w !== 'object' || w === null || Array.isArray(w) || isBytes(w)) {
     throw AblyError.of('badRequest', 'each message must be an object');
@@ -144,7 +142,7 @@ export function fromWire(w: unknown): InboundMessage {
   if (id !== undefined) {
     if (id.length === 0 || id.length > 256) throw AblyError.of('invalidPublishId', 'id must be 1..256 characters');
     // Ids are kept as UTF-8 (dedup window), where an unpaired surrogate cannot be told apart.
-    if (UNPAIRED_SURROGATE.test(id)) throw AblyError.of('invalidPublishId', 'id must be well-formed Unicode (an unpaired surrogate)');
+    if (!id.isWellFormed()) throw AblyError.of('invalidPublishId', 'id must be well-formed Unicode (an unpaired surrogate)');
     out.id = id;
   }
   const name = optString(m.name, 'name');
