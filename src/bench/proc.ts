@@ -21,18 +21,24 @@ export function clockTicksPerS(): number {
   return ticksPerS;
 }
 
-/** User + system CPU seconds used by a process (all its threads) so far; NaN when it is gone. */
-export function cpuSeconds(pid: number): number {
+/** User and system CPU seconds used by a process (all its threads) so far; NaN when it is gone. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   let s: string;
   try {
     s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return NaN;
+    return { user: NaN, system: NaN };
   }
   // The command name (field 2) may hold spaces: count fields after its closing ')'.
   // rest[0] is field 3 (state), so field n is rest[n - 3]: utime 14, stime 15.
   const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / clockTicksPerS();
+  return { user: Number(rest[11]) / clockTicksPerS(), system: Number(rest[12]) / clockTicksPerS() };
+}
+
+/** User + system CPU seconds used by a process (all its threads) so far; NaN when it is gone. */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 /** Summed CPU seconds of several processes. */

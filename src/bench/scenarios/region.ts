@@ -42,7 +42,7 @@ const TARGET_P99_MS = 5;
 
 type Role = 'A' | 'B' | 'C';
 
-interface Layout {
+export interface Layout {
   id: string;
   label: string;
   /** Where the publisher and the subscribers connect ('one': the single-node deployment). */
@@ -51,7 +51,7 @@ interface Layout {
   path: string;
 }
 
-const LAYOUTS: readonly Layout[] = [
+export const LAYOUTS: readonly Layout[] = [
   { id: 'one-node', label: 'one node', publisher: 'one', subscribers: ['one'], path: 'publisher, master and subscribers on one node (no replica)' },
   { id: 'on-master', label: 'region, all on the master', publisher: 'B', subscribers: ['B'], path: 'B → B (replica copy first)' },
   { id: 'publish-hop', label: 'region, publisher one hop away', publisher: 'A', subscribers: ['B'], path: 'A → B → B' },
@@ -159,7 +159,21 @@ function nackCount(clientNotes: string[]): number {
   return clientNotes.filter((n) => n.startsWith('ably: NACK')).reduce((a, n) => a + Number(/×(\d+)$/.exec(n)?.[1] ?? 1), 0);
 }
 
-function regionServer(region: Region, roles: Record<Role, string>, channel: string, layout: Layout): RunningServer {
+/** The roles on a region: its nodes in order (a one-node region's node plays them all). */
+function rolesOf(region: Region): Record<Role, string> {
+  const [a, b, c] = region.names.length === 3 ? region.names : [region.names[0], region.names[0], region.names[0]];
+  return { A: a!, B: b!, C: c! };
+}
+
+/** The layouts' one channel: on a region of three, one whose master is B. */
+function layoutChannel(region: Region): string {
+  return region.names.length === 3 ? channelMasteredBy(region.names, rolesOf(region).B, 'region') : 'region-one';
+}
+
+/** A layout on a running region (three nodes; one for the one-node layout), as the load generator's server. */
+export function regionServer(region: Region, layout: Layout): RunningServer {
+  const roles = rolesOf(region);
+  const channel = layoutChannel(region);
   const url = (r: Role | 'one') => region.node(r === 'one' ? region.names[0]! : roles[r]).wsUrl;
   return {
     id: `ably-ng-${region.names.length}n`,
@@ -185,15 +199,15 @@ export const regionScenario: Scenario = {
     // The 3-node region: the main layout's ladder first, then the other region layouts.
     const region = await startRegion(serverContext(ctx, 'region-3n'), 3);
     try {
-      const [a, b, c] = region.names as [string, string, string];
-      const roles: Record<Role, string> = { A: a, B: b, C: c };
-      const channel = channelMasteredBy(region.names, b, 'region');
+      const roles = rolesOf(region);
+      const { A: a, B: b, C: c } = roles;
+      const channel = layoutChannel(region);
       const ring = ringPlace(region.names, channel);
       placement = { channel, nodes: roles, ring };
       ctx.log(`region: channel "${channel}" is mastered by ${ring.master} (replica ${ring.replica}); publisher on ${a}, subscribers on ${c} and ${b}`);
       const main = LAYOUTS.find((l) => l.id === MAIN)!;
       for (const [i, p] of points.entries()) {
-        p.fanout = await ladder(ctx, regionServer(region, roles, channel, main), p.subscribers);
+        p.fanout = await ladder(ctx, regionServer(region, main), p.subscribers);
         p.halfDeliveriesPerS = p.fanout.half ? p.fanout.saturationDeliveriesPerS / 2 : null;
         if (!('reported' in placement)) {
           // The ladder made the channel active (its master keeps the history): ask a node which one masters it.
@@ -208,7 +222,7 @@ export const regionScenario: Scenario = {
           const m: LayoutFigures =
             own && i > 0
               ? { layout: l.id, label: l.label, path: l.path, subscribe: p.fanout.subscribe, half: null, light: null, lost: 0, clientNotes: [] }
-              : await measureLayout(ctx, regionServer(region, roles, channel, l), l, p.subscribers, own ? null : p.halfDeliveriesPerS, i === 0);
+              : await measureLayout(ctx, regionServer(region, l), l, p.subscribers, own ? null : p.halfDeliveriesPerS, i === 0);
           if (own && p.fanout.half) m.half = medians(p.fanout.half.reps);
           p.layouts.push(m);
         }
@@ -222,7 +236,7 @@ export const regionScenario: Scenario = {
     const one = await startRegion(serverContext(ctx, 'region-1n'), 1);
     try {
       const l = LAYOUTS.find((x) => x.publisher === 'one')!;
-      const server = regionServer(one, { A: one.names[0]!, B: one.names[0]!, C: one.names[0]! }, 'region-one', l);
+      const server = regionServer(one, l);
       for (const [i, p] of points.entries()) p.layouts.unshift(await measureLayout(ctx, server, l, p.subscribers, p.halfDeliveriesPerS, i === 0));
       problems.push(...one.problems().map((x) => `one node: ${x}`));
     } finally {
