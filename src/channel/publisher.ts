@@ -166,9 +166,9 @@ class Stream {
       reply = Promise.reject(toAblyError(err));
     }
     reply.then(
-        (body) => this.settle(items, body, null),
-        (err: AblyError) => this.settle(items, null, err),
-      );
+      (body) => this.settle(items, body, null),
+      (err: AblyError) => this.settle(items, null, err),
+    );
   }
 
   private settle(items: Item[], body: ReplyBody | null, err: AblyError | null): void {
