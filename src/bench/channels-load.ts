@@ -66,6 +66,9 @@ export interface StepMedians {
   loadgenCpuPct: number;
   /** The load generator's own event-loop lateness, p99 (StepResult.loadgenLagP99Ms). */
   loadgenLagP99Ms: number;
+  /** The servers' threads' wait for a core (StepResult.serverWaitPct, serverWaitPerRunUs). */
+  serverWaitPct: number;
+  serverWaitPerRunUs: number;
   lost: number;
   reps: StepResult[];
 }
@@ -130,6 +133,8 @@ export function medians(reps: StepResult[]): StepMedians {
     serverCpuUsPerDelivery: m((s) => s.serverCpuUsPerDelivery),
     loadgenCpuPct: m((s) => s.loadgenCpuPct),
     loadgenLagP99Ms: m((s) => s.loadgenLagP99Ms),
+    serverWaitPct: m((s) => s.serverWaitPct),
+    serverWaitPerRunUs: m((s) => s.serverWaitPerRunUs),
     lost: reps.reduce((a, s) => a + s.lost, 0),
     reps,
   };

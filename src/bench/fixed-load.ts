@@ -4,15 +4,16 @@
  * without the scenario's ladder and its other layouts. Every node on CPU 0, this process
  * and the load generator on CPU 1, as in run.js. The default layout is scenario 3's own,
  * A → B → C: publisher on the first node, the channel's master the second, subscribers
- * on the third (two thirds) and the second (one third); `one-node` runs on one node.
+ * on the third (two thirds) and the second (one third); `one-node` runs on one node;
+ * `nats` runs the scenario's peer, nats-server, at the same load.
  *
  * Each step publishes for `--step-ms` at `--deliveries` ÷ `--subscribers` messages/s
  * after a warm-up step that is not counted. One line per step (p50/p99/max, messages
  * per frame, server and load generator CPU, how late the load generator's own event loop
- * ran, each node's user/system CPU), then one JSON line with every step and the median
- * p99.
+ * ran, each node's user/system CPU and how long its threads waited for the core), then
+ * one JSON line with every step and the median p99.
  *
- * Usage: node dist/bench/fixed-load.js [--layout a-b-c|one-node|on-master|publish-hop|broadcast-hop]
+ * Usage: node dist/bench/fixed-load.js [--layout a-b-c|one-node|on-master|publish-hop|broadcast-hop|nats]
  *        [--deliveries 1593500] [--subscribers 100] [--steps 6] [--step-ms 2000] [--out DIR]
  *   ABLY_NG_NODE_FLAGS passes flags to the nodes, e.g. to put a V8 default back.
  */
@@ -21,16 +22,18 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Loadgen } from './loadgen/driver.js';
 import type { StepResult } from './loadgen/protocol.js';
-import { cpuTimes } from './proc.js';
+import { cpuTimes, schedStatOf } from './proc.js';
 import { hasTaskset, pinProcess, ProcessGroup } from './processes.js';
-import { LAYOUTS, regionServer } from './scenarios/region.js';
-import { startRegion } from './servers/ably-region.js';
+import { LAYOUTS, PEER, regionServer } from './scenarios/region.js';
+import { startRegion, type Region } from './servers/ably-region.js';
+import { serverById } from './servers/index.js';
+import type { RunningServer } from './servers/server.js';
 import { argOf, emitResult, median } from './util.js';
 
 const layoutId = argOf('--layout') ?? 'a-b-c';
-const layout = LAYOUTS.find((l) => l.id === layoutId);
-if (!layout) throw new Error(`--layout is one of ${LAYOUTS.map((l) => l.id).join(', ')}`);
-const nodes = layout.publisher === 'one' ? 1 : 3;
+const layout = [...LAYOUTS, PEER].find((l) => l.id === layoutId);
+if (!layout) throw new Error(`--layout is one of ${[...LAYOUTS, PEER].map((l) => l.id).join(', ')}`);
+const nodes = layout === PEER ? 0 : layout.publisher === 'one' ? 1 : 3;
 const deliveries = Number(argOf('--deliveries') ?? 1_593_500);
 const subscribers = Number(argOf('--subscribers') ?? 100);
 const steps = Number(argOf('--steps') ?? 6);
@@ -39,31 +42,44 @@ const stepMs = Number(argOf('--step-ms') ?? 2000);
 const pin = hasTaskset() && os.cpus().length >= 2;
 if (pin) pinProcess(process.pid, '1');
 const processes = new ProcessGroup();
-const region = await startRegion({ processes, cpus: pin ? '0' : null, dir: mkdtempSync(join(os.tmpdir(), 'ably-ng-fixed-load-')) }, nodes);
+const ctx = { processes, cpus: pin ? '0' : null, dir: mkdtempSync(join(os.tmpdir(), 'ably-ng-fixed-load-')) };
+let region: Region | null = null;
+let server: RunningServer;
+if (layout === PEER) server = await serverById(PEER.id).start(ctx);
+else {
+  region = await startRegion(ctx, nodes);
+  server = regionServer(region, layout);
+}
 const rows: (StepResult & { nodeCpu: string })[] = [];
 try {
-  const { target } = regionServer(region, layout);
+  const { target } = server;
   const lg = await Loadgen.start(processes, pin ? '1' : null);
   try {
     const opened = await lg.subscribe(target, subscribers, 200);
     if (opened.opened < subscribers) throw new Error(`only ${opened.opened} of ${subscribers} subscribed: ${opened.errors.join('; ')}`);
     await lg.publisher(target);
-    const pids = region.deployment.pids;
+    const pids = server.pids;
     const step = (durationMs: number) =>
       lg.step({ ratePerS: deliveries / subscribers, durationMs, drainMs: 1000, quietMs: 400, settleMaxMs: 10_000, serverPids: pids });
     await step(stepMs / 2);
-    const times = () => region.names.map((n) => cpuTimes(region.node(n).pid));
+    const named = region ? region.names.map((n) => ({ name: n, pid: region!.node(n).pid })) : pids.map((pid) => ({ name: PEER.id, pid }));
+    const times = () => named.map(({ pid }) => ({ ...cpuTimes(pid), ...schedStatOf([pid]) }));
     const ms = (s: number) => Math.round(s * 1000);
     for (let i = 0; i < steps; i++) {
       const before = times();
       const s = await step(stepMs);
       const nodeCpu = times()
-        .map((t, j) => `${region.names[j]} ${ms(t.user - before[j]!.user)}u/${ms(t.system - before[j]!.system)}s ms`)
+        .map((t, j) => {
+          const b = before[j]!;
+          const runs = t.runs - b.runs;
+          const waitUs = runs > 0 ? Math.round(((t.waitS - b.waitS) * 1e6) / runs) : 0;
+          return `${named[j]!.name} ${ms(t.user - b.user)}u/${ms(t.system - b.system)}s ms, waited for the core ${ms(t.waitS - b.waitS)} ms over ${runs} runs (${waitUs} µs each)`;
+        })
         .join(', ');
       rows.push({ ...s, nodeCpu });
       console.error(
         `${s.publishPerS} msgs/s × ${s.subscribers}: p50 ${s.latency.p50Ms} ms, p99 ${s.latency.p99Ms} ms, max ${s.latency.maxMs} ms, ` +
-          `${s.messagesPerFrame} msgs/frame, server CPU ${s.serverCpuPct}%, loadgen ${s.loadgenCpuPct}% (late ${s.loadgenLagP99Ms} ms p99)${s.lost ? `, ${s.lost} lost` : ''}; nodes' CPU ${nodeCpu}`,
+          `${s.messagesPerFrame} msgs/frame, server CPU ${s.serverCpuPct}%, loadgen ${s.loadgenCpuPct}% (late ${s.loadgenLagP99Ms} ms p99)${s.lost ? `, ${s.lost} lost` : ''}; CPU per process ${nodeCpu}`,
       );
     }
     await lg.closeAll(500);
@@ -71,7 +87,7 @@ try {
     await lg.stop();
   }
 } finally {
-  await region.stop();
+  await (region ?? server).stop();
   await processes.stopAll();
 }
 emitResult(

@@ -4,7 +4,7 @@
  * the machine for the results file.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 let ticksPerS: number | null = null;
@@ -33,6 +33,37 @@ export function cpuTimes(pid: number): { user: number; system: number } {
   // rest[0] is field 3 (state), so field n is rest[n - 3]: utime 14, stime 15.
   const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return { user: Number(rest[11]) / clockTicksPerS(), system: Number(rest[12]) / clockTicksPerS() };
+}
+
+/**
+ * The scheduler's account of processes (every thread of each, from
+ * /proc/<pid>/task/<tid>/schedstat), summed: seconds on a CPU, seconds runnable but
+ * waiting for one (in a run queue), and how many times a thread was put on a CPU. A
+ * thread or process that is gone counts nothing.
+ */
+export function schedStatOf(pids: readonly number[]): { runS: number; waitS: number; runs: number } {
+  let run = 0;
+  let wait = 0;
+  let runs = 0;
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const [r, w, n] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+        run += r ?? 0;
+        wait += w ?? 0;
+        runs += n ?? 0;
+      } catch {
+        // the thread ended between the two reads
+      }
+    }
+  }
+  return { runS: run / 1e9, waitS: wait / 1e9, runs };
 }
 
 /** User + system CPU seconds used by a process (all its threads) so far; NaN when it is gone. */

@@ -80,6 +80,14 @@ export interface StepResult {
   /** Server CPU time per delivery (µs). */
   serverCpuUsPerDelivery: number;
   serverRssBytes: number;
+  /**
+   * How long the servers' threads were runnable but waited for a core (the kernel's run
+   * queue, /proc/…/schedstat), summed over threads, in % of the step: with several
+   * processes on one core, the time a message that is ready waits for its process to run.
+   */
+  serverWaitPct: number;
+  /** That wait per time a server thread was put on a core (µs). */
+  serverWaitPerRunUs: number;
   /** The load generator's own CPU, % of one core: near 100 means it, not the server, was the limit. */
   loadgenCpuPct: number;
   /**

@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { DeliveryStats } from '../payload.js';
-import { cpuSecondsOf, machineBusySeconds, rssBytesOf } from '../proc.js';
+import { cpuSecondsOf, machineBusySeconds, rssBytesOf, schedStatOf } from '../proc.js';
 import type { StepResult } from './protocol.js';
 
 /** A publisher stops writing while this much is queued on its socket (a stalled server). */
@@ -53,11 +53,15 @@ export interface CpuUse {
   otherCpu: number;
   /** How late this process's event loop ran, p99 (ms): a 1 ms timer's delay beyond its interval. */
   selfLagP99Ms: number;
+  /** Seconds the servers' threads were runnable but waited for a core, and how many times they were put on one. */
+  serverWaitS: number;
+  serverRuns: number;
 }
 
 /** Starts counting now; `end()` says what each party used since. */
 export function cpuWindow(serverPids: number[]): { end(): CpuUse } {
   const cpu0 = cpuSecondsOf(serverPids);
+  const sched0 = schedStatOf(serverPids);
   const busy0 = machineBusySeconds();
   const self0 = process.cpuUsage();
   const lag = monitorEventLoopDelay({ resolution: 1 });
@@ -68,12 +72,13 @@ export function cpuWindow(serverPids: number[]): { end(): CpuUse } {
       // The histogram holds the timer's whole period (1 ms and what it was late by).
       const selfLagP99Ms = lag.count ? Math.round(Math.max(0, lag.percentile(99) / 1e6 - 1) * 100) / 100 : NaN;
       const serverCpu = cpuSecondsOf(serverPids) - cpu0;
+      const sched = schedStatOf(serverPids);
       const self = process.cpuUsage(self0);
       const selfCpu = (self.user + self.system) / 1e6;
       const busy1 = machineBusySeconds();
       const softirq = busy1.softirq - busy0.softirq;
       const otherCpu = Math.max(0, busy1.busy - busy0.busy - softirq - serverCpu - selfCpu);
-      return { serverCpu, selfCpu, softirq, otherCpu, selfLagP99Ms };
+      return { serverCpu, selfCpu, softirq, otherCpu, selfLagP99Ms, serverWaitS: sched.waitS - sched0.waitS, serverRuns: sched.runs - sched0.runs };
     },
   };
 }
@@ -117,6 +122,8 @@ export type StepFigures = Pick<
   | 'serverCpuPct'
   | 'serverCpuUsPerDelivery'
   | 'serverRssBytes'
+  | 'serverWaitPct'
+  | 'serverWaitPerRunUs'
   | 'loadgenCpuPct'
   | 'loadgenLagP99Ms'
   | 'softirqCpuPct'
@@ -162,6 +169,8 @@ export function stepFigures(o: {
     serverCpuPct: pct(cpu.serverCpu),
     serverCpuUsPerDelivery: stats.received ? Math.round((cpu.serverCpu * 1e7) / stats.received) / 10 : NaN,
     serverRssBytes: rssBytesOf(o.serverPids),
+    serverWaitPct: pct(cpu.serverWaitS),
+    serverWaitPerRunUs: cpu.serverRuns ? Math.round((cpu.serverWaitS * 1e6) / cpu.serverRuns) : NaN,
     loadgenCpuPct: pct(cpu.selfCpu),
     loadgenLagP99Ms: cpu.selfLagP99Ms,
     softirqCpuPct: pct(cpu.softirq),

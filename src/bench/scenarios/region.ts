@@ -64,7 +64,7 @@ const MAIN = 'a-b-c';
  * same load, with the same load generator. What the harness and this machine give a
  * server that is not ours: the floor under the target's p99.
  */
-const PEER: Layout = { id: 'nats', label: 'nats-server, same load (not ours)', publisher: 'one', subscribers: ['one'], path: 'publisher → nats-server → subscribers (one process)' };
+export const PEER: Layout = { id: 'nats', label: 'nats-server, same load (not ours)', publisher: 'one', subscribers: ['one'], path: 'publisher → nats-server → subscribers (one process)' };
 const ORDER = [...LAYOUTS, PEER].map((l) => l.id);
 
 interface LayoutFigures {
@@ -118,7 +118,8 @@ async function measureLayout(ctx: ScenarioContext, server: RunningServer, layout
       const s = await lg.step({ ratePerS, durationMs, drainMs: f.drainMs, quietMs: f.quietMs, settleMaxMs: f.settleMaxMs, serverPids: server.pids });
       if (counted) {
         ctx.log(
-          `  ${s.publishPerS} msgs/s × ${s.subscribers} → ${s.deliveriesPerS}/s, p50 ${s.latency.p50Ms} ms, p99 ${s.latency.p99Ms} ms, server CPU ${s.serverCpuPct}%, ` +
+          `  ${s.publishPerS} msgs/s × ${s.subscribers} → ${s.deliveriesPerS}/s, p50 ${s.latency.p50Ms} ms, p99 ${s.latency.p99Ms} ms, server CPU ${s.serverCpuPct}% ` +
+            `(its threads waited for the core ${s.serverWaitPct}% of the time, ${s.serverWaitPerRunUs} µs per run), ` +
             `loadgen ${s.loadgenCpuPct}% (its loop late by ${s.loadgenLagP99Ms} ms p99), other ${s.otherCpuPct}%${s.lost ? `, ${s.lost} late` : ''}`,
         );
       }
@@ -320,6 +321,7 @@ export const regionScenario: Scenario = {
           'p99 (ms)',
           'server CPU (all nodes, % of a core)',
           'server CPU µs per delivery',
+          'server threads waiting for the core: % of the time (summed), µs per run',
           'load generator: CPU, and its event loop late by (p99, ms)',
         ],
         rows: p.layouts.map((l) => [
@@ -329,6 +331,7 @@ export const regionScenario: Scenario = {
           ms(l.half?.p99Ms),
           pct(l.half?.serverCpuPct),
           num(l.half?.serverCpuUsPerDelivery, 2),
+          l.half ? `${pct(l.half.serverWaitPct)}, ${num(l.half.serverWaitPerRunUs, 0)}` : '—',
           l.half ? `${pct(l.half.loadgenCpuPct)}, ${ms(l.half.loadgenLagP99Ms)}` : '—',
         ]),
       });

@@ -1,8 +1,12 @@
 /**
  * A step's window (src/bench/loadgen/step-window.ts) reports how late this process's
  * event loop ran: a loop blocked for 60 ms inside the window shows as about that much
- * lateness at p99, and none of it as CPU of the (absent) servers.
+ * lateness at p99, and none of it as CPU of the (absent) servers. It also reports how
+ * long the servers waited for a core: two busy processes pinned to one core each wait
+ * about half the time.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { cpuWindow } from '../../../src/bench/loadgen/step-window.js';
 
@@ -22,4 +26,28 @@ describe('cpuWindow', () => {
     expect(u.selfCpu).toBeGreaterThanOrEqual(0.05);
     expect(u.serverCpu).toBe(0);
   });
+
+  it('reports how long the servers waited for a core: two busy processes on one core wait about half the time', async () => {
+    // Each spins for at most 3 s (bounded even if the kill below never came) and says when it starts.
+    const spinner = () =>
+      spawn('taskset', ['-c', '0', process.execPath, '-e', 'process.stdout.write("go\\n"); const end = Date.now() + 3000; while (Date.now() < end);'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+    const procs: ChildProcess[] = [spinner(), spinner()];
+    try {
+      await Promise.all(procs.map((p) => once(p.stdout!, 'data')));
+      const w = cpuWindow(procs.map((p) => p.pid!));
+      const t0 = performance.now();
+      await later(400);
+      const u = w.end();
+      const windowS = (performance.now() - t0) / 1000;
+      // One core for two spinners: together they wait about one window (each half of it).
+      expect(u.serverWaitS).toBeGreaterThanOrEqual(0.3 * windowS);
+      expect(u.serverWaitS).toBeLessThan(2 * windowS + 0.5);
+      expect(u.serverRuns).toBeGreaterThan(0);
+    } finally {
+      for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+    }
+  });
 });
+
