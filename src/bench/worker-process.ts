@@ -12,6 +12,23 @@ const START_TIMEOUT_MS = 10_000;
 /** Slack on top of what a request should take, before it counts as hung. */
 const REQUEST_SLACK_MS = 30_000;
 
+/**
+ * V8 flags every worker starts with (before ABLY_NG_LOADGEN_FLAGS, space-separated, which
+ * can add to or override them).
+ *
+ * `--initial-old-space-size=256`: a load generator allocates fast (a socket read, a
+ * WebSocket frame and their buffers per frame, over 100,000 frames a second) and keeps
+ * little (8 MB). V8 then grows the young generation to its largest (two 16 MB
+ * semi-spaces) while it sizes the old generation's limit from what is live, about 30 MB,
+ * and it starts a full collection whenever the room left under that limit is less than
+ * the young generation could promote. Here that was after nearly every scavenge: up to
+ * 156 full collections in 20 s, each with a 3–5 ms pause in which nothing was read, so
+ * the deliveries waiting were stamped late. A first limit of 256 MB leaves the room; the
+ * old generation grows about 1 MB/s, so a scenario ends long before a full collection is
+ * due. BENCHMARKS.md has the before and after.
+ */
+export const WORKER_V8_FLAGS: readonly string[] = ['--initial-old-space-size=256'];
+
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
@@ -48,7 +65,8 @@ export class WorkerProcess<Req extends { cmd: string }> {
 
   /** Starts `script` (a URL relative to the caller's module) as `name`. */
   static async start<Req extends { cmd: string }>(processes: ProcessGroup, cpus: string | null, name: string, script: URL): Promise<WorkerProcess<Req>> {
-    const child = processes.spawn(name, process.execPath, [fileURLToPath(script)], { cpus, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const flags = (process.env.ABLY_NG_LOADGEN_FLAGS ?? '').split(' ').filter(Boolean);
+    const child = processes.spawn(name, process.execPath, [...WORKER_V8_FLAGS, ...flags, fileURLToPath(script)], { cpus, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name} did not start`)), START_TIMEOUT_MS);
       child.proc.once('message', () => {
