@@ -15,7 +15,8 @@
  *
  * Usage: node dist/bench/fixed-load.js [--layout a-b-c|one-node|on-master|publish-hop|broadcast-hop|nats]
  *        [--deliveries 1593500] [--subscribers 100] [--steps 6] [--step-ms 2000] [--out DIR]
- *   ABLY_NG_NODE_FLAGS passes flags to the nodes, e.g. to put a V8 default back.
+ *   ABLY_NG_NODE_FLAGS passes flags to the nodes, e.g. to put a V8 default back;
+ *   ABLY_NG_LOADGEN_FLAGS to the load generator.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -29,6 +30,7 @@ import { startRegion, type Region } from './servers/ably-region.js';
 import { serverById } from './servers/index.js';
 import type { RunningServer } from './servers/server.js';
 import { argOf, emitResult, median } from './util.js';
+import { WORKER_V8_FLAGS } from './worker-process.js';
 
 const layoutId = argOf('--layout') ?? 'a-b-c';
 const layout = [...LAYOUTS, PEER].find((l) => l.id === layoutId);
@@ -100,6 +102,7 @@ emitResult(
     subscribers,
     stepMs,
     nodeFlags: process.env.ABLY_NG_NODE_FLAGS ?? '',
+    loadgenFlags: [...WORKER_V8_FLAGS, ...(process.env.ABLY_NG_LOADGEN_FLAGS ?? '').split(' ').filter(Boolean)].join(' '),
     p99MedianMs: median(rows.map((r) => r.latency.p99Ms)),
     p50MedianMs: median(rows.map((r) => r.latency.p50Ms)),
     steps: rows,
