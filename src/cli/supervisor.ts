@@ -31,8 +31,20 @@ const STOP_GRACE_MS = 10_000;
  * promoted 1.7 MB per scavenge and its scavenges took 5.8 ms (median). Without
  * pretenuring: 0.17 MB and 2.2 ms, and the A → B → C p99 went from 26, 39 and 33 ms to
  * 19, 23 and 21 ms (three runs each, alternated; BENCHMARKS.md).
+ *
+ * `--initial-old-space-size=128`: V8 sizes the old generation's limit from what is
+ * live (about 20 MB on a benchmark node) while the young generation, under a steady
+ * stream of messages, grows to two 16 MB semi-spaces; it then starts a full collection
+ * whenever the room under the limit is less than a scavenge could promote. The
+ * channel's master ran one every 2 s that freed almost nothing (20.4 → 19.0 MB), each
+ * with a pause of a few milliseconds and 45–90 ms of marking on background threads,
+ * on the same core as the other nodes. A first limit of 128 MB leaves the room: the
+ * master went from 31 full collections in 65 s to 4, and the A → B → C p99 at a fixed
+ * load from a median of 33.6 ms to 17.0 (12 steps each way, alternated; BENCHMARKS.md).
+ * Later limits are again V8's own, from what is live, so large heaps are not made
+ * larger.
  */
-export const NODE_V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring'];
+export const NODE_V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring', '--initial-old-space-size=128'];
 
 export interface NodeProcess {
   name: string;

@@ -32,7 +32,13 @@ describe('ABLY_NG_NODE_FLAGS', () => {
     process.env.ABLY_NG_NODE_FLAGS = '--trace-gc  --stack-trace-limit=20 --allocation-site-pretenuring';
     d = await startDeployment({ regions: [{ name: 'r1', nodes: 2 }] });
     for (const n of ['r1-n1', 'r1-n2']) {
-      expect(nodeFlags(d, n)).toEqual(['--no-allocation-site-pretenuring', '--trace-gc', '--stack-trace-limit=20', '--allocation-site-pretenuring']);
+      expect(nodeFlags(d, n)).toEqual([
+        '--no-allocation-site-pretenuring',
+        '--initial-old-space-size=128',
+        '--trace-gc',
+        '--stack-trace-limit=20',
+        '--allocation-site-pretenuring',
+      ]);
     }
     const log = join(d.dir, 'state', 'logs', 'r1-n1.log');
     // A starting node collects garbage at least once; --trace-gc reports it on stdout.
@@ -40,11 +46,11 @@ describe('ABLY_NG_NODE_FLAGS', () => {
     expect((await d.health('r1-n1')).region).toBe('r1');
   });
 
-  it('without it, a node starts with its own V8 flags only (no allocation-site pretenuring)', async () => {
+  it('without it, a node starts with its own V8 flags only (no allocation-site pretenuring, a first old-generation limit of 128 MB)', async () => {
     delete process.env.ABLY_NG_NODE_FLAGS;
     d = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }] });
-    expect(NODE_V8_FLAGS).toEqual(['--no-allocation-site-pretenuring']);
-    expect(nodeFlags(d, 'r1-n1')).toEqual(['--no-allocation-site-pretenuring']);
+    expect(NODE_V8_FLAGS).toEqual(['--no-allocation-site-pretenuring', '--initial-old-space-size=128']);
+    expect(nodeFlags(d, 'r1-n1')).toEqual(['--no-allocation-site-pretenuring', '--initial-old-space-size=128']);
     expect((await d.health('r1-n1')).region).toBe('r1');
   });
 });
