@@ -9,7 +9,9 @@
  * so the window holds rate × window ids once full. Figures are taken after it is full
  * (steady state): ns per id, the longest single call (a stall: rehash, compaction,
  * or a garbage collection it set off) and the time in calls over 1 ms; with
- * `--expose-gc`, the JS heap and the off-heap bytes held with the window full.
+ * `--expose-gc`, the JS heap and the off-heap bytes held with the window full. The
+ * longest call while it fills is apart (`fillMaxCallMs`): a window that grows by
+ * copying everything stalls there, once per doubling.
  *
  * Usage: node [--expose-gc] dist/bench/dedup-window.js [--rate 16000] [--window-s 60]
  *        [--rounds 2] [--out DIR] → one JSON line on stdout; with --out, also
@@ -29,6 +31,7 @@ interface Window {
 interface Run {
   nsPerId: number;
   maxCallMs: number;
+  fillMaxCallMs: number;
   msInCallsOver1Ms: number;
   heapMB: number | null;
   arrayBuffersMB: number | null;
@@ -51,6 +54,7 @@ function run(make: () => Window, master: boolean, rate: number, windowMs: number
   const sweepEvery = Math.max(1, Math.round(rate / 10));
   let steadyNs = 0;
   let max = 0;
+  let fillMax = 0;
   let over = 0;
   for (let i = 0; i < total; i++) {
     const now = (i * 1000) / rate;
@@ -64,7 +68,10 @@ function run(make: () => Window, master: boolean, rate: number, windowMs: number
     }
     if (i % sweepEvery === 0) w.expire(now, windowMs);
     const ns = Number(process.hrtime.bigint() - t0);
-    if (i < fill) continue;
+    if (i < fill) {
+      if (ns > fillMax) fillMax = ns;
+      continue;
+    }
     steadyNs += ns;
     if (ns > max) max = ns;
     if (ns > 1e6) over += ns;
@@ -73,6 +80,7 @@ function run(make: () => Window, master: boolean, rate: number, windowMs: number
   const result: Run = {
     nsPerId: Math.round(steadyNs / (total - fill)),
     maxCallMs: +(max / 1e6).toFixed(2),
+    fillMaxCallMs: +(fillMax / 1e6).toFixed(2),
     msInCallsOver1Ms: +(over / 1e6).toFixed(1),
     heapMB: before && after ? +(after.heapMB - before.heapMB).toFixed(1) : null,
     arrayBuffersMB: before && after ? +(after.arrayBuffersMB - before.arrayBuffersMB).toFixed(1) : null,
@@ -102,6 +110,7 @@ function main(): void {
       {
         nsPerId: median(rs.map((x) => x.nsPerId)),
         maxCallMs: median(rs.map((x) => x.maxCallMs)),
+        fillMaxCallMs: median(rs.map((x) => x.fillMaxCallMs)),
         msInCallsOver1Ms: median(rs.map((x) => x.msInCallsOver1Ms)),
         heapMB: rs[0]!.heapMB === null ? null : median(rs.map((x) => x.heapMB!)),
         arrayBuffersMB: rs[0]!.arrayBuffersMB === null ? null : median(rs.map((x) => x.arrayBuffersMB!)),

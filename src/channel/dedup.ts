@@ -10,16 +10,23 @@
  * node for tens of milliseconds (BENCHMARKS.md). Here:
  *
  * - each id and its serial are UTF-8 bytes in a `StringArena` (large off-heap buffers),
- * - each slot (time, hash, where its bytes are) is six numbers in one Float64Array, in
- *   time order, expired from the front,
- * - the index is an open-addressing table (Int32Array, linear probing, deletion by
- *   backward shift) from the id's hash to its slot, built only when someone asks: a
- *   channel's replica adds every id the master stores, but looks one up only once it has
- *   become the master.
+ * - each slot (time, hash, where its bytes are) is six numbers in a Float64Array
+ *   segment of 4,096 slots, in time order, expired from the front a segment at a time,
+ * - the index is open addressing (Int32Array, linear probing, deletion by backward
+ *   shift) from the id's hash to its slot, built only when someone asks: a channel's
+ *   replica adds every id the master stores, but looks one up only once it has become
+ *   the master.
+ *
+ * No call does work in proportion to the whole window. A window that grew by doubling
+ * one ring of slots and one table copied and rehashed everything at each doubling: at a
+ * million ids, a 100–150 ms stall of the channel's master and replica, with a 100 MB
+ * allocation (BENCHMARKS.md). Now only the newest segment grows (up to its 4,096
+ * slots), and past 4,096 ids the index is 256 tables, chosen by the id's hash, that
+ * grow and shrink one at a time.
  */
 import { hashString, StringArena, utf8Bytes } from './string-arena.js';
 
-/** A slot's fields, in `slots` (stride STRIDE). */
+/** A slot's fields, in its segment (stride STRIDE). */
 const AT = 0;
 const HASH = 1;
 const CHUNK = 2;
@@ -28,24 +35,60 @@ const ID_LEN = 4;
 const SERIAL_LEN = 5;
 const STRIDE = 6;
 
-const MIN_SLOTS = 8;
+/** The first allocation of a segment (slots); it doubles up to the segment's size. */
+const MIN_SEGMENT_SLOTS = 8;
 const MIN_TABLE = 16;
+
+
+export interface DedupWindowOptions {
+  /** Slots per segment: 2^segmentBits (default 12). */
+  segmentBits?: number;
+  /** Past this many ids the index is split into 2^splitBits tables (default 4,096 and 8). */
+  splitAt?: number;
+  splitBits?: number;
+  /**
+   * A table cell holds a slot's position, its number modulo 2^positionBits (default 30),
+   * plus one: slot numbers only grow (less a lap of 2^positionBits now and then, which
+   * changes no position), and a window never holds 2^30 slots (48 GB of them), so a
+   * position names one slot of the window. Smaller only in tests, with small windows.
+   */
+  positionBits?: number;
+}
 
 export class DedupWindow {
   private arena = new StringArena();
-  private slots = new Float64Array(0);
+  private readonly segmentBits: number;
+  private readonly segmentSlots: number;
+  private readonly splitAt: number;
+  private readonly splitBits: number;
+  private readonly lap: number;
+  private readonly posMask: number;
+  /** segments[k] holds slot numbers from (firstSegment + k) << segmentBits on. */
+  private segments: Float64Array[] = [];
+  private firstSegment = 0;
   /**
-   * Slots are a ring: slot number n (counted from the first ever, kept below twice the
-   * capacity) is at position n & (capacity - 1). Slots [head, tail) are in the window;
-   * those before `indexed` are in the table (or repeat an id that is).
+   * Slots [head, tail) are in the window; those before `indexed` are in the index (or
+   * repeat an id that is).
    */
   private head = 0;
   private tail = 0;
   private indexed = 0;
-  private mask = -1;
-  /** slot + 1 per cell, 0 when empty; null until the first lookup. */
-  private table: Int32Array | null = null;
+  /** The index: one table, or 2^splitBits of them (`bits`); null until the first lookup. Cells: position + 1, 0 when empty. */
+  private tables: (Int32Array | null)[] | null = null;
+  private tableCounts: number[] = [];
+  private bits = 0;
   private count = 0;
+
+  constructor(o: DedupWindowOptions = {}) {
+    this.segmentBits = o.segmentBits ?? 12;
+    this.segmentSlots = 2 ** this.segmentBits;
+    this.splitAt = o.splitAt ?? 4096;
+    this.splitBits = o.splitBits ?? 8;
+    const positionBits = o.positionBits ?? 30;
+    if (this.segmentBits > positionBits || positionBits > 30) throw new Error('DedupWindow: segmentBits <= positionBits <= 30');
+    this.lap = 2 ** positionBits;
+    this.posMask = this.lap - 1;
+  }
 
   /** Ids in the window (indexes what is pending first). */
   get size(): number {
@@ -58,18 +101,21 @@ export class DedupWindow {
     return this.head === this.tail;
   }
 
-  /** Bytes held outside the JS heap (the arena's buffers, the slots and the table). */
+  /** Bytes held outside the JS heap (the arena's buffers, the slots and the index). */
   get bytes(): number {
-    return this.arena.bytes + this.slots.byteLength + (this.table?.byteLength ?? 0);
+    let n = this.arena.bytes;
+    for (const s of this.segments) n += s.byteLength;
+    for (const t of this.tables ?? []) n += t?.byteLength ?? 0;
+    return n;
   }
 
   lookup(id: string): string | undefined {
     this.index();
     if (this.count === 0) return undefined;
-    const p = this.find(id, hashString(id));
-    if (p < 0) return undefined;
-    const s = this.slots;
-    const at = p * STRIDE;
+    const n = this.find(id, hashString(id));
+    if (n < 0) return undefined;
+    const s = this.segment(n);
+    const at = this.offset(n);
     return this.arena.read(s[at + CHUNK]!, s[at + OFF]! + s[at + ID_LEN]!, s[at + SERIAL_LEN]!);
   }
 
@@ -88,11 +134,10 @@ export class DedupWindow {
 
   expire(now: number, windowMs: number): void {
     const cutoff = now - windowMs;
-    const s = this.slots;
-    while (this.head < this.tail && s[(this.head & this.mask) * STRIDE + AT]! < cutoff) {
+    while (this.head < this.tail && this.segment(this.head)[this.offset(this.head) + AT]! < cutoff) {
       // Only the slot an id's entry came from removes it: a newer publish of the id
       // (another slot, indexed in its place) may still be in the window.
-      if (this.head < this.indexed && this.table) this.remove(this.head & this.mask);
+      if (this.head < this.indexed && this.tables) this.remove(this.head);
       this.head++;
     }
     if (this.indexed < this.head) this.indexed = this.head;
@@ -100,28 +145,31 @@ export class DedupWindow {
       this.reset();
       return;
     }
-    // Slot numbers stay small: a whole number of laps less changes no position.
-    const cap = this.mask + 1;
-    if (this.head >= cap) {
-      const laps = this.head - (this.head & this.mask);
-      this.head -= laps;
-      this.tail -= laps;
-      this.indexed -= laps;
+    // Segments wholly before the head go.
+    const first = this.head >>> this.segmentBits;
+    if (first > this.firstSegment) {
+      this.segments.splice(0, first - this.firstSegment);
+      this.firstSegment = first;
     }
-    this.arena.dropBefore(s[(this.head & this.mask) * STRIDE + CHUNK]!);
-    if (this.mask + 1 > MIN_SLOTS * 8 && (this.tail - this.head) * 4 <= this.mask + 1) this.resize((this.mask + 1) / 2);
-    if (this.table && this.table.length > MIN_TABLE && this.count * 8 < this.table.length) this.rebuild(Math.max(MIN_TABLE, this.table.length / 4));
+    // Slot numbers stay below 2^31 (for >>>): a lap less changes no position.
+    if (this.head >= this.lap) {
+      this.head -= this.lap;
+      this.tail -= this.lap;
+      this.indexed -= this.lap;
+      this.firstSegment -= this.lap / this.segmentSlots;
+    }
+    this.arena.dropBefore(this.segment(this.head)[this.offset(this.head) + CHUNK]!);
+    if (this.bits > 0 && this.count * 8 < this.splitAt) this.merge();
   }
 
   /** Entries in time order, one per id (its first slot), for replication and handoff. */
   entries(): { id: string; channelSerial: string; at: number }[] {
     this.index();
     const out: { id: string; channelSerial: string; at: number }[] = [];
-    const s = this.slots;
     for (let n = this.head; n < this.tail; n++) {
-      const p = n & this.mask;
-      if (this.cellOf(p) < 0) continue;
-      const at = p * STRIDE;
+      const s = this.segment(n);
+      const at = this.offset(n);
+      if (this.cellOf(n, s[at + HASH]!) < 0) continue;
       const chunk = s[at + CHUNK]!;
       const off = s[at + OFF]!;
       const idLen = s[at + ID_LEN]!;
@@ -132,96 +180,106 @@ export class DedupWindow {
 
   // ---- slots -------------------------------------------------------------------
 
-  /** Adds a slot; returns its position. */
+  /** The segment holding slot `n` (in the window, or the next to append). */
+  private segment(n: number): Float64Array {
+    return this.segments[(n >>> this.segmentBits) - this.firstSegment]!;
+  }
+
+  /** Where slot `n`'s fields start in its segment. */
+  private offset(n: number): number {
+    return (n & (this.segmentSlots - 1)) * STRIDE;
+  }
+
+  /** The slot number a table cell names. */
+  private slotOf(cell: number): number {
+    return this.head + ((cell - 1 - this.head) & this.posMask);
+  }
+
+  /** Adds a slot; returns its number. */
   private append(id: string, channelSerial: string, at: number, hash: number): number {
-    if (this.tail - this.head === this.mask + 1) this.resize(Math.max(MIN_SLOTS, (this.mask + 1) * 2));
+    const n = this.tail;
+    if (this.segments.length === 0) this.firstSegment = n >>> this.segmentBits;
+    const k = (n >>> this.segmentBits) - this.firstSegment;
+    const i = this.offset(n);
+    let s = this.segments[k];
+    if (!s) this.segments.push((s = new Float64Array(MIN_SEGMENT_SLOTS * STRIDE)));
+    else if (i === s.length) {
+      // Only the newest segment grows, and never past segmentSlots: a bounded copy.
+      const grown = new Float64Array(Math.min(this.segmentSlots, (s.length / STRIDE) * 2) * STRIDE);
+      grown.set(s);
+      this.segments[k] = s = grown;
+    }
     const idLen = utf8Bytes(id);
     const serialLen = utf8Bytes(channelSerial);
     const chunk = this.arena.append(id, idLen, channelSerial, serialLen);
-    const p = this.tail++ & this.mask;
-    const s = this.slots;
-    const i = p * STRIDE;
+    this.tail++;
     s[i + AT] = at;
     s[i + HASH] = hash;
     s[i + CHUNK] = chunk;
     s[i + OFF] = this.arena.offset;
     s[i + ID_LEN] = idLen;
     s[i + SERIAL_LEN] = serialLen;
-    return p;
-  }
-
-  /**
-   * A ring of `cap` slots (twice the size when full, half when a quarter full), each
-   * slot at its position there (slot numbers do not change), and the table's cells
-   * moved with them. Nothing is copied as slots come and go in between.
-   */
-  private resize(cap: number): void {
-    const oldMask = this.mask;
-    const mask = cap - 1;
-    const old = this.slots;
-    const grown = new Float64Array(cap * STRIDE);
-    for (let n = this.head; n < this.tail; n++) {
-      const from = (n & oldMask) * STRIDE;
-      const to = (n & mask) * STRIDE;
-      for (let k = 0; k < STRIDE; k++) grown[to + k] = old[from + k]!;
-    }
-    const t = this.table;
-    if (t) {
-      const base = this.head & oldMask;
-      for (let j = 0; j < t.length; j++) {
-        if (t[j] === 0) continue;
-        // The slot number at that old position, then its new position.
-        const n = this.head + ((t[j]! - 1 - base) & oldMask);
-        t[j] = (n & mask) + 1;
-      }
-    }
-    this.slots = grown;
-    this.mask = mask;
+    return n;
   }
 
   private reset(): void {
     this.arena.clear();
-    this.slots = new Float64Array(0);
+    this.segments = [];
+    this.firstSegment = 0;
     this.head = this.tail = this.indexed = 0;
-    this.mask = -1;
-    this.table = null;
+    this.tables = null;
+    this.tableCounts = [];
+    this.bits = 0;
     this.count = 0;
   }
 
   // ---- the index -------------------------------------------------------------------
 
-  /** Puts the slots added since the last lookup into the table (the first slot of each id). */
+  /** Puts the slots added since the last lookup into the index (the first slot of each id). */
   private index(): void {
     if (this.indexed === this.tail) return;
-    const s = this.slots;
     for (let n = this.indexed; n < this.tail; n++) {
-      const p = n & this.mask;
-      const i = p * STRIDE;
+      const s = this.segment(n);
+      const i = this.offset(n);
       const hash = this.arena.hash(s[i + CHUNK]!, s[i + OFF]!, s[i + ID_LEN]!);
       s[i + HASH] = hash;
-      this.insert(p, hash, false);
+      this.insert(n, hash, false);
     }
     this.indexed = this.tail;
   }
 
-  /** Indexes the slot at position `slot` under its id; an id already there keeps its slot unless `replace`. */
-  private insert(slot: number, hash: number, replace: boolean): void {
-    if (!this.table || (this.count + 1) * 2 > this.table.length) this.rebuild(Math.max(MIN_TABLE, (this.table?.length ?? 0) * 2));
-    const t = this.table!;
+  /** Which table an id's hash goes to (Fibonacci hashing of the hash: its top bits). */
+  private tableOf(hash: number): number {
+    return this.bits === 0 ? 0 : Math.imul(hash, 0x9e3779b1) >>> (32 - this.bits);
+  }
+
+  /** Indexes slot `n` under its id; an id already there keeps its slot unless `replace`. */
+  private insert(n: number, hash: number, replace: boolean): void {
+    if (!this.tables) {
+      this.tables = [null];
+      this.tableCounts = [0];
+    }
+    if (this.bits === 0 && this.count >= this.splitAt) this.split();
+    const k = this.tableOf(hash);
+    let t = this.tables[k];
+    if (!t || (this.tableCounts[k]! + 1) * 2 > t.length) t = this.resizeTable(k, Math.max(MIN_TABLE, (t?.length ?? 0) * 2));
     const mask = t.length - 1;
-    const s = this.slots;
-    const i0 = slot * STRIDE;
+    const ns = this.segment(n);
+    const ni = this.offset(n);
     let j = hash & mask;
     for (;;) {
       const cell = t[j]!;
       if (cell === 0) {
-        t[j] = slot + 1;
+        t[j] = (n & this.posMask) + 1;
+        this.tableCounts[k]!++;
         this.count++;
         return;
       }
-      const other = (cell - 1) * STRIDE;
-      if (s[other + HASH] === hash && this.sameId(other, i0)) {
-        if (replace) t[j] = slot + 1;
+      const o = this.slotOf(cell);
+      const os = this.segment(o);
+      const oi = this.offset(o);
+      if (os[oi + HASH] === hash && this.sameId(os, oi, ns, ni)) {
+        if (replace) t[j] = (n & this.posMask) + 1;
         return;
       }
       j = (j + 1) & mask;
@@ -230,44 +288,48 @@ export class DedupWindow {
 
   /** The slot indexed for `id`, or -1. */
   private find(id: string, hash: number): number {
-    const t = this.table!;
+    const t = this.tables?.[this.tableOf(hash)];
+    if (!t) return -1;
     const mask = t.length - 1;
-    const s = this.slots;
     for (let j = hash & mask; ; j = (j + 1) & mask) {
       const cell = t[j]!;
       if (cell === 0) return -1;
-      const i = (cell - 1) * STRIDE;
-      if (s[i + HASH] === hash && this.arena.equals(s[i + CHUNK]!, s[i + OFF]!, s[i + ID_LEN]!, id)) return cell - 1;
+      const n = this.slotOf(cell);
+      const s = this.segment(n);
+      const i = this.offset(n);
+      if (s[i + HASH] === hash && this.arena.equals(s[i + CHUNK]!, s[i + OFF]!, s[i + ID_LEN]!, id)) return n;
     }
   }
 
-  private sameId(a: number, b: number): boolean {
-    const s = this.slots;
-    const len = s[a + ID_LEN]!;
-    return len === s[b + ID_LEN] && this.arena.sameBytes(s[a + CHUNK]!, s[a + OFF]!, s[b + CHUNK]!, s[b + OFF]!, len);
+  private sameId(a: Float64Array, ai: number, b: Float64Array, bi: number): boolean {
+    const len = a[ai + ID_LEN]!;
+    return len === b[bi + ID_LEN] && this.arena.sameBytes(a[ai + CHUNK]!, a[ai + OFF]!, b[bi + CHUNK]!, b[bi + OFF]!, len);
   }
 
-  /** The table cell holding `slot`, or -1 (its id is indexed under another slot, or not at all). */
-  private cellOf(slot: number): number {
-    const t = this.table;
+  /** The cell holding slot `n` (whose hash is `hash`) in its table, or -1 (its id is indexed under another slot, or not at all). */
+  private cellOf(n: number, hash: number): number {
+    const t = this.tables?.[this.tableOf(hash)];
     if (!t) return -1;
     const mask = t.length - 1;
-    for (let j = this.slots[slot * STRIDE + HASH]! & mask; ; j = (j + 1) & mask) {
+    const want = (n & this.posMask) + 1;
+    for (let j = hash & mask; ; j = (j + 1) & mask) {
       const cell = t[j]!;
       if (cell === 0) return -1;
-      if (cell === slot + 1) return j;
+      if (cell === want) return j;
     }
   }
 
-  /** Takes `slot` out of the table if it is there; later cells move back into the gap. */
-  private remove(slot: number): void {
-    let hole = this.cellOf(slot);
+  /** Takes slot `n` out of the index if it is there; later cells move back into the gap. */
+  private remove(n: number): void {
+    const hash = this.segment(n)[this.offset(n) + HASH]!;
+    let hole = this.cellOf(n, hash);
     if (hole < 0) return;
-    const t = this.table!;
+    const k = this.tableOf(hash);
+    const t = this.tables![k]!;
     const mask = t.length - 1;
-    const s = this.slots;
     for (let j = (hole + 1) & mask; t[j] !== 0; j = (j + 1) & mask) {
-      const home = s[(t[j]! - 1) * STRIDE + HASH]! & mask;
+      const o = this.slotOf(t[j]!);
+      const home = this.segment(o)[this.offset(o) + HASH]! & mask;
       // The cell at j stays if its home lies cyclically in (hole, j]; otherwise it moves to the hole.
       const stays = hole <= j ? hole < home && home <= j : home > hole || home <= j;
       if (!stays) {
@@ -276,23 +338,62 @@ export class DedupWindow {
       }
     }
     t[hole] = 0;
+    this.tableCounts[k]!--;
     this.count--;
+    if (t.length > MIN_TABLE && this.tableCounts[k]! * 8 < t.length) this.resizeTable(k, Math.max(MIN_TABLE, t.length / 4));
   }
 
-  /** A table of `size` cells (a power of two) holding what the current one holds. */
-  private rebuild(size: number): void {
-    const old = this.table;
+  /** Table `k` with `size` cells (a power of two), holding what it held. */
+  private resizeTable(k: number, size: number): Int32Array {
+    const old = this.tables![k];
     const t = new Int32Array(size);
-    const mask = size - 1;
-    const s = this.slots;
-    if (old) {
-      for (const cell of old) {
-        if (cell === 0) continue;
-        let j = s[(cell - 1) * STRIDE + HASH]! & mask;
-        while (t[j] !== 0) j = (j + 1) & mask;
-        t[j] = cell;
-      }
+    if (old) this.rehash(old, t, size - 1);
+    this.tables![k] = t;
+    return t;
+  }
+
+  /** Puts every cell of `from` into `to` (empty, or with room for them), by the low bits of its slot's hash. */
+  private rehash(from: Int32Array, to: Int32Array, mask: number): void {
+    for (const cell of from) {
+      if (cell === 0) continue;
+      const n = this.slotOf(cell);
+      let j = this.segment(n)[this.offset(n) + HASH]! & mask;
+      while (to[j] !== 0) j = (j + 1) & mask;
+      to[j] = cell;
     }
-    this.table = t;
+  }
+
+  /** One table into 2^splitBits, each id to the table its hash picks (once, past splitAt ids). */
+  private split(): void {
+    const whole = this.tables![0];
+    this.bits = this.splitBits;
+    this.tables = new Array<Int32Array | null>(2 ** this.bits).fill(null);
+    this.tableCounts = new Array<number>(2 ** this.bits).fill(0);
+    if (!whole) return;
+    for (const cell of whole) {
+      if (cell === 0) continue;
+      const n = this.slotOf(cell);
+      const hash = this.segment(n)[this.offset(n) + HASH]!;
+      const k = this.tableOf(hash);
+      let t = this.tables[k];
+      if (!t || (this.tableCounts[k]! + 1) * 2 > t.length) t = this.resizeTable(k, Math.max(MIN_TABLE, (t?.length ?? 0) * 2));
+      const mask = t.length - 1;
+      let j = hash & mask;
+      while (t[j] !== 0) j = (j + 1) & mask;
+      t[j] = cell;
+      this.tableCounts[k]!++;
+    }
+  }
+
+  /** Back to one table once the window holds few ids (an eighth of splitAt). */
+  private merge(): void {
+    const parts = this.tables!;
+    let size = MIN_TABLE;
+    while (size < this.count * 2) size *= 2;
+    const t = new Int32Array(size);
+    for (const p of parts) if (p) this.rehash(p, t, size - 1);
+    this.bits = 0;
+    this.tables = [t];
+    this.tableCounts = [this.count];
   }
 }

@@ -4,7 +4,7 @@
  * not ASCII, long ids and expiry at random times, must give the same answers.
  */
 import { describe, expect, it } from 'vitest';
-import { DedupWindow } from '../../../src/channel/dedup.js';
+import { DedupWindow, type DedupWindowOptions } from '../../../src/channel/dedup.js';
 import { MapDedupWindow as ReferenceWindow } from '../../../src/bench/map-dedup.js';
 
 /** A small deterministic PRNG (mulberry32). */
@@ -20,11 +20,20 @@ function rng(seed: number): () => number {
 
 const SHAPES = [(i: number) => `conn-${i}:${i % 7}:0`, (i: number) => `é${i}ü`, (i: number) => `😀${i}`, (i: number) => `id${i}`];
 
+/**
+ * The defaults, and small segments, positions and tables, so that 20,000 operations
+ * cross many segment boundaries, split and merge the index and wrap positions.
+ */
+const CONFIGS: [string, DedupWindowOptions][] = [
+  ['defaults', {}],
+  ['8-slot segments, index split past 64 ids into 4, positions modulo 4,096', { segmentBits: 3, splitAt: 64, splitBits: 2, positionBits: 12 }],
+];
+
 describe('DedupWindow against the reference', () => {
-  for (const seed of [1, 2, 3, 4, 5]) {
-    it(`gives the reference's answers to 20,000 random operations (seed ${seed})`, () => {
+  for (const [config, options] of CONFIGS) for (const seed of [1, 2, 3, 4, 5]) {
+    it(`gives the reference's answers to 20,000 random operations (${config}, seed ${seed})`, () => {
       const r = rng(seed);
-      const w = new DedupWindow();
+      const w = new DedupWindow(options);
       const ref = new ReferenceWindow();
       let now = 0;
       let serial = 0;
@@ -70,6 +79,28 @@ describe('DedupWindow against the reference', () => {
       expect(w.bytes).toBe(0);
     });
   }
+
+  it('keeps its answers while slot numbers wrap around their positions many times over', () => {
+    // Positions modulo 32, 4-slot segments, about 10 ids held: the window never empties,
+    // so its head passes a lap of 32 slots every 32 ids.
+    const w = new DedupWindow({ segmentBits: 2, splitAt: 4, splitBits: 1, positionBits: 5 });
+    const ref = new ReferenceWindow();
+    for (let t = 0; t < 3000; t++) {
+      const m = `id-${t % 15}`; // ids come back while an earlier copy may still be held
+      const got = w.lookup(m);
+      expect(got).toBe(ref.lookup(m));
+      if (got === undefined) {
+        w.addNew(m, `s${t}`, t);
+        ref.addNew(m, `s${t}`, t);
+      }
+      w.add(`other-${t}`, `o${t}`, t);
+      ref.add(`other-${t}`, `o${t}`, t);
+      w.expire(t, 6);
+      ref.expire(t, 6);
+      expect(w.size).toBe(ref.size);
+    }
+    expect(w.entries()).toEqual(ref.entries());
+  });
 
   it('keeps its memory in proportion to what it holds, outside the JS heap', () => {
     const w = new DedupWindow();
