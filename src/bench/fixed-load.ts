@@ -30,7 +30,7 @@ import { startRegion, type Region } from './servers/ably-region.js';
 import { serverById } from './servers/index.js';
 import type { RunningServer } from './servers/server.js';
 import { argOf, emitResult, median } from './util.js';
-import { WORKER_V8_FLAGS } from './worker-process.js';
+import { workerFlags } from './worker-process.js';
 
 const layoutId = argOf('--layout') ?? 'a-b-c';
 const layout = [...LAYOUTS, PEER].find((l) => l.id === layoutId);
@@ -102,7 +102,7 @@ emitResult(
     subscribers,
     stepMs,
     nodeFlags: process.env.ABLY_NG_NODE_FLAGS ?? '',
-    loadgenFlags: [...WORKER_V8_FLAGS, ...(process.env.ABLY_NG_LOADGEN_FLAGS ?? '').split(' ').filter(Boolean)].join(' '),
+    loadgenFlags: workerFlags().join(' '),
     p99MedianMs: median(rows.map((r) => r.latency.p99Ms)),
     p50MedianMs: median(rows.map((r) => r.latency.p50Ms)),
     steps: rows,

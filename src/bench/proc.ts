@@ -37,12 +37,11 @@ export function cpuTimes(pid: number): { user: number; system: number } {
 
 /**
  * The scheduler's account of processes (every thread of each, from
- * /proc/<pid>/task/<tid>/schedstat), summed: seconds on a CPU, seconds runnable but
- * waiting for one (in a run queue), and how many times a thread was put on a CPU. A
- * thread or process that is gone counts nothing.
+ * /proc/<pid>/task/<tid>/schedstat), summed: seconds runnable but waiting for a CPU (in
+ * a run queue), and how many times a thread was put on one. A thread or process that is
+ * gone counts nothing.
  */
-export function schedStatOf(pids: readonly number[]): { runS: number; waitS: number; runs: number } {
-  let run = 0;
+export function schedStatOf(pids: readonly number[]): { waitS: number; runs: number } {
   let wait = 0;
   let runs = 0;
   for (const pid of pids) {
@@ -54,8 +53,8 @@ export function schedStatOf(pids: readonly number[]): { runS: number; waitS: num
     }
     for (const tid of tids) {
       try {
-        const [r, w, n] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
-        run += r ?? 0;
+        // Fields: time on a CPU, time waiting for one (ns), times put on one.
+        const [, w, n] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
         wait += w ?? 0;
         runs += n ?? 0;
       } catch {
@@ -63,7 +62,7 @@ export function schedStatOf(pids: readonly number[]): { runS: number; waitS: num
       }
     }
   }
-  return { runS: run / 1e9, waitS: wait / 1e9, runs };
+  return { waitS: wait / 1e9, runs };
 }
 
 /** User + system CPU seconds used by a process (all its threads) so far; NaN when it is gone. */

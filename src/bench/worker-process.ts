@@ -29,6 +29,11 @@ const REQUEST_SLACK_MS = 30_000;
  */
 export const WORKER_V8_FLAGS: readonly string[] = ['--initial-old-space-size=256'];
 
+/** The Node/V8 flags a worker starts with: WORKER_V8_FLAGS, then ABLY_NG_LOADGEN_FLAGS's. */
+export function workerFlags(): string[] {
+  return [...WORKER_V8_FLAGS, ...(process.env.ABLY_NG_LOADGEN_FLAGS ?? '').split(' ').filter(Boolean)];
+}
+
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
@@ -65,8 +70,7 @@ export class WorkerProcess<Req extends { cmd: string }> {
 
   /** Starts `script` (a URL relative to the caller's module) as `name`. */
   static async start<Req extends { cmd: string }>(processes: ProcessGroup, cpus: string | null, name: string, script: URL): Promise<WorkerProcess<Req>> {
-    const flags = (process.env.ABLY_NG_LOADGEN_FLAGS ?? '').split(' ').filter(Boolean);
-    const child = processes.spawn(name, process.execPath, [...WORKER_V8_FLAGS, ...flags, fileURLToPath(script)], { cpus, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = processes.spawn(name, process.execPath, [...workerFlags(), fileURLToPath(script)], { cpus, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name} did not start`)), START_TIMEOUT_MS);
       child.proc.once('message', () => {
