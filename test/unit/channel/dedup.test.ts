@@ -108,4 +108,22 @@ describe('DedupWindow', () => {
     expect(w.lookup('c')).toBe('sc');
     expect(w.entries().map((e) => e.id)).toEqual(['a', 'b', 'c']);
   });
+
+  it('drops a window that expires whole at once, and takes ids again after it', () => {
+    const w = new DedupWindow({ segmentBits: 2, splitAt: 8, splitBits: 2 });
+    for (let t = 0; t < 100; t++) w.addNew(`id-${t}`, `s${t}`, t);
+    w.expire(150, 50); // everything is older than 100
+    expect(w.empty).toBe(true);
+    expect(w.size).toBe(0);
+    expect(w.bytes).toBe(0);
+    expect(w.lookup('id-99')).toBeUndefined();
+    w.addNew('id-99', 'again', 160);
+    w.expire(160, 50);
+    expect(w.lookup('id-99')).toBe('again');
+  });
+
+  it('refuses an index split into fewer than two tables', () => {
+    expect(() => new DedupWindow({ splitBits: 0 })).toThrow(/splitBits/);
+  });
 });
+
