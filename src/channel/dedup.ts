@@ -275,8 +275,7 @@ export class DedupWindow {
     }
     if (this.bits === 0 && this.count >= this.splitAt) this.split();
     const k = this.tableOf(hash);
-    let t = this.tables[k];
-    if (!t || (this.tableCounts[k]! + 1) * 2 > t.length) t = this.resizeTable(k, Math.max(MIN_TABLE, (t?.length ?? 0) * 2));
+    const t = this.tableWithRoom(k);
     const mask = t.length - 1;
     const ns = this.segment(n);
     const ni = this.offset(n);
@@ -342,8 +341,7 @@ export class DedupWindow {
     const t = this.tables![k]!;
     const mask = t.length - 1;
     for (let j = (hole + 1) & mask; t[j] !== 0; j = (j + 1) & mask) {
-      const o = this.slotOf(t[j]!);
-      const home = this.segment(o)[this.offset(o) + HASH]! & mask;
+      const home = this.hashOf(t[j]!) & mask;
       // The cell at j stays if its home lies cyclically in (hole, j]; otherwise it moves to the hole.
       const stays = hole <= j ? hole < home && home <= j : home > hole || home <= j;
       if (!stays) {
@@ -357,24 +355,39 @@ export class DedupWindow {
     if (t.length > MIN_TABLE && this.tableCounts[k]! * 8 < t.length) this.resizeTable(k, Math.max(MIN_TABLE, t.length / 4));
   }
 
+  /** Table `k`, with room for one more cell (at most half full after it). */
+  private tableWithRoom(k: number): Int32Array {
+    const t = this.tables![k];
+    if (t && (this.tableCounts[k]! + 1) * 2 <= t.length) return t;
+    return this.resizeTable(k, Math.max(MIN_TABLE, (t?.length ?? 0) * 2));
+  }
+
+  /** Puts `cell` into `t` (which has room) at the first free place from its hash's home. */
+  private static place(t: Int32Array, cell: number, hash: number): void {
+    const mask = t.length - 1;
+    let j = hash & mask;
+    while (t[j] !== 0) j = (j + 1) & mask;
+    t[j] = cell;
+  }
+
   /** Table `k` with `size` cells (a power of two), holding what it held. */
   private resizeTable(k: number, size: number): Int32Array {
     const old = this.tables![k];
     const t = new Int32Array(size);
-    if (old) this.rehash(old, t, size - 1);
+    if (old) this.rehash(old, t);
     this.tables![k] = t;
     return t;
   }
 
-  /** Puts every cell of `from` into `to` (empty, or with room for them), by the low bits of its slot's hash. */
-  private rehash(from: Int32Array, to: Int32Array, mask: number): void {
-    for (const cell of from) {
-      if (cell === 0) continue;
-      const n = this.slotOf(cell);
-      let j = this.segment(n)[this.offset(n) + HASH]! & mask;
-      while (to[j] !== 0) j = (j + 1) & mask;
-      to[j] = cell;
-    }
+  /** The hash of the slot a cell names. */
+  private hashOf(cell: number): number {
+    const n = this.slotOf(cell);
+    return this.segment(n)[this.offset(n) + HASH]!;
+  }
+
+  /** Puts every cell of `from` into `to` (empty, or with room for them). */
+  private rehash(from: Int32Array, to: Int32Array): void {
+    for (const cell of from) if (cell !== 0) DedupWindow.place(to, cell, this.hashOf(cell));
   }
 
   /** One table into 2^splitBits, each id to the table its hash picks (once, past splitAt ids). */
@@ -386,15 +399,9 @@ export class DedupWindow {
     if (!whole) return;
     for (const cell of whole) {
       if (cell === 0) continue;
-      const n = this.slotOf(cell);
-      const hash = this.segment(n)[this.offset(n) + HASH]!;
+      const hash = this.hashOf(cell);
       const k = this.tableOf(hash);
-      let t = this.tables[k];
-      if (!t || (this.tableCounts[k]! + 1) * 2 > t.length) t = this.resizeTable(k, Math.max(MIN_TABLE, (t?.length ?? 0) * 2));
-      const mask = t.length - 1;
-      let j = hash & mask;
-      while (t[j] !== 0) j = (j + 1) & mask;
-      t[j] = cell;
+      DedupWindow.place(this.tableWithRoom(k), cell, hash);
       this.tableCounts[k]!++;
     }
   }
@@ -405,7 +412,7 @@ export class DedupWindow {
     let size = MIN_TABLE;
     while (size < this.count * 2) size *= 2;
     const t = new Int32Array(size);
-    for (const p of parts) if (p) this.rehash(p, t, size - 1);
+    for (const p of parts) if (p) this.rehash(p, t);
     this.bits = 0;
     this.tables = [t];
     this.tableCounts = [this.count];
