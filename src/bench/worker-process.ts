@@ -5,6 +5,7 @@
  * matches the replies `{id, ok, result | error}`, and stops it by PID.
  */
 import { fileURLToPath } from 'node:url';
+import { flagsFromEnv } from '../cli/supervisor.js';
 import type { ProcessGroup, Spawned } from './processes.js';
 
 /** A worker that has not said it is ready in this long failed to start. */
@@ -31,7 +32,7 @@ export const WORKER_V8_FLAGS: readonly string[] = ['--initial-old-space-size=256
 
 /** The Node/V8 flags a worker starts with: WORKER_V8_FLAGS, then ABLY_NG_LOADGEN_FLAGS's. */
 export function workerFlags(): string[] {
-  return [...WORKER_V8_FLAGS, ...(process.env.ABLY_NG_LOADGEN_FLAGS ?? '').split(' ').filter(Boolean)];
+  return [...WORKER_V8_FLAGS, ...flagsFromEnv('ABLY_NG_LOADGEN_FLAGS')];
 }
 
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };

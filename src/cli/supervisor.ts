@@ -46,6 +46,11 @@ const STOP_GRACE_MS = 10_000;
  */
 export const NODE_V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring', '--initial-old-space-size=128'];
 
+/** Node/V8 flags from an environment variable, space-separated (ABLY_NG_NODE_FLAGS and the like). */
+export function flagsFromEnv(name: string): string[] {
+  return (process.env[name] ?? '').split(' ').filter(Boolean);
+}
+
 export interface NodeProcess {
   name: string;
   region: string;
@@ -228,7 +233,7 @@ export class Supervisor {
     // more Node/V8 flags for every node (space-separated, e.g. `--trace-gc`), which
     // NODE_OPTIONS would refuse too; what they print on stdout goes to the node's log.
     const profDir = process.env.ABLY_NG_NODE_CPU_PROF_DIR;
-    const flags = (process.env.ABLY_NG_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const flags = flagsFromEnv('ABLY_NG_NODE_FLAGS');
     const args = [
       ...NODE_V8_FLAGS,
       ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
