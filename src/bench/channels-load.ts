@@ -29,6 +29,12 @@ export interface ChannelsOptions {
   concurrency: number;
   /** Total publish rate of the ladder's first step (messages/s over all channels). */
   startPublishPerS: number;
+  /**
+   * Before the ladder, one message on every channel at this rate (at most one second's
+   * worth of channels): a channel's first message makes its master copy the whole state
+   * to the replica, so a ladder over cold channels would measure that and not publishing.
+   */
+  warmPublishPerS: number;
   stepFactor: number;
   maxSteps: number;
   stepMs: number;
@@ -86,6 +92,8 @@ export interface ChannelsResult {
   placement: Record<string, { mastered: number; replicas: number; channels: number }>;
   /** Server CPU (all nodes, % of one core) with everything attached and nothing published. */
   idleCpuPct: number;
+  /** The warm-up before the ladder: exactly one message on every channel, the first of each. */
+  firstMessages: StepResult;
   ladder: StepResult[];
   saturationDeliveriesPerS: number;
   saturationStep: StepResult | null;
@@ -205,16 +213,19 @@ async function run(ctx: ScenarioContext, region: Region, loadgen: ChannelsLoadge
   const own = [...pids, loadgen.pid, process.pid];
   const q = await waitForQuiet(own, QUIET_THRESHOLD_PCT, o.quietWaitMs);
   if (q.waitedMs > 1000) log(`  waited ${(q.waitedMs / 1000).toFixed(0)} s for other processes to calm down (now ${q.otherPct} % of a core)`);
-  const step = async (publishPerS: number): Promise<StepResult> => {
-    const s = await loadgen.step({ publishPerS, durationMs: o.stepMs, drainMs: o.drainMs, quietMs: o.quietMs, settleMaxMs: o.settleMaxMs, serverPids: pids });
+  const step = async (publishPerS: number, durationMs = o.stepMs): Promise<StepResult> => {
+    const s = await loadgen.step({ publishPerS, durationMs, drainMs: o.drainMs, quietMs: o.quietMs, settleMaxMs: o.settleMaxMs, serverPids: pids });
     log(`  ${describe(s)}`);
     return s;
   };
   const good = (s: StepResult) => s.lost === 0 && s.disconnects === 0 && s.received > 0 && s.latency.p99Ms <= o.p99LimitMs;
   const keepsUp = (s: StepResult) => good(s) && s.deliveriesPerS >= o.keepUpShare * s.offeredDeliveriesPerS;
 
-  // A warm-up step, not counted: the first messages through a fresh region pay for JIT compilation.
-  await step(o.startPublishPerS / 2);
+  // The warm-up, not counted: the first message on every channel (the publishers go round
+  // robin, so this many messages touch each channel once), which also pays for JIT compilation.
+  const warmRate = Math.min(o.warmPublishPerS, o.channels);
+  log(`  warm-up: the first message on each of the ${o.channels} channels, ${warmRate} msgs/s`);
+  const firstMessages = await step(warmRate, (1000 * o.channels) / warmRate);
   const ladder: StepResult[] = [];
   let best: StepResult | null = null;
   let prev: StepResult | null = null;
@@ -292,6 +303,7 @@ async function run(ctx: ScenarioContext, region: Region, loadgen: ChannelsLoadge
     rss: { idle, attached, afterLoad, afterClose },
     placement,
     idleCpuPct: Math.round(idleCpuPct * 10) / 10,
+    firstMessages,
     ladder,
     saturationDeliveriesPerS: sat,
     saturationStep: best,

@@ -55,6 +55,7 @@ const CHANNELS_COMMON = {
   publishersPerNode: 1,
   concurrency: 100,
   startPublishPerS: 250,
+  warmPublishPerS: 1000,
   quietMs: 400,
   p99LimitMs: 100,
   keepUpShare: 0.9,

@@ -26,7 +26,7 @@ export function channelsNotes(r: ChannelsResult): string[] {
   } else if (r.ladder.some((s) => s.lost > 0)) {
     notes.push(`${at}: deliveries that missed a step's drain window all arrived later (${r.totals.delivered} of ${r.totals.expected}): late, not lost.`);
   }
-  const steps = [...r.ladder, ...(r.half?.reps ?? []), ...(r.fixed?.reps ?? [])];
+  const steps = [r.firstMessages, ...r.ladder, ...(r.half?.reps ?? []), ...(r.fixed?.reps ?? [])];
   const ooo = steps.reduce((a, s) => a + s.outOfOrder, 0);
   if (ooo) notes.push(`${at}: ${ooo} deliveries arrived out of order or twice on a subscription.`);
   const nacked = steps.reduce((a, s) => a + s.rejected, 0);
@@ -55,6 +55,7 @@ export const channelsScenario: Scenario = {
         header: [
           'attach (all subscriptions)',
           'server CPU attached, nothing published (all nodes, % of a core)',
+          'first message on each channel (warm-up): publishes/s, p50 / p99 (ms), server CPU µs per delivery',
           'saturation deliveries/s (publishes/s)',
           'ladder stopped by',
           'p50 / p99 at ½ sat. (ms)',
@@ -67,6 +68,7 @@ export const channelsScenario: Scenario = {
           [
             `${(r.open.ms / 1000).toFixed(1)} s (${rate(r.open.attachesPerS)})`,
             pct(r.idleCpuPct),
+            `${rate(r.firstMessages.publishPerS)}, ${ms(r.firstMessages.latency.p50Ms)} / ${ms(r.firstMessages.latency.p99Ms)}, ${num(r.firstMessages.serverCpuUsPerDelivery, 0)}`,
             `${rate(r.saturationDeliveriesPerS)} (${rate(r.saturationStep?.publishPerS)})`,
             limitText(r),
             `${ms(r.half?.p50Ms)} / ${ms(r.half?.p99Ms)}`,
@@ -131,6 +133,7 @@ export const channelsScenario: Scenario = {
       notes: [
         ...channelsNotes(r),
         `Publishers publish round robin over every channel (each channel gets the total rate ÷ ${r.channels}); each message is expected once per subscription of its channel. ` +
+          `Before the ladder, a warm-up publishes exactly one message on every channel (${r.firstMessages.published} at ${rate(r.firstMessages.targetPublishPerS)}/s): a channel's first message makes its master copy the whole channel state to the replica, which the ladder would otherwise measure instead of publishing. ` +
           'Every node is pinned to CPU 0 and the load generator to CPU 1, so the region\'s saturation is that of one core shared by its nodes.',
         `Retention: up to ${BENCH_RETENTION.maxMessagesPerChannel} messages per channel for 2 minutes (the bench topology), so RSS after the load includes the history the masters and replicas keep.`,
       ],
