@@ -17,6 +17,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FanoutResult } from './fanout.js';
 import { PROFILES, type Mode, type ModeProfile } from './modes.js';
+import { measureMachineSpeed, speedText } from './machine-speed.js';
 import { machineInfo } from './proc.js';
 import { hasTaskset, pinProcess, ProcessGroup } from './processes.js';
 import { renderMarkdown, type RunMeta, type ScenarioFailure } from './report/markdown.js';
@@ -79,6 +80,7 @@ const results: ScenarioResult[] = [];
 const failures: ScenarioFailure[] = [];
 const fanoutCache = new Map<string, FanoutResult>();
 const machine = machineInfo();
+const speed: RunMeta['speed'] = { start: null, end: null };
 let aborted: string | null = null;
 
 const ctx: ScenarioContext = {
@@ -115,6 +117,7 @@ function writeResults(): { json: string; md: string } {
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     machine,
+    speed,
     pinning: { ...cpus, note: pinningNote },
     noise: noise(),
     aborted,
@@ -154,6 +157,13 @@ const budget = setTimeout(() => void abort(`time budget of ${profile.budgetMs / 
 
 async function main(): Promise<void> {
   log(`${mode} mode: ${scenarios.map((s) => s.id).join(', ')}; ${pinningNote}`);
+  const measureSpeed = () =>
+    measureMachineSpeed(processes, cpus).catch((e: Error) => {
+      log(`machine speed not measured: ${e.message}`);
+      return null;
+    });
+  speed.start = await measureSpeed();
+  log(`machine speed at the start: ${speedText(speed.start)}`);
   for (const s of scenarios) {
     const t0 = Date.now();
     log(`scenario ${s.id}: ${s.title}`);
@@ -168,6 +178,8 @@ async function main(): Promise<void> {
     }
     await processes.stopAll();
   }
+  speed.end = await measureSpeed();
+  log(`machine speed at the end: ${speedText(speed.end)}`);
   clearTimeout(budget);
   const files = writeResults();
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s: ${relative(process.cwd(), files.md)}, ${relative(process.cwd(), files.json)}`);

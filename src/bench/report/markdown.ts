@@ -1,4 +1,5 @@
 /** The results as a markdown page: the machine, how the run was made, then each scenario. */
+import { machineSpeedText, type MachineSpeed } from '../machine-speed.js';
 import type { MachineInfo } from '../proc.js';
 import type { ScenarioResult, Table } from '../scenarios/scenario.js';
 
@@ -9,6 +10,8 @@ export interface RunMeta {
   startedAt: string;
   durationMs: number;
   machine: MachineInfo;
+  /** The machine's speed without ably-ng code (machine-speed.ts), at the start and the end of the run. */
+  speed: { start: MachineSpeed | null; end: MachineSpeed | null };
   pinning: { server: string | null; loadgen: string | null; note: string };
   noise: { loadAvgAtEnd: number[]; otherCpuPctMedian: number | null; note: string };
   aborted: string | null;
@@ -43,6 +46,7 @@ export function machineLines(meta: RunMeta): string[] {
     `- Peers: ${Object.entries(m.versions)
       .map(([k, v]) => `${k} ${v ?? 'missing'}`)
       .join(', ')}`,
+    `- Machine speed, measured without ably-ng code (\`src/bench/machine-speed.ts\`) ${machineSpeedText(meta.speed.start, meta.speed.end)}`,
     `- Pinning: ${meta.pinning.note}`,
     `- Noise: ${meta.noise.note}`,
     `- Open-file limit: ${m.openFiles.soft} (hard ${m.openFiles.hard})`,

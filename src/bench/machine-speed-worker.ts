@@ -1,0 +1,67 @@
+/**
+ * The child processes of machine-speed.ts, none of which runs any ably-ng code:
+ *   loop N            → {"nsPerIter"}: N iterations of a multiply-and-xor hash (one core's speed);
+ *   echo              → a TCP server on 127.0.0.1 (port on stdout as {"port"}) that echoes;
+ *   ping PORT N WARM  → {"p50Us","p99Us"}: N 64-byte round trips to PORT, one at a time,
+ *                       after WARM not counted (the cost of waking a process and of loopback TCP).
+ */
+import net from 'node:net';
+
+const [mode, a, b, c] = process.argv.slice(2);
+
+function out(v: object): void {
+  process.stdout.write(`${JSON.stringify(v)}\n`);
+}
+
+if (mode === 'loop') {
+  const n = Number(a);
+  const t0 = process.hrtime.bigint();
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) {
+    h ^= i & 255;
+    h = Math.imul(h, 0x01000193);
+  }
+  // h is printed so that the loop cannot be optimised away.
+  out({ nsPerIter: Number(process.hrtime.bigint() - t0) / n, h: h >>> 0 });
+} else if (mode === 'echo') {
+  const server = net.createServer((s) => {
+    s.setNoDelay(true);
+    s.on('data', (d) => s.write(d));
+    s.on('error', () => undefined);
+  });
+  server.listen(0, '127.0.0.1', () => out({ port: (server.address() as net.AddressInfo).port }));
+} else if (mode === 'ping') {
+  const total = Number(b) + Number(c);
+  const warm = Number(c);
+  const rtts: number[] = [];
+  const payload = Buffer.alloc(64, 7);
+  const s = net.connect(Number(a), '127.0.0.1', () => {
+    s.setNoDelay(true);
+    let sent = process.hrtime.bigint();
+    let got = 0;
+    let done = 0;
+    s.on('data', (d) => {
+      got += d.length;
+      if (got < payload.length) return;
+      got -= payload.length;
+      const now = process.hrtime.bigint();
+      if (done++ >= warm) rtts.push(Number(now - sent) / 1000);
+      if (done === total) {
+        rtts.sort((x, y) => x - y);
+        out({ p50Us: rtts[Math.floor(rtts.length / 2)], p99Us: rtts[Math.floor(rtts.length * 0.99)] });
+        s.destroy();
+        return;
+      }
+      sent = process.hrtime.bigint();
+      s.write(payload);
+    });
+    s.write(payload);
+  });
+  s.on('error', (e) => {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  });
+} else {
+  process.stderr.write(`unknown mode ${mode}\n`);
+  process.exit(2);
+}

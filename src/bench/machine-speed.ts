@@ -1,0 +1,115 @@
+/**
+ * How fast the machine is right now, measured without any ably-ng code, at the start and
+ * at the end of every run: the machine is a shared virtual one, and the same code has
+ * measured two to three times the CPU per message from one hour to the next. Two
+ * figures, each on the cores the run pins its processes to:
+ * - a fixed hash loop (ns per iteration), on the servers' core and on the load generator's;
+ * - 64-byte round trips over loopback TCP between two processes, one at a time (µs): both
+ *   on the servers' core (a context switch each way, as between two nodes), and across
+ *   the two cores (waking the other core each way, as between load generator and server).
+ * A report whose run was slower on these than another's was run on a slower machine.
+ */
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { ProcessGroup, Spawned } from './processes.js';
+import { median } from './util.js';
+
+export interface RoundTrips {
+  p50Us: number;
+  p99Us: number;
+}
+
+export interface MachineSpeed {
+  /** Nanoseconds per iteration of the hash loop (median of LOOP_RUNS runs) on each core. */
+  loopNs: { server: number; loadgen: number };
+  /** Loopback TCP round trips: both processes on the servers' core, and one on each core. */
+  sameCore: RoundTrips;
+  acrossCores: RoundTrips;
+}
+
+const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'machine-speed-worker.js');
+const LOOP_ITERATIONS = 50_000_000;
+const LOOP_RUNS = 3;
+const ROUND_TRIPS = 3000;
+const WARM_ROUND_TRIPS = 300;
+/** A child that has not answered in this long has failed. */
+const CHILD_TIMEOUT_MS = 15_000;
+
+/** The child's first line of output, as JSON; the child is stopped if it does not answer in time. */
+async function firstLine<T>(processes: ProcessGroup, child: Spawned): Promise<T> {
+  const lines = createInterface({ input: child.proc.stdout! });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`machine-speed ${child.name} did not answer in ${CHILD_TIMEOUT_MS} ms`)), CHILD_TIMEOUT_MS);
+      lines.once('line', (l) => {
+        try {
+          resolve(JSON.parse(l) as T);
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+      void child.exited.then((code) => reject(new Error(`machine-speed ${child.name} exited (${code}) before answering`)));
+    });
+  } finally {
+    clearTimeout(timer);
+    lines.close();
+    await processes.stop(child);
+  }
+}
+
+function start(processes: ProcessGroup, name: string, args: string[], cpus: string | null): Spawned {
+  return processes.spawn(`machine-speed ${name}`, process.execPath, [WORKER, ...args], { cpus });
+}
+
+async function loopNs(processes: ProcessGroup, cpus: string | null): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < LOOP_RUNS; i++) {
+    const r = await firstLine<{ nsPerIter: number }>(processes, start(processes, 'loop', ['loop', String(LOOP_ITERATIONS)], cpus));
+    runs.push(r.nsPerIter);
+  }
+  return Math.round(median(runs) * 1000) / 1000;
+}
+
+async function roundTrips(processes: ProcessGroup, port: number, cpus: string | null): Promise<RoundTrips> {
+  const r = await firstLine<RoundTrips>(processes, start(processes, 'ping', ['ping', String(port), String(ROUND_TRIPS), String(WARM_ROUND_TRIPS)], cpus));
+  return { p50Us: Math.round(r.p50Us * 10) / 10, p99Us: Math.round(r.p99Us * 10) / 10 };
+}
+
+export async function measureMachineSpeed(processes: ProcessGroup, cpus: { server: string | null; loadgen: string | null }): Promise<MachineSpeed> {
+  const server = await loopNs(processes, cpus.server);
+  const loadgen = await loopNs(processes, cpus.loadgen);
+  const echo = start(processes, 'echo', ['echo'], cpus.server);
+  try {
+    const lines = createInterface({ input: echo.proc.stdout! });
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('machine-speed echo did not start')), CHILD_TIMEOUT_MS);
+      lines.once('line', (l) => {
+        clearTimeout(timer);
+        resolve((JSON.parse(l) as { port: number }).port);
+      });
+    });
+    lines.close();
+    const sameCore = await roundTrips(processes, port, cpus.server);
+    const acrossCores = await roundTrips(processes, port, cpus.loadgen);
+    return { loopNs: { server, loadgen }, sameCore, acrossCores };
+  } finally {
+    await processes.stop(echo);
+  }
+}
+
+/** The figures of one measurement, as words. */
+export function speedText(s: MachineSpeed | null): string {
+  if (!s) return 'not measured';
+  return (
+    `hash loop ${s.loopNs.server} ns per iteration on the servers' core (${s.loopNs.loadgen} on the load generator's); ` +
+    `loopback round trip between two processes on the servers' core p50 ${s.sameCore.p50Us} µs (p99 ${s.sameCore.p99Us}), ` +
+    `across the two cores p50 ${s.acrossCores.p50Us} µs (p99 ${s.acrossCores.p99Us})`
+  );
+}
+
+/** One line for a report: the figures at the start of the run and at its end. */
+export function machineSpeedText(start: MachineSpeed | null, end: MachineSpeed | null): string {
+  return `at the start: ${speedText(start)}; at the end: ${speedText(end)}`;
+}

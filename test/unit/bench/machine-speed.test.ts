@@ -1,0 +1,67 @@
+/**
+ * The machine-speed calibration that opens and closes every bench run: real child
+ * processes (the built worker in dist/, as `run.js` starts it), pinned where asked, and
+ * every one of them stopped afterwards.
+ */
+import os from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import type * as MachineSpeedModule from '../../../src/bench/machine-speed.js';
+import { ProcessGroup, hasTaskset, type Spawned } from '../../../src/bench/processes.js';
+
+// The worker runs from dist/ (make test builds first), as it does under run.js.
+const { measureMachineSpeed, machineSpeedText, speedText } = (await import(new URL('../../../dist/bench/machine-speed.js', import.meta.url).href)) as typeof MachineSpeedModule;
+
+const processes = new ProcessGroup();
+afterEach(() => processes.stopAll());
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('measureMachineSpeed', () => {
+  it('measures a hash loop on each core and loopback round trips on one core and across two, then stops every child', async () => {
+    const spawned: Spawned[] = [];
+    const spawn = processes.spawn.bind(processes);
+    processes.spawn = (...args) => {
+      const s = spawn(...args);
+      spawned.push(s);
+      return s;
+    };
+    const pin = hasTaskset() && os.cpus().length >= 2;
+    const s = await measureMachineSpeed(processes, pin ? { server: '0', loadgen: '1' } : { server: null, loadgen: null });
+
+    for (const ns of [s.loopNs.server, s.loopNs.loadgen]) {
+      // A multiply and an xor per iteration: well under 100 ns on anything that runs Node.
+      expect(ns).toBeGreaterThan(0.05);
+      expect(ns).toBeLessThan(100);
+    }
+    for (const rt of [s.sameCore, s.acrossCores]) {
+      expect(rt.p50Us).toBeGreaterThan(1);
+      expect(rt.p99Us).toBeGreaterThanOrEqual(rt.p50Us);
+    }
+    // Three loops per core, an echo server, two pingers.
+    expect(spawned.map((c) => c.name).sort()).toEqual(
+      ['machine-speed echo', ...Array(6).fill('machine-speed loop'), 'machine-speed ping', 'machine-speed ping'].sort(),
+    );
+    if (pin) {
+      const args = spawned.map((c) => c.proc.spawnargs.join(' '));
+      expect(args.filter((a) => a.includes('taskset -c 0')).length).toBe(3 + 1 + 1); // server loops, echo, same-core ping
+      expect(args.filter((a) => a.includes('taskset -c 1')).length).toBe(3 + 1); // load generator loops, across-cores ping
+    }
+    await Promise.all(spawned.map((c) => c.exited));
+    expect(spawned.filter((c) => alive(c.pid))).toEqual([]);
+  });
+
+  it('says so when a measurement is missing', () => {
+    expect(speedText(null)).toBe('not measured');
+    const s = { loopNs: { server: 1.1, loadgen: 1.2 }, sameCore: { p50Us: 20, p99Us: 80 }, acrossCores: { p50Us: 70, p99Us: 200 } };
+    expect(machineSpeedText(s, null)).toBe(`at the start: ${speedText(s)}; at the end: not measured`);
+    expect(speedText(s)).toContain('p50 20 µs (p99 80)');
+    expect(speedText(s)).toContain('p50 70 µs (p99 200)');
+  });
+});
