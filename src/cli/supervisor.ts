@@ -51,11 +51,12 @@ const STOP_GRACE_MS = 10_000;
  * times 66 KB, so at 100 publishes/s it stayed in the baseline tier for minutes, with
  * `decodeFrame`, `onFrame`, `dispatch` and the publish path (`--trace-opt-verbose`): 46 %
  * of a lightly loaded node's samples were in baseline code. With these, at 100
- * publishes/s to 10 subscribers, one node used 6.5–7.2 % of a core instead of
- * 9.8–12.8 % (p50 0.66–0.76 ms against 0.80–1.10), the 3-node region 16–17.5 % instead
- * of 23–27 %, and 10,000 channels at 250 publishes/s 26–32 % instead of 33–44 %; at half
- * of saturation, where the code is hot anyway, no difference (alternated runs;
- * BENCHMARKS.md).
+ * publishes/s to 10 subscribers, one node used 8.0–11.2 % of a core instead of
+ * 12.2–14.2 % (p50 0.90–1.07 ms against 1.09–1.19), the 3-node region 17.5–21 % instead
+ * of 24.8–26.8 % (p50 1.43–1.70 against 1.87–1.99), and 1,000 channels at 250
+ * publishes/s 26–32 % instead of 33–44 %. At half of saturation, where the code is hot
+ * anyway, the difference is inside the run-to-run spread (alternated runs,
+ * bench/results/tierup-2026-12-01/; BENCHMARKS.md).
  */
 export const NODE_V8_FLAGS: readonly string[] = [
   '--no-allocation-site-pretenuring',
