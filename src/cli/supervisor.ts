@@ -43,27 +43,8 @@ const STOP_GRACE_MS = 10_000;
  * load from a median of 33.6 ms to 17.0 (12 steps each way, alternated; BENCHMARKS.md).
  * Later limits are again V8's own, from what is live, so large heaps are not made
  * larger.
- *
- * `--bytecode-size-allowance-per-tick=1000 --interrupt-budget=16384`: V8 optimises a
- * function (TurboFan) once it has used up its interrupt budget (bytecode executed) a
- * number of times: 3 + its bytecode size ÷ 150. A large dispatcher such as
- * `handleChannelRequest` (3,835 bytes, of which a call runs a small part) needed 28
- * times 66 KB, so at 100 publishes/s it stayed in the baseline tier for minutes, with
- * `decodeFrame`, `onFrame`, `dispatch` and the publish path (`--trace-opt-verbose`): 46 %
- * of a lightly loaded node's samples were in baseline code. With these, at 100
- * publishes/s to 10 subscribers, one node used 8.0–11.2 % of a core instead of
- * 12.2–14.2 % (p50 0.90–1.07 ms against 1.09–1.19), the 3-node region 17.5–21 % instead
- * of 24.8–26.8 % (p50 1.43–1.70 against 1.87–1.99), and 1,000 channels at 250
- * publishes/s 26–32 % instead of 33–44 %. At half of saturation, where the code is hot
- * anyway, the difference is inside the run-to-run spread (alternated runs,
- * bench/results/tierup-2026-12-01/; BENCHMARKS.md).
  */
-export const NODE_V8_FLAGS: readonly string[] = [
-  '--no-allocation-site-pretenuring',
-  '--initial-old-space-size=128',
-  '--bytecode-size-allowance-per-tick=1000',
-  '--interrupt-budget=16384',
-];
+export const NODE_V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring', '--initial-old-space-size=128'];
 
 /** Node/V8 flags from an environment variable, space-separated (ABLY_NG_NODE_FLAGS and the like). */
 export function flagsFromEnv(name: string): string[] {
