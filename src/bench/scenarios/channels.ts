@@ -133,7 +133,7 @@ export const channelsScenario: Scenario = {
       notes: [
         ...channelsNotes(r),
         `Publishers publish round robin over every channel (each channel gets the total rate ÷ ${r.channels}); each message is expected once per subscription of its channel. ` +
-          `Before the ladder, a warm-up publishes exactly one message on every channel (${r.firstMessages.published} at ${rate(r.firstMessages.targetPublishPerS)}/s): a channel's first message makes its master copy the whole channel state to the replica, which the ladder would otherwise measure instead of publishing. ` +
+          `Before the ladder, a warm-up publishes exactly one message on every channel (${r.firstMessages.published} at ${rate(r.firstMessages.targetPublishPerS)}): a channel's first message makes its master copy the whole channel state to the replica, which the ladder would otherwise measure instead of publishing. ` +
           'Every node is pinned to CPU 0 and the load generator to CPU 1, so the region\'s saturation is that of one core shared by its nodes.',
         `Retention: up to ${BENCH_RETENTION.maxMessagesPerChannel} messages per channel for 2 minutes (the bench topology), so RSS after the load includes the history the masters and replicas keep.`,
       ],
