@@ -50,7 +50,8 @@ async function firstLine<T>(processes: ProcessGroup, child: Spawned): Promise<T>
           reject(e as Error);
         }
       });
-      void child.exited.then((code) => reject(new Error(`machine-speed ${child.name} exited (${code}) before answering`)));
+      // 'close' of its output, not the child's 'exit' (which can come before its last line is read).
+      lines.once('close', () => reject(new Error(`machine-speed ${child.name} ended its output without answering`)));
     });
   } finally {
     clearTimeout(timer);
