@@ -14,11 +14,12 @@
  * one JSON line with every step and the median p99.
  *
  * Usage: node dist/bench/fixed-load.js [--layout a-b-c|one-node|on-master|publish-hop|broadcast-hop|nats]
- *        [--deliveries 1593500] [--subscribers 100] [--steps 6] [--step-ms 2000] [--out DIR]
- *   ABLY_NG_NODE_FLAGS passes flags to the nodes, e.g. to put a V8 default back;
+ *        [--deliveries 1593500] [--subscribers 100] [--steps 6] [--step-ms 2000] [--out DIR] [--keep-logs]
+ *   --keep-logs keeps the nodes' logs and configuration (the directory is named on stderr;
+ *   removed otherwise). ABLY_NG_NODE_FLAGS passes flags to the nodes, e.g. to put a V8 default back;
  *   ABLY_NG_LOADGEN_FLAGS to the load generator.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Loadgen } from './loadgen/driver.js';
@@ -91,6 +92,8 @@ try {
 } finally {
   await (region ?? server).stop();
   await processes.stopAll();
+  if (process.argv.includes('--keep-logs')) console.error(`node logs and configuration kept in ${ctx.dir}`);
+  else rmSync(ctx.dir, { recursive: true, force: true });
 }
 emitResult(
   'fixed-load',
