@@ -12,7 +12,8 @@ export interface RunningDeployment {
   file: string;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this PID exists (signal 0; one we may not signal exists too). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -30,7 +31,7 @@ export function findDeployment(stateDir: string, name?: string): RunningDeployme
     if (!f.endsWith('.json')) continue;
     try {
       const s = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { deployment: string; pid: number; control?: { url: string; token: string } };
-      if (s.control && alive(s.pid)) found.push({ deployment: s.deployment, control: s.control, file: join(dir, f) });
+      if (s.control && pidAlive(s.pid)) found.push({ deployment: s.deployment, control: s.control, file: join(dir, f) });
     } catch {
       /* not a state file */
     }

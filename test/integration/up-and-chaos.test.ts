@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pidAlive } from '../../src/cli/chaos.js';
 import { defaultCliPath } from '../../src/cli/supervisor.js';
 import { freePorts } from '../helpers/ports.js';
 import { removeTempDir, tempDir } from '../helpers/tmp.js';
@@ -19,15 +20,6 @@ const cli = defaultCliPath();
 let dir: string;
 let up: ChildProcess;
 const lines: any[] = [];
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function chaos(...args: string[]): Promise<any> {
   const { stdout } = await run(process.execPath, [cli, 'chaos', ...args], { cwd: dir });
@@ -69,7 +61,7 @@ describe('ably-ng up and ably-ng chaos', () => {
     expect(nodes.map((l) => l.node).sort()).toEqual(['r1-1', 'r1-2', 'r2-1', 'r2-2']);
     for (const n of nodes) {
       expect(n.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      expect(alive(n.pid)).toBe(true);
+      expect(pidAlive(n.pid)).toBe(true);
     }
     expect(lines.filter((l) => l.ready === 'region').map((l) => l.region).sort()).toEqual(['r1', 'r2']);
     const all = lines.find((l) => l.ready === 'all');
@@ -96,7 +88,7 @@ describe('ably-ng up and ably-ng chaos', () => {
     expect(s.regionLinks[0].faults.up).toMatchObject({ blackhole: false, latencyMs: 0 });
     const victim = s.nodes.find((n: any) => n.node === 'r2-2');
     await chaos('kill', 'r2-2');
-    expect(alive(victim.pid)).toBe(false);
+    expect(pidAlive(victim.pid)).toBe(false);
     expect((await chaos('state')).nodes.find((n: any) => n.node === 'r2-2').state).toBe('stopped');
     await chaos('restart', 'r2-2');
     expect((await chaos('state')).nodes.find((n: any) => n.node === 'r2-2').state).toBe('running');
@@ -112,7 +104,7 @@ describe('ably-ng up and ably-ng chaos', () => {
     up.kill('SIGTERM');
     await waitFor(() => up.exitCode !== null, { what: 'up to exit', timeoutMs: 30_000 });
     expect(up.exitCode).toBe(0);
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const pid of pids) expect(pidAlive(pid)).toBe(false);
   });
 });
 
@@ -140,12 +132,12 @@ describe('ably-ng up killed with SIGKILL', () => {
       await waitFor(() => got.some((l) => l.ready === 'all'), { what: 'the deployment ready', timeoutMs: 40_000 });
       const pids = got.filter((l) => l.ready === true).map((l) => l.pid as number);
       expect(pids).toHaveLength(2);
-      for (const pid of pids) expect(alive(pid)).toBe(true);
+      for (const pid of pids) expect(pidAlive(pid)).toBe(true);
       p.kill('SIGKILL');
-      await waitFor(() => pids.every((pid) => !alive(pid)), { what: 'the orphaned nodes to stop', timeoutMs: 15_000 });
+      await waitFor(() => pids.every((pid) => !pidAlive(pid)), { what: 'the orphaned nodes to stop', timeoutMs: 15_000 });
     } finally {
       if (p.exitCode === null) p.kill('SIGKILL');
-      for (const l of got) if (l.ready === true && alive(l.pid)) process.kill(l.pid, 'SIGKILL');
+      for (const l of got) if (l.ready === true && pidAlive(l.pid)) process.kill(l.pid, 'SIGKILL');
       removeTempDir(d);
     }
   });
