@@ -36,8 +36,8 @@ const WARM_ROUND_TRIPS = 300;
 /** A child that has not answered in this long has failed. */
 const CHILD_TIMEOUT_MS = 15_000;
 
-/** The child's first line of output, as JSON; the child is stopped if it does not answer in time. */
-async function firstLine<T>(processes: ProcessGroup, child: Spawned): Promise<T> {
+/** The child's first line of output, as JSON (it fails if none comes in time). */
+async function firstLine<T>(child: Spawned): Promise<T> {
   const lines = createInterface({ input: child.proc.stdout! });
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -56,6 +56,14 @@ async function firstLine<T>(processes: ProcessGroup, child: Spawned): Promise<T>
   } finally {
     clearTimeout(timer);
     lines.close();
+  }
+}
+
+/** A child's one answer; the child is stopped afterwards, answer or not. */
+async function answerOf<T>(processes: ProcessGroup, child: Spawned): Promise<T> {
+  try {
+    return await firstLine<T>(child);
+  } finally {
     await processes.stop(child);
   }
 }
@@ -67,14 +75,14 @@ function start(processes: ProcessGroup, name: string, args: string[], cpus: stri
 async function loopNs(processes: ProcessGroup, cpus: string | null): Promise<number> {
   const runs: number[] = [];
   for (let i = 0; i < LOOP_RUNS; i++) {
-    const r = await firstLine<{ nsPerIter: number }>(processes, start(processes, 'loop', ['loop', String(LOOP_ITERATIONS)], cpus));
+    const r = await answerOf<{ nsPerIter: number }>(processes, start(processes, 'loop', ['loop', String(LOOP_ITERATIONS)], cpus));
     runs.push(r.nsPerIter);
   }
   return Math.round(median(runs) * 1000) / 1000;
 }
 
 async function roundTrips(processes: ProcessGroup, port: number, cpus: string | null): Promise<RoundTrips> {
-  const r = await firstLine<RoundTrips>(processes, start(processes, 'ping', ['ping', String(port), String(ROUND_TRIPS), String(WARM_ROUND_TRIPS)], cpus));
+  const r = await answerOf<RoundTrips>(processes, start(processes, 'ping', ['ping', String(port), String(ROUND_TRIPS), String(WARM_ROUND_TRIPS)], cpus));
   return { p50Us: Math.round(r.p50Us * 10) / 10, p99Us: Math.round(r.p99Us * 10) / 10 };
 }
 
@@ -83,15 +91,7 @@ export async function measureMachineSpeed(processes: ProcessGroup, cpus: { serve
   const loadgen = await loopNs(processes, cpus.loadgen);
   const echo = start(processes, 'echo', ['echo'], cpus.server);
   try {
-    const lines = createInterface({ input: echo.proc.stdout! });
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('machine-speed echo did not start')), CHILD_TIMEOUT_MS);
-      lines.once('line', (l) => {
-        clearTimeout(timer);
-        resolve((JSON.parse(l) as { port: number }).port);
-      });
-    });
-    lines.close();
+    const { port } = await firstLine<{ port: number }>(echo);
     const sameCore = await roundTrips(processes, port, cpus.server);
     const acrossCores = await roundTrips(processes, port, cpus.loadgen);
     return { loopNs: { server, loadgen }, sameCore, acrossCores };
