@@ -179,7 +179,10 @@ export class Supervisor {
       for (const a of t.regions) {
         for (const b of t.regions) {
           if (a.name >= b.name) continue;
-          const proxy = new FaultProxy({ host: b.link!.host, port: b.link!.port }, `${a.name}->${b.name}`);
+          // The proxy connects to b's globalmaster through b's link balancer's choice, not
+          // through the balancer itself: one relay on the link instead of two.
+          const toB = this.linkBalancers.get(b.name)!;
+          const proxy = new FaultProxy(() => toB.dial(), `${a.name}->${b.name}`);
           await proxy.listen();
           this.regionProxies.set(`${a.name}|${b.name}`, proxy);
         }

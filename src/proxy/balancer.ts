@@ -107,42 +107,61 @@ export class Balancer {
     return null;
   }
 
+  /**
+   * A connection to a healthy backend, trying each in turn (one that refuses is marked
+   * unhealthy until the next poll says otherwise); null when none answers.
+   */
+  dial(): Promise<net.Socket | null> {
+    const tried = new Set<string>();
+    return new Promise((resolve) => {
+      const attempt = () => {
+        const b = this.pick(tried);
+        if (!b) {
+          resolve(null);
+          return;
+        }
+        tried.add(b.name);
+        const upstream = net.connect({ host: b.host, port: b.target ?? b.port });
+        upstream.setNoDelay(true);
+        const failed = () => {
+          this.mark(b, false);
+          attempt();
+        };
+        upstream.once('error', failed);
+        upstream.once('connect', () => {
+          upstream.off('error', failed);
+          resolve(upstream);
+        });
+      };
+      attempt();
+    });
+  }
+
   private onClient(client: net.Socket): void {
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
     client.on('error', () => undefined);
+    client.setNoDelay(true);
     client.pause();
-    const tried = new Set<string>();
-    const attempt = () => {
-      const b = this.pick(tried);
-      if (!b) {
+    void this.dial().then((upstream) => {
+      if (!upstream) {
         client.destroy();
         return;
       }
-      tried.add(b.name);
-      const upstream = net.connect({ host: b.host, port: b.target ?? b.port });
-      upstream.setNoDelay(true);
-      client.setNoDelay(true);
-      let connected = false;
-      upstream.on('connect', () => {
-        connected = true;
-        this.sockets.add(upstream);
-        client.pipe(upstream);
-        upstream.pipe(client);
-        client.resume();
-      });
-      upstream.on('error', () => {
-        if (!connected) {
-          this.mark(b, false);
-          attempt();
-        }
-      });
+      if (client.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      this.sockets.add(upstream);
+      upstream.on('error', () => undefined);
       upstream.on('close', () => {
         this.sockets.delete(upstream);
-        if (connected) client.destroy();
+        client.destroy();
       });
       client.on('close', () => upstream.destroy());
-    };
-    attempt();
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.resume();
+    });
   }
 }

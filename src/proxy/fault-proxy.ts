@@ -38,6 +38,9 @@ const MAX_HELD_BYTES = 64 * 1024 * 1024;
 
 export type Direction = 'up' | 'down';
 
+/** Where a proxy connects: an address, or a function that opens the connection (null: nowhere to go). */
+export type Upstream = { host: string; port: number } | (() => Promise<net.Socket | null>);
+
 /** One direction of one proxied connection: a paced, delayable, pausable byte pipe. */
 class Pipe {
   private queue: { chunk: Buffer; at: number }[] = [];
@@ -119,8 +122,8 @@ export class FaultProxy {
   readonly bytes: Record<Direction, number> = { up: 0, down: 0 };
 
   constructor(
-    private target: { host: string; port: number },
-    readonly name = `${target.host}:${target.port}`,
+    private target: Upstream,
+    readonly name = typeof target === 'function' ? 'proxy' : `${target.host}:${target.port}`,
   ) {
     this.server = net.createServer((c) => this.onClient(c));
   }
@@ -166,7 +169,7 @@ export class FaultProxy {
   }
 
   /** Points new connections somewhere else (open ones stay where they are). */
-  setTarget(target: { host: string; port: number }): void {
+  setTarget(target: Upstream): void {
     this.target = target;
   }
 
@@ -218,23 +221,40 @@ export class FaultProxy {
 
   private connectUpstream(c: Proxied): void {
     c.pendingConnect = false;
-    const upstream = net.connect(this.target);
+    if (typeof this.target !== 'function') {
+      const upstream = net.connect(this.target);
+      this.adopt(c, upstream);
+      upstream.on('connect', () => this.pipe(c, upstream));
+      return;
+    }
+    void this.target().then((upstream) => {
+      if (!upstream) this.destroy(c);
+      else if (!this.conns.has(c)) upstream.destroy();
+      else {
+        this.adopt(c, upstream);
+        this.pipe(c, upstream);
+      }
+    });
+  }
+
+  private adopt(c: Proxied, upstream: net.Socket): void {
     upstream.setNoDelay(true);
     c.upstream = upstream;
     upstream.on('error', () => undefined);
     upstream.on('close', () => this.destroy(c));
-    upstream.on('connect', () => {
-      c.up = new Pipe(upstream, () => this.faults.up, () => this.destroy(c));
-      c.down = new Pipe(c.client, () => this.faults.down, () => this.destroy(c));
-      c.client.on('data', (d: Buffer) => {
-        this.bytes.up += d.length;
-        c.up!.push(d);
-      });
-      upstream.on('data', (d: Buffer) => {
-        this.bytes.down += d.length;
-        c.down!.push(d);
-      });
-      c.client.resume();
+  }
+
+  private pipe(c: Proxied, upstream: net.Socket): void {
+    c.up = new Pipe(upstream, () => this.faults.up, () => this.destroy(c));
+    c.down = new Pipe(c.client, () => this.faults.down, () => this.destroy(c));
+    c.client.on('data', (d: Buffer) => {
+      this.bytes.up += d.length;
+      c.up!.push(d);
     });
+    upstream.on('data', (d: Buffer) => {
+      this.bytes.down += d.length;
+      c.down!.push(d);
+    });
+    c.client.resume();
   }
 }
