@@ -38,7 +38,9 @@ export const SECRET_METADATA = 'x-ablyng-deployment-secret';
 /** Redial backoff for a link that dropped: starts here, doubles, caps below (plus jitter). */
 const REDIAL_MIN_MS = 100;
 const REDIAL_MAX_MS = 1000;
-/** A link that keeps failing to come up is logged once per this many dials. */
+/** A link failing to come up for this long (ms) is warned of; sooner is normal (a peer still choosing its globalmaster). */
+const DIAL_QUIET_MS = 5000;
+/** Then it is logged once per this many dials. */
 const LOG_EVERY_FAILURES = 30;
 /** A peer that has not said hello in this long is dropped. */
 const HELLO_TIMEOUT_MS = 5000;
@@ -146,7 +148,7 @@ export class Globalmaster {
   private readonly remote = new Map<string, RemoteInterest>();
   private readonly sessions = new Map<string, Session>();
   private readonly clients = new Map<string, grpc.Client>();
-  private readonly redial = new Map<string, { timer: NodeJS.Timeout | null; backoff: number; failures: number }>();
+  private readonly redial = new Map<string, { timer: NodeJS.Timeout | null; backoff: number; failures: number; since: number; warned: number }>();
   /** A peer's batches on their way to this region's masters, in order per channel. */
   private readonly ingests = new IngestQueue<Session>((s, batch) => this.ingest(s, batch));
   private readonly replaysAsked = new Map<string, number>();
@@ -321,12 +323,18 @@ export class Globalmaster {
 
   private scheduleRedial(peer: { region: string; host: string; port: number }, reason: string): void {
     if (!this.active) return;
-    const r = this.redial.get(peer.region) ?? { timer: null, backoff: REDIAL_MIN_MS, failures: 0 };
+    const r = this.redial.get(peer.region) ?? { timer: null, backoff: REDIAL_MIN_MS, failures: 0, since: this.d.now(), warned: 0 };
     if (r.timer) return;
-    // The first failed dial, then one in LOG_EVERY_FAILURES, so a long outage is visible but quiet.
-    if (r.failures++ % LOG_EVERY_FAILURES === 0) {
-      this.d.log.warn({ peer: peer.region, address: `${peer.host}:${peer.port}`, failures: r.failures, reason }, 'region link dial failed; redialling');
-    }
+    r.failures++;
+    // Once failing for DIAL_QUIET_MS, then one in LOG_EVERY_FAILURES: a long outage is visible but quiet.
+    const failingMs = this.d.now() - r.since;
+    const warn = failingMs >= DIAL_QUIET_MS && (r.warned === 0 || r.failures - r.warned >= LOG_EVERY_FAILURES);
+    if (warn) r.warned = r.failures;
+    (warn ? this.d.log.warn : this.d.log.debug).call(
+      this.d.log,
+      { peer: peer.region, address: `${peer.host}:${peer.port}`, failures: r.failures, failingMs, reason },
+      'region link dial failed; redialling',
+    );
     const delay = r.backoff + Math.random() * 100;
     r.backoff = Math.min(r.backoff * 2, REDIAL_MAX_MS);
     r.timer = setTimeout(() => {

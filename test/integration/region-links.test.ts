@@ -4,6 +4,7 @@
  * subscribers on the far side are told of the gap, never left with a silent one.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_METADATA } from '../../src/bridge/globalmaster.js';
@@ -151,5 +152,51 @@ describe('a partition longer than history', () => {
     } finally {
       closeAll(pub, sub);
     }
+  });
+});
+
+describe('a region link that cannot be dialled', () => {
+  let d: TestDeployment;
+  beforeAll(async () => {
+    d = await startDeployment({
+      regions: [
+        { name: 'r1', nodes: 1 },
+        { name: 'r2', nodes: 1 },
+      ],
+    });
+    await linksUp(d);
+  });
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  /** The node's warnings that a dial of the region link failed, with how long it had been failing. */
+  function dialWarnings(node: string): { failingMs: number }[] {
+    return readFileSync(join(d.dir, 'state', 'logs', `${node}.log`), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string; failingMs: number })
+      .filter((r) => r.level >= 40 && r.msg === 'region link dial failed; redialling');
+  }
+
+  it('is warned of once it has failed for 5 s, not at every redial before that', async () => {
+    // Start-up: the link came up without a warning, however its first dials went.
+    expect(dialWarnings('r1-n1')).toEqual([]);
+    const proxy = d.sup.regionProxies.get('r1|r2')!;
+    const cutAt = Date.now();
+    proxy.set('both', { reset: true });
+    try {
+      const [first] = await waitFor(() => (dialWarnings('r1-n1').length ? dialWarnings('r1-n1') : null), {
+        what: 'a warning that the link cannot be dialled',
+        timeoutMs: 15_000,
+      });
+      expect(Date.now() - cutAt).toBeGreaterThanOrEqual(5000);
+      expect(first!.failingMs).toBeGreaterThanOrEqual(5000);
+      // Redials go on every ≤ 1.1 s; the next warning only after 30 more failures.
+      expect(dialWarnings('r1-n1')).toHaveLength(1);
+    } finally {
+      proxy.heal();
+    }
+    await linksUp(d);
   });
 });
