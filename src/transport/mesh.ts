@@ -128,7 +128,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       if (l.state === 'closed') {
         l.state = 'connecting';
         if (this.running) this.dial(l);
-      }
+      } else this.redialNow(l);
       return;
     }
     const link = new Link(peer, address);
@@ -151,6 +151,20 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     l.queuedBytes = 0;
     l.sock?.destroy();
     l.sock = null;
+  }
+
+  /**
+   * The peer has shown it is there (it dialled us, or membership saw it come up): a
+   * redial of ours waiting out its backoff (up to RECONNECT_MAX_MS) goes now, so a
+   * restarted peer is reachable as soon as it is back. Frames queued meanwhile still
+   * leave in order once the handshake is done.
+   */
+  private redialNow(l: Link): void {
+    if (!this.running || l.state !== 'connecting' || !l.timer) return;
+    clearTimeout(l.timer);
+    l.timer = null;
+    l.backoff = RECONNECT_MIN_MS;
+    this.dial(l);
   }
 
   // ---- outbound -------------------------------------------------------------------
@@ -343,6 +357,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           }
           clearTimeout(hsTimer);
           peer = hello.node;
+          const ours = this.links.get(peer);
+          if (ours) this.redialNow(ours);
           const welcome = mac(this.o.secret, 'welcome', Buffer.from(hello.nonce), this.self, this.o.region);
           writeFrame(sock, pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: this.self, mac: welcome } } }).finish());
           continue;
