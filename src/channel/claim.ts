@@ -59,3 +59,41 @@ export function newer(a: ChannelSnapshot, b: ChannelSnapshot): boolean {
   if (a.term !== b.term) return a.term > b.term;
   return a.base + a.entries.length > b.base + b.entries.length;
 }
+
+/**
+ * Claims under way, one per channel: a request that finds one waits for it. A claim's
+ * waiters may be answered before it ends (`settle`: a handoff installed the master
+ * meanwhile); they are answered in the order they came either way.
+ */
+export class PendingClaims<T> {
+  private readonly pending = new Map<string, { p: Promise<T>; settle: (v: T) => void }>();
+
+  has(key: string): boolean {
+    return this.pending.has(key);
+  }
+
+  /** The claim under way for `key`, or a new one that `start` runs. */
+  join(key: string, start: () => Promise<T>): Promise<T> {
+    const found = this.pending.get(key);
+    if (found) return found.p;
+    let settle!: (v: T) => void;
+    let fail!: (err: unknown) => void;
+    const p = new Promise<T>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    const entry = { p, settle };
+    this.pending.set(key, entry);
+    start()
+      .then(settle, fail)
+      .finally(() => {
+        if (this.pending.get(key) === entry) this.pending.delete(key);
+      });
+    return p;
+  }
+
+  /** Answers the waiters of `key`'s claim now, if one is under way (later answers are ignored). */
+  settle(key: string, v: T): void {
+    this.pending.get(key)?.settle(v);
+  }
+}

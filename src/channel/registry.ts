@@ -34,7 +34,7 @@ import type {
 } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
-import { decideClaim, describeClaim, newer } from './claim.js';
+import { decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
 import { ChannelMaster } from './master.js';
 import { handleChannelRequest } from './requests.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
@@ -88,7 +88,8 @@ export interface RegistryMetrics {
 }
 
 export type Holding =
-  | { role: 'master'; master: ChannelMaster; replica: NodeId | null; synced: NodeId | null }
+  // syncing: a full sync under way, and to which replica (others wait for it, not send another).
+  | { role: 'master'; master: ChannelMaster; replica: NodeId | null; synced: NodeId | null; syncing: { to: NodeId; done: Promise<ReplyBody | null> } | null }
   | { role: 'replica'; state: ChannelState; from: NodeId }
   | { role: 'stale'; state: ChannelState; until: number };
 
@@ -100,7 +101,7 @@ function sleep(ms: number): Promise<void> {
 
 export class ChannelRegistry {
   private readonly holdings = new Map<ChannelKey, Holding>();
-  private readonly claims = new Map<ChannelKey, Promise<Acquired>>();
+  private readonly claims = new PendingClaims<Acquired>();
   private readonly pushing = new Set<ChannelKey>();
   private readonly tombstones = new Map<ChannelKey, ChannelSnapshot>();
   private timer: NodeJS.Timeout | null = null;
@@ -272,11 +273,7 @@ export class ChannelRegistry {
     if (owner !== this.deps.self || !this.deps.hasQuorum()) return Promise.resolve({ redirect: owner });
     const h = this.holdings.get(key);
     if (h?.role === 'master' && !h.master.isStopped) return Promise.resolve({ ok: h.master });
-    const pending = this.claims.get(key);
-    if (pending) return pending;
-    const p = this.claim(key).finally(() => this.claims.delete(key));
-    this.claims.set(key, p);
-    return p;
+    return this.claims.join(key, () => this.claim(key));
   }
 
   private async claim(key: ChannelKey): Promise<Acquired> {
@@ -364,7 +361,7 @@ export class ChannelRegistry {
     });
     const ring = this.deps.ring();
     for (const s of subscribers) if (ring.has(s)) master.subscribers.add(s);
-    this.holdings.set(key, { role: 'master', master, replica: ring.replica(key), synced: null });
+    this.holdings.set(key, { role: 'master', master, replica: ring.replica(key), synced: null, syncing: null });
     this.tombstones.delete(key);
     // The replica gets the state now, not at the next publish: what was handed over
     // (acknowledged entries, or just a new channel's epoch) survives a failover before it.
@@ -396,25 +393,24 @@ export class ChannelRegistry {
       if (replica === null) return; // a region of one node
       let reply: ReplyBody | null;
       if (h.synced !== replica) {
-        reply = await this.deps.rpc
-          .request(
-            replica,
-            { type: 'sync', channel: master.key, snapshot: master.state.snapshot(), role: 'replica' },
-            INTERNAL_REQUEST_TIMEOUT_MS,
-          )
-          .catch(() => null);
+        if (h.syncing?.to === replica) {
+          // A full sync is under way (a new master's first): these entries follow it as an
+          // update, not in a second snapshot; entries the snapshot already held are skipped.
+          await h.syncing.done;
+          continue;
+        }
+        const sync = { type: 'sync', channel: master.key, snapshot: master.state.snapshot(), role: 'replica' } as const;
+        const syncing = { to: replica, done: this.deps.rpc.request(replica, sync, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null) };
+        h.syncing = syncing;
+        reply = await syncing.done;
+        if (h.syncing === syncing) h.syncing = null;
         if (reply?.kind === 'ok') {
           h.synced = replica;
           return; // the snapshot holds these entries too
         }
       } else {
-        reply = await this.deps.rpc
-          .request(
-            replica,
-            { type: 'replicate', channel: master.key, epoch: master.epoch, entries, holds },
-            INTERNAL_REQUEST_TIMEOUT_MS,
-          )
-          .catch(() => null);
+        const update = { type: 'replicate', channel: master.key, epoch: master.epoch, entries, holds } as const;
+        reply = await this.deps.rpc.request(replica, update, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null);
         if (reply?.kind === 'ok') return;
         if (reply?.kind === 'error' && reply.error.code === NEED_SYNC) {
           // The replica dropped its copy (it went empty) or missed some: sync it at once.
@@ -473,7 +469,10 @@ export class ChannelRegistry {
     }
     this.deps.metrics?.handoff();
     this.deps.log.debug({ channel: key, from, epoch: snap.epoch, serial: snap.base + snap.entries.length }, 'channel handed to us');
-    this.install(key, snap, snap.subscribers ?? []);
+    const master = this.install(key, snap, snap.subscribers ?? []);
+    // Requests waiting on a claim of ours go now, in the order they came, rather than
+    // when the claim's round of questions ends (it will find this master and stop).
+    this.claims.settle(key, { ok: master });
     return { kind: 'ok' };
   }
 

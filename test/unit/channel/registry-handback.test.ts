@@ -1,0 +1,126 @@
+/**
+ * A channel handed to a new owner is served at once: requests waiting on the new owner's
+ * own claim go as soon as the handoff installs the master, and the new replica gets one
+ * full copy, not one per publish that came while the first was on its way.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { PendingClaims } from '../../../src/channel/claim.js';
+import type { ChannelRegistry } from '../../../src/channel/registry.js';
+import type { ChannelState } from '../../../src/channel/state.js';
+import { Ring } from '../../../src/cluster/ring.js';
+import { channelOwnedBy, makeRegion, msg, setView, startAll, stopAll, type TestNode } from '../../helpers/registry-region.js';
+import { sleep, waitFor } from '../../helpers/wait.js';
+
+let nodes: TestNode[] = [];
+afterEach(async () => {
+  await stopAll(nodes);
+  nodes = [];
+});
+
+async function trio(): Promise<[TestNode, TestNode, TestNode]> {
+  const r = makeRegion(['a', 'b', 'c']);
+  nodes.push(...r.nodes);
+  await startAll(r.nodes);
+  return r.nodes as [TestNode, TestNode, TestNode];
+}
+
+type Holdings = Map<string, { role: string; master?: { state: ChannelState; isStopped: boolean } }>;
+function liveMaster(n: TestNode, key: string): { state: ChannelState; isStopped: boolean } | null {
+  const h = (n.registry as unknown as { holdings: Holdings }).holdings.get(key);
+  return h?.role === 'master' && h.master && !h.master.isStopped ? h.master : null;
+}
+
+/** Makes a registry answer one kind of request `delayMs` late (and counts them). */
+function slow<K extends 'onClaim' | 'onSync'>(reg: ChannelRegistry, method: K, delayMs: number, only: (...args: unknown[]) => boolean = () => true): { calls: number } {
+  const seen = { calls: 0 };
+  const orig = (reg[method] as (...args: unknown[]) => unknown).bind(reg);
+  (reg as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+    if (!only(...args)) return orig(...args);
+    seen.calls++;
+    await sleep(delayMs);
+    return orig(...args);
+  };
+  return seen;
+}
+
+describe('handing a channel back to its owner', () => {
+  it("answers the requests waiting on the owner's claim as soon as the handoff installs the master", async () => {
+    const ns = await trio();
+    const [a, , c] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'c');
+    for (const n of ns) setView(n, ['a', 'b']);
+    for (let i = 0; i < 5; i++) await a.publisher.send('src', key, { type: 'publish', messages: [msg(i)] });
+    const old = ns.find((n) => n.id === new Ring(['a', 'b']).owner(key))!;
+    const other = ns.find((n) => n.id !== old.id && n.id !== 'c')!;
+    // The claim's question to the node that is neither old master nor owner takes 2 s.
+    slow(other.registry, 'onClaim', 2000);
+    setView(c, ['a', 'b', 'c']);
+    const answered: number[] = [];
+    const waiting = [0, 1, 2].map((i) => c.registry.acquire(key).then((got) => (answered.push(i), got)));
+    await sleep(100);
+    expect(answered).toEqual([]); // the claim is still asking
+    const handedAt = Date.now();
+    setView(old, ['a', 'b', 'c']); // the old master sees c as owner and hands the channel over
+    const got = await Promise.all(waiting);
+    expect(Date.now() - handedAt).toBeLessThan(1000);
+    expect(answered).toEqual([0, 1, 2]);
+    const master = liveMaster(c, key);
+    expect(master?.state.serial).toBe(5);
+    for (const g of got) expect('ok' in g && g.ok).toBe(master);
+    // The claim ends later, finds that master, and leaves it alone.
+    await sleep(2200);
+    expect(liveMaster(c, key)).toBe(master);
+  });
+
+  it('sends the new replica one full copy while publishes arrive, then the publishes as updates', async () => {
+    const ns = await trio();
+    const [a, b, c] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'c');
+    for (const n of ns) setView(n, ['a', 'b']);
+    for (let i = 0; i < 5; i++) await a.publisher.send('src', key, { type: 'publish', messages: [msg(i)] });
+    const replica = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
+    const syncs = slow(replica.registry, 'onSync', 150, (from, _k, _s, role) => from === 'c' && role === 'replica');
+    for (const n of [c, b, a]) setView(n, ['a', 'b', 'c']);
+    await waitFor(() => liveMaster(c, key), { what: 'c mastering the channel', intervalMs: 1 });
+    // Three publishes while the first copy is on its way to the replica.
+    const serials = await Promise.all([5, 6, 7].map((i) => c.publisher.send('src', key, { type: 'publish', messages: [msg(i)] })));
+    expect(serials.map((s) => s.length)).toEqual([1, 1, 1]);
+    expect(syncs.calls).toBe(1);
+    const h = replica.registry.holding(key);
+    expect(h?.role === 'replica' && h.from === 'c' && h.state.serial).toBe(8);
+  });
+});
+
+describe('PendingClaims', () => {
+  it('runs one claim per key, answers its waiters in order, early if settled, and ignores the later result', async () => {
+    const claims = new PendingClaims<string>();
+    let finish!: (v: string) => void;
+    let started = 0;
+    const start = () => {
+      started++;
+      return new Promise<string>((r) => (finish = r));
+    };
+    const order: string[] = [];
+    const p1 = claims.join('k', start).then((v) => order.push(`1:${v}`));
+    const p2 = claims.join('k', start).then((v) => order.push(`2:${v}`));
+    expect(started).toBe(1);
+    expect(claims.has('k')).toBe(true);
+    claims.settle('k', 'handed');
+    await Promise.all([p1, p2]);
+    expect(order).toEqual(['1:handed', '2:handed']);
+    // Still under way until the claim itself ends; then a new join starts a new claim.
+    expect(claims.has('k')).toBe(true);
+    finish('claimed');
+    await waitFor(() => !claims.has('k'));
+    const p3 = claims.join('k', start);
+    expect(started).toBe(2);
+    finish('again');
+    expect(await p3).toBe('again');
+  });
+
+  it('passes a failed claim on to its waiters', async () => {
+    const claims = new PendingClaims<string>();
+    await expect(claims.join('k', () => Promise.reject(new Error('no')))).rejects.toThrow('no');
+    await waitFor(() => !claims.has('k'));
+  });
+});
