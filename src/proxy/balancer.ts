@@ -7,6 +7,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Logger } from '../log.js';
+import { openSocket } from './fault-proxy.js';
 
 /** How often backends' health is polled. */
 const HEALTH_INTERVAL_MS = 500;
@@ -111,30 +112,15 @@ export class Balancer {
    * A connection to a healthy backend, trying each in turn (one that refuses is marked
    * unhealthy until the next poll says otherwise); null when none answers.
    */
-  dial(): Promise<net.Socket | null> {
+  async dial(): Promise<net.Socket | null> {
     const tried = new Set<string>();
-    return new Promise((resolve) => {
-      const attempt = () => {
-        const b = this.pick(tried);
-        if (!b) {
-          resolve(null);
-          return;
-        }
-        tried.add(b.name);
-        const upstream = net.connect({ host: b.host, port: b.target ?? b.port });
-        upstream.setNoDelay(true);
-        const failed = () => {
-          this.mark(b, false);
-          attempt();
-        };
-        upstream.once('error', failed);
-        upstream.once('connect', () => {
-          upstream.off('error', failed);
-          resolve(upstream);
-        });
-      };
-      attempt();
-    });
+    for (let b = this.pick(tried); b; b = this.pick(tried)) {
+      tried.add(b.name);
+      const upstream = await openSocket({ host: b.host, port: b.target ?? b.port });
+      if (upstream) return upstream;
+      this.mark(b, false);
+    }
+    return null;
   }
 
   private onClient(client: net.Socket): void {

@@ -41,6 +41,20 @@ export type Direction = 'up' | 'down';
 /** Where a proxy connects: an address, or a function that opens the connection (null: nowhere to go). */
 export type Upstream = { host: string; port: number } | (() => Promise<net.Socket | null>);
 
+/** A connected socket to `target` (no delay set), or null if the connection failed. */
+export function openSocket(target: { host: string; port: number }): Promise<net.Socket | null> {
+  return new Promise((resolve) => {
+    const s = net.connect(target);
+    s.setNoDelay(true);
+    const failed = () => resolve(null);
+    s.once('error', failed);
+    s.once('connect', () => {
+      s.off('error', failed);
+      resolve(s);
+    });
+  });
+}
+
 /** One direction of one proxied connection: a paced, delayable, pausable byte pipe. */
 class Pipe {
   private queue: { chunk: Buffer; at: number }[] = [];
@@ -221,30 +235,18 @@ export class FaultProxy {
 
   private connectUpstream(c: Proxied): void {
     c.pendingConnect = false;
-    if (typeof this.target !== 'function') {
-      const upstream = net.connect(this.target);
-      this.adopt(c, upstream);
-      upstream.on('connect', () => this.pipe(c, upstream));
-      return;
-    }
-    void this.target().then((upstream) => {
+    const target = this.target;
+    void (typeof target === 'function' ? target() : openSocket(target)).then((upstream) => {
       if (!upstream) this.destroy(c);
       else if (!this.conns.has(c)) upstream.destroy();
-      else {
-        this.adopt(c, upstream);
-        this.pipe(c, upstream);
-      }
+      else this.pipe(c, upstream);
     });
   }
 
-  private adopt(c: Proxied, upstream: net.Socket): void {
-    upstream.setNoDelay(true);
+  private pipe(c: Proxied, upstream: net.Socket): void {
     c.upstream = upstream;
     upstream.on('error', () => undefined);
     upstream.on('close', () => this.destroy(c));
-  }
-
-  private pipe(c: Proxied, upstream: net.Socket): void {
     c.up = new Pipe(upstream, () => this.faults.up, () => this.destroy(c));
     c.down = new Pipe(c.client, () => this.faults.down, () => this.destroy(c));
     c.client.on('data', (d: Buffer) => {

@@ -50,16 +50,27 @@ function ask(port: number, text: string): Promise<{ answer: string | null; socke
   });
 }
 
+/** A started balancer over `backends` that, like a region's link balancer, takes only the globalmaster. */
+async function linkBalancer(backends: Awaited<ReturnType<typeof backend>>[]): Promise<Balancer> {
+  const balancer = new Balancer(backends, silentLogger(), (h) => h.globalmaster === true);
+  await balancer.listen(0, '127.0.0.1');
+  cleanups.push(() => balancer.close());
+  return balancer;
+}
+
+/** A started fault proxy that connects through the balancer's choice, and its port. */
+async function proxyVia(balancer: Balancer): Promise<{ proxy: FaultProxy; port: number }> {
+  const proxy = new FaultProxy(() => balancer.dial());
+  const port = await proxy.listen();
+  cleanups.push(() => proxy.close());
+  return { proxy, port };
+}
+
 describe('a fault proxy that dials through a balancer', () => {
   it('reaches the backend the balancer picks, skipping one that is not the globalmaster', async () => {
     const a = await backend('a', { globalmaster: false });
     const b = await backend('b', { globalmaster: true });
-    const balancer = new Balancer([a, b], silentLogger(), (h) => h.globalmaster === true);
-    await balancer.listen(0, '127.0.0.1');
-    cleanups.push(() => balancer.close());
-    const proxy = new FaultProxy(() => balancer.dial(), 'a->b');
-    const port = await proxy.listen();
-    cleanups.push(() => proxy.close());
+    const { proxy, port } = await proxyVia(await linkBalancer([a, b]));
 
     for (let i = 0; i < 3; i++) expect((await ask(port, `hello ${i}`)).answer).toBe(`b:hello ${i}`);
     expect(b.sockets.size).toBe(3);
@@ -68,12 +79,7 @@ describe('a fault proxy that dials through a balancer', () => {
 
   it('applies its faults to a dialled connection (latency, both ways)', async () => {
     const b = await backend('b', { globalmaster: true });
-    const balancer = new Balancer([b], silentLogger(), (h) => h.globalmaster === true);
-    await balancer.listen(0, '127.0.0.1');
-    cleanups.push(() => balancer.close());
-    const proxy = new FaultProxy(() => balancer.dial());
-    const port = await proxy.listen();
-    cleanups.push(() => proxy.close());
+    const { proxy, port } = await proxyVia(await linkBalancer([b]));
     proxy.set('both', { latencyMs: 60 });
     const t0 = performance.now();
     const { answer } = await ask(port, 'x');
@@ -85,9 +91,7 @@ describe('a fault proxy that dials through a balancer', () => {
   it('tries the next healthy backend when one refuses', async () => {
     const dead = await backend('dead', { globalmaster: true });
     const live = await backend('live', { globalmaster: true });
-    const balancer = new Balancer([dead, live], silentLogger(), (h) => h.globalmaster === true);
-    await balancer.listen(0, '127.0.0.1');
-    cleanups.push(() => balancer.close());
+    const balancer = await linkBalancer([dead, live]);
     // Health still says yes, but the data port no longer listens.
     await new Promise<void>((r) => dead.data.close(() => r()));
     for (let i = 0; i < 3; i++) {
@@ -100,13 +104,9 @@ describe('a fault proxy that dials through a balancer', () => {
 
   it('closes the client when no backend can be reached', async () => {
     const a = await backend('a', { globalmaster: false });
-    const balancer = new Balancer([a], silentLogger(), (h) => h.globalmaster === true);
-    await balancer.listen(0, '127.0.0.1');
-    cleanups.push(() => balancer.close());
+    const balancer = await linkBalancer([a]);
     expect(await balancer.dial()).toBeNull();
-    const proxy = new FaultProxy(() => balancer.dial());
-    const port = await proxy.listen();
-    cleanups.push(() => proxy.close());
+    const { proxy, port } = await proxyVia(balancer);
     const { answer } = await ask(port, 'anyone?');
     expect(answer).toBeNull();
     await waitFor(() => proxy.connectionCount === 0, { what: 'the proxy to drop the connection' });
