@@ -330,8 +330,7 @@ export class Globalmaster {
     const failingMs = this.d.now() - r.since;
     const warn = failingMs >= DIAL_QUIET_MS && (r.warned === 0 || r.failures - r.warned >= LOG_EVERY_FAILURES);
     if (warn) r.warned = r.failures;
-    (warn ? this.d.log.warn : this.d.log.debug).call(
-      this.d.log,
+    this.d.log[warn ? 'warn' : 'debug'](
       { peer: peer.region, address: `${peer.host}:${peer.port}`, failures: r.failures, failingMs, reason },
       'region link dial failed; redialling',
     );

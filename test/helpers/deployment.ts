@@ -25,13 +25,13 @@ export interface TestDeployment {
  * given `transport: 'nats'` and `nats: { servers }` runs on those NATS servers (start them
  * with `startNats` from ./nats.js); the others on the mesh.
  */
-export async function startDeployment(o: TestTopologyOptions & { balancers?: boolean } = {}): Promise<TestDeployment> {
+export async function startDeployment(o: TestTopologyOptions & { balancers?: boolean; nodeLogLevel?: string } = {}): Promise<TestDeployment> {
   const { file, dir, topology } = await makeTopology(o);
   const sup = new Supervisor({
     topology,
     topologyFile: file,
     stateDir: join(dir, 'state'),
-    nodeLogLevel: process.env.ABLY_NG_TEST_LOG_LEVEL ?? 'info',
+    nodeLogLevel: o.nodeLogLevel ?? process.env.ABLY_NG_TEST_LOG_LEVEL ?? 'info',
     log: silentLogger(),
     balancers: o.balancers ?? false,
   });
