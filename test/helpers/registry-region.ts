@@ -3,6 +3,7 @@
  * the ring set by hand (tests make nodes disagree). Each node also has a hub of channel
  * clients, wired as a real node wires them: broadcasts, unsubs and subscription audits.
  */
+import type { ChannelMaster } from '../../src/channel/master.js';
 import { ChannelPublisher } from '../../src/channel/publisher.js';
 import { ChannelRegistry } from '../../src/channel/registry.js';
 import { auditSubscriptions } from '../../src/channel/requests.js';
@@ -86,6 +87,20 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
 export async function startAll(ns: TestNode[]): Promise<void> {
   await Promise.all(ns.map((n) => n.transport.start()));
   ns.forEach((n) => n.registry.start());
+}
+
+/** Nodes a, b and c, started, each seeing the ring of all three; added to `track` (stop them with stopAll). */
+export async function startTrio(track: TestNode[]): Promise<[TestNode, TestNode, TestNode]> {
+  const { nodes } = makeRegion(['a', 'b', 'c']);
+  track.push(...nodes);
+  await startAll(nodes);
+  return nodes as [TestNode, TestNode, TestNode];
+}
+
+/** The master a node holds for a channel and has not stopped, or null. */
+export function liveMaster(n: TestNode, key: string): ChannelMaster | null {
+  const h = n.registry.holding(key);
+  return h?.role === 'master' && !h.master.isStopped ? h.master : null;
 }
 
 export async function stopAll(ns: TestNode[]): Promise<void> {

@@ -6,9 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PendingClaims } from '../../../src/channel/claim.js';
 import type { ChannelRegistry } from '../../../src/channel/registry.js';
-import type { ChannelState } from '../../../src/channel/state.js';
 import { Ring } from '../../../src/cluster/ring.js';
-import { channelOwnedBy, makeRegion, msg, setView, startAll, stopAll, type TestNode } from '../../helpers/registry-region.js';
+import { channelOwnedBy, liveMaster, msg, setView, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
 import { sleep, waitFor } from '../../helpers/wait.js';
 
 let nodes: TestNode[] = [];
@@ -17,17 +16,21 @@ afterEach(async () => {
   nodes = [];
 });
 
-async function trio(): Promise<[TestNode, TestNode, TestNode]> {
-  const r = makeRegion(['a', 'b', 'c']);
-  nodes.push(...r.nodes);
-  await startAll(r.nodes);
-  return r.nodes as [TestNode, TestNode, TestNode];
+/**
+ * A channel owned by c in the ring of three, published on (5 messages) while c is out of
+ * every node's view: its master then is `old`, and `other` is the node that is neither.
+ */
+async function channelAwayFromC(ns: TestNode[]): Promise<{ key: string; old: TestNode; other: TestNode }> {
+  const key = channelOwnedBy(['a', 'b', 'c'], 'c');
+  for (const n of ns) setView(n, ['a', 'b']);
+  for (let i = 0; i < 5; i++) await ns[0]!.publisher.send('src', key, { type: 'publish', messages: [msg(i)] });
+  const old = ns.find((n) => n.id === new Ring(['a', 'b']).owner(key))!;
+  return { key, old, other: ns.find((n) => n.id !== old.id && n.id !== 'c')! };
 }
 
-type Holdings = Map<string, { role: string; master?: { state: ChannelState; isStopped: boolean } }>;
-function liveMaster(n: TestNode, key: string): { state: ChannelState; isStopped: boolean } | null {
-  const h = (n.registry as unknown as { holdings: Holdings }).holdings.get(key);
-  return h?.role === 'master' && h.master && !h.master.isStopped ? h.master : null;
+/** Whether a claim of the channel is still under way on the node. */
+function claiming(n: TestNode, key: string): boolean {
+  return (n.registry as unknown as { claims: PendingClaims<unknown> }).claims.has(key);
 }
 
 /** Makes a registry answer one kind of request `delayMs` late (and counts them). */
@@ -45,20 +48,16 @@ function slow<K extends 'onClaim' | 'onSync'>(reg: ChannelRegistry, method: K, d
 
 describe('handing a channel back to its owner', () => {
   it("answers the requests waiting on the owner's claim as soon as the handoff installs the master", async () => {
-    const ns = await trio();
-    const [a, , c] = ns;
-    const key = channelOwnedBy(['a', 'b', 'c'], 'c');
-    for (const n of ns) setView(n, ['a', 'b']);
-    for (let i = 0; i < 5; i++) await a.publisher.send('src', key, { type: 'publish', messages: [msg(i)] });
-    const old = ns.find((n) => n.id === new Ring(['a', 'b']).owner(key))!;
-    const other = ns.find((n) => n.id !== old.id && n.id !== 'c')!;
+    const ns = await startTrio(nodes);
+    const c = ns[2];
+    const { key, old, other } = await channelAwayFromC(ns);
     // The claim's question to the node that is neither old master nor owner takes 2 s.
-    slow(other.registry, 'onClaim', 2000);
+    const asked = slow(other.registry, 'onClaim', 2000);
     setView(c, ['a', 'b', 'c']);
     const answered: number[] = [];
     const waiting = [0, 1, 2].map((i) => c.registry.acquire(key).then((got) => (answered.push(i), got)));
-    await sleep(100);
-    expect(answered).toEqual([]); // the claim is still asking
+    await waitFor(() => asked.calls > 0, { what: "c's claim asking the other node", intervalMs: 1 });
+    expect(answered).toEqual([]); // the claim waits 2 s for that answer
     const handedAt = Date.now();
     setView(old, ['a', 'b', 'c']); // the old master sees c as owner and hands the channel over
     const got = await Promise.all(waiting);
@@ -67,17 +66,16 @@ describe('handing a channel back to its owner', () => {
     const master = liveMaster(c, key);
     expect(master?.state.serial).toBe(5);
     for (const g of got) expect('ok' in g && g.ok).toBe(master);
+    expect(claiming(c, key)).toBe(true);
     // The claim ends later, finds that master, and leaves it alone.
-    await sleep(2200);
+    await waitFor(() => !claiming(c, key), { what: "the end of c's claim", timeoutMs: 5000 });
     expect(liveMaster(c, key)).toBe(master);
   });
 
   it('sends the new replica one full copy while publishes arrive, then the publishes as updates', async () => {
-    const ns = await trio();
+    const ns = await startTrio(nodes);
     const [a, b, c] = ns;
-    const key = channelOwnedBy(['a', 'b', 'c'], 'c');
-    for (const n of ns) setView(n, ['a', 'b']);
-    for (let i = 0; i < 5; i++) await a.publisher.send('src', key, { type: 'publish', messages: [msg(i)] });
+    const { key } = await channelAwayFromC(ns);
     const replica = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
     const syncs = slow(replica.registry, 'onSync', 150, (from, _k, _s, role) => from === 'c' && role === 'replica');
     for (const n of [c, b, a]) setView(n, ['a', 'b', 'c']);

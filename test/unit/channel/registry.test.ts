@@ -9,7 +9,7 @@ import type { Acquired } from '../../../src/channel/registry.js';
 import type { ChannelState } from '../../../src/channel/state.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 import { Ring } from '../../../src/cluster/ring.js';
-import { channelOwnedBy, makeRegion as region, msg, setView, startAll, stopAll, type TestNode } from '../../helpers/registry-region.js';
+import { channelOwnedBy, liveMaster, msg, setView, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let nodes: TestNode[] = [];
@@ -19,13 +19,6 @@ afterEach(async () => {
   nodes = [];
 });
 
-/** Nodes a, b and c, started, each seeing the ring of all three. */
-async function trio(): Promise<[TestNode, TestNode, TestNode]> {
-  const r = region(['a', 'b', 'c']);
-  nodes.push(...r.nodes);
-  await startAll(r.nodes);
-  return r.nodes as [TestNode, TestNode, TestNode];
-}
 
 /** The master an acquire gave, or a failure naming who should have mastered the channel. */
 function mastered(got: Acquired, who: string): ChannelMaster {
@@ -33,10 +26,9 @@ function mastered(got: Acquired, who: string): ChannelMaster {
   return got.ok;
 }
 
-/** The state a node masters for a channel (through the registry's internals). */
+/** The state a node masters for a channel (a live master's), or null. */
 function masterState(n: TestNode, key: string): ChannelState | null {
-  const h = (n.registry as unknown as { holdings: Map<string, { role: string; master?: { state: ChannelState; isStopped: boolean } }> }).holdings.get(key);
-  return h?.role === 'master' && h.master && !h.master.isStopped ? h.master.state : null;
+  return liveMaster(n, key)?.state ?? null;
 }
 
 function publishedSeqs(state: ChannelState): number[] {
@@ -46,7 +38,7 @@ function publishedSeqs(state: ChannelState): number[] {
 
 describe('ChannelRegistry', () => {
   it('moves a channel to a joining node by handoff without losing, duplicating or reordering a publish', async () => {
-    const ns = await trio();
+    const ns = await startTrio(nodes);
     const [a, b, c] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'c');
     // Start with c outside the ring: the channel lives elsewhere first.
@@ -77,7 +69,7 @@ describe('ChannelRegistry', () => {
   });
 
   it('promotes the replica when the master dies, with every acknowledged publish and in order', async () => {
-    const ns = await trio();
+    const ns = await startTrio(nodes);
     const [a, , c] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'b');
     const replica = new Ring(['a', 'b', 'c']).replica(key)!;
@@ -107,7 +99,7 @@ describe('ChannelRegistry', () => {
   });
 
   it('stalls rather than forks while the old master does not yet see the new owner', async () => {
-    const ns = await trio();
+    const ns = await startTrio(nodes);
     const [a, b, c] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'c');
     for (const n of ns) setView(n, ['a', 'b']);
@@ -128,7 +120,7 @@ describe('ChannelRegistry', () => {
   });
 
   it('keeps a channel its leaving master created but never published on: the claim asks the leaving node', async () => {
-    const ns = await trio();
+    const ns = await startTrio(nodes);
     const [a, b, c] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'a');
     // a's copy to the replica and its handoff are both slow to arrive: they are held.
@@ -156,7 +148,7 @@ describe('ChannelRegistry', () => {
   });
 
   it('answers a probe (does anyone hold the channel?) with no history and no dedup window, from master and replica alike', async () => {
-    const ns = await trio();
+    const ns = await startTrio(nodes);
     const [a] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'a');
     const replica = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
@@ -180,7 +172,7 @@ describe('ChannelRegistry', () => {
   });
 
   it('keeps the epoch of a channel with no publish yet when its master dies: the replica learns it at creation', async () => {
-    const ns = await trio();
+    const ns = await startTrio(nodes);
     const [, b] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'b');
     const replica = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
@@ -199,7 +191,7 @@ describe('ChannelRegistry', () => {
   });
 
   it('copies a channel handed to a new master to its replica at once, before any publish', async () => {
-    const ns = await trio();
+    const ns = await startTrio(nodes);
     const [a, b, c] = ns;
     const key = channelOwnedBy(['a', 'b', 'c'], 'c');
     for (const n of ns) setView(n, ['a', 'b']);
@@ -215,7 +207,7 @@ describe('ChannelRegistry', () => {
   });
 
   it('does not wait long for a leaving peer that no longer answers', async () => {
-    const ns = await trio();
+    const ns = await startTrio(nodes);
     const [a, b, c] = ns;
     await a.transport.stop(); // said goodbye, and went before answering anything
     for (const n of [b, c]) setView(n, ['b', 'c'], ['a']);
