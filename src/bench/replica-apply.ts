@@ -3,14 +3,16 @@
  * (sample-entries.ts) decoded from their LogEntryList bytes, as they arrive, and applied
  * to a fresh replica state (`ChannelState.applyEntries`), R rounds; beside it in each round, the same ids
  * inserted into a fresh Map, which is what the dedup window did per entry before it
- * indexed on first lookup. With `--expose-gc`, also the heap the replica holds per entry
- * (the entry itself, its log slot and its dedup slot).
+ * indexed on first lookup. With `--expose-gc`, also the memory the replica holds per
+ * entry (its log's bytes and slots, its dedup slot): the JS heap and the array buffers
+ * outside it.
  * Figures are medians over rounds.
  * Usage: node [--expose-gc] dist/bench/replica-apply.js [--rounds R] [--out DIR]
  *        → one JSON line on stdout; with --out, also DIR/replica-apply-<date>.json.
  */
 import { ChannelState, type ChannelSettings } from '../channel/state.js';
 import { entryListCodec } from '../transport/entry-codec.js';
+import { decodeSnapshotEntries } from '../transport/entry-lists.js';
 import { SAMPLE_STORED_AT, sampleBatch } from './sample-entries.js';
 import { argOf, emitResult, median } from './util.js';
 
@@ -20,9 +22,11 @@ const SETTINGS: ChannelSettings = { region: 'us', historyMs: 600_000, dedupMs: 1
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
+/** The JS heap and the buffers outside it (where a channel log keeps its entries). */
 function heapAfterGc(): number {
   for (let i = 0; i < 3; i++) gc!();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 interface Round {
@@ -34,8 +38,9 @@ interface Round {
 function round(encoded: Buffer[]): Round {
   const entries = BATCH * encoded.length;
   const before = gc ? heapAfterGc() : 0;
-  // As on the wire: every round decodes fresh strings.
-  let decoded = encoded.map((b) => entryListCodec.decodeLogEntryList(b));
+  // As on the wire: every round decodes fresh strings, and the log is given the bytes
+  // the entries came in (as a replica's is, and a snapshot's receiver).
+  let decoded = encoded.map((b) => decodeSnapshotEntries(b));
   const replica = ChannelState.fresh('bench:replica-apply', SETTINGS, SAMPLE_STORED_AT);
   let t = process.hrtime.bigint();
   for (const d of decoded) replica.applyEntries(d);

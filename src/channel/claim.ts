@@ -55,9 +55,21 @@ function newest(copies: readonly ChannelSnapshot[]): ChannelSnapshot | null {
  * Whether copy a supersedes copy b: a later mastership (term) wins; within one term, the
  * copy that got further. (Two epochs meet only after state was lost: the same rule applies.)
  */
-export function newer(a: ChannelSnapshot, b: ChannelSnapshot): boolean {
-  if (a.term !== b.term) return a.term > b.term;
-  return a.base + a.entries.length > b.base + b.entries.length;
+export function newer(a: ChannelSnapshot | Standing, b: ChannelSnapshot | Standing): boolean {
+  const x = standing(a);
+  const y = standing(b);
+  if (x.term !== y.term) return x.term > y.term;
+  return x.serial > y.serial;
+}
+
+/** How far a copy got: its mastership term and its last serial. */
+export interface Standing {
+  term: number;
+  serial: number;
+}
+
+function standing(s: ChannelSnapshot | Standing): Standing {
+  return 'serial' in s ? s : { term: s.term, serial: s.base + s.entries.length };
 }
 
 /**

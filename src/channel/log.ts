@@ -1,7 +1,19 @@
 /**
  * A channel's retained stream: entries with contiguous serials, dropped from the front
  * when older than the retention period or past the count cap. Pure: time is passed in.
+ *
+ * Entries are held encoded, each as a LogEntryList element (`entry-codec.ts`), side by
+ * side in a few large buffers, with each one's stored-at time, kind and place in typed
+ * arrays; they are decoded when read. Held as objects, a retained entry was about seven
+ * of them (entry, origin, message, id, serial, data…), each copied twice by the young
+ * generation's collector before it reached the old one, and marked by every full
+ * collection for as long as it lived: in a heal catch-up, where every entry is kept, the
+ * scavenges took a quarter of the nodes' time. To the collector the log is now a handful
+ * of buffers and five typed arrays, whatever it holds. Reads (a client's resume, REST
+ * history, another region's replay, a full copy to a replica) decode what they return;
+ * the hot path (a master's batch, replicated and broadcast) never reads the log.
  */
+import { entryListCodec } from '../transport/entry-codec.js';
 import type { LogEntry } from './entry.js';
 
 export interface HistoryQuery {
@@ -20,23 +32,46 @@ export interface HistoryQuery {
   kind: LogEntry['kind'];
 }
 
+/** Buffers grow with what the log holds, from this… */
+const MIN_CHUNK = 1024;
+/** …to this (an entry larger than that gets a buffer of its own size). */
+const MAX_CHUNK = 256 * 1024;
+/** Slots the typed arrays start with. */
+const MIN_SLOTS = 16;
+const MESSAGE = 0;
+const PRESENCE = 1;
+
 export class ChannelLog {
-  private entries: LogEntry[] = [];
+  // One slot per retained entry, slots head..tail-1 in serial order: slot i holds serial
+  // base + 1 + (i - head).
+  private storedAt = new Float64Array(MIN_SLOTS);
+  private kind = new Uint8Array(MIN_SLOTS);
+  /** The entry's buffer (chunk number) and where its bytes are in it. */
+  private chunkOf = new Int32Array(MIN_SLOTS);
+  private offset = new Int32Array(MIN_SLOTS);
+  private length = new Int32Array(MIN_SLOTS);
   private head = 0;
+  private tail = 0;
   /** Every serial ≤ this one is gone (or never existed). */
   private base: number;
+  private chunks: Buffer[] = [];
+  /** Chunk number of chunks[0] (chunk numbers only grow). */
+  private chunkBase = 0;
+  /** Bytes used in the newest chunk. */
+  private used = 0;
+  private held = 0;
 
   constructor(base = 0) {
     this.base = base;
   }
 
   get size(): number {
-    return this.entries.length - this.head;
+    return this.tail - this.head;
   }
 
   /** Serial of the newest entry ever appended (the base when none survive). */
   get lastSerial(): number {
-    return this.size > 0 ? this.entries[this.entries.length - 1]!.serial : this.base;
+    return this.base + this.size;
   }
 
   /** The highest serial that has been dropped; resuming from below it leaves a gap. */
@@ -45,14 +80,67 @@ export class ChannelLog {
   }
 
   get lastStoredAt(): number | undefined {
-    return this.size > 0 ? this.entries[this.entries.length - 1]!.storedAt : undefined;
+    return this.size > 0 ? this.storedAt[this.tail - 1] : undefined;
   }
 
-  append(e: LogEntry): void {
+  /** Bytes of the buffers holding the entries (used or not). */
+  get bytes(): number {
+    return this.held;
+  }
+
+  /**
+   * `element`: the entry's bytes as a LogEntryList element, where the caller has them (a
+   * replica, from the master's list); otherwise they are encoded here.
+   */
+  append(e: LogEntry, element?: Uint8Array): void {
     if (e.serial !== this.lastSerial + 1) {
       throw new Error(`log append out of order: ${e.serial} after ${this.lastSerial}`);
     }
-    this.entries.push(e);
+    const bytes = element ?? entryListCodec.logEntryElement(e);
+    const chunk = this.place(bytes);
+    if (this.tail === this.storedAt.length) this.makeRoom();
+    const i = this.tail++;
+    this.storedAt[i] = e.storedAt;
+    this.kind[i] = e.kind === 'message' ? MESSAGE : PRESENCE;
+    this.chunkOf[i] = chunk;
+    this.offset[i] = this.used - bytes.length;
+    this.length[i] = bytes.length;
+  }
+
+  /** Copies `bytes` after the newest chunk's last, or into a new chunk; returns the chunk number. */
+  private place(bytes: Uint8Array): number {
+    let chunk = this.chunks[this.chunks.length - 1];
+    if (!chunk || chunk.length - this.used < bytes.length) {
+      chunk = Buffer.allocUnsafeSlow(Math.max(bytes.length, Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, this.held))));
+      this.chunks.push(chunk);
+      this.held += chunk.length;
+      this.used = 0;
+    }
+    chunk.set(bytes, this.used);
+    this.used += bytes.length;
+    return this.chunkBase + this.chunks.length - 1;
+  }
+
+  /** A free slot at the tail: moves the slots down if half are free, else doubles them. */
+  private makeRoom(): void {
+    const n = this.size;
+    const cap = this.head * 2 >= this.storedAt.length ? this.storedAt.length : this.storedAt.length * 2;
+    const move = <T extends Float64Array | Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      if (cap === a.length) {
+        a.copyWithin(0, this.head, this.tail);
+        return a;
+      }
+      const b = make(cap);
+      b.set(a.subarray(this.head, this.tail));
+      return b;
+    };
+    this.storedAt = move(this.storedAt, (c) => new Float64Array(c));
+    this.kind = move(this.kind, (c) => new Uint8Array(c));
+    this.chunkOf = move(this.chunkOf, (c) => new Int32Array(c));
+    this.offset = move(this.offset, (c) => new Int32Array(c));
+    this.length = move(this.length, (c) => new Int32Array(c));
+    this.head = 0;
+    this.tail = n;
   }
 
   /** Whether every entry after `serial` is still held. */
@@ -60,38 +148,114 @@ export class ChannelLog {
     return serial >= this.base && serial <= this.lastSerial;
   }
 
+  private slot(serial: number): number {
+    return this.head + (serial - this.base - 1);
+  }
+
   /** Entries with serial in (after, upto]; null when some of them are gone. */
   range(after: number, upto = this.lastSerial): LogEntry[] | null {
     if (!this.covers(after)) return null;
     const hi = Math.min(upto, this.lastSerial);
     if (hi <= after) return [];
-    const first = this.head + (after + 1 - (this.base + 1));
-    const last = this.head + (hi - (this.base + 1));
-    return this.entries.slice(first, last + 1);
+    return this.decode(this.slot(after + 1), this.slot(hi) + 1);
+  }
+
+  /** The entries of these serials (each retained, ascending), in that order. */
+  pick(serials: readonly number[]): LogEntry[] {
+    return this.decodeSlots(serials.map((s) => this.slot(s)));
+  }
+
+  /**
+   * The LogEntryList of the entries with serial in (after, upto], all retained: the bytes
+   * as held (a view of them, when they are in one buffer; held bytes are never changed).
+   */
+  encoded(after: number, upto: number): Buffer {
+    const from = this.slot(after + 1);
+    const to = this.slot(upto) + 1;
+    const parts: Buffer[] = [];
+    let i = from;
+    while (i < to) {
+      const chunk = this.chunkOf[i]!;
+      let j = i + 1;
+      while (j < to && this.chunkOf[j] === chunk) j++;
+      parts.push(this.chunks[chunk - this.chunkBase]!.subarray(this.offset[i]!, this.offset[j - 1]! + this.length[j - 1]!));
+      i = j;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /** When the entry of `serial` (retained) was stored. */
+  storedAtOf(serial: number): number {
+    return this.storedAt[this.slot(serial)]!;
   }
 
   /** Drops entries stored before `now - retentionMs`, and the oldest beyond `maxEntries`. */
   expire(now: number, retentionMs: number, maxEntries: number): number {
     const cutoff = now - retentionMs;
     let dropped = 0;
-    while (this.size > 0) {
-      const e = this.entries[this.head]!;
-      if (e.storedAt >= cutoff && this.size <= maxEntries) break;
-      this.base = e.serial;
-      this.entries[this.head] = undefined as unknown as LogEntry;
+    while (this.size > 0 && (this.storedAt[this.head]! < cutoff || this.size > maxEntries)) {
       this.head++;
+      this.base++;
       dropped++;
     }
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
+    if (dropped > 0) this.dropChunks();
     return dropped;
+  }
+
+  /** Lets go of the chunks no retained entry is in. */
+  private dropChunks(): void {
+    if (this.size === 0) {
+      this.chunkBase += this.chunks.length;
+      this.chunks = [];
+      this.held = 0;
+      this.used = 0;
+      this.head = this.tail = 0;
+      return;
+    }
+    const first = this.chunkOf[this.head]!;
+    while (this.chunkBase < first) {
+      this.held -= this.chunks.shift()!.length;
+      this.chunkBase++;
+    }
   }
 
   /** All retained entries, oldest first. */
   all(): LogEntry[] {
-    return this.entries.slice(this.head);
+    return this.decode(this.head, this.tail);
+  }
+
+  /** The entries of slots [from, to): one decode per run of them in one chunk. */
+  private decode(from: number, to: number): LogEntry[] {
+    const out: LogEntry[] = [];
+    let i = from;
+    while (i < to) {
+      const chunk = this.chunkOf[i]!;
+      let j = i + 1;
+      while (j < to && this.chunkOf[j] === chunk) j++;
+      const buf = this.chunks[chunk - this.chunkBase]!;
+      const list = entryListCodec.decodeLogEntryList(buf.subarray(this.offset[i]!, this.offset[j - 1]! + this.length[j - 1]!));
+      if (list.length !== j - i) throw new Error(`channel log: ${list.length} entries decoded where ${j - i} are held`);
+      for (let k = 0; k < list.length; k++) {
+        const e = list[k]!;
+        e.storedAt = this.storedAt[i + k]!; // exact, where the wire has whole milliseconds
+        out.push(e);
+      }
+      i = j;
+    }
+    return out;
+  }
+
+  /** The entries of these slots (ascending), one decode per run of consecutive ones. */
+  private decodeSlots(slots: readonly number[]): LogEntry[] {
+    const out: LogEntry[] = [];
+    let k = 0;
+    while (k < slots.length) {
+      let m = k + 1;
+      while (m < slots.length && slots[m] === slots[m - 1]! + 1) m++;
+      for (const e of this.decode(slots[k]!, slots[m - 1]! + 1)) out.push(e);
+      k = m;
+    }
+    return out;
   }
 
   /**
@@ -99,37 +263,42 @@ export class ChannelLog {
    * `limit`, after the cursor. Returns the page and whether more match.
    */
   query(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
-    const items: LogEntry[] = [];
+    const picked: number[] = [];
     const fwd = q.direction === 'forwards';
+    const kind = q.kind === 'message' ? MESSAGE : PRESENCE;
     const lo = this.head;
-    const hi = this.entries.length - 1;
+    const hi = this.tail - 1;
     let i = fwd ? lo : hi;
-    // Jump to the cursor: serials are contiguous, so the index follows from the serial.
+    // Jump to the cursor: serials are contiguous, so the slot follows from the serial.
     if (q.cursor !== undefined) {
-      const idx = this.head + (q.cursor - (this.base + 1));
+      const idx = this.slot(q.cursor);
       i = fwd ? Math.max(lo, idx + 1) : Math.min(hi, idx - 1);
     }
-    if (q.untilSerial !== undefined && !fwd) {
-      i = Math.min(i, this.head + (q.untilSerial - (this.base + 1)));
-    }
+    if (q.untilSerial !== undefined && !fwd) i = Math.min(i, this.slot(q.untilSerial));
+    let more = false;
     for (; fwd ? i <= hi : i >= lo; fwd ? i++ : i--) {
-      const e = this.entries[i]!;
-      if (q.untilSerial !== undefined && e.serial > q.untilSerial) {
+      const serial = this.base + 1 + (i - this.head);
+      const at = this.storedAt[i]!;
+      if (q.untilSerial !== undefined && serial > q.untilSerial) {
         if (fwd) break;
         continue;
       }
-      if (q.end !== undefined && e.storedAt > q.end) {
+      if (q.end !== undefined && at > q.end) {
         if (fwd) break;
         continue;
       }
-      if (q.start !== undefined && e.storedAt < q.start) {
+      if (q.start !== undefined && at < q.start) {
         if (fwd) continue;
         break;
       }
-      if (e.kind !== q.kind) continue;
-      if (items.length === q.limit) return { items, more: true };
-      items.push(e);
+      if (this.kind[i] !== kind) continue;
+      if (picked.length === q.limit) {
+        more = true;
+        break;
+      }
+      picked.push(i);
     }
-    return { items, more: false };
+    if (fwd) return { items: this.decodeSlots(picked), more };
+    return { items: this.decodeSlots(picked.reverse()).reverse(), more };
   }
 }

@@ -457,7 +457,7 @@ export class ChannelRegistry {
       // acknowledged entry; anything more in the push was never acknowledged.
       return { kind: 'ok' };
     }
-    if (h && h.role !== 'master' && newer(h.state.snapshot(), snap)) {
+    if (h && h.role !== 'master' && newer({ term: h.state.term, serial: h.state.serial }, snap)) {
       // We hold a copy of a later mastership than the sender's: keep it.
       return { kind: 'ok' };
     }

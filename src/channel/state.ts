@@ -14,6 +14,8 @@ import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.
 import { DedupWindow } from './dedup.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
+import { entryListCodec } from '../transport/entry-codec.js';
+import { receivedBytes, rememberLogEntries } from '../transport/entry-lists.js';
 import { PresenceSet, type PresenceMember } from './presence.js';
 
 export interface ChannelSettings {
@@ -117,7 +119,8 @@ export class ChannelState {
     st.presenceSet = PresenceSet.restore(s.presence);
     for (const o of s.origins) st.origins.set(o.region, o);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
-    for (const e of s.entries) st.record(e);
+    const element = receivedElements(s.entries);
+    for (let i = 0; i < s.entries.length; i++) st.record(s.entries[i]!, element?.(i));
     st.lastChannelSerial = s.entries.length ? s.entries[s.entries.length - 1]!.channelSerial : st.formatAt(s.base);
     return st;
   }
@@ -132,10 +135,17 @@ export class ChannelState {
       localSeq: this.localSeq,
       origins: [...this.origins.values()],
       lastStoredAt: this.lastStoredAt,
-      entries: data ? this.log.all() : [],
+      entries: data ? this.retainedEntries() : [],
       dedup: data ? this.dedup.entries() : [],
       presence: data ? this.presenceSet.snapshot() : [],
     };
+  }
+
+  /** Every retained entry, with the log's bytes of them remembered for the wire. */
+  private retainedEntries(): LogEntry[] {
+    const entries = this.log.all();
+    if (entries.length) rememberLogEntries(entries, this.log.encoded(this.log.baseSerial, this.log.lastSerial));
+    return entries;
   }
 
   get presence(): PresenceSet {
@@ -205,8 +215,8 @@ export class ChannelState {
     return { entries, serials };
   }
 
-  private record(e: LogEntry): void {
-    this.log.append(e);
+  private record(e: LogEntry, element?: Uint8Array): void {
+    this.log.append(e, element);
     if (e.origin.region !== this.settings.region) return;
     if (this.localIdx.length === this.localHead) this.localFirstSeq = e.origin.seq;
     this.localIdx.push(e.serial);
@@ -246,27 +256,25 @@ export class ChannelState {
     let from = sameEpoch ? afterSeq + 1 : firstRetained;
     const gap = !sameEpoch || from < firstRetained;
     if (from < firstRetained) from = firstRetained;
-    const entries: LogEntry[] = [];
-    for (let seq = from; seq <= this.localSeq && entries.length < limit; seq++) {
+    const serials: number[] = [];
+    for (let seq = from; seq <= this.localSeq && serials.length < limit; seq++) {
       const serial = this.localIdx[this.localHead + (seq - this.localFirstSeq)];
       if (serial === undefined || serial > upto) break;
-      const e = this.log.range(serial - 1, serial)?.[0];
-      if (e) entries.push(e);
+      serials.push(serial);
     }
-    return { startSeq: from - 1, gap, entries };
+    return { startSeq: from - 1, gap, entries: this.log.pick(serials) };
   }
 
   /** This region's own entries stored since `since` (ms), up to serial `upto`, oldest first (the newest `limit`). */
   localSince(since: number, upto: number, limit: number): { startSeq: number; entries: LogEntry[] } {
-    const entries: LogEntry[] = [];
-    for (let i = this.localIdx.length - 1; i >= this.localHead && entries.length < limit; i--) {
+    const serials: number[] = [];
+    for (let i = this.localIdx.length - 1; i >= this.localHead && serials.length < limit; i--) {
       const serial = this.localIdx[i]!;
       if (serial > upto) continue;
-      const e = this.log.range(serial - 1, serial)?.[0];
-      if (!e || e.storedAt < since) break;
-      entries.push(e);
+      if (serial <= this.log.baseSerial || this.log.storedAtOf(serial) < since) break;
+      serials.push(serial);
     }
-    entries.reverse();
+    const entries = this.log.pick(serials.reverse());
     const startSeq = entries.length ? entries[0]!.origin.seq - 1 : this.seqAt(upto);
     return { startSeq, entries };
   }
@@ -459,9 +467,11 @@ export class ChannelState {
    * answers with a full snapshot.
    */
   applyEntries(entries: readonly LogEntry[]): void {
-    for (const e of entries) {
+    const element = receivedElements(entries);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       if (e.serial <= this.log.lastSerial) continue;
-      this.record(e);
+      this.record(e, element?.(i));
       if (e.storedAt > this.lastStoredAt) this.lastStoredAt = e.storedAt;
       if (e.origin.region === this.settings.region) {
         if (e.origin.seq > this.localSeq) this.localSeq = e.origin.seq;
@@ -476,6 +486,18 @@ export class ChannelState {
       this.lastChannelSerial = e.channelSerial;
     }
     if (entries.length) this.trim(this.lastStoredAt);
+  }
+
+  /**
+   * The LogEntryList of these entries as the log holds them, when they are consecutive
+   * entries of it, all still retained (a master's batch); else null.
+   */
+  encodedRun(entries: readonly LogEntry[]): Buffer | null {
+    const first = entries[0];
+    const last = entries[entries.length - 1];
+    if (!first || !last || last.serial - first.serial + 1 !== entries.length) return null;
+    if (first.serial <= this.log.baseSerial || last.serial > this.log.lastSerial) return null;
+    return this.log.encoded(first.serial - 1, last.serial);
   }
 
   hasOrdered(id: string): boolean {
@@ -513,4 +535,16 @@ export class ChannelState {
   get retained(): number {
     return this.log.size;
   }
+}
+
+/**
+ * Entry i's bytes in the list these entries came over the wire as (the master's, for a
+ * replica or a snapshot), or null: a log keeps them as they came rather than encoding
+ * each entry again.
+ */
+function receivedElements(entries: readonly LogEntry[]): ((i: number) => Uint8Array) | null {
+  const list = receivedBytes(entries);
+  const at = list ? entryListCodec.logEntryElements(list) : null;
+  if (!list || at?.length !== entries.length + 1) return null;
+  return (i) => list.subarray(at[i], at[i + 1]);
 }

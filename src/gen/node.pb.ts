@@ -171,6 +171,11 @@ export interface ChannelSnapshot {
   /** mastership generation */
   term: number;
   presence: PresenceMember[];
+  /**
+   * The entries as a LogEntryList's bytes (as a channel log holds them), sent instead of
+   * `entries`: a receiver takes whichever is there.
+   */
+  entryList: Buffer;
 }
 
 export interface HistoryQuery {
@@ -1709,6 +1714,7 @@ function createBaseChannelSnapshot(): ChannelSnapshot {
     subscribers: [],
     term: 0,
     presence: [],
+    entryList: Buffer.alloc(0),
   };
 }
 
@@ -1749,6 +1755,9 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
     }
     for (const v of message.presence) {
       PresenceMember.encode(v!, writer.uint32(98).fork()).join();
+    }
+    if (message.entryList.length !== 0) {
+      writer.uint32(106).bytes(message.entryList);
     }
     return writer;
   },
@@ -1860,6 +1869,14 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
             }
 
             message.presence.push(PresenceMember.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.entryList = Buffer.from(reader.bytes());
             continue;
           }
         }

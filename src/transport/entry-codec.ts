@@ -57,6 +57,8 @@ const TAG = {
 } as const;
 
 const writer = new Writer();
+/** For single entries as a channel log stores them (`logEntryElement`). */
+const elementWriter = new Writer();
 
 function writeData(w: Writer, d: MessageData | undefined): void {
   if (d === undefined) return;
@@ -308,6 +310,38 @@ export const entryListCodec = {
 
   decodeLogEntryList(bytes: Uint8Array): LogEntry[] {
     return readList(bytes, readLogEntry);
+  },
+
+  /**
+   * Where the elements of a LogEntryList start, and (last) where the list ends: element i
+   * is the bytes from [i] to [i + 1], what `decodeLogEntryList` makes entry i of. Null if
+   * the list holds anything but entries (fields a later version may add).
+   */
+  logEntryElements(bytes: Uint8Array): number[] | null {
+    const r = new Reader((Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as FastBuffer, WHAT);
+    const at: number[] = [];
+    while (r.pos < r.end) {
+      at.push(r.pos);
+      if (r.uint() !== TAG.listEntry) return null;
+      r.skip(WIRE_LEN);
+    }
+    at.push(r.pos);
+    return at;
+  },
+
+  /**
+   * One entry as an element of a LogEntryList (its tag, length and LogEntry): elements
+   * side by side are a list. The bytes are in a scratch buffer, valid until the next call.
+   */
+  logEntryElement(e: LogEntry): Uint8Array {
+    elementWriter.pos = 0;
+    try {
+      writeLogEntry(elementWriter, e);
+    } catch (err) {
+      elementWriter.pos = 0;
+      throw err;
+    }
+    return elementWriter.buf.subarray(0, elementWriter.pos);
   },
 
   /** Each entry's origin seq, stored-at time and item (the origin region and epoch are the batch's). */

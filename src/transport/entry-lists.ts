@@ -34,6 +34,32 @@ export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
 }
 
 /**
+ * The master's bytes of a list it has encoded, for an array of entries it made (a
+ * channel log holds them already: `ChannelLog.encoded`). The array must be exactly those
+ * entries, in that order, encoded by `entryListCodec`.
+ */
+export function rememberLogEntries(entries: readonly LogEntry[], bytes: Buffer): void {
+  encodedLists.set(entries, bytes);
+}
+
+/**
+ * The LogEntryList bytes entries were decoded from, for replicated entries and a
+ * snapshot's: the receiving log keeps each entry's bytes as they came.
+ */
+const receivedLists = new WeakMap<readonly LogEntry[], Uint8Array>();
+
+export function receivedBytes(entries: readonly LogEntry[]): Uint8Array | undefined {
+  return receivedLists.get(entries);
+}
+
+/** A snapshot's entries (ChannelSnapshot.entry_list). */
+export function decodeSnapshotEntries(bytes: Uint8Array): LogEntry[] {
+  const entries = entryListCodec.decodeLogEntryList(bytes);
+  receivedLists.set(entries, bytes);
+  return entries;
+}
+
+/**
  * Replicated batches waiting for their broadcast. The replica of a channel that also has
  * subscribers on its node gets each batch twice, as the same bytes: in the replicate
  * request, then in the broadcast once the master has the replica's answer. The
@@ -66,6 +92,7 @@ export function decodeLogEntries(bytes: Uint8Array, replicate = false): LogEntry
     }
   }
   const entries = entryListCodec.decodeLogEntryList(bytes);
+  if (replicate) receivedLists.set(entries, bytes);
   if (replicate && bytes.length <= REPLICATED_KEPT_BYTES) {
     replicated.push({ bytes, entries });
     replicatedBytes += bytes.length;

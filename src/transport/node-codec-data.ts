@@ -10,7 +10,7 @@ import type { HistoryQuery } from '../channel/log.js';
 import type { PresenceMember } from '../channel/presence.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
-import { ForwardedEntries } from './entry-lists.js';
+import { decodeSnapshotEntries, encodeLogEntries, ForwardedEntries } from './entry-lists.js';
 import type { ConnectionRecord, ForwardedBatch } from './messages.js';
 
 function dataToPb(d: MessageData | undefined): pb.Message['data'] {
@@ -127,7 +127,8 @@ export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
     localSeq: s.localSeq,
     origins: s.origins,
     lastStoredAt: s.lastStoredAt,
-    entries: s.entries.map(entryToPb),
+    entries: [],
+    entryList: encodeLogEntries(s.entries),
     dedup: s.dedup,
     wasMaster: s.wasMaster ?? false,
     subscribers: s.subscribers ?? [],
@@ -144,7 +145,7 @@ export function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     localSeq: p.localSeq,
     origins: p.origins,
     lastStoredAt: p.lastStoredAt,
-    entries: p.entries.map(entryFromPb),
+    entries: p.entryList.length ? decodeSnapshotEntries(p.entryList) : p.entries.map(entryFromPb),
     dedup: p.dedup,
     wasMaster: p.wasMaster,
     subscribers: p.subscribers,

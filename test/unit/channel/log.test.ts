@@ -265,4 +265,60 @@ describe('ChannelLog', () => {
       expect(query(log, { direction: 'backwards', cursor: 3 })).toEqual({ serials: [], more: false });
     });
   });
+
+  describe('entries held as bytes', () => {
+    /** Entries with every kind of field, binary data and extras among them. */
+    function rich(serial: number): LogEntry {
+      const base = { serial, channelSerial: `eu~e1~${serial.toString(36)}`, storedAt: 1_000_000 + serial, origin: { region: serial % 3 ? 'eu' : 'us', epoch: 'e1', seq: serial * 2 } };
+      if (serial % 5 === 0) {
+        return { ...base, kind: 'presence', host: `n${serial % 3}`, presence: { id: `c1:${serial}:0`, action: 2, clientId: 'ann', connectionId: 'c1', data: 'here', timestamp: 17 + serial } };
+      }
+      const message: LogEntry & { kind: 'message' } = { ...base, kind: 'message', message: { id: `m${serial}`, name: 'greeting', clientId: 'bob', connectionId: 'c2', timestamp: 1.7e12 + serial } };
+      if (serial % 2) message.message.data = Buffer.from([serial & 0xff, 0, 255]);
+      else message.message.data = `héllo ${'x'.repeat(serial % 300)}`;
+      if (serial % 7 === 0) message.message.extras = { headers: { n: serial } };
+      if (serial % 11 === 0) message.message.encoding = 'json/utf-8';
+      return message;
+    }
+
+    it('returns equal entries, as new objects, across many buffers', () => {
+      const log = new ChannelLog();
+      const written = Array.from({ length: 3000 }, (_, i) => rich(i + 1));
+      for (const e of written) log.append(e);
+      expect(log.bytes).toBeGreaterThan(256 * 1024); // more than one chunk
+      const back = log.all();
+      expect(back).toEqual(written);
+      expect(back[0]).not.toBe(written[0]);
+      expect(log.range(1499, 1502)).toEqual(written.slice(1499, 1502));
+      expect(log.pick([2, 3, 4, 2000, 2999])).toEqual([2, 3, 4, 2000, 2999].map((s) => written[s - 1]));
+      expect(log.storedAtOf(2999)).toBe(written[2998]!.storedAt);
+      const presence = log.query({ direction: 'backwards', limit: 1000, kind: 'presence' });
+      expect(presence.items).toEqual(written.filter((e) => e.kind === 'presence').reverse());
+    });
+
+    it('lets go of the buffers of what has expired, and keeps what is left exact', () => {
+      const log = new ChannelLog();
+      for (let i = 1; i <= 4000; i++) log.append(rich(i));
+      const full = log.bytes;
+      log.expire(1_000_000 + 3000.5, 1000, 1_000_000); // keeps stored at ≥ …2000.5: serials 2001..4000
+      expect(log.size).toBe(2000);
+      expect(log.bytes).toBeLessThan(full * 0.75);
+      for (let i = 4001; i <= 9000; i++) log.append(rich(i)); // the slots move down and grow
+      expect(log.range(1999)).toBeNull();
+      expect(log.range(2000)!.map((e) => e.serial)).toEqual(Array.from({ length: 7000 }, (_, i) => i + 2001));
+      expect(log.range(8990, 8992)).toEqual([rich(8991), rich(8992)]);
+      log.expire(Number.MAX_SAFE_INTEGER, 0, 0);
+      expect(log.size).toBe(0);
+      expect(log.bytes).toBe(0);
+      log.append(rich(9001));
+      expect(log.all()).toEqual([rich(9001)]);
+    });
+
+    it('keeps a stored-at time that is not a whole millisecond exactly', () => {
+      const log = new ChannelLog();
+      log.append(entry(1, 1234.75));
+      expect(log.all()[0]!.storedAt).toBe(1234.75);
+      expect(log.lastStoredAt).toBe(1234.75);
+    });
+  });
 });

@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { ChannelMaster } from '../../../src/channel/master.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import { AblyError } from '../../../src/errors.js';
+import { entryListCodec } from '../../../src/transport/entry-codec.js';
+import { encodeLogEntries } from '../../../src/transport/entry-lists.js';
 import type { Broadcast } from '../../../src/transport/messages.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -13,10 +15,12 @@ const KEY = 'app:chat';
 /** A replica whose answers the test releases one at a time. */
 class HeldReplica {
   readonly calls: number[][] = [];
+  readonly batches: LogEntry[][] = [];
   private readonly pending: { resolve(): void; reject(e: unknown): void }[] = [];
 
   replicate = (_m: ChannelMaster, entries: LogEntry[]): Promise<void> => {
     this.calls.push(entries.map((e) => e.serial));
+    this.batches.push(entries);
     return new Promise<void>((resolve, reject) => this.pending.push({ resolve, reject }));
   };
 
@@ -142,3 +146,24 @@ describe('ChannelMaster group commit', () => {
     expect(master.busy).toBe(false);
   });
 });
+
+describe('ChannelMaster batch bytes', () => {
+  it('replicates and broadcasts the bytes its log holds, without encoding the batch again', async () => {
+    const encodeList = vi.spyOn(entryListCodec, 'encodeLogEntryList');
+    try {
+      const { master, replica, broadcasts } = setup();
+      const done = Promise.all([publish(master, 'a'), publish(master, 'b'), publish(master, 'c')]);
+      await waitFor(() => replica.waiting === 1);
+      const sent = replica.batches[0]!;
+      const bytes = encodeLogEntries(sent);
+      replica.answer();
+      await done;
+      expect(encodeList).not.toHaveBeenCalled();
+      expect(entryListCodec.decodeLogEntryList(bytes)).toEqual(sent);
+      expect(encodeLogEntries(broadcasts[0]!.entries)).toBe(bytes);
+    } finally {
+      encodeList.mockRestore();
+    }
+  });
+});
+

@@ -1,8 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import { parseSerial } from '../../../src/protocol/serial.js';
+import { entryListCodec } from '../../../src/transport/entry-codec.js';
+import { decodeLogEntries, encodeLogEntries } from '../../../src/transport/entry-lists.js';
+import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
 import type { Message } from '../../../src/protocol/message.js';
 
 const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 100 };
@@ -15,6 +18,13 @@ function msg(id: string, data = `data-${id}`): Message {
 
 function fresh(clock: ManualClock, s: ChannelSettings = settings): ChannelState {
   return ChannelState.fresh(KEY, s, clock.now(), EPOCH);
+}
+
+/** The state's snapshot as another node gets it in a sync. */
+function decodeNodeSnapshot(st: ChannelState) {
+  const got = decodeNodeMessage(encodeNodeMessage({ type: 'sync', rid: 1, channel: KEY, snapshot: st.snapshot(), role: 'replica' }));
+  if (got.type !== 'sync') throw new Error(`not a sync: ${got.type}`);
+  return got.snapshot;
 }
 
 const serialsOf = (es: readonly LogEntry[] | null) => es?.map((e) => e.serial) ?? null;
@@ -280,6 +290,46 @@ describe('ChannelState', () => {
       const copy = ChannelState.restore(st.snapshot(), settings);
       expect(copy.position()).toEqual(st.position());
       expect(copy.accept([msg('next')], clock.now())).toEqual(st.accept([msg('next')], clock.now()));
+    });
+  });
+
+  describe('entries as bytes', () => {
+    it("gives a master's batch as the bytes its log holds, only for consecutive entries still held", () => {
+      const clock = new ManualClock();
+      const st = fresh(clock, { ...settings, maxMessages: 5 });
+      const a = st.accept([msg('a'), msg('b'), msg('c')], clock.now()).entries;
+      expect(st.encodedRun(a)).toEqual(entryListCodec.encodeLogEntryList(a));
+      expect(st.encodedRun(a.slice(1))).toEqual(entryListCodec.encodeLogEntryList(a.slice(1)));
+      expect(st.encodedRun([a[0]!, a[2]!])).toBeNull();
+      expect(st.encodedRun([])).toBeNull();
+      st.accept([msg('d'), msg('e'), msg('f')], clock.now()); // the cap of 5 drops a
+      expect(st.encodedRun(a)).toBeNull();
+      expect(st.encodedRun(a.slice(1))).not.toBeNull();
+    });
+
+    it('keeps the bytes a replica or a snapshot came in, instead of encoding each entry again', () => {
+      const clock = new ManualClock();
+      const master = fresh(clock);
+      const sent = master.accept([msg('a'), msg('b')], clock.now()).entries;
+      const more = master.accept([msg('c')], clock.now()).entries;
+      const element = vi.spyOn(entryListCodec, 'logEntryElement');
+      try {
+        const replica = fresh(clock);
+        replica.applyEntries(decodeLogEntries(encodeLogEntries(sent), true));
+        replica.applyEntries(decodeLogEntries(encodeLogEntries(more), true));
+        const copy = ChannelState.restore(decodeNodeSnapshot(master), settings);
+        expect(element).not.toHaveBeenCalled();
+        expect(replica.snapshot()).toEqual(master.snapshot());
+        expect(copy.snapshot()).toEqual(master.snapshot());
+        // Entries that did not come as bytes are encoded.
+        const d = master.accept([msg('d')], clock.now()).entries;
+        element.mockClear();
+        replica.applyEntries(d);
+        expect(element).toHaveBeenCalledTimes(1);
+        expect(replica.snapshot()).toEqual(master.snapshot());
+      } finally {
+        element.mockRestore();
+      }
     });
   });
 

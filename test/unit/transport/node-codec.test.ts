@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import type { ChannelSnapshot } from '../../../src/channel/state.js';
+import * as pb from '../../../src/gen/node.pb.js';
+import { entryListCodec } from '../../../src/transport/entry-codec.js';
 import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
 import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js';
 import type { Message } from '../../../src/protocol/message.js';
@@ -225,6 +227,19 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
     it.each(['replica', 'handoff'] as const)('round-trips sync as %s with a whole snapshot', (role) => {
       const msg: NodeMessage = { type: 'sync', rid: 8, channel: 'app:chat', snapshot, role };
       expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it("sends a snapshot's entries as one LogEntryList, and still reads them sent one by one (an older node)", () => {
+      const msg: NodeMessage = { type: 'sync', rid: 8, channel: 'app:chat', snapshot, role: 'replica' };
+      const env = pb.Envelope.decode(encodeNodeMessage(msg));
+      const body = env.msg?.$case === 'request' ? env.msg.request.body : undefined;
+      const sent = body?.$case === 'sync' ? body.sync.snapshot! : null;
+      expect(sent?.entries).toEqual([]);
+      expect(entryListCodec.decodeLogEntryList(sent!.entryList)).toStrictEqual(entries);
+      // As a node before entry_list sent it: the entries as repeated LogEntry messages.
+      sent!.entries = pb.LogEntryList.decode(sent!.entryList).entries;
+      sent!.entryList = Buffer.alloc(0);
+      expect(decodeNodeMessage(pb.Envelope.encode(env).finish())).toStrictEqual(msg);
     });
 
     it('round-trips sync with an empty snapshot', () => {
