@@ -15,7 +15,7 @@ import { DedupWindow } from './dedup.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec } from '../transport/entry-codec.js';
-import { receivedBytes, rememberLogEntries } from '../transport/entry-lists.js';
+import { knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
 import { PresenceSet, type PresenceMember } from './presence.js';
 
 export interface ChannelSettings {
@@ -538,12 +538,12 @@ export class ChannelState {
 }
 
 /**
- * Entry i's bytes in the list these entries came over the wire as (the master's, for a
- * replica or a snapshot), or null: a log keeps them as they came rather than encoding
- * each entry again.
+ * Entry i's bytes in the list these entries are known as (the master's, for a replica;
+ * the sender's, for a snapshot, also one this node's own log gave), or null: a log keeps
+ * them as they are rather than encoding each entry again.
  */
 function receivedElements(entries: readonly LogEntry[]): ((i: number) => Uint8Array) | null {
-  const list = receivedBytes(entries);
+  const list = knownBytes(entries);
   const at = list ? entryListCodec.logEntryElements(list) : null;
   if (!list || at?.length !== entries.length + 1) return null;
   return (i) => list.subarray(at[i], at[i + 1]);

@@ -48,8 +48,13 @@ export function rememberLogEntries(entries: readonly LogEntry[], bytes: Buffer):
  */
 const receivedLists = new WeakMap<readonly LogEntry[], Uint8Array>();
 
-export function receivedBytes(entries: readonly LogEntry[]): Uint8Array | undefined {
-  return receivedLists.get(entries);
+/**
+ * The LogEntryList bytes of these entries where they are known without encoding: those
+ * they were decoded from, or those remembered for them (a log's own, for a snapshot it
+ * gave, which a promoted replica restores from).
+ */
+export function knownBytes(entries: readonly LogEntry[]): Uint8Array | undefined {
+  return receivedLists.get(entries) ?? encodedLists.get(entries);
 }
 
 /** A snapshot's entries (ChannelSnapshot.entry_list). */

@@ -307,7 +307,7 @@ describe('ChannelState', () => {
       expect(st.encodedRun(a.slice(1))).not.toBeNull();
     });
 
-    it('keeps the bytes a replica or a snapshot came in, instead of encoding each entry again', () => {
+    it('keeps the bytes a replica or a snapshot came in (or its own log gave), instead of encoding each entry again', () => {
       const clock = new ManualClock();
       const master = fresh(clock);
       const sent = master.accept([msg('a'), msg('b')], clock.now()).entries;
@@ -318,9 +318,12 @@ describe('ChannelState', () => {
         replica.applyEntries(decodeLogEntries(encodeLogEntries(sent), true));
         replica.applyEntries(decodeLogEntries(encodeLogEntries(more), true));
         const copy = ChannelState.restore(decodeNodeSnapshot(master), settings);
+        // A replica promoted to master restores its own snapshot, in the same node.
+        const promoted = ChannelState.restore(replica.snapshot(), settings);
         expect(element).not.toHaveBeenCalled();
         expect(replica.snapshot()).toEqual(master.snapshot());
         expect(copy.snapshot()).toEqual(master.snapshot());
+        expect(promoted.snapshot()).toEqual(master.snapshot());
         // Entries that did not come as bytes are encoded.
         const d = master.accept([msg('d')], clock.now()).entries;
         element.mockClear();
