@@ -9,7 +9,7 @@
  * generation's collector before it reached the old one, and marked by every full
  * collection for as long as it lived: in a heal catch-up, where every entry is kept, the
  * scavenges took a quarter of the nodes' time. To the collector the log is now a handful
- * of buffers and five typed arrays, whatever it holds. Reads (a client's resume, REST
+ * of buffers and two typed arrays, whatever it holds. Reads (a client's resume, REST
  * history, another region's replay, a full copy to a replica) decode what they return;
  * the hot path (a master's batch, replicated and broadcast) never reads the log.
  */
@@ -33,23 +33,28 @@ export interface HistoryQuery {
 }
 
 /** Buffers grow with what the log holds, from this… */
-const MIN_CHUNK = 1024;
+const MIN_CHUNK = 256;
 /** …to this (an entry larger than that gets a buffer of its own size). */
 const MAX_CHUNK = 256 * 1024;
-/** Slots the typed arrays start with. */
-const MIN_SLOTS = 16;
+/** Slots the typed arrays get at the first entry (none before it: many channels never hold one). */
+const MIN_SLOTS = 4;
 const MESSAGE = 0;
 const PRESENCE = 1;
+/** Each slot's fields in `where` (SLOT of them per slot). */
+const CHUNK = 0;
+const OFFSET = 1;
+const LENGTH = 2;
+const KIND = 3;
+const SLOT = 4;
+const NO_TIMES = new Float64Array(0);
+const NO_PLACES = new Int32Array(0);
 
 export class ChannelLog {
   // One slot per retained entry, slots head..tail-1 in serial order: slot i holds serial
   // base + 1 + (i - head).
-  private storedAt = new Float64Array(MIN_SLOTS);
-  private kind = new Uint8Array(MIN_SLOTS);
-  /** The entry's buffer (chunk number) and where its bytes are in it. */
-  private chunkOf = new Int32Array(MIN_SLOTS);
-  private offset = new Int32Array(MIN_SLOTS);
-  private length = new Int32Array(MIN_SLOTS);
+  private storedAt = NO_TIMES;
+  /** Per slot: the entry's buffer (chunk number), where its bytes are in it, how many, and its kind. */
+  private where = NO_PLACES;
   private head = 0;
   private tail = 0;
   /** Every serial ≤ this one is gone (or never existed). */
@@ -101,10 +106,11 @@ export class ChannelLog {
     if (this.tail === this.storedAt.length) this.makeRoom();
     const i = this.tail++;
     this.storedAt[i] = e.storedAt;
-    this.kind[i] = e.kind === 'message' ? MESSAGE : PRESENCE;
-    this.chunkOf[i] = chunk;
-    this.offset[i] = this.used - bytes.length;
-    this.length[i] = bytes.length;
+    const w = i * SLOT;
+    this.where[w + CHUNK] = chunk;
+    this.where[w + OFFSET] = this.used - bytes.length;
+    this.where[w + LENGTH] = bytes.length;
+    this.where[w + KIND] = e.kind === 'message' ? MESSAGE : PRESENCE;
   }
 
   /** Copies `bytes` after the newest chunk's last, or into a new chunk; returns the chunk number. */
@@ -124,21 +130,19 @@ export class ChannelLog {
   /** A free slot at the tail: moves the slots down if half are free, else doubles them. */
   private makeRoom(): void {
     const n = this.size;
-    const cap = this.head * 2 >= this.storedAt.length ? this.storedAt.length : this.storedAt.length * 2;
-    const move = <T extends Float64Array | Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      if (cap === a.length) {
-        a.copyWithin(0, this.head, this.tail);
-        return a;
-      }
-      const b = make(cap);
-      b.set(a.subarray(this.head, this.tail));
-      return b;
-    };
-    this.storedAt = move(this.storedAt, (c) => new Float64Array(c));
-    this.kind = move(this.kind, (c) => new Uint8Array(c));
-    this.chunkOf = move(this.chunkOf, (c) => new Int32Array(c));
-    this.offset = move(this.offset, (c) => new Int32Array(c));
-    this.length = move(this.length, (c) => new Int32Array(c));
+    const len = this.storedAt.length;
+    if (len > 0 && this.head * 2 >= len) {
+      this.storedAt.copyWithin(0, this.head, this.tail);
+      this.where.copyWithin(0, this.head * SLOT, this.tail * SLOT);
+    } else {
+      const cap = Math.max(MIN_SLOTS, len * 2);
+      const times = new Float64Array(cap);
+      times.set(this.storedAt.subarray(this.head, this.tail));
+      const where = new Int32Array(cap * SLOT);
+      where.set(this.where.subarray(this.head * SLOT, this.tail * SLOT));
+      this.storedAt = times;
+      this.where = where;
+    }
     this.head = 0;
     this.tail = n;
   }
@@ -170,18 +174,29 @@ export class ChannelLog {
    * as held (a view of them, when they are in one buffer; held bytes are never changed).
    */
   encoded(after: number, upto: number): Buffer {
-    const from = this.slot(after + 1);
     const to = this.slot(upto) + 1;
     const parts: Buffer[] = [];
-    let i = from;
-    while (i < to) {
-      const chunk = this.chunkOf[i]!;
-      let j = i + 1;
-      while (j < to && this.chunkOf[j] === chunk) j++;
-      parts.push(this.chunks[chunk - this.chunkBase]!.subarray(this.offset[i]!, this.offset[j - 1]! + this.length[j - 1]!));
+    for (let i = this.slot(after + 1); i < to; ) {
+      const j = this.runEnd(i, to);
+      parts.push(this.bytesOf(i, j));
       i = j;
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /** The end of the run of slots from `i` (before `to`) whose bytes are in one chunk, side by side. */
+  private runEnd(i: number, to: number): number {
+    const chunk = this.where[i * SLOT + CHUNK];
+    let j = i + 1;
+    while (j < to && this.where[j * SLOT + CHUNK] === chunk) j++;
+    return j;
+  }
+
+  /** The bytes of the slots [i, j), one run. */
+  private bytesOf(i: number, j: number): Buffer {
+    const w = this.where;
+    const last = (j - 1) * SLOT;
+    return this.chunks[w[i * SLOT + CHUNK]! - this.chunkBase]!.subarray(w[i * SLOT + OFFSET], w[last + OFFSET]! + w[last + LENGTH]!);
   }
 
   /** When the entry of `serial` (retained) was stored. */
@@ -212,7 +227,7 @@ export class ChannelLog {
       this.head = this.tail = 0;
       return;
     }
-    const first = this.chunkOf[this.head]!;
+    const first = this.where[this.head * SLOT + CHUNK]!;
     while (this.chunkBase < first) {
       this.held -= this.chunks.shift()!.length;
       this.chunkBase++;
@@ -227,13 +242,9 @@ export class ChannelLog {
   /** The entries of slots [from, to): one decode per run of them in one chunk. */
   private decode(from: number, to: number): LogEntry[] {
     const out: LogEntry[] = [];
-    let i = from;
-    while (i < to) {
-      const chunk = this.chunkOf[i]!;
-      let j = i + 1;
-      while (j < to && this.chunkOf[j] === chunk) j++;
-      const buf = this.chunks[chunk - this.chunkBase]!;
-      const list = entryListCodec.decodeLogEntryList(buf.subarray(this.offset[i]!, this.offset[j - 1]! + this.length[j - 1]!));
+    for (let i = from; i < to; ) {
+      const j = this.runEnd(i, to);
+      const list = entryListCodec.decodeLogEntryList(this.bytesOf(i, j));
       if (list.length !== j - i) throw new Error(`channel log: ${list.length} entries decoded where ${j - i} are held`);
       for (let k = 0; k < list.length; k++) {
         const e = list[k]!;
@@ -291,7 +302,7 @@ export class ChannelLog {
         if (fwd) continue;
         break;
       }
-      if (this.kind[i] !== kind) continue;
+      if (this.where[i * SLOT + KIND] !== kind) continue;
       if (picked.length === q.limit) {
         more = true;
         break;
