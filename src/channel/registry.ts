@@ -289,7 +289,7 @@ export class ChannelRegistry {
       if (h?.role === 'replica' && !ring.has(h.from)) {
         this.deps.metrics?.failover();
         this.deps.log.info({ channel: key, from: h.from }, 'promoting replica to master (failover)');
-        return { ok: this.install(key, h.state.snapshot(), []) };
+        return { ok: this.install(key, h.state, []) };
       }
       const { asked, answers, leaving } = await this.askHolders(ring, key, false);
       // A handoff may have made us master while we asked around.
@@ -306,7 +306,7 @@ export class ChannelRegistry {
         if (best) return { ok: this.install(key, best, subscribers) };
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         this.deps.metrics?.channelCreated(key);
-        return { ok: this.install(key, fresh.snapshot(), []) };
+        return { ok: this.install(key, fresh, []) };
       }
       if (this.deps.now() >= deadline) {
         return { redirect: null, error: AblyError.of('timeout', 'channel state could not be claimed in time') };
@@ -342,12 +342,13 @@ export class ChannelRegistry {
     return { asked: [...asked, ...departing], answers, leaving };
   }
 
-  private install(key: ChannelKey, snap: ChannelSnapshot, subscribers: NodeId[]): ChannelMaster {
+  /** `from`: a copy, or the replica's own state (a promotion: it becomes the master's, not copied). */
+  private install(key: ChannelKey, from: ChannelSnapshot | ChannelState, subscribers: NodeId[]): ChannelMaster {
     const prev = this.holdings.get(key);
     if (prev?.role === 'master' && !prev.master.isStopped) {
       throw new Error(`install over a live master of ${key}`);
     }
-    const state = ChannelState.restore(snap, this.deps.settings);
+    const state = from instanceof ChannelState ? from : ChannelState.restore(from, this.deps.settings);
     state.nextTerm();
     const master = new ChannelMaster(key, state, {
       now: this.deps.now,
