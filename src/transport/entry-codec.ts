@@ -334,7 +334,7 @@ export const entryListCodec = {
    * side by side are a list. The bytes are in a scratch buffer, valid until the next call.
    */
   logEntryElement(e: LogEntry): Uint8Array {
-    elementWriter.pos = 0;
+    elementWriter.reset();
     try {
       writeLogEntry(elementWriter, e);
     } catch (err) {

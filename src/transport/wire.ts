@@ -153,9 +153,14 @@ export class Writer {
   finish(): Buffer {
     const out = Buffer.allocUnsafe(this.pos);
     this.buf.copy(out, 0, 0, this.pos);
+    this.reset();
+    return out;
+  }
+
+  /** Starts over, letting go of a scratch buffer that grew large. */
+  reset(): void {
     this.pos = 0;
     if (this.buf.length > SCRATCH_KEPT_BYTES) this.buf = Buffer.allocUnsafe(64 * 1024) as FastBuffer;
-    return out;
   }
 }
 

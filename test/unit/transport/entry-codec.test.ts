@@ -211,4 +211,22 @@ describe('entry lists encoded by hand', () => {
     const small = [message(3, { data: 'small' })];
     expect(Buffer.compare(codec.encodeLogEntryList(small), generatedLog(small))).toBe(0);
   });
+
+  it('give one entry as a list element: the bytes of a one-entry list', () => {
+    for (const e of variety()) expect(Buffer.compare(codec.logEntryElement(e), generatedLog([e]))).toBe(0);
+    const list = codec.encodeLogEntryList(variety());
+    const at = codec.logEntryElements(list)!;
+    expect(at).toHaveLength(variety().length + 1);
+    expect(at[at.length - 1]).toBe(list.length);
+    variety().forEach((e, i) => expect(Buffer.compare(list.subarray(at[i], at[i + 1]), codec.logEntryElement(e))).toBe(0));
+    // A list with a field that is not an entry (a later version's) has no elements to give.
+    expect(codec.logEntryElements(Buffer.concat([list, Buffer.from(lenField(2, [1]))]))).toBeNull();
+  });
+
+  it('let go of the scratch buffer a large element grew', () => {
+    const big = message(1, { data: 'z'.repeat(5 * 1024 * 1024) });
+    expect(codec.logEntryElement(big).buffer.byteLength).toBeGreaterThan(5 * 1024 * 1024);
+    expect(codec.logEntryElement(message(2, { data: 'small' })).buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+  });
 });
+
