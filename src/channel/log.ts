@@ -174,14 +174,19 @@ export class ChannelLog {
    * as held (a view of them, when they are in one buffer; held bytes are never changed).
    */
   encoded(after: number, upto: number): Buffer {
-    const to = this.slot(upto) + 1;
+    const parts = this.parts(this.slot(after + 1), this.slot(upto) + 1);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /** The bytes of slots [from, to): one view per chunk they are in. */
+  private parts(from: number, to: number): Buffer[] {
     const parts: Buffer[] = [];
-    for (let i = this.slot(after + 1); i < to; ) {
+    for (let i = from; i < to; ) {
       const j = this.runEnd(i, to);
       parts.push(this.bytesOf(i, j));
       i = j;
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return parts;
   }
 
   /** The end of the run of slots from `i` (before `to`) whose bytes are in one chunk, side by side. */
@@ -197,6 +202,13 @@ export class ChannelLog {
     const w = this.where;
     const last = (j - 1) * SLOT;
     return this.chunks[w[i * SLOT + CHUNK]! - this.chunkBase]!.subarray(w[i * SLOT + OFFSET], w[last + OFFSET]! + w[last + LENGTH]!);
+  }
+
+  /** The ForwardedEntryList of the entries of these serials (each retained, ascending), from their bytes. */
+  forwarded(serials: readonly number[]): Buffer {
+    const parts: Buffer[] = [];
+    for (const [from, to] of spans(serials.map((s) => this.slot(s)))) parts.push(...this.parts(from, to));
+    return entryListCodec.forwardedFromLog(parts);
   }
 
   /** When the entry of `serial` (retained) was stored. */
@@ -259,13 +271,7 @@ export class ChannelLog {
   /** The entries of these slots (ascending), one decode per run of consecutive ones. */
   private decodeSlots(slots: readonly number[]): LogEntry[] {
     const out: LogEntry[] = [];
-    let k = 0;
-    while (k < slots.length) {
-      let m = k + 1;
-      while (m < slots.length && slots[m] === slots[m - 1]! + 1) m++;
-      for (const e of this.decode(slots[k]!, slots[m - 1]! + 1)) out.push(e);
-      k = m;
-    }
+    for (const [from, to] of spans(slots)) for (const e of this.decode(from, to)) out.push(e);
     return out;
   }
 
@@ -311,5 +317,16 @@ export class ChannelLog {
     }
     if (fwd) return { items: this.decodeSlots(picked), more };
     return { items: this.decodeSlots(picked.reverse()).reverse(), more };
+  }
+}
+
+/** Runs of consecutive numbers in an ascending list, as [first, last + 1). */
+function* spans(xs: readonly number[]): Generator<[number, number]> {
+  let k = 0;
+  while (k < xs.length) {
+    let m = k + 1;
+    while (m < xs.length && xs[m] === xs[m - 1]! + 1) m++;
+    yield [xs[k]!, xs[m - 1]! + 1];
+    k = m;
   }
 }

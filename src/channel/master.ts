@@ -203,7 +203,7 @@ export class ChannelMaster {
   /** This region's own entries after `afterSeq`, for another region (as replicated and broadcast). */
   replayLocal(epoch: string, afterSeq: number): { epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries } {
     const r = this.state.localAfter(epoch, afterSeq, REPLAY_PAGE, this.published.serial);
-    return { epoch: this.state.epoch, startSeq: r.startSeq, gap: r.gap, entries: ForwardedEntries.of(r.entries) };
+    return { epoch: this.state.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries };
   }
 
   /** Other regions that want this channel now (replaces the previous set). */
@@ -217,7 +217,7 @@ export class ChannelMaster {
       // (shortly before) its interest began; it deduplicates by message id.
       const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.published.serial, REPLAY_PAGE);
       this.deps.toRegions(
-        { channel: this.key, region: this.deps.region, epoch: this.state.epoch, startSeq: start.startSeq, gapBefore: false, entries: ForwardedEntries.of(start.entries) },
+        { channel: this.key, region: this.deps.region, epoch: this.state.epoch, startSeq: start.startSeq, gapBefore: false, entries: start.entries },
         r.region,
       );
     }

@@ -15,7 +15,7 @@ import { DedupWindow } from './dedup.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec } from '../transport/entry-codec.js';
-import { knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
+import { ForwardedEntries, knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
 import { PresenceSet, type PresenceMember } from './presence.js';
 
 export interface ChannelSettings {
@@ -249,7 +249,7 @@ export class ChannelState {
    * (or the epoch is not this one), so some are lost; `startSeq` is the seq before the
    * first entry returned.
    */
-  localAfter(epoch: string, afterSeq: number, limit: number, upto: number): { startSeq: number; gap: boolean; entries: LogEntry[] } {
+  localAfter(epoch: string, afterSeq: number, limit: number, upto: number): { startSeq: number; gap: boolean; entries: ForwardedEntries } {
     const retained = this.localIdx.length - this.localHead;
     const firstRetained = retained > 0 ? this.localFirstSeq : this.localSeq + 1;
     const sameEpoch = epoch === '' || epoch === this.epoch;
@@ -262,21 +262,28 @@ export class ChannelState {
       if (serial === undefined || serial > upto) break;
       serials.push(serial);
     }
-    return { startSeq: from - 1, gap, entries: this.log.pick(serials) };
+    return { startSeq: from - 1, gap, entries: this.forwarded(serials, from + serials.length - 1) };
+  }
+
+  /** This region's entries of these serials (ascending), the last at local seq `lastSeq`, as they go to another region. */
+  private forwarded(serials: readonly number[], lastSeq: number): ForwardedEntries {
+    return serials.length ? ForwardedEntries.fromBytes(this.log.forwarded(serials), serials.length, lastSeq) : ForwardedEntries.none;
   }
 
   /** This region's own entries stored since `since` (ms), up to serial `upto`, oldest first (the newest `limit`). */
-  localSince(since: number, upto: number, limit: number): { startSeq: number; entries: LogEntry[] } {
+  localSince(since: number, upto: number, limit: number): { startSeq: number; entries: ForwardedEntries } {
     const serials: number[] = [];
+    let first = -1; // the local index of the oldest taken
     for (let i = this.localIdx.length - 1; i >= this.localHead && serials.length < limit; i--) {
       const serial = this.localIdx[i]!;
       if (serial > upto) continue;
       if (serial <= this.log.baseSerial || this.log.storedAtOf(serial) < since) break;
       serials.push(serial);
+      first = i;
     }
-    const entries = this.log.pick(serials.reverse());
-    const startSeq = entries.length ? entries[0]!.origin.seq - 1 : this.seqAt(upto);
-    return { startSeq, entries };
+    if (!serials.length) return { startSeq: this.seqAt(upto), entries: ForwardedEntries.none };
+    const firstSeq = this.localFirstSeq + (first - this.localHead);
+    return { startSeq: firstSeq - 1, entries: this.forwarded(serials.reverse(), firstSeq + serials.length - 1) };
   }
 
   /** The local seq reached at serial `serial`. */

@@ -287,6 +287,47 @@ function readForwardedEntry(r: EntryReader, region: string, epoch: string): LogE
   throw malformed('forwarded entry without an item');
 }
 
+/** The origin seq of an OriginPosition (its region and epoch are the batch's). */
+function readOriginSeq(r: Reader): number {
+  let seq = 0;
+  while (r.pos < r.end) {
+    const tag = r.uint();
+    if (tag === TAG.originSeq) seq = r.uint();
+    else r.skip(tag & 7);
+  }
+  return seq;
+}
+
+/**
+ * Writes the ForwardedEntry of the LogEntry being read: its origin seq and stored-at
+ * time, and its item's bytes as they are (the same bytes `writeForwardedEntry` writes
+ * for the decoded entry).
+ */
+function forwardLogEntry(r: Reader, w: Writer): void {
+  let storedAt = 0;
+  let seq = 0;
+  let itemTag = 0;
+  let item: Buffer | null = null;
+  while (r.pos < r.end) {
+    const tag = r.uint();
+    if (tag === TAG.logStoredAt) storedAt = r.uint();
+    else if (tag === TAG.origin) seq = r.nested(readOriginSeq);
+    else if (tag === TAG.logMessage || tag === TAG.logPresence) {
+      const len = r.uint();
+      if (r.pos + len > r.end) throw malformed('truncated item');
+      item = r.buf.subarray(r.pos, r.pos + len);
+      itemTag = tag === TAG.logMessage ? TAG.fwdMessage : TAG.fwdPresence;
+      r.pos += len;
+    } else r.skip(tag & 7);
+  }
+  if (!item) throw malformed('log entry without an item');
+  const at = w.begin(TAG.listEntry);
+  writeVarintField(w, TAG.seq, seq);
+  writeVarintField(w, TAG.fwdStoredAt, storedAt);
+  w.bytes(itemTag, item);
+  w.end(at);
+}
+
 function readList<T>(bytes: Uint8Array, entry: (r: EntryReader) => T): T[] {
   const buf = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as FastBuffer;
   const r = new EntryReader(buf);
@@ -342,6 +383,27 @@ export const entryListCodec = {
       throw err;
     }
     return elementWriter.buf.subarray(0, elementWriter.pos);
+  },
+
+  /**
+   * The ForwardedEntryList of the entries in these LogEntryLists (a log's runs of
+   * them), made from their bytes without decoding them.
+   */
+  forwardedFromLog(lists: readonly Buffer[]): Buffer {
+    try {
+      for (const list of lists) {
+        const r = new Reader(list as FastBuffer, WHAT);
+        while (r.pos < r.end) {
+          const tag = r.uint();
+          if (tag === TAG.listEntry) r.nested((n) => forwardLogEntry(n, writer));
+          else r.skip(tag & 7);
+        }
+      }
+    } catch (err) {
+      writer.pos = 0;
+      throw err;
+    }
+    return writer.finish();
   },
 
   /** Each entry's origin seq, stored-at time and item (the origin region and epoch are the batch's). */

@@ -60,25 +60,27 @@ class Model {
 
 function entryOf(r: () => number, serial: number, storedAt: number): LogEntry {
   const origin = { region: r() < 0.5 ? 'eu' : 'us', epoch: 'e1', seq: serial };
-  const size = r() < 0.03 ? 20_000 + Math.floor(r() * 100_000) : Math.floor(r() * 300);
+  // Now and then a large one (as text: comparing large byte arrays is slow in the test).
+  const large = r() < 0.02;
+  const size = large ? 5_000 + Math.floor(r() * 15_000) : Math.floor(r() * 300);
   if (r() < 0.2) {
     return { kind: 'presence', serial, channelSerial: `eu~e1~${serial}`, storedAt, origin, host: 'n1', presence: { id: `p${serial}`, action: 1 + Math.floor(r() * 4), clientId: 'c', connectionId: 'k', data: 'p'.repeat(size), timestamp: storedAt } };
   }
   const message: LogEntry & { kind: 'message' } = { kind: 'message', serial, channelSerial: `eu~e1~${serial}`, storedAt, origin, message: { id: `m${serial}`, name: 'n', timestamp: storedAt } };
-  message.message.data = r() < 0.3 ? Buffer.alloc(size, serial & 0xff) : 'd'.repeat(size);
+  message.message.data = !large && r() < 0.3 ? Buffer.alloc(size, serial & 0xff) : 'd'.repeat(size);
   if (r() < 0.1) message.message.extras = { headers: { serial } };
   return message;
 }
 
 describe('ChannelLog against the model', () => {
-  for (const seed of [1, 2, 3, 4]) {
-    it(`gives the model's answers to 3,000 random operations (seed ${seed})`, () => {
+  for (const seed of [1, 2, 3]) {
+    it(`gives the model's answers to 1,500 random operations (seed ${seed})`, () => {
       const r = rng(seed);
       const log = new ChannelLog();
       const model = new Model();
       const pickSerial = () => model.base - 2 + Math.floor(r() * (model.entries.length + 5));
       let now = 1_000;
-      for (let op = 0; op < 3000; op++) {
+      for (let op = 0; op < 1500; op++) {
         const x = r();
         if (x < 0.55) {
           now += Math.floor(r() * 3);
@@ -110,14 +112,16 @@ describe('ChannelLog against the model', () => {
           expect(log.query(q)).toEqual(model.query(q));
         } else {
           const serials = model.entries.filter(() => r() < 0.2).map((e) => e.serial);
-          expect(log.pick(serials)).toEqual(serials.map((s) => model.entries[s - model.base - 1]));
+          const picked = serials.map((s) => model.entries[s - model.base - 1]!);
+          expect(log.pick(serials)).toEqual(picked);
+          expect(log.forwarded(serials)).toEqual(entryListCodec.encodeForwardedEntryList(picked));
         }
         expect([log.size, log.lastSerial, log.baseSerial, log.lastStoredAt]).toEqual([model.entries.length, model.last, model.base, model.entries.at(-1)?.storedAt]);
       }
       expect(log.all()).toEqual(model.entries);
       // What is held is what is retained: buffers of dropped entries are let go.
       const held = model.entries.reduce((n, e) => n + entryListCodec.logEntryElement(e).length, 0);
-      expect(log.bytes).toBeLessThan(held + 2 * 256 * 1024 + 130_000);
+      expect(log.bytes).toBeLessThan(held + 2 * 256 * 1024 + 20_000);
     });
   }
 });

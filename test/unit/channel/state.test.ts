@@ -4,7 +4,7 @@ import type { LogEntry } from '../../../src/channel/entry.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import { parseSerial } from '../../../src/protocol/serial.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
-import { decodeLogEntries, encodeLogEntries } from '../../../src/transport/entry-lists.js';
+import { decodeLogEntries, encodeLogEntries, ForwardedEntries } from '../../../src/transport/entry-lists.js';
 import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
 import type { Message } from '../../../src/protocol/message.js';
 
@@ -333,6 +333,26 @@ describe('ChannelState', () => {
       } finally {
         element.mockRestore();
       }
+    });
+  });
+
+  describe('this region\'s entries for another region', () => {
+    it('gives them as the ForwardedEntryList the entries themselves would make', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      for (let i = 0; i < 6; i++) {
+        clock.advance(100);
+        st.accept([msg(`a${i}`), msg(`b${i}`)], clock.now());
+      }
+      const after = st.localAfter(EPOCH, 3, 5, st.serial);
+      expect([after.startSeq, after.gap, after.entries.length, after.entries.lastSeq]).toEqual([3, false, 5, 8]);
+      expect(after.entries.encoded()).toEqual(ForwardedEntries.of(st.range(3, 8)!).encoded());
+      expect(after.entries.list('eu', EPOCH).map((e) => e.origin.seq)).toEqual([4, 5, 6, 7, 8]);
+      // Stored in the last 150 ms: the last two publishes' four entries.
+      const since = st.localSince(clock.now() - 150, st.serial, 100);
+      expect([since.startSeq, since.entries.length, since.entries.lastSeq]).toEqual([8, 4, 12]);
+      expect(since.entries.encoded()).toEqual(ForwardedEntries.of(st.range(8)!).encoded());
+      expect(st.localSince(clock.now() + 1, st.serial, 100)).toEqual({ startSeq: 12, entries: ForwardedEntries.none });
     });
   });
 

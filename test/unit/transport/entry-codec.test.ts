@@ -228,5 +228,18 @@ describe('entry lists encoded by hand', () => {
     expect(codec.logEntryElement(big).buffer.byteLength).toBeGreaterThan(5 * 1024 * 1024);
     expect(codec.logEntryElement(message(2, { data: 'small' })).buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
   });
+
+  it('make a ForwardedEntryList from LogEntryList bytes: the bytes encoding the decoded entries gives', () => {
+    const entries = variety();
+    const list = codec.encodeLogEntryList(entries);
+    const at = codec.logEntryElements(list)!;
+    const want = codec.encodeForwardedEntryList(entries);
+    expect(Buffer.compare(codec.forwardedFromLog([list]), want)).toBe(0);
+    // In several runs, as a log holds them in several buffers.
+    const cut = at[3]!;
+    expect(Buffer.compare(codec.forwardedFromLog([list.subarray(0, cut), list.subarray(cut)]), want)).toBe(0);
+    expect(codec.forwardedFromLog([]).length).toBe(0);
+    expect(() => codec.forwardedFromLog([Buffer.from(lenField(1, lenField(3, [1])))])).toThrow(/without an item/);
+  });
 });
 
