@@ -164,11 +164,6 @@ export class ChannelLog {
     return this.decode(this.slot(after + 1), this.slot(hi) + 1);
   }
 
-  /** The entries of these serials (each retained, ascending), in that order. */
-  pick(serials: readonly number[]): LogEntry[] {
-    return this.decodeSlots(serials.map((s) => this.slot(s)));
-  }
-
   /**
    * The LogEntryList of the entries with serial in (after, upto], all retained: the bytes
    * as held (a view of them, when they are in one buffer; held bytes are never changed).

@@ -204,7 +204,7 @@ export class ChannelState {
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq: this.localSeq };
       const channelSerial = this.formatAt(serial);
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message };
-      this.record(e);
+      this.recordLocal(e);
       this.dedup.addNew(message.id, channelSerial, storedAt);
       this.lastChannelSerial = channelSerial;
       entries.push(e);
@@ -213,6 +213,19 @@ export class ChannelState {
     // The count cap holds at all times, not only at the next housekeeping pass.
     if (entries.length) this.trim(storedAt);
     return { entries, serials };
+  }
+
+  /**
+   * Records an entry of this region's whose local seq was just taken: if the log refuses
+   * it (it cannot encode it), the seq is given back, so local seqs stay contiguous.
+   */
+  private recordLocal(e: LogEntry): void {
+    try {
+      this.record(e);
+    } catch (err) {
+      this.localSeq--;
+      throw err;
+    }
   }
 
   private record(e: LogEntry, element?: Uint8Array): void {
@@ -429,7 +442,7 @@ export class ChannelState {
     const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq: this.localSeq };
     const channelSerial = this.formatAt(serial);
     const e: PresenceEntry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence: ev, host };
-    this.record(e);
+    this.recordLocal(e);
     this.presenceSet.apply(ev, host);
     this.lastChannelSerial = channelSerial;
     return e;

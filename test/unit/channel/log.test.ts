@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { ChannelLog, type HistoryQuery } from '../../../src/channel/log.js';
+import { entryListCodec } from '../../../src/transport/entry-codec.js';
 
 function entry(serial: number, storedAt: number, kind: LogEntry['kind'] = 'message'): LogEntry {
   const base = { serial, channelSerial: `r~e~${serial.toString(36)}`, storedAt, origin: { region: 'r', epoch: 'e', seq: serial } };
@@ -290,7 +291,8 @@ describe('ChannelLog', () => {
       expect(back).toEqual(written);
       expect(back[0]).not.toBe(written[0]);
       expect(log.range(1499, 1502)).toEqual(written.slice(1499, 1502));
-      expect(log.pick([2, 3, 4, 2000, 2999])).toEqual([2, 3, 4, 2000, 2999].map((s) => written[s - 1]));
+      const some = [2, 3, 4, 2000, 2999];
+      expect(log.forwarded(some)).toEqual(entryListCodec.encodeForwardedEntryList(some.map((s) => written[s - 1]!)));
       expect(log.storedAtOf(2999)).toBe(written[2998]!.storedAt);
       const presence = log.query({ direction: 'backwards', limit: 1000, kind: 'presence' });
       expect(presence.items).toEqual(written.filter((e) => e.kind === 'presence').reverse());

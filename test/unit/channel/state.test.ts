@@ -337,6 +337,18 @@ describe('ChannelState', () => {
   });
 
   describe('this region\'s entries for another region', () => {
+    it('keeps local seqs contiguous when the log refuses an entry', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      st.accept([msg('a')], clock.now());
+      const bad: Message = { id: 'bad', timestamp: 0, extras: { n: 1n } as unknown as Record<string, unknown> }; // cannot be encoded
+      expect(() => st.accept([bad], clock.now())).toThrow();
+      expect(st.seq).toBe(1);
+      const next = st.accept([msg('b')], clock.now()).entries[0]!;
+      expect([next.serial, next.origin.seq]).toEqual([2, 2]);
+      expect(st.localAfter(EPOCH, 0, 10, st.serial).entries.list('eu', EPOCH).map((e) => (e.kind === 'message' ? e.message.id : e.presence.id))).toEqual(['a', 'b']);
+    });
+
     it('gives them as the ForwardedEntryList the entries themselves would make', () => {
       const clock = new ManualClock();
       const st = fresh(clock);
