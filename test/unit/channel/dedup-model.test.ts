@@ -6,17 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { DedupWindow, type DedupWindowOptions } from '../../../src/channel/dedup.js';
 import { MapDedupWindow as ReferenceWindow } from '../../../src/bench/map-dedup.js';
-
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../helpers/rng.js';
 
 const SHAPES = [(i: number) => `conn-${i}:${i % 7}:0`, (i: number) => `é${i}ü`, (i: number) => `😀${i}`, (i: number) => `id${i}`];
 
