@@ -14,7 +14,7 @@ import { AblyError, type ErrorInfo } from '../errors.js';
 import { RateLimiter } from '../rate.js';
 import { sizeEstimate } from '../protocol/frames.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
-import { ForwardedEntries, MAX_MERGED_BYTES, MAX_MERGED_ENTRIES, rememberLogEntries } from '../transport/entry-lists.js';
+import { ForwardedEntries, MAX_MERGED_BYTES, MAX_MERGED_ENTRIES } from '../transport/entry-lists.js';
 import type { Broadcast, ForwardedBatch, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
@@ -298,8 +298,7 @@ export class ChannelMaster {
     try {
       if (this.stopped) throw this.stopped;
       // The log holds the batch encoded already: the replica and every subscribing node get those bytes.
-      const held = this.state.encodedRun(batch.entries);
-      if (held) rememberLogEntries(batch.entries, held);
+      this.state.shareEncoded(batch.entries);
       if (batch.entries.length || batch.holds.length) await this.deps.replicate(this, batch.entries, batch.holds);
       if (this.stopped) throw this.stopped;
       this.broadcast(batch.entries, batch.discontinuity);

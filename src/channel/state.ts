@@ -119,7 +119,7 @@ export class ChannelState {
     st.presenceSet = PresenceSet.restore(s.presence);
     for (const o of s.origins) st.origins.set(o.region, o);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
-    const element = receivedElements(s.entries);
+    const element = knownElements(s.entries);
     for (let i = 0; i < s.entries.length; i++) st.record(s.entries[i]!, element?.(i));
     st.lastChannelSerial = s.entries.length ? s.entries[s.entries.length - 1]!.channelSerial : st.formatAt(s.base);
     return st;
@@ -135,17 +135,10 @@ export class ChannelState {
       localSeq: this.localSeq,
       origins: [...this.origins.values()],
       lastStoredAt: this.lastStoredAt,
-      entries: data ? this.retainedEntries() : [],
+      entries: data ? this.shareEncoded(this.log.all()) : [],
       dedup: data ? this.dedup.entries() : [],
       presence: data ? this.presenceSet.snapshot() : [],
     };
-  }
-
-  /** Every retained entry, with the log's bytes of them remembered for the wire. */
-  private retainedEntries(): LogEntry[] {
-    const entries = this.log.all();
-    if (entries.length) rememberLogEntries(entries, this.log.encoded(this.log.baseSerial, this.log.lastSerial));
-    return entries;
   }
 
   get presence(): PresenceSet {
@@ -487,7 +480,7 @@ export class ChannelState {
    * answers with a full snapshot.
    */
   applyEntries(entries: readonly LogEntry[]): void {
-    const element = receivedElements(entries);
+    const element = knownElements(entries);
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       if (e.serial <= this.log.lastSerial) continue;
@@ -509,15 +502,17 @@ export class ChannelState {
   }
 
   /**
-   * The LogEntryList of these entries as the log holds them, when they are consecutive
-   * entries of it, all still retained (a master's batch); else null.
+   * Remembers for the wire the bytes the log holds of these entries, when they are
+   * consecutive entries of it, all still retained (a master's batch, a snapshot's
+   * entries): they are sent as they are, not encoded again. Returns `entries`.
    */
-  encodedRun(entries: readonly LogEntry[]): Buffer | null {
+  shareEncoded<T extends readonly LogEntry[]>(entries: T): T {
     const first = entries[0];
     const last = entries[entries.length - 1];
-    if (!first || !last || last.serial - first.serial + 1 !== entries.length) return null;
-    if (first.serial <= this.log.baseSerial || last.serial > this.log.lastSerial) return null;
-    return this.log.encoded(first.serial - 1, last.serial);
+    if (!first || !last || last.serial - first.serial + 1 !== entries.length) return entries;
+    if (first.serial <= this.log.baseSerial || last.serial > this.log.lastSerial) return entries;
+    rememberLogEntries(entries, this.log.encoded(first.serial - 1, last.serial));
+    return entries;
   }
 
   hasOrdered(id: string): boolean {
@@ -562,7 +557,7 @@ export class ChannelState {
  * the sender's, for a snapshot, also one this node's own log gave), or null: a log keeps
  * them as they are rather than encoding each entry again.
  */
-function receivedElements(entries: readonly LogEntry[]): ((i: number) => Uint8Array) | null {
+function knownElements(entries: readonly LogEntry[]): ((i: number) => Uint8Array) | null {
   const list = knownBytes(entries);
   const at = list ? entryListCodec.logEntryElements(list) : null;
   if (!list || at?.length !== entries.length + 1) return null;

@@ -20,7 +20,11 @@ import { entryListCodec } from './entry-codec.js';
 export const MAX_MERGED_ENTRIES = 4000;
 export const MAX_MERGED_BYTES = 4 * 1024 * 1024;
 
-/** Bytes of arrays already encoded. An array is never changed once it has been sent. */
+/**
+ * The LogEntryList bytes of arrays of entries, where they are known: encoded here,
+ * decoded from (a replicated batch, a snapshot's entries), or held by a channel log (a
+ * master's batch, a snapshot it gave). An array is never changed once its bytes are known.
+ */
 const encodedLists = new WeakMap<readonly LogEntry[], Buffer>();
 
 /** A LogEntryList of these entries (the bytes are remembered for this array). */
@@ -33,34 +37,20 @@ export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
   return bytes;
 }
 
-/**
- * The master's bytes of a list it has encoded, for an array of entries it made (a
- * channel log holds them already: `ChannelLog.encoded`). The array must be exactly those
- * entries, in that order, encoded by `entryListCodec`.
- */
-export function rememberLogEntries(entries: readonly LogEntry[], bytes: Buffer): void {
-  encodedLists.set(entries, bytes);
+/** Remembers `bytes` as the LogEntryList of `entries` (exactly those, in that order). */
+export function rememberLogEntries(entries: readonly LogEntry[], bytes: Uint8Array): void {
+  encodedLists.set(entries, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
-/**
- * The LogEntryList bytes entries were decoded from, for replicated entries and a
- * snapshot's: the receiving log keeps each entry's bytes as they came.
- */
-const receivedLists = new WeakMap<readonly LogEntry[], Uint8Array>();
-
-/**
- * The LogEntryList bytes of these entries where they are known without encoding: those
- * they were decoded from, or those remembered for them (a log's own, for a snapshot it
- * gave, which a promoted replica restores from).
- */
-export function knownBytes(entries: readonly LogEntry[]): Uint8Array | undefined {
-  return receivedLists.get(entries) ?? encodedLists.get(entries);
+/** The LogEntryList bytes of these entries where they are known without encoding them. */
+export function knownBytes(entries: readonly LogEntry[]): Buffer | undefined {
+  return encodedLists.get(entries);
 }
 
-/** A snapshot's entries (ChannelSnapshot.entry_list). */
+/** A snapshot's entries (ChannelSnapshot.entry_list), with the bytes they came in remembered. */
 export function decodeSnapshotEntries(bytes: Uint8Array): LogEntry[] {
   const entries = entryListCodec.decodeLogEntryList(bytes);
-  receivedLists.set(entries, bytes);
+  rememberLogEntries(entries, bytes);
   return entries;
 }
 
@@ -97,7 +87,7 @@ export function decodeLogEntries(bytes: Uint8Array, replicate = false): LogEntry
     }
   }
   const entries = entryListCodec.decodeLogEntryList(bytes);
-  if (replicate) receivedLists.set(entries, bytes);
+  if (replicate) rememberLogEntries(entries, bytes);
   if (replicate && bytes.length <= REPLICATED_KEPT_BYTES) {
     replicated.push({ bytes, entries });
     replicatedBytes += bytes.length;
