@@ -162,10 +162,11 @@ export class ChannelState {
     return { epoch: this.epoch, serial: this.log.lastSerial, channelSerial: this.lastChannelSerial };
   }
 
-  private formatAt(serial: number): string {
+  /** The channelSerial of `serial`, with this region's own seq at `localSeq` (now, or the next entry's). */
+  private formatAt(serial: number, localSeq = this.localSeq): string {
     const origins: OriginPosition[] = [];
     if (this.origins.size > 0) {
-      origins.push({ region: this.settings.region, epoch: this.epoch, seq: this.localSeq });
+      origins.push({ region: this.settings.region, epoch: this.epoch, seq: localSeq });
       for (const o of this.origins.values()) origins.push(o);
     }
     return formatSerial({ region: this.settings.region, epoch: this.epoch, serial, origins });
@@ -192,12 +193,14 @@ export class ChannelState {
         serials.push(dup);
         continue;
       }
-      this.localSeq++;
+      // The seq is taken once the log has the entry: local seqs stay contiguous.
+      const seq = this.localSeq + 1;
       const serial = this.log.lastSerial + 1;
-      const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq: this.localSeq };
-      const channelSerial = this.formatAt(serial);
+      const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
+      const channelSerial = this.formatAt(serial, seq);
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message };
-      this.recordLocal(e);
+      this.record(e);
+      this.localSeq = seq;
       this.dedup.addNew(message.id, channelSerial, storedAt);
       this.lastChannelSerial = channelSerial;
       entries.push(e);
@@ -206,19 +209,6 @@ export class ChannelState {
     // The count cap holds at all times, not only at the next housekeeping pass.
     if (entries.length) this.trim(storedAt);
     return { entries, serials };
-  }
-
-  /**
-   * Records an entry of this region's whose local seq was just taken: if the log refuses
-   * it (it cannot encode it), the seq is given back, so local seqs stay contiguous.
-   */
-  private recordLocal(e: LogEntry): void {
-    try {
-      this.record(e);
-    } catch (err) {
-      this.localSeq--;
-      throw err;
-    }
   }
 
   private record(e: LogEntry, element?: Uint8Array): void {
@@ -430,12 +420,13 @@ export class ChannelState {
   }
 
   private appendPresence(ev: PresenceMessage, host: string, storedAt: number): PresenceEntry {
-    this.localSeq++;
+    const seq = this.localSeq + 1;
     const serial = this.log.lastSerial + 1;
-    const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq: this.localSeq };
-    const channelSerial = this.formatAt(serial);
+    const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
+    const channelSerial = this.formatAt(serial, seq);
     const e: PresenceEntry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence: ev, host };
-    this.recordLocal(e);
+    this.record(e);
+    this.localSeq = seq;
     this.presenceSet.apply(ev, host);
     this.lastChannelSerial = channelSerial;
     return e;
