@@ -21,7 +21,7 @@
  */
 import type { LogEntry } from '../channel/entry.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
-import { interned, malformed as malformedWire, Reader, WIRE_I64, WIRE_LEN, WIRE_VARINT, Writer, type FastBuffer } from './wire.js';
+import { asBuffer, interned, malformed as malformedWire, Reader, WIRE_I64, WIRE_LEN, WIRE_VARINT, Writer, type FastBuffer } from './wire.js';
 
 /** Field tags (field number << 3 | wire type), as written. */
 const TAG = {
@@ -128,13 +128,10 @@ function writeForwardedEntry(w: Writer, e: LogEntry): void {
   w.end(at);
 }
 
+/** Every list starts from an empty writer: nothing of one that failed to encode is left for the next. */
 function encodeList(entries: readonly LogEntry[], write: (w: Writer, e: LogEntry) => void): Buffer {
-  try {
-    for (const e of entries) write(writer, e);
-  } catch (err) {
-    writer.pos = 0; // nothing of a failed list is left for the next one
-    throw err;
-  }
+  writer.reset();
+  for (const e of entries) write(writer, e);
   return writer.finish();
 }
 
@@ -329,8 +326,7 @@ function forwardLogEntry(r: Reader, w: Writer): void {
 }
 
 function readList<T>(bytes: Uint8Array, entry: (r: EntryReader) => T): T[] {
-  const buf = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as FastBuffer;
-  const r = new EntryReader(buf);
+  const r = new EntryReader(asBuffer(bytes));
   const out: T[] = [];
   while (r.pos < r.end) {
     const tag = r.uint();
@@ -359,7 +355,7 @@ export const entryListCodec = {
    * the list holds anything but entries (fields a later version may add).
    */
   logEntryElements(bytes: Uint8Array): number[] | null {
-    const r = new Reader((Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as FastBuffer, WHAT);
+    const r = new Reader(asBuffer(bytes), WHAT);
     const at: number[] = [];
     while (r.pos < r.end) {
       at.push(r.pos);
@@ -376,12 +372,7 @@ export const entryListCodec = {
    */
   logEntryElement(e: LogEntry): Uint8Array {
     elementWriter.reset();
-    try {
-      writeLogEntry(elementWriter, e);
-    } catch (err) {
-      elementWriter.pos = 0;
-      throw err;
-    }
+    writeLogEntry(elementWriter, e);
     return elementWriter.buf.subarray(0, elementWriter.pos);
   },
 
@@ -390,18 +381,14 @@ export const entryListCodec = {
    * them), made from their bytes without decoding them.
    */
   forwardedFromLog(lists: readonly Buffer[]): Buffer {
-    try {
-      for (const list of lists) {
-        const r = new Reader(list as FastBuffer, WHAT);
-        while (r.pos < r.end) {
-          const tag = r.uint();
-          if (tag === TAG.listEntry) r.nested((n) => forwardLogEntry(n, writer));
-          else r.skip(tag & 7);
-        }
+    writer.reset();
+    for (const list of lists) {
+      const r = new Reader(asBuffer(list), WHAT);
+      while (r.pos < r.end) {
+        const tag = r.uint();
+        if (tag === TAG.listEntry) r.nested((n) => forwardLogEntry(n, writer));
+        else r.skip(tag & 7);
       }
-    } catch (err) {
-      writer.pos = 0;
-      throw err;
     }
     return writer.finish();
   },

@@ -11,6 +11,7 @@
  */
 import type { LogEntry } from '../channel/entry.js';
 import { entryListCodec } from './entry-codec.js';
+import { asBuffer } from './wire.js';
 
 /**
  * Entries that travel as one list after being merged (a master's group commit, a
@@ -39,7 +40,7 @@ export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
 
 /** Remembers `bytes` as the LogEntryList of `entries` (exactly those, in that order). */
 export function rememberLogEntries(entries: readonly LogEntry[], bytes: Uint8Array): void {
-  encodedLists.set(entries, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  encodedLists.set(entries, asBuffer(bytes));
 }
 
 /** The LogEntryList bytes of these entries where they are known without encoding them. */

@@ -169,6 +169,11 @@ const SCRATCH_KEPT_BYTES = 4 * 1024 * 1024;
 
 // ---- reading ----------------------------------------------------------------------
 
+/** The same bytes as a Buffer (a view, not a copy). */
+export function asBuffer(bytes: Uint8Array): FastBuffer {
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as FastBuffer;
+}
+
 /** What a reader throws on bytes that are not what it reads (`what`: e.g. "entry list"). */
 export function malformed(what: string, why: string): Error {
   return new Error(`malformed ${what}: ${why}`);

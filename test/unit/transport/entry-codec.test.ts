@@ -239,7 +239,9 @@ describe('entry lists encoded by hand', () => {
     const cut = at[3]!;
     expect(Buffer.compare(codec.forwardedFromLog([list.subarray(0, cut), list.subarray(cut)]), want)).toBe(0);
     expect(codec.forwardedFromLog([]).length).toBe(0);
-    expect(() => codec.forwardedFromLog([Buffer.from(lenField(1, lenField(3, [1])))])).toThrow(/without an item/);
+    expect(() => codec.forwardedFromLog([list, Buffer.from(lenField(1, lenField(3, [1])))])).toThrow(/without an item/);
+    // Nothing of the list that failed is left in the next.
+    expect(Buffer.compare(codec.forwardedFromLog([list]), want)).toBe(0);
   });
 });
 
