@@ -2,8 +2,10 @@
  * The child processes of machine-speed.ts, none of which runs any ably-ng code:
  *   loop N            → {"nsPerIter"}: N iterations of a multiply-and-xor hash (one core's speed);
  *   echo              → a TCP server on 127.0.0.1 (port on stdout as {"port"}) that echoes;
- *   ping PORT N WARM  → {"p50Us","p99Us"}: N 64-byte round trips to PORT, one at a time,
- *                       after WARM not counted (the cost of waking a process and of loopback TCP).
+ *   ping PORT N WARM [GAP_MS]
+ *                     → {"p50Us","p99Us"}: N 64-byte round trips to PORT, one at a time,
+ *                       after WARM not counted (the cost of waking a process and of loopback
+ *                       TCP); with GAP_MS, each after that long idle (a light load's hops).
  */
 import net from 'node:net';
 
@@ -33,6 +35,7 @@ if (mode === 'loop') {
 } else if (mode === 'ping') {
   const total = Number(b) + Number(c);
   const warm = Number(c);
+  const gapMs = Number(process.argv[6] ?? 0);
   const rtts: number[] = [];
   const payload = Buffer.alloc(64, 7);
   const s = net.connect(Number(a), '127.0.0.1', () => {
@@ -52,8 +55,12 @@ if (mode === 'loop') {
         s.destroy();
         return;
       }
-      sent = process.hrtime.bigint();
-      s.write(payload);
+      const next = () => {
+        sent = process.hrtime.bigint();
+        s.write(payload);
+      };
+      if (gapMs > 0) setTimeout(next, gapMs);
+      else next();
     });
     s.write(payload);
   });

@@ -6,7 +6,10 @@
  * - a fixed hash loop (ns per iteration), on the servers' core and on the load generator's;
  * - 64-byte round trips over loopback TCP between two processes, one at a time (µs): both
  *   on the servers' core (a context switch each way, as between two nodes), and across
- *   the two cores (waking the other core each way, as between load generator and server).
+ *   the two cores (waking the other core each way, as between load generator and server);
+ * - the same round trips, each after IDLE_GAP_MS of idling (a light load's hops: the
+ *   cross-region scenario's 100 messages/s). On this virtual machine a round trip after
+ *   10 ms idle took 4–8× a back-to-back one, in Node and in Python alike (2026-12-02).
  * A report whose run was slower on these than another's was run on a slower machine.
  */
 import { dirname, join } from 'node:path';
@@ -26,6 +29,9 @@ export interface MachineSpeed {
   /** Loopback TCP round trips: both processes on the servers' core, and one on each core. */
   sameCore: RoundTrips;
   acrossCores: RoundTrips;
+  /** The same, each round trip after IDLE_GAP_MS idle (absent in reports before 2026-12-02). */
+  sameCoreIdle?: RoundTrips;
+  acrossCoresIdle?: RoundTrips;
 }
 
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'machine-speed-worker.js');
@@ -33,6 +39,10 @@ const LOOP_ITERATIONS = 50_000_000;
 const LOOP_RUNS = 3;
 const ROUND_TRIPS = 3000;
 const WARM_ROUND_TRIPS = 300;
+/** Round trips after idling, and the idle before each (ms): 2 s per measurement. */
+const IDLE_ROUND_TRIPS = 200;
+const IDLE_WARM_ROUND_TRIPS = 10;
+const IDLE_GAP_MS = 10;
 /** A child that has not answered in this long has failed. */
 const CHILD_TIMEOUT_MS = 15_000;
 
@@ -81,8 +91,9 @@ async function loopNs(processes: ProcessGroup, cpus: string | null): Promise<num
   return Math.round(median(runs) * 1000) / 1000;
 }
 
-async function roundTrips(processes: ProcessGroup, port: number, cpus: string | null): Promise<RoundTrips> {
-  const r = await answerOf<RoundTrips>(processes, start(processes, 'ping', ['ping', String(port), String(ROUND_TRIPS), String(WARM_ROUND_TRIPS)], cpus));
+async function roundTrips(processes: ProcessGroup, port: number, cpus: string | null, idle = false): Promise<RoundTrips> {
+  const args = idle ? [IDLE_ROUND_TRIPS, IDLE_WARM_ROUND_TRIPS, IDLE_GAP_MS] : [ROUND_TRIPS, WARM_ROUND_TRIPS];
+  const r = await answerOf<RoundTrips>(processes, start(processes, 'ping', ['ping', String(port), ...args.map(String)], cpus));
   return { p50Us: Math.round(r.p50Us * 10) / 10, p99Us: Math.round(r.p99Us * 10) / 10 };
 }
 
@@ -94,7 +105,9 @@ export async function measureMachineSpeed(processes: ProcessGroup, cpus: { serve
     const { port } = await firstLine<{ port: number }>(echo);
     const sameCore = await roundTrips(processes, port, cpus.server);
     const acrossCores = await roundTrips(processes, port, cpus.loadgen);
-    return { loopNs: { server, loadgen }, sameCore, acrossCores };
+    const sameCoreIdle = await roundTrips(processes, port, cpus.server, true);
+    const acrossCoresIdle = await roundTrips(processes, port, cpus.loadgen, true);
+    return { loopNs: { server, loadgen }, sameCore, acrossCores, sameCoreIdle, acrossCoresIdle };
   } finally {
     await processes.stop(echo);
   }
@@ -106,7 +119,10 @@ export function speedText(s: MachineSpeed | null): string {
   return (
     `hash loop ${s.loopNs.server} ns per iteration on the servers' core (${s.loopNs.loadgen} on the load generator's); ` +
     `loopback round trip between two processes on the servers' core p50 ${s.sameCore.p50Us} µs (p99 ${s.sameCore.p99Us}), ` +
-    `across the two cores p50 ${s.acrossCores.p50Us} µs (p99 ${s.acrossCores.p99Us})`
+    `across the two cores p50 ${s.acrossCores.p50Us} µs (p99 ${s.acrossCores.p99Us})` +
+    (s.sameCoreIdle && s.acrossCoresIdle
+      ? `; each after ${IDLE_GAP_MS} ms idle, p50 ${s.sameCoreIdle.p50Us} µs on one core (p99 ${s.sameCoreIdle.p99Us}) and ${s.acrossCoresIdle.p50Us} µs across (p99 ${s.acrossCoresIdle.p99Us})`
+      : '')
   );
 }
 

@@ -16,7 +16,7 @@ const processes = new ProcessGroup();
 afterEach(() => processes.stopAll());
 
 describe('measureMachineSpeed', () => {
-  it('measures a hash loop on each core and loopback round trips on one core and across two, then stops every child', async () => {
+  it('measures a hash loop on each core and loopback round trips on one core and across two, back to back and after idling, then stops every child', async () => {
     const spawned: Spawned[] = [];
     const spawn = processes.spawn.bind(processes);
     processes.spawn = (...args) => {
@@ -25,25 +25,27 @@ describe('measureMachineSpeed', () => {
       return s;
     };
     const pin = hasTaskset() && os.cpus().length >= 2;
+    const t0 = Date.now();
     const s = await measureMachineSpeed(processes, pin ? { server: '0', loadgen: '1' } : { server: null, loadgen: null });
+    // Two runs of 200 round trips, each after 10 ms idle, cannot take less than 4 s.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(4000);
 
     for (const ns of [s.loopNs.server, s.loopNs.loadgen]) {
       // A multiply and an xor per iteration: well under 100 ns on anything that runs Node.
       expect(ns).toBeGreaterThan(0.05);
       expect(ns).toBeLessThan(100);
     }
-    for (const rt of [s.sameCore, s.acrossCores]) {
+    for (const rt of [s.sameCore, s.acrossCores, s.sameCoreIdle!, s.acrossCoresIdle!]) {
       expect(rt.p50Us).toBeGreaterThan(1);
       expect(rt.p99Us).toBeGreaterThanOrEqual(rt.p50Us);
     }
-    // Three loops per core, an echo server, two pingers.
-    expect(spawned.map((c) => c.name).sort()).toEqual(
-      ['machine-speed echo', ...Array(6).fill('machine-speed loop'), 'machine-speed ping', 'machine-speed ping'].sort(),
-    );
+    // Three loops per core, an echo server, four pingers (two of them idling between round trips).
+    expect(spawned.map((c) => c.name).sort()).toEqual(['machine-speed echo', ...Array(6).fill('machine-speed loop'), ...Array(4).fill('machine-speed ping')].sort());
+    const args = spawned.map((c) => c.proc.spawnargs.join(' '));
+    expect(args.filter((a) => / ping \d+ 200 10 10$/.test(a)).length).toBe(2);
     if (pin) {
-      const args = spawned.map((c) => c.proc.spawnargs.join(' '));
-      expect(args.filter((a) => a.includes('taskset -c 0')).length).toBe(3 + 1 + 1); // server loops, echo, same-core ping
-      expect(args.filter((a) => a.includes('taskset -c 1')).length).toBe(3 + 1); // load generator loops, across-cores ping
+      expect(args.filter((a) => a.includes('taskset -c 0')).length).toBe(3 + 1 + 2); // server loops, echo, same-core pings
+      expect(args.filter((a) => a.includes('taskset -c 1')).length).toBe(3 + 2); // load generator loops, across-cores pings
     }
     // Every child is gone once the measurement returns (waiting for their exits here would
     // only hide one left running behind the test's timeout).
@@ -56,5 +58,8 @@ describe('measureMachineSpeed', () => {
     expect(machineSpeedText(s, null)).toBe(`at the start: ${speedText(s)}; at the end: not measured`);
     expect(speedText(s)).toContain('p50 20 µs (p99 80)');
     expect(speedText(s)).toContain('p50 70 µs (p99 200)');
+    expect(speedText(s)).not.toContain('idle');
+    const idle = { ...s, sameCoreIdle: { p50Us: 110, p99Us: 190 }, acrossCoresIdle: { p50Us: 260, p99Us: 400 } };
+    expect(speedText(idle)).toContain('each after 10 ms idle, p50 110 µs on one core (p99 190) and 260 µs across (p99 400)');
   });
 });
