@@ -7,7 +7,7 @@ import type { ForwardedBatch } from '../transport/messages.js';
 import type { InterestDelta, InterestItem } from './interest.js';
 
 export type LinkFrame =
-  | { type: 'hello'; region: string; deployment: string; incarnation: number; node: string }
+  | { type: 'hello'; region: string; deployment: string; incarnation: number; node: string; protocol: number }
   | { type: 'snapshot'; version: number; channels: InterestItem[] }
   | { type: 'delta'; delta: InterestDelta }
   | { type: 'snapshotRequest' }
@@ -18,7 +18,7 @@ export type LinkFrame =
 export function toPb(f: LinkFrame): pb.LinkFrame {
   switch (f.type) {
     case 'hello':
-      return { frame: { $case: 'hello', hello: { region: f.region, deployment: f.deployment, incarnation: f.incarnation, node: f.node } } };
+      return { frame: { $case: 'hello', hello: { region: f.region, deployment: f.deployment, incarnation: f.incarnation, node: f.node, protocol: f.protocol } } };
     case 'snapshot':
       return { frame: { $case: 'snapshot', snapshot: { version: f.version, channels: f.channels } } };
     case 'delta':

@@ -17,7 +17,6 @@
  * Nothing here holds state that matters after a crash: positions live in the channels'
  * state (replicated), interest is re-gathered and re-sent.
  */
-import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { ChannelKey } from '../channel/entry.js';
 import type { ChannelRouter } from '../channel/router.js';
@@ -26,18 +25,17 @@ import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import * as pb from '../gen/region.pb.js';
 import type { Logger } from '../log.js';
 import type { ForwardedBatch, MasteredChannel, NodeId, NodeMessage } from '../transport/messages.js';
+import { REGION_PROTOCOL, VersionRefusals } from '../transport/protocol-version.js';
 import type { Rpc } from '../transport/rpc.js';
-import { fromPb, toPb, type LinkFrame } from './codec.js';
+import { fromPb, type LinkFrame } from './codec.js';
 import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js';
 import { IngestQueue } from './ingest-queue.js';
+import { CLIENT_OPTIONS, REDIAL_MAX_MS, REDIAL_MIN_MS, SERVER_OPTIONS, Session, sameSecret } from './link-session.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
 /** Metadata carrying the deployment secret on every link. */
 export const SECRET_METADATA = 'x-ablyng-deployment-secret';
-/** Redial backoff for a link that dropped: starts here, doubles, caps below (plus jitter). */
-const REDIAL_MIN_MS = 100;
-const REDIAL_MAX_MS = 1000;
 /** A link failing to come up for this long (ms) is warned of; sooner is normal (a peer still choosing its globalmaster). */
 const DIAL_QUIET_MS = 5000;
 /** Then it is logged once per this many dials. */
@@ -50,28 +48,6 @@ const REPLAY_RETRY_MS = 5000;
 const INTEREST_AUDIT_MS = 5000;
 /** Every this many audits, masters list every channel they hold, not only those with interest. */
 const FULL_AUDIT_EVERY = 6;
-
-/**
- * gRPC channel options. Keepalive pings every 2 s, dead after 2 s without an answer: a
- * cut link is noticed within ~4 s. Streams have no deadline (they live as long as the link).
- */
-const CLIENT_OPTIONS: grpc.ChannelOptions = {
-  'grpc.keepalive_time_ms': 2000, // ms between pings
-  'grpc.keepalive_timeout_ms': 2000, // ms to wait for a ping's answer
-  'grpc.keepalive_permit_without_calls': 1,
-  'grpc.initial_reconnect_backoff_ms': REDIAL_MIN_MS,
-  'grpc.max_reconnect_backoff_ms': REDIAL_MAX_MS,
-  'grpc.max_receive_message_length': 256 * 1024 * 1024, // bytes: a replay page of big messages
-  'grpc.max_send_message_length': 256 * 1024 * 1024,
-};
-const SERVER_OPTIONS: grpc.ChannelOptions = {
-  'grpc.keepalive_time_ms': 2000,
-  'grpc.keepalive_timeout_ms': 2000,
-  'grpc.keepalive_permit_without_calls': 1,
-  'grpc.http2.min_ping_interval_without_data_ms': 1000, // ms: accept the peer's 2 s pings
-  'grpc.max_receive_message_length': 256 * 1024 * 1024,
-  'grpc.max_send_message_length': 256 * 1024 * 1024,
-};
 
 export interface TlsMaterial {
   ca: Buffer;
@@ -100,46 +76,11 @@ export interface GlobalmasterDeps {
   log: Logger;
   /** Interest audit period (ms); INTEREST_AUDIT_MS unless a test wants it faster. */
   interestAuditMs?: number;
+  /** The region protocol spoken (tests play another build); REGION_PROTOCOL by default. */
+  protocol?: number;
 }
 
 export type LinkEvent = { type: 'linkUp'; region: string } | { type: 'linkDown'; region: string; reason: string };
-
-type Stream = grpc.ClientDuplexStream<pb.LinkFrame, pb.LinkFrame> | grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>;
-
-/** One live stream to a peer region. */
-class Session {
-  ready = false;
-  since = 0;
-  framesIn = 0;
-  framesOut = 0;
-  /** Messages (entries) forwarded over this link, each way. */
-  entriesIn = 0;
-  entriesOut = 0;
-  /** Batches of ours the peer region's masters acknowledged (ingested), and when the last was. */
-  acks = 0;
-  lastAckAt: number | null = null;
-
-  constructor(
-    readonly region: string,
-    readonly stream: Stream,
-  ) {}
-
-  send(f: LinkFrame): void {
-    this.framesOut++;
-    this.stream.write(toPb(f));
-  }
-
-  close(): void {
-    if ('cancel' in this.stream) this.stream.cancel();
-    else this.stream.end();
-  }
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  return ab.length === bb.length && timingSafeEqual(ab, bb);
-}
 
 export class Globalmaster {
   private readonly server = new grpc.Server(SERVER_OPTIONS);
@@ -163,8 +104,11 @@ export class Globalmaster {
   private auditing = -1;
   /** Entries forwarded over earlier sessions of each link (the live one counts its own). */
   private readonly totals = new Map<string, { in: number; out: number; acks: number; lastAckAt: number | null }>();
+  private readonly version: VersionRefusals;
 
   constructor(private readonly d: GlobalmasterDeps) {
+    const advice = 'the regions stay apart, as in a partition, until both run one protocol';
+    this.version = new VersionRefusals(d.log, 'region link', 'region protocol', d.protocol ?? REGION_PROTOCOL, advice);
     this.server.addService(pb.RegionLinkService, { link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => this.accept(call) });
   }
 
@@ -365,7 +309,8 @@ export class Globalmaster {
       this.d.log.warn({ region: region || '(unknown)' }, 'region link said no hello; dropping it');
       session.close();
     }, HELLO_TIMEOUT_MS);
-    session.send({ type: 'hello', region: this.d.region, deployment: this.d.deployment, incarnation: this.d.incarnation(), node: this.d.self });
+    const hello = { region: this.d.region, deployment: this.d.deployment, incarnation: this.d.incarnation(), node: this.d.self };
+    session.send({ type: 'hello', ...hello, protocol: this.version.ours });
     let live: Session = session;
     stream.on('data', (raw: pb.LinkFrame) => {
       let f: LinkFrame;
@@ -381,6 +326,10 @@ export class Globalmaster {
         clearTimeout(helloTimer);
         if (f.deployment !== this.d.deployment || (region && f.region !== region) || !this.d.peers.some((p) => p.region === f.region)) {
           this.d.log.warn({ claimed: f.region, deployment: f.deployment }, 'region link from an unknown region; dropping it');
+          session.close();
+          return;
+        }
+        if (!this.version.accepts(f.region, f.protocol)) {
           session.close();
           return;
         }

@@ -579,6 +579,8 @@ export interface Envelope {
 export interface Challenge {
   nonce: Buffer;
   node: string;
+  /** the listener's NODE_PROTOCOL (src/transport/protocol-version.ts); 0 from older builds */
+  protocol: number;
 }
 
 /** Dialer → listener: mac = HMAC-SHA256(secret, "hello" | challenge nonce | node | region). */
@@ -588,6 +590,8 @@ export interface Hello {
   /** the dialer's own challenge for the listener */
   nonce: Buffer;
   mac: Buffer;
+  /** the dialer's NODE_PROTOCOL; 0 from older builds */
+  protocol: number;
 }
 
 /** Listener → dialer: mac = HMAC-SHA256(secret, "welcome" | dialer nonce | listener node | region). */
@@ -6071,7 +6075,7 @@ export const Envelope: MessageFns<Envelope> = {
 };
 
 function createBaseChallenge(): Challenge {
-  return { nonce: Buffer.alloc(0), node: "" };
+  return { nonce: Buffer.alloc(0), node: "", protocol: 0 };
 }
 
 export const Challenge: MessageFns<Challenge> = {
@@ -6081,6 +6085,9 @@ export const Challenge: MessageFns<Challenge> = {
     }
     if (message.node !== "") {
       writer.uint32(18).string(message.node);
+    }
+    if (message.protocol !== 0) {
+      writer.uint32(24).uint32(message.protocol);
     }
     return writer;
   },
@@ -6114,6 +6121,14 @@ export const Challenge: MessageFns<Challenge> = {
             message.node = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.protocol = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6128,7 +6143,7 @@ export const Challenge: MessageFns<Challenge> = {
 };
 
 function createBaseHello(): Hello {
-  return { node: "", region: "", nonce: Buffer.alloc(0), mac: Buffer.alloc(0) };
+  return { node: "", region: "", nonce: Buffer.alloc(0), mac: Buffer.alloc(0), protocol: 0 };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -6144,6 +6159,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.mac.length !== 0) {
       writer.uint32(34).bytes(message.mac);
+    }
+    if (message.protocol !== 0) {
+      writer.uint32(40).uint32(message.protocol);
     }
     return writer;
   },
@@ -6191,6 +6209,14 @@ export const Hello: MessageFns<Hello> = {
             }
 
             message.mac = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.protocol = reader.uint32();
             continue;
           }
         }

@@ -35,6 +35,8 @@ export interface Hello {
   /** of the sending globalmaster (its node's incarnation) */
   incarnation: number;
   node: string;
+  /** the sender's REGION_PROTOCOL (src/transport/protocol-version.ts); 0 from older builds */
+  protocol: number;
 }
 
 /** A channel a region has attached connections on, since when (ms since the epoch). */
@@ -117,7 +119,7 @@ export interface LinkFrame {
 }
 
 function createBaseHello(): Hello {
-  return { region: "", deployment: "", incarnation: 0, node: "" };
+  return { region: "", deployment: "", incarnation: 0, node: "", protocol: 0 };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -133,6 +135,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.node !== "") {
       writer.uint32(34).string(message.node);
+    }
+    if (message.protocol !== 0) {
+      writer.uint32(40).uint32(message.protocol);
     }
     return writer;
   },
@@ -180,6 +185,14 @@ export const Hello: MessageFns<Hello> = {
             }
 
             message.node = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.protocol = reader.uint32();
             continue;
           }
         }

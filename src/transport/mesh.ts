@@ -8,7 +8,9 @@
  * Links authenticate both ways before anything else crosses them: the listener
  * challenges, the dialer proves it holds the region's cluster secret (HMAC over the
  * challenge), and the listener proves it back. A connection that fails is logged and
- * dropped; it can neither inject nor read channel traffic.
+ * dropped; it can neither inject nor read channel traffic. Both sides also say which
+ * node protocol they speak (`protocol-version.ts`); a link between two versions is
+ * refused and logged, and redialled as any dropped link is.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
@@ -18,6 +20,7 @@ import type { Logger } from '../log.js';
 import { FrameReader, frameHeader } from './framing.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { decodeNodeMessage, encodeNodeMessage } from './node-codec.js';
+import { NODE_PROTOCOL, VersionRefusals } from './protocol-version.js';
 import { TransportListeners } from './listeners.js';
 import type { RegionTransport, TransportStats } from './transport.js';
 
@@ -44,6 +47,8 @@ export interface MeshOptions {
    * compares the two.
    */
   corkPerTurn?: boolean;
+  /** The node protocol this node speaks (tests play an older or newer build); default NODE_PROTOCOL. */
+  protocol?: number;
 }
 
 function mac(secret: string, ...parts: (string | Buffer)[]): Buffer {
@@ -87,11 +92,13 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private readonly inbound = new Set<net.Socket>();
   private readonly bytesIn = new Map<NodeId, { bytes: number; messages: number }>();
   private readonly encoded = new WeakMap<NodeMessage, Uint8Array>();
+  private readonly version: VersionRefusals;
   private running = false;
 
   constructor(private readonly o: MeshOptions) {
     super();
     this.self = o.self;
+    this.version = new VersionRefusals(o.log, 'mesh link', 'node protocol', o.protocol ?? NODE_PROTOCOL, "a region's nodes must run one build (stop them all to change it)");
     this.server = net.createServer((sock) => this.onInbound(sock));
   }
 
@@ -202,6 +209,10 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         }
         const step = hs.step;
         if (step?.$case === 'challenge') {
+          if (!this.version.accepts(l.peer, step.challenge.protocol)) {
+            sock.destroy(new Error('peer speaks another node protocol'));
+            return;
+          }
           const hello: pb.Handshake = {
             step: {
               $case: 'hello',
@@ -210,6 +221,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
                 region: this.o.region,
                 nonce: myNonce,
                 mac: mac(this.o.secret, 'hello', step.challenge.nonce, this.self, this.o.region),
+                protocol: this.version.ours,
               },
             },
           };
@@ -330,7 +342,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       this.o.log.warn({ remote }, 'mesh connection did not authenticate in time; dropped');
       sock.destroy();
     }, HANDSHAKE_TIMEOUT_MS);
-    writeFrame(sock, pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: challenge, node: this.self } } }).finish());
+    writeFrame(sock, pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: challenge, node: this.self, protocol: this.version.ours } } }).finish());
     sock.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
       try {
@@ -352,6 +364,10 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           const want = hello ? mac(this.o.secret, 'hello', challenge, hello.node, hello.region) : null;
           if (!hello || !want || hello.region !== this.o.region || !sameMac(Buffer.from(hello.mac), want)) {
             this.o.log.warn({ remote, claimed: hello?.node }, 'refused mesh connection: it did not prove the cluster secret');
+            sock.destroy();
+            return;
+          }
+          if (!this.version.accepts(hello.node, hello.protocol)) {
             sock.destroy();
             return;
           }

@@ -3,8 +3,10 @@
  * instead of a full mesh, so a node holds one connection however large its region is.
  *
  * - Subjects (`nats-subjects.ts`): one per node for directed traffic (`send`), one for the
- *   region's control traffic (`broadcast`, which carries the heartbeats). Each node
- *   subscribes to its own subject and to the control subject, on one connection.
+ *   region's control traffic (`broadcast`, which carries the heartbeats), both carrying
+ *   the node protocol version. Each node subscribes to its own subject and to every
+ *   version's control subject, on one connection; another version's traffic is only
+ *   logged (`protocol-version.ts`).
  * - Payload: the same protobuf bytes as the mesh (`encodeNodeMessage`); the sender's node
  *   id travels in the `Ablyng-From` header. A message larger than the server's
  *   `max_payload` is sent in consecutive parts (`Ablyng-Part: i/n`) and put together again.
@@ -54,6 +56,7 @@ import { NatsOutbox } from './nats-outbox.js';
 import { PartAssembler, partLabel, splitPayload } from './nats-parts.js';
 import { connectionName, isSubjectToken, regionSubjects, type RegionSubjects } from './nats-subjects.js';
 import { PeerSilence, probeRefuses } from './peer-silence.js';
+import { NODE_PROTOCOL, VersionRefusals } from './protocol-version.js';
 import { decodeNodeMessage, encodeNodeMessage } from './node-codec.js';
 import { TransportListeners } from './listeners.js';
 import type { RegionTransport, TransportStats } from './transport.js';
@@ -105,6 +108,8 @@ export interface NatsOptions {
   log: Logger;
   /** The membership heartbeat interval: silence is measured in it. */
   heartbeatIntervalMs?: number;
+  /** The node protocol spoken (tests play another build); NODE_PROTOCOL by default. */
+  protocol?: number;
 }
 
 /** Counters of what went through NATS and, above all, of what may have been lost. */
@@ -144,6 +149,7 @@ export class NatsTransport extends TransportListeners implements RegionTransport
   readonly kind = 'nats' as const;
   readonly self: NodeId;
   private readonly subjects: RegionSubjects;
+  private readonly version: VersionRefusals;
   private readonly silenceMs: number;
   private nc: NatsConnection | null = null;
   private running = false;
@@ -169,7 +175,8 @@ export class NatsTransport extends TransportListeners implements RegionTransport
     if (o.token && (o.user || o.pass)) throw new Error('NatsTransport: give a token or a user and password, not both');
     if (!!o.user !== !!o.pass) throw new Error('NatsTransport: a user needs a password and a password a user');
     this.self = o.self;
-    this.subjects = regionSubjects(o.deployment, o.region);
+    this.subjects = regionSubjects(o.deployment, o.region, o.protocol ?? NODE_PROTOCOL);
+    this.version = new VersionRefusals(o.log, 'NATS traffic', 'node protocol', o.protocol ?? NODE_PROTOCOL, "a region's nodes must run one build (stop them all to change it)");
     this.silenceMs = SILENCE_INTERVALS * (o.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
     this.fromHeaders = natsHeaders();
     this.fromHeaders.set(FROM_HEADER, o.self);
@@ -263,7 +270,13 @@ export class NatsTransport extends TransportListeners implements RegionTransport
       else if (this.nc === nc || this.nc === null) this.onNatsMessage(m);
     };
     nc.subscribe(this.subjects.node(this.self), { callback: onMessage });
-    nc.subscribe(this.subjects.control, { callback: onMessage });
+    // Every version's control subject: ours is taken, another's only logged (its nodes'
+    // traffic never reaches ours, nor ours theirs).
+    const onControl = (err: NatsError | null, m: Msg) => {
+      if (err || m.subject === this.subjects.control) onMessage(err, m);
+      else this.version.accepts(m.headers?.get(FROM_HEADER) || m.subject, this.subjects.versionOf(m.subject));
+    };
+    for (const subject of this.subjects.anyControl) nc.subscribe(subject, { callback: onControl });
     // The server has our subscriptions once it answers this.
     await nc.flush();
     return nc;

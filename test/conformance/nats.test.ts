@@ -6,9 +6,13 @@
  * transport probes when a peer falls silent.
  */
 import net from 'node:net';
+import { Writable } from 'node:stream';
+import { connect, headers as natsHeaders } from 'nats';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { NatsTransport } from '../../src/transport/nats.js';
+import { NODE_PROTOCOL } from '../../src/transport/protocol-version.js';
 import type { RegionTransport, TransportEvent } from '../../src/transport/transport.js';
 import { startNats, type NatsServers } from '../helpers/nats.js';
 import { freePorts } from '../helpers/ports.js';
@@ -162,6 +166,56 @@ describe('NatsTransport', () => {
     } finally {
       await Promise.all([a.stop(), b.stop()]);
       await solo.stop();
+    }
+  });
+
+  it('keeps nodes of two node protocols in one region apart: neither hears the other, and each logs the other once', async () => {
+    const capture = () => {
+      const lines: string[] = [];
+      const log = pino({ level: 'warn' }, new Writable({ write: (c, _e, cb) => void (lines.push(String(c)), cb()) }));
+      return { log, lines };
+    };
+    const [la, lb] = [capture(), capture()];
+    const mk = (self: string, protocol: number, log: pino.Logger) =>
+      new NatsTransport({ self, deployment: 'conformance', region: 'versions', servers: [nats.url(0)], token: TOKEN, log, heartbeatIntervalMs: 100, protocol });
+    const a = mk('a', NODE_PROTOCOL, la.log);
+    const b = mk('b', NODE_PROTOCOL + 1, lb.log);
+    const c = mk('c', NODE_PROTOCOL, silentLogger());
+    await Promise.all([a.start(), b.start(), c.start()]);
+    const legacy = await connect({ servers: nats.url(0), token: TOKEN });
+    const at = { a: [] as string[], b: [] as string[], c: [] as string[] };
+    a.onMessage((from) => void at.a.push(from));
+    b.onMessage((from) => void at.b.push(from));
+    c.onMessage((from) => void at.c.push(from));
+    const refused = (lines: string[], text: string) => lines.filter((l) => l.includes('"level":50') && l.includes(text)).length;
+    try {
+      await waitFor(
+        () => {
+          a.broadcast({ type: 'unsub', channel: 'x' });
+          a.send('b', { type: 'unsub', channel: 'x' });
+          b.broadcast({ type: 'unsub', channel: 'x' });
+          // A build from before versions: the bare control subject.
+          const h = natsHeaders();
+          h.set('Ablyng-From', 'old');
+          legacy.publish('ablyng.conformance.versions.control', new Uint8Array([1]), { headers: h });
+          return (
+            at.c.includes('a') &&
+            refused(la.lines, `refused NATS traffic: b speaks node protocol ${NODE_PROTOCOL + 1}, this node ${NODE_PROTOCOL}`) > 0 &&
+            refused(la.lines, `refused NATS traffic: old speaks node protocol 0 (a build from before protocol versions), this node ${NODE_PROTOCOL}`) > 0 &&
+            refused(lb.lines, `refused NATS traffic: a speaks node protocol ${NODE_PROTOCOL}, this node ${NODE_PROTOCOL + 1}`) > 0
+          );
+        },
+        { what: 'a reaching c, and a and b refusing each other', intervalMs: 50 },
+      );
+      await legacy.flush();
+      expect(at.b).toEqual([]);
+      expect(at.a).toEqual([]);
+      expect(at.c.every((f) => f === 'a')).toBe(true);
+      // Logged once each, though heard many times.
+      expect(refused(la.lines, 'b speaks node protocol')).toBe(1);
+    } finally {
+      await legacy.close();
+      await Promise.all([a.stop(), b.stop(), c.stop()]);
     }
   });
 

@@ -1,6 +1,7 @@
 /**
  * Mesh links authenticate both ways before any channel traffic crosses them.
  */
+import { createHmac } from 'node:crypto';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -9,6 +10,7 @@ import * as pb from '../../src/gen/node.pb.js';
 import { FrameReader, frameHeader } from '../../src/transport/framing.js';
 import { MeshTransport } from '../../src/transport/mesh.js';
 import type { NodeMessage } from '../../src/transport/messages.js';
+import { NODE_PROTOCOL } from '../../src/transport/protocol-version.js';
 import { encodeNodeMessage } from '../../src/transport/node-codec.js';
 import { freePorts } from '../helpers/ports.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -29,6 +31,7 @@ function frame(payload: Uint8Array): Buffer {
 }
 
 const BROADCAST: NodeMessage = { type: 'broadcast', channel: 'app:secret', epoch: 'e', entries: [] };
+const FROM_OLDER: NodeMessage = { type: 'broadcast', channel: 'app:from-an-older-build', epoch: 'e', entries: [] };
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -36,8 +39,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function transport(name: string, port: number, secret: string, log: pino.Logger): Promise<MeshTransport> {
-  const t = new MeshTransport({ self: name, region: 'r', host: '127.0.0.1', meshPort: port, secret, log });
+async function transport(name: string, port: number, secret: string, log: pino.Logger, protocol?: number): Promise<MeshTransport> {
+  const t = new MeshTransport({ self: name, region: 'r', host: '127.0.0.1', meshPort: port, secret, log, ...(protocol === undefined ? {} : { protocol }) });
   await t.start();
   cleanup.push(() => t.stop());
   return t;
@@ -61,7 +64,7 @@ describe('mesh link authentication', () => {
     const first = pb.Handshake.decode(received[0]!);
     expect(first.step?.$case).toBe('challenge');
     const hello: pb.Handshake = {
-      step: { $case: 'hello', hello: { node: 'intruder', region: 'r', nonce: Buffer.alloc(16), mac: Buffer.alloc(32, 7) } },
+      step: { $case: 'hello', hello: { node: 'intruder', region: 'r', nonce: Buffer.alloc(16), mac: Buffer.alloc(32, 7), protocol: NODE_PROTOCOL } },
     };
     sock.write(frame(pb.Handshake.encode(hello).finish()));
     sock.write(frame(encodeNodeMessage(BROADCAST)));
@@ -93,7 +96,7 @@ describe('mesh link authentication', () => {
     const gotFrames: Buffer[] = [];
     const fake = net.createServer((sock) => {
       const reader = new FrameReader();
-      sock.write(frame(pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2' } } }).finish()));
+      sock.write(frame(pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2', protocol: NODE_PROTOCOL } } }).finish()));
       sock.on('data', (d) => {
         for (const f of reader.push(d)) {
           gotFrames.push(f);
@@ -136,5 +139,94 @@ describe('mesh link authentication', () => {
     });
     await sleep(200);
     expect(atC).toEqual([]);
+  });
+
+  it('refuses a link between nodes of two protocol versions, either way, logging both; nothing crosses it', async () => {
+    const [p1, p2, p3] = await freePorts(3);
+    const newer = capturingLogger();
+    const older = capturingLogger();
+    // n2 plays a build from before versions: it sends none, which reads as 0.
+    const a = await transport('n1', p1!, 'same', newer.log, NODE_PROTOCOL);
+    const b = await transport('n2', p2!, 'same', older.log, 0);
+    const c = await transport('n3', p3!, 'same', newer.log, NODE_PROTOCOL);
+    const atA: NodeMessage[] = [];
+    const atB: NodeMessage[] = [];
+    a.onMessage((_f, m) => atA.push(m));
+    b.onMessage((_f, m) => atB.push(m));
+    a.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: p2! });
+    b.addPeer('n1', { host: '127.0.0.1', port: 0, meshPort: p1! });
+    c.addPeer('n1', { host: '127.0.0.1', port: 0, meshPort: p1! });
+    // A link of one version still comes up beside them.
+    await waitFor(() => {
+      c.send('n1', BROADCAST);
+      return atA.length > 0;
+    });
+    await waitFor(() => {
+      a.send('n2', BROADCAST);
+      b.send('n1', FROM_OLDER);
+      const refused = (lines: string[], text: string) => lines.some((l) => l.includes('"level":50') && l.includes(text));
+      return (
+        refused(newer.lines, 'refused mesh link: n2 speaks node protocol 0 (a build from before protocol versions), this node 1') &&
+        refused(older.lines, `refused mesh link: n1 speaks node protocol ${NODE_PROTOCOL}, this node 0`)
+      );
+    }, { what: 'both sides refusing the other version' });
+    await sleep(200);
+    expect(atB).toEqual([]);
+    expect(atA.length).toBeGreaterThan(0);
+    expect(atA.filter((m) => m.type === 'broadcast' && m.channel === FROM_OLDER.channel)).toEqual([]);
+    expect(a.stats().links.find((l) => l.peer === 'n2')?.up).toBe(false);
+    expect(b.stats().links.find((l) => l.peer === 'n1')?.up).toBe(false);
+    // Each side logged the other once, though both kept redialling.
+    expect(newer.lines.filter((l) => l.includes('n2 speaks node protocol')).length).toBe(1);
+  });
+
+  it('refuses a dialer of a build from before versions (a hello without one), though it proves the secret; its frames are never delivered', async () => {
+    const [port] = await freePorts(1);
+    const { log, lines } = capturingLogger();
+    const t = await transport('n1', port!, 'same', log);
+    const delivered: NodeMessage[] = [];
+    t.onMessage((_f, m) => delivered.push(m));
+    const sock = net.connect({ host: '127.0.0.1', port: port! });
+    const reader = new FrameReader();
+    const received: Buffer[] = [];
+    sock.on('data', (d) => received.push(...reader.push(d)));
+    await waitFor(() => received.length > 0, { what: 'the challenge' });
+    const challenge = pb.Handshake.decode(received[0]!);
+    if (challenge.step?.$case !== 'challenge') throw new Error('no challenge');
+    expect(challenge.step.challenge.protocol).toBe(NODE_PROTOCOL);
+    // The proof an older build makes (HMAC over "hello", the nonce, node and region), and no version.
+    const proof = createHmac('sha256', 'same');
+    for (const part of ['hello', challenge.step.challenge.nonce, 'old', 'r']) proof.update(part).update('\0');
+    const hello: pb.Handshake = { step: { $case: 'hello', hello: { node: 'old', region: 'r', nonce: Buffer.alloc(16), mac: proof.digest(), protocol: 0 } } };
+    let closed = false;
+    sock.once('close', () => (closed = true));
+    sock.write(frame(pb.Handshake.encode(hello).finish()));
+    sock.write(frame(encodeNodeMessage(BROADCAST)));
+    await waitFor(() => closed, { what: 'the connection closed', timeoutMs: 5000 });
+    expect(delivered).toEqual([]);
+    // No welcome came back: only the challenge.
+    expect(received).toHaveLength(1);
+    expect(lines.some((l) => l.includes('refused mesh link: old speaks node protocol 0'))).toBe(true);
+  });
+
+  it('sends no hello, and so nothing, to a listener of a build from before versions (a challenge without one)', async () => {
+    const [port, oldPort] = await freePorts(2);
+    const { log, lines } = capturingLogger();
+    const t = await transport('n1', port!, 'same', log);
+    const gotFrames: Buffer[] = [];
+    const old = net.createServer((sock) => {
+      const reader = new FrameReader();
+      sock.write(frame(pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2', protocol: 0 } } }).finish()));
+      sock.on('data', (d) => gotFrames.push(...reader.push(d)));
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => old.listen(oldPort, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise((r) => old.close(() => r())));
+    t.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: oldPort! });
+    t.send('n2', BROADCAST);
+    await waitFor(() => lines.some((l) => l.includes('refused mesh link: n2 speaks node protocol 0')), { what: 'the link refused' });
+    await sleep(100);
+    expect(gotFrames).toEqual([]);
+    expect(t.stats().links.find((l) => l.peer === 'n2')?.up).toBe(false);
   });
 });

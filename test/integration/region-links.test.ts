@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_METADATA } from '../../src/bridge/globalmaster.js';
 import * as pb from '../../src/gen/region.pb.js';
+import { REGION_PROTOCOL } from '../../src/transport/protocol-version.js';
 import { makeCerts } from '../helpers/certs.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
@@ -48,12 +49,12 @@ function twoRegions(o: Omit<Parameters<typeof startDeployment>[0] & object, 'reg
 }
 
 /** Opens a Link stream to a node's gRPC port and reports how it ends. */
-function tryLink(port: number, creds: grpc.ChannelCredentials, secret: string | null): Promise<{ code: number; details: string }> {
+function tryLink(port: number, creds: grpc.ChannelCredentials, secret: string | null, protocol = REGION_PROTOCOL): Promise<{ code: number; details: string }> {
   const client = new pb.RegionLinkClient(`127.0.0.1:${port}`, creds);
   const md = new grpc.Metadata();
   if (secret !== null) md.set(SECRET_METADATA, secret);
   const stream = client.link(md);
-  stream.write({ frame: { $case: 'hello', hello: { region: 'r2', deployment: 'test', incarnation: 1, node: 'intruder' } } });
+  stream.write({ frame: { $case: 'hello', hello: { region: 'r2', deployment: 'test', incarnation: 1, node: 'intruder', protocol } } });
   return new Promise((resolve) => {
     const done = (code: number, details: string) => {
       client.close();
@@ -110,6 +111,24 @@ describe('region links over TLS', () => {
     expect(noSecret.code).toBe(grpc.status.UNAUTHENTICATED);
     const missing = await tryLink(grpcPort, good, null);
     expect(missing.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+});
+
+describe('region protocol versions', () => {
+  const deployment = twoRegions();
+
+  it('drops a link whose hello carries another region protocol, logging both versions, and keeps the link of one version', async () => {
+    const d = deployment();
+    const grpcPort = d.sup.o.topology.regions[0]!.nodes[0]!.grpcPort!;
+    // A build from before versions sends none, which reads as 0.
+    const older = await tryLink(grpcPort, grpc.credentials.createInsecure(), 'test-deployment-secret', 0);
+    expect(older.code).not.toBe(-1); // ended by the globalmaster, not left open
+    const log = join(d.dir, 'state', 'logs', 'r1-n1.log');
+    await waitFor(() => readFileSync(log, 'utf8').includes(`refused region link: r2 speaks region protocol 0 (a build from before protocol versions), this node ${REGION_PROTOCOL}`), {
+      what: 'the refusal in the log',
+    });
+    // The refused hello took nothing over: the link between the two real regions is still up.
+    expect((await gmHealth(d, 'r1')).regionLinks.links.map((l: any) => l.up)).toEqual([true]);
   });
 });
 
