@@ -17,6 +17,12 @@
  * - Quorum: a node serves as channel master only while it sees more than half of the
  *   members it knows of (those that have not left). An isolated node therefore stops
  *   ordering messages instead of forking the channel's history.
+ * - Members of another protocol version (`protocol-version.ts`) cannot be linked to,
+ *   but they are alive: one heard of within `downAfterMs` counts as a member we cannot
+ *   reach, whatever we thought of it before (left, or dead after a stop), so a region
+ *   whose nodes are moved to a new version one by one never has a majority on both
+ *   sides. (A build from before versions does not do the same for us: moving a region
+ *   from one node by node is not safe.)
  */
 import type { Heartbeat, MemberInfo, MemberState, NodeAddress, NodeId } from '../transport/messages.js';
 
@@ -75,6 +81,8 @@ export class Membership {
   private lastTick: number | undefined;
   /** Our own recent lateness: how late each tick came (ms), for the last `downAfterMs`. */
   private lags: { at: number; ms: number }[] = [];
+  /** Nodes that proved they belong to the region but speak another protocol: when last heard. */
+  private readonly otherVersions = new Map<NodeId, { protocol: number; at: number }>();
 
   constructor(
     readonly self: NodeId,
@@ -236,6 +244,7 @@ export class Membership {
     // Local health (as in SWIM's Lifeguard): while our own event loop runs late, peers'
     // heartbeats may be waiting unread in our queues, so the silence we measure is
     // inflated by up to our lateness. Allow for the worst of it over the last down period.
+    for (const [node, v] of this.otherVersions) if (now - v.at >= this.timeouts.downAfterMs) this.otherVersions.delete(node);
     const allowance = this.lagAllowance(now, gap);
     for (const m of this.members.values()) {
       if (!m.heard) continue;
@@ -283,6 +292,20 @@ export class Membership {
     return [{ type: 'peerDown', node, reason: 'process gone (connection refused)' }];
   }
 
+  /** A node of this region that speaks another protocol version was heard of (its link refused). */
+  onOtherVersion(node: NodeId, protocol: number, now: number): void {
+    if (node !== this.self) this.otherVersions.set(node, { protocol, at: now });
+  }
+
+  /** Nodes of another protocol version heard of within `downAfterMs` (as of the last tick). */
+  otherVersionsAlive(): { node: NodeId; protocol: number }[] {
+    const out: { node: NodeId; protocol: number }[] = [];
+    for (const [node, v] of this.otherVersions) {
+      if ((this.lastTick ?? v.at) - v.at < this.timeouts.downAfterMs) out.push({ node, protocol: v.protocol });
+    }
+    return out;
+  }
+
   /** Operator action: forget a member for good (it will not come back). */
   forget(node: NodeId): boolean {
     return this.members.delete(node);
@@ -320,12 +343,17 @@ export class Membership {
 
   /** Whether this node sees a majority of the members that have not left. */
   hasQuorum(): boolean {
+    const other = new Set(this.otherVersionsAlive().map((o) => o.node));
     let known = 1;
     let reachable = 1;
     for (const m of this.members.values()) {
-      if (m.state === 'left' || (m.state === 'down' && m.gone)) continue;
-      known++;
-      if (m.state === 'up' || m.state === 'suspect') reachable++;
+      if (other.has(m.node)) {
+        // Alive in another version: known, whatever its state says, and out of reach.
+        known++;
+      } else if (m.state !== 'left' && !(m.state === 'down' && m.gone)) {
+        known++;
+        if (m.state === 'up' || m.state === 'suspect') reachable++;
+      }
     }
     return reachable * 2 > known;
   }

@@ -256,6 +256,10 @@ export class AblyNode {
         if (events.length) this.log.warn({ peer: e.peer }, 'peer refuses connections: its process is gone');
         this.apply(events);
       } else if (e.type === 'linkUp') this.transport.send(e.peer, this.membership.heartbeat());
+      else if (e.type === 'peerOtherVersion') {
+        this.membership.onOtherVersion(e.peer, e.protocol, this.clock.now());
+        this.apply([]);
+      }
     });
   }
 
@@ -406,7 +410,7 @@ export class AblyNode {
     if (quorum !== this.quorum) {
       this.quorum = quorum;
       if (!quorum) {
-        this.log.error('lost quorum: this node stops serving channels and disconnects its clients');
+        this.log.error({ otherVersions: this.membership.otherVersionsAlive() }, 'lost quorum: this node stops serving channels and disconnects its clients');
         this.emit({ type: 'quorumLost' });
         const reset = this.membership.reset(this.clock.now(), 'lost quorum');
         this.emit(reset);
@@ -582,6 +586,7 @@ export class AblyNode {
       mastered: counts.mastered,
       replicas: counts.replicas,
       quorum: this.quorum,
+      otherVersions: this.membership.otherVersionsAlive(),
       transport: this.transport.kind,
       members: this.membership.view().map((m) => ({ node: m.node, state: m.state, incarnation: m.incarnation })),
       globalmaster: this.globalmaster?.isActive ?? false,

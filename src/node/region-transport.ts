@@ -19,6 +19,15 @@ export interface RegionTransportOptions {
   dialVia?: (peer: NodeId, address: NodeAddress) => { host: string; port: number };
 }
 
+/**
+ * Plays a build of another node protocol (tests only: `ABLY_NG_DEBUG_NODE_PROTOCOL=N`;
+ * 0 is a build from before versions).
+ */
+function debugProtocol(): { protocol?: number } {
+  const v = process.env.ABLY_NG_DEBUG_NODE_PROTOCOL;
+  return v !== undefined && /^\d+$/.test(v) ? { protocol: Number(v) } : {};
+}
+
 /** The mesh (the default), or NATS for `transport: nats` (`regions[].nats`). */
 export function regionTransport(o: RegionTransportOptions): RegionTransport {
   const nats = o.region.nats;
@@ -33,6 +42,7 @@ export function regionTransport(o: RegionTransportOptions): RegionTransport {
       ...(nats.user ? { user: nats.user, pass: resolveSecret(nats.pass, `${where}.pass`)! } : {}),
       log: o.log,
       heartbeatIntervalMs: o.heartbeatIntervalMs,
+      ...debugProtocol(),
     });
   }
   return new MeshTransport({
@@ -43,5 +53,6 @@ export function regionTransport(o: RegionTransportOptions): RegionTransport {
     secret: o.clusterSecret,
     log: o.log,
     ...(o.dialVia ? { dialVia: o.dialVia } : {}),
+    ...debugProtocol(),
   });
 }

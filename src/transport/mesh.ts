@@ -186,6 +186,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     const reader = new FrameReader();
     const myNonce = randomBytes(16);
     let refused = false;
+    let otherVersion = false;
     const hsTimer = setTimeout(() => sock.destroy(new Error('handshake timeout')), HANDSHAKE_TIMEOUT_MS);
     sock.on('connect', () => {
       l.state = 'handshaking';
@@ -199,7 +200,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         return;
       }
       for (const f of frames) {
-        if (l.state !== 'handshaking') continue; // nothing but the handshake arrives on our own link
+        // Nothing but the handshake arrives on our own link, nor anything after a refusal.
+        if (l.state !== 'handshaking' || otherVersion) continue;
         let hs: pb.Handshake;
         try {
           hs = pb.Handshake.decode(f);
@@ -209,10 +211,6 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         }
         const step = hs.step;
         if (step?.$case === 'challenge') {
-          if (!this.version.accepts(l.peer, step.challenge.protocol)) {
-            sock.destroy(new Error('peer speaks another node protocol'));
-            return;
-          }
           const hello: pb.Handshake = {
             step: {
               $case: 'hello',
@@ -226,6 +224,14 @@ export class MeshTransport extends TransportListeners implements RegionTransport
             },
           };
           writeFrame(sock, pb.Handshake.encode(hello).finish());
+          if (!this.version.accepts(l.peer, step.challenge.protocol)) {
+            // The hello still goes, so the listener (which can check it) learns that we
+            // are alive in another version, as we learn it of the peer when it dials us;
+            // then the link ends, whatever the listener answers.
+            otherVersion = true;
+            sock.end();
+            return;
+          }
         } else if (step?.$case === 'welcome') {
           const want = mac(this.o.secret, 'welcome', myNonce, step.welcome.node, this.o.region);
           if (step.welcome.node !== l.peer || !sameMac(Buffer.from(step.welcome.mac), want)) {
@@ -368,6 +374,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
             return;
           }
           if (!this.version.accepts(hello.node, hello.protocol)) {
+            // Proven by the secret (a dialer's challenge is not): alive, in another version.
+            this.emit({ type: 'peerOtherVersion', peer: hello.node, protocol: hello.protocol });
             sock.destroy();
             return;
           }

@@ -51,7 +51,7 @@ export function regionSubjects(deployment: string, region: string, protocol = NO
     node: (node) => `${prefix}.node.${token(node, 'node')}`,
     control: `${prefix}.control`,
     anyControl: [`${base}.*.control`, `${base}.control`],
-    versionOf: (subject) => Number(/^p(\d+)$/.exec(subject.slice(base.length + 1, -'.control'.length))?.[1] ?? 0),
+    versionOf: (subject) => Number(/^p([1-9]\d*)$/.exec(subject.slice(base.length + 1, -'.control'.length))?.[1] ?? 0),
     all: `${base}.>`,
   };
 }

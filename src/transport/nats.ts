@@ -273,8 +273,10 @@ export class NatsTransport extends TransportListeners implements RegionTransport
     // Every version's control subject: ours is taken, another's only logged (its nodes'
     // traffic never reaches ours, nor ours theirs).
     const onControl = (err: NatsError | null, m: Msg) => {
-      if (err || m.subject === this.subjects.control) onMessage(err, m);
-      else this.version.accepts(m.headers?.get(FROM_HEADER) || m.subject, this.subjects.versionOf(m.subject));
+      if (err || m.subject === this.subjects.control) return onMessage(err, m);
+      const from = m.headers?.get(FROM_HEADER);
+      const protocol = this.subjects.versionOf(m.subject);
+      if (!this.version.accepts(from || m.subject, protocol) && from && this.running) this.emit({ type: 'peerOtherVersion', peer: from, protocol });
     };
     for (const subject of this.subjects.anyControl) nc.subscribe(subject, { callback: onControl });
     // The server has our subscriptions once it answers this.

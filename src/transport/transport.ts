@@ -17,7 +17,9 @@ export type TransportEvent =
   | { type: 'linkUp'; peer: NodeId }
   | { type: 'linkDown'; peer: NodeId; reason: string }
   /** The peer's process is certainly gone (e.g. connection refused on its address). */
-  | { type: 'peerGone'; peer: NodeId };
+  | { type: 'peerGone'; peer: NodeId }
+  /** A node proved it belongs to the region (cluster secret or NATS) but speaks another node protocol: alive, and nothing crosses. */
+  | { type: 'peerOtherVersion'; peer: NodeId; protocol: number };
 
 export interface TransportStats {
   /** Per peer: link state and bytes moved. */

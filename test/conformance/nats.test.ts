@@ -184,6 +184,8 @@ describe('NatsTransport', () => {
     await Promise.all([a.start(), b.start(), c.start()]);
     const legacy = await connect({ servers: nats.url(0), token: TOKEN });
     const at = { a: [] as string[], b: [] as string[], c: [] as string[] };
+    const events: TransportEvent[] = [];
+    a.onEvent((e) => events.push(e));
     a.onMessage((from) => void at.a.push(from));
     b.onMessage((from) => void at.b.push(from));
     c.onMessage((from) => void at.c.push(from));
@@ -211,8 +213,12 @@ describe('NatsTransport', () => {
       expect(at.b).toEqual([]);
       expect(at.a).toEqual([]);
       expect(at.c.every((f) => f === 'a')).toBe(true);
-      // Logged once each, though heard many times.
+      // Logged once each, though heard many times; each time, membership hears of them alive.
       expect(refused(la.lines, 'b speaks node protocol')).toBe(1);
+      const others = events.filter((e) => e.type === 'peerOtherVersion');
+      expect(others).toContainEqual({ type: 'peerOtherVersion', peer: 'b', protocol: NODE_PROTOCOL + 1 });
+      expect(others).toContainEqual({ type: 'peerOtherVersion', peer: 'old', protocol: 0 });
+      expect(events.filter((e) => e.type === 'peerOtherVersion' && e.peer === 'c')).toEqual([]);
     } finally {
       await legacy.close();
       await Promise.all([a.stop(), b.stop(), c.stop()]);

@@ -337,6 +337,90 @@ describe('Membership', () => {
     });
   });
 
+  describe('nodes of another protocol version', () => {
+    /** Heartbeats from `nodes` at every tick from `from` to `to`, so they stay up. */
+    function liveThrough(m: Membership, nodes: string[], from: number, to: number): void {
+      for (let t = from + T.heartbeatIntervalMs; t <= to; t += T.heartbeatIntervalMs) {
+        for (const n of nodes) m.onHeartbeat(hb(n, 5), t);
+        m.tick(t);
+      }
+    }
+
+    it('count as alive and unreachable: a region moved to a new version one node at a time never has a majority on both sides', () => {
+      // a stays on the old version; b and c are stopped (refused: dead) and come back on a new one.
+      const a = trio();
+      a.onHeartbeat(hb('b', 5), 0);
+      a.onHeartbeat(hb('c', 5), 0);
+      a.onLinkDown('c', 'closed');
+      a.onPeerGone('c');
+      expect(a.hasQuorum()).toBe(true); // 2 of 2: c is dead
+      a.onOtherVersion('c', 2, 10);
+      expect(a.hasQuorum()).toBe(true); // 2 of 3: c is back, unreachable
+      a.onLinkDown('b', 'closed');
+      a.onPeerGone('b');
+      // Without c counted, a would be 1 of 1 and serve while b and c, 2 of 3, serve too.
+      expect(a.hasQuorum()).toBe(false);
+      a.onOtherVersion('b', 2, 20);
+      expect(a.hasQuorum()).toBe(false);
+      expect(a.otherVersionsAlive()).toEqual([
+        { node: 'c', protocol: 2 },
+        { node: 'b', protocol: 2 },
+      ]);
+      // b's side: c linked, a heard of in the old version.
+      const b = new Membership('b', addr(1), T, SELF_INC);
+      b.addStatic('a', addr(0), 0);
+      b.addStatic('c', addr(2), 0);
+      b.onHeartbeat(hb('c', 7), 20);
+      b.onOtherVersion('a', 1, 20);
+      expect(b.hasQuorum()).toBe(true);
+    });
+
+    it('count whatever they were before: one that left, or one we still had up', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 5), 0);
+      m.onHeartbeat(hb('c', 5, { leaving: true }), 0);
+      expect(m.state('c')).toBe('left');
+      expect(m.hasQuorum()).toBe(true); // 2 of 2
+      m.onOtherVersion('c', 2, 0);
+      expect(m.hasQuorum()).toBe(true); // 2 of 3
+      m.onOtherVersion('b', 2, 0); // still up in our view, but nothing of it crosses now
+      expect(m.hasQuorum()).toBe(false); // 1 of 3
+    });
+
+    it('count one from before versions (0) the same way: it cannot be reached', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 5), 0);
+      m.onLinkDown('c', 'closed');
+      m.onPeerGone('c');
+      m.onOtherVersion('c', 0, 0);
+      expect(m.hasQuorum()).toBe(true); // 2 of 3
+      m.onOtherVersion('b', 0, 0);
+      expect(m.hasQuorum()).toBe(false); // 1 of 3
+      liveThrough(m, [], 0, T.downAfterMs);
+      expect(m.otherVersionsAlive()).toEqual([]);
+    });
+
+    it('count only if they are members (a stray process with the secret changes nothing), and are forgotten after the down timeout of silence', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onOtherVersion('stray', 0, 0);
+      m.onOtherVersion('d', 2, 0);
+      expect(m.hasQuorum()).toBe(true); // 2 of 3, not 2 of 5
+      const q = new Membership('a', addr(0), T, SELF_INC);
+      q.addStatic('b', addr(1), 0);
+      q.onHeartbeat(hb('b', 5), 0);
+      q.onLinkDown('b', 'closed');
+      q.onPeerGone('b');
+      expect(q.hasQuorum()).toBe(true); // alone: b is dead
+      q.onOtherVersion('b', 2, 0);
+      expect(q.hasQuorum()).toBe(false); // 1 of 2
+      liveThrough(q, [], 0, T.downAfterMs);
+      expect(q.hasQuorum()).toBe(true); // b silent again: dead as before
+    });
+  });
+
   describe('being declared down', () => {
     const downReport = (inc: number): MemberInfo[] => [{ node: 'a', incarnation: inc, state: 'down', address: addr(0) }];
 

@@ -22,6 +22,8 @@ describe('NATS subjects', () => {
     // Builds from before versions: the bare control subject (and a node of theirs named "control").
     expect(s.versionOf('ablyng.prod.eu.control')).toBe(0);
     expect(s.versionOf('ablyng.prod.eu.node.control')).toBe(0);
+    // Not a version we would write (ours is p2): never taken for ours.
+    expect(s.versionOf('ablyng.prod.eu.p02.control')).toBe(0);
   });
 
   it('refuses names that are not a single subject token', () => {
