@@ -17,12 +17,13 @@
  * - Quorum: a node serves as channel master only while it sees more than half of the
  *   members it knows of (those that have not left). An isolated node therefore stops
  *   ordering messages instead of forking the channel's history.
- * - Members of another protocol version (`protocol-version.ts`) cannot be linked to,
- *   but they are alive: one heard of within `downAfterMs` counts as a member we cannot
- *   reach, whatever we thought of it before (left, or dead after a stop), so a region
- *   whose nodes are moved to a new version one by one never has a majority on both
- *   sides. (A build from before versions does not do the same for us: moving a region
- *   from one node by node is not safe.)
+ * - Nodes of another protocol version (`protocol-version.ts`) cannot be linked to, but
+ *   they are alive: one that proved it belongs to the region within `downAfterMs` counts
+ *   as a member we cannot reach, whatever we thought of it before (left, dead after a
+ *   stop, or never heard of: a node that joined while we were away), so a region whose
+ *   nodes are moved to a new version one by one never has a majority on both sides.
+ *   (Builds speaking node protocol 0 or 1 do not do the same for us: moving a region from
+ *   one of those node by node is not safe.)
  */
 import type { Heartbeat, MemberInfo, MemberState, NodeAddress, NodeId } from '../transport/messages.js';
 
@@ -150,6 +151,8 @@ export class Membership {
   onHeartbeat(hb: Heartbeat, now: number): MembershipEvent[] {
     const events: MembershipEvent[] = [];
     if (hb.node === this.self) return events;
+    // Heard over a link: it speaks our version now.
+    this.otherVersions.delete(hb.node);
     let m = this.members.get(hb.node);
     if (hb.leaving) {
       if (m && m.state !== 'left' && hb.incarnation >= m.incarnation) {
@@ -238,6 +241,7 @@ export class Membership {
         m.lastHeard = now;
         if (m.state === 'up' || m.state === 'suspect') watched = true;
       }
+      for (const v of this.otherVersions.values()) v.at = now;
       events.push(watched ? this.reset(now, `frozen for ${gap} ms`) : { type: 'frozen', gapMs: gap });
       return events;
     }
@@ -343,17 +347,14 @@ export class Membership {
 
   /** Whether this node sees a majority of the members that have not left. */
   hasQuorum(): boolean {
+    // Alive in another version: known, whatever its member state says, and out of reach.
     const other = new Set(this.otherVersionsAlive().map((o) => o.node));
-    let known = 1;
+    let known = 1 + other.size;
     let reachable = 1;
     for (const m of this.members.values()) {
-      if (other.has(m.node)) {
-        // Alive in another version: known, whatever its state says, and out of reach.
-        known++;
-      } else if (m.state !== 'left' && !(m.state === 'down' && m.gone)) {
-        known++;
-        if (m.state === 'up' || m.state === 'suspect') reachable++;
-      }
+      if (other.has(m.node) || m.state === 'left' || (m.state === 'down' && m.gone)) continue;
+      known++;
+      if (m.state === 'up' || m.state === 'suspect') reachable++;
     }
     return reachable * 2 > known;
   }

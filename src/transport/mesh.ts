@@ -186,7 +186,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     const reader = new FrameReader();
     const myNonce = randomBytes(16);
     let refused = false;
-    let otherVersion = false;
+    /** The protocol of a listener refused for its version (its welcome then proves it alive). */
+    let otherVersion: number | null = null;
     const hsTimer = setTimeout(() => sock.destroy(new Error('handshake timeout')), HANDSHAKE_TIMEOUT_MS);
     sock.on('connect', () => {
       l.state = 'handshaking';
@@ -200,8 +201,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         return;
       }
       for (const f of frames) {
-        // Nothing but the handshake arrives on our own link, nor anything after a refusal.
-        if (l.state !== 'handshaking' || otherVersion) continue;
+        if (l.state !== 'handshaking') continue; // nothing but the handshake arrives on our own link
         let hs: pb.Handshake;
         try {
           hs = pb.Handshake.decode(f);
@@ -210,6 +210,13 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           return;
         }
         const step = hs.step;
+        const welcomed = (w: pb.Welcome) => w.node === l.peer && sameMac(Buffer.from(w.mac), mac(this.o.secret, 'welcome', myNonce, w.node, this.o.region));
+        if (otherVersion !== null) {
+          // Refused: the link never comes up. A welcome now only proves the peer is a
+          // node of this region, alive in another version.
+          if (step?.$case === 'welcome' && welcomed(step.welcome)) this.emit({ type: 'peerOtherVersion', peer: l.peer, protocol: otherVersion });
+          continue;
+        }
         if (step?.$case === 'challenge') {
           const hello: pb.Handshake = {
             step: {
@@ -225,16 +232,15 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           };
           writeFrame(sock, pb.Handshake.encode(hello).finish());
           if (!this.version.accepts(l.peer, step.challenge.protocol)) {
-            // The hello still goes, so the listener (which can check it) learns that we
-            // are alive in another version, as we learn it of the peer when it dials us;
-            // then the link ends, whatever the listener answers.
-            otherVersion = true;
+            // The hello still goes, so that the listener (which can check it) learns we
+            // are alive in another version; it proves itself back with a welcome (a
+            // challenge proves nothing). Then the link ends.
+            otherVersion = step.challenge.protocol;
             sock.end();
             return;
           }
         } else if (step?.$case === 'welcome') {
-          const want = mac(this.o.secret, 'welcome', myNonce, step.welcome.node, this.o.region);
-          if (step.welcome.node !== l.peer || !sameMac(Buffer.from(step.welcome.mac), want)) {
+          if (!welcomed(step.welcome)) {
             this.o.log.warn({ peer: l.peer, claimed: step.welcome.node }, 'mesh peer failed to prove the cluster secret; dropping link');
             sock.destroy(new Error('peer authentication failed'));
             return;
@@ -374,9 +380,15 @@ export class MeshTransport extends TransportListeners implements RegionTransport
             return;
           }
           if (!this.version.accepts(hello.node, hello.protocol)) {
-            // Proven by the secret (a dialer's challenge is not): alive, in another version.
+            // Proven by the secret: alive, in another version. A dialer that has versions
+            // (it refuses ours, then reads a welcome as proof only) learns the same of us;
+            // one from before versions would take a welcome for a link, so it gets none.
             this.emit({ type: 'peerOtherVersion', peer: hello.node, protocol: hello.protocol });
-            sock.destroy();
+            sock.removeAllListeners('data');
+            if (hello.protocol === 0) return void sock.destroy();
+            const proof = mac(this.o.secret, 'welcome', Buffer.from(hello.nonce), this.self, this.o.region);
+            writeFrame(sock, pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: this.self, mac: proof } } }).finish());
+            sock.end();
             return;
           }
           clearTimeout(hsTimer);

@@ -15,11 +15,16 @@
  * it does not know that changes the meaning of the rest). Peers built before versions
  * existed send none, which reads as 0.
  *
- * History: node 1 (2026-12-02): a channel snapshot carries its entries as one encoded
- * list (`ChannelSnapshot.entry_list`), which an unversioned node took for no entries.
- * Region 1 (2026-12-02): the first versioned region link.
+ * Raise it too when nodes of two versions would judge quorum differently.
+ *
+ * History:
+ * - node 1 (2026-12-02): a channel snapshot carries its entries as one encoded list
+ *   (`ChannelSnapshot.entry_list`), which an unversioned node took for no entries.
+ * - node 2 (2026-12-02): a node counts one of another version for quorum (membership.ts)
+ *   and proves itself to a dialer of another version; builds of 0 and 1 do neither.
+ * - region 1 (2026-12-02): the first versioned region link.
  */
-export const NODE_PROTOCOL = 1;
+export const NODE_PROTOCOL = 2;
 export const REGION_PROTOCOL = 1;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */

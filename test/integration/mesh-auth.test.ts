@@ -216,7 +216,29 @@ describe('mesh link authentication', () => {
     expect(events).toEqual([{ type: 'peerOtherVersion', peer: 'old', protocol: 0 }]);
   });
 
-  it('sends a listener of a build from before versions (a challenge without one) its hello and nothing after it, though that listener welcomes it', async () => {
+  it('tells nodes of two versions of each other, though only one dials: the listener by the hello, the dialer by the welcome; the link never comes up', async () => {
+    const [p1, p2] = await freePorts(2);
+    const { log } = capturingLogger();
+    const a = await transport('n1', p1!, 'same', log, NODE_PROTOCOL);
+    const b = await transport('n2', p2!, 'same', log, NODE_PROTOCOL + 1);
+    const atA: TransportEvent[] = [];
+    const atB: TransportEvent[] = [];
+    a.onEvent((e) => atA.push(e));
+    b.onEvent((e) => atB.push(e));
+    const delivered: NodeMessage[] = [];
+    b.onMessage((_f, m) => delivered.push(m));
+    a.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: p2! });
+    a.send('n2', BROADCAST);
+    await waitFor(() => atA.length > 0 && atB.length > 0, { what: 'each hearing of the other' });
+    expect(atA[0]).toEqual({ type: 'peerOtherVersion', peer: 'n2', protocol: NODE_PROTOCOL + 1 });
+    expect(atB[0]).toEqual({ type: 'peerOtherVersion', peer: 'n1', protocol: NODE_PROTOCOL });
+    await sleep(200);
+    expect([...atA, ...atB].filter((e) => e.type !== 'peerOtherVersion')).toEqual([]);
+    expect(delivered).toEqual([]);
+    expect(a.stats().links.find((l) => l.peer === 'n2')?.up).toBe(false);
+  });
+
+  it('sends a listener of a build from before versions (a challenge without one) its hello and nothing after it; that listener\'s welcome proves it alive, and links nothing', async () => {
     const [port, oldPort] = await freePorts(2);
     const { log, lines } = capturingLogger();
     const t = await transport('n1', port!, 'same', log);
@@ -253,8 +275,31 @@ describe('mesh link authentication', () => {
       if (hs.step?.$case === 'hello') expect(hs.step.hello.protocol).toBe(NODE_PROTOCOL);
     }
     expect(t.stats().links.find((l) => l.peer === 'n2')?.up).toBe(false);
-    // A challenge proves nothing (the listener has not shown the secret): not taken as n2
-    // alive; nor is the link up.
-    expect(events.filter((e) => e.type === 'peerOtherVersion' || e.type === 'linkUp')).toEqual([]);
+    expect(events.filter((e) => e.type === 'linkUp')).toEqual([]);
+    expect(events.filter((e) => e.type === 'peerOtherVersion')[0]).toEqual({ type: 'peerOtherVersion', peer: 'n2', protocol: 0 });
+  });
+
+  it('takes a welcome that does not prove the secret, after a challenge of another version, as nothing', async () => {
+    const [port, fakePort] = await freePorts(2);
+    let welcomes = 0;
+    const { log, lines } = capturingLogger();
+    const t = await transport('n1', port!, 'same', log);
+    const fake = net.createServer((sock) => {
+      sock.write(frame(pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2', protocol: NODE_PROTOCOL + 1 } } }).finish()));
+      // Answers the hello with a welcome that proves nothing.
+      sock.once('data', () => {
+        welcomes++;
+        sock.write(frame(pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: 'n2', mac: Buffer.alloc(32, 9) } } }).finish()));
+      });
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => fake.listen(fakePort, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise((r) => fake.close(() => r())));
+    const events: TransportEvent[] = [];
+    t.onEvent((e) => events.push(e));
+    t.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: fakePort! });
+    await waitFor(() => lines.some((l) => l.includes(`refused mesh link: n2 speaks node protocol ${NODE_PROTOCOL + 1}`)) && welcomes > 0, { what: 'the link refused, and a welcome sent' });
+    await sleep(200);
+    expect(events).toEqual([]);
   });
 });

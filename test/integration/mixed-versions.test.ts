@@ -64,7 +64,9 @@ describe('a region with nodes of two node protocols', () => {
       what: 'the new side (2 of 3) serving, the old node alone not',
       timeoutMs: 15_000,
     });
-    expect((await d.health('r1-n2')).otherVersions).toEqual([{ node: 'r1-n1', protocol: NODE_PROTOCOL }]);
+    await waitFor(async () => JSON.stringify((await d.health('r1-n2')).otherVersions) === JSON.stringify([{ node: 'r1-n1', protocol: NODE_PROTOCOL }]), {
+      what: 'r1-n2 hearing of r1-n1 in the old version',
+    });
   });
 
   it('counts a member restarted as a build from before versions as out of reach: the others serve, it does not', async () => {

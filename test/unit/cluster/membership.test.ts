@@ -402,12 +402,12 @@ describe('Membership', () => {
       expect(m.otherVersionsAlive()).toEqual([]);
     });
 
-    it('count only if they are members (a stray process with the secret changes nothing), and are forgotten after the down timeout of silence', () => {
+    it('count one never heard of too (a node that joined while we were away), and are forgotten after the down timeout of silence', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
-      m.onOtherVersion('stray', 0, 0);
+      expect(m.hasQuorum()).toBe(true); // 2 of 3
       m.onOtherVersion('d', 2, 0);
-      expect(m.hasQuorum()).toBe(true); // 2 of 3, not 2 of 5
+      expect(m.hasQuorum()).toBe(false); // 2 of 4
       const q = new Membership('a', addr(0), T, SELF_INC);
       q.addStatic('b', addr(1), 0);
       q.onHeartbeat(hb('b', 5), 0);
@@ -418,6 +418,27 @@ describe('Membership', () => {
       expect(q.hasQuorum()).toBe(false); // 1 of 2
       liveThrough(q, [], 0, T.downAfterMs);
       expect(q.hasQuorum()).toBe(true); // b silent again: dead as before
+    });
+
+    it('stop counting as another version once heard over a link (it speaks ours again)', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      m.addStatic('b', addr(1), 0);
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onOtherVersion('b', 2, 10);
+      expect(m.hasQuorum()).toBe(false); // 1 of 2
+      m.onHeartbeat(hb('b', 6), 20);
+      expect(m.hasQuorum()).toBe(true); // 2 of 2, at once
+      expect(m.otherVersionsAlive()).toEqual([]);
+    });
+
+    it('are given a fresh timeout after we were frozen, as members are', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onLinkDown('c', 'closed');
+      m.onOtherVersion('c', 3, 0);
+      m.tick(T.heartbeatIntervalMs);
+      m.tick(T.heartbeatIntervalMs + 2 * T.downAfterMs); // a freeze: the silence was ours
+      expect(m.otherVersionsAlive()).toEqual([{ node: 'c', protocol: 3 }]);
     });
   });
 
