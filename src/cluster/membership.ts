@@ -18,12 +18,14 @@
  *   members it knows of (those that have not left). An isolated node therefore stops
  *   ordering messages instead of forking the channel's history.
  * - Nodes of another protocol version (`protocol-version.ts`) cannot be linked to, but
- *   they are alive: one that proved it belongs to the region within `downAfterMs` counts
- *   as a member we cannot reach, whatever we thought of it before (left, dead after a
- *   stop, or never heard of: a node that joined while we were away), so a region whose
- *   nodes are moved to a new version one by one never has a majority on both sides.
- *   (Builds speaking node protocol 0 or 1 do not do the same for us: moving a region from
- *   one of those node by node is not safe.)
+ *   they are alive. A member that proves it (the cluster secret, in another version) is
+ *   out of reach while it is heard of, even if we still had it up, and alive in its
+ *   record from then on, whatever we thought of it before (left, or dead after a stop):
+ *   like any member out of reach, only a refused connection makes it dead again. One we
+ *   have no record of (it joined while we were away) counts while it is heard of. So a
+ *   region whose nodes are moved to a new version one by one never has a majority on
+ *   both sides. (Builds speaking node protocol 0 or 1 do not do the same for us: moving
+ *   a region from one of those node by node is not safe.)
  */
 import type { Heartbeat, MemberInfo, MemberState, NodeAddress, NodeId } from '../transport/messages.js';
 
@@ -151,8 +153,6 @@ export class Membership {
   onHeartbeat(hb: Heartbeat, now: number): MembershipEvent[] {
     const events: MembershipEvent[] = [];
     if (hb.node === this.self) return events;
-    // Heard over a link: it speaks our version now.
-    this.otherVersions.delete(hb.node);
     let m = this.members.get(hb.node);
     if (hb.leaving) {
       if (m && m.state !== 'left' && hb.incarnation >= m.incarnation) {
@@ -171,6 +171,8 @@ export class Membership {
     if (m && m.heard && (hb.incarnation < m.incarnation || (hb.incarnation === m.incarnation && (m.state === 'down' || m.state === 'left')))) {
       return events;
     }
+    // Heard over a link, in a life we take: it speaks our version now.
+    this.otherVersions.delete(hb.node);
     if (!m) {
       m = { node: hb.node, incarnation: hb.incarnation, state: 'up', address: hb.address, lastHeard: now, heard: true };
       this.members.set(hb.node, m);
@@ -291,14 +293,26 @@ export class Membership {
     const m = this.members.get(node);
     if (!m || !m.heard) return [];
     m.gone = true;
+    this.otherVersions.delete(node);
     if (m.state !== 'up' && m.state !== 'suspect') return [];
     m.state = 'down';
     return [{ type: 'peerDown', node, reason: 'process gone (connection refused)' }];
   }
 
-  /** A node of this region that speaks another protocol version was heard of (its link refused). */
+  /**
+   * A node of this region that speaks another protocol version proved it is alive (its
+   * link refused). A member is then alive in its record too: not dead, not gone for good
+   * (a member that left is down), and only proof of death (a refused connection) makes
+   * it so again, not silence, as for any member out of reach; so a partition later does
+   * not bring back an older verdict. One we have no record of counts while it is heard of.
+   */
   onOtherVersion(node: NodeId, protocol: number, now: number): void {
-    if (node !== this.self) this.otherVersions.set(node, { protocol, at: now });
+    if (node === this.self) return;
+    this.otherVersions.set(node, { protocol, at: now });
+    const m = this.members.get(node);
+    if (!m) return;
+    m.gone = false;
+    if (m.state === 'left') m.state = 'down';
   }
 
   /** Nodes of another protocol version heard of within `downAfterMs` (as of the last tick). */

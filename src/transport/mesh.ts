@@ -213,9 +213,11 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         const welcomed = (w: pb.Welcome) => w.node === l.peer && sameMac(Buffer.from(w.mac), mac(this.o.secret, 'welcome', myNonce, w.node, this.o.region));
         if (otherVersion !== null) {
           // Refused: the link never comes up. A welcome now only proves the peer is a
-          // node of this region, alive in another version.
-          if (step?.$case === 'welcome' && welcomed(step.welcome)) this.emit({ type: 'peerOtherVersion', peer: l.peer, protocol: otherVersion });
-          continue;
+          // node of this region, alive in another version; then the socket goes.
+          if (step?.$case !== 'welcome') continue;
+          if (welcomed(step.welcome)) this.emit({ type: 'peerOtherVersion', peer: l.peer, protocol: otherVersion });
+          sock.destroy();
+          return;
         }
         if (step?.$case === 'challenge') {
           const hello: pb.Handshake = {
@@ -234,10 +236,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           if (!this.version.accepts(l.peer, step.challenge.protocol)) {
             // The hello still goes, so that the listener (which can check it) learns we
             // are alive in another version; it proves itself back with a welcome (a
-            // challenge proves nothing). Then the link ends.
+            // challenge proves nothing), or closes. No half-close: a fault proxy between
+            // us would drop what is still on its way. The handshake timer is the backstop.
             otherVersion = step.challenge.protocol;
-            sock.end();
-            return;
           }
         } else if (step?.$case === 'welcome') {
           if (!welcomed(step.welcome)) {
@@ -386,9 +387,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
             this.emit({ type: 'peerOtherVersion', peer: hello.node, protocol: hello.protocol });
             sock.removeAllListeners('data');
             if (hello.protocol === 0) return void sock.destroy();
+            // The dialer drops the socket once it has the welcome (the handshake timer otherwise).
             const proof = mac(this.o.secret, 'welcome', Buffer.from(hello.nonce), this.self, this.o.region);
             writeFrame(sock, pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: this.self, mac: proof } } }).finish());
-            sock.end();
             return;
           }
           clearTimeout(hsTimer);

@@ -8,6 +8,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as pb from '../../src/gen/node.pb.js';
 import { FrameReader, frameHeader } from '../../src/transport/framing.js';
+import { FaultProxy } from '../../src/proxy/fault-proxy.js';
 import { MeshTransport } from '../../src/transport/mesh.js';
 import type { NodeMessage } from '../../src/transport/messages.js';
 import type { TransportEvent } from '../../src/transport/transport.js';
@@ -236,6 +237,26 @@ describe('mesh link authentication', () => {
     expect([...atA, ...atB].filter((e) => e.type !== 'peerOtherVersion')).toEqual([]);
     expect(delivered).toEqual([]);
     expect(a.stats().links.find((l) => l.peer === 'n2')?.up).toBe(false);
+  });
+
+  it('tells nodes of two versions of each other through a fault proxy with latency too (what is on its way is not cut off)', async () => {
+    const [p1, p2] = await freePorts(2);
+    const { log } = capturingLogger();
+    const proxy = new FaultProxy({ host: '127.0.0.1', port: p2! });
+    await proxy.listen();
+    proxy.set('both', { latencyMs: 30 });
+    cleanup.push(() => proxy.close());
+    const a = new MeshTransport({ self: 'n1', region: 'r', host: '127.0.0.1', meshPort: p1!, secret: 'same', log, dialVia: () => ({ host: '127.0.0.1', port: proxy.port }) });
+    await a.start();
+    cleanup.push(() => a.stop());
+    const b = await transport('n2', p2!, 'same', log, NODE_PROTOCOL + 1);
+    const atA: TransportEvent[] = [];
+    const atB: TransportEvent[] = [];
+    a.onEvent((e) => atA.push(e));
+    b.onEvent((e) => atB.push(e));
+    a.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: p2! });
+    await waitFor(() => atA.some((e) => e.type === 'peerOtherVersion') && atB.some((e) => e.type === 'peerOtherVersion'), { what: 'each hearing of the other through the proxy' });
+    expect([...atA, ...atB].filter((e) => e.type === 'linkUp')).toEqual([]);
   });
 
   it('sends a listener of a build from before versions (a challenge without one) its hello and nothing after it; that listener\'s welcome proves it alive, and links nothing', async () => {

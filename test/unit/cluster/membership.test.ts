@@ -402,22 +402,60 @@ describe('Membership', () => {
       expect(m.otherVersionsAlive()).toEqual([]);
     });
 
-    it('count one never heard of too (a node that joined while we were away), and are forgotten after the down timeout of silence', () => {
+    it('count one never heard of too (a node that joined while we were away), while it is heard of', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
       expect(m.hasQuorum()).toBe(true); // 2 of 3
       m.onOtherVersion('d', 2, 0);
       expect(m.hasQuorum()).toBe(false); // 2 of 4
-      const q = new Membership('a', addr(0), T, SELF_INC);
-      q.addStatic('b', addr(1), 0);
-      q.onHeartbeat(hb('b', 5), 0);
-      q.onLinkDown('b', 'closed');
-      q.onPeerGone('b');
-      expect(q.hasQuorum()).toBe(true); // alone: b is dead
-      q.onOtherVersion('b', 2, 0);
-      expect(q.hasQuorum()).toBe(false); // 1 of 2
-      liveThrough(q, [], 0, T.downAfterMs);
-      expect(q.hasQuorum()).toBe(true); // b silent again: dead as before
+      liveThrough(m, ['b'], 0, T.downAfterMs);
+      expect(m.hasQuorum()).toBe(true); // d silent for the down timeout: 2 of 3
+    });
+
+    it('keep a member proven alive in another version counted through a partition, until a refused connection proves it dead', () => {
+      // b and c were stopped (dead), then came back in another version; then a is cut off.
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 5), 0);
+      for (const n of ['b', 'c']) {
+        m.onLinkDown(n, 'closed');
+        m.onPeerGone(n);
+      }
+      expect(m.hasQuorum()).toBe(true); // alone: both dead
+      m.onOtherVersion('b', 2, 0);
+      m.onOtherVersion('c', 2, 0);
+      expect(m.hasQuorum()).toBe(false); // 1 of 3
+      liveThrough(m, [], 0, 3 * T.downAfterMs); // nothing heard of them: a partition
+      expect(m.otherVersionsAlive()).toEqual([]);
+      // Alive in their records, out of reach: without that, a would be 1 of 1 again while b and c serve.
+      expect(m.hasQuorum()).toBe(false);
+      m.onPeerGone('b');
+      m.onPeerGone('c');
+      expect(m.hasQuorum()).toBe(true); // both refuse connections: dead
+    });
+
+    it('turn a member that left into one that is down (alive, out of reach)', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 5), 0);
+      m.onHeartbeat(hb('c', 5, { leaving: true }), 0);
+      m.onOtherVersion('c', 2, 0);
+      expect(m.state('c')).toBe('down');
+      expect(m.leavingPeers()).toEqual([]);
+      liveThrough(m, ['b'], 0, 2 * T.downAfterMs);
+      expect(m.hasQuorum()).toBe(true); // 2 of 3
+    });
+
+    it('are not undone by a stale heartbeat (an older life of that node)', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      m.addStatic('b', addr(1), 0);
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onLinkDown('b', 'closed');
+      m.onPeerGone('b');
+      m.onOtherVersion('b', 2, 10);
+      m.onHeartbeat(hb('b', 5), 20); // bytes of its old life, delivered late
+      expect(m.otherVersionsAlive()).toEqual([{ node: 'b', protocol: 2 }]);
+      expect(m.hasQuorum()).toBe(false);
     });
 
     it('stop counting as another version once heard over a link (it speaks ours again)', () => {
