@@ -13,6 +13,28 @@ export function createLogger(level: LogLevel = 'info', bindings: Record<string, 
 }
 
 /** A logger that drops everything (tests, embedding). */
+/**
+ * Lets a message through at most once per `everyMs` per key, so that a failure repeating
+ * every second (a redial, a refused peer) is logged without flooding the log.
+ */
+export class LogThrottle {
+  private readonly last = new Map<string, number>();
+
+  constructor(
+    private readonly everyMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether a message under `key` may go now (if so, it counts as gone). */
+  due(key: string): boolean {
+    const now = this.now();
+    const last = this.last.get(key);
+    if (last !== undefined && now - last < this.everyMs) return false;
+    this.last.set(key, now);
+    return true;
+  }
+}
+
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }

@@ -309,8 +309,7 @@ export class Globalmaster {
       this.d.log.warn({ region: region || '(unknown)' }, 'region link said no hello; dropping it');
       session.close();
     }, HELLO_TIMEOUT_MS);
-    const hello = { region: this.d.region, deployment: this.d.deployment, incarnation: this.d.incarnation(), node: this.d.self };
-    session.send({ type: 'hello', ...hello, protocol: this.version.ours });
+    session.send({ type: 'hello', region: this.d.region, deployment: this.d.deployment, incarnation: this.d.incarnation(), node: this.d.self, protocol: this.version.ours });
     let live: Session = session;
     stream.on('data', (raw: pb.LinkFrame) => {
       let f: LinkFrame;

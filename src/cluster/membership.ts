@@ -315,13 +315,9 @@ export class Membership {
     if (m.state === 'left') m.state = 'down';
   }
 
-  /** Nodes of another protocol version heard of within `downAfterMs` (as of the last tick). */
+  /** Nodes of another protocol version heard of within `downAfterMs` (tick() forgets older ones). */
   otherVersionsAlive(): { node: NodeId; protocol: number }[] {
-    const out: { node: NodeId; protocol: number }[] = [];
-    for (const [node, v] of this.otherVersions) {
-      if ((this.lastTick ?? v.at) - v.at < this.timeouts.downAfterMs) out.push({ node, protocol: v.protocol });
-    }
-    return out;
+    return [...this.otherVersions].map(([node, v]) => ({ node, protocol: v.protocol }));
   }
 
   /** Operator action: forget a member for good (it will not come back). */

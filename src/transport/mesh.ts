@@ -20,7 +20,7 @@ import type { Logger } from '../log.js';
 import { FrameReader, frameHeader } from './framing.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { decodeNodeMessage, encodeNodeMessage } from './node-codec.js';
-import { NODE_PROTOCOL, VersionRefusals } from './protocol-version.js';
+import { nodeVersionRefusals, type VersionRefusals } from './protocol-version.js';
 import { TransportListeners } from './listeners.js';
 import type { RegionTransport, TransportStats } from './transport.js';
 
@@ -98,7 +98,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   constructor(private readonly o: MeshOptions) {
     super();
     this.self = o.self;
-    this.version = new VersionRefusals(o.log, 'mesh link', 'node protocol', o.protocol ?? NODE_PROTOCOL, "a region's nodes must run one build (stop them all to change it)");
+    this.version = nodeVersionRefusals(o.log, 'mesh link', o.protocol);
     this.server = net.createServer((sock) => this.onInbound(sock));
   }
 
@@ -188,6 +188,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     let refused = false;
     /** The protocol of a listener refused for its version (its welcome then proves it alive). */
     let otherVersion: number | null = null;
+    /** Whether a welcome proves the peer holds the secret (a MAC over our nonce). */
+    const welcomed = (w: pb.Welcome) => w.node === l.peer && sameMac(Buffer.from(w.mac), mac(this.o.secret, 'welcome', myNonce, w.node, this.o.region));
     const hsTimer = setTimeout(() => sock.destroy(new Error('handshake timeout')), HANDSHAKE_TIMEOUT_MS);
     sock.on('connect', () => {
       l.state = 'handshaking';
@@ -210,7 +212,6 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           return;
         }
         const step = hs.step;
-        const welcomed = (w: pb.Welcome) => w.node === l.peer && sameMac(Buffer.from(w.mac), mac(this.o.secret, 'welcome', myNonce, w.node, this.o.region));
         if (otherVersion !== null) {
           // Refused: the link never comes up. A welcome now only proves the peer is a
           // node of this region, alive in another version; then the socket goes.

@@ -50,13 +50,13 @@ import {
   type NatsError,
 } from 'nats';
 import { HEARTBEAT_INTERVAL_MS } from '../cluster/membership.js';
-import type { Logger } from '../log.js';
+import { LogThrottle, type Logger } from '../log.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { NatsOutbox } from './nats-outbox.js';
 import { PartAssembler, partLabel, splitPayload } from './nats-parts.js';
 import { connectionName, isSubjectToken, regionSubjects, type RegionSubjects } from './nats-subjects.js';
 import { PeerSilence, probeRefuses } from './peer-silence.js';
-import { NODE_PROTOCOL, VersionRefusals } from './protocol-version.js';
+import { nodeVersionRefusals, type VersionRefusals } from './protocol-version.js';
 import { decodeNodeMessage, encodeNodeMessage } from './node-codec.js';
 import { TransportListeners } from './listeners.js';
 import type { RegionTransport, TransportStats } from './transport.js';
@@ -167,7 +167,7 @@ export class NatsTransport extends TransportListeners implements RegionTransport
   private redialTimer: NodeJS.Timeout | null = null;
   private redialBackoff = REDIAL_MIN_MS;
   private readonly counts = { received: 0, receivedBytes: 0, rejected: 0, disconnects: 0, reconnects: 0 };
-  private readonly lastWarn = new Map<string, number>();
+  private readonly warnings = new LogThrottle(WARN_INTERVAL_MS);
 
   constructor(private readonly o: NatsOptions) {
     super();
@@ -175,8 +175,8 @@ export class NatsTransport extends TransportListeners implements RegionTransport
     if (o.token && (o.user || o.pass)) throw new Error('NatsTransport: give a token or a user and password, not both');
     if (!!o.user !== !!o.pass) throw new Error('NatsTransport: a user needs a password and a password a user');
     this.self = o.self;
-    this.subjects = regionSubjects(o.deployment, o.region, o.protocol ?? NODE_PROTOCOL);
-    this.version = new VersionRefusals(o.log, 'NATS traffic', 'node protocol', o.protocol ?? NODE_PROTOCOL, "a region's nodes must run one build (stop them all to change it)");
+    this.subjects = regionSubjects(o.deployment, o.region, o.protocol);
+    this.version = nodeVersionRefusals(o.log, 'NATS traffic', o.protocol);
     this.silenceMs = SILENCE_INTERVALS * (o.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
     this.fromHeaders = natsHeaders();
     this.fromHeaders.set(FROM_HEADER, o.self);
@@ -516,9 +516,7 @@ export class NatsTransport extends TransportListeners implements RegionTransport
   }
 
   private warnEvery(key: string, fields: Record<string, unknown>, text: string): void {
-    const now = Date.now();
-    if (now - (this.lastWarn.get(key) ?? 0) < WARN_INTERVAL_MS) return;
-    this.lastWarn.set(key, now);
+    if (!this.warnings.due(key)) return;
     this.o.log.warn(fields, text);
   }
 

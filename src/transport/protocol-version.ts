@@ -4,9 +4,9 @@
  *
  * - NODE_PROTOCOL, between the nodes of a region (`proto/node.proto`, over the mesh or
  *   NATS). A mesh link's handshake carries it both ways; NATS subjects carry it as a
- *   token, so nodes of different versions in one region never hear each other. A node
- *   cut off this way lacks quorum and serves nothing, rather than forking or emptying a
- *   channel's history.
+ *   token, so nodes of different versions in one region never hear each other. Each
+ *   still learns that the other is alive, and membership counts it for quorum as a
+ *   member out of reach (`membership.ts`): one side at most serves.
  * - REGION_PROTOCOL, between the globalmasters of two regions (`proto/region.proto`). A
  *   link whose hello carries another version is dropped: the regions stay apart, as in a
  *   partition, and catch up once both speak one version.
@@ -24,6 +24,8 @@
  *   and proves itself to a dialer of another version; builds of 0 and 1 do neither.
  * - region 1 (2026-12-02): the first versioned region link.
  */
+import { LogThrottle } from '../log.js';
+
 export const NODE_PROTOCOL = 2;
 export const REGION_PROTOCOL = 1;
 
@@ -34,13 +36,15 @@ export function versionText(v: number): string {
 
 /** A peer refused for its version is logged at most this often, per peer (ms). */
 const REFUSAL_LOG_EVERY_MS = 30_000;
+/** What to do about a node of another version. */
+const NODE_ADVICE = "a region's nodes must run one build (stop them all to change it)";
 
 /**
  * The log of links refused for their protocol version: an error naming both versions,
  * at most once per REFUSAL_LOG_EVERY_MS per peer (a refused peer redials every second).
  */
 export class VersionRefusals {
-  private readonly last = new Map<string, number>();
+  private readonly logged: LogThrottle;
 
   constructor(
     private readonly log: { error(o: object, msg: string): void },
@@ -51,16 +55,15 @@ export class VersionRefusals {
     readonly ours: number,
     /** What the operator should do, ending the message. */
     private readonly advice: string,
-    private readonly now: () => number = Date.now,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.logged = new LogThrottle(REFUSAL_LOG_EVERY_MS, now);
+  }
 
   /** Whether `theirs` is ours; if not, logs the refusal (rate-limited). */
   accepts(peer: string, theirs: number): boolean {
     if (theirs === this.ours) return true;
-    const now = this.now();
-    const last = this.last.get(peer);
-    if (last === undefined || now - last >= REFUSAL_LOG_EVERY_MS) {
-      this.last.set(peer, now);
+    if (this.logged.due(peer)) {
       this.log.error(
         { peer, theirs, ours: this.ours },
         `refused ${this.link}: ${peer} speaks ${this.protocol} ${versionText(theirs)}, this node ${this.ours}; ${this.advice}`,
@@ -68,4 +71,9 @@ export class VersionRefusals {
     }
     return false;
   }
+}
+
+/** The refusals of a region's node-to-node traffic (the mesh, or NATS): node protocol `ours`. */
+export function nodeVersionRefusals(log: { error(o: object, msg: string): void }, link: string, ours = NODE_PROTOCOL): VersionRefusals {
+  return new VersionRefusals(log, link, 'node protocol', ours, NODE_ADVICE);
 }
