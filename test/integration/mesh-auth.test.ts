@@ -15,7 +15,7 @@ import type { TransportEvent } from '../../src/transport/transport.js';
 import { NODE_PROTOCOL } from '../../src/transport/protocol-version.js';
 import { encodeNodeMessage } from '../../src/transport/node-codec.js';
 import { freePorts } from '../helpers/ports.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 function capturingLogger(): { log: pino.Logger; lines: string[] } {
   const lines: string[] = [];
@@ -32,6 +32,18 @@ function frame(payload: Uint8Array): Buffer {
   return Buffer.concat([frameHeader(payload.length), Buffer.from(payload)]);
 }
 
+/** A framed handshake step. */
+function step(st: pb.Handshake['step']): Buffer {
+  return frame(pb.Handshake.encode({ step: st }).finish());
+}
+
+/** The proof a node makes (HMAC-SHA256 over the parts, each ended by a NUL), as mesh.ts does. */
+function proof(secret: string, ...parts: (string | Uint8Array)[]): Buffer {
+  const h = createHmac('sha256', secret);
+  for (const part of parts) h.update(part).update('\0');
+  return h.digest();
+}
+
 const BROADCAST: NodeMessage = { type: 'broadcast', channel: 'app:secret', epoch: 'e', entries: [] };
 const FROM_OLDER: NodeMessage = { type: 'broadcast', channel: 'app:from-an-older-build', epoch: 'e', entries: [] };
 
@@ -40,6 +52,36 @@ afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
   cleanup = [];
 });
+
+/** A raw connection to a mesh listener, with every frame it sends, once its challenge has come. */
+async function rawDial(port: number): Promise<{ sock: net.Socket; received: Buffer[]; challenge: pb.Challenge }> {
+  const sock = net.connect({ host: '127.0.0.1', port });
+  const reader = new FrameReader();
+  const received: Buffer[] = [];
+  sock.on('data', (d) => received.push(...reader.push(d)));
+  cleanup.push(async () => void sock.destroy());
+  await waitFor(() => received.length > 0, { what: 'the challenge' });
+  const first = pb.Handshake.decode(received[0]!);
+  if (first.step?.$case !== 'challenge') throw new Error(`expected a challenge, got ${first.step?.$case}`);
+  return { sock, received, challenge: first.step.challenge };
+}
+
+/** A fake mesh listener on `port` (stopped after the test). */
+async function fakeListener(port: number, onSocket: (sock: net.Socket) => void): Promise<void> {
+  const server = net.createServer((sock) => {
+    sock.on('error', () => undefined);
+    onSocket(sock);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  cleanup.push(() => new Promise((r) => server.close(() => r())));
+}
+
+/** Waits until `events` holds `n` more peerOtherVersion events than it did when called (handshakes that ended). */
+function morePeerOtherVersion(events: TransportEvent[], n = 1): Promise<unknown> {
+  const count = () => events.filter((e) => e.type === 'peerOtherVersion').length;
+  const target = count() + n;
+  return waitFor(() => count() >= target, { what: `${n} more handshake(s) ending in a refusal` });
+}
 
 async function transport(name: string, port: number, secret: string, log: pino.Logger, protocol?: number): Promise<MeshTransport> {
   const t = new MeshTransport({ self: name, region: 'r', host: '127.0.0.1', meshPort: port, secret, log, ...(protocol === undefined ? {} : { protocol }) });
@@ -58,22 +100,12 @@ describe('mesh link authentication', () => {
     const events: TransportEvent[] = [];
     t.onEvent((e) => events.push(e));
 
-    const sock = net.connect({ host: '127.0.0.1', port: port! });
-    const reader = new FrameReader();
-    const received: Buffer[] = [];
-    sock.on('data', (d) => received.push(...reader.push(d)));
-    await new Promise((r) => sock.once('connect', r));
-    await waitFor(() => received.length > 0, { what: 'the challenge' });
     // Only a challenge comes from an unauthenticated listener: nothing to read.
-    const first = pb.Handshake.decode(received[0]!);
-    expect(first.step?.$case).toBe('challenge');
-    const hello: pb.Handshake = {
-      step: { $case: 'hello', hello: { node: 'intruder', region: 'r', nonce: Buffer.alloc(16), mac: Buffer.alloc(32, 7), protocol: NODE_PROTOCOL } },
-    };
-    sock.write(frame(pb.Handshake.encode(hello).finish()));
+    const { sock, received } = await rawDial(port!);
+    const closed = new Promise((r) => sock.once('close', r));
+    sock.write(step({ $case: 'hello', hello: { node: 'intruder', region: 'r', nonce: Buffer.alloc(16), mac: Buffer.alloc(32, 7), protocol: NODE_PROTOCOL } }));
     sock.write(frame(encodeNodeMessage(BROADCAST)));
-    await new Promise((r) => sock.once('close', r));
-    await sleep(50);
+    await closed;
     expect(delivered).toEqual([]);
     expect(received).toHaveLength(1);
     expect(lines.some((l) => l.includes('refused mesh connection') && l.includes('intruder'))).toBe(true);
@@ -99,27 +131,21 @@ describe('mesh link authentication', () => {
     const { log, lines } = capturingLogger();
     const t = await transport('n1', port!, 'the-secret', log);
     const gotFrames: Buffer[] = [];
-    const fake = net.createServer((sock) => {
+    await fakeListener(fakePort!, (sock) => {
       const reader = new FrameReader();
-      sock.write(frame(pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2', protocol: NODE_PROTOCOL } } }).finish()));
+      sock.write(step({ $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2', protocol: NODE_PROTOCOL } }));
       sock.on('data', (d) => {
         for (const f of reader.push(d)) {
           gotFrames.push(f);
-          const hs = pb.Handshake.decode(f);
-          if (hs.step?.$case === 'hello') {
-            // A wrong proof of the secret.
-            sock.write(frame(pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: 'n2', mac: Buffer.alloc(32, 9) } } }).finish()));
-          }
+          // A wrong proof of the secret.
+          if (pb.Handshake.decode(f).step?.$case === 'hello') sock.write(step({ $case: 'welcome', welcome: { node: 'n2', mac: Buffer.alloc(32, 9) } }));
         }
       });
-      sock.on('error', () => undefined);
     });
-    await new Promise<void>((r) => fake.listen(fakePort, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise((r) => fake.close(() => r())));
     t.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: fakePort! });
     t.send('n2', BROADCAST);
-    await waitFor(() => lines.some((l) => l.includes('failed to prove the cluster secret')), { what: 'the link refused' });
-    await sleep(100);
+    // Two attempts refused: after a welcome taken for proof, the queued broadcast would follow the hello.
+    await waitFor(() => lines.filter((l) => l.includes('failed to prove the cluster secret')).length >= 2 && gotFrames.length >= 2, { what: 'the link refused twice' });
     // The only frames it ever got are hellos (one per attempt): no envelope.
     for (const f of gotFrames) expect(pb.Handshake.decode(f).step?.$case).toBe('hello');
     expect(t.stats().links.find((l) => l.peer === 'n2')?.up).toBe(false);
@@ -127,7 +153,7 @@ describe('mesh link authentication', () => {
 
   it('links two nodes with the same secret, and not with different ones', async () => {
     const [p1, p2, p3] = await freePorts(3);
-    const { log } = capturingLogger();
+    const { log, lines } = capturingLogger();
     const a = await transport('n1', p1!, 'same', log);
     const b = await transport('n2', p2!, 'same', log);
     const c = await transport('n3', p3!, 'other', log);
@@ -142,7 +168,10 @@ describe('mesh link authentication', () => {
       a.send('n3', BROADCAST);
       return atB.length > 0;
     });
-    await sleep(200);
+    // n3 refused n1's hellos at least twice since: what was queued for it went nowhere.
+    const refusedByC = () => lines.filter((l) => l.includes('refused mesh connection') && l.includes('"claimed":"n1"')).length;
+    const before = refusedByC();
+    await waitFor(() => refusedByC() >= before + 2, { what: 'n3 refusing n1 twice more' });
     expect(atC).toEqual([]);
   });
 
@@ -158,6 +187,10 @@ describe('mesh link authentication', () => {
     const atB: NodeMessage[] = [];
     a.onMessage((_f, m) => atA.push(m));
     b.onMessage((_f, m) => atB.push(m));
+    const eventsA: TransportEvent[] = [];
+    const eventsB: TransportEvent[] = [];
+    a.onEvent((e) => eventsA.push(e));
+    b.onEvent((e) => eventsB.push(e));
     a.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: p2! });
     b.addPeer('n1', { host: '127.0.0.1', port: 0, meshPort: p1! });
     c.addPeer('n1', { host: '127.0.0.1', port: 0, meshPort: p1! });
@@ -175,7 +208,10 @@ describe('mesh link authentication', () => {
         refused(older.lines, `refused mesh link: n1 speaks node protocol ${NODE_PROTOCOL}, this node 0`)
       );
     }, { what: 'both sides refusing the other version' });
-    await sleep(200);
+    // Sent now, each would cross on the next link up: a handshake more each way ends refused.
+    a.send('n2', BROADCAST);
+    b.send('n1', FROM_OLDER);
+    await Promise.all([morePeerOtherVersion(eventsA), morePeerOtherVersion(eventsB)]);
     expect(atB).toEqual([]);
     expect(atA.filter((m) => m.type === 'broadcast' && m.channel === FROM_OLDER.channel)).toEqual([]);
     expect(a.stats().links.find((l) => l.peer === 'n2')?.up).toBe(false);
@@ -192,21 +228,13 @@ describe('mesh link authentication', () => {
     t.onMessage((_f, m) => delivered.push(m));
     const events: TransportEvent[] = [];
     t.onEvent((e) => events.push(e));
-    const sock = net.connect({ host: '127.0.0.1', port: port! });
-    const reader = new FrameReader();
-    const received: Buffer[] = [];
-    sock.on('data', (d) => received.push(...reader.push(d)));
-    await waitFor(() => received.length > 0, { what: 'the challenge' });
-    const challenge = pb.Handshake.decode(received[0]!);
-    if (challenge.step?.$case !== 'challenge') throw new Error('no challenge');
-    expect(challenge.step.challenge.protocol).toBe(NODE_PROTOCOL);
-    // The proof an older build makes (HMAC over "hello", the nonce, node and region), and no version.
-    const proof = createHmac('sha256', 'same');
-    for (const part of ['hello', challenge.step.challenge.nonce, 'old', 'r']) proof.update(part).update('\0');
-    const hello: pb.Handshake = { step: { $case: 'hello', hello: { node: 'old', region: 'r', nonce: Buffer.alloc(16), mac: proof.digest(), protocol: 0 } } };
+    const { sock, received, challenge } = await rawDial(port!);
+    expect(challenge.protocol).toBe(NODE_PROTOCOL);
     let closed = false;
     sock.once('close', () => (closed = true));
-    sock.write(frame(pb.Handshake.encode(hello).finish()));
+    // The proof an older build makes (over "hello", the nonce, node and region), and no version.
+    const mac = proof('same', 'hello', challenge.nonce, 'old', 'r');
+    sock.write(step({ $case: 'hello', hello: { node: 'old', region: 'r', nonce: Buffer.alloc(16), mac, protocol: 0 } }));
     sock.write(frame(encodeNodeMessage(BROADCAST)));
     await waitFor(() => closed, { what: 'the connection closed', timeoutMs: 5000 });
     expect(delivered).toEqual([]);
@@ -233,7 +261,8 @@ describe('mesh link authentication', () => {
     await waitFor(() => atA.length > 0 && atB.length > 0, { what: 'each hearing of the other' });
     expect(atA[0]).toEqual({ type: 'peerOtherVersion', peer: 'n2', protocol: NODE_PROTOCOL + 1 });
     expect(atB[0]).toEqual({ type: 'peerOtherVersion', peer: 'n1', protocol: NODE_PROTOCOL });
-    await sleep(200);
+    // A second round each way ends the same (and would have carried the queued broadcast).
+    await Promise.all([morePeerOtherVersion(atA), morePeerOtherVersion(atB)]);
     expect([...atA, ...atB].filter((e) => e.type !== 'peerOtherVersion')).toEqual([]);
     expect(delivered).toEqual([]);
     expect(a.stats().links.find((l) => l.peer === 'n2')?.up).toBe(false);
@@ -264,31 +293,28 @@ describe('mesh link authentication', () => {
     const { log, lines } = capturingLogger();
     const t = await transport('n1', port!, 'same', log);
     const gotFrames: Buffer[] = [];
-    const old = net.createServer((sock) => {
+    await fakeListener(oldPort!, (sock) => {
       const reader = new FrameReader();
-      sock.write(frame(pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2', protocol: 0 } } }).finish()));
+      sock.write(step({ $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2', protocol: 0 } }));
       sock.on('data', (d) => {
         for (const f of reader.push(d)) {
           gotFrames.push(f);
           const hs = pb.Handshake.decode(f);
-          if (hs.step?.$case !== 'hello') continue;
           // An older build takes the hello (it proves the secret) and proves it back.
-          const proof = createHmac('sha256', 'same');
-          for (const part of ['welcome', hs.step.hello.nonce, 'n2', 'r']) proof.update(part).update('\0');
-          sock.write(frame(pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: 'n2', mac: proof.digest() } } }).finish()));
+          if (hs.step?.$case === 'hello') sock.write(step({ $case: 'welcome', welcome: { node: 'n2', mac: proof('same', 'welcome', hs.step.hello.nonce, 'n2', 'r') } }));
         }
       });
-      sock.on('error', () => undefined);
     });
-    await new Promise<void>((r) => old.listen(oldPort, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise((r) => old.close(() => r())));
     const events: TransportEvent[] = [];
     t.onEvent((e) => events.push(e));
     t.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: oldPort! });
     t.send('n2', BROADCAST);
     await waitFor(() => lines.some((l) => l.includes('refused mesh link: n2 speaks node protocol 0')) && gotFrames.length >= 2, { what: 'the link refused, twice' });
+    // Sent now, it would follow a welcome on the next attempt: wait for one more.
     t.send('n2', BROADCAST);
-    await sleep(100);
+    const before = gotFrames.length;
+    await waitFor(() => gotFrames.length > before, { what: 'another attempt' });
+    await morePeerOtherVersion(events);
     // Only hellos (one per attempt, each telling our version): no envelope, though welcomed.
     for (const f of gotFrames) {
       const hs = pb.Handshake.decode(f);
@@ -302,25 +328,21 @@ describe('mesh link authentication', () => {
 
   it('takes a welcome that does not prove the secret, after a challenge of another version, as nothing', async () => {
     const [port, fakePort] = await freePorts(2);
-    let welcomes = 0;
+    let welcomed = 0;
     const { log, lines } = capturingLogger();
     const t = await transport('n1', port!, 'same', log);
-    const fake = net.createServer((sock) => {
-      sock.write(frame(pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2', protocol: NODE_PROTOCOL + 1 } } }).finish()));
-      // Answers the hello with a welcome that proves nothing.
-      sock.once('data', () => {
-        welcomes++;
-        sock.write(frame(pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: 'n2', mac: Buffer.alloc(32, 9) } } }).finish()));
-      });
-      sock.on('error', () => undefined);
+    await fakeListener(fakePort!, (sock) => {
+      sock.write(step({ $case: 'challenge', challenge: { nonce: Buffer.alloc(16, 1), node: 'n2', protocol: NODE_PROTOCOL + 1 } }));
+      // Answers the hello with a welcome that proves nothing; the dialer then drops the socket.
+      sock.once('data', () => sock.write(step({ $case: 'welcome', welcome: { node: 'n2', mac: Buffer.alloc(32, 9) } })));
+      sock.once('close', () => welcomed++);
     });
-    await new Promise<void>((r) => fake.listen(fakePort, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise((r) => fake.close(() => r())));
     const events: TransportEvent[] = [];
     t.onEvent((e) => events.push(e));
     t.addPeer('n2', { host: '127.0.0.1', port: 0, meshPort: fakePort! });
-    await waitFor(() => lines.some((l) => l.includes(`refused mesh link: n2 speaks node protocol ${NODE_PROTOCOL + 1}`)) && welcomes > 0, { what: 'the link refused, and a welcome sent' });
-    await sleep(200);
+    await waitFor(() => lines.some((l) => l.includes(`refused mesh link: n2 speaks node protocol ${NODE_PROTOCOL + 1}`)) && welcomed >= 2, {
+      what: 'the link refused, and two sockets dropped after the welcome',
+    });
     expect(events).toEqual([]);
   });
 });

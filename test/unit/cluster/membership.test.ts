@@ -338,6 +338,14 @@ describe('Membership', () => {
   });
 
   describe('nodes of another protocol version', () => {
+    /** Stops heard members: their links close and their ports refuse (dead). */
+    function stop(m: Membership, ...nodes: string[]): void {
+      for (const n of nodes) {
+        m.onLinkDown(n, 'closed');
+        m.onPeerGone(n);
+      }
+    }
+
     /** Heartbeats from `nodes` at every tick from `from` to `to`, so they stay up. */
     function liveThrough(m: Membership, nodes: string[], from: number, to: number): void {
       for (let t = from + T.heartbeatIntervalMs; t <= to; t += T.heartbeatIntervalMs) {
@@ -351,13 +359,11 @@ describe('Membership', () => {
       const a = trio();
       a.onHeartbeat(hb('b', 5), 0);
       a.onHeartbeat(hb('c', 5), 0);
-      a.onLinkDown('c', 'closed');
-      a.onPeerGone('c');
+      stop(a, 'c');
       expect(a.hasQuorum()).toBe(true); // 2 of 2: c is dead
       a.onOtherVersion('c', 2, 10);
       expect(a.hasQuorum()).toBe(true); // 2 of 3: c is back, unreachable
-      a.onLinkDown('b', 'closed');
-      a.onPeerGone('b');
+      stop(a, 'b');
       // Without c counted, a would be 1 of 1 and serve while b and c, 2 of 3, serve too.
       expect(a.hasQuorum()).toBe(false);
       a.onOtherVersion('b', 2, 20);
@@ -392,8 +398,7 @@ describe('Membership', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
       m.onHeartbeat(hb('c', 5), 0);
-      m.onLinkDown('c', 'closed');
-      m.onPeerGone('c');
+      stop(m, 'c');
       m.onOtherVersion('c', 0, 0);
       expect(m.hasQuorum()).toBe(true); // 2 of 3
       m.onOtherVersion('b', 0, 0);
@@ -417,10 +422,7 @@ describe('Membership', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
       m.onHeartbeat(hb('c', 5), 0);
-      for (const n of ['b', 'c']) {
-        m.onLinkDown(n, 'closed');
-        m.onPeerGone(n);
-      }
+      stop(m, 'b', 'c');
       expect(m.hasQuorum()).toBe(true); // alone: both dead
       m.onOtherVersion('b', 2, 0);
       m.onOtherVersion('c', 2, 0);
@@ -450,8 +452,7 @@ describe('Membership', () => {
       const m = new Membership('a', addr(0), T, SELF_INC);
       m.addStatic('b', addr(1), 0);
       m.onHeartbeat(hb('b', 5), 0);
-      m.onLinkDown('b', 'closed');
-      m.onPeerGone('b');
+      stop(m, 'b');
       m.onOtherVersion('b', 2, 10);
       m.onHeartbeat(hb('b', 5), 20); // bytes of its old life, delivered late
       expect(m.otherVersionsAlive()).toEqual([{ node: 'b', protocol: 2 }]);
@@ -472,11 +473,23 @@ describe('Membership', () => {
     it('are given a fresh timeout after we were frozen, as members are', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
-      m.onLinkDown('c', 'closed');
       m.onOtherVersion('c', 3, 0);
       m.tick(T.heartbeatIntervalMs);
-      m.tick(T.heartbeatIntervalMs + 2 * T.downAfterMs); // a freeze: the silence was ours
+      const frozenUntil = T.heartbeatIntervalMs + 2 * T.downAfterMs;
+      m.tick(frozenUntil); // a freeze: the silence was ours
+      m.tick(frozenUntil + T.heartbeatIntervalMs);
       expect(m.otherVersionsAlive()).toEqual([{ node: 'c', protocol: 3 }]);
+    });
+
+    it('are forgotten at once when a refused connection proves that node dead', () => {
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      m.addStatic('b', addr(1), 0);
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onOtherVersion('b', 2, 10);
+      expect(m.hasQuorum()).toBe(false); // 1 of 2
+      m.onPeerGone('b');
+      expect(m.otherVersionsAlive()).toEqual([]);
+      expect(m.hasQuorum()).toBe(true); // alone: b is dead
     });
   });
 
