@@ -16,6 +16,7 @@
  * pause, so that one publish over the limit does not fail those ahead of it.
  */
 import { AblyError, toAblyError } from '../errors.js';
+import { Fifo } from '../fifo.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
@@ -67,7 +68,7 @@ interface Item {
 
 /** The publishes of one source to one channel, in order. */
 class Stream {
-  private readonly queue: Item[] = [];
+  private readonly queue = new Fifo<Item>();
   /**
    * How many items at the front of the queue are in flight (outside a failure, exactly
    * those: items are sent in order), so a push sends only what is new instead of
@@ -117,7 +118,7 @@ class Stream {
     let i = this.sentPrefix;
     while (i < this.queue.length) {
       const end = this.groupEnd(i);
-      this.send(this.queue.slice(i, end), target, this.queue[i - 1]);
+      this.send(this.queue.slice(i, end), target, this.queue.at(i - 1));
       i = end;
     }
     this.sentPrefix = this.queue.length;
@@ -125,12 +126,12 @@ class Stream {
 
   /** Where the group starting at queue[i] ends (exclusive): consecutive publishes, within the caps. */
   private groupEnd(i: number): number {
-    const first = this.queue[i]!;
+    const first = this.queue.at(i)!;
     if (first.op.type !== 'publish' || first.alone) return i + 1;
     let end = i + 1;
     let bytes = first.bytes;
     while (end < this.queue.length && end - i < MAX_GROUP_ITEMS) {
-      const next = this.queue[end]!;
+      const next = this.queue.at(end)!;
       if (next.op.type !== 'publish' || next.alone) break;
       bytes += next.bytes;
       if (bytes > MAX_GROUP_BYTES) break;
@@ -221,12 +222,10 @@ class Stream {
   }
 
   private finish(item: Item, settle: () => void): void {
-    // Replies mostly come in order: the item is usually the first, and shift() is O(1)
-    // there (V8 moves the array's start) where splice(0, 1) copies the whole queue.
-    const i = this.queue[0] === item ? 0 : this.queue.indexOf(item);
+    // Replies mostly come in order: the item is usually the first.
+    const i = this.queue.at(0) === item ? 0 : this.queue.indexOf(item);
     if (i >= 0) {
-      if (i === 0) this.queue.shift();
-      else this.queue.splice(i, 1);
+      this.queue.removeAt(i);
       if (i < this.sentPrefix) this.sentPrefix--;
     }
     settle();
@@ -238,7 +237,7 @@ class Stream {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       const now = this.deps.now();
-      for (const item of [...this.queue]) {
+      for (const item of this.queue.slice()) {
         if (item.sentTo === null && now >= item.deadline) {
           this.finish(item, () => item.reject(AblyError.of('channelNoResponse', 'no master accepted the publish in time')));
         }

@@ -8,6 +8,7 @@
  * ACK, not one frame each.
  */
 import { toAblyError, type ErrorInfo } from '../errors.js';
+import { Fifo } from '../fifo.js';
 import { Action } from '../protocol/actions.js';
 import type { ProtocolMessage } from '../protocol/types.js';
 
@@ -29,7 +30,7 @@ function flushTick(q: AckQueue): void {
 }
 
 export class AckQueue {
-  private readonly slots: AckSlot[] = [];
+  private readonly slots = new Fifo<AckSlot>();
   private flushPending = false;
 
   constructor(private readonly owner: AckOwner) {}
@@ -71,11 +72,12 @@ export class AckQueue {
   flushNow(): void {
     this.flushPending = false;
     const q = this.slots;
-    while (q.length && q[0]!.done) {
-      const first = q[0]!;
+    let first: AckSlot | undefined;
+    while ((first = q.at(0))?.done) {
+      const code = first.error?.code ?? 0;
       let n = 1;
-      while (n < q.length && q[n]!.done && (q[n]!.error?.code ?? 0) === (first.error?.code ?? 0) && q[n]!.msgSerial === first.msgSerial + n) n++;
-      // shift(), not splice(0, n): O(1) per slot where splice copies the whole queue.
+      let next: AckSlot | undefined;
+      while ((next = q.at(n))?.done && (next.error?.code ?? 0) === code && next.msgSerial === first.msgSerial + n) n++;
       const res: { serials: string[] }[] = [];
       for (let k = 0; k < n; k++) res.push({ serials: q.shift()!.serials ?? [] });
       this.owner.sendMessage(
