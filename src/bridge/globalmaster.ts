@@ -30,6 +30,7 @@ import type { Rpc } from '../transport/rpc.js';
 import { fromPb, type LinkFrame } from './codec.js';
 import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js';
 import { IngestQueue } from './ingest-queue.js';
+import { InterestStarts, type Release } from './interest-start.js';
 import { CLIENT_OPTIONS, REDIAL_MAX_MS, REDIAL_MIN_MS, SERVER_OPTIONS, Session, sameSecret } from './link-session.js';
 
 /** The ring key whose owner holds the globalmaster role. */
@@ -48,6 +49,9 @@ const REPLAY_RETRY_MS = 5000;
 const INTEREST_AUDIT_MS = 5000;
 /** Every this many audits, masters list every channel they hold, not only those with interest. */
 const FULL_AUDIT_EVERY = 6;
+/** A new interest's live batches wait at most this long, and this many bytes, for its start (interest-start.ts). */
+const START_WAIT_MS = 2000;
+const START_WAIT_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface TlsMaterial {
   ca: Buffer;
@@ -93,6 +97,8 @@ export class Globalmaster {
   /** A peer's batches on their way to this region's masters, in order per channel. */
   private readonly ingests = new IngestQueue<Session>((s, batch) => this.ingest(s, batch));
   private readonly replaysAsked = new Map<string, number>();
+  /** New interests of peers, whose live batches wait for their start. */
+  private readonly starts = new InterestStarts({ timeoutMs: START_WAIT_MS, maxBytes: START_WAIT_MAX_BYTES }, (r) => this.sendHeld(r));
   private nextReplayId = 1;
   private readonly listeners: ((e: LinkEvent) => void)[] = [];
   private stopped = false;
@@ -232,6 +238,7 @@ export class Globalmaster {
     this.sessions.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
+    for (const region of this.remote.keys()) this.starts.endRegion(region);
     this.remote.clear();
     this.d.log.info({ reason }, 'globalmaster role released');
   }
@@ -367,6 +374,7 @@ export class Globalmaster {
         t.acks += live.acks;
         t.lastAckAt = live.lastAckAt ?? t.lastAckAt;
         this.totals.set(region, t);
+        this.starts.endRegion(region);
         this.d.log.warn({ peer: region, reason }, 'region link down');
         this.emit({ type: 'linkDown', region, reason });
       }
@@ -391,9 +399,18 @@ export class Globalmaster {
         this.pushInterest(this.peerInterest(s.region).applySnapshot(f.version, f.channels));
         return;
       case 'delta': {
-        const changed = this.peerInterest(s.region).applyDelta(f.delta);
-        if (changed === null) s.send({ type: 'snapshotRequest' });
-        else this.pushInterest(changed);
+        const peer = this.peerInterest(s.region);
+        const changed = peer.applyDelta(f.delta);
+        if (changed === null) {
+          s.send({ type: 'snapshotRequest' });
+          return;
+        }
+        // Interest that began just now: the master will send its start, which goes first.
+        for (const channel of changed) {
+          if (peer.has(channel)) this.starts.begin(s.region, channel);
+          else this.starts.end(s.region, channel);
+        }
+        this.pushInterest(changed);
         return;
       }
       case 'snapshotRequest':
@@ -493,15 +510,36 @@ export class Globalmaster {
     this.d.send(from, { type: 'remoteInterest', channel, regions: this.regionsFor(channel) });
   }
 
-  /** A master's new messages: to every region with interest (or the one that just began). */
+  /**
+   * A channel's new messages (from its master or replica): to every region with interest;
+   * or the start of a region's new interest (`to`), followed by the live batches that
+   * waited for it.
+   */
   onToRegions(batch: ForwardedBatch, to: string | null): void {
     if (!this.active) return;
     for (const s of this.sessions.values()) {
       if (!s.ready) continue;
-      if (to !== null ? s.region !== to : !this.remote.get(s.region)?.has(batch.channel)) continue;
-      s.send({ type: 'forward', batch, replyTo: 0, toRegion: to });
-      s.entriesOut += batch.entries.length;
+      if (to !== null) {
+        if (s.region !== to) continue;
+        this.forward(s, batch, to);
+        for (const held of this.starts.started(to, batch.channel)) this.forward(s, held, null);
+        continue;
+      }
+      if (!this.remote.get(s.region)?.has(batch.channel) || this.starts.hold(s.region, batch)) continue;
+      this.forward(s, batch, null);
     }
+  }
+
+  private forward(s: Session, batch: ForwardedBatch, to: string | null): void {
+    s.send({ type: 'forward', batch, replyTo: 0, toRegion: to });
+    s.entriesOut += batch.entries.length;
+  }
+
+  /** Live batches that waited for a start that did not come (in time): sent as they are. */
+  private sendHeld(r: Release): void {
+    const s = this.sessions.get(r.region);
+    if (this.active && s?.ready) for (const b of r.batches) this.forward(s, b, null);
+    this.d.log.warn({ peer: r.region, channel: r.batches[0]!.channel, batches: r.batches.length, why: r.why }, 'new interest: live batches sent without their start');
   }
 
   /** A master here asks a peer for what it missed. */
@@ -512,6 +550,8 @@ export class Globalmaster {
   status(): {
     active: boolean;
     interest: number;
+    /** Peers' new interests waiting for their start, how many waited, and how many were released without it. */
+    interestStarts: { pending: number; waited: number; timedOut: number; full: number };
     links: {
       region: string;
       up: boolean;
@@ -526,6 +566,7 @@ export class Globalmaster {
     return {
       active: this.active,
       interest: this.local.size,
+      interestStarts: { pending: this.starts.pending, ...this.starts.counts },
       links: this.d.peers.map((p) => {
         const s = this.sessions.get(p.region);
         const totals = this.totals.get(p.region) ?? { in: 0, out: 0, acks: 0, lastAckAt: null };

@@ -25,7 +25,9 @@ export interface TestDeployment {
  * given `transport: 'nats'` and `nats: { servers }` runs on those NATS servers (start them
  * with `startNats` from ./nats.js); the others on the mesh.
  */
-export async function startDeployment(o: TestTopologyOptions & { balancers?: boolean; nodeLogLevel?: string } = {}): Promise<TestDeployment> {
+export async function startDeployment(
+  o: TestTopologyOptions & { balancers?: boolean; nodeLogLevel?: string; meshProxies?: boolean } = {},
+): Promise<TestDeployment> {
   const { file, dir, topology } = await makeTopology(o);
   const sup = new Supervisor({
     topology,
@@ -34,6 +36,7 @@ export async function startDeployment(o: TestTopologyOptions & { balancers?: boo
     nodeLogLevel: o.nodeLogLevel ?? process.env.ABLY_NG_TEST_LOG_LEVEL ?? 'info',
     log: silentLogger(),
     balancers: o.balancers ?? false,
+    meshProxies: o.meshProxies ?? false,
   });
   await sup.start();
   const ports = new Map(topology.regions.flatMap((r) => r.nodes.map((n) => [n.name, n.port] as const)));

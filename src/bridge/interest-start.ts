@@ -1,0 +1,119 @@
+/**
+ * The start of a region's new interest in a channel, in order before its live batches.
+ *
+ * When a peer region begins to want a channel, the globalmaster tells the channel's
+ * master, which sends a *start*: what it published since shortly before the interest
+ * began (`ChannelMaster.setRemoteInterest`). Live batches of the channel keep coming
+ * meanwhile, for regions that wanted it already, and the globalmaster sends each to
+ * every region that wants it, the new one included. A live batch that the master had
+ * sent before it heard of the new interest would then reach that region before the
+ * start. The receiving master takes the first batch of a stream as its beginning and
+ * skips what comes after it with a lower origin seq (a duplicate, as far as it can
+ * tell), so the start's messages before that batch were lost there: among them what was
+ * published after the region's subscriber attached and before the interest arrived.
+ *
+ * So a new interest's live batches wait here until its start has gone, then follow it.
+ * Only interest learned from a peer's delta waits (the interest began just now, and the
+ * master will send a start); a full snapshot after a link comes up or the role moves
+ * does not. A start that does not come within `timeoutMs` (a master that already knew,
+ * a lost message) releases what waited, as it would have been sent without waiting, and
+ * so does holding more than `maxBytes`.
+ */
+import type { ChannelKey } from '../channel/entry.js';
+import type { ForwardedBatch } from '../transport/messages.js';
+
+interface Waiting {
+  held: ForwardedBatch[];
+  bytes: number;
+  timer: NodeJS.Timeout;
+}
+
+/** Held live batches released without their start: after the timeout, or when too many waited. */
+export interface Release {
+  region: string;
+  batches: ForwardedBatch[];
+  why: 'timeout' | 'full';
+}
+
+export class InterestStarts {
+  private readonly waiting = new Map<string, Waiting>();
+  /** New interests seen, and those whose held batches went without their start (timeout, or too many). */
+  readonly counts = { waited: 0, timedOut: 0, full: 0 };
+
+  constructor(
+    private readonly o: { timeoutMs: number; maxBytes: number },
+    /** Sends held batches, in order, released without a start (a start's come back from `started`). */
+    private readonly release: (r: Release) => void,
+  ) {}
+
+  private static key(region: string, channel: ChannelKey): string {
+    return `${region}\u0000${channel}`;
+  }
+
+  /** `region`'s interest in `channel` began just now: its live batches wait for the start. */
+  begin(region: string, channel: ChannelKey): void {
+    const key = InterestStarts.key(region, channel);
+    if (this.waiting.has(key)) return;
+    const timer = setTimeout(() => this.give(key, region, 'timeout'), this.o.timeoutMs);
+    timer.unref?.();
+    this.waiting.set(key, { held: [], bytes: 0, timer });
+    this.counts.waited++;
+  }
+
+  /** `region`'s interest in `channel` ended (or its link went down): what waited is dropped. */
+  end(region: string, channel: ChannelKey): void {
+    const key = InterestStarts.key(region, channel);
+    const w = this.waiting.get(key);
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.waiting.delete(key);
+  }
+
+  /** Everything waiting for `region` is dropped (its link went down: it will ask for a replay). */
+  endRegion(region: string): void {
+    const prefix = `${region}\u0000`;
+    for (const key of [...this.waiting.keys()]) {
+      if (!key.startsWith(prefix)) continue;
+      clearTimeout(this.waiting.get(key)!.timer);
+      this.waiting.delete(key);
+    }
+  }
+
+  /** A live batch for `region`: true if it waits here (sent later), false to send it now. */
+  hold(region: string, batch: ForwardedBatch): boolean {
+    const key = InterestStarts.key(region, batch.channel);
+    const w = this.waiting.get(key);
+    if (!w) return false;
+    w.held.push(batch);
+    w.bytes += batch.entries.encoded().length;
+    if (w.bytes > this.o.maxBytes) this.give(key, region, 'full');
+    return true;
+  }
+
+  /** The start for `region` is being sent: the live batches to send after it, in order. */
+  started(region: string, channel: ChannelKey): ForwardedBatch[] {
+    const key = InterestStarts.key(region, channel);
+    const w = this.waiting.get(key);
+    if (!w) return [];
+    clearTimeout(w.timer);
+    this.waiting.delete(key);
+    return w.held;
+  }
+
+  /** New interests whose start has not come yet. */
+  get pending(): number {
+    return this.waiting.size;
+  }
+
+  private give(key: string, region: string, why: 'timeout' | 'full'): void {
+    const w = this.waiting.get(key);
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.waiting.delete(key);
+    // A start that never comes for a channel nobody here published on released nothing.
+    if (!w.held.length) return;
+    if (why === 'timeout') this.counts.timedOut++;
+    else this.counts.full++;
+    this.release({ region, batches: w.held, why });
+  }
+}
