@@ -31,9 +31,10 @@ async function step(ratePerS: number, rttMs: number, seconds: number): Promise<S
   const master = new ChannelMaster(key, ChannelState.fresh(key, SETTINGS, Date.now()), {
     now: () => Date.now(),
     sendBroadcast: () => undefined,
-    replicate: () => {
+    replicate: async () => {
       replications++;
-      return sleep(rttMs);
+      await sleep(rttMs);
+      return false;
     },
   });
   master.subscribe('subscribers');

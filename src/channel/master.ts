@@ -29,10 +29,11 @@ export interface MasterDeps {
   sendBroadcast(to: NodeId, msg: Broadcast): void;
   /**
    * Copies entries (and presence holds) to the channel's replica; resolves when the
-   * replica holds them. Rejects when this node must stop acting as master (the batch is
-   * then not ACKed).
+   * replica holds them, true if the replica also sent them on to other regions (asked
+   * with `forward`; replication.ts). Rejects when this node must stop acting as master
+   * (the batch is then not ACKed).
    */
-  replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[]): Promise<void>;
+  replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward: boolean): Promise<boolean>;
   /** Per batch broadcast: count of nodes it went to (metrics). */
   onBroadcast?(nodes: number, entries: number): void;
   /** This region's name (entries that originated here are the ones forwarded). */
@@ -47,6 +48,15 @@ export interface MasterDeps {
 const INTEREST_START_MARGIN_MS = 2000;
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
+
+/**
+ * The entries of a batch that originated in `region`, as a batch for other regions (null
+ * if none): one hop only, so what came in from another region is never forwarded on.
+ */
+export function ownEntriesBatch(channel: ChannelKey, region: string, epoch: string, entries: readonly LogEntry[]): ForwardedBatch | null {
+  const mine = entries.filter((e) => e.origin.region === region);
+  return mine.length ? { channel, region, epoch, gapBefore: false, entries: ForwardedEntries.of(mine) } : null;
+}
 
 /** About the bytes of a batch's entries (frames.ts's estimate), for the group commit's bound. */
 function batchBytes(b: Batch): number {
@@ -299,16 +309,20 @@ export class ChannelMaster {
       if (this.stopped) throw this.stopped;
       // The log holds the batch encoded already: the replica and every subscribing node get those bytes.
       this.state.shareEncoded(batch.entries);
-      if (batch.entries.length || batch.holds.length) await this.deps.replicate(this, batch.entries, batch.holds);
+      // Other regions want the channel: the replica sends the batch on once it holds it.
+      const forward = this.remote.size > 0 && !!this.deps.toRegions && !!this.deps.region;
+      let forwarded = false;
+      if (batch.entries.length || batch.holds.length) forwarded = await this.deps.replicate(this, batch.entries, batch.holds, forward);
       if (this.stopped) throw this.stopped;
-      this.broadcast(batch.entries, batch.discontinuity);
+      this.broadcast(batch.entries, batch.discontinuity, forwarded);
       for (const w of batch.waiters) w.resolve();
     } catch (err) {
       for (const w of batch.waiters) w.reject(err);
     }
   }
 
-  private broadcast(entries: LogEntry[], discontinuity: ErrorInfo | null = null): void {
+  /** `forwarded`: the replica already sent these entries on to other regions. */
+  private broadcast(entries: LogEntry[], discontinuity: ErrorInfo | null = null, forwarded = false): void {
     if (entries.length === 0 && !discontinuity) return;
     if (entries.length) {
       const last = entries[entries.length - 1]!;
@@ -324,13 +338,9 @@ export class ChannelMaster {
     };
     for (const node of this.subscribers) this.deps.sendBroadcast(node, msg);
     this.deps.onBroadcast?.(this.subscribers.size, entries.length);
-    // One hop only: what came in from another region is never forwarded on.
-    if (this.remote.size && this.deps.toRegions && this.deps.region) {
-      const region = this.deps.region;
-      const mine = entries.filter((e) => e.origin.region === region);
-      if (mine.length) {
-        this.deps.toRegions({ channel: this.key, region, epoch: this.state.epoch, gapBefore: false, entries: ForwardedEntries.of(mine) }, null);
-      }
+    if (!forwarded && this.remote.size && this.deps.toRegions && this.deps.region) {
+      const batch = ownEntriesBatch(this.key, this.deps.region, this.state.epoch, entries);
+      if (batch) this.deps.toRegions(batch, null);
     }
   }
 

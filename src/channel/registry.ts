@@ -30,6 +30,7 @@ import type {
   ForwardedBatch,
   MasteredChannel,
   NodeId,
+  ReplicateRequest,
   ReplyBody,
 } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
@@ -37,6 +38,7 @@ import { SliceSweep, trimOldest } from './sweep.js';
 import { decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
 import { ChannelMaster } from './master.js';
 import { handleChannelRequest } from './requests.js';
+import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch, type ReplicationDeps } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
 import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
 
@@ -44,10 +46,6 @@ import { ChannelState, type ChannelSettings, type ChannelSnapshot, type Presence
 const CLAIM_FANOUT = 4;
 /** A claim that some node could not answer yet is retried after this long. */
 const CLAIM_RETRY_MS = 50;
-/** Replication to a replica that refused or did not answer is retried after this long. */
-const REPLICATE_RETRY_MS = 50;
-/** Per-attempt deadline of node-to-node channel requests. */
-const INTERNAL_REQUEST_TIMEOUT_MS = 3000;
 /** How long a claim waits for a leaving peer's answer (optional: it may be exiting). */
 const LEAVING_ASK_TIMEOUT_MS = 500;
 /** A claim keeps asking this long before failing with 50003: busy peers (an attach storm) get time, within the client's 10 s. */
@@ -108,7 +106,18 @@ export class ChannelRegistry {
   private readonly sweep = new SliceSweep(() => this.holdings.keys(), RECONCILE_SLICES);
   private closed = false;
 
-  constructor(private readonly deps: RegistryDeps) {}
+  private readonly replication: ReplicationDeps;
+
+  constructor(private readonly deps: RegistryDeps) {
+    this.replication = {
+      self: deps.self,
+      ring: () => deps.ring(),
+      rpc: deps.rpc,
+      hasQuorum: () => deps.hasQuorum(),
+      ...(deps.settings.region !== undefined ? { region: deps.settings.region } : {}),
+      ...(deps.toRegions ? { toRegions: deps.toRegions } : {}),
+    };
+  }
 
   start(): void {
     this.timer = setInterval(() => this.reconcile(this.sweep.slice()), RECONCILE_INTERVAL_MS / RECONCILE_SLICES);
@@ -354,7 +363,7 @@ export class ChannelRegistry {
       now: this.deps.now,
       ...(this.deps.settings.maxPublishRate ? { maxPublishRate: this.deps.settings.maxPublishRate } : {}),
       sendBroadcast: this.deps.sendBroadcast,
-      replicate: (m, entries, holds) => this.replicate(m, entries, holds),
+      replicate: (m, entries, holds, forward) => this.replicate(m, entries, holds, forward),
       onBroadcast: (nodes, n) => this.deps.metrics?.broadcast(nodes, n),
       region: this.deps.settings.region,
       ...(this.deps.toRegions ? { toRegions: this.deps.toRegions } : {}),
@@ -381,70 +390,19 @@ export class ChannelRegistry {
 
   // ---- replication (master side) -----------------------------------------------
 
-  private async replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[]): Promise<void> {
-    for (;;) {
-      if (master.isStopped) throw AblyError.of('channelFailed', 'master moved');
-      const h = this.holdings.get(master.key);
-      if (!h || h.role !== 'master' || h.master !== master) throw AblyError.of('channelFailed', 'master moved');
-      const replica = this.deps.ring().replica(master.key);
-      if (h.replica !== replica) {
-        h.replica = replica;
-        h.synced = null;
-      }
-      if (replica === null) return; // a region of one node
-      let reply: ReplyBody | null;
-      if (h.synced !== replica) {
-        if (h.syncing?.to === replica) {
-          // A full sync is under way (a new master's first): these entries follow it as an
-          // update, not in a second snapshot; entries the snapshot already held are skipped.
-          await h.syncing.done;
-          continue;
-        }
-        const sync = { type: 'sync', channel: master.key, snapshot: master.state.snapshot(), role: 'replica' } as const;
-        const syncing = { to: replica, done: this.deps.rpc.request(replica, sync, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null) };
-        h.syncing = syncing;
-        reply = await syncing.done;
-        if (h.syncing === syncing) h.syncing = null;
-        if (reply?.kind === 'ok') {
-          h.synced = replica;
-          return; // the snapshot holds these entries too
-        }
-      } else {
-        const update = { type: 'replicate', channel: master.key, epoch: master.epoch, entries, holds } as const;
-        reply = await this.deps.rpc.request(replica, update, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null);
-        if (reply?.kind === 'ok') return;
-        if (reply?.kind === 'error' && reply.error.code === NEED_SYNC) {
-          // The replica dropped its copy (it went empty) or missed some: sync it at once.
-          h.synced = null;
-          continue;
-        }
-      }
-      await sleep(REPLICATE_RETRY_MS);
-    }
+  private replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward = false): Promise<boolean> {
+    return replicateBatch(this.replication, (key) => this.holdings.get(key), master, entries, holds, forward);
   }
 
   // ---- replica side -------------------------------------------------------------
 
-  private mayReplicate(from: NodeId, key: ChannelKey): boolean {
-    const ring = this.deps.ring();
-    return this.deps.hasQuorum() && ring.owner(key) === from && ring.replica(key) === this.deps.self;
-  }
-
-  onReplicate(from: NodeId, key: ChannelKey, epoch: string, entries: LogEntry[], holds: PresenceHold[]): ReplyBody {
-    if (!this.mayReplicate(from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
-    const h = this.holdings.get(key);
-    const first = entries[0];
-    if (h?.role !== 'replica' || h.from !== from || h.state.epoch !== epoch || (first && first.serial > h.state.serial + 1)) {
-      return { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'replica needs a full sync' } };
-    }
-    h.state.applyHolds(holds);
-    h.state.applyEntries(entries);
-    return { kind: 'ok' };
+  onReplicate(from: NodeId, req: ReplicateRequest): ReplyBody {
+    return applyReplicate(this.replication, this.holdings.get(req.channel), from, req);
   }
 
   onSync(from: NodeId, key: ChannelKey, snap: ChannelSnapshot, role: 'replica' | 'handoff'): ReplyBody {
     if (role === 'replica') {
-      if (!this.mayReplicate(from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
+      if (!mayReplicate(this.replication, from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
       const h = this.holdings.get(key);
       if (h?.role === 'master') return { kind: 'redirect', owner: this.deps.self };
       this.holdings.set(key, { role: 'replica', state: ChannelState.restore(snap, this.deps.settings), from });
@@ -594,6 +552,3 @@ export class ChannelRegistry {
     this.tombstones.set(key, { ...snap, entries: [], dedup: [] });
   }
 }
-
-/** Error code a replica answers with when it needs the whole state (internal only). */
-const NEED_SYNC = 50099;

@@ -124,7 +124,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         return { kind: 'status', status: h?.role === 'master' ? reg.status(req.channel, h) : null };
       }
       case 'replicate':
-        return reg.onReplicate(from, req.channel, req.epoch, req.entries, req.holds);
+        return reg.onReplicate(from, req);
       case 'ingest': {
         const a = await reg.acquire(req.batch.channel);
         if (!('ok' in a)) return redirect(a);

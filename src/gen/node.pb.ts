@@ -218,6 +218,12 @@ export interface ReplicateRequest {
   holds: PresenceHold[];
   /** a LogEntryList */
   entries: Buffer;
+  /**
+   * Other regions want the channel: the replica sends this region's own entries of the
+   * batch to the globalmaster itself, once stored, and says so in its Ok (forwarded).
+   * A replica that leaves it unset in its Ok has not, and the master sends them.
+   */
+  forward: boolean;
 }
 
 export interface PresenceRequest {
@@ -448,6 +454,11 @@ export interface Entries {
 }
 
 export interface Ok {
+  /**
+   * To a ReplicateRequest with forward set: the replica sent the batch's own entries on
+   * to the globalmaster.
+   */
+  forwarded: boolean;
 }
 
 export interface SnapshotReply {
@@ -2279,7 +2290,7 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
 };
 
 function createBaseReplicateRequest(): ReplicateRequest {
-  return { channel: "", epoch: "", holds: [], entries: Buffer.alloc(0) };
+  return { channel: "", epoch: "", holds: [], entries: Buffer.alloc(0), forward: false };
 }
 
 export const ReplicateRequest: MessageFns<ReplicateRequest> = {
@@ -2295,6 +2306,9 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     if (message.entries.length !== 0) {
       writer.uint32(42).bytes(message.entries);
+    }
+    if (message.forward !== false) {
+      writer.uint32(48).bool(message.forward);
     }
     return writer;
   },
@@ -2342,6 +2356,14 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.entries = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.forward = reader.bool();
             continue;
           }
         }
@@ -4728,11 +4750,14 @@ export const Entries: MessageFns<Entries> = {
 };
 
 function createBaseOk(): Ok {
-  return {};
+  return { forwarded: false };
 }
 
 export const Ok: MessageFns<Ok> = {
-  encode(_: Ok, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: Ok, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.forwarded !== false) {
+      writer.uint32(8).bool(message.forwarded);
+    }
     return writer;
   },
 
@@ -4749,6 +4774,14 @@ export const Ok: MessageFns<Ok> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.forwarded = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;

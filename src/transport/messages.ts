@@ -90,6 +90,8 @@ export interface ReplicateRequest {
   epoch: string;
   entries: LogEntry[];
   holds: PresenceHold[];
+  /** Other regions want the channel: the replica sends the batch's own entries on to the globalmaster. */
+  forward?: boolean;
 }
 /** Presence operations (enter/update/leave) of one connection, hosted on the sender. */
 export interface PresenceRequest {
@@ -333,7 +335,8 @@ export type ReplyBody =
   | { kind: 'vector'; entries: LogEntry[]; gap: string | null }
   | { kind: 'published'; serials: string[] }
   | { kind: 'entries'; entries: LogEntry[]; more: boolean }
-  | { kind: 'ok' }
+  /** `forwarded`: a replica sent the replicated batch on to the globalmaster (ReplicateRequest.forward). */
+  | { kind: 'ok'; forwarded?: boolean }
   | { kind: 'snapshot'; snapshot: ChannelSnapshot | null }
   | { kind: 'status'; status: ChannelStatus | null }
   | { kind: 'error'; error: ErrorInfo }

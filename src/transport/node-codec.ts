@@ -78,7 +78,7 @@ function requestToPb(r: NodeRequest): pb.Request {
         rid: r.rid,
         body: {
           $case: 'replicate',
-          replicate: { channel: r.channel, epoch: r.epoch, entries: encodeLogEntries(r.entries), holds: r.holds.map(holdToPb) },
+          replicate: { channel: r.channel, epoch: r.epoch, entries: encodeLogEntries(r.entries), holds: r.holds.map(holdToPb), forward: r.forward === true },
         },
       };
     case 'presence':
@@ -160,6 +160,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
         epoch: b.replicate.epoch,
         entries: decodeLogEntries(b.replicate.entries, true),
         holds: b.replicate.holds.map(holdFromPb),
+        ...(b.replicate.forward ? { forward: true } : {}),
       };
     case 'presence':
       return {
@@ -261,7 +262,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
     case 'entries':
       return { rid, body: { $case: 'entries', entries: { entries: r.entries.map(entryToPb), more: r.more } } };
     case 'ok':
-      return { rid, body: { $case: 'ok', ok: {} } };
+      return { rid, body: { $case: 'ok', ok: { forwarded: r.forwarded === true } } };
     case 'snapshot':
       return { rid, body: { $case: 'snapshot', snapshot: { snapshot: r.snapshot ? snapshotToPb(r.snapshot) : undefined } } };
     case 'status':
@@ -326,7 +327,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'entries':
       return { kind: 'entries', entries: b.entries.entries.map(entryFromPb), more: b.entries.more };
     case 'ok':
-      return { kind: 'ok' };
+      return b.ok.forwarded ? { kind: 'ok', forwarded: true } : { kind: 'ok' };
     case 'snapshot':
       return { kind: 'snapshot', snapshot: b.snapshot.snapshot ? snapshotFromPb(b.snapshot.snapshot) : null };
     case 'status': {

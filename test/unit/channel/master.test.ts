@@ -6,7 +6,7 @@ import { ChannelState, type ChannelSettings } from '../../../src/channel/state.j
 import { AblyError } from '../../../src/errors.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
 import { encodeLogEntries } from '../../../src/transport/entry-lists.js';
-import type { Broadcast } from '../../../src/transport/messages.js';
+import type { Broadcast, ForwardedBatch } from '../../../src/transport/messages.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 1000 };
@@ -16,20 +16,24 @@ const KEY = 'app:chat';
 class HeldReplica {
   readonly calls: number[][] = [];
   readonly batches: LogEntry[][] = [];
-  private readonly pending: { resolve(): void; reject(e: unknown): void }[] = [];
+  /** The `forward` of each call. */
+  readonly forwards: boolean[] = [];
+  private readonly pending: { resolve(forwarded: boolean): void; reject(e: unknown): void }[] = [];
 
-  replicate = (_m: ChannelMaster, entries: LogEntry[]): Promise<void> => {
+  replicate = (_m: ChannelMaster, entries: LogEntry[], _holds: unknown, forward: boolean): Promise<boolean> => {
     this.calls.push(entries.map((e) => e.serial));
     this.batches.push(entries);
-    return new Promise<void>((resolve, reject) => this.pending.push({ resolve, reject }));
+    this.forwards.push(forward);
+    return new Promise<boolean>((resolve, reject) => this.pending.push({ resolve, reject }));
   };
 
   get waiting(): number {
     return this.pending.length;
   }
 
-  answer(): void {
-    this.pending.shift()!.resolve();
+  /** `forwarded`: the replica says it sent the batch on to other regions. */
+  answer(forwarded = false): void {
+    this.pending.shift()!.resolve(forwarded);
   }
 }
 
@@ -167,3 +171,49 @@ describe('ChannelMaster batch bytes', () => {
   });
 });
 
+
+describe('ChannelMaster towards other regions', () => {
+  function setupRegions() {
+    const clock = new ManualClock();
+    const replica = new HeldReplica();
+    const sent: { batch: ForwardedBatch; to: string | null }[] = [];
+    const master = new ChannelMaster(KEY, ChannelState.fresh(KEY, settings, clock.now(), 'ep1'), {
+      now: () => clock.now(),
+      sendBroadcast: () => undefined,
+      replicate: replica.replicate,
+      region: 'eu',
+      toRegions: (batch, to) => sent.push({ batch, to }),
+    });
+    master.subscribe('n2');
+    // Live batches (to every region with interest), not the start of a new interest (to one).
+    const live = () => sent.filter((s) => s.to === null).map((s) => s.batch.entries.list('eu', 'ep1').map((e) => (e.kind === 'message' ? e.message.id : e.presence.id)));
+    return { master, replica, clock, live };
+  }
+
+  it('asks the replica to send a batch on when another region wants the channel, and sends it itself only if the replica did not', async () => {
+    const { master, replica, clock, live } = setupRegions();
+    master.setRemoteInterest([{ region: 'us', since: clock.now() }]);
+    const a = publish(master, 'a');
+    await waitFor(() => replica.waiting === 1);
+    expect(replica.forwards).toEqual([true]);
+    replica.answer(true);
+    await a;
+    expect(live()).toEqual([]);
+    // A replica that did not (a sync instead, or one that does not know the flag): the master sends it.
+    const b = publish(master, 'b');
+    await waitFor(() => replica.waiting === 1);
+    replica.answer(false);
+    await b;
+    expect(live()).toEqual([['b']]);
+  });
+
+  it('does not ask the replica when no other region wants the channel, and sends nothing', async () => {
+    const { master, replica, live } = setupRegions();
+    const a = publish(master, 'a');
+    await waitFor(() => replica.waiting === 1);
+    expect(replica.forwards).toEqual([false]);
+    replica.answer(false);
+    await a;
+    expect(live()).toEqual([]);
+  });
+});

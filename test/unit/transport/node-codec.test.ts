@@ -222,6 +222,9 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
         ],
       };
       expect(roundTrip(msg)).toStrictEqual(msg);
+      // Asked to send the batch on to other regions (replication.ts).
+      const forward: NodeMessage = { ...msg, forward: true };
+      expect(roundTrip(forward)).toStrictEqual(forward);
     });
 
     it.each(['replica', 'handoff'] as const)('round-trips sync as %s with a whole snapshot', (role) => {
@@ -298,6 +301,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ['entries', { kind: 'entries', entries, more: true }],
       ['entries with none', { kind: 'entries', entries: [], more: false }],
       ['ok', { kind: 'ok' }],
+      ['ok, forwarded', { kind: 'ok', forwarded: true }],
       ['snapshot', { kind: 'snapshot', snapshot }],
       ['no snapshot', { kind: 'snapshot', snapshot: null }],
       [

@@ -1,0 +1,121 @@
+/**
+ * A channel master's batches to its replica: the master's side (`replicateBatch`, which
+ * syncs a replica that lacks the state and retries until the replica holds the batch or
+ * this node stops being master) and the replica's (`applyReplicate`).
+ *
+ * The replica also sends the batch on towards other regions when the master asks it
+ * to (`forward`: other regions want the channel). A batch is committed once the replica
+ * holds it, and the replica is the first to know: sending from there saves a hop (its
+ * reply to the master), two when the globalmaster is on the replica's node. The replica
+ * says so in its reply (`forwarded`); where it did not (a full sync instead, a region of one node,
+ * a replica that does not know the flag), the master sends the batch itself after
+ * replication, as before. Either way each batch goes once from a node that holds it,
+ * and the other regions' ingest skips what it already has (by origin seq) and asks for
+ * a replay on a gap, as for any loss on the way.
+ */
+import { AblyError } from '../errors.js';
+import type { Ring } from '../cluster/ring.js';
+import type { Rpc } from '../transport/rpc.js';
+import type { ForwardedBatch, NodeId, ReplicateRequest, ReplyBody } from '../transport/messages.js';
+import type { ChannelKey, LogEntry } from './entry.js';
+import { ownEntriesBatch, type ChannelMaster } from './master.js';
+import type { Holding } from './registry.js';
+import type { PresenceHold } from './state.js';
+
+/** Retry pause after a replica failed to answer (the ring converges meanwhile). */
+const REPLICATE_RETRY_MS = 50;
+/** Timeout of one replication or sync request to the replica. */
+export const INTERNAL_REQUEST_TIMEOUT_MS = 3000;
+/** A replica's answer when it cannot take the entries as an update: it needs the whole state. */
+export const NEED_SYNC = 50099;
+
+export interface ReplicationDeps {
+  self: NodeId;
+  ring(): Ring;
+  rpc: Rpc;
+  hasQuorum(): boolean;
+  /** This region's name: its own entries are the ones sent to other regions. */
+  region?: string;
+  /** Sends this region's new entries of a channel to the globalmaster. */
+  toRegions?(batch: ForwardedBatch, to: string | null): void;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Copies a master's batch to its replica; resolves once the replica holds it, with
+ * whether the replica also sent it on to other regions (asked for with `forward`).
+ * Rejects when this node is no longer that channel's master.
+ */
+export async function replicateBatch(
+  deps: ReplicationDeps,
+  holding: (key: ChannelKey) => Holding | undefined,
+  master: ChannelMaster,
+  entries: LogEntry[],
+  holds: PresenceHold[],
+  forward: boolean,
+): Promise<boolean> {
+  for (;;) {
+    if (master.isStopped) throw AblyError.of('channelFailed', 'master moved');
+    const h = holding(master.key);
+    if (!h || h.role !== 'master' || h.master !== master) throw AblyError.of('channelFailed', 'master moved');
+    const replica = deps.ring().replica(master.key);
+    if (h.replica !== replica) {
+      h.replica = replica;
+      h.synced = null;
+    }
+    if (replica === null) return false; // a region of one node
+    let reply: ReplyBody | null;
+    if (h.synced !== replica) {
+      if (h.syncing?.to === replica) {
+        // A full sync is under way (a new master's first): these entries follow it as an
+        // update, not in a second snapshot; entries the snapshot already held are skipped.
+        await h.syncing.done;
+        continue;
+      }
+      const sync = { type: 'sync', channel: master.key, snapshot: master.state.snapshot(), role: 'replica' } as const;
+      const syncing = { to: replica, done: deps.rpc.request(replica, sync, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null) };
+      h.syncing = syncing;
+      reply = await syncing.done;
+      if (h.syncing === syncing) h.syncing = null;
+      if (reply?.kind === 'ok') {
+        h.synced = replica;
+        return false; // the snapshot holds these entries too (and sent nothing on)
+      }
+    } else {
+      const update = { type: 'replicate', channel: master.key, epoch: master.epoch, entries, holds, forward } as const;
+      reply = await deps.rpc.request(replica, update, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null);
+      if (reply?.kind === 'ok') return reply.forwarded === true;
+      if (reply?.kind === 'error' && reply.error.code === NEED_SYNC) {
+        // The replica dropped its copy (it went empty) or missed some: sync it at once.
+        h.synced = null;
+        continue;
+      }
+    }
+    await sleep(REPLICATE_RETRY_MS);
+  }
+}
+
+/** Whether `from` is the master this node should take a channel's entries from, in this node's view. */
+export function mayReplicate(deps: ReplicationDeps, from: NodeId, key: ChannelKey): boolean {
+  const ring = deps.ring();
+  return deps.hasQuorum() && ring.owner(key) === from && ring.replica(key) === deps.self;
+}
+
+/** The replica's side: appends a batch that follows on from its copy, and sends it on if asked. */
+export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, from: NodeId, req: ReplicateRequest): ReplyBody {
+  const key = req.channel;
+  if (!mayReplicate(deps, from, key)) return { kind: 'redirect', owner: deps.ring().owner(key) };
+  const first = req.entries[0];
+  if (h?.role !== 'replica' || h.from !== from || h.state.epoch !== req.epoch || (first && first.serial > h.state.serial + 1)) {
+    return { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'replica needs a full sync' } };
+  }
+  h.state.applyHolds(req.holds);
+  h.state.applyEntries(req.entries);
+  if (!req.forward || !deps.toRegions || !deps.region) return { kind: 'ok' };
+  const batch = ownEntriesBatch(key, deps.region, h.state.epoch, req.entries);
+  if (batch) deps.toRegions(batch, null);
+  return { kind: 'ok', forwarded: true };
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { Ring } from '../../../src/cluster/ring.js';
+import type { LogEntry } from '../../../src/channel/entry.js';
+import { ChannelMaster } from '../../../src/channel/master.js';
+import type { Holding } from '../../../src/channel/registry.js';
+import { applyReplicate, NEED_SYNC, replicateBatch, type ReplicationDeps } from '../../../src/channel/replication.js';
+import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
+import type { ForwardedBatch, NodeRequest, ReplicateRequest, ReplyBody } from '../../../src/transport/messages.js';
+import type { Rpc } from '../../../src/transport/rpc.js';
+
+const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 1000 };
+const KEY = 'app:chat';
+const ring = new Ring(['a', 'b']);
+const OWNER = ring.owner(KEY)!;
+const REPLICA = ring.replica(KEY)!;
+
+const ids = (entries: readonly LogEntry[]) => entries.map((e) => (e.kind === 'message' ? e.message.id : e.presence.id));
+
+/** A master's state with two messages of its own and one that came in from region us. */
+function batchOfBoth(state: ChannelState): LogEntry[] {
+  const own = state.accept([{ id: 'a', data: 'x', timestamp: 0 }, { id: 'b', data: 'y', timestamp: 0 }], 1000).entries;
+  const foreign = state.ingest(
+    {
+      region: 'us',
+      epoch: 'us1',
+      gapBefore: false,
+      entries: [{ kind: 'message', serial: 0, channelSerial: '', storedAt: 900, origin: { region: 'us', epoch: 'us1', seq: 1 }, message: { id: 'u1', timestamp: 0 } }],
+    },
+    1000,
+  ).entries;
+  return [...own, ...foreign];
+}
+
+function replicaSide(o: { toRegions: boolean }) {
+  const master = ChannelState.fresh(KEY, settings, 1000, 'ep1');
+  const h: Holding = { role: 'replica', state: ChannelState.restore(master.snapshot(), settings), from: OWNER };
+  const sent: { batch: ForwardedBatch; to: string | null }[] = [];
+  const deps: ReplicationDeps = {
+    self: REPLICA,
+    ring: () => ring,
+    rpc: {} as Rpc,
+    hasQuorum: () => true,
+    region: 'eu',
+    ...(o.toRegions ? { toRegions: (batch: ForwardedBatch, to: string | null) => sent.push({ batch, to }) } : {}),
+  };
+  const request = (entries: LogEntry[], forward: boolean): ReplicateRequest => ({ type: 'replicate', rid: 1, channel: KEY, epoch: 'ep1', entries, holds: [], forward });
+  return { master, h, sent, deps, request };
+}
+
+describe('the replica sending a batch on to other regions', () => {
+  it('when asked, stores the batch, sends its own region\'s entries to the globalmaster, and says so', () => {
+    const { master, h, sent, deps, request } = replicaSide({ toRegions: true });
+    const reply = applyReplicate(deps, h, OWNER, request(batchOfBoth(master), true));
+    expect(reply).toEqual({ kind: 'ok', forwarded: true });
+    expect(h.role === 'replica' && h.state.serial).toBe(master.serial);
+    expect(sent).toHaveLength(1);
+    const { batch, to } = sent[0]!;
+    expect(to).toBeNull();
+    expect({ channel: batch.channel, region: batch.region, epoch: batch.epoch, gapBefore: batch.gapBefore }).toEqual({ channel: KEY, region: 'eu', epoch: 'ep1', gapBefore: false });
+    // One hop only: the message that came from region us is not sent on.
+    expect(ids(batch.entries.list('eu', 'ep1'))).toEqual(['a', 'b']);
+  });
+
+  it('when not asked, stores the batch and sends nothing', () => {
+    const { master, h, sent, deps, request } = replicaSide({ toRegions: true });
+    expect(applyReplicate(deps, h, OWNER, request(batchOfBoth(master), false))).toEqual({ kind: 'ok' });
+    expect(h.role === 'replica' && h.state.serial).toBe(master.serial);
+    expect(sent).toEqual([]);
+  });
+
+  it('without a way to the globalmaster, answers a plain ok, so that the master sends the batch', () => {
+    const { master, h, sent, deps, request } = replicaSide({ toRegions: false });
+    expect(applyReplicate(deps, h, OWNER, request(batchOfBoth(master), true))).toEqual({ kind: 'ok' });
+    expect(sent).toEqual([]);
+  });
+
+  it('sends on nothing it does not store: a batch from a node that is not master, or one after a gap', () => {
+    const { master, h, sent, deps, request } = replicaSide({ toRegions: true });
+    const entries = batchOfBoth(master);
+    expect(applyReplicate(deps, h, REPLICA, request(entries, true))).toEqual({ kind: 'redirect', owner: OWNER });
+    const reply = applyReplicate(deps, h, OWNER, request(entries.slice(1), true));
+    expect(reply.kind === 'error' && reply.error.code).toBe(NEED_SYNC);
+    expect(sent).toEqual([]);
+    expect(h.role === 'replica' && h.state.serial).toBe(0);
+  });
+});
+
+describe('the master replicating a batch', () => {
+  function masterSide(answer: (req: NodeRequest) => ReplyBody) {
+    const state = ChannelState.fresh(KEY, settings, 1000, 'ep1');
+    const master = new ChannelMaster(KEY, state, { now: () => 1000, sendBroadcast: () => undefined, replicate: async () => false });
+    const asked: NodeRequest[] = [];
+    const rpc = { request: async (_to: string, req: NodeRequest) => (asked.push(req), answer(req)) } as unknown as Rpc;
+    const deps: ReplicationDeps = { self: OWNER, ring: () => ring, rpc, hasQuorum: () => true, region: 'eu' };
+    const h: Holding = { role: 'master', master, replica: REPLICA, synced: REPLICA, syncing: null };
+    const entries = state.accept([{ id: 'a', data: 'x', timestamp: 0 }], 1000).entries;
+    return { master, deps, h, entries, asked };
+  }
+
+  it('passes the ask on and reports what the replica did', async () => {
+    const yes = masterSide(() => ({ kind: 'ok', forwarded: true }));
+    await expect(replicateBatch(yes.deps, () => yes.h, yes.master, yes.entries, [], true)).resolves.toBe(true);
+    expect(yes.asked).toMatchObject([{ type: 'replicate', forward: true }]);
+    const no = masterSide(() => ({ kind: 'ok' }));
+    await expect(replicateBatch(no.deps, () => no.h, no.master, no.entries, [], true)).resolves.toBe(false);
+  });
+
+  it('reports not sent on when the replica took a full sync instead', async () => {
+    const m = masterSide((req) =>
+      req.type === 'replicate' ? { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'sync' } } : { kind: 'ok', forwarded: true },
+    );
+    await expect(replicateBatch(m.deps, () => m.h, m.master, m.entries, [], true)).resolves.toBe(false);
+    expect(m.asked.map((r) => r.type)).toEqual(['replicate', 'sync']);
+  });
+});
