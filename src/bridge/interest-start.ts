@@ -81,6 +81,7 @@ export class InterestStarts {
 
   /** A live batch for `region`: true if it waits here (sent later), false to send it now. */
   hold(region: string, batch: ForwardedBatch): boolean {
+    if (this.waiting.size === 0) return false; // the usual case: no new interest
     const key = InterestStarts.key(region, batch.channel);
     const w = this.waiting.get(key);
     if (!w) return false;
