@@ -31,7 +31,7 @@ import { fromPb, type LinkFrame } from './codec.js';
 import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js';
 import { IngestQueue } from './ingest-queue.js';
 import { InterestStarts, type Release } from './interest-start.js';
-import { CLIENT_OPTIONS, REDIAL_MAX_MS, REDIAL_MIN_MS, SERVER_OPTIONS, Session, sameSecret } from './link-session.js';
+import { CLIENT_OPTIONS, REDIAL_MAX_MS, REDIAL_MIN_MS, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret } from './link-session.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
@@ -115,7 +115,7 @@ export class Globalmaster {
   constructor(private readonly d: GlobalmasterDeps) {
     const advice = 'the regions stay apart, as in a partition, until both run one protocol';
     this.version = new VersionRefusals(d.log, 'region link', 'region protocol', d.protocol ?? REGION_PROTOCOL, advice);
-    this.server.addService(pb.RegionLinkService, { link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => this.accept(call) });
+    this.server.addService(REGION_LINK_SERVICE, { link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => this.accept(call) });
   }
 
   on(listener: (e: LinkEvent) => void): void {
@@ -253,7 +253,7 @@ export class Globalmaster {
     if (!this.active || this.sessions.has(peer.region)) return;
     let client = this.clients.get(peer.region);
     if (!client) {
-      client = new pb.RegionLinkClient(`${peer.host}:${peer.port}`, this.credentials(), CLIENT_OPTIONS);
+      client = new RegionLinkClient(`${peer.host}:${peer.port}`, this.credentials(), CLIENT_OPTIONS);
       this.clients.set(peer.region, client);
     }
     const md = new grpc.Metadata();

@@ -3,8 +3,9 @@
  * the redial backoff they imply.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type * as grpc from '@grpc/grpc-js';
-import type * as pb from '../gen/region.pb.js';
+import * as grpc from '@grpc/grpc-js';
+import * as pb from '../gen/region.pb.js';
+import { asNodeBuffer, encodeWithSharedWriter } from '../transport/pb-writer.js';
 import { toPb, type LinkFrame } from './codec.js';
 
 /** Redial backoff for a link that dropped: starts here, doubles, caps below (plus jitter). */
@@ -32,6 +33,23 @@ export const SERVER_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': 256 * 1024 * 1024,
   'grpc.max_send_message_length': 256 * 1024 * 1024,
 };
+
+/** A region-link frame's bytes, encoded with the process's shared writer (pb-writer.ts). */
+function serializeFrame(frame: pb.LinkFrame): Buffer {
+  return asNodeBuffer(encodeWithSharedWriter(pb.LinkFrame.encode, frame));
+}
+
+/** The generated RegionLink service, its frames serialized as above rather than each with a writer of its own. */
+export const REGION_LINK_SERVICE = {
+  link: { ...pb.RegionLinkService.link, requestSerialize: serializeFrame, responseSerialize: serializeFrame },
+} as const;
+
+/** The RegionLink client for that service definition. */
+export const RegionLinkClient = grpc.makeGenericClientConstructor(REGION_LINK_SERVICE, 'ablyng.region.v1.RegionLink') as unknown as new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: Partial<grpc.ClientOptions>,
+) => pb.RegionLinkClient;
 
 type Stream = grpc.ClientDuplexStream<pb.LinkFrame, pb.LinkFrame> | grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>;
 

@@ -4,6 +4,7 @@
  * Channel data converts in `node-codec-data.ts`.
  */
 import * as pb from '../gen/node.pb.js';
+import { encodeWithSharedWriter } from './pb-writer.js';
 import { decodeLogEntries, encodeLogEntries, ForwardedEntries } from './entry-lists.js';
 import type { MemberInfo, MemberState, NodeMessage, NodeRequest, ReplyBody } from './messages.js';
 import {
@@ -471,7 +472,7 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
 }
 
 export function encodeNodeMessage(msg: NodeMessage): Uint8Array {
-  return pb.Envelope.encode(toEnvelope(msg)).finish();
+  return encodeWithSharedWriter(pb.Envelope.encode, toEnvelope(msg));
 }
 
 export function decodeNodeMessage(buf: Uint8Array): NodeMessage {
