@@ -80,12 +80,6 @@ export class Fifo<T> implements Iterable<T> {
     return out;
   }
 
-  clear(): void {
-    this.buf = new Array<T | undefined>(this.minCapacity).fill(undefined);
-    this.head = 0;
-    this.size = 0;
-  }
-
   *[Symbol.iterator](): Iterator<T> {
     for (let i = 0; i < this.size; i++) yield this.buf[(this.head + i) & (this.buf.length - 1)] as T;
   }

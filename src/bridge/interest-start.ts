@@ -62,21 +62,13 @@ export class InterestStarts {
 
   /** `region`'s interest in `channel` ended (or its link went down): what waited is dropped. */
   end(region: string, channel: ChannelKey): void {
-    const key = InterestStarts.key(region, channel);
-    const w = this.waiting.get(key);
-    if (!w) return;
-    clearTimeout(w.timer);
-    this.waiting.delete(key);
+    this.take(InterestStarts.key(region, channel));
   }
 
   /** Everything waiting for `region` is dropped (its link went down: it will ask for a replay). */
   endRegion(region: string): void {
     const prefix = `${region}\u0000`;
-    for (const key of [...this.waiting.keys()]) {
-      if (!key.startsWith(prefix)) continue;
-      clearTimeout(this.waiting.get(key)!.timer);
-      this.waiting.delete(key);
-    }
+    for (const key of [...this.waiting.keys()]) if (key.startsWith(prefix)) this.take(key);
   }
 
   /** A live batch for `region`: true if it waits here (sent later), false to send it now. */
@@ -93,12 +85,7 @@ export class InterestStarts {
 
   /** The start for `region` is being sent: the live batches to send after it, in order. */
   started(region: string, channel: ChannelKey): ForwardedBatch[] {
-    const key = InterestStarts.key(region, channel);
-    const w = this.waiting.get(key);
-    if (!w) return [];
-    clearTimeout(w.timer);
-    this.waiting.delete(key);
-    return w.held;
+    return this.take(InterestStarts.key(region, channel))?.held ?? [];
   }
 
   /** New interests whose start has not come yet. */
@@ -106,11 +93,18 @@ export class InterestStarts {
     return this.waiting.size;
   }
 
-  private give(key: string, region: string, why: 'timeout' | 'full'): void {
+  /** Ends a wait (its timer too) and returns it. */
+  private take(key: string): Waiting | undefined {
     const w = this.waiting.get(key);
-    if (!w) return;
+    if (!w) return undefined;
     clearTimeout(w.timer);
     this.waiting.delete(key);
+    return w;
+  }
+
+  private give(key: string, region: string, why: 'timeout' | 'full'): void {
+    const w = this.take(key);
+    if (!w) return;
     // A start that never comes for a channel nobody here published on released nothing.
     if (!w.held.length) return;
     if (why === 'timeout') this.counts.timedOut++;

@@ -5,7 +5,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import * as pb from '../gen/region.pb.js';
-import { asNodeBuffer, encodeWithSharedWriter } from '../transport/pb-writer.js';
+import { encodeWithSharedWriter } from '../transport/pb-writer.js';
+import { asBuffer } from '../transport/wire.js';
 import { toPb, type LinkFrame } from './codec.js';
 
 /** Redial backoff for a link that dropped: starts here, doubles, caps below (plus jitter). */
@@ -36,7 +37,7 @@ export const SERVER_OPTIONS: grpc.ChannelOptions = {
 
 /** A region-link frame's bytes, encoded with the process's shared writer (pb-writer.ts). */
 function serializeFrame(frame: pb.LinkFrame): Buffer {
-  return asNodeBuffer(encodeWithSharedWriter(pb.LinkFrame.encode, frame));
+  return asBuffer(encodeWithSharedWriter(pb.LinkFrame.encode, frame));
 }
 
 /** The generated RegionLink service, its frames serialized as above rather than each with a writer of its own. */

@@ -310,7 +310,7 @@ export class ChannelMaster {
       // The log holds the batch encoded already: the replica and every subscribing node get those bytes.
       this.state.shareEncoded(batch.entries);
       // Other regions want the channel: the replica sends the batch on once it holds it.
-      const forward = this.remote.size > 0 && !!this.deps.toRegions && !!this.deps.region;
+      const forward = this.forwardingRegion() !== null;
       let forwarded = false;
       if (batch.entries.length || batch.holds.length) forwarded = await this.deps.replicate(this, batch.entries, batch.holds, forward);
       if (this.stopped) throw this.stopped;
@@ -338,10 +338,17 @@ export class ChannelMaster {
     };
     for (const node of this.subscribers) this.deps.sendBroadcast(node, msg);
     this.deps.onBroadcast?.(this.subscribers.size, entries.length);
-    if (!forwarded && this.remote.size && this.deps.toRegions && this.deps.region) {
-      const batch = ownEntriesBatch(this.key, this.deps.region, this.state.epoch, entries);
-      if (batch) this.deps.toRegions(batch, null);
+    // Asked again here: interest that began during the replication sends this batch too.
+    const region = forwarded ? null : this.forwardingRegion();
+    if (region) {
+      const batch = ownEntriesBatch(this.key, region, this.state.epoch, entries);
+      if (batch) this.deps.toRegions!(batch, null);
     }
+  }
+
+  /** This region's name when other regions want the channel and batches can go to them; else null. */
+  private forwardingRegion(): string | null {
+    return this.remote.size > 0 && this.deps.toRegions && this.deps.region ? this.deps.region : null;
   }
 
   /** A node subscribes: it gets every broadcast after the returned position (and the presence set there). */

@@ -38,7 +38,7 @@ import { SliceSweep, trimOldest } from './sweep.js';
 import { decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
 import { ChannelMaster } from './master.js';
 import { handleChannelRequest } from './requests.js';
-import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch, type ReplicationDeps } from './replication.js';
+import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
 import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
 
@@ -106,18 +106,7 @@ export class ChannelRegistry {
   private readonly sweep = new SliceSweep(() => this.holdings.keys(), RECONCILE_SLICES);
   private closed = false;
 
-  private readonly replication: ReplicationDeps;
-
-  constructor(private readonly deps: RegistryDeps) {
-    this.replication = {
-      self: deps.self,
-      ring: () => deps.ring(),
-      rpc: deps.rpc,
-      hasQuorum: () => deps.hasQuorum(),
-      ...(deps.settings.region !== undefined ? { region: deps.settings.region } : {}),
-      ...(deps.toRegions ? { toRegions: deps.toRegions } : {}),
-    };
-  }
+  constructor(private readonly deps: RegistryDeps) {}
 
   start(): void {
     this.timer = setInterval(() => this.reconcile(this.sweep.slice()), RECONCILE_INTERVAL_MS / RECONCILE_SLICES);
@@ -391,18 +380,18 @@ export class ChannelRegistry {
   // ---- replication (master side) -----------------------------------------------
 
   private replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward = false): Promise<boolean> {
-    return replicateBatch(this.replication, (key) => this.holdings.get(key), master, entries, holds, forward);
+    return replicateBatch(this.deps, (key) => this.holdings.get(key), master, entries, holds, forward);
   }
 
   // ---- replica side -------------------------------------------------------------
 
   onReplicate(from: NodeId, req: ReplicateRequest): ReplyBody {
-    return applyReplicate(this.replication, this.holdings.get(req.channel), from, req);
+    return applyReplicate(this.deps, this.holdings.get(req.channel), from, req);
   }
 
   onSync(from: NodeId, key: ChannelKey, snap: ChannelSnapshot, role: 'replica' | 'handoff'): ReplyBody {
     if (role === 'replica') {
-      if (!mayReplicate(this.replication, from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
+      if (!mayReplicate(this.deps, from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
       const h = this.holdings.get(key);
       if (h?.role === 'master') return { kind: 'redirect', owner: this.deps.self };
       this.holdings.set(key, { role: 'replica', state: ChannelState.restore(snap, this.deps.settings), from });

@@ -34,8 +34,8 @@ export interface ReplicationDeps {
   ring(): Ring;
   rpc: Rpc;
   hasQuorum(): boolean;
-  /** This region's name: its own entries are the ones sent to other regions. */
-  region?: string;
+  /** `region`: this region's name; its own entries are the ones sent to other regions. */
+  settings: { region?: string };
   /** Sends this region's new entries of a channel to the globalmaster. */
   toRegions?(batch: ForwardedBatch, to: string | null): void;
 }
@@ -114,8 +114,9 @@ export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, fr
   }
   h.state.applyHolds(req.holds);
   h.state.applyEntries(req.entries);
-  if (!req.forward || !deps.toRegions || !deps.region) return { kind: 'ok' };
-  const batch = ownEntriesBatch(key, deps.region, h.state.epoch, req.entries);
+  const region = deps.settings.region;
+  if (!req.forward || !deps.toRegions || !region) return { kind: 'ok' };
+  const batch = ownEntriesBatch(key, region, h.state.epoch, req.entries);
   if (batch) deps.toRegions(batch, null);
   return { kind: 'ok', forwarded: true };
 }

@@ -31,8 +31,3 @@ export function encodeWithSharedWriter<T>(encode: (message: T, w: BinaryWriter) 
   if (out.length > KEEP_BYTES) writer = new BinaryWriter();
   return out;
 }
-
-/** The same bytes as a Buffer (gRPC serializers return Buffers), without copying them. */
-export function asNodeBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}

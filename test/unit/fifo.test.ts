@@ -32,7 +32,7 @@ describe('Fifo', () => {
     expect(q.at(0)).toBeUndefined();
     expect(q.length).toBe(0);
     q.push('a');
-    q.clear();
+    expect(q.shift()).toBe('a');
     expect(q.length).toBe(0);
     expect(q.shift()).toBeUndefined();
   });

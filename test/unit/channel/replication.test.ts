@@ -40,7 +40,7 @@ function replicaSide(o: { toRegions: boolean }) {
     ring: () => ring,
     rpc: {} as Rpc,
     hasQuorum: () => true,
-    region: 'eu',
+    settings: { region: 'eu' },
     ...(o.toRegions ? { toRegions: (batch: ForwardedBatch, to: string | null) => sent.push({ batch, to }) } : {}),
   };
   const request = (entries: LogEntry[], forward: boolean): ReplicateRequest => ({ type: 'replicate', rid: 1, channel: KEY, epoch: 'ep1', entries, holds: [], forward });
@@ -91,7 +91,7 @@ describe('the master replicating a batch', () => {
     const master = new ChannelMaster(KEY, state, { now: () => 1000, sendBroadcast: () => undefined, replicate: async () => false });
     const asked: NodeRequest[] = [];
     const rpc = { request: async (_to: string, req: NodeRequest) => (asked.push(req), answer(req)) } as unknown as Rpc;
-    const deps: ReplicationDeps = { self: OWNER, ring: () => ring, rpc, hasQuorum: () => true, region: 'eu' };
+    const deps: ReplicationDeps = { self: OWNER, ring: () => ring, rpc, hasQuorum: () => true, settings: { region: 'eu' } };
     const h: Holding = { role: 'master', master, replica: REPLICA, synced: REPLICA, syncing: null };
     const entries = state.accept([{ id: 'a', data: 'x', timestamp: 0 }], 1000).entries;
     return { master, deps, h, entries, asked };
