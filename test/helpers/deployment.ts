@@ -5,6 +5,7 @@ import type { Topology } from '../../src/config/topology.js';
 import { connectionName } from '../../src/transport/nats-subjects.js';
 import { makeTopology, type TestTopologyOptions } from './topology.js';
 import { removeTempDir } from './tmp.js';
+import { waitFor } from './wait.js';
 
 export interface TestDeployment {
   sup: Supervisor;
@@ -55,4 +56,29 @@ export async function startDeployment(
       removeTempDir(dir);
     },
   };
+}
+
+/** The running node that holds a region's globalmaster role, and its `/health` (waits for one). */
+export async function globalmaster(d: TestDeployment, region: string): Promise<{ node: string; health: Record<string, any> }> {
+  return waitFor(
+    async () => {
+      for (const n of d.nodes(region)) {
+        if (!d.sup.nodes.has(n)) continue;
+        const h = await d.health(n).catch(() => null);
+        if (h?.globalmaster) return { node: n, health: h };
+      }
+      return null;
+    },
+    { what: `a globalmaster in ${region}`, timeoutMs: 20_000 },
+  );
+}
+
+/** Waits until every region link of these regions' globalmasters is up. */
+export async function regionLinksUp(d: TestDeployment, regions: string[]): Promise<void> {
+  for (const r of regions) {
+    await waitFor(async () => (await globalmaster(d, r)).health.regionLinks.links.every((l: any) => l.up), {
+      what: `${r}'s links up`,
+      timeoutMs: 20_000,
+    });
+  }
 }

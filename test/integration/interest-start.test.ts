@@ -9,7 +9,7 @@
  * mesh link, so live batches reach the globalmaster before the start does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
@@ -17,18 +17,7 @@ import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
 let d: TestDeployment;
 
-async function gm(region: string): Promise<{ node: string; health: any }> {
-  return waitFor(
-    async () => {
-      for (const n of d.nodes(region)) {
-        const h = await d.health(n).catch(() => null);
-        if (h?.globalmaster) return { node: n, health: h };
-      }
-      return null;
-    },
-    { what: `a globalmaster in ${region}`, timeoutMs: 20_000 },
-  );
-}
+const gm = (region: string) => globalmaster(d, region);
 
 beforeAll(async () => {
   d = await startDeployment({
@@ -39,9 +28,7 @@ beforeAll(async () => {
     ],
     meshProxies: true,
   });
-  for (const r of ['r1', 'r2', 'r3']) {
-    await waitFor(async () => (await gm(r)).health.regionLinks.links.every((l: any) => l.up), { what: `${r}'s links up`, timeoutMs: 20_000 });
-  }
+  await regionLinksUp(d, ['r1', 'r2', 'r3']);
 });
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { SECRET_METADATA } from '../../src/bridge/globalmaster.js';
 import * as pb from '../../src/gen/region.pb.js';
 import { REGION_PROTOCOL } from '../../src/transport/protocol-version.js';
 import { makeCerts } from '../helpers/certs.js';
-import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { removeTempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -19,21 +19,8 @@ import { waitFor } from '../helpers/wait.js';
 const certs = makeCerts();
 afterAll(() => removeTempDir(certs.dir));
 
-async function gmHealth(d: TestDeployment, region: string): Promise<any> {
-  return waitFor(async () => {
-    for (const n of d.nodes(region)) {
-      const h = await d.health(n).catch(() => null);
-      if (h?.globalmaster) return h;
-    }
-    return null;
-  });
-}
-
-async function linksUp(d: TestDeployment): Promise<void> {
-  for (const r of ['r1', 'r2']) {
-    await waitFor(async () => (await gmHealth(d, r)).regionLinks.links.every((l: any) => l.up), { what: `${r} links up`, timeoutMs: 20_000 });
-  }
-}
+const gmHealth = async (d: TestDeployment, region: string): Promise<any> => (await globalmaster(d, region)).health;
+const linksUp = (d: TestDeployment) => regionLinksUp(d, ['r1', 'r2']);
 
 /** Two regions of one node each, started (links up) before the block's tests and stopped after them. */
 function twoRegions(o: Omit<Parameters<typeof startDeployment>[0] & object, 'regions'> = {}): () => TestDeployment {

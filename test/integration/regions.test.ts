@@ -4,7 +4,7 @@
  * killed, and a client that fails over to another region and resumes there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
@@ -26,28 +26,8 @@ afterAll(async () => {
   await d?.stop();
 });
 
-async function gm(region: string): Promise<{ node: string; health: any }> {
-  return waitFor(
-    async () => {
-      for (const n of d.nodes(region)) {
-        if (!d.sup.nodes.has(n)) continue;
-        const h = await d.health(n).catch(() => null);
-        if (h?.globalmaster) return { node: n, health: h };
-      }
-      return null;
-    },
-    { what: `a globalmaster in ${region}`, timeoutMs: 20_000 },
-  );
-}
-
-async function linksUp(): Promise<void> {
-  for (const r of ['r1', 'r2', 'r3']) {
-    await waitFor(async () => (await gm(r)).health.regionLinks.links.every((l: any) => l.up), {
-      what: `${r}'s links up`,
-      timeoutMs: 20_000,
-    });
-  }
-}
+const gm = (region: string) => globalmaster(d, region);
+const linksUp = () => regionLinksUp(d, ['r1', 'r2', 'r3']);
 
 function p(node: string): number {
   return d.port(node);

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
-import { ChannelMaster } from '../../../src/channel/master.js';
+import { ChannelMaster, type MasterDeps } from '../../../src/channel/master.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import { AblyError } from '../../../src/errors.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
@@ -37,7 +37,8 @@ class HeldReplica {
   }
 }
 
-function setup() {
+/** A master of KEY with a held replica and node n2 subscribed; `more`: deps beyond those. */
+function setup(more: Partial<MasterDeps> = {}) {
   const clock = new ManualClock();
   const replica = new HeldReplica();
   const broadcasts: Broadcast[] = [];
@@ -45,9 +46,10 @@ function setup() {
     now: () => clock.now(),
     sendBroadcast: (_to, msg) => broadcasts.push(msg),
     replicate: replica.replicate,
+    ...more,
   });
   master.subscribe('n2');
-  return { master, replica, broadcasts };
+  return { master, replica, broadcasts, clock };
 }
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
@@ -174,46 +176,47 @@ describe('ChannelMaster batch bytes', () => {
 
 describe('ChannelMaster towards other regions', () => {
   function setupRegions() {
-    const clock = new ManualClock();
-    const replica = new HeldReplica();
     const sent: { batch: ForwardedBatch; to: string | null }[] = [];
-    const master = new ChannelMaster(KEY, ChannelState.fresh(KEY, settings, clock.now(), 'ep1'), {
-      now: () => clock.now(),
-      sendBroadcast: () => undefined,
-      replicate: replica.replicate,
-      region: 'eu',
-      toRegions: (batch, to) => sent.push({ batch, to }),
-    });
-    master.subscribe('n2');
+    const { master, replica, clock } = setup({ region: 'eu', toRegions: (batch, to) => sent.push({ batch, to }) });
     // Live batches (to every region with interest), not the start of a new interest (to one).
     const live = () => sent.filter((s) => s.to === null).map((s) => s.batch.entries.list('eu', 'ep1').map((e) => (e.kind === 'message' ? e.message.id : e.presence.id)));
-    return { master, replica, clock, live };
+    /** Publishes one message and lets its replication end, the replica saying whether it sent the batch on. */
+    const commit = async (id: string, forwarded: boolean) => {
+      const done = publish(master, id);
+      await waitFor(() => replica.waiting === 1);
+      replica.answer(forwarded);
+      await done;
+    };
+    return { master, replica, clock, live, commit };
   }
 
   it('asks the replica to send a batch on when another region wants the channel, and sends it itself only if the replica did not', async () => {
-    const { master, replica, clock, live } = setupRegions();
+    const { master, replica, clock, live, commit } = setupRegions();
     master.setRemoteInterest([{ region: 'us', since: clock.now() }]);
-    const a = publish(master, 'a');
-    await waitFor(() => replica.waiting === 1);
+    await commit('a', true);
     expect(replica.forwards).toEqual([true]);
-    replica.answer(true);
-    await a;
     expect(live()).toEqual([]);
     // A replica that did not (a sync instead, or one that does not know the flag): the master sends it.
-    const b = publish(master, 'b');
-    await waitFor(() => replica.waiting === 1);
-    replica.answer(false);
-    await b;
+    await commit('b', false);
     expect(live()).toEqual([['b']]);
   });
 
   it('does not ask the replica when no other region wants the channel, and sends nothing', async () => {
-    const { master, replica, live } = setupRegions();
+    const { replica, live, commit } = setupRegions();
+    await commit('a', false);
+    expect(replica.forwards).toEqual([false]);
+    expect(live()).toEqual([]);
+  });
+
+  it('sends a batch itself when another region began to want the channel during its replication', async () => {
+    const { master, replica, clock, live } = setupRegions();
     const a = publish(master, 'a');
     await waitFor(() => replica.waiting === 1);
     expect(replica.forwards).toEqual([false]);
+    // The start the new interest gets stops at what was broadcast: this batch must follow it live.
+    master.setRemoteInterest([{ region: 'us', since: clock.now() }]);
     replica.answer(false);
     await a;
-    expect(live()).toEqual([]);
+    expect(live()).toEqual([['a']]);
   });
 });

@@ -459,12 +459,18 @@ describe('Membership', () => {
       expect(m.hasQuorum()).toBe(false);
     });
 
-    it('stop counting as another version once heard over a link (it speaks ours again)', () => {
+    /** a and b, b heard from and then seen speaking protocol 2: a alone has 1 of 2. */
+    function pairWithOtherVersion(): Membership {
       const m = new Membership('a', addr(0), T, SELF_INC);
       m.addStatic('b', addr(1), 0);
       m.onHeartbeat(hb('b', 5), 0);
       m.onOtherVersion('b', 2, 10);
       expect(m.hasQuorum()).toBe(false); // 1 of 2
+      return m;
+    }
+
+    it('stop counting as another version once heard over a link (it speaks ours again)', () => {
+      const m = pairWithOtherVersion();
       m.onHeartbeat(hb('b', 6), 20);
       expect(m.hasQuorum()).toBe(true); // 2 of 2, at once
       expect(m.otherVersionsAlive()).toEqual([]);
@@ -482,11 +488,7 @@ describe('Membership', () => {
     });
 
     it('are forgotten at once when a refused connection proves that node dead', () => {
-      const m = new Membership('a', addr(0), T, SELF_INC);
-      m.addStatic('b', addr(1), 0);
-      m.onHeartbeat(hb('b', 5), 0);
-      m.onOtherVersion('b', 2, 10);
-      expect(m.hasQuorum()).toBe(false); // 1 of 2
+      const m = pairWithOtherVersion();
       m.onPeerGone('b');
       expect(m.otherVersionsAlive()).toEqual([]);
       expect(m.hasQuorum()).toBe(true); // alone: b is dead
