@@ -191,6 +191,7 @@ export class Globalmaster {
       );
       if (!this.active || term !== this.term) return;
       const listed = new Map<ChannelKey, number>();
+      const mastersKnow: { region: string; channel: ChannelKey }[] = [];
       let complete = true;
       let mastersTold = 0;
       for (const { node, body } of lists) {
@@ -200,9 +201,11 @@ export class Globalmaster {
         }
         for (const m of body.mastered) {
           if (m.on) listed.set(m.channel, m.since);
+          for (const r of m.remote) mastersKnow.push({ region: r.region, channel: m.channel });
           if (this.correctRemote(node, m)) mastersTold++;
         }
       }
+      if (complete) this.starts.audited(mastersKnow);
       const deltas = this.local.audit(listed, complete);
       for (const delta of deltas) this.sendDelta(delta);
       if (this.audits > 1 && (deltas.length || mastersTold)) {
@@ -239,6 +242,7 @@ export class Globalmaster {
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
     for (const region of this.remote.keys()) this.starts.endRegion(region);
+    this.starts.forgetAudit();
     this.remote.clear();
     this.d.log.info({ reason }, 'globalmaster role released');
   }
@@ -395,22 +399,20 @@ export class Globalmaster {
 
   private onFrame(s: Session, f: LinkFrame): void {
     switch (f.type) {
-      case 'snapshot':
-        this.pushInterest(this.peerInterest(s.region).applySnapshot(f.version, f.channels));
+      case 'snapshot': {
+        // Interest the snapshot adds began while the link was down (or its delta was lost):
+        // it may wait for a start too (InterestStarts.added).
+        const told = this.remote.has(s.region);
+        const peer = this.peerInterest(s.region);
+        this.peerChanged(s.region, peer, peer.applySnapshot(f.version, f.channels), told);
         return;
+      }
       case 'delta': {
         const peer = this.peerInterest(s.region);
         const changed = peer.applyDelta(f.delta);
-        if (changed === null) {
-          s.send({ type: 'snapshotRequest' });
-          return;
-        }
         // Interest that began just now: the master will send its start, which goes first.
-        for (const channel of changed) {
-          if (peer.has(channel)) this.starts.begin(s.region, channel);
-          else this.starts.end(s.region, channel);
-        }
-        this.pushInterest(changed);
+        if (changed) this.peerChanged(s.region, peer, changed, true);
+        else s.send({ type: 'snapshotRequest' });
         return;
       }
       case 'snapshotRequest':
@@ -431,6 +433,15 @@ export class Globalmaster {
       case 'hello':
         return;
     }
+  }
+
+  /** A peer's interest in these channels began (it waits for its start) or ended; the masters are told. */
+  private peerChanged(region: string, peer: RemoteInterest, changed: ChannelKey[], told: boolean): void {
+    for (const channel of changed) {
+      if (peer.has(channel)) this.starts.added(region, channel, told);
+      else this.starts.end(region, channel);
+    }
+    this.pushInterest(changed);
   }
 
   /** Tells the masters of these channels which regions now want them. */

@@ -13,11 +13,14 @@
  * published after the region's subscriber attached and before the interest arrived.
  *
  * So a new interest's live batches wait here until its start has gone, then follow it.
- * Only interest learned from a peer's delta waits (the interest began just now, and the
- * master will send a start); a full snapshot after a link comes up or the role moves
- * does not. A start that does not come within `timeoutMs` (a master that already knew,
- * a lost message) releases what waited, as it would have been sent without waiting, and
- * so does holding more than `maxBytes`.
+ * Interest learned from a peer's delta waits (it began just now, and the master will send
+ * a start), and so does interest that a peer's snapshot adds to what this role held of
+ * it (it began while the link was down: the masters were told the rest). A role's first
+ * snapshot from a peer is new to the role, not always to the masters, who may have heard
+ * of it from the role's last holder and then send no start: there, only interest the
+ * last interest audit found its master did not know of waits. A start that does not come
+ * within `timeoutMs` (a master that already knew, a lost message) releases what waited,
+ * as it would have been sent without waiting, and so does holding more than `maxBytes`.
  */
 import type { ChannelKey } from '../channel/entry.js';
 import type { ForwardedBatch } from '../transport/messages.js';
@@ -37,6 +40,8 @@ export interface Release {
 
 export class InterestStarts {
   private readonly waiting = new Map<string, Waiting>();
+  /** `region\0channel` of every other region's interest the masters knew of at the last complete audit. */
+  private mastersKnow: Set<string> | null = null;
   /** New interests seen, and those whose held batches went without their start (timeout, or too many). */
   readonly counts = { waited: 0, timedOut: 0, full: 0 };
 
@@ -58,6 +63,27 @@ export class InterestStarts {
     timer.unref?.();
     this.waiting.set(key, { held: [], bytes: 0, timer });
     this.counts.waited++;
+  }
+
+  /**
+   * A peer's delta or snapshot added `region`'s interest in `channel`. `told`: this role
+   * held that region's interest before, and told the masters: this is new to them.
+   * Otherwise it is the role's first snapshot from the region, and it waits only if the
+   * last complete audit found that the channel's master did not know of it (none yet: it
+   * does not wait).
+   */
+  added(region: string, channel: ChannelKey, told: boolean): void {
+    if (told || (this.mastersKnow !== null && !this.mastersKnow.has(InterestStarts.key(region, channel)))) this.begin(region, channel);
+  }
+
+  /** A complete interest audit: the other regions each channel's master knows of. */
+  audited(known: readonly { region: string; channel: ChannelKey }[]): void {
+    this.mastersKnow = new Set(known.map((k) => InterestStarts.key(k.region, k.channel)));
+  }
+
+  /** The role was given up: what the masters know is not known until the next term's audit. */
+  forgetAudit(): void {
+    this.mastersKnow = null;
   }
 
   /** `region`'s interest in `channel` ended (or its link went down): what waited is dropped. */

@@ -19,23 +19,49 @@ let d: TestDeployment;
 
 const gm = (region: string) => globalmaster(d, region);
 
-beforeAll(async () => {
-  d = await startDeployment({
-    regions: [
-      { name: 'r1', nodes: 2 },
-      { name: 'r2', nodes: 1 },
-      { name: 'r3', nodes: 1 },
-    ],
-    meshProxies: true,
+/** Three regions, r1 of `r1Nodes`, with a fault proxy on every mesh link. */
+function deployment(r1Nodes: number): void {
+  beforeAll(async () => {
+    d = await startDeployment({
+      regions: [
+        { name: 'r1', nodes: r1Nodes },
+        { name: 'r2', nodes: 1 },
+        { name: 'r3', nodes: 1 },
+      ],
+      meshProxies: true,
+    });
+    await regionLinksUp(d, ['r1', 'r2', 'r3']);
   });
-  await regionLinksUp(d, ['r1', 'r2', 'r3']);
-});
+  afterAll(async () => {
+    await d?.stop();
+  });
+}
 
-afterAll(async () => {
-  await d?.stop();
-});
+/** r1's globalmaster's link to `region`, from its /health. */
+async function linkTo(region: string): Promise<{ up: boolean }> {
+  return (await gm('r1')).health.regionLinks.links.find((l: { region: string }) => l.region === region);
+}
+
+/** Everything acked from `from` on reached r3 once and in order; r2 got it all. */
+function expectDelivered(publisher: SteadyPublisher, from: number, recB: Recorder, recC: Recorder): void {
+  const got = recC.byPublisher.get('S')!;
+  const missing = [...publisher.acked].filter((s) => s >= from && !got.includes(s)).sort((x, y) => x - y);
+  expect(missing, `acked after the attach, never delivered in r3 (of ${publisher.sent - from})`).toEqual([]);
+  expect(new Set(got).size, 'duplicates in r3').toBe(got.length);
+  expect(got.every((s, i) => i === 0 || s > got[i - 1]!), 'r3 in order').toBe(true);
+  expect(recB.check(publisher)).toEqual([]);
+}
+
+async function lastEverywhere(publisher: SteadyPublisher, recs: Recorder[]): Promise<void> {
+  const last = Math.max(...publisher.acked);
+  for (const rec of recs) {
+    await waitFor(() => (rec.byPublisher.get('S') ?? []).includes(last), { what: 'the last message everywhere', timeoutMs: 20_000 });
+  }
+}
 
 describe('a new interest while another region has the channel', () => {
+  deployment(2);
+
   it('delivers everything published after the new region\'s subscriber attached, once and in order', async () => {
     const gmNode = (await gm('r1')).node;
     const masterNode = gmNode === 'r1-n1' ? 'r1-n2' : 'r1-n1';
@@ -59,21 +85,103 @@ describe('a new interest while another region has the channel', () => {
       await waitFor(() => publisher.sent >= from + 200);
       await publisher.stop();
       for (const p of [...d.sup.meshProxies.values(), ...d.sup.regionProxies.values()]) p.heal();
-      const last = Math.max(...publisher.acked);
-      for (const rec of [recB, recC]) {
-        await waitFor(() => (rec.byPublisher.get('S') ?? []).includes(last), { what: 'the last message everywhere' });
-      }
-      const got = recC.byPublisher.get('S')!;
-      const missing = [...publisher.acked].filter((s) => s >= from && !got.includes(s)).sort((x, y) => x - y);
-      expect(missing, `acked after the attach, never delivered in r3 (of ${publisher.sent - from})`).toEqual([]);
-      expect(new Set(got).size, 'duplicates in r3').toBe(got.length);
-      expect(got.every((s, i) => i === 0 || s > got[i - 1]!), 'r3 in order').toBe(true);
-      expect(recB.check(publisher)).toEqual([]);
+      await lastEverywhere(publisher, [recB, recC]);
+      expectDelivered(publisher, from, recB, recC);
       // The new interest's live batches waited for its start, and the start came.
       const starts = (await gm('r1')).health.regionLinks.interestStarts;
       expect(starts.waited).toBeGreaterThanOrEqual(1);
       expect(starts).toMatchObject({ timedOut: 0, full: 0, pending: 0 });
     } finally {
+      closeAll(pub, subB, subC);
+    }
+  });
+
+  it('interest that began while the link was down waits for its start too (learned from the snapshot after the link)', async () => {
+    const gmNode = (await gm('r1')).node;
+    const masterNode = gmNode === 'r1-n1' ? 'r1-n2' : 'r1-n1';
+    const ch = channelMasteredBy(['r1-n1', 'r1-n2'], masterNode, 'cut');
+    const pub = realtime(d.port(masterNode));
+    const subB = realtime(d.port('r2-n1'));
+    const subC = realtime(d.port('r3-n1'));
+    const link = d.sup.regionProxies.get('r1|r3')!;
+    try {
+      const recB = new Recorder();
+      const recC = new Recorder();
+      await subB.channels.get(ch).subscribe(recB.handler);
+      await connected(pub);
+      const publisher = new SteadyPublisher('S', pub, ch, 2);
+      publisher.start();
+      await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel' });
+      link.set('both', { reset: true });
+      await waitFor(async () => !(await linkTo('r3')).up, { what: "r1's link to r3 down" });
+      const waitedBefore = (await gm('r1')).health.regionLinks.interestStarts.waited;
+      await subC.channels.get(ch).subscribe(recC.handler);
+      // Every publish from here on began after r3's subscriber was attached; r1 hears of
+      // the interest only from r3's snapshot once the link is back.
+      const from = publisher.sent;
+      await waitFor(() => publisher.sent >= from + 100);
+      for (const p of d.sup.meshProxies.values()) p.set('both', { latencyMs: 10 });
+      link.heal();
+      await waitFor(async () => (await linkTo('r3')).up, { what: "r1's link to r3 up again", timeoutMs: 20_000 });
+      const after = publisher.sent;
+      await waitFor(() => publisher.sent >= after + 100);
+      await publisher.stop();
+      for (const p of d.sup.meshProxies.values()) p.heal();
+      await lastEverywhere(publisher, [recB, recC]);
+      expectDelivered(publisher, from, recB, recC);
+      const starts = (await gm('r1')).health.regionLinks.interestStarts;
+      expect(starts.waited).toBeGreaterThan(waitedBefore);
+      expect(starts).toMatchObject({ timedOut: 0, full: 0, pending: 0 });
+    } finally {
+      link.heal();
+      closeAll(pub, subB, subC);
+    }
+  });
+});
+
+describe('a new interest while the globalmaster role moves', () => {
+  deployment(3);
+
+  it("waits for its start where the new role's audit found the master did not know of it", async () => {
+    const r1 = ['r1-n1', 'r1-n2', 'r1-n3'];
+    const oldGm = (await gm('r1')).node;
+    // A master that keeps the channel when the old globalmaster's node dies.
+    const masterNode = r1.find((n) => n !== oldGm)!;
+    const ch = channelMasteredBy(r1, masterNode, 'moved');
+    const pub = realtime(d.port(masterNode));
+    const subB = realtime(d.port('r2-n1'));
+    const subC = realtime(d.port('r3-n1'));
+    const link = d.sup.regionProxies.get('r1|r3')!;
+    try {
+      const recB = new Recorder();
+      const recC = new Recorder();
+      await subB.channels.get(ch).subscribe(recB.handler);
+      await connected(pub);
+      const publisher = new SteadyPublisher('S', pub, ch, 2);
+      publisher.start();
+      await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel' });
+      // r3 is kept from the new role until its subscriber has attached, so r1 hears of
+      // that interest only in r3's snapshot: the new role's first from r3.
+      link.set('both', { reset: true });
+      await d.sup.kill(oldGm);
+      await waitFor(async () => (await gm('r1')).node !== oldGm && (await linkTo('r2')).up, { what: 'a new globalmaster linked to r2', timeoutMs: 20_000 });
+      await subC.channels.get(ch).subscribe(recC.handler);
+      const from = publisher.sent;
+      await waitFor(() => publisher.sent >= from + 100);
+      for (const p of d.sup.meshProxies.values()) p.set('both', { latencyMs: 10 });
+      link.heal();
+      await waitFor(async () => (await linkTo('r3')).up, { what: "r1's link to r3 up again", timeoutMs: 20_000 });
+      const after = publisher.sent;
+      await waitFor(() => publisher.sent >= after + 100);
+      await publisher.stop();
+      for (const p of d.sup.meshProxies.values()) p.heal();
+      await lastEverywhere(publisher, [recB, recC]);
+      expectDelivered(publisher, from, recB, recC);
+      const starts = (await gm('r1')).health.regionLinks.interestStarts;
+      expect(starts.waited, "r3's interest waited for its start; r2's, which the master knew, did not").toBe(1);
+      expect(starts).toMatchObject({ timedOut: 0, full: 0, pending: 0 });
+    } finally {
+      link.heal();
       closeAll(pub, subB, subC);
     }
   });

@@ -82,4 +82,25 @@ describe('InterestStarts', () => {
     // Only r2's wait was left to time out.
     expect(released.map((r) => r.region)).toEqual(['r2']);
   });
+
+  it('waits on interest a snapshot adds to what the role held; on a first snapshot, only where the audit found the master did not know', () => {
+    const waits = (region: string, channel: string) => starts.hold(region, batch(channel, 1));
+    // A view held before (the link was down): every addition is new to the masters.
+    starts.added('r3', 'app:a', true);
+    expect(waits('r3', 'app:a')).toBe(true);
+    // A new role's first snapshot, before any audit: nothing waits.
+    starts.added('r3', 'app:b', false);
+    expect(waits('r3', 'app:b')).toBe(false);
+    // After an audit: what the masters knew goes at once, the rest waits for its start.
+    starts.audited([{ region: 'r3', channel: 'app:c' }, { region: 'r2', channel: 'app:d' }]);
+    starts.added('r3', 'app:c', false);
+    starts.added('r3', 'app:d', false);
+    expect(waits('r3', 'app:c')).toBe(false);
+    expect(waits('r3', 'app:d')).toBe(true);
+    // The role given up: the audit no longer says anything.
+    starts.forgetAudit();
+    starts.added('r3', 'app:e', false);
+    expect(waits('r3', 'app:e')).toBe(false);
+    expect(starts.counts.waited).toBe(2);
+  });
 });
