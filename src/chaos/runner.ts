@@ -14,7 +14,7 @@ import { reservePorts } from '../ports.js';
 import { check, violationTotal, type Report } from './checker.js';
 import { RecordWriter, readRecordEvents, type RecordEvent } from './record.js';
 import { writeScenarioReport } from './report.js';
-import { expandTimeline, type Scenario, type TimelineAction } from './scenario.js';
+import { checkScenarioRegions, expandTimeline, type Scenario, type TimelineAction } from './scenario.js';
 import { Workload } from './workload.js';
 
 /** How often the drain looks whether deliveries have stopped (ms), and for how long they must have. */
@@ -60,6 +60,7 @@ export class ScenarioRun {
   private sup!: Supervisor;
   private writer!: RecordWriter;
   private lastNode: string | null = null;
+  private workload: Workload | null = null;
   private readonly open = new Map<string, string>();
   private topology!: Topology;
 
@@ -175,6 +176,9 @@ export class ScenarioRun {
         return;
       case 'flap':
         return; // expanded beforehand
+      case 'subscribe':
+        await this.workload!.addSubscribers(a.region, a.subscribers);
+        return;
       default: {
         const node = await this.resolveNode(a.node);
         this.lastNode = node;
@@ -216,6 +220,7 @@ export class ScenarioRun {
     mkdirSync(this.dir, { recursive: true });
     const { topology, file } = await topologyOnFreePorts(this.s.topologyFile, this.dir);
     this.topology = topology;
+    checkScenarioRegions(this.s, topology.regions.map((r) => r.name));
     this.sup = new Supervisor({
       topology,
       topologyFile: file,
@@ -245,9 +250,11 @@ export class ScenarioRun {
         channels: Array.from({ length: this.s.workload.channels }, (_, i) => `chaos-${i}`),
         publishersPerRegion: this.s.workload.publishersPerRegion,
         subscribersPerRegion: this.s.workload.subscribersPerRegion,
+        subscribersByRegion: this.s.workload.subscribersByRegion,
         intervalMs: this.s.workload.intervalMs,
         record: (e) => this.record(e),
       });
+      this.workload = workload;
       await workload.start();
       // Interest crosses regions within a second: let it, so the first messages are expected everywhere.
       await new Promise((r) => setTimeout(r, 1500));

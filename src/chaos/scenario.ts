@@ -8,6 +8,7 @@
  *   flap {a, b, everyS, untilS}    (cut and heal the link every `everyS` seconds)
  *   kill|stop|pause|resume|isolate|rejoin|restart {node}
  *   rolling-restart {region, gapS?}
+ *   subscribe {region, subscribers?}   (that many more subscribers attach there, to every channel)
  * A node may be named directly, or as `globalmaster:REGION` (the node holding that
  * region's globalmaster role at the time), `master:CHANNEL@REGION` (the channel's master
  * there), or `@last` (the node the previous node action acted on).
@@ -37,6 +38,7 @@ const action = z.discriminatedUnion('action', [
   z.object({ ...at, action: z.literal('isolate'), ...node }).strict(),
   z.object({ ...at, action: z.literal('rejoin'), ...node }).strict(),
   z.object({ ...at, action: z.literal('rolling-restart'), region: z.string().min(1), gapS: z.number().min(0).default(3) }).strict(),
+  z.object({ ...at, action: z.literal('subscribe'), region: z.string().min(1), subscribers: z.number().int().min(1).max(50).default(1) }).strict(),
 ]);
 
 export type TimelineAction = z.infer<typeof action>;
@@ -56,10 +58,12 @@ const scenarioSchema = z
         channels: z.number().int().min(1).max(50).default(2),
         publishersPerRegion: z.number().int().min(0).max(50).default(1),
         subscribersPerRegion: z.number().int().min(0).max(200).default(2),
+        /** Regions that start with another number of subscribers than subscribersPerRegion (0: none until a `subscribe`). */
+        subscribersByRegion: z.record(z.string(), z.number().int().min(0).max(200)).default({}),
         intervalMs: z.number().int().min(1).default(50),
       })
       .strict()
-      .default({ channels: 2, publishersPerRegion: 1, subscribersPerRegion: 2, intervalMs: 50 }),
+      .default({ channels: 2, publishersPerRegion: 1, subscribersPerRegion: 2, subscribersByRegion: {}, intervalMs: 50 }),
     /** Environment of the node processes (e.g. a debug switch that breaks a guarantee). */
     env: z.record(z.string(), z.string()).default({}),
     /** What the checker should say: `fail` for a run that breaks a guarantee on purpose. */
@@ -108,4 +112,20 @@ export function expandTimeline(timeline: readonly TimelineAction[]): TimelineAct
     if (!cut) out.push({ at: a.untilS, action: 'heal', a: a.a, b: a.b });
   }
   return out.sort((x, y) => x.at - y.at);
+}
+
+/** Every region a scenario names (in its workload and timeline) is one of the topology's. */
+export function checkScenarioRegions(s: Scenario, regions: readonly string[]): void {
+  const known = new Set(regions);
+  const errors: string[] = [];
+  const need = (path: string, region: string | undefined) => {
+    if (region !== undefined && !known.has(region)) errors.push(`${path}: no region "${region}" in ${s.topology} (it has ${regions.join(', ')})`);
+  };
+  for (const r of Object.keys(s.workload.subscribersByRegion)) need(`workload.subscribersByRegion.${r}`, r);
+  for (const [i, a] of s.timeline.entries()) {
+    if ('a' in a) need(`timeline[${i}].a`, a.a);
+    if ('b' in a) need(`timeline[${i}].b`, a.b);
+    if ('region' in a) need(`timeline[${i}].region`, a.region);
+  }
+  if (errors.length) throw new TopologyError(errors, s.file);
 }

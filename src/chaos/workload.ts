@@ -16,6 +16,8 @@ export interface WorkloadOptions {
   channels: string[];
   publishersPerRegion: number;
   subscribersPerRegion: number;
+  /** Regions that start with another number of subscribers. */
+  subscribersByRegion?: Record<string, number>;
   /** Time between a publisher's messages (each publisher spreads them over the channels). */
   intervalMs: number;
   record(e: RecordEvent): void;
@@ -50,6 +52,9 @@ export class Workload {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pending = new Map<string, { region: string; client: string; channel: string; publisher: string; seq: number; t: number }>();
   private stopped = false;
+  /** Subscribers made so far, in all and per region (their ids are numbered per region). */
+  private subscriberCount = 0;
+  private readonly subscribersIn = new Map<string, number>();
   published = 0;
   delivered = 0;
 
@@ -58,14 +63,8 @@ export class Workload {
   /** Connects every client and attaches every subscriber; publishers start publishing. */
   async start(): Promise<void> {
     const attaching: Promise<unknown>[] = [];
-    let n = 0;
-    for (const [region, endpoint] of this.o.regions) {
-      for (let i = 0; i < this.o.subscribersPerRegion; i++) {
-        const id = `${region}-sub${i}`;
-        const c = new Ably.Realtime(clientOptions(endpoint, this.o.key, n++ % 2 === 0) as never);
-        this.clients.push(c);
-        for (const channel of this.o.channels) attaching.push(this.subscribe(c, region, id, channel));
-      }
+    for (const region of this.o.regions.keys()) {
+      attaching.push(this.addSubscribers(region, this.o.subscribersByRegion?.[region] ?? this.o.subscribersPerRegion));
     }
     await Promise.all(attaching);
     for (const [region, endpoint] of this.o.regions) {
@@ -77,6 +76,22 @@ export class Workload {
         this.publishLoop(c, region, id);
       }
     }
+  }
+
+  /** `count` more subscribers in `region`, each attached to every channel (resolves when all are). */
+  async addSubscribers(region: string, count: number): Promise<void> {
+    const endpoint = this.o.regions.get(region);
+    if (!endpoint) throw new Error(`no region ${region}`);
+    const attaching: Promise<unknown>[] = [];
+    for (let i = 0; i < count; i++) {
+      const inRegion = this.subscribersIn.get(region) ?? 0;
+      this.subscribersIn.set(region, inRegion + 1);
+      // Every other subscriber, across regions, speaks msgpack.
+      const c = new Ably.Realtime(clientOptions(endpoint, this.o.key, this.subscriberCount++ % 2 === 0) as never);
+      this.clients.push(c);
+      for (const channel of this.o.channels) attaching.push(this.subscribe(c, region, `${region}-sub${inRegion}`, channel));
+    }
+    await Promise.all(attaching);
   }
 
   private async subscribe(c: Realtime, region: string, client: string, channel: string): Promise<void> {

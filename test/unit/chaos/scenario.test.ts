@@ -1,0 +1,55 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TopologyError } from '../../../src/config/topology.js';
+import { checkScenarioRegions, loadScenario } from '../../../src/chaos/scenario.js';
+import { removeTempDir, tempDir } from '../../helpers/tmp.js';
+
+const dir = tempDir('scenario');
+afterAll(() => removeTempDir(dir));
+
+function scenario(name: string, body: string) {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, `name: ${name}\ntopology: t.yaml\ndurationS: 20\n${body}`);
+  return loadScenario(file);
+}
+
+function errorsOf(f: () => void): string[] {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof TopologyError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('chaos scenario files', () => {
+  it('reads late subscribers: a subscribe action and regions that start with another count', () => {
+    const s = scenario(
+      'late',
+      'workload: { subscribersByRegion: { ap: 0 } }\ntimeline:\n  - { at: 5, action: subscribe, region: ap, subscribers: 3 }\n  - { at: 6, action: subscribe, region: us }\n',
+    );
+    expect(s.workload).toMatchObject({ subscribersPerRegion: 2, subscribersByRegion: { ap: 0 } });
+    expect(s.timeline).toEqual([
+      { at: 5, action: 'subscribe', region: 'ap', subscribers: 3 },
+      { at: 6, action: 'subscribe', region: 'us', subscribers: 1 },
+    ]);
+    expect(errorsOf(() => scenario('bad', 'timeline:\n  - { at: 5, action: subscribe, region: ap, subscribers: 0 }\n'))).toEqual([
+      'timeline[0].subscribers: Too small: expected number to be >=1',
+    ]);
+  });
+
+  it("names every region the topology lacks, with where it is named", () => {
+    const s = scenario(
+      'regions',
+      'workload: { subscribersByRegion: { mars: 0 } }\ntimeline:\n  - { at: 1, action: partition, a: eu, b: ap }\n  - { at: 2, action: subscribe, region: us }\n  - { at: 3, action: rolling-restart, region: eu }\n',
+    );
+    expect(() => checkScenarioRegions(s, ['eu', 'ap', 'us'])).toThrow(TopologyError);
+    expect(errorsOf(() => checkScenarioRegions(s, ['eu', 'us']))).toEqual([
+      'workload.subscribersByRegion.mars: no region "mars" in t.yaml (it has eu, us)',
+      'timeline[0].b: no region "ap" in t.yaml (it has eu, us)',
+    ]);
+    expect(errorsOf(() => checkScenarioRegions(s, ['eu', 'us', 'ap', 'mars']))).toEqual([]);
+  });
+});
