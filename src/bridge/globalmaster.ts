@@ -32,6 +32,7 @@ import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js
 import { IngestQueue } from './ingest-queue.js';
 import { InterestStarts, type Release } from './interest-start.js';
 import { CLIENT_OPTIONS, REDIAL_MAX_MS, REDIAL_MIN_MS, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret } from './link-session.js';
+import type { GlobalmasterStatus } from './link-session.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
@@ -523,22 +524,28 @@ export class Globalmaster {
 
   /**
    * A channel's new messages (from its master or replica): to every region with interest;
-   * or the start of a region's new interest (`to`), followed by the live batches that
-   * waited for it.
+   * or the start of a region's new interest (`to`), followed by the rest of it from history
+   * where there is more, then by the live batches that waited for it.
    */
-  onToRegions(batch: ForwardedBatch, to: string | null): void {
+  onToRegions(batch: ForwardedBatch, to: string | null, more = false): void {
     if (!this.active) return;
     for (const s of this.sessions.values()) {
       if (!s.ready) continue;
       if (to !== null) {
         if (s.region !== to) continue;
         this.forward(s, batch, to);
-        for (const held of this.starts.started(to, batch.channel)) this.forward(s, held, null);
+        if (more) void this.answerReplay(s, 0, batch.channel, batch.epoch, batch.entries.lastSeq).then(() => this.sendStarted(s, batch.channel));
+        else this.sendStarted(s, batch.channel);
         continue;
       }
       if (!this.remote.get(s.region)?.has(batch.channel) || this.starts.hold(s.region, batch)) continue;
       this.forward(s, batch, null);
     }
+  }
+
+  /** A start has gone: the live batches that waited for it follow. */
+  private sendStarted(s: Session, channel: ChannelKey): void {
+    for (const held of this.starts.started(s.region, channel)) if (s.ready) this.forward(s, held, null);
   }
 
   private forward(s: Session, batch: ForwardedBatch, to: string | null): void {
@@ -550,7 +557,7 @@ export class Globalmaster {
   private sendHeld(r: Release): void {
     const s = this.sessions.get(r.region);
     if (this.active && s?.ready) for (const b of r.batches) this.forward(s, b, null);
-    this.d.log.warn({ peer: r.region, channel: r.batches[0]!.channel, batches: r.batches.length, why: r.why }, 'new interest: live batches sent without their start');
+    if (r.why !== 'known') this.d.log.warn({ peer: r.region, channel: r.batches[0]!.channel, batches: r.batches.length, why: r.why }, 'new interest: live batches sent without their start');
   }
 
   /** A master here asks a peer for what it missed. */
@@ -558,22 +565,7 @@ export class Globalmaster {
     if (this.active) this.askReplay(channel, region, epoch, afterSeq);
   }
 
-  status(): {
-    active: boolean;
-    interest: number;
-    /** Peers' new interests waiting for their start, how many waited, and how many were released without it. */
-    interestStarts: { pending: number; waited: number; timedOut: number; full: number };
-    links: {
-      region: string;
-      up: boolean;
-      since: number | null;
-      remoteInterest: number;
-      entriesIn: number;
-      entriesOut: number;
-      acksIn: number;
-      lastAckAt: number | null;
-    }[];
-  } {
+  status(): GlobalmasterStatus {
     return {
       active: this.active,
       interest: this.local.size,

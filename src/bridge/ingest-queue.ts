@@ -11,12 +11,15 @@ import type { ForwardedBatch } from '../transport/messages.js';
 
 /**
  * Whether `next` continues `batch` (the join so far holding `entries` entries in
- * `bytes`) with nothing between them: same epoch, no gap, and either no new start or
- * one right at `batch`'s end.
+ * `bytes`) with nothing between them: same epoch, no gap, and its first entry right
+ * after `batch`'s last (a batch's entries are its origin's, at consecutive seqs), as is
+ * its start if it has one. (The master checks continuity at a batch's first entry only:
+ * joined over a hole, the hole would go unseen.)
  */
 function continues(batch: ForwardedBatch, entries: number, bytes: number, next: ForwardedBatch): boolean {
   if (next.epoch !== batch.epoch || next.gapBefore || batch.entries.length === 0 || next.entries.length === 0) return false;
   if (next.startSeq !== undefined && next.startSeq !== batch.entries.lastSeq) return false;
+  if (next.entries.lastSeq - next.entries.length !== batch.entries.lastSeq) return false;
   return entries + next.entries.length <= MAX_MERGED_ENTRIES && bytes + next.entries.encoded().length <= MAX_MERGED_BYTES;
 }
 

@@ -18,7 +18,8 @@
  * it (it began while the link was down: the masters were told the rest). A role's first
  * snapshot from a peer is new to the role, not always to the masters, who may have heard
  * of it from the role's last holder and then send no start: there, only interest the
- * last interest audit found its master did not know of waits. A start that does not come
+ * last interest audit found its master did not know of waits (a snapshot before the
+ * role's first audit waits for it, and what the audit finds known goes then). A start that does not come
  * within `timeoutMs` (a master that already knew, a lost message) releases what waited,
  * as it would have been sent without waiting, and so does holding more than `maxBytes`.
  */
@@ -31,17 +32,23 @@ interface Waiting {
   timer: NodeJS.Timeout;
 }
 
-/** Held live batches released without their start: after the timeout, or when too many waited. */
+/**
+ * Held live batches released without their start: after the timeout, or when too many
+ * waited, or (`known`) when the role's first audit found that the master knew of the
+ * interest already (no start comes, and none is needed).
+ */
 export interface Release {
   region: string;
   batches: ForwardedBatch[];
-  why: 'timeout' | 'full';
+  why: 'timeout' | 'full' | 'known';
 }
 
 export class InterestStarts {
   private readonly waiting = new Map<string, Waiting>();
   /** `region\0channel` of every other region's interest the masters knew of at the last complete audit. */
   private mastersKnow: Set<string> | null = null;
+  /** Waits begun on a first snapshot before the role's first audit, which decides them. */
+  private readonly undecided = new Set<string>();
   /** New interests seen, and those whose held batches went without their start (timeout, or too many). */
   readonly counts = { waited: 0, timedOut: 0, full: 0 };
 
@@ -57,12 +64,15 @@ export class InterestStarts {
 
   /** `region`'s interest in `channel` began just now: its live batches wait for the start. */
   begin(region: string, channel: ChannelKey): void {
-    const key = InterestStarts.key(region, channel);
-    if (this.waiting.has(key)) return;
+    if (this.open(region, InterestStarts.key(region, channel))) this.counts.waited++;
+  }
+
+  private open(region: string, key: string): boolean {
+    if (this.waiting.has(key)) return false;
     const timer = setTimeout(() => this.give(key, region, 'timeout'), this.o.timeoutMs);
     timer.unref?.();
     this.waiting.set(key, { held: [], bytes: 0, timer });
-    this.counts.waited++;
+    return true;
   }
 
   /**
@@ -70,20 +80,37 @@ export class InterestStarts {
    * held that region's interest before, and told the masters: this is new to them.
    * Otherwise it is the role's first snapshot from the region, and it waits only if the
    * last complete audit found that the channel's master did not know of it (none yet: it
-   * does not wait).
+   * waits until the first).
    */
   added(region: string, channel: ChannelKey, told: boolean): void {
-    if (told || (this.mastersKnow !== null && !this.mastersKnow.has(InterestStarts.key(region, channel)))) this.begin(region, channel);
+    const key = InterestStarts.key(region, channel);
+    if (told) this.begin(region, channel);
+    else if (this.mastersKnow === null) {
+      if (this.open(region, key)) this.undecided.add(key);
+    } else if (!this.mastersKnow.has(key)) this.begin(region, channel);
   }
 
-  /** A complete interest audit: the other regions each channel's master knows of. */
+  /**
+   * A complete interest audit: the other regions each channel's master knows of. Waits
+   * it finds needless (the master knew) end, sending what they held.
+   */
   audited(known: readonly { region: string; channel: ChannelKey }[]): void {
     this.mastersKnow = new Set(known.map((k) => InterestStarts.key(k.region, k.channel)));
+    for (const key of this.undecided) {
+      if (!this.mastersKnow.has(key)) {
+        this.counts.waited++;
+        continue;
+      }
+      const w = this.take(key)!;
+      if (w.held.length) this.release({ region: key.slice(0, key.indexOf('\u0000')), batches: w.held, why: 'known' });
+    }
+    this.undecided.clear();
   }
 
   /** The role was given up: what the masters know is not known until the next term's audit. */
   forgetAudit(): void {
     this.mastersKnow = null;
+    this.undecided.clear();
   }
 
   /** `region`'s interest in `channel` ended (or its link went down): what waited is dropped. */
@@ -125,6 +152,7 @@ export class InterestStarts {
     if (!w) return undefined;
     clearTimeout(w.timer);
     this.waiting.delete(key);
+    this.undecided.delete(key);
     return w;
   }
 

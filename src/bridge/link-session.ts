@@ -55,6 +55,24 @@ export const RegionLinkClient = grpc.makeGenericClientConstructor(REGION_LINK_SE
 type Stream = grpc.ClientDuplexStream<pb.LinkFrame, pb.LinkFrame> | grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>;
 
 /** One live stream to a peer region. */
+/** The globalmaster's part of a node's `/health` (`regionLinks`). */
+export interface GlobalmasterStatus {
+  active: boolean;
+  interest: number;
+  /** Peers' new interests waiting for their start, how many waited, and how many were released without it. */
+  interestStarts: { pending: number; waited: number; timedOut: number; full: number };
+  links: {
+    region: string;
+    up: boolean;
+    since: number | null;
+    remoteInterest: number;
+    entriesIn: number;
+    entriesOut: number;
+    acksIn: number;
+    lastAckAt: number | null;
+  }[];
+}
+
 export class Session {
   ready = false;
   since = 0;

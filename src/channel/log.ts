@@ -65,9 +65,20 @@ export class ChannelLog {
   /** Bytes used in the newest chunk. */
   private used = 0;
   private held = 0;
+  /**
+   * When the newest entry dropped was stored (ms): none, -Infinity. A log restored with
+   * a base does not know; until its first entry gives an upper bound, Infinity.
+   */
+  private expiredAt: number;
 
   constructor(base = 0) {
     this.base = base;
+    this.expiredAt = base > 0 ? Infinity : -Infinity;
+  }
+
+  /** No entry stored after this (ms) has been dropped (an upper bound; -Infinity: none dropped). */
+  get droppedUpTo(): number {
+    return this.expiredAt;
   }
 
   get size(): number {
@@ -106,6 +117,7 @@ export class ChannelLog {
     if (this.tail === this.storedAt.length) this.makeRoom();
     const i = this.tail++;
     this.storedAt[i] = e.storedAt;
+    if (this.expiredAt === Infinity) this.expiredAt = e.storedAt;
     const w = i * SLOT;
     this.where[w + CHUNK] = chunk;
     this.where[w + OFFSET] = this.used - bytes.length;
@@ -216,6 +228,7 @@ export class ChannelLog {
     const cutoff = now - retentionMs;
     let dropped = 0;
     while (this.size > 0 && (this.storedAt[this.head]! < cutoff || this.size > maxEntries)) {
+      this.expiredAt = this.storedAt[this.head]!;
       this.head++;
       this.base++;
       dropped++;

@@ -38,8 +38,11 @@ export interface MasterDeps {
   onBroadcast?(nodes: number, entries: number): void;
   /** This region's name (entries that originated here are the ones forwarded). */
   region?: string;
-  /** Sends this region's new entries towards other regions (to one, or all with interest). */
-  toRegions?(batch: ForwardedBatch, to: string | null): void;
+  /**
+   * Sends this region's new entries towards other regions (to one, or all with interest);
+   * `more`: a start that continues in history after these (the globalmaster pages on).
+   */
+  toRegions?(batch: ForwardedBatch, to: string | null, more?: boolean): void;
   /** This region's interest in the channel began (since, ms) or ended. */
   interestChanged?(key: ChannelKey, on: boolean, since: number): void;
 }
@@ -224,11 +227,13 @@ export class ChannelMaster {
       this.remote.set(r.region, r.since);
       if (before.has(r.region) || !this.deps.toRegions || !this.deps.region) continue;
       // A new interest: start that region's stream with what was published here since
-      // (shortly before) its interest began; it deduplicates by message id.
+      // (shortly before) its interest began, its oldest page first; it deduplicates by
+      // message id.
       const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.published.serial, REPLAY_PAGE);
       this.deps.toRegions(
-        { channel: this.key, region: this.deps.region, epoch: this.state.epoch, startSeq: start.startSeq, gapBefore: false, entries: start.entries },
+        { channel: this.key, region: this.deps.region, epoch: this.state.epoch, startSeq: start.startSeq, gapBefore: start.gap, entries: start.entries },
         r.region,
+        start.more,
       );
     }
   }

@@ -62,7 +62,7 @@ const MAX_TOMBSTONES = 100_000;
 export interface RegistryDeps {
   self: NodeId;
   /** Sends this region's new entries of a channel to the globalmaster, for other regions. */
-  toRegions?(batch: ForwardedBatch, to: string | null): void;
+  toRegions?(batch: ForwardedBatch, to: string | null, more?: boolean): void;
   /** Tells the globalmaster a channel's interest here began or ended. */
   interestChanged?(key: ChannelKey, on: boolean, since: number): void;
   settings: ChannelSettings;

@@ -266,20 +266,32 @@ export class ChannelState {
     return serials.length ? ForwardedEntries.fromBytes(this.log.forwarded(serials), serials.length, lastSeq) : ForwardedEntries.none;
   }
 
-  /** This region's own entries stored since `since` (ms), up to serial `upto`, oldest first (the newest `limit`). */
-  localSince(since: number, upto: number, limit: number): { startSeq: number; entries: ForwardedEntries } {
-    const serials: number[] = [];
-    let first = -1; // the local index of the oldest taken
-    for (let i = this.localIdx.length - 1; i >= this.localHead && serials.length < limit; i--) {
+  /**
+   * This region's own entries stored since `since` (ms), up to serial `upto`: the oldest
+   * `limit` of them (`more`: others follow, for `localAfter`). `gap`: retention has
+   * dropped entries that may have been stored since then.
+   */
+  localSince(since: number, upto: number, limit: number): { startSeq: number; gap: boolean; more: boolean; entries: ForwardedEntries } {
+    let first = this.localIdx.length; // the local index of the oldest own entry since `since`
+    let bounded = false; // an own entry from before `since` is still held
+    for (let i = this.localIdx.length - 1; i >= this.localHead; i--) {
       const serial = this.localIdx[i]!;
       if (serial > upto) continue;
-      if (serial <= this.log.baseSerial || this.log.storedAtOf(serial) < since) break;
-      serials.push(serial);
+      if (serial <= this.log.baseSerial) break;
+      if (this.log.storedAtOf(serial) < since) {
+        bounded = true;
+        break;
+      }
       first = i;
     }
-    if (!serials.length) return { startSeq: this.seqAt(upto), entries: ForwardedEntries.none };
+    const gap = !bounded && this.log.droppedUpTo >= since;
+    const serials: number[] = [];
+    let i = first;
+    for (; i < this.localIdx.length && serials.length < limit && this.localIdx[i]! <= upto; i++) serials.push(this.localIdx[i]!);
+    const more = i < this.localIdx.length && this.localIdx[i]! <= upto;
+    if (!serials.length) return { startSeq: this.seqAt(upto), gap, more: false, entries: ForwardedEntries.none };
     const firstSeq = this.localFirstSeq + (first - this.localHead);
-    return { startSeq: firstSeq - 1, entries: this.forwarded(serials.reverse(), firstSeq + serials.length - 1) };
+    return { startSeq: firstSeq - 1, gap, more, entries: this.forwarded(serials, firstSeq + serials.length - 1) };
   }
 
   /** The local seq reached at serial `serial`. */

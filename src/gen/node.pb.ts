@@ -542,7 +542,11 @@ export interface ConnDrop {
 
 export interface ToRegions {
   batch?: ForwardedBatch | undefined;
-  to?: string | undefined;
+  to?:
+    | string
+    | undefined;
+  /** a start (to one region) that continues in the origin's history */
+  more: boolean;
 }
 
 export interface InterestChange {
@@ -5632,7 +5636,7 @@ export const ConnDrop: MessageFns<ConnDrop> = {
 };
 
 function createBaseToRegions(): ToRegions {
-  return { batch: undefined, to: undefined };
+  return { batch: undefined, to: undefined, more: false };
 }
 
 export const ToRegions: MessageFns<ToRegions> = {
@@ -5642,6 +5646,9 @@ export const ToRegions: MessageFns<ToRegions> = {
     }
     if (message.to !== undefined) {
       writer.uint32(18).string(message.to);
+    }
+    if (message.more !== false) {
+      writer.uint32(24).bool(message.more);
     }
     return writer;
   },
@@ -5673,6 +5680,14 @@ export const ToRegions: MessageFns<ToRegions> = {
             }
 
             message.to = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.more = reader.bool();
             continue;
           }
         }

@@ -146,7 +146,7 @@ export class AblyNode {
       hasQuorum: () => this.quorum,
       leaving: () => this.membership.leavingPeers(),
       log: this.log,
-      toRegions: (batch, to) => this.toGlobalmaster({ type: 'toRegions', batch, to }),
+      toRegions: (batch, to, more) => this.toGlobalmaster({ type: 'toRegions', batch, to, ...(more ? { more } : {}) }),
       interestChanged: (channel, on, since) => this.toGlobalmaster({ type: 'interest', channel, on, since }),
       metrics: {
         broadcast: (nodes, entries) => this.metrics.onBroadcast(nodes, entries),
@@ -460,7 +460,7 @@ export class AblyNode {
         this.hub.onBroadcast(msg.channel, msg.epoch, msg.entries, msg.discontinuity);
         return;
       case 'toRegions':
-        this.globalmaster?.onToRegions(msg.batch, msg.to);
+        this.globalmaster?.onToRegions(msg.batch, msg.to, msg.more === true);
         return;
       case 'interest':
         this.globalmaster?.onInterest(from, msg.channel, msg.on, msg.since);

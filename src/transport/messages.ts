@@ -387,6 +387,8 @@ export interface ToRegions {
   batch: ForwardedBatch;
   /** Only for this region (the start of its interest); null: every region with interest. */
   to: string | null;
+  /** A start that continues in the origin's history after these entries. */
+  more?: boolean;
 }
 
 /** Channel master → globalmaster: this region's interest in a channel began (since) or ended. */

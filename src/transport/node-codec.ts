@@ -386,7 +386,7 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
         },
       };
     case 'toRegions':
-      return { msg: { $case: 'toRegions', toRegions: { batch: batchToPb(msg.batch), to: msg.to ?? undefined } } };
+      return { msg: { $case: 'toRegions', toRegions: { batch: batchToPb(msg.batch), to: msg.to ?? undefined, more: msg.more === true } } };
     case 'interest':
       return { msg: { $case: 'interest', interest: { channel: msg.channel, on: msg.on, since: msg.since } } };
     case 'remoteInterest':
@@ -447,7 +447,7 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
       };
     }
     case 'toRegions':
-      return { type: 'toRegions', batch: batchFromPb(m.toRegions.batch!), to: m.toRegions.to ?? null };
+      return { type: 'toRegions', batch: batchFromPb(m.toRegions.batch!), to: m.toRegions.to ?? null, ...(m.toRegions.more ? { more: true } : {}) };
     case 'interest':
       return { type: 'interest', channel: m.interest.channel, on: m.interest.on, since: m.interest.since };
     case 'remoteInterest':

@@ -96,10 +96,15 @@ describe('a new interest while another region has the channel', () => {
     }
   });
 
-  it('interest that began while the link was down waits for its start too (learned from the snapshot after the link)', async () => {
+  /**
+   * r3's subscriber attaches while r1's link to r3 is cut, and r1 publishes `during`
+   * messages meanwhile (more than the master's page of 1,000 makes a start in pages);
+   * `quiet`: nothing is published after the heal, so no live batch follows the start.
+   */
+  async function attachDuringCut(prefix: string, during: number, quiet: boolean): Promise<void> {
     const gmNode = (await gm('r1')).node;
     const masterNode = gmNode === 'r1-n1' ? 'r1-n2' : 'r1-n1';
-    const ch = channelMasteredBy(['r1-n1', 'r1-n2'], masterNode, 'cut');
+    const ch = channelMasteredBy(['r1-n1', 'r1-n2'], masterNode, prefix);
     const pub = realtime(d.port(masterNode));
     const subB = realtime(d.port('r2-n1'));
     const subC = realtime(d.port('r3-n1'));
@@ -119,13 +124,16 @@ describe('a new interest while another region has the channel', () => {
       // Every publish from here on began after r3's subscriber was attached; r1 hears of
       // the interest only from r3's snapshot once the link is back.
       const from = publisher.sent;
-      await waitFor(() => publisher.sent >= from + 100);
+      await waitFor(() => publisher.sent >= from + during, { timeoutMs: 20_000 });
+      if (quiet) await publisher.stop();
       for (const p of d.sup.meshProxies.values()) p.set('both', { latencyMs: 10 });
       link.heal();
       await waitFor(async () => (await linkTo('r3')).up, { what: "r1's link to r3 up again", timeoutMs: 20_000 });
-      const after = publisher.sent;
-      await waitFor(() => publisher.sent >= after + 100);
-      await publisher.stop();
+      if (!quiet) {
+        const after = publisher.sent;
+        await waitFor(() => publisher.sent >= after + 100);
+        await publisher.stop();
+      }
       for (const p of d.sup.meshProxies.values()) p.heal();
       await lastEverywhere(publisher, [recB, recC]);
       expectDelivered(publisher, from, recB, recC);
@@ -136,6 +144,18 @@ describe('a new interest while another region has the channel', () => {
       link.heal();
       closeAll(pub, subB, subC);
     }
+  }
+
+  it('interest that began while the link was down waits for its start too (learned from the snapshot after the link)', async () => {
+    await attachDuringCut('cut', 100, false);
+  });
+
+  it('a start longer than a page (1,200 messages published while the link was down) arrives whole, live batches after it', async () => {
+    await attachDuringCut('long-cut', 1200, false);
+  });
+
+  it('the same on a channel that goes quiet before the heal (no live batch follows the start)', async () => {
+    await attachDuringCut('quiet-cut', 1200, true);
   });
 });
 

@@ -88,6 +88,20 @@ describe('IngestQueue', () => {
     expect(q.active).toBe(0);
   });
 
+  it('does not join a live batch that does not follow on (a start cut short: the master must see the hole)', async () => {
+    const { q, ingested, answer } = heldMaster();
+    q.push('s1', REGION, batch('a', 0, 1));
+    q.push('s1', REGION, batch('a', 100, 3, { startSeq: 100 })); // a start's first page
+    q.push('s1', REGION, batch('a', 500, 2)); // live, far beyond the page
+    q.push('s1', REGION, batch('a', 502, 1));
+    for (let i = 0; i < 3; i++) await answer();
+    expect(ingested.map((i) => [i.seqs[0], i.seqs.length, i.startSeq])).toEqual([
+      [1, 1, undefined],
+      [101, 3, 100],
+      [501, 3, undefined],
+    ]);
+  });
+
   it('does not join across a gap, a new epoch, a start elsewhere, another session or the size bound', async () => {
     const { q, ingested, answer } = heldMaster();
     q.push('s1', REGION, batch('a', 0, 1));

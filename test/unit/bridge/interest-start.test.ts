@@ -84,23 +84,41 @@ describe('InterestStarts', () => {
   });
 
   it('waits on interest a snapshot adds to what the role held; on a first snapshot, only where the audit found the master did not know', () => {
-    const waits = (region: string, channel: string) => starts.hold(region, batch(channel, 1));
+    const waits = (region: string, channel: string, seq = 1) => starts.hold(region, batch(channel, seq));
     // A view held before (the link was down): every addition is new to the masters.
     starts.added('r3', 'app:a', true);
     expect(waits('r3', 'app:a')).toBe(true);
-    // A new role's first snapshot, before any audit: nothing waits.
-    starts.added('r3', 'app:b', false);
-    expect(waits('r3', 'app:b')).toBe(false);
     // After an audit: what the masters knew goes at once, the rest waits for its start.
     starts.audited([{ region: 'r3', channel: 'app:c' }, { region: 'r2', channel: 'app:d' }]);
     starts.added('r3', 'app:c', false);
     starts.added('r3', 'app:d', false);
     expect(waits('r3', 'app:c')).toBe(false);
     expect(waits('r3', 'app:d')).toBe(true);
-    // The role given up: the audit no longer says anything.
-    starts.forgetAudit();
-    starts.added('r3', 'app:e', false);
-    expect(waits('r3', 'app:e')).toBe(false);
     expect(starts.counts.waited).toBe(2);
+    expect(released).toEqual([]);
+  });
+
+  it("holds a new role's first snapshot until its first audit, which sends on what the master knew and keeps the rest waiting", () => {
+    starts.added('r3', 'app:known', false);
+    starts.added('r3', 'app:new', false);
+    starts.added('r3', 'app:ended', false);
+    for (const seq of [1, 2]) {
+      expect(starts.hold('r3', batch('app:known', seq))).toBe(true);
+      expect(starts.hold('r3', batch('app:new', seq))).toBe(true);
+    }
+    starts.end('r3', 'app:ended');
+    expect(starts.counts.waited).toBe(0);
+    starts.audited([{ region: 'r3', channel: 'app:known' }, { region: 'r3', channel: 'app:ended' }]);
+    expect(released.map((r) => [r.region, r.why, r.batches.map((b) => `${b.channel}:${b.entries.lastSeq}`)])).toEqual([
+      ['r3', 'known', ['app:known:1', 'app:known:2']],
+    ]);
+    expect(starts.hold('r3', batch('app:known', 3))).toBe(false);
+    expect(starts.hold('r3', batch('app:new', 3))).toBe(true);
+    expect(starts.counts).toEqual({ waited: 1, timedOut: 0, full: 0 });
+    expect(starts.started('r3', 'app:new').map((b) => b.entries.lastSeq)).toEqual([1, 2, 3]);
+    // The role given up and taken again: no audit yet, so its first snapshot waits again.
+    starts.forgetAudit();
+    starts.added('r3', 'app:later', false);
+    expect(starts.hold('r3', batch('app:later', 1))).toBe(true);
   });
 });

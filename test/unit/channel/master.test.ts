@@ -38,11 +38,11 @@ class HeldReplica {
 }
 
 /** A master of KEY with a held replica and node n2 subscribed; `more`: deps beyond those. */
-function setup(more: Partial<MasterDeps> = {}) {
+function setup(more: Partial<MasterDeps> = {}, s: ChannelSettings = settings) {
   const clock = new ManualClock();
   const replica = new HeldReplica();
   const broadcasts: Broadcast[] = [];
-  const master = new ChannelMaster(KEY, ChannelState.fresh(KEY, settings, clock.now(), 'ep1'), {
+  const master = new ChannelMaster(KEY, ChannelState.fresh(KEY, s, clock.now(), 'ep1'), {
     now: () => clock.now(),
     sendBroadcast: (_to, msg) => broadcasts.push(msg),
     replicate: replica.replicate,
@@ -175,9 +175,9 @@ describe('ChannelMaster batch bytes', () => {
 
 
 describe('ChannelMaster towards other regions', () => {
-  function setupRegions() {
-    const sent: { batch: ForwardedBatch; to: string | null }[] = [];
-    const { master, replica, clock } = setup({ region: 'eu', toRegions: (batch, to) => sent.push({ batch, to }) });
+  function setupRegions(s: ChannelSettings = settings) {
+    const sent: { batch: ForwardedBatch; to: string | null; more?: boolean }[] = [];
+    const { master, replica, clock } = setup({ region: 'eu', toRegions: (batch, to, more) => sent.push({ batch, to, more }) }, s);
     // Live batches (to every region with interest), not the start of a new interest (to one).
     const live = () => sent.filter((s) => s.to === null).map((s) => s.batch.entries.list('eu', 'ep1').map((e) => (e.kind === 'message' ? e.message.id : e.presence.id)));
     /** Publishes one message and lets its replication end, the replica saying whether it sent the batch on. */
@@ -187,7 +187,7 @@ describe('ChannelMaster towards other regions', () => {
       replica.answer(forwarded);
       await done;
     };
-    return { master, replica, clock, live, commit };
+    return { master, replica, clock, live, commit, sent };
   }
 
   it('asks the replica to send a batch on when another region wants the channel, and sends it itself only if the replica did not', async () => {
@@ -218,5 +218,23 @@ describe('ChannelMaster towards other regions', () => {
     replica.answer(false);
     await a;
     expect(live()).toEqual([['a']]);
+  });
+
+  it('starts a new interest with the oldest page of what was published since; says when more follows, and when retention dropped some', async () => {
+    const startOf = async (s: ChannelSettings) => {
+      const { master, replica, clock, sent } = setupRegions(s);
+      const since = clock.now();
+      clock.advance(5000);
+      const done = Promise.all(Array.from({ length: 1100 }, (_, i) => publish(master, `m${i}`)));
+      await waitFor(() => replica.waiting === 1);
+      replica.answer(false);
+      await done;
+      master.setRemoteInterest([{ region: 'us', since: since + 2500 }]); // 2.5 s after `since`, less the 2 s margin
+      const [start] = sent.filter((x) => x.to === 'us');
+      return [start!.batch.startSeq, start!.batch.gapBefore, start!.batch.entries.length, start!.batch.entries.lastSeq, start!.more];
+    };
+    expect(await startOf({ ...settings, maxMessages: 2000 })).toEqual([0, false, 1000, 1000, true]);
+    // A history of 1,000: the first 100, published after the interest began, are gone.
+    expect(await startOf(settings)).toEqual([100, true, 1000, 1100, false]);
   });
 });

@@ -365,7 +365,33 @@ describe('ChannelState', () => {
       const since = st.localSince(clock.now() - 150, st.serial, 100);
       expect([since.startSeq, since.entries.length, since.entries.lastSeq]).toEqual([8, 4, 12]);
       expect(since.entries.encoded()).toEqual(ForwardedEntries.of(st.range(8)!).encoded());
-      expect(st.localSince(clock.now() + 1, st.serial, 100)).toEqual({ startSeq: 12, entries: ForwardedEntries.none });
+      expect(st.localSince(clock.now() + 1, st.serial, 100)).toEqual({ startSeq: 12, gap: false, more: false, entries: ForwardedEntries.none });
+    });
+
+    it('starts a new interest with the oldest page since it began, says when more follows, and when retention dropped some', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock, { ...settings, maxMessages: 8 });
+      for (let i = 0; i < 6; i++) {
+        clock.advance(100);
+        st.accept([msg(`m${i}`)], clock.now());
+      }
+      const began = clock.now() - 250; // m3, m4 and m5 (seqs 4–6) were stored since
+      const first = st.localSince(began, st.serial, 2);
+      expect([first.startSeq, first.gap, first.more, first.entries.list('eu', EPOCH).map((e) => e.origin.seq)]).toEqual([3, false, true, [4, 5]]);
+      // The rest comes from localAfter, as a replay would have it.
+      expect(st.localAfter(EPOCH, first.entries.lastSeq, 2, st.serial).entries.lastSeq).toBe(6);
+      expect(st.localSince(began, st.serial, 3).more).toBe(false);
+      // Not beyond what was published (`upto`).
+      expect(st.localSince(began, 5, 10).entries.lastSeq).toBe(5);
+      // Six more publishes: the cap of 8 drops m0…m3, and m3 was stored after `began`.
+      for (let i = 6; i < 12; i++) {
+        clock.advance(100);
+        st.accept([msg(`m${i}`)], clock.now());
+      }
+      const cut = st.localSince(began, st.serial, 100);
+      expect([cut.startSeq, cut.gap, cut.entries.length]).toEqual([4, true, 8]);
+      // Since after the last one dropped: nothing is missing.
+      expect(st.localSince(clock.now() - 250, st.serial, 100).gap).toBe(false);
     });
   });
 

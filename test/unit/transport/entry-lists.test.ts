@@ -61,6 +61,10 @@ describe('entries forwarded between regions', () => {
     // The eu master's batch to its globalmaster (toRegions), over the mesh.
     const toGm = nodeRoundTrip({ type: 'toRegions', batch: batchOf(ForwardedEntries.of(original)), to: null });
     if (toGm.type !== 'toRegions') throw new Error('wrong type');
+    expect([toGm.to, toGm.more]).toEqual([null, undefined]);
+    // A start in pages says so; only to one region.
+    const start = nodeRoundTrip({ type: 'toRegions', batch: batchOf(ForwardedEntries.of(original)), to: 'us', more: true });
+    expect(start).toMatchObject({ type: 'toRegions', to: 'us', more: true });
     const sentBytes = toGm.batch.entries.encoded();
     const decodes = vi.spyOn(entryListCodec, 'decodeForwardedEntryList');
     const encodes = vi.spyOn(entryListCodec, 'encodeForwardedEntryList');
