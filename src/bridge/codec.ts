@@ -13,7 +13,7 @@ export type LinkFrame =
   | { type: 'snapshotRequest' }
   | { type: 'forward'; batch: ForwardedBatch; replyTo: number; toRegion: string | null }
   | { type: 'ack'; channel: string; epoch: string; seq: number }
-  | { type: 'replay'; id: number; channel: string; epoch: string; afterSeq: number };
+  | { type: 'replay'; id: number; channel: string; epoch: string; afterSeq: number; since?: number };
 
 export function toPb(f: LinkFrame): pb.LinkFrame {
   switch (f.type) {
@@ -45,7 +45,7 @@ export function toPb(f: LinkFrame): pb.LinkFrame {
     case 'ack':
       return { frame: { $case: 'ack', ack: { channel: f.channel, originEpoch: f.epoch, seq: f.seq } } };
     case 'replay':
-      return { frame: { $case: 'replay', replay: { id: f.id, channel: f.channel, originEpoch: f.epoch, afterSeq: f.afterSeq } } };
+      return { frame: { $case: 'replay', replay: { id: f.id, channel: f.channel, originEpoch: f.epoch, afterSeq: f.afterSeq, since: f.since } } };
   }
 }
 
@@ -82,6 +82,13 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
     case 'ack':
       return { type: 'ack', channel: f.ack.channel, epoch: f.ack.originEpoch, seq: f.ack.seq };
     case 'replay':
-      return { type: 'replay', id: f.replay.id, channel: f.replay.channel, epoch: f.replay.originEpoch, afterSeq: f.replay.afterSeq };
+      return {
+        type: 'replay',
+        id: f.replay.id,
+        channel: f.replay.channel,
+        epoch: f.replay.originEpoch,
+        afterSeq: f.replay.afterSeq,
+        ...(f.replay.since !== undefined ? { since: f.replay.since } : {}),
+      };
   }
 }

@@ -429,7 +429,7 @@ export class Globalmaster {
         s.lastAckAt = this.d.now();
         return;
       case 'replay':
-        void this.answerReplay(s, f.id, f.channel, f.epoch, f.afterSeq);
+        void this.answerReplay(s, f.id, f.channel, f.epoch, f.afterSeq, f.since);
         return;
       case 'hello':
         return;
@@ -469,6 +469,7 @@ export class Globalmaster {
       const { body } = await this.d.router.call(batch.channel, { type: 'ingest', batch }, CHANNEL_REQUEST_TIMEOUT_MS);
       if (body.kind !== 'ingested') return;
       if (body.replayAfter !== null) this.askReplay(batch.channel, s.region, batch.epoch, body.replayAfter);
+      else if (body.startSince !== undefined) this.askReplay(batch.channel, s.region, '', 0, body.startSince);
       else if (batch.entries.length) s.send({ type: 'ack', channel: batch.channel, epoch: batch.epoch, seq: body.seq });
     } catch (err) {
       // The master could not take it: ask again from where it is once it can.
@@ -476,23 +477,25 @@ export class Globalmaster {
     }
   }
 
-  private askReplay(channel: ChannelKey, region: string, epoch: string, afterSeq: number): void {
+  /** Asks a peer for what it accepted after `afterSeq`, or (`since`) for the start of its stream. */
+  private askReplay(channel: ChannelKey, region: string, epoch: string, afterSeq: number, since?: number): void {
     const key = `${region}\u0000${channel}`;
     const asked = this.replaysAsked.get(key);
     if (asked !== undefined && this.d.now() - asked < REPLAY_RETRY_MS) return;
     const s = this.sessions.get(region);
     if (!s?.ready) return;
     this.replaysAsked.set(key, this.d.now());
-    s.send({ type: 'replay', id: this.nextReplayId++, channel, epoch, afterSeq });
+    s.send({ type: 'replay', id: this.nextReplayId++, channel, epoch, afterSeq, ...(since !== undefined ? { since } : {}) });
   }
 
   /** A peer asks for what this region accepted on a channel after a seq: answer from history, page by page. */
-  private async answerReplay(s: Session, id: number, channel: ChannelKey, epoch: string, afterSeq: number): Promise<void> {
+  private async answerReplay(s: Session, id: number, channel: ChannelKey, epoch: string, afterSeq: number, since?: number): Promise<void> {
     let after = afterSeq;
     for (let page = 0; page < 10_000; page++) {
       let body;
       try {
-        ({ body } = await this.d.router.call(channel, { type: 'replayLocal', channel, epoch, afterSeq: after }, CHANNEL_REQUEST_TIMEOUT_MS));
+        const first = page === 0 && since !== undefined ? { since } : {};
+        ({ body } = await this.d.router.call(channel, { type: 'replayLocal', channel, epoch, afterSeq: after, ...first }, CHANNEL_REQUEST_TIMEOUT_MS));
       } catch (err) {
         this.d.log.warn({ channel, err: (err as Error).message }, 'replay for another region failed');
         return;

@@ -201,11 +201,14 @@ export class ChannelMaster {
    * Stores messages another region accepted (forwarded by the globalmaster). Resolves
    * with the origin seq reached, or with where the origin must resend from.
    */
-  async ingest(batch: ForwardedBatch): Promise<{ seq: number; replayAfter: number | null }> {
+  async ingest(batch: ForwardedBatch): Promise<{ seq: number; replayAfter: number | null; startSince?: number }> {
     if (this.stopped) throw this.stopped;
     const entries = batch.entries.list(batch.region, batch.epoch);
     const r = this.state.ingest({ region: batch.region, epoch: batch.epoch, startSeq: batch.startSeq, gapBefore: batch.gapBefore, entries }, this.deps.now());
     if (r.replayAfter !== null) return { seq: r.seq, replayAfter: r.replayAfter };
+    // No stream from that region yet: its start is wanted, from when interest here began
+    // (none here now: nothing is wanted).
+    if (r.needStart) return { seq: r.seq, replayAfter: null, ...(this.subscribers.size > 0 ? { startSince: this.interestSince } : {}) };
     const gap = r.discontinuity
       ? AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo()
       : null;
@@ -213,9 +216,15 @@ export class ChannelMaster {
     return { seq: r.seq, replayAfter: null };
   }
 
-  /** This region's own entries after `afterSeq`, for another region (as replicated and broadcast). */
-  replayLocal(epoch: string, afterSeq: number): { epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries } {
-    const r = this.state.localAfter(epoch, afterSeq, REPLAY_PAGE, this.published.serial);
+  /**
+   * This region's own entries after `afterSeq`, for another region (as replicated and
+   * broadcast); or (`since`) the start of its stream there, as for a new interest.
+   */
+  replayLocal(epoch: string, afterSeq: number, since?: number): { epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries } {
+    const r =
+      since === undefined
+        ? this.state.localAfter(epoch, afterSeq, REPLAY_PAGE, this.published.serial)
+        : this.state.localSince(since - INTEREST_START_MARGIN_MS, this.published.serial, REPLAY_PAGE);
     return { epoch: this.state.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries };
   }
 
@@ -225,7 +234,7 @@ export class ChannelMaster {
     this.remote.clear();
     for (const r of regions) {
       this.remote.set(r.region, r.since);
-      if (before.has(r.region) || !this.deps.toRegions || !this.deps.region) continue;
+      if (before.has(r.region) || !this.deps.toRegions || !this.deps.region || this.state.skipsStarts) continue;
       // A new interest: start that region's stream with what was published here since
       // (shortly before) its interest began, its oldest page first; it deduplicates by
       // message id.

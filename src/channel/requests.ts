@@ -130,7 +130,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!('ok' in a)) return redirect(a);
         try {
           const r = await a.ok.ingest(req.batch);
-          return { kind: 'ingested', seq: r.seq, replayAfter: r.replayAfter };
+          return { kind: 'ingested', seq: r.seq, replayAfter: r.replayAfter, ...(r.startSince !== undefined ? { startSince: r.startSince } : {}) };
         } catch (err) {
           if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.batch.channel).owner };
           throw err;
@@ -144,7 +144,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         }
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
-        return { kind: 'local', ...a.ok.replayLocal(req.epoch, req.afterSeq) };
+        return { kind: 'local', ...a.ok.replayLocal(req.epoch, req.afterSeq, req.since) };
       }
       case 'vectorRange': {
         const a = await reg.acquire(req.channel);

@@ -36,6 +36,8 @@ export interface ChannelSettings {
    * nor signalled. Exists so the chaos checker can be shown catching a silent loss.
    */
   debugSkipReplay?: boolean;
+  /** Debug switch (ABLY_NG_DEBUG_SKIP_START=1): no start for a new interest (config/defaults.ts). */
+  debugSkipStart?: boolean;
 }
 
 export interface ChannelSnapshot {
@@ -294,6 +296,11 @@ export class ChannelState {
     return { startSeq: firstSeq - 1, gap, more, entries: this.forwarded(serials, firstSeq + serials.length - 1) };
   }
 
+  /** Debug switch: new interests get no start (ChannelSettings.debugSkipStart). */
+  get skipsStarts(): boolean {
+    return this.settings.debugSkipStart === true;
+  }
+
   /** The local seq reached at serial `serial`. */
   private seqAt(serial: number): number {
     for (let i = this.localIdx.length - 1; i >= this.localHead; i--) {
@@ -318,7 +325,7 @@ export class ChannelState {
   ingest(
     b: { region: string; epoch: string; startSeq?: number; gapBefore: boolean; entries: readonly LogEntry[] },
     now: number,
-  ): { entries: LogEntry[]; seq: number; replayAfter: number | null; discontinuity: boolean } {
+  ): { entries: LogEntry[]; seq: number; replayAfter: number | null; discontinuity: boolean; needStart?: true } {
     const pos = this.origins.get(b.region);
     let discontinuity = b.gapBefore;
     let last: number;
@@ -329,6 +336,10 @@ export class ChannelState {
       if (first && first.origin.seq > last + 1 && !b.gapBefore && start > last && !this.settings.debugSkipReplay) {
         return { entries: [], seq: last, replayAfter: last, discontinuity: false };
       }
+    } else if (!pos && b.startSeq === undefined && !this.settings.debugSkipReplay) {
+      // A live batch of a stream that has not begun here (its start was lost, or is still
+      // on its way): taken as the beginning, the start's earlier messages would be skipped.
+      return { entries: [], seq: 0, replayAfter: null, discontinuity: false, needStart: true };
     } else {
       // A new stream from that region (first contact, or its state restarted).
       if (pos) discontinuity = true;

@@ -36,3 +36,14 @@ export const MAX_REST_BODY_BYTES = 2 * 1024 * 1024; // 2 MiB, Ably's batch publi
 /** Ably protocol versions this server speaks (ably-js 2.x sends v=6; 2 introduced channelSerial). */
 export const MIN_PROTOCOL_VERSION = 2;
 export const MAX_PROTOCOL_VERSION = 6;
+
+/**
+ * The channel settings' debug switches, from the environment. Each breaks a guarantee on
+ * purpose, so that a test or the chaos checker can show what catches or mends it; never
+ * set them otherwise. ABLY_NG_DEBUG_SKIP_REPLAY=1: another region's messages after a gap
+ * are taken as they come. ABLY_NG_DEBUG_SKIP_START=1: a master sends no start to a region
+ * whose interest is new (as if it were lost on the way).
+ */
+export function debugSwitches(env: NodeJS.ProcessEnv): { debugSkipReplay?: true; debugSkipStart?: true } {
+  return { ...(env.ABLY_NG_DEBUG_SKIP_REPLAY === '1' ? { debugSkipReplay: true } : {}), ...(env.ABLY_NG_DEBUG_SKIP_START === '1' ? { debugSkipStart: true } : {}) };
+}

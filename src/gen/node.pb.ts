@@ -305,6 +305,8 @@ export interface ReplayLocalRequest {
   channel: string;
   epoch: string;
   afterSeq: number;
+  /** a start since then (ms since the epoch) instead */
+  since?: number | undefined;
 }
 
 /** `all`: every channel mastered there, not only those with interest here or elsewhere. */
@@ -398,7 +400,14 @@ export interface StatsReply {
 
 export interface Ingested {
   seq: number;
-  replayAfter?: number | undefined;
+  replayAfter?:
+    | number
+    | undefined;
+  /**
+   * A live batch for a stream that has not begun here: ask the origin for a start of what
+   * it published since then (ms since the epoch; when this region's interest began).
+   */
+  startSince?: number | undefined;
 }
 
 export interface LocalEntries {
@@ -3187,7 +3196,7 @@ export const IngestRequest: MessageFns<IngestRequest> = {
 };
 
 function createBaseReplayLocalRequest(): ReplayLocalRequest {
-  return { channel: "", epoch: "", afterSeq: 0 };
+  return { channel: "", epoch: "", afterSeq: 0, since: undefined };
 }
 
 export const ReplayLocalRequest: MessageFns<ReplayLocalRequest> = {
@@ -3200,6 +3209,9 @@ export const ReplayLocalRequest: MessageFns<ReplayLocalRequest> = {
     }
     if (message.afterSeq !== 0) {
       writer.uint32(24).uint64(message.afterSeq);
+    }
+    if (message.since !== undefined) {
+      writer.uint32(32).int64(message.since);
     }
     return writer;
   },
@@ -3239,6 +3251,14 @@ export const ReplayLocalRequest: MessageFns<ReplayLocalRequest> = {
             }
 
             message.afterSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
             continue;
           }
         }
@@ -4175,7 +4195,7 @@ export const StatsReply: MessageFns<StatsReply> = {
 };
 
 function createBaseIngested(): Ingested {
-  return { seq: 0, replayAfter: undefined };
+  return { seq: 0, replayAfter: undefined, startSince: undefined };
 }
 
 export const Ingested: MessageFns<Ingested> = {
@@ -4185,6 +4205,9 @@ export const Ingested: MessageFns<Ingested> = {
     }
     if (message.replayAfter !== undefined) {
       writer.uint32(16).uint64(message.replayAfter);
+    }
+    if (message.startSince !== undefined) {
+      writer.uint32(24).int64(message.startSince);
     }
     return writer;
   },
@@ -4216,6 +4239,14 @@ export const Ingested: MessageFns<Ingested> = {
             }
 
             message.replayAfter = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startSince = longToNumber(reader.int64());
             continue;
           }
         }

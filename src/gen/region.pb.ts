@@ -104,6 +104,11 @@ export interface ReplayRequest {
   /** empty: whatever epoch the channel is in */
   originEpoch: string;
   afterSeq: number;
+  /**
+   * Set: the asking region has no stream from this one yet, and wants a start, as for a
+   * new interest, with what was published since then (ms since the epoch; after_seq unused).
+   */
+  since?: number | undefined;
 }
 
 export interface LinkFrame {
@@ -638,7 +643,7 @@ export const Ack: MessageFns<Ack> = {
 };
 
 function createBaseReplayRequest(): ReplayRequest {
-  return { id: 0, channel: "", originEpoch: "", afterSeq: 0 };
+  return { id: 0, channel: "", originEpoch: "", afterSeq: 0, since: undefined };
 }
 
 export const ReplayRequest: MessageFns<ReplayRequest> = {
@@ -654,6 +659,9 @@ export const ReplayRequest: MessageFns<ReplayRequest> = {
     }
     if (message.afterSeq !== 0) {
       writer.uint32(32).uint64(message.afterSeq);
+    }
+    if (message.since !== undefined) {
+      writer.uint32(40).int64(message.since);
     }
     return writer;
   },
@@ -701,6 +709,14 @@ export const ReplayRequest: MessageFns<ReplayRequest> = {
             }
 
             message.afterSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
             continue;
           }
         }

@@ -16,7 +16,7 @@ import { auditSubscriptions } from '../channel/requests.js';
 import { systemClock, type Clock } from '../clock.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
-import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
+import { CHANNEL_REQUEST_TIMEOUT_MS, debugSwitches } from '../config/defaults.js';
 import { findRegion, resolveSecret, topologyDir, type NodeConfig, type RegionConfig, type Topology } from '../config/topology.js';
 import { cutOffError, Gateway } from '../gateway/server.js';
 import type { GatewayServices } from '../gateway/services.js';
@@ -137,7 +137,7 @@ export class AblyNode {
         maxPresenceMembers: o.topology.limits.maxPresenceMembers,
         presenceLeaveDelayMs: o.topology.limits.presenceLeaveDelayMs,
         maxPublishRate: o.topology.limits.maxChannelPublishRate,
-        ...(process.env.ABLY_NG_DEBUG_SKIP_REPLAY === '1' ? { debugSkipReplay: true } : {}),
+        ...debugSwitches(process.env),
       },
       now,
       rpc: this.rpc,

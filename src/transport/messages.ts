@@ -219,6 +219,8 @@ export interface ReplayLocalRequest {
   channel: ChannelKey;
   epoch: string;
   afterSeq: number;
+  /** Instead: the start of the stream, with what was published since then (ms). */
+  since?: number;
 }
 
 /** Globalmaster → every node: which channels do you master with interest here or elsewhere (or at all)? */
@@ -325,8 +327,11 @@ export type ReplyBody =
   | { kind: 'connection'; record: ConnectionRecord | null }
   | { kind: 'stats'; buckets: { minute: number; entries: Record<string, number> }[] }
   | ({ kind: 'occupancy' } & Occupancy)
-  /** Ingested: the origin's seq this master has reached; or where it needs a replay from. */
-  | { kind: 'ingested'; seq: number; replayAfter: number | null }
+  /**
+   * Ingested: the origin's seq this master has reached; or where it needs a replay from;
+   * or (`startSince`) that the stream has not begun here, and wants its start.
+   */
+  | { kind: 'ingested'; seq: number; replayAfter: number | null; startSince?: number }
   /** This region's own messages (replay): from `startSeq`, `gap` when history did not reach back. */
   | { kind: 'local'; epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries }
   | { kind: 'interest'; mastered: MasteredChannel[] }

@@ -103,7 +103,7 @@ function requestToPb(r: NodeRequest): pb.Request {
     case 'ingest':
       return { rid: r.rid, body: { $case: 'ingest', ingest: { batch: batchToPb(r.batch) } } };
     case 'replayLocal':
-      return { rid: r.rid, body: { $case: 'replayLocal', replayLocal: { channel: r.channel, epoch: r.epoch, afterSeq: r.afterSeq } } };
+      return { rid: r.rid, body: { $case: 'replayLocal', replayLocal: { channel: r.channel, epoch: r.epoch, afterSeq: r.afterSeq, since: r.since } } };
     case 'interestList':
       return { rid: r.rid, body: { $case: 'interestList', interestList: { all: r.all } } };
     case 'subAudit':
@@ -184,7 +184,14 @@ function requestFromPb(p: pb.Request): NodeRequest {
     case 'ingest':
       return { type: 'ingest', rid, batch: batchFromPb(b.ingest.batch!) };
     case 'replayLocal':
-      return { type: 'replayLocal', rid, channel: b.replayLocal.channel, epoch: b.replayLocal.epoch, afterSeq: b.replayLocal.afterSeq };
+      return {
+        type: 'replayLocal',
+        rid,
+        channel: b.replayLocal.channel,
+        epoch: b.replayLocal.epoch,
+        afterSeq: b.replayLocal.afterSeq,
+        ...(b.replayLocal.since !== undefined ? { since: b.replayLocal.since } : {}),
+      };
     case 'interestList':
       return { type: 'interestList', rid, all: b.interestList.all };
     case 'subAudit':
@@ -237,7 +244,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
       return { rid, body: { $case: 'occupancy', occupancy: o } };
     }
     case 'ingested':
-      return { rid, body: { $case: 'ingested', ingested: { seq: r.seq, replayAfter: r.replayAfter ?? undefined } } };
+      return { rid, body: { $case: 'ingested', ingested: { seq: r.seq, replayAfter: r.replayAfter ?? undefined, startSince: r.startSince } } };
     case 'local':
       return {
         rid,
@@ -308,7 +315,12 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'occupancy':
       return { kind: 'occupancy', ...b.occupancy };
     case 'ingested':
-      return { kind: 'ingested', seq: b.ingested.seq, replayAfter: b.ingested.replayAfter ?? null };
+      return {
+        kind: 'ingested',
+        seq: b.ingested.seq,
+        replayAfter: b.ingested.replayAfter ?? null,
+        ...(b.ingested.startSince !== undefined ? { startSince: b.ingested.startSince } : {}),
+      };
     case 'local': {
       // The globalmaster passes these on to another region as they are.
       const l = b.local;

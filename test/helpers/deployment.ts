@@ -27,7 +27,7 @@ export interface TestDeployment {
  * with `startNats` from ./nats.js); the others on the mesh.
  */
 export async function startDeployment(
-  o: TestTopologyOptions & { balancers?: boolean; nodeLogLevel?: string; meshProxies?: boolean } = {},
+  o: TestTopologyOptions & { balancers?: boolean; nodeLogLevel?: string; meshProxies?: boolean; env?: Record<string, string> } = {},
 ): Promise<TestDeployment> {
   const { file, dir, topology } = await makeTopology(o);
   const sup = new Supervisor({
@@ -38,6 +38,7 @@ export async function startDeployment(
     log: silentLogger(),
     balancers: o.balancers ?? false,
     meshProxies: o.meshProxies ?? false,
+    ...(o.env ? { env: o.env } : {}),
   });
   await sup.start();
   const ports = new Map(topology.regions.flatMap((r) => r.nodes.map((n) => [n.name, n.port] as const)));

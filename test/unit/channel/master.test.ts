@@ -5,7 +5,7 @@ import { ChannelMaster, type MasterDeps } from '../../../src/channel/master.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import { AblyError } from '../../../src/errors.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
-import { encodeLogEntries } from '../../../src/transport/entry-lists.js';
+import { encodeLogEntries, ForwardedEntries } from '../../../src/transport/entry-lists.js';
 import type { Broadcast, ForwardedBatch } from '../../../src/transport/messages.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -236,5 +236,28 @@ describe('ChannelMaster towards other regions', () => {
     expect(await startOf({ ...settings, maxMessages: 2000 })).toEqual([0, false, 1000, 1000, true]);
     // A history of 1,000: the first 100, published after the interest began, are gone.
     expect(await startOf(settings)).toEqual([100, true, 1000, 1100, false]);
+  });
+
+  it("asks for a start when another region's live batch comes before its stream began here, from when interest here began", async () => {
+    const { master, clock } = setupRegions();
+    const began = clock.now(); // setup subscribed a node
+    clock.advance(1000);
+    const usEntry = { kind: 'message' as const, serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch: 'usep', seq: 3 }, message: { id: 'u3', timestamp: 0 } };
+    const live: ForwardedBatch = { channel: KEY, region: 'us', epoch: 'usep', gapBefore: false, entries: ForwardedEntries.of([usEntry]) };
+    expect(await master.ingest(live)).toEqual({ seq: 0, replayAfter: null, startSince: began });
+    // With nobody subscribed here, nothing is wanted.
+    master.unsubscribe('n2');
+    expect(await master.ingest(live)).toEqual({ seq: 0, replayAfter: null });
+  });
+
+  it('answers a start asked for (replayLocal since) as it would have sent it: the oldest page since then', async () => {
+    const { master, clock, commit } = setupRegions();
+    await commit('old', false);
+    clock.advance(5000);
+    const since = clock.now();
+    await commit('a', false);
+    await commit('b', false);
+    const r = master.replayLocal('', 0, since);
+    expect([r.startSeq, r.gap, r.entries.list('eu', 'ep1').map((e) => (e.kind === 'message' ? e.message.id : ''))]).toEqual([1, false, ['a', 'b']]);
   });
 });

@@ -23,11 +23,13 @@ function batchOfBoth(state: ChannelState): LogEntry[] {
     {
       region: 'us',
       epoch: 'us1',
+      startSeq: 0,
       gapBefore: false,
       entries: [{ kind: 'message', serial: 0, channelSerial: '', storedAt: 900, origin: { region: 'us', epoch: 'us1', seq: 1 }, message: { id: 'u1', timestamp: 0 } }],
     },
     1000,
   ).entries;
+  if (foreign.length !== 1) throw new Error('the foreign entry was not stored');
   return [...own, ...foreign];
 }
 

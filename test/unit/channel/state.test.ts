@@ -293,6 +293,30 @@ describe('ChannelState', () => {
     });
   });
 
+  describe("another region's stream", () => {
+    const usEntry = (seq: number, storedAt: number): LogEntry => ({
+      kind: 'message',
+      serial: 0,
+      channelSerial: '',
+      storedAt,
+      origin: { region: 'us', epoch: 'usep', seq },
+      message: msg(`us${seq}`),
+    });
+
+    it('begins only with a start: a live batch before it is refused and asks for one', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      const live = st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(7, 1), usEntry(8, 1)] }, clock.now());
+      expect(live).toEqual({ entries: [], seq: 0, replayAfter: null, discontinuity: false, needStart: true });
+      expect(st.serial).toBe(0);
+      // The start (from seq 4) begins it; the live batch's entries come again in it.
+      const start = st.ingest({ region: 'us', epoch: 'usep', startSeq: 4, gapBefore: false, entries: [5, 6, 7, 8].map((s) => usEntry(s, 1)) }, clock.now());
+      expect([start.entries.length, start.seq, start.needStart]).toEqual([4, 8, undefined]);
+      // After it, a live batch is taken as it comes.
+      expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(9, 1)] }, clock.now()).entries.length).toBe(1);
+    });
+  });
+
   describe('entries as bytes', () => {
     it("gives a master's batch as the bytes its log holds, only for consecutive entries still held", () => {
       const clock = new ManualClock();

@@ -65,6 +65,13 @@ describe('entries forwarded between regions', () => {
     // A start in pages says so; only to one region.
     const start = nodeRoundTrip({ type: 'toRegions', batch: batchOf(ForwardedEntries.of(original)), to: 'us', more: true });
     expect(start).toMatchObject({ type: 'toRegions', to: 'us', more: true });
+    // A region that wants a start asks for it over the link with the time its interest began.
+    for (const ask of [
+      { type: 'replay' as const, id: 3, channel: 'app:ch', epoch: 'e1', afterSeq: 40 },
+      { type: 'replay' as const, id: 4, channel: 'app:ch', epoch: '', afterSeq: 0, since: 1_796_000_000_123 },
+    ]) {
+      expect(fromPb(regionPb.LinkFrame.decode(regionPb.LinkFrame.encode(toPb(ask)).finish()), 'us')).toStrictEqual(ask);
+    }
     const sentBytes = toGm.batch.entries.encoded();
     const decodes = vi.spyOn(entryListCodec, 'decodeForwardedEntryList');
     const encodes = vi.spyOn(entryListCodec, 'encodeForwardedEntryList');

@@ -274,6 +274,13 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
+    it('round-trips replayLocal, after a seq or (a start) since a time', () => {
+      const after: NodeMessage = { type: 'replayLocal', rid: 13, channel: 'app:chat', epoch: 'ep1', afterSeq: 40 };
+      expect(roundTrip(after)).toStrictEqual(after);
+      const since: NodeMessage = { type: 'replayLocal', rid: 14, channel: 'app:chat', epoch: '', afterSeq: 0, since: 1_796_000_000_123 };
+      expect(roundTrip(since)).toStrictEqual(since);
+    });
+
     it.each([
       [{ count: 2, xor: 0xdeadbeef, sum: 0xffffffff }],
       [{ count: 0, xor: 0, sum: 0 }],
@@ -344,6 +351,9 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ['subAudit that differs', { kind: 'subAudit', match: false, channels: ['app:chat'] }],
       ['subAudit that differs with nothing subscribed', { kind: 'subAudit', match: false, channels: [] }],
       ['subAudit that matches', { kind: 'subAudit', match: true, channels: [] }],
+      ['ingested', { kind: 'ingested', seq: 12, replayAfter: null }],
+      ['ingested, wanting a replay', { kind: 'ingested', seq: 12, replayAfter: 9 }],
+      ['ingested, wanting a start', { kind: 'ingested', seq: 0, replayAfter: null, startSince: 1_796_000_000_123 }],
     ];
 
     it.each(bodies)('round-trips %s', (_what, body) => {
