@@ -450,8 +450,13 @@ export class Globalmaster {
     const ring = this.d.ring();
     for (const channel of channels) {
       const owner = ring.owner(channel);
-      if (owner) this.d.send(owner, { type: 'remoteInterest', channel, regions: this.regionsFor(channel) });
+      if (owner) this.d.send(owner, { type: 'remoteInterest', channel, regions: this.regionsFor(channel), keep: this.unheard() });
     }
+  }
+
+  /** Peers not heard from since this node took the role: the masters keep what they have of them. */
+  private unheard(): string[] {
+    return this.d.peers.filter((p) => !this.remote.has(p.region)).map((p) => p.region);
   }
 
   private regionsFor(channel: ChannelKey): { region: string; since: number }[] {
@@ -472,8 +477,9 @@ export class Globalmaster {
       else if (body.startSince !== undefined) this.askReplay(batch.channel, s.region, '', 0, body.startSince);
       else if (batch.entries.length) s.send({ type: 'ack', channel: batch.channel, epoch: batch.epoch, seq: body.seq });
     } catch (err) {
-      // The master could not take it: ask again from where it is once it can.
-      this.d.log.warn({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; will be replayed');
+      // The master could not take it: the channel's next batch (or the link's next
+      // session) shows the hole, and it is asked for again then (README, known gaps).
+      this.d.log.warn({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; asked for again at the next batch or link');
     }
   }
 
@@ -522,7 +528,7 @@ export class Globalmaster {
     const delta = this.local.set(channel, on, since);
     if (delta) this.sendDelta(delta);
     // The master learns which other regions want the channel.
-    this.d.send(from, { type: 'remoteInterest', channel, regions: this.regionsFor(channel) });
+    this.d.send(from, { type: 'remoteInterest', channel, regions: this.regionsFor(channel), keep: this.unheard() });
   }
 
   /**

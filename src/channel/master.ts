@@ -228,10 +228,17 @@ export class ChannelMaster {
     return { epoch: this.state.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries };
   }
 
-  /** Other regions that want this channel now (replaces the previous set). */
-  setRemoteInterest(regions: { region: string; since: number }[]): void {
-    const before = new Set(this.remote.keys());
+  /**
+   * Other regions that want this channel now (replaces the previous set, but for the
+   * regions in `keep`, whose interest the globalmaster has not heard of yet).
+   */
+  setRemoteInterest(regions: { region: string; since: number }[], keep: readonly string[] = []): void {
+    const before = new Map(this.remote);
     this.remote.clear();
+    for (const region of keep) {
+      const since = before.get(region);
+      if (since !== undefined) this.remote.set(region, since);
+    }
     for (const r of regions) {
       this.remote.set(r.region, r.since);
       if (before.has(r.region) || !this.deps.toRegions || !this.deps.region || this.state.skipsStarts) continue;

@@ -187,9 +187,9 @@ export class ChannelRegistry {
   }
 
   /** Other regions' interest in a channel, from the globalmaster (ignored unless we master it). */
-  setRemoteInterest(channel: ChannelKey, regions: { region: string; since: number }[]): void {
+  setRemoteInterest(channel: ChannelKey, regions: { region: string; since: number }[], keep?: string[]): void {
     const h = this.holdings.get(channel);
-    if (h?.role === 'master' && !h.master.isStopped) h.master.setRemoteInterest(regions);
+    if (h?.role === 'master' && !h.master.isStopped) h.master.setRemoteInterest(regions, keep);
   }
 
   /**

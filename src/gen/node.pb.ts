@@ -568,6 +568,11 @@ export interface RemoteInterest {
   channel: string;
   /** `channel` holds the region name here */
   regions: InterestItem[];
+  /**
+   * Regions the globalmaster has not heard from since it took the role: the master keeps
+   * what it has of their interest (none: `regions` is the whole of it).
+   */
+  keep: string[];
 }
 
 export interface ReplayWanted {
@@ -5803,7 +5808,7 @@ export const InterestChange: MessageFns<InterestChange> = {
 };
 
 function createBaseRemoteInterest(): RemoteInterest {
-  return { channel: "", regions: [] };
+  return { channel: "", regions: [], keep: [] };
 }
 
 export const RemoteInterest: MessageFns<RemoteInterest> = {
@@ -5813,6 +5818,9 @@ export const RemoteInterest: MessageFns<RemoteInterest> = {
     }
     for (const v of message.regions) {
       InterestItem.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.keep) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -5844,6 +5852,14 @@ export const RemoteInterest: MessageFns<RemoteInterest> = {
             }
 
             message.regions.push(InterestItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keep.push(reader.string());
             continue;
           }
         }

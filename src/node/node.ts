@@ -466,7 +466,7 @@ export class AblyNode {
         this.globalmaster?.onInterest(from, msg.channel, msg.on, msg.since);
         return;
       case 'remoteInterest':
-        this.registry.setRemoteInterest(msg.channel, msg.regions);
+        this.registry.setRemoteInterest(msg.channel, msg.regions, msg.keep);
         return;
       case 'replayWanted':
         this.globalmaster?.onReplayWanted(msg.channel, msg.region, msg.epoch, msg.afterSeq);

@@ -409,6 +409,8 @@ export interface RemoteInterest {
   type: 'remoteInterest';
   channel: ChannelKey;
   regions: { region: string; since: number }[];
+  /** Regions the globalmaster has not heard from since it took the role: the master keeps what it has of theirs. */
+  keep?: string[];
 }
 
 /** Channel master → globalmaster: ask `region` for its messages on a channel after `afterSeq`. */

@@ -405,7 +405,7 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       return {
         msg: {
           $case: 'remoteInterest',
-          remoteInterest: { channel: msg.channel, regions: msg.regions.map((r) => ({ channel: r.region, since: r.since })) },
+          remoteInterest: { channel: msg.channel, regions: msg.regions.map((r) => ({ channel: r.region, since: r.since })), keep: msg.keep ?? [] },
         },
       };
     case 'replayWanted':
@@ -467,6 +467,7 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
         type: 'remoteInterest',
         channel: m.remoteInterest.channel,
         regions: m.remoteInterest.regions.map((r) => ({ region: r.channel, since: r.since })),
+        ...(m.remoteInterest.keep.length ? { keep: m.remoteInterest.keep } : {}),
       };
     case 'replayWanted': {
       const r = m.replayWanted;

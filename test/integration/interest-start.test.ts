@@ -39,7 +39,7 @@ function deployment(r1Nodes: number, env?: Record<string, string>): void {
 }
 
 /** r1's globalmaster's link to `region`, from its /health. */
-async function linkTo(region: string): Promise<{ up: boolean }> {
+async function linkTo(region: string): Promise<{ up: boolean; remoteInterest: number; entriesOut: number }> {
   return (await gm('r1')).health.regionLinks.links.find((l: { region: string }) => l.region === region);
 }
 
@@ -208,6 +208,41 @@ describe('a new interest while the globalmaster role moves', () => {
     } finally {
       link.heal();
       closeAll(pub, subB, subC);
+    }
+  });
+});
+
+describe('the masters across a globalmaster move', () => {
+  deployment(3);
+
+  it("keep the other regions' interest until the new role has heard from them: no start is sent again", async () => {
+    const r1 = ['r1-n1', 'r1-n2', 'r1-n3'];
+    const oldGm = (await gm('r1')).node;
+    const masterNode = r1.find((n) => n !== oldGm)!;
+    const ch = channelMasteredBy(r1, masterNode, 'kept');
+    const pub = realtime(d.port(masterNode));
+    const subB = realtime(d.port('r2-n1'));
+    try {
+      const recB = new Recorder();
+      await subB.channels.get(ch).subscribe(recB.handler);
+      await connected(pub);
+      const publisher = new SteadyPublisher('S', pub, ch, 2);
+      publisher.start();
+      await waitFor(() => recB.count('S') >= 300, { what: 'r2 to receive 300' });
+      await publisher.stop();
+      await d.sup.kill(oldGm);
+      await waitFor(async () => (await gm('r1')).node !== oldGm && (await linkTo('r2')).remoteInterest > 0, {
+        what: "a new globalmaster that has r2's interest",
+        timeoutMs: 20_000,
+      });
+      await pub.channels.get(ch).publish('seq', { p: 'S', seq: publisher.sent });
+      await waitFor(() => (recB.byPublisher.get('S') ?? []).includes(publisher.sent), { what: 'the message after the move in r2' });
+      // Only what was published after the move crossed the new role's link to r2, not a
+      // start of everything since r2's interest began (300 and more).
+      expect((await linkTo('r2')).entriesOut).toBeLessThan(50);
+      expect(recB.check(publisher)).toEqual([]);
+    } finally {
+      closeAll(pub, subB);
     }
   });
 });

@@ -260,4 +260,19 @@ describe('ChannelMaster towards other regions', () => {
     const r = master.replayLocal('', 0, since);
     expect([r.startSeq, r.gap, r.entries.list('eu', 'ep1').map((e) => (e.kind === 'message' ? e.message.id : ''))]).toEqual([1, false, ['a', 'b']]);
   });
+
+  it("keeps the interest of regions the globalmaster has not heard from yet, and sends them no start again", async () => {
+    const { master, clock, sent } = setupRegions();
+    master.setRemoteInterest([{ region: 'us', since: clock.now() }, { region: 'ap', since: clock.now() }]);
+    expect(sent.filter((x) => x.to !== null).map((x) => x.to)).toEqual(['us', 'ap']);
+    // A new globalmaster that has heard from ap only: us is kept as it was.
+    master.setRemoteInterest([{ region: 'ap', since: clock.now() }], ['us']);
+    expect(master.remoteRegions.sort()).toEqual(['ap', 'us']);
+    // Then it hears from us: still known, so no second start.
+    master.setRemoteInterest([{ region: 'ap', since: clock.now() }, { region: 'us', since: clock.now() }]);
+    expect(sent.filter((x) => x.to !== null).map((x) => x.to)).toEqual(['us', 'ap']);
+    // A region kept that it later hears no longer wants the channel goes.
+    master.setRemoteInterest([{ region: 'ap', since: clock.now() }]);
+    expect(master.remoteRegions).toEqual(['ap']);
+  });
 });

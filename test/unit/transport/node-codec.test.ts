@@ -274,6 +274,15 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
+    it('round-trips remoteInterest, with the regions the master keeps and without', () => {
+      for (const msg of [
+        { type: 'remoteInterest', channel: 'app:chat', regions: [{ region: 'us', since: 1_796_000_000_123 }] },
+        { type: 'remoteInterest', channel: 'app:chat', regions: [], keep: ['us', 'ap'] },
+      ] as NodeMessage[]) {
+        expect(roundTrip(msg)).toStrictEqual(msg);
+      }
+    });
+
     it('round-trips replayLocal, after a seq or (a start) since a time', () => {
       const after: NodeMessage = { type: 'replayLocal', rid: 13, channel: 'app:chat', epoch: 'ep1', afterSeq: 40 };
       expect(roundTrip(after)).toStrictEqual(after);
