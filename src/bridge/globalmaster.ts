@@ -97,7 +97,6 @@ export class Globalmaster {
   private readonly redial = new Map<string, { timer: NodeJS.Timeout | null; backoff: number; failures: number; since: number; warned: number }>();
   /** A peer's batches on their way to this region's masters, in order per channel. */
   private readonly ingests = new IngestQueue<Session>((s, batch) => this.ingest(s, batch));
-  private readonly replaysAsked = new Map<string, number>();
   /** New interests of peers, whose live batches wait for their start. */
   private readonly starts = new InterestStarts({ timeoutMs: START_WAIT_MS, maxBytes: START_WAIT_MAX_BYTES }, (r) => this.sendHeld(r));
   private nextReplayId = 1;
@@ -193,6 +192,7 @@ export class Globalmaster {
       if (!this.active || term !== this.term) return;
       const listed = new Map<ChannelKey, number>();
       const mastersKnow: { region: string; channel: ChannelKey }[] = [];
+      const answered: ChannelKey[] = [];
       let complete = true;
       let mastersTold = 0;
       for (const { node, body } of lists) {
@@ -202,11 +202,12 @@ export class Globalmaster {
         }
         for (const m of body.mastered) {
           if (m.on) listed.set(m.channel, m.since);
+          answered.push(m.channel);
           for (const r of m.remote) mastersKnow.push({ region: r.region, channel: m.channel });
           if (this.correctRemote(node, m)) mastersTold++;
         }
       }
-      if (complete) this.starts.audited(mastersKnow);
+      this.starts.audited(answered, mastersKnow);
       const deltas = this.local.audit(listed, complete);
       for (const delta of deltas) this.sendDelta(delta);
       if (this.audits > 1 && (deltas.length || mastersTold)) {
@@ -401,8 +402,7 @@ export class Globalmaster {
   private onFrame(s: Session, f: LinkFrame): void {
     switch (f.type) {
       case 'snapshot': {
-        // Interest the snapshot adds began while the link was down (or its delta was lost):
-        // it may wait for a start too (InterestStarts.added).
+        // Interest it adds began while the link was down: it may wait too (InterestStarts.added).
         const told = this.remote.has(s.region);
         const peer = this.peerInterest(s.region);
         this.peerChanged(s.region, peer, peer.applySnapshot(f.version, f.channels), told);
@@ -421,7 +421,7 @@ export class Globalmaster {
         return;
       case 'forward':
         s.entriesIn += f.batch.entries.length;
-        if (f.replyTo) this.replaysAsked.delete(`${s.region}\u0000${f.batch.channel}`);
+        if (f.replyTo) s.replaysAsked.delete(f.batch.channel);
         this.ingests.push(s, s.region, f.batch);
         return;
       case 'ack':
@@ -485,12 +485,13 @@ export class Globalmaster {
 
   /** Asks a peer for what it accepted after `afterSeq`, or (`since`) for the start of its stream. */
   private askReplay(channel: ChannelKey, region: string, epoch: string, afterSeq: number, since?: number): void {
-    const key = `${region}\u0000${channel}`;
-    const asked = this.replaysAsked.get(key);
-    if (asked !== undefined && this.d.now() - asked < REPLAY_RETRY_MS) return;
+    // Asked once per session while unanswered (REPLAY_RETRY_MS): a new session asks afresh,
+    // as what the last one asked for went with it.
     const s = this.sessions.get(region);
     if (!s?.ready) return;
-    this.replaysAsked.set(key, this.d.now());
+    const asked = s.replaysAsked.get(channel);
+    if (asked !== undefined && this.d.now() - asked < REPLAY_RETRY_MS) return;
+    s.replaysAsked.set(channel, this.d.now());
     s.send({ type: 'replay', id: this.nextReplayId++, channel, epoch, afterSeq, ...(since !== undefined ? { since } : {}) });
   }
 

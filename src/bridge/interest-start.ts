@@ -45,8 +45,10 @@ export interface Release {
 
 export class InterestStarts {
   private readonly waiting = new Map<string, Waiting>();
-  /** `region\0channel` of every other region's interest the masters knew of at the last complete audit. */
+  /** `region\0channel` of every other region's interest the masters knew of at the last audit. */
   private mastersKnow: Set<string> | null = null;
+  /** The channels that audit heard of from their masters (the others are not known to wait). */
+  private audit: Set<ChannelKey> = new Set();
   /** Waits begun on a first snapshot before the role's first audit, which decides them. */
   private readonly undecided = new Set<string>();
   /** New interests seen, and those whose held batches went without their start (timeout, or too many). */
@@ -79,25 +81,32 @@ export class InterestStarts {
    * A peer's delta or snapshot added `region`'s interest in `channel`. `told`: this role
    * held that region's interest before, and told the masters: this is new to them.
    * Otherwise it is the role's first snapshot from the region, and it waits only if the
-   * last complete audit found that the channel's master did not know of it (none yet: it
-   * waits until the first).
+   * last audit heard from the channel's master that it did not know of it (no audit yet:
+   * it waits until the first; a master that did not answer: it does not wait).
    */
   added(region: string, channel: ChannelKey, told: boolean): void {
     const key = InterestStarts.key(region, channel);
     if (told) this.begin(region, channel);
     else if (this.mastersKnow === null) {
       if (this.open(region, key)) this.undecided.add(key);
-    } else if (!this.mastersKnow.has(key)) this.begin(region, channel);
+    } else if (this.startComes(key, channel)) this.begin(region, channel);
+  }
+
+  /** Whether the last audit heard from the channel's master, and it did not know of this interest. */
+  private startComes(key: string, channel: ChannelKey): boolean {
+    return this.audit.has(channel) && !this.mastersKnow!.has(key);
   }
 
   /**
-   * A complete interest audit: the other regions each channel's master knows of. Waits
-   * it finds needless (the master knew) end, sending what they held.
+   * An interest audit: the channels whose masters answered (`listed`), and the other
+   * regions each of them knows of. Waits it finds needless (the master knew, or did not
+   * answer) end, sending what they held.
    */
-  audited(known: readonly { region: string; channel: ChannelKey }[]): void {
+  audited(listed: Iterable<ChannelKey>, known: readonly { region: string; channel: ChannelKey }[]): void {
+    this.audit = new Set(listed);
     this.mastersKnow = new Set(known.map((k) => InterestStarts.key(k.region, k.channel)));
     for (const key of this.undecided) {
-      if (!this.mastersKnow.has(key)) {
+      if (this.startComes(key, key.slice(key.indexOf('\u0000') + 1))) {
         this.counts.waited++;
         continue;
       }
@@ -110,6 +119,7 @@ export class InterestStarts {
   /** The role was given up: what the masters know is not known until the next term's audit. */
   forgetAudit(): void {
     this.mastersKnow = null;
+    this.audit = new Set();
     this.undecided.clear();
   }
 

@@ -84,6 +84,8 @@ export class Session {
   /** Batches of ours the peer region's masters acknowledged (ingested), and when the last was. */
   acks = 0;
   lastAckAt: number | null = null;
+  /** Replays asked of the peer over this session and not yet answered: channel → when. */
+  readonly replaysAsked = new Map<string, number>();
 
   constructor(
     readonly region: string,

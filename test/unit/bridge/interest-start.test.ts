@@ -89,11 +89,14 @@ describe('InterestStarts', () => {
     starts.added('r3', 'app:a', true);
     expect(waits('r3', 'app:a')).toBe(true);
     // After an audit: what the masters knew goes at once, the rest waits for its start.
-    starts.audited([{ region: 'r3', channel: 'app:c' }, { region: 'r2', channel: 'app:d' }]);
+    starts.audited(['app:c', 'app:d'], [{ region: 'r3', channel: 'app:c' }, { region: 'r2', channel: 'app:d' }]);
     starts.added('r3', 'app:c', false);
     starts.added('r3', 'app:d', false);
     expect(waits('r3', 'app:c')).toBe(false);
     expect(waits('r3', 'app:d')).toBe(true);
+    // A channel whose master did not answer the audit: no start is known to come, so it does not wait.
+    starts.added('r3', 'app:unheard', false);
+    expect(waits('r3', 'app:unheard')).toBe(false);
     expect(starts.counts.waited).toBe(2);
     expect(released).toEqual([]);
   });
@@ -108,9 +111,13 @@ describe('InterestStarts', () => {
     }
     starts.end('r3', 'app:ended');
     expect(starts.counts.waited).toBe(0);
-    starts.audited([{ region: 'r3', channel: 'app:known' }, { region: 'r3', channel: 'app:ended' }]);
+    starts.added('r3', 'app:unheard', false);
+    expect(starts.hold('r3', batch('app:unheard', 1))).toBe(true);
+    starts.audited(['app:known', 'app:new', 'app:ended'], [{ region: 'r3', channel: 'app:known' }, { region: 'r3', channel: 'app:ended' }]);
+    // The master of app:unheard did not answer (an audit that was not complete): it goes on too.
     expect(released.map((r) => [r.region, r.why, r.batches.map((b) => `${b.channel}:${b.entries.lastSeq}`)])).toEqual([
       ['r3', 'known', ['app:known:1', 'app:known:2']],
+      ['r3', 'known', ['app:unheard:1']],
     ]);
     expect(starts.hold('r3', batch('app:known', 3))).toBe(false);
     expect(starts.hold('r3', batch('app:new', 3))).toBe(true);
