@@ -63,7 +63,7 @@ bench: build
 clean:
 	rm -rf dist .ably-ng
 
-# Every chaos scenario in test/chaos/scenarios (about 8 minutes), report in
+# Every chaos scenario in test/chaos/scenarios (about 10 minutes), report in
 # chaos/results/latest/REPORT.md; exits non-zero if any verdict is not the expected one.
 CHAOS_OUT ?= chaos/results/latest
 chaos: build system-deps
