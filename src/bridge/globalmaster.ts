@@ -32,18 +32,12 @@ import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js
 import { IngestQueue } from './ingest-queue.js';
 import { InterestStarts, type Release } from './interest-start.js';
 import { CLIENT_OPTIONS, REDIAL_MAX_MS, REDIAL_MIN_MS, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret } from './link-session.js';
-import type { GlobalmasterStatus } from './link-session.js';
+import { DIAL_QUIET_MS, HELLO_TIMEOUT_MS, LOG_EVERY_FAILURES, type GlobalmasterStatus } from './link-session.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
 /** Metadata carrying the deployment secret on every link. */
 export const SECRET_METADATA = 'x-ablyng-deployment-secret';
-/** A link failing to come up for this long (ms) is warned of; sooner is normal (a peer still choosing its globalmaster). */
-const DIAL_QUIET_MS = 5000;
-/** Then it is logged once per this many dials. */
-const LOG_EVERY_FAILURES = 30;
-/** A peer that has not said hello in this long is dropped. */
-const HELLO_TIMEOUT_MS = 5000;
 /** A replay asked for and not answered in this long may be asked for again. */
 const REPLAY_RETRY_MS = 5000;
 /** How often the globalmaster checks its interest against the masters' (ms). */
@@ -105,6 +99,8 @@ export class Globalmaster {
   /** Goes up each time the role is taken, so work begun in an earlier term is dropped. */
   private term = 0;
   private auditTimer: NodeJS.Timeout | null = null;
+  /** Links are taken once this term's first interest audit is done: before, a peer would get an empty snapshot. */
+  private linksOpen = false;
   private audits = 0;
   /** The term whose audit is under way (-1: none), so audits of one term never overlap. */
   private auditing = -1;
@@ -156,6 +152,7 @@ export class Globalmaster {
 
   private async activate(): Promise<void> {
     this.active = true;
+    this.linksOpen = false;
     const term = ++this.term;
     this.d.log.info('this node is now the region\'s globalmaster');
     this.local = new LocalInterest();
@@ -163,6 +160,7 @@ export class Globalmaster {
     // Gather the region's interest from every master.
     await this.auditInterest();
     if (!this.active || term !== this.term) return;
+    this.linksOpen = true;
     for (const peer of this.d.peers) if (this.d.region < peer.region) this.dial(peer);
     for (const s of this.sessions.values()) if (s.ready) s.send({ type: 'snapshot', ...this.local.snapshot() });
     this.auditTimer = setInterval(() => void this.auditInterest(), this.d.interestAuditMs ?? INTEREST_AUDIT_MS);
@@ -308,8 +306,9 @@ export class Globalmaster {
       call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'deployment secret missing or wrong' });
       return;
     }
-    if (!this.active) {
-      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'not the globalmaster of this region' });
+    if (!this.active || !this.linksOpen) {
+      const details = this.active ? 'taking the globalmaster role: gathering interest' : 'not the globalmaster of this region';
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details });
       return;
     }
     this.attach(new Session('', call), () => undefined);

@@ -9,6 +9,13 @@ import { encodeWithSharedWriter } from '../transport/pb-writer.js';
 import { asBuffer } from '../transport/wire.js';
 import { toPb, type LinkFrame } from './codec.js';
 
+/** A link failing to come up for this long (ms) is warned of; sooner is normal (a peer still choosing its globalmaster). */
+export const DIAL_QUIET_MS = 5000;
+/** Then it is logged once per this many dials. */
+export const LOG_EVERY_FAILURES = 30;
+/** A peer that has not said hello in this long is dropped. */
+export const HELLO_TIMEOUT_MS = 5000;
+
 /** Redial backoff for a link that dropped: starts here, doubles, caps below (plus jitter). */
 export const REDIAL_MIN_MS = 100;
 export const REDIAL_MAX_MS = 1000;

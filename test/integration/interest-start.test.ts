@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { Ring } from '../../src/cluster/ring.js';
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
@@ -253,5 +254,50 @@ describe('a start that never comes', () => {
 
   it('the new region asks for it when the first live batch comes without it, and misses nothing', async () => {
     await attachDuringCut('lost-start', 100, false, false);
+  });
+});
+
+describe('a globalmaster that has just taken the role', () => {
+  let d2: TestDeployment;
+  beforeAll(async () => {
+    d2 = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }, { name: 'r2', nodes: 5 }] });
+    await regionLinksUp(d2, ['r1', 'r2']);
+  });
+  afterAll(async () => {
+    await d2?.stop();
+  });
+
+  it('takes no link before its first interest audit, so no peer is told this region wants nothing', async () => {
+    const r2 = d2.nodes('r2');
+    const oldGm = (await globalmaster(d2, 'r2')).node;
+    const survivors = r2.filter((n) => n !== oldGm);
+    const nextGm = new Ring(survivors).owner('__globalmaster')!;
+    // A node the new globalmaster's audit will wait for: paused, still in the ring for a while.
+    const slow = survivors.find((n) => n !== nextGm)!;
+    const subNode = survivors.find((n) => n !== nextGm && n !== slow)!;
+    const r2Link = async () => (await globalmaster(d2, 'r1')).health.regionLinks.links[0] as { up: boolean; remoteInterest: number };
+    const sub = realtime(d2.port(subNode));
+    try {
+      const got: string[] = [];
+      await sub.channels.get('audit-first').subscribe((m) => void got.push(m.data as string));
+      await waitFor(async () => (await r2Link()).remoteInterest > 0, { what: "r1 to hear of r2's interest" });
+      d2.sup.pause(slow);
+      await d2.sup.kill(oldGm);
+      // Until the new role has linked up and its audit is done, r1 must never see the link
+      // up with none of r2's interest (an empty snapshot from the new role).
+      const seen: { up: boolean; remoteInterest: number }[] = [];
+      const deadline = Date.now() + 8000;
+      while (Date.now() < deadline) {
+        const l = await r2Link().catch(() => null);
+        if (l) seen.push({ up: l.up, remoteInterest: l.remoteInterest });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(seen.filter((l) => l.up && l.remoteInterest === 0), 'r1 saw the link up with no interest from r2').toEqual([]);
+      // (Not through globalmaster(): the paused node would not answer its /health.)
+      await waitFor(async () => (await d2.health(nextGm)).globalmaster && (await r2Link()).up, { what: 'the new role linked', timeoutMs: 20_000 });
+    } finally {
+      d2.sup.resume(slow);
+      closeAll(sub);
+    }
   });
 });
