@@ -66,19 +66,21 @@ export class ChannelLog {
   private used = 0;
   private held = 0;
   /**
-   * When the newest entry dropped was stored (ms): none, -Infinity. A log restored with
-   * a base does not know; until its first entry gives an upper bound, Infinity.
+   * When the newest entry this log dropped was stored (ms; -Infinity: none). null: a log
+   * restored past its base, which never saw what went before it.
    */
-  private expiredAt: number;
+  private expiredAt: number | null;
 
   constructor(base = 0) {
     this.base = base;
-    this.expiredAt = base > 0 ? Infinity : -Infinity;
+    this.expiredAt = base > 0 ? null : -Infinity;
   }
 
   /** No entry stored after this (ms) has been dropped (an upper bound; -Infinity: none dropped). */
   get droppedUpTo(): number {
-    return this.expiredAt;
+    if (this.expiredAt !== null) return this.expiredAt;
+    // Restored: what went before was stored no later than the oldest entry held (unknown without one).
+    return this.size > 0 ? this.storedAt[this.head]! : Infinity;
   }
 
   get size(): number {
@@ -117,7 +119,6 @@ export class ChannelLog {
     if (this.tail === this.storedAt.length) this.makeRoom();
     const i = this.tail++;
     this.storedAt[i] = e.storedAt;
-    if (this.expiredAt === Infinity) this.expiredAt = e.storedAt;
     const w = i * SLOT;
     this.where[w + CHUNK] = chunk;
     this.where[w + OFFSET] = this.used - bytes.length;
@@ -228,12 +229,14 @@ export class ChannelLog {
     const cutoff = now - retentionMs;
     let dropped = 0;
     while (this.size > 0 && (this.storedAt[this.head]! < cutoff || this.size > maxEntries)) {
-      this.expiredAt = this.storedAt[this.head]!;
       this.head++;
       this.base++;
       dropped++;
     }
-    if (dropped > 0) this.dropChunks();
+    if (dropped > 0) {
+      this.expiredAt = this.storedAt[this.head - 1]!;
+      this.dropChunks();
+    }
     return dropped;
   }
 

@@ -131,6 +131,24 @@ describe('ChannelLog', () => {
       expect(log.baseSerial).toBe(3);
     });
 
+    it('says when the newest entry it dropped was stored, and bounds it by its oldest entry when restored past a base', () => {
+      const log = logOf(5);
+      expect(log.droppedUpTo).toBe(-Infinity);
+      log.expire(6000, 3000, 100); // drops serials 1 and 2
+      expect(log.droppedUpTo).toBe(2000);
+      log.expire(6000, 3000, 1); // the count drops 3 and 4
+      expect(log.droppedUpTo).toBe(4000);
+      // Restored with serials up to 7 gone, it never saw them.
+      const restored = new ChannelLog(7);
+      expect(restored.droppedUpTo).toBe(Infinity);
+      restored.append(entry(8, 8000));
+      restored.append(entry(9, 9000));
+      expect(restored.droppedUpTo).toBe(8000);
+      restored.expire(9500, 1000, 100); // drops serial 8
+      expect(restored.droppedUpTo).toBe(8000);
+      expect(serials(restored.all())).toEqual([9]);
+    });
+
     it('applies whichever of age and count drops more', () => {
       const log = logOf(10);
       expect(log.expire(10_000, 5_000, 8)).toBe(4); // age drops 1..4, count would drop 1..2
