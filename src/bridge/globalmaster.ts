@@ -447,9 +447,10 @@ export class Globalmaster {
   /** Tells the masters of these channels which regions now want them. */
   private pushInterest(channels: ChannelKey[]): void {
     const ring = this.d.ring();
+    const keep = this.unheard();
     for (const channel of channels) {
       const owner = ring.owner(channel);
-      if (owner) this.d.send(owner, { type: 'remoteInterest', channel, regions: this.regionsFor(channel), keep: this.unheard() });
+      if (owner) this.d.send(owner, { type: 'remoteInterest', channel, regions: this.regionsFor(channel), keep });
     }
   }
 
