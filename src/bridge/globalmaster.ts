@@ -189,8 +189,7 @@ export class Globalmaster {
       );
       if (!this.active || term !== this.term) return;
       const listed = new Map<ChannelKey, number>();
-      const mastersKnow: { region: string; channel: ChannelKey }[] = [];
-      const answered: ChannelKey[] = [];
+      const answered: MasteredChannel[] = [];
       let complete = true;
       let mastersTold = 0;
       for (const { node, body } of lists) {
@@ -200,12 +199,11 @@ export class Globalmaster {
         }
         for (const m of body.mastered) {
           if (m.on) listed.set(m.channel, m.since);
-          answered.push(m.channel);
-          for (const r of m.remote) mastersKnow.push({ region: r.region, channel: m.channel });
+          answered.push(m);
           if (this.correctRemote(node, m)) mastersTold++;
         }
       }
-      this.starts.audited(answered, mastersKnow);
+      this.starts.audited(answered);
       const deltas = this.local.audit(listed, complete);
       for (const delta of deltas) this.sendDelta(delta);
       if (this.audits > 1 && (deltas.length || mastersTold)) {

@@ -27,6 +27,7 @@ import type { ChannelKey } from '../channel/entry.js';
 import type { ForwardedBatch } from '../transport/messages.js';
 
 interface Waiting {
+  region: string;
   held: ForwardedBatch[];
   bytes: number;
   timer: NodeJS.Timeout;
@@ -45,12 +46,14 @@ export interface Release {
 
 export class InterestStarts {
   private readonly waiting = new Map<string, Waiting>();
-  /** `region\0channel` of every other region's interest the masters knew of at the last audit. */
-  private mastersKnow: Set<string> | null = null;
-  /** The channels that audit heard of from their masters (the others are not known to wait). */
-  private audit: Set<ChannelKey> = new Set();
+  /**
+   * What the last interest audit heard from the channels' masters: channel → the other
+   * regions its master knew wanted it (a channel whose master did not answer is absent).
+   * null before this role's first audit.
+   */
+  private mastersKnow: Map<ChannelKey, Set<string>> | null = null;
   /** Waits begun on a first snapshot before the role's first audit, which decides them. */
-  private readonly undecided = new Set<string>();
+  private readonly undecided = new Map<string, ChannelKey>();
   /** New interests seen, and those whose held batches went without their start (timeout, or too many). */
   readonly counts = { waited: 0, timedOut: 0, full: 0 };
 
@@ -71,9 +74,9 @@ export class InterestStarts {
 
   private open(region: string, key: string): boolean {
     if (this.waiting.has(key)) return false;
-    const timer = setTimeout(() => this.give(key, region, 'timeout'), this.o.timeoutMs);
+    const timer = setTimeout(() => this.give(key, 'timeout'), this.o.timeoutMs);
     timer.unref?.();
-    this.waiting.set(key, { held: [], bytes: 0, timer });
+    this.waiting.set(key, { region, held: [], bytes: 0, timer });
     return true;
   }
 
@@ -85,33 +88,34 @@ export class InterestStarts {
    * it waits until the first; a master that did not answer: it does not wait).
    */
   added(region: string, channel: ChannelKey, told: boolean): void {
-    const key = InterestStarts.key(region, channel);
     if (told) this.begin(region, channel);
     else if (this.mastersKnow === null) {
-      if (this.open(region, key)) this.undecided.add(key);
-    } else if (this.startComes(key, channel)) this.begin(region, channel);
+      const key = InterestStarts.key(region, channel);
+      if (this.open(region, key)) this.undecided.set(key, channel);
+    } else if (this.startComes(region, channel)) this.begin(region, channel);
   }
 
   /** Whether the last audit heard from the channel's master, and it did not know of this interest. */
-  private startComes(key: string, channel: ChannelKey): boolean {
-    return this.audit.has(channel) && !this.mastersKnow!.has(key);
+  private startComes(region: string, channel: ChannelKey): boolean {
+    const known = this.mastersKnow!.get(channel);
+    return known !== undefined && !known.has(region);
   }
 
   /**
-   * An interest audit: the channels whose masters answered (`listed`), and the other
-   * regions each of them knows of. Waits it finds needless (the master knew, or did not
-   * answer) end, sending what they held.
+   * An interest audit: the channels whose masters answered, each with the other regions
+   * its master knows of. Waits it finds needless (the master knew, or did not answer)
+   * end, sending what they held.
    */
-  audited(listed: Iterable<ChannelKey>, known: readonly { region: string; channel: ChannelKey }[]): void {
-    this.audit = new Set(listed);
-    this.mastersKnow = new Set(known.map((k) => InterestStarts.key(k.region, k.channel)));
-    for (const key of this.undecided) {
-      if (this.startComes(key, key.slice(key.indexOf('\u0000') + 1))) {
+  audited(mastered: readonly { channel: ChannelKey; remote: readonly { region: string }[] }[]): void {
+    this.mastersKnow = new Map(mastered.map((m) => [m.channel, new Set(m.remote.map((r) => r.region))]));
+    for (const [key, channel] of this.undecided) {
+      const w = this.waiting.get(key)!;
+      if (this.startComes(w.region, channel)) {
         this.counts.waited++;
         continue;
       }
-      const w = this.take(key)!;
-      if (w.held.length) this.release({ region: key.slice(0, key.indexOf('\u0000')), batches: w.held, why: 'known' });
+      this.take(key);
+      if (w.held.length) this.release({ region: w.region, batches: w.held, why: 'known' });
     }
     this.undecided.clear();
   }
@@ -119,7 +123,6 @@ export class InterestStarts {
   /** The role was given up: what the masters know is not known until the next term's audit. */
   forgetAudit(): void {
     this.mastersKnow = null;
-    this.audit = new Set();
     this.undecided.clear();
   }
 
@@ -142,7 +145,7 @@ export class InterestStarts {
     if (!w) return false;
     w.held.push(batch);
     w.bytes += batch.entries.encoded().length;
-    if (w.bytes > this.o.maxBytes) this.give(key, region, 'full');
+    if (w.bytes > this.o.maxBytes) this.give(key, 'full');
     return true;
   }
 
@@ -166,13 +169,13 @@ export class InterestStarts {
     return w;
   }
 
-  private give(key: string, region: string, why: 'timeout' | 'full'): void {
+  private give(key: string, why: 'timeout' | 'full'): void {
     const w = this.take(key);
     if (!w) return;
     // A start that never comes for a channel nobody here published on released nothing.
     if (!w.held.length) return;
     if (why === 'timeout') this.counts.timedOut++;
     else this.counts.full++;
-    this.release({ region, batches: w.held, why });
+    this.release({ region: w.region, batches: w.held, why });
   }
 }

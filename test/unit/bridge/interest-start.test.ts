@@ -89,7 +89,10 @@ describe('InterestStarts', () => {
     starts.added('r3', 'app:a', true);
     expect(waits('r3', 'app:a')).toBe(true);
     // After an audit: what the masters knew goes at once, the rest waits for its start.
-    starts.audited(['app:c', 'app:d'], [{ region: 'r3', channel: 'app:c' }, { region: 'r2', channel: 'app:d' }]);
+    starts.audited([
+      { channel: 'app:c', remote: [{ region: 'r3' }] },
+      { channel: 'app:d', remote: [{ region: 'r2' }] },
+    ]);
     starts.added('r3', 'app:c', false);
     starts.added('r3', 'app:d', false);
     expect(waits('r3', 'app:c')).toBe(false);
@@ -113,7 +116,11 @@ describe('InterestStarts', () => {
     expect(starts.counts.waited).toBe(0);
     starts.added('r3', 'app:unheard', false);
     expect(starts.hold('r3', batch('app:unheard', 1))).toBe(true);
-    starts.audited(['app:known', 'app:new', 'app:ended'], [{ region: 'r3', channel: 'app:known' }, { region: 'r3', channel: 'app:ended' }]);
+    starts.audited([
+      { channel: 'app:known', remote: [{ region: 'r3' }] },
+      { channel: 'app:new', remote: [] },
+      { channel: 'app:ended', remote: [{ region: 'r3' }] },
+    ]);
     // The master of app:unheard did not answer (an audit that was not complete): it goes on too.
     expect(released.map((r) => [r.region, r.why, r.batches.map((b) => `${b.channel}:${b.entries.lastSeq}`)])).toEqual([
       ['r3', 'known', ['app:known:1', 'app:known:2']],
