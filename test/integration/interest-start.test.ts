@@ -20,19 +20,19 @@ let d: TestDeployment;
 
 const gm = (region: string) => globalmaster(d, region);
 
-/** Three regions, r1 of `r1Nodes`, with a fault proxy on every mesh link. */
-function deployment(r1Nodes: number, env?: Record<string, string>): void {
+/**
+ * The describe's deployment in `d`: by default three regions, r1 of `r1Nodes`, with a
+ * fault proxy on every mesh link; or the `regions` given, without.
+ */
+function deployment(o: { r1Nodes?: number; regions?: { name: string; nodes: number }[]; env?: Record<string, string> } = {}): void {
+  const regions = o.regions ?? [
+    { name: 'r1', nodes: o.r1Nodes ?? 2 },
+    { name: 'r2', nodes: 1 },
+    { name: 'r3', nodes: 1 },
+  ];
   beforeAll(async () => {
-    d = await startDeployment({
-      ...(env ? { env } : {}),
-      regions: [
-        { name: 'r1', nodes: r1Nodes },
-        { name: 'r2', nodes: 1 },
-        { name: 'r3', nodes: 1 },
-      ],
-      meshProxies: true,
-    });
-    await regionLinksUp(d, ['r1', 'r2', 'r3']);
+    d = await startDeployment({ ...(o.env ? { env: o.env } : {}), regions, meshProxies: !o.regions });
+    await regionLinksUp(d, regions.map((r) => r.name));
   });
   afterAll(async () => {
     await d?.stop();
@@ -40,7 +40,7 @@ function deployment(r1Nodes: number, env?: Record<string, string>): void {
 }
 
 /** r1's globalmaster's link to `region`, from its /health. */
-async function linkTo(region: string): Promise<{ up: boolean; remoteInterest: number; entriesOut: number }> {
+async function linkTo(region: string): Promise<{ up: boolean; since: number | null; remoteInterest: number; entriesOut: number }> {
   return (await gm('r1')).health.regionLinks.links.find((l: { region: string }) => l.region === region);
 }
 
@@ -64,12 +64,17 @@ async function lastEverywhere(publisher: SteadyPublisher, recs: Recorder[]): Pro
 /**
  * r3's subscriber attaches while r1's link to r3 is cut, and r1 publishes `during`
  * messages meanwhile (more than the master's page of 1,000 makes a start in pages);
- * `quiet`: nothing is published after the heal, so no live batch follows the start.
+ * `quiet`: nothing is published after the heal, so no live batch follows the start;
+ * `startComes`: false where masters send none; `whileCut`: done once the link is down,
+ * before the subscriber attaches. The channel's master is an r1 node other than the
+ * globalmaster (the first such).
  */
-async function attachDuringCut(prefix: string, during: number, quiet: boolean, startComes = true): Promise<void> {
+async function attachDuringCut(o: { prefix: string; during?: number; quiet?: boolean; startComes?: boolean; whileCut?: () => Promise<void> }): Promise<void> {
+  const { during = 100, quiet = false, startComes = true } = o;
+  const r1 = d.nodes('r1');
   const gmNode = (await gm('r1')).node;
-  const masterNode = gmNode === 'r1-n1' ? 'r1-n2' : 'r1-n1';
-  const ch = channelMasteredBy(['r1-n1', 'r1-n2'], masterNode, prefix);
+  const masterNode = r1.find((n) => n !== gmNode)!;
+  const ch = channelMasteredBy(r1, masterNode, o.prefix);
   const pub = realtime(d.port(masterNode));
   const subB = realtime(d.port('r2-n1'));
   const subC = realtime(d.port('r3-n1'));
@@ -84,6 +89,7 @@ async function attachDuringCut(prefix: string, during: number, quiet: boolean, s
     await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel' });
     link.set('both', { reset: true });
     await waitFor(async () => !(await linkTo('r3')).up, { what: "r1's link to r3 down" });
+    await o.whileCut?.();
     const waitedBefore = (await gm('r1')).health.regionLinks.interestStarts.waited;
     await subC.channels.get(ch).subscribe(recC.handler);
     // Every publish from here on began after r3's subscriber was attached; r1 hears of
@@ -114,7 +120,7 @@ async function attachDuringCut(prefix: string, during: number, quiet: boolean, s
 }
 
 describe('a new interest while another region has the channel', () => {
-  deployment(2);
+  deployment();
 
   it('delivers everything published after the new region\'s subscriber attached, once and in order', async () => {
     const gmNode = (await gm('r1')).node;
@@ -151,70 +157,38 @@ describe('a new interest while another region has the channel', () => {
   });
 
   it('interest that began while the link was down waits for its start too (learned from the snapshot after the link)', async () => {
-    await attachDuringCut('cut', 100, false);
+    await attachDuringCut({ prefix: 'cut' });
   });
 
   it('a start longer than a page (1,200 messages published while the link was down) arrives whole, live batches after it', async () => {
-    await attachDuringCut('long-cut', 1200, false);
+    await attachDuringCut({ prefix: 'long-cut', during: 1200 });
   });
 
   it('the same on a channel that goes quiet before the heal (no live batch follows the start)', async () => {
-    await attachDuringCut('quiet-cut', 1200, true);
+    await attachDuringCut({ prefix: 'quiet-cut', during: 1200, quiet: true });
   });
 });
 
 describe('a new interest while the globalmaster role moves', () => {
-  deployment(3);
+  deployment({ r1Nodes: 3 });
 
   it("waits for its start where the new role's audit found the master did not know of it", async () => {
-    const r1 = ['r1-n1', 'r1-n2', 'r1-n3'];
+    // r3 is kept from the new role until its subscriber has attached, so r1 hears of that
+    // interest only in r3's snapshot: the new role's first from r3. r2's, which the master
+    // knew, must not wait in vain (a wait for a start that never comes ends in a timeout).
     const oldGm = (await gm('r1')).node;
-    // A master that keeps the channel when the old globalmaster's node dies.
-    const masterNode = r1.find((n) => n !== oldGm)!;
-    const ch = channelMasteredBy(r1, masterNode, 'moved');
-    const pub = realtime(d.port(masterNode));
-    const subB = realtime(d.port('r2-n1'));
-    const subC = realtime(d.port('r3-n1'));
-    const link = d.sup.regionProxies.get('r1|r3')!;
-    try {
-      const recB = new Recorder();
-      const recC = new Recorder();
-      await subB.channels.get(ch).subscribe(recB.handler);
-      await connected(pub);
-      const publisher = new SteadyPublisher('S', pub, ch, 2);
-      publisher.start();
-      await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel' });
-      // r3 is kept from the new role until its subscriber has attached, so r1 hears of
-      // that interest only in r3's snapshot: the new role's first from r3.
-      link.set('both', { reset: true });
-      await d.sup.kill(oldGm);
-      await waitFor(async () => (await gm('r1')).node !== oldGm && (await linkTo('r2')).up, { what: 'a new globalmaster linked to r2', timeoutMs: 20_000 });
-      await subC.channels.get(ch).subscribe(recC.handler);
-      const from = publisher.sent;
-      await waitFor(() => publisher.sent >= from + 100);
-      for (const p of d.sup.meshProxies.values()) p.set('both', { latencyMs: 10 });
-      link.heal();
-      await waitFor(async () => (await linkTo('r3')).up, { what: "r1's link to r3 up again", timeoutMs: 20_000 });
-      const after = publisher.sent;
-      await waitFor(() => publisher.sent >= after + 100);
-      await publisher.stop();
-      for (const p of d.sup.meshProxies.values()) p.heal();
-      await lastEverywhere(publisher, [recB, recC]);
-      expectDelivered(publisher, from, recB, recC);
-      const starts = (await gm('r1')).health.regionLinks.interestStarts;
-      // r3's interest waited for its start and got it. r2's, which the master knew, did not
-      // wait in vain (a wait for a start that never comes ends in a timeout, 2 s without r2's batches).
-      expect(starts.waited).toBeGreaterThanOrEqual(1);
-      expect(starts).toMatchObject({ timedOut: 0, full: 0, pending: 0 });
-    } finally {
-      link.heal();
-      closeAll(pub, subB, subC);
-    }
+    await attachDuringCut({
+      prefix: 'moved',
+      whileCut: async () => {
+        await d.sup.kill(oldGm);
+        await waitFor(async () => (await gm('r1')).node !== oldGm && (await linkTo('r2')).up, { what: 'a new globalmaster linked to r2', timeoutMs: 20_000 });
+      },
+    });
   });
 });
 
 describe('the masters across a globalmaster move', () => {
-  deployment(3);
+  deployment({ r1Nodes: 3 });
 
   it("keep the other regions' interest until the new role has heard from them: no start is sent again", async () => {
     const r1 = ['r1-n1', 'r1-n2', 'r1-n3'];
@@ -250,53 +224,54 @@ describe('the masters across a globalmaster move', () => {
 
 describe('a start that never comes', () => {
   // Masters send no start for a new interest (as if each were lost on the way).
-  deployment(2, { ABLY_NG_DEBUG_SKIP_START: '1' });
+  deployment({ env: { ABLY_NG_DEBUG_SKIP_START: '1' } });
 
   it('the new region asks for it when the first live batch comes without it, and misses nothing', async () => {
-    await attachDuringCut('lost-start', 100, false, false);
+    await attachDuringCut({ prefix: 'lost-start', startComes: false });
   });
 });
 
 describe('a globalmaster that has just taken the role', () => {
-  let d2: TestDeployment;
-  beforeAll(async () => {
-    d2 = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }, { name: 'r2', nodes: 5 }] });
-    await regionLinksUp(d2, ['r1', 'r2']);
-  });
-  afterAll(async () => {
-    await d2?.stop();
+  deployment({
+    regions: [
+      { name: 'r1', nodes: 1 },
+      { name: 'r2', nodes: 5 },
+    ],
   });
 
   it('takes no link before its first interest audit, so no peer is told this region wants nothing', async () => {
-    const r2 = d2.nodes('r2');
-    const oldGm = (await globalmaster(d2, 'r2')).node;
+    const r2 = d.nodes('r2');
+    const oldGm = (await gm('r2')).node;
     const survivors = r2.filter((n) => n !== oldGm);
     const nextGm = new Ring(survivors).owner('__globalmaster')!;
     // A node the new globalmaster's audit will wait for: paused, still in the ring for a while.
     const slow = survivors.find((n) => n !== nextGm)!;
     const subNode = survivors.find((n) => n !== nextGm && n !== slow)!;
-    const r2Link = async () => (await globalmaster(d2, 'r1')).health.regionLinks.links[0] as { up: boolean; remoteInterest: number };
-    const sub = realtime(d2.port(subNode));
+    const sub = realtime(d.port(subNode));
     try {
       const got: string[] = [];
       await sub.channels.get('audit-first').subscribe((m) => void got.push(m.data as string));
-      await waitFor(async () => (await r2Link()).remoteInterest > 0, { what: "r1 to hear of r2's interest" });
-      d2.sup.pause(slow);
-      await d2.sup.kill(oldGm);
-      // Until the new role has linked up and its audit is done, r1 must never see the link
-      // up with none of r2's interest (an empty snapshot from the new role).
-      const seen: { up: boolean; remoteInterest: number }[] = [];
-      const deadline = Date.now() + 8000;
-      while (Date.now() < deadline) {
-        const l = await r2Link().catch(() => null);
-        if (l) seen.push({ up: l.up, remoteInterest: l.remoteInterest });
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(seen.filter((l) => l.up && l.remoteInterest === 0), 'r1 saw the link up with no interest from r2').toEqual([]);
-      // (Not through globalmaster(): the paused node would not answer its /health.)
-      await waitFor(async () => (await d2.health(nextGm)).globalmaster && (await r2Link()).up, { what: 'the new role linked', timeoutMs: 20_000 });
+      const before = await waitFor(async () => {
+        const l = await linkTo('r2');
+        return l.remoteInterest > 0 ? l : null;
+      }, { what: "r1 to hear of r2's interest" });
+      d.sup.pause(slow);
+      await d.sup.kill(oldGm);
+      // From the kill until r1 has a new session with the new role and r2's interest, r1
+      // must never see a new session up with none of r2's interest (an empty snapshot).
+      // (nextGm's own /health: the paused node would not answer globalmaster()'s.)
+      const seen: { up: boolean; since: number | null; remoteInterest: number }[] = [];
+      await waitFor(
+        async () => {
+          const l = await linkTo('r2');
+          seen.push({ up: l.up, since: l.since, remoteInterest: l.remoteInterest });
+          return l.up && l.since !== before.since && l.remoteInterest > 0 && (await d.health(nextGm)).globalmaster;
+        },
+        { what: "a new session with the new role, with r2's interest", timeoutMs: 20_000 },
+      );
+      expect(seen.filter((l) => l.up && l.since !== before.since && l.remoteInterest === 0), 'r1 saw a new session up with no interest from r2').toEqual([]);
     } finally {
-      d2.sup.resume(slow);
+      d.sup.resume(slow);
       closeAll(sub);
     }
   });
