@@ -3,7 +3,7 @@
  */
 import * as pb from '../gen/region.pb.js';
 import { ForwardedEntries } from '../transport/entry-lists.js';
-import type { ForwardedBatch } from '../transport/messages.js';
+import type { ChannelHead, ForwardedBatch } from '../transport/messages.js';
 import type { InterestDelta, InterestItem } from './interest.js';
 
 export type LinkFrame =
@@ -13,7 +13,8 @@ export type LinkFrame =
   | { type: 'snapshotRequest' }
   | { type: 'forward'; batch: ForwardedBatch; replyTo: number; toRegion: string | null }
   | { type: 'ack'; channel: string; epoch: string; seq: number }
-  | { type: 'replay'; id: number; channel: string; epoch: string; afterSeq: number; since?: number };
+  | { type: 'replay'; id: number; channel: string; epoch: string; afterSeq: number; since?: number }
+  | { type: 'heads'; heads: ChannelHead[] };
 
 export function toPb(f: LinkFrame): pb.LinkFrame {
   switch (f.type) {
@@ -46,6 +47,8 @@ export function toPb(f: LinkFrame): pb.LinkFrame {
       return { frame: { $case: 'ack', ack: { channel: f.channel, originEpoch: f.epoch, seq: f.seq } } };
     case 'replay':
       return { frame: { $case: 'replay', replay: { id: f.id, channel: f.channel, originEpoch: f.epoch, afterSeq: f.afterSeq, since: f.since } } };
+    case 'heads':
+      return { frame: { $case: 'heads', heads: { heads: f.heads.map((h) => ({ channel: h.channel, originEpoch: h.epoch, seq: h.seq })) } } };
   }
 }
 
@@ -90,5 +93,7 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
         afterSeq: f.replay.afterSeq,
         ...(f.replay.since !== undefined ? { since: f.replay.since } : {}),
       };
+    case 'heads':
+      return { type: 'heads', heads: f.heads.heads.map((h) => ({ channel: h.channel, epoch: h.originEpoch, seq: h.seq })) };
   }
 }

@@ -13,25 +13,29 @@
  *   channel's master here, which orders, stores and broadcasts them (never forwarding on);
  * - replay: after a (re)connect, masters ask each peer for what it accepted after the
  *   last seq they have; a peer answers from its history, and says when history did not
- *   reach back (the gap is then signalled to subscribers).
+ *   reach back (the gap is then signalled to subscribers);
+ * - heads: each audit, it tells the peers where the streams of channels gone quiet stand,
+ *   so a hole that was the last thing sent is asked for too (heads.ts).
  * Nothing here holds state that matters after a crash: positions live in the channels'
  * state (replicated), interest is re-gathered and re-sent.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { ChannelKey } from '../channel/entry.js';
+import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
 import type { ChannelRouter } from '../channel/router.js';
 import type { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import * as pb from '../gen/region.pb.js';
 import type { Logger } from '../log.js';
-import type { ForwardedBatch, MasteredChannel, NodeId, NodeMessage } from '../transport/messages.js';
+import type { ForwardedBatch, MasteredChannel, NodeId, NodeMessage, ReplayWanted } from '../transport/messages.js';
 import { REGION_PROTOCOL, VersionRefusals } from '../transport/protocol-version.js';
 import type { Rpc } from '../transport/rpc.js';
 import { fromPb, type LinkFrame } from './codec.js';
 import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js';
 import { IngestQueue } from './ingest-queue.js';
 import { InterestStarts, type Release } from './interest-start.js';
-import { CLIENT_OPTIONS, REDIAL_MAX_MS, REDIAL_MIN_MS, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret } from './link-session.js';
+import { chunks, headsByMaster, pruneTold, QuietHeads } from './heads.js';
+import { answerReplay, type ReplayDeps } from './replay.js';
+import { CLIENT_OPTIONS, LinkTotals, REDIAL_MAX_MS, REDIAL_MIN_MS, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret } from './link-session.js';
 import { DIAL_QUIET_MS, HELLO_TIMEOUT_MS, LOG_EVERY_FAILURES, type GlobalmasterStatus } from './link-session.js';
 
 /** The ring key whose owner holds the globalmaster role. */
@@ -93,6 +97,8 @@ export class Globalmaster {
   private readonly ingests = new IngestQueue<Session>((s, batch) => this.ingest(s, batch));
   /** New interests of peers, whose live batches wait for their start. */
   private readonly starts = new InterestStarts({ timeoutMs: START_WAIT_MS, maxBytes: START_WAIT_MAX_BYTES }, (r) => this.sendHeld(r));
+  /** Heads of quiet channels, told to the regions that want them (heads.ts). */
+  private readonly heads = new QuietHeads();
   private nextReplayId = 1;
   private readonly listeners: ((e: LinkEvent) => void)[] = [];
   private stopped = false;
@@ -104,12 +110,15 @@ export class Globalmaster {
   private audits = 0;
   /** The term whose audit is under way (-1: none), so audits of one term never overlap. */
   private auditing = -1;
-  /** Entries forwarded over earlier sessions of each link (the live one counts its own). */
-  private readonly totals = new Map<string, { in: number; out: number; acks: number; lastAckAt: number | null }>();
+  /** What earlier sessions of each link carried (the live one counts its own). */
+  private readonly totals = new LinkTotals();
   private readonly version: VersionRefusals;
+  private readonly dropPrefix = process.env.ABLY_NG_DEBUG_DROP_FORWARDS || null;
+  private readonly replayDeps: ReplayDeps;
 
   constructor(private readonly d: GlobalmasterDeps) {
     const advice = 'the regions stay apart, as in a partition, until both run one protocol';
+    this.replayDeps = { region: d.region, router: d.router, log: d.log };
     this.version = new VersionRefusals(d.log, 'region link', 'region protocol', d.protocol ?? REGION_PROTOCOL, advice);
     this.server.addService(REGION_LINK_SERVICE, { link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => this.accept(call) });
   }
@@ -204,6 +213,7 @@ export class Globalmaster {
         }
       }
       this.starts.audited(answered);
+      this.tellHeads(answered, all);
       const deltas = this.local.audit(listed, complete);
       for (const delta of deltas) this.sendDelta(delta);
       if (this.audits > 1 && (deltas.length || mastersTold)) {
@@ -211,6 +221,19 @@ export class Globalmaster {
       }
     } finally {
       if (this.auditing === term) this.auditing = -1;
+    }
+  }
+
+  /** Tells each peer the heads of the quiet channels it wants (heads.ts). */
+  private tellHeads(mastered: readonly MasteredChannel[], all: boolean): void {
+    const lists = this.heads.audit(mastered, (r) => (this.sessions.get(r)?.ready ? this.sessions.get(r)!.headsTold : null), all);
+    const listed = this.heads.listed;
+    for (const s of this.sessions.values()) {
+      pruneTold(s.headsTold, listed);
+      for (const heads of chunks(lists.get(s.region) ?? [])) {
+        s.send({ type: 'heads', heads });
+        s.headsOut += heads.length;
+      }
     }
   }
 
@@ -241,6 +264,7 @@ export class Globalmaster {
     this.clients.clear();
     for (const region of this.remote.keys()) this.starts.endRegion(region);
     this.starts.forgetAudit();
+    this.heads.forget();
     this.remote.clear();
     this.d.log.info({ reason }, 'globalmaster role released');
   }
@@ -371,12 +395,7 @@ export class Globalmaster {
       clearTimeout(helloTimer);
       if (region && this.sessions.get(region) === live) {
         this.sessions.delete(region);
-        const t = this.totals.get(region) ?? { in: 0, out: 0, acks: 0, lastAckAt: null };
-        t.in += live.entriesIn;
-        t.out += live.entriesOut;
-        t.acks += live.acks;
-        t.lastAckAt = live.lastAckAt ?? t.lastAckAt;
-        this.totals.set(region, t);
+        this.totals.ended(live);
         this.starts.endRegion(region);
         this.d.log.warn({ peer: region, reason }, 'region link down');
         this.emit({ type: 'linkDown', region, reason });
@@ -426,7 +445,14 @@ export class Globalmaster {
         s.lastAckAt = this.d.now();
         return;
       case 'replay':
-        void this.answerReplay(s, f.id, f.channel, f.epoch, f.afterSeq, f.since);
+        void answerReplay(this.replayDeps, s, { id: f.id, channel: f.channel, epoch: f.epoch, afterSeq: f.afterSeq, since: f.since });
+        return;
+      case 'heads':
+        // To the masters here, but where a batch of the peer's is still being stored.
+        s.headsIn += f.heads.length;
+        for (const [node, heads] of headsByMaster(this.d.ring(), f.heads, (c) => this.ingests.busy(s.region, c))) {
+          this.d.send(node, { type: 'originHeads', region: s.region, heads });
+        }
         return;
       case 'hello':
         return;
@@ -493,32 +519,6 @@ export class Globalmaster {
     s.send({ type: 'replay', id: this.nextReplayId++, channel, epoch, afterSeq, ...(since !== undefined ? { since } : {}) });
   }
 
-  /** A peer asks for what this region accepted on a channel after a seq: answer from history, page by page. */
-  private async answerReplay(s: Session, id: number, channel: ChannelKey, epoch: string, afterSeq: number, since?: number): Promise<void> {
-    let after = afterSeq;
-    for (let page = 0; page < 10_000; page++) {
-      let body;
-      try {
-        const first = page === 0 && since !== undefined ? { since } : {};
-        ({ body } = await this.d.router.call(channel, { type: 'replayLocal', channel, epoch, afterSeq: after, ...first }, CHANNEL_REQUEST_TIMEOUT_MS));
-      } catch (err) {
-        this.d.log.warn({ channel, err: (err as Error).message }, 'replay for another region failed');
-        return;
-      }
-      if (body.kind !== 'local' || !s.ready) return;
-      if (body.epoch === '' && body.entries.length === 0) return; // no such channel here
-      s.send({
-        type: 'forward',
-        batch: { channel, region: this.d.region, epoch: body.epoch, startSeq: body.startSeq, gapBefore: body.gap, entries: body.entries },
-        replyTo: id,
-        toRegion: s.region,
-      });
-      if (body.entries.length === 0) return;
-      after = body.entries.lastSeq;
-      epoch = body.epoch;
-    }
-  }
-
   // ---- messages from this region's nodes --------------------------------------------------
 
   /** A master's interest changed (or it reports it after taking a channel over). */
@@ -542,13 +542,22 @@ export class Globalmaster {
       if (to !== null) {
         if (s.region !== to) continue;
         this.forward(s, batch, to);
-        if (more) void this.answerReplay(s, 0, batch.channel, batch.epoch, batch.entries.lastSeq).then(() => this.sendStarted(s, batch.channel));
+        if (more) void answerReplay(this.replayDeps, s, { id: 0, channel: batch.channel, epoch: batch.epoch, afterSeq: batch.entries.lastSeq }).then(() => this.sendStarted(s, batch.channel));
         else this.sendStarted(s, batch.channel);
         continue;
       }
-      if (!this.remote.get(s.region)?.has(batch.channel) || this.starts.hold(s.region, batch)) continue;
+      if (!this.remote.get(s.region)?.has(batch.channel) || this.starts.hold(s.region, batch) || this.dropsLive(batch.channel)) continue;
       this.forward(s, batch, null);
     }
+  }
+
+  /**
+   * Debug switch that loses messages on purpose (ABLY_NG_DEBUG_DROP_FORWARDS=prefix): live
+   * batches of channels whose name begins with the prefix are not sent, as if lost on the
+   * way; starts and replays still go. Tests use it to show heads repairing the hole.
+   */
+  private dropsLive(channel: ChannelKey): boolean {
+    return this.dropPrefix !== null && splitChannelKey(channel).name.startsWith(this.dropPrefix);
   }
 
   /** A start has gone: the live batches that waited for it follow. */
@@ -569,8 +578,8 @@ export class Globalmaster {
   }
 
   /** A master here asks a peer for what it missed. */
-  onReplayWanted(channel: ChannelKey, region: string, epoch: string, afterSeq: number): void {
-    if (this.active) this.askReplay(channel, region, epoch, afterSeq);
+  onReplayWanted(w: ReplayWanted): void {
+    if (this.active) this.askReplay(w.channel, w.region, w.epoch, w.afterSeq, w.since);
   }
 
   status(): GlobalmasterStatus {
@@ -578,20 +587,7 @@ export class Globalmaster {
       active: this.active,
       interest: this.local.size,
       interestStarts: { pending: this.starts.pending, ...this.starts.counts },
-      links: this.d.peers.map((p) => {
-        const s = this.sessions.get(p.region);
-        const totals = this.totals.get(p.region) ?? { in: 0, out: 0, acks: 0, lastAckAt: null };
-        return {
-          region: p.region,
-          up: !!s?.ready,
-          since: s?.ready ? s.since : null,
-          remoteInterest: this.remote.get(p.region)?.channelList().length ?? 0,
-          entriesIn: totals.in + (s?.entriesIn ?? 0),
-          entriesOut: totals.out + (s?.entriesOut ?? 0),
-          acksIn: totals.acks + (s?.acks ?? 0),
-          lastAckAt: s?.lastAckAt ?? totals.lastAckAt,
-        };
-      }),
+      links: this.d.peers.map((p) => this.totals.status(p.region, this.sessions.get(p.region), this.remote.get(p.region)?.channelList().length ?? 0)),
     };
   }
 }

@@ -58,6 +58,11 @@ export class IngestQueue<S> {
     void this.run(key, { session, batch });
   }
 
+  /** Whether a batch of `region`'s on `channel` is being stored (or waits to be). */
+  busy(region: string, channel: string): boolean {
+    return this.waiting.has(`${region}\u0000${channel}`);
+  }
+
   /** Channels with an ingest in flight. */
   get active(): number {
     return this.waiting.size;

@@ -8,6 +8,7 @@ import * as pb from '../gen/region.pb.js';
 import { encodeWithSharedWriter } from '../transport/pb-writer.js';
 import { asBuffer } from '../transport/wire.js';
 import { toPb, type LinkFrame } from './codec.js';
+import type { HeadsTold } from './heads.js';
 
 /** A link failing to come up for this long (ms) is warned of; sooner is normal (a peer still choosing its globalmaster). */
 export const DIAL_QUIET_MS = 5000;
@@ -77,6 +78,9 @@ export interface GlobalmasterStatus {
     entriesOut: number;
     acksIn: number;
     lastAckAt: number | null;
+    /** Heads of quiet channels told each way (heads.ts). */
+    headsIn: number;
+    headsOut: number;
   }[];
 }
 
@@ -93,6 +97,10 @@ export class Session {
   lastAckAt: number | null = null;
   /** Replays asked of the peer over this session and not yet answered: channel → when. */
   readonly replaysAsked = new Map<string, number>();
+  /** Heads of quiet channels told the peer over this session (heads.ts), and how many each way. */
+  readonly headsTold: HeadsTold = new Map();
+  headsIn = 0;
+  headsOut = 0;
 
   constructor(
     readonly region: string,
@@ -107,6 +115,43 @@ export class Session {
   close(): void {
     if ('cancel' in this.stream) this.stream.cancel();
     else this.stream.end();
+  }
+}
+
+type LinkStatus = GlobalmasterStatus['links'][number];
+type Totals = { in: number; out: number; acks: number; lastAckAt: number | null; headsIn: number; headsOut: number };
+const noTotals = (): Totals => ({ in: 0, out: 0, acks: 0, lastAckAt: null, headsIn: 0, headsOut: 0 });
+
+/** What the ended sessions of each link carried, for `/health` (the live session counts its own). */
+export class LinkTotals {
+  private readonly byRegion = new Map<string, Totals>();
+
+  ended(s: Session): void {
+    const t = this.byRegion.get(s.region) ?? noTotals();
+    t.in += s.entriesIn;
+    t.out += s.entriesOut;
+    t.acks += s.acks;
+    t.lastAckAt = s.lastAckAt ?? t.lastAckAt;
+    t.headsIn += s.headsIn;
+    t.headsOut += s.headsOut;
+    this.byRegion.set(s.region, t);
+  }
+
+  /** A link's status: its live session `s` (if any) and the ended ones together. */
+  status(region: string, s: Session | undefined, remoteInterest: number): LinkStatus {
+    const t = this.byRegion.get(region) ?? noTotals();
+    return {
+      region,
+      up: !!s?.ready,
+      since: s?.ready ? s.since : null,
+      remoteInterest,
+      entriesIn: t.in + (s?.entriesIn ?? 0),
+      entriesOut: t.out + (s?.entriesOut ?? 0),
+      acksIn: t.acks + (s?.acks ?? 0),
+      lastAckAt: s?.lastAckAt ?? t.lastAckAt,
+      headsIn: t.headsIn + (s?.headsIn ?? 0),
+      headsOut: t.headsOut + (s?.headsOut ?? 0),
+    };
   }
 }
 

@@ -263,6 +263,22 @@ export class ChannelMaster {
     return [...this.remote].map(([region, since]) => ({ region, since }));
   }
 
+  /** Where this region's own stream of the channel stands: the local seq of the last message published. */
+  ownHead(): { epoch: string; seq: number } {
+    return { epoch: this.state.epoch, seq: this.state.ownSeqAt(this.published.serial) };
+  }
+
+  /**
+   * What to ask `region` for, given where its stream of this channel stands there (its
+   * globalmaster's heads): the rest after this stream's position; a start since interest
+   * here began, if the stream has not begun here; or null, if nothing is missing.
+   */
+  behind(region: string, head: { epoch: string; seq: number }): { epoch: string; afterSeq: number; since?: number } | null {
+    const w = this.state.behindHead(region, head);
+    if (w !== 'start') return w;
+    return this.subscribers.size > 0 ? { epoch: '', afterSeq: 0, since: this.interestSince } : null;
+  }
+
   /** When this region's current interest began (ms; meaningful while there are subscribers). */
   get interestBegan(): number {
     return this.interestSince;

@@ -29,6 +29,8 @@ import type {
   ChannelRequest,
   ForwardedBatch,
   MasteredChannel,
+  ChannelHead,
+  ReplayWanted,
   NodeId,
   ReplicateRequest,
   ReplyBody,
@@ -41,6 +43,9 @@ import { handleChannelRequest } from './requests.js';
 import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
 import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
+
+/** What a master asks another region for (ReplayWanted, less the region). */
+export type WantedReplay = Omit<ReplayWanted, 'type' | 'region'>;
 
 /** How many nodes of the preference list a claim asks (master, replica, and two more for overlapping changes). */
 const CLAIM_FANOUT = 4;
@@ -201,7 +206,7 @@ export class ChannelRegistry {
     for (const [key, m] of this.liveMasters()) {
       const on = m.subscribers.size > 0;
       const remote = m.remoteInterest;
-      if (all || on || remote.length) out.push({ channel: key, on, since: on ? m.interestBegan : 0, remote });
+      if (all || on || remote.length) out.push({ channel: key, on, since: on ? m.interestBegan : 0, remote, ...(remote.length ? { head: m.ownHead() } : {}) });
     }
     return out;
   }
@@ -212,10 +217,20 @@ export class ChannelRegistry {
   }
 
   /** The link to another region is back: every master asks it for what it sent meanwhile. */
-  relinked(region: string, want: (channel: ChannelKey, epoch: string, afterSeq: number) => void): void {
+  relinked(region: string, want: (w: WantedReplay) => void): void {
     for (const [key, m] of this.liveMasters()) {
       const pos = m.state.originPosition(region);
-      if (pos) want(key, pos.epoch, pos.seq);
+      if (pos) want({ channel: key, epoch: pos.epoch, afterSeq: pos.seq });
+    }
+  }
+
+  /** Where another region's streams of these channels stand there: masters behind them ask for the rest. */
+  behindHeads(region: string, heads: readonly ChannelHead[], want: (w: WantedReplay) => void): void {
+    for (const head of heads) {
+      const h = this.holdings.get(head.channel);
+      if (h?.role !== 'master' || h.master.isStopped) continue;
+      const w = h.master.behind(region, head);
+      if (w) want({ channel: head.channel, ...w });
     }
   }
 

@@ -301,6 +301,24 @@ export class ChannelState {
     return this.settings.debugSkipStart === true;
   }
 
+  /** This region's own seq reached at serial `serial` (the head of its stream to other regions). */
+  ownSeqAt(serial: number): number {
+    return this.seqAt(serial);
+  }
+
+  /**
+   * Whether this stream lacks messages that `region` says its stream of the channel has
+   * (`head`: its last message): where to ask it to resend from (a new epoch of it: from
+   * its beginning), 'start' if no stream from it has begun here, or null.
+   */
+  behindHead(region: string, head: { epoch: string; seq: number }): { epoch: string; afterSeq: number } | 'start' | null {
+    if (this.settings.debugSkipReplay || head.seq === 0) return null;
+    const pos = this.origins.get(region);
+    if (!pos) return 'start';
+    if (pos.epoch !== head.epoch) return { epoch: head.epoch, afterSeq: 0 };
+    return pos.seq < head.seq ? { epoch: pos.epoch, afterSeq: pos.seq } : null;
+  }
+
   /** The local seq reached at serial `serial`. */
   private seqAt(serial: number): number {
     for (let i = this.localIdx.length - 1; i >= this.localHead; i--) {

@@ -42,7 +42,9 @@ export const MAX_PROTOCOL_VERSION = 6;
  * purpose, so that a test or the chaos checker can show what catches or mends it; never
  * set them otherwise. ABLY_NG_DEBUG_SKIP_REPLAY=1: another region's messages after a gap
  * are taken as they come. ABLY_NG_DEBUG_SKIP_START=1: a master sends no start to a region
- * whose interest is new (as if it were lost on the way).
+ * whose interest is new (as if it were lost on the way). ABLY_NG_DEBUG_DROP_FORWARDS=prefix
+ * (read by the globalmaster, src/bridge/globalmaster.ts): live batches of channels named
+ * with that prefix are not sent to other regions (as if lost on the way).
  */
 export function debugSwitches(env: NodeJS.ProcessEnv): { debugSkipReplay?: true; debugSkipStart?: true } {
   return { ...(env.ABLY_NG_DEBUG_SKIP_REPLAY === '1' ? { debugSkipReplay: true } : {}), ...(env.ABLY_NG_DEBUG_SKIP_START === '1' ? { debugSkipStart: true } : {}) };

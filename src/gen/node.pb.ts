@@ -435,6 +435,18 @@ export interface MasteredChannel {
   since: number;
   /** `channel` holds the region name here */
   remote: InterestItem[];
+  /**
+   * Where this region's own stream of the channel stands (its last published local seq),
+   * listed where `remote` is not empty: the globalmaster tells quiet channels' heads on.
+   */
+  head?: ChannelHead | undefined;
+}
+
+/** Where a region's stream of a channel stands: its seq of the last message, in that epoch. */
+export interface ChannelHead {
+  channel: string;
+  epoch: string;
+  seq: number;
 }
 
 export interface InterestList {
@@ -580,10 +592,21 @@ export interface ReplayWanted {
   region: string;
   epoch: string;
   afterSeq: number;
+  /** Set: the stream has not begun here; its start is wanted, from then (ms since the epoch). */
+  since?: number | undefined;
 }
 
 export interface Relinked {
   region: string;
+}
+
+/**
+ * Globalmaster → the masters of these channels: where another region's streams of them
+ * stand there (Heads on the region link). A master with less asks for the rest (ReplayWanted).
+ */
+export interface OriginHeads {
+  region: string;
+  heads: ChannelHead[];
 }
 
 /** Everything that crosses a link after the handshake is one Envelope per frame. */
@@ -601,6 +624,7 @@ export interface Envelope {
     | { $case: "remoteInterest"; remoteInterest: RemoteInterest }
     | { $case: "replayWanted"; replayWanted: ReplayWanted }
     | { $case: "relinked"; relinked: Relinked }
+    | { $case: "originHeads"; originHeads: OriginHeads }
     | undefined;
 }
 
@@ -4426,7 +4450,7 @@ export const InterestItem: MessageFns<InterestItem> = {
 };
 
 function createBaseMasteredChannel(): MasteredChannel {
-  return { channel: "", on: false, since: 0, remote: [] };
+  return { channel: "", on: false, since: 0, remote: [], head: undefined };
 }
 
 export const MasteredChannel: MessageFns<MasteredChannel> = {
@@ -4442,6 +4466,9 @@ export const MasteredChannel: MessageFns<MasteredChannel> = {
     }
     for (const v of message.remote) {
       InterestItem.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.head !== undefined) {
+      ChannelHead.encode(message.head, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -4489,6 +4516,82 @@ export const MasteredChannel: MessageFns<MasteredChannel> = {
             }
 
             message.remote.push(InterestItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.head = ChannelHead.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseChannelHead(): ChannelHead {
+  return { channel: "", epoch: "", seq: 0 };
+}
+
+export const ChannelHead: MessageFns<ChannelHead> = {
+  encode(message: ChannelHead, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.epoch !== "") {
+      writer.uint32(18).string(message.epoch);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(24).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelHead {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelHead();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.epoch = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
             continue;
           }
         }
@@ -5876,7 +5979,7 @@ export const RemoteInterest: MessageFns<RemoteInterest> = {
 };
 
 function createBaseReplayWanted(): ReplayWanted {
-  return { channel: "", region: "", epoch: "", afterSeq: 0 };
+  return { channel: "", region: "", epoch: "", afterSeq: 0, since: undefined };
 }
 
 export const ReplayWanted: MessageFns<ReplayWanted> = {
@@ -5892,6 +5995,9 @@ export const ReplayWanted: MessageFns<ReplayWanted> = {
     }
     if (message.afterSeq !== 0) {
       writer.uint32(32).uint64(message.afterSeq);
+    }
+    if (message.since !== undefined) {
+      writer.uint32(40).int64(message.since);
     }
     return writer;
   },
@@ -5939,6 +6045,14 @@ export const ReplayWanted: MessageFns<ReplayWanted> = {
             }
 
             message.afterSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
             continue;
           }
         }
@@ -6000,6 +6114,63 @@ export const Relinked: MessageFns<Relinked> = {
   },
 };
 
+function createBaseOriginHeads(): OriginHeads {
+  return { region: "", heads: [] };
+}
+
+export const OriginHeads: MessageFns<OriginHeads> = {
+  encode(message: OriginHeads, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.region !== "") {
+      writer.uint32(10).string(message.region);
+    }
+    for (const v of message.heads) {
+      ChannelHead.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OriginHeads {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOriginHeads();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.region = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.heads.push(ChannelHead.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseEnvelope(): Envelope {
   return { msg: undefined };
 }
@@ -6042,6 +6213,9 @@ export const Envelope: MessageFns<Envelope> = {
         break;
       case "relinked":
         Relinked.encode(message.msg.relinked, writer.uint32(98).fork()).join();
+        break;
+      case "originHeads":
+        OriginHeads.encode(message.msg.originHeads, writer.uint32(106).fork()).join();
         break;
     }
     return writer;
@@ -6154,6 +6328,14 @@ export const Envelope: MessageFns<Envelope> = {
             }
 
             message.msg = { $case: "relinked", relinked: Relinked.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.msg = { $case: "originHeads", originHeads: OriginHeads.decode(reader, reader.uint32()) };
             continue;
           }
         }

@@ -111,6 +111,23 @@ export interface ReplayRequest {
   since?: number | undefined;
 }
 
+/**
+ * Where the sender's stream of some channels stands, sent for channels that went quiet
+ * (unchanged over one of the sender's interest audits) to a region with interest in them.
+ * A receiver that has less asks for the rest (ReplayRequest): a hole that was the last
+ * thing sent on a channel shows no other way until the channel's next message.
+ */
+export interface Heads {
+  heads: Head[];
+}
+
+export interface Head {
+  channel: string;
+  originEpoch: string;
+  /** the sender's seq of its last message on the channel */
+  seq: number;
+}
+
 export interface LinkFrame {
   frame?:
     | { $case: "hello"; hello: Hello }
@@ -120,6 +137,7 @@ export interface LinkFrame {
     | { $case: "forward"; forward: Forward }
     | { $case: "ack"; ack: Ack }
     | { $case: "replay"; replay: ReplayRequest }
+    | { $case: "heads"; heads: Heads }
     | undefined;
 }
 
@@ -732,6 +750,120 @@ export const ReplayRequest: MessageFns<ReplayRequest> = {
   },
 };
 
+function createBaseHeads(): Heads {
+  return { heads: [] };
+}
+
+export const Heads: MessageFns<Heads> = {
+  encode(message: Heads, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.heads) {
+      Head.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Heads {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHeads();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.heads.push(Head.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseHead(): Head {
+  return { channel: "", originEpoch: "", seq: 0 };
+}
+
+export const Head: MessageFns<Head> = {
+  encode(message: Head, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.originEpoch !== "") {
+      writer.uint32(18).string(message.originEpoch);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(24).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Head {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHead();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.originEpoch = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseLinkFrame(): LinkFrame {
   return { frame: undefined };
 }
@@ -759,6 +891,9 @@ export const LinkFrame: MessageFns<LinkFrame> = {
         break;
       case "replay":
         ReplayRequest.encode(message.frame.replay, writer.uint32(58).fork()).join();
+        break;
+      case "heads":
+        Heads.encode(message.frame.heads, writer.uint32(66).fork()).join();
         break;
     }
     return writer;
@@ -834,6 +969,14 @@ export const LinkFrame: MessageFns<LinkFrame> = {
             }
 
             message.frame = { $case: "replay", replay: ReplayRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.frame = { $case: "heads", heads: Heads.decode(reader, reader.uint32()) };
             continue;
           }
         }

@@ -9,7 +9,7 @@ import { KeyStore } from '../auth/keys.js';
 import { TokenAuthority } from '../auth/tokens.js';
 import type { ChannelKey } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
-import { ChannelRegistry } from '../channel/registry.js';
+import { ChannelRegistry, type WantedReplay } from '../channel/registry.js';
 import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
@@ -31,7 +31,8 @@ import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Globalmaster, GLOBALMASTER_KEY, type TlsMaterial } from '../bridge/globalmaster.js';
 import { auditOverRpc, Hub } from './hub.js';
-import { mergeBuckets, StatsRecorder } from './stats.js';
+import { StatsRecorder } from './stats.js';
+import { regionOccupancy, regionStats } from './region-queries.js';
 import { NodeMetrics } from './metrics.js';
 
 export interface NodeOptions {
@@ -238,8 +239,8 @@ export class AblyNode {
         const { body } = await this.router.call(channel, { type: 'status', channel }, CHANNEL_REQUEST_TIMEOUT_MS);
         return body.kind === 'status' ? body.status : null;
       },
-      stats: (appId, start, end) => this.regionStats(appId, start, end),
-      occupancy: (channel) => this.regionOccupancy(channel),
+      stats: (appId, start, end) => regionStats(this.rpc, this.ringView.members, appId, start, end),
+      occupancy: (channel) => regionOccupancy(this.rpc, this.ringView.members, channel),
       health: () => this.health(),
       metricsText: () => this.metrics.registry.metrics(),
     };
@@ -469,13 +470,22 @@ export class AblyNode {
         this.registry.setRemoteInterest(msg.channel, msg.regions, msg.keep);
         return;
       case 'replayWanted':
-        this.globalmaster?.onReplayWanted(msg.channel, msg.region, msg.epoch, msg.afterSeq);
+        this.globalmaster?.onReplayWanted(msg);
         return;
       case 'relinked':
-        this.registry.relinked(msg.region, (channel, epoch, afterSeq) =>
-          this.toGlobalmaster({ type: 'replayWanted', channel, region: msg.region, epoch, afterSeq }),
-        );
+      case 'originHeads': {
+        // Masters here ask the peer for what they lack (after a relink, or behind its heads).
+        let wanted = 0;
+        const want = (w: WantedReplay) => {
+          wanted++;
+          this.toGlobalmaster({ type: 'replayWanted', region: msg.region, ...w });
+        };
+        if (msg.type === 'relinked') this.registry.relinked(msg.region, want);
+        else this.registry.behindHeads(msg.region, msg.heads, want);
+        // Behind a head: a batch of that region's was lost on the way (README, "Holes at the end of a stream").
+        if (msg.type === 'originHeads' && wanted) this.log.info({ region: msg.region, channels: wanted }, "behind another region's heads: asked for the rest");
         return;
+      }
       case 'interestList':
         this.rpc.reply(from, msg.rid, { kind: 'interest', mastered: this.registry.interestList(msg.all) });
         return;
@@ -526,37 +536,6 @@ export class AblyNode {
     }
     this.stats.published(channel.slice(0, channel.indexOf(':')), source !== null ? 'realtime' : 'rest', messages.length, bytes);
     return serials;
-  }
-
-  /** A channel's occupancy across the region: every ring member's local attachments, added up. */
-  private async regionOccupancy(channel: ChannelKey) {
-    const total = { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0 };
-    const replies = await Promise.all(
-      this.ringView.members.map((n) =>
-        this.rpc.request(n, { type: 'occupancy', channel }, CHANNEL_REQUEST_TIMEOUT_MS).catch(() => null),
-      ),
-    );
-    for (const r of replies) {
-      if (r?.kind !== 'occupancy') continue;
-      total.connections += r.connections;
-      total.publishers += r.publishers;
-      total.subscribers += r.subscribers;
-      total.presenceSubscribers += r.presenceSubscribers;
-    }
-    return total;
-  }
-
-  /** Statistics of an app across the region: every ring member's minutes, added up. */
-  private async regionStats(appId: string, start: number, end: number) {
-    const lists = await Promise.all(
-      this.ringView.members.map((n) =>
-        this.rpc
-          .request(n, { type: 'stats', appId, start, end }, CHANNEL_REQUEST_TIMEOUT_MS)
-          .then((b) => (b.kind === 'stats' ? b.buckets : []))
-          .catch(() => []),
-      ),
-    );
-    return mergeBuckets(lists);
   }
 
   private async history(channel: ChannelKey, query: HistoryQuery) {

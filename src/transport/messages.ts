@@ -246,6 +246,15 @@ export interface MasteredChannel {
   on: boolean;
   since: number;
   remote: { region: string; since: number }[];
+  /** Where this region's own stream of the channel stands (set where `remote` is not empty). */
+  head?: { epoch: string; seq: number };
+}
+
+/** Where a region's stream of a channel stands: the seq of its last message, in that epoch. */
+export interface ChannelHead {
+  channel: ChannelKey;
+  epoch: string;
+  seq: number;
 }
 
 /** A client re-attaching with a channelSerial from another region. */
@@ -420,6 +429,15 @@ export interface ReplayWanted {
   region: string;
   epoch: string;
   afterSeq: number;
+  /** Set: the stream has not begun here; its start is wanted, from then (ms since the epoch). */
+  since?: number;
+}
+
+/** Globalmaster → the masters of these channels: where `region`'s streams of them stand there. */
+export interface OriginHeads {
+  type: 'originHeads';
+  region: string;
+  heads: ChannelHead[];
 }
 
 /** Globalmaster → nodes: the link to `region` is (back) up: masters ask it for what they missed. */
@@ -440,4 +458,5 @@ export type NodeMessage =
   | InterestChange
   | RemoteInterest
   | ReplayWanted
-  | Relinked;
+  | Relinked
+  | OriginHeads;

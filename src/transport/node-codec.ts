@@ -258,7 +258,15 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
         rid,
         body: {
           $case: 'interest',
-          interest: { mastered: r.mastered.map((m) => ({ ...m, remote: m.remote.map((x) => ({ channel: x.region, since: x.since })) })) },
+          interest: {
+            mastered: r.mastered.map((m) => ({
+              channel: m.channel,
+              on: m.on,
+              since: m.since,
+              remote: m.remote.map((x) => ({ channel: x.region, since: x.since })),
+              head: m.head ? { channel: '', epoch: m.head.epoch, seq: m.head.seq } : undefined,
+            })),
+          },
         },
       };
     case 'vector':
@@ -329,7 +337,13 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'interest':
       return {
         kind: 'interest',
-        mastered: b.interest.mastered.map((m) => ({ ...m, remote: m.remote.map((x) => ({ region: x.channel, since: x.since })) })),
+        mastered: b.interest.mastered.map((m) => ({
+          channel: m.channel,
+          on: m.on,
+          since: m.since,
+          remote: m.remote.map((x) => ({ region: x.channel, since: x.since })),
+          ...(m.head ? { head: { epoch: m.head.epoch, seq: m.head.seq } } : {}),
+        })),
       };
     case 'vector':
       return { kind: 'vector', entries: b.vector.entries.map(entryFromPb), gap: b.vector.gap ?? null };
@@ -412,11 +426,13 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       return {
         msg: {
           $case: 'replayWanted',
-          replayWanted: { channel: msg.channel, region: msg.region, epoch: msg.epoch, afterSeq: msg.afterSeq },
+          replayWanted: { channel: msg.channel, region: msg.region, epoch: msg.epoch, afterSeq: msg.afterSeq, since: msg.since },
         },
       };
     case 'relinked':
       return { msg: { $case: 'relinked', relinked: { region: msg.region } } };
+    case 'originHeads':
+      return { msg: { $case: 'originHeads', originHeads: { region: msg.region, heads: msg.heads } } };
     case 'unsub':
       return { msg: { $case: 'unsub', unsub: { channel: msg.channel } } };
     case 'connMoved':
@@ -471,10 +487,12 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
       };
     case 'replayWanted': {
       const r = m.replayWanted;
-      return { type: 'replayWanted', channel: r.channel, region: r.region, epoch: r.epoch, afterSeq: r.afterSeq };
+      return { type: 'replayWanted', channel: r.channel, region: r.region, epoch: r.epoch, afterSeq: r.afterSeq, ...(r.since !== undefined ? { since: r.since } : {}) };
     }
     case 'relinked':
       return { type: 'relinked', region: m.relinked.region };
+    case 'originHeads':
+      return { type: 'originHeads', region: m.originHeads.region, heads: m.originHeads.heads.map((h) => ({ channel: h.channel, epoch: h.epoch, seq: h.seq })) };
     case 'unsub':
       return { type: 'unsub', channel: m.unsub.channel };
     case 'connMoved':

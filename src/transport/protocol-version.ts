@@ -23,11 +23,15 @@
  * - node 2 (2026-12-02): a node counts one of another version for quorum (membership.ts)
  *   and proves itself to a dialer of another version; builds of 0 and 1 do neither.
  * - region 1 (2026-12-02): the first versioned region link.
+ * - node 3 (2026-12-02): the globalmaster sends masters the heads of other regions' streams
+ *   (`OriginHeads`), which a build of 2 could not decode.
+ * - region 2 (2026-12-02): globalmasters tell each other the heads of quiet channels
+ *   (`Heads`), which a build of 1 took for a bad frame, dropping the link.
  */
 import { LogThrottle } from '../log.js';
 
-export const NODE_PROTOCOL = 2;
-export const REGION_PROTOCOL = 1;
+export const NODE_PROTOCOL = 3;
+export const REGION_PROTOCOL = 2;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */
 export function versionText(v: number): string {

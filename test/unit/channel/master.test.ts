@@ -250,6 +250,35 @@ describe('ChannelMaster towards other regions', () => {
     expect(await master.ingest(live)).toEqual({ seq: 0, replayAfter: null });
   });
 
+  it("says where its own stream stands (published only), and what it lacks behind another region's head", async () => {
+    const { master, replica, clock, commit } = setupRegions();
+    const began = clock.now(); // setup subscribed a node
+    expect(master.ownHead()).toEqual({ epoch: 'ep1', seq: 0 });
+    await commit('a', false);
+    await commit('b', false);
+    // A publish still replicating is not in the head yet.
+    const c = publish(master, 'c');
+    await waitFor(() => replica.waiting === 1);
+    expect(master.ownHead()).toEqual({ epoch: 'ep1', seq: 2 });
+    replica.answer(false);
+    await c;
+    expect(master.ownHead()).toEqual({ epoch: 'ep1', seq: 3 });
+    // No stream from us here yet: its start, from when interest here began.
+    expect(master.behind('us', { epoch: 'usep', seq: 4 })).toEqual({ epoch: '', afterSeq: 0, since: began });
+    const us = (seq: number) => ({ kind: 'message' as const, serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch: 'usep', seq }, message: { id: `u${seq}`, timestamp: 0 } });
+    const stored = master.ingest({ channel: KEY, region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: ForwardedEntries.of([us(1), us(2)]) });
+    await waitFor(() => replica.waiting === 1);
+    replica.answer(false);
+    await stored;
+    expect(master.behind('us', { epoch: 'usep', seq: 4 })).toEqual({ epoch: 'usep', afterSeq: 2 });
+    expect(master.behind('us', { epoch: 'usep', seq: 2 })).toBeNull();
+    // us's stream restarted (a new epoch): all of the new one.
+    expect(master.behind('us', { epoch: 'usep2', seq: 1 })).toEqual({ epoch: 'usep2', afterSeq: 0 });
+    // Nobody subscribed here and no stream from ap: nothing is wanted.
+    master.unsubscribe('n2');
+    expect(master.behind('ap', { epoch: 'apep', seq: 9 })).toBeNull();
+  });
+
   it('answers a start asked for (replayLocal since) as it would have sent it: the oldest page since then', async () => {
     const { master, clock, commit } = setupRegions();
     await commit('old', false);

@@ -315,6 +315,20 @@ describe('ChannelState', () => {
       // After it, a live batch is taken as it comes.
       expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(9, 1)] }, clock.now()).entries.length).toBe(1);
     });
+
+    it("says what it lacks behind the region's head: a start, the rest, or (a new epoch) all of it", () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      expect(st.behindHead('us', { epoch: 'usep', seq: 3 })).toBe('start');
+      expect(st.behindHead('us', { epoch: 'usep', seq: 0 })).toBeNull(); // nothing sent yet
+      st.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [usEntry(1, 1), usEntry(2, 1)] }, clock.now());
+      expect(st.behindHead('us', { epoch: 'usep', seq: 3 })).toEqual({ epoch: 'usep', afterSeq: 2 });
+      expect(st.behindHead('us', { epoch: 'usep', seq: 2 })).toBeNull();
+      expect(st.behindHead('us', { epoch: 'usep2', seq: 1 })).toEqual({ epoch: 'usep2', afterSeq: 0 });
+      // The debug switch that takes other regions' messages as they come asks for nothing either.
+      const careless = fresh(clock, { ...settings, debugSkipReplay: true });
+      expect(careless.behindHead('us', { epoch: 'usep', seq: 3 })).toBeNull();
+    });
   });
 
   describe('entries as bytes', () => {

@@ -69,6 +69,8 @@ describe('entries forwarded between regions', () => {
     for (const ask of [
       { type: 'replay' as const, id: 3, channel: 'app:ch', epoch: 'e1', afterSeq: 40 },
       { type: 'replay' as const, id: 4, channel: 'app:ch', epoch: '', afterSeq: 0, since: 1_796_000_000_123 },
+      // Where quiet channels' streams stand, for the receiver to ask for what it lacks.
+      { type: 'heads' as const, heads: [{ channel: 'app:ch', epoch: 'e1', seq: 41 }, { channel: 'app:other', epoch: 'e2', seq: 1 }] },
     ]) {
       expect(fromPb(regionPb.LinkFrame.decode(regionPb.LinkFrame.encode(toPb(ask)).finish()), 'us')).toStrictEqual(ask);
     }

@@ -283,6 +283,17 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       }
     });
 
+    it('round-trips replayWanted, after a seq or (a start) since a time, and originHeads', () => {
+      for (const msg of [
+        { type: 'replayWanted', channel: 'app:chat', region: 'us', epoch: 'ep1', afterSeq: 40 },
+        { type: 'replayWanted', channel: 'app:chat', region: 'us', epoch: '', afterSeq: 0, since: 1_796_000_000_123 },
+        { type: 'originHeads', region: 'us', heads: [{ channel: 'app:a', epoch: 'ep1', seq: 7 }, { channel: 'app:b', epoch: 'ep2', seq: 1 }] },
+        { type: 'originHeads', region: 'us', heads: [] },
+      ] as NodeMessage[]) {
+        expect(roundTrip(msg)).toStrictEqual(msg);
+      }
+    });
+
     it('round-trips replayLocal, after a seq or (a start) since a time', () => {
       const after: NodeMessage = { type: 'replayLocal', rid: 13, channel: 'app:chat', epoch: 'ep1', afterSeq: 40 };
       expect(roundTrip(after)).toStrictEqual(after);
@@ -318,6 +329,16 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ['entries with none', { kind: 'entries', entries: [], more: false }],
       ['ok', { kind: 'ok' }],
       ['ok, forwarded', { kind: 'ok', forwarded: true }],
+      [
+        'interest, a channel another region wants (with its head) and one no region wants',
+        {
+          kind: 'interest',
+          mastered: [
+            { channel: 'app:chat', on: true, since: NOW, remote: [{ region: 'us', since: NOW - 5 }], head: { epoch: 'ep1', seq: 42 } },
+            { channel: 'app:quiet', on: false, since: 0, remote: [] },
+          ],
+        },
+      ],
       ['snapshot', { kind: 'snapshot', snapshot }],
       ['no snapshot', { kind: 'snapshot', snapshot: null }],
       [

@@ -1,0 +1,55 @@
+/**
+ * The answer to a peer region's replay request: what this region accepted on a channel
+ * after a seq (or, with `since`, the start of its stream there), read from the channel
+ * master's history a page at a time and sent over the asking session.
+ */
+import type { ChannelKey } from '../channel/entry.js';
+import type { ChannelRouter } from '../channel/router.js';
+import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
+import type { Logger } from '../log.js';
+import type { Session } from './link-session.js';
+
+export interface ReplayDeps {
+  region: string;
+  router: ChannelRouter;
+  log: Logger;
+}
+
+export interface ReplayAsk {
+  /** The request's id (0: a start's rest, which no request asked for). */
+  id: number;
+  channel: ChannelKey;
+  epoch: string;
+  afterSeq: number;
+  since?: number | undefined;
+}
+
+/** Pages are read until one comes back empty, the session ends, or this many were sent. */
+const MAX_PAGES = 10_000;
+
+export async function answerReplay(d: ReplayDeps, s: Session, ask: ReplayAsk): Promise<void> {
+  const { id, channel, since } = ask;
+  let { epoch, afterSeq: after } = ask;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    let body;
+    try {
+      const first = page === 0 && since !== undefined ? { since } : {};
+      ({ body } = await d.router.call(channel, { type: 'replayLocal', channel, epoch, afterSeq: after, ...first }, CHANNEL_REQUEST_TIMEOUT_MS));
+    } catch (err) {
+      d.log.warn({ channel, err: (err as Error).message }, 'replay for another region failed');
+      return;
+    }
+    if (body.kind !== 'local' || !s.ready) return;
+    if (body.epoch === '' && body.entries.length === 0) return; // no such channel here
+    s.send({
+      type: 'forward',
+      batch: { channel, region: d.region, epoch: body.epoch, startSeq: body.startSeq, gapBefore: body.gap, entries: body.entries },
+      replyTo: id,
+      toRegion: s.region,
+    });
+    s.entriesOut += body.entries.length;
+    if (body.entries.length === 0) return;
+    after = body.entries.lastSeq;
+    epoch = body.epoch;
+  }
+}
