@@ -354,6 +354,15 @@ export class ChannelState {
       if (first && first.origin.seq > last + 1 && !b.gapBefore && start > last && !this.settings.debugSkipReplay) {
         return { entries: [], seq: last, replayAfter: last, discontinuity: false };
       }
+      if (b.gapBefore) {
+        // The origin's history no longer held what came before `start`: the stream moves on
+        // to it (entries or none), and the loss is signalled only where it skips something.
+        discontinuity = start > last;
+        if (discontinuity) {
+          last = start;
+          this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
+        }
+      }
     } else if (!pos && b.startSeq === undefined && !this.settings.debugSkipReplay) {
       // A live batch of a stream that has not begun here (its start was lost, or is still
       // on its way): taken as the beginning, the start's earlier messages would be skipped.

@@ -316,6 +316,24 @@ describe('ChannelState', () => {
       expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(9, 1)] }, clock.now()).entries.length).toBe(1);
     });
 
+    it('moves on past what the origin no longer holds, and signals the loss only where something is skipped', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      st.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [1, 2, 3].map((s) => usEntry(s, 1)) }, clock.now());
+      // A replay after 3 whose history has gone (4–9 expired): no entries, the stream is at 9 there.
+      const gone = st.ingest({ region: 'us', epoch: 'usep', startSeq: 9, gapBefore: true, entries: [] }, clock.now());
+      expect([gone.discontinuity, gone.seq, st.originPosition('us')?.seq]).toEqual([true, 9, 9]);
+      expect(st.behindHead('us', { epoch: 'usep', seq: 9 })).toBeNull(); // nothing more to ask for
+      // The same answer again (an overlapping request) skips nothing: no second signal.
+      expect(st.ingest({ region: 'us', epoch: 'usep', startSeq: 9, gapBefore: true, entries: [] }, clock.now()).discontinuity).toBe(false);
+      // One that begins before the position: only the new entries, no signal.
+      const overlap = st.ingest({ region: 'us', epoch: 'usep', startSeq: 7, gapBefore: true, entries: [8, 9, 10, 11].map((s) => usEntry(s, 1)) }, clock.now());
+      expect([overlap.discontinuity, overlap.entries.map((e) => e.origin.seq)]).toEqual([false, [10, 11]]);
+      // With entries after a real hole: the loss is signalled and they are taken.
+      const hole = st.ingest({ region: 'us', epoch: 'usep', startSeq: 20, gapBefore: true, entries: [21, 22].map((s) => usEntry(s, 1)) }, clock.now());
+      expect([hole.discontinuity, hole.entries.map((e) => e.origin.seq), st.originPosition('us')?.seq]).toEqual([true, [21, 22], 22]);
+    });
+
     it("says what it lacks behind the region's head: a start, the rest, or (a new epoch) all of it", () => {
       const clock = new ManualClock();
       const st = fresh(clock);
