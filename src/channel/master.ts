@@ -212,7 +212,8 @@ export class ChannelMaster {
     const gap = r.discontinuity
       ? AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo()
       : null;
-    if (r.entries.length || gap) await this.enqueue(r.entries, [], gap);
+    // A position that moved with no entry still goes to the replica (in the next replication).
+    if (r.entries.length || gap || this.state.hasMovedOrigins) await this.enqueue(r.entries, [], gap);
     return { seq: r.seq, replayAfter: null };
   }
 
@@ -349,7 +350,10 @@ export class ChannelMaster {
       // Other regions want the channel: the replica sends the batch on once it holds it.
       const forward = this.forwardingRegion() !== null;
       let forwarded = false;
-      if (batch.entries.length || batch.holds.length) forwarded = await this.deps.replicate(this, batch.entries, batch.holds, forward);
+      // (Also with nothing but positions in other regions' streams to carry: takeMovedOrigins.)
+      if (batch.entries.length || batch.holds.length || this.state.hasMovedOrigins) {
+        forwarded = await this.deps.replicate(this, batch.entries, batch.holds, forward);
+      }
       if (this.stopped) throw this.stopped;
       this.broadcast(batch.entries, batch.discontinuity, forwarded);
       for (const w of batch.waiters) w.resolve();

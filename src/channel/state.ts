@@ -84,6 +84,8 @@ export class ChannelState {
   private readonly dedup = new DedupWindow();
   private localSeq: number;
   private readonly origins = new Map<string, OriginPosition>();
+  /** Regions whose position here moved with no entry the replica has seen (takeMovedOrigins). */
+  private readonly movedOrigins = new Set<string>();
   private lastStoredAt: number;
   private lastChannelSerial: string;
   private termNo = 0;
@@ -398,7 +400,32 @@ export class ChannelState {
       out.push(entry);
     }
     if (out.length) this.trim(storedAt);
+    // The position moved with no entry to show it (a start or an answer with none, or
+    // the last entries dropped as already held): the replica is told (takeMovedOrigins).
+    const reached = this.origins.get(b.region);
+    if (reached !== pos && reached !== out[out.length - 1]?.origin) this.movedOrigins.add(b.region);
     return { entries: out, seq: last, replayAfter: null, discontinuity };
+  }
+
+  /** Whether positions in other regions' streams moved with no entry the replica has seen. */
+  get hasMovedOrigins(): boolean {
+    return this.movedOrigins.size > 0;
+  }
+
+  /** Those positions, for the next replication (and forgets them). */
+  takeMovedOrigins(): OriginPosition[] {
+    const out: OriginPosition[] = [];
+    for (const region of this.movedOrigins) {
+      const o = this.origins.get(region);
+      if (o) out.push(o);
+    }
+    this.movedOrigins.clear();
+    return out;
+  }
+
+  /** The replica's side: positions the master's stream moved to with no entry. */
+  applyOrigins(origins: readonly OriginPosition[]): void {
+    for (const o of origins) this.origins.set(o.region, o);
   }
 
   /**

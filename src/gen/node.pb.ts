@@ -224,6 +224,12 @@ export interface ReplicateRequest {
    * A replica that leaves it unset in its Ok has not, and the master sends them.
    */
   forward: boolean;
+  /**
+   * Positions in other regions' streams that moved with no entry to show it (a start
+   * or an answer with none, entries dropped as already held): the replica takes them, so
+   * a master it becomes does not ask for those messages again.
+   */
+  origins: OriginPosition[];
 }
 
 export interface PresenceRequest {
@@ -2332,7 +2338,7 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
 };
 
 function createBaseReplicateRequest(): ReplicateRequest {
-  return { channel: "", epoch: "", holds: [], entries: Buffer.alloc(0), forward: false };
+  return { channel: "", epoch: "", holds: [], entries: Buffer.alloc(0), forward: false, origins: [] };
 }
 
 export const ReplicateRequest: MessageFns<ReplicateRequest> = {
@@ -2351,6 +2357,9 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     if (message.forward !== false) {
       writer.uint32(48).bool(message.forward);
+    }
+    for (const v of message.origins) {
+      OriginPosition.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -2406,6 +2415,14 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.forward = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.origins.push(OriginPosition.decode(reader, reader.uint32()));
             continue;
           }
         }

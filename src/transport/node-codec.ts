@@ -79,7 +79,14 @@ function requestToPb(r: NodeRequest): pb.Request {
         rid: r.rid,
         body: {
           $case: 'replicate',
-          replicate: { channel: r.channel, epoch: r.epoch, entries: encodeLogEntries(r.entries), holds: r.holds.map(holdToPb), forward: r.forward === true },
+          replicate: {
+            channel: r.channel,
+            epoch: r.epoch,
+            entries: encodeLogEntries(r.entries),
+            holds: r.holds.map(holdToPb),
+            forward: r.forward === true,
+            origins: r.origins ?? [],
+          },
         },
       };
     case 'presence':
@@ -162,6 +169,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
         entries: decodeLogEntries(b.replicate.entries, true),
         holds: b.replicate.holds.map(holdFromPb),
         ...(b.replicate.forward ? { forward: true } : {}),
+        ...(b.replicate.origins.length ? { origins: b.replicate.origins } : {}),
       };
     case 'presence':
       return {

@@ -279,6 +279,15 @@ describe('ChannelMaster towards other regions', () => {
     expect(master.behind('ap', { epoch: 'apep', seq: 9 })).toBeNull();
   });
 
+  it('replicates a start with no entries: the stream position it sets must survive a failover', async () => {
+    const { master, replica } = setupRegions();
+    const stored = master.ingest({ channel: KEY, region: 'us', epoch: 'usep', startSeq: 57, gapBefore: false, entries: ForwardedEntries.none });
+    await waitFor(() => replica.waiting === 1);
+    expect(replica.calls).toEqual([[]]);
+    replica.answer(false);
+    expect(await stored).toEqual({ seq: 57, replayAfter: null });
+  });
+
   it('answers a start asked for (replayLocal since) as it would have sent it: the oldest page since then', async () => {
     const { master, clock, commit } = setupRegions();
     await commit('old', false);

@@ -107,6 +107,19 @@ describe('the master replicating a batch', () => {
     await expect(replicateBatch(no.deps, () => no.h, no.master, no.entries, [], true)).resolves.toBe(false);
   });
 
+  it("carries positions in other regions' streams that moved with no entry, once, and the replica takes them", async () => {
+    const m = masterSide(() => ({ kind: 'ok' }));
+    // A start from us with no entries: the stream begins at us's seq 57 with nothing stored.
+    m.master.state.ingest({ region: 'us', epoch: 'us1', startSeq: 57, gapBefore: false, entries: [] }, 1000);
+    await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
+    await replicateBatch(m.deps, () => m.h, m.master, m.entries, [], false);
+    expect(m.asked).toMatchObject([{ type: 'replicate', origins: [{ region: 'us', epoch: 'us1', seq: 57 }] }, { type: 'replicate' }]);
+    expect((m.asked[1] as ReplicateRequest).origins).toBeUndefined();
+    const { h, deps } = replicaSide({ toRegions: false });
+    expect(applyReplicate(deps, h, OWNER, m.asked[0] as ReplicateRequest)).toEqual({ kind: 'ok' });
+    expect(h.role === 'replica' && h.state.originPosition('us')).toEqual({ region: 'us', epoch: 'us1', seq: 57 });
+  });
+
   it('reports not sent on when the replica took a full sync instead', async () => {
     const m = masterSide((req) =>
       req.type === 'replicate' ? { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'sync' } } : { kind: 'ok', forwarded: true },

@@ -334,6 +334,24 @@ describe('ChannelState', () => {
       expect([hole.discontinuity, hole.entries.map((e) => e.origin.seq), st.originPosition('us')?.seq]).toEqual([true, [21, 22], 22]);
     });
 
+    it('marks a position that moved with no entry to show it, for the replica', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      st.ingest({ region: 'us', epoch: 'usep', startSeq: 4, gapBefore: false, entries: [] }, clock.now());
+      expect(st.takeMovedOrigins()).toEqual([{ region: 'us', epoch: 'usep', seq: 4 }]);
+      expect(st.hasMovedOrigins).toBe(false);
+      // Entries show it themselves.
+      st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(5, 1), usEntry(6, 1)] }, clock.now());
+      expect(st.hasMovedOrigins).toBe(false);
+      // The last one dropped as already held (the same message id again, at another seq): marked.
+      const again = { ...usEntry(7, 1), message: msg('us6') };
+      expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [again] }, clock.now()).entries).toEqual([]);
+      expect(st.takeMovedOrigins()).toEqual([{ region: 'us', epoch: 'usep', seq: 7 }]);
+      // A batch that moves nothing marks nothing.
+      st.ingest({ region: 'us', epoch: 'usep', startSeq: 3, gapBefore: false, entries: [usEntry(5, 1)] }, clock.now());
+      expect(st.hasMovedOrigins).toBe(false);
+    });
+
     it("says what it lacks behind the region's head: a start, the rest, or (a new epoch) all of it", () => {
       const clock = new ManualClock();
       const st = fresh(clock);

@@ -274,6 +274,11 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
+    it("round-trips replicate with positions in other regions' streams", () => {
+      const msg: NodeMessage = { type: 'replicate', rid: 15, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], origins: [{ region: 'us', epoch: 'us1', seq: 57 }] };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
     it('round-trips remoteInterest, with the regions the master keeps and without', () => {
       for (const msg of [
         { type: 'remoteInterest', channel: 'app:chat', regions: [{ region: 'us', since: 1_796_000_000_123 }] },
