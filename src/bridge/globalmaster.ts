@@ -501,9 +501,9 @@ export class Globalmaster {
       else if (body.startSince !== undefined) this.askReplay(batch.channel, s.region, '', 0, body.startSince);
       else if (batch.entries.length) s.send({ type: 'ack', channel: batch.channel, epoch: batch.epoch, seq: body.seq });
     } catch (err) {
-      // The master could not take it: the channel's next batch (or the link's next
-      // session) shows the hole, and it is asked for again then (README, known gaps).
-      this.d.log.warn({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; asked for again at the next batch or link');
+      // The master could not take it: the channel's next batch, the link's next session,
+      // or (a channel gone quiet) the peer's head of it shows the hole, and it is asked for again.
+      this.d.log.warn({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; asked for again at the next batch, link or head');
     }
   }
 
