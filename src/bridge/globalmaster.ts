@@ -587,6 +587,7 @@ export class Globalmaster {
       active: this.active,
       interest: this.local.size,
       interestStarts: { pending: this.starts.pending, ...this.starts.counts },
+      linksOpen: this.active && this.linksOpen,
       links: this.d.peers.map((p) => this.totals.status(p.region, this.sessions.get(p.region), this.remote.get(p.region)?.channelList().length ?? 0)),
     };
   }

@@ -69,6 +69,8 @@ export interface GlobalmasterStatus {
   interest: number;
   /** Peers' new interests waiting for their start, how many waited, and how many were released without it. */
   interestStarts: { pending: number; waited: number; timedOut: number; full: number };
+  /** Whether it takes region links: not while the role's first interest audit is under way. */
+  linksOpen: boolean;
   links: {
     region: string;
     up: boolean;

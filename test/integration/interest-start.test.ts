@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { Ring } from '../../src/cluster/ring.js';
-import { channelMasteredBy } from '../helpers/ring.js';
+import { channelMasteredBy, channelsMasteredBy, replicaOf } from '../helpers/ring.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
@@ -247,29 +247,49 @@ describe('a globalmaster that has just taken the role', () => {
     // A node the new globalmaster's audit will wait for: paused, still in the ring for a while.
     const slow = survivors.find((n) => n !== nextGm)!;
     const subNode = survivors.find((n) => n !== nextGm && n !== slow)!;
+    // The channel stays where it is throughout: mastered by the subscriber's node before
+    // and after the kill, its replica neither the killed node nor the paused one. (Had its
+    // master died with the old role, its interest would be unknown until the channel was
+    // taken over, and the paused node, as the new replica, holds that up for seconds.)
+    const ch = channelsMasteredBy(r2, subNode, 'audit-first').find((c) => {
+      const replicas = [replicaOf(r2, c), replicaOf(survivors, c)];
+      return new Ring(survivors).owner(`app:${c}`) === subNode && !replicas.includes(oldGm) && !replicas.includes(slow);
+    })!;
     const sub = realtime(d.port(subNode));
     try {
       const got: string[] = [];
-      await sub.channels.get('audit-first').subscribe((m) => void got.push(m.data as string));
+      await sub.channels.get(ch).subscribe((m) => void got.push(m.data as string));
       const before = await waitFor(async () => {
         const l = await linkTo('r2');
         return l.remoteInterest > 0 ? l : null;
       }, { what: "r1 to hear of r2's interest" });
       d.sup.pause(slow);
       await d.sup.kill(oldGm);
-      // From the kill until r1 has a new session with the new role and r2's interest, r1
-      // must never see a new session up with none of r2's interest (an empty snapshot).
+      // The new role's first audit waits for the paused node (10 s). Meanwhile it takes no
+      // link: r1 must not have a new session up while nextGm says its links are shut.
+      const seen: { up: boolean; since: number | null; remoteInterest: number; shut: boolean }[] = [];
+      // r1's link is read first: links shut when nextGm is read were shut then too.
+      const watch = async () => {
+        const l = await linkTo('r2');
+        const h = await d.health(nextGm).catch(() => null);
+        const shut = h?.globalmaster === true && h.regionLinks.linksOpen === false;
+        seen.push({ up: l.up, since: l.since, remoteInterest: l.remoteInterest, shut });
+        return { h, l, shut };
+      };
+      await waitFor(async () => (await watch()).shut, { what: 'the new role auditing', timeoutMs: 20_000 });
       // (nextGm's own /health: the paused node would not answer globalmaster()'s.)
-      const seen: { up: boolean; since: number | null; remoteInterest: number }[] = [];
       await waitFor(
         async () => {
-          const l = await linkTo('r2');
-          seen.push({ up: l.up, since: l.since, remoteInterest: l.remoteInterest });
-          return l.up && l.since !== before.since && l.remoteInterest > 0 && (await d.health(nextGm)).globalmaster;
+          const { h, l } = await watch();
+          return l.up && l.since !== before.since && l.remoteInterest > 0 && h?.globalmaster === true;
         },
-        { what: "a new session with the new role, with r2's interest", timeoutMs: 20_000 },
+        { what: "a new session with the new role, with r2's interest", timeoutMs: 30_000 },
       );
-      expect(seen.filter((l) => l.up && l.since !== before.since && l.remoteInterest === 0), 'r1 saw a new session up with no interest from r2').toEqual([]);
+      const fresh = (l: { up: boolean; since: number | null }) => l.up && l.since !== before.since;
+      expect(seen.filter((l) => l.shut).length, 'samples while the audit ran').toBeGreaterThan(3);
+      expect(seen.filter((l) => l.shut && fresh(l)), 'r1 had a new session while the new role took no links').toEqual([]);
+      // And once links were taken, r2's interest came with the first snapshot.
+      expect(seen.filter((l) => fresh(l) && l.remoteInterest === 0), 'r1 saw a new session up with no interest from r2').toEqual([]);
     } finally {
       d.sup.resume(slow);
       closeAll(sub);
