@@ -167,6 +167,12 @@ describe('a deployment of three regions', () => {
     } finally {
       closeAll(pub, sub);
       await d.sup.restart(doomed);
+      // The restarted node takes the role (and its channels) back once it has rejoined:
+      // the next test starts after that, not while they move.
+      await waitFor(async () => (await d.health(doomed)).globalmaster === true && (await d.health(survivor)).globalmaster === false, {
+        what: 'the role back on the restarted node',
+        timeoutMs: 20_000,
+      });
       await linksUp();
     }
   });
