@@ -213,7 +213,7 @@ export class ChannelMaster {
       ? AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo()
       : null;
     // A position that moved with no entry still goes to the replica (in the next replication).
-    if (r.entries.length || gap || this.state.hasMovedOrigins) await this.enqueue(r.entries, [], gap);
+    if (r.entries.length || gap || this.state.origins.hasMoved) await this.enqueue(r.entries, [], gap);
     return { seq: r.seq, replayAfter: null };
   }
 
@@ -350,8 +350,8 @@ export class ChannelMaster {
       // Other regions want the channel: the replica sends the batch on once it holds it.
       const forward = this.forwardingRegion() !== null;
       let forwarded = false;
-      // (Also with nothing but positions in other regions' streams to carry: takeMovedOrigins.)
-      if (batch.entries.length || batch.holds.length || this.state.hasMovedOrigins) {
+      // (Also with nothing but positions in other regions' streams to carry: OriginPositions.takeMoved.)
+      if (batch.entries.length || batch.holds.length || this.state.origins.hasMoved) {
         forwarded = await this.deps.replicate(this, batch.entries, batch.holds, forward);
       }
       if (this.stopped) throw this.stopped;

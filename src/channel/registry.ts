@@ -219,7 +219,7 @@ export class ChannelRegistry {
   /** The link to another region is back: every master asks it for what it sent meanwhile. */
   relinked(region: string, want: (w: WantedReplay) => void): void {
     for (const [key, m] of this.liveMasters()) {
-      const pos = m.state.originPosition(region);
+      const pos = m.state.origins.get(region);
       if (pos) want({ channel: key, epoch: pos.epoch, afterSeq: pos.seq });
     }
   }

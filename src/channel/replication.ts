@@ -58,7 +58,7 @@ export async function replicateBatch(
   forward: boolean,
 ): Promise<boolean> {
   // Taken once: every attempt of this batch carries them (a full sync holds them anyway).
-  const origins = master.state.takeMovedOrigins();
+  const origins = master.state.origins.takeMoved();
   for (;;) {
     if (master.isStopped) throw AblyError.of('channelFailed', 'master moved');
     const h = holding(master.key);
@@ -116,7 +116,7 @@ export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, fr
   }
   h.state.applyHolds(req.holds);
   h.state.applyEntries(req.entries);
-  if (req.origins) h.state.applyOrigins(req.origins);
+  if (req.origins) h.state.origins.apply(req.origins);
   const region = deps.settings.region;
   if (!req.forward || !deps.toRegions || !region) return { kind: 'ok' };
   const batch = ownEntriesBatch(key, region, h.state.epoch, req.entries);

@@ -12,6 +12,7 @@ import { PresenceAction } from '../protocol/actions.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { DedupWindow } from './dedup.js';
+import { OriginPositions } from './origin-positions.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec } from '../transport/entry-codec.js';
@@ -83,9 +84,8 @@ export class ChannelState {
   private readonly log: ChannelLog;
   private readonly dedup = new DedupWindow();
   private localSeq: number;
-  private readonly origins = new Map<string, OriginPosition>();
-  /** Regions whose position here moved with no entry the replica has seen (takeMovedOrigins). */
-  private readonly movedOrigins = new Set<string>();
+  /** How far this stream has got in each other region's order (origin-positions.ts). */
+  readonly origins = new OriginPositions();
   private lastStoredAt: number;
   private lastChannelSerial: string;
   private termNo = 0;
@@ -293,7 +293,7 @@ export class ChannelState {
     let i = first;
     for (; i < this.localIdx.length && serials.length < limit && this.localIdx[i]! <= upto; i++) serials.push(this.localIdx[i]!);
     const more = i < this.localIdx.length && this.localIdx[i]! <= upto;
-    if (!serials.length) return { startSeq: this.seqAt(upto), gap, more: false, entries: ForwardedEntries.none };
+    if (!serials.length) return { startSeq: this.ownSeqAt(upto), gap, more: false, entries: ForwardedEntries.none };
     const firstSeq = this.localFirstSeq + (first - this.localHead);
     return { startSeq: firstSeq - 1, gap, more, entries: this.forwarded(serials, firstSeq + serials.length - 1) };
   }
@@ -303,35 +303,17 @@ export class ChannelState {
     return this.settings.debugSkipStart === true;
   }
 
-  /** This region's own seq reached at serial `serial` (the head of its stream to other regions). */
-  ownSeqAt(serial: number): number {
-    return this.seqAt(serial);
-  }
-
-  /**
-   * Whether this stream lacks messages that `region` says its stream of the channel has
-   * (`head`: its last message): where to ask it to resend from (a new epoch of it: from
-   * its beginning), 'start' if no stream from it has begun here, or null.
-   */
+  /** What this stream lacks behind `region`'s head (OriginPositions.behind); nothing under the debug switch. */
   behindHead(region: string, head: { epoch: string; seq: number }): { epoch: string; afterSeq: number } | 'start' | null {
-    if (this.settings.debugSkipReplay || head.seq === 0) return null;
-    const pos = this.origins.get(region);
-    if (!pos) return 'start';
-    if (pos.epoch !== head.epoch) return { epoch: head.epoch, afterSeq: 0 };
-    return pos.seq < head.seq ? { epoch: pos.epoch, afterSeq: pos.seq } : null;
+    return this.settings.debugSkipReplay ? null : this.origins.behind(region, head);
   }
 
-  /** The local seq reached at serial `serial`. */
-  private seqAt(serial: number): number {
+  /** This region's own seq reached at serial `serial` (at the published serial: the head of its stream to other regions). */
+  ownSeqAt(serial: number): number {
     for (let i = this.localIdx.length - 1; i >= this.localHead; i--) {
       if (this.localIdx[i]! <= serial) return this.localFirstSeq + (i - this.localHead);
     }
     return this.localIdx.length > this.localHead ? this.localFirstSeq - 1 : this.localSeq;
-  }
-
-  /** How far this stream has got in another region's order. */
-  originPosition(region: string): OriginPosition | undefined {
-    return this.origins.get(region);
   }
 
   /**
@@ -401,31 +383,10 @@ export class ChannelState {
     }
     if (out.length) this.trim(storedAt);
     // The position moved with no entry to show it (a start or an answer with none, or
-    // the last entries dropped as already held): the replica is told (takeMovedOrigins).
+    // the last entries dropped as already held): the replica is told (OriginPositions.takeMoved).
     const reached = this.origins.get(b.region);
-    if (reached !== pos && reached !== out[out.length - 1]?.origin) this.movedOrigins.add(b.region);
+    if (reached !== pos && reached !== out[out.length - 1]?.origin) this.origins.markMoved(b.region);
     return { entries: out, seq: last, replayAfter: null, discontinuity };
-  }
-
-  /** Whether positions in other regions' streams moved with no entry the replica has seen. */
-  get hasMovedOrigins(): boolean {
-    return this.movedOrigins.size > 0;
-  }
-
-  /** Those positions, for the next replication (and forgets them). */
-  takeMovedOrigins(): OriginPosition[] {
-    const out: OriginPosition[] = [];
-    for (const region of this.movedOrigins) {
-      const o = this.origins.get(region);
-      if (o) out.push(o);
-    }
-    this.movedOrigins.clear();
-    return out;
-  }
-
-  /** The replica's side: positions the master's stream moved to with no entry. */
-  applyOrigins(origins: readonly OriginPosition[]): void {
-    for (const o of origins) this.origins.set(o.region, o);
   }
 
   /**

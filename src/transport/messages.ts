@@ -92,7 +92,7 @@ export interface ReplicateRequest {
   holds: PresenceHold[];
   /** Other regions want the channel: the replica sends the batch's own entries on to the globalmaster. */
   forward?: boolean;
-  /** Positions in other regions' streams that moved with no entry to show it (ChannelState.takeMovedOrigins). */
+  /** Positions in other regions' streams that moved with no entry to show it (OriginPositions.takeMoved). */
   origins?: OriginPosition[];
 }
 /** Presence operations (enter/update/leave) of one connection, hosted on the sender. */

@@ -117,7 +117,7 @@ describe('the master replicating a batch', () => {
     expect((m.asked[1] as ReplicateRequest).origins).toBeUndefined();
     const { h, deps } = replicaSide({ toRegions: false });
     expect(applyReplicate(deps, h, OWNER, m.asked[0] as ReplicateRequest)).toEqual({ kind: 'ok' });
-    expect(h.role === 'replica' && h.state.originPosition('us')).toEqual({ region: 'us', epoch: 'us1', seq: 57 });
+    expect(h.role === 'replica' && h.state.origins.get('us')).toEqual({ region: 'us', epoch: 'us1', seq: 57 });
   });
 
   it('reports not sent on when the replica took a full sync instead', async () => {

@@ -322,7 +322,7 @@ describe('ChannelState', () => {
       st.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [1, 2, 3].map((s) => usEntry(s, 1)) }, clock.now());
       // A replay after 3 whose history has gone (4–9 expired): no entries, the stream is at 9 there.
       const gone = st.ingest({ region: 'us', epoch: 'usep', startSeq: 9, gapBefore: true, entries: [] }, clock.now());
-      expect([gone.discontinuity, gone.seq, st.originPosition('us')?.seq]).toEqual([true, 9, 9]);
+      expect([gone.discontinuity, gone.seq, st.origins.get('us')?.seq]).toEqual([true, 9, 9]);
       expect(st.behindHead('us', { epoch: 'usep', seq: 9 })).toBeNull(); // nothing more to ask for
       // The same answer again (an overlapping request) skips nothing: no second signal.
       expect(st.ingest({ region: 'us', epoch: 'usep', startSeq: 9, gapBefore: true, entries: [] }, clock.now()).discontinuity).toBe(false);
@@ -331,25 +331,25 @@ describe('ChannelState', () => {
       expect([overlap.discontinuity, overlap.entries.map((e) => e.origin.seq)]).toEqual([false, [10, 11]]);
       // With entries after a real hole: the loss is signalled and they are taken.
       const hole = st.ingest({ region: 'us', epoch: 'usep', startSeq: 20, gapBefore: true, entries: [21, 22].map((s) => usEntry(s, 1)) }, clock.now());
-      expect([hole.discontinuity, hole.entries.map((e) => e.origin.seq), st.originPosition('us')?.seq]).toEqual([true, [21, 22], 22]);
+      expect([hole.discontinuity, hole.entries.map((e) => e.origin.seq), st.origins.get('us')?.seq]).toEqual([true, [21, 22], 22]);
     });
 
     it('marks a position that moved with no entry to show it, for the replica', () => {
       const clock = new ManualClock();
       const st = fresh(clock);
       st.ingest({ region: 'us', epoch: 'usep', startSeq: 4, gapBefore: false, entries: [] }, clock.now());
-      expect(st.takeMovedOrigins()).toEqual([{ region: 'us', epoch: 'usep', seq: 4 }]);
-      expect(st.hasMovedOrigins).toBe(false);
+      expect(st.origins.takeMoved()).toEqual([{ region: 'us', epoch: 'usep', seq: 4 }]);
+      expect(st.origins.hasMoved).toBe(false);
       // Entries show it themselves.
       st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(5, 1), usEntry(6, 1)] }, clock.now());
-      expect(st.hasMovedOrigins).toBe(false);
+      expect(st.origins.hasMoved).toBe(false);
       // The last one dropped as already held (the same message id again, at another seq): marked.
       const again = { ...usEntry(7, 1), message: msg('us6') };
       expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [again] }, clock.now()).entries).toEqual([]);
-      expect(st.takeMovedOrigins()).toEqual([{ region: 'us', epoch: 'usep', seq: 7 }]);
+      expect(st.origins.takeMoved()).toEqual([{ region: 'us', epoch: 'usep', seq: 7 }]);
       // A batch that moves nothing marks nothing.
       st.ingest({ region: 'us', epoch: 'usep', startSeq: 3, gapBefore: false, entries: [usEntry(5, 1)] }, clock.now());
-      expect(st.hasMovedOrigins).toBe(false);
+      expect(st.origins.hasMoved).toBe(false);
     });
 
     it("says what it lacks behind the region's head: a start, the rest, or (a new epoch) all of it", () => {
