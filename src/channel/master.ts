@@ -49,6 +49,12 @@ export interface MasterDeps {
 
 /** A new interest from another region gets this region's messages since a little before it began. */
 const INTEREST_START_MARGIN_MS = 2000;
+/**
+ * A master that took the channel over keeps the interest start its predecessor knew for
+ * this long, for the subscribing nodes coming back to it (after a failover they subscribe
+ * again; a handoff or claim brings them along).
+ */
+const INHERITED_INTEREST_MS = 30_000;
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
 
@@ -91,7 +97,8 @@ export class ChannelMaster {
   private readonly rate: RateLimiter | null;
   /** Other regions that want this channel, and since when (ms). */
   private readonly remote = new Map<string, number>();
-  private interestSince = 0;
+  /** Until when a first subscriber takes the interest start the state came with (INHERITED_INTEREST_MS). */
+  private inheritUntil: number;
 
   /** The channel name's hash, for subscription audits (sub-digest.ts). */
   readonly keyHash: number;
@@ -106,6 +113,12 @@ export class ChannelMaster {
     this.published = { serial: p.serial, channelSerial: p.channelSerial };
     this.view = PresenceSet.restore(state.presence.snapshot());
     this.rate = deps.maxPublishRate ? new RateLimiter(deps.maxPublishRate) : null;
+    this.inheritUntil = state.interest.since > 0 ? deps.now() + INHERITED_INTEREST_MS : 0;
+  }
+
+  /** When this region's current interest began (ms; meaningful while there are subscribers). */
+  private get interestSince(): number {
+    return this.state.interest.since;
   }
 
   get epoch(): string {
@@ -350,8 +363,9 @@ export class ChannelMaster {
       // Other regions want the channel: the replica sends the batch on once it holds it.
       const forward = this.forwardingRegion() !== null;
       let forwarded = false;
-      // (Also with nothing but positions in other regions' streams to carry: OriginPositions.takeMoved.)
-      if (batch.entries.length || batch.holds.length || this.state.origins.hasMoved) {
+      // (Also with nothing but positions in other regions' streams or the interest start to
+      // carry: OriginPositions.takeMoved, InterestBegan.takeMoved.)
+      if (batch.entries.length || batch.holds.length || this.state.origins.hasMoved || this.state.interest.hasMoved) {
         forwarded = await this.deps.replicate(this, batch.entries, batch.holds, forward);
       }
       if (this.stopped) throw this.stopped;
@@ -395,7 +409,9 @@ export class ChannelMaster {
   /** A node subscribes: it gets every broadcast after the returned position (and the presence set there). */
   subscribe(node: NodeId): { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] } {
     if (this.subscribers.size === 0 && !this.subscribers.has(node)) {
-      this.interestSince = this.deps.now();
+      const now = this.deps.now();
+      if (this.interestSince === 0 || now > this.inheritUntil) this.interestChangedTo(now);
+      this.inheritUntil = 0;
       this.subscribers.add(node);
       this.reportInterest();
     } else {
@@ -405,7 +421,19 @@ export class ChannelMaster {
   }
 
   unsubscribe(node: NodeId): void {
-    if (this.subscribers.delete(node) && this.subscribers.size === 0) this.reportInterest();
+    if (!this.subscribers.delete(node) || this.subscribers.size > 0) return;
+    this.interestChangedTo(0);
+    this.reportInterest();
+  }
+
+  /**
+   * Interest here began (`at`) or ended (0). With other regions about, the replica hears
+   * of it at once (a replication with nothing else), so a master it becomes asks them for
+   * their streams from when interest really began.
+   */
+  private interestChangedTo(at: number): void {
+    this.state.interest.set(at);
+    if (this.deps.toRegions && !this.stopped) void this.enqueue([]).catch(() => undefined);
   }
 
   /** Entries in (after, upto] of this epoch, never beyond what was broadcast; null if expired. */

@@ -12,12 +12,16 @@ import { PresenceAction } from '../protocol/actions.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { DedupWindow } from './dedup.js';
+import { InterestBegan } from './interest-began.js';
 import { OriginPositions } from './origin-positions.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec } from '../transport/entry-codec.js';
 import { ForwardedEntries, knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
-import { PresenceSet, type PresenceMember } from './presence.js';
+import { PresenceSet } from './presence.js';
+import type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
+
+export type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
 
 export interface ChannelSettings {
   /** This region's name: serials are formatted with it. */
@@ -41,51 +45,13 @@ export interface ChannelSettings {
   debugSkipStart?: boolean;
 }
 
-export interface ChannelSnapshot {
-  key: ChannelKey;
-  epoch: string;
-  /**
-   * Mastership generation: raised each time a node becomes the channel's master. Of two
-   * copies of one channel, the one of the higher term is the truth (a copy left behind by
-   * an older master may hold entries that were never acknowledged and were superseded).
-   */
-  term: number;
-  /** Serials ≤ base are gone from the log. */
-  base: number;
-  /** Last seq given to a message first accepted in this region. */
-  localSeq: number;
-  /** Positions in other regions' orders reached by this stream. */
-  origins: OriginPosition[];
-  lastStoredAt: number;
-  entries: LogEntry[];
-  dedup: { id: string; channelSerial: string; at: number }[];
-  /** Set when the sender was the channel's master (its state is authoritative). */
-  wasMaster?: boolean;
-  /** Nodes subscribed at the master, so the new master broadcasts to them at once. */
-  subscribers?: string[];
-  /** The presence set (members outlive the history that entered them). */
-  presence: PresenceMember[];
-}
-
-/** A change to when a connection's presence members leave (replicated with entries). */
-export interface PresenceHold {
-  connectionId: string;
-  host: string | null;
-  leaveAt: number | null;
-}
-
-export interface ChannelPositionInfo {
-  epoch: string;
-  serial: number;
-  channelSerial: string;
-}
-
 export class ChannelState {
   private readonly log: ChannelLog;
   private readonly dedup = new DedupWindow();
   private localSeq: number;
   /** How far this stream has got in each other region's order (origin-positions.ts). */
   readonly origins = new OriginPositions();
+  readonly interest = new InterestBegan();
   private lastStoredAt: number;
   private lastChannelSerial: string;
   private termNo = 0;
@@ -122,6 +88,7 @@ export class ChannelState {
     st.termNo = s.term;
     st.presenceSet = PresenceSet.restore(s.presence);
     for (const o of s.origins) st.origins.set(o.region, o);
+    st.interest.apply(s.interestSince ?? 0);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
     const element = knownElements(s.entries);
     for (let i = 0; i < s.entries.length; i++) st.record(s.entries[i]!, element?.(i));
@@ -138,6 +105,7 @@ export class ChannelState {
       base: this.log.baseSerial,
       localSeq: this.localSeq,
       origins: [...this.origins.values()],
+      ...(this.interest.since ? { interestSince: this.interest.since } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data ? this.shareEncoded(this.log.all()) : [],
       dedup: data ? this.dedup.entries() : [],

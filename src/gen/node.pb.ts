@@ -176,6 +176,11 @@ export interface ChannelSnapshot {
    * `entries`: a receiver takes whichever is there.
    */
   entryList: Buffer;
+  /**
+   * When this region's interest in the channel began, as the master knew it (ms; 0: no
+   * subscriber here).
+   */
+  interestSince: number;
 }
 
 export interface HistoryQuery {
@@ -230,6 +235,11 @@ export interface ReplicateRequest {
    * a master it becomes does not ask for those messages again.
    */
   origins: OriginPosition[];
+  /**
+   * When this region's interest in the channel began (ms; 0: it ended), sent when it
+   * changed: a master the replica becomes asks other regions for their streams from then.
+   */
+  interestSince?: number | undefined;
 }
 
 export interface PresenceRequest {
@@ -1778,6 +1788,7 @@ function createBaseChannelSnapshot(): ChannelSnapshot {
     term: 0,
     presence: [],
     entryList: Buffer.alloc(0),
+    interestSince: 0,
   };
 }
 
@@ -1821,6 +1832,9 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
     }
     if (message.entryList.length !== 0) {
       writer.uint32(106).bytes(message.entryList);
+    }
+    if (message.interestSince !== 0) {
+      writer.uint32(112).int64(message.interestSince);
     }
     return writer;
   },
@@ -1940,6 +1954,14 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
             }
 
             message.entryList = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.interestSince = longToNumber(reader.int64());
             continue;
           }
         }
@@ -2338,7 +2360,15 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
 };
 
 function createBaseReplicateRequest(): ReplicateRequest {
-  return { channel: "", epoch: "", holds: [], entries: Buffer.alloc(0), forward: false, origins: [] };
+  return {
+    channel: "",
+    epoch: "",
+    holds: [],
+    entries: Buffer.alloc(0),
+    forward: false,
+    origins: [],
+    interestSince: undefined,
+  };
 }
 
 export const ReplicateRequest: MessageFns<ReplicateRequest> = {
@@ -2360,6 +2390,9 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     for (const v of message.origins) {
       OriginPosition.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.interestSince !== undefined) {
+      writer.uint32(64).int64(message.interestSince);
     }
     return writer;
   },
@@ -2423,6 +2456,14 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.origins.push(OriginPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.interestSince = longToNumber(reader.int64());
             continue;
           }
         }

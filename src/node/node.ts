@@ -147,7 +147,10 @@ export class AblyNode {
       hasQuorum: () => this.quorum,
       leaving: () => this.membership.leavingPeers(),
       log: this.log,
-      toRegions: (batch, to, more) => this.toGlobalmaster({ type: 'toRegions', batch, to, ...(more ? { more } : {}) }),
+      // Only with other regions: masters then also replicate when interest here begins or ends.
+      ...(o.topology.regions.length > 1
+        ? { toRegions: (batch, to, more) => this.toGlobalmaster({ type: 'toRegions', batch, to, ...(more ? { more } : {}) }) }
+        : {}),
       interestChanged: (channel, on, since) => this.toGlobalmaster({ type: 'interest', channel, on, since }),
       metrics: {
         broadcast: (nodes, entries) => this.metrics.onBroadcast(nodes, entries),

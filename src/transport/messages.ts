@@ -94,6 +94,8 @@ export interface ReplicateRequest {
   forward?: boolean;
   /** Positions in other regions' streams that moved with no entry to show it (OriginPositions.takeMoved). */
   origins?: OriginPosition[];
+  /** When this region's interest began (ms; 0: it ended), sent when it changed (InterestBegan). */
+  interestSince?: number;
 }
 /** Presence operations (enter/update/leave) of one connection, hosted on the sender. */
 export interface PresenceRequest {

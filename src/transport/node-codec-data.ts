@@ -132,6 +132,7 @@ export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
     dedup: s.dedup,
     wasMaster: s.wasMaster ?? false,
     subscribers: s.subscribers ?? [],
+    interestSince: s.interestSince ?? 0,
     presence: s.presence.map(presenceMemberToPb),
   };
 }
@@ -149,6 +150,7 @@ export function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     dedup: p.dedup,
     wasMaster: p.wasMaster,
     subscribers: p.subscribers,
+    ...(p.interestSince ? { interestSince: p.interestSince } : {}),
     presence: p.presence.map(presenceMemberFromPb),
   };
 }

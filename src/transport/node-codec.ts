@@ -86,6 +86,7 @@ function requestToPb(r: NodeRequest): pb.Request {
             holds: r.holds.map(holdToPb),
             forward: r.forward === true,
             origins: r.origins ?? [],
+            ...(r.interestSince !== undefined ? { interestSince: r.interestSince } : {}),
           },
         },
       };
@@ -170,6 +171,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
         holds: b.replicate.holds.map(holdFromPb),
         ...(b.replicate.forward ? { forward: true } : {}),
         ...(b.replicate.origins.length ? { origins: b.replicate.origins } : {}),
+        ...(b.replicate.interestSince !== undefined ? { interestSince: b.replicate.interestSince } : {}),
       };
     case 'presence':
       return {

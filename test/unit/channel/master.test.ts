@@ -175,9 +175,13 @@ describe('ChannelMaster batch bytes', () => {
 
 
 describe('ChannelMaster towards other regions', () => {
-  function setupRegions(s: ChannelSettings = settings) {
+  /** With other regions about, setup's subscribe replicates the interest start first: that is answered. */
+  async function setupRegions(s: ChannelSettings = settings) {
     const sent: { batch: ForwardedBatch; to: string | null; more?: boolean }[] = [];
     const { master, replica, clock } = setup({ region: 'eu', toRegions: (batch, to, more) => sent.push({ batch, to, more }) }, s);
+    await waitFor(() => replica.waiting === 1);
+    replica.answer(false);
+    replica.calls.length = replica.batches.length = replica.forwards.length = 0;
     // Live batches (to every region with interest), not the start of a new interest (to one).
     const live = () => sent.filter((s) => s.to === null).map((s) => s.batch.entries.list('eu', 'ep1').map((e) => (e.kind === 'message' ? e.message.id : e.presence.id)));
     /** Publishes one message and lets its replication end, the replica saying whether it sent the batch on. */
@@ -191,7 +195,7 @@ describe('ChannelMaster towards other regions', () => {
   }
 
   it('asks the replica to send a batch on when another region wants the channel, and sends it itself only if the replica did not', async () => {
-    const { master, replica, clock, live, commit } = setupRegions();
+    const { master, replica, clock, live, commit } = await setupRegions();
     master.setRemoteInterest([{ region: 'us', since: clock.now() }]);
     await commit('a', true);
     expect(replica.forwards).toEqual([true]);
@@ -202,14 +206,14 @@ describe('ChannelMaster towards other regions', () => {
   });
 
   it('does not ask the replica when no other region wants the channel, and sends nothing', async () => {
-    const { replica, live, commit } = setupRegions();
+    const { replica, live, commit } = await setupRegions();
     await commit('a', false);
     expect(replica.forwards).toEqual([false]);
     expect(live()).toEqual([]);
   });
 
   it('sends a batch itself when another region began to want the channel during its replication', async () => {
-    const { master, replica, clock, live } = setupRegions();
+    const { master, replica, clock, live } = await setupRegions();
     const a = publish(master, 'a');
     await waitFor(() => replica.waiting === 1);
     expect(replica.forwards).toEqual([false]);
@@ -222,7 +226,7 @@ describe('ChannelMaster towards other regions', () => {
 
   it('starts a new interest with the oldest page of what was published since; says when more follows, and when retention dropped some', async () => {
     const startOf = async (s: ChannelSettings) => {
-      const { master, replica, clock, sent } = setupRegions(s);
+      const { master, replica, clock, sent } = await setupRegions(s);
       const since = clock.now();
       clock.advance(5000);
       const done = Promise.all(Array.from({ length: 1100 }, (_, i) => publish(master, `m${i}`)));
@@ -239,7 +243,7 @@ describe('ChannelMaster towards other regions', () => {
   });
 
   it("asks for a start when another region's live batch comes before its stream began here, from when interest here began", async () => {
-    const { master, clock } = setupRegions();
+    const { master, clock } = await setupRegions();
     const began = clock.now(); // setup subscribed a node
     clock.advance(1000);
     const usEntry = { kind: 'message' as const, serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch: 'usep', seq: 3 }, message: { id: 'u3', timestamp: 0 } };
@@ -251,7 +255,7 @@ describe('ChannelMaster towards other regions', () => {
   });
 
   it("says where its own stream stands (published only), and what it lacks behind another region's head", async () => {
-    const { master, replica, clock, commit } = setupRegions();
+    const { master, replica, clock, commit } = await setupRegions();
     const began = clock.now(); // setup subscribed a node
     expect(master.ownHead()).toEqual({ epoch: 'ep1', seq: 0 });
     await commit('a', false);
@@ -279,8 +283,78 @@ describe('ChannelMaster towards other regions', () => {
     expect(master.behind('ap', { epoch: 'apep', seq: 9 })).toBeNull();
   });
 
+  it('replicates when interest here begins and ends, with nothing else to carry', async () => {
+    const { master, replica, clock } = await setupRegions();
+    // setupRegions answered the replication of setup's subscribe: the state says since when.
+    const began = clock.now();
+    expect(master.state.interest.since).toBe(began);
+    clock.advance(1000);
+    master.subscribe('n3'); // interest goes on: nothing to tell
+    master.unsubscribe('n2');
+    await turn();
+    expect(replica.waiting).toBe(0);
+    master.unsubscribe('n3');
+    await waitFor(() => replica.waiting === 1);
+    expect([replica.calls, master.state.interest.since]).toEqual([[[]], 0]);
+    replica.answer(false);
+    // Begins again: from now, not from before.
+    clock.advance(1000);
+    master.subscribe('n2');
+    await waitFor(() => replica.waiting === 1);
+    expect([replica.calls.length, master.interestBegan]).toEqual([2, began + 2000]);
+  });
+
+  it('replicates no interest change without other regions', async () => {
+    const { master, replica } = setup();
+    master.unsubscribe('n2');
+    master.subscribe('n3');
+    await turn();
+    expect(replica.waiting).toBe(0);
+  });
+
+  describe('a master that took the channel over', () => {
+    /** A master whose state came with interest since `since` (a snapshot or a replica's copy), made `after` ms later. */
+    function takenOver(since: number, after: number) {
+      const clock = new ManualClock();
+      const st = ChannelState.fresh(KEY, settings, clock.now(), 'ep1');
+      st.interest.set(since);
+      const state = ChannelState.restore(st.snapshot(), settings);
+      clock.advance(after);
+      const replica = new HeldReplica();
+      const master = new ChannelMaster(KEY, state, { now: () => clock.now(), sendBroadcast: () => undefined, replicate: replica.replicate, region: 'eu', toRegions: () => undefined });
+      return { master, clock, replica };
+    }
+
+    it("keeps its predecessor's interest start for the subscribers coming back, and asks other regions from then", async () => {
+      const { master, clock } = takenOver(5000, 10_000);
+      clock.advance(1000);
+      master.subscribe('n2');
+      expect(master.interestBegan).toBe(5000);
+      expect(master.behind('us', { epoch: 'usep', seq: 3 })).toEqual({ epoch: '', afterSeq: 0, since: 5000 });
+      // Interest ends and begins again: from then.
+      master.unsubscribe('n2');
+      clock.advance(1000);
+      master.subscribe('n2');
+      expect(master.interestBegan).toBe(clock.now());
+    });
+
+    it('takes it as handed over with its subscribers (a handoff or a claim)', () => {
+      const { master } = takenOver(5000, 10_000);
+      master.subscribers.add('n2');
+      expect(master.interestBegan).toBe(5000);
+      expect(master.behind('us', { epoch: 'usep', seq: 3 })).toEqual({ epoch: '', afterSeq: 0, since: 5000 });
+    });
+
+    it('does not give it to a first subscriber long after the takeover (nobody came back)', () => {
+      const { master, clock } = takenOver(5000, 10_000);
+      clock.advance(31_000);
+      master.subscribe('n2');
+      expect(master.interestBegan).toBe(clock.now());
+    });
+  });
+
   it('replicates a start with no entries: the stream position it sets must survive a failover', async () => {
-    const { master, replica } = setupRegions();
+    const { master, replica } = await setupRegions();
     const stored = master.ingest({ channel: KEY, region: 'us', epoch: 'usep', startSeq: 57, gapBefore: false, entries: ForwardedEntries.none });
     await waitFor(() => replica.waiting === 1);
     expect(replica.calls).toEqual([[]]);
@@ -289,7 +363,7 @@ describe('ChannelMaster towards other regions', () => {
   });
 
   it('answers a start asked for (replayLocal since) as it would have sent it: the oldest page since then', async () => {
-    const { master, clock, commit } = setupRegions();
+    const { master, clock, commit } = await setupRegions();
     await commit('old', false);
     clock.advance(5000);
     const since = clock.now();
@@ -300,7 +374,7 @@ describe('ChannelMaster towards other regions', () => {
   });
 
   it("keeps the interest of regions the globalmaster has not heard from yet, and sends them no start again", async () => {
-    const { master, clock, sent } = setupRegions();
+    const { master, clock, sent } = await setupRegions();
     master.setRemoteInterest([{ region: 'us', since: clock.now() }, { region: 'ap', since: clock.now() }]);
     expect(sent.filter((x) => x.to !== null).map((x) => x.to)).toEqual(['us', 'ap']);
     // A new globalmaster that has heard from ap only: us is kept as it was.

@@ -120,6 +120,25 @@ describe('the master replicating a batch', () => {
     expect(h.role === 'replica' && h.state.origins.get('us')).toEqual({ region: 'us', epoch: 'us1', seq: 57 });
   });
 
+  it('carries the interest start when it changed, once, and the replica takes it; a snapshot carries it too', async () => {
+    const m = masterSide(() => ({ kind: 'ok' }));
+    m.master.state.interest.set(5000);
+    await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
+    await replicateBatch(m.deps, () => m.h, m.master, m.entries, [], false);
+    expect(m.asked).toMatchObject([{ type: 'replicate', interestSince: 5000 }, { type: 'replicate' }]);
+    expect((m.asked[1] as ReplicateRequest).interestSince).toBeUndefined();
+    const { h, deps } = replicaSide({ toRegions: false });
+    expect(applyReplicate(deps, h, OWNER, m.asked[0] as ReplicateRequest)).toEqual({ kind: 'ok' });
+    expect(h.role === 'replica' && h.state.interest.since).toBe(5000);
+    // Interest ended: 0 goes too.
+    m.master.state.interest.set(0);
+    await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
+    expect(applyReplicate(deps, h, OWNER, m.asked[2] as ReplicateRequest)).toEqual({ kind: 'ok' });
+    expect(h.role === 'replica' && h.state.interest.since).toBe(0);
+    m.master.state.interest.set(7000);
+    expect(ChannelState.restore(m.master.state.snapshot(), settings).interest.since).toBe(7000);
+  });
+
   it('reports not sent on when the replica took a full sync instead', async () => {
     const m = masterSide((req) =>
       req.type === 'replicate' ? { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'sync' } } : { kind: 'ok', forwarded: true },

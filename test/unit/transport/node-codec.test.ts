@@ -102,6 +102,7 @@ const snapshot: ChannelSnapshot = {
   ],
   wasMaster: true,
   subscribers: ['n2', 'n3'],
+  interestSince: NOW - 5000,
   presence: [
     { message: { id: 'conn:8:0', action: 2, clientId: 'bob', connectionId: 'conn2', timestamp: NOW }, host: 'n2', leaveAt: null },
     { message: { id: 'conn:9:0', action: 4, clientId: 'eve', connectionId: 'conn3', data: 'x', timestamp: NOW }, host: 'n3', leaveAt: NOW + 15000 },
@@ -277,6 +278,13 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
     it("round-trips replicate with positions in other regions' streams", () => {
       const msg: NodeMessage = { type: 'replicate', rid: 15, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], origins: [{ region: 'us', epoch: 'us1', seq: 57 }] };
       expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it('round-trips replicate with the interest start, and with its end (0)', () => {
+      for (const interestSince of [1_796_000_000_123, 0]) {
+        const msg: NodeMessage = { type: 'replicate', rid: 16, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], interestSince };
+        expect(roundTrip(msg)).toStrictEqual(msg);
+      }
     });
 
     it('round-trips remoteInterest, with the regions the master keeps and without', () => {

@@ -1,0 +1,49 @@
+/**
+ * The shapes a channel's state moves in: whole (a snapshot: handoff, claims, a new
+ * replica's sync), and the presence holds replicated with entries. ChannelState
+ * (state.ts) makes and restores them.
+ */
+import type { OriginPosition } from '../protocol/serial.js';
+import type { ChannelKey, LogEntry } from './entry.js';
+import type { PresenceMember } from './presence.js';
+
+export interface ChannelSnapshot {
+  key: ChannelKey;
+  epoch: string;
+  /**
+   * Mastership generation: raised each time a node becomes the channel's master. Of two
+   * copies of one channel, the one of the higher term is the truth (a copy left behind by
+   * an older master may hold entries that were never acknowledged and were superseded).
+   */
+  term: number;
+  /** Serials ≤ base are gone from the log. */
+  base: number;
+  /** Last seq given to a message first accepted in this region. */
+  localSeq: number;
+  /** Positions in other regions' orders reached by this stream. */
+  origins: OriginPosition[];
+  lastStoredAt: number;
+  entries: LogEntry[];
+  dedup: { id: string; channelSerial: string; at: number }[];
+  /** Set when the sender was the channel's master (its state is authoritative). */
+  wasMaster?: boolean;
+  /** Nodes subscribed at the master, so the new master broadcasts to them at once. */
+  subscribers?: string[];
+  /** When this region's interest began (ms; 0 or absent: none; interest-began.ts). */
+  interestSince?: number;
+  /** The presence set (members outlive the history that entered them). */
+  presence: PresenceMember[];
+}
+
+/** A change to when a connection's presence members leave (replicated with entries). */
+export interface PresenceHold {
+  connectionId: string;
+  host: string | null;
+  leaveAt: number | null;
+}
+
+export interface ChannelPositionInfo {
+  epoch: string;
+  serial: number;
+  channelSerial: string;
+}
