@@ -437,7 +437,7 @@ export class Globalmaster {
         return;
       case 'forward':
         s.entriesIn += f.batch.entries.length;
-        if (f.replyTo) s.replaysAsked.delete(f.batch.channel);
+        if (f.replyTo && s.replaysAsked.get(f.batch.channel)?.id === f.replyTo) s.replaysAsked.delete(f.batch.channel);
         this.ingests.push(s, s.region, f.batch);
         return;
       case 'ack':
@@ -514,9 +514,10 @@ export class Globalmaster {
     const s = this.sessions.get(region);
     if (!s?.ready) return;
     const asked = s.replaysAsked.get(channel);
-    if (asked !== undefined && this.d.now() - asked < REPLAY_RETRY_MS) return;
-    s.replaysAsked.set(channel, this.d.now());
-    s.send({ type: 'replay', id: this.nextReplayId++, channel, epoch, afterSeq, ...(since !== undefined ? { since } : {}) });
+    if (asked !== undefined && this.d.now() - asked.at < REPLAY_RETRY_MS) return;
+    const id = this.nextReplayId++;
+    s.replaysAsked.set(channel, { at: this.d.now(), id });
+    s.send({ type: 'replay', id, channel, epoch, afterSeq, ...(since !== undefined ? { since } : {}) });
   }
 
   // ---- messages from this region's nodes --------------------------------------------------

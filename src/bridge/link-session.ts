@@ -97,8 +97,12 @@ export class Session {
   /** Batches of ours the peer region's masters acknowledged (ingested), and when the last was. */
   acks = 0;
   lastAckAt: number | null = null;
-  /** Replays asked of the peer over this session and not yet answered: channel → when. */
-  readonly replaysAsked = new Map<string, number>();
+  /**
+   * Replays asked of the peer over this session and not yet answered: channel → when, and
+   * the ask's id (only an answer to the latest ask clears it: pages of an earlier answer
+   * that the master refused must not each ask again).
+   */
+  readonly replaysAsked = new Map<string, { at: number; id: number }>();
   /** Heads of quiet channels told the peer over this session (heads.ts), and how many each way. */
   readonly headsTold: HeadsTold = new Map();
   headsIn = 0;

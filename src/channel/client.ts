@@ -22,6 +22,7 @@ import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
+import { batchShape, floorsAt, seenElsewhere, takesAll } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
@@ -66,6 +67,12 @@ interface SubRec {
   /** A backlog picked from the stream (a client from another region): only these serials, up to `liveFrom`. */
   only?: Set<number>;
   liveFrom?: number;
+  /**
+   * A client from another region: by origin, what it had seen there. Entries from there
+   * up to that are not sent to it (this region's stream may reach back before it, for
+   * subscribers here since earlier); once one is past it, the rest are.
+   */
+  floors?: Map<string, OriginPosition>;
 }
 
 let syncCounter = 0;
@@ -257,6 +264,8 @@ export class ChannelClient {
     hasPresence: boolean,
   ): Promise<AttachOutcome> {
     rec.after = here;
+    const floors = floorsAt(origins, channelSerial);
+    if (floors) rec.floors = floors;
     try {
       const { body } = await this.deps.router.call(
         this.key,
@@ -500,7 +509,7 @@ export class ChannelClient {
         continue;
       }
       if (rec.after >= lastSerial) continue;
-      if (rec.after >= first || !takesAll(sub, shape)) {
+      if (rec.after >= first || rec.floors || !takesAll(sub, shape)) {
         this.sendTo(sub, rec, entries);
         reached++;
         continue;
@@ -539,41 +548,15 @@ export class ChannelClient {
       if (e.serial <= seen) continue;
       seen = e.serial;
       if (rec.only && e.serial <= rec.liveFrom! && !rec.only.has(e.serial)) continue;
+      if (rec.floors && seenElsewhere(rec.floors, e)) continue;
       if (this.wanted(sub, e)) mine.push(e);
     }
     if (rec.only && seen >= rec.liveFrom!) {
       delete rec.only;
       delete rec.liveFrom;
     }
+    if (rec.floors?.size === 0) delete rec.floors;
     if (seen > rec.after) rec.after = seen;
     if (mine.length) sub.send(entryFrames(sub.channelName, mine, sub.format));
   }
-}
-
-/** What a batch holds, for telling in O(1) whether a subscriber takes all of it. */
-interface BatchShape {
-  messages: boolean;
-  presence: boolean;
-  /** Connections that published the batch's messages (echo filtering). */
-  publishers: Set<string>;
-}
-
-function batchShape(entries: readonly LogEntry[]): BatchShape {
-  const shape: BatchShape = { messages: false, presence: false, publishers: new Set() };
-  for (const e of entries) {
-    if (e.kind === 'presence') {
-      shape.presence = true;
-      continue;
-    }
-    shape.messages = true;
-    if (e.message.connectionId) shape.publishers.add(e.message.connectionId);
-  }
-  return shape;
-}
-
-/** Whether the subscriber takes every entry of the batch (no echo or mode filtering). */
-function takesAll(sub: LocalSubscriber, shape: BatchShape): boolean {
-  if (shape.messages && !sub.wants('message')) return false;
-  if (shape.presence && !sub.wants('presence')) return false;
-  return sub.echo || !shape.publishers.has(sub.connectionId);
 }

@@ -289,7 +289,11 @@ export class ChannelMaster {
    */
   behind(region: string, head: { epoch: string; seq: number }): { epoch: string; afterSeq: number; since?: number } | null {
     const w = this.state.behindHead(region, head);
-    if (w !== 'start') return w;
+    return w === 'start' ? this.startWanted() : w;
+  }
+
+  /** The start of another region's stream, as wanted here: since interest here began (null without subscribers). */
+  startWanted(): { epoch: string; afterSeq: number; since: number } | null {
     return this.subscribers.size > 0 ? { epoch: '', afterSeq: 0, since: this.interestSince } : null;
   }
 
@@ -423,6 +427,7 @@ export class ChannelMaster {
   unsubscribe(node: NodeId): void {
     if (!this.subscribers.delete(node) || this.subscribers.size > 0) return;
     this.interestChangedTo(0);
+    this.state.origins.forgetReach();
     this.reportInterest();
   }
 

@@ -3,12 +3,20 @@
  * last entry from there), and which of those positions moved with no entry the replica
  * has seen (a start or an answer with none, entries dropped as already held): those go
  * to the replica in the next replication, so a master it becomes does not ask again.
+ *
+ * Before a stream from a region has begun, clients that came from there with its
+ * channelSerial say what it must reach back to (the lowest of their positions): a start
+ * that begins at or before that is taken whole, so subscribers here since earlier lose
+ * nothing of it; one that begins after it is refused and asked for again from there.
+ * That is not a position: channelSerials, snapshots and replication do not carry it.
  */
 import type { OriginPosition } from '../protocol/serial.js';
 
 export class OriginPositions {
   private readonly byRegion = new Map<string, OriginPosition>();
   private readonly moved = new Set<string>();
+  /** Least positions streams not yet begun must reach back to (not positions: get() does not see them). */
+  private readonly reach = new Map<string, OriginPosition>();
 
   get(region: string): OriginPosition | undefined {
     return this.byRegion.get(region);
@@ -16,6 +24,33 @@ export class OriginPositions {
 
   set(region: string, o: OriginPosition): void {
     this.byRegion.set(region, o);
+    this.reach.delete(region);
+  }
+
+  /** Whether a client that saw `o.region`'s stream up to `o` can be met here (not: a stream, begun or to reach back to, of another epoch). */
+  meets(o: OriginPosition): boolean {
+    const at = this.byRegion.get(o.region) ?? this.reach.get(o.region);
+    return !at || at.epoch === o.epoch;
+  }
+
+  /**
+   * A client resumed here having seen `o.region`'s stream up to `o`: where no stream from
+   * there has begun, it must reach back to that (the lowest of such clients').
+   */
+  reachBackTo(o: OriginPosition): void {
+    if (this.byRegion.has(o.region)) return;
+    const least = this.reach.get(o.region);
+    if (!least || (least.epoch === o.epoch && o.seq < least.seq)) this.reach.set(o.region, { ...o });
+  }
+
+  /** Interest here ended: no stream need reach back for clients that came. */
+  forgetReach(): void {
+    this.reach.clear();
+  }
+
+  /** What a stream from `region`, not yet begun, must reach back to (reachBackTo), if anything. */
+  reachBackOf(region: string): OriginPosition | undefined {
+    return this.reach.get(region);
   }
 
   get size(): number {

@@ -221,6 +221,11 @@ export class ChannelRegistry {
     for (const [key, m] of this.liveMasters()) {
       const pos = m.state.origins.get(region);
       if (pos) want({ channel: key, epoch: pos.epoch, afterSeq: pos.seq });
+      // No stream from there yet, but clients that came from there: its start (OriginPositions.reachBackTo).
+      else if (m.state.origins.reachBackOf(region)) {
+        const w = m.startWanted();
+        if (w) want({ channel: key, ...w });
+      }
     }
   }
 

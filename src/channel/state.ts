@@ -297,6 +297,7 @@ export class ChannelState {
     now: number,
   ): { entries: LogEntry[]; seq: number; replayAfter: number | null; discontinuity: boolean; needStart?: true } {
     const pos = this.origins.get(b.region);
+    const reachBack = pos ? undefined : this.origins.reachBackOf(b.region);
     let discontinuity = b.gapBefore;
     let last: number;
     if (pos && pos.epoch === b.epoch) {
@@ -319,9 +320,13 @@ export class ChannelState {
       // A live batch of a stream that has not begun here (its start was lost, or is still
       // on its way): taken as the beginning, the start's earlier messages would be skipped.
       return { entries: [], seq: 0, replayAfter: null, discontinuity: false, needStart: true };
+    } else if (reachBack && reachBack.epoch === b.epoch && b.startSeq! > reachBack.seq && !b.gapBefore && !this.settings.debugSkipReplay) {
+      // A start that begins after what a client that came from there has seen: from that.
+      return { entries: [], seq: 0, replayAfter: reachBack.seq, discontinuity: false };
     } else {
-      // A new stream from that region (first contact, or its state restarted).
-      if (pos) discontinuity = true;
+      // A new stream from that region (first contact, or its state restarted; also since
+      // what a client that came from there saw).
+      if (pos || (reachBack && reachBack.epoch !== b.epoch)) discontinuity = true;
       last = b.startSeq ?? (b.entries[0] ? b.entries[0].origin.seq - 1 : 0);
       this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
     }
@@ -366,19 +371,7 @@ export class ChannelState {
     const seen = new Map(origins.map((o) => [o.region, o]));
     let gap: string | null = null;
     for (const o of origins) {
-      if (o.region === this.settings.region) {
-        if (o.epoch !== this.epoch) gap ??= o.region;
-        continue;
-      }
-      const mine = this.origins.get(o.region);
-      if (!mine) {
-        // This stream has nothing from that region yet (it had no interest, or the region
-        // is out of reach): take up the client's position, so that what the origin sent
-        // after it is asked for (and replayed) when the link is up.
-        this.origins.set(o.region, { ...o });
-      } else if (mine.epoch !== o.epoch) {
-        gap ??= o.region;
-      }
+      if (o.region === this.settings.region ? o.epoch !== this.epoch : !this.origins.meets(o)) gap ??= o.region;
     }
     const entries: LogEntry[] = [];
     const firstSeen = new Map<string, number>();
@@ -394,6 +387,9 @@ export class ChannelState {
       const mine = o.region === this.settings.region ? this.localSeq : this.origins.get(o.region)?.seq;
       if (mine !== undefined && mine > o.seq && (first === undefined || first > o.seq + 1)) gap ??= o.region;
     }
+    // Resumed: where this stream has nothing from a region yet (it had no interest, or the
+    // region is out of reach), it must reach back to the client's position (OriginPositions).
+    if (gap === null) for (const o of origins) if (o.region !== this.settings.region) this.origins.reachBackTo(o);
     return { entries, gap };
   }
 

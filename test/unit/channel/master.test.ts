@@ -304,6 +304,17 @@ describe('ChannelMaster towards other regions', () => {
     expect([replica.calls.length, master.interestBegan]).toEqual([2, began + 2000]);
   });
 
+  it('forgets what streams had to reach back to for clients from other regions once interest here ends', async () => {
+    const { master } = await setupRegions();
+    master.state.vectorRange([{ region: 'us', epoch: 'usep', seq: 6 }], 0);
+    expect(master.state.origins.reachBackOf('us')).toBeDefined();
+    master.subscribe('n3');
+    master.unsubscribe('n2');
+    expect(master.state.origins.reachBackOf('us')).toBeDefined();
+    master.unsubscribe('n3');
+    expect(master.state.origins.reachBackOf('us')).toBeUndefined();
+  });
+
   it('replicates no interest change without other regions', async () => {
     const { master, replica } = setup();
     master.unsubscribe('n2');

@@ -352,6 +352,66 @@ describe('ChannelState', () => {
       expect(st.origins.hasMoved).toBe(false);
     });
 
+    describe('before it has begun, with clients that came from there', () => {
+      const vector = (seq: number, epoch = 'usep') => [{ region: 'us', epoch, seq }];
+
+      it('reaches back to the lowest of their positions, without taking it as a position', () => {
+        const clock = new ManualClock();
+        const st = fresh(clock);
+        expect(st.vectorRange(vector(10), 0)).toEqual({ entries: [], gap: null });
+        // A second client that had seen less: no gap for it, the stream must reach back to it.
+        expect(st.vectorRange(vector(6), 0)).toEqual({ entries: [], gap: null });
+        expect(st.vectorRange(vector(8), 0)).toEqual({ entries: [], gap: null });
+        expect(st.origins.reachBackOf('us')).toEqual({ region: 'us', epoch: 'usep', seq: 6 });
+        // Not a position: channelSerials, snapshots and heads do not see it.
+        expect(st.origins.get('us')).toBeUndefined();
+        expect(parseSerial(st.position().channelSerial)?.origins).toEqual([]);
+        expect(st.snapshot().origins).toEqual([]);
+        expect(st.behindHead('us', { epoch: 'usep', seq: 12 })).toBe('start');
+        // One from another epoch of that region cannot be met.
+        expect(st.vectorRange(vector(3, 'usep0'), 0).gap).toBe('us');
+        // A client that cannot be resumed (another origin's part is missing here) sets nothing.
+        const st2 = fresh(clock);
+        expect(st2.vectorRange([...vector(4), { region: 'eu', epoch: 'other', seq: 1 }], 0).gap).toBe('eu');
+        expect(st2.origins.reachBackOf('us')).toBeUndefined();
+        // Interest here ends: nothing to reach back for.
+        st.origins.forgetReach();
+        expect(st.origins.reachBackOf('us')).toBeUndefined();
+      });
+
+      it('takes a start that begins at or before it whole (subscribers here since earlier need it all)', () => {
+        const clock = new ManualClock();
+        const st = fresh(clock);
+        st.vectorRange(vector(6), 0);
+        // A live batch still asks for the start.
+        expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(9, 1)] }, clock.now()).needStart).toBe(true);
+        const start = st.ingest({ region: 'us', epoch: 'usep', startSeq: 3, gapBefore: false, entries: [4, 5, 6, 7, 8].map((s) => usEntry(s, 1)) }, clock.now());
+        expect([start.entries.map((e) => e.origin.seq), start.discontinuity, st.origins.get('us')?.seq]).toEqual([[4, 5, 6, 7, 8], false, 8]);
+        expect(st.origins.reachBackOf('us')).toBeUndefined();
+      });
+
+      it('refuses a start that begins after it, and asks for the stream from it', () => {
+        const clock = new ManualClock();
+        const st = fresh(clock);
+        st.vectorRange(vector(6), 0);
+        const late = st.ingest({ region: 'us', epoch: 'usep', startSeq: 8, gapBefore: false, entries: [usEntry(9, 1)] }, clock.now());
+        expect(late).toEqual({ entries: [], seq: 0, replayAfter: 6, discontinuity: false });
+        // The answer from there begins it.
+        const answer = st.ingest({ region: 'us', epoch: 'usep', startSeq: 6, gapBefore: false, entries: [7, 8, 9].map((s) => usEntry(s, 1)) }, clock.now());
+        expect([answer.entries.length, st.origins.get('us')?.seq]).toEqual([3, 9]);
+        // Where the origin's history no longer reaches back that far, it begins where it can, and says so.
+        const st2 = fresh(clock);
+        st2.vectorRange(vector(6), 0);
+        const gone = st2.ingest({ region: 'us', epoch: 'usep', startSeq: 8, gapBefore: true, entries: [usEntry(9, 1)] }, clock.now());
+        expect([gone.entries.length, gone.discontinuity]).toEqual([1, true]);
+        // A start of another epoch than the clients saw: taken, and the loss signalled.
+        const st3 = fresh(clock);
+        st3.vectorRange(vector(6), 0);
+        const other = st3.ingest({ region: 'us', epoch: 'usep2', startSeq: 0, gapBefore: false, entries: [usEntry(1, 1)].map((e) => ({ ...e, origin: { ...e.origin, epoch: 'usep2' } })) }, clock.now());
+        expect([other.entries.length, other.discontinuity]).toEqual([1, true]);
+      });
+    });
+
     it("says what it lacks behind the region's head: a start, the rest, or (a new epoch) all of it", () => {
       const clock = new ManualClock();
       const st = fresh(clock);

@@ -1,0 +1,69 @@
+/**
+ * Which entries of a batch each local subscriber of a channel client takes (client.ts):
+ * whole batches shared between subscribers where nothing is filtered for them, and what
+ * a client that came from another region had already seen there.
+ */
+import { parseSerial, type OriginPosition } from '../protocol/serial.js';
+import type { LocalSubscriber } from './client.js';
+import type { LogEntry } from './entry.js';
+
+/**
+ * Whether a client from another region saw this message there (`floors`: by origin,
+ * what it had seen). A floor goes once an entry from there is past it (the rest are
+ * too) or of another epoch (a new stream from there). Presence is not held back: the
+ * client's ATTACHED here began its presence set afresh, and a repeated event is
+ * harmless (members are compared by newness).
+ */
+export function seenElsewhere(floors: Map<string, OriginPosition>, e: LogEntry): boolean {
+  const floor = floors.get(e.origin.region);
+  if (!floor) return false;
+  if (floor.epoch === e.origin.epoch && e.origin.seq <= floor.seq) return e.kind === 'message';
+  floors.delete(e.origin.region);
+  return false;
+}
+
+/**
+ * The floors of a client that came from another region having seen `origins` there, as
+ * far as this stream had not passed them at the client's attach point (`here`: that
+ * point's channelSerial): only from those origins can entries it saw still come (a
+ * stream behind it, or one reaching back for it). None where the stream was past them
+ * all, so the client takes shared batches like any other.
+ */
+export function floorsAt(origins: readonly OriginPosition[], here: string): Map<string, OriginPosition> | undefined {
+  const at = parseSerial(here);
+  const floors = new Map<string, OriginPosition>();
+  for (const o of origins) {
+    if (at && o.region === at.region) continue; // this region's own: only new entries come
+    const mine = at?.origins.find((x) => x.region === o.region);
+    if (!mine || (mine.epoch === o.epoch && mine.seq < o.seq)) floors.set(o.region, o);
+  }
+  return floors.size ? floors : undefined;
+}
+
+/** What a batch holds, for telling in O(1) whether a subscriber takes all of it. */
+export interface BatchShape {
+  messages: boolean;
+  presence: boolean;
+  /** Connections that published the batch's messages (echo filtering). */
+  publishers: Set<string>;
+}
+
+export function batchShape(entries: readonly LogEntry[]): BatchShape {
+  const shape: BatchShape = { messages: false, presence: false, publishers: new Set() };
+  for (const e of entries) {
+    if (e.kind === 'presence') {
+      shape.presence = true;
+      continue;
+    }
+    shape.messages = true;
+    if (e.message.connectionId) shape.publishers.add(e.message.connectionId);
+  }
+  return shape;
+}
+
+/** Whether the subscriber takes every entry of the batch (no echo or mode filtering). */
+export function takesAll(sub: LocalSubscriber, shape: BatchShape): boolean {
+  if (shape.messages && !sub.wants('message')) return false;
+  if (shape.presence && !sub.wants('presence')) return false;
+  return sub.echo || !shape.publishers.has(sub.connectionId);
+}

@@ -1,0 +1,95 @@
+/**
+ * Clients that move from one region to another with their channelSerial, while the
+ * link between the regions is cut and the new region already has a subscriber whose
+ * stream from the old region has not begun (its start waits for the link). The moved
+ * clients' positions must not become the stream's: the start, from shortly before the
+ * earlier subscriber attached, must reach that subscriber whole, while each moved client
+ * gets only what it had not seen (src/channel/origin-positions.ts, reachBackTo; the
+ * channel client's floors). Before, the first client's position was taken as the
+ * stream's (the earlier subscriber lost what came before it) and a second client with
+ * an older position could not resume (90005).
+ */
+import type { InboundMessage } from 'ably';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
+import { waitFor } from '../helpers/wait.js';
+
+let d: TestDeployment;
+
+beforeAll(async () => {
+  d = await startDeployment({
+    regions: [
+      { name: 'r1', nodes: 1 },
+      { name: 'r2', nodes: 1 },
+    ],
+  });
+  await regionLinksUp(d, ['r1', 'r2']);
+});
+
+afterAll(async () => {
+  await d?.stop();
+});
+
+async function linkUp(region: string): Promise<boolean> {
+  return (await globalmaster(d, region)).health.regionLinks.links.every((l: { up: boolean }) => l.up);
+}
+
+/** Subscribes `client` to `channel`, recording each message's data and whether ATTACHED said resumed. */
+async function follow(client: Realtime, channel: string, serial?: string): Promise<{ got: string[]; resumed: boolean[] }> {
+  const got: string[] = [];
+  const resumed: boolean[] = [];
+  const ch = client.channels.get(channel);
+  if (serial) (ch as any).properties.channelSerial = serial;
+  ch.on('attached', (sc) => void resumed.push(sc.resumed));
+  await ch.subscribe((m: InboundMessage) => void got.push(String(m.data)));
+  return { got, resumed };
+}
+
+const serialOf = (client: Realtime, channel: string) => (client.channels.get(channel) as any).properties.channelSerial as string;
+
+describe('clients that move region during a cut, where the new region already has a subscriber', () => {
+  it('reach the earlier subscriber with everything, and give each moved client only what it had not seen', async () => {
+    const channel = 'moved-during-cut';
+    const link = d.sup.regionProxies.get('r1|r2')!;
+    const pub = realtime(d.port('r1-n1'));
+    const early = realtime(d.port('r2-n1'));
+    const inR1 = [realtime(d.port('r1-n1')), realtime(d.port('r1-n1'))];
+    const inR2: Realtime[] = [];
+    try {
+      await connected(pub);
+      link.set('both', { reset: true });
+      await waitFor(async () => !(await linkUp('r1')) && !(await linkUp('r2')), { what: 'the r1–r2 link down' });
+      // The earlier subscriber: r2's interest begins now; its start from r1 waits for the link.
+      const e = await follow(early, channel);
+      const [a, b] = await Promise.all(inR1.map((c) => follow(c, channel)));
+      const pubCh = pub.channels.get(channel);
+      for (const n of [1, 2]) await pubCh.publish('m', `m${n}`);
+      await waitFor(() => a!.got.length === 2 && b!.got.length === 2, { what: 'm1, m2 in r1' });
+      const serialB = serialOf(inR1[1]!, channel);
+      for (const n of [3, 4, 5]) await pubCh.publish('m', `m${n}`);
+      await waitFor(() => a!.got.length === 5, { what: 'm1–m5 in r1' });
+      const serialA = serialOf(inR1[0]!, channel);
+      closeAll(...inR1);
+      // Both move to r2 with what they had seen: A first (up to m5), then B (up to m2).
+      inR2.push(realtime(d.port('r2-n1')));
+      const movedA = await follow(inR2[0]!, channel, serialA);
+      inR2.push(realtime(d.port('r2-n1')));
+      const movedB = await follow(inR2[1]!, channel, serialB);
+      for (const n of [6, 7, 8]) await pubCh.publish('m', `m${n}`);
+      link.heal();
+      await waitFor(async () => (await linkUp('r1')) && (await linkUp('r2')), { what: 'the r1–r2 link up', timeoutMs: 20_000 });
+      for (const n of [9, 10]) await pubCh.publish('m', `m${n}`);
+      const all = Array.from({ length: 10 }, (_, i) => `m${i + 1}`);
+      for (const [name, r] of [['the earlier subscriber', e], ['A', movedA], ['B', movedB]] as const) {
+        await waitFor(() => r.got.includes('m10'), { what: `m10 to ${name}`, timeoutMs: 20_000 });
+      }
+      expect(e.got, 'the earlier subscriber').toEqual(all);
+      expect([movedA.got, movedA.resumed], 'A').toEqual([all.slice(5), [true]]);
+      expect([movedB.got, movedB.resumed], 'B').toEqual([all.slice(2), [true]]);
+    } finally {
+      link.heal();
+      closeAll(pub, early, ...inR1, ...inR2);
+    }
+  });
+});
