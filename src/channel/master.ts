@@ -367,9 +367,11 @@ export class ChannelMaster {
       // Other regions want the channel: the replica sends the batch on once it holds it.
       const forward = this.forwardingRegion() !== null;
       let forwarded = false;
-      // (Also with nothing but positions in other regions' streams or the interest start to
-      // carry: OriginPositions.takeMoved, InterestBegan.takeMoved.)
-      if (batch.entries.length || batch.holds.length || this.state.origins.hasMoved || this.state.interest.hasMoved) {
+      // (Also with nothing but positions in other regions' streams, what they must reach
+      // back to, or the interest start to carry: OriginPositions.takeMoved and takeReach,
+      // InterestBegan.takeMoved.)
+      const moved = this.state.origins.hasMoved || this.state.origins.reachMoved || this.state.interest.hasMoved;
+      if (batch.entries.length || batch.holds.length || moved) {
         forwarded = await this.deps.replicate(this, batch.entries, batch.holds, forward);
       }
       if (this.stopped) throw this.stopped;

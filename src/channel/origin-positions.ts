@@ -17,6 +17,8 @@ export class OriginPositions {
   private readonly moved = new Set<string>();
   /** Least positions streams not yet begun must reach back to (not positions: get() does not see them). */
   private readonly reach = new Map<string, OriginPosition>();
+  /** Whether `reach` changed since the replica was last told. */
+  private reachChanged = false;
 
   get(region: string): OriginPosition | undefined {
     return this.byRegion.get(region);
@@ -40,12 +42,38 @@ export class OriginPositions {
   reachBackTo(o: OriginPosition): void {
     if (this.byRegion.has(o.region)) return;
     const least = this.reach.get(o.region);
-    if (!least || (least.epoch === o.epoch && o.seq < least.seq)) this.reach.set(o.region, { ...o });
+    if (least && (least.epoch !== o.epoch || o.seq >= least.seq)) return;
+    this.reach.set(o.region, { ...o });
+    this.reachChanged = true;
   }
 
   /** Interest here ended: no stream need reach back for clients that came. */
   forgetReach(): void {
+    if (this.reach.size === 0) return;
     this.reach.clear();
+    this.reachChanged = true;
+  }
+
+  /** All of it (snapshots). */
+  reachList(): OriginPosition[] {
+    return [...this.reach.values()];
+  }
+
+  get reachMoved(): boolean {
+    return this.reachChanged;
+  }
+
+  /** All of it, for the next replication, if it changed since the last (else undefined). */
+  takeReach(): OriginPosition[] | undefined {
+    if (!this.reachChanged) return undefined;
+    this.reachChanged = false;
+    return this.reachList();
+  }
+
+  /** The replica's side (and a restored snapshot): the master's, whole; positions begun here win. */
+  applyReach(list: readonly OriginPosition[]): void {
+    this.reach.clear();
+    for (const o of list) if (!this.byRegion.has(o.region)) this.reach.set(o.region, o);
   }
 
   /** What a stream from `region`, not yet begun, must reach back to (reachBackTo), if anything. */

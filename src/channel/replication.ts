@@ -60,6 +60,7 @@ export async function replicateBatch(
   // Taken once: every attempt of this batch carries them (a full sync holds them anyway).
   const origins = master.state.origins.takeMoved();
   const interestSince = master.state.interest.takeMoved();
+  const reach = master.state.origins.takeReach();
   for (;;) {
     if (master.isStopped) throw AblyError.of('channelFailed', 'master moved');
     const h = holding(master.key);
@@ -97,6 +98,7 @@ export async function replicateBatch(
         forward,
         ...(origins.length ? { origins } : {}),
         ...(interestSince !== undefined ? { interestSince } : {}),
+        ...(reach ? { reach } : {}),
       } as const;
       reply = await deps.rpc.request(replica, update, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null);
       if (reply?.kind === 'ok') return reply.forwarded === true;
@@ -128,6 +130,7 @@ export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, fr
   h.state.applyEntries(req.entries);
   if (req.origins) h.state.origins.apply(req.origins);
   if (req.interestSince !== undefined) h.state.interest.apply(req.interestSince);
+  if (req.reach) h.state.origins.applyReach(req.reach);
   const region = deps.settings.region;
   if (!req.forward || !deps.toRegions || !region) return { kind: 'ok' };
   const batch = ownEntriesBatch(key, region, h.state.epoch, req.entries);

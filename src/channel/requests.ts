@@ -150,6 +150,9 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
         const r = a.ok.state.vectorRange(req.origins, Math.min(req.upto, a.ok.position().serial));
+        // What a stream must now reach back to for this client is on the replica before
+        // the client is told it resumed (a master promoted after a failover knows it).
+        if (a.ok.state.origins.reachMoved) await a.ok.enqueue([]);
         return { kind: 'vector', entries: r.entries, gap: r.gap };
       }
       case 'sync':

@@ -31,6 +31,8 @@ export interface ChannelSnapshot {
   subscribers?: string[];
   /** When this region's interest began (ms; 0 or absent: none; interest-began.ts). */
   interestSince?: number;
+  /** What streams not yet begun must reach back to (OriginPositions.reachBackTo). */
+  reach?: OriginPosition[];
   /** The presence set (members outlive the history that entered them). */
   presence: PresenceMember[];
 }

@@ -89,6 +89,7 @@ export class ChannelState {
     st.presenceSet = PresenceSet.restore(s.presence);
     for (const o of s.origins) st.origins.set(o.region, o);
     st.interest.apply(s.interestSince ?? 0);
+    st.origins.applyReach(s.reach ?? []);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
     const element = knownElements(s.entries);
     for (let i = 0; i < s.entries.length; i++) st.record(s.entries[i]!, element?.(i));
@@ -106,6 +107,7 @@ export class ChannelState {
       localSeq: this.localSeq,
       origins: [...this.origins.values()],
       ...(this.interest.since ? { interestSince: this.interest.since } : {}),
+      ...(this.origins.reachList().length ? { reach: this.origins.reachList() } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data ? this.shareEncoded(this.log.all()) : [],
       dedup: data ? this.dedup.entries() : [],

@@ -97,6 +97,10 @@ export interface OriginPosition {
   seq: number;
 }
 
+export interface OriginPositionList {
+  positions: OriginPosition[];
+}
+
 /**
  * A list of entries encoded once by the master that made them and carried as bytes in
  * ReplicateRequest and Broadcast, which usually hold the same batch.
@@ -181,6 +185,11 @@ export interface ChannelSnapshot {
    * subscriber here).
    */
   interestSince: number;
+  /**
+   * What streams from other regions, not yet begun, must reach back to: the positions of
+   * clients that resumed here from there (not positions of this stream).
+   */
+  reach: OriginPosition[];
 }
 
 export interface HistoryQuery {
@@ -239,7 +248,11 @@ export interface ReplicateRequest {
    * When this region's interest in the channel began (ms; 0: it ended), sent when it
    * changed: a master the replica becomes asks other regions for their streams from then.
    */
-  interestSince?: number | undefined;
+  interestSince?:
+    | number
+    | undefined;
+  /** What streams not yet begun must reach back to, sent whole when it changed. */
+  reach?: OriginPositionList | undefined;
 }
 
 export interface PresenceRequest {
@@ -1282,6 +1295,52 @@ export const OriginPosition: MessageFns<OriginPosition> = {
   },
 };
 
+function createBaseOriginPositionList(): OriginPositionList {
+  return { positions: [] };
+}
+
+export const OriginPositionList: MessageFns<OriginPositionList> = {
+  encode(message: OriginPositionList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.positions) {
+      OriginPosition.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OriginPositionList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOriginPositionList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.positions.push(OriginPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseLogEntryList(): LogEntryList {
   return { entries: [] };
 }
@@ -1789,6 +1848,7 @@ function createBaseChannelSnapshot(): ChannelSnapshot {
     presence: [],
     entryList: Buffer.alloc(0),
     interestSince: 0,
+    reach: [],
   };
 }
 
@@ -1835,6 +1895,9 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
     }
     if (message.interestSince !== 0) {
       writer.uint32(112).int64(message.interestSince);
+    }
+    for (const v of message.reach) {
+      OriginPosition.encode(v!, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -1962,6 +2025,14 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
             }
 
             message.interestSince = longToNumber(reader.int64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.reach.push(OriginPosition.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -2368,6 +2439,7 @@ function createBaseReplicateRequest(): ReplicateRequest {
     forward: false,
     origins: [],
     interestSince: undefined,
+    reach: undefined,
   };
 }
 
@@ -2393,6 +2465,9 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     if (message.interestSince !== undefined) {
       writer.uint32(64).int64(message.interestSince);
+    }
+    if (message.reach !== undefined) {
+      OriginPositionList.encode(message.reach, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -2464,6 +2539,14 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.interestSince = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.reach = OriginPositionList.decode(reader, reader.uint32());
             continue;
           }
         }

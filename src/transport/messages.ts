@@ -96,6 +96,8 @@ export interface ReplicateRequest {
   origins?: OriginPosition[];
   /** When this region's interest began (ms; 0: it ended), sent when it changed (InterestBegan). */
   interestSince?: number;
+  /** What streams not yet begun must reach back to, whole, sent when it changed (OriginPositions.takeReach). */
+  reach?: OriginPosition[];
 }
 /** Presence operations (enter/update/leave) of one connection, hosted on the sender. */
 export interface PresenceRequest {

@@ -133,6 +133,7 @@ export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
     wasMaster: s.wasMaster ?? false,
     subscribers: s.subscribers ?? [],
     interestSince: s.interestSince ?? 0,
+    reach: s.reach ?? [],
     presence: s.presence.map(presenceMemberToPb),
   };
 }
@@ -151,6 +152,7 @@ export function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     wasMaster: p.wasMaster,
     subscribers: p.subscribers,
     ...(p.interestSince ? { interestSince: p.interestSince } : {}),
+    ...(p.reach.length ? { reach: p.reach } : {}),
     presence: p.presence.map(presenceMemberFromPb),
   };
 }

@@ -87,6 +87,7 @@ function requestToPb(r: NodeRequest): pb.Request {
             forward: r.forward === true,
             origins: r.origins ?? [],
             ...(r.interestSince !== undefined ? { interestSince: r.interestSince } : {}),
+            ...(r.reach ? { reach: { positions: r.reach } } : {}),
           },
         },
       };
@@ -172,6 +173,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
         ...(b.replicate.forward ? { forward: true } : {}),
         ...(b.replicate.origins.length ? { origins: b.replicate.origins } : {}),
         ...(b.replicate.interestSince !== undefined ? { interestSince: b.replicate.interestSince } : {}),
+        ...(b.replicate.reach ? { reach: b.replicate.reach.positions } : {}),
       };
     case 'presence':
       return {

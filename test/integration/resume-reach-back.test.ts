@@ -13,23 +13,26 @@ import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
-import { waitFor } from '../helpers/wait.js';
+import { channelsMasteredBy } from '../helpers/ring.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment;
 
-beforeAll(async () => {
-  d = await startDeployment({
-    regions: [
-      { name: 'r1', nodes: 1 },
-      { name: 'r2', nodes: 1 },
-    ],
+/** The describe's deployment in `d`: r1 of one node, r2 of `r2Nodes`. */
+function deployment(r2Nodes: number): void {
+  beforeAll(async () => {
+    d = await startDeployment({
+      regions: [
+        { name: 'r1', nodes: 1 },
+        { name: 'r2', nodes: r2Nodes },
+      ],
+    });
+    await regionLinksUp(d, ['r1', 'r2']);
   });
-  await regionLinksUp(d, ['r1', 'r2']);
-});
-
-afterAll(async () => {
-  await d?.stop();
-});
+  afterAll(async () => {
+    await d?.stop();
+  });
+}
 
 async function linkUp(region: string): Promise<boolean> {
   return (await globalmaster(d, region)).health.regionLinks.links.every((l: { up: boolean }) => l.up);
@@ -49,6 +52,8 @@ async function follow(client: Realtime, channel: string, serial?: string): Promi
 const serialOf = (client: Realtime, channel: string) => (client.channels.get(channel) as any).properties.channelSerial as string;
 
 describe('clients that move region during a cut, where the new region already has a subscriber', () => {
+  deployment(1);
+
   it('reach the earlier subscriber with everything, and give each moved client only what it had not seen', async () => {
     const channel = 'moved-during-cut';
     const link = d.sup.regionProxies.get('r1|r2')!;
@@ -90,6 +95,56 @@ describe('clients that move region during a cut, where the new region already ha
     } finally {
       link.heal();
       closeAll(pub, early, ...inR1, ...inR2);
+    }
+  });
+});
+
+describe("a client that moved region, across a failover of the channel's master there", () => {
+  deployment(3);
+
+  it('still gets what it had not seen from before the interest there began (the master promoted knows how far back to reach)', async () => {
+    const r2 = d.nodes('r2');
+    const gmNode = (await globalmaster(d, 'r2')).node;
+    const master = r2.find((n) => n !== gmNode)!;
+    const channel = channelsMasteredBy(r2, master, 'moved-failover', 1)[0]!;
+    const clientsNode = r2.find((n) => n !== master)!;
+    const link = d.sup.regionProxies.get('r1|r2')!;
+    const pub = realtime(d.port('r1-n1'));
+    const inR1 = realtime(d.port('r1-n1'));
+    const inR2 = [realtime(d.port(clientsNode)), realtime(d.port(clientsNode)), realtime(d.port(clientsNode))];
+    try {
+      await connected(pub);
+      link.set('both', { reset: true });
+      await waitFor(async () => !(await linkUp('r1')) && !(await linkUp('r2')), { what: 'the r1–r2 link down' });
+      const pubCh = pub.channels.get(channel);
+      const a = await follow(inR1, channel);
+      for (const n of [1, 2, 3]) await pubCh.publish('m', `m${n}`);
+      await waitFor(() => a.got.length === 3, { what: 'm1–m3 in r1' });
+      const serial = serialOf(inR1, channel);
+      closeAll(inR1);
+      for (const n of [4, 5]) await pubCh.publish('m', `m${n}`);
+      // r2's interest begins well after m4 and m5 (more than the start's 2 s reach), so
+      // its start from r1 would begin after them: the moved client needs more.
+      await sleep(3000);
+      const e = await follow(inR2[0]!, channel);
+      const moved = await follow(inR2[1]!, channel, serial);
+      for (const n of [6, 7, 8]) await pubCh.publish('m', `m${n}`);
+      await d.sup.kill(master);
+      // The channel is served by its new master: r2's own message reaches both.
+      await inR2[2]!.channels.get(channel).publish('m', 'r2-marker');
+      await waitFor(() => e.got.includes('r2-marker') && moved.got.includes('r2-marker'), { what: "r2's message after the failover", timeoutMs: 20_000 });
+      link.heal();
+      await waitFor(async () => (await linkUp('r1')) && (await linkUp('r2')), { what: 'the r1–r2 link up', timeoutMs: 20_000 });
+      for (const n of [9, 10]) await pubCh.publish('m', `m${n}`);
+      for (const r of [e, moved]) await waitFor(() => r.got.includes('m10'), { what: 'm10 in r2', timeoutMs: 20_000 });
+      const fromR1 = (r: { got: string[] }) => r.got.filter((x) => x !== 'r2-marker');
+      const after3 = Array.from({ length: 7 }, (_, i) => `m${i + 4}`);
+      expect([fromR1(moved), moved.resumed], 'the moved client').toEqual([after3, [true]]);
+      // The earlier subscriber gets as much (the stream reached back for the moved client).
+      expect(fromR1(e), 'the earlier subscriber').toEqual(after3);
+    } finally {
+      link.heal();
+      closeAll(pub, inR1, ...inR2);
     }
   });
 });

@@ -139,6 +139,24 @@ describe('the master replicating a batch', () => {
     expect(ChannelState.restore(m.master.state.snapshot(), settings).interest.since).toBe(7000);
   });
 
+  it('carries what streams not yet begun must reach back to when it changed, whole; the replica and a snapshot keep it', async () => {
+    const m = masterSide(() => ({ kind: 'ok' }));
+    m.master.state.vectorRange([{ region: 'us', epoch: 'us1', seq: 9 }], 0);
+    await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
+    await replicateBatch(m.deps, () => m.h, m.master, m.entries, [], false);
+    expect(m.asked).toMatchObject([{ type: 'replicate', reach: [{ region: 'us', epoch: 'us1', seq: 9 }] }, { type: 'replicate' }]);
+    expect((m.asked[1] as ReplicateRequest).reach).toBeUndefined();
+    const { h, deps } = replicaSide({ toRegions: false });
+    expect(applyReplicate(deps, h, OWNER, m.asked[0] as ReplicateRequest)).toEqual({ kind: 'ok' });
+    expect(h.role === 'replica' && h.state.origins.reachBackOf('us')).toEqual({ region: 'us', epoch: 'us1', seq: 9 });
+    expect(ChannelState.restore(m.master.state.snapshot(), settings).origins.reachBackOf('us')).toEqual({ region: 'us', epoch: 'us1', seq: 9 });
+    // Forgotten (interest ended): the replica forgets it too.
+    m.master.state.origins.forgetReach();
+    await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
+    expect(applyReplicate(deps, h, OWNER, m.asked[2] as ReplicateRequest)).toEqual({ kind: 'ok' });
+    expect(h.role === 'replica' && h.state.origins.reachBackOf('us')).toBeUndefined();
+  });
+
   it('reports not sent on when the replica took a full sync instead', async () => {
     const m = masterSide((req) =>
       req.type === 'replicate' ? { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'sync' } } : { kind: 'ok', forwarded: true },

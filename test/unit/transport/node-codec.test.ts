@@ -103,6 +103,7 @@ const snapshot: ChannelSnapshot = {
   wasMaster: true,
   subscribers: ['n2', 'n3'],
   interestSince: NOW - 5000,
+  reach: [{ region: 'ap', epoch: 'ap1', seq: 12 }],
   presence: [
     { message: { id: 'conn:8:0', action: 2, clientId: 'bob', connectionId: 'conn2', timestamp: NOW }, host: 'n2', leaveAt: null },
     { message: { id: 'conn:9:0', action: 4, clientId: 'eve', connectionId: 'conn3', data: 'x', timestamp: NOW }, host: 'n3', leaveAt: NOW + 15000 },
@@ -278,6 +279,13 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
     it("round-trips replicate with positions in other regions' streams", () => {
       const msg: NodeMessage = { type: 'replicate', rid: 15, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], origins: [{ region: 'us', epoch: 'us1', seq: 57 }] };
       expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
+    it('round-trips replicate with what streams must reach back to, also when that became nothing', () => {
+      for (const reach of [[{ region: 'us', epoch: 'us1', seq: 4 }], []]) {
+        const msg: NodeMessage = { type: 'replicate', rid: 17, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], reach };
+        expect(roundTrip(msg)).toStrictEqual(msg);
+      }
     });
 
     it('round-trips replicate with the interest start, and with its end (0)', () => {
