@@ -74,10 +74,15 @@ export async function globalmaster(d: TestDeployment, region: string): Promise<{
   );
 }
 
+/** Whether every region link of a region's globalmaster is up now. */
+export async function allLinksUp(d: TestDeployment, region: string): Promise<boolean> {
+  return (await globalmaster(d, region)).health.regionLinks.links.every((l: any) => l.up);
+}
+
 /** Waits until every region link of these regions' globalmasters is up. */
 export async function regionLinksUp(d: TestDeployment, regions: string[]): Promise<void> {
   for (const r of regions) {
-    await waitFor(async () => (await globalmaster(d, r)).health.regionLinks.links.every((l: any) => l.up), {
+    await waitFor(() => allLinksUp(d, r), {
       what: `${r}'s links up`,
       timeoutMs: 20_000,
     });

@@ -11,7 +11,7 @@
  */
 import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { allLinksUp, globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { channelsMasteredBy } from '../helpers/ring.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -34,9 +34,7 @@ function deployment(r2Nodes: number): void {
   });
 }
 
-async function linkUp(region: string): Promise<boolean> {
-  return (await globalmaster(d, region)).health.regionLinks.links.every((l: { up: boolean }) => l.up);
-}
+const linkUp = (region: string) => allLinksUp(d, region);
 
 /** Subscribes `client` to `channel`, recording each message's data and whether ATTACHED said resumed. */
 async function follow(client: Realtime, channel: string, serial?: string): Promise<{ got: string[]; resumed: boolean[] }> {

@@ -11,7 +11,7 @@
  */
 import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { allLinksUp as linkUp, globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { channelsMasteredBy } from '../helpers/ring.js';
 import { closeAll, realtime } from '../helpers/sdk.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -34,10 +34,6 @@ function deployment(): () => TestDeployment {
     await d?.stop();
   });
   return () => d;
-}
-
-async function linkUp(d: TestDeployment, region: string): Promise<boolean> {
-  return (await globalmaster(d, region)).health.regionLinks.links.every((l: { up: boolean }) => l.up);
 }
 
 /**
