@@ -221,7 +221,10 @@ export class ChannelMaster {
     if (r.replayAfter !== null) return { seq: r.seq, replayAfter: r.replayAfter };
     // No stream from that region yet: its start is wanted, from when interest here began
     // (none here now: nothing is wanted).
-    if (r.needStart) return { seq: r.seq, replayAfter: null, ...(this.subscribers.size > 0 ? { startSince: this.interestSince } : {}) };
+    if (r.needStart) {
+      const w = this.startWanted();
+      return { seq: r.seq, replayAfter: null, ...(w ? { startSince: w.since } : {}) };
+    }
     const gap = r.discontinuity
       ? AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo()
       : null;
