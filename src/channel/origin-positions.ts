@@ -8,7 +8,8 @@
  * channelSerial say what it must reach back to (the lowest of their positions): a start
  * that begins at or before that is taken whole, so subscribers here since earlier lose
  * nothing of it; one that begins after it is refused and asked for again from there.
- * That is not a position: channelSerials, snapshots and replication do not carry it.
+ * That is not a position (channelSerials do not show it); it travels with the channel's
+ * state on its own (snapshots, and replication when it changed: takeReach).
  */
 import type { OriginPosition } from '../protocol/serial.js';
 
@@ -112,7 +113,7 @@ export class OriginPositions {
 
   /** The replica's side: positions the master's stream moved to with no entry. */
   apply(origins: readonly OriginPosition[]): void {
-    for (const o of origins) this.byRegion.set(o.region, o);
+    for (const o of origins) this.set(o.region, o);
   }
 
   /**

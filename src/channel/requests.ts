@@ -150,9 +150,18 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
         const r = a.ok.state.vectorRange(req.origins, Math.min(req.upto, a.ok.position().serial));
-        // What a stream must now reach back to for this client is on the replica before
-        // the client is told it resumed (a master promoted after a failover knows it).
-        if (a.ok.state.origins.reachMoved) await a.ok.enqueue([]);
+        // What a stream must reach back to for this client is on the replica before the
+        // client is told it resumed (a master promoted after a failover knows it): also
+        // where it did not change here, as its replication may still be under way (another
+        // client's, or this client's first ask, timed out and asked again).
+        if (r.gap === null && req.origins.some((o) => a.ok.state.origins.reachBackOf(o.region))) {
+          try {
+            await a.ok.enqueue([]);
+          } catch (err) {
+            if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.channel).owner };
+            throw err;
+          }
+        }
         return { kind: 'vector', entries: r.entries, gap: r.gap };
       }
       case 'sync':

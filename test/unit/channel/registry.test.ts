@@ -9,7 +9,7 @@ import type { Acquired } from '../../../src/channel/registry.js';
 import type { ChannelState } from '../../../src/channel/state.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 import { Ring } from '../../../src/cluster/ring.js';
-import { channelOwnedBy, liveMaster, msg, setView, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
+import { channelOwnedBy, liveMaster, makeRegion, msg, setView, startAll, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let nodes: TestNode[] = [];
@@ -216,5 +216,37 @@ describe('ChannelRegistry', () => {
     const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 2000).unref());
     const claimed = await Promise.race([b.registry.acquire(key), late]);
     expect(claimed !== 'late' && 'ok' in claimed).toBe(true);
+  });
+
+  it("tells a client from another region it resumed only once the replica holds what the stream must reach back to for it", async () => {
+    const { net, nodes: ns } = makeRegion(['a', 'b', 'c']);
+    nodes.push(...ns);
+    await startAll(ns);
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    const replicaId = new Ring(['a', 'b', 'c']).replica(key)!;
+    const asker = ns.find((n) => n.id !== 'a' && n.id !== replicaId)!;
+    const replica = ns.find((n) => n.id === replicaId)!;
+    await ns[0]!.publisher.send('src', key, { type: 'publish', messages: [msg(0)] });
+    await waitFor(() => replica.registry.holding(key)?.role === 'replica', { what: 'the replica holding the channel' });
+    net.cut('a', replicaId);
+    const origins = [{ region: 'us', epoch: 'usep', seq: 6 }];
+    const answers: string[] = [];
+    const ask = (name: string) =>
+      asker.rpc.request('a', { type: 'vectorRange', channel: key, origins, upto: 1 }, 10_000).then((r) => {
+        answers.push(name);
+        return r;
+      });
+    const first = ask('first');
+    await waitFor(() => liveMaster(ns[0]!, key)?.state.origins.reachBackOf('us'), { what: 'the reach-back recorded at the master' });
+    // The same position again (another client, or the first one's ask repeated): it changes
+    // nothing at the master, and still waits for the replication under way.
+    const second = ask('second');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(answers).toEqual([]);
+    net.heal('a', replicaId);
+    const replies = await Promise.all([first, second]);
+    expect(replies.map((r) => r.kind)).toEqual(['vector', 'vector']);
+    const h = replica.registry.holding(key);
+    expect(h?.role === 'replica' && h.state.origins.reachBackOf('us')).toEqual(origins[0]);
   });
 });
