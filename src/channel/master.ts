@@ -229,7 +229,7 @@ export class ChannelMaster {
       ? AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo()
       : null;
     // A position that moved with no entry still goes to the replica (in the next replication).
-    if (r.entries.length || gap || this.state.origins.hasMoved) await this.enqueue(r.entries, [], gap);
+    if (r.entries.length || gap || this.state.unreplicated) await this.enqueue(r.entries, [], gap);
     return { seq: r.seq, replayAfter: null };
   }
 
@@ -370,11 +370,8 @@ export class ChannelMaster {
       // Other regions want the channel: the replica sends the batch on once it holds it.
       const forward = this.forwardingRegion() !== null;
       let forwarded = false;
-      // (Also with nothing but positions in other regions' streams, what they must reach
-      // back to, or the interest start to carry: OriginPositions.takeMoved and takeReach,
-      // InterestBegan.takeMoved.)
-      const moved = this.state.origins.hasMoved || this.state.origins.reachMoved || this.state.interest.hasMoved;
-      if (batch.entries.length || batch.holds.length || moved) {
+      // (Also with nothing but changes no entry shows to carry: ChannelState.takeUnreplicated.)
+      if (batch.entries.length || batch.holds.length || this.state.unreplicated) {
         forwarded = await this.deps.replicate(this, batch.entries, batch.holds, forward);
       }
       if (this.stopped) throw this.stopped;
@@ -432,7 +429,6 @@ export class ChannelMaster {
   unsubscribe(node: NodeId): void {
     if (!this.subscribers.delete(node) || this.subscribers.size > 0) return;
     this.interestChangedTo(0);
-    this.state.origins.forgetReach();
     this.reportInterest();
   }
 
@@ -442,7 +438,7 @@ export class ChannelMaster {
    * their streams from when interest really began.
    */
   private interestChangedTo(at: number): void {
-    this.state.interest.set(at);
+    this.state.setInterest(at);
     if (this.deps.toRegions && !this.stopped) void this.enqueue([]).catch(() => undefined);
   }
 

@@ -58,9 +58,7 @@ export async function replicateBatch(
   forward: boolean,
 ): Promise<boolean> {
   // Taken once: every attempt of this batch carries them (a full sync holds them anyway).
-  const origins = master.state.origins.takeMoved();
-  const interestSince = master.state.interest.takeMoved();
-  const reach = master.state.origins.takeReach();
+  const unreplicated = master.state.takeUnreplicated();
   for (;;) {
     if (master.isStopped) throw AblyError.of('channelFailed', 'master moved');
     const h = holding(master.key);
@@ -89,17 +87,7 @@ export async function replicateBatch(
         return false; // the snapshot holds these entries too (and sent nothing on)
       }
     } else {
-      const update = {
-        type: 'replicate',
-        channel: master.key,
-        epoch: master.epoch,
-        entries,
-        holds,
-        forward,
-        ...(origins.length ? { origins } : {}),
-        ...(interestSince !== undefined ? { interestSince } : {}),
-        ...(reach ? { reach } : {}),
-      } as const;
+      const update = { type: 'replicate', channel: master.key, epoch: master.epoch, entries, holds, forward, ...unreplicated } as const;
       reply = await deps.rpc.request(replica, update, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null);
       if (reply?.kind === 'ok') return reply.forwarded === true;
       if (reply?.kind === 'error' && reply.error.code === NEED_SYNC) {
@@ -128,9 +116,7 @@ export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, fr
   }
   h.state.applyHolds(req.holds);
   h.state.applyEntries(req.entries);
-  if (req.origins) h.state.origins.apply(req.origins);
-  if (req.interestSince !== undefined) h.state.interest.apply(req.interestSince);
-  if (req.reach) h.state.origins.applyReach(req.reach);
+  h.state.applyUnreplicated(req);
   const region = deps.settings.region;
   if (!req.forward || !deps.toRegions || !region) return { kind: 'ok' };
   const batch = ownEntriesBatch(key, region, h.state.epoch, req.entries);

@@ -18,6 +18,7 @@ import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.
 import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec } from '../transport/entry-codec.js';
 import { ForwardedEntries, knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
+import type { ReplicateRequest } from '../transport/messages.js';
 import { PresenceSet } from './presence.js';
 import type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
 
@@ -99,6 +100,7 @@ export class ChannelState {
 
   /** The whole state; without `data`, only where it stands (no entries, dedup window or presence). */
   snapshot(data = true): ChannelSnapshot {
+    const reach = this.origins.reachList();
     return {
       key: this.key,
       epoch: this.epoch,
@@ -107,12 +109,41 @@ export class ChannelState {
       localSeq: this.localSeq,
       origins: [...this.origins.values()],
       ...(this.interest.since ? { interestSince: this.interest.since } : {}),
-      ...(this.origins.reachList().length ? { reach: this.origins.reachList() } : {}),
+      ...(reach.length ? { reach } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data ? this.shareEncoded(this.log.all()) : [],
       dedup: data ? this.dedup.entries() : [],
       presence: data ? this.presenceSet.snapshot() : [],
     };
+  }
+
+  /** This region's interest began (`at`) or ended (0: then no stream need reach back for clients that came). */
+  setInterest(at: number): void {
+    this.interest.set(at);
+    if (at === 0) this.origins.forgetReach();
+  }
+
+  /**
+   * Whether something changed that the replica must hear of though no entry shows it:
+   * positions in other regions' streams, what they must reach back to, the interest start.
+   */
+  get unreplicated(): boolean {
+    return this.origins.hasMoved || this.origins.reachMoved || this.interest.hasMoved;
+  }
+
+  /** Those changes, for the next replication (each once; ReplicateRequest's fields). */
+  takeUnreplicated(): Pick<ReplicateRequest, 'origins' | 'interestSince' | 'reach'> {
+    const origins = this.origins.takeMoved();
+    const interestSince = this.interest.takeMoved();
+    const reach = this.origins.takeReach();
+    return { ...(origins.length ? { origins } : {}), ...(interestSince !== undefined ? { interestSince } : {}), ...(reach ? { reach } : {}) };
+  }
+
+  /** The replica's side of takeUnreplicated. */
+  applyUnreplicated(r: Pick<ReplicateRequest, 'origins' | 'interestSince' | 'reach'>): void {
+    if (r.origins) this.origins.apply(r.origins);
+    if (r.interestSince !== undefined) this.interest.apply(r.interestSince);
+    if (r.reach) this.origins.applyReach(r.reach);
   }
 
   get presence(): PresenceSet {
@@ -322,7 +353,7 @@ export class ChannelState {
       // A live batch of a stream that has not begun here (its start was lost, or is still
       // on its way): taken as the beginning, the start's earlier messages would be skipped.
       return { entries: [], seq: 0, replayAfter: null, discontinuity: false, needStart: true };
-    } else if (reachBack && reachBack.epoch === b.epoch && b.startSeq! > reachBack.seq && !b.gapBefore && !this.settings.debugSkipReplay) {
+    } else if (reachBack?.epoch === b.epoch && b.startSeq !== undefined && b.startSeq > reachBack.seq && !b.gapBefore && !this.settings.debugSkipReplay) {
       // A start that begins after what a client that came from there has seen: from that.
       return { entries: [], seq: 0, replayAfter: reachBack.seq, discontinuity: false };
     } else {

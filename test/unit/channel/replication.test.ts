@@ -107,54 +107,64 @@ describe('the master replicating a batch', () => {
     await expect(replicateBatch(no.deps, () => no.h, no.master, no.entries, [], true)).resolves.toBe(false);
   });
 
-  it("carries positions in other regions' streams that moved with no entry, once, and the replica takes them", async () => {
-    const m = masterSide(() => ({ kind: 'ok' }));
-    // A start from us with no entries: the stream begins at us's seq 57 with nothing stored.
-    m.master.state.ingest({ region: 'us', epoch: 'us1', startSeq: 57, gapBefore: false, entries: [] }, 1000);
-    await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
-    await replicateBatch(m.deps, () => m.h, m.master, m.entries, [], false);
-    expect(m.asked).toMatchObject([{ type: 'replicate', origins: [{ region: 'us', epoch: 'us1', seq: 57 }] }, { type: 'replicate' }]);
-    expect((m.asked[1] as ReplicateRequest).origins).toBeUndefined();
-    const { h, deps } = replicaSide({ toRegions: false });
-    expect(applyReplicate(deps, h, OWNER, m.asked[0] as ReplicateRequest)).toEqual({ kind: 'ok' });
-    expect(h.role === 'replica' && h.state.origins.get('us')).toEqual({ region: 'us', epoch: 'us1', seq: 57 });
-  });
+  /** What changes with no entry to show it, what replication carries of it, and what the replica then holds. */
+  const changes: {
+    what: string;
+    field: 'origins' | 'interestSince' | 'reach';
+    make(st: ChannelState): void;
+    sent: unknown;
+    held(st: ChannelState): unknown;
+    holds: unknown;
+    undo?: { make(st: ChannelState): void; holds: unknown };
+  }[] = [
+    {
+      what: "positions in other regions' streams that moved with no entry",
+      field: 'origins',
+      // A start from us with no entries: the stream begins at us's seq 57 with nothing stored.
+      make: (st) => void st.ingest({ region: 'us', epoch: 'us1', startSeq: 57, gapBefore: false, entries: [] }, 1000),
+      sent: [{ region: 'us', epoch: 'us1', seq: 57 }],
+      held: (st) => st.origins.get('us'),
+      holds: { region: 'us', epoch: 'us1', seq: 57 },
+    },
+    {
+      what: 'the interest start',
+      field: 'interestSince',
+      make: (st) => st.setInterest(5000),
+      sent: 5000,
+      held: (st) => st.interest.since,
+      holds: 5000,
+      // Interest ended: 0 goes too.
+      undo: { make: (st) => st.setInterest(0), holds: 0 },
+    },
+    {
+      what: 'what streams not yet begun must reach back to',
+      field: 'reach',
+      make: (st) => void st.vectorRange([{ region: 'us', epoch: 'us1', seq: 9 }], 0),
+      sent: [{ region: 'us', epoch: 'us1', seq: 9 }],
+      held: (st) => st.origins.reachBackOf('us'),
+      holds: { region: 'us', epoch: 'us1', seq: 9 },
+      // Forgotten (interest ended): the replica forgets it too.
+      undo: { make: (st) => st.setInterest(0), holds: undefined },
+    },
+  ];
 
-  it('carries the interest start when it changed, once, and the replica takes it; a snapshot carries it too', async () => {
+  it.each(changes)('carries $what once, and the replica takes it (and its undoing); a snapshot carries it too', async (c) => {
     const m = masterSide(() => ({ kind: 'ok' }));
-    m.master.state.interest.set(5000);
+    c.make(m.master.state);
+    expect(m.master.state.unreplicated).toBe(true);
     await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
     await replicateBatch(m.deps, () => m.h, m.master, m.entries, [], false);
-    expect(m.asked).toMatchObject([{ type: 'replicate', interestSince: 5000 }, { type: 'replicate' }]);
-    expect((m.asked[1] as ReplicateRequest).interestSince).toBeUndefined();
+    expect(m.asked).toMatchObject([{ type: 'replicate', [c.field]: c.sent }, { type: 'replicate' }]);
+    expect((m.asked[1] as ReplicateRequest)[c.field]).toBeUndefined();
     const { h, deps } = replicaSide({ toRegions: false });
     expect(applyReplicate(deps, h, OWNER, m.asked[0] as ReplicateRequest)).toEqual({ kind: 'ok' });
-    expect(h.role === 'replica' && h.state.interest.since).toBe(5000);
-    // Interest ended: 0 goes too.
-    m.master.state.interest.set(0);
+    expect(h.role === 'replica' && c.held(h.state)).toEqual(c.holds);
+    expect(c.held(ChannelState.restore(m.master.state.snapshot(), settings))).toEqual(c.holds);
+    if (!c.undo) return;
+    c.undo.make(m.master.state);
     await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
     expect(applyReplicate(deps, h, OWNER, m.asked[2] as ReplicateRequest)).toEqual({ kind: 'ok' });
-    expect(h.role === 'replica' && h.state.interest.since).toBe(0);
-    m.master.state.interest.set(7000);
-    expect(ChannelState.restore(m.master.state.snapshot(), settings).interest.since).toBe(7000);
-  });
-
-  it('carries what streams not yet begun must reach back to when it changed, whole; the replica and a snapshot keep it', async () => {
-    const m = masterSide(() => ({ kind: 'ok' }));
-    m.master.state.vectorRange([{ region: 'us', epoch: 'us1', seq: 9 }], 0);
-    await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
-    await replicateBatch(m.deps, () => m.h, m.master, m.entries, [], false);
-    expect(m.asked).toMatchObject([{ type: 'replicate', reach: [{ region: 'us', epoch: 'us1', seq: 9 }] }, { type: 'replicate' }]);
-    expect((m.asked[1] as ReplicateRequest).reach).toBeUndefined();
-    const { h, deps } = replicaSide({ toRegions: false });
-    expect(applyReplicate(deps, h, OWNER, m.asked[0] as ReplicateRequest)).toEqual({ kind: 'ok' });
-    expect(h.role === 'replica' && h.state.origins.reachBackOf('us')).toEqual({ region: 'us', epoch: 'us1', seq: 9 });
-    expect(ChannelState.restore(m.master.state.snapshot(), settings).origins.reachBackOf('us')).toEqual({ region: 'us', epoch: 'us1', seq: 9 });
-    // Forgotten (interest ended): the replica forgets it too.
-    m.master.state.origins.forgetReach();
-    await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
-    expect(applyReplicate(deps, h, OWNER, m.asked[2] as ReplicateRequest)).toEqual({ kind: 'ok' });
-    expect(h.role === 'replica' && h.state.origins.reachBackOf('us')).toBeUndefined();
+    expect(h.role === 'replica' && c.held(h.state)).toEqual(c.undo.holds);
   });
 
   it('reports not sent on when the replica took a full sync instead', async () => {
