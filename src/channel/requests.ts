@@ -9,6 +9,7 @@ import type { ChannelRequest, NodeId, ReplyBody } from '../transport/messages.js
 import type { ChannelRegistry } from './registry.js';
 import { addToDigest, emptyDigest, sameDigest, type SubDigest } from './sub-digest.js';
 import type { ChannelKey } from './entry.js';
+import type { ChannelMaster } from './master.js';
 
 /**
  * A node's subscription audit: whether its digest matches the channels it is subscribed
@@ -26,6 +27,16 @@ export function auditSubscriptions(reg: ChannelRegistry, from: NodeId, theirs: S
 function redirect(a: { redirect: NodeId | null; error?: AblyError }): ReplyBody {
   if (a.error) return { kind: 'error', error: a.error.toInfo() };
   return { kind: 'redirect', owner: a.redirect };
+}
+
+/** Runs `op` at a master; one that stopped meanwhile (the channel moved) redirects to the owner now. */
+async function atMaster(reg: ChannelRegistry, master: ChannelMaster, op: () => Promise<ReplyBody>): Promise<ReplyBody> {
+  try {
+    return await op();
+  } catch (err) {
+    if (master.isStopped) return { kind: 'redirect', owner: reg.ownership(master.key).owner };
+    throw err;
+  }
 }
 
 export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, req: ChannelRequest): Promise<ReplyBody> {
@@ -128,13 +139,11 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'ingest': {
         const a = await reg.acquire(req.batch.channel);
         if (!('ok' in a)) return redirect(a);
-        try {
-          const r = await a.ok.ingest(req.batch);
+        const master = a.ok;
+        return atMaster(reg, master, async () => {
+          const r = await master.ingest(req.batch);
           return { kind: 'ingested', seq: r.seq, replayAfter: r.replayAfter, ...(r.startSince !== undefined ? { startSince: r.startSince } : {}) };
-        } catch (err) {
-          if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.batch.channel).owner };
-          throw err;
-        }
+        });
       }
       case 'replayLocal': {
         const { owner, mine } = reg.ownership(req.channel);
@@ -149,20 +158,16 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'vectorRange': {
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
-        const r = a.ok.state.vectorRange(req.origins, Math.min(req.upto, a.ok.position().serial));
-        // What a stream must reach back to for this client is on the replica before the
-        // client is told it resumed (a master promoted after a failover knows it): also
-        // where it did not change here, as its replication may still be under way (another
-        // client's, or this client's first ask, timed out and asked again).
-        if (r.gap === null && req.origins.some((o) => a.ok.state.origins.reachBackOf(o.region))) {
-          try {
-            await a.ok.enqueue([]);
-          } catch (err) {
-            if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.channel).owner };
-            throw err;
-          }
-        }
-        return { kind: 'vector', entries: r.entries, gap: r.gap };
+        const master = a.ok;
+        return atMaster(reg, master, async () => {
+          const r = master.state.vectorRange(req.origins, Math.min(req.upto, master.position().serial));
+          // What a stream must reach back to for this client is on the replica before the
+          // client is told it resumed (a master promoted after a failover knows it): also
+          // where it did not change here, as its replication may still be under way
+          // (another client's, or this client's first ask, timed out and asked again).
+          if (r.gap === null && req.origins.some((o) => master.state.origins.reachBackOf(o.region))) await master.enqueue([]);
+          return { kind: 'vector', entries: r.entries, gap: r.gap };
+        });
       }
       case 'sync':
         return reg.onSync(from, req.channel, req.snapshot, req.role);
