@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { Supervisor } from '../../src/cli/supervisor.js';
 import { silentLogger } from '../../src/log.js';
 import type { Topology } from '../../src/config/topology.js';
@@ -57,6 +58,22 @@ export async function startDeployment(
       removeTempDir(dir);
     },
   };
+}
+
+/**
+ * For a describe: a deployment of these regions started before its tests (region links
+ * up) and stopped after them; returns the getter of it.
+ */
+export function regionsDeployment(regions: { name: string; nodes: number }[]): () => TestDeployment {
+  let d: TestDeployment | undefined;
+  beforeAll(async () => {
+    d = await startDeployment({ regions });
+    await regionLinksUp(d, regions.map((r) => r.name));
+  });
+  afterAll(async () => {
+    await d?.stop();
+  });
+  return () => d!;
 }
 
 /** The running node that holds a region's globalmaster role, and its `/health` (waits for one). */

@@ -10,8 +10,8 @@
  * an older position could not resume (90005).
  */
 import type { InboundMessage } from 'ably';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allLinksUp, globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { allLinksUp, globalmaster, regionsDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { channelsMasteredBy } from '../helpers/ring.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -20,17 +20,12 @@ let d: TestDeployment;
 
 /** The describe's deployment in `d`: r1 of one node, r2 of `r2Nodes`. */
 function deployment(r2Nodes: number): void {
-  beforeAll(async () => {
-    d = await startDeployment({
-      regions: [
-        { name: 'r1', nodes: 1 },
-        { name: 'r2', nodes: r2Nodes },
-      ],
-    });
-    await regionLinksUp(d, ['r1', 'r2']);
-  });
-  afterAll(async () => {
-    await d?.stop();
+  const get = regionsDeployment([
+    { name: 'r1', nodes: 1 },
+    { name: 'r2', nodes: r2Nodes },
+  ]);
+  beforeEach(() => {
+    d = get();
   });
 }
 

@@ -10,8 +10,8 @@
  *   before anyone here attached would be delivered (handoff).
  */
 import type { InboundMessage } from 'ably';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allLinksUp as linkUp, globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { describe, expect, it } from 'vitest';
+import { allLinksUp as linkUp, globalmaster, regionsDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { channelsMasteredBy } from '../helpers/ring.js';
 import { closeAll, realtime } from '../helpers/sdk.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -19,22 +19,11 @@ import { sleep, waitFor } from '../helpers/wait.js';
 /** More than the 2 s by which a start reaches back before the interest began (master.ts). */
 const PAST_MARGIN_MS = 3000;
 
-function deployment(): () => TestDeployment {
-  let d: TestDeployment;
-  beforeAll(async () => {
-    d = await startDeployment({
-      regions: [
-        { name: 'r1', nodes: 1 },
-        { name: 'r2', nodes: 3 },
-      ],
-    });
-    await regionLinksUp(d, ['r1', 'r2']);
-  });
-  afterAll(async () => {
-    await d?.stop();
-  });
-  return () => d;
-}
+const deployment = () =>
+  regionsDeployment([
+    { name: 'r1', nodes: 1 },
+    { name: 'r2', nodes: 3 },
+  ]);
 
 /**
  * r1 publishes `old-*`; later, with the r1–r2 link cut, a subscriber attaches in r2 and

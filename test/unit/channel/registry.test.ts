@@ -230,22 +230,29 @@ describe('ChannelRegistry', () => {
     await waitFor(() => replica.registry.holding(key)?.role === 'replica', { what: 'the replica holding the channel' });
     net.cut('a', replicaId);
     const origins = [{ region: 'us', epoch: 'usep', seq: 6 }];
-    const answers: string[] = [];
-    const ask = (name: string) =>
+    const master = liveMaster(ns[0]!, key)!;
+    /** Whether the replica held the reach-back when each answer came (it must have). */
+    const heldAtAnswer: boolean[] = [];
+    const ask = () =>
       asker.rpc.request('a', { type: 'vectorRange', channel: key, origins, upto: 1 }, 10_000).then((r) => {
-        answers.push(name);
+        const h = replica.registry.holding(key);
+        heldAtAnswer.push(h?.role === 'replica' && h.state.origins.reachBackOf('us') !== undefined);
         return r;
       });
-    const first = ask('first');
-    await waitFor(() => liveMaster(ns[0]!, key)?.state.origins.reachBackOf('us'), { what: 'the reach-back recorded at the master' });
+    // Each ask that must wait queues an empty batch behind the replication under way.
+    let waits = 0;
+    const enqueue = master.enqueue.bind(master);
+    master.enqueue = (...args: Parameters<typeof enqueue>) => (args[0].length === 0 && waits++, enqueue(...args));
+    const first = ask();
+    await waitFor(() => waits === 1, { what: 'the first ask waiting for the replication' });
     // The same position again (another client, or the first one's ask repeated): it changes
     // nothing at the master, and still waits for the replication under way.
-    const second = ask('second');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(answers).toEqual([]);
+    const second = ask();
+    await waitFor(() => waits === 2 || heldAtAnswer.length > 0, { what: 'the second ask waiting, or answered' });
     net.heal('a', replicaId);
     const replies = await Promise.all([first, second]);
     expect(replies.map((r) => r.kind)).toEqual(['vector', 'vector']);
+    expect(heldAtAnswer).toEqual([true, true]);
     const h = replica.registry.holding(key);
     expect(h?.role === 'replica' && h.state.origins.reachBackOf('us')).toEqual(origins[0]);
   });
