@@ -26,7 +26,13 @@ export interface Msg {
 
 export interface Sub {
   client: string;
+  /** The region it first subscribed in: its figures are counted there. */
   region: string;
+  /**
+   * Where it received its first deliveries, in order: from `order[from]` on, in
+   * `region` (one stay unless the client moved to another region).
+   */
+  stays: Stay[];
   subscribeT: number;
   unsubscribeT: number;
   continuity: number[];
@@ -43,6 +49,17 @@ export interface Sub {
   expected: number;
   excused: number;
   lost: number;
+}
+
+export interface Stay {
+  region: string;
+  from: number;
+}
+
+/** `s`'s first deliveries in each of its stays, with the region it was in. */
+export function staysOf(s: Sub): Array<{ region: string; order: number[]; from: number }> {
+  if (s.stays.length <= 1) return [{ region: s.stays[0]?.region ?? s.region, order: s.order, from: 0 }];
+  return s.stays.map((st, i) => ({ region: st.region, order: s.order.slice(st.from, s.stays[i + 1]?.from ?? s.order.length), from: st.from }));
 }
 
 export interface Channel {
@@ -371,56 +388,67 @@ export function checkExpected(c: Channel, s: Sub, acked: { ids: number[]; times:
 
 /**
  * Compares the delivery orders of the subscribers of each region of a channel, pair by
- * pair, after grouping identical orders (the usual case), and returns the per-region rows.
+ * pair, after grouping identical orders (the usual case), and returns the per-region rows
+ * (a subscriber's row is the region it first subscribed in).
  */
 export function checkRegionOrder(c: Channel, subs: Sub[], found: Findings): ChannelRegionFigures[] {
   const pos = new Int32Array(c.msgs.length).fill(-1);
-  const regions = new Map<string, Sub[]>();
+  // What each subscriber received in each region it was in (a client that moved is
+  // compared with each region's subscribers over what it received there).
+  const regions = new Map<string, Array<{ sub: Sub; order: number[] }>>();
   for (const s of subs) {
-    let list = regions.get(s.region);
-    if (!list) regions.set(s.region, (list = []));
-    list.push(s);
+    for (const stay of staysOf(s)) {
+      let list = regions.get(stay.region);
+      if (!list) regions.set(stay.region, (list = []));
+      list.push({ sub: s, order: stay.order });
+    }
   }
-  const rows: ChannelRegionFigures[] = [];
   for (const [region, list] of [...regions].sort((a, b) => byString(a[0], b[0]))) {
-    const groups: Sub[][] = [];
-    const byHash = new Map<string, Sub[][]>();
+    type View = { sub: Sub; order: number[] };
+    const groups: View[][] = [];
+    const byHash = new Map<string, View[][]>();
     for (const s of list) {
       const h = orderHash(s.order);
       const candidates = byHash.get(h) ?? [];
-      const same = candidates.find((g) => sameOrder((g[0] as Sub).order, s.order));
+      const same = candidates.find((g) => sameOrder((g[0] as View).order, s.order));
       if (same) same.push(s);
       else {
         candidates.push([s]);
         byHash.set(h, candidates);
-        groups.push(candidates[candidates.length - 1] as Sub[]);
+        groups.push(candidates[candidates.length - 1] as View[]);
       }
     }
     for (let i = 0; i < groups.length; i++) {
       for (let j = i + 1; j < groups.length; j++) {
-        const ga = groups[i] as Sub[];
-        const gb = groups[j] as Sub[];
-        const a = ga[0] as Sub;
-        const b = gb[0] as Sub;
+        const ga = groups[i] as View[];
+        const gb = groups[j] as View[];
+        const a = ga[0] as View;
+        const b = gb[0] as View;
         const d = disagreement(a.order, b.order, pos);
         if (!d) continue;
         // Counted on the first member of each pair only, so that the sum counts pairs.
-        for (const s of ga) s.regionOrder += gb.length;
+        for (const s of ga) s.sub.regionOrder += gb.length;
         const m1 = c.msgs[d[0]] as Msg;
         const m2 = c.msgs[d[1]] as Msg;
         found.keep(found.regionOrder, {
           kind: 'regionOrder',
           channel: c.name,
           region,
-          clients: [a.client, b.client],
+          clients: [a.sub.client, b.sub.client],
           first: { publisher: m1.publisher, seq: m1.seq },
           second: { publisher: m2.publisher, seq: m2.seq },
         });
       }
     }
-    rows.push(channelRegionFigures(c.name, region, list));
   }
-  return rows;
+  // Each subscriber's figures in the region it first subscribed in.
+  const home = new Map<string, Sub[]>();
+  for (const s of subs) {
+    let list = home.get(s.region);
+    if (!list) home.set(s.region, (list = []));
+    list.push(s);
+  }
+  return [...home].sort((a, b) => byString(a[0], b[0])).map(([region, list]) => channelRegionFigures(c.name, region, list));
 }
 
 export function channelRegionFigures(channel: string, region: string, subs: Sub[]): ChannelRegionFigures {

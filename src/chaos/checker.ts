@@ -19,7 +19,11 @@
  * - order (violation): a first delivery of (publisher, seq) after a larger seq of the same
  *   publisher reached that subscriber. Order is the order of `deliver` lines in the record.
  * - region order (violation): a pair of subscribers of one channel in one region that both
- *   got messages m1 and m2, in opposite orders; counted once per subscriber pair.
+ *   got messages m1 and m2 there, in opposite orders; counted once per subscriber pair.
+ * - a subscriber that moves to another region (its `deliver` lines name another region)
+ *   keeps its client id and is held to every message across the move; its figures count
+ *   in the region it first subscribed in, while region order and in-region latency take
+ *   each delivery in the region it was made in.
  * - convergence of a fault window: from its end until every expected, not excused message
  *   published before that end had reached every subscriber expecting it (0 when all had
  *   arrived by then; null when some never did).
@@ -60,6 +64,7 @@ import {
   mergeWindows,
   overlaps,
   regionFigures,
+  staysOf,
   sumViolations,
 } from './checker-parts.js';
 import type { Availability, ChannelRegionFigures, CheckOptions, FaultFigures, PublishCounts, Report, Violation, ViolationCounts } from './checker-types.js';
@@ -163,6 +168,7 @@ export class Checker {
       s = {
         client,
         region,
+        stays: [],
         subscribeT: NaN,
         unsubscribeT: NaN,
         continuity: [],
@@ -196,6 +202,7 @@ export class Checker {
       s.extra.set(id, (s.extra.get(id) ?? 0) + 1);
       return;
     }
+    if (s.stays[s.stays.length - 1]?.region !== region) s.stays.push({ region, from: s.order.length });
     s.index.set(id, s.order.length);
     s.order.push(id);
     s.times.push(t);
@@ -233,9 +240,7 @@ export class Checker {
       for (const s of subs) {
         findDuplicates(c, s, found);
         checkExpected(c, s, acked, end, convergence, found);
-        let bins = regionLatency.get(s.region);
-        if (!bins) regionLatency.set(s.region, (bins = new LatencyBins()));
-        this.measure(c, s, merged, timeline, [latency, bins]);
+        this.measure(c, s, merged, timeline, latency, regionLatency);
       }
       byChannel.push(...checkRegionOrder(c, subs, found));
     }
@@ -275,18 +280,23 @@ export class Checker {
     };
   }
 
-  /** Latency and timeline of a subscriber's first deliveries. */
-  private measure(c: Channel, s: Sub, merged: Merged, timeline: TimelineBuilder, bins: LatencyBins[]): void {
+  /** Latency and timeline of a subscriber's first deliveries, in the regions it received them in. */
+  private measure(c: Channel, s: Sub, merged: Merged, timeline: TimelineBuilder, latency: LatencyBins, byRegion: Map<string, LatencyBins>): void {
     timeline.touch(s.region);
-    for (let i = 0; i < s.order.length; i++) {
-      const m = c.msgs[s.order[i] as number] as Msg;
-      const t = s.times[i] as number;
-      const ms = t - m.sentAt;
-      timeline.add(s.region, t, ms);
-      const from = this.publisherRegion.get(m.publisher);
-      if (from === undefined) continue;
-      const inFault = overlaps(merged, m.sentAt, t);
-      for (const b of bins) b.add(from === s.region, inFault, ms);
+    for (const stay of staysOf(s)) {
+      let here = byRegion.get(stay.region);
+      if (!here) byRegion.set(stay.region, (here = new LatencyBins()));
+      const bins = [latency, here];
+      for (let k = 0; k < stay.order.length; k++) {
+        const m = c.msgs[stay.order[k] as number] as Msg;
+        const t = s.times[stay.from + k] as number;
+        const ms = t - m.sentAt;
+        timeline.add(stay.region, t, ms);
+        const from = this.publisherRegion.get(m.publisher);
+        if (from === undefined) continue;
+        const inFault = overlaps(merged, m.sentAt, t);
+        for (const b of bins) b.add(from === stay.region, inFault, ms);
+      }
     }
   }
 

@@ -179,6 +179,18 @@ export class ScenarioRun {
       case 'subscribe':
         await this.workload!.addSubscribers(a.region, a.subscribers);
         return;
+      case 'move': {
+        // A window from leaving `from` until attached in `to`, so that its convergence
+        // says when the moved clients had caught up with everything before it.
+        const target = `${a.from}>${a.to}`;
+        this.fault('move', target, 'start');
+        try {
+          await this.workload!.move(a.from, a.to, a.subscribers, a.afterS * 1000);
+        } finally {
+          this.fault('move', target, 'end');
+        }
+        return;
+      }
       default: {
         const node = await this.resolveNode(a.node);
         this.lastNode = node;

@@ -9,6 +9,9 @@
  *   kill|stop|pause|resume|isolate|rejoin|restart {node}
  *   rolling-restart {region, gapS?}
  *   subscribe {region, subscribers?}   (that many more subscribers attach there, to every channel)
+ *   move {from, to, subscribers?, afterS?}   (that many of `from`'s subscribers leave it and,
+ *                                       afterS later, continue in `to` from their
+ *                                       connection's recovery key)
  * A node may be named directly, or as `globalmaster:REGION` (the node holding that
  * region's globalmaster role at the time), `master:CHANNEL@REGION` (the channel's master
  * there), or `@last` (the node the previous node action acted on).
@@ -39,6 +42,17 @@ const action = z.discriminatedUnion('action', [
   z.object({ ...at, action: z.literal('rejoin'), ...node }).strict(),
   z.object({ ...at, action: z.literal('rolling-restart'), region: z.string().min(1), gapS: z.number().min(0).default(3) }).strict(),
   z.object({ ...at, action: z.literal('subscribe'), region: z.string().min(1), subscribers: z.number().int().min(1).max(50).default(1) }).strict(),
+  z
+    .object({
+      ...at,
+      action: z.literal('move'),
+      from: z.string().min(1),
+      to: z.string().min(1),
+      subscribers: z.number().int().min(1).max(50).default(1),
+      afterS: z.number().min(0).max(60).default(0),
+    })
+    .strict()
+    .refine((a) => a.from !== a.to, { message: 'from and to must be different regions', path: ['to'] }),
 ]);
 
 export type TimelineAction = z.infer<typeof action>;
@@ -92,6 +106,9 @@ export function loadScenario(file: string): Scenario {
   const s = parsed.data;
   for (const [i, a] of s.timeline.entries()) {
     if (a.at > s.durationS) throw new TopologyError([`timeline[${i}].at: ${a.at} s is after the end (durationS ${s.durationS})`], path);
+    if (a.action === 'move' && a.at + a.afterS > s.durationS) {
+      throw new TopologyError([`timeline[${i}].afterS: the subscribers would arrive after the end (${a.at} + ${a.afterS} s > durationS ${s.durationS})`], path);
+    }
   }
   return { ...s, file: path, topologyFile: resolve(dirname(path), s.topology) };
 }
@@ -126,6 +143,8 @@ export function checkScenarioRegions(s: Scenario, regions: readonly string[]): v
     if ('a' in a) need(`timeline[${i}].a`, a.a);
     if ('b' in a) need(`timeline[${i}].b`, a.b);
     if ('region' in a) need(`timeline[${i}].region`, a.region);
+    if ('from' in a) need(`timeline[${i}].from`, a.from);
+    if ('to' in a) need(`timeline[${i}].to`, a.to);
   }
   if (errors.length) throw new TopologyError(errors, s.file);
 }

@@ -25,6 +25,14 @@ export interface WorkloadOptions {
 
 type Realtime = InstanceType<typeof Ably.Realtime>;
 
+/** A subscriber: one id for its whole life, the SDK instance and region it is in now (null: moving). */
+interface Subscriber {
+  id: string;
+  region: string;
+  binary: boolean;
+  client: Realtime | null;
+}
+
 interface Payload {
   p: string;
   s: number;
@@ -52,9 +60,11 @@ export class Workload {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pending = new Map<string, { region: string; client: string; channel: string; publisher: string; seq: number; t: number }>();
   private stopped = false;
+  private closed = false;
   /** Subscribers made so far, in all and per region (their ids are numbered per region). */
   private subscriberCount = 0;
   private readonly subscribersIn = new Map<string, number>();
+  private readonly subscribers: Subscriber[] = [];
   published = 0;
   delivered = 0;
 
@@ -80,61 +90,104 @@ export class Workload {
 
   /** `count` more subscribers in `region`, each attached to every channel (resolves when all are). */
   async addSubscribers(region: string, count: number): Promise<void> {
-    const endpoint = this.o.regions.get(region);
-    if (!endpoint) throw new Error(`no region ${region}`);
+    const endpoint = this.endpoint(region);
     const attaching: Promise<unknown>[] = [];
     for (let i = 0; i < count; i++) {
       const inRegion = this.subscribersIn.get(region) ?? 0;
       this.subscribersIn.set(region, inRegion + 1);
       // Every other subscriber, across regions, speaks msgpack.
-      const c = new Ably.Realtime(clientOptions(endpoint, this.o.key, this.subscriberCount++ % 2 === 0) as never);
+      const binary = this.subscriberCount++ % 2 === 0;
+      const c = new Ably.Realtime(clientOptions(endpoint, this.o.key, binary) as never);
       this.clients.push(c);
-      for (const channel of this.o.channels) attaching.push(this.subscribe(c, region, `${region}-sub${inRegion}`, channel));
+      const sub: Subscriber = { id: `${region}-sub${inRegion}`, region, binary, client: c };
+      this.subscribers.push(sub);
+      for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, false));
     }
     await Promise.all(attaching);
   }
 
-  private async subscribe(c: Realtime, region: string, client: string, channel: string): Promise<void> {
+  /**
+   * The first `count` subscribers now in `from` continue in `to`, as clients do whose
+   * region became unreachable: each takes its connection's recovery key (which carries
+   * its channelSerials) and closes; `afterMs` later a new SDK instance recovers from that
+   * key in `to`. A subscriber keeps its id, so the checker holds it to every message
+   * across the move. Resolves when every moved subscriber is attached again.
+   */
+  async move(from: string, to: string, count: number, afterMs = 0): Promise<void> {
+    const endpoint = this.endpoint(to);
+    const movers = this.subscribers.filter((s) => s.region === from && s.client !== null).slice(0, count);
+    if (movers.length < count) throw new Error(`cannot move ${count} subscribers from ${from}: it has ${movers.length}`);
+    const keys: string[] = [];
+    for (const sub of movers) {
+      // Taken in a turn of its own, after the SDK has handed on everything whose
+      // channelSerial it holds; from here on the old instance's events are ignored.
+      const old = sub.client!;
+      const recover = old.connection.createRecoveryKey();
+      if (!recover) throw new Error(`subscriber ${sub.id} has no recovery key (not connected)`);
+      keys.push(recover);
+      sub.client = null;
+      old.close();
+    }
+    if (afterMs > 0) await new Promise((r) => setTimeout(r, afterMs));
+    if (this.closed) return;
+    const attaching: Promise<unknown>[] = [];
+    for (const [i, sub] of movers.entries()) {
+      const c = new Ably.Realtime({ ...clientOptions(endpoint, this.o.key, sub.binary), recover: keys[i] } as never);
+      this.clients.push(c);
+      sub.client = c;
+      sub.region = to;
+      for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, true));
+    }
+    await Promise.all(attaching);
+  }
+
+  private endpoint(region: string): { host: string; port: number } {
+    const endpoint = this.o.regions.get(region);
+    if (!endpoint) throw new Error(`no region ${region}`);
+    return endpoint;
+  }
+
+  /**
+   * Records `sub`'s deliveries and continuity signals on `channel` through its SDK
+   * instance `c` (nothing once `sub` has moved on to another instance). A `resuming`
+   * instance (after a move) must be told RESUMED on its first attach, or that is a gap.
+   */
+  private async subscribe(sub: Subscriber, c: Realtime, channel: string, resuming: boolean): Promise<void> {
+    const { id: client, region } = sub;
+    const current = () => sub.client === c;
     const ch = c.channels.get(channel);
     let subscribed = false;
+    const signal = (t: number, reason: { code: number; message: string } | null | undefined) =>
+      this.o.record({
+        type: 'continuity',
+        t,
+        region,
+        client,
+        channel,
+        resumed: false,
+        ...(reason ? { error: { code: reason.code, message: reason.message } } : {}),
+      });
     ch.on((sc) => {
+      if (!current()) return;
       const t = Date.now();
       if (sc.current === 'attached' && !subscribed) {
         subscribed = true;
-        this.o.record({ type: 'subscribe', t, region, client, channel });
+        if (!resuming) this.o.record({ type: 'subscribe', t, region, client, channel });
+        else if (!sc.resumed) signal(t, sc.reason);
         return;
       }
       // The service's word that continuity was lost: an ATTACHED (or UPDATE) without
       // RESUMED after the first attach, or the channel failing for good. (Suspended and
       // detached are not: the SDK re-attaches and the service then says whether it resumed.)
       const gap = (sc.current === 'attached' && sc.resumed === false && sc.previous !== 'initialized') || sc.current === 'failed';
-      if (subscribed && gap) {
-        this.o.record({
-          type: 'continuity',
-          t,
-          region,
-          client,
-          channel,
-          resumed: false,
-          ...(sc.reason ? { error: { code: sc.reason.code, message: sc.reason.message } } : {}),
-        });
-      }
+      if (subscribed && gap) signal(t, sc.reason);
     });
     ch.on('update', (sc) => {
-      if (!subscribed || sc.resumed !== false) return;
-      this.o.record({
-        type: 'continuity',
-        t: Date.now(),
-        region,
-        client,
-        channel,
-        resumed: false,
-        ...(sc.reason ? { error: { code: sc.reason.code, message: sc.reason.message } } : {}),
-      });
+      if (current() && subscribed && sc.resumed === false) signal(Date.now(), sc.reason);
     });
     await ch.subscribe((m) => {
       const d = m.data as Payload;
-      if (!d || typeof d.p !== 'string') return;
+      if (!current() || !d || typeof d.p !== 'string') return;
       this.delivered++;
       this.o.record({
         type: 'deliver',
@@ -201,6 +254,7 @@ export class Workload {
 
   /** Records what is still unanswered as unknown and closes every client. */
   close(): void {
+    this.closed = true;
     for (const [key, p] of this.pending) {
       this.pending.delete(key);
       this.o.record({ type: 'publish', t: p.t, region: p.region, client: p.client, channel: p.channel, publisher: p.publisher, seq: p.seq, outcome: 'unknown' });

@@ -1,5 +1,5 @@
 /**
- * Two short chaos scenarios with the checker (the full set runs in `make chaos`), and a
+ * Three short chaos scenarios with the checker (the full set runs in `make chaos`), and a
  * run with a guarantee broken on purpose, which the checker must catch.
  */
 import { join } from 'node:path';
@@ -33,6 +33,17 @@ describe('chaos scenarios (short)', () => {
     const r = await run('master-killed-short.yaml');
     expect(r.report.verdict).toBe('PASS');
     expect(r.report.faults.some((f: { action: string }) => f.action === 'kill')).toBe(true);
+  });
+
+  it('a subscriber that moves to another region during a cut: every message once, across the move', { timeout: 120_000 }, async () => {
+    const r = await run('move-short.yaml');
+    expect(r.report.violations).toMatchObject({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
+    expect(r.report.verdict).toBe('PASS');
+    const move = r.report.faults.find((f: { action: string }) => f.action === 'move');
+    expect(move).toMatchObject({ target: 'eu>us', unconverged: 0 });
+    // The mover was expected to get what eu published while it was away, and got it.
+    expect(r.report.totals.continuity).toBe(0);
+    expect(r.report.byRegion.find((x: { region: string }) => x.region === 'eu')!.subscribers).toBe(2);
   });
 
   it('fails the run when the replay after a heal is switched off', { timeout: 120_000 }, async () => {

@@ -169,6 +169,64 @@ describe('check', () => {
     expect(check(events).violations.regionOrder).toBe(3);
   });
 
+  describe('a subscriber that moves to another region', () => {
+    /** `a` (r1) gets p1:1 and q1:1 in r1, moves to r2, and gets p1:2 and q1:2 there in r2's order; `c` is r2's own. */
+    function moved(after: RecordEvent[] = []): RecordEvent[] {
+      const inR2 = (client: string, t: number) => ({ ...del(t, client, 'q1', 2, 200), region: 'r2' }) as RecordEvent;
+      const p1InR2 = (client: string, t: number) => ({ ...del(t, client, 'p1', 2, 200), region: 'r2' }) as RecordEvent;
+      return [
+        sub(0, 'a'),
+        sub(0, 'b'),
+        sub(0, 'c'),
+        pub(100, 'p1', 1),
+        pub(100, 'q1', 1),
+        del(110, 'a', 'p1', 1, 100),
+        del(111, 'a', 'q1', 1, 100),
+        del(110, 'b', 'p1', 1, 100),
+        del(111, 'b', 'q1', 1, 100),
+        del(150, 'c', 'q1', 1, 100),
+        del(151, 'c', 'p1', 1, 100),
+        pub(200, 'p1', 2),
+        pub(200, 'q1', 2),
+        // r1 orders p1:2 before q1:2; r2 (and the moved a, there) the other way round.
+        del(210, 'b', 'p1', 2, 200),
+        del(211, 'b', 'q1', 2, 200),
+        inR2('c', 240),
+        p1InR2('c', 241),
+        inR2('a', 250),
+        p1InR2('a', 251),
+        ...after,
+        end(500),
+      ];
+    }
+
+    it("is compared with each region's subscribers over what it received there, and counted where it first subscribed", () => {
+      const r = check(moved());
+      expect(r.verdict).toBe('PASS');
+      expect(r.byChannel.map((c) => [c.region, c.subscribers, c.expected])).toEqual([
+        ['r1', 2, 8],
+        ['r2', 1, 4],
+      ]);
+      // a's two deliveries in r2 were of r2's publisher q1 (in-region there) and r1's p1.
+      expect(r.byRegion.find((x) => x.region === 'r2')!.latency.inRegion.outsideFaults.count).toBe(3);
+    });
+
+    it("is held to r2's order there", () => {
+      const swapped = moved().filter((e) => !(e.type === 'deliver' && e.client === 'a' && e.t >= 250));
+      swapped.splice(-1, 0, { ...del(250, 'a', 'p1', 2, 200), region: 'r2' }, { ...del(251, 'a', 'q1', 2, 200), region: 'r2' });
+      const r = check(swapped);
+      expect(r.violations).toEqual({ lost: 0, duplicates: 0, order: 0, regionOrder: 1 });
+      expect(r.examples[0]).toMatchObject({ region: 'r2', clients: ['a', 'c'] });
+    });
+
+    it('is held to every message and to once only across the move', () => {
+      const lost = check(moved().filter((e) => !(e.type === 'deliver' && e.client === 'a' && e.publisher === 'q1' && e.seq === 2)));
+      expect(lost.violations).toMatchObject({ lost: 1, duplicates: 0 });
+      const twice = check(moved([{ ...del(260, 'a', 'p1', 1, 100), region: 'r2' }]));
+      expect(twice.violations).toMatchObject({ lost: 0, duplicates: 1, regionOrder: 0 });
+    });
+  });
+
   it('expects nothing published before a subscriber attached', () => {
     const events: RecordEvent[] = [pub(100, 'p1', 1), sub(150, 'a'), pub(200, 'p1', 2), del(210, 'a', 'p1', 2, 200), end(500)];
     const r = check(events);
