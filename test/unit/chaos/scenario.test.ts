@@ -41,14 +41,17 @@ describe('chaos scenario files', () => {
   });
 
   it('reads a move between two regions and names a move that goes nowhere, or to a region the topology lacks', () => {
-    const s = scenario('move', 'timeline:\n  - { at: 5, action: move, from: eu, to: us, subscribers: 2 }\n  - { at: 6, action: move, from: us, to: ap }\n');
+    const s = scenario('move', 'timeline:\n  - { at: 5, action: move, from: eu, to: us, subscribers: 2, afterS: 3 }\n  - { at: 6, action: move, from: us, to: ap }\n');
     expect(s.timeline).toEqual([
-      { at: 5, action: 'move', from: 'eu', to: 'us', subscribers: 2 },
-      { at: 6, action: 'move', from: 'us', to: 'ap', subscribers: 1 },
+      { at: 5, action: 'move', from: 'eu', to: 'us', subscribers: 2, afterS: 3 },
+      { at: 6, action: 'move', from: 'us', to: 'ap', subscribers: 1, afterS: 0 },
     ]);
     expect(errorsOf(() => checkScenarioRegions(s, ['eu', 'us']))).toEqual(['timeline[1].to: no region "ap" in t.yaml (it has eu, us)']);
     expect(errorsOf(() => scenario('nowhere', 'timeline:\n  - { at: 5, action: move, from: eu, to: eu }\n'))).toEqual([
       'timeline[0].to: from and to must be different regions',
+    ]);
+    expect(errorsOf(() => scenario('late', 'timeline:\n  - { at: 5, action: move, from: eu, to: us, afterS: 60 }\n'))).toEqual([
+      'timeline[0].afterS: the subscribers would arrive after the end (5 + 60 s > durationS 20)',
     ]);
   });
 
