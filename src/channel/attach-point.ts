@@ -12,8 +12,13 @@ export const MAX_REWIND = 100;
 /** A rewind asked for on attach: the last `count` messages, or those of the last `ms`. */
 export type Rewind = { count: number } | { ms: number; now: number };
 
-/** Where an ATTACH asks to resume from, or why it cannot. */
-export type ResumePoint = { epoch: string; serial: number } | { origins: OriginPosition[] };
+/**
+ * Where an ATTACH asks to resume from, or why it cannot. One of this region's serials
+ * keeps its origin vector as `seen`: a client that came from another region was given
+ * serials that say how far it got in each origin, also where this stream was behind it
+ * (delivery.ts, withFloors), and a resume here must not give it those messages again.
+ */
+export type ResumePoint = { epoch: string; serial: number; seen: OriginPosition[] } | { origins: OriginPosition[] };
 
 /**
  * Reads an ATTACH's channelSerial. One of this region's gives the serial to continue
@@ -25,7 +30,7 @@ export function resumePoint(channelSerial: unknown, region: string): { resume: R
   if (typeof channelSerial !== 'string' || channelSerial.length === 0) return { resume: null, error: null };
   const p = parseSerial(channelSerial);
   if (!p) return { resume: null, error: AblyError.of('channelNoMatchingEpoch', 'channelSerial is not one this service issued') };
-  if (p.region === region) return { resume: { epoch: p.epoch, serial: p.serial }, error: null };
+  if (p.region === region) return { resume: { epoch: p.epoch, serial: p.serial, seen: p.origins }, error: null };
   return { resume: { origins: p.origins.length ? p.origins : [{ region: p.region, epoch: p.epoch, seq: p.serial }] }, error: null };
 }
 

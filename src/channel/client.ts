@@ -22,7 +22,7 @@ import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
-import { batchShape, floorsAt, seenElsewhere, takesAll } from './delivery.js';
+import { batchShape, floorsAt, seenElsewhere, takesAll, unseen, withFloors } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
@@ -182,9 +182,13 @@ export class ChannelClient {
     if (sub.wants('presence') && hasPresence) rec.sync = this.presence.list();
     if (resume && 'origins' in resume) return this.attachFromRegion(rec, resume.origins, here, channelSerial, hasPresence);
     if (resume && resume.epoch === this.epoch) {
+      // A client that came from another region carries its floors in its serial.
+      const floors = floorsAt(resume.seen, channelSerial);
+      if (floors) rec.floors = floors;
+      const attached = floors ? withFloors(channelSerial, floors) : channelSerial;
       if (resume.serial >= here) {
         rec.after = resume.serial;
-        return { resumed: true, channelSerial, hasPresence };
+        return { resumed: true, channelSerial: attached, hasPresence };
       }
       rec.after = resume.serial;
       try {
@@ -193,8 +197,8 @@ export class ChannelClient {
           { type: 'range', channel: this.key, epoch: this.epoch, after: resume.serial, upto: here },
           this.deps.requestTimeoutMs,
         );
-        if (body.kind === 'entries') rec.backlog = body.entries;
-        return { resumed: true, channelSerial, hasPresence };
+        if (body.kind === 'entries') rec.backlog = unseen(body.entries, resume.seen, channelSerial);
+        return { resumed: true, channelSerial: attached, hasPresence };
       } catch (err) {
         rec.after = here;
         const e = err instanceof AblyError ? err : AblyError.of('channelMessagesExpired');
@@ -266,6 +270,7 @@ export class ChannelClient {
     rec.after = here;
     const floors = floorsAt(origins, channelSerial);
     if (floors) rec.floors = floors;
+    const attached = floors ? withFloors(channelSerial, floors) : channelSerial;
     try {
       const { body } = await this.deps.router.call(
         this.key,
@@ -282,7 +287,7 @@ export class ChannelClient {
       rec.after = 0;
       rec.only = new Set(body.entries.map((e) => e.serial));
       rec.liveFrom = here;
-      return { resumed: true, channelSerial, hasPresence };
+      return { resumed: true, channelSerial: attached, hasPresence };
     } catch (err) {
       const error = err instanceof AblyError ? err : AblyError.of('channelNoMatchingEpoch');
       return { resumed: false, error, channelSerial, hasPresence };
@@ -549,7 +554,10 @@ export class ChannelClient {
       seen = e.serial;
       if (rec.only && e.serial <= rec.liveFrom! && !rec.only.has(e.serial)) continue;
       if (rec.floors && seenElsewhere(rec.floors, e)) continue;
-      if (this.wanted(sub, e)) mine.push(e);
+      if (!this.wanted(sub, e)) continue;
+      // The client's serials carry its floors (delivery.ts, withFloors).
+      const cs = rec.floors?.size ? withFloors(e.channelSerial, rec.floors) : e.channelSerial;
+      mine.push(cs === e.channelSerial ? e : { ...e, channelSerial: cs });
     }
     if (rec.only && seen >= rec.liveFrom!) {
       delete rec.only;

@@ -3,7 +3,7 @@
  * whole batches shared between subscribers where nothing is filtered for them, and what
  * a client that came from another region had already seen there.
  */
-import { parseSerial, type OriginPosition } from '../protocol/serial.js';
+import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import type { LocalSubscriber } from './client.js';
 import type { LogEntry } from './entry.js';
 
@@ -38,6 +38,47 @@ export function floorsAt(origins: readonly OriginPosition[], here: string): Map<
     if (!mine || (mine.epoch === o.epoch && mine.seq < o.seq)) floors.set(o.region, o);
   }
   return floors.size ? floors : undefined;
+}
+
+/**
+ * The channelSerial to give a client with `floors`: the stream's, with each floored
+ * origin's position raised to what the client had seen there. So the client carries its
+ * floors wherever it resumes: on another node of this region (the channel client's
+ * floors are gone; `unseen` and floorsAt read them back), or in the region it came from.
+ */
+export function withFloors(channelSerial: string, floors: ReadonlyMap<string, OriginPosition>): string {
+  const p = parseSerial(channelSerial);
+  if (!p || floors.size === 0) return channelSerial;
+  let raised = false;
+  const origins = p.origins.map((o) => {
+    const f = floors.get(o.region);
+    if (!f || f.epoch !== o.epoch || f.seq <= o.seq) return o;
+    raised = true;
+    return f;
+  });
+  for (const f of floors.values()) {
+    if (f.region === p.region || origins.some((o) => o.region === f.region)) continue;
+    origins.push(f);
+    raised = true;
+  }
+  return raised ? formatSerial({ ...p, origins }) : channelSerial;
+}
+
+/**
+ * A backlog for a client resuming with this region's serial, without the messages its
+ * serial's origin vector (`seen`) says it had: none, unless it came from another region
+ * ahead of this stream (withFloors) and the stream caught up while it was away. `here`:
+ * the attach point's channelSerial (its region's own origin is left to the serial).
+ */
+export function unseen(entries: LogEntry[], seen: readonly OriginPosition[], here: string): LogEntry[] {
+  const region = parseSerial(here)?.region;
+  const ahead = seen.filter((o) => o.region !== region);
+  if (ahead.length === 0) return entries;
+  return entries.filter((e) => {
+    if (e.kind !== 'message') return true;
+    const o = ahead.find((x) => x.region === e.origin.region);
+    return !o || o.epoch !== e.origin.epoch || e.origin.seq > o.seq;
+  });
 }
 
 /** What a batch holds, for telling in O(1) whether a subscriber takes all of it. */

@@ -7,10 +7,14 @@
  * gets only what it had not seen (src/channel/origin-positions.ts, reachBackTo; the
  * channel client's floors). Before, the first client's position was taken as the
  * stream's (the earlier subscriber lost what came before it) and a second client with
- * an older position could not resume (90005).
+ * an older position could not resume (90005). A moved client that reconnects in its new
+ * region before that stream has begun attaches again with the serial the new region gave
+ * it, which carries what it had seen (delivery.ts, withFloors); before, its floors were
+ * lost with its first attach and it got those messages twice.
  */
 import type { InboundMessage } from 'ably';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { FaultProxy } from '../../src/proxy/fault-proxy.js';
 import { allLinksUp, globalmaster, regionsDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { channelsMasteredBy } from '../helpers/ring.js';
@@ -47,13 +51,17 @@ const serialOf = (client: Realtime, channel: string) => (client.channels.get(cha
 describe('clients that move region during a cut, where the new region already has a subscriber', () => {
   deployment(1);
 
-  it('reach the earlier subscriber with everything, and give each moved client only what it had not seen', async () => {
+  it('reach the earlier subscriber with everything, and give each moved client only what it had not seen, also after it reconnects', async () => {
     const channel = 'moved-during-cut';
     const link = d.sup.regionProxies.get('r1|r2')!;
     const pub = realtime(d.port('r1-n1'));
     const early = realtime(d.port('r2-n1'));
+    const other = realtime(d.port('r2-n1'));
     const inR1 = [realtime(d.port('r1-n1')), realtime(d.port('r1-n1'))];
     const inR2: Realtime[] = [];
+    // A's connection in r2 goes through a proxy, to be dropped.
+    const proxyA = new FaultProxy({ host: '127.0.0.1', port: d.port('r2-n1') });
+    await proxyA.listen();
     try {
       await connected(pub);
       link.set('both', { reset: true });
@@ -70,10 +78,19 @@ describe('clients that move region during a cut, where the new region already ha
       const serialA = serialOf(inR1[0]!, channel);
       closeAll(...inR1);
       // Both move to r2 with what they had seen: A first (up to m5), then B (up to m2).
-      inR2.push(realtime(d.port('r2-n1')));
+      inR2.push(realtime(proxyA.port));
       const movedA = await follow(inR2[0]!, channel, serialA);
       inR2.push(realtime(d.port('r2-n1')));
       const movedB = await follow(inR2[1]!, channel, serialB);
+      // A's connection drops before r2's stream from r1 has begun: the SDK resumes it and
+      // attaches again with the serial r2 gave it, which must still say what it saw in r1.
+      const dropped = inR2[0]!.connection.once('disconnected');
+      proxyA.resetConnections();
+      await dropped;
+      await connected(inR2[0]!);
+      await other.channels.get(channel).publish('m', 'r2-marker');
+      await waitFor(() => [e, movedA, movedB].every((r) => r.got.includes('r2-marker')), { what: "r2's message to A after it reconnected, and to the others" });
+      for (const r of [e, movedA, movedB]) r.got.splice(r.got.indexOf('r2-marker'), 1);
       for (const n of [6, 7, 8]) await pubCh.publish('m', `m${n}`);
       link.heal();
       await waitFor(async () => (await linkUp('r1')) && (await linkUp('r2')), { what: 'the r1–r2 link up', timeoutMs: 20_000 });
@@ -83,11 +100,12 @@ describe('clients that move region during a cut, where the new region already ha
         await waitFor(() => r.got.includes('m10'), { what: `m10 to ${name}`, timeoutMs: 20_000 });
       }
       expect(e.got, 'the earlier subscriber').toEqual(all);
-      expect([movedA.got, movedA.resumed], 'A').toEqual([all.slice(5), [true]]);
+      expect([movedA.got, movedA.resumed], 'A').toEqual([all.slice(5), [true, true]]);
       expect([movedB.got, movedB.resumed], 'B').toEqual([all.slice(2), [true]]);
     } finally {
       link.heal();
-      closeAll(pub, early, ...inR1, ...inR2);
+      closeAll(pub, early, other, ...inR1, ...inR2);
+      await proxyA.close();
     }
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../../src/channel/entry.js';
-import { floorsAt, seenElsewhere } from '../../../src/channel/delivery.js';
-import { formatSerial, type OriginPosition } from '../../../src/protocol/serial.js';
+import { resumePoint } from '../../../src/channel/attach-point.js';
+import { floorsAt, seenElsewhere, unseen, withFloors } from '../../../src/channel/delivery.js';
+import { formatSerial, parseSerial, type OriginPosition } from '../../../src/protocol/serial.js';
 
 const entry = (region: string, epoch: string, seq: number): LogEntry => ({
   kind: 'message',
@@ -51,5 +52,49 @@ describe('floorsAt (what to hold back for a client that came from another region
     // Past them all: none, so it takes shared batches.
     const past = formatSerial({ region: 'eu', epoch: 'euep', serial: 30, origins: [{ region: 'eu', epoch: 'euep', seq: 12 }, { region: 'us', epoch: 'usep', seq: 9 }, { region: 'ap', epoch: 'apep', seq: 2 }] });
     expect(floorsAt(client, past)).toBeUndefined();
+  });
+});
+
+describe('a moved client carries its floors in the serials it is given (withFloors, unseen)', () => {
+  const floors = new Map<string, OriginPosition>([
+    ['us', { region: 'us', epoch: 'usep', seq: 9 }],
+    ['ap', { region: 'ap', epoch: 'apep', seq: 4 }],
+  ]);
+
+  it("raises each floored origin's position to the floor, adds one the stream lacks, and leaves the rest", () => {
+    // us behind the floor, ap not yet in the stream, sa not floored.
+    const stream = formatSerial({ region: 'eu', epoch: 'euep', serial: 30, origins: [{ region: 'us', epoch: 'usep', seq: 7 }, { region: 'sa', epoch: 'saep', seq: 3 }] });
+    expect(parseSerial(withFloors(stream, floors))).toEqual({
+      region: 'eu',
+      epoch: 'euep',
+      serial: 30,
+      origins: [
+        { region: 'us', epoch: 'usep', seq: 9 },
+        { region: 'sa', epoch: 'saep', seq: 3 },
+        { region: 'ap', epoch: 'apep', seq: 4 },
+      ],
+    });
+    // A stream past a floor, or at another epoch of that origin, is left as it is.
+    const past = formatSerial({ region: 'eu', epoch: 'euep', serial: 31, origins: [{ region: 'us', epoch: 'usep', seq: 12 }, { region: 'ap', epoch: 'apep2', seq: 1 }] });
+    expect(withFloors(past, floors)).toBe(past);
+    expect(withFloors(past, new Map())).toBe(past);
+  });
+
+  it('reads the floors back on a resume in the same region: the backlog without what it saw, and floors where the stream is still behind', () => {
+    const given = withFloors(formatSerial({ region: 'eu', epoch: 'euep', serial: 30, origins: [{ region: 'eu', epoch: 'euep', seq: 20 }] }), floors);
+    const { resume } = resumePoint(given, 'eu');
+    expect(resume).toMatchObject({ epoch: 'euep', serial: 30 });
+    const seen = (resume as { seen: OriginPosition[] }).seen;
+    // The stream caught up with us while the client was away: us 8 and 9 come after serial 30.
+    const backlog = [entry('us', 'usep', 8), entry('us', 'usep', 9), entry('eu', 'euep', 21), entry('us', 'usep', 10)];
+    const here = formatSerial({ region: 'eu', epoch: 'euep', serial: 34, origins: [{ region: 'eu', epoch: 'euep', seq: 21 }, { region: 'us', epoch: 'usep', seq: 10 }] });
+    expect(unseen(backlog, seen, here).map((e) => `${e.origin.region}${e.origin.seq}`)).toEqual(['eu21', 'us10']);
+    // ap is still behind at the attach point: held back live.
+    expect(floorsAt(seen, here)).toEqual(new Map([['ap', floors.get('ap')]]));
+    // A client that never moved: its serial's vector is the stream's, so nothing is held back.
+    const plain = formatSerial({ region: 'eu', epoch: 'euep', serial: 30, origins: [{ region: 'eu', epoch: 'euep', seq: 20 }, { region: 'us', epoch: 'usep', seq: 7 }] });
+    const plainSeen = (resumePoint(plain, 'eu').resume as { seen: OriginPosition[] }).seen;
+    expect(unseen(backlog, plainSeen, here)).toEqual(backlog);
+    expect(floorsAt(plainSeen, here)).toBeUndefined();
   });
 });
