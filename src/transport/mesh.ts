@@ -19,7 +19,7 @@ import * as pb from '../gen/node.pb.js';
 import type { Logger } from '../log.js';
 import { FrameReader, frameHeader } from './framing.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
-import { decodeNodeMessage, encodeNodeMessage } from './node-codec.js';
+import { decodeNodeMessage, encodeNodeMessageChunks } from './node-codec.js';
 import { nodeVersionRefusals, type VersionRefusals } from './protocol-version.js';
 import { TransportListeners } from './listeners.js';
 import type { RegionTransport, TransportStats } from './transport.js';
@@ -61,9 +61,16 @@ function sameMac(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function writeFrame(sock: net.Socket, payload: Uint8Array): number {
+/** An encoded message as the pieces to write (large byte fields by reference: chunked-writer.ts). */
+interface Encoded {
+  chunks: Uint8Array[];
+  length: number;
+}
+
+function writeFrame(sock: net.Socket, payload: Encoded | Uint8Array): number {
+  if (payload instanceof Uint8Array) payload = { chunks: [payload], length: payload.byteLength };
   sock.write(frameHeader(payload.length));
-  sock.write(payload);
+  for (const c of payload.chunks) sock.write(c);
   return payload.length + 4;
 }
 
@@ -71,7 +78,7 @@ function writeFrame(sock: net.Socket, payload: Uint8Array): number {
 class Link {
   state: 'connecting' | 'handshaking' | 'up' | 'closed' = 'connecting';
   sock: net.Socket | null = null;
-  queue: Uint8Array[] = [];
+  queue: Encoded[] = [];
   queuedBytes = 0;
   backoff = RECONNECT_MIN_MS;
   timer: NodeJS.Timeout | null = null;
@@ -91,7 +98,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private readonly links = new Map<NodeId, Link>();
   private readonly inbound = new Set<net.Socket>();
   private readonly bytesIn = new Map<NodeId, { bytes: number; messages: number }>();
-  private readonly encoded = new WeakMap<NodeMessage, Uint8Array>();
+  private readonly encoded = new WeakMap<NodeMessage, Encoded>();
   private readonly version: VersionRefusals;
   private running = false;
 
@@ -299,7 +306,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     for (const payload of q) this.write(l, payload);
   }
 
-  private write(l: Link, payload: Uint8Array): void {
+  private write(l: Link, payload: Encoded): void {
     const sock = l.sock!;
     // Everything sent to this peer in this turn leaves in one write.
     if (this.o.corkPerTurn !== false) corkForTurn(sock);
@@ -307,13 +314,16 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     l.messagesOut++;
   }
 
-  private encode(msg: NodeMessage): Uint8Array {
-    let buf = this.encoded.get(msg);
-    if (!buf) {
-      buf = encodeNodeMessage(msg);
-      this.encoded.set(msg, buf);
+  private encode(msg: NodeMessage): Encoded {
+    let e = this.encoded.get(msg);
+    if (!e) {
+      const chunks = encodeNodeMessageChunks(msg);
+      let length = 0;
+      for (const c of chunks) length += c.byteLength;
+      e = { chunks, length };
+      this.encoded.set(msg, e);
     }
-    return buf;
+    return e;
   }
 
   send(to: NodeId, msg: NodeMessage): void {

@@ -4,7 +4,7 @@
  * Channel data converts in `node-codec-data.ts`.
  */
 import * as pb from '../gen/node.pb.js';
-import { encodeWithSharedWriter } from './pb-writer.js';
+import { encodeChunksWithSharedWriter, encodeWithSharedWriter } from './pb-writer.js';
 import { decodeLogEntries, encodeLogEntries, ForwardedEntries } from './entry-lists.js';
 import type { MemberInfo, MemberState, NodeMessage, NodeRequest, ReplyBody } from './messages.js';
 import {
@@ -516,6 +516,11 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
 
 export function encodeNodeMessage(msg: NodeMessage): Uint8Array {
   return encodeWithSharedWriter(pb.Envelope.encode, toEnvelope(msg));
+}
+
+/** The same bytes as `encodeNodeMessage`, as pieces that reference the message's large byte fields (for the mesh). */
+export function encodeNodeMessageChunks(msg: NodeMessage): Uint8Array[] {
+  return encodeChunksWithSharedWriter(pb.Envelope.encode, toEnvelope(msg));
 }
 
 export function decodeNodeMessage(buf: Uint8Array): NodeMessage {

@@ -13,6 +13,7 @@
  * history), and after an encode that threw, which may have left the writer mid-message.
  */
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { ChunkedWriter } from './chunked-writer.js';
 
 /** A writer whose buffer grew past this for one message is not kept. */
 const KEEP_BYTES = 8 * 1024 * 1024;
@@ -29,5 +30,23 @@ export function encodeWithSharedWriter<T>(encode: (message: T, w: BinaryWriter) 
     throw err;
   }
   if (out.length > KEEP_BYTES) writer = new BinaryWriter();
+  return out;
+}
+
+let chunked = new ChunkedWriter();
+
+/**
+ * The same with large `bytes` fields referenced, not copied (chunked-writer.ts): the
+ * message as pieces to write in order. For a stream that writes them at once (the mesh).
+ */
+export function encodeChunksWithSharedWriter<T>(encode: (message: T, w: BinaryWriter) => BinaryWriter, message: T): Uint8Array[] {
+  let out: Uint8Array[];
+  try {
+    encode(message, chunked);
+    out = chunked.finishChunks();
+  } catch (err) {
+    chunked = new ChunkedWriter();
+    throw err;
+  }
   return out;
 }

@@ -3,16 +3,20 @@ import type { LogEntry } from '../../../src/channel/entry.js';
 import type { ChannelSnapshot } from '../../../src/channel/state.js';
 import * as pb from '../../../src/gen/node.pb.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
-import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
+import { decodeNodeMessage, encodeNodeMessage, encodeNodeMessageChunks } from '../../../src/transport/node-codec.js';
 import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js';
 import type { Message } from '../../../src/protocol/message.js';
 
 const NOW = 1_700_000_000_123;
 
-/** Encodes and decodes; the bytes must be a Uint8Array as a transport would carry them. */
+/**
+ * Encodes and decodes; the bytes must be a Uint8Array as a transport would carry them,
+ * and the mesh's pieces (encodeNodeMessageChunks) must add up to the same bytes.
+ */
 function roundTrip(msg: NodeMessage): NodeMessage {
   const bytes = encodeNodeMessage(msg);
   expect(bytes).toBeInstanceOf(Uint8Array);
+  expect(Buffer.concat(encodeNodeMessageChunks(msg)).equals(Buffer.from(bytes))).toBe(true);
   return decodeNodeMessage(Uint8Array.from(bytes));
 }
 
@@ -423,6 +427,17 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       const pres = back.entries[3]!;
       expect(bin.kind === 'message' && Buffer.isBuffer(bin.message.data)).toBe(true);
       expect(pres.kind === 'presence' && Buffer.from(pres.presence.data as Uint8Array).toString()).toBe('binary presence');
+    });
+
+    it('round-trips a broadcast of many large entries, whose entry list the mesh sends by reference', () => {
+      const big = Array.from({ length: 300 }, (_, i): LogEntry => ({ ...binaryEntry, serial: i + 1, message: { id: `big${i}`, data: Buffer.alloc(700, i), timestamp: NOW } }));
+      const msg: NodeMessage = { type: 'broadcast', channel: 'app:chat', epoch: 'ep1', entries: big };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+      const chunks = encodeNodeMessageChunks(msg);
+      // The envelope's own bytes, then the entry list (over 200 KB) as a piece of its own.
+      expect(chunks.length).toBeGreaterThanOrEqual(2);
+      expect(Math.max(...chunks.map((c) => c.byteLength))).toBeGreaterThan(200_000);
+      expect(chunks[0]!.byteLength).toBeLessThan(64);
     });
 
     it('carries only the viewed bytes of binary data that is a window on a larger buffer', () => {
