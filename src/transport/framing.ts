@@ -47,9 +47,18 @@ export class FrameReader {
       this.buffered -= n;
       return out;
     }
-    const all = Buffer.concat(this.chunks, this.buffered);
-    const out = all.subarray(0, n);
-    this.chunks = all.length > n ? [all.subarray(n)] : [];
+    // Spread over chunks: copy just these n bytes, and keep the rest of the last chunk
+    // as it is (not everything buffered, which may be most of the next frame).
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - at);
+      c.copy(out, at, 0, k);
+      at += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
     this.buffered -= n;
     return out;
   }
