@@ -67,7 +67,7 @@ export interface Message {
   name?: string | undefined;
   clientId?: string | undefined;
   connectionId?: string | undefined;
-  data?: { $case: "text"; text: string } | { $case: "binary"; binary: Buffer } | undefined;
+  data?: { $case: "text"; text: string } | { $case: "binary"; binary: Uint8Array } | undefined;
   encoding?:
     | string
     | undefined;
@@ -85,7 +85,7 @@ export interface PresenceMessage {
   action: number;
   clientId: string;
   connectionId: string;
-  data?: { $case: "text"; text: string } | { $case: "binary"; binary: Buffer } | undefined;
+  data?: { $case: "text"; text: string } | { $case: "binary"; binary: Uint8Array } | undefined;
   encoding?: string | undefined;
   extrasJson?: string | undefined;
   timestamp: number;
@@ -179,7 +179,7 @@ export interface ChannelSnapshot {
    * The entries as a LogEntryList's bytes (as a channel log holds them), sent instead of
    * `entries`: a receiver takes whichever is there.
    */
-  entryList: Buffer;
+  entryList: Uint8Array;
   /**
    * When this region's interest in the channel began, as the master knew it (ms; 0: no
    * subscriber here).
@@ -231,7 +231,7 @@ export interface ReplicateRequest {
   epoch: string;
   holds: PresenceHold[];
   /** a LogEntryList */
-  entries: Buffer;
+  entries: Uint8Array;
   /**
    * Other regions want the channel: the replica sends this region's own entries of the
    * batch to the globalmaster itself, once stored, and says so in its Ok (forwarded).
@@ -319,7 +319,7 @@ export interface ForwardedBatch {
   startSeq?: number | undefined;
   gapBefore: boolean;
   /** a ForwardedEntryList */
-  entries: Buffer;
+  entries: Uint8Array;
   /** entries in it */
   count: number;
   /** the last entry's seq (0: none) */
@@ -444,7 +444,7 @@ export interface LocalEntries {
   startSeq: number;
   gap: boolean;
   /** a ForwardedEntryList */
-  entries: Buffer;
+  entries: Uint8Array;
   count: number;
   lastSeq: number;
 }
@@ -575,7 +575,7 @@ export interface Broadcast {
     | ErrorInfo
     | undefined;
   /** a LogEntryList */
-  entries: Buffer;
+  entries: Uint8Array;
 }
 
 export interface Unsub {
@@ -659,7 +659,7 @@ export interface Envelope {
 
 /** Listener → dialer, first frame on a new connection. */
 export interface Challenge {
-  nonce: Buffer;
+  nonce: Uint8Array;
   node: string;
   /** the listener's NODE_PROTOCOL (src/transport/protocol-version.ts); 0 from older builds */
   protocol: number;
@@ -670,8 +670,8 @@ export interface Hello {
   node: string;
   region: string;
   /** the dialer's own challenge for the listener */
-  nonce: Buffer;
-  mac: Buffer;
+  nonce: Uint8Array;
+  mac: Uint8Array;
   /** the dialer's NODE_PROTOCOL; 0 from older builds */
   protocol: number;
 }
@@ -679,7 +679,7 @@ export interface Hello {
 /** Listener → dialer: mac = HMAC-SHA256(secret, "welcome" | dialer nonce | listener node | region). */
 export interface Welcome {
   node: string;
-  mac: Buffer;
+  mac: Uint8Array;
 }
 
 export interface Handshake {
@@ -1042,7 +1042,7 @@ export const Message: MessageFns<Message> = {
               break;
             }
 
-            message.data = { $case: "binary", binary: Buffer.from(reader.bytes()) };
+            message.data = { $case: "binary", binary: reader.bytes() };
             continue;
           }
           case 7: {
@@ -1187,7 +1187,7 @@ export const PresenceMessage: MessageFns<PresenceMessage> = {
               break;
             }
 
-            message.data = { $case: "binary", binary: Buffer.from(reader.bytes()) };
+            message.data = { $case: "binary", binary: reader.bytes() };
             continue;
           }
           case 7: {
@@ -1846,7 +1846,7 @@ function createBaseChannelSnapshot(): ChannelSnapshot {
     subscribers: [],
     term: 0,
     presence: [],
-    entryList: Buffer.alloc(0),
+    entryList: new Uint8Array(0),
     interestSince: 0,
     reach: [],
   };
@@ -2016,7 +2016,7 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
               break;
             }
 
-            message.entryList = Buffer.from(reader.bytes());
+            message.entryList = reader.bytes();
             continue;
           }
           case 14: {
@@ -2435,7 +2435,7 @@ function createBaseReplicateRequest(): ReplicateRequest {
     channel: "",
     epoch: "",
     holds: [],
-    entries: Buffer.alloc(0),
+    entries: new Uint8Array(0),
     forward: false,
     origins: [],
     interestSince: undefined,
@@ -2514,7 +2514,7 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
               break;
             }
 
-            message.entries = Buffer.from(reader.bytes());
+            message.entries = reader.bytes();
             continue;
           }
           case 6: {
@@ -3194,7 +3194,7 @@ function createBaseForwardedBatch(): ForwardedBatch {
     epoch: "",
     startSeq: undefined,
     gapBefore: false,
-    entries: Buffer.alloc(0),
+    entries: new Uint8Array(0),
     count: 0,
     lastSeq: 0,
   };
@@ -3287,7 +3287,7 @@ export const ForwardedBatch: MessageFns<ForwardedBatch> = {
               break;
             }
 
-            message.entries = Buffer.from(reader.bytes());
+            message.entries = reader.bytes();
             continue;
           }
           case 8: {
@@ -4433,7 +4433,7 @@ export const Ingested: MessageFns<Ingested> = {
 };
 
 function createBaseLocalEntries(): LocalEntries {
-  return { epoch: "", startSeq: 0, gap: false, entries: Buffer.alloc(0), count: 0, lastSeq: 0 };
+  return { epoch: "", startSeq: 0, gap: false, entries: new Uint8Array(0), count: 0, lastSeq: 0 };
 }
 
 export const LocalEntries: MessageFns<LocalEntries> = {
@@ -4501,7 +4501,7 @@ export const LocalEntries: MessageFns<LocalEntries> = {
               break;
             }
 
-            message.entries = Buffer.from(reader.bytes());
+            message.entries = reader.bytes();
             continue;
           }
           case 6: {
@@ -5699,7 +5699,7 @@ export const Reply: MessageFns<Reply> = {
 };
 
 function createBaseBroadcast(): Broadcast {
-  return { channel: "", epoch: "", discontinuity: undefined, entries: Buffer.alloc(0) };
+  return { channel: "", epoch: "", discontinuity: undefined, entries: new Uint8Array(0) };
 }
 
 export const Broadcast: MessageFns<Broadcast> = {
@@ -5761,7 +5761,7 @@ export const Broadcast: MessageFns<Broadcast> = {
               break;
             }
 
-            message.entries = Buffer.from(reader.bytes());
+            message.entries = reader.bytes();
             continue;
           }
         }
@@ -6493,7 +6493,7 @@ export const Envelope: MessageFns<Envelope> = {
 };
 
 function createBaseChallenge(): Challenge {
-  return { nonce: Buffer.alloc(0), node: "", protocol: 0 };
+  return { nonce: new Uint8Array(0), node: "", protocol: 0 };
 }
 
 export const Challenge: MessageFns<Challenge> = {
@@ -6528,7 +6528,7 @@ export const Challenge: MessageFns<Challenge> = {
               break;
             }
 
-            message.nonce = Buffer.from(reader.bytes());
+            message.nonce = reader.bytes();
             continue;
           }
           case 2: {
@@ -6561,7 +6561,7 @@ export const Challenge: MessageFns<Challenge> = {
 };
 
 function createBaseHello(): Hello {
-  return { node: "", region: "", nonce: Buffer.alloc(0), mac: Buffer.alloc(0), protocol: 0 };
+  return { node: "", region: "", nonce: new Uint8Array(0), mac: new Uint8Array(0), protocol: 0 };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -6618,7 +6618,7 @@ export const Hello: MessageFns<Hello> = {
               break;
             }
 
-            message.nonce = Buffer.from(reader.bytes());
+            message.nonce = reader.bytes();
             continue;
           }
           case 4: {
@@ -6626,7 +6626,7 @@ export const Hello: MessageFns<Hello> = {
               break;
             }
 
-            message.mac = Buffer.from(reader.bytes());
+            message.mac = reader.bytes();
             continue;
           }
           case 5: {
@@ -6651,7 +6651,7 @@ export const Hello: MessageFns<Hello> = {
 };
 
 function createBaseWelcome(): Welcome {
-  return { node: "", mac: Buffer.alloc(0) };
+  return { node: "", mac: new Uint8Array(0) };
 }
 
 export const Welcome: MessageFns<Welcome> = {
@@ -6691,7 +6691,7 @@ export const Welcome: MessageFns<Welcome> = {
               break;
             }
 
-            message.mac = Buffer.from(reader.bytes());
+            message.mac = reader.bytes();
             continue;
           }
         }

@@ -79,7 +79,7 @@ export interface Forward {
    * An ablyng.node.v1.ForwardedEntryList, as the origin's channel master encoded it:
    * globalmasters pass it on without decoding it.
    */
-  entries: Buffer;
+  entries: Uint8Array;
   /** entries in it */
   count: number;
   /** the last entry's seq (0: none) */
@@ -454,7 +454,7 @@ function createBaseForward(): Forward {
     originEpoch: "",
     startSeq: undefined,
     gapBefore: false,
-    entries: Buffer.alloc(0),
+    entries: new Uint8Array(0),
     count: 0,
     lastSeq: 0,
     replyTo: 0,
@@ -544,7 +544,7 @@ export const Forward: MessageFns<Forward> = {
               break;
             }
 
-            message.entries = Buffer.from(reader.bytes());
+            message.entries = reader.bytes();
             continue;
           }
           case 9: {

@@ -122,8 +122,9 @@ export class ForwardedEntries {
   }
 
   /** Entries received as bytes (`count` of them, the last at `lastSeq`). */
-  static fromBytes(bytes: Buffer, count: number, lastSeq: number): ForwardedEntries {
-    return new ForwardedEntries(count, lastSeq, null, bytes);
+  /** `bytes` as decoded (a view into the frame it came in, which is not copied). */
+  static fromBytes(bytes: Uint8Array, count: number, lastSeq: number): ForwardedEntries {
+    return new ForwardedEntries(count, lastSeq, null, asBuffer(bytes));
   }
 
   /** The ForwardedEntryList bytes. */

@@ -235,7 +235,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
                 node: this.self,
                 region: this.o.region,
                 nonce: myNonce,
-                mac: mac(this.o.secret, 'hello', step.challenge.nonce, this.self, this.o.region),
+                mac: mac(this.o.secret, 'hello', Buffer.from(step.challenge.nonce), this.self, this.o.region),
                 protocol: this.version.ours,
               },
             },

@@ -21,7 +21,8 @@ function dataToPb(d: MessageData | undefined): pb.Message['data'] {
 
 function dataFromPb(d: pb.Message['data']): MessageData | undefined {
   if (!d) return undefined;
-  return d.$case === 'text' ? d.text : d.binary;
+  // Copied out of the frame, so that data kept (a presence member's) does not keep it alive.
+  return d.$case === 'text' ? d.text : Buffer.from(d.binary);
 }
 
 export function messageToPb(m: Message): pb.Message {

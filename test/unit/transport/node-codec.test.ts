@@ -440,6 +440,16 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(chunks[0]!.byteLength).toBeLessThan(64);
     });
 
+    it("reads an entry list as a view into the frame (no copy), and binary data as a copy that does not keep the frame", () => {
+      const frame = Uint8Array.from(encodeNodeMessage({ type: 'broadcast', channel: 'app:chat', epoch: 'ep1', entries }));
+      const env = pb.Envelope.decode(frame);
+      if (env.msg?.$case !== 'broadcast') throw new Error('wrong type');
+      expect(env.msg.broadcast.entries.buffer).toBe(frame.buffer);
+      const back = decodeNodeMessage(frame);
+      if (back.type !== 'broadcast' || back.entries[1]!.kind !== 'message') throw new Error('wrong type');
+      expect((back.entries[1].message.data as Buffer).buffer).not.toBe(frame.buffer);
+    });
+
     it('carries only the viewed bytes of binary data that is a window on a larger buffer', () => {
       const whole = Buffer.from([9, 9, 1, 2, 3, 9, 9]);
       const entry: LogEntry = { ...binaryEntry, message: { id: 'w', data: whole.subarray(2, 5), timestamp: 1 } };
