@@ -77,6 +77,11 @@ interface SubRec {
 
 let syncCounter = 0;
 
+/** The channelSerial to give `rec`'s client: with its floors, if it has any (delivery.ts, withFloors). */
+function serialFor(rec: SubRec, channelSerial: string): string {
+  return rec.floors?.size ? withFloors(channelSerial, rec.floors) : channelSerial;
+}
+
 export interface ClientDeps {
   router: ChannelRouter;
   /** Tells the master this node no longer wants broadcasts. */
@@ -185,7 +190,7 @@ export class ChannelClient {
       // A client that came from another region carries its floors in its serial.
       const floors = floorsAt(resume.seen, channelSerial);
       if (floors) rec.floors = floors;
-      const attached = floors ? withFloors(channelSerial, floors) : channelSerial;
+      const attached = serialFor(rec, channelSerial);
       if (resume.serial >= here) {
         rec.after = resume.serial;
         return { resumed: true, channelSerial: attached, hasPresence };
@@ -202,7 +207,7 @@ export class ChannelClient {
       } catch (err) {
         rec.after = here;
         const e = err instanceof AblyError ? err : AblyError.of('channelMessagesExpired');
-        return { resumed: false, error: e, channelSerial, hasPresence };
+        return { resumed: false, error: e, channelSerial: attached, hasPresence };
       }
     }
     rec.after = here;
@@ -270,7 +275,7 @@ export class ChannelClient {
     rec.after = here;
     const floors = floorsAt(origins, channelSerial);
     if (floors) rec.floors = floors;
-    const attached = floors ? withFloors(channelSerial, floors) : channelSerial;
+    const attached = serialFor(rec, channelSerial);
     try {
       const { body } = await this.deps.router.call(
         this.key,
@@ -280,7 +285,7 @@ export class ChannelClient {
       if (body.kind !== 'vector') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
       if (body.gap !== null) {
         const error = AblyError.of('channelNoMatchingEpoch', `this region's history does not cover what was missed from region ${body.gap}`);
-        return { resumed: false, error, channelSerial, hasPresence };
+        return { resumed: false, error, channelSerial: attached, hasPresence };
       }
       // The entries are interleaved with ones the client had already seen: send only these.
       rec.backlog = body.entries;
@@ -290,7 +295,7 @@ export class ChannelClient {
       return { resumed: true, channelSerial: attached, hasPresence };
     } catch (err) {
       const error = err instanceof AblyError ? err : AblyError.of('channelNoMatchingEpoch');
-      return { resumed: false, error, channelSerial, hasPresence };
+      return { resumed: false, error, channelSerial: attached, hasPresence };
     }
   }
 
@@ -435,7 +440,7 @@ export class ChannelClient {
       rec.after = serial;
       rec.backlog = [];
       if (rec.queue) rec.queue = [];
-      sub.discontinuity(error, channelSerial);
+      sub.discontinuity(error, serialFor(rec, channelSerial));
     }
   }
 
@@ -468,7 +473,7 @@ export class ChannelClient {
     if (discontinuity && epoch === this.epoch && (entries.length === 0 || entries[0]!.serial <= this.last + 1)) {
       const err = AblyError.fromInfo(discontinuity);
       this.deps.log.warn({ channel: this.key, err: err.message }, 'channel continuity lost');
-      for (const sub of this.subs.keys()) sub.discontinuity(err, this.lastChannelSerial);
+      for (const [sub, rec] of this.subs) sub.discontinuity(err, serialFor(rec, this.lastChannelSerial));
       discontinuity = undefined;
     }
     if (entries.length === 0) return;
@@ -555,8 +560,7 @@ export class ChannelClient {
       if (rec.only && e.serial <= rec.liveFrom! && !rec.only.has(e.serial)) continue;
       if (rec.floors && seenElsewhere(rec.floors, e)) continue;
       if (!this.wanted(sub, e)) continue;
-      // The client's serials carry its floors (delivery.ts, withFloors).
-      const cs = rec.floors?.size ? withFloors(e.channelSerial, rec.floors) : e.channelSerial;
+      const cs = serialFor(rec, e.channelSerial);
       mine.push(cs === e.channelSerial ? e : { ...e, channelSerial: cs });
     }
     if (rec.only && seen >= rec.liveFrom!) {

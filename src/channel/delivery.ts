@@ -50,7 +50,11 @@ export function withFloors(channelSerial: string, floors: ReadonlyMap<string, Or
   const p = parseSerial(channelSerial);
   if (!p || floors.size === 0) return channelSerial;
   let raised = false;
-  const origins = p.origins.map((o) => {
+  // A stream that carried only its own region's messages has no vector: its serial is
+  // that region's position, which a vector must then name (resumePoint reads a vector
+  // as the whole of what the client saw).
+  const base = p.origins.length ? p.origins : [{ region: p.region, epoch: p.epoch, seq: p.serial }];
+  const origins = base.map((o) => {
     const f = floors.get(o.region);
     if (!f || f.epoch !== o.epoch || f.seq <= o.seq) return o;
     raised = true;

@@ -80,6 +80,20 @@ describe('a moved client carries its floors in the serials it is given (withFloo
     expect(withFloors(past, new Map())).toBe(past);
   });
 
+  it("names this region's own position when the stream's serial had no vector (it carried only its own messages)", () => {
+    const own = formatSerial({ region: 'eu', epoch: 'euep', serial: 30, origins: [] });
+    const given = withFloors(own, floors);
+    // Read in another region (the client moves on): eu's part is there, at 30.
+    expect(resumePoint(given, 'us').resume).toEqual({
+      origins: [
+        { region: 'eu', epoch: 'euep', seq: 30 },
+        { region: 'us', epoch: 'usep', seq: 9 },
+        { region: 'ap', epoch: 'apep', seq: 4 },
+      ],
+    });
+    expect(resumePoint(own, 'us').resume).toEqual({ origins: [{ region: 'eu', epoch: 'euep', seq: 30 }] });
+  });
+
   it('reads the floors back on a resume in the same region: the backlog without what it saw, and floors where the stream is still behind', () => {
     const given = withFloors(formatSerial({ region: 'eu', epoch: 'euep', serial: 30, origins: [{ region: 'eu', epoch: 'euep', seq: 20 }] }), floors);
     const { resume } = resumePoint(given, 'eu');
