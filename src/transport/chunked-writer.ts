@@ -84,6 +84,11 @@ export class ChunkedWriter extends BinaryWriter {
     return this;
   }
 
+  /** Bytes of the writer's own buffer (it keeps it between messages). */
+  get capacity(): number {
+    return this.state.buffer.length;
+  }
+
   /** The message as pieces to send in order (their lengths add up to its length); resets the writer. */
   finishChunks(): Uint8Array[] {
     const s = this.state;

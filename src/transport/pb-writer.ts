@@ -48,5 +48,7 @@ export function encodeChunksWithSharedWriter<T>(encode: (message: T, w: BinaryWr
     chunked = new ChunkedWriter();
     throw err;
   }
+  // Many small entries (a range's reply) are the writer's own bytes: let a large buffer go.
+  if (chunked.capacity > KEEP_BYTES) chunked = new ChunkedWriter();
   return out;
 }

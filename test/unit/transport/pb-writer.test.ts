@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as pb from '../../../src/gen/node.pb.js';
-import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
+import { decodeNodeMessage, encodeNodeMessage, encodeNodeMessageChunks } from '../../../src/transport/node-codec.js';
 import { encodeWithSharedWriter } from '../../../src/transport/pb-writer.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 
@@ -21,6 +21,16 @@ describe('the shared protobuf writer', () => {
     expect(c).toEqual(a);
     // The same bytes as a writer of its own makes.
     expect(Buffer.from(b).equals(Buffer.from(pb.Envelope.encode(pb.Envelope.decode(b)).finish()))).toBe(true);
+  });
+
+  it("gives the mesh's pieces of each message bytes of their own too (the next message does not change them)", () => {
+    const big = reply(1, Array.from({ length: 20_000 }, (_, i) => `eu~ep1~${i}`));
+    const small = reply(2, ['eu~ep1~1']);
+    const b = encodeNodeMessageChunks(big);
+    const c = encodeNodeMessageChunks(small);
+    encodeNodeMessageChunks(big);
+    expect(decodeNodeMessage(Buffer.concat(b))).toEqual(big);
+    expect(decodeNodeMessage(Buffer.concat(c))).toEqual(small);
   });
 
   it('is not left mid-message by an encode that threw', () => {
