@@ -12,6 +12,8 @@ export interface ClaimDecision {
   best: ChannelSnapshot | null;
   /** The nodes subscribed at the last master, from its answer. */
   subscribers: NodeId[];
+  /** Other regions' interest the last master knew, from a copy of the same life as `best` (ChannelMaster.inheritRemote). */
+  remoteInterest: { region: string; since: number }[];
 }
 
 /**
@@ -34,7 +36,11 @@ export function decideClaim(
   // stale one, a tombstone of an earlier life) must not beat the live one.
   const copies = ours === null ? leaving : held;
   const subscribers = copies.findLast((s) => s.subscribers)?.subscribers ?? [];
-  return { decided, best: ours ?? newest(leaving), subscribers };
+  const best = ours ?? newest(leaving);
+  // Only a master's state holds it (a replica's is not told): from a copy of the same life.
+  const known = best ? copies.findLast((s) => s.remoteInterest?.length && s.epoch === best.epoch) : undefined;
+  const remoteInterest = known?.remoteInterest ?? [];
+  return { decided, best, subscribers, remoteInterest };
 }
 
 /** The answers of a claim as `epoch@serial`, `none` or why not, for the log. */

@@ -95,6 +95,14 @@ export class ChannelMaster {
   /** The presence set as of `published` (what a new subscriber syncs from). */
   private readonly view: PresenceSet;
   private readonly rate: RateLimiter | null;
+  /**
+   * Other regions' interest a master that handed this channel over knew (inheritRemote):
+   * the first word from the globalmaster that names a region with the same start sends it
+   * no start again. null once that word came.
+   */
+  private inherited: Map<string, number> | null = null;
+  /** Whether the globalmaster has told this master which regions want the channel. */
+  private told = false;
   /** Other regions that want this channel, and since when (ms). */
   private readonly remote = new Map<string, number>();
   /** Until when a first subscriber takes the interest start the state came with (INHERITED_INTEREST_MS). */
@@ -114,6 +122,7 @@ export class ChannelMaster {
     this.view = PresenceSet.restore(state.presence.snapshot());
     this.rate = deps.maxPublishRate ? new RateLimiter(deps.maxPublishRate) : null;
     this.inheritUntil = state.interest.since > 0 ? deps.now() + INHERITED_INTEREST_MS : 0;
+    this.inheritRemote(state.remoteKnown);
   }
 
   /** When this region's current interest began (ms; meaningful while there are subscribers). */
@@ -251,6 +260,9 @@ export class ChannelMaster {
    */
   setRemoteInterest(regions: { region: string; since: number }[], keep: readonly string[] = []): void {
     const before = new Map(this.remote);
+    const inherited = this.inherited;
+    this.inherited = null;
+    this.told = true;
     this.remote.clear();
     for (const region of keep) {
       const since = before.get(region);
@@ -258,7 +270,9 @@ export class ChannelMaster {
     }
     for (const r of regions) {
       this.remote.set(r.region, r.since);
-      if (before.has(r.region) || !this.deps.toRegions || !this.deps.region || this.state.skipsStarts) continue;
+      // Known: heard before, or handed over with this very start (not an interest begun again since).
+      const known = before.has(r.region) && (inherited?.get(r.region) ?? r.since) === r.since;
+      if (known || !this.deps.toRegions || !this.deps.region || this.state.skipsStarts) continue;
       // A new interest: start that region's stream with what was published here since
       // (shortly before) its interest began, its oldest page first; it deduplicates by
       // message id.
@@ -269,6 +283,25 @@ export class ChannelMaster {
         start.more,
       );
     }
+    this.state.remoteKnown = this.remoteInterest;
+  }
+
+  /**
+   * A master that takes the channel over from one that handed it (a handoff, or a claim
+   * answered by the master itself) knows which other regions already have its stream,
+   * so it does not send them their start again, all of it since their interest began
+   * (they would drop it as duplicates: only traffic). Interest younger than
+   * INHERITED_INTEREST_MS is left out: its start may not have arrived, and goes again.
+   */
+  inheritRemote(regions: readonly { region: string; since: number }[]): void {
+    if (this.told) return; // the globalmaster's word came first: it is the whole of it
+    const now = this.deps.now();
+    for (const r of regions) {
+      if (r.since <= 0 || now - r.since < INHERITED_INTEREST_MS) continue;
+      this.remote.set(r.region, r.since);
+      (this.inherited ??= new Map()).set(r.region, r.since);
+    }
+    this.state.remoteKnown = this.remoteInterest;
   }
 
   get remoteRegions(): string[] {

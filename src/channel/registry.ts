@@ -318,10 +318,10 @@ export class ChannelRegistry {
       // Our own copy (replica or stale) or tombstone competes too.
       const own =
         current?.role === 'replica' || current?.role === 'stale' ? current.state.snapshot() : this.tombstones.get(key);
-      const { decided, best, subscribers } = decideClaim(answers, leaving, own);
+      const { decided, best, subscribers, remoteInterest } = decideClaim(answers, leaving, own);
       if (decided) {
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
-        if (best) return { ok: this.install(key, best, subscribers) };
+        if (best) return { ok: this.install(key, best, subscribers, remoteInterest) };
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         this.deps.metrics?.channelCreated(key);
         return { ok: this.install(key, fresh, []) };
@@ -361,7 +361,13 @@ export class ChannelRegistry {
   }
 
   /** `from`: a copy, or the replica's own state (a promotion: it becomes the master's, not copied). */
-  private install(key: ChannelKey, from: ChannelSnapshot | ChannelState, subscribers: NodeId[]): ChannelMaster {
+  /** `remote`: other regions' interest the last master knew (ChannelMaster.inheritRemote). */
+  private install(
+    key: ChannelKey,
+    from: ChannelSnapshot | ChannelState,
+    subscribers: NodeId[],
+    remote: readonly { region: string; since: number }[] = [],
+  ): ChannelMaster {
     const prev = this.holdings.get(key);
     if (prev?.role === 'master' && !prev.master.isStopped) {
       throw new Error(`install over a live master of ${key}`);
@@ -380,6 +386,7 @@ export class ChannelRegistry {
     });
     const ring = this.deps.ring();
     for (const s of subscribers) if (ring.has(s)) master.subscribers.add(s);
+    if (remote.length) master.inheritRemote(remote);
     this.holdings.set(key, { role: 'master', master, replica: ring.replica(key), synced: null, syncing: null });
     this.tombstones.delete(key);
     // The replica gets the state now, not at the next publish: what was handed over
@@ -422,7 +429,9 @@ export class ChannelRegistry {
     const h = this.holdings.get(key);
     if (h?.role === 'master' && !h.master.isStopped) {
       // Already master (a claim or a promotion got there first): our state holds every
-      // acknowledged entry; anything more in the push was never acknowledged.
+      // acknowledged entry; anything more in the push was never acknowledged. What the
+      // sender knew of other regions' interest still saves their starts, if it is early.
+      if (snap.remoteInterest && snap.epoch === h.master.state.epoch) h.master.inheritRemote(snap.remoteInterest);
       return { kind: 'ok' };
     }
     if (h && h.role !== 'master' && newer({ term: h.state.term, serial: h.state.serial }, snap)) {

@@ -33,6 +33,8 @@ export interface ChannelSnapshot {
   interestSince?: number;
   /** What streams not yet begun must reach back to (OriginPositions.reachBackTo). */
   reach?: OriginPosition[];
+  /** Other regions with interest, as the master that sent this knew them (ChannelMaster.inheritRemote). */
+  remoteInterest?: { region: string; since: number }[];
   /** The presence set (members outlive the history that entered them). */
   presence: PresenceMember[];
 }

@@ -63,6 +63,8 @@ export class ChannelState {
    * "everything we accepted after seq N" without scanning the log.
    */
   private localIdx: number[] = [];
+  /** Other regions' interest as this state's master knew it (in snapshots, not replicated; ChannelMaster.inheritRemote). */
+  remoteKnown: readonly { region: string; since: number }[] = [];
   private localHead = 0;
   private localFirstSeq = 1;
 
@@ -91,6 +93,7 @@ export class ChannelState {
     for (const o of s.origins) st.origins.set(o.region, o);
     st.interest.apply(s.interestSince ?? 0);
     st.origins.applyReach(s.reach ?? []);
+    st.remoteKnown = s.remoteInterest ?? [];
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
     const element = knownElements(s.entries);
     for (let i = 0; i < s.entries.length; i++) st.record(s.entries[i]!, element?.(i));
@@ -110,6 +113,7 @@ export class ChannelState {
       origins: [...this.origins.values()],
       ...(this.interest.since ? { interestSince: this.interest.since } : {}),
       ...(reach.length ? { reach } : {}),
+      ...(this.remoteKnown.length ? { remoteInterest: [...this.remoteKnown] } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data ? this.shareEncoded(this.log.all()) : [],
       dedup: data ? this.dedup.entries() : [],

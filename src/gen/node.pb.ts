@@ -190,6 +190,12 @@ export interface ChannelSnapshot {
    * clients that resumed here from there (not positions of this stream).
    */
   reach: OriginPosition[];
+  /**
+   * Other regions whose interest the master (was_master) knew, and since when (InterestItem's
+   * `channel` holds the region): a master taking the channel over from it does not send
+   * them a start again where their interest is old enough for the start to have arrived.
+   */
+  remoteInterest: InterestItem[];
 }
 
 export interface HistoryQuery {
@@ -1849,6 +1855,7 @@ function createBaseChannelSnapshot(): ChannelSnapshot {
     entryList: new Uint8Array(0),
     interestSince: 0,
     reach: [],
+    remoteInterest: [],
   };
 }
 
@@ -1898,6 +1905,9 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
     }
     for (const v of message.reach) {
       OriginPosition.encode(v!, writer.uint32(122).fork()).join();
+    }
+    for (const v of message.remoteInterest) {
+      InterestItem.encode(v!, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -2033,6 +2043,14 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
             }
 
             message.reach.push(OriginPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.remoteInterest.push(InterestItem.decode(reader, reader.uint32()));
             continue;
           }
         }

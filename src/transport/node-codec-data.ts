@@ -135,6 +135,7 @@ export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
     subscribers: s.subscribers ?? [],
     interestSince: s.interestSince ?? 0,
     reach: s.reach ?? [],
+    remoteInterest: (s.remoteInterest ?? []).map((r) => ({ channel: r.region, since: r.since })),
     presence: s.presence.map(presenceMemberToPb),
   };
 }
@@ -154,6 +155,7 @@ export function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     subscribers: p.subscribers,
     ...(p.interestSince ? { interestSince: p.interestSince } : {}),
     ...(p.reach.length ? { reach: p.reach } : {}),
+    ...(p.remoteInterest.length ? { remoteInterest: p.remoteInterest.map((r) => ({ region: r.channel, since: r.since })) } : {}),
     presence: p.presence.map(presenceMemberFromPb),
   };
 }

@@ -384,6 +384,45 @@ describe('ChannelMaster towards other regions', () => {
     expect([r.startSeq, r.gap, r.entries.list('eu', 'ep1').map((e) => (e.kind === 'message' ? e.message.id : ''))]).toEqual([1, false, ['a', 'b']]);
   });
 
+  it('takes over the interest a master that handed it the channel knew: no start again where it is old enough and unchanged', async () => {
+    const { master, clock, sent } = await setupRegions();
+    const now = clock.now();
+    master.inheritRemote([
+      { region: 'us', since: now - 60_000 },
+      { region: 'ap', since: now - 5_000 }, // too young: its start may not have arrived
+      { region: 'sa', since: now - 60_000 },
+    ]);
+    // Live batches go to the regions it knows at once, before the globalmaster's word.
+    expect(master.remoteRegions.sort()).toEqual(['sa', 'us']);
+    // The globalmaster's word: us as it was, ap, and sa whose interest began again since.
+    master.setRemoteInterest([
+      { region: 'us', since: now - 60_000 },
+      { region: 'ap', since: now - 5_000 },
+      { region: 'sa', since: now - 1_000 },
+    ]);
+    expect(sent.filter((x) => x.to !== null).map((x) => x.to)).toEqual(['ap', 'sa']);
+    // What it knows goes with its state (a handoff's snapshot); once told, a late handover changes nothing.
+    expect(master.state.snapshot(false).remoteInterest).toEqual(master.remoteInterest);
+    master.inheritRemote([{ region: 'au', since: now - 60_000 }]);
+    expect(master.remoteRegions.sort()).toEqual(['ap', 'sa', 'us']);
+  });
+
+  it('takes over from the state it is made from what the master before it knew of other regions', async () => {
+    const { master, clock, sent } = await setupRegions();
+    master.setRemoteInterest([{ region: 'us', since: clock.now() }]);
+    expect(sent.filter((x) => x.to !== null)).toHaveLength(1);
+    clock.advance(60_000);
+    const next = new ChannelMaster(KEY, ChannelState.restore(master.state.snapshot(), settings), {
+      now: () => clock.now(),
+      region: 'eu',
+      toRegions: (batch, to) => void sent.push({ batch, to }),
+      replicate: async () => false,
+      sendBroadcast: () => undefined,
+    });
+    next.setRemoteInterest([{ region: 'us', since: clock.now() - 60_000 }]);
+    expect(sent.filter((x) => x.to !== null)).toHaveLength(1);
+  });
+
   it("keeps the interest of regions the globalmaster has not heard from yet, and sends them no start again", async () => {
     const { master, clock, sent } = await setupRegions();
     master.setRemoteInterest([{ region: 'us', since: clock.now() }, { region: 'ap', since: clock.now() }]);

@@ -108,6 +108,7 @@ const snapshot: ChannelSnapshot = {
   subscribers: ['n2', 'n3'],
   interestSince: NOW - 5000,
   reach: [{ region: 'ap', epoch: 'ap1', seq: 12 }],
+  remoteInterest: [{ region: 'us', since: NOW - 90_000 }],
   presence: [
     { message: { id: 'conn:8:0', action: 2, clientId: 'bob', connectionId: 'conn2', timestamp: NOW }, host: 'n2', leaveAt: null },
     { message: { id: 'conn:9:0', action: 4, clientId: 'eve', connectionId: 'conn3', data: 'x', timestamp: NOW }, host: 'n3', leaveAt: NOW + 15000 },
