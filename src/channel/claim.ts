@@ -8,12 +8,14 @@ import type { ChannelSnapshot } from './state.js';
 export interface ClaimDecision {
   /** Whether the claim may take the channel now; otherwise it asks again. */
   decided: boolean;
-  /** The newest copy found; null: the channel starts afresh. */
+  /**
+   * The newest copy found; null: the channel starts afresh. With the other regions'
+   * interest the last master knew, from its copy of the same life where the newest is a
+   * replica's (only a master's state holds it; ChannelMaster.inheritRemote).
+   */
   best: ChannelSnapshot | null;
   /** The nodes subscribed at the last master, from its answer. */
   subscribers: NodeId[];
-  /** Other regions' interest the last master knew, from a copy of the same life as `best` (ChannelMaster.inheritRemote). */
-  remoteInterest: { region: string; since: number }[];
 }
 
 /**
@@ -37,10 +39,8 @@ export function decideClaim(
   const copies = ours === null ? leaving : held;
   const subscribers = copies.findLast((s) => s.subscribers)?.subscribers ?? [];
   const best = ours ?? newest(leaving);
-  // Only a master's state holds it (a replica's is not told): from a copy of the same life.
-  const known = best ? copies.findLast((s) => s.remoteInterest?.length && s.epoch === best.epoch) : undefined;
-  const remoteInterest = known?.remoteInterest ?? [];
-  return { decided, best, subscribers, remoteInterest };
+  const known = best && !best.remoteInterest ? copies.findLast((s) => s.remoteInterest && s.epoch === best.epoch) : undefined;
+  return { decided, best: known ? { ...best!, remoteInterest: known.remoteInterest! } : best, subscribers };
 }
 
 /** The answers of a claim as `epoch@serial`, `none` or why not, for the log. */

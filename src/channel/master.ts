@@ -103,8 +103,8 @@ export class ChannelMaster {
   private inherited: Map<string, number> | null = null;
   /** Whether the globalmaster has told this master which regions want the channel. */
   private told = false;
-  /** Other regions that want this channel, and since when (ms). */
-  private readonly remote = new Map<string, number>();
+  /** Other regions that want this channel, and since when (ms): the state's, so snapshots carry it. */
+  private readonly remote: Map<string, number>;
   /** Until when a first subscriber takes the interest start the state came with (INHERITED_INTEREST_MS). */
   private inheritUntil: number;
 
@@ -122,7 +122,11 @@ export class ChannelMaster {
     this.view = PresenceSet.restore(state.presence.snapshot());
     this.rate = deps.maxPublishRate ? new RateLimiter(deps.maxPublishRate) : null;
     this.inheritUntil = state.interest.since > 0 ? deps.now() + INHERITED_INTEREST_MS : 0;
-    this.inheritRemote(state.remoteKnown);
+    // What the state came with is what the master before knew (inheritRemote's rule).
+    this.remote = state.remote;
+    const known = this.remoteInterest;
+    this.remote.clear();
+    this.inheritRemote(known);
   }
 
   /** When this region's current interest began (ms; meaningful while there are subscribers). */
@@ -283,7 +287,6 @@ export class ChannelMaster {
         start.more,
       );
     }
-    this.state.remoteKnown = this.remoteInterest;
   }
 
   /**
@@ -301,7 +304,6 @@ export class ChannelMaster {
       this.remote.set(r.region, r.since);
       (this.inherited ??= new Map()).set(r.region, r.since);
     }
-    this.state.remoteKnown = this.remoteInterest;
   }
 
   get remoteRegions(): string[] {

@@ -318,10 +318,10 @@ export class ChannelRegistry {
       // Our own copy (replica or stale) or tombstone competes too.
       const own =
         current?.role === 'replica' || current?.role === 'stale' ? current.state.snapshot() : this.tombstones.get(key);
-      const { decided, best, subscribers, remoteInterest } = decideClaim(answers, leaving, own);
+      const { decided, best, subscribers } = decideClaim(answers, leaving, own);
       if (decided) {
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
-        if (best) return { ok: this.install(key, best, subscribers, remoteInterest) };
+        if (best) return { ok: this.install(key, best, subscribers) };
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         this.deps.metrics?.channelCreated(key);
         return { ok: this.install(key, fresh, []) };
@@ -361,13 +361,7 @@ export class ChannelRegistry {
   }
 
   /** `from`: a copy, or the replica's own state (a promotion: it becomes the master's, not copied). */
-  /** `remote`: other regions' interest the last master knew (ChannelMaster.inheritRemote). */
-  private install(
-    key: ChannelKey,
-    from: ChannelSnapshot | ChannelState,
-    subscribers: NodeId[],
-    remote: readonly { region: string; since: number }[] = [],
-  ): ChannelMaster {
+  private install(key: ChannelKey, from: ChannelSnapshot | ChannelState, subscribers: NodeId[]): ChannelMaster {
     const prev = this.holdings.get(key);
     if (prev?.role === 'master' && !prev.master.isStopped) {
       throw new Error(`install over a live master of ${key}`);
@@ -386,7 +380,6 @@ export class ChannelRegistry {
     });
     const ring = this.deps.ring();
     for (const s of subscribers) if (ring.has(s)) master.subscribers.add(s);
-    if (remote.length) master.inheritRemote(remote);
     this.holdings.set(key, { role: 'master', master, replica: ring.replica(key), synced: null, syncing: null });
     this.tombstones.delete(key);
     // The replica gets the state now, not at the next publish: what was handed over

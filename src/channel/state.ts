@@ -63,8 +63,8 @@ export class ChannelState {
    * "everything we accepted after seq N" without scanning the log.
    */
   private localIdx: number[] = [];
-  /** Other regions' interest as this state's master knew it (in snapshots, not replicated; ChannelMaster.inheritRemote). */
-  remoteKnown: readonly { region: string; since: number }[] = [];
+  /** Other regions that want this channel, and since when (ms), as its master knows them (ChannelMaster; in snapshots, not replicated). */
+  readonly remote = new Map<string, number>();
   private localHead = 0;
   private localFirstSeq = 1;
 
@@ -93,7 +93,7 @@ export class ChannelState {
     for (const o of s.origins) st.origins.set(o.region, o);
     st.interest.apply(s.interestSince ?? 0);
     st.origins.applyReach(s.reach ?? []);
-    st.remoteKnown = s.remoteInterest ?? [];
+    for (const r of s.remoteInterest ?? []) st.remote.set(r.region, r.since);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
     const element = knownElements(s.entries);
     for (let i = 0; i < s.entries.length; i++) st.record(s.entries[i]!, element?.(i));
@@ -113,7 +113,7 @@ export class ChannelState {
       origins: [...this.origins.values()],
       ...(this.interest.since ? { interestSince: this.interest.since } : {}),
       ...(reach.length ? { reach } : {}),
-      ...(this.remoteKnown.length ? { remoteInterest: [...this.remoteKnown] } : {}),
+      ...(this.remote.size ? { remoteInterest: [...this.remote].map(([region, since]) => ({ region, since })) } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data ? this.shareEncoded(this.log.all()) : [],
       dedup: data ? this.dedup.entries() : [],

@@ -18,7 +18,7 @@ const has = (s: ChannelSnapshot | null): ReplyBody => ({ kind: 'snapshot', snaps
 
 describe('decideClaim', () => {
   it('starts afresh only when every node of the list answered that it has nothing', () => {
-    expect(decideClaim([has(null), has(null)], [], undefined)).toEqual({ decided: true, best: null, subscribers: [], remoteInterest: [] });
+    expect(decideClaim([has(null), has(null)], [], undefined)).toEqual({ decided: true, best: null, subscribers: [] });
     expect(decideClaim([has(null), null], [], undefined).decided).toBe(false);
     expect(decideClaim([has(null), { kind: 'redirect', owner: 'b' }], [], undefined).decided).toBe(false);
   });
@@ -34,7 +34,7 @@ describe('decideClaim', () => {
 
   it("takes a leaving peer's copy, with its subscribers, only where no other copy exists", () => {
     const left = snap('e', 1, 0, { wasMaster: true, subscribers: ['n2'] });
-    expect(decideClaim([has(null)], [left], undefined)).toEqual({ decided: true, best: left, subscribers: ['n2'], remoteInterest: [] });
+    expect(decideClaim([has(null)], [left], undefined)).toEqual({ decided: true, best: left, subscribers: ['n2'] });
     // A stale copy or tombstone of an earlier life (a higher term) does not beat the live one.
     const live = snap('live', 1, 3);
     const earlier = snap('earlier', 7, 9);
@@ -46,10 +46,10 @@ describe('decideClaim', () => {
     const remote = [{ region: 'us', since: 1000 }];
     const master = snap('e', 2, 5, { wasMaster: true, remoteInterest: remote });
     const replica = snap('e', 2, 6);
-    expect(decideClaim([has(master), has(replica)], [], undefined)).toMatchObject({ best: replica, remoteInterest: remote });
+    expect(decideClaim([has(master), has(replica)], [], undefined).best).toEqual({ ...replica, remoteInterest: remote });
     // The replica of a later life: the old master's knowledge does not carry over.
     const later = snap('e2', 3, 1);
-    expect(decideClaim([has(master), has(later)], [], undefined)).toMatchObject({ best: later, remoteInterest: [] });
+    expect(decideClaim([has(master), has(later)], [], undefined).best).toBe(later);
   });
 
   it("does not let a leaving peer's copy decide a claim a needed node has not answered", () => {
