@@ -552,6 +552,8 @@ export class ChannelClient {
 
   /** Sends the entries this subscriber has not had and wants, in its own frames. */
   private sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): void {
+    // The floors as the batch began: each frame's serial carries those its entries were under.
+    const floors = rec.floors?.size ? new Map(rec.floors) : undefined;
     const mine: LogEntry[] = [];
     let seen = rec.after;
     for (const e of entries) {
@@ -559,9 +561,7 @@ export class ChannelClient {
       seen = e.serial;
       if (rec.only && e.serial <= rec.liveFrom! && !rec.only.has(e.serial)) continue;
       if (rec.floors && seenElsewhere(rec.floors, e)) continue;
-      if (!this.wanted(sub, e)) continue;
-      const cs = serialFor(rec, e.channelSerial);
-      mine.push(cs === e.channelSerial ? e : { ...e, channelSerial: cs });
+      if (this.wanted(sub, e)) mine.push(e);
     }
     if (rec.only && seen >= rec.liveFrom!) {
       delete rec.only;
@@ -569,6 +569,6 @@ export class ChannelClient {
     }
     if (rec.floors?.size === 0) delete rec.floors;
     if (seen > rec.after) rec.after = seen;
-    if (mine.length) sub.send(entryFrames(sub.channelName, mine, sub.format));
+    if (mine.length) sub.send(entryFrames(sub.channelName, mine, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
   }
 }

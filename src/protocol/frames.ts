@@ -29,9 +29,10 @@ export function sizeEstimate(e: LogEntry): number {
 /**
  * Frames for a run of entries on one channel, in serial order: MESSAGE frames for runs
  * of messages and PRESENCE frames for runs of presence events, each run cut into
- * frames of about FRAME_BUDGET_BYTES.
+ * frames of about FRAME_BUDGET_BYTES. Each frame's channelSerial is its last entry's,
+ * or what `serialOf` makes of it (a client with floors: delivery.ts, withFloors).
  */
-export function entryFrames(channel: string, entries: readonly LogEntry[], format: WireFormat): Frame[] {
+export function entryFrames(channel: string, entries: readonly LogEntry[], format: WireFormat, serialOf?: (e: LogEntry) => string): Frame[] {
   const frames: Frame[] = [];
   let i = 0;
   while (i < entries.length) {
@@ -41,18 +42,19 @@ export function entryFrames(channel: string, entries: readonly LogEntry[], forma
     while (j < entries.length && entries[j]!.kind === kind && (j === i || size < FRAME_BUDGET_BYTES)) size += sizeEstimate(entries[j++]!);
     const run = entries.slice(i, j);
     const last = run[run.length - 1]!;
+    const channelSerial = serialOf ? serialOf(last) : last.channelSerial;
     const pm: ProtocolMessage =
       kind === 'message'
         ? {
             action: Action.MESSAGE,
             channel,
-            channelSerial: last.channelSerial,
+            channelSerial,
             messages: run.map((e) => toWire((e as Extract<LogEntry, { kind: 'message' }>).message, format)),
           }
         : {
             action: Action.PRESENCE,
             channel,
-            channelSerial: last.channelSerial,
+            channelSerial,
             presence: run.map((e) => presenceToWire((e as Extract<LogEntry, { kind: 'presence' }>).presence, format)),
           };
     // toWire and presenceToWire leave no bytes in JSON (data goes as base64); only

@@ -83,14 +83,19 @@ describe('clients that move region during a cut, where the new region already ha
       inR2.push(realtime(d.port('r2-n1')));
       const movedB = await follow(inR2[1]!, channel, serialB);
       // A's connection drops before r2's stream from r1 has begun: the SDK resumes it and
-      // attaches again with the serial r2 gave it, which must still say what it saw in r1.
+      // attaches again with the last serial r2 gave it (a message's, not the ATTACHED's),
+      // which must still say what it saw in r1.
+      const r2Message = async (marker: string, what: string) => {
+        await other.channels.get(channel).publish('m', marker);
+        await waitFor(() => [e, movedA, movedB].every((r) => r.got.includes(marker)), { what });
+        for (const r of [e, movedA, movedB]) r.got.splice(r.got.indexOf(marker), 1);
+      };
+      await r2Message('r2-before', "r2's message to A before it reconnects, and to the others");
       const dropped = inR2[0]!.connection.once('disconnected');
       proxyA.resetConnections();
       await dropped;
       await connected(inR2[0]!);
-      await other.channels.get(channel).publish('m', 'r2-marker');
-      await waitFor(() => [e, movedA, movedB].every((r) => r.got.includes('r2-marker')), { what: "r2's message to A after it reconnected, and to the others" });
-      for (const r of [e, movedA, movedB]) r.got.splice(r.got.indexOf('r2-marker'), 1);
+      await r2Message('r2-marker', "r2's message to A after it reconnected, and to the others");
       for (const n of [6, 7, 8]) await pubCh.publish('m', `m${n}`);
       link.heal();
       await waitFor(async () => (await linkUp('r1')) && (await linkUp('r2')), { what: 'the r1–r2 link up', timeoutMs: 20_000 });
