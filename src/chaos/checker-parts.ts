@@ -395,7 +395,8 @@ export function checkRegionOrder(c: Channel, subs: Sub[], found: Findings): Chan
   const pos = new Int32Array(c.msgs.length).fill(-1);
   // What each subscriber received in each region it was in (a client that moved is
   // compared with each region's subscribers over what it received there).
-  const regions = new Map<string, Array<{ sub: Sub; order: number[] }>>();
+  type View = { sub: Sub; order: number[] };
+  const regions = new Map<string, View[]>();
   for (const s of subs) {
     for (const stay of staysOf(s)) {
       let list = regions.get(stay.region);
@@ -404,7 +405,6 @@ export function checkRegionOrder(c: Channel, subs: Sub[], found: Findings): Chan
     }
   }
   for (const [region, list] of [...regions].sort((a, b) => byString(a[0], b[0]))) {
-    type View = { sub: Sub; order: number[] };
     const groups: View[][] = [];
     const byHash = new Map<string, View[][]>();
     for (const s of list) {

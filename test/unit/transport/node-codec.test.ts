@@ -449,6 +449,12 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       const back = decodeNodeMessage(frame);
       if (back.type !== 'broadcast' || back.entries[1]!.kind !== 'message') throw new Error('wrong type');
       expect((back.entries[1].message.data as Buffer).buffer).not.toBe(frame.buffer);
+      // A publish's binary data (the generated codec's field, not an entry list's) is copied out too.
+      const pubFrame = Uint8Array.from(encodeNodeMessage({ type: 'publish', rid: 2, channel: 'app:chat', messages: [binaryMessage] }));
+      const pub = decodeNodeMessage(pubFrame);
+      if (pub.type !== 'publish') throw new Error('wrong type');
+      expect(Buffer.from(pub.messages[0]!.data as Buffer).equals(binaryMessage.data as Buffer)).toBe(true);
+      expect((pub.messages[0]!.data as Buffer).buffer).not.toBe(pubFrame.buffer);
     });
 
     it('carries only the viewed bytes of binary data that is a window on a larger buffer', () => {
