@@ -20,6 +20,7 @@ import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
 import { PresenceSet } from './presence.js';
 import type { ChannelState, PresenceHold } from './state.js';
+import type { RegionInterest } from './channel-interest.js';
 
 export interface MasterDeps {
   now(): number;
@@ -103,8 +104,6 @@ export class ChannelMaster {
   private inherited: Map<string, number> | null = null;
   /** Whether the globalmaster has told this master which regions want the channel. */
   private told = false;
-  /** Other regions that want this channel, and since when (ms): the state's, so snapshots carry it. */
-  private readonly remote: Map<string, number>;
   /** Until when a first subscriber takes the interest start the state came with (INHERITED_INTEREST_MS). */
   private inheritUntil: number;
 
@@ -123,10 +122,8 @@ export class ChannelMaster {
     this.rate = deps.maxPublishRate ? new RateLimiter(deps.maxPublishRate) : null;
     this.inheritUntil = state.interest.since > 0 ? deps.now() + INHERITED_INTEREST_MS : 0;
     // What the state came with is what the master before knew (inheritRemote's rule).
-    this.remote = state.remote;
-    const known = this.remoteInterest;
-    this.remote.clear();
-    this.inheritRemote(known);
+    // (No replication from here: the state moved goes with the next one, or the replica's sync.)
+    this.inherit(state.interest.remoteList, new Map());
   }
 
   /** When this region's current interest began (ms; meaningful while there are subscribers). */
@@ -263,17 +260,19 @@ export class ChannelMaster {
    * regions in `keep`, whose interest the globalmaster has not heard of yet).
    */
   setRemoteInterest(regions: { region: string; since: number }[], keep: readonly string[] = []): void {
-    const before = new Map(this.remote);
+    const before = this.state.interest.remote;
     const inherited = this.inherited;
     this.inherited = null;
     this.told = true;
-    this.remote.clear();
+    const next = new Map<string, number>();
     for (const region of keep) {
       const since = before.get(region);
-      if (since !== undefined) this.remote.set(region, since);
+      if (since !== undefined) next.set(region, since);
     }
+    for (const r of regions) next.set(r.region, r.since);
+    // Changed: the replica hears of it (a replication with nothing else), so a master it becomes knows it.
+    if (this.state.interest.setRemote(next)) this.replicateSoon();
     for (const r of regions) {
-      this.remote.set(r.region, r.since);
       // Known: heard before, or handed over with this very start (not an interest begun again since).
       const known = before.has(r.region) && (inherited?.get(r.region) ?? r.since) === r.since;
       if (known || !this.deps.toRegions || !this.deps.region || this.state.skipsStarts) continue;
@@ -298,21 +297,27 @@ export class ChannelMaster {
    */
   inheritRemote(regions: readonly { region: string; since: number }[]): void {
     if (this.told) return; // the globalmaster's word came first: it is the whole of it
+    if (this.inherit(regions, new Map(this.state.interest.remote))) this.replicateSoon();
+  }
+
+  /** inheritRemote's rule, adding to `next`; returns whether the state's interest changed. */
+  private inherit(regions: readonly RegionInterest[], next: Map<string, number>): boolean {
     const now = this.deps.now();
     for (const r of regions) {
       if (r.since <= 0 || now - r.since < INHERITED_INTEREST_MS) continue;
-      this.remote.set(r.region, r.since);
+      next.set(r.region, r.since);
       (this.inherited ??= new Map()).set(r.region, r.since);
     }
+    return this.state.interest.setRemote(next);
   }
 
   get remoteRegions(): string[] {
-    return [...this.remote.keys()];
+    return [...this.state.interest.remote.keys()];
   }
 
   /** Other regions that want this channel, and since when, as the globalmaster last said. */
-  get remoteInterest(): { region: string; since: number }[] {
-    return [...this.remote].map(([region, since]) => ({ region, since }));
+  get remoteInterest(): RegionInterest[] {
+    return this.state.interest.remoteList;
   }
 
   /** Where this region's own stream of the channel stands: the local seq of the last message published. */
@@ -444,7 +449,7 @@ export class ChannelMaster {
 
   /** This region's name when other regions want the channel and batches can go to them; else null. */
   private forwardingRegion(): string | null {
-    return this.remote.size > 0 && this.deps.toRegions && this.deps.region ? this.deps.region : null;
+    return this.state.interest.remote.size > 0 && this.deps.toRegions && this.deps.region ? this.deps.region : null;
   }
 
   /** A node subscribes: it gets every broadcast after the returned position (and the presence set there). */
@@ -474,6 +479,11 @@ export class ChannelMaster {
    */
   private interestChangedTo(at: number): void {
     this.state.setInterest(at);
+    this.replicateSoon();
+  }
+
+  /** With other regions about, a replication with nothing but changes no entry shows (ChannelState.takeUnreplicated). */
+  private replicateSoon(): void {
     if (this.deps.toRegions && !this.stopped) void this.enqueue([]).catch(() => undefined);
   }
 

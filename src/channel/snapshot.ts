@@ -29,7 +29,7 @@ export interface ChannelSnapshot {
   wasMaster?: boolean;
   /** Nodes subscribed at the master, so the new master broadcasts to them at once. */
   subscribers?: string[];
-  /** When this region's interest began (ms; 0 or absent: none; interest-began.ts). */
+  /** When this region's interest began (ms; 0 or absent: none; channel-interest.ts). */
   interestSince?: number;
   /** What streams not yet begun must reach back to (OriginPositions.reachBackTo). */
   reach?: OriginPosition[];

@@ -12,7 +12,7 @@ import { PresenceAction } from '../protocol/actions.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { DedupWindow } from './dedup.js';
-import { InterestBegan } from './interest-began.js';
+import { ChannelInterest } from './channel-interest.js';
 import { OriginPositions } from './origin-positions.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
@@ -46,13 +46,17 @@ export interface ChannelSettings {
   debugSkipStart?: boolean;
 }
 
+/** Changes no entry shows, as replication carries them (ReplicateRequest's fields). */
+type Unreplicated = Pick<ReplicateRequest, 'origins' | 'interestSince' | 'remoteInterest' | 'reach'>;
+
 export class ChannelState {
   private readonly log: ChannelLog;
   private readonly dedup = new DedupWindow();
   private localSeq: number;
   /** How far this stream has got in each other region's order (origin-positions.ts). */
   readonly origins = new OriginPositions();
-  readonly interest = new InterestBegan();
+  /** When this region's interest began, and other regions' as the master knows them (channel-interest.ts). */
+  readonly interest = new ChannelInterest();
   private lastStoredAt: number;
   private lastChannelSerial: string;
   private termNo = 0;
@@ -63,8 +67,6 @@ export class ChannelState {
    * "everything we accepted after seq N" without scanning the log.
    */
   private localIdx: number[] = [];
-  /** Other regions that want this channel, and since when (ms), as its master knows them (ChannelMaster; in snapshots, not replicated). */
-  readonly remote = new Map<string, number>();
   private localHead = 0;
   private localFirstSeq = 1;
 
@@ -91,9 +93,8 @@ export class ChannelState {
     st.termNo = s.term;
     st.presenceSet = PresenceSet.restore(s.presence);
     for (const o of s.origins) st.origins.set(o.region, o);
-    st.interest.apply(s.interestSince ?? 0);
+    st.interest.apply({ interestSince: s.interestSince ?? 0, remoteInterest: s.remoteInterest ?? [] });
     st.origins.applyReach(s.reach ?? []);
-    for (const r of s.remoteInterest ?? []) st.remote.set(r.region, r.since);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
     const element = knownElements(s.entries);
     for (let i = 0; i < s.entries.length; i++) st.record(s.entries[i]!, element?.(i));
@@ -113,7 +114,7 @@ export class ChannelState {
       origins: [...this.origins.values()],
       ...(this.interest.since ? { interestSince: this.interest.since } : {}),
       ...(reach.length ? { reach } : {}),
-      ...(this.remote.size ? { remoteInterest: [...this.remote].map(([region, since]) => ({ region, since })) } : {}),
+      ...(this.interest.remote.size ? { remoteInterest: this.interest.remoteList } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data ? this.shareEncoded(this.log.all()) : [],
       dedup: data ? this.dedup.entries() : [],
@@ -129,24 +130,23 @@ export class ChannelState {
 
   /**
    * Whether something changed that the replica must hear of though no entry shows it:
-   * positions in other regions' streams, what they must reach back to, the interest start.
+   * positions in other regions' streams, what they must reach back to, interest here and there.
    */
   get unreplicated(): boolean {
     return this.origins.hasMoved || this.origins.reachMoved || this.interest.hasMoved;
   }
 
   /** Those changes, for the next replication (each once; ReplicateRequest's fields). */
-  takeUnreplicated(): Pick<ReplicateRequest, 'origins' | 'interestSince' | 'reach'> {
+  takeUnreplicated(): Unreplicated {
     const origins = this.origins.takeMoved();
-    const interestSince = this.interest.takeMoved();
     const reach = this.origins.takeReach();
-    return { ...(origins.length ? { origins } : {}), ...(interestSince !== undefined ? { interestSince } : {}), ...(reach ? { reach } : {}) };
+    return { ...(origins.length ? { origins } : {}), ...this.interest.takeMoved(), ...(reach ? { reach } : {}) };
   }
 
   /** The replica's side of takeUnreplicated. */
-  applyUnreplicated(r: Pick<ReplicateRequest, 'origins' | 'interestSince' | 'reach'>): void {
+  applyUnreplicated(r: Unreplicated): void {
     if (r.origins) this.origins.apply(r.origins);
-    if (r.interestSince !== undefined) this.interest.apply(r.interestSince);
+    this.interest.apply(r);
     if (r.reach) this.origins.applyReach(r.reach);
   }
 

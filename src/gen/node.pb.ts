@@ -258,7 +258,20 @@ export interface ReplicateRequest {
     | number
     | undefined;
   /** What streams not yet begun must reach back to, sent whole when it changed. */
-  reach?: OriginPositionList | undefined;
+  reach?:
+    | OriginPositionList
+    | undefined;
+  /**
+   * Other regions that want the channel, and since when, as the master knows them, sent
+   * whole when it changed: a master the replica becomes does not send them their start
+   * again (ChannelSnapshot.remote_interest).
+   */
+  remoteInterest?: InterestItemList | undefined;
+}
+
+/** Interest items (InterestItem's `channel` holds the region name). */
+export interface InterestItemList {
+  items: InterestItem[];
 }
 
 export interface PresenceRequest {
@@ -2458,6 +2471,7 @@ function createBaseReplicateRequest(): ReplicateRequest {
     origins: [],
     interestSince: undefined,
     reach: undefined,
+    remoteInterest: undefined,
   };
 }
 
@@ -2486,6 +2500,9 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     if (message.reach !== undefined) {
       OriginPositionList.encode(message.reach, writer.uint32(74).fork()).join();
+    }
+    if (message.remoteInterest !== undefined) {
+      InterestItemList.encode(message.remoteInterest, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -2565,6 +2582,60 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.reach = OriginPositionList.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.remoteInterest = InterestItemList.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseInterestItemList(): InterestItemList {
+  return { items: [] };
+}
+
+export const InterestItemList: MessageFns<InterestItemList> = {
+  encode(message: InterestItemList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      InterestItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterestItemList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterestItemList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(InterestItem.decode(reader, reader.uint32()));
             continue;
           }
         }

@@ -11,6 +11,7 @@ import type { SubDigest } from '../channel/sub-digest.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
+import type { RegionInterest } from '../channel/channel-interest.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { ForwardedEntries } from './entry-lists.js';
@@ -94,8 +95,10 @@ export interface ReplicateRequest {
   forward?: boolean;
   /** Positions in other regions' streams that moved with no entry to show it (OriginPositions.takeMoved). */
   origins?: OriginPosition[];
-  /** When this region's interest began (ms; 0: it ended), sent when it changed (InterestBegan). */
+  /** When this region's interest began (ms; 0: it ended), sent when it changed (ChannelInterest). */
   interestSince?: number;
+  /** Other regions that want the channel, and since when, whole, sent when it changed (ChannelInterest). */
+  remoteInterest?: RegionInterest[];
   /** What streams not yet begun must reach back to, whole, sent when it changed (OriginPositions.takeReach). */
   reach?: OriginPosition[];
 }

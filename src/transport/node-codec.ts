@@ -88,6 +88,7 @@ function requestToPb(r: NodeRequest): pb.Request {
             origins: r.origins ?? [],
             ...(r.interestSince !== undefined ? { interestSince: r.interestSince } : {}),
             ...(r.reach ? { reach: { positions: r.reach } } : {}),
+            ...(r.remoteInterest ? { remoteInterest: { items: r.remoteInterest.map((x) => ({ channel: x.region, since: x.since })) } } : {}),
           },
         },
       };
@@ -174,6 +175,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
         ...(b.replicate.origins.length ? { origins: b.replicate.origins } : {}),
         ...(b.replicate.interestSince !== undefined ? { interestSince: b.replicate.interestSince } : {}),
         ...(b.replicate.reach ? { reach: b.replicate.reach.positions } : {}),
+        ...(b.replicate.remoteInterest ? { remoteInterest: b.replicate.remoteInterest.items.map((x) => ({ region: x.channel, since: x.since })) } : {}),
       };
     case 'presence':
       return {

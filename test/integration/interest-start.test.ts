@@ -226,6 +226,45 @@ describe('the masters across a globalmaster move', () => {
   });
 });
 
+describe('a master killed while another region has long had the channel', () => {
+  deployment({ r1Nodes: 3 });
+
+  it('its replica, promoted, does not send that region its start again (it knew that interest by replication)', async () => {
+    const r1 = d.nodes('r1');
+    const gmNode = (await gm('r1')).node;
+    const masterNode = r1.find((n) => n !== gmNode)!;
+    const ch = channelsMasteredBy(r1, masterNode, 'promoted').find((c) => replicaOf(r1, c) !== gmNode)!;
+    const pub = realtime(d.port(gmNode));
+    const subB = realtime(d.port('r2-n1'));
+    try {
+      const recB = new Recorder();
+      await subB.channels.get(ch).subscribe(recB.handler);
+      const attachedAt = Date.now();
+      await connected(pub);
+      const publisher = new SteadyPublisher('S', pub, ch, 50);
+      publisher.start();
+      // Older than the age under which a master that takes over sends a start again (30 s:
+      // it may not have arrived), so the promoted replica must not send one.
+      await waitFor(() => Date.now() - attachedAt > 31_000 && recB.count('S') >= 300, { what: "r2's interest 31 s old", timeoutMs: 60_000 });
+      await publisher.stop();
+      await waitFor(() => recB.count('S') >= publisher.acked.size, { what: 'r2 to have every acked message' });
+      const before = (await linkTo('r2')).entriesOut;
+      await d.sup.kill(masterNode);
+      const after = publisher.sent;
+      publisher.start();
+      await waitFor(() => (recB.byPublisher.get('S') ?? []).some((s) => s >= after + 20), { what: 'messages after the kill in r2', timeoutMs: 30_000 });
+      await publisher.stop();
+      await waitFor(() => recB.count('S') >= publisher.acked.size, { what: 'r2 to have every acked message' });
+      // Only what was published after the kill (and the few the replica had not yet sent
+      // on) crossed the link to r2, not a start of all since r2's interest began (300 and more).
+      expect((await linkTo('r2')).entriesOut - before).toBeLessThan(publisher.sent - after + 50);
+      expect(recB.check(publisher)).toEqual([]);
+    } finally {
+      closeAll(pub, subB);
+    }
+  });
+});
+
 describe('a start that never comes', () => {
   // Masters send no start for a new interest (as if each were lost on the way).
   deployment({ env: { ABLY_NG_DEBUG_SKIP_START: '1' } });

@@ -3,7 +3,7 @@
  * interest in the channel has no stream from another region yet (the interest began
  * while the region link was cut, so no start has come). It must ask that region for its
  * stream from when interest here really began, which it knows from its predecessor
- * (src/channel/interest-began.ts):
+ * (src/channel/channel-interest.ts):
  * - not from its own takeover: what was published between the attach and the takeover
  *   would be skipped, silently (failover);
  * - not from the beginning of the other region's history: messages published long

@@ -423,6 +423,20 @@ describe('ChannelMaster towards other regions', () => {
     expect(sent.filter((x) => x.to !== null)).toHaveLength(1);
   });
 
+  it("tells the replica when other regions' interest changes (a replication with nothing else), not when the word is the same", async () => {
+    const { master, replica, clock } = await setupRegions();
+    const us = [{ region: 'us', since: clock.now() }];
+    master.setRemoteInterest(us);
+    await waitFor(() => replica.waiting === 1);
+    expect(replica.calls).toEqual([[]]);
+    replica.answer(false);
+    master.setRemoteInterest(us);
+    master.setRemoteInterest([...us, { region: 'ap', since: clock.now() }]);
+    await waitFor(() => replica.waiting === 1);
+    expect(replica.calls).toEqual([[], []]);
+    replica.answer(false);
+  });
+
   it("keeps the interest of regions the globalmaster has not heard from yet, and sends them no start again", async () => {
     const { master, clock, sent } = await setupRegions();
     master.setRemoteInterest([{ region: 'us', since: clock.now() }, { region: 'ap', since: clock.now() }]);

@@ -110,7 +110,7 @@ describe('the master replicating a batch', () => {
   /** What changes with no entry to show it, what replication carries of it, and what the replica then holds. */
   const changes: {
     what: string;
-    field: 'origins' | 'interestSince' | 'reach';
+    field: 'origins' | 'interestSince' | 'remoteInterest' | 'reach';
     make(st: ChannelState): void;
     sent: unknown;
     held(st: ChannelState): unknown;
@@ -135,6 +135,16 @@ describe('the master replicating a batch', () => {
       holds: 5000,
       // Interest ended: 0 goes too.
       undo: { make: (st) => st.setInterest(0), holds: 0 },
+    },
+    {
+      what: "other regions' interest",
+      field: 'remoteInterest',
+      make: (st) => void st.interest.setRemote(new Map([['us', 5000]])),
+      sent: [{ region: 'us', since: 5000 }],
+      held: (st) => st.interest.remoteList,
+      holds: [{ region: 'us', since: 5000 }],
+      // None left: the replica forgets it too (an empty list is sent).
+      undo: { make: (st) => void st.interest.setRemote(new Map()), holds: [] },
     },
     {
       what: 'what streams not yet begun must reach back to',

@@ -300,6 +300,13 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       }
     });
 
+    it("round-trips replicate with other regions' interest, and with none (sent whole: empty is not absent)", () => {
+      for (const remoteInterest of [[{ region: 'us', since: 1_796_000_000_123 }, { region: 'ap', since: 5 }], []]) {
+        const msg: NodeMessage = { type: 'replicate', rid: 18, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], remoteInterest };
+        expect(roundTrip(msg)).toStrictEqual(msg);
+      }
+    });
+
     it('round-trips remoteInterest, with the regions the master keeps and without', () => {
       for (const msg of [
         { type: 'remoteInterest', channel: 'app:chat', regions: [{ region: 'us', since: 1_796_000_000_123 }] },

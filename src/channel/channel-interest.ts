@@ -1,0 +1,82 @@
+/**
+ * A channel's interest as its master knows it: when this region's began, and which
+ * other regions want the channel and since when. Both travel with the channel's state,
+ * in snapshots (handoff, claims, a replica's first sync) and in replication when they
+ * change, so that a master that takes the channel over, by handoff or by promotion after
+ * a kill:
+ * - asks other regions for the start of their streams from when interest really began
+ *   here: not from its own takeover, which would skip what they published in between,
+ *   nor from the beginning of their history, which would deliver messages older than
+ *   every subscriber;
+ * - does not send other regions that already have its stream their start again (all it
+ *   published since their interest began: ChannelMaster.inheritRemote).
+ */
+
+/** Another region's interest in a channel: since when (ms) it has subscribers. */
+export interface RegionInterest {
+  region: string;
+  since: number;
+}
+
+/** Changes for the replica (ReplicateRequest's fields of the same names). */
+export interface InterestChanges {
+  /** When this region's interest began (ms; 0: it ended). */
+  interestSince?: number;
+  /** Other regions' interest, whole (empty: none). */
+  remoteInterest?: RegionInterest[];
+}
+
+export class ChannelInterest {
+  private at = 0;
+  private atMoved = false;
+  private others = new Map<string, number>();
+  private othersMoved = false;
+
+  /** When this region's interest began (ms; 0: no subscriber here). */
+  get since(): number {
+    return this.at;
+  }
+
+  /** The master's change: the replica is told at the next replication. */
+  set(at: number): void {
+    if (at === this.at) return;
+    this.at = at;
+    this.atMoved = true;
+  }
+
+  /** Other regions that want the channel, and since when (ms). */
+  get remote(): ReadonlyMap<string, number> {
+    return this.others;
+  }
+
+  get remoteList(): RegionInterest[] {
+    return [...this.others].map(([region, since]) => ({ region, since }));
+  }
+
+  /** The master's word on other regions' interest, whole. Returns whether it changed anything. */
+  setRemote(next: Map<string, number>): boolean {
+    const same = next.size === this.others.size && [...next].every(([region, since]) => this.others.get(region) === since);
+    this.others = next;
+    if (!same) this.othersMoved = true;
+    return !same;
+  }
+
+  get hasMoved(): boolean {
+    return this.atMoved || this.othersMoved;
+  }
+
+  /** What to replicate, each once per change. */
+  takeMoved(): InterestChanges {
+    const out: InterestChanges = {};
+    if (this.atMoved) out.interestSince = this.at;
+    if (this.othersMoved) out.remoteInterest = this.remoteList;
+    this.atMoved = this.othersMoved = false;
+    return out;
+  }
+
+  /** The replica's side (and a restored snapshot's): the master's values, nothing to pass on. */
+  apply(c: InterestChanges): void {
+    if (c.interestSince !== undefined) this.at = c.interestSince;
+    if (c.remoteInterest) this.others = new Map(c.remoteInterest.map((r) => [r.region, r.since]));
+  }
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { ChannelInterest } from '../../../src/channel/channel-interest.js';
+
+describe('a channel\'s interest, as replication carries it', () => {
+  it("gives other regions' interest to the replica whole, once per change, and not for the same word again", () => {
+    const i = new ChannelInterest();
+    expect(i.setRemote(new Map([['us', 5], ['ap', 7]]))).toBe(true);
+    expect(i.takeMoved()).toEqual({ remoteInterest: [{ region: 'us', since: 5 }, { region: 'ap', since: 7 }] });
+    expect(i.takeMoved()).toEqual({});
+    // The same regions and starts, in another order: nothing to tell.
+    expect(i.setRemote(new Map([['ap', 7], ['us', 5]]))).toBe(false);
+    expect(i.hasMoved).toBe(false);
+    // A start that changed (interest begun again), or a region gone, is a change.
+    expect(i.setRemote(new Map([['ap', 9], ['us', 5]]))).toBe(true);
+    i.takeMoved();
+    expect(i.setRemote(new Map([['ap', 9]]))).toBe(true);
+    expect(i.takeMoved()).toEqual({ remoteInterest: [{ region: 'ap', since: 9 }] });
+    expect(i.setRemote(new Map())).toBe(true);
+    expect(i.takeMoved()).toEqual({ remoteInterest: [] });
+  });
+
+  it("gives this region's interest start and other regions' together, and the replica takes both", () => {
+    const master = new ChannelInterest();
+    master.set(100);
+    master.setRemote(new Map([['us', 5]]));
+    const replica = new ChannelInterest();
+    replica.apply(master.takeMoved());
+    expect([replica.since, replica.remoteList]).toEqual([100, [{ region: 'us', since: 5 }]]);
+    // Only this region's start changed: the other regions' interest the replica holds stays.
+    master.set(0);
+    replica.apply(master.takeMoved());
+    expect([replica.since, replica.remoteList]).toEqual([0, [{ region: 'us', since: 5 }]]);
+  });
+});
