@@ -5,7 +5,11 @@
  *   ping PORT N WARM [GAP_MS]
  *                     → {"p50Us","p99Us"}: N 64-byte round trips to PORT, one at a time,
  *                       after WARM not counted (the cost of waking a process and of loopback
- *                       TCP); with GAP_MS, each after that long idle (a light load's hops).
+ *                       TCP); with GAP_MS, each after that long idle (a light load's hops);
+ *   faults MB         → {"faultUs","rewriteUsPerPage","faults"}: writes one byte in each 4 KB page
+ *                       of MB fresh megabytes (each write a minor page fault: the kernel
+ *                       gives the page), then writes each page's byte again (no fault): µs
+ *                       per fault, first-touch time less the rewrite's, over the faults counted.
  */
 import net from 'node:net';
 
@@ -68,6 +72,21 @@ if (mode === 'loop') {
     process.stderr.write(`${e.message}\n`);
     process.exit(1);
   });
+} else if (mode === 'faults') {
+  const bytes = Number(a) * 1024 * 1024;
+  // Not zero-filled, and above malloc's mmap threshold: pages the process has not touched.
+  const buf = Buffer.allocUnsafeSlow(bytes);
+  const touch = (v: number): number => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < bytes; i += 4096) buf[i] = v;
+    return Number(process.hrtime.bigint() - t0) / 1000;
+  };
+  const f0 = process.resourceUsage().minorPageFault;
+  const first = touch(1);
+  const faults = process.resourceUsage().minorPageFault - f0;
+  const again = touch(2);
+  const pages = bytes / 4096;
+  out({ faultUs: faults > 0 ? (first - again) / faults : NaN, rewriteUsPerPage: again / pages, faults });
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exit(2);

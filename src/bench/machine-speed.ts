@@ -10,6 +10,10 @@
  * - the same round trips, each after IDLE_GAP_MS of idling (a light load's hops: the
  *   cross-region scenario's 100 messages/s). On this virtual machine a round trip after
  *   10 ms idle took 4–8× a back-to-back one, in Node and in Python alike (2026-12-02).
+ * - the cost of a minor page fault (the kernel giving a process a page it touches for the
+ *   first time), on the servers' core: 10.6 µs here on 2026-12-03, 450 times a write to a
+ *   page already given, so a node that keeps taking fresh memory (V8's heap pages as the
+ *   garbage collector frees and takes them again, large buffers) pays it often.
  * A report whose run was slower on these than another's was run on a slower machine.
  */
 import { dirname, join } from 'node:path';
@@ -32,6 +36,8 @@ export interface MachineSpeed {
   /** The same, each round trip after IDLE_GAP_MS idle (absent in reports before 2026-12-02). */
   sameCoreIdle?: RoundTrips;
   acrossCoresIdle?: RoundTrips;
+  /** µs per minor page fault on the servers' core, median of FAULT_RUNS (absent before 2026-12-03). */
+  pageFaultUs?: number;
 }
 
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'machine-speed-worker.js');
@@ -43,6 +49,9 @@ const WARM_ROUND_TRIPS = 300;
 const IDLE_ROUND_TRIPS = 200;
 const IDLE_WARM_ROUND_TRIPS = 10;
 const IDLE_GAP_MS = 10;
+/** Fresh memory touched per page-fault measurement (MB), and runs (the median is kept). */
+const FAULT_MB = 64;
+const FAULT_RUNS = 3;
 /** A child that has not answered in this long has failed. */
 const CHILD_TIMEOUT_MS = 15_000;
 
@@ -91,6 +100,15 @@ async function loopNs(processes: ProcessGroup, cpus: string | null): Promise<num
   return Math.round(median(runs) * 1000) / 1000;
 }
 
+async function pageFaultUs(processes: ProcessGroup, cpus: string | null): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < FAULT_RUNS; i++) {
+    const r = await answerOf<{ faultUs: number }>(processes, start(processes, 'faults', ['faults', String(FAULT_MB)], cpus));
+    runs.push(r.faultUs);
+  }
+  return Math.round(median(runs) * 100) / 100;
+}
+
 async function roundTrips(processes: ProcessGroup, port: number, cpus: string | null, idle = false): Promise<RoundTrips> {
   const args = idle ? [IDLE_ROUND_TRIPS, IDLE_WARM_ROUND_TRIPS, IDLE_GAP_MS] : [ROUND_TRIPS, WARM_ROUND_TRIPS];
   const r = await answerOf<RoundTrips>(processes, start(processes, 'ping', ['ping', String(port), ...args.map(String)], cpus));
@@ -100,6 +118,7 @@ async function roundTrips(processes: ProcessGroup, port: number, cpus: string | 
 export async function measureMachineSpeed(processes: ProcessGroup, cpus: { server: string | null; loadgen: string | null }): Promise<MachineSpeed> {
   const server = await loopNs(processes, cpus.server);
   const loadgen = await loopNs(processes, cpus.loadgen);
+  const faultUs = await pageFaultUs(processes, cpus.server);
   const echo = start(processes, 'echo', ['echo'], cpus.server);
   try {
     const { port } = await firstLine<{ port: number }>(echo);
@@ -107,7 +126,7 @@ export async function measureMachineSpeed(processes: ProcessGroup, cpus: { serve
     const acrossCores = await roundTrips(processes, port, cpus.loadgen);
     const sameCoreIdle = await roundTrips(processes, port, cpus.server, true);
     const acrossCoresIdle = await roundTrips(processes, port, cpus.loadgen, true);
-    return { loopNs: { server, loadgen }, sameCore, acrossCores, sameCoreIdle, acrossCoresIdle };
+    return { loopNs: { server, loadgen }, sameCore, acrossCores, sameCoreIdle, acrossCoresIdle, pageFaultUs: faultUs };
   } finally {
     await processes.stop(echo);
   }
@@ -122,7 +141,8 @@ export function speedText(s: MachineSpeed | null): string {
     `across the two cores p50 ${s.acrossCores.p50Us} µs (p99 ${s.acrossCores.p99Us})` +
     (s.sameCoreIdle && s.acrossCoresIdle
       ? `; each after ${IDLE_GAP_MS} ms idle, p50 ${s.sameCoreIdle.p50Us} µs on one core (p99 ${s.sameCoreIdle.p99Us}) and ${s.acrossCoresIdle.p50Us} µs across (p99 ${s.acrossCoresIdle.p99Us})`
-      : '')
+      : '') +
+    (s.pageFaultUs !== undefined ? `; a minor page fault (first touch of fresh memory) ${s.pageFaultUs} µs on the servers' core` : '')
   );
 }
 

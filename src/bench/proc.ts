@@ -21,18 +21,21 @@ export function clockTicksPerS(): number {
   return ticksPerS;
 }
 
-/** User and system CPU seconds used by a process (all its threads) so far; NaN when it is gone. */
-export function cpuTimes(pid: number): { user: number; system: number } {
+/**
+ * User and system CPU seconds used by a process (all its threads) so far, and its minor
+ * page faults (first touches of memory it was given); NaN when it is gone.
+ */
+export function cpuTimes(pid: number): { user: number; system: number; minorFaults: number } {
   let s: string;
   try {
     s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return { user: NaN, system: NaN };
+    return { user: NaN, system: NaN, minorFaults: NaN };
   }
   // The command name (field 2) may hold spaces: count fields after its closing ')'.
-  // rest[0] is field 3 (state), so field n is rest[n - 3]: utime 14, stime 15.
+  // rest[0] is field 3 (state), so field n is rest[n - 3]: minflt 10, utime 14, stime 15.
   const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(rest[11]) / clockTicksPerS(), system: Number(rest[12]) / clockTicksPerS() };
+  return { user: Number(rest[11]) / clockTicksPerS(), system: Number(rest[12]) / clockTicksPerS(), minorFaults: Number(rest[7]) };
 }
 
 /**

@@ -214,6 +214,12 @@ function busiest(c: CpuFigures, r: Round, n = 3): string {
     .join(', ');
 }
 
+/** "24 % / 5.1": the nodes' system time as a share of their CPU, and their page faults per message. */
+function kernelShare(c: CpuFigures, messages: number): string {
+  if (c.serverSystemPct === undefined || c.serverFaults === undefined || !(c.serverPct > 0)) return '—';
+  return `${Math.round((100 * c.serverSystemPct) / c.serverPct)} % / ${(c.serverFaults / messages).toFixed(1)}`;
+}
+
 /** Messages/s the catch-up would reach if the busiest node had a whole core (CPU-bound estimate). */
 function ownCoreBound(r: Round, backlog: number): number {
   const busiestS = (Math.max(...Object.values(r.catchUpCpu.nodes)) / 100) * r.catchUpCpu.seconds;
@@ -239,6 +245,7 @@ function report(o: HealOptions, rounds: Round[], clientNotes: string[], serverPr
       r.wait.why === 'complete' ? 'yes' : `no (${r.wait.why} after ${(r.wait.ms / 1000).toFixed(0)} s)`,
       `${Math.round(r.catchUpCpu.serverPct)} %: ${busiest(r.catchUpCpu, r)}`,
       Math.round(((r.catchUpCpu.serverPct / 100) * r.catchUpCpu.seconds * 1e6) / o.backlog),
+      kernelShare(r.catchUpCpu, o.backlog),
       rate(ownCoreBound(r, o.backlog)),
       `${Math.round(r.catchUpCpu.ownPct)} % / ${Math.round(r.catchUpCpu.otherPct)} %`,
     ];
@@ -263,6 +270,7 @@ function report(o: HealOptions, rounds: Round[], clientNotes: string[], serverPr
         'complete',
         'nodes\' CPU from the heal to the end (sum, % of the one server core; busiest)',
         'nodes\' CPU per backlog message (µs, all nodes)',
+        'of it, system time (kernel: syscalls, page faults) / minor page faults per backlog message',
         'bound if each node had a core of its own (backlog ÷ busiest node\'s CPU time)',
         'CPU of the bench process and probe / of other processes',
       ],

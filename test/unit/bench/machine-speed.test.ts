@@ -16,7 +16,7 @@ const processes = new ProcessGroup();
 afterEach(() => processes.stopAll());
 
 describe('measureMachineSpeed', () => {
-  it('measures a hash loop on each core and loopback round trips on one core and across two, back to back and after idling, then stops every child', async () => {
+  it('measures a hash loop on each core, a page fault on the servers\' core, and loopback round trips on one core and across two, back to back and after idling, then stops every child', async () => {
     const spawned: Spawned[] = [];
     const spawn = processes.spawn.bind(processes);
     processes.spawn = (...args) => {
@@ -39,12 +39,18 @@ describe('measureMachineSpeed', () => {
       expect(rt.p50Us).toBeGreaterThan(1);
       expect(rt.p99Us).toBeGreaterThanOrEqual(rt.p50Us);
     }
-    // Three loops per core, an echo server, four pingers (two of them idling between round trips).
-    expect(spawned.map((c) => c.name).sort()).toEqual(['machine-speed echo', ...Array(6).fill('machine-speed loop'), ...Array(4).fill('machine-speed ping')].sort());
+    // The kernel's work for a fault (finding, zeroing and mapping a page) is more than a
+    // write to a page already mapped, and well under a millisecond anywhere.
+    expect(s.pageFaultUs).toBeGreaterThan(0.05);
+    expect(s.pageFaultUs).toBeLessThan(1000);
+    // Three loops per core, three fault runs, an echo server, four pingers (two of them idling between round trips).
+    expect(spawned.map((c) => c.name).sort()).toEqual(
+      ['machine-speed echo', ...Array(6).fill('machine-speed loop'), ...Array(3).fill('machine-speed faults'), ...Array(4).fill('machine-speed ping')].sort(),
+    );
     const args = spawned.map((c) => c.proc.spawnargs.join(' '));
     expect(args.filter((a) => / ping \d+ 200 10 10$/.test(a)).length).toBe(2);
     if (pin) {
-      expect(args.filter((a) => a.includes('taskset -c 0')).length).toBe(3 + 1 + 2); // server loops, echo, same-core pings
+      expect(args.filter((a) => a.includes('taskset -c 0')).length).toBe(3 + 3 + 1 + 2); // server loops, fault runs, echo, same-core pings
       expect(args.filter((a) => a.includes('taskset -c 1')).length).toBe(3 + 2); // load generator loops, across-cores pings
     }
     // Every child is gone once the measurement returns (waiting for their exits here would
@@ -61,5 +67,7 @@ describe('measureMachineSpeed', () => {
     expect(speedText(s)).not.toContain('idle');
     const idle = { ...s, sameCoreIdle: { p50Us: 110, p99Us: 190 }, acrossCoresIdle: { p50Us: 260, p99Us: 400 } };
     expect(speedText(idle)).toContain('each after 10 ms idle, p50 110 µs on one core (p99 190) and 260 µs across (p99 400)');
+    expect(speedText(idle)).not.toContain('page fault');
+    expect(speedText({ ...idle, pageFaultUs: 10.6 })).toContain("a minor page fault (first touch of fresh memory) 10.6 µs on the servers' core");
   });
 });
