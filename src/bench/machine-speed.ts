@@ -11,7 +11,7 @@
  *   cross-region scenario's 100 messages/s). On this virtual machine a round trip after
  *   10 ms idle took 4–8× a back-to-back one, in Node and in Python alike (2026-12-02).
  * - the cost of a minor page fault (the kernel giving a process a page it touches for the
- *   first time), on the servers' core: 10.6 µs here on 2026-12-03, 450 times a write to a
+ *   first time), on the servers' core: 10.7 µs here on 2026-12-03, 450 times a write to a
  *   page already given, so a node that keeps taking fresh memory (V8's heap pages as the
  *   garbage collector frees and takes them again, large buffers) pays it often.
  * A report whose run was slower on these than another's was run on a slower machine.
@@ -100,13 +100,15 @@ async function loopNs(processes: ProcessGroup, cpus: string | null): Promise<num
   return Math.round(median(runs) * 1000) / 1000;
 }
 
-async function pageFaultUs(processes: ProcessGroup, cpus: string | null): Promise<number> {
+/** undefined where no run counted a fault (a kernel that gave the memory another way). */
+async function pageFaultUs(processes: ProcessGroup, cpus: string | null): Promise<number | undefined> {
   const runs: number[] = [];
   for (let i = 0; i < FAULT_RUNS; i++) {
-    const r = await answerOf<{ faultUs: number }>(processes, start(processes, 'faults', ['faults', String(FAULT_MB)], cpus));
-    runs.push(r.faultUs);
+    // JSON has no NaN: a run without faults answers null.
+    const r = await answerOf<{ faultUs: number | null }>(processes, start(processes, 'faults', ['faults', String(FAULT_MB)], cpus));
+    if (typeof r.faultUs === 'number' && Number.isFinite(r.faultUs)) runs.push(r.faultUs);
   }
-  return Math.round(median(runs) * 100) / 100;
+  return runs.length ? Math.round(median(runs) * 100) / 100 : undefined;
 }
 
 async function roundTrips(processes: ProcessGroup, port: number, cpus: string | null, idle = false): Promise<RoundTrips> {
@@ -126,7 +128,7 @@ export async function measureMachineSpeed(processes: ProcessGroup, cpus: { serve
     const acrossCores = await roundTrips(processes, port, cpus.loadgen);
     const sameCoreIdle = await roundTrips(processes, port, cpus.server, true);
     const acrossCoresIdle = await roundTrips(processes, port, cpus.loadgen, true);
-    return { loopNs: { server, loadgen }, sameCore, acrossCores, sameCoreIdle, acrossCoresIdle, pageFaultUs: faultUs };
+    return { loopNs: { server, loadgen }, sameCore, acrossCores, sameCoreIdle, acrossCoresIdle, ...(faultUs !== undefined ? { pageFaultUs: faultUs } : {}) };
   } finally {
     await processes.stop(echo);
   }

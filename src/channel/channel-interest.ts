@@ -53,7 +53,11 @@ export class ChannelInterest {
     return [...this.others].map(([region, since]) => ({ region, since }));
   }
 
-  /** The master's word on other regions' interest, whole. Returns whether it changed anything. */
+  /**
+   * The master's word on other regions' interest, whole (the map becomes the state's:
+   * a caller's reference to the previous `remote` keeps the previous word). Returns
+   * whether it changed anything.
+   */
   setRemote(next: Map<string, number>): boolean {
     const same = next.size === this.others.size && [...next].every(([region, since]) => this.others.get(region) === since);
     this.others = next;

@@ -9,9 +9,10 @@ export interface ClaimDecision {
   /** Whether the claim may take the channel now; otherwise it asks again. */
   decided: boolean;
   /**
-   * The newest copy found; null: the channel starts afresh. With the other regions'
-   * interest the last master knew, from its copy of the same life where the newest is a
-   * replica's (only a master's state holds it; ChannelMaster.inheritRemote).
+   * The newest copy found; null: the channel starts afresh. Where it says nothing of the
+   * other regions' interest, with what the last master knew, from its copy of the same
+   * life (a replica's copy carries it too, replicated, but not one from a node that
+   * predates that, and an empty list is not sent; ChannelMaster.inheritRemote).
    */
   best: ChannelSnapshot | null;
   /** The nodes subscribed at the last master, from its answer. */
@@ -39,7 +40,7 @@ export function decideClaim(
   const copies = ours === null ? leaving : held;
   const subscribers = copies.findLast((s) => s.subscribers)?.subscribers ?? [];
   const best = ours ?? newest(leaving);
-  const known = best && !best.remoteInterest ? copies.findLast((s) => s.remoteInterest && s.epoch === best.epoch) : undefined;
+  const known = best && !best.remoteInterest ? copies.findLast((s) => s.wasMaster && s.remoteInterest && s.epoch === best.epoch) : undefined;
   return { decided, best: known ? { ...best!, remoteInterest: known.remoteInterest! } : best, subscribers };
 }
 

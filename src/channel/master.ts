@@ -259,8 +259,8 @@ export class ChannelMaster {
    * Other regions that want this channel now (replaces the previous set, but for the
    * regions in `keep`, whose interest the globalmaster has not heard of yet).
    */
-  setRemoteInterest(regions: { region: string; since: number }[], keep: readonly string[] = []): void {
-    const before = this.state.interest.remote;
+  setRemoteInterest(regions: RegionInterest[], keep: readonly string[] = []): void {
+    const before = this.state.interest.remote; // still the previous word after setRemote (which replaces the map)
     const inherited = this.inherited;
     this.inherited = null;
     this.told = true;
@@ -289,13 +289,14 @@ export class ChannelMaster {
   }
 
   /**
-   * A master that takes the channel over from one that handed it (a handoff, or a claim
-   * answered by the master itself) knows which other regions already have its stream,
+   * A master that takes the channel over knows which other regions already have its
+   * stream: from the state it is made from (a handoff's snapshot, a claim's copy, a
+   * promoted replica's state, which replication kept up), or handed over late (here),
    * so it does not send them their start again, all of it since their interest began
    * (they would drop it as duplicates: only traffic). Interest younger than
    * INHERITED_INTEREST_MS is left out: its start may not have arrived, and goes again.
    */
-  inheritRemote(regions: readonly { region: string; since: number }[]): void {
+  inheritRemote(regions: readonly RegionInterest[]): void {
     if (this.told) return; // the globalmaster's word came first: it is the whole of it
     if (this.inherit(regions, new Map(this.state.interest.remote))) this.replicateSoon();
   }
@@ -315,7 +316,7 @@ export class ChannelMaster {
     return [...this.state.interest.remote.keys()];
   }
 
-  /** Other regions that want this channel, and since when, as the globalmaster last said. */
+  /** Other regions that want this channel, and since when: as the globalmaster last said, or as inherited. */
   get remoteInterest(): RegionInterest[] {
     return this.state.interest.remoteList;
   }

@@ -6,6 +6,7 @@
 import type { OriginPosition } from '../protocol/serial.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { PresenceMember } from './presence.js';
+import type { RegionInterest } from './channel-interest.js';
 
 export interface ChannelSnapshot {
   key: ChannelKey;
@@ -33,8 +34,8 @@ export interface ChannelSnapshot {
   interestSince?: number;
   /** What streams not yet begun must reach back to (OriginPositions.reachBackTo). */
   reach?: OriginPosition[];
-  /** Other regions with interest, as the master that sent this knew them (ChannelMaster.inheritRemote). */
-  remoteInterest?: { region: string; since: number }[];
+  /** Other regions with interest, as the master knew them, or its replica by replication (ChannelMaster.inheritRemote; absent: none, or not known). */
+  remoteInterest?: RegionInterest[];
   /** The presence set (members outlive the history that entered them). */
   presence: PresenceMember[];
 }

@@ -7,6 +7,7 @@
 import * as pb from '../gen/node.pb.js';
 import type { LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
+import type { RegionInterest } from '../channel/channel-interest.js';
 import type { PresenceMember } from '../channel/presence.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
@@ -119,6 +120,15 @@ export function entryFromPb(p: pb.LogEntry): LogEntry {
   throw new Error('log entry without an item');
 }
 
+/** Other regions' interest as InterestItems (whose `channel` holds the region name), and back. */
+export function interestToPb(list: readonly RegionInterest[]): pb.InterestItem[] {
+  return list.map((r) => ({ channel: r.region, since: r.since }));
+}
+
+export function interestFromPb(items: readonly pb.InterestItem[]): RegionInterest[] {
+  return items.map((x) => ({ region: x.channel, since: x.since }));
+}
+
 export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
   return {
     key: s.key,
@@ -135,7 +145,7 @@ export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
     subscribers: s.subscribers ?? [],
     interestSince: s.interestSince ?? 0,
     reach: s.reach ?? [],
-    remoteInterest: (s.remoteInterest ?? []).map((r) => ({ channel: r.region, since: r.since })),
+    remoteInterest: interestToPb(s.remoteInterest ?? []),
     presence: s.presence.map(presenceMemberToPb),
   };
 }
@@ -155,7 +165,7 @@ export function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     subscribers: p.subscribers,
     ...(p.interestSince ? { interestSince: p.interestSince } : {}),
     ...(p.reach.length ? { reach: p.reach } : {}),
-    ...(p.remoteInterest.length ? { remoteInterest: p.remoteInterest.map((r) => ({ region: r.channel, since: r.since })) } : {}),
+    ...(p.remoteInterest.length ? { remoteInterest: interestFromPb(p.remoteInterest) } : {}),
     presence: p.presence.map(presenceMemberFromPb),
   };
 }

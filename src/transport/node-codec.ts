@@ -14,6 +14,8 @@ import {
   entryToPb,
   holdFromPb,
   holdToPb,
+  interestFromPb,
+  interestToPb,
   messageFromPb,
   messageToPb,
   presenceFromPb,
@@ -88,7 +90,7 @@ function requestToPb(r: NodeRequest): pb.Request {
             origins: r.origins ?? [],
             ...(r.interestSince !== undefined ? { interestSince: r.interestSince } : {}),
             ...(r.reach ? { reach: { positions: r.reach } } : {}),
-            ...(r.remoteInterest ? { remoteInterest: { items: r.remoteInterest.map((x) => ({ channel: x.region, since: x.since })) } } : {}),
+            ...(r.remoteInterest ? { remoteInterest: { items: interestToPb(r.remoteInterest) } } : {}),
           },
         },
       };
@@ -175,7 +177,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
         ...(b.replicate.origins.length ? { origins: b.replicate.origins } : {}),
         ...(b.replicate.interestSince !== undefined ? { interestSince: b.replicate.interestSince } : {}),
         ...(b.replicate.reach ? { reach: b.replicate.reach.positions } : {}),
-        ...(b.replicate.remoteInterest ? { remoteInterest: b.replicate.remoteInterest.items.map((x) => ({ region: x.channel, since: x.since })) } : {}),
+        ...(b.replicate.remoteInterest ? { remoteInterest: interestFromPb(b.replicate.remoteInterest.items) } : {}),
       };
     case 'presence':
       return {
@@ -277,7 +279,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
               channel: m.channel,
               on: m.on,
               since: m.since,
-              remote: m.remote.map((x) => ({ channel: x.region, since: x.since })),
+              remote: interestToPb(m.remote),
               head: m.head ? { channel: '', epoch: m.head.epoch, seq: m.head.seq } : undefined,
             })),
           },
@@ -355,7 +357,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
           channel: m.channel,
           on: m.on,
           since: m.since,
-          remote: m.remote.map((x) => ({ region: x.channel, since: x.since })),
+          remote: interestFromPb(m.remote),
           ...(m.head ? { head: { epoch: m.head.epoch, seq: m.head.seq } } : {}),
         })),
       };
@@ -433,7 +435,7 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       return {
         msg: {
           $case: 'remoteInterest',
-          remoteInterest: { channel: msg.channel, regions: msg.regions.map((r) => ({ channel: r.region, since: r.since })), keep: msg.keep ?? [] },
+          remoteInterest: { channel: msg.channel, regions: interestToPb(msg.regions), keep: msg.keep ?? [] },
         },
       };
     case 'replayWanted':
@@ -496,7 +498,7 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
       return {
         type: 'remoteInterest',
         channel: m.remoteInterest.channel,
-        regions: m.remoteInterest.regions.map((r) => ({ region: r.channel, since: r.since })),
+        regions: interestFromPb(m.remoteInterest.regions),
         ...(m.remoteInterest.keep.length ? { keep: m.remoteInterest.keep } : {}),
       };
     case 'replayWanted': {

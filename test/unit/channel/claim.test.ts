@@ -47,6 +47,9 @@ describe('decideClaim', () => {
     const master = snap('e', 2, 5, { wasMaster: true, remoteInterest: remote });
     const replica = snap('e', 2, 6);
     expect(decideClaim([has(master), has(replica)], [], undefined).best).toEqual({ ...replica, remoteInterest: remote });
+    // Only a master's: another replica's copy may be older than the one that knew no region.
+    const otherReplica = snap('e', 2, 4, { remoteInterest: remote });
+    expect(decideClaim([has(otherReplica), has(replica)], [], undefined).best).toBe(replica);
     // The replica of a later life: the old master's knowledge does not carry over.
     const later = snap('e2', 3, 1);
     expect(decideClaim([has(master), has(later)], [], undefined).best).toBe(later);

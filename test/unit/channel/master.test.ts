@@ -423,18 +423,63 @@ describe('ChannelMaster towards other regions', () => {
     expect(sent.filter((x) => x.to !== null)).toHaveLength(1);
   });
 
+  /** A master whose replications hand what they carry of the state's changes to `told` (as the real replicateBatch takes it). */
+  function masterTelling(clock: ManualClock, state: ChannelState, starts: string[]) {
+    const told: ReturnType<ChannelState['takeUnreplicated']>[] = [];
+    const master = new ChannelMaster(KEY, state, {
+      now: () => clock.now(),
+      region: 'eu',
+      toRegions: (_batch, to) => void (to !== null && starts.push(to)),
+      replicate: async (m) => (told.push(m.state.takeUnreplicated()), false),
+      sendBroadcast: () => undefined,
+    });
+    return { master, told };
+  }
+
   it("tells the replica when other regions' interest changes (a replication with nothing else), not when the word is the same", async () => {
-    const { master, replica, clock } = await setupRegions();
+    const clock = new ManualClock();
+    const { master, told } = masterTelling(clock, ChannelState.fresh(KEY, settings, clock.now(), 'ep1'), []);
     const us = [{ region: 'us', since: clock.now() }];
     master.setRemoteInterest(us);
-    await waitFor(() => replica.waiting === 1);
-    expect(replica.calls).toEqual([[]]);
-    replica.answer(false);
-    master.setRemoteInterest(us);
-    master.setRemoteInterest([...us, { region: 'ap', since: clock.now() }]);
-    await waitFor(() => replica.waiting === 1);
-    expect(replica.calls).toEqual([[], []]);
-    replica.answer(false);
+    await waitFor(() => told.length === 1);
+    expect(told[0]).toEqual({ remoteInterest: us });
+    // The same word again: nothing moved, nothing to tell.
+    master.setRemoteInterest([...us]);
+    expect(master.state.unreplicated).toBe(false);
+    // A region gone: the whole list (empty) goes.
+    master.setRemoteInterest([]);
+    await waitFor(() => told.length === 2);
+    expect(told[1]).toEqual({ remoteInterest: [] });
+  });
+
+  it('a replica promoted after the master died sends no start again to a region the master had told it of, but does to one too young', async () => {
+    const clock = new ManualClock();
+    const state = ChannelState.fresh(KEY, settings, clock.now(), 'ep1');
+    // The replica's first sync, before any other region wanted the channel.
+    const replicaState = ChannelState.restore(state.snapshot(), settings);
+    const starts: string[] = [];
+    const { master, told } = masterTelling(clock, state, starts);
+    master.setRemoteInterest([{ region: 'us', since: clock.now() }]);
+    await waitFor(() => told.length === 1);
+    expect(starts).toEqual(['us']);
+    clock.advance(60_000);
+    master.setRemoteInterest([
+      { region: 'us', since: clock.now() - 60_000 },
+      { region: 'ap', since: clock.now() },
+    ]);
+    await waitFor(() => told.length === 2);
+    expect(starts).toEqual(['us', 'ap']);
+    // The replica applies what it was told (applyReplicate does so), then the master dies.
+    for (const t of told) replicaState.applyUnreplicated(t);
+    clock.advance(5_000);
+    const promoted = masterTelling(clock, replicaState, starts).master;
+    // The globalmaster's word to the new master: the same regions, since the same times.
+    promoted.setRemoteInterest([
+      { region: 'us', since: clock.now() - 65_000 },
+      { region: 'ap', since: clock.now() - 5_000 },
+    ]);
+    // us's start (65 s old) must have arrived; ap's (5 s) may not have: it goes again.
+    expect(starts).toEqual(['us', 'ap', 'ap']);
   });
 
   it("keeps the interest of regions the globalmaster has not heard from yet, and sends them no start again", async () => {
