@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { Supervisor } from '../../src/cli/supervisor.js';
@@ -58,6 +59,20 @@ export async function startDeployment(
       removeTempDir(dir);
     },
   };
+}
+
+/**
+ * The lines of a node's log (as its supervisor wrote it) whose text matches `pattern`,
+ * for a failure message that says what the nodes saw; none where the log is not there.
+ */
+export function nodeLogLines(d: TestDeployment, node: string, pattern: RegExp): string[] {
+  try {
+    return readFileSync(join(d.dir, 'state', 'logs', `${node}.log`), 'utf8')
+      .split('\n')
+      .filter((l) => pattern.test(l));
+  } catch {
+    return [];
+  }
 }
 
 /**
