@@ -12,19 +12,16 @@
  *   published since their interest began: ChannelMaster.inheritRemote).
  */
 
+import type { ReplicateRequest } from '../transport/messages.js';
+
 /** Another region's interest in a channel: since when (ms) it has subscribers. */
 export interface RegionInterest {
   region: string;
   since: number;
 }
 
-/** Changes for the replica (ReplicateRequest's fields of the same names). */
-export interface InterestChanges {
-  /** When this region's interest began (ms; 0: it ended). */
-  interestSince?: number;
-  /** Other regions' interest, whole (empty: none). */
-  remoteInterest?: RegionInterest[];
-}
+/** Changes for the replica: when this region's interest began (0: it ended), other regions' interest whole. */
+export type InterestChanges = Pick<ReplicateRequest, 'interestSince' | 'remoteInterest'>;
 
 export class ChannelInterest {
   private at = 0;

@@ -97,11 +97,11 @@ export class ChannelMaster {
   private readonly view: PresenceSet;
   private readonly rate: RateLimiter | null;
   /**
-   * Other regions' interest a master that handed this channel over knew (inheritRemote):
-   * the first word from the globalmaster that names a region with the same start sends it
-   * no start again. null once that word came.
+   * Regions whose interest this master inherited (inheritRemote; their starts are the
+   * state's): the first word from the globalmaster that names one with the same start
+   * sends it no start again. null once that word came.
    */
-  private inherited: Map<string, number> | null = null;
+  private inherited: Set<string> | null = null;
   /** Whether the globalmaster has told this master which regions want the channel. */
   private told = false;
   /** Until when a first subscriber takes the interest start the state came with (INHERITED_INTEREST_MS). */
@@ -274,7 +274,7 @@ export class ChannelMaster {
     if (this.state.interest.setRemote(next)) this.replicateSoon();
     for (const r of regions) {
       // Known: heard before, or handed over with this very start (not an interest begun again since).
-      const known = before.has(r.region) && (inherited?.get(r.region) ?? r.since) === r.since;
+      const known = before.has(r.region) && (!inherited?.has(r.region) || before.get(r.region) === r.since);
       if (known || !this.deps.toRegions || !this.deps.region || this.state.skipsStarts) continue;
       // A new interest: start that region's stream with what was published here since
       // (shortly before) its interest began, its oldest page first; it deduplicates by
@@ -307,7 +307,7 @@ export class ChannelMaster {
     for (const r of regions) {
       if (r.since <= 0 || now - r.since < INHERITED_INTEREST_MS) continue;
       next.set(r.region, r.since);
-      (this.inherited ??= new Map()).set(r.region, r.since);
+      (this.inherited ??= new Set()).add(r.region);
     }
     return this.state.interest.setRemote(next);
   }

@@ -61,13 +61,18 @@ export async function startDeployment(
   };
 }
 
+/** Where a node's supervisor writes its log (stderr and stdout past the ready line). */
+export function nodeLogPath(d: TestDeployment, node: string): string {
+  return join(d.dir, 'state', 'logs', `${node}.log`);
+}
+
 /**
- * The lines of a node's log (as its supervisor wrote it) whose text matches `pattern`,
- * for a failure message that says what the nodes saw; none where the log is not there.
+ * The lines of a node's log whose text matches `pattern`, for a failure message that
+ * says what the nodes saw; none where the log is not there.
  */
 export function nodeLogLines(d: TestDeployment, node: string, pattern: RegExp): string[] {
   try {
-    return readFileSync(join(d.dir, 'state', 'logs', `${node}.log`), 'utf8')
+    return readFileSync(nodeLogPath(d, node), 'utf8')
       .split('\n')
       .filter((l) => pattern.test(l));
   } catch {

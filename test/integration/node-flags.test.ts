@@ -5,10 +5,9 @@
  * flags (NODE_V8_FLAGS), which they can override. Real node processes.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NODE_V8_FLAGS } from '../../src/cli/supervisor.js';
-import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { nodeLogPath, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment | undefined;
@@ -40,7 +39,7 @@ describe('ABLY_NG_NODE_FLAGS', () => {
         '--allocation-site-pretenuring',
       ]);
     }
-    const log = join(d.dir, 'state', 'logs', 'r1-n1.log');
+    const log = nodeLogPath(d, 'r1-n1');
     // A starting node collects garbage at least once; --trace-gc reports it on stdout.
     await waitFor(() => /Scavenge|Mark-Compact/.test(readFileSync(log, 'utf8')), { what: 'GC trace lines in the node log' });
     expect((await d.health('r1-n1')).region).toBe('r1');

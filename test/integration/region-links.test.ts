@@ -4,14 +4,13 @@
  * subscribers on the far side are told of the gap, never left with a silent one.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_METADATA } from '../../src/bridge/globalmaster.js';
 import * as pb from '../../src/gen/region.pb.js';
 import { REGION_PROTOCOL } from '../../src/transport/protocol-version.js';
 import { makeCerts } from '../helpers/certs.js';
-import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { globalmaster, nodeLogPath, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { removeTempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -112,7 +111,7 @@ describe('region protocol versions', () => {
     // A build from before versions sends none, which reads as 0.
     const older = await tryLink(grpcPort, grpc.credentials.createInsecure(), 'test-deployment-secret', 0);
     expect(older.code).not.toBe(-1); // ended by the globalmaster, not left open
-    const log = join(d.dir, 'state', 'logs', 'r1-n1.log');
+    const log = nodeLogPath(d, 'r1-n1');
     await waitFor(() => readFileSync(log, 'utf8').includes(`refused region link: r2 speaks region protocol 0 (a build from before protocol versions), this node ${REGION_PROTOCOL}`), {
       what: 'the refusal in the log',
     });
@@ -160,7 +159,7 @@ describe('a region link that cannot be dialled', () => {
 
   /** The node's records that a dial of the region link failed (warnings and, at debug level, the quiet ones). */
   function dialFailures(node: string): { level: number; failures: number; failingMs: number }[] {
-    return readFileSync(join(deployment().dir, 'state', 'logs', `${node}.log`), 'utf8')
+    return readFileSync(nodeLogPath(deployment(), node), 'utf8')
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { level: number; msg: string; failures: number; failingMs: number })
