@@ -9,6 +9,7 @@
  */
 import { DeliveryStats, type PayloadScanner } from '../payload.js';
 import { LatencySamples } from '../latency.js';
+import { Windows } from '../kernel-bursts.js';
 
 export const AckState = { PENDING: 0, ACKED: 1, NACKED: 2 } as const;
 
@@ -41,6 +42,12 @@ export interface SummaryQuery {
   binFromUs?: number;
   binMs?: number;
   bins?: number;
+  /**
+   * Windows to leave out (µs, sorted and disjoint, flattened: kernel-bursts.ts's
+   * mergeWindows): `outside` then gives the percentiles of the deliveries whose flight,
+   * send to arrival, overlapped none of them.
+   */
+  exclude?: number[];
 }
 
 export interface GroupSummary {
@@ -82,6 +89,8 @@ export interface GroupSummary {
     allSubscribersMs: number;
   };
   bins?: number[];
+  /** With `exclude`: the deliveries whose flight overlapped no window, as a share of all, and their latency. */
+  outside?: { share: number; p50Ms: number; p99Ms: number; maxMs: number };
 }
 
 /** Every delivery of one group, as parallel typed arrays in arrival order. */
@@ -193,6 +202,8 @@ export class GroupRecorder extends DeliveryStats {
     const countOf = new Int32Array(subs);
     const firstAfter = new Float64Array(subs);
     const lat: number[] = [];
+    const windows = q.exclude ? new Windows(q.exclude) : null;
+    const outside: number[] = [];
     let delivered = 0;
     let duplicates = 0;
     let outOfOrder = 0;
@@ -208,6 +219,7 @@ export class GroupRecorder extends DeliveryStats {
       const sent = this.sendUs[i]!;
       delivered++;
       lat.push(at - sent);
+      if (windows && !windows.overlaps(sent, at)) outside.push(at - sent);
       if (acks.get(s) !== AckState.ACKED) unackedDelivered++;
       const k = u * span + (s - fromSeq);
       if (seen[k]) duplicates++;
@@ -233,7 +245,7 @@ export class GroupRecorder extends DeliveryStats {
       for (let s = fromSeq; s < toSeq; s++) if (acks.get(s) === AckState.ACKED && !seen[u * span + (s - fromSeq)]) missing++;
     }
     lat.sort((a, b) => a - b);
-    const pc = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.max(0, Math.ceil((p / 100) * lat.length) - 1))]! / 1000 : NaN);
+    const pc = (p: number, l = lat) => (l.length ? l[Math.min(l.length - 1, Math.max(0, Math.ceil((p / 100) * l.length) - 1))]! / 1000 : NaN);
     const withAny = [...countOf.keys()].filter((u) => live(u) && countOf[u]! > 0);
     const completes = withAny.map((u) => lastAt[u]!).sort((a, b) => a - b);
     const rates = withAny
@@ -264,6 +276,10 @@ export class GroupRecorder extends DeliveryStats {
       maxGapMs: round3(maxGapUs / 1000),
       ...(bins ? { bins } : {}),
     };
+    if (windows) {
+      outside.sort((a, b) => a - b);
+      summary.outside = { share: lat.length ? round3(outside.length / lat.length) : NaN, p50Ms: round3(pc(50, outside)), p99Ms: round3(pc(99, outside)), maxMs: round3(pc(100, outside)) };
+    }
     if (q.afterUs !== undefined) {
       const t = q.afterUs;
       const firsts = [...firstAfter].filter((x, u) => live(u) && x > 0);

@@ -10,6 +10,8 @@
  * the remote group's figures minus the added delay, loss and duplicates. Target from the
  * issue: remote p99 < added delay + 5 ms.
  */
+import { addBurstFigures, burstFigures, mergeWindows, PROMOTE_MS, READ_MS, SCAN_MS, type BurstFigures } from '../kernel-bursts.js';
+import { KernelBurstWatch } from '../kernel-bursts-watch.js';
 import { nowUs } from '../payload.js';
 import type { GroupSummary, WaitResult } from '../probe/protocol.js';
 import { ms } from '../report/format.js';
@@ -79,6 +81,8 @@ interface Sample {
   cpu: CpuFigures;
   /** A second fault proxy with the same delay, in the same process at the same time. */
   proxyAlone: GaugeFigures;
+  /** Kernel threads' bursts from the first publish to the last delivery (kernel-bursts.ts). */
+  kernel: BurstFigures;
 }
 
 export const crossRegionScenario: Scenario = {
@@ -87,6 +91,8 @@ export const crossRegionScenario: Scenario = {
   covers: '6',
   async run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const o = ctx.profile.crossRegion;
+    // Started first, so that the kernel threads that run in bursts are found before the rounds.
+    const watch = await KernelBurstWatch.start(ctx.processes, ctx.cpus.loadgen);
     const session = await withProbe(
       ctx,
       'cross-region',
@@ -127,6 +133,7 @@ export const crossRegionScenario: Scenario = {
         await sleep(2000);
         const idleCpu = idleWindow.end();
         const samples: Sample[] = [];
+        let kernelThreads: string[] = [];
         for (let round = 0; round < o.rounds; round++) {
           const order = round % 2 === 0 ? [0, o.addedDelayMs] : [o.addedDelayMs, 0];
           for (const delayMs of order) {
@@ -140,19 +147,23 @@ export const crossRegionScenario: Scenario = {
             const proxyAlone = await gauge.stop(delayMs);
             for (const group of ['remote', 'local'] as const) await probe.waitFor(group, pub.fromSeq, pub.toSeq, DRAIN_MS, DRAIN_MS);
             const cpu = window.end();
+            const { bursts, threads } = await watch.take(t0, nowUs());
+            kernelThreads = threads;
+            const kernel = burstFigures(bursts);
+            const exclude = mergeWindows(bursts);
             for (const group of ['remote', 'local'] as const) {
-              samples.push({ round, delayMs, group, cpu, proxyAlone, summary: await probe.summary(group, { fromSeq: pub.fromSeq, toSeq: pub.toSeq }) });
+              samples.push({ round, delayMs, group, cpu, proxyAlone, kernel, summary: await probe.summary(group, { fromSeq: pub.fromSeq, toSeq: pub.toSeq, exclude }) });
             }
             const r = samples.filter((s) => s.round === round && s.delayMs === delayMs);
             ctx.log(
-              `  round ${round + 1}, +${delayMs} ms: ${r.map((s) => `${s.group} p50 ${ms(s.summary.p50Ms)} p99 ${ms(s.summary.p99Ms)} ms`).join(', ')} (proxy alone p99 ${ms(proxyAlone.p99Ms)} ms; ${((nowUs() - t0) / 1e6).toFixed(1)} s; nodes ${Math.round(cpu.serverPct)} %, other processes ${Math.round(cpu.otherPct)} % of a core)`,
+              `  round ${round + 1}, +${delayMs} ms: ${r.map((s) => `${s.group} p50 ${ms(s.summary.p50Ms)} p99 ${ms(s.summary.p99Ms)} ms (${ms(s.summary.outside?.p99Ms)} outside kernel bursts)`).join(', ')} (kernel threads: ${kernel.count} bursts, ${kernel.runMs} ms, longest ${kernel.longestMs}; proxy alone p99 ${ms(proxyAlone.p99Ms)} ms; ${((nowUs() - t0) / 1e6).toFixed(1)} s; nodes ${Math.round(cpu.serverPct)} %, other processes ${Math.round(cpu.otherPct)} % of a core)`,
             );
           }
         }
         await setLinkLatency(d, A, B, 0);
-        return { linkUpMs, remote, local, warmCpu, warmRemote: warmRemote!, placement, samples, idleCpu };
+        return { linkUpMs, remote, local, warmCpu, warmRemote: warmRemote!, placement, samples, idleCpu, kernelThreads };
       },
-    );
+    ).finally(() => watch.stop());
     const v = session.value;
     const cell = (delayMs: number, group: Group) => {
       const mine = v.samples.filter((s) => s.delayMs === delayMs && s.group === group);
@@ -173,6 +184,12 @@ export const crossRegionScenario: Scenario = {
         proxyP99Ms: median(mine.map((s) => s.proxyAlone.p99Ms)),
         serverCpuPct: median(mine.map((s) => s.cpu.serverPct)),
         otherCpuPct: median(mine.map((s) => s.cpu.otherPct)),
+        kernel: addBurstFigures(mine.map((s) => s.kernel)),
+        outside: {
+          share: median(ss.map((s) => s.outside?.share ?? NaN)),
+          p50Ms: median(ss.map((s) => s.outside?.p50Ms ?? NaN)),
+          p99Ms: median(ss.map((s) => s.outside?.p99Ms ?? NaN)),
+        },
       };
     };
     const added = o.addedDelayMs;
@@ -181,6 +198,7 @@ export const crossRegionScenario: Scenario = {
       delayed: { remote: cell(added, 'remote'), local: cell(added, 'local') },
     };
     const overP99 = grid.delayed.remote.p99Ms - added;
+    const outsideOverP99 = grid.delayed.remote.outside.p99Ms - added;
     const met = Number.isFinite(overP99) && overP99 < TARGET_OVER_DELAY_MS;
     const rows: (string | number)[][] = [];
     for (const [cond, delayMs] of [['none', 0], ['delayed', added]] as const) {
@@ -200,13 +218,15 @@ export const crossRegionScenario: Scenario = {
           `${c.missing} / ${c.duplicates}`,
           group === 'remote' ? `${ms(c.proxyP50Ms)} / ${ms(c.proxyP99Ms)}` : '—',
           `${Math.round(c.serverCpuPct)} % / ${Math.round(c.otherCpuPct)} %`,
+          `${c.kernel.count}, ${c.kernel.runMs} ms, ${c.kernel.longestMs} ms`,
+          `${Math.round(c.outside.share * 100)} %: ${ms(c.outside.p50Ms)} / ${ms(c.outside.p99Ms)}${group === 'remote' && delayMs ? ` (${ms(c.outside.p99Ms - delayMs)} over)` : ''}`,
         ]);
       }
     }
     const tables: Table[] = [
       {
         title: `Publish → deliver latency across regions: one publisher in ${A} at ${o.ratePerS} msgs/s, ${o.subscribersPerGroup} subscribers per group, ${o.rounds} rounds × ${o.measureMs / 1000} s per condition (medians over rounds)`,
-        header: ['added link delay', 'group', 'subscribers', 'p50 (ms)', 'p99 (ms)', 'p50 − added (ms)', 'p99 − added (ms)', 'max (ms)', 'deliveries / expected', 'missing / duplicates', 'a second fault proxy alone, same delay, same time: p50 / p99 (ms)', 'CPU: nodes (sum) / other processes (median)'],
+        header: ['added link delay', 'group', 'subscribers', 'p50 (ms)', 'p99 (ms)', 'p50 − added (ms)', 'p99 − added (ms)', 'max (ms)', 'deliveries / expected', 'missing / duplicates', 'a second fault proxy alone, same delay, same time: p50 / p99 (ms)', 'CPU: nodes (sum) / other processes (median)', "kernel threads' bursts meanwhile (all rounds): count, CPU, longest", 'deliveries no burst overlapped: share, p50 / p99 (ms)'],
         rows,
       },
       {
@@ -215,7 +235,7 @@ export const crossRegionScenario: Scenario = {
         rows: [
           [
             `remote p99 < added delay + ${TARGET_OVER_DELAY_MS} ms (${added + TARGET_OVER_DELAY_MS} ms)`,
-            `p99 ${ms(grid.delayed.remote.p99Ms)} ms with +${added} ms (${ms(overP99)} ms over it; rounds: ${grid.delayed.remote.roundsP99Ms.map((x) => ms(x)).join(', ')}); without the delay: remote p99 ${ms(grid.none.remote.p99Ms)} ms, local p99 ${ms(grid.none.local.p99Ms)} ms; a fault proxy alone with +${added} ms had p99 ${ms(grid.delayed.remote.proxyP99Ms)} ms meanwhile`,
+            `p99 ${ms(grid.delayed.remote.p99Ms)} ms with +${added} ms (${ms(overP99)} ms over it; rounds: ${grid.delayed.remote.roundsP99Ms.map((x) => ms(x)).join(', ')}); without the delay: remote p99 ${ms(grid.none.remote.p99Ms)} ms, local p99 ${ms(grid.none.local.p99Ms)} ms; a fault proxy alone with +${added} ms had p99 ${ms(grid.delayed.remote.proxyP99Ms)} ms meanwhile; over the ${Math.round(grid.delayed.remote.outside.share * 100)} % of deliveries that no kernel thread's burst overlapped, p99 ${ms(grid.delayed.remote.outside.p99Ms)} ms (${ms(grid.delayed.remote.outside.p99Ms - added)} over)`,
             met ? 'yes' : 'no',
           ],
         ],
@@ -226,6 +246,7 @@ export const crossRegionScenario: Scenario = {
       `The delay is the fault proxy's (src/proxy/fault-proxy.ts: each chunk held ${added} ms by a timer, order kept), set in both directions with the control endpoint as \`ably-ng chaos latency ${A} ${B} ${added}\` does; the proxy and the region link balancers run in the bench process (CPU 1), as they run in \`ably-ng up\`, so timer slack (≈ 1 ms) is part of "− added".`,
       `The ${2 * o.nodesPerRegion} nodes share the one server core (CPU 0); idle they used ${Math.round(v.idleCpu.serverPct)} % of it (heartbeats, keepalives), other processes ${Math.round(v.idleCpu.otherPct)} % of a core meanwhile.`,
       `Latency is the subscriber's receive time minus the publisher's send time (one probe process, one clock), over every delivery of the measured messages.`,
+      `Kernel threads' bursts (src/bench/kernel-bursts.ts): a process on CPU 1 reads every kernel thread's run time every ${SCAN_MS} ms and, once one ran ${PROMOTE_MS} ms between two reads, that thread's every ${READ_MS} ms; a burst is a stretch in which it kept running, of 1 ms of CPU or more. While one runs, whatever waits for its core (a node, or the probe stamping arrivals) is late. Threads watched: ${v.kernelThreads.length ? v.kernelThreads.join(', ') : 'none ran 1 ms between two reads'}. "No burst overlapped" keeps the deliveries whose flight, send to arrival, overlapped no burst's window; the target is judged on all deliveries.`,
       `Before the first round, not measured: rounds of ${WARMUP_BURST_MS / 1000} s at ${o.ratePerS * WARMUP_RATE_FACTOR} msgs/s (${WARMUP_RATE_FACTOR}× the measured rate), each followed by ${WARMUP_CHECK_MS / 1000} s at ${o.ratePerS} msgs/s whose nodes' CPU is read, until that CPU stopped falling (no lower than every check before it; ${WARMUP_MIN_ROUNDS} to ${WARMUP_MAX_ROUNDS} rounds), so that forwarding has started and V8 has compiled the nodes' hot paths: ${v.warmCpu.length} rounds, nodes' CPU ${v.warmCpu.map((c) => `${Math.round(c)} %`).join(' → ')} of a core.`,
     ];
     if (v.warmRemote.why !== 'complete') notes.push(`Warm-up: the remote group had ${v.warmRemote.have} of ${v.warmRemote.want} deliveries after ${v.warmRemote.ms} ms (${v.warmRemote.why}).`);
@@ -241,7 +262,7 @@ export const crossRegionScenario: Scenario = {
     return {
       id: this.id,
       title: this.title,
-      figures: { options: o, targetOverDelayMs: TARGET_OVER_DELAY_MS, met, remoteP99OverAddedMs: overP99, grid, placement: v.placement, linkUpMs: v.linkUpMs, idleCpu: v.idleCpu, samples: v.samples },
+      figures: { options: o, targetOverDelayMs: TARGET_OVER_DELAY_MS, met, remoteP99OverAddedMs: overP99, remoteP99OverAddedOutsideKernelBurstsMs: outsideOverP99, kernelThreads: v.kernelThreads, grid, placement: v.placement, linkUpMs: v.linkUpMs, idleCpu: v.idleCpu, samples: v.samples },
       tables,
       plots: [
         {

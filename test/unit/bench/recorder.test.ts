@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PayloadScanner } from '../../../src/bench/payload.js';
+import { mergeWindows } from '../../../src/bench/kernel-bursts.js';
 import { AckBook, AckState, GroupRecorder } from '../../../src/bench/probe/recorder.js';
 
 function setup(subscribers: number, acked: number[]) {
@@ -43,5 +44,24 @@ describe('GroupRecorder', () => {
     rec.failed(scanners[1]!);
     rec.deliver(0, 0, 10, scanners[0]!);
     expect(rec.summary({ fromSeq: 0, toSeq: 1 }, acks)).toMatchObject({ subscribers: 1, expected: 1, missing: 0 });
+  });
+
+  it('gives the latency of the deliveries whose flight overlapped no window left out, beside that of all', () => {
+    const { rec, scanners, acks } = setup(1, Array.from({ length: 200 }, (_, i) => i));
+    // 200 messages sent every 10 ms, 1 ms in flight, except those sent into one of two
+    // stalls, which took 20 ms.
+    const stalls = [{ fromUs: 500_000, toUs: 520_000 }, { fromUs: 1_500_000, toUs: 1_530_000 }];
+    for (let seq = 0; seq < 200; seq++) {
+      const sent = seq * 10_000;
+      const hit = stalls.some((w) => sent <= w.toUs && sent + 1000 >= w.fromUs);
+      rec.deliver(seq, sent, sent + (hit ? 20_000 : 1000), scanners[0]!);
+    }
+    const all = rec.summary({ fromSeq: 0, toSeq: 200 }, acks);
+    expect(all.outside).toBeUndefined();
+    expect(all.p99Ms).toBe(20);
+    const s = rec.summary({ fromSeq: 0, toSeq: 200, exclude: mergeWindows(stalls.map((w) => ({ ...w }))) }, acks);
+    expect(s.p99Ms).toBe(20);
+    // Sent at 500, 510, 520 and 1500, 1510, 1520, 1530 ms: seven flights overlap a window.
+    expect(s.outside).toEqual({ share: 0.965, p50Ms: 1, p99Ms: 1, maxMs: 1 });
   });
 });

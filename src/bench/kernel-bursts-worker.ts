@@ -1,0 +1,115 @@
+/**
+ * The process that watches the machine's kernel threads for a scenario (kernel-bursts.ts
+ * says why), driven over IPC by `KernelBurstWatch` (kernel-bursts-watch.ts). No ably-ng
+ * code runs here.
+ *
+ * Every SCAN_MS it reads the run time of every kernel thread (children of kthreadd, pid 2;
+ * the list is read again every LIST_MS): one that ran at least PROMOTE_MS since the last
+ * scan is watched from then on, its run time read every READ_MS. Requests:
+ *   {cmd: 'take', fromUs, toUs} → the bursts that overlap [fromUs, toUs] (µs, the clock of
+ *                                 payload.ts's nowUs), and the threads watched;
+ *   {cmd: 'watch', pid}         → watch that process closely from now on, kernel thread or
+ *                                 not (how the tests give it bursts they know of).
+ * Without /proc (not Linux) it watches nothing and answers with no bursts.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { nowUs } from './payload.js';
+import { BurstTracker, burstsIn, PROMOTE_MS, READ_MS, SCAN_MS } from './kernel-bursts.js';
+
+const LIST_MS = 5000;
+/** At most this many bursts are kept (the oldest go first): hours at two a second. */
+const MAX_BURSTS = 20_000;
+
+type Request = { id: number } & ({ cmd: 'take'; fromUs: number; toUs: number } | { cmd: 'watch'; pid: number });
+
+const tracker = new BurstTracker();
+/** Kernel threads by pid: name and run time at the last scan (ns). */
+let kthreads = new Map<number, { name: string; runNs: number }>();
+
+function runNs(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return null;
+  }
+}
+
+/** A process's name and parent from /proc/<pid>/stat (the name may hold spaces and parentheses). */
+function statOf(pid: number): { name: string; ppid: number } | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = s.lastIndexOf(')');
+    return { name: s.slice(s.indexOf('(') + 1, close), ppid: Number(s.slice(close + 2).split(' ')[1]) };
+  } catch {
+    return null;
+  }
+}
+
+function list(): void {
+  let pids: number[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  } catch {
+    return;
+  }
+  const next = new Map<number, { name: string; runNs: number }>();
+  for (const pid of pids) {
+    const known = kthreads.get(pid);
+    if (known) {
+      next.set(pid, known);
+      continue;
+    }
+    const st = statOf(pid);
+    if (!st || (st.ppid !== 2 && pid !== 2)) continue;
+    const ns = runNs(pid);
+    if (ns !== null) next.set(pid, { name: st.name, runNs: ns });
+  }
+  for (const pid of kthreads.keys()) if (!next.has(pid)) tracker.forget(pid);
+  kthreads = next;
+}
+
+function scan(): void {
+  const at = nowUs();
+  for (const [pid, k] of kthreads) {
+    if (tracker.isWatched(pid)) continue;
+    const ns = runNs(pid);
+    if (ns === null) continue;
+    if (ns - k.runNs >= PROMOTE_MS * 1e6) tracker.watch(pid, k.name, at, ns);
+    k.runNs = ns;
+  }
+}
+
+function read(): void {
+  for (const { pid } of tracker.watched) {
+    const ns = runNs(pid);
+    if (ns === null) tracker.forget(pid);
+    else tracker.read(pid, nowUs(), ns);
+  }
+  if (tracker.bursts.length > MAX_BURSTS) tracker.bursts.splice(0, tracker.bursts.length - MAX_BURSTS);
+}
+
+list();
+scan();
+setInterval(list, LIST_MS);
+setInterval(scan, SCAN_MS);
+setInterval(read, READ_MS);
+
+function handle(m: Request): unknown {
+  if (m.cmd === 'take') return { bursts: burstsIn(tracker.withUnderWay(), m.fromUs, m.toUs), threads: tracker.watched.map((w) => w.thread) };
+  const st = statOf(m.pid);
+  const ns = runNs(m.pid);
+  if (!st || ns === null) throw new Error(`no process ${m.pid}`);
+  tracker.watch(m.pid, st.name, nowUs(), ns);
+  return {};
+}
+
+process.on('message', (m: Request) => {
+  try {
+    process.send!({ id: m.id, ok: true, result: handle(m) });
+  } catch (e) {
+    process.send!({ id: m.id, ok: false, error: (e as Error).message });
+  }
+});
+// The run is gone (finished, failed or killed): so is this process.
+process.on('disconnect', () => process.exit(0));
+process.send!({ ready: true, pid: process.pid });

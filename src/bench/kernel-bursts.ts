@@ -1,0 +1,188 @@
+/**
+ * Kernel threads that take a core for milliseconds at a time, pure (no /proc, no clock):
+ * what kernel-bursts-worker.ts samples is turned into bursts here, and the scenarios ask
+ * whether a delivery's flight overlapped one.
+ *
+ * Why: on this machine a kernel thread of the VM's memory management (`kdamond`, DAMON
+ * sampling physical memory every 500 ms) runs 3–20 ms at a time, every ~540 ms, on either
+ * core. Whatever waits for that core then (a node, the probe stamping arrivals) is late by
+ * as much, and at 100 messages/s that is most of a p99. BENCHMARKS.md, nineteenth session.
+ *
+ * A thread's run time (`/proc/<pid>/schedstat`, ns) is read every millisecond or so. The
+ * kernel brings a running thread's figure up to date only at its scheduler tick (every
+ * 4 ms at HZ=250, 10 ms at HZ=100) and when it stops, so a thread that runs 20 ms shows
+ * a step every tick, and the time of a step is not when that run time began. A burst is a
+ * stretch of reads in which the figure kept stepping, no step more than `quietUs` after
+ * the last. Its window starts at the read before the first step less that step's run
+ * time (the run it shows ended by that read, at the latest), and ends at the read of the
+ * last step (the thread had stopped by then): the window holds the whole burst.
+ */
+
+/** How often kernel-bursts-worker.ts reads every kernel thread's run time (ms). */
+export const SCAN_MS = 250;
+/** …and, once one has run PROMOTE_MS between two such reads, that thread's (ms). */
+export const READ_MS = 1;
+export const PROMOTE_MS = 1;
+
+export interface KernelBurst {
+  pid: number;
+  thread: string;
+  /** The window that holds the burst (µs, the probe's clock: performance.timeOrigin based). */
+  fromUs: number;
+  toUs: number;
+  /** The thread's run time within it (ms). */
+  runMs: number;
+}
+
+interface Watch {
+  thread: string;
+  lastRunNs: number;
+  lastAtUs: number;
+  /** The burst under way: its start, and run time when it started. */
+  open: { fromUs: number; runNs: number; lastGrewUs: number } | null;
+}
+
+/**
+ * Turns reads of threads' run times into bursts. A burst ends at the first read that
+ * finds the thread's run time unchanged `quietUs` after it last grew; bursts shorter
+ * than `minRunMs` of run time are dropped (a kernel thread's wakeups of a few µs are not
+ * stalls).
+ */
+export class BurstTracker {
+  private readonly watches = new Map<number, Watch>();
+  readonly bursts: KernelBurst[] = [];
+
+  constructor(
+    /** Longer than a scheduler tick at HZ=100, so that a thread running on is one burst. */
+    private readonly quietUs = 12_000,
+    private readonly minRunMs = 1,
+  ) {}
+
+  get watched(): { pid: number; thread: string }[] {
+    return [...this.watches].map(([pid, w]) => ({ pid, thread: w.thread }));
+  }
+
+  isWatched(pid: number): boolean {
+    return this.watches.has(pid);
+  }
+
+  /** Starts following a thread from a first read (no burst before it counts). */
+  watch(pid: number, thread: string, atUs: number, runNs: number): void {
+    if (!this.watches.has(pid)) this.watches.set(pid, { thread, lastRunNs: runNs, lastAtUs: atUs, open: null });
+  }
+
+  /** A read of a watched thread's run time at `atUs`. */
+  read(pid: number, atUs: number, runNs: number): void {
+    const w = this.watches.get(pid);
+    if (!w) return;
+    if (runNs > w.lastRunNs) {
+      if (!w.open) w.open = { fromUs: w.lastAtUs - (runNs - w.lastRunNs) / 1000, runNs: w.lastRunNs, lastGrewUs: atUs };
+      else w.open.lastGrewUs = atUs;
+    } else if (w.open && atUs - w.open.lastGrewUs >= this.quietUs) {
+      this.close(pid, w);
+    }
+    w.lastRunNs = runNs;
+    w.lastAtUs = atUs;
+  }
+
+  /** A thread that is gone: a burst under way ends at its last read. */
+  forget(pid: number): void {
+    const w = this.watches.get(pid);
+    if (!w) return;
+    if (w.open) this.close(pid, w);
+    this.watches.delete(pid);
+  }
+
+  /** The bursts so far, with those under way as they stand (their window ends at their last growth). */
+  withUnderWay(): KernelBurst[] {
+    const open: KernelBurst[] = [];
+    for (const [pid, w] of this.watches) {
+      const runMs = w.open ? (w.lastRunNs - w.open.runNs) / 1e6 : 0;
+      if (w.open && runMs >= this.minRunMs) open.push({ pid, thread: w.thread, fromUs: w.open.fromUs, toUs: w.open.lastGrewUs, runMs });
+    }
+    return open.length ? [...this.bursts, ...open] : this.bursts;
+  }
+
+  /** Ends every burst under way (at the end of a run). */
+  flush(): void {
+    for (const [pid, w] of this.watches) if (w.open) this.close(pid, w);
+  }
+
+  private close(pid: number, w: Watch): void {
+    const o = w.open!;
+    w.open = null;
+    const runMs = (w.lastRunNs - o.runNs) / 1e6;
+    if (runMs >= this.minRunMs) this.bursts.push({ pid, thread: w.thread, fromUs: o.fromUs, toUs: o.lastGrewUs, runMs });
+  }
+}
+
+/** The bursts that overlap [fromUs, toUs]. */
+export function burstsIn(bursts: readonly KernelBurst[], fromUs: number, toUs: number): KernelBurst[] {
+  return bursts.filter((b) => b.toUs >= fromUs && b.fromUs <= toUs);
+}
+
+/** Windows as sorted, disjoint [from, to] pairs, flattened: what `Windows` takes. */
+export function mergeWindows(bursts: readonly { fromUs: number; toUs: number }[]): number[] {
+  const sorted = [...bursts].sort((a, b) => a.fromUs - b.fromUs);
+  const out: number[] = [];
+  for (const b of sorted) {
+    const n = out.length;
+    if (n && b.fromUs <= out[n - 1]!) out[n - 1] = Math.max(out[n - 1]!, b.toUs);
+    else out.push(b.fromUs, b.toUs);
+  }
+  return out;
+}
+
+/** Sorted, disjoint windows (mergeWindows' output): does [fromUs, toUs] overlap one? */
+export class Windows {
+  constructor(private readonly w: readonly number[]) {}
+
+  get count(): number {
+    return this.w.length / 2;
+  }
+
+  overlaps(fromUs: number, toUs: number): boolean {
+    // The first window that ends at or after fromUs: it overlaps if it starts by toUs.
+    let lo = 0;
+    let hi = this.w.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.w[2 * mid + 1]! < fromUs) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.w.length / 2 && this.w[2 * lo]! <= toUs;
+  }
+}
+
+export interface BurstFigures {
+  /** Bursts, their summed run time and the longest (ms). */
+  count: number;
+  runMs: number;
+  longestMs: number;
+  /** Which threads they were, by name, with their counts. */
+  threads: Record<string, number>;
+}
+
+export function burstFigures(bursts: readonly KernelBurst[]): BurstFigures {
+  const threads: Record<string, number> = {};
+  let runMs = 0;
+  let longestMs = 0;
+  for (const b of bursts) {
+    threads[b.thread] = (threads[b.thread] ?? 0) + 1;
+    runMs += b.runMs;
+    longestMs = Math.max(longestMs, b.runMs);
+  }
+  return { count: bursts.length, runMs: Math.round(runMs * 10) / 10, longestMs: Math.round(longestMs * 10) / 10, threads };
+}
+
+/** Several measurements' figures as one: counts and run time summed, the longest of all. */
+export function addBurstFigures(list: readonly BurstFigures[]): BurstFigures {
+  const threads: Record<string, number> = {};
+  for (const f of list) for (const [t, n] of Object.entries(f.threads)) threads[t] = (threads[t] ?? 0) + n;
+  return {
+    count: list.reduce((a, f) => a + f.count, 0),
+    runMs: Math.round(list.reduce((a, f) => a + f.runMs, 0) * 10) / 10,
+    longestMs: list.reduce((a, f) => Math.max(a, f.longestMs), 0),
+    threads,
+  };
+}
