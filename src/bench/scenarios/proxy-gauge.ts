@@ -7,6 +7,7 @@
  * well: on a busy machine that is several milliseconds at p99.
  */
 import net from 'node:net';
+import { Windows } from '../kernel-bursts.js';
 import { nowUs } from '../payload.js';
 import { FaultProxy } from '../../proxy/fault-proxy.js';
 import { percentile } from '../util.js';
@@ -19,9 +20,12 @@ export interface GaugeFigures {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** With windows to leave out (kernel threads' bursts): p99 of the transits that overlapped none. */
+  outsideP99Ms?: number;
 }
 
 export class ProxyGauge {
+  /** Each timestamp's send and arrival (µs), flattened. */
   private readonly transits: number[] = [];
   private timer: NodeJS.Timeout | null = null;
 
@@ -41,7 +45,7 @@ export class ProxyGauge {
         buf += d.toString('latin1');
         let i: number;
         while ((i = buf.indexOf('\n')) >= 0) {
-          gauge?.transits.push(at - Number(buf.slice(0, i)));
+          gauge?.transits.push(Number(buf.slice(0, i)), at);
           buf = buf.slice(i + 1);
         }
       });
@@ -61,13 +65,30 @@ export class ProxyGauge {
 
   /** Stops sending, waits for what is under way, closes everything; returns the transit times. */
   async stop(latencyMs: number): Promise<GaugeFigures> {
+    await this.close(latencyMs);
+    return figures(this.transits.flatMap((x, i) => (i % 2 ? [(x - this.transits[i - 1]!) / 1000] : [])));
+  }
+
+  /** After `stop`: the p99 of the transits whose flight overlapped none of `exclude` (kernel-bursts.ts's mergeWindows). */
+  outsideP99Ms(exclude: number[]): number {
+    const w = new Windows(exclude);
+    const t = this.transits;
+    const kept: number[] = [];
+    for (let i = 0; i < t.length; i += 2) if (!w.overlaps(t[i]!, t[i + 1]!)) kept.push((t[i + 1]! - t[i]!) / 1000);
+    return figures(kept).p99Ms;
+  }
+
+  private async close(latencyMs: number): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await new Promise((r) => setTimeout(r, latencyMs + 50));
     this.client.destroy();
     await this.proxy.close();
     await new Promise<void>((r) => this.sink.close(() => r()));
-    const sorted = this.transits.map((us) => us / 1000).sort((a, b) => a - b);
-    const r3 = (x: number) => Math.round(x * 1000) / 1000;
-    return { samples: sorted.length, p50Ms: r3(percentile(sorted, 50)), p99Ms: r3(percentile(sorted, 99)), maxMs: r3(sorted[sorted.length - 1] ?? NaN) };
   }
+}
+
+function figures(transitsMs: number[]): GaugeFigures {
+  const sorted = transitsMs.sort((a, b) => a - b);
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  return { samples: sorted.length, p50Ms: r3(percentile(sorted, 50)), p99Ms: r3(percentile(sorted, 99)), maxMs: r3(sorted[sorted.length - 1] ?? NaN) };
 }
