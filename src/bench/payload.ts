@@ -67,7 +67,7 @@ export class DeliveryStats {
       return;
     }
     if (this.received++ === 0) this.firstDeliveryUs = atUs;
-    this.latencies.add(atUs - sendUs);
+    this.latencies.add(atUs - sendUs, sendUs);
     if (atUs > this.lastDeliveryUs) this.lastDeliveryUs = atUs;
   }
 }

@@ -2,12 +2,17 @@
  * The run's handle on one load generator process: starts it pinned to the load
  * generator's CPUs, sends it requests with a time limit each, and stops it by PID.
  */
+import { burstFigures, mergeWindows } from '../kernel-bursts.js';
+import type { KernelBurstWatch } from '../kernel-bursts-watch.js';
+import type { OutsideSummary } from '../latency.js';
 import type { ProcessGroup } from '../processes.js';
 import { WorkerProcess } from '../worker-process.js';
 import type { Target } from '../servers/server.js';
 import type { LoadgenRequest, OpenResult, StepResult, Totals } from './protocol.js';
 
 export class Loadgen {
+  private kernel: KernelBurstWatch | null = null;
+
   private constructor(private readonly w: WorkerProcess<LoadgenRequest>) {}
 
   get pid(): number {
@@ -31,8 +36,19 @@ export class Loadgen {
     return this.request({ cmd: 'publisher', target }, 0);
   }
 
-  step(o: { ratePerS: number; durationMs: number; drainMs: number; quietMs: number; settleMaxMs: number; serverPids: number[] }): Promise<StepResult> {
-    return this.request({ cmd: 'step', ...o }, o.settleMaxMs + o.durationMs + 2 * o.drainMs);
+  /** From now on every step also reports the kernel threads' bursts during it, and the latency outside them. */
+  watchKernel(watch: KernelBurstWatch): void {
+    this.kernel = watch;
+  }
+
+  async step(o: { ratePerS: number; durationMs: number; drainMs: number; quietMs: number; settleMaxMs: number; serverPids: number[] }): Promise<StepResult> {
+    const s = await this.request<StepResult>({ cmd: 'step', ...o }, o.settleMaxMs + o.durationMs + 2 * o.drainMs);
+    if (this.kernel) {
+      const { bursts } = await this.kernel.take(s.fromUs, s.toUs);
+      const outside = bursts.length ? await this.request<OutsideSummary>({ cmd: 'outside', exclude: mergeWindows(bursts) }, 0) : { share: 1, p50Ms: s.latency.p50Ms, p99Ms: s.latency.p99Ms };
+      s.kernel = { ...burstFigures(bursts), outside };
+    }
+    return s;
   }
 
   /** Every delivery so far against every expectation, after things went quiet. */

@@ -2,7 +2,8 @@
  * What the run asks of a load generator process over IPC, and what it answers. One
  * request at a time; every answer carries the request's id.
  */
-import type { LatencySummary } from '../latency.js';
+import type { BurstFigures } from '../kernel-bursts.js';
+import type { LatencySummary, OutsideSummary } from '../latency.js';
 import type { Target } from '../servers/server.js';
 
 export type LoadgenRequest =
@@ -19,7 +20,9 @@ export type LoadgenRequest =
   /** Opens `count` idle connections (handshake only), measuring how fast. */
   | { cmd: 'connect'; target: Target; count: number; concurrency: number; serverPids: number[] }
   /** Closes every connection (politely, `concurrency` at a time). */
-  | { cmd: 'closeAll'; concurrency: number };
+  | { cmd: 'closeAll'; concurrency: number }
+  /** The last step's latency over the deliveries whose flight overlapped none of `exclude` (merged windows, µs). */
+  | { cmd: 'outside'; exclude: number[] };
 
 export type LoadgenMessage = LoadgenRequest & { id: number };
 
@@ -73,6 +76,14 @@ export interface StepResult {
   /** Deliveries per second: this step's deliveries over the time from its start to the last one. */
   deliveriesPerS: number;
   latency: LatencySummary;
+  /** When the step began publishing and when its drain ended (µs, payload.ts's nowUs clock). */
+  fromUs: number;
+  toUs: number;
+  /**
+   * With a kernel-burst watch on the load generator (Loadgen.watchKernel): the kernel
+   * threads' bursts in [fromUs, toUs] and the latency of the deliveries none overlapped.
+   */
+  kernel?: BurstFigures & { outside: OutsideSummary };
   /** Seconds from the step's start to the end of its drain (the CPU window). */
   windowS: number;
   /** Server CPU over the window, % of one core (all server processes). */

@@ -118,6 +118,8 @@ export type StepFigures = Pick<
   | 'outOfOrder'
   | 'deliveriesPerS'
   | 'latency'
+  | 'fromUs'
+  | 'toUs'
   | 'windowS'
   | 'serverCpuPct'
   | 'serverCpuUsPerDelivery'
@@ -165,6 +167,8 @@ export function stepFigures(o: {
     outOfOrder: stats.outOfOrder,
     deliveriesPerS: Math.round(deliveriesPerS),
     latency: stats.latencies.summary(),
+    fromUs: o.t0Us,
+    toUs: o.t1Us,
     windowS: Math.round(windowS * 1000) / 1000,
     serverCpuPct: pct(cpu.serverCpu),
     serverCpuUsPerDelivery: stats.received ? Math.round((cpu.serverCpu * 1e7) / stats.received) / 10 : NaN,

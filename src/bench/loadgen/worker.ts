@@ -6,7 +6,7 @@
  */
 import { adapterFor } from '../clients/index.js';
 import { ClientEvents, type Conn, type Publisher } from '../clients/adapter.js';
-import { LatencySamples } from '../latency.js';
+import { DEFAULT_LATENCY_CAPACITY, LatencySamples } from '../latency.js';
 import { DeliveryStats, makePayload, nowUs, PayloadScanner } from '../payload.js';
 import { cpuSecondsOf } from '../proc.js';
 import { cpuWindow, drain, pace, PUBLISHER_BUFFER_LIMIT_BYTES, stepFigures } from './step-window.js';
@@ -23,7 +23,8 @@ interface Sub {
   conn: Conn | null;
 }
 
-const latencies = new LatencySamples();
+// With send times, so that a step's deliveries can be summarised again without those a kernel thread's burst overlapped.
+const latencies = new LatencySamples(DEFAULT_LATENCY_CAPACITY, true);
 const stats = new DeliveryStats(latencies);
 const events = new ClientEvents();
 let target: Target | null = null;
@@ -189,6 +190,8 @@ async function handle(m: LoadgenMessage): Promise<unknown> {
       return refill(m.concurrency);
     case 'connect':
       return connectIdle(m.target, m.count, m.concurrency, m.serverPids);
+    case 'outside':
+      return latencies.outside(m.exclude);
     case 'closeAll':
       return { ...(await closeAll(m.concurrency)), notes: events.list() };
   }

@@ -4,6 +4,7 @@
  * with load generators, and returns its figures as data plus the tables, notes and
  * plots the report shows. Adding a scenario is a module here and a line in index.ts.
  */
+import type { KernelBurstWatch } from '../kernel-bursts-watch.js';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FanoutResult } from '../fanout.js';
@@ -50,6 +51,8 @@ export interface ScenarioContext {
   timeLeftMs(): number;
   /** Fan-out results measured earlier in this run, by `${server}:${subscribers}`. */
   fanoutCache: Map<string, FanoutResult>;
+  /** Set by a scenario that watches the kernel threads: its load generators' steps then report their bursts. */
+  kernel?: KernelBurstWatch;
 }
 
 export interface Scenario {
