@@ -32,8 +32,15 @@ function hugePagesAlways(): boolean {
 
 function toucher(name: string) {
   const s = processes.spawn(name, process.execPath, ['-e', TOUCHER], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Every line is kept until asked for: one that comes while the test awaits another
+  // toucher's is not lost (a bare once('line') missed it and hung the test).
+  const got: string[] = [];
   const lines = createInterface({ input: s.proc.stdout! });
-  const line = () => once(lines, 'line').then(([l]) => l as string);
+  lines.on('line', (l) => got.push(l));
+  const line = async (): Promise<string> => {
+    while (!got.length) await once(lines, 'line');
+    return got.shift()!;
+  };
   return { s, line };
 }
 
