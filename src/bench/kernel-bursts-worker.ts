@@ -12,7 +12,7 @@
  *                                 not (how the tests give it bursts they know of).
  * Without /proc (not Linux) it watches nothing and answers with no bursts.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { nowUs } from './payload.js';
 import { BurstTracker, burstsIn, PROMOTE_MS, READ_MS, SCAN_MS } from './kernel-bursts.js';
 
@@ -25,6 +25,37 @@ type Request = { id: number } & ({ cmd: 'take'; fromUs: number; toUs: number } |
 const tracker = new BurstTracker();
 /** Kernel threads by pid: name and run time at the last scan (ns). */
 let kthreads = new Map<number, { name: string; runNs: number }>();
+/**
+ * The watched threads' schedstat files, kept open: a read every millisecond is then one
+ * pread and no string (this process shares the load generator's core).
+ */
+const open = new Map<number, number>();
+const buf = Buffer.alloc(64);
+
+/** A watched thread's run time (ns), or null when it is gone. */
+function watchedRunNs(pid: number): number | null {
+  let fd = open.get(pid);
+  try {
+    if (fd === undefined) open.set(pid, (fd = openSync(`/proc/${pid}/schedstat`, 'r')));
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    let v = 0;
+    for (let i = 0; i < n; i++) {
+      const c = buf[i]!;
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+    }
+    return n > 0 ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function forget(pid: number): void {
+  tracker.forget(pid);
+  const fd = open.get(pid);
+  open.delete(pid);
+  if (fd !== undefined) closeSync(fd);
+}
 
 function runNs(pid: number): number | null {
   try {
@@ -64,7 +95,7 @@ function list(): void {
     const ns = runNs(pid);
     if (ns !== null) next.set(pid, { name: st.name, runNs: ns });
   }
-  for (const pid of kthreads.keys()) if (!next.has(pid)) tracker.forget(pid);
+  for (const pid of kthreads.keys()) if (!next.has(pid)) forget(pid);
   kthreads = next;
 }
 
@@ -80,9 +111,9 @@ function scan(): void {
 }
 
 function read(): void {
-  for (const { pid } of tracker.watched) {
-    const ns = runNs(pid);
-    if (ns === null) tracker.forget(pid);
+  for (const pid of tracker.pids()) {
+    const ns = watchedRunNs(pid);
+    if (ns === null) forget(pid);
     else tracker.read(pid, nowUs(), ns);
   }
   if (tracker.bursts.length > MAX_BURSTS) tracker.bursts.splice(0, tracker.bursts.length - MAX_BURSTS);

@@ -62,6 +62,11 @@ export class BurstTracker {
     return [...this.watches].map(([pid, w]) => ({ pid, thread: w.thread }));
   }
 
+  /** The watched threads' pids (no array made: this is read every millisecond). */
+  pids(): IterableIterator<number> {
+    return this.watches.keys();
+  }
+
   isWatched(pid: number): boolean {
     return this.watches.has(pid);
   }
