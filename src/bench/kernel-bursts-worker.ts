@@ -32,20 +32,29 @@ let kthreads = new Map<number, { name: string; runNs: number }>();
 const open = new Map<number, number>();
 const buf = Buffer.alloc(64);
 
-/** A watched thread's run time (ns), or null when it is gone. */
-function watchedRunNs(pid: number): number | null {
+/** The run time (ns) that starts a schedstat file read into `buf`, or null if none. */
+function parsed(n: number): number | null {
+  let v = 0;
+  let digits = 0;
+  for (; digits < n; digits++) {
+    const c = buf[digits]!;
+    if (c < 48 || c > 57) break;
+    v = v * 10 + (c - 48);
+  }
+  return digits ? v : null;
+}
+
+/** A thread's run time (ns), or null when it is gone; `keep` keeps its file open for the next read. */
+function runNs(pid: number, keep = false): number | null {
   let fd = open.get(pid);
   try {
-    if (fd === undefined) open.set(pid, (fd = openSync(`/proc/${pid}/schedstat`, 'r')));
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      const c = buf[i]!;
-      if (c < 48 || c > 57) break;
-      v = v * 10 + (c - 48);
-    }
-    return n > 0 ? v : null;
+    if (fd === undefined) fd = openSync(`/proc/${pid}/schedstat`, 'r');
+    const v = parsed(readSync(fd, buf, 0, buf.length, 0));
+    if (keep) open.set(pid, fd);
+    else if (!open.has(pid)) closeSync(fd);
+    return v;
   } catch {
+    if (fd !== undefined && !open.has(pid)) closeSync(fd);
     return null;
   }
 }
@@ -55,14 +64,6 @@ function forget(pid: number): void {
   const fd = open.get(pid);
   open.delete(pid);
   if (fd !== undefined) closeSync(fd);
-}
-
-function runNs(pid: number): number | null {
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
-  } catch {
-    return null;
-  }
 }
 
 /** A process's name and parent from /proc/<pid>/stat (the name may hold spaces and parentheses). */
@@ -76,6 +77,10 @@ function statOf(pid: number): { name: string; ppid: number } | null {
   }
 }
 
+/**
+ * The kernel threads now. Every process is looked at again each time (a few hundred
+ * small reads every LIST_MS): a pid that a kernel thread left may be a process of ours now.
+ */
 function list(): void {
   let pids: number[];
   try {
@@ -85,17 +90,17 @@ function list(): void {
   }
   const next = new Map<number, { name: string; runNs: number }>();
   for (const pid of pids) {
+    const st = statOf(pid);
+    if (!st || (st.ppid !== 2 && pid !== 2)) continue;
     const known = kthreads.get(pid);
-    if (known) {
+    if (known && known.name === st.name) {
       next.set(pid, known);
       continue;
     }
-    const st = statOf(pid);
-    if (!st || (st.ppid !== 2 && pid !== 2)) continue;
     const ns = runNs(pid);
     if (ns !== null) next.set(pid, { name: st.name, runNs: ns });
   }
-  for (const pid of kthreads.keys()) if (!next.has(pid)) forget(pid);
+  for (const [pid, k] of kthreads) if (next.get(pid) !== k && tracker.isWatched(pid)) forget(pid);
   kthreads = next;
 }
 
@@ -112,9 +117,11 @@ function scan(): void {
 
 function read(): void {
   for (const pid of tracker.pids()) {
-    const ns = watchedRunNs(pid);
+    // Stamped before the read (a window's start) and after it (its end).
+    const at = nowUs();
+    const ns = runNs(pid, true);
     if (ns === null) forget(pid);
-    else tracker.read(pid, nowUs(), ns);
+    else tracker.read(pid, at, ns, nowUs());
   }
   if (tracker.bursts.length > MAX_BURSTS) tracker.bursts.splice(0, tracker.bursts.length - MAX_BURSTS);
 }
@@ -126,7 +133,7 @@ setInterval(scan, SCAN_MS);
 setInterval(read, READ_MS);
 
 function handle(m: Request): unknown {
-  if (m.cmd === 'take') return { bursts: burstsIn(tracker.withUnderWay(), m.fromUs, m.toUs), threads: tracker.watched.map((w) => w.thread) };
+  if (m.cmd === 'take') return { bursts: burstsIn(tracker.withUnderWay(nowUs()), m.fromUs, m.toUs), threads: tracker.watched.map((w) => w.thread) };
   const st = statOf(m.pid);
   const ns = runNs(m.pid);
   if (!st || ns === null) throw new Error(`no process ${m.pid}`);

@@ -14,8 +14,12 @@
  * a step every tick, and the time of a step is not when that run time began. A burst is a
  * stretch of reads in which the figure kept stepping, no step more than `quietUs` after
  * the last. Its window starts at the read before the first step less that step's run
- * time (the run it shows ended by that read, at the latest), and ends at the read of the
- * last step (the thread had stopped by then): the window holds the whole burst.
+ * time, and ends at the read of the last step: the window holds the whole burst. (The
+ * first step's run came after the figure before it was last brought up to date, and
+ * that was before the read before the step; a thread that stops is brought up to date
+ * then, so after the last step it had stopped.) Each read is stamped twice, before it
+ * (for the start) and after it (for the end), as the reader may be kept from its core
+ * between the two.
  */
 
 /** How often kernel-bursts-worker.ts reads every kernel thread's run time (ms). */
@@ -37,7 +41,9 @@ export interface KernelBurst {
 interface Watch {
   thread: string;
   lastRunNs: number;
+  /** The last read's stamps: before it and after it (µs). */
   lastAtUs: number;
+  lastDoneUs: number;
   /** The burst under way: its start, and run time when it started. */
   open: { fromUs: number; runNs: number; lastGrewUs: number } | null;
 }
@@ -73,21 +79,22 @@ export class BurstTracker {
 
   /** Starts following a thread from a first read (no burst before it counts). */
   watch(pid: number, thread: string, atUs: number, runNs: number): void {
-    if (!this.watches.has(pid)) this.watches.set(pid, { thread, lastRunNs: runNs, lastAtUs: atUs, open: null });
+    if (!this.watches.has(pid)) this.watches.set(pid, { thread, lastRunNs: runNs, lastAtUs: atUs, lastDoneUs: atUs, open: null });
   }
 
-  /** A read of a watched thread's run time at `atUs`. */
-  read(pid: number, atUs: number, runNs: number): void {
+  /** A read of a watched thread's run time, begun at `atUs` and done at `doneUs` (default: the same). */
+  read(pid: number, atUs: number, runNs: number, doneUs = atUs): void {
     const w = this.watches.get(pid);
     if (!w) return;
     if (runNs > w.lastRunNs) {
-      if (!w.open) w.open = { fromUs: w.lastAtUs - (runNs - w.lastRunNs) / 1000, runNs: w.lastRunNs, lastGrewUs: atUs };
-      else w.open.lastGrewUs = atUs;
+      if (!w.open) w.open = { fromUs: w.lastAtUs - (runNs - w.lastRunNs) / 1000, runNs: w.lastRunNs, lastGrewUs: doneUs };
+      else w.open.lastGrewUs = doneUs;
     } else if (w.open && atUs - w.open.lastGrewUs >= this.quietUs) {
       this.close(pid, w);
     }
     w.lastRunNs = runNs;
     w.lastAtUs = atUs;
+    w.lastDoneUs = doneUs;
   }
 
   /** A thread that is gone: a burst under way ends at its last read. */
@@ -98,19 +105,17 @@ export class BurstTracker {
     this.watches.delete(pid);
   }
 
-  /** The bursts so far, with those under way as they stand (their window ends at their last growth). */
-  withUnderWay(): KernelBurst[] {
+  /**
+   * The bursts so far, with those under way as they stand at `nowUs`: a thread whose
+   * figure grew lately may be running still, so their window runs to `nowUs`.
+   */
+  withUnderWay(nowUs: number): KernelBurst[] {
     const open: KernelBurst[] = [];
     for (const [pid, w] of this.watches) {
       const runMs = w.open ? (w.lastRunNs - w.open.runNs) / 1e6 : 0;
-      if (w.open && runMs >= this.minRunMs) open.push({ pid, thread: w.thread, fromUs: w.open.fromUs, toUs: w.open.lastGrewUs, runMs });
+      if (w.open && runMs >= this.minRunMs) open.push({ pid, thread: w.thread, fromUs: w.open.fromUs, toUs: Math.max(nowUs, w.lastDoneUs), runMs });
     }
     return open.length ? [...this.bursts, ...open] : this.bursts;
-  }
-
-  /** Ends every burst under way (at the end of a run). */
-  flush(): void {
-    for (const [pid, w] of this.watches) if (w.open) this.close(pid, w);
   }
 
   private close(pid: number, w: Watch): void {
@@ -141,10 +146,6 @@ export function mergeWindows(bursts: readonly { fromUs: number; toUs: number }[]
 /** Sorted, disjoint windows (mergeWindows' output): does [fromUs, toUs] overlap one? */
 export class Windows {
   constructor(private readonly w: readonly number[]) {}
-
-  get count(): number {
-    return this.w.length / 2;
-  }
 
   overlaps(fromUs: number, toUs: number): boolean {
     // The first window that ends at or after fromUs: it overlaps if it starts by toUs.

@@ -7,6 +7,7 @@
  * bursts, kernel-bursts.ts) can be left out of a second summary.
  */
 import { Windows } from './kernel-bursts.js';
+import { percentile } from './util.js';
 
 export const DEFAULT_LATENCY_CAPACITY = 4_000_000; // samples (16 MB)
 
@@ -82,25 +83,30 @@ export class LatencySamples {
   /**
    * The samples whose flight, send to arrival, overlapped none of `exclude` (sorted,
    * disjoint windows, flattened, µs on the send times' clock: kernel-bursts.ts's
-   * mergeWindows). Needs `withSendTimes`.
+   * mergeWindows), of those that had arrived by `untilUs` (a step's end: later
+   * deliveries are not in its summary either). Needs `withSendTimes`.
    */
-  outside(exclude: readonly number[]): OutsideSummary {
+  outside(exclude: readonly number[], untilUs = Infinity): OutsideSummary {
     if (!this.sent) throw new Error('LatencySamples: outside() needs withSendTimes');
     const w = new Windows(exclude);
     const kept = new Int32Array(this.n);
     let k = 0;
+    let all = 0;
     for (let i = 0; i < this.n; i++) {
       const from = this.origin + this.sent[i]!;
-      if (!w.overlaps(from, from + this.buf[i]!)) kept[k++] = this.buf[i]!;
+      const to = from + this.buf[i]!;
+      if (to > untilUs) continue;
+      all++;
+      if (!w.overlaps(from, to)) kept[k++] = this.buf[i]!;
     }
     const sorted = kept.subarray(0, k).sort();
-    return { share: this.n ? round3(k / this.n) : NaN, p50Ms: pct(sorted, 50), p99Ms: pct(sorted, 99) };
+    return { share: all ? round3(k / all) : NaN, p50Ms: pct(sorted, 50), p99Ms: pct(sorted, 99) };
   }
 }
 
+/** A percentile of sorted µs, in ms. */
 function pct(sorted: Int32Array, p: number): number {
-  const n = sorted.length;
-  return n ? round3(sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]! / 1000) : NaN;
+  return round3(percentile(sorted, p) / 1000);
 }
 
 function round3(x: number): number {

@@ -16,7 +16,7 @@ export function freePort(): Promise<number> {
 }
 
 /** p-th percentile of sorted values (nearest rank). */
-export function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i]!;
@@ -24,6 +24,11 @@ export function percentile(sorted: number[], p: number): number {
 
 export function median(values: number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+/** The median of the finite values, NaN if none (an empty set's percentile is NaN, and null once it has crossed IPC). */
+export function finiteMedian(values: readonly (number | null | undefined)[]): number {
+  return median(values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)));
 }
 
 export function sleep(ms: number): Promise<void> {

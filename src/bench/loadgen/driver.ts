@@ -45,7 +45,7 @@ export class Loadgen {
     const s = await this.request<StepResult>({ cmd: 'step', ...o }, o.settleMaxMs + o.durationMs + 2 * o.drainMs);
     if (this.kernel) {
       const { bursts } = await this.kernel.take(s.fromUs, s.toUs);
-      const outside = bursts.length ? await this.request<OutsideSummary>({ cmd: 'outside', exclude: mergeWindows(bursts) }, 0) : { share: 1, p50Ms: s.latency.p50Ms, p99Ms: s.latency.p99Ms };
+      const outside = bursts.length ? await this.request<OutsideSummary>({ cmd: 'outside', exclude: mergeWindows(bursts), untilUs: s.toUs }, 0) : { share: 1, p50Ms: s.latency.p50Ms, p99Ms: s.latency.p99Ms };
       s.kernel = { ...burstFigures(bursts), outside };
     }
     return s;

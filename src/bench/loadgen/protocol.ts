@@ -21,8 +21,8 @@ export type LoadgenRequest =
   | { cmd: 'connect'; target: Target; count: number; concurrency: number; serverPids: number[] }
   /** Closes every connection (politely, `concurrency` at a time). */
   | { cmd: 'closeAll'; concurrency: number }
-  /** The last step's latency over the deliveries whose flight overlapped none of `exclude` (merged windows, µs). */
-  | { cmd: 'outside'; exclude: number[] };
+  /** The last step's latency over the deliveries, arrived by `untilUs`, whose flight overlapped none of `exclude` (merged windows, µs). */
+  | { cmd: 'outside'; exclude: number[]; untilUs: number };
 
 export type LoadgenMessage = LoadgenRequest & { id: number };
 

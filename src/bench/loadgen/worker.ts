@@ -191,7 +191,7 @@ async function handle(m: LoadgenMessage): Promise<unknown> {
     case 'connect':
       return connectIdle(m.target, m.count, m.concurrency, m.serverPids);
     case 'outside':
-      return latencies.outside(m.exclude);
+      return latencies.outside(m.exclude, m.untilUs);
     case 'closeAll':
       return { ...(await closeAll(m.concurrency)), notes: events.list() };
   }

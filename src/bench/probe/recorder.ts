@@ -8,7 +8,8 @@
  * bin (a catch-up curve).
  */
 import { DeliveryStats, type PayloadScanner } from '../payload.js';
-import { LatencySamples } from '../latency.js';
+import { LatencySamples, type OutsideSummary } from '../latency.js';
+import { percentile } from '../util.js';
 import { Windows } from '../kernel-bursts.js';
 
 export const AckState = { PENDING: 0, ACKED: 1, NACKED: 2 } as const;
@@ -90,7 +91,7 @@ export interface GroupSummary {
   };
   bins?: number[];
   /** With `exclude`: the deliveries whose flight overlapped no window, as a share of all, and their latency. */
-  outside?: { share: number; p50Ms: number; p99Ms: number; maxMs: number };
+  outside?: OutsideSummary & { maxMs: number };
 }
 
 /** Every delivery of one group, as parallel typed arrays in arrival order. */
@@ -245,7 +246,7 @@ export class GroupRecorder extends DeliveryStats {
       for (let s = fromSeq; s < toSeq; s++) if (acks.get(s) === AckState.ACKED && !seen[u * span + (s - fromSeq)]) missing++;
     }
     lat.sort((a, b) => a - b);
-    const pc = (p: number, l = lat) => (l.length ? l[Math.min(l.length - 1, Math.max(0, Math.ceil((p / 100) * l.length) - 1))]! / 1000 : NaN);
+    const pc = (p: number, l = lat) => percentile(l, p) / 1000;
     const withAny = [...countOf.keys()].filter((u) => live(u) && countOf[u]! > 0);
     const completes = withAny.map((u) => lastAt[u]!).sort((a, b) => a - b);
     const rates = withAny

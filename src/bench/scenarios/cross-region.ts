@@ -18,7 +18,7 @@ import { ms } from '../report/format.js';
 import { barChart } from '../report/svg.js';
 import { channelPlacement, httpUrl, setLinkLatency, waitForLinks } from '../servers/ably-ops.js';
 import { QUIET_THRESHOLD_PCT, waitForQuiet } from '../proc.js';
-import { median, sleep } from '../util.js';
+import { finiteMedian, median, sleep } from '../util.js';
 import { CpuWindow, type CpuFigures } from './cpu-window.js';
 import { regionUrls, withProbe } from './probe-session.js';
 import { ProxyGauge, type GaugeFigures } from './proxy-gauge.js';
@@ -183,14 +183,14 @@ export const crossRegionScenario: Scenario = {
         subscribers: ss[0]?.subscribers ?? 0,
         proxyP50Ms: median(mine.map((s) => s.proxyAlone.p50Ms)),
         proxyP99Ms: median(mine.map((s) => s.proxyAlone.p99Ms)),
-        proxyOutsideP99Ms: median(mine.map((s) => s.proxyAlone.outsideP99Ms ?? NaN)),
+        proxyOutsideP99Ms: finiteMedian(mine.map((s) => s.proxyAlone.outsideP99Ms)),
         serverCpuPct: median(mine.map((s) => s.cpu.serverPct)),
         otherCpuPct: median(mine.map((s) => s.cpu.otherPct)),
         kernel: addBurstFigures(mine.map((s) => s.kernel)),
         outside: {
-          share: median(ss.map((s) => s.outside?.share ?? NaN)),
-          p50Ms: median(ss.map((s) => s.outside?.p50Ms ?? NaN)),
-          p99Ms: median(ss.map((s) => s.outside?.p99Ms ?? NaN)),
+          share: finiteMedian(ss.map((s) => s.outside?.share)),
+          p50Ms: finiteMedian(ss.map((s) => s.outside?.p50Ms)),
+          p99Ms: finiteMedian(ss.map((s) => s.outside?.p99Ms)),
         },
       };
     };

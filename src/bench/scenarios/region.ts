@@ -16,7 +16,7 @@ import { addBurstFigures } from '../kernel-bursts.js';
 import { KernelBurstWatch } from '../kernel-bursts-watch.js';
 import { Loadgen } from '../loadgen/driver.js';
 import type { OpenResult, StepResult } from '../loadgen/protocol.js';
-import { median } from '../util.js';
+import { finiteMedian } from '../util.js';
 import { meshHop } from '../transport-hop.js';
 import { ms, num, pct, rate } from '../report/format.js';
 import { barChart } from '../report/svg.js';
@@ -213,7 +213,7 @@ function kernelCell(reps: readonly StepResult[] | undefined): string {
   const k = (reps ?? []).flatMap((s) => (s.kernel ? [s.kernel] : []));
   if (!k.length) return '—';
   const b = addBurstFigures(k);
-  const m = (f: (x: (typeof k)[number]) => number) => median(k.map(f).filter((x) => Number.isFinite(x)));
+  const m = (f: (x: (typeof k)[number]) => number) => finiteMedian(k.map(f));
   return `${b.count}, ${b.runMs} ms, ${b.longestMs} ms; ${ms(m((x) => x.outside.p99Ms))} (${Math.round(m((x) => x.outside.share) * 100)} %)`;
 }
 

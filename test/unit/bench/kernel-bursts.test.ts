@@ -29,7 +29,7 @@ describe('BurstTracker', () => {
     // Read every ms for 30 ms; it runs for the first 20, its figure updated every 4th read.
     feed(t, 5, 0, 1000, Array.from({ length: 30 }, (_, i) => (i < 20 && i % 4 === 3 ? 4000 : 0)));
     expect(t.bursts).toEqual([]);
-    expect(t.withUnderWay().map((b) => [b.fromUs, b.toUs, b.runMs])).toEqual([[-1000, 20_000, 20]]);
+    expect(t.withUnderWay(30_500).map((b) => [b.fromUs, b.toUs, b.runMs])).toEqual([[-1000, 30_500, 20]]);
     t.read(5, 41_000, 1e9 + 20e6);
     expect(t.bursts.map((b) => b.runMs)).toEqual([20]);
   });
@@ -58,23 +58,31 @@ describe('BurstTracker', () => {
     expect(t.bursts).toEqual([]);
   });
 
-  it('gives the bursts under way as they stand, ends them at flush, and ends a forgotten thread\'s at its last read', () => {
+  it('gives the bursts under way as running to the moment asked (they may run on), and ends a forgotten thread\'s at its last growth', () => {
     const t = new BurstTracker(2000, 1);
     feed(t, 1, 0, 1000, [1000, 1000]);
     feed(t, 2, 0, 1000, [2000, 2000, 2000]);
     expect(t.bursts).toEqual([]);
-    expect(t.withUnderWay().map((b) => [b.pid, b.fromUs, b.toUs, b.runMs])).toEqual([
-      [1, -1000, 2000, 2],
-      [2, -2000, 3000, 6],
+    expect(t.withUnderWay(3500).map((b) => [b.pid, b.fromUs, b.toUs, b.runMs])).toEqual([
+      [1, -1000, 3500, 2],
+      [2, -2000, 3500, 6],
     ]);
     t.forget(2);
-    expect(t.bursts.map((b) => b.pid)).toEqual([2]);
+    expect(t.bursts.map((b) => [b.pid, b.toUs, b.runMs])).toEqual([[2, 3000, 6]]);
     expect(t.watched).toEqual([{ pid: 1, thread: 'k1' }]);
-    t.flush();
-    expect(t.bursts.map((b) => [b.pid, b.runMs])).toEqual([
-      [2, 6],
-      [1, 2],
-    ]);
+    expect([...t.pids()]).toEqual([1]);
+  });
+
+  it('starts a window from the stamp taken before a read, and ends it at the stamp taken after one', () => {
+    const t = new BurstTracker(2000, 1);
+    t.watch(4, 'k4', 0, 0);
+    // The reader was kept from its core 700 µs in the middle of each read.
+    t.read(4, 1000, 0, 1700);
+    t.read(4, 2000, 1_500_000, 2700); // ran 1.5 ms since the figure read at 1000 was current
+    t.read(4, 3000, 2_000_000, 3700); // and 0.5 ms more
+    t.read(4, 4000, 2_000_000, 4700);
+    t.read(4, 6000, 2_000_000, 6700);
+    expect(t.bursts).toEqual([{ pid: 4, thread: 'k4', fromUs: 1000 - 1500, toUs: 3700, runMs: 2 }]);
   });
 });
 

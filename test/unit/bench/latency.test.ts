@@ -31,9 +31,9 @@ describe('LatencySamples', () => {
     expect(all.maxMs).toBe(30);
     // Nothing left out: the same figures.
     expect(l.outside([])).toEqual({ share: 1, p50Ms: all.p50Ms, p99Ms: all.p99Ms });
-    // A stall over [500, 560) ms: every slow sample's flight overlaps it, no fast one's does
-    // except those sent in it.
-    const o = l.outside(mergeWindows([{ fromUs: T0 + 500_000, toUs: T0 + 560_000 }]));
+    // A stall over [500, 600] ms: every slow sample's flight overlaps it, and of the fast
+    // ones only those sent at 490 ms (whose flight ends at 491) and after 600 ms do not.
+    const o = l.outside(mergeWindows([{ fromUs: T0 + 500_000, toUs: T0 + 600_000 }]));
     expect(o.p99Ms).toBe(1);
     expect(o.share).toBeGreaterThan(0.9);
     expect(o.share).toBeLessThan(1);
@@ -44,6 +44,15 @@ describe('LatencySamples', () => {
     l.add(1000, T0 + 50_000);
     l.add(40_000, T0); // sent 50 ms before the first, arrived 40 ms later: inside [0, 45] ms
     expect(l.outside(mergeWindows([{ fromUs: T0 + 20_000, toUs: T0 + 25_000 }]))).toEqual({ share: 0.5, p50Ms: 1, p99Ms: 1 });
+  });
+
+  it('leaves out samples that arrived after the step ended', () => {
+    const l = new LatencySamples(10, true);
+    l.add(1000, T0);
+    l.add(1000, T0 + 10_000);
+    l.add(9000, T0 + 20_000); // arrived at 29 ms, after a step that ended at 25 ms
+    expect(l.outside([], T0 + 25_000)).toEqual({ share: 1, p50Ms: 1, p99Ms: 1 });
+    expect(l.outside([T0 + 500, T0 + 600], T0 + 25_000)).toEqual({ share: 0.5, p50Ms: 1, p99Ms: 1 });
   });
 
   it('summarises again after a reset without the last step\'s samples', () => {
