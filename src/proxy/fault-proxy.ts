@@ -71,7 +71,10 @@ class Pipe {
 
   push(chunk: Buffer): void {
     const f = this.faults();
-    const now = Date.now();
+    // A monotonic clock finer than a millisecond: with Date.now()'s whole milliseconds a
+    // chunk could leave up to 1 ms before its delay was up. Now the delay is a floor (the
+    // timer may fire up to a millisecond after it).
+    const now = performance.now();
     let delay = f.latencyMs + (f.jitterMs ? Math.random() * f.jitterMs : 0);
     if (f.lossRate > 0 && Math.random() < f.lossRate) delay += RETRANSMIT_DELAY_MS;
     // Order is kept: a chunk never leaves before the one ahead of it; with a bandwidth
@@ -92,11 +95,12 @@ class Pipe {
     if (this.timer) return;
     const f = this.faults();
     if (f.blackhole) return; // held until heal() pumps again
-    const now = Date.now();
+    const now = performance.now();
     while (this.queue.length) {
       const head = this.queue[0]!;
       if (head.at > now) {
-        this.schedule(head.at - now);
+        // setTimeout takes whole milliseconds; rounded up, so that nothing leaves early.
+        this.schedule(Math.ceil(head.at - now));
         return;
       }
       this.queue.shift();

@@ -17,6 +17,8 @@ const INTERVAL_MS = 5;
 
 export interface GaugeFigures {
   samples: number;
+  /** The shortest transit: never under the delay (the proxy's delay is a floor). */
+  minMs: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -90,5 +92,5 @@ export class ProxyGauge {
 function figures(transitsMs: number[]): GaugeFigures {
   const sorted = transitsMs.sort((a, b) => a - b);
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
-  return { samples: sorted.length, p50Ms: r3(percentile(sorted, 50)), p99Ms: r3(percentile(sorted, 99)), maxMs: r3(sorted[sorted.length - 1] ?? NaN) };
+  return { samples: sorted.length, minMs: r3(sorted[0] ?? NaN), p50Ms: r3(percentile(sorted, 50)), p99Ms: r3(percentile(sorted, 99)), maxMs: r3(sorted[sorted.length - 1] ?? NaN) };
 }
