@@ -569,6 +569,7 @@ export class Globalmaster {
   private forward(s: Session, batch: ForwardedBatch, to: string | null): void {
     s.send({ type: 'forward', batch, replyTo: 0, toRegion: to });
     s.entriesOut += batch.entries.length;
+    if (to !== null) s.startEntriesOut += batch.entries.length;
   }
 
   /** Live batches that waited for a start that did not come (in time): sent as they are. */

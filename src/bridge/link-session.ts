@@ -78,6 +78,9 @@ export interface GlobalmasterStatus {
     remoteInterest: number;
     entriesIn: number;
     entriesOut: number;
+    /** Of entriesOut: those sent as the start of a peer's new interest, and in answer to the peer's replay asks. */
+    startEntriesOut: number;
+    replayEntriesOut: number;
     acksIn: number;
     lastAckAt: number | null;
     /** Heads of quiet channels told each way (heads.ts). */
@@ -91,9 +94,11 @@ export class Session {
   since = 0;
   framesIn = 0;
   framesOut = 0;
-  /** Messages (entries) forwarded over this link, each way. */
+  /** Messages (entries) forwarded over this link, each way; of those out, how many went as starts and as replays. */
   entriesIn = 0;
   entriesOut = 0;
+  startEntriesOut = 0;
+  replayEntriesOut = 0;
   /** Batches of ours the peer region's masters acknowledged (ingested), and when the last was. */
   acks = 0;
   lastAckAt: number | null = null;
@@ -125,8 +130,8 @@ export class Session {
 }
 
 type LinkStatus = GlobalmasterStatus['links'][number];
-type Totals = { in: number; out: number; acks: number; lastAckAt: number | null; headsIn: number; headsOut: number };
-const noTotals = (): Totals => ({ in: 0, out: 0, acks: 0, lastAckAt: null, headsIn: 0, headsOut: 0 });
+type Totals = { in: number; out: number; startsOut: number; replaysOut: number; acks: number; lastAckAt: number | null; headsIn: number; headsOut: number };
+const noTotals = (): Totals => ({ in: 0, out: 0, startsOut: 0, replaysOut: 0, acks: 0, lastAckAt: null, headsIn: 0, headsOut: 0 });
 
 /** What the ended sessions of each link carried, for `/health` (the live session counts its own). */
 export class LinkTotals {
@@ -136,6 +141,8 @@ export class LinkTotals {
     const t = this.byRegion.get(s.region) ?? noTotals();
     t.in += s.entriesIn;
     t.out += s.entriesOut;
+    t.startsOut += s.startEntriesOut;
+    t.replaysOut += s.replayEntriesOut;
     t.acks += s.acks;
     t.lastAckAt = s.lastAckAt ?? t.lastAckAt;
     t.headsIn += s.headsIn;
@@ -153,6 +160,8 @@ export class LinkTotals {
       remoteInterest,
       entriesIn: t.in + (s?.entriesIn ?? 0),
       entriesOut: t.out + (s?.entriesOut ?? 0),
+      startEntriesOut: t.startsOut + (s?.startEntriesOut ?? 0),
+      replayEntriesOut: t.replaysOut + (s?.replayEntriesOut ?? 0),
       acksIn: t.acks + (s?.acks ?? 0),
       lastAckAt: s?.lastAckAt ?? t.lastAckAt,
       headsIn: t.headsIn + (s?.headsIn ?? 0),

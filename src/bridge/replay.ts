@@ -48,6 +48,9 @@ export async function answerReplay(d: ReplayDeps, s: Session, ask: ReplayAsk): P
       toRegion: s.region,
     });
     s.entriesOut += body.entries.length;
+    // Id 0: the rest of a start (globalmaster.ts onToRegions), not an answer to the peer.
+    if (id === 0) s.startEntriesOut += body.entries.length;
+    else s.replayEntriesOut += body.entries.length;
     if (body.entries.length === 0) return;
     after = body.entries.lastSeq;
     epoch = body.epoch;

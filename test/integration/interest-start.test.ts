@@ -40,7 +40,7 @@ function deployment(o: { r1Nodes?: number; regions?: { name: string; nodes: numb
 }
 
 /** r1's globalmaster's link to `region`, from its /health. */
-async function linkTo(region: string): Promise<{ up: boolean; since: number | null; remoteInterest: number; entriesOut: number }> {
+async function linkTo(region: string): Promise<{ up: boolean; since: number | null; remoteInterest: number; entriesOut: number; startEntriesOut: number; replayEntriesOut: number }> {
   return (await gm('r1')).health.regionLinks.links.find((l: { region: string }) => l.region === region);
 }
 
@@ -90,6 +90,7 @@ async function attachDuringCut(o: { prefix: string; during?: number; quiet?: boo
     await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel' });
     link.set('both', { reset: true });
     await waitFor(async () => !(await linkTo('r3')).up, { what: "r1's link to r3 down" });
+    const sentBefore = await linkTo('r3');
     await o.whileCut?.();
     const waitedBefore = (await gm('r1')).health.regionLinks.interestStarts.waited;
     await subC.channels.get(ch).subscribe(recC.handler);
@@ -111,9 +112,18 @@ async function attachDuringCut(o: { prefix: string; during?: number; quiet?: boo
     expectDelivered(publisher, from, recB, recC);
     const starts = (await gm('r1')).health.regionLinks.interestStarts;
     expect(starts.waited).toBeGreaterThan(waitedBefore);
-    if (startComes) expect(starts).toMatchObject({ timedOut: 0, full: 0, pending: 0 });
-    // The live batches waited for it in vain, and went without it.
-    else expect(starts.timedOut).toBeGreaterThanOrEqual(1);
+    // What the start carried (all published during the cut and more), counted apart on the
+    // link: as a start, or, where no start came, as r3's master asked for it (a replay).
+    const sent = await linkTo('r3');
+    if (startComes) {
+      expect(starts).toMatchObject({ timedOut: 0, full: 0, pending: 0 });
+      expect(sent.startEntriesOut - sentBefore.startEntriesOut).toBeGreaterThanOrEqual(during);
+    } else {
+      // The live batches waited for it in vain, and went without it.
+      expect(starts.timedOut).toBeGreaterThanOrEqual(1);
+      expect(sent.startEntriesOut - sentBefore.startEntriesOut).toBe(0);
+      expect(sent.replayEntriesOut - sentBefore.replayEntriesOut).toBeGreaterThanOrEqual(during);
+    }
   } finally {
     link.heal();
     closeAll(pub, subB, subC);
@@ -221,7 +231,8 @@ describe('the masters across a globalmaster move', () => {
       // whole suite's load (a master that took the channel over re-sends a start to an
       // interest younger than 30 s, by design): the message says what r1's nodes saw.
       const seen = r1.flatMap((n) => nodeLogLines(d, n, /peer suspect|peer down|ring changed|quorum|frozen|new incarnation/).map((l) => `${n}: ${l.slice(0, 300)}`));
-      expect((await linkTo('r2')).entriesOut, `r1's nodes logged:\n${seen.join('\n')}`).toBeLessThan(50);
+      const link = await linkTo('r2');
+      expect(link.entriesOut, `r1's globalmaster's link to r2: ${JSON.stringify(link)}; r1's nodes logged:\n${seen.join('\n')}`).toBeLessThan(50);
       expect(recB.check(publisher)).toEqual([]);
     } finally {
       closeAll(pub, subB);
