@@ -35,8 +35,7 @@ import { IngestQueue } from './ingest-queue.js';
 import { InterestStarts, type Release } from './interest-start.js';
 import { chunks, headsByMaster, pruneTold, QuietHeads } from './heads.js';
 import { answerReplay, type ReplayDeps } from './replay.js';
-import { CLIENT_OPTIONS, LinkTotals, REDIAL_MAX_MS, REDIAL_MIN_MS, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret } from './link-session.js';
-import { DIAL_QUIET_MS, HELLO_TIMEOUT_MS, LOG_EVERY_FAILURES, type GlobalmasterStatus } from './link-session.js';
+import { CLIENT_OPTIONS, HELLO_TIMEOUT_MS, LinkTotals, Redials, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret, type GlobalmasterStatus } from './link-session.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
@@ -92,7 +91,7 @@ export class Globalmaster {
   private readonly remote = new Map<string, RemoteInterest>();
   private readonly sessions = new Map<string, Session>();
   private readonly clients = new Map<string, grpc.Client>();
-  private readonly redial = new Map<string, { timer: NodeJS.Timeout | null; backoff: number; failures: number; since: number; warned: number }>();
+  private readonly redial: Redials;
   /** A peer's batches on their way to this region's masters, in order per channel. */
   private readonly ingests = new IngestQueue<Session>((s, batch) => this.ingest(s, batch));
   /** New interests of peers, whose live batches wait for their start. */
@@ -119,6 +118,7 @@ export class Globalmaster {
   constructor(private readonly d: GlobalmasterDeps) {
     const advice = 'the regions stay apart, as in a partition, until both run one protocol';
     this.replayDeps = { region: d.region, router: d.router, log: d.log };
+    this.redial = new Redials(() => d.now(), d.log);
     this.version = new VersionRefusals(d.log, 'region link', 'region protocol', d.protocol ?? REGION_PROTOCOL, advice);
     this.server.addService(REGION_LINK_SERVICE, { link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => this.accept(call) });
   }
@@ -165,6 +165,7 @@ export class Globalmaster {
     const term = ++this.term;
     this.d.log.info('this node is now the region\'s globalmaster');
     this.local = new LocalInterest();
+    this.remote.clear(); // no peer heard from yet in this term
     this.audits = 0;
     // Gather the region's interest from every master.
     await this.auditInterest();
@@ -243,7 +244,7 @@ export class Globalmaster {
     // Regions not heard from since this node took the role keep what the master has.
     for (const r of m.remote) if (!this.remote.has(r.region)) want.push(r);
     if (want.length === m.remote.length && want.every((w) => m.remote.some((r) => r.region === w.region))) return false;
-    this.d.send(node, { type: 'remoteInterest', channel: m.channel, regions: want });
+    this.tell(node, m.channel, want);
     return true;
   }
 
@@ -256,7 +257,6 @@ export class Globalmaster {
     this.term++;
     if (this.auditTimer) clearInterval(this.auditTimer);
     this.auditTimer = null;
-    for (const [, r] of this.redial) if (r.timer) clearTimeout(r.timer);
     this.redial.clear();
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();
@@ -300,24 +300,7 @@ export class Globalmaster {
 
   private scheduleRedial(peer: { region: string; host: string; port: number }, reason: string): void {
     if (!this.active) return;
-    const r = this.redial.get(peer.region) ?? { timer: null, backoff: REDIAL_MIN_MS, failures: 0, since: this.d.now(), warned: 0 };
-    if (r.timer) return;
-    r.failures++;
-    // Once failing for DIAL_QUIET_MS, then one in LOG_EVERY_FAILURES: a long outage is visible but quiet.
-    const failingMs = this.d.now() - r.since;
-    const warn = failingMs >= DIAL_QUIET_MS && (r.warned === 0 || r.failures - r.warned >= LOG_EVERY_FAILURES);
-    if (warn) r.warned = r.failures;
-    this.d.log[warn ? 'warn' : 'debug'](
-      { peer: peer.region, address: `${peer.host}:${peer.port}`, failures: r.failures, failingMs, reason },
-      'region link dial failed; redialling',
-    );
-    const delay = r.backoff + Math.random() * 100;
-    r.backoff = Math.min(r.backoff * 2, REDIAL_MAX_MS);
-    r.timer = setTimeout(() => {
-      r.timer = null;
-      this.dial(peer);
-    }, delay);
-    this.redial.set(peer.region, r);
+    this.redial.schedule(peer, reason, () => this.dial(peer));
   }
 
   /** An incoming link: only the globalmaster takes it, and only with the deployment secret. */
@@ -339,6 +322,10 @@ export class Globalmaster {
   private attach(session: Session, onGone: (reason: string) => void): void {
     const stream = session.stream;
     let region = session.region;
+    // A session belongs to the term it began in: one whose hello comes after the role was
+    // released must not make the node think, when it takes the role again, that it has
+    // heard from that peer (its interest would then be dropped at the masters).
+    const term = this.term;
     const helloTimer = setTimeout(() => {
       this.d.log.warn({ region: region || '(unknown)' }, 'region link said no hello; dropping it');
       session.close();
@@ -355,6 +342,10 @@ export class Globalmaster {
         return;
       }
       live.framesIn++;
+      if (!this.active || term !== this.term) {
+        session.close();
+        return;
+      }
       if (f.type === 'hello') {
         clearTimeout(helloTimer);
         if (f.deployment !== this.d.deployment || (region && f.region !== region) || !this.d.peers.some((p) => p.region === f.region)) {
@@ -373,7 +364,7 @@ export class Globalmaster {
         this.sessions.set(region, live);
         live.ready = true;
         live.since = this.d.now();
-        this.redial.delete(region);
+        this.redial.up(region);
         this.d.log.info({ peer: region, node: f.node }, 'region link up');
         live.send({ type: 'snapshot', ...this.local.snapshot() });
         this.emit({ type: 'linkUp', region });
@@ -474,8 +465,14 @@ export class Globalmaster {
     const keep = this.unheard();
     for (const channel of channels) {
       const owner = ring.owner(channel);
-      if (owner) this.d.send(owner, { type: 'remoteInterest', channel, regions: this.regionsFor(channel), keep });
+      if (owner) this.tell(owner, channel, this.regionsFor(channel), keep);
     }
+  }
+
+  /** Tells a channel's master which other regions want it (and which regions' word it keeps). */
+  private tell(master: NodeId, channel: ChannelKey, regions: { region: string; since: number }[], keep?: string[]): void {
+    this.d.log.debug({ channel, master, regions, keep }, 'master told which regions want the channel');
+    this.d.send(master, { type: 'remoteInterest', channel, regions, ...(keep ? { keep } : {}) });
   }
 
   /** Peers not heard from since this node took the role: the masters keep what they have of them. */
@@ -528,7 +525,7 @@ export class Globalmaster {
     const delta = this.local.set(channel, on, since);
     if (delta) this.sendDelta(delta);
     // The master learns which other regions want the channel.
-    this.d.send(from, { type: 'remoteInterest', channel, regions: this.regionsFor(channel), keep: this.unheard() });
+    this.tell(from, channel, this.regionsFor(channel), this.unheard());
   }
 
   /**
@@ -542,6 +539,7 @@ export class Globalmaster {
       if (!s.ready) continue;
       if (to !== null) {
         if (s.region !== to) continue;
+        this.d.log.debug({ channel: batch.channel, peer: to, entries: batch.entries.length, more }, 'start of a new interest sent');
         this.forward(s, batch, to);
         if (more) void answerReplay(this.replayDeps, s, { id: 0, channel: batch.channel, epoch: batch.epoch, afterSeq: batch.entries.lastSeq }).then(() => this.sendStarted(s, batch.channel));
         else this.sendStarted(s, batch.channel);
@@ -552,11 +550,7 @@ export class Globalmaster {
     }
   }
 
-  /**
-   * Debug switch that loses messages on purpose (ABLY_NG_DEBUG_DROP_FORWARDS=prefix): live
-   * batches of channels whose name begins with the prefix are not sent, as if lost on the
-   * way; starts and replays still go. Tests use it to show heads repairing the hole.
-   */
+  /** Debug: live batches of channels named ABLY_NG_DEBUG_DROP_FORWARDS… are lost (not starts or replays), for tests of heads. */
   private dropsLive(channel: ChannelKey): boolean {
     return this.dropPrefix !== null && splitChannelKey(channel).name.startsWith(this.dropPrefix);
   }

@@ -5,6 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import * as pb from '../gen/region.pb.js';
+import type { Logger } from '../log.js';
 import { encodeWithSharedWriter } from '../transport/pb-writer.js';
 import { asBuffer } from '../transport/wire.js';
 import { toPb, type LinkFrame } from './codec.js';
@@ -18,8 +19,49 @@ export const LOG_EVERY_FAILURES = 30;
 export const HELLO_TIMEOUT_MS = 5000;
 
 /** Redial backoff for a link that dropped: starts here, doubles, caps below (plus jitter). */
-export const REDIAL_MIN_MS = 100;
-export const REDIAL_MAX_MS = 1000;
+const REDIAL_MIN_MS = 100;
+const REDIAL_MAX_MS = 1000;
+
+type Peer = { region: string; host: string; port: number };
+
+/** The redials of links that dropped or failed to come up: backoff per peer region, and logging that stays quiet. */
+export class Redials {
+  private readonly byRegion = new Map<string, { timer: NodeJS.Timeout | null; backoff: number; failures: number; since: number; warned: number }>();
+
+  constructor(
+    private readonly now: () => number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Dials `peer` again after the backoff (unless a redial is already due). */
+  schedule(peer: Peer, reason: string, dial: () => void): void {
+    const r = this.byRegion.get(peer.region) ?? { timer: null, backoff: REDIAL_MIN_MS, failures: 0, since: this.now(), warned: 0 };
+    if (r.timer) return;
+    r.failures++;
+    // Once failing for DIAL_QUIET_MS, then one in LOG_EVERY_FAILURES: a long outage is visible but quiet.
+    const failingMs = this.now() - r.since;
+    const warn = failingMs >= DIAL_QUIET_MS && (r.warned === 0 || r.failures - r.warned >= LOG_EVERY_FAILURES);
+    if (warn) r.warned = r.failures;
+    this.log[warn ? 'warn' : 'debug']({ peer: peer.region, address: `${peer.host}:${peer.port}`, failures: r.failures, failingMs, reason }, 'region link dial failed; redialling');
+    const delay = r.backoff + Math.random() * 100;
+    r.backoff = Math.min(r.backoff * 2, REDIAL_MAX_MS);
+    r.timer = setTimeout(() => {
+      r.timer = null;
+      dial();
+    }, delay);
+    this.byRegion.set(peer.region, r);
+  }
+
+  /** The link to `region` is up: its next failure starts from the shortest backoff. */
+  up(region: string): void {
+    this.byRegion.delete(region);
+  }
+
+  clear(): void {
+    for (const r of this.byRegion.values()) if (r.timer) clearTimeout(r.timer);
+    this.byRegion.clear();
+  }
+}
 
 /**
  * gRPC channel options. Keepalive pings every 2 s, dead after 2 s without an answer: a

@@ -1,0 +1,116 @@
+/**
+ * A region link whose hello comes after the globalmaster role was released belongs to
+ * no term: when the node takes the role again, it has not heard from that peer, so the
+ * masters keep what they knew of the peer's interest until the peer's snapshot comes on a
+ * link of the new term. (Seen in interest-start.test.ts: a node that held the role for a
+ * moment at start-up took a late link's snapshot, and on taking the role again told a
+ * master to drop the peer's interest, whose start then went again: 313 entries.)
+ * The Globalmaster here is real; its peer link is a fake stream, its region one node.
+ */
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { toPb, type LinkFrame } from '../../../src/bridge/codec.js';
+import { Globalmaster } from '../../../src/bridge/globalmaster.js';
+import { Ring } from '../../../src/cluster/ring.js';
+import { silentLogger } from '../../../src/log.js';
+import type { NodeMessage } from '../../../src/transport/messages.js';
+import { REGION_PROTOCOL } from '../../../src/transport/protocol-version.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const SECRET = 's3cret';
+
+/** A gRPC duplex stream as Globalmaster uses it: frames written to it are kept, frames from the peer are emitted as 'data'. */
+class FakeCall extends EventEmitter {
+  readonly written: unknown[] = [];
+  closed = false;
+  readonly metadata = { get: (k: string) => (k ? [SECRET] : []) };
+  write(f: unknown): boolean {
+    this.written.push(f);
+    return true;
+  }
+  end(): void {
+    this.closed = true;
+  }
+  cancel(): void {
+    this.closed = true;
+  }
+  getPeer(): string {
+    return 'fake';
+  }
+  from(f: LinkFrame): void {
+    this.emit('data', toPb(f));
+  }
+}
+
+function globalmaster() {
+  let quorum = true;
+  const sent: { to: string; msg: NodeMessage }[] = [];
+  const gm = new Globalmaster({
+    self: 'n1',
+    region: 'r1',
+    deployment: 'dep',
+    // r0 sorts first: it dials us, so this node dials nobody.
+    peers: [{ region: 'r0', host: '127.0.0.1', port: 1 }],
+    grpcHost: '127.0.0.1',
+    grpcPort: 0,
+    secret: SECRET,
+    tls: null,
+    ring: () => new Ring(['n1']),
+    hasQuorum: () => quorum,
+    incarnation: () => 1,
+    // Every audit finds one master, n1, that knows of r0's interest in app:c.
+    rpc: { request: async () => ({ kind: 'interest', mastered: [{ channel: 'app:c', on: false, since: 0, remote: [{ region: 'r0', since: 5 }] }] }) } as never,
+    send: (to, msg) => sent.push({ to, msg }),
+    router: {} as never,
+    now: () => Date.now(),
+    log: silentLogger(),
+  });
+  const accept = (call: FakeCall) => (gm as unknown as { accept(c: FakeCall): void }).accept(call);
+  const linksOpen = () => gm.status().linksOpen;
+  return { gm, sent, accept, linksOpen, setQuorum: (q: boolean) => (quorum = q) };
+}
+
+const hello: LinkFrame = { type: 'hello', region: 'r0', deployment: 'dep', incarnation: 1, node: 'r0-n1', protocol: REGION_PROTOCOL };
+
+describe('Globalmaster across terms', () => {
+  it("takes no peer's word from a link whose hello came after it gave the role up", async () => {
+    const g = globalmaster();
+    g.gm.evaluate();
+    await waitFor(() => g.linksOpen(), { what: 'links open in the first term' });
+    const late = new FakeCall();
+    g.accept(late);
+    // The role moves away before the peer's hello arrives.
+    g.setQuorum(false);
+    g.gm.evaluate();
+    late.from(hello);
+    late.from({ type: 'snapshot', version: 1, channels: [] });
+    expect(late.closed).toBe(true);
+    expect(g.gm.status().links[0]).toMatchObject({ region: 'r0', up: false });
+    // The role comes back. A master reports interest: it is told to keep r0's word (not
+    // heard from in this term), not to drop it.
+    g.setQuorum(true);
+    g.gm.evaluate();
+    await waitFor(() => g.linksOpen(), { what: 'links open in the second term' });
+    g.sent.length = 0;
+    g.gm.onInterest('n1', 'app:c', true, 10);
+    const told = g.sent.filter((s) => s.msg.type === 'remoteInterest');
+    expect(told).toHaveLength(1);
+    expect(told[0]!.msg).toMatchObject({ channel: 'app:c', regions: [], keep: ['r0'] });
+    await g.gm.stop();
+  });
+
+  it("takes the peer's word from a link of the current term", async () => {
+    const g = globalmaster();
+    g.gm.evaluate();
+    await waitFor(() => g.linksOpen(), { what: 'links open' });
+    const call = new FakeCall();
+    g.accept(call);
+    call.from(hello);
+    call.from({ type: 'snapshot', version: 1, channels: [{ channel: 'app:c', since: 7 }] });
+    expect(call.closed).toBe(false);
+    expect(g.gm.status().links[0]).toMatchObject({ region: 'r0', up: true, remoteInterest: 1 });
+    const told = g.sent.filter((s) => s.msg.type === 'remoteInterest');
+    expect(told.at(-1)!.msg).toMatchObject({ channel: 'app:c', regions: [{ region: 'r0', since: 7 }], keep: [] });
+    await g.gm.stop();
+  });
+});
