@@ -165,7 +165,9 @@ export class Globalmaster {
     const term = ++this.term;
     this.d.log.info('this node is now the region\'s globalmaster');
     this.local = new LocalInterest();
-    this.remote.clear(); // no peer heard from yet in this term
+    // No peer heard from yet in this term (deactivate cleared it; a safety net).
+    for (const region of this.remote.keys()) this.starts.endRegion(region);
+    this.remote.clear();
     this.audits = 0;
     // Gather the region's interest from every master.
     await this.auditInterest();
@@ -276,7 +278,8 @@ export class Globalmaster {
   }
 
   private dial(peer: { region: string; host: string; port: number }): void {
-    if (!this.active || this.sessions.has(peer.region)) return;
+    if (!this.active || !this.linksOpen || this.sessions.has(peer.region)) return;
+    const term = this.term;
     let client = this.clients.get(peer.region);
     if (!client) {
       client = new RegionLinkClient(`${peer.host}:${peer.port}`, this.credentials(), CLIENT_OPTIONS);
@@ -294,7 +297,7 @@ export class Globalmaster {
         this.clients.delete(peer.region);
         client.close();
       }
-      this.scheduleRedial(peer, reason);
+      if (term === this.term) this.scheduleRedial(peer, reason); // a link of an earlier term redials nothing
     });
   }
 
@@ -343,6 +346,7 @@ export class Globalmaster {
       }
       live.framesIn++;
       if (!this.active || term !== this.term) {
+        clearTimeout(helloTimer);
         session.close();
         return;
       }
@@ -555,8 +559,9 @@ export class Globalmaster {
     return this.dropPrefix !== null && splitChannelKey(channel).name.startsWith(this.dropPrefix);
   }
 
-  /** A start has gone: the live batches that waited for it follow. */
+  /** A start has gone: the live batches that waited for it follow (not if the session is no longer the link's). */
   private sendStarted(s: Session, channel: ChannelKey): void {
+    if (!this.active || this.sessions.get(s.region) !== s) return;
     for (const held of this.starts.started(s.region, channel)) if (s.ready) this.forward(s, held, null);
   }
 

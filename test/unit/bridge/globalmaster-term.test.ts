@@ -19,7 +19,10 @@ import { waitFor } from '../../helpers/wait.js';
 
 const SECRET = 's3cret';
 
-/** A gRPC duplex stream as Globalmaster uses it: frames written to it are kept, frames from the peer are emitted as 'data'. */
+/**
+ * A gRPC server-side duplex stream as Globalmaster uses it (no cancel(): a server stream
+ * is closed with end()): frames written to it are kept, the peer's are emitted as 'data'.
+ */
 class FakeCall extends EventEmitter {
   readonly written: unknown[] = [];
   closed = false;
@@ -29,9 +32,6 @@ class FakeCall extends EventEmitter {
     return true;
   }
   end(): void {
-    this.closed = true;
-  }
-  cancel(): void {
     this.closed = true;
   }
   getPeer(): string {
@@ -96,6 +96,27 @@ describe('Globalmaster across terms', () => {
     const told = g.sent.filter((s) => s.msg.type === 'remoteInterest');
     expect(told).toHaveLength(1);
     expect(told[0]!.msg).toMatchObject({ channel: 'app:c', regions: [], keep: ['r0'] });
+    await g.gm.stop();
+  });
+
+  it('closes a link begun in an earlier term whose hello comes once the role is back', async () => {
+    const g = globalmaster();
+    g.gm.evaluate();
+    await waitFor(() => g.linksOpen(), { what: 'links open in the first term' });
+    const late = new FakeCall();
+    g.accept(late);
+    g.setQuorum(false);
+    g.gm.evaluate();
+    g.setQuorum(true);
+    g.gm.evaluate();
+    await waitFor(() => g.linksOpen(), { what: 'links open in the second term' });
+    late.from(hello);
+    late.from({ type: 'snapshot', version: 1, channels: [] });
+    expect(late.closed).toBe(true);
+    expect(g.gm.status().links[0]).toMatchObject({ region: 'r0', up: false });
+    g.sent.length = 0;
+    g.gm.onInterest('n1', 'app:c', true, 10);
+    expect(g.sent.find((x) => x.msg.type === 'remoteInterest')!.msg).toMatchObject({ regions: [], keep: ['r0'] });
     await g.gm.stop();
   });
 
