@@ -3,7 +3,7 @@
  * once it serves: `{"ready":true,"region":…,"node":…,"url":…,"pid":…}`.
  */
 import { findRegion, loadTopology, TopologyError, type NodeConfig } from '../config/topology.js';
-import { createLogger, type LogLevel } from '../log.js';
+import { createLogger, dropLogs, type LogLevel } from '../log.js';
 import { AblyNode } from '../node/node.js';
 
 export interface NodeCommandOptions {
@@ -45,6 +45,15 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     node = { name: o.node, host: o.host ?? '127.0.0.1', port: o.port, meshPort: o.meshPort };
   }
   const log = createLogger(o.logLevel as LogLevel);
+  // Started by a supervisor (`ably-ng up`, chaos, tests): stop when it goes away, even
+  // before this node is ready. Its end of stderr went with it: logs are dropped first.
+  let stop = (_why: string): void => process.exit(1);
+  if (process.send) {
+    process.on('disconnect', () => {
+      dropLogs();
+      stop('supervisor gone');
+    });
+  }
   const linkVia = viaMap(o.linkVia);
   const meshVia = viaMap(o.meshVia);
   const n = new AblyNode({
@@ -61,7 +70,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     `${JSON.stringify({ ready: true, region: region.name, node: node.name, url: `http://${host}:${n.port}`, pid: process.pid })}\n`,
   );
   let stopping = false;
-  const stop = (signal: string) => {
+  stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
@@ -77,6 +86,4 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // Started by a supervisor (`ably-ng up`, chaos, tests): stop when it goes away.
-  if (process.send) process.on('disconnect', () => stop('supervisor gone'));
 }
