@@ -73,50 +73,35 @@ function globalmaster() {
 const hello: LinkFrame = { type: 'hello', region: 'r0', deployment: 'dep', incarnation: 1, node: 'r0-n1', protocol: REGION_PROTOCOL };
 
 describe('Globalmaster across terms', () => {
-  it("takes no peer's word from a link whose hello came after it gave the role up", async () => {
+  // The peer's hello comes while the role is away, or once it is back (a later term).
+  it.each([
+    ['while the role is away', false],
+    ['once the role is back', true],
+  ])("closes a link begun in an earlier term whose hello comes %s, and takes no word from it", async (_when, backFirst) => {
     const g = globalmaster();
-    g.gm.evaluate();
-    await waitFor(() => g.linksOpen(), { what: 'links open in the first term' });
+    const takeRole = async (what: string) => {
+      g.setQuorum(true);
+      g.gm.evaluate();
+      await waitFor(() => g.linksOpen(), { what });
+    };
+    await takeRole('links open in the first term');
     const late = new FakeCall();
     g.accept(late);
-    // The role moves away before the peer's hello arrives.
     g.setQuorum(false);
     g.gm.evaluate();
+    if (backFirst) await takeRole('links open in the second term');
     late.from(hello);
     late.from({ type: 'snapshot', version: 1, channels: [] });
     expect(late.closed).toBe(true);
     expect(g.gm.status().links[0]).toMatchObject({ region: 'r0', up: false });
-    // The role comes back. A master reports interest: it is told to keep r0's word (not
-    // heard from in this term), not to drop it.
-    g.setQuorum(true);
-    g.gm.evaluate();
-    await waitFor(() => g.linksOpen(), { what: 'links open in the second term' });
+    if (!backFirst) await takeRole('links open in the second term');
+    // A master reports interest: it is told to keep r0's word (not heard from in this
+    // term), not to drop it.
     g.sent.length = 0;
     g.gm.onInterest('n1', 'app:c', true, 10);
-    const told = g.sent.filter((s) => s.msg.type === 'remoteInterest');
+    const told = g.sent.filter((x) => x.msg.type === 'remoteInterest');
     expect(told).toHaveLength(1);
     expect(told[0]!.msg).toMatchObject({ channel: 'app:c', regions: [], keep: ['r0'] });
-    await g.gm.stop();
-  });
-
-  it('closes a link begun in an earlier term whose hello comes once the role is back', async () => {
-    const g = globalmaster();
-    g.gm.evaluate();
-    await waitFor(() => g.linksOpen(), { what: 'links open in the first term' });
-    const late = new FakeCall();
-    g.accept(late);
-    g.setQuorum(false);
-    g.gm.evaluate();
-    g.setQuorum(true);
-    g.gm.evaluate();
-    await waitFor(() => g.linksOpen(), { what: 'links open in the second term' });
-    late.from(hello);
-    late.from({ type: 'snapshot', version: 1, channels: [] });
-    expect(late.closed).toBe(true);
-    expect(g.gm.status().links[0]).toMatchObject({ region: 'r0', up: false });
-    g.sent.length = 0;
-    g.gm.onInterest('n1', 'app:c', true, 10);
-    expect(g.sent.find((x) => x.msg.type === 'remoteInterest')!.msg).toMatchObject({ regions: [], keep: ['r0'] });
     await g.gm.stop();
   });
 
