@@ -23,7 +23,7 @@ import { hasTaskset, pinProcess, ProcessGroup } from './processes.js';
 import { renderMarkdown, type RunMeta, type ScenarioFailure } from './report/markdown.js';
 import { selectScenarios } from './scenarios/index.js';
 import { serverById } from './servers/index.js';
-import type { ScenarioContext, ScenarioResult } from './scenarios/scenario.js';
+import { runScenario, type ScenarioContext, type ScenarioResult } from './scenarios/scenario.js';
 import { median } from './util.js';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     log(`scenario ${s.id}: ${s.title}`);
     try {
-      const r = await s.run(ctx);
+      const r = await runScenario(s, ctx);
       r.durationMs = Date.now() - t0;
       results.push(r);
     } catch (e) {

@@ -11,7 +11,6 @@
  * issue: remote p99 < added delay + 5 ms.
  */
 import { addBurstFigures, burstFigures, mergeWindows, PROMOTE_MS, READ_MS, SCAN_MS, type BurstFigures } from '../kernel-bursts.js';
-import { KernelBurstWatch } from '../kernel-bursts-watch.js';
 import { nowUs } from '../payload.js';
 import type { GroupSummary, WaitResult } from '../probe/protocol.js';
 import { ms } from '../report/format.js';
@@ -89,10 +88,12 @@ export const crossRegionScenario: Scenario = {
   id: 'cross-region',
   title: 'Cross-region latency, with and without 40 ms on the region link (scenario 6)',
   covers: '6',
+  // Started with the scenario, so that the kernel threads that run in bursts are found before the rounds.
+  watchesKernel: true,
   async run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const o = ctx.profile.crossRegion;
-    // Started first, so that the kernel threads that run in bursts are found before the rounds.
-    const watch = await KernelBurstWatch.start(ctx.processes, ctx.cpus.loadgen);
+    const watch = ctx.kernel;
+    if (!watch) throw new Error('cross-region: run it with runScenario (it watches the kernel threads)');
     const session = await withProbe(
       ctx,
       'cross-region',
@@ -164,7 +165,7 @@ export const crossRegionScenario: Scenario = {
         await setLinkLatency(d, A, B, 0);
         return { linkUpMs, remote, local, warmCpu, warmRemote: warmRemote!, placement, samples, idleCpu, kernelThreads };
       },
-    ).finally(() => watch.stop());
+    );
     const v = session.value;
     const cell = (delayMs: number, group: Group) => {
       const mine = v.samples.filter((s) => s.delayMs === delayMs && s.group === group);

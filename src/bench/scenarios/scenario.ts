@@ -4,10 +4,10 @@
  * with load generators, and returns its figures as data plus the tables, notes and
  * plots the report shows. Adding a scenario is a module here and a line in index.ts.
  */
-import type { KernelBurstWatch } from '../kernel-bursts-watch.js';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FanoutResult } from '../fanout.js';
+import { KernelBurstWatch } from '../kernel-bursts-watch.js';
 import { Loadgen } from '../loadgen/driver.js';
 import type { Mode, ModeProfile } from '../modes.js';
 import type { ProcessGroup } from '../processes.js';
@@ -51,7 +51,7 @@ export interface ScenarioContext {
   timeLeftMs(): number;
   /** Fan-out results measured earlier in this run, by `${server}:${subscribers}`. */
   fanoutCache: Map<string, FanoutResult>;
-  /** Set by a scenario that watches the kernel threads: its load generators' steps then report their bursts. */
+  /** For a scenario that `watchesKernel`: the watcher (runScenario starts and stops it); its load generators' steps then report the bursts. */
   kernel?: KernelBurstWatch;
 }
 
@@ -60,7 +60,20 @@ export interface Scenario {
   title: string;
   /** Which scenarios of issue 7 this covers. */
   covers: string;
+  /** It reports the kernel threads' bursts during its measurements (kernel-bursts.ts): its context has `kernel`. */
+  watchesKernel?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
+}
+
+/** Runs a scenario, with a kernel-burst watcher in its context if it `watchesKernel` (stopped after it). */
+export async function runScenario(s: Scenario, ctx: ScenarioContext): Promise<ScenarioResult> {
+  if (!s.watchesKernel) return s.run(ctx);
+  const kernel = await KernelBurstWatch.start(ctx.processes, ctx.cpus.loadgen);
+  try {
+    return await s.run({ ...ctx, kernel });
+  } finally {
+    await kernel.stop();
+  }
 }
 
 /** A fresh directory under the run's scratch space. */
