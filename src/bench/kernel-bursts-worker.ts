@@ -12,8 +12,9 @@
  *                                 not (how the tests give it bursts they know of).
  * Without /proc (not Linux) it watches nothing and answers with no bursts.
  */
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { nowUs } from './payload.js';
+import { childrenOf } from './processes.js';
 import { BurstTracker, burstsIn, PROMOTE_MS, READ_MS, SCAN_MS } from './kernel-bursts.js';
 
 const LIST_MS = 5000;
@@ -66,39 +67,38 @@ function forget(pid: number): void {
   if (fd !== undefined) closeSync(fd);
 }
 
-/** A process's name and parent from /proc/<pid>/stat (the name may hold spaces and parentheses). */
-function statOf(pid: number): { name: string; ppid: number } | null {
+/** A process's name (`/proc/<pid>/comm`), or null when it is gone. */
+function nameOf(pid: number): string | null {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const close = s.lastIndexOf(')');
-    return { name: s.slice(s.indexOf('(') + 1, close), ppid: Number(s.slice(close + 2).split(' ')[1]) };
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {
     return null;
   }
 }
 
 /**
- * The kernel threads now. Every process is looked at again each time (a few hundred
- * small reads every LIST_MS): a pid that a kernel thread left may be a process of ours now.
+ * The kernel threads now: kthreadd (pid 2) and its children. Every process is looked at
+ * again each time (a few hundred small reads every LIST_MS): a pid that a kernel thread
+ * left may be a process of ours now.
  */
 function list(): void {
   let pids: number[];
   try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+    pids = [2, ...childrenOf(2)];
   } catch {
     return;
   }
   const next = new Map<number, { name: string; runNs: number }>();
   for (const pid of pids) {
-    const st = statOf(pid);
-    if (!st || (st.ppid !== 2 && pid !== 2)) continue;
+    const name = nameOf(pid);
+    if (name === null) continue;
     const known = kthreads.get(pid);
-    if (known && known.name === st.name) {
+    if (known && known.name === name) {
       next.set(pid, known);
       continue;
     }
     const ns = runNs(pid);
-    if (ns !== null) next.set(pid, { name: st.name, runNs: ns });
+    if (ns !== null) next.set(pid, { name, runNs: ns });
   }
   for (const [pid, k] of kthreads) if (next.get(pid) !== k && tracker.isWatched(pid)) forget(pid);
   kthreads = next;
@@ -134,10 +134,10 @@ setInterval(read, READ_MS);
 
 function handle(m: Request): unknown {
   if (m.cmd === 'take') return { bursts: burstsIn(tracker.withUnderWay(nowUs()), m.fromUs, m.toUs), threads: tracker.watched.map((w) => w.thread) };
-  const st = statOf(m.pid);
+  const name = nameOf(m.pid);
   const ns = runNs(m.pid);
-  if (!st || ns === null) throw new Error(`no process ${m.pid}`);
-  tracker.watch(m.pid, st.name, nowUs(), ns);
+  if (name === null || ns === null) throw new Error(`no process ${m.pid}`);
+  tracker.watch(m.pid, name, nowUs(), ns);
   return {};
 }
 

@@ -41,9 +41,8 @@ export interface KernelBurst {
 interface Watch {
   thread: string;
   lastRunNs: number;
-  /** The last read's stamps: before it and after it (µs). */
+  /** When the last read began (µs). */
   lastAtUs: number;
-  lastDoneUs: number;
   /** The burst under way: its start, and run time when it started. */
   open: { fromUs: number; runNs: number; lastGrewUs: number } | null;
 }
@@ -79,7 +78,7 @@ export class BurstTracker {
 
   /** Starts following a thread from a first read (no burst before it counts). */
   watch(pid: number, thread: string, atUs: number, runNs: number): void {
-    if (!this.watches.has(pid)) this.watches.set(pid, { thread, lastRunNs: runNs, lastAtUs: atUs, lastDoneUs: atUs, open: null });
+    if (!this.watches.has(pid)) this.watches.set(pid, { thread, lastRunNs: runNs, lastAtUs: atUs, open: null });
   }
 
   /** A read of a watched thread's run time, begun at `atUs` and done at `doneUs` (default: the same). */
@@ -94,7 +93,6 @@ export class BurstTracker {
     }
     w.lastRunNs = runNs;
     w.lastAtUs = atUs;
-    w.lastDoneUs = doneUs;
   }
 
   /** A thread that is gone: a burst under way ends at its last read. */
@@ -112,17 +110,23 @@ export class BurstTracker {
   withUnderWay(nowUs: number): KernelBurst[] {
     const open: KernelBurst[] = [];
     for (const [pid, w] of this.watches) {
-      const runMs = w.open ? (w.lastRunNs - w.open.runNs) / 1e6 : 0;
-      if (w.open && runMs >= this.minRunMs) open.push({ pid, thread: w.thread, fromUs: w.open.fromUs, toUs: Math.max(nowUs, w.lastDoneUs), runMs });
+      const b = this.burstOf(pid, w, nowUs);
+      if (b) open.push(b);
     }
     return open.length ? [...this.bursts, ...open] : this.bursts;
   }
 
   private close(pid: number, w: Watch): void {
-    const o = w.open!;
+    const b = this.burstOf(pid, w, w.open!.lastGrewUs);
     w.open = null;
-    const runMs = (w.lastRunNs - o.runNs) / 1e6;
-    if (runMs >= this.minRunMs) this.bursts.push({ pid, thread: w.thread, fromUs: o.fromUs, toUs: o.lastGrewUs, runMs });
+    if (b) this.bursts.push(b);
+  }
+
+  /** The burst under way on `w`, ending at `toUs`, if it has run long enough to count. */
+  private burstOf(pid: number, w: Watch, toUs: number): KernelBurst | null {
+    const o = w.open;
+    const runMs = o ? (w.lastRunNs - o.runNs) / 1e6 : 0;
+    return o && runMs >= this.minRunMs ? { pid, thread: w.thread, fromUs: o.fromUs, toUs, runMs } : null;
   }
 }
 
@@ -170,15 +174,7 @@ export interface BurstFigures {
 }
 
 export function burstFigures(bursts: readonly KernelBurst[]): BurstFigures {
-  const threads: Record<string, number> = {};
-  let runMs = 0;
-  let longestMs = 0;
-  for (const b of bursts) {
-    threads[b.thread] = (threads[b.thread] ?? 0) + 1;
-    runMs += b.runMs;
-    longestMs = Math.max(longestMs, b.runMs);
-  }
-  return { count: bursts.length, runMs: Math.round(runMs * 10) / 10, longestMs: Math.round(longestMs * 10) / 10, threads };
+  return addBurstFigures(bursts.map((b) => ({ count: 1, runMs: b.runMs, longestMs: b.runMs, threads: { [b.thread]: 1 } })));
 }
 
 /** Several measurements' figures as one: counts and run time summed, the longest of all. */
@@ -188,7 +184,7 @@ export function addBurstFigures(list: readonly BurstFigures[]): BurstFigures {
   return {
     count: list.reduce((a, f) => a + f.count, 0),
     runMs: Math.round(list.reduce((a, f) => a + f.runMs, 0) * 10) / 10,
-    longestMs: list.reduce((a, f) => Math.max(a, f.longestMs), 0),
+    longestMs: Math.round(list.reduce((a, f) => Math.max(a, f.longestMs), 0) * 10) / 10,
     threads,
   };
 }
