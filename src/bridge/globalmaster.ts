@@ -165,9 +165,6 @@ export class Globalmaster {
     const term = ++this.term;
     this.d.log.info('this node is now the region\'s globalmaster');
     this.local = new LocalInterest();
-    // No peer heard from yet in this term (deactivate cleared it; a safety net).
-    for (const region of this.remote.keys()) this.starts.endRegion(region);
-    this.remote.clear();
     this.audits = 0;
     // Gather the region's interest from every master.
     await this.auditInterest();
