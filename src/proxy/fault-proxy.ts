@@ -12,6 +12,7 @@
  * "up" is the direction from the connecting side to the target, "down" the reverse.
  */
 import net from 'node:net';
+import { preciseTimers, type PreciseTimer } from './precise-timer.js';
 
 export interface LinkFaults {
   blackhole: boolean;
@@ -59,7 +60,7 @@ export function openSocket(target: { host: string; port: number }): Promise<net.
 class Pipe {
   private queue: { chunk: Buffer; at: number }[] = [];
   private held = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: PreciseTimer | null = null;
   /** When the last queued chunk is due (order is kept) and when the wire is free again (bandwidth). */
   private lastDue = 0;
 
@@ -71,9 +72,10 @@ class Pipe {
 
   push(chunk: Buffer): void {
     const f = this.faults();
-    // A monotonic clock finer than a millisecond: with Date.now()'s whole milliseconds a
-    // chunk could leave up to 1 ms before its delay was up. Now the delay is a floor (the
-    // timer may fire up to a millisecond after it).
+    // A monotonic clock finer than a millisecond (with Date.now()'s whole milliseconds a
+    // chunk could leave up to 1 ms before its delay was up), and timers as fine
+    // (precise-timer.ts): the delay is a floor, and a chunk leaves within a fraction of a
+    // millisecond of it.
     const now = performance.now();
     let delay = f.latencyMs + (f.jitterMs ? Math.random() * f.jitterMs : 0);
     if (f.lossRate > 0 && Math.random() < f.lossRate) delay += RETRANSMIT_DELAY_MS;
@@ -99,8 +101,10 @@ class Pipe {
     while (this.queue.length) {
       const head = this.queue[0]!;
       if (head.at > now) {
-        // setTimeout takes whole milliseconds; rounded up, so that nothing leaves early.
-        this.schedule(Math.ceil(head.at - now));
+        this.timer = preciseTimers.at(head.at, () => {
+          this.timer = null;
+          this.pump();
+        });
         return;
       }
       this.queue.shift();
@@ -109,15 +113,8 @@ class Pipe {
     }
   }
 
-  private schedule(ms: number): void {
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.pump();
-    }, ms);
-  }
-
   clear(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     this.queue = [];
   }
