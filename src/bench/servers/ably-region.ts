@@ -90,13 +90,14 @@ export function ringPlace(names: string[], channel: string): { master: string | 
   return { master: ring.owner(key), replica: ring.replica(key) };
 }
 
-/** A channel name (`<prefix>-<i>`) that the ring of `names` gives to `owner`. */
-export function channelMasteredBy(names: string[], owner: string, prefix: string): string {
+/** A channel name (`<prefix>-<i>`) that the ring of `names` gives to `owner` (and its replica to `replica`, if given). */
+export function channelMasteredBy(names: string[], owner: string, prefix: string, replica?: string): string {
   for (let i = 0; i < 100_000; i++) {
     const name = `${prefix}-${i}`;
-    if (ringPlace(names, name).master === owner) return name;
+    const at = ringPlace(names, name);
+    if (at.master === owner && (replica === undefined || at.replica === replica)) return name;
   }
-  throw new Error(`no channel name for ${owner}`);
+  throw new Error(`no channel name for ${owner}${replica ? ` with replica ${replica}` : ''}`);
 }
 
 /** What a node answers on `GET /channels/{name}` about the channel's master (null while inactive). */
