@@ -97,18 +97,22 @@ export class PreciseTimers {
   }
 
   private fire(): void {
-    for (;;) {
-      const top = this.heap[0];
-      if (!top) break;
-      if (top.cancelled) {
+    try {
+      for (;;) {
+        const top = this.heap[0];
+        if (!top) break;
+        if (top.cancelled) {
+          this.pop();
+          continue;
+        }
+        if (top.at > performance.now()) break;
         this.pop();
-        continue;
+        top.fn();
       }
-      if (top.at > performance.now()) break;
-      this.pop();
-      top.fn();
+    } finally {
+      // Also after a callback threw: the thread waits to be told the next time.
+      this.arm();
     }
-    this.arm();
   }
 
   /** Tells the thread the earliest deadline (or none), dropping cancelled timers ahead of it. */
