@@ -13,7 +13,7 @@
  * ran, each node's user/system CPU and how long its threads waited for the core), then
  * one JSON line with every step and the median p99.
  *
- * Usage: node dist/bench/fixed-load.js [--layout a-b-c|one-node|on-master|publish-hop|broadcast-hop|replica-hop|nats]
+ * Usage: node dist/bench/fixed-load.js [--layout a-b-c|one-node|on-master|publish-hop|broadcast-hop|nats]
  *        [--deliveries 1593500] [--subscribers 100] [--steps 6] [--step-ms 2000] [--out DIR] [--keep-logs]
  *   --keep-logs keeps the nodes' logs and configuration (the directory is named on stderr;
  *   removed otherwise). ABLY_NG_NODE_FLAGS passes flags to the nodes, e.g. to put a V8 default back;

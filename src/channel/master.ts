@@ -21,7 +21,6 @@ import type { HistoryQuery } from './log.js';
 import { PresenceSet } from './presence.js';
 import type { ChannelState, PresenceHold } from './state.js';
 import type { RegionInterest } from './channel-interest.js';
-import type { Replicated } from './replication.js';
 
 export interface MasterDeps {
   now(): number;
@@ -31,12 +30,11 @@ export interface MasterDeps {
   sendBroadcast(to: NodeId, msg: Broadcast): void;
   /**
    * Copies entries (and presence holds) to the channel's replica; resolves when the
-   * replica holds them, with whether the replica also sent them on to other regions
-   * (asked with `forward`) and on which node it delivered them to subscribers (asked
-   * with `deliver`; replication.ts). Rejects when this node must stop acting as master
+   * replica holds them, true if the replica also sent them on to other regions (asked
+   * with `forward`; replication.ts). Rejects when this node must stop acting as master
    * (the batch is then not ACKed).
    */
-  replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], ask: { forward: boolean; deliver: boolean }): Promise<Replicated>;
+  replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward: boolean): Promise<boolean>;
   /** Per batch broadcast: count of nodes it went to (metrics). */
   onBroadcast?(nodes: number, entries: number): void;
   /** This region's name (entries that originated here are the ones forwarded). */
@@ -410,24 +408,23 @@ export class ChannelMaster {
       if (this.stopped) throw this.stopped;
       // The log holds the batch encoded already: the replica and every subscribing node get those bytes.
       this.state.shareEncoded(batch.entries);
-      // Other regions want the channel: the replica sends the batch on once it holds it;
-      // and it delivers it to its own node's subscribers (a discontinuity goes only in a broadcast).
-      const ask = { forward: this.forwardingRegion() !== null, deliver: batch.discontinuity === null };
-      let done: Replicated = { forwarded: false, deliveredAt: null };
+      // Other regions want the channel: the replica sends the batch on once it holds it.
+      const forward = this.forwardingRegion() !== null;
+      let forwarded = false;
       // (Also with nothing but changes no entry shows to carry: ChannelState.takeUnreplicated.)
       if (batch.entries.length || batch.holds.length || this.state.unreplicated) {
-        done = await this.deps.replicate(this, batch.entries, batch.holds, ask);
+        forwarded = await this.deps.replicate(this, batch.entries, batch.holds, forward);
       }
       if (this.stopped) throw this.stopped;
-      this.broadcast(batch.entries, batch.discontinuity, done);
+      this.broadcast(batch.entries, batch.discontinuity, forwarded);
       for (const w of batch.waiters) w.resolve();
     } catch (err) {
       for (const w of batch.waiters) w.reject(err);
     }
   }
 
-  /** `done.forwarded`: the replica already sent these entries on to other regions; `done.deliveredAt`: and to that node's subscribers. */
-  private broadcast(entries: LogEntry[], discontinuity: ErrorInfo | null = null, done?: Replicated): void {
+  /** `forwarded`: the replica already sent these entries on to other regions. */
+  private broadcast(entries: LogEntry[], discontinuity: ErrorInfo | null = null, forwarded = false): void {
     if (entries.length === 0 && !discontinuity) return;
     if (entries.length) {
       const last = entries[entries.length - 1]!;
@@ -441,15 +438,10 @@ export class ChannelMaster {
       entries,
       ...(discontinuity ? { discontinuity } : {}),
     };
-    let sent = 0;
-    for (const node of this.subscribers) {
-      if (node === done?.deliveredAt) continue;
-      this.deps.sendBroadcast(node, msg);
-      sent++;
-    }
-    this.deps.onBroadcast?.(sent, entries.length);
+    for (const node of this.subscribers) this.deps.sendBroadcast(node, msg);
+    this.deps.onBroadcast?.(this.subscribers.size, entries.length);
     // Asked again here: interest that began during the replication sends this batch too.
-    const region = done?.forwarded ? null : this.forwardingRegion();
+    const region = forwarded ? null : this.forwardingRegion();
     if (region) {
       const batch = ownEntriesBatch(this.key, region, this.state.epoch, entries);
       if (batch) this.deps.toRegions!(batch, null);

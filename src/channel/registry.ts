@@ -40,15 +40,12 @@ import { SliceSweep, trimOldest } from './sweep.js';
 import { decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
 import { ChannelMaster } from './master.js';
 import { handleChannelRequest } from './requests.js';
-import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch, type Replicated } from './replication.js';
+import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
 import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
 
 /** What a master asks another region for (ReplayWanted, less the region). */
 export type WantedReplay = Omit<ReplayWanted, 'type' | 'region'>;
-
-/** A replication with no entries to send on or deliver (changes no entry shows). */
-const NOTHING_ASKED = { forward: false, deliver: false };
 
 /** How many nodes of the preference list a claim asks (master, replica, and two more for overlapping changes). */
 const CLAIM_FANOUT = 4;
@@ -77,8 +74,6 @@ export interface RegistryDeps {
   now(): number;
   rpc: Rpc;
   sendBroadcast(to: NodeId, msg: Broadcast): void;
-  /** Hands a batch this node stored as replica to its own subscribers of the channel (replication.ts); false if it has none. */
-  deliverHere?(key: ChannelKey, epoch: string, entries: LogEntry[]): boolean;
   ring(): Ring;
   hasQuorum(): boolean;
   /** Peers that said goodbye and are still draining (they may hold state to hand over). */
@@ -377,7 +372,7 @@ export class ChannelRegistry {
       now: this.deps.now,
       ...(this.deps.settings.maxPublishRate ? { maxPublishRate: this.deps.settings.maxPublishRate } : {}),
       sendBroadcast: this.deps.sendBroadcast,
-      replicate: (m, entries, holds, ask) => this.replicate(m, entries, holds, ask),
+      replicate: (m, entries, holds, forward) => this.replicate(m, entries, holds, forward),
       onBroadcast: (nodes, n) => this.deps.metrics?.broadcast(nodes, n),
       region: this.deps.settings.region,
       ...(this.deps.toRegions ? { toRegions: this.deps.toRegions } : {}),
@@ -404,8 +399,8 @@ export class ChannelRegistry {
 
   // ---- replication (master side) -----------------------------------------------
 
-  private replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], ask = NOTHING_ASKED): Promise<Replicated> {
-    return replicateBatch(this.deps, (key) => this.holdings.get(key), master, entries, holds, ask);
+  private replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward = false): Promise<boolean> {
+    return replicateBatch(this.deps, (key) => this.holdings.get(key), master, entries, holds, forward);
   }
 
   // ---- replica side -------------------------------------------------------------

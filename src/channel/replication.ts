@@ -12,14 +12,6 @@
  * replication, as before. Either way each batch goes once from a node that holds it,
  * and the other regions' ingest skips what it already has (by origin seq) and asks for
  * a replay on a gap, as for any loss on the way.
- *
- * Likewise the replica's node delivers the batch to its own subscribers of the channel
- * when the master asks (`deliver`), once it holds it, after its reply has gone; it says
- * so (`delivered`), and the master's broadcast skips that node. Its subscribers get the
- * batch a round trip sooner (the reply to the master and the broadcast back), and the
- * node takes the batch in once instead of twice. Its clients keep their own order: a
- * batch that came early is dropped as already seen, one after a hole waits for the hole
- * to be filled from the master (`client.ts`), as for broadcasts.
  */
 import { AblyError } from '../errors.js';
 import type { Ring } from '../cluster/ring.js';
@@ -39,11 +31,6 @@ export const NEED_SYNC = 50099;
 
 export interface ReplicationDeps {
   self: NodeId;
-  /**
-   * Hands a stored batch to this node's subscribers of the channel (after the reply);
-   * false if the node has none.
-   */
-  deliverHere?(key: ChannelKey, epoch: string, entries: LogEntry[]): boolean;
   ring(): Ring;
   rpc: Rpc;
   hasQuorum(): boolean;
@@ -57,19 +44,10 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** What the replica did besides storing a batch: sent it on to other regions, delivered it on its node (which). */
-export interface Replicated {
-  forwarded: boolean;
-  deliveredAt: NodeId | null;
-}
-
-const STORED_ONLY: Replicated = { forwarded: false, deliveredAt: null };
-
 /**
  * Copies a master's batch to its replica; resolves once the replica holds it, with
- * whether the replica also sent it on to other regions (asked for with `forward`) and
- * delivered it to its node's subscribers (asked for with `deliver`). Rejects when this
- * node is no longer that channel's master.
+ * whether the replica also sent it on to other regions (asked for with `forward`).
+ * Rejects when this node is no longer that channel's master.
  */
 export async function replicateBatch(
   deps: ReplicationDeps,
@@ -77,8 +55,8 @@ export async function replicateBatch(
   master: ChannelMaster,
   entries: LogEntry[],
   holds: PresenceHold[],
-  ask: { forward: boolean; deliver: boolean },
-): Promise<Replicated> {
+  forward: boolean,
+): Promise<boolean> {
   // Taken once: every attempt of this batch carries them (a full sync holds them anyway).
   const unreplicated = master.state.takeUnreplicated();
   for (;;) {
@@ -90,7 +68,7 @@ export async function replicateBatch(
       h.replica = replica;
       h.synced = null;
     }
-    if (replica === null) return STORED_ONLY; // a region of one node
+    if (replica === null) return false; // a region of one node
     let reply: ReplyBody | null;
     if (h.synced !== replica) {
       if (h.syncing?.to === replica) {
@@ -106,13 +84,12 @@ export async function replicateBatch(
       if (h.syncing === syncing) h.syncing = null;
       if (reply?.kind === 'ok') {
         h.synced = replica;
-        return STORED_ONLY; // the snapshot holds these entries too (and sent nothing on)
+        return false; // the snapshot holds these entries too (and sent nothing on)
       }
     } else {
-      const { forward, deliver } = ask;
-      const update = { type: 'replicate', channel: master.key, epoch: master.epoch, entries, holds, forward, deliver, ...unreplicated } as const;
+      const update = { type: 'replicate', channel: master.key, epoch: master.epoch, entries, holds, forward, ...unreplicated } as const;
       reply = await deps.rpc.request(replica, update, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null);
-      if (reply?.kind === 'ok') return { forwarded: reply.forwarded === true, deliveredAt: reply.delivered === true ? replica : null };
+      if (reply?.kind === 'ok') return reply.forwarded === true;
       if (reply?.kind === 'error' && reply.error.code === NEED_SYNC) {
         // The replica dropped its copy (it went empty) or missed some: sync it at once.
         h.synced = null;
@@ -129,7 +106,7 @@ export function mayReplicate(deps: ReplicationDeps, from: NodeId, key: ChannelKe
   return deps.hasQuorum() && ring.owner(key) === from && ring.replica(key) === deps.self;
 }
 
-/** The replica's side: appends a batch that follows on from its copy, and sends it on and delivers it here if asked. */
+/** The replica's side: appends a batch that follows on from its copy, and sends it on if asked. */
 export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, from: NodeId, req: ReplicateRequest): ReplyBody {
   const key = req.channel;
   if (!mayReplicate(deps, from, key)) return { kind: 'redirect', owner: deps.ring().owner(key) };
@@ -140,10 +117,9 @@ export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, fr
   h.state.applyHolds(req.holds);
   h.state.applyEntries(req.entries);
   h.state.applyUnreplicated(req);
-  const delivered = req.deliver === true && req.entries.length > 0 && deps.deliverHere?.(key, req.epoch, req.entries) === true;
   const region = deps.settings.region;
-  if (!req.forward || !deps.toRegions || !region) return { kind: 'ok', ...(delivered ? { delivered } : {}) };
+  if (!req.forward || !deps.toRegions || !region) return { kind: 'ok' };
   const batch = ownEntriesBatch(key, region, h.state.epoch, req.entries);
   if (batch) deps.toRegions(batch, null);
-  return { kind: 'ok', forwarded: true, ...(delivered ? { delivered } : {}) };
+  return { kind: 'ok', forwarded: true };
 }

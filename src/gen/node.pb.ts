@@ -266,15 +266,7 @@ export interface ReplicateRequest {
    * whole when it changed: a master the replica becomes does not send them their start
    * again (ChannelSnapshot.remote_interest).
    */
-  remoteInterest?:
-    | InterestItemList
-    | undefined;
-  /**
-   * The replica's node delivers the batch to its own subscribers of the channel, once
-   * stored, and says so in its Ok (delivered); the master then does not broadcast it
-   * there. Not set for a batch that carries a discontinuity (only a broadcast does).
-   */
-  deliver: boolean;
+  remoteInterest?: InterestItemList | undefined;
 }
 
 /** Interest items (InterestItem's `channel` holds the region name). */
@@ -536,11 +528,6 @@ export interface Ok {
    * to the globalmaster.
    */
   forwarded: boolean;
-  /**
-   * To a ReplicateRequest with deliver set: the replica's node has subscribers of the
-   * channel and delivers the batch to them itself.
-   */
-  delivered: boolean;
 }
 
 export interface SnapshotReply {
@@ -2485,7 +2472,6 @@ function createBaseReplicateRequest(): ReplicateRequest {
     interestSince: undefined,
     reach: undefined,
     remoteInterest: undefined,
-    deliver: false,
   };
 }
 
@@ -2517,9 +2503,6 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     if (message.remoteInterest !== undefined) {
       InterestItemList.encode(message.remoteInterest, writer.uint32(82).fork()).join();
-    }
-    if (message.deliver !== false) {
-      writer.uint32(88).bool(message.deliver);
     }
     return writer;
   },
@@ -2607,14 +2590,6 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.remoteInterest = InterestItemList.decode(reader, reader.uint32());
-            continue;
-          }
-          case 11: {
-            if (tag !== 88) {
-              break;
-            }
-
-            message.deliver = reader.bool();
             continue;
           }
         }
@@ -5148,16 +5123,13 @@ export const Entries: MessageFns<Entries> = {
 };
 
 function createBaseOk(): Ok {
-  return { forwarded: false, delivered: false };
+  return { forwarded: false };
 }
 
 export const Ok: MessageFns<Ok> = {
   encode(message: Ok, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.forwarded !== false) {
       writer.uint32(8).bool(message.forwarded);
-    }
-    if (message.delivered !== false) {
-      writer.uint32(16).bool(message.delivered);
     }
     return writer;
   },
@@ -5181,14 +5153,6 @@ export const Ok: MessageFns<Ok> = {
             }
 
             message.forwarded = reader.bool();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.delivered = reader.bool();
             continue;
           }
         }

@@ -75,17 +75,6 @@ export class Hub {
     this.clients.get(key)?.onBroadcast(epoch, entries, discontinuity);
   }
 
-  /**
-   * A batch this node stored as the channel's replica, for its subscribers here, as a
-   * broadcast would bring it (replication.ts); false if there are none. Delivered after
-   * this turn, so that the reply to the master leaves first.
-   */
-  deliverHere(key: ChannelKey, epoch: string, entries: LogEntry[]): boolean {
-    if (!this.clients.has(key)) return false;
-    setImmediate(() => this.onBroadcast(key, epoch, entries));
-    return true;
-  }
-
   /** The ring changed: clients whose master is no longer the owner move to the new one. */
   onRingChange(): void {
     for (const [key, c] of this.clients) {

@@ -11,8 +11,6 @@ export interface NodeCounts {
   publishRequests: number;
   broadcasts: number;
   broadcastEntries: number;
-  /** Batches this node stored as a channel's replica and delivered to its own subscribers (no broadcast came for them). */
-  replicaDeliveries: number;
   delivered: number;
   failovers: number;
   handoffs: number;
@@ -28,7 +26,6 @@ export class NodeMetrics {
     publishRequests: 0,
     broadcasts: 0,
     broadcastEntries: 0,
-    replicaDeliveries: 0,
     delivered: 0,
     failovers: 0,
     handoffs: 0,
@@ -39,7 +36,6 @@ export class NodeMetrics {
   private readonly published: client.Counter;
   private readonly publishRequests: client.Counter;
   private readonly broadcasts: client.Counter;
-  private readonly replicaDeliveries: client.Counter;
   private readonly delivered: client.Counter;
   private readonly failovers: client.Counter;
   private readonly handoffs: client.Counter;
@@ -117,11 +113,6 @@ export class NodeMetrics {
       registers: [r],
     });
     this.broadcasts = new client.Counter({ name: 'ablyng_broadcasts_total', help: 'broadcasts sent by channel masters on this node (one per subscribing node per batch)', registers: [r] });
-    this.replicaDeliveries = new client.Counter({
-      name: 'ablyng_replica_deliveries_total',
-      help: "batches this node stored as a channel's replica and delivered to its own subscribers itself (its master's broadcast skips it)",
-      registers: [r],
-    });
     this.delivered = new client.Counter({ name: 'ablyng_messages_delivered_total', help: 'messages delivered to client connections of this node', registers: [r] });
     this.failovers = new client.Counter({ name: 'ablyng_failovers_total', help: 'channels this node took over from a dead master', registers: [r] });
     this.handoffs = new client.Counter({ name: 'ablyng_handoffs_total', help: 'channels handed to this node by their previous master', registers: [r] });
@@ -152,10 +143,6 @@ export class NodeMetrics {
     this.counts.broadcasts += nodes;
     this.counts.broadcastEntries += nodes * entries;
     this.broadcasts.inc(nodes);
-  }
-  onReplicaDelivery(): void {
-    this.counts.replicaDeliveries++;
-    this.replicaDeliveries.inc();
   }
   onDelivered(n: number): void {
     this.counts.delivered += n;

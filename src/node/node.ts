@@ -143,11 +143,6 @@ export class AblyNode {
       now,
       rpc: this.rpc,
       sendBroadcast: (to, msg) => this.transport.send(to, msg),
-      deliverHere: (key, epoch, entries) => {
-        const here = this.hub.deliverHere(key, epoch, entries);
-        if (here) this.metrics.onReplicaDelivery();
-        return here;
-      },
       ring,
       hasQuorum: () => this.quorum,
       leaving: () => this.membership.leavingPeers(),

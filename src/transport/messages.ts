@@ -93,8 +93,6 @@ export interface ReplicateRequest {
   holds: PresenceHold[];
   /** Other regions want the channel: the replica sends the batch's own entries on to the globalmaster. */
   forward?: boolean;
-  /** The replica's node delivers the batch to its own subscribers, once stored (none with a discontinuity). */
-  deliver?: boolean;
   /** Positions in other regions' streams that moved with no entry to show it (OriginPositions.takeMoved). */
   origins?: OriginPosition[];
   /** When this region's interest began (ms; 0: it ended), sent when it changed (ChannelInterest). */
@@ -360,12 +358,8 @@ export type ReplyBody =
   | { kind: 'vector'; entries: LogEntry[]; gap: string | null }
   | { kind: 'published'; serials: string[] }
   | { kind: 'entries'; entries: LogEntry[]; more: boolean }
-  /**
-   * `forwarded`: a replica sent the replicated batch on to the globalmaster
-   * (ReplicateRequest.forward); `delivered`: its node delivers it to its own subscribers
-   * (ReplicateRequest.deliver).
-   */
-  | { kind: 'ok'; forwarded?: boolean; delivered?: boolean }
+  /** `forwarded`: a replica sent the replicated batch on to the globalmaster (ReplicateRequest.forward). */
+  | { kind: 'ok'; forwarded?: boolean }
   | { kind: 'snapshot'; snapshot: ChannelSnapshot | null }
   | { kind: 'status'; status: ChannelStatus | null }
   | { kind: 'error'; error: ErrorInfo }

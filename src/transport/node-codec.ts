@@ -87,7 +87,6 @@ function requestToPb(r: NodeRequest): pb.Request {
             entries: encodeLogEntries(r.entries),
             holds: r.holds.map(holdToPb),
             forward: r.forward === true,
-            deliver: r.deliver === true,
             origins: r.origins ?? [],
             ...(r.interestSince !== undefined ? { interestSince: r.interestSince } : {}),
             ...(r.reach ? { reach: { positions: r.reach } } : {}),
@@ -175,7 +174,6 @@ function requestFromPb(p: pb.Request): NodeRequest {
         entries: decodeLogEntries(b.replicate.entries, true),
         holds: b.replicate.holds.map(holdFromPb),
         ...(b.replicate.forward ? { forward: true } : {}),
-        ...(b.replicate.deliver ? { deliver: true } : {}),
         ...(b.replicate.origins.length ? { origins: b.replicate.origins } : {}),
         ...(b.replicate.interestSince !== undefined ? { interestSince: b.replicate.interestSince } : {}),
         ...(b.replicate.reach ? { reach: b.replicate.reach.positions } : {}),
@@ -296,7 +294,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
     case 'entries':
       return { rid, body: { $case: 'entries', entries: { entries: r.entries.map(entryToPb), more: r.more } } };
     case 'ok':
-      return { rid, body: { $case: 'ok', ok: { forwarded: r.forwarded === true, delivered: r.delivered === true } } };
+      return { rid, body: { $case: 'ok', ok: { forwarded: r.forwarded === true } } };
     case 'snapshot':
       return { rid, body: { $case: 'snapshot', snapshot: { snapshot: r.snapshot ? snapshotToPb(r.snapshot) : undefined } } };
     case 'status':
@@ -372,7 +370,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'entries':
       return { kind: 'entries', entries: b.entries.entries.map(entryFromPb), more: b.entries.more };
     case 'ok':
-      return { kind: 'ok', ...(b.ok.forwarded ? { forwarded: true } : {}), ...(b.ok.delivered ? { delivered: true } : {}) };
+      return b.ok.forwarded ? { kind: 'ok', forwarded: true } : { kind: 'ok' };
     case 'snapshot':
       return { kind: 'snapshot', snapshot: b.snapshot.snapshot ? snapshotFromPb(b.snapshot.snapshot) : null };
     case 'status': {

@@ -21,10 +21,3 @@ export function channelsMasteredBy(members: string[], owner: string, prefix: str
 export function replicaOf(members: string[], channel: string, appId = 'app'): string | null {
   return new Ring(members).replica(`${appId}:${channel}`);
 }
-
-/** A channel name (with the given prefix) whose master in a ring of `members` is `owner`, and replica `replica`. */
-export function channelWithReplica(members: string[], owner: string, replica: string, prefix: string, appId = 'app'): string {
-  const name = channelsMasteredBy(members, owner, prefix, 1000, appId).find((n) => replicaOf(members, n, appId) === replica);
-  if (name === undefined) throw new Error(`no channel for ${owner} with replica ${replica}`);
-  return name;
-}

@@ -1,15 +1,13 @@
 /**
  * Scenario 3 of issue 7: one channel across a 3-node region. The publisher is on node
- * A, the channel's master on node B and its replica on A (a channel name the ring gives
- * to B and A, checked against B's own `GET /channels/{name}`), subscribers on node C (two
- * thirds) and B (one third).
+ * A, the channel's master on node B (a channel name the ring gives to B, checked against
+ * B's own `GET /channels/{name}`), subscribers on node C (two thirds) and B (one third).
  * The fan-out ladder finds that layout's saturation; then every layout runs the same
  * loads, in the same run: half of that saturation, and a light load (a few messages/s,
  * no queue anywhere) that shows the path's own cost. Layouts: one node (no hop), the
  * region with every client on the master (the master still copies each batch to its
  * replica before broadcasting), publisher one hop from the master, subscribers one hop
- * from it, subscribers on the replica's node (which delivers what it stores, without a
- * broadcast), and the scenario's own A → B → C. Differences of light-load p50 give each
+ * from it, and the scenario's own A → B → C. Differences of light-load p50 give each
  * hop's cost; the bare mesh transport's hop (transport-hop.ts) is measured beside them.
  */
 import { medians, type StepMedians } from '../channels-load.js';
@@ -60,8 +58,6 @@ export const LAYOUTS: readonly Layout[] = [
   { id: 'on-master', label: 'region, all on the master', publisher: 'B', subscribers: ['B'], path: 'B → B (replica copy first)' },
   { id: 'publish-hop', label: 'region, publisher one hop away', publisher: 'A', subscribers: ['B'], path: 'A → B → B' },
   { id: 'broadcast-hop', label: 'region, subscribers one hop away', publisher: 'B', subscribers: ['C'], path: 'B → C' },
-  // A is the channel's replica (layoutChannel): it delivers what it stores, without a broadcast.
-  { id: 'replica-hop', label: "region, subscribers on the replica's node", publisher: 'B', subscribers: ['A'], path: 'B → A (the replica delivers)' },
   { id: 'a-b-c', label: 'region, A → B → C (scenario 3)', publisher: 'A', subscribers: ['C', 'C', 'B'], path: 'A → B → C (⅔), B (⅓)' },
 ];
 const MAIN = 'a-b-c';
@@ -173,11 +169,9 @@ function rolesOf(region: Region): Record<Role, string> {
   return { A: a!, B: b!, C: c! };
 }
 
-/** The layouts' one channel: on a region of three, one whose master is B and replica A. */
+/** The layouts' one channel: on a region of three, one whose master is B. */
 function layoutChannel(region: Region): string {
-  if (region.names.length !== 3) return 'region-one';
-  const { A, B } = rolesOf(region);
-  return channelMasteredBy(region.names, B, 'region', A);
+  return region.names.length === 3 ? channelMasteredBy(region.names, rolesOf(region).B, 'region') : 'region-one';
 }
 
 /** A layout on a running region (three nodes; one for the one-node layout), as the load generator's server. */
@@ -318,11 +312,6 @@ export const regionScenario: Scenario = {
         ['replica copy before broadcast, and three nodes sharing one core', 'region all on the master − one node', d('on-master', 'one-node')],
         ['publish hop (publisher\'s node → master)', 'publisher one hop away − all on the master', d('publish-hop', 'on-master')],
         ['broadcast hop (master → subscribers\' node)', 'subscribers one hop away − all on the master', d('broadcast-hop', 'on-master')],
-        [
-          "subscribers on the replica's node (it delivers what it stores) against another node's",
-          "subscribers on the replica's node − subscribers one hop away",
-          d('replica-hop', 'broadcast-hop'),
-        ],
         ['A → B → C against one node', 'scenario 3 − one node', d(MAIN, 'one-node')],
         ...(hop
           ? [

@@ -90,14 +90,13 @@ export function ringPlace(names: string[], channel: string): { master: string | 
   return { master: ring.owner(key), replica: ring.replica(key) };
 }
 
-/** A channel name (`<prefix>-<i>`) that the ring of `names` gives to `owner` (and its replica to `replica`, if given). */
-export function channelMasteredBy(names: string[], owner: string, prefix: string, replica?: string): string {
+/** A channel name (`<prefix>-<i>`) that the ring of `names` gives to `owner`. */
+export function channelMasteredBy(names: string[], owner: string, prefix: string): string {
   for (let i = 0; i < 100_000; i++) {
     const name = `${prefix}-${i}`;
-    const at = ringPlace(names, name);
-    if (at.master === owner && (replica === undefined || at.replica === replica)) return name;
+    if (ringPlace(names, name).master === owner) return name;
   }
-  throw new Error(`no channel name for ${owner}${replica ? ` with replica ${replica}` : ''}`);
+  throw new Error(`no channel name for ${owner}`);
 }
 
 /** What a node answers on `GET /channels/{name}` about the channel's master (null while inactive). */

@@ -2,7 +2,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { ChannelMaster, type MasterDeps } from '../../../src/channel/master.js';
-import type { Replicated } from '../../../src/channel/replication.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import { AblyError } from '../../../src/errors.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
@@ -17,26 +16,24 @@ const KEY = 'app:chat';
 class HeldReplica {
   readonly calls: number[][] = [];
   readonly batches: LogEntry[][] = [];
-  /** The `forward` and `deliver` of each call. */
+  /** The `forward` of each call. */
   readonly forwards: boolean[] = [];
-  readonly delivers: boolean[] = [];
-  private readonly pending: { resolve(done: Replicated): void; reject(e: unknown): void }[] = [];
+  private readonly pending: { resolve(forwarded: boolean): void; reject(e: unknown): void }[] = [];
 
-  replicate = (_m: ChannelMaster, entries: LogEntry[], _holds: unknown, ask: { forward: boolean; deliver: boolean }): Promise<Replicated> => {
+  replicate = (_m: ChannelMaster, entries: LogEntry[], _holds: unknown, forward: boolean): Promise<boolean> => {
     this.calls.push(entries.map((e) => e.serial));
     this.batches.push(entries);
-    this.forwards.push(ask.forward);
-    this.delivers.push(ask.deliver);
-    return new Promise<Replicated>((resolve, reject) => this.pending.push({ resolve, reject }));
+    this.forwards.push(forward);
+    return new Promise<boolean>((resolve, reject) => this.pending.push({ resolve, reject }));
   };
 
   get waiting(): number {
     return this.pending.length;
   }
 
-  /** `forwarded`: the replica says it sent the batch on to other regions; `deliveredAt`: and delivered it on that node. */
-  answer(forwarded = false, deliveredAt: string | null = null): void {
-    this.pending.shift()!.resolve({ forwarded, deliveredAt });
+  /** `forwarded`: the replica says it sent the batch on to other regions. */
+  answer(forwarded = false): void {
+    this.pending.shift()!.resolve(forwarded);
   }
 }
 
@@ -45,19 +42,14 @@ function setup(more: Partial<MasterDeps> = {}, s: ChannelSettings = settings) {
   const clock = new ManualClock();
   const replica = new HeldReplica();
   const broadcasts: Broadcast[] = [];
-  /** Each broadcast's node and serials. */
-  const sentTo: [string, number[]][] = [];
   const master = new ChannelMaster(KEY, ChannelState.fresh(KEY, s, clock.now(), 'ep1'), {
     now: () => clock.now(),
-    sendBroadcast: (to, msg) => {
-      broadcasts.push(msg);
-      sentTo.push([to, msg.entries.map((e) => e.serial)]);
-    },
+    sendBroadcast: (_to, msg) => broadcasts.push(msg),
     replicate: replica.replicate,
     ...more,
   });
   master.subscribe('n2');
-  return { master, replica, broadcasts, sentTo, clock };
+  return { master, replica, broadcasts, clock };
 }
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
@@ -134,26 +126,6 @@ describe('ChannelMaster group commit', () => {
       [[1], null],
       [[2], null],
       [[3], 90003],
-    ]);
-    // The replica's node may deliver a batch itself, but not one a discontinuity goes before.
-    expect(replica.delivers).toEqual([true, true, false]);
-  });
-
-  it("skips the node where the replica delivered a batch, and broadcasts to it when it did not", async () => {
-    const { master, replica, sentTo } = setup();
-    master.subscribe('n3');
-    const first = publish(master, 'a');
-    await waitFor(() => replica.waiting === 1);
-    replica.answer(false, 'n3');
-    await first;
-    const second = publish(master, 'b');
-    await waitFor(() => replica.waiting === 1);
-    replica.answer(false, null);
-    await second;
-    expect(sentTo).toEqual([
-      ['n2', [1]],
-      ['n2', [2]],
-      ['n3', [2]],
     ]);
   });
 
@@ -444,7 +416,7 @@ describe('ChannelMaster towards other regions', () => {
       now: () => clock.now(),
       region: 'eu',
       toRegions: (batch, to) => void sent.push({ batch, to }),
-      replicate: async () => ({ forwarded: false, deliveredAt: null }),
+      replicate: async () => false,
       sendBroadcast: () => undefined,
     });
     next.setRemoteInterest([{ region: 'us', since: clock.now() - 60_000 }]);
@@ -458,7 +430,7 @@ describe('ChannelMaster towards other regions', () => {
       now: () => clock.now(),
       region: 'eu',
       toRegions: (_batch, to) => void (to !== null && starts.push(to)),
-      replicate: async (m) => (told.push(m.state.takeUnreplicated()), { forwarded: false, deliveredAt: null }),
+      replicate: async (m) => (told.push(m.state.takeUnreplicated()), false),
       sendBroadcast: () => undefined,
     });
     return { master, told };

@@ -14,8 +14,6 @@ const ring = new Ring(['a', 'b']);
 const OWNER = ring.owner(KEY)!;
 const REPLICA = ring.replica(KEY)!;
 
-const NOTHING = { forward: false, deliver: false };
-
 const ids = (entries: readonly LogEntry[]) => entries.map((e) => (e.kind === 'message' ? e.message.id : e.presence.id));
 
 /** A master's state with two messages of its own and one that came in from region us. */
@@ -35,13 +33,10 @@ function batchOfBoth(state: ChannelState): LogEntry[] {
   return [...own, ...foreign];
 }
 
-/** `subscribersHere`: the replica's node has subscribers of the channel (what deliverHere answers). */
-function replicaSide(o: { toRegions: boolean; subscribersHere?: boolean }) {
+function replicaSide(o: { toRegions: boolean }) {
   const master = ChannelState.fresh(KEY, settings, 1000, 'ep1');
   const h: Holding = { role: 'replica', state: ChannelState.restore(master.snapshot(), settings), from: OWNER };
   const sent: { batch: ForwardedBatch; to: string | null }[] = [];
-  /** What was handed to the node's subscribers: channel, epoch, the entries' ids. */
-  const handed: [string, string, string[]][] = [];
   const deps: ReplicationDeps = {
     self: REPLICA,
     ring: () => ring,
@@ -49,14 +44,9 @@ function replicaSide(o: { toRegions: boolean; subscribersHere?: boolean }) {
     hasQuorum: () => true,
     settings: { region: 'eu' },
     ...(o.toRegions ? { toRegions: (batch: ForwardedBatch, to: string | null) => sent.push({ batch, to }) } : {}),
-    deliverHere: (key, epoch, entries) => {
-      if (!o.subscribersHere) return false;
-      handed.push([key, epoch, ids(entries)]);
-      return true;
-    },
   };
-  const request = (entries: LogEntry[], forward: boolean, deliver = false): ReplicateRequest => ({ type: 'replicate', rid: 1, channel: KEY, epoch: 'ep1', entries, holds: [], forward, deliver });
-  return { master, h, sent, handed, deps, request };
+  const request = (entries: LogEntry[], forward: boolean): ReplicateRequest => ({ type: 'replicate', rid: 1, channel: KEY, epoch: 'ep1', entries, holds: [], forward });
+  return { master, h, sent, deps, request };
 }
 
 describe('the replica sending a batch on to other regions', () => {
@@ -97,44 +87,10 @@ describe('the replica sending a batch on to other regions', () => {
   });
 });
 
-describe("the replica delivering a batch to its own node's subscribers", () => {
-  it('when asked and it has subscribers, stores the batch, hands it to them and says so (also with sending it on)', () => {
-    const { master, h, sent, handed, deps, request } = replicaSide({ toRegions: true, subscribersHere: true });
-    const reply = applyReplicate(deps, h, OWNER, request(batchOfBoth(master), true, true));
-    expect(reply).toEqual({ kind: 'ok', forwarded: true, delivered: true });
-    expect(h.role === 'replica' && h.state.serial).toBe(master.serial);
-    // All of the batch, its own region's entries and the one from us.
-    expect(handed).toEqual([[KEY, 'ep1', ['a', 'b', 'u1']]]);
-    expect(sent).toHaveLength(1);
-    const more = master.accept([{ id: 'c', data: 'z', timestamp: 0 }], 1000).entries;
-    expect(applyReplicate(deps, h, OWNER, request(more, false, true))).toEqual({ kind: 'ok', delivered: true });
-    expect(handed.map((x) => x[2])).toEqual([['a', 'b', 'u1'], ['c']]);
-  });
-
-  it('says nothing of delivering when its node has no subscribers, or when not asked', () => {
-    const none = replicaSide({ toRegions: false });
-    expect(applyReplicate(none.deps, none.h, OWNER, none.request(batchOfBoth(none.master), false, true))).toEqual({ kind: 'ok' });
-    const notAsked = replicaSide({ toRegions: false, subscribersHere: true });
-    expect(applyReplicate(notAsked.deps, notAsked.h, OWNER, notAsked.request(batchOfBoth(notAsked.master), false, false))).toEqual({ kind: 'ok' });
-    expect(notAsked.handed).toEqual([]);
-  });
-
-  it('hands over nothing it does not store (a batch from a node that is not master, or after a gap), nor an empty batch', () => {
-    const { master, h, handed, deps, request } = replicaSide({ toRegions: false, subscribersHere: true });
-    const entries = batchOfBoth(master);
-    expect(applyReplicate(deps, h, REPLICA, request(entries, false, true))).toEqual({ kind: 'redirect', owner: OWNER });
-    const reply = applyReplicate(deps, h, OWNER, request(entries.slice(1), false, true));
-    expect(reply.kind === 'error' && reply.error.code).toBe(NEED_SYNC);
-    // Only changes no entry shows (an interest start): stored, nothing to deliver.
-    expect(applyReplicate(deps, h, OWNER, { ...request([], false, true), interestSince: 5000 })).toEqual({ kind: 'ok' });
-    expect(handed).toEqual([]);
-  });
-});
-
 describe('the master replicating a batch', () => {
   function masterSide(answer: (req: NodeRequest) => ReplyBody) {
     const state = ChannelState.fresh(KEY, settings, 1000, 'ep1');
-    const master = new ChannelMaster(KEY, state, { now: () => 1000, sendBroadcast: () => undefined, replicate: async () => ({ forwarded: false, deliveredAt: null }) });
+    const master = new ChannelMaster(KEY, state, { now: () => 1000, sendBroadcast: () => undefined, replicate: async () => false });
     const asked: NodeRequest[] = [];
     const rpc = { request: async (_to: string, req: NodeRequest) => (asked.push(req), answer(req)) } as unknown as Rpc;
     const deps: ReplicationDeps = { self: OWNER, ring: () => ring, rpc, hasQuorum: () => true, settings: { region: 'eu' } };
@@ -143,16 +99,12 @@ describe('the master replicating a batch', () => {
     return { master, deps, h, entries, asked };
   }
 
-  it('passes the ask on and reports what the replica did, and on which node it delivered', async () => {
-    const ask = { forward: true, deliver: true };
-    const yes = masterSide(() => ({ kind: 'ok', forwarded: true, delivered: true }));
-    await expect(replicateBatch(yes.deps, () => yes.h, yes.master, yes.entries, [], ask)).resolves.toEqual({ forwarded: true, deliveredAt: REPLICA });
-    expect(yes.asked).toMatchObject([{ type: 'replicate', forward: true, deliver: true }]);
+  it('passes the ask on and reports what the replica did', async () => {
+    const yes = masterSide(() => ({ kind: 'ok', forwarded: true }));
+    await expect(replicateBatch(yes.deps, () => yes.h, yes.master, yes.entries, [], true)).resolves.toBe(true);
+    expect(yes.asked).toMatchObject([{ type: 'replicate', forward: true }]);
     const no = masterSide(() => ({ kind: 'ok' }));
-    await expect(replicateBatch(no.deps, () => no.h, no.master, no.entries, [], ask)).resolves.toEqual({ forwarded: false, deliveredAt: null });
-    const notAsked = masterSide(() => ({ kind: 'ok' }));
-    await replicateBatch(notAsked.deps, () => notAsked.h, notAsked.master, notAsked.entries, [], NOTHING);
-    expect(notAsked.asked).toMatchObject([{ type: 'replicate', forward: false, deliver: false }]);
+    await expect(replicateBatch(no.deps, () => no.h, no.master, no.entries, [], true)).resolves.toBe(false);
   });
 
   /** What changes with no entry to show it, what replication carries of it, and what the replica then holds. */
@@ -210,8 +162,8 @@ describe('the master replicating a batch', () => {
     const m = masterSide(() => ({ kind: 'ok' }));
     c.make(m.master.state);
     expect(m.master.state.unreplicated).toBe(true);
-    await replicateBatch(m.deps, () => m.h, m.master, [], [], NOTHING);
-    await replicateBatch(m.deps, () => m.h, m.master, m.entries, [], NOTHING);
+    await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
+    await replicateBatch(m.deps, () => m.h, m.master, m.entries, [], false);
     expect(m.asked).toMatchObject([{ type: 'replicate', [c.field]: c.sent }, { type: 'replicate' }]);
     expect((m.asked[1] as ReplicateRequest)[c.field]).toBeUndefined();
     const { h, deps } = replicaSide({ toRegions: false });
@@ -220,16 +172,16 @@ describe('the master replicating a batch', () => {
     expect(c.held(ChannelState.restore(m.master.state.snapshot(), settings))).toEqual(c.holds);
     if (!c.undo) return;
     c.undo.make(m.master.state);
-    await replicateBatch(m.deps, () => m.h, m.master, [], [], NOTHING);
+    await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
     expect(applyReplicate(deps, h, OWNER, m.asked[2] as ReplicateRequest)).toEqual({ kind: 'ok' });
     expect(h.role === 'replica' && c.held(h.state)).toEqual(c.undo.holds);
   });
 
-  it('reports not sent on nor delivered when the replica took a full sync instead', async () => {
+  it('reports not sent on when the replica took a full sync instead', async () => {
     const m = masterSide((req) =>
-      req.type === 'replicate' ? { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'sync' } } : { kind: 'ok', forwarded: true, delivered: true },
+      req.type === 'replicate' ? { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'sync' } } : { kind: 'ok', forwarded: true },
     );
-    await expect(replicateBatch(m.deps, () => m.h, m.master, m.entries, [], { forward: true, deliver: true })).resolves.toEqual({ forwarded: false, deliveredAt: null });
+    await expect(replicateBatch(m.deps, () => m.h, m.master, m.entries, [], true)).resolves.toBe(false);
     expect(m.asked.map((r) => r.type)).toEqual(['replicate', 'sync']);
   });
 });

@@ -232,9 +232,6 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       // Asked to send the batch on to other regions (replication.ts).
       const forward: NodeMessage = { ...msg, forward: true };
       expect(roundTrip(forward)).toStrictEqual(forward);
-      // Asked to deliver it on the replica's node too.
-      const deliver: NodeMessage = { ...msg, forward: true, deliver: true };
-      expect(roundTrip(deliver)).toStrictEqual(deliver);
     });
 
     it.each(['replica', 'handoff'] as const)('round-trips sync as %s with a whole snapshot', (role) => {
@@ -365,8 +362,6 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ['entries with none', { kind: 'entries', entries: [], more: false }],
       ['ok', { kind: 'ok' }],
       ['ok, forwarded', { kind: 'ok', forwarded: true }],
-      ['ok, delivered', { kind: 'ok', delivered: true }],
-      ['ok, forwarded and delivered', { kind: 'ok', forwarded: true, delivered: true }],
       [
         'interest, a channel another region wants (with its head) and one no region wants',
         {
