@@ -24,11 +24,18 @@ export interface PreciseTimer {
   cancel(): void;
 }
 
-interface Entry extends PreciseTimer {
-  at: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
+class Entry implements PreciseTimer {
+  cancelled = false;
+
+  constructor(
+    readonly at: number,
+    readonly seq: number,
+    readonly fn: () => void,
+  ) {}
+
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
 /**
@@ -65,24 +72,15 @@ export class PreciseTimers {
   private gen: Int32Array | null = null;
   private due: Float64Array | null = null;
   private offset = 0;
-  /** The deadline the thread waits for (performance.now() ms), or null. */
-  private armed: number | null = null;
   /** Set if the thread failed: the event loop's timers instead, a millisecond coarse. */
   private coarse: NodeJS.Timeout | null | undefined;
 
   /** Runs `fn` at `at` (performance.now() ms) or just after; at once (in a later turn) if that has passed. */
   at(at: number, fn: () => void): PreciseTimer {
-    const e: Entry = {
-      at,
-      seq: this.seq++,
-      fn,
-      cancelled: false,
-      cancel: () => {
-        e.cancelled = true;
-      },
-    };
+    const e = new Entry(at, this.seq++, fn);
     this.push(e);
-    if (this.armed === null || at < this.armed) this.arm();
+    // The earliest now: the thread waits for a later time, or for none.
+    if (this.heap[0] === e) this.arm();
     return e;
   }
 
@@ -119,7 +117,6 @@ export class PreciseTimers {
   private arm(): void {
     while (this.heap[0]?.cancelled) this.pop();
     const top = this.heap[0];
-    this.armed = top ? top.at : null;
     if (this.coarse !== undefined) {
       if (this.coarse) clearTimeout(this.coarse);
       this.coarse = top ? setTimeout(() => this.fire(), Math.max(0, Math.ceil(top.at - performance.now()))).unref() : null;
