@@ -2,9 +2,10 @@
  * Latency samples of one step, in microseconds, kept in a fixed typed array. Past its
  * capacity every other sample is dropped and then only every second (fourth, …) new
  * one is kept, so memory stays bounded and the samples stay spread evenly over the step.
- * With `withSendTimes`, each sample's send time is kept beside it (µs after the step's
- * first), so that the samples whose flight overlapped given windows (kernel threads'
- * bursts, kernel-bursts.ts) can be left out of a second summary.
+ * With send times (`withSendTimes`, `keepSendTimes`), each sample's send time is kept
+ * beside it (µs after the step's first), so that the samples whose flight overlapped
+ * given windows (kernel threads' bursts, kernel-bursts.ts) can be left out of a second
+ * summary. Without, a sample costs no more than before.
  */
 import { Windows } from './kernel-bursts.js';
 import { percentile } from './util.js';
@@ -29,8 +30,8 @@ const clamp = (us: number) => (us < 0 ? 0 : us > 2_147_483_647 ? 2_147_483_647 :
 
 export class LatencySamples {
   private buf: Int32Array;
-  /** Send times, µs from `origin` (the first sample's), with `withSendTimes`. */
-  private readonly sent: Int32Array | null;
+  /** Send times, µs from `origin` (the first sample's), when kept. */
+  private sent: Int32Array | null;
   private origin = NaN;
   private n = 0;
   private stride = 1;
@@ -39,6 +40,12 @@ export class LatencySamples {
   constructor(capacity = DEFAULT_LATENCY_CAPACITY, withSendTimes = false) {
     this.buf = new Int32Array(capacity);
     this.sent = withSendTimes ? new Int32Array(capacity) : null;
+  }
+
+  /** From now on keeps send times (allocated once) or not; starts afresh (reset). */
+  keepSendTimes(on: boolean): void {
+    this.sent = on ? (this.sent ?? new Int32Array(this.buf.length)) : null;
+    this.reset();
   }
 
   reset(): void {
@@ -84,10 +91,10 @@ export class LatencySamples {
    * The samples whose flight, send to arrival, overlapped none of `exclude` (sorted,
    * disjoint windows, flattened, µs on the send times' clock: kernel-bursts.ts's
    * mergeWindows), of those that had arrived by `untilUs` (a step's end: later
-   * deliveries are not in its summary either). Needs `withSendTimes`.
+   * deliveries are not in its summary either). Needs send times.
    */
   outside(exclude: readonly number[], untilUs = Infinity): OutsideSummary {
-    if (!this.sent) throw new Error('LatencySamples: outside() needs withSendTimes');
+    if (!this.sent) throw new Error('LatencySamples: outside() needs send times (keepSendTimes)');
     const w = new Windows(exclude);
     const kept = new Int32Array(this.n);
     let k = 0;

@@ -42,7 +42,7 @@ export class Loadgen {
   }
 
   async step(o: { ratePerS: number; durationMs: number; drainMs: number; quietMs: number; settleMaxMs: number; serverPids: number[] }): Promise<StepResult> {
-    const s = await this.request<StepResult>({ cmd: 'step', ...o }, o.settleMaxMs + o.durationMs + 2 * o.drainMs);
+    const s = await this.request<StepResult>({ cmd: 'step', ...o, sendTimes: this.kernel !== null }, o.settleMaxMs + o.durationMs + 2 * o.drainMs);
     if (this.kernel) {
       const { bursts } = await this.kernel.take(s.fromUs, s.toUs);
       const outside = bursts.length ? await this.request<OutsideSummary>({ cmd: 'outside', exclude: mergeWindows(bursts), untilUs: s.toUs }, 0) : { share: 1, p50Ms: s.latency.p50Ms, p99Ms: s.latency.p99Ms };

@@ -12,7 +12,8 @@ export type LoadgenRequest =
   /** Opens the publisher. */
   | { cmd: 'publisher'; target: Target }
   /** Publishes at `ratePerS` for `durationMs`, waits for deliveries, measures. */
-  | { cmd: 'step'; ratePerS: number; durationMs: number; drainMs: number; quietMs: number; settleMaxMs: number; serverPids: number[] }
+  /** `sendTimes`: keep each delivery's send time, for an `outside` after it. */
+  | { cmd: 'step'; ratePerS: number; durationMs: number; drainMs: number; quietMs: number; settleMaxMs: number; serverPids: number[]; sendTimes?: boolean }
   /** Waits until nothing is in flight (bounded), then counts every delivery against every expectation so far. */
   | { cmd: 'totals'; quietMs: number; settleMaxMs: number }
   /** Reopens subscribers the server closed. */

@@ -23,8 +23,8 @@ interface Sub {
   conn: Conn | null;
 }
 
-// With send times, so that a step's deliveries can be summarised again without those a kernel thread's burst overlapped.
-const latencies = new LatencySamples(DEFAULT_LATENCY_CAPACITY, true);
+// Send times kept only for steps that ask (a kernel watch: their deliveries are summarised again without those a burst overlapped).
+const latencies = new LatencySamples(DEFAULT_LATENCY_CAPACITY);
 const stats = new DeliveryStats(latencies);
 const events = new ClientEvents();
 let target: Target | null = null;
@@ -183,6 +183,7 @@ async function handle(m: LoadgenMessage): Promise<unknown> {
       await openPublisher(m.target);
       return {};
     case 'step':
+      latencies.keepSendTimes(m.sendTimes === true);
       return step(m.ratePerS, m.durationMs, m.drainMs, m.quietMs, m.settleMaxMs, m.serverPids);
     case 'totals':
       return totals(m.quietMs, m.settleMaxMs);

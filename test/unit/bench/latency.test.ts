@@ -14,7 +14,7 @@ describe('LatencySamples', () => {
     const l = new LatencySamples(1000);
     for (let i = 1; i <= 100; i++) l.add(i * 1000);
     expect(l.summary()).toEqual({ p50Ms: 50, p99Ms: 99, maxMs: 100, samples: 100 });
-    expect(() => l.outside([])).toThrow(/withSendTimes/);
+    expect(() => l.outside([])).toThrow(/needs send times/);
   });
 
   it('leaves out the samples whose flight overlapped a window, and keeps each sample with its own send time through thinning', () => {
@@ -53,6 +53,23 @@ describe('LatencySamples', () => {
     l.add(9000, T0 + 20_000); // arrived at 29 ms, after a step that ended at 25 ms
     expect(l.outside([], T0 + 25_000)).toEqual({ share: 1, p50Ms: 1, p99Ms: 1 });
     expect(l.outside([T0 + 500, T0 + 600], T0 + 25_000)).toEqual({ share: 0.5, p50Ms: 1, p99Ms: 1 });
+  });
+
+  it('keeps send times only while asked to, starting afresh each time', () => {
+    const l = new LatencySamples(10);
+    l.add(1000, T0);
+    expect(() => l.outside([])).toThrow(/send times/);
+    l.keepSendTimes(true);
+    expect(l.summary().samples).toBe(0);
+    l.add(1000, T0);
+    l.add(3000, T0 + 10_000);
+    expect(l.outside([T0 + 500, T0 + 600])).toEqual({ share: 0.5, p50Ms: 3, p99Ms: 3 });
+    // The samples stay where they were (the summary did not sort them away from their send times).
+    expect(l.summary()).toMatchObject({ p50Ms: 1, p99Ms: 3, samples: 2 });
+    expect(l.outside([T0 + 500, T0 + 600])).toEqual({ share: 0.5, p50Ms: 3, p99Ms: 3 });
+    l.keepSendTimes(false);
+    l.add(1000, T0);
+    expect(() => l.outside([])).toThrow(/send times/);
   });
 
   it('summarises again after a reset without the last step\'s samples', () => {
