@@ -16,7 +16,7 @@ import { cpuSecondsOf, QUIET_THRESHOLD_PCT, waitForQuiet } from './proc.js';
 import type { ScenarioContext } from './scenarios/scenario.js';
 import { serverContext } from './scenarios/scenario.js';
 import { channelCounts, rssPerNode, startRegion, type Region } from './servers/ably-region.js';
-import { median, sleep } from './util.js';
+import { finiteMedian, sleep } from './util.js';
 
 export interface ChannelsOptions {
   channels: number;
@@ -131,7 +131,7 @@ export function connectionsFor(o: ChannelsOptions, nodes: number): number {
 
 /** Medians of repeated steps at one rate. */
 export function medians(reps: StepResult[]): StepMedians {
-  const m = (f: (s: StepResult) => number) => median(reps.map(f).filter((x) => Number.isFinite(x)));
+  const m = (f: (s: StepResult) => number) => finiteMedian(reps.map(f));
   return {
     publishPerS: Math.round(m((s) => s.publishPerS)),
     deliveriesPerS: Math.round(m((s) => s.deliveriesPerS)),

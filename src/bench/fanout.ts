@@ -9,7 +9,7 @@ import type { Loadgen } from './loadgen/driver.js';
 import { loadgenBound, type OpenResult, type StepResult, type Totals } from './loadgen/protocol.js';
 import { waitForQuiet } from './proc.js';
 import type { RunningServer } from './servers/server.js';
-import { median } from './util.js';
+import { finiteMedian } from './util.js';
 
 export interface FanoutOptions {
   subscribers: number;
@@ -281,7 +281,7 @@ export async function measureFanout(server: RunningServer, loadgen: Loadgen, o: 
     }
     const reps = quietOnes().length ? quietOnes().slice(0, o.halfReps) : all;
     // (NaN travels over IPC as null: only finite values count.)
-    const m = (f: (s: StepResult) => number) => median(reps.map(f).filter((x) => Number.isFinite(x)));
+    const m = (f: (s: StepResult) => number) => finiteMedian(reps.map(f));
     half = {
       targetDeliveriesPerS: Math.round(target),
       deliveriesPerS: Math.round(m((s) => s.deliveriesPerS)),
@@ -326,7 +326,7 @@ export async function measureFanout(server: RunningServer, loadgen: Loadgen, o: 
     overload,
     totals,
     serverRssPeakBytes: Math.max(...all.map((s) => s.serverRssBytes).filter(Number.isFinite)),
-    otherCpuPctMedian: median(all.map((s) => s.otherCpuPct).filter((x) => Number.isFinite(x))),
+    otherCpuPctMedian: finiteMedian(all.map((s) => s.otherCpuPct)),
     quietWaitMs: waitedMs,
     clientNotes: [],
     serverProblems: [],
