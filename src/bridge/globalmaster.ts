@@ -35,7 +35,7 @@ import { IngestQueue } from './ingest-queue.js';
 import { InterestStarts, type Release } from './interest-start.js';
 import { chunks, headsByMaster, pruneTold, QuietHeads } from './heads.js';
 import { answerReplay, type ReplayDeps } from './replay.js';
-import { CLIENT_OPTIONS, HELLO_TIMEOUT_MS, LinkTotals, Redials, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret, type GlobalmasterStatus } from './link-session.js';
+import { CLIENT_OPTIONS, HELLO_TIMEOUT_MS, LinkTotals, Redials, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret, type GlobalmasterStatus, type Peer } from './link-session.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
@@ -62,7 +62,7 @@ export interface GlobalmasterDeps {
   region: string;
   deployment: string;
   /** Peer regions and where to dial them. */
-  peers: { region: string; host: string; port: number }[];
+  peers: Peer[];
   grpcHost: string;
   grpcPort: number;
   secret: string;
@@ -274,7 +274,7 @@ export class Globalmaster {
     return this.d.tls ? grpc.credentials.createSsl(this.d.tls.ca, this.d.tls.key, this.d.tls.cert) : grpc.credentials.createInsecure();
   }
 
-  private dial(peer: { region: string; host: string; port: number }): void {
+  private dial(peer: Peer): void {
     if (!this.active || !this.linksOpen || this.sessions.has(peer.region)) return;
     const term = this.term;
     let client = this.clients.get(peer.region);
@@ -294,13 +294,9 @@ export class Globalmaster {
         this.clients.delete(peer.region);
         client.close();
       }
-      if (term === this.term) this.scheduleRedial(peer, reason); // a link of an earlier term redials nothing
+      // A link of an earlier term redials nothing (the term moves on when the role is released).
+      if (term === this.term) this.redial.schedule(peer, reason, () => this.dial(peer));
     });
-  }
-
-  private scheduleRedial(peer: { region: string; host: string; port: number }, reason: string): void {
-    if (!this.active) return;
-    this.redial.schedule(peer, reason, () => this.dial(peer));
   }
 
   /** An incoming link: only the globalmaster takes it, and only with the deployment secret. */
@@ -342,7 +338,8 @@ export class Globalmaster {
         return;
       }
       live.framesIn++;
-      if (!this.active || term !== this.term) {
+      // (Releasing the role moves the term on.)
+      if (term !== this.term) {
         clearTimeout(helloTimer);
         session.close();
         return;
@@ -384,6 +381,7 @@ export class Globalmaster {
     const end = (reason: string) => {
       if (gone) return;
       gone = true;
+      live.ready = false;
       clearTimeout(helloTimer);
       if (region && this.sessions.get(region) === live) {
         this.sessions.delete(region);
@@ -556,22 +554,24 @@ export class Globalmaster {
     return this.dropPrefix !== null && splitChannelKey(channel).name.startsWith(this.dropPrefix);
   }
 
-  /** A start has gone: the live batches that waited for it follow (not if the session is no longer the link's). */
+  /**
+   * A start has gone: the live batches that waited for it follow. Not over a session that
+   * ended, was replaced or closed with the role since (they wait for the link's current one).
+   */
   private sendStarted(s: Session, channel: ChannelKey): void {
-    if (!this.active || this.sessions.get(s.region) !== s) return;
-    for (const held of this.starts.started(s.region, channel)) if (s.ready) this.forward(s, held, null);
+    if (!s.ready) return;
+    for (const held of this.starts.started(s.region, channel)) this.forward(s, held, null);
   }
 
   private forward(s: Session, batch: ForwardedBatch, to: string | null): void {
     s.send({ type: 'forward', batch, replyTo: 0, toRegion: to });
-    s.entriesOut += batch.entries.length;
-    if (to !== null) s.startEntriesOut += batch.entries.length;
+    s.countOut(batch.entries.length, to === null ? 'live' : 'start');
   }
 
   /** Live batches that waited for a start that did not come (in time): sent as they are. */
   private sendHeld(r: Release): void {
     const s = this.sessions.get(r.region);
-    if (this.active && s?.ready) for (const b of r.batches) this.forward(s, b, null);
+    if (s?.ready) for (const b of r.batches) this.forward(s, b, null);
     if (r.why !== 'known') this.d.log.warn({ peer: r.region, channel: r.batches[0]!.channel, batches: r.batches.length, why: r.why }, 'new interest: live batches sent without their start');
   }
 

@@ -12,9 +12,9 @@ import { toPb, type LinkFrame } from './codec.js';
 import type { HeadsTold } from './heads.js';
 
 /** A link failing to come up for this long (ms) is warned of; sooner is normal (a peer still choosing its globalmaster). */
-export const DIAL_QUIET_MS = 5000;
+const DIAL_QUIET_MS = 5000;
 /** Then it is logged once per this many dials. */
-export const LOG_EVERY_FAILURES = 30;
+const LOG_EVERY_FAILURES = 30;
 /** A peer that has not said hello in this long is dropped. */
 export const HELLO_TIMEOUT_MS = 5000;
 
@@ -22,7 +22,8 @@ export const HELLO_TIMEOUT_MS = 5000;
 const REDIAL_MIN_MS = 100;
 const REDIAL_MAX_MS = 1000;
 
-type Peer = { region: string; host: string; port: number };
+/** A peer region's link address. */
+export type Peer = { region: string; host: string; port: number };
 
 /** The redials of links that dropped or failed to come up: backoff per peer region, and logging that stays quiet. */
 export class Redials {
@@ -132,6 +133,7 @@ export interface GlobalmasterStatus {
 }
 
 export class Session {
+  /** Said hello and not ended (nor closed, nor replaced): what is sent over it counts. */
   ready = false;
   since = 0;
   framesIn = 0;
@@ -165,7 +167,16 @@ export class Session {
     this.stream.write(toPb(f));
   }
 
+  /** Entries sent over this session: live, as (the rest of) the start of a peer's new interest, or in answer to its replay ask. */
+  countOut(entries: number, as: 'live' | 'start' | 'replay'): void {
+    this.entriesOut += entries;
+    if (as === 'start') this.startEntriesOut += entries;
+    else if (as === 'replay') this.replayEntriesOut += entries;
+  }
+
+  /** Ends the stream; nothing more goes over it (answers still under way stop: `ready`). */
   close(): void {
+    this.ready = false;
     if ('cancel' in this.stream) this.stream.cancel();
     else this.stream.end();
   }

@@ -47,10 +47,8 @@ export async function answerReplay(d: ReplayDeps, s: Session, ask: ReplayAsk): P
       replyTo: id,
       toRegion: s.region,
     });
-    s.entriesOut += body.entries.length;
     // Id 0: the rest of a start (globalmaster.ts onToRegions), not an answer to the peer.
-    if (id === 0) s.startEntriesOut += body.entries.length;
-    else s.replayEntriesOut += body.entries.length;
+    s.countOut(body.entries.length, id === 0 ? 'start' : 'replay');
     if (body.entries.length === 0) return;
     after = body.entries.lastSeq;
     epoch = body.epoch;

@@ -16,6 +16,8 @@ import { silentLogger } from '../../../src/log.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 import { REGION_PROTOCOL } from '../../../src/transport/protocol-version.js';
 import { waitFor } from '../../helpers/wait.js';
+import type { ChannelRouter } from '../../../src/channel/router.js';
+import { pagingRouter } from '../../helpers/replay-router.js';
 
 const SECRET = 's3cret';
 
@@ -42,7 +44,7 @@ class FakeCall extends EventEmitter {
   }
 }
 
-function globalmaster() {
+function globalmaster(router: ChannelRouter = {} as never) {
   let quorum = true;
   const sent: { to: string; msg: NodeMessage }[] = [];
   const gm = new Globalmaster({
@@ -61,7 +63,7 @@ function globalmaster() {
     // Every audit finds one master, n1, that knows of r0's interest in app:c.
     rpc: { request: async () => ({ kind: 'interest', mastered: [{ channel: 'app:c', on: false, since: 0, remote: [{ region: 'r0', since: 5 }] }] }) } as never,
     send: (to, msg) => sent.push({ to, msg }),
-    router: {} as never,
+    router,
     now: () => Date.now(),
     log: silentLogger(),
   });
@@ -117,6 +119,27 @@ describe('Globalmaster across terms', () => {
     expect(g.gm.status().links[0]).toMatchObject({ region: 'r0', up: true, remoteInterest: 1 });
     const told = g.sent.filter((s) => s.msg.type === 'remoteInterest');
     expect(told.at(-1)!.msg).toMatchObject({ channel: 'app:c', regions: [{ region: 'r0', since: 7 }], keep: [] });
+    await g.gm.stop();
+  });
+
+  it('stops answering a replay over a link whose stream ended', async () => {
+    const call = new FakeCall();
+    // The stream ends as the third page is read.
+    const { router, pages } = pagingRouter((n) => {
+      if (n === 3) call.emit('close');
+    });
+    const g = globalmaster(router);
+    g.gm.evaluate();
+    await waitFor(() => g.linksOpen(), { what: 'links open' });
+    g.accept(call);
+    call.from(hello);
+    const forwards = () => call.written.filter((f) => (f as { frame?: { $case?: string } }).frame?.$case === 'forward').length;
+    call.from({ type: 'replay', id: 1, channel: 'app:c', epoch: 'ep', afterSeq: 0 });
+    await waitFor(() => pages() >= 3, { what: 'three pages read' });
+    await waitFor(() => g.gm.status().links[0]?.up === false, { what: 'the link down' });
+    // Two pages went before the end; none after, though the router has more.
+    expect(pages()).toBe(3);
+    expect(forwards()).toBe(2);
     await g.gm.stop();
   });
 });
