@@ -48,6 +48,11 @@ export class LatencySamples {
     this.reset();
   }
 
+  /** Samples kept (after thinning). */
+  get size(): number {
+    return this.n;
+  }
+
   reset(): void {
     this.n = 0;
     this.stride = 1;

@@ -7,28 +7,24 @@
  * well: on a busy machine that is several milliseconds at p99.
  */
 import net from 'node:net';
-import { Windows } from '../kernel-bursts.js';
+import { LatencySamples, type LatencySummary, type OutsideSummary } from '../latency.js';
 import { nowUs } from '../payload.js';
 import { FaultProxy } from '../../proxy/fault-proxy.js';
-import { percentile } from '../util.js';
 
 /** One timestamp this often (ms). */
 const INTERVAL_MS = 5;
+/** Transits kept at most (a gauge runs for seconds: 200 a second). */
+const CAPACITY = 100_000;
 
-export interface GaugeFigures {
-  samples: number;
+export interface GaugeFigures extends LatencySummary {
   /** The shortest transit: never under the delay (the proxy's delay is a floor). */
   minMs: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  /** With windows to leave out (kernel threads' bursts): p99 of the transits that overlapped none. */
-  outsideP99Ms?: number;
 }
 
 export class ProxyGauge {
-  /** Each timestamp's send and arrival (µs), flattened. */
-  private readonly transits: number[] = [];
+  /** Each timestamp's transit, with its send time. */
+  private readonly transits = new LatencySamples(CAPACITY, true);
+  private minUs = Infinity;
   private timer: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -47,7 +43,7 @@ export class ProxyGauge {
         buf += d.toString('latin1');
         let i: number;
         while ((i = buf.indexOf('\n')) >= 0) {
-          gauge?.transits.push(Number(buf.slice(0, i)), at);
+          gauge?.add(Number(buf.slice(0, i)), at);
           buf = buf.slice(i + 1);
         }
       });
@@ -65,19 +61,25 @@ export class ProxyGauge {
     return gauge;
   }
 
+  private add(sentUs: number, atUs: number): void {
+    this.transits.add(atUs - sentUs, sentUs);
+    if (atUs - sentUs < this.minUs) this.minUs = atUs - sentUs;
+  }
+
+  /** Transits so far. */
+  get samples(): number {
+    return this.transits.size;
+  }
+
   /** Stops sending, waits for what is under way, closes everything; returns the transit times. */
   async stop(latencyMs: number): Promise<GaugeFigures> {
     await this.close(latencyMs);
-    return figures(this.transits.flatMap((x, i) => (i % 2 ? [(x - this.transits[i - 1]!) / 1000] : [])));
+    return { ...this.transits.summary(), minMs: Number.isFinite(this.minUs) ? this.minUs / 1000 : NaN };
   }
 
-  /** After `stop`: the p99 of the transits whose flight overlapped none of `exclude` (kernel-bursts.ts's mergeWindows). */
-  outsideP99Ms(exclude: number[]): number {
-    const w = new Windows(exclude);
-    const t = this.transits;
-    const kept: number[] = [];
-    for (let i = 0; i < t.length; i += 2) if (!w.overlaps(t[i]!, t[i + 1]!)) kept.push((t[i + 1]! - t[i]!) / 1000);
-    return figures(kept).p99Ms;
+  /** After `stop`: the transits whose flight overlapped none of `exclude` (kernel-bursts.ts's mergeWindows). */
+  outside(exclude: readonly number[]): OutsideSummary {
+    return this.transits.outside(exclude);
   }
 
   private async close(latencyMs: number): Promise<void> {
@@ -87,10 +89,4 @@ export class ProxyGauge {
     await this.proxy.close();
     await new Promise<void>((r) => this.sink.close(() => r()));
   }
-}
-
-function figures(transitsMs: number[]): GaugeFigures {
-  const sorted = transitsMs.sort((a, b) => a - b);
-  const r3 = (x: number) => Math.round(x * 1000) / 1000;
-  return { samples: sorted.length, minMs: r3(sorted[0] ?? NaN), p50Ms: r3(percentile(sorted, 50)), p99Ms: r3(percentile(sorted, 99)), maxMs: r3(sorted[sorted.length - 1] ?? NaN) };
 }
