@@ -16,6 +16,7 @@ import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { nowUs } from './payload.js';
 import { childrenOf } from './processes.js';
 import { BurstTracker, burstsIn, PROMOTE_MS, READ_MS, SCAN_MS } from './kernel-bursts.js';
+import { serveRequests } from './worker-serve.js';
 
 const LIST_MS = 5000;
 /** At most this many bursts are kept (the oldest go first): hours at two a second. */
@@ -141,13 +142,4 @@ function handle(m: Request): unknown {
   return {};
 }
 
-process.on('message', (m: Request) => {
-  try {
-    process.send!({ id: m.id, ok: true, result: handle(m) });
-  } catch (e) {
-    process.send!({ id: m.id, ok: false, error: (e as Error).message });
-  }
-});
-// The run is gone (finished, failed or killed): so is this process.
-process.on('disconnect', () => process.exit(0));
-process.send!({ ready: true, pid: process.pid });
+serveRequests(handle);

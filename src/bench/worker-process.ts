@@ -35,7 +35,7 @@ export function workerFlags(): string[] {
   return [...WORKER_V8_FLAGS, ...flagsFromEnv('ABLY_NG_LOADGEN_FLAGS')];
 }
 
-export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+import type { WorkerReply } from './worker-serve.js';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
 

@@ -49,6 +49,5 @@ export type ChannelsRequest =
 
 export type ChannelsMessage = ChannelsRequest & { id: number };
 
-export type ChannelsReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
 export type { StepResult, Totals };

@@ -14,7 +14,8 @@ import { LatencySamples } from '../latency.js';
 import { DeliveryStats, makePayload, nowUs, PayloadScanner } from '../payload.js';
 import { cpuWindow, drain, pace, PUBLISHER_BUFFER_LIMIT_BYTES, stepFigures } from './step-window.js';
 import { mapBounded, sleep } from '../util.js';
-import type { ChannelsMessage, ChannelsOpenResult, ChannelsPlan, ChannelsReply, StepResult, Totals } from './channels-protocol.js';
+import type { ChannelsMessage, ChannelsOpenResult, ChannelsPlan, StepResult, Totals } from './channels-protocol.js';
+import { serveRequests } from '../worker-serve.js';
 
 const DRAIN_POLL_MS = 10;
 const MARK = Buffer.from('~B~');
@@ -372,12 +373,4 @@ function handle(m: ChannelsMessage): Promise<unknown> {
   }
 }
 
-process.on('message', (m: ChannelsMessage) => {
-  handle(m).then(
-    (result) => process.send!({ id: m.id, ok: true, result } satisfies ChannelsReply),
-    (e: unknown) => process.send!({ id: m.id, ok: false, error: (e as Error).stack ?? String(e) } satisfies ChannelsReply),
-  );
-});
-// The run is gone (finished, failed or killed): so is the load generator.
-process.on('disconnect', () => process.exit(0));
-process.send!({ ready: true, pid: process.pid });
+serveRequests(handle);

@@ -27,7 +27,6 @@ export type LoadgenRequest =
 
 export type LoadgenMessage = LoadgenRequest & { id: number };
 
-export type LoadgenReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
 export interface OpenResult {
   opened: number;

@@ -12,7 +12,8 @@ import { cpuSecondsOf } from '../proc.js';
 import { cpuWindow, drain, pace, PUBLISHER_BUFFER_LIMIT_BYTES, stepFigures } from './step-window.js';
 import type { Target } from '../servers/server.js';
 import { mapBounded, sleep } from '../util.js';
-import type { LoadgenMessage, LoadgenReply, OpenResult, StepResult, Totals } from './protocol.js';
+import type { LoadgenMessage, OpenResult, StepResult, Totals } from './protocol.js';
+import { serveRequests } from '../worker-serve.js';
 
 /** How often the drain checks whether everything arrived. */
 const DRAIN_POLL_MS = 10;
@@ -198,12 +199,4 @@ async function handle(m: LoadgenMessage): Promise<unknown> {
   }
 }
 
-process.on('message', (m: LoadgenMessage) => {
-  handle(m).then(
-    (result) => process.send!({ id: m.id, ok: true, result } satisfies LoadgenReply),
-    (e: unknown) => process.send!({ id: m.id, ok: false, error: (e as Error).stack ?? String(e) } satisfies LoadgenReply),
-  );
-});
-// The run is gone (finished, failed or killed): so is the load generator.
-process.on('disconnect', () => process.exit(0));
-process.send!({ ready: true, pid: process.pid });
+serveRequests(handle);

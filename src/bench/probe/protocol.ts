@@ -29,7 +29,6 @@ export type ProbeRequest =
 
 export type ProbeMessage = ProbeRequest & { id: number };
 
-export type ProbeReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
 export interface SubscribeResult {
   opened: number;

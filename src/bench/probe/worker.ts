@@ -8,7 +8,8 @@ import { ablyAdapter } from '../clients/ably.js';
 import { ClientEvents, type Conn } from '../clients/adapter.js';
 import { nowUs, PayloadScanner } from '../payload.js';
 import { mapBounded, sleep } from '../util.js';
-import type { ProbeMessage, ProbeReply, PublishResult, SubscribeResult, WaitResult } from './protocol.js';
+import type { ProbeMessage, PublishResult, SubscribeResult, WaitResult } from './protocol.js';
+import { serveRequests } from '../worker-serve.js';
 import { AckingPublisher } from './publisher.js';
 import { AckBook, AckState, GroupRecorder } from './recorder.js';
 
@@ -155,12 +156,4 @@ async function handle(m: ProbeMessage): Promise<unknown> {
   }
 }
 
-process.on('message', (m: ProbeMessage) => {
-  handle(m).then(
-    (result) => process.send!({ id: m.id, ok: true, result } satisfies ProbeReply),
-    (e: unknown) => process.send!({ id: m.id, ok: false, error: (e as Error).stack ?? String(e) } satisfies ProbeReply),
-  );
-});
-// The run is gone (finished, failed or killed): so is the probe.
-process.on('disconnect', () => process.exit(0));
-process.send!({ ready: true, pid: process.pid });
+serveRequests(handle);
