@@ -50,8 +50,8 @@ proto-check: proto
 	@git diff --exit-code -- src/gen || (echo "src/gen is stale: run 'make proto' and commit" && exit 1)
 	@test -z "$$(git status --porcelain -- src/gen)" || (echo "src/gen has untracked files: run 'make proto' and commit" && exit 1)
 
-# Benchmarks (issue 7, BENCHMARKS.md): BENCH=quick (about 10 minutes) or BENCH=full (up to
-# an hour). Servers run pinned to CPU 0 and the load generator to CPU 1 (taskset), on 127.0.0.1
+# Benchmarks (issue 7, BENCHMARKS.md): BENCH=quick (about 11 minutes) or BENCH=full (about
+# 50 minutes). Servers run pinned to CPU 0 and the load generator to CPU 1 (taskset), on 127.0.0.1
 # only; results go to bench/results/<date>.{json,md,*.svg}. The connections scenario opens
 # 20,000 sockets on each side, so the open-file limit is raised to the hard limit first.
 BENCH ?= quick

@@ -1,5 +1,5 @@
 /**
- * How much each mode measures. Quick fits in about ten minutes on a 2-core machine
+ * How much each mode measures. Quick takes about eleven minutes on a 2-core machine
  * (short steps, a coarse ladder, one repetition where the figure is stable); full takes
  * up to an hour (longer steps, a finer ladder with bisection, more repetitions).
  */

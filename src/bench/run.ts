@@ -21,7 +21,7 @@ import { measureMachineSpeed, speedText } from './machine-speed.js';
 import { machineInfo } from './proc.js';
 import { hasTaskset, pinProcess, ProcessGroup } from './processes.js';
 import { renderMarkdown, type RunMeta, type ScenarioFailure } from './report/markdown.js';
-import { selectScenarios } from './scenarios/index.js';
+import { SCENARIOS, selectScenarios } from './scenarios/index.js';
 import { serverById } from './servers/index.js';
 import { runScenario, type ScenarioContext, type ScenarioResult } from './scenarios/scenario.js';
 import { median } from './util.js';
@@ -31,8 +31,8 @@ const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '.
 const program = new Command()
   .name('bench')
   .description('ably-ng benchmarks against peers (issue 7)')
-  .option('--mode <mode>', 'quick (about 5 minutes) or full (about 30 minutes)', 'quick')
-  .option('--only <ids>', 'comma-separated scenario ids (fanout, connections, scale-subscribers)')
+  .option('--mode <mode>', `quick (about 11 minutes on a 2-core machine, at most ${PROFILES.quick.budgetMs / 60_000}) or full (about 50 minutes, at most ${PROFILES.full.budgetMs / 60_000})`, 'quick')
+  .option('--only <ids>', `comma-separated scenario ids (${SCENARIOS.map((s) => s.id).join(', ')}); default: all, in that order`)
   .option('--servers <ids>', 'comma-separated servers to measure (ably-ng, ws, ws-corked, socket.io, nats, mosquitto); default: each scenario\'s own list')
   .option('--out <dir>', 'results directory', join(REPO_ROOT, 'bench', 'results'))
   .option('--name <stem>', 'file name stem of the results (default: <date>, or <date>-full in full mode)')
