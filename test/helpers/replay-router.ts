@@ -3,7 +3,8 @@ import type { LogEntry } from '../../src/channel/entry.js';
 import type { ChannelRouter } from '../../src/channel/router.js';
 import { ForwardedEntries } from '../../src/transport/entry-lists.js';
 
-const entry = (seq: number): LogEntry => ({ kind: 'message', serial: seq, channelSerial: '', storedAt: 1, origin: { region: 'eu', epoch: 'ep', seq }, message: { id: `m${seq}`, timestamp: 0 } });
+/** A message entry of eu's, origin seq `seq`. */
+export const replayEntry = (seq: number): LogEntry => ({ kind: 'message', serial: seq, channelSerial: '', storedAt: 1, origin: { region: 'eu', epoch: 'ep', seq }, message: { id: `m${seq}`, timestamp: 0 } });
 
 /** A router whose every `replayLocal` answers a page of two entries after the asked seq; `onPage(n)` runs as page n is read. */
 export function pagingRouter(onPage: (n: number) => void) {
@@ -11,7 +12,7 @@ export function pagingRouter(onPage: (n: number) => void) {
   const router = {
     call: async (_key: string, req: { afterSeq: number }) => {
       onPage(++pages);
-      return { from: 'n1', body: { kind: 'local', epoch: 'ep', startSeq: req.afterSeq, gap: false, entries: ForwardedEntries.of([entry(req.afterSeq + 1), entry(req.afterSeq + 2)]) } };
+      return { from: 'n1', body: { kind: 'local', epoch: 'ep', startSeq: req.afterSeq, gap: false, entries: ForwardedEntries.of([replayEntry(req.afterSeq + 1), replayEntry(req.afterSeq + 2)]) } };
     },
   } as unknown as ChannelRouter;
   return { router, pages: () => pages };

@@ -7,72 +7,10 @@
  * master to drop the peer's interest, whose start then went again: 313 entries.)
  * The Globalmaster here is real; its peer link is a fake stream, its region one node.
  */
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { toPb, type LinkFrame } from '../../../src/bridge/codec.js';
-import { Globalmaster } from '../../../src/bridge/globalmaster.js';
-import { Ring } from '../../../src/cluster/ring.js';
-import { silentLogger } from '../../../src/log.js';
-import type { NodeMessage } from '../../../src/transport/messages.js';
-import { REGION_PROTOCOL } from '../../../src/transport/protocol-version.js';
-import { waitFor } from '../../helpers/wait.js';
-import type { ChannelRouter } from '../../../src/channel/router.js';
+import { FakeCall, PEER_HELLO as hello, testGlobalmaster as globalmaster } from '../../helpers/fake-link.js';
 import { pagingRouter } from '../../helpers/replay-router.js';
-
-const SECRET = 's3cret';
-
-/**
- * A gRPC server-side duplex stream as Globalmaster uses it (no cancel(): a server stream
- * is closed with end()): frames written to it are kept, the peer's are emitted as 'data'.
- */
-class FakeCall extends EventEmitter {
-  readonly written: unknown[] = [];
-  closed = false;
-  readonly metadata = { get: (k: string) => (k ? [SECRET] : []) };
-  write(f: unknown): boolean {
-    this.written.push(f);
-    return true;
-  }
-  end(): void {
-    this.closed = true;
-  }
-  getPeer(): string {
-    return 'fake';
-  }
-  from(f: LinkFrame): void {
-    this.emit('data', toPb(f));
-  }
-}
-
-function globalmaster(router: ChannelRouter = {} as never) {
-  let quorum = true;
-  const sent: { to: string; msg: NodeMessage }[] = [];
-  const gm = new Globalmaster({
-    self: 'n1',
-    region: 'r1',
-    deployment: 'dep',
-    // r0 sorts first: it dials us, so this node dials nobody.
-    peers: [{ region: 'r0', host: '127.0.0.1', port: 1 }],
-    grpcHost: '127.0.0.1',
-    grpcPort: 0,
-    secret: SECRET,
-    tls: null,
-    ring: () => new Ring(['n1']),
-    hasQuorum: () => quorum,
-    incarnation: () => 1,
-    // Every audit finds one master, n1, that knows of r0's interest in app:c.
-    rpc: { request: async () => ({ kind: 'interest', mastered: [{ channel: 'app:c', on: false, since: 0, remote: [{ region: 'r0', since: 5 }] }] }) } as never,
-    send: (to, msg) => sent.push({ to, msg }),
-    router,
-    now: () => Date.now(),
-    log: silentLogger(),
-  });
-  const accept = (call: FakeCall) => (gm as unknown as { accept(c: FakeCall): void }).accept(call);
-  const linksOpen = () => gm.status().linksOpen;
-  return { gm, sent, accept, linksOpen, setQuorum: (q: boolean) => (quorum = q) };
-}
-
-const hello: LinkFrame = { type: 'hello', region: 'r0', deployment: 'dep', incarnation: 1, node: 'r0-n1', protocol: REGION_PROTOCOL };
+import { waitFor } from '../../helpers/wait.js';
 
 describe('Globalmaster across terms', () => {
   // The peer's hello comes while the role is away, or once it is back (a later term).
@@ -133,7 +71,7 @@ describe('Globalmaster across terms', () => {
     await waitFor(() => g.linksOpen(), { what: 'links open' });
     g.accept(call);
     call.from(hello);
-    const forwards = () => call.written.filter((f) => (f as { frame?: { $case?: string } }).frame?.$case === 'forward').length;
+    const forwards = () => call.forwards().length;
     call.from({ type: 'replay', id: 1, channel: 'app:c', epoch: 'ep', afterSeq: 0 });
     await waitFor(() => pages() >= 3, { what: 'three pages read' });
     await waitFor(() => g.gm.status().links[0]?.up === false, { what: 'the link down' });

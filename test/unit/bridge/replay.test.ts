@@ -5,25 +5,16 @@
  * whose stream ended: globalmaster-term.test.ts). The router is a fake that serves pages
  * without end; the session's stream a fake.
  */
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Session } from '../../../src/bridge/link-session.js';
 import { answerReplay } from '../../../src/bridge/replay.js';
 import { silentLogger } from '../../../src/log.js';
+import { FakeCall } from '../../helpers/fake-link.js';
 import { pagingRouter } from '../../helpers/replay-router.js';
-
-class FakeStream extends EventEmitter {
-  readonly written: unknown[] = [];
-  write(f: unknown): boolean {
-    this.written.push(f);
-    return true;
-  }
-  end(): void {}
-}
 
 describe('answerReplay', () => {
   it('sends no page after its session is closed (replaced, or the role released), and counts only what it sent', async () => {
-    const stream = new FakeStream();
+    const stream = new FakeCall();
     const s = new Session('us', stream as never);
     s.ready = true;
     const { router, pages } = pagingRouter((n) => {

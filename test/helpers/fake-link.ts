@@ -1,0 +1,77 @@
+/**
+ * A real Globalmaster whose region is one node (n1 in r1) and whose peer region r0's link
+ * is a fake gRPC stream, for unit tests of the region link (bridge/).
+ */
+import { EventEmitter } from 'node:events';
+import { fromPb, toPb, type LinkFrame } from '../../src/bridge/codec.js';
+import { Globalmaster } from '../../src/bridge/globalmaster.js';
+import type { ChannelRouter } from '../../src/channel/router.js';
+import { Ring } from '../../src/cluster/ring.js';
+import { silentLogger } from '../../src/log.js';
+import type * as pb from '../../src/gen/region.pb.js';
+import type { NodeMessage } from '../../src/transport/messages.js';
+import { REGION_PROTOCOL } from '../../src/transport/protocol-version.js';
+
+const SECRET = 's3cret';
+
+/**
+ * A gRPC server-side duplex stream as Globalmaster uses it (no cancel(): a server stream
+ * is closed with end()): frames written to it are kept, the peer's are emitted as 'data'.
+ */
+export class FakeCall extends EventEmitter {
+  readonly written: unknown[] = [];
+  closed = false;
+  readonly metadata = { get: (k: string) => (k ? [SECRET] : []) };
+  write(f: unknown): boolean {
+    this.written.push(f);
+    return true;
+  }
+  end(): void {
+    this.closed = true;
+  }
+  getPeer(): string {
+    return 'fake';
+  }
+  from(f: LinkFrame): void {
+    this.emit('data', toPb(f));
+  }
+  /** The batches forwarded over this stream, decoded. */
+  forwards(): Extract<LinkFrame, { type: 'forward' }>[] {
+    return this.written
+      .map((f) => fromPb(f as pb.LinkFrame, 'r0'))
+      .filter((f): f is Extract<LinkFrame, { type: 'forward' }> => f.type === 'forward');
+  }
+}
+
+export const PEER_HELLO: LinkFrame = { type: 'hello', region: 'r0', deployment: 'dep', incarnation: 1, node: 'r0-n1', protocol: REGION_PROTOCOL };
+
+/**
+ * Every interest audit finds one master, n1, that knows of r0's interest in app:c.
+ * `router` answers the master reads a replay makes.
+ */
+export function testGlobalmaster(router: ChannelRouter = {} as never) {
+  let quorum = true;
+  const sent: { to: string; msg: NodeMessage }[] = [];
+  const gm = new Globalmaster({
+    self: 'n1',
+    region: 'r1',
+    deployment: 'dep',
+    // r0 sorts first: it dials us, so this node dials nobody.
+    peers: [{ region: 'r0', host: '127.0.0.1', port: 1 }],
+    grpcHost: '127.0.0.1',
+    grpcPort: 0,
+    secret: SECRET,
+    tls: null,
+    ring: () => new Ring(['n1']),
+    hasQuorum: () => quorum,
+    incarnation: () => 1,
+    rpc: { request: async () => ({ kind: 'interest', mastered: [{ channel: 'app:c', on: false, since: 0, remote: [{ region: 'r0', since: 5 }] }] }) } as never,
+    send: (to, msg) => sent.push({ to, msg }),
+    router,
+    now: () => Date.now(),
+    log: silentLogger(),
+  });
+  const accept = (call: FakeCall) => (gm as unknown as { accept(c: FakeCall): void }).accept(call);
+  const linksOpen = () => gm.status().linksOpen;
+  return { gm, sent, accept, linksOpen, setQuorum: (q: boolean) => (quorum = q) };
+}
