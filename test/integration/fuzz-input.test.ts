@@ -1,0 +1,147 @@
+/**
+ * Random input, seeded: connections to both nodes of a region send ProtocolMessages whose
+ * fields may have any type or value (test/helpers/fuzz.ts), in JSON and in msgpack, and
+ * random REST requests go to both nodes. Whatever comes back is either what a client
+ * would get for good input or an Ably-style error ({code, statusCode, message}, never a
+ * 5xx), no node logs an error or stops, and a bystander's messages still cross the
+ * region. ABLY_NG_FUZZ_SEED repeats a run; ABLY_NG_FUZZ_CONNECTIONS makes it longer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Action } from '../../src/protocol/actions.js';
+import { packMsgpack } from '../../src/protocol/codec.js';
+import type { ProtocolMessage } from '../../src/protocol/types.js';
+import { nodeLogLines, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { anyValue, randomMessage, randomProtocolMessage, rng, type Rng } from '../helpers/fuzz.js';
+import { RawClient } from '../helpers/raw.js';
+import { closeAll, realtime } from '../helpers/sdk.js';
+import { KEY } from '../helpers/topology.js';
+import { waitFor } from '../helpers/wait.js';
+
+const SEED = Number(process.env.ABLY_NG_FUZZ_SEED ?? Date.now() % 1_000_000);
+const CONNECTIONS = Number(process.env.ABLY_NG_FUZZ_CONNECTIONS ?? 120);
+const FRAMES_PER_CONNECTION = 15;
+const IN_FLIGHT = 8;
+
+let d: TestDeployment;
+let nodes: string[];
+
+beforeAll(async () => {
+  d = await startDeployment({ regions: [{ name: 'r1', nodes: 2 }], limits: { maxMessageSize: 2048, maxFrameSize: 16384 } });
+  nodes = d.nodes();
+  await waitFor(async () => (await Promise.all(nodes.map((n) => d.health(n)))).every((h) => h.quorum && h.ring.length === 2), { what: 'both nodes in the ring' });
+}, 60_000);
+
+afterAll(async () => {
+  await d?.stop();
+});
+
+/** What is wrong with an error a node sent, or null. */
+function badError(e: unknown): string | null {
+  if (e === undefined) return null;
+  const x = e as { code?: unknown; statusCode?: unknown; message?: unknown };
+  if (typeof x.code !== 'number' || typeof x.statusCode !== 'number' || typeof x.message !== 'string' || !x.message) return `not an Ably error: ${JSON.stringify(e)}`;
+  if (x.statusCode >= 500) return `a server error for client input: ${JSON.stringify(e)}`;
+  return null;
+}
+
+/** One connection's random frames; what was wrong with the answers. */
+async function fuzzConnection(r: Rng, port: number, n: number): Promise<string[]> {
+  const binary = n % 2 === 1;
+  const c = await RawClient.connect(port, r.chance(0.3) ? { clientId: 'bob' } : {}, binary ? 'msgpack' : 'json');
+  const sent: unknown[] = [];
+  try {
+    await c.next((m) => m.action === Action.CONNECTED || m.action === Action.ERROR);
+    for (let i = 0; i < FRAMES_PER_CONNECTION && !c.closed; i++) {
+      const pm = randomProtocolMessage(r, binary);
+      sent.push(pm);
+      if (binary) c.sendRaw(packMsgpack(pm), true);
+      else c.sendRaw(JSON.stringify(pm));
+    }
+    // Frames are handled in order: an attach after them answers once they all were
+    // (unless one of them ended the connection).
+    const last = `fuzz-end-${n}`;
+    if (!c.closed) c.send({ action: Action.ATTACH, channel: last });
+    await waitFor(() => c.closed || c.received.some((m) => m.channel === last || m.action === Action.ERROR || m.action === Action.CLOSED), {
+      what: `connection ${n} answered`,
+    });
+  } finally {
+    c.close();
+  }
+  const problems: string[] = [];
+  for (const m of c.received as (ProtocolMessage & { error?: unknown })[]) {
+    const why = badError(m.error);
+    if (why) problems.push(`connection ${n}, action ${m.action}: ${why}; sent ${JSON.stringify(sent).slice(0, 1500)}`);
+  }
+  return problems;
+}
+
+/** One random REST request; what was wrong with the answer, or null. */
+async function fuzzRest(r: Rng, port: number): Promise<string | null> {
+  const channel = encodeURIComponent(String(r.pick(['fuzz', 'fuzz-2', '', ':x', 'a'.repeat(300), '[?rewind=1]x'])));
+  const auth = `Basic ${Buffer.from(KEY).toString('base64')}`;
+  const path = r.pick([
+    `/channels/${channel}/messages`,
+    `/channels/${channel}/messages?limit=${r.pick(['0', '1', '1001', '-1', 'x', ''])}&direction=${r.pick(['forwards', 'backwards', 'sideways'])}&start=${r.pick(['0', '-5', 'x', String(2 ** 60)])}`,
+    `/channels/${channel}/presence`,
+    `/channels/${channel}`,
+    `/stats?unit=${r.pick(['minute', 'hour', 'year', 'x'])}`,
+    '/time',
+    `/${r.pick(['keys', 'channels', 'x'])}/${channel}`,
+  ]);
+  const method = path.includes('/messages') && r.chance(0.6) ? 'POST' : 'GET';
+  const body = r.chance(0.5) ? JSON.stringify(r.chance(0.5) ? randomMessage(r, false) : Array.from({ length: r.int(4) }, () => randomMessage(r, false))) : JSON.stringify(anyValue(r, 2));
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    ...(method === 'POST' ? { body } : {}),
+  });
+  const text = await res.text();
+  if (res.status >= 500) return `${method} ${path} → ${res.status} ${text.slice(0, 300)}; body ${body.slice(0, 500)}`;
+  if (res.status >= 400) {
+    try {
+      const why = badError((JSON.parse(text) as { error?: unknown }).error);
+      if (why) return `${method} ${path} → ${res.status}: ${why}`;
+    } catch {
+      return `${method} ${path} → ${res.status}, not JSON: ${text.slice(0, 200)}`;
+    }
+  }
+  return null;
+}
+
+describe(`random input (seed ${SEED})`, () => {
+  it('gets Ably errors or good answers over the realtime protocol, in JSON and msgpack', async () => {
+    const problems: string[] = [];
+    let next = 0;
+    const worker = async (w: number) => {
+      const r = rng(SEED * 1000 + w);
+      for (let n = next++; n < CONNECTIONS; n = next++) problems.push(...(await fuzzConnection(r, d.port(nodes[n % nodes.length]!), n)));
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT }, (_, w) => worker(w)));
+    expect(problems, `seed ${SEED}`).toEqual([]);
+  }, 120_000);
+
+  it('gets Ably errors or good answers over REST', async () => {
+    const r = rng(SEED);
+    const problems: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const why = await fuzzRest(r, d.port(nodes[i % nodes.length]!));
+      if (why) problems.push(why);
+    }
+    expect(problems, `seed ${SEED}`).toEqual([]);
+  }, 60_000);
+
+  it('leaves every node up, with no error logged, and messages still crossing the region', async () => {
+    for (const node of nodes) expect((await d.health(node)).quorum, node).toBe(true);
+    const a = realtime(d.port(nodes[0]!));
+    const b = realtime(d.port(nodes[1]!));
+    try {
+      const got: string[] = [];
+      await b.channels.get('fuzz-bystander').subscribe((m) => void got.push(m.data as string));
+      await a.channels.get('fuzz-bystander').publish('x', 'still here');
+      await waitFor(() => got.includes('still here'), { what: 'the bystander delivery' });
+    } finally {
+      closeAll(a, b);
+    }
+    for (const node of nodes) expect(nodeLogLines(d, node, /"level":(50|60)|Error:|uncaught/i), node).toEqual([]);
+  }, 30_000);
+});
