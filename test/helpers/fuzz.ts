@@ -63,12 +63,35 @@ export function randomMessage(r: Rng, binary: boolean): Record<string, unknown> 
   const m: Record<string, unknown> = {};
   if (r.chance(0.3)) m.id = field(r, () => r.pick(['m1', 'dup', `id-${r.int(50)}`, 'x:0', '']), binary);
   if (r.chance(0.5)) m.name = field(r, () => r.pick(STRINGS), binary);
-  if (r.chance(0.8)) m.data = anyValue(r, 2, binary);
-  if (r.chance(0.3)) m.encoding = field(r, () => r.pick(ENCODINGS), binary);
+  if (r.chance(0.85)) {
+    // Mostly data a client may send, with its encoding; now and then anything.
+    switch (r.int(6)) {
+      case 0:
+        m.data = r.pick(STRINGS);
+        break;
+      case 1:
+        m.data = binary ? anyValue(r, 0, true) : r.pick(STRINGS);
+        break;
+      case 2:
+        m.data = JSON.stringify(anyValue(r, 2));
+        m.encoding = 'json';
+        break;
+      case 3:
+        m.data = Buffer.from(String(r.pick(STRINGS))).toString('base64');
+        m.encoding = r.pick(['base64', 'utf-8/base64', 'json/base64']);
+        break;
+      case 4:
+        m.data = r.pick(STRINGS);
+        m.encoding = r.pick(ENCODINGS);
+        break;
+      default:
+        m.data = anyValue(r, 2, binary);
+    }
+  }
   if (r.chance(0.2)) m.extras = field(r, () => ({ headers: anyValue(r, 1, binary), push: anyValue(r, 1, binary), ref: anyValue(r, 1, binary) }), binary);
   if (r.chance(0.15)) m.clientId = field(r, () => r.pick(['bob', '*', '', 'x'.repeat(300)]), binary);
   if (r.chance(0.1)) m.connectionKey = anyValue(r, 0, binary);
-  if (r.chance(0.1)) m.timestamp = anyValue(r, 0, binary);
+  if (r.chance(0.1)) m.timestamp = field(r, () => r.pick([0, Date.now(), 2 ** 53, -1, 1.5]), binary);
   if (r.chance(0.1)) m.action = field(r, () => r.int(8), binary);
   if (r.chance(0.1)) m.serial = anyValue(r, 0, binary);
   return m;
@@ -79,11 +102,11 @@ export function randomProtocolMessage(r: Rng, binary: boolean): Record<string, u
   const pm: Record<string, unknown> = {};
   // Mostly what keeps a connection going (attach, detach, publish, presence), so that a
   // connection gets deep; now and then an action that ends it, or none that exists.
-  pm.action = r.chance(0.97) ? r.pick([0, 10, 10, 10, 12, 14, 14, 15, 15, 15, 15, 15, 16, 17, 19, 21]) : r.chance(0.5) ? r.pick([3, 5, 7, 99]) : anyValue(r, 0, binary);
+  pm.action = r.chance(0.95) ? r.pick([0, 10, 10, 10, 12, 14, 14, 15, 15, 15, 15, 15, 16]) : r.chance(0.7) ? r.pick([3, 5, 7, 17, 19, 21, 99]) : anyValue(r, 0, binary);
   if (r.chance(0.95)) pm.channel = r.chance(0.9) ? r.pick(['fuzz', 'fuzz', 'fuzz-2', 'other', '[?rewind=2]fuzz']) : field(r, () => r.pick(STRINGS), binary);
-  if (r.chance(0.7)) pm.msgSerial = field(r, () => r.pick([0, 1, 2, r.int(100), -1, 2 ** 53]), binary);
-  if (r.chance(0.7)) pm.messages = field(r, () => Array.from({ length: r.int(4) }, () => randomMessage(r, binary)), binary);
-  if (r.chance(0.3)) pm.presence = field(r, () => Array.from({ length: r.int(3) }, () => ({ ...randomMessage(r, binary), action: field(r, () => r.int(6), binary) })), binary);
+  if (r.chance(0.9)) pm.msgSerial = field(r, () => r.pick([0, 1, 2, r.int(100), r.int(100), -1, 2 ** 53]), binary);
+  if (pm.action === 15 ? r.chance(0.95) : r.chance(0.2)) pm.messages = field(r, () => Array.from({ length: 1 + r.int(r.chance(0.1) ? 40 : 4) }, () => randomMessage(r, binary)), binary);
+  if (pm.action === 14 ? r.chance(0.95) : r.chance(0.1)) pm.presence = field(r, () => Array.from({ length: 1 + r.int(3) }, () => ({ ...randomMessage(r, binary), action: field(r, () => r.int(6), binary) })), binary);
   if (r.chance(0.25)) pm.flags = field(r, () => r.pick([0, 1, 1 << 5, 1 << 16, 1 << 31, 0xffffffff]), binary);
   if (r.chance(0.25)) pm.params = field(r, () => ({ rewind: field(r, () => r.pick(['1', '10', '-1', '1m', 'x', '99999999']), binary), delta: anyValue(r, 0, binary) }), binary);
   if (r.chance(0.15)) pm.channelSerial = anyValue(r, 0, binary);

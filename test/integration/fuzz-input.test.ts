@@ -1,16 +1,19 @@
 /**
- * Random input, seeded: connections to both nodes of a region send ProtocolMessages whose
- * fields may have any type or value (test/helpers/fuzz.ts), in JSON and in msgpack, and
- * random REST requests go to both nodes. Whatever comes back is either what a client
- * would get for good input or an Ably-style error ({code, statusCode, message}, never a
- * 5xx), no node logs an error or stops, and a bystander's messages still cross the
- * region. ABLY_NG_FUZZ_SEED repeats a run; ABLY_NG_FUZZ_CONNECTIONS makes it longer.
+ * Random input, seeded: connections to both nodes of region r1 send ProtocolMessages
+ * whose fields may have any type or value (test/helpers/fuzz.ts), in JSON and in
+ * msgpack, and random REST requests go to every node; subscribers on r1's second node
+ * and in region r2 make r1 forward the fuzzed channels over the mesh and the region
+ * link. Whatever comes back is either what a client would get for good input or an
+ * Ably-style error ({code, statusCode, message}, never a 5xx); what was accepted reaches
+ * both subscribers alike, in the same order, once; no node logs an error or stops, the
+ * region link stays up, and a bystander's messages still cross both.
+ * ABLY_NG_FUZZ_SEED repeats a run; ABLY_NG_FUZZ_CONNECTIONS makes it longer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action } from '../../src/protocol/actions.js';
 import { packMsgpack } from '../../src/protocol/codec.js';
 import type { ProtocolMessage } from '../../src/protocol/types.js';
-import { nodeLogLines, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { allLinksUp, nodeLogLines, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { anyValue, randomMessage, randomProtocolMessage, rng, type Rng } from '../helpers/fuzz.js';
 import { RawClient } from '../helpers/raw.js';
 import { closeAll, realtime } from '../helpers/sdk.js';
@@ -23,15 +26,57 @@ const FRAMES_PER_CONNECTION = 15;
 const IN_FLIGHT = 8;
 
 let d: TestDeployment;
+/** r1's nodes, where the fuzz goes. */
 let nodes: string[];
+/** The channels the fuzz publishes on most. */
+const CHANNELS = ['fuzz', 'fuzz-2', 'other'];
+/** Bare subscribers to them (they decode nothing): on r1's second node, and in r2. */
+let local: Collector;
+let remote: Collector;
+
+interface Collector {
+  client: RawClient;
+  /** Ids of the messages received, per channel, in order. */
+  ids: Map<string, string[]>;
+}
+
+async function collector(port: number): Promise<Collector> {
+  const client = await RawClient.connect(port);
+  await client.next((m) => m.action === Action.CONNECTED);
+  for (const channel of CHANNELS) {
+    client.send({ action: Action.ATTACH, channel });
+    await client.next((m) => m.action === Action.ATTACHED && m.channel === channel);
+  }
+  return { client, ids: new Map(CHANNELS.map((c) => [c, []])) };
+}
+
+function received(c: Collector): Map<string, string[]> {
+  const ids = new Map<string, string[]>(CHANNELS.map((ch) => [ch, []]));
+  for (const m of c.client.received) if (m.action === Action.MESSAGE) ids.get(m.channel!)?.push(...(m.messages ?? []).map((x) => x.id!));
+  return ids;
+}
 
 beforeAll(async () => {
-  d = await startDeployment({ regions: [{ name: 'r1', nodes: 2 }], limits: { maxMessageSize: 2048, maxFrameSize: 16384 } });
-  nodes = d.nodes();
-  await waitFor(async () => (await Promise.all(nodes.map((n) => d.health(n)))).every((h) => h.quorum && h.ring.length === 2), { what: 'both nodes in the ring' });
+  d = await startDeployment({ regions: [{ name: 'r1', nodes: 2 }, { name: 'r2', nodes: 1 }], limits: { maxMessageSize: 2048, maxFrameSize: 16384 } });
+  nodes = d.nodes('r1');
+  await regionLinksUp(d, ['r1', 'r2']);
+  local = await collector(d.port(nodes[1]!));
+  remote = await collector(d.port(d.nodes('r2')[0]!));
+  // The other region's interest has reached r1 (its forwarding has begun) when a probe arrives.
+  const probe = realtime(d.port(nodes[0]!));
+  try {
+    await waitFor(async () => {
+      for (const ch of CHANNELS) await probe.channels.get(ch).publish('probe', 'p');
+      return CHANNELS.every((ch) => received(remote).get(ch)!.length > 0);
+    }, { what: 'r2 receiving what is published in r1' });
+  } finally {
+    closeAll(probe);
+  }
 }, 60_000);
 
 afterAll(async () => {
+  local?.client.close();
+  remote?.client.close();
   await d?.stop();
 });
 
@@ -124,24 +169,48 @@ describe(`random input (seed ${SEED})`, () => {
     const r = rng(SEED);
     const problems: string[] = [];
     for (let i = 0; i < 300; i++) {
-      const why = await fuzzRest(r, d.port(nodes[i % nodes.length]!));
+      const all = d.nodes();
+      const why = await fuzzRest(r, d.port(all[i % all.length]!));
       if (why) problems.push(why);
     }
     expect(problems, `seed ${SEED}`).toEqual([]);
   }, 60_000);
 
-  it('leaves every node up, with no error logged, and messages still crossing the region', async () => {
-    for (const node of nodes) expect((await d.health(node)).quorum, node).toBe(true);
+  it('delivers what it accepted alike in both regions, each message once', async () => {
+    await waitFor(
+      () => {
+        const here = received(local);
+        const there = received(remote);
+        return CHANNELS.every((ch) => JSON.stringify(here.get(ch)) === JSON.stringify(there.get(ch)));
+      },
+      { what: 'the same messages, in the same order, in r1 and in r2' },
+    );
+    for (const [ch, ids] of received(local)) expect(ids.filter((id, i) => ids.indexOf(id) !== i), `ids twice on ${ch}`).toEqual([]);
+    // Not only the probes went through.
+    expect([...received(local).values()].flat().length).toBeGreaterThan(CONNECTIONS / 4);
+  }, 30_000);
+
+  it('leaves every node up, with no error logged, the region link up, and messages still crossing the region and reaching the other', async () => {
+    for (const node of d.nodes()) expect((await d.health(node)).quorum, node).toBe(true);
+    expect(await allLinksUp(d, 'r1')).toBe(true);
     const a = realtime(d.port(nodes[0]!));
     const b = realtime(d.port(nodes[1]!));
+    const c = realtime(d.port(d.nodes('r2')[0]!));
     try {
-      const got: string[] = [];
-      await b.channels.get('fuzz-bystander').subscribe((m) => void got.push(m.data as string));
-      await a.channels.get('fuzz-bystander').publish('x', 'still here');
-      await waitFor(() => got.includes('still here'), { what: 'the bystander delivery' });
+      const here: string[] = [];
+      const there: string[] = [];
+      await b.channels.get('fuzz-bystander').subscribe((m) => void here.push(m.data as string));
+      await c.channels.get('fuzz-bystander').subscribe((m) => void there.push(m.data as string));
+      await waitFor(
+        async () => {
+          await a.channels.get('fuzz-bystander').publish('x', 'still here');
+          return here.includes('still here') && there.includes('still here');
+        },
+        { what: 'the bystander deliveries, in r1 and in r2' },
+      );
     } finally {
-      closeAll(a, b);
+      closeAll(a, b, c);
     }
-    for (const node of nodes) expect(nodeLogLines(d, node, /"level":(50|60)|Error:|uncaught/i), node).toEqual([]);
+    for (const node of d.nodes()) expect(nodeLogLines(d, node, /"level":(50|60)|Error:|uncaught/i), node).toEqual([]);
   }, 30_000);
 });
