@@ -36,8 +36,6 @@ let remote: Collector;
 
 interface Collector {
   client: RawClient;
-  /** Ids of the messages received, per channel, in order. */
-  ids: Map<string, string[]>;
 }
 
 async function collector(port: number): Promise<Collector> {
@@ -47,9 +45,10 @@ async function collector(port: number): Promise<Collector> {
     client.send({ action: Action.ATTACH, channel });
     await client.next((m) => m.action === Action.ATTACHED && m.channel === channel);
   }
-  return { client, ids: new Map(CHANNELS.map((c) => [c, []])) };
+  return { client };
 }
 
+/** Ids of the messages a collector received, per channel, in order. */
 function received(c: Collector): Map<string, string[]> {
   const ids = new Map<string, string[]>(CHANNELS.map((ch) => [ch, []]));
   for (const m of c.client.received) if (m.action === Action.MESSAGE) ids.get(m.channel!)?.push(...(m.messages ?? []).map((x) => x.id!));
