@@ -1,7 +1,8 @@
 /**
  * Random input, seeded: connections to both nodes of region r1 send ProtocolMessages
  * whose fields may have any type or value (test/helpers/fuzz.ts), in JSON and in
- * msgpack, and random REST requests go to every node; subscribers on r1's second node
+ * msgpack, connections are opened with random query parameters, and random REST
+ * requests go to every node; subscribers on r1's second node
  * and in region r2 make r1 forward the fuzzed channels over the mesh and the region
  * link. Whatever comes back is either what a client would get for good input or an
  * Ably-style error ({code, statusCode, message}, never a 5xx); what was accepted reaches
@@ -10,7 +11,9 @@
  * ABLY_NG_FUZZ_SEED repeats a run; ABLY_NG_FUZZ_CONNECTIONS makes it longer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { Action } from '../../src/protocol/actions.js';
+import { decodeFrame } from '../../src/protocol/codec.js';
 import { packMsgpack } from '../../src/protocol/codec.js';
 import type { ProtocolMessage } from '../../src/protocol/types.js';
 import { allLinksUp, nodeLogLines, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
@@ -119,6 +122,51 @@ async function fuzzConnection(r: Rng, port: number, n: number): Promise<string[]
   return problems;
 }
 
+/** One connection attempt with random query parameters; what was wrong with the answer, or null. */
+async function fuzzConnect(r: Rng, port: number): Promise<string | null> {
+  const params: Record<string, string> = {};
+  const maybe = (k: string, values: string[]) => {
+    if (r.chance(0.5)) params[k] = r.pick(values);
+  };
+  maybe('key', [KEY, KEY, 'app.root:wrong', 'app.nope:x', 'nokey', '', 'a.b:c:d', '🙂.🙂:🙂']);
+  maybe('accessToken', ['x', 'a.b.c', 'eyJhbGciOiJIUzI1NiJ9.e30.x', '', 'x'.repeat(5000)]);
+  maybe('format', ['json', 'msgpack', 'xml', '']);
+  maybe('v', ['6', '5', '1', '99', 'x', '']);
+  maybe('heartbeats', ['true', 'false', 'maybe']);
+  maybe('echo', ['true', 'false', '']);
+  maybe('clientId', ['bob', '*', '', 'x'.repeat(300), 'a\u0000b']);
+  maybe('resume', ['garbage', 'abc-1', '!', 'x'.repeat(300)]);
+  maybe('recover', ['garbage', 'abc-1', '{}']);
+  maybe('connectionSerial', ['-1', '0', 'x']);
+  maybe('remainPresentFor', ['1000', '-1', 'x']);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/?${new URLSearchParams(params)}`);
+  const format = params.format === 'msgpack' ? 'msgpack' : 'json';
+  const what = `connect ?${new URLSearchParams(params).toString().slice(0, 300)}`;
+  try {
+    return await new Promise<string | null>((resolve) => {
+      const t = setTimeout(() => resolve(`${what}: no answer in 5 s`), 5000);
+      const done = (v: string | null) => {
+        clearTimeout(t);
+        resolve(v);
+      };
+      ws.on('unexpected-response', (_req, res) => done(res.statusCode && res.statusCode >= 500 ? `${what} → HTTP ${res.statusCode}` : null));
+      ws.on('error', (e) => done(`${what}: ${e.message}`));
+      ws.on('message', (data: Buffer, binary: boolean) => {
+        let m: ProtocolMessage & { error?: unknown };
+        try {
+          m = decodeFrame(binary ? data : data.toString('utf8'), format);
+        } catch (e) {
+          return done(`${what}: an answer that is not a ProtocolMessage: ${(e as Error).message}`);
+        }
+        const why = badError(m.error);
+        done(why ? `${what} → action ${m.action}: ${why}` : m.action === Action.CONNECTED || m.error ? null : `${what} → action ${m.action}, neither CONNECTED nor an error`);
+      });
+    });
+  } finally {
+    ws.terminate();
+  }
+}
+
 /** One random REST request; what was wrong with the answer, or null. */
 async function fuzzRest(r: Rng, port: number): Promise<string | null> {
   const channel = encodeURIComponent(String(r.pick(['fuzz', 'fuzz-2', '', ':x', 'a'.repeat(300), '[?rewind=1]x'])));
@@ -163,6 +211,16 @@ describe(`random input (seed ${SEED})`, () => {
     await Promise.all(Array.from({ length: IN_FLIGHT }, (_, w) => worker(w)));
     expect(problems, `seed ${SEED}`).toEqual([]);
   }, 120_000);
+
+  it('answers connections with random parameters with CONNECTED or an Ably error', async () => {
+    const r = rng(SEED + 7);
+    const problems: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const why = await fuzzConnect(r, d.port(nodes[i % nodes.length]!));
+      if (why) problems.push(why);
+    }
+    expect(problems, `seed ${SEED}`).toEqual([]);
+  }, 60_000);
 
   it('gets Ably errors or good answers over REST', async () => {
     const r = rng(SEED);
