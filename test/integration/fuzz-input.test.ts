@@ -2,9 +2,8 @@
  * Random input, seeded: connections to both nodes of region r1 send ProtocolMessages
  * whose fields may have any type or value (test/helpers/fuzz.ts), in JSON and in
  * msgpack, connections are opened with random query parameters, and random REST
- * requests go to every node; subscribers on r1's second node
- * and in region r2 make r1 forward the fuzzed channels over the mesh and the region
- * link. Whatever comes back is either what a client would get for good input or an
+ * requests go to every node; subscribers on r1's second node and in region r2 make r1
+ * forward the fuzzed channels over the mesh and the region link. Whatever comes back is either what a client would get for good input or an
  * Ably-style error ({code, statusCode, message}, never a 5xx); what was accepted reaches
  * both subscribers alike, in the same order, once; no node logs an error or stops, the
  * region link stays up, and a bystander's messages still cross both.
