@@ -113,7 +113,12 @@ describe('slow consumers', () => {
   beforeAll(async () => {
     fast = await startDeployment({
       regions: [{ name: 'r1', nodes: 1 }],
-      limits: { maxInboundRate: 100_000, maxChannelPublishRate: 100_000, maxConnectionBufferBytes: 256 * 1024 },
+      // The healthy subscriber below paces the publisher (at most 100 messages, 1 MB,
+      // behind, with as much in flight), which loopback's socket buffers hold, so only the
+      // reader that stops can pass 2 MiB here, whatever stalls the test's process. (With
+      // 256 KiB and no pacing, a loaded CI machine had the healthy one dropped too, and
+      // with 100 messages of history it could not resume what it missed.)
+      limits: { maxInboundRate: 100_000, maxChannelPublishRate: 100_000, maxConnectionBufferBytes: 2 * 1024 * 1024 },
       retention: { maxMessagesPerChannel: 100 },
     });
   });
@@ -129,11 +134,16 @@ describe('slow consumers', () => {
     const total = 6000; // 60 MB through the channel per round
     let got = 0;
     const round = async () => {
+      const start = got;
       const target = got + total;
       const pending: Promise<unknown>[] = [];
       for (let i = 0; i < total; i++) {
         pending.push(pub.channels.get('firehose').publish('big', payload));
-        if (i % 200 === 199) await Promise.all(pending.splice(0));
+        if (i % 100 === 99) {
+          await Promise.all(pending.splice(0));
+          // The healthy subscriber paces the publisher: at most 100 messages (1 MB) behind.
+          await waitFor(() => got - start >= i - 100, { what: 'the healthy subscriber to keep up', timeoutMs: 30_000 });
+        }
       }
       await Promise.all(pending);
       await waitFor(() => got === target, { what: 'the healthy subscriber to get everything', timeoutMs: 30_000 });
