@@ -16,7 +16,7 @@ import { decodeFrame } from '../../src/protocol/codec.js';
 import { packMsgpack } from '../../src/protocol/codec.js';
 import type { ProtocolMessage } from '../../src/protocol/types.js';
 import { allLinksUp, nodeLogLines, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
-import { anyValue, randomMessage, randomProtocolMessage, rng, type Rng } from '../helpers/fuzz.js';
+import { anyValue, randomMessage, randomProtocolMessage, fuzzRng, type Rng } from '../helpers/fuzz.js';
 import { RawClient } from '../helpers/raw.js';
 import { closeAll, realtime } from '../helpers/sdk.js';
 import { KEY } from '../helpers/topology.js';
@@ -200,7 +200,7 @@ describe(`random input (seed ${SEED})`, () => {
     const problems: string[] = [];
     let next = 0;
     const worker = async (w: number) => {
-      const r = rng(SEED * 1000 + w);
+      const r = fuzzRng(SEED * 1000 + w);
       for (let n = next++; n < CONNECTIONS; n = next++) problems.push(...(await fuzzConnection(r, d.port(nodes[n % nodes.length]!), n)));
     };
     await Promise.all(Array.from({ length: IN_FLIGHT }, (_, w) => worker(w)));
@@ -208,7 +208,7 @@ describe(`random input (seed ${SEED})`, () => {
   }, 120_000);
 
   it('answers connections with random parameters with CONNECTED or an Ably error', async () => {
-    const r = rng(SEED + 7);
+    const r = fuzzRng(SEED + 7);
     const problems: string[] = [];
     for (let i = 0; i < 200; i++) {
       const why = await fuzzConnect(r, d.port(nodes[i % nodes.length]!));
@@ -218,7 +218,7 @@ describe(`random input (seed ${SEED})`, () => {
   }, 60_000);
 
   it('gets Ably errors or good answers over REST', async () => {
-    const r = rng(SEED);
+    const r = fuzzRng(SEED);
     const problems: string[] = [];
     for (let i = 0; i < 300; i++) {
       const all = d.nodes();
