@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { flagsFromEnv } from '../cli/supervisor.js';
 import type { ProcessGroup, Spawned } from './processes.js';
+import type { WorkerReply } from './worker-serve.js';
 
 /** A worker that has not said it is ready in this long failed to start. */
 const START_TIMEOUT_MS = 10_000;
@@ -34,8 +35,6 @@ export const WORKER_V8_FLAGS: readonly string[] = ['--initial-old-space-size=256
 export function workerFlags(): string[] {
   return [...WORKER_V8_FLAGS, ...flagsFromEnv('ABLY_NG_LOADGEN_FLAGS')];
 }
-
-import type { WorkerReply } from './worker-serve.js';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
 

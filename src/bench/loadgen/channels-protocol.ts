@@ -49,5 +49,4 @@ export type ChannelsRequest =
 
 export type ChannelsMessage = ChannelsRequest & { id: number };
 
-
 export type { StepResult, Totals };

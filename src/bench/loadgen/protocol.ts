@@ -27,7 +27,6 @@ export type LoadgenRequest =
 
 export type LoadgenMessage = LoadgenRequest & { id: number };
 
-
 export interface OpenResult {
   opened: number;
   failed: number;

@@ -29,7 +29,6 @@ export type ProbeRequest =
 
 export type ProbeMessage = ProbeRequest & { id: number };
 
-
 export interface SubscribeResult {
   opened: number;
   failed: number;
