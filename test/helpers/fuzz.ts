@@ -3,16 +3,7 @@
  * wrong type, a value at or past a limit, or a value a real client would send, from a
  * seeded generator (the seed is printed with a failure, so a run can be repeated).
  */
-import { rng } from './rng.js';
-
-/** Random choices from a seed (rng.ts's PRNG). */
-export function fuzzRng(seed: number) {
-  const next = rng(seed);
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  return { next, int, pick, chance: (p: number) => next() < p };
-}
-export type Rng = ReturnType<typeof fuzzRng>;
+import type { Seeded as Rng } from '../../src/rng.js';
 
 const STRINGS = ['', 'a', 'fuzz', 'x'.repeat(300), '🙂', 'a:b', ':x', '[?rewind=1]f', '[meta]x', 'a\u0000b', 'new\nline', '\ud800', '__proto__', 'constructor', 'toString'];
 const ENCODINGS = ['', 'json', 'base64', 'utf-8', 'json/base64', 'utf-8/base64', 'cipher+aes-128-cbc/base64', 'vcdiff', 'json/utf-8/base64', 'nonsense', '/', '//'];

@@ -16,8 +16,9 @@ import { Action } from '../../src/protocol/actions.js';
 import { decodeFrame } from '../../src/protocol/codec.js';
 import { packMsgpack } from '../../src/protocol/codec.js';
 import type { ProtocolMessage } from '../../src/protocol/types.js';
+import { seeded, type Seeded as Rng } from '../../src/rng.js';
 import { allLinksUp, nodeLogLines, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
-import { anyValue, randomMessage, randomProtocolMessage, fuzzRng, type Rng } from '../helpers/fuzz.js';
+import { anyValue, randomMessage, randomProtocolMessage } from '../helpers/fuzz.js';
 import { RawClient } from '../helpers/raw.js';
 import { closeAll, realtime } from '../helpers/sdk.js';
 import { KEY } from '../helpers/topology.js';
@@ -215,7 +216,7 @@ describe(`random input (seed ${SEED})`, () => {
     const problems: string[] = [];
     let next = 0;
     const worker = async (w: number) => {
-      const r = fuzzRng(SEED * 1000 + w);
+      const r = seeded(SEED * 1000 + w);
       for (let n = next++; n < CONNECTIONS; n = next++) problems.push(...(await fuzzConnection(r, d.port(nodes[n % nodes.length]!), n)));
     };
     await Promise.all(Array.from({ length: IN_FLIGHT }, (_, w) => worker(w)));
@@ -223,7 +224,7 @@ describe(`random input (seed ${SEED})`, () => {
   }, 120_000);
 
   it('answers connections with random parameters with CONNECTED or an Ably error', async () => {
-    const r = fuzzRng(SEED + 7);
+    const r = seeded(SEED + 7);
     const problems: string[] = [];
     for (let i = 0; i < 200; i++) {
       const why = await fuzzConnect(r, d.port(nodes[i % nodes.length]!));
@@ -233,7 +234,7 @@ describe(`random input (seed ${SEED})`, () => {
   }, 60_000);
 
   it('gets Ably errors or good answers over REST', async () => {
-    const r = fuzzRng(SEED);
+    const r = seeded(SEED);
     const problems: string[] = [];
     for (let i = 0; i < 300; i++) {
       const all = d.nodes();

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { DedupWindow, type DedupWindowOptions } from '../../../src/channel/dedup.js';
 import { MapDedupWindow as ReferenceWindow } from '../../../src/bench/map-dedup.js';
-import { rng } from '../../helpers/rng.js';
+import { rng } from '../../../src/rng.js';
 
 const SHAPES = [(i: number) => `conn-${i}:${i % 7}:0`, (i: number) => `é${i}ü`, (i: number) => `😀${i}`, (i: number) => `id${i}`];
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { ChannelLog, type HistoryQuery } from '../../../src/channel/log.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
-import { rng } from '../../helpers/rng.js';
+import { rng } from '../../../src/rng.js';
 
 class Model {
   entries: LogEntry[] = [];

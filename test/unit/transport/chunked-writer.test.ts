@@ -1,7 +1,7 @@
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from 'vitest';
 import { ChunkedWriter, REFERENCE_BYTES } from '../../../src/transport/chunked-writer.js';
-import { rng } from '../../helpers/rng.js';
+import { rng } from '../../../src/rng.js';
 
 type Op = (w: BinaryWriter) => void;
 

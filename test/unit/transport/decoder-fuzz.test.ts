@@ -14,7 +14,7 @@ import { entryListCodec } from '../../../src/transport/entry-codec.js';
 import { ForwardedEntries } from '../../../src/transport/entry-lists.js';
 import { FrameReader } from '../../../src/transport/framing.js';
 import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
-import { fuzzRng, type Rng } from '../../helpers/fuzz.js';
+import { seeded, type Seeded as Rng } from '../../../src/rng.js';
 
 const SEED = Number(process.env.ABLY_NG_FUZZ_SEED ?? Date.now() % 1_000_000);
 const ROUNDS = 3000;
@@ -83,7 +83,7 @@ function survive(r: Rng, bytes: Buffer, decode: (b: Buffer) => unknown): number 
 
 describe(`decoders on corrupted bytes (seed ${SEED})`, () => {
   it('the log entry list (replication, snapshots, broadcasts)', () => {
-    const r = fuzzRng(SEED);
+    const r = seeded(SEED);
     const bytes = entryListCodec.encodeLogEntryList(entries);
     expect(entryListCodec.decodeLogEntryList(bytes)).toHaveLength(3);
     // Some corruptions still decode (a changed byte inside a string): the rest throw.
@@ -91,13 +91,13 @@ describe(`decoders on corrupted bytes (seed ${SEED})`, () => {
   });
 
   it('the forwarded entry list (region links), with its count and last seq checked', () => {
-    const r = fuzzRng(SEED + 1);
+    const r = seeded(SEED + 1);
     const bytes = ForwardedEntries.of(entries).encoded();
     survive(r, bytes, (b) => ForwardedEntries.fromBytes(b, 3, 5).list('eu', 'e1'));
   });
 
   it('a node message (the mesh and NATS envelope)', () => {
-    const r = fuzzRng(SEED + 2);
+    const r = seeded(SEED + 2);
     const bytes = Buffer.from(
       encodeNodeMessage({
         type: 'heartbeat',
@@ -113,7 +113,7 @@ describe(`decoders on corrupted bytes (seed ${SEED})`, () => {
   });
 
   it('a region link frame carrying a batch', () => {
-    const r = fuzzRng(SEED + 3);
+    const r = seeded(SEED + 3);
     const frame = toPb({ type: 'forward', batch: { channel: 'app:c', region: 'eu', epoch: 'e1', gapBefore: false, entries: ForwardedEntries.of(entries) }, replyTo: 0, toRegion: null });
     const bytes = Buffer.from(regionPb.LinkFrame.encode(frame).finish());
     survive(r, bytes, (b) => {
@@ -123,7 +123,7 @@ describe(`decoders on corrupted bytes (seed ${SEED})`, () => {
   });
 
   it('the mesh framing, fed corrupted streams in random chunks', () => {
-    const r = fuzzRng(SEED + 4);
+    const r = seeded(SEED + 4);
     const one = Buffer.from(encodeNodeMessage({ type: 'relinked', region: 'eu' }));
     const stream = Buffer.concat([0, 1, 2].flatMap(() => [Buffer.from([0, 0, 0, one.length]), one]));
     survive(r, stream, (b) => {
