@@ -4,12 +4,13 @@
 #   make proto  regenerate src/gen/ from proto/ (must leave git clean)
 #   make bench  benchmarks (BENCH=quick|full), results in bench/results/
 #   make chaos  every chaos scenario, report in chaos/results/
+#   make chaos-random  seeded random fault scenarios (SEED=, RUNS=), report in chaos/results/
 
 SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.install-stamp
 TOPOLOGY ?= regions/local.yaml
 
-.PHONY: install build run test test-unit proto proto-check clean typecheck system-deps bench chaos
+.PHONY: install build run test test-unit proto proto-check clean typecheck system-deps bench chaos chaos-random
 
 install: $(NODE_MODULES_STAMP)
 
@@ -69,3 +70,12 @@ CHAOS_OUT ?= chaos/results/latest
 chaos: build system-deps
 	rm -rf $(CHAOS_OUT)
 	node dist/cli.js chaos run test/chaos/scenarios/*.yaml --out $(CHAOS_OUT)
+
+# Random fault scenarios (ably-ng chaos random): RUNS seeds from SEED (drawn when not
+# given), 60 s of traffic each (about 70 s a run); each seed's scenario file is written
+# next to its report, to repeat it with "node dist/cli.js chaos run FILE".
+RANDOM_OUT ?= chaos/results/random
+RUNS ?= 10
+chaos-random: build system-deps
+	rm -rf $(RANDOM_OUT)
+	node dist/cli.js chaos random --runs $(RUNS) $(if $(SEED),--seed $(SEED)) --out $(RANDOM_OUT)

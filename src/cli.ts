@@ -16,6 +16,17 @@ function int(v: string): number {
   return n;
 }
 
+/** A parser for an integer option in [min, max]. */
+function intOption(name: string, min: number, max?: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || (max !== undefined && n > max)) {
+      throw new InvalidArgumentError(`${name} must be a whole number ${max === undefined ? `≥ ${min}` : `from ${min} to ${max}`}`);
+    }
+    return n;
+  };
+}
+
 function collectVia(v: string, acc: string[]): string[] {
   if (!/^[^=]+=[^:]+:\d+$/.test(v)) throw new InvalidArgumentError('expected name=host:port');
   return [...acc, v];
@@ -49,20 +60,32 @@ program
 
 program
   .command('chaos')
-  .description('inject faults into the deployment "ably-ng up" runs from this directory')
-  .argument('<command>', 'state | partition A B | heal [A B] | latency A B MS | loss A B FRACTION | bandwidth A B BYTES_PER_S | kill|restart|stop|pause|resume|isolate|rejoin NODE')
+  .description('inject faults into the deployment "ably-ng up" runs from this directory, or run chaos scenarios (run, random) on deployments of their own')
+  .argument(
+    '<command>',
+    'state | partition A B | heal [A B] | latency A B MS | loss A B FRACTION | bandwidth A B BYTES_PER_S | kill|restart|stop|pause|resume|isolate|rejoin NODE | run SCENARIO.yaml… | random',
+  )
   .argument('[args...]')
   .option('--one-way', 'only from the first region to the second')
   .option('--jitter <ms>', 'random extra delay up to this (latency)')
   .option('--state-dir <dir>', 'where "ably-ng up" keeps its state', '.ably-ng')
   .option('--deployment <name>', 'which deployment, when several run here')
-  .option('--out <dir>', 'run: where the records and reports go', 'chaos/results/latest')
+  .option('--out <dir>', 'run, random: where the scenarios, records and reports go', 'chaos/results/latest')
+  .option('--seed <n>', 'random: the first seed (default: drawn and printed)', intOption('--seed', 0))
+  .option('--runs <n>', 'random: how many seeds, one after another', intOption('--runs', 1), 1)
+  .option('--duration <s>', 'random: seconds of publishing per run', intOption('--duration', 10, 600), 60)
+  .option('--topology <file>', 'random: the topology the runs use', 'regions/local.yaml')
   .action(async (command: string, args: string[], o) => {
-    if (command !== 'run') return runChaos(command, args, o);
-    if (args.length === 0) throw new InvalidArgumentError('usage: ably-ng chaos run SCENARIO.yaml… [--out DIR]');
+    if (command !== 'run' && command !== 'random') return runChaos(command, args, o);
+    if (command === 'run' && args.length === 0) throw new InvalidArgumentError('usage: ably-ng chaos run SCENARIO.yaml… [--out DIR]');
     // Loaded only here: the workload needs the `ably` SDK, which serving nodes do not.
-    const { runScenarios } = await import('./chaos/run-all.js');
-    const ok = await runScenarios(args, o.out, createLogger('warn', { role: 'chaos' }), (l) => process.stdout.write(`${l}\n`));
+    const { runScenarios, runRandom } = await import('./chaos/run-all.js');
+    const log = createLogger('warn', { role: 'chaos' });
+    const print = (l: string) => process.stdout.write(`${l}\n`);
+    const ok =
+      command === 'run'
+        ? await runScenarios(args, o.out, log, print)
+        : await runRandom({ seed: o.seed ?? Math.floor(Math.random() * 1_000_000), runs: o.runs, durationS: o.duration, topologyFile: o.topology }, o.out, log, print);
     process.exit(ok ? 0 : 1);
   });
 

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { violationTotal } from './checker.js';
 import { writeCombinedReport } from './report.js';
 import { runScenario, type RunResult } from './runner.js';
+import { writeRandomScenario } from './random.js';
 import { loadScenario } from './scenario.js';
 
 export async function runScenarios(files: string[], outDir: string, log: Logger, print: (line: string) => void): Promise<boolean> {
@@ -26,6 +27,7 @@ export async function runScenarios(files: string[], outDir: string, log: Logger,
         `lost ${v.lost}, duplicates ${v.duplicates}, order ${v.order}, region order ${v.regionOrder}` +
         ` — ${((Date.now() - started) / 1000).toFixed(0)} s${r.asExpected ? '' : '  ← NOT AS EXPECTED'}`,
     );
+    for (const f of r.failedActions) print(`  action ${f.action} at ${f.at} s failed, the run went on without it: ${f.error}`);
   }
   await writeCombinedReport(
     join(out, 'REPORT.md'),
@@ -33,4 +35,25 @@ export async function runScenarios(files: string[], outDir: string, log: Logger,
   );
   print(`report: ${join(out, 'REPORT.md')}`);
   return results.every((r) => r.asExpected) && results.length > 0 && results.every((r) => r.scenario.expect === 'fail' || violationTotal(r.report.violations) === 0);
+}
+
+export interface RandomRuns {
+  /** The first seed; the runs take seed, seed + 1, … */
+  seed: number;
+  runs: number;
+  durationS: number;
+  topologyFile: string;
+}
+
+/**
+ * `ably-ng chaos random`: writes the scenario of each seed to `outDir/random-SEED.yaml`
+ * and runs them all as `chaos run` would (one line each, and the combined report).
+ */
+export async function runRandom(o: RandomRuns, outDir: string, log: Logger, print: (line: string) => void): Promise<boolean> {
+  const out = resolve(outDir);
+  mkdirSync(out, { recursive: true });
+  const files: string[] = [];
+  for (let i = 0; i < o.runs; i++) files.push(writeRandomScenario({ seed: o.seed + i, durationS: o.durationS, topologyFile: o.topologyFile }, out));
+  print(`seeds ${o.seed}${o.runs > 1 ? `–${o.seed + o.runs - 1}` : ''}: scenarios in ${out} (repeat one with: ably-ng chaos run FILE)`);
+  return runScenarios(files, out, log, print);
 }

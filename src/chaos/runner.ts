@@ -54,6 +54,8 @@ export interface RunResult {
   /** Whether the checker's verdict is what the scenario expects. */
   asExpected: boolean;
   dir: string;
+  /** Timeline actions the control endpoint refused or that threw (the run went on without them). */
+  failedActions: { at: number; action: string; error: string }[];
 }
 
 export class ScenarioRun {
@@ -63,6 +65,7 @@ export class ScenarioRun {
   private workload: Workload | null = null;
   private readonly open = new Map<string, string>();
   private topology!: Topology;
+  private readonly failedActions: RunResult['failedActions'] = [];
 
   constructor(
     private readonly s: Scenario,
@@ -281,7 +284,10 @@ export class ScenarioRun {
                 () => {
                   // Actions run one after another, in timeline order.
                   chain = chain.then(() =>
-                    this.act(a).catch((err: Error) => this.log.warn({ action: a.action, err: err.message }, 'chaos action failed')),
+                    this.act(a).catch((err: Error) => {
+                      this.failedActions.push({ at: a.at, action: a.action, error: err.message });
+                      this.log.warn({ action: a.action, err: err.message }, 'chaos action failed');
+                    }),
                   );
                   void chain.then(resolve);
                 },
@@ -314,7 +320,7 @@ export class ScenarioRun {
     const report = check(events);
     const files = await writeScenarioReport(dirname(this.dir), this.s.name, report, { description: this.s.description });
     const passed = violationTotal(report.violations) === 0;
-    return { scenario: this.s, report, files, asExpected: passed === (this.s.expect === 'pass'), dir: this.dir };
+    return { scenario: this.s, report, files, asExpected: passed === (this.s.expect === 'pass'), dir: this.dir, failedActions: this.failedActions };
   }
 
   /** Waits until deliveries have stopped for a while (or the drain time is up). */

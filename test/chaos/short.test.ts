@@ -1,12 +1,18 @@
 /**
- * Three short chaos scenarios with the checker (the full set runs in `make chaos`), and a
- * run with a guarantee broken on purpose, which the checker must catch.
+ * Three short chaos scenarios with the checker (the full set runs in `make chaos`), a
+ * short random one through `ably-ng chaos random` as a chaos tester runs it, and a run
+ * with a guarantee broken on purpose, which the checker must catch.
  */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { violationTotal } from '../../src/chaos/checker.js';
+import { randomScenario } from '../../src/chaos/random.js';
 import { runScenario } from '../../src/chaos/runner.js';
 import { loadScenario } from '../../src/chaos/scenario.js';
+import { defaultCliPath } from '../../src/cli/supervisor.js';
 import { silentLogger } from '../../src/log.js';
 import { removeTempDir, tempDir } from '../helpers/tmp.js';
 
@@ -44,6 +50,29 @@ describe('chaos scenarios (short)', () => {
     // The mover was expected to get what eu published while it was away, and got it.
     expect(r.report.totals.continuity).toBe(0);
     expect(r.report.byRegion.find((x: { region: string }) => x.region === 'eu')!.subscribers).toBe(2);
+  });
+
+  it('ably-ng chaos random: the faults of a seed (a kill, a stop, a flapping link, clients added and moved), written to a file that repeats it, and the verdict', { timeout: 150_000 }, async () => {
+    const seed = 10;
+    const dir = join(out, 'random');
+    const topology = join(import.meta.dirname, '../../regions/local.yaml');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [defaultCliPath(), 'chaos', 'random', '--seed', String(seed), '--duration', '20', '--topology', topology, '--out', dir],
+      { timeout: 140_000 },
+    );
+    expect(stdout).toMatch(/^scenario random-10: PASS — lost 0, duplicates 0, order 0, region order 0/m);
+    expect(stdout).not.toMatch(/failed, the run went on/);
+    const file = join(dir, 'random-10.yaml');
+    const drawn = randomScenario({ seed, durationS: 20, topologyFile: topology }, dir);
+    expect(loadScenario(file).timeline).toEqual(drawn.timeline);
+    expect(drawn.timeline.map((a) => a.action)).toEqual(expect.arrayContaining(['kill', 'stop', 'flap', 'move', 'subscribe']));
+    const report = JSON.parse(readFileSync(join(dir, 'random-10', 'check.json'), 'utf8'));
+    expect(report.verdict).toBe('PASS');
+    // Every fault drawn was made: the record has a window for each (the flap's as partitions).
+    const made = new Set(report.faults.map((f: { action: string }) => f.action));
+    for (const k of ['kill', 'stop', 'partition', 'move']) expect(made, k).toContain(k);
+    expect(existsSync(join(dir, 'REPORT.md'))).toBe(true);
   });
 
   it('fails the run when the replay after a heal is switched off', { timeout: 120_000 }, async () => {

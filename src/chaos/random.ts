@@ -1,0 +1,202 @@
+/**
+ * Random chaos scenarios (`ably-ng chaos random`): from a seed, a workload and a timeline
+ * of faults drawn at random, written as an ordinary scenario file, so that a failing seed
+ * is repeated with `ably-ng chaos run` on that file (or the same seed).
+ *
+ * What is drawn stays inside what the guarantees cover (DESIGN.md): an acknowledged
+ * message survives the loss of any one node, so at most one node of the deployment is
+ * faulted at a time (killed, stopped, paused or isolated), only in regions of three nodes
+ * or more (a region needs a majority), and the next node fault waits a while after the
+ * last one ended, for the region to take the node back. Region links get their own faults
+ * meanwhile, one at a time per pair of regions (a partition, one way or both, a flapping
+ * link, latency with jitter, loss, a narrow link, or latency with loss), and clients come
+ * and go: more subscribers attach, subscribers move to another region. Everything ends
+ * before the last seconds of publishing; the run then heals whatever is left, as every
+ * scenario run does.
+ */
+import { writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { Document, isMap, isSeq } from 'yaml';
+import { loadTopology } from '../config/topology.js';
+import { seeded, type Seeded } from '../rng.js';
+import type { TimelineAction } from './scenario.js';
+
+export interface RandomOptions {
+  seed: number;
+  /** Seconds of publishing (the faults end by its last few). */
+  durationS: number;
+  /** Topology file the scenario runs on. */
+  topologyFile: string;
+}
+
+/** The part of a scenario file the generator writes (scenario.ts validates it on load). */
+export interface RandomScenarioDoc {
+  name: string;
+  description: string;
+  topology: string;
+  durationS: number;
+  drainS: number;
+  workload: { channels: number; publishersPerRegion: number; subscribersPerRegion: number; intervalMs: number };
+  timeline: TimelineAction[];
+}
+
+/** Faults start no earlier than this (s), and end this long before publishing stops. */
+const FIRST_FAULT_S = 2;
+const QUIET_END_S = 4;
+/** After a node fault ends, the next one waits this long at least (s): a restarted node takes 1–2 s to serve and hand its channels back. */
+const NODE_GAP_S: [number, number] = [5, 10];
+const LINK_GAP_S: [number, number] = [1, 6];
+
+const round = (x: number, step = 0.1) => Math.round(x / step) * step;
+const at = (t: number) => Number(round(t).toFixed(1));
+
+interface Shape {
+  regions: { name: string; nodes: string[] }[];
+  channels: string[];
+}
+
+/** Node faults: one at a time in the whole deployment, each undone before the next. */
+function nodeFaults(r: Seeded, s: Shape, end: number): TimelineAction[] {
+  const out: TimelineAction[] = [];
+  const eligible = s.regions.filter((x) => x.nodes.length >= 3);
+  if (eligible.length === 0) return out;
+  let t = FIRST_FAULT_S + r.between(0, 3);
+  while (t + 1 < end) {
+    const region = r.pick(eligible);
+    const kind = r.pick(['kill', 'stop', 'pause', 'isolate'] as const);
+    // Past the 4 s down timeout a paused or isolated node is failed over; below it, a blip.
+    const hold = Math.min(kind === 'pause' || kind === 'isolate' ? r.between(0.5, 8) : r.between(1, 8), end - t);
+    const who = r.next();
+    const node =
+      who < 0.5 ? r.pick(region.nodes) : who < 0.75 ? `globalmaster:${region.name}` : `master:${r.pick(s.channels)}@${region.name}`;
+    const undo = { kill: 'restart', stop: 'restart', pause: 'resume', isolate: 'rejoin' } as const;
+    // `@last` is the node the start resolved to: no other node action comes between.
+    out.push({ at: at(t), action: kind, node }, { at: at(t + hold), action: undo[kind], node: '@last' });
+    t += hold + r.between(...NODE_GAP_S);
+  }
+  return out;
+}
+
+/** Faults on the link between two regions, one after another. */
+function linkFaults(r: Seeded, a: string, b: string, end: number): TimelineAction[] {
+  const out: TimelineAction[] = [];
+  let t = FIRST_FAULT_S + r.between(0, 4);
+  while (t + 1 < end) {
+    const hold = Math.min(r.between(2, 12), end - t);
+    const [x, y] = r.chance(0.5) ? [a, b] : [b, a];
+    const heal: TimelineAction = { at: at(t + hold), action: 'heal', a, b };
+    switch (r.int(6)) {
+      case 0:
+        out.push({ at: at(t), action: 'partition', a: x, b: y, oneWay: false }, heal);
+        break;
+      case 1:
+        out.push({ at: at(t), action: 'partition', a: x, b: y, oneWay: true }, heal);
+        break;
+      case 2:
+        // flap ends healed at untilS (expandTimeline)
+        out.push({ at: at(t), action: 'flap', a, b, everyS: at(r.between(0.5, 3)), untilS: at(t + hold) });
+        break;
+      case 3:
+        out.push({ at: at(t), action: 'latency', a, b, ms: Math.round(r.between(20, 400)), jitterMs: Math.round(r.between(0, 100)) }, heal);
+        break;
+      case 4:
+        out.push({ at: at(t), action: 'bandwidth', a, b, bytesPerS: Math.round(r.between(4_000, 50_000)) }, heal);
+        break;
+      default:
+        out.push(
+          { at: at(t), action: 'latency', a, b, ms: Math.round(r.between(20, 300)), jitterMs: Math.round(r.between(0, 60)) },
+          { at: at(t), action: 'loss', a, b, rate: Number(r.between(0.01, 0.2).toFixed(3)) },
+          heal,
+        );
+    }
+    t += hold + r.between(...LINK_GAP_S);
+  }
+  return out;
+}
+
+/**
+ * Clients: a few more subscribers attaching, and a few moving to another region, never
+ * while a node is faulted. The run waits for their attaches before its next action, and
+ * an attach that waited for a paused node would hold back the node's own resume.
+ */
+function clientActions(r: Seeded, s: Shape, end: number, nodeWindows: readonly [number, number][]): TimelineAction[] {
+  const out: TimelineAction[] = [];
+  const names = s.regions.map((x) => x.name);
+  // A time in [lo, hi) whose span of `len` s keeps clear of every node fault (null if none is found).
+  const clearTime = (lo: number, hi: number, len: number): number | null => {
+    for (let tries = 0; tries < 20; tries++) {
+      const t = at(r.between(lo, hi));
+      if (nodeWindows.every(([a, b]) => t + len + 1 < a || t > b + NODE_GAP_S[0])) return t;
+    }
+    return null;
+  };
+  for (let i = r.int(3); i > 0; i--) {
+    const t = clearTime(FIRST_FAULT_S, end - 2, 2);
+    if (t !== null) out.push({ at: t, action: 'subscribe', region: r.pick(names), subscribers: 1 + r.int(2) });
+  }
+  if (names.length < 2) return out;
+  for (let i = r.int(3); i > 0; i--) {
+    const from = r.pick(names);
+    const to = r.pick(names.filter((n) => n !== from));
+    const afterS = at(r.between(0, 3));
+    const t = clearTime(FIRST_FAULT_S, end - afterS - 2, afterS + 2);
+    if (t !== null) out.push({ at: t, action: 'move', from, to, subscribers: 1, afterS });
+  }
+  return out;
+}
+
+function summary(seed: number, timeline: readonly TimelineAction[]): string {
+  const count = new Map<string, number>();
+  for (const a of timeline) if (!['heal', 'restart', 'resume', 'rejoin'].includes(a.action)) count.set(a.action, (count.get(a.action) ?? 0) + 1);
+  const what = [...count].map(([k, n]) => `${n} ${k}`).join(', ');
+  return `Drawn by "ably-ng chaos random --seed ${seed}": ${what || 'no faults'}.`;
+}
+
+/** The scenario for `seed`: the same seed and options give the same scenario. */
+export function randomScenario(o: RandomOptions, scenarioDir: string): RandomScenarioDoc {
+  const topology = loadTopology(o.topologyFile);
+  const r = seeded(o.seed);
+  const workload = {
+    channels: 2 + r.int(4),
+    publishersPerRegion: 1 + r.int(2),
+    subscribersPerRegion: 2 + r.int(2),
+    intervalMs: 40 + 10 * r.int(7),
+  };
+  const shape: Shape = {
+    regions: topology.regions.map((x) => ({ name: x.name, nodes: x.nodes.map((n) => n.name) })),
+    channels: Array.from({ length: workload.channels }, (_, i) => `chaos-${i}`),
+  };
+  const end = o.durationS - QUIET_END_S;
+  const timeline = nodeFaults(r, shape, end);
+  // Each node fault is a start and its undo, in order.
+  const nodeWindows: [number, number][] = [];
+  for (let i = 0; i + 1 < timeline.length; i += 2) nodeWindows.push([timeline[i]!.at, timeline[i + 1]!.at]);
+  const names = shape.regions.map((x) => x.name);
+  for (let i = 0; i < names.length; i++) for (let j = i + 1; j < names.length; j++) timeline.push(...linkFaults(r, names[i]!, names[j]!, end));
+  timeline.push(...clientActions(r, shape, end, nodeWindows));
+  // Stable: actions at one instant keep the order they were drawn in (a start before its end).
+  timeline.sort((x, y) => x.at - y.at);
+  return {
+    name: `random-${o.seed}`,
+    description: summary(o.seed, timeline),
+    topology: relative(scenarioDir, resolve(o.topologyFile)) || '.',
+    durationS: o.durationS,
+    drainS: 20,
+    workload,
+    timeline,
+  };
+}
+
+/** Writes the scenario for `seed` to `dir/random-SEED.yaml`; returns the file. */
+export function writeRandomScenario(o: RandomOptions, dir: string): string {
+  const doc = randomScenario(o, dir);
+  const file = join(dir, `${doc.name}.yaml`);
+  const yaml = new Document(doc);
+  // One line per action and for the workload, as hand-written scenarios have them.
+  const timeline = yaml.get('timeline');
+  if (isSeq(timeline)) for (const item of timeline.items) if (isMap(item)) item.flow = true;
+  const workload = yaml.get('workload');
+  if (isMap(workload)) workload.flow = true;
+  writeFileSync(file, yaml.toString({ lineWidth: 0 }));
+  return resolve(file);
+}

@@ -1,0 +1,140 @@
+/**
+ * `ably-ng chaos random`'s scenarios: repeatable from their seed, valid scenario files,
+ * and inside what the guarantees cover (one node faulted at a time, only in regions that
+ * keep a majority without it, everything undone before the end), over many seeds.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { randomScenario, writeRandomScenario, type RandomScenarioDoc } from '../../../src/chaos/random.js';
+import { checkScenarioRegions, loadScenario, type TimelineAction } from '../../../src/chaos/scenario.js';
+import { loadTopology } from '../../../src/config/topology.js';
+import { removeTempDir, tempDir } from '../../helpers/tmp.js';
+
+const dir = tempDir('random-chaos');
+afterAll(() => removeTempDir(dir));
+
+const root = join(import.meta.dirname, '../../..');
+const LOCAL = join(root, 'regions/local.yaml');
+const THREE = join(root, 'test/chaos/topologies/three-regions.yaml');
+const SEEDS = Array.from({ length: 200 }, (_, i) => i);
+
+const STARTS: Record<string, string> = { kill: 'restart', stop: 'restart', pause: 'resume', isolate: 'rejoin' };
+const UNDOS = new Set(Object.values(STARTS));
+const LINK = new Set(['partition', 'latency', 'loss', 'bandwidth', 'flap']);
+
+function scenarioOf(seed: number, topologyFile = LOCAL, durationS = 60): RandomScenarioDoc {
+  return randomScenario({ seed, durationS, topologyFile }, dir);
+}
+
+/** The region a node action's target is in (a name, `globalmaster:R` or `master:CH@R`). */
+function regionOf(node: string, regions: { name: string; nodes: { name: string }[] }[]): string | undefined {
+  const m = /^(?:globalmaster:|master:[^@]+@)(.+)$/.exec(node);
+  if (m) return m[1];
+  return regions.find((r) => r.nodes.some((n) => n.name === node))?.name;
+}
+
+describe('random chaos scenarios', () => {
+  it('are the same for the same seed, and differ between seeds', () => {
+    expect(scenarioOf(7)).toEqual(scenarioOf(7));
+    const distinct = new Set(SEEDS.slice(0, 20).map((s) => JSON.stringify(scenarioOf(s).timeline)));
+    expect(distinct.size).toBe(20);
+  });
+
+  it('are written as scenario files that load as they were drawn, on the topology given', () => {
+    for (const [seed, topo] of [
+      [1, LOCAL],
+      [2, THREE],
+    ] as const) {
+      const doc = scenarioOf(seed, topo);
+      const file = writeRandomScenario({ seed, durationS: 60, topologyFile: topo }, dir);
+      expect(file).toBe(join(dir, `random-${seed}.yaml`));
+      const s = loadScenario(file);
+      expect(s.topologyFile).toBe(topo);
+      expect(s.name).toBe(`random-${seed}`);
+      expect(s.description).toContain(`--seed ${seed}`);
+      expect(s.workload).toMatchObject(doc.workload);
+      expect(s.timeline).toEqual(doc.timeline);
+      expect(() => checkScenarioRegions(s, loadTopology(topo).regions.map((r) => r.name))).not.toThrow();
+      // One action per line, as hand-written scenarios are.
+      expect(readFileSync(file, 'utf8')).toMatch(/^ {2}- \{ at: [\d.]+, action: \w+/m);
+    }
+  });
+
+  it('fault one node at a time, give the region time to take it back, and only where a majority remains', () => {
+    for (const topo of [LOCAL, THREE]) {
+      const regions = loadTopology(topo).regions;
+      const big = new Set(regions.filter((r) => r.nodes.length >= 3).map((r) => r.name));
+      for (const seed of SEEDS) {
+        const t = scenarioOf(seed, topo).timeline;
+        const nodeActions = t.filter((a): a is TimelineAction & { node: string } => 'node' in a);
+        for (let i = 0; i < nodeActions.length; i += 2) {
+          const [start, undo] = [nodeActions[i]!, nodeActions[i + 1]];
+          expect(STARTS[start.action], `seed ${seed}: ${start.action} at ${start.at}`).toBeDefined();
+          expect(big.has(regionOf(start.node, regions) ?? ''), `seed ${seed}: ${start.node} is in a region of 3+ nodes`).toBe(true);
+          expect(undo, `seed ${seed}: ${start.action} at ${start.at} is undone`).toMatchObject({ action: STARTS[start.action], node: '@last' });
+          expect(undo!.at).toBeGreaterThan(start.at);
+          const next = nodeActions[i + 2];
+          if (next) expect(next.at - undo!.at, `seed ${seed}: gap after ${undo!.at}`).toBeGreaterThanOrEqual(4.9);
+        }
+        expect(nodeActions.every((a) => STARTS[a.action] || UNDOS.has(a.action))).toBe(true);
+      }
+    }
+  });
+
+  it('undo every fault before the last seconds of publishing, one link fault at a time per pair', () => {
+    for (const seed of SEEDS) {
+      const s = scenarioOf(seed, THREE, 45);
+      const last = s.durationS - 4;
+      const open = new Map<string, number>();
+      for (const a of s.timeline) {
+        expect(a.at, `seed ${seed}: ${a.action}`).toBeLessThanOrEqual(last + 1e-9);
+        if (!LINK.has(a.action) && a.action !== 'heal') continue;
+        const link = [(a as { a: string }).a, (a as { b: string }).b].sort().join('-');
+        if (a.action === 'heal') {
+          expect(open.has(link), `seed ${seed}: heal of ${link} at ${a.at} ends a fault`).toBe(true);
+          open.delete(link);
+        } else if (a.action === 'flap') {
+          expect(open.has(link)).toBe(false);
+          expect(a.untilS).toBeLessThanOrEqual(last + 1e-9);
+        } else if (!(a.action === 'loss' && open.get(link) === a.at)) {
+          // (loss comes with a latency drawn at the same instant)
+          expect(open.has(link), `seed ${seed}: ${a.action} on ${link} at ${a.at} while another is open`).toBe(false);
+          open.set(link, a.at);
+        }
+      }
+      expect([...open.keys()], `seed ${seed}: left open`).toEqual([]);
+    }
+  });
+
+  it('move and add clients only while no node is faulted', () => {
+    for (const seed of SEEDS) {
+      const t = scenarioOf(seed).timeline;
+      let faulted = false;
+      for (const a of t) {
+        if ('node' in a) faulted = Boolean(STARTS[a.action]);
+        if (a.action === 'subscribe' || a.action === 'move') {
+          expect(faulted, `seed ${seed}: ${a.action} at ${a.at}`).toBe(false);
+          const end = a.at + (a.action === 'move' ? a.afterS : 0);
+          const nextNode = t.find((x) => 'node' in x && x.at >= a.at);
+          if (nextNode) expect(nextNode.at, `seed ${seed}: ${a.action} at ${a.at} clear of the next node fault`).toBeGreaterThan(end);
+        }
+      }
+    }
+  });
+
+  it('draw every kind of fault and client action over the seeds', () => {
+    const seen = new Set<string>();
+    for (const seed of SEEDS) {
+      for (const a of scenarioOf(seed).timeline) {
+        seen.add(a.action === 'partition' ? `partition${a.oneWay ? ' one-way' : ''}` : a.action);
+        if ('node' in a && STARTS[a.action]) seen.add(a.node.replace(/:.*/, ':'));
+      }
+    }
+    for (const k of ['kill', 'stop', 'pause', 'isolate', 'restart', 'resume', 'rejoin', 'partition', 'partition one-way', 'flap', 'latency', 'loss', 'bandwidth', 'heal', 'subscribe', 'move', 'globalmaster:', 'master:']) {
+      expect(seen, k).toContain(k);
+    }
+    // and nodes named directly
+    expect([...seen].some((k) => /^(eu|us)-\d$/.test(k))).toBe(true);
+  });
+});
