@@ -4,10 +4,10 @@
  * is repeated with `ably-ng chaos run` on that file (or the same seed).
  *
  * What is drawn stays inside what the guarantees cover (DESIGN.md): an acknowledged
- * message survives the loss of any one node, so at most one node of the deployment is
- * faulted at a time (killed, stopped, paused or isolated), only in regions of three nodes
- * or more (a region needs a majority), and the next node fault waits a while after the
- * last one ended, for the region to take the node back. Region links get their own faults
+ * message survives the loss of any one node, so at most one node of a region is faulted
+ * at a time (killed, stopped, paused or isolated), only in regions of three nodes or more
+ * (a region needs a majority), and the next node fault there waits a while after the last
+ * one ended, for the region to take the node back. Region links get their own faults
  * meanwhile, one at a time per pair of regions (a partition, one way or both, a flapping
  * link, latency with jitter, loss, a narrow link, or latency with loss), and clients come
  * and go: more subscribers attach, subscribers move to another region. Everything ends
@@ -46,6 +46,8 @@ const QUIET_END_S = 4;
 /** After a node fault ends, the next one waits this long at least (s): a restarted node takes 1–2 s to serve and hand its channels back. */
 const NODE_GAP_S: [number, number] = [5, 10];
 const LINK_GAP_S: [number, number] = [1, 6];
+/** Clients are added or moved no sooner than this after a node fault was undone (s). */
+const CLIENT_AFTER_NODE_S = 3;
 
 const round = (x: number, step = 0.1) => Math.round(x / step) * step;
 const at = (t: number) => Number(round(t).toFixed(1));
@@ -55,23 +57,19 @@ interface Shape {
   channels: string[];
 }
 
-/** Node faults: one at a time in the whole deployment, each undone before the next. */
-function nodeFaults(r: Seeded, s: Shape, end: number): TimelineAction[] {
+/** Node faults in one region: one at a time, each undone before the next. */
+function nodeFaults(r: Seeded, region: { name: string; nodes: string[] }, channels: readonly string[], end: number): TimelineAction[] {
   const out: TimelineAction[] = [];
-  const eligible = s.regions.filter((x) => x.nodes.length >= 3);
-  if (eligible.length === 0) return out;
   let t = FIRST_FAULT_S + r.between(0, 3);
   while (t + 1 < end) {
-    const region = r.pick(eligible);
     const kind = r.pick(['kill', 'stop', 'pause', 'isolate'] as const);
     // Past the 4 s down timeout a paused or isolated node is failed over; below it, a blip.
     const hold = Math.min(kind === 'pause' || kind === 'isolate' ? r.between(0.5, 8) : r.between(1, 8), end - t);
     const who = r.next();
-    const node =
-      who < 0.5 ? r.pick(region.nodes) : who < 0.75 ? `globalmaster:${region.name}` : `master:${r.pick(s.channels)}@${region.name}`;
+    const node = who < 0.5 ? r.pick(region.nodes) : who < 0.75 ? `globalmaster:${region.name}` : `master:${r.pick(channels)}@${region.name}`;
     const undo = { kill: 'restart', stop: 'restart', pause: 'resume', isolate: 'rejoin' } as const;
-    // `@last` is the node the start resolved to: no other node action comes between.
-    out.push({ at: at(t), action: kind, node }, { at: at(t + hold), action: undo[kind], node: '@last' });
+    // `@last:REGION` is the node the start resolved to: no other node action in the region comes between.
+    out.push({ at: at(t), action: kind, node }, { at: at(t + hold), action: undo[kind], node: `@last:${region.name}` });
     t += hold + r.between(...NODE_GAP_S);
   }
   return out;
@@ -116,30 +114,33 @@ function linkFaults(r: Seeded, a: string, b: string, end: number): TimelineActio
 
 /**
  * Clients: a few more subscribers attaching, and a few moving to another region, never
- * while a node is faulted. The run waits for their attaches before its next action, and
- * an attach that waited for a paused node would hold back the node's own resume.
+ * while a node of a region they attach in (or leave) is faulted. The run waits for their
+ * attaches before its next action, and an attach that waited for a paused node would hold
+ * back the node's own resume.
  */
-function clientActions(r: Seeded, s: Shape, end: number, nodeWindows: readonly [number, number][]): TimelineAction[] {
+function clientActions(r: Seeded, s: Shape, end: number, nodeWindows: ReadonlyMap<string, [number, number][]>): TimelineAction[] {
   const out: TimelineAction[] = [];
   const names = s.regions.map((x) => x.name);
-  // A time in [lo, hi) whose span of `len` s keeps clear of every node fault (null if none is found).
-  const clearTime = (lo: number, hi: number, len: number): number | null => {
+  // A time in [lo, hi) whose span of `len` s keeps clear of the regions' node faults (null if none is found).
+  const clearTime = (regions: string[], lo: number, hi: number, len: number): number | null => {
+    const windows = regions.flatMap((x) => nodeWindows.get(x) ?? []);
     for (let tries = 0; tries < 20; tries++) {
       const t = at(r.between(lo, hi));
-      if (nodeWindows.every(([a, b]) => t + len + 1 < a || t > b + NODE_GAP_S[0])) return t;
+      if (windows.every(([a, b]) => t + len + 1 < a || t > b + CLIENT_AFTER_NODE_S)) return t;
     }
     return null;
   };
   for (let i = r.int(3); i > 0; i--) {
-    const t = clearTime(FIRST_FAULT_S, end - 2, 2);
-    if (t !== null) out.push({ at: t, action: 'subscribe', region: r.pick(names), subscribers: 1 + r.int(2) });
+    const region = r.pick(names);
+    const t = clearTime([region], FIRST_FAULT_S, end - 2, 2);
+    if (t !== null) out.push({ at: t, action: 'subscribe', region, subscribers: 1 + r.int(2) });
   }
   if (names.length < 2) return out;
   for (let i = r.int(3); i > 0; i--) {
     const from = r.pick(names);
     const to = r.pick(names.filter((n) => n !== from));
     const afterS = at(r.between(0, 3));
-    const t = clearTime(FIRST_FAULT_S, end - afterS - 2, afterS + 2);
+    const t = clearTime([from, to], FIRST_FAULT_S, end - afterS - 2, afterS + 2);
     if (t !== null) out.push({ at: t, action: 'move', from, to, subscribers: 1, afterS });
   }
   return out;
@@ -167,10 +168,17 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
     channels: Array.from({ length: workload.channels }, (_, i) => `chaos-${i}`),
   };
   const end = o.durationS - QUIET_END_S;
-  const timeline = nodeFaults(r, shape, end);
-  // Each node fault is a start and its undo, in order.
-  const nodeWindows: [number, number][] = [];
-  for (let i = 0; i + 1 < timeline.length; i += 2) nodeWindows.push([timeline[i]!.at, timeline[i + 1]!.at]);
+  const timeline: TimelineAction[] = [];
+  const nodeWindows = new Map<string, [number, number][]>();
+  // Regions of three nodes or more keep a majority without one of them.
+  for (const region of shape.regions.filter((x) => x.nodes.length >= 3)) {
+    const faults = nodeFaults(r, region, shape.channels, end);
+    // Each node fault is a start and its undo, in order.
+    const windows: [number, number][] = [];
+    for (let i = 0; i + 1 < faults.length; i += 2) windows.push([faults[i]!.at, faults[i + 1]!.at]);
+    nodeWindows.set(region.name, windows);
+    timeline.push(...faults);
+  }
   const names = shape.regions.map((x) => x.name);
   for (let i = 0; i < names.length; i++) for (let j = i + 1; j < names.length; j++) timeline.push(...linkFaults(r, names[i]!, names[j]!, end));
   timeline.push(...clientActions(r, shape, end, nodeWindows));

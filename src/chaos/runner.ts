@@ -62,6 +62,8 @@ export class ScenarioRun {
   private sup!: Supervisor;
   private writer!: RecordWriter;
   private lastNode: string | null = null;
+  /** Per region, the node the last node action there acted on (`@last:REGION`). */
+  private readonly lastIn = new Map<string, string>();
   private workload: Workload | null = null;
   private readonly open = new Map<string, string>();
   private topology!: Topology;
@@ -93,11 +95,17 @@ export class ScenarioRun {
     }
   }
 
-  /** Resolves `globalmaster:R`, `master:CHANNEL@R` and `@last` to a node name. */
+  /** Resolves `globalmaster:R`, `master:CHANNEL@R`, `@last` and `@last:R` to a node name. */
   private async resolveNode(spec: string): Promise<string> {
     if (spec === '@last') {
       if (!this.lastNode) throw new Error('"@last" before any node action');
       return this.lastNode;
+    }
+    const last = /^@last:(.+)$/.exec(spec);
+    if (last) {
+      const node = this.lastIn.get(last[1]!);
+      if (!node) throw new Error(`"${spec}" before any node action in region ${last[1]}`);
+      return node;
     }
     const gm = /^globalmaster:(.+)$/.exec(spec);
     if (gm) {
@@ -197,6 +205,8 @@ export class ScenarioRun {
       default: {
         const node = await this.resolveNode(a.node);
         this.lastNode = node;
+        const region = this.topology.regions.find((r) => r.nodes.some((n) => n.name === node));
+        if (region) this.lastIn.set(region.name, node);
         await control(d, 'POST', `/nodes/${node}/${a.action}`);
         const window = { kill: 'kill', stop: 'stop', pause: 'pause', isolate: 'isolate' } as Record<string, string>;
         const ends = { restart: ['kill', 'stop'], resume: ['pause'], rejoin: ['isolate'] } as Record<string, string[]>;

@@ -61,25 +61,40 @@ describe('random chaos scenarios', () => {
     }
   });
 
-  it('fault one node at a time, give the region time to take it back, and only where a majority remains', () => {
+  it('fault one node of a region at a time, give the region time to take it back, and only where a majority remains', () => {
+    let overlapping = 0;
     for (const topo of [LOCAL, THREE]) {
       const regions = loadTopology(topo).regions;
       const big = new Set(regions.filter((r) => r.nodes.length >= 3).map((r) => r.name));
       for (const seed of SEEDS) {
         const t = scenarioOf(seed, topo).timeline;
         const nodeActions = t.filter((a): a is TimelineAction & { node: string } => 'node' in a);
-        for (let i = 0; i < nodeActions.length; i += 2) {
-          const [start, undo] = [nodeActions[i]!, nodeActions[i + 1]];
-          expect(STARTS[start.action], `seed ${seed}: ${start.action} at ${start.at}`).toBeDefined();
-          expect(big.has(regionOf(start.node, regions) ?? ''), `seed ${seed}: ${start.node} is in a region of 3+ nodes`).toBe(true);
-          expect(undo, `seed ${seed}: ${start.action} at ${start.at} is undone`).toMatchObject({ action: STARTS[start.action], node: '@last' });
-          expect(undo!.at).toBeGreaterThan(start.at);
-          const next = nodeActions[i + 2];
-          if (next) expect(next.at - undo!.at, `seed ${seed}: gap after ${undo!.at}`).toBeGreaterThanOrEqual(4.9);
-        }
         expect(nodeActions.every((a) => STARTS[a.action] || UNDOS.has(a.action))).toBe(true);
+        const inRegion = new Map<string, (TimelineAction & { node: string })[]>();
+        for (const a of nodeActions) {
+          const region = STARTS[a.action] ? regionOf(a.node, regions) : /^@last:(.+)$/.exec(a.node)?.[1];
+          expect(region, `seed ${seed}: ${a.action} ${a.node}`).toBeDefined();
+          inRegion.set(region!, [...(inRegion.get(region!) ?? []), a]);
+        }
+        for (const [region, actions] of inRegion) {
+          expect(big.has(region), `seed ${seed}: a node fault in ${region}`).toBe(true);
+          for (let i = 0; i < actions.length; i += 2) {
+            const [start, undo] = [actions[i]!, actions[i + 1]];
+            expect(STARTS[start.action], `seed ${seed}: ${start.action} at ${start.at}`).toBeDefined();
+            expect(undo, `seed ${seed}: ${start.action} at ${start.at} is undone`).toMatchObject({ action: STARTS[start.action], node: `@last:${region}` });
+            expect(undo!.at).toBeGreaterThan(start.at);
+            const next = actions[i + 2];
+            if (next) expect(next.at - undo!.at, `seed ${seed}: gap after ${undo!.at} in ${region}`).toBeGreaterThanOrEqual(4.9);
+          }
+        }
+        if (topo === LOCAL && inRegion.size === 2) {
+          const [eu, us] = [inRegion.get('eu')!, inRegion.get('us')!];
+          for (let i = 0; i < eu.length; i += 2) for (let j = 0; j < us.length; j += 2) if (eu[i]!.at < us[j + 1]!.at && us[j]!.at < eu[i + 1]!.at) overlapping++;
+        }
       }
     }
+    // Each region of three has faults of its own, at times while the other's are on.
+    expect(overlapping).toBeGreaterThan(SEEDS.length / 2);
   });
 
   it('undo every fault before the last seconds of publishing, one link fault at a time per pair', () => {
@@ -107,20 +122,28 @@ describe('random chaos scenarios', () => {
     }
   });
 
-  it('move and add clients only while no node is faulted', () => {
+  it('move and add clients only while no node of the regions they attach in or leave is faulted', () => {
+    const localRegions = loadTopology(LOCAL).regions;
+    let clients = 0;
     for (const seed of SEEDS) {
       const t = scenarioOf(seed).timeline;
-      let faulted = false;
+      const faulted = new Set<string>();
       for (const a of t) {
-        if ('node' in a) faulted = Boolean(STARTS[a.action]);
+        if ('node' in a) {
+          if (STARTS[a.action]) faulted.add(regionOf(a.node, localRegions)!);
+          else faulted.delete(a.node.replace('@last:', ''));
+        }
         if (a.action === 'subscribe' || a.action === 'move') {
-          expect(faulted, `seed ${seed}: ${a.action} at ${a.at}`).toBe(false);
+          const regions = a.action === 'move' ? [a.from, a.to] : [a.region];
+          for (const region of regions) expect(faulted.has(region), `seed ${seed}: ${a.action} at ${a.at} while ${region} has a node faulted`).toBe(false);
           const end = a.at + (a.action === 'move' ? a.afterS : 0);
-          const nextNode = t.find((x) => 'node' in x && x.at >= a.at);
-          if (nextNode) expect(nextNode.at, `seed ${seed}: ${a.action} at ${a.at} clear of the next node fault`).toBeGreaterThan(end);
+          const nextNode = t.find((x) => 'node' in x && x.at >= a.at && regions.includes(regionOf(x.node, localRegions) ?? ''));
+          if (nextNode) expect(nextNode.at, `seed ${seed}: ${a.action} at ${a.at} clear of the next node fault there`).toBeGreaterThan(end);
         }
       }
+      clients += t.filter((a) => a.action === 'subscribe' || a.action === 'move').length;
     }
+    expect(clients).toBeGreaterThan(SEEDS.length / 2);
   });
 
   it('draw every kind of fault and client action over the seeds', () => {
