@@ -63,8 +63,10 @@ function nodeFaults(r: Seeded, region: { name: string; nodes: string[] }, channe
   let t = FIRST_FAULT_S + r.between(0, 3);
   while (t + 1 < end) {
     const kind = r.pick(['kill', 'stop', 'pause', 'isolate'] as const);
-    // Past the 4 s down timeout a paused or isolated node is failed over; below it, a blip.
-    const hold = Math.min(kind === 'pause' || kind === 'isolate' ? r.between(0.5, 8) : r.between(1, 8), end - t);
+    // Past the 4 s down timeout the node is failed over; below it, a paused or isolated
+    // node is a blip, and a killed or stopped one is back (a new incarnation) before its
+    // peers have given up on the old.
+    const hold = Math.min(r.between(0.3, 8), end - t);
     const who = r.next();
     const node = who < 0.5 ? r.pick(region.nodes) : who < 0.75 ? `globalmaster:${region.name}` : `master:${r.pick(channels)}@${region.name}`;
     const undo = { kill: 'restart', stop: 'restart', pause: 'resume', isolate: 'rejoin' } as const;
