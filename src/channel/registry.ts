@@ -313,8 +313,11 @@ export class ChannelRegistry {
       // A handoff may have made us master while we asked around.
       const current = this.holdings.get(key);
       if (current?.role === 'master' && !current.master.isStopped) return { ok: current.master };
-      // The ring may have moved the channel away while we asked (we may be the one leaving).
-      if (this.deps.ring().owner(key) !== this.deps.self || !this.deps.hasQuorum()) continue;
+      // The ring may have moved the channel away while we asked (we may be the one leaving),
+      // or grown: a node that came up meanwhile may be the master we must hear from (a node
+      // back from isolation saw one peer up before the other, asked that one alone, and
+      // took the channel from its replica while the other still served it).
+      if (this.deps.ring() !== ring || !this.deps.hasQuorum()) continue;
       // Our own copy (replica or stale) or tombstone competes too.
       const own =
         current?.role === 'replica' || current?.role === 'stale' ? current.state.snapshot() : this.tombstones.get(key);
@@ -448,6 +451,13 @@ export class ChannelRegistry {
 
   async onClaim(from: NodeId, key: ChannelKey, probe: boolean): Promise<ReplyBody> {
     const h = this.holdings.get(key);
+    const ring = this.deps.ring();
+    // Only the owner in our view may take our copy (or our word that we have none): a
+    // claimer our view has down, or not yet in its new life, may not know of the master
+    // that serves the channel now, and would take it from under that master. Out of the
+    // ring ourselves (leaving, or without quorum), we answer whoever asks: our view no
+    // longer counts, and our copy may be the only one.
+    if (!probe && ring.has(this.deps.self) && this.deps.hasQuorum() && ring.owner(key) !== from) return { kind: 'redirect', owner: ring.owner(key) };
     if (!h) {
       if (this.claims.has(key)) return { kind: 'redirect', owner: this.deps.self };
       return { kind: 'snapshot', snapshot: this.tombstones.get(key) ?? null };
@@ -455,7 +465,6 @@ export class ChannelRegistry {
     // A probe only asks whether we hold it: no history, no dedup window (a million ids, busy).
     if (h.role !== 'master') return { kind: 'snapshot', snapshot: h.state.snapshot(!probe) };
     if (probe) return { kind: 'snapshot', snapshot: h.master.state.snapshot(false) };
-    const ring = this.deps.ring();
     if (ring.owner(key) !== from) return { kind: 'redirect', owner: ring.owner(key) };
     await this.stepDown(key, h);
     const snap = h.master.state.snapshot();

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChannelMaster } from '../../../src/channel/master.js';
+import { AblyError } from '../../../src/errors.js';
 import type { Acquired } from '../../../src/channel/registry.js';
 import type { ChannelState } from '../../../src/channel/state.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
@@ -34,6 +35,33 @@ function masterState(n: TestNode, key: string): ChannelState | null {
 function publishedSeqs(state: ChannelState): number[] {
   const entries = state.range(state.baseSerial) ?? [];
   return entries.map((e) => (e.kind === 'message' ? Number(e.message.data) : -1));
+}
+
+/**
+ * A channel a owns that failed over while a was cut off: x (its master without a) took it
+ * from its copy at y, 5 publishes before and 5 after; then a lost quorum and dropped its
+ * state. In a view of a and y alone, a owns the channel too. Views: x and y see b and c.
+ */
+async function failedOver(ns: TestNode[]) {
+  const a = ns[0]!;
+  let key = '';
+  for (let i = 0; !key; i++) {
+    const k = `app:c${i}`;
+    if (new Ring(['a', 'b', 'c']).owner(k) === 'a' && new Ring(['a', new Ring(['b', 'c']).replica(k)!]).owner(k) === 'a') key = k;
+  }
+  const [xo, yo] = new Ring(['b', 'c']).preference(key, 2);
+  const x = ns.find((n) => n.id === xo)!;
+  const y = ns.find((n) => n.id === yo)!;
+  const acked: number[] = [];
+  for (let s = 0; s < 5; s++) await a.publisher.send('src', key, { type: 'publish', messages: [msg(s)] }).then(() => acked.push(s));
+  for (const n of [x, y]) {
+    setView(n, ['b', 'c']);
+    n.rpc.failPeer('a', 'down');
+  }
+  for (let s = 5; s < 10; s++) await y.publisher.send('src', key, { type: 'publish', messages: [msg(s)] }).then(() => acked.push(s));
+  expect(masterState(x, key)).not.toBeNull();
+  await a.registry.dropAll(AblyError.of('channelFailed', 'node lost quorum'));
+  return { a, x, y, key, acked };
 }
 
 describe('ChannelRegistry', () => {
@@ -119,6 +147,37 @@ describe('ChannelRegistry', () => {
     expect(publishedSeqs(masterState(c, key)!)).toEqual([0, 1]);
   });
 
+  it('stalls rather than forks while a node back in a new life sees only the replica of the master that took over', async () => {
+    const { a, x, y, key, acked } = await failedOver(await startTrio(nodes));
+    setView(a, ['a', y.id]);
+    const claim = a.registry.acquire(key);
+    const more = y.publisher.send('src', key, { type: 'publish', messages: [msg(10)] }).then(() => acked.push(10));
+    await new Promise((r) => setTimeout(r, 300));
+    // y does not hand a its copy: x still serves the channel, and a has not taken it.
+    expect(masterState(a, key)).toBeNull();
+    expect(masterState(x, key)).not.toBeNull();
+    await more;
+    // Views converge: the channel comes back to a with everything x acknowledged.
+    for (const n of [a, x, y]) setView(n, ['a', 'b', 'c']);
+    mastered(await claim, 'a');
+    expect(publishedSeqs(masterState(a, key)!)).toEqual([...acked].sort((p, q) => p - q));
+  });
+
+  it('asks again when its view of the ring grows during a claim: the node that came up may be the master', async () => {
+    const { a, x, y, key, acked } = await failedOver(await startTrio(nodes));
+    // y has heard of a's new life, x not yet; a starts its claim seeing only y, then x comes up in its view.
+    setView(y, ['a', 'b', 'c']);
+    setView(a, ['a', y.id]);
+    const claim = a.registry.acquire(key);
+    setView(a, ['a', 'b', 'c']);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(masterState(a, key)).toBeNull();
+    expect(masterState(x, key)).not.toBeNull();
+    setView(x, ['a', 'b', 'c']);
+    mastered(await claim, 'a');
+    expect(publishedSeqs(masterState(a, key)!)).toEqual(acked);
+  });
+
   it('keeps a channel its leaving master created but never published on: the claim asks the leaving node', async () => {
     const ns = await startTrio(nodes);
     const [a, b, c] = ns;
@@ -163,8 +222,10 @@ describe('ChannelRegistry', () => {
       expect(snap.entries).toEqual([]);
       expect(snap.dedup).toEqual([]);
     }
-    // A real claim of the replica's copy carries both.
-    const claim = await asker.rpc.request(replica.id, { type: 'claim', channel: key }, 1000);
+    // A real claim is for the owner only: another node is sent to it.
+    expect(await asker.rpc.request(replica.id, { type: 'claim', channel: key }, 1000)).toEqual({ kind: 'redirect', owner: 'a' });
+    // The owner's claim of the replica's copy carries both.
+    const claim = await a.rpc.request(replica.id, { type: 'claim', channel: key }, 1000);
     const full = (claim as Extract<typeof claim, { kind: 'snapshot' }>).snapshot!;
     expect(full.entries).toHaveLength(5);
     expect(full.dedup).toHaveLength(5);
