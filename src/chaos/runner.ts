@@ -250,7 +250,7 @@ export class ScenarioRun {
       topology,
       topologyFile: file,
       stateDir: join(this.dir, 'state'),
-      nodeLogLevel: 'info',
+      nodeLogLevel: process.env.ABLY_NG_LOG_LEVEL ?? 'info',
       log: this.log,
       meshProxies: true,
       env: this.s.env,
