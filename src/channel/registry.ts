@@ -76,6 +76,11 @@ export interface RegistryDeps {
   sendBroadcast(to: NodeId, msg: Broadcast): void;
   ring(): Ring;
   hasQuorum(): boolean;
+  /**
+   * Whether this node has heard, in its current life, from every peer that may be alive
+   * (or waited long enough): before that it does not claim channels (membership.settled).
+   */
+  settled?(): boolean;
   /** Peers that said goodbye and are still draining (they may hold state to hand over). */
   leaving?(): NodeId[];
   log: Logger;
@@ -303,6 +308,12 @@ export class ChannelRegistry {
       }
       const h = this.holdings.get(key);
       if (h?.role === 'master' && !h.master.isStopped) return { ok: h.master };
+      if (this.deps.settled?.() === false) {
+        // A peer not yet heard from may hold the channel, as master or replica: wait for it.
+        if (this.deps.now() >= deadline) return { redirect: null, error: AblyError.of('timeout', 'channel state could not be claimed in time') };
+        await sleep(CLAIM_RETRY_MS);
+        continue;
+      }
       // A replica whose master has left the ring holds the newest state: promote it.
       if (h?.role === 'replica' && !ring.has(h.from)) {
         this.deps.metrics?.failover();

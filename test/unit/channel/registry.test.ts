@@ -178,6 +178,36 @@ describe('ChannelRegistry', () => {
     expect(publishedSeqs(masterState(a, key)!)).toEqual(acked);
   });
 
+  it('does not claim in a new life before it has heard from every peer: the one not heard yet may hold the only copy', async () => {
+    const ns = await startTrio(nodes);
+    const [a] = ns;
+    // A channel a masters, whose replica (r) a's partial view (a and the other, o) leaves out.
+    let key = '';
+    for (let i = 0; !key; i++) {
+      const k = `app:c${i}`;
+      const full = new Ring(['a', 'b', 'c']);
+      const other = ['b', 'c'].find((n) => n !== full.replica(k))!;
+      if (full.owner(k) === 'a' && new Ring(['a', other]).owner(k) === 'a') key = k;
+    }
+    const r = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
+    const o = ns.find((n) => n !== a && n !== r)!;
+    const acked: number[] = [];
+    for (let s = 0; s < 5; s++) await o.publisher.send('src', key, { type: 'publish', messages: [msg(s)] }).then(() => acked.push(s));
+    // Cut off just short of the peers' down timeout: they never fail a over; a loses
+    // quorum and drops its state, then hears o before r.
+    await a.registry.dropAll(AblyError.of('channelFailed', 'node lost quorum'));
+    a.settled = false;
+    setView(a, ['a', o.id]);
+    const claim = a.registry.acquire(key);
+    await new Promise((res) => setTimeout(res, 300));
+    // o holds nothing of the channel and sees a as its owner: asked alone, it would have let a start it afresh.
+    expect(masterState(a, key)).toBeNull();
+    setView(a, ['a', 'b', 'c']);
+    a.settled = true;
+    mastered(await claim, 'a');
+    expect(publishedSeqs(masterState(a, key)!)).toEqual(acked);
+  });
+
   it('keeps a channel its leaving master created but never published on: the claim asks the leaving node', async () => {
     const ns = await startTrio(nodes);
     const [a, b, c] = ns;
