@@ -76,11 +76,6 @@ export interface RegistryDeps {
   sendBroadcast(to: NodeId, msg: Broadcast): void;
   ring(): Ring;
   hasQuorum(): boolean;
-  /**
-   * Whether this node has heard, in its current life, from every peer that may be alive
-   * (or waited long enough): before that it does not claim channels (membership.settled).
-   */
-  settled?(): boolean;
   /** Peers that said goodbye and are still draining (they may hold state to hand over). */
   leaving?(): NodeId[];
   log: Logger;
@@ -308,12 +303,6 @@ export class ChannelRegistry {
       }
       const h = this.holdings.get(key);
       if (h?.role === 'master' && !h.master.isStopped) return { ok: h.master };
-      if (this.deps.settled?.() === false) {
-        // A peer not yet heard from may hold the channel, as master or replica: wait for it.
-        if (this.deps.now() >= deadline) return { redirect: null, error: AblyError.of('timeout', 'channel state could not be claimed in time') };
-        await sleep(CLAIM_RETRY_MS);
-        continue;
-      }
       // A replica whose master has left the ring holds the newest state: promote it.
       if (h?.role === 'replica' && !ring.has(h.from)) {
         this.deps.metrics?.failover();
@@ -364,14 +353,15 @@ export class ChannelRegistry {
     const self = this.deps.self;
     const asked = ring.preference(key, CLAIM_FANOUT).filter((n) => n !== self);
     const departing = (this.deps.leaving?.() ?? []).filter((n) => n !== self && !asked.includes(n));
+    const all = [...asked, ...departing];
     const ask = (timeoutMs: number) => (n: NodeId): Promise<ReplyBody | null> =>
-      this.deps.rpc.request(n, { type: 'claim', channel: key, ...(probe ? { probe } : {}) }, timeoutMs).catch(() => null);
+      this.deps.rpc.request(n, { type: 'claim', channel: key, asked: all, ...(probe ? { probe } : {}) }, timeoutMs).catch(() => null);
     const [answers, fromLeaving] = await Promise.all([
       Promise.all(asked.map(ask(INTERNAL_REQUEST_TIMEOUT_MS))),
       Promise.all(departing.map(ask(LEAVING_ASK_TIMEOUT_MS))),
     ]);
     const leaving = fromLeaving.flatMap((a) => (a?.kind === 'snapshot' && a.snapshot ? [a.snapshot] : []));
-    return { asked: [...asked, ...departing], answers, leaving };
+    return { asked: all, answers, leaving };
   }
 
   /** `from`: a copy, or the replica's own state (a promotion: it becomes the master's, not copied). */
@@ -460,15 +450,24 @@ export class ChannelRegistry {
     return { kind: 'ok' };
   }
 
-  async onClaim(from: NodeId, key: ChannelKey, probe: boolean): Promise<ReplyBody> {
+  /**
+   * `asked`: every node the claimer asks (absent from older builds). Only the owner in our
+   * view may take our copy, or our word that we have none, and only if it asks every node
+   * we would ask: a node back from isolation, or restarted, hears one peer before another,
+   * and a view without the other may lack the master that took the channel over, or the
+   * node with its only copy. Out of the ring ourselves (leaving, or without quorum), we
+   * answer whoever asks: our view no longer counts, and our copy may be the only one. A
+   * probe (does anyone hold it?) may come from a node reading history: it must not hear
+   * "nobody" from a view narrower than ours either.
+   */
+  async onClaim(from: NodeId, key: ChannelKey, probe: boolean, asked?: readonly NodeId[]): Promise<ReplyBody> {
     const h = this.holdings.get(key);
     const ring = this.deps.ring();
-    // Only the owner in our view may take our copy (or our word that we have none): a
-    // claimer our view has down, or not yet in its new life, may not know of the master
-    // that serves the channel now, and would take it from under that master. Out of the
-    // ring ourselves (leaving, or without quorum), we answer whoever asks: our view no
-    // longer counts, and our copy may be the only one.
-    if (!probe && ring.has(this.deps.self) && this.deps.hasQuorum() && ring.owner(key) !== from) return { kind: 'redirect', owner: ring.owner(key) };
+    if (ring.has(this.deps.self) && this.deps.hasQuorum()) {
+      const owner = ring.owner(key);
+      if (!probe && owner !== from) return { kind: 'redirect', owner };
+      if (asked && ring.preference(key, CLAIM_FANOUT).some((n) => n !== from && !asked.includes(n))) return { kind: 'redirect', owner };
+    }
     if (!h) {
       if (this.claims.has(key)) return { kind: 'redirect', owner: this.deps.self };
       return { kind: 'snapshot', snapshot: this.tombstones.get(key) ?? null };

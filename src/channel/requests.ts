@@ -172,7 +172,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'sync':
         return reg.onSync(from, req.channel, req.snapshot, req.role);
       case 'claim':
-        return await reg.onClaim(from, req.channel, req.probe === true);
+        return await reg.onClaim(from, req.channel, req.probe === true, req.asked);
     }
   } catch (err) {
     return { kind: 'error', error: toErrorInfo(err) };

@@ -86,8 +86,6 @@ export class Membership {
   private lags: { at: number; ms: number }[] = [];
   /** Nodes that proved they belong to the region but speak another protocol: when last heard. */
   private readonly otherVersions = new Map<NodeId, { protocol: number; at: number }>();
-  /** When this life began (the start, or the last reset). */
-  private lifeStartedAt: number;
 
   constructor(
     readonly self: NodeId,
@@ -97,7 +95,6 @@ export class Membership {
     incarnation: number,
   ) {
     this.incarnation = incarnation;
-    this.lifeStartedAt = incarnation;
   }
 
   get selfIncarnation(): number {
@@ -131,7 +128,6 @@ export class Membership {
     this.incarnation = Math.max(this.incarnation + 1, now);
     // The new life starts now: a freeze that ended in this reset is not counted again.
     this.lastTick = now;
-    this.lifeStartedAt = now;
     // Our verdicts that peers were down guarded channels we took from them; we hold none
     // now, so a peer we had down may come back in the life we last saw (and we say
     // nothing of it in gossip until we hear from it).
@@ -340,22 +336,6 @@ export class Membership {
 
   addressOf(node: NodeId): NodeAddress | undefined {
     return node === this.self ? this.address : this.members.get(node)?.address;
-  }
-
-  /**
-   * Whether this life has heard from every member that may be alive (not left, not known
-   * dead, not of another version), or has waited `downAfterMs` for them. Until then the
-   * ring may lack a live node that holds a channel's newest state, or serves it as master
-   * (a node back from isolation, or restarted, hears one peer before another), and this
-   * node must not claim channels: it would ask only the peers it has heard from.
-   */
-  settled(now: number): boolean {
-    if (now - this.lifeStartedAt >= this.timeouts.downAfterMs) return true;
-    for (const m of this.members.values()) {
-      if (m.heard || m.gone || m.state === 'left' || this.otherVersions.has(m.node)) continue;
-      return false;
-    }
-    return true;
   }
 
   /** Members the ring is built from: self (unless leaving), up and suspect peers. */

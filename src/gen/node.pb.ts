@@ -301,6 +301,8 @@ export interface SyncRequest {
 export interface ClaimRequest {
   channel: string;
   probe: boolean;
+  /** The nodes the claimer asks (empty: not said, from an older build). */
+  asked: string[];
 }
 
 export interface StatusRequest {
@@ -2924,7 +2926,7 @@ export const SyncRequest: MessageFns<SyncRequest> = {
 };
 
 function createBaseClaimRequest(): ClaimRequest {
-  return { channel: "", probe: false };
+  return { channel: "", probe: false, asked: [] };
 }
 
 export const ClaimRequest: MessageFns<ClaimRequest> = {
@@ -2934,6 +2936,9 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     }
     if (message.probe !== false) {
       writer.uint32(16).bool(message.probe);
+    }
+    for (const v of message.asked) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -2965,6 +2970,14 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
             }
 
             message.probe = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.asked.push(reader.string());
             continue;
           }
         }

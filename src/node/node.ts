@@ -145,7 +145,6 @@ export class AblyNode {
       sendBroadcast: (to, msg) => this.transport.send(to, msg),
       ring,
       hasQuorum: () => this.quorum,
-      settled: () => this.membership.settled(this.clock.now()),
       leaving: () => this.membership.leavingPeers(),
       log: this.log,
       // Only with other regions: masters then also replicate when interest here begins or ends.

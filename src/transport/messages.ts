@@ -145,6 +145,11 @@ export interface ClaimRequest {
   channel: ChannelKey;
   /** Only ask whether any state exists; a master answering a probe does not step down. */
   probe?: boolean;
+  /**
+   * Every node the claimer asks. A node whose own view would ask one more refuses: the
+   * claimer's view lacks a node that may hold the channel (its master, or its only copy).
+   */
+  asked?: NodeId[];
 }
 export interface StatusRequest {
   type: 'status';

@@ -140,7 +140,7 @@ function requestToPb(r: NodeRequest): pb.Request {
         },
       };
     case 'claim':
-      return { rid: r.rid, body: { $case: 'claim', claim: { channel: r.channel, probe: r.probe ?? false } } };
+      return { rid: r.rid, body: { $case: 'claim', claim: { channel: r.channel, probe: r.probe ?? false, asked: r.asked ?? [] } } };
     case 'status':
       return { rid: r.rid, body: { $case: 'status', status: { channel: r.channel } } };
   }
@@ -233,7 +233,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
         role: b.sync.role === pb.SyncRole.SYNC_ROLE_HANDOFF ? 'handoff' : 'replica',
       };
     case 'claim':
-      return { type: 'claim', rid, channel: b.claim.channel, probe: b.claim.probe };
+      return { type: 'claim', rid, channel: b.claim.channel, probe: b.claim.probe, ...(b.claim.asked.length ? { asked: b.claim.asked } : {}) };
     case 'status':
       return { type: 'status', rid, channel: b.status.channel };
   }

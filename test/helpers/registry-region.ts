@@ -25,8 +25,6 @@ export interface TestNode {
   hub: Hub;
   ring: Ring;
   quorum: boolean;
-  /** Whether this node has heard from every peer in its current life (membership.settled). */
-  settled: boolean;
   /** Peers this node knows to be leaving (said goodbye, still linked). */
   leaving: string[];
   /** What the hub's audits repaired. */
@@ -48,7 +46,7 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
   for (const id of ids) {
     const transport = new MemoryTransport(id, net);
     const rpc = new Rpc(transport);
-    const node = { id, transport, rpc, ring: new Ring(ids), quorum: true, settled: true, leaving: [], repairs: [] } as unknown as TestNode;
+    const node = { id, transport, rpc, ring: new Ring(ids), quorum: true, leaving: [], repairs: [] } as unknown as TestNode;
     const ring = (): Ring => node.ring;
     node.registry = new ChannelRegistry({
       self: id,
@@ -58,7 +56,6 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
       sendBroadcast: (to, msg) => transport.send(to, msg),
       ring,
       hasQuorum: () => node.quorum,
-      settled: () => node.settled,
       leaving: () => node.leaving,
       log: silentLogger(),
     });

@@ -301,49 +301,6 @@ describe('Membership', () => {
     });
   });
 
-  describe('settled (whether this life may claim channels)', () => {
-    it('waits until every member that may be alive is heard, or a down timeout has passed since the life began', () => {
-      const m = trio(); // its life began at SELF_INC
-      expect(m.settled(SELF_INC)).toBe(false);
-      m.onHeartbeat(hb('b', 5), SELF_INC + 10);
-      // b is up and a has quorum, but c, not heard yet, may hold a channel's newest state.
-      expect(m.hasQuorum()).toBe(true);
-      expect(m.settled(SELF_INC + 10)).toBe(false);
-      m.onHeartbeat(hb('c', 6), SELF_INC + 20);
-      expect(m.settled(SELF_INC + 20)).toBe(true);
-      // Without c: settled once c had a down timeout to show itself.
-      const n = trio();
-      n.onHeartbeat(hb('b', 5), SELF_INC + 10);
-      expect(n.settled(SELF_INC + T.downAfterMs - 1)).toBe(false);
-      expect(n.settled(SELF_INC + T.downAfterMs)).toBe(true);
-    });
-
-    it('does not wait for a member that left', () => {
-      const m = trio();
-      m.onHeartbeat(hb('b', 5), SELF_INC);
-      m.onHeartbeat(hb('c', 6, { leaving: true }), SELF_INC);
-      expect(m.settled(SELF_INC)).toBe(true);
-    });
-
-    it('starts again with a new life: peers it had down must be heard in it', () => {
-      const m = trio();
-      m.onHeartbeat(hb('b', 5), SELF_INC);
-      m.onHeartbeat(hb('c', 6), SELF_INC);
-      expect(m.settled(SELF_INC)).toBe(true);
-      // Cut off: both peers go down, quorum is lost, and a new life begins at t.
-      const t = SELF_INC + 2000;
-      tickThrough(m, SELF_INC, t);
-      expect(m.state('b')).toBe('down');
-      m.reset(t, 'lost quorum');
-      expect(m.settled(t)).toBe(false);
-      // Back: b is heard first, then c.
-      m.onHeartbeat(hb('b', 5), t + 100);
-      expect(m.settled(t + 100)).toBe(false);
-      m.onHeartbeat(hb('c', 6), t + 150);
-      expect(m.settled(t + 150)).toBe(true);
-    });
-  });
-
   describe('quorum', () => {
     it.each([
       [1, false],

@@ -276,6 +276,12 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
+    it('round-trips the nodes a claim asks (and leaves them out when none were said)', () => {
+      const msg: NodeMessage = { type: 'claim', rid: 10, channel: 'app:chat', probe: false, asked: ['n2', 'n3'] };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+      expect(roundTrip({ type: 'claim', rid: 10, channel: 'app:chat', probe: false, asked: [] })).toStrictEqual({ type: 'claim', rid: 10, channel: 'app:chat', probe: false });
+    });
+
     it('round-trips status', () => {
       const msg: NodeMessage = { type: 'status', rid: 11, channel: 'app:chat' };
       expect(roundTrip(msg)).toStrictEqual(msg);
