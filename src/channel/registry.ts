@@ -456,7 +456,8 @@ export class ChannelRegistry {
    * we would ask: a node back from isolation, or restarted, hears one peer before another,
    * and a view without the other may lack the master that took the channel over, or the
    * node with its only copy. Out of the ring ourselves (leaving, or without quorum), we
-   * answer whoever asks: our view no longer counts, and our copy may be the only one. A
+   * answer whoever asks, as a replica or a holder of nothing: our view no longer counts,
+   * and our copy may be the only one (a master still steps down only for the owner). A
    * probe (does anyone hold it?) may come from a node reading history: it must not hear
    * "nobody" from a view narrower than ours either.
    */

@@ -49,8 +49,8 @@ const LINK_GAP_S: [number, number] = [1, 6];
 /** Clients are added or moved no sooner than this after a node fault was undone (s). */
 const CLIENT_AFTER_NODE_S = 3;
 
-const round = (x: number, step = 0.1) => Math.round(x / step) * step;
-const at = (t: number) => Number(round(t).toFixed(1));
+/** A time in the timeline, to a tenth of a second. */
+const at = (t: number) => Number((Math.round(t / 0.1) * 0.1).toFixed(1));
 
 interface Shape {
   regions: { name: string; nodes: string[] }[];

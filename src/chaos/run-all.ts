@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { violationTotal } from './checker.js';
 import { writeCombinedReport } from './report.js';
 import { runScenario, type RunResult } from './runner.js';
-import { writeRandomScenario } from './random.js';
+import { writeRandomScenario, type RandomOptions } from './random.js';
 import { loadScenario } from './scenario.js';
 
 export async function runScenarios(files: string[], outDir: string, log: Logger, print: (line: string) => void): Promise<boolean> {
@@ -37,12 +37,9 @@ export async function runScenarios(files: string[], outDir: string, log: Logger,
   return results.every((r) => r.asExpected) && results.length > 0 && results.every((r) => r.scenario.expect === 'fail' || violationTotal(r.report.violations) === 0);
 }
 
-export interface RandomRuns {
-  /** The first seed; the runs take seed, seed + 1, … */
-  seed: number;
+/** `seed` is the first seed: the runs take seed, seed + 1, … */
+export interface RandomRuns extends RandomOptions {
   runs: number;
-  durationS: number;
-  topologyFile: string;
 }
 
 /**
@@ -53,7 +50,7 @@ export async function runRandom(o: RandomRuns, outDir: string, log: Logger, prin
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });
   const files: string[] = [];
-  for (let i = 0; i < o.runs; i++) files.push(writeRandomScenario({ seed: o.seed + i, durationS: o.durationS, topologyFile: o.topologyFile }, out));
+  for (let i = 0; i < o.runs; i++) files.push(writeRandomScenario({ ...o, seed: o.seed + i }, out));
   print(`seeds ${o.seed}${o.runs > 1 ? `–${o.seed + o.runs - 1}` : ''}: scenarios in ${out} (repeat one with: ably-ng chaos run FILE)`);
   return runScenarios(files, out, log, print);
 }

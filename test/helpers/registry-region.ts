@@ -117,9 +117,14 @@ export function setView(n: TestNode, members: string[], leaving: string[] = []):
   n.registry.reconcile();
 }
 
+/** The first channel key (`app:c0`, `app:c1`, …) for which `test` holds. */
+export function channelWhere(test: (key: string) => boolean): string {
+  for (let i = 0; ; i++) if (test(`app:c${i}`)) return `app:c${i}`;
+}
+
 export function channelOwnedBy(members: string[], owner: string): string {
   const ring = new Ring(members);
-  for (let i = 0; ; i++) if (ring.owner(`app:c${i}`) === owner) return `app:c${i}`;
+  return channelWhere((k) => ring.owner(k) === owner);
 }
 
 export function msg(seq: number): Message {

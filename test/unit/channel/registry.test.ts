@@ -10,7 +10,7 @@ import type { Acquired } from '../../../src/channel/registry.js';
 import type { ChannelState } from '../../../src/channel/state.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 import { Ring } from '../../../src/cluster/ring.js';
-import { channelOwnedBy, liveMaster, makeRegion, msg, setView, startAll, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
+import { channelOwnedBy, channelWhere, liveMaster, makeRegion, msg, setView, startAll, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let nodes: TestNode[] = [];
@@ -44,11 +44,7 @@ function publishedSeqs(state: ChannelState): number[] {
  */
 async function failedOver(ns: TestNode[]) {
   const a = ns[0]!;
-  let key = '';
-  for (let i = 0; !key; i++) {
-    const k = `app:c${i}`;
-    if (new Ring(['a', 'b', 'c']).owner(k) === 'a' && new Ring(['a', new Ring(['b', 'c']).replica(k)!]).owner(k) === 'a') key = k;
-  }
+  const key = channelWhere((k) => new Ring(['a', 'b', 'c']).owner(k) === 'a' && new Ring(['a', new Ring(['b', 'c']).replica(k)!]).owner(k) === 'a');
   const [xo, yo] = new Ring(['b', 'c']).preference(key, 2);
   const x = ns.find((n) => n.id === xo)!;
   const y = ns.find((n) => n.id === yo)!;
@@ -182,14 +178,9 @@ describe('ChannelRegistry', () => {
     const ns = await startTrio(nodes);
     const [a] = ns;
     // A channel a masters, whose replica (r) a's partial view (a and the other, o) leaves out.
-    let key = '';
-    for (let i = 0; !key; i++) {
-      const k = `app:c${i}`;
-      const full = new Ring(['a', 'b', 'c']);
-      const other = ['b', 'c'].find((n) => n !== full.replica(k))!;
-      if (full.owner(k) === 'a' && new Ring(['a', other]).owner(k) === 'a') key = k;
-    }
-    const r = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
+    const full = new Ring(['a', 'b', 'c']);
+    const key = channelWhere((k) => full.owner(k) === 'a' && new Ring(['a', ['b', 'c'].find((n) => n !== full.replica(k))!]).owner(k) === 'a');
+    const r = ns.find((n) => n.id === full.replica(key))!;
     const o = ns.find((n) => n !== a && n !== r)!;
     const acked: number[] = [];
     for (let s = 0; s < 5; s++) await o.publisher.send('src', key, { type: 'publish', messages: [msg(s)] }).then(() => acked.push(s));
@@ -213,16 +204,14 @@ describe('ChannelRegistry', () => {
     const a = ns[0]!;
     const rest = ['b', 'c', 'd', 'e'];
     // A channel a owns; without a, x masters it and y holds its copy; a, back, hears only the other two (p) first, and owns it in that view too.
-    let key = '';
-    for (let i = 0; !key; i++) {
-      const k = `app:c${i}`;
+    const others = (k: string) => {
       const [x, y] = new Ring(rest).preference(k, 2);
-      const p = rest.filter((n) => n !== x && n !== y);
-      if (new Ring(['a', 'b', 'c', 'd', 'e']).owner(k) === 'a' && new Ring(['a', ...p]).owner(k) === 'a') key = k;
-    }
-    const [xo, yo] = new Ring(rest).preference(key, 2);
+      return rest.filter((n) => n !== x && n !== y);
+    };
+    const key = channelWhere((k) => new Ring(['a', ...rest]).owner(k) === 'a' && new Ring(['a', ...others(k)]).owner(k) === 'a');
+    const [xo] = new Ring(rest).preference(key, 2);
     const byId = (id: string) => ns.find((n) => n.id === id)!;
-    const p = rest.filter((n) => n !== xo && n !== yo).map(byId);
+    const p = others(key).map(byId);
     const acked: number[] = [];
     for (let s = 0; s < 5; s++) await a.publisher.send('src', key, { type: 'publish', messages: [msg(s)] }).then(() => acked.push(s));
     for (const n of rest.map(byId)) {
