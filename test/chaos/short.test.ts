@@ -1,7 +1,8 @@
 /**
  * Three short chaos scenarios with the checker (the full set runs in `make chaos`), a
- * short random one through `ably-ng chaos random` as a chaos tester runs it, and a run
- * with a guarantee broken on purpose, which the checker must catch.
+ * short random one through `ably-ng chaos random` as a chaos tester runs it, one with an
+ * action that cannot be carried out, and a run with a guarantee broken on purpose, which
+ * the checker must catch.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { violationTotal } from '../../src/chaos/checker.js';
 import { randomScenario } from '../../src/chaos/random.js';
+import { runScenarios } from '../../src/chaos/run-all.js';
 import { runScenario } from '../../src/chaos/runner.js';
 import { loadScenario } from '../../src/chaos/scenario.js';
 import { defaultCliPath } from '../../src/cli/supervisor.js';
@@ -73,6 +75,22 @@ describe('chaos scenarios (short)', () => {
     const made = new Set(report.faults.map((f: { action: string }) => f.action));
     for (const k of ['pause', 'kill', 'stop', 'partition', 'move']) expect(made, k).toContain(k);
     expect(existsSync(join(dir, 'REPORT.md'))).toBe(true);
+  });
+
+  it('reports a node action it could not carry out, and goes on: @last:REGION is the node last acted on in that region', { timeout: 120_000 }, async () => {
+    const lines: string[] = [];
+    const ok = await runScenarios([join(import.meta.dirname, 'short', 'failed-action.yaml')], join(out, 'failed-action'), silentLogger(), (l) => lines.push(l));
+    expect(lines.filter((l) => l.includes('failed, the run went on'))).toEqual([
+      '  action restart at 2 s failed, the run went on without it: "@last:eu" before any node action in region eu',
+    ]);
+    expect(lines).toContainEqual(expect.stringMatching(/^scenario failed-action: PASS/));
+    expect(ok).toBe(true);
+    // us-1 was killed and restarted through @last:us about 2 s later (not by the run's
+    // closing restart of dead nodes, which comes after publishing stops, 4 s after the kill).
+    const report = JSON.parse(readFileSync(join(out, 'failed-action', 'failed-action', 'check.json'), 'utf8'));
+    const kill = report.faults.find((f: { action: string; target: string }) => f.action === 'kill' && f.target === 'us-1');
+    expect(kill).toMatchObject({ open: false });
+    expect(kill.end - kill.start).toBeLessThan(3500);
   });
 
   it('fails the run when the replay after a heal is switched off', { timeout: 120_000 }, async () => {
