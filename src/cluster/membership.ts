@@ -13,6 +13,15 @@
  *   it was frozen longer than `downAfterMs` (SIGSTOP, a long stall) while some peer was
  *   alive to notice, when a peer that
  *   has quorum reports it down, and (the node decides) when it loses quorum.
+ * - A node declares a silent peer down only while a majority of the region is `up` (heard
+ *   within `suspectAfterMs`, not merely suspect), and has been for `suspectAfterMs`. Cut
+ *   off, a node hears all its peers go quiet at once, and the timeout that expires first is
+ *   not news: told "with quorum" (the others only suspect), it would make a healthy peer
+ *   drop its state just as the majority declares the cut-off node down, which then resets
+ *   too (two copies of a channel gone). A member silent past `downAfterMs` without such a
+ *   majority is `overdue`: still suspect (in the ring, told as suspect, nothing forgotten),
+ *   but no longer counted for quorum, so a cut-off node still loses quorum in time. The
+ *   wait after the majority comes back lets heartbeats held by a healed link arrive.
  * - The ring is built from `up` and `suspect` members, so a blip does not move channels.
  * - Quorum: a node serves as channel master only while it sees more than half of the
  *   members it knows of (those that have not left). An isolated node therefore stops
@@ -75,6 +84,8 @@ interface Member {
    * counts again once it comes back as a new incarnation.
    */
   gone?: boolean;
+  /** Suspect, silent past `downAfterMs`, but not declared down: no majority was up to back it. */
+  overdue?: boolean;
 }
 
 export class Membership {
@@ -82,6 +93,8 @@ export class Membership {
   private incarnation: number;
   private leaving = false;
   private lastTick: number | undefined;
+  /** Since when a majority has been up (heard within `suspectAfterMs`); unset while not. */
+  private majoritySince: number | undefined;
   /** Our own recent lateness: how late each tick came (ms), for the last `downAfterMs`. */
   private lags: { at: number; ms: number }[] = [];
   /** Nodes that proved they belong to the region but speak another protocol: when last heard. */
@@ -184,6 +197,7 @@ export class Membership {
       }
       m.incarnation = hb.incarnation;
       m.state = 'up';
+      m.overdue = false;
       m.address = hb.address;
       m.lastHeard = now;
       m.heard = true;
@@ -192,6 +206,7 @@ export class Membership {
     } else if (hb.incarnation === m.incarnation) {
       if (m.state === 'suspect') {
         m.state = 'up';
+        m.overdue = false;
         events.push({ type: 'peerUp', node: hb.node, incarnation: hb.incarnation, address: hb.address });
       } else if (m.state === 'down' && !m.heard) {
         m.state = 'up';
@@ -241,7 +256,7 @@ export class Membership {
       for (const m of this.members.values()) {
         if (!m.heard) continue;
         m.lastHeard = now;
-        if (m.state === 'up' || m.state === 'suspect') watched = true;
+        if (m.state === 'up' || (m.state === 'suspect' && !m.overdue)) watched = true;
       }
       for (const v of this.otherVersions.values()) v.at = now;
       events.push(watched ? this.reset(now, `frozen for ${gap} ms`) : { type: 'frozen', gapMs: gap });
@@ -252,16 +267,25 @@ export class Membership {
     // inflated by up to our lateness. Allow for the worst of it over the last down period.
     for (const [node, v] of this.otherVersions) if (now - v.at >= this.timeouts.downAfterMs) this.otherVersions.delete(node);
     const allowance = this.lagAllowance(now, gap);
+    const silent = (m: Member) => now - m.lastHeard - allowance;
     for (const m of this.members.values()) {
-      if (!m.heard) continue;
-      const silent = now - m.lastHeard - allowance;
-      if (m.state === 'up' && silent >= this.timeouts.suspectAfterMs) {
+      if (m.heard && m.state === 'up' && silent(m) >= this.timeouts.suspectAfterMs) {
         m.state = 'suspect';
         events.push({ type: 'peerSuspect', node: m.node, reason: `no heartbeat for ${now - m.lastHeard} ms` });
       }
-      if (m.state === 'suspect' && silent >= this.timeouts.downAfterMs) {
+    }
+    if (!this.majority(false)) this.majoritySince = undefined;
+    else this.majoritySince ??= now;
+    const backed = this.majoritySince !== undefined && now - this.majoritySince >= this.timeouts.suspectAfterMs;
+    for (const m of this.members.values()) {
+      if (!m.heard || m.state !== 'suspect' || silent(m) < this.timeouts.downAfterMs) continue;
+      if (backed) {
         m.state = 'down';
+        m.overdue = false;
         events.push({ type: 'peerDown', node: m.node, reason: `no heartbeat for ${now - m.lastHeard} ms` });
+      } else if (!m.overdue) {
+        m.overdue = true;
+        events.push({ type: 'peerSuspect', node: m.node, reason: `no heartbeat for ${now - m.lastHeard} ms, but no majority of the region up to declare it down` });
       }
     }
     return events;
@@ -355,8 +379,12 @@ export class Membership {
     return out;
   }
 
-  /** Whether this node sees a majority of the members that have not left. */
+  /** Whether this node sees a majority of the members that have not left (suspects count, unless overdue). */
   hasQuorum(): boolean {
+    return this.majority(true);
+  }
+
+  private majority(withSuspects: boolean): boolean {
     // Alive in another version: known, whatever its member state says, and out of reach.
     const other = new Set(this.otherVersionsAlive().map((o) => o.node));
     let known = 1 + other.size;
@@ -364,7 +392,7 @@ export class Membership {
     for (const m of this.members.values()) {
       if (other.has(m.node) || m.state === 'left' || (m.state === 'down' && m.gone)) continue;
       known++;
-      if (m.state === 'up' || m.state === 'suspect') reachable++;
+      if (m.state === 'up' || (withSuspects && m.state === 'suspect' && !m.overdue)) reachable++;
     }
     return reachable * 2 > known;
   }

@@ -30,10 +30,14 @@ function trio(): Membership {
 
 const types = (es: MembershipEvent[]) => es.map((e) => e.type);
 
-/** Ticks every heartbeat interval from `from` (exclusive) to `to` (inclusive); returns all events. */
-function tickThrough(m: Membership, from: number, to: number): { at: number; event: MembershipEvent }[] {
+/**
+ * Ticks every heartbeat interval from `from` (exclusive) to `to` (inclusive), hearing the
+ * `hearing` peers (node and incarnation) just before each tick; returns all events.
+ */
+function tickThrough(m: Membership, from: number, to: number, hearing: [string, number][] = []): { at: number; event: MembershipEvent }[] {
   const out: { at: number; event: MembershipEvent }[] = [];
   for (let t = from + T.heartbeatIntervalMs; t <= to; t += T.heartbeatIntervalMs) {
+    for (const [node, inc] of hearing) for (const event of m.onHeartbeat(hb(node, inc), t)) out.push({ at: t, event });
     for (const event of m.tick(t)) out.push({ at: t, event });
   }
   return out;
@@ -117,8 +121,9 @@ describe('Membership', () => {
     it('makes a member suspect after suspectAfterMs and down after downAfterMs', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
       m.tick(0);
-      const events = tickThrough(m, 0, 1000);
+      const events = tickThrough(m, 0, 1000, [['c', 6]]);
       expect(events.map(({ at, event }) => [at, event.type, 'node' in event ? event.node : ''])).toEqual([
         [400, 'peerSuspect', 'b'],
         [800, 'peerDown', 'b'],
@@ -129,12 +134,13 @@ describe('Membership', () => {
     it('keeps a suspect member in the ring until it is down', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
       m.tick(0);
-      tickThrough(m, 0, 500);
+      tickThrough(m, 0, 500, [['c', 6]]);
       expect(m.state('b')).toBe('suspect');
-      expect(m.ringMembers().sort()).toEqual(['a', 'b']);
-      tickThrough(m, 500, 800);
-      expect(m.ringMembers()).toEqual(['a']);
+      expect(m.ringMembers().sort()).toEqual(['a', 'b', 'c']);
+      tickThrough(m, 500, 800, [['c', 6]]);
+      expect(m.ringMembers()).toEqual(['a', 'c']);
     });
 
     it('brings a suspect member back up when it is heard again, with a fresh timeout', () => {
@@ -153,19 +159,22 @@ describe('Membership', () => {
     it('ignores heartbeats of the same incarnation once a member is down', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
       m.tick(0);
-      tickThrough(m, 0, 800);
+      tickThrough(m, 0, 800, [['c', 6]]);
       expect(m.state('b')).toBe('down');
       expect(m.onHeartbeat(hb('b', 5), 850)).toEqual([]);
       expect(m.state('b')).toBe('down');
-      expect(m.ringMembers()).toEqual(['a']);
+      expect(m.ringMembers()).toEqual(['a', 'c']);
     });
 
     it('takes a member that was down back when it comes with a new incarnation', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
       m.tick(0);
-      tickThrough(m, 0, 800);
+      tickThrough(m, 0, 800, [['c', 6]]);
+      expect(m.state('b')).toBe('down');
       expect(m.onHeartbeat(hb('b', 6), 850)).toEqual([{ type: 'peerUp', node: 'b', incarnation: 6, address: addr(1) }]);
       expect(m.state('b')).toBe('up');
     });
@@ -523,8 +532,7 @@ describe('Membership', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
       m.onHeartbeat(hb('c', 6), 0);
-      tickThrough(m, 0, 1_000);
-      m.onHeartbeat(hb('c', 6), 1_000);
+      tickThrough(m, 0, 1_000, [['c', 6]]);
       expect(m.state('b')).toBe('down');
       expect(m.onHeartbeat(hb('b', 5, { members: downReport(SELF_INC), quorum: true }), 1_050)).toEqual([]);
       expect(m.onHeartbeat(hb('b', 4, { members: downReport(SELF_INC), quorum: true }), 1_060)).toEqual([]);
@@ -534,20 +542,20 @@ describe('Membership', () => {
     });
 
     it('after its own reset, takes back peers it had down in the life it last saw, and stops calling them down', () => {
-      // a is cut off: it has b and c down and loses quorum (the node then resets).
+      // a, with c up, declared b down; then c fell silent too and a lost quorum (the node then resets).
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
       m.onHeartbeat(hb('c', 6), 0);
-      tickThrough(m, 0, 1_000);
+      tickThrough(m, 0, 800, [['c', 6]]);
+      tickThrough(m, 800, 1_600);
+      expect(m.state('b')).toBe('down');
       expect(m.hasQuorum()).toBe(false);
-      m.reset(1_000, 'lost quorum');
-      const said = m.heartbeat().members.filter((i) => i.node !== 'a');
-      expect(said.every((i) => i.incarnation === 0)).toBe(true); // no verdict on b's or c's life
+      m.reset(1_600, 'lost quorum');
+      expect(m.heartbeat().members.find((i) => i.node === 'b')).toMatchObject({ state: 'down', incarnation: 0 }); // no verdict on b's life
       // The partition heals; b and c never reset (they kept quorum).
-      expect(types(m.onHeartbeat(hb('c', 6), 1_100))).toEqual(['peerUp']);
+      expect(types(m.onHeartbeat(hb('c', 6), 1_700))).toEqual(['peerUp']);
       expect(m.hasQuorum()).toBe(true);
-      expect(m.heartbeat().members.find((i) => i.node === 'b')).toMatchObject({ state: 'down', incarnation: 0 });
-      expect(types(m.onHeartbeat(hb('b', 5), 1_150))).toEqual(['peerUp']);
+      expect(types(m.onHeartbeat(hb('b', 5), 1_750))).toEqual(['peerUp']);
       expect(m.ringMembers().sort()).toEqual(['a', 'b', 'c']);
     });
 
@@ -578,6 +586,86 @@ describe('Membership', () => {
       const m = new Membership('a', addr(0), T, 10_000);
       expect(m.reset(5_000, 'test')).toEqual({ type: 'selfReset', incarnation: 10_001, reason: 'test' });
       expect(m.reset(50_000, 'test')).toEqual({ type: 'selfReset', incarnation: 50_000, reason: 'test' });
+    });
+  });
+
+  describe('declaring down takes a majority that is up', () => {
+    const told = (m: Membership, node: string) => m.heartbeat().members.find((i) => i.node === node)?.state;
+
+    it('keeps a peer silent past the timeout suspect while the others are only suspect, and tells it as suspect', () => {
+      // Told "down, with quorum" to c, it would make c drop its state as the majority declares a down.
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
+      m.tick(0);
+      tickThrough(m, 0, 300);
+      m.onHeartbeat(hb('b', 5), 300);
+      const events = tickThrough(m, 300, 800);
+      expect(events.map(({ at, event }) => [at, event.type, 'node' in event ? event.node : ''])).toEqual([
+        [400, 'peerSuspect', 'c'],
+        [700, 'peerSuspect', 'b'],
+        [800, 'peerSuspect', 'c'], // overdue: not counted for quorum
+      ]);
+      expect(m.state('c')).toBe('suspect');
+      expect(m.ringMembers()).toEqual(['a', 'b', 'c']);
+      expect(m.hasQuorum()).toBe(true); // b is not overdue yet
+      expect(told(m, 'c')).toBe('suspect');
+      // b overdue too at 1100: a has lost quorum, in time as before.
+      tickThrough(m, 800, 1_100);
+      expect(m.state('b')).toBe('suspect');
+      expect(m.hasQuorum()).toBe(false);
+      // Heard again in the same life, c is simply up: nothing was forgotten, nobody resets.
+      expect(types(m.onHeartbeat(hb('c', 6), 1_150))).toEqual(['peerUp']);
+      expect(m.hasQuorum()).toBe(true);
+      expect(m.selfIncarnation).toBe(SELF_INC);
+    });
+
+    it('declares it down once a majority has been up for suspectAfterMs', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
+      m.tick(0);
+      tickThrough(m, 0, 300);
+      m.onHeartbeat(hb('b', 5), 300);
+      tickThrough(m, 300, 800);
+      // b is heard again from 900: a majority up from then, so c is declared down at 1300.
+      const events = tickThrough(m, 800, 1_300, [['b', 5]]);
+      expect(events.map(({ at, event }) => [at, event.type, 'node' in event ? event.node : ''])).toEqual([
+        [900, 'peerUp', 'b'],
+        [1_300, 'peerDown', 'c'],
+      ]);
+      expect(told(m, 'c')).toBe('down');
+      expect(m.onHeartbeat(hb('c', 6), 1_350)).toEqual([]); // that life stays down
+    });
+
+    it('counts suspects as a majority for quorum, but not for a verdict', () => {
+      // Five nodes: a hears b; c and d are suspect, e silent past the timeout.
+      const m = new Membership('a', addr(0), T, SELF_INC);
+      for (const [p, inc] of [['b', 5], ['c', 6], ['d', 7], ['n4', 8]] as const) {
+        m.addStatic(p, addr(numberOf(p)), 0);
+        m.onHeartbeat(hb(p, inc), 0);
+      }
+      m.tick(0);
+      tickThrough(m, 0, 300, [['b', 5], ['c', 6], ['d', 7]]);
+      tickThrough(m, 300, 800, [['b', 5]]);
+      expect(m.state('c')).toBe('suspect');
+      expect(m.state('n4')).toBe('suspect'); // 2 of 5 up: no verdict
+      expect(m.hasQuorum()).toBe(true); // a, b, c, d
+      m.onHeartbeat(hb('c', 6), 850);
+      tickThrough(m, 800, 1_200, [['b', 5], ['c', 6]]); // 3 of 5 up from 900: n4 down at 1300
+      expect(m.state('n4')).toBe('suspect');
+      tickThrough(m, 1_200, 1_300, [['b', 5], ['c', 6]]);
+      expect(m.state('n4')).toBe('down');
+    });
+
+    it('declares at once a peer whose port refused connections', () => {
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
+      m.tick(0);
+      tickThrough(m, 0, 800);
+      expect(types(m.onPeerGone('c'))).toEqual(['peerDown']);
+      expect(told(m, 'c')).toBe('down');
     });
   });
 
@@ -620,12 +708,13 @@ describe('Membership', () => {
       expect(m.selfIncarnation).toBe(SELF_INC);
     });
 
-    it('keeps its state when every peer it had heard is down', () => {
+    it('keeps its state when every peer it had heard is down or silent past the timeout', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
       m.tick(0);
-      tickThrough(m, 0, T.downAfterMs); // b goes down; c was never heard
-      expect(m.state('b')).toBe('down');
+      tickThrough(m, 0, T.downAfterMs); // b silent past the timeout (no majority to declare it down); c was never heard
+      expect(m.state('b')).toBe('suspect');
+      expect(m.hasQuorum()).toBe(false);
       expect(types(m.tick(T.downAfterMs + 5_000))).toEqual(['frozen']);
       expect(m.selfIncarnation).toBe(SELF_INC);
     });
@@ -645,11 +734,13 @@ describe('Membership', () => {
     it('allows for its own recent lateness before suspecting, and only for downAfterMs', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
       m.tick(0);
       // One tick 600 ms late (a busy event loop): b's heartbeats may be unread in our queues.
+      m.onHeartbeat(hb('c', 6), T.heartbeatIntervalMs + 600);
       expect(m.tick(T.heartbeatIntervalMs + 600)).toEqual([]);
       // Silence of b counted against suspectAfterMs + 600 while that lateness is recent.
-      const events = tickThrough(m, T.heartbeatIntervalMs + 600, 3_000);
+      const events = tickThrough(m, T.heartbeatIntervalMs + 600, 3_000, [['c', 6]]);
       expect(events.map(({ at, event }) => [at, event.type])).toEqual([
         [1_000, 'peerSuspect'],
         [1_400, 'peerDown'],
@@ -767,7 +858,7 @@ describe('Membership quorum with dead peers', () => {
   it('loses quorum in a region of two when the other node merely falls silent (a partition)', () => {
     const m = pair();
     tickThrough(m, 0, 1000);
-    expect(m.state('b')).toBe('down');
+    expect(m.state('b')).toBe('suspect'); // past the timeout, but nobody else up to back a verdict
     expect(m.hasQuorum()).toBe(false);
     // A refusal later still proves the process gone.
     m.onPeerGone('b');
