@@ -86,6 +86,8 @@ interface Member {
   gone?: boolean;
   /** Suspect, silent past `downAfterMs`, but not declared down: no majority was up to back it. */
   overdue?: boolean;
+  /** Down, and first heard since holding this node down too (in the life we hold dead). */
+  mutualSince?: number;
 }
 
 export class Membership {
@@ -180,9 +182,17 @@ export class Membership {
       return events;
     }
     // A heartbeat from a life we hold dead (or an older one) is stale: a partition may hold
-    // bytes and deliver them after it heals. What it says about us, or anyone, is no news.
+    // bytes and deliver them after it heals. What it says about us, or anyone, is no news,
+    // but for one thing: that it still holds us dead too, `suspectAfterMs` on (not a burst
+    // of held bytes its next life follows). Two nodes that lost each other while both kept
+    // a majority (a partial partition) would otherwise ignore each other for good; the one
+    // with the lower name starts over (once: its new life is news to the other), and takes
+    // the other back up below.
     if (m && m.heard && (hb.incarnation < m.incarnation || (hb.incarnation === m.incarnation && (m.state === 'down' || m.state === 'left')))) {
-      return events;
+      if (hb.incarnation !== m.incarnation || m.state !== 'down' || !this.saysWeAreDown(hb)) return events;
+      m.mutualSince ??= now;
+      if (this.self > hb.node || now - m.mutualSince < this.timeouts.suspectAfterMs) return events;
+      events.push(this.reset(now, `${hb.node} and this node declared each other down; the lower name starts over`));
     }
     // Heard over a link, in a life we take: it speaks our version now.
     this.otherVersions.delete(hb.node);
@@ -198,6 +208,7 @@ export class Membership {
       m.incarnation = hb.incarnation;
       m.state = 'up';
       m.overdue = false;
+      m.mutualSince = undefined;
       m.address = hb.address;
       m.lastHeard = now;
       m.heard = true;
@@ -211,6 +222,7 @@ export class Membership {
       } else if (m.state === 'down' && !m.heard) {
         m.state = 'up';
         m.heard = true;
+        m.mutualSince = undefined;
         events.push({ type: 'peerUp', node: hb.node, incarnation: hb.incarnation, address: hb.address });
       }
       // down at this incarnation stays down until the node refutes with a new one;
@@ -218,15 +230,9 @@ export class Membership {
       if (m.state === 'up') m.lastHeard = now;
     }
     // Gossip: learn of members we have not heard of, and whether we were declared down.
+    if (this.saysWeAreDown(hb)) events.push(this.reset(now, `declared down by ${hb.node}`));
     for (const info of hb.members) {
-      if (info.node === this.self) {
-        // Only a peer with quorum can have moved our channels away; a peer without it
-        // (isolated, or just back from a pause) has a stale view we must not obey.
-        if (info.state === 'down' && info.incarnation === this.incarnation && hb.quorum && !this.leaving) {
-          events.push(this.reset(now, `declared down by ${hb.node}`));
-        }
-        continue;
-      }
+      if (info.node === this.self) continue;
       if (!this.members.has(info.node) && info.state !== 'left') {
         this.members.set(info.node, {
           node: info.node,
@@ -240,6 +246,16 @@ export class Membership {
       }
     }
     return events;
+  }
+
+  /**
+   * Whether `hb` declares this life of ours down. Only a peer with quorum can have moved
+   * our channels away; one without it (isolated, or just back from a pause) has a stale
+   * view we must not obey.
+   */
+  private saysWeAreDown(hb: Heartbeat): boolean {
+    if (!hb.quorum || this.leaving) return false;
+    return hb.members.some((info) => info.node === this.self && info.state === 'down' && info.incarnation === this.incarnation);
   }
 
   /** Advances timeouts. Call at least every heartbeat interval. */

@@ -145,4 +145,15 @@ describe('membership of a simulated region of three', () => {
     }
   });
 
+  it('agrees again after two nodes lost each other while both kept the third, with one of them starting over', () => {
+    // Each declared the other down with a majority (itself and c). Each ignores the other's
+    // heartbeats, a life it holds dead, so neither would ever hear the other's verdict.
+    for (const phases of PHASES) {
+      for (const d of [...durations(300, 1_200, 20), 2_000, 5_000]) {
+        const resets = runCut(phases, d, (from, to) => (from === 'a' && to === 'b') || (from === 'b' && to === 'a'));
+        expect(resets.c).toEqual([]);
+        expect(resets.a!.length + resets.b!.length).toBeLessThanOrEqual(1);
+      }
+    }
+  });
 });

@@ -541,6 +541,54 @@ describe('Membership', () => {
       expect(types(m.onHeartbeat(hb('b', 7, { members: downReport(SELF_INC), quorum: true }), 1_100))).toEqual(['peerUp', 'selfReset']);
     });
 
+    describe('by a peer it holds down too (both kept a majority: a partial partition)', () => {
+      /** `self` (a or b), with c heard throughout, has the other of a and b down from 800. */
+      function mutual(self: 'a' | 'b'): Membership {
+        const other = self === 'a' ? 'b' : 'a';
+        const m = new Membership(self, addr(numberOf(self)), T, SELF_INC);
+        m.addStatic(other, addr(numberOf(other)), 0);
+        m.addStatic('c', addr(2), 0);
+        m.onHeartbeat(hb(other, 5), 0);
+        m.onHeartbeat(hb('c', 6), 0);
+        tickThrough(m, 0, 800, [['c', 6]]);
+        expect(m.state(other)).toBe('down');
+        return m;
+      }
+      const report = (node: string, inc: number): MemberInfo[] => [{ node, incarnation: inc, state: 'down', address: addr(numberOf(node)) }];
+
+      it('starts over, when its name is the lower, once the other has said so for suspectAfterMs', () => {
+        const m = mutual('a');
+        const says = (t: number) => m.onHeartbeat(hb('b', 5, { members: report('a', SELF_INC) }), t);
+        expect(says(1_000)).toEqual([]); // it may be a burst of bytes a healed link held
+        expect(says(1_200)).toEqual([]);
+        const events = says(1_400);
+        expect(types(events)).toEqual(['selfReset', 'peerUp']);
+        expect((events[0] as Extract<MembershipEvent, { type: 'selfReset' }>).reason).toContain('each other down');
+        expect(m.state('b')).toBe('up');
+        expect(says(1_500)).toEqual([]); // about its old life: no news
+        // Lost again later: a new count.
+        m.onHeartbeat(hb('c', 6), 1_500);
+        tickThrough(m, 1_500, 2_500, [['c', 6]]);
+        expect(m.state('b')).toBe('down');
+        expect(m.onHeartbeat(hb('b', 5, { members: report('a', m.selfIncarnation) }), 2_550)).toEqual([]);
+      });
+
+      it('waits for the other to start over when its name is the higher', () => {
+        const m = mutual('b');
+        for (let t = 1_000; t <= 5_000; t += 100) expect(m.onHeartbeat(hb('a', 5, { members: report('b', SELF_INC) }), t)).toEqual([]);
+        expect(types(m.onHeartbeat(hb('a', 7), 5_100))).toEqual(['peerUp']);
+      });
+
+      it('counts afresh when the other held it down again after a new life of its own', () => {
+        const m = mutual('a');
+        m.onHeartbeat(hb('b', 5, { members: report('a', SELF_INC) }), 1_000);
+        expect(types(m.onHeartbeat(hb('b', 6), 1_010))).toEqual(['peerUp']); // the burst ended in its new life
+        tickThrough(m, 1_000, 2_000, [['c', 6]]);
+        expect(m.state('b')).toBe('down');
+        expect(m.onHeartbeat(hb('b', 6, { members: report('a', SELF_INC) }), 2_050)).toEqual([]);
+      });
+    });
+
     it('after its own reset, takes back peers it had down in the life it last saw, and stops calling them down', () => {
       // a, with c up, declared b down; then c fell silent too and a lost quorum (the node then resets).
       const m = trio();
