@@ -63,11 +63,12 @@ program
   .description('inject faults into the deployment "ably-ng up" runs from this directory, or run chaos scenarios (run, random) on deployments of their own')
   .argument(
     '<command>',
-    'state | partition A B | heal [A B] | latency A B MS | loss A B FRACTION | bandwidth A B BYTES_PER_S | kill|restart|stop|pause|resume|isolate|rejoin NODE | run SCENARIO.yaml… | random',
+    'state | partition A B | heal [A B] | latency A B MS | loss A B FRACTION | bandwidth A B BYTES_PER_S | kill|restart|stop|pause|resume NODE | isolate|rejoin NODE [--from NODE] | run SCENARIO.yaml… | random',
   )
   .argument('[args...]')
   .option('--one-way', 'only from the first region to the second')
   .option('--jitter <ms>', 'random extra delay up to this (latency)')
+  .option('--from <node>', 'isolate, rejoin: only the links between NODE and this node of its region')
   .option('--state-dir <dir>', 'where "ably-ng up" keeps its state', '.ably-ng')
   .option('--deployment <name>', 'which deployment, when several run here')
   .option('--out <dir>', 'run, random: where the scenarios, records and reports go', 'chaos/results/latest')

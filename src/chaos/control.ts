@@ -8,6 +8,8 @@
  *   POST /regions/heal {a?, b?}                 heal one region link, or all of them
  *   POST /regions/faults {a, b, latencyMs?, jitterMs?, lossRate?, bandwidthBytesPerS?, oneWay?}
  *   POST /nodes/{node}/{kill|restart|stop|pause|resume|isolate|rejoin}
+ *   POST /nodes/{node}/{isolate|rejoin} {from}  only the links between node and `from`
+ *                                               (a partial partition inside a region)
  *   POST /heal                                  every link healed, every paused node resumed
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -125,7 +127,7 @@ export class ControlServer {
       return { healed: true };
     }
     const m = /^\/nodes\/([^/]+)\/(kill|restart|stop|pause|resume|isolate|rejoin)$/.exec(path);
-    if (m) return this.nodeAction(decodeURIComponent(m[1]!), m[2]!);
+    if (m) return this.nodeAction(decodeURIComponent(m[1]!), m[2]!, body.from === undefined ? undefined : String(body.from));
     throw new ControlError(404, `no control action ${path}`);
   }
 
@@ -148,18 +150,27 @@ export class ControlServer {
     return { link: proxy.name, faults: proxy.state };
   }
 
-  private meshLinksOf(node: string): FaultProxy[] {
+  /** The fault proxies on node's links with its region, or only with `other`. */
+  private meshLinksOf(node: string, other?: string): FaultProxy[] {
     const out: FaultProxy[] = [];
     for (const [pair, p] of this.sup.meshProxies) {
       const [from, to] = pair.split('>');
-      if (from === node || to === node) out.push(p);
+      if ((from === node && (other === undefined || to === other)) || (to === node && (other === undefined || from === other))) out.push(p);
     }
     return out;
   }
 
-  private async nodeAction(node: string, action: string): Promise<unknown> {
-    const known = this.sup.o.topology.regions.some((r) => r.nodes.some((n) => n.name === node));
-    if (!known) throw new ControlError(404, `no node "${node}" in this deployment`);
+  private known(node: string): boolean {
+    return this.sup.o.topology.regions.some((r) => r.nodes.some((n) => n.name === node));
+  }
+
+  private async nodeAction(node: string, action: string, other?: string): Promise<unknown> {
+    if (!this.known(node)) throw new ControlError(404, `no node "${node}" in this deployment`);
+    if (other !== undefined) {
+      if (action !== 'isolate' && action !== 'rejoin') throw new ControlError(400, `"from" is for isolate and rejoin only, not ${action}`);
+      if (!this.known(other)) throw new ControlError(404, `no node "${other}" in this deployment`);
+      if (other === node) throw new ControlError(400, `a node cannot be isolated from itself`);
+    }
     const running = this.sup.nodes.has(node);
     const need = (ok: boolean, why: string) => {
       if (!ok) throw new ControlError(409, why);
@@ -186,8 +197,8 @@ export class ControlServer {
         break;
       case 'isolate':
       case 'rejoin': {
-        const links = this.meshLinksOf(node);
-        need(links.length > 0, 'node-to-node links do not go through fault proxies in this deployment');
+        const links = this.meshLinksOf(node, other);
+        need(links.length > 0, other === undefined ? 'node-to-node links do not go through fault proxies in this deployment' : `no proxied link between ${node} and ${other} (not in one region, or links not proxied)`);
         for (const p of links) {
           if (action === 'isolate') p.set('both', { blackhole: true });
           else p.heal();
@@ -196,7 +207,7 @@ export class ControlServer {
       }
     }
     this.sup.writeState();
-    return { node, action, state: this.nodeState(node) };
+    return { node, action, ...(other === undefined ? {} : { from: other }), state: this.nodeState(node) };
   }
 
   private nodeState(node: string): string {
@@ -213,12 +224,15 @@ export class ControlServer {
       nodes: t.regions.flatMap((r) =>
         r.nodes.map((n) => {
           const links = this.meshLinksOf(n.name);
+          const cut = (ps: FaultProxy[]) => ps.length > 0 && ps.every((p) => p.state.up.blackhole);
           return {
             node: n.name,
             region: r.name,
             state: this.nodeState(n.name),
             pid: this.sup.nodes.get(n.name)?.pid ?? null,
-            isolated: links.length > 0 && links.every((p) => p.state.up.blackhole),
+            isolated: cut(links),
+            /** Nodes of the region whose links with this one are cut (all of them when isolated). */
+            cutFrom: r.nodes.filter((o) => o.name !== n.name && cut(this.meshLinksOf(n.name, o.name))).map((o) => o.name),
           };
         }),
       ),

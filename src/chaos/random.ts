@@ -6,7 +6,9 @@
  * What is drawn stays inside what the guarantees cover (DESIGN.md): an acknowledged
  * message survives the loss of any one node, so at most one node of a region is faulted
  * at a time (killed, stopped, paused or isolated), only in regions of three nodes or more
- * (a region needs a majority), and the next node fault there waits a while after the last
+ * (a region needs a majority), or two of its nodes lose the links between them while both
+ * keep the others (a partial partition, undone by the first one's rejoin); the next node
+ * fault there waits a while after the last
  * one ended, for the region to take the node back. Region links get their own faults
  * meanwhile, one at a time per pair of regions (a partition, one way or both, a flapping
  * link, latency with jitter, loss, a narrow link, or latency with loss), and clients come
@@ -62,7 +64,7 @@ function nodeFaults(r: Seeded, region: { name: string; nodes: string[] }, channe
   const out: TimelineAction[] = [];
   let t = FIRST_FAULT_S + r.between(0, 3);
   while (t + 1 < end) {
-    const kind = r.pick(['kill', 'stop', 'pause', 'isolate'] as const);
+    const kind = r.pick(['kill', 'stop', 'pause', 'isolate', 'cut'] as const);
     // Past the 4 s down timeout the node is failed over; below it, a paused or isolated
     // node is a blip, and a killed or stopped one is back (a new incarnation) before its
     // peers have given up on the old.
@@ -70,8 +72,16 @@ function nodeFaults(r: Seeded, region: { name: string; nodes: string[] }, channe
     const who = r.next();
     const node = who < 0.5 ? r.pick(region.nodes) : who < 0.75 ? `globalmaster:${region.name}` : `master:${r.pick(channels)}@${region.name}`;
     const undo = { kill: 'restart', stop: 'restart', pause: 'resume', isolate: 'rejoin' } as const;
-    // `@last:REGION` is the node the start resolved to: no other node action in the region comes between.
-    out.push({ at: at(t), action: kind, node }, { at: at(t + hold), action: undo[kind], node: `@last:${region.name}` });
+    const back = { at: at(t + hold), node: `@last:${region.name}` };
+    if (kind === 'cut') {
+      // Named directly: a node and another of the region (a reference might resolve to the same one).
+      const a = r.pick(region.nodes);
+      const b = r.pick(region.nodes.filter((n) => n !== a));
+      out.push({ at: at(t), action: 'isolate', node: a, from: b }, { ...back, action: 'rejoin' });
+    } else {
+      // `@last:REGION` is the node the start resolved to: no other node action in the region comes between.
+      out.push({ at: at(t), action: kind, node }, { ...back, action: undo[kind] });
+    }
     t += hold + r.between(...NODE_GAP_S);
   }
   return out;

@@ -204,14 +204,24 @@ export class ScenarioRun {
       }
       default: {
         const node = await this.resolveNode(a.node);
+        // Resolved before this action counts as the last one, so `@last` there is the one before.
+        const from = 'from' in a && a.from !== undefined ? await this.resolveNode(a.from) : undefined;
         this.lastNode = node;
         const region = this.topology.regions.find((r) => r.nodes.some((n) => n.name === node));
         if (region) this.lastIn.set(region.name, node);
-        await control(d, 'POST', `/nodes/${node}/${a.action}`);
+        await control(d, 'POST', `/nodes/${node}/${a.action}`, from === undefined ? undefined : { from });
+        const target = from === undefined ? node : `${node} from ${from}`;
         const window = { kill: 'kill', stop: 'stop', pause: 'pause', isolate: 'isolate' } as Record<string, string>;
         const ends = { restart: ['kill', 'stop'], resume: ['pause'], rejoin: ['isolate'] } as Record<string, string[]>;
-        if (window[a.action]) this.fault(window[a.action]!, node, 'start');
-        for (const w of ends[a.action] ?? []) this.fault(w, node, 'end');
+        if (window[a.action]) this.fault(window[a.action]!, target, 'start');
+        for (const w of ends[a.action] ?? []) this.fault(w, target, 'end');
+        // A whole rejoin heals the node's cuts from single nodes too, either way round.
+        if (a.action === 'rejoin' && from === undefined) {
+          for (const key of [...this.open.keys()]) {
+            const [action, t] = key.split('\u0000') as [string, string];
+            if (action === 'isolate' && (t.startsWith(`${node} from `) || t.endsWith(` from ${node}`))) this.fault('isolate', t, 'end');
+          }
+        }
       }
     }
   }

@@ -7,6 +7,7 @@
  *   latency {a, b, ms, jitterMs?}  loss {a, b, rate}   bandwidth {a, b, bytesPerS}
  *   flap {a, b, everyS, untilS}    (cut and heal the link every `everyS` seconds)
  *   kill|stop|pause|resume|isolate|rejoin|restart {node}
+ *   isolate|rejoin {node, from}    (only the links between node and from: a partial partition)
  *   rolling-restart {region, gapS?}
  *   subscribe {region, subscribers?}   (that many more subscribers attach there, to every channel)
  *   move {from, to, subscribers?, afterS?}   (that many of `from`'s subscribers leave it and,
@@ -39,8 +40,8 @@ const action = z.discriminatedUnion('action', [
   z.object({ ...at, action: z.literal('restart'), ...node }).strict(),
   z.object({ ...at, action: z.literal('pause'), ...node }).strict(),
   z.object({ ...at, action: z.literal('resume'), ...node }).strict(),
-  z.object({ ...at, action: z.literal('isolate'), ...node }).strict(),
-  z.object({ ...at, action: z.literal('rejoin'), ...node }).strict(),
+  z.object({ ...at, action: z.literal('isolate'), ...node, from: z.string().min(1).optional() }).strict(),
+  z.object({ ...at, action: z.literal('rejoin'), ...node, from: z.string().min(1).optional() }).strict(),
   z.object({ ...at, action: z.literal('rolling-restart'), region: z.string().min(1), gapS: z.number().min(0).default(3) }).strict(),
   z.object({ ...at, action: z.literal('subscribe'), region: z.string().min(1), subscribers: z.number().int().min(1).max(50).default(1) }).strict(),
   z
@@ -144,8 +145,10 @@ export function checkScenarioRegions(s: Scenario, regions: readonly string[]): v
     if ('a' in a) need(`timeline[${i}].a`, a.a);
     if ('b' in a) need(`timeline[${i}].b`, a.b);
     if ('region' in a) need(`timeline[${i}].region`, a.region);
-    if ('from' in a) need(`timeline[${i}].from`, a.from);
-    if ('to' in a) need(`timeline[${i}].to`, a.to);
+    if (a.action === 'move') {
+      need(`timeline[${i}].from`, a.from);
+      need(`timeline[${i}].to`, a.to);
+    }
   }
   if (errors.length) throw new TopologyError(errors, s.file);
 }

@@ -58,6 +58,7 @@ export interface ChaosOptions {
   deployment?: string;
   oneWay?: boolean;
   jitter?: string;
+  from?: string;
 }
 
 /** Runs one chaos command; prints its result as one JSON line. */
@@ -111,10 +112,13 @@ export async function runChaos(command: string, args: string[], o: ChaosOptions)
     case 'stop':
     case 'pause':
     case 'resume':
-    case 'isolate':
-    case 'rejoin':
       need(1, `${command} NODE`);
       result = await control(d, 'POST', `/nodes/${encodeURIComponent(args[0]!)}/${command}`);
+      break;
+    case 'isolate':
+    case 'rejoin':
+      need(1, `${command} NODE [--from NODE]`);
+      result = await control(d, 'POST', `/nodes/${encodeURIComponent(args[0]!)}/${command}`, o.from === undefined ? undefined : { from: o.from });
       break;
     default:
       throw new Error(`unknown chaos command "${command}"`);

@@ -54,8 +54,8 @@ describe('chaos scenarios (short)', () => {
     expect(r.report.byRegion.find((x: { region: string }) => x.region === 'eu')!.subscribers).toBe(2);
   });
 
-  it('ably-ng chaos random: the faults of a seed (nodes paused, killed and stopped in both regions at once, one-way partitions, a client moved), written to a file that repeats it, and the verdict', { timeout: 150_000 }, async () => {
-    const seed = 27;
+  it('ably-ng chaos random: the faults of a seed (nodes stopped, killed and isolated in both regions at once, two nodes of a region cut from each other, a partition, a client moved), written to a file that repeats it, and the verdict', { timeout: 150_000 }, async () => {
+    const seed = 351;
     const dir = join(out, 'random');
     const topology = join(import.meta.dirname, '../../regions/local.yaml');
     const { stdout } = await promisify(execFile)(
@@ -63,17 +63,22 @@ describe('chaos scenarios (short)', () => {
       [defaultCliPath(), 'chaos', 'random', '--seed', String(seed), '--duration', '20', '--topology', topology, '--out', dir],
       { timeout: 140_000 },
     );
-    expect(stdout).toMatch(/^scenario random-27: PASS — lost 0, duplicates 0, order 0, region order 0/m);
+    expect(stdout).toMatch(/^scenario random-351: PASS — lost 0, duplicates 0, order 0, region order 0/m);
     expect(stdout).not.toMatch(/failed, the run went on/);
-    const file = join(dir, 'random-27.yaml');
+    const file = join(dir, 'random-351.yaml');
     const drawn = randomScenario({ seed, durationS: 20, topologyFile: topology }, dir);
     expect(loadScenario(file).timeline).toEqual(drawn.timeline);
-    expect(drawn.timeline.map((a) => a.action)).toEqual(expect.arrayContaining(['pause', 'kill', 'stop', 'partition', 'move']));
-    const report = JSON.parse(readFileSync(join(dir, 'random-27', 'check.json'), 'utf8'));
+    expect(drawn.timeline.map((a) => a.action)).toEqual(expect.arrayContaining(['stop', 'kill', 'isolate', 'partition', 'move']));
+    expect(drawn.timeline).toContainEqual(expect.objectContaining({ action: 'isolate', node: 'eu-1', from: 'eu-3' }));
+    const report = JSON.parse(readFileSync(join(dir, 'random-351', 'check.json'), 'utf8'));
     expect(report.verdict).toBe('PASS');
     // Every fault drawn was made: the record has a window for each.
     const made = new Set(report.faults.map((f: { action: string }) => f.action));
-    for (const k of ['pause', 'kill', 'stop', 'partition', 'move']) expect(made, k).toContain(k);
+    for (const k of ['stop', 'kill', 'isolate', 'partition', 'move']) expect(made, k).toContain(k);
+    // The cut was made and undone: its window closed at the rejoin of eu-1, 1.3 s later.
+    const cut = report.faults.find((f: { target: string }) => f.target === 'eu-1 from eu-3');
+    expect(cut).toMatchObject({ action: 'isolate', open: false });
+    expect(cut.end - cut.start).toBeLessThan(2_500);
     expect(existsSync(join(dir, 'REPORT.md'))).toBe(true);
   });
 

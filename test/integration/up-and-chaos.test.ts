@@ -95,6 +95,16 @@ describe('ably-ng up and ably-ng chaos', () => {
     await chaos('isolate', 'r1-1');
     expect((await chaos('state')).nodes.find((n: any) => n.node === 'r1-1').isolated).toBe(true);
     await chaos('rejoin', 'r1-1');
+    const cut = await chaos('isolate', 'r1-1', '--from', 'r1-2');
+    expect(cut).toMatchObject({ node: 'r1-1', action: 'isolate', from: 'r1-2' });
+    const nodes = (await chaos('state')).nodes;
+    expect(nodes.find((n: any) => n.node === 'r1-1').cutFrom).toEqual(['r1-2']);
+    expect(nodes.find((n: any) => n.node === 'r1-2').cutFrom).toEqual(['r1-1']);
+    expect(nodes.find((n: any) => n.node === 'r2-1').cutFrom).toEqual([]);
+    await chaos('rejoin', 'r1-1', '--from', 'r1-2');
+    expect((await chaos('state')).nodes.find((n: any) => n.node === 'r1-1').cutFrom).toEqual([]);
+    await expect(chaos('isolate', 'r1-1', '--from', 'r2-1')).rejects.toThrow(/no proxied link between r1-1 and r2-1/);
+    await expect(chaos('isolate', 'r1-1', '--from', 'nobody')).rejects.toThrow(/no node "nobody"/);
     await expect(chaos('kill', 'nobody')).rejects.toThrow(/no node "nobody"/);
   });
 

@@ -81,6 +81,12 @@ describe('random chaos scenarios', () => {
           for (let i = 0; i < actions.length; i += 2) {
             const [start, undo] = [actions[i]!, actions[i + 1]];
             expect(STARTS[start.action], `seed ${seed}: ${start.action} at ${start.at}`).toBeDefined();
+            if (start.action === 'isolate' && start.from !== undefined) {
+              // A partial partition: two nodes of the region, named, and not the same one.
+              const names = regions.find((x) => x.name === region)!.nodes.map((n) => n.name);
+              expect(names).toContain(start.node);
+              expect(names.filter((n) => n !== start.node)).toContain(start.from);
+            }
             expect(undo, `seed ${seed}: ${start.action} at ${start.at} is undone`).toMatchObject({ action: STARTS[start.action], node: `@last:${region}` });
             expect(undo!.at).toBeGreaterThan(start.at);
             const next = actions[i + 2];
@@ -150,11 +156,11 @@ describe('random chaos scenarios', () => {
     const seen = new Set<string>();
     for (const seed of SEEDS) {
       for (const a of scenarioOf(seed).timeline) {
-        seen.add(a.action === 'partition' ? `partition${a.oneWay ? ' one-way' : ''}` : a.action);
+        seen.add(a.action === 'partition' ? `partition${a.oneWay ? ' one-way' : ''}` : a.action === 'isolate' && a.from ? 'isolate from' : a.action);
         if ('node' in a && STARTS[a.action]) seen.add(a.node.replace(/:.*/, ':'));
       }
     }
-    for (const k of ['kill', 'stop', 'pause', 'isolate', 'restart', 'resume', 'rejoin', 'partition', 'partition one-way', 'flap', 'latency', 'loss', 'bandwidth', 'heal', 'subscribe', 'move', 'globalmaster:', 'master:']) {
+    for (const k of ['kill', 'stop', 'pause', 'isolate', 'isolate from', 'restart', 'resume', 'rejoin', 'partition', 'partition one-way', 'flap', 'latency', 'loss', 'bandwidth', 'heal', 'subscribe', 'move', 'globalmaster:', 'master:']) {
       expect(seen, k).toContain(k);
     }
     // and nodes named directly
