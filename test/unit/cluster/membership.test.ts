@@ -639,17 +639,23 @@ describe('Membership', () => {
 
   describe('declaring down takes a majority that is up', () => {
     const told = (m: Membership, node: string) => m.heartbeat().members.find((i) => i.node === node)?.state;
+    const named = (events: { at: number; event: MembershipEvent }[]) => events.map(({ at, event }) => [at, event.type, 'node' in event ? event.node : '']);
 
-    it('keeps a peer silent past the timeout suspect while the others are only suspect, and tells it as suspect', () => {
-      // Told "down, with quorum" to c, it would make c drop its state as the majority declares a down.
+    /** a is cut off: it last heard c at 0 and b at 300; returns its events from 300 to 800. */
+    function cutOff(): { m: Membership; events: { at: number; event: MembershipEvent }[] } {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
       m.onHeartbeat(hb('c', 6), 0);
       m.tick(0);
       tickThrough(m, 0, 300);
       m.onHeartbeat(hb('b', 5), 300);
-      const events = tickThrough(m, 300, 800);
-      expect(events.map(({ at, event }) => [at, event.type, 'node' in event ? event.node : ''])).toEqual([
+      return { m, events: tickThrough(m, 300, 800) };
+    }
+
+    it('keeps a peer silent past the timeout suspect while the others are only suspect, and tells it as suspect', () => {
+      // Told "down, with quorum" to c, it would make c drop its state as the majority declares a down.
+      const { m, events } = cutOff();
+      expect(named(events)).toEqual([
         [400, 'peerSuspect', 'c'],
         [700, 'peerSuspect', 'b'],
         [800, 'peerSuspect', 'c'], // overdue: not counted for quorum
@@ -669,16 +675,9 @@ describe('Membership', () => {
     });
 
     it('declares it down once a majority has been up for suspectAfterMs', () => {
-      const m = trio();
-      m.onHeartbeat(hb('b', 5), 0);
-      m.onHeartbeat(hb('c', 6), 0);
-      m.tick(0);
-      tickThrough(m, 0, 300);
-      m.onHeartbeat(hb('b', 5), 300);
-      tickThrough(m, 300, 800);
+      const { m } = cutOff();
       // b is heard again from 900: a majority up from then, so c is declared down at 1300.
-      const events = tickThrough(m, 800, 1_300, [['b', 5]]);
-      expect(events.map(({ at, event }) => [at, event.type, 'node' in event ? event.node : ''])).toEqual([
+      expect(named(tickThrough(m, 800, 1_300, [['b', 5]]))).toEqual([
         [900, 'peerUp', 'b'],
         [1_300, 'peerDown', 'c'],
       ]);
@@ -706,12 +705,8 @@ describe('Membership', () => {
       expect(m.state('n4')).toBe('down');
     });
 
-    it('declares at once a peer whose port refused connections', () => {
-      const m = trio();
-      m.onHeartbeat(hb('b', 5), 0);
-      m.onHeartbeat(hb('c', 6), 0);
-      m.tick(0);
-      tickThrough(m, 0, 800);
+    it('declares at once a peer whose port refused connections, majority or not', () => {
+      const { m } = cutOff();
       expect(types(m.onPeerGone('c'))).toEqual(['peerDown']);
       expect(told(m, 'c')).toBe('down');
     });
