@@ -3,16 +3,17 @@
  * numbers. Time is an argument everywhere, so tests drive it by hand.
  *
  * - A member is `up` while heartbeats arrive, `suspect` after `suspectAfterMs` of
- *   silence (or when its link drops), `down` after `downAfterMs` (or at once when the
- *   transport says its process is gone), `left` when it said goodbye.
+ *   silence (or when its link drops), `down` after `downAfterMs` (with a majority up, below;
+ *   or at once when the transport says its process is gone), `left` when it said goodbye.
  * - Incarnations tell a restarted node from its earlier self: a heartbeat with a higher
  *   incarnation is a new life (the old one is reported down first). A member that is
  *   `down` stays down at that incarnation: its heartbeats are ignored until it comes back
  *   as a new life. A node therefore takes a new incarnation, and drops what it held as
  *   if restarted (`selfReset`), whenever it may have been declared down: when it finds
  *   it was frozen longer than `downAfterMs` (SIGSTOP, a long stall) while some peer was
- *   alive to notice, when a peer that
- *   has quorum reports it down, and (the node decides) when it loses quorum.
+ *   alive to notice, when a peer that has quorum reports it down, when a peer it holds
+ *   down holds it down too and it is the one of the two to yield (onHeartbeat), and (the
+ *   node decides) when it loses quorum.
  * - A node declares a silent peer down only while a majority of the region is `up` (heard
  *   within `suspectAfterMs`, not merely suspect), and has been for `suspectAfterMs`. Cut
  *   off, a node hears all its peers go quiet at once, and the timeout that expires first is
@@ -20,8 +21,10 @@
  *   drop its state just as the majority declares the cut-off node down, which then resets
  *   too (two copies of a channel gone). A member silent past `downAfterMs` without such a
  *   majority is `overdue`: still suspect (in the ring, told as suspect, nothing forgotten),
- *   but no longer counted for quorum, so a cut-off node still loses quorum in time. The
- *   wait after the majority comes back lets heartbeats held by a healed link arrive.
+ *   but no longer counted for quorum, so a cut-off node still loses quorum in time, and
+ *   taken as down, unheard, when it resets (so a link that heals later than the others
+ *   does not turn the silence of its old life into a verdict). The wait after the majority
+ *   comes back lets heartbeats held by a healed link arrive.
  * - The ring is built from `up` and `suspect` members, so a blip does not move channels.
  * - Quorum: a node serves as channel master only while it sees more than half of the
  *   members it knows of (those that have not left). An isolated node therefore stops
@@ -86,8 +89,9 @@ interface Member {
   gone?: boolean;
   /** Suspect, silent past `downAfterMs`, but not declared down: no majority was up to back it. */
   overdue?: boolean;
-  /** Down, and first heard since holding this node down too (in the life we hold dead). */
+  /** Down, and heard holding this node down too (in the life we hold dead): since when, without a break, and last. */
   mutualSince?: number;
+  mutualLast?: number;
 }
 
 export class Membership {
@@ -145,8 +149,17 @@ export class Membership {
     this.lastTick = now;
     // Our verdicts that peers were down guarded channels we took from them; we hold none
     // now, so a peer we had down may come back in the life we last saw (and we say
-    // nothing of it in gossip until we hear from it).
-    for (const m of this.members.values()) if (m.state === 'down' && !m.gone) m.heard = false;
+    // nothing of it in gossip until we hear from it). One silent past the timeout is taken
+    // as down the same way: its silence was measured in the life that ended (cut off, we
+    // heard nobody), and must not become a verdict once a majority is back, if the link
+    // to it heals later than the others.
+    for (const m of this.members.values()) {
+      if (m.state === 'suspect' && m.overdue) {
+        m.state = 'down';
+        m.overdue = false;
+      }
+      if (m.state === 'down' && !m.gone) m.heard = false;
+    }
     return { type: 'selfReset', incarnation: this.incarnation, reason };
   }
 
@@ -183,16 +196,19 @@ export class Membership {
     }
     // A heartbeat from a life we hold dead (or an older one) is stale: a partition may hold
     // bytes and deliver them after it heals. What it says about us, or anyone, is no news,
-    // but for one thing: that it still holds us dead too, `suspectAfterMs` on (not a burst
-    // of held bytes its next life follows). Two nodes that lost each other while both kept
-    // a majority (a partial partition) would otherwise ignore each other for good; the one
-    // with the lower name starts over (once: its new life is news to the other), and takes
-    // the other back up below.
+    // but for one thing: that it still holds us dead too, heard without a break for
+    // `suspectAfterMs` (not a burst of held bytes its next life follows). Two nodes that
+    // lost each other while both kept a majority (a partial partition) would otherwise
+    // ignore each other for good. The one that sees fewer members up starts over (the
+    // lower name if even): cut from two peers, a node is the one they both have down, and
+    // it alone resets rather than both of them. Its new life is news to the other, and it
+    // takes the other back up below.
     if (m && m.heard && (hb.incarnation < m.incarnation || (hb.incarnation === m.incarnation && (m.state === 'down' || m.state === 'left')))) {
       if (hb.incarnation !== m.incarnation || m.state !== 'down' || !this.saysWeAreDown(hb)) return events;
-      m.mutualSince ??= now;
-      if (this.self > hb.node || now - m.mutualSince < this.timeouts.suspectAfterMs) return events;
-      events.push(this.reset(now, `${hb.node} and this node declared each other down; the lower name starts over`));
+      if (m.mutualSince === undefined || now - (m.mutualLast ?? now) > 2 * this.timeouts.heartbeatIntervalMs) m.mutualSince = now;
+      m.mutualLast = now;
+      if (now - m.mutualSince < this.timeouts.suspectAfterMs || !this.yieldsTo(hb)) return events;
+      events.push(this.reset(now, `${hb.node} and this node declared each other down; this one sees fewer members up, or as many and has the lower name`));
     }
     // Heard over a link, in a life we take: it speaks our version now.
     this.otherVersions.delete(hb.node);
@@ -256,6 +272,14 @@ export class Membership {
   private saysWeAreDown(hb: Heartbeat): boolean {
     if (!hb.quorum || this.leaving) return false;
     return hb.members.some((info) => info.node === this.self && info.state === 'down' && info.incarnation === this.incarnation);
+  }
+
+  /** Of two nodes holding each other down, whether this one starts over (each side decides alike). */
+  private yieldsTo(hb: Heartbeat): boolean {
+    const upIn = (members: MemberInfo[]) => members.filter((i) => i.state === 'up' || i.state === 'suspect').length;
+    const ours = upIn(this.view());
+    const theirs = upIn(hb.members);
+    return ours < theirs || (ours === theirs && this.self < hb.node);
   }
 
   /** Advances timeouts. Call at least every heartbeat interval. */

@@ -157,3 +157,36 @@ describe('membership of a simulated region of three', () => {
     }
   });
 });
+
+
+describe('membership of a simulated region of five', () => {
+  const FIVE = { n1: 0, n2: 20, n3: 40, n4: 60, n5: 80 };
+
+  it('makes only the node cut from two peers drop its state, not both of them', () => {
+    // n5 keeps n3 and n4 (a majority), and so do n1 and n2 without it: two pairs that hold
+    // each other down. Both lower names resetting would drop both copies of a channel on n1 and n2.
+    for (const d of [1_000, 2_000, 5_000]) {
+      const resets = runCut(FIVE, d, (from, to) => (from === 'n5' && (to === 'n1' || to === 'n2')) || (to === 'n5' && (from === 'n1' || from === 'n2')));
+      expect({ d, resets }).toEqual({ d, resets: { n1: [], n2: [], n3: [], n4: [], n5: [expect.stringContaining('each other down')] } });
+    }
+  });
+});
+
+describe('membership when links heal one after another', () => {
+  it('makes only the cut-off node drop its state when its link to one peer heals seconds after the other', () => {
+    // Cut off past quorum loss, then a–b healed at once and a–c later: a must not judge c by
+    // the silence of the life it left.
+    for (const lag of [500, 2_500, 3_500]) {
+      const healAB = CUT_AT + 6_000;
+      const sim = simulate(PHASES[0]!, (from, to, t) => {
+        if (t < CUT_AT) return false;
+        if (from !== 'a' && to !== 'a') return false;
+        return t < (from === 'b' || to === 'b' ? healAB : healAB + lag);
+      });
+      sim.run(healAB + lag + 4_000);
+      expect({ lag, converged: sim.converged() }).toEqual({ lag, converged: true });
+      expect({ lag, b: sim.nodes.get('b')!.resets, c: sim.nodes.get('c')!.resets }).toEqual({ lag, b: [], c: [] });
+      expect(sim.nodes.get('a')!.resets).toEqual(['lost quorum']);
+    }
+  });
+});

@@ -554,11 +554,19 @@ describe('Membership', () => {
         expect(m.state(other)).toBe('down');
         return m;
       }
-      const report = (node: string, inc: number): MemberInfo[] => [{ node, incarnation: inc, state: 'down', address: addr(numberOf(node)) }];
+      /** `sender`'s heartbeat in life `inc`, its view: `target` down in life `targetInc`, `up` (and itself) up. */
+      const saysDown = (sender: string, inc: number, target: string, targetInc: number, up = ['c']): Heartbeat =>
+        hb(sender, inc, {
+          members: [
+            { node: sender, incarnation: inc, state: 'up', address: addr(numberOf(sender)) },
+            { node: target, incarnation: targetInc, state: 'down', address: addr(numberOf(target)) },
+            ...up.map((node): MemberInfo => ({ node, incarnation: 6, state: 'up', address: addr(numberOf(node)) })),
+          ],
+        });
 
-      it('starts over, when its name is the lower, once the other has said so for suspectAfterMs', () => {
+      it('starts over once the other has said so for suspectAfterMs, when it sees as many members up and has the lower name', () => {
         const m = mutual('a');
-        const says = (t: number) => m.onHeartbeat(hb('b', 5, { members: report('a', SELF_INC) }), t);
+        const says = (t: number) => m.onHeartbeat(saysDown('b', 5, 'a', SELF_INC), t);
         expect(says(1_000)).toEqual([]); // it may be a burst of bytes a healed link held
         expect(says(1_200)).toEqual([]);
         const events = says(1_400);
@@ -570,22 +578,41 @@ describe('Membership', () => {
         m.onHeartbeat(hb('c', 6), 1_500);
         tickThrough(m, 1_500, 2_500, [['c', 6]]);
         expect(m.state('b')).toBe('down');
-        expect(m.onHeartbeat(hb('b', 5, { members: report('a', m.selfIncarnation) }), 2_550)).toEqual([]);
+        expect(m.onHeartbeat(saysDown('b', 5, 'a', m.selfIncarnation), 2_550)).toEqual([]);
       });
 
-      it('waits for the other to start over when its name is the higher', () => {
+      it('waits for the other to start over when its name is the higher and it sees as many up', () => {
         const m = mutual('b');
-        for (let t = 1_000; t <= 5_000; t += 100) expect(m.onHeartbeat(hb('a', 5, { members: report('b', SELF_INC) }), t)).toEqual([]);
+        for (let t = 1_000; t <= 5_000; t += 100) expect(m.onHeartbeat(saysDown('a', 5, 'b', SELF_INC), t)).toEqual([]);
         expect(types(m.onHeartbeat(hb('a', 7), 5_100))).toEqual(['peerUp']);
+      });
+
+      it('starts over, whatever its name, when it sees fewer members up than the other', () => {
+        // Cut from two peers that both have it down, a node alone resets, not both of them.
+        const m = mutual('b');
+        const says = (t: number) => m.onHeartbeat(saysDown('a', 5, 'b', SELF_INC, ['c', 'n3']), t);
+        for (const t of [1_000, 1_200]) expect(says(t)).toEqual([]);
+        expect(types(says(1_400))).toContain('selfReset');
+        // And the other way round: a, seeing more up than b, waits for b.
+        const a = mutual('a');
+        for (let t = 1_000; t <= 3_000; t += 100) expect(a.onHeartbeat(saysDown('b', 5, 'a', SELF_INC, []), t)).toEqual([]);
+      });
+
+      it('counts afresh after a break in hearing it (a heal, a cut, and a heal again)', () => {
+        const m = mutual('a');
+        const says = (t: number) => m.onHeartbeat(saysDown('b', 5, 'a', SELF_INC), t);
+        expect(says(1_000)).toEqual([]);
+        for (const t of [1_500, 1_600, 1_700, 1_800]) expect(says(t)).toEqual([]); // 500 ms without: from 1500
+        expect(types(says(1_900))).toEqual(['selfReset', 'peerUp']);
       });
 
       it('counts afresh when the other held it down again after a new life of its own', () => {
         const m = mutual('a');
-        m.onHeartbeat(hb('b', 5, { members: report('a', SELF_INC) }), 1_000);
+        m.onHeartbeat(saysDown('b', 5, 'a', SELF_INC), 1_000);
         expect(types(m.onHeartbeat(hb('b', 6), 1_010))).toEqual(['peerUp']); // the burst ended in its new life
         tickThrough(m, 1_000, 2_000, [['c', 6]]);
         expect(m.state('b')).toBe('down');
-        expect(m.onHeartbeat(hb('b', 6, { members: report('a', SELF_INC) }), 2_050)).toEqual([]);
+        expect(m.onHeartbeat(saysDown('b', 6, 'a', SELF_INC), 2_050)).toEqual([]);
       });
     });
 
@@ -703,6 +730,18 @@ describe('Membership', () => {
       expect(m.state('n4')).toBe('suspect');
       tickThrough(m, 1_200, 1_300, [['b', 5], ['c', 6]]);
       expect(m.state('n4')).toBe('down');
+    });
+
+    it('after it lost quorum and reset, tells no verdict on a peer whose link heals later than the others', () => {
+      // Silence measured in the life that ended (cut off, it heard nobody) is no verdict.
+      const { m } = cutOff();
+      tickThrough(m, 800, 1_100);
+      expect(m.hasQuorum()).toBe(false);
+      m.reset(1_100, 'lost quorum');
+      expect(m.state('c')).toBe('down');
+      tickThrough(m, 1_100, 4_000, [['b', 5]]); // b back, c still cut off
+      expect(m.heartbeat().members.find((i) => i.node === 'c')).toMatchObject({ state: 'down', incarnation: 0 });
+      expect(types(m.onHeartbeat(hb('c', 6), 4_050))).toEqual(['peerUp']);
     });
 
     it('declares at once a peer whose port refused connections, majority or not', () => {
