@@ -154,8 +154,8 @@ export class ControlServer {
   private meshLinksOf(node: string, other?: string): FaultProxy[] {
     const out: FaultProxy[] = [];
     for (const [pair, p] of this.sup.meshProxies) {
-      const [from, to] = pair.split('>');
-      if ((from === node && (other === undefined || to === other)) || (to === node && (other === undefined || from === other))) out.push(p);
+      const ends = pair.split('>');
+      if (ends.includes(node) && (other === undefined || ends.includes(other))) out.push(p);
     }
     return out;
   }

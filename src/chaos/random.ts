@@ -69,6 +69,7 @@ function nodeFaults(r: Seeded, region: { name: string; nodes: string[] }, channe
     // node is a blip, and a killed or stopped one is back (a new incarnation) before its
     // peers have given up on the old.
     const hold = Math.min(r.between(0.3, 8), end - t);
+    // Drawn for every kind (a cut names its two nodes below), so that seeds keep their scenarios.
     const who = r.next();
     const node = who < 0.5 ? r.pick(region.nodes) : who < 0.75 ? `globalmaster:${region.name}` : `master:${r.pick(channels)}@${region.name}`;
     const undo = { kill: 'restart', stop: 'restart', pause: 'resume', isolate: 'rejoin' } as const;

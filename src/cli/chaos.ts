@@ -112,12 +112,10 @@ export async function runChaos(command: string, args: string[], o: ChaosOptions)
     case 'stop':
     case 'pause':
     case 'resume':
-      need(1, `${command} NODE`);
-      result = await control(d, 'POST', `/nodes/${encodeURIComponent(args[0]!)}/${command}`);
-      break;
     case 'isolate':
     case 'rejoin':
-      need(1, `${command} NODE [--from NODE]`);
+      // --from is for isolate and rejoin: the control endpoint refuses it for the others.
+      need(1, `${command} NODE${command === 'isolate' || command === 'rejoin' ? ' [--from NODE]' : ''}`);
       result = await control(d, 'POST', `/nodes/${encodeURIComponent(args[0]!)}/${command}`, o.from === undefined ? undefined : { from: o.from });
       break;
     default:

@@ -155,8 +155,7 @@ export class Membership {
     // to it heals later than the others.
     for (const m of this.members.values()) {
       if (m.state === 'suspect' && m.overdue) {
-        m.state = 'down';
-        m.overdue = false;
+        this.become(m, 'down');
       }
       if (m.state === 'down' && !m.gone) m.heard = false;
     }
@@ -186,7 +185,7 @@ export class Membership {
       if (m && m.state !== 'left' && hb.incarnation >= m.incarnation) {
         // One we had down may have no link from us: it is not asked while it drains.
         if (m.state === 'down') m.gone = true;
-        m.state = 'left';
+        this.become(m, 'left');
         m.incarnation = hb.incarnation;
         events.push({ type: 'peerLeft', node: hb.node });
       } else if (!m) {
@@ -222,9 +221,7 @@ export class Membership {
         events.push({ type: 'peerDown', node: m.node, reason: `restarted (incarnation ${m.incarnation} → ${hb.incarnation})` });
       }
       m.incarnation = hb.incarnation;
-      m.state = 'up';
-      m.overdue = false;
-      m.mutualSince = undefined;
+      this.become(m, 'up');
       m.address = hb.address;
       m.lastHeard = now;
       m.heard = true;
@@ -232,13 +229,11 @@ export class Membership {
       events.push({ type: 'peerUp', node: hb.node, incarnation: hb.incarnation, address: hb.address });
     } else if (hb.incarnation === m.incarnation) {
       if (m.state === 'suspect') {
-        m.state = 'up';
-        m.overdue = false;
+        this.become(m, 'up');
         events.push({ type: 'peerUp', node: hb.node, incarnation: hb.incarnation, address: hb.address });
       } else if (m.state === 'down' && !m.heard) {
-        m.state = 'up';
+        this.become(m, 'up');
         m.heard = true;
-        m.mutualSince = undefined;
         events.push({ type: 'peerUp', node: hb.node, incarnation: hb.incarnation, address: hb.address });
       }
       // down at this incarnation stays down until the node refutes with a new one;
@@ -272,6 +267,14 @@ export class Membership {
   private saysWeAreDown(hb: Heartbeat): boolean {
     if (!hb.quorum || this.leaving) return false;
     return hb.members.some((info) => info.node === this.self && info.state === 'down' && info.incarnation === this.incarnation);
+  }
+
+  /** Moves a member to `state`; what was noted of its last state (overdue, a mutual verdict) goes with it. */
+  private become(m: Member, state: MemberState): void {
+    m.state = state;
+    m.overdue = undefined;
+    m.mutualSince = undefined;
+    m.mutualLast = undefined;
   }
 
   /** Of two nodes holding each other down, whether this one starts over (each side decides alike). */
@@ -310,7 +313,7 @@ export class Membership {
     const silent = (m: Member) => now - m.lastHeard - allowance;
     for (const m of this.members.values()) {
       if (m.heard && m.state === 'up' && silent(m) >= this.timeouts.suspectAfterMs) {
-        m.state = 'suspect';
+        this.become(m, 'suspect');
         events.push({ type: 'peerSuspect', node: m.node, reason: `no heartbeat for ${now - m.lastHeard} ms` });
       }
     }
@@ -320,8 +323,7 @@ export class Membership {
     for (const m of this.members.values()) {
       if (!m.heard || m.state !== 'suspect' || silent(m) < this.timeouts.downAfterMs) continue;
       if (backed) {
-        m.state = 'down';
-        m.overdue = false;
+        this.become(m, 'down');
         events.push({ type: 'peerDown', node: m.node, reason: `no heartbeat for ${now - m.lastHeard} ms` });
       } else if (!m.overdue) {
         m.overdue = true;
@@ -348,7 +350,7 @@ export class Membership {
     const m = this.members.get(node);
     if (m?.state === 'left') m.gone = true;
     if (!m || m.state !== 'up') return [];
-    m.state = 'suspect';
+    this.become(m, 'suspect');
     return [{ type: 'peerSuspect', node, reason }];
   }
 
@@ -359,7 +361,7 @@ export class Membership {
     m.gone = true;
     this.otherVersions.delete(node);
     if (m.state !== 'up' && m.state !== 'suspect') return [];
-    m.state = 'down';
+    this.become(m, 'down');
     return [{ type: 'peerDown', node, reason: 'process gone (connection refused)' }];
   }
 
@@ -376,7 +378,7 @@ export class Membership {
     const m = this.members.get(node);
     if (!m) return;
     m.gone = false;
-    if (m.state === 'left') m.state = 'down';
+    if (m.state === 'left') this.become(m, 'down');
   }
 
   /** Nodes of another protocol version heard of within `downAfterMs` (tick() forgets older ones). */

@@ -105,6 +105,9 @@ describe('ably-ng up and ably-ng chaos', () => {
     expect((await chaos('state')).nodes.find((n: any) => n.node === 'r1-1').cutFrom).toEqual([]);
     await expect(chaos('isolate', 'r1-1', '--from', 'r2-1')).rejects.toThrow(/no proxied link between r1-1 and r2-1/);
     await expect(chaos('isolate', 'r1-1', '--from', 'nobody')).rejects.toThrow(/no node "nobody"/);
+    await expect(chaos('isolate', 'r1-1', '--from', 'r1-1')).rejects.toThrow(/cannot be isolated from itself/);
+    await expect(chaos('kill', 'r1-1', '--from', 'r1-2')).rejects.toThrow(/"from" is for isolate and rejoin only, not kill/);
+    expect((await chaos('state')).nodes.find((n: any) => n.node === 'r1-1').state).toBe('running');
     await expect(chaos('kill', 'nobody')).rejects.toThrow(/no node "nobody"/);
   });
 

@@ -713,7 +713,7 @@ describe('Membership', () => {
     });
 
     it('counts suspects as a majority for quorum, but not for a verdict', () => {
-      // Five nodes: a hears b; c and d are suspect, e silent past the timeout.
+      // Five nodes: a hears b; c and d are suspect, n4 silent past the timeout.
       const m = new Membership('a', addr(0), T, SELF_INC);
       for (const [p, inc] of [['b', 5], ['c', 6], ['d', 7], ['n4', 8]] as const) {
         m.addStatic(p, addr(numberOf(p)), 0);
