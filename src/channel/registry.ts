@@ -309,6 +309,11 @@ export class ChannelRegistry {
         this.deps.log.info({ channel: key, from: h.from }, 'promoting replica to master (failover)');
         return { ok: this.install(key, h.state, []) };
       }
+      // Checked before each round of questions, so a ring that keeps changing while we ask
+      // (each change asks again at once) ends the claim at the deadline too.
+      if (this.deps.now() >= deadline) {
+        return { redirect: null, error: AblyError.of('timeout', 'channel state could not be claimed in time') };
+      }
       const { asked, answers, leaving } = await this.askHolders(ring, key, false);
       // A handoff may have made us master while we asked around.
       const current = this.holdings.get(key);
@@ -328,9 +333,6 @@ export class ChannelRegistry {
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         this.deps.metrics?.channelCreated(key);
         return { ok: this.install(key, fresh, []) };
-      }
-      if (this.deps.now() >= deadline) {
-        return { redirect: null, error: AblyError.of('timeout', 'channel state could not be claimed in time') };
       }
       await sleep(CLAIM_RETRY_MS);
     }

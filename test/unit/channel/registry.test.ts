@@ -3,7 +3,7 @@
  * hand: handoff and failover keep one order per channel and lose nothing acknowledged,
  * even while nodes disagree about the ring.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChannelMaster } from '../../../src/channel/master.js';
 import { AblyError } from '../../../src/errors.js';
 import type { Acquired } from '../../../src/channel/registry.js';
@@ -172,6 +172,34 @@ describe('ChannelRegistry', () => {
     setView(x, ['a', 'b', 'c']);
     mastered(await claim, 'a');
     expect(publishedSeqs(masterState(a, key)!)).toEqual(acked);
+  });
+
+  it('gives up at its deadline (50003) even while its view of the ring changes at every round of questions', async () => {
+    const [a] = await startTrio(nodes);
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    // Each claim question a sends moves its clock on a second and gives it a new ring (the
+    // same members: a change all the same, which makes a claim ask again at once). After
+    // 40 questions the ring holds still, and a claim past its deadline would then succeed.
+    let skew = 0;
+    const realNow = Date.now.bind(Date);
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+    const send = a.transport.send.bind(a.transport);
+    let asked = 0;
+    a.transport.send = (to: string, m: NodeMessage) => {
+      if (m.type === 'claim' && asked++ < 40) {
+        skew += 1000;
+        a.ring = new Ring(['a', 'b', 'c']);
+      }
+      send(to, m);
+    };
+    try {
+      const got = await a.registry.acquire(key);
+      expect('error' in got ? got.error?.code : 'claimed').toBe(50003);
+      // 7 s at 2 s a round (b and c asked): the fourth round is the last.
+      expect(asked).toBe(8);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('does not claim from a view that lacks a node its peers see: the node not heard yet may hold the only copy', async () => {
