@@ -20,9 +20,9 @@ import type { NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
-import type { OriginPosition } from '../protocol/serial.js';
+import { parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
-import { batchShape, floorsAt, seenElsewhere, takesAll, unseen, withFloors } from './delivery.js';
+import { batchShape, floorsAt, mergeFloors, seenElsewhere, takesAll, unseen, withFloors } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
@@ -213,6 +213,14 @@ export class ChannelClient {
     rec.after = here;
     let error = resumeError ?? undefined;
     if (!error && resume) error = AblyError.of('channelNoMatchingEpoch', 'the channel was reset since that serial');
+    if (resume) {
+      // The channel's state here was lost (a new epoch). What the client had seen of
+      // other regions' streams it is not given again: the new stream reaches back for
+      // their messages from before its interest began.
+      const floors = floorsAt(resume.seen, channelSerial);
+      if (floors) rec.floors = floors;
+      return { resumed: false, ...(error ? { error } : {}), channelSerial: serialFor(rec, channelSerial), hasPresence };
+    }
     if (rewind && !resume) {
       const r = await this.rewind(rewind, here);
       rec.backlog = r.entries;
@@ -433,10 +441,18 @@ export class ChannelClient {
 
   private reset(epoch: string, serial: number, channelSerial: string, error: AblyError): void {
     this.deps.log.warn({ channel: this.key, code: error.code, err: error.message }, 'channel continuity lost');
+    // What the subscribers had of other regions' streams (each origin's position in the
+    // stream so far): the restarted stream reaches back for those regions' messages, and
+    // they are not given again to a subscriber that had them all.
+    const seen = parseSerial(this.lastChannelSerial)?.origins ?? [];
     this.epoch = epoch;
     this.last = serial;
     this.lastChannelSerial = channelSerial;
     for (const [sub, rec] of this.subs) {
+      if (seen.length && !rec.queue && rec.backlog.length === 0) {
+        const floors = floorsAt(seen, channelSerial);
+        if (floors) rec.floors = mergeFloors(rec.floors, floors);
+      }
       rec.after = serial;
       rec.backlog = [];
       if (rec.queue) rec.queue = [];

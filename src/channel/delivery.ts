@@ -40,6 +40,16 @@ export function floorsAt(origins: readonly OriginPosition[], here: string): Map<
   return floors.size ? floors : undefined;
 }
 
+/** Floors `a` and `b` as one: per origin the further of two of one epoch, else `b`'s. */
+export function mergeFloors(a: ReadonlyMap<string, OriginPosition> | undefined, b: ReadonlyMap<string, OriginPosition>): Map<string, OriginPosition> {
+  const out = new Map(a);
+  for (const [region, f] of b) {
+    const had = out.get(region);
+    if (!had || had.epoch !== f.epoch || had.seq < f.seq) out.set(region, f);
+  }
+  return out;
+}
+
 /**
  * The channelSerial to give a client with `floors`: the stream's, with each floored
  * origin's position raised to what the client had seen there. So the client carries its

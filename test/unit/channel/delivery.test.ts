@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { resumePoint } from '../../../src/channel/attach-point.js';
-import { floorsAt, seenElsewhere, unseen, withFloors } from '../../../src/channel/delivery.js';
+import { floorsAt, mergeFloors, seenElsewhere, unseen, withFloors } from '../../../src/channel/delivery.js';
 import { formatSerial, parseSerial, type OriginPosition } from '../../../src/protocol/serial.js';
 
 const entry = (region: string, epoch: string, seq: number): LogEntry => ({
@@ -52,6 +52,33 @@ describe('floorsAt (what to hold back for a client that came from another region
     // Past them all: none, so it takes shared batches.
     const past = formatSerial({ region: 'eu', epoch: 'euep', serial: 30, origins: [{ region: 'eu', epoch: 'euep', seq: 12 }, { region: 'us', epoch: 'usep', seq: 9 }, { region: 'ap', epoch: 'apep', seq: 2 }] });
     expect(floorsAt(client, past)).toBeUndefined();
+  });
+});
+
+describe('mergeFloors (a subscriber with floors whose channel restarts in a new epoch)', () => {
+  it('keeps per origin the further of two floors of one epoch, takes the new one at another epoch, and keeps the rest', () => {
+    const had = new Map<string, OriginPosition>([
+      ['us', { region: 'us', epoch: 'usep', seq: 9 }],
+      ['ap', { region: 'ap', epoch: 'apep', seq: 5 }],
+      ['sa', { region: 'sa', epoch: 'saep', seq: 3 }],
+    ]);
+    const added = new Map<string, OriginPosition>([
+      ['us', { region: 'us', epoch: 'usep', seq: 7 }],
+      ['ap', { region: 'ap', epoch: 'apep2', seq: 1 }],
+      ['eu', { region: 'eu', epoch: 'euep', seq: 4 }],
+    ]);
+    expect(mergeFloors(had, added)).toEqual(
+      new Map([
+        ['us', { region: 'us', epoch: 'usep', seq: 9 }],
+        ['ap', { region: 'ap', epoch: 'apep2', seq: 1 }],
+        ['sa', { region: 'sa', epoch: 'saep', seq: 3 }],
+        ['eu', { region: 'eu', epoch: 'euep', seq: 4 }],
+      ]),
+    );
+    expect(mergeFloors(undefined, added)).toEqual(added);
+    // A new map: neither argument changes.
+    expect(had.get('us')!.seq).toBe(9);
+    expect(added.get('us')!.seq).toBe(7);
   });
 });
 

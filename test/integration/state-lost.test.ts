@@ -1,0 +1,92 @@
+/**
+ * A region that loses a channel's state (both copies: its only node killed and
+ * restarted, or in a region of five its master and replica killed together while the
+ * others keep quorum) starts the channel again in a new epoch. Its subscribers are told continuity
+ * was lost, and the new stream reaches back for the other region's messages from shortly
+ * before its interest began: what a subscriber had already seen of them must not come
+ * again (src/channel/client.ts: the subscriber's serial still says how far it got in
+ * each other region's stream, and those become its floors). Before, the messages of the
+ * last second or so before the kill were delivered twice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { channelMasteredBy, replicaOf } from '../helpers/ring.js';
+import { closeAll, connected, realtime } from '../helpers/sdk.js';
+import { waitFor } from '../helpers/wait.js';
+import { Recorder, SteadyPublisher } from '../helpers/workload.js';
+
+let d: TestDeployment;
+
+/** The describe's deployment in `d`: r1 of one node and r2 of `r2Nodes`. */
+function deployment(r2Nodes: number): void {
+  beforeAll(async () => {
+    d = await startDeployment({
+      regions: [
+        { name: 'r1', nodes: 1 },
+        { name: 'r2', nodes: r2Nodes },
+      ],
+    });
+    await regionLinksUp(d, ['r1', 'r2']);
+  });
+  afterAll(async () => {
+    await d?.stop();
+  });
+}
+
+/**
+ * A subscriber on `subNode` (r2) to channel `ch`, published to from r1 every 40 ms; once
+ * it has 50 messages, `lose()` makes r2 lose the channel's state. Then: no message twice,
+ * in order, and a continuity signal (`kind`: ATTACHED or UPDATE, without RESUMED, 90005).
+ */
+async function loseState(ch: string, subNode: string, lose: () => Promise<void>, kind: 'attached' | 'update'): Promise<void> {
+  const pub = realtime(d.port('r1-n1'));
+  // Reconnects within a fraction of a second of a node being back.
+  const sub = realtime(d.port(subNode), { disconnectedRetryTimeout: 200, suspendedRetryTimeout: 200 });
+  try {
+    const rec = new Recorder();
+    const channel = sub.channels.get(ch);
+    const continuity: { kind: string; resumed: boolean; code?: number }[] = [];
+    for (const k of ['attached', 'update'] as const) channel.on(k, (c) => void continuity.push({ kind: k, resumed: c.resumed, code: c.reason?.code }));
+    await channel.subscribe(rec.handler);
+    await connected(pub);
+    const publisher = new SteadyPublisher('P', pub, ch, 40);
+    publisher.start();
+    await waitFor(() => rec.count('P') >= 50, { what: 'r2 to get 50 messages' });
+    await lose();
+    const after = publisher.sent;
+    await waitFor(() => (rec.byPublisher.get('P') ?? []).some((s) => s >= after + 20), { what: 'messages after the loss', timeoutMs: 30_000 });
+    await publisher.stop();
+    const got = rec.byPublisher.get('P')!;
+    expect(got.filter((s, i) => got.indexOf(s) !== i)).toEqual([]);
+    expect(got.every((s, i) => i === 0 || s > got[i - 1]!)).toBe(true);
+    expect(continuity.slice(1)).toContainEqual({ kind, resumed: false, code: 90005 });
+  } finally {
+    closeAll(pub, sub);
+  }
+}
+
+describe('a region of one that lost a channel state (its node killed and restarted)', () => {
+  deployment(1);
+
+  it("tells its subscriber continuity was lost when it attaches again, and does not give it again the other region's messages it had", async () => {
+    await loseState('state-lost', 'r2-n1', async () => {
+      await d.sup.kill('r2-n1');
+      await d.sup.restart('r2-n1');
+    }, 'attached');
+  });
+});
+
+describe('a region of five whose master and replica of a channel die together', () => {
+  deployment(5);
+
+  it("tells a subscriber on another node continuity was lost, and does not give it again the other region's messages it had", async () => {
+    const members = d.nodes('r2');
+    const ch = channelMasteredBy(members, 'r2-n1', 'both-copies', d.topology.apps[0]!.id);
+    const replica = replicaOf(members, ch, d.topology.apps[0]!.id)!;
+    const subNode = members.find((n) => n !== 'r2-n1' && n !== replica)!;
+    await loseState(ch, subNode, async () => {
+      // Together: one killed alone would have its state copied elsewhere within milliseconds.
+      await Promise.all([d.sup.kill('r2-n1'), d.sup.kill(replica)]);
+    }, 'update');
+  });
+});
