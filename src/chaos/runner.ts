@@ -95,7 +95,7 @@ export class ScenarioRun {
     }
   }
 
-  /** Resolves `globalmaster:R`, `master:CHANNEL@R`, `@last` and `@last:R` to a node name. */
+  /** Resolves `globalmaster:R`, `master:CHANNEL@R`, `replica:CHANNEL@R`, `@last` and `@last:R` to a node name. */
   private async resolveNode(spec: string): Promise<string> {
     if (spec === '@last') {
       if (!this.lastNode) throw new Error('"@last" before any node action');
@@ -112,21 +112,22 @@ export class ScenarioRun {
       for (const n of this.nodesOf(gm[1]!)) if ((await this.health(n.port))?.globalmaster) return n.name;
       throw new Error(`no globalmaster found in region ${gm[1]}`);
     }
-    const m = /^master:(.+)@(.+)$/.exec(spec);
+    const m = /^(master|replica):(.+)@(.+)$/.exec(spec);
     if (m) {
+      const [, role, channel, region] = m as unknown as [string, 'master' | 'replica', string, string];
       const app = this.topology.apps[0]!;
       const key = app.keys[0]!;
       const auth = `Basic ${Buffer.from(`${app.id}.${key.id}:${key.secret}`).toString('base64')}`;
-      for (const n of this.nodesOf(m[2]!)) {
+      for (const n of this.nodesOf(region)) {
         try {
-          const res = await fetch(`http://127.0.0.1:${n.port}/channels/${encodeURIComponent(m[1]!)}`, { headers: { authorization: auth } });
-          const body = (await res.json()) as { master?: string };
-          if (body.master) return body.master;
+          const res = await fetch(`http://127.0.0.1:${n.port}/channels/${encodeURIComponent(channel)}`, { headers: { authorization: auth } });
+          const body = (await res.json()) as { master?: string; replica?: string };
+          if (body[role]) return body[role];
         } catch {
           /* that node is down: ask another */
         }
       }
-      throw new Error(`no master found for ${m[1]} in ${m[2]}`);
+      throw new Error(`no ${role} found for ${channel} in ${region}`);
     }
     return spec;
   }

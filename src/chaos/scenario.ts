@@ -15,7 +15,7 @@
  *                                       connection's recovery key)
  * A node may be named directly, or as `globalmaster:REGION` (the node holding that
  * region's globalmaster role at the time), `master:CHANNEL@REGION` (the channel's master
- * there), `@last` (the node the previous node action acted on), or `@last:REGION` (the
+ * there), `replica:CHANNEL@REGION` (its replica there), `@last` (the node the previous node action acted on), or `@last:REGION` (the
  * node the previous node action in that region acted on).
  */
 import { readFileSync } from 'node:fs';
