@@ -36,6 +36,12 @@ export interface Sub {
   subscribeT: number;
   unsubscribeT: number;
   continuity: number[];
+  /**
+   * Where in `order` the channel restarted for it in a new epoch (a 90005 signal: its
+   * state was lost). The region's order before and after such a point are two orders,
+   * not one: region order compares each piece on its own.
+   */
+  restarts: number[];
   /** Message ids of first deliveries, in the order received, and when. */
   order: number[];
   times: number[];
@@ -54,6 +60,22 @@ export interface Sub {
 export interface Stay {
   region: string;
   from: number;
+}
+
+/** `s`'s first deliveries in each of its stays, split where the channel restarted for it (`restarts`). */
+export function piecesOf(s: Sub): Array<{ region: string; order: number[] }> {
+  const out: Array<{ region: string; order: number[] }> = [];
+  for (const stay of staysOf(s)) {
+    let at = 0;
+    for (const r of s.restarts) {
+      const cut = r - stay.from;
+      if (cut <= at || cut >= stay.order.length) continue;
+      out.push({ region: stay.region, order: stay.order.slice(at, cut) });
+      at = cut;
+    }
+    out.push({ region: stay.region, order: at ? stay.order.slice(at) : stay.order });
+  }
+  return out;
 }
 
 /** `s`'s first deliveries in each of its stays, with the region it was in. */
@@ -394,11 +416,12 @@ export function checkExpected(c: Channel, s: Sub, acked: { ids: number[]; times:
 export function checkRegionOrder(c: Channel, subs: Sub[], found: Findings): ChannelRegionFigures[] {
   const pos = new Int32Array(c.msgs.length).fill(-1);
   // What each subscriber received in each region it was in (a client that moved is
-  // compared with each region's subscribers over what it received there).
+  // compared with each region's subscribers over what it received there), in pieces
+  // between the channel's restarts in new epochs.
   type View = { sub: Sub; order: number[] };
   const regions = new Map<string, View[]>();
   for (const s of subs) {
-    for (const stay of staysOf(s)) {
+    for (const stay of piecesOf(s)) {
       let list = regions.get(stay.region);
       if (!list) regions.set(stay.region, (list = []));
       list.push({ sub: s, order: stay.order });

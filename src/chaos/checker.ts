@@ -20,6 +20,8 @@
  *   publisher reached that subscriber. Order is the order of `deliver` lines in the record.
  * - region order (violation): a pair of subscribers of one channel in one region that both
  *   got messages m1 and m2 there, in opposite orders; counted once per subscriber pair.
+ *   A subscriber told the channel restarted in a new epoch (a 90005 signal: its state was
+ *   lost) has its deliveries before and after compared apart: that is two orders.
  * - a subscriber that moves to another region (its `deliver` lines name another region)
  *   keeps its client id and is held to every message across the move; its figures count
  *   in the region it first subscribed in, while region order and in-region latency take
@@ -73,6 +75,8 @@ export type * from './checker-types.js';
 
 
 const DEFAULT_MAX_EXAMPLES = 10;
+/** The code of a continuity signal that says the channel restarted in a new epoch (its state was lost). */
+const NEW_EPOCH = 90005;
 const DEFAULT_BUCKET_MS = 1000;
 const MAX_TIMELINE_BUCKETS = 1800;
 
@@ -128,10 +132,13 @@ export class Checker {
         if (!(s.unsubscribeT <= e.t)) s.unsubscribeT = e.t;
         break;
       }
-      case 'continuity':
+      case 'continuity': {
         this.continuity++;
-        this.sub(this.channel(e.channel), e.client, e.region).continuity.push(e.t);
+        const s = this.sub(this.channel(e.channel), e.client, e.region);
+        s.continuity.push(e.t);
+        if (e.error?.code === NEW_EPOCH && s.restarts.at(-1) !== s.order.length) s.restarts.push(s.order.length);
         break;
+      }
       case 'fault':
         this.faultEvents.push({ t: e.t, action: e.action, target: e.target, phase: e.phase });
         break;
@@ -172,6 +179,7 @@ export class Checker {
         subscribeT: NaN,
         unsubscribeT: NaN,
         continuity: [],
+        restarts: [],
         order: [],
         times: [],
         index: new Map(),

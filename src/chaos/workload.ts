@@ -179,11 +179,10 @@ export class Workload {
       // The service's word that continuity was lost: an ATTACHED (or UPDATE) without
       // RESUMED after the first attach, or the channel failing for good. (Suspended and
       // detached are not: the SDK re-attaches and the service then says whether it resumed.)
+      // This listener hears every event, UPDATE (attached → attached) among them: one
+      // listener, so each signal is recorded once.
       const gap = (sc.current === 'attached' && sc.resumed === false && sc.previous !== 'initialized') || sc.current === 'failed';
       if (subscribed && gap) signal(t, sc.reason);
-    });
-    ch.on('update', (sc) => {
-      if (current() && subscribed && sc.resumed === false) signal(Date.now(), sc.reason);
     });
     await ch.subscribe((m) => {
       const d = m.data as Payload;

@@ -153,6 +153,30 @@ describe('check', () => {
     expect(r.examples[0]).toMatchObject({ first: { publisher: 'q1' }, second: { publisher: 'p2' } });
   });
 
+  it("compares a subscriber's deliveries before and after the channel restarted in a new epoch (90005) apart, and only then", () => {
+    // a had p1#1 before the restart; b had nothing before it; after it, b gets q1#1 then
+    // p1#1 (the new stream reached back for p1#1), and a q1#1 (its floors skip p1#1).
+    const restart = (t: number, client: string, code: number): RecordEvent => ({
+      type: 'continuity', t, region: 'r1', client, channel: 'ch', resumed: false, error: { code, message: 'restarted' },
+    });
+    const events = (code: number): RecordEvent[] => [
+      sub(0, 'a'),
+      sub(0, 'b'),
+      pub(100, 'p1', 1),
+      pub(150, 'q1', 1),
+      del(110, 'a', 'p1', 1, 100),
+      restart(130, 'a', code),
+      restart(130, 'b', code),
+      del(160, 'a', 'q1', 1, 150),
+      del(160, 'b', 'q1', 1, 150),
+      del(161, 'b', 'p1', 1, 100),
+      end(500),
+    ];
+    expect(check(events(90005)).violations).toEqual({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
+    // A gap in one stream (90003: messages from another region lost) is not a restart: one order still.
+    expect(check(events(90003)).violations.regionOrder).toBe(1);
+  });
+
   it('counts every pair of disagreeing subscribers once, also when several share one order', () => {
     const order1 = (client: string) => [del(120, client, 'p1', 1, 100), del(121, client, 'q1', 1, 100)];
     const order2 = (client: string) => [del(120, client, 'q1', 1, 100), del(121, client, 'p1', 1, 100)];
