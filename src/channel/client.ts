@@ -22,7 +22,7 @@ import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
 import { parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
-import { batchShape, floorsAt, mergeFloors, seenElsewhere, takesAll, unseen, withFloors } from './delivery.js';
+import { batchShape, dropFloors, floorsAt, floorsAtRestart, seenElsewhere, serialFor, takesAll, unseen, withFloors, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
@@ -57,30 +57,7 @@ export interface AttachOutcome {
   hasPresence: boolean;
 }
 
-interface SubRec {
-  after: number;
-  /** Entries held while the subscriber waits for ATTACHED to be written, or catches up. */
-  queue: LogEntry[] | null;
-  backlog: LogEntry[];
-  /** The presence set at the attach point, sent as a SYNC after the backlog. */
-  sync: PresenceMessage[] | null;
-  /** A backlog picked from the stream (a client from another region): only these serials, up to `liveFrom`. */
-  only?: Set<number>;
-  liveFrom?: number;
-  /**
-   * A client from another region: by origin, what it had seen there. Entries from there
-   * up to that are not sent to it (this region's stream may reach back before it, for
-   * subscribers here since earlier); once one is past it, the rest are.
-   */
-  floors?: Map<string, OriginPosition>;
-}
-
 let syncCounter = 0;
-
-/** The channelSerial to give `rec`'s client: with its floors, if it has any (delivery.ts, withFloors). */
-function serialFor(rec: SubRec, channelSerial: string): string {
-  return rec.floors?.size ? withFloors(channelSerial, rec.floors) : channelSerial;
-}
 
 export interface ClientDeps {
   router: ChannelRouter;
@@ -182,10 +159,11 @@ export class ChannelClient {
     }
     const here = this.last;
     const channelSerial = this.lastChannelSerial;
+    const epoch = this.epoch;
     // The SYNC shows the set at exactly the attach point; later changes are live events.
     const hasPresence = this.presence.size > 0;
     if (sub.wants('presence') && hasPresence) rec.sync = this.presence.list();
-    if (resume && 'origins' in resume) return this.attachFromRegion(rec, resume.origins, here, channelSerial, hasPresence);
+    if (resume && 'origins' in resume) return this.attachFromRegion(sub, rec, resume.origins, here, channelSerial, hasPresence);
     if (resume && resume.epoch === this.epoch) {
       // A client that came from another region carries its floors in its serial.
       const floors = floorsAt(resume.seen, channelSerial);
@@ -202,9 +180,11 @@ export class ChannelClient {
           { type: 'range', channel: this.key, epoch: this.epoch, after: resume.serial, upto: here },
           this.deps.requestTimeoutMs,
         );
+        if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
         if (body.kind === 'entries') rec.backlog = unseen(body.entries, resume.seen, channelSerial);
         return { resumed: true, channelSerial: attached, hasPresence };
       } catch (err) {
+        if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
         rec.after = here;
         const e = err instanceof AblyError ? err : AblyError.of('channelMessagesExpired');
         return { resumed: false, error: e, channelSerial: attached, hasPresence };
@@ -217,12 +197,12 @@ export class ChannelClient {
       // The channel's state here was lost (a new epoch). What the client had seen of
       // other regions' streams it is not given again: the new stream reaches back for
       // their messages from before its interest began.
-      const floors = floorsAt(resume.seen, channelSerial);
-      if (floors) rec.floors = floors;
+      floorsAtRestart(rec, resume.seen, channelSerial);
       return { resumed: false, ...(error ? { error } : {}), channelSerial: serialFor(rec, channelSerial), hasPresence };
     }
     if (rewind && !resume) {
       const r = await this.rewind(rewind, here);
+      if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
       rec.backlog = r.entries;
       if (r.entries.length) rec.after = r.entries[0]!.serial - 1;
       if (r.truncated) error ??= AblyError.of('channelMessageLimit', `rewind is limited to ${MAX_REWIND} messages`);
@@ -274,6 +254,7 @@ export class ChannelClient {
    * order. Resumed only if every part is covered.
    */
   private async attachFromRegion(
+    sub: LocalSubscriber,
     rec: SubRec,
     origins: OriginPosition[],
     here: number,
@@ -281,6 +262,7 @@ export class ChannelClient {
     hasPresence: boolean,
   ): Promise<AttachOutcome> {
     rec.after = here;
+    const epoch = this.epoch;
     const floors = floorsAt(origins, channelSerial);
     if (floors) rec.floors = floors;
     const attached = serialFor(rec, channelSerial);
@@ -291,6 +273,7 @@ export class ChannelClient {
         this.deps.requestTimeoutMs,
       );
       if (body.kind !== 'vector') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
+      if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
       if (body.gap !== null) {
         const error = AblyError.of('channelNoMatchingEpoch', `this region's history does not cover what was missed from region ${body.gap}`);
         return { resumed: false, error, channelSerial: attached, hasPresence };
@@ -302,9 +285,26 @@ export class ChannelClient {
       rec.liveFrom = here;
       return { resumed: true, channelSerial: attached, hasPresence };
     } catch (err) {
+      if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
       const error = err instanceof AblyError ? err : AblyError.of('channelNoMatchingEpoch');
       return { resumed: false, error, channelSerial: attached, hasPresence };
     }
+  }
+
+  /**
+   * An attach whose question to the master outlasted the stream it began on: the
+   * channel restarted in a new epoch meanwhile (reset() has moved this subscriber to it).
+   * What the answer held is of the old epoch, so it goes, and the client is told it did
+   * not resume, at the new stream's position.
+   */
+  private restartedDuring(sub: LocalSubscriber, rec: SubRec): AttachOutcome {
+    rec.backlog = [];
+    delete rec.only;
+    delete rec.liveFrom;
+    const hasPresence = this.presence.size > 0;
+    rec.sync = sub.wants('presence') && hasPresence ? this.presence.list() : null;
+    const error = AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted');
+    return { resumed: false, error, channelSerial: serialFor(rec, this.lastChannelSerial), hasPresence };
   }
 
   /** The presence members this node knows of (as of its stream position). */
@@ -445,14 +445,17 @@ export class ChannelClient {
     // stream so far): the restarted stream reaches back for those regions' messages, and
     // they are not given again to a subscriber that had them all.
     const seen = parseSerial(this.lastChannelSerial)?.origins ?? [];
+    // Broadcasts held back of the old epoch would only make this client subscribe again.
+    const old = this.epoch;
+    this.held = this.held.filter((h) => h.epoch !== old);
     this.epoch = epoch;
     this.last = serial;
     this.lastChannelSerial = channelSerial;
     for (const [sub, rec] of this.subs) {
-      if (seen.length && !rec.queue && rec.backlog.length === 0) {
-        const floors = floorsAt(seen, channelSerial);
-        if (floors) rec.floors = mergeFloors(rec.floors, floors);
-      }
+      if (!rec.queue && rec.backlog.length === 0) floorsAtRestart(rec, seen, channelSerial);
+      // What a subscriber from another region was to be given of the old stream is moot.
+      delete rec.only;
+      delete rec.liveFrom;
       rec.after = serial;
       rec.backlog = [];
       if (rec.queue) rec.queue = [];
@@ -535,7 +538,7 @@ export class ChannelClient {
         continue;
       }
       if (rec.after >= lastSerial) continue;
-      if (rec.after >= first || rec.floors || !takesAll(sub, shape)) {
+      if (rec.after >= first || rec.floors || rec.only || !takesAll(sub, shape)) {
         this.sendTo(sub, rec, entries);
         reached++;
         continue;
@@ -568,6 +571,7 @@ export class ChannelClient {
 
   /** Sends the entries this subscriber has not had and wants, in its own frames. */
   private sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): void {
+    if (rec.floorsUntil !== undefined && Date.now() >= rec.floorsUntil) dropFloors(rec);
     // The floors as the batch began: each frame's serial carries those its entries were under.
     const floors = rec.floors?.size ? new Map(rec.floors) : undefined;
     const mine: LogEntry[] = [];
@@ -583,7 +587,7 @@ export class ChannelClient {
       delete rec.only;
       delete rec.liveFrom;
     }
-    if (rec.floors?.size === 0) delete rec.floors;
+    if (rec.floors?.size === 0) dropFloors(rec);
     if (seen > rec.after) rec.after = seen;
     if (mine.length) sub.send(entryFrames(sub.channelName, mine, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
   }

@@ -1,10 +1,12 @@
 /**
  * Which entries of a batch each local subscriber of a channel client takes (client.ts):
  * whole batches shared between subscribers where nothing is filtered for them, and what
- * a client that came from another region had already seen there.
+ * a client that came from another region, or whose channel restarted in a new epoch,
+ * had already seen.
  */
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import type { LocalSubscriber } from './client.js';
+import type { PresenceMessage } from '../protocol/message.js';
 import type { LogEntry } from './entry.js';
 
 /**
@@ -40,7 +42,11 @@ export function floorsAt(origins: readonly OriginPosition[], here: string): Map<
   return floors.size ? floors : undefined;
 }
 
-/** Floors `a` and `b` as one: per origin the further of two of one epoch, else `b`'s. */
+/**
+ * Floors `a` and `b` as one: per origin the further of two of one epoch, else `b`'s (at a
+ * restart, `b` is the old stream's position; a moved client's floor `a` of a newer epoch
+ * of that origin then goes, which can only let a repeat through).
+ */
 export function mergeFloors(a: ReadonlyMap<string, OriginPosition> | undefined, b: ReadonlyMap<string, OriginPosition>): Map<string, OriginPosition> {
   const out = new Map(a);
   for (const [region, f] of b) {
@@ -93,6 +99,63 @@ export function unseen(entries: LogEntry[], seen: readonly OriginPosition[], her
     const o = ahead.find((x) => x.region === e.origin.region);
     return !o || o.epoch !== e.origin.epoch || e.origin.seq > o.seq;
   });
+}
+
+/** A local subscriber as its channel client tracks it (client.ts). */
+export interface SubRec {
+  /** The last serial it has been sent (or does not want). */
+  after: number;
+  /** Entries held while the subscriber waits for ATTACHED to be written, or catches up. */
+  queue: LogEntry[] | null;
+  backlog: LogEntry[];
+  /** The presence set at the attach point, sent as a SYNC after the backlog. */
+  sync: PresenceMessage[] | null;
+  /** A backlog picked from the stream (a client from another region): only these serials, up to `liveFrom`. */
+  only?: Set<number>;
+  liveFrom?: number;
+  /**
+   * A client from another region, or one whose channel restarted in a new epoch: by
+   * origin, what it had seen. Entries from there up to that are not sent to it (this
+   * region's stream may reach back before it, for subscribers here since earlier, or a
+   * new stream for its start); once one is past it, the rest are.
+   */
+  floors?: Map<string, OriginPosition>;
+  /** Floors taken when the channel restarted in a new epoch go at this time (RESTART_FLOORS_MS). */
+  floorsUntil?: number;
+}
+
+/**
+ * How long floors taken at a restart of the channel (a new epoch) hold: the new stream's
+ * reach-back for other regions' messages comes within a second or two of its first
+ * subscriber (later only over a cut link). After it, a subscriber goes back to the
+ * frames it shares with the others; a floor can only hold back, so dropping one risks a
+ * repeat, never a loss.
+ */
+const RESTART_FLOORS_MS = 30_000;
+
+/** The channelSerial to give `rec`'s client: with its floors, if it has any (withFloors). */
+export function serialFor(rec: SubRec, channelSerial: string): string {
+  return rec.floors?.size ? withFloors(channelSerial, rec.floors) : channelSerial;
+}
+
+/**
+ * A subscriber's floors when its channel restarted in a new epoch (its state was lost):
+ * what it had seen of other regions' streams (`seen`, its old position's origin vector)
+ * is held back from the new stream, which reaches back for those regions' messages from
+ * shortly before its interest began; for RESTART_FLOORS_MS. `here`: the new stream's
+ * channelSerial.
+ */
+export function floorsAtRestart(rec: SubRec, seen: readonly OriginPosition[], here: string): void {
+  const floors = floorsAt(seen, here);
+  if (!floors) return;
+  rec.floors = mergeFloors(rec.floors, floors);
+  rec.floorsUntil = Date.now() + RESTART_FLOORS_MS;
+}
+
+/** The subscriber takes whatever comes from every origin again. */
+export function dropFloors(rec: SubRec): void {
+  delete rec.floors;
+  delete rec.floorsUntil;
 }
 
 /** What a batch holds, for telling in O(1) whether a subscriber takes all of it. */

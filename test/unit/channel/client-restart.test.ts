@@ -1,0 +1,181 @@
+/**
+ * A node's channel client when the channel restarts in a new epoch (its state was lost at
+ * the master): what it keeps of each local subscriber, against a scripted master. Found
+ * by a review of the floors taken at a restart (twenty-fourth session): an attach whose
+ * question outlived the old epoch, a subscriber from another region whose old-stream
+ * selection outlived it, held broadcasts of the old epoch, and how long restart floors
+ * hold.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ChannelClient, type LocalSubscriber } from '../../../src/channel/client.js';
+import type { LogEntry } from '../../../src/channel/entry.js';
+import type { ChannelRouter } from '../../../src/channel/router.js';
+import type { AblyError } from '../../../src/errors.js';
+import { silentLogger } from '../../../src/log.js';
+import type { SharedFrame } from '../../../src/protocol/shared-frame.js';
+import { formatSerial, type OriginPosition } from '../../../src/protocol/serial.js';
+import type { RequestBody } from '../../../src/transport/rpc.js';
+
+const KEY = 'app:ch';
+
+/** An entry of this region's (r1) stream at `epoch`; `from`: its origin in another region. */
+function entry(epoch: string, serial: number, from?: OriginPosition, origins: OriginPosition[] = []): LogEntry {
+  return {
+    kind: 'message',
+    serial,
+    channelSerial: formatSerial({ region: 'r1', epoch, serial, origins }),
+    storedAt: 0,
+    origin: from ?? { region: 'r1', epoch, seq: serial },
+    message: { id: `${epoch}-${serial}`, data: `${epoch}:${serial}`, timestamp: 0 },
+  };
+}
+
+/** A master whose answers the test gives, one request at a time. */
+class ScriptedMaster {
+  readonly asked: { req: RequestBody; answer: (body: object) => void; fail: (e: unknown) => void }[] = [];
+
+  router(): ChannelRouter {
+    return {
+      call: (_key: string, req: RequestBody) =>
+        new Promise((resolve, reject) => {
+          this.asked.push({ req, answer: (body) => resolve({ from: 'm', body }), fail: reject });
+        }),
+    } as unknown as ChannelRouter;
+  }
+
+  /** The oldest unanswered request of that type. */
+  async next(type: RequestBody['type']): Promise<(typeof this.asked)[number]> {
+    for (let i = 0; i < 200; i++) {
+      const at = this.asked.findIndex((a) => a.req.type === type);
+      if (at >= 0) return this.asked.splice(at, 1)[0]!;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error(`no ${type} request came`);
+  }
+}
+
+const subscribed = (epoch: string, serial: number, origins: OriginPosition[] = []) => ({
+  kind: 'subscribed',
+  epoch,
+  serial,
+  channelSerial: formatSerial({ region: 'r1', epoch, serial, origins }),
+  presence: [],
+});
+
+/** A subscriber recording the data of each message it is sent, and its UPDATEs. */
+function subscriber(): LocalSubscriber & { got: string[]; updates: number[] } {
+  const got: string[] = [];
+  const updates: number[] = [];
+  return {
+    connectionId: 'c1',
+    format: 'json',
+    channelName: 'ch',
+    echo: true,
+    publishes: false,
+    wants: (kind) => kind === 'message',
+    send: (frames) => {
+      for (const f of frames) {
+        const text = typeof f === 'string' ? f : Buffer.isBuffer(f) ? f.toString() : (f as SharedFrame).payload.toString();
+        for (const m of JSON.parse(text).messages ?? []) got.push(m.data);
+      }
+    },
+    discontinuity: (e: AblyError) => void updates.push(e.code),
+    got,
+    updates,
+  };
+}
+
+async function client(master: ScriptedMaster, epoch: string, serial: number, origins: OriginPosition[] = []): Promise<ChannelClient> {
+  const c = new ChannelClient(KEY, 'ch', { router: master.router(), unsub: () => undefined, requestTimeoutMs: 1000, log: silentLogger() });
+  // The first attach subscribes the node; its subscriber attaches fresh.
+  const first = subscriber();
+  const attaching = c.attach(first, null, null);
+  (await master.next('sub')).answer(subscribed(epoch, serial, origins));
+  await attaching;
+  c.activate(first);
+  return c;
+}
+
+/**
+ * Makes the client see the channel restart: a broadcast of `epoch` (`first`, by default
+ * its entry after `serial`), then the master's answer to subscribing again, at `serial`.
+ */
+async function restart(c: ChannelClient, master: ScriptedMaster, epoch: string, serial: number, first = [entry(epoch, serial + 1)]): Promise<void> {
+  c.onBroadcast(epoch, first);
+  (await master.next('sub')).answer(subscribed(epoch, serial));
+  await vi.waitFor(() => expect(c.position().epoch).toBe(epoch));
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('a channel client whose channel restarts in a new epoch', () => {
+  it('does not resume an attach whose history read outlived the old epoch, and delivers the new stream to it', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    const sub = subscriber();
+    const attaching = c.attach(sub, { epoch: 'E1', serial: 5, seen: [] }, null);
+    const range = await master.next('range');
+    await restart(c, master, 'E2', 1);
+    range.answer({ kind: 'entries', entries: [6, 7, 8, 9, 10].map((s) => entry('E1', s)), more: false });
+    const outcome = await attaching;
+    expect(outcome).toMatchObject({ resumed: false, error: { code: 90005 } });
+    c.activate(sub);
+    c.onBroadcast('E2', [2, 3, 4].map((s) => entry('E2', s)));
+    expect(sub.got).toEqual(['E2:2', 'E2:3', 'E2:4']);
+  });
+
+  it('forgets what a subscriber from another region was to be given of the old stream', async () => {
+    const master = new ScriptedMaster();
+    // The stream had r2's messages up to 3, the client came from r2 having seen as much.
+    const c = await client(master, 'E1', 10, [{ region: 'r2', epoch: 'X', seq: 3 }]);
+    const sub = subscriber();
+    const attaching = c.attach(sub, { origins: [{ region: 'r2', epoch: 'X', seq: 3 }] }, null);
+    // Its backlog: serials 4 and 9 of this stream only, up to 10.
+    (await master.next('vectorRange')).answer({ kind: 'vector', gap: null, entries: [entry('E1', 4), entry('E1', 9)] });
+    expect(await attaching).toMatchObject({ resumed: true });
+    c.activate(sub);
+    expect(sub.got).toEqual(['E1:4', 'E1:9']);
+    await restart(c, master, 'E2', 1);
+    c.onBroadcast('E2', [2, 3, 4, 5].map((s) => entry('E2', s)));
+    expect(sub.got.slice(2)).toEqual(['E2:2', 'E2:3', 'E2:4', 'E2:5']);
+  });
+
+  it('drops broadcasts of the old epoch held while it subscribed again, rather than subscribing again for them', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    c.onBroadcast('E2', [entry('E2', 2)]);
+    const sub = await master.next('sub');
+    // Held while subscribing: a late broadcast of the old epoch.
+    c.onBroadcast('E1', [entry('E1', 11)]);
+    sub.answer(subscribed('E2', 1));
+    await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 2 }));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(master.asked.filter((a) => a.req.type === 'sub')).toEqual([]);
+  });
+
+  it("holds back from a caught-up subscriber what it had of other regions' streams, for 30 s", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const master = new ScriptedMaster();
+    const r2 = (seq: number): OriginPosition => ({ region: 'r2', epoch: 'X', seq });
+    const r3 = (seq: number): OriginPosition => ({ region: 'r3', epoch: 'Y', seq });
+    const c = await client(master, 'E1', 10, [r2(5), r3(7)]);
+    const sub = subscriber();
+    await c.attach(sub, null, null);
+    c.activate(sub);
+    // The new stream's start reaches back: r2's 4 and 5 it had, 6 it had not.
+    await restart(c, master, 'E2', 0, [entry('E2', 1, r2(4)), entry('E2', 2, r2(5)), entry('E2', 3, r2(6))]);
+    expect(sub.updates).toEqual([90005]);
+    await vi.waitFor(() => expect(c.position().serial).toBe(3));
+    expect(sub.got).toEqual(['E2:3']);
+    // r3's start comes 10 s later: still held back.
+    vi.setSystemTime(Date.now() + 10_000);
+    c.onBroadcast('E2', [entry('E2', 4, r3(6))]);
+    expect(sub.got).toEqual(['E2:3']);
+    // Past 30 s the floors are gone: it shares frames with the others again (and would take a repeat).
+    vi.setSystemTime(Date.now() + 21_000);
+    c.onBroadcast('E2', [entry('E2', 5, r3(7))]);
+    expect(sub.got).toEqual(['E2:3', 'E2:5']);
+  });
+});
