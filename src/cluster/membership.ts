@@ -396,6 +396,11 @@ export class Membership {
     return this.members.get(node)?.state;
   }
 
+  /** Whether a peer is suspect past the down timeout, with no majority up to declare it down (`/health`). */
+  isOverdue(node: NodeId): boolean {
+    return this.members.get(node)?.overdue === true;
+  }
+
   incarnationOf(node: NodeId): number | undefined {
     return node === this.self ? this.incarnation : this.members.get(node)?.incarnation;
   }

@@ -570,7 +570,12 @@ export class AblyNode {
       quorum: this.quorum,
       otherVersions: this.membership.otherVersionsAlive(),
       transport: this.transport.kind,
-      members: this.membership.view().map((m) => ({ node: m.node, state: m.state, incarnation: m.incarnation })),
+      members: this.membership.view().map((m) => ({
+        node: m.node,
+        state: m.state,
+        incarnation: m.incarnation,
+        ...(this.membership.isOverdue(m.node) ? { overdue: true } : {}),
+      })),
       globalmaster: this.globalmaster?.isActive ?? false,
       ...(this.globalmaster ? { regionLinks: this.globalmaster.status() } : {}),
       ring: this.ringView.members,

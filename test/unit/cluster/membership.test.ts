@@ -688,6 +688,7 @@ describe('Membership', () => {
         [800, 'peerSuspect', 'c'], // overdue: not counted for quorum
       ]);
       expect(m.state('c')).toBe('suspect');
+      expect([m.isOverdue('c'), m.isOverdue('b')]).toEqual([true, false]);
       expect(m.ringMembers()).toEqual(['a', 'b', 'c']);
       expect(m.hasQuorum()).toBe(true); // b is not overdue yet
       expect(told(m, 'c')).toBe('suspect');
@@ -697,6 +698,7 @@ describe('Membership', () => {
       expect(m.hasQuorum()).toBe(false);
       // Heard again in the same life, c is simply up: nothing was forgotten, nobody resets.
       expect(types(m.onHeartbeat(hb('c', 6), 1_150))).toEqual(['peerUp']);
+      expect(m.isOverdue('c')).toBe(false);
       expect(m.hasQuorum()).toBe(true);
       expect(m.selfIncarnation).toBe(SELF_INC);
     });
