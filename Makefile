@@ -73,9 +73,12 @@ chaos: build system-deps
 
 # Random fault scenarios (ably-ng chaos random): RUNS seeds from SEED (drawn when not
 # given), 60 s of traffic each (about 70 s a run); each seed's scenario file is written
-# next to its report, to repeat it with "node dist/cli.js chaos run FILE".
+# next to its report, to repeat it with "node dist/cli.js chaos run FILE". RANDOM_ARGS
+# passes more options, e.g. RANDOM_ARGS="--pairs --topology test/chaos/topologies/five-nodes.yaml"
+# (two nodes of a region of five faulted at once).
 RANDOM_OUT ?= chaos/results/random
 RUNS ?= 10
+RANDOM_ARGS ?=
 chaos-random: build system-deps
 	rm -rf $(RANDOM_OUT)
-	node dist/cli.js chaos random --runs $(RUNS) $(if $(SEED),--seed $(SEED)) --out $(RANDOM_OUT)
+	node dist/cli.js chaos random --runs $(RUNS) $(if $(SEED),--seed $(SEED)) --out $(RANDOM_OUT) $(RANDOM_ARGS)

@@ -76,6 +76,7 @@ program
   .option('--runs <n>', 'random: how many seeds, one after another', intOption('--runs', 1), 1)
   .option('--duration <s>', 'random: seconds of publishing per run', intOption('--duration', 10, 600), 60)
   .option('--topology <file>', 'random: the topology the runs use', 'regions/local.yaml')
+  .option('--pairs', 'random: in regions of five nodes or more, also fault two nodes at once (often a channel\'s master and replica)')
   .action(async (command: string, args: string[], o) => {
     if (command !== 'run' && command !== 'random') return runChaos(command, args, o);
     if (command === 'run' && args.length === 0) throw new InvalidArgumentError('usage: ably-ng chaos run SCENARIO.yaml… [--out DIR]');
@@ -86,7 +87,7 @@ program
     const ok =
       command === 'run'
         ? await runScenarios(args, o.out, log, print)
-        : await runRandom({ seed: o.seed ?? Math.floor(Math.random() * 1_000_000), runs: o.runs, durationS: o.duration, topologyFile: o.topology }, o.out, log, print);
+        : await runRandom({ seed: o.seed ?? Math.floor(Math.random() * 1_000_000), runs: o.runs, durationS: o.duration, topologyFile: o.topology, pairs: o.pairs === true }, o.out, log, print);
     process.exit(ok ? 0 : 1);
   });
 

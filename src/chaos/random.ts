@@ -15,6 +15,10 @@
  * and go: more subscribers attach, subscribers move to another region. Everything ends
  * before the last seconds of publishing; the run then heals whatever is left, as every
  * scenario run does.
+ *
+ * With `pairs` (`--pairs`), regions of five nodes or more also get two nodes faulted at
+ * once, often a channel's master and replica: both copies of its state may go, which the
+ * guarantees answer with a declared break (90005), never a silent loss or a repeat.
  */
 import { writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -29,6 +33,8 @@ export interface RandomOptions {
   durationS: number;
   /** Topology file the scenario runs on. */
   topologyFile: string;
+  /** In regions of five nodes or more, also fault two nodes at once (beyond the one-node guarantee). */
+  pairs?: boolean;
 }
 
 /** The part of a scenario file the generator writes (scenario.ts validates it on load). */
@@ -59,12 +65,31 @@ interface Shape {
   channels: string[];
 }
 
-/** Node faults in one region: one at a time, each undone before the next. */
-function nodeFaults(r: Seeded, region: { name: string; nodes: string[] }, channels: readonly string[], end: number): TimelineAction[] {
-  const out: TimelineAction[] = [];
+const UNDO = { kill: 'restart', stop: 'restart', pause: 'resume', isolate: 'rejoin' } as const;
+const NODE_FAULTS = ['kill', 'stop', 'pause', 'isolate'] as const;
+
+/** A region's node faults, and the windows from each one's start to its (last) undo. */
+interface NodeFaults {
+  actions: TimelineAction[];
+  windows: [number, number][];
+}
+
+/**
+ * Node faults in one region: one at a time, each undone before the next. With `pairs`, in
+ * a region of five or more, half of them are two nodes at once (a majority remains): a
+ * channel's replica and then its master (both copies of its state, beyond the one-node
+ * guarantee), or two nodes drawn from the region. Each of the two is named (`as`) and
+ * undone on its own.
+ */
+function nodeFaults(r: Seeded, region: { name: string; nodes: string[] }, channels: readonly string[], end: number, pairs: boolean): NodeFaults {
+  const out: NodeFaults = { actions: [], windows: [] };
   let t = FIRST_FAULT_S + r.between(0, 3);
   while (t + 1 < end) {
-    const kind = r.pick(['kill', 'stop', 'pause', 'isolate', 'cut'] as const);
+    if (pairs && region.nodes.length >= 5 && r.chance(0.5)) {
+      t = twoAtOnce(r, region, channels, end, t, out) + r.between(...NODE_GAP_S);
+      continue;
+    }
+    const kind = r.pick([...NODE_FAULTS, 'cut'] as const);
     // Past the 4 s down timeout the node is failed over; below it, a paused or isolated
     // node is a blip, and a killed or stopped one is back (a new incarnation) before its
     // peers have given up on the old.
@@ -72,20 +97,48 @@ function nodeFaults(r: Seeded, region: { name: string; nodes: string[] }, channe
     // Drawn for every kind (a cut names its two nodes below), so that seeds keep their scenarios.
     const who = r.next();
     const node = who < 0.5 ? r.pick(region.nodes) : who < 0.75 ? `globalmaster:${region.name}` : `master:${r.pick(channels)}@${region.name}`;
-    const undo = { kill: 'restart', stop: 'restart', pause: 'resume', isolate: 'rejoin' } as const;
     const back = { at: at(t + hold), node: `@last:${region.name}` };
     if (kind === 'cut') {
       // Named directly: a node and another of the region (a reference might resolve to the same one).
       const a = r.pick(region.nodes);
       const b = r.pick(region.nodes.filter((n) => n !== a));
-      out.push({ at: at(t), action: 'isolate', node: a, from: b }, { ...back, action: 'rejoin' });
+      out.actions.push({ at: at(t), action: 'isolate', node: a, from: b }, { ...back, action: 'rejoin' });
     } else {
       // `@last:REGION` is the node the start resolved to: no other node action in the region comes between.
-      out.push({ at: at(t), action: kind, node }, { ...back, action: undo[kind] });
+      out.actions.push({ at: at(t), action: kind, node }, { ...back, action: UNDO[kind] });
     }
+    out.windows.push([at(t), at(t + hold)]);
     t += hold + r.between(...NODE_GAP_S);
   }
   return out;
+}
+
+/** Two nodes of a region faulted at once, from `t`; returns when the later one is undone. */
+function twoAtOnce(r: Seeded, region: { name: string; nodes: string[] }, channels: readonly string[], end: number, t: number, out: NodeFaults): number {
+  let targets: [string, string];
+  if (r.chance(0.5)) {
+    // The replica first, so the master cannot copy its state elsewhere before it goes too
+    // (a replica paused or stopped is not yet out of the ring when the master dies).
+    const channel = r.pick(channels);
+    targets = [`replica:${channel}@${region.name}`, `master:${channel}@${region.name}`];
+  } else {
+    const a = r.pick(region.nodes);
+    targets = [a, r.pick(region.nodes.filter((n) => n !== a))];
+  }
+  const n = out.windows.length;
+  // The second starts within 1.5 s of the first, while the first is still on.
+  const second = at(Math.min(t + r.between(0, 1.5), end - 0.3));
+  let last = t;
+  for (const [i, node] of targets.entries()) {
+    const start = i === 0 ? at(t) : second;
+    const kind = r.pick(NODE_FAULTS);
+    const hold = Math.max(Math.min(r.between(0.3, 8), end - start), i === 0 ? second - start + 0.3 : 0);
+    const name = `${region.name}-${n}-${i === 0 ? 'a' : 'b'}`;
+    out.actions.push({ at: start, action: kind, node, as: name }, { at: at(start + hold), action: UNDO[kind], node: `@${name}` });
+    last = Math.max(last, at(start + hold));
+  }
+  out.windows.push([at(t), last]);
+  return last;
 }
 
 /** Faults on the link between two regions, one after another. */
@@ -159,11 +212,11 @@ function clientActions(r: Seeded, s: Shape, end: number, nodeWindows: ReadonlyMa
   return out;
 }
 
-function summary(seed: number, timeline: readonly TimelineAction[]): string {
+function summary(seed: number, pairs: boolean, timeline: readonly TimelineAction[]): string {
   const count = new Map<string, number>();
   for (const a of timeline) if (!['heal', 'restart', 'resume', 'rejoin'].includes(a.action)) count.set(a.action, (count.get(a.action) ?? 0) + 1);
   const what = [...count].map(([k, n]) => `${n} ${k}`).join(', ');
-  return `Drawn by "ably-ng chaos random --seed ${seed}": ${what || 'no faults'}.`;
+  return `Drawn by "ably-ng chaos random --seed ${seed}${pairs ? ' --pairs' : ''}": ${what || 'no faults'}.`;
 }
 
 /** The scenario for `seed`: the same seed and options give the same scenario. */
@@ -185,12 +238,9 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
   const nodeWindows = new Map<string, [number, number][]>();
   // Regions of three nodes or more keep a majority without one of them.
   for (const region of shape.regions.filter((x) => x.nodes.length >= 3)) {
-    const faults = nodeFaults(r, region, shape.channels, end);
-    // Each node fault is a start and its undo, in order.
-    const windows: [number, number][] = [];
-    for (let i = 0; i + 1 < faults.length; i += 2) windows.push([faults[i]!.at, faults[i + 1]!.at]);
-    nodeWindows.set(region.name, windows);
-    timeline.push(...faults);
+    const faults = nodeFaults(r, region, shape.channels, end, o.pairs ?? false);
+    nodeWindows.set(region.name, faults.windows);
+    timeline.push(...faults.actions);
   }
   const names = shape.regions.map((x) => x.name);
   for (let i = 0; i < names.length; i++) for (let j = i + 1; j < names.length; j++) timeline.push(...linkFaults(r, names[i]!, names[j]!, end));
@@ -199,7 +249,7 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
   timeline.sort((x, y) => x.at - y.at);
   return {
     name: `random-${o.seed}`,
-    description: summary(o.seed, timeline),
+    description: summary(o.seed, o.pairs ?? false, timeline),
     topology: relative(scenarioDir, resolve(o.topologyFile)) || '.',
     durationS: o.durationS,
     drainS: 20,

@@ -64,6 +64,8 @@ export class ScenarioRun {
   private lastNode: string | null = null;
   /** Per region, the node the last node action there acted on (`@last:REGION`). */
   private readonly lastIn = new Map<string, string>();
+  /** The nodes named by an action's `as` (`@NAME`). */
+  private readonly named = new Map<string, string>();
   private workload: Workload | null = null;
   private readonly open = new Map<string, string>();
   private topology!: Topology;
@@ -95,7 +97,7 @@ export class ScenarioRun {
     }
   }
 
-  /** Resolves `globalmaster:R`, `master:CHANNEL@R`, `replica:CHANNEL@R`, `@last` and `@last:R` to a node name. */
+  /** Resolves `globalmaster:R`, `master:CHANNEL@R`, `replica:CHANNEL@R`, `@last`, `@last:R` and `@NAME` to a node name. */
   private async resolveNode(spec: string): Promise<string> {
     if (spec === '@last') {
       if (!this.lastNode) throw new Error('"@last" before any node action');
@@ -105,6 +107,13 @@ export class ScenarioRun {
     if (last) {
       const node = this.lastIn.get(last[1]!);
       if (!node) throw new Error(`"${spec}" before any node action in region ${last[1]}`);
+      return node;
+    }
+    const label = /^@([^:]+)$/.exec(spec);
+    if (label) {
+      const node = this.named.get(label[1]!);
+      // (loadScenario refuses a name no earlier action gives; this is one whose action failed)
+      if (!node) throw new Error(`"${spec}": the action named "${label[1]}" did not run`);
       return node;
     }
     const gm = /^globalmaster:(.+)$/.exec(spec);
@@ -208,6 +217,7 @@ export class ScenarioRun {
         // Resolved before this action counts as the last one, so `@last` there is the one before.
         const from = 'from' in a && a.from !== undefined ? await this.resolveNode(a.from) : undefined;
         this.lastNode = node;
+        if ('as' in a && a.as !== undefined) this.named.set(a.as, node);
         const region = this.topology.regions.find((r) => r.nodes.some((n) => n.name === node));
         if (region) this.lastIn.set(region.name, node);
         await control(d, 'POST', `/nodes/${node}/${a.action}`, from === undefined ? undefined : { from });

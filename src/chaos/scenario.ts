@@ -15,8 +15,10 @@
  *                                       connection's recovery key)
  * A node may be named directly, or as `globalmaster:REGION` (the node holding that
  * region's globalmaster role at the time), `master:CHANNEL@REGION` (the channel's master
- * there), `replica:CHANNEL@REGION` (its replica there), `@last` (the node the previous node action acted on), or `@last:REGION` (the
- * node the previous node action in that region acted on).
+ * there), `replica:CHANNEL@REGION` (its replica there), `@last` (the node the previous node action acted on), `@last:REGION` (the
+ * node the previous node action in that region acted on), or `@NAME`: the node an earlier
+ * kill, stop, pause or isolate with `as: NAME` acted on (two faults at once in a region,
+ * each undone on its own).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -26,6 +28,8 @@ import { TopologyError } from '../config/topology.js';
 
 const link = { a: z.string().min(1), b: z.string().min(1) };
 const node = { node: z.string().min(1) };
+/** A name for the node a fault acted on, for a later action's `@NAME` (not `last`). */
+const label = { as: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lower-case letters, digits and "-"').refine((n) => n !== 'last', '"last" is taken by @last').optional() };
 const at = { at: z.number().min(0) };
 
 const action = z.discriminatedUnion('action', [
@@ -35,12 +39,12 @@ const action = z.discriminatedUnion('action', [
   z.object({ ...at, action: z.literal('loss'), ...link, rate: z.number().min(0).max(1) }).strict(),
   z.object({ ...at, action: z.literal('bandwidth'), ...link, bytesPerS: z.number().min(1) }).strict(),
   z.object({ ...at, action: z.literal('flap'), ...link, everyS: z.number().min(0.5), untilS: z.number().min(0) }).strict(),
-  z.object({ ...at, action: z.literal('kill'), ...node }).strict(),
-  z.object({ ...at, action: z.literal('stop'), ...node }).strict(),
+  z.object({ ...at, action: z.literal('kill'), ...node, ...label }).strict(),
+  z.object({ ...at, action: z.literal('stop'), ...node, ...label }).strict(),
   z.object({ ...at, action: z.literal('restart'), ...node }).strict(),
-  z.object({ ...at, action: z.literal('pause'), ...node }).strict(),
+  z.object({ ...at, action: z.literal('pause'), ...node, ...label }).strict(),
   z.object({ ...at, action: z.literal('resume'), ...node }).strict(),
-  z.object({ ...at, action: z.literal('isolate'), ...node, from: z.string().min(1).optional() }).strict(),
+  z.object({ ...at, action: z.literal('isolate'), ...node, from: z.string().min(1).optional(), ...label }).strict(),
   z.object({ ...at, action: z.literal('rejoin'), ...node, from: z.string().min(1).optional() }).strict(),
   z.object({ ...at, action: z.literal('rolling-restart'), region: z.string().min(1), gapS: z.number().min(0).default(3) }).strict(),
   z.object({ ...at, action: z.literal('subscribe'), region: z.string().min(1), subscribers: z.number().int().min(1).max(50).default(1) }).strict(),
@@ -112,7 +116,25 @@ export function loadScenario(file: string): Scenario {
       throw new TopologyError([`timeline[${i}].afterS: the subscribers would arrive after the end (${a.at} + ${a.afterS} s > durationS ${s.durationS})`], path);
     }
   }
+  checkLabels(s.timeline, path);
   return { ...s, file: path, topologyFile: resolve(dirname(path), s.topology) };
+}
+
+/** Every `@NAME` is named by an `as` earlier in the file, and no name twice. */
+function checkLabels(timeline: readonly TimelineAction[], path: string): void {
+  const named = new Set<string>();
+  const errors: string[] = [];
+  for (const [i, a] of timeline.entries()) {
+    for (const [field, ref] of [['node', 'node' in a ? a.node : undefined], ['from', 'from' in a && a.action !== 'move' ? a.from : undefined]] as const) {
+      const m = ref === undefined ? null : /^@([^:]+)$/.exec(ref);
+      if (m && m[1] !== 'last' && !named.has(m[1]!)) errors.push(`timeline[${i}].${field}: "${ref}" is not named by an earlier action's "as"`);
+    }
+    if ('as' in a && a.as !== undefined) {
+      if (named.has(a.as)) errors.push(`timeline[${i}].as: "${a.as}" is already the name of an earlier action's node`);
+      named.add(a.as);
+    }
+  }
+  if (errors.length) throw new TopologyError(errors, path);
 }
 
 /** Expands `flap` into its partitions and heals; sorts by time. */

@@ -82,7 +82,7 @@ describe('chaos scenarios (short)', () => {
     expect(existsSync(join(dir, 'REPORT.md'))).toBe(true);
   });
 
-  it('reports a node action it could not carry out, and goes on: @last:REGION is the node last acted on in that region', { timeout: 120_000 }, async () => {
+  it('reports a node action it could not carry out, and goes on: @last:REGION is the node last acted on in that region, @NAME the one an action named', { timeout: 120_000 }, async () => {
     const lines: string[] = [];
     const ok = await runScenarios([join(import.meta.dirname, 'short', 'failed-action.yaml')], join(out, 'failed-action'), silentLogger(), (l) => lines.push(l));
     expect(lines.filter((l) => l.includes('failed, the run went on'))).toEqual([
@@ -96,6 +96,10 @@ describe('chaos scenarios (short)', () => {
     const kill = report.faults.find((f: { action: string; target: string }) => f.action === 'kill' && f.target === 'us-1');
     expect(kill).toMatchObject({ open: false });
     expect(kill.end - kill.start).toBeLessThan(3500);
+    // eu-2 was paused as `held` and resumed through @held a second later.
+    const pause = report.faults.find((f: { action: string; target: string }) => f.action === 'pause' && f.target === 'eu-2');
+    expect(pause).toMatchObject({ open: false });
+    expect(pause.end - pause.start).toBeLessThan(2000);
   });
 
   it('fails the run when the replay after a heal is switched off', { timeout: 120_000 }, async () => {

@@ -17,6 +17,7 @@ afterAll(() => removeTempDir(dir));
 const root = join(import.meta.dirname, '../../..');
 const LOCAL = join(root, 'regions/local.yaml');
 const THREE = join(root, 'test/chaos/topologies/three-regions.yaml');
+const FIVE = join(root, 'test/chaos/topologies/five-nodes.yaml');
 const SEEDS = Array.from({ length: 200 }, (_, i) => i);
 
 const STARTS: Record<string, string> = { kill: 'restart', stop: 'restart', pause: 'resume', isolate: 'rejoin' };
@@ -165,5 +166,78 @@ describe('random chaos scenarios', () => {
     }
     // and nodes named directly
     expect([...seen].some((k) => /^(eu|us)-\d$/.test(k))).toBe(true);
+  });
+
+  describe('with --pairs', () => {
+    const pairsOf = (seed: number, topologyFile = FIVE) => randomScenario({ seed, durationS: 60, topologyFile, pairs: true }, dir);
+
+    it('change nothing where no region has five nodes (seeds keep their scenarios)', () => {
+      for (const seed of SEEDS.slice(0, 50)) for (const topo of [LOCAL, THREE]) expect(pairsOf(seed, topo).timeline).toEqual(scenarioOf(seed, topo).timeline);
+      expect(pairsOf(3).description).toContain('--seed 3 --pairs');
+    });
+
+    it('fault at most two nodes of a region of five at once, each named and undone on its own, often a channel\'s master and its replica', () => {
+      const regions = loadTopology(FIVE).regions;
+      let pairs = 0;
+      let copies = 0;
+      let singles = 0;
+      for (const seed of SEEDS) {
+        const doc = pairsOf(seed);
+        const file = writeRandomScenario({ seed, durationS: 60, topologyFile: FIVE, pairs: true }, dir);
+        expect(loadScenario(file).timeline).toEqual(doc.timeline);
+        const last = doc.durationS - 4;
+        // Per region: what is faulted now (by the name its undo uses), and when the last fault ended.
+        const open = new Map<string, Map<string, string>>();
+        const ended = new Map<string, number>();
+        const starts: (TimelineAction & { node: string })[] = [];
+        for (const a of doc.timeline) {
+          if (!('node' in a)) continue;
+          expect(a.at, `seed ${seed}: ${a.action} ${a.node}`).toBeLessThanOrEqual(last + 1e-9);
+          if (STARTS[a.action]) {
+            const region = regionOf(a.node.replace(/^replica:/, 'master:'), regions)!;
+            expect(region, `seed ${seed}: ${a.node}`).toBe('eu');
+            const now = open.get(region) ?? new Map<string, string>();
+            if (now.size === 0) expect(a.at - (ended.get(region) ?? -10), `seed ${seed}: gap before ${a.at}`).toBeGreaterThanOrEqual(4.9);
+            const ref = 'as' in a && a.as ? `@${a.as}` : `@last:${region}`;
+            expect(now.has(ref), `seed ${seed}: ${ref} twice`).toBe(false);
+            now.set(ref, STARTS[a.action]!);
+            expect(now.size, `seed ${seed}: nodes faulted at ${a.at}`).toBeLessThanOrEqual(2);
+            // The second of two starts while the first is still on.
+            if (ref.endsWith('-b')) expect(now.size, `seed ${seed}: ${ref} at ${a.at} while its first is on`).toBe(2);
+            open.set(region, now);
+            starts.push(a);
+          } else {
+            const region = [...open].find(([, m]) => m.has(a.node))?.[0];
+            expect(region, `seed ${seed}: ${a.action} ${a.node} undoes a fault`).toBeDefined();
+            expect(open.get(region!)!.get(a.node)).toBe(a.action);
+            open.get(region!)!.delete(a.node);
+            if (open.get(region!)!.size === 0) ended.set(region!, a.at);
+          }
+        }
+        expect([...open.values()].every((m) => m.size === 0), `seed ${seed}: left open`).toBe(true);
+        for (let i = 0; i < starts.length; i++) {
+          const [a, b] = [starts[i]!, starts[i + 1]];
+          if (!('as' in a) || !a.as) {
+            singles++;
+            continue;
+          }
+          // Named faults come in twos, the second within 1.5 s of the first, on another node.
+          expect(b && 'as' in b && b.as, `seed ${seed}: ${a.as} has a partner`).toBe(a.as.replace(/a$/, 'b'));
+          expect(b!.at - a.at).toBeLessThanOrEqual(1.5 + 1e-9);
+          expect(b!.node).not.toBe(a.node);
+          pairs++;
+          const m = /^replica:(.+)$/.exec(a.node);
+          if (m) {
+            expect(b!.node).toBe(`master:${m[1]}`);
+            copies++;
+          }
+          i++;
+        }
+      }
+      expect(pairs).toBeGreaterThan(SEEDS.length);
+      expect(copies).toBeGreaterThan(pairs / 4);
+      expect(copies).toBeLessThan(pairs);
+      expect(singles).toBeGreaterThan(SEEDS.length);
+    });
   });
 });

@@ -67,4 +67,33 @@ describe('chaos scenario files', () => {
     ]);
     expect(errorsOf(() => checkScenarioRegions(s, ['eu', 'us', 'ap', 'mars']))).toEqual([]);
   });
+
+  it('names a node with "as" for a later "@NAME", and refuses a name not given before, given twice, or "last"', () => {
+    const s = scenario(
+      'named',
+      'timeline:\n  - { at: 1, action: pause, node: "replica:c@eu", as: copy }\n  - { at: 1, action: kill, node: "master:c@eu", as: m-1 }\n  - { at: 3, action: restart, node: "@m-1" }\n  - { at: 4, action: resume, node: "@copy" }\n  - { at: 5, action: isolate, node: eu-1, from: "@copy" }\n',
+    );
+    expect(s.timeline.slice(0, 3)).toEqual([
+      { at: 1, action: 'pause', node: 'replica:c@eu', as: 'copy' },
+      { at: 1, action: 'kill', node: 'master:c@eu', as: 'm-1' },
+      { at: 3, action: 'restart', node: '@m-1' },
+    ]);
+    expect(
+      errorsOf(() =>
+        scenario(
+          'unnamed',
+          'timeline:\n  - { at: 1, action: restart, node: "@x" }\n  - { at: 2, action: kill, node: eu-1, as: x }\n  - { at: 3, action: stop, node: eu-2, as: x }\n  - { at: 4, action: rejoin, node: eu-3, from: "@y" }\n  - { at: 5, action: restart, node: "@last:eu" }\n',
+        ),
+      ),
+    ).toEqual([
+      'timeline[0].node: "@x" is not named by an earlier action\'s "as"',
+      'timeline[2].as: "x" is already the name of an earlier action\'s node',
+      'timeline[3].from: "@y" is not named by an earlier action\'s "as"',
+    ]);
+    expect(errorsOf(() => scenario('last', 'timeline:\n  - { at: 1, action: kill, node: eu-1, as: last }\n'))).toEqual(['timeline[0].as: "last" is taken by @last']);
+    // Only the faults that start something are named.
+    expect(errorsOf(() => scenario('resume-as', 'timeline:\n  - { at: 1, action: resume, node: eu-1, as: r }\n'))).toEqual([
+      expect.stringMatching(/^timeline\[0\]: Unrecognized key: "as"/),
+    ]);
+  });
 });
