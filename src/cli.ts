@@ -81,7 +81,11 @@ program
     if (command !== 'run' && command !== 'random') return runChaos(command, args, o);
     if (command === 'run' && args.length === 0) throw new InvalidArgumentError('usage: ably-ng chaos run SCENARIO.yaml… [--out DIR]');
     // Loaded only here: the workload needs the `ably` SDK, which serving nodes do not.
-    const { runScenarios, runRandom } = await import('./chaos/run-all.js');
+    const { runScenarios, runRandom, stopActiveRuns } = await import('./chaos/run-all.js');
+    // Interrupted: the run's nodes go too (a paused one would not exit with us).
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => void stopActiveRuns().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143)));
+    }
     const log = createLogger('warn', { role: 'chaos' });
     const print = (l: string) => process.stdout.write(`${l}\n`);
     const ok =

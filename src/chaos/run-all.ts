@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { violationTotal } from './checker.js';
 import { writeCombinedReport } from './report.js';
 import { runScenario, type RunResult } from './runner.js';
+export { stopActiveRuns } from './runner.js';
 import { writeRandomScenario, type RandomOptions } from './random.js';
 import { loadScenario } from './scenario.js';
 

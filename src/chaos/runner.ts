@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { control, type RunningDeployment } from '../cli/chaos.js';
 import { Supervisor } from '../cli/supervisor.js';
+import { Ring } from '../cluster/ring.js';
 import { validateTopology, type Topology } from '../config/topology.js';
 import type { Logger } from '../log.js';
 import { reservePorts } from '../ports.js';
@@ -56,6 +57,17 @@ export interface RunResult {
   dir: string;
   /** Timeline actions the control endpoint refused or that threw (the run went on without them). */
   failedActions: { at: number; action: string; error: string }[];
+}
+
+/** The deployments of runs under way, for stopActiveRuns. */
+const active = new Set<Supervisor>();
+
+/**
+ * Stops the deployment of every run under way (its nodes by PID, a paused one continued
+ * first so that it can take the SIGTERM), for `ably-ng chaos run|random` interrupted.
+ */
+export async function stopActiveRuns(): Promise<void> {
+  await Promise.all([...active].map((s) => s.stop().catch(() => undefined)));
 }
 
 export class ScenarioRun {
@@ -124,21 +136,37 @@ export class ScenarioRun {
     const m = /^(master|replica):(.+)@(.+)$/.exec(spec);
     if (m) {
       const [, role, channel, region] = m as unknown as [string, 'master' | 'replica', string, string];
-      const app = this.topology.apps[0]!;
-      const key = app.keys[0]!;
-      const auth = `Basic ${Buffer.from(`${app.id}.${key.id}:${key.secret}`).toString('base64')}`;
-      for (const n of this.nodesOf(region)) {
-        try {
-          const res = await fetch(`http://127.0.0.1:${n.port}/channels/${encodeURIComponent(channel)}`, { headers: { authorization: auth } });
-          const body = (await res.json()) as { master?: string; replica?: string };
-          if (body[role]) return body[role];
-        } catch {
-          /* that node is down: ask another */
-        }
-      }
-      throw new Error(`no ${role} found for ${channel} in ${region}`);
+      return this.placement(role, channel, region);
     }
     return spec;
+  }
+
+  /**
+   * A channel's master or replica in a region: what its master says (every node is asked
+   * at once, for at most 1 s: a paused node, or a status read waiting on one, must not
+   * hold the timeline back; fetch's own limit is 300 s), else where the ring of a node
+   * with quorum places it.
+   */
+  private async placement(role: 'master' | 'replica', channel: string, region: string): Promise<string> {
+    const app = this.topology.apps[0]!;
+    const key = app.keys[0]!;
+    const auth = `Basic ${Buffer.from(`${app.id}.${key.id}:${key.secret}`).toString('base64')}`;
+    const nodes = this.nodesOf(region);
+    const ask = async (port: number): Promise<string> => {
+      const res = await fetch(`http://127.0.0.1:${port}/channels/${encodeURIComponent(channel)}`, { headers: { authorization: auth }, signal: AbortSignal.timeout(1000) });
+      const body = (await res.json()) as { master?: string; replica?: string };
+      if (!body[role]) throw new Error(`no ${role}`);
+      return body[role];
+    };
+    try {
+      return await Promise.any(nodes.map((n) => ask(n.port)));
+    } catch {
+      const views = await Promise.all(nodes.map((n) => this.health(n.port)));
+      const ring = views.find((h) => h?.quorum)?.ring as string[] | undefined;
+      const placed = ring ? new Ring(ring)[role === 'master' ? 'owner' : 'replica'](`${app.id}:${channel}`) : null;
+      if (placed) return placed;
+      throw new Error(`no ${role} found for ${channel} in ${region}`);
+    }
   }
 
   private fault(action: string, target: string, phase: 'start' | 'end'): void {
@@ -276,6 +304,7 @@ export class ScenarioRun {
       meshProxies: true,
       env: this.s.env,
     });
+    active.add(this.sup);
     const recordFile = join(this.dir, 'record.jsonl');
     this.writer = new RecordWriter(recordFile);
     let workload: Workload | null = null;
@@ -345,6 +374,7 @@ export class ScenarioRun {
       for (const t of timers) clearTimeout(t);
       workload?.close();
       await this.sup.stop().catch(() => undefined);
+      active.delete(this.sup);
       await this.writer.close();
     }
     const events = await readRecordEvents(recordFile);

@@ -4,8 +4,8 @@
  * action that cannot be carried out, and a run with a guarantee broken on purpose, which
  * the checker must catch.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { loadScenario } from '../../src/chaos/scenario.js';
 import { defaultCliPath } from '../../src/cli/supervisor.js';
 import { silentLogger } from '../../src/log.js';
 import { removeTempDir, tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 const out = tempDir('chaos');
 afterAll(() => removeTempDir(out));
@@ -108,5 +109,45 @@ describe('chaos scenarios (short)', () => {
     expect(r.report.violations.lost).toBeGreaterThan(0);
     expect(violationTotal(r.report.violations)).toBeGreaterThan(0);
     expect(r.asExpected).toBe(true);
+  });
+
+  it('names a paused master\'s replica at once, and stops every node it started, the paused ones too, when interrupted', { timeout: 90_000 }, async () => {
+    const dir = join(out, 'interrupted');
+    const cli = spawn(process.execPath, [defaultCliPath(), 'chaos', 'run', join(import.meta.dirname, 'short', 'interrupted.yaml'), '--out', dir], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+    let pids: number[] = [];
+    try {
+      const run = join(dir, 'interrupted');
+      const faults = () =>
+        existsSync(join(run, 'record.jsonl'))
+          ? readFileSync(join(run, 'record.jsonl'), 'utf8')
+              .split('\n')
+              .filter((l) => l.includes('"fault"'))
+              .map((l) => JSON.parse(l) as { t: number; action: string; target: string; phase: string })
+          : [];
+      // Both pauses made, the second within 3 s of the first (fetch alone would wait 300 s on the paused master).
+      await waitFor(() => faults().filter((f) => f.action === 'pause' && f.phase === 'start').length === 2, { timeoutMs: 45_000, what: 'both pauses' });
+      const [m, r] = faults().filter((f) => f.action === 'pause');
+      expect(r!.target).not.toBe(m!.target);
+      expect(r!.t - m!.t).toBeLessThan(3_000);
+      const stateFile = readdirSync(join(run, 'state')).find((f) => f.endsWith('.json'))!;
+      pids = Object.values(JSON.parse(readFileSync(join(run, 'state', stateFile), 'utf8')).nodes as Record<string, { pid: number }>).map((n) => n.pid);
+      expect(pids).toHaveLength(6);
+      cli.kill('SIGTERM');
+      expect(await exited).toBe(143);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await waitFor(() => pids.every((pid) => !alive(pid)), { timeoutMs: 15_000, what: 'every node gone' });
+    } finally {
+      cli.kill('SIGKILL');
+      // (a failed test must not leave nodes behind either)
+      for (const pid of pids) for (const sig of ['SIGCONT', 'SIGKILL'] as const) try { process.kill(pid, sig); } catch { /* gone */ }
+    }
   });
 });
