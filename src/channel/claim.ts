@@ -91,6 +91,11 @@ export class PendingClaims<T> {
     return this.pending.has(key);
   }
 
+  /** The claim under way for `key`, if any (it may have settled, its entry not yet gone). */
+  current(key: string): Promise<T> | undefined {
+    return this.pending.get(key)?.p;
+  }
+
   /** The claim under way for `key`, or a new one that `start` runs. */
   join(key: string, start: () => Promise<T>): Promise<T> {
     const found = this.pending.get(key);

@@ -24,6 +24,7 @@ import { parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
 import { batchShape, dropFloors, floorsAt, floorsAtRestart, seenElsewhere, serialFor, takesAll, unseen, withFloors, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
+import type { RequestBody } from '../transport/rpc.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
 export interface LocalSubscriber {
@@ -362,11 +363,7 @@ export class ChannelClient {
   }
 
   private async subscribe(): Promise<void> {
-    const { from, body } = await this.deps.router.call(
-      this.key,
-      { type: 'sub', channel: this.key },
-      this.deps.requestTimeoutMs,
-    );
+    const { from, body } = await this.deps.router.call(this.key, this.subRequest(), this.deps.requestTimeoutMs);
     if (body.kind !== 'subscribed') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
     if (this.closed) {
       this.deps.unsub(from, this.key);
@@ -381,12 +378,21 @@ export class ChannelClient {
       this.resetPresence(body.presence);
       return;
     }
-    if (body.epoch !== this.epoch) {
+    // A master behind what we delivered of its epoch has lost state (one that knows our
+    // position restarts in a new epoch instead: registry.restartBehind; an older build may
+    // not): what comes next under serials we hold would be skipped unsaid, so go on from
+    // its position and tell the subscribers.
+    if (body.epoch !== this.epoch || body.serial < this.last) {
       this.reset(body.epoch, body.serial, body.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'));
       this.resetPresence(body.presence);
       return;
     }
     if (body.serial > this.last) await this.fill(body.serial);
+  }
+
+  /** A subscribe, with how far this node has seen the stream (a master behind it has lost state). */
+  private subRequest(): RequestBody {
+    return { type: 'sub', channel: this.key, ...(this.epoch !== null ? { seen: { epoch: this.epoch, serial: this.last } } : {}) };
   }
 
   private subscribedTo(master: NodeId): void {
@@ -425,7 +431,7 @@ export class ChannelClient {
     } catch (err) {
       const e = err instanceof AblyError ? err : AblyError.of('channelMessagesExpired');
       // History no longer covers the gap: continue from the master's position and say so.
-      const p = await this.deps.router.call(this.key, { type: 'sub', channel: this.key }, this.deps.requestTimeoutMs);
+      const p = await this.deps.router.call(this.key, this.subRequest(), this.deps.requestTimeoutMs);
       if (p.body.kind === 'subscribed') {
         this.subscribedTo(p.from);
         this.reset(p.body.epoch, p.body.serial, p.body.channelSerial, e);

@@ -321,6 +321,16 @@ export class ChannelMaster {
     return this.state.interest.remoteList;
   }
 
+  /** Whether a subscribing node has seen this epoch further than this master holds (registry.restartBehind). */
+  behindSeen(seen: { epoch: string; serial: number }): boolean {
+    return seen.epoch === this.state.epoch && seen.serial > this.published.serial;
+  }
+
+  /** Whether another region has seen this region's own stream of this epoch further than this master holds. */
+  behindOwn(epoch: string, seq: number): boolean {
+    return epoch === this.state.epoch && seq > this.ownHead().seq;
+  }
+
   /** Where this region's own stream of the channel stands: the local seq of the last message published. */
   ownHead(): { epoch: string; seq: number } {
     return { epoch: this.state.epoch, seq: this.state.ownSeqAt(this.published.serial) };

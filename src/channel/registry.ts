@@ -339,6 +339,38 @@ export class ChannelRegistry {
   }
 
   /**
+   * Someone has seen `master`'s epoch further than the master holds (`seen`, for the log):
+   * a subscribing node (ChannelMaster.behindSeen) or another region, of this region's own
+   * stream (behindOwn). The copy the master was made from was not the newest, whose
+   * holders are gone (beyond the one-node guarantee: the master and its replica, a stale
+   * copy of an earlier mastership being all that was left). The serials past ours were
+   * given to messages this state lacks; given again to others, they would be skipped,
+   * unsaid, by whoever holds the first ones. So the channel restarts in a new epoch, as
+   * when no copy is left: subscribers are told (90005), other regions of a gap (90003),
+   * and its terms go on above the old epoch's.
+   */
+  async restartBehind(master: ChannelMaster, seen: Record<string, unknown>): Promise<Acquired> {
+    const key = master.key;
+    // Not as part of a claim still under way (the one that made this master, settled but
+    // not yet gone, would answer for ours): after it, whatever it made is checked below.
+    for (let p = this.claims.current(key); p; p = this.claims.current(key)) await p.catch(() => undefined);
+    return this.claims.join(key, async () => {
+      const h = this.holdings.get(key);
+      if (h?.role !== 'master' || h.master !== master || master.isStopped) {
+        return h?.role === 'master' && !h.master.isStopped ? { ok: h.master } : { redirect: this.deps.ring().owner(key) };
+      }
+      this.deps.log.warn(
+        { channel: key, epoch: master.epoch, serial: master.position().serial, seen },
+        'this epoch was seen further than this master holds: state was lost; the channel restarts in a new epoch',
+      );
+      const subscribers = [...master.subscribers];
+      await master.stop(AblyError.of('channelFailed', 'channel state was lost and restarted'));
+      const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, master.state.term);
+      return { ok: this.install(key, fresh, subscribers) };
+    });
+  }
+
+  /**
    * Asks the nodes that may hold a channel's state. The first `CLAIM_FANOUT` nodes of its
    * preference list in our view must answer (`answers`, null where one did not). Peers
    * still leaving are asked too (`leaving`: the copies they hold): out of the ring

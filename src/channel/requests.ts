@@ -45,7 +45,8 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'sub': {
         // A subscriber this master has not seen rejoin would be dropped at its next reconcile.
         if (!reg.mayServe(from)) return { kind: 'retry', reason: `${from} is not in this node's view of the region yet` };
-        const a = await reg.acquire(req.channel);
+        let a = await reg.acquire(req.channel);
+        if ('ok' in a && req.seen && a.ok.behindSeen(req.seen)) a = await reg.restartBehind(a.ok, { by: from, ...req.seen });
         if (!('ok' in a)) return redirect(a);
         return { kind: 'subscribed', ...a.ok.subscribe(from) };
       }
@@ -151,7 +152,11 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) {
           return { kind: 'local', epoch: '', startSeq: req.afterSeq, gap: false, entries: ForwardedEntries.none };
         }
-        const a = await reg.acquire(req.channel);
+        let a = await reg.acquire(req.channel);
+        // Another region holds more of our own stream in this epoch than we do: we lost state.
+        if ('ok' in a && req.since === undefined && a.ok.behindOwn(req.epoch, req.afterSeq)) {
+          a = await reg.restartBehind(a.ok, { by: from, epoch: req.epoch, ownSeq: req.afterSeq });
+        }
         if (!('ok' in a)) return redirect(a);
         return { kind: 'local', ...a.ok.replayLocal(req.epoch, req.afterSeq, req.since) };
       }

@@ -84,8 +84,11 @@ export class ChannelState {
     this.lastChannelSerial = this.formatAt(base);
   }
 
-  static fresh(key: ChannelKey, settings: ChannelSettings, now: number, epoch = newEpoch()): ChannelState {
-    return new ChannelState(key, epoch, settings, 0, 0, now);
+  /** `term`: where mastership terms go on from (a restart ranks above every copy of the epoch it replaces). */
+  static fresh(key: ChannelKey, settings: ChannelSettings, now: number, epoch = newEpoch(), term = 0): ChannelState {
+    const st = new ChannelState(key, epoch, settings, 0, 0, now);
+    st.termNo = term;
+    return st;
   }
 
   static restore(s: ChannelSnapshot, settings: ChannelSettings): ChannelState {

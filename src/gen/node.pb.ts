@@ -211,6 +211,9 @@ export interface HistoryQuery {
 
 export interface SubRequest {
   channel: string;
+  /** How far the subscribing node has seen the channel's stream (absent on its first subscribe) */
+  seenEpoch?: string | undefined;
+  seenSerial?: number | undefined;
 }
 
 export interface PublishRequest {
@@ -2214,13 +2217,19 @@ export const HistoryQuery: MessageFns<HistoryQuery> = {
 };
 
 function createBaseSubRequest(): SubRequest {
-  return { channel: "" };
+  return { channel: "", seenEpoch: undefined, seenSerial: undefined };
 }
 
 export const SubRequest: MessageFns<SubRequest> = {
   encode(message: SubRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.channel !== "") {
       writer.uint32(10).string(message.channel);
+    }
+    if (message.seenEpoch !== undefined) {
+      writer.uint32(18).string(message.seenEpoch);
+    }
+    if (message.seenSerial !== undefined) {
+      writer.uint32(24).uint64(message.seenSerial);
     }
     return writer;
   },
@@ -2244,6 +2253,22 @@ export const SubRequest: MessageFns<SubRequest> = {
             }
 
             message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.seenEpoch = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seenSerial = longToNumber(reader.uint64());
             continue;
           }
         }

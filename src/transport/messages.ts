@@ -55,6 +55,8 @@ export interface SubRequest {
   type: 'sub';
   rid: number;
   channel: ChannelKey;
+  /** How far the subscribing node has seen the stream: a master behind it lost state (registry.restartBehind). */
+  seen?: { epoch: string; serial: number };
 }
 export interface PublishRequest {
   type: 'publish';

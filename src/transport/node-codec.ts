@@ -66,7 +66,7 @@ function memberFromPb(m: pb.MemberInfo): MemberInfo {
 function requestToPb(r: NodeRequest): pb.Request {
   switch (r.type) {
     case 'sub':
-      return { rid: r.rid, body: { $case: 'sub', sub: { channel: r.channel } } };
+      return { rid: r.rid, body: { $case: 'sub', sub: { channel: r.channel, ...(r.seen ? { seenEpoch: r.seen.epoch, seenSerial: r.seen.serial } : {}) } } };
     case 'publish':
       return {
         rid: r.rid,
@@ -152,7 +152,12 @@ function requestFromPb(p: pb.Request): NodeRequest {
   if (!b) throw new Error('request without a body');
   switch (b.$case) {
     case 'sub':
-      return { type: 'sub', rid, channel: b.sub.channel };
+      return {
+        type: 'sub',
+        rid,
+        channel: b.sub.channel,
+        ...(b.sub.seenEpoch !== undefined && b.sub.seenSerial !== undefined ? { seen: { epoch: b.sub.seenEpoch, serial: b.sub.seenSerial } } : {}),
+      };
     case 'publish':
       return {
         type: 'publish',

@@ -178,4 +178,26 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     c.onBroadcast('E2', [entry('E2', 5, r3(7))]);
     expect(sub.got).toEqual(['E2:3', 'E2:5']);
   });
+
+  it('says how far it has seen when it subscribes again, and goes on from a master behind that, telling its subscribers', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    const sub = subscriber();
+    await c.attach(sub, null, null);
+    c.activate(sub);
+    c.onBroadcast('E1', [entry('E1', 11), entry('E1', 12)]);
+    expect(sub.got).toEqual(['E1:11', 'E1:12']);
+    // The master died with its replica; the new one took an older copy of the same epoch.
+    c.resubscribe();
+    const again = await master.next('sub');
+    expect(again.req).toMatchObject({ type: 'sub', seen: { epoch: 'E1', serial: 12 } });
+    // A master of an older build does not restart the epoch: it answers from where it is.
+    again.answer(subscribed('E1', 9));
+    await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E1', serial: 9 }));
+    expect(sub.updates).toEqual([90005]);
+    // Serials 10 to 12 now stand for other messages: they are delivered, not taken for repeats.
+    const reused = (serial: number): LogEntry => ({ ...entry('E1', serial), message: { id: `new-${serial}`, data: `new:${serial}`, timestamp: 0 } });
+    c.onBroadcast('E1', [reused(10), reused(11), reused(12), reused(13)]);
+    expect(sub.got.slice(2)).toEqual(['new:10', 'new:11', 'new:12', 'new:13']);
+  });
 });

@@ -7,10 +7,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChannelMaster } from '../../../src/channel/master.js';
 import { AblyError } from '../../../src/errors.js';
 import type { Acquired } from '../../../src/channel/registry.js';
-import type { ChannelState } from '../../../src/channel/state.js';
+import { ChannelState } from '../../../src/channel/state.js';
+import type { Holding } from '../../../src/channel/registry.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 import { Ring } from '../../../src/cluster/ring.js';
-import { channelOwnedBy, channelWhere, liveMaster, makeRegion, msg, setView, startAll, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
+import { channelOwnedBy, channelWhere, liveMaster, makeRegion, msg, setView, SETTINGS, startAll, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let nodes: TestNode[] = [];
@@ -399,5 +400,84 @@ describe('ChannelRegistry', () => {
     expect(heldAtAnswer).toEqual([true, true]);
     const h = replica.registry.holding(key);
     expect(h?.role === 'replica' && h.state.origins.reachBackOf('us')).toEqual(origins[0]);
+  });
+
+  it('restarts a channel in a new epoch when a subscribing node has seen its epoch further than the master holds', async () => {
+    const ns = await startTrio(nodes);
+    const [a, b] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    for (let s = 0; s < 5; s++) await b.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
+    const old = liveMaster(a, key)!;
+    const { epoch, serial } = old.position();
+    expect(serial).toBe(5);
+    // Seen as far as the master holds, or in another epoch: the same master answers.
+    for (const seen of [{ epoch, serial: 5 }, { epoch, serial: 2 }, { epoch: 'other', serial: 50 }]) {
+      expect(await b.rpc.request('a', { type: 'sub', channel: key, seen }, 1000)).toMatchObject({ kind: 'subscribed', epoch, serial: 5 });
+    }
+    expect(liveMaster(a, key)).toBe(old);
+    // Seen further: the copy this master was made from was not the newest.
+    const reply = await b.rpc.request('a', { type: 'sub', channel: key, seen: { epoch, serial: 8 } }, 1000);
+    expect(reply).toMatchObject({ kind: 'subscribed', serial: 0 });
+    expect((reply as { epoch: string }).epoch).not.toBe(epoch);
+    const fresh = liveMaster(a, key)!;
+    expect(old.isStopped).toBe(true);
+    // Its terms go on above the old epoch's (a stale copy of that must never win a claim), it
+    // keeps the old master's subscribers, and publishes go on in the new epoch.
+    expect(fresh.state.term).toBeGreaterThan(old.state.term);
+    expect(fresh.subscribers.has('b')).toBe(true);
+    await b.publisher.send('src', key, { type: 'publish', messages: [msg(5)] });
+    expect(fresh.position()).toMatchObject({ epoch: (reply as { epoch: string }).epoch, serial: 1 });
+    // The replica has the new epoch too.
+    const replica = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
+    await waitFor(() => {
+      const h = replica.registry.holding(key);
+      return h?.role === 'replica' && h.state.epoch === fresh.epoch && h.state.serial === 1;
+    });
+  });
+
+  it('restarts a channel in a new epoch when another region has seen its own stream further than the master holds', async () => {
+    const ns = await startTrio(nodes);
+    const [a, b] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    for (let s = 0; s < 5; s++) await b.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
+    const old = liveMaster(a, key)!;
+    const epoch = old.epoch;
+    // Asked from where another region is: as far as we are, or behind, the same master answers.
+    for (const afterSeq of [5, 3]) {
+      expect(await b.rpc.request('a', { type: 'replayLocal', channel: key, epoch, afterSeq }, 1000)).toMatchObject({ kind: 'local', epoch, startSeq: afterSeq, gap: false });
+    }
+    expect(liveMaster(a, key)).toBe(old);
+    const reply = await b.rpc.request('a', { type: 'replayLocal', channel: key, epoch, afterSeq: 7 }, 1000);
+    // A new epoch, which the other region takes as a gap in this region's stream (90003 there).
+    expect(reply).toMatchObject({ kind: 'local', gap: true });
+    expect((reply as { epoch: string }).epoch).not.toBe(epoch);
+    expect(old.isStopped).toBe(true);
+    expect(liveMaster(a, key)!.state.term).toBeGreaterThan(old.state.term);
+  });
+
+  it('restarts a channel claimed from a copy behind what the node subscribing meanwhile has seen, not only one found so later', async () => {
+    const ns = await startTrio(nodes);
+    const [a] = ns;
+    // a masters the channel; in a view without a, c owns it and b holds its only copy.
+    const key = channelWhere((k) => new Ring(['a', 'b', 'c']).owner(k) === 'a' && new Ring(['b', 'c']).owner(k) === 'c');
+    const b = ns.find((n) => n.id === 'b')!;
+    const c = ns.find((n) => n.id === 'c')!;
+    for (let s = 0; s < 5; s++) await c.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
+    const epoch = liveMaster(a, key)!.epoch;
+    // b keeps a copy from serial 5 (as a node keeps one for 30 s after a handoff); the
+    // channel goes on to 8, and then a dies with every newer copy.
+    const old = liveMaster(a, key)!.state.snapshot();
+    for (let s = 5; s < 8; s++) await c.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
+    (b.registry as unknown as { holdings: Map<string, Holding> }).holdings.set(key, { role: 'stale', state: ChannelState.restore(old, SETTINGS), until: Date.now() + 30_000 });
+    (c.registry as unknown as { holdings: Map<string, Holding> }).holdings.delete(key);
+    await a.transport.stop();
+    for (const n of [b, c]) {
+      setView(n, ['b', 'c']);
+      n.rpc.failPeer('a', 'down');
+    }
+    // b's channel client, at 8, subscribes: c claims (from b's copy at 5) while it waits.
+    const reply = await b.rpc.request('c', { type: 'sub', channel: key, seen: { epoch, serial: 8 } }, 2000);
+    expect(reply).toMatchObject({ kind: 'subscribed', serial: 0 });
+    expect((reply as { epoch: string }).epoch).not.toBe(epoch);
   });
 });
