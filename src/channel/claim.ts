@@ -17,6 +17,13 @@ export interface ClaimDecision {
   best: ChannelSnapshot | null;
   /** The nodes subscribed at the last master, from its answer. */
   subscribers: NodeId[];
+  /**
+   * A channel client (of a node that answered, or ours: `mine`) has seen `best`'s epoch
+   * further than `best` holds: the newest copy went with its holders, and `best` is an
+   * older one. The channel starts afresh, in a new epoch, its terms above `best`'s
+   * (registry.restartBehind says why).
+   */
+  behind: boolean;
 }
 
 /**
@@ -30,6 +37,7 @@ export function decideClaim(
   answers: readonly (ReplyBody | null)[],
   leaving: readonly ChannelSnapshot[],
   own: ChannelSnapshot | undefined,
+  mine?: { epoch: string; serial: number } | null,
 ): ClaimDecision {
   const held = answers.flatMap((a) => (a?.kind === 'snapshot' && a.snapshot ? [a.snapshot] : []));
   const ours = newest(own ? [...held, own] : held);
@@ -41,7 +49,10 @@ export function decideClaim(
   const subscribers = copies.findLast((s) => s.subscribers)?.subscribers ?? [];
   const best = ours ?? newest(leaving);
   const known = best && !best.remoteInterest ? copies.findLast((s) => s.wasMaster && s.remoteInterest && s.epoch === best.epoch) : undefined;
-  return { decided, best: known ? { ...best!, remoteInterest: known.remoteInterest! } : best, subscribers };
+  const seen = answers.flatMap((a) => (a?.kind === 'snapshot' && a.seen ? [a.seen] : []));
+  if (mine) seen.push(mine);
+  const behind = best !== null && seen.some((p) => p.epoch === best.epoch && p.serial > best.base + best.entries.length);
+  return { decided, best: known ? { ...best!, remoteInterest: known.remoteInterest! } : best, subscribers, behind };
 }
 
 /** The answers of a claim as `epoch@serial`, `none` or why not, for the log. */

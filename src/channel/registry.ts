@@ -78,6 +78,8 @@ export interface RegistryDeps {
   hasQuorum(): boolean;
   /** Peers that said goodbye and are still draining (they may hold state to hand over). */
   leaving?(): NodeId[];
+  /** How far this node's channel client has seen a channel's stream (none: no client, or not subscribed yet). */
+  seen?(key: ChannelKey): { epoch: string; serial: number } | null;
   log: Logger;
   metrics?: RegistryMetrics;
 }
@@ -326,9 +328,16 @@ export class ChannelRegistry {
       // Our own copy (replica or stale) or tombstone competes too.
       const own =
         current?.role === 'replica' || current?.role === 'stale' ? current.state.snapshot() : this.tombstones.get(key);
-      const { decided, best, subscribers } = decideClaim(answers, leaving, own);
+      const { decided, best, subscribers, behind } = decideClaim(answers, leaving, own, this.deps.seen?.(key));
       if (decided) {
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
+        if (best && behind) {
+          this.deps.log.warn(
+            { channel: key, epoch: best.epoch, serial: best.base + best.entries.length },
+            'the newest copy of this channel is behind what a channel client has seen: state was lost; the channel starts again in a new epoch',
+          );
+          return { ok: this.install(key, ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, best.term), subscribers) };
+        }
         if (best) return { ok: this.install(key, best, subscribers) };
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         this.deps.metrics?.channelCreated(key);
@@ -496,6 +505,13 @@ export class ChannelRegistry {
    * "nobody" from a view narrower than ours either.
    */
   async onClaim(from: NodeId, key: ChannelKey, probe: boolean, asked?: readonly NodeId[]): Promise<ReplyBody> {
+    const answer = await this.answerClaim(from, key, probe, asked);
+    // And how far our channel client has seen the stream: a copy behind that is not the newest.
+    const seen = answer.kind === 'snapshot' ? this.deps.seen?.(key) : null;
+    return seen && answer.kind === 'snapshot' ? { ...answer, seen } : answer;
+  }
+
+  private async answerClaim(from: NodeId, key: ChannelKey, probe: boolean, asked?: readonly NodeId[]): Promise<ReplyBody> {
     const h = this.holdings.get(key);
     const ring = this.deps.ring();
     if (ring.has(this.deps.self) && this.deps.hasQuorum()) {

@@ -536,7 +536,12 @@ export interface Ok {
 }
 
 export interface SnapshotReply {
-  snapshot?: ChannelSnapshot | undefined;
+  snapshot?:
+    | ChannelSnapshot
+    | undefined;
+  /** How far the answering node's channel client has seen the stream (a claim's copy behind it was not the newest) */
+  seenEpoch?: string | undefined;
+  seenSerial?: number | undefined;
 }
 
 export interface ChannelStatus {
@@ -5207,13 +5212,19 @@ export const Ok: MessageFns<Ok> = {
 };
 
 function createBaseSnapshotReply(): SnapshotReply {
-  return { snapshot: undefined };
+  return { snapshot: undefined, seenEpoch: undefined, seenSerial: undefined };
 }
 
 export const SnapshotReply: MessageFns<SnapshotReply> = {
   encode(message: SnapshotReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.snapshot !== undefined) {
       ChannelSnapshot.encode(message.snapshot, writer.uint32(10).fork()).join();
+    }
+    if (message.seenEpoch !== undefined) {
+      writer.uint32(18).string(message.seenEpoch);
+    }
+    if (message.seenSerial !== undefined) {
+      writer.uint32(24).uint64(message.seenSerial);
     }
     return writer;
   },
@@ -5237,6 +5248,22 @@ export const SnapshotReply: MessageFns<SnapshotReply> = {
             }
 
             message.snapshot = ChannelSnapshot.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.seenEpoch = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seenSerial = longToNumber(reader.uint64());
             continue;
           }
         }

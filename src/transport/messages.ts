@@ -367,7 +367,8 @@ export type ReplyBody =
   | { kind: 'entries'; entries: LogEntry[]; more: boolean }
   /** `forwarded`: a replica sent the replicated batch on to the globalmaster (ReplicateRequest.forward). */
   | { kind: 'ok'; forwarded?: boolean }
-  | { kind: 'snapshot'; snapshot: ChannelSnapshot | null }
+  /** `seen`: how far the answering node's channel client has seen the stream (a claim's newest copy must not be behind it). */
+  | { kind: 'snapshot'; snapshot: ChannelSnapshot | null; seen?: { epoch: string; serial: number } }
   | { kind: 'status'; status: ChannelStatus | null }
   | { kind: 'error'; error: ErrorInfo }
   /** The receiver is not the channel's master (in its view); try `owner`. */

@@ -301,7 +301,13 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
     case 'ok':
       return { rid, body: { $case: 'ok', ok: { forwarded: r.forwarded === true } } };
     case 'snapshot':
-      return { rid, body: { $case: 'snapshot', snapshot: { snapshot: r.snapshot ? snapshotToPb(r.snapshot) : undefined } } };
+      return {
+        rid,
+        body: {
+          $case: 'snapshot',
+          snapshot: { snapshot: r.snapshot ? snapshotToPb(r.snapshot) : undefined, ...(r.seen ? { seenEpoch: r.seen.epoch, seenSerial: r.seen.serial } : {}) },
+        },
+      };
     case 'status':
       return {
         rid,
@@ -377,7 +383,11 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'ok':
       return b.ok.forwarded ? { kind: 'ok', forwarded: true } : { kind: 'ok' };
     case 'snapshot':
-      return { kind: 'snapshot', snapshot: b.snapshot.snapshot ? snapshotFromPb(b.snapshot.snapshot) : null };
+      return {
+        kind: 'snapshot',
+        snapshot: b.snapshot.snapshot ? snapshotFromPb(b.snapshot.snapshot) : null,
+        ...(b.snapshot.seenEpoch !== undefined && b.snapshot.seenSerial !== undefined ? { seen: { epoch: b.snapshot.seenEpoch, serial: b.snapshot.seenSerial } } : {}),
+      };
     case 'status': {
       const s = b.status.status;
       return {

@@ -18,7 +18,7 @@ const has = (s: ChannelSnapshot | null): ReplyBody => ({ kind: 'snapshot', snaps
 
 describe('decideClaim', () => {
   it('starts afresh only when every node of the list answered that it has nothing', () => {
-    expect(decideClaim([has(null), has(null)], [], undefined)).toEqual({ decided: true, best: null, subscribers: [] });
+    expect(decideClaim([has(null), has(null)], [], undefined)).toEqual({ decided: true, best: null, subscribers: [], behind: false });
     expect(decideClaim([has(null), null], [], undefined).decided).toBe(false);
     expect(decideClaim([has(null), { kind: 'redirect', owner: 'b' }], [], undefined).decided).toBe(false);
   });
@@ -34,7 +34,7 @@ describe('decideClaim', () => {
 
   it("takes a leaving peer's copy, with its subscribers, only where no other copy exists", () => {
     const left = snap('e', 1, 0, { wasMaster: true, subscribers: ['n2'] });
-    expect(decideClaim([has(null)], [left], undefined)).toEqual({ decided: true, best: left, subscribers: ['n2'] });
+    expect(decideClaim([has(null)], [left], undefined)).toEqual({ decided: true, best: left, subscribers: ['n2'], behind: false });
     // A stale copy or tombstone of an earlier life (a higher term) does not beat the live one.
     const live = snap('live', 1, 3);
     const earlier = snap('earlier', 7, 9);
@@ -65,5 +65,15 @@ describe('decideClaim', () => {
     expect(decideClaim([has(handed), null], [], undefined).decided).toBe(true);
     expect(decideClaim([has(snap('e', 2, 0, { wasMaster: true })), null], [], undefined).decided).toBe(false);
     expect(decideClaim([has(snap('e', 2, 5)), null], [], undefined).decided).toBe(false);
+  });
+
+  it('finds its newest copy behind what a channel client (of a node that answered, or ours) has seen of that epoch', () => {
+    const stale = snap('e1', 3, 5);
+    const seenAt = (serial: number, epoch = 'e1'): ReplyBody => ({ kind: 'snapshot', snapshot: null, seen: { epoch, serial } });
+    expect(decideClaim([has(stale), seenAt(5)], [], undefined)).toMatchObject({ best: stale, behind: false });
+    expect(decideClaim([has(stale), seenAt(9, 'e0')], [], undefined)).toMatchObject({ best: stale, behind: false });
+    expect(decideClaim([has(stale), seenAt(8)], [], undefined)).toMatchObject({ decided: true, best: stale, behind: true });
+    expect(decideClaim([has(stale), has(null)], [], undefined, { epoch: 'e1', serial: 6 })).toMatchObject({ behind: true });
+    expect(decideClaim([has(null), has(null)], [], undefined, { epoch: 'e1', serial: 6 })).toMatchObject({ best: null, behind: false });
   });
 });

@@ -480,4 +480,37 @@ describe('ChannelRegistry', () => {
     expect(reply).toMatchObject({ kind: 'subscribed', serial: 0 });
     expect((reply as { epoch: string }).epoch).not.toBe(epoch);
   });
+
+  it('starts a channel afresh at its claim when a node asked has a channel client further in the epoch than every copy', async () => {
+    const ns = await startTrio(nodes);
+    const [a] = ns;
+    const key = channelWhere((k) => new Ring(['a', 'b', 'c']).owner(k) === 'a' && new Ring(['b', 'c']).owner(k) === 'c');
+    const b = ns.find((n) => n.id === 'b')!;
+    const c = ns.find((n) => n.id === 'c')!;
+    // A subscriber on b: b's channel client follows the stream.
+    const got: unknown[] = [];
+    const client = b.hub.client(key, 'c');
+    const sub = { connectionId: 's', format: 'json', channelName: 'c', echo: true, publishes: false, wants: () => true, send: (f: unknown[]) => void got.push(...f), discontinuity: () => undefined };
+    await client.attach(sub as never, null, null);
+    client.activate(sub as never);
+    for (let s = 0; s < 5; s++) await c.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
+    const epoch = liveMaster(a, key)!.epoch;
+    const old = liveMaster(a, key)!.state.snapshot();
+    for (let s = 5; s < 8; s++) await c.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
+    await waitFor(() => client.position().serial === 8);
+    (b.registry as unknown as { holdings: Map<string, Holding> }).holdings.set(key, { role: 'stale', state: ChannelState.restore(old, SETTINGS), until: Date.now() + 30_000 });
+    (c.registry as unknown as { holdings: Map<string, Holding> }).holdings.delete(key);
+    await a.transport.stop();
+    for (const n of [b, c]) {
+      setView(n, ['b', 'c']);
+      n.rpc.failPeer('a', 'down');
+    }
+    // A publish makes c claim: b answers with its copy at 5, and that its client is at 8.
+    await c.publisher.send('src', key, { type: 'publish', messages: [msg(8)] });
+    const fresh = liveMaster(c, key)!;
+    expect(fresh.epoch).not.toBe(epoch);
+    expect(fresh.state.term).toBeGreaterThan(old.term);
+    // The publish was taken in the new epoch, not by a master that would have lost it.
+    expect(publishedSeqs(fresh.state)).toEqual([8]);
+  });
 });
