@@ -321,14 +321,21 @@ export class ChannelMaster {
     return this.state.interest.remoteList;
   }
 
-  /** Whether a subscribing node has seen this epoch further than this master holds (registry.restartBehind). */
+  /**
+   * Whether a subscribing node has seen this epoch further than this master holds
+   * (registry.restartBehind). Held, not published: what is being replicated counts.
+   */
   behindSeen(seen: { epoch: string; serial: number }): boolean {
-    return seen.epoch === this.state.epoch && seen.serial > this.published.serial;
+    return seen.epoch === this.state.epoch && seen.serial > this.state.serial;
   }
 
-  /** Whether another region has seen this region's own stream of this epoch further than this master holds. */
+  /**
+   * Whether another region has seen this region's own stream of this epoch further than
+   * this master holds. Held, not published: the replica sends a batch on to other regions
+   * as it takes it, before this master hears back and publishes it.
+   */
   behindOwn(epoch: string, seq: number): boolean {
-    return epoch === this.state.epoch && seq > this.ownHead().seq;
+    return epoch === this.state.epoch && seq > this.state.ownSeq;
   }
 
   /** Where this region's own stream of the channel stands: the local seq of the last message published. */

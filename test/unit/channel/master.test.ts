@@ -497,3 +497,23 @@ describe('ChannelMaster towards other regions', () => {
     expect(master.remoteRegions).toEqual(['ap']);
   });
 });
+
+describe('ChannelMaster: behind what others have seen of its epoch', () => {
+  it('counts a batch it is replicating as held (its replica may already have sent it to other regions), and nothing beyond it', async () => {
+    const { master, replica } = setup();
+    const acked = publish(master, 'a');
+    await turn();
+    expect(replica.waiting).toBe(1);
+    expect(master.position().serial).toBe(0);
+    // Serial 1 and own seq 1 are held, not yet published: no one who has seen them finds this master behind.
+    expect(master.behindSeen({ epoch: 'ep1', serial: 1 })).toBe(false);
+    expect(master.behindOwn('ep1', 1)).toBe(false);
+    expect(master.behindSeen({ epoch: 'ep1', serial: 2 })).toBe(true);
+    expect(master.behindOwn('ep1', 2)).toBe(true);
+    // Another epoch is another matter (a restart the client has not heard of yet).
+    expect(master.behindSeen({ epoch: 'ep0', serial: 9 })).toBe(false);
+    expect(master.behindOwn('ep0', 9)).toBe(false);
+    replica.answer();
+    await acked;
+  });
+});
