@@ -61,6 +61,33 @@ async function failedOver(ns: TestNode[]) {
   return { a, x, y, key, acked };
 }
 
+/**
+ * A channel a masters, taken to serial 8 while b keeps a copy from serial 5 (as a node
+ * keeps one for 30 s after a handoff); then a dies with every newer copy. In the view
+ * left (b, c), c owns the channel. `first`: set up on b before the publishes; it returns
+ * what to wait for once they are made.
+ */
+async function staleCopyLeft(ns: TestNode[], first?: (b: TestNode, key: string) => Promise<() => boolean>) {
+  const [a] = ns;
+  const key = channelWhere((k) => new Ring(['a', 'b', 'c']).owner(k) === 'a' && new Ring(['b', 'c']).owner(k) === 'c');
+  const b = ns.find((n) => n.id === 'b')!;
+  const c = ns.find((n) => n.id === 'c')!;
+  const ready = await first?.(b, key);
+  for (let s = 0; s < 5; s++) await c.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
+  const epoch = liveMaster(a!, key)!.epoch;
+  const old = liveMaster(a!, key)!.state.snapshot();
+  for (let s = 5; s < 8; s++) await c.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
+  if (ready) await waitFor(ready);
+  (b.registry as unknown as { holdings: Map<string, Holding> }).holdings.set(key, { role: 'stale', state: ChannelState.restore(old, SETTINGS), until: Date.now() + 30_000 });
+  (c.registry as unknown as { holdings: Map<string, Holding> }).holdings.delete(key);
+  await a!.transport.stop();
+  for (const n of [b, c]) {
+    setView(n, ['b', 'c']);
+    n.rpc.failPeer('a', 'down');
+  }
+  return { b, c, key, epoch, old };
+}
+
 describe('ChannelRegistry', () => {
   it('moves a channel to a joining node by handoff without losing, duplicating or reordering a publish', async () => {
     const ns = await startTrio(nodes);
@@ -456,25 +483,7 @@ describe('ChannelRegistry', () => {
   });
 
   it('restarts a channel claimed from a copy behind what the node subscribing meanwhile has seen, not only one found so later', async () => {
-    const ns = await startTrio(nodes);
-    const [a] = ns;
-    // a masters the channel; in a view without a, c owns it and b holds its only copy.
-    const key = channelWhere((k) => new Ring(['a', 'b', 'c']).owner(k) === 'a' && new Ring(['b', 'c']).owner(k) === 'c');
-    const b = ns.find((n) => n.id === 'b')!;
-    const c = ns.find((n) => n.id === 'c')!;
-    for (let s = 0; s < 5; s++) await c.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
-    const epoch = liveMaster(a, key)!.epoch;
-    // b keeps a copy from serial 5 (as a node keeps one for 30 s after a handoff); the
-    // channel goes on to 8, and then a dies with every newer copy.
-    const old = liveMaster(a, key)!.state.snapshot();
-    for (let s = 5; s < 8; s++) await c.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
-    (b.registry as unknown as { holdings: Map<string, Holding> }).holdings.set(key, { role: 'stale', state: ChannelState.restore(old, SETTINGS), until: Date.now() + 30_000 });
-    (c.registry as unknown as { holdings: Map<string, Holding> }).holdings.delete(key);
-    await a.transport.stop();
-    for (const n of [b, c]) {
-      setView(n, ['b', 'c']);
-      n.rpc.failPeer('a', 'down');
-    }
+    const { b, key, epoch } = await staleCopyLeft(await startTrio(nodes));
     // b's channel client, at 8, subscribes: c claims (from b's copy at 5) while it waits.
     const reply = await b.rpc.request('c', { type: 'sub', channel: key, seen: { epoch, serial: 8 } }, 2000);
     expect(reply).toMatchObject({ kind: 'subscribed', serial: 0 });
@@ -482,29 +491,14 @@ describe('ChannelRegistry', () => {
   });
 
   it('starts a channel afresh at its claim when a node asked has a channel client further in the epoch than every copy', async () => {
-    const ns = await startTrio(nodes);
-    const [a] = ns;
-    const key = channelWhere((k) => new Ring(['a', 'b', 'c']).owner(k) === 'a' && new Ring(['b', 'c']).owner(k) === 'c');
-    const b = ns.find((n) => n.id === 'b')!;
-    const c = ns.find((n) => n.id === 'c')!;
-    // A subscriber on b: b's channel client follows the stream.
-    const got: unknown[] = [];
-    const client = b.hub.client(key, 'c');
-    const sub = { connectionId: 's', format: 'json', channelName: 'c', echo: true, publishes: false, wants: () => true, send: (f: unknown[]) => void got.push(...f), discontinuity: () => undefined };
-    await client.attach(sub as never, null, null);
-    client.activate(sub as never);
-    for (let s = 0; s < 5; s++) await c.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
-    const epoch = liveMaster(a, key)!.epoch;
-    const old = liveMaster(a, key)!.state.snapshot();
-    for (let s = 5; s < 8; s++) await c.publisher.send('src', key, { type: 'publish', messages: [msg(s)] });
-    await waitFor(() => client.position().serial === 8);
-    (b.registry as unknown as { holdings: Map<string, Holding> }).holdings.set(key, { role: 'stale', state: ChannelState.restore(old, SETTINGS), until: Date.now() + 30_000 });
-    (c.registry as unknown as { holdings: Map<string, Holding> }).holdings.delete(key);
-    await a.transport.stop();
-    for (const n of [b, c]) {
-      setView(n, ['b', 'c']);
-      n.rpc.failPeer('a', 'down');
-    }
+    // A subscriber on b: b's channel client follows the stream, to 8.
+    const { c, key, epoch, old } = await staleCopyLeft(await startTrio(nodes), async (b, key) => {
+      const client = b.hub.client(key, 'c');
+      const sub = { connectionId: 's', format: 'json', channelName: 'c', echo: true, publishes: false, wants: () => true, send: () => undefined, discontinuity: () => undefined };
+      await client.attach(sub as never, null, null);
+      client.activate(sub as never);
+      return () => client.position().serial === 8;
+    });
     // A publish makes c claim: b answers with its copy at 5, and that its client is at 8.
     await c.publisher.send('src', key, { type: 'publish', messages: [msg(8)] });
     const fresh = liveMaster(c, key)!;
