@@ -14,13 +14,6 @@
  * serials are split back per publish. A group the master refuses as a whole (the
  * channel's rate limit) is asked again one publish at a time, after the usual retry
  * pause, so that one publish over the limit does not fail those ahead of it.
- *
- * A publish whose master went without answering may have been ordered. Resent, it names
- * the epoch the channel was in when it was first sent (as this node's last answer on the
- * channel had it): a master of another epoch holds a state begun after that one was lost,
- * without its message ids, and refuses it (90002), rather than give subscribers a message
- * they may have had (beyond the one-node guarantee: the master and its replica lost
- * together).
  */
 import { AblyError, toAblyError } from '../errors.js';
 import { Fifo } from '../fifo.js';
@@ -28,7 +21,6 @@ import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
 import type { ChannelKey } from './entry.js';
-import { parseSerial } from '../protocol/serial.js';
 
 /** Pause before re-sending after a failure (the ring converges meanwhile). */
 const RETRY_DELAY_MS = 25;
@@ -37,8 +29,6 @@ const ATTEMPT_TIMEOUT_MS = 5000;
 /** One request carries at most this many publishes, and about this many bytes of messages. */
 export const MAX_GROUP_ITEMS = 256;
 export const MAX_GROUP_BYTES = 1024 * 1024;
-/** Channels whose last serial is kept (LastSerials). */
-const MAX_KNOWN_CHANNELS = 100_000;
 
 export interface PublisherDeps {
   rpc: Rpc;
@@ -74,25 +64,6 @@ interface Item {
   alone: boolean;
   /** Its messages' size as the caller counted it (0 when it did not): caps a group's bytes. */
   bytes: number;
-  /** An attempt went unanswered: it may have been ordered (a resend names the epoch). */
-  maybe: boolean;
-  /** A serial of the channel's last answer here when this was first sent (its epoch then); null: none known. */
-  known: string | null | undefined;
-}
-
-/** Per channel, a serial of the last answer a publish got on this node (for its epoch). */
-class LastSerials {
-  private readonly map = new Map<ChannelKey, string>();
-
-  get(key: ChannelKey): string | null {
-    return this.map.get(key) ?? null;
-  }
-
-  set(key: ChannelKey, serial: string): void {
-    // Bounded: past the cap it starts again (a resend then names no epoch, as before).
-    if (this.map.size >= MAX_KNOWN_CHANNELS && !this.map.has(key)) this.map.clear();
-    this.map.set(key, serial);
-  }
 }
 
 /** The publishes of one source to one channel, in order. */
@@ -114,13 +85,12 @@ class Stream {
   constructor(
     private readonly key: ChannelKey,
     private readonly deps: PublisherDeps,
-    private readonly lastSerials: LastSerials,
     private readonly onIdle: () => void,
   ) {}
 
   push(op: StreamOp, bytes: number): Promise<string[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null, alone: false, bytes, maybe: false, known: undefined });
+      this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null, alone: false, bytes });
       // Sent once this turn's work is done, together with whatever else the source
       // publishes to the channel in the same turn.
       if (!this.pumpScheduled) {
@@ -173,12 +143,9 @@ class Stream {
   /** Sends one publish, or a group of publishes as one request. */
   private send(items: Item[], target: NodeId, ahead: Item | undefined): void {
     let deadline = Infinity;
-    let maybe: Item | null = null;
     for (const item of items) {
       item.sentTo = target;
       if (item.deadline < deadline) deadline = item.deadline;
-      if (item.known === undefined) item.known = this.lastSerials.get(this.key);
-      if (item.maybe && !maybe) maybe = item;
     }
     this.inFlightTo = target;
     this.inFlight += items.length;
@@ -187,10 +154,9 @@ class Stream {
     const after = ahead ? firstId(ahead.op) : undefined;
     // A literal of one shape (`after` may be undefined), not a spread (see Rpc.request): this runs per publish.
     const op = items[0]!.op;
-    const epoch = maybe?.known ? parseSerial(maybe.known)?.epoch : undefined;
     const req: RequestBody =
       op.type === 'publish'
-        ? { type: 'publish', channel: this.key, messages: items.length === 1 ? op.messages : allMessages(items), after, epoch }
+        ? { type: 'publish', channel: this.key, messages: items.length === 1 ? op.messages : allMessages(items), after }
         : { type: 'presence', channel: this.key, presence: op.presence, after };
     this.deps.onRequest?.();
     let reply: Promise<ReplyBody>;
@@ -210,7 +176,6 @@ class Stream {
     this.inFlight -= items.length;
     if (body?.kind === 'published' || body?.kind === 'ok') {
       const serials = body.kind === 'published' ? body.serials : [];
-      if (serials.length) this.lastSerials.set(this.key, serials[serials.length - 1]!);
       // One serial per message, in order: each publish of a group takes its own.
       let at = 0;
       for (const item of items) {
@@ -238,11 +203,8 @@ class Stream {
       // resend everything unanswered, in order.
       this.broken = true;
       const now = this.deps.now();
-      // Unanswered (a timeout or a dead node; not a redirect or a retry, which say it was not ordered).
-      const maybe = err !== null || body?.kind === 'error';
       for (const item of items) {
         item.sentTo = null;
-        if (maybe) item.maybe = true;
         if (now >= item.deadline) {
           const why = err?.message ?? (body?.kind === 'redirect' ? 'no master accepted the publish' : 'no reply');
           this.finish(item, () => item.reject(AblyError.of('channelNoResponse', why)));
@@ -291,7 +253,6 @@ class Stream {
 
 export class ChannelPublisher {
   private readonly streams = new Map<string, Stream>();
-  private readonly lastSerials = new LastSerials();
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -305,7 +266,7 @@ export class ChannelPublisher {
     const id = `${source}\u0000${key}`;
     let s = this.streams.get(id);
     if (!s) {
-      const stream = new Stream(key, this.deps, this.lastSerials, () => {
+      const stream = new Stream(key, this.deps, () => {
         if (this.streams.get(id) === stream && stream.idle) this.streams.delete(id);
       });
       this.streams.set(id, stream);

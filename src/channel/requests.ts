@@ -56,11 +56,6 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
           return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
         }
-        if (req.epoch !== undefined && req.epoch !== a.ok.epoch) {
-          // A resend of a publish its first master may have ordered, in a state since lost:
-          // taken again here, it would reach subscribers twice (nothing here knows its id).
-          return { kind: 'error', error: AblyError.of('channelEpochExpired', 'the channel\'s state was lost while this publish was unanswered: it may or may not have been published').toInfo() };
-        }
         try {
           return { kind: 'published', serials: await a.ok.publish(req.messages) };
         } catch (err) {

@@ -220,11 +220,7 @@ export interface PublishRequest {
   channel: string;
   messages: Message[];
   /** id of the publisher's previous, still unanswered publish */
-  after?:
-    | string
-    | undefined;
-  /** A resend of a publish that may have been ordered in this epoch: refused in any other */
-  epoch?: string | undefined;
+  after?: string | undefined;
 }
 
 export interface RangeRequest {
@@ -2294,7 +2290,7 @@ export const SubRequest: MessageFns<SubRequest> = {
 };
 
 function createBasePublishRequest(): PublishRequest {
-  return { channel: "", messages: [], after: undefined, epoch: undefined };
+  return { channel: "", messages: [], after: undefined };
 }
 
 export const PublishRequest: MessageFns<PublishRequest> = {
@@ -2307,9 +2303,6 @@ export const PublishRequest: MessageFns<PublishRequest> = {
     }
     if (message.after !== undefined) {
       writer.uint32(26).string(message.after);
-    }
-    if (message.epoch !== undefined) {
-      writer.uint32(34).string(message.epoch);
     }
     return writer;
   },
@@ -2349,14 +2342,6 @@ export const PublishRequest: MessageFns<PublishRequest> = {
             }
 
             message.after = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.epoch = reader.string();
             continue;
           }
         }

@@ -69,12 +69,6 @@ export interface PublishRequest {
    * that one (else it answers `retry`), so publishes never overtake each other.
    */
   after?: string;
-  /**
-   * A resend of a publish that may have been ordered before, in this epoch (its master
-   * went without answering): a master of another epoch refuses it, for that epoch's state,
-   * the message's id among it, is gone (publisher.ts).
-   */
-  epoch?: string;
 }
 /** Entries with serial in (after, upto] of the given epoch. */
 export interface RangeRequest {

@@ -14,11 +14,7 @@ interface Sent {
   to: string;
   ids: string[];
   after: string | undefined;
-  /** The epoch a resend names (PublishRequest.epoch). */
-  epoch: string | undefined;
   reply(body: ReplyBody): void;
-  /** No answer: a timeout, or the master's node died. */
-  fail(err: AblyError): void;
 }
 
 const KEY = 'app\u0000ch';
@@ -26,10 +22,8 @@ const KEY = 'app\u0000ch';
 function setup(owner: { current: string }) {
   const sent: Sent[] = [];
   const rpc = {
-    request: (to: string, req: { messages?: { id: string }[]; presence?: { id: string }[]; after?: string; epoch?: string }) =>
-      new Promise<ReplyBody>((resolve, reject) =>
-        sent.push({ to, ids: (req.messages ?? req.presence ?? []).map((m) => m.id), after: req.after, epoch: req.epoch, reply: resolve, fail: reject }),
-      ),
+    request: (to: string, req: { messages?: { id: string }[]; presence?: { id: string }[]; after?: string }) =>
+      new Promise<ReplyBody>((resolve) => sent.push({ to, ids: (req.messages ?? req.presence ?? []).map((m) => m.id), after: req.after, reply: resolve })),
   } as unknown as Rpc;
   const pub = new ChannelPublisher({ rpc, ownerOf: () => owner.current, now: () => Date.now(), timeoutMs: 10_000 });
   const publish = (i: number, data?: string) =>
@@ -164,34 +158,5 @@ describe('ChannelPublisher', () => {
     expect(resent.map((s) => [s.ids, s.after])).toEqual([[['m2', 'm3', 'm4', 'm5'], undefined]]);
     resent[0]!.reply(published('s2', 's3', 's4', 's5'));
     expect(await Promise.all(results)).toEqual([['s0'], ['s1'], ['s2'], ['s3'], ['s4']]);
-  });
-
-  it('names the epoch it last knew when it resends a publish that went unanswered, and fails it (90002) where the master refuses', async () => {
-    const owner = { current: 'n1' };
-    const { sent, publish } = setup(owner);
-    const first = publish(0);
-    await turn();
-    sent[0]!.reply(published('eu~E1~1'));
-    expect(await first).toEqual(['eu~E1~1']);
-    // m1 goes unanswered (its master died); m2 was answered with a redirect (not ordered).
-    const lost = publish(1);
-    await turn();
-    expect(sent[1]).toMatchObject({ ids: ['m1'], epoch: undefined });
-    owner.current = 'n2';
-    sent[1]!.fail(AblyError.of('timeout', 'no reply'));
-    await until(() => sent.length === 3);
-    expect(sent[2]).toMatchObject({ to: 'n2', ids: ['m1'], epoch: 'E1' });
-    // The new master is of another epoch: the state m1 may have been ordered in is gone.
-    sent[2]!.reply({ kind: 'error', error: AblyError.of('channelEpochExpired', 'state lost').toInfo() });
-    await expect(lost).rejects.toMatchObject({ code: 90002 });
-    // A publish only redirected is resent as it was: it was not ordered anywhere.
-    const moved = publish(2);
-    await turn();
-    owner.current = 'n3';
-    sent[3]!.reply({ kind: 'redirect', owner: 'n3' });
-    await until(() => sent.length === 5);
-    expect(sent[4]).toMatchObject({ to: 'n3', ids: ['m2'], epoch: undefined });
-    sent[4]!.reply(published('eu~E2~1'));
-    expect(await moved).toEqual(['eu~E2~1']);
   });
 });
