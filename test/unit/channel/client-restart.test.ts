@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ChannelClient, type LocalSubscriber } from '../../../src/channel/client.js';
-import type { LogEntry } from '../../../src/channel/entry.js';
+import type { LogEntry, MessageEntry } from '../../../src/channel/entry.js';
 import type { ChannelRouter } from '../../../src/channel/router.js';
 import type { AblyError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
@@ -196,7 +196,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E1', serial: 9 }));
     expect(sub.updates).toEqual([90005]);
     // Serials 10 to 12 now stand for other messages: they are delivered, not taken for repeats.
-    const reused = (serial: number): LogEntry => ({ ...entry('E1', serial), message: { id: `new-${serial}`, data: `new:${serial}`, timestamp: 0 } });
+    const reused = (serial: number): LogEntry => ({ ...(entry('E1', serial) as MessageEntry), message: { id: `new-${serial}`, data: `new:${serial}`, timestamp: 0 } });
     c.onBroadcast('E1', [reused(10), reused(11), reused(12), reused(13)]);
     expect(sub.got.slice(2)).toEqual(['new:10', 'new:11', 'new:12', 'new:13']);
   });
