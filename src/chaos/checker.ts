@@ -94,6 +94,8 @@ export class Checker {
   private events = 0;
   private deliveries = 0;
   private continuity = 0;
+  /** Publishers' SDKs connected afresh (their resume failed): they resend under new ids. */
+  private readonly newConnections: { t: number; client: string; code: number | undefined }[] = [];
   private minT = Infinity;
   private maxT = -Infinity;
   private endT = NaN;
@@ -139,6 +141,9 @@ export class Checker {
         if (e.error?.code === NEW_EPOCH && s.restarts.at(-1) !== s.order.length) s.restarts.push(s.order.length);
         break;
       }
+      case 'connection':
+        this.newConnections.push({ t: e.t, client: e.client, code: e.error?.code });
+        break;
       case 'fault':
         this.faultEvents.push({ t: e.t, action: e.action, target: e.target, phase: e.phase });
         break;
@@ -254,6 +259,12 @@ export class Checker {
     }
     if (found.withoutSubscribe > 0) notes.push(`${found.withoutSubscribe} subscriber(s) received messages without a subscribe line: not checked for loss`);
     if (found.lateSignals > 0) notes.push(`${found.lateSignals} continuity signal(s) after the end line were ignored (teardown excuses nothing)`);
+    if (this.newConnections.length > 0) {
+      const at = this.newConnections.map((c) => `${c.client} at +${((c.t - this.minT) / 1000).toFixed(1)} s${c.code ? ` (${c.code})` : ''}`);
+      notes.push(
+        `publisher connection(s) replaced, their resume having failed: ${at.join(', ')}; the SDK sent their unacknowledged messages again under new ids, which the service cannot tell from new ones (beyond the one-node guarantee)`,
+      );
+    }
 
     const faults = convergence.figures();
     const publishes = this.publishFigures(faults, merged);

@@ -96,6 +96,22 @@ export interface ContinuityEvent {
   error?: RecordError;
 }
 
+/**
+ * A publisher's SDK connected under a new connectionId after it had one: its resume
+ * failed (the service no longer had the connection's state), and it sends its
+ * unacknowledged messages again under new ids (RTN19a), which a master cannot tell from
+ * new messages. `error`: the reason the SDK gave.
+ */
+export interface ConnectionEvent {
+  type: 'connection';
+  t: number;
+  region: string;
+  client: string;
+  connectionId: string;
+  previous: string;
+  error?: RecordError;
+}
+
 /** One edge of a fault window: `partition` `r1-r2`, `kill` `n3`, `latency` `r1-r2`… */
 export interface FaultEvent {
   type: 'fault';
@@ -117,6 +133,7 @@ export type RecordEvent =
   | SubscribeEvent
   | UnsubscribeEvent
   | ContinuityEvent
+  | ConnectionEvent
   | FaultEvent
   | EndEvent;
 
@@ -183,6 +200,10 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
     case 'continuity':
       for (const k of CLIENT_FIELDS) need(r, k, 'string', line);
       if (r.resumed !== false) throw new RecordFormatError(line, 'continuity.resumed must be false');
+      needError(r, line);
+      break;
+    case 'connection':
+      for (const k of ['region', 'client', 'connectionId', 'previous'] as const) need(r, k, 'string', line);
       needError(r, line);
       break;
     case 'fault':

@@ -83,6 +83,7 @@ export class Workload {
         const c = new Ably.Realtime(clientOptions(endpoint, this.o.key, i % 2 === 0) as never);
         this.clients.push(c);
         await c.connection.once('connected');
+        this.watchConnection(c, region, id);
         this.publishLoop(c, region, id);
       }
     }
@@ -198,6 +199,25 @@ export class Workload {
         seq: d.s,
         sentAt: d.t,
       });
+    });
+  }
+
+  /** Records each new connectionId of a publisher's SDK (a resume that failed). */
+  private watchConnection(c: Realtime, region: string, client: string): void {
+    let id = c.connection.id;
+    c.connection.on('connected', (sc) => {
+      const now = c.connection.id;
+      if (!now || !id || now === id) return;
+      this.o.record({
+        type: 'connection',
+        t: Date.now(),
+        region,
+        client,
+        connectionId: now,
+        previous: id,
+        ...(sc.reason ? { error: { code: sc.reason.code, message: sc.reason.message } } : {}),
+      });
+      id = now;
     });
   }
 

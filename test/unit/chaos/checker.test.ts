@@ -405,6 +405,16 @@ describe('check availability', () => {
     ]);
   });
 
+  it("notes each publisher connection replaced after a failed resume (its resends go under new ids)", () => {
+    const events: RecordEvent[] = [
+      pub(1000, 'p1', 1),
+      { type: 'connection', t: 3500, region: 'r1', client: 'p1', connectionId: 'c2', previous: 'c1', error: { code: 80008, message: 'unable to recover' } },
+      end(9000),
+    ];
+    expect(check(events).notes.join('\n')).toMatch(/publisher connection\(s\) replaced, their resume having failed: p1 at \+2\.5 s \(80008\)/);
+    expect(check(events.filter((e) => e.type !== 'connection')).notes.join('\n')).not.toMatch(/replaced/);
+  });
+
   it('pairs fault starts and ends by action and target, and closes a window left open at the end', () => {
     const events: RecordEvent[] = [
       fault(100, 'start', 'kill', 'n1'),

@@ -32,6 +32,7 @@ const ONE_OF_EACH: RecordEvent[] = [
   { type: 'deliver', t: 1030, region: 'r2', client: 's-r2-0', channel: 'chaos:0', publisher: 'p-r1-0', seq: 1, sentAt: 1002, channelSerial: 'r1~0~17' },
   { type: 'continuity', t: 1040, region: 'r2', client: 's-r2-0', channel: 'chaos:0', resumed: false, error: { code: 80008, message: 'lost' } },
   { type: 'unsubscribe', t: 1050, region: 'r2', client: 's-r2-0', channel: 'chaos:0' },
+  { type: 'connection', t: 1055, region: 'r1', client: 'p-r1-0', connectionId: 'c2', previous: 'c1', error: { code: 80008, message: 'unable to recover' } },
   { type: 'fault', t: 1060, action: 'partition', target: 'r1-r2', phase: 'end' },
   { type: 'end', t: 1070 },
 ];
@@ -131,6 +132,7 @@ describe('parseRecordLine', () => {
     expect(() => parseRecordLine('{"type":"publish","t":1,"region":"r1","client":"c","channel":"x","publisher":"p","seq":1,"outcome":"nack","error":"boom"}', 1)).toThrow(
       /publish.error must be/,
     );
+    expect(() => parseRecordLine('{"type":"connection","t":1,"region":"r1","client":"p","connectionId":"c2"}', 5)).toThrow('record line 5: connection.previous must be a string');
     expect(() => parseRecordLine('{"t":1}', 9)).toThrow('record line 9: unknown type undefined');
     expect(() => parseRecordLine('{"type":"end"}', 2)).toThrow('record line 2: end.t must be a number');
     expect(() => parseRecordLine('[1]', 3)).toThrow(RecordFormatError);
