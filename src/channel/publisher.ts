@@ -14,6 +14,16 @@
  * serials are split back per publish. A group the master refuses as a whole (the
  * channel's rate limit) is asked again one publish at a time, after the usual retry
  * pause, so that one publish over the limit does not fail those ahead of it.
+ *
+ * Every attempt names the epoch the channel was in when the publish was first sent (as
+ * this node's last answer on the channel had it): a master of another epoch holds a state
+ * begun after that one was lost (beyond the one-node guarantee: master and replica lost
+ * together), without its message ids, and refuses it (90002). A publish that was never
+ * out of our hands before goes again without the name; one whose master went without
+ * answering may have been ordered and delivered there, and fails with 90002 ("may or may
+ * not have been published") rather than reach subscribers twice. Every attempt, not only
+ * resends: the first one, held in the socket buffer of a paused master, may yet run there
+ * after its sender gave up on it.
  */
 import { AblyError, toAblyError } from '../errors.js';
 import { Fifo } from '../fifo.js';
@@ -29,6 +39,10 @@ const ATTEMPT_TIMEOUT_MS = 5000;
 /** One request carries at most this many publishes, and about this many bytes of messages. */
 export const MAX_GROUP_ITEMS = 256;
 export const MAX_GROUP_BYTES = 1024 * 1024;
+/** Channels whose epoch is kept (KnownEpochs). */
+const MAX_KNOWN_CHANNELS = 100_000;
+/** channelEpochExpired: the master's epoch is not the one the publish named. */
+const EPOCH_EXPIRED = 90002;
 
 export interface PublisherDeps {
   rpc: Rpc;
@@ -64,6 +78,34 @@ interface Item {
   alone: boolean;
   /** Its messages' size as the caller counted it (0 when it did not): caps a group's bytes. */
   bytes: number;
+  /** An attempt went unanswered: it may have been ordered (a resend names the epoch). */
+  maybe: boolean;
+  /** The channel's epoch when this was first sent, as this node last knew it (null: not known; then unnamed). */
+  known: string | null | undefined;
+}
+
+/** The epoch of a channelSerial (`<region>~<epoch>~<serial>|…`). */
+function epochOf(serial: string): string | null {
+  const i = serial.indexOf('~');
+  const j = i < 0 ? -1 : serial.indexOf('~', i + 1);
+  return j < 0 ? null : serial.slice(i + 1, j);
+}
+
+/** Per channel, the epoch of the last answer a publish got on this node. */
+class KnownEpochs {
+  private readonly map = new Map<ChannelKey, string>();
+
+  get(key: ChannelKey): string | null {
+    return this.map.get(key) ?? null;
+  }
+
+  learn(key: ChannelKey, serial: string): void {
+    const epoch = epochOf(serial);
+    if (epoch === null || this.map.get(key) === epoch) return;
+    // Bounded: past the cap it starts again (publishes then name no epoch until answered).
+    if (this.map.size >= MAX_KNOWN_CHANNELS && !this.map.has(key)) this.map.clear();
+    this.map.set(key, epoch);
+  }
 }
 
 /** The publishes of one source to one channel, in order. */
@@ -85,12 +127,13 @@ class Stream {
   constructor(
     private readonly key: ChannelKey,
     private readonly deps: PublisherDeps,
+    private readonly epochs: KnownEpochs,
     private readonly onIdle: () => void,
   ) {}
 
   push(op: StreamOp, bytes: number): Promise<string[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null, alone: false, bytes });
+      this.queue.push({ op, deadline: this.deps.now() + this.deps.timeoutMs, resolve, reject, sentTo: null, alone: false, bytes, maybe: false, known: undefined });
       // Sent once this turn's work is done, together with whatever else the source
       // publishes to the channel in the same turn.
       if (!this.pumpScheduled) {
@@ -146,6 +189,7 @@ class Stream {
     for (const item of items) {
       item.sentTo = target;
       if (item.deadline < deadline) deadline = item.deadline;
+      if (item.known === undefined) item.known = this.epochs.get(this.key);
     }
     this.inFlightTo = target;
     this.inFlight += items.length;
@@ -154,9 +198,12 @@ class Stream {
     const after = ahead ? firstId(ahead.op) : undefined;
     // A literal of one shape (`after` may be undefined), not a spread (see Rpc.request): this runs per publish.
     const op = items[0]!.op;
+    // A group's later publishes were first sent no earlier than its first: a master of their
+    // epoch refuses the group, and each then goes alone, with its own.
+    const epoch = items[0]!.known ?? undefined;
     const req: RequestBody =
       op.type === 'publish'
-        ? { type: 'publish', channel: this.key, messages: items.length === 1 ? op.messages : allMessages(items), after }
+        ? { type: 'publish', channel: this.key, messages: items.length === 1 ? op.messages : allMessages(items), after, epoch }
         : { type: 'presence', channel: this.key, presence: op.presence, after };
     this.deps.onRequest?.();
     let reply: Promise<ReplyBody>;
@@ -176,6 +223,7 @@ class Stream {
     this.inFlight -= items.length;
     if (body?.kind === 'published' || body?.kind === 'ok') {
       const serials = body.kind === 'published' ? body.serials : [];
+      if (serials.length) this.epochs.learn(this.key, serials[serials.length - 1]!);
       // One serial per message, in order: each publish of a group takes its own.
       let at = 0;
       for (const item of items) {
@@ -185,9 +233,16 @@ class Stream {
         this.finish(item, () => item.resolve(own));
       }
     } else if (body?.kind === 'error' && body.error.code !== 50003) {
-      if (items.length === 1) {
-        // The master refused it (a final answer, e.g. a limit): this one fails, the rest go on.
-        const item = items[0]!;
+      const item = items[0]!;
+      if (items.length === 1 && body.error.code === EPOCH_EXPIRED && !item.maybe) {
+        // Refused for the epoch it named, and never out of our hands before: it goes again
+        // unnamed (the master's epoch is the one it will be ordered in).
+        this.broken = true;
+        item.known = null;
+        item.sentTo = null;
+      } else if (items.length === 1) {
+        // The master refused it (a final answer, e.g. a limit, or the epoch a publish that
+        // may have been ordered named): this one fails, the rest go on.
         this.finish(item, () => item.reject(AblyError.fromInfo(body.error)));
       } else {
         // Refused as a whole: which of them the master would take alone is not known, so
@@ -203,8 +258,11 @@ class Stream {
       // resend everything unanswered, in order.
       this.broken = true;
       const now = this.deps.now();
+      // Unanswered (a timeout or a dead node; not a redirect or a retry, which say it was not ordered).
+      const maybe = err !== null || body?.kind === 'error';
       for (const item of items) {
         item.sentTo = null;
+        if (maybe) item.maybe = true;
         if (now >= item.deadline) {
           const why = err?.message ?? (body?.kind === 'redirect' ? 'no master accepted the publish' : 'no reply');
           this.finish(item, () => item.reject(AblyError.of('channelNoResponse', why)));
@@ -253,6 +311,7 @@ class Stream {
 
 export class ChannelPublisher {
   private readonly streams = new Map<string, Stream>();
+  private readonly epochs = new KnownEpochs();
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -266,7 +325,7 @@ export class ChannelPublisher {
     const id = `${source}\u0000${key}`;
     let s = this.streams.get(id);
     if (!s) {
-      const stream = new Stream(key, this.deps, () => {
+      const stream = new Stream(key, this.deps, this.epochs, () => {
         if (this.streams.get(id) === stream && stream.idle) this.streams.delete(id);
       });
       this.streams.set(id, stream);

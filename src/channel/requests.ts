@@ -56,6 +56,11 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
           return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
         }
+        if (req.epoch !== undefined && req.epoch !== a.ok.epoch) {
+          // Sent for an epoch whose state is gone: if it was ordered there, taken again here
+          // it would reach subscribers twice (nothing here knows its id). The sender tells.
+          return { kind: 'error', error: AblyError.of('channelEpochExpired', 'the channel\'s state was lost while this publish was unanswered: it may or may not have been published').toInfo() };
+        }
         try {
           return { kind: 'published', serials: await a.ok.publish(req.messages) };
         } catch (err) {

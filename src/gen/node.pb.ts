@@ -220,7 +220,11 @@ export interface PublishRequest {
   channel: string;
   messages: Message[];
   /** id of the publisher's previous, still unanswered publish */
-  after?: string | undefined;
+  after?:
+    | string
+    | undefined;
+  /** The channel's epoch when the publish was first sent: refused by a master of any other */
+  epoch?: string | undefined;
 }
 
 export interface RangeRequest {
@@ -2290,7 +2294,7 @@ export const SubRequest: MessageFns<SubRequest> = {
 };
 
 function createBasePublishRequest(): PublishRequest {
-  return { channel: "", messages: [], after: undefined };
+  return { channel: "", messages: [], after: undefined, epoch: undefined };
 }
 
 export const PublishRequest: MessageFns<PublishRequest> = {
@@ -2303,6 +2307,9 @@ export const PublishRequest: MessageFns<PublishRequest> = {
     }
     if (message.after !== undefined) {
       writer.uint32(26).string(message.after);
+    }
+    if (message.epoch !== undefined) {
+      writer.uint32(34).string(message.epoch);
     }
     return writer;
   },
@@ -2342,6 +2349,14 @@ export const PublishRequest: MessageFns<PublishRequest> = {
             }
 
             message.after = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.epoch = reader.string();
             continue;
           }
         }

@@ -69,6 +69,12 @@ export interface PublishRequest {
    * that one (else it answers `retry`), so publishes never overtake each other.
    */
   after?: string;
+  /**
+   * The channel's epoch when the publish was first sent, as the sender knew it: a master
+   * of another epoch refuses it (90002), for a publish ordered in that epoch's state, now
+   * gone with its message ids, would reach subscribers twice (publisher.ts).
+   */
+  epoch?: string;
 }
 /** Entries with serial in (after, upto] of the given epoch. */
 export interface RangeRequest {

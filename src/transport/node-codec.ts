@@ -70,7 +70,7 @@ function requestToPb(r: NodeRequest): pb.Request {
     case 'publish':
       return {
         rid: r.rid,
-        body: { $case: 'publish', publish: { channel: r.channel, messages: r.messages.map(messageToPb), after: r.after } },
+        body: { $case: 'publish', publish: { channel: r.channel, messages: r.messages.map(messageToPb), after: r.after, epoch: r.epoch } },
       };
     case 'range':
       return { rid: r.rid, body: { $case: 'range', range: { channel: r.channel, epoch: r.epoch, after: r.after, upto: r.upto } } };
@@ -165,6 +165,7 @@ function requestFromPb(p: pb.Request): NodeRequest {
         channel: b.publish.channel,
         messages: b.publish.messages.map(messageFromPb),
         ...(b.publish.after !== undefined ? { after: b.publish.after } : {}),
+        ...(b.publish.epoch !== undefined ? { epoch: b.publish.epoch } : {}),
       };
     case 'range':
       return { type: 'range', rid, channel: b.range.channel, epoch: b.range.epoch, after: b.range.after, upto: b.range.upto };

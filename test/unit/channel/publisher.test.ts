@@ -14,7 +14,11 @@ interface Sent {
   to: string;
   ids: string[];
   after: string | undefined;
+  /** The epoch a resend names (PublishRequest.epoch). */
+  epoch: string | undefined;
   reply(body: ReplyBody): void;
+  /** No answer: a timeout, or the master's node died. */
+  fail(err: AblyError): void;
 }
 
 const KEY = 'app\u0000ch';
@@ -22,8 +26,10 @@ const KEY = 'app\u0000ch';
 function setup(owner: { current: string }) {
   const sent: Sent[] = [];
   const rpc = {
-    request: (to: string, req: { messages?: { id: string }[]; presence?: { id: string }[]; after?: string }) =>
-      new Promise<ReplyBody>((resolve) => sent.push({ to, ids: (req.messages ?? req.presence ?? []).map((m) => m.id), after: req.after, reply: resolve })),
+    request: (to: string, req: { messages?: { id: string }[]; presence?: { id: string }[]; after?: string; epoch?: string }) =>
+      new Promise<ReplyBody>((resolve, reject) =>
+        sent.push({ to, ids: (req.messages ?? req.presence ?? []).map((m) => m.id), after: req.after, epoch: req.epoch, reply: resolve, fail: reject }),
+      ),
   } as unknown as Rpc;
   const pub = new ChannelPublisher({ rpc, ownerOf: () => owner.current, now: () => Date.now(), timeoutMs: 10_000 });
   const publish = (i: number, data?: string) =>
@@ -158,5 +164,41 @@ describe('ChannelPublisher', () => {
     expect(resent.map((s) => [s.ids, s.after])).toEqual([[['m2', 'm3', 'm4', 'm5'], undefined]]);
     resent[0]!.reply(published('s2', 's3', 's4', 's5'));
     expect(await Promise.all(results)).toEqual([['s0'], ['s1'], ['s2'], ['s3'], ['s4']]);
+  });
+
+  it('names the epoch the channel was in when a publish was first sent; one that may have been ordered there fails (90002) where another epoch refuses it, one that was not goes again', async () => {
+    const owner = { current: 'n1' };
+    const { sent, publish } = setup(owner);
+    const first = publish(0);
+    await turn();
+    expect(sent[0]).toMatchObject({ ids: ['m0'], epoch: undefined }); // nothing known yet
+    sent[0]!.reply(published('eu~E1~1'));
+    expect(await first).toEqual(['eu~E1~1']);
+    // m1 goes unanswered (its master died): it may have been ordered in E1.
+    const lost = publish(1);
+    await turn();
+    expect(sent[1]).toMatchObject({ ids: ['m1'], epoch: 'E1' });
+    owner.current = 'n2';
+    sent[1]!.fail(AblyError.of('timeout', 'no reply'));
+    await until(() => sent.length === 3);
+    expect(sent[2]).toMatchObject({ to: 'n2', ids: ['m1'], epoch: 'E1' });
+    // The new master is of another epoch: the state m1 may have been ordered in is gone.
+    sent[2]!.reply({ kind: 'error', error: AblyError.of('channelEpochExpired', 'state lost').toInfo() });
+    await expect(lost).rejects.toMatchObject({ code: 90002 });
+    // m2 is refused for its epoch at once: never out of our hands, it goes again unnamed.
+    const moved = publish(2);
+    await turn();
+    expect(sent[3]).toMatchObject({ to: 'n2', ids: ['m2'], epoch: 'E1' });
+    sent[3]!.reply({ kind: 'error', error: AblyError.of('channelEpochExpired', 'state lost').toInfo() });
+    await until(() => sent.length === 5);
+    expect(sent[4]).toMatchObject({ to: 'n2', ids: ['m2'], epoch: undefined });
+    sent[4]!.reply(published('eu~E2~1'));
+    expect(await moved).toEqual(['eu~E2~1']);
+    // From then on publishes name E2.
+    const next = publish(3);
+    await turn();
+    expect(sent[5]).toMatchObject({ ids: ['m3'], epoch: 'E2' });
+    sent[5]!.reply(published('eu~E2~2'));
+    expect(await next).toEqual(['eu~E2~2']);
   });
 });

@@ -507,4 +507,15 @@ describe('ChannelRegistry', () => {
     // The publish was taken in the new epoch, not by a master that would have lost it.
     expect(publishedSeqs(fresh.state)).toEqual([8]);
   });
+
+  it('refuses a resent publish that names another epoch than the channel is in (its first master may have ordered it in a state since lost)', async () => {
+    const ns = await startTrio(nodes);
+    const [a, b] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    await b.publisher.send('src', key, { type: 'publish', messages: [msg(0)] });
+    const epoch = liveMaster(a, key)!.epoch;
+    expect(await b.rpc.request('a', { type: 'publish', channel: key, messages: [msg(1)], epoch: 'gone' }, 1000)).toMatchObject({ kind: 'error', error: { code: 90002 } });
+    expect(await b.rpc.request('a', { type: 'publish', channel: key, messages: [msg(2)], epoch }, 1000)).toMatchObject({ kind: 'published' });
+    expect(publishedSeqs(liveMaster(a, key)!.state)).toEqual([0, 2]);
+  });
 });
