@@ -2,8 +2,18 @@
  * How a claim decides, from what the nodes that may hold a channel's state answered,
  * whether it may take the channel now and from which copy (registry.ts asks them).
  */
+import type { Ring } from '../cluster/ring.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
+import type { ChannelKey } from './entry.js';
+import type { RegistryDeps } from './registry.js';
+import { INTERNAL_REQUEST_TIMEOUT_MS } from './replication.js';
 import type { ChannelSnapshot } from './state.js';
+
+/** How many nodes of the preference list a claim asks (master, replica, and two more for overlapping changes). */
+export const CLAIM_FANOUT = 4;
+/** How long a claim waits for a leaving peer's answer (optional: it may be exiting). */
+const LEAVING_ASK_TIMEOUT_MS = 500;
+
 
 export interface ClaimDecision {
   /** Whether the claim may take the channel now; otherwise it asks again. */
@@ -53,6 +63,35 @@ export function decideClaim(
   if (mine) seen.push(mine);
   const behind = best !== null && seen.some((p) => p.epoch === best.epoch && p.serial > best.base + best.entries.length);
   return { decided, best: known ? { ...best!, remoteInterest: known.remoteInterest! } : best, subscribers, behind };
+}
+
+/**
+ * Asks the nodes that may hold a channel's state. The first `CLAIM_FANOUT` nodes of its
+ * preference list in our view must answer (`answers`, null where one did not). Peers
+ * still leaving are asked too (`leaving`: the copies they hold): out of the ring
+ * but draining, one may still be master of a state no ring member holds yet (a channel
+ * with no publish has nothing at its replica), and its handoff may come after our
+ * claim. One that does not answer soon is not waited for: every acknowledged entry is
+ * at a replica in the ring.
+ */
+export async function askHolders(
+deps: Pick<RegistryDeps, 'self' | 'rpc' | 'leaving'>,
+ring: Ring,
+  key: ChannelKey,
+  probe: boolean,
+): Promise<{ asked: NodeId[]; answers: (ReplyBody | null)[]; leaving: ChannelSnapshot[] }> {
+  const self = deps.self;
+  const asked = ring.preference(key, CLAIM_FANOUT).filter((n) => n !== self);
+  const departing = (deps.leaving?.() ?? []).filter((n) => n !== self && !asked.includes(n));
+  const all = [...asked, ...departing];
+  const ask = (timeoutMs: number) => (n: NodeId): Promise<ReplyBody | null> =>
+    deps.rpc.request(n, { type: 'claim', channel: key, asked: all, ...(probe ? { probe } : {}) }, timeoutMs).catch(() => null);
+  const [answers, fromLeaving] = await Promise.all([
+    Promise.all(asked.map(ask(INTERNAL_REQUEST_TIMEOUT_MS))),
+    Promise.all(departing.map(ask(LEAVING_ASK_TIMEOUT_MS))),
+  ]);
+  const leaving = fromLeaving.flatMap((a) => (a?.kind === 'snapshot' && a.snapshot ? [a.snapshot] : []));
+  return { asked: all, answers, leaving };
 }
 
 /** The answers of a claim as `epoch@serial`, `none` or why not, for the log. */

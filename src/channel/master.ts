@@ -335,7 +335,7 @@ export class ChannelMaster {
    * as it takes it, before this master hears back and publishes it.
    */
   behindOwn(epoch: string, seq: number): boolean {
-    return epoch === this.state.epoch && seq > this.state.ownSeq;
+    return epoch === this.state.epoch && seq > this.state.seq;
   }
 
   /** Where this region's own stream of the channel stands: the local seq of the last message published. */

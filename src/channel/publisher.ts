@@ -84,7 +84,7 @@ interface Item {
   known: string | null | undefined;
 }
 
-/** The epoch of a channelSerial (`<region>~<epoch>~<serial>|…`). */
+/** The epoch of a channelSerial (`<region>~<epoch>~<serial>|…`): on every answer, so a slice, not parseSerial's whole vector. */
 function epochOf(serial: string): string | null {
   const i = serial.indexOf('~');
   const j = i < 0 ? -1 : serial.indexOf('~', i + 1);

@@ -37,7 +37,7 @@ import type {
 } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
-import { decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
+import { askHolders, CLAIM_FANOUT, decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
 import { ChannelMaster } from './master.js';
 import { handleChannelRequest } from './requests.js';
 import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch } from './replication.js';
@@ -47,12 +47,8 @@ import { ChannelState, type ChannelSettings, type ChannelSnapshot, type Presence
 /** What a master asks another region for (ReplayWanted, less the region). */
 export type WantedReplay = Omit<ReplayWanted, 'type' | 'region'>;
 
-/** How many nodes of the preference list a claim asks (master, replica, and two more for overlapping changes). */
-const CLAIM_FANOUT = 4;
 /** A claim that some node could not answer yet is retried after this long. */
 const CLAIM_RETRY_MS = 50;
-/** How long a claim waits for a leaving peer's answer (optional: it may be exiting). */
-const LEAVING_ASK_TIMEOUT_MS = 500;
 /** A claim keeps asking this long before failing with 50003: busy peers (an attach storm) get time, within the client's 10 s. */
 const CLAIM_DEADLINE_MS = 7000;
 /** Copies no longer master or replica are kept this long to answer claims. */
@@ -316,7 +312,7 @@ export class ChannelRegistry {
       if (this.deps.now() >= deadline) {
         return { redirect: null, error: AblyError.of('timeout', 'channel state could not be claimed in time') };
       }
-      const { asked, answers, leaving } = await this.askHolders(ring, key, false);
+      const { asked, answers, leaving } = await askHolders(this.deps, ring, key, false);
       // A handoff may have made us master while we asked around.
       const current = this.holdings.get(key);
       if (current?.role === 'master' && !current.master.isStopped) return { ok: current.master };
@@ -332,11 +328,8 @@ export class ChannelRegistry {
       if (decided) {
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
         if (best && behind) {
-          this.deps.log.warn(
-            { channel: key, epoch: best.epoch, serial: best.base + best.entries.length },
-            'the newest copy of this channel is behind what a channel client has seen: state was lost; the channel starts again in a new epoch',
-          );
-          return { ok: this.install(key, ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, best.term), subscribers) };
+          const serial = best.base + best.entries.length;
+          return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: `${best.epoch}@${serial}`, behind: 'a channel client' }) };
         }
         if (best) return { ok: this.install(key, best, subscribers) };
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
@@ -348,15 +341,10 @@ export class ChannelRegistry {
   }
 
   /**
-   * Someone has seen `master`'s epoch further than the master holds (`seen`, for the log):
-   * a subscribing node (ChannelMaster.behindSeen) or another region, of this region's own
-   * stream (behindOwn). The copy the master was made from was not the newest, whose
-   * holders are gone (beyond the one-node guarantee: the master and its replica, a stale
-   * copy of an earlier mastership being all that was left). The serials past ours were
-   * given to messages this state lacks; given again to others, they would be skipped,
-   * unsaid, by whoever holds the first ones. So the channel restarts in a new epoch, as
-   * when no copy is left: subscribers are told (90005), other regions of a gap (90003),
-   * and its terms go on above the old epoch's.
+   * A subscribing node (ChannelMaster.behindSeen), or another region of our own stream
+   * (behindOwn), has seen `master`'s epoch further than it holds: it was made from an old
+   * copy, the newer ones lost (README, *Both copies lost*). Giving those serials again,
+   * it would have them skipped unsaid; the channel restarts in a new epoch instead.
    */
   async restartBehind(master: ChannelMaster, seen: Record<string, unknown>): Promise<Acquired> {
     const key = master.key;
@@ -368,43 +356,16 @@ export class ChannelRegistry {
       if (h?.role !== 'master' || h.master !== master || master.isStopped) {
         return h?.role === 'master' && !h.master.isStopped ? { ok: h.master } : { redirect: this.deps.ring().owner(key) };
       }
-      this.deps.log.warn(
-        { channel: key, epoch: master.epoch, serial: master.position().serial, seen },
-        'this epoch was seen further than this master holds: state was lost; the channel restarts in a new epoch',
-      );
       const subscribers = [...master.subscribers];
       await master.stop(AblyError.of('channelFailed', 'channel state was lost and restarted'));
-      const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, master.state.term);
-      return { ok: this.install(key, fresh, subscribers) };
+      return { ok: this.installAfresh(key, master.state.term, subscribers, { master: `${master.epoch}@${master.position().serial}`, seen }) };
     });
   }
 
-  /**
-   * Asks the nodes that may hold a channel's state. The first `CLAIM_FANOUT` nodes of its
-   * preference list in our view must answer (`answers`, null where one did not). Peers
-   * still leaving are asked too (`leaving`: the copies they hold): out of the ring
-   * but draining, one may still be master of a state no ring member holds yet (a channel
-   * with no publish has nothing at its replica), and its handoff may come after our
-   * claim. One that does not answer soon is not waited for: every acknowledged entry is
-   * at a replica in the ring.
-   */
-  private async askHolders(
-    ring: Ring,
-    key: ChannelKey,
-    probe: boolean,
-  ): Promise<{ asked: NodeId[]; answers: (ReplyBody | null)[]; leaving: ChannelSnapshot[] }> {
-    const self = this.deps.self;
-    const asked = ring.preference(key, CLAIM_FANOUT).filter((n) => n !== self);
-    const departing = (this.deps.leaving?.() ?? []).filter((n) => n !== self && !asked.includes(n));
-    const all = [...asked, ...departing];
-    const ask = (timeoutMs: number) => (n: NodeId): Promise<ReplyBody | null> =>
-      this.deps.rpc.request(n, { type: 'claim', channel: key, asked: all, ...(probe ? { probe } : {}) }, timeoutMs).catch(() => null);
-    const [answers, fromLeaving] = await Promise.all([
-      Promise.all(asked.map(ask(INTERNAL_REQUEST_TIMEOUT_MS))),
-      Promise.all(departing.map(ask(LEAVING_ASK_TIMEOUT_MS))),
-    ]);
-    const leaving = fromLeaving.flatMap((a) => (a?.kind === 'snapshot' && a.snapshot ? [a.snapshot] : []));
-    return { asked: all, answers, leaving };
+  /** A new epoch after state was lost (`why`: what was seen further), its terms above `term` (the lost epoch's). */
+  private installAfresh(key: ChannelKey, term: number, subscribers: NodeId[], why: Record<string, unknown>): ChannelMaster {
+    this.deps.log.warn({ channel: key, ...why }, 'this channel was seen further than its newest copy: state was lost; it starts again in a new epoch');
+    return this.install(key, ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, term), subscribers);
   }
 
   /** `from`: a copy, or the replica's own state (a promotion: it becomes the master's, not copied). */
@@ -439,7 +400,7 @@ export class ChannelRegistry {
 
   async anyoneHolds(key: ChannelKey): Promise<boolean> {
     if (this.tombstones.has(key)) return true;
-    const { answers, leaving } = await this.askHolders(this.deps.ring(), key, true);
+    const { answers, leaving } = await askHolders(this.deps, this.deps.ring(), key, true);
     // Unanswered counts as "may hold": then the read claims, which waits for certainty.
     return leaving.length > 0 || answers.some((a) => a?.kind !== 'snapshot' || a.snapshot !== null);
   }

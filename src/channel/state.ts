@@ -316,11 +316,6 @@ export class ChannelState {
     return this.settings.debugSkipReplay ? null : this.origins.behind(region, head);
   }
 
-  /** The last of this region's own seqs this state holds (what is being replicated included). */
-  get ownSeq(): number {
-    return this.localSeq;
-  }
-
   /** This region's own seq reached at serial `serial` (at the published serial: the head of its stream to other regions). */
   ownSeqAt(serial: number): number {
     for (let i = this.localIdx.length - 1; i >= this.localHead; i--) {
