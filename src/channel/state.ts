@@ -356,9 +356,13 @@ export class ChannelState {
           this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
         }
       }
-    } else if (!pos && b.startSeq === undefined && !this.settings.debugSkipReplay) {
+    } else if (b.startSeq === undefined && !this.settings.debugSkipReplay) {
       // A live batch of a stream that has not begun here (its start was lost, or is still
       // on its way): taken as the beginning, the start's earlier messages would be skipped.
+      // So is one of another epoch than the stream here: the origin restarted (its start
+      // says from where), or the batch is an old epoch's, held up somewhere (a retrying
+      // ingest of a globalmaster that was cut off) while the stream moved on: taken, it
+      // would be delivered after newer messages (chaos random seed 1120).
       return { entries: [], seq: 0, replayAfter: null, discontinuity: false, needStart: true };
     } else if (reachBack?.epoch === b.epoch && b.startSeq !== undefined && b.startSeq > reachBack.seq && !b.gapBefore && !this.settings.debugSkipReplay) {
       // A start that begins after what a client that came from there has seen: from that.

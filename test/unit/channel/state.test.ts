@@ -316,6 +316,27 @@ describe('ChannelState', () => {
       expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(9, 1)] }, clock.now()).entries.length).toBe(1);
     });
 
+    it("moves to another epoch of the origin's only with that epoch's start: a live batch of another epoch is refused", () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      const inEpoch = (epoch: string, e: LogEntry): LogEntry => ({ ...e, origin: { ...e.origin, epoch }, message: msg(`${epoch}-${e.origin.seq}`) }) as LogEntry;
+      st.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [1, 2, 3].map((s) => usEntry(s, 1)) }, clock.now());
+      // The origin restarted: its new epoch's live batch asks for the start, and delivers nothing yet.
+      const live = st.ingest({ region: 'us', epoch: 'usep2', gapBefore: false, entries: [inEpoch('usep2', usEntry(4, 1))] }, clock.now());
+      expect([live.entries.length, live.needStart, live.discontinuity, st.serial]).toEqual([0, true, false, 3]);
+      // Its start moves the stream on, and signals the loss.
+      const start = st.ingest({ region: 'us', epoch: 'usep2', startSeq: 0, gapBefore: false, entries: [1, 2, 3, 4].map((s) => inEpoch('usep2', usEntry(s, 1))) }, clock.now());
+      expect([start.entries.length, start.discontinuity, st.origins.get('us')?.epoch]).toEqual([4, true, 'usep2']);
+      // A live batch of the old epoch, held up somewhere until now: refused, nothing delivered,
+      // the stream stays where it is (before, it was taken as a restart, and delivered after newer ones).
+      const stale = st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [4, 5, 6].map((s) => usEntry(s, 1)) }, clock.now());
+      expect([stale.entries.length, stale.needStart, stale.discontinuity]).toEqual([0, true, false]);
+      expect([st.serial, st.origins.get('us')]).toEqual([7, { region: 'us', epoch: 'usep2', seq: 4 }]);
+      // The start it asks for is the current epoch's, which changes nothing.
+      const again = st.ingest({ region: 'us', epoch: 'usep2', startSeq: 0, gapBefore: false, entries: [1, 2, 3, 4].map((s) => inEpoch('usep2', usEntry(s, 1))) }, clock.now());
+      expect([again.entries.length, again.discontinuity, st.serial]).toEqual([0, false, 7]);
+    });
+
     it('moves on past what the origin no longer holds, and signals the loss only where something is skipped', () => {
       const clock = new ManualClock();
       const st = fresh(clock);
