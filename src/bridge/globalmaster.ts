@@ -488,10 +488,18 @@ export class Globalmaster {
     return out;
   }
 
-  /** Stores a peer's batch at this region's master (in order per channel: `ingests`); never rejects. */
+  /**
+   * Stores a peer's batch at this region's master (in order per channel: `ingests`); never
+   * rejects. Only while the session it came over lasts: a batch still being tried when
+   * its session ended (its link dropped, or this node gave up the role, perhaps cut off
+   * from its region) could otherwise reach a master seconds later, after newer messages
+   * of the same stream had come another way (chaos random seed 1120). What it held is
+   * asked for again as below.
+   */
   private async ingest(s: Session, batch: ForwardedBatch): Promise<void> {
+    if (!s.ready) return;
     try {
-      const { body } = await this.d.router.call(batch.channel, { type: 'ingest', batch }, CHANNEL_REQUEST_TIMEOUT_MS);
+      const { body } = await this.d.router.call(batch.channel, { type: 'ingest', batch }, CHANNEL_REQUEST_TIMEOUT_MS, () => s.ready);
       if (body.kind !== 'ingested') return;
       if (body.replayAfter !== null) this.askReplay(batch.channel, s.region, batch.epoch, body.replayAfter);
       else if (body.startSince !== undefined) this.askReplay(batch.channel, s.region, '', 0, body.startSince);

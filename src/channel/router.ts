@@ -43,12 +43,14 @@ export class ChannelRouter {
 
   /**
    * Sends a request to the channel's master and returns its answer; throws the master's
-   * error, or 90007 when no master answered before the deadline.
+   * error, or 90007 when no master answered before the deadline, or when `wanted` says
+   * before an attempt that the answer is no longer wanted.
    */
   async call(
     key: ChannelKey,
     req: RequestBody,
     timeoutMs: number,
+    wanted?: () => boolean,
   ): Promise<{ from: NodeId; body: ChannelReply }> {
     const deadline = this.deps.now() + timeoutMs;
     let last = 'no master in the ring';
@@ -61,6 +63,7 @@ export class ChannelRouter {
     for (;;) {
       const remaining = deadline - this.deps.now();
       if (remaining <= 0) throw AblyError.of('channelNoResponse', last);
+      if (wanted && !wanted()) throw AblyError.of('channelNoResponse', `no longer wanted (${last})`);
       const owner = this.ownerOf(key);
       if (owner === null) {
         await pause();
