@@ -1,7 +1,8 @@
 /**
  * The connection directory: where each connection of the region lives and whether it can
  * still be resumed, kept where a surviving node can find it. A connection's record is
- * held by the first two nodes of the ring for `conn:<connectionId>`; its host writes it
+ * held by the first two nodes of the ring for `conn:<connectionId>` (three in a region of
+ * five or more, where two nodes may go at once and the resume should still work); its host writes it
  * when the connection opens, when its transport goes (with the time its state expires),
  * and again whenever the ring changes. A node asked to resume a connection takes the
  * record from its holders, so resume works on any node, also after the host died.
@@ -11,10 +12,12 @@ import type { Logger } from '../log.js';
 import type { ConnectionRecord, NodeId, NodeMessage, ReplyBody } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 
-/** Copies of each record. */
+/** Copies of each record in a region of fewer than BIG_REGION nodes, and in one of that many or more. */
 const HOLDERS = 2;
-/** Nodes asked when taking a record (more than hold it, to cover a recent ring change). */
-const TAKE_FANOUT = 3;
+const HOLDERS_BIG = 3;
+const BIG_REGION = 5;
+/** Nodes asked when taking a record beyond those that hold it (to cover a recent ring change). */
+const TAKE_EXTRA = 1;
 /** Deadline of one directory request (ms). */
 const REQUEST_TIMEOUT_MS = 1000;
 
@@ -45,8 +48,11 @@ export class ConnectionDirectory {
     return this.held.size;
   }
 
-  private holders(connectionId: string, n = HOLDERS): NodeId[] {
-    return this.deps.ring().preference(keyOf(connectionId), n);
+  /** The nodes that hold a connection's record (and `extra` more after them). */
+  private holders(connectionId: string, extra = 0): NodeId[] {
+    const ring = this.deps.ring();
+    const copies = ring.members.length >= BIG_REGION ? HOLDERS_BIG : HOLDERS;
+    return ring.preference(keyOf(connectionId), copies + extra);
   }
 
   private stamp(prev: ConnectionRecord | undefined): number {
@@ -88,7 +94,7 @@ export class ConnectionDirectory {
    * state has not expired, and the old host is told to let go. Null: not resumable.
    */
   async take(connectionId: string): Promise<ConnectionRecord | null> {
-    const asked = this.holders(connectionId, TAKE_FANOUT);
+    const asked = this.holders(connectionId, TAKE_EXTRA);
     const answers = await Promise.all(
       asked.map((n) =>
         this.deps.rpc
@@ -111,7 +117,7 @@ export class ConnectionDirectory {
   /** The connection closed for good (CLOSE): its record goes everywhere. */
   drop(connectionId: string): void {
     this.hosted.delete(connectionId);
-    for (const n of this.holders(connectionId, TAKE_FANOUT)) this.deps.send(n, { type: 'connDrop', connectionId });
+    for (const n of this.holders(connectionId, TAKE_EXTRA)) this.deps.send(n, { type: 'connDrop', connectionId });
   }
 
   /** A hosted connection moved to another node: stop re-publishing it. */
@@ -140,7 +146,7 @@ export class ConnectionDirectory {
   /**
    * Housekeeping (each second and on ring changes): expired records go; the records
    * this node hosts are put to their current holders again, and held records are copied
-   * to any new holder, so each keeps two copies through one node's death.
+   * to any new holder, so each keeps its copies through a node's death.
    */
   reconcile(ringChanged: boolean): void {
     const now = this.deps.now();

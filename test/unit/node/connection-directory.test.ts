@@ -1,0 +1,71 @@
+/**
+ * The connection directory keeps each connection's record on two nodes of the ring, and
+ * on three in a region of five or more, where two nodes may go at once (chaos random
+ * --pairs, seed 1106: a publisher's resume failed twice with 80008 when both copies went,
+ * and its SDK sent its unacknowledged messages again under new ids). Real directories,
+ * one per node, over an in-memory request path that fails for nodes that are down.
+ */
+import { describe, expect, it } from 'vitest';
+import { Ring } from '../../../src/cluster/ring.js';
+import { silentLogger } from '../../../src/log.js';
+import { ConnectionDirectory } from '../../../src/node/connection-directory.js';
+import type { ConnectionRecord } from '../../../src/transport/messages.js';
+
+function region(size: number) {
+  const nodes = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+  const ring = new Ring(nodes);
+  const down = new Set<string>();
+  const dirs = new Map<string, ConnectionDirectory>();
+  for (const self of nodes) {
+    dirs.set(
+      self,
+      new ConnectionDirectory({
+        self,
+        ring: () => ring,
+        now: () => 1_000,
+        log: silentLogger(),
+        send: () => {},
+        rpc: {
+          request: async (to: string, req: never) => {
+            if (down.has(to)) throw new Error(`${to} is down`);
+            return dirs.get(to)!.handle(req);
+          },
+        } as never,
+      }),
+    );
+  }
+  /** The nodes that hold a copy of a connection's record. */
+  const holding = (id: string) => nodes.filter((n) => (dirs.get(n)!.handle({ type: 'connTake', connectionId: id, host: n }) as { record: ConnectionRecord | null }).record !== null);
+  return { nodes, ring, down, dirs, holding };
+}
+
+const record = (connectionId: string, host: string): Omit<ConnectionRecord, 'updatedAt'> => ({ connectionId, appId: 'app', clientId: null, host, expiresAt: null });
+
+describe('connection directory', () => {
+  it('keeps two copies in a region of three, and three in a region of five', async () => {
+    for (const [size, copies] of [
+      [3, 2],
+      [4, 2],
+      [5, 3],
+      [7, 3],
+    ] as const) {
+      const r = region(size);
+      await r.dirs.get('n1')!.put(record('c1', 'n1'));
+      expect(r.holding('c1')).toEqual([...r.ring.preference('conn:c1', copies)].sort());
+    }
+  });
+
+  it('in a region of five, a connection can still be taken with two of its holders and its host gone', async () => {
+    const r = region(5);
+    // A connection hosted on one of its own holders, so that the host and one more holder go.
+    let id = '';
+    for (let i = 0; !id; i++) if (r.ring.preference(`conn:c${i}`, 1)[0] === 'n1') id = `c${i}`;
+    await r.dirs.get('n1')!.put(record(id, 'n1'));
+    const [host, second, third] = r.ring.preference(`conn:${id}`, 3);
+    expect(host).toBe('n1');
+    r.down.add(host!).add(second!);
+    const taker = r.nodes.find((n) => !r.down.has(n) && n !== third)!;
+    const taken = await r.dirs.get(taker)!.take(id);
+    expect(taken?.connectionId).toBe(id);
+  });
+});
