@@ -12,6 +12,7 @@
  * state on its own (snapshots, and replication when it changed: takeReach).
  */
 import type { OriginPosition } from '../protocol/serial.js';
+import type { LogEntry } from './entry.js';
 
 export class OriginPositions {
   private readonly byRegion = new Map<string, OriginPosition>();
@@ -20,6 +21,12 @@ export class OriginPositions {
   private readonly reach = new Map<string, OriginPosition>();
   /** Whether `reach` changed since the replica was last told. */
   private reachChanged = false;
+  /**
+   * Per region, the seq up to which this stream may lack the origin's messages: its
+   * position moved there with none (a start, or past what the origin's history no longer
+   * held). This master's knowledge only; a replica promoted starts without it.
+   */
+  private readonly unheld = new Map<string, number>();
 
   get(region: string): OriginPosition | undefined {
     return this.byRegion.get(region);
@@ -28,6 +35,32 @@ export class OriginPositions {
   set(region: string, o: OriginPosition): void {
     this.byRegion.set(region, o);
     this.reach.delete(region);
+  }
+
+  /** The position from `region` moved to `seq` with no entry: what came before may not be here. */
+  jumped(region: string, seq: number): void {
+    this.unheld.set(region, seq);
+  }
+
+  /**
+   * Whether a batch of `region`'s gives a seq this stream already has (up to `last`) to a
+   * message it does not have (`ids`: the channel's dedup window): the origin's master went
+   * on from an old copy of the channel and gave its seqs again. Taken as repeats, its new
+   * messages would be skipped without a word. Asked for what follows this stream's
+   * position, that master sees it is behind and restarts the channel in a new epoch
+   * (ChannelMaster.behindOwn). A repeat older than the dedup window (or one a replica
+   * promoted never held) looks the same; it costs one replay, answered from where this
+   * stream stands. Not before where the position moved with no entry (`jumped`): those
+   * messages were never here.
+   */
+  forked(region: string, entries: readonly LogEntry[], last: number, ids: { lookup(id: string): unknown }): boolean {
+    if (!entries.length || entries[0]!.origin.seq > last) return false;
+    const held = this.unheld.get(region) ?? 0;
+    for (const e of entries) {
+      if (e.origin.seq > last) return false;
+      if (e.origin.seq > held && e.kind === 'message' && ids.lookup(e.message.id) === undefined) return true;
+    }
+    return false;
   }
 
   /** Whether a client that saw `o.region`'s stream up to `o` can be met here (not: a stream, begun or to reach back to, of another epoch). */
@@ -119,13 +152,16 @@ export class OriginPositions {
   /**
    * Whether this stream lacks messages that `region` says its stream of the channel has
    * (`head`: its last message): where to ask it to resend from (a new epoch of it: from
-   * its beginning), 'start' if no stream from it has begun here, or null.
+   * its beginning), 'start' if no stream from it has begun here, or null. Also where this
+   * stream is ahead of the head (below).
    */
   behind(region: string, head: { epoch: string; seq: number }): { epoch: string; afterSeq: number } | 'start' | null {
-    if (head.seq === 0) return null;
     const pos = this.byRegion.get(region);
-    if (!pos) return 'start';
-    if (pos.epoch !== head.epoch) return { epoch: head.epoch, afterSeq: 0 };
-    return pos.seq < head.seq ? { epoch: pos.epoch, afterSeq: pos.seq } : null;
+    if (!pos) return head.seq === 0 ? null : 'start';
+    if (pos.epoch !== head.epoch) return head.seq === 0 ? null : { epoch: head.epoch, afterSeq: 0 };
+    // Ahead of the head: the origin's master holds less of its own stream than this one
+    // has (it went on from an old copy of the channel). Asked for what follows ours, it
+    // sees that, and restarts the channel in a new epoch (ChannelMaster.behindOwn).
+    return pos.seq !== head.seq ? { epoch: pos.epoch, afterSeq: pos.seq } : null;
   }
 }

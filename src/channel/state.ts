@@ -344,7 +344,9 @@ export class ChannelState {
       last = pos.seq;
       const first = b.entries.find((e) => e.origin.seq > last);
       const start = b.startSeq ?? (first ? first.origin.seq - 1 : last);
-      if (first && first.origin.seq > last + 1 && !b.gapBefore && start > last && !this.settings.debugSkipReplay) {
+      // A hole before the batch, or seqs given again to other messages (forked): asked for again from here.
+      const hole = first && first.origin.seq > last + 1 && !b.gapBefore && start > last;
+      if ((hole || this.origins.forked(b.region, b.entries, last, this.dedup)) && !this.settings.debugSkipReplay) {
         return { entries: [], seq: last, replayAfter: last, discontinuity: false };
       }
       if (b.gapBefore) {
@@ -354,15 +356,14 @@ export class ChannelState {
         if (discontinuity) {
           last = start;
           this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
+          this.origins.jumped(b.region, last);
         }
       }
     } else if (b.startSeq === undefined && !this.settings.debugSkipReplay) {
-      // A live batch of a stream that has not begun here (its start was lost, or is still
-      // on its way): taken as the beginning, the start's earlier messages would be skipped.
-      // So is one of another epoch than the stream here: the origin restarted (its start
-      // says from where), or the batch is an old epoch's, held up somewhere (a retrying
-      // ingest of a globalmaster that was cut off) while the stream moved on: taken, it
-      // would be delivered after newer messages (chaos random seed 1120).
+      // A live batch of a stream not begun here (its start lost or on its way): taken as the
+      // beginning, the start's earlier messages would be skipped. Or of another epoch: the
+      // origin restarted (its start says from where), or an old epoch's batch held up (a
+      // cut-off globalmaster's retries) was delivered after newer ones (chaos seed 1120).
       return { entries: [], seq: 0, replayAfter: null, discontinuity: false, needStart: true };
     } else if (reachBack?.epoch === b.epoch && b.startSeq !== undefined && b.startSeq > reachBack.seq && !b.gapBefore && !this.settings.debugSkipReplay) {
       // A start that begins after what a client that came from there has seen: from that.
@@ -373,6 +374,7 @@ export class ChannelState {
       if (pos || (reachBack && reachBack.epoch !== b.epoch)) discontinuity = true;
       last = b.startSeq ?? (b.entries[0] ? b.entries[0].origin.seq - 1 : 0);
       this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
+      this.origins.jumped(b.region, last);
     }
     const storedAt = this.stamp(now);
     const out: LogEntry[] = [];

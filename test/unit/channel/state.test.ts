@@ -316,6 +316,24 @@ describe('ChannelState', () => {
       expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(9, 1)] }, clock.now()).entries.length).toBe(1);
     });
 
+    it('refuses a batch that gives seqs it has to messages it does not have, and asks for what follows its own', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      st.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [1, 2, 3, 4, 5].map((s) => usEntry(s, 1)) }, clock.now());
+      // The same seqs again with the same messages (a replay that overlaps): the new one is taken.
+      const overlap = st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [4, 5, 6].map((s) => usEntry(s, 1)) }, clock.now());
+      expect([overlap.entries.map((e) => e.origin.seq), overlap.replayAfter]).toEqual([[6], null]);
+      // Seqs 5 and 6 again, for other messages: the origin went on from an old copy. Nothing
+      // is taken (7 would be skipped after them), and it is asked for what follows 6, which
+      // shows its master that it is behind.
+      const other = (seq: number): LogEntry => ({ ...usEntry(seq, 1), message: msg(`fork${seq}`) }) as LogEntry;
+      const fork = st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [other(5), other(6), other(7)] }, clock.now());
+      expect([fork.entries.length, fork.replayAfter, st.serial, st.origins.get('us')?.seq]).toEqual([0, 6, 6, 6]);
+      // Presence has no id to tell: it is not taken for a fork.
+      const presence = { ...usEntry(6, 1), kind: 'presence', presence: { action: 2, clientId: 'a', connectionId: 'c', id: 'p1', timestamp: 1 } } as unknown as LogEntry;
+      expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [presence] }, clock.now()).replayAfter).toBeNull();
+    });
+
     it("moves to another epoch of the origin's only with that epoch's start: a live batch of another epoch is refused", () => {
       const clock = new ManualClock();
       const st = fresh(clock);
@@ -442,6 +460,11 @@ describe('ChannelState', () => {
       expect(st.behindHead('us', { epoch: 'usep', seq: 3 })).toEqual({ epoch: 'usep', afterSeq: 2 });
       expect(st.behindHead('us', { epoch: 'usep', seq: 2 })).toBeNull();
       expect(st.behindHead('us', { epoch: 'usep2', seq: 1 })).toEqual({ epoch: 'usep2', afterSeq: 0 });
+      // A head behind this stream, in the same epoch: the origin's master lost what it
+      // gave; asked from here, it sees that (behindOwn) and restarts in a new epoch.
+      expect(st.behindHead('us', { epoch: 'usep', seq: 1 })).toEqual({ epoch: 'usep', afterSeq: 2 });
+      expect(st.behindHead('us', { epoch: 'usep', seq: 0 })).toEqual({ epoch: 'usep', afterSeq: 2 });
+      expect(st.behindHead('us', { epoch: 'usep2', seq: 0 })).toBeNull(); // a new epoch, nothing in it yet
       // The debug switch that takes other regions' messages as they come asks for nothing either.
       const careless = fresh(clock, { ...settings, debugSkipReplay: true });
       expect(careless.behindHead('us', { epoch: 'usep', seq: 3 })).toBeNull();
