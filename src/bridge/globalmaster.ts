@@ -490,11 +490,13 @@ export class Globalmaster {
 
   /**
    * Stores a peer's batch at this region's master (in order per channel: `ingests`); never
-   * rejects. Only while the session it came over lasts: a batch still being tried when
-   * its session ended (its link dropped, or this node gave up the role, perhaps cut off
-   * from its region) could otherwise reach a master seconds later, after newer messages
-   * of the same stream had come another way (chaos random seed 1120). What it held is
-   * asked for again as below.
+   * rejects. Tried again only while the session it came over lasts: a batch still being
+   * tried when its session ended (its link dropped, or this node gave up the role, perhaps
+   * cut off from its region) could otherwise reach a master seconds later, after newer
+   * messages of the same stream had come another way (chaos random seed 1120). What it
+   * held is asked for again as below. An attempt already sent can still arrive late (held
+   * in a NATS outbox while cut off): the master refuses a live batch of an epoch other
+   * than its stream's (ChannelState.ingest), so such a one does no harm.
    */
   private async ingest(s: Session, batch: ForwardedBatch): Promise<void> {
     if (!s.ready) return;

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { ConnectionRecord, NodeId, NodeMessage, ReplyBody } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 
-/** Copies of each record in a region of fewer than BIG_REGION nodes, and in one of that many or more. */
+/** Copies of each record: HOLDERS in a region of fewer than BIG_REGION nodes up, HOLDERS_BIG in one of that many or more. */
 const HOLDERS = 2;
 const HOLDERS_BIG = 3;
 const BIG_REGION = 5;
