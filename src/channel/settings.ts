@@ -1,0 +1,22 @@
+/** What a channel's state is bound by, the same for every channel of a region (the topology's retention and limits, and debug switches). */
+export interface ChannelSettings {
+  /** This region's name: serials are formatted with it. */
+  region: string;
+  historyMs: number;
+  dedupMs: number;
+  maxMessages: number;
+  /** Presence members a channel may have (Ably: 200). */
+  maxPresenceMembers?: number;
+  /** How long members of a connection that dropped stay (ms; Ably: 15 s). */
+  presenceLeaveDelayMs?: number;
+  /** Messages per second one channel accepts (Ably: 50 by default). */
+  maxPublishRate?: number;
+  /**
+   * Debug switch that breaks a guarantee on purpose (ABLY_NG_DEBUG_SKIP_REPLAY=1): another
+   * region's messages after a gap are taken as they come, and the gap is neither replayed
+   * nor signalled. Exists so the chaos checker can be shown catching a silent loss.
+   */
+  debugSkipReplay?: boolean;
+  /** Debug switch (ABLY_NG_DEBUG_SKIP_START=1): no start for a new interest (config/defaults.ts). */
+  debugSkipStart?: boolean;
+}
