@@ -254,6 +254,21 @@ describe('ChannelMaster towards other regions', () => {
     expect(await master.ingest(live)).toEqual({ seq: 0, replayAfter: null });
   });
 
+  it("asks for a start, and stores nothing, when a live batch is of another epoch than the stream from there here", async () => {
+    const { master, replica, clock } = await setupRegions();
+    const began = clock.now(); // setup subscribed a node
+    const us = (epoch: string, seq: number) => ({ kind: 'message' as const, serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch, seq }, message: { id: `${epoch}-${seq}`, timestamp: 0 } });
+    const stored = master.ingest({ channel: KEY, region: 'us', epoch: 'new', startSeq: 0, gapBefore: false, entries: ForwardedEntries.of([us('new', 1), us('new', 2)]) });
+    await waitFor(() => replica.waiting === 1);
+    replica.answer(false);
+    await stored;
+    const serial = master.position().serial;
+    // A batch of us's old epoch, held up somewhere: not taken as us restarting again.
+    const old: ForwardedBatch = { channel: KEY, region: 'us', epoch: 'old', gapBefore: false, entries: ForwardedEntries.of([us('old', 7), us('old', 8)]) };
+    expect(await master.ingest(old)).toEqual({ seq: 0, replayAfter: null, startSince: began });
+    expect([master.position().serial, replica.waiting, master.state.origins.get('us')?.epoch]).toEqual([serial, 0, 'new']);
+  });
+
   it("says where its own stream stands (published only), and what it lacks behind another region's head", async () => {
     const { master, replica, clock, commit } = await setupRegions();
     const began = clock.now(); // setup subscribed a node
