@@ -509,7 +509,9 @@ export class Globalmaster {
     } catch (err) {
       // The master could not take it: the channel's next batch, the link's next session,
       // or (a channel gone quiet) the peer's head of it shows the hole, and it is asked for again.
-      this.d.log.warn({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; asked for again at the next batch, link or head');
+      // (Given up with its session: expected, as every new link asks again.)
+      const level = s.ready ? 'warn' : 'debug';
+      this.d.log[level]({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; asked for again at the next batch, link or head');
     }
   }
 
