@@ -109,6 +109,18 @@ function newest(copies: readonly ChannelSnapshot[]): ChannelSnapshot | null {
 }
 
 /**
+ * Where a new epoch's terms start (a new channel, a claim that found no copy, a restart
+ * after lost state): at the time (ms), or at `lost` (the terms of the epoch it replaces)
+ * if that is higher. Terms grow by one per change of master, so an epoch made later ranks
+ * above every copy of one made before it, also one a claim could not ask (a node out of
+ * reach, back later with an old replica or stale copy): such a copy no longer wins a
+ * later claim, or keeps a handoff of the new epoch out (it did while terms began at 0).
+ */
+export function freshTerm(lost: number, now: number): number {
+  return Math.max(lost, now);
+}
+
+/**
  * Whether copy a supersedes copy b: a later mastership (term) wins; within one term, the
  * copy that got further. (Two epochs meet only after state was lost: the same rule applies.)
  */

@@ -462,6 +462,26 @@ describe('ChannelRegistry', () => {
     });
   });
 
+  it('starts the terms of a new epoch at the time, so that no copy of an epoch made before it outranks it', async () => {
+    const ns = await startTrio(nodes);
+    const [a, b] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    // A new channel: its claim found no copy. (Before, its terms began at 0, and a copy of an
+    // earlier epoch that a node out of reach kept, through a few changes of master, ranked
+    // above it: it won the next claim, and kept a handoff of the new epoch out.)
+    const created = Date.now();
+    await b.publisher.send('src', key, { type: 'publish', messages: [msg(0)] });
+    const first = liveMaster(a, key)!;
+    expect(first.state.term).toBeGreaterThanOrEqual(created);
+    // A restart after lost state: above the lost epoch's terms, and the time.
+    const restarted = Date.now();
+    await b.rpc.request('a', { type: 'sub', channel: key, seen: { epoch: first.epoch, serial: 9 } }, 1000);
+    const fresh = liveMaster(a, key)!;
+    expect(fresh.epoch).not.toBe(first.epoch);
+    expect(fresh.state.term).toBeGreaterThan(first.state.term);
+    expect(fresh.state.term).toBeGreaterThanOrEqual(restarted);
+  });
+
   it('restarts a channel in a new epoch when another region has seen its own stream further than the master holds', async () => {
     const ns = await startTrio(nodes);
     const [a, b] = ns;
