@@ -27,6 +27,8 @@ export class OriginPositions {
    * held). This master's knowledge only; a replica promoted starts without it.
    */
   private readonly unheld = new Map<string, number>();
+  /** Regions whose stream gave seqs again (forked) since this stream last told its subscribers. */
+  private readonly forks = new Set<string>();
 
   get(region: string): OriginPosition | undefined {
     return this.byRegion.get(region);
@@ -58,9 +60,22 @@ export class OriginPositions {
     const held = this.unheld.get(region) ?? 0;
     for (const e of entries) {
       if (e.origin.seq > last) return false;
-      if (e.origin.seq > held && e.kind === 'message' && ids.lookup(e.message.id) === undefined) return true;
+      if (e.origin.seq > held && e.kind === 'message' && ids.lookup(e.message.id) === undefined) {
+        this.forks.add(region);
+        return true;
+      }
     }
     return false;
+  }
+
+  /**
+   * Whether `region`'s stream forked since this was last asked. The messages it gave seqs
+   * this stream already had are lost here whatever the origin does next (restarts, or,
+   * its seqs past ours by the time it is asked, goes on): the next batch taken from there
+   * tells the subscribers so (90003).
+   */
+  takeFork(region: string): boolean {
+    return this.forks.delete(region);
   }
 
   /** Whether a client that saw `o.region`'s stream up to `o` can be met here (not: a stream, begun or to reach back to, of another epoch). */

@@ -381,6 +381,7 @@ export class ChannelState {
       out.push(entry);
     }
     if (out.length) this.trim(storedAt);
+    if (this.origins.takeFork(b.region)) discontinuity = true;
     // The position moved with no entry to show it (a start or an answer with none, or
     // the last entries dropped as already held): the replica is told (OriginPositions.takeMoved).
     const reached = this.origins.get(b.region);

@@ -329,6 +329,11 @@ describe('ChannelState', () => {
       const other = (seq: number): LogEntry => ({ ...usEntry(seq, 1), message: msg(`fork${seq}`) }) as LogEntry;
       const fork = st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [other(5), other(6), other(7)] }, clock.now());
       expect([fork.entries.length, fork.replayAfter, st.serial, st.origins.get('us')?.seq]).toEqual([0, 6, 6, 6]);
+      // The origin, its seqs past ours by then, answers with what follows 6: taken, and the
+      // messages it gave seqs 5 and 6 (lost here) signalled (90003), once.
+      const answer = st.ingest({ region: 'us', epoch: 'usep', startSeq: 6, gapBefore: false, entries: [other(7), other(8)] }, clock.now());
+      expect([answer.entries.map((e) => e.origin.seq), answer.discontinuity]).toEqual([[7, 8], true]);
+      expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [other(9)] }, clock.now()).discontinuity).toBe(false);
       // Presence has no id to tell: it is not taken for a fork.
       const presence = { ...usEntry(6, 1), kind: 'presence', presence: { action: 2, clientId: 'a', connectionId: 'c', id: 'p1', timestamp: 1 } } as unknown as LogEntry;
       expect(st.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [presence] }, clock.now()).replayAfter).toBeNull();
