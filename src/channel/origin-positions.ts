@@ -50,10 +50,10 @@ export class OriginPositions {
    * on from an old copy of the channel and gave its seqs again. Taken as repeats, its new
    * messages would be skipped without a word. Asked for what follows this stream's
    * position, that master sees it is behind and restarts the channel in a new epoch
-   * (ChannelMaster.behindOwn). A repeat older than the dedup window (or one a replica
-   * promoted never held) looks the same; it costs one replay, answered from where this
-   * stream stands. Not before where the position moved with no entry (`jumped`): those
-   * messages were never here.
+   * (ChannelMaster.behindOwn). A repeat older than the dedup window looks the same; it
+   * costs one replay, answered from where this stream stands, and a needless 90003
+   * (takeFork). Not before where the position moved with no entry (`jumped`): those
+   * messages were never here (a replica promoted does not know where that was).
    */
   forked(region: string, entries: readonly LogEntry[], last: number, ids: { lookup(id: string): unknown }): boolean {
     if (!entries.length || entries[0]!.origin.seq > last) return false;
