@@ -326,7 +326,7 @@ export class ChannelState {
       const start = b.startSeq ?? (first ? first.origin.seq - 1 : last);
       // A hole before the batch, or seqs given again to other messages (forked): asked for again from here.
       const hole = first && first.origin.seq > last + 1 && !b.gapBefore && start > last;
-      if ((hole || this.origins.forked(b.region, b.entries, last, this.dedup)) && !this.settings.debugSkipReplay) {
+      if (!this.settings.debugSkipReplay && (hole || this.origins.forked(b.region, b.entries, last, this.dedup))) {
         return { entries: [], seq: last, replayAfter: last, discontinuity: false };
       }
       if (b.gapBefore) {
