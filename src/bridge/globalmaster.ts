@@ -490,13 +490,9 @@ export class Globalmaster {
 
   /**
    * Stores a peer's batch at this region's master (in order per channel: `ingests`); never
-   * rejects. Tried again only while the session it came over lasts: a batch still being
-   * tried when its session ended (its link dropped, or this node gave up the role, perhaps
-   * cut off from its region) could otherwise reach a master seconds later, after newer
-   * messages of the same stream had come another way (chaos random seed 1120). What it
-   * held is asked for again as below. An attempt already sent can still arrive late (held
-   * in a NATS outbox while cut off): the master refuses a live batch of an epoch other
-   * than its stream's (ChannelState.ingest), so such a one does no harm.
+   * rejects. Tried only while its session lasts: retried on after the link or the role went,
+   * it reached a master 7 s later, after newer messages (chaos seed 1120). An attempt
+   * already sent may still land late; the master refuses its other epoch (ChannelState.ingest).
    */
   private async ingest(s: Session, batch: ForwardedBatch): Promise<void> {
     if (!s.ready) return;
@@ -508,10 +504,9 @@ export class Globalmaster {
       else if (batch.entries.length) s.send({ type: 'ack', channel: batch.channel, epoch: batch.epoch, seq: body.seq });
     } catch (err) {
       // The master could not take it: the channel's next batch, the link's next session,
-      // or (a channel gone quiet) the peer's head of it shows the hole, and it is asked for again.
-      // (Given up with its session: expected, as every new link asks again.)
-      const level = s.ready ? 'warn' : 'debug';
-      this.d.log[level]({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; asked for again at the next batch, link or head');
+      // or (a channel gone quiet) the peer's head of it shows the hole, and it is asked for
+      // again. Given up with its session, it is expected: debug.
+      this.d.log[s.ready ? 'warn' : 'debug']({ channel: batch.channel, region: s.region, err: (err as Error).message }, 'forwarded messages not stored; asked for again at the next batch, link or head');
     }
   }
 

@@ -14,7 +14,6 @@ export const CLAIM_FANOUT = 4;
 /** How long a claim waits for a leaving peer's answer (optional: it may be exiting). */
 const LEAVING_ASK_TIMEOUT_MS = 500;
 
-
 export interface ClaimDecision {
   /** Whether the claim may take the channel now; otherwise it asks again. */
   decided: boolean;
@@ -75,8 +74,8 @@ export function decideClaim(
  * at a replica in the ring.
  */
 export async function askHolders(
-deps: Pick<RegistryDeps, 'self' | 'rpc' | 'leaving'>,
-ring: Ring,
+  deps: Pick<RegistryDeps, 'self' | 'rpc' | 'leaving'>,
+  ring: Ring,
   key: ChannelKey,
   probe: boolean,
 ): Promise<{ asked: NodeId[]; answers: (ReplyBody | null)[]; leaving: ChannelSnapshot[] }> {
@@ -106,18 +105,6 @@ function newest(copies: readonly ChannelSnapshot[]): ChannelSnapshot | null {
   let best: ChannelSnapshot | null = null;
   for (const s of copies) if (!best || newer(s, best)) best = s;
   return best;
-}
-
-/**
- * Where a new epoch's terms start (a new channel, a claim that found no copy, a restart
- * after lost state): at the time (ms), or at `lost` (the terms of the epoch it replaces)
- * if that is higher. Terms grow by one per change of master, so an epoch made later ranks
- * above every copy of one made before it, also one a claim could not ask (a node out of
- * reach, back later with an old replica or stale copy): such a copy no longer wins a
- * later claim, or keeps a handoff of the new epoch out (it did while terms began at 0).
- */
-export function freshTerm(lost: number, now: number): number {
-  return Math.max(lost, now);
 }
 
 /**

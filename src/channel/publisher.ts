@@ -25,7 +25,7 @@
  * resends: the first one, held in the socket buffer of a paused master, may yet run there
  * after its sender gave up on it.
  */
-import { AblyError, toAblyError } from '../errors.js';
+import { AblyError, ErrorCodes, toAblyError } from '../errors.js';
 import { Fifo } from '../fifo.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
@@ -41,8 +41,6 @@ export const MAX_GROUP_ITEMS = 256;
 export const MAX_GROUP_BYTES = 1024 * 1024;
 /** Channels whose epoch is kept (KnownEpochs). */
 const MAX_KNOWN_CHANNELS = 100_000;
-/** channelEpochExpired: the master's epoch is not the one the publish named. */
-const EPOCH_EXPIRED = 90002;
 
 export interface PublisherDeps {
   rpc: Rpc;
@@ -234,7 +232,7 @@ class Stream {
       }
     } else if (body?.kind === 'error' && body.error.code !== 50003) {
       const item = items[0]!;
-      if (items.length === 1 && body.error.code === EPOCH_EXPIRED && !item.maybe) {
+      if (items.length === 1 && body.error.code === ErrorCodes.channelEpochExpired.code && !item.maybe) {
         // Refused for the epoch it named, and never out of our hands before: it goes again
         // unnamed (the master's epoch is the one it will be ordered in).
         this.broken = true;

@@ -37,7 +37,7 @@ import type {
 } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
-import { askHolders, CLAIM_FANOUT, decideClaim, describeClaim, freshTerm, newer, PendingClaims } from './claim.js';
+import { askHolders, CLAIM_FANOUT, decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
 import { ChannelMaster } from './master.js';
 import { handleChannelRequest } from './requests.js';
 import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch } from './replication.js';
@@ -332,8 +332,8 @@ export class ChannelRegistry {
           return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: `${best.epoch}@${serial}`, behind: 'a channel client' }) };
         }
         if (best) return { ok: this.install(key, best, subscribers) };
-        // No copy anywhere: a new channel, or every copy out of reach (freshTerm).
-        const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, freshTerm(0, this.deps.now()));
+        // No copy anywhere: a new channel, or every copy out of reach (ChannelState.fresh's terms).
+        const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         this.deps.metrics?.channelCreated(key);
         return { ok: this.install(key, fresh, []) };
       }
@@ -366,9 +366,8 @@ export class ChannelRegistry {
   /** A new epoch after state was lost (`why`: what was seen further), its terms above `term` (the lost epoch's). */
   private installAfresh(key: ChannelKey, term: number, subscribers: NodeId[], why: Record<string, unknown>): ChannelMaster {
     this.deps.log.warn({ channel: key, ...why }, 'this channel was seen further than its newest copy: state was lost; it starts again in a new epoch');
-    return this.install(key, ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, freshTerm(term, this.deps.now())), subscribers);
+    return this.install(key, ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, term), subscribers);
   }
-
 
   /** `from`: a copy, or the replica's own state (a promotion: it becomes the master's, not copied). */
   private install(key: ChannelKey, from: ChannelSnapshot | ChannelState, subscribers: NodeId[]): ChannelMaster {

@@ -64,10 +64,17 @@ export class ChannelState {
     this.lastChannelSerial = this.formatAt(base);
   }
 
-  /** `term`: where mastership terms go on from (a restart ranks above every copy of the epoch it replaces). */
-  static fresh(key: ChannelKey, settings: ChannelSettings, now: number, epoch = newEpoch(), term = 0): ChannelState {
+  /**
+   * A new epoch (a new channel, a claim that found no copy, a restart after lost state).
+   * Its mastership terms start at the time (ms), or at `lost` (the terms of the epoch it
+   * replaces) if that is higher. Terms grow by one per change of master, so an epoch made
+   * later ranks above every copy of one made before it, also one a claim could not ask (a
+   * node out of reach, back later with an old replica or stale copy): such a copy never
+   * wins a later claim, or keeps a handoff of the new epoch out (it did while terms began at 0).
+   */
+  static fresh(key: ChannelKey, settings: ChannelSettings, now: number, epoch = newEpoch(), lost = 0): ChannelState {
     const st = new ChannelState(key, epoch, settings, 0, 0, now);
-    st.termNo = term;
+    st.termNo = Math.max(lost, now);
     return st;
   }
 
