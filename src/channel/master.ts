@@ -50,12 +50,6 @@ export interface MasterDeps {
 
 /** A new interest from another region gets this region's messages since a little before it began. */
 const INTEREST_START_MARGIN_MS = 2000;
-/**
- * A master that took the channel over keeps the interest start its predecessor knew for
- * this long, for the subscribing nodes coming back to it (after a failover they subscribe
- * again; a handoff or claim brings them along).
- */
-const INHERITED_INTEREST_MS = 30_000;
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
 
@@ -104,7 +98,7 @@ export class ChannelMaster {
   private inherited: Set<string> | null = null;
   /** Whether the globalmaster has told this master which regions want the channel. */
   private told = false;
-  /** Until when a first subscriber takes the interest start the state came with (INHERITED_INTEREST_MS). */
+  /** Until when a first subscriber takes the interest start the state came with (ChannelSettings.inheritedInterestMs). */
   private inheritUntil: number;
 
   /** The channel name's hash, for subscription audits (sub-digest.ts). */
@@ -120,7 +114,7 @@ export class ChannelMaster {
     this.published = { serial: p.serial, channelSerial: p.channelSerial };
     this.view = PresenceSet.restore(state.presence.snapshot());
     this.rate = deps.maxPublishRate ? new RateLimiter(deps.maxPublishRate) : null;
-    this.inheritUntil = state.interest.since > 0 ? deps.now() + INHERITED_INTEREST_MS : 0;
+    this.inheritUntil = state.interest.since > 0 ? deps.now() + state.inheritedInterestMs : 0;
     // What the state came with is what the master before knew (inheritRemote's rule).
     // (No replication from here: the state moved goes with the next one, or the replica's sync.)
     this.inherit(state.interest.remoteList, new Map());
@@ -294,7 +288,7 @@ export class ChannelMaster {
    * promoted replica's state, which replication kept up), or handed over late (here),
    * so it does not send them their start again, all of it since their interest began
    * (they would drop it as duplicates: only traffic). Interest younger than
-   * INHERITED_INTEREST_MS is left out: its start may not have arrived, and goes again.
+   * the settings' inheritedInterestMs (30 s) is left out: its start may not have arrived, and goes again.
    */
   inheritRemote(regions: readonly RegionInterest[]): void {
     if (this.told) return; // the globalmaster's word came first: it is the whole of it
@@ -305,7 +299,7 @@ export class ChannelMaster {
   private inherit(regions: readonly RegionInterest[], next: Map<string, number>): boolean {
     const now = this.deps.now();
     for (const r of regions) {
-      if (r.since <= 0 || now - r.since < INHERITED_INTEREST_MS) continue;
+      if (r.since <= 0 || now - r.since < this.state.inheritedInterestMs) continue;
       next.set(r.region, r.since);
       (this.inherited ??= new Set()).add(r.region);
     }

@@ -1,3 +1,11 @@
+/**
+ * A master that took a channel over keeps the interest start its predecessor knew for
+ * this long, for the subscribing nodes coming back to it (after a failover they subscribe
+ * again; a handoff or claim brings them along); and another region's interest younger
+ * than this may not have had its start yet, so such a master sends it again (master.ts).
+ */
+export const INHERITED_INTEREST_MS = 30_000;
+
 /** What a channel's state is bound by, the same for every channel of a region (the topology's retention and limits, and debug switches). */
 export interface ChannelSettings {
   /** This region's name: serials are formatted with it. */
@@ -19,4 +27,10 @@ export interface ChannelSettings {
   debugSkipReplay?: boolean;
   /** Debug switch (ABLY_NG_DEBUG_SKIP_START=1): no start for a new interest (config/defaults.ts). */
   debugSkipStart?: boolean;
+  /**
+   * How long a master that took the channel over treats another region's interest as
+   * young enough that its start may not have arrived (ms; 30 s unless a test shortens it
+   * with ABLY_NG_DEBUG_INHERITED_INTEREST_MS; master.ts).
+   */
+  inheritedInterestMs?: number;
 }

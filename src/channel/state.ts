@@ -20,7 +20,7 @@ import { entryListCodec } from '../transport/entry-codec.js';
 import { ForwardedEntries, knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
 import { PresenceSet } from './presence.js';
-import type { ChannelSettings } from './settings.js';
+import { INHERITED_INTEREST_MS, type ChannelSettings } from './settings.js';
 import type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
 
 export type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
@@ -296,6 +296,11 @@ export class ChannelState {
   /** Debug switch: new interests get no start (ChannelSettings.debugSkipStart). */
   get skipsStarts(): boolean {
     return this.settings.debugSkipStart === true;
+  }
+
+  /** See ChannelSettings.inheritedInterestMs. */
+  get inheritedInterestMs(): number {
+    return this.settings.inheritedInterestMs ?? INHERITED_INTEREST_MS;
   }
 
   /** What this stream lacks behind `region`'s head (OriginPositions.behind); nothing under the debug switch. */
