@@ -418,6 +418,12 @@ export interface Request {
     | { $case: "vectorRange"; vectorRange: VectorRangeRequest }
     | { $case: "subAudit"; subAudit: SubAuditRequest }
     | undefined;
+  /**
+   * The life of the receiving node the request is for: its incarnation as the sender
+   * knows it (0: any). A node that has taken a new incarnation since refuses it (Retry):
+   * what its earlier life was asked, while paused or cut off, is not for it.
+   */
+  toIncarnation: number;
 }
 
 export interface ErrorInfo {
@@ -3842,7 +3848,7 @@ export const StatsRequest: MessageFns<StatsRequest> = {
 };
 
 function createBaseRequest(): Request {
-  return { rid: 0, body: undefined };
+  return { rid: 0, body: undefined, toIncarnation: 0 };
 }
 
 export const Request: MessageFns<Request> = {
@@ -3911,6 +3917,9 @@ export const Request: MessageFns<Request> = {
       case "subAudit":
         SubAuditRequest.encode(message.body.subAudit, writer.uint32(170).fork()).join();
         break;
+    }
+    if (message.toIncarnation !== 0) {
+      writer.uint32(176).uint64(message.toIncarnation);
     }
     return writer;
   },
@@ -4094,6 +4103,14 @@ export const Request: MessageFns<Request> = {
             }
 
             message.body = { $case: "subAudit", subAudit: SubAuditRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.toIncarnation = longToNumber(reader.uint64());
             continue;
           }
         }

@@ -113,7 +113,7 @@ export class AblyNode {
       });
     this.ringView = new Ring(this.membership.ringMembers(), this.region.vnodes);
     this.quorum = this.membership.hasQuorum();
-    this.rpc = new Rpc(this.transport);
+    this.rpc = new Rpc(this.transport, (node) => this.membership.incarnationOf(node));
     this.keys = new KeyStore(o.topology.apps);
     const now = () => this.clock.now();
     this.stats = new StatsRecorder(now);
@@ -457,6 +457,14 @@ export class AblyNode {
   // ---- node-to-node traffic ------------------------------------------------------------
 
   private onNodeMessage(from: NodeId, msg: NodeMessage): void {
+    if ('toIncarnation' in msg && msg.toIncarnation && msg.toIncarnation !== this.membership.selfIncarnation) {
+      // For an earlier life of this node: it waited in a socket while this node was
+      // paused or cut off, and the region may have gone on without that life since (a
+      // handoff of a state others have replaced, a publish to a master that is gone).
+      this.log.debug({ from, request: msg.type, for: msg.toIncarnation, incarnation: this.membership.selfIncarnation }, 'refused a request for an earlier life of this node');
+      this.rpc.reply(from, msg.rid, { kind: 'retry', reason: `${this.id} has started a new incarnation since ${from} sent this ${msg.type}` });
+      return;
+    }
     switch (msg.type) {
       case 'heartbeat':
         this.apply(this.membership.onHeartbeat(msg, this.clock.now()));

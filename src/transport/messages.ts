@@ -192,7 +192,16 @@ export interface ConnTakeRequest {
   host: NodeId;
 }
 
-export type NodeRequest =
+/**
+ * What every request may carry besides its own fields: the life of the receiving node it
+ * is for (its incarnation as the sender knows it; absent or 0: any). A node that has
+ * taken a new incarnation since refuses it with a retry (proto: Request.to_incarnation).
+ */
+export interface RequestTarget {
+  toIncarnation?: number;
+}
+
+export type NodeRequest = (
   | SubRequest
   | PublishRequest
   | PresenceRequest
@@ -212,7 +221,9 @@ export type NodeRequest =
   | ReplicateRequest
   | SyncRequest
   | ClaimRequest
-  | StatusRequest;
+  | StatusRequest
+) &
+  RequestTarget;
 
 /** Messages of another region for one channel, as its globalmaster received them. */
 export interface ForwardedBatch {

@@ -64,6 +64,12 @@ function memberFromPb(m: pb.MemberInfo): MemberInfo {
 // ---- requests and replies --------------------------------------------------------------
 
 function requestToPb(r: NodeRequest): pb.Request {
+  const p = requestBodyToPb(r) as pb.Request;
+  p.toIncarnation = r.toIncarnation ?? 0;
+  return p;
+}
+
+function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
   switch (r.type) {
     case 'sub':
       return { rid: r.rid, body: { $case: 'sub', sub: { channel: r.channel, ...(r.seen ? { seenEpoch: r.seen.epoch, seenSerial: r.seen.serial } : {}) } } };
@@ -147,6 +153,12 @@ function requestToPb(r: NodeRequest): pb.Request {
 }
 
 function requestFromPb(p: pb.Request): NodeRequest {
+  const r = requestBodyFromPb(p);
+  if (p.toIncarnation) r.toIncarnation = p.toIncarnation;
+  return r;
+}
+
+function requestBodyFromPb(p: pb.Request): NodeRequest {
   const rid = p.rid;
   const b = p.body;
   if (!b) throw new Error('request without a body');

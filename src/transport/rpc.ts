@@ -20,7 +20,14 @@ export class Rpc {
   private nextRid = 1;
   private readonly pending = new Map<number, Pending>();
 
-  constructor(private readonly transport: RegionTransport) {}
+  /**
+   * `incarnationOf`: the life of a node as this one knows it (membership), named in each
+   * request so that a later life of that node refuses it; without it, requests name none.
+   */
+  constructor(
+    private readonly transport: RegionTransport,
+    private readonly incarnationOf: (node: NodeId) => number | undefined = () => undefined,
+  ) {}
 
   /** Sends a request and waits for its reply; rejects with 50003 after `timeoutMs`. */
   request(to: NodeId, req: RequestBody, timeoutMs: number): Promise<ReplyBody> {
@@ -33,8 +40,8 @@ export class Rpc {
       this.pending.set(rid, { to, resolve, reject, timer });
       // Not `{ ...req, rid }`: V8 (Node 20) gives every object made by a spread followed
       // by more properties a hidden class of its own, ~10× slower and one more object per
-      // request. Copied onto `{ rid }`, requests of a type share one.
-      this.transport.send(to, Object.assign({ rid }, req) as NodeRequest);
+      // request. Copied onto `{ rid, toIncarnation }`, requests of a type share one.
+      this.transport.send(to, Object.assign({ rid, toIncarnation: this.incarnationOf(to) ?? 0 }, req) as NodeRequest);
     });
   }
 

@@ -30,11 +30,11 @@ export function portOf(b: Balancer): number {
 }
 
 /** Which node masters a channel of the test app, and which holds its replica (GET /channels/{name} on `via`). */
-export async function channelStatus(d: TestDeployment, channel: string, via = 'r1-n1'): Promise<{ master: string; replica: string }> {
+export async function channelStatus(d: TestDeployment, channel: string, via = 'r1-n1'): Promise<{ master: string; replica: string; channelSerial: string }> {
   const res = await fetch(`http://127.0.0.1:${d.port(via)}/channels/${channel}`, {
     headers: { authorization: `Basic ${Buffer.from('app.root:rootsecret').toString('base64')}` },
   });
-  return (await res.json()) as { master: string; replica: string };
+  return (await res.json()) as { master: string; replica: string; channelSerial: string };
 }
 
 /**

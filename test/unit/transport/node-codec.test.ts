@@ -153,6 +153,12 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
+    it('round-trips the life of the node a request is for, and leaves it out where it names none', () => {
+      const msg: NodeMessage = { type: 'sub', rid: 1, channel: 'app:chat', toIncarnation: 1796402285692 };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+      expect(roundTrip({ type: 'sub', rid: 1, channel: 'app:chat', toIncarnation: 0 })).toStrictEqual({ type: 'sub', rid: 1, channel: 'app:chat' });
+    });
+
     it('round-trips publish with text, binary and bare messages', () => {
       const msg: NodeMessage = {
         type: 'publish',

@@ -8,10 +8,10 @@ import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js'
 import { Rpc } from '../../../src/transport/rpc.js';
 import type { RegionTransport } from '../../../src/transport/transport.js';
 
-function setup() {
+function setup(incarnations?: Record<string, number>) {
   const sent: { to: string; msg: NodeMessage & { rid: number } }[] = [];
   const transport = { send: (to: string, msg: NodeMessage) => void sent.push({ to, msg: msg as NodeMessage & { rid: number } }) } as unknown as RegionTransport;
-  return { rpc: new Rpc(transport), sent };
+  return { rpc: new Rpc(transport, incarnations ? (node) => incarnations[node] : undefined), sent };
 }
 
 const published = (s: string): ReplyBody => ({ kind: 'published', serials: [s] });
@@ -33,7 +33,7 @@ describe('Rpc', () => {
       ['n2', 'publish', 1],
       ['n3', 'sub', 2],
     ]);
-    expect(sent[0]!.msg).toEqual({ rid: 1, type: 'publish', channel: 'app:c', messages: [], after: 'x' });
+    expect(sent[0]!.msg).toEqual({ rid: 1, toIncarnation: 0, type: 'publish', channel: 'app:c', messages: [], after: 'x' });
     // A reply from the wrong node, or for an unknown id, is ignored.
     rpc.onReply('n3', { type: 'reply', rid: 1, body: published('wrong') });
     rpc.onReply('n2', { type: 'reply', rid: 99, body: published('unknown') });
@@ -42,6 +42,21 @@ describe('Rpc', () => {
     expect(await a).toEqual(published('e:1'));
     expect(await b).toEqual({ kind: 'ok' });
     expect(rpc.inFlight).toBe(0);
+  });
+
+  it('names in each request the life of its node as known when it is sent (0 where unknown)', () => {
+    const incarnations: Record<string, number> = { n2: 1000 };
+    const { rpc, sent } = setup(incarnations);
+    void rpc.request('n2', { type: 'sub', channel: 'app:c' }, 1000).catch(() => undefined);
+    incarnations.n2 = 2000; // n2 came back as a new life
+    void rpc.request('n2', { type: 'sub', channel: 'app:c' }, 1000).catch(() => undefined);
+    void rpc.request('n3', { type: 'sub', channel: 'app:c' }, 1000).catch(() => undefined);
+    expect(sent.map((s) => [s.to, (s.msg as { toIncarnation?: number }).toIncarnation])).toEqual([
+      ['n2', 1000],
+      ['n2', 2000],
+      ['n3', 0],
+    ]);
+    rpc.failAll('done');
   });
 
   it('times a request out with 50003, once, and ignores a reply after it', async () => {
