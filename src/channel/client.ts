@@ -24,6 +24,7 @@ import { parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
 import { batchShape, dropFloors, floorsAt, floorsAtRestart, seenElsewhere, serialFor, takesAll, unseen, withFloors, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
+import type { Gap } from './gaps.js';
 import type { RequestBody } from '../transport/rpc.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
@@ -182,7 +183,11 @@ export class ChannelClient {
           this.deps.requestTimeoutMs,
         );
         if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
-        if (body.kind === 'entries') rec.backlog = unseen(body.entries, resume.seen, channelSerial);
+        if (body.kind !== 'entries') return { resumed: true, channelSerial: attached, hasPresence };
+        rec.backlog = unseen(body.entries, resume.seen, channelSerial);
+        // Other regions' messages were lost in what it missed: it is told, as those here were.
+        const gap = body.gaps?.[0];
+        if (gap) return { resumed: false, error: AblyError.fromInfo(gap.error), channelSerial: attached, hasPresence };
         return { resumed: true, channelSerial: attached, hasPresence };
       } catch (err) {
         if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
@@ -426,7 +431,7 @@ export class ChannelClient {
         { type: 'range', channel: this.key, epoch: this.epoch!, after: this.last, upto },
         this.deps.requestTimeoutMs,
       );
-      if (body.kind === 'entries') this.apply(body.entries);
+      if (body.kind === 'entries') this.apply(body.entries, body.gaps);
       if (this.last < upto) throw AblyError.of('channelMessagesExpired', `range ended at ${this.last}, wanted ${upto}`);
     } catch (err) {
       const e = err instanceof AblyError ? err : AblyError.of('channelMessagesExpired');
@@ -496,9 +501,7 @@ export class ChannelClient {
 
   private accept(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo): void {
     if (discontinuity && epoch === this.epoch && (entries.length === 0 || entries[0]!.serial <= this.last + 1)) {
-      const err = AblyError.fromInfo(discontinuity);
-      this.deps.log.warn({ channel: this.key, err: err.message }, 'channel continuity lost');
-      for (const [sub, rec] of this.subs) sub.discontinuity(err, serialFor(rec, this.lastChannelSerial));
+      this.signalGap(discontinuity);
       discontinuity = undefined;
     }
     if (entries.length === 0) return;
@@ -517,11 +520,35 @@ export class ChannelClient {
     this.apply(entries);
   }
 
-  /** Delivers entries beyond the stream position, in order. */
-  private apply(entries: LogEntry[]): void {
+  /** Every subscriber is told that messages from another region were lost here (UPDATE without RESUMED). */
+  private signalGap(info: ErrorInfo): void {
+    const err = AblyError.fromInfo(info);
+    this.deps.log.warn({ channel: this.key, err: err.message }, 'channel continuity lost');
+    for (const [sub, rec] of this.subs) sub.discontinuity(err, serialFor(rec, this.lastChannelSerial));
+  }
+
+  /**
+   * Delivers entries beyond the stream position, in order. `gaps` (from history): where
+   * the broadcasts this node missed told subscribers of lost messages; they are told at
+   * the same points.
+   */
+  private apply(entries: LogEntry[], gaps?: readonly Gap[]): void {
     let start = 0;
     while (start < entries.length && entries[start]!.serial <= this.last) start++;
     if (start === entries.length) return;
+    if (gaps?.length) {
+      let from = start;
+      for (const g of gaps) {
+        if (g.serial <= this.last) continue;
+        let to = from;
+        while (to < entries.length && entries[to]!.serial < g.serial) to++;
+        if (to > from) this.apply(entries.slice(from, to));
+        this.signalGap(g.error);
+        from = to;
+      }
+      if (from < entries.length) this.apply(entries.slice(from));
+      return;
+    }
     const fresh = start === 0 ? entries : entries.slice(start);
     const lastEntry = fresh[fresh.length - 1]!;
     this.last = lastEntry.serial;

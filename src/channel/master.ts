@@ -21,6 +21,7 @@ import type { HistoryQuery } from './log.js';
 import { PresenceSet } from './presence.js';
 import type { ChannelState, PresenceHold } from './state.js';
 import type { RegionInterest } from './channel-interest.js';
+import type { Gap } from './gaps.js';
 
 export interface MasterDeps {
   now(): number;
@@ -206,6 +207,9 @@ export class ChannelMaster {
         batch = this.openBatch();
       }
       batch.discontinuity = discontinuity;
+      // Kept with the history too (replicated with this batch): a node or a client that
+      // catches up across this point from history is told as well (gaps.ts).
+      this.state.gaps.add({ serial: entries.length ? entries[0]!.serial : this.state.serial + 1, error: discontinuity });
     }
     for (const e of entries) batch.entries.push(e);
     for (const h of holds) batch.holds.push(h);
@@ -502,6 +506,11 @@ export class ChannelMaster {
   /** Entries in (after, upto] of this epoch, never beyond what was broadcast; null if expired. */
   range(after: number, upto: number): LogEntry[] | null {
     return this.state.range(after, Math.min(upto, this.published.serial));
+  }
+
+  /** Where subscribers were told of lost messages in (after, upto], never beyond what was broadcast. */
+  gapsWithin(after: number, upto: number): Gap[] {
+    return this.state.gaps.within(after, Math.min(upto, this.published.serial));
   }
 
   history(q: HistoryQuery): { items: LogEntry[]; more: boolean } {

@@ -120,7 +120,8 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!entries) {
           return { kind: 'error', error: AblyError.of('channelMessagesExpired', `serial ${req.after} is older than the retained history`).toInfo() };
         }
-        return { kind: 'entries', entries, more: false };
+        const gaps = a.ok.gapsWithin(req.after, req.upto);
+        return { kind: 'entries', entries, more: false, ...(gaps.length ? { gaps } : {}) };
       }
       case 'history': {
         // Reads do not create a channel: an unknown channel has an empty history.

@@ -7,6 +7,7 @@ import type { OriginPosition } from '../protocol/serial.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { PresenceMember } from './presence.js';
 import type { RegionInterest } from './channel-interest.js';
+import type { Gap } from './gaps.js';
 
 export interface ChannelSnapshot {
   key: ChannelKey;
@@ -38,6 +39,8 @@ export interface ChannelSnapshot {
   remoteInterest?: RegionInterest[];
   /** The presence set (members outlive the history that entered them). */
   presence: PresenceMember[];
+  /** Where subscribers were told of another region's lost messages (gaps.ts; absent: none). */
+  gaps?: Gap[];
 }
 
 /** A change to when a connection's presence members leave (replicated with entries). */

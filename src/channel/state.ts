@@ -13,6 +13,7 @@ import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
+import { Gaps } from './gaps.js';
 import { OriginPositions } from './origin-positions.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
@@ -27,7 +28,7 @@ export type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snaps
 export type { ChannelSettings } from './settings.js';
 
 /** Changes no entry shows, as replication carries them (ReplicateRequest's fields). */
-type Unreplicated = Pick<ReplicateRequest, 'origins' | 'interestSince' | 'remoteInterest' | 'reach'>;
+type Unreplicated = Pick<ReplicateRequest, 'origins' | 'interestSince' | 'remoteInterest' | 'reach' | 'gaps'>;
 
 export class ChannelState {
   private readonly log: ChannelLog;
@@ -37,6 +38,8 @@ export class ChannelState {
   readonly origins = new OriginPositions();
   /** When this region's interest began, and other regions' as the master knows them (channel-interest.ts). */
   readonly interest = new ChannelInterest();
+  /** Where subscribers were told that another region's messages were lost (gaps.ts). */
+  readonly gaps = new Gaps();
   private lastStoredAt: number;
   private lastChannelSerial: string;
   private termNo = 0;
@@ -85,6 +88,7 @@ export class ChannelState {
     for (const o of s.origins) st.origins.set(o.region, o);
     st.interest.apply({ interestSince: s.interestSince ?? 0, remoteInterest: s.remoteInterest ?? [] });
     st.origins.applyReach(s.reach ?? []);
+    st.gaps.apply(s.gaps ?? []);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
     const element = knownElements(s.entries);
     for (let i = 0; i < s.entries.length; i++) st.record(s.entries[i]!, element?.(i));
@@ -105,6 +109,7 @@ export class ChannelState {
       ...(this.interest.since ? { interestSince: this.interest.since } : {}),
       ...(reach.length ? { reach } : {}),
       ...(this.interest.remote.size ? { remoteInterest: this.interest.remoteList } : {}),
+      ...(this.gaps.all().length ? { gaps: this.gaps.all() } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data ? this.shareEncoded(this.log.all()) : [],
       dedup: data ? this.dedup.entries() : [],
@@ -123,14 +128,15 @@ export class ChannelState {
    * positions in other regions' streams, what they must reach back to, interest here and there.
    */
   get unreplicated(): boolean {
-    return this.origins.hasMoved || this.origins.reachMoved || this.interest.hasMoved;
+    return this.origins.hasMoved || this.origins.reachMoved || this.interest.hasMoved || this.gaps.hasMoved;
   }
 
   /** Those changes, for the next replication (each once; ReplicateRequest's fields). */
   takeUnreplicated(): Unreplicated {
     const origins = this.origins.takeMoved();
     const reach = this.origins.takeReach();
-    return { ...(origins.length ? { origins } : {}), ...this.interest.takeMoved(), ...(reach ? { reach } : {}) };
+    const gaps = this.gaps.takeMoved();
+    return { ...(origins.length ? { origins } : {}), ...this.interest.takeMoved(), ...(reach ? { reach } : {}), ...(gaps.length ? { gaps } : {}) };
   }
 
   /** The replica's side of takeUnreplicated. */
@@ -138,6 +144,7 @@ export class ChannelState {
     if (r.origins) this.origins.apply(r.origins);
     this.interest.apply(r);
     if (r.reach) this.origins.applyReach(r.reach);
+    if (r.gaps) this.gaps.apply(r.gaps);
   }
 
   get presence(): PresenceSet {
@@ -221,6 +228,7 @@ export class ChannelState {
   private trim(now: number): void {
     this.log.expire(now, this.settings.historyMs, this.settings.maxMessages);
     const base = this.log.baseSerial;
+    this.gaps.trim(base);
     while (this.localHead < this.localIdx.length && this.localIdx[this.localHead]! <= base) {
       this.localHead++;
       this.localFirstSeq++;

@@ -161,6 +161,17 @@ export interface DedupEntry {
   at: number;
 }
 
+/**
+ * Subscribers were told that messages from another region were lost (90003) before the
+ * entry with this serial. Kept with the channel's history, replicated and in snapshots,
+ * and returned by range reads: a node or a client that catches up across it from history
+ * is told too, not only those the broadcast reached (src/channel/gaps.ts).
+ */
+export interface Gap {
+  serial: number;
+  error?: ErrorInfo | undefined;
+}
+
 export interface ChannelSnapshot {
   key: string;
   epoch: string;
@@ -196,6 +207,7 @@ export interface ChannelSnapshot {
    * them a start again where their interest is old enough for the start to have arrived.
    */
   remoteInterest: InterestItem[];
+  gaps: Gap[];
 }
 
 export interface HistoryQuery {
@@ -273,7 +285,11 @@ export interface ReplicateRequest {
    * whole when it changed: a master the replica becomes does not send them their start
    * again (ChannelSnapshot.remote_interest).
    */
-  remoteInterest?: InterestItemList | undefined;
+  remoteInterest?:
+    | InterestItemList
+    | undefined;
+  /** Gaps (above) added since the last replication. */
+  gaps: Gap[];
 }
 
 /** Interest items (InterestItem's `channel` holds the region name). */
@@ -535,6 +551,8 @@ export interface Published {
 export interface Entries {
   entries: LogEntry[];
   more: boolean;
+  /** To a RangeRequest: the gaps (above) within the range. */
+  gaps: Gap[];
 }
 
 export interface Ok {
@@ -1871,6 +1889,63 @@ export const DedupEntry: MessageFns<DedupEntry> = {
   },
 };
 
+function createBaseGap(): Gap {
+  return { serial: 0, error: undefined };
+}
+
+export const Gap: MessageFns<Gap> = {
+  encode(message: Gap, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serial !== 0) {
+      writer.uint32(8).uint64(message.serial);
+    }
+    if (message.error !== undefined) {
+      ErrorInfo.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Gap {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGap();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.serial = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = ErrorInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseChannelSnapshot(): ChannelSnapshot {
   return {
     key: "",
@@ -1889,6 +1964,7 @@ function createBaseChannelSnapshot(): ChannelSnapshot {
     interestSince: 0,
     reach: [],
     remoteInterest: [],
+    gaps: [],
   };
 }
 
@@ -1941,6 +2017,9 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
     }
     for (const v of message.remoteInterest) {
       InterestItem.encode(v!, writer.uint32(130).fork()).join();
+    }
+    for (const v of message.gaps) {
+      Gap.encode(v!, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -2084,6 +2163,14 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
             }
 
             message.remoteInterest.push(InterestItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.gaps.push(Gap.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -2525,6 +2612,7 @@ function createBaseReplicateRequest(): ReplicateRequest {
     interestSince: undefined,
     reach: undefined,
     remoteInterest: undefined,
+    gaps: [],
   };
 }
 
@@ -2556,6 +2644,9 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     if (message.remoteInterest !== undefined) {
       InterestItemList.encode(message.remoteInterest, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.gaps) {
+      Gap.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -2643,6 +2734,14 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.remoteInterest = InterestItemList.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.gaps.push(Gap.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -5141,7 +5240,7 @@ export const Published: MessageFns<Published> = {
 };
 
 function createBaseEntries(): Entries {
-  return { entries: [], more: false };
+  return { entries: [], more: false, gaps: [] };
 }
 
 export const Entries: MessageFns<Entries> = {
@@ -5151,6 +5250,9 @@ export const Entries: MessageFns<Entries> = {
     }
     if (message.more !== false) {
       writer.uint32(16).bool(message.more);
+    }
+    for (const v of message.gaps) {
+      Gap.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -5182,6 +5284,14 @@ export const Entries: MessageFns<Entries> = {
             }
 
             message.more = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.gaps.push(Gap.decode(reader, reader.uint32()));
             continue;
           }
         }

@@ -12,6 +12,7 @@ import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { RegionInterest } from '../channel/channel-interest.js';
+import type { Gap } from '../channel/gaps.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { ForwardedEntries } from './entry-lists.js';
@@ -109,6 +110,8 @@ export interface ReplicateRequest {
   remoteInterest?: RegionInterest[];
   /** What streams not yet begun must reach back to, whole, sent when it changed (OriginPositions.takeReach). */
   reach?: OriginPosition[];
+  /** Where subscribers were told of another region's lost messages, added since the last replication (gaps.ts). */
+  gaps?: Gap[];
 }
 /** Presence operations (enter/update/leave) of one connection, hosted on the sender. */
 export interface PresenceRequest {
@@ -381,7 +384,8 @@ export type ReplyBody =
   | { kind: 'subAudit'; match: boolean; channels: ChannelKey[] }
   | { kind: 'vector'; entries: LogEntry[]; gap: string | null }
   | { kind: 'published'; serials: string[] }
-  | { kind: 'entries'; entries: LogEntry[]; more: boolean }
+  /** `gaps`: where, in the range read, subscribers were told of another region's lost messages (gaps.ts). */
+  | { kind: 'entries'; entries: LogEntry[]; more: boolean; gaps?: Gap[] }
   /** `forwarded`: a replica sent the replicated batch on to the globalmaster (ReplicateRequest.forward). */
   | { kind: 'ok'; forwarded?: boolean }
   /** `seen`: how far the answering node's channel client has seen the stream (a claim's newest copy must not be behind it). */

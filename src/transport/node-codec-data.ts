@@ -9,6 +9,7 @@ import type { LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import type { RegionInterest } from '../channel/channel-interest.js';
 import type { PresenceMember } from '../channel/presence.js';
+import type { Gap } from '../channel/gaps.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
 import { decodeSnapshotEntries, encodeLogEntries, ForwardedEntries } from './entry-lists.js';
@@ -129,6 +130,14 @@ export function interestFromPb(items: readonly pb.InterestItem[]): RegionInteres
   return items.map((x) => ({ region: x.channel, since: x.since }));
 }
 
+export function gapsToPb(gaps: readonly Gap[] | undefined): pb.Gap[] {
+  return (gaps ?? []).map((g) => ({ serial: g.serial, error: { code: g.error.code, statusCode: g.error.statusCode, message: g.error.message } }));
+}
+
+export function gapsFromPb(gaps: readonly pb.Gap[]): Gap[] {
+  return gaps.map((g) => ({ serial: g.serial, error: { code: g.error?.code ?? 0, statusCode: g.error?.statusCode ?? 0, message: g.error?.message ?? '' } }));
+}
+
 export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
   return {
     key: s.key,
@@ -147,6 +156,7 @@ export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
     reach: s.reach ?? [],
     remoteInterest: interestToPb(s.remoteInterest ?? []),
     presence: s.presence.map(presenceMemberToPb),
+    gaps: gapsToPb(s.gaps),
   };
 }
 
@@ -167,6 +177,7 @@ export function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     ...(p.reach.length ? { reach: p.reach } : {}),
     ...(p.remoteInterest.length ? { remoteInterest: interestFromPb(p.remoteInterest) } : {}),
     presence: p.presence.map(presenceMemberFromPb),
+    ...(p.gaps.length ? { gaps: gapsFromPb(p.gaps) } : {}),
   };
 }
 

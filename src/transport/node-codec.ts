@@ -12,6 +12,8 @@ import {
   batchToPb,
   entryFromPb,
   entryToPb,
+  gapsFromPb,
+  gapsToPb,
   holdFromPb,
   holdToPb,
   interestFromPb,
@@ -97,6 +99,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
             ...(r.interestSince !== undefined ? { interestSince: r.interestSince } : {}),
             ...(r.reach ? { reach: { positions: r.reach } } : {}),
             ...(r.remoteInterest ? { remoteInterest: { items: interestToPb(r.remoteInterest) } } : {}),
+            gaps: gapsToPb(r.gaps),
           },
         },
       };
@@ -196,6 +199,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         ...(b.replicate.interestSince !== undefined ? { interestSince: b.replicate.interestSince } : {}),
         ...(b.replicate.reach ? { reach: b.replicate.reach.positions } : {}),
         ...(b.replicate.remoteInterest ? { remoteInterest: interestFromPb(b.replicate.remoteInterest.items) } : {}),
+        ...(b.replicate.gaps.length ? { gaps: gapsFromPb(b.replicate.gaps) } : {}),
       };
     case 'presence':
       return {
@@ -310,7 +314,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
     case 'published':
       return { rid, body: { $case: 'published', published: { serials: r.serials } } };
     case 'entries':
-      return { rid, body: { $case: 'entries', entries: { entries: r.entries.map(entryToPb), more: r.more } } };
+      return { rid, body: { $case: 'entries', entries: { entries: r.entries.map(entryToPb), more: r.more, gaps: gapsToPb(r.gaps) } } };
     case 'ok':
       return { rid, body: { $case: 'ok', ok: { forwarded: r.forwarded === true } } };
     case 'snapshot':
@@ -392,7 +396,12 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'published':
       return { kind: 'published', serials: b.published.serials };
     case 'entries':
-      return { kind: 'entries', entries: b.entries.entries.map(entryFromPb), more: b.entries.more };
+      return {
+        kind: 'entries',
+        entries: b.entries.entries.map(entryFromPb),
+        more: b.entries.more,
+        ...(b.entries.gaps.length ? { gaps: gapsFromPb(b.entries.gaps) } : {}),
+      };
     case 'ok':
       return b.ok.forwarded ? { kind: 'ok', forwarded: true } : { kind: 'ok' };
     case 'snapshot':

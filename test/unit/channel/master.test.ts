@@ -129,6 +129,31 @@ describe('ChannelMaster group commit', () => {
     ]);
   });
 
+  it('keeps where it told of lost messages with its history: reads that cross it say so once broadcast, and the replica and a snapshot carry it', async () => {
+    const { master, replica } = setup();
+    void publish(master, 'a');
+    await waitFor(() => replica.waiting === 1);
+    const gap = AblyError.of('channelMessagesExpired', 'lost').toInfo();
+    const afterGap = master.enqueue([], [], gap);
+    void publish(master, 'b'); // serial 2: the first after the gap
+    await turn();
+    expect(master.gapsWithin(0, 10)).toEqual([]); // nothing past it broadcast yet
+    replica.answer();
+    await waitFor(() => replica.calls.length === 2);
+    replica.answer();
+    await afterGap;
+    await waitFor(() => !master.busy);
+    expect(master.gapsWithin(0, 10)).toEqual([{ serial: 2, error: gap }]);
+    expect(master.gapsWithin(2, 10)).toEqual([]);
+    // Replication carries it (this test's replica does not take it: the real one does, replication.ts).
+    const moved = master.state.takeUnreplicated();
+    expect(moved.gaps).toEqual([{ serial: 2, error: gap }]);
+    const copy = ChannelState.fresh(KEY, settings, 0, 'ep1');
+    copy.applyUnreplicated(moved);
+    expect(copy.gaps.within(0, 10)).toEqual([{ serial: 2, error: gap }]);
+    expect(ChannelState.restore(master.state.snapshot(), settings).gaps.within(1, 2)).toEqual([{ serial: 2, error: gap }]);
+  });
+
   it('on stop, fails the batches still waiting and resolves once the replication in flight ends', async () => {
     const { master, replica, broadcasts } = setup();
     const first = publish(master, 'a');

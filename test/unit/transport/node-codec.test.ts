@@ -305,6 +305,17 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       }
     });
 
+    it('round-trips replicate and sync with where lost messages were signalled', () => {
+      const gaps = [
+        { serial: 12, error: { code: 90003, statusCode: 400, message: 'messages from region us were lost' } },
+        { serial: 40, error: { code: 90003, statusCode: 400, message: 'again' } },
+      ];
+      const msg: NodeMessage = { type: 'replicate', rid: 18, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], gaps };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+      const sync: NodeMessage = { type: 'sync', rid: 19, channel: 'app:chat', snapshot: { ...snapshot, gaps }, role: 'handoff' };
+      expect(roundTrip(sync)).toStrictEqual(sync);
+    });
+
     it('round-trips replicate with the interest start, and with its end (0)', () => {
       for (const interestSince of [1_796_000_000_123, 0]) {
         const msg: NodeMessage = { type: 'replicate', rid: 16, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], interestSince };
@@ -372,6 +383,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ['published with no serials', { kind: 'published', serials: [] }],
       ['entries', { kind: 'entries', entries, more: true }],
       ['entries with none', { kind: 'entries', entries: [], more: false }],
+      ['entries, crossing where lost messages were signalled', { kind: 'entries', entries, more: false, gaps: [{ serial: 45, error: { code: 90003, statusCode: 400, message: 'lost' } }] }],
       ['ok', { kind: 'ok' }],
       ['ok, forwarded', { kind: 'ok', forwarded: true }],
       [

@@ -1,0 +1,59 @@
+/**
+ * A node's channel client that catches up from history across a point where the master
+ * told subscribers that another region's messages were lost (src/channel/gaps.ts): the
+ * broadcast that said so never reached this node (paused, cut off, subscribing again),
+ * and its serials run on without a hole. Found by chaos seed 1158 with `--pairs`: a
+ * subscriber on a paused node lost four messages of another region and was never told,
+ * while the subscribers on the other nodes were.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { client, entry, ScriptedMaster, subscriber } from '../../helpers/scripted-master.js';
+
+const lost = { code: 90003, statusCode: 400, message: 'messages from region eu were lost' };
+
+describe('a channel client catching up across lost messages', () => {
+  it('tells its subscribers at the point the broadcast it missed did, between the entries before and after it', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    const sub = subscriber();
+    await c.attach(sub, null, null);
+    c.activate(sub);
+    // 11 and 12 never came (the broadcast of 12 carried the gap's word); 13 shows the hole.
+    c.onBroadcast('E1', [entry('E1', 13)]);
+    const range = await master.next('range');
+    expect(range.req).toMatchObject({ after: 10, upto: 12 });
+    range.answer({ kind: 'entries', entries: [entry('E1', 11), entry('E1', 12)], more: false, gaps: [{ serial: 12, error: lost }] });
+    await vi.waitFor(() => expect(c.position().serial).toBe(13));
+    expect(sub.events).toEqual(['E1:11', 'update 90003', 'E1:12', 'E1:13']);
+  });
+
+  it('says nothing when history crosses no such point', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    const sub = subscriber();
+    await c.attach(sub, null, null);
+    c.activate(sub);
+    c.onBroadcast('E1', [entry('E1', 13)]);
+    (await master.next('range')).answer({ kind: 'entries', entries: [entry('E1', 11), entry('E1', 12)], more: false });
+    await vi.waitFor(() => expect(c.position().serial).toBe(13));
+    expect(sub.events).toEqual(['E1:11', 'E1:12', 'E1:13']);
+  });
+
+  it('does not say a client resumed across such a point, and still gives it what followed', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    const sub = subscriber();
+    const attaching = c.attach(sub, { epoch: 'E1', serial: 5, seen: [] }, null);
+    const range = await master.next('range');
+    expect(range.req).toMatchObject({ after: 5, upto: 10 });
+    range.answer({ kind: 'entries', entries: [6, 7, 8, 9, 10].map((s) => entry('E1', s)), more: false, gaps: [{ serial: 8, error: lost }] });
+    expect(await attaching).toMatchObject({ resumed: false, error: { code: 90003 } });
+    c.activate(sub);
+    expect(sub.got).toEqual(['E1:6', 'E1:7', 'E1:8', 'E1:9', 'E1:10']);
+    // The same resume across no such point resumes.
+    const other = subscriber();
+    const again = c.attach(other, { epoch: 'E1', serial: 5, seen: [] }, null);
+    (await master.next('range')).answer({ kind: 'entries', entries: [6, 7, 8, 9, 10].map((s) => entry('E1', s)), more: false });
+    expect(await again).toMatchObject({ resumed: true });
+  });
+});
