@@ -25,6 +25,7 @@ export class Gaps {
   private fresh: Gap[] = [];
 
   add(gap: Gap): void {
+    if (this.list.some((x) => x.serial === gap.serial)) return; // said once at that point
     this.keep(gap);
     this.fresh.push(gap);
   }

@@ -58,6 +58,14 @@ export type NodeEvent =
   | { type: 'quorumLost' }
   | { type: 'quorumRegained' };
 
+/**
+ * Requests that move or change a channel's state, or ask for it as master: one sent to an
+ * earlier life of this node is refused (a retry), not taken by this one. Others (the
+ * connection directory, which a new life keeps; stats, occupancy, audits and reads of
+ * what this life holds) are answered by whichever life reads them.
+ */
+const FOR_ONE_LIFE: ReadonlySet<NodeMessage['type']> = new Set(['sync', 'replicate', 'claim', 'publish', 'presence', 'hold', 'sub', 'ingest']);
+
 export class AblyNode {
   readonly id: NodeId;
   readonly region: RegionConfig;
@@ -457,7 +465,7 @@ export class AblyNode {
   // ---- node-to-node traffic ------------------------------------------------------------
 
   private onNodeMessage(from: NodeId, msg: NodeMessage): void {
-    if ('toIncarnation' in msg && msg.toIncarnation && msg.toIncarnation !== this.membership.selfIncarnation) {
+    if ('toIncarnation' in msg && msg.toIncarnation && FOR_ONE_LIFE.has(msg.type) && msg.toIncarnation !== this.membership.selfIncarnation) {
       // For an earlier life of this node: it waited in a socket while this node was
       // paused or cut off, and the region may have gone on without that life since (a
       // handoff of a state others have replaced, a publish to a master that is gone).
