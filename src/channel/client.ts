@@ -87,6 +87,8 @@ export class ChannelClient {
   /** Subscribing or filling a gap: broadcasts wait here until it is done. */
   private busy: Promise<void> | null = null;
   private held: { epoch: string; entries: LogEntry[]; discontinuity?: ErrorInfo | undefined }[] = [];
+  /** The last point where subscribers were told of another region's lost messages (signalGap). */
+  private lastGap: Gap | null = null;
   private closed = false;
   /** The presence set as of `last`. */
   private readonly presence = new PresenceSet();
@@ -173,6 +175,9 @@ export class ChannelClient {
       const attached = serialFor(rec, channelSerial);
       if (resume.serial >= here) {
         rec.after = resume.serial;
+        // Told of a loss just before the next entry, which has not come: so is this one.
+        const ahead = this.lastGap?.serial === here + 1 && resume.serial === here ? this.lastGap : null;
+        if (ahead) return { resumed: false, error: AblyError.fromInfo(ahead.error), channelSerial: attached, hasPresence };
         return { resumed: true, channelSerial: attached, hasPresence };
       }
       rec.after = resume.serial;
@@ -460,6 +465,7 @@ export class ChannelClient {
     const old = this.epoch;
     this.held = this.held.filter((h) => h.epoch !== old);
     this.epoch = epoch;
+    this.lastGap = null;
     this.last = serial;
     this.lastChannelSerial = channelSerial;
     for (const [sub, rec] of this.subs) {
@@ -501,7 +507,7 @@ export class ChannelClient {
 
   private accept(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo): void {
     if (discontinuity && epoch === this.epoch && (entries.length === 0 || entries[0]!.serial <= this.last + 1)) {
-      this.signalGap(discontinuity);
+      this.signalGap({ serial: entries.length ? entries[0]!.serial : this.last + 1, error: discontinuity });
       discontinuity = undefined;
     }
     if (entries.length === 0) return;
@@ -520,9 +526,16 @@ export class ChannelClient {
     this.apply(entries);
   }
 
-  /** Every subscriber is told that messages from another region were lost here (UPDATE without RESUMED). */
-  private signalGap(info: ErrorInfo): void {
-    const err = AblyError.fromInfo(info);
+  /**
+   * Every subscriber is told that messages from another region were lost before `serial`
+   * (UPDATE without RESUMED), once per point: the master says so again with the first
+   * entry after a loss it had no entry to go with, and history says so to whoever reads
+   * across it.
+   */
+  private signalGap(gap: Gap): void {
+    if (this.lastGap?.serial === gap.serial) return;
+    this.lastGap = gap;
+    const err = AblyError.fromInfo(gap.error);
     this.deps.log.warn({ channel: this.key, err: err.message }, 'channel continuity lost');
     for (const [sub, rec] of this.subs) sub.discontinuity(err, serialFor(rec, this.lastChannelSerial));
   }
@@ -543,7 +556,7 @@ export class ChannelClient {
         let to = from;
         while (to < entries.length && entries[to]!.serial < g.serial) to++;
         if (to > from) this.apply(entries.slice(from, to));
-        this.signalGap(g.error);
+        this.signalGap(g);
         from = to;
       }
       if (from < entries.length) this.apply(entries.slice(from));

@@ -30,6 +30,11 @@ export class Gaps {
     this.fresh.push(gap);
   }
 
+  /** The point just before `serial`, if there is one. */
+  at(serial: number): Gap | undefined {
+    return this.list.length ? this.list.find((g) => g.serial === serial) : undefined;
+  }
+
   /** The points a read of (after, upto] crosses, oldest first. */
   within(after: number, upto: number): Gap[] {
     return this.list.filter((g) => g.serial > after && g.serial <= upto);

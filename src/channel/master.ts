@@ -446,6 +446,9 @@ export class ChannelMaster {
       this.published = { serial: last.serial, channelSerial: last.channelSerial };
     }
     for (const e of entries) if (e.kind === 'presence') this.view.apply(e.presence, e.host);
+    // A loss said with no entry to go with it is said again with the first entry after it:
+    // a node that subscribed again in between, at the same position, hears it there.
+    if (!discontinuity && entries.length) discontinuity = this.state.gaps.at(entries[0]!.serial)?.error ?? null;
     const msg: Broadcast = {
       type: 'broadcast',
       channel: this.key,

@@ -39,6 +39,35 @@ describe('a channel client catching up across lost messages', () => {
     expect(await catchUp()).toEqual(['E1:11', 'E1:12', 'E1:13']);
   });
 
+  it('tells once of a loss said with no entry and said again with the first entry after it; a node that missed the first word hears the second', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    const sub = subscriber();
+    await c.attach(sub, null, null);
+    c.activate(sub);
+    c.onBroadcast('E1', [], lost);
+    c.onBroadcast('E1', [entry('E1', 11)], lost);
+    expect(sub.events).toEqual(['update 90003', 'E1:11']);
+    // Another node, subscribed again at 10 after the first word went by.
+    const late = await client(new ScriptedMaster(), 'E1', 10);
+    const other = subscriber();
+    await late.attach(other, null, null);
+    late.activate(other);
+    late.onBroadcast('E1', [entry('E1', 11)], lost);
+    expect(other.events).toEqual(['update 90003', 'E1:11']);
+  });
+
+  it('does not say a client resumed at the point just before such a word, while no entry has followed it', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    c.onBroadcast('E1', [], lost);
+    const sub = subscriber();
+    expect(await c.attach(sub, { epoch: 'E1', serial: 10, seen: [] }, null)).toMatchObject({ resumed: false, error: { code: 90003 } });
+    // Before it, or with nothing said: resumed.
+    const quiet = await client(new ScriptedMaster(), 'E1', 10);
+    expect(await quiet.attach(subscriber(), { epoch: 'E1', serial: 10, seen: [] }, null)).toMatchObject({ resumed: true });
+  });
+
   it('does not say a client resumed across such a point, and still gives it what followed', async () => {
     const master = new ScriptedMaster();
     const c = await client(master, 'E1', 10);

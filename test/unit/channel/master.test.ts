@@ -154,6 +154,28 @@ describe('ChannelMaster group commit', () => {
     expect(ChannelState.restore(master.state.snapshot(), settings).gaps.within(1, 2)).toEqual([{ serial: 2, error: gap }]);
   });
 
+  it('says a loss it had no entry to go with again with the first entry after it', async () => {
+    const { master, replica, broadcasts } = setup();
+    const first = publish(master, 'a');
+    await waitFor(() => replica.waiting === 1);
+    replica.answer();
+    await first;
+    const gap = AblyError.of('channelMessagesExpired', 'lost').toInfo();
+    const word = master.enqueue([], [], gap);
+    await waitFor(() => replica.waiting === 1); // the gap goes to the replica, with no entry
+    replica.answer();
+    await word;
+    const next = publish(master, 'b');
+    await waitFor(() => replica.waiting === 1);
+    replica.answer();
+    await next;
+    expect(broadcasts.map((b) => [b.entries.map((e) => e.serial), b.discontinuity?.code ?? null])).toEqual([
+      [[1], null],
+      [[], 90003],
+      [[2], 90003],
+    ]);
+  });
+
   it('on stop, fails the batches still waiting and resolves once the replication in flight ends', async () => {
     const { master, replica, broadcasts } = setup();
     const first = publish(master, 'a');
