@@ -11,7 +11,6 @@
  */
 import { AblyError, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Frame } from '../protocol/codec.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
 import { entryFrames, syncFrames } from '../protocol/frames.js';
 import { messageSize, type PresenceMessage } from '../protocol/message.js';
@@ -26,38 +25,10 @@ import { batchShape, dropFloors, floorsAt, floorsAtRestart, seenElsewhere, seria
 import type { ChannelRouter } from './router.js';
 import type { Gap } from './gaps.js';
 import type { RequestBody } from '../transport/rpc.js';
+import { readRewind } from './rewind.js';
+import type { AttachOutcome, LocalSubscriber } from './subscriber.js';
 
-/** A connection attached to this channel on this node, as the channel client sees it. */
-export interface LocalSubscriber {
-  readonly connectionId: string;
-  readonly format: WireFormat;
-  /** The channel's name as this client knows it (with any `[?params]` qualifier). */
-  readonly channelName: string;
-  /** Whether it wants its own messages back (`echo`). */
-  readonly echo: boolean;
-  /** Whether it receives messages (SUBSCRIBE mode) and presence events (PRESENCE_SUBSCRIBE). */
-  wants(kind: LogEntry['kind']): boolean;
-  /** Whether it may publish (PUBLISH mode), for occupancy. */
-  readonly publishes: boolean;
-  /**
-   * The frames of one delivery, in order. The connection's outbound limit is checked
-   * once, before them: a batch cut into several frames is no slower a reader than one.
-   */
-  send(frames: readonly (Frame | SharedFrame)[]): void;
-  /** Continuity on this channel was lost: tell the client (UPDATE without RESUMED). */
-  discontinuity(error: AblyError, channelSerial: string): void;
-}
-
-export interface AttachOutcome {
-  /** Whether the subscriber's requested position was honoured without a gap. */
-  resumed: boolean;
-  /** Why not, when a resume was asked for and could not be honoured. */
-  error?: AblyError;
-  /** The position the subscriber is at now (sent in ATTACHED). */
-  channelSerial: string;
-  /** Whether the channel has presence members (ATTACHED's HAS_PRESENCE; a SYNC follows). */
-  hasPresence: boolean;
-}
+export type { AttachOutcome, LocalSubscriber } from './subscriber.js';
 
 let syncCounter = 0;
 
@@ -212,38 +183,13 @@ export class ChannelClient {
       return { resumed: false, ...(error ? { error } : {}), channelSerial: serialFor(rec, channelSerial), hasPresence };
     }
     if (rewind && !resume) {
-      const r = await this.rewind(rewind, here);
+      const r = await readRewind(this.deps.router, this.key, this.epoch!, rewind, here, this.deps.requestTimeoutMs);
       if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
       rec.backlog = r.entries;
       if (r.entries.length) rec.after = r.entries[0]!.serial - 1;
       if (r.truncated) error ??= AblyError.of('channelMessageLimit', `rewind is limited to ${MAX_REWIND} messages`);
     }
     return { resumed: false, ...(error ? { error } : {}), channelSerial, hasPresence };
-  }
-
-  /** The messages a rewind asks for, up to the attach point, oldest first. */
-  private async rewind(r: Rewind, here: number): Promise<{ entries: LogEntry[]; truncated: boolean }> {
-    const wanted = 'count' in r ? r.count : MAX_REWIND;
-    const limit = Math.min(wanted, MAX_REWIND);
-    if (limit === 0 || here === 0) return { entries: [], truncated: false };
-    const { body } = await this.deps.router.call(
-      this.key,
-      {
-        type: 'history',
-        channel: this.key,
-        query: {
-          direction: 'backwards',
-          limit,
-          kind: 'message',
-          untilSerial: here,
-          epoch: this.epoch!,
-          ...('ms' in r ? { start: r.now - r.ms } : {}),
-        },
-      },
-      this.deps.requestTimeoutMs,
-    );
-    if (body.kind !== 'entries') return { entries: [], truncated: false };
-    return { entries: [...body.entries].reverse(), truncated: wanted > MAX_REWIND || ('ms' in r && body.more) };
   }
 
   /** How many local subscribers there are, by mode. */
@@ -546,22 +492,14 @@ export class ChannelClient {
    * the same points.
    */
   private apply(entries: LogEntry[], gaps?: readonly Gap[]): void {
+    for (const g of gaps ?? []) {
+      if (g.serial <= this.last) continue;
+      this.apply(entries.filter((e) => e.serial < g.serial));
+      this.signalGap(g);
+    }
     let start = 0;
     while (start < entries.length && entries[start]!.serial <= this.last) start++;
     if (start === entries.length) return;
-    if (gaps?.length) {
-      let from = start;
-      for (const g of gaps) {
-        if (g.serial <= this.last) continue;
-        let to = from;
-        while (to < entries.length && entries[to]!.serial < g.serial) to++;
-        if (to > from) this.apply(entries.slice(from, to));
-        this.signalGap(g);
-        from = to;
-      }
-      if (from < entries.length) this.apply(entries.slice(from));
-      return;
-    }
     const fresh = start === 0 ? entries : entries.slice(start);
     const lastEntry = fresh[fresh.length - 1]!;
     this.last = lastEntry.serial;

@@ -22,6 +22,7 @@ import { PresenceSet } from './presence.js';
 import type { ChannelState, PresenceHold } from './state.js';
 import type { RegionInterest } from './channel-interest.js';
 import type { Gap } from './gaps.js';
+import { INHERITED_INTEREST_MS } from './settings.js';
 
 export interface MasterDeps {
   now(): number;
@@ -102,6 +103,11 @@ export class ChannelMaster {
   /** Until when a first subscriber takes the interest start the state came with (ChannelSettings.inheritedInterestMs). */
   private inheritUntil: number;
 
+  /** ChannelSettings.inheritedInterestMs, or its default. */
+  private get inheritedMs(): number {
+    return this.state.settings.inheritedInterestMs ?? INHERITED_INTEREST_MS;
+  }
+
   /** The channel name's hash, for subscription audits (sub-digest.ts). */
   readonly keyHash: number;
 
@@ -115,7 +121,7 @@ export class ChannelMaster {
     this.published = { serial: p.serial, channelSerial: p.channelSerial };
     this.view = PresenceSet.restore(state.presence.snapshot());
     this.rate = deps.maxPublishRate ? new RateLimiter(deps.maxPublishRate) : null;
-    this.inheritUntil = state.interest.since > 0 ? deps.now() + state.inheritedInterestMs : 0;
+    this.inheritUntil = state.interest.since > 0 ? deps.now() + this.inheritedMs : 0;
     // What the state came with is what the master before knew (inheritRemote's rule).
     // (No replication from here: the state moved goes with the next one, or the replica's sync.)
     this.inherit(state.interest.remoteList, new Map());
@@ -303,7 +309,7 @@ export class ChannelMaster {
   private inherit(regions: readonly RegionInterest[], next: Map<string, number>): boolean {
     const now = this.deps.now();
     for (const r of regions) {
-      if (r.since <= 0 || now - r.since < this.state.inheritedInterestMs) continue;
+      if (r.since <= 0 || now - r.since < this.inheritedMs) continue;
       next.set(r.region, r.since);
       (this.inherited ??= new Set()).add(r.region);
     }

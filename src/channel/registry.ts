@@ -433,13 +433,10 @@ export class ChannelRegistry {
       // Already master (a claim or a promotion got there first): our state holds every
       // acknowledged entry; anything more in the push was never acknowledged. What the
       // sender knew of other regions' interest still saves their starts, if it is early.
-      if (snap.remoteInterest && snap.epoch === h.master.state.epoch) h.master.inheritRemote(snap.remoteInterest);
-      // Unless the push is of a later mastership than ours: then ours did not start from
-      // the newest state, which no path should allow (a stale handoff once did: requests
-      // now name the life they are for). Said loudly, so a chaos run shows it.
-      if (snap.term > h.master.state.term) {
-        this.deps.log.warn({ channel: key, from, ours: `${h.master.state.epoch}@${h.master.state.serial} term ${h.master.state.term}`, pushed: `${snap.epoch}@${snap.base + snap.entries.length} term ${snap.term}` }, 'a handoff of a later mastership reached this master; kept ours');
-      }
+      const ours = h.master.state;
+      if (snap.remoteInterest && snap.epoch === ours.epoch) h.master.inheritRemote(snap.remoteInterest);
+      // A later mastership's push: ours began from a stale state (no path should allow it).
+      if (snap.term > ours.term) this.deps.log.warn({ channel: key, from, ours: `${ours.epoch} term ${ours.term}`, pushed: `${snap.epoch} term ${snap.term}` }, 'a handoff of a later mastership reached this master; kept ours');
       return { kind: 'ok' };
     }
     if (h && h.role !== 'master' && newer({ term: h.state.term, serial: h.state.serial }, snap)) {

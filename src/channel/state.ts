@@ -21,7 +21,7 @@ import { entryListCodec } from '../transport/entry-codec.js';
 import { ForwardedEntries, knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
 import { PresenceSet } from './presence.js';
-import { INHERITED_INTEREST_MS, type ChannelSettings } from './settings.js';
+import type { ChannelSettings } from './settings.js';
 import type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
 
 export type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
@@ -56,7 +56,7 @@ export class ChannelState {
   private constructor(
     readonly key: ChannelKey,
     readonly epoch: string,
-    private readonly settings: ChannelSettings,
+    readonly settings: ChannelSettings,
     base: number,
     localSeq: number,
     lastStoredAt: number,
@@ -304,11 +304,6 @@ export class ChannelState {
   /** Debug switch: new interests get no start (ChannelSettings.debugSkipStart). */
   get skipsStarts(): boolean {
     return this.settings.debugSkipStart === true;
-  }
-
-  /** See ChannelSettings.inheritedInterestMs. */
-  get inheritedInterestMs(): number {
-    return this.settings.inheritedInterestMs ?? INHERITED_INTEREST_MS;
   }
 
   /** What this stream lacks behind `region`'s head (OriginPositions.behind); nothing under the debug switch. */

@@ -58,14 +58,6 @@ export type NodeEvent =
   | { type: 'quorumLost' }
   | { type: 'quorumRegained' };
 
-/**
- * Requests that move or change a channel's state, or ask for it as master: one sent to an
- * earlier life of this node is refused (a retry), not taken by this one. Others (the
- * connection directory, which a new life keeps; stats, occupancy, audits and reads of
- * what this life holds) are answered by whichever life reads them.
- */
-const FOR_ONE_LIFE: ReadonlySet<NodeMessage['type']> = new Set(['sync', 'replicate', 'claim', 'publish', 'presence', 'hold', 'sub', 'ingest']);
-
 export class AblyNode {
   readonly id: NodeId;
   readonly region: RegionConfig;
@@ -465,12 +457,8 @@ export class AblyNode {
   // ---- node-to-node traffic ------------------------------------------------------------
 
   private onNodeMessage(from: NodeId, msg: NodeMessage): void {
-    if ('toIncarnation' in msg && msg.toIncarnation && FOR_ONE_LIFE.has(msg.type) && msg.toIncarnation !== this.membership.selfIncarnation) {
-      // For an earlier life of this node: it waited in a socket while this node was
-      // paused or cut off, and the region may have gone on without that life since (a
-      // handoff of a state others have replaced, a publish to a master that is gone).
-      this.log.debug({ from, request: msg.type, for: msg.toIncarnation, incarnation: this.membership.selfIncarnation }, 'refused a request for an earlier life of this node');
-      this.rpc.reply(from, msg.rid, { kind: 'retry', reason: `${this.id} has started a new incarnation since ${from} sent this ${msg.type}` });
+    if (this.rpc.refusedForEarlierLife(from, msg)) {
+      this.log.debug({ from, request: msg.type, incarnation: this.membership.selfIncarnation }, 'refused a request for an earlier life of this node');
       return;
     }
     switch (msg.type) {

@@ -3,11 +3,19 @@
  * and failing what was in flight to a peer that is declared down.
  */
 import { AblyError } from '../errors.js';
-import type { NodeId, NodeRequest, Reply, ReplyBody } from './messages.js';
+import type { NodeId, NodeMessage, NodeRequest, Reply, ReplyBody } from './messages.js';
 import type { RegionTransport } from './transport.js';
 
 /** A request before the Rpc layer gives it an id. */
 export type RequestBody = NodeRequest extends infer R ? (R extends NodeRequest ? Omit<R, 'rid'> : never) : never;
+
+/**
+ * Requests that move or change a channel's state, or ask for it as master: one sent to an
+ * earlier life of this node is refused (a retry), not taken by this one. Others (the
+ * connection directory, which a new life keeps; stats, occupancy, audits and reads of
+ * what this life holds) are answered by whichever life reads them.
+ */
+const FOR_ONE_LIFE: ReadonlySet<NodeMessage['type']> = new Set(['sync', 'replicate', 'claim', 'publish', 'presence', 'hold', 'sub', 'ingest']);
 
 interface Pending {
   to: NodeId;
@@ -43,6 +51,21 @@ export class Rpc {
       // request. Copied onto `{ rid, toIncarnation }`, requests of a type share one.
       this.transport.send(to, Object.assign({ rid, toIncarnation: this.incarnationOf(to) ?? 0 }, req) as NodeRequest);
     });
+  }
+
+  /**
+   * Whether `msg` is a request for an earlier life of this node (its `toIncarnation`, as
+   * its sender knew this node, is not this node's now): it waited in a socket while this
+   * node was paused or cut off, and the region may have gone on without that life since
+   * (a handoff of a state others have replaced, a publish to a master that is gone). If
+   * so, it is answered with a retry here and must not be served.
+   */
+  refusedForEarlierLife(from: NodeId, msg: NodeMessage): boolean {
+    if (!('toIncarnation' in msg) || !msg.toIncarnation || !FOR_ONE_LIFE.has(msg.type)) return false;
+    const self = this.incarnationOf(this.transport.self);
+    if (self === undefined || msg.toIncarnation === self) return false;
+    this.reply(from, msg.rid, { kind: 'retry', reason: `${this.transport.self} has started a new incarnation since ${from} sent this ${msg.type}` });
+    return true;
   }
 
   reply(to: NodeId, rid: number, body: ReplyBody): void {

@@ -10,7 +10,7 @@ import type { RegionTransport } from '../../../src/transport/transport.js';
 
 function setup(incarnations?: Record<string, number>) {
   const sent: { to: string; msg: NodeMessage & { rid: number } }[] = [];
-  const transport = { send: (to: string, msg: NodeMessage) => void sent.push({ to, msg: msg as NodeMessage & { rid: number } }) } as unknown as RegionTransport;
+  const transport = { self: 'n1', send: (to: string, msg: NodeMessage) => void sent.push({ to, msg: msg as NodeMessage & { rid: number } }) } as unknown as RegionTransport;
   return { rpc: new Rpc(transport, incarnations ? (node) => incarnations[node] : undefined), sent };
 }
 
@@ -57,6 +57,19 @@ describe('Rpc', () => {
       ['n3', 0],
     ]);
     rpc.failAll('done');
+  });
+
+  it("refuses with a retry a request that moves a channel's state sent to an earlier life of this node; serves the rest", () => {
+    const { rpc, sent } = setup({ n1: 2000 });
+    const handoff = (toIncarnation: number): NodeMessage => ({ type: 'claim', rid: 5, channel: 'app:c', toIncarnation });
+    expect(rpc.refusedForEarlierLife('n2', handoff(1000))).toBe(true);
+    expect(sent).toEqual([{ to: 'n2', msg: { type: 'reply', rid: 5, body: { kind: 'retry', reason: 'n1 has started a new incarnation since n2 sent this claim' } } }]);
+    // For this life, or naming none (an older build): served.
+    expect(rpc.refusedForEarlierLife('n2', handoff(2000))).toBe(false);
+    expect(rpc.refusedForEarlierLife('n2', handoff(0))).toBe(false);
+    // The connection directory outlives a new life: served whatever life it names.
+    expect(rpc.refusedForEarlierLife('n2', { type: 'connTake', rid: 6, connectionId: 'c', host: 'n3', toIncarnation: 1000 })).toBe(false);
+    expect(sent).toHaveLength(1);
   });
 
   it('times a request out with 50003, once, and ignores a reply after it', async () => {

@@ -1,0 +1,39 @@
+/**
+ * Ably's `rewind` on attach: the channel's last messages before the attach point, read
+ * from the master's history (attach-point.ts parses the parameter).
+ */
+import { MAX_REWIND, type Rewind } from './attach-point.js';
+import type { ChannelKey, LogEntry } from './entry.js';
+import type { ChannelRouter } from './router.js';
+
+/** The messages a rewind asks for, up to the attach point (`here`), oldest first, read from the master's history. */
+export async function readRewind(
+  router: ChannelRouter,
+  key: ChannelKey,
+  epoch: string,
+  r: Rewind,
+  here: number,
+  timeoutMs: number,
+): Promise<{ entries: LogEntry[]; truncated: boolean }> {
+  const wanted = 'count' in r ? r.count : MAX_REWIND;
+  const limit = Math.min(wanted, MAX_REWIND);
+  if (limit === 0 || here === 0) return { entries: [], truncated: false };
+  const { body } = await router.call(
+    key,
+    {
+      type: 'history',
+      channel: key,
+      query: {
+        direction: 'backwards',
+        limit,
+        kind: 'message',
+        untilSerial: here,
+        epoch,
+        ...('ms' in r ? { start: r.now - r.ms } : {}),
+      },
+    },
+    timeoutMs,
+  );
+  if (body.kind !== 'entries') return { entries: [], truncated: false };
+  return { entries: [...body.entries].reverse(), truncated: wanted > MAX_REWIND || ('ms' in r && body.more) };
+}

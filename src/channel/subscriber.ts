@@ -1,0 +1,41 @@
+/**
+ * What a connection attached to a channel on this node is to the channel client
+ * (client.ts), and what its attach comes to.
+ */
+import type { AblyError } from '../errors.js';
+import type { Frame } from '../protocol/codec.js';
+import type { SharedFrame } from '../protocol/shared-frame.js';
+import type { WireFormat } from '../protocol/types.js';
+import type { LogEntry } from './entry.js';
+
+/** A connection attached to this channel on this node, as the channel client sees it. */
+export interface LocalSubscriber {
+  readonly connectionId: string;
+  readonly format: WireFormat;
+  /** The channel's name as this client knows it (with any `[?params]` qualifier). */
+  readonly channelName: string;
+  /** Whether it wants its own messages back (`echo`). */
+  readonly echo: boolean;
+  /** Whether it receives messages (SUBSCRIBE mode) and presence events (PRESENCE_SUBSCRIBE). */
+  wants(kind: LogEntry['kind']): boolean;
+  /** Whether it may publish (PUBLISH mode), for occupancy. */
+  readonly publishes: boolean;
+  /**
+   * The frames of one delivery, in order. The connection's outbound limit is checked
+   * once, before them: a batch cut into several frames is no slower a reader than one.
+   */
+  send(frames: readonly (Frame | SharedFrame)[]): void;
+  /** Continuity on this channel was lost: tell the client (UPDATE without RESUMED). */
+  discontinuity(error: AblyError, channelSerial: string): void;
+}
+
+export interface AttachOutcome {
+  /** Whether the subscriber's requested position was honoured without a gap. */
+  resumed: boolean;
+  /** Why not, when a resume was asked for and could not be honoured. */
+  error?: AblyError;
+  /** The position the subscriber is at now (sent in ATTACHED). */
+  channelSerial: string;
+  /** Whether the channel has presence members (ATTACHED's HAS_PRESENCE; a SYNC follows). */
+  hasPresence: boolean;
+}
