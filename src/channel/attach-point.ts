@@ -18,7 +18,7 @@ export type Rewind = { count: number } | { ms: number; now: number };
  * serials that say how far it got in each origin, also where this stream was behind it
  * (delivery.ts, withFloors), and a resume here must not give it those messages again.
  */
-export type ResumePoint = { epoch: string; serial: number; seen: OriginPosition[] } | { origins: OriginPosition[] };
+export type ResumePoint = { epoch: string; serial: number; seen: OriginPosition[] } | { origins: OriginPosition[]; from: string };
 
 /**
  * Reads an ATTACH's channelSerial. One of this region's gives the serial to continue
@@ -31,7 +31,7 @@ export function resumePoint(channelSerial: unknown, region: string): { resume: R
   const p = parseSerial(channelSerial);
   if (!p) return { resume: null, error: AblyError.of('channelNoMatchingEpoch', 'channelSerial is not one this service issued') };
   if (p.region === region) return { resume: { epoch: p.epoch, serial: p.serial, seen: p.origins }, error: null };
-  return { resume: { origins: p.origins.length ? p.origins : [{ region: p.region, epoch: p.epoch, seq: p.serial }] }, error: null };
+  return { resume: { origins: p.origins.length ? p.origins : [{ region: p.region, epoch: p.epoch, seq: p.serial }], from: p.region }, error: null };
 }
 
 /** Parses Ably's `rewind` param: a count ("10") or a duration ("30s", "2m", "1h"). Throws 40003. */

@@ -14,6 +14,13 @@
 
 import type { ReplicateRequest } from '../transport/messages.js';
 
+/**
+ * A new interest from another region gets this region's messages since a little before it
+ * began (the start of its stream there), so that a subscriber there loses none published
+ * as it attached while the word of its interest was on the way.
+ */
+export const INTEREST_START_MARGIN_MS = 2000;
+
 /** Another region's interest in a channel: since when (ms) it has subscribers. */
 export interface RegionInterest {
   region: string;

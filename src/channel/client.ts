@@ -138,7 +138,7 @@ export class ChannelClient {
     // The SYNC shows the set at exactly the attach point; later changes are live events.
     const hasPresence = this.presence.size > 0;
     if (sub.wants('presence') && hasPresence) rec.sync = this.presence.list();
-    if (resume && 'origins' in resume) return this.attachFromRegion(sub, rec, resume.origins, here, channelSerial, hasPresence);
+    if (resume && 'origins' in resume) return this.attachFromRegion(sub, rec, resume, here, channelSerial, hasPresence);
     if (resume && resume.epoch === this.epoch) {
       // A client that came from another region carries its floors in its serial.
       const floors = floorsAt(resume.seen, channelSerial);
@@ -213,7 +213,7 @@ export class ChannelClient {
   private async attachFromRegion(
     sub: LocalSubscriber,
     rec: SubRec,
-    origins: OriginPosition[],
+    { origins, from }: { origins: OriginPosition[]; from: string },
     here: number,
     channelSerial: string,
     hasPresence: boolean,
@@ -226,7 +226,7 @@ export class ChannelClient {
     try {
       const { body } = await this.deps.router.call(
         this.key,
-        { type: 'vectorRange', channel: this.key, origins, upto: here },
+        { type: 'vectorRange', channel: this.key, origins, upto: here, from },
         this.deps.requestTimeoutMs,
       );
       if (body.kind !== 'vector') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
@@ -240,6 +240,8 @@ export class ChannelClient {
       rec.after = 0;
       rec.only = new Set(body.entries.map((e) => e.serial));
       rec.liveFrom = here;
+      // Another region's messages were lost in what it missed: it is told, as those here were.
+      if (body.lost) return { resumed: false, error: AblyError.fromInfo(body.lost), channelSerial: attached, hasPresence };
       return { resumed: true, channelSerial: attached, hasPresence };
     } catch (err) {
       if (this.epoch !== epoch) return this.restartedDuring(sub, rec);

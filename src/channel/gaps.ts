@@ -9,11 +9,18 @@
  * points they cross: whoever catches up across one is told as well.
  */
 import type { ErrorInfo } from '../errors.js';
+import type { OriginPosition } from '../protocol/serial.js';
 
 /** Messages were lost before the entry with this serial (or before the next one, if none has it yet). */
 export interface Gap {
   serial: number;
   error: ErrorInfo;
+  /**
+   * Whose: that origin's messages, up to this seq of its (where its stream here had got
+   * with the loss). A client that saw that origin as far elsewhere lost nothing here.
+   * Absent in points an older node recorded.
+   */
+  origin?: OriginPosition;
 }
 
 /** More are not kept (the oldest go first): each is a rare event, and old ones matter to few. */

@@ -22,6 +22,7 @@ import { PresenceSet } from './presence.js';
 import type { ChannelState, PresenceHold } from './state.js';
 import type { RegionInterest } from './channel-interest.js';
 import type { Gap } from './gaps.js';
+import { INTEREST_START_MARGIN_MS } from './channel-interest.js';
 import { INHERITED_INTEREST_MS } from './settings.js';
 
 export interface MasterDeps {
@@ -50,8 +51,6 @@ export interface MasterDeps {
   interestChanged?(key: ChannelKey, on: boolean, since: number): void;
 }
 
-/** A new interest from another region gets this region's messages since a little before it began. */
-const INTEREST_START_MARGIN_MS = 2000;
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
 
@@ -202,11 +201,15 @@ export class ChannelMaster {
     return this.view.list(filter);
   }
 
-  /** Queues entries (already in the state) for replication and broadcast. */
-  enqueue(entries: LogEntry[], holds: PresenceHold[] = [], discontinuity: ErrorInfo | null = null): Promise<void> {
+  /**
+   * Queues entries (already in the state) for replication and broadcast; `lost`: another
+   * region's messages were lost before them (said with them, and kept with the history).
+   */
+  enqueue(entries: LogEntry[], holds: PresenceHold[] = [], lost: Omit<Gap, 'serial'> | null = null): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped);
     let batch = this.open ?? this.openBatch();
-    if (discontinuity) {
+    if (lost) {
+      const discontinuity = lost.error;
       // A gap must be signalled before these entries and after those already queued.
       if (batch.entries.length) {
         this.flushNow(batch);
@@ -215,7 +218,7 @@ export class ChannelMaster {
       batch.discontinuity = discontinuity;
       // Kept with the history too (replicated with this batch): a node or a client that
       // catches up across this point from history is told as well (gaps.ts).
-      this.state.gaps.add({ serial: entries.length ? entries[0]!.serial : this.state.serial + 1, error: discontinuity });
+      this.state.gaps.add({ serial: entries.length ? entries[0]!.serial : this.state.serial + 1, ...lost });
     }
     for (const e of entries) batch.entries.push(e);
     for (const h of holds) batch.holds.push(h);
@@ -240,7 +243,11 @@ export class ChannelMaster {
       return { seq: r.seq, replayAfter: null, ...(w ? { startSince: w.since } : {}) };
     }
     const gap = r.discontinuity
-      ? AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo()
+      ? {
+          error: AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo(),
+          // Whose, and up to where (just before the first of its messages that came after the loss).
+          origin: { region: batch.region, epoch: batch.epoch, seq: r.entries.length ? r.entries[0]!.origin.seq - 1 : r.seq },
+        }
       : null;
     // A position that moved with no entry still goes to the replica (in the next replication).
     if (r.entries.length || gap || this.state.unreplicated) await this.enqueue(r.entries, [], gap);

@@ -277,6 +277,7 @@ export class ChannelRegistry {
       channelSerial: p.channelSerial,
       retained: h.master.state.retained,
       subscriberNodes: [...h.master.subscribers],
+      remoteInterest: h.master.remoteInterest,
     };
   }
 

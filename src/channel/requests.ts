@@ -171,13 +171,13 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!('ok' in a)) return redirect(a);
         const master = a.ok;
         return atMaster(reg, master, async () => {
-          const r = master.state.vectorRange(req.origins, Math.min(req.upto, master.position().serial));
+          const r = master.state.vectorRange(req.origins, Math.min(req.upto, master.position().serial), req.from ?? req.origins[0]?.region);
           // What a stream must reach back to for this client is on the replica before the
           // client is told it resumed (a master promoted after a failover knows it): also
           // where it did not change here, as its replication may still be under way
           // (another client's, or this client's first ask, timed out and asked again).
           if (r.gap === null && req.origins.some((o) => master.state.origins.reachBackOf(o.region))) await master.enqueue([]);
-          return { kind: 'vector', entries: r.entries, gap: r.gap };
+          return { kind: 'vector', entries: r.entries, gap: r.gap, ...(r.lost ? { lost: r.lost } : {}) };
         });
       }
       case 'sync':

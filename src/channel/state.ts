@@ -14,6 +14,7 @@ import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.
 import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
 import { Gaps } from './gaps.js';
+import { vectorRange, type VectorAnswer } from './vector-range.js';
 import { OriginPositions } from './origin-positions.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
@@ -405,34 +406,32 @@ export class ChannelState {
   }
 
   /**
-   * For a client that comes from another region with a channelSerial of that region's
-   * stream: the entries here (up to serial `upto`) it has not seen, by each origin's own
-   * order. `gap` names an origin whose part this history cannot supply in full.
+   * For a client that comes from another region (`from`) with a channelSerial of that
+   * region's stream: the entries here (up to serial `upto`) it has not seen, by each
+   * origin's own order, and what it cannot be given (vector-range.ts).
    */
-  vectorRange(origins: readonly OriginPosition[], upto: number): { entries: LogEntry[]; gap: string | null } {
-    const seen = new Map(origins.map((o) => [o.region, o]));
-    let gap: string | null = null;
-    for (const o of origins) {
-      if (o.region === this.settings.region ? o.epoch !== this.epoch : !this.origins.meets(o)) gap ??= o.region;
-    }
-    const entries: LogEntry[] = [];
-    const firstSeen = new Map<string, number>();
-    for (const e of this.log.range(this.log.baseSerial, upto) ?? []) {
-      const o = seen.get(e.origin.region);
-      if (!o || o.epoch !== e.origin.epoch) continue;
-      if (!firstSeen.has(e.origin.region)) firstSeen.set(e.origin.region, e.origin.seq);
-      if (e.origin.seq > o.seq) entries.push(e);
-    }
-    // Each origin's part must start right after what the client saw.
-    for (const o of origins) {
-      const first = firstSeen.get(o.region);
-      const mine = o.region === this.settings.region ? this.localSeq : this.origins.get(o.region)?.seq;
-      if (mine !== undefined && mine > o.seq && (first === undefined || first > o.seq + 1)) gap ??= o.region;
-    }
+  vectorRange(origins: readonly OriginPosition[], upto: number, from?: string): VectorAnswer {
+    const r = vectorRange(
+      {
+        region: this.settings.region,
+        epoch: this.epoch,
+        localSeq: this.localSeq,
+        position: (region) => (region === this.settings.region ? this.localSeq : this.origins.get(region)?.seq),
+        meets: (o) => this.origins.meets(o),
+        entries: (to) => this.log.range(this.log.baseSerial, to) ?? [],
+        interestSince: (region) => this.interest.remote.get(region),
+        ownInterestSince: this.interest.since,
+        ownDroppedSince: (ms) => this.localSince(ms, upto, 0).gap,
+        gaps: (to) => this.gaps.within(0, to),
+      },
+      origins,
+      upto,
+      from,
+    );
     // Resumed: where this stream has nothing from a region yet (it had no interest, or the
     // region is out of reach), it must reach back to the client's position (OriginPositions).
-    if (gap === null) for (const o of origins) if (o.region !== this.settings.region) this.origins.reachBackTo(o);
-    return { entries, gap };
+    if (r.gap === null) for (const o of origins) if (o.region !== this.settings.region) this.origins.reachBackTo(o);
+    return r;
   }
 
   /**

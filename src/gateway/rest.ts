@@ -268,6 +268,7 @@ async function channelStatus(r: RestRequest): Promise<void> {
           channelSerial: status.channelSerial,
           retained: status.retained,
           subscriberNodes: status.subscriberNodes,
+          remoteInterest: status.remoteInterest,
         }
       : {}),
   };

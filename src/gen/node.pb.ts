@@ -169,7 +169,11 @@ export interface DedupEntry {
  */
 export interface Gap {
   serial: number;
-  error?: ErrorInfo | undefined;
+  error?:
+    | ErrorInfo
+    | undefined;
+  /** Whose messages were lost: that origin's, up to its seq here (absent: not said). */
+  origin?: OriginPosition | undefined;
 }
 
 export interface ChannelSnapshot {
@@ -391,6 +395,8 @@ export interface VectorRangeRequest {
   channel: string;
   origins: OriginPosition[];
   upto: number;
+  /** The region whose channelSerial the client brings (absent: not said). */
+  fromRegion?: string | undefined;
 }
 
 /**
@@ -534,7 +540,11 @@ export interface InterestList {
 
 export interface VectorEntries {
   entries: LogEntry[];
-  gap?: string | undefined;
+  gap?:
+    | string
+    | undefined;
+  /** A point where messages from another region were lost, that the client's resume crosses. */
+  lost?: ErrorInfo | undefined;
 }
 
 export interface OccupancyReply {
@@ -581,6 +591,8 @@ export interface ChannelStatus {
   channelSerial: string;
   retained: number;
   subscriberNodes: string[];
+  /** Other regions that want the channel, and since when (ms), as the master knows it. */
+  remoteInterest: InterestItem[];
 }
 
 export interface StatusReply {
@@ -1890,7 +1902,7 @@ export const DedupEntry: MessageFns<DedupEntry> = {
 };
 
 function createBaseGap(): Gap {
-  return { serial: 0, error: undefined };
+  return { serial: 0, error: undefined, origin: undefined };
 }
 
 export const Gap: MessageFns<Gap> = {
@@ -1900,6 +1912,9 @@ export const Gap: MessageFns<Gap> = {
     }
     if (message.error !== undefined) {
       ErrorInfo.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    if (message.origin !== undefined) {
+      OriginPosition.encode(message.origin, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1931,6 +1946,14 @@ export const Gap: MessageFns<Gap> = {
             }
 
             message.error = ErrorInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.origin = OriginPosition.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -3743,7 +3766,7 @@ export const InterestListRequest: MessageFns<InterestListRequest> = {
 };
 
 function createBaseVectorRangeRequest(): VectorRangeRequest {
-  return { channel: "", origins: [], upto: 0 };
+  return { channel: "", origins: [], upto: 0, fromRegion: undefined };
 }
 
 export const VectorRangeRequest: MessageFns<VectorRangeRequest> = {
@@ -3756,6 +3779,9 @@ export const VectorRangeRequest: MessageFns<VectorRangeRequest> = {
     }
     if (message.upto !== 0) {
       writer.uint32(24).uint64(message.upto);
+    }
+    if (message.fromRegion !== undefined) {
+      writer.uint32(34).string(message.fromRegion);
     }
     return writer;
   },
@@ -3795,6 +3821,14 @@ export const VectorRangeRequest: MessageFns<VectorRangeRequest> = {
             }
 
             message.upto = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fromRegion = reader.string();
             continue;
           }
         }
@@ -5058,7 +5092,7 @@ export const InterestList: MessageFns<InterestList> = {
 };
 
 function createBaseVectorEntries(): VectorEntries {
-  return { entries: [], gap: undefined };
+  return { entries: [], gap: undefined, lost: undefined };
 }
 
 export const VectorEntries: MessageFns<VectorEntries> = {
@@ -5068,6 +5102,9 @@ export const VectorEntries: MessageFns<VectorEntries> = {
     }
     if (message.gap !== undefined) {
       writer.uint32(18).string(message.gap);
+    }
+    if (message.lost !== undefined) {
+      ErrorInfo.encode(message.lost, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -5099,6 +5136,14 @@ export const VectorEntries: MessageFns<VectorEntries> = {
             }
 
             message.gap = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lost = ErrorInfo.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -5431,6 +5476,7 @@ function createBaseChannelStatus(): ChannelStatus {
     channelSerial: "",
     retained: 0,
     subscriberNodes: [],
+    remoteInterest: [],
   };
 }
 
@@ -5459,6 +5505,9 @@ export const ChannelStatus: MessageFns<ChannelStatus> = {
     }
     for (const v of message.subscriberNodes) {
       writer.uint32(66).string(v!);
+    }
+    for (const v of message.remoteInterest) {
+      InterestItem.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -5538,6 +5587,14 @@ export const ChannelStatus: MessageFns<ChannelStatus> = {
             }
 
             message.subscriberNodes.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.remoteInterest.push(InterestItem.decode(reader, reader.uint32()));
             continue;
           }
         }

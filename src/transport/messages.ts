@@ -300,6 +300,8 @@ export interface VectorRangeRequest {
   channel: ChannelKey;
   origins: OriginPosition[];
   upto: number;
+  /** The region whose channelSerial the client brings. */
+  from?: string;
 }
 
 /** A node's per-minute app statistics within [start, end] (for GET /stats). */
@@ -363,6 +365,8 @@ export interface ChannelStatus {
   channelSerial: string;
   retained: number;
   subscriberNodes: NodeId[];
+  /** Other regions that want the channel, and since when (ms), as its master knows it. */
+  remoteInterest: RegionInterest[];
 }
 
 export type ReplyBody =
@@ -382,7 +386,8 @@ export type ReplyBody =
   | { kind: 'interest'; mastered: MasteredChannel[] }
   /** Whether the audit's digest matched; if not, the channels the asking node is subscribed to here. */
   | { kind: 'subAudit'; match: boolean; channels: ChannelKey[] }
-  | { kind: 'vector'; entries: LogEntry[]; gap: string | null }
+  /** `gap`: an origin whose part cannot be supplied; `lost`: a point the resume crosses where another region's messages were lost. */
+  | { kind: 'vector'; entries: LogEntry[]; gap: string | null; lost?: ErrorInfo }
   | { kind: 'published'; serials: string[] }
   /** `gaps`: where, in the range read, subscribers were told of another region's lost messages (gaps.ts). */
   | { kind: 'entries'; entries: LogEntry[]; more: boolean; gaps?: Gap[] }

@@ -131,11 +131,19 @@ export function interestFromPb(items: readonly pb.InterestItem[]): RegionInteres
 }
 
 export function gapsToPb(gaps: readonly Gap[] | undefined): pb.Gap[] {
-  return (gaps ?? []).map((g) => ({ serial: g.serial, error: { code: g.error.code, statusCode: g.error.statusCode, message: g.error.message } }));
+  return (gaps ?? []).map((g) => ({
+    serial: g.serial,
+    error: { code: g.error.code, statusCode: g.error.statusCode, message: g.error.message },
+    ...(g.origin ? { origin: g.origin } : {}),
+  }));
 }
 
 export function gapsFromPb(gaps: readonly pb.Gap[]): Gap[] {
-  return gaps.map((g) => ({ serial: g.serial, error: { code: g.error?.code ?? 0, statusCode: g.error?.statusCode ?? 0, message: g.error?.message ?? '' } }));
+  return gaps.map((g) => ({
+    serial: g.serial,
+    error: { code: g.error?.code ?? 0, statusCode: g.error?.statusCode ?? 0, message: g.error?.message ?? '' },
+    ...(g.origin ? { origin: { region: g.origin.region, epoch: g.origin.epoch, seq: g.origin.seq } } : {}),
+  }));
 }
 
 export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {

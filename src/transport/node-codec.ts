@@ -130,7 +130,10 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
     case 'subAudit':
       return { rid: r.rid, body: { $case: 'subAudit', subAudit: { count: r.count, xor: r.xor, sum: r.sum } } };
     case 'vectorRange':
-      return { rid: r.rid, body: { $case: 'vectorRange', vectorRange: { channel: r.channel, origins: r.origins, upto: r.upto } } };
+      return {
+        rid: r.rid,
+        body: { $case: 'vectorRange', vectorRange: { channel: r.channel, origins: r.origins, upto: r.upto, ...(r.from !== undefined ? { fromRegion: r.from } : {}) } },
+      };
     case 'presenceGet':
       return {
         rid: r.rid,
@@ -235,7 +238,14 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
     case 'subAudit':
       return { type: 'subAudit', rid, count: b.subAudit.count, xor: b.subAudit.xor, sum: b.subAudit.sum };
     case 'vectorRange':
-      return { type: 'vectorRange', rid, channel: b.vectorRange.channel, origins: b.vectorRange.origins, upto: b.vectorRange.upto };
+      return {
+        type: 'vectorRange',
+        rid,
+        channel: b.vectorRange.channel,
+        origins: b.vectorRange.origins,
+        upto: b.vectorRange.upto,
+        ...(b.vectorRange.fromRegion !== undefined ? { from: b.vectorRange.fromRegion } : {}),
+      };
     case 'presenceGet': {
       const g = b.presenceGet;
       return {
@@ -308,7 +318,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
         },
       };
     case 'vector':
-      return { rid, body: { $case: 'vector', vector: { entries: r.entries.map(entryToPb), gap: r.gap ?? undefined } } };
+      return { rid, body: { $case: 'vector', vector: { entries: r.entries.map(entryToPb), gap: r.gap ?? undefined, lost: r.lost } } };
     case 'subAudit':
       return { rid, body: { $case: 'subAudit', subAudit: { match: r.match, channels: r.channels } } };
     case 'published':
@@ -332,7 +342,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
           $case: 'status',
           status: {
             status: r.status
-              ? { ...r.status, replica: r.status.replica ?? undefined, subscriberNodes: r.status.subscriberNodes }
+              ? { ...r.status, replica: r.status.replica ?? undefined, remoteInterest: interestToPb(r.status.remoteInterest) }
               : undefined,
           },
         },
@@ -390,7 +400,12 @@ function replyFromPb(p: pb.Reply): ReplyBody {
         })),
       };
     case 'vector':
-      return { kind: 'vector', entries: b.vector.entries.map(entryFromPb), gap: b.vector.gap ?? null };
+      return {
+        kind: 'vector',
+        entries: b.vector.entries.map(entryFromPb),
+        gap: b.vector.gap ?? null,
+        ...(b.vector.lost ? { lost: { code: b.vector.lost.code, statusCode: b.vector.lost.statusCode, message: b.vector.lost.message } } : {}),
+      };
     case 'subAudit':
       return { kind: 'subAudit', match: b.subAudit.match, channels: b.subAudit.channels };
     case 'published':
@@ -424,6 +439,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
               channelSerial: s.channelSerial,
               retained: s.retained,
               subscriberNodes: s.subscriberNodes,
+              remoteInterest: interestFromPb(s.remoteInterest),
             }
           : null,
       };

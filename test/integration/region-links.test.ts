@@ -152,6 +152,64 @@ describe('a partition longer than history', () => {
       closeAll(pub, sub);
     }
   });
+
+  it('does not tell a client that moves from r1 having seen less than the loss that it resumed, but resumes one that saw all of it', async () => {
+    const d = deployment();
+    const channel = 'long-cut-moved';
+    const pub = realtime(d.port('r1-n1'));
+    const sub = realtime(d.port('r2-n1'));
+    const [early, late] = [realtime(d.port('r1-n1')), realtime(d.port('r1-n1'))];
+    const moved: ReturnType<typeof realtime>[] = [];
+    const proxy = d.sup.regionProxies.get('r1|r2')!;
+    try {
+      const got: string[] = [];
+      await sub.channels.get(channel).subscribe((m) => void got.push(m.data as string));
+      const seen = { early: [] as string[], late: [] as string[] };
+      await early.channels.get(channel).subscribe((m) => void seen.early.push(m.data as string));
+      await late.channels.get(channel).subscribe((m) => void seen.late.push(m.data as string));
+      await waitFor(async () => (await gmHealth(d, 'r1')).regionLinks.links[0].remoteInterest > 0);
+      for (let i = 0; i < 3; i++) await pub.channels.get(channel).publish('x', `before${i}`);
+      await waitFor(() => got.length === 3 && seen.early.length === 3, { what: 'before0–2 in both regions' });
+      const serialOf = (c: typeof early) => (c.channels.get(channel) as any).properties.channelSerial as string;
+      const earlySerial = serialOf(early); // r1's stream up to before2
+      closeAll(early);
+      proxy.set('both', { blackhole: true });
+      await waitFor(async () => !(await gmHealth(d, 'r1')).regionLinks.links[0].up, { timeoutMs: 15_000 });
+      for (let i = 0; i < 40; i++) await pub.channels.get(channel).publish('x', `during${i}`);
+      await waitFor(() => seen.late.length === 43, { what: 'all of them to the client that stays in r1' });
+      const lateSerial = serialOf(late);
+      closeAll(late);
+      proxy.heal();
+      await waitFor(() => got.includes('during39'), { what: 'the rest in r2 after the heal', timeoutMs: 20_000 });
+      expect(got.length, 'r2 lost during0–19 (r1 keeps 20)').toBe(23);
+      // Both move to r2 with the serials r1 gave them.
+      const follow = async (serial: string) => {
+        const c = realtime(d.port('r2-n1'));
+        moved.push(c);
+        const ch = c.channels.get(channel);
+        (ch as any).properties.channelSerial = serial;
+        const f = { got: [] as string[], attached: [] as { resumed: boolean; code?: number }[] };
+        ch.on('attached', (sc) => void f.attached.push({ resumed: sc.resumed, ...(sc.reason ? { code: sc.reason.code } : {}) }));
+        await ch.subscribe((m) => void f.got.push(m.data as string));
+        return f;
+      };
+      const e = await follow(earlySerial);
+      const l = await follow(lateSerial);
+      await pub.channels.get(channel).publish('x', 'after');
+      await waitFor(() => e.got.includes('after') && l.got.includes('after'), { what: 'a message after the moves', timeoutMs: 20_000 });
+      // The one that saw up to before2 would cross the loss of during0–19; r2's history (the
+      // newest 20) no longer reaches before2 either, so it is told its part cannot be
+      // supplied (90005), and goes on from r2's position. (Where the history holds both
+      // sides of such a loss, the point itself tells it: test/unit/channel/vector-range.test.ts.)
+      expect(e.attached).toEqual([{ resumed: false, code: 90005 }]);
+      expect(e.got).toEqual(['after']);
+      // The one that saw all of it in r1 lost nothing.
+      expect([l.attached, l.got]).toEqual([[{ resumed: true }], ['after']]);
+    } finally {
+      proxy.heal();
+      closeAll(pub, sub, early, late, ...moved);
+    }
+  });
 });
 
 describe('a region link that cannot be dialled', () => {

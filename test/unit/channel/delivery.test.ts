@@ -117,8 +117,9 @@ describe('a moved client carries its floors in the serials it is given (withFloo
         { region: 'us', epoch: 'usep', seq: 9 },
         { region: 'ap', epoch: 'apep', seq: 4 },
       ],
+      from: 'eu',
     });
-    expect(resumePoint(own, 'us').resume).toEqual({ origins: [{ region: 'eu', epoch: 'euep', seq: 30 }] });
+    expect(resumePoint(own, 'us').resume).toEqual({ origins: [{ region: 'eu', epoch: 'euep', seq: 30 }], from: 'eu' });
   });
 
   it('reads the floors back on a resume in the same region: the backlog without what it saw, and floors where the stream is still behind', () => {

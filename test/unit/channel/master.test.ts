@@ -109,7 +109,7 @@ describe('ChannelMaster group commit', () => {
     void publish(master, 'b');
     await turn();
     const gap = AblyError.of('channelMessagesExpired', 'lost').toInfo();
-    const afterGap = master.enqueue([], [], gap);
+    const afterGap = master.enqueue([], [], { error: gap });
     void publish(master, 'c');
     await turn();
 
@@ -134,7 +134,7 @@ describe('ChannelMaster group commit', () => {
     void publish(master, 'a');
     await waitFor(() => replica.waiting === 1);
     const gap = AblyError.of('channelMessagesExpired', 'lost').toInfo();
-    const afterGap = master.enqueue([], [], gap);
+    const afterGap = master.enqueue([], [], { error: gap });
     void publish(master, 'b'); // serial 2: the first after the gap
     await turn();
     expect(master.gapsWithin(0, 10)).toEqual([]); // nothing past it broadcast yet
@@ -161,7 +161,7 @@ describe('ChannelMaster group commit', () => {
     replica.answer();
     await first;
     const gap = AblyError.of('channelMessagesExpired', 'lost').toInfo();
-    const word = master.enqueue([], [], gap);
+    const word = master.enqueue([], [], { error: gap });
     await waitFor(() => replica.waiting === 1); // the gap goes to the replica, with no entry
     replica.answer();
     await word;
@@ -424,6 +424,21 @@ describe('ChannelMaster towards other regions', () => {
       master.subscribe('n2');
       expect(master.interestBegan).toBe(clock.now());
     });
+  });
+
+  it("keeps whose messages were lost with the point, and up to where: just before the first of that origin's after it", async () => {
+    const { master, replica } = await setupRegions();
+    const us = (seq: number) => ({ kind: 'message' as const, serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch: 'usep', seq }, message: { id: `u${seq}`, timestamp: 0 } });
+    const ingest = async (startSeq: number, gapBefore: boolean, seqs: number[]) => {
+      const stored = master.ingest({ channel: KEY, region: 'us', epoch: 'usep', startSeq, gapBefore, entries: ForwardedEntries.of(seqs.map(us)) });
+      await waitFor(() => replica.waiting === 1);
+      replica.answer(false);
+      return stored;
+    };
+    await ingest(0, false, [1, 2]);
+    // us's history no longer held 3–5: its answer begins at 6.
+    await ingest(5, true, [6, 7]);
+    expect(master.state.gaps.all()).toEqual([{ serial: 3, error: expect.objectContaining({ code: 90003 }), origin: { region: 'us', epoch: 'usep', seq: 5 } }]);
   });
 
   it('replicates a start with no entries: the stream position it sets must survive a failover', async () => {

@@ -401,8 +401,12 @@ describe('ChannelRegistry', () => {
     await ns[0]!.publisher.send('src', key, { type: 'publish', messages: [msg(0)] });
     await waitFor(() => replica.registry.holding(key)?.role === 'replica', { what: 'the replica holding the channel' });
     net.cut('a', replicaId);
-    const origins = [{ region: 'us', epoch: 'usep', seq: 6 }];
     const master = liveMaster(ns[0]!, key)!;
+    // A client from us that had seen this region's message too.
+    const origins = [
+      { region: 'us', epoch: 'usep', seq: 6 },
+      { region: master.state.settings.region, epoch: master.state.epoch, seq: 1 },
+    ];
     /** Whether the replica held the reach-back when each answer came (it must have). */
     const heldAtAnswer: boolean[] = [];
     const ask = () =>

@@ -149,7 +149,8 @@ describe('the master replicating a batch', () => {
     {
       what: 'what streams not yet begun must reach back to',
       field: 'reach',
-      make: (st) => void st.vectorRange([{ region: 'us', epoch: 'us1', seq: 9 }], 0),
+      // A client from us that had seen all of this region's messages (all of them this region's own).
+      make: (st) => void st.vectorRange([{ region: 'us', epoch: 'us1', seq: 9 }, { region: st.settings.region, epoch: st.epoch, seq: st.position().serial }], 0, 'us'),
       sent: [{ region: 'us', epoch: 'us1', seq: 9 }],
       held: (st) => st.origins.reachBackOf('us'),
       holds: { region: 'us', epoch: 'us1', seq: 9 },

@@ -402,10 +402,10 @@ describe('ChannelState', () => {
       it('reaches back to the lowest of their positions, without taking it as a position', () => {
         const clock = new ManualClock();
         const st = fresh(clock);
-        expect(st.vectorRange(vector(10), 0)).toEqual({ entries: [], gap: null });
+        expect(st.vectorRange(vector(10), 0)).toEqual({ entries: [], gap: null, lost: null });
         // A second client that had seen less: no gap for it, the stream must reach back to it.
-        expect(st.vectorRange(vector(6), 0)).toEqual({ entries: [], gap: null });
-        expect(st.vectorRange(vector(8), 0)).toEqual({ entries: [], gap: null });
+        expect(st.vectorRange(vector(6), 0)).toEqual({ entries: [], gap: null, lost: null });
+        expect(st.vectorRange(vector(8), 0)).toEqual({ entries: [], gap: null, lost: null });
         expect(st.origins.reachBackOf('us')).toEqual({ region: 'us', epoch: 'usep', seq: 6 });
         // Not a position: channelSerials, snapshots and heads do not see it.
         expect(st.origins.get('us')).toBeUndefined();

@@ -183,6 +183,17 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
+    it('round-trips vectorRange, with and without the region the client comes from', () => {
+      const origins = [
+        { region: 'us', epoch: 'usep', seq: 9 },
+        { region: 'ap', epoch: 'apep', seq: 2 ** 40 },
+      ];
+      const msg: NodeMessage = { type: 'vectorRange', rid: 3, channel: 'app:chat', origins, upto: 12, from: 'us' };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+      const { from: _, ...without } = msg;
+      expect(roundTrip(without)).toStrictEqual(without);
+    });
+
     it('round-trips history with every query field', () => {
       const msg: NodeMessage = {
         type: 'history',
@@ -384,6 +395,13 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ['entries', { kind: 'entries', entries, more: true }],
       ['entries with none', { kind: 'entries', entries: [], more: false }],
       ['entries, crossing where lost messages were signalled', { kind: 'entries', entries, more: false, gaps: [{ serial: 45, error: { code: 90003, statusCode: 400, message: 'lost' } }] }],
+      [
+        'entries, crossing where an origin named lost messages',
+        { kind: 'entries', entries, more: false, gaps: [{ serial: 45, error: { code: 90003, statusCode: 400, message: 'lost' }, origin: { region: 'us', epoch: 'usep', seq: 2 ** 40 } }] },
+      ],
+      ['vector', { kind: 'vector', entries, gap: null }],
+      ['vector with a gap', { kind: 'vector', entries: [], gap: 'us' }],
+      ['vector crossing a loss', { kind: 'vector', entries, gap: null, lost: { code: 90003, statusCode: 400, message: 'lost' } }],
       ['ok', { kind: 'ok' }],
       ['ok, forwarded', { kind: 'ok', forwarded: true }],
       [
@@ -411,6 +429,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
             channelSerial: 'eu~ep1~19',
             retained: 5,
             subscriberNodes: ['n1', 'n3'],
+            remoteInterest: [{ region: 'us', since: 1_700_000_000_000 }],
           },
         },
       ],
@@ -427,6 +446,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
             channelSerial: 'eu~ep1~0',
             retained: 0,
             subscriberNodes: [],
+            remoteInterest: [],
           },
         },
       ],
