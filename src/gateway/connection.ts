@@ -466,6 +466,8 @@ export class Connection implements AttachmentOwner {
       channel: att.channelName,
       flags: granted | presenceFlag | (outcome.resumed ? Flag.RESUMED : 0),
       channelSerial: outcome.channelSerial,
+      // The params applied (RTL4k1: the SDK shows these as channel.params); others are ignored.
+      ...(rewind ? { params: { rewind: att.params.rewind! } } : {}),
       ...(outcome.error ? { error: outcome.error.toInfo() } : {}),
     });
     client.activate(att);

@@ -35,6 +35,11 @@ describe('rewind', () => {
       await publishAll('rw-count', 1, 'live');
       await waitFor(() => got.length === 4);
       expect(got).toEqual(['m5', 'm6', 'm7', 'live0']);
+      // ATTACHED names the params applied; the SDK shows them (RTL4k1).
+      expect(ch.params).toEqual({ rewind: '3' });
+      const other = c.channels.get('rw-unknown-param', { params: { occupancy: 'metrics' } });
+      await other.attach();
+      expect(other.params, 'a param not applied is not shown as applied').toEqual({});
     } finally {
       closeAll(c);
     }
