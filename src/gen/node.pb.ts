@@ -743,6 +743,8 @@ export interface Hello {
   mac: Uint8Array;
   /** the dialer's NODE_PROTOCOL; 0 from older builds */
   protocol: number;
+  /** the dialer's transport life (MeshFrame.seq counts within it) */
+  session: number;
 }
 
 /** Listener → dialer: mac = HMAC-SHA256(secret, "welcome" | dialer nonce | listener node | region). */
@@ -756,6 +758,46 @@ export interface Handshake {
     $case: "welcome";
     welcome: Welcome;
   } | undefined;
+}
+
+/**
+ * ---- mesh frames (after the handshake) -------------------------------------------------
+ *
+ * Each frame on a mesh link, after the handshake. `seq` numbers the frames from the
+ * sender to the receiver within the sender's session (Hello.session): one count per
+ * destination, whether a frame goes on the direct link or through another node. The
+ * receiver takes each sender's frames in that order, once (src/transport/mesh-paths.ts).
+ */
+export interface MeshFrame {
+  seq: number;
+  body?:
+    | //
+    /** an Envelope for the receiver */
+    { $case: "envelope"; envelope: Uint8Array }
+    | //
+    /** for another node, or from one, through the sender */
+    { $case: "relay"; relay: MeshRelay }
+    | //
+    /** the peers the sender hears on their own links now */
+    { $case: "heard"; heard: MeshHeard }
+    | undefined;
+}
+
+/**
+ * A frame from `from` for `to`, sent through another node while `from` doubts its own
+ * link to `to` (not heard on it, or told it is not heard). `seq` and `session` are
+ * `from`'s, as on its own link to `to`.
+ */
+export interface MeshRelay {
+  to: string;
+  from: string;
+  session: number;
+  seq: number;
+  body?: { $case: "envelope"; envelope: Uint8Array } | { $case: "heard"; heard: MeshHeard } | undefined;
+}
+
+export interface MeshHeard {
+  nodes: string[];
 }
 
 function createBaseNodeAddress(): NodeAddress {
@@ -6914,7 +6956,7 @@ export const Challenge: MessageFns<Challenge> = {
 };
 
 function createBaseHello(): Hello {
-  return { node: "", region: "", nonce: new Uint8Array(0), mac: new Uint8Array(0), protocol: 0 };
+  return { node: "", region: "", nonce: new Uint8Array(0), mac: new Uint8Array(0), protocol: 0, session: 0 };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -6933,6 +6975,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.protocol !== 0) {
       writer.uint32(40).uint32(message.protocol);
+    }
+    if (message.session !== 0) {
+      writer.uint32(48).uint64(message.session);
     }
     return writer;
   },
@@ -6988,6 +7033,14 @@ export const Hello: MessageFns<Hello> = {
             }
 
             message.protocol = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.session = longToNumber(reader.uint64());
             continue;
           }
         }
@@ -7115,6 +7168,236 @@ export const Handshake: MessageFns<Handshake> = {
             }
 
             message.step = { $case: "welcome", welcome: Welcome.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMeshFrame(): MeshFrame {
+  return { seq: 0, body: undefined };
+}
+
+export const MeshFrame: MessageFns<MeshFrame> = {
+  encode(message: MeshFrame, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    switch (message.body?.$case) {
+      case "envelope":
+        writer.uint32(18).bytes(message.body.envelope);
+        break;
+      case "relay":
+        MeshRelay.encode(message.body.relay, writer.uint32(26).fork()).join();
+        break;
+      case "heard":
+        MeshHeard.encode(message.body.heard, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshFrame {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshFrame();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = { $case: "envelope", envelope: reader.bytes() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.body = { $case: "relay", relay: MeshRelay.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = { $case: "heard", heard: MeshHeard.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMeshRelay(): MeshRelay {
+  return { to: "", from: "", session: 0, seq: 0, body: undefined };
+}
+
+export const MeshRelay: MessageFns<MeshRelay> = {
+  encode(message: MeshRelay, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.to !== "") {
+      writer.uint32(10).string(message.to);
+    }
+    if (message.from !== "") {
+      writer.uint32(18).string(message.from);
+    }
+    if (message.session !== 0) {
+      writer.uint32(24).uint64(message.session);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(32).uint64(message.seq);
+    }
+    switch (message.body?.$case) {
+      case "envelope":
+        writer.uint32(42).bytes(message.body.envelope);
+        break;
+      case "heard":
+        MeshHeard.encode(message.body.heard, writer.uint32(50).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshRelay {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshRelay();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.session = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.body = { $case: "envelope", envelope: reader.bytes() };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.body = { $case: "heard", heard: MeshHeard.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMeshHeard(): MeshHeard {
+  return { nodes: [] };
+}
+
+export const MeshHeard: MessageFns<MeshHeard> = {
+  encode(message: MeshHeard, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.nodes) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshHeard {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshHeard();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodes.push(reader.string());
             continue;
           }
         }

@@ -53,6 +53,8 @@ export function regionTransport(o: RegionTransportOptions): RegionTransport {
     secret: o.clusterSecret,
     log: o.log,
     ...(o.dialVia ? { dialVia: o.dialVia } : {}),
+    // Tests and chaos A/B only: no frames around cut links, as before the twenty-eighth session.
+    ...(process.env.ABLY_NG_DEBUG_NO_PATHS_AROUND === '1' ? { aroundCuts: false } : {}),
     ...debugProtocol(),
   });
 }

@@ -11,6 +11,10 @@
  * dropped; it can neither inject nor read channel traffic. Both sides also say which
  * node protocol they speak (`protocol-version.ts`); a link between two versions is
  * refused and logged, and redialled as any dropped link is.
+ *
+ * After the handshake each frame is a MeshFrame numbered per destination; while a node
+ * doubts its link to a peer it also sends that peer's frames through other nodes, and
+ * each receiver takes every sender's frames once, in order (`mesh-paths.ts`).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
@@ -18,6 +22,7 @@ import { corkForTurn } from '../cork.js';
 import * as pb from '../gen/node.pb.js';
 import type { Logger } from '../log.js';
 import { FrameReader, frameHeader } from './framing.js';
+import { envelopeFrameHead, HEARD_EVERY_MS, InOrder, newSession, PeerPaths } from './mesh-paths.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { decodeNodeMessage, encodeNodeMessageChunks } from './node-codec.js';
 import { nodeVersionRefusals, type VersionRefusals } from './protocol-version.js';
@@ -31,6 +36,12 @@ const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 1000;
 /** Messages queued for a link that is (re)connecting, at most this many bytes; older ones drop. */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024; // 16 MiB
+/**
+ * Frames kept after sending, to send around a link found cut: those of the last
+ * RECENT_MS (longer than it takes to doubt a link, DOUBT_MS), at most RECENT_BYTES.
+ */
+const RECENT_MS = 2000;
+const RECENT_BYTES = 4 * 1024 * 1024;
 
 export interface MeshOptions {
   self: NodeId;
@@ -49,6 +60,8 @@ export interface MeshOptions {
   corkPerTurn?: boolean;
   /** The node protocol this node speaks (tests play an older or newer build); default NODE_PROTOCOL. */
   protocol?: number;
+  /** Send frames around a doubted link through other nodes (default; mesh-paths.ts). `false`: never. */
+  aroundCuts?: boolean;
 }
 
 function mac(secret: string, ...parts: (string | Buffer)[]): Buffer {
@@ -74,11 +87,35 @@ function writeFrame(sock: net.Socket, payload: Encoded | Uint8Array): number {
   return payload.length + 4;
 }
 
+/** A MeshFrame carrying an encoded Envelope, its bytes by reference. */
+function envelopeFrame(seq: number, payload: Encoded): Encoded {
+  const head = envelopeFrameHead(seq, payload.length);
+  return { chunks: [head, ...payload.chunks], length: head.byteLength + payload.length };
+}
+
+function meshFrame(f: pb.MeshFrame): Encoded {
+  const bytes = pb.MeshFrame.encode(f).finish();
+  return { chunks: [bytes], length: bytes.byteLength };
+}
+
+/** An Encoded's bytes in one piece (a relayed frame carries them as a field). */
+function joined(e: Encoded): Uint8Array {
+  return e.chunks.length === 1 ? e.chunks[0]! : Buffer.concat(e.chunks);
+}
+
 /** Our outbound link to one peer. */
 class Link {
   state: 'connecting' | 'handshaking' | 'up' | 'closed' = 'connecting';
   sock: net.Socket | null = null;
+  /** Frames for this peer so far (MeshFrame.seq), on this link or through others. */
+  seq = 0;
+  /** Frames waiting for the link, already numbered. */
   queue: Encoded[] = [];
+  /** Frames sent lately (RECENT_*), to send around the link if it turns out to be cut. */
+  recent: { seq: number; at: number; payload: Encoded }[] = [];
+  recentBytes = 0;
+  /** The last seq sent around the link. */
+  aroundUpTo = 0;
   queuedBytes = 0;
   backoff = RECONNECT_MIN_MS;
   timer: NodeJS.Timeout | null = null;
@@ -101,12 +138,19 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private readonly encoded = new WeakMap<NodeMessage, Encoded>();
   private readonly version: VersionRefusals;
   private running = false;
+  /** This transport's life (Hello.session, MeshRelay.session). */
+  private readonly session = newSession();
+  private readonly paths: PeerPaths;
+  private readonly inOrder = new InOrder();
+  private heardTimer: NodeJS.Timeout | null = null;
+  private readonly relayStats = { sentAround: 0, carried: 0, takenAround: 0, dropped: 0 };
 
   constructor(private readonly o: MeshOptions) {
     super();
     this.self = o.self;
     this.version = nodeVersionRefusals(o.log, 'mesh link', o.protocol);
     this.server = net.createServer((sock) => this.onInbound(sock));
+    this.paths = new PeerPaths(o.self, (peer) => this.links.get(peer)?.state === 'up', o.aroundCuts !== false);
   }
 
   async start(): Promise<void> {
@@ -119,10 +163,13 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     });
     this.running = true;
     for (const l of this.links.values()) this.dial(l);
+    this.heardTimer = setInterval(() => this.tellHeard(), HEARD_EVERY_MS);
+    this.heardTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    if (this.heardTimer) clearInterval(this.heardTimer);
     for (const l of this.links.values()) this.closeLink(l);
     for (const s of this.inbound) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -155,6 +202,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     if (!l) return;
     this.closeLink(l);
     this.links.delete(peer);
+    this.paths.forget(peer);
   }
 
   private closeLink(l: Link): void {
@@ -237,6 +285,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
                 nonce: myNonce,
                 mac: mac(this.o.secret, 'hello', Buffer.from(step.challenge.nonce), this.self, this.o.region),
                 protocol: this.version.ours,
+                session: this.session,
               },
             },
           };
@@ -335,14 +384,68 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     const l = this.links.get(to);
     if (!l || l.state === 'closed') return;
     const payload = this.encode(msg);
+    const seq = ++l.seq;
+    const now = Date.now();
+    this.sendFrame(l, envelopeFrame(seq, payload));
+    this.remember(l, seq, payload, now);
+    if (this.paths.doubts(to, now)) this.catchUpAround(l, now);
+  }
+
+  private remember(l: Link, seq: number, payload: Encoded, now: number): void {
+    l.recent.push({ seq, at: now, payload });
+    l.recentBytes += payload.length;
+    while (l.recent.length && (now - l.recent[0]!.at > RECENT_MS || l.recentBytes > RECENT_BYTES)) l.recentBytes -= l.recent.shift()!.payload.length;
+  }
+
+  /**
+   * Sends around the link what was sent on it and not around it yet, oldest first: also
+   * the frames of the moments before the link was doubted, which a cut may have taken.
+   */
+  private catchUpAround(l: Link, now: number): void {
+    const via = this.paths.relaysFor(l.peer, now);
+    if (!via.length) return;
+    for (const r of l.recent) {
+      if (r.seq <= l.aroundUpTo) continue;
+      this.sendAround(l, via, { seq: r.seq, body: { $case: 'envelope', envelope: joined(r.payload) } });
+    }
+  }
+
+  /** A numbered frame on the peer's own link, or held (bounded) until the link comes up. */
+  private sendFrame(l: Link, frame: Encoded): void {
     if (l.state === 'up' && l.sock) {
-      this.write(l, payload);
+      this.write(l, frame);
       return;
     }
-    // Not connected (yet): hold a bounded amount until the link comes up.
-    l.queue.push(payload);
-    l.queuedBytes += payload.length;
+    l.queue.push(frame);
+    l.queuedBytes += frame.length;
     while (l.queuedBytes > MAX_QUEUED_BYTES && l.queue.length) l.queuedBytes -= l.queue.shift()!.length;
+  }
+
+  /** The same frame through these nodes, which hear the peer (mesh-paths.ts). */
+  private sendAround(l: Link, via: readonly NodeId[], f: { seq: number; body: pb.MeshRelay['body'] }): void {
+    for (const v of via) {
+      const vl = this.links.get(v)!;
+      const relay: pb.MeshRelay = { to: l.peer, from: this.self, session: this.session, seq: f.seq, body: f.body };
+      this.write(vl, meshFrame({ seq: ++vl.seq, body: { $case: 'relay', relay } }));
+      this.relayStats.sentAround++;
+    }
+    l.aroundUpTo = f.seq;
+  }
+
+  /** Tells every peer whom this node hears (on the link, and around it where in doubt). */
+  private tellHeard(): void {
+    const now = Date.now();
+    const heard: pb.MeshHeard = { nodes: this.paths.hearing(now) };
+    for (const l of this.links.values()) {
+      if (l.state === 'closed') continue;
+      const seq = ++l.seq;
+      if (l.state === 'up' && l.sock) this.write(l, meshFrame({ seq, body: { $case: 'heard', heard } }));
+      if (!this.paths.doubts(l.peer, now)) continue;
+      // What went before it first: the peer takes each sender's frames in order only.
+      this.catchUpAround(l, now);
+      const via = this.paths.relaysFor(l.peer, now);
+      if (via.length) this.sendAround(l, via, { seq, body: { $case: 'heard', heard } });
+    }
   }
 
   broadcast(msg: NodeMessage): void {
@@ -361,6 +464,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     const reader = new FrameReader();
     const challenge = randomBytes(16);
     let peer: NodeId | null = null;
+    /** The dialer's session (Hello.session): its frames on this socket count within it. */
+    let session = 0;
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
     const hsTimer = setTimeout(() => {
       this.o.log.warn({ remote }, 'mesh connection did not authenticate in time; dropped');
@@ -405,25 +510,24 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           }
           clearTimeout(hsTimer);
           peer = hello.node;
+          session = hello.session;
           const ours = this.links.get(peer);
           if (ours) this.redialNow(ours);
           const welcome = mac(this.o.secret, 'welcome', Buffer.from(hello.nonce), this.self, this.o.region);
           writeFrame(sock, pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: this.self, mac: welcome } } }).finish());
           continue;
         }
-        let msg: NodeMessage;
+        let c = this.bytesIn.get(peer);
+        if (!c) this.bytesIn.set(peer, (c = { bytes: 0, messages: 0 }));
+        c.bytes += f.length + 4;
+        c.messages++;
         try {
-          msg = decodeNodeMessage(f);
+          this.onFrame(peer, session, pb.MeshFrame.decode(f));
         } catch (err) {
           this.o.log.warn({ peer, err: (err as Error).message }, 'undecodable message on mesh link; dropped link');
           sock.destroy();
           return;
         }
-        let c = this.bytesIn.get(peer);
-        if (!c) this.bytesIn.set(peer, (c = { bytes: 0, messages: 0 }));
-        c.bytes += f.length + 4;
-        c.messages++;
-        this.deliver(peer, msg);
       }
     });
     sock.on('error', () => undefined);
@@ -431,6 +535,44 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       clearTimeout(hsTimer);
       this.inbound.delete(sock);
     });
+  }
+
+  /** A frame from `peer` on its own link: taken once and in order, then read, carried on, or dropped. */
+  private onFrame(peer: NodeId, session: number, f: pb.MeshFrame): void {
+    const now = Date.now();
+    this.paths.heard(peer, now);
+    if (!this.inOrder.accept(peer, session, f.seq)) return;
+    const body = f.body;
+    if (body?.$case === 'envelope') this.deliver(peer, decodeNodeMessage(body.envelope));
+    else if (body?.$case === 'heard') this.paths.report(peer, body.heard.nodes, now);
+    else if (body?.$case === 'relay') this.onRelay(body.relay, now);
+  }
+
+  /** A frame that came through another node: ours (taken once, in order), or carried on to its peer if we hear it. */
+  private onRelay(r: pb.MeshRelay, now: number): void {
+    if (r.to !== this.self) {
+      const tl = this.links.get(r.to);
+      if (r.from === this.self || !tl || tl.state !== 'up' || !tl.sock || !this.paths.hears(r.to, now)) {
+        this.relayStats.dropped++;
+        return;
+      }
+      this.write(tl, meshFrame({ seq: ++tl.seq, body: { $case: 'relay', relay: r } }));
+      this.relayStats.carried++;
+      return;
+    }
+    if (!this.links.has(r.from) || !this.inOrder.accept(r.from, r.session, r.seq)) return;
+    this.relayStats.takenAround++;
+    if (r.body?.$case === 'heard') this.paths.report(r.from, r.body.heard.nodes, now);
+    if (r.body?.$case !== 'envelope') return;
+    let msg: NodeMessage;
+    try {
+      msg = decodeNodeMessage(r.body.envelope);
+    } catch (err) {
+      // The carrier is not to blame: only this frame goes.
+      this.o.log.warn({ peer: r.from, err: (err as Error).message }, 'undecodable message sent around a link; dropped');
+      return;
+    }
+    this.deliver(r.from, msg);
   }
 
   stats(): TransportStats {
@@ -446,6 +588,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           messagesIn: i?.messages ?? 0,
         };
       }),
+      relay: { ...this.relayStats },
     };
   }
 }

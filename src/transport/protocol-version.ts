@@ -27,10 +27,13 @@
  *   (`OriginHeads`), which a build of 2 could not decode.
  * - region 2 (2026-12-02): globalmasters tell each other the heads of quiet channels
  *   (`Heads`), which a build of 1 took for a bad frame, dropping the link.
+ * - node 4 (2026-12-04): every mesh frame after the handshake is a numbered MeshFrame,
+ *   sent around a doubted link through other nodes (`mesh-paths.ts`); a build of 3 reads
+ *   a bare Envelope.
  */
 import { LogThrottle } from '../log.js';
 
-export const NODE_PROTOCOL = 3;
+export const NODE_PROTOCOL = 4;
 export const REGION_PROTOCOL = 2;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */

@@ -24,6 +24,11 @@ export type TransportEvent =
 export interface TransportStats {
   /** Per peer: link state and bytes moved. */
   links: { peer: NodeId; up: boolean; bytesOut: number; bytesIn: number; messagesOut: number; messagesIn: number }[];
+  /**
+   * The mesh's frames around doubted links (mesh-paths.ts): sent through other nodes,
+   * carried on for others, taken from around, dropped as a carrier (no way on).
+   */
+  relay?: { sentAround: number; carried: number; takenAround: number; dropped: number };
 }
 
 export interface RegionTransport {
