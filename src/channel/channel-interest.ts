@@ -30,11 +30,16 @@ export interface RegionInterest {
 /** Changes for the replica: when this region's interest began (0: it ended), other regions' interest whole. */
 export type InterestChanges = Pick<ReplicateRequest, 'interestSince' | 'remoteInterest'>;
 
+/** How long a master remembers when another region's ended interest had begun (earliestSince). */
+const ENDED_KEPT_MS = 10 * 60_000;
+
 export class ChannelInterest {
   private at = 0;
   private atMoved = false;
   private others = new Map<string, number>();
   private othersMoved = false;
+  /** Other regions' interest that ended lately: since when it had been, and when it ended (this master's only). */
+  private ended = new Map<string, { since: number; endedAt: number }>();
 
   /** When this region's interest began (ms; 0: no subscriber here). */
   get since(): number {
@@ -62,11 +67,29 @@ export class ChannelInterest {
    * a caller's reference to the previous `remote` keeps the previous word). Returns
    * whether it changed anything.
    */
-  setRemote(next: Map<string, number>): boolean {
+  setRemote(next: Map<string, number>, now = Date.now()): boolean {
     const same = next.size === this.others.size && [...next].every(([region, since]) => this.others.get(region) === since);
+    for (const [region, since] of this.others) {
+      if (next.get(region) === since) continue;
+      const had = this.ended.get(region);
+      this.ended.set(region, { since: had && now - had.endedAt <= ENDED_KEPT_MS ? Math.min(had.since, since) : since, endedAt: now });
+    }
     this.others = next;
     if (!same) this.othersMoved = true;
     return !same;
+  }
+
+  /**
+   * The earliest time another region's interest began, as far as this master knows: its
+   * interest now, or one that ended (or began again later) within ENDED_KEPT_MS. A client
+   * that comes from there may have been subscribed since then (vector-range.ts).
+   */
+  earliestSince(region: string, now = Date.now()): number | undefined {
+    const current = this.others.get(region);
+    const ended = this.ended.get(region);
+    const before = ended && now - ended.endedAt <= ENDED_KEPT_MS ? ended.since : undefined;
+    if (current === undefined) return before;
+    return before === undefined ? current : Math.min(current, before);
   }
 
   get hasMoved(): boolean {

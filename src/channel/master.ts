@@ -282,7 +282,7 @@ export class ChannelMaster {
     }
     for (const r of regions) next.set(r.region, r.since);
     // Changed: the replica hears of it (a replication with nothing else), so a master it becomes knows it.
-    if (this.state.interest.setRemote(next)) this.replicateSoon();
+    if (this.state.interest.setRemote(next, this.deps.now())) this.replicateSoon();
     for (const r of regions) {
       // Known: heard before, or handed over with this very start (not an interest begun again since).
       const known = before.has(r.region) && (!inherited?.has(r.region) || before.get(r.region) === r.since);
@@ -320,7 +320,7 @@ export class ChannelMaster {
       next.set(r.region, r.since);
       (this.inherited ??= new Set()).add(r.region);
     }
-    return this.state.interest.setRemote(next);
+    return this.state.interest.setRemote(next, now);
   }
 
   get remoteRegions(): string[] {

@@ -410,18 +410,20 @@ export class ChannelState {
    * region's stream: the entries here (up to serial `upto`) it has not seen, by each
    * origin's own order, and what it cannot be given (vector-range.ts).
    */
-  vectorRange(origins: readonly OriginPosition[], upto: number, from?: string): VectorAnswer {
+  vectorRange(origins: readonly OriginPosition[], upto: number, from?: string, now = Date.now()): VectorAnswer {
     const r = vectorRange(
       {
         region: this.settings.region,
         epoch: this.epoch,
         localSeq: this.localSeq,
         position: (region) => (region === this.settings.region ? this.localSeq : this.origins.get(region)?.seq),
+        carried: [...this.origins.values()].map((o) => o.region),
         meets: (o) => this.origins.meets(o),
         entries: (to) => this.log.range(this.log.baseSerial, to) ?? [],
-        interestSince: (region) => this.interest.remote.get(region),
+        interestSince: (region) => this.interest.earliestSince(region, now),
         ownInterestSince: this.interest.since,
         ownDroppedSince: (ms) => this.localSince(ms, upto, 0).gap,
+        droppedSince: (ms) => this.log.droppedUpTo >= ms,
         gaps: (to) => this.gaps.within(0, to),
       },
       origins,

@@ -8,10 +8,13 @@
  *   that origin's messages yet: its start had not arrived (a cut link, or still on the
  *   way). It saw none of them, and would have had those that stream's start brings: the
  *   messages since its region's interest began (less INTEREST_START_MARGIN_MS). Where this
- *   region knows when that was (its master's word on other regions' interest), it gives
- *   it its own messages since then; another origin's only where this region's stream from
- *   there reaches back as far (its own interest began no later). Otherwise it cannot say
- *   what the client missed, and the resume is refused for that origin (90005).
+ *   region knows when that was (its master's word on other regions' interest, or, for
+ *   ten minutes, one that ended: the earliest), it gives it its own messages since then;
+ *   another origin's only where this region's stream from there reaches back as far, whole
+ *   (its own interest began no later, and retention dropped nothing since). Otherwise it
+ *   cannot say what the client missed, and the resume is refused for that origin (90005):
+ *   also for an origin this stream carries whose part cannot be shown whole. (An origin
+ *   this stream has not begun to carry either is not known here, and not waited for.)
  * - **Points where another origin's messages were lost here** (gaps.ts): a client that
  *   saw that origin less far than where the loss ended is told (90003), as subscribers
  *   here were, but still gets what there is.
@@ -33,6 +36,8 @@ export interface VectorSource {
   localSeq: number;
   /** How far this stream has got in an origin's order (this region's own: localSeq). */
   position(region: string): number | undefined;
+  /** The other origins this stream has a position in. */
+  carried: readonly string[];
   /** Whether a client that saw `o` can be met here (OriginPositions.meets). */
   meets(o: OriginPosition): boolean;
   /** The history held, up to serial `upto`. */
@@ -43,6 +48,8 @@ export interface VectorSource {
   ownInterestSince: number;
   /** Whether retention dropped own entries that may have been stored since `ms`. */
   ownDroppedSince(ms: number): boolean;
+  /** Whether retention dropped entries (of any origin) that may have been stored since `ms`. */
+  droppedSince(ms: number): boolean;
   /** The points of loss up to serial `upto`, oldest first. */
   gaps(upto: number): readonly Gap[];
 }
@@ -66,7 +73,9 @@ export function vectorRange(src: VectorSource, origins: readonly OriginPosition[
   const since = from === undefined ? undefined : src.interestSince(from);
   const unseenFrom = since === undefined ? undefined : since - INTEREST_START_MARGIN_MS;
   if (!seen.has(src.region) && src.localSeq > 0 && (unseenFrom === undefined || src.ownDroppedSince(unseenFrom))) gap ??= src.region;
-  const reachesBack = since !== undefined && src.ownInterestSince > 0 && src.ownInterestSince <= since;
+  // Another origin's: only where this stream from there reaches back as far, whole.
+  const reachesBack = unseenFrom !== undefined && src.ownInterestSince > 0 && src.ownInterestSince <= since! && !src.droppedSince(unseenFrom);
+  for (const region of src.carried) if (region !== src.region && !seen.has(region) && !reachesBack) gap ??= region;
   const all = src.entries(upto);
   const entries: LogEntry[] = [];
   const firstSeen = new Map<string, number>();
@@ -93,9 +102,11 @@ export function vectorRange(src: VectorSource, origins: readonly OriginPosition[
     if (!g.origin) return entries.some((e) => e.serial >= g.serial); // an older node's point: whose is not said
     const o = seen.get(g.origin.region);
     if (o) return o.epoch === g.origin.epoch && o.seq < g.origin.seq;
-    // Of an origin it saw nothing of: crossed if the point is within what it would have had.
+    // Of an origin it saw nothing of: crossed if the point is within what it would have had
+    // (not knowing since when, if it is given anything after the point).
+    if (unseenFrom === undefined) return entries.some((e) => e.serial >= g.serial);
     const at = all.find((e) => e.serial >= g.serial);
-    return unseenFrom === undefined || at === undefined || at.storedAt >= unseenFrom;
+    return at === undefined || at.storedAt >= unseenFrom;
   };
   const lost = src.gaps(upto).find(crossed)?.error ?? null;
   return { entries, gap, lost };

@@ -31,4 +31,21 @@ describe('a channel\'s interest, as replication carries it', () => {
     replica.apply(master.takeMoved());
     expect([replica.since, replica.remoteList]).toEqual([0, [{ region: 'us', since: 5 }]]);
   });
+
+  it("remembers for ten minutes when another region's ended or restarted interest had begun: the earliest", () => {
+    const i = new ChannelInterest();
+    expect(i.earliestSince('us', 0)).toBeUndefined();
+    i.setRemote(new Map([['us', 1000]]), 1000);
+    expect(i.earliestSince('us', 1000)).toBe(1000);
+    i.setRemote(new Map(), 5000); // ended
+    expect(i.earliestSince('us', 5000)).toBe(1000);
+    i.setRemote(new Map([['us', 9000]]), 9000); // began again
+    expect(i.earliestSince('us', 9000)).toBe(1000);
+    i.setRemote(new Map([['us', 12_000]]), 12_000); // a later word on when (the earlier is kept)
+    expect(i.earliestSince('us', 12_000)).toBe(1000);
+    // Ten minutes after it last changed, only the interest now counts.
+    expect(i.earliestSince('us', 12_000 + 10 * 60_000 + 1)).toBe(12_000);
+    i.setRemote(new Map(), 12_000 + 10 * 60_000 + 1);
+    expect(i.earliestSince('us', 12_000 + 20 * 60_000 + 2)).toBeUndefined();
+  });
 });
