@@ -143,7 +143,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private readonly paths: PeerPaths;
   private readonly inOrder = new InOrder();
   private heardTimer: NodeJS.Timeout | null = null;
-  private readonly relayStats = { sentAround: 0, carried: 0, takenAround: 0, dropped: 0 };
+  private readonly relayStats = { sentAround: 0, carried: 0, takenAround: 0, dropped: 0, notTaken: 0 };
 
   constructor(private readonly o: MeshOptions) {
     super();
@@ -306,8 +306,10 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           clearTimeout(hsTimer);
           l.state = 'up';
           l.backoff = RECONNECT_MIN_MS;
-          this.emit({ type: 'linkUp', peer: l.peer });
+          // What waited goes first: a frame sent on linkUp (a heartbeat) must not overtake
+          // it, or the peer, which takes frames in order only, drops what waited.
           this.flushQueue(l);
+          this.emit({ type: 'linkUp', peer: l.peer });
         }
       }
     });
@@ -541,7 +543,10 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private onFrame(peer: NodeId, session: number, f: pb.MeshFrame): void {
     const now = Date.now();
     this.paths.heard(peer, now);
-    if (!this.inOrder.accept(peer, session, f.seq)) return;
+    if (!this.inOrder.accept(peer, session, f.seq)) {
+      this.relayStats.notTaken++;
+      return;
+    }
     const body = f.body;
     if (body?.$case === 'envelope') this.deliver(peer, decodeNodeMessage(body.envelope));
     else if (body?.$case === 'heard') this.paths.report(peer, body.heard.nodes, now);
@@ -560,7 +565,11 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       this.relayStats.carried++;
       return;
     }
-    if (!this.links.has(r.from) || !this.inOrder.accept(r.from, r.session, r.seq)) return;
+    if (!this.links.has(r.from)) return;
+    if (!this.inOrder.accept(r.from, r.session, r.seq)) {
+      this.relayStats.notTaken++;
+      return;
+    }
     this.relayStats.takenAround++;
     if (r.body?.$case === 'heard') this.paths.report(r.from, r.body.heard.nodes, now);
     if (r.body?.$case !== 'envelope') return;

@@ -26,9 +26,10 @@ export interface TransportStats {
   links: { peer: NodeId; up: boolean; bytesOut: number; bytesIn: number; messagesOut: number; messagesIn: number }[];
   /**
    * The mesh's frames around doubted links (mesh-paths.ts): sent through other nodes,
-   * carried on for others, taken from around, dropped as a carrier (no way on).
+   * carried on for others, taken from around, dropped as a carrier (no way on), and
+   * frames not taken (a copy already taken, or overtaken by a later frame).
    */
-  relay?: { sentAround: number; carried: number; takenAround: number; dropped: number };
+  relay?: { sentAround: number; carried: number; takenAround: number; dropped: number; notTaken: number };
 }
 
 export interface RegionTransport {

@@ -103,7 +103,7 @@ describe('mesh link authentication', () => {
     // Only a challenge comes from an unauthenticated listener: nothing to read.
     const { sock, received } = await rawDial(port!);
     const closed = new Promise((r) => sock.once('close', r));
-    sock.write(step({ $case: 'hello', hello: { node: 'intruder', region: 'r', nonce: Buffer.alloc(16), mac: Buffer.alloc(32, 7), protocol: NODE_PROTOCOL } }));
+    sock.write(step({ $case: 'hello', hello: { node: 'intruder', region: 'r', nonce: Buffer.alloc(16), mac: Buffer.alloc(32, 7), protocol: NODE_PROTOCOL, session: 1 } }));
     sock.write(frame(encodeNodeMessage(BROADCAST)));
     await closed;
     expect(delivered).toEqual([]);
@@ -234,7 +234,7 @@ describe('mesh link authentication', () => {
     sock.once('close', () => (closed = true));
     // The proof an older build makes (over "hello", the nonce, node and region), and no version.
     const mac = proof('same', 'hello', challenge.nonce, 'old', 'r');
-    sock.write(step({ $case: 'hello', hello: { node: 'old', region: 'r', nonce: Buffer.alloc(16), mac, protocol: 0 } }));
+    sock.write(step({ $case: 'hello', hello: { node: 'old', region: 'r', nonce: Buffer.alloc(16), mac, protocol: 0, session: 0 } }));
     sock.write(frame(encodeNodeMessage(BROADCAST)));
     await waitFor(() => closed, { what: 'the connection closed', timeoutMs: 5000 });
     expect(delivered).toEqual([]);

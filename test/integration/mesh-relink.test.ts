@@ -38,6 +38,9 @@ describe('mesh link to a restarted peer', () => {
     const refusals = () => events.filter((x) => x.e.type === 'peerGone').length;
     await waitFor(() => refusals() >= 6, { what: 'six refused dials', timeoutMs: 5000, intervalMs: 1 });
 
+    // A heartbeat sent as the link comes up must not overtake what waited (the peer takes
+    // frames in order only, and would drop those).
+    n1.onEvent((e) => e.type === 'linkUp' && n1.send('n2', { type: 'broadcast', channel: 'app:c', epoch: 'on-link-up', entries: [] }));
     const n2 = transport('n2', p2!);
     const got: NodeMessage[] = [];
     n2.onMessage((from, m) => from === 'n1' && got.push(m));
@@ -46,7 +49,8 @@ describe('mesh link to a restarted peer', () => {
     await n2.start();
     const up = await waitFor(() => events.find((x) => x.e.type === 'linkUp' && x.e.peer === 'n2'), { what: "n1's link to n2", timeoutMs: 3000, intervalMs: 1 });
     expect(up.at - startedAt).toBeLessThan(400);
-    await waitFor(() => got.length === 2, { what: 'the queued messages' });
-    expect(got.map((m) => (m as { epoch: string }).epoch)).toEqual(['e1', 'e2']);
+    await waitFor(() => got.length === 3, { what: 'the queued messages, then the one sent on linkUp' });
+    expect(got.map((m) => (m as { epoch: string }).epoch)).toEqual(['e1', 'e2', 'on-link-up']);
+    expect(n2.stats().relay?.notTaken).toBe(0);
   });
 });
