@@ -406,8 +406,11 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private catchUpAround(l: Link, now: number): void {
     const via = this.paths.relaysFor(l.peer, now);
     if (!via.length) return;
-    for (const r of l.recent) {
-      if (r.seq <= l.aroundUpTo) continue;
+    // In seq order: from the end back to the first not yet sent around (usually the last).
+    let i = l.recent.length;
+    while (i > 0 && l.recent[i - 1]!.seq > l.aroundUpTo) i--;
+    for (; i < l.recent.length; i++) {
+      const r = l.recent[i]!;
       this.sendAround(l, via, { seq: r.seq, body: { $case: 'envelope', envelope: joined(r.payload) } });
     }
   }
