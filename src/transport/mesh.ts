@@ -22,7 +22,7 @@ import { corkForTurn } from '../cork.js';
 import * as pb from '../gen/node.pb.js';
 import type { Logger } from '../log.js';
 import { FrameReader, frameHeader } from './framing.js';
-import { envelopeFrameHead, HEARD_EVERY_MS, InOrder, newSession, PeerPaths } from './mesh-paths.js';
+import { envelopeFrameHead, HEARD_EVERY_MS, InOrder, newSession, PeerPaths, readEnvelopeFrame, REMEMBER_AFTER_MS } from './mesh-paths.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { decodeNodeMessage, encodeNodeMessageChunks } from './node-codec.js';
 import { nodeVersionRefusals, type VersionRefusals } from './protocol-version.js';
@@ -37,8 +37,9 @@ const RECONNECT_MAX_MS = 1000;
 /** Messages queued for a link that is (re)connecting, at most this many bytes; older ones drop. */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024; // 16 MiB
 /**
- * Frames kept after sending, to send around a link found cut: those of the last
- * RECENT_MS (longer than it takes to doubt a link, DOUBT_MS), at most RECENT_BYTES.
+ * Frames kept after sending to a peer not heard lately (REMEMBER_AFTER_MS), to send around
+ * a link found cut: those of the last RECENT_MS (longer than it takes to doubt a link,
+ * DOUBT_MS), at most RECENT_BYTES.
  */
 const RECENT_MS = 2000;
 const RECENT_BYTES = 4 * 1024 * 1024;
@@ -78,19 +79,26 @@ function sameMac(a: Buffer, b: Buffer): boolean {
 interface Encoded {
   chunks: Uint8Array[];
   length: number;
+  /** The frame's own head (length prefix and MeshFrame fields) written before the chunks, if any. */
+  head?: Uint8Array;
 }
 
 function writeFrame(sock: net.Socket, payload: Encoded | Uint8Array): number {
   if (payload instanceof Uint8Array) payload = { chunks: [payload], length: payload.byteLength };
-  sock.write(frameHeader(payload.length));
+  if (payload.head) sock.write(payload.head);
+  else sock.write(frameHeader(payload.length));
   for (const c of payload.chunks) sock.write(c);
   return payload.length + 4;
 }
 
-/** A MeshFrame carrying an encoded Envelope, its bytes by reference. */
+/** A MeshFrame carrying an encoded Envelope, its bytes by reference: one write for the length and the MeshFrame's head. */
 function envelopeFrame(seq: number, payload: Encoded): Encoded {
-  const head = envelopeFrameHead(seq, payload.length);
-  return { chunks: [head, ...payload.chunks], length: head.byteLength + payload.length };
+  const fields = envelopeFrameHead(seq, payload.length);
+  const length = fields.byteLength + payload.length;
+  const head = Buffer.allocUnsafe(4 + fields.byteLength);
+  head.writeUInt32BE(length, 0);
+  head.set(fields, 4);
+  return { chunks: payload.chunks, length, head };
 }
 
 function meshFrame(f: pb.MeshFrame): Encoded {
@@ -389,7 +397,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     const seq = ++l.seq;
     const now = Date.now();
     this.sendFrame(l, envelopeFrame(seq, payload));
-    this.remember(l, seq, payload, now);
+    if (l.state !== 'up' || !this.paths.hears(to, now, REMEMBER_AFTER_MS)) this.remember(l, seq, payload, now);
     if (this.paths.doubts(to, now)) this.catchUpAround(l, now);
   }
 
@@ -527,7 +535,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         c.bytes += f.length + 4;
         c.messages++;
         try {
-          this.onFrame(peer, session, pb.MeshFrame.decode(f));
+          const e = readEnvelopeFrame(f);
+          if (e) this.onEnvelope(peer, session, e.seq, e.envelope);
+          else this.onFrame(peer, session, pb.MeshFrame.decode(f));
         } catch (err) {
           this.o.log.warn({ peer, err: (err as Error).message }, 'undecodable message on mesh link; dropped link');
           sock.destroy();
@@ -540,6 +550,16 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       clearTimeout(hsTimer);
       this.inbound.delete(sock);
     });
+  }
+
+  /** onFrame for the common frame, an Envelope (read without the generated decoder). */
+  private onEnvelope(peer: NodeId, session: number, seq: number, envelope: Uint8Array): void {
+    this.paths.heard(peer, Date.now());
+    if (!this.inOrder.accept(peer, session, seq)) {
+      this.relayStats.notTaken++;
+      return;
+    }
+    this.deliver(peer, decodeNodeMessage(envelope));
   }
 
   /** A frame from `peer` on its own link: taken once and in order, then read, carried on, or dropped. */

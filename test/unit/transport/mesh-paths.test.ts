@@ -3,7 +3,7 @@
  * (src/transport/mesh-paths.ts), without sockets: time and link states are given.
  */
 import { describe, expect, it } from 'vitest';
-import { DOUBT_MS, envelopeFrameHead, InOrder, newSession, PeerPaths } from '../../../src/transport/mesh-paths.js';
+import { DOUBT_MS, envelopeFrameHead, InOrder, newSession, PeerPaths, readEnvelopeFrame } from '../../../src/transport/mesh-paths.js';
 import * as pb from '../../../src/gen/node.pb.js';
 
 /** n1's view: links up to the peers in `up`. */
@@ -95,6 +95,17 @@ describe('envelopeFrameHead', () => {
       const f = pb.MeshFrame.decode(Buffer.concat([envelopeFrameHead(seq, len), body]));
       expect(f.seq).toBe(seq);
       expect(f.body?.$case === 'envelope' && Buffer.from(f.body.envelope).equals(body)).toBe(true);
+      // And it is read back without the generated decoder, the same.
+      const r = readEnvelopeFrame(Buffer.concat([envelopeFrameHead(seq, len), body]));
+      expect(r?.seq).toBe(seq);
+      expect(Buffer.from(r!.envelope).equals(body)).toBe(true);
     }
+  });
+
+  it('leaves every other frame to the generated decoder', () => {
+    const heard = pb.MeshFrame.encode({ seq: 5, body: { $case: 'heard', heard: { nodes: ['n2'] } } }).finish();
+    const relay = pb.MeshFrame.encode({ seq: 6, body: { $case: 'relay', relay: { to: 'n3', from: 'n1', session: 1, seq: 2, body: { $case: 'envelope', envelope: Buffer.from('x') } } } }).finish();
+    const truncated = Buffer.concat([envelopeFrameHead(7, 10), Buffer.alloc(9)]);
+    for (const f of [heard, relay, truncated, Buffer.alloc(0), Buffer.from([0x08])]) expect(readEnvelopeFrame(f)).toBeNull();
   });
 });
