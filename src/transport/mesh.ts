@@ -42,6 +42,8 @@ const MAX_QUEUED_BYTES = 16 * 1024 * 1024; // 16 MiB
  * DOUBT_MS), at most RECENT_BYTES.
  */
 const RECENT_MS = 2000;
+/** Frames kept whatever the peer's silence: a quiet link's last seconds, a busy one's last moment. */
+const RECENT_ALWAYS = 64;
 const RECENT_BYTES = 4 * 1024 * 1024;
 
 export interface MeshOptions {
@@ -397,14 +399,22 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     const seq = ++l.seq;
     const now = Date.now();
     this.sendFrame(l, envelopeFrame(seq, payload));
-    if (l.state !== 'up' || !this.paths.hears(to, now, REMEMBER_AFTER_MS)) this.remember(l, seq, payload, now);
+    this.remember(l, seq, payload, now, l.state !== 'up' || !this.paths.hears(to, now, REMEMBER_AFTER_MS));
     if (this.paths.doubts(to, now)) this.catchUpAround(l, now);
   }
 
-  private remember(l: Link, seq: number, payload: Encoded, now: number): void {
+  /**
+   * Keeps a frame to send around the link if it turns out to be cut: the last RECENT_ALWAYS
+   * always (at a busy link's rate they are gone before the collector sees them), and
+   * while the peer has not been heard lately (`quiet`) those of RECENT_MS.
+   */
+  private remember(l: Link, seq: number, payload: Encoded, now: number, quiet: boolean): void {
     l.recent.push({ seq, at: now, payload });
     l.recentBytes += payload.length;
-    while (l.recent.length && (now - l.recent[0]!.at > RECENT_MS || l.recentBytes > RECENT_BYTES)) l.recentBytes -= l.recent.shift()!.payload.length;
+    const keep = quiet ? Infinity : RECENT_ALWAYS;
+    while (l.recent.length && (l.recent.length > keep || now - l.recent[0]!.at > RECENT_MS || l.recentBytes > RECENT_BYTES)) {
+      l.recentBytes -= l.recent.shift()!.payload.length;
+    }
   }
 
   /**
