@@ -48,6 +48,8 @@ export class NodeMetrics {
     replicas(): number;
     ringMembers(): number;
     links(): { peer: string; up: boolean; bytesOut: number; bytesIn: number }[];
+    /** The mesh's frames around cut links (TransportStats.relay); undefined on NATS. */
+    around(): Record<string, number> | undefined;
   }) {
     const r = this.registry;
     r.setDefaultLabels(labels);
@@ -104,6 +106,15 @@ export class NodeMetrics {
           this.set({ peer: l.peer, direction: 'out' }, l.bytesOut);
           this.set({ peer: l.peer, direction: 'in' }, l.bytesIn);
         }
+      },
+    });
+    new client.Gauge({
+      name: 'ablyng_mesh_frames_around',
+      help: "mesh frames around cut links (src/transport/mesh-paths.ts): sentAround (this node's, through others), carried (others', on to their peer), takenAround (for this node, through others), dropped (carried no further: no way on), notTaken (a copy already taken, or overtaken)",
+      labelNames: ['what'],
+      registers: [r],
+      collect() {
+        for (const [what, n] of Object.entries(gauges.around() ?? {})) this.set({ what }, n);
       },
     });
     this.published = new client.Counter({ name: 'ablyng_messages_published_total', help: 'messages published by clients of this node', registers: [r] });

@@ -126,6 +126,7 @@ export class AblyNode {
         replicas: () => this.registry.counts().replicas,
         ringMembers: () => this.ringView.size,
         links: () => this.transport.stats().links,
+        around: () => this.transport.stats().relay,
       },
     );
     this.registry = new ChannelRegistry({

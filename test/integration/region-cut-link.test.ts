@@ -53,6 +53,13 @@ describe('a link cut inside a region, between two nodes that both reach a third'
       }
       await waitFor(() => got.includes(sent.at(-1)!), { what: 'the last message of the cut, to the subscriber on n1', timeoutMs: 10_000 });
       expect([await stateOf('r1-n1', 'r1-n3'), await stateOf('r1-n3', 'r1-n1')]).toEqual(['up', 'up']);
+      // Operators see it: frames taken from around the cut, and carried by n2.
+      const around = async (node: string, what: string) => {
+        const text = await (await fetch(`http://127.0.0.1:${d.port(node)}/metrics`)).text();
+        return Number(new RegExp(`^ablyng_mesh_frames_around\\{[^}]*what="${what}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+      };
+      expect(await around('r1-n1', 'takenAround')).toBeGreaterThan(0);
+      expect(await around('r1-n2', 'carried')).toBeGreaterThan(0);
       for (const p of cut) p.heal();
       await pubCh.publish('m', 'after');
       await waitFor(() => got.includes('after'), { what: 'a message after the heal' });
