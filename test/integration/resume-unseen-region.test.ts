@@ -59,75 +59,61 @@ async function statusInR2(channel: string): Promise<Record<string, any>> {
   return (await res.json()) as Record<string, any>;
 }
 
-describe('a client that moves region with no position for the new region in its serial', () => {
-  it("gets the new region's messages published since its old region's interest began", async () => {
-    const d = get();
-    const channel = 'unseen-known-interest';
-    const link = d.sup.regionProxies.get('r1|r2')!;
-    const inR1 = realtime(d.port('r1-n1'));
-    const pubR1 = realtime(d.port('r1-n1'));
-    const pubR2 = realtime(d.port('r2-n1'));
-    let moved: Realtime | undefined;
-    try {
-      await Promise.all([connected(inR1), connected(pubR1), connected(pubR2)]);
+/**
+ * A subscriber in r1 sees a1, a2 during a cut while r2 publishes b1–b3, then moves to r2
+ * with its serial, and r2 publishes b4. `known`: r2 has a subscriber of its own and has
+ * heard of r1's interest before the cut (else r1's interest begins during it).
+ */
+async function moveAcrossCut(channel: string, known: boolean): Promise<{ moved: Followed; there: Followed | null }> {
+  const d = get();
+  const link = d.sup.regionProxies.get('r1|r2')!;
+  const inR1 = realtime(d.port('r1-n1'));
+  const pubR1 = realtime(d.port('r1-n1'));
+  const pubR2 = realtime(d.port('r2-n1'));
+  let moved: Realtime | undefined;
+  try {
+    await Promise.all([connected(inR1), connected(pubR1), connected(pubR2)]);
+    let there: Followed | null = null;
+    let a: Followed | null = null;
+    if (known) {
       // A subscriber in r2 makes the channel's master there, which the interest word reaches.
-      const there = await follow(pubR2, channel);
-      const a = await follow(inR1, channel);
-      // r2 hears of r1's interest before the cut, so it knows since when r1 wants the channel.
+      there = await follow(pubR2, channel);
+      a = await follow(inR1, channel);
       await waitFor(async () => ((await statusInR2(channel)).remoteInterest ?? []).some((r: any) => r.region === 'r1'), {
         what: "r1's interest known in r2",
         timeoutMs: 20_000,
       });
-      link.set('both', { reset: true });
-      await waitFor(async () => !(await allLinksUp(d, 'r1')) && !(await allLinksUp(d, 'r2')), { what: 'the r1–r2 link down' });
-      for (const n of [1, 2]) await pubR1.channels.get(channel).publish('m', `a${n}`);
-      for (const n of [1, 2, 3]) await pubR2.channels.get(channel).publish('m', `b${n}`);
-      await waitFor(() => a.got.length === 2, { what: 'a1, a2 in r1' });
-      const serial = serialOf(inR1, channel);
-      expect(serial, "r1's stream carried nothing of r2's").not.toContain('|r2~');
-      closeAll(inR1);
-      moved = realtime(d.port('r2-n1'));
-      const m = await follow(moved, channel, serial);
-      await pubR2.channels.get(channel).publish('m', 'b4');
-      await waitFor(() => m.got.includes('b4'), { what: 'b4 to the moved client' });
-      expect([m.got, m.attached]).toEqual([['b1', 'b2', 'b3', 'b4'], [{ resumed: true }]]);
-      expect(there.got).toEqual(['b1', 'b2', 'b3', 'b4']);
-    } finally {
-      link.heal();
-      closeAll(inR1, pubR1, pubR2, moved);
-      await waitFor(async () => (await allLinksUp(d, 'r1')) && (await allLinksUp(d, 'r2')), { what: 'the r1–r2 link up', timeoutMs: 20_000 });
     }
+    link.set('both', { reset: true });
+    await waitFor(async () => !(await allLinksUp(d, 'r1')) && !(await allLinksUp(d, 'r2')), { what: 'the r1–r2 link down' });
+    a ??= await follow(inR1, channel);
+    for (const n of [1, 2]) await pubR1.channels.get(channel).publish('m', `a${n}`);
+    for (const n of [1, 2, 3]) await pubR2.channels.get(channel).publish('m', `b${n}`);
+    await waitFor(() => a.got.length === 2, { what: 'a1, a2 in r1' });
+    const serial = serialOf(inR1, channel);
+    expect(serial, "r1's stream carried nothing of r2's").not.toContain('|r2~');
+    closeAll(inR1);
+    moved = realtime(d.port('r2-n1'));
+    const m = await follow(moved, channel, serial);
+    await pubR2.channels.get(channel).publish('m', 'b4');
+    await waitFor(() => m.got.includes('b4'), { what: 'b4 to the moved client' });
+    return { moved: m, there };
+  } finally {
+    link.heal();
+    closeAll(inR1, pubR1, pubR2, moved);
+    await waitFor(async () => (await allLinksUp(d, 'r1')) && (await allLinksUp(d, 'r2')), { what: 'the r1–r2 link up', timeoutMs: 20_000 });
+  }
+}
+
+describe('a client that moves region with no position for the new region in its serial', () => {
+  it("gets the new region's messages published since its old region's interest began", async () => {
+    const { moved, there } = await moveAcrossCut('unseen-known-interest', true);
+    expect([moved.got, moved.attached]).toEqual([['b1', 'b2', 'b3', 'b4'], [{ resumed: true }]]);
+    expect(there?.got).toEqual(['b1', 'b2', 'b3', 'b4']);
   });
 
   it('is told it did not resume where the new region does not know when that interest began', async () => {
-    const d = get();
-    const channel = 'unseen-unknown-interest';
-    const link = d.sup.regionProxies.get('r1|r2')!;
-    const inR1 = realtime(d.port('r1-n1'));
-    const pubR1 = realtime(d.port('r1-n1'));
-    const pubR2 = realtime(d.port('r2-n1'));
-    let moved: Realtime | undefined;
-    try {
-      await Promise.all([connected(inR1), connected(pubR1), connected(pubR2)]);
-      link.set('both', { reset: true });
-      await waitFor(async () => !(await allLinksUp(d, 'r1')) && !(await allLinksUp(d, 'r2')), { what: 'the r1–r2 link down' });
-      // r1's interest begins during the cut: r2 never hears of it.
-      const a = await follow(inR1, channel);
-      for (const n of [1, 2]) await pubR1.channels.get(channel).publish('m', `a${n}`);
-      for (const n of [1, 2, 3]) await pubR2.channels.get(channel).publish('m', `b${n}`);
-      await waitFor(() => a.got.length === 2, { what: 'a1, a2 in r1' });
-      const serial = serialOf(inR1, channel);
-      closeAll(inR1);
-      moved = realtime(d.port('r2-n1'));
-      const m = await follow(moved, channel, serial);
-      await pubR2.channels.get(channel).publish('m', 'b4');
-      await waitFor(() => m.got.includes('b4'), { what: 'b4 to the moved client' });
-      expect(m.attached).toEqual([{ resumed: false, code: 90005 }]);
-      expect(m.got).toEqual(['b4']);
-    } finally {
-      link.heal();
-      closeAll(inR1, pubR1, pubR2, moved);
-      await waitFor(async () => (await allLinksUp(d, 'r1')) && (await allLinksUp(d, 'r2')), { what: 'the r1–r2 link up', timeoutMs: 20_000 });
-    }
+    const { moved } = await moveAcrossCut('unseen-unknown-interest', false);
+    expect([moved.got, moved.attached]).toEqual([['b4'], [{ resumed: false, code: 90005 }]]);
   });
 });
