@@ -117,22 +117,44 @@ export class PeerPaths {
 
 /**
  * The receiver's side: each sender's frames taken once, in increasing `seq` within its
- * newest session. Sessions of a sender only grow (a restart), so a frame of an older one
- * (a dead life's bytes, released late) is dropped.
+ * newest session. Sessions of a sender grow (a restart), so a frame of an older one (a
+ * dead life's bytes, released late) is dropped; a handshake proves a life whatever its
+ * session (a clock stepped back), and the lives it replaced stay over.
  */
 export class InOrder {
-  private readonly from = new Map<NodeId, { session: number; last: number }>();
+  private readonly from = new Map<NodeId, { session: number; last: number; over: number[] }>();
 
   /** Whether to take this frame; if so it is counted as taken. */
   accept(sender: NodeId, session: number, seq: number): boolean {
     const at = this.from.get(sender);
-    if (!at || session > at.session) {
-      this.from.set(sender, { session, last: seq });
+    if (!at) {
+      this.from.set(sender, { session, last: seq, over: [] });
       return true;
     }
-    if (session < at.session || seq <= at.last) return false;
-    at.last = seq;
+    if (session === at.session) {
+      if (seq <= at.last) return false;
+      at.last = seq;
+      return true;
+    }
+    if (session < at.session || at.over.includes(session)) return false;
+    this.move(sender, at, session, seq);
     return true;
+  }
+
+  /** The sender's newer life: the one counted so far is over (a few are remembered, to drop their late frames). */
+  private move(sender: NodeId, at: { session: number; over: number[] }, session: number, last: number): void {
+    this.from.set(sender, { session, last, over: [at.session, ...at.over].slice(0, 4) });
+  }
+
+  /**
+   * A handshake proved this session of the sender's: it counts from here (kept as it is if
+   * it is the one already counted: a reconnect of the same life), also if it is smaller
+   * than the one counted (its clock stepped back).
+   */
+  begin(sender: NodeId, session: number): void {
+    const at = this.from.get(sender);
+    if (!at) this.from.set(sender, { session, last: 0, over: [] });
+    else if (at.session !== session) this.move(sender, at, session, 0);
   }
 
   forget(sender: NodeId): void {

@@ -22,7 +22,7 @@ import { corkForTurn } from '../cork.js';
 import * as pb from '../gen/node.pb.js';
 import type { Logger } from '../log.js';
 import { FrameReader, frameHeader } from './framing.js';
-import { envelopeFrameHead, HEARD_EVERY_MS, InOrder, newSession, PeerPaths, readEnvelopeFrame, REMEMBER_AFTER_MS } from './mesh-paths.js';
+import { DOUBT_MS, envelopeFrameHead, HEARD_EVERY_MS, InOrder, newSession, PeerPaths, readEnvelopeFrame, REMEMBER_AFTER_MS } from './mesh-paths.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { decodeNodeMessage, encodeNodeMessageChunks } from './node-codec.js';
 import { nodeVersionRefusals, type VersionRefusals } from './protocol-version.js';
@@ -44,6 +44,8 @@ const MAX_QUEUED_BYTES = 16 * 1024 * 1024; // 16 MiB
 const RECENT_MS = 2000;
 /** Frames kept whatever the peer's silence: a quiet link's last seconds, a busy one's last moment. */
 const RECENT_ALWAYS = 64;
+/** Frames are not sent around, nor carried on, through a link with more than this waiting to be written. */
+const MAX_AROUND_BACKLOG = 16 * 1024 * 1024;
 const RECENT_BYTES = 4 * 1024 * 1024;
 
 export interface MeshOptions {
@@ -123,6 +125,8 @@ class Link {
   queue: Encoded[] = [];
   /** Frames sent lately (RECENT_*), to send around the link if it turns out to be cut. */
   recent: { seq: number; at: number; payload: Encoded }[] = [];
+  /** Where `recent` begins (entries before it are gone; compacted now and then). */
+  recentHead = 0;
   recentBytes = 0;
   /** The last seq sent around the link. */
   aroundUpTo = 0;
@@ -153,6 +157,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private readonly paths: PeerPaths;
   private readonly inOrder = new InOrder();
   private heardTimer: NodeJS.Timeout | null = null;
+  private lastHeardTick = Date.now();
+  /** The frame counts of peers removed (a peer added again goes on from there). */
+  private readonly seqOf = new Map<NodeId, number>();
   private readonly relayStats = { sentAround: 0, carried: 0, takenAround: 0, dropped: 0, notTaken: 0 };
 
   constructor(private readonly o: MeshOptions) {
@@ -203,6 +210,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       return;
     }
     const link = new Link(peer, address);
+    link.seq = this.seqOf.get(peer) ?? 0;
     this.links.set(peer, link);
     if (this.running) this.dial(link);
   }
@@ -213,6 +221,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     this.closeLink(l);
     this.links.delete(peer);
     this.paths.forget(peer);
+    // Its count goes on if it is added again: the peer takes frames in increasing order only.
+    this.seqOf.set(peer, l.seq);
   }
 
   private closeLink(l: Link): void {
@@ -412,8 +422,14 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     l.recent.push({ seq, at: now, payload });
     l.recentBytes += payload.length;
     const keep = quiet ? Infinity : RECENT_ALWAYS;
-    while (l.recent.length && (l.recent.length > keep || now - l.recent[0]!.at > RECENT_MS || l.recentBytes > RECENT_BYTES)) {
-      l.recentBytes -= l.recent.shift()!.payload.length;
+    const r = l.recent;
+    while (l.recentHead < r.length && (r.length - l.recentHead > keep || now - r[l.recentHead]!.at > RECENT_MS || l.recentBytes > RECENT_BYTES)) {
+      l.recentBytes -= r[l.recentHead]!.payload.length;
+      r[l.recentHead++] = undefined!;
+    }
+    if (l.recentHead > 1024 && l.recentHead * 2 > r.length) {
+      l.recent = r.slice(l.recentHead);
+      l.recentHead = 0;
     }
   }
 
@@ -426,7 +442,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     if (!via.length) return;
     // In seq order: from the end back to the first not yet sent around (usually the last).
     let i = l.recent.length;
-    while (i > 0 && l.recent[i - 1]!.seq > l.aroundUpTo) i--;
+    while (i > l.recentHead && l.recent[i - 1]!.seq > l.aroundUpTo) i--;
     for (; i < l.recent.length; i++) {
       const r = l.recent[i]!;
       this.sendAround(l, via, { seq: r.seq, body: { $case: 'envelope', envelope: joined(r.payload) } });
@@ -448,6 +464,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private sendAround(l: Link, via: readonly NodeId[], f: { seq: number; body: pb.MeshRelay['body'] }): void {
     for (const v of via) {
       const vl = this.links.get(v)!;
+      if ((vl.sock?.writableLength ?? 0) > MAX_AROUND_BACKLOG) continue; // a slow relay: not more through it
       const relay: pb.MeshRelay = { to: l.peer, from: this.self, session: this.session, seq: f.seq, body: f.body };
       this.write(vl, meshFrame({ seq: ++vl.seq, body: { $case: 'relay', relay } }));
       this.relayStats.sentAround++;
@@ -458,6 +475,12 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   /** Tells every peer whom this node hears (on the link, and around it where in doubt). */
   private tellHeard(): void {
     const now = Date.now();
+    // Just back from a stall of our own (a long GC, SIGSTOP): what the peers sent meanwhile
+    // is still unread, so "heard" would say we hear no one, and every peer would doubt its
+    // link to us. Read first; tell at the next tick.
+    const stalled = now - this.lastHeardTick > DOUBT_MS;
+    this.lastHeardTick = now;
+    if (stalled) return;
     const heard: pb.MeshHeard = { nodes: this.paths.hearing(now) };
     for (const l of this.links.values()) {
       if (l.state === 'closed') continue;
@@ -496,6 +519,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     }, HANDSHAKE_TIMEOUT_MS);
     writeFrame(sock, pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: challenge, node: this.self, protocol: this.version.ours } } }).finish());
     sock.on('data', (chunk: Buffer) => {
+      // Any bytes from the peer show its link is carrying: a frame that takes long to
+      // arrive whole must not make its sender doubt the link and overtake it around.
+      if (peer !== null) this.paths.heard(peer, Date.now());
       let frames: Buffer[];
       try {
         frames = reader.push(chunk);
@@ -534,6 +560,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           clearTimeout(hsTimer);
           peer = hello.node;
           session = hello.session;
+          // A life of the peer proven by a handshake counts from here, even one whose
+          // session is smaller than an earlier one's (a clock stepped back).
+          this.inOrder.begin(peer, session);
           const ours = this.links.get(peer);
           if (ours) this.redialNow(ours);
           const welcome = mac(this.o.secret, 'welcome', Buffer.from(hello.nonce), this.self, this.o.region);
@@ -590,7 +619,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private onRelay(r: pb.MeshRelay, now: number): void {
     if (r.to !== this.self) {
       const tl = this.links.get(r.to);
-      if (r.from === this.self || !tl || tl.state !== 'up' || !tl.sock || !this.paths.hears(r.to, now)) {
+      if (r.from === this.self || !tl || tl.state !== 'up' || !tl.sock || !this.paths.hears(r.to, now) || tl.sock.writableLength > MAX_AROUND_BACKLOG) {
         this.relayStats.dropped++;
         return;
       }

@@ -78,6 +78,17 @@ describe('InOrder', () => {
     expect(take('a', 10, [6])).toEqual([6]);
   });
 
+  it('counts a life a handshake proved from its start, also one with a smaller session (a clock stepped back)', () => {
+    const o = new InOrder();
+    const take = (session: number, seqs: number[]) => seqs.filter((s) => o.accept('a', session, s));
+    expect(take(10, [5, 6])).toEqual([5, 6]);
+    o.begin('a', 10); // a reconnect of the same life: its count goes on
+    expect(take(10, [6, 7])).toEqual([7]);
+    o.begin('a', 9); // proven anew, with a smaller session
+    expect(take(9, [1, 2])).toEqual([1, 2]);
+    expect(take(10, [8]), "the other life's late frames").toEqual([]);
+  });
+
   it('gives later lives larger sessions', () => {
     expect(newSession(1_000)).toBeLessThan(newSession(1_001));
     expect(Number.isSafeInteger(newSession(Date.now() + 100 * 365 * 86_400_000))).toBe(true);
