@@ -47,7 +47,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     // The stream had r2's messages up to 3, the client came from r2 having seen as much.
     const c = await client(master, 'E1', 10, [{ region: 'r2', epoch: 'X', seq: 3 }]);
     const sub = subscriber();
-    const attaching = c.attach(sub, { origins: [{ region: 'r2', epoch: 'X', seq: 3 }] }, null);
+    const attaching = c.attach(sub, { origins: [{ region: 'r2', epoch: 'X', seq: 3 }], from: 'r2' }, null);
     // Its backlog: serials 4 and 9 of this stream only, up to 10.
     (await master.next('vectorRange')).answer({ kind: 'vector', gap: null, entries: [entry('E1', 4), entry('E1', 9)] });
     expect(await attaching).toMatchObject({ resumed: true });
@@ -56,6 +56,21 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     await restart(c, master, 'E2', 1);
     c.onBroadcast('E2', [2, 3, 4, 5].map((s) => entry('E2', s)));
     expect(sub.got.slice(2)).toEqual(['E2:2', 'E2:3', 'E2:4', 'E2:5']);
+  });
+
+  it('tells a subscriber from another region whose resume crosses a loss that it did not resume, and gives it what there is', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10, [{ region: 'r2', epoch: 'X', seq: 3 }]);
+    const sub = subscriber();
+    const attaching = c.attach(sub, { origins: [{ region: 'r2', epoch: 'X', seq: 1 }], from: 'r2' }, null);
+    const asked = await master.next('vectorRange');
+    expect(asked.req).toMatchObject({ from: 'r2' });
+    const lost = { code: 90003, statusCode: 404, message: 'messages from region r3 were lost' };
+    asked.answer({ kind: 'vector', gap: null, entries: [entry('E1', 4), entry('E1', 9)], lost });
+    const outcome = await attaching;
+    expect([outcome.resumed, outcome.error?.code]).toEqual([false, 90003]);
+    c.activate(sub);
+    expect(sub.got).toEqual(['E1:4', 'E1:9']);
   });
 
   it('drops broadcasts of the old epoch held while it subscribed again, rather than subscribing again for them', async () => {
