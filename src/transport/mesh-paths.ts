@@ -36,7 +36,7 @@ export const DOUBT_MS = 1000;
 /** How often a node tells its peers which of them it hears (so a live link is never quiet longer). */
 export const HEARD_EVERY_MS = 200;
 /**
- * Frames sent to a peer not heard for this long are all kept (RECENT_MS in mesh.ts), to go
+ * Frames sent to a peer not heard for this long are all kept (KeptFrames), to go
  * around the link if it turns out to be cut; before that only a link's last 64. On a live
  * link the peer is heard more often, and keeping every frame for seconds would make the
  * garbage collector copy them (the mesh's stream of small frames fell from 173 k to 52 k a
@@ -159,6 +159,50 @@ export class InOrder {
 
   forget(sender: NodeId): void {
     this.from.delete(sender);
+  }
+}
+
+/** Frames kept whatever the peer's silence: a quiet link's last seconds, a busy one's last moment. */
+const KEPT_ALWAYS = 64;
+/** Frames kept while the peer is quiet: those of the last KEPT_MS (longer than DOUBT_MS), at most KEPT_BYTES. */
+const KEPT_MS = 2000;
+const KEPT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A link's frames sent lately, to send around it if it turns out to be cut, oldest first:
+ * its last KEPT_ALWAYS always (at a busy link's rate they are gone before the collector
+ * sees them), and while the peer is quiet (not heard for REMEMBER_AFTER_MS) those of the
+ * last KEPT_MS, up to KEPT_BYTES. A queue with a head index, compacted now and then.
+ */
+export class KeptFrames<F> {
+  private list: ({ seq: number; at: number; frame: F; bytes: number } | undefined)[] = [];
+  private head = 0;
+  private bytes = 0;
+
+  keep(seq: number, frame: F, bytes: number, now: number, quiet: boolean): void {
+    const l = this.list;
+    l.push({ seq, at: now, frame, bytes });
+    this.bytes += bytes;
+    const most = quiet ? Infinity : KEPT_ALWAYS;
+    while (this.head < l.length && (l.length - this.head > most || now - l[this.head]!.at > KEPT_MS || this.bytes > KEPT_BYTES)) {
+      this.bytes -= l[this.head]!.bytes;
+      l[this.head++] = undefined;
+    }
+    if (this.head > 1024 && this.head * 2 > l.length) {
+      this.list = l.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The frames kept with seq above `seq`, oldest first (found from the end: usually few). */
+  after(seq: number): { seq: number; frame: F }[] {
+    let i = this.list.length;
+    while (i > this.head && this.list[i - 1]!.seq > seq) i--;
+    return this.list.slice(i) as { seq: number; frame: F }[];
+  }
+
+  get size(): number {
+    return this.list.length - this.head;
   }
 }
 

@@ -21,8 +21,9 @@ import net from 'node:net';
 import { corkForTurn } from '../cork.js';
 import * as pb from '../gen/node.pb.js';
 import type { Logger } from '../log.js';
-import { FrameReader, frameHeader } from './framing.js';
-import { DOUBT_MS, envelopeFrameHead, HEARD_EVERY_MS, InOrder, newSession, PeerPaths, readEnvelopeFrame, REMEMBER_AFTER_MS } from './mesh-paths.js';
+import { FrameReader } from './framing.js';
+import { envelopeFrame, joined, meshFrame, writeFrame, type Encoded } from './mesh-frames.js';
+import { DOUBT_MS, HEARD_EVERY_MS, InOrder, KeptFrames, newSession, PeerPaths, readEnvelopeFrame, REMEMBER_AFTER_MS } from './mesh-paths.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { decodeNodeMessage, encodeNodeMessageChunks } from './node-codec.js';
 import { nodeVersionRefusals, type VersionRefusals } from './protocol-version.js';
@@ -36,17 +37,8 @@ const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 1000;
 /** Messages queued for a link that is (re)connecting, at most this many bytes; older ones drop. */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024; // 16 MiB
-/**
- * Frames kept after sending to a peer not heard lately (REMEMBER_AFTER_MS), to send around
- * a link found cut: those of the last RECENT_MS (longer than it takes to doubt a link,
- * DOUBT_MS), at most RECENT_BYTES.
- */
-const RECENT_MS = 2000;
-/** Frames kept whatever the peer's silence: a quiet link's last seconds, a busy one's last moment. */
-const RECENT_ALWAYS = 64;
 /** Frames are not sent around, nor carried on, through a link with more than this waiting to be written. */
 const MAX_AROUND_BACKLOG = 16 * 1024 * 1024;
-const RECENT_BYTES = 4 * 1024 * 1024;
 
 export interface MeshOptions {
   self: NodeId;
@@ -79,42 +71,6 @@ function sameMac(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** An encoded message as the pieces to write (large byte fields by reference: chunked-writer.ts). */
-interface Encoded {
-  chunks: Uint8Array[];
-  length: number;
-  /** The frame's own head (length prefix and MeshFrame fields) written before the chunks, if any. */
-  head?: Uint8Array;
-}
-
-function writeFrame(sock: net.Socket, payload: Encoded | Uint8Array): number {
-  if (payload instanceof Uint8Array) payload = { chunks: [payload], length: payload.byteLength };
-  if (payload.head) sock.write(payload.head);
-  else sock.write(frameHeader(payload.length));
-  for (const c of payload.chunks) sock.write(c);
-  return payload.length + 4;
-}
-
-/** A MeshFrame carrying an encoded Envelope, its bytes by reference: one write for the length and the MeshFrame's head. */
-function envelopeFrame(seq: number, payload: Encoded): Encoded {
-  const fields = envelopeFrameHead(seq, payload.length);
-  const length = fields.byteLength + payload.length;
-  const head = Buffer.allocUnsafe(4 + fields.byteLength);
-  head.writeUInt32BE(length, 0);
-  head.set(fields, 4);
-  return { chunks: payload.chunks, length, head };
-}
-
-function meshFrame(f: pb.MeshFrame): Encoded {
-  const bytes = pb.MeshFrame.encode(f).finish();
-  return { chunks: [bytes], length: bytes.byteLength };
-}
-
-/** An Encoded's bytes in one piece (a relayed frame carries them as a field). */
-function joined(e: Encoded): Uint8Array {
-  return e.chunks.length === 1 ? e.chunks[0]! : Buffer.concat(e.chunks);
-}
-
 /** Our outbound link to one peer. */
 class Link {
   state: 'connecting' | 'handshaking' | 'up' | 'closed' = 'connecting';
@@ -123,11 +79,8 @@ class Link {
   seq = 0;
   /** Frames waiting for the link, already numbered. */
   queue: Encoded[] = [];
-  /** Frames sent lately (RECENT_*), to send around the link if it turns out to be cut. */
-  recent: { seq: number; at: number; payload: Encoded }[] = [];
-  /** Where `recent` begins (entries before it are gone; compacted now and then). */
-  recentHead = 0;
-  recentBytes = 0;
+  /** Frames sent lately, to send around the link if it turns out to be cut. */
+  readonly kept = new KeptFrames<Encoded>();
   /** The last seq sent around the link. */
   aroundUpTo = 0;
   queuedBytes = 0;
@@ -409,28 +362,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     const seq = ++l.seq;
     const now = Date.now();
     this.sendFrame(l, envelopeFrame(seq, payload));
-    this.remember(l, seq, payload, now, l.state !== 'up' || !this.paths.hears(to, now, REMEMBER_AFTER_MS));
+    l.kept.keep(seq, payload, payload.length, now, l.state !== 'up' || !this.paths.hears(to, now, REMEMBER_AFTER_MS));
     if (this.paths.doubts(to, now)) this.catchUpAround(l, now);
-  }
-
-  /**
-   * Keeps a frame to send around the link if it turns out to be cut: the last RECENT_ALWAYS
-   * always (at a busy link's rate they are gone before the collector sees them), and
-   * while the peer has not been heard lately (`quiet`) those of RECENT_MS.
-   */
-  private remember(l: Link, seq: number, payload: Encoded, now: number, quiet: boolean): void {
-    l.recent.push({ seq, at: now, payload });
-    l.recentBytes += payload.length;
-    const keep = quiet ? Infinity : RECENT_ALWAYS;
-    const r = l.recent;
-    while (l.recentHead < r.length && (r.length - l.recentHead > keep || now - r[l.recentHead]!.at > RECENT_MS || l.recentBytes > RECENT_BYTES)) {
-      l.recentBytes -= r[l.recentHead]!.payload.length;
-      r[l.recentHead++] = undefined!;
-    }
-    if (l.recentHead > 1024 && l.recentHead * 2 > r.length) {
-      l.recent = r.slice(l.recentHead);
-      l.recentHead = 0;
-    }
   }
 
   /**
@@ -440,13 +373,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private catchUpAround(l: Link, now: number): void {
     const via = this.paths.relaysFor(l.peer, now);
     if (!via.length) return;
-    // In seq order: from the end back to the first not yet sent around (usually the last).
-    let i = l.recent.length;
-    while (i > l.recentHead && l.recent[i - 1]!.seq > l.aroundUpTo) i--;
-    for (; i < l.recent.length; i++) {
-      const r = l.recent[i]!;
-      this.sendAround(l, via, { seq: r.seq, body: { $case: 'envelope', envelope: joined(r.payload) } });
-    }
+    for (const r of l.kept.after(l.aroundUpTo)) this.sendAround(l, via, { seq: r.seq, body: { $case: 'envelope', envelope: joined(r.frame) } });
   }
 
   /** A numbered frame on the peer's own link, or held (bounded) until the link comes up. */

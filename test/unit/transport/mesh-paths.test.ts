@@ -3,7 +3,7 @@
  * (src/transport/mesh-paths.ts), without sockets: time and link states are given.
  */
 import { describe, expect, it } from 'vitest';
-import { DOUBT_MS, envelopeFrameHead, InOrder, newSession, PeerPaths, readEnvelopeFrame } from '../../../src/transport/mesh-paths.js';
+import { DOUBT_MS, envelopeFrameHead, InOrder, KeptFrames, newSession, PeerPaths, readEnvelopeFrame } from '../../../src/transport/mesh-paths.js';
 import * as pb from '../../../src/gen/node.pb.js';
 
 /** n1's view: links up to the peers in `up`. */
@@ -92,6 +92,23 @@ describe('InOrder', () => {
   it('gives later lives larger sessions', () => {
     expect(newSession(1_000)).toBeLessThan(newSession(1_001));
     expect(Number.isSafeInteger(newSession(Date.now() + 100 * 365 * 86_400_000))).toBe(true);
+  });
+});
+
+describe('KeptFrames', () => {
+  it("keeps a link's last 64 frames, and all of its last 2 s (up to 4 MiB) while the peer is quiet", () => {
+    const k = new KeptFrames<string>();
+    for (let i = 1; i <= 100; i++) k.keep(i, `f${i}`, 10, i, false);
+    expect([k.size, k.after(0)[0]!.seq]).toEqual([64, 37]);
+    expect(k.after(98).map((r) => r.frame)).toEqual(['f99', 'f100']);
+    // Quiet: no count bound, but 2 s and 4 MiB.
+    for (let i = 101; i <= 3000; i++) k.keep(i, `f${i}`, 10, 1000 + i, true);
+    expect(k.after(0)[0]!.seq).toBe(1000); // kept since 2 s before the last (at 4000)
+    k.keep(3001, 'big', 4 * 1024 * 1024, 4001, true);
+    expect(k.after(0).map((r) => r.seq)).toEqual([3001]);
+    // Not quiet again: back to the last 64.
+    for (let i = 3002; i <= 3100; i++) k.keep(i, `f${i}`, 10, 4002, false);
+    expect(k.size).toBe(64);
   });
 });
 
