@@ -49,6 +49,13 @@ const REPORT_FRESH_MS = 2000;
 /** Relays used per frame at most. */
 const MAX_RELAYS = 2;
 
+/** How a link stands (PeerPaths.standing). */
+export enum Standing {
+  Heard,
+  Quiet,
+  Doubted,
+}
+
 /** The sender's side: whom this node hears, what its peers say they hear, and so which paths to use. */
 export class PeerPaths {
   private readonly heardAt = new Map<NodeId, number>();
@@ -67,10 +74,10 @@ export class PeerPaths {
     this.heardAt.set(peer, now);
   }
 
-  /** Whether `peer` was heard on its own link within `withinMs` (DOUBT_MS). */
-  hears(peer: NodeId, now: number, withinMs = DOUBT_MS): boolean {
+  /** Whether `peer` was heard on its own link within DOUBT_MS. */
+  hears(peer: NodeId, now: number): boolean {
     const at = this.heardAt.get(peer);
-    return at !== undefined && now - at <= withinMs;
+    return at !== undefined && now - at <= DOUBT_MS;
   }
 
   /** The peers heard now (this node's MeshHeard). */
@@ -90,9 +97,22 @@ export class PeerPaths {
 
   /** Whether this node's own link to `peer` may not be carrying its frames. */
   doubts(peer: NodeId, now: number): boolean {
-    if (!this.linkUp(peer) || !this.hears(peer, now)) return true;
+    return this.standing(peer, now, this.linkUp(peer)) === Standing.Doubted;
+  }
+
+  /**
+   * How the link to `peer` stands, in one look (per frame sent): heard lately, quiet (not
+   * heard for REMEMBER_AFTER_MS: its frames are all kept), or doubted (down, not heard for
+   * DOUBT_MS, or the peer says it does not hear this node).
+   */
+  standing(peer: NodeId, now: number, linkUp: boolean): Standing {
+    if (!linkUp) return Standing.Doubted;
+    const at = this.heardAt.get(peer);
+    const silent = at === undefined ? Infinity : now - at;
+    if (silent > DOUBT_MS) return Standing.Doubted;
     const theirs = this.fresh(peer, now);
-    return theirs !== null && !theirs.has(this.self);
+    if (theirs !== null && !theirs.has(this.self)) return Standing.Doubted;
+    return silent > REMEMBER_AFTER_MS ? Standing.Quiet : Standing.Heard;
   }
 
   /** The nodes that can carry frames for `peer` now (none: there is no way around). */

@@ -23,7 +23,7 @@ import * as pb from '../gen/node.pb.js';
 import type { Logger } from '../log.js';
 import { FrameReader } from './framing.js';
 import { envelopeFrame, joined, meshFrame, writeFrame, type Encoded } from './mesh-frames.js';
-import { DOUBT_MS, HEARD_EVERY_MS, InOrder, KeptFrames, newSession, PeerPaths, readEnvelopeFrame, REMEMBER_AFTER_MS } from './mesh-paths.js';
+import { DOUBT_MS, HEARD_EVERY_MS, InOrder, KeptFrames, newSession, PeerPaths, readEnvelopeFrame, Standing } from './mesh-paths.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { decodeNodeMessage, encodeNodeMessageChunks } from './node-codec.js';
 import { nodeVersionRefusals, type VersionRefusals } from './protocol-version.js';
@@ -362,18 +362,21 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     const seq = ++l.seq;
     const now = Date.now();
     this.sendFrame(l, envelopeFrame(seq, payload));
-    l.kept.keep(seq, payload, payload.length, now, l.state !== 'up' || !this.paths.hears(to, now, REMEMBER_AFTER_MS));
-    if (this.paths.doubts(to, now)) this.catchUpAround(l, now);
+    const standing = this.paths.standing(to, now, l.state === 'up');
+    l.kept.keep(seq, payload, payload.length, now, standing !== Standing.Heard);
+    if (standing === Standing.Doubted) this.catchUpAround(l, now);
   }
 
   /**
    * Sends around the link what was sent on it and not around it yet, oldest first: also
    * the frames of the moments before the link was doubted, which a cut may have taken.
+   * Returns the nodes it goes through (none: no way around now).
    */
-  private catchUpAround(l: Link, now: number): void {
+  private catchUpAround(l: Link, now: number): NodeId[] {
     const via = this.paths.relaysFor(l.peer, now);
-    if (!via.length) return;
+    if (!via.length) return via;
     for (const r of l.kept.after(l.aroundUpTo)) this.sendAround(l, via, { seq: r.seq, body: { $case: 'envelope', envelope: joined(r.frame) } });
+    return via;
   }
 
   /** A numbered frame on the peer's own link, or held (bounded) until the link comes up. */
@@ -415,8 +418,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       if (l.state === 'up' && l.sock) this.write(l, meshFrame({ seq, body: { $case: 'heard', heard } }));
       if (!this.paths.doubts(l.peer, now)) continue;
       // What went before it first: the peer takes each sender's frames in order only.
-      this.catchUpAround(l, now);
-      const via = this.paths.relaysFor(l.peer, now);
+      const via = this.catchUpAround(l, now);
       if (via.length) this.sendAround(l, via, { seq, body: { $case: 'heard', heard } });
     }
   }
@@ -487,6 +489,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           clearTimeout(hsTimer);
           peer = hello.node;
           session = hello.session;
+          this.paths.heard(peer, Date.now());
           // A life of the peer proven by a handshake counts from here, even one whose
           // session is smaller than an earlier one's (a clock stepped back).
           this.inOrder.begin(peer, session);
@@ -501,9 +504,13 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         c.bytes += f.length + 4;
         c.messages++;
         try {
+          // The common frame, an Envelope, is read without the generated decoder.
           const e = readEnvelopeFrame(f);
-          if (e) this.onEnvelope(peer, session, e.seq, e.envelope);
-          else this.onFrame(peer, session, pb.MeshFrame.decode(f));
+          if (e) this.onFrame(peer, session, e.seq, e);
+          else {
+            const m = pb.MeshFrame.decode(f);
+            this.onFrame(peer, session, m.seq, m.body);
+          }
         } catch (err) {
           this.o.log.warn({ peer, err: (err as Error).message }, 'undecodable message on mesh link; dropped link');
           sock.destroy();
@@ -518,28 +525,19 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     });
   }
 
-  /** onFrame for the common frame, an Envelope (read without the generated decoder). */
-  private onEnvelope(peer: NodeId, session: number, seq: number, envelope: Uint8Array): void {
-    this.paths.heard(peer, Date.now());
+  /**
+   * A frame from `peer` on its own link (the peer is heard: the data handler saw its bytes):
+   * taken once and in order, then read, carried on, or dropped.
+   */
+  private onFrame(peer: NodeId, session: number, seq: number, body: pb.MeshFrame['body'] | { envelope: Uint8Array }): void {
     if (!this.inOrder.accept(peer, session, seq)) {
       this.relayStats.notTaken++;
       return;
     }
-    this.deliver(peer, decodeNodeMessage(envelope));
-  }
-
-  /** A frame from `peer` on its own link: taken once and in order, then read, carried on, or dropped. */
-  private onFrame(peer: NodeId, session: number, f: pb.MeshFrame): void {
-    const now = Date.now();
-    this.paths.heard(peer, now);
-    if (!this.inOrder.accept(peer, session, f.seq)) {
-      this.relayStats.notTaken++;
-      return;
-    }
-    const body = f.body;
-    if (body?.$case === 'envelope') this.deliver(peer, decodeNodeMessage(body.envelope));
-    else if (body?.$case === 'heard') this.paths.report(peer, body.heard.nodes, now);
-    else if (body?.$case === 'relay') this.onRelay(body.relay, now);
+    if (!body) return;
+    if (!('$case' in body) || body.$case === 'envelope') this.deliver(peer, decodeNodeMessage(body.envelope));
+    else if (body.$case === 'heard') this.paths.report(peer, body.heard.nodes, Date.now());
+    else this.onRelay(body.relay, Date.now());
   }
 
   /** A frame that came through another node: ours (taken once, in order), or carried on to its peer if we hear it. */

@@ -3,7 +3,7 @@
  * (src/transport/mesh-paths.ts), without sockets: time and link states are given.
  */
 import { describe, expect, it } from 'vitest';
-import { DOUBT_MS, envelopeFrameHead, InOrder, KeptFrames, newSession, PeerPaths, readEnvelopeFrame } from '../../../src/transport/mesh-paths.js';
+import { DOUBT_MS, envelopeFrameHead, InOrder, KeptFrames, newSession, PeerPaths, readEnvelopeFrame, REMEMBER_AFTER_MS, Standing } from '../../../src/transport/mesh-paths.js';
 import * as pb from '../../../src/gen/node.pb.js';
 
 /** n1's view: links up to the peers in `up`. */
@@ -26,6 +26,19 @@ describe('PeerPaths', () => {
     expect(p.doubts('n3', 3100)).toBe(false);
     up.delete('n3');
     expect(p.doubts('n3', 3100), 'link down').toBe(true);
+  });
+
+  it('tells in one look whether a link is heard, quiet (its frames all kept) or doubted', () => {
+    const p = paths(new Set(['n2']));
+    p.heard('n2', 1000);
+    expect([p.standing('n2', 1000 + REMEMBER_AFTER_MS, true), p.standing('n2', 1001 + REMEMBER_AFTER_MS, true), p.standing('n2', 1001 + DOUBT_MS, true)]).toEqual([
+      Standing.Heard,
+      Standing.Quiet,
+      Standing.Doubted,
+    ]);
+    expect(p.standing('n2', 1000, false), 'link down').toBe(Standing.Doubted);
+    p.report('n2', [], 1000);
+    expect(p.standing('n2', 1000, true), 'told it is not heard').toBe(Standing.Doubted);
   });
 
   it('goes around only through nodes it hears, whose link is up, and which say they hear the peer', () => {
