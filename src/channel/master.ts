@@ -15,7 +15,7 @@ import { RateLimiter } from '../rate.js';
 import { sizeEstimate } from '../protocol/frames.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import { ForwardedEntries, MAX_MERGED_BYTES, MAX_MERGED_ENTRIES } from '../transport/entry-lists.js';
-import type { Broadcast, ForwardedBatch, NodeId } from '../transport/messages.js';
+import type { Broadcast, ChannelStatus, ForwardedBatch, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
 import { PresenceSet } from './presence.js';
@@ -321,6 +321,22 @@ export class ChannelMaster {
       (this.inherited ??= new Set()).add(r.region);
     }
     return this.state.interest.setRemote(next, now);
+  }
+
+  /** The channel's status as its master tells it (`GET /channels/{name}`): this node is `self`. */
+  status(self: NodeId, replica: NodeId | null): ChannelStatus {
+    const p = this.position();
+    return {
+      channel: this.key,
+      master: self,
+      replica,
+      epoch: p.epoch,
+      serial: p.serial,
+      channelSerial: p.channelSerial,
+      retained: this.state.retained,
+      subscriberNodes: [...this.subscribers],
+      remoteInterest: this.remoteInterest,
+    };
   }
 
   get remoteRegions(): string[] {

@@ -266,19 +266,8 @@ export class ChannelRegistry {
     }
   }
 
-  status(key: ChannelKey, h: Extract<Holding, { role: 'master' }>): ChannelStatus {
-    const p = h.master.position();
-    return {
-      channel: key,
-      master: this.deps.self,
-      replica: h.replica,
-      epoch: p.epoch,
-      serial: p.serial,
-      channelSerial: p.channelSerial,
-      retained: h.master.state.retained,
-      subscriberNodes: [...h.master.subscribers],
-      remoteInterest: h.master.remoteInterest,
-    };
+  status(h: Extract<Holding, { role: 'master' }>): ChannelStatus {
+    return h.master.status(this.deps.self, h.replica);
   }
 
   // ---- becoming master ----------------------------------------------------------

@@ -139,7 +139,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         const { owner, mine } = reg.ownership(req.channel);
         if (!mine) return redirect({ redirect: owner });
         const h = reg.holding(req.channel);
-        return { kind: 'status', status: h?.role === 'master' ? reg.status(req.channel, h) : null };
+        return { kind: 'status', status: h?.role === 'master' ? reg.status(h) : null };
       }
       case 'replicate':
         return reg.onReplicate(from, req);
