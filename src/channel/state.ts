@@ -14,6 +14,7 @@ import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.
 import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
 import { Gaps } from './gaps.js';
+import { OwnEntries } from './own-entries.js';
 import { vectorRange, type VectorAnswer } from './vector-range.js';
 import { OriginPositions } from './origin-positions.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
@@ -45,14 +46,8 @@ export class ChannelState {
   private lastChannelSerial: string;
   private termNo = 0;
   private presenceSet = new PresenceSet();
-  /**
-   * Serials of this region's own entries, by their local seq (contiguous): entry i has
-   * seq `localFirstSeq + i - localHead`. Lets another region's replay request find
-   * "everything we accepted after seq N" without scanning the log.
-   */
-  private localIdx: number[] = [];
-  private localHead = 0;
-  private localFirstSeq = 1;
+  /** Where this region's own entries are, by their local seq (own-entries.ts). */
+  private readonly own = new OwnEntries();
 
   private constructor(
     readonly key: ChannelKey,
@@ -220,9 +215,7 @@ export class ChannelState {
 
   private record(e: LogEntry, element?: Uint8Array): void {
     this.log.append(e, element);
-    if (e.origin.region !== this.settings.region) return;
-    if (this.localIdx.length === this.localHead) this.localFirstSeq = e.origin.seq;
-    this.localIdx.push(e.serial);
+    if (e.origin.region === this.settings.region) this.own.add(e.serial, e.origin.seq);
   }
 
   /** Drops what retention no longer covers, from the log and the local index. */
@@ -230,14 +223,7 @@ export class ChannelState {
     this.log.expire(now, this.settings.historyMs, this.settings.maxMessages);
     const base = this.log.baseSerial;
     this.gaps.trim(base);
-    while (this.localHead < this.localIdx.length && this.localIdx[this.localHead]! <= base) {
-      this.localHead++;
-      this.localFirstSeq++;
-    }
-    if (this.localHead > 1024 && this.localHead * 2 > this.localIdx.length) {
-      this.localIdx = this.localIdx.slice(this.localHead);
-      this.localHead = 0;
-    }
+    this.own.trim(base);
   }
 
   // ---- other regions --------------------------------------------------------------------
@@ -254,18 +240,12 @@ export class ChannelState {
    * first entry returned.
    */
   localAfter(epoch: string, afterSeq: number, limit: number, upto: number): { startSeq: number; gap: boolean; entries: ForwardedEntries } {
-    const retained = this.localIdx.length - this.localHead;
-    const firstRetained = retained > 0 ? this.localFirstSeq : this.localSeq + 1;
+    const firstRetained = this.own.firstHeld(this.localSeq + 1);
     const sameEpoch = epoch === '' || epoch === this.epoch;
     let from = sameEpoch ? afterSeq + 1 : firstRetained;
     const gap = !sameEpoch || from < firstRetained;
     if (from < firstRetained) from = firstRetained;
-    const serials: number[] = [];
-    for (let seq = from; seq <= this.localSeq && serials.length < limit; seq++) {
-      const serial = this.localIdx[this.localHead + (seq - this.localFirstSeq)];
-      if (serial === undefined || serial > upto) break;
-      serials.push(serial);
-    }
+    const serials = this.own.serialsFrom(from, this.localSeq, limit, upto);
     return { startSeq: from - 1, gap, entries: this.forwarded(serials, from + serials.length - 1) };
   }
 
@@ -280,25 +260,9 @@ export class ChannelState {
    * dropped entries that may have been stored since then.
    */
   localSince(since: number, upto: number, limit: number): { startSeq: number; gap: boolean; more: boolean; entries: ForwardedEntries } {
-    let first = this.localIdx.length; // the local index of the oldest own entry since `since`
-    let bounded = false; // an own entry from before `since` is still held
-    for (let i = this.localIdx.length - 1; i >= this.localHead; i--) {
-      const serial = this.localIdx[i]!;
-      if (serial > upto) continue;
-      if (serial <= this.log.baseSerial) break;
-      if (this.log.storedAtOf(serial) < since) {
-        bounded = true;
-        break;
-      }
-      first = i;
-    }
+    const { firstSeq, serials, more, bounded } = this.own.since(since, upto, limit, this.log.baseSerial, (serial) => this.log.storedAtOf(serial));
     const gap = !bounded && this.log.droppedUpTo >= since;
-    const serials: number[] = [];
-    let i = first;
-    for (; i < this.localIdx.length && serials.length < limit && this.localIdx[i]! <= upto; i++) serials.push(this.localIdx[i]!);
-    const more = i < this.localIdx.length && this.localIdx[i]! <= upto;
     if (!serials.length) return { startSeq: this.ownSeqAt(upto), gap, more: false, entries: ForwardedEntries.none };
-    const firstSeq = this.localFirstSeq + (first - this.localHead);
     return { startSeq: firstSeq - 1, gap, more, entries: this.forwarded(serials, firstSeq + serials.length - 1) };
   }
 
@@ -314,10 +278,7 @@ export class ChannelState {
 
   /** This region's own seq reached at serial `serial` (at the published serial: the head of its stream to other regions). */
   ownSeqAt(serial: number): number {
-    for (let i = this.localIdx.length - 1; i >= this.localHead; i--) {
-      if (this.localIdx[i]! <= serial) return this.localFirstSeq + (i - this.localHead);
-    }
-    return this.localIdx.length > this.localHead ? this.localFirstSeq - 1 : this.localSeq;
+    return this.own.seqAt(serial, this.localSeq);
   }
 
   /**
