@@ -10,6 +10,7 @@ import type { HistoryQuery } from '../channel/log.js';
 import type { RegionInterest } from '../channel/channel-interest.js';
 import type { PresenceMember } from '../channel/presence.js';
 import type { Gap } from '../channel/gaps.js';
+import type { ErrorInfo } from '../errors.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
 import { decodeSnapshotEntries, encodeLogEntries, ForwardedEntries } from './entry-lists.js';
@@ -130,10 +131,19 @@ export function interestFromPb(items: readonly pb.InterestItem[]): RegionInteres
   return items.map((x) => ({ region: x.channel, since: x.since }));
 }
 
+/** An Ably error as the wire has it (its three fields; `href` does not travel). */
+export function errorToPb(e: ErrorInfo): pb.ErrorInfo {
+  return { code: e.code, statusCode: e.statusCode, message: e.message };
+}
+
+export function errorFromPb(e: pb.ErrorInfo | undefined): ErrorInfo {
+  return { code: e?.code ?? 0, statusCode: e?.statusCode ?? 0, message: e?.message ?? '' };
+}
+
 export function gapsToPb(gaps: readonly Gap[] | undefined): pb.Gap[] {
   return (gaps ?? []).map((g) => ({
     serial: g.serial,
-    error: { code: g.error.code, statusCode: g.error.statusCode, message: g.error.message },
+    error: errorToPb(g.error),
     ...(g.origin ? { origin: g.origin } : {}),
   }));
 }
@@ -141,7 +151,7 @@ export function gapsToPb(gaps: readonly Gap[] | undefined): pb.Gap[] {
 export function gapsFromPb(gaps: readonly pb.Gap[]): Gap[] {
   return gaps.map((g) => ({
     serial: g.serial,
-    error: { code: g.error?.code ?? 0, statusCode: g.error?.statusCode ?? 0, message: g.error?.message ?? '' },
+    error: errorFromPb(g.error),
     ...(g.origin ? { origin: { region: g.origin.region, epoch: g.origin.epoch, seq: g.origin.seq } } : {}),
   }));
 }

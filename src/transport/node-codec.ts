@@ -12,6 +12,8 @@ import {
   batchToPb,
   entryFromPb,
   entryToPb,
+  errorFromPb,
+  errorToPb,
   gapsFromPb,
   gapsToPb,
   holdFromPb,
@@ -318,7 +320,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
         },
       };
     case 'vector':
-      return { rid, body: { $case: 'vector', vector: { entries: r.entries.map(entryToPb), gap: r.gap ?? undefined, lost: r.lost } } };
+      return { rid, body: { $case: 'vector', vector: { entries: r.entries.map(entryToPb), gap: r.gap ?? undefined, ...(r.lost ? { lost: errorToPb(r.lost) } : {}) } } };
     case 'subAudit':
       return { rid, body: { $case: 'subAudit', subAudit: { match: r.match, channels: r.channels } } };
     case 'published':
@@ -348,7 +350,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
         },
       };
     case 'error':
-      return { rid, body: { $case: 'error', error: { code: r.error.code, statusCode: r.error.statusCode, message: r.error.message } } };
+      return { rid, body: { $case: 'error', error: errorToPb(r.error) } };
     case 'redirect':
       return { rid, body: { $case: 'redirect', redirect: { owner: r.owner ?? undefined } } };
     case 'retry':
@@ -404,7 +406,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
         kind: 'vector',
         entries: b.vector.entries.map(entryFromPb),
         gap: b.vector.gap ?? null,
-        ...(b.vector.lost ? { lost: { code: b.vector.lost.code, statusCode: b.vector.lost.statusCode, message: b.vector.lost.message } } : {}),
+        ...(b.vector.lost ? { lost: errorFromPb(b.vector.lost) } : {}),
       };
     case 'subAudit':
       return { kind: 'subAudit', match: b.subAudit.match, channels: b.subAudit.channels };
@@ -445,7 +447,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
       };
     }
     case 'error':
-      return { kind: 'error', error: { code: b.error.code, statusCode: b.error.statusCode, message: b.error.message } };
+      return { kind: 'error', error: errorFromPb(b.error) };
     case 'redirect':
       return { kind: 'redirect', owner: b.redirect.owner ?? null };
     case 'retry':
