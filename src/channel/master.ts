@@ -20,9 +20,8 @@ import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
 import { PresenceSet } from './presence.js';
 import type { ChannelState, PresenceHold } from './state.js';
-import type { RegionInterest } from './channel-interest.js';
+import { INTEREST_START_MARGIN_MS, type RegionInterest } from './channel-interest.js';
 import type { Gap } from './gaps.js';
-import { INTEREST_START_MARGIN_MS } from './channel-interest.js';
 import { INHERITED_INTEREST_MS } from './settings.js';
 
 export interface MasterDeps {
