@@ -34,7 +34,7 @@ async function step(ratePerS: number, rttMs: number, seconds: number): Promise<S
     replicate: async () => {
       replications++;
       await sleep(rttMs);
-      return false;
+      return { forwarded: false, broadcast: false };
     },
   });
   master.subscribe('subscribers');

@@ -1,13 +1,15 @@
 /**
  * The channel master: one channel on the node that owns it in the region's ring.
  * It orders and deduplicates publishes (ChannelState), has each batch copied to the
- * replica, and only then broadcasts it once per subscribing node and lets the
- * publishers' nodes ACK. One batch is replicated at a time; the batches that queue
+ * replica, and only then is it broadcast once per subscribing node (by the replica as
+ * it takes the batch, one hop sooner, and by the master to whoever the replica was not
+ * asked to tell: replication.ts) and the publishers' nodes ACK. One batch is replicated at a time; the batches that queue
  * behind it meanwhile are merged and go out as one (group commit), so a busy channel
  * makes fewer, larger replications and broadcasts rather than a growing queue of small
  * ones. Everything a client can observe (broadcasts, replies, range and history reads)
  * stops at the last replicated serial, so nothing seen is ever lost by the failure of
- * one node.
+ * one node. A node can have a batch from the replica before this master has its reply;
+ * a read up to that node's position waits for it to be published here (publishedTo).
  */
 import { hashName } from './sub-digest.js';
 import { AblyError, type ErrorInfo } from '../errors.js';
@@ -28,15 +30,17 @@ export interface MasterDeps {
   now(): number;
   /** Messages per second the channel accepts (Ably's per-channel publish rate); excess is refused with 42913. */
   maxPublishRate?: number;
+  /** This node (it is told of a batch by the replica's reply, not by a broadcast from there). */
+  self?: NodeId;
   /** One-way send to a node (self included). */
   sendBroadcast(to: NodeId, msg: Broadcast): void;
   /**
    * Copies entries (and presence holds) to the channel's replica; resolves when the
-   * replica holds them, true if the replica also sent them on to other regions (asked
-   * with `forward`; replication.ts). Rejects when this node must stop acting as master
-   * (the batch is then not ACKed).
+   * replica holds them, with whether the replica also sent them on to other regions
+   * (asked with `forward`) and broadcast them (asked with `broadcast`; replication.ts).
+   * Rejects when this node must stop acting as master (the batch is then not ACKed).
    */
-  replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward: boolean): Promise<boolean>;
+  replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward: boolean, broadcast: ReplicaBroadcast | null): Promise<Replicated>;
   /** Per batch broadcast: count of nodes it went to (metrics). */
   onBroadcast?(nodes: number, entries: number): void;
   /** This region's name (entries that originated here are the ones forwarded). */
@@ -48,6 +52,22 @@ export interface MasterDeps {
   toRegions?(batch: ForwardedBatch, to: string | null, more?: boolean): void;
   /** This region's interest in the channel began (since, ms) or ended. */
   interestChanged?(key: ChannelKey, on: boolean, since: number): void;
+}
+
+/** A batch's broadcast, as the master asks the replica to send it: to these nodes, saying this first. */
+export interface ReplicaBroadcast {
+  to: NodeId[];
+  discontinuity: ErrorInfo | null;
+  /** The master's count of subscribes when it asked (a node that subscribed again since is told by the master too). */
+  subscribes: number;
+}
+
+/** What the replica did besides holding a batch. */
+export interface Replicated {
+  /** Sent the batch's own entries on to other regions. */
+  forwarded: boolean;
+  /** Broadcast the batch to the nodes asked. */
+  broadcast: boolean;
 }
 
 /** Entries per replay answer to another region. */
@@ -79,6 +99,9 @@ interface Batch {
 
 export class ChannelMaster {
   readonly subscribers = new Set<NodeId>();
+  /** Subscribes so far, and each subscribing node's last (a number of that count). */
+  private subscribes = 0;
+  private readonly subscribedAt = new Map<NodeId, number>();
   /** Last serial every subscriber has been sent (and the replica holds). */
   private published: { serial: number; channelSerial: string };
   private open: Batch | null = null;
@@ -356,6 +379,23 @@ export class ChannelMaster {
   }
 
   /**
+   * Resolves once this master has published as far as a subscribing node has seen its
+   * epoch. The replica broadcasts a batch before this master hears back: a subscribe
+   * answered with a position behind what the node has would look like lost state to it,
+   * and a read up to the node's position (a resume's range, a rewind) that stopped short
+   * would leave the entries in between to neither the read nor the node's stream.
+   * Rejects if this master stops first.
+   */
+  async publishedTo(seen: { epoch: string; serial: number }): Promise<void> {
+    while (seen.epoch === this.state.epoch && seen.serial > this.published.serial && seen.serial <= this.state.serial) {
+      if (this.stopped) throw this.stopped;
+      const inFlight = this.running;
+      if (!inFlight) return;
+      await inFlight;
+    }
+  }
+
+  /**
    * Whether another region has seen this region's own stream of this epoch further than
    * this master holds. Held, not published: the replica sends a batch on to other regions
    * as it takes it, before this master hears back and publishes it.
@@ -453,30 +493,43 @@ export class ChannelMaster {
       this.state.shareEncoded(batch.entries);
       // Other regions want the channel: the replica sends the batch on once it holds it.
       const forward = this.forwardingRegion() !== null;
-      let forwarded = false;
+      // A loss said with no entry to go with it is said again with the first entry after it:
+      // a node that subscribed again in between, at the same position, hears it there.
+      let discontinuity = batch.discontinuity;
+      if (!discontinuity && batch.entries.length) discontinuity = this.state.gaps.at(batch.entries[0]!.serial)?.error ?? null;
+      const asked = this.replicaBroadcast(batch.entries, discontinuity);
+      let done: Replicated = { forwarded: false, broadcast: false };
       // (Also with nothing but changes no entry shows to carry: ChannelState.takeUnreplicated.)
       if (batch.entries.length || batch.holds.length || this.state.unreplicated) {
-        forwarded = await this.deps.replicate(this, batch.entries, batch.holds, forward);
+        done = await this.deps.replicate(this, batch.entries, batch.holds, forward, asked);
       }
       if (this.stopped) throw this.stopped;
-      this.broadcast(batch.entries, batch.discontinuity, forwarded);
+      this.broadcast(batch.entries, discontinuity, done.forwarded, done.broadcast ? asked : null);
       for (const w of batch.waiters) w.resolve();
     } catch (err) {
       for (const w of batch.waiters) w.reject(err);
     }
   }
 
-  /** `forwarded`: the replica already sent these entries on to other regions. */
-  private broadcast(entries: LogEntry[], discontinuity: ErrorInfo | null = null, forwarded = false): void {
+  /** The broadcast the replica is asked to send (to every subscribing node but this one), or null if none. */
+  private replicaBroadcast(entries: LogEntry[], discontinuity: ErrorInfo | null): ReplicaBroadcast | null {
+    if (entries.length === 0 && !discontinuity) return null;
+    const to: NodeId[] = [];
+    for (const node of this.subscribers) if (node !== this.deps.self) to.push(node);
+    return to.length ? { to, discontinuity, subscribes: this.subscribes } : null;
+  }
+
+  /**
+   * `forwarded`: the replica already sent these entries on to other regions; `sent`: it
+   * broadcast them to these nodes.
+   */
+  private broadcast(entries: LogEntry[], discontinuity: ErrorInfo | null, forwarded: boolean, sent: ReplicaBroadcast | null): void {
     if (entries.length === 0 && !discontinuity) return;
     if (entries.length) {
       const last = entries[entries.length - 1]!;
       this.published = { serial: last.serial, channelSerial: last.channelSerial };
     }
     for (const e of entries) if (e.kind === 'presence') this.view.apply(e.presence, e.host);
-    // A loss said with no entry to go with it is said again with the first entry after it:
-    // a node that subscribed again in between, at the same position, hears it there.
-    if (!discontinuity && entries.length) discontinuity = this.state.gaps.at(entries[0]!.serial)?.error ?? null;
     const msg: Broadcast = {
       type: 'broadcast',
       channel: this.key,
@@ -484,7 +537,13 @@ export class ChannelMaster {
       entries,
       ...(discontinuity ? { discontinuity } : {}),
     };
-    for (const node of this.subscribers) this.deps.sendBroadcast(node, msg);
+    // This node, and those that subscribed while the replica took the batch: new ones, and
+    // ones that subscribed again (a node restarted, or its link reset), whose subscribe
+    // was answered with a position before this batch and which the replica's sending may
+    // not have reached (it went on the link as it was). A node told twice skips the second.
+    for (const node of this.subscribers) {
+      if (!sent || !sent.to.includes(node) || (this.subscribedAt.get(node) ?? 0) > sent.subscribes) this.deps.sendBroadcast(node, msg);
+    }
     this.deps.onBroadcast?.(this.subscribers.size, entries.length);
     // Asked again here: interest that began during the replication sends this batch too.
     const region = forwarded ? null : this.forwardingRegion();
@@ -501,6 +560,7 @@ export class ChannelMaster {
 
   /** A node subscribes: it gets every broadcast after the returned position (and the presence set there). */
   subscribe(node: NodeId): { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] } {
+    this.subscribedAt.set(node, ++this.subscribes);
     if (this.subscribers.size === 0 && !this.subscribers.has(node)) {
       const now = this.deps.now();
       if (this.interestSince === 0 || now > this.inheritUntil) this.interestChangedTo(now);
@@ -514,6 +574,7 @@ export class ChannelMaster {
   }
 
   unsubscribe(node: NodeId): void {
+    this.subscribedAt.delete(node);
     if (!this.subscribers.delete(node) || this.subscribers.size > 0) return;
     this.interestChangedTo(0);
     this.reportInterest();

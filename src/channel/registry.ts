@@ -38,7 +38,7 @@ import type {
 import type { ChannelKey, LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
 import { askHolders, CLAIM_FANOUT, decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
-import { ChannelMaster } from './master.js';
+import { ChannelMaster, type ReplicaBroadcast, type Replicated } from './master.js';
 import { handleChannelRequest } from './requests.js';
 import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
@@ -371,7 +371,8 @@ export class ChannelRegistry {
       now: this.deps.now,
       ...(this.deps.settings.maxPublishRate ? { maxPublishRate: this.deps.settings.maxPublishRate } : {}),
       sendBroadcast: this.deps.sendBroadcast,
-      replicate: (m, entries, holds, forward) => this.replicate(m, entries, holds, forward),
+      self: this.deps.self,
+      replicate: (m, entries, holds, forward, broadcast) => this.replicate(m, entries, holds, forward, broadcast),
       onBroadcast: (nodes, n) => this.deps.metrics?.broadcast(nodes, n),
       region: this.deps.settings.region,
       ...(this.deps.toRegions ? { toRegions: this.deps.toRegions } : {}),
@@ -398,8 +399,8 @@ export class ChannelRegistry {
 
   // ---- replication (master side) -----------------------------------------------
 
-  private replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward = false): Promise<boolean> {
-    return replicateBatch(this.deps, (key) => this.holdings.get(key), master, entries, holds, forward);
+  private replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward = false, broadcast: ReplicaBroadcast | null = null): Promise<Replicated> {
+    return replicateBatch(this.deps, (key) => this.holdings.get(key), master, entries, holds, forward, broadcast);
   }
 
   // ---- replica side -------------------------------------------------------------

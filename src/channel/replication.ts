@@ -12,13 +12,22 @@
  * replication, as before. Either way each batch goes once from a node that holds it,
  * and the other regions' ingest skips what it already has (by origin seq) and asks for
  * a replay on a gap, as for any loss on the way.
+ *
+ * In the same way the replica broadcasts the batch to the subscribing nodes the master
+ * names (`broadcastTo`: not the master's own node, which hears the reply anyway), and
+ * says so (`broadcast`): the batch reaches them one hop sooner. Where it did not, the
+ * master broadcasts to them after replication, as before. A node may then get a batch
+ * twice (a replica that broadcast and did not answer, then a sync and the master's
+ * broadcast), or one before an earlier one (the master broadcast that, the replica
+ * this): the channel client skips what it has and fills a gap from the master, as for
+ * any loss on the way. What a node is sent the replica holds, as before.
  */
 import { AblyError } from '../errors.js';
 import type { Ring } from '../cluster/ring.js';
 import type { Rpc } from '../transport/rpc.js';
-import type { ForwardedBatch, NodeId, ReplicateRequest, ReplyBody } from '../transport/messages.js';
+import type { Broadcast, ForwardedBatch, NodeId, ReplicateRequest, ReplyBody } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
-import { ownEntriesBatch, type ChannelMaster } from './master.js';
+import { ownEntriesBatch, type ChannelMaster, type ReplicaBroadcast, type Replicated } from './master.js';
 import type { Holding } from './registry.js';
 import type { PresenceHold } from './state.js';
 
@@ -38,16 +47,21 @@ export interface ReplicationDeps {
   settings: { region?: string };
   /** Sends this region's new entries of a channel to the globalmaster. */
   toRegions?(batch: ForwardedBatch, to: string | null): void;
+  /** One-way send of a broadcast to a node (self included). */
+  sendBroadcast(to: NodeId, msg: Broadcast): void;
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+const NOT_BY_REPLICA: Replicated = { forwarded: false, broadcast: false };
+
 /**
  * Copies a master's batch to its replica; resolves once the replica holds it, with
- * whether the replica also sent it on to other regions (asked for with `forward`).
- * Rejects when this node is no longer that channel's master.
+ * whether the replica also sent it on to other regions (asked for with `forward`) and
+ * broadcast it (asked for with `broadcast`). Rejects when this node is no longer that
+ * channel's master.
  */
 export async function replicateBatch(
   deps: ReplicationDeps,
@@ -56,7 +70,8 @@ export async function replicateBatch(
   entries: LogEntry[],
   holds: PresenceHold[],
   forward: boolean,
-): Promise<boolean> {
+  broadcast: ReplicaBroadcast | null = null,
+): Promise<Replicated> {
   // Taken once: every attempt of this batch carries them (a full sync holds them anyway).
   const unreplicated = master.state.takeUnreplicated();
   for (;;) {
@@ -68,7 +83,7 @@ export async function replicateBatch(
       h.replica = replica;
       h.synced = null;
     }
-    if (replica === null) return false; // a region of one node
+    if (replica === null) return NOT_BY_REPLICA; // a region of one node
     let reply: ReplyBody | null;
     if (h.synced !== replica) {
       if (h.syncing?.to === replica) {
@@ -84,12 +99,21 @@ export async function replicateBatch(
       if (h.syncing === syncing) h.syncing = null;
       if (reply?.kind === 'ok') {
         h.synced = replica;
-        return false; // the snapshot holds these entries too (and sent nothing on)
+        return NOT_BY_REPLICA; // the snapshot holds these entries too (and sent nothing on)
       }
     } else {
-      const update = { type: 'replicate', channel: master.key, epoch: master.epoch, entries, holds, forward, ...unreplicated } as const;
+      const update = {
+        type: 'replicate',
+        channel: master.key,
+        epoch: master.epoch,
+        entries,
+        holds,
+        forward,
+        ...unreplicated,
+        ...(broadcast ? { broadcastTo: broadcast.to, ...(broadcast.discontinuity ? { discontinuity: broadcast.discontinuity } : {}) } : {}),
+      } as const;
       reply = await deps.rpc.request(replica, update, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null);
-      if (reply?.kind === 'ok') return reply.forwarded === true;
+      if (reply?.kind === 'ok') return { forwarded: reply.forwarded === true, broadcast: broadcast !== null && reply.broadcast === true };
       if (reply?.kind === 'error' && reply.error.code === NEED_SYNC) {
         // The replica dropped its copy (it went empty) or missed some: sync it at once.
         h.synced = null;
@@ -106,7 +130,7 @@ export function mayReplicate(deps: ReplicationDeps, from: NodeId, key: ChannelKe
   return deps.hasQuorum() && ring.owner(key) === from && ring.replica(key) === deps.self;
 }
 
-/** The replica's side: appends a batch that follows on from its copy, and sends it on if asked. */
+/** The replica's side: appends a batch that follows on from its copy, and sends it on and broadcasts it if asked. */
 export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, from: NodeId, req: ReplicateRequest): ReplyBody {
   const key = req.channel;
   if (!mayReplicate(deps, from, key)) return { kind: 'redirect', owner: deps.ring().owner(key) };
@@ -117,9 +141,16 @@ export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, fr
   h.state.applyHolds(req.holds);
   h.state.applyEntries(req.entries);
   h.state.applyUnreplicated(req);
+  const to = req.broadcastTo;
+  if (to && (req.entries.length || req.discontinuity)) {
+    const msg: Broadcast = { type: 'broadcast', channel: key, epoch: h.state.epoch, entries: req.entries, ...(req.discontinuity ? { discontinuity: req.discontinuity } : {}) };
+    for (const node of to) deps.sendBroadcast(node, msg);
+  }
   const region = deps.settings.region;
-  if (!req.forward || !deps.toRegions || !region) return { kind: 'ok' };
-  const batch = ownEntriesBatch(key, region, h.state.epoch, req.entries);
-  if (batch) deps.toRegions(batch, null);
-  return { kind: 'ok', forwarded: true };
+  const toRegions = req.forward ? deps.toRegions : undefined;
+  if (toRegions && region) {
+    const batch = ownEntriesBatch(key, region, h.state.epoch, req.entries);
+    if (batch) toRegions(batch, null);
+  }
+  return { kind: 'ok', ...(toRegions && region ? { forwarded: true } : {}), ...(to ? { broadcast: true } : {}) };
 }

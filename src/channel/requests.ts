@@ -48,7 +48,11 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         let a = await reg.acquire(req.channel);
         if ('ok' in a && req.seen && a.ok.behindSeen(req.seen)) a = await reg.restartBehind(a.ok, { by: from, ...req.seen });
         if (!('ok' in a)) return redirect(a);
-        return { kind: 'subscribed', ...a.ok.subscribe(from) };
+        const master = a.ok;
+        return await atMaster(reg, master, async () => {
+          if (req.seen) await master.publishedTo(req.seen);
+          return { kind: 'subscribed', ...master.subscribe(from) };
+        });
       }
       case 'publish': {
         const a = await reg.acquire(req.channel);
@@ -113,15 +117,20 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'range': {
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
-        if (a.ok.epoch !== req.epoch) {
-          return { kind: 'error', error: AblyError.of('channelNoMatchingEpoch', `channel epoch is ${a.ok.epoch}`).toInfo() };
+        const master = a.ok;
+        if (master.epoch !== req.epoch) {
+          return { kind: 'error', error: AblyError.of('channelNoMatchingEpoch', `channel epoch is ${master.epoch}`).toInfo() };
         }
-        const entries = a.ok.range(req.after, req.upto);
-        if (!entries) {
-          return { kind: 'error', error: AblyError.of('channelMessagesExpired', `serial ${req.after} is older than the retained history`).toInfo() };
-        }
-        const gaps = a.ok.gapsWithin(req.after, req.upto);
-        return { kind: 'entries', entries, more: false, ...(gaps.length ? { gaps } : {}) };
+        return atMaster(reg, master, async () => {
+          // The asking node may have had the batch from the replica before this master heard back.
+          await master.publishedTo({ epoch: req.epoch, serial: req.upto });
+          const entries = master.range(req.after, req.upto);
+          if (!entries) {
+            return { kind: 'error', error: AblyError.of('channelMessagesExpired', `serial ${req.after} is older than the retained history`).toInfo() };
+          }
+          const gaps = master.gapsWithin(req.after, req.upto);
+          return { kind: 'entries', entries, more: false, ...(gaps.length ? { gaps } : {}) };
+        });
       }
       case 'history': {
         // Reads do not create a channel: an unknown channel has an empty history.
@@ -132,8 +141,14 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         }
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
-        const { items, more } = a.ok.history(req.query);
-        return { kind: 'entries', entries: items, more };
+        const master = a.ok;
+        return atMaster(reg, master, async () => {
+          // Up to a node's position (a rewind): it may have had that from the replica already.
+          const { epoch, untilSerial } = req.query;
+          if (epoch !== undefined && untilSerial !== undefined) await master.publishedTo({ epoch, serial: untilSerial });
+          const { items, more } = master.history(req.query);
+          return { kind: 'entries', entries: items, more };
+        });
       }
       case 'status': {
         const { owner, mine } = reg.ownership(req.channel);
@@ -171,6 +186,8 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!('ok' in a)) return redirect(a);
         const master = a.ok;
         return atMaster(reg, master, async () => {
+          // Up to the asking node's position, which the replica may have given it already.
+          await master.publishedTo({ epoch: master.epoch, serial: req.upto });
           const r = master.state.vectorRange(req.origins, Math.min(req.upto, master.position().serial), req.from ?? req.origins[0]?.region);
           // What a stream must reach back to for this client is on the replica before the
           // client is told it resumed (a master promoted after a failover knows it): also

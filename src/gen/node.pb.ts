@@ -294,6 +294,16 @@ export interface ReplicateRequest {
     | undefined;
   /** Gaps (above) added since the last replication. */
   gaps: Gap[];
+  /**
+   * The nodes (the replica's own included) to which the replica broadcasts the batch once
+   * it holds it, as the master would after its Ok, and says so in its Ok (broadcast): the
+   * replica is the first to hold a committed batch, so this takes a hop off the way to
+   * them. Empty: the master broadcasts the batch itself. A replica that leaves it unset
+   * in its Ok has not (an older build), and the master broadcasts to all.
+   */
+  broadcastTo: string[];
+  /** What the broadcast says before the batch's entries (Broadcast.discontinuity). */
+  discontinuity?: ErrorInfo | undefined;
 }
 
 /** Interest items (InterestItem's `channel` holds the region name). */
@@ -571,6 +581,8 @@ export interface Ok {
    * to the globalmaster.
    */
   forwarded: boolean;
+  /** To a ReplicateRequest with broadcast_to: the replica sent the batch to those nodes. */
+  broadcast: boolean;
 }
 
 export interface SnapshotReply {
@@ -2678,6 +2690,8 @@ function createBaseReplicateRequest(): ReplicateRequest {
     reach: undefined,
     remoteInterest: undefined,
     gaps: [],
+    broadcastTo: [],
+    discontinuity: undefined,
   };
 }
 
@@ -2712,6 +2726,12 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     for (const v of message.gaps) {
       Gap.encode(v!, writer.uint32(90).fork()).join();
+    }
+    for (const v of message.broadcastTo) {
+      writer.uint32(98).string(v!);
+    }
+    if (message.discontinuity !== undefined) {
+      ErrorInfo.encode(message.discontinuity, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -2807,6 +2827,22 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.gaps.push(Gap.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.broadcastTo.push(reader.string());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.discontinuity = ErrorInfo.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -5395,13 +5431,16 @@ export const Entries: MessageFns<Entries> = {
 };
 
 function createBaseOk(): Ok {
-  return { forwarded: false };
+  return { forwarded: false, broadcast: false };
 }
 
 export const Ok: MessageFns<Ok> = {
   encode(message: Ok, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.forwarded !== false) {
       writer.uint32(8).bool(message.forwarded);
+    }
+    if (message.broadcast !== false) {
+      writer.uint32(16).bool(message.broadcast);
     }
     return writer;
   },
@@ -5425,6 +5464,14 @@ export const Ok: MessageFns<Ok> = {
             }
 
             message.forwarded = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.broadcast = reader.bool();
             continue;
           }
         }

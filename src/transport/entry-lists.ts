@@ -57,8 +57,9 @@ export function decodeSnapshotEntries(bytes: Uint8Array): LogEntry[] {
 
 /**
  * Replicated batches waiting for their broadcast. The replica of a channel that also has
- * subscribers on its node gets each batch twice, as the same bytes: in the replicate
- * request, then in the broadcast once the master has the replica's answer. The
+ * subscribers on its node may get a batch twice, as the same bytes: in the replicate
+ * request, then in the broadcast once the master has the replica's answer (where the
+ * master does not ask the replica to broadcast it: an older build). The
  * broadcast takes the entries the replicate decoded (a memcmp instead of a decode) and
  * drops them from here; only replicated batches are kept (the replica stores their
  * entries anyway), only the last few and a bounded number of bytes, so nothing else
@@ -72,10 +73,12 @@ const REPLICATED_KEPT_BYTES = 4 * 1024 * 1024;
 let replicatedBytes = 0;
 
 /**
- * The entries of a LogEntryList. `replicate`: they came in a replicate request (kept
- * for the broadcast of the same batch); otherwise a broadcast, which may find them kept.
+ * The entries of a LogEntryList. `replicate`: they came in a replicate request (their
+ * bytes remembered, and, unless `broadcastHere`, kept for the broadcast of the same
+ * batch); otherwise a broadcast, which may find them kept. `broadcastHere`: the replica
+ * broadcasts the batch itself (ReplicateRequest.broadcastTo), so none will come.
  */
-export function decodeLogEntries(bytes: Uint8Array, replicate = false): LogEntry[] {
+export function decodeLogEntries(bytes: Uint8Array, replicate = false, broadcastHere = false): LogEntry[] {
   if (bytes.length === 0) return [];
   if (!replicate) {
     for (let i = 0; i < replicated.length; i++) {
@@ -89,7 +92,7 @@ export function decodeLogEntries(bytes: Uint8Array, replicate = false): LogEntry
   }
   const entries = entryListCodec.decodeLogEntryList(bytes);
   if (replicate) rememberLogEntries(entries, bytes);
-  if (replicate && bytes.length <= REPLICATED_KEPT_BYTES) {
+  if (replicate && !broadcastHere && bytes.length <= REPLICATED_KEPT_BYTES) {
     replicated.push({ bytes, entries });
     replicatedBytes += bytes.length;
     while (replicated.length > REPLICATED_KEPT || replicatedBytes > REPLICATED_KEPT_BYTES) replicatedBytes -= replicated.shift()!.bytes.length;

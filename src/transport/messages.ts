@@ -112,6 +112,10 @@ export interface ReplicateRequest {
   reach?: OriginPosition[];
   /** Where subscribers were told of another region's lost messages, added since the last replication (gaps.ts). */
   gaps?: Gap[];
+  /** The nodes the replica broadcasts the batch to once it holds it (itself included); absent: the master does. */
+  broadcastTo?: NodeId[];
+  /** What that broadcast says before the batch's entries (Broadcast.discontinuity). */
+  discontinuity?: ErrorInfo;
 }
 /** Presence operations (enter/update/leave) of one connection, hosted on the sender. */
 export interface PresenceRequest {
@@ -391,8 +395,12 @@ export type ReplyBody =
   | { kind: 'published'; serials: string[] }
   /** `gaps`: where, in the range read, subscribers were told of another region's lost messages (gaps.ts). */
   | { kind: 'entries'; entries: LogEntry[]; more: boolean; gaps?: Gap[] }
-  /** `forwarded`: a replica sent the replicated batch on to the globalmaster (ReplicateRequest.forward). */
-  | { kind: 'ok'; forwarded?: boolean }
+  /**
+   * `forwarded`: a replica sent the replicated batch on to the globalmaster
+   * (ReplicateRequest.forward); `broadcast`: it broadcast the batch to the nodes asked
+   * (ReplicateRequest.broadcastTo).
+   */
+  | { kind: 'ok'; forwarded?: boolean; broadcast?: boolean }
   /** `seen`: how far the answering node's channel client has seen the stream (a claim's newest copy must not be behind it). */
   | { kind: 'snapshot'; snapshot: ChannelSnapshot | null; seen?: { epoch: string; serial: number } }
   | { kind: 'status'; status: ChannelStatus | null }

@@ -102,6 +102,8 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
             ...(r.reach ? { reach: { positions: r.reach } } : {}),
             ...(r.remoteInterest ? { remoteInterest: { items: interestToPb(r.remoteInterest) } } : {}),
             gaps: gapsToPb(r.gaps),
+            broadcastTo: r.broadcastTo ?? [],
+            ...(r.discontinuity ? { discontinuity: r.discontinuity } : {}),
           },
         },
       };
@@ -197,7 +199,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         rid,
         channel: b.replicate.channel,
         epoch: b.replicate.epoch,
-        entries: decodeLogEntries(b.replicate.entries, true),
+        entries: decodeLogEntries(b.replicate.entries, true, b.replicate.broadcastTo.length > 0),
         holds: b.replicate.holds.map(holdFromPb),
         ...(b.replicate.forward ? { forward: true } : {}),
         ...(b.replicate.origins.length ? { origins: b.replicate.origins } : {}),
@@ -205,6 +207,8 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         ...(b.replicate.reach ? { reach: b.replicate.reach.positions } : {}),
         ...(b.replicate.remoteInterest ? { remoteInterest: interestFromPb(b.replicate.remoteInterest.items) } : {}),
         ...(b.replicate.gaps.length ? { gaps: gapsFromPb(b.replicate.gaps) } : {}),
+        ...(b.replicate.broadcastTo.length ? { broadcastTo: b.replicate.broadcastTo } : {}),
+        ...(b.replicate.discontinuity ? { discontinuity: b.replicate.discontinuity } : {}),
       };
     case 'presence':
       return {
@@ -328,7 +332,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
     case 'entries':
       return { rid, body: { $case: 'entries', entries: { entries: r.entries.map(entryToPb), more: r.more, gaps: gapsToPb(r.gaps) } } };
     case 'ok':
-      return { rid, body: { $case: 'ok', ok: { forwarded: r.forwarded === true } } };
+      return { rid, body: { $case: 'ok', ok: { forwarded: r.forwarded === true, broadcast: r.broadcast === true } } };
     case 'snapshot':
       return {
         rid,
@@ -420,7 +424,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
         ...(b.entries.gaps.length ? { gaps: gapsFromPb(b.entries.gaps) } : {}),
       };
     case 'ok':
-      return b.ok.forwarded ? { kind: 'ok', forwarded: true } : { kind: 'ok' };
+      return { kind: 'ok', ...(b.ok.forwarded ? { forwarded: true } : {}), ...(b.ok.broadcast ? { broadcast: true } : {}) };
     case 'snapshot':
       return {
         kind: 'snapshot',

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
-import { ChannelMaster, type MasterDeps } from '../../../src/channel/master.js';
+import { ChannelMaster, type MasterDeps, type ReplicaBroadcast, type Replicated } from '../../../src/channel/master.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import { AblyError } from '../../../src/errors.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
@@ -18,22 +18,25 @@ class HeldReplica {
   readonly batches: LogEntry[][] = [];
   /** The `forward` of each call. */
   readonly forwards: boolean[] = [];
-  private readonly pending: { resolve(forwarded: boolean): void; reject(e: unknown): void }[] = [];
+  /** The broadcast each call asked the replica to send. */
+  readonly asked: (ReplicaBroadcast | null)[] = [];
+  private readonly pending: { resolve(done: Replicated): void; reject(e: unknown): void }[] = [];
 
-  replicate = (_m: ChannelMaster, entries: LogEntry[], _holds: unknown, forward: boolean): Promise<boolean> => {
+  replicate = (_m: ChannelMaster, entries: LogEntry[], _holds: unknown, forward: boolean, broadcast: ReplicaBroadcast | null): Promise<Replicated> => {
     this.calls.push(entries.map((e) => e.serial));
     this.batches.push(entries);
     this.forwards.push(forward);
-    return new Promise<boolean>((resolve, reject) => this.pending.push({ resolve, reject }));
+    this.asked.push(broadcast);
+    return new Promise<Replicated>((resolve, reject) => this.pending.push({ resolve, reject }));
   };
 
   get waiting(): number {
     return this.pending.length;
   }
 
-  /** `forwarded`: the replica says it sent the batch on to other regions. */
-  answer(forwarded = false): void {
-    this.pending.shift()!.resolve(forwarded);
+  /** `forwarded`: the replica says it sent the batch on to other regions; `broadcast`: that it broadcast it as asked. */
+  answer(forwarded = false, broadcast = false): void {
+    this.pending.shift()!.resolve({ forwarded, broadcast });
   }
 }
 
@@ -493,7 +496,7 @@ describe('ChannelMaster towards other regions', () => {
       now: () => clock.now(),
       region: 'eu',
       toRegions: (batch, to) => void sent.push({ batch, to }),
-      replicate: async () => false,
+      replicate: async () => ({ forwarded: false, broadcast: false }),
       sendBroadcast: () => undefined,
     });
     next.setRemoteInterest([{ region: 'us', since: clock.now() - 60_000 }]);
@@ -507,7 +510,7 @@ describe('ChannelMaster towards other regions', () => {
       now: () => clock.now(),
       region: 'eu',
       toRegions: (_batch, to) => void (to !== null && starts.push(to)),
-      replicate: async (m) => (told.push(m.state.takeUnreplicated()), false),
+      replicate: async (m) => (told.push(m.state.takeUnreplicated()), { forwarded: false, broadcast: false }),
       sendBroadcast: () => undefined,
     });
     return { master, told };
@@ -592,5 +595,107 @@ describe('ChannelMaster: behind what others have seen of its epoch', () => {
     expect(master.behindOwn('ep0', 9)).toBe(false);
     replica.answer();
     await acked;
+  });
+});
+
+describe('ChannelMaster: the replica broadcasts for it', () => {
+  /** A master on n1 with a held replica, nodes n1, n2 and n3 subscribed, and every broadcast recorded with its node. */
+  function onN1() {
+    const clock = new ManualClock();
+    const replica = new HeldReplica();
+    const sent: { to: string; serials: number[]; code: number | null }[] = [];
+    const master = new ChannelMaster(KEY, ChannelState.fresh(KEY, settings, clock.now(), 'ep1'), {
+      now: () => clock.now(),
+      self: 'n1',
+      sendBroadcast: (to, msg) => void sent.push({ to, serials: msg.entries.map((e) => e.serial), code: msg.discontinuity?.code ?? null }),
+      replicate: replica.replicate,
+    });
+    for (const n of ['n1', 'n2', 'n3']) master.subscribe(n);
+    return { master, replica, sent };
+  }
+
+  it('asks the replica to tell every subscribing node but its own, and then tells only its own and those that subscribed (again) meanwhile', async () => {
+    const { master, replica, sent } = onN1();
+    const acked = publish(master, 'a');
+    await waitFor(() => replica.waiting === 1);
+    expect(replica.asked).toEqual([{ to: ['n2', 'n3'], discontinuity: null, subscribes: 3 }]);
+    master.subscribe('n4'); // after the replica was asked
+    master.subscribe('n3'); // again (restarted, say): the replica's sending may not reach its new life
+    replica.answer(false, true);
+    await acked;
+    expect(sent).toEqual([
+      { to: 'n1', serials: [1], code: null },
+      { to: 'n3', serials: [1], code: null },
+      { to: 'n4', serials: [1], code: null },
+    ]);
+    expect(master.position().serial).toBe(1);
+  });
+
+  it('tells every node itself when the replica did not broadcast (an older build, a full sync)', async () => {
+    const { master, replica, sent } = onN1();
+    const acked = publish(master, 'a');
+    await waitFor(() => replica.waiting === 1);
+    replica.answer(false, false);
+    await acked;
+    expect(sent.map((s) => s.to)).toEqual(['n1', 'n2', 'n3']);
+  });
+
+  it('asks the replica to say a loss first, also one with no entry and one said again with the first entry after it', async () => {
+    const { master, replica, sent } = onN1();
+    const gap = AblyError.of('channelMessagesExpired', 'lost').toInfo();
+    const word = master.enqueue([], [], { error: gap });
+    await waitFor(() => replica.waiting === 1);
+    expect(replica.asked[0]).toEqual({ to: ['n2', 'n3'], discontinuity: gap, subscribes: 3 });
+    replica.answer(false, true);
+    await word;
+    const next = publish(master, 'b');
+    await waitFor(() => replica.waiting === 1);
+    expect(replica.asked[1]).toEqual({ to: ['n2', 'n3'], discontinuity: gap, subscribes: 3 });
+    replica.answer(false, true);
+    await next;
+    expect(sent).toEqual([
+      { to: 'n1', serials: [], code: 90003 },
+      { to: 'n1', serials: [1], code: 90003 },
+    ]);
+  });
+
+  it('asks nothing of the replica with no other node subscribed', async () => {
+    const { master, replica } = onN1();
+    master.unsubscribe('n2');
+    master.unsubscribe('n3');
+    const acked = publish(master, 'a');
+    await waitFor(() => replica.waiting === 1);
+    expect(replica.asked).toEqual([null]);
+    replica.answer();
+    await acked;
+  });
+
+  it('answers a node that has seen a batch the replica broadcast only once that batch is published here', async () => {
+    const { master, replica } = onN1();
+    const acked = publish(master, 'a');
+    await waitFor(() => replica.waiting === 1);
+    let caughtUp = false;
+    const waiting = master.publishedTo({ epoch: 'ep1', serial: 1 }).then(() => (caughtUp = true));
+    await turn();
+    expect(caughtUp).toBe(false);
+    replica.answer(false, true);
+    await waiting;
+    expect(master.position().serial).toBe(1);
+    await acked;
+    // Published, another epoch, or beyond what it holds (lost state: restartBehind's case): at once.
+    for (const seen of [{ epoch: 'ep1', serial: 1 }, { epoch: 'ep0', serial: 9 }, { epoch: 'ep1', serial: 5 }]) await master.publishedTo(seen);
+  });
+
+  it('fails such a wait when it stops first', async () => {
+    const { master, replica } = onN1();
+    const acked = publish(master, 'a').catch((e: unknown) => e);
+    await waitFor(() => replica.waiting === 1);
+    const waiting = master.publishedTo({ epoch: 'ep1', serial: 1 });
+    const reason = AblyError.of('channelFailed', 'master moved');
+    const stopping = master.stop(reason);
+    replica.answer(false, true);
+    await stopping;
+    await expect(waiting).rejects.toBe(reason);
+    expect(await acked).toBe(reason);
   });
 });

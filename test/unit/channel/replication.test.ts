@@ -5,7 +5,7 @@ import { ChannelMaster } from '../../../src/channel/master.js';
 import type { Holding } from '../../../src/channel/registry.js';
 import { applyReplicate, NEED_SYNC, replicateBatch, type ReplicationDeps } from '../../../src/channel/replication.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
-import type { ForwardedBatch, NodeRequest, ReplicateRequest, ReplyBody } from '../../../src/transport/messages.js';
+import type { Broadcast, ForwardedBatch, NodeRequest, ReplicateRequest, ReplyBody } from '../../../src/transport/messages.js';
 import type { Rpc } from '../../../src/transport/rpc.js';
 
 const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 1000 };
@@ -37,16 +37,18 @@ function replicaSide(o: { toRegions: boolean }) {
   const master = ChannelState.fresh(KEY, settings, 1000, 'ep1');
   const h: Holding = { role: 'replica', state: ChannelState.restore(master.snapshot(), settings), from: OWNER };
   const sent: { batch: ForwardedBatch; to: string | null }[] = [];
+  const broadcasts: { to: string; msg: Broadcast }[] = [];
   const deps: ReplicationDeps = {
     self: REPLICA,
     ring: () => ring,
     rpc: {} as Rpc,
     hasQuorum: () => true,
     settings: { region: 'eu' },
+    sendBroadcast: (to, msg) => void broadcasts.push({ to, msg }),
     ...(o.toRegions ? { toRegions: (batch: ForwardedBatch, to: string | null) => sent.push({ batch, to }) } : {}),
   };
   const request = (entries: LogEntry[], forward: boolean): ReplicateRequest => ({ type: 'replicate', rid: 1, channel: KEY, epoch: 'ep1', entries, holds: [], forward });
-  return { master, h, sent, deps, request };
+  return { master, h, sent, broadcasts, deps, request };
 }
 
 describe('the replica sending a batch on to other regions', () => {
@@ -87,13 +89,47 @@ describe('the replica sending a batch on to other regions', () => {
   });
 });
 
+describe('the replica broadcasting a batch for the master', () => {
+  const lost = { code: 90003, statusCode: 400, message: 'messages from region us were lost' };
+
+  it('when asked, stores the batch, sends it to each node named (itself included) as one broadcast, and says so', () => {
+    const { master, h, broadcasts, deps, request } = replicaSide({ toRegions: true });
+    const entries = batchOfBoth(master);
+    const reply = applyReplicate(deps, h, OWNER, { ...request(entries, true), broadcastTo: ['n9', REPLICA], discontinuity: lost });
+    expect(reply).toEqual({ kind: 'ok', forwarded: true, broadcast: true });
+    expect(broadcasts.map((b) => b.to)).toEqual(['n9', REPLICA]);
+    expect(broadcasts[0]!.msg).toBe(broadcasts[1]!.msg);
+    expect(broadcasts[0]!.msg).toEqual({ type: 'broadcast', channel: KEY, epoch: 'ep1', entries, discontinuity: lost });
+    // The very entries it took (their bytes are known: no encoding again).
+    expect(broadcasts[0]!.msg.entries).toBe(entries);
+  });
+
+  it('says a loss with no entry to go with it; sends nothing when not asked', () => {
+    const { h, broadcasts, deps, request } = replicaSide({ toRegions: false });
+    expect(applyReplicate(deps, h, OWNER, { ...request([], false), broadcastTo: ['n9'], discontinuity: lost })).toEqual({ kind: 'ok', broadcast: true });
+    expect(broadcasts.map((b) => [b.to, b.msg.entries.length, b.msg.discontinuity])).toEqual([['n9', 0, lost]]);
+    const { master: m2, h: h2, broadcasts: b2, deps: d2, request: r2 } = replicaSide({ toRegions: false });
+    expect(applyReplicate(d2, h2, OWNER, r2(batchOfBoth(m2), false))).toEqual({ kind: 'ok' });
+    expect(b2).toEqual([]);
+  });
+
+  it('broadcasts nothing it does not store: a batch from a node that is not master, or one after a gap', () => {
+    const { master, h, broadcasts, deps, request } = replicaSide({ toRegions: false });
+    const entries = batchOfBoth(master);
+    expect(applyReplicate(deps, h, REPLICA, { ...request(entries, false), broadcastTo: ['n9'] }).kind).toBe('redirect');
+    const reply = applyReplicate(deps, h, OWNER, { ...request(entries.slice(1), false), broadcastTo: ['n9'] });
+    expect(reply.kind === 'error' && reply.error.code).toBe(NEED_SYNC);
+    expect(broadcasts).toEqual([]);
+  });
+});
+
 describe('the master replicating a batch', () => {
   function masterSide(answer: (req: NodeRequest) => ReplyBody) {
     const state = ChannelState.fresh(KEY, settings, 1000, 'ep1');
-    const master = new ChannelMaster(KEY, state, { now: () => 1000, sendBroadcast: () => undefined, replicate: async () => false });
+    const master = new ChannelMaster(KEY, state, { now: () => 1000, sendBroadcast: () => undefined, replicate: async () => ({ forwarded: false, broadcast: false }) });
     const asked: NodeRequest[] = [];
     const rpc = { request: async (_to: string, req: NodeRequest) => (asked.push(req), answer(req)) } as unknown as Rpc;
-    const deps: ReplicationDeps = { self: OWNER, ring: () => ring, rpc, hasQuorum: () => true, settings: { region: 'eu' } };
+    const deps: ReplicationDeps = { self: OWNER, ring: () => ring, rpc, hasQuorum: () => true, settings: { region: 'eu' }, sendBroadcast: () => undefined };
     const h: Holding = { role: 'master', master, replica: REPLICA, synced: REPLICA, syncing: null };
     const entries = state.accept([{ id: 'a', data: 'x', timestamp: 0 }], 1000).entries;
     return { master, deps, h, entries, asked };
@@ -101,10 +137,28 @@ describe('the master replicating a batch', () => {
 
   it('passes the ask on and reports what the replica did', async () => {
     const yes = masterSide(() => ({ kind: 'ok', forwarded: true }));
-    await expect(replicateBatch(yes.deps, () => yes.h, yes.master, yes.entries, [], true)).resolves.toBe(true);
+    await expect(replicateBatch(yes.deps, () => yes.h, yes.master, yes.entries, [], true)).resolves.toEqual({ forwarded: true, broadcast: false });
     expect(yes.asked).toMatchObject([{ type: 'replicate', forward: true }]);
     const no = masterSide(() => ({ kind: 'ok' }));
-    await expect(replicateBatch(no.deps, () => no.h, no.master, no.entries, [], true)).resolves.toBe(false);
+    await expect(replicateBatch(no.deps, () => no.h, no.master, no.entries, [], true)).resolves.toEqual({ forwarded: false, broadcast: false });
+  });
+
+  it('asks the replica to broadcast, and reports it only when the replica says it did', async () => {
+    const to = { to: ['n9'], discontinuity: null, subscribes: 1 };
+    const yes = masterSide(() => ({ kind: 'ok', broadcast: true }));
+    await expect(replicateBatch(yes.deps, () => yes.h, yes.master, yes.entries, [], false, to)).resolves.toEqual({ forwarded: false, broadcast: true });
+    expect(yes.asked).toMatchObject([{ type: 'replicate', broadcastTo: ['n9'] }]);
+    expect(yes.asked[0]).not.toHaveProperty('discontinuity');
+    // An older replica does not know the field: it answers a plain ok, and the master broadcasts.
+    const old = masterSide(() => ({ kind: 'ok' }));
+    await expect(replicateBatch(old.deps, () => old.h, old.master, old.entries, [], false, to)).resolves.toEqual({ forwarded: false, broadcast: false });
+    // A full sync instead: the master broadcasts.
+    const sync = masterSide((req) => (req.type === 'replicate' ? { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'sync' } } : { kind: 'ok', broadcast: true }));
+    await expect(replicateBatch(sync.deps, () => sync.h, sync.master, sync.entries, [], false, to)).resolves.toEqual({ forwarded: false, broadcast: false });
+    // Not asked: not reported, whatever the answer.
+    const unasked = masterSide(() => ({ kind: 'ok', broadcast: true }));
+    await expect(replicateBatch(unasked.deps, () => unasked.h, unasked.master, unasked.entries, [], false)).resolves.toEqual({ forwarded: false, broadcast: false });
+    expect(unasked.asked[0]).not.toHaveProperty('broadcastTo');
   });
 
   /** What changes with no entry to show it, what replication carries of it, and what the replica then holds. */
@@ -182,7 +236,7 @@ describe('the master replicating a batch', () => {
     const m = masterSide((req) =>
       req.type === 'replicate' ? { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'sync' } } : { kind: 'ok', forwarded: true },
     );
-    await expect(replicateBatch(m.deps, () => m.h, m.master, m.entries, [], true)).resolves.toBe(false);
+    await expect(replicateBatch(m.deps, () => m.h, m.master, m.entries, [], true)).resolves.toEqual({ forwarded: false, broadcast: false });
     expect(m.asked.map((r) => r.type)).toEqual(['replicate', 'sync']);
   });
 });

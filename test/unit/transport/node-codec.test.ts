@@ -327,6 +327,14 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(sync)).toStrictEqual(sync);
     });
 
+    it('round-trips replicate with the nodes the replica broadcasts to, and what it says first', () => {
+      const discontinuity = { code: 90003, statusCode: 400, message: 'messages from region us were lost' };
+      for (const extra of [{ broadcastTo: ['n2', 'n3'] }, { broadcastTo: ['n3'], discontinuity }]) {
+        const msg: NodeMessage = { type: 'replicate', rid: 20, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], ...extra };
+        expect(roundTrip(msg)).toStrictEqual(msg);
+      }
+    });
+
     it('round-trips replicate with the interest start, and with its end (0)', () => {
       for (const interestSince of [1_796_000_000_123, 0]) {
         const msg: NodeMessage = { type: 'replicate', rid: 16, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], interestSince };
@@ -404,6 +412,8 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ['vector crossing a loss', { kind: 'vector', entries, gap: null, lost: { code: 90003, statusCode: 400, message: 'lost' } }],
       ['ok', { kind: 'ok' }],
       ['ok, forwarded', { kind: 'ok', forwarded: true }],
+      ['ok, broadcast', { kind: 'ok', broadcast: true }],
+      ['ok, forwarded and broadcast', { kind: 'ok', forwarded: true, broadcast: true }],
       [
         'interest, a channel another region wants (with its head) and one no region wants',
         {
