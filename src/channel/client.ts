@@ -57,7 +57,9 @@ export class ChannelClient {
   private lastChannelSerial = '';
   /** Subscribing or filling a gap: broadcasts wait here until it is done. */
   private busy: Promise<void> | null = null;
-  private held: { epoch: string; entries: LogEntry[]; discontinuity?: ErrorInfo | undefined }[] = [];
+  /** Nodes other than the master that sent broadcasts since the last subscribe (heard). */
+  private readonly senders = new Set<NodeId>();
+  private held: { epoch: string; entries: LogEntry[]; discontinuity?: ErrorInfo | undefined; gapAt?: number | undefined }[] = [];
   /** The last point where subscribers were told of another region's lost messages (signalGap). */
   private lastGap: Gap | null = null;
   private closed = false;
@@ -78,6 +80,20 @@ export class ChannelClient {
 
   get subscribedAt(): NodeId | null {
     return this.master;
+  }
+
+  /**
+   * A broadcast came from `node`: the master, or the channel's replica, which broadcasts
+   * for it (replication.ts). Where the replica dies, restarts or leaves with batches for
+   * this node still on their way, this client asks the master again (heardFrom).
+   */
+  heard(node: NodeId): void {
+    if (node !== this.master) this.senders.add(node);
+  }
+
+  /** Whether a node other than the master has sent this client broadcasts since it last subscribed. */
+  heardFrom(node: NodeId): boolean {
+    return this.senders.has(node);
   }
 
   /** The master to check this client's subscription with (none while subscribing or unsubscribed). */
@@ -357,6 +373,7 @@ export class ChannelClient {
     if (this.master && this.master !== master) this.deps.unsub(this.master, this.key);
     this.master = master;
     this.subGen++;
+    this.senders.clear();
   }
 
   /**
@@ -432,13 +449,13 @@ export class ChannelClient {
    * A broadcast from the master. `discontinuity`: messages from another region were lost
    * before these entries; every subscriber is told (UPDATE without RESUMED) first.
    */
-  onBroadcast(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo): void {
+  onBroadcast(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo, gapAt?: number): void {
     if (this.closed) return;
     if (this.busy) {
-      this.held.push({ epoch, entries, discontinuity });
+      this.held.push({ epoch, entries, discontinuity, gapAt });
       return;
     }
-    this.accept(epoch, entries, discontinuity);
+    this.accept(epoch, entries, discontinuity, gapAt);
   }
 
   private release(): void {
@@ -449,14 +466,21 @@ export class ChannelClient {
         this.held.push(h);
         continue;
       }
-      this.accept(h.epoch, h.entries, h.discontinuity);
+      this.accept(h.epoch, h.entries, h.discontinuity, h.gapAt);
     }
   }
 
-  private accept(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo): void {
-    if (discontinuity && epoch === this.epoch && (entries.length === 0 || entries[0]!.serial <= this.last + 1)) {
-      this.signalGap({ serial: entries.length ? entries[0]!.serial : this.last + 1, error: discontinuity });
-      discontinuity = undefined;
+  private accept(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo, gapAt?: number): void {
+    if (discontinuity && epoch === this.epoch) {
+      // Said before entries this node has, or at a point it is past (a second copy of a
+      // broadcast: from the replica and from the master), it was said already.
+      const at = entries.length ? entries[0]!.serial : (gapAt ?? this.last + 1);
+      const past = entries.length ? entries[entries.length - 1]!.serial <= this.last : at <= this.last;
+      if (past) discontinuity = undefined;
+      else if (at <= this.last + 1 || entries.length === 0) {
+        this.signalGap({ serial: at, error: discontinuity });
+        discontinuity = undefined;
+      }
     }
     if (entries.length === 0) return;
     if (epoch !== this.epoch) {

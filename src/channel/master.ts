@@ -57,9 +57,27 @@ export interface MasterDeps {
 /** A batch's broadcast, as the master asks the replica to send it: to these nodes, saying this first. */
 export interface ReplicaBroadcast {
   to: NodeId[];
-  discontinuity: ErrorInfo | null;
+  /** A loss said first, and where it goes (Broadcast.discontinuity, and gapAt with no entries). */
+  said: Said | null;
   /** The master's count of subscribes when it asked (a node that subscribed again since is told by the master too). */
   subscribes: number;
+}
+
+/** A loss said before a batch's entries (another region's messages lost), and the serial it goes before. */
+export interface Said {
+  serial: number;
+  error: ErrorInfo;
+}
+
+/** The broadcast of a batch (`said`: a loss said first). */
+export function broadcastOf(channel: ChannelKey, epoch: string, entries: LogEntry[], said: Said | null): Broadcast {
+  return {
+    type: 'broadcast',
+    channel,
+    epoch,
+    entries,
+    ...(said ? { discontinuity: said.error, ...(entries.length ? {} : { gapAt: said.serial }) } : {}),
+  };
 }
 
 /** What the replica did besides holding a batch. */
@@ -69,6 +87,13 @@ export interface Replicated {
   /** Broadcast the batch to the nodes asked. */
   broadcast: boolean;
 }
+
+/**
+ * How long a read up to a node's position waits for this master to publish that far
+ * (publishedTo): a replication round trip, or a reply lost and the batch sent again
+ * (INTERNAL_REQUEST_TIMEOUT_MS, 3 s), then the asker is told to try again.
+ */
+const PUBLISHED_WAIT_MS = 4000;
 
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
@@ -93,7 +118,7 @@ interface Batch {
   entries: LogEntry[];
   holds: PresenceHold[];
   /** Continuity was lost before these entries (from another region's history). */
-  discontinuity: ErrorInfo | null;
+  gap: Said | null;
   waiters: { resolve: () => void; reject: (e: unknown) => void }[];
 }
 
@@ -231,16 +256,16 @@ export class ChannelMaster {
     if (this.stopped) return Promise.reject(this.stopped);
     let batch = this.open ?? this.openBatch();
     if (lost) {
-      const discontinuity = lost.error;
       // A gap must be signalled before these entries and after those already queued.
       if (batch.entries.length) {
         this.flushNow(batch);
         batch = this.openBatch();
       }
-      batch.discontinuity = discontinuity;
+      const gap = { serial: entries.length ? entries[0]!.serial : this.state.serial + 1, ...lost };
+      batch.gap = { serial: gap.serial, error: gap.error };
       // Kept with the history too (replicated with this batch): a node or a client that
       // catches up across this point from history is told as well (gaps.ts).
-      this.state.gaps.add({ serial: entries.length ? entries[0]!.serial : this.state.serial + 1, ...lost });
+      this.state.gaps.add(gap);
     }
     for (const e of entries) batch.entries.push(e);
     for (const h of holds) batch.holds.push(h);
@@ -384,14 +409,24 @@ export class ChannelMaster {
    * answered with a position behind what the node has would look like lost state to it,
    * and a read up to the node's position (a resume's range, a rewind) that stopped short
    * would leave the entries in between to neither the read nor the node's stream.
-   * Rejects if this master stops first.
+   * Resolves false if that takes longer than `timeoutMs` (the replica's replies lost
+   * again and again: the asker tries again later); rejects if this master stops first.
    */
-  async publishedTo(seen: { epoch: string; serial: number }): Promise<void> {
-    while (seen.epoch === this.state.epoch && seen.serial > this.published.serial && seen.serial <= this.state.serial) {
-      if (this.stopped) throw this.stopped;
-      const inFlight = this.running;
-      if (!inFlight) return;
-      await inFlight;
+  async publishedTo(seen: { epoch: string; serial: number }, timeoutMs = PUBLISHED_WAIT_MS): Promise<boolean> {
+    const behind = () => seen.epoch === this.state.epoch && seen.serial > this.published.serial && seen.serial <= this.state.serial;
+    if (!behind()) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      while (behind()) {
+        if (this.stopped) throw this.stopped;
+        const inFlight = this.running;
+        if (!inFlight) return true;
+        if ((await Promise.race([inFlight.then(() => true), late])) === false) return false;
+      }
+      return true;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -435,7 +470,7 @@ export class ChannelMaster {
   }
 
   private openBatch(): Batch {
-    const batch: Batch = { entries: [], holds: [], discontinuity: null, waiters: [] };
+    const batch: Batch = { entries: [], holds: [], gap: null, waiters: [] };
     this.open = batch;
     // Everything published in this turn of the event loop goes out as one batch: one
     // replication round trip and one broadcast per node for all of it.
@@ -472,7 +507,7 @@ export class ChannelMaster {
     let bytes = this.waiting.length ? batchBytes(first) : 0;
     while (this.waiting.length) {
       const b = this.waiting[0]!;
-      if (b.discontinuity || n + b.entries.length > MAX_MERGED_ENTRIES) break;
+      if (b.gap || n + b.entries.length > MAX_MERGED_ENTRIES) break;
       const more = batchBytes(b);
       if (bytes + more > MAX_MERGED_BYTES) break;
       this.waiting.shift();
@@ -495,16 +530,20 @@ export class ChannelMaster {
       const forward = this.forwardingRegion() !== null;
       // A loss said with no entry to go with it is said again with the first entry after it:
       // a node that subscribed again in between, at the same position, hears it there.
-      let discontinuity = batch.discontinuity;
-      if (!discontinuity && batch.entries.length) discontinuity = this.state.gaps.at(batch.entries[0]!.serial)?.error ?? null;
-      const asked = this.replicaBroadcast(batch.entries, discontinuity);
+      let said = batch.gap;
+      const first = batch.entries[0];
+      if (!said && first) {
+        const g = this.state.gaps.at(first.serial);
+        if (g) said = { serial: g.serial, error: g.error };
+      }
+      const asked = this.replicaBroadcast(batch.entries, said);
       let done: Replicated = { forwarded: false, broadcast: false };
       // (Also with nothing but changes no entry shows to carry: ChannelState.takeUnreplicated.)
       if (batch.entries.length || batch.holds.length || this.state.unreplicated) {
         done = await this.deps.replicate(this, batch.entries, batch.holds, forward, asked);
       }
       if (this.stopped) throw this.stopped;
-      this.broadcast(batch.entries, discontinuity, done.forwarded, done.broadcast ? asked : null);
+      this.broadcast(batch.entries, said, done.forwarded, done.broadcast ? asked : null);
       for (const w of batch.waiters) w.resolve();
     } catch (err) {
       for (const w of batch.waiters) w.reject(err);
@@ -512,31 +551,25 @@ export class ChannelMaster {
   }
 
   /** The broadcast the replica is asked to send (to every subscribing node but this one), or null if none. */
-  private replicaBroadcast(entries: LogEntry[], discontinuity: ErrorInfo | null): ReplicaBroadcast | null {
-    if (entries.length === 0 && !discontinuity) return null;
+  private replicaBroadcast(entries: LogEntry[], said: Said | null): ReplicaBroadcast | null {
+    if (entries.length === 0 && !said) return null;
     const to: NodeId[] = [];
     for (const node of this.subscribers) if (node !== this.deps.self) to.push(node);
-    return to.length ? { to, discontinuity, subscribes: this.subscribes } : null;
+    return to.length ? { to, said, subscribes: this.subscribes } : null;
   }
 
   /**
    * `forwarded`: the replica already sent these entries on to other regions; `sent`: it
    * broadcast them to these nodes.
    */
-  private broadcast(entries: LogEntry[], discontinuity: ErrorInfo | null, forwarded: boolean, sent: ReplicaBroadcast | null): void {
-    if (entries.length === 0 && !discontinuity) return;
+  private broadcast(entries: LogEntry[], said: Said | null, forwarded: boolean, sent: ReplicaBroadcast | null): void {
+    if (entries.length === 0 && !said) return;
     if (entries.length) {
       const last = entries[entries.length - 1]!;
       this.published = { serial: last.serial, channelSerial: last.channelSerial };
     }
     for (const e of entries) if (e.kind === 'presence') this.view.apply(e.presence, e.host);
-    const msg: Broadcast = {
-      type: 'broadcast',
-      channel: this.key,
-      epoch: this.state.epoch,
-      entries,
-      ...(discontinuity ? { discontinuity } : {}),
-    };
+    const msg = broadcastOf(this.key, this.state.epoch, entries, said);
     // This node, and those that subscribed while the replica took the batch: new ones, and
     // ones that subscribed again (a node restarted, or its link reset), whose subscribe
     // was answered with a position before this batch and which the replica's sending may

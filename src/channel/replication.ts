@@ -27,7 +27,7 @@ import type { Ring } from '../cluster/ring.js';
 import type { Rpc } from '../transport/rpc.js';
 import type { Broadcast, ForwardedBatch, NodeId, ReplicateRequest, ReplyBody } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
-import { ownEntriesBatch, type ChannelMaster, type ReplicaBroadcast, type Replicated } from './master.js';
+import { broadcastOf, ownEntriesBatch, type ChannelMaster, type ReplicaBroadcast, type Replicated } from './master.js';
 import type { Holding } from './registry.js';
 import type { PresenceHold } from './state.js';
 
@@ -110,7 +110,7 @@ export async function replicateBatch(
         holds,
         forward,
         ...unreplicated,
-        ...(broadcast ? { broadcastTo: broadcast.to, ...(broadcast.discontinuity ? { discontinuity: broadcast.discontinuity } : {}) } : {}),
+        ...(broadcast ? { broadcastTo: broadcast.to, ...(broadcast.said ? { discontinuity: broadcast.said.error, gapAt: broadcast.said.serial } : {}) } : {}),
       } as const;
       reply = await deps.rpc.request(replica, update, INTERNAL_REQUEST_TIMEOUT_MS).catch(() => null);
       if (reply?.kind === 'ok') return { forwarded: reply.forwarded === true, broadcast: broadcast !== null && reply.broadcast === true };
@@ -141,9 +141,13 @@ export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, fr
   h.state.applyHolds(req.holds);
   h.state.applyEntries(req.entries);
   h.state.applyUnreplicated(req);
-  const to = req.broadcastTo;
+  // Only to nodes this one knows (in its ring): a node it has not heard of yet (just
+  // joined) it has no link to, and the master tells every node itself instead.
+  const ring = deps.ring();
+  const to = req.broadcastTo?.every((n) => n === deps.self || ring.has(n)) ? req.broadcastTo : undefined;
   if (to && (req.entries.length || req.discontinuity)) {
-    const msg: Broadcast = { type: 'broadcast', channel: key, epoch: h.state.epoch, entries: req.entries, ...(req.discontinuity ? { discontinuity: req.discontinuity } : {}) };
+    const said = req.discontinuity ? { error: req.discontinuity, serial: req.gapAt ?? h.state.serial + 1 } : null;
+    const msg = broadcastOf(key, h.state.epoch, req.entries, said);
     for (const node of to) deps.sendBroadcast(node, msg);
   }
   const region = deps.settings.region;

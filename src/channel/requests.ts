@@ -24,6 +24,11 @@ export function auditSubscriptions(reg: ChannelRegistry, from: NodeId, theirs: S
   return { kind: 'subAudit', match: false, channels };
 }
 
+/** A read up to a position the replica has broadcast and this master has not yet published (ChannelMaster.publishedTo). */
+function notPublishedYet(serial: number): ReplyBody {
+  return { kind: 'retry', reason: `serial ${serial} is held here but not yet published (its replication has not been answered)` };
+}
+
 function redirect(a: { redirect: NodeId | null; error?: AblyError }): ReplyBody {
   if (a.error) return { kind: 'error', error: a.error.toInfo() };
   return { kind: 'redirect', owner: a.redirect };
@@ -50,7 +55,8 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!('ok' in a)) return redirect(a);
         const master = a.ok;
         return await atMaster(reg, master, async () => {
-          if (req.seen) await master.publishedTo(req.seen);
+          if (req.seen && !(await master.publishedTo(req.seen))) return notPublishedYet(req.seen.serial);
+          if (master.isStopped) return { kind: 'redirect', owner: reg.ownership(master.key).owner };
           return { kind: 'subscribed', ...master.subscribe(from) };
         });
       }
@@ -123,7 +129,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         }
         return atMaster(reg, master, async () => {
           // The asking node may have had the batch from the replica before this master heard back.
-          await master.publishedTo({ epoch: req.epoch, serial: req.upto });
+          if (!(await master.publishedTo({ epoch: req.epoch, serial: req.upto }))) return notPublishedYet(req.upto);
           const entries = master.range(req.after, req.upto);
           if (!entries) {
             return { kind: 'error', error: AblyError.of('channelMessagesExpired', `serial ${req.after} is older than the retained history`).toInfo() };
@@ -145,7 +151,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         return atMaster(reg, master, async () => {
           // Up to a node's position (a rewind): it may have had that from the replica already.
           const { epoch, untilSerial } = req.query;
-          if (epoch !== undefined && untilSerial !== undefined) await master.publishedTo({ epoch, serial: untilSerial });
+          if (epoch !== undefined && untilSerial !== undefined && !(await master.publishedTo({ epoch, serial: untilSerial }))) return notPublishedYet(untilSerial);
           const { items, more } = master.history(req.query);
           return { kind: 'entries', entries: items, more };
         });
@@ -186,8 +192,9 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!('ok' in a)) return redirect(a);
         const master = a.ok;
         return atMaster(reg, master, async () => {
-          // Up to the asking node's position, which the replica may have given it already.
-          await master.publishedTo({ epoch: master.epoch, serial: req.upto });
+          // Up to the asking node's position, which the replica may have given it already
+          // (a position of another epoch, if the node's is, waits at most for the batch in flight).
+          if (!(await master.publishedTo({ epoch: master.epoch, serial: req.upto }))) return notPublishedYet(req.upto);
           const r = master.state.vectorRange(req.origins, Math.min(req.upto, master.position().serial), req.from ?? req.origins[0]?.region);
           // What a stream must reach back to for this client is on the replica before the
           // client is told it resumed (a master promoted after a failover knows it): also

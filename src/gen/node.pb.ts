@@ -302,8 +302,12 @@ export interface ReplicateRequest {
    * in its Ok has not (an older build), and the master broadcasts to all.
    */
   broadcastTo: string[];
-  /** What the broadcast says before the batch's entries (Broadcast.discontinuity). */
+  /**
+   * What the broadcast says before the batch's entries (Broadcast.discontinuity, and
+   * Broadcast.gap_at with no entries).
+   */
   discontinuity?: ErrorInfo | undefined;
+  gapAt?: number | undefined;
 }
 
 /** Interest items (InterestItem's `channel` holds the region name). */
@@ -657,6 +661,12 @@ export interface Broadcast {
     | undefined;
   /** a LogEntryList */
   entries: Uint8Array;
+  /**
+   * With a discontinuity and no entries: the serial the loss goes before (a node that is
+   * past it already, told with the entry after it, is not told again). Unset (an older
+   * build): just after what the node has.
+   */
+  gapAt?: number | undefined;
 }
 
 export interface Unsub {
@@ -2692,6 +2702,7 @@ function createBaseReplicateRequest(): ReplicateRequest {
     gaps: [],
     broadcastTo: [],
     discontinuity: undefined,
+    gapAt: undefined,
   };
 }
 
@@ -2732,6 +2743,9 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     if (message.discontinuity !== undefined) {
       ErrorInfo.encode(message.discontinuity, writer.uint32(106).fork()).join();
+    }
+    if (message.gapAt !== undefined) {
+      writer.uint32(112).int64(message.gapAt);
     }
     return writer;
   },
@@ -2843,6 +2857,14 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.discontinuity = ErrorInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.gapAt = longToNumber(reader.int64());
             continue;
           }
         }
@@ -6141,7 +6163,7 @@ export const Reply: MessageFns<Reply> = {
 };
 
 function createBaseBroadcast(): Broadcast {
-  return { channel: "", epoch: "", discontinuity: undefined, entries: new Uint8Array(0) };
+  return { channel: "", epoch: "", discontinuity: undefined, entries: new Uint8Array(0), gapAt: undefined };
 }
 
 export const Broadcast: MessageFns<Broadcast> = {
@@ -6157,6 +6179,9 @@ export const Broadcast: MessageFns<Broadcast> = {
     }
     if (message.entries.length !== 0) {
       writer.uint32(42).bytes(message.entries);
+    }
+    if (message.gapAt !== undefined) {
+      writer.uint32(48).int64(message.gapAt);
     }
     return writer;
   },
@@ -6204,6 +6229,14 @@ export const Broadcast: MessageFns<Broadcast> = {
             }
 
             message.entries = reader.bytes();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.gapAt = longToNumber(reader.int64());
             continue;
           }
         }

@@ -2,10 +2,9 @@
  * The hub: this node's registry of channel clients, one per channel with local
  * attachments. It routes broadcasts to them and tells them when their master moved.
  */
-import type { ChannelKey, LogEntry } from '../channel/entry.js';
-import type { ErrorInfo } from '../errors.js';
+import type { ChannelKey } from '../channel/entry.js';
 import { ChannelClient, type ClientDeps } from '../channel/client.js';
-import type { NodeId } from '../transport/messages.js';
+import type { Broadcast, NodeId } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import { addToDigest, emptyDigest, type SubDigest } from '../channel/sub-digest.js';
 
@@ -71,8 +70,11 @@ export class Hub {
     client.close();
   }
 
-  onBroadcast(key: ChannelKey, epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo): void {
-    this.clients.get(key)?.onBroadcast(epoch, entries, discontinuity);
+  onBroadcast(from: NodeId, msg: Broadcast): void {
+    const c = this.clients.get(msg.channel);
+    if (!c) return;
+    c.heard(from);
+    c.onBroadcast(msg.epoch, msg.entries, msg.discontinuity, msg.gapAt);
   }
 
   /** The ring changed: clients whose master is no longer the owner move to the new one. */
@@ -83,9 +85,13 @@ export class Hub {
     }
   }
 
-  /** A node died: clients subscribed there move to the channel's new owner. */
+  /**
+   * A node died, restarted or left: clients subscribed there move to the channel's new
+   * owner; those it sent broadcasts to as a channel's replica ask their master again
+   * (what it had not yet sent them is lost with it, and the master counts it as told).
+   */
   onPeerDown(node: NodeId): void {
-    for (const c of this.clients.values()) if (c.subscribedAt === node) c.resubscribe();
+    for (const c of this.clients.values()) if (c.subscribedAt === node || c.heardFrom(node)) c.resubscribe();
   }
 
   /**

@@ -470,7 +470,7 @@ export class AblyNode {
         this.rpc.onReply(from, msg);
         return;
       case 'broadcast':
-        this.hub.onBroadcast(msg.channel, msg.epoch, msg.entries, msg.discontinuity);
+        this.hub.onBroadcast(from, msg);
         return;
       case 'toRegions':
         this.globalmaster?.onToRegions(msg.batch, msg.to, msg.more === true);

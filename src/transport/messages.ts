@@ -114,8 +114,9 @@ export interface ReplicateRequest {
   gaps?: Gap[];
   /** The nodes the replica broadcasts the batch to once it holds it (itself included); absent: the master does. */
   broadcastTo?: NodeId[];
-  /** What that broadcast says before the batch's entries (Broadcast.discontinuity). */
+  /** What that broadcast says before the batch's entries (Broadcast.discontinuity and gapAt). */
   discontinuity?: ErrorInfo;
+  gapAt?: number;
 }
 /** Presence operations (enter/update/leave) of one connection, hosted on the sender. */
 export interface PresenceRequest {
@@ -426,6 +427,8 @@ export interface Broadcast {
   entries: LogEntry[];
   /** Continuity was lost before these entries (history from another region did not cover a gap). */
   discontinuity?: ErrorInfo;
+  /** With a discontinuity and no entries: the serial the loss goes before. */
+  gapAt?: number;
 }
 
 /** A channel client no longer wants the channel's broadcasts. */

@@ -104,6 +104,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
             gaps: gapsToPb(r.gaps),
             broadcastTo: r.broadcastTo ?? [],
             ...(r.discontinuity ? { discontinuity: r.discontinuity } : {}),
+            ...(r.gapAt !== undefined ? { gapAt: r.gapAt } : {}),
           },
         },
       };
@@ -209,6 +210,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         ...(b.replicate.gaps.length ? { gaps: gapsFromPb(b.replicate.gaps) } : {}),
         ...(b.replicate.broadcastTo.length ? { broadcastTo: b.replicate.broadcastTo } : {}),
         ...(b.replicate.discontinuity ? { discontinuity: b.replicate.discontinuity } : {}),
+        ...(b.replicate.gapAt !== undefined ? { gapAt: b.replicate.gapAt } : {}),
       };
     case 'presence':
       return {
@@ -483,7 +485,7 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       return {
         msg: {
           $case: 'broadcast',
-          broadcast: { channel: msg.channel, epoch: msg.epoch, entries: encodeLogEntries(msg.entries), discontinuity: msg.discontinuity },
+          broadcast: { channel: msg.channel, epoch: msg.epoch, entries: encodeLogEntries(msg.entries), discontinuity: msg.discontinuity, gapAt: msg.gapAt },
         },
       };
     case 'toRegions':
@@ -547,6 +549,7 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
         epoch: b.epoch,
         entries: decodeLogEntries(b.entries),
         ...(b.discontinuity ? { discontinuity: b.discontinuity } : {}),
+        ...(b.gapAt !== undefined ? { gapAt: b.gapAt } : {}),
       };
     }
     case 'toRegions':

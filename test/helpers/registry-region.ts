@@ -76,7 +76,7 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
     });
     transport.onMessage((from, msg: NodeMessage) => {
       if (msg.type === 'reply') rpc.onReply(from, msg);
-      else if (msg.type === 'broadcast') node.hub.onBroadcast(msg.channel, msg.epoch, msg.entries, msg.discontinuity);
+      else if (msg.type === 'broadcast') node.hub.onBroadcast(from, msg);
       else if (msg.type === 'unsub') node.registry.unsubscribe(from, msg.channel);
       else if (msg.type === 'subAudit') rpc.reply(from, msg.rid, auditSubscriptions(node.registry, from, msg));
       else if (isChannelRequest(msg)) {

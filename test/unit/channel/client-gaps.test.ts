@@ -57,6 +57,25 @@ describe('a channel client catching up across lost messages', () => {
     expect(other.events).toEqual(['update 90003', 'E1:11']);
   });
 
+  it('tells once of a word that comes twice (from the replica and from the master), also late, after later entries and words', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    const sub = subscriber();
+    await c.attach(sub, null, null);
+    c.activate(sub);
+    const again = { ...lost, message: 'messages from region ap were lost' };
+    c.onBroadcast('E1', [], lost, 11);
+    c.onBroadcast('E1', [entry('E1', 11)], lost);
+    c.onBroadcast('E1', [entry('E1', 12)], again);
+    // Second copies, late: the word with no entry (it goes before 11), and 11 with its word.
+    c.onBroadcast('E1', [], lost, 11);
+    c.onBroadcast('E1', [entry('E1', 11)], lost);
+    expect(sub.events).toEqual(['update 90003', 'E1:11', 'update 90003', 'E1:12']);
+    // A word with no entry from an older build (no point given) still goes just after what the node has.
+    c.onBroadcast('E1', [], again);
+    expect(sub.events).toEqual(['update 90003', 'E1:11', 'update 90003', 'E1:12', 'update 90003']);
+  });
+
   it('does not say a client resumed at the point just before such a word, while no entry has followed it', async () => {
     const master = new ScriptedMaster();
     const c = await client(master, 'E1', 10);

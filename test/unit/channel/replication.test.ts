@@ -10,7 +10,7 @@ import type { Rpc } from '../../../src/transport/rpc.js';
 
 const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 1000 };
 const KEY = 'app:chat';
-const ring = new Ring(['a', 'b']);
+const ring = new Ring(['a', 'b', 'n9']);
 const OWNER = ring.owner(KEY)!;
 const REPLICA = ring.replica(KEY)!;
 
@@ -104,13 +104,20 @@ describe('the replica broadcasting a batch for the master', () => {
     expect(broadcasts[0]!.msg.entries).toBe(entries);
   });
 
-  it('says a loss with no entry to go with it; sends nothing when not asked', () => {
+  it('says a loss with no entry to go with it, and where; sends nothing when not asked', () => {
     const { h, broadcasts, deps, request } = replicaSide({ toRegions: false });
-    expect(applyReplicate(deps, h, OWNER, { ...request([], false), broadcastTo: ['n9'], discontinuity: lost })).toEqual({ kind: 'ok', broadcast: true });
-    expect(broadcasts.map((b) => [b.to, b.msg.entries.length, b.msg.discontinuity])).toEqual([['n9', 0, lost]]);
+    expect(applyReplicate(deps, h, OWNER, { ...request([], false), broadcastTo: ['n9'], discontinuity: lost, gapAt: 1 })).toEqual({ kind: 'ok', broadcast: true });
+    expect(broadcasts.map((b) => [b.to, b.msg.entries.length, b.msg.discontinuity, b.msg.gapAt])).toEqual([['n9', 0, lost, 1]]);
     const { master: m2, h: h2, broadcasts: b2, deps: d2, request: r2 } = replicaSide({ toRegions: false });
     expect(applyReplicate(d2, h2, OWNER, r2(batchOfBoth(m2), false))).toEqual({ kind: 'ok' });
     expect(b2).toEqual([]);
+  });
+
+  it('leaves the broadcast to the master when it does not know a node named (one that just joined: it has no link to it yet)', () => {
+    const { master, h, broadcasts, deps, request } = replicaSide({ toRegions: false });
+    expect(applyReplicate(deps, h, OWNER, { ...request(batchOfBoth(master), false), broadcastTo: ['n9', 'new-node'] })).toEqual({ kind: 'ok' });
+    expect(broadcasts).toEqual([]);
+    expect(h.role === 'replica' && h.state.serial).toBe(master.serial);
   });
 
   it('broadcasts nothing it does not store: a batch from a node that is not master, or one after a gap', () => {
@@ -144,7 +151,7 @@ describe('the master replicating a batch', () => {
   });
 
   it('asks the replica to broadcast, and reports it only when the replica says it did', async () => {
-    const to = { to: ['n9'], discontinuity: null, subscribes: 1 };
+    const to = { to: ['n9'], said: null, subscribes: 1 };
     const yes = masterSide(() => ({ kind: 'ok', broadcast: true }));
     await expect(replicateBatch(yes.deps, () => yes.h, yes.master, yes.entries, [], false, to)).resolves.toEqual({ forwarded: false, broadcast: true });
     expect(yes.asked).toMatchObject([{ type: 'replicate', broadcastTo: ['n9'] }]);
