@@ -82,16 +82,12 @@ export class ChannelClient {
     return this.master;
   }
 
-  /**
-   * A broadcast came from `node`: the master, or the channel's replica, which broadcasts
-   * for it (replication.ts). Where the replica dies, restarts or leaves with batches for
-   * this node still on their way, this client asks the master again (heardFrom).
-   */
+  /** A broadcast came from `node`: the master, or the channel's replica, which broadcasts for it (batches.ts). */
   heard(node: NodeId): void {
     if (node !== this.master) this.senders.add(node);
   }
 
-  /** Whether a node other than the master has sent this client broadcasts since it last subscribed. */
+  /** Whether a node other than the master sent broadcasts since the last subscribe (if it goes, ask the master again). */
   heardFrom(node: NodeId): boolean {
     return this.senders.has(node);
   }

@@ -2,9 +2,10 @@
  * The channel master: one channel on the node that owns it in the region's ring.
  * It orders and deduplicates publishes (ChannelState), has each batch copied to the
  * replica, and only then is it broadcast once per subscribing node (by the replica as
- * it takes the batch, one hop sooner, and by the master to whoever the replica was not
- * asked to tell: replication.ts) and the publishers' nodes ACK. One batch is replicated at a time; the batches that queue
- * behind it meanwhile are merged and go out as one (group commit), so a busy channel
+ * it takes the batch, one hop sooner, and by the master to those the replica was not
+ * asked to tell: batches.ts) and the publishers' nodes ACKed. One batch is replicated at
+ * a time; the batches that queue behind it meanwhile are merged and go out as one
+ * (group commit), so a busy channel
  * makes fewer, larger replications and broadcasts rather than a growing queue of small
  * ones. Everything a client can observe (broadcasts, replies, range and history reads)
  * stops at the last replicated serial, so nothing seen is ever lost by the failure of
@@ -12,12 +13,12 @@
  * a read up to that node's position waits for it to be published here (publishedTo).
  */
 import { hashName } from './sub-digest.js';
-import { AblyError, type ErrorInfo } from '../errors.js';
+import { AblyError } from '../errors.js';
 import { RateLimiter } from '../rate.js';
-import { sizeEstimate } from '../protocol/frames.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
-import { ForwardedEntries, MAX_MERGED_BYTES, MAX_MERGED_ENTRIES } from '../transport/entry-lists.js';
+import { MAX_MERGED_BYTES, MAX_MERGED_ENTRIES, type ForwardedEntries } from '../transport/entry-lists.js';
 import type { Broadcast, ChannelStatus, ForwardedBatch, NodeId } from '../transport/messages.js';
+import { batchBytes, broadcastOf, ownEntriesBatch, SubscribingNodes, type Batch, type ReplicaBroadcast, type Replicated, type Said } from './batches.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
 import { PresenceSet } from './presence.js';
@@ -54,40 +55,6 @@ export interface MasterDeps {
   interestChanged?(key: ChannelKey, on: boolean, since: number): void;
 }
 
-/** A batch's broadcast, as the master asks the replica to send it: to these nodes, saying this first. */
-export interface ReplicaBroadcast {
-  to: NodeId[];
-  /** A loss said first, and where it goes (Broadcast.discontinuity, and gapAt with no entries). */
-  said: Said | null;
-  /** The master's count of subscribes when it asked (a node that subscribed again since is told by the master too). */
-  subscribes: number;
-}
-
-/** A loss said before a batch's entries (another region's messages lost), and the serial it goes before. */
-export interface Said {
-  serial: number;
-  error: ErrorInfo;
-}
-
-/** The broadcast of a batch (`said`: a loss said first). */
-export function broadcastOf(channel: ChannelKey, epoch: string, entries: LogEntry[], said: Said | null): Broadcast {
-  return {
-    type: 'broadcast',
-    channel,
-    epoch,
-    entries,
-    ...(said ? { discontinuity: said.error, ...(entries.length ? {} : { gapAt: said.serial }) } : {}),
-  };
-}
-
-/** What the replica did besides holding a batch. */
-export interface Replicated {
-  /** Sent the batch's own entries on to other regions. */
-  forwarded: boolean;
-  /** Broadcast the batch to the nodes asked. */
-  broadcast: boolean;
-}
-
 /**
  * How long a read up to a node's position waits for this master to publish that far
  * (publishedTo): a replication round trip, or a reply lost and the batch sent again
@@ -98,35 +65,8 @@ const PUBLISHED_WAIT_MS = 4000;
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
 
-/**
- * The entries of a batch that originated in `region`, as a batch for other regions (null
- * if none): one hop only, so what came in from another region is never forwarded on.
- */
-export function ownEntriesBatch(channel: ChannelKey, region: string, epoch: string, entries: readonly LogEntry[]): ForwardedBatch | null {
-  const mine = entries.filter((e) => e.origin.region === region);
-  return mine.length ? { channel, region, epoch, gapBefore: false, entries: ForwardedEntries.of(mine) } : null;
-}
-
-/** About the bytes of a batch's entries (frames.ts's estimate), for the group commit's bound. */
-function batchBytes(b: Batch): number {
-  let n = 0;
-  for (const e of b.entries) n += sizeEstimate(e);
-  return n;
-}
-
-interface Batch {
-  entries: LogEntry[];
-  holds: PresenceHold[];
-  /** Continuity was lost before these entries (from another region's history). */
-  gap: Said | null;
-  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
-}
-
 export class ChannelMaster {
-  readonly subscribers = new Set<NodeId>();
-  /** Subscribes so far, and each subscribing node's last (a number of that count). */
-  private subscribes = 0;
-  private readonly subscribedAt = new Map<NodeId, number>();
+  private readonly subscribing = new SubscribingNodes();
   /** Last serial every subscriber has been sent (and the replica holds). */
   private published: { serial: number; channelSerial: string };
   private open: Batch | null = null;
@@ -152,6 +92,11 @@ export class ChannelMaster {
   /** ChannelSettings.inheritedInterestMs, or its default. */
   private get inheritedMs(): number {
     return this.state.settings.inheritedInterestMs ?? INHERITED_INTEREST_MS;
+  }
+
+  /** The nodes subscribed to this master's broadcasts. */
+  get subscribers(): Set<NodeId> {
+    return this.subscribing.nodes;
   }
 
   /** The channel name's hash, for subscription audits (sub-digest.ts). */
@@ -536,7 +481,7 @@ export class ChannelMaster {
         const g = this.state.gaps.at(first.serial);
         if (g) said = { serial: g.serial, error: g.error };
       }
-      const asked = this.replicaBroadcast(batch.entries, said);
+      const asked = this.subscribing.askReplica(this.deps.self, batch.entries, said);
       let done: Replicated = { forwarded: false, broadcast: false };
       // (Also with nothing but changes no entry shows to carry: ChannelState.takeUnreplicated.)
       if (batch.entries.length || batch.holds.length || this.state.unreplicated) {
@@ -548,14 +493,6 @@ export class ChannelMaster {
     } catch (err) {
       for (const w of batch.waiters) w.reject(err);
     }
-  }
-
-  /** The broadcast the replica is asked to send (to every subscribing node but this one), or null if none. */
-  private replicaBroadcast(entries: LogEntry[], said: Said | null): ReplicaBroadcast | null {
-    if (entries.length === 0 && !said) return null;
-    const to: NodeId[] = [];
-    for (const node of this.subscribers) if (node !== this.deps.self) to.push(node);
-    return to.length ? { to, said, subscribes: this.subscribes } : null;
   }
 
   /**
@@ -570,13 +507,8 @@ export class ChannelMaster {
     }
     for (const e of entries) if (e.kind === 'presence') this.view.apply(e.presence, e.host);
     const msg = broadcastOf(this.key, this.state.epoch, entries, said);
-    // This node, and those that subscribed while the replica took the batch: new ones, and
-    // ones that subscribed again (a node restarted, or its link reset), whose subscribe
-    // was answered with a position before this batch and which the replica's sending may
-    // not have reached (it went on the link as it was). A node told twice skips the second.
-    for (const node of this.subscribers) {
-      if (!sent || !sent.to.includes(node) || (this.subscribedAt.get(node) ?? 0) > sent.subscribes) this.deps.sendBroadcast(node, msg);
-    }
+    // This node, and those the replica was not asked to tell (SubscribingNodes.masterTells).
+    for (const node of this.subscribers) if (this.subscribing.masterTells(node, sent)) this.deps.sendBroadcast(node, msg);
     this.deps.onBroadcast?.(this.subscribers.size, entries.length);
     // Asked again here: interest that began during the replication sends this batch too.
     const region = forwarded ? null : this.forwardingRegion();
@@ -593,22 +525,18 @@ export class ChannelMaster {
 
   /** A node subscribes: it gets every broadcast after the returned position (and the presence set there). */
   subscribe(node: NodeId): { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] } {
-    this.subscribedAt.set(node, ++this.subscribes);
-    if (this.subscribers.size === 0 && !this.subscribers.has(node)) {
+    const first = this.subscribers.size === 0;
+    if (this.subscribing.add(node) && first) {
       const now = this.deps.now();
       if (this.interestSince === 0 || now > this.inheritUntil) this.interestChangedTo(now);
       this.inheritUntil = 0;
-      this.subscribers.add(node);
       this.reportInterest();
-    } else {
-      this.subscribers.add(node);
     }
     return { ...this.position(), presence: this.view.list() };
   }
 
   unsubscribe(node: NodeId): void {
-    this.subscribedAt.delete(node);
-    if (!this.subscribers.delete(node) || this.subscribers.size > 0) return;
+    if (!this.subscribing.delete(node) || this.subscribers.size > 0) return;
     this.interestChangedTo(0);
     this.reportInterest();
   }

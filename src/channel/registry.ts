@@ -38,7 +38,8 @@ import type {
 import type { ChannelKey, LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
 import { askHolders, CLAIM_FANOUT, decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
-import { ChannelMaster, type ReplicaBroadcast, type Replicated } from './master.js';
+import type { ReplicaBroadcast, Replicated } from './batches.js';
+import { ChannelMaster } from './master.js';
 import { handleChannelRequest } from './requests.js';
 import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';

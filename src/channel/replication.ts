@@ -27,7 +27,8 @@ import type { Ring } from '../cluster/ring.js';
 import type { Rpc } from '../transport/rpc.js';
 import type { Broadcast, ForwardedBatch, NodeId, ReplicateRequest, ReplyBody } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
-import { broadcastOf, ownEntriesBatch, type ChannelMaster, type ReplicaBroadcast, type Replicated } from './master.js';
+import { broadcastOf, ownEntriesBatch, type ReplicaBroadcast, type Replicated } from './batches.js';
+import type { ChannelMaster } from './master.js';
 import type { Holding } from './registry.js';
 import type { PresenceHold } from './state.js';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
-import { ChannelMaster, type MasterDeps, type ReplicaBroadcast, type Replicated } from '../../../src/channel/master.js';
+import type { ReplicaBroadcast, Replicated } from '../../../src/channel/batches.js';
+import { ChannelMaster, type MasterDeps } from '../../../src/channel/master.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import { AblyError } from '../../../src/errors.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
