@@ -125,3 +125,13 @@ export async function regionLinksUp(d: TestDeployment, regions: string[]): Promi
     });
   }
 }
+
+/** A region of three nodes whose mesh links go through fault proxies (`d.sup.meshProxies`), once every node sees all three up. */
+export async function meshProxiedRegion(): Promise<TestDeployment> {
+  const d = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }], meshProxies: true });
+  await waitFor(async () => (await Promise.all(d.nodes().map((n) => d.health(n)))).every((h) => h.members.filter((m: any) => m.state === 'up').length === 3), {
+    what: 'every node seeing all three up',
+    timeoutMs: 20_000,
+  });
+  return d;
+}

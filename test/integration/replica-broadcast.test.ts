@@ -11,7 +11,7 @@
  */
 import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { meshProxiedRegion, type TestDeployment } from '../helpers/deployment.js';
 import { channelsMasteredBy, replicaOf } from '../helpers/ring.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,11 +21,7 @@ const REPLY_DELAY_MS = 600;
 
 let d: TestDeployment;
 beforeAll(async () => {
-  d = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }], meshProxies: true });
-  await waitFor(async () => (await Promise.all(d.nodes().map((n) => d.health(n)))).every((h) => h.members.filter((m: any) => m.state === 'up').length === 3), {
-    what: 'every node seeing all three up',
-    timeoutMs: 20_000,
-  });
+  d = await meshProxiedRegion();
 });
 afterAll(async () => {
   await d?.stop();
