@@ -57,7 +57,7 @@ export class ChannelClient {
   private lastChannelSerial = '';
   /** Subscribing or filling a gap: broadcasts wait here until it is done. */
   private busy: Promise<void> | null = null;
-  /** Nodes other than the master that sent broadcasts since the last subscribe (heard). */
+  /** Nodes other than the master that sent broadcasts since the last subscribe. */
   private readonly senders = new Set<NodeId>();
   private held: { epoch: string; entries: LogEntry[]; discontinuity?: ErrorInfo | undefined; gapAt?: number | undefined }[] = [];
   /** The last point where subscribers were told of another region's lost messages (signalGap). */
@@ -341,6 +341,9 @@ export class ChannelClient {
     }
     this.deps.log.debug({ channel: this.key, master: from, epoch: body.epoch, serial: body.serial, mine: this.last }, 'channel client subscribed');
     this.subscribedTo(from);
+    // Held broadcasts of another epoch than the master's are late ones of a stream it left:
+    // taken again they had this client subscribe for ever (microtasks alone, master here).
+    this.held = this.held.filter((h) => h.epoch === body.epoch);
     if (this.epoch === null) {
       this.epoch = body.epoch;
       this.last = body.serial;
