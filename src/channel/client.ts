@@ -42,6 +42,15 @@ export interface ClientDeps {
   onDeliver?(key: ChannelKey, connections: number, messages: number, bytes: number): void;
 }
 
+/** A broadcast waiting for a subscribe or a fill to end; `n`: its place in the order they came. */
+interface Held {
+  n: number;
+  epoch: string;
+  entries: LogEntry[];
+  discontinuity?: ErrorInfo | undefined;
+  gapAt?: number | undefined;
+}
+
 export class ChannelClient {
   private readonly subs = new Map<LocalSubscriber, SubRec>();
   /** Master this node is subscribed at, and the stream position received so far. */
@@ -59,7 +68,9 @@ export class ChannelClient {
   private busy: Promise<void> | null = null;
   /** Nodes other than the master that sent broadcasts since the last subscribe. */
   private readonly senders = new Set<NodeId>();
-  private held: { epoch: string; entries: LogEntry[]; discontinuity?: ErrorInfo | undefined; gapAt?: number | undefined }[] = [];
+  private held: Held[] = [];
+  /** Broadcasts that came so far (Held.n). */
+  private arrivals = 0;
   /** The last point where subscribers were told of another region's lost messages (signalGap). */
   private lastGap: Gap | null = null;
   private closed = false;
@@ -333,6 +344,7 @@ export class ChannelClient {
   }
 
   private async subscribe(): Promise<void> {
+    const asked = this.arrivals;
     const { from, body } = await this.deps.router.call(this.key, this.subRequest(), this.deps.requestTimeoutMs);
     if (body.kind !== 'subscribed') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
     if (this.closed) {
@@ -341,9 +353,10 @@ export class ChannelClient {
     }
     this.deps.log.debug({ channel: this.key, master: from, epoch: body.epoch, serial: body.serial, mine: this.last }, 'channel client subscribed');
     this.subscribedTo(from);
-    // Held broadcasts of another epoch than the master's are late ones of a stream it left:
-    // taken again they had this client subscribe for ever (microtasks alone, master here).
-    this.held = this.held.filter((h) => h.epoch === body.epoch);
+    // Held broadcasts of another epoch than the master's that came before it was asked are
+    // late ones of a stream it left: taken again they had this client subscribe for ever
+    // (microtasks alone, with the master here). One that came since may be of a newer one.
+    this.held = this.held.filter((h) => h.epoch === body.epoch || h.n > asked);
     if (this.epoch === null) {
       this.epoch = body.epoch;
       this.last = body.serial;
@@ -369,10 +382,10 @@ export class ChannelClient {
   }
 
   private subscribedTo(master: NodeId): void {
+    if (this.master !== master) this.senders.clear();
     if (this.master && this.master !== master) this.deps.unsub(this.master, this.key);
     this.master = master;
     this.subGen++;
-    this.senders.clear();
   }
 
   /**
@@ -450,11 +463,9 @@ export class ChannelClient {
    */
   onBroadcast(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo, gapAt?: number): void {
     if (this.closed) return;
-    if (this.busy) {
-      this.held.push({ epoch, entries, discontinuity, gapAt });
-      return;
-    }
-    this.accept(epoch, entries, discontinuity, gapAt);
+    const h: Held = { n: ++this.arrivals, epoch, entries, discontinuity, gapAt };
+    if (this.busy) this.held.push(h);
+    else this.accept(h);
   }
 
   private release(): void {
@@ -465,18 +476,22 @@ export class ChannelClient {
         this.held.push(h);
         continue;
       }
-      this.accept(h.epoch, h.entries, h.discontinuity, h.gapAt);
+      this.accept(h);
     }
   }
 
-  private accept(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo, gapAt?: number): void {
+  private accept(h: Held): void {
+    const { epoch, entries } = h;
+    let discontinuity = h.discontinuity;
     if (discontinuity && epoch === this.epoch) {
       // Said before entries this node has, or at a point it is past (a second copy of a
-      // broadcast: from the replica and from the master), it was said already.
-      const at = entries.length ? entries[0]!.serial : (gapAt ?? this.last + 1);
+      // broadcast: from the replica and from the master), it was said already. Said with
+      // no entry for a point ahead (what comes before it has not), it is said again with
+      // the first entry after it.
+      const at = entries.length ? entries[0]!.serial : (h.gapAt ?? this.last + 1);
       const past = entries.length ? entries[entries.length - 1]!.serial <= this.last : at <= this.last;
       if (past) discontinuity = undefined;
-      else if (at <= this.last + 1 || entries.length === 0) {
+      else if (at <= this.last + 1) {
         this.signalGap({ serial: at, error: discontinuity });
         discontinuity = undefined;
       }
@@ -484,13 +499,13 @@ export class ChannelClient {
     if (entries.length === 0) return;
     if (epoch !== this.epoch) {
       // A new lifetime of the channel's state: resubscribe sorts it out.
-      this.held.push({ epoch, entries, discontinuity });
+      this.held.push({ ...h, discontinuity });
       this.resubscribe();
       return;
     }
     const first = entries[0]!.serial;
     if (first > this.last + 1) {
-      this.held.push({ epoch, entries, discontinuity });
+      this.held.push({ ...h, discontinuity });
       void this.run(() => this.fill(first - 1)).catch(() => this.resubscribe());
       return;
     }

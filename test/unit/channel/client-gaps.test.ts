@@ -76,6 +76,21 @@ describe('a channel client catching up across lost messages', () => {
     expect(sub.events).toEqual(['update 90003', 'E1:11', 'update 90003', 'E1:12', 'update 90003']);
   });
 
+  it('says a word with no entry for a point ahead of it (what comes before has not come) only with the first entry after it', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    const sub = subscriber();
+    await c.attach(sub, null, null);
+    c.activate(sub);
+    c.onBroadcast('E1', [], lost, 12); // 11's broadcast is late
+    c.onBroadcast('E1', [entry('E1', 12)], lost);
+    const range = await master.next('range');
+    expect(range.req).toMatchObject({ after: 10, upto: 11 });
+    range.answer({ kind: 'entries', entries: [entry('E1', 11)], more: false });
+    await vi.waitFor(() => expect(c.position().serial).toBe(12));
+    expect(sub.events).toEqual(['E1:11', 'update 90003', 'E1:12']);
+  });
+
   it('does not say a client resumed at the point just before such a word, while no entry has followed it', async () => {
     const master = new ScriptedMaster();
     const c = await client(master, 'E1', 10);

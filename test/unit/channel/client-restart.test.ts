@@ -103,6 +103,18 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     expect(c.position()).toMatchObject({ epoch: 'E2', serial: 3 });
   });
 
+  it('keeps a broadcast of another epoch that came while it subscribed (a newer stream), and subscribes again for it', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    c.resubscribe();
+    const first = await master.next('sub');
+    // The channel restarted meanwhile; its replica's broadcast of the new stream overtakes the answer.
+    c.onBroadcast('E2', [entry('E2', 1)]);
+    first.answer(subscribed('E1', 10));
+    (await master.next('sub')).answer(subscribed('E2', 0));
+    await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 1 }));
+  });
+
   it("holds back from a caught-up subscriber what it had of other regions' streams, for 30 s", async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const master = new ScriptedMaster();
