@@ -21,7 +21,7 @@ import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
 import { parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
-import { batchShape, dropFloors, floorsAt, floorsAtRestart, seenElsewhere, serialFor, takesAll, unseen, withFloors, type SubRec } from './delivery.js';
+import { batchShape, floorsAt, floorsAtRestart, sendTo, serialFor, takesAll, unseen, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 import type { Gap } from './gaps.js';
 import type { RequestBody } from '../transport/rpc.js';
@@ -301,7 +301,7 @@ export class ChannelClient {
   activate(sub: LocalSubscriber): void {
     const rec = this.subs.get(sub);
     if (!rec || rec.queue === null) return;
-    this.sendTo(sub, rec, rec.backlog);
+    sendTo(sub, rec, rec.backlog);
     if (rec.sync) {
       sub.send(syncFrames(sub.channelName, rec.sync, sub.format, `s${(syncCounter++).toString(36)}`));
       rec.sync = null;
@@ -309,7 +309,7 @@ export class ChannelClient {
     const queued = rec.queue;
     rec.backlog = [];
     rec.queue = null;
-    this.sendTo(sub, rec, queued);
+    sendTo(sub, rec, queued);
   }
 
   /** Removes a local subscriber; resolves true when the client has none left. */
@@ -563,7 +563,7 @@ export class ChannelClient {
       }
       if (rec.after >= lastSerial) continue;
       if (rec.after >= first || rec.floors || rec.only || !takesAll(sub, shape)) {
-        this.sendTo(sub, rec, entries);
+        sendTo(sub, rec, entries);
         reached++;
         continue;
       }
@@ -585,34 +585,5 @@ export class ChannelClient {
       }
       this.deps.onDeliver(this.key, reached, messages, bytes);
     }
-  }
-
-  private wanted(sub: LocalSubscriber, e: LogEntry): boolean {
-    if (!sub.wants(e.kind)) return false;
-    if (!sub.echo && e.kind === 'message' && e.message.connectionId === sub.connectionId) return false;
-    return true;
-  }
-
-  /** Sends the entries this subscriber has not had and wants, in its own frames. */
-  private sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): void {
-    if (rec.floorsUntil !== undefined && Date.now() >= rec.floorsUntil) dropFloors(rec);
-    // The floors as the batch began: each frame's serial carries those its entries were under.
-    const floors = rec.floors?.size ? new Map(rec.floors) : undefined;
-    const mine: LogEntry[] = [];
-    let seen = rec.after;
-    for (const e of entries) {
-      if (e.serial <= seen) continue;
-      seen = e.serial;
-      if (rec.only && e.serial <= rec.liveFrom! && !rec.only.has(e.serial)) continue;
-      if (rec.floors && seenElsewhere(rec.floors, e)) continue;
-      if (this.wanted(sub, e)) mine.push(e);
-    }
-    if (rec.only && seen >= rec.liveFrom!) {
-      delete rec.only;
-      delete rec.liveFrom;
-    }
-    if (rec.floors?.size === 0) dropFloors(rec);
-    if (seen > rec.after) rec.after = seen;
-    if (mine.length) sub.send(entryFrames(sub.channelName, mine, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
   }
 }

@@ -8,6 +8,7 @@ import { formatSerial, parseSerial, type OriginPosition } from '../protocol/seri
 import type { LocalSubscriber } from './client.js';
 import type { PresenceMessage } from '../protocol/message.js';
 import type { LogEntry } from './entry.js';
+import { entryFrames } from '../protocol/frames.js';
 
 /**
  * Whether a client from another region saw this message there (`floors`: by origin,
@@ -184,4 +185,34 @@ export function takesAll(sub: LocalSubscriber, shape: BatchShape): boolean {
   if (shape.messages && !sub.wants('message')) return false;
   if (shape.presence && !sub.wants('presence')) return false;
   return sub.echo || !shape.publishers.has(sub.connectionId);
+}
+
+/** Whether a subscriber takes an entry: of a kind it wants, and not its own message where it asked for no echo. */
+function wanted(sub: LocalSubscriber, e: LogEntry): boolean {
+  if (!sub.wants(e.kind)) return false;
+  if (!sub.echo && e.kind === 'message' && e.message.connectionId === sub.connectionId) return false;
+  return true;
+}
+
+/** Sends the entries this subscriber has not had and wants, in its own frames. */
+export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): void {
+  if (rec.floorsUntil !== undefined && Date.now() >= rec.floorsUntil) dropFloors(rec);
+  // The floors as the batch began: each frame's serial carries those its entries were under.
+  const floors = rec.floors?.size ? new Map(rec.floors) : undefined;
+  const mine: LogEntry[] = [];
+  let seen = rec.after;
+  for (const e of entries) {
+    if (e.serial <= seen) continue;
+    seen = e.serial;
+    if (rec.only && e.serial <= rec.liveFrom! && !rec.only.has(e.serial)) continue;
+    if (rec.floors && seenElsewhere(rec.floors, e)) continue;
+    if (wanted(sub, e)) mine.push(e);
+  }
+  if (rec.only && seen >= rec.liveFrom!) {
+    delete rec.only;
+    delete rec.liveFrom;
+  }
+  if (rec.floors?.size === 0) dropFloors(rec);
+  if (seen > rec.after) rec.after = seen;
+  if (mine.length) sub.send(entryFrames(sub.channelName, mine, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
 }
