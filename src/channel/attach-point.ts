@@ -18,7 +18,8 @@ export type Rewind = { count: number } | { ms: number; now: number };
  * serials that say how far it got in each origin, also where this stream was behind it
  * (delivery.ts, withFloors), and a resume here must not give it those messages again.
  */
-export type ResumePoint = { epoch: string; serial: number; seen: OriginPosition[] } | { origins: OriginPosition[]; from: string };
+/** `channelSerial`: the client's own, as it sent it. */
+export type ResumePoint = { epoch: string; serial: number; seen: OriginPosition[]; channelSerial?: string } | { origins: OriginPosition[]; from: string };
 
 /**
  * Reads an ATTACH's channelSerial. One of this region's gives the serial to continue
@@ -30,7 +31,7 @@ export function resumePoint(channelSerial: unknown, region: string): { resume: R
   if (typeof channelSerial !== 'string' || channelSerial.length === 0) return { resume: null, error: null };
   const p = parseSerial(channelSerial);
   if (!p) return { resume: null, error: AblyError.of('channelNoMatchingEpoch', 'channelSerial is not one this service issued') };
-  if (p.region === region) return { resume: { epoch: p.epoch, serial: p.serial, seen: p.origins }, error: null };
+  if (p.region === region) return { resume: { epoch: p.epoch, serial: p.serial, seen: p.origins, channelSerial }, error: null };
   return { resume: { origins: p.origins.length ? p.origins : [{ region: p.region, epoch: p.epoch, seq: p.serial }], from: p.region }, error: null };
 }
 

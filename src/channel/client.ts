@@ -169,6 +169,10 @@ export class ChannelClient {
       const attached = serialFor(rec, channelSerial);
       if (resume.serial >= here) {
         rec.after = resume.serial;
+        // A client further on than this node (it had more from the node it was on) keeps its
+        // own serial: told this node's, it would ask from there at its next move, and be
+        // given again what it had (chaos seed 1215 with --pairs: a node cut off kept delivering).
+        if (resume.serial > here && resume.channelSerial) return { resumed: true, channelSerial: resume.channelSerial, hasPresence };
         // Told of a loss just before the next entry, which has not come: so is this one.
         const ahead = this.lastGap?.serial === here + 1 && resume.serial === here ? this.lastGap : null;
         if (ahead) return { resumed: false, error: AblyError.fromInfo(ahead.error), channelSerial: attached, hasPresence };

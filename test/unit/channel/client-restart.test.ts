@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChannelClient } from '../../../src/channel/client.js';
 import type { LogEntry, MessageEntry } from '../../../src/channel/entry.js';
-import type { OriginPosition } from '../../../src/protocol/serial.js';
+import { formatSerial, type OriginPosition } from '../../../src/protocol/serial.js';
 import { client, entry, ScriptedMaster, subscribed, subscriber } from '../../helpers/scripted-master.js';
 
 /**
@@ -113,6 +113,18 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     first.answer(subscribed('E1', 10));
     (await master.next('sub')).answer(subscribed('E2', 0));
     await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 1 }));
+  });
+
+  it('answers a client further on than this node with its own serial, not an older one it would ask from again at its next move', async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10);
+    const sub = subscriber();
+    const own = formatSerial({ region: 'r1', epoch: 'E1', serial: 13, origins: [] });
+    expect(await c.attach(sub, { epoch: 'E1', serial: 13, seen: [], channelSerial: own }, null)).toMatchObject({ resumed: true, channelSerial: own });
+    c.activate(sub);
+    // What it had is not given again when this node catches up.
+    c.onBroadcast('E1', [11, 12, 13, 14].map((s) => entry('E1', s)));
+    expect(sub.got).toEqual(['E1:14']);
   });
 
   it("holds back from a caught-up subscriber what it had of other regions' streams, for 30 s", async () => {
