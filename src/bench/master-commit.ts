@@ -8,6 +8,7 @@
  * Usage: node dist/bench/master-commit.js [--rtt-ms 1] [--rates 500,2000,10000] [--seconds 3] [--out DIR]
  *        → one JSON line on stdout; with --out, also DIR/master-commit-<date>.json.
  */
+import { NOT_BY_REPLICA } from '../channel/batches.js';
 import { ChannelMaster } from '../channel/master.js';
 import { ChannelState, type ChannelSettings } from '../channel/state.js';
 import { argOf, emitResult, percentile, sleep } from './util.js';
@@ -34,7 +35,7 @@ async function step(ratePerS: number, rttMs: number, seconds: number): Promise<S
     replicate: async () => {
       replications++;
       await sleep(rttMs);
-      return { forwarded: false, broadcast: false };
+      return NOT_BY_REPLICA;
     },
   });
   master.subscribe('subscribers');

@@ -6,18 +6,15 @@
  * and the nodes the replica was not asked to tell: those that subscribed, or subscribed
  * again, since it asked (SubscribingNodes).
  */
-import type { ErrorInfo } from '../errors.js';
 import { sizeEstimate } from '../protocol/frames.js';
 import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { Broadcast, ForwardedBatch, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
+import type { Gap } from './gaps.js';
 import type { PresenceHold } from './state.js';
 
-/** A loss said before a batch's entries (another region's messages lost), and the serial it goes before. */
-export interface Said {
-  serial: number;
-  error: ErrorInfo;
-}
+/** A loss said before a batch's entries (another region's messages lost), and the serial it goes before: a Gap's. */
+export type Said = Pick<Gap, 'serial' | 'error'>;
 
 export interface Batch {
   entries: LogEntry[];
@@ -50,6 +47,9 @@ export interface Replicated {
   /** Broadcast the batch to the nodes asked. */
   broadcast: boolean;
 }
+
+/** What a replica did that could not (a region of one node, a full sync, an older build). */
+export const NOT_BY_REPLICA: Replicated = { forwarded: false, broadcast: false };
 
 /** The broadcast of a batch (`said`: a loss said first). */
 export function broadcastOf(channel: ChannelKey, epoch: string, entries: LogEntry[], said: Said | null): Broadcast {

@@ -18,7 +18,7 @@ import { RateLimiter } from '../rate.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import { MAX_MERGED_BYTES, MAX_MERGED_ENTRIES, type ForwardedEntries } from '../transport/entry-lists.js';
 import type { Broadcast, ChannelStatus, ForwardedBatch, NodeId } from '../transport/messages.js';
-import { batchBytes, broadcastOf, ownEntriesBatch, SubscribingNodes, type Batch, type ReplicaBroadcast, type Replicated, type Said } from './batches.js';
+import { batchBytes, broadcastOf, NOT_BY_REPLICA, ownEntriesBatch, SubscribingNodes, type Batch, type ReplicaBroadcast, type Replicated, type Said } from './batches.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
 import { PresenceSet } from './presence.js';
@@ -207,7 +207,7 @@ export class ChannelMaster {
         batch = this.openBatch();
       }
       const gap = { serial: entries.length ? entries[0]!.serial : this.state.serial + 1, ...lost };
-      batch.gap = { serial: gap.serial, error: gap.error };
+      batch.gap = gap;
       // Kept with the history too (replicated with this batch): a node or a client that
       // catches up across this point from history is told as well (gaps.ts).
       this.state.gaps.add(gap);
@@ -475,14 +475,10 @@ export class ChannelMaster {
       const forward = this.forwardingRegion() !== null;
       // A loss said with no entry to go with it is said again with the first entry after it:
       // a node that subscribed again in between, at the same position, hears it there.
-      let said = batch.gap;
       const first = batch.entries[0];
-      if (!said && first) {
-        const g = this.state.gaps.at(first.serial);
-        if (g) said = { serial: g.serial, error: g.error };
-      }
+      const said = batch.gap ?? (first && this.state.gaps.at(first.serial)) ?? null;
       const asked = this.subscribing.askReplica(this.deps.self, batch.entries, said);
-      let done: Replicated = { forwarded: false, broadcast: false };
+      let done = NOT_BY_REPLICA;
       // (Also with nothing but changes no entry shows to carry: ChannelState.takeUnreplicated.)
       if (batch.entries.length || batch.holds.length || this.state.unreplicated) {
         done = await this.deps.replicate(this, batch.entries, batch.holds, forward, asked);

@@ -27,7 +27,7 @@ import type { Ring } from '../cluster/ring.js';
 import type { Rpc } from '../transport/rpc.js';
 import type { Broadcast, ForwardedBatch, NodeId, ReplicateRequest, ReplyBody } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
-import { broadcastOf, ownEntriesBatch, type ReplicaBroadcast, type Replicated } from './batches.js';
+import { broadcastOf, NOT_BY_REPLICA, ownEntriesBatch, type ReplicaBroadcast, type Replicated } from './batches.js';
 import type { ChannelMaster } from './master.js';
 import type { Holding } from './registry.js';
 import type { PresenceHold } from './state.js';
@@ -55,8 +55,6 @@ export interface ReplicationDeps {
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
-
-const NOT_BY_REPLICA: Replicated = { forwarded: false, broadcast: false };
 
 /**
  * Copies a master's batch to its replica; resolves once the replica holds it, with
