@@ -98,3 +98,11 @@ export async function client(master: ScriptedMaster, epoch: string, serial: numb
   c.activate(first);
   return c;
 }
+
+/** A fresh subscriber attached to `c` (no resume) and live: what it records from here on. */
+export async function liveSubscriber(c: ChannelClient): Promise<ReturnType<typeof subscriber>> {
+  const sub = subscriber();
+  await c.attach(sub, null, null);
+  c.activate(sub);
+  return sub;
+}

@@ -46,11 +46,35 @@ async function subscriber(node: string, channel: string): Promise<{ client: Real
   return { client, got, at };
 }
 
+type Channel = ReturnType<Realtime['channels']['get']>;
+
+/** The fault proxy on the link n3 (the replica) sends to n2 (the master) on: the one it dialled. */
+const replyLink = () => d.sup.meshProxies.get('r1-n3>r1-n2')!;
+
+/**
+ * Holds the replica's replies to the master back and publishes 'held': resolves once
+ * n1's subscriber has it from the replica (n1 is then ahead of what the master has
+ * published), with the publish's ACK still to come.
+ */
+async function n1Ahead(ch: Channel, onN1: { got: string[] }): Promise<{ acked: Promise<unknown> }> {
+  replyLink().set('up', { latencyMs: REPLY_DELAY_MS });
+  const acked = ch.publish('m', 'held');
+  await waitFor(() => onN1.got.includes('held'), { what: 'the message on n1, from the replica' });
+  return { acked };
+}
+
+/** After the ACK of 'held', publishes 'after' and resolves once `got` has it. */
+async function thenAfter(ch: Channel, acked: Promise<unknown>, got: string[], what: string): Promise<void> {
+  await acked;
+  await ch.publish('m', 'after');
+  await waitFor(() => got.includes('after'), { what });
+}
+
 describe("the replica broadcasting what it takes, for the master", () => {
   it("reaches the other nodes' subscribers without waiting for the replica's reply to the master", async () => {
     const [channel] = channels('replica-bc', 1);
     expect(channel).toBeDefined();
-    const back = d.sup.meshProxies.get('r1-n3>r1-n2')!; // n3 sends to n2 on the link it dialled
+    const back = replyLink();
     const pub = realtime(d.port('r1-n1'));
     const subs = await Promise.all(['r1-n1', 'r1-n3', 'r1-n2'].map((n) => subscriber(n, channel!)));
     try {
@@ -87,7 +111,7 @@ describe("the replica broadcasting what it takes, for the master", () => {
 
   it("gives a client attaching on a node ahead of the master's published position what the node has: a rewind waits for it", async () => {
     const [channel] = channels('replica-rewind', 1);
-    const back = d.sup.meshProxies.get('r1-n3>r1-n2')!;
+    const back = replyLink();
     const pub = realtime(d.port('r1-n1'));
     const sub = await subscriber('r1-n1', channel!);
     let late: Realtime | undefined;
@@ -96,18 +120,13 @@ describe("the replica broadcasting what it takes, for the master", () => {
       const ch = pub.channels.get(channel!);
       await ch.publish('m', 'warm');
       await waitFor(() => sub.got.includes('warm'), { what: 'the first message' });
-      back.set('up', { latencyMs: REPLY_DELAY_MS });
-      const acked = ch.publish('m', 'held');
-      // n1 has it from the replica; the master publishes it only when the reply comes.
-      await waitFor(() => sub.got.includes('held'), { what: 'the message on n1, from the replica' });
+      const { acked } = await n1Ahead(ch, sub);
       late = realtime(d.port('r1-n1'));
       await connected(late);
       const got: string[] = [];
       const lateCh = late.channels.get(channel!, { params: { rewind: '1' } });
       await lateCh.subscribe((m: InboundMessage) => void got.push(String(m.data)));
-      await acked;
-      await ch.publish('m', 'after');
-      await waitFor(() => got.includes('after'), { what: 'the message after, to the late client' });
+      await thenAfter(ch, acked, got, 'the message after, to the late client');
       // Before the reads waited, the rewind read stopped at 'warm' and the client's live
       // stream began after 'held': it had 'warm' and never 'held'.
       expect(got).toEqual(['held', 'after']);
@@ -119,7 +138,7 @@ describe("the replica broadcasting what it takes, for the master", () => {
 
   it("resumes a connection on a node ahead of the master's published position without a gap: the resume's read waits for it", async () => {
     const [channel] = channels('replica-resume', 1);
-    const back = d.sup.meshProxies.get('r1-n3>r1-n2')!;
+    const back = replyLink();
     const pub = realtime(d.port('r1-n1'));
     const sub = await subscriber('r1-n1', channel!);
     const first = realtime(d.port('r1-n1'));
@@ -134,16 +153,12 @@ describe("the replica broadcasting what it takes, for the master", () => {
       const recoveryKey = first.connection.createRecoveryKey()!;
       first.connection.off();
       first.close();
-      back.set('up', { latencyMs: REPLY_DELAY_MS });
-      const acked = ch.publish('m', 'held');
-      await waitFor(() => sub.got.includes('held'), { what: 'the message on n1, from the replica' });
+      const { acked } = await n1Ahead(ch, sub);
       // The recovered connection resumes the channel from 'warm' on n1, whose stream is at 'held'.
       second = realtime(d.port('r1-n1'), { recover: recoveryKey });
       const got2: string[] = [];
       await second.channels.get(channel!).subscribe((m: InboundMessage) => void got2.push(String(m.data)));
-      await acked;
-      await ch.publish('m', 'after');
-      await waitFor(() => got2.includes('after'), { what: 'the message after, to the resumed connection' });
+      await thenAfter(ch, acked, got2, 'the message after, to the resumed connection');
       // Before the reads waited, the resume's range stopped at 'warm': 'held' was skipped.
       expect(got2).toEqual(['held', 'after']);
     } finally {

@@ -7,7 +7,7 @@
  * while the subscribers on the other nodes were.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { client, entry, ScriptedMaster, subscriber } from '../../helpers/scripted-master.js';
+import { client, entry, ScriptedMaster, subscriber, liveSubscriber } from '../../helpers/scripted-master.js';
 
 const lost = { code: 90003, statusCode: 400, message: 'messages from region eu were lost' };
 
@@ -20,9 +20,7 @@ describe('a channel client catching up across lost messages', () => {
   async function catchUp(gaps?: { serial: number; error: typeof lost }[]): Promise<string[]> {
     const master = new ScriptedMaster();
     const c = await client(master, 'E1', 10);
-    const sub = subscriber();
-    await c.attach(sub, null, null);
-    c.activate(sub);
+    const sub = await liveSubscriber(c);
     c.onBroadcast('E1', [entry('E1', 13)]);
     const range = await master.next('range');
     expect(range.req).toMatchObject({ after: 10, upto: 12 });
@@ -42,17 +40,13 @@ describe('a channel client catching up across lost messages', () => {
   it('tells once of a loss said with no entry and said again with the first entry after it; a node that missed the first word hears the second', async () => {
     const master = new ScriptedMaster();
     const c = await client(master, 'E1', 10);
-    const sub = subscriber();
-    await c.attach(sub, null, null);
-    c.activate(sub);
+    const sub = await liveSubscriber(c);
     c.onBroadcast('E1', [], lost);
     c.onBroadcast('E1', [entry('E1', 11)], lost);
     expect(sub.events).toEqual(['update 90003', 'E1:11']);
     // Another node, subscribed again at 10 after the first word went by.
     const late = await client(new ScriptedMaster(), 'E1', 10);
-    const other = subscriber();
-    await late.attach(other, null, null);
-    late.activate(other);
+    const other = await liveSubscriber(late);
     late.onBroadcast('E1', [entry('E1', 11)], lost);
     expect(other.events).toEqual(['update 90003', 'E1:11']);
   });
@@ -60,9 +54,7 @@ describe('a channel client catching up across lost messages', () => {
   it('tells once of a word that comes twice (from the replica and from the master), also late, after later entries and words', async () => {
     const master = new ScriptedMaster();
     const c = await client(master, 'E1', 10);
-    const sub = subscriber();
-    await c.attach(sub, null, null);
-    c.activate(sub);
+    const sub = await liveSubscriber(c);
     const again = { ...lost, message: 'messages from region ap were lost' };
     c.onBroadcast('E1', [], lost, 11);
     c.onBroadcast('E1', [entry('E1', 11)], lost);
@@ -79,9 +71,7 @@ describe('a channel client catching up across lost messages', () => {
   it('says a word with no entry for a point ahead of it (what comes before has not come) only with the first entry after it', async () => {
     const master = new ScriptedMaster();
     const c = await client(master, 'E1', 10);
-    const sub = subscriber();
-    await c.attach(sub, null, null);
-    c.activate(sub);
+    const sub = await liveSubscriber(c);
     c.onBroadcast('E1', [], lost, 12); // 11's broadcast is late
     c.onBroadcast('E1', [entry('E1', 12)], lost);
     const range = await master.next('range');

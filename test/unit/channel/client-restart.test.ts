@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChannelClient } from '../../../src/channel/client.js';
 import type { LogEntry, MessageEntry } from '../../../src/channel/entry.js';
 import { formatSerial, type OriginPosition } from '../../../src/protocol/serial.js';
-import { client, entry, ScriptedMaster, subscribed, subscriber } from '../../helpers/scripted-master.js';
+import { client, entry, ScriptedMaster, subscribed, subscriber, liveSubscriber } from '../../helpers/scripted-master.js';
 
 /**
  * Makes the client see the channel restart: a broadcast of `epoch` (`first`, by default
@@ -133,9 +133,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     const r2 = (seq: number): OriginPosition => ({ region: 'r2', epoch: 'X', seq });
     const r3 = (seq: number): OriginPosition => ({ region: 'r3', epoch: 'Y', seq });
     const c = await client(master, 'E1', 10, [r2(5), r3(7)]);
-    const sub = subscriber();
-    await c.attach(sub, null, null);
-    c.activate(sub);
+    const sub = await liveSubscriber(c);
     // The new stream's start reaches back: r2's 4 and 5 it had, 6 it had not.
     await restart(c, master, 'E2', 0, [entry('E2', 1, r2(4)), entry('E2', 2, r2(5)), entry('E2', 3, r2(6))]);
     expect(sub.updates).toEqual([90005]);
@@ -154,9 +152,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
   it('says how far it has seen when it subscribes again, and goes on from a master behind that, telling its subscribers', async () => {
     const master = new ScriptedMaster();
     const c = await client(master, 'E1', 10);
-    const sub = subscriber();
-    await c.attach(sub, null, null);
-    c.activate(sub);
+    const sub = await liveSubscriber(c);
     c.onBroadcast('E1', [entry('E1', 11), entry('E1', 12)]);
     expect(sub.got).toEqual(['E1:11', 'E1:12']);
     // The master died with its replica; the new one took an older copy of the same epoch.
