@@ -467,9 +467,9 @@ export class ChannelClient {
    */
   onBroadcast(epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo, gapAt?: number): void {
     if (this.closed) return;
-    const h: Held = { n: ++this.arrivals, epoch, entries, discontinuity, gapAt };
-    if (this.busy) this.held.push(h);
-    else this.accept(h);
+    const n = ++this.arrivals;
+    if (this.busy) this.held.push({ n, epoch, entries, discontinuity, gapAt });
+    else this.accept(n, epoch, entries, discontinuity, gapAt);
   }
 
   private release(): void {
@@ -480,19 +480,18 @@ export class ChannelClient {
         this.held.push(h);
         continue;
       }
-      this.accept(h);
+      this.accept(h.n, h.epoch, h.entries, h.discontinuity, h.gapAt);
     }
   }
 
-  private accept(h: Held): void {
-    const { epoch, entries } = h;
-    let discontinuity = h.discontinuity;
+  /** `n`: the broadcast's place in the order they came (Held.n). */
+  private accept(n: number, epoch: string, entries: LogEntry[], discontinuity?: ErrorInfo, gapAt?: number): void {
     if (discontinuity && epoch === this.epoch) {
       // Said before entries this node has, or at a point it is past (a second copy of a
       // broadcast: from the replica and from the master), it was said already. Said with
       // no entry for a point ahead (what comes before it has not), it is said again with
       // the first entry after it.
-      const at = entries.length ? entries[0]!.serial : (h.gapAt ?? this.last + 1);
+      const at = entries.length ? entries[0]!.serial : (gapAt ?? this.last + 1);
       const past = entries.length ? entries[entries.length - 1]!.serial <= this.last : at <= this.last;
       if (past) discontinuity = undefined;
       else if (at <= this.last + 1) {
@@ -503,13 +502,13 @@ export class ChannelClient {
     if (entries.length === 0) return;
     if (epoch !== this.epoch) {
       // A new lifetime of the channel's state: resubscribe sorts it out.
-      this.held.push({ ...h, discontinuity });
+      this.held.push({ n, epoch, entries, discontinuity });
       this.resubscribe();
       return;
     }
     const first = entries[0]!.serial;
     if (first > this.last + 1) {
-      this.held.push({ ...h, discontinuity });
+      this.held.push({ n, epoch, entries, discontinuity });
       void this.run(() => this.fill(first - 1)).catch(() => this.resubscribe());
       return;
     }
