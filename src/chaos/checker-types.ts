@@ -123,6 +123,20 @@ export interface Timeline {
   series: RegionSeries[];
 }
 
+/** The presence check at the end of a run (`presence` lines of the record). */
+export interface PresenceFigures {
+  /** Views read: each region's REST endpoint and each subscriber's SDK, per channel. */
+  views: number;
+  /** Member clients expected in every set. */
+  members: number;
+  /** Views that did not show exactly the members when the check ended. */
+  mismatched: number;
+  /** From the check's start until the slowest view showed them; null when one never did. */
+  convergedAfterMs: number | null;
+  /** Up to `maxExamples` views that were off: members missing, and extra (`clientId connectionId`). */
+  examples: { region: string; observer: string; channel: string; missing: string[]; extra: string[] }[];
+}
+
 export interface Report {
   verdict: 'PASS' | 'FAIL';
   span: { start: number; end: number; endRecorded: boolean };
@@ -148,6 +162,8 @@ export interface Report {
   latency: LatencyFigures;
   availability: { outsideFaults: Availability[] };
   timeline: Timeline;
+  /** null: the workload had no presence members. */
+  presence: PresenceFigures | null;
   notes: string[];
 }
 

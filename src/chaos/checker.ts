@@ -34,11 +34,15 @@
  *   [sentAt, t] overlaps a fault window. p50/p99 are nearest-rank percentiles.
  * - availability: per region, the share of publish attempts sent in a window (start <= t
  *   <= end) that were ACKed; NACKed and unknown count as not ACKed.
+ * - presence (violation): a view of a channel's presence set (a region's REST endpoint, or
+ *   a subscriber's SDK) that, when the workload's presence check ended, did not show
+ *   exactly the member clients as they were connected then (`presence` lines); the
+ *   figures say how long the slowest view took to show them.
  */
 import { writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readRecord, type RecordEvent } from './record.js';
+import { readRecord, type PresenceEvent, type RecordEvent } from './record.js';
 import { formatSummary, writeScenarioReport } from './report.js';
 import {
   type Channel,
@@ -69,7 +73,7 @@ import {
   staysOf,
   sumViolations,
 } from './checker-parts.js';
-import type { Availability, ChannelRegionFigures, CheckOptions, FaultFigures, PublishCounts, Report, Violation, ViolationCounts } from './checker-types.js';
+import type { Availability, ChannelRegionFigures, CheckOptions, FaultFigures, PresenceFigures, PublishCounts, Report, Violation, ViolationCounts } from './checker-types.js';
 
 export type * from './checker-types.js';
 
@@ -96,6 +100,7 @@ export class Checker {
   private continuity = 0;
   /** Publishers' SDKs connected afresh (their resume failed): they resend under new ids. */
   private readonly newConnections: { t: number; client: string; code: number | undefined }[] = [];
+  private readonly presenceViews: PresenceEvent[] = [];
   private minT = Infinity;
   private maxT = -Infinity;
   private endT = NaN;
@@ -146,6 +151,9 @@ export class Checker {
         break;
       case 'fault':
         this.faultEvents.push({ t: e.t, action: e.action, target: e.target, phase: e.phase });
+        break;
+      case 'presence':
+        this.presenceViews.push(e);
         break;
       case 'end':
         if (!(this.endT >= e.t)) this.endT = e.t;
@@ -271,9 +279,10 @@ export class Checker {
     const regions = [...new Set([...publishes.byRegion.keys(), ...timeline.regions()])].sort(byString);
     const byRegion = regions.map((region) => regionFigures(region, byChannel, publishes.byRegion.get(region), regionLatency.get(region)));
     const violations = sumViolations(byChannel);
+    const presence = this.presenceFigures();
 
     return {
-      verdict: violationTotal(violations) > 0 ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,
@@ -295,7 +304,28 @@ export class Checker {
       latency: latency.figures(),
       availability: { outsideFaults: publishes.outsideFaults },
       timeline: timeline.build(),
+      presence,
       notes,
+    };
+  }
+
+  /** The presence check's views (null: the record has none): those off at its end, and the slowest one's time. */
+  private presenceFigures(): PresenceFigures | null {
+    if (this.presenceViews.length === 0) return null;
+    const off = this.presenceViews.filter((v) => v.convergedAfterMs === null);
+    const examples = off.slice(0, this.maxExamples).map((v) => ({
+      region: v.region,
+      observer: v.observer,
+      channel: v.channel,
+      missing: v.expected.filter((x) => !v.seen.includes(x)),
+      extra: v.seen.filter((x) => !v.expected.includes(x)),
+    }));
+    return {
+      views: this.presenceViews.length,
+      mismatched: off.length,
+      convergedAfterMs: off.length ? null : Math.max(...this.presenceViews.map((v) => v.convergedAfterMs!)),
+      members: this.presenceViews[0]!.expected.length,
+      examples,
     };
   }
 

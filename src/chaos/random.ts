@@ -14,7 +14,8 @@
  * link, latency with jitter, loss, a narrow link, or latency with loss), and clients come
  * and go: more subscribers attach, subscribers move to another region. Everything ends
  * before the last seconds of publishing; the run then heals whatever is left, as every
- * scenario run does.
+ * scenario run does. Two clients per region stay in every channel's presence set, which
+ * must show exactly them in every region once the run is over.
  *
  * With `pairs` (`--pairs`), regions of five nodes or more also get two nodes faulted at
  * once, often a channel's master and replica: both copies of its state may go, which the
@@ -44,7 +45,7 @@ export interface RandomScenarioDoc {
   topology: string;
   durationS: number;
   drainS: number;
-  workload: { channels: number; publishersPerRegion: number; subscribersPerRegion: number; intervalMs: number };
+  workload: { channels: number; publishersPerRegion: number; subscribersPerRegion: number; intervalMs: number; presenceMembersPerRegion: number };
   timeline: TimelineAction[];
 }
 
@@ -56,6 +57,9 @@ const NODE_GAP_S: [number, number] = [5, 10];
 const LINK_GAP_S: [number, number] = [1, 6];
 /** Clients are added or moved no sooner than this after a node fault was undone (s). */
 const CLIENT_AFTER_NODE_S = 3;
+
+/** Clients per region in every channel's presence set, checked after the run (workload.ts). */
+const PRESENCE_MEMBERS_PER_REGION = 2;
 
 /** A time in the timeline, to a tenth of a second. */
 const at = (t: number) => Number((Math.round(t / 0.1) * 0.1).toFixed(1));
@@ -228,6 +232,8 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
     publishersPerRegion: 1 + r.int(2),
     subscribersPerRegion: 2 + r.int(2),
     intervalMs: 40 + 10 * r.int(7),
+    // Not drawn, so that a seed's faults are those it drew before presence was checked.
+    presenceMembersPerRegion: PRESENCE_MEMBERS_PER_REGION,
   };
   const shape: Shape = {
     regions: topology.regions.map((x) => ({ name: x.name, nodes: x.nodes.map((n) => n.name) })),

@@ -121,6 +121,26 @@ export interface FaultEvent {
   phase: 'start' | 'end';
 }
 
+/**
+ * The presence check after the drain: one line per view of one channel's presence set in
+ * one region, as it stood when the check ended. `observer`: `rest` (the set the region's
+ * REST endpoint answers with, its master's) or a subscriber's id (its SDK's set, built
+ * from the attach's SYNC and the events after it). Members are `clientId connectionId`:
+ * `expected`, every member client as it was connected then; `seen`, what the view showed.
+ * `convergedAfterMs`: from the check's start until the view showed `expected` and kept
+ * showing it (null: not within the check's time).
+ */
+export interface PresenceEvent {
+  type: 'presence';
+  t: number;
+  region: string;
+  observer: string;
+  channel: string;
+  expected: string[];
+  seen: string[];
+  convergedAfterMs: number | null;
+}
+
 /** The workload stopped publishing and has waited for the stragglers. */
 export interface EndEvent {
   type: 'end';
@@ -135,6 +155,7 @@ export type RecordEvent =
   | ContinuityEvent
   | ConnectionEvent
   | FaultEvent
+  | PresenceEvent
   | EndEvent;
 
 export type RecordEventType = RecordEvent['type'];
@@ -210,6 +231,14 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       need(r, 'action', 'string', line);
       need(r, 'target', 'string', line);
       if (r.phase !== 'start' && r.phase !== 'end') throw new RecordFormatError(line, 'fault.phase must be start or end');
+      break;
+    case 'presence':
+      for (const k of ['region', 'observer', 'channel'] as const) need(r, k, 'string', line);
+      for (const k of ['expected', 'seen'] as const) {
+        const v = r[k];
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new RecordFormatError(line, `presence.${k} must be an array of strings`);
+      }
+      if (r.convergedAfterMs !== null) need(r, 'convergedAfterMs', 'number', line);
       break;
     case 'end':
       break;

@@ -61,6 +61,17 @@ function statsCell(s: LatencyStats): string {
 }
 
 /** The text the CLI prints. */
+/** The presence check: one line of figures, then a line per view that was off (`prefix` before each). */
+export function presenceLines(r: Report, prefix: string): string[] {
+  const p = r.presence;
+  if (!p) return [];
+  const when = p.convergedAfterMs === null ? `${p.mismatched} of ${p.views} views off at the end` : `all ${p.views} views within ${(p.convergedAfterMs / 1000).toFixed(1)} s of the check's start`;
+  return [
+    `${prefix}presence: ${p.members} members expected in every set; ${when}`,
+    ...p.examples.map((x) => `${prefix}  ${x.channel} in ${x.region}, seen by ${x.observer}: missing [${x.missing.join(', ')}], extra [${x.extra.join(', ')}]`),
+  ];
+}
+
 export function formatSummary(r: Report): string {
   const v = r.violations;
   const t = r.totals;
@@ -70,6 +81,7 @@ export function formatSummary(r: Report): string {
     `  publishes ${t.publishes.sent} (acked ${t.publishes.acked}, nacked ${t.publishes.nacked}, unknown ${t.publishes.unknown}); deliveries ${t.deliveries}; continuity signals ${t.continuity}; expected ${t.expected}, excused ${t.excused}`,
     `violations: lost ${v.lost}, duplicates ${v.duplicates}, per-publisher order ${v.order}, region order ${v.regionOrder}`,
     ...r.examples.map((x) => `  ${describeViolation(x, r.span.start)}`),
+    ...presenceLines(r, '  '),
     `anomalies: delivered but NACKed ${r.anomalies.deliveredButNacked}, delivered but never published ${r.anomalies.deliveredButNeverPublished}`,
     ...r.anomalies.examples.map((a) => `  ${describeAnomaly(a)}`),
     `faults: ${r.faults.length}`,
@@ -154,11 +166,13 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
         ['duplicates', v.duplicates],
         ['per-publisher order', v.order],
         ['region order (subscriber pairs that disagree)', v.regionOrder],
+        ...(r.presence ? [['presence views not showing exactly the members at the end', r.presence.mismatched] as [string, number]] : []),
       ],
     ),
     '',
   );
   if (r.examples.length > 0) out.push('Examples:', '', ...r.examples.map((x) => `- ${describeViolation(x, r.span.start)}`), '');
+  if (r.presence) out.push(...presenceLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
 
   out.push('## Faults', '');
   if (r.faults.length === 0) out.push('No fault windows in this run.', '');
@@ -272,7 +286,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
     `${passed} of ${entries.length} scenario(s) passed.`,
     '',
     ...table(
-      ['scenario', 'verdict', 'lost', 'dup', 'order', 'region order', 'convergence (worst)', 'availability in faults (worst)', 'in-region p50/p99 outside faults', 'inside faults', 'files'],
+      ['scenario', 'verdict', 'lost', 'dup', 'order', 'region order', 'presence views off', 'convergence (worst)', 'availability in faults (worst)', 'in-region p50/p99 outside faults', 'inside faults', 'files'],
       entries.map((e) => {
         const r = e.report;
         const v = r.violations;
@@ -284,6 +298,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
           v.duplicates,
           v.order,
           v.regionOrder,
+          r.presence ? `${r.presence.mismatched} of ${r.presence.views}` : '–',
           worstConvergence(r.faults),
           worstAvailability(r.faults),
           p(r.latency.inRegion.outsideFaults),

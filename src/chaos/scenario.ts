@@ -81,9 +81,15 @@ const scenarioSchema = z
         /** Regions that start with another number of subscribers than subscribersPerRegion (0: none until a `subscribe`). */
         subscribersByRegion: z.record(z.string(), z.number().int().min(0).max(200)).default({}),
         intervalMs: z.number().int().min(1).default(50),
+        /**
+         * Clients per region that enter presence on every channel (each under a clientId of
+         * its own) and stay; after the drain, every region's presence set must converge on
+         * exactly them (the checker's presence check). 0: no presence check.
+         */
+        presenceMembersPerRegion: z.number().int().min(0).max(20).default(0),
       })
       .strict()
-      .default({ channels: 2, publishersPerRegion: 1, subscribersPerRegion: 2, subscribersByRegion: {}, intervalMs: 50 }),
+      .default({ channels: 2, publishersPerRegion: 1, subscribersPerRegion: 2, subscribersByRegion: {}, intervalMs: 50, presenceMembersPerRegion: 0 }),
     /** Environment of the node processes (e.g. a debug switch that breaks a guarantee). */
     env: z.record(z.string(), z.string()).default({}),
     /** What the checker should say: `fail` for a run that breaks a guarantee on purpose. */

@@ -7,7 +7,7 @@
  * send time: `{ p, s, t }`.
  */
 import Ably from 'ably';
-import type { RecordEvent } from './record.js';
+import type { PresenceEvent, RecordEvent } from './record.js';
 
 export interface WorkloadOptions {
   /** Region name → client endpoint (host:port of its balancer). */
@@ -20,6 +20,8 @@ export interface WorkloadOptions {
   subscribersByRegion?: Record<string, number>;
   /** Time between a publisher's messages (each publisher spreads them over the channels). */
   intervalMs: number;
+  /** Clients per region that enter presence on every channel and stay (`checkPresence`). */
+  presenceMembersPerRegion?: number;
   record(e: RecordEvent): void;
 }
 
@@ -32,6 +34,17 @@ interface Subscriber {
   binary: boolean;
   client: Realtime | null;
 }
+
+/** A client in every channel's presence set, under a clientId of its own, for the whole run. */
+interface Member {
+  id: string;
+  region: string;
+  client: Realtime;
+}
+
+/** How often `checkPresence` reads every view (ms), and how long one read may take. */
+const PRESENCE_POLL_MS = 500;
+const PRESENCE_READ_TIMEOUT_MS = 3000;
 
 interface Payload {
   p: string;
@@ -65,6 +78,7 @@ export class Workload {
   private subscriberCount = 0;
   private readonly subscribersIn = new Map<string, number>();
   private readonly subscribers: Subscriber[] = [];
+  private readonly members: Member[] = [];
   published = 0;
   delivered = 0;
 
@@ -77,6 +91,11 @@ export class Workload {
       attaching.push(this.addSubscribers(region, this.o.subscribersByRegion?.[region] ?? this.o.subscribersPerRegion));
     }
     await Promise.all(attaching);
+    const entering: Promise<void>[] = [];
+    for (const region of this.o.regions.keys()) {
+      for (let i = 0; i < (this.o.presenceMembersPerRegion ?? 0); i++) entering.push(this.addMember(region, `${region}-mem${i}`, i % 2 === 0));
+    }
+    await Promise.all(entering);
     for (const [region, endpoint] of this.o.regions) {
       for (let i = 0; i < this.o.publishersPerRegion; i++) {
         const id = `${region}-pub${i}`;
@@ -140,6 +159,85 @@ export class Workload {
       for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, true));
     }
     await Promise.all(attaching);
+  }
+
+  /**
+   * A member: its SDK, connected under clientId `id`, enters every channel's presence set
+   * (attached for presence only, no messages). The SDK enters again by itself after an
+   * attach that did not resume (RTP17i); nothing else is done for it during the run.
+   */
+  private async addMember(region: string, id: string, binary: boolean): Promise<void> {
+    const c = new Ably.Realtime({ ...clientOptions(this.endpoint(region), this.o.key, binary), clientId: id } as never);
+    this.clients.push(c);
+    this.members.push({ id, region, client: c });
+    await Promise.all(
+      this.o.channels.map((channel) => c.channels.get(channel, { modes: ['PRESENCE', 'PRESENCE_SUBSCRIBE'] }).presence.enter({ member: id })),
+    );
+  }
+
+  /**
+   * After the run: waits, up to `withinMs`, until every view of every channel's presence
+   * set shows exactly the members as they are connected now (`clientId connectionId`):
+   * each region's REST endpoint, and every subscriber's SDK. Presence is forwarded between
+   * regions, so every region should show the members of all. Returns each view as it
+   * stood at the last read (`PresenceEvent`); none when the workload has no members.
+   */
+  async checkPresence(withinMs: number): Promise<PresenceEvent[]> {
+    if (this.members.length === 0) return [];
+    const start = Date.now();
+    const matchingSince = new Map<string, number>();
+    for (;;) {
+      const expected = this.members.map((m) => `${m.id} ${m.client.connection.state === 'connected' ? m.client.connection.id : `(${m.client.connection.state})`}`).sort();
+      const views = await this.readPresenceViews();
+      const t = Date.now();
+      let all = true;
+      const events: PresenceEvent[] = views.map((v) => {
+        const key = `${v.region}\u0000${v.observer}\u0000${v.channel}`;
+        const same = v.seen.length === expected.length && v.seen.every((x, i) => x === expected[i]);
+        if (!same) {
+          matchingSince.delete(key);
+          all = false;
+        } else if (!matchingSince.has(key)) matchingSince.set(key, t);
+        const since = matchingSince.get(key);
+        return { type: 'presence', t, ...v, expected, convergedAfterMs: since === undefined ? null : since - start };
+      });
+      if (all || t - start >= withinMs) return events;
+      await new Promise((r) => setTimeout(r, PRESENCE_POLL_MS));
+    }
+  }
+
+  /** One read of every view (`checkPresence`); a view that cannot be read shows `(error …)`. */
+  private async readPresenceViews(): Promise<{ region: string; observer: string; channel: string; seen: string[] }[]> {
+    const reads: Promise<{ region: string; observer: string; channel: string; seen: string[] }>[] = [];
+    const fail = (err: unknown) => [`(error ${(err as Error).message})`];
+    const members = (list: { clientId?: string; connectionId?: string }[]) => list.map((p) => `${p.clientId} ${p.connectionId}`).sort();
+    const auth = `Basic ${Buffer.from(this.o.key).toString('base64')}`;
+    for (const region of this.o.regions.keys()) {
+      const { host, port } = this.endpoint(region);
+      for (const channel of this.o.channels) {
+        const url = `http://${host}:${port}/channels/${encodeURIComponent(channel)}/presence?limit=1000`;
+        reads.push(
+          fetch(url, { headers: { authorization: auth }, signal: AbortSignal.timeout(PRESENCE_READ_TIMEOUT_MS) })
+            .then(async (res) => (res.ok ? members((await res.json()) as { clientId?: string; connectionId?: string }[]) : [`(error HTTP ${res.status})`]))
+            .catch(fail)
+            .then((seen) => ({ region, observer: 'rest', channel, seen })),
+        );
+      }
+    }
+    for (const sub of this.subscribers) {
+      const c = sub.client;
+      if (!c) continue;
+      for (const channel of this.o.channels) {
+        const read = c.channels.get(channel).presence.get();
+        const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer')), PRESENCE_READ_TIMEOUT_MS).unref());
+        reads.push(
+          Promise.race([read, timeout])
+            .then(members, fail)
+            .then((seen) => ({ region: sub.region, observer: sub.id, channel, seen })),
+        );
+      }
+    }
+    return Promise.all(reads);
   }
 
   private endpoint(region: string): { host: string; port: number } {

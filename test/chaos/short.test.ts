@@ -38,10 +38,13 @@ describe('chaos scenarios (short)', () => {
     console.log(`[chaos] partition-short: converged ${partition!.convergenceMs} ms after the heal (${r.dir})`);
   });
 
-  it('a channel master killed under cross-region traffic: the same guarantees', { timeout: 120_000 }, async () => {
+  it('a channel master killed under cross-region traffic: the same guarantees, and every presence set shows exactly the members after', { timeout: 120_000 }, async () => {
     const r = await run('master-killed-short.yaml');
     expect(r.report.verdict).toBe('PASS');
     expect(r.report.faults.some((f: { action: string }) => f.action === 'kill')).toBe(true);
+    // Two members per region, seen through each region's REST endpoint and the four subscribers' SDKs.
+    expect(r.report.presence).toMatchObject({ members: 4, views: 6, mismatched: 0 });
+    console.log(`[chaos] master-killed-short: presence sets right within ${r.report.presence!.convergedAfterMs} ms of the check`);
   });
 
   it('a subscriber that moves to another region during a cut: every message once, across the move', { timeout: 120_000 }, async () => {

@@ -326,6 +326,37 @@ describe('check', () => {
   });
 });
 
+describe('check presence', () => {
+  const view = (observer: string, seen: string[], convergedAfterMs: number | null, region = 'r1'): RecordEvent => ({
+    type: 'presence',
+    t: 1000,
+    region,
+    observer,
+    channel: 'ch',
+    expected: ['m0 c1', 'm1 c2'],
+    seen,
+    convergedAfterMs,
+  });
+
+  it('has no presence figures when the record has no presence lines', () => {
+    expect(check(cleanRun()).presence).toBeNull();
+  });
+
+  it('passes when every view showed exactly the members, and gives the slowest view its time', () => {
+    const r = check([...cleanRun(), view('rest', ['m0 c1', 'm1 c2'], 0), view('a', ['m0 c1', 'm1 c2'], 4500, 'r2')]);
+    expect(r.verdict).toBe('PASS');
+    expect(r.presence).toEqual({ views: 2, members: 2, mismatched: 0, convergedAfterMs: 4500, examples: [] });
+  });
+
+  it('fails a run in which a view still showed a member gone or missed one at the end, and names them', () => {
+    const r = check([...cleanRun(), view('rest', ['m0 c1', 'm1 c2'], 0), view('a', ['m0 c0', 'm0 c1'], null, 'r2')]);
+    expect(r.verdict).toBe('FAIL');
+    expect(r.violations).toEqual({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
+    expect(r.presence).toMatchObject({ views: 2, mismatched: 1, convergedAfterMs: null });
+    expect(r.presence!.examples).toEqual([{ region: 'r2', observer: 'a', channel: 'ch', missing: ['m1 c2'], extra: ['m0 c0'] }]);
+  });
+});
+
 describe('check latency', () => {
   it('computes in-region and cross-region p50 and p99 outside fault windows', () => {
     const r = check(cleanRun());

@@ -34,6 +34,7 @@ const ONE_OF_EACH: RecordEvent[] = [
   { type: 'unsubscribe', t: 1050, region: 'r2', client: 's-r2-0', channel: 'chaos:0' },
   { type: 'connection', t: 1055, region: 'r1', client: 'p-r1-0', connectionId: 'c2', previous: 'c1', error: { code: 80008, message: 'unable to recover' } },
   { type: 'fault', t: 1060, action: 'partition', target: 'r1-r2', phase: 'end' },
+  { type: 'presence', t: 1065, region: 'r2', observer: 'rest', channel: 'chaos:0', expected: ['r1-mem0 c9'], seen: ['r1-mem0 c9'], convergedAfterMs: 500 },
   { type: 'end', t: 1070 },
 ];
 
@@ -133,6 +134,12 @@ describe('parseRecordLine', () => {
       /publish.error must be/,
     );
     expect(() => parseRecordLine('{"type":"connection","t":1,"region":"r1","client":"p","connectionId":"c2"}', 5)).toThrow('record line 5: connection.previous must be a string');
+    expect(() => parseRecordLine('{"type":"presence","t":1,"region":"r1","observer":"rest","channel":"x","expected":["m c"],"seen":"m c","convergedAfterMs":null}', 6)).toThrow(
+      'record line 6: presence.seen must be an array of strings',
+    );
+    expect(() => parseRecordLine('{"type":"presence","t":1,"region":"r1","observer":"rest","channel":"x","expected":[],"seen":[]}', 7)).toThrow(
+      'record line 7: presence.convergedAfterMs must be a number',
+    );
     expect(() => parseRecordLine('{"t":1}', 9)).toThrow('record line 9: unknown type undefined');
     expect(() => parseRecordLine('{"type":"end"}', 2)).toThrow('record line 2: end.t must be a number');
     expect(() => parseRecordLine('[1]', 3)).toThrow(RecordFormatError);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { check } from '../../../src/chaos/checker.js';
 import { formatSummary, renderCombinedReport, renderScenarioMarkdown, renderTimelineSvg, writeCombinedReport, writeScenarioReport } from '../../../src/chaos/report.js';
+import type { RecordEvent } from '../../../src/chaos/record.js';
 import { cleanRun, fault } from './history.js';
 
 /**
@@ -141,9 +142,9 @@ describe('writeScenarioReport and writeCombinedReport', () => {
     expect(md).toContain('1 of 2 scenario(s) passed.');
     const rows = md.split('\n').filter((l) => l.startsWith('| slow-region') || l.startsWith('| partition-and-heal'));
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatch(/^\| slow-region \| PASS \| 0 \| 0 \| 0 \| 0 \| 0 ms \| 100% \(2\/2\) in r1 \| 10 ms \/ 10 ms \| 10 ms \/ 10 ms \|/);
+    expect(rows[0]).toMatch(/^\| slow-region \| PASS \| 0 \| 0 \| 0 \| 0 \| – \| 0 ms \| 100% \(2\/2\) in r1 \| 10 ms \/ 10 ms \| 10 ms \/ 10 ms \|/);
     expect(rows[0]).toContain('[summary](slow-region/summary.md) · [json](slow-region/check.json) · [svg](slow-region/timeline.svg)');
-    expect(rows[1]).toMatch(/^\| partition-and-heal \| \*\*FAIL\*\* \| 1 \| 0 \| 0 \| 0 \| never \(2\/2 faults\) \|/);
+    expect(rows[1]).toMatch(/^\| partition-and-heal \| \*\*FAIL\*\* \| 1 \| 0 \| 0 \| 0 \| – \| never \(2\/2 faults\) \|/);
     expect(md).toContain('- **slow-region**: 200 ms, jitter, 2 % loss.');
   });
 });
@@ -156,5 +157,15 @@ describe('formatSummary', () => {
     expect(text).toContain('lost: ch r2/c never got p1#2');
     expect(text).toMatch(/partition r1-r2 \+0\.1 s → \+0\.3 s: convergence never \(1 missing\)/);
     expect(text).toMatch(/in-region\s+outside faults p50 10 ms/);
+  });
+
+  it('prints the presence check: the members expected, and each view that was off', () => {
+    const off: RecordEvent = { type: 'presence', t: 900, region: 'r2', observer: 'rest', channel: 'ch', expected: ['m0 c1'], seen: [], convergedAfterMs: null };
+    const text = formatSummary(check([...cleanRun(), off]));
+    expect(text).toMatch(/^chaos check: FAIL/);
+    expect(text).toContain('presence: 1 members expected in every set; 1 of 1 views off at the end');
+    expect(text).toContain('ch in r2, seen by rest: missing [m0 c1], extra []');
+    const fine = formatSummary(check([...cleanRun(), { ...off, seen: ['m0 c1'], convergedAfterMs: 2500 }]));
+    expect(fine).toContain('presence: 1 members expected in every set; all 1 views within 2.5 s of the check');
   });
 });
