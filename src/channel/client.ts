@@ -12,7 +12,7 @@
 import { AblyError, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
-import { entryFrames, syncFrames } from '../protocol/frames.js';
+import { entryFrames, nextSyncId, syncFrames } from '../protocol/frames.js';
 import { messageSize, type PresenceMessage } from '../protocol/message.js';
 import type { WireFormat } from '../protocol/types.js';
 import type { NodeId } from '../transport/messages.js';
@@ -30,7 +30,6 @@ import type { AttachOutcome, LocalSubscriber } from './subscriber.js';
 
 export type { AttachOutcome, LocalSubscriber } from './subscriber.js';
 
-let syncCounter = 0;
 
 export interface ClientDeps {
   router: ChannelRouter;
@@ -307,7 +306,7 @@ export class ChannelClient {
     if (!rec || rec.queue === null) return;
     sendTo(sub, rec, rec.backlog);
     if (rec.sync) {
-      sub.send(syncFrames(sub.channelName, rec.sync, sub.format, `s${(syncCounter++).toString(36)}`));
+      sub.send(syncFrames(sub.channelName, rec.sync, sub.format, nextSyncId()));
       rec.sync = null;
     }
     const queued = rec.queue;
@@ -373,8 +372,7 @@ export class ChannelClient {
     // not): what comes next under serials we hold would be skipped unsaid, so go on from
     // its position and tell the subscribers.
     if (body.epoch !== this.epoch || body.serial < this.last) {
-      this.reset(body.epoch, body.serial, body.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'));
-      this.resetPresence(body.presence);
+      this.reset(body.epoch, body.serial, body.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'), body.presence);
       return;
     }
     if (body.serial > this.last) await this.fill(body.serial);
@@ -425,8 +423,7 @@ export class ChannelClient {
       const p = await this.deps.router.call(this.key, this.subRequest(), this.deps.requestTimeoutMs);
       if (p.body.kind === 'subscribed') {
         this.subscribedTo(p.from);
-        this.reset(p.body.epoch, p.body.serial, p.body.channelSerial, e);
-        this.resetPresence(p.body.presence);
+        this.reset(p.body.epoch, p.body.serial, p.body.channelSerial, e, p.body.presence);
       }
     }
   }
@@ -436,8 +433,11 @@ export class ChannelClient {
     for (const m of members) this.presence.apply(m, '');
   }
 
-  private reset(epoch: string, serial: number, channelSerial: string, error: AblyError): void {
+  /** Goes on from the master's position (and presence set there), and tells every subscriber continuity was lost. */
+  private reset(epoch: string, serial: number, channelSerial: string, error: AblyError, members: PresenceMessage[]): void {
     this.deps.log.warn({ channel: this.key, code: error.code, err: error.message }, 'channel continuity lost');
+    this.resetPresence(members);
+    const present = this.presence.list();
     // What the subscribers had of other regions' streams (each origin's position in the
     // stream so far): the restarted stream reaches back for those regions' messages, and
     // they are not given again to a subscriber that had them all.
@@ -457,7 +457,7 @@ export class ChannelClient {
       rec.after = serial;
       rec.backlog = [];
       if (rec.queue) rec.queue = [];
-      sub.discontinuity(error, serialFor(rec, channelSerial));
+      sub.discontinuity(error, serialFor(rec, channelSerial), present);
     }
   }
 
@@ -526,7 +526,8 @@ export class ChannelClient {
     this.lastGap = gap;
     const err = AblyError.fromInfo(gap.error);
     this.deps.log.warn({ channel: this.key, err: err.message }, 'channel continuity lost');
-    for (const [sub, rec] of this.subs) sub.discontinuity(err, serialFor(rec, this.lastChannelSerial));
+    const present = this.presence.list();
+    for (const [sub, rec] of this.subs) sub.discontinuity(err, serialFor(rec, this.lastChannelSerial), present);
   }
 
   /**

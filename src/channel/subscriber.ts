@@ -4,6 +4,7 @@
  */
 import type { AblyError } from '../errors.js';
 import type { Frame } from '../protocol/codec.js';
+import type { PresenceMessage } from '../protocol/message.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
 import type { LogEntry } from './entry.js';
@@ -25,8 +26,13 @@ export interface LocalSubscriber {
    * once, before them: a batch cut into several frames is no slower a reader than one.
    */
   send(frames: readonly (Frame | SharedFrame)[]): void;
-  /** Continuity on this channel was lost: tell the client (UPDATE without RESUMED). */
-  discontinuity(error: AblyError, channelSerial: string): void;
+  /**
+   * Continuity on this channel was lost: tell the client (UPDATE without RESUMED).
+   * `members`: the channel's presence set now. A client that takes presence is sent it
+   * again (HAS_PRESENCE, then a SYNC): an ATTACHED without HAS_PRESENCE has the SDK
+   * empty its presence set (RTP19a), and nothing would fill it again.
+   */
+  discontinuity(error: AblyError, channelSerial: string, members: readonly PresenceMessage[]): void;
 }
 
 export interface AttachOutcome {

@@ -8,6 +8,8 @@ import type { ChannelClient } from '../channel/client.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import { Action, Flag } from '../protocol/actions.js';
 import type { Frame } from '../protocol/codec.js';
+import { nextSyncId, syncFrames } from '../protocol/frames.js';
+import type { PresenceMessage } from '../protocol/message.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
 
@@ -63,16 +65,19 @@ export class Attachment implements LocalSubscriber {
     if (this.state === 'attached') this.owner.sendFrames(frames);
   }
 
-  discontinuity(error: AblyError, channelSerial: string): void {
+  discontinuity(error: AblyError, channelSerial: string, members: readonly PresenceMessage[]): void {
     if (this.state !== 'attached') return;
     // An ATTACHED without RESUMED on an attached channel: the SDK emits UPDATE with
-    // resumed=false and this error, and re-enters its presence members.
+    // resumed=false and this error, re-enters its presence members, and takes the
+    // presence set afresh: from the SYNC that HAS_PRESENCE announces, or as empty.
+    const sync = members.length > 0 && this.wants('presence');
     this.owner.sendMessage({
       action: Action.ATTACHED,
       channel: this.channelName,
-      flags: this.modes,
+      flags: this.modes | (sync ? Flag.HAS_PRESENCE : 0),
       channelSerial,
       error: error.toInfo(),
     });
+    if (sync) this.owner.sendFrames(syncFrames(this.channelName, members, this.format, nextSyncId()));
   }
 }

@@ -72,6 +72,13 @@ export const SYNC_PAGE_SIZE = 100;
  * A presence SYNC: the members (as PRESENT), paged; each page's channelSerial is
  * `syncId:cursor`, the last page's `syncId:` (an empty cursor ends the sync in the SDKs).
  */
+let syncCounter = 0;
+
+/** A SYNC sequence's id, new each time (the SDK tells sequences apart by it). */
+export function nextSyncId(): string {
+  return `s${(syncCounter++).toString(36)}`;
+}
+
 export function syncFrames(channel: string, members: readonly PresenceMessage[], format: WireFormat, syncId: string): Frame[] {
   const frames: Frame[] = [];
   for (let i = 0; i < members.length || i === 0; i += SYNC_PAGE_SIZE) {

@@ -7,6 +7,7 @@ import type { LogEntry } from '../../src/channel/entry.js';
 import type { ChannelRouter } from '../../src/channel/router.js';
 import type { AblyError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
+import type { PresenceMessage } from '../../src/protocol/message.js';
 import type { SharedFrame } from '../../src/protocol/shared-frame.js';
 import { formatSerial, type OriginPosition } from '../../src/protocol/serial.js';
 import type { RequestBody } from '../../src/transport/rpc.js';
@@ -49,19 +50,23 @@ export class ScriptedMaster {
   }
 }
 
-export const subscribed = (epoch: string, serial: number, origins: OriginPosition[] = []) => ({
+export const subscribed = (epoch: string, serial: number, origins: OriginPosition[] = [], presence: PresenceMessage[] = []) => ({
   kind: 'subscribed',
   epoch,
   serial,
   channelSerial: formatSerial({ region: 'r1', epoch, serial, origins }),
-  presence: [],
+  presence,
 });
 
-/** A subscriber recording the data of each message it is sent, and its UPDATEs (`events`: both, in order). */
-export function subscriber(): LocalSubscriber & { got: string[]; updates: number[]; events: string[] } {
+/**
+ * A subscriber recording the data of each message it is sent, and its UPDATEs (`events`:
+ * both, in order; `presenceAtUpdates`: the clientIds of the presence set each UPDATE came with).
+ */
+export function subscriber(): LocalSubscriber & { got: string[]; updates: number[]; events: string[]; presenceAtUpdates: string[][] } {
   const got: string[] = [];
   const updates: number[] = [];
   const events: string[] = [];
+  const presenceAtUpdates: string[][] = [];
   return {
     connectionId: 'c1',
     format: 'json',
@@ -78,22 +83,24 @@ export function subscriber(): LocalSubscriber & { got: string[]; updates: number
         }
       }
     },
-    discontinuity: (e: AblyError) => {
+    discontinuity: (e: AblyError, _serial: string, members: readonly PresenceMessage[]) => {
       updates.push(e.code);
       events.push(`update ${e.code}`);
+      presenceAtUpdates.push(members.map((m) => m.clientId));
     },
     got,
     updates,
     events,
+    presenceAtUpdates,
   };
 }
 
-export async function client(master: ScriptedMaster, epoch: string, serial: number, origins: OriginPosition[] = []): Promise<ChannelClient> {
+export async function client(master: ScriptedMaster, epoch: string, serial: number, origins: OriginPosition[] = [], presence: PresenceMessage[] = []): Promise<ChannelClient> {
   const c = new ChannelClient(KEY, 'ch', { router: master.router(), unsub: () => undefined, requestTimeoutMs: 1000, log: silentLogger() });
   // The first attach subscribes the node; its subscriber attaches fresh.
   const first = subscriber();
   const attaching = c.attach(first, null, null);
-  (await master.next('sub')).answer(subscribed(epoch, serial, origins));
+  (await master.next('sub')).answer(subscribed(epoch, serial, origins, presence));
   await attaching;
   c.activate(first);
   return c;
