@@ -3,6 +3,7 @@
  */
 import * as pb from '../gen/region.pb.js';
 import { ForwardedEntries } from '../transport/entry-lists.js';
+import { membersFromPb, membersToPb } from '../transport/node-codec-data.js';
 import type { ChannelHead, ForwardedBatch } from '../transport/messages.js';
 import type { InterestDelta, InterestItem } from './interest.js';
 
@@ -40,6 +41,7 @@ export function toPb(f: LinkFrame): pb.LinkFrame {
             lastSeq: f.batch.entries.lastSeq,
             replyTo: f.replyTo,
             toRegion: f.toRegion ?? '',
+            members: membersToPb(f.batch.members),
           },
         },
       };
@@ -77,6 +79,7 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
           gapBefore: w.gapBefore,
           // Decoded only by the channel master that stores them.
           entries: ForwardedEntries.fromBytes(w.entries, w.count, w.lastSeq),
+          ...(w.members ? { members: membersFromPb(w.members) } : {}),
         },
         replyTo: w.replyTo,
         toRegion: w.toRegion || null,

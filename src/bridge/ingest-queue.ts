@@ -17,7 +17,8 @@ import type { ForwardedBatch } from '../transport/messages.js';
  * joined over a hole, the hole would go unseen.)
  */
 function continues(batch: ForwardedBatch, entries: number, bytes: number, next: ForwardedBatch): boolean {
-  if (next.epoch !== batch.epoch || next.gapBefore || batch.entries.length === 0 || next.entries.length === 0) return false;
+  // (A start's members apply where it begins: not in the middle of a join.)
+  if (next.epoch !== batch.epoch || next.gapBefore || next.members || batch.entries.length === 0 || next.entries.length === 0) return false;
   if (next.startSeq !== undefined && next.startSeq !== batch.entries.lastSeq) return false;
   if (next.entries.lastSeq - next.entries.length !== batch.entries.lastSeq) return false;
   return entries + next.entries.length <= MAX_MERGED_ENTRIES && bytes + next.entries.encoded().length <= MAX_MERGED_BYTES;
@@ -31,7 +32,15 @@ function joinBatches(batches: readonly ForwardedBatch[]): ForwardedBatch {
   const count = batches.reduce((n, b) => n + b.entries.length, 0);
   const bytes = Buffer.concat(batches.map((b) => b.entries.encoded()));
   const entries = ForwardedEntries.fromBytes(bytes, count, last.entries.lastSeq);
-  return { channel: first.channel, region: first.region, epoch: first.epoch, startSeq: first.startSeq, gapBefore: first.gapBefore, entries };
+  return {
+    channel: first.channel,
+    region: first.region,
+    epoch: first.epoch,
+    startSeq: first.startSeq,
+    gapBefore: first.gapBefore,
+    entries,
+    ...(first.members ? { members: first.members } : {}),
+  };
 }
 
 interface Item<S> {

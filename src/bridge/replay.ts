@@ -33,7 +33,9 @@ export async function answerReplay(d: ReplayDeps, s: Session, ask: ReplayAsk): P
   for (let page = 0; page < MAX_PAGES; page++) {
     let body;
     try {
-      const first = page === 0 && since !== undefined ? { since } : {};
+      // The first page also brings this region's own presence members: where the answer
+      // begins the stream again there, they are taken as this region's set.
+      const first = page === 0 ? (since !== undefined ? { since, withMembers: true } : { withMembers: true }) : {};
       ({ body } = await d.router.call(channel, { type: 'replayLocal', channel, epoch, afterSeq: after, ...first }, CHANNEL_REQUEST_TIMEOUT_MS));
     } catch (err) {
       d.log.warn({ channel, err: (err as Error).message }, 'replay for another region failed');
@@ -43,7 +45,15 @@ export async function answerReplay(d: ReplayDeps, s: Session, ask: ReplayAsk): P
     if (body.epoch === '' && body.entries.length === 0) return; // no such channel here
     s.send({
       type: 'forward',
-      batch: { channel, region: d.region, epoch: body.epoch, startSeq: body.startSeq, gapBefore: body.gap, entries: body.entries },
+      batch: {
+        channel,
+        region: d.region,
+        epoch: body.epoch,
+        startSeq: body.startSeq,
+        gapBefore: body.gap,
+        entries: body.entries,
+        ...(body.members ? { members: body.members } : {}),
+      },
       replyTo: id,
       toRegion: s.region,
     });

@@ -181,11 +181,12 @@ export class ChannelMaster {
     for (const c of this.state.presence.connectionsOn(host)) void this.hold(c, null, leaveAt).catch(() => undefined);
   }
 
-  /** Housekeeping: members whose connection did not come back leave now. */
-  leaveDue(): void {
-    if (this.stopped) return;
+  /** Housekeeping: members whose connection did not come back leave now (returned: who left, for the log). */
+  leaveDue(): string[] {
+    if (this.stopped) return [];
     const entries = this.state.leaveDue(this.deps.now());
     if (entries.length) void this.enqueue(entries).catch(() => undefined);
+    return entries.map((e) => `${e.presence.clientId} ${e.presence.connectionId} (${e.host})`);
   }
 
   /** Presence members as of the last broadcast. */
@@ -226,7 +227,7 @@ export class ChannelMaster {
   async ingest(batch: ForwardedBatch): Promise<{ seq: number; replayAfter: number | null; startSince?: number }> {
     if (this.stopped) throw this.stopped;
     const entries = batch.entries.list(batch.region, batch.epoch);
-    const r = this.state.ingest({ region: batch.region, epoch: batch.epoch, startSeq: batch.startSeq, gapBefore: batch.gapBefore, entries }, this.deps.now());
+    const r = this.state.ingest({ region: batch.region, epoch: batch.epoch, startSeq: batch.startSeq, gapBefore: batch.gapBefore, entries, members: batch.members }, this.deps.now());
     if (r.replayAfter !== null) return { seq: r.seq, replayAfter: r.replayAfter };
     // No stream from that region yet: its start is wanted, from when interest here began
     // (none here now: nothing is wanted).
@@ -249,13 +250,20 @@ export class ChannelMaster {
   /**
    * This region's own entries after `afterSeq`, for another region (as replicated and
    * broadcast); or (`since`) the start of its stream there, as for a new interest.
+   * `withMembers`: also this region's own presence members as published, which a stream
+   * begun (or begun again) there takes as this region's set.
    */
-  replayLocal(epoch: string, afterSeq: number, since?: number): { epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries } {
+  replayLocal(
+    epoch: string,
+    afterSeq: number,
+    since?: number,
+    withMembers = false,
+  ): { epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries; members?: PresenceMessage[] } {
     const r =
       since === undefined
         ? this.state.localAfter(epoch, afterSeq, REPLAY_PAGE, this.published.serial)
         : this.state.localSince(since - INTEREST_START_MARGIN_MS, this.published.serial, REPLAY_PAGE);
-    return { epoch: this.state.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries };
+    return { epoch: this.state.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries, ...(withMembers ? { members: this.view.own() } : {}) };
   }
 
   /**
@@ -284,7 +292,15 @@ export class ChannelMaster {
       // message id.
       const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.published.serial, REPLAY_PAGE);
       this.deps.toRegions(
-        { channel: this.key, region: this.deps.region, epoch: this.state.epoch, startSeq: start.startSeq, gapBefore: start.gap, entries: start.entries },
+        {
+          channel: this.key,
+          region: this.deps.region,
+          epoch: this.state.epoch,
+          startSeq: start.startSeq,
+          gapBefore: start.gap,
+          entries: start.entries,
+          members: this.view.own(),
+        },
         r.region,
         start.more,
       );

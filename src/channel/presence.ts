@@ -20,6 +20,20 @@ export function memberKey(m: { connectionId: string; clientId: string }): string
   return `${m.connectionId}:${m.clientId}`;
 }
 
+/**
+ * The host under which a member of another region is kept: no node here holds its
+ * connection, so only its region removes it (its LEAVE, or the set it sends with a start
+ * of its stream here). Older builds kept such members under ''.
+ */
+export function remoteHost(region: string): string {
+  return `@${region}`;
+}
+
+/** Whether a member's host is a node of this region (not another region's member). */
+function isLocalHost(host: string): boolean {
+  return host !== '' && !host.startsWith('@');
+}
+
 export class PresenceSet {
   private readonly members = new Map<string, PresenceMember>();
 
@@ -83,6 +97,20 @@ export class PresenceSet {
     const out = new Set<string>();
     for (const m of this.members.values()) if (m.host === host && m.leaveAt === null) out.add(m.message.connectionId);
     return [...out];
+  }
+
+  /** This region's own members (those whose connections its nodes hold). */
+  own(): PresenceMessage[] {
+    const out: PresenceMessage[] = [];
+    for (const m of this.members.values()) if (isLocalHost(m.host)) out.push(m.message);
+    return out;
+  }
+
+  /** The members kept under `host` (another region's: remoteHost). */
+  hostedOn(host: string): PresenceMember[] {
+    const out: PresenceMember[] = [];
+    for (const m of this.members.values()) if (m.host === host) out.push(m);
+    return out;
   }
 
   /** Members whose time to leave has come. */

@@ -526,7 +526,8 @@ export class ChannelRegistry {
           // New replica: copy the state to it now rather than at the next publish.
           void this.replicate(h.master, [], []).catch(() => undefined);
         }
-        h.master.leaveDue();
+        const left = h.master.leaveDue();
+        if (left.length) this.deps.log.info({ channel: key, left }, 'presence members left: their connections did not come back in time');
         h.master.state.expire(now);
         for (const s of h.master.subscribers) if (!ring.has(s)) h.master.unsubscribe(s);
         if (h.master.state.empty && h.master.subscribers.size === 0 && !h.master.busy) this.dispose(key, h.master.state);

@@ -185,7 +185,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           a = await reg.restartBehind(a.ok, { by: from, epoch: req.epoch, ownSeq: req.afterSeq });
         }
         if (!('ok' in a)) return redirect(a);
-        return { kind: 'local', ...a.ok.replayLocal(req.epoch, req.afterSeq, req.since) };
+        return { kind: 'local', ...a.ok.replayLocal(req.epoch, req.afterSeq, req.since, req.withMembers) };
       }
       case 'vectorRange': {
         const a = await reg.acquire(req.channel);

@@ -22,7 +22,7 @@ import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec } from '../transport/entry-codec.js';
 import { ForwardedEntries, knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
-import { PresenceSet } from './presence.js';
+import { memberKey, PresenceSet, remoteHost } from './presence.js';
 import type { ChannelSettings } from './settings.js';
 import type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
 
@@ -287,15 +287,19 @@ export class ChannelState {
    * skipped. A batch that does not follow on from what this stream has from that region
    * is refused: `replayAfter` says where the origin must resend from. `discontinuity`:
    * messages were lost in between (the origin's history did not reach back, or its
-   * channel state restarted).
+   * channel state restarted). `members`, sent with a start: the origin's own presence
+   * members, which a stream begun or begun again here takes as that region's set
+   * (syncMembersOf), since what the stream carried of them before may be lost.
    */
   ingest(
-    b: { region: string; epoch: string; startSeq?: number; gapBefore: boolean; entries: readonly LogEntry[] },
+    b: { region: string; epoch: string; startSeq?: number; gapBefore: boolean; entries: readonly LogEntry[]; members?: readonly PresenceMessage[] },
     now: number,
   ): { entries: LogEntry[]; seq: number; replayAfter: number | null; discontinuity: boolean; needStart?: true } {
     const pos = this.origins.get(b.region);
     const reachBack = pos ? undefined : this.origins.reachBackOf(b.region);
     let discontinuity = b.gapBefore;
+    /** The stream begins here, or begins again after a loss: its members are taken afresh. */
+    let begins = false;
     let last: number;
     if (pos && pos.epoch === b.epoch) {
       last = pos.seq;
@@ -311,6 +315,7 @@ export class ChannelState {
         // to it (entries or none), and the loss is signalled only where it skips something.
         discontinuity = start > last;
         if (discontinuity) {
+          begins = true;
           last = start;
           this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
           this.origins.jumped(b.region, last);
@@ -329,12 +334,14 @@ export class ChannelState {
       // A new stream from that region (first contact, or its state restarted; also since
       // what a client that came from there saw).
       if (pos || (reachBack && reachBack.epoch !== b.epoch)) discontinuity = true;
+      begins = true;
       last = b.startSeq ?? (b.entries[0] ? b.entries[0].origin.seq - 1 : 0);
       this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
       this.origins.jumped(b.region, last);
     }
     const storedAt = this.stamp(now);
     const out: LogEntry[] = [];
+    if (begins && b.members) this.syncMembersOf(b.region, b.members, { region: b.region, epoch: b.epoch, seq: last }, storedAt, out);
     for (const e of b.entries) {
       if (e.origin.seq <= last) continue;
       last = e.origin.seq;
@@ -348,10 +355,10 @@ export class ChannelState {
         entry = { kind: 'message', serial, channelSerial, storedAt, origin, message: e.message };
         this.dedup.addNew(e.message.id, channelSerial, storedAt);
       } else {
-        // Members of other regions are kept under no local host: no node here holds
-        // their connections, so only their region's leave removes them.
-        entry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence: e.presence, host: '' };
-        this.presenceSet.apply(e.presence, '');
+        // Members of other regions are kept under their region's host (remoteHost): no
+        // node here holds their connections, so only their region removes them.
+        entry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence: e.presence, host: remoteHost(b.region) };
+        this.presenceSet.apply(e.presence, entry.host);
       }
       this.record(entry);
       this.lastChannelSerial = channelSerial;
@@ -364,6 +371,45 @@ export class ChannelState {
     const reached = this.origins.get(b.region);
     if (reached !== pos && reached !== out[out.length - 1]?.origin) this.origins.markMoved(b.region);
     return { entries: out, seq: last, replayAfter: null, discontinuity };
+  }
+
+  /**
+   * Another region's members at the (re)start of its stream here, as its master held them:
+   * those of that region this set holds that it no longer has leave, the others enter (or
+   * update; unchanged ones say nothing). The stream's entries after the start apply on top,
+   * and what they repeat of this changes nothing. Entries go to `out`, at `origin` (the
+   * stream's start).
+   */
+  private syncMembersOf(region: string, members: readonly PresenceMessage[], origin: OriginPosition, storedAt: number, out: LogEntry[]): void {
+    const host = remoteHost(region);
+    const append = (presence: PresenceMessage) => {
+      const serial = this.log.lastSerial + 1;
+      const channelSerial = this.formatAt(serial);
+      const entry: PresenceEntry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence, host };
+      this.presenceSet.apply(presence, host);
+      this.record(entry);
+      this.lastChannelSerial = channelSerial;
+      out.push(entry);
+    };
+    const kept = new Set(members.map(memberKey));
+    for (const m of this.presenceSet.hostedOn(host)) {
+      if (kept.has(memberKey(m.message))) continue;
+      // A synthesized leave (its id is not the connection's): the SDKs compare it by timestamp.
+      const leave: PresenceMessage = {
+        id: `leave:${this.epoch}:${this.log.lastSerial + 1}:0`,
+        action: PresenceAction.LEAVE,
+        clientId: m.message.clientId,
+        connectionId: m.message.connectionId,
+        timestamp: storedAt,
+      };
+      if (m.message.data !== undefined) leave.data = m.message.data;
+      if (m.message.encoding !== undefined) leave.encoding = m.message.encoding;
+      append(leave);
+    }
+    for (const m of members) {
+      const ev = this.presenceSet.decide(m);
+      if (ev) append(ev);
+    }
   }
 
   /**

@@ -373,6 +373,11 @@ export interface OccupancyRequest {
   channel: string;
 }
 
+/** A region's own presence members on a channel, as its master held them. */
+export interface PresenceList {
+  members: PresenceMessage[];
+}
+
 /** Messages of another region for one channel (entries carry their origin positions). */
 export interface ForwardedBatch {
   channel: string;
@@ -386,6 +391,11 @@ export interface ForwardedBatch {
   count: number;
   /** the last entry's seq (0: none) */
   lastSeq: number;
+  /**
+   * With a stream's start: the origin's own members as its master held them when the
+   * batch was made, which a stream begun or begun again here takes as that region's set.
+   */
+  members?: PresenceList | undefined;
 }
 
 export interface IngestRequest {
@@ -397,7 +407,11 @@ export interface ReplayLocalRequest {
   epoch: string;
   afterSeq: number;
   /** a start since then (ms since the epoch) instead */
-  since?: number | undefined;
+  since?:
+    | number
+    | undefined;
+  /** also this region's own presence members (LocalEntries.members) */
+  withMembers: boolean;
 }
 
 /** `all`: every channel mastered there, not only those with interest here or elsewhere. */
@@ -517,6 +531,8 @@ export interface LocalEntries {
   entries: Uint8Array;
   count: number;
   lastSeq: number;
+  /** when asked for (ReplayLocalRequest.with_members) */
+  members?: PresenceList | undefined;
 }
 
 export interface InterestItem {
@@ -3562,6 +3578,52 @@ export const OccupancyRequest: MessageFns<OccupancyRequest> = {
   },
 };
 
+function createBasePresenceList(): PresenceList {
+  return { members: [] };
+}
+
+export const PresenceList: MessageFns<PresenceList> = {
+  encode(message: PresenceList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.members) {
+      PresenceMessage.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.members.push(PresenceMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseForwardedBatch(): ForwardedBatch {
   return {
     channel: "",
@@ -3572,6 +3634,7 @@ function createBaseForwardedBatch(): ForwardedBatch {
     entries: new Uint8Array(0),
     count: 0,
     lastSeq: 0,
+    members: undefined,
   };
 }
 
@@ -3600,6 +3663,9 @@ export const ForwardedBatch: MessageFns<ForwardedBatch> = {
     }
     if (message.lastSeq !== 0) {
       writer.uint32(72).uint64(message.lastSeq);
+    }
+    if (message.members !== undefined) {
+      PresenceList.encode(message.members, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -3681,6 +3747,14 @@ export const ForwardedBatch: MessageFns<ForwardedBatch> = {
             message.lastSeq = longToNumber(reader.uint64());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.members = PresenceList.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3741,7 +3815,7 @@ export const IngestRequest: MessageFns<IngestRequest> = {
 };
 
 function createBaseReplayLocalRequest(): ReplayLocalRequest {
-  return { channel: "", epoch: "", afterSeq: 0, since: undefined };
+  return { channel: "", epoch: "", afterSeq: 0, since: undefined, withMembers: false };
 }
 
 export const ReplayLocalRequest: MessageFns<ReplayLocalRequest> = {
@@ -3757,6 +3831,9 @@ export const ReplayLocalRequest: MessageFns<ReplayLocalRequest> = {
     }
     if (message.since !== undefined) {
       writer.uint32(32).int64(message.since);
+    }
+    if (message.withMembers !== false) {
+      writer.uint32(40).bool(message.withMembers);
     }
     return writer;
   },
@@ -3804,6 +3881,14 @@ export const ReplayLocalRequest: MessageFns<ReplayLocalRequest> = {
             }
 
             message.since = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.withMembers = reader.bool();
             continue;
           }
         }
@@ -4830,7 +4915,7 @@ export const Ingested: MessageFns<Ingested> = {
 };
 
 function createBaseLocalEntries(): LocalEntries {
-  return { epoch: "", startSeq: 0, gap: false, entries: new Uint8Array(0), count: 0, lastSeq: 0 };
+  return { epoch: "", startSeq: 0, gap: false, entries: new Uint8Array(0), count: 0, lastSeq: 0, members: undefined };
 }
 
 export const LocalEntries: MessageFns<LocalEntries> = {
@@ -4852,6 +4937,9 @@ export const LocalEntries: MessageFns<LocalEntries> = {
     }
     if (message.lastSeq !== 0) {
       writer.uint32(56).uint64(message.lastSeq);
+    }
+    if (message.members !== undefined) {
+      PresenceList.encode(message.members, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -4915,6 +5003,14 @@ export const LocalEntries: MessageFns<LocalEntries> = {
             }
 
             message.lastSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.members = PresenceList.decode(reader, reader.uint32());
             continue;
           }
         }

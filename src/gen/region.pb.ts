@@ -17,6 +17,7 @@ import {
   type Metadata,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { PresenceList } from "./node.pb.js";
 
 export const protobufPackage = "ablyng.region.v1";
 
@@ -88,6 +89,11 @@ export interface Forward {
   replyTo: number;
   /** Only for this one region (a start of interest); empty: every region with interest. */
   toRegion: string;
+  /**
+   * With a stream's start: the sender's own presence members on the channel, as its
+   * master held them (ablyng.node.v1.ForwardedBatch.members).
+   */
+  members?: PresenceList | undefined;
 }
 
 /** The receiver stored the sender's messages of a channel up to `seq`. */
@@ -459,6 +465,7 @@ function createBaseForward(): Forward {
     lastSeq: 0,
     replyTo: 0,
     toRegion: "",
+    members: undefined,
   };
 }
 
@@ -490,6 +497,9 @@ export const Forward: MessageFns<Forward> = {
     }
     if (message.toRegion !== "") {
       writer.uint32(58).string(message.toRegion);
+    }
+    if (message.members !== undefined) {
+      PresenceList.encode(message.members, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -577,6 +587,14 @@ export const Forward: MessageFns<Forward> = {
             }
 
             message.toRegion = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.members = PresenceList.decode(reader, reader.uint32());
             continue;
           }
         }

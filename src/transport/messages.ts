@@ -244,6 +244,12 @@ export interface ForwardedBatch {
   gapBefore: boolean;
   /** The origin region's entries, in its order (passed on as bytes where possible). */
   entries: ForwardedEntries;
+  /**
+   * With a stream's start: the origin's own presence members as its master held them when
+   * the batch was made. A stream begun (or begun again) here takes them as that region's
+   * set (ChannelState.ingest); absent: not sent (a continuing batch, an older build).
+   */
+  members?: PresenceMessage[];
 }
 
 /** Globalmaster → channel master: store another region's messages. */
@@ -262,6 +268,8 @@ export interface ReplayLocalRequest {
   afterSeq: number;
   /** Instead: the start of the stream, with what was published since then (ms). */
   since?: number;
+  /** Also this region's own presence members (a stream's start takes them as this region's set). */
+  withMembers?: boolean;
 }
 
 /** Globalmaster → every node: which channels do you master with interest here or elsewhere (or at all)? */
@@ -387,7 +395,7 @@ export type ReplyBody =
    */
   | { kind: 'ingested'; seq: number; replayAfter: number | null; startSince?: number }
   /** This region's own messages (replay): from `startSeq`, `gap` when history did not reach back. */
-  | { kind: 'local'; epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries }
+  | { kind: 'local'; epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries; members?: PresenceMessage[] }
   | { kind: 'interest'; mastered: MasteredChannel[] }
   /** Whether the audit's digest matched; if not, the channels the asking node is subscribed to here. */
   | { kind: 'subAudit'; match: boolean; channels: ChannelKey[] }

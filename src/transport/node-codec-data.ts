@@ -248,6 +248,15 @@ export function recordFromPb(p: pb.ConnectionRecord): ConnectionRecord {
   };
 }
 
+/** A region's own presence members with a stream's start (undefined: none sent). */
+export function membersToPb(members: readonly PresenceMessage[] | undefined): pb.PresenceList | undefined {
+  return members ? { members: members.map(presenceToPb) } : undefined;
+}
+
+export function membersFromPb(p: pb.PresenceList): PresenceMessage[] {
+  return p.members.map(presenceFromPb);
+}
+
 export function batchToPb(b: ForwardedBatch): pb.ForwardedBatch {
   return {
     channel: b.channel,
@@ -258,6 +267,7 @@ export function batchToPb(b: ForwardedBatch): pb.ForwardedBatch {
     entries: b.entries.encoded(),
     count: b.entries.length,
     lastSeq: b.entries.lastSeq,
+    members: membersToPb(b.members),
   };
 }
 
@@ -269,5 +279,6 @@ export function batchFromPb(p: pb.ForwardedBatch): ForwardedBatch {
     ...(p.startSeq !== undefined ? { startSeq: p.startSeq } : {}),
     gapBefore: p.gapBefore,
     entries: ForwardedEntries.fromBytes(p.entries, p.count, p.lastSeq),
+    ...(p.members ? { members: membersFromPb(p.members) } : {}),
   };
 }

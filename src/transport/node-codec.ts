@@ -20,6 +20,8 @@ import {
   holdToPb,
   interestFromPb,
   interestToPb,
+  membersFromPb,
+  membersToPb,
   messageFromPb,
   messageToPb,
   presenceFromPb,
@@ -129,7 +131,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
     case 'ingest':
       return { rid: r.rid, body: { $case: 'ingest', ingest: { batch: batchToPb(r.batch) } } };
     case 'replayLocal':
-      return { rid: r.rid, body: { $case: 'replayLocal', replayLocal: { channel: r.channel, epoch: r.epoch, afterSeq: r.afterSeq, since: r.since } } };
+      return { rid: r.rid, body: { $case: 'replayLocal', replayLocal: { channel: r.channel, epoch: r.epoch, afterSeq: r.afterSeq, since: r.since, withMembers: r.withMembers ?? false } } };
     case 'interestList':
       return { rid: r.rid, body: { $case: 'interestList', interestList: { all: r.all } } };
     case 'subAudit':
@@ -240,6 +242,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         epoch: b.replayLocal.epoch,
         afterSeq: b.replayLocal.afterSeq,
         ...(b.replayLocal.since !== undefined ? { since: b.replayLocal.since } : {}),
+        ...(b.replayLocal.withMembers ? { withMembers: true } : {}),
       };
     case 'interestList':
       return { type: 'interestList', rid, all: b.interestList.all };
@@ -306,7 +309,15 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
         rid,
         body: {
           $case: 'local',
-          local: { epoch: r.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries.encoded(), count: r.entries.length, lastSeq: r.entries.lastSeq },
+          local: {
+            epoch: r.epoch,
+            startSeq: r.startSeq,
+            gap: r.gap,
+            entries: r.entries.encoded(),
+            count: r.entries.length,
+            lastSeq: r.entries.lastSeq,
+            members: membersToPb(r.members),
+          },
         },
       };
     case 'interest':
@@ -394,7 +405,14 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'local': {
       // The globalmaster passes these on to another region as they are.
       const l = b.local;
-      return { kind: 'local', epoch: l.epoch, startSeq: l.startSeq, gap: l.gap, entries: ForwardedEntries.fromBytes(l.entries, l.count, l.lastSeq) };
+      return {
+        kind: 'local',
+        epoch: l.epoch,
+        startSeq: l.startSeq,
+        gap: l.gap,
+        entries: ForwardedEntries.fromBytes(l.entries, l.count, l.lastSeq),
+        ...(l.members ? { members: membersFromPb(l.members) } : {}),
+      };
     }
     case 'interest':
       return {
