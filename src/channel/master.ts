@@ -21,6 +21,7 @@ import type { Broadcast, ChannelStatus, ForwardedBatch, NodeId } from '../transp
 import { batchBytes, broadcastOf, NOT_BY_REPLICA, ownEntriesBatch, SubscribingNodes, type Batch, type ReplicaBroadcast, type Replicated, type Said } from './batches.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
+import { ConnectionOrder } from './connection-order.js';
 import { PresenceSet } from './presence.js';
 import type { ChannelState, PresenceHold } from './state.js';
 import { INTEREST_START_MARGIN_MS, type RegionInterest } from './channel-interest.js';
@@ -75,6 +76,8 @@ export class ChannelMaster {
   /** The replication and broadcast in flight (one at a time, in order). */
   private running: Promise<void> | null = null;
   private stopped: AblyError | null = null;
+  /** Each realtime connection's highest msgSerial ordered here (connection-order.ts). */
+  private readonly connectionOrder = new ConnectionOrder();
   /** The presence set as of `published` (what a new subscriber syncs from). */
   private readonly view: PresenceSet;
   private readonly rate: RateLimiter | null;
@@ -147,7 +150,13 @@ export class ChannelMaster {
       return Promise.reject(AblyError.of('channelRateLimited', `channel accepts at most ${this.deps.maxPublishRate} messages per second`));
     }
     const { entries, serials } = this.state.accept(messages, this.deps.now());
+    this.connectionOrder.note(messages);
     return this.enqueue(entries).then(() => serials);
+  }
+
+  /** A message of these, not ordered yet, that comes after a later one of its connection ordered here (connection-order.ts), or null. */
+  behindItsConnection(messages: readonly Message[]): Message | null {
+    return this.connectionOrder.behind(messages, (id) => this.state.hasOrdered(id));
   }
 
   /** Whether a message id has been ordered (and is still in the dedup window). */
@@ -239,7 +248,7 @@ export class ChannelMaster {
       ? {
           error: AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo(),
           // Whose, and up to where (just before the first of its messages that came after the loss).
-          origin: { region: batch.region, epoch: batch.epoch, seq: r.entries.length ? r.entries[0]!.origin.seq - 1 : r.seq },
+          origin: { region: batch.region, epoch: batch.epoch, seq: r.lostBefore ?? r.seq },
         }
       : null;
     // A position that moved with no entry still goes to the replica (in the next replication).

@@ -63,6 +63,12 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'publish': {
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
+        // Before the wait for the publish ahead: that one may be refused for the same reason.
+        const behind = a.ok.behindItsConnection(req.messages);
+        if (behind) {
+          const why = `message ${behind.id} comes after a later message of its connection that this channel has published: refused, to keep that connection's order (it may or may not have been published before)`;
+          return { kind: 'error', error: AblyError.of('channelFailed', why).toInfo() };
+        }
         if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
           return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
         }

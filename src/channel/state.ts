@@ -294,7 +294,7 @@ export class ChannelState {
   ingest(
     b: { region: string; epoch: string; startSeq?: number; gapBefore: boolean; entries: readonly LogEntry[]; members?: readonly PresenceMessage[] },
     now: number,
-  ): { entries: LogEntry[]; seq: number; replayAfter: number | null; discontinuity: boolean; needStart?: true } {
+  ): { entries: LogEntry[]; seq: number; replayAfter: number | null; discontinuity: boolean; needStart?: true; lostBefore?: number } {
     const pos = this.origins.get(b.region);
     const reachBack = pos ? undefined : this.origins.reachBackOf(b.region);
     let discontinuity = b.gapBefore;
@@ -342,6 +342,7 @@ export class ChannelState {
     const storedAt = this.stamp(now);
     const out: LogEntry[] = [];
     if (begins && b.members) this.syncMembersOf(b.region, b.members, { region: b.region, epoch: b.epoch, seq: last }, storedAt, out);
+    const synced = out.length;
     for (const e of b.entries) {
       if (e.origin.seq <= last) continue;
       last = e.origin.seq;
@@ -370,7 +371,10 @@ export class ChannelState {
     // the last entries dropped as already held): the replica is told (OriginPositions.takeMoved).
     const reached = this.origins.get(b.region);
     if (reached !== pos && reached !== out[out.length - 1]?.origin) this.origins.markMoved(b.region);
-    return { entries: out, seq: last, replayAfter: null, discontinuity };
+    // Where a loss is said: just before the first of the origin's entries stored after it
+    // (the members taken at the start are at the start's own seq), or where the stream is.
+    const lostBefore = out.length > synced ? out[synced]!.origin.seq - 1 : last;
+    return { entries: out, seq: last, replayAfter: null, discontinuity, ...(discontinuity ? { lostBefore } : {}) };
   }
 
   /**

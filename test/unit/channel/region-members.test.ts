@@ -86,6 +86,19 @@ describe("another region's presence members", () => {
     expect(clientIds(st)).toEqual(['a', 'b']);
   });
 
+  it('leave the point where a loss is said where it was: just before the first of the origin entries after it, never before seq 0', () => {
+    const clock = new ManualClock();
+    const st = withUsMembers(clock);
+    const gap = st.ingest({ region: 'us', epoch: 'usep', startSeq: 9, gapBefore: true, entries: [usMessage(10)], members: [member('c')] }, clock.now());
+    expect(gap.lostBefore).toBe(9);
+    // us restarted in a new epoch at 0, with nothing yet but its members (a stream begun at 0:
+    // the point was -1, which no wire can carry, and crashed the node that sent a snapshot with it).
+    const restart = st.ingest({ region: 'us', epoch: 'usep2', startSeq: 0, gapBefore: false, entries: [], members: [member('d')] }, clock.now());
+    expect(restart).toMatchObject({ discontinuity: true, lostBefore: 0 });
+    const next = st.ingest({ region: 'us', epoch: 'usep3', startSeq: 0, gapBefore: false, entries: [usMessage(1, 'usep3')], members: [member('e')] }, clock.now());
+    expect(next).toMatchObject({ discontinuity: true, lostBefore: 0 });
+  });
+
   it('are left alone by a batch that continues the stream, whatever members it brings, and by a start that brings none', () => {
     const clock = new ManualClock();
     const st = withUsMembers(clock);

@@ -1,0 +1,57 @@
+/**
+ * One realtime connection's messages in its own order at a channel's master. The gateway
+ * gives each message of a realtime publish the id `connectionId:msgSerial:index`, and a
+ * connection's publishes reach the master through one ordered stream (publisher.ts). But
+ * two streams of one connection can reach a master at once: the connection resumed on
+ * another node while its old node, cut off from its region, still held its unanswered
+ * publishes and sent them again once back (chaos seed 1220 with `--pairs`: a publisher's
+ * 227–229 were ordered after its 230–259). Whichever comes first, a message that is not
+ * ordered yet and whose msgSerial is below one of its connection's already ordered here
+ * would break the one-publisher order, so it is refused (`behind`): the publisher is told
+ * it may or may not have been published, never given out of order.
+ *
+ * Only in memory: a master that takes the channel over starts with nothing (the streams'
+ * own order holds there, as before). Bounded: past MAX_CONNECTIONS it starts again.
+ */
+import type { Message } from '../protocol/message.js';
+
+const MAX_CONNECTIONS = 50_000;
+
+/** The connection and msgSerial an id the gateway gave names; null for an id the publisher chose. */
+export function connectionSerial(m: Message): { connectionId: string; msgSerial: number } | null {
+  const c = m.connectionId;
+  if (c === undefined || m.id.length <= c.length + 1 || !m.id.startsWith(c) || m.id.charCodeAt(c.length) !== 58 /* ':' */) return null;
+  const end = m.id.indexOf(':', c.length + 1);
+  if (end < 0) return null;
+  const msgSerial = Number(m.id.slice(c.length + 1, end));
+  return Number.isSafeInteger(msgSerial) && msgSerial >= 0 ? { connectionId: c, msgSerial } : null;
+}
+
+export class ConnectionOrder {
+  /** Per connection, the highest msgSerial of its messages ordered here. */
+  private readonly highest = new Map<string, number>();
+
+  /** The first message not yet ordered (`ordered`) that comes after a later one of its connection, or null. */
+  behind(messages: readonly Message[], ordered: (id: string) => boolean): Message | null {
+    if (this.highest.size === 0) return null;
+    for (const m of messages) {
+      const at = connectionSerial(m);
+      if (at === null) continue;
+      const high = this.highest.get(at.connectionId);
+      if (high !== undefined && at.msgSerial < high && !ordered(m.id)) return m;
+    }
+    return null;
+  }
+
+  /** Messages just ordered. */
+  note(messages: readonly Message[]): void {
+    for (const m of messages) {
+      const at = connectionSerial(m);
+      if (at === null) continue;
+      const high = this.highest.get(at.connectionId);
+      if (high !== undefined && high >= at.msgSerial) continue;
+      if (high === undefined && this.highest.size >= MAX_CONNECTIONS) this.highest.clear();
+      this.highest.set(at.connectionId, at.msgSerial);
+    }
+  }
+}
