@@ -229,4 +229,9 @@ export class Gateway {
   moved(connectionId: string): void {
     this.connections.get(connectionId)?.supersede();
   }
+
+  /** After a ring change: every open connection tells its channels' masters its presence members are here (Connection.presenceHere). */
+  presenceHere(): void {
+    for (const c of this.connections.values()) c.presenceHere();
+  }
 }

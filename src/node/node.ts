@@ -411,6 +411,9 @@ export class AblyNode {
           // still had the old life up forgets its subscriptions now, not the new ones.
           this.transport.broadcast(this.membership.heartbeat());
           void this.registry.dropAll(AblyError.of('channelFailed', `node reset: ${e.reason}`)).then(() => this.hub.onSelfReset());
+          // Its clients are still here: after the heartbeat (on each link), so that a master
+          // that takes the new life as the old one's death hears this after it.
+          this.gateway.presenceHere();
           ringMayChange = true;
           break;
       }
@@ -450,6 +453,7 @@ export class AblyNode {
     this.registry.reconcile();
     this.directory.reconcile(true);
     this.hub.onRingChange();
+    if (this.quorum) this.gateway.presenceHere();
     this.globalmaster?.evaluate();
     // Interest reports sent while the role moved may have gone to a node not holding it.
     if (this.globalmaster && this.ringView.owner(GLOBALMASTER_KEY) !== globalmasterBefore) this.registry.reportAllInterest();
