@@ -29,6 +29,18 @@ export function remoteHost(region: string): string {
   return `@${region}`;
 }
 
+/**
+ * A LEAVE the service says for a member (its connection gone, or its region's set no longer
+ * holding it). Its id does not start with the member's connectionId, which marks it as
+ * synthesized: the SDKs then compare it by timestamp (`at`, so newer).
+ */
+export function synthesizedLeave(m: PresenceMessage, id: string, at: number): PresenceMessage {
+  const ev: PresenceMessage = { id, action: PresenceAction.LEAVE, clientId: m.clientId, connectionId: m.connectionId, timestamp: at };
+  if (m.data !== undefined) ev.data = m.data;
+  if (m.encoding !== undefined) ev.encoding = m.encoding;
+  return ev;
+}
+
 /** Whether a member's host is a node of this region (not another region's member). */
 function isLocalHost(host: string): boolean {
   return host !== '' && !host.startsWith('@');
@@ -119,6 +131,22 @@ export class PresenceSet {
     const out: PresenceMember[] = [];
     for (const m of this.members.values()) if (m.host === host) out.push(m);
     return out;
+  }
+
+  /**
+   * What takes the members kept under `host` to exactly `members`: those it holds that
+   * `members` lacks (`gone`: they leave), and the events of `members` (`changed`: each an
+   * ENTER or UPDATE; one this set already has as it is says nothing).
+   */
+  differences(host: string, members: readonly PresenceMessage[]): { gone: PresenceMessage[]; changed: PresenceMessage[] } {
+    const kept = new Set(members.map(memberKey));
+    const gone = this.hostedOn(host).filter((m) => !kept.has(memberKey(m.message))).map((m) => m.message);
+    const changed: PresenceMessage[] = [];
+    for (const m of members) {
+      const ev = this.decide(m);
+      if (ev) changed.push(ev);
+    }
+    return { gone, changed };
   }
 
   /** Members whose time to leave has come. */

@@ -22,7 +22,7 @@ import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec } from '../transport/entry-codec.js';
 import { ForwardedEntries, knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
-import { memberKey, PresenceSet, remoteHost } from './presence.js';
+import { PresenceSet, remoteHost, synthesizedLeave } from './presence.js';
 import type { ChannelSettings } from './settings.js';
 import type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
 
@@ -395,25 +395,9 @@ export class ChannelState {
       this.lastChannelSerial = channelSerial;
       out.push(entry);
     };
-    const kept = new Set(members.map(memberKey));
-    for (const m of this.presenceSet.hostedOn(host)) {
-      if (kept.has(memberKey(m.message))) continue;
-      // A synthesized leave (its id is not the connection's): the SDKs compare it by timestamp.
-      const leave: PresenceMessage = {
-        id: `leave:${this.epoch}:${this.log.lastSerial + 1}:0`,
-        action: PresenceAction.LEAVE,
-        clientId: m.message.clientId,
-        connectionId: m.message.connectionId,
-        timestamp: storedAt,
-      };
-      if (m.message.data !== undefined) leave.data = m.message.data;
-      if (m.message.encoding !== undefined) leave.encoding = m.message.encoding;
-      append(leave);
-    }
-    for (const m of members) {
-      const ev = this.presenceSet.decide(m);
-      if (ev) append(ev);
-    }
+    const { gone, changed } = this.presenceSet.differences(host, members);
+    for (const m of gone) append(synthesizedLeave(m, `leave:${this.epoch}:${this.log.lastSerial + 1}:0`, storedAt));
+    for (const ev of changed) append(ev);
   }
 
   /**
@@ -504,17 +488,7 @@ export class ChannelState {
     const storedAt = this.stamp(now);
     const entries: PresenceEntry[] = [];
     for (const m of due) {
-      // An id that does not start with the member's connectionId marks the leave as
-      // synthesized: the SDKs then compare it by timestamp (which is now, so newer).
-      const ev: PresenceMessage = {
-        id: `leave:${this.epoch}:${this.log.lastSerial + 1}:0`,
-        action: PresenceAction.LEAVE,
-        clientId: m.message.clientId,
-        connectionId: m.message.connectionId,
-        timestamp: storedAt,
-      };
-      if (m.message.data !== undefined) ev.data = m.message.data;
-      if (m.message.encoding !== undefined) ev.encoding = m.message.encoding;
+      const ev = synthesizedLeave(m.message, `leave:${this.epoch}:${this.log.lastSerial + 1}:0`, storedAt);
       entries.push(this.appendPresence(ev, m.host, storedAt));
     }
     this.trim(storedAt);
