@@ -17,14 +17,14 @@ import type { Message } from '../protocol/message.js';
 
 const MAX_CONNECTIONS = 50_000;
 
-/** The connection and msgSerial an id the gateway gave names; null for an id the publisher chose. */
-export function connectionSerial(m: Message): { connectionId: string; msgSerial: number } | null {
+/** The msgSerial an id the gateway gave (`m.connectionId:msgSerial:index`) names; -1 for an id the publisher chose. */
+export function msgSerialOf(m: Message): number {
   const c = m.connectionId;
-  if (c === undefined || m.id.length <= c.length + 1 || !m.id.startsWith(c) || m.id.charCodeAt(c.length) !== 58 /* ':' */) return null;
+  if (c === undefined || m.id.length <= c.length + 1 || m.id.charCodeAt(c.length) !== 58 /* ':' */ || !m.id.startsWith(c)) return -1;
   const end = m.id.indexOf(':', c.length + 1);
-  if (end < 0) return null;
-  const msgSerial = Number(m.id.slice(c.length + 1, end));
-  return Number.isSafeInteger(msgSerial) && msgSerial >= 0 ? { connectionId: c, msgSerial } : null;
+  if (end < 0) return -1;
+  const n = Number(m.id.slice(c.length + 1, end));
+  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
 }
 
 export class ConnectionOrder {
@@ -35,10 +35,10 @@ export class ConnectionOrder {
   behind(messages: readonly Message[], ordered: (id: string) => boolean): Message | null {
     if (this.highest.size === 0) return null;
     for (const m of messages) {
-      const at = connectionSerial(m);
-      if (at === null) continue;
-      const high = this.highest.get(at.connectionId);
-      if (high !== undefined && at.msgSerial < high && !ordered(m.id)) return m;
+      const serial = msgSerialOf(m);
+      if (serial < 0) continue;
+      const high = this.highest.get(m.connectionId!);
+      if (high !== undefined && serial < high && !ordered(m.id)) return m;
     }
     return null;
   }
@@ -46,12 +46,12 @@ export class ConnectionOrder {
   /** Messages just ordered. */
   note(messages: readonly Message[]): void {
     for (const m of messages) {
-      const at = connectionSerial(m);
-      if (at === null) continue;
-      const high = this.highest.get(at.connectionId);
-      if (high !== undefined && high >= at.msgSerial) continue;
+      const serial = msgSerialOf(m);
+      if (serial < 0) continue;
+      const high = this.highest.get(m.connectionId!);
+      if (high !== undefined && high >= serial) continue;
       if (high === undefined && this.highest.size >= MAX_CONNECTIONS) this.highest.clear();
-      this.highest.set(at.connectionId, at.msgSerial);
+      this.highest.set(m.connectionId!, serial);
     }
   }
 }

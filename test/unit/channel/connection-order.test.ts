@@ -4,19 +4,19 @@
  * `--pairs`, where a publisher's 227–229 were ordered after its 230–259).
  */
 import { describe, expect, it } from 'vitest';
-import { ConnectionOrder, connectionSerial } from '../../../src/channel/connection-order.js';
+import { ConnectionOrder, msgSerialOf } from '../../../src/channel/connection-order.js';
 import type { Message } from '../../../src/protocol/message.js';
 
 const msg = (connectionId: string | undefined, id: string): Message => ({ id, data: 'x', timestamp: 0, ...(connectionId ? { connectionId } : {}) });
 const of = (serial: number, conn = 'connA', index = 0) => msg(conn, `${conn}:${serial}:${index}`);
 
-describe('connectionSerial', () => {
+describe('msgSerialOf', () => {
   it('reads the msgSerial of an id the gateway gave, and nothing of one the publisher chose', () => {
-    expect(connectionSerial(of(227))).toEqual({ connectionId: 'connA', msgSerial: 227 });
-    expect(connectionSerial(msg('connA', 'my-own-id'))).toBeNull();
-    expect(connectionSerial(msg('connA', 'connAB:3:0'))).toBeNull();
-    expect(connectionSerial(msg('connA', 'connA:x:0'))).toBeNull();
-    expect(connectionSerial(msg(undefined, 'connA:3:0'))).toBeNull();
+    expect(msgSerialOf(of(227))).toBe(227);
+    expect(msgSerialOf(msg('connA', 'my-own-id'))).toBe(-1);
+    expect(msgSerialOf(msg('connA', 'connAB:3:0'))).toBe(-1);
+    expect(msgSerialOf(msg('connA', 'connA:x:0'))).toBe(-1);
+    expect(msgSerialOf(msg(undefined, 'connA:3:0'))).toBe(-1);
   });
 });
 
