@@ -545,21 +545,16 @@ export class Connection implements AttachmentOwner {
     );
   }
 
-  /**
-   * Tells the masters of the channels this connection entered presence on that its members
-   * are here, on this node (once the ring changed). A master may have been told they would
-   * leave, and not of their coming back: this node was declared down (paused, cut off) and
-   * kept its clients, or the master that heard the connection come back lost its state
-   * (chaos seed 1220: members whose clients stayed left 15 s later). Nothing is said for a
-   * connection that is not open here.
-   */
-  presenceHere(): void {
-    if (this.closed || this.superseded) return;
-    for (const [key, clients] of this.entered) if (clients.size) this.holdPresence(key, null);
+  /** The channels this connection has presence members on (none once it is closed or has moved on). */
+  presenceChannels(): string[] {
+    if (this.closed || this.superseded) return [];
+    const out: string[] = [];
+    for (const [key, clients] of this.entered) if (clients.size) out.push(key);
+    return out;
   }
 
   private holdPresence(key: string, leaveAt: number | null): void {
-    this.services.hold(key, this.id, leaveAt).catch((err) =>
+    this.services.hold(key, [this.id], leaveAt).catch((err) =>
       this.services.log.warn({ connectionId: this.id, channel: key, err: (err as Error).message }, 'presence hold failed'),
     );
   }

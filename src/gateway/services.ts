@@ -55,8 +55,8 @@ export interface GatewayServices {
   publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]>;
   /** Orders presence operations of a connection (in order with its publishes). */
   presence(channel: ChannelKey, ops: PresenceMessage[], source: string): Promise<void>;
-  /** A connection's presence members stay (null) or leave at `leaveAt` (ms). */
-  hold(channel: ChannelKey, connectionId: string, leaveAt: number | null): Promise<void>;
+  /** Connections' presence members stay (null) or leave at `leaveAt` (ms): one request for them all. */
+  hold(channel: ChannelKey, connectionIds: readonly string[], leaveAt: number | null): Promise<void>;
   members(channel: ChannelKey, filter: { clientId?: string; connectionId?: string }): Promise<PresenceMessage[]>;
   history(channel: ChannelKey, query: HistoryQuery): Promise<{ items: LogEntry[]; more: boolean }>;
   status(channel: ChannelKey): Promise<ChannelStatus | null>;

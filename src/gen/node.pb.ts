@@ -324,7 +324,11 @@ export interface PresenceRequest {
 export interface HoldRequest {
   channel: string;
   connectionId: string;
-  leaveAt?: number | undefined;
+  leaveAt?:
+    | number
+    | undefined;
+  /** more connections, the same hold (a node's word that its members are here) */
+  also: string[];
 }
 
 export interface PresenceGetRequest {
@@ -3011,7 +3015,7 @@ export const PresenceRequest: MessageFns<PresenceRequest> = {
 };
 
 function createBaseHoldRequest(): HoldRequest {
-  return { channel: "", connectionId: "", leaveAt: undefined };
+  return { channel: "", connectionId: "", leaveAt: undefined, also: [] };
 }
 
 export const HoldRequest: MessageFns<HoldRequest> = {
@@ -3024,6 +3028,9 @@ export const HoldRequest: MessageFns<HoldRequest> = {
     }
     if (message.leaveAt !== undefined) {
       writer.uint32(24).int64(message.leaveAt);
+    }
+    for (const v of message.also) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -3063,6 +3070,14 @@ export const HoldRequest: MessageFns<HoldRequest> = {
             }
 
             message.leaveAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.also.push(reader.string());
             continue;
           }
         }

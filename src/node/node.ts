@@ -235,8 +235,9 @@ export class AblyNode {
       presence: async (channel, presence, source) => {
         await this.publisher.send(source, channel, { type: 'presence', presence });
       },
-      hold: async (channel, connectionId, leaveAt) => {
-        await this.router.call(channel, { type: 'hold', channel, connectionId, leaveAt }, CHANNEL_REQUEST_TIMEOUT_MS);
+      hold: async (channel, [connectionId, ...also], leaveAt) => {
+        if (connectionId === undefined) return;
+        await this.router.call(channel, { type: 'hold', channel, connectionId, leaveAt, ...(also.length ? { also } : {}) }, CHANNEL_REQUEST_TIMEOUT_MS);
       },
       members: async (channel, filter) => {
         const { body } = await this.router.call(channel, { type: 'presenceGet', channel, ...filter }, CHANNEL_REQUEST_TIMEOUT_MS);

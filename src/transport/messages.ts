@@ -137,6 +137,8 @@ export interface HoldRequest {
   channel: ChannelKey;
   connectionId: string;
   leaveAt: number | null;
+  /** More connections, the same hold (a node's word after a ring change that its members are here). */
+  also?: string[];
 }
 export interface PresenceGetRequest {
   type: 'presenceGet';

@@ -118,7 +118,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
     case 'hold':
       return {
         rid: r.rid,
-        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined } },
+        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined, also: r.also ?? [] } },
       };
     case 'connPut':
       return { rid: r.rid, body: { $case: 'connPut', connPut: { records: r.records.map(recordToPb) } } };
@@ -223,7 +223,14 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         ...(b.presence.after !== undefined ? { after: b.presence.after } : {}),
       };
     case 'hold':
-      return { type: 'hold', rid, channel: b.hold.channel, connectionId: b.hold.connectionId, leaveAt: b.hold.leaveAt ?? null };
+      return {
+        type: 'hold',
+        rid,
+        channel: b.hold.channel,
+        connectionId: b.hold.connectionId,
+        leaveAt: b.hold.leaveAt ?? null,
+        ...(b.hold.also.length ? { also: b.hold.also } : {}),
+      };
     case 'connPut':
       return { type: 'connPut', rid, records: b.connPut.records.map(recordFromPb) };
     case 'connTake':

@@ -15,17 +15,19 @@ import { waitFor } from '../helpers/wait.js';
 const LEAVE_DELAY_MS = 3000;
 
 describe('a presence member on a node declared down and taken back', () => {
-  it('stays in the set while its client stays connected', { timeout: 90_000 }, async () => {
+  it('stays in the set while its client stays connected (two members, told in one request)', { timeout: 90_000 }, async () => {
     const d: TestDeployment = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }], limits: { presenceLeaveDelayMs: LEAVE_DELAY_MS } });
     const nodes = d.nodes('r1');
     const ch = channelMasteredBy(nodes, 'r1-n1', 'back', d.topology.apps[0]!.id);
     const member = realtime(d.port('r1-n3'), { clientId: 'stayer' });
+    const other = realtime(d.port('r1-n3'), { clientId: 'other' });
     try {
-      await connected(member);
+      await Promise.all([connected(member), connected(other)]);
       const connectionId = member.connection.id;
       await member.channels.get(ch).presence.enter('here');
-      const members = async () => (await rest(d.port('r1-n1')).channels.get(ch).presence.get()).items.map((m) => `${m.clientId} ${m.connectionId}`);
-      await waitFor(async () => (await members()).length === 1, { what: 'the member entered' });
+      await other.channels.get(ch).presence.enter('here');
+      const members = async () => (await rest(d.port('r1-n1')).channels.get(ch).presence.get()).items.map((m) => `${m.clientId} ${m.connectionId}`).sort();
+      await waitFor(async () => (await members()).length === 2, { what: 'the members entered' });
 
       d.sup.pause('r1-n3');
       await waitFor(async () => !(await d.health('r1-n1')).ring.includes('r1-n3'), { what: 'r1-n3 declared down', timeoutMs: 20_000 });
@@ -36,11 +38,11 @@ describe('a presence member on a node declared down and taken back', () => {
       // (as long as its client is: it may have been moved to another node meanwhile, which
       // says so itself).
       await waitFor(() => Date.now() - back > LEAVE_DELAY_MS + 2000, { what: 'the leave delay to pass', timeoutMs: LEAVE_DELAY_MS + 5000 });
-      await connected(member);
-      expect(await members()).toEqual([`stayer ${member.connection.id}`]);
+      await Promise.all([connected(member), connected(other)]);
+      expect(await members()).toEqual([`other ${other.connection.id}`, `stayer ${member.connection.id}`]);
       console.log(`[presence] member's connection ${member.connection.id === connectionId ? 'kept' : 'replaced'} across the pause`);
     } finally {
-      closeAll(member);
+      closeAll(member, other);
       await d.stop();
     }
   });

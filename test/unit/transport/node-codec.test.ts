@@ -159,6 +159,13 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip({ type: 'sub', rid: 1, channel: 'app:chat', toIncarnation: 0 })).toStrictEqual({ type: 'sub', rid: 1, channel: 'app:chat' });
     });
 
+    it('round-trips a hold for one connection, and for several at once', () => {
+      const one: NodeMessage = { type: 'hold', rid: 3, channel: 'app:chat', connectionId: 'c1', leaveAt: 15_000 };
+      expect(roundTrip(one)).toStrictEqual(one);
+      const several: NodeMessage = { type: 'hold', rid: 4, channel: 'app:chat', connectionId: 'c1', leaveAt: null, also: ['c2', 'c3'] };
+      expect(roundTrip(several)).toStrictEqual(several);
+    });
+
     it('round-trips publish with text, binary and bare messages', () => {
       const msg: NodeMessage = {
         type: 'publish',
