@@ -112,6 +112,13 @@ export class PresenceSet {
     return changed;
   }
 
+  /** The nodes of this region that host members' connections. */
+  hosts(): Set<NodeId> {
+    const out = new Set<NodeId>();
+    for (const m of this.members.values()) if (isLocalHost(m.host)) out.add(m.host);
+    return out;
+  }
+
   /** Connections with members hosted on `host` (whose node died). */
   connectionsOn(host: NodeId): string[] {
     const out = new Set<string>();

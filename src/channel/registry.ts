@@ -383,6 +383,10 @@ export class ChannelRegistry {
     for (const s of subscribers) if (ring.has(s)) master.subscribers.add(s);
     this.holdings.set(key, { role: 'master', master, replica: ring.replica(key), synced: null, syncing: null });
     this.tombstones.delete(key);
+    // Members whose node went before this master took the channel (forgetNode could not
+    // tell it) leave after the usual delay, unless their connections come back elsewhere.
+    const leaveAt = this.deps.now() + (this.deps.settings.presenceLeaveDelayMs ?? PRESENCE_LEAVE_DELAY_MS);
+    for (const host of state.presence.hosts()) if (!ring.has(host)) master.holdHost(host, leaveAt);
     // The replica gets the state now, not at the next publish: what was handed over
     // (acknowledged entries, or just a new channel's epoch) survives a failover before it.
     void this.replicate(master, [], []).catch(() => undefined);

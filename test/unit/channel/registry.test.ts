@@ -11,6 +11,7 @@ import { ChannelState } from '../../../src/channel/state.js';
 import type { Holding } from '../../../src/channel/registry.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 import { Ring } from '../../../src/cluster/ring.js';
+import { PresenceAction } from '../../../src/protocol/actions.js';
 import { channelOwnedBy, channelWhere, liveMaster, makeRegion, msg, setView, SETTINGS, startAll, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -118,6 +119,28 @@ describe('ChannelRegistry', () => {
     const stored = state.range(state.baseSerial)!;
     expect(stored.map((e) => e.channelSerial)).toEqual(serials.map((s) => s[0]));
     expect(state.term).toBeGreaterThan(1);
+  });
+
+  it("has the presence members of a node that died before it took the channel leave in time (no word of that death could reach it as master)", async () => {
+    const ns = await startTrio(nodes);
+    const [a, b, c] = ns;
+    const ring = new Ring(['a', 'b', 'c']);
+    const key = channelWhere((k) => ring.owner(k) === 'b' && ring.replica(k) === 'c');
+    // A member whose connection is on a; b masters the channel, c holds its copy.
+    const enter = { id: 'conn-a:0:0', action: PresenceAction.ENTER, clientId: 'm', connectionId: 'conn-a', timestamp: Date.now() };
+    await a.publisher.send('conn-a', key, { type: 'presence', presence: [enter] });
+    await waitFor(() => {
+      const h = c.registry.holding(key);
+      return h?.role === 'replica' && h.state.presence.size === 1;
+    });
+    // a and b die together (two of three: beyond the one-node guarantee); c promotes its copy.
+    await Promise.all([a.transport.stop(), b.transport.stop()]);
+    for (const dead of ['a', 'b']) c.rpc.failPeer(dead, 'down');
+    setView(c, ['c']);
+    const master = await waitFor(() => liveMaster(c, key));
+    const before = Date.now();
+    expect(master.state.presence.snapshot()).toEqual([expect.objectContaining({ host: 'a', leaveAt: expect.any(Number) })]);
+    expect(master.state.presence.snapshot()[0]!.leaveAt).toBeGreaterThanOrEqual(before);
   });
 
   it('promotes the replica when the master dies, with every acknowledged publish and in order', async () => {
