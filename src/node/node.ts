@@ -85,6 +85,8 @@ export class AblyNode {
   private quorum: boolean;
   private readonly listeners: ((e: NodeEvent) => void)[] = [];
   private stopping = false;
+  /** A presenceHere is due after this turn (presenceHereSoon). */
+  private presenceHerePending = false;
   port = 0;
 
   constructor(private readonly o: NodeOptions) {
@@ -414,7 +416,7 @@ export class AblyNode {
           void this.registry.dropAll(AblyError.of('channelFailed', `node reset: ${e.reason}`)).then(() => this.hub.onSelfReset());
           // Its clients are still here: after the heartbeat (on each link), so that a master
           // that takes the new life as the old one's death hears this after it.
-          this.gateway.presenceHere();
+          this.presenceHereSoon();
           ringMayChange = true;
           break;
       }
@@ -440,6 +442,21 @@ export class AblyNode {
     for (const e of events) if (e.type === 'peerDown' || e.type === 'peerLeft') this.hub.onPeerDown(e.node);
   }
 
+  /**
+   * The gateway tells masters its connections' presence members are here (Gateway.presenceHere),
+   * once for the ring changes of a turn, and after the turn's I/O: a node back from a pause
+   * first takes in the closes of the sockets its clients left meanwhile, and does not speak
+   * for connections no longer here.
+   */
+  private presenceHereSoon(): void {
+    if (this.presenceHerePending) return;
+    this.presenceHerePending = true;
+    setImmediate(() => {
+      this.presenceHerePending = false;
+      if (this.quorum && !this.stopping) this.gateway.presenceHere();
+    });
+  }
+
   private rebuildRing(): void {
     const members = this.membership.ringMembers();
     const before = this.ringView.members;
@@ -454,7 +471,7 @@ export class AblyNode {
     this.registry.reconcile();
     this.directory.reconcile(true);
     this.hub.onRingChange();
-    if (this.quorum) this.gateway.presenceHere();
+    this.presenceHereSoon();
     this.globalmaster?.evaluate();
     // Interest reports sent while the role moved may have gone to a node not holding it.
     if (this.globalmaster && this.ringView.owner(GLOBALMASTER_KEY) !== globalmasterBefore) this.registry.reportAllInterest();
