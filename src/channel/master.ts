@@ -177,11 +177,12 @@ export class ChannelMaster {
   /** A connection's members stay (null) or leave at `leaveAt`. */
   hold(connectionId: string, host: NodeId | null, leaveAt: number | null): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped);
-    const h = this.state.hold(connectionId, host, leaveAt);
+    const now = leaveAt !== null && leaveAt <= this.deps.now();
+    const h = this.state.hold(connectionId, host, leaveAt, now);
     if (!h) return Promise.resolve();
     const done = this.enqueue([], [h]);
     // A connection that closed or detached leaves now, not at the next housekeeping pass.
-    if (leaveAt !== null && leaveAt <= this.deps.now()) this.leaveDue();
+    if (now) this.leaveDue();
     return done;
   }
 

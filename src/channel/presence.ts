@@ -90,16 +90,18 @@ export class PresenceSet {
   /**
    * Members of one connection come back (null) or will leave at `leaveAt`, as `host` (the
    * node that says so; null: the node their host was, gone) says. Returns whether anything
-   * changed. A leave said by a node the connection has since left is stale and changes
-   * nothing: its word that the connection dropped can arrive after the connection's word
-   * from the node it resumed on (the old node cut off from its region, then back; chaos
-   * seed 1220), and members whose clients were still there left 15 s later.
+   * changed. A later leave said by a node the connection has since left is stale and
+   * changes nothing: its word that the connection dropped can arrive after the connection's
+   * word from the node it resumed on (the old node cut off from its region, then back;
+   * chaos seed 1220), and members whose clients were still there left 15 s later. `now`
+   * (a leave at once: the client closed or detached; and what a replica is told its master
+   * did) applies whoever says it.
    */
-  hold(connectionId: string, host: NodeId | null, leaveAt: number | null): boolean {
+  hold(connectionId: string, host: NodeId | null, leaveAt: number | null, now = false): boolean {
     let changed = false;
     for (const m of this.members.values()) {
       if (m.message.connectionId !== connectionId) continue;
-      if (leaveAt !== null && host !== null && m.host !== host) continue;
+      if (!now && leaveAt !== null && host !== null && m.host !== host) continue;
       if (m.leaveAt !== leaveAt) {
         m.leaveAt = leaveAt;
         changed = true;

@@ -473,12 +473,14 @@ export class ChannelState {
   }
 
   /** Sets when a connection's members leave (null: they stay). Returns the hold if it changed anything. */
-  hold(connectionId: string, host: string | null, leaveAt: number | null): PresenceHold | null {
-    return this.presenceSet.hold(connectionId, host, leaveAt) ? { connectionId, host, leaveAt } : null;
+  /** `now`: a leave at once (PresenceSet.hold). */
+  hold(connectionId: string, host: string | null, leaveAt: number | null, now = false): PresenceHold | null {
+    return this.presenceSet.hold(connectionId, host, leaveAt, now) ? { connectionId, host, leaveAt } : null;
   }
 
+  /** A replica: the holds its master applied, as they are. */
   applyHolds(holds: readonly PresenceHold[]): void {
-    for (const h of holds) this.presenceSet.hold(h.connectionId, h.host, h.leaveAt);
+    for (const h of holds) this.presenceSet.hold(h.connectionId, h.host, h.leaveAt, true);
   }
 
   /** LEAVE entries for members whose connection did not come back in time. */

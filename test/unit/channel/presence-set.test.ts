@@ -23,6 +23,12 @@ describe('PresenceSet holds', () => {
     expect(set.snapshot()[0]).toMatchObject({ host: 'n2', leaveAt: null });
   });
 
+  it('lets any node say a member leaves at once (its client closed or detached there)', () => {
+    const set = entered('n1');
+    expect(set.hold('c1', 'n2', 5_000, true)).toBe(true);
+    expect(set.due(5_000).map((m) => m.message.clientId)).toEqual(['m']);
+  });
+
   it('lets the node that holds the connection, or the death of its node, say it will leave', () => {
     const set = entered('n1');
     expect(set.hold('c1', 'n1', 15_000)).toBe(true);
