@@ -174,10 +174,10 @@ export class ChannelMaster {
     return this.enqueue(entries, hold ? [hold] : []);
   }
 
-  /** A connection's members stay (null) or leave at `leaveAt`. */
-  hold(connectionId: string, host: NodeId | null, leaveAt: number | null): Promise<void> {
+  /** A connection's members stay (null) or leave at `leaveAt` (`atOnce`: now, whoever says so; PresenceSet.hold). */
+  hold(connectionId: string, host: NodeId | null, leaveAt: number | null, atOnce = false): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped);
-    const now = leaveAt !== null && leaveAt <= this.deps.now();
+    const now = atOnce || (leaveAt !== null && leaveAt <= this.deps.now());
     const h = this.state.hold(connectionId, host, leaveAt, now);
     if (!h) return Promise.resolve();
     const done = this.enqueue([], [h]);

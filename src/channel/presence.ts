@@ -32,10 +32,12 @@ export function remoteHost(region: string): string {
 /**
  * A LEAVE the service says for a member (its connection gone, or its region's set no longer
  * holding it). Its id does not start with the member's connectionId, which marks it as
- * synthesized: the SDKs then compare it by timestamp (`at`, so newer).
+ * synthesized: the SDKs then compare it by timestamp (`at`, and never older than `m`).
  */
 export function synthesizedLeave(m: PresenceMessage, id: string, at: number): PresenceMessage {
-  const ev: PresenceMessage = { id, action: PresenceAction.LEAVE, clientId: m.clientId, connectionId: m.connectionId, timestamp: at };
+  // Never older than what it ends (a member of another region carries that region's clock).
+  const timestamp = Math.max(at, m.timestamp + 1);
+  const ev: PresenceMessage = { id, action: PresenceAction.LEAVE, clientId: m.clientId, connectionId: m.connectionId, timestamp };
   if (m.data !== undefined) ev.data = m.data;
   if (m.encoding !== undefined) ev.encoding = m.encoding;
   return ev;

@@ -107,8 +107,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
         try {
-          const master = a.ok;
-          await Promise.all([req.connectionId, ...(req.also ?? [])].map((c) => master.hold(c, from, req.leaveAt)));
+          await a.ok.hold(req.connectionId, from, req.leaveAt, req.atOnce ?? false);
           return { kind: 'ok' };
         } catch (err) {
           if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.channel).owner };

@@ -268,7 +268,7 @@ export class Connection implements AttachmentOwner {
       const now = this.services.now();
       const leaveAt = this.closedByClient ? now : now + this.services.limits.presenceLeaveDelayMs;
       for (const [key, clients] of this.entered) {
-        if (clients.size) this.holdPresence(key, leaveAt);
+        if (clients.size) this.holdPresence(key, leaveAt, this.closedByClient);
       }
       const rec = { connectionId: this.id, appId: this.credentials.appId, clientId: this.credentials.clientId };
       if (this.closedByClient) this.services.connections.closed(this.id);
@@ -496,7 +496,7 @@ export class Connection implements AttachmentOwner {
       // Detaching leaves presence on the channel.
       if (this.entered.get(att.key)?.size) {
         this.entered.delete(att.key);
-        this.holdPresence(att.key, this.services.now());
+        this.holdPresence(att.key, this.services.now(), true);
       }
       this.sendMessage({ action: Action.DETACHED, channel: raw });
     });
@@ -553,8 +553,8 @@ export class Connection implements AttachmentOwner {
     return out;
   }
 
-  private holdPresence(key: string, leaveAt: number | null): void {
-    this.services.hold(key, [this.id], leaveAt).catch((err) =>
+  private holdPresence(key: string, leaveAt: number | null, atOnce = false): void {
+    this.services.hold(key, this.id, leaveAt, atOnce).catch((err) =>
       this.services.log.warn({ connectionId: this.id, channel: key, err: (err as Error).message }, 'presence hold failed'),
     );
   }

@@ -35,8 +35,6 @@ function compatibleClientId(had: string | null, now: string | null): boolean {
 const SWEEP_INTERVAL_MS = 1000;
 /** On shutdown, publishes in flight get this long to be answered before clients are disconnected. */
 const DRAIN_TIMEOUT_MS = 3000;
-/** Connections in one request of presenceHere. */
-const HOLD_BATCH = 500;
 
 /** What clients of a node without quorum are told (DISCONNECTED): reconnect elsewhere. */
 export function cutOffError(): AblyError {
@@ -238,20 +236,13 @@ export class Gateway {
    * its clients). A master may have been told they would leave, and not of their coming
    * back: this node was declared down (paused, cut off) and kept its clients, or the master
    * that heard a connection come back lost its state (chaos seed 1220: members whose
-   * clients stayed left 15 s later). One request per channel for up to HOLD_BATCH connections.
+   * clients stayed left 15 s later). One request per connection and channel, in order with
+   * the connection's other holds there (GatewayServices.hold).
    */
   presenceHere(): void {
-    const byChannel = new Map<string, string[]>();
     for (const c of this.connections.values()) {
       for (const key of c.presenceChannels()) {
-        let ids = byChannel.get(key);
-        if (!ids) byChannel.set(key, (ids = []));
-        ids.push(c.id);
-      }
-    }
-    for (const [key, ids] of byChannel) {
-      for (let i = 0; i < ids.length; i += HOLD_BATCH) {
-        this.services.hold(key, ids.slice(i, i + HOLD_BATCH), null).catch((err: Error) => this.services.log.warn({ channel: key, err: err.message }, 'presence hold failed'));
+        this.services.hold(key, c.id, null).catch((err: Error) => this.services.log.warn({ channel: key, err: err.message }, 'presence hold failed'));
       }
     }
   }

@@ -55,8 +55,12 @@ export interface GatewayServices {
   publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]>;
   /** Orders presence operations of a connection (in order with its publishes). */
   presence(channel: ChannelKey, ops: PresenceMessage[], source: string): Promise<void>;
-  /** Connections' presence members stay (null) or leave at `leaveAt` (ms): one request for them all. */
-  hold(channel: ChannelKey, connectionIds: readonly string[], leaveAt: number | null): Promise<void>;
+  /**
+   * A connection's presence members stay (null) or leave at `leaveAt` (ms; `atOnce`: now,
+   * the client closed or detached). One channel's holds from this node reach its master in
+   * the order they are made.
+   */
+  hold(channel: ChannelKey, connectionId: string, leaveAt: number | null, atOnce?: boolean): Promise<void>;
   members(channel: ChannelKey, filter: { clientId?: string; connectionId?: string }): Promise<PresenceMessage[]>;
   history(channel: ChannelKey, query: HistoryQuery): Promise<{ items: LogEntry[]; more: boolean }>;
   status(channel: ChannelKey): Promise<ChannelStatus | null>;

@@ -327,8 +327,8 @@ export interface HoldRequest {
   leaveAt?:
     | number
     | undefined;
-  /** more connections, the same hold (a node's word that its members are here) */
-  also: string[];
+  /** a leave now (the client closed or detached), whichever node hosts the member */
+  atOnce: boolean;
 }
 
 export interface PresenceGetRequest {
@@ -3015,7 +3015,7 @@ export const PresenceRequest: MessageFns<PresenceRequest> = {
 };
 
 function createBaseHoldRequest(): HoldRequest {
-  return { channel: "", connectionId: "", leaveAt: undefined, also: [] };
+  return { channel: "", connectionId: "", leaveAt: undefined, atOnce: false };
 }
 
 export const HoldRequest: MessageFns<HoldRequest> = {
@@ -3029,8 +3029,8 @@ export const HoldRequest: MessageFns<HoldRequest> = {
     if (message.leaveAt !== undefined) {
       writer.uint32(24).int64(message.leaveAt);
     }
-    for (const v of message.also) {
-      writer.uint32(34).string(v!);
+    if (message.atOnce !== false) {
+      writer.uint32(40).bool(message.atOnce);
     }
     return writer;
   },
@@ -3072,12 +3072,12 @@ export const HoldRequest: MessageFns<HoldRequest> = {
             message.leaveAt = longToNumber(reader.int64());
             continue;
           }
-          case 4: {
-            if (tag !== 34) {
+          case 5: {
+            if (tag !== 40) {
               break;
             }
 
-            message.also.push(reader.string());
+            message.atOnce = reader.bool();
             continue;
           }
         }

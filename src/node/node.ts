@@ -4,6 +4,7 @@
  * the gateway (WebSocket + REST), and runs the heartbeat loop.
  */
 import { createHmac } from 'node:crypto';
+import { KeyedQueue } from '../keyed-queue.js';
 import { AblyError } from '../errors.js';
 import { KeyStore } from '../auth/keys.js';
 import { TokenAuthority } from '../auth/tokens.js';
@@ -34,6 +35,9 @@ import { auditOverRpc, Hub } from './hub.js';
 import { StatsRecorder } from './stats.js';
 import { regionOccupancy, regionStats } from './region-queries.js';
 import { NodeMetrics } from './metrics.js';
+
+/** A node's word that its connections' presence members are here waits this long after what set it off (presenceHereSoon). */
+const PRESENCE_HERE_DELAY_MS = 10;
 
 export interface NodeOptions {
   topology: Topology;
@@ -87,6 +91,8 @@ export class AblyNode {
   private stopping = false;
   /** A presenceHere is due after this turn (presenceHereSoon). */
   private presenceHerePending = false;
+  /** Presence holds, per channel in the order they are made (keyed-queue.ts). */
+  private readonly holds = new KeyedQueue();
   port = 0;
 
   constructor(private readonly o: NodeOptions) {
@@ -237,9 +243,8 @@ export class AblyNode {
       presence: async (channel, presence, source) => {
         await this.publisher.send(source, channel, { type: 'presence', presence });
       },
-      hold: async (channel, [connectionId, ...also], leaveAt) => {
-        if (connectionId === undefined) return;
-        await this.router.call(channel, { type: 'hold', channel, connectionId, leaveAt, ...(also.length ? { also } : {}) }, CHANNEL_REQUEST_TIMEOUT_MS);
+      hold: async (channel, connectionId, leaveAt, atOnce) => {
+        await this.holds.run(channel, () => this.router.call(channel, { type: 'hold', channel, connectionId, leaveAt, ...(atOnce ? { atOnce } : {}) }, CHANNEL_REQUEST_TIMEOUT_MS));
       },
       members: async (channel, filter) => {
         const { body } = await this.router.call(channel, { type: 'presenceGet', channel, ...filter }, CHANNEL_REQUEST_TIMEOUT_MS);
@@ -451,10 +456,11 @@ export class AblyNode {
   private presenceHereSoon(): void {
     if (this.presenceHerePending) return;
     this.presenceHerePending = true;
-    setImmediate(() => {
+    // A timer, not setImmediate: sockets' 'close' events come after the check phase.
+    setTimeout(() => {
       this.presenceHerePending = false;
       if (this.quorum && !this.stopping) this.gateway.presenceHere();
-    });
+    }, PRESENCE_HERE_DELAY_MS).unref();
   }
 
   private rebuildRing(): void {

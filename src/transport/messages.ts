@@ -137,8 +137,8 @@ export interface HoldRequest {
   channel: ChannelKey;
   connectionId: string;
   leaveAt: number | null;
-  /** More connections, the same hold (a node's word after a ring change that its members are here). */
-  also?: string[];
+  /** A leave now (the client closed or detached): it applies whichever node the member is kept under. */
+  atOnce?: boolean;
 }
 export interface PresenceGetRequest {
   type: 'presenceGet';

@@ -118,7 +118,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
     case 'hold':
       return {
         rid: r.rid,
-        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined, also: r.also ?? [] } },
+        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined, atOnce: r.atOnce ?? false } },
       };
     case 'connPut':
       return { rid: r.rid, body: { $case: 'connPut', connPut: { records: r.records.map(recordToPb) } } };
@@ -229,7 +229,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         channel: b.hold.channel,
         connectionId: b.hold.connectionId,
         leaveAt: b.hold.leaveAt ?? null,
-        ...(b.hold.also.length ? { also: b.hold.also } : {}),
+        ...(b.hold.atOnce ? { atOnce: true } : {}),
       };
     case 'connPut':
       return { type: 'connPut', rid, records: b.connPut.records.map(recordFromPb) };

@@ -15,7 +15,7 @@ import { waitFor } from '../helpers/wait.js';
 const LEAVE_DELAY_MS = 3000;
 
 describe('a presence member on a node declared down and taken back', () => {
-  it('stays in the set while its client stays connected (two members, told in one request)', { timeout: 90_000 }, async () => {
+  it('stays in the set while its client stays connected (two members)', { timeout: 90_000 }, async () => {
     const d: TestDeployment = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }], limits: { presenceLeaveDelayMs: LEAVE_DELAY_MS } });
     const nodes = d.nodes('r1');
     const ch = channelMasteredBy(nodes, 'r1-n1', 'back', d.topology.apps[0]!.id);

@@ -159,11 +159,14 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip({ type: 'sub', rid: 1, channel: 'app:chat', toIncarnation: 0 })).toStrictEqual({ type: 'sub', rid: 1, channel: 'app:chat' });
     });
 
-    it('round-trips a hold for one connection, and for several at once', () => {
-      const one: NodeMessage = { type: 'hold', rid: 3, channel: 'app:chat', connectionId: 'c1', leaveAt: 15_000 };
-      expect(roundTrip(one)).toStrictEqual(one);
-      const several: NodeMessage = { type: 'hold', rid: 4, channel: 'app:chat', connectionId: 'c1', leaveAt: null, also: ['c2', 'c3'] };
-      expect(roundTrip(several)).toStrictEqual(several);
+    it('round-trips a hold, a leave at once and a stay', () => {
+      for (const msg of [
+        { type: 'hold', rid: 3, channel: 'app:chat', connectionId: 'c1', leaveAt: 15_000 },
+        { type: 'hold', rid: 4, channel: 'app:chat', connectionId: 'c1', leaveAt: 1_000, atOnce: true },
+        { type: 'hold', rid: 5, channel: 'app:chat', connectionId: 'c1', leaveAt: null },
+      ] as NodeMessage[]) {
+        expect(roundTrip(msg)).toStrictEqual(msg);
+      }
     });
 
     it('round-trips publish with text, binary and bare messages', () => {
