@@ -35,6 +35,8 @@ function compatibleClientId(had: string | null, now: string | null): boolean {
 const SWEEP_INTERVAL_MS = 1000;
 /** On shutdown, publishes in flight get this long to be answered before clients are disconnected. */
 const DRAIN_TIMEOUT_MS = 3000;
+/** A node's word that its connections' presence members are here waits this long after what set it off (presenceHereSoon). */
+const PRESENCE_HERE_DELAY_MS = 10;
 
 /** What clients of a node without quorum are told (DISCONNECTED): reconnect elsewhere. */
 export function cutOffError(): AblyError {
@@ -47,6 +49,8 @@ export class Gateway {
   private readonly connections = new Map<string, Connection>();
   private sweeper: NodeJS.Timeout | null = null;
   private accepting = true;
+  /** A presenceHere is due (presenceHereSoon). */
+  private presenceHerePending = false;
 
   constructor(
     private readonly services: GatewayServices,
@@ -231,6 +235,19 @@ export class Gateway {
   }
 
   /**
+   * presenceHere, once for what set it off in a turn (the ring changes of a turn), and after
+   * the turn's I/O: a node back from a pause first takes in the closes of the sockets its
+   * clients left meanwhile, and does not speak for connections no longer here. A timer, not
+   * setImmediate: sockets' 'close' events come after the check phase. `speak`: whether the
+   * node may speak then (it has quorum, it is not stopping).
+   */
+  presenceHereSoon(speak: () => boolean): void {
+    if (this.presenceHerePending) return;
+    this.presenceHerePending = true;
+    setTimeout(() => (speak() ? this.presenceHere() : (this.presenceHerePending = false)), PRESENCE_HERE_DELAY_MS).unref();
+  }
+
+  /**
    * Tells the masters of the channels this node's open connections entered presence on
    * that their members are here (after a ring change, or a new life of this node that kept
    * its clients). A master may have been told they would leave, and not of their coming
@@ -240,6 +257,7 @@ export class Gateway {
    * the connection's other holds there (GatewayServices.hold).
    */
   presenceHere(): void {
+    this.presenceHerePending = false;
     for (const c of this.connections.values()) {
       for (const key of c.presenceChannels()) {
         this.services.hold(key, c.id, null).catch((err: Error) => this.services.log.warn({ channel: key, err: err.message }, 'presence hold failed'));

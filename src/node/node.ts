@@ -36,9 +36,6 @@ import { StatsRecorder } from './stats.js';
 import { regionOccupancy, regionStats } from './region-queries.js';
 import { NodeMetrics } from './metrics.js';
 
-/** A node's word that its connections' presence members are here waits this long after what set it off (presenceHereSoon). */
-const PRESENCE_HERE_DELAY_MS = 10;
-
 export interface NodeOptions {
   topology: Topology;
   region: string;
@@ -89,8 +86,8 @@ export class AblyNode {
   private quorum: boolean;
   private readonly listeners: ((e: NodeEvent) => void)[] = [];
   private stopping = false;
-  /** A presenceHere is due after this turn (presenceHereSoon). */
-  private presenceHerePending = false;
+  /** Whether this node may tell masters its connections' members are here (Gateway.presenceHereSoon). */
+  private readonly maySpeak = (): boolean => this.quorum && !this.stopping;
   /** Presence holds, per channel in the order they are made (keyed-queue.ts). */
   private readonly holds = new KeyedQueue();
   port = 0;
@@ -421,7 +418,7 @@ export class AblyNode {
           void this.registry.dropAll(AblyError.of('channelFailed', `node reset: ${e.reason}`)).then(() => this.hub.onSelfReset());
           // Its clients are still here: after the heartbeat (on each link), so that a master
           // that takes the new life as the old one's death hears this after it.
-          this.presenceHereSoon();
+          this.gateway.presenceHereSoon(this.maySpeak);
           ringMayChange = true;
           break;
       }
@@ -447,22 +444,6 @@ export class AblyNode {
     for (const e of events) if (e.type === 'peerDown' || e.type === 'peerLeft') this.hub.onPeerDown(e.node);
   }
 
-  /**
-   * The gateway tells masters its connections' presence members are here (Gateway.presenceHere),
-   * once for the ring changes of a turn, and after the turn's I/O: a node back from a pause
-   * first takes in the closes of the sockets its clients left meanwhile, and does not speak
-   * for connections no longer here.
-   */
-  private presenceHereSoon(): void {
-    if (this.presenceHerePending) return;
-    this.presenceHerePending = true;
-    // A timer, not setImmediate: sockets' 'close' events come after the check phase.
-    setTimeout(() => {
-      this.presenceHerePending = false;
-      if (this.quorum && !this.stopping) this.gateway.presenceHere();
-    }, PRESENCE_HERE_DELAY_MS).unref();
-  }
-
   private rebuildRing(): void {
     const members = this.membership.ringMembers();
     const before = this.ringView.members;
@@ -477,7 +458,7 @@ export class AblyNode {
     this.registry.reconcile();
     this.directory.reconcile(true);
     this.hub.onRingChange();
-    this.presenceHereSoon();
+    this.gateway.presenceHereSoon(this.maySpeak);
     this.globalmaster?.evaluate();
     // Interest reports sent while the role moved may have gone to a node not holding it.
     if (this.globalmaster && this.ringView.owner(GLOBALMASTER_KEY) !== globalmasterBefore) this.registry.reportAllInterest();
