@@ -10,9 +10,13 @@
  * would break the one-publisher order, so it is refused (`behind`): the publisher is told
  * it may or may not have been published, never given out of order.
  *
- * Only in memory: a master that takes the channel over starts with nothing (the streams'
- * own order holds there, as before). Bounded: past MAX_CONNECTIONS publishing connections
- * on one channel it starts again (about 0.4 MB at most per channel).
+ * Part of the channel's state (ChannelState.connectionOrder), and made again from what
+ * the state holds, not sent: the master notes what it orders, the replica what it
+ * applies, and a state restored from a snapshot (a handoff, a claim's copy, a replica's
+ * sync) takes it from the retained log. So a master that takes the channel over refuses
+ * the same messages (those its log still holds the later ones of). Bounded: past
+ * MAX_CONNECTIONS publishing connections on one channel it starts again (about 0.4 MB at
+ * most per channel).
  */
 import type { Message } from '../protocol/message.js';
 
@@ -44,15 +48,13 @@ export class ConnectionOrder {
     return null;
   }
 
-  /** Messages just ordered. */
-  note(messages: readonly Message[]): void {
-    for (const m of messages) {
-      const serial = msgSerialOf(m);
-      if (serial < 0) continue;
-      const high = this.highest.get(m.connectionId!);
-      if (high !== undefined && high >= serial) continue;
-      if (high === undefined && this.highest.size >= MAX_CONNECTIONS) this.highest.clear();
-      this.highest.set(m.connectionId!, serial);
-    }
+  /** A message just ordered (or applied by the replica, or found in a restored log). */
+  note(m: Message): void {
+    const serial = msgSerialOf(m);
+    if (serial < 0) return;
+    const high = this.highest.get(m.connectionId!);
+    if (high !== undefined && high >= serial) return;
+    if (high === undefined && this.highest.size >= MAX_CONNECTIONS) this.highest.clear();
+    this.highest.set(m.connectionId!, serial);
   }
 }

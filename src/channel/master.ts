@@ -21,7 +21,6 @@ import type { Broadcast, ChannelStatus, ForwardedBatch, NodeId } from '../transp
 import { batchBytes, broadcastOf, NOT_BY_REPLICA, ownEntriesBatch, SubscribingNodes, type Batch, type ReplicaBroadcast, type Replicated, type Said } from './batches.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
-import { ConnectionOrder } from './connection-order.js';
 import { PresenceSet } from './presence.js';
 import type { ChannelState, PresenceHold } from './state.js';
 import { INTEREST_START_MARGIN_MS, type RegionInterest } from './channel-interest.js';
@@ -76,8 +75,6 @@ export class ChannelMaster {
   /** The replication and broadcast in flight (one at a time, in order). */
   private running: Promise<void> | null = null;
   private stopped: AblyError | null = null;
-  /** Each realtime connection's highest msgSerial ordered here (connection-order.ts). */
-  private readonly connectionOrder = new ConnectionOrder();
   /** The presence set as of `published` (what a new subscriber syncs from). */
   private readonly view: PresenceSet;
   private readonly rate: RateLimiter | null;
@@ -150,13 +147,12 @@ export class ChannelMaster {
       return Promise.reject(AblyError.of('channelRateLimited', `channel accepts at most ${this.deps.maxPublishRate} messages per second`));
     }
     const { entries, serials } = this.state.accept(messages, this.deps.now());
-    this.connectionOrder.note(messages);
     return this.enqueue(entries).then(() => serials);
   }
 
-  /** A message of these, not ordered yet, that comes after a later one of its connection ordered here (connection-order.ts), or null. */
+  /** A message of these, not ordered yet, that comes after a later one of its connection ordered in this stream (connection-order.ts), or null. */
   behindItsConnection(messages: readonly Message[]): Message | null {
-    return this.connectionOrder.behind(messages, (id) => this.state.hasOrdered(id));
+    return this.state.connectionOrder.behind(messages, (id) => this.state.hasOrdered(id));
   }
 
   /** Whether a message id has been ordered (and is still in the dedup window). */

@@ -14,6 +14,7 @@ import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.
 import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
 import { Gaps } from './gaps.js';
+import { ConnectionOrder } from './connection-order.js';
 import { OwnEntries } from './own-entries.js';
 import { vectorRange, type VectorAnswer } from './vector-range.js';
 import { OriginPositions } from './origin-positions.js';
@@ -48,6 +49,8 @@ export class ChannelState {
   private presenceSet = new PresenceSet();
   /** Where this region's own entries are, by their local seq (own-entries.ts). */
   private readonly own = new OwnEntries();
+  /** Each realtime connection's highest msgSerial ordered in this stream (connection-order.ts). */
+  readonly connectionOrder = new ConnectionOrder();
 
   private constructor(
     readonly key: ChannelKey,
@@ -213,9 +216,12 @@ export class ChannelState {
     return { entries, serials };
   }
 
+  /** Appends an entry; this region's own are indexed by local seq, and their messages' connection order noted. */
   private record(e: LogEntry, element?: Uint8Array): void {
     this.log.append(e, element);
-    if (e.origin.region === this.settings.region) this.own.add(e.serial, e.origin.seq);
+    if (e.origin.region !== this.settings.region) return;
+    this.own.add(e.serial, e.origin.seq);
+    if (e.kind === 'message') this.connectionOrder.note(e.message);
   }
 
   /** Drops what retention no longer covers, from the log and the local index. */
