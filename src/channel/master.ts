@@ -16,14 +16,14 @@ import { hashName } from './sub-digest.js';
 import { AblyError } from '../errors.js';
 import { RateLimiter } from '../rate.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
-import { MAX_MERGED_BYTES, MAX_MERGED_ENTRIES, type ForwardedEntries } from '../transport/entry-lists.js';
+import { MAX_MERGED_BYTES, MAX_MERGED_ENTRIES } from '../transport/entry-lists.js';
 import type { Broadcast, ChannelStatus, ForwardedBatch, NodeId } from '../transport/messages.js';
 import { batchBytes, broadcastOf, NOT_BY_REPLICA, ownEntriesBatch, SubscribingNodes, type Batch, type ReplicaBroadcast, type Replicated, type Said } from './batches.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { HistoryQuery } from './log.js';
 import { PresenceSet } from './presence.js';
+import { RegionStreams } from './region-streams.js';
 import type { ChannelState, PresenceHold } from './state.js';
-import { INTEREST_START_MARGIN_MS, type RegionInterest } from './channel-interest.js';
 import type { Gap } from './gaps.js';
 import { INHERITED_INTEREST_MS } from './settings.js';
 
@@ -62,9 +62,6 @@ export interface MasterDeps {
  */
 const PUBLISHED_WAIT_MS = 4000;
 
-/** Entries per replay answer to another region. */
-const REPLAY_PAGE = 1000;
-
 export class ChannelMaster {
   private readonly subscribing = new SubscribingNodes();
   /** Last serial every subscriber has been sent (and the replica holds). */
@@ -78,14 +75,8 @@ export class ChannelMaster {
   /** The presence set as of `published` (what a new subscriber syncs from). */
   private readonly view: PresenceSet;
   private readonly rate: RateLimiter | null;
-  /**
-   * Regions whose interest this master inherited (inheritRemote; their starts are the
-   * state's): the first word from the globalmaster that names one with the same start
-   * sends it no start again. null once that word came.
-   */
-  private inherited: Set<string> | null = null;
-  /** Whether the globalmaster has told this master which regions want the channel. */
-  private told = false;
+  /** Its streams to and from other regions (region-streams.ts). */
+  readonly regions: RegionStreams;
   /** Until when a first subscriber takes the interest start the state came with (ChannelSettings.inheritedInterestMs). */
   private inheritUntil: number;
 
@@ -113,9 +104,27 @@ export class ChannelMaster {
     this.view = PresenceSet.restore(state.presence.snapshot());
     this.rate = deps.maxPublishRate ? new RateLimiter(deps.maxPublishRate) : null;
     this.inheritUntil = state.interest.since > 0 ? deps.now() + this.inheritedMs : 0;
-    // What the state came with is what the master before knew (inheritRemote's rule).
-    // (No replication from here: the state moved goes with the next one, or the replica's sync.)
-    this.inherit(state.interest.remoteList, new Map());
+    const master = this;
+    this.regions = new RegionStreams({
+      key,
+      state,
+      deps,
+      get stopReason() {
+        return master.stopped;
+      },
+      get publishedSerial() {
+        return master.published.serial;
+      },
+      get subscribers() {
+        return master.subscribers;
+      },
+      get inheritedMs() {
+        return master.inheritedMs;
+      },
+      ownMembers: () => this.view.own(),
+      enqueue: (entries, holds, lost) => this.enqueue(entries, holds, lost),
+      replicateSoon: () => this.replicateSoon(),
+    });
   }
 
   /** When this region's current interest began (ms; meaningful while there are subscribers). */
@@ -224,119 +233,6 @@ export class ChannelMaster {
     return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
 
-  // ---- other regions ------------------------------------------------------------
-
-  /**
-   * Stores messages another region accepted (forwarded by the globalmaster). Resolves
-   * with the origin seq reached, or with where the origin must resend from.
-   */
-  async ingest(batch: ForwardedBatch): Promise<{ seq: number; replayAfter: number | null; startSince?: number }> {
-    if (this.stopped) throw this.stopped;
-    const entries = batch.entries.list(batch.region, batch.epoch);
-    const r = this.state.ingest({ region: batch.region, epoch: batch.epoch, startSeq: batch.startSeq, gapBefore: batch.gapBefore, entries, members: batch.members }, this.deps.now());
-    if (r.replayAfter !== null) return { seq: r.seq, replayAfter: r.replayAfter };
-    // No stream from that region yet: its start is wanted, from when interest here began
-    // (none here now: nothing is wanted).
-    if (r.needStart) {
-      const w = this.startWanted();
-      return { seq: r.seq, replayAfter: null, ...(w ? { startSince: w.since } : {}) };
-    }
-    const gap = r.discontinuity
-      ? {
-          error: AblyError.of('channelMessagesExpired', `messages from region ${batch.region} were lost (its history no longer covered them)`).toInfo(),
-          // Whose, and up to where (just before the first of its messages that came after the loss).
-          origin: { region: batch.region, epoch: batch.epoch, seq: r.lostBefore ?? r.seq },
-        }
-      : null;
-    // A position that moved with no entry still goes to the replica (in the next replication).
-    if (r.entries.length || gap || this.state.unreplicated) await this.enqueue(r.entries, [], gap);
-    return { seq: r.seq, replayAfter: null };
-  }
-
-  /**
-   * This region's own entries after `afterSeq`, for another region (as replicated and
-   * broadcast); or (`since`) the start of its stream there, as for a new interest.
-   * `withMembers`: also this region's own presence members as published, which a stream
-   * begun (or begun again) there takes as this region's set.
-   */
-  replayLocal(
-    epoch: string,
-    afterSeq: number,
-    since?: number,
-    withMembers = false,
-  ): { epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries; members?: PresenceMessage[] } {
-    const r =
-      since === undefined
-        ? this.state.localAfter(epoch, afterSeq, REPLAY_PAGE, this.published.serial)
-        : this.state.localSince(since - INTEREST_START_MARGIN_MS, this.published.serial, REPLAY_PAGE);
-    return { epoch: this.state.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries, ...(withMembers ? { members: this.view.own() } : {}) };
-  }
-
-  /**
-   * Other regions that want this channel now (replaces the previous set, but for the
-   * regions in `keep`, whose interest the globalmaster has not heard of yet).
-   */
-  setRemoteInterest(regions: RegionInterest[], keep: readonly string[] = []): void {
-    const before = this.state.interest.remote; // still the previous word after setRemote (which replaces the map)
-    const inherited = this.inherited;
-    this.inherited = null;
-    this.told = true;
-    const next = new Map<string, number>();
-    for (const region of keep) {
-      const since = before.get(region);
-      if (since !== undefined) next.set(region, since);
-    }
-    for (const r of regions) next.set(r.region, r.since);
-    // Changed: the replica hears of it (a replication with nothing else), so a master it becomes knows it.
-    if (this.state.interest.setRemote(next, this.deps.now())) this.replicateSoon();
-    for (const r of regions) {
-      // Known: heard before, or handed over with this very start (not an interest begun again since).
-      const known = before.has(r.region) && (!inherited?.has(r.region) || before.get(r.region) === r.since);
-      if (known || !this.deps.toRegions || !this.deps.region || this.state.skipsStarts) continue;
-      // A new interest: start that region's stream with what was published here since
-      // (shortly before) its interest began, its oldest page first; it deduplicates by
-      // message id.
-      const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.published.serial, REPLAY_PAGE);
-      this.deps.toRegions(
-        {
-          channel: this.key,
-          region: this.deps.region,
-          epoch: this.state.epoch,
-          startSeq: start.startSeq,
-          gapBefore: start.gap,
-          entries: start.entries,
-          members: this.view.own(),
-        },
-        r.region,
-        start.more,
-      );
-    }
-  }
-
-  /**
-   * A master that takes the channel over knows which other regions already have its
-   * stream: from the state it is made from (a handoff's snapshot, a claim's copy, a
-   * promoted replica's state, which replication kept up), or handed over late (here),
-   * so it does not send them their start again, all of it since their interest began
-   * (they would drop it as duplicates: only traffic). Interest younger than
-   * the settings' inheritedInterestMs (30 s) is left out: its start may not have arrived, and goes again.
-   */
-  inheritRemote(regions: readonly RegionInterest[]): void {
-    if (this.told) return; // the globalmaster's word came first: it is the whole of it
-    if (this.inherit(regions, new Map(this.state.interest.remote))) this.replicateSoon();
-  }
-
-  /** inheritRemote's rule, adding to `next`; returns whether the state's interest changed. */
-  private inherit(regions: readonly RegionInterest[], next: Map<string, number>): boolean {
-    const now = this.deps.now();
-    for (const r of regions) {
-      if (r.since <= 0 || now - r.since < this.inheritedMs) continue;
-      next.set(r.region, r.since);
-      (this.inherited ??= new Set()).add(r.region);
-    }
-    return this.state.interest.setRemote(next, now);
-  }
-
   /** The channel's status as its master tells it (`GET /channels/{name}`): this node is `self`. */
   status(self: NodeId, replica: NodeId | null): ChannelStatus {
     const p = this.position();
@@ -349,17 +245,8 @@ export class ChannelMaster {
       channelSerial: p.channelSerial,
       retained: this.state.retained,
       subscriberNodes: [...this.subscribers],
-      remoteInterest: this.remoteInterest,
+      remoteInterest: this.state.interest.remoteList,
     };
-  }
-
-  get remoteRegions(): string[] {
-    return [...this.state.interest.remote.keys()];
-  }
-
-  /** Other regions that want this channel, and since when: as the globalmaster last said, or as inherited. */
-  get remoteInterest(): RegionInterest[] {
-    return this.state.interest.remoteList;
   }
 
   /**
@@ -395,35 +282,6 @@ export class ChannelMaster {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /**
-   * Whether another region has seen this region's own stream of this epoch further than
-   * this master holds. Held, not published: the replica sends a batch on to other regions
-   * as it takes it, before this master hears back and publishes it.
-   */
-  behindOwn(epoch: string, seq: number): boolean {
-    return epoch === this.state.epoch && seq > this.state.seq;
-  }
-
-  /** Where this region's own stream of the channel stands: the local seq of the last message published. */
-  ownHead(): { epoch: string; seq: number } {
-    return { epoch: this.state.epoch, seq: this.state.ownSeqAt(this.published.serial) };
-  }
-
-  /**
-   * What to ask `region` for, given where its stream of this channel stands there (its
-   * globalmaster's heads): the rest after this stream's position; a start since interest
-   * here began, if the stream has not begun here; or null, if nothing is missing.
-   */
-  behind(region: string, head: { epoch: string; seq: number }): { epoch: string; afterSeq: number; since?: number } | null {
-    const w = this.state.behindHead(region, head);
-    return w === 'start' ? this.startWanted() : w;
-  }
-
-  /** The start of another region's stream, as wanted here: since interest here began (null without subscribers). */
-  startWanted(): { epoch: string; afterSeq: number; since: number } | null {
-    return this.subscribers.size > 0 ? { epoch: '', afterSeq: 0, since: this.interestSince } : null;
   }
 
   /** When this region's current interest began (ms; meaningful while there are subscribers). */

@@ -193,7 +193,7 @@ export class ChannelRegistry {
   /** Other regions' interest in a channel, from the globalmaster (ignored unless we master it). */
   setRemoteInterest(channel: ChannelKey, regions: { region: string; since: number }[], keep?: string[]): void {
     const h = this.holdings.get(channel);
-    if (h?.role === 'master' && !h.master.isStopped) h.master.setRemoteInterest(regions, keep);
+    if (h?.role === 'master' && !h.master.isStopped) h.master.regions.setRemoteInterest(regions, keep);
   }
 
   /**
@@ -204,8 +204,8 @@ export class ChannelRegistry {
     const out: MasteredChannel[] = [];
     for (const [key, m] of this.liveMasters()) {
       const on = m.subscribers.size > 0;
-      const remote = m.remoteInterest;
-      if (all || on || remote.length) out.push({ channel: key, on, since: on ? m.interestBegan : 0, remote, ...(remote.length ? { head: m.ownHead() } : {}) });
+      const remote = m.regions.remoteInterest;
+      if (all || on || remote.length) out.push({ channel: key, on, since: on ? m.interestBegan : 0, remote, ...(remote.length ? { head: m.regions.ownHead() } : {}) });
     }
     return out;
   }
@@ -222,7 +222,7 @@ export class ChannelRegistry {
       if (pos) want({ channel: key, epoch: pos.epoch, afterSeq: pos.seq });
       // No stream from there yet, but clients that came from there: its start (OriginPositions.reachBackTo).
       else if (m.state.origins.reachBackOf(region)) {
-        const w = m.startWanted();
+        const w = m.regions.startWanted();
         if (w) want({ channel: key, ...w });
       }
     }
@@ -233,7 +233,7 @@ export class ChannelRegistry {
     for (const head of heads) {
       const h = this.holdings.get(head.channel);
       if (h?.role !== 'master' || h.master.isStopped) continue;
-      const w = h.master.behind(region, head);
+      const w = h.master.regions.behind(region, head);
       if (w) want({ channel: head.channel, ...w });
     }
   }
@@ -430,7 +430,7 @@ export class ChannelRegistry {
       // acknowledged entry; anything more in the push was never acknowledged. What the
       // sender knew of other regions' interest still saves their starts, if it is early.
       const ours = h.master.state;
-      if (snap.remoteInterest && snap.epoch === ours.epoch) h.master.inheritRemote(snap.remoteInterest);
+      if (snap.remoteInterest && snap.epoch === ours.epoch) h.master.regions.inheritRemote(snap.remoteInterest);
       // A later mastership's push: ours began from a stale state (no path should allow it).
       if (snap.term > ours.term) this.deps.log.warn({ channel: key, from, ours: `${ours.epoch} term ${ours.term}`, pushed: `${snap.epoch} term ${snap.term}` }, 'a handoff of a later mastership reached this master; kept ours');
       return { kind: 'ok' };

@@ -175,7 +175,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!('ok' in a)) return redirect(a);
         const master = a.ok;
         return atMaster(reg, master, async () => {
-          const r = await master.ingest(req.batch);
+          const r = await master.regions.ingest(req.batch);
           return { kind: 'ingested', seq: r.seq, replayAfter: r.replayAfter, ...(r.startSince !== undefined ? { startSince: r.startSince } : {}) };
         });
       }
@@ -187,11 +187,11 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         }
         let a = await reg.acquire(req.channel);
         // Another region holds more of our own stream in this epoch than we do: we lost state.
-        if ('ok' in a && req.since === undefined && a.ok.behindOwn(req.epoch, req.afterSeq)) {
+        if ('ok' in a && req.since === undefined && a.ok.regions.behindOwn(req.epoch, req.afterSeq)) {
           a = await reg.restartBehind(a.ok, { by: from, epoch: req.epoch, ownSeq: req.afterSeq });
         }
         if (!('ok' in a)) return redirect(a);
-        return { kind: 'local', ...a.ok.replayLocal(req.epoch, req.afterSeq, req.since, req.withMembers) };
+        return { kind: 'local', ...a.ok.regions.replayLocal(req.epoch, req.afterSeq, req.since, req.withMembers) };
       }
       case 'vectorRange': {
         const a = await reg.acquire(req.channel);

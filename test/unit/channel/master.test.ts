@@ -247,7 +247,7 @@ describe('ChannelMaster towards other regions', () => {
 
   it('asks the replica to send a batch on when another region wants the channel, and sends it itself only if the replica did not', async () => {
     const { master, replica, clock, live, commit } = await setupRegions();
-    master.setRemoteInterest([{ region: 'us', since: clock.now() }]);
+    master.regions.setRemoteInterest([{ region: 'us', since: clock.now() }]);
     await commit('a', true);
     expect(replica.forwards).toEqual([true]);
     expect(live()).toEqual([]);
@@ -269,7 +269,7 @@ describe('ChannelMaster towards other regions', () => {
     await waitFor(() => replica.waiting === 1);
     expect(replica.forwards).toEqual([false]);
     // The start the new interest gets stops at what was broadcast: this batch must follow it live.
-    master.setRemoteInterest([{ region: 'us', since: clock.now() }]);
+    master.regions.setRemoteInterest([{ region: 'us', since: clock.now() }]);
     replica.answer(false);
     await a;
     expect(live()).toEqual([['a']]);
@@ -284,7 +284,7 @@ describe('ChannelMaster towards other regions', () => {
       await waitFor(() => replica.waiting === 1);
       replica.answer(false);
       await done;
-      master.setRemoteInterest([{ region: 'us', since: since + 2500 }]); // 2.5 s after `since`, less the 2 s margin
+      master.regions.setRemoteInterest([{ region: 'us', since: since + 2500 }]); // 2.5 s after `since`, less the 2 s margin
       const [start] = sent.filter((x) => x.to === 'us');
       return [start!.batch.startSeq, start!.batch.gapBefore, start!.batch.entries.length, start!.batch.entries.lastSeq, start!.more];
     };
@@ -299,54 +299,54 @@ describe('ChannelMaster towards other regions', () => {
     clock.advance(1000);
     const usEntry = { kind: 'message' as const, serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch: 'usep', seq: 3 }, message: { id: 'u3', timestamp: 0 } };
     const live: ForwardedBatch = { channel: KEY, region: 'us', epoch: 'usep', gapBefore: false, entries: ForwardedEntries.of([usEntry]) };
-    expect(await master.ingest(live)).toEqual({ seq: 0, replayAfter: null, startSince: began });
+    expect(await master.regions.ingest(live)).toEqual({ seq: 0, replayAfter: null, startSince: began });
     // With nobody subscribed here, nothing is wanted.
     master.unsubscribe('n2');
-    expect(await master.ingest(live)).toEqual({ seq: 0, replayAfter: null });
+    expect(await master.regions.ingest(live)).toEqual({ seq: 0, replayAfter: null });
   });
 
   it("asks for a start, and stores nothing, when a live batch is of another epoch than the stream from there here", async () => {
     const { master, replica, clock } = await setupRegions();
     const began = clock.now(); // setup subscribed a node
     const us = (epoch: string, seq: number) => ({ kind: 'message' as const, serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch, seq }, message: { id: `${epoch}-${seq}`, timestamp: 0 } });
-    const stored = master.ingest({ channel: KEY, region: 'us', epoch: 'new', startSeq: 0, gapBefore: false, entries: ForwardedEntries.of([us('new', 1), us('new', 2)]) });
+    const stored = master.regions.ingest({ channel: KEY, region: 'us', epoch: 'new', startSeq: 0, gapBefore: false, entries: ForwardedEntries.of([us('new', 1), us('new', 2)]) });
     await waitFor(() => replica.waiting === 1);
     replica.answer(false);
     await stored;
     const serial = master.position().serial;
     // A batch of us's old epoch, held up somewhere: not taken as us restarting again.
     const old: ForwardedBatch = { channel: KEY, region: 'us', epoch: 'old', gapBefore: false, entries: ForwardedEntries.of([us('old', 7), us('old', 8)]) };
-    expect(await master.ingest(old)).toEqual({ seq: 0, replayAfter: null, startSince: began });
+    expect(await master.regions.ingest(old)).toEqual({ seq: 0, replayAfter: null, startSince: began });
     expect([master.position().serial, replica.waiting, master.state.origins.get('us')?.epoch]).toEqual([serial, 0, 'new']);
   });
 
   it("says where its own stream stands (published only), and what it lacks behind another region's head", async () => {
     const { master, replica, clock, commit } = await setupRegions();
     const began = clock.now(); // setup subscribed a node
-    expect(master.ownHead()).toEqual({ epoch: 'ep1', seq: 0 });
+    expect(master.regions.ownHead()).toEqual({ epoch: 'ep1', seq: 0 });
     await commit('a', false);
     await commit('b', false);
     // A publish still replicating is not in the head yet.
     const c = publish(master, 'c');
     await waitFor(() => replica.waiting === 1);
-    expect(master.ownHead()).toEqual({ epoch: 'ep1', seq: 2 });
+    expect(master.regions.ownHead()).toEqual({ epoch: 'ep1', seq: 2 });
     replica.answer(false);
     await c;
-    expect(master.ownHead()).toEqual({ epoch: 'ep1', seq: 3 });
+    expect(master.regions.ownHead()).toEqual({ epoch: 'ep1', seq: 3 });
     // No stream from us here yet: its start, from when interest here began.
-    expect(master.behind('us', { epoch: 'usep', seq: 4 })).toEqual({ epoch: '', afterSeq: 0, since: began });
+    expect(master.regions.behind('us', { epoch: 'usep', seq: 4 })).toEqual({ epoch: '', afterSeq: 0, since: began });
     const us = (seq: number) => ({ kind: 'message' as const, serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch: 'usep', seq }, message: { id: `u${seq}`, timestamp: 0 } });
-    const stored = master.ingest({ channel: KEY, region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: ForwardedEntries.of([us(1), us(2)]) });
+    const stored = master.regions.ingest({ channel: KEY, region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: ForwardedEntries.of([us(1), us(2)]) });
     await waitFor(() => replica.waiting === 1);
     replica.answer(false);
     await stored;
-    expect(master.behind('us', { epoch: 'usep', seq: 4 })).toEqual({ epoch: 'usep', afterSeq: 2 });
-    expect(master.behind('us', { epoch: 'usep', seq: 2 })).toBeNull();
+    expect(master.regions.behind('us', { epoch: 'usep', seq: 4 })).toEqual({ epoch: 'usep', afterSeq: 2 });
+    expect(master.regions.behind('us', { epoch: 'usep', seq: 2 })).toBeNull();
     // us's stream restarted (a new epoch): all of the new one.
-    expect(master.behind('us', { epoch: 'usep2', seq: 1 })).toEqual({ epoch: 'usep2', afterSeq: 0 });
+    expect(master.regions.behind('us', { epoch: 'usep2', seq: 1 })).toEqual({ epoch: 'usep2', afterSeq: 0 });
     // Nobody subscribed here and no stream from ap: nothing is wanted.
     master.unsubscribe('n2');
-    expect(master.behind('ap', { epoch: 'apep', seq: 9 })).toBeNull();
+    expect(master.regions.behind('ap', { epoch: 'apep', seq: 9 })).toBeNull();
   });
 
   it('replicates when interest here begins and ends, with nothing else to carry', async () => {
@@ -407,7 +407,7 @@ describe('ChannelMaster towards other regions', () => {
       clock.advance(1000);
       master.subscribe('n2');
       expect(master.interestBegan).toBe(5000);
-      expect(master.behind('us', { epoch: 'usep', seq: 3 })).toEqual({ epoch: '', afterSeq: 0, since: 5000 });
+      expect(master.regions.behind('us', { epoch: 'usep', seq: 3 })).toEqual({ epoch: '', afterSeq: 0, since: 5000 });
       // Interest ends and begins again: from then.
       master.unsubscribe('n2');
       clock.advance(1000);
@@ -419,7 +419,7 @@ describe('ChannelMaster towards other regions', () => {
       const { master } = takenOver(5000, 10_000);
       master.subscribers.add('n2');
       expect(master.interestBegan).toBe(5000);
-      expect(master.behind('us', { epoch: 'usep', seq: 3 })).toEqual({ epoch: '', afterSeq: 0, since: 5000 });
+      expect(master.regions.behind('us', { epoch: 'usep', seq: 3 })).toEqual({ epoch: '', afterSeq: 0, since: 5000 });
     });
 
     it('does not give it to a first subscriber long after the takeover (nobody came back)', () => {
@@ -434,7 +434,7 @@ describe('ChannelMaster towards other regions', () => {
     const { master, replica } = await setupRegions();
     const us = (seq: number) => ({ kind: 'message' as const, serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch: 'usep', seq }, message: { id: `u${seq}`, timestamp: 0 } });
     const ingest = async (startSeq: number, gapBefore: boolean, seqs: number[]) => {
-      const stored = master.ingest({ channel: KEY, region: 'us', epoch: 'usep', startSeq, gapBefore, entries: ForwardedEntries.of(seqs.map(us)) });
+      const stored = master.regions.ingest({ channel: KEY, region: 'us', epoch: 'usep', startSeq, gapBefore, entries: ForwardedEntries.of(seqs.map(us)) });
       await waitFor(() => replica.waiting === 1);
       replica.answer(false);
       return stored;
@@ -447,7 +447,7 @@ describe('ChannelMaster towards other regions', () => {
 
   it('replicates a start with no entries: the stream position it sets must survive a failover', async () => {
     const { master, replica } = await setupRegions();
-    const stored = master.ingest({ channel: KEY, region: 'us', epoch: 'usep', startSeq: 57, gapBefore: false, entries: ForwardedEntries.none });
+    const stored = master.regions.ingest({ channel: KEY, region: 'us', epoch: 'usep', startSeq: 57, gapBefore: false, entries: ForwardedEntries.none });
     await waitFor(() => replica.waiting === 1);
     expect(replica.calls).toEqual([[]]);
     replica.answer(false);
@@ -461,36 +461,36 @@ describe('ChannelMaster towards other regions', () => {
     const since = clock.now();
     await commit('a', false);
     await commit('b', false);
-    const r = master.replayLocal('', 0, since);
+    const r = master.regions.replayLocal('', 0, since);
     expect([r.startSeq, r.gap, r.entries.list('eu', 'ep1').map((e) => (e.kind === 'message' ? e.message.id : ''))]).toEqual([1, false, ['a', 'b']]);
   });
 
   it('takes over the interest a master that handed it the channel knew: no start again where it is old enough and unchanged', async () => {
     const { master, clock, sent } = await setupRegions();
     const now = clock.now();
-    master.inheritRemote([
+    master.regions.inheritRemote([
       { region: 'us', since: now - 60_000 },
       { region: 'ap', since: now - 5_000 }, // too young: its start may not have arrived
       { region: 'sa', since: now - 60_000 },
     ]);
     // Live batches go to the regions it knows at once, before the globalmaster's word.
-    expect(master.remoteRegions.sort()).toEqual(['sa', 'us']);
+    expect(master.regions.remoteRegions.sort()).toEqual(['sa', 'us']);
     // The globalmaster's word: us as it was, ap, and sa whose interest began again since.
-    master.setRemoteInterest([
+    master.regions.setRemoteInterest([
       { region: 'us', since: now - 60_000 },
       { region: 'ap', since: now - 5_000 },
       { region: 'sa', since: now - 1_000 },
     ]);
     expect(sent.filter((x) => x.to !== null).map((x) => x.to)).toEqual(['ap', 'sa']);
     // What it knows goes with its state (a handoff's snapshot); once told, a late handover changes nothing.
-    expect(master.state.snapshot(false).remoteInterest).toEqual(master.remoteInterest);
-    master.inheritRemote([{ region: 'au', since: now - 60_000 }]);
-    expect(master.remoteRegions.sort()).toEqual(['ap', 'sa', 'us']);
+    expect(master.state.snapshot(false).remoteInterest).toEqual(master.regions.remoteInterest);
+    master.regions.inheritRemote([{ region: 'au', since: now - 60_000 }]);
+    expect(master.regions.remoteRegions.sort()).toEqual(['ap', 'sa', 'us']);
   });
 
   it('takes over from the state it is made from what the master before it knew of other regions', async () => {
     const { master, clock, sent } = await setupRegions();
-    master.setRemoteInterest([{ region: 'us', since: clock.now() }]);
+    master.regions.setRemoteInterest([{ region: 'us', since: clock.now() }]);
     expect(sent.filter((x) => x.to !== null)).toHaveLength(1);
     clock.advance(60_000);
     const next = new ChannelMaster(KEY, ChannelState.restore(master.state.snapshot(), settings), {
@@ -500,7 +500,7 @@ describe('ChannelMaster towards other regions', () => {
       replicate: async () => ({ forwarded: false, broadcast: false }),
       sendBroadcast: () => undefined,
     });
-    next.setRemoteInterest([{ region: 'us', since: clock.now() - 60_000 }]);
+    next.regions.setRemoteInterest([{ region: 'us', since: clock.now() - 60_000 }]);
     expect(sent.filter((x) => x.to !== null)).toHaveLength(1);
   });
 
@@ -521,14 +521,14 @@ describe('ChannelMaster towards other regions', () => {
     const clock = new ManualClock();
     const { master, told } = masterTelling(clock, ChannelState.fresh(KEY, settings, clock.now(), 'ep1'), []);
     const us = [{ region: 'us', since: clock.now() }];
-    master.setRemoteInterest(us);
+    master.regions.setRemoteInterest(us);
     await waitFor(() => told.length === 1);
     expect(told[0]).toEqual({ remoteInterest: us });
     // The same word again: nothing moved, nothing to tell.
-    master.setRemoteInterest([...us]);
+    master.regions.setRemoteInterest([...us]);
     expect(master.state.unreplicated).toBe(false);
     // A region gone: the whole list (empty) goes.
-    master.setRemoteInterest([]);
+    master.regions.setRemoteInterest([]);
     await waitFor(() => told.length === 2);
     expect(told[1]).toEqual({ remoteInterest: [] });
   });
@@ -540,11 +540,11 @@ describe('ChannelMaster towards other regions', () => {
     const replicaState = ChannelState.restore(state.snapshot(), settings);
     const starts: string[] = [];
     const { master, told } = masterTelling(clock, state, starts);
-    master.setRemoteInterest([{ region: 'us', since: clock.now() }]);
+    master.regions.setRemoteInterest([{ region: 'us', since: clock.now() }]);
     await waitFor(() => told.length === 1);
     expect(starts).toEqual(['us']);
     clock.advance(60_000);
-    master.setRemoteInterest([
+    master.regions.setRemoteInterest([
       { region: 'us', since: clock.now() - 60_000 },
       { region: 'ap', since: clock.now() },
     ]);
@@ -555,7 +555,7 @@ describe('ChannelMaster towards other regions', () => {
     clock.advance(5_000);
     const promoted = masterTelling(clock, replicaState, starts).master;
     // The globalmaster's word to the new master: the same regions, since the same times.
-    promoted.setRemoteInterest([
+    promoted.regions.setRemoteInterest([
       { region: 'us', since: clock.now() - 65_000 },
       { region: 'ap', since: clock.now() - 5_000 },
     ]);
@@ -565,17 +565,17 @@ describe('ChannelMaster towards other regions', () => {
 
   it("keeps the interest of regions the globalmaster has not heard from yet, and sends them no start again", async () => {
     const { master, clock, sent } = await setupRegions();
-    master.setRemoteInterest([{ region: 'us', since: clock.now() }, { region: 'ap', since: clock.now() }]);
+    master.regions.setRemoteInterest([{ region: 'us', since: clock.now() }, { region: 'ap', since: clock.now() }]);
     expect(sent.filter((x) => x.to !== null).map((x) => x.to)).toEqual(['us', 'ap']);
     // A new globalmaster that has heard from ap only: us is kept as it was.
-    master.setRemoteInterest([{ region: 'ap', since: clock.now() }], ['us']);
-    expect(master.remoteRegions.sort()).toEqual(['ap', 'us']);
+    master.regions.setRemoteInterest([{ region: 'ap', since: clock.now() }], ['us']);
+    expect(master.regions.remoteRegions.sort()).toEqual(['ap', 'us']);
     // Then it hears from us: still known, so no second start.
-    master.setRemoteInterest([{ region: 'ap', since: clock.now() }, { region: 'us', since: clock.now() }]);
+    master.regions.setRemoteInterest([{ region: 'ap', since: clock.now() }, { region: 'us', since: clock.now() }]);
     expect(sent.filter((x) => x.to !== null).map((x) => x.to)).toEqual(['us', 'ap']);
     // A region kept that it later hears no longer wants the channel goes.
-    master.setRemoteInterest([{ region: 'ap', since: clock.now() }]);
-    expect(master.remoteRegions).toEqual(['ap']);
+    master.regions.setRemoteInterest([{ region: 'ap', since: clock.now() }]);
+    expect(master.regions.remoteRegions).toEqual(['ap']);
   });
 });
 
@@ -588,12 +588,12 @@ describe('ChannelMaster: behind what others have seen of its epoch', () => {
     expect(master.position().serial).toBe(0);
     // Serial 1 and own seq 1 are held, not yet published: no one who has seen them finds this master behind.
     expect(master.behindSeen({ epoch: 'ep1', serial: 1 })).toBe(false);
-    expect(master.behindOwn('ep1', 1)).toBe(false);
+    expect(master.regions.behindOwn('ep1', 1)).toBe(false);
     expect(master.behindSeen({ epoch: 'ep1', serial: 2 })).toBe(true);
-    expect(master.behindOwn('ep1', 2)).toBe(true);
+    expect(master.regions.behindOwn('ep1', 2)).toBe(true);
     // Another epoch is another matter (a restart the client has not heard of yet).
     expect(master.behindSeen({ epoch: 'ep0', serial: 9 })).toBe(false);
-    expect(master.behindOwn('ep0', 9)).toBe(false);
+    expect(master.regions.behindOwn('ep0', 9)).toBe(false);
     replica.answer();
     await acked;
   });
