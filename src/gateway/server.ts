@@ -43,6 +43,11 @@ export function cutOffError(): AblyError {
   return new AblyError(80003, 503, 'node is cut off from its region; reconnect');
 }
 
+/** What a resuming client is told when its connection's state cannot be reached from this node (DISCONNECTED): try again. */
+export function unreachableStateError(): AblyError {
+  return new AblyError(80003, 503, 'this node cannot reach the connection\'s state now; reconnect to resume it');
+}
+
 export class Gateway {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
@@ -191,6 +196,15 @@ export class Gateway {
         startError = AblyError.of('invalidConnectionKey', 'connection key was not issued by this region');
       } else {
         const rec = await this.services.connections.take(wanted);
+        if (rec === 'unreachable') {
+          // Not known to be gone: the client tries again (here or elsewhere) and resumes it.
+          this.services.log.warn({ connectionId: wanted }, 'resume refused for now: no node holding the connection\'s record answered');
+          if (ws.readyState === ws.OPEN) {
+            ws.send(encodeFrame({ action: Action.DISCONNECTED, error: unreachableStateError().toInfo() }, format), { binary: format === 'msgpack' });
+            ws.close(1000);
+          }
+          return;
+        }
         if (!rec) {
           startError = AblyError.of('connectionExpired', 'connection state is no longer held; channels resume from their serials');
         } else if (rec.appId !== credentials.appId || !compatibleClientId(rec.clientId, credentials.clientId)) {

@@ -29,8 +29,12 @@ export interface ConnectionDirectoryService {
   lost(rec: { connectionId: string; appId: string; clientId: string | null }, expiresAt: number): void;
   /** The client closed it: nothing to resume. */
   closed(connectionId: string): void;
-  /** Takes a connection to resume here: its record, or null when it cannot be resumed. */
-  take(connectionId: string): Promise<{ appId: string; clientId: string | null } | null>;
+  /**
+   * Takes a connection to resume here: its record; null when it cannot be resumed;
+   * `unreachable` when none of the nodes holding its record answered (whether it can be
+   * resumed is not known here).
+   */
+  take(connectionId: string): Promise<{ appId: string; clientId: string | null } | null | 'unreachable'>;
 }
 
 export interface GatewayServices {

@@ -93,20 +93,33 @@ export class ConnectionDirectory {
    * Takes a connection for `host` (this node): the newest record any holder has, if its
    * state has not expired, and the old host is told to let go. Null: not resumable.
    */
-  async take(connectionId: string): Promise<ConnectionRecord | null> {
+  /**
+   * Takes a connection to resume here: its record; null when its holders no longer have
+   * it (or it expired); `unreachable` when none of its holders answered, so whether it is
+   * still held cannot be told from here (this node is cut off from them, and may not know
+   * it yet). Saying "expired" then would make the client start a new connection and send
+   * its unacknowledged messages again under new ids (chaos seed 1240 with `--pairs`: an
+   * isolated node did, twice, and 117 messages were delivered twice).
+   */
+  async take(connectionId: string): Promise<ConnectionRecord | null | 'unreachable'> {
+    const holders = new Set(this.holders(connectionId));
     const asked = this.holders(connectionId, TAKE_EXTRA);
     const answers = await Promise.all(
       asked.map((n) =>
         this.deps.rpc
           .request(n, { type: 'connTake', connectionId, host: this.deps.self }, REQUEST_TIMEOUT_MS)
+          .then((a) => ({ n, a }))
           .catch(() => null),
       ),
     );
     let best: ConnectionRecord | null = null;
-    for (const a of answers) {
-      if (a?.kind === 'connection' && a.record && (!best || a.record.updatedAt > best.updatedAt)) best = a.record;
+    let holderAnswered = false;
+    for (const r of answers) {
+      if (!r) continue;
+      if (holders.has(r.n)) holderAnswered = true;
+      if (r.a.kind === 'connection' && r.a.record && (!best || r.a.record.updatedAt > best.updatedAt)) best = r.a.record;
     }
-    if (!best) return null;
+    if (!best) return holderAnswered ? null : 'unreachable';
     if (best.expiresAt !== null && best.expiresAt <= this.deps.now()) return null;
     if (best.host !== this.deps.self) this.deps.send(best.host, { type: 'connMoved', connectionId });
     // Ours now: the next put is versioned after this record, whatever the clocks say.

@@ -66,6 +66,22 @@ describe('connection directory', () => {
     r.down.add(host!).add(second!);
     const taker = r.nodes.find((n) => !r.down.has(n) && n !== third)!;
     const taken = await r.dirs.get(taker)!.take(id);
-    expect(taken?.connectionId).toBe(id);
+    expect(taken).toMatchObject({ connectionId: id });
+  });
+
+  it('says a connection cannot be reached, not that it expired, when none of its holders answers', async () => {
+    const r = region(5);
+    await r.dirs.get('n1')!.put(record('c9', 'n1'));
+    const holders = r.ring.preference('conn:c9', 3);
+    const taker = r.nodes.find((n) => !holders.includes(n))!;
+    // The taker is cut off from every other node (and does not know it yet: chaos seed 1240).
+    for (const n of r.nodes) if (n !== taker) r.down.add(n);
+    expect(await r.dirs.get(taker)!.take('c9')).toBe('unreachable');
+    // A holder that answers without the record can say it is gone.
+    r.down.delete(holders[0]!);
+    expect(await r.dirs.get(taker)!.take('never-opened')).toBeNull();
+    // With every node up, the connection is taken as usual.
+    r.down.clear();
+    expect(await r.dirs.get(taker)!.take('c9')).toMatchObject({ connectionId: 'c9', host: 'n1' });
   });
 });
