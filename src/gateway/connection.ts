@@ -11,7 +11,7 @@ import type { Credentials } from '../auth/keys.js';
 import type { Operation } from '../auth/capability.js';
 import { parseRewind, resumePoint, type Rewind } from '../channel/attach-point.js';
 import { channelKey } from '../channel/entry.js';
-import { Action, ActionName, Flag, MODE_MASK, PresenceAction } from '../protocol/actions.js';
+import { Action, ActionName, Flag, MODE_MASK } from '../protocol/actions.js';
 import { parseChannelName } from '../protocol/channel-name.js';
 import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
@@ -19,6 +19,7 @@ import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
 import { reauthenticate, type Authenticator } from './auth.js';
 import { AckQueue } from './acks.js';
 import { Attachment, type AttachmentOwner } from './attachment.js';
+import { ConnectionPresence } from './connection-presence.js';
 import { buildMessages, buildPresence } from './publish.js';
 import type { GatewayServices } from './services.js';
 import { ReaderProgress, writeFrame } from './socket-writes.js';
@@ -60,11 +61,8 @@ export class Connection implements AttachmentOwner {
   private draining = false;
   /** The client said CLOSE: its presence members leave at once, not after the grace period. */
   private closedByClient = false;
-  /** Channels (keys) where this connection has presence members, with their clientIds. */
-  private readonly entered = new Map<string, Set<string>>();
-  /** Resumed: on its first attach to each channel, its presence members there are told it is back. */
-  private readonly resumed: boolean;
-  private readonly backOn = new Set<string>();
+  /** Its presence members, and what the masters are told of them (connection-presence.ts). */
+  private readonly presence: ConnectionPresence;
   /** Another node took this connection over: go quietly (no presence leave, no record). */
   private superseded = false;
   private readonly auth: Authenticator;
@@ -88,7 +86,7 @@ export class Connection implements AttachmentOwner {
     this.echo = params.echo;
     this.heartbeats = params.heartbeats;
     this.credentials = params.credentials;
-    this.resumed = params.resumed;
+    this.presence = new ConnectionPresence(params.id, params.resumed, services);
     this.auth = params.auth;
     this.rate = new RateLimiter(services.limits.maxInboundRate);
     this.lastSent = this.lastReceived = services.now();
@@ -262,19 +260,13 @@ export class Connection implements AttachmentOwner {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const att of this.attachments.values()) this.dropAttachment(att);
     this.attachments.clear();
+    this.presence.transportClosed(this.closedByClient, this.superseded);
     if (!this.superseded) {
-      // Presence members of a connection that dropped stay for the grace period, in case
-      // it resumes (here or on another node); after an explicit CLOSE they leave now.
       const now = this.services.now();
-      const leaveAt = this.closedByClient ? now : now + this.services.limits.presenceLeaveDelayMs;
-      for (const [key, clients] of this.entered) {
-        if (clients.size) this.holdPresence(key, leaveAt, this.closedByClient);
-      }
       const rec = { connectionId: this.id, appId: this.credentials.appId, clientId: this.credentials.clientId };
       if (this.closedByClient) this.services.connections.closed(this.id);
       else this.services.connections.lost(rec, now + this.services.limits.connectionStateTtlMs);
     }
-    this.entered.clear();
     this.onClose?.(this);
     this.onClose = null;
   }
@@ -471,11 +463,7 @@ export class Connection implements AttachmentOwner {
       ...(outcome.error ? { error: outcome.error.toInfo() } : {}),
     });
     client.activate(att);
-    if (this.resumed && !this.backOn.has(att.key)) {
-      // Back after a resume: members this connection left behind here stay.
-      this.backOn.add(att.key);
-      this.holdPresence(att.key, null);
-    }
+    this.presence.attached(att.key);
   }
 
   private onDetach(pm: ProtocolMessage): void {
@@ -494,10 +482,7 @@ export class Connection implements AttachmentOwner {
       this.dropAttachment(att);
       if (this.attachments.get(raw) === att) this.attachments.delete(raw);
       // Detaching leaves presence on the channel.
-      if (this.entered.get(att.key)?.size) {
-        this.entered.delete(att.key);
-        this.holdPresence(att.key, this.services.now(), true);
-      }
+      this.presence.detached(att.key);
       this.sendMessage({ action: Action.DETACHED, channel: raw });
     });
   }
@@ -547,16 +532,7 @@ export class Connection implements AttachmentOwner {
 
   /** The channels this connection has presence members on (none once it is closed or has moved on). */
   presenceChannels(): string[] {
-    if (this.closed || this.superseded) return [];
-    const out: string[] = [];
-    for (const [key, clients] of this.entered) if (clients.size) out.push(key);
-    return out;
-  }
-
-  private holdPresence(key: string, leaveAt: number | null, atOnce = false): void {
-    this.services.hold(key, this.id, leaveAt, atOnce).catch((err) =>
-      this.services.log.warn({ connectionId: this.id, channel: key, err: (err as Error).message }, 'presence hold failed'),
-    );
+    return this.closed || this.superseded ? [] : this.presence.channels();
   }
 
   private onPresence(pm: ProtocolMessage): void {
@@ -590,12 +566,7 @@ export class Connection implements AttachmentOwner {
     const k = key;
     this.services.presence(k, ops, this.id).then(
       () => {
-        let set = this.entered.get(k);
-        if (!set) this.entered.set(k, (set = new Set()));
-        for (const op of ops) {
-          if (op.action === PresenceAction.LEAVE) set.delete(op.clientId);
-          else set.add(op.clientId);
-        }
+        this.presence.applied(k, ops);
         if (slot) this.acks.ack(slot, []);
       },
       (err) => (slot ? this.acks.nack(slot, err) : this.channelError(pm.channel, err)),

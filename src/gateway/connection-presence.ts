@@ -1,0 +1,76 @@
+/**
+ * One realtime connection's presence members, as the node it is on knows them: the
+ * channels where it entered clients, and what the node tells those channels' masters
+ * (holds): its members stay (back after a resume), leave after the grace period (its
+ * transport dropped) or leave now (the client closed, or detached the channel).
+ */
+import type { PresenceMessage } from '../protocol/message.js';
+import { PresenceAction } from '../protocol/actions.js';
+import type { GatewayServices } from './services.js';
+
+export class ConnectionPresence {
+  /** Channels (keys) where this connection has presence members, with their clientIds. */
+  private readonly entered = new Map<string, Set<string>>();
+  /** Channels where, after a resume, the connection's members were told it is back. */
+  private readonly backOn = new Set<string>();
+
+  /** `resumed`: the connection came back (here or from another node), with members the node has not seen entered. */
+  constructor(
+    private readonly connectionId: string,
+    private readonly resumed: boolean,
+    private readonly services: GatewayServices,
+  ) {}
+
+  /** The channels this connection has presence members on. */
+  channels(): string[] {
+    const out: string[] = [];
+    for (const [key, clients] of this.entered) if (clients.size) out.push(key);
+    return out;
+  }
+
+  /** Presence operations of this connection were ordered on a channel. */
+  applied(key: string, ops: readonly PresenceMessage[]): void {
+    let set = this.entered.get(key);
+    if (!set) this.entered.set(key, (set = new Set()));
+    for (const op of ops) {
+      if (op.action === PresenceAction.LEAVE) set.delete(op.clientId);
+      else set.add(op.clientId);
+    }
+  }
+
+  /** A channel attached: back after a resume, the members this connection left behind there stay. */
+  attached(key: string): void {
+    if (!this.resumed || this.backOn.has(key)) return;
+    this.backOn.add(key);
+    this.hold(key, null);
+  }
+
+  /** A channel detached: its members leave now. */
+  detached(key: string): void {
+    if (!this.entered.get(key)?.size) return;
+    this.entered.delete(key);
+    this.hold(key, this.services.now(), true);
+  }
+
+  /**
+   * The transport is gone: members stay for the grace period, in case the connection
+   * resumes (here or on another node); after the client's CLOSE they leave now. Nothing
+   * is said of a connection another node took over (`quietly`).
+   */
+  transportClosed(closedByClient: boolean, quietly: boolean): void {
+    if (!quietly) {
+      const now = this.services.now();
+      const leaveAt = closedByClient ? now : now + this.services.limits.presenceLeaveDelayMs;
+      for (const [key, clients] of this.entered) {
+        if (clients.size) this.hold(key, leaveAt, closedByClient);
+      }
+    }
+    this.entered.clear();
+  }
+
+  private hold(key: string, leaveAt: number | null, atOnce = false): void {
+    this.services.hold(key, this.connectionId, leaveAt, atOnce).catch((err) =>
+      this.services.log.warn({ connectionId: this.connectionId, channel: key, err: (err as Error).message }, 'presence hold failed'),
+    );
+  }
+}
