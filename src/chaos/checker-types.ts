@@ -137,6 +137,34 @@ export interface PresenceFigures {
   examples: { region: string; observer: string; channel: string; missing: string[]; extra: string[] }[];
 }
 
+/** One thing the history check found (`missing`, `duplicate`, `order`: a message; `unread`: a history that could not be read). */
+export interface HistoryExample {
+  kind: 'missing' | 'duplicate' | 'order' | 'unread';
+  region: string;
+  channel: string;
+  publisher?: string;
+  seq?: number;
+  detail?: string;
+}
+
+/** The history check (history-check.ts): each region's stored history of each channel against what was acknowledged. */
+export interface HistoryFigures {
+  /** Histories read: one per channel and region. */
+  reads: number;
+  /** The workload's messages in them, in all. */
+  items: number;
+  /** Acknowledged messages expected in a history, and those excused (published before a continuity signal there). */
+  expected: number;
+  excused: number;
+  /** Expected and not in it; in it twice; after a later message of its publisher; histories that could not be read. */
+  missing: number;
+  duplicates: number;
+  order: number;
+  unread: number;
+  /** Up to `maxExamples` of each kind. */
+  examples: HistoryExample[];
+}
+
 export interface Report {
   verdict: 'PASS' | 'FAIL';
   span: { start: number; end: number; endRecorded: boolean };
@@ -164,6 +192,7 @@ export interface Report {
   timeline: Timeline;
   /** null: the workload had no presence members. */
   presence: PresenceFigures | null;
+  history: HistoryFigures | null;
   notes: string[];
 }
 

@@ -38,11 +38,15 @@
  *   a subscriber's SDK) that, when the workload's presence check ended, did not show
  *   exactly the member clients as they were connected then (`presence` lines); the
  *   figures say how long the slowest view took to show them.
+ * - history (violation): each region's stored history of each channel, read after the
+ *   drain (`history` lines), missing an acknowledged message it should hold, holding one
+ *   twice or after a later one of its publisher, or not readable (history-check.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readRecord, type PresenceEvent, type RecordEvent } from './record.js';
+import { historyFailed, historyFigures } from './history-check.js';
+import { readRecord, type HistoryEvent, type PresenceEvent, type RecordEvent } from './record.js';
 import { formatSummary, writeScenarioReport } from './report.js';
 import {
   type Channel,
@@ -101,6 +105,7 @@ export class Checker {
   /** Publishers' SDKs connected afresh (their resume failed): they resend under new ids. */
   private readonly newConnections: { t: number; client: string; code: number | undefined }[] = [];
   private readonly presenceViews: PresenceEvent[] = [];
+  private readonly historyReads: HistoryEvent[] = [];
   private minT = Infinity;
   private maxT = -Infinity;
   private endT = NaN;
@@ -154,6 +159,9 @@ export class Checker {
         break;
       case 'presence':
         this.presenceViews.push(e);
+        break;
+      case 'history':
+        this.historyReads.push(e);
         break;
       case 'end':
         if (!(this.endT >= e.t)) this.endT = e.t;
@@ -280,9 +288,10 @@ export class Checker {
     const byRegion = regions.map((region) => regionFigures(region, byChannel, publishes.byRegion.get(region), regionLatency.get(region)));
     const violations = sumViolations(byChannel);
     const presence = this.presenceFigures();
+    const history = historyFigures(this.historyReads, this.channels, this.publisherRegion, this.maxExamples);
 
     return {
-      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 || historyFailed(history) ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,
@@ -305,6 +314,7 @@ export class Checker {
       availability: { outsideFaults: publishes.outsideFaults },
       timeline: timeline.build(),
       presence,
+      history,
       notes,
     };
   }

@@ -141,6 +141,26 @@ export interface PresenceEvent {
   convergedAfterMs: number | null;
 }
 
+/**
+ * The history check after the drain: one line per channel and region, the channel's
+ * stored history as that region's REST endpoint answers it (`GET
+ * /channels/{name}/messages`, oldest first, every page). `items`: each message as
+ * `publisher#seq`, in the history's order (messages the workload did not publish are
+ * left out); `error`: why it could not be read (after retries). `historyMs` and
+ * `maxMessages`: the deployment's retention, so that what it may have let go is not
+ * expected.
+ */
+export interface HistoryEvent {
+  type: 'history';
+  t: number;
+  region: string;
+  channel: string;
+  items: string[];
+  historyMs: number;
+  maxMessages: number;
+  error?: string;
+}
+
 /** The workload stopped publishing and has waited for the stragglers. */
 export interface EndEvent {
   type: 'end';
@@ -156,6 +176,7 @@ export type RecordEvent =
   | ConnectionEvent
   | FaultEvent
   | PresenceEvent
+  | HistoryEvent
   | EndEvent;
 
 export type RecordEventType = RecordEvent['type'];
@@ -240,6 +261,14 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       }
       if (r.convergedAfterMs !== null) need(r, 'convergedAfterMs', 'number', line);
       break;
+    case 'history': {
+      for (const k of ['region', 'channel'] as const) need(r, k, 'string', line);
+      for (const k of ['historyMs', 'maxMessages'] as const) need(r, k, 'number', line);
+      const v = r.items;
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new RecordFormatError(line, 'history.items must be an array of strings');
+      if (r.error !== undefined) need(r, 'error', 'string', line);
+      break;
+    }
     case 'end':
       break;
     default:

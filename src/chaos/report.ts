@@ -10,7 +10,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Anomaly, Availability, FaultFigures, LatencyStats, Report, Violation } from './checker.js';
+import type { Anomaly, Availability, FaultFigures, HistoryExample, LatencyStats, Report, Violation } from './checker.js';
 
 // ---------------------------------------------------------------------------------------
 // Text: the checker's summary and the phrases the markdown shares with it
@@ -72,6 +72,23 @@ export function presenceLines(r: Report, prefix: string): string[] {
   ];
 }
 
+/** The history check: one line of figures, then a line per example (`prefix` before each). */
+export function historyLines(r: Report, prefix: string): string[] {
+  const h = r.history;
+  if (!h) return [];
+  const what = (x: HistoryExample) => (x.kind === 'unread' ? `could not be read: ${x.detail}` : `${x.kind} ${x.publisher}#${x.seq}${x.detail ? ` (${x.detail})` : ''}`);
+  return [
+    `${prefix}history: ${h.reads} histories read, ${h.items} messages in them; expected ${h.expected}, excused ${h.excused}; missing ${h.missing}, duplicates ${h.duplicates}, out of order ${h.order}, unread ${h.unread}`,
+    ...h.examples.map((x) => `${prefix}  ${x.channel} in ${x.region}: ${what(x)}`),
+  ];
+}
+
+/** The history check's findings in all (missing, duplicates, order, unread). */
+export function historyOff(r: Report): number {
+  const h = r.history;
+  return h ? h.missing + h.duplicates + h.order + h.unread : 0;
+}
+
 export function formatSummary(r: Report): string {
   const v = r.violations;
   const t = r.totals;
@@ -82,6 +99,7 @@ export function formatSummary(r: Report): string {
     `violations: lost ${v.lost}, duplicates ${v.duplicates}, per-publisher order ${v.order}, region order ${v.regionOrder}`,
     ...r.examples.map((x) => `  ${describeViolation(x, r.span.start)}`),
     ...presenceLines(r, '  '),
+    ...historyLines(r, '  '),
     `anomalies: delivered but NACKed ${r.anomalies.deliveredButNacked}, delivered but never published ${r.anomalies.deliveredButNeverPublished}`,
     ...r.anomalies.examples.map((a) => `  ${describeAnomaly(a)}`),
     `faults: ${r.faults.length}`,
@@ -167,12 +185,14 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
         ['per-publisher order', v.order],
         ['region order (subscriber pairs that disagree)', v.regionOrder],
         ...(r.presence ? [['presence views not showing exactly the members at the end', r.presence.mismatched] as [string, number]] : []),
+        ...(r.history ? [['stored history: missing, duplicated, out of order or unreadable', historyOff(r)] as [string, number]] : []),
       ],
     ),
     '',
   );
   if (r.examples.length > 0) out.push('Examples:', '', ...r.examples.map((x) => `- ${describeViolation(x, r.span.start)}`), '');
   if (r.presence) out.push(...presenceLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
+  if (r.history) out.push(...historyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
 
   out.push('## Faults', '');
   if (r.faults.length === 0) out.push('No fault windows in this run.', '');
@@ -286,7 +306,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
     `${passed} of ${entries.length} scenario(s) passed.`,
     '',
     ...table(
-      ['scenario', 'verdict', 'lost', 'dup', 'order', 'region order', 'presence views off', 'convergence (worst)', 'availability in faults (worst)', 'in-region p50/p99 outside faults', 'inside faults', 'files'],
+      ['scenario', 'verdict', 'lost', 'dup', 'order', 'region order', 'presence views off', 'history off', 'convergence (worst)', 'availability in faults (worst)', 'in-region p50/p99 outside faults', 'inside faults', 'files'],
       entries.map((e) => {
         const r = e.report;
         const v = r.violations;
@@ -299,6 +319,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
           v.order,
           v.regionOrder,
           r.presence ? `${r.presence.mismatched} of ${r.presence.views}` : '–',
+          r.history ? `${historyOff(r)} (${r.history.expected} expected)` : '–',
           worstConvergence(r.faults),
           worstAvailability(r.faults),
           p(r.latency.inRegion.outsideFaults),

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../log.js';
-import { writeCombinedReport } from './report.js';
+import { historyOff, writeCombinedReport } from './report.js';
 import { runScenario, type RunResult } from './runner.js';
 export { stopActiveRuns } from './runner.js';
 import { writeRandomScenario, type RandomOptions } from './random.js';
@@ -26,6 +26,7 @@ export async function runScenarios(files: string[], outDir: string, log: Logger,
       `scenario ${s.name}: ${r.report.verdict}${s.expect === 'fail' ? ' (expected FAIL)' : ''} — ` +
         `lost ${v.lost}, duplicates ${v.duplicates}, order ${v.order}, region order ${v.regionOrder}` +
         (r.report.presence ? `, presence views off ${r.report.presence.mismatched} of ${r.report.presence.views}` : '') +
+        (r.report.history ? `, history off ${historyOff(r.report)} of ${r.report.history.expected}` : '') +
         ` — ${((Date.now() - started) / 1000).toFixed(0)} s${r.asExpected ? '' : '  ← NOT AS EXPECTED'}`,
     );
     for (const f of r.failedActions) print(`  action ${f.action} at ${f.at} s failed, the run went on without it: ${f.error}`);

@@ -377,6 +377,7 @@ export class ScenarioRun {
         }
       }
       await this.drain(workload);
+      for (const e of await workload.readHistory({ historyMs: topology.retention.historyMs, maxMessages: topology.retention.maxMessagesPerChannel })) this.record(e);
       for (const e of await workload.checkPresence(topology.limits.presenceLeaveDelayMs + PRESENCE_SETTLE_MS)) this.record(e);
       this.record({ type: 'end', t: Date.now() });
     } finally {

@@ -7,7 +7,7 @@
  * send time: `{ p, s, t }`.
  */
 import Ably from 'ably';
-import type { PresenceEvent, RecordEvent } from './record.js';
+import type { HistoryEvent, PresenceEvent, RecordEvent } from './record.js';
 
 export interface WorkloadOptions {
   /** Region name → client endpoint (host:port of its balancer). */
@@ -45,6 +45,10 @@ interface Member {
 /** How often `checkPresence` reads every view (ms), and how long one read may take. */
 const PRESENCE_POLL_MS = 500;
 const PRESENCE_READ_TIMEOUT_MS = 3000;
+/** `readHistory`: a page of at most this many messages; a read that fails is tried this many times, this long apart. */
+const HISTORY_PAGE = 1000;
+const HISTORY_ATTEMPTS = 5;
+const HISTORY_RETRY_MS = 1000;
 
 interface Payload {
   p: string;
@@ -204,6 +208,52 @@ export class Workload {
       if (all || t - start >= withinMs) return events;
       await new Promise((r) => setTimeout(r, PRESENCE_POLL_MS));
     }
+  }
+
+  /**
+   * After the run: each region's stored history of each channel, through the region's
+   * REST endpoint with the SDK's REST client (oldest first, every page), as the
+   * workload's messages in it (`publisher#seq`). `retention`: the deployment's, carried
+   * on each line for the checker.
+   */
+  async readHistory(retention: { historyMs: number; maxMessages: number }): Promise<HistoryEvent[]> {
+    const reads: Promise<HistoryEvent>[] = [];
+    for (const region of this.o.regions.keys()) {
+      const { host, port } = this.endpoint(region);
+      const rest = new Ably.Rest({ key: this.o.key, endpoint: host, port, tls: false, useBinaryProtocol: false, logLevel: 0 } as never);
+      for (const channel of this.o.channels) {
+        reads.push(
+          this.historyOf(rest, channel).then((r) => ({ type: 'history', t: Date.now(), region, channel, ...r, historyMs: retention.historyMs, maxMessages: retention.maxMessages })),
+        );
+      }
+    }
+    return Promise.all(reads);
+  }
+
+  /** One channel's history through `rest`, every page; tried again on failure (the service may still be settling). */
+  private async historyOf(rest: InstanceType<typeof Ably.Rest>, channel: string): Promise<{ items: string[]; error?: string }> {
+    let error = '';
+    for (let attempt = 0; attempt < HISTORY_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, HISTORY_RETRY_MS));
+      try {
+        const items: string[] = [];
+        let page = await rest.channels.get(channel).history({ direction: 'forwards', limit: HISTORY_PAGE });
+        for (;;) {
+          for (const m of page.items) {
+            const d = m.data as Payload | undefined;
+            if (d && typeof d.p === 'string' && typeof d.s === 'number') items.push(`${d.p}#${d.s}`);
+          }
+          if (!page.hasNext()) break;
+          const next = await page.next();
+          if (!next) break;
+          page = next;
+        }
+        return { items };
+      } catch (err) {
+        error = (err as Error).message;
+      }
+    }
+    return { items: [], error };
   }
 
   /** One read of every view (`checkPresence`); a view that cannot be read shows `(error …)`. */

@@ -142,9 +142,9 @@ describe('writeScenarioReport and writeCombinedReport', () => {
     expect(md).toContain('1 of 2 scenario(s) passed.');
     const rows = md.split('\n').filter((l) => l.startsWith('| slow-region') || l.startsWith('| partition-and-heal'));
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatch(/^\| slow-region \| PASS \| 0 \| 0 \| 0 \| 0 \| – \| 0 ms \| 100% \(2\/2\) in r1 \| 10 ms \/ 10 ms \| 10 ms \/ 10 ms \|/);
+    expect(rows[0]).toMatch(/^\| slow-region \| PASS \| 0 \| 0 \| 0 \| 0 \| – \| – \| 0 ms \| 100% \(2\/2\) in r1 \| 10 ms \/ 10 ms \| 10 ms \/ 10 ms \|/);
     expect(rows[0]).toContain('[summary](slow-region/summary.md) · [json](slow-region/check.json) · [svg](slow-region/timeline.svg)');
-    expect(rows[1]).toMatch(/^\| partition-and-heal \| \*\*FAIL\*\* \| 1 \| 0 \| 0 \| 0 \| – \| never \(2\/2 faults\) \|/);
+    expect(rows[1]).toMatch(/^\| partition-and-heal \| \*\*FAIL\*\* \| 1 \| 0 \| 0 \| 0 \| – \| – \| never \(2\/2 faults\) \|/);
     expect(md).toContain('- **slow-region**: 200 ms, jitter, 2 % loss.');
   });
 });
@@ -167,5 +167,14 @@ describe('formatSummary', () => {
     expect(text).toContain('ch in r2, seen by rest: missing [m0 c1], extra []');
     const fine = formatSummary(check([...cleanRun(), { ...off, seen: ['m0 c1'], convergedAfterMs: 2500 }]));
     expect(fine).toContain('presence: 1 members expected in every set; all 1 views within 2.5 s of the check');
+  });
+
+  it('prints the history check: its counts, and each message missing, twice or out of order', () => {
+    const read = (region: string, items: string[]): RecordEvent => ({ type: 'history', t: 900, region, channel: 'ch', items, historyMs: 120_000, maxMessages: 10_000 });
+    const text = formatSummary(check([...cleanRun(), read('r1', ['p1#1', 'p1#3', 'p1#3']), read('r2', ['p1#1', 'p1#2', 'p1#3'])]));
+    expect(text).toMatch(/^chaos check: FAIL/);
+    expect(text).toContain('history: 2 histories read, 6 messages in them; expected 6, excused 0; missing 1, duplicates 1, out of order 0, unread 0');
+    expect(text).toContain('ch in r1: duplicate p1#3');
+    expect(text).toContain('ch in r1: missing p1#2');
   });
 });
