@@ -28,10 +28,14 @@ async function run(file: string) {
 }
 
 describe('chaos scenarios (short)', () => {
-  it('partition and heal: nothing acknowledged lost, duplicated or reordered, and the sides converge', { timeout: 120_000 }, async () => {
+  it('partition and heal: nothing acknowledged lost, duplicated or reordered, the sides converge, and each region stores every message once', { timeout: 120_000 }, async () => {
     const r = await run('partition-short.yaml');
     expect(r.report.violations).toMatchObject({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
     expect(r.report.verdict).toBe('PASS');
+    // Each region's stored history of each channel, read through its REST endpoint after the drain.
+    expect(r.report.history).toMatchObject({ missing: 0, duplicates: 0, order: 0, unread: 0 });
+    expect(r.report.history!.reads).toBeGreaterThan(0);
+    expect(r.report.history!.expected).toBeGreaterThan(0);
     const partition = r.report.faults.find((f: { action: string }) => f.action === 'partition');
     expect(partition).toBeDefined();
     expect(partition!.convergenceMs).not.toBeNull();
