@@ -5,14 +5,17 @@
  * A region's history of a channel is its master's log: every message the region accepted
  * and every message of another region it took in (forwarded while it had interest). So:
  * - every acknowledged message of the region's own publishers is expected in it;
- * - another region's acknowledged messages are expected where a subscriber of the channel
- *   was in the region at the end, for those published after the first subscribed there
- *   (interest then existed; before, only the new interest's start reaches back);
+ * - another region's acknowledged messages are expected where the channel has had a
+ *   subscriber in the region without a break up to the end, for those published since
+ *   that began (interest then existed; before, only the new interest's start reaches
+ *   back);
  * - a message published at or before the last continuity signal any subscriber of the
  *   channel heard in the region is excused, as for deliveries (its state may have been
  *   lost with it: a new epoch's history starts afresh), and so is one older than the
- *   retention allowed when the history was read (`historyMs`, less a margin). A history
- *   read that came back full (`maxMessages`) is checked for duplicates and order only.
+ *   retention allowed when the history was read (`historyMs`, less a margin). In a
+ *   history at least half as long as the count cap (`maxMessages`, which presence events
+ *   count against too), nothing older than its first message is expected. (The excuse
+ *   is broad: one signal excuses everything before it, the region's own messages too.)
  * Violations: a message expected and missing; one that appears twice; one that comes
  * after a later one of its publisher (the region's order keeps each publisher's); and a
  * history that could not be read.
@@ -29,11 +32,37 @@ function endRegion(s: Sub): string {
   return s.stays.at(-1)?.region ?? s.region;
 }
 
-/** When a subscriber began listening in `region`: its subscribe there, or its first delivery there after moving in (NaN: never). */
-function arrivedIn(s: Sub, region: string): number {
-  if (s.region === region) return s.subscribeT;
-  const stay = s.stays.find((x) => x.region === region);
-  return stay ? (s.times[stay.from] ?? NaN) : NaN;
+/**
+ * Since when the channel has had a subscriber in `region` without a break up to the end
+ * (Infinity: none there at the end): the last time the region went from none to some.
+ * A subscriber is there from its subscribe (or its first delivery there after moving in)
+ * until it moves on (its first delivery elsewhere) or unsubscribes.
+ */
+function interestSince(subs: readonly Sub[], region: string): number {
+  const edges: [number, number][] = [];
+  for (const s of subs) {
+    s.stays.forEach((stay, i) => {
+      if (stay.region !== region) return;
+      const from = i === 0 && s.region === region ? s.subscribeT : (s.times[stay.from] ?? NaN);
+      const next = s.stays[i + 1];
+      const until = next ? (s.times[next.from] ?? Infinity) : Number.isNaN(s.unsubscribeT) ? Infinity : s.unsubscribeT;
+      if (Number.isNaN(from)) return;
+      edges.push([from, 1], [until, -1]);
+    });
+    // A subscriber that never got a delivery has no stay: it is where it subscribed.
+    if (s.stays.length === 0 && s.region === region && !Number.isNaN(s.subscribeT)) {
+      edges.push([s.subscribeT, 1], [Number.isNaN(s.unsubscribeT) ? Infinity : s.unsubscribeT, -1]);
+    }
+  }
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let n = 0;
+  let since = Infinity;
+  for (const [t, d] of edges) {
+    if (t === Infinity) break;
+    if (n === 0 && d > 0) since = t;
+    n += d;
+  }
+  return n > 0 ? since : Infinity;
 }
 
 export function historyFigures(reads: readonly HistoryEvent[], channels: ReadonlyMap<string, Channel>, publisherRegion: ReadonlyMap<string, string>, maxExamples: number): HistoryFigures | null {
@@ -70,14 +99,21 @@ export function historyFigures(reads: readonly HistoryEvent[], channels: Readonl
       } else highest.set(publisher, seq);
     }
     const c = channels.get(r.channel);
-    if (!c || r.items.length >= r.maxMessages) continue;
+    if (!c) continue;
     const subs = [...c.subs.values()];
     const here = subs.filter((s) => s.region === r.region || endRegion(s) === r.region);
-    const stayed = here.some((s) => endRegion(s) === r.region && Number.isNaN(s.unsubscribeT));
-    const arrivals = here.map((s) => arrivedIn(s, r.region)).filter((t) => !Number.isNaN(t));
-    const interestFrom = stayed && arrivals.length ? Math.min(...arrivals) : Infinity;
+    const interestFrom = interestSince(subs, r.region);
     const lastGap = Math.max(-Infinity, ...here.flatMap((s) => s.continuity));
-    const retainedFrom = r.t - r.historyMs + RETENTION_MARGIN_MS;
+    let retainedFrom = r.t - r.historyMs + RETENTION_MARGIN_MS;
+    // The log's count cap counts presence events too: a history half as long as the cap
+    // may have lost its oldest messages to it, so nothing older than its first is expected.
+    if (r.items.length > 0 && r.items.length >= r.maxMessages / 2) {
+      const first = r.items[0]!;
+      const i = first.lastIndexOf('#');
+      const id = c.ids.get(`${first.slice(0, i)}\u0000${Number(first.slice(i + 1))}`);
+      const t = id === undefined ? NaN : (c.msgs[id]?.publishT ?? NaN);
+      retainedFrom = Math.max(retainedFrom, Number.isNaN(t) ? Infinity : t);
+    }
     for (const m of c.msgs) {
       if (m.outcome !== 'ack' || Number.isNaN(m.publishT) || m.publishT < retainedFrom) continue;
       const own = publisherRegion.get(m.publisher) === r.region;

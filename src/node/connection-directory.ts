@@ -90,16 +90,15 @@ export class ConnectionDirectory {
   }
 
   /**
-   * Takes a connection for `host` (this node): the newest record any holder has, if its
-   * state has not expired, and the old host is told to let go. Null: not resumable.
-   */
-  /**
-   * Takes a connection to resume here: its record; null when its holders no longer have
-   * it (or it expired); `unreachable` when none of its holders answered, so whether it is
+   * Takes a connection to resume here: the newest record any holder has, if its state has
+   * not expired (its old host is told to let go); null when its holders no longer have
+   * it (or it expired); `unreachable` when no other holder answered, so whether it is
    * still held cannot be told from here (this node is cut off from them, and may not know
    * it yet). Saying "expired" then would make the client start a new connection and send
    * its unacknowledged messages again under new ids (chaos seed 1240 with `--pairs`: an
-   * isolated node did, twice, and 117 messages were delivered twice).
+   * isolated node did, twice, and 117 messages were delivered twice). This node's own
+   * empty answer does not count where other nodes hold copies: cut off, it may have
+   * missed the record (opened meanwhile, or kept by this node's earlier life).
    */
   async take(connectionId: string): Promise<ConnectionRecord | null | 'unreachable'> {
     const holders = new Set(this.holders(connectionId));
@@ -114,9 +113,10 @@ export class ConnectionDirectory {
     );
     let best: ConnectionRecord | null = null;
     let holderAnswered = false;
+    const alone = holders.size === 1 && holders.has(this.deps.self);
     for (const r of answers) {
       if (!r) continue;
-      if (holders.has(r.n)) holderAnswered = true;
+      if (holders.has(r.n) && (r.n !== this.deps.self || alone)) holderAnswered = true;
       if (r.a.kind === 'connection' && r.a.record && (!best || r.a.record.updatedAt > best.updatedAt)) best = r.a.record;
     }
     if (!best) return holderAnswered ? null : 'unreachable';

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { check } from '../../../src/chaos/checker.js';
 import type { RecordEvent } from '../../../src/chaos/record.js';
-import { cleanRun, del, gap, pub } from './history.js';
+import { cleanRun, del, gap, pub, sub, unsub } from './history.js';
 
 /** A `history` line: the channel `ch` as region `region` stores it (read at 1000, two minutes kept). */
 function stored(region: string, items: string[], o: { historyMs?: number; maxMessages?: number; error?: string } = {}): RecordEvent {
@@ -68,10 +68,25 @@ describe('check history', () => {
     expect(check([...noC, stored('r1', inR1), stored('r2', [])]).history).toMatchObject({ missing: 1 });
   });
 
-  it('does not expect what the retention let go, nor look for missing messages in a full history', () => {
-    // Read at 1000 with 5.7 s kept: messages before 1000 − 5700 + 5000 = 300 may be gone.
-    const r = check([...cleanRun(), stored('r1', ['p1#3'], { historyMs: 5700 }), stored('r2', ['p1#2', 'p1#3'], { maxMessages: 2 })]);
+  it("expects another region's messages only since the region last came to have a subscriber", () => {
+    // c leaves r2 at 150; d comes at 250: r2's interest begins again then, and only p1#3 is expected there.
+    const gapInInterest = [...cleanRun(), unsub(150, 'c'), sub(250, 'd'), del(350, 'd', 'p1', 3, 300)];
+    const r = check([...gapInInterest, stored('r1', ALL), stored('r2', ['p1#3'])]);
+    expect(r.history).toMatchObject({ expected: 4, missing: 0 });
     expect(r.verdict).toBe('PASS');
-    expect(r.history).toMatchObject({ expected: 1, missing: 0 });
+    // With nobody there at the end, none of another region's messages is expected.
+    const left = check([...cleanRun(), unsub(400, 'c'), stored('r1', ALL), stored('r2', [])]);
+    expect(left.history).toMatchObject({ expected: 3, missing: 0 });
+  });
+
+  it('does not expect what the retention let go, by age or by the count cap', () => {
+    // Read at 1000 with 5.7 s kept: messages before 1000 − 5700 + 5000 = 300 may be gone.
+    // A history half as long as its cap (presence counts against it too) may have lost
+    // its oldest: nothing before its first message is expected.
+    const r = check([...cleanRun(), stored('r1', ['p1#3'], { historyMs: 5700 }), stored('r2', ['p1#2', 'p1#3'], { maxMessages: 4 })]);
+    expect(r.verdict).toBe('PASS');
+    expect(r.history).toMatchObject({ expected: 3, missing: 0 });
+    // Below half of the cap, what is missing is missing.
+    expect(check([...cleanRun(), stored('r1', ALL), stored('r2', ['p1#2', 'p1#3'], { maxMessages: 5 })]).history).toMatchObject({ missing: 1 });
   });
 });

@@ -77,11 +77,22 @@ describe('connection directory', () => {
     // The taker is cut off from every other node (and does not know it yet: chaos seed 1240).
     for (const n of r.nodes) if (n !== taker) r.down.add(n);
     expect(await r.dirs.get(taker)!.take('c9')).toBe('unreachable');
-    // A holder that answers without the record can say it is gone.
-    r.down.delete(holders[0]!);
-    expect(await r.dirs.get(taker)!.take('never-opened')).toBeNull();
+    // Its own empty answer says nothing where other nodes hold copies, also as a holder.
+    const asHolder = (() => {
+      for (let i = 0; ; i++) if (r.ring.preference(`conn:x${i}`, 3).includes(taker)) return `x${i}`;
+    })();
+    expect(await r.dirs.get(taker)!.take(asHolder)).toBe('unreachable');
+    // Another holder that answers without the record can say it is gone.
+    const other = r.ring.preference(`conn:${asHolder}`, 3).find((n) => n !== taker)!;
+    r.down.delete(other);
+    expect(await r.dirs.get(taker)!.take(asHolder)).toBeNull();
     // With every node up, the connection is taken as usual.
     r.down.clear();
     expect(await r.dirs.get(taker)!.take('c9')).toMatchObject({ connectionId: 'c9', host: 'n1' });
+  });
+
+  it('in a region of one, its only node says a connection it does not hold has expired', async () => {
+    const r = region(1);
+    expect(await r.dirs.get('n1')!.take('never-opened')).toBeNull();
   });
 });
