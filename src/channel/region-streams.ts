@@ -182,7 +182,6 @@ export class RegionStreams {
     return this.state.interest.remoteList;
   }
 
-
   /**
    * Whether another region has seen this region's own stream of this epoch further than
    * this master holds. Held, not published: the replica sends a batch on to other regions
