@@ -35,6 +35,7 @@ import { auditOverRpc, Hub } from './hub.js';
 import { StatsRecorder } from './stats.js';
 import { regionOccupancy, regionStats } from './region-queries.js';
 import { NodeMetrics } from './metrics.js';
+import { GatewayCounts } from './gateway-metrics.js';
 
 export interface NodeOptions {
   topology: Topology;
@@ -78,8 +79,8 @@ export class AblyNode {
   private readonly directory: ConnectionDirectory;
   private readonly globalmaster: Globalmaster | null;
   readonly stats: StatsRecorder;
-  /** Open connections per app (stats: connections peak). */
-  private readonly connectionsByApp = new Map<string, number>();
+  /** What the gateway reports of its clients: metrics, and each app's stats (gateway-metrics.ts). */
+  private readonly gatewayCounts: GatewayCounts;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private housekeepingTimer: NodeJS.Timeout | null = null;
   private readonly startedAt: number;
@@ -134,6 +135,7 @@ export class AblyNode {
         around: () => this.transport.stats().relay,
       },
     );
+    this.gatewayCounts = new GatewayCounts(this.metrics, this.stats);
     this.registry = new ChannelRegistry({
       self: this.id,
       settings: {
@@ -216,26 +218,7 @@ export class AblyNode {
         closed: (connectionId) => this.directory.drop(connectionId),
         take: (connectionId) => this.directory.take(connectionId),
       },
-      metrics: {
-        connectionOpened: (appId) => {
-          this.metrics.connectionOpened();
-          const n = (this.connectionsByApp.get(appId) ?? 0) + 1;
-          this.connectionsByApp.set(appId, n);
-          this.stats.add(appId, 'connections.all.opened');
-          this.stats.level(appId, 'connections.all.peak', n);
-        },
-        connectionClosed: (appId) => {
-          this.metrics.connectionClosed();
-          this.connectionsByApp.set(appId, Math.max(0, (this.connectionsByApp.get(appId) ?? 1) - 1));
-        },
-        apiRequest: (appId, ok, tokenRequest) => {
-          this.stats.add(appId, ok ? 'apiRequests.all.succeeded' : 'apiRequests.all.failed');
-          if (tokenRequest) this.stats.add(appId, ok ? 'apiRequests.tokenRequests.succeeded' : 'apiRequests.tokenRequests.failed');
-        },
-        published: (n) => this.metrics.onPublished(n),
-        delivered: (n) => this.metrics.onDelivered(n),
-        slowConsumer: () => this.metrics.onSlowConsumer(),
-      },
+      metrics: this.gatewayCounts,
       publish: (channel, messages, source) => this.publish(channel, messages, source),
       presence: async (channel, presence, source) => {
         await this.publisher.send(source, channel, { type: 'presence', presence });
@@ -344,7 +327,7 @@ export class AblyNode {
     this.housekeepingTimer = setInterval(() => {
       this.directory.reconcile(false);
       for (const [app, n] of this.registry.masteredByApp()) this.stats.level(app, 'channels.peak', n);
-      for (const [app, n] of this.connectionsByApp) if (n > 0) this.stats.level(app, 'connections.all.peak', n);
+      this.gatewayCounts.peaks();
       // Without quorum this node serves no channels and has dropped its clients.
       if (this.quorum) void this.hub.audit();
     }, 1000);
