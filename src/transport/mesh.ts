@@ -279,6 +279,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           clearTimeout(hsTimer);
           l.state = 'up';
           l.backoff = RECONNECT_MIN_MS;
+          this.o.log.debug({ peer: l.peer, queued: l.queue.length }, 'mesh link up');
           // What waited goes first: a frame sent on linkUp (a heartbeat) must not overtake
           // it, or the peer, which takes frames in order only, drops what waited.
           this.flushQueue(l);
@@ -286,13 +287,16 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         }
       }
     });
+    let failure = '';
     sock.on('error', (err: NodeJS.ErrnoException) => {
+      failure = err.message;
       if (err.code === 'ECONNREFUSED') refused = true;
     });
     sock.on('close', () => {
       clearTimeout(hsTimer);
       if (l.sock !== sock) return;
       const wasUp = l.state === 'up';
+      this.o.log.debug({ peer: l.peer, was: l.state, err: failure || undefined, retryMs: l.backoff }, 'mesh link closed');
       l.sock = null;
       if (l.state === 'closed') return;
       l.state = 'connecting';
@@ -493,6 +497,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           // A life of the peer proven by a handshake counts from here, even one whose
           // session is smaller than an earlier one's (a clock stepped back).
           this.inOrder.begin(peer, session);
+          this.o.log.debug({ peer, session }, 'mesh link from a peer up');
           const ours = this.links.get(peer);
           if (ours) this.redialNow(ours);
           const welcome = mac(this.o.secret, 'welcome', Buffer.from(hello.nonce), this.self, this.o.region);
