@@ -16,13 +16,14 @@
  * doubts its link to a peer it also sends that peer's frames through other nodes, and
  * each receiver takes every sender's frames once, in order (`mesh-paths.ts`).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { corkForTurn } from '../cork.js';
 import * as pb from '../gen/node.pb.js';
 import type { Logger } from '../log.js';
 import { FrameReader } from './framing.js';
 import { envelopeFrame, joined, meshFrame, writeFrame, type Encoded } from './mesh-frames.js';
+import { claimedNode, MeshHandshake } from './mesh-handshake.js';
 import { DOUBT_MS, HEARD_EVERY_MS, InOrder, KeptFrames, newSession, PeerPaths, readEnvelopeFrame, Standing } from './mesh-paths.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { decodeNodeMessage, encodeNodeMessageChunks } from './node-codec.js';
@@ -61,16 +62,6 @@ export interface MeshOptions {
   aroundCuts?: boolean;
 }
 
-function mac(secret: string, ...parts: (string | Buffer)[]): Buffer {
-  const h = createHmac('sha256', secret);
-  for (const p of parts) h.update(p).update('\0');
-  return h.digest();
-}
-
-function sameMac(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** Our outbound link to one peer. */
 class Link {
   state: 'connecting' | 'handshaking' | 'up' | 'closed' = 'connecting';
@@ -104,6 +95,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private readonly bytesIn = new Map<NodeId, { bytes: number; messages: number }>();
   private readonly encoded = new WeakMap<NodeMessage, Encoded>();
   private readonly version: VersionRefusals;
+  private readonly handshake: MeshHandshake;
   private running = false;
   /** This transport's life (Hello.session, MeshRelay.session). */
   private readonly session = newSession();
@@ -119,6 +111,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     super();
     this.self = o.self;
     this.version = nodeVersionRefusals(o.log, 'mesh link', o.protocol);
+    this.handshake = new MeshHandshake(o.secret, o.region, o.self);
     this.server = net.createServer((sock) => this.onInbound(sock));
     this.paths = new PeerPaths(o.self, (peer) => this.links.get(peer)?.state === 'up', o.aroundCuts !== false);
   }
@@ -216,8 +209,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     let refused = false;
     /** The protocol of a listener refused for its version (its welcome then proves it alive). */
     let otherVersion: number | null = null;
-    /** Whether a welcome proves the peer holds the secret (a MAC over our nonce). */
-    const welcomed = (w: pb.Welcome) => w.node === l.peer && sameMac(Buffer.from(w.mac), mac(this.o.secret, 'welcome', myNonce, w.node, this.o.region));
+    const welcomed = (w: pb.Welcome) => this.handshake.welcomes(w, l.peer, myNonce);
     const hsTimer = setTimeout(() => sock.destroy(new Error('handshake timeout')), HANDSHAKE_TIMEOUT_MS);
     sock.on('connect', () => {
       l.state = 'handshaking';
@@ -249,20 +241,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           return;
         }
         if (step?.$case === 'challenge') {
-          const hello: pb.Handshake = {
-            step: {
-              $case: 'hello',
-              hello: {
-                node: this.self,
-                region: this.o.region,
-                nonce: myNonce,
-                mac: mac(this.o.secret, 'hello', Buffer.from(step.challenge.nonce), this.self, this.o.region),
-                protocol: this.version.ours,
-                session: this.session,
-              },
-            },
-          };
-          writeFrame(sock, pb.Handshake.encode(hello).finish());
+          writeFrame(sock, this.handshake.hello(step.challenge.nonce, myNonce, this.version.ours, this.session));
           if (!this.version.accepts(l.peer, step.challenge.protocol)) {
             // The hello still goes, so that the listener (which can check it) learns we
             // are alive in another version; it proves itself back with a welcome (a
@@ -450,7 +429,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       this.o.log.warn({ remote }, 'mesh connection did not authenticate in time; dropped');
       sock.destroy();
     }, HANDSHAKE_TIMEOUT_MS);
-    writeFrame(sock, pb.Handshake.encode({ step: { $case: 'challenge', challenge: { nonce: challenge, node: this.self, protocol: this.version.ours } } }).finish());
+    writeFrame(sock, this.handshake.challenge(challenge, this.version.ours));
     sock.on('data', (chunk: Buffer) => {
       // Any bytes from the peer show its link is carrying: a frame that takes long to
       // arrive whole must not make its sender doubt the link and overtake it around.
@@ -465,16 +444,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       }
       for (const f of frames) {
         if (peer === null) {
-          let hello: pb.Hello | undefined;
-          try {
-            const hs = pb.Handshake.decode(f);
-            hello = hs.step?.$case === 'hello' ? hs.step.hello : undefined;
-          } catch {
-            hello = undefined;
-          }
-          const want = hello ? mac(this.o.secret, 'hello', challenge, hello.node, hello.region) : null;
-          if (!hello || !want || hello.region !== this.o.region || !sameMac(Buffer.from(hello.mac), want)) {
-            this.o.log.warn({ remote, claimed: hello?.node }, 'refused mesh connection: it did not prove the cluster secret');
+          const hello = this.handshake.provenHello(f, challenge);
+          if (!hello) {
+            this.o.log.warn({ remote, claimed: claimedNode(f) }, 'refused mesh connection: it did not prove the cluster secret');
             sock.destroy();
             return;
           }
@@ -486,8 +458,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
             sock.removeAllListeners('data');
             if (hello.protocol === 0) return void sock.destroy();
             // The dialer drops the socket once it has the welcome (the handshake timer otherwise).
-            const proof = mac(this.o.secret, 'welcome', Buffer.from(hello.nonce), this.self, this.o.region);
-            writeFrame(sock, pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: this.self, mac: proof } } }).finish());
+            writeFrame(sock, this.handshake.welcome(hello.nonce));
             return;
           }
           clearTimeout(hsTimer);
@@ -500,8 +471,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           this.o.log.debug({ peer, session }, 'mesh link from a peer up');
           const ours = this.links.get(peer);
           if (ours) this.redialNow(ours);
-          const welcome = mac(this.o.secret, 'welcome', Buffer.from(hello.nonce), this.self, this.o.region);
-          writeFrame(sock, pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: this.self, mac: welcome } } }).finish());
+          writeFrame(sock, this.handshake.welcome(hello.nonce));
           continue;
         }
         let c = this.bytesIn.get(peer);
