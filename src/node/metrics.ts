@@ -110,7 +110,7 @@ export class NodeMetrics {
     });
     new client.Gauge({
       name: 'ablyng_mesh_frames_around',
-      help: "mesh frames around cut links (src/transport/mesh-paths.ts): sentAround (this node's, through others), carried (others', on to their peer), takenAround (for this node, through others), dropped (carried no further: no way on), notTaken (a copy already taken, or overtaken)",
+      help: "mesh frames around cut links (src/transport/mesh-paths.ts): sentAround (this node's, through others), carried (others', on to their peer), held (others', waiting for this node's link to their peer to come up), takenAround (for this node, through others), dropped (carried no further: no way on), notTaken (a copy already taken, or overtaken)",
       labelNames: ['what'],
       registers: [r],
       collect() {

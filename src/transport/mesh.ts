@@ -105,7 +105,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private lastHeardTick = Date.now();
   /** The frame counts of peers removed (a peer added again goes on from there). */
   private readonly seqOf = new Map<NodeId, number>();
-  private readonly relayStats = { sentAround: 0, carried: 0, takenAround: 0, dropped: 0, notTaken: 0 };
+  private readonly relayStats = { sentAround: 0, carried: 0, held: 0, takenAround: 0, dropped: 0, notTaken: 0 };
 
   constructor(private readonly o: MeshOptions) {
     super();
@@ -519,12 +519,19 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private onRelay(r: pb.MeshRelay, now: number): void {
     if (r.to !== this.self) {
       const tl = this.links.get(r.to);
-      if (r.from === this.self || !tl || tl.state !== 'up' || !tl.sock || !this.paths.hears(r.to, now) || tl.sock.writableLength > MAX_AROUND_BACKLOG) {
+      if (r.from === this.self || !tl || tl.state === 'closed' || !this.paths.hears(r.to, now) || (tl.sock?.writableLength ?? 0) > MAX_AROUND_BACKLOG) {
         this.relayStats.dropped++;
         return;
       }
-      this.write(tl, meshFrame({ seq: ++tl.seq, body: { $case: 'relay', relay: r } }));
-      this.relayStats.carried++;
+      // We hear the peer, but our own link to it may not be up yet (it dialled us first,
+      // as a restarted node does): the frame waits in that link's queue, in order with
+      // ours. Dropped, it was lost for good once a later frame of its sender came around
+      // (the peer takes each sender's frames in order only; chaos: a restarted master
+      // missed a subscribe that way, and its node waited out the request's 5 s).
+      const up = tl.state === 'up' && tl.sock !== null;
+      this.sendFrame(tl, meshFrame({ seq: ++tl.seq, body: { $case: 'relay', relay: r } }));
+      if (up) this.relayStats.carried++;
+      else this.relayStats.held++;
       return;
     }
     if (!this.links.has(r.from)) return;

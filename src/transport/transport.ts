@@ -26,10 +26,11 @@ export interface TransportStats {
   links: { peer: NodeId; up: boolean; bytesOut: number; bytesIn: number; messagesOut: number; messagesIn: number }[];
   /**
    * The mesh's frames around doubted links (mesh-paths.ts): sent through other nodes,
-   * carried on for others, taken from around, dropped as a carrier (no way on), and
-   * frames not taken (a copy already taken, or overtaken by a later frame).
+   * carried on for others, held for others until this node's link to their peer is up,
+   * taken from around, dropped as a carrier (no way on), and frames not taken (a copy
+   * already taken, or overtaken by a later frame).
    */
-  relay?: { sentAround: number; carried: number; takenAround: number; dropped: number; notTaken: number };
+  relay?: { sentAround: number; carried: number; held: number; takenAround: number; dropped: number; notTaken: number };
 }
 
 export interface RegionTransport {

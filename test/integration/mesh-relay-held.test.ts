@@ -1,0 +1,92 @@
+/**
+ * A relay that hears the peer but whose own link to it is not up yet (the peer dialled it
+ * first, as a restarted node does) keeps what it is asked to carry until that link is up,
+ * in order with the rest. Dropped there, a frame was lost for good as soon as a later
+ * frame of its sender came around: the peer takes each sender's frames in order only, so
+ * the copy on the sender's own link, released later, was refused as old (a chaos run: a
+ * restarted master missed a node's subscribe, and the node waited out the request's 5 s).
+ */
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FaultProxy } from '../../src/proxy/fault-proxy.js';
+import { MeshTransport } from '../../src/transport/mesh.js';
+import type { NodeMessage } from '../../src/transport/messages.js';
+import { freePorts } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+/** A broadcast word numbered by its epoch field ("m<i>"). */
+const word = (i: number): NodeMessage => ({ type: 'broadcast', channel: 'app:c', epoch: `m${i}`, entries: [] });
+const numbers = (got: NodeMessage[]) => got.map((m) => Number((m as { epoch: string }).epoch.slice(1)));
+
+describe('a relay whose link to the peer is not up yet', () => {
+  it('holds the frames it is to carry until the link is up, so none is lost when later ones come around first', async () => {
+    const ports = await freePorts(3);
+    const names = ['n1', 'n2', 'n3'];
+    // n1 → n3 and n2 → n3 through proxies; everything else direct.
+    const p13 = new FaultProxy({ host: '127.0.0.1', port: ports[2]! }, 'n1->n3');
+    const p23 = new FaultProxy({ host: '127.0.0.1', port: ports[2]! }, 'n2->n3');
+    await p13.listen();
+    await p23.listen();
+    cleanup.push(async () => {
+      await p13.close();
+      await p23.close();
+    });
+    const via = (name: string, peer: string, a: { host: string; meshPort: number }) =>
+      peer === 'n3' && name === 'n1' ? { host: '127.0.0.1', port: p13.port } : peer === 'n3' && name === 'n2' ? { host: '127.0.0.1', port: p23.port } : { host: a.host, port: a.meshPort };
+    const ts = names.map((name, i) => {
+      const t = new MeshTransport({ self: name, region: 'r', host: '127.0.0.1', meshPort: ports[i]!, secret: 's', log: pino({ level: 'silent' }), dialVia: (peer, a) => via(name, peer, a) });
+      names.forEach((peer, j) => peer !== name && t.addPeer(peer, { host: '127.0.0.1', port: 0, meshPort: ports[j]! }));
+      cleanup.push(() => t.stop());
+      return t;
+    });
+    const [n1, n2, n3] = ts as [MeshTransport, MeshTransport, MeshTransport];
+    const at3: NodeMessage[] = [];
+    n3.onMessage((from, m) => from === 'n1' && at3.push(m));
+    await Promise.all(ts.map((t) => t.start()));
+    const relay = () => n2.stats().relay!;
+    const n2LinkTo3Up = () => n2.stats().links.find((l) => l.peer === 'n3')!.up;
+    let i = 0;
+    n1.send('n3', word(i++));
+    await waitFor(() => at3.length === 1, { what: 'the first frame, direct' });
+
+    // n1's link to n3 is cut; n3 still hears from... nobody on it, and says so: n1 doubts
+    // the link and sends around it through n2.
+    p13.set('both', { blackhole: true });
+    const stream = setInterval(() => n1.send('n3', word(i++)), 50);
+    cleanup.push(async () => clearInterval(stream));
+    await waitFor(() => relay().carried >= 5, { what: 'frames carried around the cut by n2', timeoutMs: 10_000 });
+    clearInterval(stream);
+    await waitFor(() => numbers(at3).at(-1) === i - 1, { what: 'the stream so far, around' });
+
+    // n2's own link to n3 goes down and stays down (new connections refused), while n2
+    // still hears n3 on n3's link to it: what n1 sends now reaches n2 and cannot go on yet.
+    p23.set('both', { reset: true });
+    await waitFor(() => !n2LinkTo3Up(), { what: "n2's link to n3 down" });
+    // (`held` was not counted before the relay held frames: 0 then.)
+    const atN2 = () => relay().dropped + (relay().held ?? 0);
+    const before = { dropped: relay().dropped, atN2: atN2() };
+    const held = i;
+    n1.send('n3', word(i++));
+    await waitFor(() => atN2() > before.atN2, { what: 'the frame at n2' });
+    expect(relay().dropped, 'n2 dropped the frame it could not carry yet').toBe(before.dropped);
+
+    // The link comes back, and a later frame goes around after the held one.
+    p23.heal();
+    await waitFor(() => n2LinkTo3Up(), { what: "n2's link to n3 up again", timeoutMs: 10_000 });
+    n1.send('n3', word(i++));
+    await waitFor(() => numbers(at3).at(-1) === i - 1, { what: 'the later frame' });
+    // n1's own link, healed, releases what the cut held: taken no more than once.
+    p13.heal();
+    n1.send('n3', word(i++));
+    await waitFor(() => numbers(at3).at(-1) === i - 1, { what: 'a frame after the heal' });
+    const got = numbers(at3);
+    expect(got).toContain(held);
+    expect(got).toEqual(Array.from({ length: i }, (_, k) => k));
+  }, 30_000);
+});
