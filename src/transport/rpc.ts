@@ -24,22 +24,43 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * The largest request id: ids are a protobuf uint32 on the wire (`NodeRequest.rid`), and
+ * below 2^30 V8 keeps them as small integers (a larger one is a heap number, allocated per
+ * request and hashed as a double in `pending`).
+ */
+const MAX_RID = 2 ** 30 - 1;
+
+/** A first request id for a life of this node, anywhere in 1..MAX_RID. */
+function randomRid(): number {
+  return 1 + Math.floor(Math.random() * MAX_RID);
+}
+
 export class Rpc {
-  private nextRid = 1;
+  private nextRid: number;
   private readonly pending = new Map<number, Pending>();
 
   /**
    * `incarnationOf`: the life of a node as this one knows it (membership), named in each
    * request so that a later life of that node refuses it; without it, requests name none.
+   * `firstRid`: the first request id (tests); by default a random one. Ids count up and
+   * wrap to 1 after MAX_RID: counted on past 2^32, every request failed to encode ("invalid
+   * uint32"), after 4.3 billion of them (days, for a busy node). A random start keeps a
+   * reply to an earlier life of this node (queued at a peer while this node was down,
+   * released when the link comes back) from matching a request of this one.
    */
   constructor(
     private readonly transport: RegionTransport,
     private readonly incarnationOf: (node: NodeId) => number | undefined = () => undefined,
-  ) {}
+    firstRid: number = randomRid(),
+  ) {
+    this.nextRid = firstRid;
+  }
 
   /** Sends a request and waits for its reply; rejects with 50003 after `timeoutMs`. */
   request(to: NodeId, req: RequestBody, timeoutMs: number): Promise<ReplyBody> {
-    const rid = this.nextRid++;
+    const rid = this.nextRid;
+    this.nextRid = rid >= MAX_RID ? 1 : rid + 1;
     return new Promise<ReplyBody>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(rid);

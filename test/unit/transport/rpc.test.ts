@@ -5,13 +5,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AblyError } from '../../../src/errors.js';
 import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js';
+import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
 import { Rpc } from '../../../src/transport/rpc.js';
 import type { RegionTransport } from '../../../src/transport/transport.js';
 
 function setup(incarnations?: Record<string, number>) {
   const sent: { to: string; msg: NodeMessage & { rid: number } }[] = [];
   const transport = { self: 'n1', send: (to: string, msg: NodeMessage) => void sent.push({ to, msg: msg as NodeMessage & { rid: number } }) } as unknown as RegionTransport;
-  return { rpc: new Rpc(transport, incarnations ? (node) => incarnations[node] : undefined), sent };
+  return { rpc: new Rpc(transport, incarnations ? (node) => incarnations[node] : undefined, 1), sent };
 }
 
 const published = (s: string): ReplyBody => ({ kind: 'published', serials: [s] });
@@ -97,5 +98,27 @@ describe('Rpc', () => {
     rpc.failAll('stopping');
     expect(await toN3).toEqual({ code: 90007, why: 'stopping' });
     expect(rpc.inFlight).toBe(0);
+  });
+
+  it('keeps request ids within what the wire and V8 hold small (wrapping to 1), and starts each life at a random one', () => {
+    // Counted on past 2^32, every request failed to encode ("invalid uint32").
+    const sent: NodeMessage[] = [];
+    const transport = { self: 'n1', send: (_to: string, msg: NodeMessage) => void sent.push(msg) } as unknown as RegionTransport;
+    const rpc = new Rpc(transport, undefined, 2 ** 30 - 2);
+    for (let i = 0; i < 3; i++) void rpc.request('n2', { type: 'sub', channel: 'app:c' }, 1000).catch(() => undefined);
+    const rids = sent.map((m) => (m as { rid: number }).rid);
+    expect(rids).toEqual([2 ** 30 - 2, 2 ** 30 - 1, 1]);
+    for (const m of sent) expect(decodeNodeMessage(encodeNodeMessage(m))).toMatchObject({ rid: (m as { rid: number }).rid });
+    rpc.failAll('done');
+    // A reply queued for an earlier life of this node must not match a request of this one.
+    const starts = Array.from({ length: 4 }, () => {
+      const out: NodeMessage[] = [];
+      const r = new Rpc({ self: 'n1', send: (_to: string, msg: NodeMessage) => void out.push(msg) } as unknown as RegionTransport);
+      void r.request('n2', { type: 'sub', channel: 'app:c' }, 1000).catch(() => undefined);
+      r.failAll('done');
+      return (out[0] as { rid: number }).rid;
+    });
+    expect(new Set(starts).size).toBe(4);
+    for (const rid of starts) expect(rid >= 1 && rid < 2 ** 30).toBe(true);
   });
 });
