@@ -413,6 +413,10 @@ export class AblyNode {
         this.log.error({ otherVersions: this.membership.otherVersionsAlive() }, 'lost quorum: this node stops serving channels and disconnects its clients');
         this.emit({ type: 'quorumLost' });
         const reset = this.membership.reset(this.clock.now(), 'lost quorum');
+        // Peers that still hear this node learn of its new life now, not at the next beat:
+        // until then they name the old one, and every request of theirs is refused here
+        // and asked again (half a second of that in a chaos run, with a master there).
+        this.transport.broadcast(this.membership.heartbeat());
         this.emit(reset);
         void this.registry.dropAll(AblyError.of('channelFailed', 'node lost quorum'));
         this.gateway.disconnectAll(cutOffError());
