@@ -120,6 +120,8 @@ export class AblyNode {
     this.ringView = new Ring(this.membership.ringMembers(), this.region.vnodes);
     this.quorum = this.membership.hasQuorum();
     this.rpc = new Rpc(this.transport, (node) => this.membership.incarnationOf(node));
+    this.rpc.onTimeout = (to, req, rid, timeoutMs) =>
+      this.log.debug({ to, request: req.type, rid, timeoutMs, ...('channel' in req ? { channel: req.channel } : {}) }, 'request unanswered in time');
     this.keys = new KeyStore(o.topology.apps);
     const now = () => this.clock.now();
     this.stats = new StatsRecorder(now);

@@ -39,6 +39,8 @@ function randomRid(): number {
 export class Rpc {
   private nextRid: number;
   private readonly pending = new Map<number, Pending>();
+  /** Told of each request that went unanswered until its deadline (the node logs it). */
+  onTimeout: ((to: NodeId, req: RequestBody, rid: number, timeoutMs: number) => void) | null = null;
 
   /**
    * `incarnationOf`: the life of a node as this one knows it (membership), named in each
@@ -64,6 +66,7 @@ export class Rpc {
     return new Promise<ReplyBody>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(rid);
+        this.onTimeout?.(to, req, rid, timeoutMs);
         reject(AblyError.of('timeout', `no reply from ${to} to ${req.type} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(rid, { to, resolve, reject, timer });

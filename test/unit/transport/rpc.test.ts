@@ -73,9 +73,11 @@ describe('Rpc', () => {
     expect(sent).toHaveLength(1);
   });
 
-  it('times a request out with 50003, once, and ignores a reply after it', async () => {
+  it('times a request out with 50003, once, tells onTimeout, and ignores a reply after it', async () => {
     vi.useFakeTimers();
     const { rpc, sent } = setup();
+    const told: string[] = [];
+    rpc.onTimeout = (to, req, rid, ms) => void told.push(`${to} ${req.type} ${rid} ${ms}`);
     const a = outcome(rpc.request('n2', { type: 'sub', channel: 'app:c' }, 200));
     const b = outcome(rpc.request('n2', { type: 'sub', channel: 'app:d' }, 300));
     vi.advanceTimersByTime(200);
@@ -86,6 +88,7 @@ describe('Rpc', () => {
     vi.advanceTimersByTime(200);
     expect(await b).toEqual({ body: { kind: 'ok' } });
     expect(rpc.inFlight).toBe(0);
+    expect(told).toEqual(['n2 sub 1 200']);
   });
 
   it('fails what is in flight to a failed peer only; failAll fails the rest', async () => {
