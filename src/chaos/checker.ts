@@ -154,6 +154,8 @@ export class Checker {
       case 'connection':
         this.newConnections.push({ t: e.t, client: e.client, code: e.error?.code });
         break;
+      case 'state':
+        break;
       case 'fault':
         this.faultEvents.push({ t: e.t, action: e.action, target: e.target, phase: e.phase });
         break;

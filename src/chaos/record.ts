@@ -112,6 +112,20 @@ export interface ConnectionEvent {
   error?: RecordError;
 }
 
+/**
+ * A publisher's SDK connection changed state (connected, disconnected, connecting…),
+ * with the reason it gave: how long a publisher was away, and why, in a run. Not checked;
+ * read to trace a stall.
+ */
+export interface StateEvent {
+  type: 'state';
+  t: number;
+  region: string;
+  client: string;
+  state: string;
+  error?: RecordError;
+}
+
 /** One edge of a fault window: `partition` `r1-r2`, `kill` `n3`, `latency` `r1-r2`… */
 export interface FaultEvent {
   type: 'fault';
@@ -174,6 +188,7 @@ export type RecordEvent =
   | UnsubscribeEvent
   | ContinuityEvent
   | ConnectionEvent
+  | StateEvent
   | FaultEvent
   | PresenceEvent
   | HistoryEvent
@@ -246,6 +261,10 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       break;
     case 'connection':
       for (const k of ['region', 'client', 'connectionId', 'previous'] as const) need(r, k, 'string', line);
+      needError(r, line);
+      break;
+    case 'state':
+      for (const k of ['region', 'client', 'state'] as const) need(r, k, 'string', line);
       needError(r, line);
       break;
     case 'fault':

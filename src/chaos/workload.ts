@@ -350,8 +350,18 @@ export class Workload {
     });
   }
 
-  /** Records each new connectionId of a publisher's SDK (a resume that failed). */
+  /** Records each state change of a publisher's SDK, and each new connectionId (a resume that failed). */
   private watchConnection(c: Realtime, region: string, client: string): void {
+    c.connection.on((sc) => {
+      this.o.record({
+        type: 'state',
+        t: Date.now(),
+        region,
+        client,
+        state: sc.current,
+        ...(sc.reason ? { error: { code: sc.reason.code, message: sc.reason.message } } : {}),
+      });
+    });
     let id = c.connection.id;
     c.connection.on('connected', (sc) => {
       const now = c.connection.id;

@@ -33,6 +33,8 @@ const ONE_OF_EACH: RecordEvent[] = [
   { type: 'continuity', t: 1040, region: 'r2', client: 's-r2-0', channel: 'chaos:0', resumed: false, error: { code: 80008, message: 'lost' } },
   { type: 'unsubscribe', t: 1050, region: 'r2', client: 's-r2-0', channel: 'chaos:0' },
   { type: 'connection', t: 1055, region: 'r1', client: 'p-r1-0', connectionId: 'c2', previous: 'c1', error: { code: 80008, message: 'unable to recover' } },
+  { type: 'state', t: 1056, region: 'r1', client: 'p-r1-0', state: 'disconnected', error: { code: 80003, message: 'cut off' } },
+  { type: 'state', t: 1058, region: 'r1', client: 'p-r1-0', state: 'connected' },
   { type: 'fault', t: 1060, action: 'partition', target: 'r1-r2', phase: 'end' },
   { type: 'presence', t: 1065, region: 'r2', observer: 'rest', channel: 'chaos:0', expected: ['r1-mem0 c9'], seen: ['r1-mem0 c9'], convergedAfterMs: 500 },
   { type: 'end', t: 1070 },
@@ -134,6 +136,7 @@ describe('parseRecordLine', () => {
       /publish.error must be/,
     );
     expect(() => parseRecordLine('{"type":"connection","t":1,"region":"r1","client":"p","connectionId":"c2"}', 5)).toThrow('record line 5: connection.previous must be a string');
+    expect(() => parseRecordLine('{"type":"state","t":1,"region":"r1","client":"p"}', 8)).toThrow('record line 8: state.state must be a string');
     expect(() => parseRecordLine('{"type":"presence","t":1,"region":"r1","observer":"rest","channel":"x","expected":["m c"],"seen":"m c","convergedAfterMs":null}', 6)).toThrow(
       'record line 6: presence.seen must be an array of strings',
     );
