@@ -4,12 +4,9 @@
  * between n1 and n3 go through n2 while the cut lasts, in order, once and none lost; the
  * bytes the cut held, released at the heal, are not taken again (src/transport/mesh-paths.ts).
  */
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FaultProxy } from '../../src/proxy/fault-proxy.js';
-import { MeshTransport } from '../../src/transport/mesh.js';
 import type { NodeMessage } from '../../src/transport/messages.js';
-import { freePorts } from '../helpers/ports.js';
+import { meshTrio, numbers, word } from '../helpers/mesh-trio.js';
 import { waitFor } from '../helpers/wait.js';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -18,38 +15,15 @@ afterEach(async () => {
   cleanup = [];
 });
 
-/** A broadcast word numbered by its epoch field ("m<i>"). */
-const word = (i: number): NodeMessage => ({ type: 'broadcast', channel: 'app:c', epoch: `m${i}`, entries: [] });
-const numbers = (got: NodeMessage[]) => got.map((m) => Number((m as { epoch: string }).epoch.slice(1)));
-
 describe('a mesh link cut between two nodes that both reach a third', () => {
   it('carries their frames through the third while the cut lasts, in order and once, and after the heal', async () => {
-    const ports = await freePorts(3);
-    const names = ['n1', 'n2', 'n3'];
     // n1 → n3 and n3 → n1 through proxies; everything else direct.
-    const p13 = new FaultProxy({ host: '127.0.0.1', port: ports[2]! }, 'n1->n3');
-    const p31 = new FaultProxy({ host: '127.0.0.1', port: ports[0]! }, 'n3->n1');
-    await p13.listen();
-    await p31.listen();
-    cleanup.push(async () => {
-      await p13.close();
-      await p31.close();
-    });
-    const ts = names.map((name, i) => {
-      const t = new MeshTransport({
-        self: name,
-        region: 'r',
-        host: '127.0.0.1',
-        meshPort: ports[i]!,
-        secret: 's',
-        log: pino({ level: 'silent' }),
-        dialVia: (peer, a) => (name === 'n1' && peer === 'n3' ? { host: '127.0.0.1', port: p13.port } : name === 'n3' && peer === 'n1' ? { host: '127.0.0.1', port: p31.port } : { host: a.host, port: a.meshPort }),
-      });
-      names.forEach((peer, j) => peer !== name && t.addPeer(peer, { host: '127.0.0.1', port: 0, meshPort: ports[j]! }));
-      cleanup.push(() => t.stop());
-      return t;
-    });
-    const [n1, n2, n3] = ts as [MeshTransport, MeshTransport, MeshTransport];
+    const trio = await meshTrio(['n1->n3', 'n3->n1']);
+    cleanup.push(() => trio.stop());
+    const ts = trio.nodes;
+    const p13 = trio.proxies.get('n1->n3')!;
+    const p31 = trio.proxies.get('n3->n1')!;
+    const [n1, n2, n3] = ts;
     const at3: NodeMessage[] = [];
     const at1: NodeMessage[] = [];
     n3.onMessage((from, m) => from === 'n1' && at3.push(m));

@@ -6,12 +6,9 @@
  * the copy on the sender's own link, released later, was refused as old (a chaos run: a
  * restarted master missed a node's subscribe, and the node waited out the request's 5 s).
  */
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FaultProxy } from '../../src/proxy/fault-proxy.js';
-import { MeshTransport } from '../../src/transport/mesh.js';
 import type { NodeMessage } from '../../src/transport/messages.js';
-import { freePorts } from '../helpers/ports.js';
+import { meshTrio, numbers, word } from '../helpers/mesh-trio.js';
 import { waitFor } from '../helpers/wait.js';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -20,32 +17,15 @@ afterEach(async () => {
   cleanup = [];
 });
 
-/** A broadcast word numbered by its epoch field ("m<i>"). */
-const word = (i: number): NodeMessage => ({ type: 'broadcast', channel: 'app:c', epoch: `m${i}`, entries: [] });
-const numbers = (got: NodeMessage[]) => got.map((m) => Number((m as { epoch: string }).epoch.slice(1)));
-
 describe('a relay whose link to the peer is not up yet', () => {
   it('holds the frames it is to carry until the link is up, so none is lost when later ones come around first', async () => {
-    const ports = await freePorts(3);
-    const names = ['n1', 'n2', 'n3'];
     // n1 → n3 and n2 → n3 through proxies; everything else direct.
-    const p13 = new FaultProxy({ host: '127.0.0.1', port: ports[2]! }, 'n1->n3');
-    const p23 = new FaultProxy({ host: '127.0.0.1', port: ports[2]! }, 'n2->n3');
-    await p13.listen();
-    await p23.listen();
-    cleanup.push(async () => {
-      await p13.close();
-      await p23.close();
-    });
-    const via = (name: string, peer: string, a: { host: string; meshPort: number }) =>
-      peer === 'n3' && name === 'n1' ? { host: '127.0.0.1', port: p13.port } : peer === 'n3' && name === 'n2' ? { host: '127.0.0.1', port: p23.port } : { host: a.host, port: a.meshPort };
-    const ts = names.map((name, i) => {
-      const t = new MeshTransport({ self: name, region: 'r', host: '127.0.0.1', meshPort: ports[i]!, secret: 's', log: pino({ level: 'silent' }), dialVia: (peer, a) => via(name, peer, a) });
-      names.forEach((peer, j) => peer !== name && t.addPeer(peer, { host: '127.0.0.1', port: 0, meshPort: ports[j]! }));
-      cleanup.push(() => t.stop());
-      return t;
-    });
-    const [n1, n2, n3] = ts as [MeshTransport, MeshTransport, MeshTransport];
+    const trio = await meshTrio(['n1->n3', 'n2->n3']);
+    cleanup.push(() => trio.stop());
+    const ts = trio.nodes;
+    const [n1, n2, n3] = ts;
+    const p13 = trio.proxies.get('n1->n3')!;
+    const p23 = trio.proxies.get('n2->n3')!;
     const at3: NodeMessage[] = [];
     n3.onMessage((from, m) => from === 'n1' && at3.push(m));
     await Promise.all(ts.map((t) => t.start()));
