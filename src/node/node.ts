@@ -397,10 +397,7 @@ export class AblyNode {
           break;
         case 'selfReset':
           this.log.warn({ reason: e.reason, incarnation: e.incarnation }, 'starting a new incarnation; dropping channel state');
-          // Peers hear of the new life before any request of it (links are FIFO): one that
-          // still had the old life up forgets its subscriptions now, not the new ones.
-          this.transport.broadcast(this.membership.heartbeat());
-          void this.registry.dropAll(AblyError.of('channelFailed', `node reset: ${e.reason}`)).then(() => this.hub.onSelfReset());
+          void this.beginNewLife(`node reset: ${e.reason}`).then(() => this.hub.onSelfReset());
           // Its clients are still here: after the heartbeat (on each link), so that a master
           // that takes the new life as the old one's death hears this after it.
           this.gateway.presenceHereSoon(this.maySpeak);
@@ -415,12 +412,8 @@ export class AblyNode {
         this.log.error({ otherVersions: this.membership.otherVersionsAlive() }, 'lost quorum: this node stops serving channels and disconnects its clients');
         this.emit({ type: 'quorumLost' });
         const reset = this.membership.reset(this.clock.now(), 'lost quorum');
-        // Peers that still hear this node learn of its new life now, not at the next beat:
-        // until then they name the old one, and every request of theirs is refused here
-        // and asked again (half a second of that in a chaos run, with a master there).
-        this.transport.broadcast(this.membership.heartbeat());
+        void this.beginNewLife('node lost quorum');
         this.emit(reset);
-        void this.registry.dropAll(AblyError.of('channelFailed', 'node lost quorum'));
         this.gateway.disconnectAll(cutOffError());
       } else {
         this.log.info('quorum regained');
@@ -431,6 +424,18 @@ export class AblyNode {
     }
     if (ringMayChange) this.rebuildRing();
     for (const e of events) if (e.type === 'peerDown' || e.type === 'peerLeft') this.hub.onPeerDown(e.node);
+  }
+
+  /**
+   * This node has just started a new life (membership.reset): its peers hear of it before
+   * any request of it (links are FIFO), so one that still had the old life up forgets its
+   * subscriptions now, not the new ones, and no peer goes on naming the old life (every
+   * request of theirs refused here and asked again: half a second of that in a chaos run
+   * when the quorum-loss reset waited for the next beat). What the old life held goes.
+   */
+  private beginNewLife(reason: string): Promise<void> {
+    this.transport.broadcast(this.membership.heartbeat());
+    return this.registry.dropAll(AblyError.of('channelFailed', reason));
   }
 
   private rebuildRing(): void {
