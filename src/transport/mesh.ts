@@ -362,15 +362,16 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     return via;
   }
 
-  /** A numbered frame on the peer's own link, or held (bounded) until the link comes up. */
-  private sendFrame(l: Link, frame: Encoded): void {
+  /** A numbered frame on the peer's own link (true), or held (bounded) until the link comes up (false). */
+  private sendFrame(l: Link, frame: Encoded): boolean {
     if (l.state === 'up' && l.sock) {
       this.write(l, frame);
-      return;
+      return true;
     }
     l.queue.push(frame);
     l.queuedBytes += frame.length;
     while (l.queuedBytes > MAX_QUEUED_BYTES && l.queue.length) l.queuedBytes -= l.queue.shift()!.length;
+    return false;
   }
 
   /** The same frame through these nodes, which hear the peer (mesh-paths.ts). */
@@ -528,9 +529,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       // ours. Dropped, it was lost for good once a later frame of its sender came around
       // (the peer takes each sender's frames in order only; chaos: a restarted master
       // missed a subscribe that way, and its node waited out the request's 5 s).
-      const up = tl.state === 'up' && tl.sock !== null;
-      this.sendFrame(tl, meshFrame({ seq: ++tl.seq, body: { $case: 'relay', relay: r } }));
-      if (up) this.relayStats.carried++;
+      if (this.sendFrame(tl, meshFrame({ seq: ++tl.seq, body: { $case: 'relay', relay: r } }))) this.relayStats.carried++;
       else this.relayStats.held++;
       return;
     }
