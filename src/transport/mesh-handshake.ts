@@ -44,13 +44,7 @@ export class MeshHandshake {
 
   /** The hello in `frame` if it answers `challenge` for this region with the secret; otherwise null. */
   provenHello(frame: Uint8Array, challenge: Uint8Array): pb.Hello | null {
-    let hello: pb.Hello | undefined;
-    try {
-      const step = pb.Handshake.decode(frame).step;
-      hello = step?.$case === 'hello' ? step.hello : undefined;
-    } catch {
-      return null;
-    }
+    const hello = helloIn(frame);
     if (!hello || hello.region !== this.region) return null;
     return sameMac(hello.mac, mac(this.secret, 'hello', challenge, hello.node, hello.region)) ? hello : null;
   }
@@ -67,12 +61,17 @@ export class MeshHandshake {
   }
 }
 
-/** The node a hello names, proven or not (for the log of a refusal). */
-export function claimedNode(frame: Uint8Array): string | undefined {
+/** The hello a handshake frame carries, if it is one. */
+function helloIn(frame: Uint8Array): pb.Hello | undefined {
   try {
     const step = pb.Handshake.decode(frame).step;
-    return step?.$case === 'hello' ? step.hello.node : undefined;
+    return step?.$case === 'hello' ? step.hello : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The node a hello names, proven or not (for the log of a refusal). */
+export function claimedNode(frame: Uint8Array): string | undefined {
+  return helloIn(frame)?.node;
 }
