@@ -352,29 +352,14 @@ export class Workload {
 
   /** Records each state change of a publisher's SDK, and each new connectionId (a resume that failed). */
   private watchConnection(c: Realtime, region: string, client: string): void {
-    c.connection.on((sc) => {
-      this.o.record({
-        type: 'state',
-        t: Date.now(),
-        region,
-        client,
-        state: sc.current,
-        ...(sc.reason ? { error: { code: sc.reason.code, message: sc.reason.message } } : {}),
-      });
-    });
     let id = c.connection.id;
-    c.connection.on('connected', (sc) => {
+    c.connection.on((sc) => {
+      const t = Date.now();
+      const error = sc.reason ? { error: { code: sc.reason.code, message: sc.reason.message } } : {};
+      this.o.record({ type: 'state', t, region, client, state: sc.current, ...error });
       const now = c.connection.id;
-      if (!now || !id || now === id) return;
-      this.o.record({
-        type: 'connection',
-        t: Date.now(),
-        region,
-        client,
-        connectionId: now,
-        previous: id,
-        ...(sc.reason ? { error: { code: sc.reason.code, message: sc.reason.message } } : {}),
-      });
+      if (sc.current !== 'connected' || !now || !id || now === id) return;
+      this.o.record({ type: 'connection', t, region, client, connectionId: now, previous: id, ...error });
       id = now;
     });
   }
