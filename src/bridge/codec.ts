@@ -15,7 +15,8 @@ export type LinkFrame =
   | { type: 'forward'; batch: ForwardedBatch; replyTo: number; toRegion: string | null }
   | { type: 'ack'; channel: string; epoch: string; seq: number }
   | { type: 'replay'; id: number; channel: string; epoch: string; afterSeq: number; since?: number }
-  | { type: 'heads'; heads: ChannelHead[] };
+  | { type: 'heads'; heads: ChannelHead[] }
+  | { type: 'ping' };
 
 export function toPb(f: LinkFrame): pb.LinkFrame {
   switch (f.type) {
@@ -51,6 +52,8 @@ export function toPb(f: LinkFrame): pb.LinkFrame {
       return { frame: { $case: 'replay', replay: { id: f.id, channel: f.channel, originEpoch: f.epoch, afterSeq: f.afterSeq, since: f.since } } };
     case 'heads':
       return { frame: { $case: 'heads', heads: { heads: f.heads.map((h) => ({ channel: h.channel, originEpoch: h.epoch, seq: h.seq })) } } };
+    case 'ping':
+      return { frame: { $case: 'ping', ping: {} } };
   }
 }
 
@@ -98,5 +101,7 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
       };
     case 'heads':
       return { type: 'heads', heads: f.heads.heads.map((h) => ({ channel: h.channel, epoch: h.originEpoch, seq: h.seq })) };
+    case 'ping':
+      return { type: 'ping' };
   }
 }

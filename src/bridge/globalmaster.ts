@@ -35,7 +35,7 @@ import { IngestQueue } from './ingest-queue.js';
 import { InterestStarts, type Release } from './interest-start.js';
 import { chunks, headsByMaster, pruneTold, QuietHeads } from './heads.js';
 import { answerReplay, type ReplayDeps } from './replay.js';
-import { CLIENT_OPTIONS, HELLO_TIMEOUT_MS, LinkTotals, Redials, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret, type GlobalmasterStatus, type Peer } from './link-session.js';
+import { CLIENT_OPTIONS, HELLO_TIMEOUT_MS, LINK_PING_MS, LINK_SILENT_PINGS, LinkTotals, Redials, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret, type GlobalmasterStatus, type Peer } from './link-session.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
@@ -80,6 +80,8 @@ export interface GlobalmasterDeps {
   interestAuditMs?: number;
   /** The region protocol spoken (tests play another build); REGION_PROTOCOL by default. */
   protocol?: number;
+  /** How often live links are pinged (ms); LINK_PING_MS unless a test wants it faster. */
+  linkPingMs?: number;
 }
 
 export type LinkEvent = { type: 'linkUp'; region: string } | { type: 'linkDown'; region: string; reason: string };
@@ -104,6 +106,7 @@ export class Globalmaster {
   /** Goes up each time the role is taken, so work begun in an earlier term is dropped. */
   private term = 0;
   private auditTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
   /** Links are taken once this term's first interest audit is done: before, a peer would get an empty snapshot. */
   private linksOpen = false;
   private audits = 0;
@@ -174,6 +177,27 @@ export class Globalmaster {
     for (const s of this.sessions.values()) if (s.ready) s.send({ type: 'snapshot', ...this.local.snapshot() });
     this.auditTimer = setInterval(() => void this.auditInterest(), this.d.interestAuditMs ?? INTEREST_AUDIT_MS);
     this.auditTimer.unref();
+    const pingMs = this.d.linkPingMs ?? LINK_PING_MS;
+    this.pingTimer = setInterval(() => this.pingLinks(pingMs * LINK_SILENT_PINGS), pingMs);
+    this.pingTimer.unref();
+  }
+
+  /**
+   * Pings every live link, and closes one that has said nothing for `silentMs`. Closed,
+   * it is not ready, so the dialling end drops its connection too and dials afresh,
+   * through the peer's balancer to whichever node holds the role now.
+   */
+  private pingLinks(silentMs: number): void {
+    const now = this.d.now();
+    for (const s of [...this.sessions.values()]) {
+      if (!s.ready) continue;
+      if (now - s.lastIn < silentMs) {
+        s.send({ type: 'ping' });
+        continue;
+      }
+      this.d.log.warn({ peer: s.region, silentMs: now - s.lastIn }, 'region link silent; closing it');
+      s.close();
+    }
   }
 
   /**
@@ -255,7 +279,8 @@ export class Globalmaster {
     this.active = false;
     this.term++;
     if (this.auditTimer) clearInterval(this.auditTimer);
-    this.auditTimer = null;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.auditTimer = this.pingTimer = null;
     this.redial.clear();
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();
@@ -338,6 +363,7 @@ export class Globalmaster {
         return;
       }
       live.framesIn++;
+      live.lastIn = this.d.now();
       // (Releasing the role moves the term on.)
       if (term !== this.term) {
         clearTimeout(helloTimer);
@@ -361,7 +387,7 @@ export class Globalmaster {
         if (old && old !== live) old.close();
         this.sessions.set(region, live);
         live.ready = true;
-        live.since = this.d.now();
+        live.since = live.lastIn = this.d.now();
         this.redial.up(region);
         this.d.log.info({ peer: region, node: f.node }, 'region link up');
         live.send({ type: 'snapshot', ...this.local.snapshot() });
@@ -445,6 +471,7 @@ export class Globalmaster {
         }
         return;
       case 'hello':
+      case 'ping':
         return;
     }
   }

@@ -18,6 +18,14 @@ const LOG_EVERY_FAILURES = 30;
 /** A peer that has not said hello in this long is dropped. */
 export const HELLO_TIMEOUT_MS = 5000;
 
+/**
+ * Both ends ping a live link this often (ms), and close it when they have heard nothing
+ * for LINK_SILENT_PINGS of these: gRPC's keepalive finds a dead connection, not a stream
+ * whose other end has gone while its connection lives on.
+ */
+export const LINK_PING_MS = 1000;
+export const LINK_SILENT_PINGS = 4;
+
 /** Redial backoff for a link that dropped: starts here, doubles, caps below (plus jitter). */
 const REDIAL_MIN_MS = 100;
 const REDIAL_MAX_MS = 1000;
@@ -136,6 +144,8 @@ export class Session {
   /** Said hello and not ended (nor closed, nor replaced): what is sent over it counts. */
   ready = false;
   since = 0;
+  /** When a frame (any, pings too) last came in. */
+  lastIn = 0;
   framesIn = 0;
   framesOut = 0;
   /** Messages (entries) forwarded over this link, each way; of those out, how many went as starts and as replays. */

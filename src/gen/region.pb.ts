@@ -134,6 +134,16 @@ export interface Head {
   seq: number;
 }
 
+/**
+ * Sent each LINK_PING_MS by both ends of a live link. An end that hears nothing at all
+ * (pings, or anything else) for LINK_SILENT_MS closes the link, and the dialling end
+ * dials again: a stream whose other end has gone (say, a node that gave up the
+ * globalmaster role and whose end of the stream never arrived) does not stay up for
+ * ever on a connection that gRPC's keepalive still finds alive.
+ */
+export interface Ping {
+}
+
 export interface LinkFrame {
   frame?:
     | { $case: "hello"; hello: Hello }
@@ -144,6 +154,7 @@ export interface LinkFrame {
     | { $case: "ack"; ack: Ack }
     | { $case: "replay"; replay: ReplayRequest }
     | { $case: "heads"; heads: Heads }
+    | { $case: "ping"; ping: Ping }
     | undefined;
 }
 
@@ -882,6 +893,41 @@ export const Head: MessageFns<Head> = {
   },
 };
 
+function createBasePing(): Ping {
+  return {};
+}
+
+export const Ping: MessageFns<Ping> = {
+  encode(_: Ping, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Ping {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePing();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseLinkFrame(): LinkFrame {
   return { frame: undefined };
 }
@@ -912,6 +958,9 @@ export const LinkFrame: MessageFns<LinkFrame> = {
         break;
       case "heads":
         Heads.encode(message.frame.heads, writer.uint32(66).fork()).join();
+        break;
+      case "ping":
+        Ping.encode(message.frame.ping, writer.uint32(74).fork()).join();
         break;
     }
     return writer;
@@ -995,6 +1044,14 @@ export const LinkFrame: MessageFns<LinkFrame> = {
             }
 
             message.frame = { $case: "heads", heads: Heads.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.frame = { $case: "ping", ping: Ping.decode(reader, reader.uint32()) };
             continue;
           }
         }

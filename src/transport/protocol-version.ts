@@ -30,11 +30,13 @@
  * - node 4 (2026-12-04): every mesh frame after the handshake is a numbered MeshFrame,
  *   sent around a doubted link through other nodes (`mesh-paths.ts`); a build of 3 reads
  *   a bare Envelope.
+ * - region 3 (2026-12-05): both ends of a region link ping it, and close it when they hear
+ *   nothing for a while (`Ping`); a build of 2 took a ping for a bad frame.
  */
 import { LogThrottle } from '../log.js';
 
 export const NODE_PROTOCOL = 4;
-export const REGION_PROTOCOL = 2;
+export const REGION_PROTOCOL = 3;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */
 export function versionText(v: number): string {

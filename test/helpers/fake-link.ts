@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { fromPb, toPb, type LinkFrame } from '../../src/bridge/codec.js';
-import { Globalmaster } from '../../src/bridge/globalmaster.js';
+import { Globalmaster, type GlobalmasterDeps } from '../../src/bridge/globalmaster.js';
 import type { ChannelRouter } from '../../src/channel/router.js';
 import { Ring } from '../../src/cluster/ring.js';
 import { silentLogger } from '../../src/log.js';
@@ -47,9 +47,10 @@ export const PEER_HELLO: LinkFrame = { type: 'hello', region: 'r0', deployment: 
 
 /**
  * Every interest audit finds one master, n1, that knows of r0's interest in app:c.
- * `router` answers the master reads a replay makes.
+ * `router` answers the master reads a replay makes; `deps` replaces others (say, a peer
+ * that this node dials).
  */
-export function testGlobalmaster(router: ChannelRouter = {} as never) {
+export function testGlobalmaster(router: ChannelRouter = {} as never, deps: Partial<GlobalmasterDeps> = {}) {
   let quorum = true;
   const sent: { to: string; msg: NodeMessage }[] = [];
   const gm = new Globalmaster({
@@ -70,6 +71,7 @@ export function testGlobalmaster(router: ChannelRouter = {} as never) {
     router,
     now: () => Date.now(),
     log: silentLogger(),
+    ...deps,
   });
   const accept = (call: FakeCall) => (gm as unknown as { accept(c: FakeCall): void }).accept(call);
   const linksOpen = () => gm.status().linksOpen;

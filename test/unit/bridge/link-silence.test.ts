@@ -1,0 +1,101 @@
+/**
+ * A region link whose other end says nothing is closed and dialled again.
+ *
+ * Seen in `make chaos` (two-of-three-killed): eu's link reached us-1 just as us-1 gave up
+ * the globalmaster role; us-1 ended its side of the stream, but eu never saw the end, so
+ * it never redialled, and nothing crossed between the regions for the rest of the run.
+ * gRPC's keepalive found nothing wrong: the connection to us-1 was alive. Now both ends
+ * ping a live link, and an end that hears nothing for a few pings closes it.
+ *
+ * The Globalmaster here is real and dials over real gRPC on 127.0.0.1; its peer region's
+ * globalmaster is a gRPC server in the test that says hello and then, on the first
+ * stream, nothing more (or pings, as a live peer does).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fromPb, type LinkFrame } from '../../../src/bridge/codec.js';
+import { LINK_SILENT_PINGS, REGION_LINK_SERVICE } from '../../../src/bridge/link-session.js';
+import { toPb } from '../../../src/bridge/codec.js';
+import type * as pb from '../../../src/gen/region.pb.js';
+import { REGION_PROTOCOL } from '../../../src/transport/protocol-version.js';
+import { testGlobalmaster } from '../../helpers/fake-link.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const PING_MS = 100;
+const SILENT_MS = PING_MS * LINK_SILENT_PINGS;
+
+type Stream = { frames: LinkFrame['type'][]; endedAt: number | null; openedAt: number };
+
+/** Region r2's globalmaster, played by the test: hello on each stream, then pings or nothing. */
+async function peerRegion(mode: 'silent' | 'pinging') {
+  const streams: Stream[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const server = new grpc.Server();
+  server.addService(REGION_LINK_SERVICE as unknown as grpc.ServiceDefinition, {
+    link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => {
+      const s: Stream = { frames: [], endedAt: null, openedAt: Date.now() };
+      streams.push(s);
+      const send = (f: LinkFrame) => call.write(toPb(f));
+      send({ type: 'hello', region: 'r2', deployment: 'dep', incarnation: 1, node: 'r2-n1', protocol: REGION_PROTOCOL });
+      // Only the first stream plays the dead end; later ones are a live peer.
+      if (mode === 'pinging' || streams.length > 1) timers.push(setInterval(() => send({ type: 'ping' }), PING_MS));
+      call.on('data', (raw: pb.LinkFrame) => s.frames.push(fromPb(raw, 'r1').type));
+      const ended = () => (s.endedAt ??= Date.now());
+      call.on('cancelled', ended);
+      call.on('error', ended);
+      call.on('end', ended);
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return {
+    port,
+    streams,
+    stop: () => {
+      for (const t of timers) clearInterval(t);
+      server.forceShutdown();
+    },
+  };
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+/** A globalmaster of r1, which dials r2 (r1 sorts first), with its role taken. */
+async function dialler(port: number) {
+  const g = testGlobalmaster(undefined, { region: 'r1', peers: [{ region: 'r2', host: '127.0.0.1', port }], linkPingMs: PING_MS });
+  cleanups.push(() => g.gm.stop());
+  g.gm.evaluate();
+  return g;
+}
+
+describe('a region link whose other end says nothing', () => {
+  it('is closed after a few pings unanswered, and dialled again', async () => {
+    const peer = await peerRegion('silent');
+    cleanups.push(peer.stop);
+    const g = await dialler(peer.port);
+    await waitFor(() => g.gm.status().links[0]?.up === true, { what: 'the link up' });
+    const upAt = Date.now();
+    // Our end pings it, then gives up on it and dials again; the new stream is live.
+    await waitFor(() => peer.streams.length >= 2 && g.gm.status().links[0]?.up === true, { what: 'a second stream, up', timeoutMs: 10_000 });
+    const [first] = peer.streams;
+    expect(first!.frames).toContain('ping');
+    expect(first!.endedAt, 'the silent stream closed by our end').not.toBeNull();
+    expect(first!.endedAt! - upAt).toBeGreaterThanOrEqual(SILENT_MS - PING_MS);
+  });
+
+  it('stays up while the other end pings', async () => {
+    const peer = await peerRegion('pinging');
+    cleanups.push(peer.stop);
+    const g = await dialler(peer.port);
+    await waitFor(() => g.gm.status().links[0]?.up === true, { what: 'the link up' });
+    // Many silent periods go by: one stream, never ended, with our pings on it.
+    await waitFor(() => peer.streams[0]!.frames.filter((f) => f === 'ping').length >= 4 * LINK_SILENT_PINGS, { what: 'our pings', timeoutMs: 10_000 });
+    expect(peer.streams).toHaveLength(1);
+    expect(peer.streams[0]!.endedAt).toBeNull();
+    expect(g.gm.status().links[0]).toMatchObject({ region: 'r2', up: true });
+  });
+});
