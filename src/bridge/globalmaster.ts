@@ -19,28 +19,23 @@
  * Nothing here holds state that matters after a crash: positions live in the channels'
  * state (replicated), interest is re-gathered and re-sent.
  */
-import * as grpc from '@grpc/grpc-js';
 import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
 import type { ChannelRouter } from '../channel/router.js';
 import type { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
-import * as pb from '../gen/region.pb.js';
-import type { Logger } from '../log.js';
 import type { ForwardedBatch, MasteredChannel, NodeId, NodeMessage, ReplayWanted } from '../transport/messages.js';
-import { REGION_PROTOCOL, VersionRefusals } from '../transport/protocol-version.js';
 import type { Rpc } from '../transport/rpc.js';
-import { fromPb, type LinkFrame } from './codec.js';
+import type { LinkFrame } from './codec.js';
 import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js';
 import { IngestQueue } from './ingest-queue.js';
 import { InterestStarts, type Release } from './interest-start.js';
 import { chunks, headsByMaster, pruneTold, QuietHeads } from './heads.js';
 import { answerReplay, type ReplayDeps } from './replay.js';
-import { CLIENT_OPTIONS, HELLO_TIMEOUT_MS, LINK_PING_MS, LINK_SILENT_PINGS, LinkTotals, Redials, REGION_LINK_SERVICE, RegionLinkClient, SERVER_OPTIONS, Session, sameSecret, type GlobalmasterStatus, type Peer } from './link-session.js';
+import type { GlobalmasterStatus, Session } from './link-session.js';
+import { RegionLinks, type LinksDeps } from './links.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
-/** Metadata carrying the deployment secret on every link. */
-export const SECRET_METADATA = 'x-ablyng-deployment-secret';
 /** A replay asked for and not answered in this long may be asked for again. */
 const REPLAY_RETRY_MS = 5000;
 /** How often the globalmaster checks its interest against the masters' (ms). */
@@ -51,49 +46,23 @@ const FULL_AUDIT_EVERY = 6;
 const START_WAIT_MS = 2000;
 const START_WAIT_MAX_BYTES = 4 * 1024 * 1024;
 
-export interface TlsMaterial {
-  ca: Buffer;
-  cert: Buffer;
-  key: Buffer;
-}
-
-export interface GlobalmasterDeps {
-  self: NodeId;
-  region: string;
-  deployment: string;
-  /** Peer regions and where to dial them. */
-  peers: Peer[];
-  grpcHost: string;
-  grpcPort: number;
-  secret: string;
-  /** null: plain text (allowed only when the topology says so). */
-  tls: TlsMaterial | null;
+export interface GlobalmasterDeps extends LinksDeps {
   ring(): Ring;
   hasQuorum(): boolean;
-  incarnation(): number;
   rpc: Rpc;
   send(to: NodeId, msg: NodeMessage): void;
   router: ChannelRouter;
-  now(): number;
-  log: Logger;
   /** Interest audit period (ms); INTEREST_AUDIT_MS unless a test wants it faster. */
   interestAuditMs?: number;
-  /** The region protocol spoken (tests play another build); REGION_PROTOCOL by default. */
-  protocol?: number;
-  /** How often live links are pinged (ms); LINK_PING_MS unless a test wants it faster. */
-  linkPingMs?: number;
 }
 
 export type LinkEvent = { type: 'linkUp'; region: string } | { type: 'linkDown'; region: string; reason: string };
 
 export class Globalmaster {
-  private readonly server = new grpc.Server(SERVER_OPTIONS);
   private active = false;
   private local = new LocalInterest();
   private readonly remote = new Map<string, RemoteInterest>();
-  private readonly sessions = new Map<string, Session>();
-  private readonly clients = new Map<string, grpc.Client>();
-  private readonly redial: Redials;
+  private readonly links: RegionLinks;
   /** A peer's batches on their way to this region's masters, in order per channel. */
   private readonly ingests = new IngestQueue<Session>((s, batch) => this.ingest(s, batch));
   /** New interests of peers, whose live batches wait for their start. */
@@ -106,24 +75,26 @@ export class Globalmaster {
   /** Goes up each time the role is taken, so work begun in an earlier term is dropped. */
   private term = 0;
   private auditTimer: NodeJS.Timeout | null = null;
-  private pingTimer: NodeJS.Timeout | null = null;
   /** Links are taken once this term's first interest audit is done: before, a peer would get an empty snapshot. */
   private linksOpen = false;
   private audits = 0;
   /** The term whose audit is under way (-1: none), so audits of one term never overlap. */
   private auditing = -1;
-  /** What earlier sessions of each link carried (the live one counts its own). */
-  private readonly totals = new LinkTotals();
-  private readonly version: VersionRefusals;
   private readonly dropPrefix = process.env.ABLY_NG_DEBUG_DROP_FORWARDS || null;
   private readonly replayDeps: ReplayDeps;
 
   constructor(private readonly d: GlobalmasterDeps) {
-    const advice = 'the regions stay apart, as in a partition, until both run one protocol';
     this.replayDeps = { region: d.region, router: d.router, log: d.log };
-    this.redial = new Redials(() => d.now(), d.log);
-    this.version = new VersionRefusals(d.log, 'region link', 'region protocol', d.protocol ?? REGION_PROTOCOL, advice);
-    this.server.addService(REGION_LINK_SERVICE, { link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => this.accept(call) });
+    this.links = new RegionLinks(d, {
+      refusal: () => (!this.active ? 'not the globalmaster of this region' : this.linksOpen ? null : 'taking the globalmaster role: gathering interest'),
+      term: () => this.term,
+      up: (s) => this.linkUp(s),
+      frame: (s, f) => this.onFrame(s, f),
+      down: (s, reason) => {
+        this.starts.endRegion(s.region);
+        this.emit({ type: 'linkDown', region: s.region, reason });
+      },
+    });
   }
 
   on(listener: (e: LinkEvent) => void): void {
@@ -139,20 +110,14 @@ export class Globalmaster {
   }
 
   async start(): Promise<void> {
-    const creds = this.d.tls
-      ? grpc.ServerCredentials.createSsl(this.d.tls.ca, [{ cert_chain: this.d.tls.cert, private_key: this.d.tls.key }], true)
-      : grpc.ServerCredentials.createInsecure();
-    await new Promise<void>((resolve, reject) =>
-      this.server.bindAsync(`${this.d.grpcHost}:${this.d.grpcPort}`, creds, (err) => (err ? reject(err) : resolve())),
-    );
+    await this.links.listen();
     this.evaluate();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.deactivate('node stopping');
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
-    this.server.forceShutdown();
+    await this.links.shutdown();
   }
 
   /** Takes or gives up the role after a ring or quorum change. */
@@ -173,32 +138,12 @@ export class Globalmaster {
     await this.auditInterest();
     if (!this.active || term !== this.term) return;
     this.linksOpen = true;
-    for (const peer of this.d.peers) if (this.d.region < peer.region) this.dial(peer);
-    for (const s of this.sessions.values()) if (s.ready) s.send({ type: 'snapshot', ...this.local.snapshot() });
+    this.links.opened();
+    for (const s of this.links.allLive()) s.send({ type: 'snapshot', ...this.local.snapshot() });
     this.auditTimer = setInterval(() => void this.auditInterest(), this.d.interestAuditMs ?? INTEREST_AUDIT_MS);
     this.auditTimer.unref();
-    const pingMs = this.d.linkPingMs ?? LINK_PING_MS;
-    this.pingTimer = setInterval(() => this.pingLinks(pingMs * LINK_SILENT_PINGS), pingMs);
-    this.pingTimer.unref();
   }
 
-  /**
-   * Pings every live link, and closes one that has said nothing for `silentMs`. Closed,
-   * it is not ready, so the dialling end drops its connection too and dials afresh,
-   * through the peer's balancer to whichever node holds the role now.
-   */
-  private pingLinks(silentMs: number): void {
-    const now = this.d.now();
-    for (const s of [...this.sessions.values()]) {
-      if (!s.ready) continue;
-      if (now - s.lastIn < silentMs) {
-        s.send({ type: 'ping' });
-        continue;
-      }
-      this.d.log.warn({ peer: s.region, silentMs: now - s.lastIn }, 'region link silent; closing it');
-      s.close();
-    }
-  }
 
   /**
    * Asks every node which channels it masters with interest, and mends this node's view
@@ -250,9 +195,9 @@ export class Globalmaster {
 
   /** Tells each peer the heads of the quiet channels it wants (heads.ts). */
   private tellHeads(mastered: readonly MasteredChannel[], all: boolean): void {
-    const lists = this.heads.audit(mastered, (r) => (this.sessions.get(r)?.ready ? this.sessions.get(r)!.headsTold : null), all);
+    const lists = this.heads.audit(mastered, (r) => this.links.live(r)?.headsTold ?? null, all);
     const listed = this.heads.listed;
-    for (const s of this.sessions.values()) {
+    for (const s of this.links.allLive()) {
       pruneTold(s.headsTold, listed);
       for (const heads of chunks(lists.get(s.region) ?? [])) {
         s.send({ type: 'heads', heads });
@@ -272,20 +217,15 @@ export class Globalmaster {
   }
 
   private sendDelta(delta: InterestDelta): void {
-    for (const s of this.sessions.values()) if (s.ready) s.send({ type: 'delta', delta });
+    for (const s of this.links.allLive()) s.send({ type: 'delta', delta });
   }
 
   private deactivate(reason: string): void {
     this.active = false;
     this.term++;
     if (this.auditTimer) clearInterval(this.auditTimer);
-    if (this.pingTimer) clearInterval(this.pingTimer);
-    this.auditTimer = this.pingTimer = null;
-    this.redial.clear();
-    for (const s of this.sessions.values()) s.close();
-    this.sessions.clear();
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
+    this.auditTimer = null;
+    this.links.closeAll();
     for (const region of this.remote.keys()) this.starts.endRegion(region);
     this.starts.forgetAudit();
     this.heads.forget();
@@ -293,134 +233,16 @@ export class Globalmaster {
     this.d.log.info({ reason }, 'globalmaster role released');
   }
 
-  // ---- links ------------------------------------------------------------------------
-
-  private credentials(): grpc.ChannelCredentials {
-    return this.d.tls ? grpc.credentials.createSsl(this.d.tls.ca, this.d.tls.key, this.d.tls.cert) : grpc.credentials.createInsecure();
-  }
-
-  private dial(peer: Peer): void {
-    if (!this.active || !this.linksOpen || this.sessions.has(peer.region)) return;
-    const term = this.term;
-    let client = this.clients.get(peer.region);
-    if (!client) {
-      client = new RegionLinkClient(`${peer.host}:${peer.port}`, this.credentials(), CLIENT_OPTIONS);
-      this.clients.set(peer.region, client);
+  /** A link came up: the peer gets this region's interest, and masters here ask it for what they missed. */
+  private linkUp(s: Session): void {
+    s.send({ type: 'snapshot', ...this.local.snapshot() });
+    this.emit({ type: 'linkUp', region: s.region });
+    // Masters here ask the peer for everything it accepted since their last position.
+    // (ABLY_NG_DEBUG_SKIP_REPLAY=1 breaks this on purpose, to show the chaos checker
+    // catching the loss; never set it otherwise.)
+    if (process.env.ABLY_NG_DEBUG_SKIP_REPLAY !== '1') {
+      for (const n of this.d.ring().members) this.d.send(n, { type: 'relinked', region: s.region });
     }
-    const md = new grpc.Metadata();
-    md.set(SECRET_METADATA, this.d.secret);
-    const stream = (client as unknown as pb.RegionLinkClient).link(md);
-    const session = new Session(peer.region, stream);
-    this.attach(session, (reason) => {
-      // A link that never came up may have landed, through the peer's balancer, on a node
-      // that is not (or no longer) its globalmaster; gRPC would reuse that connection for
-      // every new stream, so drop it and let the next dial connect afresh.
-      if (!session.ready && this.clients.get(peer.region) === client) {
-        this.clients.delete(peer.region);
-        client.close();
-      }
-      // A link of an earlier term redials nothing (the term moves on when the role is released).
-      if (term === this.term) this.redial.schedule(peer, reason, () => this.dial(peer));
-    });
-  }
-
-  /** An incoming link: only the globalmaster takes it, and only with the deployment secret. */
-  private accept(call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>): void {
-    const given = call.metadata.get(SECRET_METADATA)[0];
-    if (typeof given !== 'string' || !sameSecret(given, this.d.secret)) {
-      this.d.log.warn({ peer: call.getPeer() }, 'refused a region link without the deployment secret');
-      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'deployment secret missing or wrong' });
-      return;
-    }
-    if (!this.active || !this.linksOpen) {
-      const details = this.active ? 'taking the globalmaster role: gathering interest' : 'not the globalmaster of this region';
-      call.emit('error', { code: grpc.status.UNAVAILABLE, details });
-      return;
-    }
-    this.attach(new Session('', call), () => undefined);
-  }
-
-  private attach(session: Session, onGone: (reason: string) => void): void {
-    const stream = session.stream;
-    let region = session.region;
-    // A session belongs to the term it began in: one whose hello comes after the role was
-    // released must not make the node think, when it takes the role again, that it has
-    // heard from that peer (its interest would then be dropped at the masters).
-    const term = this.term;
-    const helloTimer = setTimeout(() => {
-      this.d.log.warn({ region: region || '(unknown)' }, 'region link said no hello; dropping it');
-      session.close();
-    }, HELLO_TIMEOUT_MS);
-    session.send({ type: 'hello', region: this.d.region, deployment: this.d.deployment, incarnation: this.d.incarnation(), node: this.d.self, protocol: this.version.ours });
-    let live: Session = session;
-    stream.on('data', (raw: pb.LinkFrame) => {
-      let f: LinkFrame;
-      try {
-        f = fromPb(raw, region || '?');
-      } catch (err) {
-        this.d.log.warn({ region, err: (err as Error).message }, 'bad frame on region link; dropping it');
-        session.close();
-        return;
-      }
-      live.framesIn++;
-      live.lastIn = this.d.now();
-      // (Releasing the role moves the term on.)
-      if (term !== this.term) {
-        clearTimeout(helloTimer);
-        session.close();
-        return;
-      }
-      if (f.type === 'hello') {
-        clearTimeout(helloTimer);
-        if (f.deployment !== this.d.deployment || (region && f.region !== region) || !this.d.peers.some((p) => p.region === f.region)) {
-          this.d.log.warn({ claimed: f.region, deployment: f.deployment }, 'region link from an unknown region; dropping it');
-          session.close();
-          return;
-        }
-        if (!this.version.accepts(f.region, f.protocol)) {
-          session.close();
-          return;
-        }
-        region = f.region;
-        live = region === session.region ? session : Object.assign(new Session(region, stream), { framesIn: 1 });
-        const old = this.sessions.get(region);
-        if (old && old !== live) old.close();
-        this.sessions.set(region, live);
-        live.ready = true;
-        live.since = live.lastIn = this.d.now();
-        this.redial.up(region);
-        this.d.log.info({ peer: region, node: f.node }, 'region link up');
-        live.send({ type: 'snapshot', ...this.local.snapshot() });
-        this.emit({ type: 'linkUp', region });
-        // Masters here ask the peer for everything it accepted since their last position.
-        // (ABLY_NG_DEBUG_SKIP_REPLAY=1 breaks this on purpose, to show the chaos checker
-        // catching the loss; never set it otherwise.)
-        if (process.env.ABLY_NG_DEBUG_SKIP_REPLAY !== '1') {
-          for (const n of this.d.ring().members) this.d.send(n, { type: 'relinked', region });
-        }
-        return;
-      }
-      if (!live.ready) return;
-      this.onFrame(live, f);
-    });
-    let gone = false;
-    const end = (reason: string) => {
-      if (gone) return;
-      gone = true;
-      live.ready = false;
-      clearTimeout(helloTimer);
-      if (region && this.sessions.get(region) === live) {
-        this.sessions.delete(region);
-        this.totals.ended(live);
-        this.starts.endRegion(region);
-        this.d.log.warn({ peer: region, reason }, 'region link down');
-        this.emit({ type: 'linkDown', region, reason });
-      }
-      onGone(reason);
-    };
-    stream.on('error', (err: Error) => end(err.message));
-    stream.on('end', () => end('ended'));
-    stream.on('close', () => end('closed'));
   }
 
   // ---- frames from peers ----------------------------------------------------------------
@@ -541,8 +363,8 @@ export class Globalmaster {
   private askReplay(channel: ChannelKey, region: string, epoch: string, afterSeq: number, since?: number): void {
     // Asked once per session while unanswered (REPLAY_RETRY_MS): a new session asks afresh,
     // as what the last one asked for went with it.
-    const s = this.sessions.get(region);
-    if (!s?.ready) return;
+    const s = this.links.live(region);
+    if (!s) return;
     const asked = s.replaysAsked.get(channel);
     if (asked !== undefined && this.d.now() - asked.at < REPLAY_RETRY_MS) return;
     const id = this.nextReplayId++;
@@ -568,8 +390,7 @@ export class Globalmaster {
    */
   onToRegions(batch: ForwardedBatch, to: string | null, more = false): void {
     if (!this.active) return;
-    for (const s of this.sessions.values()) {
-      if (!s.ready) continue;
+    for (const s of this.links.allLive()) {
       if (to !== null) {
         if (s.region !== to) continue;
         this.d.log.debug({ channel: batch.channel, peer: to, entries: batch.entries.length, more }, 'start of a new interest sent');
@@ -604,8 +425,8 @@ export class Globalmaster {
 
   /** Live batches that waited for a start that did not come (in time): sent as they are. */
   private sendHeld(r: Release): void {
-    const s = this.sessions.get(r.region);
-    if (s?.ready) for (const b of r.batches) this.forward(s, b, null);
+    const s = this.links.live(r.region);
+    if (s) for (const b of r.batches) this.forward(s, b, null);
     if (r.why !== 'known') this.d.log.warn({ peer: r.region, channel: r.batches[0]!.channel, batches: r.batches.length, why: r.why }, 'new interest: live batches sent without their start');
   }
 
@@ -620,7 +441,7 @@ export class Globalmaster {
       interest: this.local.size,
       interestStarts: { pending: this.starts.pending, ...this.starts.counts },
       linksOpen: this.active && this.linksOpen,
-      links: this.d.peers.map((p) => this.totals.status(p.region, this.sessions.get(p.region), this.remote.get(p.region)?.channelList().length ?? 0)),
+      links: this.d.peers.map((p) => this.links.status(p.region, this.remote.get(p.region)?.channelList().length ?? 0)),
     };
   }
 }

@@ -73,7 +73,7 @@ export function testGlobalmaster(router: ChannelRouter = {} as never, deps: Part
     log: silentLogger(),
     ...deps,
   });
-  const accept = (call: FakeCall) => (gm as unknown as { accept(c: FakeCall): void }).accept(call);
+  const accept = (call: FakeCall) => (gm as unknown as { links: { accept(c: FakeCall): void } }).links.accept(call);
   const linksOpen = () => gm.status().linksOpen;
   return { gm, sent, accept, linksOpen, setQuorum: (q: boolean) => (quorum = q) };
 }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SECRET_METADATA } from '../../src/bridge/globalmaster.js';
+import { SECRET_METADATA } from '../../src/bridge/links.js';
 import * as pb from '../../src/gen/region.pb.js';
 import { REGION_PROTOCOL } from '../../src/transport/protocol-version.js';
 import { makeCerts } from '../helpers/certs.js';
