@@ -1,0 +1,44 @@
+/**
+ * Ports handed out by two processes choosing at once are never the same (seen as a node's
+ * "EADDRINUSE" at start-up when a test ran beside another: each process checked that a
+ * port was free, and both handed it out before either node bound it). A process's claims
+ * go with it.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+/** The built module in dist/, as tests' and chaos runs' processes load it. */
+const url = new URL('../../dist/ports.js', import.meta.url).href;
+const PER_PROCESS = 2000;
+
+/** A process that reserves `n` ports and prints them, then lives (holding them) until `exit()`. */
+function reserveIn(n: number): Promise<{ ports: number[]; exit: () => Promise<void> }> {
+  const code = `const m = await import(${JSON.stringify(url)}); console.log(JSON.stringify(await m.reservePorts(${n}))); process.stdin.resume(); process.stdin.on('end', () => process.exit(0));`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.endsWith('\n')) resolve({ ports: JSON.parse(out) as number[], exit: () => (child.stdin.end(), exited) });
+    });
+    child.once('error', reject);
+    child.once('exit', (c) => reject(new Error(`exited ${c} before printing its ports`)));
+  });
+}
+
+describe('reservePorts', () => {
+  it('hands out no port to two processes at once, and frees its claims when its process exits', async () => {
+    // 2,000 each of 22,000 ports: chosen at random alone, about 180 would be shared.
+    const [pa, pb] = await Promise.all([reserveIn(PER_PROCESS), reserveIn(PER_PROCESS)]);
+    await Promise.all([pa.exit(), pb.exit()]);
+    const [a, b] = [pa.ports, pb.ports];
+    expect(new Set(a).size).toBe(PER_PROCESS);
+    expect(new Set(b).size).toBe(PER_PROCESS);
+    const inA = new Set(a);
+    expect(b.filter((p) => inA.has(p))).toEqual([]);
+    // Both processes have exited: none of their claims is left.
+    expect([...a, ...b].filter((p) => existsSync(`/tmp/ably-ng-ports/${p}`))).toEqual([]);
+  });
+});
