@@ -19,7 +19,7 @@ import type { NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
-import { parseSerial, type OriginPosition } from '../protocol/serial.js';
+import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
 import { batchShape, floorsAt, floorsAtRestart, sendTo, serialFor, takesAll, unseen, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
@@ -48,6 +48,21 @@ interface Held {
   entries: LogEntry[];
   discontinuity?: ErrorInfo | undefined;
   gapAt?: number | undefined;
+}
+
+/**
+ * How far the held broadcasts of `epoch` run unbroken from its first entry (serial 1), in
+ * the order they came; -1 where they do not begin with it.
+ */
+function reachFromStart(held: readonly Held[], epoch: string): number {
+  let reach = -1;
+  for (const h of held) {
+    if (h.epoch !== epoch || h.entries.length === 0) continue;
+    const first = h.entries[0]!.serial;
+    if (first > (reach < 0 ? 1 : reach + 1)) break;
+    reach = Math.max(reach, h.entries[h.entries.length - 1]!.serial);
+  }
+  return reach;
 }
 
 export class ChannelClient {
@@ -372,7 +387,20 @@ export class ChannelClient {
     // not): what comes next under serials we hold would be skipped unsaid, so go on from
     // its position and tell the subscribers.
     if (body.epoch !== this.epoch || body.serial < this.last) {
-      this.reset(body.epoch, body.serial, body.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'), body.presence);
+      const restarted = AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted');
+      // A new epoch that its master has broadcast to this node from the first entry: this
+      // node's subscribers were there when it began, so they get all of it, not only what
+      // comes after the master's position now (which a subscribe late to the new master
+      // skipped: acknowledged messages, in history). Every epoch starts at 0 with nobody
+      // present; what the held broadcasts do not reach is read from history.
+      const reach = body.epoch !== this.epoch ? reachFromStart(this.held, body.epoch) : -1;
+      if (reach >= 0) {
+        const start = parseSerial(body.channelSerial);
+        this.reset(body.epoch, 0, formatSerial({ region: start?.region ?? '', epoch: body.epoch, serial: 0, origins: [] }), restarted, []);
+        if (body.serial > reach) await this.fill(body.serial);
+        return;
+      }
+      this.reset(body.epoch, body.serial, body.channelSerial, restarted, body.presence);
       return;
     }
     if (body.serial > this.last) await this.fill(body.serial);

@@ -168,4 +168,45 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     c.onBroadcast('E1', [reused(10), reused(11), reused(12), reused(13)]);
     expect(sub.got.slice(2)).toEqual(['new:10', 'new:11', 'new:12', 'new:13']);
   });
+
+  describe('subscribing late to the master of a new epoch', () => {
+    // The new master broadcast to this node from the epoch's first entry, but this node's
+    // subscribe reached it only after it had published more (stale-handoff.test.ts).
+    it('gives its subscribers every entry of the new epoch, not only what comes after the master\'s position then', async () => {
+      const master = new ScriptedMaster();
+      const c = await client(master, 'E1', 10);
+      const sub = await liveSubscriber(c);
+      c.onBroadcast('E2', [1, 2, 3].map((n) => entry('E2', n)));
+      (await master.next('sub')).answer(subscribed('E2', 3));
+      await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 3 }));
+      expect(sub.events).toEqual(['update 90005', 'E2:1', 'E2:2', 'E2:3']);
+      // All of it was here: no history read.
+      expect(master.asked.map((a) => a.req.type)).toEqual([]);
+    });
+
+    it('reads from history what the broadcasts it holds of the new epoch do not reach', async () => {
+      const master = new ScriptedMaster();
+      const c = await client(master, 'E1', 10);
+      const sub = await liveSubscriber(c);
+      c.onBroadcast('E2', [1, 2].map((n) => entry('E2', n)));
+      (await master.next('sub')).answer(subscribed('E2', 5));
+      const range = await master.next('range');
+      expect(range.req).toMatchObject({ epoch: 'E2', after: 0, upto: 5 });
+      range.answer({ kind: 'entries', entries: [1, 2, 3, 4, 5].map((n) => entry('E2', n)), more: false });
+      await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 5 }));
+      c.onBroadcast('E2', [entry('E2', 6)]);
+      expect(sub.events).toEqual(['update 90005', 'E2:1', 'E2:2', 'E2:3', 'E2:4', 'E2:5', 'E2:6']);
+    });
+
+    it("goes on from the master's position where what it holds of the new epoch does not begin with its first entry", async () => {
+      const master = new ScriptedMaster();
+      const c = await client(master, 'E1', 10);
+      const sub = await liveSubscriber(c);
+      c.onBroadcast('E2', [entry('E2', 4)]);
+      (await master.next('sub')).answer(subscribed('E2', 3));
+      await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 4 }));
+      expect(sub.events).toEqual(['update 90005', 'E2:4']);
+      expect(master.asked.map((a) => a.req.type)).toEqual([]);
+    });
+  });
 });
