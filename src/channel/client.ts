@@ -11,17 +11,15 @@
  */
 import { AblyError, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log.js';
-import { SharedFrame } from '../protocol/shared-frame.js';
-import { entryFrames, nextSyncId, syncFrames } from '../protocol/frames.js';
+import { nextSyncId, syncFrames } from '../protocol/frames.js';
 import { messageSize, type PresenceMessage } from '../protocol/message.js';
-import type { WireFormat } from '../protocol/types.js';
 import type { NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
-import { batchShape, floorsAt, floorsAtRestart, sendTo, serialFor, takesAll, unseen, type SubRec } from './delivery.js';
+import { deliverEntries, floorsAt, floorsAtRestart, sendTo, serialFor, unseen, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 import type { Gap } from './gaps.js';
 import type { RequestBody } from '../transport/rpc.js';
@@ -581,32 +579,7 @@ export class ChannelClient {
   }
 
   private deliver(entries: LogEntry[]): void {
-    const first = entries[0]!.serial;
-    const lastSerial = entries[entries.length - 1]!.serial;
-    // Encoded at most once per format (and name form) for all subscribers that take the
-    // whole batch, and written to each of them as the same bytes.
-    const shape = batchShape(entries);
-    let shared: Record<WireFormat, Map<string, SharedFrame[]>> | null = null;
-    let reached = 0;
-    for (const [sub, rec] of this.subs) {
-      if (rec.queue !== null) {
-        for (const e of entries) rec.queue.push(e);
-        continue;
-      }
-      if (rec.after >= lastSerial) continue;
-      if (rec.after >= first || rec.floors || rec.only || !takesAll(sub, shape)) {
-        sendTo(sub, rec, entries);
-        reached++;
-        continue;
-      }
-      shared ??= { json: new Map(), msgpack: new Map() };
-      const byName = shared[sub.format];
-      let frames = byName.get(sub.channelName);
-      if (!frames) byName.set(sub.channelName, (frames = entryFrames(sub.channelName, entries, sub.format).map((f) => new SharedFrame(f))));
-      sub.send(frames);
-      rec.after = lastSerial;
-      reached++;
-    }
+    const reached = deliverEntries(this.subs, entries);
     if (this.deps.onDeliver && reached > 0) {
       let messages = 0;
       let bytes = 0;

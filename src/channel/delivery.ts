@@ -9,6 +9,8 @@ import type { LocalSubscriber } from './client.js';
 import type { PresenceMessage } from '../protocol/message.js';
 import type { LogEntry } from './entry.js';
 import { entryFrames } from '../protocol/frames.js';
+import { SharedFrame } from '../protocol/shared-frame.js';
+import type { WireFormat } from '../protocol/types.js';
 
 /**
  * Whether a client from another region saw this message there (`floors`: by origin,
@@ -215,4 +217,38 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
   if (rec.floors?.size === 0) dropFloors(rec);
   if (seen > rec.after) rec.after = seen;
   if (mine.length) sub.send(entryFrames(sub.channelName, mine, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
+}
+
+/**
+ * Delivers entries beyond each subscriber's position (or queues them for one still
+ * attaching); returns how many subscribers were sent some. Encoded at most once per
+ * format (and name form) for all subscribers that take the whole batch, and written to
+ * each of them as the same bytes.
+ */
+export function deliverEntries(subs: Map<LocalSubscriber, SubRec>, entries: LogEntry[]): number {
+  const first = entries[0]!.serial;
+  const lastSerial = entries[entries.length - 1]!.serial;
+  const shape = batchShape(entries);
+  let shared: Record<WireFormat, Map<string, SharedFrame[]>> | null = null;
+  let reached = 0;
+  for (const [sub, rec] of subs) {
+    if (rec.queue !== null) {
+      for (const e of entries) rec.queue.push(e);
+      continue;
+    }
+    if (rec.after >= lastSerial) continue;
+    if (rec.after >= first || rec.floors || rec.only || !takesAll(sub, shape)) {
+      sendTo(sub, rec, entries);
+      reached++;
+      continue;
+    }
+    shared ??= { json: new Map(), msgpack: new Map() };
+    const byName = shared[sub.format];
+    let frames = byName.get(sub.channelName);
+    if (!frames) byName.set(sub.channelName, (frames = entryFrames(sub.channelName, entries, sub.format).map((f) => new SharedFrame(f))));
+    sub.send(frames);
+    rec.after = lastSerial;
+    reached++;
+  }
+  return reached;
 }
