@@ -393,6 +393,7 @@ export class ChannelClient {
       // present; what the held broadcasts do not reach is read from history.
       const reach = body.epoch !== this.epoch ? reachFromStart(this.held, body.epoch) : -1;
       if (reach >= 0) {
+        this.deps.log.debug({ channel: this.key, epoch: body.epoch, held: reach, master: body.serial }, 'new epoch joined after its start: given from its first entry');
         const start = parseSerial(body.channelSerial);
         this.reset(body.epoch, 0, formatSerial({ region: start?.region ?? '', epoch: body.epoch, serial: 0, origins: [] }), restarted, []);
         if (body.serial > reach) await this.fill(body.serial);
