@@ -5,7 +5,7 @@
  * go with it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 /** The built module in dist/, as tests' and chaos runs' processes load it. */
@@ -40,5 +40,23 @@ describe('reservePorts', () => {
     expect(b.filter((p) => inA.has(p))).toEqual([]);
     // Both processes have exited: none of their claims is left.
     expect([...a, ...b].filter((p) => existsSync(`/tmp/ably-ng-ports/${p}`))).toEqual([]);
+  });
+
+  it('removes a claim of a process that is gone once it is five minutes old, and keeps a younger one', async () => {
+    const dead = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['-e', '']);
+      child.once('exit', () => resolve(child.pid!));
+    });
+    // Ports above the range handed out, so no process of the test run is using them.
+    const [old, young] = ['/tmp/ably-ng-ports/32001', '/tmp/ably-ng-ports/32002'];
+    for (const f of [old, young]) writeFileSync(f, String(dead));
+    const tenMinutesAgo = (Date.now() - 10 * 60_000) / 1000;
+    utimesSync(old, tenMinutesAgo, tenMinutesAgo);
+    try {
+      await (await reserveIn(1)).exit();
+      expect([existsSync(old), existsSync(young)]).toEqual([false, true]);
+    } finally {
+      for (const f of [old, young]) if (existsSync(f)) unlinkSync(f);
+    }
   });
 });
