@@ -144,7 +144,7 @@ export class Session {
   /** Said hello and not ended (nor closed, nor replaced): what is sent over it counts. */
   ready = false;
   since = 0;
-  /** When a frame (any, pings too) last came in. */
+  /** When a frame (any, pings too) last came in (performance.now()). */
   lastIn = 0;
   framesIn = 0;
   framesOut = 0;

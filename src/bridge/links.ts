@@ -77,6 +77,8 @@ export class RegionLinks {
   private readonly totals = new LinkTotals();
   private readonly version: VersionRefusals;
   private pingTimer: NodeJS.Timeout | null = null;
+  /** When the last ping tick ran (performance.now()). */
+  private lastTick = 0;
 
   constructor(
     private readonly d: LinksDeps,
@@ -107,7 +109,8 @@ export class RegionLinks {
     for (const peer of this.d.peers) if (this.d.region < peer.region) this.dial(peer);
     const pingMs = this.d.linkPingMs ?? LINK_PING_MS;
     if (this.pingTimer) clearInterval(this.pingTimer);
-    this.pingTimer = setInterval(() => this.ping(pingMs * LINK_SILENT_PINGS), pingMs);
+    this.lastTick = performance.now();
+    this.pingTimer = setInterval(() => this.ping(pingMs), pingMs);
     this.pingTimer.unref();
   }
 
@@ -138,19 +141,24 @@ export class RegionLinks {
   }
 
   /**
-   * Pings every live link, and closes one that has said nothing for `silentMs`. Closed,
-   * it is not ready, so the dialling end drops its connection too and dials afresh,
-   * through the peer's balancer to whichever node holds the role now.
+   * Pings every live link, and closes one that has said nothing for LINK_SILENT_PINGS
+   * pings. Closed, it is not ready, so the dialling end drops its connection too and
+   * dials afresh, through the peer's balancer to whichever node holds the role now.
+   * Times are monotonic (a step of the wall clock closes nothing).
    */
-  private ping(silentMs: number): void {
-    const now = this.d.now();
+  private ping(pingMs: number): void {
+    const now = performance.now();
+    // Just back from a stall of our own (a long GC, SIGSTOP): what the peers sent meanwhile
+    // is still unread, and every link would look silent. Read first; judge at the next tick.
+    const stalled = now - this.lastTick > 2 * pingMs;
+    this.lastTick = now;
     for (const s of [...this.sessions.values()]) {
       if (!s.ready) continue;
-      if (now - s.lastIn < silentMs) {
+      if (stalled || now - s.lastIn < pingMs * LINK_SILENT_PINGS) {
         s.send({ type: 'ping' });
         continue;
       }
-      this.d.log.warn({ peer: s.region, silentMs: now - s.lastIn }, 'region link silent; closing it');
+      this.d.log.warn({ peer: s.region, silentMs: Math.round(now - s.lastIn) }, 'region link silent; closing it');
       s.close();
     }
   }
@@ -223,7 +231,7 @@ export class RegionLinks {
         return;
       }
       live.framesIn++;
-      live.lastIn = this.d.now();
+      live.lastIn = performance.now();
       // (Releasing the role moves the term on.)
       if (term !== this.hooks.term()) {
         clearTimeout(helloTimer);
@@ -247,7 +255,8 @@ export class RegionLinks {
         if (old && old !== live) old.close();
         this.sessions.set(region, live);
         live.ready = true;
-        live.since = live.lastIn = this.d.now();
+        live.since = this.d.now();
+        live.lastIn = performance.now();
         this.redial.up(region);
         this.d.log.info({ peer: region, node: f.node }, 'region link up');
         this.hooks.up(live, f.node);

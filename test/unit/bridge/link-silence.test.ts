@@ -78,13 +78,14 @@ describe('a region link whose other end says nothing', () => {
     cleanups.push(peer.stop);
     const g = await dialler(peer.port);
     await waitFor(() => g.gm.status().links[0]?.up === true, { what: 'the link up' });
-    const upAt = Date.now();
+    const upAt = g.gm.status().links[0]!.since!;
     // Our end pings it, then gives up on it and dials again; the new stream is live.
     await waitFor(() => peer.streams.length >= 2 && g.gm.status().links[0]?.up === true, { what: 'a second stream, up', timeoutMs: 10_000 });
     const [first] = peer.streams;
     expect(first!.frames).toContain('ping');
     expect(first!.endedAt, 'the silent stream closed by our end').not.toBeNull();
-    expect(first!.endedAt! - upAt).toBeGreaterThanOrEqual(SILENT_MS - PING_MS);
+    // Not before the silence allowed (the peer said hello when the link came up, then nothing).
+    expect(first!.endedAt! - upAt).toBeGreaterThanOrEqual(SILENT_MS - 10);
   });
 
   it('stays up while the other end pings', async () => {
@@ -97,5 +98,25 @@ describe('a region link whose other end says nothing', () => {
     expect(peer.streams).toHaveLength(1);
     expect(peer.streams[0]!.endedAt).toBeNull();
     expect(g.gm.status().links[0]).toMatchObject({ region: 'r2', up: true });
+  });
+
+  it('is not closed for a stall of our own (a long GC, SIGSTOP), whatever the peer sent meanwhile', async () => {
+    const peer = await peerRegion('pinging');
+    cleanups.push(peer.stop);
+    const g = await dialler(peer.port);
+    await waitFor(() => g.gm.status().links[0]?.up === true, { what: 'the link up' });
+    // This process stalls for longer than the silence allowed; the peer's pings wait unread.
+    await new Promise<void>((resolve) =>
+      setTimeout(() => {
+        const until = performance.now() + SILENT_MS + 3 * PING_MS;
+        while (performance.now() < until);
+        resolve();
+      }, 0),
+    );
+    const pingsBefore = peer.streams[0]!.frames.filter((f) => f === 'ping').length;
+    // Two silence periods on: the same stream, still pinged.
+    await waitFor(() => peer.streams[0]!.frames.filter((f) => f === 'ping').length >= pingsBefore + 2 * LINK_SILENT_PINGS, { what: 'more of our pings', timeoutMs: 10_000 });
+    expect(peer.streams).toHaveLength(1);
+    expect(peer.streams[0]!.endedAt).toBeNull();
   });
 });
