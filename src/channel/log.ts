@@ -219,6 +219,16 @@ export class ChannelLog {
     return entryListCodec.forwardedFromLog(parts);
   }
 
+  /** The longest start of `serials` (each retained) whose entries take at most `maxBytes`, and at least the first. */
+  prefixWithin(serials: readonly number[], maxBytes: number): readonly number[] {
+    let bytes = 0;
+    for (let i = 0; i < serials.length; i++) {
+      bytes += this.where[this.slot(serials[i]!) * SLOT + LENGTH]!;
+      if (bytes > maxBytes && i > 0) return serials.slice(0, i);
+    }
+    return serials;
+  }
+
   /** When the entry of `serial` (retained) was stored. */
   storedAtOf(serial: number): number {
     return this.storedAt[this.slot(serial)]!;

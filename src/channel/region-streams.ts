@@ -19,6 +19,12 @@ import type { ChannelState } from './state.js';
 
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
+/**
+ * And at most this many bytes of entries (but at least one entry): a page is one frame on
+ * the region link, and a link that brings no whole frame for 4 s is closed as silent
+ * (links.ts), so a page must cross in less at any bandwidth a region link has.
+ */
+const REPLAY_PAGE_BYTES = 1024 * 1024;
 
 /** What the streams need of their master. */
 export interface RegionStreamsHost {
@@ -103,8 +109,8 @@ export class RegionStreams {
   ): { epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries; members?: PresenceMessage[] } {
     const r =
       since === undefined
-        ? this.state.localAfter(epoch, afterSeq, REPLAY_PAGE, this.host.publishedSerial)
-        : this.state.localSince(since - INTEREST_START_MARGIN_MS, this.host.publishedSerial, REPLAY_PAGE);
+        ? this.state.localAfter(epoch, afterSeq, REPLAY_PAGE, this.host.publishedSerial, REPLAY_PAGE_BYTES)
+        : this.state.localSince(since - INTEREST_START_MARGIN_MS, this.host.publishedSerial, REPLAY_PAGE, REPLAY_PAGE_BYTES);
     return { epoch: this.state.epoch, startSeq: r.startSeq, gap: r.gap, entries: r.entries, ...(withMembers ? { members: this.host.ownMembers() } : {}) };
   }
 
@@ -132,7 +138,7 @@ export class RegionStreams {
       // A new interest: start that region's stream with what was published here since
       // (shortly before) its interest began, its oldest page first; it deduplicates by
       // message id.
-      const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.host.publishedSerial, REPLAY_PAGE);
+      const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.host.publishedSerial, REPLAY_PAGE, REPLAY_PAGE_BYTES);
       this.host.deps.toRegions(
         {
           channel: this.host.key,

@@ -245,13 +245,13 @@ export class ChannelState {
    * (or the epoch is not this one), so some are lost; `startSeq` is the seq before the
    * first entry returned.
    */
-  localAfter(epoch: string, afterSeq: number, limit: number, upto: number): { startSeq: number; gap: boolean; entries: ForwardedEntries } {
+  localAfter(epoch: string, afterSeq: number, limit: number, upto: number, maxBytes = Infinity): { startSeq: number; gap: boolean; entries: ForwardedEntries } {
     const firstRetained = this.own.firstHeld(this.localSeq + 1);
     const sameEpoch = epoch === '' || epoch === this.epoch;
     let from = sameEpoch ? afterSeq + 1 : firstRetained;
     const gap = !sameEpoch || from < firstRetained;
     if (from < firstRetained) from = firstRetained;
-    const serials = this.own.serialsFrom(from, this.localSeq, limit, upto);
+    const serials = this.log.prefixWithin(this.own.serialsFrom(from, this.localSeq, limit, upto), maxBytes);
     return { startSeq: from - 1, gap, entries: this.forwarded(serials, from + serials.length - 1) };
   }
 
@@ -262,11 +262,14 @@ export class ChannelState {
 
   /**
    * This region's own entries stored since `since` (ms), up to serial `upto`: the oldest
-   * `limit` of them (`more`: others follow, for `localAfter`). `gap`: retention has
-   * dropped entries that may have been stored since then.
+   * `limit` of them, in at most `maxBytes` (`more`: others follow, for `localAfter`).
+   * `gap`: retention has dropped entries that may have been stored since then.
    */
-  localSince(since: number, upto: number, limit: number): { startSeq: number; gap: boolean; more: boolean; entries: ForwardedEntries } {
-    const { firstSeq, serials, more, bounded } = this.own.since(since, upto, limit, this.log.baseSerial, (serial) => this.log.storedAtOf(serial));
+  localSince(since: number, upto: number, limit: number, maxBytes = Infinity): { startSeq: number; gap: boolean; more: boolean; entries: ForwardedEntries } {
+    const found = this.own.since(since, upto, limit, this.log.baseSerial, (serial) => this.log.storedAtOf(serial));
+    const { firstSeq, bounded } = found;
+    const serials = this.log.prefixWithin(found.serials, maxBytes);
+    const more = found.more || serials.length < found.serials.length;
     const gap = !bounded && this.log.droppedUpTo >= since;
     if (!serials.length) return { startSeq: this.ownSeqAt(upto), gap, more: false, entries: ForwardedEntries.none };
     return { startSeq: firstSeq - 1, gap, more, entries: this.forwarded(serials, firstSeq + serials.length - 1) };

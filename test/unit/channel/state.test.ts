@@ -576,6 +576,25 @@ describe('ChannelState', () => {
       // Since after the last one dropped: nothing is missing.
       expect(st.localSince(clock.now() - 250, st.serial, 100).gap).toBe(false);
     });
+
+    it('keeps a page within a byte budget (one frame on the region link), but gives at least one entry', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      const big = (id: string): Message => ({ id, timestamp: 0, data: 'x'.repeat(1000) });
+      for (let i = 0; i < 10; i++) {
+        clock.advance(100);
+        st.accept([big(`m${i}`)], clock.now());
+      }
+      const seqs = (r: { entries: ForwardedEntries }) => r.entries.list('eu', EPOCH).map((e) => e.origin.seq);
+      // About 1 KB each: 3.5 KB takes three.
+      expect(seqs(st.localAfter(EPOCH, 0, 100, st.serial, 3500))).toEqual([1, 2, 3]);
+      expect(seqs(st.localAfter(EPOCH, 3, 100, st.serial, 3500))).toEqual([4, 5, 6]);
+      expect(seqs(st.localAfter(EPOCH, 0, 100, st.serial, 10))).toEqual([1]);
+      // A start cut short by bytes says more follows.
+      const start = st.localSince(0, st.serial, 100, 3500);
+      expect([seqs(start), start.more]).toEqual([[1, 2, 3], true]);
+      expect(st.localSince(0, st.serial, 100).more).toBe(false);
+    });
   });
 
   describe('applyEntries (replica)', () => {
