@@ -18,7 +18,7 @@ import { LINK_SILENT_PINGS, REGION_LINK_SERVICE } from '../../../src/bridge/link
 import { toPb } from '../../../src/bridge/codec.js';
 import type * as pb from '../../../src/gen/region.pb.js';
 import { REGION_PROTOCOL } from '../../../src/transport/protocol-version.js';
-import { testGlobalmaster } from '../../helpers/fake-link.js';
+import { FakeCall, PEER_HELLO, testGlobalmaster } from '../../helpers/fake-link.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const PING_MS = 100;
@@ -118,5 +118,29 @@ describe('a region link whose other end says nothing', () => {
     await waitFor(() => peer.streams[0]!.frames.filter((f) => f === 'ping').length >= pingsBefore + 2 * LINK_SILENT_PINGS, { what: 'more of our pings', timeoutMs: 10_000 });
     expect(peer.streams).toHaveLength(1);
     expect(peer.streams[0]!.endedAt).toBeNull();
+  });
+
+  it('is closed by the accepting end too; a live one is pinged, and closed when the role is released', async () => {
+    const g = testGlobalmaster(undefined, { linkPingMs: PING_MS });
+    cleanups.push(() => g.gm.stop());
+    g.gm.evaluate();
+    await waitFor(() => g.linksOpen(), { what: 'links open' });
+    const pings = (c: FakeCall) => c.written.filter((f) => fromPb(f as pb.LinkFrame, 'r0').type === 'ping').length;
+    // A peer that says hello, then nothing: pinged, then closed.
+    const silent = new FakeCall();
+    g.accept(silent);
+    silent.from(PEER_HELLO);
+    await waitFor(() => silent.closed, { what: 'the silent link closed', timeoutMs: 10_000 });
+    expect(pings(silent)).toBeGreaterThanOrEqual(LINK_SILENT_PINGS - 1);
+    silent.emit('end');
+    // A live peer's link is pinged until the role is released, which closes it.
+    const live = new FakeCall();
+    g.accept(live);
+    live.from(PEER_HELLO);
+    await waitFor(() => pings(live) >= 2, { what: 'pings on the live link' });
+    g.setQuorum(false);
+    g.gm.evaluate();
+    expect(live.closed).toBe(true);
+    expect(g.gm.status().links[0]).toMatchObject({ region: 'r0', up: false });
   });
 });
