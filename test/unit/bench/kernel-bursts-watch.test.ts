@@ -68,10 +68,11 @@ describe('KernelBurstWatch', () => {
       expect(Math.min(...over.map((b) => b.fromUs))).toBeLessThanOrEqual(s + waitedUs + 1000);
       expect(Math.max(...over.map((b) => b.toUs))).toBeGreaterThanOrEqual(e - 1000);
       // The CPU the spin used (20 ms), and a little more: the callback's own work around
-      // it on the same thread (printing its line; V8 compiling it, once, took up to 6 ms).
+      // it on the same thread (printing its line; V8 compiling it, once, took up to 6 ms;
+      // 9.4 ms once in a make test on a loaded machine), but never a second spin's.
       const run = over.reduce((a, b) => a + b.runMs, 0);
       expect(run).toBeGreaterThanOrEqual(cpuMs - 3);
-      expect(run).toBeLessThan(cpuMs + 9);
+      expect(run).toBeLessThan(cpuMs + 12);
     }
     // Between spins the process sleeps: no burst lies wholly between two of them.
     for (const b of mine.filter((x) => x.fromUs > counted[0]![1] && x.toUs < counted[counted.length - 1]![0])) {
