@@ -70,6 +70,12 @@ class Link {
   seq = 0;
   /** Frames waiting for the link, already numbered. */
   queue: Encoded[] = [];
+  /**
+   * Other nodes' frames to carry to this peer, waiting for the link (onRelay): numbered
+   * only as they go, after the queue, so above every seq this node gave the peer meanwhile.
+   */
+  heldRelays: pb.MeshRelay[] = [];
+  heldRelayBytes = 0;
   /** Frames sent lately, to send around the link if it turns out to be cut. */
   readonly kept = new KeptFrames<Encoded>();
   /** The last seq sent around the link. */
@@ -177,6 +183,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     l.timer = null;
     l.queue = [];
     l.queuedBytes = 0;
+    l.heldRelays = [];
+    l.heldRelayBytes = 0;
     l.sock?.destroy();
     l.sock = null;
   }
@@ -311,6 +319,10 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     l.queue = [];
     l.queuedBytes = 0;
     for (const payload of q) this.write(l, payload);
+    const relays = l.heldRelays;
+    l.heldRelays = [];
+    l.heldRelayBytes = 0;
+    for (const relay of relays) this.write(l, meshFrame({ seq: ++l.seq, body: { $case: 'relay', relay } }));
   }
 
   private write(l: Link, payload: Encoded): void {
@@ -525,12 +537,26 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         return;
       }
       // We hear the peer, but our own link to it may not be up yet (it dialled us first,
-      // as a restarted node does): the frame waits in that link's queue, in order with
-      // ours. Dropped, it was lost for good once a later frame of its sender came around
-      // (the peer takes each sender's frames in order only; chaos: a restarted master
-      // missed a subscribe that way, and its node waited out the request's 5 s).
-      if (this.sendFrame(tl, meshFrame({ seq: ++tl.seq, body: { $case: 'relay', relay: r } }))) this.relayStats.carried++;
-      else this.relayStats.held++;
+      // as a restarted node does): the frame waits for that link. Dropped, it was lost for
+      // good once a later frame of its sender came around (the peer takes each sender's
+      // frames in order only; chaos: a restarted master missed a subscribe that way, and
+      // its node waited out the request's 5 s). It is numbered in our own count only as it
+      // goes: numbered now and queued, it was refused as old when our later frames had
+      // gone around the link meanwhile, as they do while it is doubted (chaos seed 3307: a
+      // node's subscribe to a restarted master, lost so).
+      if (tl.state === 'up' && tl.sock) {
+        this.write(tl, meshFrame({ seq: ++tl.seq, body: { $case: 'relay', relay: r } }));
+        this.relayStats.carried++;
+        return;
+      }
+      const size = r.body?.$case === 'envelope' ? r.body.envelope.length : 64;
+      tl.heldRelays.push(r);
+      tl.heldRelayBytes += size;
+      while (tl.heldRelayBytes > MAX_QUEUED_BYTES && tl.heldRelays.length > 1) {
+        const gone = tl.heldRelays.shift()!;
+        tl.heldRelayBytes -= gone.body?.$case === 'envelope' ? gone.body.envelope.length : 64;
+      }
+      this.relayStats.held++;
       return;
     }
     if (!this.links.has(r.from)) return;

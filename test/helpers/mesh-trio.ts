@@ -1,6 +1,6 @@
 /**
- * Three mesh transports on loopback for the mesh tests, some of their links through fault
- * proxies, and numbered words to send between them.
+ * Mesh transports on loopback for the mesh tests (three, or as many as named), some of
+ * their links through fault proxies, and numbered words to send between them.
  */
 import pino from 'pino';
 import { FaultProxy } from '../../src/proxy/fault-proxy.js';
@@ -13,20 +13,27 @@ export const word = (i: number): NodeMessage => ({ type: 'broadcast', channel: '
 /** The numbers of the words received, in order. */
 export const numbers = (got: NodeMessage[]) => got.map((m) => Number((m as { epoch: string }).epoch.slice(1)));
 
-export interface MeshTrio {
-  nodes: [MeshTransport, MeshTransport, MeshTransport];
+export interface MeshOf<T extends MeshTransport[]> {
+  nodes: T;
   /** The proxy of each proxied link, by `from->to` (e.g. `n1->n3`). */
   proxies: Map<string, FaultProxy>;
   stop(): Promise<void>;
 }
 
+export type MeshTrio = MeshOf<[MeshTransport, MeshTransport, MeshTransport]>;
+
+/** n1, n2 and n3 (see meshOf). */
+export function meshTrio(proxied: string[]): Promise<MeshTrio> {
+  return meshOf(3, proxied) as Promise<MeshTrio>;
+}
+
 /**
- * n1, n2 and n3, each linked to the others; the links named in `proxied` (`from->to`) go
+ * n1…n`count`, each linked to the others; the links named in `proxied` (`from->to`) go
  * through a fault proxy of their own, the rest directly. Not started.
  */
-export async function meshTrio(proxied: string[]): Promise<MeshTrio> {
-  const ports = await freePorts(3);
-  const names = ['n1', 'n2', 'n3'];
+export async function meshOf(count: number, proxied: string[]): Promise<MeshOf<MeshTransport[]>> {
+  const names = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+  const ports = await freePorts(count);
   const proxies = new Map<string, FaultProxy>();
   for (const link of proxied) {
     const to = link.split('->')[1]!;
@@ -49,7 +56,7 @@ export async function meshTrio(proxied: string[]): Promise<MeshTrio> {
     });
     names.forEach((peer, j) => peer !== name && t.addPeer(peer, { host: '127.0.0.1', port: 0, meshPort: ports[j]! }));
     return t;
-  }) as [MeshTransport, MeshTransport, MeshTransport];
+  });
   return {
     nodes,
     proxies,

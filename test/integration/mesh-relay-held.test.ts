@@ -7,8 +7,9 @@
  * restarted master missed a node's subscribe, and the node waited out the request's 5 s).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { MeshTransport } from '../../src/transport/mesh.js';
 import type { NodeMessage } from '../../src/transport/messages.js';
-import { meshTrio, numbers, word } from '../helpers/mesh-trio.js';
+import { meshOf, meshTrio, numbers, word } from '../helpers/mesh-trio.js';
 import { waitFor } from '../helpers/wait.js';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -68,5 +69,48 @@ describe('a relay whose link to the peer is not up yet', () => {
     const got = numbers(at3);
     expect(got).toContain(held);
     expect(got).toEqual(Array.from({ length: i }, (_, k) => k));
+  }, 30_000);
+
+  it("takes what it held once its link is up, though its own later frames went around meanwhile", async () => {
+    // n1 reaches n3 only through n2 (its links to n3 and to n4 cut); n2's own link to n3
+    // is down, so n2 sends its own frames to n3 around through n4. Numbered when it came
+    // and queued, the frame n2 held for n1 was below those, and n3 refused it as old once
+    // n2's link came up (chaos seed 3307: a node's subscribe to a restarted master).
+    const mesh = await meshOf(4, ['n1->n3', 'n1->n4', 'n2->n3']);
+    cleanup.push(() => mesh.stop());
+    const [n1, n2, n3] = mesh.nodes as [MeshTransport, MeshTransport, MeshTransport];
+    const at3: NodeMessage[] = [];
+    n3.onMessage((from, m) => from === 'n1' && at3.push(m));
+    await Promise.all(mesh.nodes.map((t) => t.start()));
+    const linkUp = (t: MeshTransport, peer: string) => t.stats().links.find((l) => l.peer === peer)!.up;
+    await waitFor(() => mesh.nodes.every((t) => t.stats().links.every((l) => l.up)), { what: 'every link up' });
+    let i = 0;
+    n1.send('n3', word(i++));
+    await waitFor(() => at3.length === 1, { what: 'the first frame, direct' });
+
+    mesh.proxies.get('n1->n3')!.set('both', { blackhole: true });
+    mesh.proxies.get('n1->n4')!.set('both', { blackhole: true });
+    mesh.proxies.get('n2->n3')!.set('both', { reset: true });
+    await waitFor(() => !linkUp(n2, 'n3'), { what: "n2's link to n3 down" });
+    // n1's frames now go around through n2, which holds them.
+    const heldBefore = n2.stats().relay!.held;
+    const stream = setInterval(() => n1.send('n3', word(i++)), 50);
+    cleanup.push(async () => clearInterval(stream));
+    await waitFor(() => n2.stats().relay!.held >= heldBefore + 5, { what: 'frames held by n2', timeoutMs: 10_000 });
+    clearInterval(stream);
+    // n2's own frames to n3 (what it hears, every 200 ms) go around through n4 meanwhile,
+    // and n3 takes them (n1's are all held at n2).
+    const takenBefore = n3.stats().relay!.takenAround;
+    await waitFor(() => n3.stats().relay!.takenAround >= takenBefore + 2, { what: "n2's own frames taken around at n3", timeoutMs: 10_000 });
+
+    // n2's link comes back: what it held reaches n3, while n1's own links are still cut.
+    mesh.proxies.get('n2->n3')!.heal();
+    await waitFor(() => linkUp(n2, 'n3'), { what: "n2's link to n3 up again", timeoutMs: 10_000 });
+    await waitFor(() => numbers(at3).at(-1) === i - 1, { what: 'the frames n2 held, at n3', timeoutMs: 5000 });
+    mesh.proxies.get('n1->n3')!.heal();
+    mesh.proxies.get('n1->n4')!.heal();
+    n1.send('n3', word(i++));
+    await waitFor(() => numbers(at3).at(-1) === i - 1, { what: 'a frame after the heal', timeoutMs: 10_000 });
+    expect(numbers(at3)).toEqual(Array.from({ length: i }, (_, k) => k));
   }, 30_000);
 });
