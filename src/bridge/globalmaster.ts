@@ -144,7 +144,6 @@ export class Globalmaster {
     this.auditTimer.unref();
   }
 
-
   /**
    * Asks every node which channels it masters with interest, and mends this node's view
    * and the masters' where a report was lost (sent to a node that did not, or no longer,

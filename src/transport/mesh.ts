@@ -62,6 +62,9 @@ export interface MeshOptions {
   aroundCuts?: boolean;
 }
 
+/** About what a carried frame takes (its message's bytes; a "heard" list counts little). */
+const relayBytes = (r: pb.MeshRelay): number => (r.body?.$case === 'envelope' ? r.body.envelope.length : 64);
+
 /** Our outbound link to one peer. */
 class Link {
   state: 'connecting' | 'handshaking' | 'up' | 'closed' = 'connecting';
@@ -549,13 +552,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         this.relayStats.carried++;
         return;
       }
-      const size = r.body?.$case === 'envelope' ? r.body.envelope.length : 64;
       tl.heldRelays.push(r);
-      tl.heldRelayBytes += size;
-      while (tl.heldRelayBytes > MAX_QUEUED_BYTES && tl.heldRelays.length > 1) {
-        const gone = tl.heldRelays.shift()!;
-        tl.heldRelayBytes -= gone.body?.$case === 'envelope' ? gone.body.envelope.length : 64;
-      }
+      tl.heldRelayBytes += relayBytes(r);
+      while (tl.heldRelayBytes > MAX_QUEUED_BYTES && tl.heldRelays.length > 1) tl.heldRelayBytes -= relayBytes(tl.heldRelays.shift()!);
       this.relayStats.held++;
       return;
     }
