@@ -94,7 +94,7 @@ describe('chaos scenarios (short)', () => {
     const lines: string[] = [];
     const ok = await runScenarios([join(import.meta.dirname, 'short', 'failed-action.yaml')], join(out, 'failed-action'), silentLogger(), (l) => lines.push(l));
     expect(lines.filter((l) => l.includes('failed, the run went on'))).toEqual([
-      '  action restart at 2 s failed, the run went on without it: "@last:eu" before any node action in region eu',
+      '  action restart at 1.2 s failed, the run went on without it: "@last:eu" before any node action in region eu',
     ]);
     expect(lines).toContainEqual(expect.stringMatching(/^scenario failed-action: PASS/));
     expect(ok).toBe(true);
