@@ -10,18 +10,23 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AblyNode, type NodeEvent } from '../../../src/node/node.js';
 import { MemoryNetwork, MemoryTransport } from '../../../src/transport/memory.js';
 import type { NodeId, NodeMessage } from '../../../src/transport/messages.js';
+import { removeTempDir } from '../../helpers/tmp.js';
 import { makeTopology } from '../../helpers/topology.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let nodes: AblyNode[] = [];
+let dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
   nodes = [];
+  for (const d of dirs) removeTempDir(d);
+  dirs = [];
 });
 
 describe('a node that loses quorum', () => {
   it('broadcasts the heartbeat of its new life as it starts it', async () => {
-    const { topology } = await makeTopology({ regions: [{ name: 'r1', nodes: 3 }] });
+    const { topology, dir } = await makeTopology({ regions: [{ name: 'r1', nodes: 3 }] });
+    dirs.push(dir);
     const net = new MemoryNetwork();
     const region = topology.regions[0]!;
     const sent: NodeMessage[] = [];
