@@ -389,16 +389,19 @@ export class Globalmaster {
    */
   onToRegions(batch: ForwardedBatch, to: string | null, more = false): void {
     if (!this.active) return;
-    for (const s of this.links.allLive()) {
-      if (to !== null) {
-        if (s.region !== to) continue;
-        this.d.log.debug({ channel: batch.channel, peer: to, entries: batch.entries.length, more }, 'start of a new interest sent');
-        this.forward(s, batch, to);
-        if (more) void answerReplay(this.replayDeps, s, { id: 0, channel: batch.channel, epoch: batch.epoch, afterSeq: batch.entries.lastSeq }).then(() => this.sendStarted(s, batch.channel));
-        else this.sendStarted(s, batch.channel);
-        continue;
-      }
-      if (!this.remote.get(s.region)?.has(batch.channel) || this.starts.hold(s.region, batch) || this.dropsLive(batch.channel)) continue;
+    if (to !== null) {
+      const s = this.links.live(to);
+      if (!s) return;
+      this.d.log.debug({ channel: batch.channel, peer: to, entries: batch.entries.length, more }, 'start of a new interest sent');
+      this.forward(s, batch, to);
+      if (more) void answerReplay(this.replayDeps, s, { id: 0, channel: batch.channel, epoch: batch.epoch, afterSeq: batch.entries.lastSeq }).then(() => this.sendStarted(s, batch.channel));
+      else this.sendStarted(s, batch.channel);
+      return;
+    }
+    // Per batch: a lookup per peer region, no iterator of the links made.
+    for (const p of this.d.peers) {
+      const s = this.links.live(p.region);
+      if (!s || !this.remote.get(s.region)?.has(batch.channel) || this.starts.hold(s.region, batch) || this.dropsLive(batch.channel)) continue;
       this.forward(s, batch, null);
     }
   }
