@@ -325,7 +325,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     const relays = l.heldRelays;
     l.heldRelays = [];
     l.heldRelayBytes = 0;
-    for (const relay of relays) this.write(l, meshFrame({ seq: ++l.seq, body: { $case: 'relay', relay } }));
+    for (const relay of relays) this.carry(l, relay);
   }
 
   private write(l: Link, payload: Encoded): void {
@@ -377,16 +377,20 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     return via;
   }
 
-  /** A numbered frame on the peer's own link (true), or held (bounded) until the link comes up (false). */
-  private sendFrame(l: Link, frame: Encoded): boolean {
+  /** A numbered frame on the peer's own link, or held (bounded) until the link comes up. */
+  private sendFrame(l: Link, frame: Encoded): void {
     if (l.state === 'up' && l.sock) {
       this.write(l, frame);
-      return true;
+      return;
     }
     l.queue.push(frame);
     l.queuedBytes += frame.length;
     while (l.queuedBytes > MAX_QUEUED_BYTES && l.queue.length) l.queuedBytes -= l.queue.shift()!.length;
-    return false;
+  }
+
+  /** Another node's frame carried on to the peer of `l`, numbered now in this node's count for it. */
+  private carry(l: Link, relay: pb.MeshRelay): void {
+    this.write(l, meshFrame({ seq: ++l.seq, body: { $case: 'relay', relay } }));
   }
 
   /** The same frame through these nodes, which hear the peer (mesh-paths.ts). */
@@ -548,7 +552,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       // gone around the link meanwhile, as they do while it is doubted (chaos seed 3307: a
       // node's subscribe to a restarted master, lost so).
       if (tl.state === 'up' && tl.sock) {
-        this.write(tl, meshFrame({ seq: ++tl.seq, body: { $case: 'relay', relay: r } }));
+        this.carry(tl, r);
         this.relayStats.carried++;
         return;
       }
