@@ -13,9 +13,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromPb, type LinkFrame } from '../../../src/bridge/codec.js';
+import { fromPb, toPb, type LinkFrame } from '../../../src/bridge/codec.js';
 import { LINK_SILENT_PINGS, REGION_LINK_SERVICE } from '../../../src/bridge/link-session.js';
-import { toPb } from '../../../src/bridge/codec.js';
 import type * as pb from '../../../src/gen/region.pb.js';
 import { REGION_PROTOCOL } from '../../../src/transport/protocol-version.js';
 import { FakeCall, PEER_HELLO, testGlobalmaster } from '../../helpers/fake-link.js';
@@ -24,7 +23,7 @@ import { waitFor } from '../../helpers/wait.js';
 const PING_MS = 100;
 const SILENT_MS = PING_MS * LINK_SILENT_PINGS;
 
-type Stream = { frames: LinkFrame['type'][]; endedAt: number | null; openedAt: number };
+type Stream = { frames: LinkFrame['type'][]; endedAt: number | null };
 
 /** Region r2's globalmaster, played by the test: hello on each stream, then pings or nothing. */
 async function peerRegion(mode: 'silent' | 'pinging') {
@@ -33,7 +32,7 @@ async function peerRegion(mode: 'silent' | 'pinging') {
   const server = new grpc.Server();
   server.addService(REGION_LINK_SERVICE as unknown as grpc.ServiceDefinition, {
     link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => {
-      const s: Stream = { frames: [], endedAt: null, openedAt: Date.now() };
+      const s: Stream = { frames: [], endedAt: null };
       streams.push(s);
       const send = (f: LinkFrame) => call.write(toPb(f));
       send({ type: 'hello', region: 'r2', deployment: 'dep', incarnation: 1, node: 'r2-n1', protocol: REGION_PROTOCOL });
@@ -65,7 +64,7 @@ afterEach(async () => {
 });
 
 /** A globalmaster of r1, which dials r2 (r1 sorts first), with its role taken. */
-async function dialler(port: number) {
+function dialler(port: number) {
   const g = testGlobalmaster(undefined, { region: 'r1', peers: [{ region: 'r2', host: '127.0.0.1', port }], linkPingMs: PING_MS });
   cleanups.push(() => g.gm.stop());
   g.gm.evaluate();
@@ -76,7 +75,7 @@ describe('a region link whose other end says nothing', () => {
   it('is closed after a few pings unanswered, and dialled again', async () => {
     const peer = await peerRegion('silent');
     cleanups.push(peer.stop);
-    const g = await dialler(peer.port);
+    const g = dialler(peer.port);
     await waitFor(() => g.gm.status().links[0]?.up === true, { what: 'the link up' });
     const upAt = g.gm.status().links[0]!.since!;
     // Our end pings it, then gives up on it and dials again; the new stream is live.
@@ -91,7 +90,7 @@ describe('a region link whose other end says nothing', () => {
   it('stays up while the other end pings', async () => {
     const peer = await peerRegion('pinging');
     cleanups.push(peer.stop);
-    const g = await dialler(peer.port);
+    const g = dialler(peer.port);
     await waitFor(() => g.gm.status().links[0]?.up === true, { what: 'the link up' });
     // Many silent periods go by: one stream, never ended, with our pings on it.
     await waitFor(() => peer.streams[0]!.frames.filter((f) => f === 'ping').length >= 4 * LINK_SILENT_PINGS, { what: 'our pings', timeoutMs: 10_000 });
@@ -103,7 +102,7 @@ describe('a region link whose other end says nothing', () => {
   it('is not closed for a stall of our own (a long GC, SIGSTOP), whatever the peer sent meanwhile', async () => {
     const peer = await peerRegion('pinging');
     cleanups.push(peer.stop);
-    const g = await dialler(peer.port);
+    const g = dialler(peer.port);
     await waitFor(() => g.gm.status().links[0]?.up === true, { what: 'the link up' });
     // This process stalls for longer than the silence allowed; the peer's pings wait unread.
     await new Promise<void>((resolve) =>
