@@ -152,7 +152,8 @@ export class RegionLinks {
     // is still unread, and every link would look silent. Read first; judge at the next tick.
     const stalled = now - this.lastTick > 2 * pingMs;
     this.lastTick = now;
-    for (const s of [...this.sessions.values()]) {
+    // (A session closed here leaves the map when its stream ends: deleting while iterating a Map is safe.)
+    for (const s of this.sessions.values()) {
       if (!s.ready) continue;
       if (stalled || now - s.lastIn < pingMs * LINK_SILENT_PINGS) {
         s.send({ type: 'ping' });
