@@ -81,6 +81,8 @@ export class ChannelClient {
   /** Nodes other than the master that sent broadcasts since the last subscribe. */
   private readonly senders = new Set<NodeId>();
   private held: Held[] = [];
+  /** Attaching clients' positions in other regions' streams, for the next subscribe (subRequest). */
+  private reachHints: OriginPosition[] = [];
   /** Broadcasts that came so far (Held.n). */
   private arrivals = 0;
   /** The last point where subscribers were told of another region's lost messages (signalGap). */
@@ -161,12 +163,17 @@ export class ChannelClient {
   ): Promise<AttachOutcome> {
     const rec: SubRec = { after: Number.MAX_SAFE_INTEGER, queue: [], backlog: [], sync: null };
     this.subs.set(sub, rec);
+    // A serial of another epoch here than this node's (or before it has one): the state was
+    // lost since, and a new stream from another region reaches back to where the client had got.
+    const reach = resume && !('origins' in resume) && resume.epoch !== this.epoch ? resume.seen : [];
+    this.reachHints.push(...reach);
     try {
       await this.ensureSubscribed();
     } catch (err) {
       if (this.subs.get(sub) === rec) this.subs.delete(sub);
       throw err;
     }
+    if (reach.length && this.reachHints.length) this.tellReach();
     const here = this.last;
     const channelSerial = this.lastChannelSerial;
     const epoch = this.epoch;
@@ -217,7 +224,7 @@ export class ChannelClient {
     if (resume) {
       // The channel's state here was lost (a new epoch). What the client had seen of
       // other regions' streams it is not given again: the new stream reaches back for
-      // their messages from before its interest began.
+      // their messages to where it had got (reachHints), or 2 s before its interest began.
       floorsAtRestart(rec, resume.seen, channelSerial);
       return { resumed: false, ...(error ? { error } : {}), channelSerial: serialFor(rec, channelSerial), hasPresence };
     }
@@ -405,9 +412,23 @@ export class ChannelClient {
     if (body.serial > this.last) await this.fill(body.serial);
   }
 
-  /** A subscribe, with how far this node has seen the stream (a master behind it has lost state). */
+  /**
+   * A subscribe, with how far this node has seen the stream (a master behind it has lost
+   * state), and where it and attaching clients had got in other regions' (reached back to
+   * if the master's stream restarted: registry.restartBehind).
+   */
   private subRequest(): RequestBody {
-    return { type: 'sub', channel: this.key, ...(this.epoch !== null ? { seen: { epoch: this.epoch, serial: this.last } } : {}) };
+    const reach = [...(this.epoch !== null ? (parseSerial(this.lastChannelSerial)?.origins ?? []) : []), ...this.reachHints];
+    this.reachHints = [];
+    const seen = this.epoch !== null ? { seen: { epoch: this.epoch, serial: this.last } } : {};
+    return { type: 'sub', channel: this.key, ...seen, ...(reach.length ? { reach } : {}) };
+  }
+
+  /** Reach-back points no subscribe carried go to the master alone (if lost, the stream reaches back its usual 2 s). */
+  private tellReach(): void {
+    const origins = this.reachHints;
+    this.reachHints = [];
+    this.deps.router.call(this.key, { type: 'reach', channel: this.key, origins }, this.deps.requestTimeoutMs).catch(() => undefined);
   }
 
   private subscribedTo(master: NodeId): void {

@@ -54,11 +54,19 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if ('ok' in a && req.seen && a.ok.behindSeen(req.seen)) a = await reg.restartBehind(a.ok, { by: from, ...req.seen });
         if (!('ok' in a)) return redirect(a);
         const master = a.ok;
+        // Before the subscribe starts this region's interest (and so the other regions' streams).
+        if (req.reach) master.state.reachBackFor(req.reach);
         return await atMaster(reg, master, async () => {
           if (req.seen && !(await master.publishedTo(req.seen))) return notPublishedYet(req.seen.serial);
           if (master.isStopped) return { kind: 'redirect', owner: reg.ownership(master.key).owner };
           return { kind: 'subscribed', ...master.subscribe(from) };
         });
+      }
+      case 'reach': {
+        const a = await reg.acquire(req.channel);
+        if (!('ok' in a)) return redirect(a);
+        a.ok.state.reachBackFor(req.origins);
+        return { kind: 'ok' };
       }
       case 'publish': {
         const a = await reg.acquire(req.channel);

@@ -434,10 +434,14 @@ export class ChannelState {
       upto,
       from,
     );
-    // Resumed: where this stream has nothing from a region yet (it had no interest, or the
-    // region is out of reach), it must reach back to the client's position (OriginPositions).
-    if (r.gap === null) for (const o of origins) if (o.region !== this.settings.region) this.origins.reachBackTo(o);
+    // Resumed: where this stream has nothing from a region yet (no interest, or out of reach), it reaches back for the client.
+    if (r.gap === null) this.reachBackFor(origins);
     return r;
+  }
+
+  /** Clients here had seen other regions' streams up to `origins`: a stream not yet begun reaches back to them (OriginPositions). */
+  reachBackFor(origins: readonly OriginPosition[]): void {
+    for (const o of origins) if (o.region !== this.settings.region) this.origins.reachBackTo(o);
   }
 
   /**

@@ -229,7 +229,20 @@ export interface SubRequest {
   channel: string;
   /** How far the subscribing node has seen the channel's stream (absent on its first subscribe) */
   seenEpoch?: string | undefined;
-  seenSerial?: number | undefined;
+  seenSerial?:
+    | number
+    | undefined;
+  /**
+   * Where the node's subscribers had got in other regions' streams of the channel before its
+   * state was lost: a stream from there not yet begun reaches back to them (OriginPositions.reachBackTo)
+   */
+  reach: OriginPosition[];
+}
+
+/** The same, for subscribers that attach after their node has subscribed. */
+export interface ReachRequest {
+  channel: string;
+  origins: OriginPosition[];
 }
 
 export interface PublishRequest {
@@ -471,6 +484,7 @@ export interface Request {
     | { $case: "interestList"; interestList: InterestListRequest }
     | { $case: "vectorRange"; vectorRange: VectorRangeRequest }
     | { $case: "subAudit"; subAudit: SubAuditRequest }
+    | { $case: "reach"; reach: ReachRequest }
     | undefined;
   /**
    * The life of the receiving node the request is for: its incarnation as the sender
@@ -2426,7 +2440,7 @@ export const HistoryQuery: MessageFns<HistoryQuery> = {
 };
 
 function createBaseSubRequest(): SubRequest {
-  return { channel: "", seenEpoch: undefined, seenSerial: undefined };
+  return { channel: "", seenEpoch: undefined, seenSerial: undefined, reach: [] };
 }
 
 export const SubRequest: MessageFns<SubRequest> = {
@@ -2439,6 +2453,9 @@ export const SubRequest: MessageFns<SubRequest> = {
     }
     if (message.seenSerial !== undefined) {
       writer.uint32(24).uint64(message.seenSerial);
+    }
+    for (const v of message.reach) {
+      OriginPosition.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2478,6 +2495,71 @@ export const SubRequest: MessageFns<SubRequest> = {
             }
 
             message.seenSerial = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reach.push(OriginPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseReachRequest(): ReachRequest {
+  return { channel: "", origins: [] };
+}
+
+export const ReachRequest: MessageFns<ReachRequest> = {
+  encode(message: ReachRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    for (const v of message.origins) {
+      OriginPosition.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReachRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReachRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.origins.push(OriginPosition.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -4250,6 +4332,9 @@ export const Request: MessageFns<Request> = {
       case "subAudit":
         SubAuditRequest.encode(message.body.subAudit, writer.uint32(170).fork()).join();
         break;
+      case "reach":
+        ReachRequest.encode(message.body.reach, writer.uint32(186).fork()).join();
+        break;
     }
     if (message.toIncarnation !== 0) {
       writer.uint32(176).uint64(message.toIncarnation);
@@ -4436,6 +4521,14 @@ export const Request: MessageFns<Request> = {
             }
 
             message.body = { $case: "subAudit", subAudit: SubAuditRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.body = { $case: "reach", reach: ReachRequest.decode(reader, reader.uint32()) };
             continue;
           }
           case 22: {

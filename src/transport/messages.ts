@@ -58,6 +58,19 @@ export interface SubRequest {
   channel: ChannelKey;
   /** How far the subscribing node has seen the stream: a master behind it lost state (registry.restartBehind). */
   seen?: { epoch: string; serial: number };
+  /**
+   * Where the node's subscribers had got in other regions' streams before the channel's
+   * state was lost (their serials, or the node's, of an older epoch): a stream from there
+   * not yet begun reaches back to them (OriginPositions.reachBackTo).
+   */
+  reach?: OriginPosition[];
+}
+/** The same, for subscribers that attach with such serials after their node has subscribed. */
+export interface ReachRequest {
+  type: 'reach';
+  rid: number;
+  channel: ChannelKey;
+  origins: OriginPosition[];
 }
 export interface PublishRequest {
   type: 'publish';
@@ -213,6 +226,7 @@ export interface RequestTarget {
 
 export type NodeRequest = (
   | SubRequest
+  | ReachRequest
   | PublishRequest
   | PresenceRequest
   | HoldRequest
@@ -350,6 +364,7 @@ export type ChannelRequest = Exclude<
 
 const CHANNEL_REQUESTS: ReadonlySet<string> = new Set<ChannelRequest['type']>([
   'sub',
+  'reach',
   'publish',
   'presence',
   'hold',

@@ -36,7 +36,12 @@ export function requestToPb(r: NodeRequest): pb.Request {
 function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
   switch (r.type) {
     case 'sub':
-      return { rid: r.rid, body: { $case: 'sub', sub: { channel: r.channel, ...(r.seen ? { seenEpoch: r.seen.epoch, seenSerial: r.seen.serial } : {}) } } };
+      return {
+        rid: r.rid,
+        body: { $case: 'sub', sub: { channel: r.channel, ...(r.seen ? { seenEpoch: r.seen.epoch, seenSerial: r.seen.serial } : {}), reach: r.reach ?? [] } },
+      };
+    case 'reach':
+      return { rid: r.rid, body: { $case: 'reach', reach: { channel: r.channel, origins: r.origins } } };
     case 'publish':
       return {
         rid: r.rid,
@@ -140,7 +145,10 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         rid,
         channel: b.sub.channel,
         ...(b.sub.seenEpoch !== undefined && b.sub.seenSerial !== undefined ? { seen: { epoch: b.sub.seenEpoch, serial: b.sub.seenSerial } } : {}),
+        ...(b.sub.reach.length ? { reach: b.sub.reach } : {}),
       };
+    case 'reach':
+      return { type: 'reach', rid, channel: b.reach.channel, origins: b.reach.origins };
     case 'publish':
       return {
         type: 'publish',

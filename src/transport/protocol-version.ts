@@ -32,10 +32,13 @@
  *   a bare Envelope.
  * - region 3 (2026-12-05): both ends of a region link ping it, and close it when they hear
  *   nothing for a while (`Ping`); a build of 2 took a ping for a bad frame.
+ * - node 5 (2026-12-05): a channel client tells a master where attaching clients had got
+ *   in other regions' streams (`ReachRequest`), which a build of 4 could not decode,
+ *   dropping the mesh link.
  */
 import { LogThrottle } from '../log.js';
 
-export const NODE_PROTOCOL = 4;
+export const NODE_PROTOCOL = 5;
 export const REGION_PROTOCOL = 3;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */

@@ -2,8 +2,9 @@
  * A region that loses a channel's state (both copies: its only node killed and
  * restarted, or in a region of five its master and replica killed together while the
  * others keep quorum) starts the channel again in a new epoch. Its subscribers are told continuity
- * was lost, and the new stream reaches back for the other region's messages from shortly
- * before its interest began: what a subscriber had already seen of them must not come
+ * was lost, and the new stream reaches back for the other region's messages to where its
+ * subscribers had got (their serials say), or else from 2 s before its interest began:
+ * what a subscriber had already seen of them must not come
  * again (src/channel/client.ts: the subscriber's serial still says how far it got in
  * each other region's stream, and those become its floors). Before, the messages of the
  * last second or so before the kill were delivered twice.
@@ -57,8 +58,8 @@ async function loseState(ch: string, subNode: string, lose: () => Promise<void>,
     const after = publisher.sent;
     await waitFor(() => (rec.byPublisher.get('P') ?? []).some((s) => s >= after + 20), { what: 'messages after the loss', timeoutMs: 30_000 });
     await publisher.stop();
-    // Every acknowledged message once, in order: the new stream's reach-back (2 s) covers
-    // what was published while the state was being lost.
+    // Every acknowledged message once, in order: the new stream reaches back to where the
+    // subscriber had got, which covers what was published while the state was being lost.
     expect(rec.check(publisher)).toEqual([]);
     expect(continuity.slice(1)).toContainEqual({ kind, resumed: false, code: 90005 });
   } finally {
@@ -72,6 +73,16 @@ describe('a region of one that lost a channel state (its node killed and restart
   it("tells its subscriber continuity was lost when it attaches again, and does not give it again the other region's messages it had", async () => {
     await loseState('state-lost', 'r2-n1', async () => {
       await d.sup.kill('r2-n1');
+      await d.sup.restart('r2-n1');
+    }, 'attached');
+  });
+
+  it("gives the subscriber the other region's messages of a restart that took longer than the new stream's 2 s margin", async () => {
+    await loseState('state-lost-slow', 'r2-n1', async () => {
+      await d.sup.kill('r2-n1');
+      // Down for 3 s: the new stream must reach back to where the subscriber had got, not
+      // only 2 s before its interest began (INTEREST_START_MARGIN_MS).
+      await new Promise((r) => setTimeout(r, 3000));
       await d.sup.restart('r2-n1');
     }, 'attached');
   });

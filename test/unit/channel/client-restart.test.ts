@@ -7,10 +7,11 @@
  * hold.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ChannelClient } from '../../../src/channel/client.js';
+import { ChannelClient } from '../../../src/channel/client.js';
+import { silentLogger } from '../../../src/log.js';
 import type { LogEntry, MessageEntry } from '../../../src/channel/entry.js';
 import { formatSerial, type OriginPosition } from '../../../src/protocol/serial.js';
-import { client, entry, ScriptedMaster, subscribed, subscriber, liveSubscriber } from '../../helpers/scripted-master.js';
+import { client, entry, KEY, ScriptedMaster, subscribed, subscriber, liveSubscriber } from '../../helpers/scripted-master.js';
 
 /**
  * Makes the client see the channel restart: a broadcast of `epoch` (`first`, by default
@@ -207,6 +208,39 @@ describe('a channel client whose channel restarts in a new epoch', () => {
       await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 4 }));
       expect(sub.events).toEqual(['update 90005', 'E2:4']);
       expect(master.asked.map((a) => a.req.type)).toEqual([]);
+    });
+  });
+
+  describe("reaching back for other regions' messages", () => {
+    // The new stream from another region reaches back to where the subscribers had got in
+    // it, not only 2 s before the new interest began (state-lost.test.ts, a restart of 3 s).
+    const r2 = (seq: number): OriginPosition => ({ region: 'r2', epoch: 'X', seq });
+
+    it('subscribes a restarted node with where an attaching client of the lost epoch had got', async () => {
+      const master = new ScriptedMaster();
+      const c = new ChannelClient(KEY, 'ch', { router: master.router(), unsub: () => undefined, requestTimeoutMs: 1000, log: silentLogger() });
+      const attaching = c.attach(subscriber(), { epoch: 'E0', serial: 9, seen: [{ region: 'r1', epoch: 'E0', seq: 9 }, r2(40)] }, null);
+      const sub = await master.next('sub');
+      expect(sub.req).toMatchObject({ type: 'sub', reach: [{ region: 'r1', epoch: 'E0', seq: 9 }, r2(40)] });
+      sub.answer(subscribed('E1', 0));
+      expect(await attaching).toMatchObject({ resumed: false, error: { code: 90005 } });
+      expect(master.asked).toEqual([]);
+    });
+
+    it('tells the master on its own where a client attaching after the node subscribed had got; nothing for one of this epoch', async () => {
+      const master = new ScriptedMaster();
+      const c = await client(master, 'E1', 10);
+      expect(await c.attach(subscriber(), { epoch: 'E0', serial: 9, seen: [r2(40)] }, null)).toMatchObject({ resumed: false });
+      expect((await master.next('reach')).req).toMatchObject({ type: 'reach', origins: [r2(40)] });
+      expect(await c.attach(subscriber(), { epoch: 'E1', serial: 10, seen: [r2(41)] }, null)).toMatchObject({ resumed: true });
+      expect(master.asked).toEqual([]);
+    });
+
+    it("subscribes again with its own positions in other regions' streams (a master that lost the state reaches back to them)", async () => {
+      const master = new ScriptedMaster();
+      const c = await client(master, 'E1', 10, [r2(5)]);
+      c.resubscribe();
+      expect((await master.next('sub')).req).toMatchObject({ seen: { epoch: 'E1', serial: 10 }, reach: [r2(5)] });
     });
   });
 });

@@ -456,6 +456,34 @@ describe('ChannelRegistry', () => {
     expect(h?.role === 'replica' && h.state.origins.reachBackOf('us')).toEqual(origins[0]);
   });
 
+  it("takes where a node's subscribers had got in other regions' streams as what a new stream from there reaches back to", async () => {
+    // A channel whose state was lost: its subscribers' serials (or their node's) say how far
+    // they had got in us's stream. Its new stream from us must reach back to that, not only
+    // 2 s before this region's interest began (state-lost.test.ts, a restart of 3 s).
+    const ns = await startTrio(nodes);
+    const [a, b, c] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    await b.publisher.send('src', key, { type: 'publish', messages: [msg(0)] });
+    const old = liveMaster(a, key)!;
+    const us = { region: 'us', epoch: 'usep', seq: 6 };
+    const own = { region: SETTINGS.region, epoch: 'lost', seq: 3 };
+    // b had seen this epoch further than the master holds (state lost): a new epoch, and its reach.
+    const r = await b.rpc.request('a', { type: 'sub', channel: key, seen: { epoch: old.epoch, serial: 9 }, reach: [own, us] }, 5000);
+    expect(r.kind).toBe('subscribed');
+    const master = liveMaster(a, key)!;
+    expect(master.epoch).not.toBe(old.epoch);
+    expect(master.state.origins.reachBackOf('us')).toEqual(us);
+    expect(master.state.origins.reachBackOf(SETTINGS.region)).toBeUndefined();
+    // A client attaching on c later, with an earlier position: the lowest is kept.
+    expect((await c.rpc.request('a', { type: 'reach', channel: key, origins: [{ ...us, seq: 4 }] }, 5000)).kind).toBe('ok');
+    expect(master.state.origins.reachBackOf('us')).toEqual({ ...us, seq: 4 });
+    // Once a stream from us has begun here, nothing more is reached back to.
+    master.state.ingest({ region: 'us', epoch: 'usep', startSeq: 4, gapBefore: false, entries: [] }, Date.now());
+    await c.rpc.request('a', { type: 'reach', channel: key, origins: [{ ...us, seq: 1 }] }, 5000);
+    expect(master.state.origins.reachBackOf('us')).toBeUndefined();
+    expect(master.state.origins.get('us')).toEqual({ ...us, seq: 4 });
+  });
+
   it('refuses a publish naming a lost epoch at once, also one that must follow a publish it has not ordered', async () => {
     // A publisher's backlog after a channel restarted in a new epoch: every publish that may
     // have been ordered in the old one names it, and each follows the one ahead, which was

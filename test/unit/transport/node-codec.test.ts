@@ -153,6 +153,19 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
+    it('round-trips sub with what it saw and where it reaches back to, and reach', () => {
+      const reach = [
+        { region: 'us', epoch: 'usep', seq: 9 },
+        { region: 'ap', epoch: 'apep', seq: 2 ** 40 },
+      ];
+      for (const msg of [
+        { type: 'sub', rid: 1, channel: 'app:chat', seen: { epoch: 'e', serial: 4 }, reach },
+        { type: 'reach', rid: 2, channel: 'app:chat', origins: reach },
+      ] as NodeMessage[]) {
+        expect(roundTrip(msg)).toStrictEqual(msg);
+      }
+    });
+
     it('round-trips the life of the node a request is for, and leaves it out where it names none', () => {
       const msg: NodeMessage = { type: 'sub', rid: 1, channel: 'app:chat', toIncarnation: 1796402285692 };
       expect(roundTrip(msg)).toStrictEqual(msg);
