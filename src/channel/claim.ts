@@ -3,7 +3,8 @@
  * whether it may take the channel now and from which copy (registry.ts asks them).
  */
 import type { Ring } from '../cluster/ring.js';
-import type { NodeId, ReplyBody } from '../transport/messages.js';
+import type { ClientPosition, NodeId, ReplyBody } from '../transport/messages.js';
+import type { OriginPosition } from '../protocol/serial.js';
 import type { ChannelKey } from './entry.js';
 import type { RegistryDeps } from './registry.js';
 import { INTERNAL_REQUEST_TIMEOUT_MS } from './replication.js';
@@ -33,6 +34,12 @@ export interface ClaimDecision {
    * (registry.restartBehind says why).
    */
   behind: boolean;
+  /**
+   * Where the channel clients that answered (and ours) had got in other regions' streams:
+   * the master's streams from there, not yet begun, reach back to them (a state lost:
+   * their messages since then would otherwise be skipped).
+   */
+  reach: OriginPosition[];
 }
 
 /**
@@ -46,7 +53,7 @@ export function decideClaim(
   answers: readonly (ReplyBody | null)[],
   leaving: readonly ChannelSnapshot[],
   own: ChannelSnapshot | undefined,
-  mine?: { epoch: string; serial: number } | null,
+  mine?: ClientPosition | null,
 ): ClaimDecision {
   const held = answers.flatMap((a) => (a?.kind === 'snapshot' && a.snapshot ? [a.snapshot] : []));
   const ours = newest(own ? [...held, own] : held);
@@ -61,7 +68,8 @@ export function decideClaim(
   const seen = answers.flatMap((a) => (a?.kind === 'snapshot' && a.seen ? [a.seen] : []));
   if (mine) seen.push(mine);
   const behind = best !== null && seen.some((p) => p.epoch === best.epoch && p.serial > best.base + best.entries.length);
-  return { decided, best: known ? { ...best!, remoteInterest: known.remoteInterest! } : best, subscribers, behind };
+  const reach = seen.flatMap((p) => p.reach ?? []);
+  return { decided, best: known ? { ...best!, remoteInterest: known.remoteInterest! } : best, subscribers, behind, reach };
 }
 
 /**

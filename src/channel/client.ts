@@ -13,7 +13,7 @@ import { AblyError, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log.js';
 import { nextSyncId, syncFrames } from '../protocol/frames.js';
 import { messageSize, type PresenceMessage } from '../protocol/message.js';
-import type { NodeId } from '../transport/messages.js';
+import type { ClientPosition, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
@@ -418,10 +418,22 @@ export class ChannelClient {
    * if the master's stream restarted: registry.restartBehind).
    */
   private subRequest(): RequestBody {
-    const reach = [...(this.epoch !== null ? (parseSerial(this.lastChannelSerial)?.origins ?? []) : []), ...this.reachHints];
+    const reach = [...this.reached(), ...this.reachHints];
     this.reachHints = [];
     const seen = this.epoch !== null ? { seen: { epoch: this.epoch, serial: this.last } } : {};
     return { type: 'sub', channel: this.key, ...seen, ...(reach.length ? { reach } : {}) };
+  }
+
+  /** Where this node had got in other regions' streams (its last serial's origins). */
+  private reached(): OriginPosition[] {
+    return this.epoch !== null ? (parseSerial(this.lastChannelSerial)?.origins ?? []) : [];
+  }
+
+  /** How far this node has seen the stream, for a claim (none before it has a position). */
+  claimPosition(): ClientPosition | null {
+    if (this.epoch === null) return null;
+    const reach = this.reached();
+    return { epoch: this.epoch, serial: this.last, ...(reach.length ? { reach } : {}) };
   }
 
   /** Reach-back points no subscribe carried go to the master alone (if lost, the stream reaches back its usual 2 s). */

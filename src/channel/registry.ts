@@ -34,7 +34,9 @@ import type {
   NodeId,
   ReplicateRequest,
   ReplyBody,
+  ClientPosition,
 } from '../transport/messages.js';
+import type { OriginPosition } from '../protocol/serial.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
 import { askHolders, CLAIM_FANOUT, decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
@@ -76,7 +78,7 @@ export interface RegistryDeps {
   /** Peers that said goodbye and are still draining (they may hold state to hand over). */
   leaving?(): NodeId[];
   /** How far this node's channel client has seen a channel's stream (none: no client, or not subscribed yet). */
-  seen?(key: ChannelKey): { epoch: string; serial: number } | null;
+  seen?(key: ChannelKey): ClientPosition | null;
   log: Logger;
   metrics?: RegistryMetrics;
 }
@@ -315,18 +317,18 @@ export class ChannelRegistry {
       // Our own copy (replica or stale) or tombstone competes too.
       const own =
         current?.role === 'replica' || current?.role === 'stale' ? current.state.snapshot() : this.tombstones.get(key);
-      const { decided, best, subscribers, behind } = decideClaim(answers, leaving, own, this.deps.seen?.(key));
+      const { decided, best, subscribers, behind, reach } = decideClaim(answers, leaving, own, this.deps.seen?.(key));
       if (decided) {
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
         if (best && behind) {
           const serial = best.base + best.entries.length;
-          return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: `${best.epoch}@${serial}`, behind: 'a channel client' }) };
+          return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: `${best.epoch}@${serial}`, behind: 'a channel client' }, reach) };
         }
-        if (best) return { ok: this.install(key, best, subscribers) };
+        if (best) return { ok: this.install(key, best, subscribers, reach) };
         // No copy anywhere: a new channel, or every copy out of reach (ChannelState.fresh's terms).
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         this.deps.metrics?.channelCreated(key);
-        return { ok: this.install(key, fresh, []) };
+        return { ok: this.install(key, fresh, [], reach) };
       }
       await sleep(CLAIM_RETRY_MS);
     }
@@ -355,19 +357,24 @@ export class ChannelRegistry {
   }
 
   /** A new epoch after state was lost (`why`: what was seen further), its terms above `term` (the lost epoch's). */
-  private installAfresh(key: ChannelKey, term: number, subscribers: NodeId[], why: Record<string, unknown>): ChannelMaster {
+  private installAfresh(key: ChannelKey, term: number, subscribers: NodeId[], why: Record<string, unknown>, reach: readonly OriginPosition[] = []): ChannelMaster {
     this.deps.log.warn({ channel: key, ...why }, 'this channel was seen further than its newest copy: state was lost; it starts again in a new epoch');
-    return this.install(key, ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, term), subscribers);
+    return this.install(key, ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, term), subscribers, reach);
   }
 
-  /** `from`: a copy, or the replica's own state (a promotion: it becomes the master's, not copied). */
-  private install(key: ChannelKey, from: ChannelSnapshot | ChannelState, subscribers: NodeId[]): ChannelMaster {
+  /**
+   * `from`: a copy, or the replica's own state (a promotion: it becomes the master's, not
+   * copied). `reach`: where channel clients had got in other regions' streams, reached
+   * back to by streams not yet begun (taken before the interest is told).
+   */
+  private install(key: ChannelKey, from: ChannelSnapshot | ChannelState, subscribers: NodeId[], reach: readonly OriginPosition[] = []): ChannelMaster {
     const prev = this.holdings.get(key);
     if (prev?.role === 'master' && !prev.master.isStopped) {
       throw new Error(`install over a live master of ${key}`);
     }
     const state = from instanceof ChannelState ? from : ChannelState.restore(from, this.deps.settings);
     state.nextTerm();
+    state.reachBackFor(reach);
     const master = new ChannelMaster(key, state, {
       now: this.deps.now,
       ...(this.deps.settings.maxPublishRate ? { maxPublishRate: this.deps.settings.maxPublishRate } : {}),

@@ -629,7 +629,11 @@ export interface SnapshotReply {
     | undefined;
   /** How far the answering node's channel client has seen the stream (a claim's copy behind it was not the newest) */
   seenEpoch?: string | undefined;
-  seenSerial?: number | undefined;
+  seenSerial?:
+    | number
+    | undefined;
+  /** And where it had got in other regions' streams: a new stream from there reaches back to it */
+  seenReach: OriginPosition[];
 }
 
 export interface ChannelStatus {
@@ -5714,7 +5718,7 @@ export const Ok: MessageFns<Ok> = {
 };
 
 function createBaseSnapshotReply(): SnapshotReply {
-  return { snapshot: undefined, seenEpoch: undefined, seenSerial: undefined };
+  return { snapshot: undefined, seenEpoch: undefined, seenSerial: undefined, seenReach: [] };
 }
 
 export const SnapshotReply: MessageFns<SnapshotReply> = {
@@ -5727,6 +5731,9 @@ export const SnapshotReply: MessageFns<SnapshotReply> = {
     }
     if (message.seenSerial !== undefined) {
       writer.uint32(24).uint64(message.seenSerial);
+    }
+    for (const v of message.seenReach) {
+      OriginPosition.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -5766,6 +5773,14 @@ export const SnapshotReply: MessageFns<SnapshotReply> = {
             }
 
             message.seenSerial = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.seenReach.push(OriginPosition.decode(reader, reader.uint32()));
             continue;
           }
         }

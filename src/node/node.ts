@@ -157,10 +157,7 @@ export class AblyNode {
       ring,
       hasQuorum: () => this.quorum,
       leaving: () => this.membership.leavingPeers(),
-      seen: (key) => {
-        const p = this.hub.get(key)?.position();
-        return p && p.epoch !== null ? { epoch: p.epoch, serial: p.serial } : null;
-      },
+      seen: (key) => this.hub.get(key)?.claimPosition() ?? null,
       log: this.log,
       // Only with other regions: masters then also replicate when interest here begins or ends.
       ...(o.topology.regions.length > 1

@@ -386,6 +386,17 @@ export function isChannelRequest(m: { type: string }): m is ChannelRequest {
 
 // ---- replies ---------------------------------------------------------------------
 
+/**
+ * How far a node's channel client has seen a channel's stream, and (`reach`) where it had
+ * got in other regions' streams: a master that starts the channel from no copy, or an
+ * older one, has those streams reach back to it (OriginPositions.reachBackTo).
+ */
+export interface ClientPosition {
+  epoch: string;
+  serial: number;
+  reach?: OriginPosition[];
+}
+
 export interface ChannelStatus {
   channel: ChannelKey;
   master: NodeId;
@@ -428,7 +439,7 @@ export type ReplyBody =
    */
   | { kind: 'ok'; forwarded?: boolean; broadcast?: boolean }
   /** `seen`: how far the answering node's channel client has seen the stream (a claim's newest copy must not be behind it). */
-  | { kind: 'snapshot'; snapshot: ChannelSnapshot | null; seen?: { epoch: string; serial: number } }
+  | { kind: 'snapshot'; snapshot: ChannelSnapshot | null; seen?: ClientPosition }
   | { kind: 'status'; status: ChannelStatus | null }
   | { kind: 'error'; error: ErrorInfo }
   /** The receiver is not the channel's master (in its view); try `owner`. */

@@ -133,7 +133,11 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
         rid,
         body: {
           $case: 'snapshot',
-          snapshot: { snapshot: r.snapshot ? snapshotToPb(r.snapshot) : undefined, ...(r.seen ? { seenEpoch: r.seen.epoch, seenSerial: r.seen.serial } : {}) },
+          snapshot: {
+            snapshot: r.snapshot ? snapshotToPb(r.snapshot) : undefined,
+            ...(r.seen ? { seenEpoch: r.seen.epoch, seenSerial: r.seen.serial } : {}),
+            seenReach: r.seen?.reach ?? [],
+          },
         },
       };
     case 'status':
@@ -231,7 +235,9 @@ function replyFromPb(p: pb.Reply): ReplyBody {
       return {
         kind: 'snapshot',
         snapshot: b.snapshot.snapshot ? snapshotFromPb(b.snapshot.snapshot) : null,
-        ...(b.snapshot.seenEpoch !== undefined && b.snapshot.seenSerial !== undefined ? { seen: { epoch: b.snapshot.seenEpoch, serial: b.snapshot.seenSerial } } : {}),
+        ...(b.snapshot.seenEpoch !== undefined && b.snapshot.seenSerial !== undefined
+          ? { seen: { epoch: b.snapshot.seenEpoch, serial: b.snapshot.seenSerial, ...(b.snapshot.seenReach.length ? { reach: b.snapshot.seenReach } : {}) } }
+          : {}),
       };
     case 'status': {
       const s = b.status.status;

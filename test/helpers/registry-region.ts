@@ -57,10 +57,7 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
       ring,
       hasQuorum: () => node.quorum,
       leaving: () => node.leaving,
-      seen: (k) => {
-        const p = node.hub?.get(k)?.position();
-        return p && p.epoch !== null ? { epoch: p.epoch, serial: p.serial } : null;
-      },
+      seen: (k) => node.hub?.get(k)?.claimPosition() ?? null,
       log: silentLogger(),
     });
     node.publisher = new ChannelPublisher({ rpc, ownerOf: (k) => node.ring.owner(k), now: () => Date.now(), timeoutMs: REQUEST_TIMEOUT_MS });

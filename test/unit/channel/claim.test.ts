@@ -18,7 +18,7 @@ const has = (s: ChannelSnapshot | null): ReplyBody => ({ kind: 'snapshot', snaps
 
 describe('decideClaim', () => {
   it('starts afresh only when every node of the list answered that it has nothing', () => {
-    expect(decideClaim([has(null), has(null)], [], undefined)).toEqual({ decided: true, best: null, subscribers: [], behind: false });
+    expect(decideClaim([has(null), has(null)], [], undefined)).toEqual({ decided: true, best: null, subscribers: [], behind: false, reach: [] });
     expect(decideClaim([has(null), null], [], undefined).decided).toBe(false);
     expect(decideClaim([has(null), { kind: 'redirect', owner: 'b' }], [], undefined).decided).toBe(false);
   });
@@ -34,7 +34,7 @@ describe('decideClaim', () => {
 
   it("takes a leaving peer's copy, with its subscribers, only where no other copy exists", () => {
     const left = snap('e', 1, 0, { wasMaster: true, subscribers: ['n2'] });
-    expect(decideClaim([has(null)], [left], undefined)).toEqual({ decided: true, best: left, subscribers: ['n2'], behind: false });
+    expect(decideClaim([has(null)], [left], undefined)).toEqual({ decided: true, best: left, subscribers: ['n2'], behind: false, reach: [] });
     // A stale copy or tombstone of an earlier life (a higher term) does not beat the live one.
     const live = snap('live', 1, 3);
     const earlier = snap('earlier', 7, 9);
@@ -75,5 +75,13 @@ describe('decideClaim', () => {
     expect(decideClaim([has(stale), seenAt(8)], [], undefined)).toMatchObject({ decided: true, best: stale, behind: true });
     expect(decideClaim([has(stale), has(null)], [], undefined, { epoch: 'e1', serial: 6 })).toMatchObject({ behind: true });
     expect(decideClaim([has(null), has(null)], [], undefined, { epoch: 'e1', serial: 6 })).toMatchObject({ best: null, behind: false });
+  });
+
+  it("gathers where the channel clients that answered, and ours, had got in other regions' streams", () => {
+    const us = { region: 'us', epoch: 'u', seq: 7 };
+    const ap = { region: 'ap', epoch: 'p', seq: 2 };
+    const client: ReplyBody = { kind: 'snapshot', snapshot: null, seen: { epoch: 'e0', serial: 9, reach: [us] } };
+    expect(decideClaim([has(null), client], [], undefined, { epoch: 'e0', serial: 8, reach: [ap, { ...us, seq: 6 }] }).reach).toEqual([us, ap, { ...us, seq: 6 }]);
+    expect(decideClaim([has(null), has(null)], [], undefined).reach).toEqual([]);
   });
 });

@@ -239,6 +239,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     it("subscribes again with its own positions in other regions' streams (a master that lost the state reaches back to them)", async () => {
       const master = new ScriptedMaster();
       const c = await client(master, 'E1', 10, [r2(5)]);
+      expect(c.claimPosition()).toEqual({ epoch: 'E1', serial: 10, reach: [r2(5)] });
       c.resubscribe();
       expect((await master.next('sub')).req).toMatchObject({ seen: { epoch: 'E1', serial: 10 }, reach: [r2(5)] });
     });

@@ -603,6 +603,22 @@ describe('ChannelRegistry', () => {
     expect(publishedSeqs(fresh.state)).toEqual([8]);
   });
 
+  it("has a channel it claims with no copy reach back to where an answering node's channel client had got in other regions' streams", async () => {
+    // Both copies lost: b's client still follows an epoch nobody holds, having had us's
+    // stream up to 6. The new stream from us must reach back to that, told before the
+    // interest is (a subscribe of b's that comes later may come after us's start).
+    const ns = await startTrio(nodes);
+    const [a, b, c] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    const client = b.hub.client(key, 'c');
+    const us = { region: 'us', epoch: 'usep', seq: 6 };
+    client.claimPosition = () => ({ epoch: 'gone', serial: 9, reach: [us, { region: SETTINGS.region, epoch: 'gone', seq: 9 }] });
+    await c.publisher.send('src', key, { type: 'publish', messages: [msg(0)] });
+    const master = liveMaster(a, key)!;
+    expect(master.state.origins.reachBackOf('us')).toEqual(us);
+    expect(master.state.origins.reachBackOf(SETTINGS.region)).toBeUndefined();
+  });
+
   it('refuses a resent publish that names another epoch than the channel is in (its first master may have ordered it in a state since lost)', async () => {
     const ns = await startTrio(nodes);
     const [a, b] = ns;
