@@ -5,10 +5,9 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { runChaos } from './cli/chaos.js';
-import { createLogger } from './log.js';
-import { runNode } from './cli/node.js';
-import { runUp } from './cli/up.js';
-import { TopologyError } from './config/topology.js';
+
+// Each command loads what it runs when it runs: an operator's `chaos kill` need not load a
+// whole node (0.5 s against 0.15 s).
 
 function int(v: string): number {
   const n = Number(v);
@@ -47,7 +46,7 @@ program
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.ABLY_NG_LOG_LEVEL ?? 'info')
   .option('--link-via <region=host:port>', 'dial another region through this address (repeatable; fault proxies)', collectVia, [])
   .option('--mesh-via <node=host:port>', 'dial a node of this region through this address (repeatable; fault proxies)', collectVia, [])
-  .action(async (o) => runNode(o));
+  .action(async (o) => (await import('./cli/node.js')).runNode(o));
 
 program
   .command('up')
@@ -56,7 +55,7 @@ program
   .option('--log-level <level>', 'log level of the nodes', process.env.ABLY_NG_LOG_LEVEL ?? 'info')
   .option('--state-dir <dir>', 'where the deployment writes its state and logs', '.ably-ng')
   .option('--no-mesh-proxies', 'dial node-to-node links directly (no fault injection between nodes)')
-  .action(async (topology: string, o) => runUp(topology, o));
+  .action(async (topology: string, o) => (await import('./cli/up.js')).runUp(topology, o));
 
 program
   .command('chaos')
@@ -86,7 +85,7 @@ program
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.once(sig, () => void stopActiveRuns().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143)));
     }
-    const log = createLogger('warn', { role: 'chaos' });
+    const log = (await import('./log.js')).createLogger('warn', { role: 'chaos' });
     const print = (l: string) => process.stdout.write(`${l}\n`);
     const ok =
       command === 'run'
@@ -96,7 +95,8 @@ program
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof TopologyError) {
+  // By name: config/topology.js (zod, yaml) is loaded only by the commands that read a topology.
+  if (err instanceof Error && err.name === 'TopologyError') {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }
