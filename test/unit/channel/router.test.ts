@@ -44,4 +44,63 @@ describe('ChannelRouter', () => {
     await expect(call).resolves.toEqual({ from: 'n1', body: { kind: 'ok' } });
     expect(asked).toHaveLength(3);
   });
+
+  describe('a subscribe left unanswered', () => {
+    /** An Rpc that never answers the requests `lost` names (1-based), and answers the others `ok` after `delayMs`; it times out as the real one does. */
+    function lossyRpc(lost: number[], delayMs = 0): { rpc: Rpc; asked: { at: number; type: string }[] } {
+      const asked: { at: number; type: string }[] = [];
+      const rpc = {
+        request: (_to: string, req: { type: string }, timeoutMs: number) => {
+          asked.push({ at: Date.now(), type: req.type });
+          const n = asked.length;
+          return new Promise((resolve, reject) => {
+            if (lost.includes(n)) setTimeout(() => reject(new Error(`no reply to ${req.type} within ${timeoutMs} ms`)), timeoutMs);
+            else if (delayMs === 0) resolve({ kind: 'ok' });
+            else setTimeout(() => resolve({ kind: 'ok' }), delayMs);
+          });
+        },
+      } as unknown as Rpc;
+      return { rpc, asked };
+    }
+
+    it('is sent once more after 1 s, and the answer to that one taken, not after the attempt\'s 5 s', async () => {
+      const { rpc, asked } = lossyRpc([1]);
+      const router = new ChannelRouter({ rpc, ring: () => new Ring(['n1']), now: () => Date.now() });
+      const start = Date.now();
+      let answeredAt = 0;
+      const call = router.call('app:c', { type: 'sub', channel: 'app:c' }, 10_000).then((r) => ((answeredAt = Date.now()), r));
+      await vi.advanceTimersByTimeAsync(1100);
+      await expect(call).resolves.toEqual({ from: 'n1', body: { kind: 'ok' } });
+      expect(answeredAt - start).toBe(1000);
+      expect(asked.map((a) => a.at - start)).toEqual([0, 1000]);
+    });
+
+    it('takes the first answer when the master is slow (a claim), sending no third', async () => {
+      const { rpc, asked } = lossyRpc([], 2500);
+      const router = new ChannelRouter({ rpc, ring: () => new Ring(['n1']), now: () => Date.now() });
+      const start = Date.now();
+      const call = router.call('app:c', { type: 'sub', channel: 'app:c' }, 10_000);
+      await vi.advanceTimersByTimeAsync(4000);
+      await expect(call).resolves.toMatchObject({ body: { kind: 'ok' } });
+      expect(asked.map((a) => a.at - start)).toEqual([0, 1000]);
+    });
+
+    it('fails the attempt only when both are lost, and asks again after it; other requests are sent once an attempt', async () => {
+      const { rpc, asked } = lossyRpc([1, 2]);
+      const router = new ChannelRouter({ rpc, ring: () => new Ring(['n1']), now: () => Date.now() });
+      const start = Date.now();
+      const call = router.call('app:c', { type: 'sub', channel: 'app:c' }, 10_000);
+      await vi.advanceTimersByTimeAsync(6000);
+      await expect(call).resolves.toMatchObject({ body: { kind: 'ok' } });
+      // The second one's wait ends with the attempt's (5 s from the first), then 25 ms of pause.
+      expect(asked.map((a) => a.at - start)).toEqual([0, 1000, 5025]);
+      const other = lossyRpc([1]);
+      const r2 = new ChannelRouter({ rpc: other.rpc, ring: () => new Ring(['n1']), now: () => Date.now() });
+      const t0 = Date.now();
+      const range = r2.call('app:c', { type: 'range', channel: 'app:c', epoch: 'e', after: 0, upto: 1 }, 10_000);
+      await vi.advanceTimersByTimeAsync(6000);
+      await expect(range).resolves.toMatchObject({ body: { kind: 'ok' } });
+      expect(other.asked.map((a) => a.at - t0)).toEqual([0, 5025]);
+    });
+  });
 });
