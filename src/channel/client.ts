@@ -17,6 +17,7 @@ import type { ClientPosition, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
+import { leastPerEpoch } from './origin-positions.js';
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
 import { deliverEntries, floorsAt, floorsAtRestart, sendTo, serialFor, unseen, type SubRec } from './delivery.js';
@@ -418,7 +419,7 @@ export class ChannelClient {
    * if the master's stream restarted: registry.restartBehind).
    */
   private subRequest(): RequestBody {
-    const reach = [...this.reached(), ...this.reachHints];
+    const reach = leastPerEpoch([...this.reached(), ...this.reachHints]);
     this.reachHints = [];
     const seen = this.epoch !== null ? { seen: { epoch: this.epoch, serial: this.last } } : {};
     return { type: 'sub', channel: this.key, ...seen, ...(reach.length ? { reach } : {}) };
@@ -438,7 +439,7 @@ export class ChannelClient {
 
   /** Reach-back points no subscribe carried go to the master alone (if lost, the stream reaches back its usual 2 s). */
   private tellReach(): void {
-    const origins = this.reachHints;
+    const origins = leastPerEpoch(this.reachHints);
     this.reachHints = [];
     this.deps.router.call(this.key, { type: 'reach', channel: this.key, origins }, this.deps.requestTimeoutMs).catch(() => undefined);
   }

@@ -5,20 +5,33 @@
  * to the replica in the next replication, so a master it becomes does not ask again.
  *
  * Before a stream from a region has begun, clients that came from there with its
- * channelSerial say what it must reach back to (the lowest of their positions): a start
- * that begins at or before that is taken whole, so subscribers here since earlier lose
- * nothing of it; one that begins after it is refused and asked for again from there.
+ * channelSerial, or that were here before the channel's state was lost, say what it must
+ * reach back to (the lowest of their positions, per epoch of that region's stream: the
+ * one the stream begins in counts): a start that begins at or before that is taken whole,
+ * so subscribers here since earlier lose nothing of it; one that begins after it is
+ * refused and asked for again from there.
  * That is not a position (channelSerials do not show it); it travels with the channel's
  * state on its own (snapshots, and replication when it changed: takeReach).
  */
 import type { OriginPosition } from '../protocol/serial.js';
 import type { LogEntry } from './entry.js';
 
+/** The least of `list`'s positions per region and epoch (what reach-back requests carry). */
+export function leastPerEpoch(list: readonly OriginPosition[]): OriginPosition[] {
+  const least = new Map<string, OriginPosition>();
+  for (const o of list) {
+    const k = `${o.region}~${o.epoch}`;
+    const at = least.get(k);
+    if (!at || o.seq < at.seq) least.set(k, o);
+  }
+  return [...least.values()];
+}
+
 export class OriginPositions {
   private readonly byRegion = new Map<string, OriginPosition>();
   private readonly moved = new Set<string>();
-  /** Least positions streams not yet begun must reach back to (not positions: get() does not see them). */
-  private readonly reach = new Map<string, OriginPosition>();
+  /** Least positions, per region and epoch, streams not yet begun must reach back to (not positions: get() does not see them). */
+  private readonly reach = new Map<string, OriginPosition[]>();
   /** Whether `reach` changed since the replica was last told. */
   private reachChanged = false;
   /**
@@ -80,20 +93,25 @@ export class OriginPositions {
 
   /** Whether a client that saw `o.region`'s stream up to `o` can be met here (not: a stream, begun or to reach back to, of another epoch). */
   meets(o: OriginPosition): boolean {
-    const at = this.byRegion.get(o.region) ?? this.reach.get(o.region);
-    return !at || at.epoch === o.epoch;
+    const at = this.byRegion.get(o.region);
+    if (at) return at.epoch === o.epoch;
+    const reach = this.reach.get(o.region);
+    return !reach || reach.some((r) => r.epoch === o.epoch);
   }
 
   /**
    * A client resumed here having seen `o.region`'s stream up to `o`: where no stream from
    * there has begun, it must reach back to that (the lowest of such clients').
    */
-  reachBackTo(o: OriginPosition): void {
-    if (this.byRegion.has(o.region)) return;
-    const least = this.reach.get(o.region);
-    if (least && (least.epoch !== o.epoch || o.seq >= least.seq)) return;
-    this.reach.set(o.region, { ...o });
+  reachBackTo(o: OriginPosition): boolean {
+    if (this.byRegion.has(o.region)) return false;
+    const list = this.reach.get(o.region) ?? [];
+    const at = list.findIndex((r) => r.epoch === o.epoch);
+    if (at >= 0 && o.seq >= list[at]!.seq) return false;
+    const least = { region: o.region, epoch: o.epoch, seq: o.seq };
+    this.reach.set(o.region, at >= 0 ? list.map((r, i) => (i === at ? least : r)) : [...list, least]);
     this.reachChanged = true;
+    return true;
   }
 
   /** Interest here ended: no stream need reach back for clients that came. */
@@ -105,7 +123,7 @@ export class OriginPositions {
 
   /** All of it (snapshots). */
   reachList(): OriginPosition[] {
-    return [...this.reach.values()];
+    return [...this.reach.values()].flat();
   }
 
   get reachMoved(): boolean {
@@ -122,12 +140,13 @@ export class OriginPositions {
   /** The replica's side (and a restored snapshot): the master's, whole; positions begun here win. */
   applyReach(list: readonly OriginPosition[]): void {
     this.reach.clear();
-    for (const o of list) if (!this.byRegion.has(o.region)) this.reach.set(o.region, o);
+    for (const o of list) if (!this.byRegion.has(o.region)) this.reach.set(o.region, [...(this.reach.get(o.region) ?? []), o]);
   }
 
-  /** What a stream from `region`, not yet begun, must reach back to (reachBackTo), if anything. */
-  reachBackOf(region: string): OriginPosition | undefined {
-    return this.reach.get(region);
+  /** What a stream from `region`, not yet begun, must reach back to (reachBackTo) in its `epoch` (any: one of them), if anything. */
+  reachBackOf(region: string, epoch?: string): OriginPosition | undefined {
+    const list = this.reach.get(region);
+    return epoch === undefined ? list?.[0] : list?.find((r) => r.epoch === epoch);
   }
 
   get size(): number {

@@ -305,7 +305,9 @@ export class ChannelState {
     now: number,
   ): { entries: LogEntry[]; seq: number; replayAfter: number | null; discontinuity: boolean; needStart?: true; lostBefore?: number } {
     const pos = this.origins.get(b.region);
-    const reachBack = pos ? undefined : this.origins.reachBackOf(b.region);
+    // Clients here had seen that region's stream: in this epoch of it (reach back to there), or only in others.
+    const reachBack = pos ? undefined : this.origins.reachBackOf(b.region, b.epoch);
+    const reachOther = !pos && !reachBack && this.origins.reachBackOf(b.region) !== undefined;
     let discontinuity = b.gapBefore;
     /** The stream begins here, or begins again after a loss: its members are taken afresh. */
     let begins = false;
@@ -336,13 +338,13 @@ export class ChannelState {
       // origin restarted (its start says from where), or an old epoch's batch held up (a
       // cut-off globalmaster's retries) was delivered after newer ones (chaos seed 1120).
       return { entries: [], seq: 0, replayAfter: null, discontinuity: false, needStart: true };
-    } else if (reachBack?.epoch === b.epoch && b.startSeq !== undefined && b.startSeq > reachBack.seq && !b.gapBefore && !this.settings.debugSkipReplay) {
+    } else if (reachBack && b.startSeq !== undefined && b.startSeq > reachBack.seq && !b.gapBefore && !this.settings.debugSkipReplay) {
       // A start that begins after what a client that came from there has seen: from that.
       return { entries: [], seq: 0, replayAfter: reachBack.seq, discontinuity: false };
     } else {
       // A new stream from that region (first contact, or its state restarted; also since
       // what a client that came from there saw).
-      if (pos || (reachBack && reachBack.epoch !== b.epoch)) discontinuity = true;
+      if (pos || reachOther) discontinuity = true;
       begins = true;
       last = b.startSeq ?? (b.entries[0] ? b.entries[0].origin.seq - 1 : 0);
       this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
@@ -439,9 +441,11 @@ export class ChannelState {
     return r;
   }
 
-  /** Clients here had seen other regions' streams up to `origins`: a stream not yet begun reaches back to them (OriginPositions). */
-  reachBackFor(origins: readonly OriginPosition[]): void {
-    for (const o of origins) if (o.region !== this.settings.region) this.origins.reachBackTo(o);
+  /** Clients here had seen other regions' streams up to `origins`: a stream not yet begun reaches back to them (OriginPositions). Whether that changed anything. */
+  reachBackFor(origins: readonly OriginPosition[]): boolean {
+    let changed = false;
+    for (const o of origins) if (o.region !== this.settings.region && this.origins.reachBackTo(o)) changed = true;
+    return changed;
   }
 
   /**

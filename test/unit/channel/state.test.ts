@@ -456,6 +456,45 @@ describe('ChannelState', () => {
       });
     });
 
+    it("keeps the least position of each epoch of a region clients had seen, and reaches back in the one its stream begins in", () => {
+      // After a state loss: a client back from before that region's own restart (epoch
+      // usep0) must not undo the reach-back for the current one (usep): review, thirty-fourth session.
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      expect(st.reachBackFor([{ region: 'us', epoch: 'usep0', seq: 5000 }, { region: settings.region, epoch: 'lost', seq: 9 }])).toBe(true);
+      expect(st.reachBackFor([{ region: 'us', epoch: 'usep', seq: 8 }])).toBe(true);
+      expect(st.reachBackFor([{ region: 'us', epoch: 'usep', seq: 6 }])).toBe(true);
+      expect(st.reachBackFor([{ region: 'us', epoch: 'usep', seq: 7 }, { region: 'us', epoch: 'usep0', seq: 5001 }])).toBe(false);
+      expect(st.origins.reachList()).toEqual([
+        { region: 'us', epoch: 'usep0', seq: 5000 },
+        { region: 'us', epoch: 'usep', seq: 6 },
+      ]);
+      // Clients of either epoch can be met; of a third, not.
+      expect(st.origins.meets({ region: 'us', epoch: 'usep', seq: 1 })).toBe(true);
+      expect(st.origins.meets({ region: 'us', epoch: 'usep0', seq: 1 })).toBe(true);
+      expect(st.origins.meets({ region: 'us', epoch: 'usep1', seq: 1 })).toBe(false);
+      // The stream begins in usep after 6: asked for again from 6, with no loss to tell.
+      expect(st.ingest({ region: 'us', epoch: 'usep', startSeq: 8, gapBefore: false, entries: [usEntry(9, 1)] }, clock.now())).toEqual({
+        entries: [],
+        seq: 0,
+        replayAfter: 6,
+        discontinuity: false,
+      });
+      const answer = st.ingest({ region: 'us', epoch: 'usep', startSeq: 6, gapBefore: false, entries: [7, 8, 9].map((s) => usEntry(s, 1)) }, clock.now());
+      expect([answer.entries.length, answer.discontinuity, st.origins.reachList()]).toEqual([3, false, []]);
+      // Replicated whole: a replica (and a master it becomes) keeps both.
+      const st2 = fresh(clock);
+      st2.reachBackFor([{ region: 'us', epoch: 'usep0', seq: 5000 }, { region: 'us', epoch: 'usep', seq: 6 }]);
+      const replica = fresh(clock);
+      replica.origins.applyReach(st2.origins.takeReach()!);
+      expect(replica.origins.reachBackOf('us', 'usep')).toEqual({ region: 'us', epoch: 'usep', seq: 6 });
+      // Only another epoch recorded: the start is taken, and the loss told.
+      const st3 = fresh(clock);
+      st3.reachBackFor([{ region: 'us', epoch: 'usep0', seq: 5000 }]);
+      const other = st3.ingest({ region: 'us', epoch: 'usep', startSeq: 8, gapBefore: false, entries: [usEntry(9, 1)] }, clock.now());
+      expect([other.entries.length, other.discontinuity]).toEqual([1, true]);
+    });
+
     it("says what it lacks behind the region's head: a start, the rest, or (a new epoch) all of it", () => {
       const clock = new ManualClock();
       const st = fresh(clock);
