@@ -20,7 +20,7 @@ import { hashName } from './sub-digest.js';
 import { leastPerEpoch } from './origin-positions.js';
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
-import { deliverEntries, floorsAt, floorsAtRestart, sendTo, serialFor, unseen, type SubRec } from './delivery.js';
+import { deliverEntries, floorsAt, floorsAtRestart, reachFromStart, sendTo, serialFor, unseen, type Held, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 import type { Gap } from './gaps.js';
 import type { RequestBody } from '../transport/rpc.js';
@@ -28,7 +28,6 @@ import { readRewind } from './rewind.js';
 import type { AttachOutcome, LocalSubscriber } from './subscriber.js';
 
 export type { AttachOutcome, LocalSubscriber } from './subscriber.js';
-
 
 export interface ClientDeps {
   router: ChannelRouter;
@@ -38,30 +37,6 @@ export interface ClientDeps {
   log: Logger;
   /** Per batch delivered: the channel, subscriber count reached, entries and bytes of messages in it (metrics, stats). */
   onDeliver?(key: ChannelKey, connections: number, messages: number, bytes: number): void;
-}
-
-/** A broadcast waiting for a subscribe or a fill to end; `n`: its place in the order they came. */
-interface Held {
-  n: number;
-  epoch: string;
-  entries: LogEntry[];
-  discontinuity?: ErrorInfo | undefined;
-  gapAt?: number | undefined;
-}
-
-/**
- * How far the held broadcasts of `epoch` run unbroken from its first entry (serial 1), in
- * the order they came; -1 where they do not begin with it.
- */
-function reachFromStart(held: readonly Held[], epoch: string): number {
-  let reach = -1;
-  for (const h of held) {
-    if (h.epoch !== epoch || h.entries.length === 0) continue;
-    const first = h.entries[0]!.serial;
-    if (first > (reach < 0 ? 1 : reach + 1)) break;
-    reach = Math.max(reach, h.entries[h.entries.length - 1]!.serial);
-  }
-  return reach;
 }
 
 export class ChannelClient {
@@ -419,21 +394,16 @@ export class ChannelClient {
    * if the master's stream restarted: registry.restartBehind).
    */
   private subRequest(): RequestBody {
-    const reach = leastPerEpoch([...this.reached(), ...this.reachHints]);
+    const at = this.claimPosition();
+    const reach = leastPerEpoch([...(at?.reach ?? []), ...this.reachHints]);
     this.reachHints = [];
-    const seen = this.epoch !== null ? { seen: { epoch: this.epoch, serial: this.last } } : {};
-    return { type: 'sub', channel: this.key, ...seen, ...(reach.length ? { reach } : {}) };
+    return { type: 'sub', channel: this.key, ...(at ? { seen: { epoch: at.epoch, serial: at.serial } } : {}), ...(reach.length ? { reach } : {}) };
   }
 
-  /** Where this node had got in other regions' streams (its last serial's origins). */
-  private reached(): OriginPosition[] {
-    return this.epoch !== null ? (parseSerial(this.lastChannelSerial)?.origins ?? []) : [];
-  }
-
-  /** How far this node has seen the stream, for a claim (none before it has a position). */
+  /** How far this node has seen the stream, and where it had got in other regions' (its last serial's origins); none before it has a position. */
   claimPosition(): ClientPosition | null {
     if (this.epoch === null) return null;
-    const reach = this.reached();
+    const reach = parseSerial(this.lastChannelSerial)?.origins ?? [];
     return { epoch: this.epoch, serial: this.last, ...(reach.length ? { reach } : {}) };
   }
 

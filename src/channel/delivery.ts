@@ -8,6 +8,7 @@ import { formatSerial, parseSerial, type OriginPosition } from '../protocol/seri
 import type { LocalSubscriber } from './client.js';
 import type { PresenceMessage } from '../protocol/message.js';
 import type { LogEntry } from './entry.js';
+import type { ErrorInfo } from '../errors.js';
 import { entryFrames } from '../protocol/frames.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
@@ -251,4 +252,28 @@ export function deliverEntries(subs: Map<LocalSubscriber, SubRec>, entries: LogE
     reached++;
   }
   return reached;
+}
+
+/** A broadcast waiting for a subscribe or a fill to end; `n`: its place in the order they came. */
+export interface Held {
+  n: number;
+  epoch: string;
+  entries: LogEntry[];
+  discontinuity?: ErrorInfo | undefined;
+  gapAt?: number | undefined;
+}
+
+/**
+ * How far the held broadcasts of `epoch` run unbroken from its first entry (serial 1), in
+ * the order they came; -1 where they do not begin with it.
+ */
+export function reachFromStart(held: readonly Held[], epoch: string): number {
+  let reach = -1;
+  for (const h of held) {
+    if (h.epoch !== epoch || h.entries.length === 0) continue;
+    const first = h.entries[0]!.serial;
+    if (first > (reach < 0 ? 1 : reach + 1)) break;
+    reach = Math.max(reach, h.entries[h.entries.length - 1]!.serial);
+  }
+  return reach;
 }

@@ -443,9 +443,7 @@ export class ChannelState {
 
   /** Clients here had seen other regions' streams up to `origins`: a stream not yet begun reaches back to them (OriginPositions). Whether that changed anything. */
   reachBackFor(origins: readonly OriginPosition[]): boolean {
-    let changed = false;
-    for (const o of origins) if (o.region !== this.settings.region && this.origins.reachBackTo(o)) changed = true;
-    return changed;
+    return origins.filter((o) => o.region !== this.settings.region && this.origins.reachBackTo(o)).length > 0;
   }
 
   /**
