@@ -129,13 +129,16 @@ export interface SubRec {
 }
 
 /**
- * How long floors taken at a restart of the channel (a new epoch) hold: the new stream's
- * reach-back for other regions' messages comes within a second or two of its first
- * subscriber (later only over a cut link). After it, a subscriber goes back to the
- * frames it shares with the others; a floor can only hold back, so dropping one risks a
- * repeat, never a loss.
+ * How long floors taken at a restart of the channel (a new epoch) hold at most. Each goes
+ * as soon as an entry from its region passes it (the new stream's reach-back comes within
+ * a second or two of its first subscriber, or when a cut link heals), and the subscriber
+ * goes back to the frames it shares with the others. Only a region that sends nothing more
+ * keeps one: for that long (its subscriber's frames are its own meanwhile). A floor can
+ * only hold back, so dropping one risks a repeat, never a loss: at 30 s (before the
+ * thirty-fourth session), a reach-back after a partition longer than that gave again what
+ * a subscriber had from the least position reached back to up to its own.
  */
-const RESTART_FLOORS_MS = 30_000;
+const RESTART_FLOORS_MS = 10 * 60_000;
 
 /** The channelSerial to give `rec`'s client: with its floors, if it has any (withFloors). */
 export function serialFor(rec: SubRec, channelSerial: string): string {
