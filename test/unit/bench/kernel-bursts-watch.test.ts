@@ -69,10 +69,11 @@ describe('KernelBurstWatch', () => {
       expect(Math.max(...over.map((b) => b.toUs))).toBeGreaterThanOrEqual(e - 1000);
       // The CPU the spin used (20 ms), and a little more: the callback's own work around
       // it on the same thread (printing its line; V8 compiling it, once, took up to 6 ms;
-      // 9.4 ms once in a make test on a loaded machine), but never a second spin's.
+      // 9.4 ms once in a make test on a loaded machine, 13.1 ms once in a fresh clone's
+      // .ci/run on a host whose page faults took 10 µs), but never a second spin's (20 ms).
       const run = over.reduce((a, b) => a + b.runMs, 0);
       expect(run).toBeGreaterThanOrEqual(cpuMs - 3);
-      expect(run).toBeLessThan(cpuMs + 12);
+      expect(run).toBeLessThan(cpuMs + 18);
     }
     // Between spins the process sleeps: no burst lies wholly between two of them.
     for (const b of mine.filter((x) => x.fromUs > counted[0]![1] && x.toUs < counted[counted.length - 1]![0])) {
