@@ -27,13 +27,8 @@ export function auditOverRpc(rpc: Rpc, timeoutMs: number): HubDeps['audit'] {
   };
 }
 
-/** A node that gets broadcasts of a channel it has no client for tells its master at most this often. */
-const STRAY_UNSUB_MS = 1000;
-
 export class Hub {
   private readonly clients = new Map<ChannelKey, ChannelClient>();
-  /** Channels whose stray broadcasts were last answered with an unsub, and when. */
-  private readonly strayUnsubs = new Map<ChannelKey, number>();
   /** Masters with an audit in flight. */
   private readonly auditing = new Set<NodeId>();
 
@@ -75,28 +70,11 @@ export class Hub {
     client.close();
   }
 
-  onBroadcast(from: NodeId, msg: Broadcast, now = Date.now()): void {
+  onBroadcast(from: NodeId, msg: Broadcast): void {
     const c = this.clients.get(msg.channel);
-    if (!c) return this.stray(msg.channel, now);
+    if (!c) return;
     c.heard(from);
     c.onBroadcast(msg.epoch, msg.entries, msg.discontinuity, msg.gapAt);
-  }
-
-  /**
-   * Broadcasts of a channel nobody here wants: the master still has this node subscribed
-   * (a subscribe sent twice, the second handled after the client's unsub: router.ts; or
-   * one late at a new master). Audits only check masters some client points at, so on a
-   * quiet node that would last, and keep this region's interest on. The master (not the
-   * sender: a replica broadcasts too) is told again, at most once a second per channel.
-   */
-  private stray(key: ChannelKey, now: number): void {
-    const last = this.strayUnsubs.get(key);
-    if (last !== undefined && now - last < STRAY_UNSUB_MS) return;
-    const master = this.deps.ownerOf(key);
-    if (!master) return;
-    if (this.strayUnsubs.size >= 10_000) this.strayUnsubs.clear();
-    this.strayUnsubs.set(key, now);
-    this.deps.unsub(master, key);
   }
 
   /** The ring changed: clients whose master is no longer the owner move to the new one. */

@@ -43,33 +43,3 @@ describe('the hub, when a node that sent a channel broadcasts goes', () => {
     expect((await master.next('sub')).req).toMatchObject({ type: 'sub', seen: { epoch: 'E1', serial: 12 } });
   });
 });
-
-describe('the hub, given broadcasts of a channel it has no client for', () => {
-  // The master still has this node subscribed: a subscribe sent twice whose second was
-  // handled after the client's unsub (router.ts), found by a review (thirty-fourth session).
-  it("tells the channel's master, not the sender, that it does not listen, at most once a second per channel", async () => {
-    const unsubs: [string, string][] = [];
-    const master = new ScriptedMaster();
-    const hub = new Hub({ router: master.router(), requestTimeoutMs: 1000, log: silentLogger(), unsub: (m, k) => void unsubs.push([m, k]), ownerOf: () => 'm', audit: async () => null });
-    const b = { type: 'broadcast' as const, channel: KEY, epoch: 'E1', entries: [entry('E1', 11)] };
-    hub.onBroadcast('replica', b, 1000);
-    hub.onBroadcast('replica', b, 1500);
-    hub.onBroadcast('m', { ...b, channel: 'app:other' }, 1500);
-    hub.onBroadcast('replica', b, 2100);
-    expect(unsubs).toEqual([
-      ['m', KEY],
-      ['m', 'app:other'],
-      ['m', KEY],
-    ]);
-    // A channel it has a client for: delivered, nothing said.
-    const c = hub.client('app:mine', 'mine');
-    const sub = subscriber();
-    const attaching = c.attach(sub, null, null);
-    (await master.next('sub')).answer(subscribed('E1', 10));
-    await attaching;
-    c.activate(sub);
-    hub.onBroadcast('m', { ...b, channel: 'app:mine' }, 5000);
-    expect(sub.got).toEqual(['E1:11']);
-    expect(unsubs).toHaveLength(3);
-  });
-});
