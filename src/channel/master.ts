@@ -12,6 +12,7 @@
  * one node. A node can have a batch from the replica before this master has its reply;
  * a read up to that node's position waits for it to be published here (publishedTo).
  */
+import type { OriginPosition } from '../protocol/serial.js';
 import { hashName } from './sub-digest.js';
 import { AblyError } from '../errors.js';
 import { RateLimiter } from '../rate.js';
@@ -125,6 +126,11 @@ export class ChannelMaster {
       enqueue: (entries, holds, lost) => this.enqueue(entries, holds, lost),
       replicateSoon: () => this.replicateSoon(),
     });
+  }
+
+  /** Clients here had seen other regions' streams up to `origins` (ChannelState.reachBackFor); a change goes to the replica at once. */
+  reachBack(origins: readonly OriginPosition[]): void {
+    if (this.state.reachBackFor(origins)) void this.enqueue([]).catch(() => undefined);
   }
 
   /** When this region's current interest began (ms; meaningful while there are subscribers). */

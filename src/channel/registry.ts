@@ -362,11 +362,7 @@ export class ChannelRegistry {
     return this.install(key, ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, term), subscribers, reach);
   }
 
-  /**
-   * `from`: a copy, or the replica's own state (a promotion: it becomes the master's, not
-   * copied). `reach`: where channel clients had got in other regions' streams, reached
-   * back to by streams not yet begun (taken before the interest is told).
-   */
+  /** `from`: a copy, or the replica's own state (a promotion); `reach`: clients' positions in other regions' streams (ClaimDecision.reach). */
   private install(key: ChannelKey, from: ChannelSnapshot | ChannelState, subscribers: NodeId[], reach: readonly OriginPosition[] = []): ChannelMaster {
     const prev = this.holdings.get(key);
     if (prev?.role === 'master' && !prev.master.isStopped) {

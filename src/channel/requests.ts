@@ -57,7 +57,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         // Before the subscribe starts this region's interest (and so the other regions' streams;
         // a restartBehind above has told it already, but nothing can have come back yet). On to
         // the replica at once, not with the next publish: a master it becomes must know it too.
-        if (req.reach && master.state.reachBackFor(req.reach)) void master.enqueue([]).catch(() => undefined);
+        if (req.reach) master.reachBack(req.reach);
         return await atMaster(reg, master, async () => {
           if (req.seen && !(await master.publishedTo(req.seen))) return notPublishedYet(req.seen.serial);
           if (master.isStopped) return { kind: 'redirect', owner: reg.ownership(master.key).owner };
@@ -67,7 +67,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'reach': {
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
-        if (a.ok.state.reachBackFor(req.origins)) void a.ok.enqueue([]).catch(() => undefined);
+        a.ok.reachBack(req.origins);
         return { kind: 'ok' };
       }
       case 'publish': {
