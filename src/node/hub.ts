@@ -17,6 +17,7 @@ export interface HubDeps extends ClientDeps {
   audit(master: NodeId, digest: SubDigest): Promise<ChannelKey[] | null>;
   /** An audit found a subscription the master lacked (`missing`) or had but no client wanted (`leaked`). */
   onRepair?(kind: 'missing' | 'leaked'): void;
+  now?(): number;
 }
 
 /** `HubDeps.audit` over a node's RPC: the `subAudit` request to the master. */
@@ -27,10 +28,22 @@ export function auditOverRpc(rpc: Rpc, timeoutMs: number): HubDeps['audit'] {
   };
 }
 
+/**
+ * A master this node unsubscribed from is audited this long after, even with no client
+ * here pointing at it: a subscribe of this node's that it handles after the unsub (the
+ * second of two sends, router.ts; one a relay held) would otherwise leave the node
+ * subscribed, and its region's interest on, until some client pointed there again.
+ */
+const RECHECK_AFTER_UNSUB_MS = 10_000;
+/** The master of a channel this node got broadcasts of with no client here is audited this long. */
+const RECHECK_AFTER_STRAY_MS = 2_000;
+
 export class Hub {
   private readonly clients = new Map<ChannelKey, ChannelClient>();
   /** Masters with an audit in flight. */
   private readonly auditing = new Set<NodeId>();
+  /** Masters audited until the given time whether or not a client points at them (RECHECK_AFTER_UNSUB_MS). */
+  private readonly recheck = new Map<NodeId, number>();
 
   constructor(private readonly deps: HubDeps) {}
 
@@ -56,7 +69,22 @@ export class Hub {
   private unsub(from: ChannelClient, master: NodeId, key: ChannelKey): void {
     const live = this.clients.get(key);
     if (live && live !== from && live.listensAt(master)) return;
+    this.unsubAt(master, key);
+  }
+
+  /** Unsubscribes this node at a master, which is then audited for a while (RECHECK_AFTER_UNSUB_MS). */
+  private unsubAt(master: NodeId, key: ChannelKey): void {
     this.deps.unsub(master, key);
+    this.recheckFor(master, RECHECK_AFTER_UNSUB_MS);
+  }
+
+  private recheckFor(master: NodeId, ms: number): void {
+    const until = this.now() + ms;
+    if ((this.recheck.get(master) ?? 0) < until) this.recheck.set(master, until);
+  }
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
   }
 
   get(key: ChannelKey): ChannelClient | undefined {
@@ -72,7 +100,13 @@ export class Hub {
 
   onBroadcast(from: NodeId, msg: Broadcast): void {
     const c = this.clients.get(msg.channel);
-    if (!c) return;
+    if (!c) {
+      // The master still has this node subscribed (a late subscribe after the unsub, a lost
+      // unsub): the next audits ask it, and unsubscribe what no client here wants.
+      const master = this.deps.ownerOf(msg.channel);
+      if (master !== null) this.recheckFor(master, RECHECK_AFTER_STRAY_MS);
+      return;
+    }
     c.heard(from);
     c.onBroadcast(msg.epoch, msg.entries, msg.discontinuity, msg.gapAt);
   }
@@ -109,7 +143,9 @@ export class Hub {
    * subscribed but the master does not have it (a race with a ring change, a stale unsub)
    * subscribes again and fills the gap from history, instead of waiting silently for
    * broadcasts that will not come. One the master has but no client here wants any more
-   * (a lost unsub) is unsubscribed. A master slow to answer is not asked again meanwhile.
+   * (a lost unsub) is unsubscribed. So are masters this node lately unsubscribed from or
+   * got stray broadcasts of, with no client pointing there (`recheck`). A master slow to
+   * answer is not asked again meanwhile.
    */
   async audit(): Promise<void> {
     const digests = new Map<NodeId, SubDigest>();
@@ -119,6 +155,11 @@ export class Hub {
       let d = digests.get(master);
       if (!d) digests.set(master, (d = emptyDigest()));
       addToDigest(d, c.markAudited());
+    }
+    const now = this.now();
+    for (const [master, until] of this.recheck) {
+      if (until < now) this.recheck.delete(master);
+      else if (!digests.has(master) && !this.auditing.has(master)) digests.set(master, emptyDigest());
     }
     await Promise.all([...digests].map(([master, d]) => this.auditAt(master, d)));
   }
@@ -140,7 +181,7 @@ export class Hub {
     for (const key of has) {
       if (this.clients.get(key)?.listensAt(master)) continue;
       this.deps.log.warn({ channel: key, master }, 'the master has this node subscribed to a channel it no longer wants; unsubscribing');
-      this.deps.unsub(master, key);
+      this.unsubAt(master, key);
       this.deps.onRepair?.('leaked');
     }
   }

@@ -154,6 +154,37 @@ describe('subscriptions at a channel master', () => {
     await waitFor(() => sub.seqs.length === 1, { timeoutMs: 5000 });
   });
 
+  // A review (thirty-fourth session) found the path: a subscribe sent twice (router.ts), the
+  // second handled after the client's unsub. Audits only asked masters some client pointed at.
+  it('a subscribe the master handles after the unsub that followed it is undone by the next audit, with no client here pointing at that master', async () => {
+    const [a, , c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    const sub = await attached(c, key);
+    const client = c.hub.client(key, 'c');
+    if (client.detach(sub)) c.hub.release(key, client);
+    await waitFor(async () => !(await subscriberNodes(a, key)).includes('c'), { timeoutMs: 5000 });
+    // The late second send.
+    await c.rpc.request('a', { type: 'sub', channel: key }, 5000);
+    expect(await subscriberNodes(a, key)).toContain('c');
+    await c.hub.audit();
+    await waitFor(async () => !(await subscriberNodes(a, key)).includes('c'), { timeoutMs: 5000 });
+    expect(c.repairs).toEqual(['leaked']);
+  });
+
+  it('broadcasts of a channel no client here wants have its master audited, which unsubscribes the node', async () => {
+    const [a, , c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    // Subscribed at a with no client ever made here (as a subscribe older than any this hub remembers).
+    await c.rpc.request('a', { type: 'sub', channel: key }, 5000);
+    await c.hub.audit();
+    expect(await subscriberNodes(a, key)).toContain('c');
+    expect(c.repairs).toEqual([]);
+    await publish(a, key, 1);
+    await c.hub.audit();
+    await waitFor(async () => !(await subscriberNodes(a, key)).includes('c'), { timeoutMs: 5000 });
+    expect(c.repairs).toEqual(['leaked']);
+  });
+
   it("a released client's late unsubscribe does not cancel a newer client's subscription at the same master", async () => {
     // c's first subscribe is held back until the test lets it go.
     let open!: () => void;
