@@ -4,6 +4,16 @@
  * request find "everything we accepted after seq N", or since a time, without scanning the
  * log. A queue with a head index, compacted now and then.
  */
+import type { ChannelLog } from './log.js';
+import { ForwardedEntries } from '../transport/entry-lists.js';
+
+/** Own entries as they go to another region: `startSeq` is the seq before the first; `gap`, some it asked for are lost. */
+export interface OwnAnswer {
+  startSeq: number;
+  gap: boolean;
+  entries: ForwardedEntries;
+}
+
 export class OwnEntries {
   private idx: number[] = [];
   private head = 0;
@@ -75,4 +85,34 @@ export class OwnEntries {
     }
     return this.idx.length > this.head ? this.firstSeq - 1 : seq;
   }
+
+  /**
+   * Those after seq `afterSeq` in `log` (null: from the first held, an epoch not this
+   * one), at most `limit` and `maxBytes`, none beyond serial `upto`; `last` is the own seq
+   * so far. `gap`: history no longer reaches back that far.
+   */
+  after(log: ChannelLog, afterSeq: number | null, last: number, limit: number, upto: number, maxBytes: number): OwnAnswer {
+    const firstHeld = this.firstHeld(last + 1);
+    let from = afterSeq === null ? firstHeld : afterSeq + 1;
+    const gap = afterSeq === null || from < firstHeld;
+    if (from < firstHeld) from = firstHeld;
+    const serials = log.prefixWithin(this.serialsFrom(from, last, limit, upto), maxBytes);
+    return { startSeq: from - 1, gap, entries: forwarded(log, serials, from + serials.length - 1) };
+  }
+
+  /** Those stored since `since` (ms) in `log` (`since` above; ChannelState.localSince); `seq` is the own seq so far. */
+  storedSince(log: ChannelLog, since: number, upto: number, limit: number, maxBytes: number, seq: number): OwnAnswer & { more: boolean } {
+    const found = this.since(since, upto, limit, log.baseSerial, (serial) => log.storedAtOf(serial));
+    const { firstSeq, bounded } = found;
+    const serials = log.prefixWithin(found.serials, maxBytes);
+    const more = found.more || serials.length < found.serials.length;
+    const gap = !bounded && log.droppedUpTo >= since;
+    if (!serials.length) return { startSeq: this.seqAt(upto, seq), gap, more: false, entries: ForwardedEntries.none };
+    return { startSeq: firstSeq - 1, gap, more, entries: forwarded(log, serials, firstSeq + serials.length - 1) };
+  }
+}
+
+/** Own entries of these serials (ascending), the last at local seq `lastSeq`, as they go to another region. */
+function forwarded(log: ChannelLog, serials: readonly number[], lastSeq: number): ForwardedEntries {
+  return serials.length ? ForwardedEntries.fromBytes(log.forwarded(serials), serials.length, lastSeq) : ForwardedEntries.none;
 }

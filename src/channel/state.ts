@@ -15,13 +15,13 @@ import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
 import { Gaps } from './gaps.js';
 import { ConnectionOrder } from './connection-order.js';
-import { OwnEntries } from './own-entries.js';
+import { OwnEntries, type OwnAnswer } from './own-entries.js';
 import { vectorRange, type VectorAnswer } from './vector-range.js';
 import { OriginPositions } from './origin-positions.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec } from '../transport/entry-codec.js';
-import { ForwardedEntries, knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
+import { knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
 import { PresenceSet, remoteHost, synthesizedLeave } from './presence.js';
 import type { ChannelSettings } from './settings.js';
@@ -245,19 +245,9 @@ export class ChannelState {
    * (or the epoch is not this one), so some are lost; `startSeq` is the seq before the
    * first entry returned.
    */
-  localAfter(epoch: string, afterSeq: number, limit: number, upto: number, maxBytes = Infinity): { startSeq: number; gap: boolean; entries: ForwardedEntries } {
-    const firstRetained = this.own.firstHeld(this.localSeq + 1);
+  localAfter(epoch: string, afterSeq: number, limit: number, upto: number, maxBytes = Infinity): OwnAnswer {
     const sameEpoch = epoch === '' || epoch === this.epoch;
-    let from = sameEpoch ? afterSeq + 1 : firstRetained;
-    const gap = !sameEpoch || from < firstRetained;
-    if (from < firstRetained) from = firstRetained;
-    const serials = this.log.prefixWithin(this.own.serialsFrom(from, this.localSeq, limit, upto), maxBytes);
-    return { startSeq: from - 1, gap, entries: this.forwarded(serials, from + serials.length - 1) };
-  }
-
-  /** This region's entries of these serials (ascending), the last at local seq `lastSeq`, as they go to another region. */
-  private forwarded(serials: readonly number[], lastSeq: number): ForwardedEntries {
-    return serials.length ? ForwardedEntries.fromBytes(this.log.forwarded(serials), serials.length, lastSeq) : ForwardedEntries.none;
+    return this.own.after(this.log, sameEpoch ? afterSeq : null, this.localSeq, limit, upto, maxBytes);
   }
 
   /**
@@ -265,14 +255,8 @@ export class ChannelState {
    * `limit` of them, in at most `maxBytes` (`more`: others follow, for `localAfter`).
    * `gap`: retention has dropped entries that may have been stored since then.
    */
-  localSince(since: number, upto: number, limit: number, maxBytes = Infinity): { startSeq: number; gap: boolean; more: boolean; entries: ForwardedEntries } {
-    const found = this.own.since(since, upto, limit, this.log.baseSerial, (serial) => this.log.storedAtOf(serial));
-    const { firstSeq, bounded } = found;
-    const serials = this.log.prefixWithin(found.serials, maxBytes);
-    const more = found.more || serials.length < found.serials.length;
-    const gap = !bounded && this.log.droppedUpTo >= since;
-    if (!serials.length) return { startSeq: this.ownSeqAt(upto), gap, more: false, entries: ForwardedEntries.none };
-    return { startSeq: firstSeq - 1, gap, more, entries: this.forwarded(serials, firstSeq + serials.length - 1) };
+  localSince(since: number, upto: number, limit: number, maxBytes = Infinity): OwnAnswer & { more: boolean } {
+    return this.own.storedSince(this.log, since, upto, limit, maxBytes, this.localSeq);
   }
 
   /** Debug switch: new interests get no start (ChannelSettings.debugSkipStart). */
