@@ -16,8 +16,15 @@ describe('cpuWindow', () => {
   it("reports the event loop's lateness (p99, beyond the 1 ms timer) and this process's CPU", async () => {
     const w = cpuWindow([]);
     await later(10);
+    // The loop is blocked (the 1 ms timer cannot fire) for 60 ms, and for as long as it
+    // takes to use 60 ms of CPU: on a loaded machine the spin got only 38 ms of its 60.
     const until = performance.now() + 60;
-    while (performance.now() < until); // the loop is blocked: the 1 ms timer cannot fire
+    const cpu0 = process.cpuUsage();
+    const cpuMs = () => {
+      const c = process.cpuUsage(cpu0);
+      return (c.user + c.system) / 1000;
+    };
+    while (performance.now() < until || cpuMs() < 60);
     await later(10);
     const u = w.end();
     // About 20 samples of ~1 ms and one of ~60: the p99 is the blocked stretch, less the period.
