@@ -106,7 +106,15 @@ describe('a relay whose link to the peer is not up yet', () => {
     // n2's link comes back: what it held reaches n3, while n1's own links are still cut.
     mesh.proxies.get('n2->n3')!.heal();
     await waitFor(() => linkUp(n2, 'n3'), { what: "n2's link to n3 up again", timeoutMs: 10_000 });
-    await waitFor(() => numbers(at3).at(-1) === i - 1, { what: 'the frames n2 held, at n3', timeoutMs: 5000 });
+    // Failed once in a fresh clone's CI on a slower host (not reproduced in 8 runs under
+    // load): what each relay did is told if it fails again.
+    await waitFor(
+      () => {
+        if (numbers(at3).at(-1) === i - 1) return true;
+        throw new Error(JSON.stringify({ sent: i, lastAt3: numbers(at3).slice(-3), n2: n2.stats().relay, n3: n3.stats().relay }));
+      },
+      { what: 'the frames n2 held, at n3', timeoutMs: 5000 },
+    );
     mesh.proxies.get('n1->n3')!.heal();
     mesh.proxies.get('n1->n4')!.heal();
     n1.send('n3', word(i++));
