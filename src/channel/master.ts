@@ -72,6 +72,8 @@ export class ChannelMaster {
   private readonly waiting: Batch[] = [];
   /** The replication and broadcast in flight (one at a time, in order). */
   private running: Promise<void> | null = null;
+  /** Whether the replica was asked to send the batch in flight on to other regions. */
+  private replicaForwards = false;
   private stopped: AblyError | null = null;
   /** The presence set as of `published` (what a new subscriber syncs from). */
   private readonly view: PresenceSet;
@@ -125,6 +127,7 @@ export class ChannelMaster {
       ownMembers: () => this.view.own(),
       enqueue: (entries, holds, lost) => this.enqueue(entries, holds, lost),
       replicateSoon: () => this.replicateSoon(),
+      inFlight: () => (this.replicaForwards ? this.running : null),
     });
   }
 
@@ -359,6 +362,7 @@ export class ChannelMaster {
       this.state.shareEncoded(batch.entries);
       // Other regions want the channel: the replica sends the batch on once it holds it.
       const forward = this.forwardingRegion() !== null;
+      this.replicaForwards = forward;
       // A loss said with no entry to go with it is said again with the first entry after it:
       // a node that subscribed again in between, at the same position, hears it there.
       const first = batch.entries[0];

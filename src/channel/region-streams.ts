@@ -25,6 +25,11 @@ const REPLAY_PAGE = 1000;
  * (links.ts), so a page must cross in less at any bandwidth a region link has.
  */
 const REPLAY_PAGE_BYTES = 1024 * 1024;
+/**
+ * A new interest's start waits at most this long for the replication in flight (well
+ * within the globalmaster's wait for the start, START_WAIT_MS, 2 s), then is read anyway.
+ */
+const START_AFTER_COMMIT_MS = 500;
 
 /** What the streams need of their master. */
 export interface RegionStreamsHost {
@@ -45,6 +50,8 @@ export interface RegionStreamsHost {
   enqueue(entries: LogEntry[], holds: [], lost: Omit<Gap, 'serial'> | null): Promise<void>;
   /** A replication with nothing but changes no entry shows. */
   replicateSoon(): void;
+  /** The replication in flight if the replica was asked to send it on to other regions (settles once it is published; never rejects), or null. */
+  inFlight(): Promise<void> | null;
 }
 
 export class RegionStreams {
@@ -131,18 +138,42 @@ export class RegionStreams {
     for (const r of regions) next.set(r.region, r.since);
     // Changed: the replica hears of it (a replication with nothing else), so a master it becomes knows it.
     if (this.state.interest.setRemote(next, this.host.deps.now())) this.host.replicateSoon();
-    for (const r of regions) {
+    const starts = regions.filter((r) => {
       // Known: heard before, or handed over with this very start (not an interest begun again since).
       const known = before.has(r.region) && (!inherited?.has(r.region) || before.get(r.region) === r.since);
-      if (known || !this.host.deps.toRegions || !this.host.deps.region || this.state.skipsStarts) continue;
-      // A new interest: start that region's stream with what was published here since
-      // (shortly before) its interest began, its oldest page first; it deduplicates by
-      // message id.
+      return !known && this.host.deps.toRegions && this.host.deps.region && !this.state.skipsStarts;
+    });
+    if (!starts.length) return;
+    // The replica sends a batch on to other regions as it takes it, before this master
+    // publishes it: one in flight now went only to the regions the globalmaster knew of
+    // then, and a start read now stops before it. The new region would have had a hole,
+    // and asked for everything after it again (interest-start.test.ts, under load).
+    // Batches after this one the globalmaster holds for the start.
+    const inFlight = this.host.inFlight();
+    if (!inFlight) return this.sendStarts(starts);
+    const epoch = this.state.epoch;
+    let timer: NodeJS.Timeout | undefined;
+    const capped = new Promise<void>((r) => (timer = setTimeout(r, START_AFTER_COMMIT_MS)));
+    void Promise.race([inFlight, capped]).then(() => {
+      clearTimeout(timer);
+      if (this.host.stopReason || this.state.epoch !== epoch) return;
+      // Still wanted, from the same time (an interest begun again since got its own start).
+      this.sendStarts(starts.filter((r) => this.state.interest.remote.get(r.region) === r.since));
+    });
+  }
+
+  /**
+   * New interests: each region's stream starts with what was published here since
+   * (shortly before) its interest began, its oldest page first; it deduplicates by
+   * message id.
+   */
+  private sendStarts(regions: readonly RegionInterest[]): void {
+    for (const r of regions) {
       const start = this.state.localSince(r.since - INTEREST_START_MARGIN_MS, this.host.publishedSerial, REPLAY_PAGE, REPLAY_PAGE_BYTES);
-      this.host.deps.toRegions(
+      this.host.deps.toRegions!(
         {
           channel: this.host.key,
-          region: this.host.deps.region,
+          region: this.host.deps.region!,
           epoch: this.state.epoch,
           startSeq: start.startSeq,
           gapBefore: start.gap,

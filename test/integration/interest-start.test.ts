@@ -90,8 +90,9 @@ async function attachDuringCut(o: { prefix: string; during?: number; quiet?: boo
     await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel' });
     link.set('both', { reset: true });
     await waitFor(async () => !(await linkTo('r3')).up, { what: "r1's link to r3 down" });
-    const sentBefore = await linkTo('r3');
     await o.whileCut?.();
+    // The counts of the globalmaster that will send the start (whileCut may move the role).
+    const sentBefore = await linkTo('r3');
     const waitedBefore = (await gm('r1')).health.regionLinks.interestStarts.waited;
     await subC.channels.get(ch).subscribe(recC.handler);
     // Every publish from here on began after r3's subscriber was attached; r1 hears of

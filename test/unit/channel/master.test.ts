@@ -275,6 +275,25 @@ describe('ChannelMaster towards other regions', () => {
     expect(live()).toEqual([['a']]);
   });
 
+  it('starts a new interest after the replication in flight, which the replica sent on only to the regions wanting the channel before', async () => {
+    const { master, replica, clock, sent } = await setupRegions();
+    const ap = { region: 'ap', since: clock.now() };
+    master.regions.setRemoteInterest([ap]);
+    await waitFor(() => replica.waiting === 1); // the interest, replicated
+    replica.answer(false);
+    const a = publish(master, 'a');
+    await waitFor(() => replica.waiting === 1 && replica.forwards.at(-1) === true);
+    // us's interest comes while the replica sends 'a' on (to ap alone, in the globalmaster).
+    master.regions.setRemoteInterest([ap, { region: 'us', since: clock.now() }]);
+    expect(sent.filter((x) => x.to === 'us')).toEqual([]);
+    replica.answer(true);
+    await a;
+    const start = await waitFor(() => sent.find((x) => x.to === 'us'));
+    // Read once 'a' was published: it is in the start (read at once, it was not, and us had a hole).
+    expect(start.batch.entries.list('eu', 'ep1').map((e) => (e.kind === 'message' ? e.message.id : ''))).toEqual(['a']);
+    expect(sent.filter((x) => x.to === null)).toEqual([]);
+  });
+
   it('starts a new interest with the oldest page of what was published since; says when more follows, and when retention dropped some', async () => {
     const startOf = async (s: ChannelSettings) => {
       const { master, replica, clock, sent } = await setupRegions(s);
