@@ -42,8 +42,12 @@ const REPLAY_RETRY_MS = 5000;
 const INTEREST_AUDIT_MS = 5000;
 /** Every this many audits, masters list every channel they hold, not only those with interest. */
 const FULL_AUDIT_EVERY = 6;
-/** A new interest's live batches wait at most this long, and this many bytes, for its start (interest-start.ts). */
-const START_WAIT_MS = 2000;
+/**
+ * A new interest's live batches wait at most this long, and this many bytes, for its start
+ * (interest-start.ts): 2 s, and the 0.5 s a master may wait for its commit in flight
+ * before it reads the start (START_AFTER_COMMIT_MS, region-streams.ts).
+ */
+const START_WAIT_MS = 2500;
 const START_WAIT_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface GlobalmasterDeps extends LinksDeps {

@@ -26,8 +26,8 @@ const REPLAY_PAGE = 1000;
  */
 const REPLAY_PAGE_BYTES = 1024 * 1024;
 /**
- * A new interest's start waits at most this long for the replication in flight (well
- * within the globalmaster's wait for the start, START_WAIT_MS, 2 s), then is read anyway.
+ * A new interest's start waits at most this long for the replication in flight, then is
+ * read anyway. The globalmaster's wait for the start (START_WAIT_MS) allows for it.
  */
 const START_AFTER_COMMIT_MS = 500;
 
@@ -63,6 +63,8 @@ export class RegionStreams {
   private inherited: Set<string> | null = null;
   /** Whether the globalmaster has told this master which regions want the channel. */
   private told = false;
+  /** Regions whose start waits for the commit in flight (setRemoteInterest). */
+  private readonly deferred = new Set<string>();
 
   constructor(private readonly host: RegionStreamsHost) {
     // What the state came with is what the master before knew (inheritRemote's rule).
@@ -141,7 +143,9 @@ export class RegionStreams {
     const starts = regions.filter((r) => {
       // Known: heard before, or handed over with this very start (not an interest begun again since).
       const known = before.has(r.region) && (!inherited?.has(r.region) || before.get(r.region) === r.since);
-      return !known && this.host.deps.toRegions && this.host.deps.region && !this.state.skipsStarts;
+      // Waiting for the commit in flight (below): it goes then, from the interest's time then.
+      if (known || this.deferred.has(r.region)) return false;
+      return this.host.deps.toRegions && this.host.deps.region && !this.state.skipsStarts;
     });
     if (!starts.length) return;
     // The replica sends a batch on to other regions as it takes it, before this master
@@ -152,13 +156,16 @@ export class RegionStreams {
     const inFlight = this.host.inFlight();
     if (!inFlight) return this.sendStarts(starts);
     const epoch = this.state.epoch;
+    for (const r of starts) this.deferred.add(r.region);
     let timer: NodeJS.Timeout | undefined;
-    const capped = new Promise<void>((r) => (timer = setTimeout(r, START_AFTER_COMMIT_MS)));
+    const capped = new Promise<void>((r) => (timer = setTimeout(r, START_AFTER_COMMIT_MS).unref()));
     void Promise.race([inFlight, capped]).then(() => {
       clearTimeout(timer);
+      for (const r of starts) this.deferred.delete(r.region);
       if (this.host.stopReason || this.state.epoch !== epoch) return;
-      // Still wanted, from the same time (an interest begun again since got its own start).
-      this.sendStarts(starts.filter((r) => this.state.interest.remote.get(r.region) === r.since));
+      // Those still wanted, from when their interest began as the globalmaster says now.
+      const remote = this.state.interest.remote;
+      this.sendStarts(starts.flatMap((r) => (remote.has(r.region) ? [{ region: r.region, since: remote.get(r.region)! }] : [])));
     });
   }
 

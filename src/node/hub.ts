@@ -68,7 +68,11 @@ export class Hub {
    */
   private unsub(from: ChannelClient, master: NodeId, key: ChannelKey): void {
     const live = this.clients.get(key);
-    if (live && live !== from && live.listensAt(master)) return;
+    if (live && live !== from && live.listensAt(master)) {
+      // Kept for the newer client, which may be subscribing elsewhere (listensAt): audited.
+      this.recheckFor(master, RECHECK_AFTER_UNSUB_MS);
+      return;
+    }
     this.unsubAt(master, key);
   }
 
@@ -103,8 +107,10 @@ export class Hub {
     if (!c) {
       // The master still has this node subscribed (a late subscribe after the unsub, a lost
       // unsub): the next audits ask it, and unsubscribe what no client here wants.
+      // The sender too: the master as it sees the ring, or a replica (it has none to list).
       const master = this.deps.ownerOf(msg.channel);
       if (master !== null) this.recheckFor(master, RECHECK_AFTER_STRAY_MS);
+      if (from !== master) this.recheckFor(from, RECHECK_AFTER_STRAY_MS);
       return;
     }
     c.heard(from);

@@ -294,6 +294,25 @@ describe('ChannelMaster towards other regions', () => {
     expect(sent.filter((x) => x.to === null)).toEqual([]);
   });
 
+  it('reads a waiting start anyway after 500 ms, and from when the interest began as last told', async () => {
+    const { master, replica, clock, sent } = await setupRegions();
+    const ap = { region: 'ap', since: clock.now() };
+    master.regions.setRemoteInterest([ap]);
+    await waitFor(() => replica.waiting === 1);
+    replica.answer(false);
+    const a = publish(master, 'a');
+    await waitFor(() => replica.waiting === 1 && replica.forwards.at(-1) === true);
+    master.regions.setRemoteInterest([ap, { region: 'us', since: clock.now() }]);
+    // Told again meanwhile, from another time: still one start, from that time.
+    master.regions.setRemoteInterest([ap, { region: 'us', since: clock.now() - 1 }]);
+    const start = await waitFor(() => sent.find((x) => x.to === 'us'), { timeoutMs: 2000 });
+    // The replication is still unanswered: 'a' is not in it.
+    expect(start.batch.entries.length).toBe(0);
+    replica.answer(true);
+    await a;
+    expect(sent.filter((x) => x.to === 'us')).toHaveLength(1);
+  });
+
   it('starts a new interest with the oldest page of what was published since; says when more follows, and when retention dropped some', async () => {
     const startOf = async (s: ChannelSettings) => {
       const { master, replica, clock, sent } = await setupRegions(s);
