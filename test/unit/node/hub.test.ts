@@ -43,3 +43,46 @@ describe('the hub, when a node that sent a channel broadcasts goes', () => {
     expect((await master.next('sub')).req).toMatchObject({ type: 'sub', seen: { epoch: 'E1', serial: 12 } });
   });
 });
+
+describe('the hub, after it unsubscribed from a master or got broadcasts no client here wants', () => {
+  // Audits asked only masters some client pointed at: a subscribe a master handled after
+  // the unsub that followed it (sent twice, router.ts) left the node subscribed.
+  it('audits that master for 10 s after an unsub, and a stray broadcast\'s master and sender for 2 s, with an empty digest', async () => {
+    let now = 1_000_000;
+    const audited: [string, number][] = [];
+    const unsubs: string[] = [];
+    const master = new ScriptedMaster();
+    const hub = new Hub({
+      router: master.router(),
+      requestTimeoutMs: 1000,
+      log: silentLogger(),
+      unsub: (m) => void unsubs.push(m),
+      ownerOf: () => 'm',
+      audit: async (m, d) => void audited.push([m, d.count]),
+      now: () => now,
+    });
+    const auditRound = async () => {
+      audited.length = 0;
+      await hub.audit();
+      return audited.map(([m, n]) => `${m}:${n}`).sort();
+    };
+    const c = hub.client(KEY, 'ch');
+    const sub = subscriber();
+    const attaching = c.attach(sub, null, null);
+    (await master.next('sub')).answer(subscribed('E1', 10));
+    await attaching;
+    c.activate(sub);
+    expect(await auditRound()).toEqual(['m:1']);
+    if (c.detach(sub)) hub.release(KEY, c);
+    expect(unsubs).toEqual(['m']);
+    expect(await auditRound()).toEqual(['m:0']);
+    now += 10_000;
+    expect(await auditRound()).toEqual(['m:0']);
+    now += 1;
+    expect(await auditRound()).toEqual([]);
+    hub.onBroadcast('r', { type: 'broadcast', channel: 'app:other', epoch: 'E1', entries: [entry('E1', 11)] });
+    expect(await auditRound()).toEqual(['m:0', 'r:0']);
+    now += 2001;
+    expect(await auditRound()).toEqual([]);
+  });
+});
