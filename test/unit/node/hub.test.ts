@@ -58,7 +58,10 @@ describe('the hub, after it unsubscribed from a master or got broadcasts no clie
       log: silentLogger(),
       unsub: (m) => void unsubs.push(m),
       ownerOf: () => 'm',
-      audit: async (m, d) => void audited.push([m, d.count]),
+      audit: async (m, d) => {
+        audited.push([m, d.count]);
+        return null;
+      },
       now: () => now,
     });
     const auditRound = async () => {
