@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ReaderProgress } from '../../../src/gateway/socket-writes.js';
+import { ReaderProgress, socketOf } from '../../../src/gateway/socket-writes.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let cleanup: (() => void)[] = [];
@@ -55,10 +55,13 @@ describe('ReaderProgress', () => {
     await turn();
     await turn();
     expect(r.stopped(server.bufferedAmount, limit)).toBe(true); // nothing reached the kernel since
-    // The client reads again: the kernel takes more, so it is behind, not stopped.
+    // The client reads again: the kernel takes more, so it is behind, not stopped. (Waited
+    // for: one turn after the client's first read was not always enough on a loaded machine.)
+    const sock = socketOf(server)!;
+    const taken = () => sock.bytesWritten - sock.writableLength;
+    const takenBefore = taken();
     client.resume();
-    await waitFor(() => read > 0, { what: 'the client reading' });
-    await turn();
+    await waitFor(() => read > 0 && taken() > takenBefore, { what: 'the client reading, and the kernel taking more of what the server wrote' });
     expect(r.stopped(limit + 1, limit)).toBe(false);
     // However it reads, four times the limit is too far behind.
     expect(r.stopped(4 * limit + 1, limit)).toBe(true);
