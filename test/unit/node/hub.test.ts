@@ -5,20 +5,20 @@
  * replica had not yet sent it went with it and the master counts it as told.
  */
 import { describe, expect, it } from 'vitest';
-import { Hub } from '../../../src/node/hub.js';
+import { Hub, type HubDeps } from '../../../src/node/hub.js';
 import { silentLogger } from '../../../src/log.js';
 import { entry, KEY, ScriptedMaster, subscribed, subscriber } from '../../helpers/scripted-master.js';
 
-async function hubWithClient() {
+async function hubWithClient(deps: Partial<HubDeps> = {}) {
   const master = new ScriptedMaster();
-  const hub = new Hub({ router: master.router(), requestTimeoutMs: 1000, log: silentLogger(), unsub: () => undefined, ownerOf: () => 'm', audit: async () => null });
+  const hub = new Hub({ router: master.router(), requestTimeoutMs: 1000, log: silentLogger(), unsub: () => undefined, ownerOf: () => 'm', audit: async () => null, ...deps });
   const c = hub.client(KEY, 'ch');
   const sub = subscriber();
   const attaching = c.attach(sub, null, null);
   (await master.next('sub')).answer(subscribed('E1', 10));
   await attaching;
   c.activate(sub);
-  return { master, hub, sub };
+  return { master, hub, sub, c };
 }
 
 describe('the hub, when a node that sent a channel broadcasts goes', () => {
@@ -51,13 +51,8 @@ describe('the hub, after it unsubscribed from a master or got broadcasts no clie
     let now = 1_000_000;
     const audited: [string, number][] = [];
     const unsubs: string[] = [];
-    const master = new ScriptedMaster();
-    const hub = new Hub({
-      router: master.router(),
-      requestTimeoutMs: 1000,
-      log: silentLogger(),
+    const { hub, sub, c } = await hubWithClient({
       unsub: (m) => void unsubs.push(m),
-      ownerOf: () => 'm',
       audit: async (m, d) => {
         audited.push([m, d.count]);
         return null;
@@ -69,12 +64,6 @@ describe('the hub, after it unsubscribed from a master or got broadcasts no clie
       await hub.audit();
       return audited.map(([m, n]) => `${m}:${n}`).sort();
     };
-    const c = hub.client(KEY, 'ch');
-    const sub = subscriber();
-    const attaching = c.attach(sub, null, null);
-    (await master.next('sub')).answer(subscribed('E1', 10));
-    await attaching;
-    c.activate(sub);
     expect(await auditRound()).toEqual(['m:1']);
     if (c.detach(sub)) hub.release(KEY, c);
     expect(unsubs).toEqual(['m']);
