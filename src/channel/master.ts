@@ -127,7 +127,10 @@ export class ChannelMaster {
       ownMembers: () => this.view.own(),
       enqueue: (entries, holds, lost) => this.enqueue(entries, holds, lost),
       replicateSoon: () => this.replicateSoon(),
-      inFlight: () => (this.replicaForwards ? this.running : null),
+      get forwardingInFlight() {
+        return master.running !== null && master.replicaForwards;
+      },
+      publishedTo: (seen, timeoutMs) => this.publishedTo(seen, timeoutMs),
     });
   }
 

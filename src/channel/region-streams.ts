@@ -26,8 +26,8 @@ const REPLAY_PAGE = 1000;
  */
 const REPLAY_PAGE_BYTES = 1024 * 1024;
 /**
- * A new interest's start waits at most this long for the replication in flight, then is
- * read anyway. The globalmaster's wait for the start (START_WAIT_MS) allows for it.
+ * A new interest's start waits at most this long for what is held here to be published,
+ * then is read anyway. The globalmaster's wait for the start (START_WAIT_MS) allows for it.
  */
 const START_AFTER_COMMIT_MS = 500;
 
@@ -50,8 +50,10 @@ export interface RegionStreamsHost {
   enqueue(entries: LogEntry[], holds: [], lost: Omit<Gap, 'serial'> | null): Promise<void>;
   /** A replication with nothing but changes no entry shows. */
   replicateSoon(): void;
-  /** The replication in flight if the replica was asked to send it on to other regions (settles once it is published; never rejects), or null. */
-  inFlight(): Promise<void> | null;
+  /** Whether a replication is in flight whose replica was asked to send its batch on to other regions. */
+  readonly forwardingInFlight: boolean;
+  /** ChannelMaster.publishedTo: once published as far as `seen` (false after `timeoutMs`). */
+  publishedTo(seen: { epoch: string; serial: number }, timeoutMs: number): Promise<boolean>;
 }
 
 export class RegionStreams {
@@ -145,7 +147,7 @@ export class RegionStreams {
       const known = before.has(r.region) && (!inherited?.has(r.region) || before.get(r.region) === r.since);
       // Waiting for the commit in flight (below): it goes then, from the interest's time then.
       if (known || this.deferred.has(r.region)) return false;
-      return this.host.deps.toRegions && this.host.deps.region && !this.state.skipsStarts;
+      return !!this.host.deps.toRegions && !!this.host.deps.region && !this.state.skipsStarts;
     });
     if (!starts.length) return;
     // The replica sends a batch on to other regions as it takes it, before this master
@@ -153,14 +155,11 @@ export class RegionStreams {
     // then, and a start read now stops before it. The new region would have had a hole,
     // and asked for everything after it again (interest-start.test.ts, under load).
     // Batches after this one the globalmaster holds for the start.
-    const inFlight = this.host.inFlight();
-    if (!inFlight) return this.sendStarts(starts);
+    if (!this.host.forwardingInFlight) return this.sendStarts(starts);
     const epoch = this.state.epoch;
     for (const r of starts) this.deferred.add(r.region);
-    let timer: NodeJS.Timeout | undefined;
-    const capped = new Promise<void>((r) => (timer = setTimeout(r, START_AFTER_COMMIT_MS).unref()));
-    void Promise.race([inFlight, capped]).then(() => {
-      clearTimeout(timer);
+    const held = { epoch, serial: this.state.serial };
+    void this.host.publishedTo(held, START_AFTER_COMMIT_MS).catch(() => false).then(() => {
       for (const r of starts) this.deferred.delete(r.region);
       if (this.host.stopReason || this.state.epoch !== epoch) return;
       // Those still wanted, from when their interest began as the globalmaster says now.
