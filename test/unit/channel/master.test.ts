@@ -295,18 +295,22 @@ describe('ChannelMaster towards other regions', () => {
   });
 
   it('reads a waiting start anyway after 500 ms, and from when the interest began as last told', async () => {
-    const { master, replica, clock, sent } = await setupRegions();
+    const { master, replica, clock, sent, commit } = await setupRegions();
     const ap = { region: 'ap', since: clock.now() };
     master.regions.setRemoteInterest([ap]);
     await waitFor(() => replica.waiting === 1);
     replica.answer(false);
+    const early = clock.now();
+    await commit('x', true);
+    clock.advance(10_000);
     const a = publish(master, 'a');
     await waitFor(() => replica.waiting === 1 && replica.forwards.at(-1) === true);
+    master.regions.setRemoteInterest([ap, { region: 'us', since: early }]);
+    // Told again meanwhile, from a later time: still one start, from that time.
     master.regions.setRemoteInterest([ap, { region: 'us', since: clock.now() }]);
-    // Told again meanwhile, from another time: still one start, from that time.
-    master.regions.setRemoteInterest([ap, { region: 'us', since: clock.now() - 1 }]);
     const start = await waitFor(() => sent.find((x) => x.to === 'us'), { timeoutMs: 2000 });
-    // The replication is still unanswered: 'a' is not in it.
+    // Neither 'x' (stored 10 s before the interest as last told; from the first time it
+    // would be in) nor 'a' (its replication still unanswered) is in it.
     expect(start.batch.entries.length).toBe(0);
     replica.answer(true);
     await a;
