@@ -4,7 +4,8 @@
  * (state.ts) makes and restores them.
  */
 import type { OriginPosition } from '../protocol/serial.js';
-import type { ChannelKey, LogEntry } from './entry.js';
+import type { SnapshotEntries } from '../transport/entry-lists.js';
+import type { ChannelKey } from './entry.js';
 import type { PresenceMember } from './presence.js';
 import type { RegionInterest } from './channel-interest.js';
 import type { Gap } from './gaps.js';
@@ -25,7 +26,8 @@ export interface ChannelSnapshot {
   /** Positions in other regions' orders reached by this stream. */
   origins: OriginPosition[];
   lastStoredAt: number;
-  entries: LogEntry[];
+  /** The log's entries after `base` (as bytes, entries or both). */
+  entries: SnapshotEntries;
   dedup: { id: string; channelSerial: string; at: number }[];
   /** Set when the sender was the channel's master (its state is authoritative). */
   wasMaster?: boolean;

@@ -21,7 +21,7 @@ import { OriginPositions } from './origin-positions.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec } from '../transport/entry-codec.js';
-import { knownBytes, rememberLogEntries } from '../transport/entry-lists.js';
+import { knownBytes, rememberLogEntries, SnapshotEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
 import { PresenceSet, remoteHost, synthesizedLeave } from './presence.js';
 import type { ChannelSettings } from './settings.js';
@@ -89,9 +89,10 @@ export class ChannelState {
     st.origins.applyReach(s.reach ?? []);
     st.gaps.apply(s.gaps ?? []);
     for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
-    const element = knownElements(s.entries);
-    for (let i = 0; i < s.entries.length; i++) st.record(s.entries[i]!, element?.(i));
-    st.lastChannelSerial = s.entries.length ? s.entries[s.entries.length - 1]!.channelSerial : st.formatAt(s.base);
+    const entries = s.entries.list();
+    const element = knownElements(entries);
+    for (let i = 0; i < entries.length; i++) st.record(entries[i]!, element?.(i));
+    st.lastChannelSerial = entries.length ? entries[entries.length - 1]!.channelSerial : st.formatAt(s.base);
     return st;
   }
 
@@ -110,7 +111,7 @@ export class ChannelState {
       ...(this.interest.remote.size ? { remoteInterest: this.interest.remoteList } : {}),
       ...(this.gaps.all().length ? { gaps: this.gaps.all() } : {}),
       lastStoredAt: this.lastStoredAt,
-      entries: data ? this.shareEncoded(this.log.all()) : [],
+      entries: data && this.log.size ? SnapshotEntries.fromBytes(this.log.encoded(this.log.baseSerial, this.log.lastSerial), this.log.size) : SnapshotEntries.none,
       dedup: data ? this.dedup.entries() : [],
       presence: data ? this.presenceSet.snapshot() : [],
     };

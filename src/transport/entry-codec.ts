@@ -366,6 +366,18 @@ export const entryListCodec = {
     return at;
   },
 
+  /** How many entries a LogEntryList holds, without decoding them; null as logEntryElements. */
+  logEntryCount(bytes: Uint8Array): number | null {
+    const r = new Reader(asBuffer(bytes), WHAT);
+    let n = 0;
+    while (r.pos < r.end) {
+      if (r.uint() !== TAG.listEntry) return null;
+      r.skip(WIRE_LEN);
+      n++;
+    }
+    return n;
+  },
+
   /**
    * One entry as an element of a LogEntryList (its tag, length and LogEntry): elements
    * side by side are a list. The bytes are in a scratch buffer, valid until the next call.

@@ -13,7 +13,7 @@ import type { Gap } from '../channel/gaps.js';
 import type { ErrorInfo } from '../errors.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
-import { decodeSnapshotEntries, encodeLogEntries, ForwardedEntries } from './entry-lists.js';
+import { ForwardedEntries, SnapshotEntries } from './entry-lists.js';
 import type { ConnectionRecord, ForwardedBatch } from './messages.js';
 
 function dataToPb(d: MessageData | undefined): pb.Message['data'] {
@@ -166,7 +166,7 @@ export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
     origins: s.origins,
     lastStoredAt: s.lastStoredAt,
     entries: [],
-    entryList: encodeLogEntries(s.entries),
+    entryList: s.entries.encoded(),
     dedup: s.dedup,
     wasMaster: s.wasMaster ?? false,
     subscribers: s.subscribers ?? [],
@@ -187,7 +187,7 @@ export function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     localSeq: p.localSeq,
     origins: p.origins,
     lastStoredAt: p.lastStoredAt,
-    entries: p.entryList.length ? decodeSnapshotEntries(p.entryList) : p.entries.map(entryFromPb),
+    entries: p.entryList.length ? SnapshotEntries.fromBytes(p.entryList) : SnapshotEntries.of(p.entries.map(entryFromPb)),
     dedup: p.dedup,
     wasMaster: p.wasMaster,
     subscribers: p.subscribers,

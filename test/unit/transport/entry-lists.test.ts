@@ -3,7 +3,8 @@ import { fromPb, toPb } from '../../../src/bridge/codec.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import * as regionPb from '../../../src/gen/region.pb.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
-import { encodeLogEntries, ForwardedEntries } from '../../../src/transport/entry-lists.js';
+import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
+import { encodeLogEntries, ForwardedEntries, SnapshotEntries } from '../../../src/transport/entry-lists.js';
 import type { ForwardedBatch, NodeMessage } from '../../../src/transport/messages.js';
 import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
 
@@ -196,5 +197,58 @@ describe('a batch received twice by the replica (replicate, then broadcast)', ()
     if (first.type !== 'broadcast' || second.type !== 'broadcast') throw new Error('wrong type');
     expect(second.entries).not.toBe(first.entries);
     expect(second.entries).toStrictEqual(first.entries);
+  });
+});
+
+describe("a snapshot's entries", () => {
+  const settings: ChannelSettings = { region: 'eu', historyMs: 600_000, dedupMs: 120_000, maxMessages: 1000 };
+  const message = (i: number) => ({ id: `c:${i}:0`, name: 'n', connectionId: 'c', data: `d${i}`, timestamp: NOW + i });
+
+  it('leave the sender as the bytes its log holds, and are decoded by a receiver only when it restores them', () => {
+    const st = ChannelState.fresh('app:ch', settings, NOW);
+    const stored = [...st.accept([message(1), message(2)], NOW).entries, ...st.accept([message(3)], NOW + 1).entries];
+    const storedBytes = entryListCodec.encodeLogEntryList(stored);
+    const decodes = vi.spyOn(entryListCodec, 'decodeLogEntryList');
+    const encodes = vi.spyOn(entryListCodec, 'encodeLogEntryList');
+    try {
+      const snapshot = st.snapshot();
+      const sent = nodeRoundTrip({ type: 'sync', rid: 1, channel: 'app:ch', snapshot, role: 'handoff' });
+      if (sent.type !== 'sync') throw new Error('wrong type');
+      // A claim reads where a copy stands: its count, without decoding it.
+      expect(sent.snapshot.entries.length).toBe(3);
+      expect(decodes).not.toHaveBeenCalled();
+      expect(encodes).not.toHaveBeenCalled();
+      expect(Buffer.compare(sent.snapshot.entries.encoded(), storedBytes)).toBe(0);
+      // The receiver that installs it decodes it once.
+      const restored = ChannelState.restore(sent.snapshot, settings);
+      expect(decodes).toHaveBeenCalledTimes(1);
+      expect(restored.snapshot().entries.list()).toStrictEqual(stored);
+      expect(restored.position()).toEqual(st.position());
+      expect(restored.hasOrdered('c:2:0')).toBe(true);
+      expect(encodes).not.toHaveBeenCalled();
+    } finally {
+      decodes.mockRestore();
+      encodes.mockRestore();
+    }
+  });
+
+  it('are none for a state without entries, or one asked only where it stands', () => {
+    const st = ChannelState.fresh('app:ch', settings, NOW);
+    expect(st.snapshot().entries).toBe(SnapshotEntries.none);
+    st.accept([message(1)], NOW);
+    expect(st.snapshot(false).entries).toBe(SnapshotEntries.none);
+    expect(SnapshotEntries.none.encoded().length).toBe(0);
+    expect(SnapshotEntries.fromBytes(Buffer.alloc(0))).toBe(SnapshotEntries.none);
+  });
+
+  it('refuse bytes that are not as many entries as said, and count a list with fields a later version may add by decoding it', () => {
+    const bytes = encodeLogEntries(euEntries());
+    expect(SnapshotEntries.fromBytes(bytes).length).toBe(3);
+    expect(() => SnapshotEntries.fromBytes(bytes, 4).list()).toThrow(/do not match their count \(3 of 4\)/);
+    // A field 2 of the list (varint 7) after the entries: skipped by the decoder, not counted as an entry.
+    const later = Buffer.concat([bytes, Buffer.from([(2 << 3) | 0, 7])]);
+    const counted = SnapshotEntries.fromBytes(later);
+    expect(counted.length).toBe(3);
+    expect(counted.list()).toStrictEqual(euEntries());
   });
 });

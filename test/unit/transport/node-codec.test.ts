@@ -3,11 +3,15 @@ import type { LogEntry } from '../../../src/channel/entry.js';
 import type { ChannelSnapshot } from '../../../src/channel/state.js';
 import * as pb from '../../../src/gen/node.pb.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
+import { SnapshotEntries } from '../../../src/transport/entry-lists.js';
+import { compareSnapshotEntriesByContent } from '../../helpers/snapshot-entries.js';
 import { decodeNodeMessage, encodeNodeMessage, encodeNodeMessageChunks } from '../../../src/transport/node-codec.js';
 import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js';
 import type { Message } from '../../../src/protocol/message.js';
 
 const NOW = 1_700_000_000_123;
+
+compareSnapshotEntriesByContent();
 
 /**
  * Encodes and decodes; the bytes must be a Uint8Array as a transport would carry them,
@@ -99,7 +103,7 @@ const snapshot: ChannelSnapshot = {
   localSeq: 7,
   origins: [{ region: 'us', epoch: 'ep9', seq: 38 }],
   lastStoredAt: NOW + 4,
-  entries,
+  entries: SnapshotEntries.of(entries),
   dedup: [
     { id: 'conn:7:0', channelSerial: 'eu~ep1~15', at: NOW },
     { id: 'bin', channelSerial: 'eu~ep1~16', at: NOW + 1 },
@@ -301,7 +305,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
         localSeq: 0,
         origins: [],
         lastStoredAt: NOW,
-        entries: [],
+        entries: SnapshotEntries.none,
         dedup: [],
         wasMaster: false,
         subscribers: [],
