@@ -174,10 +174,19 @@ export class DedupWindow {
     if (this.bits > 0 && this.count * 8 < this.splitAt) this.merge();
   }
 
-  /** Entries in time order, one per id (its first slot), for replication and handoff. */
+  /** Entries in time order, one per id (its first slot). */
   entries(): { id: string; channelSerial: string; at: number }[] {
-    this.index();
     const out: { id: string; channelSerial: string; at: number }[] = [];
+    this.forEachBytes((id, serial, at) => out.push({ id: id.toString('utf8'), channelSerial: serial.toString('utf8'), at }));
+    return out;
+  }
+
+  /**
+   * The same, without making strings, for a snapshot (a handoff, a new replica's sync):
+   * each id's and serial's UTF-8 bytes (views, valid until the window changes) and time.
+   */
+  forEachBytes(f: (id: Buffer, channelSerial: Buffer, at: number) => void): void {
+    this.index();
     for (let n = this.head; n < this.tail; n++) {
       const s = this.segment(n);
       const at = this.offset(n);
@@ -185,9 +194,13 @@ export class DedupWindow {
       const chunk = s[at + CHUNK]!;
       const off = s[at + OFF]!;
       const idLen = s[at + ID_LEN]!;
-      out.push({ id: this.arena.read(chunk, off, idLen), channelSerial: this.arena.read(chunk, off + idLen, s[at + SERIAL_LEN]!), at: s[at + AT]! });
+      f(this.arena.bytesAt(chunk, off, idLen), this.arena.bytesAt(chunk, off + idLen, s[at + SERIAL_LEN]!), s[at + AT]!);
     }
-    return out;
+  }
+
+  /** As `add`, for an id and serial given as UTF-8 bytes: `src`'s [idOff, idOff + idLen) and [serialOff, serialOff + serialLen). */
+  addBytes(src: Buffer, idOff: number, idLen: number, serialOff: number, serialLen: number, at: number): void {
+    this.slot(this.arena.appendBytes(src, idOff, idLen, serialOff, serialLen), idLen, serialLen, at, 0);
   }
 
   // ---- slots -------------------------------------------------------------------
@@ -209,6 +222,13 @@ export class DedupWindow {
 
   /** Adds a slot; returns its number. */
   private append(id: string, channelSerial: string, at: number, hash: number): number {
+    const idLen = utf8Bytes(id);
+    const serialLen = utf8Bytes(channelSerial);
+    return this.slot(this.arena.append(id, idLen, channelSerial, serialLen), idLen, serialLen, at, hash);
+  }
+
+  /** Adds a slot for the id and serial the arena has just taken (at its `offset` in `chunk`); returns its number. */
+  private slot(chunk: number, idLen: number, serialLen: number, at: number, hash: number): number {
     const n = this.tail;
     if (this.segments.length === 0) this.firstSegment = n >>> this.segmentBits;
     const k = (n >>> this.segmentBits) - this.firstSegment;
@@ -221,9 +241,6 @@ export class DedupWindow {
       grown.set(s);
       this.segments[k] = s = grown;
     }
-    const idLen = utf8Bytes(id);
-    const serialLen = utf8Bytes(channelSerial);
-    const chunk = this.arena.append(id, idLen, channelSerial, serialLen);
     this.tail++;
     s[i + AT] = at;
     if (at > this.latest) this.latest = at;

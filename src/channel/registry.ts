@@ -37,6 +37,7 @@ import type {
   ClientPosition,
 } from '../transport/messages.js';
 import type { OriginPosition } from '../protocol/serial.js';
+import { SnapshotDedup } from '../transport/dedup-list.js';
 import { SnapshotEntries } from '../transport/entry-lists.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
@@ -596,6 +597,6 @@ export class ChannelRegistry {
   private dispose(key: ChannelKey, state: ChannelState): void {
     this.holdings.delete(key);
     const snap = state.snapshot();
-    this.tombstones.set(key, { ...snap, entries: SnapshotEntries.none, dedup: [] });
+    this.tombstones.set(key, { ...snap, entries: SnapshotEntries.none, dedup: SnapshotDedup.none });
   }
 }

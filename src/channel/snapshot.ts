@@ -4,6 +4,7 @@
  * (state.ts) makes and restores them.
  */
 import type { OriginPosition } from '../protocol/serial.js';
+import type { SnapshotDedup } from '../transport/dedup-list.js';
 import type { SnapshotEntries } from '../transport/entry-lists.js';
 import type { ChannelKey } from './entry.js';
 import type { PresenceMember } from './presence.js';
@@ -28,7 +29,8 @@ export interface ChannelSnapshot {
   lastStoredAt: number;
   /** The log's entries after `base` (as bytes, entries or both). */
   entries: SnapshotEntries;
-  dedup: { id: string; channelSerial: string; at: number }[];
+  /** The dedup window's ids, each with its serial and time (as bytes, items or both). */
+  dedup: SnapshotDedup;
   /** Set when the sender was the channel's master (its state is authoritative). */
   wasMaster?: boolean;
   /** Nodes subscribed at the master, so the new master broadcasts to them at once. */

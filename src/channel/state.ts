@@ -21,6 +21,7 @@ import { OriginPositions } from './origin-positions.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec } from '../transport/entry-codec.js';
+import { SnapshotDedup } from '../transport/dedup-list.js';
 import { knownBytes, rememberLogEntries, SnapshotEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
 import { PresenceSet, remoteHost, synthesizedLeave } from './presence.js';
@@ -88,7 +89,7 @@ export class ChannelState {
     st.interest.apply({ interestSince: s.interestSince ?? 0, remoteInterest: s.remoteInterest ?? [] });
     st.origins.applyReach(s.reach ?? []);
     st.gaps.apply(s.gaps ?? []);
-    for (const d of s.dedup) st.dedup.add(d.id, d.channelSerial, d.at);
+    s.dedup.addTo(st.dedup);
     const entries = s.entries.list();
     const element = knownElements(entries);
     for (let i = 0; i < entries.length; i++) st.record(entries[i]!, element?.(i));
@@ -112,7 +113,7 @@ export class ChannelState {
       ...(this.gaps.all().length ? { gaps: this.gaps.all() } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data && this.log.size ? SnapshotEntries.fromBytes(this.log.encoded(this.log.baseSerial, this.log.lastSerial), this.log.size) : SnapshotEntries.none,
-      dedup: data ? this.dedup.entries() : [],
+      dedup: data ? SnapshotDedup.ofWindow(this.dedup) : SnapshotDedup.none,
       presence: data ? this.presenceSet.snapshot() : [],
     };
   }

@@ -58,7 +58,22 @@ export class StringArena {
    * chunk number; they start at `offset` (read it right after).
    */
   append(a: string, aLen: number, b: string, bLen: number): number {
-    const need = aLen + bLen;
+    const chunk = this.room(aLen + bLen);
+    write(chunk, this.offset, a, aLen);
+    write(chunk, this.offset + aLen, b, bLen);
+    return this.base + this.chunks.length - 1;
+  }
+
+  /** As `append`, for strings given as UTF-8 bytes: `src` [aOff, aOff + aLen) and [bOff, bOff + bLen). */
+  appendBytes(src: Buffer, aOff: number, aLen: number, bOff: number, bLen: number): number {
+    const chunk = this.room(aLen + bLen);
+    copyBytes(src, aOff, aLen, chunk, this.offset);
+    copyBytes(src, bOff, bLen, chunk, this.offset + aLen);
+    return this.base + this.chunks.length - 1;
+  }
+
+  /** `need` bytes at the end of the newest chunk (a new one if it has not room), starting at `offset`. */
+  private room(need: number): Buffer {
     let chunk = this.chunks[this.chunks.length - 1];
     if (!chunk || chunk.length - this.used < need) {
       chunk = Buffer.allocUnsafeSlow(Math.max(need, Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, this.held))));
@@ -67,14 +82,17 @@ export class StringArena {
       this.used = 0;
     }
     this.offset = this.used;
-    write(chunk, this.used, a, aLen);
-    write(chunk, this.used + aLen, b, bLen);
     this.used += need;
-    return this.base + this.chunks.length - 1;
+    return chunk;
   }
 
   /** Where the last `append` put its first string. */
   offset = 0;
+
+  /** The `len` bytes at a place (a view of them, valid until their chunk is dropped). */
+  bytesAt(chunk: number, off: number, len: number): Buffer {
+    return this.chunks[chunk - this.base]!.subarray(off, off + len);
+  }
 
   read(chunk: number, off: number, len: number): string {
     return this.chunks[chunk - this.base]!.toString('utf8', off, off + len);
@@ -123,6 +141,12 @@ export class StringArena {
     this.held = 0;
     this.used = 0;
   }
+}
+
+/** `len` bytes of `src` from `from` into `to` at `at`: ids and serials are short, and a loop beats a call into C++ for them. */
+function copyBytes(src: Buffer, from: number, len: number, to: Buffer, at: number): void {
+  if (len > 64) src.copy(to, at, from, from + len);
+  else for (let i = 0; i < len; i++) to[at + i] = src[from + i]!;
 }
 
 function write(b: Buffer, off: number, s: string, len: number): void {

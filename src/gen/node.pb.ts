@@ -162,6 +162,14 @@ export interface DedupEntry {
 }
 
 /**
+ * A channel's deduplication window, written and read by hand from the bytes it holds
+ * (src/transport/dedup-list.ts) and carried as bytes in ChannelSnapshot.dedup_list.
+ */
+export interface DedupEntryList {
+  entries: DedupEntry[];
+}
+
+/**
  * Subscribers were told that messages from another region were lost (90003) before the
  * entry with this serial. Kept with the channel's history, replicated and in snapshots,
  * and returned by range reads: a node or a client that catches up across it from history
@@ -212,6 +220,11 @@ export interface ChannelSnapshot {
    */
   remoteInterest: InterestItem[];
   gaps: Gap[];
+  /**
+   * The dedup window as a DedupEntryList's bytes, sent instead of `dedup`: a receiver
+   * takes whichever is there.
+   */
+  dedupList: Uint8Array;
 }
 
 export interface HistoryQuery {
@@ -2003,6 +2016,52 @@ export const DedupEntry: MessageFns<DedupEntry> = {
   },
 };
 
+function createBaseDedupEntryList(): DedupEntryList {
+  return { entries: [] };
+}
+
+export const DedupEntryList: MessageFns<DedupEntryList> = {
+  encode(message: DedupEntryList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      DedupEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DedupEntryList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDedupEntryList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(DedupEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseGap(): Gap {
   return { serial: 0, error: undefined, origin: undefined };
 }
@@ -2090,6 +2149,7 @@ function createBaseChannelSnapshot(): ChannelSnapshot {
     reach: [],
     remoteInterest: [],
     gaps: [],
+    dedupList: new Uint8Array(0),
   };
 }
 
@@ -2145,6 +2205,9 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
     }
     for (const v of message.gaps) {
       Gap.encode(v!, writer.uint32(138).fork()).join();
+    }
+    if (message.dedupList.length !== 0) {
+      writer.uint32(146).bytes(message.dedupList);
     }
     return writer;
   },
@@ -2296,6 +2359,14 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
             }
 
             message.gaps.push(Gap.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.dedupList = reader.bytes();
             continue;
           }
         }

@@ -13,6 +13,7 @@ import type { Gap } from '../channel/gaps.js';
 import type { ErrorInfo } from '../errors.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
+import { SnapshotDedup } from './dedup-list.js';
 import { ForwardedEntries, SnapshotEntries } from './entry-lists.js';
 import type { ConnectionRecord, ForwardedBatch } from './messages.js';
 
@@ -167,7 +168,8 @@ export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
     lastStoredAt: s.lastStoredAt,
     entries: [],
     entryList: s.entries.encoded(),
-    dedup: s.dedup,
+    dedup: [],
+    dedupList: s.dedup.encoded(),
     wasMaster: s.wasMaster ?? false,
     subscribers: s.subscribers ?? [],
     interestSince: s.interestSince ?? 0,
@@ -188,7 +190,7 @@ export function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     origins: p.origins,
     lastStoredAt: p.lastStoredAt,
     entries: p.entryList.length ? SnapshotEntries.fromBytes(p.entryList) : SnapshotEntries.of(p.entries.map(entryFromPb)),
-    dedup: p.dedup,
+    dedup: p.dedupList.length ? SnapshotDedup.fromBytes(p.dedupList) : SnapshotDedup.of(p.dedup),
     wasMaster: p.wasMaster,
     subscribers: p.subscribers,
     ...(p.interestSince ? { interestSince: p.interestSince } : {}),

@@ -35,10 +35,12 @@
  * - node 5 (2026-12-05): a channel client tells a master where attaching clients had got
  *   in other regions' streams (`ReachRequest`), which a build of 4 could not decode,
  *   dropping the mesh link.
+ * - node 6 (2026-12-05): a channel snapshot carries its dedup window as one list of bytes
+ *   (`ChannelSnapshot.dedup_list`), which a build of 5 took for an empty window.
  */
 import { LogThrottle } from '../log.js';
 
-export const NODE_PROTOCOL = 5;
+export const NODE_PROTOCOL = 6;
 export const REGION_PROTOCOL = 3;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */

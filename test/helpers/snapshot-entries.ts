@@ -1,16 +1,20 @@
 /**
- * Makes vitest's equality take two snapshots' entries (SnapshotEntries) as alike when
- * they list the same entries, whether each holds them as bytes, as entries or both.
- * Call once at the top of a test file that compares snapshots.
+ * Makes vitest's equality take two snapshots' entries (SnapshotEntries), or two dedup
+ * windows (SnapshotDedup), as alike when they list the same, whether each holds them as
+ * bytes, as objects or both. Call once at the top of a test file that compares snapshots.
  */
 import { expect } from 'vitest';
+import { SnapshotDedup } from '../../src/transport/dedup-list.js';
 import { SnapshotEntries } from '../../src/transport/entry-lists.js';
 
-export function compareSnapshotEntriesByContent(): void {
+export function compareSnapshotsByContent(): void {
   expect.addEqualityTesters([
     function (a: unknown, b: unknown, testers) {
-      if (!(a instanceof SnapshotEntries) || !(b instanceof SnapshotEntries)) return undefined;
-      return a.length === b.length && this.equals([...a.list()], [...b.list()], testers, true);
+      const listed = (x: unknown) => (x instanceof SnapshotEntries || x instanceof SnapshotDedup ? [x.constructor, [...x.list()]] : null);
+      const la = listed(a);
+      const lb = listed(b);
+      if (!la || !lb) return undefined;
+      return this.equals(la, lb, testers, true);
     },
   ]);
 }

@@ -7,12 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { decideClaim, newer } from '../../../src/channel/claim.js';
 import type { ChannelSnapshot } from '../../../src/channel/state.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
+import { SnapshotDedup } from '../../../src/transport/dedup-list.js';
 import { SnapshotEntries } from '../../../src/transport/entry-lists.js';
 import type { ReplyBody } from '../../../src/transport/messages.js';
 
 function snap(epoch: string, term: number, serial: number, o: Partial<ChannelSnapshot> = {}): ChannelSnapshot {
   const entries = Array.from({ length: serial }, (_, i) => ({ serial: i + 1 }) as unknown as LogEntry);
-  return { key: 'app:x', epoch, term, base: 0, localSeq: 0, origins: [], lastStoredAt: 0, entries: SnapshotEntries.of(entries), dedup: [], presence: [], ...o } as ChannelSnapshot;
+  return { key: 'app:x', epoch, term, base: 0, localSeq: 0, origins: [], lastStoredAt: 0, entries: SnapshotEntries.of(entries), dedup: SnapshotDedup.none, presence: [], ...o } as ChannelSnapshot;
 }
 
 const has = (s: ChannelSnapshot | null): ReplyBody => ({ kind: 'snapshot', snapshot: s });

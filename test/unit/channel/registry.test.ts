@@ -354,7 +354,7 @@ describe('ChannelRegistry', () => {
       const snap = (probe as Extract<typeof probe, { kind: 'snapshot' }>).snapshot!;
       expect(snap.key).toBe(key);
       expect(snap.entries.length).toBe(0);
-      expect(snap.dedup).toEqual([]);
+      expect(snap.dedup.length).toBe(0);
     }
     // A real claim is for the owner only: another node is sent to it.
     expect(await asker.rpc.request(replica.id, { type: 'claim', channel: key }, 1000)).toEqual({ kind: 'redirect', owner: 'a' });

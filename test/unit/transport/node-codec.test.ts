@@ -3,15 +3,16 @@ import type { LogEntry } from '../../../src/channel/entry.js';
 import type { ChannelSnapshot } from '../../../src/channel/state.js';
 import * as pb from '../../../src/gen/node.pb.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
+import { SnapshotDedup } from '../../../src/transport/dedup-list.js';
 import { SnapshotEntries } from '../../../src/transport/entry-lists.js';
-import { compareSnapshotEntriesByContent } from '../../helpers/snapshot-entries.js';
+import { compareSnapshotsByContent } from '../../helpers/snapshot-entries.js';
 import { decodeNodeMessage, encodeNodeMessage, encodeNodeMessageChunks } from '../../../src/transport/node-codec.js';
 import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js';
 import type { Message } from '../../../src/protocol/message.js';
 
 const NOW = 1_700_000_000_123;
 
-compareSnapshotEntriesByContent();
+compareSnapshotsByContent();
 
 /**
  * Encodes and decodes; the bytes must be a Uint8Array as a transport would carry them,
@@ -104,10 +105,10 @@ const snapshot: ChannelSnapshot = {
   origins: [{ region: 'us', epoch: 'ep9', seq: 38 }],
   lastStoredAt: NOW + 4,
   entries: SnapshotEntries.of(entries),
-  dedup: [
+  dedup: SnapshotDedup.of([
     { id: 'conn:7:0', channelSerial: 'eu~ep1~15', at: NOW },
     { id: 'bin', channelSerial: 'eu~ep1~16', at: NOW + 1 },
-  ],
+  ]),
   wasMaster: true,
   subscribers: ['n2', 'n3'],
   interestSince: NOW - 5000,
@@ -306,7 +307,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
         origins: [],
         lastStoredAt: NOW,
         entries: SnapshotEntries.none,
-        dedup: [],
+        dedup: SnapshotDedup.none,
         wasMaster: false,
         subscribers: [],
         presence: [],
