@@ -19,3 +19,8 @@ export class ManualClock implements Clock {
     this.t = t;
   }
 }
+
+/** Resolves after `ms` (the global timer, so tests' fake timers drive it). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

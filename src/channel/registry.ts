@@ -48,6 +48,7 @@ import { handleChannelRequest } from './requests.js';
 import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
 import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
+import { sleep } from '../clock.js';
 
 /** What a master asks another region for (ReplayWanted, less the region). */
 export type WantedReplay = Omit<ReplayWanted, 'type' | 'region'>;
@@ -100,10 +101,6 @@ export type Holding =
   | { role: 'stale'; state: ChannelState; until: number };
 
 export type Acquired = { ok: ChannelMaster } | { redirect: NodeId | null; error?: AblyError };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 export class ChannelRegistry {
   private readonly holdings = new Map<ChannelKey, Holding>();

@@ -31,6 +31,7 @@ import { broadcastOf, NOT_BY_REPLICA, ownEntriesBatch, type ReplicaBroadcast, ty
 import type { ChannelMaster } from './master.js';
 import type { Holding } from './registry.js';
 import type { PresenceHold } from './state.js';
+import { sleep } from '../clock.js';
 
 /** Retry pause after a replica failed to answer (the ring converges meanwhile). */
 const REPLICATE_RETRY_MS = 50;
@@ -50,10 +51,6 @@ export interface ReplicationDeps {
   toRegions?(batch: ForwardedBatch, to: string | null): void;
   /** One-way send of a broadcast to a node (self included). */
   sendBroadcast(to: NodeId, msg: Broadcast): void;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /**

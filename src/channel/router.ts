@@ -9,6 +9,7 @@ import type { Ring } from '../cluster/ring.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
 import type { ChannelKey } from './entry.js';
+import { sleep } from '../clock.js';
 
 /**
  * Pause before asking again after a redirect or a failed attempt, doubling up to the
@@ -35,10 +36,6 @@ export interface RouterDeps {
 }
 
 export type ChannelReply = Exclude<ReplyBody, { kind: 'redirect' } | { kind: 'error' } | { kind: 'retry' }>;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 export class ChannelRouter {
   constructor(private readonly deps: RouterDeps) {}
