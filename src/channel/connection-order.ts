@@ -22,8 +22,11 @@ import type { Message } from '../protocol/message.js';
 
 const MAX_CONNECTIONS = 4096;
 
+/** What the order reads of a message: its id and connection id. */
+export type MessageIds = Pick<Message, 'id' | 'connectionId'>;
+
 /** The msgSerial an id the gateway gave (`m.connectionId:msgSerial:index`) names; -1 for an id the publisher chose. */
-export function msgSerialOf(m: Message): number {
+export function msgSerialOf(m: MessageIds): number {
   const c = m.connectionId;
   if (c === undefined || m.id.length <= c.length + 1 || m.id.charCodeAt(c.length) !== 58 /* ':' */ || !m.id.startsWith(c)) return -1;
   const end = m.id.indexOf(':', c.length + 1);
@@ -49,7 +52,7 @@ export class ConnectionOrder {
   }
 
   /** A message just ordered (or applied by the replica, or found in a restored log). */
-  note(m: Message): void {
+  note(m: MessageIds): void {
     const serial = msgSerialOf(m);
     if (serial < 0) return;
     const high = this.highest.get(m.connectionId!);

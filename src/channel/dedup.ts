@@ -23,7 +23,8 @@
  * replica, with a 100 MB allocation (BENCHMARKS.md). Now only the newest segment grows
  * (up to its 4,096 slots), past 4,096 ids the index is 256 tables, chosen by the id's
  * hash, that grow and shrink one at a time, and a window that expires whole is dropped
- * at once. Two calls still do: `entries()` (a copy of everything, for a handoff), and
+ * at once. Two calls still do: `forEachBytes()` (everything, for a snapshot: a handoff or
+ * a sync, as bytes; `entries()` makes strings of it, for tests), and
  * the first lookup on a replica that has become the master, which indexes every id it
  * added meanwhile (about 0.4 s for 1.2 M ids).
  */

@@ -111,19 +111,23 @@ export class ChannelLog {
    * replica, from the master's list); otherwise they are encoded here.
    */
   append(e: LogEntry, element?: Uint8Array): void {
-    if (e.serial !== this.lastSerial + 1) {
-      throw new Error(`log append out of order: ${e.serial} after ${this.lastSerial}`);
+    this.appendElement(e.serial, e.storedAt, e.kind, element ?? entryListCodec.logEntryElement(e));
+  }
+
+  /** Appends the entry whose LogEntryList element is `bytes` (its serial, time and kind as given). */
+  appendElement(serial: number, storedAt: number, kind: LogEntry['kind'], bytes: Uint8Array): void {
+    if (serial !== this.lastSerial + 1) {
+      throw new Error(`log append out of order: ${serial} after ${this.lastSerial}`);
     }
-    const bytes = element ?? entryListCodec.logEntryElement(e);
     const chunk = this.place(bytes);
     if (this.tail === this.storedAt.length) this.makeRoom();
     const i = this.tail++;
-    this.storedAt[i] = e.storedAt;
+    this.storedAt[i] = storedAt;
     const w = i * SLOT;
     this.where[w + CHUNK] = chunk;
     this.where[w + OFFSET] = this.used - bytes.length;
     this.where[w + LENGTH] = bytes.length;
-    this.where[w + KIND] = e.kind === 'message' ? MESSAGE : PRESENCE;
+    this.where[w + KIND] = kind === 'message' ? MESSAGE : PRESENCE;
   }
 
   /** Copies `bytes` after the newest chunk's last, or into a new chunk; returns the chunk number. */

@@ -20,7 +20,7 @@ import { vectorRange, type VectorAnswer } from './vector-range.js';
 import { OriginPositions } from './origin-positions.js';
 import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
-import { entryListCodec } from '../transport/entry-codec.js';
+import { entryListCodec, type EntryHead } from '../transport/entry-codec.js';
 import { SnapshotDedup } from '../transport/dedup-list.js';
 import { knownBytes, rememberLogEntries, SnapshotEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
@@ -90,10 +90,11 @@ export class ChannelState {
     st.origins.applyReach(s.reach ?? []);
     st.gaps.apply(s.gaps ?? []);
     s.dedup.addTo(st.dedup);
-    const entries = s.entries.list();
-    const element = knownElements(entries);
-    for (let i = 0; i < entries.length; i++) st.record(entries[i]!, element?.(i));
-    st.lastChannelSerial = entries.length ? entries[entries.length - 1]!.channelSerial : st.formatAt(s.base);
+    // The log keeps the bytes as they came: each entry is read only as far as it needs.
+    const bytes = s.entries.encoded();
+    const read = entryListCodec.scanLogEntryList(bytes, (h) => st.recordHead(h, bytes));
+    if (read.count !== s.entries.length) throw new Error(`snapshot entries do not match their count (${read.count} of ${s.entries.length})`);
+    st.lastChannelSerial = read.count ? read.lastChannelSerial : st.formatAt(s.base);
     return st;
   }
 
@@ -224,6 +225,14 @@ export class ChannelState {
     if (e.origin.region !== this.settings.region) return;
     this.own.add(e.serial, e.origin.seq);
     if (e.kind === 'message') this.connectionOrder.note(e.message);
+  }
+
+  /** As `record`, for an entry of `list` read only as far as that needs (a restored snapshot's). */
+  private recordHead(h: EntryHead, list: Buffer): void {
+    this.log.appendElement(h.serial, h.storedAt, h.kind, list.subarray(h.start, h.end));
+    if (h.region !== this.settings.region) return;
+    this.own.add(h.serial, h.seq);
+    if (h.kind === 'message') this.connectionOrder.note(h);
   }
 
   /** Drops what retention no longer covers, from the log and the local index. */

@@ -325,6 +325,80 @@ function forwardLogEntry(r: Reader, w: Writer): void {
   w.end(at);
 }
 
+/**
+ * What a log that keeps an entry's bytes needs of it (ChannelState.restore), read by
+ * `scanLogEntryList` into one object reused for every entry: no entry, message or data
+ * is made.
+ */
+export interface EntryHead {
+  /** The entry's element (its tag, length and LogEntry) in the list: bytes [start, end). */
+  start: number;
+  end: number;
+  serial: number;
+  storedAt: number;
+  kind: 'message' | 'presence';
+  /** Its origin region (one string for the entries that repeat it) and seq there. */
+  region: string;
+  seq: number;
+  /** Its item's id and connection id ('' and undefined where there are none). */
+  id: string;
+  connectionId: string | undefined;
+}
+
+const head: EntryHead = { start: 0, end: 0, serial: 0, storedAt: 0, kind: 'message', region: '', seq: 0, id: '', connectionId: undefined };
+
+function readOriginInto(r: EntryReader, h: EntryHead): void {
+  while (r.pos < r.end) {
+    const tag = r.uint();
+    if (tag === TAG.region) h.region = r.interned(r.region);
+    else if (tag === TAG.originSeq) h.seq = r.uint();
+    else r.skip(tag & 7);
+  }
+}
+
+function readItemIds(r: EntryReader, h: EntryHead): void {
+  while (r.pos < r.end) {
+    const tag = r.uint();
+    if (tag === TAG.id) h.id = r.string();
+    else if (tag === TAG.connectionId) h.connectionId = r.interned(r.connectionId);
+    else r.skip(tag & 7);
+  }
+}
+
+/** Reads the LogEntry from here to `r.end` into `head`; returns where its channelSerial is (0, 0: none). */
+function readHead(r: EntryReader, h: EntryHead): [number, number] {
+  h.serial = h.storedAt = h.seq = 0;
+  h.region = h.id = '';
+  h.connectionId = undefined;
+  let item = false;
+  let serialAt: [number, number] = [0, 0];
+  while (r.pos < r.end) {
+    const tag = r.uint();
+    switch (tag) {
+      case TAG.serial: h.serial = r.uint(); break;
+      case TAG.channelSerial: { const e = r.lenEnd(); serialAt = [r.pos, e]; r.pos = e; break; }
+      case TAG.logStoredAt: h.storedAt = r.uint(); break;
+      case TAG.origin: { const e = r.lenEnd(); const outer = r.end; r.end = e; readOriginInto(r, h); r.end = outer; break; }
+      case TAG.logMessage:
+      case TAG.logPresence: {
+        h.kind = tag === TAG.logMessage ? 'message' : 'presence';
+        h.id = '';
+        h.connectionId = undefined;
+        const e = r.lenEnd();
+        const outer = r.end;
+        r.end = e;
+        readItemIds(r, h);
+        r.end = outer;
+        item = true;
+        break;
+      }
+      default: r.skip(tag & 7);
+    }
+  }
+  if (!item) throw malformed('log entry without an item');
+  return serialAt;
+}
+
 function readList<T>(bytes: Uint8Array, entry: (r: EntryReader) => T): T[] {
   const r = new EntryReader(asBuffer(bytes));
   const out: T[] = [];
@@ -364,6 +438,36 @@ export const entryListCodec = {
     }
     at.push(r.pos);
     return at;
+  },
+
+  /**
+   * Reads each entry of a LogEntryList only as far as a log that keeps its bytes needs
+   * (`EntryHead`, one object reused: copy what outlives the call), in order; returns how
+   * many there were and the last one's channelSerial ('' if none). Throws on bytes that
+   * are not such a list.
+   */
+  scanLogEntryList(bytes: Uint8Array, visit: (h: EntryHead) => void): { count: number; lastChannelSerial: string } {
+    const r = new EntryReader(asBuffer(bytes));
+    let count = 0;
+    let serialAt: [number, number] = [0, 0];
+    while (r.pos < r.end) {
+      const start = r.pos;
+      const tag = r.uint();
+      if (tag !== TAG.listEntry) {
+        r.skip(tag & 7);
+        continue;
+      }
+      const e = r.lenEnd();
+      const outer = r.end;
+      r.end = e;
+      serialAt = readHead(r, head);
+      r.end = outer;
+      head.start = start;
+      head.end = e;
+      count++;
+      visit(head);
+    }
+    return { count, lastChannelSerial: count ? r.buf.utf8Slice(serialAt[0], serialAt[1]) : '' };
   },
 
   /** How many entries a LogEntryList holds, without decoding them; null as logEntryElements. */

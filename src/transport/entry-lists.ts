@@ -104,9 +104,11 @@ export function decodeLogEntries(bytes: Uint8Array, replicate = false, broadcast
  * A channel snapshot's entries (ChannelSnapshot.entries), held as entries, as the bytes
  * of their LogEntryList, or both; each form is made at most once. A snapshot moves a
  * whole log (a handoff, a claim's answer, a new replica's sync): its sender gives the
- * bytes its log holds without decoding them, and a node that gets several (a claim)
- * decodes only the one it installs. Decoding 100,000 entries to encode them again took
- * a handing-off master about 200 ms.
+ * bytes its log holds without decoding them, and the receiver that installs it keeps
+ * them, reading each entry only as far as its log needs (`ChannelState.restore`,
+ * `scanLogEntryList`); a claim's other answers are never read. Decoding 100,000 entries
+ * to encode them again took a handing-off master about 200 ms, and decoding them to
+ * store their bytes took the receiver as long (`dist/bench/snapshot-move.js`).
  */
 export class SnapshotEntries {
   private constructor(

@@ -245,6 +245,24 @@ describe('ChannelState', () => {
       expect(copy.snapshot()).toEqual(st.snapshot());
     });
 
+    it("restores the index of this region's own entries (what other regions' streams of it are made from), other regions' left out", () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      st.accept([msg('a'), msg('b')], clock.now());
+      const fromUs = (seq: number): LogEntry => ({ kind: 'message', serial: 0, channelSerial: '', storedAt: clock.now(), origin: { region: 'us', epoch: 'usep', seq }, message: msg(`us${seq}`) });
+      expect(st.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [fromUs(1), fromUs(2)] }, clock.now()).entries).toHaveLength(2);
+      st.accept([msg('c')], clock.now());
+      const copy = ChannelState.restore(decodeNodeSnapshot(st), settings);
+      const own = (s: ChannelState, after: number) => {
+        const a = s.localAfter(EPOCH, after, 10, s.serial);
+        return [a.startSeq, a.gap, a.entries.list('eu', EPOCH).map((e) => (e.kind === 'message' ? e.message.id : e.presence.id))];
+      };
+      expect(own(copy, 0)).toEqual([0, false, ['a', 'b', 'c']]);
+      expect(own(copy, 2)).toEqual(own(st, 2));
+      expect(copy.ownSeqAt(4)).toBe(st.ownSeqAt(4));
+      expect(copy.snapshot()).toEqual(st.snapshot());
+    });
+
     it('restores a state whose entries have all expired at its last position', () => {
       const clock = new ManualClock(0);
       const st = fresh(clock);

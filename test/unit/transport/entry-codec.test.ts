@@ -157,6 +157,25 @@ describe('entry lists encoded by hand', () => {
     expect(codec.decodeLogEntryList(list)).toStrictEqual([e]);
   });
 
+  it('read each entry as far as a log that keeps its bytes needs (scanLogEntryList): what the decoder makes of the same entry', () => {
+    const entries = variety();
+    const bytes = codec.encodeLogEntryList(entries);
+    const at = codec.logEntryElements(bytes)!;
+    const heads: unknown[] = [];
+    const read = codec.scanLogEntryList(bytes, (h) => heads.push({ ...h }));
+    expect(read).toEqual({ count: entries.length, lastChannelSerial: 'ep~14' });
+    expect(heads).toEqual(
+      entries.map((e, i) => {
+        const item = e.kind === 'message' ? e.message : e.presence;
+        return { start: at[i], end: at[i + 1], serial: e.serial, storedAt: e.storedAt, kind: e.kind, region: e.origin.region, seq: e.origin.seq, id: item.id, connectionId: item.connectionId || undefined };
+      }),
+    );
+    // Fields it does not know are skipped, as by the decoder; an entry without an item is refused.
+    expect(codec.scanLogEntryList(Buffer.from([...varintBytes((20 << 3) | 0), 5, ...bytes]), () => undefined).count).toBe(entries.length);
+    expect(() => codec.scanLogEntryList(Buffer.from(lenField(1, [0x08, 0x01])), () => undefined)).toThrow(/without an item/);
+    expect(codec.scanLogEntryList(Buffer.alloc(0), () => undefined)).toEqual({ count: 0, lastChannelSerial: '' });
+  });
+
   it('refuse truncated or malformed bytes with an Error, and never hang', () => {
     const entries = variety().slice(0, 5);
     const bytes = codec.encodeLogEntryList(entries);
@@ -184,7 +203,7 @@ describe('entry lists encoded by hand', () => {
     const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let i = 0; i < 2000; i++) {
       const junk = Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 60) }, () => Math.floor(rnd() * 256)));
-      for (const decode of [() => codec.decodeLogEntryList(junk), () => codec.decodeForwardedEntryList(junk, 'eu', 'e1')]) {
+      for (const decode of [() => codec.decodeLogEntryList(junk), () => codec.decodeForwardedEntryList(junk, 'eu', 'e1'), () => [codec.scanLogEntryList(junk, () => undefined)]]) {
         try {
           expect(Array.isArray(decode())).toBe(true);
         } catch (err) {
