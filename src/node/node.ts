@@ -567,6 +567,7 @@ export class AblyNode {
 
   health(): Record<string, unknown> {
     const counts = this.registry.counts();
+    const memory = process.memoryUsage(); // one read of /proc for both figures
     return {
       node: this.id,
       region: this.region.name,
@@ -590,7 +591,7 @@ export class AblyNode {
       ...(this.globalmaster ? { regionLinks: this.globalmaster.status() } : {}),
       ring: this.ringView.members,
       counters: this.metrics.counts,
-      memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
+      memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
     };
   }
 }
