@@ -82,6 +82,8 @@ export class DedupWindow {
   private tableCounts: number[] = [];
   private bits = 0;
   private count = 0;
+  /** Bytes of the ids and serials of the slots in the window (`bytes` counts whole buffers). */
+  private held = 0;
   /** No slot in the window is later than this (a bound: it does not fall as slots expire). */
   private latest = -Infinity;
 
@@ -101,6 +103,11 @@ export class DedupWindow {
   get size(): number {
     this.index();
     return this.count;
+  }
+
+  /** Bytes of the ids and serials in the window (what a snapshot of it carries, less framing). */
+  get entryBytes(): number {
+    return this.held;
   }
 
   /** No id in the window (without indexing). */
@@ -139,7 +146,8 @@ export class DedupWindow {
     this.indexed = this.tail;
   }
 
-  expire(now: number, windowMs: number): void {
+  /** Forgets ids seen before `now - windowMs`, and the oldest while the ids and serials held take more than `maxBytes`. */
+  expire(now: number, windowMs: number, maxBytes = Infinity): void {
     const cutoff = now - windowMs;
     // A channel gone quiet for a whole window: everything goes at once, without taking
     // each id out of the index (a full window of a busy channel is millions of them).
@@ -147,10 +155,15 @@ export class DedupWindow {
       if (this.head !== this.tail) this.reset();
       return;
     }
-    while (this.head < this.tail && this.segment(this.head)[this.offset(this.head) + AT]! < cutoff) {
+    for (;;) {
+      if (this.head === this.tail) break;
+      const s = this.segment(this.head);
+      const i = this.offset(this.head);
+      if (s[i + AT]! >= cutoff && this.held <= maxBytes) break;
       // Only the slot an id's entry came from removes it: a newer publish of the id
       // (another slot, indexed in its place) may still be in the window.
       if (this.head < this.indexed && this.tables) this.remove(this.head);
+      this.held -= s[i + ID_LEN]! + s[i + SERIAL_LEN]!;
       this.head++;
     }
     if (this.indexed < this.head) this.indexed = this.head;
@@ -250,10 +263,12 @@ export class DedupWindow {
     s[i + OFF] = this.arena.offset;
     s[i + ID_LEN] = idLen;
     s[i + SERIAL_LEN] = serialLen;
+    this.held += idLen + serialLen;
     return n;
   }
 
   private reset(): void {
+    this.held = 0;
     this.arena.clear();
     this.segments = [];
     this.firstSegment = 0;

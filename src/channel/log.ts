@@ -65,6 +65,8 @@ export class ChannelLog {
   /** Bytes used in the newest chunk. */
   private used = 0;
   private held = 0;
+  /** Bytes of the retained entries (their elements; `held` counts whole buffers). */
+  private retainedBytes = 0;
   /**
    * When the newest entry this log dropped was stored (ms; -Infinity: none). null: a log
    * restored past its base, which never saw what went before it.
@@ -106,6 +108,11 @@ export class ChannelLog {
     return this.held;
   }
 
+  /** Bytes of the entries retained (what a snapshot of them carries). */
+  get entryBytes(): number {
+    return this.retainedBytes;
+  }
+
   /**
    * `element`: the entry's bytes as a LogEntryList element, where the caller has them (a
    * replica, from the master's list); otherwise they are encoded here.
@@ -128,6 +135,7 @@ export class ChannelLog {
     this.where[w + OFFSET] = this.used - bytes.length;
     this.where[w + LENGTH] = bytes.length;
     this.where[w + KIND] = kind === 'message' ? MESSAGE : PRESENCE;
+    this.retainedBytes += bytes.length;
   }
 
   /** Copies `bytes` after the newest chunk's last, or into a new chunk; returns the chunk number. */
@@ -238,11 +246,12 @@ export class ChannelLog {
     return this.storedAt[this.slot(serial)]!;
   }
 
-  /** Drops entries stored before `now - retentionMs`, and the oldest beyond `maxEntries`. */
-  expire(now: number, retentionMs: number, maxEntries: number): number {
+  /** Drops entries stored before `now - retentionMs`, and the oldest beyond `maxEntries` or `maxBytes` (of entries). */
+  expire(now: number, retentionMs: number, maxEntries: number, maxBytes = Infinity): number {
     const cutoff = now - retentionMs;
     let dropped = 0;
-    while (this.size > 0 && (this.storedAt[this.head]! < cutoff || this.size > maxEntries)) {
+    while (this.size > 0 && (this.storedAt[this.head]! < cutoff || this.size > maxEntries || this.retainedBytes > maxBytes)) {
+      this.retainedBytes -= this.where[this.head * SLOT + LENGTH]!;
       this.head++;
       this.base++;
       dropped++;

@@ -1,3 +1,6 @@
+import { debugSwitches } from '../config/defaults.js';
+import type { Topology } from '../config/topology.js';
+
 /**
  * A master that took a channel over keeps the interest start its predecessor knew for
  * this long, for the subscribing nodes coming back to it (after a failover they subscribe
@@ -13,6 +16,10 @@ export interface ChannelSettings {
   historyMs: number;
   dedupMs: number;
   maxMessages: number;
+  /** Bytes of history a channel keeps at most (its entries as held; oldest dropped first). Unbounded if absent. */
+  maxBytes?: number;
+  /** Bytes of ids and serials its dedup window keeps at most (oldest forgotten first). Unbounded if absent. */
+  maxDedupBytes?: number;
   /** Presence members a channel may have (Ably: 200). */
   maxPresenceMembers?: number;
   /** How long members of a connection that dropped stay (ms; Ably: 15 s). */
@@ -33,4 +40,20 @@ export interface ChannelSettings {
    * with ABLY_NG_DEBUG_INHERITED_INTEREST_MS; master.ts).
    */
   inheritedInterestMs?: number;
+}
+
+/** The settings of a region's channels, from its deployment's topology (and the environment's debug switches). */
+export function channelSettingsOf(t: Topology, region: string, env: NodeJS.ProcessEnv = process.env): ChannelSettings {
+  return {
+    region,
+    historyMs: t.retention.historyMs,
+    dedupMs: t.retention.dedupMs,
+    maxMessages: t.retention.maxMessagesPerChannel,
+    maxBytes: t.retention.maxBytesPerChannel,
+    maxDedupBytes: t.retention.maxDedupBytesPerChannel,
+    maxPresenceMembers: t.limits.maxPresenceMembers,
+    presenceLeaveDelayMs: t.limits.presenceLeaveDelayMs,
+    maxPublishRate: t.limits.maxChannelPublishRate,
+    ...debugSwitches(env),
+  };
 }

@@ -237,7 +237,7 @@ export class ChannelState {
 
   /** Drops what retention no longer covers, from the log and the local index. */
   private trim(now: number): void {
-    this.log.expire(now, this.settings.historyMs, this.settings.maxMessages);
+    this.log.expire(now, this.settings.historyMs, this.settings.maxMessages, this.settings.maxBytes);
     const base = this.log.baseSerial;
     this.gaps.trim(base);
     this.own.trim(base);
@@ -572,7 +572,7 @@ export class ChannelState {
   /** Drops what retention no longer covers. */
   expire(now: number): void {
     this.trim(now);
-    this.dedup.expire(now, this.settings.dedupMs);
+    this.dedup.expire(now, this.settings.dedupMs, this.settings.maxDedupBytes);
   }
 
   /** Nothing retained: the state can be disposed once nobody is attached. */

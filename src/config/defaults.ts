@@ -19,6 +19,14 @@ export const MAX_CHANNEL_PUBLISH_RATE_PER_S = 1000; // messages per channel per 
 export const HISTORY_RETENTION_MS = 120_000; // 2 minutes, Ably's default without persistence
 export const DEDUP_WINDOW_MS = 120_000; // 2 minutes, Ably's idempotency window
 export const MAX_HISTORY_MESSAGES_PER_CHANNEL = 10_000; // cap on retained entries per channel
+/**
+ * Caps on the bytes a channel keeps (its history's entries; its dedup window's ids and
+ * serials), oldest dropped first: they bound a channel's memory, and the snapshot that
+ * moves it whole between nodes, which must fit in one node frame (256 MiB,
+ * transport/framing.ts). 10,000 messages of Ably's largest (64 KiB) would be 640 MiB.
+ */
+export const MAX_HISTORY_BYTES_PER_CHANNEL = 64 * 1024 * 1024;
+export const MAX_DEDUP_BYTES_PER_CHANNEL = 32 * 1024 * 1024;
 
 /** History queries (REST). */
 export const HISTORY_DEFAULT_LIMIT = 100;

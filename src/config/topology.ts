@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import * as D from './defaults.js';
 import { parseCapability } from '../auth/capability.js';
+import { MAX_NODE_FRAME_BYTES } from '../transport/framing.js';
 
 const port = z.number().int().min(1, 'must be 1..65535').max(65535, 'must be 1..65535');
 const name = z
@@ -86,6 +87,8 @@ const retentionSchema = z
     historyMs: z.number().int().min(1000).default(D.HISTORY_RETENTION_MS),
     dedupMs: z.number().int().min(1000).default(D.DEDUP_WINDOW_MS),
     maxMessagesPerChannel: z.number().int().min(1).default(D.MAX_HISTORY_MESSAGES_PER_CHANNEL),
+    maxBytesPerChannel: z.number().int().min(1).default(D.MAX_HISTORY_BYTES_PER_CHANNEL),
+    maxDedupBytesPerChannel: z.number().int().min(1).default(D.MAX_DEDUP_BYTES_PER_CHANNEL),
   })
   .strict();
 
@@ -226,9 +229,38 @@ export function validateTopology(doc: unknown, file?: string): Topology {
     problems.push(`limits.maxMessageSize: must not exceed limits.maxFrameSize (${t.limits.maxFrameSize})`);
   }
   if (t.retention.dedupMs < 1000) problems.push('retention.dedupMs: must be at least 1000');
+  problems.push(...channelStateBounds(t));
 
   if (problems.length) throw new TopologyError(problems, file);
   return { ...t, ...(file ? { file } : {}) };
+}
+
+/**
+ * A channel's whole state moves between nodes as one snapshot in one node frame (a
+ * handoff, a claim's answer, a new replica's sync): its history, its dedup window
+ * (encoded: at most twice the bytes held) and its presence members, whose sum the
+ * retention and limits must keep inside a frame. A frame over it drops the link it came
+ * on, and the channel could not move.
+ */
+function channelStateBounds(t: Topology): string[] {
+  const { maxBytesPerChannel: history, maxDedupBytesPerChannel: dedup } = t.retention;
+  const { maxMessageSize, maxPresenceMembers } = t.limits;
+  const problems: string[] = [];
+  if (history < maxMessageSize + 1024) {
+    problems.push(`retention.maxBytesPerChannel: ${history} bytes cannot hold one message of limits.maxMessageSize (${maxMessageSize}) with its entry's fields (1 KiB)`);
+  }
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  const presence = maxPresenceMembers * (maxMessageSize + 1024);
+  const whole = history + 2 * dedup + presence + 2 ** 20;
+  if (whole > MAX_NODE_FRAME_BYTES) {
+    problems.push(
+      `retention: a channel's state could take ${mib(whole)} (history ${mib(history)}, dedup window ${mib(2 * dedup)} encoded, ` +
+        `${maxPresenceMembers} presence members of up to ${maxMessageSize} bytes ${mib(presence)}), more than one node frame carries ` +
+        `when the channel moves between nodes (${mib(MAX_NODE_FRAME_BYTES)}): lower retention.maxBytesPerChannel, ` +
+        'retention.maxDedupBytesPerChannel, limits.maxPresenceMembers or limits.maxMessageSize',
+    );
+  }
+  return problems;
 }
 
 /** Reads and validates a topology file (YAML or JSON). */

@@ -17,7 +17,8 @@ import { auditSubscriptions } from '../channel/requests.js';
 import { systemClock, type Clock } from '../clock.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
-import { CHANNEL_REQUEST_TIMEOUT_MS, debugSwitches } from '../config/defaults.js';
+import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
+import { channelSettingsOf } from '../channel/settings.js';
 import { findRegion, resolveSecret, topologyDir, type NodeConfig, type RegionConfig, type Topology } from '../config/topology.js';
 import { cutOffError, Gateway } from '../gateway/server.js';
 import type { GatewayServices } from '../gateway/services.js';
@@ -141,16 +142,7 @@ export class AblyNode {
     this.gatewayCounts = new GatewayCounts(this.metrics, this.stats);
     this.registry = new ChannelRegistry({
       self: this.id,
-      settings: {
-        region: this.region.name,
-        historyMs: o.topology.retention.historyMs,
-        dedupMs: o.topology.retention.dedupMs,
-        maxMessages: o.topology.retention.maxMessagesPerChannel,
-        maxPresenceMembers: o.topology.limits.maxPresenceMembers,
-        presenceLeaveDelayMs: o.topology.limits.presenceLeaveDelayMs,
-        maxPublishRate: o.topology.limits.maxChannelPublishRate,
-        ...debugSwitches(process.env),
-      },
+      settings: channelSettingsOf(o.topology, this.region.name),
       now,
       rpc: this.rpc,
       sendBroadcast: (to, msg) => this.transport.send(to, msg),

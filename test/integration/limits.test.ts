@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action } from '../../src/protocol/actions.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { RawClient } from '../helpers/raw.js';
-import { closeAll, connected, realtime } from '../helpers/sdk.js';
+import { closeAll, connected, realtime, rest } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment;
@@ -174,5 +174,31 @@ describe('slow consumers', () => {
       closeAll(healthy, pub);
       slow?.close();
     }
+  });
+});
+
+describe('history retention by bytes', () => {
+  let small: TestDeployment;
+  beforeAll(async () => {
+    small = await startDeployment({
+      regions: [{ name: 'r1', nodes: 1 }],
+      // Room for 8 of the messages below (30,000 bytes of data each, a little more held).
+      retention: { maxBytesPerChannel: 256 * 1024 },
+    });
+  });
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  it("keeps at most retention.maxBytesPerChannel of a channel's history, dropping the oldest, and still refuses a repeat of a dropped id", async () => {
+    const client = rest(small.port('r1-n1'));
+    const ch = client.channels.get('bytes-capped');
+    for (let i = 0; i < 20; i++) await ch.publish({ id: `big-${i}`, name: 'big', data: `${i}:`.padEnd(30_000, 'x') });
+    const page = await ch.history({ limit: 100 });
+    // Newest first: the last eight published, nothing older.
+    expect(page.items.map((m) => m.id)).toEqual(Array.from({ length: 8 }, (_, k) => `big-${19 - k}`));
+    // A dropped message's id is still in the dedup window: published again, it is not stored twice.
+    await ch.publish({ id: 'big-0', name: 'big', data: 'again' });
+    expect((await ch.history({ limit: 100 })).items.map((m) => m.id)).toEqual(page.items.map((m) => m.id));
   });
 });

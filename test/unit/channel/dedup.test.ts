@@ -21,6 +21,26 @@ describe('DedupWindow', () => {
     expect(w.entries()).toEqual([{ id: 'a', channelSerial: 'r~e~1', at: 1000 }]);
   });
 
+  it('forgets the oldest ids while the ids and serials it holds take more than maxBytes, still finding the others', () => {
+    const w = new DedupWindow({ segmentBits: 2 });
+    for (let i = 0; i < 20; i++) w.add(`id-${i}`, `s~${i}`, 1000 + i); // 4 or 5 bytes of id, 3 or 4 of serial
+    const held = w.entryBytes;
+    expect(held).toBe(20 * 4 + 10 + 20 * 3 + 10);
+    w.expire(2000, 60_000, held);
+    expect(w.size).toBe(20);
+    // id-0 … id-9 hold 7 bytes each, the rest 9: room for 10 of the newest less one byte drops 11.
+    w.expire(2000, 60_000, 10 * 9 - 1);
+    expect(w.size).toBe(9);
+    expect(w.entryBytes).toBe(9 * 9);
+    expect(w.lookup('id-10')).toBeUndefined();
+    expect(w.lookup('id-11')).toBe('s~11');
+    expect(w.lookup('id-19')).toBe('s~19');
+    w.add('id-20', 's~20', 1020);
+    expect(w.entryBytes).toBe(10 * 9);
+    w.expire(2000, 60_000, 0);
+    expect([w.size, w.entryBytes, w.empty]).toEqual([0, 0, true]);
+  });
+
   it('forgets ids seen before now - window and keeps one seen exactly at the cutoff', () => {
     const w = new DedupWindow();
     w.add('old', 's1', 1000);

@@ -110,6 +110,24 @@ describe('ChannelLog', () => {
   });
 
   describe('expire', () => {
+    it('drops the oldest entries while the retained ones take more than maxBytes, counting their elements as held', () => {
+      const log = logOf(10);
+      const sizes = Array.from({ length: 10 }, (_, i) => entryListCodec.logEntryElement(entry(i + 1, (i + 1) * 1000)).length);
+      expect(log.entryBytes).toBe(sizes.reduce((a, b) => a + b, 0));
+      // Room for the last four exactly: six go, oldest first.
+      const lastFour = sizes.slice(6).reduce((a, b) => a + b, 0);
+      expect(log.expire(10_000, 60_000, 100, lastFour)).toBe(6);
+      expect(serials(log.all())).toEqual([7, 8, 9, 10]);
+      expect([log.baseSerial, log.entryBytes]).toEqual([6, lastFour]);
+      expect(log.expire(10_000, 60_000, 100, lastFour)).toBe(0);
+      // Appends count too; without a cap nothing more goes.
+      log.append(entry(11, 11_000));
+      expect(log.expire(11_000, 60_000, 100)).toBe(0);
+      expect(log.entryBytes).toBe(lastFour + entryListCodec.logEntryElement(entry(11, 11_000)).length);
+      expect(log.expire(11_000, 60_000, 100, 0)).toBe(5);
+      expect([log.size, log.entryBytes, log.lastSerial]).toEqual([0, 0, 11]);
+    });
+
     it('drops entries stored before now - retention, keeping one stored exactly at the cutoff', () => {
       const log = logOf(5);
       expect(log.expire(6000, 3000, 100)).toBe(2); // cutoff 3000: serial 3 stays

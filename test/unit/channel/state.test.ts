@@ -179,6 +179,23 @@ describe('ChannelState', () => {
       expect(serialsOf(st.range(2))).toEqual([3, 4, 5]);
     });
 
+    it('holds the byte cap as soon as messages are accepted, and its replica drops the same', () => {
+      const clock = new ManualClock();
+      const capped = { ...settings, maxBytes: 3000 };
+      const st = fresh(clock, capped);
+      const replica = fresh(clock, capped);
+      const big = (id: string): Message => ({ ...msg(id), data: 'x'.repeat(1000) });
+      for (const batch of [[big('a'), big('b')], [big('c'), big('d'), big('e')]]) {
+        replica.applyEntries(decodeLogEntries(encodeLogEntries(st.accept(batch, clock.now()).entries), true));
+        expect(st.snapshot().entries.encoded().length).toBeLessThanOrEqual(3000);
+      }
+      // Each entry holds a little over 1 KB: the newest two fit, three do not.
+      expect(serialsOf(st.range(st.baseSerial))).toEqual([4, 5]);
+      expect(replica.snapshot()).toEqual(st.snapshot());
+      // The dropped ones are still in the dedup window: a repeat gets its serial.
+      expect(st.accept([big('a')], clock.now()).serials).toEqual(['eu~ep1~1']);
+    });
+
     it('keeps dropped messages in the dedup window', () => {
       const clock = new ManualClock();
       const st = fresh(clock, { ...settings, maxMessages: 1 });

@@ -56,6 +56,8 @@ describe('validateTopology', () => {
       historyMs: D.HISTORY_RETENTION_MS,
       dedupMs: D.DEDUP_WINDOW_MS,
       maxMessagesPerChannel: D.MAX_HISTORY_MESSAGES_PER_CHANNEL,
+      maxBytesPerChannel: D.MAX_HISTORY_BYTES_PER_CHANNEL,
+      maxDedupBytesPerChannel: D.MAX_DEDUP_BYTES_PER_CHANNEL,
     });
     expect(t.limits).toEqual({
       maxMessageSize: D.MAX_MESSAGE_SIZE_BYTES,
@@ -289,6 +291,19 @@ describe('validateTopology', () => {
     it('rejects maxMessageSize larger than maxFrameSize', () => {
       expect(problemsOf({ ...minimal(), limits: { maxMessageSize: 2000, maxFrameSize: 1000 } })).toEqual([
         'limits.maxMessageSize: must not exceed limits.maxFrameSize (1000)',
+      ]);
+    });
+
+    it("rejects retention that could make a channel's state too large to move between nodes in one frame, naming what to lower", () => {
+      // The defaults fit: 64 MiB of history, a 32 MiB dedup window (64 encoded), 200 members of 64 KiB.
+      expect(() => validateTopology(minimal())).not.toThrow();
+      const tooBig = problemsOf({ ...minimal(), retention: { maxBytesPerChannel: 200 * 2 ** 20 } });
+      expect(tooBig).toHaveLength(1);
+      expect(tooBig[0]).toMatch(/^retention: a channel's state could take 277\.7 MiB \(history 200\.0 MiB, dedup window 64\.0 MiB encoded, 200 presence members of up to 65536 bytes 12\.7 MiB\), more than one node frame carries when the channel moves between nodes \(256\.0 MiB\): lower retention\.maxBytesPerChannel/);
+      expect(problemsOf({ ...minimal(), limits: { maxPresenceMembers: 5000 } })).toHaveLength(1);
+      // History that cannot hold one message of the largest size.
+      expect(problemsOf({ ...minimal(), retention: { maxBytesPerChannel: 65536 } })).toEqual([
+        'retention.maxBytesPerChannel: 65536 bytes cannot hold one message of limits.maxMessageSize (65536) with its entry\'s fields (1 KiB)',
       ]);
     });
 
