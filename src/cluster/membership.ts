@@ -153,12 +153,21 @@ export class Membership {
     // as down the same way: its silence was measured in the life that ended (cut off, we
     // heard nobody), and must not become a verdict once a majority is back, if the link
     // to it heals later than the others.
+    // The silence of the members still up or suspect was measured in the life that ended
+    // too: a reset on waking from a freeze (the gossip read first said we were declared
+    // down) left it counting, and the next tick declared down a healthy peer not yet heard
+    // since, which obeyed, our quorum being back, and dropped its channels (chaos seed
+    // 3644). They get a fresh timeout, as the tick that finds a freeze gives them, and a
+    // verdict needs a majority seen in this life.
     for (const m of this.members.values()) {
       if (m.state === 'suspect' && m.overdue) {
         this.become(m, 'down');
       }
       if (m.state === 'down' && !m.gone) m.heard = false;
+      if (m.heard && m.state !== 'down' && m.state !== 'left') m.lastHeard = Math.max(m.lastHeard, now);
     }
+    this.majoritySince = undefined;
+    this.lags = [];
     return { type: 'selfReset', incarnation: this.incarnation, reason };
   }
 

@@ -815,6 +815,27 @@ describe('Membership', () => {
       expect(m.selfIncarnation).toBe(inc);
     });
 
+    it("after that reset, gives the peers it has not heard since the freeze a fresh timeout: their silence was the old life's", () => {
+      // Chaos seed 3644: eu-4, paused 13 s, read on waking that it had been declared down
+      // and reset; 0.6 s later it declared eu-3 (healthy, not yet heard in the new life)
+      // down from its silence before the pause. eu-4 had quorum again, so eu-3 obeyed and
+      // dropped every channel it held.
+      const m = trio();
+      m.onHeartbeat(hb('b', 5), 0);
+      m.onHeartbeat(hb('c', 6), 0);
+      m.tick(0);
+      const down = { node: 'a', incarnation: SELF_INC, state: 'down' as const, address: addr(0) };
+      expect(types(m.onHeartbeat(hb('b', 5, { members: [down] }), 5_000))).toEqual(['selfReset']);
+      // b is heard in the new life; c not yet. c is suspected a full suspectAfterMs after
+      // the reset, and declared down only after downAfterMs, not at the first tick.
+      const events = tickThrough(m, 5_000, 5_000 + T.downAfterMs, [['b', 5]]);
+      expect(events.map(({ at, event }) => [at, event.type, 'node' in event ? event.node : ''])).toEqual([
+        [5_000 + T.suspectAfterMs, 'peerSuspect', 'c'],
+        [5_000 + T.downAfterMs, 'peerDown', 'c'],
+      ]);
+      expect(m.state('b')).toBe('up');
+    });
+
     it('allows for its own recent lateness before suspecting, and only for downAfterMs', () => {
       const m = trio();
       m.onHeartbeat(hb('b', 5), 0);
