@@ -26,7 +26,7 @@ export const MAX_HISTORY_MESSAGES_PER_CHANNEL = 10_000; // cap on retained entri
  * transport/framing.ts). 10,000 messages of Ably's largest (64 KiB) would be 640 MiB.
  */
 export const MAX_HISTORY_BYTES_PER_CHANNEL = 64 * 1024 * 1024;
-export const MAX_DEDUP_BYTES_PER_CHANNEL = 32 * 1024 * 1024;
+export const MAX_DEDUP_BYTES_PER_CHANNEL = 48 * 1024 * 1024;
 
 /** History queries (REST). */
 export const HISTORY_DEFAULT_LIMIT = 100;

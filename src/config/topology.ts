@@ -238,9 +238,10 @@ export function validateTopology(doc: unknown, file?: string): Topology {
 /**
  * A channel's whole state moves between nodes as one snapshot in one node frame (a
  * handoff, a claim's answer, a new replica's sync): its history, its dedup window
- * (encoded: at most twice the bytes held) and its presence members, whose sum the
- * retention and limits must keep inside a frame. A frame over it drops the link it came
- * on, and the channel could not move.
+ * (encoded: each id and serial, at least 11 bytes together, gains at most 14 of framing,
+ * so at most 2.5 times the bytes held) and its presence members (up to the limit entered
+ * in each region), whose sum the retention and limits must keep inside a frame. A frame
+ * over it drops the link it came on, and the channel could not move.
  */
 function channelStateBounds(t: Topology): string[] {
   const { maxBytesPerChannel: history, maxDedupBytesPerChannel: dedup } = t.retention;
@@ -250,12 +251,12 @@ function channelStateBounds(t: Topology): string[] {
     problems.push(`retention.maxBytesPerChannel: ${history} bytes cannot hold one message of limits.maxMessageSize (${maxMessageSize}) with its entry's fields (1 KiB)`);
   }
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-  const presence = maxPresenceMembers * (maxMessageSize + 1024);
-  const whole = history + 2 * dedup + presence + 2 ** 20;
+  const presence = t.regions.length * maxPresenceMembers * (maxMessageSize + 1024);
+  const whole = history + 2.5 * dedup + presence + 2 ** 20;
   if (whole > MAX_NODE_FRAME_BYTES) {
     problems.push(
-      `retention: a channel's state could take ${mib(whole)} (history ${mib(history)}, dedup window ${mib(2 * dedup)} encoded, ` +
-        `${maxPresenceMembers} presence members of up to ${maxMessageSize} bytes ${mib(presence)}), more than one node frame carries ` +
+      `retention: a channel's state could take ${mib(whole)} (history ${mib(history)}, dedup window ${mib(2.5 * dedup)} encoded, ` +
+        `${maxPresenceMembers} presence members in each of ${t.regions.length} region(s), of up to ${maxMessageSize} bytes, ${mib(presence)}), more than one node frame carries ` +
         `when the channel moves between nodes (${mib(MAX_NODE_FRAME_BYTES)}): lower retention.maxBytesPerChannel, ` +
         'retention.maxDedupBytesPerChannel, limits.maxPresenceMembers or limits.maxMessageSize',
     );

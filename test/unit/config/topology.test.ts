@@ -295,11 +295,11 @@ describe('validateTopology', () => {
     });
 
     it("rejects retention that could make a channel's state too large to move between nodes in one frame, naming what to lower", () => {
-      // The defaults fit: 64 MiB of history, a 32 MiB dedup window (64 encoded), 200 members of 64 KiB.
+      // The defaults fit: 64 MiB of history, a 48 MiB dedup window (120 encoded), 200 members of 64 KiB in the one region.
       expect(() => validateTopology(minimal())).not.toThrow();
       const tooBig = problemsOf({ ...minimal(), retention: { maxBytesPerChannel: 200 * 2 ** 20 } });
       expect(tooBig).toHaveLength(1);
-      expect(tooBig[0]).toMatch(/^retention: a channel's state could take 277\.7 MiB \(history 200\.0 MiB, dedup window 64\.0 MiB encoded, 200 presence members of up to 65536 bytes 12\.7 MiB\), more than one node frame carries when the channel moves between nodes \(256\.0 MiB\): lower retention\.maxBytesPerChannel/);
+      expect(tooBig[0]).toMatch(/^retention: a channel's state could take 333\.7 MiB \(history 200\.0 MiB, dedup window 120\.0 MiB encoded, 200 presence members in each of 1 region\(s\), of up to 65536 bytes, 12\.7 MiB\), more than one node frame carries when the channel moves between nodes \(256\.0 MiB\): lower retention\.maxBytesPerChannel/);
       expect(problemsOf({ ...minimal(), limits: { maxPresenceMembers: 5000 } })).toHaveLength(1);
       // History that cannot hold one message of the largest size.
       expect(problemsOf({ ...minimal(), retention: { maxBytesPerChannel: 65536 } })).toEqual([
