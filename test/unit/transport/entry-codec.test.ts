@@ -172,6 +172,7 @@ describe('entry lists encoded by hand', () => {
     );
     // Fields it does not know are skipped, as by the decoder; an entry without an item is refused.
     expect(codec.scanLogEntryList(Buffer.from([...varintBytes((20 << 3) | 0), 5, ...bytes]), () => undefined).count).toBe(entries.length);
+    expect(codec.scanLogEntryList(Buffer.from([...bytes, ...varintBytes((20 << 3) | 0), 5]), () => undefined)).toEqual(read);
     expect(() => codec.scanLogEntryList(Buffer.from(lenField(1, [0x08, 0x01])), () => undefined)).toThrow(/without an item/);
     expect(codec.scanLogEntryList(Buffer.alloc(0), () => undefined)).toEqual({ count: 0, lastChannelSerial: '' });
   });
