@@ -44,6 +44,13 @@ const MIN_SEGMENT_SLOTS = 8;
 const MIN_TABLE = 16;
 
 
+/** An id in the window, with the serial it was stored under and when it was seen (ms). */
+export interface DedupItem {
+  id: string;
+  channelSerial: string;
+  at: number;
+}
+
 export interface DedupWindowOptions {
   /** Slots per segment: 2^segmentBits (default 12). */
   segmentBits?: number;
@@ -189,8 +196,8 @@ export class DedupWindow {
   }
 
   /** Entries in time order, one per id (its first slot). */
-  entries(): { id: string; channelSerial: string; at: number }[] {
-    const out: { id: string; channelSerial: string; at: number }[] = [];
+  entries(): DedupItem[] {
+    const out: DedupItem[] = [];
     this.forEachBytes((id, serial, at) => out.push({ id: id.toString('utf8'), channelSerial: serial.toString('utf8'), at }));
     return out;
   }

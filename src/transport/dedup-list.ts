@@ -9,7 +9,7 @@
  * `proto/node.proto` stays the definition: the tests check these bytes against the
  * generated codec both ways. Unknown fields are skipped, as protobuf requires.
  */
-import type { DedupWindow } from '../channel/dedup.js';
+import { DedupWindow, type DedupItem } from '../channel/dedup.js';
 import { asBuffer, Reader, WIRE_LEN, WIRE_VARINT, Writer, type FastBuffer } from './wire.js';
 
 /** Field tags (field number << 3 | wire type), as written. */
@@ -21,12 +21,6 @@ const TAG = {
 } as const;
 
 const WHAT = 'dedup list';
-
-export interface DedupItem {
-  id: string;
-  channelSerial: string;
-  at: number;
-}
 
 const writer = new Writer();
 
@@ -43,28 +37,28 @@ function encodeWindow(w: DedupWindow): { bytes: Buffer; count: number } {
     writer.end(e);
     count++;
   });
-  if (count === 0) {
-    writer.reset();
-    return { bytes: Buffer.alloc(0), count };
-  }
   return { bytes: writer.finish(), count };
 }
 
-function encodeItems(items: readonly DedupItem[]): Buffer {
-  writer.reset();
-  for (const d of items) {
-    const e = writer.begin(TAG.entry);
-    writer.string(TAG.id, d.id);
-    writer.string(TAG.channelSerial, d.channelSerial);
-    writer.byte(TAG.at);
-    writer.varint(d.at);
-    writer.end(e);
+/** The entry being read: where its id and serial are in the list, and its time. */
+const entry = { idOff: 0, idLen: 0, serialOff: 0, serialLen: 0, at: 0 };
+
+function readEntry(r: Reader): void {
+  entry.idOff = entry.idLen = entry.serialOff = entry.serialLen = entry.at = 0;
+  while (r.pos < r.end) {
+    const t = r.uint();
+    if (t === TAG.id || t === TAG.channelSerial) {
+      const end = r.lenEnd();
+      if (t === TAG.id) [entry.idOff, entry.idLen] = [r.pos, end - r.pos];
+      else [entry.serialOff, entry.serialLen] = [r.pos, end - r.pos];
+      r.pos = end;
+    } else if (t === TAG.at) entry.at = r.uint();
+    else r.skip(t & 7);
   }
-  return writer.finish();
 }
 
-/** Calls `f` with where each entry's id and serial are in `buf`, and its time. Throws on bytes that are not a DedupEntryList. */
-function readList(buf: FastBuffer, f: (idOff: number, idLen: number, serialOff: number, serialLen: number, at: number) => void): void {
+/** Calls `f` after reading each entry into `entry`. Throws on bytes that are not a DedupEntryList. */
+function readList(buf: FastBuffer, f: () => void): void {
   const r = new Reader(buf, WHAT);
   while (r.pos < r.end) {
     const tag = r.uint();
@@ -72,26 +66,8 @@ function readList(buf: FastBuffer, f: (idOff: number, idLen: number, serialOff: 
       r.skip(tag & 7);
       continue;
     }
-    const e = r.lenEnd();
-    const outer = r.end;
-    r.end = e;
-    let idOff = 0;
-    let idLen = 0;
-    let serialOff = 0;
-    let serialLen = 0;
-    let at = 0;
-    while (r.pos < r.end) {
-      const t = r.uint();
-      if (t === TAG.id || t === TAG.channelSerial) {
-        const end = r.lenEnd();
-        if (t === TAG.id) [idOff, idLen] = [r.pos, end - r.pos];
-        else [serialOff, serialLen] = [r.pos, end - r.pos];
-        r.pos = end;
-      } else if (t === TAG.at) at = r.uint();
-      else r.skip(t & 7);
-    }
-    r.end = outer;
-    f(idOff, idLen, serialOff, serialLen, at);
+    r.nested(readEntry);
+    f();
   }
 }
 
@@ -107,28 +83,29 @@ function countList(buf: FastBuffer): number {
   return n;
 }
 
-/**
- * A snapshot's dedup window: as the bytes of a DedupEntryList, as items, or both; each
- * form made at most once.
- */
+/** A snapshot's dedup window, as the bytes of a DedupEntryList (its items made only if asked for). */
 export class SnapshotDedup {
+  private items: readonly DedupItem[] | null = null;
+
   private constructor(
     /** How many ids. */
     readonly length: number,
-    private items: readonly DedupItem[] | null,
-    private bytes: Buffer | null,
+    private readonly bytes: Buffer,
   ) {}
 
-  static readonly none = new SnapshotDedup(0, [], null);
+  static readonly none = new SnapshotDedup(0, Buffer.alloc(0));
 
+  /** These ids, in order, one per id (the first kept, as a window keeps it). */
   static of(items: readonly DedupItem[]): SnapshotDedup {
-    return items.length ? new SnapshotDedup(items.length, items, null) : SnapshotDedup.none;
+    const w = new DedupWindow();
+    for (const d of items) w.add(d.id, d.channelSerial, d.at);
+    return SnapshotDedup.ofWindow(w);
   }
 
   /** The window's ids now, as bytes (the window may change after). */
   static ofWindow(w: DedupWindow): SnapshotDedup {
     const { bytes, count } = encodeWindow(w);
-    return count ? new SnapshotDedup(count, null, bytes) : SnapshotDedup.none;
+    return count ? new SnapshotDedup(count, bytes) : SnapshotDedup.none;
   }
 
   /** The ids of a DedupEntryList's bytes (a view of them, not a copy). Throws on bytes that are not one. */
@@ -136,11 +113,10 @@ export class SnapshotDedup {
     if (bytes.length === 0) return SnapshotDedup.none;
     const buf = asBuffer(bytes);
     const n = countList(buf);
-    return n ? new SnapshotDedup(n, null, buf) : SnapshotDedup.none;
+    return n ? new SnapshotDedup(n, buf) : SnapshotDedup.none;
   }
 
   encoded(): Buffer {
-    if (!this.bytes) this.bytes = this.length ? encodeItems(this.items!) : Buffer.alloc(0);
     return this.bytes;
   }
 
@@ -148,19 +124,17 @@ export class SnapshotDedup {
     if (!this.items) {
       const buf = this.bytes as FastBuffer;
       const out: DedupItem[] = [];
-      readList(buf, (io, il, so, sl, at) => out.push({ id: buf.utf8Slice(io, io + il), channelSerial: buf.utf8Slice(so, so + sl), at }));
+      const e = entry;
+      readList(buf, () => out.push({ id: buf.utf8Slice(e.idOff, e.idOff + e.idLen), channelSerial: buf.utf8Slice(e.serialOff, e.serialOff + e.serialLen), at: e.at }));
       this.items = out;
     }
     return this.items;
   }
 
-  /** Adds the ids to `w` (as `DedupWindow.add`), from the bytes where they are bytes. Throws on bytes that are not a DedupEntryList. */
+  /** Adds the ids to `w` (as `DedupWindow.add`) from their bytes. Throws on bytes that are not a DedupEntryList. */
   addTo(w: DedupWindow): void {
-    if (this.items) {
-      for (const d of this.items) w.add(d.id, d.channelSerial, d.at);
-      return;
-    }
-    const buf = this.bytes!;
-    readList(buf as FastBuffer, (io, il, so, sl, at) => w.addBytes(buf, io, il, so, sl, at));
+    const buf = this.bytes;
+    const e = entry;
+    readList(buf as FastBuffer, () => w.addBytes(buf, e.idOff, e.idLen, e.serialOff, e.serialLen, e.at));
   }
 }
