@@ -37,8 +37,6 @@ import type {
   ClientPosition,
 } from '../transport/messages.js';
 import type { OriginPosition } from '../protocol/serial.js';
-import { SnapshotDedup } from '../transport/dedup-list.js';
-import { SnapshotEntries } from '../transport/entry-lists.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
 import { askHolders, CLAIM_FANOUT, decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
@@ -591,9 +589,9 @@ export class ChannelRegistry {
       .finally(() => this.pushing.delete(key));
   }
 
+  /** Forgets an empty state (nothing retained), keeping where it stood for claims. */
   private dispose(key: ChannelKey, state: ChannelState): void {
     this.holdings.delete(key);
-    const snap = state.snapshot();
-    this.tombstones.set(key, { ...snap, entries: SnapshotEntries.none, dedup: SnapshotDedup.none });
+    this.tombstones.set(key, state.snapshot(false));
   }
 }

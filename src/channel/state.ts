@@ -14,7 +14,7 @@ import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.
 import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
 import { Gaps } from './gaps.js';
-import { ConnectionOrder } from './connection-order.js';
+import { ConnectionOrder, type MessageIds } from './connection-order.js';
 import { OwnEntries, type OwnAnswer } from './own-entries.js';
 import { vectorRange, type VectorAnswer } from './vector-range.js';
 import { OriginPositions } from './origin-positions.js';
@@ -90,7 +90,6 @@ export class ChannelState {
     st.origins.applyReach(s.reach ?? []);
     st.gaps.apply(s.gaps ?? []);
     s.dedup.addTo(st.dedup);
-    // The log keeps the bytes as they came: each entry is read only as far as it needs.
     const bytes = s.entries.encoded();
     const read = entryListCodec.scanLogEntryList(bytes, (h) => st.recordHead(h, bytes));
     if (read.count !== s.entries.length) throw new Error(`snapshot entries do not match their count (${read.count} of ${s.entries.length})`);
@@ -219,20 +218,23 @@ export class ChannelState {
     return { entries, serials };
   }
 
-  /** Appends an entry; this region's own are indexed by local seq, and their messages' connection order noted. */
+  /** Appends an entry (and notes it if this region's own). */
   private record(e: LogEntry, element?: Uint8Array): void {
     this.log.append(e, element);
-    if (e.origin.region !== this.settings.region) return;
-    this.own.add(e.serial, e.origin.seq);
-    if (e.kind === 'message') this.connectionOrder.note(e.message);
+    this.noteOwn(e.origin.region, e.serial, e.origin.seq, e.kind === 'message' ? e.message : null);
   }
 
   /** As `record`, for an entry of `list` read only as far as that needs (a restored snapshot's). */
   private recordHead(h: EntryHead, list: Buffer): void {
     this.log.appendElement(h.serial, h.storedAt, h.kind, list.subarray(h.start, h.end));
-    if (h.region !== this.settings.region) return;
-    this.own.add(h.serial, h.seq);
-    if (h.kind === 'message') this.connectionOrder.note(h);
+    this.noteOwn(h.region, h.serial, h.seq, h.kind === 'message' ? h : null);
+  }
+
+  /** An entry just appended, if this region's own: indexed by its local seq, and its message's connection order noted. */
+  private noteOwn(region: string, serial: number, seq: number, message: MessageIds | null): void {
+    if (region !== this.settings.region) return;
+    this.own.add(serial, seq);
+    if (message) this.connectionOrder.note(message);
   }
 
   /** Drops what retention no longer covers, from the log and the local index. */
