@@ -206,9 +206,8 @@ export class ChannelState {
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
       const channelSerial = this.formatAt(serial, seq);
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message };
-      this.record(e);
+      this.record(e, undefined, true);
       this.localSeq = seq;
-      this.dedup.addNew(message.id, channelSerial, storedAt);
       this.lastChannelSerial = channelSerial;
       entries.push(e);
       serials.push(channelSerial);
@@ -218,9 +217,17 @@ export class ChannelState {
     return { entries, serials };
   }
 
-  /** Appends an entry (and notes it if this region's own). */
-  private record(e: LogEntry, element?: Uint8Array): void {
+  /**
+   * Appends an entry, puts its id in the dedup window, and notes it if this region's own.
+   * Every entry takes one slot of the window, and nothing else does, on the master and on
+   * its replica alike: the two windows hold the same slots, so where the byte cap binds
+   * they drop the same ids. `looked`: its id has just been looked up and not found.
+   */
+  private record(e: LogEntry, element?: Uint8Array, looked = false): void {
     this.log.append(e, element);
+    const id = e.kind === 'message' ? e.message.id : e.presence.id;
+    if (looked) this.dedup.addNew(id, e.channelSerial, e.storedAt);
+    else this.dedup.add(id, e.channelSerial, e.storedAt);
     this.noteOwn(e.origin.region, e.serial, e.origin.seq, e.kind === 'message' ? e.message : null);
   }
 
@@ -362,14 +369,13 @@ export class ChannelState {
       let entry: LogEntry;
       if (e.kind === 'message') {
         entry = { kind: 'message', serial, channelSerial, storedAt, origin, message: e.message };
-        this.dedup.addNew(e.message.id, channelSerial, storedAt);
       } else {
         // Members of other regions are kept under their region's host (remoteHost): no
         // node here holds their connections, so only their region removes them.
         entry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence: e.presence, host: remoteHost(b.region) };
         this.presenceSet.apply(e.presence, entry.host);
       }
-      this.record(entry);
+      this.record(entry, undefined, entry.kind === 'message');
       this.lastChannelSerial = channelSerial;
       out.push(entry);
     }
@@ -444,11 +450,15 @@ export class ChannelState {
   }
 
   /**
-   * Orders presence operations of one connection hosted on `host`. Each op's id is
-   * remembered for ordering (a later publish may name it), but presence is applied by
+   * Orders presence operations of one connection hosted on `host`. Presence is applied by
    * state, not deduplicated: a repeat of the current ENTER is a no-op, a re-ENTER after a
-   * LEAVE enters again. Any op shows the connection is alive: its pending leave is
-   * cancelled (returned as a hold to replicate). Throws 91003 past the member limit.
+   * LEAVE enters again. An op's id is remembered (a later publish may name it to be
+   * ordered after it) as any entry's is, when it makes one: a no-op makes none, and its
+   * replica could not remember it. The one it repeats holds the id, unless it is older
+   * than the window (or a LEAVE of no member): a publish naming it is then told to retry,
+   * and goes again once the op is answered. Any op shows the connection is alive: its
+   * pending leave is cancelled (returned as a hold to replicate). Throws 91003 past the
+   * member limit.
    */
   acceptPresence(ops: readonly PresenceMessage[], host: string, now: number): { entries: PresenceEntry[]; hold: PresenceHold | null } {
     const storedAt = this.stamp(now);
@@ -465,7 +475,6 @@ export class ChannelState {
         throw AblyError.of('presenceMemberLimit', `channel has ${max} presence members`);
       }
       if (ev) entries.push(this.appendPresence(ev, host, storedAt));
-      this.dedup.add(op.id, this.lastChannelSerial, storedAt);
     }
     if (entries.length) this.trim(storedAt);
     return { entries, hold };
@@ -526,11 +535,7 @@ export class ChannelState {
       } else {
         this.origins.set(e.origin.region, e.origin);
       }
-      if (e.kind === 'message') this.dedup.add(e.message.id, e.channelSerial, e.storedAt);
-      else {
-        this.presenceSet.apply(e.presence, e.host);
-        this.dedup.add(e.presence.id, e.channelSerial, e.storedAt);
-      }
+      if (e.kind === 'presence') this.presenceSet.apply(e.presence, e.host);
       this.lastChannelSerial = e.channelSerial;
     }
     if (entries.length) this.trim(this.lastStoredAt);

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
+import { PresenceAction } from '../../../src/protocol/actions.js';
 import { parseSerial } from '../../../src/protocol/serial.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
 import { decodeLogEntries, encodeLogEntries, ForwardedEntries, knownBytes } from '../../../src/transport/entry-lists.js';
@@ -733,6 +734,40 @@ describe('ChannelState', () => {
       expect(replica.retained).toBe(2);
       expect(replica.baseSerial).toBe(master.baseSerial);
       expect(replica.snapshot()).toEqual(master.snapshot());
+    });
+
+    it('keeps the same dedup window as the master, presence and other regions included, and drops the same ids at its byte cap', () => {
+      const clock = new ManualClock();
+      // About four entries' ids and serials: the cap binds.
+      const capped = { ...settings, maxDedupBytes: 120 };
+      const master = fresh(clock, capped);
+      const replica = fresh(clock, capped);
+      const step = (entries: readonly LogEntry[]) => {
+        replica.applyEntries(entries);
+        clock.advance(10);
+      };
+      const enter = { id: 'conn-a:0:0', action: PresenceAction.ENTER, clientId: 'a', connectionId: 'conn-a', timestamp: 1 };
+      step(master.accept([msg('m1'), msg('m2')], clock.now()).entries);
+      step(master.acceptPresence([enter], 'eu-n1', clock.now()).entries);
+      // A repeat of the ENTER (a resend) makes no entry, and takes no slot.
+      step(master.acceptPresence([enter], 'eu-n1', clock.now()).entries);
+      // The connection went: its member leaves when due, under an id the service makes.
+      master.hold('conn-a', 'eu-n1', clock.now(), true);
+      step(master.leaveDue(clock.now()));
+      // Another region's stream: a member and a message.
+      const us = (seq: number, e: object) => ({ serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch: 'usep', seq }, ...e }) as LogEntry;
+      const usEnter = { id: 'us-conn:0:0', action: PresenceAction.ENTER, clientId: 'b', connectionId: 'us-conn', timestamp: 1 };
+      step(master.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [us(1, { kind: 'presence', presence: usEnter, host: '' }), us(2, { kind: 'message', message: msg('us1') })] }, clock.now()).entries);
+      step(master.accept([msg('m3')], clock.now()).entries);
+      const ids = (st: ChannelState) => [...st.snapshot().dedup.list()].map((d) => d.id);
+      expect(ids(master)).toEqual(['m1', 'm2', 'conn-a:0:0', expect.stringMatching(/^leave:/), 'us-conn:0:0', 'us1', 'm3']);
+      expect(ids(replica)).toEqual(ids(master));
+      master.expire(clock.now());
+      replica.expire(clock.now());
+      expect(ids(master).length).toBeLessThan(7);
+      expect(ids(replica)).toEqual(ids(master));
+      // A repeat of the oldest message after a failover is refused as the master would.
+      expect(replica.hasOrdered('m1')).toBe(master.hasOrdered('m1'));
     });
 
     it('follows the master\'s storedAt even when it is ahead of the replica\'s clock', () => {
