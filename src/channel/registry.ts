@@ -321,7 +321,12 @@ export class ChannelRegistry {
           const serial = best.base + best.entries.length;
           return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: `${best.epoch}@${serial}`, behind: 'a channel client' }, reach) };
         }
-        if (best) return { ok: this.install(key, best, subscribers, reach) };
+        if (best) {
+          const state = this.readCopy(key, best);
+          if (state) return { ok: this.install(key, state, subscribers, reach) };
+          // Every other copy is older: what a client may have had from this one would be given again.
+          return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: `${best.epoch}@${best.base + best.entries.length}`, unreadable: true }, reach) };
+        }
         // No copy anywhere: a new channel, or every copy out of reach (ChannelState.fresh's terms).
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         this.deps.metrics?.channelCreated(key);
@@ -355,8 +360,22 @@ export class ChannelRegistry {
 
   /** A new epoch after state was lost (`why`: what was seen further), its terms above `term` (the lost epoch's). */
   private installAfresh(key: ChannelKey, term: number, subscribers: NodeId[], why: Record<string, unknown>, reach: readonly OriginPosition[] = []): ChannelMaster {
-    this.deps.log.warn({ channel: key, ...why }, 'this channel was seen further than its newest copy: state was lost; it starts again in a new epoch');
+    this.deps.log.warn({ channel: key, ...why }, 'this channel was seen further than its newest copy (or that copy could not be read): state was lost; it starts again in a new epoch');
     return this.install(key, ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, term), subscribers, reach);
+  }
+
+  /**
+   * The state of a copy a claim chose, or null where its bytes cannot be read (a defect
+   * of whoever wrote them: the frame around them was whole). Logged; the claim then starts
+   * the channel afresh rather than fail at every attempt.
+   */
+  private readCopy(key: ChannelKey, copy: ChannelSnapshot): ChannelState | null {
+    try {
+      return ChannelState.restore(copy, this.deps.settings);
+    } catch (err) {
+      this.deps.log.error({ channel: key, copy: `${copy.epoch}@${copy.base + copy.entries.length}`, err: String(err) }, 'the newest copy of this channel could not be read');
+      return null;
+    }
   }
 
   /** `from`: a copy, or the replica's own state (a promotion); `reach`: clients' positions in other regions' streams (ClaimDecision.reach). */

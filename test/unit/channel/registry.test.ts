@@ -603,6 +603,27 @@ describe('ChannelRegistry', () => {
     expect(publishedSeqs(fresh.state)).toEqual([8]);
   });
 
+  it('starts a channel afresh at its claim when the newest copy cannot be read, rather than fail every claim', async () => {
+    const { c, key, epoch, old } = await staleCopyLeft(await startTrio(nodes));
+    // b's copy at 5 is the newest left; its bytes do not read back (as a defect would leave them).
+    const restore = ChannelState.restore.bind(ChannelState);
+    let refused = 0;
+    const spy = vi.spyOn(ChannelState, 'restore').mockImplementation((snap, settings) => {
+      if (snap.epoch === epoch && snap.base + snap.entries.length === 5 && ++refused) throw new Error('log entry list: malformed');
+      return restore(snap, settings);
+    });
+    try {
+      await c.publisher.send('src', key, { type: 'publish', messages: [msg(8)] });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(refused).toBe(1);
+    const fresh = liveMaster(c, key)!;
+    expect(fresh.epoch).not.toBe(epoch);
+    expect(fresh.state.term).toBeGreaterThan(old.term);
+    expect(publishedSeqs(fresh.state)).toEqual([8]);
+  });
+
   it("has a channel it claims with no copy reach back to where an answering node's channel client had got in other regions' streams", async () => {
     // Both copies lost: b's client still follows an epoch nobody holds, having had us's
     // stream up to 6. The new stream from us must reach back to that, told before the
