@@ -16,7 +16,7 @@
  *   replica holds it; so a master whose replica disagrees with it stalls, never forks.
  * - When the ring changes, a master that is no longer owner stops and pushes its state
  *   to the new owner (handoff); a replica whose master left the ring promotes itself if
- *   it is now owner, or pushes its copy to the owner.
+ *   it is now owner, or pushes its copy to the owner (handoff.ts).
  * - Copies no longer needed are kept for a grace period to answer claims, then dropped.
  */
 import { AblyError } from '../errors.js';
@@ -39,11 +39,12 @@ import type {
 import type { OriginPosition } from '../protocol/serial.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
-import { askHolders, CLAIM_FANOUT, decideClaim, describeClaim, newer, PendingClaims } from './claim.js';
+import { askHolders, CLAIM_FANOUT, decideClaim, describeClaim, PendingClaims } from './claim.js';
+import { pushCopy, pushState, takeSync, type HandoffHost } from './handoff.js';
 import type { ReplicaBroadcast, Replicated } from './batches.js';
 import { ChannelMaster } from './master.js';
 import { handleChannelRequest } from './requests.js';
-import { applyReplicate, INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate, replicateBatch } from './replication.js';
+import { applyReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
 import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
 import { sleep } from '../clock.js';
@@ -109,7 +110,25 @@ export class ChannelRegistry {
   private readonly sweep = new SliceSweep(() => this.holdings.keys(), RECONCILE_SLICES);
   private closed = false;
 
-  constructor(private readonly deps: RegistryDeps) {}
+  /** What handoff.ts uses of this registry. */
+  private readonly moves: HandoffHost;
+
+  constructor(private readonly deps: RegistryDeps) {
+    this.moves = {
+      deps,
+      holdings: this.holdings,
+      tombstones: this.tombstones,
+      pushing: this.pushing,
+      keepStale: (key, state) => this.keepStale(key, state),
+      takeOver: (key, snap) => {
+        const master = this.install(key, snap, snap.subscribers ?? []);
+        // Requests waiting on a claim of ours go now, in the order they came, rather than
+        // when the claim's round of questions ends (it will find this master and stop).
+        this.claims.settle(key, { ok: master });
+        return master;
+      },
+    };
+  }
 
   start(): void {
     this.timer = setInterval(() => this.reconcile(this.sweep.slice()), RECONCILE_INTERVAL_MS / RECONCILE_SLICES);
@@ -429,48 +448,12 @@ export class ChannelRegistry {
 
   // ---- replica side -------------------------------------------------------------
 
-  onReplicate(from: NodeId, req: ReplicateRequest): ReplyBody {
-    return applyReplicate(this.deps, this.holdings.get(req.channel), from, req);
+  onSync(from: NodeId, key: ChannelKey, snap: ChannelSnapshot, role: 'replica' | 'handoff'): ReplyBody {
+    return takeSync(this.moves, from, key, snap, role);
   }
 
-  onSync(from: NodeId, key: ChannelKey, snap: ChannelSnapshot, role: 'replica' | 'handoff'): ReplyBody {
-    if (role === 'replica') {
-      if (!mayReplicate(this.deps, from, key)) return { kind: 'redirect', owner: this.deps.ring().owner(key) };
-      const h = this.holdings.get(key);
-      if (h?.role === 'master') return { kind: 'redirect', owner: this.deps.self };
-      this.holdings.set(key, { role: 'replica', state: ChannelState.restore(snap, this.deps.settings), from });
-      this.tombstones.delete(key);
-      return { kind: 'ok' };
-    }
-    // handoff: the sender was master and has stopped; we are owner in its view.
-    const h = this.holdings.get(key);
-    if (h?.role === 'master' && !h.master.isStopped) {
-      // Already master (a claim or a promotion got there first): our state holds every
-      // acknowledged entry; anything more in the push was never acknowledged. What the
-      // sender knew of other regions' interest still saves their starts, if it is early.
-      const ours = h.master.state;
-      if (snap.remoteInterest && snap.epoch === ours.epoch) h.master.regions.inheritRemote(snap.remoteInterest);
-      // A later mastership's push: ours began from a stale state (no path should allow it).
-      if (snap.term > ours.term) this.deps.log.warn({ channel: key, from, ours: `${ours.epoch} term ${ours.term}`, pushed: `${snap.epoch} term ${snap.term}` }, 'a handoff of a later mastership reached this master; kept ours');
-      return { kind: 'ok' };
-    }
-    if (h && h.role !== 'master' && newer({ term: h.state.term, serial: h.state.serial }, snap)) {
-      // We hold a copy of a later mastership than the sender's: keep it.
-      return { kind: 'ok' };
-    }
-    const ring = this.deps.ring();
-    if (ring.owner(key) !== this.deps.self || !this.deps.hasQuorum()) {
-      // Not owner in our view (yet): keep it as a copy so a claim finds it.
-      this.keepStale(key, ChannelState.restore(snap, this.deps.settings));
-      return { kind: 'ok' };
-    }
-    this.deps.metrics?.handoff();
-    this.deps.log.debug({ channel: key, from, epoch: snap.epoch, serial: snap.base + snap.entries.length }, 'channel handed to us');
-    const master = this.install(key, snap, snap.subscribers ?? []);
-    // Requests waiting on a claim of ours go now, in the order they came, rather than
-    // when the claim's round of questions ends (it will find this master and stop).
-    this.claims.settle(key, { ok: master });
-    return { kind: 'ok' };
+  onReplicate(from: NodeId, req: ReplicateRequest): ReplyBody {
+    return applyReplicate(this.deps, this.holdings.get(req.channel), from, req);
   }
 
   /**
@@ -541,7 +524,7 @@ export class ChannelRegistry {
           continue;
         }
         if (owner !== this.deps.self) {
-          this.push(key, h);
+          pushState(this.moves, key, h);
           continue;
         }
         const replica = ring.replica(key);
@@ -558,7 +541,7 @@ export class ChannelRegistry {
         if (!ring.has(h.from)) {
           // Our master is gone: we hold the newest state.
           if (owner === this.deps.self && quorum) void this.acquire(key);
-          else if (owner !== null) this.pushCopy(key, h.state, owner);
+          else if (owner !== null) pushCopy(this.moves, key, h.state, owner);
         } else if (ring.replica(key) !== this.deps.self) {
           this.keepStale(key, h.state);
         } else {
@@ -570,42 +553,6 @@ export class ChannelRegistry {
       }
     }
     trimOldest(this.tombstones, MAX_TOMBSTONES);
-  }
-
-  /** Old master → new owner: stop, then hand the whole state over. */
-  private push(key: ChannelKey, h: Extract<Holding, { role: 'master' }>): void {
-    if (this.pushing.has(key)) return;
-    this.pushing.add(key);
-    void (async () => {
-      try {
-        await h.master.stop(AblyError.of('channelFailed', 'channel master moved'));
-        const owner = this.deps.ring().owner(key);
-        if (owner === null || owner === this.deps.self) {
-          this.keepStale(key, h.master.state);
-          return;
-        }
-        const snap = { ...h.master.state.snapshot(), wasMaster: true, subscribers: [...h.master.subscribers] };
-        this.keepStale(key, h.master.state);
-        const reply = await this.deps.rpc
-          .request(owner, { type: 'sync', channel: key, snapshot: snap, role: 'handoff' }, INTERNAL_REQUEST_TIMEOUT_MS)
-          .catch(() => null);
-        this.deps.log.debug({ channel: key, to: owner, serial: snap.base + snap.entries.length, reply: reply?.kind ?? 'no reply' }, 'handed channel off');
-      } finally {
-        this.pushing.delete(key);
-      }
-    })();
-  }
-
-  /** A replica whose master left pushes its copy to the channel's owner. */
-  private pushCopy(key: ChannelKey, state: ChannelState, owner: NodeId): void {
-    if (this.pushing.has(key)) return;
-    this.pushing.add(key);
-    this.keepStale(key, state);
-    const snap = { ...state.snapshot(), wasMaster: true };
-    void this.deps.rpc
-      .request(owner, { type: 'sync', channel: key, snapshot: snap, role: 'handoff' }, INTERNAL_REQUEST_TIMEOUT_MS)
-      .catch(() => null)
-      .finally(() => this.pushing.delete(key));
   }
 
   /** Forgets an empty state (nothing retained), keeping where it stood for claims. */
