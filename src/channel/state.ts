@@ -22,7 +22,7 @@ import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.
 import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec, type EntryHead } from '../transport/entry-codec.js';
 import { SnapshotDedup } from '../transport/dedup-list.js';
-import { knownBytes, rememberLogEntries, SnapshotEntries } from '../transport/entry-lists.js';
+import { knownElements, rememberLogEntries, SnapshotEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
 import { PresenceSet, remoteHost, synthesizedLeave } from './presence.js';
 import type { ChannelSettings } from './settings.js';
@@ -590,16 +590,4 @@ export class ChannelState {
   get retained(): number {
     return this.log.size;
   }
-}
-
-/**
- * Entry i's bytes in the list these entries are known as (the master's, for a replica;
- * the sender's, for a snapshot, also one this node's own log gave), or null: a log keeps
- * them as they are rather than encoding each entry again.
- */
-function knownElements(entries: readonly LogEntry[]): ((i: number) => Uint8Array) | null {
-  const list = knownBytes(entries);
-  const at = list ? entryListCodec.logEntryElements(list) : null;
-  if (!list || at?.length !== entries.length + 1) return null;
-  return (i) => list.subarray(at[i], at[i + 1]);
 }

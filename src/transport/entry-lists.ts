@@ -48,6 +48,18 @@ export function knownBytes(entries: readonly LogEntry[]): Buffer | undefined {
   return encodedLists.get(entries);
 }
 
+/**
+ * Entry i's bytes in the list these entries are known as (the master's, for a replica;
+ * the sender's, for a snapshot, also one this node's own log gave), or null: a log keeps
+ * them as they are rather than encoding each entry again.
+ */
+export function knownElements(entries: readonly LogEntry[]): ((i: number) => Uint8Array) | null {
+  const list = knownBytes(entries);
+  const at = list ? entryListCodec.logEntryElements(list) : null;
+  if (!list || at?.length !== entries.length + 1) return null;
+  return (i) => list.subarray(at[i], at[i + 1]);
+}
+
 /** A snapshot's entries (ChannelSnapshot.entry_list), with the bytes they came in remembered. */
 export function decodeSnapshotEntries(bytes: Uint8Array): LogEntry[] {
   const entries = entryListCodec.decodeLogEntryList(bytes);
