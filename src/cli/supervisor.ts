@@ -46,6 +46,29 @@ const STOP_GRACE_MS = 10_000;
  */
 export const NODE_V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring', '--initial-old-space-size=128'];
 
+/**
+ * glibc's malloc settings every node starts with (GLIBC_TUNABLES; where the operator set
+ * GLIBC_TUNABLES, theirs is used instead, and an empty value leaves glibc's defaults).
+ *
+ * A node's Buffers (its channels' logs and dedup windows, frames read and written) come
+ * from malloc. By default, each allocation of 128 KiB or more is a mapping of its own, and
+ * freed memory past 128 KiB at the heap's top goes back to the kernel: the next use of
+ * that memory is a fresh page, one minor fault per 4 KiB. Page faults are dear on a
+ * virtual machine (11–15 µs each on the benchmark host, `machine-speed.ts`). In a heal
+ * catch-up, the nodes took 0.3–0.4 of them per message, most of their kernel time.
+ *
+ * - `mmap_threshold` 32 MiB and `trim_threshold` 64 MiB: frames and log buffers come from
+ *   the heap, and freed memory stays there to be used again.
+ * - `hugetlb=1`: the heap is marked for transparent huge pages (where the kernel's
+ *   `transparent_hugepage` is `madvise` or `always`), so growing it faults once per 2 MiB.
+ *
+ * Three runs of the failover-and-heal benchmark each way, alternated: 0.0 faults per
+ * message instead of 0.3–0.4, the nodes' CPU per message 15–24 µs instead of 20–32, the
+ * catch-up 45–70 k/s instead of 35–51 (BENCHMARKS.md, the thirty-seventh session).
+ * A node may keep up to 64 MiB of freed heap, and its RSS grows in steps of 2 MiB.
+ */
+export const NODE_MALLOC_TUNABLES = 'glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=67108864';
+
 /** Node/V8 flags from an environment variable, space-separated (ABLY_NG_NODE_FLAGS and the like). */
 export function flagsFromEnv(name: string): string[] {
   return (process.env[name] ?? '').split(' ').filter(Boolean);
@@ -258,7 +281,7 @@ export class Supervisor {
     // (kill -9, a crash), the channel closes and the node stops itself (cli/node.ts).
     const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, ...this.o.env },
+      env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? NODE_MALLOC_TUNABLES, ...this.o.env },
     });
     proc.channel?.unref();
     let log = this.logs.get(node);

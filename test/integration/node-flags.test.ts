@@ -6,19 +6,34 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NODE_V8_FLAGS } from '../../src/cli/supervisor.js';
+import { NODE_MALLOC_TUNABLES, NODE_V8_FLAGS } from '../../src/cli/supervisor.js';
 import { nodeLogPath, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment | undefined;
 const saved = process.env.ABLY_NG_NODE_FLAGS;
+const savedTunables = process.env.GLIBC_TUNABLES;
 
 afterEach(async () => {
   if (saved === undefined) delete process.env.ABLY_NG_NODE_FLAGS;
   else process.env.ABLY_NG_NODE_FLAGS = saved;
+  if (savedTunables === undefined) delete process.env.GLIBC_TUNABLES;
+  else process.env.GLIBC_TUNABLES = savedTunables;
   await d?.stop();
   d = undefined;
 });
+
+/**
+ * A node's GLIBC_TUNABLES, as it was started. glibc parses it in place at start-up, each
+ * colon left a NUL: what follows up to the next variable is the rest of it.
+ */
+function nodeTunables(dep: TestDeployment, node: string): string | undefined {
+  const vars = readFileSync(`/proc/${dep.sup.nodes.get(node)!.pid}/environ`, 'utf8').split('\0');
+  const i = vars.findIndex((v) => v.startsWith('GLIBC_TUNABLES='));
+  if (i < 0) return undefined;
+  const rest = vars.slice(i + 1).findIndex((v) => !v.startsWith('glibc.'));
+  return vars.slice(i, rest < 0 ? undefined : i + 1 + rest).join(':').slice('GLIBC_TUNABLES='.length);
+}
 
 /** What a node process was started with, before its script: Node's own flags. */
 function nodeFlags(dep: TestDeployment, node: string): string[] {
@@ -50,6 +65,20 @@ describe('ABLY_NG_NODE_FLAGS', () => {
     d = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }] });
     expect(NODE_V8_FLAGS).toEqual(['--no-allocation-site-pretenuring', '--initial-old-space-size=128']);
     expect(nodeFlags(d, 'r1-n1')).toEqual(['--no-allocation-site-pretenuring', '--initial-old-space-size=128']);
+    expect((await d.health('r1-n1')).region).toBe('r1');
+  });
+});
+
+describe('GLIBC_TUNABLES', () => {
+  it("starts every node with the supervisor's malloc settings (huge pages for the heap, freed memory kept), or the operator's own", async () => {
+    delete process.env.GLIBC_TUNABLES;
+    d = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }] });
+    expect(NODE_MALLOC_TUNABLES).toBe('glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=67108864');
+    expect(nodeTunables(d, 'r1-n1')).toBe(NODE_MALLOC_TUNABLES);
+    await d.stop();
+    process.env.GLIBC_TUNABLES = '';
+    d = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }] });
+    expect(nodeTunables(d, 'r1-n1')).toBe('');
     expect((await d.health('r1-n1')).region).toBe('r1');
   });
 });
