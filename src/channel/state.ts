@@ -219,15 +219,22 @@ export class ChannelState {
 
   /**
    * Appends an entry, puts its id in the dedup window, and notes it if this region's own.
-   * Every entry takes one slot of the window, and nothing else does, on the master and on
-   * its replica alike: the two windows hold the same slots, so where the byte cap binds
-   * they drop the same ids. `looked`: its id has just been looked up and not found.
+   * The window takes the id of every message entry, and of every presence event of this
+   * region (what this region's clients may name: a publish may have to follow one), one
+   * slot each, and nothing else, on the master and on its replica alike: the two windows
+   * hold the same slots, so where the byte cap binds they drop the same ids. (A snapshot
+   * lists each id once: a client's presence op repeated under the same id, which makes a
+   * second event, holds one slot more on the node that applied it than on one restored
+   * from a snapshot since.) `looked`: its id has just been looked up and not found.
    */
   private record(e: LogEntry, element?: Uint8Array, looked = false): void {
     this.log.append(e, element);
-    const id = e.kind === 'message' ? e.message.id : e.presence.id;
-    if (looked) this.dedup.addNew(id, e.channelSerial, e.storedAt);
-    else this.dedup.add(id, e.channelSerial, e.storedAt);
+    if (e.kind === 'message') {
+      if (looked) this.dedup.addNew(e.message.id, e.channelSerial, e.storedAt);
+      else this.dedup.add(e.message.id, e.channelSerial, e.storedAt);
+    } else if (e.origin.region === this.settings.region) {
+      this.dedup.add(e.presence.id, e.channelSerial, e.storedAt);
+    }
     this.noteOwn(e.origin.region, e.serial, e.origin.seq, e.kind === 'message' ? e.message : null);
   }
 

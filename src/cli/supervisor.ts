@@ -48,7 +48,8 @@ export const NODE_V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuri
 
 /**
  * glibc's malloc settings every node starts with (GLIBC_TUNABLES; where the operator set
- * GLIBC_TUNABLES, theirs is used instead, and an empty value leaves glibc's defaults).
+ * GLIBC_TUNABLES, theirs is used instead, and an empty value leaves glibc's defaults; a
+ * deployment's own `env` (SupervisorOptions) comes last, over both).
  *
  * A node's Buffers (its channels' logs and dedup windows, frames read and written) come
  * from malloc. By default, each allocation of 128 KiB or more is a mapping of its own, and
@@ -65,7 +66,8 @@ export const NODE_V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuri
  * Three runs of the failover-and-heal benchmark each way, alternated: 0.0 faults per
  * message instead of 0.3–0.4, the nodes' CPU per message 15–24 µs instead of 20–32, the
  * catch-up 45–70 k/s instead of 35–51 (BENCHMARKS.md, the thirty-seventh session).
- * A node may keep up to 64 MiB of freed heap, and its RSS grows in steps of 2 MiB.
+ * A node may keep up to 64 MiB of freed memory at the top of each malloc arena (its
+ * Buffers come from the main thread's), and its RSS grows in steps of 2 MiB.
  */
 export const NODE_MALLOC_TUNABLES = 'glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=67108864';
 

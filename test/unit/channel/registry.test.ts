@@ -604,8 +604,12 @@ describe('ChannelRegistry', () => {
   });
 
   it('starts a channel afresh at its claim when the newest copy cannot be read, rather than fail every claim', async () => {
-    const { c, key, epoch, old } = await staleCopyLeft(await startTrio(nodes));
-    // b's copy at 5 is the newest left; its bytes do not read back (as a defect would leave them).
+    const { b, c, key, epoch, old } = await staleCopyLeft(await startTrio(nodes));
+    // b's copy at 5 is the newest left, of a term far above the clock's (so that the new
+    // epoch's terms can be seen to start above it); its bytes do not read back (as a
+    // defect would leave them).
+    const term = old.term + 1e9;
+    (b.registry as unknown as { holdings: Map<string, Holding> }).holdings.set(key, { role: 'stale', state: ChannelState.restore({ ...old, term }, SETTINGS), until: Date.now() + 30_000 });
     const restore = ChannelState.restore.bind(ChannelState);
     let refused = 0;
     const spy = vi.spyOn(ChannelState, 'restore').mockImplementation((snap, settings) => {
@@ -620,7 +624,7 @@ describe('ChannelRegistry', () => {
     expect(refused).toBe(1);
     const fresh = liveMaster(c, key)!;
     expect(fresh.epoch).not.toBe(epoch);
-    expect(fresh.state.term).toBeGreaterThan(old.term);
+    expect(fresh.state.term).toBeGreaterThan(term);
     expect(publishedSeqs(fresh.state)).toEqual([8]);
   });
 

@@ -736,38 +736,49 @@ describe('ChannelState', () => {
       expect(replica.snapshot()).toEqual(master.snapshot());
     });
 
-    it('keeps the same dedup window as the master, presence and other regions included, and drops the same ids at its byte cap', () => {
-      const clock = new ManualClock();
-      // About four entries' ids and serials: the cap binds.
-      const capped = { ...settings, maxDedupBytes: 120 };
-      const master = fresh(clock, capped);
-      const replica = fresh(clock, capped);
-      const step = (entries: readonly LogEntry[]) => {
-        replica.applyEntries(entries);
-        clock.advance(10);
-      };
+    it('keeps the same dedup window as the master, and drops the same ids wherever its byte cap falls', () => {
       const enter = { id: 'conn-a:0:0', action: PresenceAction.ENTER, clientId: 'a', connectionId: 'conn-a', timestamp: 1 };
-      step(master.accept([msg('m1'), msg('m2')], clock.now()).entries);
-      step(master.acceptPresence([enter], 'eu-n1', clock.now()).entries);
-      // A repeat of the ENTER (a resend) makes no entry, and takes no slot.
-      step(master.acceptPresence([enter], 'eu-n1', clock.now()).entries);
-      // The connection went: its member leaves when due, under an id the service makes.
-      master.hold('conn-a', 'eu-n1', clock.now(), true);
-      step(master.leaveDue(clock.now()));
-      // Another region's stream: a member and a message.
       const us = (seq: number, e: object) => ({ serial: 0, channelSerial: '', storedAt: 1, origin: { region: 'us', epoch: 'usep', seq }, ...e }) as LogEntry;
       const usEnter = { id: 'us-conn:0:0', action: PresenceAction.ENTER, clientId: 'b', connectionId: 'us-conn', timestamp: 1 };
-      step(master.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [us(1, { kind: 'presence', presence: usEnter, host: '' }), us(2, { kind: 'message', message: msg('us1') })] }, clock.now()).entries);
-      step(master.accept([msg('m3')], clock.now()).entries);
+      const noOps = ['conn-a:0:0', 'conn-z:0:0'];
       const ids = (st: ChannelState) => [...st.snapshot().dedup.list()].map((d) => d.id);
-      expect(ids(master)).toEqual(['m1', 'm2', 'conn-a:0:0', expect.stringMatching(/^leave:/), 'us-conn:0:0', 'us1', 'm3']);
-      expect(ids(replica)).toEqual(ids(master));
-      master.expire(clock.now());
-      replica.expire(clock.now());
-      expect(ids(master).length).toBeLessThan(7);
-      expect(ids(replica)).toEqual(ids(master));
-      // A repeat of the oldest message after a failover is refused as the master would.
-      expect(replica.hasOrdered('m1')).toBe(master.hasOrdered('m1'));
+      /** The same events on a master, each batch applied by its replica; then both expire. */
+      const pair = (maxDedupBytes: number) => {
+        const clock = new ManualClock();
+        const master = fresh(clock, { ...settings, maxDedupBytes });
+        const replica = fresh(clock, { ...settings, maxDedupBytes });
+        const step = (entries: readonly LogEntry[]) => {
+          replica.applyEntries(entries);
+          clock.advance(10);
+        };
+        step(master.accept([msg('m1'), msg('m2')], clock.now()).entries);
+        step(master.acceptPresence([enter], 'eu-n1', clock.now()).entries);
+        // A repeat of the ENTER (a resend) makes no entry, and takes no slot.
+        step(master.acceptPresence([enter], 'eu-n1', clock.now()).entries);
+        // The connection went: its member leaves when due, under an id the service makes.
+        master.hold('conn-a', 'eu-n1', clock.now(), true);
+        step(master.leaveDue(clock.now()));
+        // Another region's stream: its member's id is that region's to know, its message's ours too.
+        step(master.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [us(1, { kind: 'presence', presence: usEnter, host: '' }), us(2, { kind: 'message', message: msg('us1') })] }, clock.now()).entries);
+        step(master.accept([msg('m3')], clock.now()).entries);
+        // A LEAVE of no member: nothing.
+        step(master.acceptPresence([{ ...enter, id: 'conn-z:0:0', connectionId: 'conn-z', action: PresenceAction.LEAVE }], 'eu-n1', clock.now()).entries);
+        return { master, replica, now: clock.now() };
+      };
+      const whole = pair(Infinity);
+      expect(ids(whole.master)).toEqual(['m1', 'm2', 'conn-a:0:0', expect.stringMatching(/^leave:/), 'us1', 'm3']);
+      expect(ids(whole.replica)).toEqual(ids(whole.master));
+      // Wherever the cap cuts (a slot more on either side would move the cut at some cap).
+      const kept = new Set<number>();
+      for (let cap = 1; cap <= 120; cap++) {
+        const { master, replica, now } = pair(cap);
+        master.expire(now);
+        replica.expire(now);
+        expect(ids(replica), `cap ${cap}`).toEqual(ids(master));
+        for (const id of [...ids(whole.master), ...noOps, 'us-conn:0:0']) expect(replica.hasOrdered(id), `cap ${cap}, ${id}`).toBe(master.hasOrdered(id));
+        kept.add(ids(master).length);
+      }
+      expect([...kept].sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
     });
 
     it('follows the master\'s storedAt even when it is ahead of the replica\'s clock', () => {
