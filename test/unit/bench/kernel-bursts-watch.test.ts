@@ -62,7 +62,8 @@ describe('KernelBurstWatch', () => {
       const over = mine.filter((b) => b.toUs >= s && b.fromUs <= e);
       expect(over.length, `a burst over the spin ${s}–${e}`).toBeGreaterThanOrEqual(1);
       // The window holds the spin's run: it starts by the spin's start and ends by its end,
-      // time the spin was kept from its core (a window is placed by run time: in a fresh
+      // give or take the time the spin was kept from its core (a window is placed by run
+      // time: in a fresh
       // clone's .ci/run a window ended 7.4 ms before the end a spin printed, its run time
       // no longer growing, the spinner kept from its core before it read the clock) and a
       // millisecond.
