@@ -63,10 +63,9 @@ describe('KernelBurstWatch', () => {
       expect(over.length, `a burst over the spin ${s}–${e}`).toBeGreaterThanOrEqual(1);
       // The window holds the spin's run: it starts by the spin's start and ends by its end,
       // give or take the time the spin was kept from its core (a window is placed by run
-      // time: in a fresh
-      // clone's .ci/run a window ended 7.4 ms before the end a spin printed, its run time
-      // no longer growing, the spinner kept from its core before it read the clock) and a
-      // millisecond.
+      // time: in a fresh clone's .ci/run a window ended 7.4 ms before the end a spin
+      // printed, its run time no longer growing, the spinner kept from its core before it
+      // read the clock) and a millisecond.
       const waitedUs = e - s - cpuMs * 1000;
       expect(Math.min(...over.map((b) => b.fromUs))).toBeLessThanOrEqual(s + waitedUs + 1000);
       expect(Math.max(...over.map((b) => b.toUs))).toBeGreaterThanOrEqual(e - waitedUs - 1000);
