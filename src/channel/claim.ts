@@ -101,11 +101,15 @@ export async function askHolders(
   return { asked: all, answers, leaving };
 }
 
+/** A copy as `epoch@serial` (how far it got), for the log. */
+export function copyAt(s: ChannelSnapshot): string {
+  return `${s.epoch}@${s.base + s.entries.length}`;
+}
+
 /** The answers of a claim as `epoch@serial`, `none` or why not, for the log. */
 export function describeClaim(answers: readonly (ReplyBody | null)[], leaving: readonly ChannelSnapshot[], own: ChannelSnapshot | undefined): object {
-  const at = (s: ChannelSnapshot): string => `${s.epoch}@${s.base + s.entries.length}`;
-  const said = answers.map((a) => (a?.kind === 'snapshot' ? (a.snapshot ? at(a.snapshot) : 'none') : (a?.kind ?? 'no reply')));
-  return { answers: said, leaving: leaving.map(at), own: own ? at(own) : null };
+  const said = answers.map((a) => (a?.kind === 'snapshot' ? (a.snapshot ? copyAt(a.snapshot) : 'none') : (a?.kind ?? 'no reply')));
+  return { answers: said, leaving: leaving.map(copyAt), own: own ? copyAt(own) : null };
 }
 
 /** The copy that supersedes the others (the first of equals), or null. */

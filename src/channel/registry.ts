@@ -39,7 +39,7 @@ import type {
 import type { OriginPosition } from '../protocol/serial.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
-import { askHolders, CLAIM_FANOUT, decideClaim, describeClaim, PendingClaims } from './claim.js';
+import { askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, PendingClaims } from './claim.js';
 import { pushCopy, pushState, takeSync, type HandoffHost } from './handoff.js';
 import type { ReplicaBroadcast, Replicated } from './batches.js';
 import { ChannelMaster } from './master.js';
@@ -336,15 +336,11 @@ export class ChannelRegistry {
       const { decided, best, subscribers, behind, reach } = decideClaim(answers, leaving, own, this.deps.seen?.(key));
       if (decided) {
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
-        if (best && behind) {
-          const serial = best.base + best.entries.length;
-          return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: `${best.epoch}@${serial}`, behind: 'a channel client' }, reach) };
-        }
+        if (best && behind) return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: copyAt(best), behind: 'a channel client' }, reach) };
         if (best) {
           const state = this.readCopy(key, best);
-          if (state) return { ok: this.install(key, state, subscribers, reach) };
-          // Every other copy is older: what a client may have had from this one would be given again.
-          return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: `${best.epoch}@${best.base + best.entries.length}`, unreadable: true }, reach) };
+          // Unreadable: every other copy is older, and what a client may have had from this one would be given again.
+          return { ok: state ? this.install(key, state, subscribers, reach) : this.installAfresh(key, best.term, subscribers, { newestCopy: copyAt(best), unreadable: true }, reach) };
         }
         // No copy anywhere: a new channel, or every copy out of reach (ChannelState.fresh's terms).
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
@@ -392,7 +388,7 @@ export class ChannelRegistry {
     try {
       return ChannelState.restore(copy, this.deps.settings);
     } catch (err) {
-      this.deps.log.error({ channel: key, copy: `${copy.epoch}@${copy.base + copy.entries.length}`, err: String(err) }, 'the newest copy of this channel could not be read');
+      this.deps.log.error({ channel: key, copy: copyAt(copy), err: String(err) }, 'the newest copy of this channel could not be read');
       return null;
     }
   }
