@@ -162,8 +162,7 @@ export class DedupWindow {
       if (this.head !== this.tail) this.reset();
       return;
     }
-    for (;;) {
-      if (this.head === this.tail) break;
+    while (this.head < this.tail) {
       const s = this.segment(this.head);
       const i = this.offset(this.head);
       if (s[i + AT]! >= cutoff && this.held <= maxBytes) break;

@@ -47,10 +47,15 @@ function readEntry(r: Reader): void {
   entry.idOff = entry.idLen = entry.serialOff = entry.serialLen = entry.at = 0;
   while (r.pos < r.end) {
     const t = r.uint();
-    if (t === TAG.id || t === TAG.channelSerial) {
+    if (t === TAG.id) {
       const end = r.lenEnd();
-      if (t === TAG.id) [entry.idOff, entry.idLen] = [r.pos, end - r.pos];
-      else [entry.serialOff, entry.serialLen] = [r.pos, end - r.pos];
+      entry.idOff = r.pos;
+      entry.idLen = end - r.pos;
+      r.pos = end;
+    } else if (t === TAG.channelSerial) {
+      const end = r.lenEnd();
+      entry.serialOff = r.pos;
+      entry.serialLen = end - r.pos;
       r.pos = end;
     } else if (t === TAG.at) entry.at = r.uint();
     else r.skip(t & 7);
