@@ -417,7 +417,13 @@ export class ChannelState {
       out.push(entry);
     };
     const { gone, changed } = this.presenceSet.differences(host, members);
-    for (const m of gone) append(synthesizedLeave(m, `leave:${this.epoch}:${this.log.lastSerial + 1}:0`, storedAt));
+    // A leave said here is stamped in the member's region's clock, just after the event it
+    // ends: that region's next event for the member (an ENTER again under the same id,
+    // RTP17g) is then never older by the SDKs' rule for a synthesized leave (RTP2b1, by
+    // timestamp). Stamped with this region's clock when the start came, it was later than
+    // such an ENTER stamped there before: an SDK that took both during a SYNC (a subscriber
+    // catching up across the restart) kept the leave and lost the member (chaos seed 3741).
+    for (const m of gone) append(synthesizedLeave(m, `leave:${this.epoch}:${this.log.lastSerial + 1}:0`, m.timestamp + 1));
     for (const ev of changed) append(ev);
   }
 

@@ -10,9 +10,10 @@
  * last second or so before the kill were delivered twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FaultProxy } from '../../src/proxy/fault-proxy.js';
 import { regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { channelMasteredBy, replicaOf } from '../helpers/ring.js';
-import { closeAll, connected, realtime } from '../helpers/sdk.js';
+import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
@@ -103,5 +104,61 @@ describe('a region of five whose master and replica of a channel die together', 
       // Together: one killed alone would have its state copied elsewhere within milliseconds.
       await Promise.all([d.sup.kill('r2-n1'), d.sup.kill(replica)]);
     }, 'update');
+  });
+});
+
+describe("a region of five whose channel restarts while its presence members' connections stay", () => {
+  deployment(5);
+
+  // Chaos seed 3741 (--pairs). r2's stream restarts in a new epoch with no members; r1 says
+  // they left, then they enter again (the SDK re-enters under the same id, RTP17g). The
+  // leave was stamped with r1's clock when r2's start arrived, later than the re-ENTER
+  // r2's clock had stamped before it: an SDK that took the two during a presence SYNC (one
+  // catching up across the restart) kept the leave as the newer (RTP2b1) and lost the member.
+  it("leaves those members in the other region's views, also in that of a subscriber that catches up across the restart", async () => {
+    const members = d.nodes('r2');
+    const ch = channelMasteredBy(members, 'r2-n1', 'members-stay', d.topology.apps[0]!.id);
+    const replica = replicaOf(members, ch, d.topology.apps[0]!.id)!;
+    const memberNode = members.find((n) => n !== 'r2-n1' && n !== replica)!;
+    const member = realtime(d.port(memberNode), { clientId: 'stays' });
+    const watcher = realtime(d.port('r1-n1'));
+    // A subscriber whose connection drops until after the restart, then is recovered.
+    const proxy = new FaultProxy({ host: '127.0.0.1', port: d.port('r1-n1') });
+    await proxy.listen();
+    const first = realtime(proxy.port, { disconnectedRetryTimeout: 60_000 });
+    let second: Realtime | undefined;
+    const link = d.sup.regionProxies.get('r1|r2')!;
+    try {
+      const seen: { action: string; id: string; timestamp: number }[] = [];
+      await watcher.channels.get(ch).presence.subscribe((p) => {
+        if (p.clientId === 'stays') seen.push({ action: p.action!, id: p.id!, timestamp: p.timestamp! });
+      });
+      const channel = first.channels.get(ch);
+      await channel.attach();
+      await member.channels.get(ch).presence.enter('here');
+      await waitFor(async () => (await channel.presence.get()).some((m) => m.clientId === 'stays'), { what: "r2's member in r1", timeoutMs: 15_000 });
+      const recoveryKey = first.connection.createRecoveryKey()!;
+      proxy.set('both', { reset: true });
+      // r2's start and its member's ENTER reach r1 late, as over a long link.
+      link.set('both', { latencyMs: 500 });
+      await Promise.all([d.sup.kill('r2-n1'), d.sup.kill(replica)]);
+      const leave = await waitFor(() => seen.find((e) => e.action === 'leave'), { what: 'r1 to say the member left', timeoutMs: 30_000 });
+      const back = await waitFor(() => seen.slice(seen.indexOf(leave) + 1).find((e) => e.action === 'enter'), { what: 'the member to enter again', timeoutMs: 30_000 });
+      link.heal();
+      // The same member under the same id, which by the SDKs' rule for a synthesized leave
+      // (RTP2b1: by timestamp) must be the newer of the two.
+      expect(back.id).toBe(seen[0]!.id);
+      expect(back.timestamp).toBeGreaterThanOrEqual(leave.timestamp);
+      // The recovered subscriber gets both in its backlog, during the SYNC of its attach.
+      second = realtime(d.port('r1-n1'), { recover: recoveryKey });
+      const again = second.channels.get(ch);
+      await again.attach();
+      expect(again.state).toBe('attached');
+      await waitFor(async () => (await again.presence.get()).some((m) => m.clientId === 'stays'), { what: 'the member in the recovered view', timeoutMs: 10_000 });
+    } finally {
+      link.heal();
+      closeAll(member, watcher, first, second);
+      await proxy.close();
+    }
   });
 });

@@ -79,6 +79,25 @@ describe("another region's presence members", () => {
     expect(st.presence.own().map((m) => m.clientId)).toEqual(['local']);
   });
 
+  it("that leave are said to leave in that region's clock, just after their last event, so that its next event for them is the newer", () => {
+    // This region's clock (1.7e12) is far ahead of the members' (100, 101).
+    const clock = new ManualClock();
+    const st = withUsMembers(clock);
+    const r = st.ingest({ region: 'us', epoch: 'usep2', startSeq: 0, gapBefore: false, entries: [], members: [member('b')] }, clock.now());
+    const leave = r.entries.find((e) => e.kind === 'presence' && e.presence.action === PresenceAction.LEAVE)!;
+    expect(leave.kind === 'presence' && leave.presence).toMatchObject({ clientId: 'a', timestamp: 101 });
+    expect(leave.storedAt).toBe(clock.now());
+    // a enters again there, under the same id (RTP17g), stamped by us's clock.
+    const again: PresenceMessage = { ...member('a'), timestamp: 150 };
+    const next = st.ingest({ region: 'us', epoch: 'usep2', gapBefore: false, entries: [usPresence(1, again, 'usep2')] }, clock.now());
+    expect(next.entries.map((e) => e.kind === 'presence' && e.presence)).toEqual([again]);
+    // The SDKs' rule where either is synthesized (RTP2b1): the later timestamp wins, a tie
+    // the one that came last. An SDK in a SYNC keeps the leave as ABSENT and compares.
+    const newer = (item: PresenceMessage, existing: PresenceMessage) => item.timestamp >= existing.timestamp;
+    expect(leave.kind === 'presence' && newer(leave.presence, member('a'))).toBe(true);
+    expect(leave.kind === 'presence' && newer(again, leave.presence)).toBe(true);
+  });
+
   it('are learnt from a start of a new interest, also those that entered before it began', () => {
     const clock = new ManualClock();
     const st = ChannelState.fresh('app:ch', settings, clock.now(), 'ep1');
