@@ -32,13 +32,13 @@ export function remoteHost(region: string): string {
 /**
  * A LEAVE the service says for a member (its connection gone, or its region's set no longer
  * holding it). Its id does not start with the member's connectionId, which marks it as
- * synthesized: the SDKs then compare it by timestamp (`at`, and never older than `m`).
- * `at` must be of the clock that stamps the member's later events: for a member of another
- * region, that region's (ChannelState.syncMembersOf).
+ * synthesized: the SDKs then compare it by timestamp (`at`, and never older than `m`; a tie
+ * goes to the one that arrives later, RTP2b1a). `at` must be of the clock that stamps the
+ * member's later events: for a member of another region, that region's
+ * (ChannelState.syncMembersOf).
  */
 export function synthesizedLeave(m: PresenceMessage, id: string, at: number): PresenceMessage {
-  // Never older than what it ends (a member of another region carries that region's clock).
-  const timestamp = Math.max(at, m.timestamp + 1);
+  const timestamp = Math.max(at, m.timestamp);
   const ev: PresenceMessage = { id, action: PresenceAction.LEAVE, clientId: m.clientId, connectionId: m.connectionId, timestamp };
   if (m.data !== undefined) ev.data = m.data;
   if (m.encoding !== undefined) ev.encoding = m.encoding;

@@ -417,13 +417,15 @@ export class ChannelState {
       out.push(entry);
     };
     const { gone, changed } = this.presenceSet.differences(host, members);
-    // A leave said here is stamped in the member's region's clock, just after the event it
-    // ends: that region's next event for the member (an ENTER again under the same id,
-    // RTP17g) is then never older by the SDKs' rule for a synthesized leave (RTP2b1, by
-    // timestamp). Stamped with this region's clock when the start came, it was later than
-    // such an ENTER stamped there before: an SDK that took both during a SYNC (a subscriber
-    // catching up across the restart) kept the leave and lost the member (chaos seed 3741).
-    for (const m of gone) append(synthesizedLeave(m, `leave:${this.epoch}:${this.log.lastSerial + 1}:0`, m.timestamp + 1));
+    // A leave said here carries the member's region's clock: the timestamp of the event it
+    // ends. The SDKs compare a synthesized leave by timestamp, a tie going to the one that
+    // arrives later (RTP2b1, RTP2b1a): the leave ends what they hold, and whatever that
+    // region says of the member after it (an ENTER again under the same id, RTP17g, or
+    // the same event again in a start from an older copy) ends the leave. Stamped with this
+    // region's clock when the start came, it was later than such an ENTER stamped there
+    // before: an SDK that took both during a SYNC (a subscriber catching up across the
+    // restart) kept the leave and lost the member (chaos seed 3741).
+    for (const m of gone) append(synthesizedLeave(m, `leave:${this.epoch}:${this.log.lastSerial + 1}:0`, m.timestamp));
     for (const ev of changed) append(ev);
   }
 
