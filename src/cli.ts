@@ -76,10 +76,15 @@ program
   .option('--duration <s>', 'random: seconds of publishing per run', intOption('--duration', 10, 600), 60)
   .option('--topology <file>', 'random: the topology the runs use', 'regions/local.yaml')
   .option('--pairs', 'random: in regions of five nodes or more, also fault two nodes at once (often a channel\'s master and replica)')
+  .option('--trace <clients>', 'run, random: workload clients (comma-separated: eu-sub1,us-pub0,eu-mem0) whose SDK logs every protocol message to trace-CLIENT.log beside the record')
   .action(async (command: string, args: string[], o) => {
     if (command !== 'run' && command !== 'random') return runChaos(command, args, o);
     if (command === 'run' && args.length === 0) throw new InvalidArgumentError('usage: ably-ng chaos run SCENARIO.yaml… [--out DIR]');
     // Loaded only here: the workload needs the `ably` SDK, which serving nodes do not.
+    const trace = typeof o.trace === 'string' ? o.trace.split(',').map((x: string) => x.trim()).filter(Boolean) : [];
+    const { CLIENT_ID } = await import('./chaos/runner.js');
+    const bad = trace.filter((c: string) => !CLIENT_ID.test(c));
+    if (bad.length) throw new InvalidArgumentError(`--trace: ${bad.join(', ')} is not a workload client (REGION-subN, REGION-pubN or REGION-memN)`);
     const { runScenarios, runRandom, stopActiveRuns } = await import('./chaos/run-all.js');
     // Interrupted: the run's nodes go too (a paused one would not exit with us).
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -89,8 +94,8 @@ program
     const print = (l: string) => process.stdout.write(`${l}\n`);
     const ok =
       command === 'run'
-        ? await runScenarios(args, o.out, log, print)
-        : await runRandom({ seed: o.seed ?? Math.floor(Math.random() * 1_000_000), runs: o.runs, durationS: o.duration, topologyFile: o.topology, pairs: o.pairs === true }, o.out, log, print);
+        ? await runScenarios(args, o.out, log, print, { trace })
+        : await runRandom({ seed: o.seed ?? Math.floor(Math.random() * 1_000_000), runs: o.runs, durationS: o.duration, topologyFile: o.topology, pairs: o.pairs === true }, o.out, log, print, { trace });
     process.exit(ok ? 0 : 1);
   });
 

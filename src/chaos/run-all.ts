@@ -6,12 +6,12 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../log.js';
 import { historyOff, writeCombinedReport } from './report.js';
-import { runScenario, type RunResult } from './runner.js';
+import { runScenario, type RunOptions, type RunResult } from './runner.js';
 export { stopActiveRuns } from './runner.js';
 import { writeRandomScenario, type RandomOptions } from './random.js';
 import { loadScenario } from './scenario.js';
 
-export async function runScenarios(files: string[], outDir: string, log: Logger, print: (line: string) => void): Promise<boolean> {
+export async function runScenarios(files: string[], outDir: string, log: Logger, print: (line: string) => void, o: RunOptions = {}): Promise<boolean> {
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });
   const scenarios = files.map(loadScenario);
@@ -19,7 +19,7 @@ export async function runScenarios(files: string[], outDir: string, log: Logger,
   for (const s of scenarios) {
     const started = Date.now();
     print(`scenario ${s.name}: running (${s.durationS} s of traffic)…`);
-    const r = await runScenario(s, join(out, s.name), log);
+    const r = await runScenario(s, join(out, s.name), log, o);
     results.push(r);
     const v = r.report.violations;
     print(
@@ -48,11 +48,11 @@ export interface RandomRuns extends RandomOptions {
  * `ably-ng chaos random`: writes the scenario of each seed to `outDir/random-SEED.yaml`
  * and runs them all as `chaos run` would (one line each, and the combined report).
  */
-export async function runRandom(o: RandomRuns, outDir: string, log: Logger, print: (line: string) => void): Promise<boolean> {
+export async function runRandom(o: RandomRuns, outDir: string, log: Logger, print: (line: string) => void, run: RunOptions = {}): Promise<boolean> {
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });
   const files: string[] = [];
   for (let i = 0; i < o.runs; i++) files.push(writeRandomScenario({ ...o, seed: o.seed + i }, out));
   print(`seeds ${o.seed}${o.runs > 1 ? `–${o.seed + o.runs - 1}` : ''}: scenarios in ${out} (repeat one with: ably-ng chaos run FILE)`);
-  return runScenarios(files, out, log, print);
+  return runScenarios(files, out, log, print, run);
 }

@@ -94,6 +94,7 @@ export class ScenarioRun {
     private readonly s: Scenario,
     private readonly dir: string,
     private readonly log: Logger,
+    private readonly o: RunOptions = {},
   ) {}
 
   private record(e: RecordEvent): void {
@@ -335,6 +336,7 @@ export class ScenarioRun {
         subscribersByRegion: this.s.workload.subscribersByRegion,
         intervalMs: this.s.workload.intervalMs,
         presenceMembersPerRegion: this.s.workload.presenceMembersPerRegion,
+        ...(this.o.trace?.length ? { trace: { clients: new Set(this.o.trace), dir: this.dir } } : {}),
         record: (e) => this.record(e),
       });
       this.workload = workload;
@@ -411,6 +413,15 @@ export class ScenarioRun {
   }
 }
 
-export function runScenario(s: Scenario, dir: string, log: Logger): Promise<RunResult> {
-  return new ScenarioRun(s, dir, log).run();
+/** How a scenario runs, beyond what its file says. */
+export interface RunOptions {
+  /** Workload clients whose SDK logs every protocol message to `trace-ID.log` in the run's directory. */
+  trace?: readonly string[];
+}
+
+/** The workload's client ids (`eu-sub1`, `us-pub0`, `eu-mem0`): what `RunOptions.trace` may name. */
+export const CLIENT_ID = /^[A-Za-z0-9_.-]+-(sub|pub|mem)\d+$/;
+
+export function runScenario(s: Scenario, dir: string, log: Logger, o: RunOptions = {}): Promise<RunResult> {
+  return new ScenarioRun(s, dir, log, o).run();
 }

@@ -6,6 +6,8 @@
  * Every message carries its publisher's id, its per-publisher sequence number and its
  * send time: `{ p, s, t }`.
  */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
 import Ably from 'ably';
 import type { HistoryEvent, PresenceEvent, RecordEvent } from './record.js';
 
@@ -22,6 +24,11 @@ export interface WorkloadOptions {
   intervalMs: number;
   /** Clients per region that enter presence on every channel and stay (`checkPresence`). */
   presenceMembersPerRegion?: number;
+  /**
+   * Clients (`eu-sub1`, `us-pub0`, `eu-mem0`, …) whose SDK logs every protocol message
+   * and state change (logLevel 4) to `dir/trace-ID.log`, each line after its time in ms.
+   */
+  trace?: { clients: ReadonlySet<string>; dir: string };
   record(e: RecordEvent): void;
 }
 
@@ -86,7 +93,31 @@ export class Workload {
   published = 0;
   delivered = 0;
 
+  /** Open trace files by client id (WorkloadOptions.trace). */
+  private readonly traces = new Map<string, WriteStream>();
+
   constructor(private readonly o: WorkloadOptions) {}
+
+  /** A client's SDK instance (one of several over its life, if it moves), kept to be closed. */
+  private sdk(id: string, endpoint: { host: string; port: number }, binary: boolean, extra: Record<string, unknown> = {}): Realtime {
+    const opts: Record<string, unknown> = { ...clientOptions(endpoint, this.o.key, binary), ...extra };
+    const t = this.o.trace;
+    if (t?.clients.has(id)) {
+      let out = this.traces.get(id);
+      if (!out) {
+        out = createWriteStream(join(t.dir, `trace-${id}.log`), { flags: 'a' });
+        this.traces.set(id, out);
+      }
+      const file = out;
+      opts.logLevel = 4;
+      opts.logHandler = (line: string) => {
+        if (!file.writableEnded) file.write(`${Date.now()} ${line}\n`);
+      };
+    }
+    const c = new Ably.Realtime(opts as never);
+    this.clients.push(c);
+    return c;
+  }
 
   /** Connects every client and attaches every subscriber; publishers start publishing. */
   async start(): Promise<void> {
@@ -103,8 +134,7 @@ export class Workload {
     for (const [region, endpoint] of this.o.regions) {
       for (let i = 0; i < this.o.publishersPerRegion; i++) {
         const id = `${region}-pub${i}`;
-        const c = new Ably.Realtime(clientOptions(endpoint, this.o.key, i % 2 === 0) as never);
-        this.clients.push(c);
+        const c = this.sdk(id, endpoint, i % 2 === 0);
         await c.connection.once('connected');
         this.watchConnection(c, region, id);
         this.publishLoop(c, region, id);
@@ -121,9 +151,9 @@ export class Workload {
       this.subscribersIn.set(region, inRegion + 1);
       // Every other subscriber, across regions, speaks msgpack.
       const binary = this.subscriberCount++ % 2 === 0;
-      const c = new Ably.Realtime(clientOptions(endpoint, this.o.key, binary) as never);
-      this.clients.push(c);
-      const sub: Subscriber = { id: `${region}-sub${inRegion}`, region, binary, client: c };
+      const id = `${region}-sub${inRegion}`;
+      const c = this.sdk(id, endpoint, binary);
+      const sub: Subscriber = { id, region, binary, client: c };
       this.subscribers.push(sub);
       for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, false));
     }
@@ -156,8 +186,7 @@ export class Workload {
     if (this.closed) return;
     const attaching: Promise<unknown>[] = [];
     for (const [i, sub] of movers.entries()) {
-      const c = new Ably.Realtime({ ...clientOptions(endpoint, this.o.key, sub.binary), recover: keys[i] } as never);
-      this.clients.push(c);
+      const c = this.sdk(sub.id, endpoint, sub.binary, { recover: keys[i] });
       sub.client = c;
       sub.region = to;
       for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, true));
@@ -171,8 +200,7 @@ export class Workload {
    * attach that did not resume (RTP17i); nothing else is done for it during the run.
    */
   private async addMember(region: string, id: string, binary: boolean): Promise<void> {
-    const c = new Ably.Realtime({ ...clientOptions(this.endpoint(region), this.o.key, binary), clientId: id } as never);
-    this.clients.push(c);
+    const c = this.sdk(id, this.endpoint(region), binary, { clientId: id });
     this.members.push({ id, region, client: c });
     await Promise.all(
       this.o.channels.map((channel) => c.channels.get(channel, { modes: ['PRESENCE', 'PRESENCE_SUBSCRIBE'] }).presence.enter({ member: id })),
@@ -428,5 +456,6 @@ export class Workload {
         /* already closed */
       }
     }
+    for (const out of this.traces.values()) out.end();
   }
 }

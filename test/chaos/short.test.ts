@@ -22,9 +22,9 @@ import { waitFor } from '../helpers/wait.js';
 const out = tempDir('chaos');
 afterAll(() => removeTempDir(out));
 
-async function run(file: string) {
+async function run(file: string, trace?: string[]) {
   const s = loadScenario(join(import.meta.dirname, 'short', file));
-  return runScenario(s, join(out, s.name), silentLogger());
+  return runScenario(s, join(out, s.name), silentLogger(), trace ? { trace } : {});
 }
 
 describe('chaos scenarios (short)', () => {
@@ -43,11 +43,17 @@ describe('chaos scenarios (short)', () => {
   });
 
   it('a channel master killed under cross-region traffic: the same guarantees, and every presence set shows exactly the members after', { timeout: 120_000 }, async () => {
-    const r = await run('master-killed-short.yaml');
+    const r = await run('master-killed-short.yaml', ['eu-sub1', 'us-mem0']);
     expect(r.report.verdict).toBe('PASS');
     expect(r.report.faults.some((f: { action: string }) => f.action === 'kill')).toBe(true);
     // Two members per region, seen through each region's REST endpoint and the four subscribers' SDKs.
     expect(r.report.presence).toMatchObject({ members: 4, views: 6, mismatched: 0 });
+    // The traced clients' SDKs logged what they were sent (--trace), and no other client's did.
+    const sub = readFileSync(join(r.dir, 'trace-eu-sub1.log'), 'utf8');
+    expect(sub).toMatch(/^\d{13} Ably: Transport\.onProtocolMessage\(\): received on web_socket: \[ProtocolMessage; action=ATTACHED; channel=chaos-0/m);
+    expect(sub).toMatch(/action=PRESENCE; channel=chaos-0; .*clientId=eu-mem0/);
+    expect(readFileSync(join(r.dir, 'trace-us-mem0.log'), 'utf8')).toMatch(/action=PRESENCE; channel=chaos-0; .*clientId=us-mem0/);
+    expect(readdirSync(r.dir).filter((f) => f.startsWith('trace-')).sort()).toEqual(['trace-eu-sub1.log', 'trace-us-mem0.log']);
     console.log(`[chaos] master-killed-short: presence sets right within ${r.report.presence!.convergedAfterMs} ms of the check`);
   });
 

@@ -51,4 +51,10 @@ describe('ably-ng on bad input', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('ably-ng: no .ably-ng here: run "ably-ng up" in this directory first\n');
   });
+
+  it('exits 1 from a chaos run asked to trace a client the workload has no way of naming, before starting anything', async () => {
+    const r = await fails('chaos', 'run', 'nowhere.yaml', '--trace', 'eu-sub1,subscriber');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('ably-ng: --trace: subscriber is not a workload client (REGION-subN, REGION-pubN or REGION-memN)\n');
+  });
 });
