@@ -386,6 +386,8 @@ export class ScenarioRun {
       for (const t of timers) clearTimeout(t);
       workload?.close();
       await this.sup.stop().catch(() => undefined);
+      await workload?.closeTraces();
+      for (const id of workload?.untraced() ?? []) this.log.warn({ client: id }, 'no trace: the workload has no client of that name');
       active.delete(this.sup);
       await this.writer.close();
     }
@@ -419,8 +421,8 @@ export interface RunOptions {
   trace?: readonly string[];
 }
 
-/** The workload's client ids (`eu-sub1`, `us-pub0`, `eu-mem0`): what `RunOptions.trace` may name. */
-export const CLIENT_ID = /^[A-Za-z0-9_.-]+-(sub|pub|mem)\d+$/;
+/** The workload's client ids (`eu-sub1`, `us-pub0`, `eu-mem0`; a region's name as the topology allows): what `RunOptions.trace` may name. */
+export const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]*-(sub|pub|mem)\d+$/;
 
 export function runScenario(s: Scenario, dir: string, log: Logger, o: RunOptions = {}): Promise<RunResult> {
   return new ScenarioRun(s, dir, log, o).run();

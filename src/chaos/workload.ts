@@ -101,22 +101,38 @@ export class Workload {
   /** A client's SDK instance (one of several over its life, if it moves), kept to be closed. */
   private sdk(id: string, endpoint: { host: string; port: number }, binary: boolean, extra: Record<string, unknown> = {}): Realtime {
     const opts: Record<string, unknown> = { ...clientOptions(endpoint, this.o.key, binary), ...extra };
-    const t = this.o.trace;
-    if (t?.clients.has(id)) {
-      let out = this.traces.get(id);
-      if (!out) {
-        out = createWriteStream(join(t.dir, `trace-${id}.log`), { flags: 'a' });
-        this.traces.set(id, out);
-      }
-      const file = out;
+    const file = this.traceFile(id);
+    if (file) {
+      // A moved subscriber's next instance writes on in the same file, after a line that says so.
+      const instance = this.clients.length;
+      file.write(`${Date.now()} trace: ${id}: SDK instance #${instance} to ${endpoint.host}:${endpoint.port}${extra.recover ? ' (recovering)' : ''}\n`);
       opts.logLevel = 4;
       opts.logHandler = (line: string) => {
-        if (!file.writableEnded) file.write(`${Date.now()} ${line}\n`);
+        if (!file.writableEnded) file.write(`${Date.now()} #${instance} ${line}\n`);
       };
     }
     const c = new Ably.Realtime(opts as never);
     this.clients.push(c);
     return c;
+  }
+
+  /** The trace file of a client named in WorkloadOptions.trace (opened at its first SDK instance), or null. */
+  private traceFile(id: string): WriteStream | null {
+    const t = this.o.trace;
+    if (!t?.clients.has(id)) return null;
+    let out = this.traces.get(id);
+    if (!out) {
+      out = createWriteStream(join(t.dir, `trace-${id}.log`));
+      // A full disk must not end the run: the trace is lost, the record goes on.
+      out.on('error', (err) => process.stderr.write(`chaos: cannot write the trace of ${id}: ${err.message}\n`));
+      this.traces.set(id, out);
+    }
+    return out;
+  }
+
+  /** The clients WorkloadOptions.trace named that the workload never made (no file for them). */
+  untraced(): string[] {
+    return [...(this.o.trace?.clients ?? [])].filter((id) => !this.traces.has(id));
   }
 
   /** Connects every client and attaches every subscriber; publishers start publishing. */
@@ -456,6 +472,10 @@ export class Workload {
         /* already closed */
       }
     }
-    for (const out of this.traces.values()) out.end();
+  }
+
+  /** Ends the trace files, once what the closed clients logged is written. */
+  async closeTraces(): Promise<void> {
+    await Promise.all([...this.traces.values()].map((out) => new Promise<void>((r) => out.end(r))));
   }
 }

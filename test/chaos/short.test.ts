@@ -50,7 +50,9 @@ describe('chaos scenarios (short)', () => {
     expect(r.report.presence).toMatchObject({ members: 4, views: 6, mismatched: 0 });
     // The traced clients' SDKs logged what they were sent (--trace), and no other client's did.
     const sub = readFileSync(join(r.dir, 'trace-eu-sub1.log'), 'utf8');
-    expect(sub).toMatch(/^\d{13} Ably: Transport\.onProtocolMessage\(\): received on web_socket: \[ProtocolMessage; action=ATTACHED; channel=chaos-0/m);
+    expect(sub).toMatch(/^\d{13} trace: eu-sub1: SDK instance #(\d+) to 127\.0\.0\.1:\d+\n/);
+    const instance = /#(\d+)/.exec(sub)![1];
+    expect(sub).toMatch(new RegExp(`^\\d{13} #${instance} Ably: Transport\\.onProtocolMessage\\(\\): received on web_socket: \\[ProtocolMessage; action=ATTACHED; channel=chaos-0`, 'm'));
     expect(sub).toMatch(/action=PRESENCE; channel=chaos-0; .*clientId=eu-mem0/);
     expect(readFileSync(join(r.dir, 'trace-us-mem0.log'), 'utf8')).toMatch(/action=PRESENCE; channel=chaos-0; .*clientId=us-mem0/);
     expect(readdirSync(r.dir).filter((f) => f.startsWith('trace-')).sort()).toEqual(['trace-eu-sub1.log', 'trace-us-mem0.log']);

@@ -120,7 +120,11 @@ describe("a region of five whose channel restarts while its presence members' co
     const ch = channelMasteredBy(members, 'r2-n1', 'members-stay', d.topology.apps[0]!.id);
     const replica = replicaOf(members, ch, d.topology.apps[0]!.id)!;
     const memberNode = members.find((n) => n !== 'r2-n1' && n !== replica)!;
-    const member = realtime(d.port(memberNode), { clientId: 'stays' });
+    // The member's SDK is slowed too, so that it enters again after r2's new stream has
+    // begun in r1 (entered before, it would be in the start, and no LEAVE said).
+    const memberLink = new FaultProxy({ host: '127.0.0.1', port: d.port(memberNode) });
+    await memberLink.listen();
+    const member = realtime(memberLink.port, { clientId: 'stays' });
     const watcher = realtime(d.port('r1-n1'));
     // A subscriber whose connection drops until after the restart, then is recovered.
     const proxy = new FaultProxy({ host: '127.0.0.1', port: d.port('r1-n1') });
@@ -139,8 +143,11 @@ describe("a region of five whose channel restarts while its presence members' co
       await waitFor(async () => (await channel.presence.get()).some((m) => m.clientId === 'stays'), { what: "r2's member in r1", timeoutMs: 15_000 });
       const recoveryKey = first.connection.createRecoveryKey()!;
       proxy.set('both', { reset: true });
-      // r2's start and its member's ENTER reach r1 late, as over a long link.
-      link.set('both', { latencyMs: 500 });
+      // r2's start and its member's ENTER reach r1 late, as over a long link: the ENTER,
+      // stamped in r2 0.3 s or so after the restart, reaches r1 after the start, which
+      // the old LEAVE took r1's clock from on its arrival 1 s after the restart.
+      link.set('both', { latencyMs: 1000 });
+      memberLink.set('both', { latencyMs: 150 });
       await Promise.all([d.sup.kill('r2-n1'), d.sup.kill(replica)]);
       const leave = await waitFor(() => seen.find((e) => e.action === 'leave'), { what: 'r1 to say the member left', timeoutMs: 30_000 });
       const back = await waitFor(() => seen.slice(seen.indexOf(leave) + 1).find((e) => e.action === 'enter'), { what: 'the member to enter again', timeoutMs: 30_000 });
@@ -159,6 +166,7 @@ describe("a region of five whose channel restarts while its presence members' co
       link.heal();
       closeAll(member, watcher, first, second);
       await proxy.close();
+      await memberLink.close();
     }
   });
 });

@@ -84,7 +84,7 @@ describe("another region's presence members", () => {
     // the one that arrives later (RTP2b1a). An SDK in a SYNC keeps a leave as ABSENT and
     // compares what comes after with it.
     const newer = (arriving: PresenceMessage, held: PresenceMessage) => arriving.timestamp >= held.timestamp;
-    // This region's clock (1.7e12) is far ahead of the members' (100, 101). us restarts with b alone.
+    // This region's clock (1.7e12) is far ahead of the members' (100). us restarts with b alone.
     const restarted = () => {
       const clock = new ManualClock();
       const st = withUsMembers(clock);
