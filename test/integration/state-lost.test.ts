@@ -92,14 +92,20 @@ describe('a region of one that lost a channel state (its node killed and restart
   });
 });
 
+/** A channel r2-n1 masters (its name from `prefix`), its replica, and a third node of r2. */
+function bothCopies(prefix: string): { ch: string; replica: string; third: string } {
+  const members = d.nodes('r2');
+  const app = d.topology.apps[0]!.id;
+  const ch = channelMasteredBy(members, 'r2-n1', prefix, app);
+  const replica = replicaOf(members, ch, app)!;
+  return { ch, replica, third: members.find((n) => n !== 'r2-n1' && n !== replica)! };
+}
+
 describe('a region of five whose master and replica of a channel die together', () => {
   deployment(5);
 
   it("tells a subscriber on another node continuity was lost, and does not give it again the other region's messages it had", async () => {
-    const members = d.nodes('r2');
-    const ch = channelMasteredBy(members, 'r2-n1', 'both-copies', d.topology.apps[0]!.id);
-    const replica = replicaOf(members, ch, d.topology.apps[0]!.id)!;
-    const subNode = members.find((n) => n !== 'r2-n1' && n !== replica)!;
+    const { ch, replica, third: subNode } = bothCopies('both-copies');
     await loseState(ch, subNode, async () => {
       // Together: one killed alone would have its state copied elsewhere within milliseconds.
       await Promise.all([d.sup.kill('r2-n1'), d.sup.kill(replica)]);
@@ -116,10 +122,7 @@ describe("a region of five whose channel restarts while its presence members' co
   // r2's clock had stamped before it: an SDK that took the two during a presence SYNC (one
   // catching up across the restart) kept the leave as the newer (RTP2b1) and lost the member.
   it("leaves those members in the other region's views, also in that of a subscriber that catches up across the restart", async () => {
-    const members = d.nodes('r2');
-    const ch = channelMasteredBy(members, 'r2-n1', 'members-stay', d.topology.apps[0]!.id);
-    const replica = replicaOf(members, ch, d.topology.apps[0]!.id)!;
-    const memberNode = members.find((n) => n !== 'r2-n1' && n !== replica)!;
+    const { ch, replica, third: memberNode } = bothCopies('members-stay');
     // The member's SDK is slowed too, so that it enters again after r2's new stream has
     // begun in r1 (entered before, it would be in the start, and no LEAVE said).
     const memberLink = new FaultProxy({ host: '127.0.0.1', port: d.port(memberNode) });
