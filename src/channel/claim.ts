@@ -44,8 +44,8 @@ export interface ClaimDecision {
 
 /**
  * `answers`: those of the preference list (null where a node did not answer), all
- * needed; `leaving`: the copies held by peers still leaving (optional, used only where
- * no other copy exists); `own`: our copy or tombstone. Decided when every needed node
+ * needed; `leaving`: the copies held by peers still leaving (optional, used where no
+ * other copy exists, or where one is further in the same life); `own`: our copy or tombstone. Decided when every needed node
  * answered, or when a node of the list that was master handed over a state with entries
  * (it stopped first: nothing newer can exist).
  */
@@ -59,11 +59,16 @@ export function decideClaim(
   const ours = newest(own ? [...held, own] : held);
   const complete = answers.every((a) => a?.kind === 'snapshot');
   const decided = complete || (ours !== null && ours.entries.length > 0 && held.some((s) => s.wasMaster === true));
-  // A leaving peer's copy counts only where the ring holds none: an old copy it kept (a
-  // stale one, a tombstone of an earlier life) must not beat the live one.
+  // A leaving peer's copy counts where the ring holds none, or where it is of the same
+  // life (epoch) as the ring's newest and newer than it: a master that stopped to leave,
+  // whose handoff went to an owner out of reach (chaos seed 3841: the claim took its own
+  // old copy, restarted the channel and took again a message whose ACK had been lost). An
+  // old copy of an earlier life (a stale one, a tombstone) must not beat the live one:
+  // terms compare only within a life.
   const copies = ours === null ? leaving : held;
   const subscribers = copies.findLast((s) => s.subscribers)?.subscribers ?? [];
-  const best = ours ?? newest(leaving);
+  const further = ours === null ? null : newest(leaving.filter((s) => s.epoch === ours.epoch));
+  const best = ours === null ? newest(leaving) : further && newer(further, ours) ? further : ours;
   const known = best && !best.remoteInterest ? copies.findLast((s) => s.wasMaster && s.remoteInterest && s.epoch === best.epoch) : undefined;
   const seen = answers.flatMap((a) => (a?.kind === 'snapshot' && a.seen ? [a.seen] : []));
   if (mine) seen.push(mine);

@@ -1,7 +1,8 @@
 /**
  * A claim's decision from the answers it got: it waits for every node of the preference
- * list, takes the newest copy (its own included; a leaving peer's only where there is no
- * other), and starts afresh only when every needed node has none.
+ * list, takes the newest copy (its own included; a leaving peer's where there is no
+ * other, or where it is further in the same life), and starts afresh only when every
+ * needed node has none.
  */
 import { describe, expect, it } from 'vitest';
 import { decideClaim, newer } from '../../../src/channel/claim.js';
@@ -42,6 +43,20 @@ describe('decideClaim', () => {
     const earlier = snap('earlier', 7, 9);
     expect(decideClaim([has(live)], [earlier], undefined).best).toBe(live);
     expect(decideClaim([has(null)], [earlier], live).best).toBe(live);
+  });
+
+  it("takes a leaving master's copy over an older one of the same life, but never lets it decide alone", () => {
+    // Chaos seed 3841: the master stopped to leave, its handoff went to an owner out of
+    // reach, and the claimer's own copy was one it kept from an earlier mastership.
+    const kept = snap('e', 3, 175);
+    const leftMaster = snap('e', 5, 807);
+    expect(decideClaim([has(null), has(null)], [leftMaster], kept).best).toBe(leftMaster);
+    expect(decideClaim([has(kept), has(null)], [leftMaster], undefined)).toMatchObject({ decided: true, best: leftMaster });
+    // Not further: the ring's stays.
+    expect(decideClaim([has(leftMaster)], [kept], undefined).best).toBe(leftMaster);
+    expect(decideClaim([has(snap('e', 5, 900))], [leftMaster], undefined).best?.entries.length).toBe(900);
+    // A needed node that has not answered still holds the claim back.
+    expect(decideClaim([has(kept), null], [leftMaster], undefined).decided).toBe(false);
   });
 
   it("takes the other regions' interest the master that answered knew, with the replica's newer copy of the same life, not with another life's", () => {
