@@ -34,8 +34,7 @@ export function remoteHost(region: string): string {
  * holding it). Its id does not start with the member's connectionId, which marks it as
  * synthesized: the SDKs then compare it by timestamp (`at`, and never older than `m`; a tie
  * goes to the one that arrives later, RTP2b1a). `at` must be of the clock that stamps the
- * member's later events: for a member of another region, that region's
- * (ChannelState.syncMembersOf).
+ * member's later events: for a member of another region, that region's (remoteLeave).
  */
 export function synthesizedLeave(m: PresenceMessage, id: string, at: number): PresenceMessage {
   const timestamp = Math.max(at, m.timestamp);
@@ -43,6 +42,21 @@ export function synthesizedLeave(m: PresenceMessage, id: string, at: number): Pr
   if (m.data !== undefined) ev.data = m.data;
   if (m.encoding !== undefined) ev.encoding = m.encoding;
   return ev;
+}
+
+/**
+ * The LEAVE said for another region's member that a start of its stream here no longer
+ * holds (ChannelState.syncMembersOf). It carries that region's clock: the timestamp of the
+ * event it ends. The SDKs compare a synthesized LEAVE by timestamp, a tie going to the one
+ * that arrives later (RTP2b1, RTP2b1a): the LEAVE ends what they hold, and whatever that
+ * region says of the member after it (an ENTER again under the same id, RTP17g, or the
+ * same event again in a start from an older copy) ends the LEAVE. Stamped with this
+ * region's clock when the start came, it was later than such an ENTER stamped there
+ * before: an SDK that took both during a SYNC (a subscriber catching up across the
+ * restart) kept the LEAVE and lost the member (chaos seed 3741).
+ */
+export function remoteLeave(m: PresenceMessage, id: string): PresenceMessage {
+  return synthesizedLeave(m, id, m.timestamp);
 }
 
 /** Whether a member's host is a node of this region (not another region's member). */

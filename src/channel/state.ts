@@ -24,7 +24,7 @@ import { entryListCodec, type EntryHead } from '../transport/entry-codec.js';
 import { SnapshotDedup } from '../transport/dedup-list.js';
 import { knownElements, rememberLogEntries, SnapshotEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
-import { PresenceSet, remoteHost, synthesizedLeave } from './presence.js';
+import { PresenceSet, remoteHost, remoteLeave, synthesizedLeave } from './presence.js';
 import type { ChannelSettings } from './settings.js';
 import type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
 
@@ -417,15 +417,8 @@ export class ChannelState {
       out.push(entry);
     };
     const { gone, changed } = this.presenceSet.differences(host, members);
-    // A leave said here carries the member's region's clock: the timestamp of the event it
-    // ends. The SDKs compare a synthesized leave by timestamp, a tie going to the one that
-    // arrives later (RTP2b1, RTP2b1a): the leave ends what they hold, and whatever that
-    // region says of the member after it (an ENTER again under the same id, RTP17g, or
-    // the same event again in a start from an older copy) ends the leave. Stamped with this
-    // region's clock when the start came, it was later than such an ENTER stamped there
-    // before: an SDK that took both during a SYNC (a subscriber catching up across the
-    // restart) kept the leave and lost the member (chaos seed 3741).
-    for (const m of gone) append(synthesizedLeave(m, `leave:${this.epoch}:${this.log.lastSerial + 1}:0`, m.timestamp));
+    // In the member's region's clock, not ours (remoteLeave).
+    for (const m of gone) append(remoteLeave(m, `leave:${this.epoch}:${this.log.lastSerial + 1}:0`));
     for (const ev of changed) append(ev);
   }
 
@@ -508,8 +501,7 @@ export class ChannelState {
     return e;
   }
 
-  /** Sets when a connection's members leave (null: they stay). Returns the hold if it changed anything. */
-  /** `now`: a leave at once (PresenceSet.hold). */
+  /** Sets when a connection's members leave (null: they stay; `now`: at once, PresenceSet.hold). Returns the hold if it changed anything. */
   hold(connectionId: string, host: string | null, leaveAt: number | null, now = false): PresenceHold | null {
     return this.presenceSet.hold(connectionId, host, leaveAt, now) ? { connectionId, host, leaveAt } : null;
   }
