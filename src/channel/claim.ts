@@ -45,9 +45,9 @@ export interface ClaimDecision {
 /**
  * `answers`: those of the preference list (null where a node did not answer), all
  * needed; `leaving`: the copies held by peers still leaving (optional, used where no
- * other copy exists, or where one is further in the same life); `own`: our copy or tombstone. Decided when every needed node
- * answered, or when a node of the list that was master handed over a state with entries
- * (it stopped first: nothing newer can exist).
+ * other copy exists, or where one is further in the same life); `own`: our copy or
+ * tombstone. Decided when every needed node answered, or when a node of the list that was
+ * master handed over a state with entries (it stopped first: nothing newer can exist).
  */
 export function decideClaim(
   answers: readonly (ReplyBody | null)[],
@@ -67,8 +67,7 @@ export function decideClaim(
   // terms compare only within a life.
   const copies = ours === null ? leaving : held;
   const subscribers = copies.findLast((s) => s.subscribers)?.subscribers ?? [];
-  const further = ours === null ? null : newest(leaving.filter((s) => s.epoch === ours.epoch));
-  const best = ours === null ? newest(leaving) : further && newer(further, ours) ? further : ours;
+  const best = ours === null ? newest(leaving) : newest([ours, ...leaving.filter((s) => s.epoch === ours.epoch)]);
   const known = best && !best.remoteInterest ? copies.findLast((s) => s.wasMaster && s.remoteInterest && s.epoch === best.epoch) : undefined;
   const seen = answers.flatMap((a) => (a?.kind === 'snapshot' && a.seen ? [a.seen] : []));
   if (mine) seen.push(mine);
