@@ -9,7 +9,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { control, type RunningDeployment } from '../cli/chaos.js';
 import { Supervisor } from '../cli/supervisor.js';
 import { Ring } from '../cluster/ring.js';
-import { validateTopology, type Topology } from '../config/topology.js';
+import { NAME, validateTopology, type Topology } from '../config/topology.js';
 import type { Logger } from '../log.js';
 import { reservePorts } from '../ports.js';
 import { check, type Report } from './checker.js';
@@ -422,7 +422,7 @@ export interface RunOptions {
 }
 
 /** The workload's client ids (`eu-sub1`, `us-pub0`, `eu-mem0`; a region's name as the topology allows): what `RunOptions.trace` may name. */
-export const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]*-(sub|pub|mem)\d+$/;
+export const CLIENT_ID = new RegExp(`^${NAME.source}-(sub|pub|mem)\\d+$`);
 
 export function runScenario(s: Scenario, dir: string, log: Logger, o: RunOptions = {}): Promise<RunResult> {
   return new ScenarioRun(s, dir, log, o).run();

@@ -12,11 +12,13 @@ import { parseCapability } from '../auth/capability.js';
 import { MAX_NODE_FRAME_BYTES } from '../transport/framing.js';
 
 const port = z.number().int().min(1, 'must be 1..65535').max(65535, 'must be 1..65535');
+/** A region's, node's or app's name (without the anchors: `NAME.source` goes into other patterns). */
+export const NAME = /[A-Za-z0-9][A-Za-z0-9_-]*/;
 const name = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must be letters, digits, "-" or "_"');
+  .regex(new RegExp(`^${NAME.source}$`), 'must be letters, digits, "-" or "_"');
 /** A secret given literally or as `env:NAME` (read from the environment at load time). */
 const secret = z.string().min(1);
 
