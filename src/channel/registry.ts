@@ -267,6 +267,11 @@ export class ChannelRegistry {
     for (const [key, h] of this.holdings) if (h.role === 'master' && !h.master.isStopped) yield [key, h.master];
   }
 
+  /** The node's logger (for the request handlers). */
+  get log(): Logger {
+    return this.deps.log;
+  }
+
   /** Whether a node may subscribe here: masters drop subscribers outside their ring (reconcile). */
   mayServe(node: NodeId): boolean {
     return this.deps.ring().has(node);
@@ -283,6 +288,7 @@ export class ChannelRegistry {
       h.master.unsubscribe(node);
       h.master.holdHost(node, leaveAt);
     }
+    this.deps.log.debug({ host: node, leaveAt }, 'presence: members of connections on a node gone leave after the delay');
   }
 
   status(h: Extract<Holding, { role: 'master' }>): ChannelStatus {

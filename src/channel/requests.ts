@@ -119,6 +119,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) return { kind: 'ok' };
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
+        reg.log.debug({ channel: req.channel, connectionId: req.connectionId, from, leaveAt: req.leaveAt, atOnce: req.atOnce ?? false }, 'presence hold');
         try {
           await a.ok.hold(req.connectionId, from, req.leaveAt, req.atOnce ?? false);
           return { kind: 'ok' };

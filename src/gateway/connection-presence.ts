@@ -69,6 +69,7 @@ export class ConnectionPresence {
   }
 
   private hold(key: string, leaveAt: number | null, atOnce = false): void {
+    this.services.log.debug({ connectionId: this.connectionId, channel: key, leaveAt, atOnce }, 'presence hold sent');
     this.services.hold(key, this.connectionId, leaveAt, atOnce).catch((err) =>
       this.services.log.warn({ connectionId: this.connectionId, channel: key, err: (err as Error).message }, 'presence hold failed'),
     );

@@ -216,6 +216,7 @@ export class Gateway {
     }
     if (ws.readyState !== ws.OPEN) return;
     const resumed = id !== null;
+    if (asked) this.services.log.debug({ connectionId: id ?? undefined, resumed, err: startError?.message }, 'connection resume asked');
     const connectionId = id ?? newConnectionId();
     const existing = this.connections.get(connectionId);
     if (existing) existing.supersede();
