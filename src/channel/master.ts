@@ -45,6 +45,8 @@ export interface MasterDeps {
   replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward: boolean, broadcast: ReplicaBroadcast | null): Promise<Replicated>;
   /** Per batch broadcast: count of nodes it went to (metrics). */
   onBroadcast?(nodes: number, entries: number): void;
+  /** A hold or presence operation came from a node its connection had left (metrics; PresenceSet.newerThan). */
+  onPresenceStale?(): void;
   /** This region's name (entries that originated here are the ones forwarded). */
   region?: string;
   /**
@@ -185,22 +187,31 @@ export class ChannelMaster {
    * Orders presence operations of one connection hosted on `host`; resolves once they
    * are replicated and broadcast (an op that changes nothing resolves too).
    */
-  presence(ops: PresenceMessage[], host: NodeId): Promise<void> {
+  presence(ops: PresenceMessage[], host: NodeId, since = 0): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped);
-    const { entries, hold } = this.state.acceptPresence(ops, host, this.deps.now());
+    this.countStale(ops[0]?.connectionId, since);
+    const { entries, hold } = this.state.acceptPresence(ops, host, this.deps.now(), since);
     return this.enqueue(entries, hold ? [hold] : []);
   }
 
-  /** A connection's members stay (null) or leave at `leaveAt` (`atOnce`: now, whoever says so; PresenceSet.hold). */
-  hold(connectionId: string, host: NodeId | null, leaveAt: number | null, atOnce = false): Promise<void> {
+  /**
+   * A connection's members stay (null) or leave at `leaveAt` (`atOnce`: now, whoever says
+   * so), as `host` says, at the connection's version `since` there (PresenceSet.hold).
+   */
+  hold(connectionId: string, host: NodeId | null, leaveAt: number | null, atOnce = false, since = 0): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped);
     const now = atOnce || (leaveAt !== null && leaveAt <= this.deps.now());
-    const h = this.state.hold(connectionId, host, leaveAt, now);
+    this.countStale(connectionId, since);
+    const h = this.state.hold(connectionId, host, leaveAt, { now, since });
     if (!h) return Promise.resolve();
     const done = this.enqueue([], [h]);
     // A connection that closed or detached leaves now, not at the next housekeeping pass.
     if (now) this.leaveDue();
     return done;
+  }
+
+  private countStale(connectionId: string | undefined, since: number): void {
+    if (connectionId !== undefined && this.state.presence.newerThan(connectionId, since)) this.deps.onPresenceStale?.();
   }
 
   /** Members of connections hosted on a node that died leave after the usual delay. */
@@ -258,6 +269,7 @@ export class ChannelMaster {
       retained: this.state.retained,
       subscriberNodes: [...this.subscribers],
       remoteInterest: this.state.interest.remoteList,
+      presenceHosts: this.state.presence.hostCounts(),
     };
   }
 

@@ -6,7 +6,7 @@
  */
 import { PresenceAction } from '../protocol/actions.js';
 import type { PresenceMessage } from '../protocol/message.js';
-import type { NodeId } from '../transport/messages.js';
+import type { NodeId, PresenceHostCount } from '../transport/messages.js';
 
 export interface PresenceMember {
   /** The member's latest ENTER/UPDATE (its id and timestamp decide newness in the SDKs). */
@@ -14,6 +14,25 @@ export interface PresenceMember {
   host: NodeId;
   /** When the member leaves if its connection does not come back (ms), or null. */
   leaveAt: number | null;
+  /**
+   * The connection's version at `host`: its record's when that node took it, new or
+   * resumed (ConnectionDirectory.put). A node the connection moved to has a greater one,
+   * so what a node it has left says of it comes with a smaller one. 0: not known (a
+   * member of another region, or said by a build before it).
+   */
+  since: number;
+}
+
+/**
+ * How a hold is said (PresenceSet.hold). `now`: a leave at once (the client closed or
+ * detached), whichever node says it. `since`: the connection's version at the node that
+ * says it (PresenceMember.since; 0: not known). `mirror`: a replica applying what its
+ * master did, as it is.
+ */
+export interface HoldHow {
+  now?: boolean;
+  since?: number;
+  mirror?: boolean;
 }
 
 export function memberKey(m: { connectionId: string; clientId: string }): string {
@@ -95,31 +114,44 @@ export class PresenceSet {
     return { ...op, action: existing ? PresenceAction.UPDATE : PresenceAction.ENTER };
   }
 
-  /** Applies an event (from `decide`, or from the stream). */
-  apply(ev: PresenceMessage, host: NodeId): void {
+  /**
+   * Applies an event (from `decide`, or from the stream), of a connection at `host` whose
+   * version there is `since` (not known: 0, and a member kept at the same host keeps its own).
+   */
+  apply(ev: PresenceMessage, host: NodeId, since = 0): void {
     const key = memberKey(ev);
     if (ev.action === PresenceAction.LEAVE || ev.action === PresenceAction.ABSENT) {
       this.members.delete(key);
       return;
     }
-    this.members.set(key, { message: ev, host, leaveAt: null });
+    const was = this.members.get(key);
+    this.members.set(key, { message: ev, host, leaveAt: null, since: was && was.host === host && was.since > since ? was.since : since });
   }
 
   /**
    * Members of one connection come back (null) or will leave at `leaveAt`, as `host` (the
-   * node that says so; null: the node their host was, gone) says. Returns whether anything
-   * changed. A later leave said by a node the connection has since left is stale and
-   * changes nothing: its word that the connection dropped can arrive after the connection's
-   * word from the node it resumed on (the old node cut off from its region, then back;
-   * chaos seed 1220), and members whose clients were still there left 15 s later. `now`
-   * (a leave at once: the client closed or detached; and what a replica is told its master
-   * did) applies whoever says it.
+   * node that says so; null: the node their host was, gone) says (HoldHow). Returns
+   * whether anything changed. What a node the connection has left says is stale and
+   * changes nothing: its word can arrive after the word of the node the connection
+   * resumed on (the old node cut off from its region, then back), and members whose
+   * clients were still there left 15 s later.
+   * - Where both versions are known, a smaller `since` is such a node's, whatever it says:
+   *   a "they are here" it sent while cut off, arriving after the new node's, took the
+   *   members back, and its "they leave" then applied (chaos seed 3841).
+   * - Otherwise (and at the same version) a leave from a node other than the members'
+   *   host is stale (chaos seed 1220), unless it is `now`.
    */
-  hold(connectionId: string, host: NodeId | null, leaveAt: number | null, now = false): boolean {
+  hold(connectionId: string, host: NodeId | null, leaveAt: number | null, how: HoldHow = {}): boolean {
+    const since = how.since ?? 0;
     let changed = false;
     for (const m of this.members.values()) {
       if (m.message.connectionId !== connectionId) continue;
-      if (!now && leaveAt !== null && host !== null && m.host !== host) continue;
+      if (!how.mirror) {
+        const known = since > 0 && m.since > 0;
+        if (known && since < m.since) continue;
+        const newer = known && since > m.since;
+        if (!how.now && !newer && leaveAt !== null && host !== null && m.host !== host) continue;
+      }
       if (m.leaveAt !== leaveAt) {
         m.leaveAt = leaveAt;
         changed = true;
@@ -128,8 +160,45 @@ export class PresenceSet {
         m.host = host;
         changed = true;
       }
+      if (since > m.since) {
+        m.since = since;
+        changed = true;
+      }
     }
     return changed;
+  }
+
+  /**
+   * Where a connection's members are now: the host, version and time to leave of the
+   * newest of them (null: it has none).
+   */
+  hostOf(connectionId: string): { host: NodeId; since: number; leaveAt: number | null } | null {
+    let best: PresenceMember | null = null;
+    for (const m of this.members.values()) {
+      if (m.message.connectionId === connectionId && (!best || m.since > best.since)) best = m;
+    }
+    return best && { host: best.host, since: best.since, leaveAt: best.leaveAt };
+  }
+
+  /**
+   * Where a connection's members are, when that is at a newer version than `since`: what
+   * is said at `since` comes from a node the connection has left (null: it does not, or a
+   * version is not known). Operations said there are applied under this host instead.
+   */
+  newerThan(connectionId: string, since: number): { host: NodeId; since: number; leaveAt: number | null } | null {
+    if (since <= 0) return null;
+    const at = this.hostOf(connectionId);
+    return at && at.since > since ? at : null;
+  }
+
+  /**
+   * A replica, after a batch's entries: the version its master holds for the connection's
+   * members at `host`, for those the entries entered (apply knew none).
+   */
+  learnSince(connectionId: string, host: NodeId, since: number): void {
+    for (const m of this.members.values()) {
+      if (m.message.connectionId === connectionId && m.host === host && m.since < since) m.since = since;
+    }
   }
 
   /** The nodes of this region that host members' connections. */
@@ -137,6 +206,19 @@ export class PresenceSet {
     const out = new Set<NodeId>();
     for (const m of this.members.values()) if (isLocalHost(m.host)) out.add(m.host);
     return out;
+  }
+
+  /** This region's members per node holding their connections, by node name (ChannelStatus). */
+  hostCounts(): PresenceHostCount[] {
+    const by = new Map<string, PresenceHostCount>();
+    for (const m of this.members.values()) {
+      if (!isLocalHost(m.host)) continue;
+      let c = by.get(m.host);
+      if (!c) by.set(m.host, (c = { host: m.host, members: 0, leaving: 0 }));
+      c.members++;
+      if (m.leaveAt !== null) c.leaving++;
+    }
+    return [...by.values()].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
   }
 
   /** Connections with members hosted on `host` (whose node died). */

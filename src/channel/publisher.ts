@@ -52,7 +52,7 @@ export interface PublisherDeps {
 }
 
 /** What a source sends: messages, or presence operations, in one order. */
-export type StreamOp = { type: 'publish'; messages: Message[] } | { type: 'presence'; presence: PresenceMessage[] };
+export type StreamOp = { type: 'publish'; messages: Message[] } | { type: 'presence'; presence: PresenceMessage[]; since: number };
 
 function firstId(op: StreamOp): string | undefined {
   return op.type === 'publish' ? op.messages[0]?.id : op.presence[0]?.id;
@@ -202,7 +202,7 @@ class Stream {
     const req: RequestBody =
       op.type === 'publish'
         ? { type: 'publish', channel: this.key, messages: items.length === 1 ? op.messages : allMessages(items), after, epoch }
-        : { type: 'presence', channel: this.key, presence: op.presence, after };
+        : { type: 'presence', channel: this.key, presence: op.presence, after, since: op.since };
     this.deps.onRequest?.();
     let reply: Promise<ReplyBody>;
     try {

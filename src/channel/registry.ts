@@ -89,6 +89,8 @@ export interface RegistryMetrics {
   broadcast(nodes: number, entries: number): void;
   failover(): void;
   handoff(): void;
+  /** A master here took a hold or presence operation from a node its connection had left. */
+  presenceStale(): void;
   /** A channel's state was created afresh (stats: channels opened). */
   channelCreated(key: ChannelKey): void;
 }
@@ -415,6 +417,7 @@ export class ChannelRegistry {
       self: this.deps.self,
       replicate: (m, entries, holds, forward, broadcast) => this.replicate(m, entries, holds, forward, broadcast),
       onBroadcast: (nodes, n) => this.deps.metrics?.broadcast(nodes, n),
+      onPresenceStale: () => this.deps.metrics?.presenceStale(),
       region: this.deps.settings.region,
       ...(this.deps.toRegions ? { toRegions: this.deps.toRegions } : {}),
       ...(this.deps.interestChanged ? { interestChanged: this.deps.interestChanged } : {}),

@@ -136,6 +136,7 @@ export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, fr
   }
   h.state.applyHolds(req.holds);
   h.state.applyEntries(req.entries);
+  h.state.learnSince(req.holds);
   h.state.applyUnreplicated(req);
   // Only to nodes this one knows (in its ring): a node it has not heard of yet (just
   // joined) it has no link to, and the master tells every node itself instead.

@@ -102,11 +102,12 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'presence': {
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
+        reg.log.debug({ channel: req.channel, connectionId: req.presence[0]?.connectionId, from, ops: req.presence.length, after: req.after, since: req.since }, 'presence ops');
         if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
           return { kind: 'retry', reason: `presence must follow ${req.after}, which this master has not ordered` };
         }
         try {
-          await a.ok.presence(req.presence, from);
+          await a.ok.presence(req.presence, from, req.since ?? 0);
           return { kind: 'ok' };
         } catch (err) {
           if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.channel).owner };
@@ -119,9 +120,9 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) return { kind: 'ok' };
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
-        reg.log.debug({ channel: req.channel, connectionId: req.connectionId, from, leaveAt: req.leaveAt, atOnce: req.atOnce ?? false }, 'presence hold');
+        reg.log.debug({ channel: req.channel, connectionId: req.connectionId, from, leaveAt: req.leaveAt, atOnce: req.atOnce ?? false, since: req.since }, 'presence hold');
         try {
-          await a.ok.hold(req.connectionId, from, req.leaveAt, req.atOnce ?? false);
+          await a.ok.hold(req.connectionId, from, req.leaveAt, req.atOnce ?? false, req.since ?? 0);
           return { kind: 'ok' };
         } catch (err) {
           if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.channel).owner };

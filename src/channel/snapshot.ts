@@ -52,6 +52,8 @@ export interface PresenceHold {
   connectionId: string;
   host: string | null;
   leaveAt: number | null;
+  /** The connection's version at the host that said it (PresenceMember.since; absent: not known). */
+  since?: number;
 }
 
 export interface ChannelPositionInfo {

@@ -24,7 +24,7 @@ import { entryListCodec, type EntryHead } from '../transport/entry-codec.js';
 import { SnapshotDedup } from '../transport/dedup-list.js';
 import { knownElements, rememberLogEntries, SnapshotEntries } from '../transport/entry-lists.js';
 import type { ReplicateRequest } from '../transport/messages.js';
-import { PresenceSet, remoteHost, remoteLeave, synthesizedLeave } from './presence.js';
+import { PresenceSet, remoteHost, remoteLeave, synthesizedLeave, type HoldHow } from './presence.js';
 import type { ChannelSettings } from './settings.js';
 import type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
 
@@ -465,30 +465,39 @@ export class ChannelState {
    * replica could not remember it. The one it repeats holds the id, unless it is older
    * than the window (or a LEAVE of no member): a publish naming it is then told to retry,
    * and goes again once the op is answered. Any op shows the connection is alive: its
-   * pending leave is cancelled (returned as a hold to replicate). Throws 91003 past the
+   * pending leave is cancelled (returned as a hold to replicate). `since`: the
+   * connection's version at `host` (PresenceMember.since); ops said by a node the
+   * connection has left are applied under the node it is on now. Throws 91003 past the
    * member limit.
    */
-  acceptPresence(ops: readonly PresenceMessage[], host: string, now: number): { entries: PresenceEntry[]; hold: PresenceHold | null } {
+  acceptPresence(ops: readonly PresenceMessage[], host: string, now: number, since = 0): { entries: PresenceEntry[]; hold: PresenceHold | null } {
     const storedAt = this.stamp(now);
     const entries: PresenceEntry[] = [];
     const max = this.settings.maxPresenceMembers ?? Number.MAX_SAFE_INTEGER;
     const connectionId = ops[0]?.connectionId;
-    let hold: PresenceHold | null = null;
-    if (connectionId !== undefined && this.presenceSet.hold(connectionId, host, null)) {
-      hold = { connectionId, host, leaveAt: null };
+    let held = false;
+    let at: { host: string; since: number; leaveAt: number | null } = { host, since, leaveAt: null };
+    if (connectionId !== undefined) {
+      held = this.presenceSet.hold(connectionId, host, null, { since });
+      at = this.presenceSet.newerThan(connectionId, since) ?? at;
     }
     for (const op of ops) {
       const ev = this.presenceSet.decide(op);
       if (ev && ev.action === PresenceAction.ENTER && this.presenceSet.size >= max) {
         throw AblyError.of('presenceMemberLimit', `channel has ${max} presence members`);
       }
-      if (ev) entries.push(this.appendPresence(ev, host, storedAt));
+      if (ev) entries.push(this.appendPresence(ev, at.host, storedAt, at.since));
     }
     if (entries.length) this.trim(storedAt);
+    // Where the connection's members stand, replicated with the entries: the replica applies
+    // it before them (as this did), and after them gives the members they entered its
+    // version (learnSince).
+    const says = held || (entries.length > 0 && at.since > 0);
+    const hold: PresenceHold | null = connectionId !== undefined && says ? { connectionId, ...at } : null;
     return { entries, hold };
   }
 
-  private appendPresence(ev: PresenceMessage, host: string, storedAt: number): PresenceEntry {
+  private appendPresence(ev: PresenceMessage, host: string, storedAt: number, since = 0): PresenceEntry {
     const seq = this.localSeq + 1;
     const serial = this.log.lastSerial + 1;
     const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
@@ -496,19 +505,25 @@ export class ChannelState {
     const e: PresenceEntry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence: ev, host };
     this.record(e);
     this.localSeq = seq;
-    this.presenceSet.apply(ev, host);
+    this.presenceSet.apply(ev, host, since);
     this.lastChannelSerial = channelSerial;
     return e;
   }
 
-  /** Sets when a connection's members leave (null: they stay; `now`: at once, PresenceSet.hold). Returns the hold if it changed anything. */
-  hold(connectionId: string, host: string | null, leaveAt: number | null, now = false): PresenceHold | null {
-    return this.presenceSet.hold(connectionId, host, leaveAt, now) ? { connectionId, host, leaveAt } : null;
+  /** Sets when a connection's members leave (null: they stay; PresenceSet.hold). Returns the hold if it changed anything. */
+  hold(connectionId: string, host: string | null, leaveAt: number | null, how: HoldHow = {}): PresenceHold | null {
+    if (!this.presenceSet.hold(connectionId, host, leaveAt, how)) return null;
+    return { connectionId, host, leaveAt, ...(how.since ? { since: how.since } : {}) };
   }
 
-  /** A replica: the holds its master applied, as they are. */
+  /** A replica: the holds its master applied, as they are (before the batch's entries). */
   applyHolds(holds: readonly PresenceHold[]): void {
-    for (const h of holds) this.presenceSet.hold(h.connectionId, h.host, h.leaveAt, true);
+    for (const h of holds) this.presenceSet.hold(h.connectionId, h.host, h.leaveAt, { mirror: true, since: h.since ?? 0 });
+  }
+
+  /** A replica, after the batch's entries: the holds' versions, for the members the entries entered. */
+  learnSince(holds: readonly PresenceHold[]): void {
+    for (const h of holds) if (h.since && h.host !== null) this.presenceSet.learnSince(h.connectionId, h.host, h.since);
   }
 
   /** LEAVE entries for members whose connection did not come back in time. */

@@ -14,6 +14,9 @@ export class ConnectionPresence {
   /** Channels where, after a resume, the connection's members were told it is back. */
   private readonly backOn = new Set<string>();
 
+  /** The connection's version here (GatewayServices.connections.opened), said with every hold. */
+  since = 0;
+
   /** `resumed`: the connection came back (here or from another node), with members the node has not seen entered. */
   constructor(
     private readonly connectionId: string,
@@ -69,8 +72,8 @@ export class ConnectionPresence {
   }
 
   private hold(key: string, leaveAt: number | null, atOnce = false): void {
-    this.services.log.debug({ connectionId: this.connectionId, channel: key, leaveAt, atOnce }, 'presence hold sent');
-    this.services.hold(key, this.connectionId, leaveAt, atOnce).catch((err) =>
+    this.services.log.debug({ connectionId: this.connectionId, channel: key, leaveAt, atOnce, since: this.since }, 'presence hold sent');
+    this.services.hold(key, this.connectionId, leaveAt, this.since, atOnce).catch((err) =>
       this.services.log.warn({ connectionId: this.connectionId, channel: key, err: (err as Error).message }, 'presence hold failed'),
     );
   }

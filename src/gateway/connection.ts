@@ -104,8 +104,14 @@ export class Connection implements AttachmentOwner {
     return this.attachments.size;
   }
 
-  /** Sends CONNECTED: the connection is usable. */
-  start(error?: AblyError): void {
+  /** The connection's version here (GatewayServices.connections.opened), said with its presence. */
+  get since(): number {
+    return this.presence.since;
+  }
+
+  /** Sends CONNECTED: the connection is usable; `since`: its version here. */
+  start(since: number, error?: AblyError): void {
+    this.presence.since = since;
     this.armExpiry();
     this.sendConnected(error);
   }
@@ -564,7 +570,8 @@ export class Connection implements AttachmentOwner {
       return;
     }
     const k = key;
-    this.services.presence(k, ops, this.id).then(
+    this.services.log.debug({ connectionId: this.id, channel: k, ops: ops.length, since: this.presence.since }, 'presence ops sent');
+    this.services.presence(k, ops, this.id, this.presence.since).then(
       () => {
         this.presence.applied(k, ops);
         if (slot) this.acks.ack(slot, []);

@@ -269,6 +269,7 @@ async function channelStatus(r: RestRequest): Promise<void> {
           retained: status.retained,
           subscriberNodes: status.subscriberNodes,
           remoteInterest: status.remoteInterest,
+          presenceHosts: status.presenceHosts,
         }
       : {}),
   };

@@ -240,8 +240,8 @@ export class Gateway {
       if (this.connections.get(connectionId) === conn) this.connections.delete(connectionId);
       this.services.metrics.connectionClosed(credentials.appId);
     };
-    await this.services.connections.opened({ connectionId, appId: credentials.appId, clientId: credentials.clientId });
-    conn.start(startError);
+    const since = await this.services.connections.opened({ connectionId, appId: credentials.appId, clientId: credentials.clientId });
+    conn.start(since, startError);
   }
 
   /** Another node resumed this connection: drop our transport of it, quietly. */
@@ -275,7 +275,7 @@ export class Gateway {
     this.presenceHerePending = false;
     for (const c of this.connections.values()) {
       for (const key of c.presenceChannels()) {
-        this.services.hold(key, c.id, null).catch((err: Error) => this.services.log.warn({ channel: key, err: err.message }, 'presence hold failed'));
+        this.services.hold(key, c.id, null, c.since).catch((err: Error) => this.services.log.warn({ channel: key, err: err.message }, 'presence hold failed'));
       }
     }
   }

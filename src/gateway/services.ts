@@ -23,8 +23,11 @@ export interface GatewayMetrics {
 
 /** The region's connection directory, as the gateway uses it. */
 export interface ConnectionDirectoryService {
-  /** A connection has a transport here (new, or resumed). */
-  opened(rec: { connectionId: string; appId: string; clientId: string | null }): Promise<void>;
+  /**
+   * A connection has a transport here (new, or resumed). Resolves with its version here:
+   * greater than any node's it had before (PresenceMember.since).
+   */
+  opened(rec: { connectionId: string; appId: string; clientId: string | null }): Promise<number>;
   /** Its transport went; its state is kept until `expiresAt` (ms) for a resume. */
   lost(rec: { connectionId: string; appId: string; clientId: string | null }, expiresAt: number): void;
   /** The client closed it: nothing to resume. */
@@ -57,14 +60,17 @@ export interface GatewayServices {
    * ACKable. Publishes with the same `source` (a connection id) keep their order.
    */
   publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]>;
-  /** Orders presence operations of a connection (in order with its publishes). */
-  presence(channel: ChannelKey, ops: PresenceMessage[], source: string): Promise<void>;
+  /**
+   * Orders presence operations of a connection (in order with its publishes); `since`:
+   * the connection's version here (ConnectionDirectoryService.opened).
+   */
+  presence(channel: ChannelKey, ops: PresenceMessage[], source: string, since: number): Promise<void>;
   /**
    * A connection's presence members stay (null) or leave at `leaveAt` (ms; `atOnce`: now,
-   * the client closed or detached). One channel's holds from this node reach its master in
-   * the order they are made.
+   * the client closed or detached), said at the connection's version here (`since`). One
+   * channel's holds from this node reach its master in the order they are made.
    */
-  hold(channel: ChannelKey, connectionId: string, leaveAt: number | null, atOnce?: boolean): Promise<void>;
+  hold(channel: ChannelKey, connectionId: string, leaveAt: number | null, since: number, atOnce?: boolean): Promise<void>;
   members(channel: ChannelKey, filter: { clientId?: string; connectionId?: string }): Promise<PresenceMessage[]>;
   history(channel: ChannelKey, query: HistoryQuery): Promise<{ items: LogEntry[]; more: boolean }>;
   status(channel: ChannelKey): Promise<ChannelStatus | null>;

@@ -142,17 +142,25 @@ export interface LogEntry {
   host: string;
 }
 
+/**
+ * `since` (here and in the holds and requests below): the version of the connection's
+ * record (ConnectionRecord.updated_at) when the node hosting it took it, new or resumed.
+ * A later host's is greater, so what a host the connection has left says of it comes
+ * with a smaller one. Absent or 0: not known (a build before it).
+ */
 export interface PresenceMember {
   message?: PresenceMessage | undefined;
   host: string;
   /** ms since the epoch */
   leaveAt?: number | undefined;
+  since?: number | undefined;
 }
 
 export interface PresenceHold {
   connectionId: string;
   host?: string | undefined;
   leaveAt?: number | undefined;
+  since?: number | undefined;
 }
 
 export interface DedupEntry {
@@ -344,7 +352,11 @@ export interface InterestItemList {
 export interface PresenceRequest {
   channel: string;
   presence: PresenceMessage[];
-  after?: string | undefined;
+  after?:
+    | string
+    | undefined;
+  /** the connection's, at the node sending it (PresenceMember) */
+  since?: number | undefined;
 }
 
 export interface HoldRequest {
@@ -355,6 +367,8 @@ export interface HoldRequest {
     | undefined;
   /** a leave now (the client closed or detached), whichever node hosts the member */
   atOnce: boolean;
+  /** the connection's, at the node sending it (PresenceMember) */
+  since?: number | undefined;
 }
 
 export interface PresenceGetRequest {
@@ -660,6 +674,15 @@ export interface ChannelStatus {
   subscriberNodes: string[];
   /** Other regions that want the channel, and since when (ms), as the master knows it. */
   remoteInterest: InterestItem[];
+  /** This region's presence members per node holding their connections. */
+  presenceHosts: PresenceHostCount[];
+}
+
+export interface PresenceHostCount {
+  host: string;
+  members: number;
+  /** of them, those whose connection has gone (they leave unless it comes back) */
+  leaving: number;
 }
 
 export interface StatusReply {
@@ -1813,7 +1836,7 @@ export const LogEntry: MessageFns<LogEntry> = {
 };
 
 function createBasePresenceMember(): PresenceMember {
-  return { message: undefined, host: "", leaveAt: undefined };
+  return { message: undefined, host: "", leaveAt: undefined, since: undefined };
 }
 
 export const PresenceMember: MessageFns<PresenceMember> = {
@@ -1826,6 +1849,9 @@ export const PresenceMember: MessageFns<PresenceMember> = {
     }
     if (message.leaveAt !== undefined) {
       writer.uint32(24).int64(message.leaveAt);
+    }
+    if (message.since !== undefined) {
+      writer.uint32(32).int64(message.since);
     }
     return writer;
   },
@@ -1867,6 +1893,14 @@ export const PresenceMember: MessageFns<PresenceMember> = {
             message.leaveAt = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1881,7 +1915,7 @@ export const PresenceMember: MessageFns<PresenceMember> = {
 };
 
 function createBasePresenceHold(): PresenceHold {
-  return { connectionId: "", host: undefined, leaveAt: undefined };
+  return { connectionId: "", host: undefined, leaveAt: undefined, since: undefined };
 }
 
 export const PresenceHold: MessageFns<PresenceHold> = {
@@ -1894,6 +1928,9 @@ export const PresenceHold: MessageFns<PresenceHold> = {
     }
     if (message.leaveAt !== undefined) {
       writer.uint32(24).int64(message.leaveAt);
+    }
+    if (message.since !== undefined) {
+      writer.uint32(32).int64(message.since);
     }
     return writer;
   },
@@ -1933,6 +1970,14 @@ export const PresenceHold: MessageFns<PresenceHold> = {
             }
 
             message.leaveAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
             continue;
           }
         }
@@ -3104,7 +3149,7 @@ export const InterestItemList: MessageFns<InterestItemList> = {
 };
 
 function createBasePresenceRequest(): PresenceRequest {
-  return { channel: "", presence: [], after: undefined };
+  return { channel: "", presence: [], after: undefined, since: undefined };
 }
 
 export const PresenceRequest: MessageFns<PresenceRequest> = {
@@ -3117,6 +3162,9 @@ export const PresenceRequest: MessageFns<PresenceRequest> = {
     }
     if (message.after !== undefined) {
       writer.uint32(26).string(message.after);
+    }
+    if (message.since !== undefined) {
+      writer.uint32(32).int64(message.since);
     }
     return writer;
   },
@@ -3158,6 +3206,14 @@ export const PresenceRequest: MessageFns<PresenceRequest> = {
             message.after = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3172,7 +3228,7 @@ export const PresenceRequest: MessageFns<PresenceRequest> = {
 };
 
 function createBaseHoldRequest(): HoldRequest {
-  return { channel: "", connectionId: "", leaveAt: undefined, atOnce: false };
+  return { channel: "", connectionId: "", leaveAt: undefined, atOnce: false, since: undefined };
 }
 
 export const HoldRequest: MessageFns<HoldRequest> = {
@@ -3188,6 +3244,9 @@ export const HoldRequest: MessageFns<HoldRequest> = {
     }
     if (message.atOnce !== false) {
       writer.uint32(40).bool(message.atOnce);
+    }
+    if (message.since !== undefined) {
+      writer.uint32(48).int64(message.since);
     }
     return writer;
   },
@@ -3235,6 +3294,14 @@ export const HoldRequest: MessageFns<HoldRequest> = {
             }
 
             message.atOnce = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
             continue;
           }
         }
@@ -5878,6 +5945,7 @@ function createBaseChannelStatus(): ChannelStatus {
     retained: 0,
     subscriberNodes: [],
     remoteInterest: [],
+    presenceHosts: [],
   };
 }
 
@@ -5909,6 +5977,9 @@ export const ChannelStatus: MessageFns<ChannelStatus> = {
     }
     for (const v of message.remoteInterest) {
       InterestItem.encode(v!, writer.uint32(74).fork()).join();
+    }
+    for (const v of message.presenceHosts) {
+      PresenceHostCount.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -5996,6 +6067,82 @@ export const ChannelStatus: MessageFns<ChannelStatus> = {
             }
 
             message.remoteInterest.push(InterestItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.presenceHosts.push(PresenceHostCount.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBasePresenceHostCount(): PresenceHostCount {
+  return { host: "", members: 0, leaving: 0 };
+}
+
+export const PresenceHostCount: MessageFns<PresenceHostCount> = {
+  encode(message: PresenceHostCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.members !== 0) {
+      writer.uint32(16).uint32(message.members);
+    }
+    if (message.leaving !== 0) {
+      writer.uint32(24).uint32(message.leaving);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceHostCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceHostCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.members = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.leaving = reader.uint32();
             continue;
           }
         }

@@ -60,11 +60,16 @@ export class ConnectionDirectory {
     return prev && prev.updatedAt >= now ? prev.updatedAt + 1 : now;
   }
 
-  /** Publishes a hosted connection's record to its holders; resolves when they have it (or failed). */
-  async put(rec: Omit<ConnectionRecord, 'updatedAt'>): Promise<void> {
+  /**
+   * Publishes a hosted connection's record to its holders; resolves when they have it (or
+   * failed), with the record's version. A node that took the connection from another puts
+   * it after the record it took, so its version is the greater (PresenceMember.since).
+   */
+  async put(rec: Omit<ConnectionRecord, 'updatedAt'>): Promise<number> {
     const full: ConnectionRecord = { ...rec, updatedAt: this.stamp(this.hosted.get(rec.connectionId)) };
     if (rec.host === this.deps.self) this.hosted.set(rec.connectionId, full);
     await this.putTo(this.holders(rec.connectionId), [full]);
+    return full.updatedAt;
   }
 
   private putTo(nodes: NodeId[], records: ConnectionRecord[]): Promise<void> {

@@ -17,6 +17,10 @@ export interface NodeCounts {
   slowConsumers: number;
   /** Subscriptions at masters repaired by the audit: the master lacked one, or had one no client wanted. */
   subscriptionRepairs: number;
+  /** Presence operations from clients of this node, sent on to their channels' masters. */
+  presenceOps: number;
+  /** Holds and presence operations masters here took from a node the connection had left (they do not move its members back). */
+  presenceStale: number;
 }
 
 export class NodeMetrics {
@@ -31,6 +35,8 @@ export class NodeMetrics {
     handoffs: 0,
     slowConsumers: 0,
     subscriptionRepairs: 0,
+    presenceOps: 0,
+    presenceStale: 0,
   };
   private readonly connections: client.Gauge;
   private readonly published: client.Counter;
@@ -41,6 +47,8 @@ export class NodeMetrics {
   private readonly handoffs: client.Counter;
   private readonly slow: client.Counter;
   private readonly repairs: client.Counter;
+  private readonly presenceOps: client.Counter;
+  private readonly presenceStale: client.Counter;
 
   constructor(labels: { node: string; region: string }, gauges: {
     attachedChannels(): number;
@@ -125,6 +133,12 @@ export class NodeMetrics {
     });
     this.broadcasts = new client.Counter({ name: 'ablyng_broadcasts_total', help: 'broadcasts sent by channel masters on this node (one per subscribing node per batch)', registers: [r] });
     this.delivered = new client.Counter({ name: 'ablyng_messages_delivered_total', help: 'messages delivered to client connections of this node', registers: [r] });
+    this.presenceOps = new client.Counter({ name: 'ablyng_presence_ops_total', help: 'presence operations from clients of this node, sent on to their channels\' masters', registers: [r] });
+    this.presenceStale = new client.Counter({
+      name: 'ablyng_presence_stale_total',
+      help: 'presence holds and operations that channel masters on this node took from a node the connection had left (by its version there); they do not move its members back',
+      registers: [r],
+    });
     this.failovers = new client.Counter({ name: 'ablyng_failovers_total', help: 'channels this node took over from a dead master', registers: [r] });
     this.handoffs = new client.Counter({ name: 'ablyng_handoffs_total', help: 'channels handed to this node by their previous master', registers: [r] });
     this.slow = new client.Counter({ name: 'ablyng_slow_consumers_total', help: 'connections dropped for not keeping up', registers: [r] });
@@ -170,6 +184,14 @@ export class NodeMetrics {
   onSlowConsumer(): void {
     this.counts.slowConsumers++;
     this.slow.inc();
+  }
+  onPresenceOps(n: number): void {
+    this.counts.presenceOps += n;
+    this.presenceOps.inc(n);
+  }
+  onPresenceStale(): void {
+    this.counts.presenceStale++;
+    this.presenceStale.inc();
   }
   onSubscriptionRepair(kind: 'missing' | 'leaked'): void {
     this.counts.subscriptionRepairs++;

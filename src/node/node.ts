@@ -160,6 +160,7 @@ export class AblyNode {
         broadcast: (nodes, entries) => this.metrics.onBroadcast(nodes, entries),
         failover: () => this.metrics.onFailover(),
         handoff: () => this.metrics.onHandoff(),
+        presenceStale: () => this.metrics.onPresenceStale(),
         channelCreated: (key) => this.stats.add(key.slice(0, key.indexOf(':')), 'channels.opened'),
       },
     });
@@ -212,11 +213,13 @@ export class AblyNode {
       },
       metrics: this.gatewayCounts,
       publish: (channel, messages, source) => this.publish(channel, messages, source),
-      presence: async (channel, presence, source) => {
-        await this.publisher.send(source, channel, { type: 'presence', presence });
+      presence: async (channel, presence, source, since) => {
+        this.metrics.onPresenceOps(presence.length);
+        await this.publisher.send(source, channel, { type: 'presence', presence, since });
       },
-      hold: async (channel, connectionId, leaveAt, atOnce) => {
-        await this.holds.run(channel, () => this.router.call(channel, { type: 'hold', channel, connectionId, leaveAt, ...(atOnce ? { atOnce } : {}) }, CHANNEL_REQUEST_TIMEOUT_MS));
+      hold: async (channel, connectionId, leaveAt, since, atOnce) => {
+        const req = { type: 'hold', channel, connectionId, leaveAt, since, ...(atOnce ? { atOnce } : {}) } as const;
+        await this.holds.run(channel, () => this.router.call(channel, req, CHANNEL_REQUEST_TIMEOUT_MS));
       },
       members: async (channel, filter) => {
         const { body } = await this.router.call(channel, { type: 'presenceGet', channel, ...filter }, CHANNEL_REQUEST_TIMEOUT_MS);

@@ -139,6 +139,8 @@ export interface PresenceRequest {
   presence: PresenceMessage[];
   /** As for publishes: the id of the same connection's previous, still unanswered operation. */
   after?: string;
+  /** The connection's version at the sending node (PresenceMember.since). */
+  since?: number;
 }
 /**
  * A connection's presence members stay (leaveAt null: it is back) or leave at `leaveAt`
@@ -152,6 +154,8 @@ export interface HoldRequest {
   leaveAt: number | null;
   /** A leave now (the client closed or detached): it applies whichever node the member is kept under. */
   atOnce?: boolean;
+  /** The connection's version at the sending node (PresenceMember.since). */
+  since?: number;
 }
 export interface PresenceGetRequest {
   type: 'presenceGet';
@@ -408,6 +412,14 @@ export interface ChannelStatus {
   subscriberNodes: NodeId[];
   /** Other regions that want the channel, and since when (ms), as its master knows it. */
   remoteInterest: RegionInterest[];
+  /** This region's presence members per node holding their connections (`leaving`: of them, those whose connection has gone). */
+  presenceHosts: PresenceHostCount[];
+}
+
+export interface PresenceHostCount {
+  host: NodeId;
+  members: number;
+  leaving: number;
 }
 
 export type ReplyBody =

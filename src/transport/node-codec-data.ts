@@ -97,19 +97,19 @@ export function entryToPb(e: LogEntry): pb.LogEntry {
 }
 
 export function presenceMemberToPb(m: PresenceMember): pb.PresenceMember {
-  return { message: presenceToPb(m.message), host: m.host, leaveAt: m.leaveAt ?? undefined };
+  return { message: presenceToPb(m.message), host: m.host, leaveAt: m.leaveAt ?? undefined, since: m.since || undefined };
 }
 
 export function presenceMemberFromPb(p: pb.PresenceMember): PresenceMember {
-  return { message: presenceFromPb(p.message!), host: p.host, leaveAt: p.leaveAt ?? null };
+  return { message: presenceFromPb(p.message!), host: p.host, leaveAt: p.leaveAt ?? null, since: p.since ?? 0 };
 }
 
 export function holdToPb(h: PresenceHold): pb.PresenceHold {
-  return { connectionId: h.connectionId, host: h.host ?? undefined, leaveAt: h.leaveAt ?? undefined };
+  return { connectionId: h.connectionId, host: h.host ?? undefined, leaveAt: h.leaveAt ?? undefined, since: h.since || undefined };
 }
 
 export function holdFromPb(p: pb.PresenceHold): PresenceHold {
-  return { connectionId: p.connectionId, host: p.host ?? null, leaveAt: p.leaveAt ?? null };
+  return { connectionId: p.connectionId, host: p.host ?? null, leaveAt: p.leaveAt ?? null, ...(p.since ? { since: p.since } : {}) };
 }
 
 export function entryFromPb(p: pb.LogEntry): LogEntry {

@@ -76,12 +76,12 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
     case 'presence':
       return {
         rid: r.rid,
-        body: { $case: 'presence', presence: { channel: r.channel, presence: r.presence.map(presenceToPb), after: r.after } },
+        body: { $case: 'presence', presence: { channel: r.channel, presence: r.presence.map(presenceToPb), after: r.after, since: r.since || undefined } },
       };
     case 'hold':
       return {
         rid: r.rid,
-        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined, atOnce: r.atOnce ?? false } },
+        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined, atOnce: r.atOnce ?? false, since: r.since || undefined } },
       };
     case 'connPut':
       return { rid: r.rid, body: { $case: 'connPut', connPut: { records: r.records.map(recordToPb) } } };
@@ -187,6 +187,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         channel: b.presence.channel,
         presence: b.presence.presence.map(presenceFromPb),
         ...(b.presence.after !== undefined ? { after: b.presence.after } : {}),
+        ...(b.presence.since ? { since: b.presence.since } : {}),
       };
     case 'hold':
       return {
@@ -196,6 +197,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         connectionId: b.hold.connectionId,
         leaveAt: b.hold.leaveAt ?? null,
         ...(b.hold.atOnce ? { atOnce: true } : {}),
+        ...(b.hold.since ? { since: b.hold.since } : {}),
       };
     case 'connPut':
       return { type: 'connPut', rid, records: b.connPut.records.map(recordFromPb) };

@@ -254,6 +254,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
               retained: s.retained,
               subscriberNodes: s.subscriberNodes,
               remoteInterest: interestFromPb(s.remoteInterest),
+              presenceHosts: s.presenceHosts,
             }
           : null,
       };

@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { PresenceSet } from '../../../src/channel/presence.js';
 import { PresenceAction } from '../../../src/protocol/actions.js';
 
-function entered(host: string): PresenceSet {
+function entered(host: string, since = 0): PresenceSet {
   const set = new PresenceSet();
-  set.apply({ id: 'c1:0:0', action: PresenceAction.ENTER, clientId: 'm', connectionId: 'c1', timestamp: 1 }, host);
+  set.apply({ id: 'c1:0:0', action: PresenceAction.ENTER, clientId: 'm', connectionId: 'c1', timestamp: 1 }, host, since);
   return set;
 }
 
@@ -25,7 +25,7 @@ describe('PresenceSet holds', () => {
 
   it('lets any node say a member leaves at once (its client closed or detached there)', () => {
     const set = entered('n1');
-    expect(set.hold('c1', 'n2', 5_000, true)).toBe(true);
+    expect(set.hold('c1', 'n2', 5_000, { now: true })).toBe(true);
     expect(set.due(5_000).map((m) => m.message.clientId)).toEqual(['m']);
   });
 
@@ -38,5 +38,56 @@ describe('PresenceSet holds', () => {
     expect(set.due(20_000)).toEqual([]);
     expect(set.hold('c1', null, 30_000)).toBe(true);
     expect(set.due(30_000).map((m) => m.message.clientId)).toEqual(['m']);
+  });
+
+  describe('with the connection\'s version at each node (since)', () => {
+    it('keeps the members with the node the connection resumed on, whatever the node it left says after it', () => {
+      // Chaos seed 3841: n1 (the connection's version there: 100) was cut off from its
+      // region. Before it lost quorum it said its members were here (a ring change); that
+      // word waited for the link. It then dropped its clients and said they would leave.
+      // The client resumed on n2 (version 200), which said so. Then n1 came back, and both
+      // of its words arrived: the first took the members back, the second then applied.
+      const set = entered('n1', 100);
+      expect(set.hold('c1', 'n2', null, { since: 200 })).toBe(true);
+      expect(set.hold('c1', 'n1', null, { since: 100 })).toBe(false);
+      expect(set.hold('c1', 'n1', 15_000, { since: 100 })).toBe(false);
+      // Nor a leave at once (or one already due) from it.
+      expect(set.hold('c1', 'n1', 15_000, { since: 100, now: true })).toBe(false);
+      expect(set.due(20_000)).toEqual([]);
+      expect(set.snapshot()[0]).toMatchObject({ host: 'n2', leaveAt: null, since: 200 });
+      expect(set.hostOf('c1')).toEqual({ host: 'n2', since: 200, leaveAt: null });
+    });
+
+    it('takes the word of the node the connection moved to, whichever it says first', () => {
+      // n2 took the connection, and lost it again before its word that the members were
+      // back arrived: its leave applies, and moves the members to it.
+      const set = entered('n1', 100);
+      expect(set.hold('c1', 'n2', 15_000, { since: 200 })).toBe(true);
+      expect(set.snapshot()[0]).toMatchObject({ host: 'n2', leaveAt: 15_000, since: 200 });
+      // At the same version, the host's own word still rules.
+      expect(set.hold('c1', 'n2', null, { since: 200 })).toBe(true);
+      expect(set.due(20_000)).toEqual([]);
+    });
+
+    it('falls back to the host rule where a version is not known (a member from a build before it)', () => {
+      const set = entered('n1');
+      expect(set.hold('c1', 'n2', null, { since: 200 })).toBe(true);
+      expect(set.hold('c1', 'n1', 15_000, { since: 100 })).toBe(false);
+      expect(set.snapshot()[0]).toMatchObject({ host: 'n2', leaveAt: null, since: 200 });
+      // From here on the version is known, so the old node's stay no longer takes the members back.
+      expect(set.hold('c1', 'n1', null, { since: 100 })).toBe(false);
+    });
+
+    it('a replica mirrors what its master did, and learns the version of members a batch entered', () => {
+      const set = entered('n1', 200);
+      // The master applied it (mirror): the replica does, whatever its own copy says.
+      expect(set.hold('c1', 'n1', 15_000, { mirror: true, since: 100 })).toBe(true);
+      expect(set.snapshot()[0]).toMatchObject({ leaveAt: 15_000, since: 200 });
+      const fresh = new PresenceSet();
+      fresh.apply({ id: 'c2:0:0', action: PresenceAction.ENTER, clientId: 'x', connectionId: 'c2', timestamp: 1 }, 'n3');
+      fresh.learnSince('c2', 'n3', 300);
+      fresh.learnSince('c2', 'n4', 400);
+      expect(fresh.snapshot()[0]).toMatchObject({ host: 'n3', since: 300 });
+    });
   });
 });

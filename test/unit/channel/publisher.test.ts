@@ -92,7 +92,7 @@ describe('ChannelPublisher', () => {
   it('sends presence operations on their own, between the groups of publishes around them', async () => {
     const { sent, publish, pub } = setup({ current: 'n1' });
     const a = [publish(0), publish(1)];
-    const p = pub.send('conn', KEY, { type: 'presence', presence: [{ id: 'p2', action: 2, clientId: 'c', timestamp: 0 }] as never });
+    const p = pub.send('conn', KEY, { type: 'presence', presence: [{ id: 'p2', action: 2, clientId: 'c', timestamp: 0 }] as never, since: 0 });
     const b = publish(3);
     await turn();
     expect(sent.map((s) => [s.ids, s.after])).toEqual([

@@ -128,7 +128,7 @@ describe('ChannelRegistry', () => {
     const key = channelWhere((k) => ring.owner(k) === 'b' && ring.replica(k) === 'c');
     // A member whose connection is on a; b masters the channel, c holds its copy.
     const enter = { id: 'conn-a:0:0', action: PresenceAction.ENTER, clientId: 'm', connectionId: 'conn-a', timestamp: Date.now() };
-    await a.publisher.send('conn-a', key, { type: 'presence', presence: [enter] });
+    await a.publisher.send('conn-a', key, { type: 'presence', presence: [enter], since: 0 });
     await waitFor(() => {
       const h = c.registry.holding(key);
       return h?.role === 'replica' && h.state.presence.size === 1;

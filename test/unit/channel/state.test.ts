@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
-import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
+import { ChannelState, type ChannelSettings, type PresenceHold } from '../../../src/channel/state.js';
 import { PresenceAction } from '../../../src/protocol/actions.js';
 import { parseSerial } from '../../../src/protocol/serial.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
@@ -756,7 +756,7 @@ describe('ChannelState', () => {
         // A repeat of the ENTER (a resend) makes no entry, and takes no slot.
         step(master.acceptPresence([enter], 'eu-n1', clock.now()).entries);
         // The connection went: its member leaves when due, under an id the service makes.
-        master.hold('conn-a', 'eu-n1', clock.now(), true);
+        master.hold('conn-a', 'eu-n1', clock.now(), { now: true });
         step(master.leaveDue(clock.now()));
         // Another region's stream: its member's id is that region's to know, its message's ours too.
         step(master.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [us(1, { kind: 'presence', presence: usEnter, host: '' }), us(2, { kind: 'message', message: msg('us1') })] }, clock.now()).entries);
@@ -779,6 +779,43 @@ describe('ChannelState', () => {
         kept.add(ids(master).length);
       }
       expect([...kept].sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    });
+
+    it('keeps the version of a connection at its node, on the master and on its replica, and applies ops from a node the connection left under the one it is on', () => {
+      const clock = new ManualClock();
+      const master = fresh(clock);
+      const replica = fresh(clock);
+      /** A batch as the replica takes it (replication.ts applyReplicate). */
+      const replicate = (r: { entries: readonly LogEntry[]; hold: PresenceHold | null }) => {
+        const holds = r.hold ? [r.hold] : [];
+        replica.applyHolds(holds);
+        replica.applyEntries(r.entries);
+        replica.learnSince(holds);
+      };
+      const op = (id: string, clientId: string) => ({ id, action: PresenceAction.ENTER, clientId, connectionId: 'c1', timestamp: clock.now() });
+      // The connection's first ENTER, at n1 (version 100): the replica learns the version too.
+      replicate(master.acceptPresence([op('c1:0:0', 'a')], 'n1', clock.now(), 100));
+      expect(replica.presence.snapshot()).toEqual(master.presence.snapshot());
+      expect(replica.presence.hostOf('c1')).toEqual({ host: 'n1', since: 100, leaveAt: null });
+      // It resumed on n2 (200), which said so.
+      const back = master.hold('c1', 'n2', null, { since: 200 });
+      expect(back).toEqual({ connectionId: 'c1', host: 'n2', leaveAt: null, since: 200 });
+      replicate({ entries: [], hold: back });
+      // An op n1 took before the client left it arrives now: applied, under n2 (which the
+      // replica is told again), and n1's stay and leave that followed it are stale.
+      const late = master.acceptPresence([op('c1:1:0', 'b')], 'n1', clock.now(), 100);
+      expect(late.entries.map((e) => e.kind === 'presence' && e.host)).toEqual(['n2']);
+      expect(late.hold).toEqual({ connectionId: 'c1', host: 'n2', leaveAt: null, since: 200 });
+      replicate(late);
+      expect(master.hold('c1', 'n1', null, { since: 100 })).toBeNull();
+      expect(master.hold('c1', 'n1', clock.now() + 15_000, { since: 100 })).toBeNull();
+      expect(master.presence.snapshot().map((m) => [m.message.clientId, m.host, m.leaveAt, m.since])).toEqual([
+        ['a', 'n2', null, 200],
+        ['b', 'n2', null, 200],
+      ]);
+      expect(replica.presence.snapshot()).toEqual(master.presence.snapshot());
+      // And the version survives a snapshot on the wire (a full sync, a claim).
+      expect(decodeNodeSnapshot(master).presence).toEqual(master.presence.snapshot());
     });
 
     it('follows the master\'s storedAt even when it is ahead of the replica\'s clock', () => {

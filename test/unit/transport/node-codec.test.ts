@@ -115,8 +115,8 @@ const snapshot: ChannelSnapshot = {
   reach: [{ region: 'ap', epoch: 'ap1', seq: 12 }],
   remoteInterest: [{ region: 'us', since: NOW - 90_000 }],
   presence: [
-    { message: { id: 'conn:8:0', action: 2, clientId: 'bob', connectionId: 'conn2', timestamp: NOW }, host: 'n2', leaveAt: null },
-    { message: { id: 'conn:9:0', action: 4, clientId: 'eve', connectionId: 'conn3', data: 'x', timestamp: NOW }, host: 'n3', leaveAt: NOW + 15000 },
+    { message: { id: 'conn:8:0', action: 2, clientId: 'bob', connectionId: 'conn2', timestamp: NOW }, host: 'n2', leaveAt: null, since: NOW - 60_000 },
+    { message: { id: 'conn:9:0', action: 4, clientId: 'eve', connectionId: 'conn3', data: 'x', timestamp: NOW }, host: 'n3', leaveAt: NOW + 15000, since: 0 },
   ],
 };
 
@@ -177,11 +177,11 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip({ type: 'sub', rid: 1, channel: 'app:chat', toIncarnation: 0 })).toStrictEqual({ type: 'sub', rid: 1, channel: 'app:chat' });
     });
 
-    it('round-trips a hold, a leave at once and a stay', () => {
+    it('round-trips a hold, a leave at once and a stay, with and without the connection\'s version', () => {
       for (const msg of [
         { type: 'hold', rid: 3, channel: 'app:chat', connectionId: 'c1', leaveAt: 15_000 },
-        { type: 'hold', rid: 4, channel: 'app:chat', connectionId: 'c1', leaveAt: 1_000, atOnce: true },
-        { type: 'hold', rid: 5, channel: 'app:chat', connectionId: 'c1', leaveAt: null },
+        { type: 'hold', rid: 4, channel: 'app:chat', connectionId: 'c1', leaveAt: 1_000, atOnce: true, since: NOW - 5_000 },
+        { type: 'hold', rid: 5, channel: 'app:chat', connectionId: 'c1', leaveAt: null, since: NOW },
       ] as NodeMessage[]) {
         expect(roundTrip(msg)).toStrictEqual(msg);
       }
@@ -270,7 +270,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
         entries,
         holds: [
           { connectionId: 'conn2', host: null, leaveAt: NOW + 15000 },
-          { connectionId: 'conn3', host: 'n1', leaveAt: null },
+          { connectionId: 'conn3', host: 'n1', leaveAt: null, since: NOW - 1000 },
         ],
       };
       expect(roundTrip(msg)).toStrictEqual(msg);
@@ -468,6 +468,10 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
             retained: 5,
             subscriberNodes: ['n1', 'n3'],
             remoteInterest: [{ region: 'us', since: 1_700_000_000_000 }],
+            presenceHosts: [
+              { host: 'n1', members: 3, leaving: 0 },
+              { host: 'n3', members: 2, leaving: 2 },
+            ],
           },
         },
       ],
@@ -485,6 +489,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
             retained: 0,
             subscriberNodes: [],
             remoteInterest: [],
+            presenceHosts: [],
           },
         },
       ],
