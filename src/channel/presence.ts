@@ -7,6 +7,7 @@
 import { PresenceAction } from '../protocol/actions.js';
 import type { PresenceMessage } from '../protocol/message.js';
 import type { NodeId, PresenceHostCount } from '../transport/messages.js';
+import type { PresenceHold } from './snapshot.js';
 
 export interface PresenceMember {
   /** The member's latest ENTER/UPDATE (its id and timestamp decide newness in the SDKs). */
@@ -192,12 +193,27 @@ export class PresenceSet {
   }
 
   /**
-   * A replica, after a batch's entries: the version its master holds for the connection's
-   * members at `host`, for those the entries entered (apply knew none).
+   * Presence ops of a connection come from `host` at version `since`: they show it alive
+   * there (`held`: its members' hold changed), unless they come from a node it has left;
+   * `at`: where the ops are applied (that node, or the one the connection is on now).
    */
-  learnSince(connectionId: string, host: NodeId, since: number): void {
-    for (const m of this.members.values()) {
-      if (m.message.connectionId === connectionId && m.host === host && m.since < since) m.since = since;
+  opsFrom(connectionId: string, host: NodeId, since: number): { held: boolean; at: { host: NodeId; since: number; leaveAt: number | null } } {
+    const held = this.hold(connectionId, host, null, { since });
+    return { held, at: this.newerThan(connectionId, since) ?? { host, since, leaveAt: null } };
+  }
+
+  /** A replica, before a batch's entries: the holds its master applied, as they are. */
+  mirror(holds: readonly PresenceHold[]): void {
+    for (const h of holds) this.hold(h.connectionId, h.host, h.leaveAt, { mirror: true, since: h.since ?? 0 });
+  }
+
+  /** A replica, after a batch's entries: the holds' versions, for the members the entries entered (`apply` knew none). */
+  learnSince(holds: readonly PresenceHold[]): void {
+    for (const h of holds) {
+      if (!h.since || h.host === null) continue;
+      for (const m of this.members.values()) {
+        if (m.message.connectionId === h.connectionId && m.host === h.host && m.since < h.since) m.since = h.since;
+      }
     }
   }
 

@@ -475,12 +475,7 @@ export class ChannelState {
     const entries: PresenceEntry[] = [];
     const max = this.settings.maxPresenceMembers ?? Number.MAX_SAFE_INTEGER;
     const connectionId = ops[0]?.connectionId;
-    let held = false;
-    let at: { host: string; since: number; leaveAt: number | null } = { host, since, leaveAt: null };
-    if (connectionId !== undefined) {
-      held = this.presenceSet.hold(connectionId, host, null, { since });
-      at = this.presenceSet.newerThan(connectionId, since) ?? at;
-    }
+    const { held, at } = connectionId !== undefined ? this.presenceSet.opsFrom(connectionId, host, since) : { held: false, at: { host, since, leaveAt: null } };
     for (const op of ops) {
       const ev = this.presenceSet.decide(op);
       if (ev && ev.action === PresenceAction.ENTER && this.presenceSet.size >= max) {
@@ -489,9 +484,7 @@ export class ChannelState {
       if (ev) entries.push(this.appendPresence(ev, at.host, storedAt, at.since));
     }
     if (entries.length) this.trim(storedAt);
-    // Where the connection's members stand, replicated with the entries: the replica applies
-    // it before them (as this did), and after them gives the members they entered its
-    // version (learnSince).
+    // Where the connection's members stand, replicated with the entries (PresenceSet.mirror).
     const says = held || (entries.length > 0 && at.since > 0);
     const hold: PresenceHold | null = connectionId !== undefined && says ? { connectionId, ...at } : null;
     return { entries, hold };
@@ -514,16 +507,6 @@ export class ChannelState {
   hold(connectionId: string, host: string | null, leaveAt: number | null, how: HoldHow = {}): PresenceHold | null {
     if (!this.presenceSet.hold(connectionId, host, leaveAt, how)) return null;
     return { connectionId, host, leaveAt, ...(how.since ? { since: how.since } : {}) };
-  }
-
-  /** A replica: the holds its master applied, as they are (before the batch's entries). */
-  applyHolds(holds: readonly PresenceHold[]): void {
-    for (const h of holds) this.presenceSet.hold(h.connectionId, h.host, h.leaveAt, { mirror: true, since: h.since ?? 0 });
-  }
-
-  /** A replica, after the batch's entries: the holds' versions, for the members the entries entered. */
-  learnSince(holds: readonly PresenceHold[]): void {
-    for (const h of holds) if (h.since && h.host !== null) this.presenceSet.learnSince(h.connectionId, h.host, h.since);
   }
 
   /** LEAVE entries for members whose connection did not come back in time. */

@@ -81,12 +81,14 @@ describe('PresenceSet holds', () => {
     it('a replica mirrors what its master did, and learns the version of members a batch entered', () => {
       const set = entered('n1', 200);
       // The master applied it (mirror): the replica does, whatever its own copy says.
-      expect(set.hold('c1', 'n1', 15_000, { mirror: true, since: 100 })).toBe(true);
+      set.mirror([{ connectionId: 'c1', host: 'n1', leaveAt: 15_000, since: 100 }]);
       expect(set.snapshot()[0]).toMatchObject({ leaveAt: 15_000, since: 200 });
       const fresh = new PresenceSet();
       fresh.apply({ id: 'c2:0:0', action: PresenceAction.ENTER, clientId: 'x', connectionId: 'c2', timestamp: 1 }, 'n3');
-      fresh.learnSince('c2', 'n3', 300);
-      fresh.learnSince('c2', 'n4', 400);
+      fresh.learnSince([
+        { connectionId: 'c2', host: 'n3', leaveAt: null, since: 300 },
+        { connectionId: 'c2', host: 'n4', leaveAt: null, since: 400 },
+      ]);
       expect(fresh.snapshot()[0]).toMatchObject({ host: 'n3', since: 300 });
     });
   });

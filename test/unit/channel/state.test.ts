@@ -788,9 +788,9 @@ describe('ChannelState', () => {
       /** A batch as the replica takes it (replication.ts applyReplicate). */
       const replicate = (r: { entries: readonly LogEntry[]; hold: PresenceHold | null }) => {
         const holds = r.hold ? [r.hold] : [];
-        replica.applyHolds(holds);
+        replica.presence.mirror(holds);
         replica.applyEntries(r.entries);
-        replica.learnSince(holds);
+        replica.presence.learnSince(holds);
       };
       const op = (id: string, clientId: string) => ({ id, action: PresenceAction.ENTER, clientId, connectionId: 'c1', timestamp: clock.now() });
       // The connection's first ENTER, at n1 (version 100): the replica learns the version too.
