@@ -95,4 +95,18 @@ describe('connection directory', () => {
     const r = region(1);
     expect(await r.dirs.get('n1')!.take('never-opened')).toBeNull();
   });
+
+  it('gives a node that takes a connection a greater version than any before it, whatever the clocks say (PresenceMember.since)', async () => {
+    // Every node's clock here says 1,000 ms for ever.
+    const r = region(3);
+    const first = await r.dirs.get('n1')!.put(record('c7', 'n1'));
+    const dropped = await r.dirs.get('n1')!.put({ ...record('c7', 'n1'), expiresAt: 60_000 });
+    expect(dropped).toBeGreaterThan(first);
+    expect(await r.dirs.get('n2')!.take('c7')).toMatchObject({ host: 'n1', updatedAt: dropped });
+    const second = await r.dirs.get('n2')!.put(record('c7', 'n2'));
+    expect(second).toBeGreaterThan(dropped);
+    // Back on n1 (which hosted it before): greater again.
+    await r.dirs.get('n1')!.take('c7');
+    expect(await r.dirs.get('n1')!.put(record('c7', 'n1'))).toBeGreaterThan(second);
+  });
 });
