@@ -45,7 +45,7 @@ export interface MasterDeps {
   replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward: boolean, broadcast: ReplicaBroadcast | null): Promise<Replicated>;
   /** Per batch broadcast: count of nodes it went to (metrics). */
   onBroadcast?(nodes: number, entries: number): void;
-  /** A hold or presence operation came from a node its connection had left (metrics; PresenceSet.newerThan). */
+  /** A hold or presence operation came from a node its connection had left (metrics; PresenceSet.hasLeft). */
   onPresenceStale?(): void;
   /** This region's name (entries that originated here are the ones forwarded). */
   region?: string;
@@ -211,7 +211,7 @@ export class ChannelMaster {
   }
 
   private countStale(connectionId: string | undefined, since: number): void {
-    if (connectionId !== undefined && this.state.presence.newerThan(connectionId, since)) this.deps.onPresenceStale?.();
+    if (connectionId !== undefined && this.state.presence.hasLeft(connectionId, since)) this.deps.onPresenceStale?.();
   }
 
   /** Members of connections hosted on a node that died leave after the usual delay. */

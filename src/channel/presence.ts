@@ -170,51 +170,18 @@ export class PresenceSet {
   }
 
   /**
-   * Where a connection's members are now: the host, version and time to leave of the
-   * newest of them (null: it has none).
+   * Whether what is said of a connection at version `since` comes from a node it has left:
+   * its members are kept at a newer version (false where a version is not known).
    */
-  hostOf(connectionId: string): { host: NodeId; since: number; leaveAt: number | null } | null {
-    let best: PresenceMember | null = null;
-    for (const m of this.members.values()) {
-      if (m.message.connectionId === connectionId && (!best || m.since > best.since)) best = m;
-    }
-    return best && { host: best.host, since: best.since, leaveAt: best.leaveAt };
+  hasLeft(connectionId: string, since: number): boolean {
+    if (since <= 0) return false;
+    for (const m of this.members.values()) if (m.message.connectionId === connectionId && m.since > since) return true;
+    return false;
   }
 
-  /**
-   * Where a connection's members are, when that is at a newer version than `since`: what
-   * is said at `since` comes from a node the connection has left (null: it does not, or a
-   * version is not known). Operations said there are applied under this host instead.
-   */
-  newerThan(connectionId: string, since: number): { host: NodeId; since: number; leaveAt: number | null } | null {
-    if (since <= 0) return null;
-    const at = this.hostOf(connectionId);
-    return at && at.since > since ? at : null;
-  }
-
-  /**
-   * Presence ops of a connection come from `host` at version `since`: they show it alive
-   * there (`held`: its members' hold changed), unless they come from a node it has left;
-   * `at`: where the ops are applied (that node, or the one the connection is on now).
-   */
-  opsFrom(connectionId: string, host: NodeId, since: number): { held: boolean; at: { host: NodeId; since: number; leaveAt: number | null } } {
-    const held = this.hold(connectionId, host, null, { since });
-    return { held, at: this.newerThan(connectionId, since) ?? { host, since, leaveAt: null } };
-  }
-
-  /** A replica, before a batch's entries: the holds its master applied, as they are. */
-  mirror(holds: readonly PresenceHold[]): void {
-    for (const h of holds) this.hold(h.connectionId, h.host, h.leaveAt, { mirror: true, since: h.since ?? 0 });
-  }
-
-  /** A replica, after a batch's entries: the holds' versions, for the members the entries entered (`apply` knew none). */
-  learnSince(holds: readonly PresenceHold[]): void {
-    for (const h of holds) {
-      if (!h.since || h.host === null) continue;
-      for (const m of this.members.values()) {
-        if (m.message.connectionId === h.connectionId && m.host === h.host && m.since < h.since) m.since = h.since;
-      }
-    }
+  /** A replica: a hold its master applied, as it is (ChannelState.applyEntries, in the master's order). */
+  mirror(h: PresenceHold): void {
+    this.hold(h.connectionId, h.host, h.leaveAt, { mirror: true, since: h.since ?? 0 });
   }
 
   /** The nodes of this region that host members' connections. */

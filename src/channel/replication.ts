@@ -134,9 +134,7 @@ export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, fr
   if (h?.role !== 'replica' || h.from !== from || h.state.epoch !== req.epoch || (first && first.serial > h.state.serial + 1)) {
     return { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'replica needs a full sync' } };
   }
-  h.state.presence.mirror(req.holds);
-  h.state.applyEntries(req.entries);
-  h.state.presence.learnSince(req.holds);
+  h.state.applyEntries(req.entries, req.holds);
   h.state.applyUnreplicated(req);
   // Only to nodes this one knows (in its ring): a node it has not heard of yet (just
   // joined) it has no link to, and the master tells every node itself instead.

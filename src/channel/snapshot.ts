@@ -54,6 +54,8 @@ export interface PresenceHold {
   leaveAt: number | null;
   /** The connection's version at the host that said it (PresenceMember.since; absent: not known). */
   since?: number;
+  /** The log serial the master had reached when it applied it (the replica applies it after that entry; absent: before the batch's entries). */
+  after?: number;
 }
 
 export interface ChannelPositionInfo {

@@ -371,18 +371,14 @@ export class ChannelState {
       const origin: OriginPosition = { region: b.region, epoch: b.epoch, seq: e.origin.seq };
       this.origins.set(b.region, origin);
       if (e.kind === 'message' && this.dedup.lookup(e.message.id) !== undefined) continue;
+      if (e.kind === 'presence') {
+        out.push(this.appendRemote(e.presence, b.region, origin, storedAt));
+        continue;
+      }
       const serial = this.log.lastSerial + 1;
       const channelSerial = this.formatAt(serial);
-      let entry: LogEntry;
-      if (e.kind === 'message') {
-        entry = { kind: 'message', serial, channelSerial, storedAt, origin, message: e.message };
-      } else {
-        // Members of other regions are kept under their region's host (remoteHost): no
-        // node here holds their connections, so only their region removes them.
-        entry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence: e.presence, host: remoteHost(b.region) };
-        this.presenceSet.apply(e.presence, entry.host);
-      }
-      this.record(entry, undefined, entry.kind === 'message');
+      const entry: LogEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: e.message };
+      this.record(entry, undefined, true);
       this.lastChannelSerial = channelSerial;
       out.push(entry);
     }
@@ -406,20 +402,22 @@ export class ChannelState {
    * stream's start).
    */
   private syncMembersOf(region: string, members: readonly PresenceMessage[], origin: OriginPosition, storedAt: number, out: LogEntry[]): void {
-    const host = remoteHost(region);
-    const append = (presence: PresenceMessage) => {
-      const serial = this.log.lastSerial + 1;
-      const channelSerial = this.formatAt(serial);
-      const entry: PresenceEntry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence, host };
-      this.presenceSet.apply(presence, host);
-      this.record(entry);
-      this.lastChannelSerial = channelSerial;
-      out.push(entry);
-    };
-    const { gone, changed } = this.presenceSet.differences(host, members);
+    const append = (presence: PresenceMessage) => out.push(this.appendRemote(presence, region, origin, storedAt));
+    const { gone, changed } = this.presenceSet.differences(remoteHost(region), members);
     // In the member's region's clock, not ours (remoteLeave).
     for (const m of gone) append(remoteLeave(m, `leave:${this.epoch}:${this.log.lastSerial + 1}:0`));
     for (const ev of changed) append(ev);
+  }
+
+  /** Stores another region's presence event at `origin`, under its region's host (remoteHost): only that region removes the member. */
+  private appendRemote(presence: PresenceMessage, region: string, origin: OriginPosition, storedAt: number): PresenceEntry {
+    const serial = this.log.lastSerial + 1;
+    const channelSerial = this.formatAt(serial);
+    const entry: PresenceEntry = { kind: 'presence', serial, channelSerial, storedAt, origin, presence, host: remoteHost(region) };
+    this.presenceSet.apply(presence, entry.host);
+    this.record(entry);
+    this.lastChannelSerial = channelSerial;
+    return entry;
   }
 
   /**
@@ -458,35 +456,33 @@ export class ChannelState {
   }
 
   /**
-   * Orders presence operations of one connection hosted on `host`. Presence is applied by
-   * state, not deduplicated: a repeat of the current ENTER is a no-op, a re-ENTER after a
-   * LEAVE enters again. An op's id is remembered (a later publish may name it to be
-   * ordered after it) as any entry's is, when it makes one: a no-op makes none, and its
-   * replica could not remember it. The one it repeats holds the id, unless it is older
-   * than the window (or a LEAVE of no member): a publish naming it is then told to retry,
-   * and goes again once the op is answered. Any op shows the connection is alive: its
-   * pending leave is cancelled (returned as a hold to replicate). `since`: the
-   * connection's version at `host` (PresenceMember.since); ops said by a node the
-   * connection has left are applied under the node it is on now. Throws 91003 past the
-   * member limit.
+   * Orders presence operations of one connection hosted on `host`, at its version there
+   * (`since`, PresenceMember.since). Applied by state: a repeat of the current ENTER is a
+   * no-op, a re-ENTER after a LEAVE enters again. An op's id is remembered (a publish may
+   * be ordered after it) when it makes an entry; a no-op's by the op it repeats, unless
+   * that left the window or it is a LEAVE of no member (a publish naming it is told to
+   * retry). Any op cancels the connection's pending leave (a hold to replicate). Ops from
+   * a node the connection has left change nothing: unacknowledged, they come again from
+   * where it resumed (RTN19a); late, they could undo a newer op or node's leave. 91003
+   * past the member limit.
    */
   acceptPresence(ops: readonly PresenceMessage[], host: string, now: number, since = 0): { entries: PresenceEntry[]; hold: PresenceHold | null } {
+    const connectionId = ops[0]?.connectionId;
+    if (connectionId === undefined || this.presenceSet.hasLeft(connectionId, since)) return { entries: [], hold: null };
     const storedAt = this.stamp(now);
     const entries: PresenceEntry[] = [];
     const max = this.settings.maxPresenceMembers ?? Number.MAX_SAFE_INTEGER;
-    const connectionId = ops[0]?.connectionId;
-    const { held, at } = connectionId !== undefined ? this.presenceSet.opsFrom(connectionId, host, since) : { held: false, at: { host, since, leaveAt: null } };
+    const held = this.presenceSet.hold(connectionId, host, null, { since });
     for (const op of ops) {
       const ev = this.presenceSet.decide(op);
       if (ev && ev.action === PresenceAction.ENTER && this.presenceSet.size >= max) {
         throw AblyError.of('presenceMemberLimit', `channel has ${max} presence members`);
       }
-      if (ev) entries.push(this.appendPresence(ev, at.host, storedAt, at.since));
+      if (ev) entries.push(this.appendPresence(ev, host, storedAt, since));
     }
     if (entries.length) this.trim(storedAt);
-    // Where the connection's members stand, replicated with the entries (PresenceSet.mirror).
-    const says = held || (entries.length > 0 && at.since > 0);
-    const hold: PresenceHold | null = connectionId !== undefined && says ? { connectionId, ...at } : null;
+    // Replicated after the entries, so the replica's members they entered get the version too.
+    const hold = held || (entries.length > 0 && since > 0) ? { connectionId, host, leaveAt: null, ...(since ? { since } : {}), after: this.log.lastSerial } : null;
     return { entries, hold };
   }
 
@@ -505,8 +501,7 @@ export class ChannelState {
 
   /** Sets when a connection's members leave (null: they stay; PresenceSet.hold). Returns the hold if it changed anything. */
   hold(connectionId: string, host: string | null, leaveAt: number | null, how: HoldHow = {}): PresenceHold | null {
-    if (!this.presenceSet.hold(connectionId, host, leaveAt, how)) return null;
-    return { connectionId, host, leaveAt, ...(how.since ? { since: how.since } : {}) };
+    return this.presenceSet.hold(connectionId, host, leaveAt, how) ? { connectionId, host, leaveAt, ...(how.since ? { since: how.since } : {}), after: this.log.lastSerial } : null;
   }
 
   /** LEAVE entries for members whose connection did not come back in time. */
@@ -524,12 +519,17 @@ export class ChannelState {
   }
 
   /**
-   * Applies entries made by the master (replica side). Entries at or below the current
-   * serial are ignored, so a resent batch is harmless; a gap is an error the caller
-   * answers with a full snapshot.
+   * Applies entries made by the master (replica side), and the presence holds it applied
+   * among them, each after the entry it names (PresenceHold.after; without one, first). A
+   * resent batch is harmless; a gap is an error the caller answers with a full snapshot.
    */
-  applyEntries(entries: readonly LogEntry[]): void {
+  applyEntries(entries: readonly LogEntry[], holds: readonly PresenceHold[] = []): void {
     const element = knownElements(entries);
+    let h = 0;
+    const holdsTo = (serial: number): void => {
+      for (; h < holds.length && (holds[h]!.after ?? -1) <= serial; h++) this.presenceSet.mirror(holds[h]!);
+    };
+    holdsTo(this.log.lastSerial);
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       if (e.serial <= this.log.lastSerial) continue;
@@ -542,7 +542,9 @@ export class ChannelState {
       }
       if (e.kind === 'presence') this.presenceSet.apply(e.presence, e.host);
       this.lastChannelSerial = e.channelSerial;
+      if (h < holds.length) holdsTo(e.serial);
     }
+    holdsTo(Infinity);
     if (entries.length) this.trim(this.lastStoredAt);
   }
 

@@ -160,7 +160,14 @@ export interface PresenceHold {
   connectionId: string;
   host?: string | undefined;
   leaveAt?: number | undefined;
-  since?: number | undefined;
+  since?:
+    | number
+    | undefined;
+  /**
+   * The log serial the master had reached when it applied the hold: a replica applies it
+   * after that entry, in the master's order. Absent: before the batch's entries.
+   */
+  after?: number | undefined;
 }
 
 export interface DedupEntry {
@@ -1915,7 +1922,7 @@ export const PresenceMember: MessageFns<PresenceMember> = {
 };
 
 function createBasePresenceHold(): PresenceHold {
-  return { connectionId: "", host: undefined, leaveAt: undefined, since: undefined };
+  return { connectionId: "", host: undefined, leaveAt: undefined, since: undefined, after: undefined };
 }
 
 export const PresenceHold: MessageFns<PresenceHold> = {
@@ -1931,6 +1938,9 @@ export const PresenceHold: MessageFns<PresenceHold> = {
     }
     if (message.since !== undefined) {
       writer.uint32(32).int64(message.since);
+    }
+    if (message.after !== undefined) {
+      writer.uint32(40).uint64(message.after);
     }
     return writer;
   },
@@ -1978,6 +1988,14 @@ export const PresenceHold: MessageFns<PresenceHold> = {
             }
 
             message.since = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.after = longToNumber(reader.uint64());
             continue;
           }
         }

@@ -105,11 +105,17 @@ export function presenceMemberFromPb(p: pb.PresenceMember): PresenceMember {
 }
 
 export function holdToPb(h: PresenceHold): pb.PresenceHold {
-  return { connectionId: h.connectionId, host: h.host ?? undefined, leaveAt: h.leaveAt ?? undefined, since: h.since || undefined };
+  return { connectionId: h.connectionId, host: h.host ?? undefined, leaveAt: h.leaveAt ?? undefined, since: h.since || undefined, after: h.after };
 }
 
 export function holdFromPb(p: pb.PresenceHold): PresenceHold {
-  return { connectionId: p.connectionId, host: p.host ?? null, leaveAt: p.leaveAt ?? null, ...(p.since ? { since: p.since } : {}) };
+  return {
+    connectionId: p.connectionId,
+    host: p.host ?? null,
+    leaveAt: p.leaveAt ?? null,
+    ...(p.since ? { since: p.since } : {}),
+    ...(p.after !== undefined ? { after: p.after } : {}),
+  };
 }
 
 export function entryFromPb(p: pb.LogEntry): LogEntry {

@@ -781,38 +781,47 @@ describe('ChannelState', () => {
       expect([...kept].sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
     });
 
-    it('keeps the version of a connection at its node, on the master and on its replica, and applies ops from a node the connection left under the one it is on', () => {
+    it('keeps the version of a connection at its node, on the master and on its replica, and takes nothing from a node the connection left', () => {
       const clock = new ManualClock();
       const master = fresh(clock);
       const replica = fresh(clock);
-      /** A batch as the replica takes it (replication.ts applyReplicate). */
-      const replicate = (r: { entries: readonly LogEntry[]; hold: PresenceHold | null }) => {
-        const holds = r.hold ? [r.hold] : [];
-        replica.presence.mirror(holds);
-        replica.applyEntries(r.entries);
-        replica.presence.learnSince(holds);
-      };
-      const op = (id: string, clientId: string) => ({ id, action: PresenceAction.ENTER, clientId, connectionId: 'c1', timestamp: clock.now() });
-      // The connection's first ENTER, at n1 (version 100): the replica learns the version too.
-      replicate(master.acceptPresence([op('c1:0:0', 'a')], 'n1', clock.now(), 100));
+      /** Batches as the master merges them, and the replica takes them (replication.ts applyReplicate). */
+      const replicate = (...rs: { entries: readonly LogEntry[]; hold: PresenceHold | null }[]) =>
+        replica.applyEntries(
+          rs.flatMap((r) => r.entries),
+          rs.flatMap((r) => (r.hold ? [r.hold] : [])),
+        );
+      const op = (connectionId: string, n: number, clientId: string) => ({ id: `${connectionId}:${n}:0`, action: PresenceAction.ENTER, clientId, connectionId, timestamp: clock.now() });
+      const view = (st: ChannelState) => st.presence.snapshot().map((m) => [m.message.clientId, m.host, m.leaveAt, m.since]);
+      // c1's first ENTER, at n1 (version 100): the replica learns the version too.
+      replicate(master.acceptPresence([op('c1', 0, 'a')], 'n1', clock.now(), 100));
       expect(replica.presence.snapshot()).toEqual(master.presence.snapshot());
-      expect(replica.presence.hostOf('c1')).toEqual({ host: 'n1', since: 100, leaveAt: null });
-      // It resumed on n2 (200), which said so.
-      const back = master.hold('c1', 'n2', null, { since: 200 });
-      expect(back).toEqual({ connectionId: 'c1', host: 'n2', leaveAt: null, since: 200 });
-      replicate({ entries: [], hold: back });
-      // An op n1 took before the client left it arrives now: applied, under n2 (which the
-      // replica is told again), and n1's stay and leave that followed it are stale.
-      const late = master.acceptPresence([op('c1:1:0', 'b')], 'n1', clock.now(), 100);
-      expect(late.entries.map((e) => e.kind === 'presence' && e.host)).toEqual(['n2']);
-      expect(late.hold).toEqual({ connectionId: 'c1', host: 'n2', leaveAt: null, since: 200 });
-      replicate(late);
-      expect(master.hold('c1', 'n1', null, { since: 100 })).toBeNull();
-      expect(master.hold('c1', 'n1', clock.now() + 15_000, { since: 100 })).toBeNull();
-      expect(master.presence.snapshot().map((m) => [m.message.clientId, m.host, m.leaveAt, m.since])).toEqual([
-        ['a', 'n2', null, 200],
-        ['b', 'n2', null, 200],
+      expect(replica.presence.snapshot()[0]).toMatchObject({ host: 'n1', since: 100, leaveAt: null });
+      // In one merged batch: c2 enters at n1, resumes on n2 (200) at once, and enters
+      // another member there, which then goes (n2 says it leaves): the replica applies the
+      // holds among the entries in the master's order, and ends where the master does.
+      replicate(
+        master.acceptPresence([op('c2', 0, 'x')], 'n1', clock.now(), 100),
+        { entries: [], hold: master.hold('c2', 'n2', null, { since: 200 }) },
+        master.acceptPresence([op('c2', 1, 'y')], 'n2', clock.now(), 200),
+        { entries: [], hold: master.hold('c2', 'n2', 15_000, { since: 200 }) },
+      );
+      expect(view(master)).toEqual([
+        ['a', 'n1', null, 100],
+        ['x', 'n2', 15_000, 200],
+        ['y', 'n2', 15_000, 200],
       ]);
+      expect(replica.presence.snapshot()).toEqual(master.presence.snapshot());
+      // c1 resumed on n2 (200), which said so, and then that it went again (leave at 20 s).
+      replicate({ entries: [], hold: master.hold('c1', 'n2', null, { since: 200 }) });
+      replicate({ entries: [], hold: master.hold('c1', 'n2', 20_000, { since: 200 }) });
+      // An op n1 took before the client left it, and n1's stay and leave after it, arrive
+      // now: nothing changes (the SDK sends the op again where it resumed).
+      const late = master.acceptPresence([op('c1', 1, 'b')], 'n1', clock.now(), 100);
+      expect(late).toEqual({ entries: [], hold: null });
+      expect(master.hold('c1', 'n1', null, { since: 100 })).toBeNull();
+      expect(master.hold('c1', 'n1', 16_000, { since: 100 })).toBeNull();
+      expect(view(master)[0]).toEqual(['a', 'n2', 20_000, 200]);
       expect(replica.presence.snapshot()).toEqual(master.presence.snapshot());
       // And the version survives a snapshot on the wire (a full sync, a claim).
       expect(decodeNodeSnapshot(master).presence).toEqual(master.presence.snapshot());

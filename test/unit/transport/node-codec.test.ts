@@ -270,7 +270,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
         entries,
         holds: [
           { connectionId: 'conn2', host: null, leaveAt: NOW + 15000 },
-          { connectionId: 'conn3', host: 'n1', leaveAt: null, since: NOW - 1000 },
+          { connectionId: 'conn3', host: 'n1', leaveAt: null, since: NOW - 1000, after: 12 },
         ],
       };
       expect(roundTrip(msg)).toStrictEqual(msg);
