@@ -7,7 +7,8 @@
  * connected. In chaos seed 3841 the held word was the old node's "they are here" from a
  * ring change just before it lost quorum. Each node now says the connection's version
  * there (its record's when that node took it), and the master ignores what a node with an
- * older version says (PresenceSet.hold).
+ * older version says (PresenceSet.hold, ChannelState.acceptPresence): the SDK sends the op
+ * again on the node it resumed on.
  */
 import { describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../src/proxy/fault-proxy.js';
