@@ -10,8 +10,10 @@ import { waitFor } from '../../helpers/wait.js';
 
 describe('ProxyGauge', () => {
   it('times transits through a delaying proxy, and leaves out on request those that overlapped given windows', async () => {
-    const t0 = nowUs();
     const gauge = await ProxyGauge.start(20);
+    // After start: timestamps go out from here on, so each half of [t0, t1] holds about
+    // half of them, however long the start took on a busy machine.
+    const t0 = nowUs();
     await waitFor(() => gauge.samples >= 60, { timeoutMs: 5000, intervalMs: 10, what: '60 timestamps through the proxy' });
     const f = await gauge.stop(20);
     const t1 = nowUs();
