@@ -11,7 +11,11 @@ import type { GatewayServices } from './services.js';
 export class ConnectionPresence {
   /** Channels (keys) where this connection has presence members, with their clientIds. */
   private readonly entered = new Map<string, Set<string>>();
-  /** Channels where, after a resume, the connection's members were told it is back. */
+  /**
+   * Channels where, after a resume, the connection's members were told it is back. They
+   * are told it has gone too, when it goes: an SDK that did not enter its members again
+   * here (the Ably SDKs do, RTP17i) would otherwise leave them in the set for good.
+   */
   private readonly backOn = new Set<string>();
 
   /** The connection's version here (GatewayServices.connections.opened), said with every hold. */
@@ -50,9 +54,10 @@ export class ConnectionPresence {
 
   /** A channel detached: its members leave now. */
   detached(key: string): void {
-    if (!this.entered.get(key)?.size) return;
+    const had = !!this.entered.get(key)?.size || this.backOn.has(key);
     this.entered.delete(key);
-    this.hold(key, this.services.now(), true);
+    this.backOn.delete(key);
+    if (had) this.hold(key, this.services.now(), true);
   }
 
   /**
@@ -64,11 +69,12 @@ export class ConnectionPresence {
     if (!quietly) {
       const now = this.services.now();
       const leaveAt = closedByClient ? now : now + this.services.limits.presenceLeaveDelayMs;
-      for (const [key, clients] of this.entered) {
-        if (clients.size) this.hold(key, leaveAt, closedByClient);
-      }
+      const keys = new Set(this.backOn);
+      for (const [key, clients] of this.entered) if (clients.size) keys.add(key);
+      for (const key of keys) this.hold(key, leaveAt, closedByClient);
     }
     this.entered.clear();
+    this.backOn.clear();
   }
 
   private hold(key: string, leaveAt: number | null, atOnce = false): void {
