@@ -45,7 +45,7 @@ export interface MasterDeps {
   replicate(master: ChannelMaster, entries: LogEntry[], holds: PresenceHold[], forward: boolean, broadcast: ReplicaBroadcast | null): Promise<Replicated>;
   /** Per batch broadcast: count of nodes it went to (metrics). */
   onBroadcast?(nodes: number, entries: number): void;
-  /** A hold or presence operation came from a node its connection had left (metrics; PresenceSet.hasLeft). */
+  /** A hold or presence operation came from a node its connection had left (metrics; PresenceSet.hold's `stale`). */
   onPresenceStale?(): void;
   /** This region's name (entries that originated here are the ones forwarded). */
   region?: string;
@@ -189,8 +189,8 @@ export class ChannelMaster {
    */
   presence(ops: PresenceMessage[], host: NodeId, since = 0): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped);
-    this.countStale(ops[0]?.connectionId, since);
-    const { entries, hold } = this.state.acceptPresence(ops, host, this.deps.now(), since);
+    const { entries, hold, stale } = this.state.acceptPresence(ops, host, this.deps.now(), since);
+    if (stale) this.deps.onPresenceStale?.();
     return this.enqueue(entries, hold ? [hold] : []);
   }
 
@@ -201,17 +201,13 @@ export class ChannelMaster {
   hold(connectionId: string, host: NodeId | null, leaveAt: number | null, atOnce = false, since = 0): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped);
     const now = atOnce || (leaveAt !== null && leaveAt <= this.deps.now());
-    this.countStale(connectionId, since);
     const h = this.state.hold(connectionId, host, leaveAt, { now, since });
-    if (!h) return Promise.resolve();
+    if (h === 'stale') this.deps.onPresenceStale?.();
+    if (h === null || h === 'stale') return Promise.resolve();
     const done = this.enqueue([], [h]);
     // A connection that closed or detached leaves now, not at the next housekeeping pass.
     if (now) this.leaveDue();
     return done;
-  }
-
-  private countStale(connectionId: string | undefined, since: number): void {
-    if (connectionId !== undefined && this.state.presence.hasLeft(connectionId, since)) this.deps.onPresenceStale?.();
   }
 
   /** Members of connections hosted on a node that died leave after the usual delay. */

@@ -36,6 +36,9 @@ export interface HoldHow {
   mirror?: boolean;
 }
 
+/** What a hold did: changed the members, left them as they were, or came from a node their connection has left (nothing changed). */
+export type HoldResult = 'changed' | 'same' | 'stale';
+
 export function memberKey(m: { connectionId: string; clientId: string }): string {
   return `${m.connectionId}:${m.clientId}`;
 }
@@ -131,28 +134,28 @@ export class PresenceSet {
 
   /**
    * Members of one connection come back (null) or will leave at `leaveAt`, as `host` (the
-   * node that says so; null: the node their host was, gone) says (HoldHow). Returns
-   * whether anything changed. What a node the connection has left says is stale and
-   * changes nothing: its word can arrive after the word of the node the connection
-   * resumed on (the old node cut off from its region, then back), and members whose
-   * clients were still there left 15 s later.
-   * - Where both versions are known, a smaller `since` is such a node's, whatever it says:
-   *   a "they are here" it sent while cut off, arriving after the new node's, took the
-   *   members back, and its "they leave" then applied (chaos seed 3841).
-   * - Otherwise (and at the same version) a leave from a node other than the members'
-   *   host is stale (chaos seed 1220), unless it is `now`.
+   * node that says so; null: the node their host was, gone) says (HoldHow). What a node
+   * the connection has left says changes nothing: its word can arrive after the word of
+   * the node the connection resumed on (the old node cut off from its region, then back),
+   * and members whose clients were still there left 15 s later.
+   * - A member kept at a greater version than `since` shows it is such a node's, whatever
+   *   it says (`stale`): a "they are here" it sent while cut off, arriving after the new
+   *   node's, took the members back, and its "they leave" then applied (chaos seed 3841).
+   * - Otherwise (and at the same version, or where a version is not known) a leave from a
+   *   node other than the members' host changes nothing (chaos seed 1220), unless `now`.
    */
-  hold(connectionId: string, host: NodeId | null, leaveAt: number | null, how: HoldHow = {}): boolean {
+  hold(connectionId: string, host: NodeId | null, leaveAt: number | null, how: HoldHow = {}): HoldResult {
     const since = how.since ?? 0;
-    let changed = false;
+    const members: PresenceMember[] = [];
     for (const m of this.members.values()) {
       if (m.message.connectionId !== connectionId) continue;
-      if (!how.mirror) {
-        const known = since > 0 && m.since > 0;
-        if (known && since < m.since) continue;
-        const newer = known && since > m.since;
-        if (!how.now && !newer && leaveAt !== null && host !== null && m.host !== host) continue;
-      }
+      if (!how.mirror && since > 0 && m.since > since) return 'stale';
+      members.push(m);
+    }
+    let changed = false;
+    for (const m of members) {
+      const newer = since > 0 && m.since > 0 && since > m.since;
+      if (!how.mirror && !how.now && !newer && leaveAt !== null && host !== null && m.host !== host) continue;
       if (m.leaveAt !== leaveAt) {
         m.leaveAt = leaveAt;
         changed = true;
@@ -166,22 +169,21 @@ export class PresenceSet {
         changed = true;
       }
     }
-    return changed;
+    return changed ? 'changed' : 'same';
   }
 
   /**
-   * Whether what is said of a connection at version `since` comes from a node it has left:
-   * its members are kept at a newer version (false where a version is not known).
+   * A replica: the holds its master applied, as they are, from index `from` while each was
+   * made at or before log serial `serial` (PresenceHold.after; without one, before any
+   * entry). Returns the index of the first left (ChannelState.applyEntries: the master's order).
    */
-  hasLeft(connectionId: string, since: number): boolean {
-    if (since <= 0) return false;
-    for (const m of this.members.values()) if (m.message.connectionId === connectionId && m.since > since) return true;
-    return false;
-  }
-
-  /** A replica: a hold its master applied, as it is (ChannelState.applyEntries, in the master's order). */
-  mirror(h: PresenceHold): void {
-    this.hold(h.connectionId, h.host, h.leaveAt, { mirror: true, since: h.since ?? 0 });
+  mirror(holds: readonly PresenceHold[], from = 0, serial = Infinity): number {
+    let i = from;
+    for (; i < holds.length && (holds[i]!.after ?? -1) <= serial; i++) {
+      const h = holds[i]!;
+      this.hold(h.connectionId, h.host, h.leaveAt, { mirror: true, since: h.since ?? 0 });
+    }
+    return i;
   }
 
   /** The nodes of this region that host members' connections. */

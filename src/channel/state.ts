@@ -466,13 +466,14 @@ export class ChannelState {
    * where it resumed (RTN19a); late, they could undo a newer op or node's leave. 91003
    * past the member limit.
    */
-  acceptPresence(ops: readonly PresenceMessage[], host: string, now: number, since = 0): { entries: PresenceEntry[]; hold: PresenceHold | null } {
+  acceptPresence(ops: readonly PresenceMessage[], host: string, now: number, since = 0): { entries: PresenceEntry[]; hold: PresenceHold | null; stale?: true } {
     const connectionId = ops[0]?.connectionId;
-    if (connectionId === undefined || this.presenceSet.hasLeft(connectionId, since)) return { entries: [], hold: null };
+    if (connectionId === undefined) return { entries: [], hold: null };
+    const held = this.presenceSet.hold(connectionId, host, null, { since });
+    if (held === 'stale') return { entries: [], hold: null, stale: true };
     const storedAt = this.stamp(now);
     const entries: PresenceEntry[] = [];
     const max = this.settings.maxPresenceMembers ?? Number.MAX_SAFE_INTEGER;
-    const held = this.presenceSet.hold(connectionId, host, null, { since });
     for (const op of ops) {
       const ev = this.presenceSet.decide(op);
       if (ev && ev.action === PresenceAction.ENTER && this.presenceSet.size >= max) {
@@ -482,7 +483,7 @@ export class ChannelState {
     }
     if (entries.length) this.trim(storedAt);
     // Replicated after the entries, so the replica's members they entered get the version too.
-    const hold = held || (entries.length > 0 && since > 0) ? { connectionId, host, leaveAt: null, ...(since ? { since } : {}), after: this.log.lastSerial } : null;
+    const hold = held === 'changed' || (entries.length > 0 && since > 0) ? { connectionId, host, leaveAt: null, ...(since ? { since } : {}), after: this.log.lastSerial } : null;
     return { entries, hold };
   }
 
@@ -499,9 +500,10 @@ export class ChannelState {
     return e;
   }
 
-  /** Sets when a connection's members leave (null: they stay; PresenceSet.hold). Returns the hold if it changed anything. */
-  hold(connectionId: string, host: string | null, leaveAt: number | null, how: HoldHow = {}): PresenceHold | null {
-    return this.presenceSet.hold(connectionId, host, leaveAt, how) ? { connectionId, host, leaveAt, ...(how.since ? { since: how.since } : {}), after: this.log.lastSerial } : null;
+  /** Sets when a connection's members leave (null: they stay; PresenceSet.hold). Returns the hold if it changed anything, `stale` if said by a node the connection left. */
+  hold(connectionId: string, host: string | null, leaveAt: number | null, how: HoldHow = {}): PresenceHold | 'stale' | null {
+    const r = this.presenceSet.hold(connectionId, host, leaveAt, how);
+    return r === 'changed' ? { connectionId, host, leaveAt, ...(how.since ? { since: how.since } : {}), after: this.log.lastSerial } : r === 'stale' ? r : null;
   }
 
   /** LEAVE entries for members whose connection did not come back in time. */
@@ -525,11 +527,7 @@ export class ChannelState {
    */
   applyEntries(entries: readonly LogEntry[], holds: readonly PresenceHold[] = []): void {
     const element = knownElements(entries);
-    let h = 0;
-    const holdsTo = (serial: number): void => {
-      for (; h < holds.length && (holds[h]!.after ?? -1) <= serial; h++) this.presenceSet.mirror(holds[h]!);
-    };
-    holdsTo(this.log.lastSerial);
+    let h = this.presenceSet.mirror(holds, 0, this.log.lastSerial);
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       if (e.serial <= this.log.lastSerial) continue;
@@ -542,9 +540,9 @@ export class ChannelState {
       }
       if (e.kind === 'presence') this.presenceSet.apply(e.presence, e.host);
       this.lastChannelSerial = e.channelSerial;
-      if (h < holds.length) holdsTo(e.serial);
+      if (h < holds.length) h = this.presenceSet.mirror(holds, h, e.serial);
     }
-    holdsTo(Infinity);
+    this.presenceSet.mirror(holds, h);
     if (entries.length) this.trim(this.lastStoredAt);
   }
 

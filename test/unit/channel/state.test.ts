@@ -792,6 +792,11 @@ describe('ChannelState', () => {
           rs.flatMap((r) => (r.hold ? [r.hold] : [])),
         );
       const op = (connectionId: string, n: number, clientId: string) => ({ id: `${connectionId}:${n}:0`, action: PresenceAction.ENTER, clientId, connectionId, timestamp: clock.now() });
+      /** A hold the master applied (not refused as stale). */
+      const held = (h: PresenceHold | 'stale' | null): PresenceHold | null => {
+        if (h === 'stale') throw new Error('stale');
+        return h;
+      };
       const view = (st: ChannelState) => st.presence.snapshot().map((m) => [m.message.clientId, m.host, m.leaveAt, m.since]);
       // c1's first ENTER, at n1 (version 100): the replica learns the version too.
       replicate(master.acceptPresence([op('c1', 0, 'a')], 'n1', clock.now(), 100));
@@ -802,9 +807,9 @@ describe('ChannelState', () => {
       // holds among the entries in the master's order, and ends where the master does.
       replicate(
         master.acceptPresence([op('c2', 0, 'x')], 'n1', clock.now(), 100),
-        { entries: [], hold: master.hold('c2', 'n2', null, { since: 200 }) },
+        { entries: [], hold: held(master.hold('c2', 'n2', null, { since: 200 })) },
         master.acceptPresence([op('c2', 1, 'y')], 'n2', clock.now(), 200),
-        { entries: [], hold: master.hold('c2', 'n2', 15_000, { since: 200 }) },
+        { entries: [], hold: held(master.hold('c2', 'n2', 15_000, { since: 200 })) },
       );
       expect(view(master)).toEqual([
         ['a', 'n1', null, 100],
@@ -813,14 +818,14 @@ describe('ChannelState', () => {
       ]);
       expect(replica.presence.snapshot()).toEqual(master.presence.snapshot());
       // c1 resumed on n2 (200), which said so, and then that it went again (leave at 20 s).
-      replicate({ entries: [], hold: master.hold('c1', 'n2', null, { since: 200 }) });
-      replicate({ entries: [], hold: master.hold('c1', 'n2', 20_000, { since: 200 }) });
+      replicate({ entries: [], hold: held(master.hold('c1', 'n2', null, { since: 200 })) });
+      replicate({ entries: [], hold: held(master.hold('c1', 'n2', 20_000, { since: 200 })) });
       // An op n1 took before the client left it, and n1's stay and leave after it, arrive
       // now: nothing changes (the SDK sends the op again where it resumed).
       const late = master.acceptPresence([op('c1', 1, 'b')], 'n1', clock.now(), 100);
-      expect(late).toEqual({ entries: [], hold: null });
-      expect(master.hold('c1', 'n1', null, { since: 100 })).toBeNull();
-      expect(master.hold('c1', 'n1', 16_000, { since: 100 })).toBeNull();
+      expect(late).toEqual({ entries: [], hold: null, stale: true });
+      expect(master.hold('c1', 'n1', null, { since: 100 })).toBe('stale');
+      expect(master.hold('c1', 'n1', 16_000, { since: 100 })).toBe('stale');
       expect(view(master)[0]).toEqual(['a', 'n2', 20_000, 200]);
       expect(replica.presence.snapshot()).toEqual(master.presence.snapshot());
       // And the version survives a snapshot on the wire (a full sync, a claim).
