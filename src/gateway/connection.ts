@@ -570,7 +570,6 @@ export class Connection implements AttachmentOwner {
       return;
     }
     const k = key;
-    this.services.log.debug({ connectionId: this.id, channel: k, ops: ops.length, since: this.presence.since }, 'presence ops sent');
     this.services.presence(k, ops, this.id, this.presence.since).then(
       () => {
         this.presence.applied(k, ops);
