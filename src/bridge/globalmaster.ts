@@ -44,10 +44,15 @@ const INTEREST_AUDIT_MS = 5000;
 const FULL_AUDIT_EVERY = 6;
 /**
  * A new interest's live batches wait at most this long, and this many bytes, for its start
- * (interest-start.ts): 2 s, and the 0.5 s a master may wait for its commit in flight
- * before it reads the start (START_AFTER_COMMIT_MS, region-streams.ts).
+ * (interest-start.ts). A start usually goes within 100 ms (the master may first wait up to
+ * 0.5 s for its commit in flight: START_AFTER_COMMIT_MS, region-streams.ts), but on a
+ * loaded machine it took 0.7 s, and once (make test on 2 cores) more than the 2.5 s this
+ * was. Batches let go before it make the receiving master ask for the start itself, so all
+ * since the interest began crosses the link twice; a start that never comes (rare: the
+ * interest audit tells which masters know already) costs that channel's new region this
+ * long a delay.
  */
-const START_WAIT_MS = 2500;
+const START_WAIT_MS = 8000;
 const START_WAIT_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface GlobalmasterDeps extends LinksDeps {
@@ -58,6 +63,8 @@ export interface GlobalmasterDeps extends LinksDeps {
   router: ChannelRouter;
   /** Interest audit period (ms); INTEREST_AUDIT_MS unless a test wants it faster. */
   interestAuditMs?: number;
+  /** How long a new interest's live batches wait for its start (ms); START_WAIT_MS unless a test wants it shorter. */
+  startWaitMs?: number;
 }
 
 export type LinkEvent = { type: 'linkUp'; region: string } | { type: 'linkDown'; region: string; reason: string };
@@ -70,7 +77,7 @@ export class Globalmaster {
   /** A peer's batches on their way to this region's masters, in order per channel. */
   private readonly ingests = new IngestQueue<Session>((s, batch) => this.ingest(s, batch));
   /** New interests of peers, whose live batches wait for their start. */
-  private readonly starts = new InterestStarts({ timeoutMs: START_WAIT_MS, maxBytes: START_WAIT_MAX_BYTES }, (r) => this.sendHeld(r));
+  private readonly starts: InterestStarts;
   /** Heads of quiet channels, told to the regions that want them (heads.ts). */
   private readonly heads = new QuietHeads();
   private nextReplayId = 1;
@@ -89,6 +96,7 @@ export class Globalmaster {
 
   constructor(private readonly d: GlobalmasterDeps) {
     this.replayDeps = { region: d.region, router: d.router, log: d.log };
+    this.starts = new InterestStarts({ timeoutMs: d.startWaitMs ?? START_WAIT_MS, maxBytes: START_WAIT_MAX_BYTES }, (r) => this.sendHeld(r));
     this.links = new RegionLinks(d, {
       refusal: () => (!this.active ? 'not the globalmaster of this region' : this.linksOpen ? null : 'taking the globalmaster role: gathering interest'),
       term: () => this.term,

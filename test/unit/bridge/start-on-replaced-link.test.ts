@@ -35,7 +35,7 @@ describe('a start cut short by a new link', () => {
       g!.accept(second);
       second.from(PEER_HELLO);
     });
-    g = testGlobalmaster(router);
+    g = testGlobalmaster(router, { startWaitMs: 2000 });
     g.gm.evaluate();
     await waitFor(() => g!.linksOpen(), { what: 'links open' });
     g.accept(first);
@@ -56,7 +56,7 @@ describe('a start cut short by a new link', () => {
     expect(pages()).toBe(2);
     expect(sentFirst()).toEqual([['r0', 2], ['r0', 4]]);
 
-    // The wait for the start ends (2 s): what waited goes on the new link, in order.
+    // The wait for the start ends (2 s here): what waited goes on the new link, in order.
     await waitFor(() => live(second).length === 2, { what: 'the held batches on the new link', timeoutMs: 6000 });
     expect(live(second)).toEqual([10, 11]);
     expect(g.gm.status().interestStarts).toMatchObject({ pending: 0, timedOut: 1 });
