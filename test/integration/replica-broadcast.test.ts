@@ -97,9 +97,11 @@ describe("the replica broadcasting what it takes, for the master", () => {
         const ack = acked.get(data)! - started.get(data)!;
         // The ACK waits for the replica's reply: the held-back link is on its way.
         expect(ack).toBeGreaterThanOrEqual(REPLY_DELAY_MS);
-        // The nodes the replica told had the message well before (it took the other links only).
-        expect(onPublisherNode.at.get(data)! - started.get(data)!).toBeLessThan(ack - REPLY_DELAY_MS / 2);
-        expect(onReplica.at.get(data)! - started.get(data)!).toBeLessThan(ack - REPLY_DELAY_MS / 2);
+        // The nodes the replica told had the message well before (it took the other links
+        // only; had they waited for the reply, it would have come with the ACK). A quarter of
+        // the delay before it leaves room for a stall of the test's worker as it comes.
+        expect(onPublisherNode.at.get(data)! - started.get(data)!).toBeLessThan(ack - REPLY_DELAY_MS / 4);
+        expect(onReplica.at.get(data)! - started.get(data)!).toBeLessThan(ack - REPLY_DELAY_MS / 4);
         // The master's own node hears of it from the reply.
         expect(onMaster.at.get(data)! - started.get(data)!).toBeGreaterThanOrEqual(REPLY_DELAY_MS);
       }
