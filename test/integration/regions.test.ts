@@ -138,7 +138,9 @@ describe('a deployment of three regions', () => {
       console.log(
         `[partition] local p50/p99 ${normal.p50}/${normal.p99} ms before, ${duringPartition.p50}/${duringPartition.p99} ms during; converged ${converged} ms after heal`,
       );
-      expect(duringPartition.p50).toBeLessThan(normal.p50 + 50);
+      // Local delivery that waited on the cut link would take seconds; 250 ms leaves room
+      // for the machine's load to differ between the two windows.
+      expect(duringPartition.p50).toBeLessThan(normal.p50 + 250);
     } finally {
       closeAll(pubA, pubB, subA, subB);
     }
