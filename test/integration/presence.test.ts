@@ -12,7 +12,8 @@ import { waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment;
 const N = ['r1-n1', 'r1-n2', 'r1-n3'];
-const LEAVE_DELAY_MS = 2000;
+// Long enough that a resume slowed by a loaded machine still comes within it.
+const LEAVE_DELAY_MS = 3500;
 
 beforeAll(async () => {
   d = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }], limits: { presenceLeaveDelayMs: LEAVE_DELAY_MS } });
