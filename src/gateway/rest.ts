@@ -247,7 +247,7 @@ async function channelStatus(r: RestRequest): Promise<void> {
   }
   const s = r.ctx.services;
   const key = channelKey(c.appId, name);
-  const [status, occupancy, members] = await Promise.all([s.status(key), s.occupancy(key), s.members(key, {})]);
+  const [status, { nodes, ...occupancy }, members] = await Promise.all([s.status(key), s.occupancy(key), s.members(key, {})]);
   const details = {
     channelId: name,
     name,
@@ -272,6 +272,8 @@ async function channelStatus(r: RestRequest): Promise<void> {
           presenceHosts: status.presenceHosts,
         }
       : {}),
+    // This region's nodes asked for their attachments, and those that answered in time.
+    occupancyNodes: nodes,
   };
   send(r.res, 200, details, r.format);
 }

@@ -76,8 +76,8 @@ export interface GatewayServices {
   status(channel: ChannelKey): Promise<ChannelStatus | null>;
   /** The region's statistics of an app, per minute within [start, end]. */
   stats(appId: string, start: number, end: number): Promise<{ minute: number; entries: Record<string, number> }[]>;
-  /** A channel's attachments across the region, by mode. */
-  occupancy(channel: ChannelKey): Promise<{ connections: number; publishers: number; subscribers: number; presenceSubscribers: number }>;
+  /** A channel's attachments across the region, by mode, and how many nodes were asked and answered in time. */
+  occupancy(channel: ChannelKey): Promise<{ connections: number; publishers: number; subscribers: number; presenceSubscribers: number; nodes: { asked: number; answered: number } }>;
   /** Node health for `GET /health`. */
   health(): Record<string, unknown>;
   /** Prometheus text for `GET /metrics`. */

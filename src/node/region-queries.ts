@@ -1,19 +1,34 @@
 /**
  * Questions a node answers for a whole region by asking every ring member and adding up
- * their answers (a member that does not answer in time counts as nothing).
+ * their answers. A member that does not answer within REGION_QUERY_TIMEOUT_MS counts as
+ * nothing: one node cut off from this one (in the ring until it is held down, seconds
+ * later) would otherwise hold every such answer up for the whole channel request timeout
+ * (10 s).
  */
 import type { ChannelKey } from '../channel/entry.js';
-import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import type { NodeId } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import { mergeBuckets } from './stats.js';
 
+/** How long a region-wide question waits for each member's answer (ms). */
+export const REGION_QUERY_TIMEOUT_MS = 2000;
+
+/** A channel's occupancy across the region, and how many members were asked and answered. */
+export interface RegionOccupancy {
+  connections: number;
+  publishers: number;
+  subscribers: number;
+  presenceSubscribers: number;
+  nodes: { asked: number; answered: number };
+}
+
 /** A channel's occupancy across the region: every member's local attachments, added up. */
-export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], channel: ChannelKey) {
-  const total = { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0 };
-  const replies = await Promise.all(members.map((n) => rpc.request(n, { type: 'occupancy', channel }, CHANNEL_REQUEST_TIMEOUT_MS).catch(() => null)));
+export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], channel: ChannelKey, timeoutMs = REGION_QUERY_TIMEOUT_MS): Promise<RegionOccupancy> {
+  const total = { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0, nodes: { asked: members.length, answered: 0 } };
+  const replies = await Promise.all(members.map((n) => rpc.request(n, { type: 'occupancy', channel }, timeoutMs).catch(() => null)));
   for (const r of replies) {
     if (r?.kind !== 'occupancy') continue;
+    total.nodes.answered++;
     total.connections += r.connections;
     total.publishers += r.publishers;
     total.subscribers += r.subscribers;
@@ -23,11 +38,11 @@ export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], chan
 }
 
 /** Statistics of an app across the region: every member's minutes, added up. */
-export async function regionStats(rpc: Rpc, members: readonly NodeId[], appId: string, start: number, end: number) {
+export async function regionStats(rpc: Rpc, members: readonly NodeId[], appId: string, start: number, end: number, timeoutMs = REGION_QUERY_TIMEOUT_MS) {
   const lists = await Promise.all(
     members.map((n) =>
       rpc
-        .request(n, { type: 'stats', appId, start, end }, CHANNEL_REQUEST_TIMEOUT_MS)
+        .request(n, { type: 'stats', appId, start, end }, timeoutMs)
         .then((b) => (b.kind === 'stats' ? b.buckets : []))
         .catch(() => []),
     ),
