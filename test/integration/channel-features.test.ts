@@ -123,6 +123,8 @@ describe('channel status, batch publish, idempotency and stats', () => {
         presenceMembers: 1,
         presenceConnections: 1,
       });
+      // Both nodes were asked for their attachments, and both answered.
+      expect((details as unknown as { occupancyNodes: unknown }).occupancyNodes).toEqual({ asked: 2, answered: 2 });
     } finally {
       closeAll(c, c2);
     }
