@@ -107,13 +107,14 @@ describe('chaos scenarios (short)', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^scenario failed-action: PASS/));
     expect(ok).toBe(true);
     // us-1 was killed and restarted through @last:us 2 s later (not by the run's closing
-    // restart of dead nodes, which comes after publishing stops, 7 s after the kill). The
+    // restart of dead nodes, which comes after publishing stops, 13 s after the kill). The
     // window ends once the node is up again: 2 s and its start-up, which took 2 s in a
-    // loaded make test (when publishing stopped at 5 s, the bound was 3.5 s: it failed).
+    // loaded make test and 6.6 s beside a second one (when publishing stopped at 5 s, the
+    // bound was 3.5 s: it failed; at 8 s, the bound of 6 s failed beside a second run).
     const report = JSON.parse(readFileSync(join(out, 'failed-action', 'failed-action', 'check.json'), 'utf8'));
     const kill = report.faults.find((f: { action: string; target: string }) => f.action === 'kill' && f.target === 'us-1');
     expect(kill).toMatchObject({ open: false });
-    expect(kill.end - kill.start).toBeLessThan(6000);
+    expect(kill.end - kill.start).toBeLessThan(11_000);
     // eu-2 was paused as `held` and resumed through @held a second later.
     const pause = report.faults.find((f: { action: string; target: string }) => f.action === 'pause' && f.target === 'eu-2');
     expect(pause).toMatchObject({ open: false });
