@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { ChannelStatus } from '../transport/messages.js';
 import type { Hub } from '../node/hub.js';
+import type { RegionOccupancy } from '../node/region-queries.js';
 
 export interface GatewayMetrics {
   connectionOpened(appId: string): void;
@@ -77,7 +78,7 @@ export interface GatewayServices {
   /** The region's statistics of an app, per minute within [start, end]. */
   stats(appId: string, start: number, end: number): Promise<{ minute: number; entries: Record<string, number> }[]>;
   /** A channel's attachments across the region, by mode, and how many nodes were asked and answered in time. */
-  occupancy(channel: ChannelKey): Promise<{ connections: number; publishers: number; subscribers: number; presenceSubscribers: number; nodes: { asked: number; answered: number } }>;
+  occupancy(channel: ChannelKey): Promise<RegionOccupancy>;
   /** Node health for `GET /health`. */
   health(): Record<string, unknown>;
   /** Prometheus text for `GET /metrics`. */

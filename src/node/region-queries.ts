@@ -6,7 +6,7 @@
  * (10 s).
  */
 import type { ChannelKey } from '../channel/entry.js';
-import type { NodeId } from '../transport/messages.js';
+import type { NodeId, Occupancy } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import { mergeBuckets } from './stats.js';
 
@@ -14,18 +14,12 @@ import { mergeBuckets } from './stats.js';
 export const REGION_QUERY_TIMEOUT_MS = 2000;
 
 /** A channel's occupancy across the region, and how many members were asked and answered. */
-export interface RegionOccupancy {
-  connections: number;
-  publishers: number;
-  subscribers: number;
-  presenceSubscribers: number;
-  nodes: { asked: number; answered: number };
-}
+export type RegionOccupancy = Occupancy & { nodes: { asked: number; answered: number } };
 
 /** A channel's occupancy across the region: every member's local attachments, added up. */
-export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], channel: ChannelKey, timeoutMs = REGION_QUERY_TIMEOUT_MS): Promise<RegionOccupancy> {
+export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], channel: ChannelKey): Promise<RegionOccupancy> {
   const total = { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0, nodes: { asked: members.length, answered: 0 } };
-  const replies = await Promise.all(members.map((n) => rpc.request(n, { type: 'occupancy', channel }, timeoutMs).catch(() => null)));
+  const replies = await Promise.all(members.map((n) => rpc.request(n, { type: 'occupancy', channel }, REGION_QUERY_TIMEOUT_MS).catch(() => null)));
   for (const r of replies) {
     if (r?.kind !== 'occupancy') continue;
     total.nodes.answered++;
@@ -38,11 +32,11 @@ export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], chan
 }
 
 /** Statistics of an app across the region: every member's minutes, added up. */
-export async function regionStats(rpc: Rpc, members: readonly NodeId[], appId: string, start: number, end: number, timeoutMs = REGION_QUERY_TIMEOUT_MS) {
+export async function regionStats(rpc: Rpc, members: readonly NodeId[], appId: string, start: number, end: number) {
   const lists = await Promise.all(
     members.map((n) =>
       rpc
-        .request(n, { type: 'stats', appId, start, end }, timeoutMs)
+        .request(n, { type: 'stats', appId, start, end }, REGION_QUERY_TIMEOUT_MS)
         .then((b) => (b.kind === 'stats' ? b.buckets : []))
         .catch(() => []),
     ),
