@@ -69,9 +69,8 @@ export class ConnectionPresence {
     if (!quietly) {
       const now = this.services.now();
       const leaveAt = closedByClient ? now : now + this.services.limits.presenceLeaveDelayMs;
-      const keys = new Set(this.backOn);
-      for (const [key, clients] of this.entered) if (clients.size) keys.add(key);
-      for (const key of keys) this.hold(key, leaveAt, closedByClient);
+      for (const key of this.backOn) this.hold(key, leaveAt, closedByClient);
+      for (const [key, clients] of this.entered) if (clients.size && !this.backOn.has(key)) this.hold(key, leaveAt, closedByClient);
     }
     this.entered.clear();
     this.backOn.clear();
