@@ -46,11 +46,11 @@ const FULL_AUDIT_EVERY = 6;
  * A new interest's live batches wait at most this long, and this many bytes, for its start
  * (interest-start.ts). A start usually goes within 100 ms (the master may first wait up to
  * 0.5 s for its commit in flight: START_AFTER_COMMIT_MS, region-streams.ts), but on a
- * loaded machine it took 0.7 s, and most likely more than the 2.5 s this was in a CI run of
- * make test on 2 cores (a wait timed out in interest-start.test.ts). Batches let go before it make the receiving master ask for the start itself, so all
- * since the interest began crosses the link twice; a start that never comes (rare: the
- * interest audit tells which masters know already) costs that channel's new region this
- * long a delay.
+ * loaded machine it took 0.7 s, and most likely more than the 2.5 s this was in a CI run
+ * of make test on 2 cores (a wait timed out in interest-start.test.ts). Batches let go
+ * before it make the receiving master ask for the start itself, so all since the interest
+ * began crosses the link twice; a start that never comes (rare: the interest audit tells
+ * which masters know already) costs that channel's new region this long a delay.
  */
 const START_WAIT_MS = 8000;
 const START_WAIT_MAX_BYTES = 4 * 1024 * 1024;

@@ -80,6 +80,11 @@ export function nodeLogLines(d: TestDeployment, node: string, pattern: RegExp): 
   }
 }
 
+/** The lines of these nodes' logs that match `pattern`, each after its node's name and cut to `width` (for failure messages). */
+export function nodesLogLines(d: TestDeployment, nodes: readonly string[], pattern: RegExp, width = 300): string[] {
+  return nodes.flatMap((n) => nodeLogLines(d, n, pattern).map((l) => `${n}: ${l.slice(0, width)}`));
+}
+
 /**
  * For a describe: a deployment of these regions started before its tests (region links
  * up) and stopped after them; returns the getter of it.

@@ -9,7 +9,7 @@
  * mesh link, so live batches reach the globalmaster before the start does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { globalmaster, nodeLogLines, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { globalmaster, nodesLogLines, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { Ring } from '../../src/cluster/ring.js';
 import { channelMasteredBy, channelsMasteredBy, replicaOf } from '../helpers/ring.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
@@ -117,8 +117,8 @@ async function attachDuringCut(o: { prefix: string; during?: number; quiet?: boo
     // link: as a start, or, where no start came, as r3's master asked for it (a replay).
     const sent = await linkTo('r3');
     if (startComes) {
-      const released = d.nodes('r1').flatMap((n) => nodeLogLines(d, n, /without their start|interest audit|globalmaster|ring changed|peer down|peer suspect/).map((l) => `${n}: ${l.slice(0, 300)}`));
-      expect(starts, `r1's nodes logged:\n${released.join('\n')}`).toMatchObject({ timedOut: 0, full: 0, pending: 0 });
+      const logged = nodesLogLines(d, d.nodes('r1'), /without their start|interest audit|globalmaster|ring changed|peer down|peer suspect/);
+      expect(starts, `r1's nodes logged:\n${logged.join('\n')}`).toMatchObject({ timedOut: 0, full: 0, pending: 0 });
       expect(sent.startEntriesOut - sentBefore.startEntriesOut).toBeGreaterThanOrEqual(during);
       // And not again as a replay (a start sent twice: see globalmaster-term.test.ts).
       expect(sent.replayEntriesOut - sentBefore.replayEntriesOut).toBeLessThan(during);
@@ -234,7 +234,7 @@ describe('the masters across a globalmaster move', () => {
       // start of everything since r2's interest began (300 and more). Seen twice under the
       // whole suite's load (a master that took the channel over re-sends a start to an
       // interest younger than 30 s, by design): the message says what r1's nodes saw.
-      const seen = r1.flatMap((n) => nodeLogLines(d, n, /peer suspect|peer down|ring changed|quorum|frozen|new incarnation/).map((l) => `${n}: ${l.slice(0, 300)}`));
+      const seen = nodesLogLines(d, r1, /peer suspect|peer down|ring changed|quorum|frozen|new incarnation/);
       const link = await linkTo('r2');
       expect(link.entriesOut, `r1's globalmaster's link to r2: ${JSON.stringify(link)}; r1's nodes logged:\n${seen.join('\n')}`).toBeLessThan(50);
       expect(recB.check(publisher)).toEqual([]);
