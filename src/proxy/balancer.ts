@@ -60,6 +60,11 @@ export class Balancer {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
+  /** The backends the last polls found healthy, in the order given. */
+  healthyBackends(): string[] {
+    return this.backends.filter((b) => this.healthy.has(b.name)).map((b) => b.name);
+  }
+
   private poll(): Promise<void> {
     return Promise.all(
       this.backends.map(

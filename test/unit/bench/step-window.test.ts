@@ -35,9 +35,11 @@ describe('cpuWindow', () => {
   });
 
   it('reports how long the servers waited for a core: three busy processes on one core wait twice as long as they run', async () => {
-    // Each spins for at most 3 s (bounded even if the kill below never came) and says when it starts.
+    // Each says when it starts and spins until killed below, for at most 15 s (bounded even
+    // if the kill never came): one that ended early on a loaded machine, before the window
+    // closed, would take its wait out of the figure.
     const spinner = () =>
-      spawn('taskset', ['-c', '0', process.execPath, '-e', 'process.stdout.write("go\\n"); const end = Date.now() + 3000; while (Date.now() < end);'], {
+      spawn('taskset', ['-c', '0', process.execPath, '-e', 'process.stdout.write("go\\n"); const end = Date.now() + 15000; while (Date.now() < end);'], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
     const procs: ChildProcess[] = [spinner(), spinner(), spinner()];

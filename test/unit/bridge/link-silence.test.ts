@@ -130,7 +130,9 @@ describe('a region link whose other end says nothing', () => {
     g.accept(silent);
     silent.from(PEER_HELLO);
     await waitFor(() => silent.closed, { what: 'the silent link closed', timeoutMs: 10_000 });
-    expect(pings(silent)).toBeGreaterThanOrEqual(LINK_SILENT_PINGS - 1);
+    // Pinged before it was closed (three pings on time; fewer where the loop ran late, the
+    // silence being judged on the clock, not by counting pings).
+    expect(pings(silent)).toBeGreaterThanOrEqual(1);
     silent.emit('end');
     // A live peer's link is pinged until the role is released, which closes it.
     const live = new FakeCall();

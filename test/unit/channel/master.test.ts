@@ -308,7 +308,7 @@ describe('ChannelMaster towards other regions', () => {
     master.regions.setRemoteInterest([ap, { region: 'us', since: early }]);
     // Told again meanwhile, from a later time: still one start, from that time.
     master.regions.setRemoteInterest([ap, { region: 'us', since: clock.now() }]);
-    const start = await waitFor(() => sent.find((x) => x.to === 'us'), { timeoutMs: 2000 });
+    const start = await waitFor(() => sent.find((x) => x.to === 'us'), { what: 'the start to us, after its real 500 ms wait' });
     // Neither 'x' (stored 10 s before the interest as last told; from the first time it
     // would be in) nor 'a' (its replication still unanswered) is in it.
     expect(start.batch.entries.length).toBe(0);

@@ -9,6 +9,7 @@ import { ChannelPublisher, MAX_GROUP_ITEMS } from '../../../src/channel/publishe
 import type { ReplyBody } from '../../../src/transport/messages.js';
 import type { Rpc } from '../../../src/transport/rpc.js';
 import { AblyError } from '../../../src/errors.js';
+import { waitFor } from '../../helpers/wait.js';
 
 interface Sent {
   to: string;
@@ -44,9 +45,7 @@ const published = (...serials: string[]): ReplyBody => ({ kind: 'published', ser
 const range = <T,>(from: number, to: number, f: (i: number) => T): T[] => Array.from({ length: to - from }, (_, k) => f(from + k));
 
 async function until(what: () => boolean): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  expect(what()).toBe(true);
+  await waitFor(what, { intervalMs: 5, timeoutMs: 5000 });
 }
 
 describe('ChannelPublisher', () => {

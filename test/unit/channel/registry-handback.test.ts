@@ -8,7 +8,7 @@ import { PendingClaims } from '../../../src/channel/claim.js';
 import type { ChannelRegistry } from '../../../src/channel/registry.js';
 import { Ring } from '../../../src/cluster/ring.js';
 import { channelOwnedBy, liveMaster, msg, setView, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
-import { sleep, waitFor } from '../../helpers/wait.js';
+import { waitFor } from '../../helpers/wait.js';
 
 let nodes: TestNode[] = [];
 afterEach(async () => {
@@ -33,14 +33,19 @@ function claiming(n: TestNode, key: string): boolean {
   return (n.registry as unknown as { claims: PendingClaims<unknown> }).claims.has(key);
 }
 
-/** Makes a registry answer one kind of request `delayMs` late (and counts them). */
-function slow<K extends 'onClaim' | 'onSync'>(reg: ChannelRegistry, method: K, delayMs: number, only: (...args: unknown[]) => boolean = () => true): { calls: number } {
-  const seen = { calls: 0 };
+/**
+ * Makes a registry hold one kind of request until the gate it returns is opened (and
+ * counts them): the test says when the answer goes, not a timer racing a loaded machine.
+ */
+function held<K extends 'onClaim' | 'onSync'>(reg: ChannelRegistry, method: K, only: (...args: unknown[]) => boolean = () => true): { calls: number; open: () => void } {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const seen = { calls: 0, open };
   const orig = (reg[method] as (...args: unknown[]) => unknown).bind(reg);
   (reg as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
     if (!only(...args)) return orig(...args);
     seen.calls++;
-    await sleep(delayMs);
+    await gate;
     return orig(...args);
   };
   return seen;
@@ -51,23 +56,24 @@ describe('handing a channel back to its owner', () => {
     const ns = await startTrio(nodes);
     const c = ns[2];
     const { key, old, other } = await channelAwayFromC(ns);
-    // The claim's question to the node that is neither old master nor owner takes 2 s.
-    const asked = slow(other.registry, 'onClaim', 2000);
+    // The claim's question to the node that is neither old master nor owner is held.
+    const asked = held(other.registry, 'onClaim');
     setView(c, ['a', 'b', 'c']);
     const answered: number[] = [];
     const waiting = [0, 1, 2].map((i) => c.registry.acquire(key).then((got) => (answered.push(i), got)));
     await waitFor(() => asked.calls > 0, { what: "c's claim asking the other node", intervalMs: 1 });
-    expect(answered).toEqual([]); // the claim waits 2 s for that answer
-    const handedAt = Date.now();
+    expect(answered).toEqual([]); // the claim waits for that answer
     setView(old, ['a', 'b', 'c']); // the old master sees c as owner and hands the channel over
+    // Answered by the handoff, while the claim's question is still unanswered.
+    await waitFor(() => answered.length === 3, { what: "the waiters answered by the handoff, the claim's question held" });
     const got = await Promise.all(waiting);
-    expect(Date.now() - handedAt).toBeLessThan(1000);
     expect(answered).toEqual([0, 1, 2]);
     const master = liveMaster(c, key);
     expect(master?.state.serial).toBe(5);
     for (const g of got) expect('ok' in g && g.ok).toBe(master);
     expect(claiming(c, key)).toBe(true);
-    // The claim ends later, finds that master, and leaves it alone.
+    // The claim ends once answered, finds that master, and leaves it alone.
+    asked.open();
     await waitFor(() => !claiming(c, key), { what: "the end of c's claim", timeoutMs: 5000 });
     expect(liveMaster(c, key)).toBe(master);
   });
@@ -77,11 +83,15 @@ describe('handing a channel back to its owner', () => {
     const [a, b, c] = ns;
     const { key } = await channelAwayFromC(ns);
     const replica = ns.find((n) => n.id === new Ring(['a', 'b', 'c']).replica(key))!;
-    const syncs = slow(replica.registry, 'onSync', 150, (from, _k, _s, role) => from === 'c' && role === 'replica');
+    const syncs = held(replica.registry, 'onSync', (from, _k, _s, role) => from === 'c' && role === 'replica');
     for (const n of [c, b, a]) setView(n, ['a', 'b', 'c']);
     await waitFor(() => liveMaster(c, key), { what: 'c mastering the channel', intervalMs: 1 });
-    // Three publishes while the first copy is on its way to the replica.
-    const serials = await Promise.all([5, 6, 7].map((i) => c.publisher.send('src', key, { type: 'publish', messages: [msg(i)] })));
+    // Three publishes taken by the master while the first copy is held at the replica.
+    const sending = Promise.all([5, 6, 7].map((i) => c.publisher.send('src', key, { type: 'publish', messages: [msg(i)] })));
+    await waitFor(() => liveMaster(c, key)?.state.serial === 8, { what: 'the master to take the three publishes', intervalMs: 1 });
+    expect(syncs.calls).toBe(1);
+    syncs.open();
+    const serials = await sending;
     expect(serials.map((s) => s.length)).toEqual([1, 1, 1]);
     expect(syncs.calls).toBe(1);
     const h = replica.registry.holding(key);

@@ -231,9 +231,11 @@ describe('ChannelRegistry', () => {
     // Each claim question a sends moves its clock on a second and gives it a new ring (the
     // same members: a change all the same, which makes a claim ask again at once). After
     // 40 questions the ring holds still, and a claim past its deadline would then succeed.
+    // Only the questions move the clock: real time spent meanwhile (a loaded machine) would
+    // bring the deadline a round early.
     let skew = 0;
-    const realNow = Date.now.bind(Date);
-    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+    const base = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => base + skew);
     const send = a.transport.send.bind(a.transport);
     let asked = 0;
     a.transport.send = (to: string, m: NodeMessage) => {
@@ -407,8 +409,8 @@ describe('ChannelRegistry', () => {
     await a.transport.stop(); // said goodbye, and went before answering anything
     for (const n of [b, c]) setView(n, ['b', 'c'], ['a']);
     const key = channelOwnedBy(['b', 'c'], 'b');
-    // Needed answers wait up to 3 s; a leaving peer's, optional, far less.
-    const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 2000).unref());
+    // Needed answers wait up to 3 s; a leaving peer's, optional, far less (0.5 s).
+    const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 2900).unref());
     const claimed = await Promise.race([b.registry.acquire(key), late]);
     expect(claimed !== 'late' && 'ok' in claimed).toBe(true);
   });

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ReaderProgress, socketOf } from '../../../src/gateway/socket-writes.js';
-import { waitFor } from '../../helpers/wait.js';
+import { sleep, waitFor } from '../../helpers/wait.js';
 
 let cleanup: (() => void)[] = [];
 afterEach(() => {
@@ -49,6 +49,18 @@ describe('ReaderProgress', () => {
       { what: 'the outbound buffer past the limit' },
     );
     expect(server.bufferedAmount).toBeLessThan(4 * limit);
+    const sock = socketOf(server)!;
+    const taken = () => sock.bytesWritten - sock.writableLength;
+    // The kernel may still take some in the moments after the client paused (on a loaded
+    // machine, loopback's window updates come late): wait until it takes no more for 50 ms.
+    await waitFor(
+      async () => {
+        const was = taken();
+        await sleep(50);
+        return taken() === was;
+      },
+      { what: 'the kernel to take no more of what the server wrote' },
+    );
     const r = new ReaderProgress(server);
     expect(r.stopped(server.bufferedAmount, limit)).toBe(false); // first seen over: given a chance
     // Two turns: the event loop polls the socket between them, and writes if it can.
@@ -57,8 +69,6 @@ describe('ReaderProgress', () => {
     expect(r.stopped(server.bufferedAmount, limit)).toBe(true); // nothing reached the kernel since
     // The client reads again: the kernel takes more, so it is behind, not stopped. (Waited
     // for: one turn after the client's first read was not always enough on a loaded machine.)
-    const sock = socketOf(server)!;
-    const taken = () => sock.bytesWritten - sock.writableLength;
     const takenBefore = taken();
     client.resume();
     await waitFor(() => read > 0 && taken() > takenBefore, { what: 'the client reading, and the kernel taking more of what the server wrote' });

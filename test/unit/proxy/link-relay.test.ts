@@ -55,6 +55,10 @@ async function linkBalancer(backends: Awaited<ReturnType<typeof backend>>[]): Pr
   const balancer = new Balancer(backends, silentLogger(), (h) => h.globalmaster === true);
   await balancer.listen(0, '127.0.0.1');
   cleanups.push(() => balancer.close());
+  // A health poll that timed out while this process was stalled marks a backend unhealthy
+  // until the next poll (every 0.5 s): wait for the globalmasters to be seen as such.
+  const roles = backends.filter((b) => b.health.globalmaster).map((b) => b.name);
+  await waitFor(() => balancer.healthyBackends().join() === roles.join(), { what: `the balancer to see ${roles.join(', ') || 'no backend'} healthy` });
   return balancer;
 }
 
