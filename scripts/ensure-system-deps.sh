@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# libfaketime: test/integration/clock-skew.test.ts runs one region's nodes with their wall clock moved.
+compgen -G '/usr/lib/*/faketime/libfaketimeMT.so.1' >/dev/null || compgen -G '/usr/lib/faketime/libfaketimeMT.so.1' >/dev/null || need+=(libfaketime)
 # `make bench` sets ABLY_NG_BENCH_DEPS=1: the peers it measures (nats-server above,
 # mosquitto) and taskset, which pins servers and the load generator to separate CPUs.
 if [ "${ABLY_NG_BENCH_DEPS:-0}" = 1 ]; then

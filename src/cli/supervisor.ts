@@ -101,6 +101,8 @@ export interface SupervisorOptions {
   cliPath?: string;
   /** Extra environment for node processes. */
   env?: Record<string, string>;
+  /** Extra environment for the nodes of one region, over `env` (a test's clock skew). */
+  regionEnv?: Record<string, Record<string, string>>;
   /** Whether to start per-region balancers (default true). */
   balancers?: boolean;
   /**
@@ -283,7 +285,7 @@ export class Supervisor {
     // (kill -9, a crash), the channel closes and the node stops itself (cli/node.ts).
     const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? NODE_MALLOC_TUNABLES, ...this.o.env },
+      env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? NODE_MALLOC_TUNABLES, ...this.o.env, ...this.o.regionEnv?.[region] },
     });
     proc.channel?.unref();
     let log = this.logs.get(node);

@@ -29,7 +29,13 @@ export interface TestDeployment {
  * with `startNats` from ./nats.js); the others on the mesh.
  */
 export async function startDeployment(
-  o: TestTopologyOptions & { balancers?: boolean; nodeLogLevel?: string; meshProxies?: boolean; env?: Record<string, string> } = {},
+  o: TestTopologyOptions & {
+    balancers?: boolean;
+    nodeLogLevel?: string;
+    meshProxies?: boolean;
+    env?: Record<string, string>;
+    regionEnv?: Record<string, Record<string, string>>;
+  } = {},
 ): Promise<TestDeployment> {
   const { file, dir, topology } = await makeTopology(o);
   const sup = new Supervisor({
@@ -41,6 +47,7 @@ export async function startDeployment(
     balancers: o.balancers ?? false,
     meshProxies: o.meshProxies ?? false,
     ...(o.env ? { env: o.env } : {}),
+    ...(o.regionEnv ? { regionEnv: o.regionEnv } : {}),
   });
   await sup.start();
   const ports = new Map(topology.regions.flatMap((r) => r.nodes.map((n) => [n.name, n.port] as const)));
