@@ -6,9 +6,10 @@ import { ForwardedEntries } from '../transport/entry-lists.js';
 import { membersFromPb, membersToPb } from '../transport/node-codec-data.js';
 import type { ChannelHead, ForwardedBatch } from '../transport/messages.js';
 import type { InterestDelta, InterestItem } from './interest.js';
+import type { ClockPing } from './link-clock.js';
 
 export type LinkFrame =
-  | { type: 'hello'; region: string; deployment: string; incarnation: number; node: string; protocol: number }
+  | { type: 'hello'; region: string; deployment: string; incarnation: number; node: string; protocol: number; now: number }
   | { type: 'snapshot'; version: number; channels: InterestItem[] }
   | { type: 'delta'; delta: InterestDelta }
   | { type: 'snapshotRequest' }
@@ -16,12 +17,12 @@ export type LinkFrame =
   | { type: 'ack'; channel: string; epoch: string; seq: number }
   | { type: 'replay'; id: number; channel: string; epoch: string; afterSeq: number; since?: number }
   | { type: 'heads'; heads: ChannelHead[] }
-  | { type: 'ping' };
+  | ({ type: 'ping' } & ClockPing);
 
 export function toPb(f: LinkFrame): pb.LinkFrame {
   switch (f.type) {
     case 'hello':
-      return { frame: { $case: 'hello', hello: { region: f.region, deployment: f.deployment, incarnation: f.incarnation, node: f.node, protocol: f.protocol } } };
+      return { frame: { $case: 'hello', hello: { region: f.region, deployment: f.deployment, incarnation: f.incarnation, node: f.node, protocol: f.protocol, now: f.now } } };
     case 'snapshot':
       return { frame: { $case: 'snapshot', snapshot: { version: f.version, channels: f.channels } } };
     case 'delta':
@@ -53,7 +54,7 @@ export function toPb(f: LinkFrame): pb.LinkFrame {
     case 'heads':
       return { frame: { $case: 'heads', heads: { heads: f.heads.map((h) => ({ channel: h.channel, originEpoch: h.epoch, seq: h.seq })) } } };
     case 'ping':
-      return { frame: { $case: 'ping', ping: {} } };
+      return { frame: { $case: 'ping', ping: { at: f.at, echoAt: f.echoAt, echoHeldMs: f.echoHeldMs } } };
   }
 }
 
@@ -102,6 +103,6 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
     case 'heads':
       return { type: 'heads', heads: f.heads.heads.map((h) => ({ channel: h.channel, epoch: h.originEpoch, seq: h.seq })) };
     case 'ping':
-      return { type: 'ping' };
+      return { type: 'ping', ...f.ping };
   }
 }

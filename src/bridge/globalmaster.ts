@@ -19,6 +19,7 @@
  * Nothing here holds state that matters after a crash: positions live in the channels'
  * state (replicated), interest is re-gathered and re-sent.
  */
+import type { RegionInterest } from '../channel/channel-interest.js';
 import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
 import type { ChannelRouter } from '../channel/router.js';
 import type { Ring } from '../cluster/ring.js';
@@ -73,6 +74,8 @@ export class Globalmaster {
   private active = false;
   private local = new LocalInterest();
   private readonly remote = new Map<string, RemoteInterest>();
+  /** Peer regions' clocks minus ours (ms), as last measured over their links (clockOffset). */
+  private readonly clockOffsets = new Map<string, number>();
   private readonly links: RegionLinks;
   /** A peer's batches on their way to this region's masters, in order per channel. */
   private readonly ingests = new IngestQueue<Session>((s, batch) => this.ingest(s, batch));
@@ -329,7 +332,7 @@ export class Globalmaster {
   }
 
   /** Tells a channel's master which other regions want it (and which regions' word it keeps). */
-  private tell(master: NodeId, channel: ChannelKey, regions: { region: string; since: number }[], keep?: string[]): void {
+  private tell(master: NodeId, channel: ChannelKey, regions: RegionInterest[], keep?: string[]): void {
     this.d.log.debug({ channel, master, regions, keep }, 'master told which regions want the channel');
     this.d.send(master, { type: 'remoteInterest', channel, regions, ...(keep ? { keep } : {}) });
   }
@@ -339,13 +342,25 @@ export class Globalmaster {
     return this.d.peers.filter((p) => !this.remote.has(p.region)).map((p) => p.region);
   }
 
-  private regionsFor(channel: ChannelKey): { region: string; since: number }[] {
-    const out: { region: string; since: number }[] = [];
+  private regionsFor(channel: ChannelKey): RegionInterest[] {
+    const out: RegionInterest[] = [];
     for (const [region, r] of this.remote) {
       const since = r.since(channel);
-      if (since !== undefined) out.push({ region, since });
+      if (since === undefined) continue;
+      const offsetMs = this.clockOffset(region);
+      out.push(offsetMs === undefined ? { region, since } : { region, since, offsetMs });
     }
     return out;
+  }
+
+  /**
+   * How far a peer region's clock is from ours (link-clock.ts): its live link's measure,
+   * or the last one while the link is down.
+   */
+  private clockOffset(region: string): number | undefined {
+    const live = this.links.live(region)?.clock.offsetMs();
+    if (live !== null && live !== undefined) this.clockOffsets.set(region, Math.round(live));
+    return this.clockOffsets.get(region);
   }
 
   /**

@@ -10,6 +10,7 @@ import { encodeWithSharedWriter } from '../transport/pb-writer.js';
 import { asBuffer } from '../transport/wire.js';
 import { toPb, type LinkFrame } from './codec.js';
 import type { HeadsTold } from './heads.js';
+import { LinkClock, type ClockStatus } from './link-clock.js';
 
 /** A link failing to come up for this long (ms) is warned of; sooner is normal (a peer still choosing its globalmaster). */
 const DIAL_QUIET_MS = 5000;
@@ -137,6 +138,8 @@ export interface GlobalmasterStatus {
     /** Heads of quiet channels told each way (heads.ts). */
     headsIn: number;
     headsOut: number;
+    /** How far the peer region's wall clock is from ours, as this link measures it (link-clock.ts); null: not yet. */
+    clock: ClockStatus | null;
   }[];
 }
 
@@ -166,6 +169,8 @@ export class Session {
   readonly headsTold: HeadsTold = new Map();
   headsIn = 0;
   headsOut = 0;
+  /** The peer region's clock, as measured over this session. */
+  readonly clock = new LinkClock();
 
   constructor(
     readonly region: string,
@@ -229,6 +234,7 @@ export class LinkTotals {
       lastAckAt: s?.lastAckAt ?? t.lastAckAt,
       headsIn: t.headsIn + (s?.headsIn ?? 0),
       headsOut: t.headsOut + (s?.headsOut ?? 0),
+      clock: s?.ready ? s.clock.status() : null,
     };
   }
 }

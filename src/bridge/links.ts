@@ -156,7 +156,7 @@ export class RegionLinks {
     for (const s of this.sessions.values()) {
       if (!s.ready) continue;
       if (stalled || now - s.lastIn < pingMs * LINK_SILENT_PINGS) {
-        s.send({ type: 'ping' });
+        s.send({ type: 'ping', ...s.clock.ping(this.d.now(), now) });
         continue;
       }
       this.d.log.warn({ peer: s.region, silentMs: Math.round(now - s.lastIn) }, 'region link silent; closing it');
@@ -220,7 +220,7 @@ export class RegionLinks {
       this.d.log.warn({ region: region || '(unknown)' }, 'region link said no hello; dropping it');
       session.close();
     }, HELLO_TIMEOUT_MS);
-    session.send({ type: 'hello', region: this.d.region, deployment: this.d.deployment, incarnation: this.d.incarnation(), node: this.d.self, protocol: this.version.ours });
+    session.send({ type: 'hello', region: this.d.region, deployment: this.d.deployment, incarnation: this.d.incarnation(), node: this.d.self, protocol: this.version.ours, now: this.d.now() });
     let live: Session = session;
     stream.on('data', (raw: pb.LinkFrame) => {
       let f: LinkFrame;
@@ -258,12 +258,15 @@ export class RegionLinks {
         live.ready = true;
         live.since = this.d.now();
         live.lastIn = performance.now();
+        live.clock.hello(f.now, this.d.now());
         this.redial.up(region);
         this.d.log.info({ peer: region, node: f.node }, 'region link up');
         this.hooks.up(live, f.node);
         return;
       }
-      if (live.ready) this.hooks.frame(live, f);
+      if (!live.ready) return;
+      if (f.type === 'ping') live.clock.pinged(f, this.d.now(), live.lastIn);
+      this.hooks.frame(live, f);
     });
     let gone = false;
     const end = (reason: string) => {

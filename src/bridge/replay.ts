@@ -28,7 +28,9 @@ export interface ReplayAsk {
 const MAX_PAGES = 10_000;
 
 export async function answerReplay(d: ReplayDeps, s: Session, ask: ReplayAsk): Promise<void> {
-  const { id, channel, since } = ask;
+  const { id, channel } = ask;
+  // Asked in the asking region's clock: read on ours (link-clock.ts).
+  const since = ask.since === undefined ? undefined : Math.round(ask.since - (s.clock.offsetMs() ?? 0));
   let { epoch, afterSeq: after } = ask;
   for (let page = 0; page < MAX_PAGES; page++) {
     let body;

@@ -21,10 +21,16 @@ import type { ReplicateRequest } from '../transport/messages.js';
  */
 export const INTEREST_START_MARGIN_MS = 2000;
 
-/** Another region's interest in a channel: since when (ms) it has subscribers. */
+/** Another region's interest in a channel: since when (ms, that region's clock) it has subscribers. */
 export interface RegionInterest {
   region: string;
   since: number;
+  /**
+   * That region's clock minus this one's (ms), as this region's globalmaster measured it
+   * over their link (src/bridge/link-clock.ts), when it tells the master; absent: not known.
+   * A start is read from `since - offsetMs` on this region's clock. Not kept in the state.
+   */
+  offsetMs?: number;
 }
 
 /** Changes for the replica: when this region's interest began (0: it ended), other regions' interest whole. */

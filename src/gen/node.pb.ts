@@ -590,6 +590,11 @@ export interface LocalEntries {
 export interface InterestItem {
   channel: string;
   since: number;
+  /**
+   * In RemoteInterest only: the interested region's wall clock minus this region's, as its
+   * globalmaster measured it over the link (`since` is of that region's clock); 0: not known.
+   */
+  clockOffsetMs: number;
 }
 
 /**
@@ -5295,7 +5300,7 @@ export const LocalEntries: MessageFns<LocalEntries> = {
 };
 
 function createBaseInterestItem(): InterestItem {
-  return { channel: "", since: 0 };
+  return { channel: "", since: 0, clockOffsetMs: 0 };
 }
 
 export const InterestItem: MessageFns<InterestItem> = {
@@ -5305,6 +5310,9 @@ export const InterestItem: MessageFns<InterestItem> = {
     }
     if (message.since !== 0) {
       writer.uint32(16).int64(message.since);
+    }
+    if (message.clockOffsetMs !== 0) {
+      writer.uint32(24).int64(message.clockOffsetMs);
     }
     return writer;
   },
@@ -5336,6 +5344,14 @@ export const InterestItem: MessageFns<InterestItem> = {
             }
 
             message.since = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.clockOffsetMs = longToNumber(reader.int64());
             continue;
           }
         }

@@ -38,6 +38,12 @@ export interface Hello {
   node: string;
   /** the sender's REGION_PROTOCOL (src/transport/protocol-version.ts); 0 from older builds */
   protocol: number;
+  /**
+   * The sender's wall clock as it sent this (ms since the epoch): a first measure of how far
+   * the regions' clocks disagree, until pings measure it (src/bridge/link-clock.ts). 0 from
+   * older builds.
+   */
+  now: number;
 }
 
 /** A channel a region has attached connections on, since when (ms since the epoch). */
@@ -140,8 +146,18 @@ export interface Head {
  * dials again: a stream whose other end has gone (say, a node that gave up the
  * globalmaster role and whose end of the stream never arrived) does not stay up for
  * ever on a connection that gRPC's keepalive still finds alive.
+ *
+ * Pings also measure how far the two regions' wall clocks disagree, as NTP does: each
+ * carries the sender's clock, and the last ping it had from the other end with how long
+ * it held it (src/bridge/link-clock.ts). All 0 from older builds.
  */
 export interface Ping {
+  /** the sender's wall clock as it sent this (ms since the epoch) */
+  at: number;
+  /** `at` of the last ping the sender had from the other end (0: none yet) */
+  echoAt: number;
+  /** how long since the sender had that ping (its monotonic clock) */
+  echoHeldMs: number;
 }
 
 export interface LinkFrame {
@@ -159,7 +175,7 @@ export interface LinkFrame {
 }
 
 function createBaseHello(): Hello {
-  return { region: "", deployment: "", incarnation: 0, node: "", protocol: 0 };
+  return { region: "", deployment: "", incarnation: 0, node: "", protocol: 0, now: 0 };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -178,6 +194,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.protocol !== 0) {
       writer.uint32(40).uint32(message.protocol);
+    }
+    if (message.now !== 0) {
+      writer.uint32(48).int64(message.now);
     }
     return writer;
   },
@@ -233,6 +252,14 @@ export const Hello: MessageFns<Hello> = {
             }
 
             message.protocol = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.now = longToNumber(reader.int64());
             continue;
           }
         }
@@ -894,11 +921,20 @@ export const Head: MessageFns<Head> = {
 };
 
 function createBasePing(): Ping {
-  return {};
+  return { at: 0, echoAt: 0, echoHeldMs: 0 };
 }
 
 export const Ping: MessageFns<Ping> = {
-  encode(_: Ping, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: Ping, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.at !== 0) {
+      writer.uint32(8).int64(message.at);
+    }
+    if (message.echoAt !== 0) {
+      writer.uint32(16).int64(message.echoAt);
+    }
+    if (message.echoHeldMs !== 0) {
+      writer.uint32(24).uint32(message.echoHeldMs);
+    }
     return writer;
   },
 
@@ -915,6 +951,30 @@ export const Ping: MessageFns<Ping> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.at = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.echoAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.echoHeldMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;

@@ -43,7 +43,7 @@ export class FakeCall extends EventEmitter {
   }
 }
 
-export const PEER_HELLO: LinkFrame = { type: 'hello', region: 'r0', deployment: 'dep', incarnation: 1, node: 'r0-n1', protocol: REGION_PROTOCOL };
+export const PEER_HELLO: LinkFrame = { type: 'hello', region: 'r0', deployment: 'dep', incarnation: 1, node: 'r0-n1', protocol: REGION_PROTOCOL, now: 0 };
 
 /**
  * Every interest audit finds one master, n1, that knows of r0's interest in app:c.

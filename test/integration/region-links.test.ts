@@ -40,7 +40,7 @@ function tryLink(port: number, creds: grpc.ChannelCredentials, secret: string | 
   const md = new grpc.Metadata();
   if (secret !== null) md.set(SECRET_METADATA, secret);
   const stream = client.link(md);
-  stream.write({ frame: { $case: 'hello', hello: { region: 'r2', deployment: 'test', incarnation: 1, node: 'intruder', protocol } } });
+  stream.write({ frame: { $case: 'hello', hello: { region: 'r2', deployment: 'test', incarnation: 1, node: 'intruder', protocol, now: Date.now() } } });
   return new Promise((resolve) => {
     const done = (code: number, details: string) => {
       client.close();

@@ -35,9 +35,9 @@ async function peerRegion(mode: 'silent' | 'pinging') {
       const s: Stream = { frames: [], endedAt: null };
       streams.push(s);
       const send = (f: LinkFrame) => call.write(toPb(f));
-      send({ type: 'hello', region: 'r2', deployment: 'dep', incarnation: 1, node: 'r2-n1', protocol: REGION_PROTOCOL });
+      send({ type: 'hello', region: 'r2', deployment: 'dep', incarnation: 1, node: 'r2-n1', protocol: REGION_PROTOCOL, now: Date.now() });
       // Only the first stream plays the dead end; later ones are a live peer.
-      if (mode === 'pinging' || streams.length > 1) timers.push(setInterval(() => send({ type: 'ping' }), PING_MS));
+      if (mode === 'pinging' || streams.length > 1) timers.push(setInterval(() => send({ type: 'ping', at: Date.now(), echoAt: 0, echoHeldMs: 0 }), PING_MS));
       call.on('data', (raw: pb.LinkFrame) => s.frames.push(fromPb(raw, 'r1').type));
       const ended = () => (s.endedAt ??= Date.now());
       call.on('cancelled', ended);

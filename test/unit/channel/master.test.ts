@@ -335,6 +335,23 @@ describe('ChannelMaster towards other regions', () => {
     expect(await startOf(settings)).toEqual([100, true, 1000, 1100, false]);
   });
 
+  it("reads a start from when the interest began on its own clock, where the interested region's clock is ahead or behind (offsetMs)", async () => {
+    const { master, clock, commit, sent } = await setupRegions();
+    await commit('old', false);
+    clock.advance(5000);
+    await commit('new', false);
+    const now = clock.now();
+    // us's clock is 6 s ahead of ours, ap's 6 s behind: each began to want the channel now.
+    master.regions.setRemoteInterest([
+      { region: 'us', since: now + 6000, offsetMs: 6000 },
+      { region: 'ap', since: now - 6000, offsetMs: -6000 },
+    ]);
+    const ids = (to: string) => sent.find((x) => x.to === to)!.batch.entries.list('eu', 'ep1').map((e) => (e.kind === 'message' ? e.message.id : ''));
+    // From 2 s before now, on our clock: 'new' (read on us's clock, nothing; on ap's, 'old' too).
+    expect(ids('us')).toEqual(['new']);
+    expect(ids('ap')).toEqual(['new']);
+  });
+
   it("asks for a start when another region's live batch comes before its stream began here, from when interest here began", async () => {
     const { master, clock } = await setupRegions();
     const began = clock.now(); // setup subscribed a node

@@ -1,0 +1,86 @@
+/**
+ * How far a peer region's wall clock is from ours, measured over the link between the
+ * globalmasters, as NTP does. Times a region sends are of its own clock: when its
+ * interest in a channel began (from which the channel's master here reads the start of
+ * its stream there), and the `since` of its replay asks. Read against our clock as they
+ * are, a region whose clock is ahead of ours by more than the start's margin (2 s) would
+ * get a start that stops short of its interest and lose what was published while word of
+ * it was on the way; one behind would get messages from well before it subscribed.
+ *
+ * Each ping carries the sender's clock (`at`) and the last ping it had from us (`echoAt`,
+ * ours) with how long it held it. With T1 our ping's `at`, T2 = T3 − held when the peer
+ * had it, T3 the peer's `at`, T4 our clock now: the round trip is T4 − T1 − held and the
+ * offset ((T2 − T1) + (T3 − T4)) / 2, off by at most half the round trip's asymmetry.
+ * The sample with the shortest round trip of the last few is taken (NTP's clock filter):
+ * a round trip stretched by a queue says least. Until a ping has measured it, the peer's
+ * hello gives a first value, off by the hello's one-way delay.
+ *
+ * Wall-clock times come from `Date.now()`; how long a ping was held comes from the
+ * monotonic clock, so a step of the wall clock spoils one sample, not the next ones.
+ */
+
+/** Samples kept: a few seconds of pings (LINK_PING_MS each way). */
+const SAMPLES = 8;
+/** A round trip longer than this (ms) says nothing worth keeping (a stall, a clock step). */
+const MAX_RTT_MS = 10_000;
+
+export interface ClockPing {
+  at: number;
+  echoAt: number;
+  echoHeldMs: number;
+}
+
+/** What `/health` says of a link's clock measure. */
+export interface ClockStatus {
+  /** The peer region's clock minus ours (ms). */
+  offsetMs: number;
+  /** The round trip of the sample it comes from (ms); null: the hello's first value. */
+  rttMs: number | null;
+  samples: number;
+}
+
+export class LinkClock {
+  /** The last ping from the peer: its `at`, and when we had it (monotonic ms). */
+  private lastIn: { at: number; mono: number } | null = null;
+  private readonly samples: { offset: number; rtt: number }[] = [];
+  private fromHello: number | null = null;
+
+  /** The peer's hello said its clock was `peerNow` as it sent it; ours is `now` as we read it. */
+  hello(peerNow: number, now: number): void {
+    if (peerNow > 0) this.fromHello = peerNow - now;
+  }
+
+  /** The fields of a ping we send now (wall clock `now`, monotonic `mono`). */
+  ping(now: number, mono: number): ClockPing {
+    return this.lastIn ? { at: now, echoAt: this.lastIn.at, echoHeldMs: Math.max(0, Math.round(mono - this.lastIn.mono)) } : { at: now, echoAt: 0, echoHeldMs: 0 };
+  }
+
+  /** A ping from the peer, had at our wall clock `now` and monotonic `mono`. */
+  pinged(p: ClockPing, now: number, mono: number): void {
+    if (p.at <= 0) return; // an older build: no clock
+    this.lastIn = { at: p.at, mono };
+    if (p.echoAt <= 0) return;
+    const rtt = now - p.echoAt - p.echoHeldMs;
+    if (rtt < 0 || rtt > MAX_RTT_MS) return;
+    const offset = (p.at - p.echoHeldMs - p.echoAt + (p.at - now)) / 2;
+    this.samples.push({ offset, rtt });
+    if (this.samples.length > SAMPLES) this.samples.shift();
+  }
+
+  /** The peer's clock minus ours (ms), or null while nothing has measured it. */
+  offsetMs(): number | null {
+    return this.best()?.offset ?? this.fromHello;
+  }
+
+  status(): ClockStatus | null {
+    const b = this.best();
+    if (b) return { offsetMs: Math.round(b.offset), rttMs: b.rtt, samples: this.samples.length };
+    return this.fromHello === null ? null : { offsetMs: this.fromHello, rttMs: null, samples: 0 };
+  }
+
+  private best(): { offset: number; rtt: number } | undefined {
+    let b: { offset: number; rtt: number } | undefined;
+    for (const s of this.samples) if (!b || s.rtt < b.rtt) b = s;
+    return b;
+  }
+}

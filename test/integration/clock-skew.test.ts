@@ -1,0 +1,117 @@
+/**
+ * Regions whose clocks disagree. A new interest's start is what the channel's master
+ * published since shortly before the interest began, and the interest's time is the
+ * interested region's clock: read against the origin's clock as it is, a subscriber's
+ * region ahead by more than the margin (2 s) would get a start that stops short of its
+ * attach, and lose what was published while word of its interest was on the way; one
+ * behind would get messages from well before it attached. The globalmasters measure each
+ * other's clocks over their link (src/bridge/link-clock.ts), and a start is read on the
+ * origin's clock. One region's nodes run with their wall clock moved by libfaketime
+ * (Debian's `faketime`, installed by `make system-deps`); monotonic clocks are left alone.
+ */
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { closeAll, connected, realtime } from '../helpers/sdk.js';
+import { waitFor } from '../helpers/wait.js';
+
+const SKEW_S = 6;
+const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/faketime/libfaketimeMT.so.1'].find(existsSync);
+
+let d: TestDeployment;
+
+/** Two regions of one node each; the nodes of `ahead` have their wall clock SKEW_S seconds on. */
+function deployment(ahead: 'r1' | 'r2'): void {
+  beforeAll(async () => {
+    if (!LIBFAKETIME) throw new Error('libfaketime is not installed: run `make system-deps` (Debian package faketime)');
+    d = await startDeployment({
+      regions: [
+        { name: 'r1', nodes: 1 },
+        { name: 'r2', nodes: 1 },
+      ],
+      regionEnv: { [ahead]: { LD_PRELOAD: LIBFAKETIME, FAKETIME: `+${SKEW_S}s`, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_DONT_RESET: '1' } },
+    });
+    await regionLinksUp(d, ['r1', 'r2']);
+    // Word of r1's interest takes a while to reach r2: what r2 publishes meanwhile reaches r1
+    // only in the start.
+    d.sup.regionProxies.get('r1|r2')!.set('both', { latencyMs: 300 });
+  });
+  afterAll(async () => {
+    await d?.stop();
+  });
+}
+
+/**
+ * Publishes on a new channel in r2 every 20 ms (the test's clock at each send), subscribes
+ * in r1 after 4 s of it, publishes 2 s more, and returns what r1 got and when it attached.
+ */
+async function subscribeWhilePublished(name: string): Promise<{ sentAt: number[]; acked: Set<number>; got: number[]; attachedAt: number }> {
+  const pub = realtime(d.port('r2-n1'));
+  const sub = realtime(d.port('r1-n1'));
+  const channel = `${name}-${Date.now()}`;
+  const sentAt: number[] = [];
+  const acked = new Set<number>();
+  const got: number[] = [];
+  try {
+    await Promise.all([connected(pub), connected(sub)]);
+    const pch = pub.channels.get(channel);
+    await pch.attach();
+    const timer = setInterval(() => {
+      const seq = sentAt.length;
+      sentAt.push(Date.now());
+      void pch.publish('seq', { seq }).then(() => acked.add(seq), () => undefined);
+    }, 20);
+    try {
+      await waitFor(() => sentAt.length >= 200, { what: '4 s of publishing before the attach' });
+      await sub.channels.get(channel).subscribe((m) => got.push((m.data as { seq: number }).seq));
+      const attachedAt = Date.now();
+      const n = sentAt.length;
+      await waitFor(() => sentAt.length >= n + 100, { what: '2 s of publishing after the attach' });
+      clearInterval(timer);
+      const last = sentAt.length - 1;
+      await waitFor(() => acked.has(last) && got.includes(last), { what: 'the last message in r1', timeoutMs: 15_000 });
+      return { sentAt, acked, got, attachedAt };
+    } finally {
+      clearInterval(timer);
+    }
+  } finally {
+    closeAll(pub, sub);
+  }
+}
+
+/** The link's measure of the other region's clock, from r1's globalmaster. */
+async function clockOffsetMs(): Promise<number | null> {
+  const link = (await globalmaster(d, 'r1')).health.regionLinks.links.find((l: { region: string }) => l.region === 'r2');
+  return link?.clock?.offsetMs ?? null;
+}
+
+describe("a subscriber's region whose clock is ahead of the publisher's", () => {
+  deployment('r1');
+
+  it('gets everything published after it attached (the start is read on the origin clock)', async () => {
+    await waitFor(async () => (await clockOffsetMs()) !== null, { what: "r1's measure of r2's clock" });
+    // r2 is behind r1 by the skew: its offset from r1 is about -6 s.
+    expect(Math.abs((await clockOffsetMs())! + SKEW_S * 1000)).toBeLessThan(500);
+    const r = await subscribeWhilePublished('ahead');
+    const after = [...r.acked].filter((s) => r.sentAt[s]! > r.attachedAt).sort((a, b) => a - b);
+    const missing = after.filter((s) => !r.got.includes(s));
+    expect(missing, `published after the attach, never delivered in r1 (of ${after.length})`).toEqual([]);
+    expect(new Set(r.got).size, 'duplicates').toBe(r.got.length);
+    expect(r.got.every((s, i) => i === 0 || s > r.got[i - 1]!), 'in order').toBe(true);
+  });
+});
+
+describe("a subscriber's region whose clock is behind the publisher's", () => {
+  deployment('r2');
+
+  it('gets nothing published long before it attached (the start reaches back by its margin, not by the skew)', async () => {
+    await waitFor(async () => (await clockOffsetMs()) !== null, { what: "r1's measure of r2's clock" });
+    expect(Math.abs((await clockOffsetMs())! - SKEW_S * 1000)).toBeLessThan(500);
+    const r = await subscribeWhilePublished('behind');
+    // The start reaches back 2 s before the interest began; 3.5 s leaves room for a loaded machine.
+    const old = r.got.filter((s) => r.sentAt[s]! < r.attachedAt - 3500);
+    expect(old, `delivered in r1 though published more than 3.5 s before the attach (first ${r.got[0]} sent ${r.attachedAt - r.sentAt[r.got[0]!]!} ms before)`).toEqual([]);
+    const missing = [...r.acked].filter((s) => r.sentAt[s]! > r.attachedAt && !r.got.includes(s));
+    expect(missing, 'published after the attach, never delivered in r1').toEqual([]);
+  });
+});

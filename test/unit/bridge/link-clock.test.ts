@@ -1,0 +1,85 @@
+/**
+ * LinkClock: a peer region's wall clock measured over pings, as NTP does (hand-made
+ * pings; the wire and the live link are in test/integration/clock-skew.test.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { LinkClock } from '../../../src/bridge/link-clock.js';
+
+/**
+ * One exchange: we ping at our wall clock `t1`; the peer, whose clock is `offset` ahead
+ * of ours, has it `up` ms later, holds it `held` ms, and pings back, which reaches us
+ * `down` ms after that. `mono` is our monotonic clock (wall clock here).
+ */
+function exchange(c: LinkClock, t1: number, o: { offset: number; up: number; held: number; down: number }): void {
+  const ours = c.ping(t1, t1);
+  const t3 = t1 + o.up + o.held + o.offset; // the peer's clock as it pings back
+  const t4 = t1 + o.up + o.held + o.down;
+  c.pinged({ at: t3, echoAt: ours.at, echoHeldMs: o.held }, t4, t4);
+}
+
+describe('LinkClock', () => {
+  it('measures the offset, off by half the asymmetry of the round trip, and says its round trip', () => {
+    const c = new LinkClock();
+    expect(c.offsetMs()).toBeNull();
+    expect(c.status()).toBeNull();
+    // The first ping from the peer echoes none of ours: nothing measured yet.
+    c.pinged({ at: 1_000_000 + 6000, echoAt: 0, echoHeldMs: 0 }, 1_000_000, 1_000_000);
+    expect(c.offsetMs()).toBeNull();
+    exchange(c, 1_001_000, { offset: 6000, up: 20, held: 300, down: 20 });
+    expect(c.offsetMs()).toBe(6000);
+    expect(c.status()).toEqual({ offsetMs: 6000, rttMs: 40, samples: 1 });
+    exchange(c, 1_002_000, { offset: -6000, up: 20, held: 300, down: 20 });
+    // The shorter round trip wins; at equal ones the first kept.
+    expect(c.offsetMs()).toBe(6000);
+    exchange(c, 1_003_000, { offset: -6000, up: 10, held: 5, down: 50 });
+    // 60 ms round trip, 40 of asymmetry: off by 20.
+    expect(c.offsetMs()).toBe(6000);
+    exchange(c, 1_004_000, { offset: -6000, up: 5, held: 5, down: 5 });
+    expect(c.status()).toEqual({ offsetMs: -6000, rttMs: 10, samples: 4 });
+  });
+
+  it('takes the sample of the shortest round trip among the last eight', () => {
+    const c = new LinkClock();
+    exchange(c, 1000, { offset: 100, up: 1, held: 0, down: 1 });
+    for (let i = 1; i <= 7; i++) exchange(c, 1000 + i * 1000, { offset: 200, up: 50, held: 0, down: 50 });
+    expect(c.offsetMs()).toBe(100);
+    exchange(c, 9000, { offset: 200, up: 50, held: 0, down: 50 });
+    // The 2 ms sample is no longer among the last eight.
+    expect(c.offsetMs()).toBe(200);
+    // A round trip stretched by a queue on one side says a wrong offset, and is not taken.
+    exchange(c, 10_000, { offset: 200, up: 400, held: 0, down: 50 });
+    expect(c.offsetMs()).toBe(200);
+  });
+
+  it("takes the peer's hello as a first measure, off by its one-way delay, until a ping measures it", () => {
+    const c = new LinkClock();
+    c.hello(10_000 + 6000, 10_000 + 30); // sent at its 16,000, had here 30 ms later
+    expect(c.offsetMs()).toBe(5970);
+    expect(c.status()).toEqual({ offsetMs: 5970, rttMs: null, samples: 0 });
+    exchange(c, 11_000, { offset: 6000, up: 30, held: 100, down: 30 });
+    expect(c.offsetMs()).toBe(6000);
+  });
+
+  it('ignores what an older build sends (no clock), and round trips that cannot be (a clock stepped, a stall)', () => {
+    const c = new LinkClock();
+    c.hello(0, 5000);
+    c.pinged({ at: 0, echoAt: 0, echoHeldMs: 0 }, 5000, 5000);
+    expect(c.offsetMs()).toBeNull();
+    // Our clock stepped back between our ping and the answer: a negative round trip.
+    const ours = c.ping(20_000, 20_000);
+    c.pinged({ at: 20_050, echoAt: ours.at, echoHeldMs: 10 }, 19_000, 19_000);
+    expect(c.offsetMs()).toBeNull();
+    // Over 10 s: not kept.
+    const again = c.ping(30_000, 30_000);
+    c.pinged({ at: 45_000, echoAt: again.at, echoHeldMs: 0 }, 45_000, 45_000);
+    expect(c.offsetMs()).toBeNull();
+  });
+
+  it("echoes the peer's last ping with how long it held it, on the monotonic clock", () => {
+    const c = new LinkClock();
+    expect(c.ping(1000, 50)).toEqual({ at: 1000, echoAt: 0, echoHeldMs: 0 });
+    c.pinged({ at: 7000, echoAt: 0, echoHeldMs: 0 }, 1100, 150);
+    // The wall clock stepped on by an hour meanwhile: the hold is still 250 ms.
+    expect(c.ping(3_601_350, 400)).toEqual({ at: 3_601_350, echoAt: 7000, echoHeldMs: 250 });
+  });
+});
