@@ -25,6 +25,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { TopologyError } from '../config/topology.js';
+import { CLOCK_OFFSET } from './clocks.js';
 
 const link = { a: z.string().min(1), b: z.string().min(1) };
 const node = { node: z.string().min(1) };
@@ -92,6 +93,11 @@ const scenarioSchema = z
       .default({ channels: 2, publishersPerRegion: 1, subscribersPerRegion: 2, subscribersByRegion: {}, intervalMs: 50, presenceMembersPerRegion: 0 }),
     /** Environment of the node processes (e.g. a debug switch that breaks a guarantee). */
     env: z.record(z.string(), z.string()).default({}),
+    /**
+     * Regions whose nodes' wall clocks are off by this much for the whole run (`+6s`,
+     * `-1.5s`, `+2m`; libfaketime, clocks.ts); the others keep the machine's.
+     */
+    clocks: z.record(z.string(), z.string().regex(CLOCK_OFFSET, 'a clock offset: a sign, a number, and s, m, h or d (say +6s)')).default({}),
     /** What the checker should say: `fail` for a run that breaks a guarantee on purpose. */
     expect: z.enum(['pass', 'fail']).default('pass'),
     timeline: z.array(action).default([]),
@@ -169,6 +175,7 @@ export function checkScenarioRegions(s: Scenario, regions: readonly string[]): v
     if (region !== undefined && !known.has(region)) errors.push(`${path}: no region "${region}" in ${s.topology} (it has ${regions.join(', ')})`);
   };
   for (const r of Object.keys(s.workload.subscribersByRegion)) need(`workload.subscribersByRegion.${r}`, r);
+  for (const r of Object.keys(s.clocks)) need(`clocks.${r}`, r);
   for (const [i, a] of s.timeline.entries()) {
     if ('a' in a) need(`timeline[${i}].a`, a.a);
     if ('b' in a) need(`timeline[${i}].b`, a.b);

@@ -7,29 +7,27 @@
  * behind would get messages from well before it attached. The globalmasters measure each
  * other's clocks over their link (src/bridge/link-clock.ts), and a start is read on the
  * origin's clock. One region's nodes run with their wall clock moved by libfaketime
- * (Debian's `faketime`, installed by `make system-deps`); monotonic clocks are left alone.
+ * (src/chaos/clocks.ts); monotonic clocks are left alone.
  */
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clockOffsetEnv } from '../../src/chaos/clocks.js';
 import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SKEW_S = 6;
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/faketime/libfaketimeMT.so.1'].find(existsSync);
 
 let d: TestDeployment;
 
 /** Two regions of one node each; the nodes of `ahead` have their wall clock SKEW_S seconds on. */
 function deployment(ahead: 'r1' | 'r2'): void {
   beforeAll(async () => {
-    if (!LIBFAKETIME) throw new Error('libfaketime is not installed: run `make system-deps` (Debian package faketime)');
     d = await startDeployment({
       regions: [
         { name: 'r1', nodes: 1 },
         { name: 'r2', nodes: 1 },
       ],
-      regionEnv: { [ahead]: { LD_PRELOAD: LIBFAKETIME, FAKETIME: `+${SKEW_S}s`, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_DONT_RESET: '1' } },
+      regionEnv: { [ahead]: clockOffsetEnv(`+${SKEW_S}s`) },
     });
     await regionLinksUp(d, ['r1', 'r2']);
     // Word of r1's interest takes a while to reach r2: what r2 publishes meanwhile reaches r1

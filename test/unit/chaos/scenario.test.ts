@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TopologyError } from '../../../src/config/topology.js';
+import { clockOffsetEnv } from '../../../src/chaos/clocks.js';
 import { checkScenarioRegions, loadScenario } from '../../../src/chaos/scenario.js';
 import { removeTempDir, tempDir } from '../../helpers/tmp.js';
 
@@ -53,6 +54,16 @@ describe('chaos scenario files', () => {
     expect(errorsOf(() => scenario('late', 'timeline:\n  - { at: 5, action: move, from: eu, to: us, afterS: 60 }\n'))).toEqual([
       'timeline[0].afterS: the subscribers would arrive after the end (5 + 60 s > durationS 20)',
     ]);
+  });
+
+  it("reads regions' clock offsets, and names one libfaketime would not read or a region the topology lacks", () => {
+    const s = scenario('clocks', "clocks: { us: '+6s', ap: '-1.5m' }\n");
+    expect(s.clocks).toEqual({ us: '+6s', ap: '-1.5m' });
+    expect(errorsOf(() => checkScenarioRegions(s, ['eu', 'us']))).toEqual(['clocks.ap: no region "ap" in t.yaml (it has eu, us)']);
+    expect(errorsOf(() => scenario('bad-clock', "clocks: { us: '6 seconds' }\n"))).toEqual(['clocks.us: a clock offset: a sign, a number, and s, m, h or d (say +6s)']);
+    expect(scenario('no-clocks', '').clocks).toEqual({});
+    expect(clockOffsetEnv('+6s')).toMatchObject({ FAKETIME: '+6s', FAKETIME_DONT_FAKE_MONOTONIC: '1' });
+    expect(() => clockOffsetEnv('tomorrow')).toThrow(/not one libfaketime reads/);
   });
 
   it("names every region the topology lacks, with where it is named", () => {
