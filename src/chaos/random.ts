@@ -20,6 +20,10 @@
  * With `pairs` (`--pairs`), regions of five nodes or more also get two nodes faulted at
  * once, often a channel's master and replica: both copies of its state may go, which the
  * guarantees answer with a declared break (90005), never a silent loss or a repeat.
+ *
+ * With `clocks` (`--clocks`), each region's wall clock is off by up to 8 s for the whole
+ * run (the scenario's `clocks`, libfaketime), drawn after everything else, so a seed's
+ * faults are the same with and without.
  */
 import { writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -36,6 +40,8 @@ export interface RandomOptions {
   topologyFile: string;
   /** In regions of five nodes or more, also fault two nodes at once (beyond the one-node guarantee). */
   pairs?: boolean;
+  /** Each region's wall clock off by up to 8 s (a scenario's `clocks`). */
+  clocks?: boolean;
 }
 
 /** The part of a scenario file the generator writes (scenario.ts validates it on load). */
@@ -45,6 +51,7 @@ export interface RandomScenarioDoc {
   topology: string;
   durationS: number;
   drainS: number;
+  clocks?: Record<string, string>;
   workload: { channels: number; publishersPerRegion: number; subscribersPerRegion: number; intervalMs: number; presenceMembersPerRegion: number };
   timeline: TimelineAction[];
 }
@@ -216,11 +223,22 @@ function clientActions(r: Seeded, s: Shape, end: number, nodeWindows: ReadonlyMa
   return out;
 }
 
-function summary(seed: number, pairs: boolean, timeline: readonly TimelineAction[]): string {
+function summary(seed: number, o: { pairs: boolean; clocks: Record<string, string> | null }, timeline: readonly TimelineAction[]): string {
   const count = new Map<string, number>();
   for (const a of timeline) if (!['heal', 'restart', 'resume', 'rejoin'].includes(a.action)) count.set(a.action, (count.get(a.action) ?? 0) + 1);
   const what = [...count].map(([k, n]) => `${n} ${k}`).join(', ');
-  return `Drawn by "ably-ng chaos random --seed ${seed}${pairs ? ' --pairs' : ''}": ${what || 'no faults'}.`;
+  const clocks = o.clocks ? `; clocks ${Object.entries(o.clocks).map(([region, off]) => `${region} ${off}`).join(', ')}` : '';
+  return `Drawn by "ably-ng chaos random --seed ${seed}${o.pairs ? ' --pairs' : ''}${o.clocks ? ' --clocks' : ''}": ${what || 'no faults'}${clocks}.`;
+}
+
+/** Each region's clock offset: up to 8 s either way, in quarters of a second. */
+function drawClocks(r: Seeded, regions: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const region of regions) {
+    const q = r.int(65) - 32;
+    out[region] = `${q < 0 ? '-' : '+'}${Math.abs(q) / 4}s`;
+  }
+  return out;
 }
 
 /** The scenario for `seed`: the same seed and options give the same scenario. */
@@ -253,12 +271,14 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
   timeline.push(...clientActions(r, shape, end, nodeWindows));
   // Stable: actions at one instant keep the order they were drawn in (a start before its end).
   timeline.sort((x, y) => x.at - y.at);
+  const clocks = o.clocks ? drawClocks(r, names) : null;
   return {
     name: `random-${o.seed}`,
-    description: summary(o.seed, o.pairs ?? false, timeline),
+    description: summary(o.seed, { pairs: o.pairs ?? false, clocks }, timeline),
     topology: relative(scenarioDir, resolve(o.topologyFile)) || '.',
     durationS: o.durationS,
     drainS: 20,
+    ...(clocks ? { clocks } : {}),
     workload,
     timeline,
   };

@@ -240,4 +240,31 @@ describe('random chaos scenarios', () => {
       expect(singles).toBeGreaterThan(SEEDS.length);
     });
   });
+
+  describe('with --clocks', () => {
+    const clocksOf = (seed: number, topologyFile = LOCAL) => randomScenario({ seed, durationS: 60, topologyFile, clocks: true }, dir);
+
+    it("draw each region's clock offset last, within 8 s either way: a seed's faults are the same with and without", () => {
+      const offsets: number[] = [];
+      for (const seed of SEEDS.slice(0, 100)) {
+        for (const topo of [LOCAL, THREE]) {
+          const s = clocksOf(seed, topo);
+          expect(s.timeline).toEqual(scenarioOf(seed, topo).timeline);
+          expect(s.workload).toEqual(scenarioOf(seed, topo).workload);
+          expect(Object.keys(s.clocks!).sort()).toEqual(loadTopology(topo).regions.map((r) => r.name).sort());
+          for (const off of Object.values(s.clocks!)) {
+            expect(off).toMatch(/^[+-]\d+(\.\d+)?s$/);
+            offsets.push(Number(off.slice(0, -1)));
+          }
+        }
+      }
+      expect(Math.min(...offsets)).toBe(-8);
+      expect(Math.max(...offsets)).toBe(8);
+      expect(scenarioOf(3).clocks).toBeUndefined();
+      expect(clocksOf(3).description).toMatch(/--seed 3 --clocks": .*; clocks eu [+-][\d.]+s, us [+-][\d.]+s\.$/);
+      // Written and read back as a scenario's clocks.
+      const file = writeRandomScenario({ seed: 5, durationS: 60, topologyFile: LOCAL, clocks: true }, dir);
+      expect(loadScenario(file).clocks).toEqual(clocksOf(5).clocks);
+    });
+  });
 });
