@@ -27,11 +27,19 @@ export interface RegionInterest {
   since: number;
   /**
    * That region's clock minus this one's (ms), as this region's globalmaster measured it
-   * over their link (src/bridge/link-clock.ts), when it tells the master; absent: not known.
-   * A start is read from `since - offsetMs` on this region's clock. Not kept in the state.
+   * over their link (src/bridge/link-clock.ts); absent: not known (taken as 0). Whatever
+   * compares `since` with a time of this region (a start, a client resuming from there)
+   * reads it as `since - offsetMs`. Kept with the interest, in snapshots and replication.
    */
   offsetMs?: number;
 }
+
+/**
+ * A region's clock offset is kept anew only when it moved by more than this (ms): the
+ * measure wavers by a few ms at each word, and each change is a replication. Well inside
+ * INTEREST_START_MARGIN_MS.
+ */
+export const CLOCK_OFFSET_KEPT_WITHIN_MS = 250;
 
 /** Changes for the replica: when this region's interest began (0: it ended), other regions' interest whole. */
 export type InterestChanges = Pick<ReplicateRequest, 'interestSince' | 'remoteInterest'>;
@@ -46,6 +54,8 @@ export class ChannelInterest {
   private othersMoved = false;
   /** Other regions' interest that ended lately: since when it had been, and when it ended (this master's only). */
   private ended = new Map<string, { since: number; endedAt: number }>();
+  /** Other regions' clocks minus ours (RegionInterest.offsetMs), kept past their interest's end. */
+  private clocks = new Map<string, number>();
 
   /** When this region's interest began (ms; 0: no subscriber here). */
   get since(): number {
@@ -65,7 +75,32 @@ export class ChannelInterest {
   }
 
   get remoteList(): RegionInterest[] {
-    return [...this.others].map(([region, since]) => ({ region, since }));
+    return [...this.others].map(([region, since]) => {
+      const offsetMs = this.clocks.get(region);
+      return offsetMs === undefined ? { region, since } : { region, since, offsetMs };
+    });
+  }
+
+  /** A time of another region's clock (its interest's `since`) on this region's clock. */
+  onOurClock(region: string, since: number): number {
+    return since - (this.clocks.get(region) ?? 0);
+  }
+
+  /**
+   * Takes the regions' clock offsets where they are said and moved by more than
+   * CLOCK_OFFSET_KEPT_WITHIN_MS (or were not known). Returns whether any was taken.
+   */
+  setClocks(regions: readonly RegionInterest[]): boolean {
+    let moved = false;
+    for (const r of regions) {
+      if (r.offsetMs === undefined) continue;
+      const had = this.clocks.get(r.region);
+      if (had !== undefined && Math.abs(had - r.offsetMs) <= CLOCK_OFFSET_KEPT_WITHIN_MS) continue;
+      this.clocks.set(r.region, r.offsetMs);
+      moved = true;
+    }
+    if (moved) this.othersMoved = true;
+    return moved;
   }
 
   /**
@@ -86,16 +121,17 @@ export class ChannelInterest {
   }
 
   /**
-   * The earliest time another region's interest began, as far as this master knows: its
-   * interest now, or one that ended (or began again later) within ENDED_KEPT_MS. A client
-   * that comes from there may have been subscribed since then (vector-range.ts).
+   * The earliest time another region's interest began, as far as this master knows, on
+   * this region's clock: its interest now, or one that ended (or began again later) within
+   * ENDED_KEPT_MS. A client that comes from there may have been subscribed since then
+   * (vector-range.ts).
    */
   earliestSince(region: string, now = Date.now()): number | undefined {
     const current = this.others.get(region);
     const ended = this.ended.get(region);
     const before = ended && now - ended.endedAt <= ENDED_KEPT_MS ? ended.since : undefined;
-    if (current === undefined) return before;
-    return before === undefined ? current : Math.min(current, before);
+    const earliest = current === undefined ? before : before === undefined ? current : Math.min(current, before);
+    return earliest === undefined ? undefined : this.onOurClock(region, earliest);
   }
 
   get hasMoved(): boolean {
@@ -114,6 +150,8 @@ export class ChannelInterest {
   /** The replica's side (and a restored snapshot's): the master's values, nothing to pass on. */
   apply(c: InterestChanges): void {
     if (c.interestSince !== undefined) this.at = c.interestSince;
-    if (c.remoteInterest) this.others = new Map(c.remoteInterest.map((r) => [r.region, r.since]));
+    if (!c.remoteInterest) return;
+    this.others = new Map(c.remoteInterest.map((r) => [r.region, r.since]));
+    for (const r of c.remoteInterest) if (r.offsetMs !== undefined) this.clocks.set(r.region, r.offsetMs);
   }
 }

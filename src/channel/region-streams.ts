@@ -67,11 +67,6 @@ export class RegionStreams {
   private told = false;
   /** Regions whose start waits for the commit in flight (setRemoteInterest). */
   private readonly deferred = new Set<string>();
-  /**
-   * Other regions' clocks minus ours (ms), as the globalmaster last told (RegionInterest.offsetMs):
-   * their interest's `since` is of their clock, and a start is read on ours.
-   */
-  private readonly clockOffsets = new Map<string, number>();
 
   constructor(private readonly host: RegionStreamsHost) {
     // What the state came with is what the master before knew (inheritRemote's rule).
@@ -144,12 +139,10 @@ export class RegionStreams {
       const since = before.get(region);
       if (since !== undefined) next.set(region, since);
     }
-    for (const r of regions) {
-      next.set(r.region, r.since);
-      if (r.offsetMs !== undefined) this.clockOffsets.set(r.region, r.offsetMs);
-    }
+    for (const r of regions) next.set(r.region, r.since);
     // Changed: the replica hears of it (a replication with nothing else), so a master it becomes knows it.
-    if (this.state.interest.setRemote(next, this.host.deps.now())) this.host.replicateSoon();
+    const clocks = this.state.interest.setClocks(regions);
+    if (this.state.interest.setRemote(next, this.host.deps.now()) || clocks) this.host.replicateSoon();
     const starts = regions.filter((r) => {
       // Known: heard before, or handed over with this very start (not an interest begun again since).
       const known = before.has(r.region) && (!inherited?.has(r.region) || before.get(r.region) === r.since);
@@ -183,7 +176,7 @@ export class RegionStreams {
    */
   private sendStarts(regions: readonly RegionInterest[]): void {
     for (const r of regions) {
-      const start = this.state.localSince(this.onOurClock(r) - INTEREST_START_MARGIN_MS, this.host.publishedSerial, REPLAY_PAGE, REPLAY_PAGE_BYTES);
+      const start = this.state.localSince(this.state.interest.onOurClock(r.region, r.since) - INTEREST_START_MARGIN_MS, this.host.publishedSerial, REPLAY_PAGE, REPLAY_PAGE_BYTES);
       this.host.deps.toRegions!(
         {
           channel: this.host.key,
@@ -216,21 +209,17 @@ export class RegionStreams {
   /** inheritRemote's rule, adding to `next`; returns whether the state's interest changed. */
   private inherit(regions: readonly RegionInterest[], next: Map<string, number>): boolean {
     const now = this.host.deps.now();
+    const clocks = this.state.interest.setClocks(regions);
     for (const r of regions) {
-      if (r.since <= 0 || now - this.onOurClock(r) < this.host.inheritedMs) continue;
+      if (r.since <= 0 || now - this.state.interest.onOurClock(r.region, r.since) < this.host.inheritedMs) continue;
       next.set(r.region, r.since);
       (this.inherited ??= new Set()).add(r.region);
     }
-    return this.state.interest.setRemote(next, now);
+    return this.state.interest.setRemote(next, now) || clocks;
   }
 
   get remoteRegions(): string[] {
     return [...this.state.interest.remote.keys()];
-  }
-
-  /** When another region's interest began, on this region's clock (as far as the globalmaster measured the two). */
-  private onOurClock(r: RegionInterest): number {
-    return r.since - (r.offsetMs ?? this.clockOffsets.get(r.region) ?? 0);
   }
 
   /** Other regions that want this channel, and since when: as the globalmaster last said, or as inherited. */

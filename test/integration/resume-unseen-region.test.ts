@@ -11,6 +11,7 @@
  */
 import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clockOffsetEnv } from '../../src/chaos/clocks.js';
 import { allLinksUp, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { KEY } from '../helpers/topology.js';
@@ -25,13 +26,22 @@ const REGIONS = [
 // start): ABLY_NG_DEBUG_SKIP_START holds every start back, as if lost on the way.
 let deployment: TestDeployment | undefined;
 const get = () => deployment!;
-beforeAll(async () => {
-  deployment = await startDeployment({ regions: REGIONS, env: { ABLY_NG_DEBUG_SKIP_START: '1' } });
-  await regionLinksUp(deployment, ['r1', 'r2']);
-});
-afterAll(async () => {
-  await deployment?.stop();
-});
+
+/** The describe's deployment; `clocks`: regions whose nodes' wall clocks are off (libfaketime). */
+function regions(clocks: Record<string, string> = {}): void {
+  beforeAll(async () => {
+    deployment = await startDeployment({
+      regions: REGIONS,
+      env: { ABLY_NG_DEBUG_SKIP_START: '1' },
+      regionEnv: Object.fromEntries(Object.entries(clocks).map(([region, offset]) => [region, clockOffsetEnv(offset)])),
+    });
+    await regionLinksUp(deployment, ['r1', 'r2']);
+  });
+  afterAll(async () => {
+    await deployment?.stop();
+    deployment = undefined;
+  });
+}
 
 interface Followed {
   got: string[];
@@ -106,6 +116,8 @@ async function moveAcrossCut(channel: string, known: boolean): Promise<{ moved: 
 }
 
 describe('a client that moves region with no position for the new region in its serial', () => {
+  regions();
+
   it("gets the new region's messages published since its old region's interest began", async () => {
     const { moved, there } = await moveAcrossCut('unseen-known-interest', true);
     expect([moved.got, moved.attached]).toEqual([['b1', 'b2', 'b3', 'b4'], [{ resumed: true }]]);
@@ -115,5 +127,18 @@ describe('a client that moves region with no position for the new region in its 
   it('is told it did not resume where the new region does not know when that interest began', async () => {
     const { moved } = await moveAcrossCut('unseen-unknown-interest', false);
     expect([moved.got, moved.attached]).toEqual([['b4'], [{ resumed: false, code: 90005 }]]);
+  });
+});
+
+describe("the same, where the client's old region's clock is 6 s ahead of the new one's", () => {
+  regions({ r1: '+6s' });
+
+  it("gets the new region's messages since the old region's interest began, read on the new region's clock", async () => {
+    // r1's interest began at a time of r1's clock: read on r2's as it was, b1–b3 (published
+    // within a second of it) looked 5 s older than it, and were skipped with the resume
+    // said whole.
+    const { moved, there } = await moveAcrossCut('unseen-clock-ahead', true);
+    expect([moved.got, moved.attached]).toEqual([['b1', 'b2', 'b3', 'b4'], [{ resumed: true }]]);
+    expect(there?.got).toEqual(['b1', 'b2', 'b3', 'b4']);
   });
 });

@@ -48,4 +48,27 @@ describe('a channel\'s interest, as replication carries it', () => {
     i.setRemote(new Map(), 12_000 + 10 * 60_000 + 1);
     expect(i.earliestSince('us', 12_000 + 20 * 60_000 + 2)).toBeUndefined();
   });
+
+  it("keeps other regions' clock offsets, reads their times on this region's clock, and gives both to the replica", () => {
+    const master = new ChannelInterest();
+    master.setRemote(new Map([['us', 10_000], ['ap', 20_000]]));
+    master.takeMoved();
+    // us's clock is 6 s ahead of ours; ap's not measured (an older build): taken as 0.
+    expect(master.setClocks([{ region: 'us', since: 10_000, offsetMs: 6000 }, { region: 'ap', since: 20_000 }])).toBe(true);
+    expect(master.onOurClock('us', 10_000)).toBe(4000);
+    expect(master.onOurClock('ap', 20_000)).toBe(20_000);
+    expect(master.earliestSince('us')).toBe(4000);
+    expect(master.takeMoved()).toEqual({ remoteInterest: [{ region: 'us', since: 10_000, offsetMs: 6000 }, { region: 'ap', since: 20_000 }] });
+    // A measure that wavers within 250 ms is not a change; one beyond it is.
+    expect(master.setClocks([{ region: 'us', since: 10_000, offsetMs: 6200 }])).toBe(false);
+    expect(master.hasMoved).toBe(false);
+    expect(master.setClocks([{ region: 'us', since: 10_000, offsetMs: 5700 }])).toBe(true);
+    const replica = new ChannelInterest();
+    replica.apply(master.takeMoved());
+    expect(replica.remoteList).toEqual([{ region: 'us', since: 10_000, offsetMs: 5700 }, { region: 'ap', since: 20_000 }]);
+    expect(replica.earliestSince('us')).toBe(4300);
+    // Kept past the interest's end: the ended interest's start is still read on our clock.
+    master.setRemote(new Map([['ap', 20_000]]), 50_000);
+    expect(master.earliestSince('us', 60_000)).toBe(4300);
+  });
 });
