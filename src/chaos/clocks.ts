@@ -24,3 +24,8 @@ export function clockOffsetEnv(offset: string): Record<string, string> {
   // DONT_RESET: children and threads keep the offset rather than start it again.
   return { LD_PRELOAD: lib, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_DONT_RESET: '1' };
 }
+
+/** Each region's nodes' environment for its clock offset (SupervisorOptions.regionEnv). */
+export function regionClocksEnv(clocks: Readonly<Record<string, string>>): Record<string, Record<string, string>> {
+  return Object.fromEntries(Object.entries(clocks).map(([region, offset]) => [region, clockOffsetEnv(offset)]));
+}

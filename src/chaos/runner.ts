@@ -13,7 +13,7 @@ import { NAME, validateTopology, type Topology } from '../config/topology.js';
 import type { Logger } from '../log.js';
 import { reservePorts } from '../ports.js';
 import { check, type Report } from './checker.js';
-import { clockOffsetEnv } from './clocks.js';
+import { regionClocksEnv } from './clocks.js';
 import { RecordWriter, readRecordEvents, type RecordEvent } from './record.js';
 import { writeScenarioReport } from './report.js';
 import { checkScenarioRegions, expandTimeline, type Scenario, type TimelineAction } from './scenario.js';
@@ -312,7 +312,7 @@ export class ScenarioRun {
       log: this.log,
       meshProxies: true,
       env: this.s.env,
-      regionEnv: Object.fromEntries(Object.entries(this.s.clocks).map(([region, offset]) => [region, clockOffsetEnv(offset)])),
+      regionEnv: regionClocksEnv(this.s.clocks),
     });
     active.add(this.sup);
     const recordFile = join(this.dir, 'record.jsonl');

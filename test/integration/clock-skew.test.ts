@@ -10,7 +10,7 @@
  * (src/chaos/clocks.ts); monotonic clocks are left alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clockOffsetEnv } from '../../src/chaos/clocks.js';
+import { regionClocksEnv } from '../../src/chaos/clocks.js';
 import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
@@ -27,7 +27,7 @@ function deployment(ahead: 'r1' | 'r2'): void {
         { name: 'r1', nodes: 1 },
         { name: 'r2', nodes: 1 },
       ],
-      regionEnv: { [ahead]: clockOffsetEnv(`+${SKEW_S}s`) },
+      regionEnv: regionClocksEnv({ [ahead]: `+${SKEW_S}s` }),
     });
     await regionLinksUp(d, ['r1', 'r2']);
     // Word of r1's interest takes a while to reach r2: what r2 publishes meanwhile reaches r1

@@ -11,7 +11,7 @@
  */
 import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clockOffsetEnv } from '../../src/chaos/clocks.js';
+import { regionClocksEnv } from '../../src/chaos/clocks.js';
 import { allLinksUp, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { KEY } from '../helpers/topology.js';
@@ -33,7 +33,7 @@ function regions(clocks: Record<string, string> = {}): void {
     deployment = await startDeployment({
       regions: REGIONS,
       env: { ABLY_NG_DEBUG_SKIP_START: '1' },
-      regionEnv: Object.fromEntries(Object.entries(clocks).map(([region, offset]) => [region, clockOffsetEnv(offset)])),
+      regionEnv: regionClocksEnv(clocks),
     });
     await regionLinksUp(deployment, ['r1', 'r2']);
   });
