@@ -19,7 +19,7 @@
  * Nothing here holds state that matters after a crash: positions live in the channels'
  * state (replicated), interest is re-gathered and re-sent.
  */
-import type { RegionInterest } from '../channel/channel-interest.js';
+import { CLOCK_OFFSET_KEPT_WITHIN_MS, type RegionInterest } from '../channel/channel-interest.js';
 import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
 import type { ChannelRouter } from '../channel/router.js';
 import type { Ring } from '../cluster/ring.js';
@@ -74,7 +74,7 @@ export class Globalmaster {
   private active = false;
   private local = new LocalInterest();
   private readonly remote = new Map<string, RemoteInterest>();
-  /** Peer regions' clocks minus ours (ms), as last measured over their links (clockOffset). */
+  /** Peer regions' clocks minus ours (ms), as the masters were last told (clockMoved). */
   private readonly clockOffsets = new Map<string, number>();
   private readonly links: RegionLinks;
   /** A peer's batches on their way to this region's masters, in order per channel. */
@@ -249,6 +249,7 @@ export class Globalmaster {
 
   /** A link came up: the peer gets this region's interest, and masters here ask it for what they missed. */
   private linkUp(s: Session): void {
+    this.clockMoved(s);
     s.send({ type: 'snapshot', ...this.local.snapshot() });
     this.emit({ type: 'linkUp', region: s.region });
     // Masters here ask the peer for everything it accepted since their last position.
@@ -306,8 +307,10 @@ export class Globalmaster {
           this.d.send(node, { type: 'originHeads', region: s.region, heads });
         }
         return;
-      case 'hello':
       case 'ping':
+        this.clockMoved(s);
+        return;
+      case 'hello':
         return;
     }
   }
@@ -347,20 +350,26 @@ export class Globalmaster {
     for (const [region, r] of this.remote) {
       const since = r.since(channel);
       if (since === undefined) continue;
-      const offsetMs = this.clockOffset(region);
+      const offsetMs = this.clockOffsets.get(region);
       out.push(offsetMs === undefined ? { region, since } : { region, since, offsetMs });
     }
     return out;
   }
 
   /**
-   * How far a peer region's clock is from ours (link-clock.ts): its live link's measure,
-   * or the last one while the link is down.
+   * A link's measure of its peer region's clock (link-clock.ts), at its hello and each ping:
+   * where it moved by more than CLOCK_OFFSET_KEPT_WITHIN_MS from what the masters were told
+   * (or they were told none), the masters of every channel that region wants are told
+   * again, with it. The last measure stays while the link is down.
    */
-  private clockOffset(region: string): number | undefined {
-    const live = this.links.live(region)?.clock.offsetMs();
-    if (live !== null && live !== undefined) this.clockOffsets.set(region, Math.round(live));
-    return this.clockOffsets.get(region);
+  private clockMoved(s: Session): void {
+    const measured = s.clock.offsetMs();
+    if (measured === null) return;
+    const told = this.clockOffsets.get(s.region);
+    if (told !== undefined && Math.abs(measured - told) <= CLOCK_OFFSET_KEPT_WITHIN_MS) return;
+    this.clockOffsets.set(s.region, Math.round(measured));
+    const channels = this.remote.get(s.region)?.channelList() ?? [];
+    if (channels.length) this.pushInterest(channels);
   }
 
   /**

@@ -13,7 +13,10 @@
  * offset ((T2 − T1) + (T3 − T4)) / 2, off by at most half the round trip's asymmetry.
  * The sample with the shortest round trip of the last few is taken (NTP's clock filter):
  * a round trip stretched by a queue says least. Until a ping has measured it, the peer's
- * hello gives a first value, off by the hello's one-way delay.
+ * hello gives a first value, off by the hello's one-way delay (each end says hello once
+ * the connection is there: the dialler answers the other's hello). Both ends ping as soon
+ * as they have the other's hello, and answer the first ping at once, so a link has its
+ * first measure within about a round trip and a half.
  *
  * Wall-clock times come from `Date.now()`; how long a ping was held comes from the
  * monotonic clock, so a step of the wall clock spoils one sample, not the next ones.
@@ -42,6 +45,8 @@ export interface ClockStatus {
 export class LinkClock {
   /** The last ping from the peer: its `at`, and when we had it (monotonic ms). */
   private lastIn: { at: number; mono: number } | null = null;
+  /** Whether a ping of ours has echoed one of the peer's yet. */
+  private echoed = false;
   private readonly samples: { offset: number; rtt: number }[] = [];
   private fromHello: number | null = null;
 
@@ -52,7 +57,18 @@ export class LinkClock {
 
   /** The fields of a ping we send now (wall clock `now`, monotonic `mono`). */
   ping(now: number, mono: number): ClockPing {
-    return this.lastIn ? { at: now, echoAt: this.lastIn.at, echoHeldMs: Math.max(0, Math.round(mono - this.lastIn.mono)) } : { at: now, echoAt: 0, echoHeldMs: 0 };
+    if (!this.lastIn) return { at: now, echoAt: 0, echoHeldMs: 0 };
+    this.echoed = true;
+    return { at: now, echoAt: this.lastIn.at, echoHeldMs: Math.max(0, Math.round(mono - this.lastIn.mono)) };
+  }
+
+  /**
+   * The peer's first ping (with a clock) came and no ping of ours has echoed it: answered
+   * at once, it gives the peer its first measure within a round trip of the link coming
+   * up, not a ping period later.
+   */
+  owesEcho(): boolean {
+    return this.lastIn !== null && !this.echoed;
   }
 
   /** A ping from the peer, had at our wall clock `now` and monotonic `mono`. */

@@ -156,12 +156,17 @@ export class RegionLinks {
     for (const s of this.sessions.values()) {
       if (!s.ready) continue;
       if (stalled || now - s.lastIn < pingMs * LINK_SILENT_PINGS) {
-        s.send({ type: 'ping', ...s.clock.ping(this.d.now(), now) });
+        this.sendPing(s);
         continue;
       }
       this.d.log.warn({ peer: s.region, silentMs: Math.round(now - s.lastIn) }, 'region link silent; closing it');
       s.close();
     }
+  }
+
+  /** A ping, with our clock and the last of the peer's we had (link-clock.ts). */
+  private sendPing(s: Session): void {
+    s.send({ type: 'ping', ...s.clock.ping(this.d.now(), performance.now()) });
   }
 
   private credentials(): grpc.ChannelCredentials {
@@ -220,7 +225,13 @@ export class RegionLinks {
       this.d.log.warn({ region: region || '(unknown)' }, 'region link said no hello; dropping it');
       session.close();
     }, HELLO_TIMEOUT_MS);
-    session.send({ type: 'hello', region: this.d.region, deployment: this.d.deployment, incarnation: this.d.incarnation(), node: this.d.self, protocol: this.version.ours, now: this.d.now() });
+    const hello = (): LinkFrame => ({ type: 'hello', region: this.d.region, deployment: this.d.deployment, incarnation: this.d.incarnation(), node: this.d.self, protocol: this.version.ours, now: this.d.now() });
+    // The accepting end says hello at once; the dialling end answers its hello (before
+    // judging it, so the other end hears of our version either way). Each hello's time is
+    // then read once the connection is there: the first measure of the two regions' clocks
+    // is off by the hello's way across, not by the dial (link-clock.ts).
+    const dialled = session.region !== '';
+    if (!dialled) session.send(hello());
     let live: Session = session;
     stream.on('data', (raw: pb.LinkFrame) => {
       let f: LinkFrame;
@@ -241,6 +252,7 @@ export class RegionLinks {
       }
       if (f.type === 'hello') {
         clearTimeout(helloTimer);
+        if (dialled && !live.ready) session.send(hello());
         if (f.deployment !== this.d.deployment || (region && f.region !== region) || !this.d.peers.some((p) => p.region === f.region)) {
           this.d.log.warn({ claimed: f.region, deployment: f.deployment }, 'region link from an unknown region; dropping it');
           session.close();
@@ -259,13 +271,17 @@ export class RegionLinks {
         live.since = this.d.now();
         live.lastIn = performance.now();
         live.clock.hello(f.now, this.d.now());
+        this.sendPing(live);
         this.redial.up(region);
         this.d.log.info({ peer: region, node: f.node }, 'region link up');
         this.hooks.up(live, f.node);
         return;
       }
       if (!live.ready) return;
-      if (f.type === 'ping') live.clock.pinged(f, this.d.now(), live.lastIn);
+      if (f.type === 'ping') {
+        live.clock.pinged(f, this.d.now(), live.lastIn);
+        if (live.clock.owesEcho()) this.sendPing(live);
+      }
       this.hooks.frame(live, f);
     });
     let gone = false;

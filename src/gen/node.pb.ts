@@ -591,10 +591,10 @@ export interface InterestItem {
   channel: string;
   since: number;
   /**
-   * In RemoteInterest only: the interested region's wall clock minus this region's, as its
-   * globalmaster measured it over the link (`since` is of that region's clock); 0: not known.
+   * The interested region's wall clock minus this region's, as this region's globalmaster
+   * measured it over their link (`since` is of that region's clock); absent: not known.
    */
-  clockOffsetMs: number;
+  clockOffsetMs?: number | undefined;
 }
 
 /**
@@ -5300,7 +5300,7 @@ export const LocalEntries: MessageFns<LocalEntries> = {
 };
 
 function createBaseInterestItem(): InterestItem {
-  return { channel: "", since: 0, clockOffsetMs: 0 };
+  return { channel: "", since: 0, clockOffsetMs: undefined };
 }
 
 export const InterestItem: MessageFns<InterestItem> = {
@@ -5311,7 +5311,7 @@ export const InterestItem: MessageFns<InterestItem> = {
     if (message.since !== 0) {
       writer.uint32(16).int64(message.since);
     }
-    if (message.clockOffsetMs !== 0) {
+    if (message.clockOffsetMs !== undefined) {
       writer.uint32(24).int64(message.clockOffsetMs);
     }
     return writer;

@@ -131,11 +131,11 @@ export function entryFromPb(p: pb.LogEntry): LogEntry {
 
 /** Other regions' interest as InterestItems (whose `channel` holds the region name), and back. */
 export function interestToPb(list: readonly RegionInterest[]): pb.InterestItem[] {
-  return list.map((r) => ({ channel: r.region, since: r.since, clockOffsetMs: Math.round(r.offsetMs ?? 0) }));
+  return list.map((r) => (r.offsetMs === undefined ? { channel: r.region, since: r.since } : { channel: r.region, since: r.since, clockOffsetMs: Math.round(r.offsetMs) }));
 }
 
 export function interestFromPb(items: readonly pb.InterestItem[]): RegionInterest[] {
-  return items.map((x) => (x.clockOffsetMs ? { region: x.channel, since: x.since, offsetMs: x.clockOffsetMs } : { region: x.channel, since: x.since }));
+  return items.map((x) => (x.clockOffsetMs === undefined ? { region: x.channel, since: x.since } : { region: x.channel, since: x.since, offsetMs: x.clockOffsetMs }));
 }
 
 /** An Ably error as the wire has it (its three fields; `href` does not travel). */

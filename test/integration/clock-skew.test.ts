@@ -11,9 +11,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { regionClocksEnv } from '../../src/chaos/clocks.js';
-import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { allLinksUp, globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const SKEW_S = 6;
 
@@ -96,6 +96,41 @@ describe("a subscriber's region whose clock is ahead of the publisher's", () => 
     expect(missing, `published after the attach, never delivered in r1 (of ${after.length})`).toEqual([]);
     expect(new Set(r.got).size, 'duplicates').toBe(r.got.length);
     expect(r.got.every((s, i) => i === 0 || s > r.got[i - 1]!), 'in order').toBe(true);
+  });
+
+  it('gets everything published after it attached during a cut, once the link is back (the hellos measure the clocks as the link comes up)', async () => {
+    const link = d.sup.regionProxies.get('r1|r2')!;
+    const pub = realtime(d.port('r2-n1'));
+    const sub = realtime(d.port('r1-n1'));
+    const channel = `cut-${Date.now()}`;
+    const got: number[] = [];
+    try {
+      await Promise.all([connected(pub), connected(sub)]);
+      // A partition: bytes held, dials taken and held, until the heal.
+      link.set('both', { blackhole: true });
+      await waitFor(async () => !(await allLinksUp(d, 'r1')) && !(await allLinksUp(d, 'r2')), { what: 'the r1–r2 link down', timeoutMs: 20_000 });
+      // r1's interest begins during the cut; r2 hears of it only after the heal, from the
+      // snapshot that follows the hellos, and reads its start with the offset they measured
+      // (a dialler's hello written when it began dialling, seconds before the link came up,
+      // once made it look seconds later: the start then stopped short).
+      await sub.channels.get(channel).subscribe((m) => got.push((m.data as { seq: number }).seq));
+      const pch = pub.channels.get(channel);
+      for (let seq = 0; seq < 40; seq++) {
+        await pch.publish('seq', { seq });
+        await sleep(50);
+      }
+      // The dialler's dial, and its stream, wait through the cut.
+      await sleep(2000);
+      link.heal();
+      link.set('both', { latencyMs: 300 });
+      await regionLinksUp(d, ['r1', 'r2']);
+      // One more after the heal, live: once it is in, so is the start.
+      await pch.publish('seq', { seq: 40 });
+      await waitFor(() => got.includes(40), { what: 'the message after the heal in r1', timeoutMs: 20_000 });
+      expect(got).toEqual(Array.from({ length: 41 }, (_, i) => i));
+    } finally {
+      closeAll(pub, sub);
+    }
   });
 });
 

@@ -75,11 +75,16 @@ describe('LinkClock', () => {
     expect(c.offsetMs()).toBeNull();
   });
 
-  it("echoes the peer's last ping with how long it held it, on the monotonic clock", () => {
+  it("echoes the peer's last ping with how long it held it, on the monotonic clock, and owes the first an answer at once", () => {
     const c = new LinkClock();
     expect(c.ping(1000, 50)).toEqual({ at: 1000, echoAt: 0, echoHeldMs: 0 });
+    expect(c.owesEcho()).toBe(false);
+    c.pinged({ at: 0, echoAt: 0, echoHeldMs: 0 }, 1050, 100); // an older build's: nothing to answer
+    expect(c.owesEcho()).toBe(false);
     c.pinged({ at: 7000, echoAt: 0, echoHeldMs: 0 }, 1100, 150);
+    expect(c.owesEcho()).toBe(true);
     // The wall clock stepped on by an hour meanwhile: the hold is still 250 ms.
     expect(c.ping(3_601_350, 400)).toEqual({ at: 3_601_350, echoAt: 7000, echoHeldMs: 250 });
+    expect(c.owesEcho()).toBe(false);
   });
 });
