@@ -29,7 +29,10 @@ export const protobufFileName = "region.proto";
  * field number; retire one with `reserved`.
  */
 
-/** First frame each way. */
+/**
+ * First frame each way: the accepting end's at once, the dialling end's in answer to it
+ * (so that `now` is read once the connection is there).
+ */
 export interface Hello {
   region: string;
   deployment: string;
