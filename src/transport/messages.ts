@@ -519,7 +519,8 @@ export interface InterestChange {
 export interface RemoteInterest {
   type: 'remoteInterest';
   channel: ChannelKey;
-  regions: { region: string; since: number }[];
+  /** With each region's clock offset where the globalmaster measured it (RegionInterest.offsetMs). */
+  regions: RegionInterest[];
   /** Regions the globalmaster has not heard from since it took the role: the master keeps what it has of theirs. */
   keep?: string[];
 }

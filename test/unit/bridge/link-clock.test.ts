@@ -3,7 +3,12 @@
  * pings; the wire and the live link are in test/integration/clock-skew.test.ts).
  */
 import { describe, expect, it } from 'vitest';
+import { fromPb, type LinkFrame } from '../../../src/bridge/codec.js';
 import { LinkClock } from '../../../src/bridge/link-clock.js';
+import type * as pb from '../../../src/gen/region.pb.js';
+import type { NodeMessage } from '../../../src/transport/messages.js';
+import { FakeCall, PEER_HELLO, testGlobalmaster } from '../../helpers/fake-link.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /**
  * One exchange: we ping at our wall clock `t1`; the peer, whose clock is `offset` ahead
@@ -86,5 +91,42 @@ describe('LinkClock', () => {
     // The wall clock stepped on by an hour meanwhile: the hold is still 250 ms.
     expect(c.ping(3_601_350, 400)).toEqual({ at: 3_601_350, echoAt: 7000, echoHeldMs: 250 });
     expect(c.owesEcho()).toBe(false);
+  });
+});
+
+describe("a globalmaster's measure of a peer region's clock", () => {
+  const told = (g: ReturnType<typeof testGlobalmaster>) => g.sent.filter((x) => x.msg.type === 'remoteInterest').map((x) => x.msg as Extract<NodeMessage, { type: 'remoteInterest' }>);
+  const written = (call: FakeCall) => call.written.map((f) => fromPb(f as pb.LinkFrame, 'r0'));
+
+  it('says hello first when it accepts, pings at once on the peer hello, answers its first ping at once, and tells the masters the offset with the interest, again when it moves', async () => {
+    const g = testGlobalmaster();
+    g.gm.evaluate();
+    await waitFor(() => g.linksOpen(), { what: 'links open' });
+    const call = new FakeCall();
+    g.accept(call);
+    expect(written(call).map((f) => f.type)).toEqual(['hello']);
+    // The peer's clock is 6 s ahead (its hello's time as it comes).
+    call.from({ ...(PEER_HELLO as Extract<LinkFrame, { type: 'hello' }>), now: Date.now() + 6000 });
+    const ours = written(call).find((f) => f.type === 'ping') as Extract<LinkFrame, { type: 'ping' }>;
+    expect(ours).toMatchObject({ echoAt: 0 });
+    call.from({ type: 'snapshot', version: 1, channels: [{ channel: 'app:c', since: 7 }] });
+    const first = told(g).at(-1)!;
+    expect(first.regions).toHaveLength(1);
+    expect(Math.abs(first.regions[0]!.offsetMs! - 6000)).toBeLessThan(100);
+    // The peer's first ping is answered at once, echoing it.
+    const peerAt = Date.now() + 7000;
+    call.from({ type: 'ping', at: peerAt, echoAt: 0, echoHeldMs: 0 });
+    expect(written(call).filter((f) => f.type === 'ping').at(-1)).toMatchObject({ echoAt: peerAt });
+    // Its next ping echoes ours: a measure of 7 s, a second from what the masters were told.
+    const n = told(g).length;
+    call.from({ type: 'ping', at: Date.now() + 7000, echoAt: ours.at, echoHeldMs: 0 });
+    expect(told(g)).toHaveLength(n + 1);
+    expect(told(g).at(-1)).toMatchObject({ channel: 'app:c', regions: [{ region: 'r0', since: 7 }] });
+    expect(Math.abs(told(g).at(-1)!.regions[0]!.offsetMs! - 7000)).toBeLessThan(100);
+    expect(g.gm.status().links[0]!.clock).toMatchObject({ samples: 1 });
+    // Within 250 ms of it: not told again.
+    call.from({ type: 'ping', at: Date.now() + 7100, echoAt: ours.at, echoHeldMs: 0 });
+    expect(told(g)).toHaveLength(n + 1);
+    await g.gm.stop();
   });
 });
