@@ -18,8 +18,9 @@
  * as they have the other's hello, and answer the first ping at once, so a link has its
  * first measure within about a round trip and a half.
  *
- * Wall-clock times come from `Date.now()`; how long a ping was held comes from the
- * monotonic clock, so a step of the wall clock spoils one sample, not the next ones.
+ * Wall-clock times come from `Date.now()`; round trips and how long a ping was held come
+ * from the monotonic clock, so a step of our wall clock mid-ping spoils no sample (one of
+ * the peer's spoils one).
  */
 
 /** Samples kept: a few seconds of pings (LINK_PING_MS each way). */
@@ -49,6 +50,8 @@ export class LinkClock {
   private echoed = false;
   private readonly samples: { offset: number; rtt: number }[] = [];
   private fromHello: number | null = null;
+  /** Our last pings: their `at`, and when we sent them (monotonic ms). */
+  private readonly sent: { at: number; mono: number }[] = [];
 
   /** The peer's hello said its clock was `peerNow` as it sent it; ours is `now` as we read it. */
   hello(peerNow: number, now: number): void {
@@ -57,6 +60,8 @@ export class LinkClock {
 
   /** The fields of a ping we send now (wall clock `now`, monotonic `mono`). */
   ping(now: number, mono: number): ClockPing {
+    this.sent.push({ at: now, mono });
+    if (this.sent.length > SAMPLES) this.sent.shift();
     if (!this.lastIn) return { at: now, echoAt: 0, echoHeldMs: 0 };
     this.echoed = true;
     return { at: now, echoAt: this.lastIn.at, echoHeldMs: Math.max(0, Math.round(mono - this.lastIn.mono)) };
@@ -76,9 +81,15 @@ export class LinkClock {
     if (p.at <= 0) return; // an older build: no clock
     this.lastIn = { at: p.at, mono };
     if (p.echoAt <= 0) return;
-    const rtt = now - p.echoAt - p.echoHeldMs;
+    // The round trip on the monotonic clock, and T1 on the wall clock as it reads now: a
+    // step of our wall clock between T1 and T4 spoils nothing. (A ping of ours not among
+    // the last few: no sample.)
+    const ours = this.sent.find((x) => x.at === p.echoAt);
+    if (!ours) return;
+    const rtt = mono - ours.mono - p.echoHeldMs;
     if (rtt < 0 || rtt > MAX_RTT_MS) return;
-    const offset = (p.at - p.echoHeldMs - p.echoAt + (p.at - now)) / 2;
+    const t1 = now - (mono - ours.mono);
+    const offset = (p.at - p.echoHeldMs - t1 + (p.at - now)) / 2;
     this.samples.push({ offset, rtt });
     if (this.samples.length > SAMPLES) this.samples.shift();
   }

@@ -65,19 +65,23 @@ describe('LinkClock', () => {
     expect(c.offsetMs()).toBe(6000);
   });
 
-  it('ignores what an older build sends (no clock), and round trips that cannot be (a clock stepped, a stall)', () => {
+  it('ignores what an older build sends (no clock), an echo of no ping of ours, and round trips over 10 s; a step of our wall clock mid-ping spoils nothing', () => {
     const c = new LinkClock();
     c.hello(0, 5000);
     c.pinged({ at: 0, echoAt: 0, echoHeldMs: 0 }, 5000, 5000);
     expect(c.offsetMs()).toBeNull();
-    // Our clock stepped back between our ping and the answer: a negative round trip.
-    const ours = c.ping(20_000, 20_000);
-    c.pinged({ at: 20_050, echoAt: ours.at, echoHeldMs: 10 }, 19_000, 19_000);
+    // An echo of a ping we never sent (or one long gone).
+    c.pinged({ at: 9000, echoAt: 1234, echoHeldMs: 0 }, 9000, 9000);
     expect(c.offsetMs()).toBeNull();
-    // Over 10 s: not kept.
-    const again = c.ping(30_000, 30_000);
-    c.pinged({ at: 45_000, echoAt: again.at, echoHeldMs: 0 }, 45_000, 45_000);
+    // Over 10 s on the monotonic clock: not kept.
+    const slow = c.ping(30_000, 30_000);
+    c.pinged({ at: 45_000, echoAt: slow.at, echoHeldMs: 0 }, 45_000, 45_000);
     expect(c.offsetMs()).toBeNull();
+    // Our wall clock steps back an hour between our ping and the answer; the monotonic
+    // clock goes on (20 ms). The peer is 5 s ahead of the clock we have now: 1 h 5 s.
+    const ours = c.ping(50_000, 60_000);
+    c.pinged({ at: 50_010 + 5000, echoAt: ours.at, echoHeldMs: 0 }, 50_020 - 3_600_000, 60_020);
+    expect(c.status()).toEqual({ offsetMs: 3_605_000, rttMs: 20, samples: 1 });
   });
 
   it("echoes the peer's last ping with how long it held it, on the monotonic clock, and owes the first an answer at once", () => {
