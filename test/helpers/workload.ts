@@ -4,6 +4,8 @@ import type { Realtime } from './sdk.js';
 export class SteadyPublisher {
   readonly acked = new Set<number>();
   readonly nacked = new Map<number, string>();
+  /** When each seq was sent (Date.now()). */
+  readonly sentAt: number[] = [];
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private inflight = new Set<Promise<void>>();
@@ -21,6 +23,7 @@ export class SteadyPublisher {
 
   private publishOne(): void {
     const seq = this.seq++;
+    this.sentAt.push(Date.now());
     const p = this.client.channels
       .get(this.channel)
       .publish('seq', { p: this.id, seq })

@@ -14,6 +14,7 @@ import { regionClocksEnv } from '../../src/chaos/clocks.js';
 import { allLinksUp, globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
 const SKEW_S = 6;
 
@@ -40,41 +41,33 @@ function deployment(ahead: 'r1' | 'r2'): void {
 }
 
 /**
- * Publishes on a new channel in r2 every 20 ms (the test's clock at each send), subscribes
- * in r1 after 4 s of it, publishes 2 s more, and returns what r1 got and when it attached.
+ * Publishes on a new channel in r2 every 20 ms, subscribes in r1 after 4 s of it,
+ * publishes 2 s more, and returns the publisher (its send times, what was acked), what r1
+ * got, and when the subscribe was called and when it had attached.
  */
-async function subscribeWhilePublished(name: string): Promise<{ sentAt: number[]; acked: Set<number>; got: number[]; attachingAt: number; attachedAt: number }> {
-  const pub = realtime(d.port('r2-n1'));
+async function subscribeWhilePublished(name: string): Promise<{ pub: SteadyPublisher; got: number[]; attachingAt: number; attachedAt: number }> {
+  const pubClient = realtime(d.port('r2-n1'));
   const sub = realtime(d.port('r1-n1'));
   const channel = `${name}-${Date.now()}`;
-  const sentAt: number[] = [];
-  const acked = new Set<number>();
-  const got: number[] = [];
+  const rec = new Recorder();
+  const pub = new SteadyPublisher('S', pubClient, channel, 20);
   try {
-    await Promise.all([connected(pub), connected(sub)]);
-    const pch = pub.channels.get(channel);
-    await pch.attach();
-    const timer = setInterval(() => {
-      const seq = sentAt.length;
-      sentAt.push(Date.now());
-      void pch.publish('seq', { seq }).then(() => acked.add(seq), () => undefined);
-    }, 20);
-    try {
-      await waitFor(() => sentAt.length >= 200, { what: '4 s of publishing before the attach' });
-      const attachingAt = Date.now();
-      await sub.channels.get(channel).subscribe((m) => got.push((m.data as { seq: number }).seq));
-      const attachedAt = Date.now();
-      const n = sentAt.length;
-      await waitFor(() => sentAt.length >= n + 100, { what: '2 s of publishing after the attach' });
-      clearInterval(timer);
-      const last = sentAt.length - 1;
-      await waitFor(() => acked.has(last) && got.includes(last), { what: 'the last message in r1', timeoutMs: 15_000 });
-      return { sentAt, acked, got, attachingAt, attachedAt };
-    } finally {
-      clearInterval(timer);
-    }
+    await Promise.all([connected(pubClient), connected(sub)]);
+    await pubClient.channels.get(channel).attach();
+    pub.start();
+    await waitFor(() => pub.sent >= 200, { what: '4 s of publishing before the attach' });
+    const attachingAt = Date.now();
+    await sub.channels.get(channel).subscribe(rec.handler);
+    const attachedAt = Date.now();
+    const n = pub.sent;
+    await waitFor(() => pub.sent >= n + 100, { what: '2 s of publishing after the attach' });
+    await pub.stop();
+    const got = () => rec.byPublisher.get('S') ?? [];
+    await waitFor(() => got().includes(pub.sent - 1), { what: 'the last message in r1', timeoutMs: 15_000 });
+    return { pub, got: got(), attachingAt, attachedAt };
   } finally {
-    closeAll(pub, sub);
+    await pub.stop();
+    closeAll(pubClient, sub);
   }
 }
 
@@ -92,7 +85,7 @@ describe("a subscriber's region whose clock is ahead of the publisher's", () => 
     // r2 is behind r1 by the skew: its offset from r1 is about -6 s.
     expect(Math.abs((await clockOffsetMs())! + SKEW_S * 1000)).toBeLessThan(500);
     const r = await subscribeWhilePublished('ahead');
-    const after = [...r.acked].filter((s) => r.sentAt[s]! > r.attachedAt).sort((a, b) => a - b);
+    const after = [...r.pub.acked].filter((s) => r.pub.sentAt[s]! > r.attachedAt).sort((a, b) => a - b);
     const missing = after.filter((s) => !r.got.includes(s));
     expect(missing, `published after the attach, never delivered in r1 (of ${after.length})`).toEqual([]);
     expect(new Set(r.got).size, 'duplicates').toBe(r.got.length);
@@ -144,9 +137,9 @@ describe("a subscriber's region whose clock is behind the publisher's", () => {
     const r = await subscribeWhilePublished('behind');
     // The start reaches back 2 s before the interest began, which is after the subscribe was
     // called (however long the attach then took); read on r2's clock as it was, 8 s.
-    const old = r.got.filter((s) => r.sentAt[s]! < r.attachingAt - 3000);
-    expect(old, `delivered in r1 though published more than 3 s before the subscribe (first ${r.got[0]} sent ${r.attachingAt - r.sentAt[r.got[0]!]!} ms before)`).toEqual([]);
-    const missing = [...r.acked].filter((s) => r.sentAt[s]! > r.attachedAt && !r.got.includes(s));
+    const old = r.got.filter((s) => r.pub.sentAt[s]! < r.attachingAt - 3000);
+    expect(old, `delivered in r1 though published more than 3 s before the subscribe (first ${r.got[0]} sent ${r.attachingAt - r.pub.sentAt[r.got[0]!]!} ms before)`).toEqual([]);
+    const missing = [...r.pub.acked].filter((s) => r.pub.sentAt[s]! > r.attachedAt && !r.got.includes(s));
     expect(missing, 'published after the attach, never delivered in r1').toEqual([]);
   });
 });
