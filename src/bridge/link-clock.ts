@@ -100,9 +100,8 @@ export class LinkClock {
   }
 
   status(): ClockStatus | null {
-    const b = this.best();
-    if (b) return { offsetMs: Math.round(b.offset), rttMs: b.rtt, samples: this.samples.length };
-    return this.fromHello === null ? null : { offsetMs: this.fromHello, rttMs: null, samples: 0 };
+    const offset = this.offsetMs();
+    return offset === null ? null : { offsetMs: Math.round(offset), rttMs: this.best()?.rtt ?? null, samples: this.samples.length };
   }
 
   private best(): { offset: number; rtt: number } | undefined {

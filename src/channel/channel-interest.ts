@@ -130,8 +130,8 @@ export class ChannelInterest {
     const current = this.others.get(region);
     const ended = this.ended.get(region);
     const before = ended && now - ended.endedAt <= ENDED_KEPT_MS ? ended.since : undefined;
-    const earliest = current === undefined ? before : before === undefined ? current : Math.min(current, before);
-    return earliest === undefined ? undefined : this.onOurClock(region, earliest);
+    const earliest = Math.min(current ?? Infinity, before ?? Infinity);
+    return earliest === Infinity ? undefined : this.onOurClock(region, earliest);
   }
 
   get hasMoved(): boolean {
