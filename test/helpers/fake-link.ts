@@ -35,11 +35,13 @@ export class FakeCall extends EventEmitter {
   from(f: LinkFrame): void {
     this.emit('data', toPb(f));
   }
+  /** The frames written to this stream, decoded. */
+  frames(): LinkFrame[] {
+    return this.written.map((f) => fromPb(f as pb.LinkFrame, 'r0'));
+  }
   /** The batches forwarded over this stream, decoded. */
   forwards(): Extract<LinkFrame, { type: 'forward' }>[] {
-    return this.written
-      .map((f) => fromPb(f as pb.LinkFrame, 'r0'))
-      .filter((f): f is Extract<LinkFrame, { type: 'forward' }> => f.type === 'forward');
+    return this.frames().filter((f): f is Extract<LinkFrame, { type: 'forward' }> => f.type === 'forward');
   }
 }
 

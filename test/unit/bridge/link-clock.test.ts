@@ -3,9 +3,8 @@
  * pings; the wire and the live link are in test/integration/clock-skew.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { fromPb, type LinkFrame } from '../../../src/bridge/codec.js';
+import type { LinkFrame } from '../../../src/bridge/codec.js';
 import { LinkClock } from '../../../src/bridge/link-clock.js';
-import type * as pb from '../../../src/gen/region.pb.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 import { FakeCall, PEER_HELLO, testGlobalmaster } from '../../helpers/fake-link.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -100,7 +99,6 @@ describe('LinkClock', () => {
 
 describe("a globalmaster's measure of a peer region's clock", () => {
   const told = (g: ReturnType<typeof testGlobalmaster>) => g.sent.filter((x) => x.msg.type === 'remoteInterest').map((x) => x.msg as Extract<NodeMessage, { type: 'remoteInterest' }>);
-  const written = (call: FakeCall) => call.written.map((f) => fromPb(f as pb.LinkFrame, 'r0'));
 
   it('says hello first when it accepts, pings at once on the peer hello, answers its first ping at once, and tells the masters the offset with the interest, again when it moves', async () => {
     const g = testGlobalmaster();
@@ -108,10 +106,10 @@ describe("a globalmaster's measure of a peer region's clock", () => {
     await waitFor(() => g.linksOpen(), { what: 'links open' });
     const call = new FakeCall();
     g.accept(call);
-    expect(written(call).map((f) => f.type)).toEqual(['hello']);
+    expect(call.frames().map((f) => f.type)).toEqual(['hello']);
     // The peer's clock is 6 s ahead (its hello's time as it comes).
     call.from({ ...(PEER_HELLO as Extract<LinkFrame, { type: 'hello' }>), now: Date.now() + 6000 });
-    const ours = written(call).find((f) => f.type === 'ping') as Extract<LinkFrame, { type: 'ping' }>;
+    const ours = call.frames().find((f) => f.type === 'ping') as Extract<LinkFrame, { type: 'ping' }>;
     expect(ours).toMatchObject({ echoAt: 0 });
     call.from({ type: 'snapshot', version: 1, channels: [{ channel: 'app:c', since: 7 }] });
     const first = told(g).at(-1)!;
@@ -120,7 +118,7 @@ describe("a globalmaster's measure of a peer region's clock", () => {
     // The peer's first ping is answered at once, echoing it.
     const peerAt = Date.now() + 7000;
     call.from({ type: 'ping', at: peerAt, echoAt: 0, echoHeldMs: 0 });
-    expect(written(call).filter((f) => f.type === 'ping').at(-1)).toMatchObject({ echoAt: peerAt });
+    expect(call.frames().filter((f) => f.type === 'ping').at(-1)).toMatchObject({ echoAt: peerAt });
     // Its next ping echoes ours: a measure of 7 s, a second from what the masters were told.
     const n = told(g).length;
     call.from({ type: 'ping', at: Date.now() + 7000, echoAt: ours.at, echoHeldMs: 0 });

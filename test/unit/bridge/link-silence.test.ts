@@ -130,7 +130,7 @@ describe('a region link whose other end says nothing', () => {
     );
     g.gm.evaluate();
     await waitFor(() => g.linksOpen(), { what: 'links open' });
-    const pings = (c: FakeCall) => c.written.filter((f) => fromPb(f as pb.LinkFrame, 'r0').type === 'ping').length;
+    const pings = (c: FakeCall) => c.frames().filter((f) => f.type === 'ping').length;
     // A peer that says hello, then nothing: pinged at once (the clock's first measure), at
     // each tick while its silence is shorter than LINK_SILENT_PINGS ticks, then closed.
     const silent = new FakeCall();
