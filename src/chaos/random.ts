@@ -23,7 +23,8 @@
  *
  * With `clocks` (`--clocks`), each region's wall clock is off by up to 8 s for the whole
  * run (the scenario's `clocks`, libfaketime), drawn after everything else, so a seed's
- * faults are the same with and without.
+ * faults are the same with and without. With `nodeClocks` (`--node-clocks`), each node's
+ * is off by up to 4 s more either way (nodes of one region disagreeing), drawn after those.
  */
 import { writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -42,6 +43,8 @@ export interface RandomOptions {
   pairs?: boolean;
   /** Each region's wall clock off by up to 8 s (a scenario's `clocks`). */
   clocks?: boolean;
+  /** Each node's wall clock off by up to 4 s from its region's (a scenario's `clocks`, by node). */
+  nodeClocks?: boolean;
 }
 
 /** The part of a scenario file the generator writes (scenario.ts validates it on load). */
@@ -223,21 +226,38 @@ function clientActions(r: Seeded, s: Shape, end: number, nodeWindows: ReadonlyMa
   return out;
 }
 
-function summary(seed: number, o: { pairs: boolean; clocks: Record<string, string> | null }, timeline: readonly TimelineAction[]): string {
+function summary(
+  seed: number,
+  o: { pairs: boolean; regionClocks: boolean; nodeClocks: boolean; clocks: Record<string, string> | null },
+  timeline: readonly TimelineAction[],
+): string {
   const count = new Map<string, number>();
   for (const a of timeline) if (!['heal', 'restart', 'resume', 'rejoin'].includes(a.action)) count.set(a.action, (count.get(a.action) ?? 0) + 1);
   const what = [...count].map(([k, n]) => `${n} ${k}`).join(', ');
-  const clocks = o.clocks ? `; clocks ${Object.entries(o.clocks).map(([region, off]) => `${region} ${off}`).join(', ')}` : '';
-  return `Drawn by "ably-ng chaos random --seed ${seed}${o.pairs ? ' --pairs' : ''}${o.clocks ? ' --clocks' : ''}": ${what || 'no faults'}${clocks}.`;
+  const clocks = o.clocks ? `; clocks ${Object.entries(o.clocks).map(([where, off]) => `${where} ${off}`).join(', ')}` : '';
+  const flags = `${o.pairs ? ' --pairs' : ''}${o.regionClocks ? ' --clocks' : ''}${o.nodeClocks ? ' --node-clocks' : ''}`;
+  return `Drawn by "ably-ng chaos random --seed ${seed}${flags}": ${what || 'no faults'}${clocks}.`;
 }
 
-/** Each region's clock offset: up to 8 s either way, in quarters of a second. */
-function drawClocks(r: Seeded, regions: readonly string[]): Record<string, string> {
+/** An offset in quarters of a second, as a scenario's `clocks` has it. */
+const offsetOf = (q: number): string => `${q < 0 ? '-' : '+'}${Math.abs(q) / 4}s`;
+
+/**
+ * The clock offsets: with `regions`, each region's up to 8 s either way; with `nodes`, each
+ * node's up to 4 s either way from its region's (every node named, as its total). In
+ * quarters of a second.
+ */
+function drawClocks(r: Seeded, shape: readonly { name: string; nodes: readonly string[] }[], o: { regions: boolean; nodes: boolean }): Record<string, string> | null {
+  if (!o.regions && !o.nodes) return null;
   const out: Record<string, string> = {};
-  for (const region of regions) {
-    const q = r.int(65) - 32;
-    out[region] = `${q < 0 ? '-' : '+'}${Math.abs(q) / 4}s`;
-  }
+  const regionQ = new Map(shape.map((x) => [x.name, 0]));
+  if (o.regions)
+    for (const region of shape) {
+      const q = r.int(65) - 32;
+      regionQ.set(region.name, q);
+      out[region.name] = offsetOf(q);
+    }
+  if (o.nodes) for (const region of shape) for (const node of region.nodes) out[node] = offsetOf(regionQ.get(region.name)! + r.int(33) - 16);
   return out;
 }
 
@@ -271,10 +291,10 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
   timeline.push(...clientActions(r, shape, end, nodeWindows));
   // Stable: actions at one instant keep the order they were drawn in (a start before its end).
   timeline.sort((x, y) => x.at - y.at);
-  const clocks = o.clocks ? drawClocks(r, names) : null;
+  const clocks = drawClocks(r, shape.regions, { regions: o.clocks ?? false, nodes: o.nodeClocks ?? false });
   return {
     name: `random-${o.seed}`,
-    description: summary(o.seed, { pairs: o.pairs ?? false, clocks }, timeline),
+    description: summary(o.seed, { pairs: o.pairs ?? false, regionClocks: o.clocks ?? false, nodeClocks: o.nodeClocks ?? false, clocks }, timeline),
     topology: relative(scenarioDir, resolve(o.topologyFile)) || '.',
     durationS: o.durationS,
     drainS: 20,

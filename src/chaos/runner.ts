@@ -13,7 +13,7 @@ import { NAME, validateTopology, type Topology } from '../config/topology.js';
 import type { Logger } from '../log.js';
 import { reservePorts } from '../ports.js';
 import { check, type Report } from './checker.js';
-import { regionClocksEnv } from './clocks.js';
+import { clockFileEnv, nodeOffsets, setClockFile } from './clocks.js';
 import { RecordWriter, readRecordEvents, type RecordEvent } from './record.js';
 import { writeScenarioReport } from './report.js';
 import { checkScenarioRegions, expandTimeline, type Scenario, type TimelineAction } from './scenario.js';
@@ -234,6 +234,15 @@ export class ScenarioRun {
         return;
       case 'flap':
         return; // expanded beforehand
+      case 'clock': {
+        const node = await this.resolveNode(a.node);
+        this.lastNode = node;
+        setClockFile(this.clockFile(node), a.offset);
+        // A step, not a window: it shows in the timeline as an instant.
+        this.fault('clock', `${node} ${a.offset}`, 'start');
+        this.fault('clock', `${node} ${a.offset}`, 'end');
+        return;
+      }
       case 'subscribe':
         await this.workload!.addSubscribers(a.region, a.subscribers);
         return;
@@ -274,6 +283,26 @@ export class ScenarioRun {
     }
   }
 
+  /**
+   * Where a scenario moves clocks (`clocks`, or a `clock` action), every node runs under
+   * libfaketime with a file of its own that says its offset (clocks.ts): null otherwise.
+   */
+  private clockFiles(topology: Topology): Record<string, Record<string, string>> | undefined {
+    if (!Object.keys(this.s.clocks).length && !this.s.timeline.some((a) => a.action === 'clock')) return undefined;
+    const dir = join(this.dir, 'clocks');
+    mkdirSync(dir, { recursive: true });
+    const env: Record<string, Record<string, string>> = {};
+    for (const [node, offset] of nodeOffsets(this.s.clocks, topology.regions)) {
+      setClockFile(this.clockFile(node), offset);
+      env[node] = clockFileEnv(this.clockFile(node));
+    }
+    return env;
+  }
+
+  private clockFile(node: string): string {
+    return join(this.dir, 'clocks', node);
+  }
+
   private async waitRegionHealthy(region: string): Promise<void> {
     const nodes = this.nodesOf(region);
     const deadline = Date.now() + 30_000;
@@ -303,7 +332,11 @@ export class ScenarioRun {
     mkdirSync(this.dir, { recursive: true });
     const { topology, file } = await topologyOnFreePorts(this.s.topologyFile, this.dir);
     this.topology = topology;
-    checkScenarioRegions(this.s, topology.regions.map((r) => r.name));
+    checkScenarioRegions(
+      this.s,
+      topology.regions.map((r) => r.name),
+      topology.regions.flatMap((r) => r.nodes.map((n) => n.name)),
+    );
     this.sup = new Supervisor({
       topology,
       topologyFile: file,
@@ -312,7 +345,7 @@ export class ScenarioRun {
       log: this.log,
       meshProxies: true,
       env: this.s.env,
-      regionEnv: regionClocksEnv(this.s.clocks),
+      nodeEnv: this.clockFiles(topology),
     });
     active.add(this.sup);
     const recordFile = join(this.dir, 'record.jsonl');

@@ -8,6 +8,9 @@
  *   flap {a, b, everyS, untilS}    (cut and heal the link every `everyS` seconds)
  *   kill|stop|pause|resume|isolate|rejoin|restart {node}
  *   isolate|rejoin {node, from}    (only the links between node and from: a partial partition)
+ *   clock {node, offset}           (the node's wall clock is `offset` from the machine's from
+ *                                   now on, as an NTP step would set it, and when it starts
+ *                                   again; libfaketime, clocks.ts)
  *   rolling-restart {region, gapS?}
  *   subscribe {region, subscribers?}   (that many more subscribers attach there, to every channel)
  *   move {from, to, subscribers?, afterS?}   (that many of `from`'s subscribers leave it and,
@@ -47,6 +50,7 @@ const action = z.discriminatedUnion('action', [
   z.object({ ...at, action: z.literal('resume'), ...node }).strict(),
   z.object({ ...at, action: z.literal('isolate'), ...node, from: z.string().min(1).optional(), ...label }).strict(),
   z.object({ ...at, action: z.literal('rejoin'), ...node, from: z.string().min(1).optional() }).strict(),
+  z.object({ ...at, action: z.literal('clock'), ...node, offset: z.string().regex(CLOCK_OFFSET, 'a clock offset: a sign, a number, and s, m, h or d (say +6s)') }).strict(),
   z.object({ ...at, action: z.literal('rolling-restart'), region: z.string().min(1), gapS: z.number().min(0).default(3) }).strict(),
   z.object({ ...at, action: z.literal('subscribe'), region: z.string().min(1), subscribers: z.number().int().min(1).max(50).default(1) }).strict(),
   z
@@ -94,8 +98,9 @@ const scenarioSchema = z
     /** Environment of the node processes (e.g. a debug switch that breaks a guarantee). */
     env: z.record(z.string(), z.string()).default({}),
     /**
-     * Regions whose nodes' wall clocks are off by this much for the whole run (`+6s`,
-     * `-1.5s`, `+2m`; libfaketime, clocks.ts); the others keep the machine's.
+     * Regions whose nodes' wall clocks, or nodes whose wall clock, are off by this much
+     * for the whole run (`+6s`, `-1.5s`, `+2m`; libfaketime, clocks.ts); a node's own
+     * offset replaces its region's; the others keep the machine's.
      */
     clocks: z.record(z.string(), z.string().regex(CLOCK_OFFSET, 'a clock offset: a sign, a number, and s, m, h or d (say +6s)')).default({}),
     /** What the checker should say: `fail` for a run that breaks a guarantee on purpose. */
@@ -167,15 +172,20 @@ export function expandTimeline(timeline: readonly TimelineAction[]): TimelineAct
   return out.sort((x, y) => x.at - y.at);
 }
 
-/** Every region a scenario names (in its workload and timeline) is one of the topology's. */
-export function checkScenarioRegions(s: Scenario, regions: readonly string[]): void {
+/**
+ * Every region a scenario names (in its workload and timeline) is one of the topology's;
+ * a key of its `clocks` is a region or one of the topology's `nodes`.
+ */
+export function checkScenarioRegions(s: Scenario, regions: readonly string[], nodes: readonly string[] = []): void {
   const known = new Set(regions);
   const errors: string[] = [];
   const need = (path: string, region: string | undefined) => {
     if (region !== undefined && !known.has(region)) errors.push(`${path}: no region "${region}" in ${s.topology} (it has ${regions.join(', ')})`);
   };
   for (const r of Object.keys(s.workload.subscribersByRegion)) need(`workload.subscribersByRegion.${r}`, r);
-  for (const r of Object.keys(s.clocks)) need(`clocks.${r}`, r);
+  for (const r of Object.keys(s.clocks)) {
+    if (!known.has(r) && !nodes.includes(r)) errors.push(`clocks.${r}: no region or node "${r}" in ${s.topology} (regions ${regions.join(', ')})`);
+  }
   for (const [i, a] of s.timeline.entries()) {
     if ('a' in a) need(`timeline[${i}].a`, a.a);
     if ('b' in a) need(`timeline[${i}].b`, a.b);

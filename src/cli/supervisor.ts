@@ -103,6 +103,8 @@ export interface SupervisorOptions {
   env?: Record<string, string>;
   /** Extra environment for the nodes of one region, over `env` (a test's clock skew). */
   regionEnv?: Record<string, Record<string, string>>;
+  /** Extra environment for one node, over its region's (a chaos scenario's clock skew for that node). */
+  nodeEnv?: Record<string, Record<string, string>>;
   /** Whether to start per-region balancers (default true). */
   balancers?: boolean;
   /**
@@ -285,7 +287,7 @@ export class Supervisor {
     // (kill -9, a crash), the channel closes and the node stops itself (cli/node.ts).
     const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? NODE_MALLOC_TUNABLES, ...this.o.env, ...this.o.regionEnv?.[region] },
+      env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? NODE_MALLOC_TUNABLES, ...this.o.env, ...this.o.regionEnv?.[region], ...this.o.nodeEnv?.[node] },
     });
     proc.channel?.unref();
     let log = this.logs.get(node);

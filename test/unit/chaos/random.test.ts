@@ -267,4 +267,33 @@ describe('random chaos scenarios', () => {
       expect(loadScenario(file).clocks).toEqual(clocksOf(5).clocks);
     });
   });
+
+  describe('with --node-clocks', () => {
+    it("draw each node's offset after the regions', within 4 s of its region's: the faults and the regions' offsets stay", () => {
+      const spread: number[] = [];
+      for (const seed of SEEDS.slice(0, 100)) {
+        for (const topo of [LOCAL, THREE]) {
+          const both = randomScenario({ seed, durationS: 60, topologyFile: topo, clocks: true, nodeClocks: true }, dir);
+          const regions = randomScenario({ seed, durationS: 60, topologyFile: topo, clocks: true }, dir);
+          expect(both.timeline).toEqual(scenarioOf(seed, topo).timeline);
+          const t = loadTopology(topo);
+          for (const region of t.regions) {
+            expect(both.clocks![region.name]).toBe(regions.clocks![region.name]);
+            for (const node of region.nodes) spread.push(Number(both.clocks![node.name]!.slice(0, -1)) - Number(both.clocks![region.name]!.slice(0, -1)));
+          }
+          expect(Object.keys(both.clocks!)).toHaveLength(t.regions.length + t.regions.reduce((n, r) => n + r.nodes.length, 0));
+        }
+      }
+      expect(Math.min(...spread)).toBe(-4);
+      expect(Math.max(...spread)).toBe(4);
+      const alone = randomScenario({ seed: 7, durationS: 60, topologyFile: LOCAL, nodeClocks: true }, dir);
+      expect(Object.keys(alone.clocks!).sort()).toEqual(['eu-1', 'eu-2', 'eu-3', 'us-1', 'us-2', 'us-3']);
+      expect(alone.description).toMatch(/--seed 7 --node-clocks": .*; clocks eu-1 [+-][\d.]+s, eu-2 /);
+      const file = writeRandomScenario({ seed: 7, durationS: 60, topologyFile: LOCAL, nodeClocks: true }, dir);
+      const read = loadScenario(file);
+      expect(read.clocks).toEqual(alone.clocks);
+      const t = loadTopology(LOCAL);
+      expect(() => checkScenarioRegions(read, t.regions.map((r) => r.name), t.regions.flatMap((r) => r.nodes.map((n) => n.name)))).not.toThrow();
+    });
+  });
 });

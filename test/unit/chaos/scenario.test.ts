@@ -1,8 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TopologyError } from '../../../src/config/topology.js';
-import { clockOffsetEnv } from '../../../src/chaos/clocks.js';
+import { clockFileEnv, clockOffsetEnv, nodeOffsets, setClockFile } from '../../../src/chaos/clocks.js';
 import { checkScenarioRegions, loadScenario } from '../../../src/chaos/scenario.js';
 import { removeTempDir, tempDir } from '../../helpers/tmp.js';
 
@@ -59,11 +59,36 @@ describe('chaos scenario files', () => {
   it("reads regions' clock offsets, and names one libfaketime would not read or a region the topology lacks", () => {
     const s = scenario('clocks', "clocks: { us: '+6s', ap: '-1.5m' }\n");
     expect(s.clocks).toEqual({ us: '+6s', ap: '-1.5m' });
-    expect(errorsOf(() => checkScenarioRegions(s, ['eu', 'us']))).toEqual(['clocks.ap: no region "ap" in t.yaml (it has eu, us)']);
+    expect(errorsOf(() => checkScenarioRegions(s, ['eu', 'us']))).toEqual(['clocks.ap: no region or node "ap" in t.yaml (regions eu, us)']);
     expect(errorsOf(() => scenario('bad-clock', "clocks: { us: '6 seconds' }\n"))).toEqual(['clocks.us: a clock offset: a sign, a number, and s, m, h or d (say +6s)']);
     expect(scenario('no-clocks', '').clocks).toEqual({});
     expect(clockOffsetEnv('+6s')).toMatchObject({ FAKETIME: '+6s', FAKETIME_DONT_FAKE_MONOTONIC: '1' });
     expect(() => clockOffsetEnv('tomorrow')).toThrow(/not one libfaketime reads/);
+  });
+
+  it("reads nodes' clock offsets, a node's own replacing its region's", () => {
+    const s = scenario('node-clocks', "clocks: { us: '+6s', us-2: '-2s', eu-1: '+1.5s' }\n");
+    expect(errorsOf(() => checkScenarioRegions(s, ['eu', 'us'], ['eu-1', 'eu-2', 'us-1', 'us-2']))).toEqual([]);
+    expect(errorsOf(() => checkScenarioRegions(s, ['eu', 'us'], ['eu-2', 'us-1', 'us-2']))).toEqual(['clocks.eu-1: no region or node "eu-1" in t.yaml (regions eu, us)']);
+    const offsets = nodeOffsets(s.clocks, [
+      { name: 'eu', nodes: [{ name: 'eu-1' }, { name: 'eu-2' }] },
+      { name: 'us', nodes: [{ name: 'us-1' }, { name: 'us-2' }] },
+    ]);
+    expect(Object.fromEntries(offsets)).toEqual({ 'eu-1': '+1.5s', 'eu-2': '+0s', 'us-1': '+6s', 'us-2': '-2s' });
+  });
+
+  it("reads a clock step, and writes the node's clock file libfaketime reads", () => {
+    const s = scenario('clock-step', "timeline:\n  - { at: 5, action: clock, node: 'master:chaos-0@eu', offset: '-6s' }\n");
+    expect(s.timeline).toEqual([{ at: 5, action: 'clock', node: 'master:chaos-0@eu', offset: '-6s' }]);
+    expect(errorsOf(() => scenario('bad-step', "timeline:\n  - { at: 5, action: clock, node: eu-1, offset: 'soon' }\n"))).toEqual([
+      'timeline[0].offset: a clock offset: a sign, a number, and s, m, h or d (say +6s)',
+    ]);
+    const file = join(dir, 'eu-1.clock');
+    setClockFile(file, '-6s');
+    expect(readFileSync(file, 'utf8')).toBe('-6s\n');
+    expect(clockFileEnv(file)).toMatchObject({ FAKETIME_TIMESTAMP_FILE: file, FAKETIME_CACHE_DURATION: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' });
+    expect(clockFileEnv(file).FAKETIME).toBeUndefined();
+    expect(() => setClockFile(file, 'yesterday')).toThrow(/not one libfaketime reads/);
   });
 
   it("names every region the topology lacks, with where it is named", () => {
