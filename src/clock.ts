@@ -6,6 +6,13 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/**
+ * The monotonic clock, in the wall clock's units from when the process started: no step of
+ * the wall clock (NTP setting it forward or back) moves it. For durations measured within
+ * one process (silences, timeouts); never for times another process reads.
+ */
+export const monotonicClock: Clock = { now: () => performance.timeOrigin + performance.now() };
+
 /** A clock tests move by hand. */
 export class ManualClock implements Clock {
   constructor(private t = 1_700_000_000_000) {}

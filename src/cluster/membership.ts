@@ -112,6 +112,12 @@ export class Membership {
     readonly timeouts: MembershipTimeouts,
     /** Start at the current time, so that a restarted node always has a higher incarnation. */
     incarnation: number,
+    /**
+     * The wall clock, for new incarnations (reset). The times the other methods are given
+     * measure durations only, and should come from a clock no step of the wall clock moves
+     * (node.ts gives the monotonic clock); by default incarnations take those times.
+     */
+    private readonly wall?: () => number,
   ) {
     this.incarnation = incarnation;
   }
@@ -143,8 +149,8 @@ export class Membership {
    * Starts a new life: a higher incarnation. Peers that had this node down accept it
    * again; what it held before must be dropped by the caller.
    */
-  reset(now: number, reason: string): MembershipEvent {
-    this.incarnation = Math.max(this.incarnation + 1, now);
+  reset(now: number, reason: string, above = 0): MembershipEvent {
+    this.incarnation = Math.max(this.incarnation + 1, this.wall?.() ?? now, above + 1);
     // The new life starts now: a freeze that ended in this reset is not counted again.
     this.lastTick = now;
     // Our verdicts that peers were down guarded channels we took from them; we hold none
@@ -251,6 +257,14 @@ export class Membership {
     }
     // Gossip: learn of members we have not heard of, and whether we were declared down.
     if (this.saysWeAreDown(hb)) events.push(this.reset(now, `declared down by ${hb.node}`));
+    // A peer that knows us at a higher incarnation knew an earlier life of ours, begun when
+    // our wall clock was further on (it was stepped back since: a node restarted after NTP
+    // corrected a fast clock). Peers hold that life's heartbeats as news and ours as stale
+    // (below it) for good: we take a life above it. (Before the forty-second session such a
+    // node stayed out of its peers' ring while it took theirs for its own, its claims
+    // unanswered.)
+    const known = this.leaving ? undefined : hb.members.find((info) => info.node === this.self && info.incarnation > this.incarnation);
+    if (known) events.push(this.reset(now, `${hb.node} knows this node at incarnation ${known.incarnation}, above this life's (our clock went back)`, known.incarnation));
     for (const info of hb.members) {
       if (info.node === this.self) continue;
       if (!this.members.has(info.node) && info.state !== 'left') {

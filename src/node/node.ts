@@ -14,7 +14,7 @@ import { ChannelRegistry, type WantedReplay } from '../channel/registry.js';
 import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
-import { systemClock, type Clock } from '../clock.js';
+import { monotonicClock, systemClock, type Clock } from '../clock.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -68,6 +68,8 @@ export class AblyNode {
   readonly log: Logger;
   readonly metrics: NodeMetrics;
   private readonly clock: Clock;
+  /** Durations within this node (membership's silences and freezes): no step of the wall clock moves them. */
+  private readonly ticks: Clock = monotonicClock;
   private readonly transport: RegionTransport;
   private readonly membership: Membership;
   private ringView: Ring;
@@ -103,9 +105,9 @@ export class AblyNode {
     this.startedAt = this.clock.now();
     const secret = resolveSecret(o.topology.secrets.cluster, 'secrets.cluster')!;
     const address: NodeAddress = { host: o.node.host, port: o.node.port, meshPort: o.node.meshPort };
-    this.membership = new Membership(this.id, address, deriveTimeouts(o.heartbeatIntervalMs), this.clock.now());
+    this.membership = new Membership(this.id, address, deriveTimeouts(o.heartbeatIntervalMs), this.clock.now(), () => this.clock.now());
     for (const n of this.region.nodes) {
-      if (n.name !== this.id) this.membership.addStatic(n.name, { host: n.host, port: n.port, meshPort: n.meshPort }, this.clock.now());
+      if (n.name !== this.id) this.membership.addStatic(n.name, { host: n.host, port: n.port, meshPort: n.meshPort }, this.ticks.now());
     }
     this.transport =
       o.transport ??
@@ -249,7 +251,7 @@ export class AblyNode {
         this.apply(events);
       } else if (e.type === 'linkUp') this.transport.send(e.peer, this.membership.heartbeat());
       else if (e.type === 'peerOtherVersion') {
-        this.membership.onOtherVersion(e.peer, e.protocol, this.clock.now());
+        this.membership.onOtherVersion(e.peer, e.protocol, this.ticks.now());
         this.apply([]);
       }
     });
@@ -333,7 +335,7 @@ export class AblyNode {
 
   private beat(): void {
     this.transport.broadcast(this.membership.heartbeat());
-    this.apply(this.membership.tick(this.clock.now()));
+    this.apply(this.membership.tick(this.ticks.now()));
   }
 
   /** Graceful stop: say goodbye, hand channels off, disconnect clients, close. */
@@ -404,7 +406,7 @@ export class AblyNode {
       if (!quorum) {
         this.log.error({ otherVersions: this.membership.otherVersionsAlive() }, 'lost quorum: this node stops serving channels and disconnects its clients');
         this.emit({ type: 'quorumLost' });
-        const reset = this.membership.reset(this.clock.now(), 'lost quorum');
+        const reset = this.membership.reset(this.ticks.now(), 'lost quorum');
         void this.beginNewLife('node lost quorum');
         this.emit(reset);
         this.gateway.disconnectAll(cutOffError());
@@ -460,7 +462,7 @@ export class AblyNode {
     }
     switch (msg.type) {
       case 'heartbeat':
-        this.apply(this.membership.onHeartbeat(msg, this.clock.now()));
+        this.apply(this.membership.onHeartbeat(msg, this.ticks.now()));
         return;
       case 'reply':
         this.rpc.onReply(from, msg);

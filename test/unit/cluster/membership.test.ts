@@ -662,6 +662,39 @@ describe('Membership', () => {
       expect(m.reset(5_000, 'test')).toEqual({ type: 'selfReset', incarnation: 10_001, reason: 'test' });
       expect(m.reset(50_000, 'test')).toEqual({ type: 'selfReset', incarnation: 50_000, reason: 'test' });
     });
+
+    it('takes new incarnations from the wall clock it is given, not from the times it measures silences with', () => {
+      let wall = 70_000;
+      const m = new Membership('a', addr(0), T, 10_000, () => wall);
+      expect(m.reset(5, 'test').type).toBe('selfReset');
+      expect(m.selfIncarnation).toBe(70_000);
+      wall = 20_000; // stepped back: still above the last
+      m.reset(6, 'test');
+      expect(m.selfIncarnation).toBe(70_001);
+    });
+
+    it('takes a life above the one a peer knows of it: restarted after its wall clock went back', () => {
+      // a's earlier life began at 9,000 on its wall clock; it restarted at 1,000 (the clock
+      // stepped back), and b still holds it down at 9,000. Its own heartbeats are below
+      // that life: b takes them for stale. Hearing b, a takes 9,001.
+      const m = new Membership('a', addr(0), T, 1_000, () => 1_200);
+      m.addStatic('b', addr(1), 0);
+      m.addStatic('c', addr(2), 0);
+      const knows = (inc: number, state: MemberInfo['state']): MemberInfo[] => [{ node: 'a', incarnation: inc, state, address: addr(0) }];
+      const events = m.onHeartbeat(hb('b', 5, { members: knows(9_000, 'down') }), 100);
+      expect(types(events)).toEqual(['peerUp', 'selfReset']);
+      expect((events[1] as Extract<MembershipEvent, { type: 'selfReset' }>).reason).toMatch(/b knows this node at incarnation 9000/);
+      expect(m.selfIncarnation).toBe(9_001);
+      // Heard again, or from c holding it up at that life: nothing more.
+      expect(m.onHeartbeat(hb('b', 5, { members: knows(9_000, 'down') }), 200)).toEqual([]);
+      expect(types(m.onHeartbeat(hb('c', 6, { members: knows(9_000, 'up') }), 200))).toEqual(['peerUp']);
+      expect(m.selfIncarnation).toBe(9_001);
+      // A node leaving does not start over.
+      const going = new Membership('a', addr(0), T, 1_000, () => 1_200);
+      going.setLeaving();
+      expect(types(going.onHeartbeat(hb('b', 5, { members: knows(9_000, 'up') }), 100))).toEqual(['peerUp']);
+      expect(going.selfIncarnation).toBe(1_000);
+    });
   });
 
   describe('declaring down takes a majority that is up', () => {
