@@ -35,6 +35,7 @@ export async function startDeployment(
     meshProxies?: boolean;
     env?: Record<string, string>;
     regionEnv?: Record<string, Record<string, string>>;
+    nodeEnv?: Record<string, Record<string, string>>;
   } = {},
 ): Promise<TestDeployment> {
   const { file, dir, topology } = await makeTopology(o);
@@ -48,6 +49,7 @@ export async function startDeployment(
     meshProxies: o.meshProxies ?? false,
     ...(o.env ? { env: o.env } : {}),
     ...(o.regionEnv ? { regionEnv: o.regionEnv } : {}),
+    ...(o.nodeEnv ? { nodeEnv: o.nodeEnv } : {}),
   });
   await sup.start();
   const ports = new Map(topology.regions.flatMap((r) => r.nodes.map((n) => [n.name, n.port] as const)));

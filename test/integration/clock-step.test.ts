@@ -1,0 +1,97 @@
+/**
+ * A node's wall clock stepped, as NTP steps a clock that was off: forward while the node
+ * runs, or back between two of its lives (a node restarted after its fast clock was
+ * corrected). Inside a node, silences and freezes are measured on the monotonic clock,
+ * which no step moves; a node's incarnation (its life) comes from the wall clock, and one
+ * that starts below the life its peers last knew takes a life above it. Each node runs
+ * under libfaketime with a clock file of its own (src/chaos/clocks.ts); writing the file
+ * steps the running node's clock within a second.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clockFileEnv, setClockFile } from '../../src/chaos/clocks.js';
+import { Ring } from '../../src/cluster/ring.js';
+import { nodesLogLines, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { closeAll, connected, realtime } from '../helpers/sdk.js';
+import { removeTempDir, tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+import { Recorder, SteadyPublisher } from '../helpers/workload.js';
+
+const NODES = ['r1-n1', 'r1-n2', 'r1-n3'];
+const dir = tempDir('clock-step');
+const clockFile = (node: string) => join(dir, node);
+let d: TestDeployment;
+
+beforeAll(async () => {
+  const nodeEnv: Record<string, Record<string, string>> = {};
+  for (const n of NODES) {
+    setClockFile(clockFile(n), '+0s');
+    nodeEnv[n] = clockFileEnv(clockFile(n));
+  }
+  d = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }], nodeEnv });
+  await waitFor(async () => (await Promise.all(NODES.map((n) => d.health(n)))).every((h) => h.ring.length === 3), { what: 'a ring of three' });
+});
+afterAll(async () => {
+  await d?.stop();
+  removeTempDir(dir);
+});
+
+/** How far a node's wall clock is from ours (its REST /time). */
+async function offsetOf(node: string): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${d.port(node)}/time`);
+  const [t] = (await res.json()) as number[];
+  return t! - Date.now();
+}
+
+const starts = (node: string) => nodesLogLines(d, [node], /starting a new incarnation/);
+
+describe("a node's wall clock stepped", () => {
+  it('10 s forward while it runs: the node keeps its life, and the channel it masters every message', async () => {
+    const node = 'r1-n2';
+    const ring = new Ring(NODES);
+    let channel = '';
+    for (let i = 0; !channel; i++) if (ring.owner(`app:step-${i}`) === node) channel = `step-${i}`;
+    const before = (await d.health(node)).incarnation;
+    const pubClient = realtime(d.port(node));
+    const sub = realtime(d.port('r1-n1'));
+    const rec = new Recorder();
+    const pub = new SteadyPublisher('P', pubClient, channel, 50);
+    try {
+      await Promise.all([connected(pubClient), connected(sub)]);
+      await sub.channels.get(channel).subscribe(rec.handler);
+      pub.start();
+      await waitFor(() => pub.acked.size >= 20, { what: '20 acknowledged before the step' });
+      setClockFile(clockFile(node), '+10s');
+      await waitFor(async () => (await offsetOf(node)) > 9_000, { what: "the node's clock 10 s on" });
+      // Four heartbeat ticks and more after the step (one found it a freeze, before).
+      const n = pub.sent;
+      await waitFor(() => pub.sent >= n + 40, { what: '2 s more of publishing' });
+      await pub.stop();
+      await waitFor(() => rec.count('P') >= pub.acked.size, { what: 'every acknowledged message delivered', timeoutMs: 10_000 });
+      expect(rec.check(pub)).toEqual([]);
+      expect(pub.nacked.size).toBe(0);
+      expect(starts(node)).toEqual([]);
+      expect((await d.health(node)).incarnation).toBe(before);
+      expect(sub.channels.get(channel).state).toBe('attached');
+    } finally {
+      await pub.stop();
+      closeAll(pubClient, sub);
+    }
+  });
+
+  it('30 s back across a restart: the node takes a life above its last, and its region takes it back', async () => {
+    const node = 'r1-n3';
+    const before = (await d.health(node)).incarnation as number;
+    await d.sup.kill(node);
+    setClockFile(clockFile(node), '-30s');
+    await d.sup.restart(node);
+    expect(await offsetOf(node)).toBeLessThan(-29_000);
+    // Below its last life at first: its peers held its heartbeats stale for good, before.
+    await waitFor(async () => (await Promise.all(NODES.map((n) => d.health(n)))).every((h) => h.ring.includes(node)), {
+      what: `${node} in every node's ring`,
+      timeoutMs: 10_000,
+    });
+    expect((await d.health(node)).incarnation).toBeGreaterThan(before);
+    expect(starts(node).join('\n')).toMatch(/knows this node at incarnation \d+, above this life's/);
+  });
+});
