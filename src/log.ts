@@ -42,7 +42,7 @@ export class LogThrottle {
 
   constructor(
     private readonly everyMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Whether a message under `key` may go now (if so, it counts as gone). */

@@ -10,7 +10,7 @@ export class RateLimiter {
     this.tokens = ratePerS;
   }
 
-  /** Takes `n` tokens if there are enough; `now` in ms. */
+  /** Takes `n` tokens if there are enough; `now` in ms, of the monotonic clock (callers give GatewayServices.monotonic, MasterDeps.monotonic). */
   take(n: number, now: number): boolean {
     // A clock that steps backwards refills nothing (and takes nothing away).
     if (this.last !== null && now > this.last) {

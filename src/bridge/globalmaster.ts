@@ -401,9 +401,9 @@ export class Globalmaster {
     const s = this.links.live(region);
     if (!s) return;
     const asked = s.replaysAsked.get(channel);
-    if (asked !== undefined && this.d.now() - asked.at < REPLAY_RETRY_MS) return;
+    if (asked !== undefined && performance.now() - asked.at < REPLAY_RETRY_MS) return;
     const id = this.nextReplayId++;
-    s.replaysAsked.set(channel, { at: this.d.now(), id });
+    s.replaysAsked.set(channel, { at: performance.now(), id });
     s.send({ type: 'replay', id, channel, epoch, afterSeq, ...(since !== undefined ? { since } : {}) });
   }
 

@@ -20,13 +20,20 @@
  *
  * Wall-clock times come from `Date.now()`; round trips and how long a ping was held come
  * from the monotonic clock, so a step of our wall clock mid-ping spoils no sample (one of
- * the peer's spoils one).
+ * the peer's spoils one). A sample is off by at most half its round trip, so two samples
+ * that disagree by more than half their round trips together measured clocks of which
+ * one stepped between them (NTP set ours or the peer's forward or back): the older samples
+ * measured a clock that is no more, and go. (Before the forty-second session the shortest
+ * round trip of the last eight could be from before a step, and said the old offset for
+ * up to eight pings.)
  */
 
 /** Samples kept: a few seconds of pings (LINK_PING_MS each way). */
 const SAMPLES = 8;
 /** A round trip longer than this (ms) says nothing worth keeping (a stall, a clock step). */
 const MAX_RTT_MS = 10_000;
+/** What two samples of unstepped clocks may disagree by beyond their round trips' bound (drift, ms rounding). */
+const STEP_SLACK_MS = 50;
 
 export interface ClockPing {
   at: number;
@@ -90,6 +97,7 @@ export class LinkClock {
     if (rtt < 0 || rtt > MAX_RTT_MS) return;
     const t1 = now - (mono - ours.mono);
     const offset = (p.at - p.echoHeldMs - t1 + (p.at - now)) / 2;
+    if (this.samples.some((s) => Math.abs(s.offset - offset) > (s.rtt + rtt) / 2 + STEP_SLACK_MS)) this.samples.length = 0;
     this.samples.push({ offset, rtt });
     if (this.samples.length > SAMPLES) this.samples.shift();
   }

@@ -164,6 +164,7 @@ export class Session {
    * the ask's id (only an answer to the latest ask clears it: pages of an earlier answer
    * that the master refused must not each ask again).
    */
+  /** Replays asked for and not yet answered: when (performance.now()), and the ask's id. */
   readonly replaysAsked = new Map<string, { at: number; id: number }>();
   /** Heads of quiet channels told the peer over this session (heads.ts), and how many each way. */
   readonly headsTold: HeadsTold = new Map();

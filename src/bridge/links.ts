@@ -85,7 +85,7 @@ export class RegionLinks {
     private readonly hooks: LinkHooks,
   ) {
     const advice = 'the regions stay apart, as in a partition, until both run one protocol';
-    this.redial = new Redials(() => d.now(), d.log);
+    this.redial = new Redials(() => performance.now(), d.log);
     this.version = new VersionRefusals(d.log, 'region link', 'region protocol', d.protocol ?? REGION_PROTOCOL, advice);
     this.server.addService(REGION_LINK_SERVICE, { link: (call: grpc.ServerDuplexStream<pb.LinkFrame, pb.LinkFrame>) => this.accept(call) });
   }

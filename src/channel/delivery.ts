@@ -124,7 +124,7 @@ export interface SubRec {
    * new stream for its start); once one is past it, the rest are.
    */
   floors?: Map<string, OriginPosition>;
-  /** Floors taken when the channel restarted in a new epoch go at this time (RESTART_FLOORS_MS). */
+  /** Floors taken when the channel restarted in a new epoch go at this time (performance.now(); RESTART_FLOORS_MS). */
   floorsUntil?: number;
 }
 
@@ -156,7 +156,7 @@ export function floorsAtRestart(rec: SubRec, seen: readonly OriginPosition[], he
   const floors = floorsAt(seen, here);
   if (!floors) return;
   rec.floors = mergeFloors(rec.floors, floors);
-  rec.floorsUntil = Date.now() + RESTART_FLOORS_MS;
+  rec.floorsUntil = performance.now() + RESTART_FLOORS_MS;
 }
 
 /** The subscriber takes whatever comes from every origin again. */
@@ -202,7 +202,7 @@ function wanted(sub: LocalSubscriber, e: LogEntry): boolean {
 
 /** Sends the entries this subscriber has not had and wants, in its own frames. */
 export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): void {
-  if (rec.floorsUntil !== undefined && Date.now() >= rec.floorsUntil) dropFloors(rec);
+  if (rec.floorsUntil !== undefined && performance.now() >= rec.floorsUntil) dropFloors(rec);
   // The floors as the batch began: each frame's serial carries those its entries were under.
   const floors = rec.floors?.size ? new Map(rec.floors) : undefined;
   const mine: LogEntry[] = [];

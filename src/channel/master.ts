@@ -29,7 +29,10 @@ import type { Gap } from './gaps.js';
 import { INHERITED_INTEREST_MS } from './settings.js';
 
 export interface MasterDeps {
+  /** The wall clock: message timestamps, presence leave times. */
   now(): number;
+  /** For durations (the publish rate, how long it inherits): a clock no step of the wall clock moves; `now` by default. */
+  monotonic?(): number;
   /** Messages per second the channel accepts (Ably's per-channel publish rate); excess is refused with 42913. */
   maxPublishRate?: number;
   /** This node (it is told of a batch by the replica's reply, not by a broadcast from there). */
@@ -108,7 +111,7 @@ export class ChannelMaster {
     this.published = { serial: p.serial, channelSerial: p.channelSerial };
     this.view = PresenceSet.restore(state.presence.snapshot());
     this.rate = deps.maxPublishRate ? new RateLimiter(deps.maxPublishRate) : null;
-    this.inheritUntil = state.interest.since > 0 ? deps.now() + this.inheritedMs : 0;
+    this.inheritUntil = state.interest.since > 0 ? this.elapsed() + this.inheritedMs : 0;
     const master = this;
     this.regions = new RegionStreams({
       key,
@@ -155,6 +158,11 @@ export class ChannelMaster {
     return { epoch: this.state.epoch, ...this.published };
   }
 
+  /** Now on the clock durations are measured with (MasterDeps.monotonic). */
+  private elapsed(): number {
+    return this.deps.monotonic?.() ?? this.deps.now();
+  }
+
   /** Whether batches are waiting for replication. */
   get busy(): boolean {
     return this.running !== null || this.open !== null;
@@ -166,7 +174,7 @@ export class ChannelMaster {
    */
   publish(messages: Message[]): Promise<string[]> {
     if (this.stopped) return Promise.reject(this.stopped);
-    if (this.rate && !this.rate.take(messages.length, this.deps.now())) {
+    if (this.rate && !this.rate.take(messages.length, this.elapsed())) {
       return Promise.reject(AblyError.of('channelRateLimited', `channel accepts at most ${this.deps.maxPublishRate} messages per second`));
     }
     const { entries, serials } = this.state.accept(messages, this.deps.now());
@@ -424,8 +432,7 @@ export class ChannelMaster {
   subscribe(node: NodeId): { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] } {
     const first = this.subscribers.size === 0;
     if (this.subscribing.add(node) && first) {
-      const now = this.deps.now();
-      if (this.interestSince === 0 || now > this.inheritUntil) this.interestChangedTo(now);
+      if (this.interestSince === 0 || this.elapsed() > this.inheritUntil) this.interestChangedTo(this.deps.now());
       this.inheritUntil = 0;
       this.reportInterest();
     }

@@ -45,6 +45,7 @@ const MAX_KNOWN_CHANNELS = 100_000;
 export interface PublisherDeps {
   rpc: Rpc;
   ownerOf(key: ChannelKey): NodeId | null;
+  /** For deadlines: a clock no step of the wall clock moves (node.ts gives the monotonic clock). */
   now(): number;
   timeoutMs: number;
   /** Called for every request sent to a master (for the node's metrics). */

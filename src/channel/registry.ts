@@ -72,7 +72,14 @@ export interface RegistryDeps {
   /** Tells the globalmaster a channel's interest here began or ended. */
   interestChanged?(key: ChannelKey, on: boolean, since: number): void;
   settings: ChannelSettings;
+  /** The wall clock: times kept with a channel's state and read by other nodes (terms, leaves, storage). */
   now(): number;
+  /**
+   * For durations within this node (claim and drain deadlines, a stale copy's grace,
+   * how long a new master inherits): a clock no step of the wall clock moves (node.ts gives
+   * the monotonic clock). `now` by default.
+   */
+  monotonic?(): number;
   rpc: Rpc;
   sendBroadcast(to: NodeId, msg: Broadcast): void;
   ring(): Ring;
@@ -99,7 +106,7 @@ export type Holding =
   // syncing: a full sync under way, and to which replica (others wait for it, not send another).
   | { role: 'master'; master: ChannelMaster; replica: NodeId | null; synced: NodeId | null; syncing: { to: NodeId; done: Promise<ReplyBody | null> } | null }
   | { role: 'replica'; state: ChannelState; from: NodeId }
-  | { role: 'stale'; state: ChannelState; until: number };
+  | { role: 'stale'; state: ChannelState; until: number /* RegistryDeps.monotonic */ };
 
 export type Acquired = { ok: ChannelMaster } | { redirect: NodeId | null; error?: AblyError };
 
@@ -149,11 +156,11 @@ export class ChannelRegistry {
    * handed to its new owner. The ring must already exclude this node.
    */
   async drain(timeoutMs: number): Promise<void> {
-    const deadline = this.deps.now() + timeoutMs;
+    const deadline = this.elapsed() + timeoutMs;
     for (;;) {
       this.reconcile();
       const masters = [...this.liveMasters()].length;
-      if ((masters === 0 && this.pushing.size === 0) || this.deps.now() >= deadline) return;
+      if ((masters === 0 && this.pushing.size === 0) || this.elapsed() >= deadline) return;
       await sleep(20);
     }
   }
@@ -310,7 +317,7 @@ export class ChannelRegistry {
   }
 
   private async claim(key: ChannelKey): Promise<Acquired> {
-    const deadline = this.deps.now() + CLAIM_DEADLINE_MS;
+    const deadline = this.elapsed() + CLAIM_DEADLINE_MS;
     for (;;) {
       const ring = this.deps.ring();
       if (ring.owner(key) !== this.deps.self || !this.deps.hasQuorum() || this.closed) {
@@ -326,7 +333,7 @@ export class ChannelRegistry {
       }
       // Checked before each round of questions, so a ring that keeps changing while we ask
       // (each change asks again at once) ends the claim at the deadline too.
-      if (this.deps.now() >= deadline) {
+      if (this.elapsed() >= deadline) {
         return { redirect: null, error: AblyError.of('timeout', 'channel state could not be claimed in time') };
       }
       const { asked, answers, leaving } = await askHolders(this.deps, ring, key, false);
@@ -412,6 +419,7 @@ export class ChannelRegistry {
     state.reachBackFor(reach);
     const master = new ChannelMaster(key, state, {
       now: this.deps.now,
+      ...(this.deps.monotonic ? { monotonic: this.deps.monotonic } : {}),
       ...(this.deps.settings.maxPublishRate ? { maxPublishRate: this.deps.settings.maxPublishRate } : {}),
       sendBroadcast: this.deps.sendBroadcast,
       self: this.deps.self,
@@ -507,7 +515,7 @@ export class ChannelRegistry {
   }
 
   private keepStale(key: ChannelKey, state: ChannelState): void {
-    this.holdings.set(key, { role: 'stale', state, until: this.deps.now() + STALE_COPY_GRACE_MS });
+    this.holdings.set(key, { role: 'stale', state, until: this.elapsed() + STALE_COPY_GRACE_MS });
   }
 
   // ---- ring changes and housekeeping ----------------------------------------------
@@ -553,11 +561,16 @@ export class ChannelRegistry {
           h.state.expire(now);
           if (h.state.empty) this.dispose(key, h.state);
         }
-      } else if (now >= h.until) {
+      } else if (this.elapsed() >= h.until) {
         this.holdings.delete(key);
       }
     }
     trimOldest(this.tombstones, MAX_TOMBSTONES);
+  }
+
+  /** Now on the clock durations are measured with (RegistryDeps.monotonic). */
+  private elapsed(): number {
+    return this.deps.monotonic?.() ?? this.deps.now();
   }
 
   /** Forgets an empty state (nothing retained), keeping where it stood for claims. */

@@ -32,6 +32,7 @@ const RESEND_AFTER_MS: Partial<Record<RequestBody['type'], number>> = { sub: 100
 export interface RouterDeps {
   rpc: Rpc;
   ring(): Ring;
+  /** For deadlines: a clock no step of the wall clock moves (node.ts gives the monotonic clock). */
   now(): number;
 }
 

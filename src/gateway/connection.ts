@@ -89,9 +89,9 @@ export class Connection implements AttachmentOwner {
     this.presence = new ConnectionPresence(params.id, params.resumed, services);
     this.auth = params.auth;
     this.rate = new RateLimiter(services.limits.maxInboundRate);
-    this.lastSent = this.lastReceived = services.now();
+    this.lastSent = this.lastReceived = services.monotonic();
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
-    ws.on('pong', () => (this.lastReceived = this.services.now()));
+    ws.on('pong', () => (this.lastReceived = this.services.monotonic()));
     ws.on('close', () => this.onTransportClosed());
     ws.on('error', (err) => this.services.log.debug({ connectionId: this.id, err: err.message }, 'websocket error'));
   }
@@ -171,7 +171,7 @@ export class Connection implements AttachmentOwner {
     }
     // Corked for the turn; a shared frame's bytes go straight to the socket (socket-writes.ts).
     for (const f of frames) writeFrame(ws, f);
-    this.lastSent = this.services.now();
+    this.lastSent = this.services.monotonic();
   }
 
   private slowConsumer(): void {
@@ -202,6 +202,7 @@ export class Connection implements AttachmentOwner {
    * WebSocket peer answers with a pong (RFC 6455 §5.5.2) whatever heartbeat style it
    * chose. Only a client that answers nothing for 3 × maxIdleInterval is cut.
    */
+  /** `now`: GatewayServices.monotonic. */
   tick(now: number): void {
     if (this.closed) return;
     const idle = this.services.limits.maxIdleIntervalMs;
@@ -230,8 +231,8 @@ export class Connection implements AttachmentOwner {
    */
   async drain(error: AblyError, timeoutMs: number): Promise<void> {
     this.draining = true;
-    const deadline = this.services.now() + timeoutMs;
-    while (this.acks.pending > 0 && !this.closed && this.services.now() < deadline) {
+    const deadline = this.services.monotonic() + timeoutMs;
+    while (this.acks.pending > 0 && !this.closed && this.services.monotonic() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.disconnect(error);
@@ -280,7 +281,7 @@ export class Connection implements AttachmentOwner {
   // ---- inbound ------------------------------------------------------------------
 
   private onFrame(data: Buffer, isBinary: boolean): void {
-    this.lastReceived = this.services.now();
+    this.lastReceived = this.services.monotonic();
     if (this.closed) return;
     if (data.length > this.services.limits.maxFrameSize) {
       this.fail(AblyError.of('messageTooLarge', `frame of ${data.length} bytes exceeds maxFrameSize ${this.services.limits.maxFrameSize}`));
@@ -521,7 +522,7 @@ export class Connection implements AttachmentOwner {
         connectionId: this.id,
         now: this.services.now(),
       });
-      if (!this.rate.take(messages.length, this.services.now())) {
+      if (!this.rate.take(messages.length, this.services.monotonic())) {
         throw AblyError.of('connectionRateLimited', `more than ${this.services.limits.maxInboundRate} messages per second`);
       }
     } catch (err) {
@@ -561,7 +562,7 @@ export class Connection implements AttachmentOwner {
         connectionId: this.id,
         now: this.services.now(),
       });
-      if (!this.rate.take(ops.length, this.services.now())) {
+      if (!this.rate.take(ops.length, this.services.monotonic())) {
         throw AblyError.of('connectionRateLimited', `more than ${this.services.limits.maxInboundRate} messages per second`);
       }
     } catch (err) {

@@ -95,7 +95,7 @@ export class Gateway {
   }
 
   private sweep(): void {
-    const now = this.services.now();
+    const now = this.services.monotonic();
     for (const c of this.connections.values()) c.tick(now);
   }
 

@@ -55,7 +55,13 @@ export interface GatewayServices {
   readonly connections: ConnectionDirectoryService;
   /** Secret for signing connection keys (shared by the region's nodes). */
   readonly connectionSecret: string;
+  /** The wall clock: message timestamps, when a connection's state expires, token lifetimes. */
   now(): number;
+  /**
+   * For durations within this node (a client's silence, keepalives, the inbound rate, a
+   * drain's deadline): a clock no step of the wall clock moves (node.ts gives the monotonic clock).
+   */
+  monotonic(): number;
   /**
    * Orders messages at the channel's master; resolves with their channelSerials once
    * ACKable. Publishes with the same `source` (a connection id) keep their order.

@@ -17,6 +17,7 @@ export interface HubDeps extends ClientDeps {
   audit(master: NodeId, digest: SubDigest): Promise<ChannelKey[] | null>;
   /** An audit found a subscription the master lacked (`missing`) or had but no client wanted (`leaked`). */
   onRepair?(kind: 'missing' | 'leaked'): void;
+  /** For the audit's recheck windows: the monotonic clock (performance.now()) by default. */
   now?(): number;
 }
 
@@ -88,7 +89,7 @@ export class Hub {
   }
 
   private now(): number {
-    return this.deps.now?.() ?? Date.now();
+    return this.deps.now?.() ?? performance.now();
   }
 
   get(key: ChannelKey): ChannelClient | undefined {

@@ -102,7 +102,7 @@ export class AblyNode {
     this.region = findRegion(o.topology, o.region);
     this.id = o.node.name;
     this.log = o.log.child({ node: this.id, region: this.region.name });
-    this.startedAt = this.clock.now();
+    this.startedAt = this.ticks.now();
     const secret = resolveSecret(o.topology.secrets.cluster, 'secrets.cluster')!;
     const address: NodeAddress = { host: o.node.host, port: o.node.port, meshPort: o.node.meshPort };
     this.membership = new Membership(this.id, address, deriveTimeouts(o.heartbeatIntervalMs), this.clock.now(), () => this.clock.now());
@@ -146,6 +146,7 @@ export class AblyNode {
       self: this.id,
       settings: channelSettingsOf(o.topology, this.region.name),
       now,
+      monotonic: () => this.ticks.now(),
       rpc: this.rpc,
       sendBroadcast: (to, msg) => this.transport.send(to, msg),
       ring,
@@ -166,11 +167,12 @@ export class AblyNode {
         channelCreated: (key) => this.stats.add(key.slice(0, key.indexOf(':')), 'channels.opened'),
       },
     });
-    this.router = new ChannelRouter({ rpc: this.rpc, ring, now });
+    const monotonic = () => this.ticks.now();
+    this.router = new ChannelRouter({ rpc: this.rpc, ring, now: monotonic });
     this.publisher = new ChannelPublisher({
       rpc: this.rpc,
       ownerOf: (key) => this.ringView.owner(key),
-      now,
+      now: monotonic,
       timeoutMs: CHANNEL_REQUEST_TIMEOUT_MS,
       onRequest: () => this.metrics.onPublishRequest(),
     });
@@ -207,6 +209,7 @@ export class AblyNode {
       hub: this.hub,
       connectionSecret,
       now,
+      monotonic,
       connections: {
         opened: (rec) => this.directory.put({ ...rec, host: this.id, expiresAt: null }),
         lost: (rec, expiresAt) => void this.directory.put({ ...rec, host: this.id, expiresAt }),
@@ -569,7 +572,7 @@ export class AblyNode {
       node: this.id,
       region: this.region.name,
       incarnation: this.membership.selfIncarnation,
-      uptimeS: Math.round((this.clock.now() - this.startedAt) / 1000),
+      uptimeS: Math.round((this.ticks.now() - this.startedAt) / 1000),
       connections: this.gateway.connectionCount,
       connectionRecords: this.directory.size,
       channels: this.hub.size,

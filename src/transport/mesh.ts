@@ -111,7 +111,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private readonly paths: PeerPaths;
   private readonly inOrder = new InOrder();
   private heardTimer: NodeJS.Timeout | null = null;
-  private lastHeardTick = Date.now();
+  private lastHeardTick = performance.now();
   /** The frame counts of peers removed (a peer added again goes on from there). */
   private readonly seqOf = new Map<NodeId, number>();
   private readonly relayStats = { sentAround: 0, carried: 0, held: 0, takenAround: 0, dropped: 0, notTaken: 0 };
@@ -358,7 +358,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     if (!l || l.state === 'closed') return;
     const payload = this.encode(msg);
     const seq = ++l.seq;
-    const now = Date.now();
+    const now = performance.now();
     this.sendFrame(l, envelopeFrame(seq, payload));
     const standing = this.paths.standing(to, now, l.state === 'up');
     l.kept.keep(seq, payload, payload.length, now, standing !== Standing.Heard);
@@ -407,7 +407,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
 
   /** Tells every peer whom this node hears (on the link, and around it where in doubt). */
   private tellHeard(): void {
-    const now = Date.now();
+    const now = performance.now();
     // Just back from a stall of our own (a long GC, SIGSTOP): what the peers sent meanwhile
     // is still unread, so "heard" would say we hear no one, and every peer would doubt its
     // link to us. Read first; tell at the next tick.
@@ -453,7 +453,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     sock.on('data', (chunk: Buffer) => {
       // Any bytes from the peer show its link is carrying: a frame that takes long to
       // arrive whole must not make its sender doubt the link and overtake it around.
-      if (peer !== null) this.paths.heard(peer, Date.now());
+      if (peer !== null) this.paths.heard(peer, performance.now());
       let frames: Buffer[];
       try {
         frames = reader.push(chunk);
@@ -484,7 +484,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           clearTimeout(hsTimer);
           peer = hello.node;
           session = hello.session;
-          this.paths.heard(peer, Date.now());
+          this.paths.heard(peer, performance.now());
           // A life of the peer proven by a handshake counts from here, even one whose
           // session is smaller than an earlier one's (a clock stepped back).
           this.inOrder.begin(peer, session);
@@ -531,8 +531,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     }
     if (!body) return;
     if (!('$case' in body) || body.$case === 'envelope') this.deliver(peer, decodeNodeMessage(body.envelope));
-    else if (body.$case === 'heard') this.paths.report(peer, body.heard.nodes, Date.now());
-    else this.onRelay(body.relay, Date.now());
+    else if (body.$case === 'heard') this.paths.report(peer, body.heard.nodes, performance.now());
+    else this.onRelay(body.relay, performance.now());
   }
 
   /** A frame that came through another node: ours (taken once, in order), or carried on to its peer if we hear it. */

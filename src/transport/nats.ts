@@ -182,7 +182,7 @@ export class NatsTransport extends TransportListeners implements RegionTransport
     this.fromHeaders.set(FROM_HEADER, o.self);
     this.silence = new PeerSilence({
       silenceMs: this.silenceMs,
-      now: () => Date.now(),
+      now: () => performance.now(),
       probe: (address) => probeRefuses(address, PROBE_TIMEOUT_MS),
       onGone: (peer, silentMs) => {
         if (!this.running) return;
@@ -288,7 +288,7 @@ export class NatsTransport extends TransportListeners implements RegionTransport
   private adopt(nc: NatsConnection): void {
     this.nc = nc;
     this.connected = true;
-    this.connectedSince = Date.now();
+    this.connectedSince = performance.now();
     this.server = nc.getServer();
     this.o.log.info({ server: this.server, subject: this.subjects.node(this.self) }, 'connected to NATS');
     void this.watch(nc);
@@ -374,7 +374,7 @@ export class NatsTransport extends TransportListeners implements RegionTransport
     if (this.connected) return;
     this.counts.reconnects++;
     this.connected = true;
-    this.connectedSince = Date.now();
+    this.connectedSince = performance.now();
     this.server = nc.getServer() || server;
     this.afterReconnect();
   }
@@ -416,7 +416,7 @@ export class NatsTransport extends TransportListeners implements RegionTransport
   private checkSilence(): void {
     if (!this.running || !this.connected) return;
     // Just (re)connected: peers have not had a chance to be heard yet.
-    if (Date.now() - this.connectedSince < this.silenceMs) return;
+    if (performance.now() - this.connectedSince < this.silenceMs) return;
     this.silence.check();
   }
 

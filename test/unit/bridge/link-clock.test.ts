@@ -32,14 +32,14 @@ describe('LinkClock', () => {
     exchange(c, 1_001_000, { offset: 6000, up: 20, held: 300, down: 20 });
     expect(c.offsetMs()).toBe(6000);
     expect(c.status()).toEqual({ offsetMs: 6000, rttMs: 40, samples: 1 });
-    exchange(c, 1_002_000, { offset: -6000, up: 20, held: 300, down: 20 });
+    exchange(c, 1_002_000, { offset: 6030, up: 20, held: 300, down: 20 });
     // The shorter round trip wins; at equal ones the first kept.
     expect(c.offsetMs()).toBe(6000);
-    exchange(c, 1_003_000, { offset: -6000, up: 10, held: 5, down: 50 });
-    // 60 ms round trip, 40 of asymmetry: off by 20.
+    exchange(c, 1_003_000, { offset: 6000, up: 10, held: 5, down: 50 });
+    // 60 ms round trip, 40 of asymmetry: off by 20 (5,980), and longer: not taken.
     expect(c.offsetMs()).toBe(6000);
-    exchange(c, 1_004_000, { offset: -6000, up: 5, held: 5, down: 5 });
-    expect(c.status()).toEqual({ offsetMs: -6000, rttMs: 10, samples: 4 });
+    exchange(c, 1_004_000, { offset: 5990, up: 5, held: 5, down: 5 });
+    expect(c.status()).toEqual({ offsetMs: 5990, rttMs: 10, samples: 4 });
   });
 
   it('takes the sample of the shortest round trip among the last eight', () => {
@@ -53,6 +53,22 @@ describe('LinkClock', () => {
     // A round trip stretched by a queue on one side says a wrong offset, and is not taken.
     exchange(c, 10_000, { offset: 200, up: 400, held: 0, down: 50 });
     expect(c.offsetMs()).toBe(200);
+  });
+
+  it("forgets the samples from before a step of either clock: two samples disagreeing by more than half their round trips together", () => {
+    const c = new LinkClock();
+    const T = 1_000_000;
+    exchange(c, T, { offset: 100, up: 1, held: 0, down: 1 });
+    for (let i = 1; i <= 6; i++) exchange(c, T + i * 1000, { offset: 100 + (i % 2 ? 40 : -40), up: 50, held: 0, down: 50 });
+    // Within what round trips of 2 and 100 ms explain, and the slack: all kept, the 2 ms one taken.
+    expect(c.status()).toEqual({ offsetMs: 100, rttMs: 2, samples: 7 });
+    // The peer's clock steps 10 s back: the next sample says -9,900 at once, not the 2 ms sample's 100.
+    exchange(c, T + 7000, { offset: -9900, up: 50, held: 0, down: 50 });
+    expect(c.status()).toEqual({ offsetMs: -9900, rttMs: 100, samples: 1 });
+    // Ours steps 10 s on (the wall clock; the monotonic one goes on): the peer is 19.9 s behind.
+    const ours = c.ping(T + 18_000, T + 8000);
+    c.pinged({ at: T + 8005 - 9900, echoAt: ours.at, echoHeldMs: 0 }, T + 18_010, T + 8010);
+    expect(c.status()).toEqual({ offsetMs: -19_900, rttMs: 10, samples: 1 });
   });
 
   it("takes the peer's hello as a first measure, off by its one-way delay, until a ping measures it", () => {

@@ -13,6 +13,7 @@ function setup(resumed: boolean) {
   const holds: { channel: string; leaveAt: number | null; since: number; atOnce: boolean }[] = [];
   const services = {
     now: () => 1_000,
+    monotonic: () => 1_000,
     limits: { presenceLeaveDelayMs: 15_000 },
     log: silentLogger(),
     hold: async (channel: string, _connectionId: string, leaveAt: number | null, since: number, atOnce?: boolean) => {
