@@ -18,6 +18,8 @@ import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
 const NODES = ['r1-n1', 'r1-n2', 'r1-n3'];
+/** Messages a second a connection, and a channel, may publish. */
+const RATE = 40;
 const dir = tempDir('clock-step');
 const clockFile = (node: string) => join(dir, node);
 let d: TestDeployment;
@@ -28,7 +30,8 @@ beforeAll(async () => {
     setClockFile(clockFile(n), '+0s');
     nodeEnv[n] = clockFileEnv(clockFile(n));
   }
-  d = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }], nodeEnv });
+  // Rates a publisher every 50 ms keeps under, with a second's burst to spare.
+  d = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }], nodeEnv, limits: { maxInboundRate: RATE, maxChannelPublishRate: RATE } });
   await waitFor(async () => (await Promise.all(NODES.map((n) => d.health(n)))).every((h) => h.ring.length === 3), { what: 'a ring of three' });
 });
 afterAll(async () => {
@@ -76,6 +79,28 @@ describe("a node's wall clock stepped", () => {
     } finally {
       await pub.stop();
       closeAll(pubClient, sub);
+    }
+  });
+
+  it('10 s back while it runs: its publishers, under the publish rates, are not refused', async () => {
+    const node = 'r1-n1';
+    const client = realtime(d.port(node));
+    const pub = new SteadyPublisher('B', client, `step-back-${Date.now()}`, 50);
+    try {
+      await connected(client);
+      pub.start();
+      await waitFor(() => pub.acked.size >= 10, { what: '10 acknowledged before the step' });
+      setClockFile(clockFile(node), '-10s');
+      await waitFor(async () => (await offsetOf(node)) < -9_000, { what: "the node's clock 10 s back" });
+      // 4 s at 20 a second: the burst of 40 spent twice over had the buckets stopped filling.
+      const n = pub.sent;
+      await waitFor(() => pub.sent >= n + 80, { what: '4 s more of publishing' });
+      await pub.stop();
+      expect([...pub.nacked.values()]).toEqual([]);
+      expect(pub.acked.size).toBe(pub.sent);
+    } finally {
+      await pub.stop();
+      closeAll(client);
     }
   });
 
