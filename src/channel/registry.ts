@@ -277,6 +277,11 @@ export class ChannelRegistry {
   }
 
   /** The node's logger (for the request handlers). */
+  /** The wall clock channel states keep their times on (RegistryDeps.now). */
+  now(): number {
+    return this.deps.now();
+  }
+
   get log(): Logger {
     return this.deps.log;
   }

@@ -120,9 +120,11 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) return { kind: 'ok' };
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
-        reg.log.debug({ channel: req.channel, connectionId: req.connectionId, from, leaveAt: req.leaveAt, atOnce: req.atOnce ?? false, since: req.since }, 'presence hold');
+        // A delay is read on our clock (the sender's may be off); a time alone, from a build before it, as it is.
+        const leaveAt = req.leaveAt !== null && req.leaveInMs !== undefined ? reg.now() + req.leaveInMs : req.leaveAt;
+        reg.log.debug({ channel: req.channel, connectionId: req.connectionId, from, leaveAt, atOnce: req.atOnce ?? false, since: req.since }, 'presence hold');
         try {
-          await a.ok.hold(req.connectionId, from, req.leaveAt, req.atOnce ?? false, req.since ?? 0);
+          await a.ok.hold(req.connectionId, from, leaveAt, req.atOnce ?? false, req.since ?? 0);
           return { kind: 'ok' };
         } catch (err) {
           if (a.ok.isStopped) return { kind: 'redirect', owner: reg.ownership(req.channel).owner };

@@ -57,7 +57,7 @@ export class ConnectionPresence {
     const had = !!this.entered.get(key)?.size || this.backOn.has(key);
     this.entered.delete(key);
     this.backOn.delete(key);
-    if (had) this.hold(key, this.services.now(), true);
+    if (had) this.hold(key, 0, true);
   }
 
   /**
@@ -67,18 +67,17 @@ export class ConnectionPresence {
    */
   transportClosed(closedByClient: boolean, quietly: boolean): void {
     if (!quietly) {
-      const now = this.services.now();
-      const leaveAt = closedByClient ? now : now + this.services.limits.presenceLeaveDelayMs;
-      for (const key of this.backOn) this.hold(key, leaveAt, closedByClient);
-      for (const [key, clients] of this.entered) if (clients.size && !this.backOn.has(key)) this.hold(key, leaveAt, closedByClient);
+      const leaveInMs = closedByClient ? 0 : this.services.limits.presenceLeaveDelayMs;
+      for (const key of this.backOn) this.hold(key, leaveInMs, closedByClient);
+      for (const [key, clients] of this.entered) if (clients.size && !this.backOn.has(key)) this.hold(key, leaveInMs, closedByClient);
     }
     this.entered.clear();
     this.backOn.clear();
   }
 
-  private hold(key: string, leaveAt: number | null, atOnce = false): void {
-    this.services.log.debug({ connectionId: this.connectionId, channel: key, leaveAt, atOnce, since: this.since }, 'presence hold sent');
-    this.services.hold(key, this.connectionId, leaveAt, this.since, atOnce).catch((err) =>
+  private hold(key: string, leaveInMs: number | null, atOnce = false): void {
+    this.services.log.debug({ connectionId: this.connectionId, channel: key, leaveInMs, atOnce, since: this.since }, 'presence hold sent');
+    this.services.hold(key, this.connectionId, leaveInMs, this.since, atOnce).catch((err) =>
       this.services.log.warn({ connectionId: this.connectionId, channel: key, err: (err as Error).message }, 'presence hold failed'),
     );
   }

@@ -73,11 +73,11 @@ export interface GatewayServices {
    */
   presence(channel: ChannelKey, ops: PresenceMessage[], source: string, since: number): Promise<void>;
   /**
-   * A connection's presence members stay (null) or leave at `leaveAt` (ms; `atOnce`: now,
-   * the client closed or detached), said at the connection's version here (`since`). One
-   * channel's holds from this node reach its master in the order they are made.
+   * A connection's presence members stay (null) or leave `leaveInMs` from now (0 with
+   * `atOnce`: now, the client closed or detached), said at the connection's version here
+   * (`since`). One channel's holds from this node reach its master in the order they are made.
    */
-  hold(channel: ChannelKey, connectionId: string, leaveAt: number | null, since: number, atOnce?: boolean): Promise<void>;
+  hold(channel: ChannelKey, connectionId: string, leaveInMs: number | null, since: number, atOnce?: boolean): Promise<void>;
   members(channel: ChannelKey, filter: { clientId?: string; connectionId?: string }): Promise<PresenceMessage[]>;
   history(channel: ChannelKey, query: HistoryQuery): Promise<{ items: LogEntry[]; more: boolean }>;
   status(channel: ChannelKey): Promise<ChannelStatus | null>;

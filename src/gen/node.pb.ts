@@ -375,7 +375,14 @@ export interface HoldRequest {
   /** a leave now (the client closed or detached), whichever node hosts the member */
   atOnce: boolean;
   /** the connection's, at the node sending it (PresenceMember) */
-  since?: number | undefined;
+  since?:
+    | number
+    | undefined;
+  /**
+   * The leave's delay (ms) from when the master has the hold, on its own clock; leave_at
+   * is the same on the sender's clock, for masters before the forty-second session.
+   */
+  leaveInMs?: number | undefined;
 }
 
 export interface PresenceGetRequest {
@@ -3251,7 +3258,7 @@ export const PresenceRequest: MessageFns<PresenceRequest> = {
 };
 
 function createBaseHoldRequest(): HoldRequest {
-  return { channel: "", connectionId: "", leaveAt: undefined, atOnce: false, since: undefined };
+  return { channel: "", connectionId: "", leaveAt: undefined, atOnce: false, since: undefined, leaveInMs: undefined };
 }
 
 export const HoldRequest: MessageFns<HoldRequest> = {
@@ -3270,6 +3277,9 @@ export const HoldRequest: MessageFns<HoldRequest> = {
     }
     if (message.since !== undefined) {
       writer.uint32(48).int64(message.since);
+    }
+    if (message.leaveInMs !== undefined) {
+      writer.uint32(56).int64(message.leaveInMs);
     }
     return writer;
   },
@@ -3325,6 +3335,14 @@ export const HoldRequest: MessageFns<HoldRequest> = {
             }
 
             message.since = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.leaveInMs = longToNumber(reader.int64());
             continue;
           }
         }

@@ -222,8 +222,10 @@ export class AblyNode {
         this.metrics.onPresenceOps(presence.length);
         await this.publisher.send(source, channel, { type: 'presence', presence, since });
       },
-      hold: async (channel, connectionId, leaveAt, since, atOnce) => {
-        const req = { type: 'hold', channel, connectionId, leaveAt, since, ...(atOnce ? { atOnce } : {}) } as const;
+      hold: async (channel, connectionId, leaveInMs, since, atOnce) => {
+        // leaveAt on our clock for masters before the forty-second session; leaveInMs for the others.
+        const leave = leaveInMs === null ? { leaveAt: null } : { leaveAt: this.clock.now() + leaveInMs, leaveInMs };
+        const req = { type: 'hold', channel, connectionId, ...leave, since, ...(atOnce ? { atOnce } : {}) } as const;
         await this.holds.run(channel, () => this.router.call(channel, req, CHANNEL_REQUEST_TIMEOUT_MS));
       },
       members: async (channel, filter) => {

@@ -152,6 +152,12 @@ export interface HoldRequest {
   channel: ChannelKey;
   connectionId: string;
   leaveAt: number | null;
+  /**
+   * The same leave as a delay (ms) from when the master has the hold: the master reads it
+   * on its own clock, so a sender whose wall clock is off does not move it. Masters before
+   * the forty-second session read `leaveAt` (the sender's clock).
+   */
+  leaveInMs?: number;
   /** A leave now (the client closed or detached): it applies whichever node the member is kept under. */
   atOnce?: boolean;
   /** The connection's version at the sending node (PresenceMember.since). */

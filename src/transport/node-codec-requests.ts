@@ -81,7 +81,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
     case 'hold':
       return {
         rid: r.rid,
-        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined, atOnce: r.atOnce ?? false, since: r.since || undefined } },
+        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined, atOnce: r.atOnce ?? false, since: r.since || undefined, leaveInMs: r.leaveInMs } },
       };
     case 'connPut':
       return { rid: r.rid, body: { $case: 'connPut', connPut: { records: r.records.map(recordToPb) } } };
@@ -196,6 +196,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         channel: b.hold.channel,
         connectionId: b.hold.connectionId,
         leaveAt: b.hold.leaveAt ?? null,
+        ...(b.hold.leaveInMs !== undefined ? { leaveInMs: b.hold.leaveInMs } : {}),
         ...(b.hold.atOnce ? { atOnce: true } : {}),
         ...(b.hold.since ? { since: b.hold.since } : {}),
       };

@@ -10,8 +10,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clockFileEnv, setClockFile } from '../../src/chaos/clocks.js';
-import { Ring } from '../../src/cluster/ring.js';
+import { FaultProxy } from '../../src/proxy/fault-proxy.js';
 import { nodesLogLines, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { removeTempDir, tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -20,6 +21,8 @@ import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 const NODES = ['r1-n1', 'r1-n2', 'r1-n3'];
 /** Messages a second a connection, and a channel, may publish. */
 const RATE = 40;
+/** How long a member whose connection dropped stays. */
+const LEAVE_DELAY_MS = 3000;
 const dir = tempDir('clock-step');
 const clockFile = (node: string) => join(dir, node);
 let d: TestDeployment;
@@ -31,7 +34,11 @@ beforeAll(async () => {
     nodeEnv[n] = clockFileEnv(clockFile(n));
   }
   // Rates a publisher every 50 ms keeps under, with a second's burst to spare.
-  d = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }], nodeEnv, limits: { maxInboundRate: RATE, maxChannelPublishRate: RATE } });
+  d = await startDeployment({
+    regions: [{ name: 'r1', nodes: 3 }],
+    nodeEnv,
+    limits: { maxInboundRate: RATE, maxChannelPublishRate: RATE, presenceLeaveDelayMs: LEAVE_DELAY_MS },
+  });
   await waitFor(async () => (await Promise.all(NODES.map((n) => d.health(n)))).every((h) => h.ring.length === 3), { what: 'a ring of three' });
 });
 afterAll(async () => {
@@ -51,9 +58,7 @@ const starts = (node: string) => nodesLogLines(d, [node], /starting a new incarn
 describe("a node's wall clock stepped", () => {
   it('10 s forward while it runs: the node keeps its life, and the channel it masters every message', async () => {
     const node = 'r1-n2';
-    const ring = new Ring(NODES);
-    let channel = '';
-    for (let i = 0; !channel; i++) if (ring.owner(`app:step-${i}`) === node) channel = `step-${i}`;
+    const channel = channelMasteredBy(NODES, node, 'step');
     const before = (await d.health(node)).incarnation;
     const pubClient = realtime(d.port(node));
     const sub = realtime(d.port('r1-n1'));
@@ -101,6 +106,31 @@ describe("a node's wall clock stepped", () => {
     } finally {
       await pub.stop();
       closeAll(client);
+    }
+  });
+
+  it("20 s behind its channel's master: a member whose connection drops there leaves after the grace period, not at once", async () => {
+    setClockFile(clockFile('r1-n1'), '-10s');
+    setClockFile(clockFile('r1-n2'), '+10s');
+    await waitFor(async () => (await offsetOf('r1-n1')) < -9_000 && (await offsetOf('r1-n2')) > 9_000, { what: 'the two clocks 20 s apart' });
+    const channel = channelMasteredBy(NODES, 'r1-n2', 'step-leave');
+    const proxy = new FaultProxy({ host: '127.0.0.1', port: d.port('r1-n1') });
+    await proxy.listen();
+    const member = realtime(proxy.port, { clientId: 'm', disconnectedRetryTimeout: 60_000 });
+    const watcher = realtime(d.port('r1-n3'));
+    try {
+      await member.channels.get(channel).presence.enter('here');
+      const leaves: number[] = [];
+      await watcher.channels.get(channel).presence.subscribe('leave', () => void leaves.push(Date.now()));
+      await waitFor(async () => (await watcher.channels.get(channel).presence.get()).length === 1, { what: 'the member seen' });
+      const cutAt = Date.now();
+      proxy.set('both', { reset: true });
+      await waitFor(() => leaves.length === 1, { what: 'the leave', timeoutMs: LEAVE_DELAY_MS + 5000 });
+      // Said on r1-n1's clock, the leave time was 17 s past for r1-n2: it left at once.
+      expect(leaves[0]! - cutAt).toBeGreaterThanOrEqual(LEAVE_DELAY_MS - 200);
+    } finally {
+      closeAll(member, watcher);
+      await proxy.close();
     }
   });
 

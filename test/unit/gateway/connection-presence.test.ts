@@ -1,7 +1,8 @@
 /**
  * What a node tells channels' masters of one connection's presence members
  * (src/gateway/connection-presence.ts): they are back after a resume, they leave after the
- * grace period when the transport goes, they leave now on CLOSE or DETACH.
+ * grace period when the transport goes (a delay: the master reads it on its own clock),
+ * they leave now on CLOSE or DETACH.
  */
 import { describe, expect, it } from 'vitest';
 import { ConnectionPresence } from '../../../src/gateway/connection-presence.js';
@@ -10,14 +11,12 @@ import { silentLogger } from '../../../src/log.js';
 import { PresenceAction } from '../../../src/protocol/actions.js';
 
 function setup(resumed: boolean) {
-  const holds: { channel: string; leaveAt: number | null; since: number; atOnce: boolean }[] = [];
+  const holds: { channel: string; leaveInMs: number | null; since: number; atOnce: boolean }[] = [];
   const services = {
-    now: () => 1_000,
-    monotonic: () => 1_000,
     limits: { presenceLeaveDelayMs: 15_000 },
     log: silentLogger(),
-    hold: async (channel: string, _connectionId: string, leaveAt: number | null, since: number, atOnce?: boolean) => {
-      holds.push({ channel, leaveAt, since, atOnce: atOnce ?? false });
+    hold: async (channel: string, _connectionId: string, leaveInMs: number | null, since: number, atOnce?: boolean) => {
+      holds.push({ channel, leaveInMs, since, atOnce: atOnce ?? false });
     },
   } as unknown as GatewayServices;
   const p = new ConnectionPresence('conn', resumed, services);
@@ -34,7 +33,7 @@ describe('ConnectionPresence', () => {
     p.applied('app:a', [enter]);
     p.attached('app:b');
     p.transportClosed(false, false);
-    expect(holds).toEqual([{ channel: 'app:a', leaveAt: 16_000, since: 500, atOnce: false }]);
+    expect(holds).toEqual([{ channel: 'app:a', leaveInMs: 15_000, since: 500, atOnce: false }]);
   });
 
   it('after a resume, says the members are back on each channel attached, and that they leave when the transport goes, also where the SDK did not enter them again here', () => {
@@ -44,14 +43,14 @@ describe('ConnectionPresence', () => {
     p.attached('app:b');
     p.applied('app:b', [enter]);
     expect(holds).toEqual([
-      { channel: 'app:a', leaveAt: null, since: 500, atOnce: false },
-      { channel: 'app:b', leaveAt: null, since: 500, atOnce: false },
+      { channel: 'app:a', leaveInMs: null, since: 500, atOnce: false },
+      { channel: 'app:b', leaveInMs: null, since: 500, atOnce: false },
     ]);
     holds.length = 0;
     p.transportClosed(false, false);
-    expect(holds.map((h) => [h.channel, h.leaveAt]).sort()).toEqual([
-      ['app:a', 16_000],
-      ['app:b', 16_000],
+    expect(holds.map((h) => [h.channel, h.leaveInMs]).sort()).toEqual([
+      ['app:a', 15_000],
+      ['app:b', 15_000],
     ]);
   });
 
@@ -61,7 +60,7 @@ describe('ConnectionPresence', () => {
     p.attached('app:b');
     holds.length = 0;
     p.detached('app:a');
-    expect(holds).toEqual([{ channel: 'app:a', leaveAt: 1_000, since: 500, atOnce: true }]);
+    expect(holds).toEqual([{ channel: 'app:a', leaveInMs: 0, since: 500, atOnce: true }]);
     holds.length = 0;
     p.transportClosed(false, true);
     expect(holds).toEqual([]);
