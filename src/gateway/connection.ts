@@ -5,6 +5,7 @@
  * corked per event-loop turn. A client that cannot keep up is disconnected once its
  * outbound buffer passes the limit, so one slow consumer never grows the node's memory.
  */
+import { randomBytes } from 'node:crypto';
 import type WebSocket from 'ws';
 import { AblyError, toAblyError } from '../errors.js';
 import type { Credentials } from '../auth/keys.js';
@@ -558,7 +559,9 @@ export class Connection implements AttachmentOwner {
       ops = buildPresence(pm.presence, {
         limits: this.services.limits,
         clientId: this.credentials.clientId,
-        idBase: `${this.id}:${slot ? slot.msgSerial : `p${Date.now()}`}`,
+        // Without a msgSerial (no Ably SDK sends none), an id of its own: the time made one
+        // that a clock stepped back (or the same ms) gave again, and the repeat was dropped.
+        idBase: `${this.id}:${slot ? slot.msgSerial : `p${randomBytes(9).toString('base64url')}`}`,
         connectionId: this.id,
         now: this.services.now(),
       });
