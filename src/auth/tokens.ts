@@ -57,7 +57,7 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 export class TokenAuthority {
-  /** Nonces of signed TokenRequests seen in the last window, with their timestamps. */
+  /** Nonces of signed TokenRequests seen in the last two windows, with when they came (in that order). */
   private readonly nonces = new Map<string, number>();
 
   constructor(private readonly keys: KeyStore) {}
@@ -116,9 +116,15 @@ export class TokenAuthority {
     );
   }
 
+  /**
+   * A request is taken up to a window after its timestamp, and its timestamp may be a
+   * window ahead of when it came: a nonce is kept two windows from when it came. (Kept one,
+   * a request stamped a minute ahead could be used again from two minutes after it came
+   * until three.)
+   */
   private expireNonces(now: number): void {
     for (const [n, at] of this.nonces) {
-      if (now - at <= TOKEN_REQUEST_WINDOW_MS) break;
+      if (now - at <= 2 * TOKEN_REQUEST_WINDOW_MS) break;
       this.nonces.delete(n);
     }
   }
