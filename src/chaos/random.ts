@@ -25,6 +25,10 @@
  * run (the scenario's `clocks`, libfaketime), drawn after everything else, so a seed's
  * faults are the same with and without. With `nodeClocks` (`--node-clocks`), each node's
  * is off by up to 4 s more either way (nodes of one region disagreeing), drawn after those.
+ * With `clockSteps` (`--clock-steps`), two to four times a node's wall clock is set to up
+ * to 10 s either way from the machine's while it runs (a `clock` action, as NTP steps a
+ * clock), a channel's master half of the time; one stepped while it is down starts with
+ * it. Drawn last of all.
  */
 import { writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -45,6 +49,8 @@ export interface RandomOptions {
   clocks?: boolean;
   /** Each node's wall clock off by up to 4 s from its region's (a scenario's `clocks`, by node). */
   nodeClocks?: boolean;
+  /** Steps of nodes' wall clocks while they run (`clock` actions), up to 10 s either way from the machine's. */
+  clockSteps?: boolean;
 }
 
 /** The part of a scenario file the generator writes (scenario.ts validates it on load). */
@@ -228,14 +234,14 @@ function clientActions(r: Seeded, s: Shape, end: number, nodeWindows: ReadonlyMa
 
 function summary(
   seed: number,
-  o: { pairs: boolean; regionClocks: boolean; nodeClocks: boolean; clocks: Record<string, string> | null },
+  o: { pairs: boolean; regionClocks: boolean; nodeClocks: boolean; clockSteps: boolean; clocks: Record<string, string> | null },
   timeline: readonly TimelineAction[],
 ): string {
   const count = new Map<string, number>();
   for (const a of timeline) if (!['heal', 'restart', 'resume', 'rejoin'].includes(a.action)) count.set(a.action, (count.get(a.action) ?? 0) + 1);
   const what = [...count].map(([k, n]) => `${n} ${k}`).join(', ');
   const clocks = o.clocks ? `; clocks ${Object.entries(o.clocks).map(([where, off]) => `${where} ${off}`).join(', ')}` : '';
-  const flags = `${o.pairs ? ' --pairs' : ''}${o.regionClocks ? ' --clocks' : ''}${o.nodeClocks ? ' --node-clocks' : ''}`;
+  const flags = `${o.pairs ? ' --pairs' : ''}${o.regionClocks ? ' --clocks' : ''}${o.nodeClocks ? ' --node-clocks' : ''}${o.clockSteps ? ' --clock-steps' : ''}`;
   return `Drawn by "ably-ng chaos random --seed ${seed}${flags}": ${what || 'no faults'}${clocks}.`;
 }
 
@@ -258,6 +264,17 @@ function drawClocks(r: Seeded, shape: readonly { name: string; nodes: readonly s
       out[region.name] = offsetOf(q);
     }
   if (o.nodes) for (const region of shape) for (const node of region.nodes) out[node] = offsetOf(regionQ.get(region.name)! + r.int(33) - 16);
+  return out;
+}
+
+/** Two to four steps of a node's wall clock, to within 10 s of the machine's (quarters of a second): a channel's master, or a node by name. */
+function drawClockSteps(r: Seeded, shape: Shape, end: number): TimelineAction[] {
+  const out: TimelineAction[] = [];
+  for (let i = 2 + r.int(3); i > 0; i--) {
+    const region = r.pick(shape.regions);
+    const node = r.int(2) === 0 ? `master:${r.pick(shape.channels)}@${region.name}` : r.pick(region.nodes);
+    out.push({ at: at(r.between(FIRST_FAULT_S, end)), action: 'clock', node, offset: offsetOf(r.int(81) - 40) });
+  }
   return out;
 }
 
@@ -292,9 +309,13 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
   // Stable: actions at one instant keep the order they were drawn in (a start before its end).
   timeline.sort((x, y) => x.at - y.at);
   const clocks = drawClocks(r, shape.regions, { regions: o.clocks ?? false, nodes: o.nodeClocks ?? false });
+  if (o.clockSteps) {
+    timeline.push(...drawClockSteps(r, shape, end));
+    timeline.sort((x, y) => x.at - y.at);
+  }
   return {
     name: `random-${o.seed}`,
-    description: summary(o.seed, { pairs: o.pairs ?? false, regionClocks: o.clocks ?? false, nodeClocks: o.nodeClocks ?? false, clocks }, timeline),
+    description: summary(o.seed, { pairs: o.pairs ?? false, regionClocks: o.clocks ?? false, nodeClocks: o.nodeClocks ?? false, clockSteps: o.clockSteps ?? false, clocks }, timeline),
     topology: relative(scenarioDir, resolve(o.topologyFile)) || '.',
     durationS: o.durationS,
     drainS: 20,

@@ -296,4 +296,41 @@ describe('random chaos scenarios', () => {
       expect(() => checkScenarioRegions(read, t.regions.map((r) => r.name), t.regions.flatMap((r) => r.nodes.map((n) => n.name)))).not.toThrow();
     });
   });
+
+  describe('with --clock-steps', () => {
+    it("draw two to four steps of a running node's clock last, within 10 s of the machine's, a channel's master half of the time", () => {
+      const offsets: number[] = [];
+      let masters = 0;
+      let named = 0;
+      for (const seed of SEEDS.slice(0, 100)) {
+        for (const topo of [LOCAL, THREE]) {
+          const s = randomScenario({ seed, durationS: 60, topologyFile: topo, clockSteps: true }, dir);
+          const steps = s.timeline.filter((a) => a.action === 'clock');
+          expect(s.timeline.filter((a) => a.action !== 'clock')).toEqual(scenarioOf(seed, topo).timeline);
+          expect(steps.length).toBeGreaterThanOrEqual(2);
+          expect(steps.length).toBeLessThanOrEqual(4);
+          const t = loadTopology(topo);
+          for (const step of steps) {
+            if (step.action !== 'clock') continue;
+            expect(step.at).toBeGreaterThanOrEqual(2);
+            expect(step.at).toBeLessThanOrEqual(60 - 4);
+            if (/^master:chaos-\d+@/.test(step.node)) masters++;
+            else {
+              expect(t.regions.flatMap((r) => r.nodes.map((n) => n.name))).toContain(step.node);
+              named++;
+            }
+            offsets.push(Number(step.offset.slice(0, -1)));
+          }
+        }
+      }
+      expect(Math.min(...offsets)).toBe(-10);
+      expect(Math.max(...offsets)).toBe(10);
+      expect(masters).toBeGreaterThan(100);
+      expect(named).toBeGreaterThan(100);
+      const one = randomScenario({ seed: 11, durationS: 60, topologyFile: LOCAL, clockSteps: true }, dir);
+      expect(one.description).toMatch(/--seed 11 --clock-steps": .*\d clock/);
+      const file = writeRandomScenario({ seed: 11, durationS: 60, topologyFile: LOCAL, clockSteps: true }, dir);
+      expect(loadScenario(file).timeline).toEqual(one.timeline);
+    });
+  });
 });
