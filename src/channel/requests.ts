@@ -218,7 +218,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           // Up to the asking node's position, which the replica may have given it already
           // (a position of another epoch, if the node's is, waits at most for the batch in flight).
           if (!(await master.publishedTo({ epoch: master.epoch, serial: req.upto }))) return notPublishedYet(req.upto);
-          const r = master.state.vectorRange(req.origins, Math.min(req.upto, master.position().serial), req.from ?? req.origins[0]?.region);
+          const r = master.state.vectorRange(req.origins, Math.min(req.upto, master.position().serial), req.from ?? req.origins[0]?.region, reg.now());
           // What a stream must reach back to for this client is on the replica before the
           // client is told it resumed (a master promoted after a failover knows it): also
           // where it did not change here, as its replication may still be under way

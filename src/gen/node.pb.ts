@@ -60,6 +60,11 @@ export interface Heartbeat {
   members: MemberInfo[];
   leaving: boolean;
   quorum: boolean;
+  /**
+   * The sender's region time (ms; src/cluster/region-clock.ts); absent from builds before
+   * the forty-second session.
+   */
+  now?: number | undefined;
 }
 
 export interface Message {
@@ -1063,7 +1068,7 @@ export const MemberInfo: MessageFns<MemberInfo> = {
 };
 
 function createBaseHeartbeat(): Heartbeat {
-  return { node: "", incarnation: 0, address: undefined, members: [], leaving: false, quorum: false };
+  return { node: "", incarnation: 0, address: undefined, members: [], leaving: false, quorum: false, now: undefined };
 }
 
 export const Heartbeat: MessageFns<Heartbeat> = {
@@ -1085,6 +1090,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.quorum !== false) {
       writer.uint32(48).bool(message.quorum);
+    }
+    if (message.now !== undefined) {
+      writer.uint32(56).int64(message.now);
     }
     return writer;
   },
@@ -1148,6 +1156,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.quorum = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.now = longToNumber(reader.int64());
             continue;
           }
         }

@@ -15,6 +15,7 @@ import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
 import { monotonicClock, systemClock, type Clock } from '../clock.js';
+import { RegionClock } from '../cluster/region-clock.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -24,7 +25,7 @@ import { cutOffError, Gateway } from '../gateway/server.js';
 import type { GatewayServices } from '../gateway/services.js';
 import type { Logger } from '../log.js';
 import { messageSize, type Message } from '../protocol/message.js';
-import type { NodeAddress, NodeId, NodeMessage } from '../transport/messages.js';
+import type { Heartbeat, NodeAddress, NodeId, NodeMessage } from '../transport/messages.js';
 import { Rpc } from '../transport/rpc.js';
 import type { RegionTransport } from '../transport/transport.js';
 import { ConnectionDirectory } from './connection-directory.js';
@@ -38,6 +39,9 @@ import { StatsRecorder } from './stats.js';
 import { regionOccupancy, regionStats } from './region-queries.js';
 import { NodeMetrics } from './metrics.js';
 import { GatewayCounts } from './gateway-metrics.js';
+
+/** A move of the region's time this large (ms) or more is logged: a peer's clock is that far on. */
+const REGION_TIME_LOGGED_MS = 1000;
 
 export interface NodeOptions {
   topology: Topology;
@@ -67,7 +71,11 @@ export class AblyNode {
   readonly region: RegionConfig;
   readonly log: Logger;
   readonly metrics: NodeMetrics;
-  private readonly clock: Clock;
+  /**
+   * The region's time (RegionClock): what this node stamps that others read. Its wall
+   * clock, or the furthest-on of the region's as heartbeats tell them.
+   */
+  private readonly clock: RegionClock;
   /** Durations within this node (membership's silences and freezes): no step of the wall clock moves them. */
   private readonly ticks: Clock = monotonicClock;
   private readonly transport: RegionTransport;
@@ -98,7 +106,8 @@ export class AblyNode {
   port = 0;
 
   constructor(private readonly o: NodeOptions) {
-    this.clock = o.clock ?? systemClock;
+    const wall = o.clock ?? systemClock;
+    this.clock = new RegionClock(() => wall.now(), () => this.ticks.now());
     this.region = findRegion(o.topology, o.region);
     this.id = o.node.name;
     this.log = o.log.child({ node: this.id, region: this.region.name });
@@ -254,7 +263,7 @@ export class AblyNode {
         const events = this.membership.onPeerGone(e.peer);
         if (events.length) this.log.warn({ peer: e.peer }, 'peer refuses connections: its process is gone');
         this.apply(events);
-      } else if (e.type === 'linkUp') this.transport.send(e.peer, this.membership.heartbeat());
+      } else if (e.type === 'linkUp') this.transport.send(e.peer, this.heartbeat());
       else if (e.type === 'peerOtherVersion') {
         this.membership.onOtherVersion(e.peer, e.protocol, this.ticks.now());
         this.apply([]);
@@ -339,7 +348,7 @@ export class AblyNode {
   }
 
   private beat(): void {
-    this.transport.broadcast(this.membership.heartbeat());
+    this.transport.broadcast(this.heartbeat());
     this.apply(this.membership.tick(this.ticks.now()));
   }
 
@@ -351,7 +360,7 @@ export class AblyNode {
     if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
     this.membership.setLeaving();
     // Leaving: the ring without us moves our channels to their new owners now.
-    this.transport.broadcast(this.membership.heartbeat());
+    this.transport.broadcast(this.heartbeat());
     this.rebuildRing();
     await this.registry.drain(3000);
     await this.gateway.close();
@@ -361,7 +370,7 @@ export class AblyNode {
     await this.globalmaster?.stop();
     await this.registry.close();
     this.rpc.failAll('node stopping');
-    this.transport.broadcast(this.membership.heartbeat());
+    this.transport.broadcast(this.heartbeat());
     await new Promise((r) => setTimeout(r, 20));
     await this.transport.stop();
     this.log.info('node stopped');
@@ -434,7 +443,7 @@ export class AblyNode {
    * when the quorum-loss reset waited for the next beat). What the old life held goes.
    */
   private beginNewLife(reason: string): Promise<void> {
-    this.transport.broadcast(this.membership.heartbeat());
+    this.transport.broadcast(this.heartbeat());
     return this.registry.dropAll(AblyError.of('channelFailed', reason));
   }
 
@@ -460,15 +469,23 @@ export class AblyNode {
 
   // ---- node-to-node traffic ------------------------------------------------------------
 
+  /** This node's heartbeat now: its membership view, and its region time. */
+  private heartbeat(): Heartbeat {
+    return { ...this.membership.heartbeat(), now: this.clock.now() };
+  }
+
   private onNodeMessage(from: NodeId, msg: NodeMessage): void {
     if (this.rpc.refusedForEarlierLife(from, msg)) {
       this.log.debug({ from, request: msg.type, incarnation: this.membership.selfIncarnation }, 'refused a request for an earlier life of this node');
       return;
     }
     switch (msg.type) {
-      case 'heartbeat':
+      case 'heartbeat': {
+        const moved = this.clock.heard(msg.node, msg.now ?? 0);
+        if (moved >= REGION_TIME_LOGGED_MS) this.log.info({ peer: msg.node, movedMs: Math.round(moved) }, "region time moved on: a peer's clock is further on than this node's");
         this.apply(this.membership.onHeartbeat(msg, this.ticks.now()));
         return;
+      }
       case 'reply':
         this.rpc.onReply(from, msg);
         return;
@@ -575,6 +592,7 @@ export class AblyNode {
       region: this.region.name,
       incarnation: this.membership.selfIncarnation,
       uptimeS: Math.round((this.ticks.now() - this.startedAt) / 1000),
+      regionTime: this.clock.status(),
       connections: this.gateway.connectionCount,
       connectionRecords: this.directory.size,
       channels: this.hub.size,

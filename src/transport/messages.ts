@@ -47,6 +47,8 @@ export interface Heartbeat {
   leaving: boolean;
   /** Whether the sender sees a majority of its region (its verdicts count only then). */
   quorum: boolean;
+  /** The sender's region time as it sent this (RegionClock); absent from builds before the forty-second session. */
+  now?: number;
 }
 
 // ---- requests --------------------------------------------------------------------

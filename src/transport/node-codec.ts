@@ -283,6 +283,7 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
             members: msg.members.map((m) => ({ ...m, state: STATE_TO_PB[m.state] })),
             leaving: msg.leaving,
             quorum: msg.quorum,
+            now: msg.now,
           },
         },
       };
@@ -342,6 +343,7 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
         members: h.members.map(memberFromPb),
         leaving: h.leaving,
         quorum: h.quorum,
+        ...(h.now !== undefined ? { now: h.now } : {}),
       };
     }
     case 'request':

@@ -10,8 +10,11 @@
  * (src/chaos/clocks.ts); monotonic clocks are left alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { regionClocksEnv } from '../../src/chaos/clocks.js';
+import { GLOBALMASTER_KEY } from '../../src/bridge/globalmaster.js';
+import { clockOffsetEnv, regionClocksEnv } from '../../src/chaos/clocks.js';
+import { Ring } from '../../src/cluster/ring.js';
 import { allLinksUp, globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
@@ -40,15 +43,27 @@ function deployment(ahead: 'r1' | 'r2'): void {
   });
 }
 
+/** What a subscriber in r1 missed of what was published after it attached, what came twice, and whether in order. */
+function expectAllAfterAttach(r: { pub: SteadyPublisher; got: number[]; attachedAt: number }): void {
+  const after = [...r.pub.acked].filter((s) => r.pub.sentAt[s]! > r.attachedAt).sort((a, b) => a - b);
+  const missing = after.filter((s) => !r.got.includes(s));
+  expect(missing, `published after the attach, never delivered in r1 (of ${after.length})`).toEqual([]);
+  expect(new Set(r.got).size, 'duplicates').toBe(r.got.length);
+  expect(r.got.every((s, i) => i === 0 || s > r.got[i - 1]!), 'in order').toBe(true);
+}
+
 /**
  * Publishes on a new channel in r2 every 20 ms, subscribes in r1 after 4 s of it,
  * publishes 2 s more, and returns the publisher (its send times, what was acked), what r1
  * got, and when the subscribe was called and when it had attached.
  */
-async function subscribeWhilePublished(name: string): Promise<{ pub: SteadyPublisher; got: number[]; attachingAt: number; attachedAt: number }> {
+async function subscribeWhilePublished(
+  name: string,
+  o: { channel?: string; subscriber?: string } = {},
+): Promise<{ pub: SteadyPublisher; got: number[]; attachingAt: number; attachedAt: number }> {
   const pubClient = realtime(d.port('r2-n1'));
-  const sub = realtime(d.port('r1-n1'));
-  const channel = `${name}-${Date.now()}`;
+  const sub = realtime(d.port(o.subscriber ?? 'r1-n1'));
+  const channel = o.channel ?? `${name}-${Date.now()}`;
   const rec = new Recorder();
   const pub = new SteadyPublisher('S', pubClient, channel, 20);
   try {
@@ -84,12 +99,7 @@ describe("a subscriber's region whose clock is ahead of the publisher's", () => 
     await waitFor(async () => (await clockOffsetMs()) !== null, { what: "r1's measure of r2's clock" });
     // r2 is behind r1 by the skew: its offset from r1 is about -6 s.
     expect(Math.abs((await clockOffsetMs())! + SKEW_S * 1000)).toBeLessThan(500);
-    const r = await subscribeWhilePublished('ahead');
-    const after = [...r.pub.acked].filter((s) => r.pub.sentAt[s]! > r.attachedAt).sort((a, b) => a - b);
-    const missing = after.filter((s) => !r.got.includes(s));
-    expect(missing, `published after the attach, never delivered in r1 (of ${after.length})`).toEqual([]);
-    expect(new Set(r.got).size, 'duplicates').toBe(r.got.length);
-    expect(r.got.every((s, i) => i === 0 || s > r.got[i - 1]!), 'in order').toBe(true);
+    expectAllAfterAttach(await subscribeWhilePublished('ahead'));
   });
 
   it('gets everything published after it attached during a cut, once the link is back (the hellos measure the clocks as the link comes up)', async () => {
@@ -143,3 +153,38 @@ describe("a subscriber's region whose clock is behind the publisher's", () => {
     expect(missing, 'published after the attach, never delivered in r1').toEqual([]);
   });
 });
+
+describe("a channel's master whose clock is ahead of its region's globalmaster", () => {
+  // r1 of three nodes: the globalmaster's clock is the machine's, and the node that masters
+  // the channel there is SKEW_S seconds on. The master stamps when r1's interest began;
+  // the globalmaster measured r2's clock against its own. Read with that offset, the time
+  // was SKEW_S late (14 lost in chaos before the forty-second session); the region's
+  // nodes now stamp the region's time, the furthest-on of their clocks (RegionClock).
+  const R1 = ['r1-n1', 'r1-n2', 'r1-n3'];
+  const gm = new Ring(R1).owner(GLOBALMASTER_KEY)!;
+  const ahead = R1.find((n) => n !== gm)!;
+  beforeAll(async () => {
+    d = await startDeployment({
+      regions: [
+        { name: 'r1', nodes: 3 },
+        { name: 'r2', nodes: 1 },
+      ],
+      nodeEnv: { [ahead]: clockOffsetEnv(`+${SKEW_S}s`) },
+    });
+    await regionLinksUp(d, ['r1', 'r2']);
+    d.sup.regionProxies.get('r1|r2')!.set('both', { latencyMs: 300 });
+  });
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  it('gets everything published after its subscriber attached, and the region says it follows that clock', async () => {
+    await waitFor(async () => (await Promise.all(R1.map((n) => d.health(n)))).every((h) => h.ring.length === 3), { what: 'a ring of three in r1' });
+    const channel = channelMasteredBy(R1, ahead, 'node-ahead');
+    const subscriber = R1.find((n) => n !== ahead && n !== gm)!;
+    expectAllAfterAttach(await subscribeWhilePublished('node-ahead', { channel, subscriber }));
+    const h = await d.health(gm);
+    expect(Math.abs(h.regionTime.aheadMs - SKEW_S * 1000)).toBeLessThan(1000);
+  });
+});
+

@@ -121,7 +121,7 @@ const snapshot: ChannelSnapshot = {
 };
 
 describe('encodeNodeMessage / decodeNodeMessage', () => {
-  it('round-trips a heartbeat with members in every state', () => {
+  it('round-trips a heartbeat with members in every state and the region time', () => {
     const msg: NodeMessage = {
       type: 'heartbeat',
       node: 'n1',
@@ -135,11 +135,12 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ],
       leaving: false,
       quorum: true,
+      now: NOW + 6000,
     };
     expect(roundTrip(msg)).toStrictEqual(msg);
   });
 
-  it('round-trips a leaving heartbeat without quorum', () => {
+  it('round-trips a leaving heartbeat without quorum (and without a time, as builds before the region clock send it)', () => {
     const msg: NodeMessage = {
       type: 'heartbeat',
       node: 'n1',

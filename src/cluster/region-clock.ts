@@ -1,0 +1,71 @@
+/**
+ * The region's time: the furthest-on wall clock of the region's nodes, as a hybrid
+ * logical clock keeps it. Times one node stamps are read by others: when this region's
+ * interest in a channel began (stamped by the channel's master, read in another region
+ * against this one's offset, which the globalmaster measures), when a message was stored
+ * (stamped by whichever node was master then), a member's leave time, a connection
+ * record's expiry, a channel's mastership terms. Each node stamping them with its own
+ * clock, nodes whose clocks disagreed read them wrong by as much: a channel master 6 s
+ * ahead of its globalmaster stamped its region's interest 6 s late, the origin's master
+ * read its start from 4 s after the interest began, and what was published while word of
+ * the interest crossed was lost without a word (chaos, before the forty-second session:
+ * 14 messages over a 150 ms link).
+ *
+ * Every heartbeat carries the sender's region time. A node's region time goes on with its
+ * monotonic clock from the furthest it has been: its own wall clock, or a heartbeat's time
+ * as the heartbeat came. So it never goes back (a node whose wall clock is stepped back
+ * goes on from where the region was), the region's nodes agree to within the mesh's
+ * one-way delay (a heartbeat's time is behind by its way across, so heartbeats going round
+ * do not push the time on by themselves), and the region follows its furthest-on clock,
+ * also one stepped forward, and stays with it. A node more than `MAX_AHEAD_MS` ahead is not
+ * followed (a clock set a day wrong must not take the region's timestamps with it):
+ * `status()` names it.
+ */
+import type { Clock } from '../clock.js';
+
+/** How far ahead (ms) of this node's region time a peer's may be for it to follow. */
+export const MAX_AHEAD_MS = 5 * 60_000;
+
+export class RegionClock implements Clock {
+  /** The region time minus the monotonic clock, at its furthest yet. */
+  private base: number;
+  /** The furthest a node we did not follow was ahead, and which. */
+  private refused: { node: string; aheadMs: number } | null = null;
+
+  constructor(
+    private readonly wall: () => number = Date.now,
+    private readonly mono: () => number = () => performance.now(),
+  ) {
+    this.base = this.wall() - this.mono();
+  }
+
+  now(): number {
+    const m = this.mono();
+    const wall = this.wall();
+    if (wall - m > this.base) this.base = wall - m;
+    // Whole ms, as the wall clock's are (timestamps, terms and the wire want integers).
+    return Math.floor(m + this.base);
+  }
+
+  /**
+   * A heartbeat from `node` said its region time was `theirs` (0: a build before this
+   * one, which says none). Returns how far it moved ours on (ms; 0: not at all).
+   */
+  heard(node: string, theirs: number): number {
+    if (theirs <= 0) return 0;
+    const ahead = theirs - this.now();
+    if (ahead <= 0) return 0;
+    if (ahead > MAX_AHEAD_MS) {
+      if (!this.refused || this.refused.node !== node || ahead > this.refused.aheadMs) this.refused = { node, aheadMs: ahead };
+      return 0;
+    }
+    this.base += ahead;
+    return ahead;
+  }
+
+  /** How far the region's time is ahead of this node's wall clock, and a node too far ahead to follow. */
+  status(): { aheadMs: number; notFollowed: { node: string; aheadMs: number } | null } {
+    const r = this.refused;
+    return { aheadMs: Math.round(this.now() - this.wall()), notFollowed: r && { node: r.node, aheadMs: Math.round(r.aheadMs) } };
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * RegionClock: the region's time, the furthest-on wall clock of its nodes as heartbeats
+ * tell it, going on with the monotonic clock and never back (src/cluster/region-clock.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { MAX_AHEAD_MS, RegionClock } from '../../../src/cluster/region-clock.js';
+
+/** A node's clocks, moved by hand: its wall clock and its monotonic one. */
+function clocks(wall = 1_000_000) {
+  const c = { wall, mono: 50 };
+  return {
+    c,
+    tick: (ms: number) => {
+      c.wall += ms;
+      c.mono += ms;
+    },
+    clock: new RegionClock(
+      () => c.wall,
+      () => c.mono,
+    ),
+  };
+}
+
+describe('RegionClock', () => {
+  it("is the node's own wall clock until a peer's is further on, then follows that one", () => {
+    const { c, tick, clock } = clocks();
+    expect(clock.now()).toBe(1_000_000);
+    // A peer behind, or one that says no time (an older build): nothing moves.
+    expect(clock.heard('b', 995_000)).toBe(0);
+    expect(clock.heard('b', 0)).toBe(0);
+    expect(clock.now()).toBe(1_000_000);
+    // A peer 6 s on: the region's time is its.
+    expect(clock.heard('c', 1_006_000)).toBe(6000);
+    expect(clock.now()).toBe(1_006_000);
+    tick(1000);
+    expect(clock.now()).toBe(1_007_000);
+    expect(clock.status()).toEqual({ aheadMs: 6000, notFollowed: null });
+    // Its heartbeat coming back, behind by its way across: no further.
+    expect(clock.heard('c', 1_006_990)).toBe(0);
+    expect(c.wall).toBe(1_001_000);
+  });
+
+  it("never goes back: a step back of the node's wall clock leaves it going on; a step forward takes it on", () => {
+    const { c, tick, clock } = clocks();
+    tick(500);
+    expect(clock.now()).toBe(1_000_500);
+    c.wall -= 10_000; // NTP steps it back
+    tick(500);
+    expect(clock.now()).toBe(1_001_000);
+    c.wall += 30_000; // and 20 s past where it was
+    expect(clock.now()).toBe(1_021_000);
+    tick(1);
+    expect(clock.now()).toBe(1_021_001);
+  });
+
+  it('does not follow a node further on than MAX_AHEAD_MS, and names it', () => {
+    const { clock } = clocks();
+    expect(clock.heard('d', 1_000_000 + MAX_AHEAD_MS + 1)).toBe(0);
+    expect(clock.heard('d', 1_000_000 + 24 * 3600_000)).toBe(0);
+    expect(clock.now()).toBe(1_000_000);
+    expect(clock.status()).toEqual({ aheadMs: 0, notFollowed: { node: 'd', aheadMs: 24 * 3600_000 } });
+  });
+
+  it('gives whole milliseconds', () => {
+    const { c, clock } = clocks();
+    c.mono = 50.75;
+    expect(Number.isInteger(clock.now())).toBe(true);
+  });
+});
