@@ -23,14 +23,23 @@
  */
 import type { Clock } from '../clock.js';
 
-/** How far ahead (ms) of this node's region time a peer's may be for it to follow. */
-export const MAX_AHEAD_MS = 5 * 60_000;
+/**
+ * How far ahead (ms) of this node's region time a peer's may be for it to follow. What a
+ * client sees moves with the region's time (message timestamps, `/time`, the ±2 minutes a
+ * signed TokenRequest's timestamp may be from it, a JWT's expiry), so one node's clock
+ * set minutes wrong must not take the region with it; past this it goes its own way, as
+ * every node did before the forty-second session.
+ */
+export const MAX_AHEAD_MS = 30_000;
+
+/** A peer's time counts (for the majority rule) this long after its last heartbeat (ms, monotonic). */
+const PEER_FRESH_MS = 10_000;
 
 export class RegionClock implements Clock {
   /** The region time minus the monotonic clock, at its furthest yet. */
   private base: number;
-  /** The furthest a node we did not follow was ahead, and which. */
-  private refused: { node: string; aheadMs: number } | null = null;
+  /** Each peer's region time minus our monotonic clock, as its last heartbeat came, and when (monotonic). */
+  private readonly peers = new Map<string, { base: number; at: number }>();
 
   constructor(
     private readonly wall: () => number = Date.now,
@@ -49,23 +58,44 @@ export class RegionClock implements Clock {
 
   /**
    * A heartbeat from `node` said its region time was `theirs` (0: a build before this
-   * one, which says none). Returns how far it moved ours on (ms; 0: not at all).
+   * one, which says none). Returns how far it moved ours on (ms; 0: not at all; negative:
+   * how far it is ahead, too far to follow).
+   *
+   * A peer up to MAX_AHEAD_MS ahead is followed. One further ahead is followed only where
+   * a majority of the region (this node counted) is that far ahead of this node, which is
+   * then the one whose clock is wrong (restarted with its clock far back, say): it goes on
+   * from the nearest of them.
    */
   heard(node: string, theirs: number): number {
     if (theirs <= 0) return 0;
-    const ahead = theirs - this.now();
-    if (ahead <= 0) return 0;
-    if (ahead > MAX_AHEAD_MS) {
-      if (!this.refused || this.refused.node !== node || ahead > this.refused.aheadMs) this.refused = { node, aheadMs: ahead };
-      return 0;
+    this.now();
+    const m = this.mono();
+    this.peers.set(node, { base: theirs - m, at: m });
+    for (const [n, p] of this.peers) if (m - p.at > PEER_FRESH_MS) this.peers.delete(n);
+    const aheads = this.aheads();
+    const near = aheads.find((a) => a <= MAX_AHEAD_MS) ?? 0;
+    const majority = aheads[Math.floor((aheads.length + 1) / 2)];
+    const to = majority !== undefined && majority > MAX_AHEAD_MS ? majority : near;
+    if (to > 0) {
+      this.base += to;
+      return to;
     }
-    this.base += ahead;
-    return ahead;
+    const mine = this.peers.get(node)!.base - this.base;
+    return mine > MAX_AHEAD_MS ? -mine : 0;
   }
 
-  /** How far the region's time is ahead of this node's wall clock, and a node too far ahead to follow. */
-  status(): { aheadMs: number; notFollowed: { node: string; aheadMs: number } | null } {
-    const r = this.refused;
-    return { aheadMs: Math.round(this.now() - this.wall()), notFollowed: r && { node: r.node, aheadMs: Math.round(r.aheadMs) } };
+  /** How far the region's time is ahead of this node's wall clock, and the peers too far ahead to follow. */
+  status(): { aheadMs: number; notFollowed: { node: string; aheadMs: number }[] } {
+    this.now();
+    const notFollowed = [...this.peers]
+      .map(([node, p]) => ({ node, aheadMs: Math.round(p.base - this.base) }))
+      .filter((p) => p.aheadMs > MAX_AHEAD_MS)
+      .sort((a, b) => a.node.localeCompare(b.node));
+    return { aheadMs: Math.round(this.now() - this.wall()), notFollowed };
+  }
+
+  /** How far each fresh peer's time is ahead of ours (ms), furthest first. */
+  private aheads(): number[] {
+    return [...this.peers.values()].map((p) => p.base - this.base).sort((a, b) => b - a);
   }
 }

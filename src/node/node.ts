@@ -15,7 +15,7 @@ import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
 import { monotonicClock, systemClock, type Clock } from '../clock.js';
-import { RegionClock } from '../cluster/region-clock.js';
+import { MAX_AHEAD_MS, RegionClock } from '../cluster/region-clock.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -23,7 +23,7 @@ import { channelSettingsOf } from '../channel/settings.js';
 import { findRegion, resolveSecret, topologyDir, type NodeConfig, type RegionConfig, type Topology } from '../config/topology.js';
 import { cutOffError, Gateway } from '../gateway/server.js';
 import type { GatewayServices } from '../gateway/services.js';
-import type { Logger } from '../log.js';
+import { LogThrottle, type Logger } from '../log.js';
 import { messageSize, type Message } from '../protocol/message.js';
 import type { Heartbeat, NodeAddress, NodeId, NodeMessage } from '../transport/messages.js';
 import { Rpc } from '../transport/rpc.js';
@@ -76,6 +76,8 @@ export class AblyNode {
    * clock, or the furthest-on of the region's as heartbeats tell them.
    */
   private readonly clock: RegionClock;
+  /** One warning a minute per peer whose clock is too far ahead to follow. */
+  private readonly clockWarnings = new LogThrottle(60_000);
   /** Durations within this node (membership's silences and freezes): no step of the wall clock moves them. */
   private readonly ticks: Clock = monotonicClock;
   private readonly transport: RegionTransport;
@@ -483,6 +485,9 @@ export class AblyNode {
       case 'heartbeat': {
         const moved = this.clock.heard(msg.node, msg.now ?? 0);
         if (moved >= REGION_TIME_LOGGED_MS) this.log.info({ peer: msg.node, movedMs: Math.round(moved) }, "region time moved on: a peer's clock is further on than this node's");
+        else if (moved < 0 && this.clockWarnings.due(msg.node)) {
+          this.log.warn({ peer: msg.node, aheadMs: Math.round(-moved), maxMs: MAX_AHEAD_MS }, "a peer's clock is too far ahead to follow: check its NTP");
+        }
         this.apply(this.membership.onHeartbeat(msg, this.ticks.now()));
         return;
       }
