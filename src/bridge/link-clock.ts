@@ -32,8 +32,13 @@
 const SAMPLES = 8;
 /** A round trip longer than this (ms) says nothing worth keeping (a stall, a clock step). */
 const MAX_RTT_MS = 10_000;
-/** What two samples of unstepped clocks may disagree by beyond their round trips' bound (drift, ms rounding). */
-const STEP_SLACK_MS = 50;
+/**
+ * What two samples of unstepped clocks may disagree by beyond their round trips' bound:
+ * drift, ms rounding, and a region time's way of going a little slower between the
+ * heartbeats that keep it with its region's furthest-on clock (RegionClock's SLEW, up to
+ * 50 ms). A step under it moves nothing the offset is used for (re-told past 250 ms).
+ */
+const STEP_SLACK_MS = 250;
 
 export interface ClockPing {
   at: number;

@@ -2,7 +2,7 @@
  * The region's time: the furthest-on wall clock of the region's nodes, as a hybrid
  * logical clock keeps it. Times one node stamps are read by others: when this region's
  * interest in a channel began (stamped by the channel's master, read in another region
- * against this one's offset, which the globalmaster measures), when a message was stored
+ * against this one's offset, which the globalmasters measure), when a message was stored
  * (stamped by whichever node was master then), a member's leave time, a connection
  * record's expiry, a channel's mastership terms. Each node stamping them with its own
  * clock, nodes whose clocks disagreed read them wrong by as much: a channel master 6 s
@@ -13,13 +13,16 @@
  *
  * Every heartbeat carries the sender's region time. A node's region time goes on with its
  * monotonic clock from the furthest it has been: its own wall clock, or a heartbeat's time
- * as the heartbeat came. So it never goes back (a node whose wall clock is stepped back
- * goes on from where the region was), the region's nodes agree to within the mesh's
- * one-way delay (a heartbeat's time is behind by its way across, so heartbeats going round
- * do not push the time on by themselves), and the region follows its furthest-on clock,
- * also one stepped forward, and stays with it. A node more than `MAX_AHEAD_MS` ahead is not
- * followed (a clock set a day wrong must not take the region's timestamps with it):
- * `status()` names it.
+ * as the heartbeat came. So the region's nodes agree to within the mesh's one-way delay (a
+ * heartbeat's time is behind by its way across, so heartbeats going round do not push the
+ * time on by themselves), and it never goes back: a node whose wall clock is stepped back
+ * goes on from where the region was. While it is ahead of the node's own wall clock it
+ * goes at `1 - SLEW` of the rate, as NTP slews a clock, until it meets it: once the clock
+ * that was furthest on is set right (or its node is gone), the region's time comes back to
+ * its clocks (10 s in 100 s), where holding the furthest it ever was would keep a step
+ * forward for good. A peer more than `MAX_AHEAD_MS` ahead is followed only where more than
+ * half of the region's nodes are that far ahead (this node's clock is then the wrong one);
+ * `status()` names the others.
  */
 import type { Clock } from '../clock.js';
 
@@ -34,26 +37,37 @@ export const MAX_AHEAD_MS = 30_000;
 
 /** A peer's time counts (for the majority rule) this long after its last heartbeat (ms, monotonic). */
 const PEER_FRESH_MS = 10_000;
+/** How much slower the region's time goes while it is ahead of this node's wall clock. */
+export const SLEW = 0.1;
 
 export class RegionClock implements Clock {
-  /** The region time minus the monotonic clock, at its furthest yet. */
-  private base: number;
-  /** Each peer's region time minus our monotonic clock, as its last heartbeat came, and when (monotonic). */
+  /** The region's time (ms, not rounded), as of `at` on the monotonic clock. */
+  private t: number;
+  private at: number;
+  /** Each peer's region time less our monotonic clock, as its last heartbeat came, and when (monotonic). */
   private readonly peers = new Map<string, { base: number; at: number }>();
+  private readonly wall: () => number;
+  private readonly mono: () => number;
+  /** How many nodes the region has, this one counted (the majority rule). */
+  private readonly regionSize: () => number;
 
-  constructor(
-    private readonly wall: () => number = Date.now,
-    private readonly mono: () => number = () => performance.now(),
-  ) {
-    this.base = this.wall() - this.mono();
+  constructor(o: { wall?: () => number; mono?: () => number; regionSize: () => number }) {
+    this.wall = o.wall ?? Date.now;
+    this.mono = o.mono ?? (() => performance.now());
+    this.regionSize = o.regionSize;
+    this.t = this.wall();
+    this.at = this.mono();
   }
 
   now(): number {
     const m = this.mono();
-    const wall = this.wall();
-    if (wall - m > this.base) this.base = wall - m;
+    const w = this.wall();
+    const dt = m - this.at;
+    this.at = m;
+    // At `1 - SLEW` of the rate, but never behind the wall clock: while they meet, the wall clock's.
+    this.t = Math.max(this.t + dt * (1 - SLEW), w);
     // Whole ms, as the wall clock's are (timestamps, terms and the wire want integers).
-    return Math.floor(m + this.base);
+    return Math.floor(this.t);
   }
 
   /**
@@ -62,40 +76,40 @@ export class RegionClock implements Clock {
    * how far it is ahead, too far to follow).
    *
    * A peer up to MAX_AHEAD_MS ahead is followed. One further ahead is followed only where
-   * a majority of the region (this node counted) is that far ahead of this node, which is
-   * then the one whose clock is wrong (restarted with its clock far back, say): it goes on
-   * from the nearest of them.
+   * more than half of the region's nodes, heard in the last 10 s, are that far ahead of
+   * this one, whose clock is then the wrong one (started with it far back, say): it goes on
+   * from the nearest of that majority.
    */
   heard(node: string, theirs: number): number {
     if (theirs <= 0) return 0;
     this.now();
-    const m = this.mono();
+    const m = this.at;
     this.peers.set(node, { base: theirs - m, at: m });
     for (const [n, p] of this.peers) if (m - p.at > PEER_FRESH_MS) this.peers.delete(n);
     const aheads = this.aheads();
     const near = aheads.find((a) => a <= MAX_AHEAD_MS) ?? 0;
-    const majority = aheads[Math.floor((aheads.length + 1) / 2)];
+    const majority = aheads[Math.floor(this.regionSize() / 2)];
     const to = majority !== undefined && majority > MAX_AHEAD_MS ? majority : near;
     if (to > 0) {
-      this.base += to;
+      this.t += to;
       return to;
     }
-    const mine = this.peers.get(node)!.base - this.base;
+    const mine = theirs - this.t;
     return mine > MAX_AHEAD_MS ? -mine : 0;
   }
 
   /** How far the region's time is ahead of this node's wall clock, and the peers too far ahead to follow. */
   status(): { aheadMs: number; notFollowed: { node: string; aheadMs: number }[] } {
-    this.now();
+    const now = this.now();
     const notFollowed = [...this.peers]
-      .map(([node, p]) => ({ node, aheadMs: Math.round(p.base - this.base) }))
+      .map(([node, p]) => ({ node, aheadMs: Math.round(p.base + this.at - this.t) }))
       .filter((p) => p.aheadMs > MAX_AHEAD_MS)
       .sort((a, b) => a.node.localeCompare(b.node));
-    return { aheadMs: Math.round(this.now() - this.wall()), notFollowed };
+    return { aheadMs: Math.round(now - this.wall()), notFollowed };
   }
 
   /** How far each fresh peer's time is ahead of ours (ms), furthest first. */
   private aheads(): number[] {
-    return [...this.peers.values()].map((p) => p.base - this.base).sort((a, b) => b - a);
+    return [...this.peers.values()].map((p) => p.base + this.at - this.t).sort((a, b) => b - a);
   }
 }

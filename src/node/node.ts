@@ -109,7 +109,12 @@ export class AblyNode {
 
   constructor(private readonly o: NodeOptions) {
     const wall = o.clock ?? systemClock;
-    this.clock = new RegionClock(() => wall.now(), () => this.ticks.now());
+    this.clock = new RegionClock({
+      wall: () => wall.now(),
+      mono: () => this.ticks.now(),
+      // The topology's nodes, or the ring's where joiners made it larger.
+      regionSize: () => Math.max(this.region.nodes.length, this.ringView?.size ?? 0),
+    });
     this.region = findRegion(o.topology, o.region);
     this.id = o.node.name;
     this.log = o.log.child({ node: this.id, region: this.region.name });
