@@ -1,6 +1,8 @@
 /**
  * Membership of a region: a pure failure detector over heartbeats, with incarnation
- * numbers. Time is an argument everywhere, so tests drive it by hand.
+ * numbers. Time is an argument everywhere, so tests drive it by hand: node.ts gives the
+ * monotonic clock, so that a step of the wall clock is not a silence or a freeze, and the
+ * wall clock (its region time) for new incarnations.
  *
  * - A member is `up` while heartbeats arrive, `suspect` after `suspectAfterMs` of
  *   silence (or when its link drops), `down` after `downAfterMs` (with a majority up, below;
@@ -8,7 +10,9 @@
  * - Incarnations tell a restarted node from its earlier self: a heartbeat with a higher
  *   incarnation is a new life (the old one is reported down first). A member that is
  *   `down` stays down at that incarnation: its heartbeats are ignored until it comes back
- *   as a new life. A node therefore takes a new incarnation, and drops what it held as
+ *   as a new life. A node that hears itself named at an incarnation above its own (an
+ *   earlier life, begun while its clock was further on) takes a life above it. A node
+ *   therefore takes a new incarnation, and drops what it held as
  *   if restarted (`selfReset`), whenever it may have been declared down: when it finds
  *   it was frozen longer than `downAfterMs` (SIGSTOP, a long stall) while some peer was
  *   alive to notice, when a peer that has quorum reports it down, when a peer it holds

@@ -49,6 +49,7 @@ export interface NodeOptions {
   /** This node's config (from the topology, or given on the command line for a joiner). */
   node: NodeConfig;
   log: Logger;
+  /** The wall clock (the system's by default); the node's region time goes on from it (RegionClock). */
   clock?: Clock;
   /** Overrides the transport the topology names (tests use the in-memory one). */
   transport?: RegionTransport;
