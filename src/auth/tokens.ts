@@ -46,6 +46,13 @@ interface TokenBody {
   exp: number;
 }
 
+/** A signed TokenRequest checked: what to issue, once its nonce is taken as used. */
+export interface SignedRequest {
+  key: ApiKey;
+  params: { ttl?: number; capability?: Capability; clientId: string | null };
+  nonce: { key: string; until: number };
+}
+
 function hmac(secret: string, text: string): string {
   return createHmac('sha256', secret).update(text).digest('base64url');
 }
@@ -57,9 +64,6 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 export class TokenAuthority {
-  /** Nonces of signed TokenRequests seen in the last two windows, with when they came (in that order). */
-  private readonly nonces = new Map<string, number>();
-
   constructor(private readonly keys: KeyStore) {}
 
   /** Issues a token for `key` with the given (already key-bounded) capability. */
@@ -83,8 +87,13 @@ export class TokenAuthority {
     };
   }
 
-  /** Handles a signed TokenRequest (no other auth needed). */
-  fromSignedRequest(req: unknown, keyNameInPath: string, now: number): TokenDetails {
+  /**
+   * Checks a signed TokenRequest (no other auth needed): its key, its mac, its timestamp
+   * within the window of `now`. What to issue, and the nonce to take as used (`nonce.key`,
+   * until `nonce.until`: its timestamp plus the window, the last moment it could be taken)
+   * before issuing it.
+   */
+  checkSignedRequest(req: unknown, keyNameInPath: string, now: number): SignedRequest {
     const r = req as Partial<TokenRequest>;
     if (typeof r !== 'object' || r === null) throw AblyError.of('invalidRequestBody', 'TokenRequest must be an object');
     if (r.keyName !== keyNameInPath) throw AblyError.of('invalidCredential', 'TokenRequest keyName does not match the URL');
@@ -101,32 +110,15 @@ export class TokenAuthority {
     if (Math.abs(now - r.timestamp) > TOKEN_REQUEST_WINDOW_MS) {
       throw AblyError.of('timestampNotCurrent', 'TokenRequest timestamp is more than 2 minutes from server time');
     }
-    this.expireNonces(now);
-    const nonceKey = `${r.keyName}:${r.nonce}`;
-    if (this.nonces.has(nonceKey)) throw AblyError.of('nonceReplayed');
-    this.nonces.set(nonceKey, now);
-    return this.issue(
+    return {
       key,
-      {
+      params: {
         ...(ttl !== undefined ? { ttl } : {}),
         ...(r.capability ? { capability: parseCapability(r.capability) } : {}),
         clientId: r.clientId || null,
       },
-      now,
-    );
-  }
-
-  /**
-   * A request is taken up to a window after its timestamp, and its timestamp may be a
-   * window ahead of when it came: a nonce is kept two windows from when it came. (Kept one,
-   * a request stamped a minute ahead could be used again from two minutes after it came
-   * until three.)
-   */
-  private expireNonces(now: number): void {
-    for (const [n, at] of this.nonces) {
-      if (now - at <= 2 * TOKEN_REQUEST_WINDOW_MS) break;
-      this.nonces.delete(n);
-    }
+      nonce: { key: `${r.keyName}:${r.nonce}`, until: r.timestamp + TOKEN_REQUEST_WINDOW_MS },
+    };
   }
 
   /** Verifies an Ably token or an Ably JWT. Token errors are 4014x (the SDK renews on those). */

@@ -285,7 +285,9 @@ async function requestToken(r: RestRequest): Promise<void> {
   const now = s.now();
   let details;
   if (body && typeof body === 'object' && typeof body.mac === 'string') {
-    details = r.ctx.auth.tokens.fromSignedRequest(body, keyName, now);
+    const signed = r.ctx.auth.tokens.checkSignedRequest(body, keyName, now);
+    if (!(await s.useNonce(signed.nonce.key, signed.nonce.until))) throw AblyError.of('nonceReplayed');
+    details = r.ctx.auth.tokens.issue(signed.key, signed.params, now);
   } else {
     // Unsigned token params: the request itself must be made with the key.
     const c = creds(r);

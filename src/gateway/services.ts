@@ -55,6 +55,11 @@ export interface GatewayServices {
   readonly connections: ConnectionDirectoryService;
   /** Secret for signing connection keys (shared by the region's nodes). */
   readonly connectionSecret: string;
+  /**
+   * Takes a signed TokenRequest's nonce as used until `until`, at the one node of the
+   * region that keeps it: false if it was used already (a replay, to any node of the region).
+   */
+  useNonce(key: string, until: number): Promise<boolean>;
   /** The wall clock: message timestamps, when a connection's state expires, token lifetimes. */
   now(): number;
   /**

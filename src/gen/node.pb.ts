@@ -436,6 +436,15 @@ export interface OccupancyRequest {
   channel: string;
 }
 
+/**
+ * Take a signed TokenRequest's nonce (KEYNAME:NONCE) as used until `until` (ms, region
+ * time), at the node the ring makes its keeper: Ok if it was not used yet, else Error 40105.
+ */
+export interface NonceRequest {
+  key: string;
+  until: number;
+}
+
 /** A region's own presence members on a channel, as its master held them. */
 export interface PresenceList {
   members: PresenceMessage[];
@@ -531,6 +540,7 @@ export interface Request {
     | { $case: "vectorRange"; vectorRange: VectorRangeRequest }
     | { $case: "subAudit"; subAudit: SubAuditRequest }
     | { $case: "reach"; reach: ReachRequest }
+    | { $case: "nonce"; nonce: NonceRequest }
     | undefined;
   /**
    * The life of the receiving node the request is for: its incarnation as the sender
@@ -3874,6 +3884,63 @@ export const OccupancyRequest: MessageFns<OccupancyRequest> = {
   },
 };
 
+function createBaseNonceRequest(): NonceRequest {
+  return { key: "", until: 0 };
+}
+
+export const NonceRequest: MessageFns<NonceRequest> = {
+  encode(message: NonceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.until !== 0) {
+      writer.uint32(16).int64(message.until);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NonceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNonceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.until = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBasePresenceList(): PresenceList {
   return { members: [] };
 }
@@ -4534,6 +4601,9 @@ export const Request: MessageFns<Request> = {
       case "reach":
         ReachRequest.encode(message.body.reach, writer.uint32(186).fork()).join();
         break;
+      case "nonce":
+        NonceRequest.encode(message.body.nonce, writer.uint32(194).fork()).join();
+        break;
     }
     if (message.toIncarnation !== 0) {
       writer.uint32(176).uint64(message.toIncarnation);
@@ -4728,6 +4798,14 @@ export const Request: MessageFns<Request> = {
             }
 
             message.body = { $case: "reach", reach: ReachRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.body = { $case: "nonce", nonce: NonceRequest.decode(reader, reader.uint32()) };
             continue;
           }
           case 22: {

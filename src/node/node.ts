@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { KeyedQueue } from '../keyed-queue.js';
-import { AblyError } from '../errors.js';
+import { AblyError, toErrorInfo } from '../errors.js';
 import { KeyStore } from '../auth/keys.js';
 import { TokenAuthority } from '../auth/tokens.js';
 import type { ChannelKey } from '../channel/entry.js';
@@ -16,6 +16,7 @@ import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
 import { monotonicClock, systemClock, type Clock } from '../clock.js';
 import { MAX_AHEAD_MS, RegionClock } from '../cluster/region-clock.js';
+import { UsedNonces } from '../auth/nonces.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -39,6 +40,9 @@ import { StatsRecorder } from './stats.js';
 import { regionOccupancy, regionStats } from './region-queries.js';
 import { NodeMetrics } from './metrics.js';
 import { GatewayCounts } from './gateway-metrics.js';
+
+/** How long a node waits for a TokenRequest nonce's keeper before it keeps the nonce itself. */
+const NONCE_ASK_TIMEOUT_MS = 2000;
 
 /** A move of the region's time this large (ms) or more is logged: a peer's clock is that far on. */
 const REGION_TIME_LOGGED_MS = 1000;
@@ -77,6 +81,8 @@ export class AblyNode {
    * clock, or the furthest-on of the region's as heartbeats tell them.
    */
   private readonly clock: RegionClock;
+  /** The TokenRequest nonces this node keeps (those the ring gives it, or whose keeper did not answer). */
+  private readonly nonces = new UsedNonces();
   /** One warning a minute per peer whose clock is too far ahead to follow. */
   private readonly clockWarnings = new LogThrottle(60_000);
   /** Durations within this node (membership's silences and freezes): no step of the wall clock moves them. */
@@ -256,6 +262,7 @@ export class AblyNode {
       },
       stats: (appId, start, end) => regionStats(this.rpc, this.ringView.members, appId, start, end),
       occupancy: (channel) => regionOccupancy(this.rpc, this.ringView.members, channel),
+      useNonce: (key, until) => this.useNonce(key, until),
       health: () => this.health(),
       metricsText: () => this.metrics.registry.metrics(),
     };
@@ -557,6 +564,9 @@ export class AblyNode {
         this.rpc.reply(from, msg.rid, { kind: 'occupancy', ...o });
         return;
       }
+      case 'nonce':
+        this.rpc.reply(from, msg.rid, this.nonces.use(msg.key, msg.until, this.clock.now()) ? { kind: 'ok' } : { kind: 'error', error: toErrorInfo(AblyError.of('nonceReplayed')) });
+        return;
       default: {
         const rid = msg.rid;
         void this.registry.handle(from, msg).then((body) => this.rpc.reply(from, rid, body));
@@ -565,6 +575,26 @@ export class AblyNode {
   }
 
   // ---- services for the gateway -----------------------------------------------------------
+
+  /**
+   * Takes a signed TokenRequest's nonce as used, at the node the ring makes its keeper
+   * (GatewayServices.useNonce). Where that node does not answer in time (gone, cut off, a
+   * build before the forty-second session), this node keeps it: a replay to this node is
+   * still refused, one to another may not be, as before.
+   */
+  private async useNonce(key: string, until: number): Promise<boolean> {
+    const keeper = this.ringView.owner(`nonce:${key}`);
+    if (keeper && keeper !== this.id) {
+      try {
+        const reply = await this.rpc.request(keeper, { type: 'nonce', key, until }, NONCE_ASK_TIMEOUT_MS);
+        if (reply.kind === 'ok') return true;
+        if (reply.kind === 'error' && reply.error.code === 40105) return false;
+      } catch (err) {
+        this.log.debug({ keeper, err: (err as Error).message }, "a nonce's keeper did not answer; kept here");
+      }
+    }
+    return this.nonces.use(key, until, this.clock.now());
+  }
 
   private async publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]> {
     let bytes = 0;

@@ -247,6 +247,7 @@ export type NodeRequest = (
   | ConnTakeRequest
   | StatsRequest
   | OccupancyRequest
+  | NonceRequest
   | IngestRequest
   | ReplayLocalRequest
   | InterestListRequest
@@ -354,6 +355,18 @@ export interface StatsRequest {
   end: number;
 }
 
+/**
+ * Takes a signed TokenRequest's nonce (`KEYNAME:NONCE`) as used until `until` (region
+ * time), at the node the ring makes its keeper: `ok` if it was not used, else an error
+ * (40105).
+ */
+export interface NonceRequest {
+  type: 'nonce';
+  rid: number;
+  key: string;
+  until: number;
+}
+
 /** How many of a node's connections are attached to a channel, by mode. */
 export interface OccupancyRequest {
   type: 'occupancy';
@@ -371,7 +384,7 @@ export interface Occupancy {
 /** Requests the channel registry answers (the rest go to the connection directory, stats, the hub). */
 export type ChannelRequest = Exclude<
   NodeRequest,
-  ConnPutRequest | ConnTakeRequest | StatsRequest | OccupancyRequest | InterestListRequest | SubAuditRequest
+  ConnPutRequest | ConnTakeRequest | StatsRequest | OccupancyRequest | NonceRequest | InterestListRequest | SubAuditRequest
 >;
 
 const CHANNEL_REQUESTS: ReadonlySet<string> = new Set<ChannelRequest['type']>([

@@ -91,6 +91,8 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
       return { rid: r.rid, body: { $case: 'stats', stats: { appId: r.appId, start: r.start, end: r.end } } };
     case 'occupancy':
       return { rid: r.rid, body: { $case: 'occupancy', occupancy: { channel: r.channel } } };
+    case 'nonce':
+      return { rid: r.rid, body: { $case: 'nonce', nonce: { key: r.key, until: r.until } } };
     case 'ingest':
       return { rid: r.rid, body: { $case: 'ingest', ingest: { batch: batchToPb(r.batch) } } };
     case 'replayLocal':
@@ -208,6 +210,8 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
       return { type: 'stats', rid, appId: b.stats.appId, start: b.stats.start, end: b.stats.end };
     case 'occupancy':
       return { type: 'occupancy', rid, channel: b.occupancy.channel };
+    case 'nonce':
+      return { type: 'nonce', rid, key: b.nonce.key, until: b.nonce.until };
     case 'ingest':
       return { type: 'ingest', rid, batch: batchFromPb(b.ingest.batch!) };
     case 'replayLocal':

@@ -157,6 +157,17 @@ describe('token auth', () => {
     const fresh = (await server.auth.createTokenRequest({})) as any;
     expect((await post(fresh)).status).toBe(200);
     expect(((await (await post(fresh)).json()) as any).error.code).toBe(40105);
+    // Replayed to the region's other node: one node keeps each nonce, and both ask it
+    // (before the forty-second session each node kept its own, and this was taken).
+    const other = `http://127.0.0.1:${d.port('r1-n2')}/keys/app.root/requestToken`;
+    for (let i = 0; i < 4; i++) {
+      const tr = (await server.auth.createTokenRequest({})) as any;
+      const body = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(tr) };
+      expect((await fetch(url, body)).status).toBe(200);
+      const again = await fetch(other, body);
+      expect(again.status).toBe(401);
+      expect(((await again.json()) as any).error.code).toBe(40105);
+    }
     const sub = new Ably.Rest({ ...common, port, key: 'app.sub:subsecret1' } as any);
     const beyond = (await sub.auth.createTokenRequest({ capability: { '*': ['publish'] } })) as any;
     const res = await fetch(`http://127.0.0.1:${port}/keys/app.sub/requestToken`, {

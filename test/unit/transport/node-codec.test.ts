@@ -159,6 +159,11 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
+    it("round-trips a TokenRequest nonce's keeping", () => {
+      const msg: NodeMessage = { type: 'nonce', rid: 9, key: 'app.root:0123456789abcdef', until: NOW + 120_000 };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
     it('round-trips sub with what it saw and where it reaches back to, and reach', () => {
       const reach = [
         { region: 'us', epoch: 'usep', seq: 9 },
