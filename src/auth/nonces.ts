@@ -14,14 +14,19 @@ export class UsedNonces {
 
   /** Takes `key` as used until `until`: true if it was not used yet (as of `now`). */
   use(key: string, until: number, now: number): boolean {
+    if (this.used(key, now)) return false;
+    this.until.set(key, until);
+    return true;
+  }
+
+  /** Whether `key` is in use (as of `now`). */
+  used(key: string, now: number): boolean {
     if (now >= this.nextSweep) {
       for (const [k, u] of this.until) if (u <= now) this.until.delete(k);
       this.nextSweep = now + SWEEP_EVERY_MS;
     }
     const had = this.until.get(key);
-    if (had !== undefined && had > now) return false;
-    this.until.set(key, until);
-    return true;
+    return had !== undefined && had > now;
   }
 
   get size(): number {

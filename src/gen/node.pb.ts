@@ -437,12 +437,13 @@ export interface OccupancyRequest {
 }
 
 /**
- * Take a signed TokenRequest's nonce (KEYNAME:NONCE) as used until `until` (ms, region
- * time), at the node the ring makes its keeper: Ok if it was not used yet, else Error 40105.
+ * Take a signed TokenRequest's nonce (KEYNAME:NONCE) as used for `for_ms` more (read on the
+ * keeper's clock: until the request's timestamp plus the window), at the node the ring
+ * makes its keeper: Ok if it was not used yet, else Error 40105.
  */
 export interface NonceRequest {
   key: string;
-  until: number;
+  forMs: number;
 }
 
 /** A region's own presence members on a channel, as its master held them. */
@@ -3885,7 +3886,7 @@ export const OccupancyRequest: MessageFns<OccupancyRequest> = {
 };
 
 function createBaseNonceRequest(): NonceRequest {
-  return { key: "", until: 0 };
+  return { key: "", forMs: 0 };
 }
 
 export const NonceRequest: MessageFns<NonceRequest> = {
@@ -3893,8 +3894,8 @@ export const NonceRequest: MessageFns<NonceRequest> = {
     if (message.key !== "") {
       writer.uint32(10).string(message.key);
     }
-    if (message.until !== 0) {
-      writer.uint32(16).int64(message.until);
+    if (message.forMs !== 0) {
+      writer.uint32(16).int64(message.forMs);
     }
     return writer;
   },
@@ -3925,7 +3926,7 @@ export const NonceRequest: MessageFns<NonceRequest> = {
               break;
             }
 
-            message.until = longToNumber(reader.int64());
+            message.forMs = longToNumber(reader.int64());
             continue;
           }
         }

@@ -564,9 +564,11 @@ export class AblyNode {
         this.rpc.reply(from, msg.rid, { kind: 'occupancy', ...o });
         return;
       }
-      case 'nonce':
-        this.rpc.reply(from, msg.rid, this.nonces.use(msg.key, msg.until, this.clock.now()) ? { kind: 'ok' } : { kind: 'error', error: toErrorInfo(AblyError.of('nonceReplayed')) });
+      case 'nonce': {
+        const now = this.clock.now();
+        this.rpc.reply(from, msg.rid, this.nonces.use(msg.key, now + msg.forMs, now) ? { kind: 'ok' } : { kind: 'error', error: toErrorInfo(AblyError.of('nonceReplayed')) });
         return;
+      }
       default: {
         const rid = msg.rid;
         void this.registry.handle(from, msg).then((body) => this.rpc.reply(from, rid, body));
@@ -578,15 +580,18 @@ export class AblyNode {
 
   /**
    * Takes a signed TokenRequest's nonce as used, at the node the ring makes its keeper
-   * (GatewayServices.useNonce). Where that node does not answer in time (gone, cut off, a
-   * build before the forty-second session), this node keeps it: a replay to this node is
-   * still refused, one to another may not be, as before.
+   * (GatewayServices.useNonce), for the time left until `until` (the keeper reads it on
+   * its own clock). Where that node does not answer in time (gone, cut off, too busy),
+   * this node keeps it, as every node did before the forty-second session: a replay to
+   * this node is still refused (it looks here first), one to another may not be.
    */
   private async useNonce(key: string, until: number): Promise<boolean> {
+    const now = this.clock.now();
+    if (this.nonces.used(key, now)) return false;
     const keeper = this.ringView.owner(`nonce:${key}`);
     if (keeper && keeper !== this.id) {
       try {
-        const reply = await this.rpc.request(keeper, { type: 'nonce', key, until }, NONCE_ASK_TIMEOUT_MS);
+        const reply = await this.rpc.request(keeper, { type: 'nonce', key, forMs: Math.max(0, until - now) }, NONCE_ASK_TIMEOUT_MS);
         if (reply.kind === 'ok') return true;
         if (reply.kind === 'error' && reply.error.code === 40105) return false;
       } catch (err) {

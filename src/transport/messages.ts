@@ -356,15 +356,15 @@ export interface StatsRequest {
 }
 
 /**
- * Takes a signed TokenRequest's nonce (`KEYNAME:NONCE`) as used until `until` (region
- * time), at the node the ring makes its keeper: `ok` if it was not used, else an error
- * (40105).
+ * Takes a signed TokenRequest's nonce (`KEYNAME:NONCE`) as used for `forMs` more (a time
+ * left, read on the keeper's own clock), at the node the ring makes its keeper: `ok` if it
+ * was not used, else an error (40105).
  */
 export interface NonceRequest {
   type: 'nonce';
   rid: number;
   key: string;
-  until: number;
+  forMs: number;
 }
 
 /** How many of a node's connections are attached to a channel, by mode. */

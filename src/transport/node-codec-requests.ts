@@ -92,7 +92,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
     case 'occupancy':
       return { rid: r.rid, body: { $case: 'occupancy', occupancy: { channel: r.channel } } };
     case 'nonce':
-      return { rid: r.rid, body: { $case: 'nonce', nonce: { key: r.key, until: r.until } } };
+      return { rid: r.rid, body: { $case: 'nonce', nonce: { key: r.key, forMs: r.forMs } } };
     case 'ingest':
       return { rid: r.rid, body: { $case: 'ingest', ingest: { batch: batchToPb(r.batch) } } };
     case 'replayLocal':
@@ -211,7 +211,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
     case 'occupancy':
       return { type: 'occupancy', rid, channel: b.occupancy.channel };
     case 'nonce':
-      return { type: 'nonce', rid, key: b.nonce.key, until: b.nonce.until };
+      return { type: 'nonce', rid, key: b.nonce.key, forMs: b.nonce.forMs };
     case 'ingest':
       return { type: 'ingest', rid, batch: batchFromPb(b.ingest.batch!) };
     case 'replayLocal':

@@ -37,10 +37,13 @@
  *   dropping the mesh link.
  * - node 6 (2026-12-05): a channel snapshot carries its dedup window as one list of bytes
  *   (`ChannelSnapshot.dedup_list`), which a build of 5 took for an empty window.
+ * - node 7 (2026-12-06): a node asks the keeper of a TokenRequest's nonce (`NonceRequest`),
+ *   which a build of 6 could not decode, dropping the mesh link; heartbeats carry the
+ *   region's time (`Heartbeat.now`), which a build of 6 would not follow.
  */
 import { LogThrottle } from '../log.js';
 
-export const NODE_PROTOCOL = 6;
+export const NODE_PROTOCOL = 7;
 export const REGION_PROTOCOL = 3;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */

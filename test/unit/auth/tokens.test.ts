@@ -50,6 +50,8 @@ describe('signed TokenRequests', () => {
     expect(codeOf(() => auth.checkSignedRequest(req, 'app.root', t0 + 181_000))).toBe(40104);
     expect(used.use('app.root:third-nonce-0123456789', t0 + 400_000, t0 + 190_000)).toBe(true);
     expect(used.size).toBe(2);
+    expect(used.used('app.root:third-nonce-0123456789', t0 + 399_999)).toBe(true);
+    expect(used.used('app.root:third-nonce-0123456789', t0 + 400_000)).toBe(false);
   });
 
   it('refuse a wrong mac, another key than the URL names and a short nonce before any nonce is taken', () => {

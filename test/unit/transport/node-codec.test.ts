@@ -160,7 +160,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
     });
 
     it("round-trips a TokenRequest nonce's keeping", () => {
-      const msg: NodeMessage = { type: 'nonce', rid: 9, key: 'app.root:0123456789abcdef', until: NOW + 120_000 };
+      const msg: NodeMessage = { type: 'nonce', rid: 9, key: 'app.root:0123456789abcdef', forMs: 120_000 };
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
 
