@@ -428,6 +428,11 @@ export class Membership {
     return this.members.get(node)?.overdue === true;
   }
 
+  /** The members as `/health` shows them: each one's state and incarnation, and `overdue` (isOverdue). */
+  healthView(): { node: NodeId; state: MemberState; incarnation: number; overdue?: true }[] {
+    return this.view().map((m) => ({ node: m.node, state: m.state, incarnation: m.incarnation, ...(this.isOverdue(m.node) ? { overdue: true as const } : {}) }));
+  }
+
   incarnationOf(node: NodeId): number | undefined {
     return node === this.self ? this.incarnation : this.members.get(node)?.incarnation;
   }

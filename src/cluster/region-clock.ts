@@ -25,6 +25,7 @@
  * `status()` names the others.
  */
 import type { Clock } from '../clock.js';
+import { LogThrottle, type Logger } from '../log.js';
 
 /**
  * How far ahead (ms) of this node's region time a peer's may be for it to follow. What a
@@ -35,6 +36,10 @@ import type { Clock } from '../clock.js';
  */
 export const MAX_AHEAD_MS = 30_000;
 
+/** A move of the region's time this large (ms) or more is logged: a peer's clock is that far on. */
+const MOVE_LOGGED_MS = 1000;
+/** A peer too far ahead to follow is warned of at most this often (ms, per peer). */
+const WARN_EVERY_MS = 60_000;
 /** A peer's time counts (for the majority rule) this long after its last heartbeat (ms, monotonic). */
 const PEER_FRESH_MS = 10_000;
 /** How much slower the region's time goes while it is ahead of this node's wall clock. */
@@ -50,11 +55,14 @@ export class RegionClock implements Clock {
   private readonly mono: () => number;
   /** How many nodes the region has, this one counted (the majority rule). */
   private readonly regionSize: () => number;
+  private readonly log: Pick<Logger, 'info' | 'warn'> | null;
+  private readonly warnings = new LogThrottle(WARN_EVERY_MS);
 
-  constructor(o: { wall?: () => number; mono?: () => number; regionSize: () => number }) {
+  constructor(o: { wall?: () => number; mono?: () => number; regionSize: () => number; log?: Pick<Logger, 'info' | 'warn'> }) {
     this.wall = o.wall ?? Date.now;
     this.mono = o.mono ?? (() => performance.now());
     this.regionSize = o.regionSize;
+    this.log = o.log ?? null;
     this.t = this.wall();
     this.at = this.mono();
   }
@@ -92,10 +100,13 @@ export class RegionClock implements Clock {
     const to = majority !== undefined && majority > MAX_AHEAD_MS ? majority : near;
     if (to > 0) {
       this.t += to;
+      if (to >= MOVE_LOGGED_MS) this.log?.info({ peer: node, movedMs: Math.round(to) }, "region time moved on: a peer's clock is further on than this node's");
       return to;
     }
     const mine = theirs - this.t;
-    return mine > MAX_AHEAD_MS ? -mine : 0;
+    if (mine <= MAX_AHEAD_MS) return 0;
+    if (this.log && this.warnings.due(node)) this.log.warn({ peer: node, aheadMs: Math.round(mine), maxMs: MAX_AHEAD_MS }, "a peer's clock is too far ahead to follow: check its NTP");
+    return -mine;
   }
 
   /** How far the region's time is ahead of this node's wall clock, and the peers too far ahead to follow. */

@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { KeyedQueue } from '../keyed-queue.js';
-import { AblyError, toErrorInfo } from '../errors.js';
+import { AblyError } from '../errors.js';
 import { KeyStore } from '../auth/keys.js';
 import { TokenAuthority } from '../auth/tokens.js';
 import type { ChannelKey } from '../channel/entry.js';
@@ -15,37 +15,29 @@ import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
 import { monotonicClock, systemClock, type Clock } from '../clock.js';
-import { MAX_AHEAD_MS, RegionClock } from '../cluster/region-clock.js';
-import { UsedNonces } from '../auth/nonces.js';
+import { RegionClock } from '../cluster/region-clock.js';
+import { NonceKeeper } from '../auth/nonces.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import { channelSettingsOf } from '../channel/settings.js';
-import { findRegion, resolveSecret, topologyDir, type NodeConfig, type RegionConfig, type Topology } from '../config/topology.js';
+import { findRegion, resolveSecret, type NodeConfig, type RegionConfig, type Topology } from '../config/topology.js';
 import { cutOffError, Gateway } from '../gateway/server.js';
 import type { GatewayServices } from '../gateway/services.js';
-import { LogThrottle, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import { messageSize, type Message } from '../protocol/message.js';
 import type { Heartbeat, NodeAddress, NodeId, NodeMessage } from '../transport/messages.js';
 import { Rpc } from '../transport/rpc.js';
 import type { RegionTransport } from '../transport/transport.js';
 import { ConnectionDirectory } from './connection-directory.js';
 import { regionTransport } from './region-transport.js';
-import { readFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
 import { Globalmaster, GLOBALMASTER_KEY } from '../bridge/globalmaster.js';
-import type { TlsMaterial } from '../bridge/links.js';
+import { linkSettings } from '../bridge/link-settings.js';
 import { auditOverRpc, Hub } from './hub.js';
 import { StatsRecorder } from './stats.js';
 import { regionOccupancy, regionStats } from './region-queries.js';
 import { NodeMetrics } from './metrics.js';
 import { GatewayCounts } from './gateway-metrics.js';
-
-/** How long a node waits for a TokenRequest nonce's keeper before it keeps the nonce itself. */
-const NONCE_ASK_TIMEOUT_MS = 2000;
-
-/** A move of the region's time this large (ms) or more is logged: a peer's clock is that far on. */
-const REGION_TIME_LOGGED_MS = 1000;
 
 export interface NodeOptions {
   topology: Topology;
@@ -81,10 +73,8 @@ export class AblyNode {
    * clock, or the furthest-on of the region's as heartbeats tell them.
    */
   private readonly clock: RegionClock;
-  /** The TokenRequest nonces this node keeps (those the ring gives it, or whose keeper did not answer). */
-  private readonly nonces = new UsedNonces();
-  /** One warning a minute per peer whose clock is too far ahead to follow. */
-  private readonly clockWarnings = new LogThrottle(60_000);
+  /** The region's TokenRequest nonces: this node's side (nonces.ts). */
+  private readonly nonces: NonceKeeper;
   /** Durations within this node (membership's silences and freezes): no step of the wall clock moves them. */
   private readonly ticks: Clock = monotonicClock;
   private readonly transport: RegionTransport;
@@ -115,16 +105,17 @@ export class AblyNode {
   port = 0;
 
   constructor(private readonly o: NodeOptions) {
+    this.region = findRegion(o.topology, o.region);
+    this.id = o.node.name;
+    this.log = o.log.child({ node: this.id, region: this.region.name });
     const wall = o.clock ?? systemClock;
     this.clock = new RegionClock({
       wall: () => wall.now(),
       mono: () => this.ticks.now(),
       // The topology's nodes, or the ring's where joiners made it larger.
       regionSize: () => Math.max(this.region.nodes.length, this.ringView?.size ?? 0),
+      log: this.log,
     });
-    this.region = findRegion(o.topology, o.region);
-    this.id = o.node.name;
-    this.log = o.log.child({ node: this.id, region: this.region.name });
     this.startedAt = this.ticks.now();
     const secret = resolveSecret(o.topology.secrets.cluster, 'secrets.cluster')!;
     const address: NodeAddress = { host: o.node.host, port: o.node.port, meshPort: o.node.meshPort };
@@ -147,6 +138,7 @@ export class AblyNode {
     this.ringView = new Ring(this.membership.ringMembers(), this.region.vnodes);
     this.quorum = this.membership.hasQuorum();
     this.rpc = new Rpc(this.transport, (node) => this.membership.incarnationOf(node));
+    this.nonces = new NonceKeeper({ self: this.id, ring: () => this.ringView, rpc: this.rpc, now: () => this.clock.now(), log: this.log });
     this.rpc.onTimeout = (to, req, rid, timeoutMs) =>
       this.log.debug({ to, request: req.type, rid, timeoutMs, ...('channel' in req ? { channel: req.channel } : {}) }, 'request unanswered in time');
     this.keys = new KeyStore(o.topology.apps);
@@ -262,7 +254,7 @@ export class AblyNode {
       },
       stats: (appId, start, end) => regionStats(this.rpc, this.ringView.members, appId, start, end),
       occupancy: (channel) => regionOccupancy(this.rpc, this.ringView.members, channel),
-      useNonce: (key, until) => this.useNonce(key, until),
+      useNonce: (key, until) => this.nonces.use(key, until),
       health: () => this.health(),
       metricsText: () => this.metrics.registry.metrics(),
     };
@@ -287,28 +279,9 @@ export class AblyNode {
   }
 
   private makeGlobalmaster(o: NodeOptions): Globalmaster {
-    const t = o.topology;
-    const files = this.region.tls ?? t.links.tls;
-    let tls: TlsMaterial | null = null;
-    if (files) {
-      const dir = topologyDir(t);
-      tls = {
-        ca: readFileSync(resolvePath(dir, files.ca)),
-        cert: readFileSync(resolvePath(dir, files.cert)),
-        key: readFileSync(resolvePath(dir, files.key)),
-      };
-    }
     return new Globalmaster({
       self: this.id,
-      region: this.region.name,
-      deployment: t.deployment,
-      peers: t.regions
-        .filter((r) => r.name !== this.region.name)
-        .map((r) => ({ region: r.name, ...(o.linkVia?.get(r.name) ?? { host: r.link!.host, port: r.link!.port }) })),
-      grpcHost: o.node.host,
-      grpcPort: o.node.grpcPort!,
-      secret: resolveSecret(t.secrets.deployment, 'secrets.deployment')!,
-      tls,
+      ...linkSettings(o.topology, this.region, o.node, o.linkVia),
       ring: () => this.ringView,
       hasQuorum: () => this.quorum,
       incarnation: () => this.membership.selfIncarnation,
@@ -495,15 +468,10 @@ export class AblyNode {
       return;
     }
     switch (msg.type) {
-      case 'heartbeat': {
-        const moved = this.clock.heard(msg.node, msg.now ?? 0);
-        if (moved >= REGION_TIME_LOGGED_MS) this.log.info({ peer: msg.node, movedMs: Math.round(moved) }, "region time moved on: a peer's clock is further on than this node's");
-        else if (moved < 0 && this.clockWarnings.due(msg.node)) {
-          this.log.warn({ peer: msg.node, aheadMs: Math.round(-moved), maxMs: MAX_AHEAD_MS }, "a peer's clock is too far ahead to follow: check its NTP");
-        }
+      case 'heartbeat':
+        this.clock.heard(msg.node, msg.now ?? 0);
         this.apply(this.membership.onHeartbeat(msg, this.ticks.now()));
         return;
-      }
       case 'reply':
         this.rpc.onReply(from, msg);
         return;
@@ -564,11 +532,9 @@ export class AblyNode {
         this.rpc.reply(from, msg.rid, { kind: 'occupancy', ...o });
         return;
       }
-      case 'nonce': {
-        const now = this.clock.now();
-        this.rpc.reply(from, msg.rid, this.nonces.use(msg.key, now + msg.forMs, now) ? { kind: 'ok' } : { kind: 'error', error: toErrorInfo(AblyError.of('nonceReplayed')) });
+      case 'nonce':
+        this.rpc.reply(from, msg.rid, this.nonces.answer(msg));
         return;
-      }
       default: {
         const rid = msg.rid;
         void this.registry.handle(from, msg).then((body) => this.rpc.reply(from, rid, body));
@@ -577,29 +543,6 @@ export class AblyNode {
   }
 
   // ---- services for the gateway -----------------------------------------------------------
-
-  /**
-   * Takes a signed TokenRequest's nonce as used, at the node the ring makes its keeper
-   * (GatewayServices.useNonce), for the time left until `until` (the keeper reads it on
-   * its own clock). Where that node does not answer in time (gone, cut off, too busy),
-   * this node keeps it, as every node did before the forty-second session: a replay to
-   * this node is still refused (it looks here first), one to another may not be.
-   */
-  private async useNonce(key: string, until: number): Promise<boolean> {
-    const now = this.clock.now();
-    if (this.nonces.used(key, now)) return false;
-    const keeper = this.ringView.owner(`nonce:${key}`);
-    if (keeper && keeper !== this.id) {
-      try {
-        const reply = await this.rpc.request(keeper, { type: 'nonce', key, forMs: Math.max(0, until - now) }, NONCE_ASK_TIMEOUT_MS);
-        if (reply.kind === 'ok') return true;
-        if (reply.kind === 'error' && reply.error.code === 40105) return false;
-      } catch (err) {
-        this.log.debug({ keeper, err: (err as Error).message }, "a nonce's keeper did not answer; kept here");
-      }
-    }
-    return this.nonces.use(key, until, this.clock.now());
-  }
 
   private async publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]> {
     let bytes = 0;
@@ -647,12 +590,7 @@ export class AblyNode {
       quorum: this.quorum,
       otherVersions: this.membership.otherVersionsAlive(),
       transport: this.transport.kind,
-      members: this.membership.view().map((m) => ({
-        node: m.node,
-        state: m.state,
-        incarnation: m.incarnation,
-        ...(this.membership.isOverdue(m.node) ? { overdue: true } : {}),
-      })),
+      members: this.membership.healthView(),
       globalmaster: this.globalmaster?.isActive ?? false,
       ...(this.globalmaster ? { regionLinks: this.globalmaster.status() } : {}),
       ring: this.ringView.members,

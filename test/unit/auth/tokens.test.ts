@@ -5,7 +5,10 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../src/auth/keys.js';
-import { UsedNonces } from '../../../src/auth/nonces.js';
+import { NonceKeeper, UsedNonces } from '../../../src/auth/nonces.js';
+import { Ring } from '../../../src/cluster/ring.js';
+import { silentLogger } from '../../../src/log.js';
+import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js';
 import { TOKEN_REQUEST_WINDOW_MS, TokenAuthority } from '../../../src/auth/tokens.js';
 import type { AblyError } from '../../../src/errors.js';
 
@@ -62,3 +65,53 @@ describe('signed TokenRequests', () => {
     expect(codeOf(() => auth.checkSignedRequest(signed(t0, 'short'), 'app.root', t0))).toBe(40001);
   });
 });
+
+describe("a node's side of the region's nonces (NonceKeeper)", () => {
+  /** n1 of a ring of two, asking n2 through `answer` (a rejection: no answer in time). */
+  function keeper(answer: (msg: NodeMessage) => Promise<ReplyBody>) {
+    let now = 1_000_000;
+    const asked: NodeMessage[] = [];
+    const k = new NonceKeeper({
+      self: 'n1',
+      ring: () => new Ring(['n1', 'n2']),
+      rpc: { request: (_to: string, msg: NodeMessage) => (asked.push(msg), answer(msg)) } as never,
+      now: () => now,
+      log: silentLogger(),
+    });
+    return { k, asked, tick: (ms: number) => (now += ms) };
+  }
+  /** A nonce whose keeper in a ring of n1 and n2 is n2. */
+  const theirs = Array.from({ length: 100 }, (_, i) => `app.root:nonce-${i}-0123456789`).find((key) => new Ring(['n1', 'n2']).owner(`nonce:${key}`) === 'n2')!;
+
+  it("asks the keeper, with the time left for it to read on its own clock, and takes its word", async () => {
+    const { k, asked } = keeper(async () => ({ kind: 'ok' }));
+    expect(await k.use(theirs, 1_000_000 + 90_000)).toBe(true);
+    expect(asked).toEqual([{ type: 'nonce', key: theirs, forMs: 90_000 }]);
+    const refused = keeper(async () => ({ kind: 'error', error: { code: 40105, statusCode: 401, message: 'nonce value replayed' } }));
+    expect(await refused.k.use(theirs, 1_000_000 + 90_000)).toBe(false);
+  });
+
+  it('keeps a nonce itself when the keeper does not answer, and refuses a replay to it after the keeper answers again', async () => {
+    let up = false;
+    const { k, asked, tick } = keeper(async () => {
+      if (!up) throw new Error('timed out');
+      return { kind: 'ok' };
+    });
+    expect(await k.use(theirs, 1_000_000 + 90_000)).toBe(true);
+    up = true;
+    tick(1000);
+    expect(await k.use(theirs, 1_000_000 + 90_000)).toBe(false);
+    expect(asked).toHaveLength(1); // looked here first
+  });
+
+  it("answers another node's question on its own clock: used for forMs from when it came", () => {
+    const { k, tick } = keeper(async () => ({ kind: 'ok' }));
+    const ask = { type: 'nonce', rid: 1, key: 'app.root:asked-0123456789', forMs: 5000 } as const;
+    expect(k.answer(ask)).toEqual({ kind: 'ok' });
+    tick(4999);
+    expect(k.answer(ask)).toMatchObject({ kind: 'error', error: { code: 40105 } });
+    tick(1);
+    expect(k.answer(ask)).toEqual({ kind: 'ok' });
+  });
+});
+

@@ -722,6 +722,11 @@ describe('Membership', () => {
       ]);
       expect(m.state('c')).toBe('suspect');
       expect([m.isOverdue('c'), m.isOverdue('b')]).toEqual([true, false]);
+      expect(m.healthView()).toEqual([
+        { node: 'a', state: 'up', incarnation: SELF_INC },
+        { node: 'b', state: 'suspect', incarnation: 5 },
+        { node: 'c', state: 'suspect', incarnation: 6, overdue: true },
+      ]);
       expect(m.ringMembers()).toEqual(['a', 'b', 'c']);
       expect(m.hasQuorum()).toBe(true); // b is not overdue yet
       expect(told(m, 'c')).toBe('suspect');
