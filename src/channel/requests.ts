@@ -120,8 +120,8 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) return { kind: 'ok' };
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
-        // A delay is read on our clock (the sender's may be off); a time alone, from a build before it, as it is.
-        const leaveAt = req.leaveAt !== null && req.leaveInMs !== undefined ? reg.now() + req.leaveInMs : req.leaveAt;
+        // The delay is read on our clock: the sender's may be off.
+        const leaveAt = req.leaveInMs === null ? null : reg.now() + req.leaveInMs;
         reg.log.debug({ channel: req.channel, connectionId: req.connectionId, from, leaveAt, atOnce: req.atOnce ?? false, since: req.since }, 'presence hold');
         try {
           await a.ok.hold(req.connectionId, from, leaveAt, req.atOnce ?? false, req.since ?? 0);

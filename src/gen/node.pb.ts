@@ -374,9 +374,6 @@ export interface PresenceRequest {
 export interface HoldRequest {
   channel: string;
   connectionId: string;
-  leaveAt?:
-    | number
-    | undefined;
   /** a leave now (the client closed or detached), whichever node hosts the member */
   atOnce: boolean;
   /** the connection's, at the node sending it (PresenceMember) */
@@ -384,8 +381,8 @@ export interface HoldRequest {
     | number
     | undefined;
   /**
-   * The leave's delay (ms) from when the master has the hold, on its own clock; leave_at
-   * is the same on the sender's clock, for masters before the forty-second session.
+   * The leave's delay (ms) from when the master has the hold, read on its own clock;
+   * absent: the members stay (the connection is back).
    */
   leaveInMs?: number | undefined;
 }
@@ -3285,7 +3282,7 @@ export const PresenceRequest: MessageFns<PresenceRequest> = {
 };
 
 function createBaseHoldRequest(): HoldRequest {
-  return { channel: "", connectionId: "", leaveAt: undefined, atOnce: false, since: undefined, leaveInMs: undefined };
+  return { channel: "", connectionId: "", atOnce: false, since: undefined, leaveInMs: undefined };
 }
 
 export const HoldRequest: MessageFns<HoldRequest> = {
@@ -3295,9 +3292,6 @@ export const HoldRequest: MessageFns<HoldRequest> = {
     }
     if (message.connectionId !== "") {
       writer.uint32(18).string(message.connectionId);
-    }
-    if (message.leaveAt !== undefined) {
-      writer.uint32(24).int64(message.leaveAt);
     }
     if (message.atOnce !== false) {
       writer.uint32(40).bool(message.atOnce);
@@ -3338,14 +3332,6 @@ export const HoldRequest: MessageFns<HoldRequest> = {
             }
 
             message.connectionId = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 24) {
-              break;
-            }
-
-            message.leaveAt = longToNumber(reader.int64());
             continue;
           }
           case 5: {

@@ -238,9 +238,7 @@ export class AblyNode {
         await this.publisher.send(source, channel, { type: 'presence', presence, since });
       },
       hold: async (channel, connectionId, leaveInMs, since, atOnce) => {
-        // leaveAt on our clock for masters before the forty-second session; leaveInMs for the others.
-        const leave = leaveInMs === null ? { leaveAt: null } : { leaveAt: this.clock.now() + leaveInMs, leaveInMs };
-        const req = { type: 'hold', channel, connectionId, ...leave, since, ...(atOnce ? { atOnce } : {}) } as const;
+        const req = { type: 'hold', channel, connectionId, leaveInMs, since, ...(atOnce ? { atOnce } : {}) } as const;
         await this.holds.run(channel, () => this.router.call(channel, req, CHANNEL_REQUEST_TIMEOUT_MS));
       },
       members: async (channel, filter) => {

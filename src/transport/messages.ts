@@ -145,21 +145,17 @@ export interface PresenceRequest {
   since?: number;
 }
 /**
- * A connection's presence members stay (leaveAt null: it is back) or leave at `leaveAt`
- * (its transport dropped; or now, when it closed).
+ * A connection's presence members stay (leaveInMs null: it is back) or leave `leaveInMs`
+ * after the master has the hold (its transport dropped; or now, when it closed), read on
+ * the master's clock: a sender whose clock is off does not move it (before the
+ * forty-second session it sent a time of its own clock).
  */
 export interface HoldRequest {
   type: 'hold';
   rid: number;
   channel: ChannelKey;
   connectionId: string;
-  leaveAt: number | null;
-  /**
-   * The same leave as a delay (ms) from when the master has the hold: the master reads it
-   * on its own clock, so a sender whose wall clock is off does not move it. Masters before
-   * the forty-second session read `leaveAt` (the sender's clock).
-   */
-  leaveInMs?: number;
+  leaveInMs: number | null;
   /** A leave now (the client closed or detached): it applies whichever node the member is kept under. */
   atOnce?: boolean;
   /** The connection's version at the sending node (PresenceMember.since). */

@@ -81,7 +81,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
     case 'hold':
       return {
         rid: r.rid,
-        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveAt: r.leaveAt ?? undefined, atOnce: r.atOnce ?? false, since: r.since || undefined, leaveInMs: r.leaveInMs } },
+        body: { $case: 'hold', hold: { channel: r.channel, connectionId: r.connectionId, leaveInMs: r.leaveInMs ?? undefined, atOnce: r.atOnce ?? false, since: r.since || undefined } },
       };
     case 'connPut':
       return { rid: r.rid, body: { $case: 'connPut', connPut: { records: r.records.map(recordToPb) } } };
@@ -197,8 +197,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         rid,
         channel: b.hold.channel,
         connectionId: b.hold.connectionId,
-        leaveAt: b.hold.leaveAt ?? null,
-        ...(b.hold.leaveInMs !== undefined ? { leaveInMs: b.hold.leaveInMs } : {}),
+        leaveInMs: b.hold.leaveInMs ?? null,
         ...(b.hold.atOnce ? { atOnce: true } : {}),
         ...(b.hold.since ? { since: b.hold.since } : {}),
       };

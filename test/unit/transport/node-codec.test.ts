@@ -185,10 +185,9 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
 
     it('round-trips a hold, a leave at once and a stay, with and without the connection\'s version', () => {
       for (const msg of [
-        { type: 'hold', rid: 3, channel: 'app:chat', connectionId: 'c1', leaveAt: 15_000 },
-        { type: 'hold', rid: 4, channel: 'app:chat', connectionId: 'c1', leaveAt: 1_000, atOnce: true, since: NOW - 5_000 },
-        { type: 'hold', rid: 5, channel: 'app:chat', connectionId: 'c1', leaveAt: null, since: NOW },
-        { type: 'hold', rid: 6, channel: 'app:chat', connectionId: 'c1', leaveAt: 16_000, leaveInMs: 15_000, since: NOW },
+        { type: 'hold', rid: 3, channel: 'app:chat', connectionId: 'c1', leaveInMs: 15_000 },
+        { type: 'hold', rid: 4, channel: 'app:chat', connectionId: 'c1', leaveInMs: 0, atOnce: true, since: NOW - 5_000 },
+        { type: 'hold', rid: 5, channel: 'app:chat', connectionId: 'c1', leaveInMs: null, since: NOW },
       ] as NodeMessage[]) {
         expect(roundTrip(msg)).toStrictEqual(msg);
       }
