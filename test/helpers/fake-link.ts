@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/log.js';
 import type * as pb from '../../src/gen/region.pb.js';
 import type { NodeMessage } from '../../src/transport/messages.js';
 import { REGION_PROTOCOL } from '../../src/transport/protocol-version.js';
+import { waitFor } from './wait.js';
 
 const SECRET = 's3cret';
 
@@ -77,5 +78,10 @@ export function testGlobalmaster(router: ChannelRouter = {} as never, deps: Part
   });
   const accept = (call: FakeCall) => (gm as unknown as { links: { accept(c: FakeCall): void } }).links.accept(call);
   const linksOpen = () => gm.status().linksOpen;
-  return { gm, sent, accept, linksOpen, setQuorum: (q: boolean) => (quorum = q) };
+  /** Takes the role and waits until it takes region links (its first interest audit done). */
+  const open = async (what = 'links open') => {
+    gm.evaluate();
+    await waitFor(linksOpen, { what });
+  };
+  return { gm, sent, accept, linksOpen, open, setQuorum: (q: boolean) => (quorum = q) };
 }

@@ -10,8 +10,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clockFileEnv, setClockFile } from '../../src/chaos/clocks.js';
-import { FaultProxy } from '../../src/proxy/fault-proxy.js';
 import { nodesLogLines, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { leaveAfterDrop } from '../helpers/presence-drop.js';
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { removeTempDir, tempDir } from '../helpers/tmp.js';
@@ -118,24 +118,11 @@ describe("a node's wall clock stepped", () => {
     await waitFor(async () => (await offsetOf('r1-n1')) < -9_000 && (await offsetOf('r1-n2')) > 89_000, { what: 'the two clocks 100 s apart' });
     await waitFor(async () => (await d.health('r1-n1')).regionTime.notFollowed.some((p: { node: string }) => p.node === 'r1-n2'), { what: 'r1-n2 not followed' });
     const channel = channelMasteredBy(NODES, 'r1-n2', 'step-leave');
-    const proxy = new FaultProxy({ host: '127.0.0.1', port: d.port('r1-n1') });
-    await proxy.listen();
-    const member = realtime(proxy.port, { clientId: 'm', disconnectedRetryTimeout: 60_000 });
-    const watcher = realtime(d.port('r1-n3'));
-    try {
-      await member.channels.get(channel).presence.enter('here');
-      const leaves: number[] = [];
-      await watcher.channels.get(channel).presence.subscribe('leave', () => void leaves.push(Date.now()));
-      await waitFor(async () => (await watcher.channels.get(channel).presence.get()).length === 1, { what: 'the member seen' });
-      const cutAt = Date.now();
-      proxy.set('both', { reset: true });
-      await waitFor(() => leaves.length === 1, { what: 'the leave', timeoutMs: LEAVE_DELAY_MS + 5000 });
-      // Said on r1-n1's time, the leave time was 77 s past for r1-n2: it left at once.
-      expect(leaves[0]! - cutAt).toBeGreaterThanOrEqual(LEAVE_DELAY_MS - 200);
-    } finally {
-      closeAll(member, watcher);
-      await proxy.close();
-    }
+    const left = await leaveAfterDrop({ memberPort: d.port('r1-n1'), watcherPort: d.port('r1-n3'), channel, clientId: 'm', timeoutMs: LEAVE_DELAY_MS + 5000 });
+    // Said on r1-n1's time, the leave time was 77 s past for r1-n2: it left at once.
+    expect(left.clientId).toBe('m');
+    expect(left.afterMs).toBeGreaterThanOrEqual(LEAVE_DELAY_MS - 200);
+    expect(left.setAfter).toEqual([]);
   });
 
   it('30 s back across a restart: the node takes a life above its last, and its region takes it back', async () => {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../src/proxy/fault-proxy.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { leaveAfterDrop } from '../helpers/presence-drop.js';
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, realtime, rest } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
@@ -172,24 +173,9 @@ describe('presence across a region', () => {
 
   it('removes a member whose connection drops, after the grace period and not before', async () => {
     const channel = channelMasteredBy(N, 'r1-n3', 'drop');
-    const proxy = new FaultProxy({ host: '127.0.0.1', port: d.port('r1-n1') });
-    await proxy.listen();
-    const dave = realtime(proxy.port, { clientId: 'dave', disconnectedRetryTimeout: 60_000 });
-    const watcher = realtime(d.port('r1-n2'));
-    try {
-      await dave.channels.get(channel).presence.enter('here');
-      const leaves: { clientId: string; at: number }[] = [];
-      await watcher.channels.get(channel).presence.subscribe('leave', (m) => void leaves.push({ clientId: m.clientId!, at: Date.now() }));
-      await waitFor(async () => (await watcher.channels.get(channel).presence.get()).length === 1);
-      const cutAt = Date.now();
-      proxy.set('both', { reset: true });
-      await waitFor(() => leaves.length === 1, { what: 'the synthesized leave', timeoutMs: LEAVE_DELAY_MS + 5000 });
-      expect(leaves[0]!.clientId).toBe('dave');
-      expect(leaves[0]!.at - cutAt).toBeGreaterThanOrEqual(LEAVE_DELAY_MS - 200);
-      expect(await watcher.channels.get(channel).presence.get()).toEqual([]);
-    } finally {
-      closeAll(dave, watcher);
-      await proxy.close();
-    }
+    const left = await leaveAfterDrop({ memberPort: d.port('r1-n1'), watcherPort: d.port('r1-n2'), channel, clientId: 'dave', timeoutMs: LEAVE_DELAY_MS + 5000 });
+    expect(left.clientId).toBe('dave');
+    expect(left.afterMs).toBeGreaterThanOrEqual(LEAVE_DELAY_MS - 200);
+    expect(left.setAfter).toEqual([]);
   });
 });

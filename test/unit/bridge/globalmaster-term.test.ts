@@ -21,8 +21,7 @@ describe('Globalmaster across terms', () => {
     const g = globalmaster();
     const takeRole = async (what: string) => {
       g.setQuorum(true);
-      g.gm.evaluate();
-      await waitFor(() => g.linksOpen(), { what });
+      await g.open(what);
     };
     await takeRole('links open in the first term');
     const late = new FakeCall();
@@ -47,8 +46,7 @@ describe('Globalmaster across terms', () => {
 
   it("takes the peer's word from a link of the current term", async () => {
     const g = globalmaster();
-    g.gm.evaluate();
-    await waitFor(() => g.linksOpen(), { what: 'links open' });
+    await g.open();
     const call = new FakeCall();
     g.accept(call);
     call.from(hello);
@@ -67,8 +65,7 @@ describe('Globalmaster across terms', () => {
       if (n === 3) call.emit('close');
     });
     const g = globalmaster(router);
-    g.gm.evaluate();
-    await waitFor(() => g.linksOpen(), { what: 'links open' });
+    await g.open();
     g.accept(call);
     call.from(hello);
     const forwards = () => call.forwards().length;

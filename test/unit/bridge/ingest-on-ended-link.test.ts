@@ -44,8 +44,7 @@ describe("a peer's batch being stored when its link ends", () => {
       } as never,
     });
     const g = testGlobalmaster(router);
-    g.gm.evaluate();
-    await waitFor(() => g.linksOpen(), { what: 'links open' });
+    await g.open();
     const first = new FakeCall();
     g.accept(first);
     first.from(PEER_HELLO);

@@ -7,7 +7,6 @@ import type { LinkFrame } from '../../../src/bridge/codec.js';
 import { LinkClock } from '../../../src/bridge/link-clock.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 import { FakeCall, PEER_HELLO, testGlobalmaster } from '../../helpers/fake-link.js';
-import { waitFor } from '../../helpers/wait.js';
 
 /**
  * One exchange: we ping at our wall clock `t1`; the peer, whose clock is `offset` ahead
@@ -118,8 +117,7 @@ describe("a globalmaster's measure of a peer region's clock", () => {
 
   it('says hello first when it accepts, pings at once on the peer hello, answers its first ping at once, and tells the masters the offset with the interest, again when it moves', async () => {
     const g = testGlobalmaster();
-    g.gm.evaluate();
-    await waitFor(() => g.linksOpen(), { what: 'links open' });
+    await g.open();
     const call = new FakeCall();
     g.accept(call);
     expect(call.frames().map((f) => f.type)).toEqual(['hello']);

@@ -128,8 +128,7 @@ describe('a region link whose other end says nothing', () => {
       () => g.gm.stop(),
       () => void vi.useRealTimers(),
     );
-    g.gm.evaluate();
-    await waitFor(() => g.linksOpen(), { what: 'links open' });
+    await g.open();
     const pings = (c: FakeCall) => c.frames().filter((f) => f.type === 'ping').length;
     // A peer that says hello, then nothing: pinged at once (the clock's first measure), at
     // each tick while its silence is shorter than LINK_SILENT_PINGS ticks, then closed.

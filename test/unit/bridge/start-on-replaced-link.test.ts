@@ -36,8 +36,7 @@ describe('a start cut short by a new link', () => {
       second.from(PEER_HELLO);
     });
     g = testGlobalmaster(router, { startWaitMs: 2000 });
-    g.gm.evaluate();
-    await waitFor(() => g!.linksOpen(), { what: 'links open' });
+    await g.open();
     g.accept(first);
     first.from(PEER_HELLO);
     first.from({ type: 'snapshot', version: 1, channels: [] });
