@@ -9,7 +9,7 @@
  */
 import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshProxiedRegion, nodesLogLines, type TestDeployment } from '../helpers/deployment.js';
+import { framesAround, meshProxiedRegion, nodesLogLines, type TestDeployment } from '../helpers/deployment.js';
 import { channelsMasteredBy } from '../helpers/ring.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -55,12 +55,8 @@ describe('a link cut inside a region, between two nodes that both reach a third'
       expect(downs().slice(downsBefore)).toEqual([]);
       await waitFor(async () => (await stateOf('r1-n1', 'r1-n3')) === 'up' && (await stateOf('r1-n3', 'r1-n1')) === 'up', { what: 'n1 and n3 up in each other\'s view' });
       // Operators see it: frames taken from around the cut, and carried by n2.
-      const around = async (node: string, what: string) => {
-        const text = await (await fetch(`http://127.0.0.1:${d.port(node)}/metrics`)).text();
-        return Number(new RegExp(`^ablyng_mesh_frames_around\\{[^}]*what="${what}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-      };
-      expect(await around('r1-n1', 'takenAround')).toBeGreaterThan(0);
-      expect(await around('r1-n2', 'carried')).toBeGreaterThan(0);
+      expect(await framesAround(d, 'r1-n1', 'takenAround')).toBeGreaterThan(0);
+      expect(await framesAround(d, 'r1-n2', 'carried')).toBeGreaterThan(0);
       for (const p of cut) p.heal();
       await pubCh.publish('m', 'after');
       await waitFor(() => got.includes('after'), { what: 'a message after the heal' });
