@@ -104,6 +104,50 @@ describe("a node's side of the region's nonces (NonceKeeper)", () => {
     expect(asked).toHaveLength(1); // looked here first
   });
 
+  it('is kept by two nodes: a replay is refused after the first keeper restarts, and after a node joins the ring before them', async () => {
+    // A region of real NonceKeepers whose requests go to each other's answer; a node that is
+    // down (restarting) does not answer.
+    let members = ['n1', 'n2', 'n3'];
+    const down = new Set<string>();
+    const nodes = new Map<string, NonceKeeper>();
+    const start = (self: string) =>
+      nodes.set(
+        self,
+        new NonceKeeper({
+          self,
+          ring: () => new Ring(members),
+          rpc: {
+            request: async (to: string, msg: NodeMessage) => {
+              if (down.has(to) || msg.type !== 'nonce') throw new Error('timed out');
+              return nodes.get(to)!.answer({ ...msg, rid: 1 });
+            },
+          } as never,
+          now: () => 1_000_000,
+          log: silentLogger(),
+        }),
+      );
+    for (const n of ['n1', 'n2', 'n3', 'n4']) start(n);
+    const use = (at: string, key: string) => nodes.get(at)!.use(key, 1_000_000 + 90_000);
+    const keys = Array.from({ length: 400 }, (_, i) => `app.root:nonce-${i}-0123456789`);
+    const keepers = (ring: string[], key: string) => new Ring(ring).preference(`nonce:${key}`, 2);
+
+    // Taken at n1, kept first by n2 (n3 keeps it second); n2 restarts and forgets; replayed to n3.
+    const restarted = keys.find((k) => keepers(members, k)[0] === 'n2' && keepers(members, k)[1] === 'n3')!;
+    expect(await use('n1', restarted)).toBe(true);
+    down.add('n2');
+    start('n2');
+    expect(await use('n3', restarted)).toBe(false);
+    down.delete('n2');
+    expect(await use('n2', restarted)).toBe(false);
+
+    // Taken at n1, kept by n2 and n3; n4 joins first in the ring for it, and is asked a replay to it.
+    const joined = keys.find((k) => !keepers(members, k).includes('n1') && keepers([...members, 'n4'], k)[0] === 'n4')!;
+    expect(joined).toBeDefined();
+    expect(await use('n1', joined)).toBe(true);
+    members = [...members, 'n4'];
+    expect(await use('n4', joined)).toBe(false);
+  });
+
   it("answers another node's question on its own clock: used for forMs from when it came", () => {
     const { k, tick } = keeper(async () => ({ kind: 'ok' }));
     const ask = { type: 'nonce', rid: 1, key: 'app.root:asked-0123456789', forMs: 5000 } as const;
