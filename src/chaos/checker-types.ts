@@ -165,6 +165,32 @@ export interface HistoryFigures {
   examples: HistoryExample[];
 }
 
+/** One thing the token check found (token-check.ts). */
+export interface TokenExample {
+  /** `freshRefused`: a client's own request refused as replayed (40105); `replayTaken`: a replay issued a token outside every fault. */
+  kind: 'freshRefused' | 'replayTaken';
+  t: number;
+  region: string;
+  client: string;
+  detail?: string;
+}
+
+/** The token check (token-check.ts): clients' signed TokenRequests, and each sent again once it was issued. */
+export interface TokenFigures {
+  /** Clients' own requests: issued a token, refused (an Ably error), failed (no answer). */
+  requests: { issued: number; refused: number; failed: number };
+  /** The replays: refused (40105 expected), taken (a second token), failed (no answer). */
+  replays: { refused: number; taken: number; failed: number };
+  /** Own requests refused as replays (a violation). */
+  freshRefused: number;
+  /** Replays taken inside a fault window or within its grace after (counted only). */
+  takenInFaults: number;
+  /** Replays taken outside every fault window (a violation). */
+  takenOutsideFaults: number;
+  /** Up to `maxExamples` of each kind. */
+  examples: TokenExample[];
+}
+
 export interface Report {
   verdict: 'PASS' | 'FAIL';
   span: { start: number; end: number; endRecorded: boolean };
@@ -193,6 +219,8 @@ export interface Report {
   /** null: the workload had no presence members. */
   presence: PresenceFigures | null;
   history: HistoryFigures | null;
+  /** null: the workload authenticated with the key. */
+  tokens: TokenFigures | null;
   notes: string[];
 }
 

@@ -41,12 +41,16 @@
  * - history (violation): each region's stored history of each channel, read after the
  *   drain (`history` lines), missing an acknowledged message it should hold, holding one
  *   twice or after a later one of its publisher, or not readable (history-check.ts).
+ * - tokens (violation; workloads with token auth): a client's own TokenRequest refused as
+ *   replayed, or a replay of one issued a token with no fault window open at the time or
+ *   ended within 10 s before (`token` lines; token-check.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyFailed, historyFigures } from './history-check.js';
-import { readRecord, type HistoryEvent, type PresenceEvent, type RecordEvent } from './record.js';
+import { tokenFigures, tokensFailed } from './token-check.js';
+import { readRecord, type HistoryEvent, type PresenceEvent, type RecordEvent, type TokenEvent } from './record.js';
 import { formatSummary, writeScenarioReport } from './report.js';
 import {
   type Channel,
@@ -106,6 +110,7 @@ export class Checker {
   private readonly newConnections: { t: number; client: string; code: number | undefined }[] = [];
   private readonly presenceViews: PresenceEvent[] = [];
   private readonly historyReads: HistoryEvent[] = [];
+  private readonly tokenEvents: TokenEvent[] = [];
   private minT = Infinity;
   private maxT = -Infinity;
   private endT = NaN;
@@ -164,6 +169,9 @@ export class Checker {
         break;
       case 'history':
         this.historyReads.push(e);
+        break;
+      case 'token':
+        this.tokenEvents.push(e);
         break;
       case 'end':
         if (!(this.endT >= e.t)) this.endT = e.t;
@@ -291,9 +299,10 @@ export class Checker {
     const violations = sumViolations(byChannel);
     const presence = this.presenceFigures();
     const history = historyFigures(this.historyReads, this.channels, this.publisherRegion, this.maxExamples);
+    const tokens = tokenFigures(this.tokenEvents, merged, this.maxExamples);
 
     return {
-      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 || historyFailed(history) ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 || historyFailed(history) || tokensFailed(tokens) ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,
@@ -317,6 +326,7 @@ export class Checker {
       timeline: timeline.build(),
       presence,
       history,
+      tokens,
       notes,
     };
   }

@@ -28,7 +28,9 @@
  * With `clockSteps` (`--clock-steps`), two to four times a node's wall clock is set to up
  * to 10 s either way from the machine's while it runs (a `clock` action, as NTP steps a
  * clock), a channel's master half of the time; one stepped while it is down starts with
- * it. Drawn last of all.
+ * it. With `tokens` (`--tokens`), clients authenticate with tokens that live 8 to 20 s,
+ * renewed through the run, each TokenRequest replayed once (workload-tokens.ts). Drawn
+ * after the clock steps.
  */
 import { writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -51,6 +53,8 @@ export interface RandomOptions {
   nodeClocks?: boolean;
   /** Steps of nodes' wall clocks while they run (`clock` actions), up to 10 s either way from the machine's. */
   clockSteps?: boolean;
+  /** Clients on tokens of 8–20 s (a scenario's `workload.tokenTtlS`), each request replayed once. */
+  tokens?: boolean;
 }
 
 /** The part of a scenario file the generator writes (scenario.ts validates it on load). */
@@ -61,7 +65,7 @@ export interface RandomScenarioDoc {
   durationS: number;
   drainS: number;
   clocks?: Record<string, string>;
-  workload: { channels: number; publishersPerRegion: number; subscribersPerRegion: number; intervalMs: number; presenceMembersPerRegion: number };
+  workload: { channels: number; publishersPerRegion: number; subscribersPerRegion: number; intervalMs: number; presenceMembersPerRegion: number; tokenTtlS?: number };
   timeline: TimelineAction[];
 }
 
@@ -234,14 +238,14 @@ function clientActions(r: Seeded, s: Shape, end: number, nodeWindows: ReadonlyMa
 
 function summary(
   seed: number,
-  o: { pairs: boolean; regionClocks: boolean; nodeClocks: boolean; clockSteps: boolean; clocks: Record<string, string> | null },
+  o: { pairs: boolean; regionClocks: boolean; nodeClocks: boolean; clockSteps: boolean; tokens: boolean; clocks: Record<string, string> | null },
   timeline: readonly TimelineAction[],
 ): string {
   const count = new Map<string, number>();
   for (const a of timeline) if (!['heal', 'restart', 'resume', 'rejoin'].includes(a.action)) count.set(a.action, (count.get(a.action) ?? 0) + 1);
   const what = [...count].map(([k, n]) => `${n} ${k}`).join(', ');
   const clocks = o.clocks ? `; clocks ${Object.entries(o.clocks).map(([where, off]) => `${where} ${off}`).join(', ')}` : '';
-  const flags = `${o.pairs ? ' --pairs' : ''}${o.regionClocks ? ' --clocks' : ''}${o.nodeClocks ? ' --node-clocks' : ''}${o.clockSteps ? ' --clock-steps' : ''}`;
+  const flags = `${o.pairs ? ' --pairs' : ''}${o.regionClocks ? ' --clocks' : ''}${o.nodeClocks ? ' --node-clocks' : ''}${o.clockSteps ? ' --clock-steps' : ''}${o.tokens ? ' --tokens' : ''}`;
   return `Drawn by "ably-ng chaos random --seed ${seed}${flags}": ${what || 'no faults'}${clocks}.`;
 }
 
@@ -282,7 +286,7 @@ function drawClockSteps(r: Seeded, shape: Shape, end: number): TimelineAction[] 
 export function randomScenario(o: RandomOptions, scenarioDir: string): RandomScenarioDoc {
   const topology = loadTopology(o.topologyFile);
   const r = seeded(o.seed);
-  const workload = {
+  const workload: RandomScenarioDoc['workload'] = {
     channels: 2 + r.int(4),
     publishersPerRegion: 1 + r.int(2),
     subscribersPerRegion: 2 + r.int(2),
@@ -313,9 +317,10 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
     timeline.push(...drawClockSteps(r, shape, end));
     timeline.sort((x, y) => x.at - y.at);
   }
+  if (o.tokens) workload.tokenTtlS = 8 + r.int(13);
   return {
     name: `random-${o.seed}`,
-    description: summary(o.seed, { pairs: o.pairs ?? false, regionClocks: o.clocks ?? false, nodeClocks: o.nodeClocks ?? false, clockSteps: o.clockSteps ?? false, clocks }, timeline),
+    description: summary(o.seed, { pairs: o.pairs ?? false, regionClocks: o.clocks ?? false, nodeClocks: o.nodeClocks ?? false, clockSteps: o.clockSteps ?? false, tokens: o.tokens ?? false, clocks }, timeline),
     topology: relative(scenarioDir, resolve(o.topologyFile)) || '.',
     durationS: o.durationS,
     drainS: 20,

@@ -175,6 +175,26 @@ export interface HistoryEvent {
   error?: string;
 }
 
+export const TOKEN_USES = ['request', 'replay'] as const;
+export const TOKEN_OUTCOMES = ['issued', 'refused', 'failed'] as const;
+
+/**
+ * A signed TokenRequest sent to a region's `requestToken` (workloads with token auth).
+ * `use`: `request`, a client's own (its SDK's authCallback made it, for a new token);
+ * `replay`, the same request sent again at once after it was issued, which must be refused
+ * (40105). `outcome`: `issued` (a token came back), `refused` (an Ably error, in `error`)
+ * or `failed` (no answer: `error.code` 0 and why).
+ */
+export interface TokenEvent {
+  type: 'token';
+  t: number;
+  region: string;
+  client: string;
+  use: (typeof TOKEN_USES)[number];
+  outcome: (typeof TOKEN_OUTCOMES)[number];
+  error?: RecordError;
+}
+
 /** The workload stopped publishing and has waited for the stragglers. */
 export interface EndEvent {
   type: 'end';
@@ -192,6 +212,7 @@ export type RecordEvent =
   | FaultEvent
   | PresenceEvent
   | HistoryEvent
+  | TokenEvent
   | EndEvent;
 
 export type RecordEventType = RecordEvent['type'];
@@ -288,6 +309,12 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       if (r.error !== undefined) need(r, 'error', 'string', line);
       break;
     }
+    case 'token':
+      for (const k of ['region', 'client'] as const) need(r, k, 'string', line);
+      if (!TOKEN_USES.includes(r.use as TokenEvent['use'])) throw new RecordFormatError(line, `token.use must be one of ${TOKEN_USES.join(', ')}`);
+      if (!TOKEN_OUTCOMES.includes(r.outcome as TokenEvent['outcome'])) throw new RecordFormatError(line, `token.outcome must be one of ${TOKEN_OUTCOMES.join(', ')}`);
+      needError(r, line);
+      break;
     case 'end':
       break;
     default:

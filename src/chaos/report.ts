@@ -83,6 +83,25 @@ export function historyLines(r: Report, prefix: string): string[] {
   ];
 }
 
+/** The token check: one line of figures, then a line per example (`prefix` before each). */
+export function tokenLines(r: Report, prefix: string): string[] {
+  const k = r.tokens;
+  if (!k) return [];
+  const q = k.requests;
+  const p = k.replays;
+  return [
+    `${prefix}tokens: requests issued ${q.issued}, refused ${q.refused}, failed ${q.failed}; replays refused ${p.refused}, taken ${p.taken} (${k.takenInFaults} in or just after a fault, ${k.takenOutsideFaults} outside), failed ${p.failed}; fresh requests refused as replays ${k.freshRefused}`,
+    ...k.examples.map(
+      (x) => `${prefix}  ${x.kind === 'freshRefused' ? 'a fresh request refused as replayed' : 'a replay taken outside every fault'}: ${x.client} in ${x.region} at ${formatOffset(x.t, r.span.start)}${x.detail ? ` (${x.detail})` : ''}`,
+    ),
+  ];
+}
+
+/** The token check's violations (fresh requests refused as replays, replays taken outside faults). */
+export function tokensOff(r: Report): number {
+  return r.tokens ? r.tokens.freshRefused + r.tokens.takenOutsideFaults : 0;
+}
+
 /** The history check's findings in all (missing, duplicates, order, unread). */
 export function historyOff(r: Report): number {
   const h = r.history;
@@ -100,6 +119,7 @@ export function formatSummary(r: Report): string {
     ...r.examples.map((x) => `  ${describeViolation(x, r.span.start)}`),
     ...presenceLines(r, '  '),
     ...historyLines(r, '  '),
+    ...tokenLines(r, '  '),
     `anomalies: delivered but NACKed ${r.anomalies.deliveredButNacked}, delivered but never published ${r.anomalies.deliveredButNeverPublished}`,
     ...r.anomalies.examples.map((a) => `  ${describeAnomaly(a)}`),
     `faults: ${r.faults.length}`,
@@ -186,6 +206,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
         ['region order (subscriber pairs that disagree)', v.regionOrder],
         ...(r.presence ? [['presence views not showing exactly the members at the end', r.presence.mismatched] as [string, number]] : []),
         ...(r.history ? [['stored history: missing, duplicated, out of order or unreadable', historyOff(r)] as [string, number]] : []),
+        ...(r.tokens ? [['tokens: fresh requests refused as replays, replays taken outside faults', tokensOff(r)] as [string, number]] : []),
       ],
     ),
     '',
@@ -193,6 +214,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
   if (r.examples.length > 0) out.push('Examples:', '', ...r.examples.map((x) => `- ${describeViolation(x, r.span.start)}`), '');
   if (r.presence) out.push(...presenceLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.history) out.push(...historyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
+  if (r.tokens) out.push(...tokenLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
 
   out.push('## Faults', '');
   if (r.faults.length === 0) out.push('No fault windows in this run.', '');
@@ -306,7 +328,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
     `${passed} of ${entries.length} scenario(s) passed.`,
     '',
     ...table(
-      ['scenario', 'verdict', 'lost', 'dup', 'order', 'region order', 'presence views off', 'history off', 'convergence (worst)', 'availability in faults (worst)', 'in-region p50/p99 outside faults', 'inside faults', 'files'],
+      ['scenario', 'verdict', 'lost', 'dup', 'order', 'region order', 'presence views off', 'history off', 'tokens off (replays taken)', 'convergence (worst)', 'availability in faults (worst)', 'in-region p50/p99 outside faults', 'inside faults', 'files'],
       entries.map((e) => {
         const r = e.report;
         const v = r.violations;
@@ -320,6 +342,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
           v.regionOrder,
           r.presence ? `${r.presence.mismatched} of ${r.presence.views}` : '–',
           r.history ? `${historyOff(r)} (${r.history.expected} expected)` : '–',
+          r.tokens ? `${tokensOff(r)} (${r.tokens.replays.taken} of ${r.tokens.requests.issued})` : '–',
           worstConvergence(r.faults),
           worstAvailability(r.faults),
           p(r.latency.inRegion.outsideFaults),

@@ -365,6 +365,7 @@ export class ScenarioRun {
           }),
         ),
         key: `${app.id}.${key.id}:${key.secret}`,
+        ...(this.s.workload.tokenTtlS ? { tokenTtlMs: this.s.workload.tokenTtlS * 1000 } : {}),
         channels: Array.from({ length: this.s.workload.channels }, (_, i) => `chaos-${i}`),
         publishersPerRegion: this.s.workload.publishersPerRegion,
         subscribersPerRegion: this.s.workload.subscribersPerRegion,

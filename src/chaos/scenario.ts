@@ -92,6 +92,12 @@ const scenarioSchema = z
          * exactly them (the checker's presence check). 0: no presence check.
          */
         presenceMembersPerRegion: z.number().int().min(0).max(20).default(0),
+        /**
+         * Clients authenticate with tokens that live this long (s), from signed TokenRequests
+         * through their SDK's authCallback, renewed as they expire; each request is also
+         * replayed once, which must be refused (the checker's token check). Absent: the key.
+         */
+        tokenTtlS: z.number().min(5).max(3600).optional(),
       })
       .strict()
       .default({ channels: 2, publishersPerRegion: 1, subscribersPerRegion: 2, subscribersByRegion: {}, intervalMs: 50, presenceMembersPerRegion: 0 }),

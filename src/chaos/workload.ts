@@ -10,11 +10,14 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import Ably from 'ably';
 import type { HistoryEvent, PresenceEvent, RecordEvent } from './record.js';
+import { WorkloadTokens } from './workload-tokens.js';
 
 export interface WorkloadOptions {
   /** Region name → client endpoint (host:port of its balancer). */
   regions: Map<string, { host: string; port: number }>;
   key: string;
+  /** Clients authenticate with tokens of this lifetime (ms), from TokenRequests (workload-tokens.ts); absent: with the key. */
+  tokenTtlMs?: number;
   channels: string[];
   publishersPerRegion: number;
   subscribersPerRegion: number;
@@ -63,10 +66,10 @@ interface Payload {
   t: number;
 }
 
-/** SDK options for chaos clients: quick to retry, never giving up. */
-function clientOptions(endpoint: { host: string; port: number }, key: string, useBinaryProtocol: boolean): Record<string, unknown> {
+/** SDK options for chaos clients: quick to retry, never giving up. `auth`: the key, or an authCallback. */
+function clientOptions(endpoint: { host: string; port: number }, auth: Record<string, unknown>, useBinaryProtocol: boolean): Record<string, unknown> {
   return {
-    key,
+    ...auth,
     endpoint: endpoint.host,
     port: endpoint.port,
     tls: false,
@@ -96,11 +99,18 @@ export class Workload {
   /** Open trace files by client id (WorkloadOptions.trace). */
   private readonly traces = new Map<string, WriteStream>();
 
-  constructor(private readonly o: WorkloadOptions) {}
+  /** Token auth, where the workload uses it. */
+  private readonly tokens: WorkloadTokens | null;
 
-  /** A client's SDK instance (one of several over its life, if it moves), kept to be closed. */
-  private sdk(id: string, endpoint: { host: string; port: number }, binary: boolean, extra: Record<string, unknown> = {}): Realtime {
-    const opts: Record<string, unknown> = { ...clientOptions(endpoint, this.o.key, binary), ...extra };
+  constructor(private readonly o: WorkloadOptions) {
+    this.tokens = o.tokenTtlMs ? new WorkloadTokens({ key: o.key, ttlMs: o.tokenTtlMs, endpoint: (r) => this.endpoint(r), record: (e) => o.record(e) }) : null;
+  }
+
+  /** A client's SDK instance in `region` (one of several over its life, if it moves), kept to be closed. */
+  private sdk(id: string, region: string, binary: boolean, extra: { recover?: string; clientId?: string } = {}): Realtime {
+    const endpoint = this.endpoint(region);
+    const auth = this.tokens ? { authCallback: this.tokens.authCallback(id, region, extra.clientId) } : { key: this.o.key };
+    const opts: Record<string, unknown> = { ...clientOptions(endpoint, auth, binary), ...extra };
     const file = this.traceFile(id);
     if (file) {
       // A moved subscriber's next instance writes on in the same file, after a line that says so.
@@ -147,10 +157,10 @@ export class Workload {
       for (let i = 0; i < (this.o.presenceMembersPerRegion ?? 0); i++) entering.push(this.addMember(region, `${region}-mem${i}`, i % 2 === 0));
     }
     await Promise.all(entering);
-    for (const [region, endpoint] of this.o.regions) {
+    for (const region of this.o.regions.keys()) {
       for (let i = 0; i < this.o.publishersPerRegion; i++) {
         const id = `${region}-pub${i}`;
-        const c = this.sdk(id, endpoint, i % 2 === 0);
+        const c = this.sdk(id, region, i % 2 === 0);
         await c.connection.once('connected');
         this.watchConnection(c, region, id);
         this.publishLoop(c, region, id);
@@ -160,7 +170,6 @@ export class Workload {
 
   /** `count` more subscribers in `region`, each attached to every channel (resolves when all are). */
   async addSubscribers(region: string, count: number): Promise<void> {
-    const endpoint = this.endpoint(region);
     const attaching: Promise<unknown>[] = [];
     for (let i = 0; i < count; i++) {
       const inRegion = this.subscribersIn.get(region) ?? 0;
@@ -168,7 +177,7 @@ export class Workload {
       // Every other subscriber, across regions, speaks msgpack.
       const binary = this.subscriberCount++ % 2 === 0;
       const id = `${region}-sub${inRegion}`;
-      const c = this.sdk(id, endpoint, binary);
+      const c = this.sdk(id, region, binary);
       const sub: Subscriber = { id, region, binary, client: c };
       this.subscribers.push(sub);
       for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, false));
@@ -184,7 +193,7 @@ export class Workload {
    * across the move. Resolves when every moved subscriber is attached again.
    */
   async move(from: string, to: string, count: number, afterMs = 0): Promise<void> {
-    const endpoint = this.endpoint(to);
+    this.endpoint(to); // an unknown region throws before anyone moves
     const movers = this.subscribers.filter((s) => s.region === from && s.client !== null).slice(0, count);
     if (movers.length < count) throw new Error(`cannot move ${count} subscribers from ${from}: it has ${movers.length}`);
     const keys: string[] = [];
@@ -202,7 +211,7 @@ export class Workload {
     if (this.closed) return;
     const attaching: Promise<unknown>[] = [];
     for (const [i, sub] of movers.entries()) {
-      const c = this.sdk(sub.id, endpoint, sub.binary, { recover: keys[i] });
+      const c = this.sdk(sub.id, to, sub.binary, { recover: keys[i]! });
       sub.client = c;
       sub.region = to;
       for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, true));
@@ -216,7 +225,7 @@ export class Workload {
    * attach that did not resume (RTP17i); nothing else is done for it during the run.
    */
   private async addMember(region: string, id: string, binary: boolean): Promise<void> {
-    const c = this.sdk(id, this.endpoint(region), binary, { clientId: id });
+    const c = this.sdk(id, region, binary, { clientId: id });
     this.members.push({ id, region, client: c });
     await Promise.all(
       this.o.channels.map((channel) => c.channels.get(channel, { modes: ['PRESENCE', 'PRESENCE_SUBSCRIBE'] }).presence.enter({ member: id })),
@@ -461,6 +470,7 @@ export class Workload {
   /** Records what is still unanswered as unknown and closes every client. */
   close(): void {
     this.closed = true;
+    this.tokens?.close();
     for (const [key, p] of this.pending) {
       this.pending.delete(key);
       this.o.record({ type: 'publish', t: p.t, region: p.region, client: p.client, channel: p.channel, publisher: p.publisher, seq: p.seq, outcome: 'unknown' });

@@ -333,4 +333,25 @@ describe('random chaos scenarios', () => {
       expect(loadScenario(file).timeline).toEqual(one.timeline);
     });
   });
+
+  describe('with --tokens', () => {
+    it('draw a token lifetime of 8 to 20 s after everything else: the faults and clocks stay', () => {
+      const ttls = new Set<number>();
+      for (const seed of SEEDS.slice(0, 100)) {
+        const plain = randomScenario({ seed, durationS: 60, topologyFile: THREE, clocks: true, clockSteps: true }, dir);
+        const s = randomScenario({ seed, durationS: 60, topologyFile: THREE, clocks: true, clockSteps: true, tokens: true }, dir);
+        expect(s.timeline).toEqual(plain.timeline);
+        expect(s.clocks).toEqual(plain.clocks);
+        const { tokenTtlS, ...rest } = s.workload;
+        expect(rest).toEqual(plain.workload);
+        expect(tokenTtlS).toBeGreaterThanOrEqual(8);
+        expect(tokenTtlS).toBeLessThanOrEqual(20);
+        ttls.add(tokenTtlS!);
+      }
+      expect(ttls.size).toBe(13);
+      const file = writeRandomScenario({ seed: 12, durationS: 60, topologyFile: LOCAL, tokens: true }, dir);
+      expect(loadScenario(file).workload.tokenTtlS).toBe(randomScenario({ seed: 12, durationS: 60, topologyFile: LOCAL, tokens: true }, dir).workload.tokenTtlS);
+      expect(readFileSync(file, 'utf8')).toMatch(/--seed 12 --tokens"/);
+    });
+  });
 });

@@ -37,6 +37,8 @@ const ONE_OF_EACH: RecordEvent[] = [
   { type: 'state', t: 1058, region: 'r1', client: 'p-r1-0', state: 'connected' },
   { type: 'fault', t: 1060, action: 'partition', target: 'r1-r2', phase: 'end' },
   { type: 'presence', t: 1065, region: 'r2', observer: 'rest', channel: 'chaos:0', expected: ['r1-mem0 c9'], seen: ['r1-mem0 c9'], convergedAfterMs: 500 },
+  { type: 'token', t: 1066, region: 'r1', client: 'p-r1-0', use: 'request', outcome: 'issued' },
+  { type: 'token', t: 1067, region: 'r1', client: 'p-r1-0', use: 'replay', outcome: 'refused', error: { code: 40105, message: 'nonce value replayed' } },
   { type: 'end', t: 1070 },
 ];
 
@@ -142,6 +144,12 @@ describe('parseRecordLine', () => {
     );
     expect(() => parseRecordLine('{"type":"presence","t":1,"region":"r1","observer":"rest","channel":"x","expected":[],"seen":[]}', 7)).toThrow(
       'record line 7: presence.convergedAfterMs must be a number',
+    );
+    expect(() => parseRecordLine('{"type":"token","t":1,"region":"r1","client":"p","use":"again","outcome":"issued"}', 3)).toThrow(
+      'record line 3: token.use must be one of request, replay',
+    );
+    expect(() => parseRecordLine('{"type":"token","t":1,"region":"r1","client":"p","use":"replay","outcome":"taken"}', 4)).toThrow(
+      'record line 4: token.outcome must be one of issued, refused, failed',
     );
     expect(() => parseRecordLine('{"t":1}', 9)).toThrow('record line 9: unknown type undefined');
     expect(() => parseRecordLine('{"type":"end"}', 2)).toThrow('record line 2: end.t must be a number');

@@ -41,6 +41,12 @@ describe('chaos scenario files', () => {
     ]);
   });
 
+  it('reads token auth for the workload, a lifetime of 5 s to an hour; absent, the key', () => {
+    expect(scenario('key', '').workload.tokenTtlS).toBeUndefined();
+    expect(scenario('tokens', 'workload: { tokenTtlS: 6 }\n').workload.tokenTtlS).toBe(6);
+    expect(errorsOf(() => scenario('short', 'workload: { tokenTtlS: 1 }\n'))).toEqual(['workload.tokenTtlS: Too small: expected number to be >=5']);
+  });
+
   it('reads a move between two regions and names a move that goes nowhere, or to a region the topology lacks', () => {
     const s = scenario('move', 'timeline:\n  - { at: 5, action: move, from: eu, to: us, subscribers: 2, afterS: 3 }\n  - { at: 6, action: move, from: us, to: ap }\n');
     expect(s.timeline).toEqual([
