@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { AblyError } from '../errors.js';
 import type { AppConfig } from '../config/topology.js';
 import { parseCapability, type Capability } from './capability.js';
+import type { RevocableToken } from './revocations.js';
 
 export interface ApiKey {
   appId: string;
@@ -13,6 +14,8 @@ export interface ApiKey {
   keyName: string;
   secret: string;
   capability: Capability;
+  /** Its tokens can be revoked (revocations.ts), and live an hour at most. */
+  revocableTokens: boolean;
 }
 
 /** Who is asking, and what they may do. */
@@ -28,6 +31,8 @@ export interface Credentials {
   via: 'basic' | 'token' | 'jwt';
   /** When token credentials stop being valid (ms), or null for keys. */
   expiresAt: number | null;
+  /** A token of a key with revocable tokens: what revocations match it by (revocations.ts). */
+  revocable?: RevocableToken;
 }
 
 function safeEqual(a: string, b: string): boolean {
@@ -43,7 +48,7 @@ export class KeyStore {
     for (const app of apps) {
       for (const k of app.keys) {
         const keyName = `${app.id}.${k.id}`;
-        this.keys.set(keyName, { appId: app.id, keyName, secret: k.secret, capability: parseCapability(k.capability) });
+        this.keys.set(keyName, { appId: app.id, keyName, secret: k.secret, capability: parseCapability(k.capability), revocableTokens: k.revocableTokens ?? false });
       }
     }
   }

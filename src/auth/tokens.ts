@@ -12,6 +12,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AblyError } from '../errors.js';
 import { intersect, parseCapability, type Capability } from './capability.js';
 import type { ApiKey, Credentials, KeyStore } from './keys.js';
+import { MAX_REVOCABLE_TTL_MS, type RevocableToken } from './revocations.js';
 
 export const DEFAULT_TOKEN_TTL_MS = 60 * 60 * 1000; // 1 hour, Ably's default
 export const MAX_TOKEN_TTL_MS = 24 * 60 * 60 * 1000; // 24 hours
@@ -44,6 +45,8 @@ interface TokenBody {
   cap: string;
   iat: number;
   exp: number;
+  /** 1: issued by a key with revocable tokens (only such tokens can be revoked). */
+  r?: 1;
 }
 
 /** A signed TokenRequest checked: what to issue, once its nonce is taken as used. */
@@ -72,9 +75,13 @@ export class TokenAuthority {
     if (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TOKEN_TTL_MS) {
       throw AblyError.of('invalidParameterValue', `ttl must be 1..${MAX_TOKEN_TTL_MS} ms`);
     }
+    if (key.revocableTokens && ttl > MAX_REVOCABLE_TTL_MS) {
+      throw AblyError.of('invalidParameterValue', `key ${key.keyName} has revocable tokens: ttl must be at most ${MAX_REVOCABLE_TTL_MS} ms`);
+    }
     const capability = params.capability ? intersect(params.capability, key.capability) : key.capability;
     const body: TokenBody = { k: key.keyName, cap: capability.toJSON(), iat: now, exp: now + ttl };
     if (params.clientId) body.c = params.clientId;
+    if (key.revocableTokens) body.r = 1;
     const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
     const token = `${payload}.${hmac(key.secret, payload)}`;
     return {
@@ -136,13 +143,17 @@ export class TokenAuthority {
     const key = typeof body.k === 'string' ? this.keys.get(body.k) : undefined;
     if (!key || !safeEqual(hmac(key.secret, payload), sig)) throw AblyError.of('tokenUnrecognised', 'token signature is not valid');
     if (now >= body.exp) throw AblyError.of('tokenExpired', `token expired at ${new Date(body.exp).toISOString()}`);
+    const own = parseCapability(body.cap);
     return {
       appId: key.appId,
       keyName: key.keyName,
-      capability: intersect(parseCapability(body.cap), key.capability),
+      capability: intersect(own, key.capability),
       clientId: body.c ?? null,
       via: 'token',
       expiresAt: body.exp,
+      ...(body.r === 1
+        ? { revocable: { keyName: key.keyName, issuedAt: body.iat, clientId: body.c ?? null, revocationKey: null, resources: Object.keys(own.raw) } }
+        : {}),
     };
   }
 
@@ -164,18 +175,31 @@ export class TokenAuthority {
     if (exp === null) throw AblyError.of('invalidJwt', 'JWT needs an exp claim');
     if (now >= exp) throw AblyError.of('tokenExpired', `JWT expired at ${new Date(exp).toISOString()}`);
     const capText = claims['x-ably-capability'];
-    const capability =
-      typeof capText === 'string' ? intersect(parseCapability(capText), key.capability) : key.capability;
-    const clientId = claims['x-ably-clientId'];
+    const own = typeof capText === 'string' ? parseCapability(capText) : null;
+    const capability = own ? intersect(own, key.capability) : key.capability;
+    const clientId = typeof claims['x-ably-clientId'] === 'string' && claims['x-ably-clientId'] ? claims['x-ably-clientId'] : null;
     return {
       appId: key.appId,
       keyName: key.keyName,
       capability,
-      clientId: typeof clientId === 'string' && clientId ? clientId : null,
+      clientId,
       via: 'jwt',
       expiresAt: exp,
+      ...(key.revocableTokens ? { revocable: revocableJwt(key, claims, exp, clientId, own ?? key.capability) } : {}),
     };
   }
+}
+
+/**
+ * A JWT of a key with revocable tokens: what revocations match it by. It must say when it
+ * was issued (`iat`), and live an hour at most, as Ably's revocable tokens do.
+ */
+function revocableJwt(key: ApiKey, claims: Record<string, unknown>, exp: number, clientId: string | null, capability: Capability): RevocableToken {
+  const iat = typeof claims.iat === 'number' ? claims.iat * 1000 : null;
+  if (iat === null) throw AblyError.of('invalidJwt', `key ${key.keyName} has revocable tokens: a JWT needs an iat claim`);
+  if (exp - iat > MAX_REVOCABLE_TTL_MS) throw AblyError.of('invalidJwt', `key ${key.keyName} has revocable tokens: a JWT may live an hour at most`);
+  const rk = claims['x-ably-revocation-key'];
+  return { keyName: key.keyName, issuedAt: iat, clientId, revocationKey: typeof rk === 'string' && rk ? rk : null, resources: Object.keys(capability.raw) };
 }
 
 /** A random nonce (for tools and tests building TokenRequests). */

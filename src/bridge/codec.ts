@@ -7,6 +7,7 @@ import { membersFromPb, membersToPb } from '../transport/node-codec-data.js';
 import type { ChannelHead, ForwardedBatch } from '../transport/messages.js';
 import type { InterestDelta, InterestItem } from './interest.js';
 import type { ClockPing } from './link-clock.js';
+import type { Revocation } from '../auth/revocations.js';
 
 export type LinkFrame =
   | { type: 'hello'; region: string; deployment: string; incarnation: number; node: string; protocol: number; now: number }
@@ -17,7 +18,8 @@ export type LinkFrame =
   | { type: 'ack'; channel: string; epoch: string; seq: number }
   | { type: 'replay'; id: number; channel: string; epoch: string; afterSeq: number; since?: number }
   | { type: 'heads'; heads: ChannelHead[] }
-  | ({ type: 'ping' } & ClockPing);
+  | ({ type: 'ping' } & ClockPing)
+  | { type: 'revocations'; entries: Revocation[] };
 
 export function toPb(f: LinkFrame): pb.LinkFrame {
   switch (f.type) {
@@ -55,6 +57,8 @@ export function toPb(f: LinkFrame): pb.LinkFrame {
       return { frame: { $case: 'heads', heads: { heads: f.heads.map((h) => ({ channel: h.channel, originEpoch: h.epoch, seq: h.seq })) } } };
     case 'ping':
       return { frame: { $case: 'ping', ping: { at: f.at, echoAt: f.echoAt, echoHeldMs: f.echoHeldMs } } };
+    case 'revocations':
+      return { frame: { $case: 'revocations', revocations: { entries: f.entries } } };
   }
 }
 
@@ -104,5 +108,7 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
       return { type: 'heads', heads: f.heads.heads.map((h) => ({ channel: h.channel, epoch: h.originEpoch, seq: h.seq })) };
     case 'ping':
       return { type: 'ping', ...f.ping };
+    case 'revocations':
+      return { type: 'revocations', entries: f.revocations.entries };
   }
 }

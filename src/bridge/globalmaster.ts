@@ -21,6 +21,7 @@
  */
 import { CLOCK_OFFSET_KEPT_WITHIN_MS, type RegionInterest } from '../channel/channel-interest.js';
 import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
+import type { Revocation } from '../auth/revocations.js';
 import type { ChannelRouter } from '../channel/router.js';
 import type { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -66,6 +67,8 @@ export interface GlobalmasterDeps extends LinksDeps {
   interestAuditMs?: number;
   /** How long a new interest's live batches wait for its start (ms); START_WAIT_MS unless a test wants it shorter. */
   startWaitMs?: number;
+  /** The node's token revocations (revocation-sync.ts): all of them go out as a link comes up; a peer's come in. */
+  revocations?: { all(): Revocation[]; take(entries: readonly Revocation[]): void };
 }
 
 export type LinkEvent = { type: 'linkUp'; region: string } | { type: 'linkDown'; region: string; reason: string };
@@ -251,6 +254,8 @@ export class Globalmaster {
   private linkUp(s: Session): void {
     this.clockMoved(s);
     s.send({ type: 'snapshot', ...this.local.snapshot() });
+    const revoked = this.d.revocations?.all() ?? [];
+    if (revoked.length) s.send({ type: 'revocations', entries: revoked });
     this.emit({ type: 'linkUp', region: s.region });
     // Masters here ask the peer for everything it accepted since their last position.
     // (ABLY_NG_DEBUG_SKIP_REPLAY=1 breaks this on purpose, to show the chaos checker
@@ -310,9 +315,18 @@ export class Globalmaster {
       case 'ping':
         this.clockMoved(s);
         return;
+      case 'revocations':
+        this.d.revocations?.take(f.entries);
+        return;
       case 'hello':
         return;
     }
+  }
+
+  /** Token revocations new to this node go to every region linked (a region not linked has them all as its link comes up). */
+  sendRevocations(entries: Revocation[]): void {
+    if (!this.active) return;
+    for (const s of this.links.allLive()) s.send({ type: 'revocations', entries });
   }
 
   /** A peer's interest in these channels began (it waits for its start) or ended; the masters are told. */

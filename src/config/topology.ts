@@ -74,6 +74,8 @@ const keySchema = z
     id: name,
     secret: z.string().min(8, 'must be at least 8 characters'),
     capability: z.record(z.string(), z.array(z.string())).default({ '*': ['*'] }),
+    /** Tokens of this key can be revoked (POST /keys/{keyName}/revokeTokens); they live an hour at most. */
+    revocableTokens: z.boolean().default(false),
   })
   .strict();
 

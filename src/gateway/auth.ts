@@ -6,11 +6,21 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { AblyError } from '../errors.js';
 import { parseBasic, type Credentials, type KeyStore } from '../auth/keys.js';
 import type { TokenAuthority } from '../auth/tokens.js';
+import type { RevocableToken } from '../auth/revocations.js';
 
 export interface Authenticator {
   keys: KeyStore;
   tokens: TokenAuthority;
   now(): number;
+  /** When the earliest revocation matching a revocable token applies, or null (RevocationStore.revokedAt). */
+  revokedAt?(token: RevocableToken): number | null;
+}
+
+/** Refuses a revoked token (40141): one a revocation matches that applies by now. */
+export function checkNotRevoked(a: Authenticator, creds: Credentials): void {
+  if (!creds.revocable || !a.revokedAt) return;
+  const at = a.revokedAt(creds.revocable);
+  if (at !== null && at <= a.now()) throw AblyError.of('tokenRevoked', `the token was revoked (tokens of ${creds.revocable.keyName} issued before a revocation that applies from ${new Date(at).toISOString()})`);
 }
 
 function checkClientId(clientId: string | null | undefined): string | null {
@@ -34,6 +44,7 @@ export function authenticate(
   }
   if (given.token) {
     const creds = a.tokens.verify(given.token, a.now());
+    checkNotRevoked(a, creds);
     if (clientId !== null) {
       if (creds.clientId === null) {
         throw AblyError.of('incompatibleCredentials', `clientId "${clientId}" requested but the token is anonymous`);

@@ -18,6 +18,7 @@ import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
 import { reauthenticate, type Authenticator } from './auth.js';
+import { TokenWatch } from './token-watch.js';
 import { AckQueue } from './acks.js';
 import { Attachment, type AttachmentOwner } from './attachment.js';
 import { ConnectionPresence } from './connection-presence.js';
@@ -67,8 +68,8 @@ export class Connection implements AttachmentOwner {
   /** Another node took this connection over: go quietly (no presence leave, no record). */
   private superseded = false;
   private readonly auth: Authenticator;
-  /** Ends the connection with 40142 when its token expires. */
-  private expiryTimer: NodeJS.Timeout | null = null;
+  /** Ends the connection when its token expires (40142) or is revoked (40141). */
+  private readonly token: TokenWatch;
   private lastSent: number;
   private lastReceived: number;
   /** When the last WebSocket ping went out (liveness probe, see tick). */
@@ -89,6 +90,12 @@ export class Connection implements AttachmentOwner {
     this.credentials = params.credentials;
     this.presence = new ConnectionPresence(params.id, params.resumed, services);
     this.auth = params.auth;
+    this.token = new TokenWatch({
+      auth: params.auth,
+      credentials: () => this.credentials,
+      end: (err) => this.disconnect(err),
+      askReauth: () => this.sendMessage({ action: Action.AUTH }),
+    });
     this.rate = new RateLimiter(services.limits.maxInboundRate);
     this.lastSent = this.lastReceived = services.monotonic();
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
@@ -113,23 +120,13 @@ export class Connection implements AttachmentOwner {
   /** Sends CONNECTED: the connection is usable; `since`: its version here. */
   start(since: number, error?: AblyError): void {
     this.presence.since = since;
-    this.armExpiry();
     this.sendConnected(error);
+    this.token.arm();
   }
 
-  /**
-   * A token connection ends when its token expires: DISCONNECTED with 40142, on which
-   * the SDK gets a new token (authCallback/authUrl) and resumes the connection.
-   */
-  private armExpiry(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
-    const at = this.credentials.expiresAt;
-    if (at === null) return;
-    const ms = Math.max(0, at - this.services.now());
-    // setTimeout caps at ~24.8 days; tokens live at most a day.
-    this.expiryTimer = setTimeout(() => this.disconnect(AblyError.of('tokenExpired', 'the connection\'s token expired; renew it and resume')), ms);
-    this.expiryTimer.unref();
+  /** The node heard of new revocations: is this connection's token among them? (token-watch.ts) */
+  checkRevoked(): void {
+    if (!this.closed) this.token.checkRevoked();
   }
 
   private sendConnected(error?: AblyError): void {
@@ -265,7 +262,7 @@ export class Connection implements AttachmentOwner {
 
   private onTransportClosed(): void {
     this.closed = true;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.token.stop();
     for (const att of this.attachments.values()) this.dropAttachment(att);
     this.attachments.clear();
     this.presence.transportClosed(this.closedByClient, this.superseded);
@@ -363,7 +360,7 @@ export class Connection implements AttachmentOwner {
       return;
     }
     this.credentials = creds;
-    this.armExpiry();
+    this.token.arm();
     for (const att of [...this.attachments.values()]) {
       const { name } = parseChannelName(att.channelName);
       const modes = att.modes & this.permittedModes(name);

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { AblyError, toAblyError } from '../errors.js';
 import type { Credentials } from '../auth/keys.js';
 import { parseCapability } from '../auth/capability.js';
+import { revokeRequest } from '../auth/revoke-request.js';
 import { channelKey, type LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, MAX_REST_BODY_BYTES } from '../config/defaults.js';
@@ -310,6 +311,16 @@ async function requestToken(r: RestRequest): Promise<void> {
   send(r.res, 200, details, 'json');
 }
 
+/** `POST /keys/{keyName}/revokeTokens` (auth/revoke-request.ts): applied here, and from here to the region and the others. */
+async function revokeTokens(r: RestRequest): Promise<void> {
+  const keyName = decodeSegment(r.params[0]!);
+  const body = await readDecodedBody(r.req, 64 * 1024);
+  const s = r.ctx.services;
+  const out = revokeRequest(body, { keyName, creds: creds(r), key: r.ctx.auth.keys.get(keyName), now: s.now() });
+  s.revoke(out.revocations);
+  send(r.res, 201, out.result, r.format);
+}
+
 const ROUTES: Route[] = [
   {
     method: 'GET',
@@ -334,6 +345,7 @@ const ROUTES: Route[] = [
     },
   },
   { method: 'POST', pattern: /^\/keys\/([^/]+)\/requestToken\/?$/, open: true, handle: requestToken },
+  { method: 'POST', pattern: /^\/keys\/([^/]+)\/revokeTokens\/?$/, handle: revokeTokens },
   { method: 'POST', pattern: /^\/channels\/([^/]+)\/messages\/?$/, handle: publish },
   { method: 'POST', pattern: /^\/messages\/?$/, handle: batchPublish },
   { method: 'GET', pattern: /^\/stats\/?$/, handle: stats },

@@ -249,6 +249,11 @@ export class Gateway {
     this.connections.get(connectionId)?.supersede();
   }
 
+  /** The node heard of new token revocations: each connection looks whether its token is among them (token-watch.ts). */
+  checkRevocations(): void {
+    for (const c of this.connections.values()) c.checkRevoked();
+  }
+
   /**
    * presenceHere, once for what set it off in a turn (the ring changes of a turn), and after
    * the turn's I/O: a node back from a pause first takes in the closes of the sockets its

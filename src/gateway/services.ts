@@ -2,6 +2,7 @@
  * What the gateway (WebSocket connections and REST) needs from its node: a narrow
  * interface, so that connections know nothing of rings, transports or masters.
  */
+import type { Revocation } from '../auth/revocations.js';
 import type { KeyStore } from '../auth/keys.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
@@ -60,6 +61,8 @@ export interface GatewayServices {
    * region that keeps it: false if it was used already (a replay, to any node of the region).
    */
   useNonce(key: string, until: number): Promise<boolean>;
+  /** Applies token revocations here, and sends them on to the region's nodes and the other regions (revocation-sync.ts). */
+  revoke(revocations: Revocation[]): void;
   /** The wall clock: message timestamps, when a connection's state expires, token lifetimes. */
   now(): number;
   /**

@@ -64,7 +64,30 @@ export interface Heartbeat {
    * The sender's region time (ms; src/cluster/region-clock.ts); absent from builds before
    * the forty-second session.
    */
-  now?: number | undefined;
+  now?:
+    | number
+    | undefined;
+  /**
+   * A digest of the token revocations the sender holds (src/auth/revocations.ts; 0: none).
+   * A peer whose own differs sends it all it holds (src/node/revocation-sync.ts).
+   */
+  revocations?: number | undefined;
+}
+
+/**
+ * Tokens of key `key_name` matching `target` (TYPE:VALUE) issued before `issued_before`
+ * may not be used from `applies_at` (ms since the epoch; src/auth/revocations.ts).
+ */
+export interface Revocation {
+  keyName: string;
+  target: string;
+  issuedBefore: number;
+  appliesAt: number;
+}
+
+/** Revocations new to the sender, or all it holds (for a peer whose digest differed). */
+export interface Revocations {
+  entries: Revocation[];
 }
 
 export interface Message {
@@ -851,6 +874,7 @@ export interface Envelope {
     | { $case: "replayWanted"; replayWanted: ReplayWanted }
     | { $case: "relinked"; relinked: Relinked }
     | { $case: "originHeads"; originHeads: OriginHeads }
+    | { $case: "revocations"; revocations: Revocations }
     | undefined;
 }
 
@@ -1076,7 +1100,16 @@ export const MemberInfo: MessageFns<MemberInfo> = {
 };
 
 function createBaseHeartbeat(): Heartbeat {
-  return { node: "", incarnation: 0, address: undefined, members: [], leaving: false, quorum: false, now: undefined };
+  return {
+    node: "",
+    incarnation: 0,
+    address: undefined,
+    members: [],
+    leaving: false,
+    quorum: false,
+    now: undefined,
+    revocations: undefined,
+  };
 }
 
 export const Heartbeat: MessageFns<Heartbeat> = {
@@ -1101,6 +1134,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.now !== undefined) {
       writer.uint32(56).int64(message.now);
+    }
+    if (message.revocations !== undefined) {
+      writer.uint32(64).uint32(message.revocations);
     }
     return writer;
   },
@@ -1172,6 +1208,139 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.now = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.revocations = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRevocation(): Revocation {
+  return { keyName: "", target: "", issuedBefore: 0, appliesAt: 0 };
+}
+
+export const Revocation: MessageFns<Revocation> = {
+  encode(message: Revocation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyName !== "") {
+      writer.uint32(10).string(message.keyName);
+    }
+    if (message.target !== "") {
+      writer.uint32(18).string(message.target);
+    }
+    if (message.issuedBefore !== 0) {
+      writer.uint32(24).int64(message.issuedBefore);
+    }
+    if (message.appliesAt !== 0) {
+      writer.uint32(32).int64(message.appliesAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Revocation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevocation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.issuedBefore = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.appliesAt = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRevocations(): Revocations {
+  return { entries: [] };
+}
+
+export const Revocations: MessageFns<Revocations> = {
+  encode(message: Revocations, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      Revocation.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Revocations {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevocations();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(Revocation.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -7403,6 +7572,9 @@ export const Envelope: MessageFns<Envelope> = {
       case "originHeads":
         OriginHeads.encode(message.msg.originHeads, writer.uint32(106).fork()).join();
         break;
+      case "revocations":
+        Revocations.encode(message.msg.revocations, writer.uint32(114).fork()).join();
+        break;
     }
     return writer;
   },
@@ -7522,6 +7694,14 @@ export const Envelope: MessageFns<Envelope> = {
             }
 
             message.msg = { $case: "originHeads", originHeads: OriginHeads.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.msg = { $case: "revocations", revocations: Revocations.decode(reader, reader.uint32()) };
             continue;
           }
         }

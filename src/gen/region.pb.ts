@@ -17,7 +17,7 @@ import {
   type Metadata,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { PresenceList } from "./node.pb.js";
+import { PresenceList, Revocations } from "./node.pb.js";
 
 export const protobufPackage = "ablyng.region.v1";
 
@@ -174,6 +174,9 @@ export interface LinkFrame {
     | { $case: "replay"; replay: ReplayRequest }
     | { $case: "heads"; heads: Heads }
     | { $case: "ping"; ping: Ping }
+    | //
+    /** Token revocations: all the sender holds as the link comes up, then each one new to it. */
+    { $case: "revocations"; revocations: Revocations }
     | undefined;
 }
 
@@ -1025,6 +1028,9 @@ export const LinkFrame: MessageFns<LinkFrame> = {
       case "ping":
         Ping.encode(message.frame.ping, writer.uint32(74).fork()).join();
         break;
+      case "revocations":
+        Revocations.encode(message.frame.revocations, writer.uint32(82).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1115,6 +1121,14 @@ export const LinkFrame: MessageFns<LinkFrame> = {
             }
 
             message.frame = { $case: "ping", ping: Ping.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.frame = { $case: "revocations", revocations: Revocations.decode(reader, reader.uint32()) };
             continue;
           }
         }

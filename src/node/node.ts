@@ -17,6 +17,7 @@ import { auditSubscriptions } from '../channel/requests.js';
 import { monotonicClock, systemClock, type Clock } from '../clock.js';
 import { RegionClock } from '../cluster/region-clock.js';
 import { NonceKeeper } from '../auth/nonces.js';
+import { RevocationSync } from './revocation-sync.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -75,6 +76,8 @@ export class AblyNode {
   private readonly clock: RegionClock;
   /** The region's TokenRequest nonces: this node's side (nonces.ts). */
   private readonly nonces: NonceKeeper;
+  /** Token revocations, as every node of every region holds them (revocation-sync.ts). */
+  private readonly revocations: RevocationSync;
   /** Durations within this node (membership's silences and freezes): no step of the wall clock moves them. */
   private readonly ticks: Clock = monotonicClock;
   private readonly transport: RegionTransport;
@@ -143,6 +146,15 @@ export class AblyNode {
       this.log.debug({ to, request: req.type, rid, timeoutMs, ...('channel' in req ? { channel: req.channel } : {}) }, 'request unanswered in time');
     this.keys = new KeyStore(o.topology.apps);
     const now = () => this.clock.now();
+    this.revocations = new RevocationSync({
+      now,
+      monotonic: () => this.ticks.now(),
+      log: this.log,
+      send: (to, msg) => this.transport.send(to, msg),
+      broadcast: (msg) => this.transport.broadcast(msg),
+      toRegions: (entries) => this.globalmaster?.sendRevocations(entries),
+      changed: () => this.gateway.checkRevocations(),
+    });
     this.stats = new StatsRecorder(now);
     const ring = () => this.ringView;
     this.metrics = new NodeMetrics(
@@ -253,10 +265,11 @@ export class AblyNode {
       stats: (appId, start, end) => regionStats(this.rpc, this.ringView.members, appId, start, end),
       occupancy: (channel) => regionOccupancy(this.rpc, this.ringView.members, channel),
       useNonce: (key, until) => this.nonces.use(key, until),
+      revoke: (entries) => this.revocations.take(entries),
       health: () => this.health(),
       metricsText: () => this.metrics.registry.metrics(),
     };
-    this.gateway = new Gateway(services, { keys: this.keys, tokens: new TokenAuthority(this.keys), now });
+    this.gateway = new Gateway(services, { keys: this.keys, tokens: new TokenAuthority(this.keys), now, revokedAt: (t) => this.revocations.store.revokedAt(t) });
     this.transport.onMessage((from, msg) => this.onNodeMessage(from, msg));
     this.transport.onEvent((e) => {
       const left = (e.type === 'linkDown' || e.type === 'peerGone') && this.membership.state(e.peer) === 'left';
@@ -288,6 +301,7 @@ export class AblyNode {
       router: this.router,
       now: () => this.clock.now(),
       log: this.log.child({ role: 'globalmaster' }),
+      revocations: this.revocations,
     });
   }
 
@@ -457,7 +471,7 @@ export class AblyNode {
 
   /** This node's heartbeat now: its membership view, and its region time. */
   private heartbeat(): Heartbeat {
-    return { ...this.membership.heartbeat(), now: this.clock.now() };
+    return { ...this.membership.heartbeat(), now: this.clock.now(), revocations: this.revocations.digest() };
   }
 
   private onNodeMessage(from: NodeId, msg: NodeMessage): void {
@@ -469,6 +483,10 @@ export class AblyNode {
       case 'heartbeat':
         this.clock.heard(msg.node, msg.now ?? 0);
         this.apply(this.membership.onHeartbeat(msg, this.ticks.now()));
+        this.revocations.heard(msg.node, msg.revocations);
+        return;
+      case 'revocations':
+        this.revocations.take(msg.entries);
         return;
       case 'reply':
         this.rpc.onReply(from, msg);
@@ -592,6 +610,7 @@ export class AblyNode {
       globalmaster: this.globalmaster?.isActive ?? false,
       ...(this.globalmaster ? { regionLinks: this.globalmaster.status() } : {}),
       ring: this.ringView.members,
+      revocations: { held: this.revocations.store.size, digest: this.revocations.digest() },
       counters: this.metrics.counts,
       memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
     };

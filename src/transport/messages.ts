@@ -6,6 +6,7 @@
  * Requests carry a request id (`rid`) and are answered by exactly one `reply` with the
  * same rid; the rest are one-way.
  */
+import type { Revocation } from '../auth/revocations.js';
 import type { ErrorInfo } from '../errors.js';
 import type { SubDigest } from '../channel/sub-digest.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
@@ -49,6 +50,8 @@ export interface Heartbeat {
   quorum: boolean;
   /** The sender's region time as it sent this (RegionClock); absent from builds before the forty-second session. */
   now?: number;
+  /** A digest of the token revocations the sender holds (RevocationStore.digest; 0: none); absent from older builds. */
+  revocations?: number;
 }
 
 // ---- requests --------------------------------------------------------------------
@@ -560,6 +563,12 @@ export interface OriginHeads {
   heads: ChannelHead[];
 }
 
+/** Token revocations new to the sender, or all it holds (revocation-sync.ts). */
+export interface RevocationsMessage {
+  type: 'revocations';
+  entries: Revocation[];
+}
+
 /** Globalmaster → nodes: the link to `region` is (back) up: masters ask it for what they missed. */
 export interface Relinked {
   type: 'relinked';
@@ -579,4 +588,5 @@ export type NodeMessage =
   | RemoteInterest
   | ReplayWanted
   | Relinked
-  | OriginHeads;
+  | OriginHeads
+  | RevocationsMessage;

@@ -284,6 +284,7 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
             leaving: msg.leaving,
             quorum: msg.quorum,
             now: msg.now,
+            revocations: msg.revocations,
           },
         },
       };
@@ -324,6 +325,8 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       return { msg: { $case: 'connMoved', connMoved: { connectionId: msg.connectionId } } };
     case 'connDrop':
       return { msg: { $case: 'connDrop', connDrop: { connectionId: msg.connectionId } } };
+    case 'revocations':
+      return { msg: { $case: 'revocations', revocations: { entries: msg.entries } } };
     default:
       return { msg: { $case: 'request', request: requestToPb(msg) } };
   }
@@ -344,6 +347,7 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
         leaving: h.leaving,
         quorum: h.quorum,
         ...(h.now !== undefined ? { now: h.now } : {}),
+        ...(h.revocations !== undefined ? { revocations: h.revocations } : {}),
       };
     }
     case 'request':
@@ -386,6 +390,8 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
       return { type: 'connMoved', connectionId: m.connMoved.connectionId };
     case 'connDrop':
       return { type: 'connDrop', connectionId: m.connDrop.connectionId };
+    case 'revocations':
+      return { type: 'revocations', entries: m.revocations.entries };
   }
 }
 

@@ -40,11 +40,15 @@
  * - node 7 (2026-12-06): a node asks the keeper of a TokenRequest's nonce (`NonceRequest`),
  *   which a build of 6 could not decode, dropping the mesh link; heartbeats carry the
  *   region's time (`Heartbeat.now`), which a build of 6 would not follow.
+ * - node 8 (2026-12-06): nodes tell each other of token revocations (`Revocations`), which
+ *   a build of 7 could not decode, dropping the mesh link.
+ * - region 4 (2026-12-06): globalmasters tell each other of token revocations
+ *   (`LinkFrame.revocations`), which a build of 3 took for a bad frame, dropping the link.
  */
 import { LogThrottle } from '../log.js';
 
-export const NODE_PROTOCOL = 7;
-export const REGION_PROTOCOL = 3;
+export const NODE_PROTOCOL = 8;
+export const REGION_PROTOCOL = 4;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */
 export function versionText(v: number): string {

@@ -5,7 +5,7 @@ export type Realtime = InstanceType<typeof Ably.Realtime>;
 export type Rest = InstanceType<typeof Ably.Rest>;
 export { Ably };
 
-const common = { endpoint: '127.0.0.1', tls: false, disableConnectivityCheck: true, logLevel: 0 } as const;
+export const common = { endpoint: '127.0.0.1', tls: false, disableConnectivityCheck: true, logLevel: 0 } as const;
 
 /** A realtime SDK client on a local port; `binary` picks msgpack (default) or JSON. */
 export function realtime(port: number, opts: Record<string, unknown> = {}): Realtime {

@@ -8,6 +8,8 @@ import { tempDir } from './tmp.js';
 export const KEY = 'app.root:rootsecret';
 export const SUB_KEY = 'app.sub:subsecret1';
 export const PUB_ONLY_KEY = 'app.pub:pubsecret1';
+/** A key whose tokens can be revoked (revocableTokens). */
+export const REV_KEY = 'app.rev:revsecret1';
 
 /** A region of the test topology; `transport: 'nats'` puts it on the given NATS servers. */
 export interface TestRegion {
@@ -43,6 +45,7 @@ export async function makeTopology(o: TestTopologyOptions = {}): Promise<{ file:
           { id: 'root', secret: 'rootsecret', capability: { '*': ['*'] } },
           { id: 'sub', secret: 'subsecret1', capability: { '*': ['subscribe', 'history'] } },
           { id: 'pub', secret: 'pubsecret1', capability: { 'pub:*': ['publish'], 'open': ['publish', 'subscribe'] } },
+          { id: 'rev', secret: 'revsecret1', capability: { '*': ['*'] }, revocableTokens: true },
         ],
       },
     ],

@@ -1,0 +1,71 @@
+/**
+ * A realtime connection's watch on its token. It ends the connection (DISCONNECTED, on
+ * which the SDK gets a new token through its authCallback or authUrl and resumes) when the
+ * token expires (40142) or is revoked (40141, README "Token revocation"). A revocation
+ * that applies later (`allowReauthMargin`) first asks the client to renew its token in
+ * band (a server AUTH, RTN22): once it has, its new token is not the revoked one and the
+ * connection goes on. Connections on a key have nothing to watch.
+ */
+import type { Credentials } from '../auth/keys.js';
+import { AblyError } from '../errors.js';
+import type { Authenticator } from './auth.js';
+
+export class TokenWatch {
+  private expiry: NodeJS.Timeout | null = null;
+  private revocation: NodeJS.Timeout | null = null;
+  /** The client was asked to renew its token for the revocation now pending. */
+  private asked = false;
+
+  constructor(
+    private readonly o: {
+      auth: Authenticator;
+      credentials(): Credentials;
+      /** Ends the connection with this error (DISCONNECTED). */
+      end(err: AblyError): void;
+      /** Asks the client to renew its token (a server AUTH). */
+      askReauth(): void;
+    },
+  ) {}
+
+  /** Watches the connection's credentials as they are now (at the start, after an in-band AUTH). */
+  arm(): void {
+    if (this.expiry) clearTimeout(this.expiry);
+    this.expiry = null;
+    const at = this.o.credentials().expiresAt;
+    if (at !== null) {
+      // setTimeout caps at ~24.8 days; tokens live at most a day.
+      this.expiry = setTimeout(() => this.o.end(AblyError.of('tokenExpired', "the connection's token expired; renew it and resume")), Math.max(0, at - this.o.auth.now()));
+      this.expiry.unref();
+    }
+    this.checkRevoked();
+  }
+
+  /** Looks for a revocation of the token (at arm, and whenever the node hears of new revocations). */
+  checkRevoked(): void {
+    if (this.revocation) clearTimeout(this.revocation);
+    this.revocation = null;
+    const token = this.o.credentials().revocable;
+    const at = token && this.o.auth.revokedAt ? this.o.auth.revokedAt(token) : null;
+    if (at === null) {
+      this.asked = false;
+      return;
+    }
+    const wait = at - this.o.auth.now();
+    if (wait <= 0) {
+      this.o.end(AblyError.of('tokenRevoked', "the connection's token was revoked; renew it and resume"));
+      return;
+    }
+    if (!this.asked) {
+      this.asked = true;
+      this.o.askReauth();
+    }
+    this.revocation = setTimeout(() => this.checkRevoked(), wait);
+    this.revocation.unref();
+  }
+
+  stop(): void {
+    if (this.expiry) clearTimeout(this.expiry);
+    if (this.revocation) clearTimeout(this.revocation);
+    this.expiry = this.revocation = null;
+  }
+}

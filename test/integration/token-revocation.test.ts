@@ -1,0 +1,142 @@
+/**
+ * Token revocation (README "Token revocation"), with the ably SDK on real node processes:
+ * two regions (r1 of three nodes, r2 of two), the region link through a fault proxy.
+ * `rest.auth.revokeTokens` on one node reaches every node of both regions: connections on
+ * a revoked token are ended with 40141 and resume on a new one (their authCallback), the
+ * old token is refused everywhere, and other clients are left alone. With
+ * allowReauthMargin the connections are asked to renew in band first, and are never
+ * dropped. A region cut off while tokens are revoked hears of it when the link heals (a
+ * node restarted hears of them from its peers' heartbeats: region-nats.test.ts).
+ */
+import type { InboundMessage } from 'ably';
+import { describe, expect, it } from 'vitest';
+import { globalmaster, regionLinksUp, regionsDeployment } from '../helpers/deployment.js';
+import { readWith, revocableServer as server, tokenClient } from '../helpers/revocation.js';
+import { closeAll, connected, rest } from '../helpers/sdk.js';
+import { KEY, REV_KEY } from '../helpers/topology.js';
+import { waitFor } from '../helpers/wait.js';
+
+const deployment = regionsDeployment([
+  { name: 'r1', nodes: 3 },
+  { name: 'r2', nodes: 2 },
+]);
+
+describe('token revocation', () => {
+  it("ends every region's connections on a revoked clientId's tokens with 40141; they resume on new tokens, and the old ones are refused everywhere", async () => {
+    const d = deployment();
+    const bobs = [tokenClient(d.port('r1-n2'), 'bob'), tokenClient(d.port('r2-n1'), 'bob')];
+    const alice = tokenClient(d.port('r2-n2'), 'alice');
+    const channel = 'revoked-bob';
+    try {
+      const got: string[][] = [[], []];
+      await Promise.all(bobs.map((b, i) => b.client.channels.get(channel).subscribe((m: InboundMessage) => void got[i]!.push(String(m.data)))));
+      await connected(alice.client);
+      const pub = rest(d.port('r1-n1'));
+      await pub.channels.get(channel).publish('m', 'before');
+      await waitFor(() => got.every((g) => g.includes('before')), { what: "'before' to both bobs" });
+      const old = bobs.map((b) => b.tokens.at(-1)!);
+      expect(await readWith(d.port('r2-n2'), old[0]!)).toBe(200);
+
+      const result = await server(d.port('r1-n3')).auth.revokeTokens([{ type: 'clientId', value: 'bob' }]);
+      expect(result.successCount).toBe(1);
+      expect(result.failureCount).toBe(0);
+      const applied = result.results[0] as { target: string; issuedBefore: number; appliesAt: number };
+      expect(applied.target).toBe('clientId:bob');
+      expect(applied.appliesAt).toBe(applied.issuedBefore);
+
+      // Both bobs, in both regions: DISCONNECTED with 40141, then connected again on a new token.
+      await waitFor(() => bobs.every((b) => b.states.some((s) => s.state === 'disconnected' && s.code === 40141)), { what: 'both bobs disconnected with 40141', timeoutMs: 10_000 });
+      await waitFor(() => bobs.every((b) => b.client.connection.state === 'connected' && b.tokens.length >= 2), { what: 'both bobs back on new tokens', timeoutMs: 10_000 });
+      // The old tokens are refused on every node of both regions; the new ones are not.
+      for (const node of [...d.nodes('r1'), ...d.nodes('r2')]) {
+        await waitFor(async () => (await readWith(d.port(node), old[1]!)) === 'revoked', { what: `the old token refused on ${node}` });
+      }
+      expect(await readWith(d.port('r1-n1'), bobs[0]!.tokens.at(-1)!)).toBe(200);
+      // Alice was never touched; the bobs' channel went on across the renewal.
+      expect(alice.states.filter((s) => s.state === 'disconnected')).toEqual([]);
+      await pub.channels.get(channel).publish('m', 'after');
+      await waitFor(() => got.every((g) => g.includes('after')), { what: "'after' to both bobs" });
+      for (const g of got) expect(g).toEqual(['before', 'after']);
+    } finally {
+      closeAll(alice.client, ...bobs.map((b) => b.client));
+    }
+  }, 60_000);
+
+  it('with allowReauthMargin asks the connections to renew in band (AUTH), and drops none; the old token still serves until the margin ends', async () => {
+    const d = deployment();
+    const carol = tokenClient(d.port('r2-n1'), 'carol');
+    try {
+      await connected(carol.client);
+      const old = carol.tokens.at(-1)!;
+      const result = await server(d.port('r1-n1')).auth.revokeTokens([{ type: 'clientId', value: 'carol' }], { allowReauthMargin: true });
+      const applied = result.results[0] as { issuedBefore: number; appliesAt: number };
+      expect(applied.appliesAt - applied.issuedBefore).toBe(30_000);
+      // Asked over the region link in r2: the SDK got a new token and sent it in band.
+      await waitFor(() => carol.tokens.length >= 2, { what: 'carol renewing her token', timeoutMs: 10_000 });
+      await waitFor(async () => (await readWith(d.port('r2-n2'), carol.tokens.at(-1)!)) === 200, { what: 'the new token serving' });
+      expect(await readWith(d.port('r2-n2'), old)).toBe(200); // revoked 30 s on
+      expect(carol.states.filter((s) => s.state !== 'connected' && s.state !== 'connecting' && s.state !== 'initialized')).toEqual([]);
+      expect(carol.client.connection.state).toBe('connected');
+    } finally {
+      closeAll(carol.client);
+    }
+  }, 60_000);
+
+  it('reaches a region cut off while tokens were revoked when the link heals', async () => {
+    const d = deployment();
+    const dave = tokenClient(d.port('r2-n2'), 'dave');
+    const proxy = d.sup.regionProxies.get('r1|r2')!;
+    try {
+      await connected(dave.client);
+      const old = dave.tokens.at(-1)!;
+      proxy.set('both', { blackhole: true });
+      const result = await server(d.port('r1-n2')).auth.revokeTokens([{ type: 'clientId', value: 'dave' }]);
+      expect(result.successCount).toBe(1);
+      await waitFor(async () => (await readWith(d.port('r1-n1'), old)) === 'revoked', { what: 'the token refused in r1' });
+      // r2 has not heard: the token still serves there, and dave is still on it.
+      expect(await readWith(d.port('r2-n1'), old)).toBe(200);
+      expect(dave.states.some((s) => s.code === 40141)).toBe(false);
+      // Cut for long enough that the link is declared dead: what was sent on it is lost, and
+      // the link that comes up at the heal carries it.
+      await waitFor(async () => !(await globalmaster(d, 'r1')).health.regionLinks.links.find((l: { region: string }) => l.region === 'r2').up, {
+        what: 'the r1–r2 link seen down',
+        timeoutMs: 15_000,
+      });
+      proxy.heal();
+      await waitFor(() => dave.states.some((s) => s.state === 'disconnected' && s.code === 40141), { what: 'dave disconnected once the link healed', timeoutMs: 30_000 });
+      await waitFor(async () => (await readWith(d.port('r2-n1'), old)) === 'revoked', { what: 'the token refused in r2' });
+
+      await regionLinksUp(d, ['r1', 'r2']);
+    } finally {
+      proxy.heal();
+      closeAll(dave.client);
+    }
+  }, 90_000);
+
+  it('refuses what it cannot do: a token of a revocable key past an hour, a revocation with a token or another key, or for a key without revocable tokens', async () => {
+    const d = deployment();
+    const port = d.port('r1-n1');
+    const post = (key: string | null, body: unknown, keyName = 'app.rev', token?: string) =>
+      fetch(`http://127.0.0.1:${port}/keys/${keyName}/revokeTokens`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: token ? `Bearer ${Buffer.from(token).toString('base64')}` : `Basic ${Buffer.from(key!).toString('base64')}`,
+        },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    await expect(server(port).auth.requestToken({ ttl: 3_600_001 })).rejects.toMatchObject({ code: 40003 });
+    const token = await server(port).auth.requestToken({ clientId: 'erin' });
+    expect((await post(null, { targets: ['clientId:erin'] }, 'app.rev', token.token)).body.error.code).toBe(40162);
+    expect((await post(KEY, { targets: ['clientId:erin'] })).body.error.code).toBe(40101);
+    const root = await post(KEY, { targets: ['clientId:erin'] }, 'app.root');
+    expect(root.status).toBe(403);
+    expect(root.body.error.code).toBe(40300);
+    expect((await post(REV_KEY, { targets: 'clientId:erin' })).body.error.code).toBe(40003);
+    const mixed = await post(REV_KEY, { targets: ['clientId:nobody-here', 'who:knows'] });
+    expect(mixed.status).toBe(201);
+    expect(mixed.body).toMatchObject({ successCount: 1, failureCount: 1, results: [{ target: 'clientId:nobody-here' }, { target: 'who:knows', error: { code: 40003 } }] });
+    // Erin's token was not among them.
+    expect(await readWith(port, token.token)).toBe(200);
+  }, 30_000);
+});

@@ -1,0 +1,145 @@
+/**
+ * Token revocation (src/auth/revocations.ts, src/auth/revoke-request.ts): what a store
+ * holds and matches, that stores merging in any order agree, and the request's checks.
+ */
+import { describe, expect, it } from 'vitest';
+import { KeyStore } from '../../../src/auth/keys.js';
+import { revokeRequest } from '../../../src/auth/revoke-request.js';
+import { KEEP_AFTER_MS, REAUTH_MARGIN_MS, RevocationStore, type RevocableToken, type Revocation } from '../../../src/auth/revocations.js';
+import { TokenAuthority } from '../../../src/auth/tokens.js';
+import type { AblyError } from '../../../src/errors.js';
+import { rng } from '../../../src/rng.js';
+
+const T0 = 1_800_000_000_000;
+const rev = (target: string, issuedBefore: number, appliesAt = issuedBefore, keyName = 'app.rev'): Revocation => ({ keyName, target, issuedBefore, appliesAt });
+const token = (o: Partial<RevocableToken> = {}): RevocableToken => ({ keyName: 'app.rev', issuedAt: T0 - 1000, clientId: 'bob', revocationKey: null, resources: ['*'], ...o });
+
+describe('a store of token revocations', () => {
+  it('matches tokens of its key issued before it, by clientId, revocation key or a resource named exactly', () => {
+    let now = T0;
+    const s = new RevocationStore(() => now);
+    expect(s.revokedAt(token())).toBeNull();
+    s.merge([rev('clientId:bob', T0), rev('revocationKey:group-1', T0 + 5), rev('channel:rooms:*', T0 + 7, T0 + 30_000)]);
+    expect(s.revokedAt(token())).toBe(T0);
+    expect(s.revokedAt(token({ issuedAt: T0 }))).toBeNull(); // issued at issuedBefore: not before it
+    expect(s.revokedAt(token({ clientId: 'alice' }))).toBeNull();
+    expect(s.revokedAt(token({ keyName: 'app.other' }))).toBeNull();
+    expect(s.revokedAt(token({ clientId: null, revocationKey: 'group-1' }))).toBe(T0 + 5);
+    expect(s.revokedAt(token({ clientId: null, resources: ['rooms:*'] }))).toBe(T0 + 30_000);
+    expect(s.revokedAt(token({ clientId: null, resources: ['rooms:1'] }))).toBeNull(); // not the name in the capability
+    // The earliest of several that match.
+    expect(s.revokedAt(token({ revocationKey: 'group-1', resources: ['rooms:*'] }))).toBe(T0);
+    // Kept for an hour and a minute after issuedBefore, then let go: every token it could match has expired.
+    now = T0 + KEEP_AFTER_MS - 1;
+    expect(s.sweep()).toBe(0);
+    now = T0 + KEEP_AFTER_MS + 6;
+    expect(s.sweep()).toBe(2);
+    expect(s.all()).toEqual([rev('channel:rooms:*', T0 + 7, T0 + 30_000)]);
+    expect(s.merge([rev('clientId:bob', T0)])).toEqual([]); // past keeping: not taken again
+  });
+
+  it('keeps, per key and target, the revocations no other covers: a later one that applies later does not undo an earlier immediate one', () => {
+    const s = new RevocationStore(() => T0);
+    expect(s.merge([rev('clientId:bob', T0 - 100)])).toHaveLength(1);
+    // Revokes more tokens, but only 30 s on: both stand.
+    expect(s.merge([rev('clientId:bob', T0, T0 + REAUTH_MARGIN_MS)])).toHaveLength(1);
+    expect(s.size).toBe(2);
+    expect(s.revokedAt(token({ issuedAt: T0 - 200 }))).toBe(T0 - 100);
+    expect(s.revokedAt(token({ issuedAt: T0 - 50 }))).toBe(T0 + REAUTH_MARGIN_MS);
+    // Covered (fewer tokens, no sooner): nothing changes, nothing is told.
+    const told: Revocation[][] = [];
+    s.onChange((added) => told.push(added));
+    expect(s.merge([rev('clientId:bob', T0 - 200, T0 - 100), rev('clientId:bob', T0 - 100)])).toEqual([]);
+    expect(told).toEqual([]);
+    // One that covers both replaces them.
+    expect(s.merge([rev('clientId:bob', T0 + 10, T0 - 100)])).toHaveLength(1);
+    expect(s.all()).toEqual([rev('clientId:bob', T0 + 10, T0 - 100)]);
+    expect(told).toHaveLength(1);
+  });
+
+  it('agree, and have one digest, whatever order and however often they merge the same revocations', () => {
+    const random = rng(43);
+    const pool = Array.from({ length: 60 }, () =>
+      rev(`${['clientId', 'revocationKey', 'channel'][Math.floor(random() * 3)]}:${Math.floor(random() * 4)}`, T0 - Math.floor(random() * 50), T0 + Math.floor(random() * 50)),
+    );
+    const stores = Array.from({ length: 5 }, () => new RevocationStore(() => T0));
+    for (const s of stores) {
+      const order = [...pool, ...pool.slice(0, 20)].sort(() => random() - 0.5);
+      // In pieces, as messages and pushes would bring them.
+      for (let i = 0; i < order.length; i += 7) s.merge(order.slice(i, i + 7));
+    }
+    const sorted = (s: RevocationStore) => JSON.stringify(s.all().sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))));
+    for (const s of stores) {
+      expect(sorted(s)).toBe(sorted(stores[0]!));
+      expect(s.digest()).toBe(stores[0]!.digest());
+    }
+    expect(stores[0]!.digest()).not.toBe(0);
+    expect(new RevocationStore(() => T0).digest()).toBe(0);
+    // A store that missed one of them has another digest.
+    const fewer = new RevocationStore(() => T0);
+    fewer.merge(stores[0]!.all().slice(1));
+    expect(fewer.size).toBe(stores[0]!.size - 1);
+    expect(fewer.digest()).not.toBe(stores[0]!.digest());
+  });
+
+  it('pass over ill-formed revocations (a peer of another build, bad bytes)', () => {
+    const s = new RevocationStore(() => T0);
+    expect(s.merge([{ keyName: 'k', target: 'nothing:x', issuedBefore: T0, appliesAt: T0 }, { keyName: 'k', target: 'clientId:x', issuedBefore: 1.5, appliesAt: T0 } as Revocation])).toEqual([]);
+    expect(s.size).toBe(0);
+  });
+});
+
+describe('a revokeTokens request', () => {
+  const keys = new KeyStore([
+    {
+      id: 'app',
+      keys: [
+        { id: 'rev', secret: 'revsecret1', capability: { '*': ['*'] }, revocableTokens: true },
+        { id: 'root', secret: 'rootsecret', capability: { '*': ['*'] }, revocableTokens: false },
+      ],
+    },
+  ] as never);
+  const key = keys.get('app.rev')!;
+  const basic = keys.keyCredentials(key, null);
+  const ask = (body: unknown, o: Partial<Parameters<typeof revokeRequest>[1]> = {}) => revokeRequest(body, { keyName: 'app.rev', creds: basic, key, now: T0, ...o });
+  const codeOf = (f: () => unknown): number | null => {
+    try {
+      f();
+      return null;
+    } catch (e) {
+      return (e as AblyError).code;
+    }
+  };
+
+  it('revokes each target now, or 30 s on with allowReauthMargin, and names a target it cannot read', () => {
+    const out = ask({ targets: ['clientId:bob', 'revocationKey:g', 'bogus:1', 'clientId:'] });
+    expect(out.revocations).toEqual([rev('clientId:bob', T0), rev('revocationKey:g', T0)]);
+    expect(out.result.successCount).toBe(2);
+    expect(out.result.failureCount).toBe(2);
+    expect(out.result.results[0]).toEqual({ target: 'clientId:bob', issuedBefore: T0, appliesAt: T0 });
+    expect(out.result.results[2]).toMatchObject({ target: 'bogus:1', error: { code: 40003, statusCode: 400 } });
+    expect(ask({ targets: ['channel:a'], issuedBefore: T0 - 60_000, allowReauthMargin: true }).revocations).toEqual([rev('channel:a', T0 - 60_000, T0 + REAUTH_MARGIN_MS)]);
+  });
+
+  it('refuses a request it cannot carry out, with an Ably error', () => {
+    const token = new TokenAuthority(keys).verify(new TokenAuthority(keys).issue(key, { clientId: 'bob' }, T0).token, T0);
+    expect(codeOf(() => ask({ targets: ['clientId:bob'] }, { creds: token }))).toBe(40162);
+    expect(codeOf(() => ask({ targets: ['clientId:bob'] }, { keyName: 'app.root', key: keys.get('app.root') }))).toBe(40101); // made with another key
+    const root = keys.get('app.root')!;
+    expect(codeOf(() => ask({ targets: ['clientId:bob'] }, { keyName: 'app.root', key: root, creds: keys.keyCredentials(root, null) }))).toBe(40300);
+    expect(codeOf(() => ask('targets'))).toBe(40001);
+    expect(codeOf(() => ask({ targets: [] }))).toBe(40003);
+    expect(codeOf(() => ask({ targets: Array.from({ length: 101 }, (_, i) => `clientId:${i}`) }))).toBe(40003);
+    expect(codeOf(() => ask({ targets: ['clientId:bob'], issuedBefore: T0 + 5000 }))).toBe(40003);
+    expect(codeOf(() => ask({ targets: ['clientId:bob'], issuedBefore: T0 - 3_700_000 }))).toBe(40003);
+    expect(codeOf(() => ask({ targets: ['clientId:bob'], allowReauthMargin: 'yes' }))).toBe(40003);
+  });
+
+  it("issues a revocable key's tokens for an hour at most, marked revocable; the key's JWTs must say when they were issued", () => {
+    const tokens = new TokenAuthority(keys);
+    expect(codeOf(() => tokens.issue(key, { ttl: 3_600_001 }, T0))).toBe(40003);
+    const t = tokens.verify(tokens.issue(key, { clientId: 'bob', ttl: 3_600_000 }, T0).token, T0);
+    expect(t.revocable).toEqual({ keyName: 'app.rev', issuedAt: T0, clientId: 'bob', revocationKey: null, resources: ['*'] });
+    expect(tokens.verify(tokens.issue(keys.get('app.root')!, {}, T0).token, T0).revocable).toBeUndefined();
+  });
+});

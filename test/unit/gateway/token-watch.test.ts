@@ -1,0 +1,63 @@
+/**
+ * A connection's watch on its token (src/gateway/token-watch.ts): a revocation that applies
+ * later asks the client to renew first, and ends the connection (40141) when it applies
+ * unless the client has renewed by then; one that applies now ends it at once.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Credentials } from '../../../src/auth/keys.js';
+import type { RevocableToken } from '../../../src/auth/revocations.js';
+import type { AblyError } from '../../../src/errors.js';
+import { TokenWatch } from '../../../src/gateway/token-watch.js';
+import { waitFor } from '../../helpers/wait.js';
+
+function watched(revokedAt: (t: RevocableToken) => number | null) {
+  let credentials = {
+    appId: 'app',
+    keyName: 'app.rev',
+    clientId: 'bob',
+    via: 'token',
+    expiresAt: Date.now() + 60_000,
+    revocable: { keyName: 'app.rev', issuedAt: 1, clientId: 'bob', revocationKey: null, resources: ['*'] },
+  } as unknown as Credentials;
+  const ended: AblyError[] = [];
+  let asked = 0;
+  const watch = new TokenWatch({
+    auth: { now: () => Date.now(), revokedAt } as never,
+    credentials: () => credentials,
+    end: (e) => ended.push(e),
+    askReauth: () => asked++,
+  });
+  return { watch, ended, asked: () => asked, renew: (issuedAt: number) => (credentials = { ...credentials, revocable: { ...credentials.revocable!, issuedAt } }) };
+}
+
+describe("a connection's token watch", () => {
+  it('asks the client to renew once, and ends the connection with 40141 when the revocation applies', async () => {
+    const at = Date.now() + 80;
+    const w = watched(() => at);
+    w.watch.arm();
+    w.watch.checkRevoked(); // the node hears of more revocations meanwhile: asked once only
+    expect(w.asked()).toBe(1);
+    expect(w.ended).toEqual([]);
+    await waitFor(() => w.ended.length === 1, { what: 'the connection ended' });
+    expect(w.ended[0]!.code).toBe(40141);
+    w.watch.stop();
+  });
+
+  it('leaves a connection that renewed in time alone, and ends one whose revocation applies now at once', async () => {
+    const at = Date.now() + 80;
+    const w = watched((t) => (t.issuedAt < at ? at : null));
+    w.watch.arm();
+    expect(w.asked()).toBe(1);
+    w.renew(at + 1); // its new token, issued after the revocation's issuedBefore
+    w.watch.arm();
+    // Past the time the revocation applies (and its timer, had one been left): still on.
+    await waitFor(() => Date.now() > at + 30, { what: 'the revocation applying' });
+    w.watch.checkRevoked();
+    expect(w.ended).toEqual([]);
+    const now = watched(() => Date.now() - 1);
+    now.watch.arm();
+    expect(now.ended.map((e) => e.code)).toEqual([40141]);
+    expect(now.asked()).toBe(0);
+    w.watch.stop();
+  });
+});
