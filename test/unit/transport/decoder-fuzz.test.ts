@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fromPb, toPb } from '../../../src/bridge/codec.js';
+import { RevocationStore, type Revocation } from '../../../src/auth/revocations.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import * as regionPb from '../../../src/gen/region.pb.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
@@ -119,6 +120,25 @@ describe(`decoders on corrupted bytes (seed ${SEED})`, () => {
     survive(r, bytes, (b) => {
       const f = fromPb(regionPb.LinkFrame.decode(b), 'eu');
       if (f.type === 'forward') f.batch.entries.list(f.batch.region, f.batch.epoch);
+    });
+  });
+
+  it('token revocations, on the mesh and on a region link, and merged into a store', () => {
+    const r = seeded(SEED + 4);
+    const entries = [
+      { keyName: 'app.rev', target: 'clientId:bob', issuedBefore: T, appliesAt: T },
+      { keyName: 'app.rev', target: 'channel:rooms:*', issuedBefore: T - 5, appliesAt: T + 30_000 },
+    ];
+    const take = (got: Revocation[]) => new RevocationStore(() => T).merge(got);
+    survive(r, Buffer.from(encodeNodeMessage({ type: 'revocations', entries })), (b) => {
+      const m = decodeNodeMessage(b);
+      if (m.type === 'revocations') take(m.entries);
+    });
+    const frame = Buffer.from(regionPb.LinkFrame.encode(toPb({ type: 'revocations', entries })).finish());
+    expect(fromPb(regionPb.LinkFrame.decode(frame), 'eu')).toEqual({ type: 'revocations', entries });
+    survive(r, frame, (b) => {
+      const f = fromPb(regionPb.LinkFrame.decode(b), 'eu');
+      if (f.type === 'revocations') take(f.entries);
     });
   });
 

@@ -121,7 +121,7 @@ const snapshot: ChannelSnapshot = {
 };
 
 describe('encodeNodeMessage / decodeNodeMessage', () => {
-  it('round-trips a heartbeat with members in every state and the region time', () => {
+  it('round-trips a heartbeat with members in every state, the region time and a revocations digest', () => {
     const msg: NodeMessage = {
       type: 'heartbeat',
       node: 'n1',
@@ -136,8 +136,21 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       leaving: false,
       quorum: true,
       now: NOW + 6000,
+      revocations: 0xfedcba98,
     };
     expect(roundTrip(msg)).toStrictEqual(msg);
+  });
+
+  it('round-trips token revocations (revocation-sync.ts)', () => {
+    const msg: NodeMessage = {
+      type: 'revocations',
+      entries: [
+        { keyName: 'app.rev', target: 'clientId:bob', issuedBefore: NOW, appliesAt: NOW },
+        { keyName: 'app.rev', target: 'channel:rooms:*', issuedBefore: NOW - 60_000, appliesAt: NOW + 30_000 },
+      ],
+    };
+    expect(roundTrip(msg)).toStrictEqual(msg);
+    expect(roundTrip({ type: 'revocations', entries: [] })).toStrictEqual({ type: 'revocations', entries: [] });
   });
 
   it('round-trips a leaving heartbeat without quorum (and without a time, as builds before the region clock send it)', () => {
