@@ -27,13 +27,21 @@ export const KEEP_AFTER_MS = MAX_REVOCABLE_TTL_MS + 60_000;
 export const REAUTH_MARGIN_MS = 30_000;
 /** Targets in one request at most. */
 export const MAX_TARGETS = 100;
+/** A target's length at most (a channel name's limit, and its type). */
+export const MAX_TARGET_LENGTH = 2100;
+/** Revocations held for one key at most: a request that would pass it is refused (42910). */
+export const MAX_PER_KEY = 10_000;
+/** A peer's revocation may have an issuedBefore this far ahead of our time (ms): the regions' clocks apart. */
+const AHEAD_SLACK_MS = 5 * 60_000;
 export const TARGET_TYPES = ['clientId', 'revocationKey', 'channel'] as const;
 
 export interface Revocation {
+  /** The region where it was made (only that region sends it to the others). */
+  origin: string;
   keyName: string;
   /** `TYPE:VALUE`, TYPE one of TARGET_TYPES. */
   target: string;
-  /** Tokens issued before this (ms since the epoch, the revoking region's time) are revoked. */
+  /** Tokens issued before this (ms since the epoch, on the holding region's time: moved by the regions' offset as it crosses a link) are revoked. */
   issuedBefore: number;
   /** From when (ms since the epoch). */
   appliesAt: number;
@@ -42,7 +50,10 @@ export interface Revocation {
 /** What a revocable token says of itself, as far as revocations match it. */
 export interface RevocableToken {
   keyName: string;
+  /** When it was issued (ms; a JWT's `iat` is whole seconds: the start of its second). */
   issuedAt: number;
+  /** A JWT: signed by the app, its issue time in whole seconds. */
+  jwt?: boolean;
   clientId: string | null;
   revocationKey: string | null;
   /** The resource names of its capability (as the token gave them). */
@@ -54,17 +65,29 @@ function covers(a: Revocation, b: Revocation): boolean {
   return a.issuedBefore >= b.issuedBefore && a.appliesAt <= b.appliesAt;
 }
 
-/** A well-formed revocation (from a peer, say): strings and whole times where they belong. */
-export function isRevocation(r: unknown): r is Revocation {
+/**
+ * A well-formed revocation (from a peer, say), as a request here could have made it: a
+ * target of a known type and bounded length, and times in the bounds a request has
+ * (applying from issuedBefore to an hour and 30 s after it, issuedBefore not far ahead of
+ * `now`), so that nothing is kept for ever or waited for past a timer's range.
+ */
+export function isRevocation(r: unknown, now: number): r is Revocation {
   const x = r as Revocation;
   return (
     typeof x === 'object' &&
     x !== null &&
     typeof x.keyName === 'string' &&
+    x.keyName.length <= 256 &&
+    typeof x.origin === 'string' &&
+    x.origin.length <= 256 &&
     typeof x.target === 'string' &&
-    TARGET_TYPES.some((t) => x.target.startsWith(`${t}:`)) &&
+    x.target.length <= MAX_TARGET_LENGTH &&
+    TARGET_TYPES.some((t) => x.target.startsWith(`${t}:`) && x.target.length > t.length + 1) &&
     Number.isSafeInteger(x.issuedBefore) &&
-    Number.isSafeInteger(x.appliesAt)
+    Number.isSafeInteger(x.appliesAt) &&
+    x.issuedBefore <= now + AHEAD_SLACK_MS &&
+    x.appliesAt >= x.issuedBefore &&
+    x.appliesAt - x.issuedBefore <= MAX_REVOCABLE_TTL_MS + REAUTH_MARGIN_MS
   );
 }
 
@@ -93,11 +116,11 @@ export class RevocationStore {
     const now = this.now();
     const added: Revocation[] = [];
     for (const e of entries) {
-      if (!isRevocation(e) || e.issuedBefore + KEEP_AFTER_MS <= now) continue;
+      if (!isRevocation(e, now) || e.issuedBefore + KEEP_AFTER_MS <= now) continue;
       const id = `${e.keyName}\u0000${e.target}`;
       const had = this.byTarget.get(id) ?? [];
       if (had.some((h) => covers(h, e))) continue;
-      const entry = { keyName: e.keyName, target: e.target, issuedBefore: e.issuedBefore, appliesAt: e.appliesAt };
+      const entry = { origin: e.origin, keyName: e.keyName, target: e.target, issuedBefore: e.issuedBefore, appliesAt: e.appliesAt };
       this.byTarget.set(id, [...had.filter((h) => !covers(entry, h)), entry]);
       this.nextExpiry = Math.min(this.nextExpiry, entry.issuedBefore + KEEP_AFTER_MS);
       added.push(entry);
@@ -125,24 +148,52 @@ export class RevocationStore {
     this.sweep();
     if (this.digestCache !== null) return this.digestCache;
     const d = emptyDigest();
-    for (const r of this.all()) addToDigest(d, hashName(`${r.keyName}\u0000${r.target}\u0000${r.issuedBefore}\u0000${r.appliesAt}`));
+    for (const r of this.all()) addToDigest(d, hashName(`${r.origin}\u0000${r.keyName}\u0000${r.target}\u0000${r.issuedBefore}\u0000${r.appliesAt}`));
     this.digestCache = d.count === 0 ? 0 : (d.xor ^ Math.imul(d.sum, 0x9e3779b1) ^ Math.imul(d.count, 0x85ebca6b)) >>> 0 || 1;
     return this.digestCache;
   }
 
-  /** When the earliest revocation that matches this token applies (ms), or null: none does. */
+  /** The revocations that could match a token of this key, clientId, revocation key and resources. */
+  private *matching(t: Omit<RevocableToken, 'issuedAt'>): Iterable<Revocation> {
+    if (this.byTarget.size === 0) return;
+    const targets = [...(t.clientId !== null ? [`clientId:${t.clientId}`] : []), ...(t.revocationKey !== null ? [`revocationKey:${t.revocationKey}`] : [])];
+    for (const resource of t.resources) targets.push(`channel:${resource}`);
+    for (const target of targets) yield* this.byTarget.get(`${t.keyName}\u0000${target}`) ?? [];
+  }
+
+  /**
+   * When the earliest revocation that matches this token applies (ms), or null: none does.
+   * A JWT's from the second after issuedBefore at the soonest: one its holder signs anew
+   * once ended is then of a later second than the revocation, not "issued before" it
+   * (its iat has no finer grain), and is not refused again.
+   */
   revokedAt(t: RevocableToken): number | null {
     let at: number | null = null;
-    const check = (target: string) => {
-      for (const r of this.byTarget.get(`${t.keyName}\u0000${target}`) ?? []) {
-        if (t.issuedAt < r.issuedBefore && (at === null || r.appliesAt < at)) at = r.appliesAt;
-      }
-    };
-    if (this.byTarget.size === 0) return null;
-    if (t.clientId !== null) check(`clientId:${t.clientId}`);
-    if (t.revocationKey !== null) check(`revocationKey:${t.revocationKey}`);
-    for (const resource of t.resources) check(`channel:${resource}`);
+    for (const r of this.matching(t)) {
+      if (t.issuedAt >= r.issuedBefore) continue;
+      const applies = t.jwt ? Math.max(r.appliesAt, Math.ceil(r.issuedBefore / 1000) * 1000) : r.appliesAt;
+      if (at === null || applies < at) at = applies;
+    }
     return at;
+  }
+
+  /**
+   * The earliest issue time a new token like this may be given so that no revocation held
+   * matches it (the latest issuedBefore among those that could; 0: none). A token renewed
+   * after a revocation made in a region whose clock is ahead would otherwise be issued
+   * "before" it, and revoked with the old one.
+   */
+  issueFloor(t: Omit<RevocableToken, 'issuedAt'>): number {
+    let floor = 0;
+    for (const r of this.matching(t)) floor = Math.max(floor, r.issuedBefore);
+    return floor;
+  }
+
+  /** How many revocations are held for this key. */
+  heldFor(keyName: string): number {
+    let n = 0;
+    for (const list of this.byTarget.values()) if (list[0]?.keyName === keyName) n += list.length;
+    return n;
   }
 
   /** Lets go of revocations past keeping (every token they could match has expired); cheap when none is. */

@@ -11,7 +11,7 @@
  */
 import { AblyError, type ErrorInfo } from '../errors.js';
 import type { ApiKey, Credentials } from './keys.js';
-import { MAX_REVOCABLE_TTL_MS, MAX_TARGETS, REAUTH_MARGIN_MS, TARGET_TYPES, type Revocation } from './revocations.js';
+import { MAX_PER_KEY, MAX_REVOCABLE_TTL_MS, MAX_TARGET_LENGTH, MAX_TARGETS, REAUTH_MARGIN_MS, TARGET_TYPES, type Revocation } from './revocations.js';
 
 /** An issuedBefore this far ahead of the server's time (ms) is taken as now, for a client's clock a little ahead. */
 const AHEAD_TOLERANCE_MS = 1000;
@@ -23,8 +23,15 @@ export interface RevokeOutcome {
   result: { successCount: number; failureCount: number; results: RevocationResult[] };
 }
 
-/** Checks a revokeTokens request for key `keyName`, made with `creds`, at `now` (the region's time). */
-export function revokeRequest(body: unknown, o: { keyName: string; creds: Credentials; key: ApiKey | undefined; now: number }): RevokeOutcome {
+/**
+ * Checks a revokeTokens request for key `keyName`, made with `creds`, at `now` (the
+ * region's time); `held`: the revocations of that key held already (at most MAX_PER_KEY,
+ * each kept an hour: beyond, 42910).
+ */
+export function revokeRequest(
+  body: unknown,
+  o: { keyName: string; creds: Credentials; key: ApiKey | undefined; now: number; held: number; region: string },
+): RevokeOutcome {
   if (o.creds.via !== 'basic') throw AblyError.of('revokeWithToken', 'tokens cannot be revoked by a client authenticated with a token: use the key that issued them');
   if (o.creds.keyName !== o.keyName || !o.key) throw AblyError.of('invalidCredentials', `revokeTokens must be authenticated with the key it names (${o.keyName})`);
   if (!o.key.revocableTokens) throw AblyError.of('forbidden', `key ${o.keyName} does not have revocable tokens (revocableTokens in the topology's key)`);
@@ -32,6 +39,9 @@ export function revokeRequest(body: unknown, o: { keyName: string; creds: Creden
   if (typeof b !== 'object' || b === null || Array.isArray(b)) throw AblyError.of('invalidRequestBody', 'revokeTokens body must be an object with targets');
   if (!Array.isArray(b.targets) || b.targets.length === 0) throw AblyError.of('invalidParameterValue', 'targets must be a non-empty array of "type:value" strings');
   if (b.targets.length > MAX_TARGETS) throw AblyError.of('invalidParameterValue', `at most ${MAX_TARGETS} targets per request`);
+  if (o.held + b.targets.length > MAX_PER_KEY) {
+    throw AblyError.of('rateLimited', `key ${o.keyName} has ${o.held} revocations in force (at most ${MAX_PER_KEY}; each is kept an hour after its issuedBefore)`);
+  }
   let issuedBefore = o.now;
   if (b.issuedBefore !== undefined && b.issuedBefore !== null) {
     const t = b.issuedBefore;
@@ -47,10 +57,13 @@ export function revokeRequest(body: unknown, o: { keyName: string; creds: Creden
     const target = typeof raw === 'string' ? raw : JSON.stringify(raw);
     const i = typeof raw === 'string' ? raw.indexOf(':') : -1;
     const type = i > 0 ? raw.slice(0, i) : '';
-    if (!(TARGET_TYPES as readonly string[]).includes(type) || i === raw.length - 1) {
-      return { target, error: AblyError.of('invalidParameterValue', `a target is "TYPE:VALUE", TYPE one of ${TARGET_TYPES.join(', ')}`).toInfo() };
+    if (!(TARGET_TYPES as readonly string[]).includes(type) || i === raw.length - 1 || raw.length > MAX_TARGET_LENGTH) {
+      return {
+        target: target.slice(0, MAX_TARGET_LENGTH),
+        error: AblyError.of('invalidParameterValue', `a target is "TYPE:VALUE", TYPE one of ${TARGET_TYPES.join(', ')}, at most ${MAX_TARGET_LENGTH} characters`).toInfo(),
+      };
     }
-    revocations.push({ keyName: o.keyName, target, issuedBefore, appliesAt });
+    revocations.push({ origin: o.region, keyName: o.keyName, target, issuedBefore, appliesAt });
     return { target, issuedBefore, appliesAt };
   });
   const failureCount = results.length - revocations.length;

@@ -67,7 +67,11 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 export class TokenAuthority {
-  constructor(private readonly keys: KeyStore) {}
+  /** `revocations`: a revocable token is issued no earlier than the revocations held that could match it (RevocationStore.issueFloor). */
+  constructor(
+    private readonly keys: KeyStore,
+    private readonly revocations?: { issueFloor(t: Omit<RevocableToken, 'issuedAt'>): number },
+  ) {}
 
   /** Issues a token for `key` with the given (already key-bounded) capability. */
   issue(key: ApiKey, params: { ttl?: number; capability?: Capability; clientId?: string | null }, now: number): TokenDetails {
@@ -81,7 +85,11 @@ export class TokenAuthority {
     const capability = params.capability ? intersect(params.capability, key.capability) : key.capability;
     const body: TokenBody = { k: key.keyName, cap: capability.toJSON(), iat: now, exp: now + ttl };
     if (params.clientId) body.c = params.clientId;
-    if (key.revocableTokens) body.r = 1;
+    if (key.revocableTokens) {
+      body.r = 1;
+      const floor = this.revocations?.issueFloor({ keyName: key.keyName, clientId: params.clientId ?? null, revocationKey: null, resources: Object.keys(capability.raw) }) ?? 0;
+      body.iat = Math.max(now, floor);
+    }
     const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
     const token = `${payload}.${hmac(key.secret, payload)}`;
     return {
@@ -199,7 +207,9 @@ function revocableJwt(key: ApiKey, claims: Record<string, unknown>, exp: number,
   if (iat === null) throw AblyError.of('invalidJwt', `key ${key.keyName} has revocable tokens: a JWT needs an iat claim`);
   if (exp - iat > MAX_REVOCABLE_TTL_MS) throw AblyError.of('invalidJwt', `key ${key.keyName} has revocable tokens: a JWT may live an hour at most`);
   const rk = claims['x-ably-revocation-key'];
-  return { keyName: key.keyName, issuedAt: iat, clientId, revocationKey: typeof rk === 'string' && rk ? rk : null, resources: Object.keys(capability.raw) };
+  // iat is in whole seconds: a revocation applies to a JWT from the second after its
+  // issuedBefore (RevocationStore.revokedAt), so that one signed anew then is not refused.
+  return { keyName: key.keyName, issuedAt: iat, jwt: true, clientId, revocationKey: typeof rk === 'string' && rk ? rk : null, resources: Object.keys(capability.raw) };
 }
 
 /** A random nonce (for tools and tests building TokenRequests). */

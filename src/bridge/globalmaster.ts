@@ -67,8 +67,8 @@ export interface GlobalmasterDeps extends LinksDeps {
   interestAuditMs?: number;
   /** How long a new interest's live batches wait for its start (ms); START_WAIT_MS unless a test wants it shorter. */
   startWaitMs?: number;
-  /** The node's token revocations (revocation-sync.ts): all of them go out as a link comes up; a peer's come in. */
-  revocations?: { all(): Revocation[]; take(entries: readonly Revocation[]): void };
+  /** The node's token revocations (revocation-sync.ts): this region's go out as a link comes up; a peer's come in. */
+  revocations?: { ours(): Revocation[]; take(entries: readonly Revocation[]): void };
 }
 
 export type LinkEvent = { type: 'linkUp'; region: string } | { type: 'linkDown'; region: string; reason: string };
@@ -254,7 +254,7 @@ export class Globalmaster {
   private linkUp(s: Session): void {
     this.clockMoved(s);
     s.send({ type: 'snapshot', ...this.local.snapshot() });
-    const revoked = this.d.revocations?.all() ?? [];
+    const revoked = this.d.revocations?.ours() ?? [];
     if (revoked.length) s.send({ type: 'revocations', entries: revoked });
     this.emit({ type: 'linkUp', region: s.region });
     // Masters here ask the peer for everything it accepted since their last position.
@@ -316,14 +316,14 @@ export class Globalmaster {
         this.clockMoved(s);
         return;
       case 'revocations':
-        this.d.revocations?.take(f.entries);
+        this.d.revocations?.take(onOurClock(f.entries, s.region, this.clockOffsets.get(s.region) ?? s.clock.offsetMs() ?? 0));
         return;
       case 'hello':
         return;
     }
   }
 
-  /** Token revocations new to this node go to every region linked (a region not linked has them all as its link comes up). */
+  /** This region's token revocations new to this node go to every region linked (a region not linked has them all as its link comes up). */
   sendRevocations(entries: Revocation[]): void {
     if (!this.active) return;
     for (const s of this.links.allLive()) s.send({ type: 'revocations', entries });
@@ -496,4 +496,15 @@ export class Globalmaster {
       links: this.d.peers.map((p) => this.links.status(p.region, this.remote.get(p.region)?.channelList().length ?? 0)),
     };
   }
+}
+
+/**
+ * A peer region's revocations on this region's time: their times moved by the offset
+ * measured between the two (the peer's clock minus ours, as told to the masters), so that
+ * they are compared with tokens issued here, by this region's clock. Only those made in
+ * that region are taken from it (each region sends only its own).
+ */
+export function onOurClock(entries: readonly Revocation[], region: string, offsetMs: number): Revocation[] {
+  const off = Math.round(offsetMs);
+  return entries.filter((e) => e.origin === region).map((e) => ({ ...e, issuedBefore: e.issuedBefore - off, appliesAt: e.appliesAt - off }));
 }

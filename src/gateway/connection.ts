@@ -124,9 +124,9 @@ export class Connection implements AttachmentOwner {
     this.token.arm();
   }
 
-  /** The node heard of new revocations: is this connection's token among them? (token-watch.ts) */
-  checkRevoked(): void {
-    if (!this.closed) this.token.checkRevoked();
+  /** The node heard of new revocations of these keys: is this connection's token among them? (token-watch.ts) */
+  revocationsChanged(keys: ReadonlySet<string>): void {
+    if (!this.closed) this.token.revocationsChanged(keys);
   }
 
   private sendConnected(error?: AblyError): void {

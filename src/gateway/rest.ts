@@ -316,7 +316,7 @@ async function revokeTokens(r: RestRequest): Promise<void> {
   const keyName = decodeSegment(r.params[0]!);
   const body = await readDecodedBody(r.req, 64 * 1024);
   const s = r.ctx.services;
-  const out = revokeRequest(body, { keyName, creds: creds(r), key: r.ctx.auth.keys.get(keyName), now: s.now() });
+  const out = revokeRequest(body, { keyName, creds: creds(r), key: r.ctx.auth.keys.get(keyName), now: s.now(), held: s.revocationsHeld(keyName), region: s.region });
   s.revoke(out.revocations);
   send(r.res, 201, out.result, r.format);
 }

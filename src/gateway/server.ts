@@ -249,9 +249,9 @@ export class Gateway {
     this.connections.get(connectionId)?.supersede();
   }
 
-  /** The node heard of new token revocations: each connection looks whether its token is among them (token-watch.ts). */
-  checkRevocations(): void {
-    for (const c of this.connections.values()) c.checkRevoked();
+  /** The node heard of new token revocations of these keys: each connection on a token of one looks whether it is among them (token-watch.ts). */
+  checkRevocations(keys: ReadonlySet<string>): void {
+    for (const c of this.connections.values()) c.revocationsChanged(keys);
   }
 
   /**

@@ -10,11 +10,16 @@ import type { Credentials } from '../auth/keys.js';
 import { AblyError } from '../errors.js';
 import type { Authenticator } from './auth.js';
 
+/** A revocation this far off or more (ms) asks the client to renew first (allowReauthMargin); a nearer one (a JWT's second) only ends the connection then. */
+const HINT_FROM_MS = 1000;
+
 export class TokenWatch {
   private expiry: NodeJS.Timeout | null = null;
   private revocation: NodeJS.Timeout | null = null;
   /** The client was asked to renew its token for the revocation now pending. */
   private asked = false;
+  /** Armed once the connection has started (CONNECTED sent): nothing goes to the client before. */
+  private armed = false;
 
   constructor(
     private readonly o: {
@@ -29,6 +34,7 @@ export class TokenWatch {
 
   /** Watches the connection's credentials as they are now (at the start, after an in-band AUTH). */
   arm(): void {
+    this.armed = true;
     if (this.expiry) clearTimeout(this.expiry);
     this.expiry = null;
     const at = this.o.credentials().expiresAt;
@@ -40,7 +46,13 @@ export class TokenWatch {
     this.checkRevoked();
   }
 
-  /** Looks for a revocation of the token (at arm, and whenever the node hears of new revocations). */
+  /** The node heard of new revocations of these keys: is the token among them? */
+  revocationsChanged(keys: ReadonlySet<string>): void {
+    const token = this.o.credentials().revocable;
+    if (this.armed && token && keys.has(token.keyName)) this.checkRevoked();
+  }
+
+  /** Looks for a revocation of the token (at arm, and when one of its key's comes in). */
   checkRevoked(): void {
     if (this.revocation) clearTimeout(this.revocation);
     this.revocation = null;
@@ -55,15 +67,17 @@ export class TokenWatch {
       this.o.end(AblyError.of('tokenRevoked', "the connection's token was revoked; renew it and resume"));
       return;
     }
-    if (!this.asked) {
+    if (!this.asked && wait >= HINT_FROM_MS) {
       this.asked = true;
       this.o.askReauth();
     }
-    this.revocation = setTimeout(() => this.checkRevoked(), wait);
+    // A peer's revocation applies at most an hour and 30 s on (isRevocation): in a timer's range.
+    this.revocation = setTimeout(() => this.checkRevoked(), Math.min(wait, 2 ** 31 - 1));
     this.revocation.unref();
   }
 
   stop(): void {
+    this.armed = false;
     if (this.expiry) clearTimeout(this.expiry);
     if (this.revocation) clearTimeout(this.revocation);
     this.expiry = this.revocation = null;

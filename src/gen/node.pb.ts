@@ -76,13 +76,16 @@ export interface Heartbeat {
 
 /**
  * Tokens of key `key_name` matching `target` (TYPE:VALUE) issued before `issued_before`
- * may not be used from `applies_at` (ms since the epoch; src/auth/revocations.ts).
+ * may not be used from `applies_at` (ms since the epoch, on the holding region's time:
+ * a globalmaster moves another region's by the offset it measured between the two;
+ * src/auth/revocations.ts). `origin`: the region where it was made.
  */
 export interface Revocation {
   keyName: string;
   target: string;
   issuedBefore: number;
   appliesAt: number;
+  origin: string;
 }
 
 /** Revocations new to the sender, or all it holds (for a peer whose digest differed). */
@@ -1232,7 +1235,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
 };
 
 function createBaseRevocation(): Revocation {
-  return { keyName: "", target: "", issuedBefore: 0, appliesAt: 0 };
+  return { keyName: "", target: "", issuedBefore: 0, appliesAt: 0, origin: "" };
 }
 
 export const Revocation: MessageFns<Revocation> = {
@@ -1248,6 +1251,9 @@ export const Revocation: MessageFns<Revocation> = {
     }
     if (message.appliesAt !== 0) {
       writer.uint32(32).int64(message.appliesAt);
+    }
+    if (message.origin !== "") {
+      writer.uint32(42).string(message.origin);
     }
     return writer;
   },
@@ -1295,6 +1301,14 @@ export const Revocation: MessageFns<Revocation> = {
             }
 
             message.appliesAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.origin = reader.string();
             continue;
           }
         }

@@ -150,10 +150,11 @@ export class AblyNode {
       now,
       monotonic: () => this.ticks.now(),
       log: this.log,
+      region: this.region.name,
       send: (to, msg) => this.transport.send(to, msg),
       broadcast: (msg) => this.transport.broadcast(msg),
       toRegions: (entries) => this.globalmaster?.sendRevocations(entries),
-      changed: () => this.gateway.checkRevocations(),
+      changed: (keys) => this.gateway.checkRevocations(keys),
     });
     this.stats = new StatsRecorder(now);
     const ring = () => this.ringView;
@@ -266,10 +267,11 @@ export class AblyNode {
       occupancy: (channel) => regionOccupancy(this.rpc, this.ringView.members, channel),
       useNonce: (key, until) => this.nonces.use(key, until),
       revoke: (entries) => this.revocations.take(entries),
+      revocationsHeld: (keyName) => this.revocations.store.heldFor(keyName),
       health: () => this.health(),
       metricsText: () => this.metrics.registry.metrics(),
     };
-    this.gateway = new Gateway(services, { keys: this.keys, tokens: new TokenAuthority(this.keys), now, revokedAt: (t) => this.revocations.store.revokedAt(t) });
+    this.gateway = new Gateway(services, { keys: this.keys, tokens: new TokenAuthority(this.keys, this.revocations.store), now, revokedAt: (t) => this.revocations.store.revokedAt(t) });
     this.transport.onMessage((from, msg) => this.onNodeMessage(from, msg));
     this.transport.onEvent((e) => {
       const left = (e.type === 'linkDown' || e.type === 'peerGone') && this.membership.state(e.peer) === 'left';

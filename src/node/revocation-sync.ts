@@ -3,17 +3,21 @@
  * (README "Token revocation"):
  *
  * - What changes what this node holds (a request here, a peer's message, another region's
- *   link) is sent on at once: to the region's other nodes (a `revocations` message), and
- *   by the node holding the globalmaster role to the other regions. A node sends on only
- *   what was new to it, so the flood ends.
+ *   link) is sent on at once to the region's other nodes (a `revocations` message); a node
+ *   sends on only what was new to it, so the flood ends. What was made in this region goes
+ *   to the other regions too, from the node holding the globalmaster role (each region
+ *   links to every other, so none passes on another's: a revocation is moved by a link's
+ *   clock offset as it arrives, and one sent back would come home moved, as a new one).
  * - Anti-entropy: every heartbeat carries a digest of what its sender holds. A node that
- *   hears a digest unlike its own sends that peer all it holds (at most once every
- *   PUSH_EVERY_MS per peer); the peer does the same, and both merge. Each region link, as
+ *   hears a digest unlike its own in two heartbeats of a peer running (in one, a new
+ *   revocation may just be on its way) sends that peer all it holds, at most once every
+ *   PUSH_EVERY_MS per peer; the peer does the same, and both merge. Each region link, as
  *   it comes up, carries all of it both ways (Globalmaster). So a node that missed a
  *   message (a cut link, a restart: revocations are held in memory) or a region cut off
  *   while a revocation was made has it within a heartbeat or so of hearing from one that
  *   does.
- * - The node's connections then look at their tokens again (Gateway.checkRevocations).
+ * - The node's connections on tokens of the keys concerned then look at their tokens
+ *   again (Gateway.checkRevocations), once per event-loop turn however many came in it.
  */
 import { RevocationStore, type Revocation } from '../auth/revocations.js';
 import type { Logger } from '../log.js';
@@ -26,6 +30,10 @@ export class RevocationSync {
   readonly store: RevocationStore;
   /** When each peer was last sent everything (monotonic ms). */
   private readonly pushedAt = new Map<NodeId, number>();
+  /** Peers whose last heartbeat's digest was unlike ours. */
+  private readonly unlike = new Set<NodeId>();
+  /** Keys with new revocations this turn, for the connections to look at (null: none pending). */
+  private changedKeys: Set<string> | null = null;
 
   constructor(
     private readonly d: {
@@ -34,10 +42,12 @@ export class RevocationSync {
       monotonic(): number;
       send(to: NodeId, msg: NodeMessage): void;
       broadcast(msg: NodeMessage): void;
+      /** This node's region. */
+      region: string;
       /** To the other regions, where this node holds the globalmaster role. */
       toRegions(entries: Revocation[]): void;
-      /** The node's connections look at their tokens again. */
-      changed(): void;
+      /** The node's connections on tokens of these keys look at their tokens again. */
+      changed(keys: ReadonlySet<string>): void;
       log: Pick<Logger, 'info'>;
     },
   ) {
@@ -45,8 +55,16 @@ export class RevocationSync {
     this.store.onChange((added) => {
       this.d.log.info({ revocations: added.length, held: this.store.size, first: added[0] }, 'token revocations taken');
       this.d.broadcast({ type: 'revocations', entries: added });
-      this.d.toRegions(added);
-      this.d.changed();
+      const ours = added.filter((r) => r.origin === this.d.region);
+      if (ours.length) this.d.toRegions(ours);
+      if (!this.changedKeys) {
+        const keys = (this.changedKeys = new Set());
+        setImmediate(() => {
+          this.changedKeys = null;
+          this.d.changed(keys);
+        });
+      }
+      for (const r of added) this.changedKeys.add(r.keyName);
     });
   }
 
@@ -55,9 +73,9 @@ export class RevocationSync {
     this.store.merge(entries);
   }
 
-  /** Everything held (for a region link coming up). */
-  all(): Revocation[] {
-    return this.store.all();
+  /** What was made in this region (for a region link coming up). */
+  ours(): Revocation[] {
+    return this.store.all().filter((r) => r.origin === this.d.region);
   }
 
   /** The digest this node's heartbeats carry. */
@@ -65,9 +83,16 @@ export class RevocationSync {
     return this.store.digest();
   }
 
-  /** A peer's heartbeat named its digest (undefined: an older build): unlike ours, it is sent all we hold. */
+  /** A peer's heartbeat named its digest (undefined: an older build): unlike ours twice running, it is sent all we hold. */
   heard(peer: NodeId, digest: number | undefined): void {
-    if (digest === undefined || digest === this.store.digest() || this.store.size === 0) return;
+    if (digest === undefined) return;
+    if (digest === this.store.digest()) {
+      this.unlike.delete(peer);
+      return;
+    }
+    const twice = this.unlike.has(peer);
+    this.unlike.add(peer);
+    if (!twice || this.store.size === 0) return;
     const now = this.d.monotonic();
     if (now - (this.pushedAt.get(peer) ?? -Infinity) < PUSH_EVERY_MS) return;
     this.pushedAt.set(peer, now);

@@ -1,25 +1,35 @@
 /**
  * Token revocation (README "Token revocation"), with the ably SDK on real node processes:
- * two regions (r1 of three nodes, r2 of two), the region link through a fault proxy.
+ * two regions (r1 of three nodes, r2 of two, r1's clock 6 s ahead of r2's), the region
+ * link through a fault proxy.
  * `rest.auth.revokeTokens` on one node reaches every node of both regions: connections on
  * a revoked token are ended with 40141 and resume on a new one (their authCallback), the
  * old token is refused everywhere, and other clients are left alone. With
  * allowReauthMargin the connections are asked to renew in band first, and are never
- * dropped. A region cut off while tokens are revoked hears of it when the link heals (a
+ * dropped: their new tokens, issued in r2 by its clock, are not "before" the revocation
+ * stamped by r1's (it comes onto r2's time as it crosses the link). A region cut off while tokens are revoked hears of it when the link heals (a
  * node restarted hears of them from its peers' heartbeats: region-nats.test.ts).
  */
+import { createHmac } from 'node:crypto';
 import type { InboundMessage } from 'ably';
-import { describe, expect, it } from 'vitest';
-import { globalmaster, regionLinksUp, regionsDeployment } from '../helpers/deployment.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { regionClocksEnv } from '../../src/chaos/clocks.js';
+import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { readWith, revocableServer as server, tokenClient } from '../helpers/revocation.js';
-import { closeAll, connected, rest } from '../helpers/sdk.js';
+import { Ably, closeAll, common, connected, rest, type Realtime } from '../helpers/sdk.js';
 import { KEY, REV_KEY } from '../helpers/topology.js';
 import { waitFor } from '../helpers/wait.js';
 
-const deployment = regionsDeployment([
-  { name: 'r1', nodes: 3 },
-  { name: 'r2', nodes: 2 },
-]);
+/** r1's clock runs 6 s ahead of r2's (libfaketime): revocations made in r1 are stamped ahead of r2's tokens. */
+let d: TestDeployment;
+const deployment = () => d;
+beforeAll(async () => {
+  d = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }, { name: 'r2', nodes: 2 }], regionEnv: regionClocksEnv({ r1: '+6s' }) });
+  await regionLinksUp(d, ['r1', 'r2']);
+});
+afterAll(async () => {
+  await d?.stop();
+});
 
 describe('token revocation', () => {
   it("ends every region's connections on a revoked clientId's tokens with 40141; they resume on new tokens, and the old ones are refused everywhere", async () => {
@@ -62,7 +72,7 @@ describe('token revocation', () => {
     }
   }, 60_000);
 
-  it('with allowReauthMargin asks the connections to renew in band (AUTH), and drops none; the old token still serves until the margin ends', async () => {
+  it("with allowReauthMargin asks the connections to renew in band (AUTH) and drops none, in a region whose clock is behind the revoking one's; the old token serves until the margin ends", async () => {
     const d = deployment();
     const carol = tokenClient(d.port('r2-n1'), 'carol');
     try {
@@ -75,12 +85,20 @@ describe('token revocation', () => {
       await waitFor(() => carol.tokens.length >= 2, { what: 'carol renewing her token', timeoutMs: 10_000 });
       await waitFor(async () => (await readWith(d.port('r2-n2'), carol.tokens.at(-1)!)) === 200, { what: 'the new token serving' });
       expect(await readWith(d.port('r2-n2'), old)).toBe(200); // revoked 30 s on
+      // Once the margin has passed: the old token refused; carol, on the token she renewed
+      // in band, never dropped. Her new token was issued by r2's clock, 6 s behind the
+      // revocation's issuedBefore as r1 stamped it: it is not among the revoked because the
+      // revocation came onto r2's time (moved by the link's measured offset), and r2 issues
+      // no earlier than the revocations it holds. With neither (by hand), she was ended
+      // with 40141 at the margin's end.
+      await waitFor(async () => (await readWith(d.port('r2-n2'), old)) === 'revoked', { what: 'the old token refused once the margin ended', timeoutMs: 50_000, intervalMs: 500 });
+      expect(await readWith(d.port('r2-n1'), carol.tokens.at(-1)!)).toBe(200);
       expect(carol.states.filter((s) => s.state !== 'connected' && s.state !== 'connecting' && s.state !== 'initialized')).toEqual([]);
       expect(carol.client.connection.state).toBe('connected');
     } finally {
       closeAll(carol.client);
     }
-  }, 60_000);
+  }, 90_000);
 
   it('reaches a region cut off while tokens were revoked when the link heals', async () => {
     const d = deployment();
@@ -112,6 +130,37 @@ describe('token revocation', () => {
       closeAll(dave.client);
     }
   }, 90_000);
+
+  it('revokes JWTs by their x-ably-revocation-key: the connection is ended with 40141 and resumes once on a new JWT', async () => {
+    const d = deployment();
+    const jwts: string[] = [];
+    const states: { state: string; code?: number }[] = [];
+    const sign = () => {
+      const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const iat = Math.floor(Date.now() / 1000);
+      const head = b64({ alg: 'HS256', typ: 'JWT', kid: 'app.rev' });
+      const body = b64({ iat, exp: iat + 600, 'x-ably-clientId': 'hank', 'x-ably-revocation-key': 'group-7' });
+      const jwt = `${head}.${body}.${createHmac('sha256', 'revsecret1').update(`${head}.${body}`).digest('base64url')}`;
+      jwts.push(jwt);
+      return jwt;
+    };
+    const hank: Realtime = new Ably.Realtime({ ...common, port: d.port('r2-n2'), clientId: 'hank', authCallback: (_p: unknown, done: (e: unknown, t: unknown) => void) => done(null, sign()) } as never);
+    hank.connection.on((c) => states.push({ state: c.current, ...(c.reason?.code ? { code: c.reason.code } : {}) }));
+    try {
+      await connected(hank);
+      const result = await server(d.port('r2-n1')).auth.revokeTokens([{ type: 'revocationKey', value: 'group-7' }]);
+      expect(result.successCount).toBe(1);
+      await waitFor(() => states.some((s) => s.state === 'disconnected' && s.code === 40141), { what: 'hank disconnected with 40141' });
+      await waitFor(() => hank.connection.state === 'connected' && jwts.length >= 2, { what: 'hank back on a new JWT' });
+      expect(await readWith(d.port('r1-n1'), jwts[0]!)).toBe('revoked');
+      // The new JWT, signed in the second after the revocation, serves in r2 (whose clock the
+      // app's signer shares; r1's runs 6 s ahead of both: "Limits" in README's "Token revocation").
+      expect(await readWith(d.port('r2-n1'), jwts.at(-1)!)).toBe(200);
+      expect(states.filter((s) => s.code === 40141)).toHaveLength(1);
+    } finally {
+      closeAll(hank);
+    }
+  }, 30_000);
 
   it('refuses what it cannot do: a token of a revocable key past an hour, a revocation with a token or another key, or for a key without revocable tokens', async () => {
     const d = deployment();

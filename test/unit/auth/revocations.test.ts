@@ -2,16 +2,18 @@
  * Token revocation (src/auth/revocations.ts, src/auth/revoke-request.ts): what a store
  * holds and matches, that stores merging in any order agree, and the request's checks.
  */
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../src/auth/keys.js';
 import { revokeRequest } from '../../../src/auth/revoke-request.js';
+import { onOurClock } from '../../../src/bridge/globalmaster.js';
 import { KEEP_AFTER_MS, REAUTH_MARGIN_MS, RevocationStore, type RevocableToken, type Revocation } from '../../../src/auth/revocations.js';
 import { TokenAuthority } from '../../../src/auth/tokens.js';
 import type { AblyError } from '../../../src/errors.js';
 import { rng } from '../../../src/rng.js';
 
 const T0 = 1_800_000_000_000;
-const rev = (target: string, issuedBefore: number, appliesAt = issuedBefore, keyName = 'app.rev'): Revocation => ({ keyName, target, issuedBefore, appliesAt });
+const rev = (target: string, issuedBefore: number, appliesAt = issuedBefore, keyName = 'app.rev'): Revocation => ({ origin: 'r1', keyName, target, issuedBefore, appliesAt });
 const token = (o: Partial<RevocableToken> = {}): RevocableToken => ({ keyName: 'app.rev', issuedAt: T0 - 1000, clientId: 'bob', revocationKey: null, resources: ['*'], ...o });
 
 describe('a store of token revocations', () => {
@@ -51,9 +53,9 @@ describe('a store of token revocations', () => {
     s.onChange((added) => told.push(added));
     expect(s.merge([rev('clientId:bob', T0 - 200, T0 - 100), rev('clientId:bob', T0 - 100)])).toEqual([]);
     expect(told).toEqual([]);
-    // One that covers both replaces them.
-    expect(s.merge([rev('clientId:bob', T0 + 10, T0 - 100)])).toHaveLength(1);
-    expect(s.all()).toEqual([rev('clientId:bob', T0 + 10, T0 - 100)]);
+    // One that covers the later (more tokens, sooner) replaces it; the earlier stands.
+    expect(s.merge([rev('clientId:bob', T0 + 10)])).toHaveLength(1);
+    expect(s.all()).toEqual([rev('clientId:bob', T0 - 100), rev('clientId:bob', T0 + 10)]);
     expect(told).toHaveLength(1);
   });
 
@@ -82,10 +84,43 @@ describe('a store of token revocations', () => {
     expect(fewer.digest()).not.toBe(stores[0]!.digest());
   });
 
-  it('pass over ill-formed revocations (a peer of another build, bad bytes)', () => {
+  it('pass over ill-formed revocations (a peer of another build, bad bytes): nothing kept for ever or waited for past a timer', () => {
     const s = new RevocationStore(() => T0);
-    expect(s.merge([{ keyName: 'k', target: 'nothing:x', issuedBefore: T0, appliesAt: T0 }, { keyName: 'k', target: 'clientId:x', issuedBefore: 1.5, appliesAt: T0 } as Revocation])).toEqual([]);
+    const bad: Revocation[] = [
+      rev('nothing:x', T0),
+      rev('clientId:', T0),
+      { ...rev('clientId:x', T0), issuedBefore: 1.5 },
+      rev('clientId:x', T0 + 6 * 60_000), // issuedBefore far ahead: kept for ever
+      rev('clientId:x', T0, T0 - 1), // applies before it was made
+      rev('clientId:x', T0, T0 + 40 * 24 * 3_600_000), // past setTimeout's range
+      rev(`channel:${'c'.repeat(3000)}`, T0),
+    ];
+    expect(s.merge(bad)).toEqual([]);
     expect(s.size).toBe(0);
+    // A peer region's clock a few minutes ahead is taken.
+    expect(s.merge([rev('clientId:x', T0 + 60_000, T0 + 90_000)])).toHaveLength(1);
+  });
+
+  it("give a new token of a key an issue time no earlier than the revocations that could match it, and count a key's", () => {
+    const s = new RevocationStore(() => T0);
+    s.merge([rev('clientId:bob', T0 + 3000), rev('channel:rooms:*', T0 + 5000), rev('clientId:bob', T0 - 10, T0 - 10, 'app.other')]);
+    const like = { keyName: 'app.rev', clientId: 'bob', revocationKey: null, resources: ['news'] };
+    expect(s.issueFloor(like)).toBe(T0 + 3000);
+    expect(s.issueFloor({ ...like, resources: ['rooms:*'] })).toBe(T0 + 5000);
+    expect(s.issueFloor({ ...like, clientId: 'alice' })).toBe(0);
+    expect(s.revokedAt({ ...like, issuedAt: s.issueFloor(like) })).toBeNull();
+    expect(s.heldFor('app.rev')).toBe(2);
+    expect(s.heldFor('app.other')).toBe(1);
+  });
+});
+
+describe("another region's revocations, as its link brings them", () => {
+  it("are moved onto this region's time by the offset measured between the two, and only that region's own are taken", () => {
+    const theirs = { ...rev('clientId:bob', T0 + 6000, T0 + 36_000), origin: 'r2' };
+    const passedOn = { ...rev('clientId:eve', T0), origin: 'r3' };
+    // r2's clock 6 s ahead of ours: its T0 + 6 s is our T0.
+    expect(onOurClock([theirs, passedOn], 'r2', 6000.4)).toEqual([{ ...theirs, issuedBefore: T0, appliesAt: T0 + 30_000 }]);
+    expect(onOurClock([theirs], 'r2', -2000)).toEqual([{ ...theirs, issuedBefore: T0 + 8000, appliesAt: T0 + 38_000 }]);
   });
 });
 
@@ -101,7 +136,7 @@ describe('a revokeTokens request', () => {
   ] as never);
   const key = keys.get('app.rev')!;
   const basic = keys.keyCredentials(key, null);
-  const ask = (body: unknown, o: Partial<Parameters<typeof revokeRequest>[1]> = {}) => revokeRequest(body, { keyName: 'app.rev', creds: basic, key, now: T0, ...o });
+  const ask = (body: unknown, o: Partial<Parameters<typeof revokeRequest>[1]> = {}) => revokeRequest(body, { keyName: 'app.rev', creds: basic, key, now: T0, held: 0, region: 'r1', ...o });
   const codeOf = (f: () => unknown): number | null => {
     try {
       f();
@@ -112,10 +147,10 @@ describe('a revokeTokens request', () => {
   };
 
   it('revokes each target now, or 30 s on with allowReauthMargin, and names a target it cannot read', () => {
-    const out = ask({ targets: ['clientId:bob', 'revocationKey:g', 'bogus:1', 'clientId:'] });
+    const out = ask({ targets: ['clientId:bob', 'revocationKey:g', 'bogus:1', 'clientId:', `channel:${'c'.repeat(3000)}`] });
     expect(out.revocations).toEqual([rev('clientId:bob', T0), rev('revocationKey:g', T0)]);
     expect(out.result.successCount).toBe(2);
-    expect(out.result.failureCount).toBe(2);
+    expect(out.result.failureCount).toBe(3);
     expect(out.result.results[0]).toEqual({ target: 'clientId:bob', issuedBefore: T0, appliesAt: T0 });
     expect(out.result.results[2]).toMatchObject({ target: 'bogus:1', error: { code: 40003, statusCode: 400 } });
     expect(ask({ targets: ['channel:a'], issuedBefore: T0 - 60_000, allowReauthMargin: true }).revocations).toEqual([rev('channel:a', T0 - 60_000, T0 + REAUTH_MARGIN_MS)]);
@@ -133,6 +168,9 @@ describe('a revokeTokens request', () => {
     expect(codeOf(() => ask({ targets: ['clientId:bob'], issuedBefore: T0 + 5000 }))).toBe(40003);
     expect(codeOf(() => ask({ targets: ['clientId:bob'], issuedBefore: T0 - 3_700_000 }))).toBe(40003);
     expect(codeOf(() => ask({ targets: ['clientId:bob'], allowReauthMargin: 'yes' }))).toBe(40003);
+    // A key's revocations in force are capped (each is kept an hour).
+    expect(codeOf(() => ask({ targets: ['clientId:a', 'clientId:b'] }, { held: 9_999 }))).toBe(42910);
+    expect(ask({ targets: ['clientId:a'] }, { held: 9_999 }).revocations).toHaveLength(1);
   });
 
   it("issues a revocable key's tokens for an hour at most, marked revocable; the key's JWTs must say when they were issued", () => {
@@ -141,5 +179,31 @@ describe('a revokeTokens request', () => {
     const t = tokens.verify(tokens.issue(key, { clientId: 'bob', ttl: 3_600_000 }, T0).token, T0);
     expect(t.revocable).toEqual({ keyName: 'app.rev', issuedAt: T0, clientId: 'bob', revocationKey: null, resources: ['*'] });
     expect(tokens.verify(tokens.issue(keys.get('app.root')!, {}, T0).token, T0).revocable).toBeUndefined();
+    // With revocations held, a token is issued no earlier than those that could match it.
+    const store = new RevocationStore(() => T0);
+    store.merge([rev('clientId:bob', T0 + 2000)]);
+    const after = new TokenAuthority(keys, store);
+    expect(after.issue(key, { clientId: 'bob' }, T0).issued).toBe(T0 + 2000);
+    expect(after.issue(key, { clientId: 'carol' }, T0).issued).toBe(T0);
+    // A JWT's iat is whole seconds: a revocation applies to it from the second after its
+    // issuedBefore, so that one signed anew then is not "before" it.
+    const jwt = (claims: Record<string, unknown>) => {
+      const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const head = b64({ alg: 'HS256', kid: 'app.rev' });
+      const body = b64(claims);
+      return `${head}.${body}.${createHmac('sha256', 'revsecret1').update(`${head}.${body}`).digest('base64url')}`;
+    };
+    const sameSecond = Math.floor((T0 + 400) / 1000);
+    const j = tokens.verify(jwt({ iat: sameSecond, exp: sameSecond + 600, 'x-ably-clientId': 'bob', 'x-ably-revocation-key': 'g1' }), T0 + 500);
+    expect(j.revocable).toMatchObject({ clientId: 'bob', revocationKey: 'g1', jwt: true, issuedAt: sameSecond * 1000 });
+    const atRevocation = new RevocationStore(() => T0);
+    atRevocation.merge([rev('revocationKey:g1', T0 + 400)]);
+    const nextSecond = (sameSecond + 1) * 1000;
+    expect(atRevocation.revokedAt(j.revocable!)).toBe(nextSecond);
+    expect(atRevocation.revokedAt({ ...j.revocable!, issuedAt: nextSecond })).toBeNull();
+    // An Ably token's issue time is to the ms: it applies when it says.
+    expect(atRevocation.revokedAt({ ...j.revocable!, jwt: false })).toBe(T0 + 400);
+    expect(codeOf(() => tokens.verify(jwt({ exp: sameSecond + 600 }), T0))).toBe(40144);
+    expect(codeOf(() => tokens.verify(jwt({ iat: sameSecond, exp: sameSecond + 3601 }), T0))).toBe(40144);
   });
 });

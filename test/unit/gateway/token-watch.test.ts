@@ -32,32 +32,41 @@ function watched(revokedAt: (t: RevocableToken) => number | null) {
 
 describe("a connection's token watch", () => {
   it('asks the client to renew once, and ends the connection with 40141 when the revocation applies', async () => {
-    const at = Date.now() + 80;
+    const at = Date.now() + 1100;
     const w = watched(() => at);
+    w.watch.revocationsChanged(new Set(['app.rev'])); // not started yet: nothing goes to the client
+    expect(w.asked()).toBe(0);
     w.watch.arm();
-    w.watch.checkRevoked(); // the node hears of more revocations meanwhile: asked once only
+    w.watch.revocationsChanged(new Set(['app.rev'])); // the node hears of more revocations meanwhile: asked once only
+    w.watch.revocationsChanged(new Set(['app.other']));
     expect(w.asked()).toBe(1);
     expect(w.ended).toEqual([]);
-    await waitFor(() => w.ended.length === 1, { what: 'the connection ended' });
+    await waitFor(() => w.ended.length === 1, { what: 'the connection ended', timeoutMs: 5000 });
     expect(w.ended[0]!.code).toBe(40141);
     w.watch.stop();
   });
 
-  it('leaves a connection that renewed in time alone, and ends one whose revocation applies now at once', async () => {
-    const at = Date.now() + 80;
+  it('leaves a connection that renewed in time alone, ends one whose revocation applies now at once, and asks none to renew for less than a second', async () => {
+    const at = Date.now() + 1100;
     const w = watched((t) => (t.issuedAt < at ? at : null));
     w.watch.arm();
     expect(w.asked()).toBe(1);
-    w.renew(at + 1); // its new token, issued after the revocation's issuedBefore
+    w.renew(at + 1); // its new token (in band), issued after the revocation's issuedBefore
     w.watch.arm();
-    // Past the time the revocation applies (and its timer, had one been left): still on.
+    // Past the time the revocation applies, and a look at it then: still on.
     await waitFor(() => Date.now() > at + 30, { what: 'the revocation applying' });
-    w.watch.checkRevoked();
+    w.watch.revocationsChanged(new Set(['app.rev']));
     expect(w.ended).toEqual([]);
     const now = watched(() => Date.now() - 1);
     now.watch.arm();
     expect(now.ended.map((e) => e.code)).toEqual([40141]);
     expect(now.asked()).toBe(0);
+    // A JWT's revocation, from the next second: no renewal asked, ended then.
+    const soonAt = Date.now() + 300;
+    const soon = watched(() => soonAt);
+    soon.watch.arm();
+    expect(soon.asked()).toBe(0);
+    await waitFor(() => soon.ended.length === 1, { what: 'the JWT connection ended' });
     w.watch.stop();
   });
 });

@@ -145,8 +145,8 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
     const msg: NodeMessage = {
       type: 'revocations',
       entries: [
-        { keyName: 'app.rev', target: 'clientId:bob', issuedBefore: NOW, appliesAt: NOW },
-        { keyName: 'app.rev', target: 'channel:rooms:*', issuedBefore: NOW - 60_000, appliesAt: NOW + 30_000 },
+        { origin: 'r1', keyName: 'app.rev', target: 'clientId:bob', issuedBefore: NOW, appliesAt: NOW },
+        { origin: 'r2', keyName: 'app.rev', target: 'channel:rooms:*', issuedBefore: NOW - 60_000, appliesAt: NOW + 30_000 },
       ],
     };
     expect(roundTrip(msg)).toStrictEqual(msg);
