@@ -9,8 +9,8 @@ import { revokeRequest } from '../../../src/auth/revoke-request.js';
 import { onOurClock } from '../../../src/bridge/globalmaster.js';
 import { KEEP_AFTER_MS, REAUTH_MARGIN_MS, RevocationStore, type RevocableToken, type Revocation } from '../../../src/auth/revocations.js';
 import { TokenAuthority } from '../../../src/auth/tokens.js';
-import type { AblyError } from '../../../src/errors.js';
 import { rng } from '../../../src/rng.js';
+import { codeOf } from '../../helpers/errors.js';
 
 const T0 = 1_800_000_000_000;
 const rev = (target: string, issuedBefore: number, appliesAt = issuedBefore, keyName = 'app.rev'): Revocation => ({ origin: 'r1', keyName, target, issuedBefore, appliesAt });
@@ -137,15 +137,6 @@ describe('a revokeTokens request', () => {
   const key = keys.get('app.rev')!;
   const basic = keys.keyCredentials(key, null);
   const ask = (body: unknown, o: Partial<Parameters<typeof revokeRequest>[1]> = {}) => revokeRequest(body, { keyName: 'app.rev', creds: basic, key, now: T0, held: 0, region: 'r1', ...o });
-  const codeOf = (f: () => unknown): number | null => {
-    try {
-      f();
-      return null;
-    } catch (e) {
-      return (e as AblyError).code;
-    }
-  };
-
   it('revokes each target now, or 30 s on with allowReauthMargin, and names a target it cannot read', () => {
     const out = ask({ targets: ['clientId:bob', 'revocationKey:g', 'bogus:1', 'clientId:', `channel:${'c'.repeat(3000)}`] });
     expect(out.revocations).toEqual([rev('clientId:bob', T0), rev('revocationKey:g', T0)]);

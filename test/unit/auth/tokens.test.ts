@@ -10,7 +10,7 @@ import { Ring } from '../../../src/cluster/ring.js';
 import { silentLogger } from '../../../src/log.js';
 import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js';
 import { TOKEN_REQUEST_WINDOW_MS, TokenAuthority } from '../../../src/auth/tokens.js';
-import type { AblyError } from '../../../src/errors.js';
+import { codeOf } from '../../helpers/errors.js';
 
 const SECRET = 'rootsecret';
 const keys = new KeyStore([{ id: 'app', keys: [{ id: 'root', secret: SECRET, capability: { '*': ['*'] } }] }] as never);
@@ -20,15 +20,6 @@ function signed(timestamp: number, nonce: string) {
   const mac = createHmac('sha256', SECRET).update(`${r.keyName}\n\n${r.capability}\n${r.clientId}\n${r.timestamp}\n${r.nonce}\n`).digest('base64');
   return { ...r, mac };
 }
-
-const codeOf = (f: () => unknown): number | null => {
-  try {
-    f();
-    return null;
-  } catch (e) {
-    return (e as AblyError).code;
-  }
-};
 
 describe('signed TokenRequests', () => {
   it("keep a nonce used until the request's timestamp plus the window: one stamped a minute ahead, until three minutes after it came", () => {

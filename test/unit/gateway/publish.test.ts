@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AblyError } from '../../../src/errors.js';
 import { validateTopology, type Limits } from '../../../src/config/topology.js';
 import { buildMessages, type BuildOptions } from '../../../src/gateway/publish.js';
+import { codeOf } from '../../helpers/errors.js';
 
 const limits: Limits = validateTopology({
   deployment: 't',
@@ -13,16 +13,6 @@ const NOW = 1_700_000_000_000;
 
 function opts(o: Partial<BuildOptions> = {}): BuildOptions {
   return { limits, clientId: null, idBase: 'conn1:5', connectionId: 'conn1', now: NOW, ...o };
-}
-
-function codeOf(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AblyError);
-    return (e as AblyError).code;
-  }
-  throw new Error('expected an AblyError, but nothing was thrown');
 }
 
 describe('buildMessages', () => {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AblyError } from '../../../src/errors.js';
 import { MAX_CHANNEL_NAME_LENGTH } from '../../../src/config/defaults.js';
 import { parseChannelName } from '../../../src/protocol/channel-name.js';
-
-function codeOf(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AblyError);
-    return (e as AblyError).code;
-  }
-  throw new Error('expected an AblyError, but nothing was thrown');
-}
+import { codeOf } from '../../helpers/errors.js';
 
 describe('parseChannelName', () => {
   it.each(['lobby', 'chat:lobby', 'a:b:c', 'with space', 'émoji-🎉', 'ends:', 'x[y]', 'a*b'])(
