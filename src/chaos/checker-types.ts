@@ -191,6 +191,20 @@ export interface TokenFigures {
   examples: TokenExample[];
 }
 
+/** The revocation check (revocation-check.ts): each revocation probe's token refused in every region. */
+export interface RevocationFigures {
+  revocations: number;
+  /** (revocation, region) pairs checked, and those refused before the end. */
+  checks: number;
+  refused: number;
+  /** Pairs whose region still took the token at the end (a violation), and up to `maxExamples` of them. */
+  unseenCount: number;
+  unseen: { clientId: string; region: string; revokedAt: number; through: string }[];
+  /** From the revocation until each region refused its token (ms): all, and those with no fault window open meanwhile. */
+  allMs: { p50: number | null; max: number | null };
+  outsideFaultsMs: { p50: number | null; max: number | null; count: number };
+}
+
 export interface Report {
   verdict: 'PASS' | 'FAIL';
   span: { start: number; end: number; endRecorded: boolean };
@@ -221,6 +235,8 @@ export interface Report {
   history: HistoryFigures | null;
   /** null: the workload authenticated with the key. */
   tokens: TokenFigures | null;
+  /** null: the workload made no revocations. */
+  revocations: RevocationFigures | null;
   notes: string[];
 }
 

@@ -44,13 +44,16 @@
  * - tokens (violation; workloads with token auth): a client's own TokenRequest refused as
  *   replayed, or a replay of one issued a token with no fault window open at the time or
  *   ended within 10 s before (`token` lines; token-check.ts).
+ * - revocations (violation; workloads with revocation probes): a region that had not
+ *   refused a revoked token by the end (`revocation`, `revoked` lines; revocation-check.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyFailed, historyFigures } from './history-check.js';
 import { tokenFigures, tokensFailed } from './token-check.js';
-import { readRecord, type HistoryEvent, type PresenceEvent, type RecordEvent, type TokenEvent } from './record.js';
+import { revocationFigures, revocationsFailed } from './revocation-check.js';
+import { readRecord, type HistoryEvent, type PresenceEvent, type RecordEvent, type RevocationEvent, type RevokedEvent, type TokenEvent } from './record.js';
 import { formatSummary, writeScenarioReport } from './report.js';
 import {
   type Channel,
@@ -111,6 +114,8 @@ export class Checker {
   private readonly presenceViews: PresenceEvent[] = [];
   private readonly historyReads: HistoryEvent[] = [];
   private readonly tokenEvents: TokenEvent[] = [];
+  private readonly revocationsMade: RevocationEvent[] = [];
+  private readonly revocationsSeen: RevokedEvent[] = [];
   private minT = Infinity;
   private maxT = -Infinity;
   private endT = NaN;
@@ -172,6 +177,12 @@ export class Checker {
         break;
       case 'token':
         this.tokenEvents.push(e);
+        break;
+      case 'revocation':
+        this.revocationsMade.push(e);
+        break;
+      case 'revoked':
+        this.revocationsSeen.push(e);
         break;
       case 'end':
         if (!(this.endT >= e.t)) this.endT = e.t;
@@ -300,9 +311,10 @@ export class Checker {
     const presence = this.presenceFigures();
     const history = historyFigures(this.historyReads, this.channels, this.publisherRegion, this.maxExamples);
     const tokens = tokenFigures(this.tokenEvents, merged, this.maxExamples);
+    const revocations = revocationFigures(this.revocationsMade, this.revocationsSeen, merged, end, this.maxExamples);
 
     return {
-      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 || historyFailed(history) || tokensFailed(tokens) ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,
@@ -327,6 +339,7 @@ export class Checker {
       presence,
       history,
       tokens,
+      revocations,
       notes,
     };
   }

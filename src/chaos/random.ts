@@ -30,7 +30,9 @@
  * clock), a channel's master half of the time; one stepped while it is down starts with
  * it. With `tokens` (`--tokens`), clients authenticate with tokens that live 8 to 20 s,
  * renewed through the run, each TokenRequest replayed once (workload-tokens.ts). Drawn
- * after the clock steps.
+ * after the clock steps. With `revocations` (`--revocations`), a revocation probe begins
+ * every 8 to 14 s (workload-revocations.ts; the topology needs a key with
+ * revocableTokens), drawn last.
  */
 import { writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -55,6 +57,8 @@ export interface RandomOptions {
   clockSteps?: boolean;
   /** Clients on tokens of 8–20 s (a scenario's `workload.tokenTtlS`), each request replayed once. */
   tokens?: boolean;
+  /** Revocation probes every 8–14 s (a scenario's `workload.revokeEveryS`). */
+  revocations?: boolean;
 }
 
 /** The part of a scenario file the generator writes (scenario.ts validates it on load). */
@@ -65,7 +69,7 @@ export interface RandomScenarioDoc {
   durationS: number;
   drainS: number;
   clocks?: Record<string, string>;
-  workload: { channels: number; publishersPerRegion: number; subscribersPerRegion: number; intervalMs: number; presenceMembersPerRegion: number; tokenTtlS?: number };
+  workload: { channels: number; publishersPerRegion: number; subscribersPerRegion: number; intervalMs: number; presenceMembersPerRegion: number; tokenTtlS?: number; revokeEveryS?: number };
   timeline: TimelineAction[];
 }
 
@@ -238,14 +242,14 @@ function clientActions(r: Seeded, s: Shape, end: number, nodeWindows: ReadonlyMa
 
 function summary(
   seed: number,
-  o: { pairs: boolean; regionClocks: boolean; nodeClocks: boolean; clockSteps: boolean; tokens: boolean; clocks: Record<string, string> | null },
+  o: { pairs: boolean; regionClocks: boolean; nodeClocks: boolean; clockSteps: boolean; tokens: boolean; revocations: boolean; clocks: Record<string, string> | null },
   timeline: readonly TimelineAction[],
 ): string {
   const count = new Map<string, number>();
   for (const a of timeline) if (!['heal', 'restart', 'resume', 'rejoin'].includes(a.action)) count.set(a.action, (count.get(a.action) ?? 0) + 1);
   const what = [...count].map(([k, n]) => `${n} ${k}`).join(', ');
   const clocks = o.clocks ? `; clocks ${Object.entries(o.clocks).map(([where, off]) => `${where} ${off}`).join(', ')}` : '';
-  const flags = `${o.pairs ? ' --pairs' : ''}${o.regionClocks ? ' --clocks' : ''}${o.nodeClocks ? ' --node-clocks' : ''}${o.clockSteps ? ' --clock-steps' : ''}${o.tokens ? ' --tokens' : ''}`;
+  const flags = `${o.pairs ? ' --pairs' : ''}${o.regionClocks ? ' --clocks' : ''}${o.nodeClocks ? ' --node-clocks' : ''}${o.clockSteps ? ' --clock-steps' : ''}${o.tokens ? ' --tokens' : ''}${o.revocations ? ' --revocations' : ''}`;
   return `Drawn by "ably-ng chaos random --seed ${seed}${flags}": ${what || 'no faults'}${clocks}.`;
 }
 
@@ -318,9 +322,10 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
     timeline.sort((x, y) => x.at - y.at);
   }
   if (o.tokens) workload.tokenTtlS = 8 + r.int(13);
+  if (o.revocations) workload.revokeEveryS = 8 + r.int(7);
   return {
     name: `random-${o.seed}`,
-    description: summary(o.seed, { pairs: o.pairs ?? false, regionClocks: o.clocks ?? false, nodeClocks: o.nodeClocks ?? false, clockSteps: o.clockSteps ?? false, tokens: o.tokens ?? false, clocks }, timeline),
+    description: summary(o.seed, { pairs: o.pairs ?? false, regionClocks: o.clocks ?? false, nodeClocks: o.nodeClocks ?? false, clockSteps: o.clockSteps ?? false, tokens: o.tokens ?? false, revocations: o.revocations ?? false, clocks }, timeline),
     topology: relative(scenarioDir, resolve(o.topologyFile)) || '.',
     durationS: o.durationS,
     drainS: 20,

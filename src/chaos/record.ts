@@ -195,6 +195,26 @@ export interface TokenEvent {
   error?: RecordError;
 }
 
+/**
+ * A revocation probe revoked clientId `clientId`'s tokens through `region`'s endpoint
+ * (workload-revocations.ts); each of `regions` must refuse its token from then on.
+ */
+export interface RevocationEvent {
+  type: 'revocation';
+  t: number;
+  region: string;
+  clientId: string;
+  regions: string[];
+}
+
+/** `region` first refused the token of revocation probe `clientId` as revoked. */
+export interface RevokedEvent {
+  type: 'revoked';
+  t: number;
+  region: string;
+  clientId: string;
+}
+
 /** The workload stopped publishing and has waited for the stragglers. */
 export interface EndEvent {
   type: 'end';
@@ -213,6 +233,8 @@ export type RecordEvent =
   | PresenceEvent
   | HistoryEvent
   | TokenEvent
+  | RevocationEvent
+  | RevokedEvent
   | EndEvent;
 
 export type RecordEventType = RecordEvent['type'];
@@ -314,6 +336,15 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       if (!TOKEN_USES.includes(r.use as TokenEvent['use'])) throw new RecordFormatError(line, `token.use must be one of ${TOKEN_USES.join(', ')}`);
       if (!TOKEN_OUTCOMES.includes(r.outcome as TokenEvent['outcome'])) throw new RecordFormatError(line, `token.outcome must be one of ${TOKEN_OUTCOMES.join(', ')}`);
       needError(r, line);
+      break;
+    case 'revocation': {
+      for (const k of ['region', 'clientId'] as const) need(r, k, 'string', line);
+      const v = r.regions;
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new RecordFormatError(line, 'revocation.regions must be an array of strings');
+      break;
+    }
+    case 'revoked':
+      for (const k of ['region', 'clientId'] as const) need(r, k, 'string', line);
       break;
     case 'end':
       break;

@@ -97,6 +97,17 @@ export function tokenLines(r: Report, prefix: string): string[] {
   ];
 }
 
+/** The revocation check: one line of figures, then a line per region that never refused a revoked token. */
+export function revocationLines(r: Report, prefix: string): string[] {
+  const v = r.revocations;
+  if (!v) return [];
+  const ms = (x: number | null) => (x === null ? '–' : `${x} ms`);
+  return [
+    `${prefix}revocations: ${v.revocations} made; ${v.refused} of ${v.checks} (revocation, region) refused before the end, ${v.unseenCount} not; p50 ${ms(v.allMs.p50)}, max ${ms(v.allMs.max)} after the revocation (outside faults: p50 ${ms(v.outsideFaultsMs.p50)}, max ${ms(v.outsideFaultsMs.max)}, n=${v.outsideFaultsMs.count})`,
+    ...v.unseen.map((x) => `${prefix}  ${x.region} still took the token of ${x.clientId}, revoked through ${x.through} at ${formatOffset(x.revokedAt, r.span.start)}`),
+  ];
+}
+
 /** The token check's violations (fresh requests refused as replays, replays taken outside faults). */
 export function tokensOff(r: Report): number {
   return r.tokens ? r.tokens.freshRefused + r.tokens.takenOutsideFaults : 0;
@@ -120,6 +131,7 @@ export function formatSummary(r: Report): string {
     ...presenceLines(r, '  '),
     ...historyLines(r, '  '),
     ...tokenLines(r, '  '),
+    ...revocationLines(r, '  '),
     `anomalies: delivered but NACKed ${r.anomalies.deliveredButNacked}, delivered but never published ${r.anomalies.deliveredButNeverPublished}`,
     ...r.anomalies.examples.map((a) => `  ${describeAnomaly(a)}`),
     `faults: ${r.faults.length}`,
@@ -207,6 +219,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
         ...(r.presence ? [['presence views not showing exactly the members at the end', r.presence.mismatched] as [string, number]] : []),
         ...(r.history ? [['stored history: missing, duplicated, out of order or unreadable', historyOff(r)] as [string, number]] : []),
         ...(r.tokens ? [['tokens: fresh requests refused as replays, replays taken outside faults', tokensOff(r)] as [string, number]] : []),
+        ...(r.revocations ? [['revocations: regions still taking a revoked token at the end', r.revocations.unseenCount] as [string, number]] : []),
       ],
     ),
     '',
@@ -215,6 +228,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
   if (r.presence) out.push(...presenceLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.history) out.push(...historyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.tokens) out.push(...tokenLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
+  if (r.revocations) out.push(...revocationLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
 
   out.push('## Faults', '');
   if (r.faults.length === 0) out.push('No fault windows in this run.', '');
@@ -342,7 +356,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
           v.regionOrder,
           r.presence ? `${r.presence.mismatched} of ${r.presence.views}` : '–',
           r.history ? `${historyOff(r)} (${r.history.expected} expected)` : '–',
-          r.tokens ? `${tokensOff(r)} (${r.tokens.replays.taken} of ${r.tokens.requests.issued})` : '–',
+          (r.tokens ? `${tokensOff(r)} (${r.tokens.replays.taken} of ${r.tokens.requests.issued})` : '–') + (r.revocations ? `; revocations unseen ${r.revocations.unseenCount} of ${r.revocations.checks}` : ''),
           worstConvergence(r.faults),
           worstAvailability(r.faults),
           p(r.latency.inRegion.outsideFaults),

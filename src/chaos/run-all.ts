@@ -28,6 +28,7 @@ export async function runScenarios(files: string[], outDir: string, log: Logger,
         (r.report.presence ? `, presence views off ${r.report.presence.mismatched} of ${r.report.presence.views}` : '') +
         (r.report.history ? `, history off ${historyOff(r.report)} of ${r.report.history.expected}` : '') +
         (r.report.tokens ? `, tokens ${r.report.tokens.requests.issued} (replays taken ${r.report.tokens.replays.taken}, outside faults ${r.report.tokens.takenOutsideFaults}; fresh refused ${r.report.tokens.freshRefused})` : '') +
+        (r.report.revocations ? `, revocations refused ${r.report.revocations.refused} of ${r.report.revocations.checks} (max ${r.report.revocations.allMs.max ?? '–'} ms)` : '') +
         ` — ${((Date.now() - started) / 1000).toFixed(0)} s${r.asExpected ? '' : '  ← NOT AS EXPECTED'}`,
     );
     for (const f of r.failedActions) print(`  action ${f.action} at ${f.at} s failed, the run went on without it: ${f.error}`);

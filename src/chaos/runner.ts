@@ -29,6 +29,14 @@ const DRAIN_QUIET_MS = 3000;
  * declared down in about 4 s), and its leave then crosses to the other regions.
  */
 const PRESENCE_SETTLE_MS = 20_000;
+/** At the end, how long the revocation probes may still wait for a region to refuse a revoked token (ms). */
+const REVOCATIONS_SETTLE_MS = 10_000;
+
+/** The topology's first key with revocable tokens, for the revocation probes (`appId.keyId:secret`). */
+function revocableKey(topology: Topology): string {
+  for (const app of topology.apps) for (const k of app.keys) if (k.revocableTokens) return `${app.id}.${k.id}:${k.secret}`;
+  throw new Error('workload.revokeEveryS needs a key with revocableTokens: true in the topology');
+}
 
 async function freePort(): Promise<number> {
   return (await reservePorts(1))[0]!;
@@ -366,6 +374,7 @@ export class ScenarioRun {
         ),
         key: `${app.id}.${key.id}:${key.secret}`,
         ...(this.s.workload.tokenTtlS ? { tokenTtlMs: this.s.workload.tokenTtlS * 1000 } : {}),
+        ...(this.s.workload.revokeEveryS ? { revocations: { key: revocableKey(topology), everyMs: this.s.workload.revokeEveryS * 1000 } } : {}),
         channels: Array.from({ length: this.s.workload.channels }, (_, i) => `chaos-${i}`),
         publishersPerRegion: this.s.workload.publishersPerRegion,
         subscribersPerRegion: this.s.workload.subscribersPerRegion,
@@ -417,6 +426,7 @@ export class ScenarioRun {
       await this.drain(workload);
       for (const e of await workload.readHistory({ historyMs: topology.retention.historyMs, maxMessages: topology.retention.maxMessagesPerChannel })) this.record(e);
       for (const e of await workload.checkPresence(topology.limits.presenceLeaveDelayMs + PRESENCE_SETTLE_MS)) this.record(e);
+      await workload.settleRevocations(REVOCATIONS_SETTLE_MS);
       this.record({ type: 'end', t: Date.now() });
     } finally {
       for (const t of timers) clearTimeout(t);

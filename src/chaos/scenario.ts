@@ -98,6 +98,12 @@ const scenarioSchema = z
          * replayed once, which must be refused (the checker's token check). Absent: the key.
          */
         tokenTtlS: z.number().min(5).max(3600).optional(),
+        /**
+         * A revocation probe begins this often (s): a token for a clientId of its own, revoked
+         * 20 s later through another region, which every region must then refuse (the
+         * checker's revocation check). Needs a key with revocableTokens in the topology.
+         */
+        revokeEveryS: z.number().min(2).max(600).optional(),
       })
       .strict()
       .default({ channels: 2, publishersPerRegion: 1, subscribersPerRegion: 2, subscribersByRegion: {}, intervalMs: 50, presenceMembersPerRegion: 0 }),

@@ -10,6 +10,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import Ably from 'ably';
 import type { HistoryEvent, PresenceEvent, RecordEvent } from './record.js';
+import { RevocationProbes } from './workload-revocations.js';
 import { WorkloadTokens } from './workload-tokens.js';
 
 export interface WorkloadOptions {
@@ -18,6 +19,8 @@ export interface WorkloadOptions {
   key: string;
   /** Clients authenticate with tokens of this lifetime (ms), from TokenRequests (workload-tokens.ts); absent: with the key. */
   tokenTtlMs?: number;
+  /** Revocation probes (workload-revocations.ts): a key with revocableTokens, and how often one begins (ms). */
+  revocations?: { key: string; everyMs: number };
   channels: string[];
   publishersPerRegion: number;
   subscribersPerRegion: number;
@@ -101,9 +104,12 @@ export class Workload {
 
   /** Token auth, where the workload uses it. */
   private readonly tokens: WorkloadTokens | null;
+  /** Revocation probes, where the workload makes them. */
+  private readonly probes: RevocationProbes | null;
 
   constructor(private readonly o: WorkloadOptions) {
     this.tokens = o.tokenTtlMs ? new WorkloadTokens({ key: o.key, ttlMs: o.tokenTtlMs, endpoint: (r) => this.endpoint(r), record: (e) => o.record(e) }) : null;
+    this.probes = o.revocations ? new RevocationProbes({ ...o.revocations, regions: o.regions, record: (e) => o.record(e) }) : null;
   }
 
   /** A client's SDK instance in `region` (one of several over its life, if it moves), kept to be closed. */
@@ -166,6 +172,12 @@ export class Workload {
         this.publishLoop(c, region, id);
       }
     }
+    this.probes?.start();
+  }
+
+  /** Waits (up to `ms`) until every region has refused every revoked probe token (revocation-check.ts). */
+  async settleRevocations(ms: number): Promise<void> {
+    await this.probes?.settle(ms);
   }
 
   /** `count` more subscribers in `region`, each attached to every channel (resolves when all are). */
@@ -462,6 +474,7 @@ export class Workload {
   /** Stops publishing; waits (up to `settleMs`) for every outstanding publish to be answered. */
   async stopPublishing(settleMs: number): Promise<void> {
     this.stopped = true;
+    this.probes?.stop();
     for (const t of this.timers) clearInterval(t);
     const deadline = Date.now() + settleMs;
     while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -471,6 +484,7 @@ export class Workload {
   close(): void {
     this.closed = true;
     this.tokens?.close();
+    this.probes?.close();
     for (const [key, p] of this.pending) {
       this.pending.delete(key);
       this.o.record({ type: 'publish', t: p.t, region: p.region, client: p.client, channel: p.channel, publisher: p.publisher, seq: p.seq, outcome: 'unknown' });

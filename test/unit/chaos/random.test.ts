@@ -353,5 +353,20 @@ describe('random chaos scenarios', () => {
       expect(loadScenario(file).workload.tokenTtlS).toBe(randomScenario({ seed: 12, durationS: 60, topologyFile: LOCAL, tokens: true }, dir).workload.tokenTtlS);
       expect(readFileSync(file, 'utf8')).toMatch(/--seed 12 --tokens"/);
     });
+
+    it('with --revocations, also a revocation probe every 8 to 14 s, drawn last', () => {
+      const every = new Set<number>();
+      for (const seed of SEEDS.slice(0, 60)) {
+        const tokens = randomScenario({ seed, durationS: 60, topologyFile: LOCAL, tokens: true }, dir);
+        const s = randomScenario({ seed, durationS: 60, topologyFile: LOCAL, tokens: true, revocations: true }, dir);
+        const { revokeEveryS, ...rest } = s.workload;
+        expect(rest).toEqual(tokens.workload);
+        expect(s.timeline).toEqual(tokens.timeline);
+        every.add(revokeEveryS!);
+      }
+      expect([...every].sort((a, b) => a - b)).toEqual([8, 9, 10, 11, 12, 13, 14]);
+      // The topologies the random runs use have a key with revocable tokens.
+      for (const topo of [LOCAL, THREE, FIVE]) expect(loadTopology(topo).apps[0]!.keys.some((k) => k.revocableTokens)).toBe(true);
+    });
   });
 });

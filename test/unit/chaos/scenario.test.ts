@@ -41,10 +41,11 @@ describe('chaos scenario files', () => {
     ]);
   });
 
-  it('reads token auth for the workload, a lifetime of 5 s to an hour; absent, the key', () => {
+  it('reads token auth for the workload, a lifetime of 5 s to an hour (absent, the key), and revocation probes', () => {
     expect(scenario('key', '').workload.tokenTtlS).toBeUndefined();
     expect(scenario('tokens', 'workload: { tokenTtlS: 6 }\n').workload.tokenTtlS).toBe(6);
     expect(errorsOf(() => scenario('short', 'workload: { tokenTtlS: 1 }\n'))).toEqual(['workload.tokenTtlS: Too small: expected number to be >=5']);
+    expect(scenario('probes', 'workload: { revokeEveryS: 8 }\n').workload.revokeEveryS).toBe(8);
   });
 
   it('reads a move between two regions and names a move that goes nowhere, or to a region the topology lacks', () => {
