@@ -10,12 +10,12 @@
  * kept until an hour (and a minute, for clocks) after its `issuedBefore`: by then every
  * token it could match has expired.
  *
- * The store is a join semilattice, so that nodes and regions that hear revocations in any
- * order, any number of times, agree once they have heard the same ones (they exchange
- * them on every change, and whole when a heartbeat's or a link's digest differs,
- * revocation-sync.ts): per key and target it keeps the revocations no other one covers (A
- * covers B where A's issuedBefore is at least B's and A applies no later). Merging is a
- * union of those, less what is covered. Pure, apart from the clock it is given.
+ * The store is a join semilattice, so that nodes that hear revocations in any order, any
+ * number of times, agree once they have heard the same ones (they exchange them on every
+ * change, and whole when a heartbeat's digest differs, revocation-sync.ts): per key and
+ * target it keeps the revocations no other one covers (A covers B where both were made in
+ * one region, A's issuedBefore is at least B's and A applies no later). Merging is a union
+ * of those, less what is covered. Pure, apart from the clock it is given.
  */
 import { addToDigest, emptyDigest, hashName } from '../channel/sub-digest.js';
 
@@ -60,9 +60,12 @@ export interface RevocableToken {
   resources: readonly string[];
 }
 
-/** Whether `a` makes `b` redundant: it revokes at least b's tokens, no later. */
+/**
+ * Whether `a` makes `b` redundant: made in the same region (which passes its own on, so
+ * one of another's must not stand for it), it revokes at least b's tokens, no later.
+ */
 function covers(a: Revocation, b: Revocation): boolean {
-  return a.issuedBefore >= b.issuedBefore && a.appliesAt <= b.appliesAt;
+  return a.origin === b.origin && a.issuedBefore >= b.issuedBefore && a.appliesAt <= b.appliesAt;
 }
 
 /**

@@ -316,7 +316,7 @@ export class Globalmaster {
         this.clockMoved(s);
         return;
       case 'revocations':
-        this.d.revocations?.take(onOurClock(f.entries, s.region, this.clockOffsets.get(s.region) ?? s.clock.offsetMs() ?? 0));
+        this.d.revocations?.take(onOurClock(f.entries, s.region, s.clock.offsetMs() ?? this.clockOffsets.get(s.region) ?? 0));
         return;
       case 'hello':
         return;

@@ -191,16 +191,16 @@ export interface TokenFigures {
   examples: TokenExample[];
 }
 
-/** The revocation check (revocation-check.ts): each revocation probe's token refused in every region. */
+/** The revocation check (revocation-check.ts): each revocation probe's token refused by every node. */
 export interface RevocationFigures {
   revocations: number;
-  /** (revocation, region) pairs checked, and those refused before the end. */
+  /** (revocation, node) pairs checked, and those refused before the end. */
   checks: number;
   refused: number;
-  /** Pairs whose region still took the token at the end (a violation), and up to `maxExamples` of them. */
+  /** Pairs whose node still took the token at the end (a violation), and up to `maxExamples` of them. */
   unseenCount: number;
-  unseen: { clientId: string; region: string; revokedAt: number; through: string }[];
-  /** From the revocation until each region refused its token (ms): all, and those with no fault window open meanwhile. */
+  unseen: { clientId: string; node: string; revokedAt: number; through: string }[];
+  /** From the revocation until each node refused its token (ms): all, and those with no fault window open meanwhile. */
   allMs: { p50: number | null; max: number | null };
   outsideFaultsMs: { p50: number | null; max: number | null; count: number };
 }

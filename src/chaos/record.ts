@@ -197,21 +197,23 @@ export interface TokenEvent {
 
 /**
  * A revocation probe revoked clientId `clientId`'s tokens through `region`'s endpoint
- * (workload-revocations.ts); each of `regions` must refuse its token from then on.
+ * (workload-revocations.ts); each of `nodes` (every node of every region) must refuse its
+ * token from then on.
  */
 export interface RevocationEvent {
   type: 'revocation';
   t: number;
   region: string;
   clientId: string;
-  regions: string[];
+  nodes: string[];
 }
 
-/** `region` first refused the token of revocation probe `clientId` as revoked. */
+/** Node `node` of `region` first refused the token of revocation probe `clientId` as revoked. */
 export interface RevokedEvent {
   type: 'revoked';
   t: number;
   region: string;
+  node: string;
   clientId: string;
 }
 
@@ -339,12 +341,12 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       break;
     case 'revocation': {
       for (const k of ['region', 'clientId'] as const) need(r, k, 'string', line);
-      const v = r.regions;
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new RecordFormatError(line, 'revocation.regions must be an array of strings');
+      const v = r.nodes;
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new RecordFormatError(line, 'revocation.nodes must be an array of strings');
       break;
     }
     case 'revoked':
-      for (const k of ['region', 'clientId'] as const) need(r, k, 'string', line);
+      for (const k of ['region', 'node', 'clientId'] as const) need(r, k, 'string', line);
       break;
     case 'end':
       break;

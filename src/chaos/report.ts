@@ -97,14 +97,14 @@ export function tokenLines(r: Report, prefix: string): string[] {
   ];
 }
 
-/** The revocation check: one line of figures, then a line per region that never refused a revoked token. */
+/** The revocation check: one line of figures, then a line per node that never refused a revoked token. */
 export function revocationLines(r: Report, prefix: string): string[] {
   const v = r.revocations;
   if (!v) return [];
   const ms = (x: number | null) => (x === null ? '–' : `${x} ms`);
   return [
-    `${prefix}revocations: ${v.revocations} made; ${v.refused} of ${v.checks} (revocation, region) refused before the end, ${v.unseenCount} not; p50 ${ms(v.allMs.p50)}, max ${ms(v.allMs.max)} after the revocation (outside faults: p50 ${ms(v.outsideFaultsMs.p50)}, max ${ms(v.outsideFaultsMs.max)}, n=${v.outsideFaultsMs.count})`,
-    ...v.unseen.map((x) => `${prefix}  ${x.region} still took the token of ${x.clientId}, revoked through ${x.through} at ${formatOffset(x.revokedAt, r.span.start)}`),
+    `${prefix}revocations: ${v.revocations} made; ${v.refused} of ${v.checks} (revocation, node) refused before the end, ${v.unseenCount} not; p50 ${ms(v.allMs.p50)}, max ${ms(v.allMs.max)} after the revocation (outside faults: p50 ${ms(v.outsideFaultsMs.p50)}, max ${ms(v.outsideFaultsMs.max)}, n=${v.outsideFaultsMs.count})`,
+    ...v.unseen.map((x) => `${prefix}  ${x.node} still took the token of ${x.clientId}, revoked through ${x.through} at ${formatOffset(x.revokedAt, r.span.start)}`),
   ];
 }
 
@@ -219,7 +219,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
         ...(r.presence ? [['presence views not showing exactly the members at the end', r.presence.mismatched] as [string, number]] : []),
         ...(r.history ? [['stored history: missing, duplicated, out of order or unreadable', historyOff(r)] as [string, number]] : []),
         ...(r.tokens ? [['tokens: fresh requests refused as replays, replays taken outside faults', tokensOff(r)] as [string, number]] : []),
-        ...(r.revocations ? [['revocations: regions still taking a revoked token at the end', r.revocations.unseenCount] as [string, number]] : []),
+        ...(r.revocations ? [['revocations: nodes still taking a revoked token at the end', r.revocations.unseenCount] as [string, number]] : []),
       ],
     ),
     '',

@@ -2,11 +2,11 @@
  * The revocation check (`revocation` and `revoked` lines, from a workload with revocation
  * probes: workload-revocations.ts). Internal to `checker.ts`.
  *
- * Every region a revocation names must refuse its token as revoked before the record's
- * end, faults or not: by then every fault is healed and the run has drained, so a region
- * that still took the token had not heard of the revocation (README "Token revocation").
- * The figures say how long after the revocation each region refused it, outside fault
- * windows and in all.
+ * Every node a revocation names (every node of every region) must refuse its token as
+ * revoked before the record's end, faults or not: by then every fault is healed and the
+ * run has drained, so a node that still took the token had not heard of the revocation
+ * (README "Token revocation"). The figures say how long after the revocation each node
+ * refused it, outside fault windows and in all.
  */
 import { overlaps, type Merged } from './checker-parts.js';
 import type { RevocationFigures } from './checker-types.js';
@@ -22,7 +22,7 @@ export function revocationFigures(made: readonly RevocationEvent[], seen: readon
   if (made.length === 0) return null;
   const first = new Map<string, number>();
   for (const s of seen) {
-    const k = `${s.clientId}\u0000${s.region}`;
+    const k = `${s.clientId}\u0000${s.node}`;
     if (!(first.get(k)! <= s.t)) first.set(k, s.t);
   }
   const all: number[] = [];
@@ -30,11 +30,11 @@ export function revocationFigures(made: readonly RevocationEvent[], seen: readon
   const unseen: RevocationFigures['unseen'] = [];
   let checks = 0;
   for (const r of made) {
-    for (const region of r.regions) {
+    for (const node of r.nodes) {
       checks++;
-      const t = first.get(`${r.clientId}\u0000${region}`);
+      const t = first.get(`${r.clientId}\u0000${node}`);
       if (t === undefined || t > end) {
-        if (unseen.length < maxExamples) unseen.push({ clientId: r.clientId, region, revokedAt: r.t, through: r.region });
+        if (unseen.length < maxExamples) unseen.push({ clientId: r.clientId, node, revokedAt: r.t, through: r.region });
         continue;
       }
       const ms = Math.max(0, t - r.t);

@@ -374,7 +374,15 @@ export class ScenarioRun {
         ),
         key: `${app.id}.${key.id}:${key.secret}`,
         ...(this.s.workload.tokenTtlS ? { tokenTtlMs: this.s.workload.tokenTtlS * 1000 } : {}),
-        ...(this.s.workload.revokeEveryS ? { revocations: { key: revocableKey(topology), everyMs: this.s.workload.revokeEveryS * 1000 } } : {}),
+        ...(this.s.workload.revokeEveryS
+          ? {
+              revocations: {
+                key: revocableKey(topology),
+                everyMs: this.s.workload.revokeEveryS * 1000,
+                nodes: topology.regions.flatMap((r) => r.nodes.map((n) => ({ name: n.name, region: r.name, host: n.host, port: n.port }))),
+              },
+            }
+          : {}),
         channels: Array.from({ length: this.s.workload.channels }, (_, i) => `chaos-${i}`),
         publishersPerRegion: this.s.workload.publishersPerRegion,
         subscribersPerRegion: this.s.workload.subscribersPerRegion,

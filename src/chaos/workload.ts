@@ -19,8 +19,8 @@ export interface WorkloadOptions {
   key: string;
   /** Clients authenticate with tokens of this lifetime (ms), from TokenRequests (workload-tokens.ts); absent: with the key. */
   tokenTtlMs?: number;
-  /** Revocation probes (workload-revocations.ts): a key with revocableTokens, and how often one begins (ms). */
-  revocations?: { key: string; everyMs: number };
+  /** Revocation probes (workload-revocations.ts): a key with revocableTokens, how often one begins (ms), and every node to ask. */
+  revocations?: { key: string; everyMs: number; nodes: { name: string; region: string; host: string; port: number }[] };
   channels: string[];
   publishersPerRegion: number;
   subscribersPerRegion: number;

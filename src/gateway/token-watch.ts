@@ -16,6 +16,8 @@ const HINT_FROM_MS = 1000;
 export class TokenWatch {
   private expiry: NodeJS.Timeout | null = null;
   private revocation: NodeJS.Timeout | null = null;
+  /** A JWT holder's request to renew, a second on. */
+  private hint: NodeJS.Timeout | null = null;
   /** The client was asked to renew its token for the revocation now pending. */
   private asked = false;
   /** Armed once the connection has started (CONNECTED sent): nothing goes to the client before. */
@@ -60,6 +62,8 @@ export class TokenWatch {
     const at = token && this.o.auth.revokedAt ? this.o.auth.revokedAt(token) : null;
     if (at === null) {
       this.asked = false;
+      if (this.hint) clearTimeout(this.hint);
+      this.hint = null;
       return;
     }
     const wait = at - this.o.auth.now();
@@ -69,7 +73,15 @@ export class TokenWatch {
     }
     if (!this.asked && wait >= HINT_FROM_MS) {
       this.asked = true;
-      this.o.askReauth();
+      // A JWT's iat is whole seconds: asked a second on, its holder signs one of a later
+      // second than the revocation's issuedBefore (now or before), which does not match it.
+      if (token?.jwt) {
+        this.hint = setTimeout(() => {
+          this.hint = null;
+          this.o.askReauth();
+        }, 1000);
+        this.hint.unref();
+      } else this.o.askReauth();
     }
     // A peer's revocation applies at most an hour and 30 s on (isRevocation): in a timer's range.
     this.revocation = setTimeout(() => this.checkRevoked(), Math.min(wait, 2 ** 31 - 1));
@@ -78,8 +90,7 @@ export class TokenWatch {
 
   stop(): void {
     this.armed = false;
-    if (this.expiry) clearTimeout(this.expiry);
-    if (this.revocation) clearTimeout(this.revocation);
-    this.expiry = this.revocation = null;
+    for (const t of [this.expiry, this.revocation, this.hint]) if (t) clearTimeout(t);
+    this.expiry = this.revocation = this.hint = null;
   }
 }

@@ -39,8 +39,8 @@ const ONE_OF_EACH: RecordEvent[] = [
   { type: 'presence', t: 1065, region: 'r2', observer: 'rest', channel: 'chaos:0', expected: ['r1-mem0 c9'], seen: ['r1-mem0 c9'], convergedAfterMs: 500 },
   { type: 'token', t: 1066, region: 'r1', client: 'p-r1-0', use: 'request', outcome: 'issued' },
   { type: 'token', t: 1067, region: 'r1', client: 'p-r1-0', use: 'replay', outcome: 'refused', error: { code: 40105, message: 'nonce value replayed' } },
-  { type: 'revocation', t: 1068, region: 'r2', clientId: 'probe-0', regions: ['r1', 'r2'] },
-  { type: 'revoked', t: 1069, region: 'r1', clientId: 'probe-0' },
+  { type: 'revocation', t: 1068, region: 'r2', clientId: 'probe-0', nodes: ['r1-1', 'r2-1'] },
+  { type: 'revoked', t: 1069, region: 'r1', node: 'r1-1', clientId: 'probe-0' },
   { type: 'end', t: 1070 },
 ];
 
@@ -153,10 +153,10 @@ describe('parseRecordLine', () => {
     expect(() => parseRecordLine('{"type":"token","t":1,"region":"r1","client":"p","use":"replay","outcome":"taken"}', 4)).toThrow(
       'record line 4: token.outcome must be one of issued, refused, failed',
     );
-    expect(() => parseRecordLine('{"type":"revocation","t":1,"region":"r1","clientId":"p","regions":"r1"}', 5)).toThrow(
-      'record line 5: revocation.regions must be an array of strings',
+    expect(() => parseRecordLine('{"type":"revocation","t":1,"region":"r1","clientId":"p","nodes":"r1-1"}', 5)).toThrow(
+      'record line 5: revocation.nodes must be an array of strings',
     );
-    expect(() => parseRecordLine('{"type":"revoked","t":1,"region":"r1"}', 6)).toThrow('record line 6: revoked.clientId must be a string');
+    expect(() => parseRecordLine('{"type":"revoked","t":1,"region":"r1","clientId":"p"}', 6)).toThrow('record line 6: revoked.node must be a string');
     expect(() => parseRecordLine('{"t":1}', 9)).toThrow('record line 9: unknown type undefined');
     expect(() => parseRecordLine('{"type":"end"}', 2)).toThrow('record line 2: end.t must be a number');
     expect(() => parseRecordLine('[1]', 3)).toThrow(RecordFormatError);

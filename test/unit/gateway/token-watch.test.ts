@@ -27,7 +27,13 @@ function watched(revokedAt: (t: RevocableToken) => number | null) {
     end: (e) => ended.push(e),
     askReauth: () => asked++,
   });
-  return { watch, ended, asked: () => asked, renew: (issuedAt: number) => (credentials = { ...credentials, revocable: { ...credentials.revocable!, issuedAt } }) };
+  return {
+    watch,
+    ended,
+    asked: () => asked,
+    renew: (issuedAt: number) => (credentials = { ...credentials, revocable: { ...credentials.revocable!, issuedAt } }),
+    jwt: () => (credentials = { ...credentials, revocable: { ...credentials.revocable!, jwt: true } }),
+  };
 }
 
 describe("a connection's token watch", () => {
@@ -62,6 +68,13 @@ describe("a connection's token watch", () => {
     expect(now.ended.map((e) => e.code)).toEqual([40141]);
     expect(now.asked()).toBe(0);
     // A JWT's revocation, from the next second: no renewal asked, ended then.
+    // A JWT holder is asked a second on (its new JWT's iat, whole seconds, then after issuedBefore).
+    const jwt = watched(() => Date.now() + 5000);
+    jwt.jwt();
+    jwt.watch.arm();
+    expect(jwt.asked()).toBe(0);
+    await waitFor(() => jwt.asked() === 1, { what: 'the JWT holder asked to renew' });
+    jwt.watch.stop();
     const soonAt = Date.now() + 300;
     const soon = watched(() => soonAt);
     soon.watch.arm();
