@@ -239,6 +239,28 @@ async function batchPublish(r: RestRequest): Promise<void> {
   send(r.res, 201, single ? out[0] : out, r.format);
 }
 
+/** `GET /presence?channels=a,b`: each channel's members now (the SDK's batchPresence); results per channel. */
+async function batchPresence(r: RestRequest): Promise<void> {
+  const c = creds(r);
+  const channels = (r.query.get('channels') ?? '').split(',').filter((x) => x.length > 0);
+  if (channels.length === 0) throw AblyError.of('invalidParameterValue', 'channels must name at least one channel (comma-separated)');
+  if (channels.length > MAX_BATCH_CHANNELS) throw AblyError.of('tooManyChannels', `at most ${MAX_BATCH_CHANNELS} channels per batch`);
+  const results = await Promise.all(
+    channels.map(async (channel) => {
+      try {
+        const { name } = parseChannelName(channel);
+        c.capability.require(name, 'subscribe');
+        const members = await r.ctx.services.members(channelKey(c.appId, name), {});
+        return { channel, presence: members.map((m) => presenceToWire({ ...m, action: PresenceAction.PRESENT }, r.format)) };
+      } catch (err) {
+        return { channel, error: toAblyError(err).toInfo() };
+      }
+    }),
+  );
+  const failureCount = results.filter((x) => 'error' in x).length;
+  send(r.res, 200, { successCount: results.length - failureCount, failureCount, results }, r.format);
+}
+
 async function channelStatus(r: RestRequest): Promise<void> {
   const c = creds(r);
   const { name } = parseChannelName(decodeSegment(r.params[0]!));
@@ -348,6 +370,7 @@ const ROUTES: Route[] = [
   { method: 'POST', pattern: /^\/keys\/([^/]+)\/revokeTokens\/?$/, handle: revokeTokens },
   { method: 'POST', pattern: /^\/channels\/([^/]+)\/messages\/?$/, handle: publish },
   { method: 'POST', pattern: /^\/messages\/?$/, handle: batchPublish },
+  { method: 'GET', pattern: /^\/presence\/?$/, handle: batchPresence },
   { method: 'GET', pattern: /^\/stats\/?$/, handle: stats },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/(?:messages|history)\/?$/, handle: (r) => history(r) },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/presence\/?$/, handle: presence },

@@ -149,6 +149,29 @@ describe('channel status, batch publish, idempotency and stats', () => {
     }
   });
 
+  it("answers batchPresence with each channel's members, and a channel it cannot read with its error", async () => {
+    const a = realtime(port, { clientId: 'ann' });
+    const b = realtime(d.port('r1-n2'), { clientId: 'ben' });
+    try {
+      await a.channels.get('bp-1').presence.enter('here');
+      await b.channels.get('bp-1').presence.enter();
+      await b.channels.get('bp-2').presence.enter('there');
+      // One BatchResult (ably.d.ts says an array of them; the SDK's own type, and Ably's answer, is one).
+      const result = (await rest(port).batchPresence(['bp-1', 'bp-2', 'bp-none', '[meta]x'])) as unknown as { successCount: number; failureCount: number; results: unknown[] };
+      expect(result.successCount).toBe(3);
+      expect(result.failureCount).toBe(1);
+      const [one, two, none, bad] = result.results as any[];
+      expect(one.channel).toBe('bp-1');
+      expect(one.presence.map((m: any) => m.clientId).sort()).toEqual(['ann', 'ben']);
+      expect(one.presence.find((m: any) => m.clientId === 'ann').data).toBe('here');
+      expect(two.presence.map((m: any) => [m.clientId, m.data])).toEqual([['ben', 'there']]);
+      expect(none).toEqual({ channel: 'bp-none', presence: [] });
+      expect(bad.error.code).toBe(40010);
+    } finally {
+      closeAll(a, b);
+    }
+  });
+
   it('stores a message once when the same id is published over REST and realtime', async () => {
     const r = rest(port);
     const c = realtime(d.port('r1-n2'));
