@@ -261,15 +261,43 @@ async function batchPresence(r: RestRequest): Promise<void> {
   send(r.res, 200, { successCount: results.length - failureCount, failureCount, results }, r.format);
 }
 
+/** Whether these credentials may see a channel's details (`channel-metadata`, or `subscribe`). */
+function maySeeDetails(c: Credentials, name: string): boolean {
+  const ops = c.capability.opsFor(name);
+  return ops.has('channel-metadata') || ops.has('subscribe');
+}
+
 async function channelStatus(r: RestRequest): Promise<void> {
   const c = creds(r);
   const { name } = parseChannelName(decodeSegment(r.params[0]!));
-  const ops = c.capability.opsFor(name);
-  if (!ops.has('channel-metadata') && !ops.has('subscribe')) {
-    c.capability.require(name, 'channel-metadata');
-  }
+  if (!maySeeDetails(c, name)) c.capability.require(name, 'channel-metadata');
+  send(r.res, 200, await channelDetails(r.ctx.services, c.appId, name), r.format);
+}
+
+/**
+ * `GET /channels`: the app's active channels in this region (those a node of it masters:
+ * attached somewhere, or with history kept) that the credentials may see, sorted by name,
+ * `prefix` and `limit` (≤ 1000, default 100) applied, paged by `cursor`: their names
+ * (`by=id`) or their details as `GET /channels/{name}` gives them (`by=value`, the default).
+ */
+async function channelList(r: RestRequest): Promise<void> {
+  const c = creds(r);
+  const prefix = r.query.get('prefix') ?? '';
+  const by = r.query.get('by') ?? 'value';
+  if (by !== 'id' && by !== 'value') throw AblyError.of('invalidParameterValue', 'by must be id or value');
+  const limit = intParam(r.query, 'limit', 1, HISTORY_MAX_LIMIT) ?? HISTORY_DEFAULT_LIMIT;
+  const offset = intParam(r.query, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0;
   const s = r.ctx.services;
-  const key = channelKey(c.appId, name);
+  const names = (await s.channels(c.appId)).filter((n) => n.startsWith(prefix) && maySeeDetails(c, n)).sort();
+  const page = names.slice(offset, offset + limit);
+  const next = offset + limit < names.length ? String(offset + limit) : null;
+  const items = by === 'id' ? page : await Promise.all(page.map((n) => channelDetails(s, c.appId, n)));
+  send(r.res, 200, items, r.format, { link: linkHeader('channels', r.query, next) });
+}
+
+/** A channel's details (ChannelDetails, and where this region holds it). */
+async function channelDetails(s: GatewayServices, appId: string, name: string): Promise<Record<string, unknown>> {
+  const key = channelKey(appId, name);
   const [status, { nodes, ...occupancy }, members] = await Promise.all([s.status(key), s.occupancy(key), s.members(key, {})]);
   const details = {
     channelId: name,
@@ -298,7 +326,7 @@ async function channelStatus(r: RestRequest): Promise<void> {
     // This region's nodes asked for their attachments, and those that answered in time.
     occupancyNodes: nodes,
   };
-  send(r.res, 200, details, r.format);
+  return details;
 }
 
 async function requestToken(r: RestRequest): Promise<void> {
@@ -371,6 +399,7 @@ const ROUTES: Route[] = [
   { method: 'POST', pattern: /^\/channels\/([^/]+)\/messages\/?$/, handle: publish },
   { method: 'POST', pattern: /^\/messages\/?$/, handle: batchPublish },
   { method: 'GET', pattern: /^\/presence\/?$/, handle: batchPresence },
+  { method: 'GET', pattern: /^\/channels\/?$/, handle: channelList },
   { method: 'GET', pattern: /^\/stats\/?$/, handle: stats },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/(?:messages|history)\/?$/, handle: (r) => history(r) },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/presence\/?$/, handle: presence },

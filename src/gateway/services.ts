@@ -63,6 +63,8 @@ export interface GatewayServices {
   useNonce(key: string, until: number): Promise<boolean>;
   /** Applies token revocations here, and sends them on to the region's nodes and the other regions (revocation-sync.ts). */
   revoke(revocations: Revocation[]): void;
+  /** The names of an app's channels mastered in the region (GET /channels). */
+  channels(appId: string): Promise<string[]>;
   /** How many revocations of this key are held (the cap of revoke-request.ts). */
   revocationsHeld(keyName: string): number;
   /** The wall clock: message timestamps, when a connection's state expires, token lifetimes. */

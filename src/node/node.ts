@@ -36,7 +36,7 @@ import { Globalmaster, GLOBALMASTER_KEY } from '../bridge/globalmaster.js';
 import { linkSettings } from '../bridge/link-settings.js';
 import { auditOverRpc, Hub } from './hub.js';
 import { StatsRecorder } from './stats.js';
-import { regionOccupancy, regionStats } from './region-queries.js';
+import { regionChannels, regionOccupancy, regionStats } from './region-queries.js';
 import { NodeMetrics } from './metrics.js';
 import { GatewayCounts } from './gateway-metrics.js';
 
@@ -264,6 +264,7 @@ export class AblyNode {
         return body.kind === 'status' ? body.status : null;
       },
       stats: (appId, start, end) => regionStats(this.rpc, this.ringView.members, appId, start, end),
+      channels: (appId) => regionChannels(this.rpc, this.ringView.members, appId),
       occupancy: (channel) => regionOccupancy(this.rpc, this.ringView.members, channel),
       useNonce: (key, until) => this.nonces.use(key, until),
       revoke: (entries) => this.revocations.take(entries),

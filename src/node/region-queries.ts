@@ -31,6 +31,20 @@ export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], chan
   return total;
 }
 
+/** The names of an app's channels mastered anywhere in the region: every member's masters (those that answer in time). */
+export async function regionChannels(rpc: Rpc, members: readonly NodeId[], appId: string): Promise<string[]> {
+  const lists = await Promise.all(
+    members.map((n) =>
+      rpc
+        .request(n, { type: 'interestList', all: true }, REGION_QUERY_TIMEOUT_MS)
+        .then((b) => (b.kind === 'interest' ? b.mastered.map((m) => m.channel) : []))
+        .catch(() => []),
+    ),
+  );
+  const prefix = `${appId}:`;
+  return [...new Set(lists.flat().filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)))];
+}
+
 /** Statistics of an app across the region: every member's minutes, added up. */
 export async function regionStats(rpc: Rpc, members: readonly NodeId[], appId: string, start: number, end: number) {
   const lists = await Promise.all(

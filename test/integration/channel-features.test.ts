@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime, rest } from '../helpers/sdk.js';
+import { PUB_ONLY_KEY } from '../helpers/topology.js';
 import { waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment;
@@ -170,6 +171,27 @@ describe('channel status, batch publish, idempotency and stats', () => {
     } finally {
       closeAll(a, b);
     }
+  });
+
+  it('enumerates the active channels of the region (GET /channels) by name or with details, by prefix, page by page, as far as the key may see', async () => {
+    const r = rest(port);
+    for (const ch of ['enum-b', 'enum-a', 'enum-c', 'other-enum']) await r.channels.get(ch).publish('x', 'here');
+    const page1 = await r.request('get', '/channels', 3, { prefix: 'enum-', by: 'id', limit: 2 }, null);
+    expect(page1.statusCode).toBe(200);
+    expect(page1.items).toEqual(['enum-a', 'enum-b']);
+    expect(page1.hasNext()).toBe(true);
+    const page2 = await page1.next();
+    expect(page2!.items).toEqual(['enum-c']);
+    expect(page2!.hasNext()).toBe(false);
+    const details = await r.request('get', '/channels', 3, { prefix: 'enum-a' }, null);
+    expect(details.items).toHaveLength(1);
+    expect(details.items[0]).toMatchObject({ channelId: 'enum-a', name: 'enum-a', status: { isActive: true, occupancy: { metrics: { connections: 0 } } } });
+    // A key that may only publish to pub:* sees none of them.
+    const pubOnly = await rest(port, { key: PUB_ONLY_KEY }).request('get', '/channels', 3, { prefix: 'enum-', by: 'id' }, null);
+    expect(pubOnly.items).toEqual([]);
+    const bad = await r.request('get', '/channels', 3, { by: 'everything' }, null);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.errorCode).toBe(40003);
   });
 
   it('stores a message once when the same id is published over REST and realtime', async () => {
