@@ -11,6 +11,7 @@ import type { Ring } from '../cluster/ring.js';
 import type { Logger } from '../log.js';
 import type { ConnectionRecord, NodeId, NodeMessage, ReplyBody } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
+import type { ConnectionDirectoryService } from '../gateway/services.js';
 
 /** Copies of each record: HOLDERS in a region of fewer than BIG_REGION nodes up, HOLDERS_BIG in one of that many or more. */
 const HOLDERS = 2;
@@ -133,6 +134,17 @@ export class ConnectionDirectory {
   }
 
   /** The connection closed for good (CLOSE): its record goes everywhere. */
+  /** The gateway's side of it: this node's connections opened, lost, closed, and taken to resume here. */
+  gatewaySide(): ConnectionDirectoryService {
+    const host = this.deps.self;
+    return {
+      opened: (rec) => this.put({ ...rec, host, expiresAt: null }),
+      lost: (rec, expiresAt) => void this.put({ ...rec, host, expiresAt }),
+      closed: (connectionId) => this.drop(connectionId),
+      take: (connectionId) => this.take(connectionId),
+    };
+  }
+
   drop(connectionId: string): void {
     this.hosted.delete(connectionId);
     for (const n of this.holders(connectionId, TAKE_EXTRA)) this.deps.send(n, { type: 'connDrop', connectionId });

@@ -6,8 +6,6 @@
 import { createHmac } from 'node:crypto';
 import { KeyedQueue } from '../keyed-queue.js';
 import { AblyError } from '../errors.js';
-import { KeyStore } from '../auth/keys.js';
-import { TokenAuthority } from '../auth/tokens.js';
 import type { ChannelKey } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import { ChannelRegistry, type WantedReplay } from '../channel/registry.js';
@@ -16,8 +14,7 @@ import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
 import { monotonicClock, systemClock, type Clock } from '../clock.js';
 import { RegionClock } from '../cluster/region-clock.js';
-import { NonceKeeper } from '../auth/nonces.js';
-import { RevocationSync } from './revocation-sync.js';
+import { RegionAuth } from './region-auth.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -36,7 +33,8 @@ import { Globalmaster, GLOBALMASTER_KEY } from '../bridge/globalmaster.js';
 import { linkSettings } from '../bridge/link-settings.js';
 import { auditOverRpc, Hub } from './hub.js';
 import { StatsRecorder } from './stats.js';
-import { regionChannels, regionOccupancy, regionStats } from './region-queries.js';
+import { masterQueries } from './master-queries.js';
+import { regionQueries } from './region-queries.js';
 import { NodeMetrics } from './metrics.js';
 import { GatewayCounts } from './gateway-metrics.js';
 
@@ -74,10 +72,8 @@ export class AblyNode {
    * clock, or the furthest-on of the region's as heartbeats tell them.
    */
   private readonly clock: RegionClock;
-  /** The region's TokenRequest nonces: this node's side (nonces.ts). */
-  private readonly nonces: NonceKeeper;
-  /** Token revocations, as every node of every region holds them (revocation-sync.ts). */
-  private readonly revocations: RevocationSync;
+  /** Keys, TokenRequest nonces and token revocations: this node's part of its region's (region-auth.ts). */
+  private readonly auth: RegionAuth;
   /** Durations within this node (membership's silences and freezes): no step of the wall clock moves them. */
   private readonly ticks: Clock = monotonicClock;
   private readonly transport: RegionTransport;
@@ -89,7 +85,6 @@ export class AblyNode {
   private readonly publisher: ChannelPublisher;
   private readonly hub: Hub;
   private readonly gateway: Gateway;
-  private readonly keys: KeyStore;
   private readonly directory: ConnectionDirectory;
   private readonly globalmaster: Globalmaster | null;
   readonly stats: StatsRecorder;
@@ -141,16 +136,18 @@ export class AblyNode {
     this.ringView = new Ring(this.membership.ringMembers(), this.region.vnodes);
     this.quorum = this.membership.hasQuorum();
     this.rpc = new Rpc(this.transport, (node) => this.membership.incarnationOf(node));
-    this.nonces = new NonceKeeper({ self: this.id, ring: () => this.ringView, rpc: this.rpc, now: () => this.clock.now(), log: this.log });
     this.rpc.onTimeout = (to, req, rid, timeoutMs) =>
       this.log.debug({ to, request: req.type, rid, timeoutMs, ...('channel' in req ? { channel: req.channel } : {}) }, 'request unanswered in time');
-    this.keys = new KeyStore(o.topology.apps);
     const now = () => this.clock.now();
-    this.revocations = new RevocationSync({
+    this.auth = new RegionAuth({
+      apps: o.topology.apps,
+      self: this.id,
+      region: this.region.name,
+      ring: () => this.ringView,
+      rpc: this.rpc,
       now,
       monotonic: () => this.ticks.now(),
       log: this.log,
-      region: this.region.name,
       send: (to, msg) => this.transport.send(to, msg),
       broadcast: (msg) => this.transport.broadcast(msg),
       toRegions: (entries) => this.globalmaster?.sendRevocations(entries),
@@ -232,47 +229,26 @@ export class AblyNode {
       region: this.region.name,
       hasQuorum: () => this.quorum,
       limits: o.topology.limits,
-      keys: this.keys,
       log: this.log,
       hub: this.hub,
       connectionSecret,
       now,
       monotonic,
-      connections: {
-        opened: (rec) => this.directory.put({ ...rec, host: this.id, expiresAt: null }),
-        lost: (rec, expiresAt) => void this.directory.put({ ...rec, host: this.id, expiresAt }),
-        closed: (connectionId) => this.directory.drop(connectionId),
-        take: (connectionId) => this.directory.take(connectionId),
-      },
+      connections: this.directory.gatewaySide(),
       metrics: this.gatewayCounts,
       publish: (channel, messages, source) => this.publish(channel, messages, source),
       presence: async (channel, presence, source, since) => {
         this.metrics.onPresenceOps(presence.length);
         await this.publisher.send(source, channel, { type: 'presence', presence, since });
       },
-      hold: async (channel, connectionId, leaveInMs, since, atOnce) => {
-        const req = { type: 'hold', channel, connectionId, leaveInMs, since, ...(atOnce ? { atOnce } : {}) } as const;
-        await this.holds.run(channel, () => this.router.call(channel, req, CHANNEL_REQUEST_TIMEOUT_MS));
-      },
-      members: async (channel, filter) => {
-        const { body } = await this.router.call(channel, { type: 'presenceGet', channel, ...filter }, CHANNEL_REQUEST_TIMEOUT_MS);
-        return body.kind === 'members' ? body.members : [];
-      },
+      ...masterQueries(this.router, this.holds),
       history: (channel, query) => this.history(channel, query),
-      status: async (channel) => {
-        const { body } = await this.router.call(channel, { type: 'status', channel }, CHANNEL_REQUEST_TIMEOUT_MS);
-        return body.kind === 'status' ? body.status : null;
-      },
-      stats: (appId, start, end) => regionStats(this.rpc, this.ringView.members, appId, start, end),
-      channels: (appId) => regionChannels(this.rpc, this.ringView.members, appId),
-      occupancy: (channel) => regionOccupancy(this.rpc, this.ringView.members, channel),
-      useNonce: (key, until) => this.nonces.use(key, until),
-      revoke: (entries) => this.revocations.take(entries),
-      revocationsHeld: (keyName) => this.revocations.store.heldFor(keyName),
+      ...regionQueries(this.rpc, () => this.ringView.members),
+      ...this.auth.services(),
       health: () => this.health(),
       metricsText: () => this.metrics.registry.metrics(),
     };
-    this.gateway = new Gateway(services, { keys: this.keys, tokens: new TokenAuthority(this.keys, this.revocations.store), now, revokedAt: (t) => this.revocations.store.revokedAt(t) });
+    this.gateway = new Gateway(services, this.auth.authenticator());
     this.transport.onMessage((from, msg) => this.onNodeMessage(from, msg));
     this.transport.onEvent((e) => {
       const left = (e.type === 'linkDown' || e.type === 'peerGone') && this.membership.state(e.peer) === 'left';
@@ -304,7 +280,7 @@ export class AblyNode {
       router: this.router,
       now: () => this.clock.now(),
       log: this.log.child({ role: 'globalmaster' }),
-      revocations: this.revocations,
+      revocations: this.auth.revocations,
     });
   }
 
@@ -474,7 +450,7 @@ export class AblyNode {
 
   /** This node's heartbeat now: its membership view, and its region time. */
   private heartbeat(): Heartbeat {
-    return { ...this.membership.heartbeat(), now: this.clock.now(), revocations: this.revocations.digest() };
+    return { ...this.membership.heartbeat(), now: this.clock.now(), revocations: this.auth.revocations.digest() };
   }
 
   private onNodeMessage(from: NodeId, msg: NodeMessage): void {
@@ -486,10 +462,10 @@ export class AblyNode {
       case 'heartbeat':
         this.clock.heard(msg.node, msg.now ?? 0);
         this.apply(this.membership.onHeartbeat(msg, this.ticks.now()));
-        this.revocations.heard(msg.node, msg.revocations);
+        this.auth.revocations.heard(msg.node, msg.revocations);
         return;
       case 'revocations':
-        this.revocations.take(msg.entries);
+        this.auth.revocations.take(msg.entries);
         return;
       case 'reply':
         this.rpc.onReply(from, msg);
@@ -552,7 +528,7 @@ export class AblyNode {
         return;
       }
       case 'nonce':
-        this.rpc.reply(from, msg.rid, this.nonces.answer(msg));
+        this.rpc.reply(from, msg.rid, this.auth.nonces.answer(msg));
         return;
       default: {
         const rid = msg.rid;
@@ -613,7 +589,7 @@ export class AblyNode {
       globalmaster: this.globalmaster?.isActive ?? false,
       ...(this.globalmaster ? { regionLinks: this.globalmaster.status() } : {}),
       ring: this.ringView.members,
-      revocations: { held: this.revocations.store.size, digest: this.revocations.digest() },
+      revocations: { held: this.auth.revocations.store.size, digest: this.auth.revocations.digest() },
       counters: this.metrics.counts,
       memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
     };

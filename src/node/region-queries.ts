@@ -7,6 +7,7 @@
  */
 import type { ChannelKey } from '../channel/entry.js';
 import type { NodeId, Occupancy } from '../transport/messages.js';
+import type { GatewayServices } from '../gateway/services.js';
 import type { Rpc } from '../transport/rpc.js';
 import { mergeBuckets } from './stats.js';
 
@@ -56,4 +57,13 @@ export async function regionStats(rpc: Rpc, members: readonly NodeId[], appId: s
     ),
   );
   return mergeBuckets(lists);
+}
+
+/** The gateway's region-wide questions (statistics, channels, a channel's occupancy), over the ring's members as they are when asked. */
+export function regionQueries(rpc: Rpc, members: () => readonly NodeId[]): Pick<GatewayServices, 'stats' | 'channels' | 'occupancy'> {
+  return {
+    stats: (appId, start, end) => regionStats(rpc, members(), appId, start, end),
+    channels: (appId) => regionChannels(rpc, members(), appId),
+    occupancy: (channel) => regionOccupancy(rpc, members(), channel),
+  };
 }
