@@ -6,6 +6,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action } from '../../src/protocol/actions.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { signJwt } from '../helpers/jwt.js';
 import { RawClient } from '../helpers/raw.js';
 import { Ably, closeAll, connected, realtime, rest } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
@@ -24,14 +25,6 @@ afterAll(async () => {
   await d?.stop();
 });
 
-/** A JWT as a customer's auth server would sign it (HS256 with the key secret). */
-function jwt(claims: Record<string, unknown>, keyName = 'app.root', secret = 'rootsecret'): string {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const head = b64({ alg: 'HS256', typ: 'JWT', kid: keyName });
-  const body = b64({ iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 3600, ...claims });
-  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
 
 describe('token auth', () => {
   it('connects through authCallback with a TokenRequest; the token\'s clientId and capability apply', async () => {
@@ -66,7 +59,7 @@ describe('token auth', () => {
   });
 
   it('accepts an Ably JWT on realtime and REST', async () => {
-    const token = jwt({ 'x-ably-capability': JSON.stringify({ 'jwt:*': ['*'] }), 'x-ably-clientId': 'jwt-user' });
+    const token = signJwt({ 'x-ably-capability': JSON.stringify({ 'jwt:*': ['*'] }), 'x-ably-clientId': 'jwt-user' });
     const client = new Ably.Realtime({ ...common, port, authCallback: (_p: unknown, cb: (e: null, t: string) => void) => cb(null, token) } as any);
     const r = new Ably.Rest({ ...common, port, authCallback: (_p: unknown, cb: (e: null, t: string) => void) => cb(null, token) } as any);
     try {
@@ -179,11 +172,11 @@ describe('token auth', () => {
   });
 
   it('refuses a connection whose clientId does not match its token (40102) and an expired token (40142)', async () => {
-    const token = jwt({ 'x-ably-clientId': 'alice' });
+    const token = signJwt({ 'x-ably-clientId': 'alice' });
     const c = await RawClient.connect(port, { key: '', access_token: token, clientId: 'mallory' });
     const e = await c.next((m) => m.action === Action.ERROR);
     expect(e.error?.code).toBe(40102);
-    const expired = jwt({ exp: Math.floor(Date.now() / 1000) - 10 });
+    const expired = signJwt({ exp: Math.floor(Date.now() / 1000) - 10 });
     const c2 = await RawClient.connect(port, { key: '', access_token: expired });
     expect((await c2.next((m) => m.action === Action.ERROR)).error?.code).toBe(40142);
   });
