@@ -10,12 +10,27 @@
  * kept until an hour (and a minute, for clocks) after its `issuedBefore`: by then every
  * token it could match has expired.
  *
- * The store is a join semilattice, so that nodes that hear revocations in any order, any
- * number of times, agree once they have heard the same ones (they exchange them on every
- * change, and whole when a heartbeat's digest differs, revocation-sync.ts): per key and
- * target it keeps the revocations no other one covers (A covers B where both were made in
- * one region, A's issuedBefore is at least B's and A applies no later). Merging is a union
- * of those, less what is covered. Pure, apart from the clock it is given.
+ * A revocation is what it was where it was made: its origin region, key, target, its
+ * issuedBefore on the origin's time (`originIssuedBefore`, never moved) and its margin
+ * (appliesAt − issuedBefore). Its `issuedBefore` and `appliesAt` are on the holding
+ * region's time: moved by the regions' clock offset as it crosses a link, so that the
+ * region's own tokens are compared with it on their clock. `times` has its issuedBefore
+ * on the time of each other region that took it over a link (each adds its own), so a
+ * token is compared on the clock of the region that issued it (the token says which):
+ * the origin's, that region's as it moved it, or, for a JWT or a region not heard of,
+ * the holder's. One that comes back by another way (through a third region, or home after
+ * its region restarted whole) is known for the same and held once, with what it brought
+ * of `times`; one coming home is put back on its own times.
+ *
+ * The store is a join semilattice over those identities, so that nodes that hear
+ * revocations in any order, any number of times, agree once they have heard the same ones
+ * (they exchange them on every change, and whole when a heartbeat's digest differs,
+ * revocation-sync.ts): per key and target it keeps the revocations no other one covers (A
+ * covers B where both were made in one region, A's originIssuedBefore is at least B's and
+ * A applies no later there). Merging is a union of those, less what is covered; of two
+ * copies of one revocation (moved onto this region's time by different offsets) the first
+ * taken stays, with the union of their `times` (the first taken for each region). Pure,
+ * apart from the clock it is given.
  */
 import { addToDigest, emptyDigest, hashName } from '../channel/sub-digest.js';
 
@@ -36,15 +51,19 @@ const AHEAD_SLACK_MS = 5 * 60_000;
 export const TARGET_TYPES = ['clientId', 'revocationKey', 'channel'] as const;
 
 export interface Revocation {
-  /** The region where it was made (only that region sends it to the others). */
+  /** The region where it was made. */
   origin: string;
   keyName: string;
   /** `TYPE:VALUE`, TYPE one of TARGET_TYPES. */
   target: string;
   /** Tokens issued before this (ms since the epoch, on the holding region's time: moved by the regions' offset as it crosses a link) are revoked. */
   issuedBefore: number;
-  /** From when (ms since the epoch). */
+  /** From when (ms since the epoch, on the holding region's time). */
   appliesAt: number;
+  /** issuedBefore where it was made, on its origin's time (never moved): with origin, key, target and margin, which revocation this is. */
+  originIssuedBefore: number;
+  /** issuedBefore on the time of other regions (not the origin, not the holder's) that took it over a link. */
+  times: Record<string, number>;
 }
 
 /** What a revocable token says of itself, as far as revocations match it. */
@@ -54,18 +73,48 @@ export interface RevocableToken {
   issuedAt: number;
   /** A JWT: signed by the app, its issue time in whole seconds. */
   jwt?: boolean;
+  /** The region that issued it, on whose clock issuedAt is (absent: a JWT, or an older build's token). */
+  region?: string;
   clientId: string | null;
   revocationKey: string | null;
   /** The resource names of its capability (as the token gave them). */
   resources: readonly string[];
 }
 
+/** How much later than its issuedBefore a revocation applies (0, or allowReauthMargin's). */
+function marginOf(r: Revocation): number {
+  return r.appliesAt - r.issuedBefore;
+}
+
+/** Whether two are the same revocation (moved onto the holder's time by different offsets, perhaps). */
+function same(a: Revocation, b: Revocation): boolean {
+  return a.origin === b.origin && a.originIssuedBefore === b.originIssuedBefore && marginOf(a) === marginOf(b);
+}
+
+/** Regions a revocation's `times` may name at most. */
+const MAX_TIMES = 64;
+
+function isTimes(t: unknown): t is Record<string, number> {
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return false;
+  const entries = Object.entries(t);
+  return entries.length <= MAX_TIMES && entries.every(([region, at]) => region.length > 0 && region.length <= 256 && Number.isSafeInteger(at));
+}
+
+/** The issuedBefore of `r` on the clock of the region that issued `t`, as well as it is known here. */
+function onTokensClock(r: Revocation, t: RevocableToken): number {
+  if (t.region === undefined) return r.issuedBefore;
+  if (t.region === r.origin) return r.originIssuedBefore;
+  return r.times[t.region] ?? r.issuedBefore;
+}
+
 /**
- * Whether `a` makes `b` redundant: made in the same region (which passes its own on, so
- * one of another's must not stand for it), it revokes at least b's tokens, no later.
+ * Whether `a` makes `b` redundant: made in the same region, it revokes at least b's tokens,
+ * no later, on their origin's time (so a copy of b moved by another offset is covered by b,
+ * and b by it). Only one of the same origin may stand for another: times of two regions
+ * are not comparable.
  */
 function covers(a: Revocation, b: Revocation): boolean {
-  return a.origin === b.origin && a.issuedBefore >= b.issuedBefore && a.appliesAt <= b.appliesAt;
+  return a.origin === b.origin && a.originIssuedBefore >= b.originIssuedBefore && a.originIssuedBefore + marginOf(a) <= b.originIssuedBefore + marginOf(b);
 }
 
 /**
@@ -88,6 +137,8 @@ export function isRevocation(r: unknown, now: number): r is Revocation {
     TARGET_TYPES.some((t) => x.target.startsWith(`${t}:`) && x.target.length > t.length + 1) &&
     Number.isSafeInteger(x.issuedBefore) &&
     Number.isSafeInteger(x.appliesAt) &&
+    Number.isSafeInteger(x.originIssuedBefore) &&
+    isTimes(x.times) &&
     x.issuedBefore <= now + AHEAD_SLACK_MS &&
     x.appliesAt >= x.issuedBefore &&
     x.appliesAt - x.issuedBefore <= MAX_REVOCABLE_TTL_MS + REAUTH_MARGIN_MS
@@ -112,8 +163,8 @@ export class RevocationStore {
 
   /**
    * Takes these revocations in (from a request, a peer, another region); returns, and tells
-   * the listeners, those that changed what is revoked. Ill-formed ones, and those past
-   * keeping, are passed over.
+   * the listeners, those that changed what is held (new ones, and ones held that gained a
+   * region's time). Ill-formed ones, and those past keeping, are passed over.
    */
   merge(entries: readonly Revocation[]): Revocation[] {
     const now = this.now();
@@ -122,8 +173,19 @@ export class RevocationStore {
       if (!isRevocation(e, now) || e.issuedBefore + KEEP_AFTER_MS <= now) continue;
       const id = `${e.keyName}\u0000${e.target}`;
       const had = this.byTarget.get(id) ?? [];
+      const i = had.findIndex((h) => same(h, e));
+      if (i >= 0) {
+        // Held: what it brings of other regions' times is added (for each region, the first taken stays).
+        const h = had[i]!;
+        const more = Object.entries(e.times).filter(([region]) => !(region in h.times));
+        if (more.length === 0) continue;
+        const entry = { ...h, times: { ...h.times, ...Object.fromEntries(more) } };
+        this.byTarget.set(id, had.map((x, j) => (j === i ? entry : x)));
+        added.push(entry);
+        continue;
+      }
       if (had.some((h) => covers(h, e))) continue;
-      const entry = { origin: e.origin, keyName: e.keyName, target: e.target, issuedBefore: e.issuedBefore, appliesAt: e.appliesAt };
+      const entry = { origin: e.origin, keyName: e.keyName, target: e.target, issuedBefore: e.issuedBefore, appliesAt: e.appliesAt, originIssuedBefore: e.originIssuedBefore, times: { ...e.times } };
       this.byTarget.set(id, [...had.filter((h) => !covers(entry, h)), entry]);
       this.nextExpiry = Math.min(this.nextExpiry, entry.issuedBefore + KEEP_AFTER_MS);
       added.push(entry);
@@ -146,12 +208,18 @@ export class RevocationStore {
     return n;
   }
 
-  /** An order-free 32-bit digest of what is held (0: nothing), which peers compare; what is past keeping goes first. */
+  /**
+   * An order-free 32-bit digest of which revocations are held (0: nothing), which peers
+   * compare; what is past keeping goes first. Of what each is and which regions' times it
+   * has: two nodes holding one revocation moved by different offsets hold the same.
+   */
   digest(): number {
     this.sweep();
     if (this.digestCache !== null) return this.digestCache;
     const d = emptyDigest();
-    for (const r of this.all()) addToDigest(d, hashName(`${r.origin}\u0000${r.keyName}\u0000${r.target}\u0000${r.issuedBefore}\u0000${r.appliesAt}`));
+    for (const r of this.all()) {
+      addToDigest(d, hashName(`${r.origin}\u0000${r.keyName}\u0000${r.target}\u0000${r.originIssuedBefore}\u0000${marginOf(r)}\u0000${Object.keys(r.times).sort().join(',')}`));
+    }
     this.digestCache = d.count === 0 ? 0 : (d.xor ^ Math.imul(d.sum, 0x9e3779b1) ^ Math.imul(d.count, 0x85ebca6b)) >>> 0 || 1;
     return this.digestCache;
   }
@@ -166,14 +234,15 @@ export class RevocationStore {
 
   /**
    * When the earliest revocation that matches this token applies (ms), or null: none does.
-   * A JWT's from the second after issuedBefore at the soonest: one its holder signs anew
-   * once ended is then of a later second than the revocation, not "issued before" it
-   * (its iat has no finer grain), and is not refused again.
+   * Whether it was issued before is judged on the clock of the region that issued it
+   * (onTokensClock). A JWT's from the second after issuedBefore at the soonest: one its
+   * holder signs anew once ended is then of a later second than the revocation, not
+   * "issued before" it (its iat has no finer grain), and is not refused again.
    */
   revokedAt(t: RevocableToken): number | null {
     let at: number | null = null;
     for (const r of this.matching(t)) {
-      if (t.issuedAt >= r.issuedBefore) continue;
+      if (t.issuedAt >= onTokensClock(r, t)) continue;
       const applies = t.jwt ? Math.max(r.appliesAt, Math.ceil(r.issuedBefore / 1000) * 1000) : r.appliesAt;
       if (at === null || applies < at) at = applies;
     }
@@ -181,10 +250,10 @@ export class RevocationStore {
   }
 
   /**
-   * The earliest issue time a new token like this may be given so that no revocation held
-   * matches it (the latest issuedBefore among those that could; 0: none). A token renewed
-   * after a revocation made in a region whose clock is ahead would otherwise be issued
-   * "before" it, and revoked with the old one.
+   * The earliest issue time a new token like this, issued here, may be given so that no
+   * revocation held matches it (the latest issuedBefore among those that could, on this
+   * region's time; 0: none). A token renewed after a revocation made in a region whose
+   * clock is ahead would otherwise be issued "before" it, and revoked with the old one.
    */
   issueFloor(t: Omit<RevocableToken, 'issuedAt'>): number {
     let floor = 0;

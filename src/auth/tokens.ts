@@ -47,6 +47,8 @@ interface TokenBody {
   exp: number;
   /** 1: issued by a key with revocable tokens (only such tokens can be revoked). */
   r?: 1;
+  /** The region that issued a revocable token (revocations are compared with it on that region's clock). */
+  g?: string;
 }
 
 /** A signed TokenRequest checked: what to issue, once its nonce is taken as used. */
@@ -67,10 +69,14 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 export class TokenAuthority {
-  /** `revocations`: a revocable token is issued no earlier than the revocations held that could match it (RevocationStore.issueFloor). */
+  /**
+   * `revocations`: a revocable token is issued no earlier than the revocations held that
+   * could match it (RevocationStore.issueFloor). `region`: the region issuing, which a
+   * revocable token names.
+   */
   constructor(
     private readonly keys: KeyStore,
-    private readonly revocations?: { issueFloor(t: Omit<RevocableToken, 'issuedAt'>): number },
+    private readonly o: { revocations?: { issueFloor(t: Omit<RevocableToken, 'issuedAt'>): number }; region?: string } = {},
   ) {}
 
   /** Issues a token for `key` with the given (already key-bounded) capability. */
@@ -87,7 +93,8 @@ export class TokenAuthority {
     if (params.clientId) body.c = params.clientId;
     if (key.revocableTokens) {
       body.r = 1;
-      const floor = this.revocations?.issueFloor({ keyName: key.keyName, clientId: params.clientId ?? null, revocationKey: null, resources: Object.keys(capability.raw) }) ?? 0;
+      if (this.o.region) body.g = this.o.region;
+      const floor = this.o.revocations?.issueFloor({ keyName: key.keyName, clientId: params.clientId ?? null, revocationKey: null, resources: Object.keys(capability.raw) }) ?? 0;
       body.iat = Math.max(now, floor);
     }
     const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
@@ -160,7 +167,16 @@ export class TokenAuthority {
       via: 'token',
       expiresAt: body.exp,
       ...(body.r === 1
-        ? { revocable: { keyName: key.keyName, issuedAt: body.iat, clientId: body.c ?? null, revocationKey: null, resources: Object.keys(own.raw) } }
+        ? {
+            revocable: {
+              keyName: key.keyName,
+              issuedAt: body.iat,
+              clientId: body.c ?? null,
+              revocationKey: null,
+              resources: Object.keys(own.raw),
+              ...(typeof body.g === 'string' ? { region: body.g } : {}),
+            },
+          }
         : {}),
     };
   }

@@ -67,8 +67,8 @@ export interface GlobalmasterDeps extends LinksDeps {
   interestAuditMs?: number;
   /** How long a new interest's live batches wait for its start (ms); START_WAIT_MS unless a test wants it shorter. */
   startWaitMs?: number;
-  /** The node's token revocations (revocation-sync.ts): this region's go out as a link comes up; a peer's come in. */
-  revocations?: { ours(): Revocation[]; take(entries: readonly Revocation[]): void };
+  /** The node's token revocations (revocation-sync.ts): all it holds go out as a link comes up; a peer's come in. */
+  revocations?: { all(): Revocation[]; take(entries: readonly Revocation[]): void };
 }
 
 export type LinkEvent = { type: 'linkUp'; region: string } | { type: 'linkDown'; region: string; reason: string };
@@ -254,7 +254,7 @@ export class Globalmaster {
   private linkUp(s: Session): void {
     this.clockMoved(s);
     s.send({ type: 'snapshot', ...this.local.snapshot() });
-    const revoked = this.d.revocations?.ours() ?? [];
+    const revoked = this.d.revocations?.all() ?? [];
     if (revoked.length) s.send({ type: 'revocations', entries: revoked });
     this.emit({ type: 'linkUp', region: s.region });
     // Masters here ask the peer for everything it accepted since their last position.
@@ -316,14 +316,20 @@ export class Globalmaster {
         this.clockMoved(s);
         return;
       case 'revocations':
-        this.d.revocations?.take(onOurClock(f.entries, s.region, s.clock.offsetMs() ?? this.clockOffsets.get(s.region) ?? 0));
+        this.d.revocations?.take(onOurClock(f.entries, s.region, this.d.region, s.clock.offsetMs() ?? this.clockOffsets.get(s.region) ?? 0));
         return;
       case 'hello':
         return;
     }
   }
 
-  /** This region's token revocations new to this node go to every region linked (a region not linked has them all as its link comes up). */
+  /**
+   * Token revocations new to this node (made here, or taken from a region) go to every
+   * region linked; a region not linked has them all as its link comes up. Each region takes
+   * a revocation once (by what it is, revocations.ts) and sends on only what was new to it,
+   * so the flood ends, and one made in a region cut off from this one's link reaches it
+   * through a third.
+   */
   sendRevocations(entries: Revocation[]): void {
     if (!this.active) return;
     for (const s of this.links.allLive()) s.send({ type: 'revocations', entries });
@@ -499,12 +505,22 @@ export class Globalmaster {
 }
 
 /**
- * A peer region's revocations on this region's time: their times moved by the offset
- * measured between the two (the peer's clock minus ours, as told to the masters), so that
- * they are compared with tokens issued here, by this region's clock. Only those made in
- * that region are taken from it (each region sends only its own).
+ * Revocations from region `from` (on its time) on this region's (`ours`), so that they are
+ * compared with tokens issued here, by this region's clock: moved by the offset measured
+ * between the two (the peer's clock minus ours, as told to the masters), unless this
+ * region moved it before (it came back by way of a third) or made it (it came home after
+ * this region restarted whole): then on those times exactly. The sender's time goes into
+ * `times` (where it is not the origin), for tokens it issued.
  */
-export function onOurClock(entries: readonly Revocation[], region: string, offsetMs: number): Revocation[] {
+export function onOurClock(entries: readonly Revocation[], from: string, ours: string, offsetMs: number): Revocation[] {
   const off = Math.round(offsetMs);
-  return entries.filter((e) => e.origin === region).map((e) => ({ ...e, issuedBefore: e.issuedBefore - off, appliesAt: e.appliesAt - off }));
+  return entries.map((e) => {
+    const times = { ...e.times };
+    if (from !== e.origin) times[from] = e.issuedBefore;
+    const before = times[ours];
+    delete times[ours];
+    delete times[e.origin];
+    const issuedBefore = e.origin === ours ? e.originIssuedBefore : (before ?? e.issuedBefore - off);
+    return { ...e, issuedBefore, appliesAt: issuedBefore + (e.appliesAt - e.issuedBefore), times };
+  });
 }

@@ -78,7 +78,11 @@ export interface Heartbeat {
  * Tokens of key `key_name` matching `target` (TYPE:VALUE) issued before `issued_before`
  * may not be used from `applies_at` (ms since the epoch, on the holding region's time:
  * a globalmaster moves another region's by the offset it measured between the two;
- * src/auth/revocations.ts). `origin`: the region where it was made.
+ * src/auth/revocations.ts). `origin`: the region where it was made;
+ * `origin_issued_before`: its issued_before there, on that region's time, never moved
+ * (with origin, key_name, target and applies_at - issued_before, what it is). `times`:
+ * its issued_before on the time of other regions that took it over a link (each adds its
+ * own), to compare their tokens with.
  */
 export interface Revocation {
   keyName: string;
@@ -86,6 +90,13 @@ export interface Revocation {
   issuedBefore: number;
   appliesAt: number;
   origin: string;
+  originIssuedBefore: number;
+  times: { [key: string]: number };
+}
+
+export interface Revocation_TimesEntry {
+  key: string;
+  value: number;
 }
 
 /** Revocations new to the sender, or all it holds (for a peer whose digest differed). */
@@ -1235,7 +1246,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
 };
 
 function createBaseRevocation(): Revocation {
-  return { keyName: "", target: "", issuedBefore: 0, appliesAt: 0, origin: "" };
+  return { keyName: "", target: "", issuedBefore: 0, appliesAt: 0, origin: "", originIssuedBefore: 0, times: {} };
 }
 
 export const Revocation: MessageFns<Revocation> = {
@@ -1255,6 +1266,12 @@ export const Revocation: MessageFns<Revocation> = {
     if (message.origin !== "") {
       writer.uint32(42).string(message.origin);
     }
+    if (message.originIssuedBefore !== 0) {
+      writer.uint32(48).int64(message.originIssuedBefore);
+    }
+    globalThis.Object.entries(message.times).forEach(([key, value]: [string, number]) => {
+      Revocation_TimesEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
     return writer;
   },
 
@@ -1309,6 +1326,82 @@ export const Revocation: MessageFns<Revocation> = {
             }
 
             message.origin = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.originIssuedBefore = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = Revocation_TimesEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.times[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRevocation_TimesEntry(): Revocation_TimesEntry {
+  return { key: "", value: 0 };
+}
+
+export const Revocation_TimesEntry: MessageFns<Revocation_TimesEntry> = {
+  encode(message: Revocation_TimesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Revocation_TimesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevocation_TimesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
             continue;
           }
         }

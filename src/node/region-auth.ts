@@ -34,7 +34,7 @@ export class RegionAuth {
       log: Logger;
       send(to: NodeId, msg: NodeMessage): void;
       broadcast(msg: NodeMessage): void;
-      /** Revocations made here, to the other regions (where this node holds the globalmaster role). */
+      /** Revocations new to this node, to the other regions (where this node holds the globalmaster role). */
       toRegions(entries: Revocation[]): void;
       /** New revocations of these keys: the node's connections look at their tokens again. */
       changed(keys: ReadonlySet<string>): void;
@@ -46,7 +46,6 @@ export class RegionAuth {
       now: d.now,
       monotonic: d.monotonic,
       log: d.log,
-      region: d.region,
       send: d.send,
       broadcast: d.broadcast,
       toRegions: d.toRegions,
@@ -57,7 +56,7 @@ export class RegionAuth {
   /** What the gateway checks credentials with. */
   authenticator(): Authenticator {
     const store = this.revocations.store;
-    return { keys: this.keys, tokens: new TokenAuthority(this.keys, store), now: this.d.now, revokedAt: (t) => store.revokedAt(t) };
+    return { keys: this.keys, tokens: new TokenAuthority(this.keys, { revocations: store, region: this.d.region }), now: this.d.now, revokedAt: (t) => store.revokedAt(t) };
   }
 
   /** The gateway's services of it: a TokenRequest's nonce, and revocations. */

@@ -4,18 +4,19 @@
  *
  * - What changes what this node holds (a request here, a peer's message, another region's
  *   link) is sent on at once to the region's other nodes (a `revocations` message); a node
- *   sends on only what was new to it, so the flood ends. What was made in this region goes
- *   to the other regions too, from the node holding the globalmaster role (each region
- *   links to every other, so none passes on another's: a revocation is moved by a link's
- *   clock offset as it arrives, and one sent back would come home moved, as a new one).
+ *   sends on only what was new to it, so the flood ends. From the node holding the
+ *   globalmaster role it goes to the other regions too, wherever it was made: a
+ *   revocation is known by what it was where it was made (revocations.ts), so a region
+ *   takes it once however many ways it comes, and one that comes home (to a region that
+ *   restarted whole and forgot it) is put back on its own times.
  * - Anti-entropy: every heartbeat carries a digest of what its sender holds. A node that
  *   hears a digest unlike its own in two heartbeats of a peer running (in one, a new
  *   revocation may just be on its way) sends that peer all it holds, at most once every
  *   PUSH_EVERY_MS per peer; the peer does the same, and both merge. Each region link, as
  *   it comes up, carries all of it both ways (Globalmaster). So a node that missed a
- *   message (a cut link, a restart: revocations are held in memory) or a region cut off
- *   while a revocation was made has it within a heartbeat or so of hearing from one that
- *   does.
+ *   message (a cut link, a restart: revocations are held in memory), a region cut off
+ *   while a revocation was made, or one whose every node restarted has it within a
+ *   heartbeat or so of hearing from one that does.
  * - The node's connections on tokens of the keys concerned then look at their tokens
  *   again (Gateway.checkRevocations), once per event-loop turn however many came in it.
  */
@@ -42,9 +43,7 @@ export class RevocationSync {
       monotonic(): number;
       send(to: NodeId, msg: NodeMessage): void;
       broadcast(msg: NodeMessage): void;
-      /** This node's region. */
-      region: string;
-      /** To the other regions, where this node holds the globalmaster role. */
+      /** To the other regions, where this node holds the globalmaster role (what was new to it, made anywhere). */
       toRegions(entries: Revocation[]): void;
       /** The node's connections on tokens of these keys look at their tokens again. */
       changed(keys: ReadonlySet<string>): void;
@@ -55,8 +54,7 @@ export class RevocationSync {
     this.store.onChange((added) => {
       this.d.log.info({ revocations: added.length, held: this.store.size, first: added[0] }, 'token revocations taken');
       this.d.broadcast({ type: 'revocations', entries: added });
-      const ours = added.filter((r) => r.origin === this.d.region);
-      if (ours.length) this.d.toRegions(ours);
+      this.d.toRegions(added);
       if (!this.changedKeys) {
         const keys = (this.changedKeys = new Set());
         setImmediate(() => {
@@ -73,9 +71,9 @@ export class RevocationSync {
     this.store.merge(entries);
   }
 
-  /** What was made in this region (for a region link coming up). */
-  ours(): Revocation[] {
-    return this.store.all().filter((r) => r.origin === this.d.region);
+  /** All held (for a region link coming up). */
+  all(): Revocation[] {
+    return this.store.all();
   }
 
   /** The digest this node's heartbeats carry. */

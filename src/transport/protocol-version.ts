@@ -44,11 +44,16 @@
  *   a build of 7 could not decode, dropping the mesh link.
  * - region 4 (2026-12-06): globalmasters tell each other of token revocations
  *   (`LinkFrame.revocations`), which a build of 3 took for a bad frame, dropping the link.
+ * - node 9 and region 5 (2026-12-06): a revocation carries its issuedBefore on its origin's
+ *   time (`Revocation.origin_issued_before`), by which it is known wherever it comes from,
+ *   and regions pass on revocations made elsewhere. A build of 8 (or 4) would take every
+ *   revocation for one made at time 0 (all one, covering each other), and one of another
+ *   region's passed on as that region's own, moved by the wrong offset.
  */
 import { LogThrottle } from '../log.js';
 
-export const NODE_PROTOCOL = 8;
-export const REGION_PROTOCOL = 4;
+export const NODE_PROTOCOL = 9;
+export const REGION_PROTOCOL = 5;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */
 export function versionText(v: number): string {

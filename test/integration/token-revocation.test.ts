@@ -1,14 +1,17 @@
 /**
  * Token revocation (README "Token revocation"), with the ably SDK on real node processes:
- * two regions (r1 of three nodes, r2 of two, r1's clock 6 s ahead of r2's), the region
- * link through a fault proxy.
+ * three regions (r1 of three nodes, r2 of two, r3 of one; r1's clock 6 s ahead of r2's,
+ * r3's 3 s behind), the region links through fault proxies.
  * `rest.auth.revokeTokens` on one node reaches every node of both regions: connections on
  * a revoked token are ended with 40141 and resume on a new one (their authCallback), the
  * old token is refused everywhere, and other clients are left alone. With
  * allowReauthMargin the connections are asked to renew in band first, and are never
  * dropped: their new tokens, issued in r2 by its clock, are not "before" the revocation
- * stamped by r1's (it comes onto r2's time as it crosses the link). A region cut off while tokens are revoked hears of it when the link heals (a
- * node restarted hears of them from its peers' heartbeats: region-nats.test.ts).
+ * stamped by r1's (it comes onto r2's time as it crosses the link). A region cut off while
+ * tokens are revoked hears of it when the link heals (a node restarted hears of them from
+ * its peers' heartbeats: region-nats.test.ts), one cut off from the region that revoked
+ * hears of it through the third, and a region restarted whole has its own back from the
+ * others. A token is judged on the clock of the region that issued it.
  */
 import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,12 +23,20 @@ import { Ably, closeAll, common, connected, rest, type Realtime } from '../helpe
 import { KEY, REV_KEY } from '../helpers/topology.js';
 import { waitFor } from '../helpers/wait.js';
 
-/** r1's clock runs 6 s ahead of r2's (libfaketime): revocations made in r1 are stamped ahead of r2's tokens. */
+/** r1's clock runs 6 s ahead of r2's and r3's 3 s behind (libfaketime): revocations made in r1 are stamped ahead of r2's tokens. */
 let d: TestDeployment;
 const deployment = () => d;
+const REGIONS = ['r1', 'r2', 'r3'];
 beforeAll(async () => {
-  d = await startDeployment({ regions: [{ name: 'r1', nodes: 3 }, { name: 'r2', nodes: 2 }], regionEnv: regionClocksEnv({ r1: '+6s' }) });
-  await regionLinksUp(d, ['r1', 'r2']);
+  d = await startDeployment({
+    regions: [
+      { name: 'r1', nodes: 3 },
+      { name: 'r2', nodes: 2 },
+      { name: 'r3', nodes: 1 },
+    ],
+    regionEnv: regionClocksEnv({ r1: '+6s', r3: '-3s' }),
+  });
+  await regionLinksUp(d, REGIONS);
 });
 afterAll(async () => {
   await d?.stop();
@@ -57,8 +68,8 @@ describe('token revocation', () => {
       // Both bobs, in both regions: DISCONNECTED with 40141, then connected again on a new token.
       await waitFor(() => bobs.every((b) => b.states.some((s) => s.state === 'disconnected' && s.code === 40141)), { what: 'both bobs disconnected with 40141', timeoutMs: 10_000 });
       await waitFor(() => bobs.every((b) => b.client.connection.state === 'connected' && b.tokens.length >= 2), { what: 'both bobs back on new tokens', timeoutMs: 10_000 });
-      // The old tokens are refused on every node of both regions; the new ones are not.
-      for (const node of [...d.nodes('r1'), ...d.nodes('r2')]) {
+      // The old tokens are refused on every node of every region; the new ones are not.
+      for (const node of d.nodes()) {
         await waitFor(async () => (await readWith(d.port(node), old[1]!)) === 'revoked', { what: `the old token refused on ${node}` });
       }
       expect(await readWith(d.port('r1-n1'), bobs[0]!.tokens.at(-1)!)).toBe(200);
@@ -103,11 +114,12 @@ describe('token revocation', () => {
   it('reaches a region cut off while tokens were revoked when the link heals', async () => {
     const d = deployment();
     const dave = tokenClient(d.port('r2-n2'), 'dave');
-    const proxy = d.sup.regionProxies.get('r1|r2')!;
+    // r2 cut off from both others.
+    const proxies = ['r1|r2', 'r2|r3'].map((pair) => d.sup.regionProxies.get(pair)!);
     try {
       await connected(dave.client);
       const old = dave.tokens.at(-1)!;
-      proxy.set('both', { blackhole: true });
+      for (const p of proxies) p.set('both', { blackhole: true });
       const result = await server(d.port('r1-n2')).auth.revokeTokens([{ type: 'clientId', value: 'dave' }]);
       expect(result.successCount).toBe(1);
       await waitFor(async () => (await readWith(d.port('r1-n1'), old)) === 'revoked', { what: 'the token refused in r1' });
@@ -120,16 +132,41 @@ describe('token revocation', () => {
         what: 'the r1–r2 link seen down',
         timeoutMs: 15_000,
       });
-      proxy.heal();
+      for (const p of proxies) p.heal();
       await waitFor(() => dave.states.some((s) => s.state === 'disconnected' && s.code === 40141), { what: 'dave disconnected once the link healed', timeoutMs: 30_000 });
       await waitFor(async () => (await readWith(d.port('r2-n1'), old)) === 'revoked', { what: 'the token refused in r2' });
 
-      await regionLinksUp(d, ['r1', 'r2']);
+      await regionLinksUp(d, REGIONS);
     } finally {
-      proxy.heal();
+      for (const p of proxies) p.heal();
       closeAll(dave.client);
     }
   }, 90_000);
+
+  it("reaches a region cut off from the one that revoked through a third, and judges a token on its issuing region's clock there", async () => {
+    const d = deployment();
+    // Issued in r1 (6 s ahead of r2, 9 s ahead of r3) just before the revocation in r2.
+    const old = (await server(d.port('r1-n1')).auth.requestToken({ clientId: 'gina' })).token;
+    const proxy = d.sup.regionProxies.get('r2|r3')!;
+    try {
+      proxy.set('both', { blackhole: true });
+      const result = await server(d.port('r2-n1')).auth.revokeTokens([{ type: 'clientId', value: 'gina' }]);
+      expect(result.successCount).toBe(1);
+      // r3 hears of it only by way of r1, which moved it onto r1's time: gina's token, issued
+      // by r1's clock, is compared with that. (On r3's own time the revocation is 9 s before
+      // the token's iat: without the relay r3 never heard, and without r1's time it took the token.)
+      await waitFor(async () => (await readWith(d.port('r3-n1'), old)) === 'revoked', { what: 'the token refused in r3, cut off from r2', timeoutMs: 10_000 });
+      // r2 made it on its own time, 6 s behind the token's iat: it refuses the token by r1's
+      // time, which r1 sent back with it.
+      for (const node of d.nodes()) await waitFor(async () => (await readWith(d.port(node), old)) === 'revoked', { what: `the token refused on ${node}` });
+      // A token issued in r3 now, after it, serves in every region.
+      const fresh = (await server(d.port('r3-n1')).auth.requestToken({ clientId: 'gina' })).token;
+      for (const node of d.nodes()) expect(await readWith(d.port(node), fresh)).toBe(200);
+    } finally {
+      proxy.heal();
+    }
+    await regionLinksUp(d, REGIONS);
+  }, 60_000);
 
   it('revokes JWTs by their x-ably-revocation-key: the connection is ended with 40141 and resumes once on a new JWT', async () => {
     const d = deployment();
@@ -184,4 +221,33 @@ describe('token revocation', () => {
     // Erin's token was not among them.
     expect(await readWith(port, token.token)).toBe(200);
   }, 30_000);
+
+  // Last: it restarts r1 whole.
+  it('a region whose every node restarted has the revocations made in it back from the other region, on its own times', async () => {
+    const d = deployment();
+    const old = (await server(d.port('r1-n1')).auth.requestToken({ clientId: 'frank' })).token;
+    const result = await server(d.port('r1-n2')).auth.revokeTokens([{ type: 'clientId', value: 'frank' }]);
+    expect(result.successCount).toBe(1);
+    await waitFor(async () => (await readWith(d.port('r2-n1'), old)) === 'revoked', { what: 'the token refused in r2' });
+    const r1 = d.nodes('r1');
+    await Promise.all(r1.map((n) => d.sup.kill(n)));
+    await Promise.all(r1.map((n) => d.sup.restart(n)));
+    await regionLinksUp(d, REGIONS);
+    // r2 and r3 sent back what they held, r1's own among it: each r1 node refuses the old token.
+    for (const node of r1) await waitFor(async () => (await readWith(d.port(node), old)) === 'revoked', { what: `the old token refused on ${node}`, timeoutMs: 20_000 });
+    // On r1's own times again, held once: a token issued in r1 now serves, and every node of
+    // every region holds as many revocations, each region's nodes the same ones.
+    const fresh = (await server(d.port('r1-n3')).auth.requestToken({ clientId: 'frank' })).token;
+    for (const node of r1) expect(await readWith(d.port(node), fresh)).toBe(200);
+    const held = async (node: string) => ((await d.health(node)) as { revocations: { held: number; digest: number } }).revocations;
+    const want = await held('r2-n1');
+    expect(want.held).toBeGreaterThan(0);
+    await waitFor(
+      async () => {
+        const regions = await Promise.all(REGIONS.map((r) => Promise.all(d.nodes(r).map(held))));
+        return regions.every((hs) => hs.every((h) => h.held === want.held && h.digest === hs[0]!.digest));
+      },
+      { what: "every node holding as many as r2-n1, each region's the same" },
+    );
+  }, 90_000);
 });

@@ -13,7 +13,9 @@ import { codeOf } from '../../helpers/errors.js';
 import { signJwt } from '../../helpers/jwt.js';
 
 const T0 = 1_800_000_000_000;
-const rev = (target: string, issuedBefore: number, appliesAt = issuedBefore, keyName = 'app.rev'): Revocation => ({ origin: 'r1', keyName, target, issuedBefore, appliesAt });
+const rev = (target: string, issuedBefore: number, appliesAt = issuedBefore, keyName = 'app.rev'): Revocation => ({ origin: 'r1', keyName, target, issuedBefore, appliesAt, originIssuedBefore: issuedBefore, times: {} });
+/** `r` as a region whose clock is `off` ms behind its origin's holds it. */
+const moved = (r: Revocation, off: number): Revocation => ({ ...r, issuedBefore: r.issuedBefore - off, appliesAt: r.appliesAt - off });
 const token = (o: Partial<RevocableToken> = {}): RevocableToken => ({ keyName: 'app.rev', issuedAt: T0 - 1000, clientId: 'bob', revocationKey: null, resources: ['*'], ...o });
 
 describe('a store of token revocations', () => {
@@ -115,12 +117,68 @@ describe('a store of token revocations', () => {
 });
 
 describe("another region's revocations, as its link brings them", () => {
-  it("are moved onto this region's time by the offset measured between the two, and only that region's own are taken", () => {
+  it("are moved onto this region's time by the offset measured between the two, noting the sender's; this region's own, and those it moved before, come back on those times", () => {
+    // Taken in r1 from r2, whose clock is 6 s ahead of r1's: r2's T0 + 6 s is r1's T0.
     const theirs = { ...rev('clientId:bob', T0 + 6000, T0 + 36_000), origin: 'r2' };
-    const passedOn = { ...rev('clientId:eve', T0), origin: 'r3' };
-    // r2's clock 6 s ahead of ours: its T0 + 6 s is our T0.
-    expect(onOurClock([theirs, passedOn], 'r2', 6000.4)).toEqual([{ ...theirs, issuedBefore: T0, appliesAt: T0 + 30_000 }]);
-    expect(onOurClock([theirs], 'r2', -2000)).toEqual([{ ...theirs, issuedBefore: T0 + 8000, appliesAt: T0 + 38_000 }]);
+    // Made in r3, held by r2 on its time (r3's T0 was r2's T0 + 1 s).
+    const passedOn = moved({ ...rev('clientId:eve', T0), origin: 'r3' }, -1000);
+    // Made in r1, held by r2 on its time (so 6 s later), coming home after r1 restarted whole.
+    const home = moved(rev('clientId:dave', T0 - 500, T0 + 29_500), -6000);
+    expect(onOurClock([theirs, passedOn, home], 'r2', 'r1', 6000.4)).toEqual([
+      { ...theirs, issuedBefore: T0, appliesAt: T0 + 30_000 },
+      { ...passedOn, issuedBefore: T0 - 5000, appliesAt: T0 - 5000, times: { r2: T0 + 1000 } },
+      { ...rev('clientId:dave', T0 - 500, T0 + 29_500), times: { r2: T0 + 5500 } }, // exactly as made, whatever the offset
+    ]);
+    expect(onOurClock([theirs], 'r2', 'r1', -2000)).toEqual([{ ...theirs, issuedBefore: T0 + 8000, appliesAt: T0 + 38_000 }]);
+    expect(onOurClock([home], 'r2', 'r1', 123)).toEqual([{ ...rev('clientId:dave', T0 - 500, T0 + 29_500), times: { r2: T0 + 5500 } }]);
+    // r3's, which r1 moved and sent on to r2, back from r2: on r1's time as r1 moved it, not moved again.
+    const back = { ...moved({ ...rev('clientId:eve', T0), origin: 'r3' }, -1000), times: { r1: T0 - 4000 } };
+    expect(onOurClock([back], 'r2', 'r1', 6000)).toEqual([{ ...back, issuedBefore: T0 - 4000, appliesAt: T0 - 4000, times: { r2: T0 + 1000 } }]);
+  });
+
+  it("compare a token on the clock of the region that issued it, as well as it is known", () => {
+    // Held in r1: made in r2 (at r2's T0 + 6 s, r1's T0), which r3 took at its T0 - 2 s.
+    const s = new RevocationStore(() => T0);
+    s.merge([{ ...rev('clientId:bob', T0), origin: 'r2', originIssuedBefore: T0 + 6000, times: { r3: T0 - 2000 } }]);
+    const bob = (issuedAt: number, region?: string) => token({ issuedAt, ...(region ? { region } : {}) });
+    expect(s.revokedAt(bob(T0 + 5999, 'r2'))).toBe(T0); // issued in r2 just before it, by r2's clock
+    expect(s.revokedAt(bob(T0 + 6000, 'r2'))).toBeNull();
+    expect(s.revokedAt(bob(T0 - 1, 'r1'))).toBe(T0); // here, by ours
+    expect(s.revokedAt(bob(T0, 'r1'))).toBeNull();
+    expect(s.revokedAt(bob(T0 - 2001, 'r3'))).toBe(T0); // r3's, as r3 moved it
+    expect(s.revokedAt(bob(T0 - 2000, 'r3'))).toBeNull();
+    expect(s.revokedAt(bob(T0 - 1, 'r9'))).toBe(T0); // a region not heard of, and a token naming none: ours
+    expect(s.revokedAt(bob(T0 - 1))).toBe(T0);
+    expect(s.revokedAt(bob(T0))).toBeNull();
+  });
+
+  it('are known for what they are wherever they come from: one come by two ways, moved by two offsets, is held once, and stores holding either copy agree', () => {
+    const made = { ...rev('clientId:bob', T0, T0 + 30_000), origin: 'r2' };
+    const a = new RevocationStore(() => T0);
+    const b = new RevocationStore(() => T0);
+    expect(a.merge([moved(made, 6000)])).toHaveLength(1);
+    expect(a.merge([moved(made, 6120)])).toEqual([]); // the same, by way of r3: not taken again
+    expect(a.all()).toEqual([moved(made, 6000)]); // the first copy stays
+    expect(b.merge([moved(made, 6120), moved(made, 6000)])).toEqual([moved(made, 6120)]);
+    expect(a.digest()).toBe(b.digest());
+    // What a copy brings of other regions' times is added (the first taken for each stays),
+    // and told; the digest says which regions' times are held.
+    const viaR3 = { ...moved(made, 6120), times: { r3: T0 - 100 } };
+    expect(a.merge([viaR3])).toEqual([{ ...moved(made, 6000), times: { r3: T0 - 100 } }]);
+    expect(a.merge([{ ...viaR3, times: { r3: T0 - 50 } }])).toEqual([]);
+    expect(a.digest()).not.toBe(b.digest());
+    b.merge([viaR3]);
+    expect(a.digest()).toBe(b.digest());
+    // A later one of the same region covers it, whatever the copies' offsets; one made by
+    // another region does not (their times are not comparable).
+    const later = { ...made, originIssuedBefore: T0 + 10, issuedBefore: T0 - 5990, appliesAt: T0 - 5990 }; // at once, 10 ms on
+    expect(a.merge([later])).toEqual([later]);
+    expect(a.all()).toEqual([later]);
+    expect(a.merge([moved(made, 6000)])).toEqual([]);
+    const elsewhere = { ...made, origin: 'r3', originIssuedBefore: T0 + 50_000 };
+    expect(a.merge([elsewhere])).toEqual([elsewhere]);
+    expect(a.size).toBe(2);
+    expect(a.digest()).not.toBe(b.digest());
   });
 });
 
@@ -173,9 +231,11 @@ describe('a revokeTokens request', () => {
     // With revocations held, a token is issued no earlier than those that could match it.
     const store = new RevocationStore(() => T0);
     store.merge([rev('clientId:bob', T0 + 2000)]);
-    const after = new TokenAuthority(keys, store);
+    const after = new TokenAuthority(keys, { revocations: store, region: 'r1' });
     expect(after.issue(key, { clientId: 'bob' }, T0).issued).toBe(T0 + 2000);
     expect(after.issue(key, { clientId: 'carol' }, T0).issued).toBe(T0);
+    // Issued knowing its region, a token names it.
+    expect(after.verify(after.issue(key, { clientId: 'carol' }, T0).token, T0).revocable).toMatchObject({ clientId: 'carol', region: 'r1' });
     // A JWT's iat is whole seconds: a revocation applies to it from the second after its
     // issuedBefore, so that one signed anew then is not "before" it.
     const jwt = (claims: Record<string, unknown>) => signJwt(claims, 'app.rev', 'revsecret1');

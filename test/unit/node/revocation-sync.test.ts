@@ -10,7 +10,7 @@ import { silentLogger } from '../../../src/log.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const T0 = Date.now();
-const rev = (target: string, origin = 'r1'): Revocation => ({ origin, keyName: 'app.rev', target, issuedBefore: T0, appliesAt: T0 });
+const rev = (target: string, origin = 'r1'): Revocation => ({ origin, keyName: 'app.rev', target, issuedBefore: T0, appliesAt: T0, originIssuedBefore: T0, times: {} });
 
 function node() {
   let mono = 0;
@@ -22,7 +22,6 @@ function node() {
     now: () => T0,
     monotonic: () => mono,
     log: silentLogger(),
-    region: 'r1',
     send: (to, msg) => sent.push({ to, msg }),
     broadcast: (msg) => broadcast.push(msg),
     toRegions: (entries) => toRegions.push(entries),
@@ -32,13 +31,13 @@ function node() {
 }
 
 describe("a node's token revocations", () => {
-  it('sends on only what is new to it: to the region, and to the other regions only what its own region made', () => {
+  it('sends on only what is new to it, to the region and to the other regions, wherever it was made', () => {
     const n = node();
     n.sync.take([rev('clientId:a'), rev('clientId:b', 'r2')]);
-    n.sync.take([rev('clientId:a')]); // again: nothing new, nothing sent
+    n.sync.take([rev('clientId:a'), rev('clientId:b', 'r2')]); // again: nothing new, nothing sent
     expect(n.broadcast).toEqual([{ type: 'revocations', entries: [rev('clientId:a'), rev('clientId:b', 'r2')] }]);
-    expect(n.toRegions).toEqual([[rev('clientId:a')]]);
-    expect(n.sync.ours()).toEqual([rev('clientId:a')]);
+    expect(n.toRegions).toEqual([[rev('clientId:a'), rev('clientId:b', 'r2')]]);
+    expect(n.sync.all()).toEqual([rev('clientId:a'), rev('clientId:b', 'r2')]);
   });
 
   it('has its connections look once per turn, for the keys concerned', async () => {
