@@ -15,22 +15,25 @@
  * (appliesAt − issuedBefore). Its `issuedBefore` and `appliesAt` are on the holding
  * region's time: moved by the regions' clock offset as it crosses a link, so that the
  * region's own tokens are compared with it on their clock. `times` has its issuedBefore
- * on the time of each other region that took it over a link (each adds its own), so a
- * token is compared on the clock of the region that issued it (the token says which):
- * the origin's, that region's as it moved it, or, for a JWT or a region not heard of,
- * the holder's. One that comes back by another way (through a third region, or home after
- * its region restarted whole) is known for the same and held once, with what it brought
- * of `times`; one coming home is put back on its own times.
+ * on the time of each other region that took it over a link (a region taking it from
+ * another notes the sender's own), so a token is compared on the clock of the region
+ * that issued it (the token says which): the origin's, that region's as it moved it, or,
+ * for a JWT or a region not heard of, the holder's. One that comes back by another way
+ * (through a third region, or home after its region restarted whole) is known for the
+ * same and held once, with what it brought of `times`; one coming home is put back on
+ * its own times.
  *
  * The store is a join semilattice over those identities, so that nodes that hear
  * revocations in any order, any number of times, agree once they have heard the same ones
  * (they exchange them on every change, and whole when a heartbeat's digest differs,
  * revocation-sync.ts): per key and target it keeps the revocations no other one covers (A
  * covers B where both were made in one region, A's originIssuedBefore is at least B's and
- * A applies no later there). Merging is a union of those, less what is covered; of two
- * copies of one revocation (moved onto this region's time by different offsets) the first
- * taken stays, with the union of their `times` (the first taken for each region). Pure,
- * apart from the clock it is given.
+ * A applies no later there). Merging is a union of those, less what is covered; two
+ * copies of one revocation (moved onto a region's time by different offsets, as two
+ * globalmasters of a region, or one before and after a restart, may) join into one with
+ * the earlier of their times, this region's and each other's, so that every node comes
+ * to hold the same values and a region's tokens are judged elsewhere by the time its own
+ * nodes floor new ones at. Pure, apart from the clock it is given.
  */
 import { addToDigest, emptyDigest, hashName } from '../channel/sub-digest.js';
 
@@ -46,7 +49,7 @@ export const MAX_TARGETS = 100;
 export const MAX_TARGET_LENGTH = 2100;
 /** Revocations held for one key at most: a request that would pass it is refused (42910). */
 export const MAX_PER_KEY = 10_000;
-/** A peer's revocation may have an issuedBefore this far ahead of our time (ms): the regions' clocks apart. */
+/** A peer's revocation may have an issuedBefore this far ahead of our time, and its other regions' times this far from it (ms): the regions' clocks apart. */
 const AHEAD_SLACK_MS = 5 * 60_000;
 export const TARGET_TYPES = ['clientId', 'revocationKey', 'channel'] as const;
 
@@ -91,20 +94,48 @@ function same(a: Revocation, b: Revocation): boolean {
   return a.origin === b.origin && a.originIssuedBefore === b.originIssuedBefore && marginOf(a) === marginOf(b);
 }
 
-/** Regions a revocation's `times` may name at most. */
+/** Regions a revocation's `times` names at most (more are not taken in). */
 const MAX_TIMES = 64;
 
-function isTimes(t: unknown): t is Record<string, number> {
+/** `times[region]`, an own property only (a region may be named `constructor`). */
+export function timeIn(times: Record<string, number>, region: string): number | undefined {
+  return Object.hasOwn(times, region) ? times[region] : undefined;
+}
+
+/** A region's time for a revocation: near its issuedBefore here (regions' clocks are not further apart). */
+function isTimes(t: unknown, issuedBefore: number): t is Record<string, number> {
   if (typeof t !== 'object' || t === null || Array.isArray(t)) return false;
   const entries = Object.entries(t);
-  return entries.length <= MAX_TIMES && entries.every(([region, at]) => region.length > 0 && region.length <= 256 && Number.isSafeInteger(at));
+  return (
+    entries.length <= MAX_TIMES &&
+    entries.every(([region, at]) => region.length > 0 && region.length <= 256 && region !== '__proto__' && Number.isSafeInteger(at) && Math.abs(at - issuedBefore) <= AHEAD_SLACK_MS)
+  );
 }
 
 /** The issuedBefore of `r` on the clock of the region that issued `t`, as well as it is known here. */
 function onTokensClock(r: Revocation, t: RevocableToken): number {
   if (t.region === undefined) return r.issuedBefore;
   if (t.region === r.origin) return r.originIssuedBefore;
-  return r.times[t.region] ?? r.issuedBefore;
+  return timeIn(r.times, t.region) ?? r.issuedBefore;
+}
+
+/**
+ * Two copies of one revocation joined: the earlier of their issuedBefore here and of each
+ * region's time (at most MAX_TIMES regions); null where that is `held` already.
+ */
+function joined(held: Revocation, e: Revocation): Revocation | null {
+  const times = { ...held.times };
+  let named = Object.keys(times).length;
+  let changed = false;
+  for (const [region, at] of Object.entries(e.times)) {
+    const had = timeIn(times, region);
+    if (had === undefined ? named++ >= MAX_TIMES : had <= at) continue;
+    times[region] = at;
+    changed = true;
+  }
+  const issuedBefore = Math.min(held.issuedBefore, e.issuedBefore);
+  if (!changed && issuedBefore === held.issuedBefore) return null;
+  return { ...held, issuedBefore, appliesAt: issuedBefore + marginOf(held), times };
 }
 
 /**
@@ -121,7 +152,8 @@ function covers(a: Revocation, b: Revocation): boolean {
  * A well-formed revocation (from a peer, say), as a request here could have made it: a
  * target of a known type and bounded length, and times in the bounds a request has
  * (applying from issuedBefore to an hour and 30 s after it, issuedBefore not far ahead of
- * `now`), so that nothing is kept for ever or waited for past a timer's range.
+ * `now`), so that nothing is kept for ever or waited for past a timer's range; its times
+ * on other regions' clocks no further from issuedBefore than regions' clocks may be apart.
  */
 export function isRevocation(r: unknown, now: number): r is Revocation {
   const x = r as Revocation;
@@ -138,7 +170,8 @@ export function isRevocation(r: unknown, now: number): r is Revocation {
     Number.isSafeInteger(x.issuedBefore) &&
     Number.isSafeInteger(x.appliesAt) &&
     Number.isSafeInteger(x.originIssuedBefore) &&
-    isTimes(x.times) &&
+    Math.abs(x.originIssuedBefore - x.issuedBefore) <= AHEAD_SLACK_MS &&
+    isTimes(x.times, x.issuedBefore) &&
     x.issuedBefore <= now + AHEAD_SLACK_MS &&
     x.appliesAt >= x.issuedBefore &&
     x.appliesAt - x.issuedBefore <= MAX_REVOCABLE_TTL_MS + REAUTH_MARGIN_MS
@@ -163,8 +196,9 @@ export class RevocationStore {
 
   /**
    * Takes these revocations in (from a request, a peer, another region); returns, and tells
-   * the listeners, those that changed what is held (new ones, and ones held that gained a
-   * region's time). Ill-formed ones, and those past keeping, are passed over.
+   * the listeners, those that changed what is held (new ones, and ones held that a copy
+   * brought an earlier time or another region's to). Ill-formed ones, and those past
+   * keeping, are passed over.
    */
   merge(entries: readonly Revocation[]): Revocation[] {
     const now = this.now();
@@ -175,12 +209,11 @@ export class RevocationStore {
       const had = this.byTarget.get(id) ?? [];
       const i = had.findIndex((h) => same(h, e));
       if (i >= 0) {
-        // Held: what it brings of other regions' times is added (for each region, the first taken stays).
-        const h = had[i]!;
-        const more = Object.entries(e.times).filter(([region]) => !(region in h.times));
-        if (more.length === 0) continue;
-        const entry = { ...h, times: { ...h.times, ...Object.fromEntries(more) } };
+        // Held: joined with this copy (the earlier times).
+        const entry = joined(had[i]!, e);
+        if (!entry) continue;
         this.byTarget.set(id, had.map((x, j) => (j === i ? entry : x)));
+        this.nextExpiry = Math.min(this.nextExpiry, entry.issuedBefore + KEEP_AFTER_MS);
         added.push(entry);
         continue;
       }
@@ -210,15 +243,19 @@ export class RevocationStore {
 
   /**
    * An order-free 32-bit digest of which revocations are held (0: nothing), which peers
-   * compare; what is past keeping goes first. Of what each is and which regions' times it
-   * has: two nodes holding one revocation moved by different offsets hold the same.
+   * compare; what is past keeping goes first. Of what each is, and its times here and
+   * elsewhere: two nodes holding copies moved by different offsets differ until they join.
    */
   digest(): number {
     this.sweep();
     if (this.digestCache !== null) return this.digestCache;
     const d = emptyDigest();
     for (const r of this.all()) {
-      addToDigest(d, hashName(`${r.origin}\u0000${r.keyName}\u0000${r.target}\u0000${r.originIssuedBefore}\u0000${marginOf(r)}\u0000${Object.keys(r.times).sort().join(',')}`));
+      const times = Object.entries(r.times)
+        .map(([region, at]) => `${region}=${at}`)
+        .sort()
+        .join(',');
+      addToDigest(d, hashName(`${r.origin}\u0000${r.keyName}\u0000${r.target}\u0000${r.originIssuedBefore}\u0000${r.issuedBefore}\u0000${marginOf(r)}\u0000${times}`));
     }
     this.digestCache = d.count === 0 ? 0 : (d.xor ^ Math.imul(d.sum, 0x9e3779b1) ^ Math.imul(d.count, 0x85ebca6b)) >>> 0 || 1;
     return this.digestCache;

@@ -21,7 +21,7 @@
  */
 import { CLOCK_OFFSET_KEPT_WITHIN_MS, type RegionInterest } from '../channel/channel-interest.js';
 import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
-import type { Revocation } from '../auth/revocations.js';
+import { timeIn, type Revocation } from '../auth/revocations.js';
 import type { ChannelRouter } from '../channel/router.js';
 import type { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -517,7 +517,7 @@ export function onOurClock(entries: readonly Revocation[], from: string, ours: s
   return entries.map((e) => {
     const times = { ...e.times };
     if (from !== e.origin) times[from] = e.issuedBefore;
-    const before = times[ours];
+    const before = timeIn(times, ours);
     delete times[ours];
     delete times[e.origin];
     const issuedBefore = e.origin === ours ? e.originIssuedBefore : (before ?? e.issuedBefore - off);

@@ -2,7 +2,7 @@
  * Token revocation (README "Token revocation"), with the ably SDK on real node processes:
  * three regions (r1 of three nodes, r2 of two, r3 of one; r1's clock 6 s ahead of r2's,
  * r3's 3 s behind), the region links through fault proxies.
- * `rest.auth.revokeTokens` on one node reaches every node of both regions: connections on
+ * `rest.auth.revokeTokens` on one node reaches every node of every region: connections on
  * a revoked token are ended with 40141 and resume on a new one (their authCallback), the
  * old token is refused everywhere, and other clients are left alone. With
  * allowReauthMargin the connections are asked to renew in band first, and are never
@@ -223,7 +223,7 @@ describe('token revocation', () => {
   }, 30_000);
 
   // Last: it restarts r1 whole.
-  it('a region whose every node restarted has the revocations made in it back from the other region, on its own times', async () => {
+  it('a region whose every node restarted has the revocations made in it back from the other regions, on its own times', async () => {
     const d = deployment();
     const old = (await server(d.port('r1-n1')).auth.requestToken({ clientId: 'frank' })).token;
     const result = await server(d.port('r1-n2')).auth.revokeTokens([{ type: 'clientId', value: 'frank' }]);

@@ -152,23 +152,29 @@ describe("another region's revocations, as its link brings them", () => {
     expect(s.revokedAt(bob(T0))).toBeNull();
   });
 
-  it('are known for what they are wherever they come from: one come by two ways, moved by two offsets, is held once, and stores holding either copy agree', () => {
+  it('are known for what they are wherever they come from: copies moved by two offsets, or brought by two ways, join into one with the earlier times, in any order', () => {
     const made = { ...rev('clientId:bob', T0, T0 + 30_000), origin: 'r2' };
     const a = new RevocationStore(() => T0);
     const b = new RevocationStore(() => T0);
     expect(a.merge([moved(made, 6000)])).toHaveLength(1);
-    expect(a.merge([moved(made, 6120)])).toEqual([]); // the same, by way of r3: not taken again
-    expect(a.all()).toEqual([moved(made, 6000)]); // the first copy stays
-    expect(b.merge([moved(made, 6120), moved(made, 6000)])).toEqual([moved(made, 6120)]);
+    expect(a.merge([moved(made, 5880)])).toEqual([]); // the same, moved later here: held once, as it was
+    // Moved earlier (another globalmaster's measure): the earlier is taken, and told.
+    expect(a.merge([moved(made, 6120)])).toEqual([moved(made, 6120)]);
+    expect(b.merge([moved(made, 6120), moved(made, 6000), moved(made, 5880)])).toEqual([moved(made, 6120)]);
+    expect(a.all()).toEqual(b.all());
     expect(a.digest()).toBe(b.digest());
-    // What a copy brings of other regions' times is added (the first taken for each stays),
-    // and told; the digest says which regions' times are held.
-    const viaR3 = { ...moved(made, 6120), times: { r3: T0 - 100 } };
-    expect(a.merge([viaR3])).toEqual([{ ...moved(made, 6000), times: { r3: T0 - 100 } }]);
-    expect(a.merge([{ ...viaR3, times: { r3: T0 - 50 } }])).toEqual([]);
+    // What a copy brings of other regions' times joins the same way, and the digest tells it.
+    expect(a.merge([{ ...moved(made, 6000), times: { r3: T0 - 100, constructor: T0 - 7 } }])).toEqual([{ ...moved(made, 6120), times: { r3: T0 - 100, constructor: T0 - 7 } }]);
+    expect(a.merge([{ ...moved(made, 6000), times: { r3: T0 - 50 } }])).toEqual([]);
     expect(a.digest()).not.toBe(b.digest());
-    b.merge([viaR3]);
+    expect(b.merge([{ ...moved(made, 6000), times: { r3: T0 - 120, constructor: T0 - 7 } }])).toHaveLength(1);
+    expect(a.merge(b.all())).toHaveLength(1); // r3's earlier time
+    expect(b.merge(a.all())).toEqual([]);
+    expect(a.all()).toEqual(b.all());
     expect(a.digest()).toBe(b.digest());
+    // A region named as an Object property is a region like another.
+    expect(a.revokedAt(token({ issuedAt: T0 - 8, region: 'constructor' }))).toBe(T0 + 30_000 - 6120);
+    expect(a.revokedAt(token({ issuedAt: T0 - 7, region: 'constructor' }))).toBeNull();
     // A later one of the same region covers it, whatever the copies' offsets; one made by
     // another region does not (their times are not comparable).
     const later = { ...made, originIssuedBefore: T0 + 10, issuedBefore: T0 - 5990, appliesAt: T0 - 5990 }; // at once, 10 ms on
@@ -179,6 +185,20 @@ describe("another region's revocations, as its link brings them", () => {
     expect(a.merge([elsewhere])).toEqual([elsewhere]);
     expect(a.size).toBe(2);
     expect(a.digest()).not.toBe(b.digest());
+  });
+
+  it("take no times on other regions' clocks further from issuedBefore than clocks may be apart, nor more regions' than 64", () => {
+    const s = new RevocationStore(() => T0);
+    const made = { ...rev('clientId:bob', T0), origin: 'r2', originIssuedBefore: T0 + 6000 };
+    expect(s.merge([{ ...made, originIssuedBefore: T0 + 5 * 60_000 + 1 }])).toEqual([]);
+    expect(s.merge([{ ...made, times: { r3: Number.MAX_SAFE_INTEGER } }])).toEqual([]);
+    expect(s.merge([{ ...made, times: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`r${i + 3}`, T0])) }])).toEqual([]);
+    expect(s.merge([{ ...made, times: JSON.parse('{"__proto__": 1}') }])).toEqual([]);
+    expect(s.merge([{ ...made, times: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`r${i + 3}`, T0])) }])).toHaveLength(1);
+    // Full: another region's time is not taken in; an earlier one of a region named is.
+    expect(s.merge([{ ...made, times: { r99: T0 - 1 } }])).toEqual([]);
+    expect(s.merge([{ ...made, times: { r3: T0 - 1 } }])).toHaveLength(1);
+    expect(Object.keys(s.all()[0]!.times)).toHaveLength(64);
   });
 });
 
