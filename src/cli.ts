@@ -81,6 +81,7 @@ program
   .option('--clock-steps', "random: two to four steps of a running node's wall clock, to within 10 s of the machine's")
   .option('--tokens', 'random: clients on tokens of 8–20 s, renewed through the run, each TokenRequest replayed once (which must be refused)')
   .option('--revocations', 'random: a revocation probe every 8–14 s (a token revoked through another region, which every region must then refuse)')
+  .option('--revocation-gap <s>', "random, with --revocations: seconds from a probe's token to its revocation (default 30, more than clocks are apart)", intOption('--revocation-gap', 0, 300))
   .option('--trace <clients>', 'run, random: workload clients (comma-separated: eu-sub1,us-pub0,eu-mem0) whose SDK logs every protocol message to trace-CLIENT.log beside the record')
   .action(async (command: string, args: string[], o) => {
     if (command !== 'run' && command !== 'random') return runChaos(command, args, o);
@@ -100,7 +101,7 @@ program
     const ok =
       command === 'run'
         ? await runScenarios(args, o.out, log, print, { trace })
-        : await runRandom({ seed: o.seed ?? Math.floor(Math.random() * 1_000_000), runs: o.runs, durationS: o.duration, topologyFile: o.topology, pairs: o.pairs === true, clocks: o.clocks === true, nodeClocks: o.nodeClocks === true, clockSteps: o.clockSteps === true, tokens: o.tokens === true, revocations: o.revocations === true }, o.out, log, print, { trace });
+        : await runRandom({ seed: o.seed ?? Math.floor(Math.random() * 1_000_000), runs: o.runs, durationS: o.duration, topologyFile: o.topology, pairs: o.pairs === true, clocks: o.clocks === true, nodeClocks: o.nodeClocks === true, clockSteps: o.clockSteps === true, tokens: o.tokens === true, revocations: o.revocations === true, ...(o.revocationGap !== undefined ? { revocationGapS: o.revocationGap } : {}) }, o.out, log, print, { trace });
     process.exit(ok ? 0 : 1);
   });
 

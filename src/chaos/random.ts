@@ -59,6 +59,8 @@ export interface RandomOptions {
   tokens?: boolean;
   /** Revocation probes every 8–14 s (a scenario's `workload.revokeEveryS`). */
   revocations?: boolean;
+  /** From a probe's token to its revocation (s; a scenario's `workload.revokeGapS`). */
+  revocationGapS?: number;
 }
 
 /** The part of a scenario file the generator writes (scenario.ts validates it on load). */
@@ -69,7 +71,7 @@ export interface RandomScenarioDoc {
   durationS: number;
   drainS: number;
   clocks?: Record<string, string>;
-  workload: { channels: number; publishersPerRegion: number; subscribersPerRegion: number; intervalMs: number; presenceMembersPerRegion: number; tokenTtlS?: number; revokeEveryS?: number };
+  workload: { channels: number; publishersPerRegion: number; subscribersPerRegion: number; intervalMs: number; presenceMembersPerRegion: number; tokenTtlS?: number; revokeEveryS?: number; revokeGapS?: number };
   timeline: TimelineAction[];
 }
 
@@ -242,14 +244,14 @@ function clientActions(r: Seeded, s: Shape, end: number, nodeWindows: ReadonlyMa
 
 function summary(
   seed: number,
-  o: { pairs: boolean; regionClocks: boolean; nodeClocks: boolean; clockSteps: boolean; tokens: boolean; revocations: boolean; clocks: Record<string, string> | null },
+  o: { pairs: boolean; regionClocks: boolean; nodeClocks: boolean; clockSteps: boolean; tokens: boolean; revocations: boolean; revocationGapS?: number | undefined; clocks: Record<string, string> | null },
   timeline: readonly TimelineAction[],
 ): string {
   const count = new Map<string, number>();
   for (const a of timeline) if (!['heal', 'restart', 'resume', 'rejoin'].includes(a.action)) count.set(a.action, (count.get(a.action) ?? 0) + 1);
   const what = [...count].map(([k, n]) => `${n} ${k}`).join(', ');
   const clocks = o.clocks ? `; clocks ${Object.entries(o.clocks).map(([where, off]) => `${where} ${off}`).join(', ')}` : '';
-  const flags = `${o.pairs ? ' --pairs' : ''}${o.regionClocks ? ' --clocks' : ''}${o.nodeClocks ? ' --node-clocks' : ''}${o.clockSteps ? ' --clock-steps' : ''}${o.tokens ? ' --tokens' : ''}${o.revocations ? ' --revocations' : ''}`;
+  const flags = `${o.pairs ? ' --pairs' : ''}${o.regionClocks ? ' --clocks' : ''}${o.nodeClocks ? ' --node-clocks' : ''}${o.clockSteps ? ' --clock-steps' : ''}${o.tokens ? ' --tokens' : ''}${o.revocations ? ' --revocations' : ''}${o.revocations && o.revocationGapS !== undefined ? ` --revocation-gap ${o.revocationGapS}` : ''}`;
   return `Drawn by "ably-ng chaos random --seed ${seed}${flags}": ${what || 'no faults'}${clocks}.`;
 }
 
@@ -323,9 +325,10 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
   }
   if (o.tokens) workload.tokenTtlS = 8 + r.int(13);
   if (o.revocations) workload.revokeEveryS = 8 + r.int(7);
+  if (o.revocations && o.revocationGapS !== undefined) workload.revokeGapS = o.revocationGapS;
   return {
     name: `random-${o.seed}`,
-    description: summary(o.seed, { pairs: o.pairs ?? false, regionClocks: o.clocks ?? false, nodeClocks: o.nodeClocks ?? false, clockSteps: o.clockSteps ?? false, tokens: o.tokens ?? false, revocations: o.revocations ?? false, clocks }, timeline),
+    description: summary(o.seed, { pairs: o.pairs ?? false, regionClocks: o.clocks ?? false, nodeClocks: o.nodeClocks ?? false, clockSteps: o.clockSteps ?? false, tokens: o.tokens ?? false, revocations: o.revocations ?? false, revocationGapS: o.revocationGapS, clocks }, timeline),
     topology: relative(scenarioDir, resolve(o.topologyFile)) || '.',
     durationS: o.durationS,
     drainS: 20,

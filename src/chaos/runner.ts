@@ -379,6 +379,7 @@ export class ScenarioRun {
               revocations: {
                 key: revocableKey(topology),
                 everyMs: this.s.workload.revokeEveryS * 1000,
+                ...(this.s.workload.revokeGapS !== undefined ? { gapMs: this.s.workload.revokeGapS * 1000 } : {}),
                 nodes: topology.regions.flatMap((r) => r.nodes.map((n) => ({ name: n.name, region: r.name, host: n.host, port: n.port }))),
               },
             }

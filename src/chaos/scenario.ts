@@ -100,10 +100,16 @@ const scenarioSchema = z
         tokenTtlS: z.number().min(5).max(3600).optional(),
         /**
          * A revocation probe begins this often (s): a token for a clientId of its own, revoked
-         * 20 s later through another region, which every region must then refuse (the
+         * `revokeGapS` later through another region, which every region must then refuse (the
          * checker's revocation check). Needs a key with revocableTokens in the topology.
          */
         revokeEveryS: z.number().min(2).max(600).optional(),
+        /**
+         * From a probe's token to its revocation (s; default 30, more than regions' clocks are
+         * apart in any run). Shorter, a region must judge the token on the clock of the region
+         * that issued it to refuse it (README "Token revocation").
+         */
+        revokeGapS: z.number().min(0).max(300).optional(),
       })
       .strict()
       .default({ channels: 2, publishersPerRegion: 1, subscribersPerRegion: 2, subscribersByRegion: {}, intervalMs: 50, presenceMembersPerRegion: 0 }),

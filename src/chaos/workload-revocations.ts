@@ -1,8 +1,9 @@
 /**
  * Revocation probes for the chaos workload (scenario `workload.revokeEveryS`; README
  * "Token revocation"). Every so often a probe takes a token for a clientId of its own
- * (`probe-N`) in one region, waits GAP_MS (longer than the regions' clocks may be apart
- * in a run, so that every region takes the token for one issued before the revocation),
+ * (`probe-N`) in one region, waits a gap (DEFAULT_GAP_MS, longer than the regions' clocks
+ * may be apart in a run, so that every region takes the token for one issued before the
+ * revocation even by its own clock; or the scenario's `workload.revokeGapS`),
  * revokes that clientId's tokens through the next region, and then asks every node of
  * every region, on its own port, four times a second, to serve a REST request with the
  * token until it refuses it as revoked. Each revocation and each node's first refusal
@@ -13,11 +14,11 @@ import Ably from 'ably';
 import type { RevocationEvent, RevokedEvent } from './record.js';
 
 /**
- * From a probe's token to its revocation (ms): more than the regions' times may be apart
- * in a run (`--clocks` ±8 s a region, `--node-clocks` ±4 s more, steps of up to 10 s),
- * so that every region takes the token for one issued before the revocation.
+ * From a probe's token to its revocation, unless told (ms): more than the regions' times
+ * may be apart in a run (`--clocks` ±8 s a region, `--node-clocks` ±4 s more, steps of up
+ * to 10 s), so that every region takes the token for one issued before the revocation.
  */
-export const GAP_MS = 30_000;
+export const DEFAULT_GAP_MS = 30_000;
 /** How often each region is asked with a revoked token (ms). */
 const POLL_MS = 250;
 /** One request's time limit (ms). */
@@ -46,6 +47,8 @@ export class RevocationProbes {
       /** Every node, asked with each revoked token on its own port (an endpoint's balancer would let one node answer for all). */
       nodes: Node[];
       everyMs: number;
+      /** From a probe's token to its revocation (ms; default DEFAULT_GAP_MS). */
+      gapMs?: number;
       record(e: RevocationEvent | RevokedEvent): void;
     },
   ) {}
@@ -101,7 +104,7 @@ export class RevocationProbes {
       } catch {
         return; // that region is cut off or down: no probe this time
       }
-      this.later(() => void this.revoke(through, clientId, token), GAP_MS);
+      this.later(() => void this.revoke(through, clientId, token), this.o.gapMs ?? DEFAULT_GAP_MS);
     })();
   }
 

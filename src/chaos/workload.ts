@@ -20,7 +20,7 @@ export interface WorkloadOptions {
   /** Clients authenticate with tokens of this lifetime (ms), from TokenRequests (workload-tokens.ts); absent: with the key. */
   tokenTtlMs?: number;
   /** Revocation probes (workload-revocations.ts): a key with revocableTokens, how often one begins (ms), and every node to ask. */
-  revocations?: { key: string; everyMs: number; nodes: { name: string; region: string; host: string; port: number }[] };
+  revocations?: { key: string; everyMs: number; gapMs?: number; nodes: { name: string; region: string; host: string; port: number }[] };
   channels: string[];
   publishersPerRegion: number;
   subscribersPerRegion: number;

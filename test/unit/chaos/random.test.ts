@@ -365,6 +365,13 @@ describe('random chaos scenarios', () => {
         every.add(revokeEveryS!);
       }
       expect([...every].sort((a, b) => a - b)).toEqual([8, 9, 10, 11, 12, 13, 14]);
+      // --revocation-gap: the probes' gap, and nothing else drawn differently; named in the description.
+      const plain = randomScenario({ seed: 7, durationS: 60, topologyFile: LOCAL, revocations: true }, dir);
+      const gap = randomScenario({ seed: 7, durationS: 60, topologyFile: LOCAL, revocations: true, revocationGapS: 2 }, dir);
+      expect(gap.workload).toEqual({ ...plain.workload, revokeGapS: 2 });
+      expect(gap.timeline).toEqual(plain.timeline);
+      expect(gap.description).toContain('--revocations --revocation-gap 2"');
+      expect(plain.workload.revokeGapS).toBeUndefined();
       // The topologies the random runs use have a key with revocable tokens.
       for (const topo of [LOCAL, THREE, FIVE]) expect(loadTopology(topo).apps[0]!.keys.some((k) => k.revocableTokens)).toBe(true);
     });
