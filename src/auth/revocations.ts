@@ -50,7 +50,7 @@ export const MAX_TARGET_LENGTH = 2100;
 /** Revocations held for one key at most: a request that would pass it is refused (42910). */
 export const MAX_PER_KEY = 10_000;
 /** A peer's revocation may have an issuedBefore this far ahead of our time, and its other regions' times this far from it (ms): the regions' clocks apart. */
-const AHEAD_SLACK_MS = 5 * 60_000;
+export const AHEAD_SLACK_MS = 5 * 60_000;
 export const TARGET_TYPES = ['clientId', 'revocationKey', 'channel'] as const;
 
 export interface Revocation {

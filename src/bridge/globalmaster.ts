@@ -21,7 +21,7 @@
  */
 import { CLOCK_OFFSET_KEPT_WITHIN_MS, type RegionInterest } from '../channel/channel-interest.js';
 import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
-import { timeIn, type Revocation } from '../auth/revocations.js';
+import { AHEAD_SLACK_MS, timeIn, type Revocation } from '../auth/revocations.js';
 import type { ChannelRouter } from '../channel/router.js';
 import type { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -254,7 +254,7 @@ export class Globalmaster {
   private linkUp(s: Session): void {
     this.clockMoved(s);
     s.send({ type: 'snapshot', ...this.local.snapshot() });
-    const revoked = this.d.revocations?.all() ?? [];
+    const revoked = this.withEstimates(this.d.revocations?.all() ?? []);
     if (revoked.length) s.send({ type: 'revocations', entries: revoked });
     this.emit({ type: 'linkUp', region: s.region });
     // Masters here ask the peer for everything it accepted since their last position.
@@ -332,7 +332,36 @@ export class Globalmaster {
    */
   sendRevocations(entries: Revocation[]): void {
     if (!this.active) return;
-    for (const s of this.links.allLive()) s.send({ type: 'revocations', entries });
+    const out = this.withEstimates(entries);
+    for (const s of this.links.allLive()) s.send({ type: 'revocations', entries: out });
+    // This region's nodes hold the estimates too (taken once: then they are there).
+    const estimated = out.filter((e, i) => e !== entries[i]);
+    if (estimated.length) queueMicrotask(() => this.d.revocations?.take(estimated));
+  }
+
+  /**
+   * Revocations with this region's estimate of their issuedBefore on the clock of each
+   * region it has measured (the offset over their link; the last told, while it is down)
+   * and they have no time for yet: so a token issued in a region cut off from every other
+   * (which will not say its own time for a while) is judged on that region's clock where
+   * its holder moves. The region's own time, once it takes the revocation, is the
+   * estimate (onOurClock); an earlier one joins (revocations.ts).
+   */
+  private withEstimates(entries: Revocation[]): Revocation[] {
+    if (this.clockOffsets.size === 0) return entries;
+    const offsets = new Map(this.clockOffsets);
+    for (const s of this.links.allLive()) {
+      const measured = s.clock.offsetMs();
+      if (measured !== null) offsets.set(s.region, Math.round(measured));
+    }
+    return entries.map((e) => {
+      let times: Record<string, number> | null = null;
+      for (const [region, off] of offsets) {
+        if (region === e.origin || region === this.d.region || timeIn(e.times, region) !== undefined || Math.abs(off) > AHEAD_SLACK_MS) continue;
+        (times ??= { ...e.times })[region] = e.issuedBefore + off;
+      }
+      return times ? { ...e, times } : e;
+    });
   }
 
   /** A peer's interest in these channels began (it waits for its start) or ended; the masters are told. */

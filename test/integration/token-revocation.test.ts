@@ -11,7 +11,8 @@
  * tokens are revoked hears of it when the link heals (a node restarted hears of them from
  * its peers' heartbeats: region-nats.test.ts), one cut off from the region that revoked
  * hears of it through the third, and a region restarted whole has its own back from the
- * others. A token is judged on the clock of the region that issued it.
+ * others. A token is judged on the clock of the region that issued it (as that region,
+ * or the revoking one where that region is cut off, put the revocation on it).
  */
 import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,6 +168,28 @@ describe('token revocation', () => {
     }
     await regionLinksUp(d, REGIONS);
   }, 60_000);
+
+  it("judges a token of a region cut off from every other on that region's clock, by the revoking region's estimate", async () => {
+    const d = deployment();
+    // Issued in r1 (6 s ahead of r2, 9 s ahead of r3), which is then cut off from both; revoked in r3.
+    const old = (await server(d.port('r1-n2')).auth.requestToken({ clientId: 'hugo' })).token;
+    const proxies = ['r1|r2', 'r1|r3'].map((pair) => d.sup.regionProxies.get(pair)!);
+    try {
+      for (const p of proxies) p.set('both', { blackhole: true });
+      const result = await server(d.port('r3-n1')).auth.revokeTokens([{ type: 'clientId', value: 'hugo' }]);
+      expect(result.successCount).toBe(1);
+      // r1's own time for it cannot come. By their own clocks the token was issued 9 s (r3)
+      // and 6 s (r2) after the revocation; by r3's estimate of r1's time, before it.
+      for (const node of [...d.nodes('r3'), ...d.nodes('r2')]) {
+        await waitFor(async () => (await readWith(d.port(node), old)) === 'revoked', { what: `the token refused on ${node}`, timeoutMs: 10_000 });
+      }
+      expect(await readWith(d.port('r1-n1'), old)).toBe(200); // r1 has not heard
+    } finally {
+      for (const p of proxies) p.heal();
+    }
+    await regionLinksUp(d, REGIONS);
+    for (const node of d.nodes('r1')) await waitFor(async () => (await readWith(d.port(node), old)) === 'revoked', { what: `the token refused on ${node}`, timeoutMs: 30_000 });
+  }, 90_000);
 
   it('revokes JWTs by their x-ably-revocation-key: the connection is ended with 40141 and resumes once on a new JWT', async () => {
     const d = deployment();
