@@ -16,9 +16,11 @@
  * region's time: moved by the regions' clock offset as it crosses a link, so that the
  * region's own tokens are compared with it on their clock. `times` has its issuedBefore
  * on the time of each other region that took it over a link (a region taking it from
- * another notes the sender's own), so a token is compared on the clock of the region
- * that issued it (the token says which): the origin's, that region's as it moved it, or,
- * for a JWT or a region not heard of, the holder's. One that comes back by another way
+ * another notes the sender's own), and `guesses` the same as regions that measured a
+ * region's clock estimated it (for a region cut off, which cannot say its own). So a
+ * token is compared on the clock of the region that issued it (the token says which):
+ * the origin's, that region's as it moved it, a guess of it, or, for a JWT or a region
+ * not heard of, the holder's. One that comes back by another way
  * (through a third region, or home after its region restarted whole) is known for the
  * same and held once, with what it brought of `times`; one coming home is put back on
  * its own times.
@@ -31,7 +33,7 @@
  * A applies no later there). Merging is a union of those, less what is covered; two
  * copies of one revocation (moved onto a region's time by different offsets, as two
  * globalmasters of a region, or one before and after a restart, may) join into one with
- * the earlier of their times, this region's and each other's, so that every node comes
+ * the earlier of their times, this region's and each other's (and guesses), so that every node comes
  * to hold the same values and a region's tokens are judged elsewhere by the time its own
  * nodes floor new ones at. Pure, apart from the clock it is given.
  */
@@ -65,8 +67,14 @@ export interface Revocation {
   appliesAt: number;
   /** issuedBefore where it was made, on its origin's time (never moved): with origin, key, target and margin, which revocation this is. */
   originIssuedBefore: number;
-  /** issuedBefore on the time of other regions (not the origin, not the holder's) that took it over a link. */
+  /** issuedBefore on the time of other regions (not the origin, not the holder's) that took it over a link, as each said it. */
   times: Record<string, number>;
+  /**
+   * issuedBefore on the time of other regions, as regions that measured their clocks
+   * estimated it (Globalmaster.withEstimates): for tokens of a region cut off from every
+   * other, which has not said its own. A region never takes a guess of itself for its own.
+   */
+  guesses: Record<string, number>;
 }
 
 /** What a revocable token says of itself, as far as revocations match it. */
@@ -94,48 +102,63 @@ function same(a: Revocation, b: Revocation): boolean {
   return a.origin === b.origin && a.originIssuedBefore === b.originIssuedBefore && marginOf(a) === marginOf(b);
 }
 
-/** Regions a revocation's `times` names at most (more are not taken in). */
+/** Regions a revocation's `times`, and its `guesses`, name at most (more are not taken in). */
 const MAX_TIMES = 64;
 
+type TimeMap = Record<string, number>;
+
 /** `times[region]`, an own property only (a region may be named `constructor`). */
-export function timeIn(times: Record<string, number>, region: string): number | undefined {
+export function timeIn(times: TimeMap, region: string): number | undefined {
   return Object.hasOwn(times, region) ? times[region] : undefined;
 }
 
-/** A region's time for a revocation: near its issuedBefore here (regions' clocks are not further apart). */
-function isTimes(t: unknown, issuedBefore: number): t is Record<string, number> {
+/** A map of regions' times, as a peer may send one: a time for each of at most MAX_TIMES regions. */
+function isTimeMap(t: unknown): t is TimeMap {
   if (typeof t !== 'object' || t === null || Array.isArray(t)) return false;
   const entries = Object.entries(t);
-  return (
-    entries.length <= MAX_TIMES &&
-    entries.every(([region, at]) => region.length > 0 && region.length <= 256 && region !== '__proto__' && Number.isSafeInteger(at) && Math.abs(at - issuedBefore) <= AHEAD_SLACK_MS)
-  );
-}
-
-/** The issuedBefore of `r` on the clock of the region that issued `t`, as well as it is known here. */
-function onTokensClock(r: Revocation, t: RevocableToken): number {
-  if (t.region === undefined) return r.issuedBefore;
-  if (t.region === r.origin) return r.originIssuedBefore;
-  return timeIn(r.times, t.region) ?? r.issuedBefore;
+  return entries.length <= MAX_TIMES && entries.every(([region, at]) => region.length > 0 && region.length <= 256 && region !== '__proto__' && Number.isSafeInteger(at));
 }
 
 /**
- * Two copies of one revocation joined: the earlier of their issuedBefore here and of each
- * region's time (at most MAX_TIMES regions); null where that is `held` already.
+ * `held` joined with `more`: for each region the earlier time, at most MAX_TIMES regions,
+ * and only times near `issuedBefore` (regions' clocks are not further apart: one that is
+ * is passed over, not the revocation). `changed`: whether that is not `held`.
  */
-function joined(held: Revocation, e: Revocation): Revocation | null {
-  const times = { ...held.times };
+function joinTimes(held: TimeMap, more: TimeMap, issuedBefore: number): { times: TimeMap; changed: boolean } {
+  const times = { ...held };
   let named = Object.keys(times).length;
   let changed = false;
-  for (const [region, at] of Object.entries(e.times)) {
+  for (const [region, at] of Object.entries(more)) {
+    if (Math.abs(at - issuedBefore) > AHEAD_SLACK_MS) continue;
     const had = timeIn(times, region);
     if (had === undefined ? named++ >= MAX_TIMES : had <= at) continue;
     times[region] = at;
     changed = true;
   }
+  return { times, changed };
+}
+
+/**
+ * The issuedBefore of `r` on the clock of the region that issued `t`, as well as it is
+ * known here: the origin's own, the region's as it said it, another region's guess of it,
+ * or (a JWT, a region neither said nor guessed) this region's.
+ */
+function onTokensClock(r: Revocation, t: RevocableToken): number {
+  if (t.region === undefined) return r.issuedBefore;
+  if (t.region === r.origin) return r.originIssuedBefore;
+  return timeIn(r.times, t.region) ?? timeIn(r.guesses, t.region) ?? r.issuedBefore;
+}
+
+/**
+ * Two copies of one revocation joined: the earlier of their issuedBefore here, of each
+ * region's time and of each guess; null where that is `held` already.
+ */
+function joined(held: Revocation, e: Revocation): Revocation | null {
   const issuedBefore = Math.min(held.issuedBefore, e.issuedBefore);
-  if (!changed && issuedBefore === held.issuedBefore) return null;
-  return { ...held, issuedBefore, appliesAt: issuedBefore + marginOf(held), times };
+  const times = joinTimes(held.times, e.times, issuedBefore);
+  const guesses = joinTimes(held.guesses, e.guesses, issuedBefore);
+  if (!times.changed && !guesses.changed && issuedBefore === held.issuedBefore) return null;
+  return { ...held, issuedBefore, appliesAt: issuedBefore + marginOf(held), times: times.times, guesses: guesses.times };
 }
 
 /**
@@ -152,8 +175,9 @@ function covers(a: Revocation, b: Revocation): boolean {
  * A well-formed revocation (from a peer, say), as a request here could have made it: a
  * target of a known type and bounded length, and times in the bounds a request has
  * (applying from issuedBefore to an hour and 30 s after it, issuedBefore not far ahead of
- * `now`), so that nothing is kept for ever or waited for past a timer's range; its times
- * on other regions' clocks no further from issuedBefore than regions' clocks may be apart.
+ * `now`), so that nothing is kept for ever or waited for past a timer's range; its
+ * origin's time no further from issuedBefore than regions' clocks may be apart (other
+ * regions' times further off are passed over as it is taken: joinTimes).
  */
 export function isRevocation(r: unknown, now: number): r is Revocation {
   const x = r as Revocation;
@@ -171,7 +195,8 @@ export function isRevocation(r: unknown, now: number): r is Revocation {
     Number.isSafeInteger(x.appliesAt) &&
     Number.isSafeInteger(x.originIssuedBefore) &&
     Math.abs(x.originIssuedBefore - x.issuedBefore) <= AHEAD_SLACK_MS &&
-    isTimes(x.times, x.issuedBefore) &&
+    isTimeMap(x.times) &&
+    isTimeMap(x.guesses) &&
     x.issuedBefore <= now + AHEAD_SLACK_MS &&
     x.appliesAt >= x.issuedBefore &&
     x.appliesAt - x.issuedBefore <= MAX_REVOCABLE_TTL_MS + REAUTH_MARGIN_MS
@@ -218,7 +243,16 @@ export class RevocationStore {
         continue;
       }
       if (had.some((h) => covers(h, e))) continue;
-      const entry = { origin: e.origin, keyName: e.keyName, target: e.target, issuedBefore: e.issuedBefore, appliesAt: e.appliesAt, originIssuedBefore: e.originIssuedBefore, times: { ...e.times } };
+      const entry = {
+        origin: e.origin,
+        keyName: e.keyName,
+        target: e.target,
+        issuedBefore: e.issuedBefore,
+        appliesAt: e.appliesAt,
+        originIssuedBefore: e.originIssuedBefore,
+        times: joinTimes({}, e.times, e.issuedBefore).times,
+        guesses: joinTimes({}, e.guesses, e.issuedBefore).times,
+      };
       this.byTarget.set(id, [...had.filter((h) => !covers(entry, h)), entry]);
       this.nextExpiry = Math.min(this.nextExpiry, entry.issuedBefore + KEEP_AFTER_MS);
       added.push(entry);
@@ -251,11 +285,12 @@ export class RevocationStore {
     if (this.digestCache !== null) return this.digestCache;
     const d = emptyDigest();
     for (const r of this.all()) {
-      const times = Object.entries(r.times)
-        .map(([region, at]) => `${region}=${at}`)
-        .sort()
-        .join(',');
-      addToDigest(d, hashName(`${r.origin}\u0000${r.keyName}\u0000${r.target}\u0000${r.originIssuedBefore}\u0000${r.issuedBefore}\u0000${marginOf(r)}\u0000${times}`));
+      const text = (m: TimeMap) =>
+        Object.entries(m)
+          .map(([region, at]) => `${region}=${at}`)
+          .sort()
+          .join(',');
+      addToDigest(d, hashName(`${r.origin}\u0000${r.keyName}\u0000${r.target}\u0000${r.originIssuedBefore}\u0000${r.issuedBefore}\u0000${marginOf(r)}\u0000${text(r.times)}\u0000${text(r.guesses)}`));
     }
     this.digestCache = d.count === 0 ? 0 : (d.xor ^ Math.imul(d.sum, 0x9e3779b1) ^ Math.imul(d.count, 0x85ebca6b)) >>> 0 || 1;
     return this.digestCache;

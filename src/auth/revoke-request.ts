@@ -63,7 +63,7 @@ export function revokeRequest(
         error: AblyError.of('invalidParameterValue', `a target is "TYPE:VALUE", TYPE one of ${TARGET_TYPES.join(', ')}, at most ${MAX_TARGET_LENGTH} characters`).toInfo(),
       };
     }
-    revocations.push({ origin: o.region, keyName: o.keyName, target, issuedBefore, appliesAt, originIssuedBefore: issuedBefore, times: {} });
+    revocations.push({ origin: o.region, keyName: o.keyName, target, issuedBefore, appliesAt, originIssuedBefore: issuedBefore, times: {}, guesses: {} });
     return { target, issuedBefore, appliesAt };
   });
   const failureCount = results.length - revocations.length;

@@ -254,8 +254,7 @@ export class Globalmaster {
   private linkUp(s: Session): void {
     this.clockMoved(s);
     s.send({ type: 'snapshot', ...this.local.snapshot() });
-    const revoked = this.withEstimates(this.d.revocations?.all() ?? []);
-    if (revoked.length) s.send({ type: 'revocations', entries: revoked });
+    this.sendRevocationsTo([s], this.d.revocations?.all() ?? []);
     this.emit({ type: 'linkUp', region: s.region });
     // Masters here ask the peer for everything it accepted since their last position.
     // (ABLY_NG_DEBUG_SKIP_REPLAY=1 breaks this on purpose, to show the chaos checker
@@ -331,23 +330,37 @@ export class Globalmaster {
    * through a third.
    */
   sendRevocations(entries: Revocation[]): void {
-    if (!this.active) return;
-    const out = this.withEstimates(entries);
-    for (const s of this.links.allLive()) s.send({ type: 'revocations', entries: out });
-    // This region's nodes hold the estimates too (taken once: then they are there).
-    const estimated = out.filter((e, i) => e !== entries[i]);
-    if (estimated.length) queueMicrotask(() => this.d.revocations?.take(estimated));
+    if (this.active) this.sendRevocationsTo(this.links.allLive(), entries);
   }
 
   /**
-   * Revocations with this region's estimate of their issuedBefore on the clock of each
-   * region it has measured (the offset over their link; the last told, while it is down)
-   * and they have no time for yet: so a token issued in a region cut off from every other
-   * (which will not say its own time for a while) is judged on that region's clock where
-   * its holder moves. The region's own time, once it takes the revocation, is the
-   * estimate (onOurClock); an earlier one joins (revocations.ts).
+   * Revocations to these links, with this region's guesses (withGuesses). This region's
+   * nodes hold the guesses too: taken once, they are there, and nothing more is taken.
    */
-  private withEstimates(entries: Revocation[]): Revocation[] {
+  private sendRevocationsTo(links: Iterable<Session>, entries: Revocation[]): void {
+    if (entries.length === 0) return;
+    const out = this.withGuesses(entries);
+    for (const s of links) s.send({ type: 'revocations', entries: out });
+    const guessed = out.filter((e, i) => e !== entries[i]);
+    if (guessed.length === 0) return;
+    queueMicrotask(() => {
+      try {
+        this.d.revocations?.take(guessed);
+      } catch (err) {
+        this.d.log.warn({ err: (err as Error).message }, 'guessed revocation times not taken');
+      }
+    });
+  }
+
+  /**
+   * Revocations with this region's guess of their issuedBefore on the clock of each region
+   * it has measured (the offset over their link; the last told, while it is down) and they
+   * have neither a time nor a guess for: so a token issued in a region cut off from every
+   * other (which cannot say its own time for a while) is judged on that region's clock
+   * where its holder moves. A region's own time, once it says it, comes first, and a
+   * region never takes a guess of itself for its own (onOurClock).
+   */
+  private withGuesses(entries: Revocation[]): Revocation[] {
     if (this.clockOffsets.size === 0) return entries;
     const offsets = new Map(this.clockOffsets);
     for (const s of this.links.allLive()) {
@@ -355,12 +368,13 @@ export class Globalmaster {
       if (measured !== null) offsets.set(s.region, Math.round(measured));
     }
     return entries.map((e) => {
-      let times: Record<string, number> | null = null;
+      let guesses: Record<string, number> | null = null;
       for (const [region, off] of offsets) {
-        if (region === e.origin || region === this.d.region || timeIn(e.times, region) !== undefined || Math.abs(off) > AHEAD_SLACK_MS) continue;
-        (times ??= { ...e.times })[region] = e.issuedBefore + off;
+        if (region === e.origin || region === this.d.region || Math.abs(off) > AHEAD_SLACK_MS) continue;
+        if (timeIn(e.times, region) !== undefined || timeIn(e.guesses, region) !== undefined) continue;
+        (guesses ??= { ...e.guesses })[region] = e.issuedBefore + off;
       }
-      return times ? { ...e, times } : e;
+      return guesses ? { ...e, guesses } : e;
     });
   }
 
@@ -539,17 +553,21 @@ export class Globalmaster {
  * between the two (the peer's clock minus ours, as told to the masters), unless this
  * region moved it before (it came back by way of a third) or made it (it came home after
  * this region restarted whole): then on those times exactly. The sender's time goes into
- * `times` (where it is not the origin), for tokens it issued.
+ * `times` (where it is not the origin), for tokens it issued. A guess of this region's
+ * time is dropped: it says its own.
  */
 export function onOurClock(entries: readonly Revocation[], from: string, ours: string, offsetMs: number): Revocation[] {
   const off = Math.round(offsetMs);
   return entries.map((e) => {
     const times = { ...e.times };
+    const guesses = { ...e.guesses };
     if (from !== e.origin) times[from] = e.issuedBefore;
     const before = timeIn(times, ours);
-    delete times[ours];
-    delete times[e.origin];
+    for (const m of [times, guesses]) {
+      delete m[ours];
+      delete m[e.origin];
+    }
     const issuedBefore = e.origin === ours ? e.originIssuedBefore : (before ?? e.issuedBefore - off);
-    return { ...e, issuedBefore, appliesAt: issuedBefore + (e.appliesAt - e.issuedBefore), times };
+    return { ...e, issuedBefore, appliesAt: issuedBefore + (e.appliesAt - e.issuedBefore), times, guesses };
   });
 }

@@ -81,8 +81,9 @@ export interface Heartbeat {
  * src/auth/revocations.ts). `origin`: the region where it was made;
  * `origin_issued_before`: its issued_before there, on that region's time, never moved
  * (with origin, key_name, target and applies_at - issued_before, what it is). `times`:
- * its issued_before on the time of other regions that took it over a link (each adds its
- * own), to compare their tokens with.
+ * its issued_before on the time of other regions that took it over a link (as each said
+ * it), to compare their tokens with; `guesses`: the same estimated by regions that
+ * measured those regions' clocks, for regions that have not said theirs.
  */
 export interface Revocation {
   keyName: string;
@@ -92,9 +93,15 @@ export interface Revocation {
   origin: string;
   originIssuedBefore: number;
   times: { [key: string]: number };
+  guesses: { [key: string]: number };
 }
 
 export interface Revocation_TimesEntry {
+  key: string;
+  value: number;
+}
+
+export interface Revocation_GuessesEntry {
   key: string;
   value: number;
 }
@@ -1246,7 +1253,16 @@ export const Heartbeat: MessageFns<Heartbeat> = {
 };
 
 function createBaseRevocation(): Revocation {
-  return { keyName: "", target: "", issuedBefore: 0, appliesAt: 0, origin: "", originIssuedBefore: 0, times: {} };
+  return {
+    keyName: "",
+    target: "",
+    issuedBefore: 0,
+    appliesAt: 0,
+    origin: "",
+    originIssuedBefore: 0,
+    times: {},
+    guesses: {},
+  };
 }
 
 export const Revocation: MessageFns<Revocation> = {
@@ -1271,6 +1287,9 @@ export const Revocation: MessageFns<Revocation> = {
     }
     globalThis.Object.entries(message.times).forEach(([key, value]: [string, number]) => {
       Revocation_TimesEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    globalThis.Object.entries(message.guesses).forEach(([key, value]: [string, number]) => {
+      Revocation_GuessesEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
     });
     return writer;
   },
@@ -1347,6 +1366,17 @@ export const Revocation: MessageFns<Revocation> = {
             }
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const entry8 = Revocation_GuessesEntry.decode(reader, reader.uint32());
+            if (entry8.value !== undefined) {
+              message.guesses[entry8.key] = entry8.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1385,6 +1415,63 @@ export const Revocation_TimesEntry: MessageFns<Revocation_TimesEntry> = {
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseRevocation_TimesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRevocation_GuessesEntry(): Revocation_GuessesEntry {
+  return { key: "", value: 0 };
+}
+
+export const Revocation_GuessesEntry: MessageFns<Revocation_GuessesEntry> = {
+  encode(message: Revocation_GuessesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Revocation_GuessesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevocation_GuessesEntry();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {

@@ -12,7 +12,7 @@
  * its peers' heartbeats: region-nats.test.ts), one cut off from the region that revoked
  * hears of it through the third, and a region restarted whole has its own back from the
  * others. A token is judged on the clock of the region that issued it (as that region,
- * or the revoking one where that region is cut off, put the revocation on it).
+ * or, where that region is cut off, the revoking one's guess of its clock, put it).
  */
 import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,7 +169,7 @@ describe('token revocation', () => {
     await regionLinksUp(d, REGIONS);
   }, 60_000);
 
-  it("judges a token of a region cut off from every other on that region's clock, by the revoking region's estimate", async () => {
+  it("judges a token of a region cut off from every other on that region's clock, by the revoking region's guess", async () => {
     const d = deployment();
     // Issued in r1 (6 s ahead of r2, 9 s ahead of r3), which is then cut off from both; revoked in r3.
     const old = (await server(d.port('r1-n2')).auth.requestToken({ clientId: 'hugo' })).token;
@@ -179,7 +179,7 @@ describe('token revocation', () => {
       const result = await server(d.port('r3-n1')).auth.revokeTokens([{ type: 'clientId', value: 'hugo' }]);
       expect(result.successCount).toBe(1);
       // r1's own time for it cannot come. By their own clocks the token was issued 9 s (r3)
-      // and 6 s (r2) after the revocation; by r3's estimate of r1's time, before it.
+      // and 6 s (r2) after the revocation; by r3's guess of r1's time, before it.
       for (const node of [...d.nodes('r3'), ...d.nodes('r2')]) {
         await waitFor(async () => (await readWith(d.port(node), old)) === 'revoked', { what: `the token refused on ${node}`, timeoutMs: 10_000 });
       }

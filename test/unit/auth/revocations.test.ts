@@ -13,7 +13,7 @@ import { codeOf } from '../../helpers/errors.js';
 import { signJwt } from '../../helpers/jwt.js';
 
 const T0 = 1_800_000_000_000;
-const rev = (target: string, issuedBefore: number, appliesAt = issuedBefore, keyName = 'app.rev'): Revocation => ({ origin: 'r1', keyName, target, issuedBefore, appliesAt, originIssuedBefore: issuedBefore, times: {} });
+const rev = (target: string, issuedBefore: number, appliesAt = issuedBefore, keyName = 'app.rev'): Revocation => ({ origin: 'r1', keyName, target, issuedBefore, appliesAt, originIssuedBefore: issuedBefore, times: {}, guesses: {} });
 /** `r` as a region whose clock is `off` ms behind its origin's holds it. */
 const moved = (r: Revocation, off: number): Revocation => ({ ...r, issuedBefore: r.issuedBefore - off, appliesAt: r.appliesAt - off });
 const token = (o: Partial<RevocableToken> = {}): RevocableToken => ({ keyName: 'app.rev', issuedAt: T0 - 1000, clientId: 'bob', revocationKey: null, resources: ['*'], ...o });
@@ -187,18 +187,36 @@ describe("another region's revocations, as its link brings them", () => {
     expect(a.digest()).not.toBe(b.digest());
   });
 
-  it("take no times on other regions' clocks further from issuedBefore than clocks may be apart, nor more regions' than 64", () => {
+  it("pass over times on other regions' clocks further from issuedBefore than clocks may be apart, and regions' past 64; a revocation whose origin's time is so, or with more than 64, is not taken", () => {
     const s = new RevocationStore(() => T0);
     const made = { ...rev('clientId:bob', T0), origin: 'r2', originIssuedBefore: T0 + 6000 };
+    const regions = (n: number, at = T0) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`r${i + 3}`, at]));
     expect(s.merge([{ ...made, originIssuedBefore: T0 + 5 * 60_000 + 1 }])).toEqual([]);
-    expect(s.merge([{ ...made, times: { r3: Number.MAX_SAFE_INTEGER } }])).toEqual([]);
-    expect(s.merge([{ ...made, times: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`r${i + 3}`, T0])) }])).toEqual([]);
-    expect(s.merge([{ ...made, times: JSON.parse('{"__proto__": 1}') }])).toEqual([]);
-    expect(s.merge([{ ...made, times: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`r${i + 3}`, T0])) }])).toHaveLength(1);
+    expect(s.merge([{ ...made, times: regions(65) }])).toEqual([]);
+    expect(s.merge([{ ...made, guesses: JSON.parse('{"__proto__": 1}') }])).toEqual([]);
+    // Taken without the time that is too far off.
+    expect(s.merge([{ ...made, times: { r3: Number.MAX_SAFE_INTEGER, r4: T0 - 1000 }, guesses: { r5: T0 - 6 * 60_000 } }])).toEqual([{ ...made, times: { r4: T0 - 1000 } }]);
+    expect(s.merge([{ ...made, times: regions(64) }])).toHaveLength(1);
     // Full: another region's time is not taken in; an earlier one of a region named is.
     expect(s.merge([{ ...made, times: { r99: T0 - 1 } }])).toEqual([]);
     expect(s.merge([{ ...made, times: { r3: T0 - 1 } }])).toHaveLength(1);
     expect(Object.keys(s.all()[0]!.times)).toHaveLength(64);
+  });
+
+  it("judge a token by a region's own time before another's guess of it, and by a guess before this region's time", () => {
+    // Held in r1: made in r2; r2 guessed r3's time (r3 cut off) and r4's, and r4 said its own.
+    const s = new RevocationStore(() => T0);
+    s.merge([{ ...rev('clientId:bob', T0), origin: 'r2', originIssuedBefore: T0 + 6000, times: { r4: T0 + 1000 }, guesses: { r3: T0 + 9000, r4: T0 + 1500 } }]);
+    const bob = (issuedAt: number, region: string) => token({ issuedAt, region });
+    expect(s.revokedAt(bob(T0 + 8999, 'r3'))).toBe(T0);
+    expect(s.revokedAt(bob(T0 + 9000, 'r3'))).toBeNull();
+    expect(s.revokedAt(bob(T0 + 999, 'r4'))).toBe(T0);
+    expect(s.revokedAt(bob(T0 + 1000, 'r4'))).toBeNull(); // r4's own, not r2's guess
+    // A region takes no guess of itself for its own time: r3, taking it from r2, moves it by its own offset.
+    // (r1's clock 9.1 s behind r3's by r3's measure; r2 guessed 9 s.)
+    const atR3 = onOurClock(s.all(), 'r1', 'r3', -9100);
+    expect(atR3[0]).toMatchObject({ issuedBefore: T0 + 9100, times: { r1: T0, r4: T0 + 1000 }, guesses: { r4: T0 + 1500 } });
+    expect(atR3[0]!.guesses).not.toHaveProperty('r3');
   });
 });
 

@@ -10,7 +10,7 @@ import { silentLogger } from '../../../src/log.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const T0 = Date.now();
-const rev = (target: string, origin = 'r1'): Revocation => ({ origin, keyName: 'app.rev', target, issuedBefore: T0, appliesAt: T0, originIssuedBefore: T0, times: {} });
+const rev = (target: string, origin = 'r1'): Revocation => ({ origin, keyName: 'app.rev', target, issuedBefore: T0, appliesAt: T0, originIssuedBefore: T0, times: {}, guesses: {} });
 
 function node() {
   let mono = 0;

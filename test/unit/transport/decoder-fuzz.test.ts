@@ -126,8 +126,8 @@ describe(`decoders on corrupted bytes (seed ${SEED})`, () => {
   it('token revocations, on the mesh and on a region link, and merged into a store', () => {
     const r = seeded(SEED + 4);
     const entries: Revocation[] = [
-      { origin: 'eu', keyName: 'app.rev', target: 'clientId:bob', issuedBefore: T, appliesAt: T, originIssuedBefore: T + 6000, times: { us: T + 2000 } },
-      { origin: 'eu', keyName: 'app.rev', target: 'channel:rooms:*', issuedBefore: T - 5, appliesAt: T + 30_000, originIssuedBefore: T - 5, times: {} },
+      { origin: 'eu', keyName: 'app.rev', target: 'clientId:bob', issuedBefore: T, appliesAt: T, originIssuedBefore: T + 6000, times: { us: T + 2000 }, guesses: { ap: T - 3000 } },
+      { origin: 'eu', keyName: 'app.rev', target: 'channel:rooms:*', issuedBefore: T - 5, appliesAt: T + 30_000, originIssuedBefore: T - 5, times: {}, guesses: {} },
     ];
     const take = (got: Revocation[]) => new RevocationStore(() => T).merge(got);
     survive(r, Buffer.from(encodeNodeMessage({ type: 'revocations', entries })), (b) => {

@@ -145,8 +145,8 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
     const msg: NodeMessage = {
       type: 'revocations',
       entries: [
-        { origin: 'r1', keyName: 'app.rev', target: 'clientId:bob', issuedBefore: NOW, appliesAt: NOW, originIssuedBefore: NOW, times: {} },
-        { origin: 'r2', keyName: 'app.rev', target: 'channel:rooms:*', issuedBefore: NOW - 60_000, appliesAt: NOW + 30_000, originIssuedBefore: NOW - 54_000, times: { r3: NOW - 61_000 } },
+        { origin: 'r1', keyName: 'app.rev', target: 'clientId:bob', issuedBefore: NOW, appliesAt: NOW, originIssuedBefore: NOW, times: {}, guesses: {} },
+        { origin: 'r2', keyName: 'app.rev', target: 'channel:rooms:*', issuedBefore: NOW - 60_000, appliesAt: NOW + 30_000, originIssuedBefore: NOW - 54_000, times: { r3: NOW - 61_000 }, guesses: { r4: NOW - 58_000 } },
       ],
     };
     expect(roundTrip(msg)).toStrictEqual(msg);
