@@ -87,7 +87,10 @@ async function attachDuringCut(o: { prefix: string; during?: number; quiet?: boo
     await connected(pub);
     const publisher = new SteadyPublisher('S', pub, ch, 2);
     publisher.start();
-    await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel' });
+    // Where masters send no start (ABLY_NG_DEBUG_SKIP_START), r2's own first batches wait
+    // for one too, up to START_WAIT_MS (8 s) at r1's globalmaster: 10 s was short for that
+    // under a loaded make test.
+    await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel', timeoutMs: 20_000 });
     link.set('both', { reset: true });
     await waitFor(async () => !(await linkTo('r3')).up, { what: "r1's link to r3 down" });
     await o.whileCut?.();
@@ -151,7 +154,10 @@ describe('a new interest while another region has the channel', () => {
       await connected(pub);
       const publisher = new SteadyPublisher('S', pub, ch, 2);
       publisher.start();
-      await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel' });
+      // Where masters send no start (ABLY_NG_DEBUG_SKIP_START), r2's own first batches wait
+    // for one too, up to START_WAIT_MS (8 s) at r1's globalmaster: 10 s was short for that
+    // under a loaded make test.
+    await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel', timeoutMs: 20_000 });
       for (const p of d.sup.meshProxies.values()) p.set('both', { latencyMs: 10 });
       d.sup.regionProxies.get('r1|r3')!.set('both', { latencyMs: 50 });
       await subC.channels.get(ch).subscribe(recC.handler);
