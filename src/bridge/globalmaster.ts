@@ -21,7 +21,7 @@
  */
 import { CLOCK_OFFSET_KEPT_WITHIN_MS, type RegionInterest } from '../channel/channel-interest.js';
 import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
-import { AHEAD_SLACK_MS, timeIn, type Revocation } from '../auth/revocations.js';
+import type { Revocation } from '../auth/revocations.js';
 import type { ChannelRouter } from '../channel/router.js';
 import type { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -35,6 +35,7 @@ import { chunks, headsByMaster, pruneTold, QuietHeads } from './heads.js';
 import { answerReplay, type ReplayDeps } from './replay.js';
 import type { GlobalmasterStatus, Session } from './link-session.js';
 import { RegionLinks, type LinksDeps } from './links.js';
+import { onOurClock, withGuesses } from './revocation-times.js';
 
 /** The ring key whose owner holds the globalmaster role. */
 export const GLOBALMASTER_KEY = '__globalmaster';
@@ -339,7 +340,7 @@ export class Globalmaster {
    */
   private sendRevocationsTo(links: Iterable<Session>, entries: Revocation[]): void {
     if (entries.length === 0) return;
-    const out = this.withGuesses(entries);
+    const out = withGuesses(entries, this.regionOffsets(), this.d.region);
     for (const s of links) s.send({ type: 'revocations', entries: out });
     const guessed = out.filter((e, i) => e !== entries[i]);
     if (guessed.length === 0) return;
@@ -352,31 +353,16 @@ export class Globalmaster {
     });
   }
 
-  /**
-   * Revocations with this region's guess of their issuedBefore on the clock of each region
-   * it has measured (the offset over their link; the last told, while it is down) and they
-   * have neither a time nor a guess for: so a token issued in a region cut off from every
-   * other (which cannot say its own time for a while) is judged on that region's clock
-   * where its holder moves. A region's own time, once it says it, comes first, and a
-   * region never takes a guess of itself for its own (onOurClock).
-   */
-  private withGuesses(entries: Revocation[]): Revocation[] {
-    if (this.clockOffsets.size === 0) return entries;
+  /** The offset of each region's clock from ours measured over its link (live, or the last told while it is down). */
+  private regionOffsets(): Map<string, number> {
     const offsets = new Map(this.clockOffsets);
     for (const s of this.links.allLive()) {
       const measured = s.clock.offsetMs();
       if (measured !== null) offsets.set(s.region, Math.round(measured));
     }
-    return entries.map((e) => {
-      let guesses: Record<string, number> | null = null;
-      for (const [region, off] of offsets) {
-        if (region === e.origin || region === this.d.region || Math.abs(off) > AHEAD_SLACK_MS) continue;
-        if (timeIn(e.times, region) !== undefined || timeIn(e.guesses, region) !== undefined) continue;
-        (guesses ??= { ...e.guesses })[region] = e.issuedBefore + off;
-      }
-      return guesses ? { ...e, guesses } : e;
-    });
+    return offsets;
   }
+
 
   /** A peer's interest in these channels began (it waits for its start) or ended; the masters are told. */
   private peerChanged(region: string, peer: RemoteInterest, changed: ChannelKey[], told: boolean): void {
@@ -545,29 +531,4 @@ export class Globalmaster {
       links: this.d.peers.map((p) => this.links.status(p.region, this.remote.get(p.region)?.channelList().length ?? 0)),
     };
   }
-}
-
-/**
- * Revocations from region `from` (on its time) on this region's (`ours`), so that they are
- * compared with tokens issued here, by this region's clock: moved by the offset measured
- * between the two (the peer's clock minus ours, as told to the masters), unless this
- * region moved it before (it came back by way of a third) or made it (it came home after
- * this region restarted whole): then on those times exactly. The sender's time goes into
- * `times` (where it is not the origin), for tokens it issued. A guess of this region's
- * time is dropped: it says its own.
- */
-export function onOurClock(entries: readonly Revocation[], from: string, ours: string, offsetMs: number): Revocation[] {
-  const off = Math.round(offsetMs);
-  return entries.map((e) => {
-    const times = { ...e.times };
-    const guesses = { ...e.guesses };
-    if (from !== e.origin) times[from] = e.issuedBefore;
-    const before = timeIn(times, ours);
-    for (const m of [times, guesses]) {
-      delete m[ours];
-      delete m[e.origin];
-    }
-    const issuedBefore = e.origin === ours ? e.originIssuedBefore : (before ?? e.issuedBefore - off);
-    return { ...e, issuedBefore, appliesAt: issuedBefore + (e.appliesAt - e.issuedBefore), times, guesses };
-  });
 }

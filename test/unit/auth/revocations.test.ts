@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../src/auth/keys.js';
 import { revokeRequest } from '../../../src/auth/revoke-request.js';
-import { onOurClock } from '../../../src/bridge/globalmaster.js';
+import { onOurClock, withGuesses } from '../../../src/bridge/revocation-times.js';
 import { KEEP_AFTER_MS, REAUTH_MARGIN_MS, RevocationStore, type RevocableToken, type Revocation } from '../../../src/auth/revocations.js';
 import { TokenAuthority } from '../../../src/auth/tokens.js';
 import { rng } from '../../../src/rng.js';
@@ -201,6 +201,23 @@ describe("another region's revocations, as its link brings them", () => {
     expect(s.merge([{ ...made, times: { r99: T0 - 1 } }])).toEqual([]);
     expect(s.merge([{ ...made, times: { r3: T0 - 1 } }])).toHaveLength(1);
     expect(Object.keys(s.all()[0]!.times)).toHaveLength(64);
+  });
+
+  it("carry, as they are sent on, this region's guess of their time on each region measured that has neither said nor been guessed", () => {
+    const made = { ...rev('clientId:bob', T0), origin: 'r2', originIssuedBefore: T0 + 6000, times: { r4: T0 + 1000 } };
+    const offsets = new Map([
+      ['r2', 6000], // the origin: it has its own
+      ['r3', 9000],
+      ['r4', 1200], // said its own
+      ['r5', -4000],
+      ['r6', 6 * 60_000], // further than clocks may be apart
+    ]);
+    const [out] = withGuesses([made], offsets, 'r1');
+    expect(out).toEqual({ ...made, guesses: { r3: T0 + 9000, r5: T0 - 4000 } });
+    // Guessed already: left as it was (the same entry), as is every entry where nothing was measured.
+    const again = withGuesses([out!], new Map([['r3', 9500]]), 'r1');
+    expect(again[0]).toBe(out);
+    expect(withGuesses([made], new Map(), 'r1')[0]).toBe(made);
   });
 
   it("judge a token by a region's own time before another's guess of it, and by a guess before this region's time", () => {
