@@ -103,7 +103,7 @@ function same(a: Revocation, b: Revocation): boolean {
 }
 
 /** Regions a revocation's `times`, and its `guesses`, name at most (more are not taken in). */
-const MAX_TIMES = 64;
+export const MAX_TIMES = 64;
 
 type TimeMap = Record<string, number>;
 

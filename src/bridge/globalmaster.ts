@@ -335,14 +335,16 @@ export class Globalmaster {
   }
 
   /**
-   * Revocations to these links, with this region's guesses (withGuesses). This region's
-   * nodes hold the guesses too: taken once, they are there, and nothing more is taken.
+   * Revocations to these links. Those this region has guesses to add to (withGuesses) go
+   * once this region's nodes hold them with the guesses: taking them is a change, which
+   * sends them on (sendRevocations) to every link, so each goes out once.
    */
   private sendRevocationsTo(links: Iterable<Session>, entries: Revocation[]): void {
     if (entries.length === 0) return;
     const out = withGuesses(entries, this.regionOffsets(), this.d.region);
-    for (const s of links) s.send({ type: 'revocations', entries: out });
+    const plain = out.filter((e, i) => e === entries[i]);
     const guessed = out.filter((e, i) => e !== entries[i]);
+    if (plain.length) for (const s of links) s.send({ type: 'revocations', entries: plain });
     if (guessed.length === 0) return;
     queueMicrotask(() => {
       try {

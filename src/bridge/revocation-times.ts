@@ -3,7 +3,7 @@
  * a revocation taken from another region is put on this region's time, and one sent on
  * carries this region's guesses of other regions' times for it. Pure.
  */
-import { AHEAD_SLACK_MS, timeIn, type Revocation } from '../auth/revocations.js';
+import { AHEAD_SLACK_MS, MAX_TIMES, timeIn, type Revocation } from '../auth/revocations.js';
 
 /**
  * Revocations from region `from` (on its time) on this region's (`ours`), so that they are
@@ -36,17 +36,19 @@ export function onOurClock(entries: readonly Revocation[], from: string, ours: s
  * neither a time nor a guess for: so a token issued in a region cut off from every other
  * (which cannot say its own time for a while) is judged on that region's clock where its
  * holder moves. A region's own time, once it says it, comes first, and a region never
- * takes a guess of itself for its own (onOurClock). An entry given no guess is returned
- * as it was (the same object).
+ * takes a guess of itself for its own (onOurClock). At most MAX_TIMES guesses, as a store
+ * keeps. An entry given no guess is returned as it was (the same object).
  */
 export function withGuesses(entries: readonly Revocation[], offsets: ReadonlyMap<string, number>, ours: string): Revocation[] {
   if (offsets.size === 0) return [...entries];
   return entries.map((e) => {
     let guesses: Record<string, number> | null = null;
+    let named = Object.keys(e.guesses).length;
     for (const [region, off] of offsets) {
-      if (region === e.origin || region === ours || Math.abs(off) > AHEAD_SLACK_MS) continue;
+      if (region === e.origin || region === ours || Math.abs(off) > AHEAD_SLACK_MS || named >= MAX_TIMES) continue;
       if (timeIn(e.times, region) !== undefined || timeIn(e.guesses, region) !== undefined) continue;
       (guesses ??= { ...e.guesses })[region] = e.issuedBefore + off;
+      named++;
     }
     return guesses ? { ...e, guesses } : e;
   });

@@ -133,7 +133,6 @@ export class ConnectionDirectory {
     return best;
   }
 
-  /** The connection closed for good (CLOSE): its record goes everywhere. */
   /** The gateway's side of it: this node's connections opened, lost, closed, and taken to resume here. */
   gatewaySide(): ConnectionDirectoryService {
     const host = this.deps.self;
@@ -145,6 +144,7 @@ export class ConnectionDirectory {
     };
   }
 
+  /** The connection closed for good (CLOSE): its record goes everywhere. */
   drop(connectionId: string): void {
     this.hosted.delete(connectionId);
     for (const n of this.holders(connectionId, TAKE_EXTRA)) this.deps.send(n, { type: 'connDrop', connectionId });

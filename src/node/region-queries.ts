@@ -5,14 +5,19 @@
  * later) would otherwise hold every such answer up for the whole channel request timeout
  * (10 s).
  */
-import type { ChannelKey } from '../channel/entry.js';
-import type { NodeId, Occupancy } from '../transport/messages.js';
+import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
+import type { NodeId, Occupancy, ReplyBody } from '../transport/messages.js';
 import type { GatewayServices } from '../gateway/services.js';
-import type { Rpc } from '../transport/rpc.js';
+import type { RequestBody, Rpc } from '../transport/rpc.js';
 import { mergeBuckets } from './stats.js';
 
 /** How long a region-wide question waits for each member's answer (ms). */
 export const REGION_QUERY_TIMEOUT_MS = 2000;
+
+/** Every member's answer to `req` (null: none in time, or a failure). */
+function askEvery(rpc: Rpc, members: readonly NodeId[], req: RequestBody): Promise<(ReplyBody | null)[]> {
+  return Promise.all(members.map((n) => rpc.request(n, req, REGION_QUERY_TIMEOUT_MS).catch(() => null)));
+}
 
 /** A channel's occupancy across the region, and how many members were asked and answered. */
 export type RegionOccupancy = Occupancy & { nodes: { asked: number; answered: number } };
@@ -20,8 +25,7 @@ export type RegionOccupancy = Occupancy & { nodes: { asked: number; answered: nu
 /** A channel's occupancy across the region: every member's local attachments, added up. */
 export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], channel: ChannelKey): Promise<RegionOccupancy> {
   const total = { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0, nodes: { asked: members.length, answered: 0 } };
-  const replies = await Promise.all(members.map((n) => rpc.request(n, { type: 'occupancy', channel }, REGION_QUERY_TIMEOUT_MS).catch(() => null)));
-  for (const r of replies) {
+  for (const r of await askEvery(rpc, members, { type: 'occupancy', channel })) {
     if (r?.kind !== 'occupancy') continue;
     total.nodes.answered++;
     total.connections += r.connections;
@@ -34,29 +38,21 @@ export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], chan
 
 /** The names of an app's channels mastered anywhere in the region: every member's masters (those that answer in time). */
 export async function regionChannels(rpc: Rpc, members: readonly NodeId[], appId: string): Promise<string[]> {
-  const lists = await Promise.all(
-    members.map((n) =>
-      rpc
-        .request(n, { type: 'interestList', all: true }, REGION_QUERY_TIMEOUT_MS)
-        .then((b) => (b.kind === 'interest' ? b.mastered.map((m) => m.channel) : []))
-        .catch(() => []),
-    ),
-  );
-  const prefix = `${appId}:`;
-  return [...new Set(lists.flat().filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)))];
+  const names = new Set<string>();
+  for (const r of await askEvery(rpc, members, { type: 'interestList', all: true })) {
+    if (r?.kind !== 'interest') continue;
+    for (const m of r.mastered) {
+      const k = splitChannelKey(m.channel);
+      if (k.appId === appId) names.add(k.name);
+    }
+  }
+  return [...names];
 }
 
 /** Statistics of an app across the region: every member's minutes, added up. */
 export async function regionStats(rpc: Rpc, members: readonly NodeId[], appId: string, start: number, end: number) {
-  const lists = await Promise.all(
-    members.map((n) =>
-      rpc
-        .request(n, { type: 'stats', appId, start, end }, REGION_QUERY_TIMEOUT_MS)
-        .then((b) => (b.kind === 'stats' ? b.buckets : []))
-        .catch(() => []),
-    ),
-  );
-  return mergeBuckets(lists);
+  const replies = await askEvery(rpc, members, { type: 'stats', appId, start, end });
+  return mergeBuckets(replies.map((r) => (r?.kind === 'stats' ? r.buckets : [])));
 }
 
 /** The gateway's region-wide questions (statistics, channels, a channel's occupancy), over the ring's members as they are when asked. */

@@ -218,6 +218,9 @@ describe("another region's revocations, as its link brings them", () => {
     const again = withGuesses([out!], new Map([['r3', 9500]]), 'r1');
     expect(again[0]).toBe(out);
     expect(withGuesses([made], new Map(), 'r1')[0]).toBe(made);
+    // At most 64 guesses, as a store keeps.
+    const full = { ...made, guesses: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`g${i}`, T0])) };
+    expect(withGuesses([full], offsets, 'r1')[0]).toBe(full);
   });
 
   it("judge a token by a region's own time before another's guess of it, and by a guess before this region's time", () => {
