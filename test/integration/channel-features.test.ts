@@ -188,6 +188,7 @@ describe('channel status, batch publish, idempotency and stats', () => {
     expect(details.items[0]).toMatchObject({ channelId: 'enum-a', name: 'enum-a', status: { isActive: true, occupancy: { metrics: { connections: 0 } } } });
     // A key that may only publish to pub:* sees none of them.
     const pubOnly = await rest(port, { key: PUB_ONLY_KEY }).request('get', '/channels', 3, { prefix: 'enum-', by: 'id' }, null);
+    expect(pubOnly.statusCode).toBe(200); // answered, with none it may see (not refused)
     expect(pubOnly.items).toEqual([]);
     const bad = await r.request('get', '/channels', 3, { by: 'everything' }, null);
     expect(bad.statusCode).toBe(400);

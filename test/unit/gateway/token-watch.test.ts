@@ -44,9 +44,18 @@ describe("a connection's token watch", () => {
     expect(w.asked()).toBe(0);
     w.watch.arm();
     w.watch.revocationsChanged(new Set(['app.rev'])); // the node hears of more revocations meanwhile: asked once only
-    w.watch.revocationsChanged(new Set(['app.other']));
     expect(w.asked()).toBe(1);
     expect(w.ended).toEqual([]);
+    // Revocations of another key: the token is not looked at again (it would be ended: its revocation applies now).
+    let at2 = Date.now() + 60_000;
+    const other = watched(() => at2);
+    other.watch.arm();
+    at2 = Date.now() - 1;
+    other.watch.revocationsChanged(new Set(['app.other']));
+    expect(other.ended).toEqual([]);
+    other.watch.revocationsChanged(new Set(['app.rev']));
+    expect(other.ended.map((e) => e.code)).toEqual([40141]);
+    other.watch.stop();
     await waitFor(() => w.ended.length === 1, { what: 'the connection ended', timeoutMs: 5000 });
     expect(w.ended[0]!.code).toBe(40141);
     w.watch.stop();
@@ -71,15 +80,19 @@ describe("a connection's token watch", () => {
     // A JWT holder is asked a second on (its new JWT's iat, whole seconds, then after issuedBefore).
     const jwt = watched(() => Date.now() + 5000);
     jwt.jwt();
+    const armedAt = Date.now();
     jwt.watch.arm();
     expect(jwt.asked()).toBe(0);
     await waitFor(() => jwt.asked() === 1, { what: 'the JWT holder asked to renew' });
+    expect(Date.now() - armedAt).toBeGreaterThanOrEqual(950);
     jwt.watch.stop();
     const soonAt = Date.now() + 300;
     const soon = watched(() => soonAt);
     soon.watch.arm();
     expect(soon.asked()).toBe(0);
-    await waitFor(() => soon.ended.length === 1, { what: 'the JWT connection ended' });
+    await waitFor(() => soon.ended.length === 1, { what: 'the connection ended' });
+    expect(soon.ended.map((e) => e.code)).toEqual([40141]);
+    expect(soon.asked()).toBe(0); // less than a second off: ended then, not asked
     w.watch.stop();
   });
 });

@@ -43,10 +43,10 @@ describe("a node's token revocations", () => {
   it('has its connections look once per turn, for the keys concerned', async () => {
     const n = node();
     n.sync.take([rev('clientId:a')]);
-    n.sync.take([rev('clientId:b')]);
+    n.sync.take([rev('clientId:b'), { ...rev('clientId:a'), keyName: 'app.other' }]);
     expect(n.changed).toEqual([]);
     await waitFor(() => n.changed.length > 0, { what: 'the connections told' });
-    expect(n.changed).toEqual([['app.rev']]);
+    expect(n.changed).toEqual([['app.rev', 'app.other']]);
   });
 
   it('sends a peer all it holds when the peer names another digest in two heartbeats running, at most once a second', () => {
