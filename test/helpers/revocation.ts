@@ -7,10 +7,10 @@ export const revocableServer = (port: number): Rest => new Ably.Rest({ ...common
 
 /**
  * A realtime client on tokens of the revocable key for `clientId`, which its authCallback
- * gets from the app's server; records each token it was given and each state it went
- * through (with the reason's code).
+ * gets from the app's server through `port` (or from `issue`: a JWT it signs, say);
+ * records each token it was given and each state it went through (with the reason's code).
  */
-export function tokenClient(port: number, clientId: string) {
+export function tokenClient(port: number, clientId: string, issue?: () => string) {
   const issuer = revocableServer(port);
   const tokens: string[] = [];
   const states: { state: string; code?: number }[] = [];
@@ -19,6 +19,11 @@ export function tokenClient(port: number, clientId: string) {
     port,
     clientId,
     authCallback: (_params: unknown, done: (err: unknown, token: unknown) => void) => {
+      if (issue) {
+        const token = issue();
+        tokens.push(token);
+        return done(null, token);
+      }
       issuer.auth.requestToken({ clientId }).then(
         (td) => {
           tokens.push(td.token);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globalmaster, nodesLogLines, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { Ring } from '../../src/cluster/ring.js';
 import { channelMasteredBy, channelsMasteredBy, replicaOf } from '../helpers/ring.js';
-import { closeAll, connected, realtime } from '../helpers/sdk.js';
+import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
@@ -61,6 +61,17 @@ async function lastEverywhere(publisher: SteadyPublisher, recs: Recorder[]): Pro
   }
 }
 
+/** r2's subscriber on `ch`, and a steady publisher, once r2 has 20 of its messages (within `warmupMs`). */
+async function publishingToR2(pub: Realtime, subB: Realtime, ch: string, warmupMs = 10_000): Promise<{ publisher: SteadyPublisher; recB: Recorder }> {
+  const recB = new Recorder();
+  await subB.channels.get(ch).subscribe(recB.handler);
+  await connected(pub);
+  const publisher = new SteadyPublisher('S', pub, ch, 2);
+  publisher.start();
+  await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel', timeoutMs: warmupMs });
+  return { publisher, recB };
+}
+
 /**
  * r3's subscriber attaches while r1's link to r3 is cut, and r1 publishes `during`
  * messages meanwhile (more than the master's page of 1,000 makes a start in pages);
@@ -81,16 +92,11 @@ async function attachDuringCut(o: { prefix: string; during?: number; quiet?: boo
   const subC = realtime(d.port('r3-n1'));
   const link = d.sup.regionProxies.get('r1|r3')!;
   try {
-    const recB = new Recorder();
-    const recC = new Recorder();
-    await subB.channels.get(ch).subscribe(recB.handler);
-    await connected(pub);
-    const publisher = new SteadyPublisher('S', pub, ch, 2);
-    publisher.start();
     // Where masters send no start (ABLY_NG_DEBUG_SKIP_START), r2's own first batches wait
     // for one too, up to START_WAIT_MS (8 s) at r1's globalmaster: 10 s was short for that
     // under a loaded make test.
-    await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel', timeoutMs: 20_000 });
+    const { publisher, recB } = await publishingToR2(pub, subB, ch, startComes ? 10_000 : 20_000);
+    const recC = new Recorder();
     link.set('both', { reset: true });
     await waitFor(async () => !(await linkTo('r3')).up, { what: "r1's link to r3 down" });
     await o.whileCut?.();
@@ -148,16 +154,8 @@ describe('a new interest while another region has the channel', () => {
     const subB = realtime(d.port('r2-n1'));
     const subC = realtime(d.port('r3-n1'));
     try {
-      const recB = new Recorder();
+      const { publisher, recB } = await publishingToR2(pub, subB, ch);
       const recC = new Recorder();
-      await subB.channels.get(ch).subscribe(recB.handler);
-      await connected(pub);
-      const publisher = new SteadyPublisher('S', pub, ch, 2);
-      publisher.start();
-      // Where masters send no start (ABLY_NG_DEBUG_SKIP_START), r2's own first batches wait
-    // for one too, up to START_WAIT_MS (8 s) at r1's globalmaster: 10 s was short for that
-    // under a loaded make test.
-    await waitFor(() => recB.count('S') >= 20, { what: 'r2 to receive the channel', timeoutMs: 20_000 });
       for (const p of d.sup.meshProxies.values()) p.set('both', { latencyMs: 10 });
       d.sup.regionProxies.get('r1|r3')!.set('both', { latencyMs: 50 });
       await subC.channels.get(ch).subscribe(recC.handler);

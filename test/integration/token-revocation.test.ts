@@ -20,7 +20,7 @@ import { regionClocksEnv } from '../../src/chaos/clocks.js';
 import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { signJwt } from '../helpers/jwt.js';
 import { readWith, revocableServer as server, tokenClient } from '../helpers/revocation.js';
-import { Ably, closeAll, common, connected, rest, type Realtime } from '../helpers/sdk.js';
+import { closeAll, connected, rest } from '../helpers/sdk.js';
 import { KEY, REV_KEY } from '../helpers/topology.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -206,15 +206,8 @@ describe('token revocation', () => {
 
   it('revokes JWTs by their x-ably-revocation-key: the connection is ended with 40141 and resumes once on a new JWT', async () => {
     const d = deployment();
-    const jwts: string[] = [];
-    const states: { state: string; code?: number }[] = [];
-    const sign = () => {
-      const jwt = signJwt({ exp: Math.floor(Date.now() / 1000) + 600, 'x-ably-clientId': 'hank', 'x-ably-revocation-key': 'group-7' }, 'app.rev', 'revsecret1');
-      jwts.push(jwt);
-      return jwt;
-    };
-    const hank: Realtime = new Ably.Realtime({ ...common, port: d.port('r2-n2'), clientId: 'hank', authCallback: (_p: unknown, done: (e: unknown, t: unknown) => void) => done(null, sign()) } as never);
-    hank.connection.on((c) => states.push({ state: c.current, ...(c.reason?.code ? { code: c.reason.code } : {}) }));
+    const sign = () => signJwt({ exp: Math.floor(Date.now() / 1000) + 600, 'x-ably-clientId': 'hank', 'x-ably-revocation-key': 'group-7' }, 'app.rev', 'revsecret1');
+    const { client: hank, tokens: jwts, states } = tokenClient(d.port('r2-n2'), 'hank', sign);
     try {
       await connected(hank);
       const result = await server(d.port('r2-n1')).auth.revokeTokens([{ type: 'revocationKey', value: 'group-7' }]);
