@@ -12,7 +12,7 @@
 import { AblyError, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log.js';
 import { nextSyncId, syncFrames } from '../protocol/frames.js';
-import { messageSize, type PresenceMessage } from '../protocol/message.js';
+import type { PresenceMessage } from '../protocol/message.js';
 import type { ClientPosition, NodeId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
@@ -20,12 +20,13 @@ import { hashName } from './sub-digest.js';
 import { leastPerEpoch } from './origin-positions.js';
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
-import { deliverEntries, floorsAt, floorsAtRestart, reachFromStart, sendTo, serialFor, unseen, type Held, type SubRec } from './delivery.js';
+import { deliverEntries, messageTotals, floorsAt, floorsAtRestart, reachFromStart, sendTo, serialFor, unseen, type Held, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 import type { Gap } from './gaps.js';
 import type { RequestBody } from '../transport/rpc.js';
 import { readRewind } from './rewind.js';
 import type { AttachOutcome, LocalSubscriber } from './subscriber.js';
+import type { OccupancyHooks } from './occupancy-watch.js';
 
 export type { AttachOutcome, LocalSubscriber } from './subscriber.js';
 
@@ -37,6 +38,7 @@ export interface ClientDeps {
   log: Logger;
   /** Per batch delivered: the channel, subscriber count reached, entries and bytes of messages in it (metrics, stats). */
   onDeliver?(key: ChannelKey, connections: number, messages: number, bytes: number): void;
+  occupancy?: OccupancyHooks;
 }
 
 export class ChannelClient {
@@ -214,17 +216,13 @@ export class ChannelClient {
     return { resumed: false, ...(error ? { error } : {}), channelSerial, hasPresence };
   }
 
-  /** How many local subscribers there are, by mode. */
-  occupancy(): { connections: number; publishers: number; subscribers: number; presenceSubscribers: number } {
-    let publishers = 0;
-    let subscribers = 0;
-    let presenceSubscribers = 0;
-    for (const sub of this.subs.keys()) {
-      if (sub.publishes) publishers++;
-      if (sub.wants('message')) subscribers++;
-      if (sub.wants('presence')) presenceSubscribers++;
-    }
-    return { connections: this.subs.size, publishers, subscribers, presenceSubscribers };
+  /** Its local subscribers that are live (their ATTACHED written). */
+  *live(): IterableIterator<LocalSubscriber> {
+    for (const [sub, rec] of this.subs) if (rec.queue === null) yield sub;
+  }
+
+  get presenceSize(): number {
+    return this.presence.size;
   }
 
   /**
@@ -309,11 +307,12 @@ export class ChannelClient {
     rec.backlog = [];
     rec.queue = null;
     sendTo(sub, rec, queued);
+    this.deps.occupancy?.changed(this);
   }
 
   /** Removes a local subscriber; resolves true when the client has none left. */
   detach(sub: LocalSubscriber): boolean {
-    this.subs.delete(sub);
+    if (this.subs.delete(sub)) this.deps.occupancy?.changed(this);
     return this.subs.size === 0;
   }
 
@@ -419,6 +418,7 @@ export class ChannelClient {
     if (this.master && this.master !== master) this.deps.unsub(this.master, this.key);
     this.master = master;
     this.subGen++;
+    this.deps.occupancy?.subscribed(this, master);
   }
 
   /**
@@ -462,6 +462,7 @@ export class ChannelClient {
   private resetPresence(members: PresenceMessage[]): void {
     this.presence.clear();
     for (const m of members) this.presence.apply(m, '');
+    this.deps.occupancy?.presence(this);
   }
 
   /** Goes on from the master's position (and presence set there), and tells every subscriber continuity was lost. */
@@ -579,20 +580,16 @@ export class ChannelClient {
     const lastEntry = fresh[fresh.length - 1]!;
     this.last = lastEntry.serial;
     this.lastChannelSerial = lastEntry.channelSerial;
+    const size = this.presence.size;
     for (const e of fresh) if (e.kind === 'presence') this.presence.apply(e.presence, e.host);
+    if (this.presence.size !== size) this.deps.occupancy?.presence(this);
     this.deliver(fresh);
   }
 
   private deliver(entries: LogEntry[]): void {
     const reached = deliverEntries(this.subs, entries);
     if (this.deps.onDeliver && reached > 0) {
-      let messages = 0;
-      let bytes = 0;
-      for (const e of entries) {
-        if (e.kind !== 'message') continue;
-        messages++;
-        bytes += messageSize(e.message);
-      }
+      const { messages, bytes } = messageTotals(entries);
       this.deps.onDeliver(this.key, reached, messages, bytes);
     }
   }

@@ -6,7 +6,7 @@
  */
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import type { LocalSubscriber } from './client.js';
-import type { PresenceMessage } from '../protocol/message.js';
+import { messageSize, type PresenceMessage } from '../protocol/message.js';
 import type { LogEntry } from './entry.js';
 import type { ErrorInfo } from '../errors.js';
 import { entryFrames } from '../protocol/frames.js';
@@ -279,4 +279,16 @@ export function reachFromStart(held: readonly Held[], epoch: string): number {
     reach = Math.max(reach, h.entries[h.entries.length - 1]!.serial);
   }
   return reach;
+}
+
+/** The messages among entries, and their bytes (metrics and stats). */
+export function messageTotals(entries: readonly LogEntry[]): { messages: number; bytes: number } {
+  let messages = 0;
+  let bytes = 0;
+  for (const e of entries) {
+    if (e.kind !== 'message') continue;
+    messages++;
+    bytes += messageSize(e.message);
+  }
+  return { messages, bytes };
 }

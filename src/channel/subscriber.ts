@@ -8,6 +8,7 @@ import type { PresenceMessage } from '../protocol/message.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
 import type { LogEntry } from './entry.js';
+import type { OccupancyWanted } from './occupancy.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
 export interface LocalSubscriber {
@@ -21,6 +22,10 @@ export interface LocalSubscriber {
   wants(kind: LogEntry['kind']): boolean;
   /** Whether it may publish (PUBLISH mode), for occupancy. */
   readonly publishes: boolean;
+  /** Whether it may enter presence (PRESENCE mode), for occupancy. */
+  readonly enters: boolean;
+  /** The occupancy events it asked for (the `occupancy` channel param), if any. */
+  readonly occupancy: OccupancyWanted | null;
   /**
    * The frames of one delivery, in order. The connection's outbound limit is checked
    * once, before them: a batch cut into several frames is no slower a reader than one.

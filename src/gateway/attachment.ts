@@ -6,6 +6,7 @@ import type { AblyError } from '../errors.js';
 import type { LocalSubscriber } from '../channel/client.js';
 import type { ChannelClient } from '../channel/client.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
+import type { OccupancyWanted } from '../channel/occupancy.js';
 import { Action, Flag } from '../protocol/actions.js';
 import type { Frame } from '../protocol/codec.js';
 import { nextSyncId, syncFrames } from '../protocol/frames.js';
@@ -32,13 +33,16 @@ export class Attachment implements LocalSubscriber {
   client: ChannelClient | null = null;
   /** Channel ops on this attachment run one after another. */
   chain: Promise<void> = Promise.resolve();
+  /** The occupancy events it asked for (set at each attach from `params`). */
+  occupancy: OccupancyWanted | null = null;
 
   constructor(
     private readonly owner: AttachmentOwner,
     readonly key: ChannelKey,
     /** The name as the client sent it (qualifier included): frames echo it. */
     readonly channelName: string,
-    readonly params: Record<string, string>,
+    /** Its channel params: the qualifier's and the last ATTACH's. */
+    public params: Record<string, string>,
   ) {}
 
   get connectionId(): string {
@@ -55,6 +59,18 @@ export class Attachment implements LocalSubscriber {
 
   get publishes(): boolean {
     return (this.modes & Flag.PUBLISH) !== 0;
+  }
+
+  get enters(): boolean {
+    return (this.modes & Flag.PRESENCE) !== 0;
+  }
+
+  /** The params an attach applied, for ATTACHED (RTL4k1: the SDK shows them as channel.params); others are ignored. */
+  applied(rewind: boolean): { params?: Record<string, string> } {
+    const params: Record<string, string> = {};
+    if (rewind) params.rewind = this.params.rewind!;
+    if (this.occupancy) params.occupancy = this.params.occupancy!;
+    return Object.keys(params).length ? { params } : {};
   }
 
   wants(kind: LogEntry['kind']): boolean {

@@ -11,6 +11,7 @@ import { AblyError, toAblyError } from '../errors.js';
 import type { Credentials } from '../auth/keys.js';
 import type { Operation } from '../auth/capability.js';
 import { parseRewind, resumePoint, type Rewind } from '../channel/attach-point.js';
+import { occupancyFor } from '../channel/occupancy.js';
 import { channelKey } from '../channel/entry.js';
 import { Action, ActionName, Flag, MODE_MASK } from '../protocol/actions.js';
 import { parseChannelName } from '../protocol/channel-name.js';
@@ -398,10 +399,10 @@ export class Connection implements AttachmentOwner {
         this.sendError(AblyError.of('tooManyChannels', `at most ${this.services.limits.maxChannelsPerConnection} channels per connection`), name);
         return;
       }
-      const params = { ...parsed.params, ...(pm.params && typeof pm.params === 'object' ? pm.params : {}) };
-      att = new Attachment(this, channelKey(this.credentials.appId, parsed.name), name, params);
+      att = new Attachment(this, channelKey(this.credentials.appId, parsed.name), name, {});
       this.attachments.set(name, att);
     }
+    att.params = { ...parsed.params, ...(pm.params && typeof pm.params === 'object' ? pm.params : {}) };
     const a = att;
     a.chain = a.chain.then(() => this.attach(a, parsed.name, pm)).catch((err) => {
       this.services.log.warn({ connectionId: this.id, channel: name, err: (err as Error).message }, 'attach failed');
@@ -431,15 +432,14 @@ export class Connection implements AttachmentOwner {
     att.state = 'attaching';
     const { resume, error: resumeError } = resumePoint(pm.channelSerial, this.services.region);
     let rewind: Rewind | null = null;
-    if (att.params.rewind !== undefined) {
-      try {
-        rewind = parseRewind(att.params.rewind, this.services.now());
-      } catch (err) {
-        this.dropAttachment(att);
-        this.attachments.delete(att.channelName);
-        this.sendError(err, att.channelName);
-        return;
-      }
+    try {
+      if (att.params.rewind !== undefined) rewind = parseRewind(att.params.rewind, this.services.now());
+      att.occupancy = occupancyFor(att.params.occupancy, this.credentials.capability.opsFor(channel), channel);
+    } catch (err) {
+      this.dropAttachment(att);
+      this.attachments.delete(att.channelName);
+      this.sendError(err, att.channelName);
+      return;
     }
     const client = this.services.hub.client(att.key, channel);
     att.client = client;
@@ -463,8 +463,7 @@ export class Connection implements AttachmentOwner {
       channel: att.channelName,
       flags: granted | presenceFlag | (outcome.resumed ? Flag.RESUMED : 0),
       channelSerial: outcome.channelSerial,
-      // The params applied (RTL4k1: the SDK shows these as channel.params); others are ignored.
-      ...(rewind ? { params: { rewind: att.params.rewind! } } : {}),
+      ...att.applied(rewind !== null),
       ...(outcome.error ? { error: outcome.error.toInfo() } : {}),
     });
     client.activate(att);

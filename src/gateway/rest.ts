@@ -21,6 +21,7 @@ import { authenticateRest, type Authenticator } from './auth.js';
 import { readDecodedBody, responseFormat, send, sendError } from './http-util.js';
 import { buildMessages } from './publish.js';
 import { interval, rollup, type StatsUnit } from '../node/stats.js';
+import { channelMetrics } from '../channel/occupancy.js';
 import type { GatewayServices } from './services.js';
 
 export interface RestContext {
@@ -304,13 +305,8 @@ async function channelDetails(s: GatewayServices, appId: string, name: string): 
     name,
     status: {
       isActive: status !== null || occupancy.connections > 0,
-      occupancy: {
-        metrics: {
-          ...occupancy,
-          presenceConnections: new Set(members.map((m) => m.connectionId)).size,
-          presenceMembers: members.length,
-        },
-      },
+      // presenceConnections: attachments that may enter (PRESENCE mode), as Ably counts them.
+      occupancy: { metrics: channelMetrics(occupancy, members.length) },
     },
     ...(status
       ? {

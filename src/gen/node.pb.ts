@@ -703,6 +703,8 @@ export interface OccupancyReply {
   publishers: number;
   subscribers: number;
   presenceSubscribers: number;
+  /** attachments granted PRESENCE mode (0 from builds before node 10) */
+  presenceConnections: number;
 }
 
 export interface Published {
@@ -823,6 +825,27 @@ export interface Unsub {
   channel: string;
 }
 
+/**
+ * Channel client → the master it is subscribed at: this node's attachments to the channel
+ * by mode, replacing what it said before (src/channel/occupancy-board.ts).
+ */
+export interface OccupancyReport {
+  channel: string;
+  counts?:
+    | OccupancyReply
+    | undefined;
+  /** attachments here that asked for occupancy events */
+  watchers: number;
+  /** some of them have had none yet: send the totals even if unchanged */
+  fresh: boolean;
+}
+
+/** Master → a node with watchers: the region's attachments to the channel, added up. */
+export interface OccupancyTotals {
+  channel: string;
+  counts?: OccupancyReply | undefined;
+}
+
 export interface ConnMoved {
   connectionId: string;
 }
@@ -896,6 +919,8 @@ export interface Envelope {
     | { $case: "relinked"; relinked: Relinked }
     | { $case: "originHeads"; originHeads: OriginHeads }
     | { $case: "revocations"; revocations: Revocations }
+    | { $case: "occupancyReport"; occupancyReport: OccupancyReport }
+    | { $case: "occupancyTotals"; occupancyTotals: OccupancyTotals }
     | undefined;
 }
 
@@ -6102,7 +6127,7 @@ export const VectorEntries: MessageFns<VectorEntries> = {
 };
 
 function createBaseOccupancyReply(): OccupancyReply {
-  return { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0 };
+  return { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0, presenceConnections: 0 };
 }
 
 export const OccupancyReply: MessageFns<OccupancyReply> = {
@@ -6118,6 +6143,9 @@ export const OccupancyReply: MessageFns<OccupancyReply> = {
     }
     if (message.presenceSubscribers !== 0) {
       writer.uint32(32).uint32(message.presenceSubscribers);
+    }
+    if (message.presenceConnections !== 0) {
+      writer.uint32(40).uint32(message.presenceConnections);
     }
     return writer;
   },
@@ -6165,6 +6193,14 @@ export const OccupancyReply: MessageFns<OccupancyReply> = {
             }
 
             message.presenceSubscribers = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.presenceConnections = reader.uint32();
             continue;
           }
         }
@@ -7231,6 +7267,142 @@ export const Unsub: MessageFns<Unsub> = {
   },
 };
 
+function createBaseOccupancyReport(): OccupancyReport {
+  return { channel: "", counts: undefined, watchers: 0, fresh: false };
+}
+
+export const OccupancyReport: MessageFns<OccupancyReport> = {
+  encode(message: OccupancyReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.counts !== undefined) {
+      OccupancyReply.encode(message.counts, writer.uint32(18).fork()).join();
+    }
+    if (message.watchers !== 0) {
+      writer.uint32(24).uint32(message.watchers);
+    }
+    if (message.fresh !== false) {
+      writer.uint32(32).bool(message.fresh);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OccupancyReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOccupancyReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.counts = OccupancyReply.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.watchers = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.fresh = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseOccupancyTotals(): OccupancyTotals {
+  return { channel: "", counts: undefined };
+}
+
+export const OccupancyTotals: MessageFns<OccupancyTotals> = {
+  encode(message: OccupancyTotals, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.counts !== undefined) {
+      OccupancyReply.encode(message.counts, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OccupancyTotals {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOccupancyTotals();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.counts = OccupancyReply.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseConnMoved(): ConnMoved {
   return { connectionId: "" };
 }
@@ -7769,6 +7941,12 @@ export const Envelope: MessageFns<Envelope> = {
       case "revocations":
         Revocations.encode(message.msg.revocations, writer.uint32(114).fork()).join();
         break;
+      case "occupancyReport":
+        OccupancyReport.encode(message.msg.occupancyReport, writer.uint32(122).fork()).join();
+        break;
+      case "occupancyTotals":
+        OccupancyTotals.encode(message.msg.occupancyTotals, writer.uint32(130).fork()).join();
+        break;
     }
     return writer;
   },
@@ -7896,6 +8074,28 @@ export const Envelope: MessageFns<Envelope> = {
             }
 
             message.msg = { $case: "revocations", revocations: Revocations.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.msg = {
+              $case: "occupancyReport",
+              occupancyReport: OccupancyReport.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.msg = {
+              $case: "occupancyTotals",
+              occupancyTotals: OccupancyTotals.decode(reader, reader.uint32()),
+            };
             continue;
           }
         }

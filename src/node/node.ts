@@ -3,12 +3,14 @@
  * and ring, the channel registry (masters and replicas), the hub (channel clients) and
  * the gateway (WebSocket + REST), and runs the heartbeat loop.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { KeyedQueue } from '../keyed-queue.js';
 import { AblyError } from '../errors.js';
 import type { ChannelKey } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
-import { ChannelRegistry, type WantedReplay } from '../channel/registry.js';
+import { ChannelRegistry } from '../channel/registry.js';
+import { askForMissed } from './region-news.js';
+import { NodeOccupancy } from './occupancy.js';
 import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
@@ -84,6 +86,7 @@ export class AblyNode {
   private readonly router: ChannelRouter;
   private readonly publisher: ChannelPublisher;
   private readonly hub: Hub;
+  private readonly occupancy: NodeOccupancy;
   private readonly gateway: Gateway;
   private readonly directory: ConnectionDirectory;
   private readonly globalmaster: Globalmaster | null;
@@ -94,7 +97,7 @@ export class AblyNode {
   private housekeepingTimer: NodeJS.Timeout | null = null;
   private readonly startedAt: number;
   private quorum: boolean;
-  private readonly listeners: ((e: NodeEvent) => void)[] = [];
+  private readonly listeners = new Set<(e: NodeEvent) => void>();
   private stopping = false;
   /** Whether this node may tell masters its connections' members are here (Gateway.presenceHereSoon). */
   private readonly maySpeak = (): boolean => this.quorum && !this.stopping;
@@ -201,7 +204,17 @@ export class AblyNode {
       timeoutMs: CHANNEL_REQUEST_TIMEOUT_MS,
       onRequest: () => this.metrics.onPublishRequest(),
     });
+    this.occupancy = new NodeOccupancy({
+      send: (to, msg) => this.transport.send(to, msg),
+      rpc: this.rpc,
+      registry: this.registry,
+      hub: () => this.hub,
+      intervalMs: o.topology.limits.occupancyIntervalMs,
+      now,
+      idPrefix: `${this.id}.${randomBytes(4).toString('hex')}`,
+    });
     this.hub = new Hub({
+      occupancy: this.occupancy.watch,
       router: this.router,
       unsub: (master, channel) => this.transport.send(master, { type: 'unsub', channel }),
       requestTimeoutMs: CHANNEL_REQUEST_TIMEOUT_MS,
@@ -293,11 +306,8 @@ export class AblyNode {
 
   /** Subscribes to membership, ring and quorum events (tests wait on these). */
   on(listener: (e: NodeEvent) => void): () => void {
-    this.listeners.push(listener);
-    return () => {
-      const i = this.listeners.indexOf(listener);
-      if (i >= 0) this.listeners.splice(i, 1);
-    };
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private emit(e: NodeEvent): void {
@@ -378,6 +388,7 @@ export class AblyNode {
           this.log.warn({ peer: e.node, ...(e.type === 'peerDown' ? { reason: e.reason } : {}) }, e.type === 'peerDown' ? 'peer down' : 'peer left');
           this.rpc.failPeer(e.node, e.type === 'peerDown' ? e.reason : 'left');
           this.registry.forgetNode(e.node);
+          this.occupancy.board.forgetNode(e.node);
           ringMayChange = true;
           break;
         case 'frozen':
@@ -439,6 +450,7 @@ export class AblyNode {
     this.emit({ type: 'ringChanged', members: [...this.ringView.members] });
     this.registry.reconcile();
     this.directory.reconcile(true);
+    this.occupancy.board.keepOnly((key) => this.ringView.owner(key) === this.id);
     this.hub.onRingChange();
     this.gateway.presenceHereSoon(this.maySpeak);
     this.globalmaster?.evaluate();
@@ -486,19 +498,9 @@ export class AblyNode {
         this.globalmaster?.onReplayWanted(msg);
         return;
       case 'relinked':
-      case 'originHeads': {
-        // Masters here ask the peer for what they lack (after a relink, or behind its heads).
-        let wanted = 0;
-        const want = (w: WantedReplay) => {
-          wanted++;
-          this.toGlobalmaster({ type: 'replayWanted', region: msg.region, ...w });
-        };
-        if (msg.type === 'relinked') this.registry.relinked(msg.region, want);
-        else this.registry.behindHeads(msg.region, msg.heads, want);
-        // Behind a head: a batch of that region's was lost on the way (README, "Holes at the end of a stream").
-        if (msg.type === 'originHeads' && wanted) this.log.info({ region: msg.region, channels: wanted }, "behind another region's heads: asked for the rest");
+      case 'originHeads':
+        askForMissed(this.registry, msg, (w) => this.toGlobalmaster(w), this.log);
         return;
-      }
       case 'interestList':
         this.rpc.reply(from, msg.rid, { kind: 'interest', mastered: this.registry.interestList(msg.all) });
         return;
@@ -507,6 +509,7 @@ export class AblyNode {
         return;
       case 'unsub':
         this.registry.unsubscribe(from, msg.channel);
+        this.occupancy.board.drop(msg.channel, from);
         return;
       case 'connMoved':
         this.directory.forgetHosted(msg.connectionId);
@@ -522,11 +525,11 @@ export class AblyNode {
       case 'stats':
         this.rpc.reply(from, msg.rid, { kind: 'stats', buckets: this.stats.buckets(msg.appId, msg.start, msg.end) });
         return;
-      case 'occupancy': {
-        const o = this.hub.get(msg.channel)?.occupancy() ?? { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0 };
-        this.rpc.reply(from, msg.rid, { kind: 'occupancy', ...o });
+      case 'occupancy':
+      case 'occupancyReport':
+      case 'occupancyTotals':
+        this.occupancy.onMessage(from, msg);
         return;
-      }
       case 'nonce':
         this.rpc.reply(from, msg.rid, this.auth.nonces.answer(msg));
         return;

@@ -7,6 +7,7 @@
  */
 import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
 import type { NodeId, Occupancy, ReplyBody } from '../transport/messages.js';
+import { addUp } from '../channel/occupancy.js';
 import type { GatewayServices } from '../gateway/services.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
 import { mergeBuckets } from './stats.js';
@@ -24,15 +25,8 @@ export type RegionOccupancy = Occupancy & { nodes: { asked: number; answered: nu
 
 /** A channel's occupancy across the region: every member's local attachments, added up. */
 export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], channel: ChannelKey): Promise<RegionOccupancy> {
-  const total = { connections: 0, publishers: 0, subscribers: 0, presenceSubscribers: 0, nodes: { asked: members.length, answered: 0 } };
-  for (const r of await askEvery(rpc, members, { type: 'occupancy', channel })) {
-    if (r?.kind !== 'occupancy') continue;
-    total.nodes.answered++;
-    total.connections += r.connections;
-    total.publishers += r.publishers;
-    total.subscribers += r.subscribers;
-    total.presenceSubscribers += r.presenceSubscribers;
-  }
+  const answers = (await askEvery(rpc, members, { type: 'occupancy', channel })).filter((r) => r?.kind === 'occupancy');
+  const total = { ...addUp(answers), nodes: { asked: members.length, answered: answers.length } };
   return total;
 }
 

@@ -373,11 +373,14 @@ export interface OccupancyRequest {
   channel: ChannelKey;
 }
 
+/** A channel's attachments by mode: a node's own, or the region's added up. */
 export interface Occupancy {
   connections: number;
   publishers: number;
   subscribers: number;
   presenceSubscribers: number;
+  /** Attachments granted PRESENCE mode (whether or not they entered). */
+  presenceConnections: number;
 }
 
 /** Requests the channel registry answers (the rest go to the connection directory, stats, the hub). */
@@ -505,6 +508,24 @@ export interface Unsub {
   channel: ChannelKey;
 }
 
+/** Channel client → its master: this node's attachments to the channel, replacing what it said before. */
+export interface OccupancyReport {
+  type: 'occupancyReport';
+  channel: ChannelKey;
+  counts: Occupancy;
+  /** Attachments here that asked for occupancy events (the `occupancy` channel param). */
+  watchers: number;
+  /** Some of them have had no event yet: the master sends its totals even if unchanged. */
+  fresh: boolean;
+}
+
+/** Master → a node with watchers: the region's attachments to the channel, added up. */
+export interface OccupancyTotals {
+  type: 'occupancyTotals';
+  channel: ChannelKey;
+  counts: Occupancy;
+}
+
 /** The connection resumed on another node: drop its old transport here (without leaving presence). */
 export interface ConnMoved {
   type: 'connMoved';
@@ -581,6 +602,8 @@ export type NodeMessage =
   | Reply
   | Broadcast
   | Unsub
+  | OccupancyReport
+  | OccupancyTotals
   | ConnMoved
   | ConnDrop
   | ToRegions

@@ -6,7 +6,7 @@
 import * as pb from '../gen/node.pb.js';
 import { encodeChunksWithSharedWriter, encodeWithSharedWriter } from './pb-writer.js';
 import { decodeLogEntries, encodeLogEntries, ForwardedEntries } from './entry-lists.js';
-import type { MemberInfo, MemberState, NodeMessage, ReplyBody } from './messages.js';
+import type { MemberInfo, MemberState, NodeMessage, Occupancy, ReplyBody } from './messages.js';
 import { requestFromPb, requestToPb } from './node-codec-requests.js';
 import {
   batchFromPb,
@@ -63,6 +63,17 @@ function memberFromPb(m: pb.MemberInfo): MemberInfo {
 }
 
 // ---- replies (requests: node-codec-requests.ts) ------------------------------------------
+
+/** A message's counts (absent: none). */
+function occupancyFromPb(c: pb.OccupancyReply | undefined): Occupancy {
+  return {
+    connections: c?.connections ?? 0,
+    publishers: c?.publishers ?? 0,
+    subscribers: c?.subscribers ?? 0,
+    presenceSubscribers: c?.presenceSubscribers ?? 0,
+    presenceConnections: c?.presenceConnections ?? 0,
+  };
+}
 
 function replyToPb(rid: number, r: ReplyBody): pb.Reply {
   switch (r.kind) {
@@ -321,6 +332,15 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       return { msg: { $case: 'originHeads', originHeads: { region: msg.region, heads: msg.heads } } };
     case 'unsub':
       return { msg: { $case: 'unsub', unsub: { channel: msg.channel } } };
+    case 'occupancyReport':
+      return {
+        msg: {
+          $case: 'occupancyReport',
+          occupancyReport: { channel: msg.channel, counts: msg.counts, watchers: msg.watchers, fresh: msg.fresh },
+        },
+      };
+    case 'occupancyTotals':
+      return { msg: { $case: 'occupancyTotals', occupancyTotals: { channel: msg.channel, counts: msg.counts } } };
     case 'connMoved':
       return { msg: { $case: 'connMoved', connMoved: { connectionId: msg.connectionId } } };
     case 'connDrop':
@@ -386,6 +406,12 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
       return { type: 'originHeads', region: m.originHeads.region, heads: m.originHeads.heads.map((h) => ({ channel: h.channel, epoch: h.epoch, seq: h.seq })) };
     case 'unsub':
       return { type: 'unsub', channel: m.unsub.channel };
+    case 'occupancyReport': {
+      const r = m.occupancyReport;
+      return { type: 'occupancyReport', channel: r.channel, counts: occupancyFromPb(r.counts), watchers: r.watchers, fresh: r.fresh };
+    }
+    case 'occupancyTotals':
+      return { type: 'occupancyTotals', channel: m.occupancyTotals.channel, counts: occupancyFromPb(m.occupancyTotals.counts) };
     case 'connMoved':
       return { type: 'connMoved', connectionId: m.connMoved.connectionId };
     case 'connDrop':

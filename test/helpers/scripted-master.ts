@@ -73,6 +73,8 @@ export function subscriber(): LocalSubscriber & { got: string[]; updates: number
     channelName: 'ch',
     echo: true,
     publishes: false,
+    enters: false,
+    occupancy: null,
     wants: (kind) => kind === 'message',
     send: (frames) => {
       for (const f of frames) {

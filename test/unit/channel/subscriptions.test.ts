@@ -35,6 +35,8 @@ function subscriber(id: string): LocalSubscriber & { seqs: number[]; gaps: numbe
     channelName: 'c',
     echo: true,
     publishes: false,
+    enters: false,
+    occupancy: null,
     wants: () => true,
     seqs: [] as number[],
     gaps: 0,

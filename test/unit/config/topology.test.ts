@@ -70,6 +70,7 @@ describe('validateTopology', () => {
       connectionStateTtlMs: D.CONNECTION_STATE_TTL_MS,
       maxIdleIntervalMs: D.MAX_IDLE_INTERVAL_MS,
       maxConnectionBufferBytes: D.MAX_CONNECTION_BUFFER_BYTES,
+      occupancyIntervalMs: D.OCCUPANCY_INTERVAL_MS,
     });
     expect(t).not.toHaveProperty('file');
   });

@@ -30,19 +30,19 @@ afterEach(() => {
 describe('region-wide questions', () => {
   it('add up the occupancy of the members that answer, and say how many did, within the query timeout', async () => {
     vi.useFakeTimers();
-    const rpc = region(['n3'], () => ({ kind: 'occupancy', connections: 2, publishers: 1, subscribers: 2, presenceSubscribers: 1 }));
+    const rpc = region(['n3'], () => ({ kind: 'occupancy', connections: 2, publishers: 1, subscribers: 2, presenceSubscribers: 1, presenceConnections: 1 }));
     let done: Awaited<ReturnType<typeof regionOccupancy>> | null = null;
     void regionOccupancy(rpc, ['n1', 'n2', 'n3'], 'app:c').then((o) => void (done = o));
     await vi.advanceTimersByTimeAsync(REGION_QUERY_TIMEOUT_MS - 1);
     expect(done).toBeNull();
     await vi.advanceTimersByTimeAsync(1);
-    expect(done).toEqual({ connections: 4, publishers: 2, subscribers: 4, presenceSubscribers: 2, nodes: { asked: 3, answered: 2 } });
+    expect(done).toEqual({ connections: 4, publishers: 2, subscribers: 4, presenceSubscribers: 2, presenceConnections: 2, nodes: { asked: 3, answered: 2 } });
     expect(REGION_QUERY_TIMEOUT_MS).toBeLessThan(CHANNEL_REQUEST_TIMEOUT_MS / 2);
   });
 
   it('answer at once when every member does', async () => {
-    const rpc = region([], () => ({ kind: 'occupancy', connections: 1, publishers: 0, subscribers: 1, presenceSubscribers: 0 }));
-    expect(await regionOccupancy(rpc, ['n1', 'n2'], 'app:c')).toEqual({ connections: 2, publishers: 0, subscribers: 2, presenceSubscribers: 0, nodes: { asked: 2, answered: 2 } });
+    const rpc = region([], () => ({ kind: 'occupancy', connections: 1, publishers: 0, subscribers: 1, presenceSubscribers: 0, presenceConnections: 0 }));
+    expect(await regionOccupancy(rpc, ['n1', 'n2'], 'app:c')).toEqual({ connections: 2, publishers: 0, subscribers: 2, presenceSubscribers: 0, presenceConnections: 0, nodes: { asked: 2, answered: 2 } });
   });
 
   it('merge the stats of the members that answer within the query timeout', async () => {
