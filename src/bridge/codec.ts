@@ -4,7 +4,9 @@
 import * as pb from '../gen/region.pb.js';
 import { ForwardedEntries } from '../transport/entry-lists.js';
 import { membersFromPb, membersToPb } from '../transport/node-codec-data.js';
-import type { ChannelHead, ForwardedBatch } from '../transport/messages.js';
+import type { ChannelHead, ForwardedBatch, Occupancy } from '../transport/messages.js';
+import { occupancyFromPb } from '../transport/node-codec.js';
+import type { ChannelKey } from '../channel/entry.js';
 import type { InterestDelta, InterestItem } from './interest.js';
 import type { ClockPing } from './link-clock.js';
 import type { Revocation } from '../auth/revocations.js';
@@ -19,7 +21,8 @@ export type LinkFrame =
   | { type: 'replay'; id: number; channel: string; epoch: string; afterSeq: number; since?: number }
   | { type: 'heads'; heads: ChannelHead[] }
   | ({ type: 'ping' } & ClockPing)
-  | { type: 'revocations'; entries: Revocation[] };
+  | { type: 'revocations'; entries: Revocation[] }
+  | { type: 'occupancy'; channel: ChannelKey; counts: Occupancy; ask: boolean };
 
 export function toPb(f: LinkFrame): pb.LinkFrame {
   switch (f.type) {
@@ -59,6 +62,8 @@ export function toPb(f: LinkFrame): pb.LinkFrame {
       return { frame: { $case: 'ping', ping: { at: f.at, echoAt: f.echoAt, echoHeldMs: f.echoHeldMs } } };
     case 'revocations':
       return { frame: { $case: 'revocations', revocations: { entries: f.entries } } };
+    case 'occupancy':
+      return { frame: { $case: 'occupancy', occupancy: { channel: f.channel, counts: f.counts, ask: f.ask } } };
   }
 }
 
@@ -110,5 +115,7 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
       return { type: 'ping', ...f.ping };
     case 'revocations':
       return { type: 'revocations', entries: f.revocations.entries };
+    case 'occupancy':
+      return { type: 'occupancy', channel: f.occupancy.channel, counts: occupancyFromPb(f.occupancy.counts), ask: f.occupancy.ask };
   }
 }

@@ -25,7 +25,7 @@ import type { Revocation } from '../auth/revocations.js';
 import type { ChannelRouter } from '../channel/router.js';
 import type { Ring } from '../cluster/ring.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
-import type { ForwardedBatch, MasteredChannel, NodeId, NodeMessage, ReplayWanted } from '../transport/messages.js';
+import type { ForwardedBatch, MasteredChannel, NodeId, NodeMessage, OccupancyRegion, ReplayWanted } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import type { LinkFrame } from './codec.js';
 import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js';
@@ -318,6 +318,12 @@ export class Globalmaster {
       case 'revocations':
         this.d.revocations?.take(onOurClock(f.entries, s.region, this.d.region, s.clock.offsetMs() ?? this.clockOffsets.get(s.region) ?? 0));
         return;
+      case 'occupancy': {
+        // To the channel's master here (occupancy-board.ts).
+        const owner = this.d.ring().owner(f.channel);
+        if (owner) this.d.send(owner, { type: 'occupancyRegion', channel: f.channel, region: s.region, counts: f.counts, ask: f.ask });
+        return;
+      }
       case 'hello':
         return;
     }
@@ -490,6 +496,15 @@ export class Globalmaster {
       const s = this.links.live(p.region);
       if (!s || !this.remote.get(s.region)?.has(batch.channel) || this.starts.hold(s.region, batch) || this.dropsLive(batch.channel)) continue;
       this.forward(s, batch, null);
+    }
+  }
+
+  /** A master here: this region's counts of a channel, for the regions linked that want it (occupancy-board.ts). */
+  onOccupancy(msg: OccupancyRegion): void {
+    if (!this.active) return;
+    for (const p of this.d.peers) {
+      const s = this.links.live(p.region);
+      if (s && this.remote.get(s.region)?.has(msg.channel)) s.send({ type: 'occupancy', channel: msg.channel, counts: msg.counts, ask: msg.ask });
     }
   }
 

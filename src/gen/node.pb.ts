@@ -846,6 +846,21 @@ export interface OccupancyTotals {
   counts?: OccupancyReply | undefined;
 }
 
+/**
+ * A region's attachments to a channel, added up: from the channel's master to the
+ * globalmaster (`region` is this one's: for the other regions that want the channel), or
+ * from the globalmaster to the channel's master (`region` is the one they are from).
+ */
+export interface OccupancyRegion {
+  channel: string;
+  region: string;
+  counts?:
+    | OccupancyReply
+    | undefined;
+  /** the sender's board is new: the other regions answer with theirs */
+  ask: boolean;
+}
+
 export interface ConnMoved {
   connectionId: string;
 }
@@ -921,6 +936,7 @@ export interface Envelope {
     | { $case: "revocations"; revocations: Revocations }
     | { $case: "occupancyReport"; occupancyReport: OccupancyReport }
     | { $case: "occupancyTotals"; occupancyTotals: OccupancyTotals }
+    | { $case: "occupancyRegion"; occupancyRegion: OccupancyRegion }
     | undefined;
 }
 
@@ -7403,6 +7419,85 @@ export const OccupancyTotals: MessageFns<OccupancyTotals> = {
   },
 };
 
+function createBaseOccupancyRegion(): OccupancyRegion {
+  return { channel: "", region: "", counts: undefined, ask: false };
+}
+
+export const OccupancyRegion: MessageFns<OccupancyRegion> = {
+  encode(message: OccupancyRegion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.region !== "") {
+      writer.uint32(18).string(message.region);
+    }
+    if (message.counts !== undefined) {
+      OccupancyReply.encode(message.counts, writer.uint32(26).fork()).join();
+    }
+    if (message.ask !== false) {
+      writer.uint32(32).bool(message.ask);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OccupancyRegion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOccupancyRegion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.region = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.counts = OccupancyReply.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ask = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseConnMoved(): ConnMoved {
   return { connectionId: "" };
 }
@@ -7947,6 +8042,9 @@ export const Envelope: MessageFns<Envelope> = {
       case "occupancyTotals":
         OccupancyTotals.encode(message.msg.occupancyTotals, writer.uint32(130).fork()).join();
         break;
+      case "occupancyRegion":
+        OccupancyRegion.encode(message.msg.occupancyRegion, writer.uint32(138).fork()).join();
+        break;
     }
     return writer;
   },
@@ -8095,6 +8193,17 @@ export const Envelope: MessageFns<Envelope> = {
             message.msg = {
               $case: "occupancyTotals",
               occupancyTotals: OccupancyTotals.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.msg = {
+              $case: "occupancyRegion",
+              occupancyRegion: OccupancyRegion.decode(reader, reader.uint32()),
             };
             continue;
           }

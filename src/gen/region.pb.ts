@@ -17,7 +17,7 @@ import {
   type Metadata,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { PresenceList, Revocations } from "./node.pb.js";
+import { OccupancyReply, PresenceList, Revocations } from "./node.pb.js";
 
 export const protobufPackage = "ablyng.region.v1";
 
@@ -163,6 +163,19 @@ export interface Ping {
   echoHeldMs: number;
 }
 
+/**
+ * The sender's region's attachments to a channel the receiver wants, by mode
+ * (src/channel/occupancy-board.ts): replacing what it said before; all zero when none.
+ */
+export interface Occupancy {
+  channel: string;
+  counts?:
+    | OccupancyReply
+    | undefined;
+  /** the sender's board is new: answer with the receiver's */
+  ask: boolean;
+}
+
 export interface LinkFrame {
   frame?:
     | { $case: "hello"; hello: Hello }
@@ -177,6 +190,7 @@ export interface LinkFrame {
     | //
     /** Token revocations: all the sender holds as the link comes up, then each one new to it. */
     { $case: "revocations"; revocations: Revocations }
+    | { $case: "occupancy"; occupancy: Occupancy }
     | undefined;
 }
 
@@ -994,6 +1008,74 @@ export const Ping: MessageFns<Ping> = {
   },
 };
 
+function createBaseOccupancy(): Occupancy {
+  return { channel: "", counts: undefined, ask: false };
+}
+
+export const Occupancy: MessageFns<Occupancy> = {
+  encode(message: Occupancy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.counts !== undefined) {
+      OccupancyReply.encode(message.counts, writer.uint32(18).fork()).join();
+    }
+    if (message.ask !== false) {
+      writer.uint32(24).bool(message.ask);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Occupancy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOccupancy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.counts = OccupancyReply.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ask = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseLinkFrame(): LinkFrame {
   return { frame: undefined };
 }
@@ -1030,6 +1112,9 @@ export const LinkFrame: MessageFns<LinkFrame> = {
         break;
       case "revocations":
         Revocations.encode(message.frame.revocations, writer.uint32(82).fork()).join();
+        break;
+      case "occupancy":
+        Occupancy.encode(message.frame.occupancy, writer.uint32(90).fork()).join();
         break;
     }
     return writer;
@@ -1129,6 +1214,14 @@ export const LinkFrame: MessageFns<LinkFrame> = {
             }
 
             message.frame = { $case: "revocations", revocations: Revocations.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.frame = { $case: "occupancy", occupancy: Occupancy.decode(reader, reader.uint32()) };
             continue;
           }
         }

@@ -7,9 +7,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { KeyedQueue } from '../keyed-queue.js';
 import { AblyError } from '../errors.js';
 import type { ChannelKey } from '../channel/entry.js';
-import type { HistoryQuery } from '../channel/log.js';
 import { ChannelRegistry } from '../channel/registry.js';
-import { askForMissed } from './region-news.js';
+import { onRegionNews } from './region-news.js';
 import { NodeOccupancy } from './occupancy.js';
 import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
@@ -212,6 +211,9 @@ export class AblyNode {
       intervalMs: o.topology.limits.occupancyIntervalMs,
       now,
       idPrefix: `${this.id}.${randomBytes(4).toString('hex')}`,
+      region: this.region.name,
+      toGlobalmaster: o.topology.regions.length > 1 ? (m) => this.toGlobalmaster(m) : null,
+      globalmaster: () => this.globalmaster,
     });
     this.hub = new Hub({
       occupancy: this.occupancy.watch,
@@ -255,7 +257,6 @@ export class AblyNode {
         await this.publisher.send(source, channel, { type: 'presence', presence, since });
       },
       ...masterQueries(this.router, this.holds),
-      history: (channel, query) => this.history(channel, query),
       ...regionQueries(this.rpc, () => this.ringView.members),
       ...this.auth.services(),
       health: () => this.health(),
@@ -491,15 +492,13 @@ export class AblyNode {
       case 'interest':
         this.globalmaster?.onInterest(from, msg.channel, msg.on, msg.since);
         return;
-      case 'remoteInterest':
-        this.registry.setRemoteInterest(msg.channel, msg.regions, msg.keep);
-        return;
       case 'replayWanted':
         this.globalmaster?.onReplayWanted(msg);
         return;
+      case 'remoteInterest':
       case 'relinked':
       case 'originHeads':
-        askForMissed(this.registry, msg, (w) => this.toGlobalmaster(w), this.log);
+        onRegionNews(msg, this.registry, this.occupancy.board, (w) => this.toGlobalmaster(w), this.log);
         return;
       case 'interestList':
         this.rpc.reply(from, msg.rid, { kind: 'interest', mastered: this.registry.interestList(msg.all) });
@@ -528,6 +527,7 @@ export class AblyNode {
       case 'occupancy':
       case 'occupancyReport':
       case 'occupancyTotals':
+      case 'occupancyRegion':
         this.occupancy.onMessage(from, msg);
         return;
       case 'nonce':
@@ -555,12 +555,6 @@ export class AblyNode {
     }
     this.stats.published(channel.slice(0, channel.indexOf(':')), source !== null ? 'realtime' : 'rest', messages.length, bytes);
     return serials;
-  }
-
-  private async history(channel: ChannelKey, query: HistoryQuery) {
-    const { body } = await this.router.call(channel, { type: 'history', channel, query }, CHANNEL_REQUEST_TIMEOUT_MS);
-    if (body.kind !== 'entries') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
-    return { items: body.entries, more: body.more };
   }
 
   ring(): Ring {

@@ -5,11 +5,11 @@
 import { OccupancyBoard } from '../channel/occupancy-board.js';
 import { countAttachments, OccupancyWatch } from '../channel/occupancy-watch.js';
 import type { ChannelKey } from '../channel/entry.js';
-import type { NodeId, NodeMessage, OccupancyReport, OccupancyRequest, OccupancyTotals } from '../transport/messages.js';
+import type { NodeId, NodeMessage, OccupancyRegion, OccupancyReport, OccupancyRequest, OccupancyTotals } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import type { Hub } from './hub.js';
 import type { ChannelRegistry } from '../channel/registry.js';
-import { noAttachments } from '../channel/occupancy.js';
+import { addUp, noAttachments } from '../channel/occupancy.js';
 
 export interface NodeOccupancyDeps {
   send(to: NodeId, msg: NodeMessage): void;
@@ -21,6 +21,10 @@ export interface NodeOccupancyDeps {
   now(): number;
   /** Unique to this node's life (events' ids). */
   idPrefix: string;
+  /** This region's name, and (with other regions) what goes to its globalmaster, and the globalmaster if this node holds the role. */
+  region: string;
+  toGlobalmaster: ((msg: OccupancyRegion) => void) | null;
+  globalmaster(): { onOccupancy(msg: OccupancyRegion): void } | null;
 }
 
 export class NodeOccupancy {
@@ -28,20 +32,34 @@ export class NodeOccupancy {
   readonly watch: OccupancyWatch;
 
   constructor(private readonly deps: NodeOccupancyDeps) {
-    const subscribed = (key: ChannelKey) => {
+    const master = (key: ChannelKey) => {
       const h = deps.registry.holding(key);
-      return h?.role === 'master' ? h.master.subscribers : null;
+      return h?.role === 'master' ? h.master : null;
     };
-    this.board = new OccupancyBoard({ send: deps.send, subscribed, intervalMs: deps.intervalMs });
+    const toGlobalmaster = deps.toGlobalmaster;
+    this.board = new OccupancyBoard({
+      send: deps.send,
+      subscribed: (key) => master(key)?.subscribers ?? null,
+      intervalMs: deps.intervalMs,
+      ...(toGlobalmaster
+        ? {
+            toRegions: (channel, counts, ask) => toGlobalmaster({ type: 'occupancyRegion', channel, region: deps.region, counts, ask }),
+            regionsWanting: (key) => [...(master(key)?.state.interest.remote.keys() ?? [])],
+          }
+        : {}),
+    });
     this.watch = new OccupancyWatch({ send: deps.send, intervalMs: deps.intervalMs, now: deps.now, idPrefix: deps.idPrefix });
   }
 
-  onMessage(from: NodeId, msg: OccupancyRequest | OccupancyReport | OccupancyTotals): void {
+  onMessage(from: NodeId, msg: OccupancyRequest | OccupancyReport | OccupancyTotals | OccupancyRegion): void {
     switch (msg.type) {
       case 'occupancy': {
-        // A REST question (region-queries.ts): this node's live attachments.
+        // A REST question (region-queries.ts): this node's live attachments, and the other
+        // regions' where this node masters the channel (one node's answer has them).
         const c = this.deps.hub().get(msg.channel);
-        this.deps.rpc.reply(from, msg.rid, { kind: 'occupancy', ...(c ? countAttachments(c).counts : noAttachments()) });
+        const own = c ? countAttachments(c).counts : noAttachments();
+        const others = this.board.otherRegions(msg.channel);
+        this.deps.rpc.reply(from, msg.rid, { kind: 'occupancy', ...(others ? addUp([own, others]) : own) });
         return;
       }
       case 'occupancyReport':
@@ -52,6 +70,11 @@ export class NodeOccupancy {
         if (c) this.watch.totals(c, from, msg.counts);
         return;
       }
+      case 'occupancyRegion':
+        // This region's, from a master here, for the others; or another region's, for the master here.
+        if (msg.region === this.deps.region) this.deps.globalmaster()?.onOccupancy(msg);
+        else this.board.fromRegion(msg.region, msg.channel, msg.counts, msg.ask);
+        return;
     }
   }
 }

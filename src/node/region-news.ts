@@ -1,11 +1,30 @@
 /**
- * What a globalmaster tells this node's masters of another region's streams: the link to
- * it is back (Relinked), or where its streams stand (OriginHeads). Masters here that lack
- * some of that region's messages ask it for the rest (ReplayWanted, through the globalmaster).
+ * What a globalmaster tells this node's masters of other regions: which want a channel
+ * (RemoteInterest), that the link to one is back (Relinked), or where its streams stand
+ * (OriginHeads). Masters here that lack some of that region's messages ask it for the rest
+ * (ReplayWanted, through the globalmaster); the occupancy board sends the regions its
+ * counts again where they may lack them (occupancy-board.ts).
  */
 import type { ChannelRegistry, WantedReplay } from '../channel/registry.js';
 import type { Logger } from '../log.js';
-import type { OriginHeads, Relinked, ReplayWanted } from '../transport/messages.js';
+import type { OriginHeads, Relinked, RemoteInterest, ReplayWanted } from '../transport/messages.js';
+import type { OccupancyBoard } from '../channel/occupancy-board.js';
+
+export function onRegionNews(
+  msg: RemoteInterest | Relinked | OriginHeads,
+  registry: ChannelRegistry,
+  board: OccupancyBoard,
+  ask: (w: ReplayWanted) => void,
+  log: Logger,
+): void {
+  if (msg.type === 'remoteInterest') {
+    registry.setRemoteInterest(msg.channel, msg.regions, msg.keep);
+    board.remoteInterest(msg.channel, msg.regions.map((r) => r.region), msg.keep);
+    return;
+  }
+  if (msg.type === 'relinked') board.relinked();
+  askForMissed(registry, msg, ask, log);
+}
 
 export function askForMissed(registry: ChannelRegistry, msg: Relinked | OriginHeads, ask: (w: ReplayWanted) => void, log: Logger): void {
   let wanted = 0;

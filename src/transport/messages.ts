@@ -526,6 +526,19 @@ export interface OccupancyTotals {
   counts: Occupancy;
 }
 
+/**
+ * A region's attachments to a channel, added up: master → globalmaster (`region` is this
+ * one: for the regions that want the channel), or globalmaster → master (`region` is theirs).
+ */
+export interface OccupancyRegion {
+  type: 'occupancyRegion';
+  channel: ChannelKey;
+  region: string;
+  counts: Occupancy;
+  /** The sending board is new (a first attachment, or a new master): the other regions answer with theirs. */
+  ask: boolean;
+}
+
 /** The connection resumed on another node: drop its old transport here (without leaving presence). */
 export interface ConnMoved {
   type: 'connMoved';
@@ -604,6 +617,7 @@ export type NodeMessage =
   | Unsub
   | OccupancyReport
   | OccupancyTotals
+  | OccupancyRegion
   | ConnMoved
   | ConnDrop
   | ToRegions

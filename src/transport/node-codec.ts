@@ -65,7 +65,7 @@ function memberFromPb(m: pb.MemberInfo): MemberInfo {
 // ---- replies (requests: node-codec-requests.ts) ------------------------------------------
 
 /** A message's counts (absent: none). */
-function occupancyFromPb(c: pb.OccupancyReply | undefined): Occupancy {
+export function occupancyFromPb(c: pb.OccupancyReply | undefined): Occupancy {
   return {
     connections: c?.connections ?? 0,
     publishers: c?.publishers ?? 0,
@@ -341,6 +341,8 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       };
     case 'occupancyTotals':
       return { msg: { $case: 'occupancyTotals', occupancyTotals: { channel: msg.channel, counts: msg.counts } } };
+    case 'occupancyRegion':
+      return { msg: { $case: 'occupancyRegion', occupancyRegion: { channel: msg.channel, region: msg.region, counts: msg.counts, ask: msg.ask } } };
     case 'connMoved':
       return { msg: { $case: 'connMoved', connMoved: { connectionId: msg.connectionId } } };
     case 'connDrop':
@@ -412,6 +414,10 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
     }
     case 'occupancyTotals':
       return { type: 'occupancyTotals', channel: m.occupancyTotals.channel, counts: occupancyFromPb(m.occupancyTotals.counts) };
+    case 'occupancyRegion': {
+      const r = m.occupancyRegion;
+      return { type: 'occupancyRegion', channel: r.channel, region: r.region, counts: occupancyFromPb(r.counts), ask: r.ask };
+    }
     case 'connMoved':
       return { type: 'connMoved', connectionId: m.connMoved.connectionId };
     case 'connDrop':

@@ -49,14 +49,15 @@
  *   and regions pass on revocations made elsewhere. A build of 8 (or 4) would take every
  *   revocation for one made at time 0 (all one, covering each other), and one of another
  *   region's passed on as that region's own, moved by the wrong offset.
- * - node 10 (2026-12-06): channel clients tell masters their attachments by mode
- *   (`OccupancyReport`), and masters send the totals back (`OccupancyTotals`) for
- *   occupancy events, which a build of 9 could not decode, dropping the mesh link.
+ * - node 10 and region 6 (2026-12-06): channel clients tell masters their attachments by
+ *   mode (`OccupancyReport`), masters send the totals back (`OccupancyTotals`) for
+ *   occupancy events, and regions tell each other theirs (`OccupancyRegion`,
+ *   `LinkFrame.occupancy`). A build of 9 (or 5) could not decode them, dropping the link.
  */
 import { LogThrottle } from '../log.js';
 
 export const NODE_PROTOCOL = 10;
-export const REGION_PROTOCOL = 5;
+export const REGION_PROTOCOL = 6;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */
 export function versionText(v: number): string {

@@ -146,3 +146,100 @@ describe('OccupancyBoard', () => {
     expect(sent).toEqual([]);
   });
 });
+
+describe('OccupancyBoard with other regions', () => {
+  let sent: { to: NodeId; msg: OccupancyTotals }[];
+  let told: { connections: number; ask: boolean }[];
+  let wanting: string[];
+  let board: OccupancyBoard;
+  beforeEach(() => {
+    vi.useFakeTimers();
+    sent = [];
+    told = [];
+    wanting = ['r2'];
+    board = new OccupancyBoard({
+      send: (to, msg) => void sent.push({ to, msg }),
+      subscribed: () => new Set(['a']),
+      toRegions: (_key, c, ask) => void told.push({ connections: c.connections, ask }),
+      regionsWanting: () => wanting,
+      intervalMs: 100,
+      now: () => Date.now(),
+    });
+  });
+  afterEach(() => {
+    board.stop();
+    vi.useRealTimers();
+  });
+  const report = (c: Occupancy, watchers = 1, fresh = true) => board.report('a', { type: 'occupancyReport', channel: KEY, counts: c, watchers, fresh });
+  const totals = () => sent.map((s) => s.msg.counts.connections);
+
+  it("asks the regions that want the channel for their counts as a tally begins, and waits for them as for the nodes here", () => {
+    report(counts(1));
+    expect(told).toEqual([{ connections: 1, ask: true }]);
+    expect(sent).toEqual([]);
+    board.fromRegion('r2', KEY, counts(2));
+    expect(totals()).toEqual([3]);
+  });
+
+  it('waits a whole interval where no region is known to want the channel (a new master may not know yet)', () => {
+    wanting = [];
+    report(counts(1));
+    vi.advanceTimersByTime(99);
+    expect(sent).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(totals()).toEqual([1]);
+  });
+
+  it("answers a region's ask with its counts, though they did not change; tells a change; says none when the last node here goes", () => {
+    report(counts(1));
+    board.fromRegion('r2', KEY, counts(2));
+    board.fromRegion('r2', KEY, counts(2), true);
+    expect(told).toEqual([
+      { connections: 1, ask: true },
+      { connections: 1, ask: false },
+    ]);
+    vi.advanceTimersByTime(100);
+    report(counts(3), 1, false);
+    vi.advanceTimersByTime(100);
+    expect(told.at(-1)).toEqual({ connections: 3, ask: false });
+    expect(totals().at(-1)).toBe(5);
+    report(counts(0));
+    expect(told.at(-1)).toEqual({ connections: 0, ask: false });
+    // r2's counts keep the tally (for watchers that may come here) until r2 says none.
+    expect(board.size).toBe(1);
+    board.fromRegion('r2', KEY, counts(0));
+    expect(board.size).toBe(0);
+  });
+
+  it('drops a region that no longer wants the channel (unless kept), and tells all again when interest changes or a link is back', () => {
+    report(counts(1));
+    board.fromRegion('r2', KEY, counts(2));
+    board.fromRegion('r3', KEY, counts(4));
+    vi.advanceTimersByTime(100);
+    expect(totals().at(-1)).toBe(7);
+    const before = told.length;
+    board.remoteInterest(KEY, ['r2'], ['r3']);
+    board.relinked();
+    expect(told.length).toBe(before + 2);
+    board.remoteInterest(KEY, ['r2']);
+    vi.advanceTimersByTime(100);
+    expect(totals().at(-1)).toBe(3);
+  });
+
+  it('tells the regions again every 20 intervals while they want the channel, and drops counts not heard for 60', () => {
+    report(counts(1));
+    board.fromRegion('r2', KEY, counts(2));
+    const before = told.length;
+    vi.advanceTimersByTime(2000);
+    expect(told.length).toBe(before + 1);
+    vi.advanceTimersByTime(4000);
+    expect(totals().at(-1)).toBe(3);
+    // Checked at each refresh: more than 60 intervals by the fourth.
+    vi.advanceTimersByTime(2000);
+    expect(totals().at(-1)).toBe(1);
+    wanting = [];
+    const now = told.length;
+    vi.advanceTimersByTime(2000);
+    expect(told.length).toBe(now);
+  });
+});
