@@ -4,7 +4,8 @@
 import * as pb from '../gen/region.pb.js';
 import { ForwardedEntries } from '../transport/entry-lists.js';
 import { membersFromPb, membersToPb } from '../transport/node-codec-data.js';
-import type { ChannelHead, ForwardedBatch, Occupancy } from '../transport/messages.js';
+import type { ChannelHead, ForwardedBatch } from '../transport/messages.js';
+import type { RegionWord } from '../channel/occupancy-board.js';
 import { occupancyFromPb } from '../transport/node-codec.js';
 import type { ChannelKey } from '../channel/entry.js';
 import type { InterestDelta, InterestItem } from './interest.js';
@@ -22,7 +23,7 @@ export type LinkFrame =
   | { type: 'heads'; heads: ChannelHead[] }
   | ({ type: 'ping' } & ClockPing)
   | { type: 'revocations'; entries: Revocation[] }
-  | { type: 'occupancy'; channel: ChannelKey; counts: Occupancy; ask: boolean };
+  | ({ type: 'occupancy'; channel: ChannelKey } & RegionWord);
 
 export function toPb(f: LinkFrame): pb.LinkFrame {
   switch (f.type) {
@@ -63,7 +64,7 @@ export function toPb(f: LinkFrame): pb.LinkFrame {
     case 'revocations':
       return { frame: { $case: 'revocations', revocations: { entries: f.entries } } };
     case 'occupancy':
-      return { frame: { $case: 'occupancy', occupancy: { channel: f.channel, counts: f.counts, ask: f.ask } } };
+      return { frame: { $case: 'occupancy', occupancy: { channel: f.channel, counts: f.counts, ask: f.ask, watching: f.watching, at: f.at } } };
   }
 }
 
@@ -116,6 +117,13 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
     case 'revocations':
       return { type: 'revocations', entries: f.revocations.entries };
     case 'occupancy':
-      return { type: 'occupancy', channel: f.occupancy.channel, counts: occupancyFromPb(f.occupancy.counts), ask: f.occupancy.ask };
+      return {
+        type: 'occupancy',
+        channel: f.occupancy.channel,
+        counts: occupancyFromPb(f.occupancy.counts),
+        ask: f.occupancy.ask,
+        watching: f.occupancy.watching,
+        at: f.occupancy.at,
+      };
   }
 }

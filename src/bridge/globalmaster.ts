@@ -321,7 +321,7 @@ export class Globalmaster {
       case 'occupancy': {
         // To the channel's master here (occupancy-board.ts).
         const owner = this.d.ring().owner(f.channel);
-        if (owner) this.d.send(owner, { type: 'occupancyRegion', channel: f.channel, region: s.region, counts: f.counts, ask: f.ask });
+        if (owner) this.d.send(owner, { type: 'occupancyRegion', channel: f.channel, region: s.region, counts: f.counts, ask: f.ask, watching: f.watching, at: f.at });
         return;
       }
       case 'hello':
@@ -504,7 +504,7 @@ export class Globalmaster {
     if (!this.active) return;
     for (const p of this.d.peers) {
       const s = this.links.live(p.region);
-      if (s && this.remote.get(s.region)?.has(msg.channel)) s.send({ type: 'occupancy', channel: msg.channel, counts: msg.counts, ask: msg.ask });
+      if (s && this.remote.get(s.region)?.has(msg.channel)) s.send({ type: 'occupancy', channel: msg.channel, counts: msg.counts, ask: msg.ask, watching: msg.watching, at: msg.at });
     }
   }
 

@@ -148,7 +148,7 @@ export class ChannelClient {
     try {
       await this.ensureSubscribed();
     } catch (err) {
-      if (this.subs.get(sub) === rec) this.subs.delete(sub);
+      if (this.subs.get(sub) === rec) this.detach(sub);
       throw err;
     }
     if (reach.length && this.reachHints.length) this.tellReach();
@@ -319,6 +319,7 @@ export class ChannelClient {
   /** Stops: tells the master this node no longer listens. */
   close(): void {
     this.closed = true;
+    this.deps.occupancy?.closed(this);
     if (this.master) this.deps.unsub(this.master, this.key);
     this.master = null;
   }

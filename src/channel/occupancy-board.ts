@@ -7,42 +7,65 @@
  * change and whenever it subscribes at a master (a new owner after a ring change, or the
  * replica promoted after its master died). A node's counts go when it reports none, when
  * it unsubscribes, and when it is down or left; a channel's tally goes with the last of
- * them, and when a ring change takes the channel elsewhere.
+ * them, and when a ring change takes the channel elsewhere. Reports that reach a node
+ * the ring no longer makes the master (late, from a client not yet moved) are ignored.
  *
- * Other regions' counts come from their masters through the globalmasters, to the regions
- * that want the channel (OccupancyRegion): this board sends its region's counts there
- * when they change, again to all of them when the regions that want the channel change or
- * a link comes back, and every 20 intervals while other regions want it. A new tally asks
- * those regions for theirs (a master that took the channel over was told nothing), and its
- * first totals wait for them as for the nodes here (with other regions, a whole interval
- * where it knows of none that want the channel: a new master may not know yet). A region's counts go when it says none, when
- * it no longer wants the channel, and when not heard for 60 intervals.
+ * Totals go to each node with watchers when they differ from what that node was last
+ * sent, or when it says it has a watcher that has had none. A count going from or to
+ * zero, or a new watcher, is sent at once; other changes at most once per interval.
  *
- * Totals (this region's and the others') go to each node with watchers when they differ
- * from what that node was last sent, or when it says it has a watcher that has had none. A count going from or to
- * zero, or a new watcher, is sent at once; other changes at most once per interval. A new
- * tally (a channel's first attachment, or the first report at a new master) first waits
- * up to an interval for every node the master has subscribed to report, so a watcher is
- * not shown one node's share as the whole while the others' reports are on their way.
+ * Between regions (OccupancyRegion, through the globalmasters, to the regions that want
+ * the channel), counts go only where they are watched, so a channel nobody watches costs
+ * no traffic between regions:
+ * - a region whose watchers of a channel go from none to some asks the others for their
+ *   counts (they answer at once, theirs or none) and says it is watching; one whose
+ *   watchers are gone says so once;
+ * - a region sends its counts when they change while another watches, again when the
+ *   regions that want the channel change or a link comes back, and every 20 intervals
+ *   (at least 10 s) while it or another watches (so neither forgets the other);
+ * - each says when it counted (its region's time): an older word than the one held, come
+ *   by another node (the region's master moved), is ignored;
+ * - a region's counts go when it says none and does not watch, when it no longer wants
+ *   the channel, and when not heard for three of those times.
+ *
+ * A new tally (a channel's first attachment, or the first report at a new master), and
+ * one whose watchers begin, first waits up to an interval for every node the master has
+ * subscribed and every region that wants the channel, so a watcher is not shown one
+ * node's or region's share as the whole. It waits the whole interval where it began with
+ * a client that moved to it (the others' are moving too, and may not have subscribed
+ * yet), and, with other regions, where it knows of none that want the channel (a master
+ * that took the channel over may not know yet).
  */
 import type { NodeId, Occupancy, OccupancyReport, OccupancyTotals } from '../transport/messages.js';
 import type { ChannelKey } from './entry.js';
 import { addUp, crossesZero, noAttachments, Throttle } from './occupancy.js';
 
+/** What a region says of its counts of a channel (OccupancyRegion). */
+export interface RegionWord {
+  counts: Occupancy;
+  /** It wants the other regions' counts back at once. */
+  ask: boolean;
+  /** It has watchers of the channel: the others send it their counts as they change. */
+  watching: boolean;
+  /** When it counted, on its region's time (ms). */
+  at: number;
+}
+
 export interface BoardDeps {
   send(to: NodeId, msg: OccupancyTotals): void;
   /** The nodes the channel's master here has subscribed (null: not mastered here). */
   subscribed(key: ChannelKey): ReadonlySet<NodeId> | null;
-  /**
-   * Sends this region's counts of a channel towards the other regions that want it
-   * (through the globalmaster); `ask`: they answer with theirs.
-   */
-  toRegions?(key: ChannelKey, counts: Occupancy, ask: boolean): void;
+  /** Whether the ring makes this node the channel's master now. */
+  mastersHere(key: ChannelKey): boolean;
+  /** Sends this region's word on a channel towards the other regions that want it (through the globalmaster). */
+  toRegions?(key: ChannelKey, word: RegionWord): void;
   /** The other regions that want the channel, as its master here knows them. */
   regionsWanting?(key: ChannelKey): readonly string[];
   intervalMs: number;
   /** A monotonic clock (performance.now() by default). */
   now?(): number;
+  /** The region's time (a region's word says when it counted; Date.now() by default). */
+  regionTime?(): number;
 }
 
 interface Tally {
@@ -52,26 +75,40 @@ interface Tally {
   /** The totals last sent to anyone. */
   last: Occupancy;
   throttle: Throttle;
-  /** Until when a new tally waits for every subscribed node's report (0: it has waited). */
+  /** Until when a tally waits for every subscribed node and wanting region (0: it has waited). */
   settleUntil: number;
+  /** It waits until then whoever has reported: it began with a client that moved, as the others' are. */
+  waitWhole: boolean;
   settleTimer: NodeJS.Timeout | null;
-  /** Other regions' counts, as each last said them, and when (this board's clock). */
-  regions: Map<string, { counts: Occupancy; at: number }>;
-  /** This region's counts as last sent towards other regions, as text ('': not since forced). */
+  /** Other regions' words, as each last said them, and when heard (this board's clock). */
+  regions: Map<string, RegionWord & { heard: number }>;
+  /** Regions heard from since the wait began. */
+  answered: Set<string>;
+  /** This region's word as last told the others, as text ('': nothing told), and whether it said it was watching. */
   told: string;
+  toldWatching: boolean;
 }
 
-/** This region's counts go to the regions that want a channel again this many intervals apart. */
-const REFRESH_INTERVALS = 20;
-/** Another region's counts not heard for this many intervals are dropped. */
-const EXPIRE_INTERVALS = 60;
+/** This region's counts go to the regions that watch a channel again this often: 20 intervals, at least 10 s. */
+const refreshMs = (intervalMs: number): number => Math.max(20 * intervalMs, 10_000);
+/** Another region's counts not heard for three refreshes are dropped. */
+const EXPIRE_REFRESHES = 3;
+
+/** Watchers of the channel on this region's nodes. */
+const watchersOf = (t: Tally): number => {
+  let n = 0;
+  for (const x of t.nodes.values()) n += x.watchers;
+  return n;
+};
+/** Whether another region says it watches the channel. */
+const watchedThere = (t: Tally): boolean => [...t.regions.values()].some((r) => r.watching);
 
 export class OccupancyBoard {
   private readonly tallies = new Map<ChannelKey, Tally>();
   private readonly refresh: NodeJS.Timeout | null;
 
   constructor(private readonly deps: BoardDeps) {
-    this.refresh = deps.toRegions ? setInterval(() => this.refreshRegions(), deps.intervalMs * REFRESH_INTERVALS).unref() : null;
+    this.refresh = deps.toRegions ? setInterval(() => this.refreshRegions(), refreshMs(deps.intervalMs)).unref() : null;
   }
 
   get size(): number {
@@ -88,33 +125,46 @@ export class OccupancyBoard {
       if (t) this.remove(r.channel, t, from);
       return;
     }
-    const fresh = !t;
+    if (!this.deps.mastersHere(r.channel)) return;
+    const firstHere = !t || t.nodes.size === 0;
     t ??= this.tally(r.channel);
+    const watchedBefore = watchersOf(t) > 0;
     t.nodes.set(from, { counts: r.counts, watchers: r.watchers });
     if (r.fresh) t.sent.delete(from);
-    // A new tally (a first attachment, or a new master, which may not know yet which regions want the
-    // channel): the regions that do (as the globalmaster knows them) are asked for theirs.
-    if (fresh) this.tell(r.channel, t, true);
+    const watchedNow = watchersOf(t) > 0;
+    // A first attachment here, or a new master: it waits for the others' reports. Watchers
+    // that begin: the other regions are asked for their counts, and it waits for them too.
+    if (firstHere || (watchedNow && !watchedBefore)) this.wait(t, firstHere && r.moved);
+    if (watchedNow && !watchedBefore) this.tell(r.channel, t, { ask: true });
     this.changed(r.channel, t, r.fresh);
   }
 
-  /** Another region's counts of a channel (through the globalmaster); `ask`: it wants this region's. */
-  fromRegion(region: string, key: ChannelKey, counts: Occupancy, ask = false): void {
+  /** Another region's word on a channel (through the globalmaster). */
+  fromRegion(region: string, key: ChannelKey, w: RegionWord): void {
+    if (!this.deps.mastersHere(key)) return;
     let t = this.tallies.get(key);
-    if (t && ask) this.tellAgain(key, t);
-    if (counts.connections === 0) {
-      if (t?.regions.delete(region)) this.afterRemoval(key, t);
-      return;
+    const held = t?.regions.get(region);
+    const take = !held || w.at >= held.at;
+    let removed = false;
+    if (take && w.counts.connections === 0 && !w.watching) removed = t?.regions.delete(region) ?? false;
+    else if (take) {
+      t ??= this.tally(key);
+      t.regions.set(region, { ...w, heard: this.now() });
     }
-    t ??= this.tally(key);
-    t.regions.set(region, { counts, at: this.now() });
-    this.changed(key, t, false);
+    t?.answered.add(region);
+    if (w.ask) {
+      if (t) this.tell(key, t, { force: true });
+      else this.deps.toRegions?.(key, { counts: noAttachments(), ask: false, watching: false, at: this.regionTime() });
+    }
+    if (!t) return;
+    if (removed) this.afterRemoval(key, t);
+    else this.changed(key, t, false);
   }
 
   /**
    * The regions that want a channel changed (RemoteInterest: all of them, and those the
    * globalmaster has not heard from since it took the role, whose counts stay): those gone
-   * are dropped, and all are sent this region's counts again (one new among them has none).
+   * are dropped, and where the channel is watched all are told again (a new one knows nothing).
    */
   remoteInterest(key: ChannelKey, regions: readonly string[], keep: readonly string[] = []): void {
     const t = this.tallies.get(key);
@@ -125,9 +175,9 @@ export class OccupancyBoard {
     if (gone) this.afterRemoval(key, t);
   }
 
-  /** A link to another region is back: it is sent this region's counts again. */
+  /** A link to another region is back: where a channel is watched, the regions are told again. */
   relinked(): void {
-    for (const [key, t] of this.tallies) this.tellAgain(key, t);
+    for (const [key, t] of this.tallies) if (this.deps.regionsWanting?.(key).length) this.tellAgain(key, t);
   }
 
   /** A node unsubscribed from the channel: its attachments here are gone. */
@@ -142,17 +192,11 @@ export class OccupancyBoard {
   }
 
   /** The ring changed: tallies of channels this node no longer masters go (their clients report to the new master). */
-  keepOnly(mastersHere: (key: ChannelKey) => boolean): void {
-    for (const [key, t] of this.tallies) if (!mastersHere(key)) this.dispose(key, t);
+  keepOnly(): void {
+    for (const [key, t] of this.tallies) if (!this.deps.mastersHere(key)) this.dispose(key, t);
   }
 
-  /** The other regions' counts of a channel, added up, as this board has them (none: no tally here). */
-  otherRegions(key: ChannelKey): Occupancy | null {
-    const t = this.tallies.get(key);
-    return t && t.regions.size > 0 ? addUp([...t.regions.values()].map((r) => r.counts)) : null;
-  }
-
-  /** Stops the refresh of other regions' counts. */
+  /** Stops the refresh and every tally's timers. */
   stop(): void {
     if (this.refresh) clearInterval(this.refresh);
     for (const [key, t] of this.tallies) this.dispose(key, t);
@@ -164,19 +208,29 @@ export class OccupancyBoard {
       sent: new Map(),
       last: noAttachments(),
       throttle: new Throttle(this.deps.intervalMs, () => this.send(key), () => this.now()),
-      settleUntil: this.now() + this.deps.intervalMs,
+      settleUntil: 0,
+      waitWhole: false,
       settleTimer: null,
       regions: new Map(),
-      told: JSON.stringify(noAttachments()),
+      answered: new Set(),
+      told: '',
+      toldWatching: false,
     };
     this.tallies.set(key, t);
     return t;
   }
 
+  /** Waits (up to an interval) for every subscribed node and wanting region before the next totals. */
+  private wait(t: Tally, whole = false): void {
+    t.settleUntil = this.now() + this.deps.intervalMs;
+    t.waitWhole = whole;
+    t.answered.clear();
+  }
+
   private remove(key: ChannelKey, t: Tally, node: NodeId): void {
     t.nodes.delete(node);
     t.sent.delete(node);
-    // None left here: the other regions are told so now, before the tally may go.
+    // None left here: the regions watching (or told this one watched) hear so now, before the tally may go.
     if (t.nodes.size === 0) this.tell(key, t);
     this.afterRemoval(key, t);
   }
@@ -194,7 +248,7 @@ export class OccupancyBoard {
 
   private changed(key: ChannelKey, t: Tally, fresh: boolean): void {
     if (t.settleUntil > 0) {
-      const waiting = [...(this.deps.subscribed(key) ?? [])].some((n) => !t.nodes.has(n)) || this.regionsAwaited(key, t);
+      const waiting = t.waitWhole || [...(this.deps.subscribed(key) ?? [])].some((n) => !t.nodes.has(n)) || this.regionsAwaited(key, t);
       const left = t.settleUntil - this.now();
       if (waiting && left > 0) {
         t.settleTimer ??= setTimeout(() => this.settled(key, t), left).unref();
@@ -207,14 +261,14 @@ export class OccupancyBoard {
   }
 
   /**
-   * Whether a new tally still waits for other regions' answers: those that want the channel
-   * and have not said, or, where none is known to (a master that took the channel over may
-   * not know yet), any that may (with other regions, until the wait ends).
+   * Whether a waiting tally still waits for other regions: only where there are watchers
+   * here, for those that want the channel and have not been heard since the wait began,
+   * or, where none is known to (a new master may not know yet), for the whole wait.
    */
   private regionsAwaited(key: ChannelKey, t: Tally): boolean {
-    if (!this.deps.toRegions) return false;
+    if (!this.deps.toRegions || watchersOf(t) === 0) return false;
     const wanting = this.deps.regionsWanting?.(key) ?? [];
-    return wanting.length === 0 || wanting.some((r) => !t.regions.has(r));
+    return wanting.length === 0 || wanting.some((r) => !t.answered.has(r));
   }
 
   private settled(key: ChannelKey, t: Tally): void {
@@ -247,30 +301,38 @@ export class OccupancyBoard {
     this.tell(key, t);
   }
 
-  /** This region's counts towards the other regions, where they differ from what was last sent (or asking for theirs). */
-  private tell(key: ChannelKey, t: Tally, ask = false): void {
+  private regionTime(): number {
+    return this.deps.regionTime?.() ?? Date.now();
+  }
+
+  /**
+   * This region's word towards the other regions: where it changed and someone watches
+   * (here, or there), or this region's watching ended; always when forced or asking.
+   */
+  private tell(key: ChannelKey, t: Tally, o: { force?: boolean; ask?: boolean } = {}): void {
     if (!this.deps.toRegions) return;
-    const local = this.local(t);
-    const text = JSON.stringify(local);
-    if (text === t.told && !ask) return;
+    const counts = this.local(t);
+    const watching = watchersOf(t) > 0;
+    const text = JSON.stringify([counts, watching]);
+    if (!o.force && !o.ask && (text === t.told || (!watching && !t.toldWatching && !watchedThere(t)))) return;
     t.told = text;
-    this.deps.toRegions(key, local, ask);
+    t.toldWatching = watching;
+    this.deps.toRegions(key, { counts, ask: o.ask === true, watching, at: this.regionTime() });
   }
 
-  /** This region's counts towards the other regions even if unchanged (none here: nothing to say). */
+  /** Tells the regions again where the channel is watched here or there (none here and none there: nothing to say). */
   private tellAgain(key: ChannelKey, t: Tally): void {
-    if (t.nodes.size === 0) return;
-    t.told = '';
-    this.tell(key, t);
+    if (watchersOf(t) > 0) this.tell(key, t, { ask: true });
+    else if (watchedThere(t)) this.tell(key, t, { force: true });
   }
 
-  /** Sends this region's counts again where other regions want the channel, and drops counts not heard for long. */
+  /** Tells the regions again where a channel is watched, and drops counts not heard for long. */
   private refreshRegions(): void {
-    const stale = this.now() - this.deps.intervalMs * EXPIRE_INTERVALS;
+    const stale = this.now() - refreshMs(this.deps.intervalMs) * EXPIRE_REFRESHES;
     for (const [key, t] of this.tallies) {
       let gone = false;
-      for (const [r, c] of t.regions) if (c.at < stale) gone = t.regions.delete(r) || gone;
-      if (this.deps.regionsWanting?.(key).length) this.tellAgain(key, t);
+      for (const [r, c] of t.regions) if (c.heard < stale) gone = t.regions.delete(r) || gone;
+      if (this.deps.regionsWanting?.(key).length && (watchersOf(t) > 0 || watchedThere(t))) this.tell(key, t, { force: true });
       if (gone) this.afterRemoval(key, t);
     }
   }

@@ -7,7 +7,7 @@
  */
 import type { NodeId, Occupancy, OccupancyReport } from '../transport/messages.js';
 import type { ChannelClient } from './client.js';
-import { channelMetrics, eventData, noAttachments, occupancyFrame, Throttle } from './occupancy.js';
+import { channelMetrics, eventData, noAttachments, occupancyFrame, Throttle, type OccupancyWanted } from './occupancy.js';
 import type { LocalSubscriber } from './subscriber.js';
 import type { Frame } from '../protocol/codec.js';
 
@@ -19,6 +19,8 @@ export interface OccupancyHooks {
   subscribed(c: ChannelClient, master: NodeId): void;
   /** Its presence set changed. */
   presence(c: ChannelClient): void;
+  /** It closed (its last attachment here is gone). */
+  closed(c: ChannelClient): void;
 }
 
 export interface WatchDeps {
@@ -40,12 +42,18 @@ interface Local {
   totals: Occupancy | null;
   /** The presence set's size last delivered. */
   members: number;
-  /** What each watcher was last sent, as text. */
-  given: WeakMap<LocalSubscriber, string>;
+  /** What each watcher was last sent, as text, and for what it asked then. */
+  given: Given;
 }
 
-/** A channel client's live attachments by mode, and how many asked for occupancy events and how many have had none. */
-export function countAttachments(c: ChannelClient, given?: WeakMap<LocalSubscriber, string>): { counts: Occupancy; watchers: number; fresh: boolean } {
+type Given = WeakMap<LocalSubscriber, { wanted: OccupancyWanted['category']; text: string }>;
+
+/**
+ * A channel client's live attachments by mode, how many asked for occupancy events, and
+ * whether any has had none for what it asks now (a new one, or one that attached again
+ * with another `occupancy` param).
+ */
+export function countAttachments(c: ChannelClient, given?: Given): { counts: Occupancy; watchers: number; fresh: boolean } {
   const counts = noAttachments();
   let watchers = 0;
   let fresh = false;
@@ -57,7 +65,8 @@ export function countAttachments(c: ChannelClient, given?: WeakMap<LocalSubscrib
     if (sub.enters) counts.presenceConnections++;
     if (sub.occupancy) {
       watchers++;
-      if (!given?.has(sub)) fresh = true;
+      const had = given?.get(sub);
+      if (!had || had.wanted !== sub.occupancy.category) fresh = true;
     }
   }
   return { counts, watchers, fresh };
@@ -77,9 +86,24 @@ export class OccupancyWatch implements OccupancyHooks {
     // None: no attachment here is live yet; the first to be reports.
     const l = this.locals.get(c);
     if (!l) return;
-    l.totals = null;
     l.report.stop();
-    this.report(c, master);
+    // The master sends its totals again (it may be the same one, with this node's share
+    // and what it last sent unchanged): presence changes wait for them, not for a change.
+    l.totals = null;
+    this.report(c, master, true);
+  }
+
+  closed(c: ChannelClient): void {
+    const l = this.locals.get(c);
+    if (!l) return;
+    l.report.stop();
+    l.presence.stop();
+    this.locals.delete(c);
+  }
+
+  /** Stops every timer (the node is stopping). */
+  stop(): void {
+    for (const c of [...this.locals.keys()]) this.closed(c);
   }
 
   presence(c: ChannelClient): void {
@@ -111,17 +135,13 @@ export class OccupancyWatch implements OccupancyHooks {
     return l;
   }
 
-  private report(c: ChannelClient, to: NodeId | null): void {
+  private report(c: ChannelClient, to: NodeId | null, again = false): void {
     const l = this.locals.get(c);
     if (!l) return;
     const { counts, watchers, fresh } = countAttachments(c, l.given);
-    if (counts.connections === 0) {
-      // Gone from the channel here: the unsubscribe that follows tells the master.
-      l.report.stop();
-      l.presence.stop();
-      this.locals.delete(c);
-    }
-    if (to !== null) this.deps.send(to, { type: 'occupancyReport', channel: c.key, counts, watchers, fresh });
+    // Gone from the channel here: the unsubscribe that follows tells the master too.
+    if (counts.connections === 0) this.closed(c);
+    if (to !== null) this.deps.send(to, { type: 'occupancyReport', channel: c.key, counts, watchers, fresh: fresh || (again && watchers > 0), moved: again });
   }
 
   private deliver(c: ChannelClient, l: Local | undefined): void {
@@ -134,8 +154,9 @@ export class OccupancyWatch implements OccupancyHooks {
     for (const sub of c.live()) {
       if (!sub.occupancy) continue;
       const data = JSON.stringify(eventData(sub.occupancy, metrics));
-      if (l.given.get(sub) === data) continue;
-      l.given.set(sub, data);
+      const had = l.given.get(sub);
+      if (had?.text === data) continue;
+      l.given.set(sub, { wanted: sub.occupancy.category, text: data });
       const k = `${sub.format}\n${sub.channelName}\n${data}`;
       let f = frames.get(k);
       if (!f) frames.set(k, (f = occupancyFrame(sub.channelName, id, timestamp, data, sub.format)));

@@ -367,6 +367,9 @@ export class Connection implements AttachmentOwner {
       const modes = att.modes & this.permittedModes(name);
       if (modes !== 0) {
         att.modes = modes;
+        // Occupancy counts its modes again, and it has no events without channel-metadata now.
+        if (!this.credentials.capability.opsFor(name).has('channel-metadata')) att.occupancy = null;
+        if (att.client) this.services.hub.attachmentsChanged(att.client);
         continue;
       }
       this.dropAttachment(att);
@@ -402,9 +405,10 @@ export class Connection implements AttachmentOwner {
       att = new Attachment(this, channelKey(this.credentials.appId, parsed.name), name, {});
       this.attachments.set(name, att);
     }
-    att.params = { ...parsed.params, ...(pm.params && typeof pm.params === 'object' ? pm.params : {}) };
+    const params = { ...parsed.params, ...(pm.params && typeof pm.params === 'object' ? pm.params : {}) };
     const a = att;
-    a.chain = a.chain.then(() => this.attach(a, parsed.name, pm)).catch((err) => {
+    // Each ATTACH's params, when it runs (one still queued before it answers with its own).
+    a.chain = a.chain.then(() => this.attach(a, parsed.name, pm, params)).catch((err) => {
       this.services.log.warn({ connectionId: this.id, channel: name, err: (err as Error).message }, 'attach failed');
     });
   }
@@ -418,8 +422,9 @@ export class Connection implements AttachmentOwner {
     return modes;
   }
 
-  private async attach(att: Attachment, channel: string, pm: ProtocolMessage): Promise<void> {
+  private async attach(att: Attachment, channel: string, pm: ProtocolMessage, params: Record<string, string>): Promise<void> {
     if (this.closed) return;
+    att.params = params;
     const requested = typeof pm.flags === 'number' && (pm.flags & MODE_MASK) !== 0 ? pm.flags & MODE_MASK : MODE_MASK;
     const granted = requested & this.permittedModes(channel);
     if (granted === 0) {

@@ -838,6 +838,8 @@ export interface OccupancyReport {
   watchers: number;
   /** some of them have had none yet: send the totals even if unchanged */
   fresh: boolean;
+  /** sent as the client subscribed again (its master moved or died) */
+  moved: boolean;
 }
 
 /** Master → a node with watchers: the region's attachments to the channel, added up. */
@@ -857,8 +859,12 @@ export interface OccupancyRegion {
   counts?:
     | OccupancyReply
     | undefined;
-  /** the sender's board is new: the other regions answer with theirs */
+  /** the other regions answer with theirs at once */
   ask: boolean;
+  /** the region has watchers: the others send it their counts as they change */
+  watching: boolean;
+  /** when it counted, on the region's time (ms): an older word is ignored */
+  at: number;
 }
 
 export interface ConnMoved {
@@ -7284,7 +7290,7 @@ export const Unsub: MessageFns<Unsub> = {
 };
 
 function createBaseOccupancyReport(): OccupancyReport {
-  return { channel: "", counts: undefined, watchers: 0, fresh: false };
+  return { channel: "", counts: undefined, watchers: 0, fresh: false, moved: false };
 }
 
 export const OccupancyReport: MessageFns<OccupancyReport> = {
@@ -7300,6 +7306,9 @@ export const OccupancyReport: MessageFns<OccupancyReport> = {
     }
     if (message.fresh !== false) {
       writer.uint32(32).bool(message.fresh);
+    }
+    if (message.moved !== false) {
+      writer.uint32(40).bool(message.moved);
     }
     return writer;
   },
@@ -7347,6 +7356,14 @@ export const OccupancyReport: MessageFns<OccupancyReport> = {
             }
 
             message.fresh = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.moved = reader.bool();
             continue;
           }
         }
@@ -7420,7 +7437,7 @@ export const OccupancyTotals: MessageFns<OccupancyTotals> = {
 };
 
 function createBaseOccupancyRegion(): OccupancyRegion {
-  return { channel: "", region: "", counts: undefined, ask: false };
+  return { channel: "", region: "", counts: undefined, ask: false, watching: false, at: 0 };
 }
 
 export const OccupancyRegion: MessageFns<OccupancyRegion> = {
@@ -7436,6 +7453,12 @@ export const OccupancyRegion: MessageFns<OccupancyRegion> = {
     }
     if (message.ask !== false) {
       writer.uint32(32).bool(message.ask);
+    }
+    if (message.watching !== false) {
+      writer.uint32(40).bool(message.watching);
+    }
+    if (message.at !== 0) {
+      writer.uint32(48).int64(message.at);
     }
     return writer;
   },
@@ -7483,6 +7506,22 @@ export const OccupancyRegion: MessageFns<OccupancyRegion> = {
             }
 
             message.ask = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.watching = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.at = longToNumber(reader.int64());
             continue;
           }
         }

@@ -172,8 +172,12 @@ export interface Occupancy {
   counts?:
     | OccupancyReply
     | undefined;
-  /** the sender's board is new: answer with the receiver's */
+  /** answer with the receiver's at once */
   ask: boolean;
+  /** the sender has watchers: send it counts as they change */
+  watching: boolean;
+  /** when the sender counted, on its region's time (ms) */
+  at: number;
 }
 
 export interface LinkFrame {
@@ -1009,7 +1013,7 @@ export const Ping: MessageFns<Ping> = {
 };
 
 function createBaseOccupancy(): Occupancy {
-  return { channel: "", counts: undefined, ask: false };
+  return { channel: "", counts: undefined, ask: false, watching: false, at: 0 };
 }
 
 export const Occupancy: MessageFns<Occupancy> = {
@@ -1022,6 +1026,12 @@ export const Occupancy: MessageFns<Occupancy> = {
     }
     if (message.ask !== false) {
       writer.uint32(24).bool(message.ask);
+    }
+    if (message.watching !== false) {
+      writer.uint32(32).bool(message.watching);
+    }
+    if (message.at !== 0) {
+      writer.uint32(40).int64(message.at);
     }
     return writer;
   },
@@ -1061,6 +1071,22 @@ export const Occupancy: MessageFns<Occupancy> = {
             }
 
             message.ask = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.watching = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.at = longToNumber(reader.int64());
             continue;
           }
         }

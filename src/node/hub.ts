@@ -92,6 +92,11 @@ export class Hub {
     return this.deps.now?.() ?? performance.now();
   }
 
+  /** An attachment's modes or params changed (in-band re-auth): occupancy counts its client's attachments again. */
+  attachmentsChanged(client: ChannelClient): void {
+    this.deps.occupancy?.changed(client);
+  }
+
   get(key: ChannelKey): ChannelClient | undefined {
     return this.clients.get(key);
   }

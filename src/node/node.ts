@@ -208,6 +208,7 @@ export class AblyNode {
       rpc: this.rpc,
       registry: this.registry,
       hub: () => this.hub,
+      mastersHere: (key) => this.ringView.owner(key) === this.id,
       intervalMs: o.topology.limits.occupancyIntervalMs,
       now,
       idPrefix: `${this.id}.${randomBytes(4).toString('hex')}`,
@@ -359,6 +360,7 @@ export class AblyNode {
     await this.directory.settle();
     await this.globalmaster?.stop();
     await this.registry.close();
+    this.occupancy.stop();
     this.rpc.failAll('node stopping');
     this.transport.broadcast(this.heartbeat());
     await new Promise((r) => setTimeout(r, 20));
@@ -451,7 +453,7 @@ export class AblyNode {
     this.emit({ type: 'ringChanged', members: [...this.ringView.members] });
     this.registry.reconcile();
     this.directory.reconcile(true);
-    this.occupancy.board.keepOnly((key) => this.ringView.owner(key) === this.id);
+    this.occupancy.board.keepOnly();
     this.hub.onRingChange();
     this.gateway.presenceHereSoon(this.maySpeak);
     this.globalmaster?.evaluate();

@@ -5,23 +5,25 @@
 import { OccupancyBoard } from '../channel/occupancy-board.js';
 import { countAttachments, OccupancyWatch } from '../channel/occupancy-watch.js';
 import type { ChannelKey } from '../channel/entry.js';
+import type { ChannelRegistry } from '../channel/registry.js';
+import { noAttachments } from '../channel/occupancy.js';
 import type { NodeId, NodeMessage, OccupancyRegion, OccupancyReport, OccupancyRequest, OccupancyTotals } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import type { Hub } from './hub.js';
-import type { ChannelRegistry } from '../channel/registry.js';
-import { addUp, noAttachments } from '../channel/occupancy.js';
 
 export interface NodeOccupancyDeps {
   send(to: NodeId, msg: NodeMessage): void;
   rpc: Rpc;
   registry: ChannelRegistry;
   hub(): Hub;
+  /** Whether the ring makes this node the channel's master now. */
+  mastersHere(key: ChannelKey): boolean;
   intervalMs: number;
-  /** The wall clock (events' timestamps). */
+  /** The region's time (events' timestamps, and when a region's counts were counted). */
   now(): number;
   /** Unique to this node's life (events' ids). */
   idPrefix: string;
-  /** This region's name, and (with other regions) what goes to its globalmaster, and the globalmaster if this node holds the role. */
+  /** This region's name; with other regions, what goes to its globalmaster, and the globalmaster if this node holds the role. */
   region: string;
   toGlobalmaster: ((msg: OccupancyRegion) => void) | null;
   globalmaster(): { onOccupancy(msg: OccupancyRegion): void } | null;
@@ -40,10 +42,12 @@ export class NodeOccupancy {
     this.board = new OccupancyBoard({
       send: deps.send,
       subscribed: (key) => master(key)?.subscribers ?? null,
+      mastersHere: deps.mastersHere,
       intervalMs: deps.intervalMs,
+      regionTime: deps.now,
       ...(toGlobalmaster
         ? {
-            toRegions: (channel, counts, ask) => toGlobalmaster({ type: 'occupancyRegion', channel, region: deps.region, counts, ask }),
+            toRegions: (channel, word) => toGlobalmaster({ type: 'occupancyRegion', channel, region: deps.region, ...word }),
             regionsWanting: (key) => [...(master(key)?.state.interest.remote.keys() ?? [])],
           }
         : {}),
@@ -54,12 +58,9 @@ export class NodeOccupancy {
   onMessage(from: NodeId, msg: OccupancyRequest | OccupancyReport | OccupancyTotals | OccupancyRegion): void {
     switch (msg.type) {
       case 'occupancy': {
-        // A REST question (region-queries.ts): this node's live attachments, and the other
-        // regions' where this node masters the channel (one node's answer has them).
+        // A REST question (region-queries.ts): this node's live attachments.
         const c = this.deps.hub().get(msg.channel);
-        const own = c ? countAttachments(c).counts : noAttachments();
-        const others = this.board.otherRegions(msg.channel);
-        this.deps.rpc.reply(from, msg.rid, { kind: 'occupancy', ...(others ? addUp([own, others]) : own) });
+        this.deps.rpc.reply(from, msg.rid, { kind: 'occupancy', ...(c ? countAttachments(c).counts : noAttachments()) });
         return;
       }
       case 'occupancyReport':
@@ -73,8 +74,13 @@ export class NodeOccupancy {
       case 'occupancyRegion':
         // This region's, from a master here, for the others; or another region's, for the master here.
         if (msg.region === this.deps.region) this.deps.globalmaster()?.onOccupancy(msg);
-        else this.board.fromRegion(msg.region, msg.channel, msg.counts, msg.ask);
+        else this.board.fromRegion(msg.region, msg.channel, msg);
         return;
     }
+  }
+
+  stop(): void {
+    this.board.stop();
+    this.watch.stop();
   }
 }

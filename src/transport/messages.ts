@@ -517,6 +517,8 @@ export interface OccupancyReport {
   watchers: number;
   /** Some of them have had no event yet: the master sends its totals even if unchanged. */
   fresh: boolean;
+  /** Sent as the client subscribed again (its master moved or died): other nodes' clients are moving too. */
+  moved: boolean;
 }
 
 /** Master → a node with watchers: the region's attachments to the channel, added up. */
@@ -535,8 +537,12 @@ export interface OccupancyRegion {
   channel: ChannelKey;
   region: string;
   counts: Occupancy;
-  /** The sending board is new (a first attachment, or a new master): the other regions answer with theirs. */
+  /** The other regions answer with theirs at once. */
   ask: boolean;
+  /** The region has watchers of the channel: the others send it their counts as they change. */
+  watching: boolean;
+  /** When it counted, on the region's time (ms): an older word than one held is ignored. */
+  at: number;
 }
 
 /** The connection resumed on another node: drop its old transport here (without leaving presence). */

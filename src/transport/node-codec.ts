@@ -336,13 +336,13 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       return {
         msg: {
           $case: 'occupancyReport',
-          occupancyReport: { channel: msg.channel, counts: msg.counts, watchers: msg.watchers, fresh: msg.fresh },
+          occupancyReport: { channel: msg.channel, counts: msg.counts, watchers: msg.watchers, fresh: msg.fresh, moved: msg.moved },
         },
       };
     case 'occupancyTotals':
       return { msg: { $case: 'occupancyTotals', occupancyTotals: { channel: msg.channel, counts: msg.counts } } };
     case 'occupancyRegion':
-      return { msg: { $case: 'occupancyRegion', occupancyRegion: { channel: msg.channel, region: msg.region, counts: msg.counts, ask: msg.ask } } };
+      return { msg: { $case: 'occupancyRegion', occupancyRegion: { channel: msg.channel, region: msg.region, counts: msg.counts, ask: msg.ask, watching: msg.watching, at: msg.at } } };
     case 'connMoved':
       return { msg: { $case: 'connMoved', connMoved: { connectionId: msg.connectionId } } };
     case 'connDrop':
@@ -410,13 +410,13 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
       return { type: 'unsub', channel: m.unsub.channel };
     case 'occupancyReport': {
       const r = m.occupancyReport;
-      return { type: 'occupancyReport', channel: r.channel, counts: occupancyFromPb(r.counts), watchers: r.watchers, fresh: r.fresh };
+      return { type: 'occupancyReport', channel: r.channel, counts: occupancyFromPb(r.counts), watchers: r.watchers, fresh: r.fresh, moved: r.moved };
     }
     case 'occupancyTotals':
       return { type: 'occupancyTotals', channel: m.occupancyTotals.channel, counts: occupancyFromPb(m.occupancyTotals.counts) };
     case 'occupancyRegion': {
       const r = m.occupancyRegion;
-      return { type: 'occupancyRegion', channel: r.channel, region: r.region, counts: occupancyFromPb(r.counts), ask: r.ask };
+      return { type: 'occupancyRegion', channel: r.channel, region: r.region, counts: occupancyFromPb(r.counts), ask: r.ask, watching: r.watching, at: r.at };
     }
     case 'connMoved':
       return { type: 'connMoved', connectionId: m.connMoved.connectionId };
