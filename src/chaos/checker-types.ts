@@ -124,6 +124,17 @@ export interface Timeline {
 }
 
 /** The presence check at the end of a run (`presence` lines of the record). */
+export interface OccupancyFigures {
+  /** Views read: each member's events and each region's REST status, per channel. */
+  views: number;
+  /** Views that did not show the counts of the clients attached when the check ended. */
+  mismatched: number;
+  /** From the check's start until the slowest view showed them; null when one never did. */
+  convergedAfterMs: number | null;
+  /** Up to `maxExamples` views that were off, with each count that differed. */
+  examples: { region: string; observer: string; channel: string; differing: string[] }[];
+}
+
 export interface PresenceFigures {
   /** Views read: each region's REST endpoint and each subscriber's SDK, per channel. */
   views: number;
@@ -232,6 +243,8 @@ export interface Report {
   timeline: Timeline;
   /** null: the workload had no presence members. */
   presence: PresenceFigures | null;
+  /** null: the workload had no members to watch occupancy. */
+  occupancy: OccupancyFigures | null;
   history: HistoryFigures | null;
   /** null: the workload authenticated with the key. */
   tokens: TokenFigures | null;

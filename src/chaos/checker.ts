@@ -38,6 +38,10 @@
  *   a subscriber's SDK) that, when the workload's presence check ended, did not show
  *   exactly the member clients as they were connected then (`presence` lines); the
  *   figures say how long the slowest view took to show them.
+ * - occupancy (violation): a view of a channel's occupancy (a member's last
+ *   `[meta]occupancy` event, every region's clients; or a region's REST status, its own)
+ *   that, when the workload's occupancy check ended, did not show the counts of the
+ *   clients attached then (`occupancy` lines; occupancy-check.ts).
  * - history (violation): each region's stored history of each channel, read after the
  *   drain (`history` lines), missing an acknowledged message it should hold, holding one
  *   twice or after a later one of its publisher, or not readable (history-check.ts).
@@ -53,7 +57,7 @@ import { fileURLToPath } from 'node:url';
 import { historyFailed, historyFigures } from './history-check.js';
 import { tokenFigures, tokensFailed } from './token-check.js';
 import { revocationFigures, revocationsFailed } from './revocation-check.js';
-import { readRecord, type HistoryEvent, type PresenceEvent, type RecordEvent, type RevocationEvent, type RevokedEvent, type TokenEvent } from './record.js';
+import { readRecord, type HistoryEvent, type OccupancyEvent, type PresenceEvent, type RecordEvent, type RevocationEvent, type RevokedEvent, type TokenEvent } from './record.js';
 import { formatSummary, writeScenarioReport } from './report.js';
 import {
   type Channel,
@@ -85,6 +89,7 @@ import {
   sumViolations,
 } from './checker-parts.js';
 import type { Availability, ChannelRegionFigures, CheckOptions, FaultFigures, PresenceFigures, PublishCounts, Report, Violation, ViolationCounts } from './checker-types.js';
+import { occupancyFigures } from './occupancy-check.js';
 
 export type * from './checker-types.js';
 
@@ -112,6 +117,7 @@ export class Checker {
   /** Publishers' SDKs connected afresh (their resume failed): they resend under new ids. */
   private readonly newConnections: { t: number; client: string; code: number | undefined }[] = [];
   private readonly presenceViews: PresenceEvent[] = [];
+  private readonly occupancyViews: OccupancyEvent[] = [];
   private readonly historyReads: HistoryEvent[] = [];
   private readonly tokenEvents: TokenEvent[] = [];
   private readonly revocationsMade: RevocationEvent[] = [];
@@ -171,6 +177,9 @@ export class Checker {
         break;
       case 'presence':
         this.presenceViews.push(e);
+        break;
+      case 'occupancy':
+        this.occupancyViews.push(e);
         break;
       case 'history':
         this.historyReads.push(e);
@@ -309,12 +318,13 @@ export class Checker {
     const byRegion = regions.map((region) => regionFigures(region, byChannel, publishes.byRegion.get(region), regionLatency.get(region)));
     const violations = sumViolations(byChannel);
     const presence = this.presenceFigures();
+    const occupancy = occupancyFigures(this.occupancyViews, this.maxExamples);
     const history = historyFigures(this.historyReads, this.channels, this.publisherRegion, this.maxExamples);
     const tokens = tokenFigures(this.tokenEvents, merged, this.maxExamples);
     const revocations = revocationFigures(this.revocationsMade, this.revocationsSeen, merged, end, this.maxExamples);
 
     return {
-      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,
@@ -337,6 +347,7 @@ export class Checker {
       availability: { outsideFaults: publishes.outsideFaults },
       timeline: timeline.build(),
       presence,
+      occupancy,
       history,
       tokens,
       revocations,

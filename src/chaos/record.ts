@@ -156,6 +156,25 @@ export interface PresenceEvent {
 }
 
 /**
+ * The occupancy check after the presence check: one line per view of one channel's
+ * occupancy as it stood when the check ended. `observer`: `rest` (a region's `GET
+ * /channels/{name}`, that region's attachments) or a member's id (its last
+ * `[meta]occupancy` event, every region's). `expected`: the metrics of the clients
+ * attached then; `seen`: what the view showed (null: nothing yet, or not read).
+ * `convergedAfterMs` as for presence.
+ */
+export interface OccupancyEvent {
+  type: 'occupancy';
+  t: number;
+  region: string;
+  observer: string;
+  channel: string;
+  expected: Record<string, number>;
+  seen: Record<string, number> | null;
+  convergedAfterMs: number | null;
+}
+
+/**
  * The history check after the drain: one line per channel and region, the channel's
  * stored history as that region's REST endpoint answers it (`GET
  * /channels/{name}/messages`, oldest first, every page). `items`: each message as
@@ -233,6 +252,7 @@ export type RecordEvent =
   | StateEvent
   | FaultEvent
   | PresenceEvent
+  | OccupancyEvent
   | HistoryEvent
   | TokenEvent
   | RevocationEvent
@@ -325,6 +345,14 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       }
       if (r.convergedAfterMs !== null) need(r, 'convergedAfterMs', 'number', line);
       break;
+    case 'occupancy': {
+      for (const k of ['region', 'observer', 'channel'] as const) need(r, k, 'string', line);
+      const counts = (v: unknown) => typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'number');
+      if (!counts(r.expected)) throw new RecordFormatError(line, 'occupancy.expected must be an object of numbers');
+      if (r.seen !== null && !counts(r.seen)) throw new RecordFormatError(line, 'occupancy.seen must be null or an object of numbers');
+      if (r.convergedAfterMs !== null) need(r, 'convergedAfterMs', 'number', line);
+      break;
+    }
     case 'history': {
       for (const k of ['region', 'channel'] as const) need(r, k, 'string', line);
       for (const k of ['historyMs', 'maxMessages'] as const) need(r, k, 'number', line);

@@ -11,6 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Anomaly, Availability, FaultFigures, HistoryExample, LatencyStats, Report, Violation } from './checker.js';
+import { occupancyLines } from './occupancy-check.js';
 
 // ---------------------------------------------------------------------------------------
 // Text: the checker's summary and the phrases the markdown shares with it
@@ -129,6 +130,7 @@ export function formatSummary(r: Report): string {
     `violations: lost ${v.lost}, duplicates ${v.duplicates}, per-publisher order ${v.order}, region order ${v.regionOrder}`,
     ...r.examples.map((x) => `  ${describeViolation(x, r.span.start)}`),
     ...presenceLines(r, '  '),
+    ...occupancyLines(r, '  '),
     ...historyLines(r, '  '),
     ...tokenLines(r, '  '),
     ...revocationLines(r, '  '),
@@ -217,6 +219,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
         ['per-publisher order', v.order],
         ['region order (subscriber pairs that disagree)', v.regionOrder],
         ...(r.presence ? [['presence views not showing exactly the members at the end', r.presence.mismatched] as [string, number]] : []),
+        ...(r.occupancy ? [['occupancy views not showing the clients attached at the end', r.occupancy.mismatched] as [string, number]] : []),
         ...(r.history ? [['stored history: missing, duplicated, out of order or unreadable', historyOff(r)] as [string, number]] : []),
         ...(r.tokens ? [['tokens: fresh requests refused as replays, replays taken outside faults', tokensOff(r)] as [string, number]] : []),
         ...(r.revocations ? [['revocations: nodes still taking a revoked token at the end', r.revocations.unseenCount] as [string, number]] : []),
@@ -226,6 +229,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
   );
   if (r.examples.length > 0) out.push('Examples:', '', ...r.examples.map((x) => `- ${describeViolation(x, r.span.start)}`), '');
   if (r.presence) out.push(...presenceLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
+  if (r.occupancy) out.push(...occupancyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.history) out.push(...historyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.tokens) out.push(...tokenLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.revocations) out.push(...revocationLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
@@ -342,7 +346,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
     `${passed} of ${entries.length} scenario(s) passed.`,
     '',
     ...table(
-      ['scenario', 'verdict', 'lost', 'dup', 'order', 'region order', 'presence views off', 'history off', 'tokens off (replays taken)', 'convergence (worst)', 'availability in faults (worst)', 'in-region p50/p99 outside faults', 'inside faults', 'files'],
+      ['scenario', 'verdict', 'lost', 'dup', 'order', 'region order', 'presence (occupancy) views off', 'history off', 'tokens off (replays taken)', 'convergence (worst)', 'availability in faults (worst)', 'in-region p50/p99 outside faults', 'inside faults', 'files'],
       entries.map((e) => {
         const r = e.report;
         const v = r.violations;
@@ -354,7 +358,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
           v.duplicates,
           v.order,
           v.regionOrder,
-          r.presence ? `${r.presence.mismatched} of ${r.presence.views}` : '–',
+          (r.presence ? `${r.presence.mismatched} of ${r.presence.views}` : '–') + (r.occupancy ? `; occupancy ${r.occupancy.mismatched} of ${r.occupancy.views}` : ''),
           r.history ? `${historyOff(r)} (${r.history.expected} expected)` : '–',
           (r.tokens ? `${tokensOff(r)} (${r.tokens.replays.taken} of ${r.tokens.requests.issued})` : '–') + (r.revocations ? `; revocations unseen ${r.revocations.unseenCount} of ${r.revocations.checks}` : ''),
           worstConvergence(r.faults),

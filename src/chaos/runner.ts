@@ -29,6 +29,12 @@ const DRAIN_QUIET_MS = 3000;
  * declared down in about 4 s), and its leave then crosses to the other regions.
  */
 const PRESENCE_SETTLE_MS = 20_000;
+/**
+ * The occupancy check (after the presence check) waits this long for every view to show
+ * the clients attached: a count goes within an interval (1 s), and another region's comes
+ * back at the latest with its next refresh (10 s).
+ */
+const OCCUPANCY_SETTLE_MS = 20_000;
 /** At the end, how long the revocation probes may still wait for a region to refuse a revoked token (ms). */
 const REVOCATIONS_SETTLE_MS = 10_000;
 
@@ -435,6 +441,7 @@ export class ScenarioRun {
       await this.drain(workload);
       for (const e of await workload.readHistory({ historyMs: topology.retention.historyMs, maxMessages: topology.retention.maxMessagesPerChannel })) this.record(e);
       for (const e of await workload.checkPresence(topology.limits.presenceLeaveDelayMs + PRESENCE_SETTLE_MS)) this.record(e);
+      for (const e of await workload.checkOccupancy(OCCUPANCY_SETTLE_MS)) this.record(e);
       await workload.settleRevocations(REVOCATIONS_SETTLE_MS);
       this.record({ type: 'end', t: Date.now() });
     } finally {

@@ -9,9 +9,10 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import Ably from 'ably';
-import type { HistoryEvent, PresenceEvent, RecordEvent } from './record.js';
+import type { HistoryEvent, OccupancyEvent, PresenceEvent, RecordEvent } from './record.js';
 import { RevocationProbes } from './workload-revocations.js';
 import { WorkloadTokens } from './workload-tokens.js';
+import { OccupancyViews, type Counted } from './workload-occupancy.js';
 
 export interface WorkloadOptions {
   /** Region name → client endpoint (host:port of its balancer). */
@@ -106,10 +107,13 @@ export class Workload {
   private readonly tokens: WorkloadTokens | null;
   /** Revocation probes, where the workload makes them. */
   private readonly probes: RevocationProbes | null;
+  /** Members' occupancy events and the regions' REST status, for the occupancy check. */
+  private readonly occupancy: OccupancyViews;
 
   constructor(private readonly o: WorkloadOptions) {
     this.tokens = o.tokenTtlMs ? new WorkloadTokens({ key: o.key, ttlMs: o.tokenTtlMs, endpoint: (r) => this.endpoint(r), record: (e) => o.record(e) }) : null;
     this.probes = o.revocations ? new RevocationProbes({ ...o.revocations, regions: o.regions, record: (e) => o.record(e) }) : null;
+    this.occupancy = new OccupancyViews({ regions: o.regions, key: o.key, channels: o.channels });
   }
 
   /** A client's SDK instance in `region` (one of several over its life, if it moves), kept to be closed. */
@@ -233,15 +237,35 @@ export class Workload {
 
   /**
    * A member: its SDK, connected under clientId `id`, enters every channel's presence set
-   * (attached for presence only, no messages). The SDK enters again by itself after an
-   * attach that did not resume (RTP17i); nothing else is done for it during the run.
+   * (attached for presence only, no messages) and keeps its occupancy events (the
+   * occupancy check). The SDK enters again by itself after an attach that did not resume
+   * (RTP17i); nothing else is done for it during the run.
    */
   private async addMember(region: string, id: string, binary: boolean): Promise<void> {
     const c = this.sdk(id, region, binary, { clientId: id });
     this.members.push({ id, region, client: c });
     await Promise.all(
-      this.o.channels.map((channel) => c.channels.get(channel, { modes: ['PRESENCE', 'PRESENCE_SUBSCRIBE'] }).presence.enter({ member: id })),
+      this.o.channels.map(async (channel) => {
+        const ch = c.channels.get(channel, { modes: ['PRESENCE', 'PRESENCE_SUBSCRIBE'], params: { occupancy: 'metrics' } });
+        await ch.subscribe('[meta]occupancy', (m) => this.occupancy.seen(id, region, channel, (m.data as { metrics?: unknown } | undefined)?.metrics));
+        await ch.presence.enter({ member: id });
+      }),
     );
+  }
+
+  /**
+   * After the presence check: waits, up to `withinMs`, until every member's last occupancy
+   * event, and every region's REST status, shows the counts of the clients attached now
+   * (workload-occupancy.ts); returns each view as it stood at the last read.
+   */
+  async checkOccupancy(withinMs: number): Promise<OccupancyEvent[]> {
+    const on = (c: Realtime | null) => (channel: string) => c?.connection.state === 'connected' && c.channels.get(channel).state === 'attached';
+    const clients = (): Counted[] => [
+      ...this.subscribers.map((s) => ({ region: s.region, kind: 'subscriber' as const, attached: on(s.client) })),
+      ...this.members.map((m) => ({ region: m.region, kind: 'member' as const, attached: on(m.client) })),
+    ];
+    const watchers = () => this.members.filter((m) => m.client.connection.state === 'connected');
+    return this.occupancy.check(clients, watchers, withinMs);
   }
 
   /**
