@@ -141,6 +141,7 @@ export class ChannelClient {
   ): Promise<AttachOutcome> {
     const rec: SubRec = { after: Number.MAX_SAFE_INTEGER, queue: [], backlog: [], sync: null };
     this.subs.set(sub, rec);
+    this.deps.occupancy?.attaching(this, sub);
     // A serial of another epoch here than this node's (or before it has one): the state was
     // lost since, and a new stream from another region reaches back to where the client had got.
     const reach = resume && !('origins' in resume) && resume.epoch !== this.epoch ? resume.seen : [];

@@ -84,6 +84,10 @@ interface Tally {
   regions: Map<string, RegionWord & { heard: number }>;
   /** Regions heard from since the wait began. */
   answered: Set<string>;
+  /** When each region's last word taken was counted (kept after its counts go, so an older word is not taken after a newer "none"). */
+  said: Map<string, number>;
+  /** The regions that want the channel, as last told (RemoteInterest): only new ones are asked again. */
+  wanting: Set<string>;
   /** This region's word as last told the others, as text ('': nothing told), and whether it said it was watching. */
   told: string;
   toldWatching: boolean;
@@ -134,24 +138,32 @@ export class OccupancyBoard {
     const watchedNow = watchersOf(t) > 0;
     // A first attachment here, or a new master: it waits for the others' reports. Watchers
     // that begin: the other regions are asked for their counts, and it waits for them too.
+    // A new master is told nothing by the others: it asks them (one may watch).
     if (firstHere || (watchedNow && !watchedBefore)) this.wait(t, firstHere && r.moved);
-    if (watchedNow && !watchedBefore) this.tell(r.channel, t, { ask: true });
-    this.changed(r.channel, t, r.fresh);
+    if ((watchedNow && !watchedBefore) || (firstHere && r.moved)) this.tell(r.channel, t, { ask: true });
+    if (r.fresh && t.settleUntil === 0) {
+      // A new watcher there: that node has the totals at once; the others as usual.
+      this.sendTo(r.channel, t, from, this.totals(t));
+      this.changed(r.channel, t, false);
+    } else this.changed(r.channel, t, r.fresh);
   }
 
   /** Another region's word on a channel (through the globalmaster). */
   fromRegion(region: string, key: ChannelKey, w: RegionWord): void {
     if (!this.deps.mastersHere(key)) return;
     let t = this.tallies.get(key);
-    const held = t?.regions.get(region);
-    const take = !held || w.at >= held.at;
+    // An older word than the last taken (come by another node of that region) is not.
+    const take = w.at >= (t?.said.get(region) ?? -Infinity);
     let removed = false;
-    if (take && w.counts.connections === 0 && !w.watching) removed = t?.regions.delete(region) ?? false;
-    else if (take) {
-      t ??= this.tally(key);
-      t.regions.set(region, { ...w, heard: this.now() });
+    if (take) {
+      if (w.counts.connections === 0 && !w.watching) removed = t?.regions.delete(region) ?? false;
+      else {
+        t ??= this.tally(key);
+        t.regions.set(region, { ...w, heard: this.now() });
+      }
+      t?.said.set(region, w.at);
+      t?.answered.add(region);
     }
-    t?.answered.add(region);
     if (w.ask) {
       if (t) this.tell(key, t, { force: true });
       else this.deps.toRegions?.(key, { counts: noAttachments(), ask: false, watching: false, at: this.regionTime() });
@@ -164,12 +176,14 @@ export class OccupancyBoard {
   /**
    * The regions that want a channel changed (RemoteInterest: all of them, and those the
    * globalmaster has not heard from since it took the role, whose counts stay): those gone
-   * are dropped, and where the channel is watched all are told again (a new one knows nothing).
+   * are dropped, and where the channel is watched all are told again if one is new (it knows nothing).
    */
   remoteInterest(key: ChannelKey, regions: readonly string[], keep: readonly string[] = []): void {
     const t = this.tallies.get(key);
     if (!t) return;
-    this.tellAgain(key, t);
+    const added = regions.some((r) => !t.wanting.has(r));
+    t.wanting = new Set(regions);
+    if (added) this.tellAgain(key, t);
     let gone = false;
     for (const r of t.regions.keys()) if (!regions.includes(r) && !keep.includes(r)) gone = t.regions.delete(r) || gone;
     if (gone) this.afterRemoval(key, t);
@@ -213,6 +227,8 @@ export class OccupancyBoard {
       settleTimer: null,
       regions: new Map(),
       answered: new Set(),
+      said: new Map(),
+      wanting: new Set(),
       told: '',
       toldWatching: false,
     };
@@ -222,9 +238,15 @@ export class OccupancyBoard {
 
   /** Waits (up to an interval) for every subscribed node and wanting region before the next totals. */
   private wait(t: Tally, whole = false): void {
-    t.settleUntil = this.now() + this.deps.intervalMs;
-    t.waitWhole = whole;
-    t.answered.clear();
+    if (t.settleUntil > 0) t.waitWhole ||= whole;
+    else {
+      t.waitWhole = whole;
+      t.answered.clear();
+    }
+    t.settleUntil = Math.max(t.settleUntil, this.now() + this.deps.intervalMs);
+    // Its timer is set again for the (maybe later) end.
+    if (t.settleTimer) clearTimeout(t.settleTimer);
+    t.settleTimer = null;
   }
 
   private remove(key: ChannelKey, t: Tally, node: NodeId): void {
@@ -293,12 +315,15 @@ export class OccupancyBoard {
     const counts = this.totals(t);
     t.last = counts;
     const text = JSON.stringify(counts);
-    for (const [node, n] of t.nodes) {
-      if (n.watchers === 0 || t.sent.get(node) === text) continue;
-      t.sent.set(node, text);
-      this.deps.send(node, { type: 'occupancyTotals', channel: key, counts });
-    }
+    for (const node of t.nodes.keys()) this.sendTo(key, t, node, counts, text);
     this.tell(key, t);
+  }
+
+  /** The totals to one node, where it has watchers and was not sent them last. */
+  private sendTo(key: ChannelKey, t: Tally, node: NodeId, counts: Occupancy, text = JSON.stringify(counts)): void {
+    if (!t.nodes.get(node)?.watchers || t.sent.get(node) === text) return;
+    t.sent.set(node, text);
+    this.deps.send(node, { type: 'occupancyTotals', channel: key, counts });
   }
 
   private regionTime(): number {

@@ -21,6 +21,8 @@ export interface OccupancyHooks {
   presence(c: ChannelClient): void;
   /** It closed (its last attachment here is gone). */
   closed(c: ChannelClient): void;
+  /** An attachment attaches (again): it is sent an event after its ATTACHED, as a new one is. */
+  attaching(c: ChannelClient, sub: LocalSubscriber): void;
 }
 
 export interface WatchDeps {
@@ -93,6 +95,10 @@ export class OccupancyWatch implements OccupancyHooks {
     this.report(c, master, true);
   }
 
+  attaching(c: ChannelClient, sub: LocalSubscriber): void {
+    this.locals.get(c)?.given.delete(sub);
+  }
+
   closed(c: ChannelClient): void {
     const l = this.locals.get(c);
     if (!l) return;
@@ -151,9 +157,13 @@ export class OccupancyWatch implements OccupancyHooks {
     const id = `${this.deps.idPrefix}:${this.events++}:0`;
     const timestamp = this.deps.now();
     const frames = new Map<string, Frame>();
+    // The data of each category asked for, made once.
+    const texts = new Map<string | null, string>();
     for (const sub of c.live()) {
       if (!sub.occupancy) continue;
-      const data = JSON.stringify(eventData(sub.occupancy, metrics));
+      const category = sub.occupancy.category;
+      let data = texts.get(category);
+      if (data === undefined) texts.set(category, (data = JSON.stringify(eventData(sub.occupancy, metrics))));
       const had = l.given.get(sub);
       if (had?.text === data) continue;
       l.given.set(sub, { wanted: sub.occupancy.category, text: data });

@@ -50,21 +50,22 @@ describe('occupancy across regions', () => {
     const b = realtime(d.port('r2-n1'));
     const c = realtime(d.port('r2-n1'));
     try {
+      // Each wait is shorter than the refresh between regions (10 s here): a change must be told as it happens.
       const inR1 = await watch(a, channel);
       await b.channels.get(channel, { modes: ['SUBSCRIBE'] }).attach();
       await waitFor(() => inR1.last()?.connections === 2 && inR1.last()?.subscribers === 2 && inR1.last()?.publishers === 1, {
         what: "r2's subscriber counted in r1",
-        timeoutMs: 15_000,
+        timeoutMs: 3_000,
       });
       const inR2 = await watch(c, channel);
-      await waitFor(() => inR2.last()?.connections === 3 && inR1.last()?.connections === 3, { what: 'three connections told in both regions', timeoutMs: 15_000 });
+      await waitFor(() => inR2.last()?.connections === 3 && inR1.last()?.connections === 3, { what: 'three connections told in both regions', timeoutMs: 3_000 });
       // The REST status counts each region's own (its nodes asked).
       expect((await rest(d.port('r1-n2')).channels.get(channel).status()).status.occupancy.metrics).toMatchObject({ connections: 1, subscribers: 1 });
       expect((await rest(d.port('r2-n1')).channels.get(channel).status()).status.occupancy.metrics).toMatchObject({ connections: 2, subscribers: 2 });
       b.close();
-      await waitFor(() => inR1.last()?.connections === 2 && inR2.last()?.connections === 2, { what: "r2's subscriber gone in both", timeoutMs: 15_000 });
+      await waitFor(() => inR1.last()?.connections === 2 && inR2.last()?.connections === 2, { what: "r2's subscriber gone in both", timeoutMs: 3_000 });
       c.close();
-      await waitFor(() => inR1.last()?.connections === 1, { what: "r1's watcher alone", timeoutMs: 15_000 });
+      await waitFor(() => inR1.last()?.connections === 1, { what: "r1's watcher alone", timeoutMs: 3_000 });
     } finally {
       closeAll(a, b, c);
     }

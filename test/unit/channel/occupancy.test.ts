@@ -105,6 +105,31 @@ describe('OccupancyBoard', () => {
     expect(told()).toEqual(['a:5']);
   });
 
+  it('keeps the whole wait when watchers begin within it, and a wait that begins later ends later', () => {
+    subscribed = new Set(['a']);
+    report('a', counts(2), 0, false, true);
+    vi.advanceTimersByTime(500);
+    report('b', counts(3), 1, true);
+    // Watchers began at 500: the wait ends at 1500, not at the first wait's end (1000).
+    vi.advanceTimersByTime(500);
+    expect(sent).toEqual([]);
+    vi.advanceTimersByTime(499);
+    expect(sent).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(told()).toEqual(['b:5']);
+  });
+
+  it('sends a node with a new watcher the totals at once, and the other nodes a change only at the interval', () => {
+    report('a', counts(1), 1, true);
+    report('b', counts(1), 1, true);
+    expect(told()).toEqual(['a:2', 'b:2']);
+    vi.advanceTimersByTime(100);
+    report('b', counts(2), 2, true);
+    expect(told()).toEqual(['a:2', 'b:2', 'b:3']);
+    vi.advanceTimersByTime(1000);
+    expect(told()).toEqual(['a:2', 'b:2', 'b:3', 'a:3']);
+  });
+
   it('waits at most an interval for a node that does not report', () => {
     report('a', counts(2), 1, true);
     vi.advanceTimersByTime(999);
@@ -265,7 +290,7 @@ describe('OccupancyBoard with other regions', () => {
     expect(told.length).toBe(n);
   });
 
-  it("ignores a region's word older than the one it holds (come by another node)", () => {
+  it("ignores a region's word older than the last taken (come by another node), also after a newer none", () => {
     report(counts(1));
     const newer = word(4);
     const older = word(9, { at: newer.at - 1 });
@@ -273,6 +298,21 @@ describe('OccupancyBoard with other regions', () => {
     board.fromRegion('r2', KEY, older);
     vi.advanceTimersByTime(100);
     expect(totals().at(-1)).toBe(5);
+    const none = word(0);
+    board.fromRegion('r2', KEY, none);
+    board.fromRegion('r2', KEY, word(7, { at: none.at - 1 }));
+    vi.advanceTimersByTime(100);
+    expect(totals().at(-1)).toBe(1);
+  });
+
+  it('asks the other regions at a new master (a client moved to it), watched here or not, so it learns who watches', () => {
+    board.report('a', { type: 'occupancyReport', channel: KEY, counts: counts(2), watchers: 0, fresh: false, moved: true });
+    expect(brief()).toEqual(['2?']);
+    board.fromRegion('r2', KEY, word(3, { watching: true }));
+    vi.advanceTimersByTime(1000);
+    report(counts(4), 0, false);
+    vi.advanceTimersByTime(1000);
+    expect(brief().at(-1)).toBe('4');
   });
 
   it('drops a region that no longer wants the channel (unless kept), and asks again when interest changes or a link is back', () => {
@@ -285,6 +325,9 @@ describe('OccupancyBoard with other regions', () => {
     board.remoteInterest(KEY, ['r2'], ['r3']);
     board.relinked();
     expect(brief().slice(before)).toEqual(['1?w', '1?w']);
+    // The same regions again: nothing new to ask.
+    board.remoteInterest(KEY, ['r2'], ['r3']);
+    expect(told.length).toBe(before + 2);
     board.remoteInterest(KEY, ['r2']);
     vi.advanceTimersByTime(100);
     expect(totals().at(-1)).toBe(3);
