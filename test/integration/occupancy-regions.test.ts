@@ -9,6 +9,7 @@ import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } fro
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, realtime, rest, type Realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
+import { watchOccupancy } from '../helpers/occupancy.js';
 
 const R1 = ['r1-n1', 'r1-n2', 'r1-n3'];
 let d: TestDeployment;
@@ -29,14 +30,6 @@ afterAll(async () => {
   await d?.stop();
 });
 
-type Metrics = Record<string, number>;
-
-async function watch(client: Realtime, channel: string): Promise<{ events: Metrics[]; last: () => Metrics | undefined }> {
-  const events: Metrics[] = [];
-  await client.channels.get(channel, { params: { occupancy: 'metrics' } }).subscribe('[meta]occupancy', (m) => void events.push(m.data.metrics));
-  return { events, last: () => events[events.length - 1] };
-}
-
 /** Whether every live node of r1 has a ring of `n`. */
 async function r1Ring(n: number): Promise<boolean> {
   const hs = await Promise.all(R1.filter((x) => d.sup.nodes.has(x)).map((x) => d.health(x)));
@@ -51,13 +44,13 @@ describe('occupancy across regions', () => {
     const c = realtime(d.port('r2-n1'));
     try {
       // Each wait is shorter than the refresh between regions (10 s here): a change must be told as it happens.
-      const inR1 = await watch(a, channel);
+      const inR1 = await watchOccupancy(a, channel);
       await b.channels.get(channel, { modes: ['SUBSCRIBE'] }).attach();
       await waitFor(() => inR1.last()?.connections === 2 && inR1.last()?.subscribers === 2 && inR1.last()?.publishers === 1, {
         what: "r2's subscriber counted in r1",
         timeoutMs: 3_000,
       });
-      const inR2 = await watch(c, channel);
+      const inR2 = await watchOccupancy(c, channel);
       await waitFor(() => inR2.last()?.connections === 3 && inR1.last()?.connections === 3, { what: 'three connections told in both regions', timeoutMs: 3_000 });
       // The REST status counts each region's own (its nodes asked).
       expect((await rest(d.port('r1-n2')).channels.get(channel).status()).status.occupancy.metrics).toMatchObject({ connections: 1, subscribers: 1 });
@@ -77,7 +70,7 @@ describe('occupancy across regions', () => {
     const b = realtime(d.port('r2-n1'));
     let s: Realtime | undefined;
     try {
-      const inR1 = await watch(a, channel);
+      const inR1 = await watchOccupancy(a, channel);
       await b.channels.get(channel).attach();
       await waitFor(() => inR1.last()?.connections === 2, { what: "r2's attachment counted in r1", timeoutMs: 15_000 });
       const before = inR1.events.length;
@@ -102,8 +95,8 @@ describe('occupancy across regions', () => {
     const c = realtime(d.port('r2-n1'));
     const e = realtime(d.port('r2-n1'));
     try {
-      const inR1 = await watch(a, channel);
-      const inR2 = await watch(b, channel);
+      const inR1 = await watchOccupancy(a, channel);
+      const inR2 = await watchOccupancy(b, channel);
       await waitFor(() => inR1.last()?.connections === 2 && inR2.last()?.connections === 2, { what: 'two connections in both regions', timeoutMs: 15_000 });
       proxy.set('both', { blackhole: true });
       await waitFor(async () => !(await globalmaster(d, 'r1')).health.regionLinks.links.find((l: { region: string }) => l.region === 'r2').up, {

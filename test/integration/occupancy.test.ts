@@ -12,6 +12,7 @@ import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, realtime, type Realtime } from '../helpers/sdk.js';
 import { SUB_KEY } from '../helpers/topology.js';
 import { waitFor } from '../helpers/wait.js';
+import { watchOccupancy, type Metrics } from '../helpers/occupancy.js';
 
 const NODES = ['r1-n1', 'r1-n2', 'r1-n3'];
 let d: TestDeployment;
@@ -24,16 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.stop();
 });
-
-type Metrics = Record<string, number>;
-
-/** Attaches with the `occupancy` param and keeps every event's metrics, in order. */
-async function watch(client: Realtime, channel: string, occupancy = 'metrics'): Promise<{ events: Metrics[]; last: () => Metrics | undefined }> {
-  const ch = client.channels.get(channel, { params: { occupancy } });
-  const events: Metrics[] = [];
-  await ch.subscribe('[meta]occupancy', (m) => void events.push(m.data.metrics));
-  return { events, last: () => events[events.length - 1] };
-}
 
 const ALL = (o: Partial<Metrics>): Metrics => ({
   connections: 0,
@@ -54,7 +45,7 @@ describe('occupancy events', () => {
     const p = realtime(d.port('r1-n2'));
     const s = realtime(d.port('r1-n3'), { clientId: 'sam' });
     try {
-      const watcher = await watch(w, channel);
+      const watcher = await watchOccupancy(w, channel);
       // Its own attachment, at once: a count went from zero.
       await waitFor(() => watcher.events.length > 0, { what: 'a first event', timeoutMs: 5_000 });
       expect(watcher.events[0]).toEqual(ALL({ connections: 1, publishers: 1, subscribers: 1, presenceConnections: 1, presenceSubscribers: 1 }));
@@ -80,9 +71,9 @@ describe('occupancy events', () => {
     const all = realtime(d.port('r1-n3'));
     const m = realtime(d.port('r1-n1'), { clientId: 'mo' });
     try {
-      const conns = await watch(w, channel, 'metrics.connections');
+      const conns = await watchOccupancy(w, channel, 'metrics.connections');
       expect(w.channels.get(channel).params).toEqual({ occupancy: 'metrics.connections' });
-      const full = await watch(all, channel);
+      const full = await watchOccupancy(all, channel);
       await waitFor(() => conns.last()?.connections === 2, { what: 'two connections', timeoutMs: 10_000 });
       expect(conns.events.every((e) => Object.keys(e).join() === 'connections')).toBe(true);
       const mc = m.channels.get(channel);
@@ -128,7 +119,7 @@ describe('occupancy events', () => {
     const w2 = realtime(d.port('r1-n2'));
     let s3: Realtime | undefined;
     try {
-      const watchers = [await watch(w1, channel), await watch(w2, channel)];
+      const watchers = [await watchOccupancy(w1, channel), await watchOccupancy(w2, channel)];
       await waitFor(() => watchers.every((w) => w.last()?.connections === 2), { what: 'two connections', timeoutMs: 10_000 });
       const before = watchers.map((w) => w.events.length);
       await d.sup.kill('r1-n3');
