@@ -68,10 +68,25 @@ export interface BoardDeps {
   regionTime?(): number;
 }
 
+/** Another region's word as held, and when it was heard (this board's clock). */
+type Held = RegionWord & { heard: number };
+
+/** What a tally keeps of other regions (made at the first word, ask or interest: none in a region alone). */
+interface Others {
+  /** Each region's last word taken. */
+  words: Map<string, Held>;
+  /** Regions heard from since the wait began. */
+  answered: Set<string>;
+  /** When each region's last word taken was counted (kept after its counts go, so an older word is not taken after a newer "none"). */
+  said: Map<string, number>;
+  /** The regions that want the channel, as last told (RemoteInterest): only new ones are asked again. */
+  wanting: Set<string>;
+}
+
 interface Tally {
   nodes: Map<NodeId, { counts: Occupancy; watchers: number }>;
-  /** What each node was last sent, as text. */
-  sent: Map<NodeId, string>;
+  /** What each node was last sent, as text (made at the first). */
+  sent: Map<NodeId, string> | null;
   /** The totals last sent to anyone. */
   last: Occupancy;
   throttle: Throttle;
@@ -80,18 +95,15 @@ interface Tally {
   /** It waits until then whoever has reported: it began with a client that moved, as the others' are. */
   waitWhole: boolean;
   settleTimer: NodeJS.Timeout | null;
-  /** Other regions' words, as each last said them, and when heard (this board's clock). */
-  regions: Map<string, RegionWord & { heard: number }>;
-  /** Regions heard from since the wait began. */
-  answered: Set<string>;
-  /** When each region's last word taken was counted (kept after its counts go, so an older word is not taken after a newer "none"). */
-  said: Map<string, number>;
-  /** The regions that want the channel, as last told (RemoteInterest): only new ones are asked again. */
-  wanting: Set<string>;
+  others: Others | null;
   /** This region's word as last told the others, as text ('': nothing told), and whether it said it was watching. */
   told: string;
   toldWatching: boolean;
 }
+
+const NO_WORDS: ReadonlyMap<string, Held> = new Map();
+const wordsOf = (t: Tally): ReadonlyMap<string, Held> => t.others?.words ?? NO_WORDS;
+const othersOf = (t: Tally): Others => (t.others ??= { words: new Map(), answered: new Set(), said: new Map(), wanting: new Set() });
 
 /** This region's counts go to the regions that watch a channel again this often: 20 intervals, at least 10 s. */
 const refreshMs = (intervalMs: number): number => Math.max(20 * intervalMs, 10_000);
@@ -105,7 +117,7 @@ const watchersOf = (t: Tally): number => {
   return n;
 };
 /** Whether another region says it watches the channel. */
-const watchedThere = (t: Tally): boolean => [...t.regions.values()].some((r) => r.watching);
+const watchedThere = (t: Tally): boolean => [...wordsOf(t).values()].some((r) => r.watching);
 
 export class OccupancyBoard {
   private readonly tallies = new Map<ChannelKey, Tally>();
@@ -123,6 +135,9 @@ export class OccupancyBoard {
     return this.deps.now?.() ?? performance.now();
   }
 
+  /** `now` for the tallies' throttles (one function for all). */
+  private readonly clock = (): number => this.now();
+
   report(from: NodeId, r: OccupancyReport): void {
     let t = this.tallies.get(r.channel);
     if (r.counts.connections === 0) {
@@ -134,7 +149,7 @@ export class OccupancyBoard {
     t ??= this.tally(r.channel);
     const watchedBefore = watchersOf(t) > 0;
     t.nodes.set(from, { counts: r.counts, watchers: r.watchers });
-    if (r.fresh) t.sent.delete(from);
+    if (r.fresh) t.sent?.delete(from);
     const watchedNow = watchersOf(t) > 0;
     // A first attachment here, or a new master: it waits for the others' reports. Watchers
     // that begin: the other regions are asked for their counts, and it waits for them too.
@@ -153,16 +168,18 @@ export class OccupancyBoard {
     if (!this.deps.mastersHere(key)) return;
     let t = this.tallies.get(key);
     // An older word than the last taken (come by another node of that region) is not.
-    const take = w.at >= (t?.said.get(region) ?? -Infinity);
+    const take = w.at >= (t?.others?.said.get(region) ?? -Infinity);
     let removed = false;
     if (take) {
-      if (w.counts.connections === 0 && !w.watching) removed = t?.regions.delete(region) ?? false;
+      if (w.counts.connections === 0 && !w.watching) removed = t?.others?.words.delete(region) ?? false;
       else {
         t ??= this.tally(key);
-        t.regions.set(region, { ...w, heard: this.now() });
+        othersOf(t).words.set(region, { ...w, heard: this.now() });
       }
-      t?.said.set(region, w.at);
-      t?.answered.add(region);
+      if (t) {
+        othersOf(t).said.set(region, w.at);
+        othersOf(t).answered.add(region);
+      }
     }
     if (w.ask) {
       if (t) this.tell(key, t, { force: true });
@@ -181,11 +198,12 @@ export class OccupancyBoard {
   remoteInterest(key: ChannelKey, regions: readonly string[], keep: readonly string[] = []): void {
     const t = this.tallies.get(key);
     if (!t) return;
-    const added = regions.some((r) => !t.wanting.has(r));
-    t.wanting = new Set(regions);
+    const o = othersOf(t);
+    const added = regions.some((r) => !o.wanting.has(r));
+    o.wanting = new Set(regions);
     if (added) this.tellAgain(key, t);
     let gone = false;
-    for (const r of t.regions.keys()) if (!regions.includes(r) && !keep.includes(r)) gone = t.regions.delete(r) || gone;
+    for (const r of o.words.keys()) if (!regions.includes(r) && !keep.includes(r)) gone = o.words.delete(r) || gone;
     if (gone) this.afterRemoval(key, t);
   }
 
@@ -219,16 +237,13 @@ export class OccupancyBoard {
   private tally(key: ChannelKey): Tally {
     const t: Tally = {
       nodes: new Map(),
-      sent: new Map(),
+      sent: null,
       last: noAttachments(),
-      throttle: new Throttle(this.deps.intervalMs, () => this.send(key), () => this.now()),
+      throttle: new Throttle(this.deps.intervalMs, () => this.send(key), this.clock),
       settleUntil: 0,
       waitWhole: false,
       settleTimer: null,
-      regions: new Map(),
-      answered: new Set(),
-      said: new Map(),
-      wanting: new Set(),
+      others: null,
       told: '',
       toldWatching: false,
     };
@@ -241,7 +256,7 @@ export class OccupancyBoard {
     if (t.settleUntil > 0) t.waitWhole ||= whole;
     else {
       t.waitWhole = whole;
-      t.answered.clear();
+      t.others?.answered.clear();
     }
     t.settleUntil = Math.max(t.settleUntil, this.now() + this.deps.intervalMs);
     // Its timer is set again for the (maybe later) end.
@@ -251,14 +266,14 @@ export class OccupancyBoard {
 
   private remove(key: ChannelKey, t: Tally, node: NodeId): void {
     t.nodes.delete(node);
-    t.sent.delete(node);
+    t.sent?.delete(node);
     // None left here: the regions watching (or told this one watched) hear so now, before the tally may go.
     if (t.nodes.size === 0) this.tell(key, t);
     this.afterRemoval(key, t);
   }
 
   private afterRemoval(key: ChannelKey, t: Tally): void {
-    if (t.nodes.size === 0 && t.regions.size === 0) this.dispose(key, t);
+    if (t.nodes.size === 0 && wordsOf(t).size === 0) this.dispose(key, t);
     else this.changed(key, t, false);
   }
 
@@ -290,7 +305,7 @@ export class OccupancyBoard {
   private regionsAwaited(key: ChannelKey, t: Tally): boolean {
     if (!this.deps.toRegions || watchersOf(t) === 0) return false;
     const wanting = this.deps.regionsWanting?.(key) ?? [];
-    return wanting.length === 0 || wanting.some((r) => !t.answered.has(r));
+    return wanting.length === 0 || wanting.some((r) => !t.others?.answered.has(r));
   }
 
   private settled(key: ChannelKey, t: Tally): void {
@@ -306,7 +321,7 @@ export class OccupancyBoard {
 
   /** This region's counts and the other regions'. */
   private totals(t: Tally): Occupancy {
-    return addUp([this.local(t), ...[...t.regions.values()].map((r) => r.counts)]);
+    return addUp([this.local(t), ...[...wordsOf(t).values()].map((r) => r.counts)]);
   }
 
   private send(key: ChannelKey): void {
@@ -321,8 +336,8 @@ export class OccupancyBoard {
 
   /** The totals to one node, where it has watchers and was not sent them last. */
   private sendTo(key: ChannelKey, t: Tally, node: NodeId, counts: Occupancy, text = JSON.stringify(counts)): void {
-    if (!t.nodes.get(node)?.watchers || t.sent.get(node) === text) return;
-    t.sent.set(node, text);
+    if (!t.nodes.get(node)?.watchers || t.sent?.get(node) === text) return;
+    (t.sent ??= new Map()).set(node, text);
     this.deps.send(node, { type: 'occupancyTotals', channel: key, counts });
   }
 
@@ -356,7 +371,7 @@ export class OccupancyBoard {
     const stale = this.now() - refreshMs(this.deps.intervalMs) * EXPIRE_REFRESHES;
     for (const [key, t] of this.tallies) {
       let gone = false;
-      for (const [r, c] of t.regions) if (c.heard < stale) gone = t.regions.delete(r) || gone;
+      for (const [r, c] of wordsOf(t)) if (c.heard < stale) gone = t.others!.words.delete(r) || gone;
       if (this.deps.regionsWanting?.(key).length && (watchersOf(t) > 0 || watchedThere(t))) this.tell(key, t, { force: true });
       if (gone) this.afterRemoval(key, t);
     }

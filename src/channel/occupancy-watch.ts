@@ -39,13 +39,14 @@ const REPORT_EVERY_MS = 100;
 
 interface Local {
   report: Throttle;
-  presence: Throttle;
+  /** Made when it first has totals (a watcher here). */
+  presence: Throttle | null;
   /** The region's counts, from the master the client is subscribed at. */
   totals: Occupancy | null;
   /** The presence set's size last delivered. */
   members: number;
   /** What each watcher was last sent, as text, and for what it asked then. */
-  given: Given;
+  given: Given | null;
 }
 
 type Given = WeakMap<LocalSubscriber, { wanted: OccupancyWanted['category']; text: string }>;
@@ -96,14 +97,14 @@ export class OccupancyWatch implements OccupancyHooks {
   }
 
   attaching(c: ChannelClient, sub: LocalSubscriber): void {
-    this.locals.get(c)?.given.delete(sub);
+    this.locals.get(c)?.given?.delete(sub);
   }
 
   closed(c: ChannelClient): void {
     const l = this.locals.get(c);
     if (!l) return;
     l.report.stop();
-    l.presence.stop();
+    l.presence?.stop();
     this.locals.delete(c);
   }
 
@@ -115,7 +116,7 @@ export class OccupancyWatch implements OccupancyHooks {
   presence(c: ChannelClient): void {
     const l = this.locals.get(c);
     if (!l?.totals) return;
-    l.presence.poke((c.presenceSize === 0) !== (l.members === 0));
+    (l.presence ??= new Throttle(this.deps.intervalMs, () => this.deliver(c, this.locals.get(c)))).poke((c.presenceSize === 0) !== (l.members === 0));
   }
 
   /** Totals from a master: taken only from the one the client is subscribed at. */
@@ -131,10 +132,10 @@ export class OccupancyWatch implements OccupancyHooks {
     if (!l) {
       l = {
         report: new Throttle(Math.min(REPORT_EVERY_MS, this.deps.intervalMs), () => this.report(c, c.subscribedAt)),
-        presence: new Throttle(this.deps.intervalMs, () => this.deliver(c, this.locals.get(c))),
+        presence: null,
         totals: null,
         members: 0,
-        given: new WeakMap(),
+        given: null,
       };
       this.locals.set(c, l);
     }
@@ -144,7 +145,7 @@ export class OccupancyWatch implements OccupancyHooks {
   private report(c: ChannelClient, to: NodeId | null, again = false): void {
     const l = this.locals.get(c);
     if (!l) return;
-    const { counts, watchers, fresh } = countAttachments(c, l.given);
+    const { counts, watchers, fresh } = countAttachments(c, l.given ?? undefined);
     // Gone from the channel here: the unsubscribe that follows tells the master too.
     if (counts.connections === 0) this.closed(c);
     if (to !== null) this.deps.send(to, { type: 'occupancyReport', channel: c.key, counts, watchers, fresh: fresh || (again && watchers > 0), moved: again });
@@ -164,9 +165,9 @@ export class OccupancyWatch implements OccupancyHooks {
       const category = sub.occupancy.category;
       let data = texts.get(category);
       if (data === undefined) texts.set(category, (data = JSON.stringify(eventData(sub.occupancy, metrics))));
-      const had = l.given.get(sub);
+      const had = l.given?.get(sub);
       if (had?.text === data) continue;
-      l.given.set(sub, { wanted: sub.occupancy.category, text: data });
+      (l.given ??= new WeakMap()).set(sub, { wanted: sub.occupancy.category, text: data });
       const k = `${sub.format}\n${sub.channelName}\n${data}`;
       let f = frames.get(k);
       if (!f) frames.set(k, (f = occupancyFrame(sub.channelName, id, timestamp, data, sub.format)));

@@ -118,6 +118,8 @@ export function occupancyFrame(channelName: string, id: string, timestamp: numbe
  * Runs `run` at most once per `ms`: at once when it last ran longer ago (or `urgent`),
  * else once at the end of the interval however often it is asked meanwhile.
  */
+const monotonic = (): number => performance.now();
+
 export class Throttle {
   private last = -Infinity;
   private timer: NodeJS.Timeout | null = null;
@@ -125,7 +127,7 @@ export class Throttle {
   constructor(
     private readonly ms: number,
     private readonly run: () => void,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = monotonic,
   ) {}
 
   poke(urgent = false): void {
