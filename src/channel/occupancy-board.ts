@@ -3,14 +3,9 @@
  * it (OccupancyReport, from the node's channel client, which reports to the master it is
  * subscribed at), added up and sent back to the nodes with watchers (OccupancyTotals).
  *
- * It is soft state, made again by reports, and kept only while the channel is watched
- * (here, or in another region): a channel nobody watches costs no reports and no tally.
- * A node with watchers reports; so does every node subscribed here once the master asks
- * (OccupancyWanted: sent to each subscribed node as the channel becomes watched, and to
- * each that subscribes while it is), until the master says stop as the watchers go (the
- * tally then goes). A channel client reports when its attachments change and whenever it
- * subscribes at a master (a new owner after a ring change, or the replica promoted after
- * its master died), where it was reporting. A node's counts go when it reports none, when
+ * It is soft state, made again by reports: a channel client reports when its attachments
+ * change and whenever it subscribes at a master (a new owner after a ring change, or the
+ * replica promoted after its master died). A node's counts go when it reports none, when
  * it unsubscribes, and when it is down or left; a channel's tally goes with the last of
  * them, and when a ring change takes the channel elsewhere. Reports that reach a node
  * the ring no longer makes the master (late, from a client not yet moved) are ignored.
@@ -41,7 +36,7 @@
  * yet), and, with other regions, where it knows of none that want the channel (a master
  * that took the channel over may not know yet).
  */
-import type { NodeId, Occupancy, OccupancyReport, OccupancyTotals, OccupancyWanted } from '../transport/messages.js';
+import type { NodeId, Occupancy, OccupancyReport, OccupancyTotals } from '../transport/messages.js';
 import type { ChannelKey } from './entry.js';
 import { addUp, crossesZero, noAttachments, Throttle } from './occupancy.js';
 
@@ -57,7 +52,7 @@ export interface RegionWord {
 }
 
 export interface BoardDeps {
-  send(to: NodeId, msg: OccupancyTotals | OccupancyWanted): void;
+  send(to: NodeId, msg: OccupancyTotals): void;
   /** The nodes the channel's master here has subscribed (null: not mastered here). */
   subscribed(key: ChannelKey): ReadonlySet<NodeId> | null;
   /** Whether the ring makes this node the channel's master now. */
@@ -104,8 +99,6 @@ interface Tally {
   /** This region's word as last told the others, as text ('': nothing told), and whether it said it was watching. */
   told: string;
   toldWatching: boolean;
-  /** The subscribed nodes were asked to report (the channel is watched). */
-  asked: boolean;
 }
 
 const NO_WORDS: ReadonlyMap<string, Held> = new Map();
@@ -152,8 +145,6 @@ export class OccupancyBoard {
       return;
     }
     if (!this.deps.mastersHere(r.channel)) return;
-    // Only a node with watchers begins a tally, or one that was reporting to the master before (moved).
-    if (!t && r.watchers === 0 && !r.moved) return;
     const firstHere = !t || t.nodes.size === 0;
     t ??= this.tally(r.channel);
     const watchedBefore = watchersOf(t) > 0;
@@ -181,8 +172,7 @@ export class OccupancyBoard {
     let removed = false;
     if (take) {
       if (w.counts.connections === 0 && !w.watching) removed = t?.others?.words.delete(region) ?? false;
-      else if (t || w.watching) {
-        // No tally and not watching there: an answer nobody here waits for.
+      else {
         t ??= this.tally(key);
         othersOf(t).words.set(region, { ...w, heard: this.now() });
       }
@@ -222,11 +212,6 @@ export class OccupancyBoard {
     for (const [key, t] of this.tallies) if (this.deps.regionsWanting?.(key).length) this.tellAgain(key, t);
   }
 
-  /** A node subscribed to the channel here: while it is watched, it is asked to report. */
-  joined(key: ChannelKey, node: NodeId): void {
-    if (this.tallies.get(key)?.asked) this.deps.send(node, { type: 'occupancyWanted', channel: key, on: true });
-  }
-
   /** A node unsubscribed from the channel: its attachments here are gone. */
   drop(key: ChannelKey, node: NodeId): void {
     const t = this.tallies.get(key);
@@ -261,7 +246,6 @@ export class OccupancyBoard {
       others: null,
       told: '',
       toldWatching: false,
-      asked: false,
     };
     this.tallies.set(key, t);
     return t;
@@ -299,26 +283,7 @@ export class OccupancyBoard {
     this.tallies.delete(key);
   }
 
-  /**
-   * While the channel is watched (here or elsewhere), the subscribed nodes are asked to
-   * report; once it no longer is, and the tally has waited, they are told to stop and the
-   * tally goes. Returns whether it is kept.
-   */
-  private review(key: ChannelKey, t: Tally): boolean {
-    const watched = watchersOf(t) > 0 || watchedThere(t);
-    if (watched && !t.asked) {
-      t.asked = true;
-      for (const n of this.deps.subscribed(key) ?? []) this.deps.send(n, { type: 'occupancyWanted', channel: key, on: true });
-    }
-    if (watched || t.settleUntil > 0) return true;
-    this.tell(key, t);
-    for (const n of new Set([...(t.asked ? (this.deps.subscribed(key) ?? []) : []), ...t.nodes.keys()])) this.deps.send(n, { type: 'occupancyWanted', channel: key, on: false });
-    this.dispose(key, t);
-    return false;
-  }
-
   private changed(key: ChannelKey, t: Tally, fresh: boolean): void {
-    if (!this.review(key, t)) return;
     if (t.settleUntil > 0) {
       const waiting = t.waitWhole || [...(this.deps.subscribed(key) ?? [])].some((n) => !t.nodes.has(n)) || this.regionsAwaited(key, t);
       const left = t.settleUntil - this.now();
@@ -347,7 +312,7 @@ export class OccupancyBoard {
     if (t.settleTimer) clearTimeout(t.settleTimer);
     t.settleTimer = null;
     t.settleUntil = 0;
-    if (this.tallies.get(key) === t && this.review(key, t)) t.throttle.poke(true);
+    if (this.tallies.get(key) === t) t.throttle.poke(true);
   }
 
   private local(t: Tally): Occupancy {

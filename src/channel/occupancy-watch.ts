@@ -1,7 +1,6 @@
 /**
- * Occupancy on a node's side (occupancy.ts): a channel client's attachments are reported
- * to the master it is subscribed at (occupancy-board.ts) while it has watchers or the
- * master asks (the channel is watched elsewhere), and the totals the
+ * Occupancy on a node's side (occupancy.ts): each channel client's attachments are
+ * reported to the master it is subscribed at (occupancy-board.ts), and the totals the
  * master sends back are delivered to the attachments that asked for occupancy events,
  * with the presence set's size as this node's channel client holds it. A client is sent
  * an event only when what it asked for differs from what it was last sent.
@@ -14,8 +13,8 @@ import type { Frame } from '../protocol/codec.js';
 
 /** What a channel client tells of itself (ClientDeps.occupancy). */
 export interface OccupancyHooks {
-  /** Its live attachments changed (`sub` activated or detached; none: their modes). */
-  changed(c: ChannelClient, sub?: LocalSubscriber): void;
+  /** Its live attachments changed (one activated or detached). */
+  changed(c: ChannelClient): void;
   /** It subscribed at a master (first, or again after the master moved or died). */
   subscribed(c: ChannelClient, master: NodeId): void;
   /** Its presence set changed. */
@@ -40,12 +39,6 @@ const REPORT_EVERY_MS = 100;
 
 interface Local {
   report: Throttle;
-  /** The master asked for reports (OccupancyWanted). */
-  wanted: boolean;
-  /** A master that asked before the client took its answer to the subscribe (it asks right after). */
-  wantedBy: NodeId | null;
-  /** The last report counted watchers (the next says if they are gone). */
-  watched: boolean;
   /** Made when it first has totals (a watcher here). */
   presence: Throttle | null;
   /** The region's counts, from the master the client is subscribed at. */
@@ -88,34 +81,8 @@ export class OccupancyWatch implements OccupancyHooks {
 
   constructor(private readonly deps: WatchDeps) {}
 
-  changed(c: ChannelClient, sub?: LocalSubscriber): void {
-    // Nothing kept for a channel nobody here watches and the master has not asked about.
-    const l = this.locals.get(c) ?? (sub?.occupancy ? this.local(c) : null);
-    l?.report.poke();
-  }
-
-  /**
-   * The master asks for reports (the channel is watched), or says stop: taken from the one
-   * the client is subscribed at, or (asking) the one it is subscribing at.
-   */
-  wanted(c: ChannelClient, from: NodeId, on: boolean): void {
-    if (on && c.subscribedAt !== from) {
-      // Asked as it subscribed there, before the client has taken the answer: kept for then.
-      this.local(c).wantedBy = from;
-      return;
-    }
-    if (c.subscribedAt !== from) return;
-    if (on) {
-      const l = this.local(c);
-      l.wanted = true;
-      l.report.stop();
-      this.report(c, from);
-      return;
-    }
-    const l = this.locals.get(c);
-    if (!l) return;
-    l.wanted = false;
-    if (countAttachments(c).watchers === 0) this.closed(c);
+  changed(c: ChannelClient): void {
+    this.local(c).report.poke();
   }
 
   subscribed(c: ChannelClient, master: NodeId): void {
@@ -125,10 +92,7 @@ export class OccupancyWatch implements OccupancyHooks {
     l.report.stop();
     // The master sends its totals again (it may be the same one, with this node's share
     // and what it last sent unchanged): presence changes wait for them, not for a change.
-    // A new master asks again if the channel is watched.
     l.totals = null;
-    l.wanted = l.wantedBy === master;
-    l.wantedBy = null;
     this.report(c, master, true);
   }
 
@@ -168,9 +132,6 @@ export class OccupancyWatch implements OccupancyHooks {
     if (!l) {
       l = {
         report: new Throttle(Math.min(REPORT_EVERY_MS, this.deps.intervalMs), () => this.report(c, c.subscribedAt)),
-        wanted: false,
-        wantedBy: null,
-        watched: false,
         presence: null,
         totals: null,
         members: 0,
@@ -185,16 +146,9 @@ export class OccupancyWatch implements OccupancyHooks {
     const l = this.locals.get(c);
     if (!l) return;
     const { counts, watchers, fresh } = countAttachments(c, l.given ?? undefined);
-    // Said while there are watchers here, the master asks, or it moved (the new one decides);
-    // and once more as the watchers go.
-    // None live while the master asks: its attachments are still attaching (it asked as the
-    // first subscribed), or the last just went (the unsubscribe that follows tells it).
-    if (counts.connections === 0 && l.wanted) return;
-    const say = watchers > 0 || l.wanted || again || l.watched;
-    l.watched = watchers > 0;
-    // Gone from the channel here (the unsubscribe that follows tells the master too), or not asked about.
-    if (counts.connections === 0 || (watchers === 0 && !l.wanted && !again)) this.closed(c);
-    if (say && to !== null) this.deps.send(to, { type: 'occupancyReport', channel: c.key, counts, watchers, fresh: fresh || (again && watchers > 0), moved: again });
+    // Gone from the channel here: the unsubscribe that follows tells the master too.
+    if (counts.connections === 0) this.closed(c);
+    if (to !== null) this.deps.send(to, { type: 'occupancyReport', channel: c.key, counts, watchers, fresh: fresh || (again && watchers > 0), moved: again });
   }
 
   private deliver(c: ChannelClient, l: Local | undefined): void {

@@ -849,15 +849,6 @@ export interface OccupancyTotals {
 }
 
 /**
- * Master → a node subscribed to the channel: report its attachments (the channel is
- * watched, here or in another region), or stop (no longer).
- */
-export interface OccupancyWanted {
-  channel: string;
-  on: boolean;
-}
-
-/**
  * A region's attachments to a channel, added up: from the channel's master to the
  * globalmaster (`region` is this one's: for the other regions that want the channel), or
  * from the globalmaster to the channel's master (`region` is the one they are from).
@@ -952,7 +943,6 @@ export interface Envelope {
     | { $case: "occupancyReport"; occupancyReport: OccupancyReport }
     | { $case: "occupancyTotals"; occupancyTotals: OccupancyTotals }
     | { $case: "occupancyRegion"; occupancyRegion: OccupancyRegion }
-    | { $case: "occupancyWanted"; occupancyWanted: OccupancyWanted }
     | undefined;
 }
 
@@ -7446,63 +7436,6 @@ export const OccupancyTotals: MessageFns<OccupancyTotals> = {
   },
 };
 
-function createBaseOccupancyWanted(): OccupancyWanted {
-  return { channel: "", on: false };
-}
-
-export const OccupancyWanted: MessageFns<OccupancyWanted> = {
-  encode(message: OccupancyWanted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.channel !== "") {
-      writer.uint32(10).string(message.channel);
-    }
-    if (message.on !== false) {
-      writer.uint32(16).bool(message.on);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): OccupancyWanted {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseOccupancyWanted();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.channel = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.on = reader.bool();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-};
-
 function createBaseOccupancyRegion(): OccupancyRegion {
   return { channel: "", region: "", counts: undefined, ask: false, watching: false, at: 0 };
 }
@@ -8151,9 +8084,6 @@ export const Envelope: MessageFns<Envelope> = {
       case "occupancyRegion":
         OccupancyRegion.encode(message.msg.occupancyRegion, writer.uint32(138).fork()).join();
         break;
-      case "occupancyWanted":
-        OccupancyWanted.encode(message.msg.occupancyWanted, writer.uint32(146).fork()).join();
-        break;
     }
     return writer;
   },
@@ -8313,17 +8243,6 @@ export const Envelope: MessageFns<Envelope> = {
             message.msg = {
               $case: "occupancyRegion",
               occupancyRegion: OccupancyRegion.decode(reader, reader.uint32()),
-            };
-            continue;
-          }
-          case 18: {
-            if (tag !== 146) {
-              break;
-            }
-
-            message.msg = {
-              $case: "occupancyWanted",
-              occupancyWanted: OccupancyWanted.decode(reader, reader.uint32()),
             };
             continue;
           }

@@ -120,7 +120,9 @@ export class AblyNode {
     const secret = resolveSecret(o.topology.secrets.cluster, 'secrets.cluster')!;
     const address: NodeAddress = { host: o.node.host, port: o.node.port, meshPort: o.node.meshPort };
     this.membership = new Membership(this.id, address, deriveTimeouts(o.heartbeatIntervalMs), this.clock.now(), () => this.clock.now());
-    for (const n of this.region.nodes) if (n.name !== this.id) this.membership.addStatic(n.name, { host: n.host, port: n.port, meshPort: n.meshPort }, this.ticks.now());
+    for (const n of this.region.nodes) {
+      if (n.name !== this.id) this.membership.addStatic(n.name, { host: n.host, port: n.port, meshPort: n.meshPort }, this.ticks.now());
+    }
     this.transport =
       o.transport ??
       regionTransport({
@@ -315,7 +317,9 @@ export class AblyNode {
   }
 
   async start(): Promise<void> {
-    for (const n of this.region.nodes) if (n.name !== this.id) this.transport.addPeer(n.name, { host: n.host, port: n.port, meshPort: n.meshPort });
+    for (const n of this.region.nodes) {
+      if (n.name !== this.id) this.transport.addPeer(n.name, { host: n.host, port: n.port, meshPort: n.meshPort });
+    }
     await this.transport.start();
     this.registry.start();
     await this.globalmaster?.start();
@@ -525,7 +529,6 @@ export class AblyNode {
       case 'occupancy':
       case 'occupancyReport':
       case 'occupancyTotals':
-      case 'occupancyWanted':
       case 'occupancyRegion':
         this.occupancy.onMessage(from, msg);
         return;
@@ -534,11 +537,7 @@ export class AblyNode {
         return;
       default: {
         const rid = msg.rid;
-        void this.registry.handle(from, msg).then((body) => {
-          this.rpc.reply(from, rid, body);
-          // Subscribed here: asked for its occupancy reports while the channel is watched.
-          if (body.kind === 'subscribed' && msg.type === 'sub') this.occupancy.board.joined(msg.channel, from);
-        });
+        void this.registry.handle(from, msg).then((body) => this.rpc.reply(from, rid, body));
       }
     }
   }

@@ -7,7 +7,7 @@ import { countAttachments, OccupancyWatch } from '../channel/occupancy-watch.js'
 import type { ChannelKey } from '../channel/entry.js';
 import type { ChannelRegistry } from '../channel/registry.js';
 import { noAttachments } from '../channel/occupancy.js';
-import type { NodeId, NodeMessage, OccupancyRegion, OccupancyReport, OccupancyRequest, OccupancyTotals, OccupancyWanted } from '../transport/messages.js';
+import type { NodeId, NodeMessage, OccupancyRegion, OccupancyReport, OccupancyRequest, OccupancyTotals } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import type { Hub } from './hub.js';
 
@@ -55,7 +55,7 @@ export class NodeOccupancy {
     this.watch = new OccupancyWatch({ send: deps.send, intervalMs: deps.intervalMs, now: deps.now, idPrefix: deps.idPrefix });
   }
 
-  onMessage(from: NodeId, msg: OccupancyRequest | OccupancyReport | OccupancyTotals | OccupancyRegion | OccupancyWanted): void {
+  onMessage(from: NodeId, msg: OccupancyRequest | OccupancyReport | OccupancyTotals | OccupancyRegion): void {
     switch (msg.type) {
       case 'occupancy': {
         // A REST question (region-queries.ts): this node's live attachments.
@@ -66,11 +66,9 @@ export class NodeOccupancy {
       case 'occupancyReport':
         this.board.report(from, msg);
         return;
-      case 'occupancyTotals':
-      case 'occupancyWanted': {
+      case 'occupancyTotals': {
         const c = this.deps.hub().get(msg.channel);
-        if (c && msg.type === 'occupancyTotals') this.watch.totals(c, from, msg.counts);
-        else if (c && msg.type === 'occupancyWanted') this.watch.wanted(c, from, msg.on);
+        if (c) this.watch.totals(c, from, msg.counts);
         return;
       }
       case 'occupancyRegion':

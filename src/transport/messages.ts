@@ -528,13 +528,6 @@ export interface OccupancyTotals {
   counts: Occupancy;
 }
 
-/** Master → a node subscribed to the channel: report its attachments (it is watched, here or elsewhere), or stop. */
-export interface OccupancyWanted {
-  type: 'occupancyWanted';
-  channel: ChannelKey;
-  on: boolean;
-}
-
 /**
  * A region's attachments to a channel, added up: master → globalmaster (`region` is this
  * one: for the regions that want the channel), or globalmaster → master (`region` is theirs).
@@ -631,7 +624,6 @@ export type NodeMessage =
   | OccupancyReport
   | OccupancyTotals
   | OccupancyRegion
-  | OccupancyWanted
   | ConnMoved
   | ConnDrop
   | ToRegions

@@ -341,8 +341,6 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
       };
     case 'occupancyTotals':
       return { msg: { $case: 'occupancyTotals', occupancyTotals: { channel: msg.channel, counts: msg.counts } } };
-    case 'occupancyWanted':
-      return { msg: { $case: 'occupancyWanted', occupancyWanted: { channel: msg.channel, on: msg.on } } };
     case 'occupancyRegion':
       return { msg: { $case: 'occupancyRegion', occupancyRegion: { channel: msg.channel, region: msg.region, counts: msg.counts, ask: msg.ask, watching: msg.watching, at: msg.at } } };
     case 'connMoved':
@@ -416,8 +414,6 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
     }
     case 'occupancyTotals':
       return { type: 'occupancyTotals', channel: m.occupancyTotals.channel, counts: occupancyFromPb(m.occupancyTotals.counts) };
-    case 'occupancyWanted':
-      return { type: 'occupancyWanted', channel: m.occupancyWanted.channel, on: m.occupancyWanted.on };
     case 'occupancyRegion': {
       const r = m.occupancyRegion;
       return { type: 'occupancyRegion', channel: r.channel, region: r.region, counts: occupancyFromPb(r.counts), ask: r.ask, watching: r.watching, at: r.at };

@@ -66,7 +66,7 @@ describe('OccupancyWatch', () => {
     const all = sub({ category: null });
     const conns = sub({ category: 'connections' });
     const { f, c } = client([all, conns, sub(null)]);
-    watch.changed(c, all);
+    watch.changed(c);
     expect(reports.at(-1)!.r).toMatchObject({ counts: { connections: 3, publishers: 3, presenceConnections: 3 }, watchers: 2, fresh: true });
     watch.totals(c, 'm', totals(3));
     expect(all.got).toEqual([expect.objectContaining({ connections: 3, presenceMembers: 0 })]);
@@ -84,7 +84,7 @@ describe('OccupancyWatch', () => {
   it('takes totals only from the master its client is subscribed at', () => {
     const w = sub({ category: null });
     const { c } = client([w]);
-    watch.changed(c, w);
+    watch.changed(c);
     watch.totals(c, 'old-master', totals(9));
     expect(w.got).toEqual([]);
     watch.totals(c, 'm', totals(1));
@@ -94,7 +94,7 @@ describe('OccupancyWatch', () => {
   it('asks the master for the totals again when it subscribes again, and again for an attachment that attaches again', () => {
     const w = sub({ category: null });
     const { f, c } = client([w]);
-    watch.changed(c, w);
+    watch.changed(c);
     watch.totals(c, 'm', totals(1));
     watch.subscribed(c, 'm');
     expect(reports.at(-1)).toMatchObject({ to: 'm', r: { fresh: true, moved: true } });
@@ -112,53 +112,17 @@ describe('OccupancyWatch', () => {
     expect(w.got.length).toBe(3);
   });
 
-  it('keeps and reports nothing for a channel nobody here watches until its master asks, and stops when told', () => {
-    const plain = sub(null);
-    const { f, c } = client([plain]);
-    watch.changed(c, plain);
-    vi.advanceTimersByTime(5000);
-    expect(reports).toEqual([]);
-    watch.wanted(c, 'old-master', true);
-    expect(reports).toEqual([]);
-    watch.wanted(c, 'm', true);
-    expect(reports.at(-1)).toMatchObject({ to: 'm', r: { counts: { connections: 1 }, watchers: 0 } });
-    f.subs = [plain, sub(null)];
-    vi.advanceTimersByTime(200);
+  it('forgets a client that closed or has no attachment left, and reports none once', () => {
+    const { f, c } = client([sub(null)]);
     watch.changed(c);
-    expect(reports.at(-1)!.r.counts.connections).toBe(2);
-    watch.wanted(c, 'm', false);
-    const n = reports.length;
-    vi.advanceTimersByTime(200);
-    watch.changed(c);
-    vi.advanceTimersByTime(5000);
-    expect(reports.length).toBe(n);
-  });
-
-  it('says once that its watchers are gone; with none live while asked, waits (attaching, or the unsubscribe tells)', () => {
-    const w = sub({ category: null });
-    const { f, c } = client([w, sub(null)]);
-    watch.changed(c, w);
-    expect(reports.at(-1)!.r.watchers).toBe(1);
-    f.subs = f.subs.slice(1);
-    vi.advanceTimersByTime(200);
-    watch.changed(c, w);
-    expect(reports.at(-1)!.r).toMatchObject({ watchers: 0, counts: { connections: 1 } });
-    const n = reports.length;
-    vi.advanceTimersByTime(200);
-    watch.changed(c);
-    expect(reports.length).toBe(n);
-    watch.wanted(c, 'm', true);
-    const m = reports.length;
     f.subs = [];
     vi.advanceTimersByTime(200);
     watch.changed(c);
-    vi.advanceTimersByTime(5000);
-    expect(reports.length).toBe(m);
-    // The client closes: nothing is kept.
+    expect(reports.at(-1)!.r.counts.connections).toBe(0);
+    const n = reports.length;
+    watch.subscribed(c, 'm');
     watch.closed(c);
-    f.subs = [sub(null)];
-    watch.changed(c);
     vi.advanceTimersByTime(5000);
-    expect(reports.length).toBe(m);
+    expect(reports.length).toBe(n);
   });
 });

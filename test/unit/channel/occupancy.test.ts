@@ -65,18 +65,16 @@ describe('Throttle', () => {
 
 describe('OccupancyBoard', () => {
   let sent: { to: NodeId; msg: OccupancyTotals }[];
-  let wants: string[];
   let subscribed: Set<NodeId>;
   let board: OccupancyBoard;
   let mine: boolean;
   beforeEach(() => {
     vi.useFakeTimers();
     sent = [];
-    wants = [];
     subscribed = new Set(['a', 'b']);
     mine = true;
     board = new OccupancyBoard({
-      send: (to, msg) => void (msg.type === 'occupancyTotals' ? sent.push({ to, msg }) : wants.push(`${to}:${msg.on ? 'on' : 'off'}`)),
+      send: (to, msg) => void sent.push({ to, msg }),
       subscribed: () => subscribed,
       mastersHere: () => mine,
       intervalMs: 1000,
@@ -130,23 +128,6 @@ describe('OccupancyBoard', () => {
     expect(told()).toEqual(['a:2', 'b:2', 'b:3']);
     vi.advanceTimersByTime(1000);
     expect(told()).toEqual(['a:2', 'b:2', 'b:3', 'a:3']);
-  });
-
-  it('begins no tally for a channel nobody watches; asks every subscribed node to report as it becomes watched, and one that subscribes then; says stop and drops it as the watchers go', () => {
-    report('a', counts(3));
-    expect(board.size).toBe(0);
-    report('a', counts(1), 1, true);
-    expect(wants).toEqual(['a:on', 'b:on']);
-    board.joined(KEY, 'c');
-    expect(wants.at(-1)).toBe('c:on');
-    report('b', counts(2));
-    expect(told()).toEqual(['a:3']);
-    vi.advanceTimersByTime(1000);
-    report('a', counts(1), 0);
-    expect(wants.slice(3)).toEqual(['a:off', 'b:off']);
-    expect(board.size).toBe(0);
-    board.joined(KEY, 'c');
-    expect(wants.length).toBe(5);
   });
 
   it('waits at most an interval for a node that does not report', () => {
@@ -215,7 +196,6 @@ describe('OccupancyBoard', () => {
 });
 describe('OccupancyBoard with other regions', () => {
   let sent: { to: NodeId; msg: OccupancyTotals }[];
-  let wants: string[];
   let told: RegionWord[];
   let wanting: string[];
   let clock: number;
@@ -223,12 +203,11 @@ describe('OccupancyBoard with other regions', () => {
   beforeEach(() => {
     vi.useFakeTimers();
     sent = [];
-    wants = [];
     told = [];
     wanting = ['r2'];
     clock = 1000;
     board = new OccupancyBoard({
-      send: (to, msg) => void (msg.type === 'occupancyTotals' ? sent.push({ to, msg }) : wants.push(`${to}:${msg.on ? 'on' : 'off'}`)),
+      send: (to, msg) => void sent.push({ to, msg }),
       subscribed: () => new Set(['a']),
       mastersHere: () => true,
       toRegions: (_key, w) => void told.push(w),
@@ -273,7 +252,7 @@ describe('OccupancyBoard with other regions', () => {
     board.stop();
     sent = [];
     wanting = [];
-    board = new OccupancyBoard({ send: (to, msg) => void (msg.type === 'occupancyTotals' ? sent.push({ to, msg }) : wants.push(`${to}:${msg.on ? 'on' : 'off'}`)), subscribed: () => new Set(['a']), mastersHere: () => true, toRegions: () => {}, regionsWanting: () => wanting, intervalMs: 100, now: () => Date.now() });
+    board = new OccupancyBoard({ send: (to, msg) => void sent.push({ to, msg }), subscribed: () => new Set(['a']), mastersHere: () => true, toRegions: () => {}, regionsWanting: () => wanting, intervalMs: 100, now: () => Date.now() });
     report(counts(1));
     vi.advanceTimersByTime(99);
     expect(sent).toEqual([]);
