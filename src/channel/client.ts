@@ -308,12 +308,12 @@ export class ChannelClient {
     rec.backlog = [];
     rec.queue = null;
     sendTo(sub, rec, queued);
-    this.deps.occupancy?.changed(this);
+    this.deps.occupancy?.changed(this, sub);
   }
 
   /** Removes a local subscriber; resolves true when the client has none left. */
   detach(sub: LocalSubscriber): boolean {
-    if (this.subs.delete(sub)) this.deps.occupancy?.changed(this);
+    if (this.subs.delete(sub)) this.deps.occupancy?.changed(this, sub);
     return this.subs.size === 0;
   }
 

@@ -13,8 +13,8 @@ import type { Frame } from '../protocol/codec.js';
 
 /** What a channel client tells of itself (ClientDeps.occupancy). */
 export interface OccupancyHooks {
-  /** Its live attachments changed (one activated or detached). */
-  changed(c: ChannelClient): void;
+  /** Its live attachments changed (`sub` activated or detached; none: their modes). */
+  changed(c: ChannelClient, sub?: LocalSubscriber): void;
   /** It subscribed at a master (first, or again after the master moved or died). */
   subscribed(c: ChannelClient, master: NodeId): void;
   /** Its presence set changed. */
@@ -81,8 +81,12 @@ export class OccupancyWatch implements OccupancyHooks {
 
   constructor(private readonly deps: WatchDeps) {}
 
-  changed(c: ChannelClient): void {
-    this.local(c).report.poke();
+  changed(c: ChannelClient, sub?: LocalSubscriber): void {
+    // A watcher's change is told at once (a new one waits for its first event); others a
+    // report interval later, so a burst of attaches, even the first, is one report.
+    const l = this.local(c);
+    if (sub?.occupancy) l.report.poke();
+    else l.report.later();
   }
 
   subscribed(c: ChannelClient, master: NodeId): void {

@@ -138,12 +138,20 @@ export class Throttle {
       this.run();
       return;
     }
-    if (this.timer) return;
+    if (!this.timer) this.schedule(this.last + this.ms - now);
+  }
+
+  /** Runs once, an interval from now (or from its last run, if later), however often asked meanwhile. */
+  later(): void {
+    if (!this.timer) this.schedule(Math.max(this.ms, this.last + this.ms - this.now()));
+  }
+
+  private schedule(ms: number): void {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.last = this.now();
       this.run();
-    }, this.last + this.ms - now);
+    }, ms);
     this.timer.unref();
   }
 

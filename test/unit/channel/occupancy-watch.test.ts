@@ -66,13 +66,13 @@ describe('OccupancyWatch', () => {
     const all = sub({ category: null });
     const conns = sub({ category: 'connections' });
     const { f, c } = client([all, conns, sub(null)]);
-    watch.changed(c);
+    watch.changed(c, all);
     expect(reports.at(-1)!.r).toMatchObject({ counts: { connections: 3, publishers: 3, presenceConnections: 3 }, watchers: 2, fresh: true });
     watch.totals(c, 'm', totals(3));
     expect(all.got).toEqual([expect.objectContaining({ connections: 3, presenceMembers: 0 })]);
     expect(conns.got).toEqual([{ connections: 3 }]);
     vi.advanceTimersByTime(200);
-    watch.changed(c);
+    watch.changed(c, conns);
     expect(reports.at(-1)!.r.fresh).toBe(false);
     // The presence set changes: the full watcher is told, the connections watcher is not.
     f.members = 1;
@@ -84,7 +84,7 @@ describe('OccupancyWatch', () => {
   it('takes totals only from the master its client is subscribed at', () => {
     const w = sub({ category: null });
     const { c } = client([w]);
-    watch.changed(c);
+    watch.changed(c, w);
     watch.totals(c, 'old-master', totals(9));
     expect(w.got).toEqual([]);
     watch.totals(c, 'm', totals(1));
@@ -94,7 +94,7 @@ describe('OccupancyWatch', () => {
   it('asks the master for the totals again when it subscribes again, and again for an attachment that attaches again', () => {
     const w = sub({ category: null });
     const { f, c } = client([w]);
-    watch.changed(c);
+    watch.changed(c, w);
     watch.totals(c, 'm', totals(1));
     watch.subscribed(c, 'm');
     expect(reports.at(-1)).toMatchObject({ to: 'm', r: { fresh: true, moved: true } });
@@ -106,18 +106,32 @@ describe('OccupancyWatch', () => {
     expect(w.got.length).toBe(2);
     watch.attaching(c, w);
     vi.advanceTimersByTime(200);
-    watch.changed(c);
+    watch.changed(c, w);
     expect(reports.at(-1)!.r.fresh).toBe(true);
     watch.totals(c, 'm', totals(1));
     expect(w.got.length).toBe(3);
   });
 
+  it('reports a burst of plain attaches (even the first) once, an interval after it began', () => {
+    const { f, c } = client([sub(null)]);
+    watch.changed(c, f.subs[0]);
+    f.subs = [...f.subs, sub(null), sub(null)];
+    watch.changed(c, f.subs[1]);
+    watch.changed(c, f.subs[2]);
+    vi.advanceTimersByTime(99);
+    expect(reports).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(reports.map((x) => x.r.counts.connections)).toEqual([3]);
+  });
+
   it('forgets a client that closed or has no attachment left, and reports none once', () => {
     const { f, c } = client([sub(null)]);
     watch.changed(c);
+    vi.advanceTimersByTime(100);
     f.subs = [];
     vi.advanceTimersByTime(200);
     watch.changed(c);
+    vi.advanceTimersByTime(100);
     expect(reports.at(-1)!.r.counts.connections).toBe(0);
     const n = reports.length;
     watch.subscribed(c, 'm');

@@ -61,6 +61,24 @@ describe('Throttle', () => {
     vi.advanceTimersByTime(5000);
     expect(runs).toBe(3);
   });
+
+  it('runs once an interval after a later(), however often asked, and not sooner than an interval after its last run', () => {
+    let runs = 0;
+    const t = new Throttle(100, () => runs++, () => Date.now());
+    t.later();
+    t.later();
+    vi.advanceTimersByTime(99);
+    expect(runs).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(runs).toBe(1);
+    t.poke(true);
+    expect(runs).toBe(2);
+    t.later();
+    vi.advanceTimersByTime(99);
+    expect(runs).toBe(2);
+    vi.advanceTimersByTime(1);
+    expect(runs).toBe(3);
+  });
 });
 
 describe('OccupancyBoard', () => {
