@@ -80,10 +80,6 @@ export function crossesZero(a: Occupancy, b: Occupancy): boolean {
   return COUNTS.some((k) => (a[k] === 0) !== (b[k] === 0));
 }
 
-export function sameCounts(a: Occupancy, b: Occupancy): boolean {
-  return COUNTS.every((k) => a[k] === b[k]);
-}
-
 /** The metrics of an event: the region's counts and the presence set's size. No connection here has object modes. */
 export function channelMetrics(counts: Occupancy, presenceMembers: number): ChannelMetrics {
   return {

@@ -26,7 +26,7 @@ export function onRegionNews(
   askForMissed(registry, msg, ask, log);
 }
 
-export function askForMissed(registry: ChannelRegistry, msg: Relinked | OriginHeads, ask: (w: ReplayWanted) => void, log: Logger): void {
+function askForMissed(registry: ChannelRegistry, msg: Relinked | OriginHeads, ask: (w: ReplayWanted) => void, log: Logger): void {
   let wanted = 0;
   const want = (w: WantedReplay) => {
     wanted++;

@@ -17,6 +17,9 @@ import type { Gap } from '../channel/gaps.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { ForwardedEntries } from './entry-lists.js';
+import type { Occupancy, OccupancyRegion, OccupancyReport, OccupancyRequest, OccupancyTotals } from './occupancy-messages.js';
+
+export type { Occupancy, OccupancyRegion, OccupancyReport, OccupancyRequest, OccupancyTotals } from './occupancy-messages.js';
 
 export type NodeId = string;
 
@@ -366,23 +369,6 @@ export interface NonceRequest {
   forMs: number;
 }
 
-/** How many of a node's connections are attached to a channel, by mode. */
-export interface OccupancyRequest {
-  type: 'occupancy';
-  rid: number;
-  channel: ChannelKey;
-}
-
-/** A channel's attachments by mode: a node's own, or the region's added up. */
-export interface Occupancy {
-  connections: number;
-  publishers: number;
-  subscribers: number;
-  presenceSubscribers: number;
-  /** Attachments granted PRESENCE mode (whether or not they entered). */
-  presenceConnections: number;
-}
-
 /** Requests the channel registry answers (the rest go to the connection directory, stats, the hub). */
 export type ChannelRequest = Exclude<
   NodeRequest,
@@ -506,43 +492,6 @@ export interface Broadcast {
 export interface Unsub {
   type: 'unsub';
   channel: ChannelKey;
-}
-
-/** Channel client → its master: this node's attachments to the channel, replacing what it said before. */
-export interface OccupancyReport {
-  type: 'occupancyReport';
-  channel: ChannelKey;
-  counts: Occupancy;
-  /** Attachments here that asked for occupancy events (the `occupancy` channel param). */
-  watchers: number;
-  /** Some of them have had no event yet: the master sends its totals even if unchanged. */
-  fresh: boolean;
-  /** Sent as the client subscribed again (its master moved or died): other nodes' clients are moving too. */
-  moved: boolean;
-}
-
-/** Master → a node with watchers: the region's attachments to the channel, added up. */
-export interface OccupancyTotals {
-  type: 'occupancyTotals';
-  channel: ChannelKey;
-  counts: Occupancy;
-}
-
-/**
- * A region's attachments to a channel, added up: master → globalmaster (`region` is this
- * one: for the regions that want the channel), or globalmaster → master (`region` is theirs).
- */
-export interface OccupancyRegion {
-  type: 'occupancyRegion';
-  channel: ChannelKey;
-  region: string;
-  counts: Occupancy;
-  /** The other regions answer with theirs at once. */
-  ask: boolean;
-  /** The region has watchers of the channel: the others send it their counts as they change. */
-  watching: boolean;
-  /** When it counted, on the region's time (ms): an older word than one held is ignored. */
-  at: number;
 }
 
 /** The connection resumed on another node: drop its old transport here (without leaving presence). */
