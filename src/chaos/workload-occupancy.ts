@@ -53,11 +53,10 @@ export class OccupancyViews {
   }
 
   /**
-   * Waits, up to `withinMs`, until every view shows what `clients` make now; returns each
-   * view as it stood at the last read (none when no member watches).
+   * Waits, up to `withinMs`, until every view shows what `clients` make now (the members
+   * connected then, and each region's REST status); returns each view as it stood at the last read.
    */
   async check(clients: () => Counted[], connectedWatchers: () => { id: string; region: string }[], withinMs: number): Promise<OccupancyEvent[]> {
-    if (connectedWatchers().length === 0) return [];
     const start = Date.now();
     const since = new Map<string, number>();
     for (;;) {

@@ -264,6 +264,8 @@ export class Workload {
       ...this.subscribers.map((s) => ({ region: s.region, kind: 'subscriber' as const, attached: on(s.client) })),
       ...this.members.map((m) => ({ region: m.region, kind: 'member' as const, attached: on(m.client) })),
     ];
+    // No members, no check (as for presence); members all disconnected still leave the REST views checked.
+    if (this.members.length === 0) return [];
     const watchers = () => this.members.filter((m) => m.client.connection.state === 'connected');
     return this.occupancy.check(clients, watchers, withinMs);
   }
