@@ -12,6 +12,7 @@ import type { ErrorInfo } from '../errors.js';
 import { entryFrames } from '../protocol/frames.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
+import { asDeltas, DeltaRuns } from './delta.js';
 
 /**
  * Whether a client from another region saw this message there (`floors`: by origin,
@@ -220,20 +221,57 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
   }
   if (rec.floors?.size === 0) dropFloors(rec);
   if (seen > rec.after) rec.after = seen;
-  if (mine.length) sub.send(entryFrames(sub.channelName, mine, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
+  if (mine.length === 0) return;
+  let out: LogEntry[] = mine;
+  if (sub.delta) {
+    const run = asDeltas(mine, sub.deltaBase ?? null);
+    out = run.entries;
+    sub.deltaBase = run.base;
+  }
+  sub.send(entryFrames(sub.channelName, out, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
+}
+
+/** One delivery's frames shared between subscribers: by format and name form, and (with deltas) base. */
+class SharedFrames {
+  private readonly plain: Record<WireFormat, Map<string, SharedFrame[]>> = { json: new Map(), msgpack: new Map() };
+  private deltas: { runs: DeltaRuns; frames: Map<string, SharedFrame[]> } | null = null;
+
+  constructor(private readonly entries: LogEntry[]) {}
+
+  for(sub: LocalSubscriber): SharedFrame[] {
+    if (sub.delta) return this.forDelta(sub);
+    const byName = this.plain[sub.format];
+    let frames = byName.get(sub.channelName);
+    if (!frames) byName.set(sub.channelName, (frames = shareFrames(sub.channelName, this.entries, sub.format)));
+    return frames;
+  }
+
+  private forDelta(sub: LocalSubscriber): SharedFrame[] {
+    const d = (this.deltas ??= { runs: new DeltaRuns(this.entries), frames: new Map() });
+    const { key, run } = d.runs.from(sub.deltaBase ?? null);
+    sub.deltaBase = run.base;
+    const k = `${sub.format}\n${sub.channelName}\n${key}`;
+    let frames = d.frames.get(k);
+    if (!frames) d.frames.set(k, (frames = shareFrames(sub.channelName, run.entries, sub.format)));
+    return frames;
+  }
+}
+
+function shareFrames(channel: string, entries: readonly LogEntry[], format: WireFormat): SharedFrame[] {
+  return entryFrames(channel, entries, format).map((f) => new SharedFrame(f));
 }
 
 /**
  * Delivers entries beyond each subscriber's position (or queues them for one still
  * attaching); returns how many subscribers were sent some. Encoded at most once per
- * format (and name form) for all subscribers that take the whole batch, and written to
- * each of them as the same bytes.
+ * format (and name form, and delta base) for all subscribers that take the whole batch,
+ * and written to each of them as the same bytes.
  */
 export function deliverEntries(subs: Map<LocalSubscriber, SubRec>, entries: LogEntry[]): number {
   const first = entries[0]!.serial;
   const lastSerial = entries[entries.length - 1]!.serial;
   const shape = batchShape(entries);
-  let shared: Record<WireFormat, Map<string, SharedFrame[]>> | null = null;
+  let shared: SharedFrames | null = null;
   let reached = 0;
   for (const [sub, rec] of subs) {
     if (rec.queue !== null) {
@@ -246,11 +284,7 @@ export function deliverEntries(subs: Map<LocalSubscriber, SubRec>, entries: LogE
       reached++;
       continue;
     }
-    shared ??= { json: new Map(), msgpack: new Map() };
-    const byName = shared[sub.format];
-    let frames = byName.get(sub.channelName);
-    if (!frames) byName.set(sub.channelName, (frames = entryFrames(sub.channelName, entries, sub.format).map((f) => new SharedFrame(f))));
-    sub.send(frames);
+    sub.send((shared ??= new SharedFrames(entries)).for(sub));
     rec.after = lastSerial;
     reached++;
   }

@@ -7,6 +7,7 @@ import type { LocalSubscriber } from '../channel/client.js';
 import type { ChannelClient } from '../channel/client.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { OccupancyWanted } from '../channel/occupancy.js';
+import type { DeltaBase } from '../channel/delta.js';
 import { Action, Flag } from '../protocol/actions.js';
 import type { Frame } from '../protocol/codec.js';
 import { nextSyncId, syncFrames } from '../protocol/frames.js';
@@ -35,6 +36,9 @@ export class Attachment implements LocalSubscriber {
   chain: Promise<void> = Promise.resolve();
   /** The occupancy events it asked for (set at each attach from `params`). */
   occupancy: OccupancyWanted | null = null;
+  /** Whether it asked for deltas (set at each attach from `params`), and the last message it was sent (delta.ts). */
+  delta = false;
+  deltaBase: DeltaBase | null = null;
 
   constructor(
     private readonly owner: AttachmentOwner,
@@ -70,6 +74,7 @@ export class Attachment implements LocalSubscriber {
     const params: Record<string, string> = {};
     if (rewind) params.rewind = this.params.rewind!;
     if (this.occupancy) params.occupancy = this.params.occupancy!;
+    if (this.delta) params.delta = this.params.delta!;
     return Object.keys(params).length ? { params } : {};
   }
 

@@ -12,6 +12,7 @@ import type { Credentials } from '../auth/keys.js';
 import type { Operation } from '../auth/capability.js';
 import { parseRewind, resumePoint, type Rewind } from '../channel/attach-point.js';
 import { occupancyFor } from '../channel/occupancy.js';
+import { parseDeltaParam } from '../channel/delta.js';
 import { channelKey } from '../channel/entry.js';
 import { Action, ActionName, Flag, MODE_MASK } from '../protocol/actions.js';
 import { parseChannelName } from '../protocol/channel-name.js';
@@ -440,6 +441,9 @@ export class Connection implements AttachmentOwner {
     try {
       if (att.params.rewind !== undefined) rewind = parseRewind(att.params.rewind, this.services.now());
       att.occupancy = occupancyFor(att.params.occupancy, this.credentials.capability.opsFor(channel), channel);
+      att.delta = parseDeltaParam(att.params.delta);
+      // The SDK may not have processed what it was sent before (RTL17, or a decode failure that has it attach again): the first message goes whole.
+      att.deltaBase = null;
     } catch (err) {
       this.dropAttachment(att);
       this.attachments.delete(att.channelName);
