@@ -216,6 +216,14 @@ export interface RevocationFigures {
   outsideFaultsMs: { p50: number | null; max: number | null; count: number };
 }
 
+/** What the subscribers in delta mode decoded (`deltas` lines): checked only through their deliveries, as any other's. */
+export interface DeltaFigures {
+  subscribers: number;
+  decoded: number;
+  /** Attaches again after a delta that could not be applied (40018). */
+  reattached: number;
+}
+
 export interface Report {
   verdict: 'PASS' | 'FAIL';
   span: { start: number; end: number; endRecorded: boolean };
@@ -245,6 +253,8 @@ export interface Report {
   presence: PresenceFigures | null;
   /** null: the workload had no members to watch occupancy. */
   occupancy: OccupancyFigures | null;
+  /** null: no subscriber was in delta mode. */
+  deltas: DeltaFigures | null;
   history: HistoryFigures | null;
   /** null: the workload authenticated with the key. */
   tokens: TokenFigures | null;

@@ -88,7 +88,7 @@ import {
   staysOf,
   sumViolations,
 } from './checker-parts.js';
-import type { Availability, ChannelRegionFigures, CheckOptions, FaultFigures, PresenceFigures, PublishCounts, Report, Violation, ViolationCounts } from './checker-types.js';
+import type { Availability, ChannelRegionFigures, CheckOptions, DeltaFigures, FaultFigures, PresenceFigures, PublishCounts, Report, Violation, ViolationCounts } from './checker-types.js';
 import { occupancyFigures } from './occupancy-check.js';
 
 export type * from './checker-types.js';
@@ -118,6 +118,7 @@ export class Checker {
   private readonly newConnections: { t: number; client: string; code: number | undefined }[] = [];
   private readonly presenceViews: PresenceEvent[] = [];
   private readonly occupancyViews: OccupancyEvent[] = [];
+  private deltas: DeltaFigures | null = null;
   private readonly historyReads: HistoryEvent[] = [];
   private readonly tokenEvents: TokenEvent[] = [];
   private readonly revocationsMade: RevocationEvent[] = [];
@@ -181,6 +182,13 @@ export class Checker {
       case 'occupancy':
         this.occupancyViews.push(e);
         break;
+      case 'deltas': {
+        const d = (this.deltas ??= { subscribers: 0, decoded: 0, reattached: 0 });
+        d.subscribers++;
+        d.decoded += e.decoded;
+        d.reattached += e.reattached;
+        break;
+      }
       case 'history':
         this.historyReads.push(e);
         break;
@@ -348,6 +356,7 @@ export class Checker {
       timeline: timeline.build(),
       presence,
       occupancy,
+      deltas: this.deltas,
       history,
       tokens,
       revocations,

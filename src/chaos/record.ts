@@ -236,6 +236,22 @@ export interface RevokedEvent {
   clientId: string;
 }
 
+/**
+ * What a subscriber in delta mode (every third: the `delta: 'vcdiff'` channel param)
+ * decoded over the run, written when publishing stops: `decoded`, deltas applied;
+ * `reattached`, attaches again after a delta it could not apply (40018), each then sent
+ * the next message whole. A delta decoded wrong shows as a message lost or never
+ * published, as any other delivery would.
+ */
+export interface DeltaEvent {
+  type: 'deltas';
+  t: number;
+  region: string;
+  client: string;
+  decoded: number;
+  reattached: number;
+}
+
 /** The workload stopped publishing and has waited for the stragglers. */
 export interface EndEvent {
   type: 'end';
@@ -253,6 +269,7 @@ export type RecordEvent =
   | FaultEvent
   | PresenceEvent
   | OccupancyEvent
+  | DeltaEvent
   | HistoryEvent
   | TokenEvent
   | RevocationEvent
@@ -353,6 +370,10 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       if (r.convergedAfterMs !== null) need(r, 'convergedAfterMs', 'number', line);
       break;
     }
+    case 'deltas':
+      for (const k of ['region', 'client'] as const) need(r, k, 'string', line);
+      for (const k of ['decoded', 'reattached'] as const) need(r, k, 'number', line);
+      break;
     case 'history': {
       for (const k of ['region', 'channel'] as const) need(r, k, 'string', line);
       for (const k of ['historyMs', 'maxMessages'] as const) need(r, k, 'number', line);

@@ -131,6 +131,7 @@ export function formatSummary(r: Report): string {
     ...r.examples.map((x) => `  ${describeViolation(x, r.span.start)}`),
     ...presenceLines(r, '  '),
     ...occupancyLines(r, '  '),
+    ...deltaLines(r),
     ...historyLines(r, '  '),
     ...tokenLines(r, '  '),
     ...revocationLines(r, '  '),
@@ -230,6 +231,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
   if (r.examples.length > 0) out.push('Examples:', '', ...r.examples.map((x) => `- ${describeViolation(x, r.span.start)}`), '');
   if (r.presence) out.push(...presenceLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.occupancy) out.push(...occupancyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
+  if (r.deltas) out.push(...deltaLines(r), '');
   if (r.history) out.push(...historyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.tokens) out.push(...tokenLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.revocations) out.push(...revocationLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
@@ -552,4 +554,11 @@ export async function writeScenarioReport(dir: string, name: string, report: Rep
 export async function writeCombinedReport(path: string, entries: CombinedEntry[], title?: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, renderCombinedReport(entries, dirname(path), title));
+}
+
+/** The subscribers in delta mode: what they decoded, and how often they attached again for a delta they could not apply. */
+function deltaLines(r: Report): string[] {
+  const d = r.deltas;
+  if (!d) return [];
+  return [`deltas: ${d.subscribers} subscriber(s) in delta mode decoded ${d.decoded}; ${d.reattached} attached again after a delta they could not apply (40018)`];
 }

@@ -9,6 +9,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import Ably from 'ably';
+import { decode as vcdiffDecode } from '@ably/vcdiff-decoder';
 import type { HistoryEvent, OccupancyEvent, PresenceEvent, RecordEvent } from './record.js';
 import { RevocationProbes } from './workload-revocations.js';
 import { WorkloadTokens } from './workload-tokens.js';
@@ -47,6 +48,8 @@ interface Subscriber {
   region: string;
   binary: boolean;
   client: Realtime | null;
+  /** In delta mode (every third): what it decoded, over all its SDK instances (DeltaEvent). */
+  deltas: { decoded: number; reattached: number } | null;
 }
 
 /** A client in every channel's presence set, under a clientId of its own, for the whole run. */
@@ -117,10 +120,13 @@ export class Workload {
   }
 
   /** A client's SDK instance in `region` (one of several over its life, if it moves), kept to be closed. */
-  private sdk(id: string, region: string, binary: boolean, extra: { recover?: string; clientId?: string } = {}): Realtime {
+  private sdk(id: string, region: string, binary: boolean, extra: { recover?: string; clientId?: string; deltas?: Subscriber['deltas'] } = {}): Realtime {
     const endpoint = this.endpoint(region);
     const auth = this.tokens ? { authCallback: this.tokens.authCallback(id, region, extra.clientId) } : { key: this.o.key };
-    const opts: Record<string, unknown> = { ...clientOptions(endpoint, auth, binary), ...extra };
+    const { deltas, ...rest } = extra;
+    const opts: Record<string, unknown> = { ...clientOptions(endpoint, auth, binary), ...rest };
+    // Ably's own decoder, counting what it applies.
+    if (deltas) opts.plugins = { vcdiff: { decode: (delta: Uint8Array, base: Uint8Array) => (deltas.decoded++, vcdiffDecode(delta, base)) } };
     const file = this.traceFile(id);
     if (file) {
       // A moved subscriber's next instance writes on in the same file, after a line that says so.
@@ -190,11 +196,13 @@ export class Workload {
     for (let i = 0; i < count; i++) {
       const inRegion = this.subscribersIn.get(region) ?? 0;
       this.subscribersIn.set(region, inRegion + 1);
-      // Every other subscriber, across regions, speaks msgpack.
-      const binary = this.subscriberCount++ % 2 === 0;
+      // Every other subscriber, across regions, speaks msgpack; every third asks for deltas.
+      const n = this.subscriberCount++;
+      const binary = n % 2 === 0;
       const id = `${region}-sub${inRegion}`;
-      const c = this.sdk(id, region, binary);
-      const sub: Subscriber = { id, region, binary, client: c };
+      const deltas = n % 3 === 1 ? { decoded: 0, reattached: 0 } : null;
+      const c = this.sdk(id, region, binary, { deltas });
+      const sub: Subscriber = { id, region, binary, client: c, deltas };
       this.subscribers.push(sub);
       for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, false));
     }
@@ -227,7 +235,7 @@ export class Workload {
     if (this.closed) return;
     const attaching: Promise<unknown>[] = [];
     for (const [i, sub] of movers.entries()) {
-      const c = this.sdk(sub.id, to, sub.binary, { recover: keys[i]! });
+      const c = this.sdk(sub.id, to, sub.binary, { recover: keys[i]!, deltas: sub.deltas });
       sub.client = c;
       sub.region = to;
       for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, true));
@@ -395,7 +403,7 @@ export class Workload {
   private async subscribe(sub: Subscriber, c: Realtime, channel: string, resuming: boolean): Promise<void> {
     const { id: client, region } = sub;
     const current = () => sub.client === c;
-    const ch = c.channels.get(channel);
+    const ch = sub.deltas ? c.channels.get(channel, { params: { delta: 'vcdiff' } }) : c.channels.get(channel);
     let subscribed = false;
     const signal = (t: number, reason: { code: number; message: string } | null | undefined) =>
       this.o.record({
@@ -410,6 +418,7 @@ export class Workload {
     ch.on((sc) => {
       if (!current()) return;
       const t = Date.now();
+      if (sc.current === 'attaching' && sc.reason?.code === 40018 && sub.deltas) sub.deltas.reattached++;
       if (sc.current === 'attached' && !subscribed) {
         subscribed = true;
         if (!resuming) this.o.record({ type: 'subscribe', t, region, client, channel });
@@ -504,6 +513,7 @@ export class Workload {
     for (const t of this.timers) clearInterval(t);
     const deadline = Date.now() + settleMs;
     while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.subscribers) if (s.deltas) this.o.record({ type: 'deltas', t: Date.now(), region: s.region, client: s.id, ...s.deltas });
   }
 
   /** Records what is still unanswered as unknown and closes every client. */
