@@ -46,8 +46,9 @@ export function payloadOf(m: Message): Uint8Array | null {
 
 /** `m` as a delta against `base`, where that is small enough. */
 export function deltaMessage(m: Message, payload: Uint8Array, base: DeltaBase): Message | null {
-  const delta = vcdiffEncode(base.payload, payload);
-  if (delta.length > payload.length * DELTA_MAX_RATIO) return null;
+  const max = Math.floor(payload.length * DELTA_MAX_RATIO);
+  const delta = vcdiffEncode(base.payload, payload, max);
+  if (!delta || delta.length > max) return null;
   const step = typeof m.data === 'string' ? 'utf-8/vcdiff' : 'vcdiff';
   return {
     ...m,

@@ -41,23 +41,43 @@ function read32(b: Uint8Array, i: number): number {
   return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
 }
 
-/** The source's 4-byte blocks by hash: `head` the last position of each, `chain` the one before it. */
+/**
+ * The source's 4-byte blocks by hash, at every INDEX_STEP-th position: `head` the last
+ * such position of each hash plus one (0: none), `chain` the one before it (likewise).
+ * A match of MIN_MATCH + INDEX_STEP - 1 bytes or more holds an indexed block wherever it
+ * lies, and is found from there (the target is looked up at every position) and
+ * extended back to its start.
+ */
 interface BlockIndex {
   shift: number;
   head: Int32Array;
   chain: Int32Array;
 }
 
+const INDEX_STEP = 4;
+
+/**
+ * The index's tables, kept from one delta to the next and grown as needed: made afresh
+ * for each, their pages were new memory each time (a page fault each, several µs on a VM),
+ * which cost more than the rest of the delta. Only `head` needs clearing (`chain` is read
+ * only where written).
+ */
+let headTable = new Int32Array(1 << 8);
+let chainTable = new Int32Array(1024);
+
 function indexBlocks(source: Uint8Array): BlockIndex {
+  const blocks = Math.ceil(source.length / INDEX_STEP);
   let bits = 8;
-  while (1 << bits < source.length * 2 && bits < 20) bits++;
-  const head = new Int32Array(1 << bits).fill(-1);
-  const chain = new Int32Array(Math.max(0, source.length - 3));
+  while (1 << bits < blocks * 2 && bits < 18) bits++;
+  if (headTable.length < 1 << bits) headTable = new Int32Array(1 << bits);
+  if (chainTable.length < source.length) chainTable = new Int32Array(source.length);
+  const head = headTable.subarray(0, 1 << bits).fill(0);
+  const chain = chainTable;
   const shift = 32 - bits;
-  for (let p = 0; p + MIN_MATCH <= source.length; p++) {
+  for (let p = 0; p + MIN_MATCH <= source.length; p += INDEX_STEP) {
     const h = Math.imul(read32(source, p), 0x9e3779b1) >>> shift;
     chain[p] = head[h]!;
-    head[h] = p;
+    head[h] = p + 1;
   }
   return { shift, head, chain };
 }
@@ -67,6 +87,10 @@ class Sections {
   readonly data: number[] = [];
   readonly instructions: number[] = [];
   readonly addresses: number[] = [];
+
+  get size(): number {
+    return this.data.length + this.instructions.length + this.addresses.length;
+  }
 
   add(target: Uint8Array, from: number, to: number): void {
     const size = to - from;
@@ -89,18 +113,23 @@ class Sections {
   }
 }
 
-/** The delta that makes `target` from `source`, in VCDIFF. */
-export function vcdiffEncode(source: Uint8Array, target: Uint8Array): Uint8Array {
+/**
+ * The delta that makes `target` from `source`, in VCDIFF; null where its sections would
+ * pass `maxBytes` (the caller sends the target whole: no need to finish the delta).
+ */
+export function vcdiffEncode(source: Uint8Array, target: Uint8Array, maxBytes = Infinity): Uint8Array | null {
   const s = new Sections();
   let pending = 0;
   if (source.length >= MIN_MATCH) {
     const { shift, head, chain } = indexBlocks(source);
     let i = 0;
     while (i + MIN_MATCH <= target.length) {
+      if (s.size + (i - pending) > maxBytes) return null;
       let best = 0;
       let at = -1;
-      let cand = head[Math.imul(read32(target, i), 0x9e3779b1) >>> shift]!;
-      for (let tries = 0; cand >= 0 && tries < MAX_CANDIDATES; tries++, cand = chain[cand]!) {
+      let next = head[Math.imul(read32(target, i), 0x9e3779b1) >>> shift]!;
+      for (let tries = 0; next > 0 && tries < MAX_CANDIDATES; tries++, next = chain[next - 1]!) {
+        const cand = next - 1;
         let n = 0;
         const limit = Math.min(source.length - cand, target.length - i);
         while (n < limit && source[cand + n] === target[i + n]) n++;
@@ -127,6 +156,7 @@ export function vcdiffEncode(source: Uint8Array, target: Uint8Array): Uint8Array
     }
   }
   s.add(target, pending, target.length);
+  if (s.size > maxBytes) return null;
 
   // The window (§4.2): the delta encoding's length counts from the target's size on.
   const encoding: number[] = [];

@@ -20,7 +20,7 @@ function random(seed: number): (n: number) => number {
 }
 
 function roundTrip(source: Uint8Array, target: Uint8Array): Uint8Array {
-  const delta = vcdiffEncode(source, target);
+  const delta = vcdiffEncode(source, target)!;
   expect(Buffer.from(decode(delta, source)).equals(Buffer.from(target))).toBe(true);
   return delta;
 }
@@ -65,6 +65,18 @@ describe('vcdiff', () => {
     roundTrip(Buffer.from('to nothing'), Buffer.alloc(0));
     roundTrip(Buffer.alloc(0), Buffer.alloc(0));
     roundTrip(Buffer.from('abc'), Buffer.from('abcabcabc'));
+  });
+
+  it('gives up where the delta would pass a size asked for', () => {
+    const r = random(3);
+    const unrelated = Buffer.from(Array.from({ length: 2_000 }, () => r(256)));
+    const source = Buffer.from(Array.from({ length: 2_000 }, () => r(256)));
+    expect(vcdiffEncode(source, unrelated, 1_800)).toBeNull();
+    const near = Buffer.from(source);
+    near[1_000] ^= 1;
+    const delta = vcdiffEncode(source, near, 1_800)!;
+    expect(Buffer.from(decode(delta, source)).equals(near)).toBe(true);
+    expect(delta.length).toBeLessThan(40);
   });
 
   it('makes successive states of a document small', () => {
