@@ -5,7 +5,7 @@
 import { AblyError } from '../errors.js';
 import type { Limits } from '../config/topology.js';
 import { PresenceAction } from '../protocol/actions.js';
-import { fromWire, messageSize, type Message, type PresenceMessage } from '../protocol/message.js';
+import { fromWire, messageSize, type InboundMessage, type Message, type PresenceMessage } from '../protocol/message.js';
 
 export interface BuildOptions {
   limits: Limits;
@@ -20,6 +20,17 @@ export interface BuildOptions {
   now: number;
 }
 
+/**
+ * Delta mode's fields are the service's (src/channel/delta.ts): a publisher's own
+ * `extras.delta`, or a `vcdiff` step in its encoding, would have every SDK on the channel
+ * try to apply a delta that is not one, fail (40018), attach again from the message
+ * before and be sent it again, for ever.
+ */
+function refuseDeltaFields(m: InboundMessage): void {
+  if (m.extras && 'delta' in m.extras) throw AblyError.of('invalidPublish', 'extras.delta is set by the service (delta mode), not by a publisher');
+  if (m.encoding?.split('/').includes('vcdiff')) throw AblyError.of('invalidMessageData', 'a vcdiff encoding is the service\'s (delta mode), not a publisher\'s');
+}
+
 /** Validates and completes messages; throws an AblyError the caller maps to NACK or HTTP. */
 export function buildMessages(raw: unknown, o: BuildOptions): Message[] {
   if (!Array.isArray(raw) || raw.length === 0) {
@@ -29,6 +40,7 @@ export function buildMessages(raw: unknown, o: BuildOptions): Message[] {
   const out: Message[] = [];
   for (let i = 0; i < raw.length; i++) {
     const m = fromWire(raw[i]);
+    refuseDeltaFields(m);
     total += messageSize(m);
     if (total > o.limits.maxMessageSize) {
       throw AblyError.of('messageTooLarge', `messages of ${total}+ bytes exceed maxMessageSize ${o.limits.maxMessageSize}`);

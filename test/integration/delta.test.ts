@@ -246,6 +246,28 @@ describe('delta mode', () => {
     }
   });
 
+  it("refuses a publisher's own extras.delta (40030), which would have every SDK on the channel attach again for ever", { timeout: 60_000 }, async () => {
+    const channel = 'delta-forged';
+    const dec = countingDecoder();
+    const sub = realtime(d.port('r1-n2'), { plugins: { vcdiff: dec } });
+    const pub = realtime(d.port('r1-n1'));
+    try {
+      const s = await deltaSubscriber(sub, channel);
+      const ch = pub.channels.get(channel);
+      const err = await ch.publish({ name: 'forged', data: 'x', extras: { delta: { from: 'nobody:0:0', format: 'vcdiff' } } }).then(
+        () => null,
+        (e: { code: number }) => e,
+      );
+      expect(err?.code).toBe(40030);
+      await publishAll(pub, channel, DOCS.slice(0, 2));
+      await waitFor(() => s.got.length === 2, { what: 'the two after it', timeoutMs: 10_000 });
+      expect(s.got.map((m) => m.data)).toEqual(DOCS.slice(0, 2));
+      expect(s.reattaches).toEqual([]);
+    } finally {
+      closeAll(sub, pub);
+    }
+  });
+
   it('keeps its own messages out (echo off) and occupancy events between messages, without a failed delta', { timeout: 60_000 }, async () => {
     const channel = 'delta-mixed';
     const dec = countingDecoder();

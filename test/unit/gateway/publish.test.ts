@@ -35,6 +35,13 @@ describe('buildMessages', () => {
     expect(m).not.toHaveProperty('connectionId');
   });
 
+  it("refuses delta mode's fields from a publisher: extras.delta (40030) and a vcdiff encoding (40013)", () => {
+    expect(codeOf(() => buildMessages([{ data: 'x', extras: { delta: { from: 'a:0:0', format: 'vcdiff' } } }], opts()))).toBe(40030);
+    expect(codeOf(() => buildMessages([{ data: 'AQID', encoding: 'utf-8/vcdiff/base64' }], opts()))).toBe(40013);
+    // Other extras, and encodings that only look alike, are a publisher's to use.
+    expect(buildMessages([{ data: 'x', encoding: 'vcdiff-like', extras: { deltas: 1 } }], opts())).toHaveLength(1);
+  });
+
   it('normalizes data and keeps extras', () => {
     const [m] = buildMessages([{ data: 'AQID', encoding: 'base64', extras: { headers: { a: 'b' } } }], opts());
     expect([...(m!.data as Uint8Array)]).toEqual([1, 2, 3]);
