@@ -12,7 +12,7 @@ import type { ErrorInfo } from '../errors.js';
 import { entryFrames } from '../protocol/frames.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
-import { asDeltas, DeltaRuns } from './delta.js';
+import { asDeltas, DeltaRuns, type DeltaRun } from './delta.js';
 
 /**
  * Whether a client from another region saw this message there (`floors`: by origin,
@@ -234,27 +234,31 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
 /** One delivery's frames shared between subscribers: by format and name form, and (with deltas) base. */
 class SharedFrames {
   private readonly plain: Record<WireFormat, Map<string, SharedFrame[]>> = { json: new Map(), msgpack: new Map() };
-  private deltas: { runs: DeltaRuns; frames: Map<string, SharedFrame[]> } | null = null;
+  private deltas: { runs: DeltaRuns; frames: Map<DeltaRun, Record<WireFormat, Map<string, SharedFrame[]>>> } | null = null;
 
   constructor(private readonly entries: LogEntry[]) {}
 
   for(sub: LocalSubscriber): SharedFrame[] {
     if (sub.delta) return this.forDelta(sub);
-    const byName = this.plain[sub.format];
-    let frames = byName.get(sub.channelName);
-    if (!frames) byName.set(sub.channelName, (frames = shareFrames(sub.channelName, this.entries, sub.format)));
-    return frames;
+    return framesOf(this.plain, sub, this.entries);
   }
 
   private forDelta(sub: LocalSubscriber): SharedFrame[] {
     const d = (this.deltas ??= { runs: new DeltaRuns(this.entries), frames: new Map() });
-    const { key, run } = d.runs.from(sub.deltaBase ?? null);
+    const run = d.runs.from(sub.deltaBase ?? null);
     sub.deltaBase = run.base;
-    const k = `${sub.format}\n${sub.channelName}\n${key}`;
-    let frames = d.frames.get(k);
-    if (!frames) d.frames.set(k, (frames = shareFrames(sub.channelName, run.entries, sub.format)));
-    return frames;
+    let byFormat = d.frames.get(run);
+    if (!byFormat) d.frames.set(run, (byFormat = { json: new Map(), msgpack: new Map() }));
+    return framesOf(byFormat, sub, run.entries);
   }
+}
+
+/** The frames of `entries` for the subscriber's format and name form, made at the first that needs them. */
+function framesOf(cache: Record<WireFormat, Map<string, SharedFrame[]>>, sub: LocalSubscriber, entries: readonly LogEntry[]): SharedFrame[] {
+  const byName = cache[sub.format];
+  let frames = byName.get(sub.channelName);
+  if (!frames) byName.set(sub.channelName, (frames = shareFrames(sub.channelName, entries, sub.format)));
+  return frames;
 }
 
 function shareFrames(channel: string, entries: readonly LogEntry[], format: WireFormat): SharedFrame[] {

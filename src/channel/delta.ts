@@ -14,7 +14,9 @@
  * So the server keeps, per attachment, the same: the last message it was sent (its
  * DeltaBase). Each attach begins with none (the first message goes whole), as does a
  * message after one without data (the SDK's payload is then none) and after an
- * occupancy event (a MESSAGE of its own). Presence is never a delta and moves nothing.
+ * occupancy event (a MESSAGE of its own), and after one whose payload the SDK may not
+ * keep (deltaSafe: an encoding it may fail to decode). Presence is never a delta and
+ * moves nothing.
  * History and REST are never deltas (Ably's rule).
  */
 import { AblyError } from '../errors.js';
@@ -28,8 +30,14 @@ export interface DeltaBase {
   payload: Uint8Array;
 }
 
-/** A delta goes only where it is at most this fraction of the data it stands for (else the message goes whole). */
+/**
+ * A delta goes only where it is at most this fraction of the data it stands for, both as
+ * they go over JSON (the delta in base64, with what it adds: DELTA_OVERHEAD_BYTES and the
+ * id it names); else the message goes whole. So a small message is never made larger.
+ */
 export const DELTA_MAX_RATIO = 0.9;
+/** What a delta adds to its message over JSON besides its data: `extras.delta` but for the id, and `/utf-8/vcdiff/base64`. */
+const DELTA_OVERHEAD_BYTES = 64;
 
 /** Reads the `delta` channel param: `vcdiff` (the only form Ably has); anything else is refused with 40003. */
 export function parseDeltaParam(value: string | undefined): boolean {
@@ -44,9 +52,42 @@ export function payloadOf(m: Message): Uint8Array | null {
   return typeof m.data === 'string' ? Buffer.from(m.data, 'utf8') : m.data;
 }
 
-/** `m` as a delta against `base`, where that is small enough. */
+/**
+ * Whether the SDK takes the message's payload as its next base (RTL19) for certain: it
+ * keeps it only where every step of the encoding decodes, and else holds the last one it
+ * kept under this message's id (a delta from it would decode to the wrong data, with
+ * nothing to tell). So only data without an encoding, JSON text, or UTF-8 bytes (JSON or
+ * not), each of which it is; and not text with a lone surrogate (its UTF-8 is not it).
+ */
+export function deltaSafe(m: Message): boolean {
+  const d = m.data;
+  if (d === undefined) return false;
+  if (typeof d === 'string') {
+    if (!d.isWellFormed()) return false;
+    if (m.encoding === undefined) return true;
+    return m.encoding === 'json' && parses(d);
+  }
+  if (m.encoding === undefined) return true;
+  if (m.encoding === 'utf-8') return true;
+  return m.encoding === 'json/utf-8' && parses(Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('utf8'));
+}
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `m` (deltaSafe, its data as `payload`) as a delta against `base`, where that is small enough. */
 export function deltaMessage(m: Message, payload: Uint8Array, base: DeltaBase): Message | null {
-  const max = Math.floor(payload.length * DELTA_MAX_RATIO);
+  // Sizes as over JSON: text as it is, bytes and the delta in base64.
+  const whole = typeof m.data === 'string' ? payload.length : Math.ceil(payload.length / 3) * 4;
+  const room = whole * DELTA_MAX_RATIO - DELTA_OVERHEAD_BYTES - base.id.length;
+  const max = Math.floor((room * 3) / 4);
+  if (max <= 0) return null;
   const delta = vcdiffEncode(base.payload, payload, max);
   if (!delta || delta.length > max) return null;
   const step = typeof m.data === 'string' ? 'utf-8/vcdiff' : 'vcdiff';
@@ -72,34 +113,38 @@ export function asDeltas(entries: readonly LogEntry[], base: DeltaBase | null): 
       out.push(e);
       continue;
     }
-    const payload = payloadOf(e.message);
-    const d = payload && base ? deltaMessage(e.message, payload, base) : null;
+    // One the SDK may not keep as its base goes whole, and the next after it too.
+    if (!deltaSafe(e.message)) {
+      out.push(e);
+      base = null;
+      continue;
+    }
+    const payload = payloadOf(e.message)!;
+    const d = base ? deltaMessage(e.message, payload, base) : null;
     out.push(d ? ({ ...e, message: d } satisfies MessageEntry) : e);
-    base = payload ? { id: e.message.id, payload } : null;
+    base = { id: e.message.id, payload };
   }
   return { entries: out, base };
 }
 
 /**
  * The delta runs of one delivery, made once for all subscribers from the same base (a
- * broadcast's delta subscribers usually are: each was sent the one before).
+ * broadcast's delta subscribers usually are: each was sent the one before). Frames are
+ * kept by run (delivery.ts), so subscribers share them only where they share the run.
  */
 export class DeltaRuns {
   private readonly runs = new Map<string, { from: DeltaBase | null; run: DeltaRun }>();
-  private unshared = 0;
 
   constructor(private readonly entries: readonly LogEntry[]) {}
 
-  /** The run from `base`, and a key naming it (same key, same frames). */
-  from(base: DeltaBase | null): { key: string; run: DeltaRun } {
-    const key = base ? `+${base.id}` : '';
+  from(base: DeltaBase | null): DeltaRun {
+    const key = base?.id ?? '';
     const had = this.runs.get(key);
-    if (had && sameBase(had.from, base)) return { key, run: had.run };
+    if (had && sameBase(had.from, base)) return had.run;
     const run = asDeltas(this.entries, base);
-    // Another base of the same id (a client's own id used again): not shared.
-    if (had) return { key: `${key}\n${++this.unshared}`, run };
-    this.runs.set(key, { from: base, run });
-    return { key, run };
+    // Another base under the same id (a client's own id used again): its own run, not kept.
+    if (!had) this.runs.set(key, { from: base, run });
+    return run;
   }
 }
 

@@ -27,13 +27,17 @@ afterAll(async () => {
   await d?.stop();
 });
 
-/** Successive states of one document, as ably-js's tests publish them. */
+/**
+ * Successive states of one document, as ably-js's tests publish them, with a longer field
+ * (theirs, of 41 bytes, go whole here: a delta of them is no smaller over JSON).
+ */
+const NOTES = 'a field that stays the same from one state of the document to the next; '.repeat(4);
 const DOCS = [
-  { foo: 'bar', count: 1, status: 'active' },
-  { foo: 'bar', count: 2, status: 'active' },
-  { foo: 'bar', count: 2, status: 'inactive' },
-  { foo: 'bar', count: 3, status: 'inactive' },
-  { foo: 'bar', count: 3, status: 'active' },
+  { foo: 'bar', count: 1, status: 'active', notes: NOTES },
+  { foo: 'bar', count: 2, status: 'active', notes: NOTES },
+  { foo: 'bar', count: 2, status: 'inactive', notes: NOTES },
+  { foo: 'bar', count: 3, status: 'inactive', notes: NOTES },
+  { foo: 'bar', count: 3, status: 'active', notes: NOTES },
 ];
 
 /** A decoder that counts its calls (and can be made to fail). */
@@ -116,6 +120,51 @@ describe('delta mode', () => {
       expect(s.reattaches).toEqual([]);
     } finally {
       closeAll(sub, pub);
+    }
+  });
+
+  it('sends subscribers of one node from different bases their own deltas, and the others whole messages', { timeout: 60_000 }, async () => {
+    const channel = 'delta-bases';
+    const decA = countingDecoder();
+    const decB = countingDecoder();
+    const a = realtime(d.port('r1-n2'), { plugins: { vcdiff: decA } });
+    // Of A's format: what would share A's frames, were they kept by format alone.
+    const b = realtime(d.port('r1-n2'), { plugins: { vcdiff: decB } });
+    const c = realtime(d.port('r1-n2'), { useBinaryProtocol: false });
+    const pub = realtime(d.port('r1-n1'));
+    try {
+      const sa = await deltaSubscriber(a, channel);
+      const gotC: unknown[] = [];
+      await c.channels.get(channel).subscribe((m) => gotC.push(m.data));
+      await publishAll(pub, channel, DOCS.slice(0, 2));
+      await waitFor(() => sa.got.length === 2 && gotC.length === 2, { what: 'the first two', timeoutMs: 10_000 });
+      // B attaches now: its base is none where A's is the second message.
+      const sb = await deltaSubscriber(b, channel);
+      // Two in one publish: one frame, each a delta from the one before it.
+      await pub.channels.get(channel).publish([
+        { name: '2', data: DOCS[2] },
+        { name: '3', data: DOCS[3] },
+      ]);
+      await pub.channels.get(channel).publish('4', DOCS[4]);
+      await waitFor(() => sa.got.length === 5 && sb.got.length === 3 && gotC.length === 5, { what: 'every message', timeoutMs: 10_000 });
+      expect(sa.got.map((m) => m.data)).toEqual(DOCS);
+      expect(sb.got.map((m) => m.data)).toEqual(DOCS.slice(2));
+      expect(gotC).toEqual(DOCS);
+      expect(decA.calls).toBe(4);
+      expect(decB.calls).toBe(2);
+      expect([...sa.reattaches, ...sb.reattaches]).toEqual([]);
+      // A detaches, misses one, attaches again: the next goes whole.
+      const ca = a.channels.get(channel);
+      await ca.detach();
+      await pub.channels.get(channel).publish('5', DOCS[0]);
+      await ca.attach();
+      await pub.channels.get(channel).publish('6', DOCS[1]);
+      await waitFor(() => sa.got.length === 6, { what: 'the one after the attach', timeoutMs: 10_000 });
+      expect(sa.got[5]).toEqual({ name: '6', data: DOCS[1] });
+      expect(decA.calls).toBe(4);
+      expect(sa.reattaches).toEqual([0]);
+    } finally {
+      closeAll(a, b, c, pub);
     }
   });
 

@@ -76,13 +76,37 @@ describe('delta mode', () => {
     const runs = new DeltaRuns(entries);
     const base: DeltaBase = { id: 'm', payload: Buffer.from(doc(4)) };
     const one = runs.from(base);
-    const two = runs.from({ id: 'm', payload: Buffer.from(doc(4)) });
-    expect(two.run).toBe(one.run);
-    expect(two.key).toBe(one.key);
-    expect(runs.from(null).key).not.toBe(one.key);
-    // The same id with other bytes (a client's own id used again): its own run and key.
+    expect(runs.from({ id: 'm', payload: Buffer.from(doc(4)) })).toBe(one);
+    expect(runs.from(null)).not.toBe(one);
+    // The same id with other bytes (a client's own id used again): a run of its own.
     const other = runs.from({ id: 'm', payload: Buffer.from(doc(3)) });
-    expect(other.key).not.toBe(one.key);
-    expect(Buffer.from(decode(messageOf(other.run.entries[0]!).data as Uint8Array, Buffer.from(doc(3)))).toString()).toBe(doc(5));
+    expect(other).not.toBe(one);
+    expect(Buffer.from(decode(messageOf(other.entries[0]!).data as Uint8Array, Buffer.from(doc(3)))).toString()).toBe(doc(5));
+  });
+
+  it('sends whole, and starts again after, what the SDK may not keep as its base', () => {
+    const base: DeltaBase = { id: 'a', payload: Buffer.from(doc(1)) };
+    // An encoding the SDK cannot decode, JSON that does not parse, text with a lone
+    // surrogate, JSON of bytes without utf-8: each whole, and the message after it too.
+    for (const [data, encoding] of [
+      [doc(2), 'custom'],
+      [`${doc(2)}{`, 'json'],
+      [`${doc(2)}\ud800`, undefined],
+      [Buffer.from(doc(2)), 'json'],
+      [Buffer.from(doc(2)), 'utf-8/cipher+aes-128-cbc'],
+    ] as const) {
+      const run = asDeltas([msg('b', data, encoding), msg('c', doc(3))], base);
+      expect(run.entries.map((e) => messageOf(e).extras)).toEqual([undefined, undefined]);
+    }
+    // JSON of UTF-8 bytes is kept (json/utf-8), as bytes without an encoding are.
+    const ok = asDeltas([msg('b', Buffer.from(doc(2)), 'json/utf-8'), msg('c', Buffer.from(doc(3)))], base);
+    expect(messageOf(ok.entries[0]!).encoding).toBe('json/utf-8/vcdiff');
+    expect(messageOf(ok.entries[1]!).extras).toEqual({ delta: { from: 'b', format: 'vcdiff' } });
+  });
+
+  it('sends small messages whole: a delta of them would be no smaller over JSON', () => {
+    const a = '{"foo":"bar","count":1,"status":"active"}';
+    const b = '{"foo":"bar","count":2,"status":"active"}';
+    expect(messageOf(asDeltas([msg('b', b, 'json')], { id: 'a', payload: Buffer.from(a) }).entries[0]!).extras).toBeUndefined();
   });
 });
