@@ -122,21 +122,33 @@ export function vcdiffEncode(source: Uint8Array, target: Uint8Array, maxBytes = 
   let pending = 0;
   if (source.length >= MIN_MATCH) {
     const { shift, head, chain } = indexBlocks(source);
+    /** How far source from `cand` and target from `i` agree. */
+    const agree = (cand: number, i: number): number => {
+      const limit = Math.min(source.length - cand, target.length - i);
+      let n = 0;
+      while (n < limit && source[cand + n] === target[i + n]) n++;
+      return n;
+    };
+    // Where the last COPY ended, in the source and the target (none yet: the same offsets).
+    let copiedTo = 0;
+    let copiedFrom = 0;
     let i = 0;
     while (i + MIN_MATCH <= target.length) {
       if (s.size + (i - pending) > maxBytes) return null;
-      let best = 0;
-      let at = -1;
-      let next = head[Math.imul(read32(target, i), 0x9e3779b1) >>> shift]!;
+      // First where the last COPY would go on, as far on as the target has moved since: a
+      // change of the same length leaves the rest where it was (and data that repeats
+      // itself has no better place to look).
+      let at = copiedFrom + (i - copiedTo);
+      let best = at < source.length ? agree(at, i) : 0;
+      let next = best === target.length - i ? 0 : head[Math.imul(read32(target, i), 0x9e3779b1) >>> shift]!;
       for (let tries = 0; next > 0 && tries < MAX_CANDIDATES; tries++, next = chain[next - 1]!) {
         const cand = next - 1;
-        let n = 0;
-        const limit = Math.min(source.length - cand, target.length - i);
-        while (n < limit && source[cand + n] === target[i + n]) n++;
+        const n = agree(cand, i);
         if (n > best) {
           best = n;
           at = cand;
-          if (n === limit) break;
+          // None can go past the target's end.
+          if (n === target.length - i) break;
         }
       }
       if (best < MIN_MATCH) {
@@ -153,6 +165,8 @@ export function vcdiffEncode(source: Uint8Array, target: Uint8Array, maxBytes = 
       s.copy(best, at);
       i += best;
       pending = i;
+      copiedTo = i;
+      copiedFrom = at + best;
     }
   }
   s.add(target, pending, target.length);
