@@ -38,6 +38,8 @@ describe('buildMessages', () => {
   it("refuses delta mode's fields from a publisher: extras.delta (40030) and a vcdiff encoding (40013)", () => {
     expect(codeOf(() => buildMessages([{ data: 'x', extras: { delta: { from: 'a:0:0', format: 'vcdiff' } } }], opts()))).toBe(40030);
     expect(codeOf(() => buildMessages([{ data: 'AQID', encoding: 'utf-8/vcdiff/base64' }], opts()))).toBe(40013);
+    // As the SDK reads a step (unanchored): these are vcdiff to it too.
+    for (const encoding of ['vcdiff+x', 'utf-8/ vcdiff', '.vcdiff', 'vcdiff ']) expect(codeOf(() => buildMessages([{ data: 'x', encoding }], opts()))).toBe(40013);
     // Other extras, and encodings that only look alike, are a publisher's to use.
     expect(buildMessages([{ data: 'x', encoding: 'vcdiff-like', extras: { deltas: 1 } }], opts())).toHaveLength(1);
   });
