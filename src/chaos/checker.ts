@@ -332,7 +332,7 @@ export class Checker {
     const revocations = revocationFigures(this.revocationsMade, this.revocationsSeen, merged, end, this.maxExamples);
 
     return {
-      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,
@@ -535,4 +535,9 @@ if (isEntry()) {
       process.exitCode = 2;
     },
   );
+}
+
+/** Subscribers in delta mode that decoded none: the service sent them no delta (each message whole), so delta mode went unchecked. */
+function deltasFailed(d: DeltaFigures | null): boolean {
+  return d !== null && d.subscribers > 0 && d.decoded === 0;
 }

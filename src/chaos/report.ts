@@ -560,5 +560,7 @@ export async function writeCombinedReport(path: string, entries: CombinedEntry[]
 function deltaLines(r: Report): string[] {
   const d = r.deltas;
   if (!d) return [];
-  return [`deltas: ${d.subscribers} subscriber(s) in delta mode decoded ${d.decoded}; ${d.reattached} attached again after a delta they could not apply (40018)`];
+  return [
+    `deltas: ${d.subscribers} subscriber(s) in delta mode decoded ${d.decoded}; ${d.reattached} attached again after a delta they could not apply (40018)${d.decoded === 0 ? ' — FAIL: no delta was sent them' : ''}`,
+  ];
 }

@@ -71,7 +71,11 @@ interface Payload {
   p: string;
   s: number;
   t: number;
+  /** The same in every message: enough that a delta of one from the one before is smaller than it over JSON (delta.ts), as for a document's states. */
+  x: string;
 }
+
+const PAYLOAD_FILL = 'the part of the message that stays the same from one to the next, '.repeat(2);
 
 /** SDK options for chaos clients: quick to retry, never giving up. `auth`: the key, or an authCallback. */
 function clientOptions(endpoint: { host: string; port: number }, auth: Record<string, unknown>, useBinaryProtocol: boolean): Record<string, unknown> {
@@ -126,7 +130,14 @@ export class Workload {
     const { deltas, ...rest } = extra;
     const opts: Record<string, unknown> = { ...clientOptions(endpoint, auth, binary), ...rest };
     // Ably's own decoder, counting what it applies.
-    if (deltas) opts.plugins = { vcdiff: { decode: (delta: Uint8Array, base: Uint8Array) => (deltas.decoded++, vcdiffDecode(delta, base)) } };
+    if (deltas) {
+      const decode = (delta: Uint8Array, base: Uint8Array) => {
+        const out = vcdiffDecode(delta, base);
+        deltas.decoded++;
+        return out;
+      };
+      opts.plugins = { vcdiff: { decode } };
+    }
     const file = this.traceFile(id);
     if (file) {
       // A moved subscriber's next instance writes on in the same file, after a line that says so.
@@ -476,7 +487,7 @@ export class Workload {
       const key = `${publisher}\u0000${channel}\u0000${seq}`;
       this.pending.set(key, { region, client: publisher, channel, publisher, seq, t });
       this.published++;
-      const payload: Payload = { p: publisher, s: seq, t };
+      const payload: Payload = { p: publisher, s: seq, t, x: PAYLOAD_FILL };
       c.channels
         .get(channel)
         .publish('m', payload)

@@ -544,3 +544,20 @@ describe('check timeline', () => {
     expect(r.timeline.buckets).toBeLessThanOrEqual(1801);
   });
 });
+
+describe('deltas', () => {
+  const deltas = (client: string, decoded: number, reattached = 0): RecordEvent => ({ type: 'deltas', t: 5_000, region: 'r1', client, decoded, reattached });
+
+  it('adds up what the subscribers in delta mode decoded, and says none where there were none', () => {
+    const r = check([...cleanRun(), deltas('a', 40, 1), deltas('b', 2)]);
+    expect(r.verdict).toBe('PASS');
+    expect(r.deltas).toEqual({ subscribers: 2, decoded: 42, reattached: 1 });
+    expect(check(cleanRun()).deltas).toBeNull();
+  });
+
+  it('fails a run whose subscribers in delta mode were sent no delta at all', () => {
+    const r = check([...cleanRun(), deltas('a', 0), deltas('b', 0)]);
+    expect(r.verdict).toBe('FAIL');
+    expect(r.violations).toEqual({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
+  });
+});
