@@ -38,7 +38,7 @@ describe('rewind', () => {
       expect(got).toEqual(['m5', 'm6', 'm7', 'live0']);
       // ATTACHED names the params applied; the SDK shows them (RTL4k1).
       expect(ch.params).toEqual({ rewind: '3' });
-      const other = c.channels.get('rw-unknown-param', { params: { delta: 'vcdiff' } });
+      const other = c.channels.get('rw-unknown-param', { params: { notAParam: 'x' } });
       await other.attach();
       expect(other.params, 'a param not applied is not shown as applied').toEqual({});
     } finally {
