@@ -36,8 +36,12 @@ export interface DeltaBase {
  * id it names); else the message goes whole. So a small message is never made larger.
  */
 export const DELTA_MAX_RATIO = 0.9;
-/** What a delta adds to its message over JSON besides its data: `extras.delta` but for the id, and `/utf-8/vcdiff/base64`. */
-const DELTA_OVERHEAD_BYTES = 64;
+/**
+ * What a delta adds to its message over JSON besides its data, at most: `,"extras":{"delta":
+ * {"from":"","format":"vcdiff"}}` but for the id (48 bytes), a whole encoding where there
+ * was none (`,"encoding":"utf-8/vcdiff/base64"`, 33), and a base64 group begun (3).
+ */
+const DELTA_OVERHEAD_BYTES = 84;
 
 /** Reads the `delta` channel param: `vcdiff` (the only form Ably has); anything else is refused with 40003. */
 export function parseDeltaParam(value: string | undefined): boolean {
@@ -85,7 +89,7 @@ function parses(text: string): boolean {
 export function deltaMessage(m: Message, payload: Uint8Array, base: DeltaBase): Message | null {
   // Sizes as over JSON: text as it is, bytes and the delta in base64.
   const whole = typeof m.data === 'string' ? payload.length : Math.ceil(payload.length / 3) * 4;
-  const room = whole * DELTA_MAX_RATIO - DELTA_OVERHEAD_BYTES - base.id.length;
+  const room = whole * DELTA_MAX_RATIO - DELTA_OVERHEAD_BYTES - Buffer.byteLength(base.id);
   const max = Math.floor((room * 3) / 4);
   if (max <= 0) return null;
   const delta = vcdiffEncode(base.payload, payload, max);

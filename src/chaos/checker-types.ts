@@ -219,7 +219,10 @@ export interface RevocationFigures {
 /** What the subscribers in delta mode decoded (`deltas` lines): checked only through their deliveries, as any other's. */
 export interface DeltaFigures {
   subscribers: number;
+  received: number;
   decoded: number;
+  /** Subscribers given DELTA_CHECK_MIN messages or more that decoded no delta (the service sent them none): each FAILs the run. */
+  starved: string[];
   /** Attaches again after a delta that could not be applied (40018). */
   reattached: number;
 }

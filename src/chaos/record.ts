@@ -238,7 +238,8 @@ export interface RevokedEvent {
 
 /**
  * What a subscriber in delta mode (every third: the `delta: 'vcdiff'` channel param)
- * decoded over the run, written when publishing stops: `decoded`, deltas applied;
+ * decoded over the run, written when publishing stops: `received`, the workload's
+ * messages it was given (deltas or whole); `decoded`, deltas applied;
  * `reattached`, attaches again after a delta it could not apply (40018), each then sent
  * the next message whole. A delta decoded wrong shows as a message lost or never
  * published, as any other delivery would.
@@ -248,6 +249,7 @@ export interface DeltaEvent {
   t: number;
   region: string;
   client: string;
+  received: number;
   decoded: number;
   reattached: number;
 }
@@ -372,7 +374,7 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
     }
     case 'deltas':
       for (const k of ['region', 'client'] as const) need(r, k, 'string', line);
-      for (const k of ['decoded', 'reattached'] as const) need(r, k, 'number', line);
+      for (const k of ['received', 'decoded', 'reattached'] as const) need(r, k, 'number', line);
       break;
     case 'history': {
       for (const k of ['region', 'channel'] as const) need(r, k, 'string', line);

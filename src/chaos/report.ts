@@ -561,6 +561,7 @@ function deltaLines(r: Report): string[] {
   const d = r.deltas;
   if (!d) return [];
   return [
-    `deltas: ${d.subscribers} subscriber(s) in delta mode decoded ${d.decoded}; ${d.reattached} attached again after a delta they could not apply (40018)${d.decoded === 0 ? ' — FAIL: no delta was sent them' : ''}`,
+    `deltas: ${d.subscribers} subscriber(s) in delta mode were given ${d.received} messages and decoded ${d.decoded} deltas; ${d.reattached} attached again after a delta they could not apply (40018)`,
+    ...(d.starved.length ? [`  FAIL: given messages, and sent no delta: ${d.starved.join(', ')}`] : []),
   ];
 }

@@ -49,7 +49,7 @@ interface Subscriber {
   binary: boolean;
   client: Realtime | null;
   /** In delta mode (every third): what it decoded, over all its SDK instances (DeltaEvent). */
-  deltas: { decoded: number; reattached: number } | null;
+  deltas: { received: number; decoded: number; reattached: number } | null;
 }
 
 /** A client in every channel's presence set, under a clientId of its own, for the whole run. */
@@ -211,7 +211,7 @@ export class Workload {
       const n = this.subscriberCount++;
       const binary = n % 2 === 0;
       const id = `${region}-sub${inRegion}`;
-      const deltas = n % 3 === 1 ? { decoded: 0, reattached: 0 } : null;
+      const deltas = n % 3 === 1 ? { received: 0, decoded: 0, reattached: 0 } : null;
       const c = this.sdk(id, region, binary, { deltas });
       const sub: Subscriber = { id, region, binary, client: c, deltas };
       this.subscribers.push(sub);
@@ -448,6 +448,7 @@ export class Workload {
       const d = m.data as Payload;
       if (!current() || !d || typeof d.p !== 'string') return;
       this.delivered++;
+      if (sub.deltas) sub.deltas.received++;
       this.o.record({
         type: 'deliver',
         t: Date.now(),

@@ -7,7 +7,8 @@ import { decode } from '@ably/vcdiff-decoder';
 import { describe, expect, it } from 'vitest';
 import { asDeltas, DeltaRuns, parseDeltaParam, type DeltaBase } from '../../../src/channel/delta.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
-import type { Message } from '../../../src/protocol/message.js';
+import { toWire, type Message } from '../../../src/protocol/message.js';
+import { pack } from 'msgpackr';
 
 let serial = 0;
 function msg(id: string, data?: string | Uint8Array, encoding?: string): LogEntry {
@@ -108,5 +109,30 @@ describe('delta mode', () => {
     const a = '{"foo":"bar","count":1,"status":"active"}';
     const b = '{"foo":"bar","count":2,"status":"active"}';
     expect(messageOf(asDeltas([msg('b', b, 'json')], { id: 'a', payload: Buffer.from(a) }).entries[0]!).extras).toBeUndefined();
+  });
+
+  it('never makes a message larger on the wire, over JSON or msgpack', () => {
+    const base: DeltaBase = { id: 'conn-id-of-18ch:1:0', payload: Buffer.alloc(0) };
+    let deltas = 0;
+    for (let n = 20; n <= 400; n += 3) {
+      // Data a delta takes almost all of: one byte changed in a run the source has.
+      const text = 'x'.repeat(n);
+      for (const [data, encoding] of [
+        [text, undefined],
+        [text, 'json'],
+        [Buffer.from(text), undefined],
+      ] as const) {
+        const from = { ...base, payload: Buffer.from(`y${text.slice(1)}`) };
+        const m = msg('m', encoding === 'json' ? JSON.stringify(data) : data, encoding);
+        if (encoding === 'json') from.payload = Buffer.from(JSON.stringify(`y${text.slice(1)}`));
+        const out = messageOf(asDeltas([m], from).entries[0]!);
+        if (!out.extras) continue;
+        deltas++;
+        const whole = messageOf(m);
+        expect(JSON.stringify(toWire(out, 'json')).length, `${n} json`).toBeLessThan(JSON.stringify(toWire(whole, 'json')).length);
+        expect(pack(toWire(out, 'msgpack')).length, `${n} msgpack`).toBeLessThan(pack(toWire(whole, 'msgpack')).length);
+      }
+    }
+    expect(deltas).toBeGreaterThan(100);
   });
 });

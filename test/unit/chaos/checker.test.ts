@@ -546,18 +546,19 @@ describe('check timeline', () => {
 });
 
 describe('deltas', () => {
-  const deltas = (client: string, decoded: number, reattached = 0): RecordEvent => ({ type: 'deltas', t: 5_000, region: 'r1', client, decoded, reattached });
+  const deltas = (client: string, received: number, decoded: number, reattached = 0): RecordEvent => ({ type: 'deltas', t: 5_000, region: 'r1', client, received, decoded, reattached });
 
   it('adds up what the subscribers in delta mode decoded, and says none where there were none', () => {
-    const r = check([...cleanRun(), deltas('a', 40, 1), deltas('b', 2)]);
+    const r = check([...cleanRun(), deltas('a', 50, 40, 1), deltas('b', 3, 2), deltas('c', 5, 0)]);
     expect(r.verdict).toBe('PASS');
-    expect(r.deltas).toEqual({ subscribers: 2, decoded: 42, reattached: 1 });
+    expect(r.deltas).toEqual({ subscribers: 3, received: 58, decoded: 42, reattached: 1, starved: [] });
     expect(check(cleanRun()).deltas).toBeNull();
   });
 
-  it('fails a run whose subscribers in delta mode were sent no delta at all', () => {
-    const r = check([...cleanRun(), deltas('a', 0), deltas('b', 0)]);
+  it('fails a run in which a subscriber in delta mode given messages was sent no delta, though others were', () => {
+    const r = check([...cleanRun(), deltas('a', 50, 49), deltas('b', 12, 0)]);
     expect(r.verdict).toBe('FAIL');
+    expect(r.deltas!.starved).toEqual(['b']);
     expect(r.violations).toEqual({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
   });
 });
