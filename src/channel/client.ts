@@ -311,6 +311,12 @@ export class ChannelClient {
     this.deps.occupancy?.changed(this, sub);
   }
 
+  /** A MESSAGE went to `sub` apart from the stream (an occupancy event): its SDK holds that one last, so a delta's base is gone (delta.ts). */
+  sentApart(sub: LocalSubscriber): void {
+    const rec = this.subs.get(sub);
+    if (rec) rec.deltaBase = null;
+  }
+
   /** Removes a local subscriber; resolves true when the client has none left. */
   detach(sub: LocalSubscriber): boolean {
     if (this.subs.delete(sub)) this.deps.occupancy?.changed(this, sub);

@@ -12,7 +12,7 @@ import type { ErrorInfo } from '../errors.js';
 import { entryFrames } from '../protocol/frames.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
-import { asDeltas, DeltaRuns, type DeltaRun } from './delta.js';
+import { asDeltas, DeltaRuns, type DeltaBase, type DeltaRun } from './delta.js';
 
 /**
  * Whether a client from another region saw this message there (`floors`: by origin,
@@ -127,6 +127,13 @@ export interface SubRec {
   floors?: Map<string, OriginPosition>;
   /** Floors taken when the channel restarted in a new epoch go at this time (performance.now(); RESTART_FLOORS_MS). */
   floorsUntil?: number;
+  /**
+   * With deltas (delta.ts): the last message it was sent, as its SDK holds it (none: the
+   * next goes whole). A record is made at each attach, so each attach starts whole: the
+   * SDK may not have taken what it was sent before (RTL17, or a delta it could not apply,
+   * after which it attaches again).
+   */
+  deltaBase?: DeltaBase | null;
 }
 
 /**
@@ -222,11 +229,11 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
   if (rec.floors?.size === 0) dropFloors(rec);
   if (seen > rec.after) rec.after = seen;
   if (mine.length === 0) return;
-  let out: LogEntry[] = mine;
+  let out: readonly LogEntry[] = mine;
   if (sub.delta) {
-    const run = asDeltas(mine, sub.deltaBase ?? null);
+    const run = asDeltas(mine, rec.deltaBase ?? null);
     out = run.entries;
-    sub.deltaBase = run.base;
+    rec.deltaBase = run.base;
   }
   sub.send(entryFrames(sub.channelName, out, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
 }
@@ -238,15 +245,17 @@ class SharedFrames {
 
   constructor(private readonly entries: LogEntry[]) {}
 
-  for(sub: LocalSubscriber): SharedFrame[] {
-    if (sub.delta) return this.forDelta(sub);
+  for(sub: LocalSubscriber, rec: SubRec): SharedFrame[] {
+    if (sub.delta) return this.forDelta(sub, rec);
     return framesOf(this.plain, sub, this.entries);
   }
 
-  private forDelta(sub: LocalSubscriber): SharedFrame[] {
+  private forDelta(sub: LocalSubscriber, rec: SubRec): SharedFrame[] {
     const d = (this.deltas ??= { runs: new DeltaRuns(this.entries), frames: new Map() });
-    const run = d.runs.from(sub.deltaBase ?? null);
-    sub.deltaBase = run.base;
+    const run = d.runs.from(rec.deltaBase ?? null);
+    rec.deltaBase = run.base;
+    // Nothing made a delta (presence, a first message, ones sent whole): the plain frames.
+    if (run.entries === this.entries) return framesOf(this.plain, sub, this.entries);
     let byFormat = d.frames.get(run);
     if (!byFormat) d.frames.set(run, (byFormat = { json: new Map(), msgpack: new Map() }));
     return framesOf(byFormat, sub, run.entries);
@@ -288,7 +297,7 @@ export function deliverEntries(subs: Map<LocalSubscriber, SubRec>, entries: LogE
       reached++;
       continue;
     }
-    sub.send((shared ??= new SharedFrames(entries)).for(sub));
+    sub.send((shared ??= new SharedFrames(entries)).for(sub, rec));
     rec.after = lastSerial;
     reached++;
   }

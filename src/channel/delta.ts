@@ -22,6 +22,7 @@
 import { AblyError } from '../errors.js';
 import type { Message } from '../protocol/message.js';
 import { vcdiffEncode } from '../protocol/vcdiff.js';
+import { asBuffer } from '../transport/wire.js';
 import type { LogEntry, MessageEntry } from './entry.js';
 
 /** The last message an attachment was sent, as its SDK holds it. */
@@ -35,7 +36,7 @@ export interface DeltaBase {
  * they go over JSON (the delta in base64, with what it adds: DELTA_OVERHEAD_BYTES and the
  * id it names); else the message goes whole. So a small message is never made larger.
  */
-export const DELTA_MAX_RATIO = 0.9;
+const DELTA_MAX_RATIO = 0.9;
 /**
  * What a delta adds to its message over JSON besides its data, at most: `,"extras":{"delta":
  * {"from":"","format":"vcdiff"}}` but for the id (48 bytes), a whole encoding where there
@@ -51,7 +52,7 @@ export function parseDeltaParam(value: string | undefined): boolean {
 }
 
 /** What the SDK keeps of a message as the base of the next delta: its data as bytes (none without data). */
-export function payloadOf(m: Message): Uint8Array | null {
+function payloadOf(m: Message): Uint8Array | null {
   if (m.data === undefined) return null;
   return typeof m.data === 'string' ? Buffer.from(m.data, 'utf8') : m.data;
 }
@@ -63,7 +64,7 @@ export function payloadOf(m: Message): Uint8Array | null {
  * nothing to tell). So only data without an encoding, JSON text, or UTF-8 bytes (JSON or
  * not), each of which it is; and not text with a lone surrogate (its UTF-8 is not it).
  */
-export function deltaSafe(m: Message): boolean {
+function deltaSafe(m: Message): boolean {
   const d = m.data;
   if (d === undefined) return false;
   if (typeof d === 'string') {
@@ -73,7 +74,7 @@ export function deltaSafe(m: Message): boolean {
   }
   if (m.encoding === undefined) return true;
   if (m.encoding === 'utf-8') return true;
-  return m.encoding === 'json/utf-8' && parses(Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('utf8'));
+  return m.encoding === 'json/utf-8' && parses(asBuffer(d).toString('utf8'));
 }
 
 function parses(text: string): boolean {
@@ -86,7 +87,7 @@ function parses(text: string): boolean {
 }
 
 /** `m` (deltaSafe, its data as `payload`) as a delta against `base`, where that is small enough. */
-export function deltaMessage(m: Message, payload: Uint8Array, base: DeltaBase): Message | null {
+function deltaMessage(m: Message, payload: Uint8Array, base: DeltaBase): Message | null {
   // Sizes as over JSON: text as it is, bytes and the delta in base64.
   const whole = typeof m.data === 'string' ? payload.length : Math.ceil(payload.length / 3) * 4;
   const room = whole * DELTA_MAX_RATIO - DELTA_OVERHEAD_BYTES - Buffer.byteLength(base.id);
@@ -103,15 +104,16 @@ export function deltaMessage(m: Message, payload: Uint8Array, base: DeltaBase): 
   };
 }
 
-/** A run of entries as a delta subscriber is sent them, and its base after them. */
+/** A run of entries as a delta subscriber is sent them (the entries given, where none became a delta), and its base after them. */
 export interface DeltaRun {
-  entries: LogEntry[];
+  entries: readonly LogEntry[];
   base: DeltaBase | null;
 }
 
 /** Entries with each message as a delta against the one before it (the first against `base`), where smaller. */
 export function asDeltas(entries: readonly LogEntry[], base: DeltaBase | null): DeltaRun {
   const out: LogEntry[] = [];
+  let deltas = 0;
   for (const e of entries) {
     if (e.kind !== 'message') {
       out.push(e);
@@ -125,10 +127,11 @@ export function asDeltas(entries: readonly LogEntry[], base: DeltaBase | null): 
     }
     const payload = payloadOf(e.message)!;
     const d = base ? deltaMessage(e.message, payload, base) : null;
+    if (d) deltas++;
     out.push(d ? ({ ...e, message: d } satisfies MessageEntry) : e);
     base = { id: e.message.id, payload };
   }
-  return { entries: out, base };
+  return { entries: deltas > 0 ? out : entries, base };
 }
 
 /**

@@ -176,8 +176,7 @@ export class OccupancyWatch implements OccupancyHooks {
       let f = frames.get(k);
       if (!f) frames.set(k, (f = occupancyFrame(sub.channelName, id, timestamp, data, sub.format)));
       sub.send([f]);
-      // The event is the last message its SDK holds: a delta's base no longer (delta.ts).
-      if (sub.delta) sub.deltaBase = null;
+      c.sentApart(sub);
     }
   }
 }

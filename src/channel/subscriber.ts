@@ -9,7 +9,6 @@ import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
 import type { LogEntry } from './entry.js';
 import type { OccupancyWanted } from './occupancy.js';
-import type { DeltaBase } from './delta.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
 export interface LocalSubscriber {
@@ -29,8 +28,6 @@ export interface LocalSubscriber {
   readonly occupancy: OccupancyWanted | null;
   /** Whether it asked for deltas (the `delta` channel param: delta.ts). */
   readonly delta?: boolean;
-  /** With deltas: the last message it was sent, as its SDK holds it (null: the next goes whole). Reset at each attach. */
-  deltaBase?: DeltaBase | null;
   /**
    * The frames of one delivery, in order. The connection's outbound limit is checked
    * once, before them: a batch cut into several frames is no slower a reader than one.

@@ -221,7 +221,7 @@ export interface DeltaFigures {
   subscribers: number;
   received: number;
   decoded: number;
-  /** Subscribers given DELTA_CHECK_MIN messages or more that decoded no delta (the service sent them none): each FAILs the run. */
+  /** Subscribers given DELTA_CHECK_MIN messages or more that decoded fewer than half of them as deltas (the service sent most whole): each FAILs the run. */
   starved: string[];
   /** Attaches again after a delta that could not be applied (40018). */
   reattached: number;

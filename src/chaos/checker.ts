@@ -99,6 +99,13 @@ const DEFAULT_MAX_EXAMPLES = 10;
 const NEW_EPOCH = 90005;
 const DEFAULT_BUCKET_MS = 1000;
 const MAX_TIMELINE_BUCKETS = 1800;
+/**
+ * A subscriber in delta mode given this many messages or more has most of them as deltas
+ * (each but the first after an attach, the workload's being alike: 99 % in the forty-sixth
+ * session's runs); one that decoded fewer than half was sent most whole, its path (one wire
+ * format's, say) unchecked.
+ */
+const DELTA_CHECK_MIN = 10;
 
 // ---------------------------------------------------------------------------------------
 // Checker
@@ -188,7 +195,7 @@ export class Checker {
         d.received += e.received;
         d.decoded += e.decoded;
         d.reattached += e.reattached;
-        if (e.received >= DELTA_CHECK_MIN && e.decoded === 0) d.starved.push(e.client);
+        if (e.received >= DELTA_CHECK_MIN && e.decoded < e.received / 2) d.starved.push(e.client);
         break;
       }
       case 'history':
@@ -538,13 +545,6 @@ if (isEntry()) {
     },
   );
 }
-
-/**
- * A subscriber in delta mode given this many messages decodes some deltas (each message
- * but the first after an attach goes as one: the workload's are alike); one that decoded
- * none was sent none, each of its own (one wire format's path, say) unchecked.
- */
-const DELTA_CHECK_MIN = 10;
 
 function deltasFailed(d: DeltaFigures | null): boolean {
   return (d?.starved.length ?? 0) > 0;

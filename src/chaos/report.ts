@@ -562,6 +562,6 @@ function deltaLines(r: Report): string[] {
   if (!d) return [];
   return [
     `deltas: ${d.subscribers} subscriber(s) in delta mode were given ${d.received} messages and decoded ${d.decoded} deltas; ${d.reattached} attached again after a delta they could not apply (40018)`,
-    ...(d.starved.length ? [`  FAIL: given messages, and sent no delta: ${d.starved.join(', ')}`] : []),
+    ...(d.starved.length ? [`  FAIL: sent most messages whole, not as deltas: ${d.starved.join(', ')}`] : []),
   ];
 }

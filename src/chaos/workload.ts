@@ -124,11 +124,10 @@ export class Workload {
   }
 
   /** A client's SDK instance in `region` (one of several over its life, if it moves), kept to be closed. */
-  private sdk(id: string, region: string, binary: boolean, extra: { recover?: string; clientId?: string; deltas?: Subscriber['deltas'] } = {}): Realtime {
+  private sdk(id: string, region: string, binary: boolean, extra: { recover?: string; clientId?: string } = {}, deltas: Subscriber['deltas'] = null): Realtime {
     const endpoint = this.endpoint(region);
     const auth = this.tokens ? { authCallback: this.tokens.authCallback(id, region, extra.clientId) } : { key: this.o.key };
-    const { deltas, ...rest } = extra;
-    const opts: Record<string, unknown> = { ...clientOptions(endpoint, auth, binary), ...rest };
+    const opts: Record<string, unknown> = { ...clientOptions(endpoint, auth, binary), ...extra };
     // Ably's own decoder, counting what it applies.
     if (deltas) {
       const decode = (delta: Uint8Array, base: Uint8Array) => {
@@ -212,7 +211,7 @@ export class Workload {
       const binary = n % 2 === 0;
       const id = `${region}-sub${inRegion}`;
       const deltas = n % 3 === 1 ? { received: 0, decoded: 0, reattached: 0 } : null;
-      const c = this.sdk(id, region, binary, { deltas });
+      const c = this.sdk(id, region, binary, {}, deltas);
       const sub: Subscriber = { id, region, binary, client: c, deltas };
       this.subscribers.push(sub);
       for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, false));
@@ -246,7 +245,7 @@ export class Workload {
     if (this.closed) return;
     const attaching: Promise<unknown>[] = [];
     for (const [i, sub] of movers.entries()) {
-      const c = this.sdk(sub.id, to, sub.binary, { recover: keys[i]!, deltas: sub.deltas });
+      const c = this.sdk(sub.id, to, sub.binary, { recover: keys[i]! }, sub.deltas);
       sub.client = c;
       sub.region = to;
       for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, true));

@@ -7,7 +7,6 @@ import type { LocalSubscriber } from '../channel/client.js';
 import type { ChannelClient } from '../channel/client.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { OccupancyWanted } from '../channel/occupancy.js';
-import type { DeltaBase } from '../channel/delta.js';
 import { Action, Flag } from '../protocol/actions.js';
 import type { Frame } from '../protocol/codec.js';
 import { nextSyncId, syncFrames } from '../protocol/frames.js';
@@ -36,9 +35,8 @@ export class Attachment implements LocalSubscriber {
   chain: Promise<void> = Promise.resolve();
   /** The occupancy events it asked for (set at each attach from `params`). */
   occupancy: OccupancyWanted | null = null;
-  /** Whether it asked for deltas (set at each attach from `params`), and the last message it was sent (delta.ts). */
+  /** Whether it asked for deltas (set at each attach from `params`: delta.ts). */
   delta = false;
-  deltaBase: DeltaBase | null = null;
 
   constructor(
     private readonly owner: AttachmentOwner,

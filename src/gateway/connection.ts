@@ -442,8 +442,6 @@ export class Connection implements AttachmentOwner {
       if (att.params.rewind !== undefined) rewind = parseRewind(att.params.rewind, this.services.now());
       att.occupancy = occupancyFor(att.params.occupancy, this.credentials.capability.opsFor(channel), channel);
       att.delta = parseDeltaParam(att.params.delta);
-      // The SDK may not have processed what it was sent before (RTL17, or a decode failure that has it attach again): the first message goes whole.
-      att.deltaBase = null;
     } catch (err) {
       this.dropAttachment(att);
       this.attachments.delete(att.channelName);

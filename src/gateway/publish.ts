@@ -28,13 +28,13 @@ export interface BuildOptions {
  */
 function refuseDeltaFields(m: InboundMessage): void {
   if (m.extras && 'delta' in m.extras) throw AblyError.of('invalidPublish', 'extras.delta is set by the service (delta mode), not by a publisher');
-  if (m.encoding?.split('/').some((step) => SDK_STEP.exec(step)?.[1] === 'vcdiff')) {
+  if (m.encoding?.split('/').some((step) => SDK_STEP.exec(step)?.[0] === 'vcdiff')) {
     throw AblyError.of('invalidMessageData', "a vcdiff encoding is the service's (delta mode), not a publisher's");
   }
 }
 
-/** How the SDKs read a step of an encoding (ably-js's decodeData: unanchored, so ` vcdiff` and `vcdiff+x` are vcdiff too). */
-const SDK_STEP = /([-\w]+)(\+([\w-]+))?/;
+/** A step's name as the SDKs read it (ably-js's decodeData: unanchored, so ` vcdiff` and `vcdiff+x` are vcdiff too). */
+const SDK_STEP = /[-\w]+/;
 
 /** Validates and completes messages; throws an AblyError the caller maps to NACK or HTTP. */
 export function buildMessages(raw: unknown, o: BuildOptions): Message[] {

@@ -185,8 +185,8 @@ export function vcdiffEncode(source: Uint8Array, target: Uint8Array, maxBytes = 
     writeVarint(out, source.length);
     writeVarint(out, 0);
   } else out.push(0);
-  writeVarint(out, encoding.length + s.data.length + s.instructions.length + s.addresses.length);
-  const bytes = Buffer.allocUnsafe(out.length + encoding.length + s.data.length + s.instructions.length + s.addresses.length);
+  writeVarint(out, encoding.length + s.size);
+  const bytes = Buffer.allocUnsafe(out.length + encoding.length + s.size);
   let o = 0;
   for (const part of [out, encoding, s.data, s.instructions, s.addresses]) for (const b of part) bytes[o++] = b;
   return bytes;

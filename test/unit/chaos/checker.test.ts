@@ -555,10 +555,10 @@ describe('deltas', () => {
     expect(check(cleanRun()).deltas).toBeNull();
   });
 
-  it('fails a run in which a subscriber in delta mode given messages was sent no delta, though others were', () => {
-    const r = check([...cleanRun(), deltas('a', 50, 49), deltas('b', 12, 0)]);
+  it('fails a run in which a subscriber in delta mode was sent most messages whole (none, or fewer than half as deltas), though others were not', () => {
+    const r = check([...cleanRun(), deltas('a', 50, 49), deltas('b', 12, 0), deltas('c', 40, 19), deltas('d', 40, 20)]);
     expect(r.verdict).toBe('FAIL');
-    expect(r.deltas!.starved).toEqual(['b']);
+    expect(r.deltas!.starved).toEqual(['b', 'c']);
     expect(r.violations).toEqual({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
   });
 });

@@ -7,17 +7,10 @@
 import { decode } from '@ably/vcdiff-decoder';
 import { describe, expect, it } from 'vitest';
 import { vcdiffEncode, writeVarint } from '../../../src/protocol/vcdiff.js';
+import { seeded } from '../../../src/rng.js';
 
-/** A small deterministic generator (mulberry32), so a failure can be run again. */
-function random(seed: number): (n: number) => number {
-  let a = seed;
-  return (n) => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
+/** Integers in [0, n) from a seed (the project's generator). */
+const random = (seed: number) => seeded(seed).int;
 
 function roundTrip(source: Uint8Array, target: Uint8Array): Uint8Array {
   const delta = vcdiffEncode(source, target)!;
