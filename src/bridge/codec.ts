@@ -3,10 +3,8 @@
  */
 import * as pb from '../gen/region.pb.js';
 import { ForwardedEntries } from '../transport/entry-lists.js';
-import { membersFromPb, membersToPb } from '../transport/node-codec-data.js';
-import type { ChannelHead, ForwardedBatch } from '../transport/messages.js';
-import type { RegionWord } from '../channel/occupancy-board.js';
-import { occupancyFromPb } from '../transport/node-codec.js';
+import { membersFromPb, membersToPb, occupancyFromPb } from '../transport/node-codec-data.js';
+import type { ChannelHead, ForwardedBatch, RegionWord } from '../transport/messages.js';
 import type { ChannelKey } from '../channel/entry.js';
 import type { InterestDelta, InterestItem } from './interest.js';
 import type { ClockPing } from './link-clock.js';

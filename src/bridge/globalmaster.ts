@@ -321,7 +321,7 @@ export class Globalmaster {
       case 'occupancy': {
         // To the channel's master here (occupancy-board.ts).
         const owner = this.d.ring().owner(f.channel);
-        if (owner) this.d.send(owner, { type: 'occupancyRegion', channel: f.channel, region: s.region, counts: f.counts, ask: f.ask, watching: f.watching, at: f.at });
+        if (owner) this.d.send(owner, { ...f, type: 'occupancyRegion', region: s.region });
         return;
       }
       case 'hello':
@@ -493,19 +493,23 @@ export class Globalmaster {
     }
     // Per batch: a lookup per peer region, no iterator of the links made.
     for (const p of this.d.peers) {
-      const s = this.links.live(p.region);
-      if (!s || !this.remote.get(s.region)?.has(batch.channel) || this.starts.hold(s.region, batch) || this.dropsLive(batch.channel)) continue;
+      const s = this.wantingLink(p.region, batch.channel);
+      if (!s || this.starts.hold(s.region, batch) || this.dropsLive(batch.channel)) continue;
       this.forward(s, batch, null);
     }
+  }
+
+  /** The live link to `region`, where that region wants the channel. */
+  private wantingLink(region: string, channel: ChannelKey): Session | null {
+    const s = this.links.live(region);
+    return s && this.remote.get(s.region)?.has(channel) ? s : null;
   }
 
   /** A master here: this region's counts of a channel, for the regions linked that want it (occupancy-board.ts). */
   onOccupancy(msg: OccupancyRegion): void {
     if (!this.active) return;
-    for (const p of this.d.peers) {
-      const s = this.links.live(p.region);
-      if (s && this.remote.get(s.region)?.has(msg.channel)) s.send({ type: 'occupancy', channel: msg.channel, counts: msg.counts, ask: msg.ask, watching: msg.watching, at: msg.at });
-    }
+    const { type: _type, region: _region, ...word } = msg;
+    for (const p of this.d.peers) this.wantingLink(p.region, msg.channel)?.send({ ...word, type: 'occupancy' });
   }
 
   /** Debug: live batches of channels named ABLY_NG_DEBUG_DROP_FORWARDS… are lost (not starts or replays), for tests of heads. */

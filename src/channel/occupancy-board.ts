@@ -36,20 +36,10 @@
  * yet), and, with other regions, where it knows of none that want the channel (a master
  * that took the channel over may not know yet).
  */
-import type { NodeId, Occupancy, OccupancyReport, OccupancyTotals } from '../transport/messages.js';
+import type { NodeId, Occupancy, OccupancyReport, OccupancyTotals, RegionWord } from '../transport/messages.js';
 import type { ChannelKey } from './entry.js';
 import { addUp, crossesZero, noAttachments, Throttle } from './occupancy.js';
-
-/** What a region says of its counts of a channel (OccupancyRegion). */
-export interface RegionWord {
-  counts: Occupancy;
-  /** It wants the other regions' counts back at once. */
-  ask: boolean;
-  /** It has watchers of the channel: the others send it their counts as they change. */
-  watching: boolean;
-  /** When it counted, on its region's time (ms). */
-  at: number;
-}
+import { monotonicClock } from '../clock.js';
 
 export interface BoardDeps {
   send(to: NodeId, msg: OccupancyTotals): void;
@@ -62,14 +52,16 @@ export interface BoardDeps {
   /** The other regions that want the channel, as its master here knows them. */
   regionsWanting?(key: ChannelKey): readonly string[];
   intervalMs: number;
-  /** A monotonic clock (performance.now() by default). */
+  /** How often this region's counts go again to the regions that watch (default: 20 intervals, at least 10 s). */
+  refreshMs?: number;
+  /** A monotonic clock (monotonicClock by default). */
   now?(): number;
   /** The region's time (a region's word says when it counted; Date.now() by default). */
   regionTime?(): number;
 }
 
-/** Another region's word as held, and when it was heard (this board's clock). */
-type Held = RegionWord & { heard: number };
+/** Another region's counts as held, whether it watches, and when it was heard (this board's clock). */
+type Held = Pick<RegionWord, 'counts' | 'watching'> & { heard: number };
 
 /** What a tally keeps of other regions (made at the first word, ask or interest: none in a region alone). */
 interface Others {
@@ -105,8 +97,8 @@ const NO_WORDS: ReadonlyMap<string, Held> = new Map();
 const wordsOf = (t: Tally): ReadonlyMap<string, Held> => t.others?.words ?? NO_WORDS;
 const othersOf = (t: Tally): Others => (t.others ??= { words: new Map(), answered: new Set(), said: new Map(), wanting: new Set() });
 
-/** This region's counts go to the regions that watch a channel again this often: 20 intervals, at least 10 s. */
-const refreshMs = (intervalMs: number): number => Math.max(20 * intervalMs, 10_000);
+/** This region's counts go to the regions that watch a channel again this often, unless set (`limits.occupancyRefreshMs`): 20 intervals, at least 10 s. */
+const defaultRefreshMs = (intervalMs: number): number => Math.max(20 * intervalMs, 10_000);
 /** Another region's counts not heard for three refreshes are dropped. */
 const EXPIRE_REFRESHES = 3;
 
@@ -117,14 +109,19 @@ const watchersOf = (t: Tally): number => {
   return n;
 };
 /** Whether another region says it watches the channel. */
-const watchedThere = (t: Tally): boolean => [...wordsOf(t).values()].some((r) => r.watching);
+const watchedThere = (t: Tally): boolean => {
+  for (const r of wordsOf(t).values()) if (r.watching) return true;
+  return false;
+};
 
 export class OccupancyBoard {
   private readonly tallies = new Map<ChannelKey, Tally>();
   private readonly refresh: NodeJS.Timeout | null;
+  private readonly refreshMs: number;
 
   constructor(private readonly deps: BoardDeps) {
-    this.refresh = deps.toRegions ? setInterval(() => this.refreshRegions(), refreshMs(deps.intervalMs)).unref() : null;
+    this.refreshMs = deps.refreshMs ?? defaultRefreshMs(deps.intervalMs);
+    this.refresh = deps.toRegions ? setInterval(() => this.refreshRegions(), this.refreshMs).unref() : null;
   }
 
   get size(): number {
@@ -132,7 +129,7 @@ export class OccupancyBoard {
   }
 
   private now(): number {
-    return this.deps.now?.() ?? performance.now();
+    return this.deps.now?.() ?? monotonicClock.now();
   }
 
   /** `now` for the tallies' throttles (one function for all). */
@@ -174,7 +171,7 @@ export class OccupancyBoard {
       if (w.counts.connections === 0 && !w.watching) removed = t?.others?.words.delete(region) ?? false;
       else {
         t ??= this.tally(key);
-        othersOf(t).words.set(region, { ...w, heard: this.now() });
+        othersOf(t).words.set(region, { counts: w.counts, watching: w.watching, heard: this.now() });
       }
       if (t) {
         othersOf(t).said.set(region, w.at);
@@ -368,7 +365,7 @@ export class OccupancyBoard {
 
   /** Tells the regions again where a channel is watched, and drops counts not heard for long. */
   private refreshRegions(): void {
-    const stale = this.now() - refreshMs(this.deps.intervalMs) * EXPIRE_REFRESHES;
+    const stale = this.now() - this.refreshMs * EXPIRE_REFRESHES;
     for (const [key, t] of this.tallies) {
       let gone = false;
       for (const [r, c] of wordsOf(t)) if (c.heard < stale) gone = t.others!.words.delete(r) || gone;

@@ -7,7 +7,7 @@
  */
 import type { NodeId, Occupancy, OccupancyReport } from '../transport/messages.js';
 import type { ChannelClient } from './client.js';
-import { channelMetrics, eventData, noAttachments, occupancyFrame, Throttle, type OccupancyWanted } from './occupancy.js';
+import { channelMetrics, eventData, noAttachments, occupancyFrame, Throttle } from './occupancy.js';
 import type { LocalSubscriber } from './subscriber.js';
 import type { Frame } from '../protocol/codec.js';
 
@@ -45,15 +45,15 @@ interface Local {
   totals: Occupancy | null;
   /** The presence set's size last delivered. */
   members: number;
-  /** What each watcher was last sent, as text, and for what it asked then. */
+  /** What each watcher was last sent, as text (forgotten at each attach: `attaching`). */
   given: Given | null;
 }
 
-type Given = WeakMap<LocalSubscriber, { wanted: OccupancyWanted['category']; text: string }>;
+type Given = WeakMap<LocalSubscriber, string>;
 
 /**
  * A channel client's live attachments by mode, how many asked for occupancy events, and
- * whether any has had none for what it asks now (a new one, or one that attached again
+ * whether any has had none since it attached (a new one, or one that attached again, maybe
  * with another `occupancy` param).
  */
 export function countAttachments(c: ChannelClient, given?: Given): { counts: Occupancy; watchers: number; fresh: boolean } {
@@ -68,8 +68,7 @@ export function countAttachments(c: ChannelClient, given?: Given): { counts: Occ
     if (sub.enters) counts.presenceConnections++;
     if (sub.occupancy) {
       watchers++;
-      const had = given?.get(sub);
-      if (!had || had.wanted !== sub.occupancy.category) fresh = true;
+      if (!given?.has(sub)) fresh = true;
     }
   }
   return { counts, watchers, fresh };
@@ -169,10 +168,9 @@ export class OccupancyWatch implements OccupancyHooks {
       const category = sub.occupancy.category;
       let data = texts.get(category);
       if (data === undefined) texts.set(category, (data = JSON.stringify(eventData(sub.occupancy, metrics))));
-      const had = l.given?.get(sub);
-      if (had?.text === data) continue;
-      (l.given ??= new WeakMap()).set(sub, { wanted: sub.occupancy.category, text: data });
-      const k = `${sub.format}\n${sub.channelName}\n${data}`;
+      if (l.given?.get(sub) === data) continue;
+      (l.given ??= new WeakMap()).set(sub, data);
+      const k = `${sub.format}\n${sub.channelName}\n${category}`;
       let f = frames.get(k);
       if (!f) frames.set(k, (f = occupancyFrame(sub.channelName, id, timestamp, data, sub.format)));
       sub.send([f]);

@@ -10,6 +10,7 @@
  * zero or to zero is sent at once; others at most once per interval (Ably: "debounced,
  * for no more than 15 seconds").
  */
+import { monotonicClock } from '../clock.js';
 import type { Operation } from '../auth/capability.js';
 import { AblyError } from '../errors.js';
 import { Action } from '../protocol/actions.js';
@@ -114,8 +115,6 @@ export function occupancyFrame(channelName: string, id: string, timestamp: numbe
  * Runs `run` at most once per `ms`: at once when it last ran longer ago (or `urgent`),
  * else once at the end of the interval however often it is asked meanwhile.
  */
-const monotonic = (): number => performance.now();
-
 export class Throttle {
   private last = -Infinity;
   private timer: NodeJS.Timeout | null = null;
@@ -123,7 +122,7 @@ export class Throttle {
   constructor(
     private readonly ms: number,
     private readonly run: () => void,
-    private readonly now: () => number = monotonic,
+    private readonly now: () => number = monotonicClock.now,
   ) {}
 
   poke(urgent = false): void {

@@ -179,6 +179,12 @@ export class ChannelRegistry {
     return this.holdings.get(key);
   }
 
+  /** The channel's master here, if this node holds the channel as its master (stopped or not). */
+  masterOf(key: ChannelKey): ChannelMaster | null {
+    const h = this.holdings.get(key);
+    return h?.role === 'master' ? h.master : null;
+  }
+
   /** The ring owner of a channel and whether this node may act as master now. */
   ownership(key: ChannelKey): { owner: NodeId | null; mine: boolean } {
     const owner = this.deps.ring().owner(key);
@@ -267,8 +273,7 @@ export class ChannelRegistry {
 
   /** A node no longer wants broadcasts of a channel. */
   unsubscribe(from: NodeId, channel: ChannelKey): void {
-    const h = this.holdings.get(channel);
-    if (h?.role === 'master') h.master.unsubscribe(from);
+    this.masterOf(channel)?.unsubscribe(from);
   }
 
   /** The channels mastered here, with masters not stopped. */

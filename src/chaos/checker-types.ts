@@ -123,7 +123,7 @@ export interface Timeline {
   series: RegionSeries[];
 }
 
-/** The presence check at the end of a run (`presence` lines of the record). */
+/** The occupancy check at the end of a run (`occupancy` lines of the record). */
 export interface OccupancyFigures {
   /** Views read: each member's events and each region's REST status, per channel. */
   views: number;
@@ -135,6 +135,7 @@ export interface OccupancyFigures {
   examples: { region: string; observer: string; channel: string; differing: string[] }[];
 }
 
+/** The presence check at the end of a run (`presence` lines of the record). */
 export interface PresenceFigures {
   /** Views read: each region's REST endpoint and each subscriber's SDK, per channel. */
   views: number;

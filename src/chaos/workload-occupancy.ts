@@ -6,6 +6,7 @@
  * every region's, a region's REST status that region's (with the presence set's size,
  * which is the channel's).
  */
+import { sleep } from '../clock.js';
 import type { OccupancyEvent } from './record.js';
 
 /** How often the check reads every view (ms), and how long one REST read may take. */
@@ -76,7 +77,7 @@ export class OccupancyViews {
         return { type: 'occupancy', t, region: v.region, observer: v.observer, channel: v.channel, expected, seen: v.seen, convergedAfterMs: s === undefined ? null : s - start };
       });
       if (all || t - start >= withinMs) return events;
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await sleep(POLL_MS);
     }
   }
 

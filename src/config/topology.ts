@@ -110,6 +110,8 @@ const limitsSchema = z
     maxConnectionBufferBytes: z.number().int().min(1024).default(D.MAX_CONNECTION_BUFFER_BYTES),
     /** Occupancy events that change no count from or to zero go at most this often (Ably: within 15 s). */
     occupancyIntervalMs: z.number().int().min(10).max(15_000).default(D.OCCUPANCY_INTERVAL_MS),
+    /** A region tells the regions that watch a channel its counts again this often (absent: 20 intervals, at least 10 s); counts not heard for three go. */
+    occupancyRefreshMs: z.number().int().min(1000).max(3_600_000).optional(),
   })
   .strict();
 

@@ -210,6 +210,7 @@ export class AblyNode {
       hub: () => this.hub,
       mastersHere: (key) => this.ringView.owner(key) === this.id,
       intervalMs: o.topology.limits.occupancyIntervalMs,
+      refreshMs: o.topology.limits.occupancyRefreshMs,
       now,
       idPrefix: `${this.id}.${randomBytes(4).toString('hex')}`,
       region: this.region.name,

@@ -19,6 +19,8 @@ export interface NodeOccupancyDeps {
   /** Whether the ring makes this node the channel's master now. */
   mastersHere(key: ChannelKey): boolean;
   intervalMs: number;
+  /** `limits.occupancyRefreshMs` (absent: the board's default). */
+  refreshMs?: number | undefined;
   /** The region's time (events' timestamps, and when a region's counts were counted). */
   now(): number;
   /** Unique to this node's life (events' ids). */
@@ -34,16 +36,14 @@ export class NodeOccupancy {
   readonly watch: OccupancyWatch;
 
   constructor(private readonly deps: NodeOccupancyDeps) {
-    const master = (key: ChannelKey) => {
-      const h = deps.registry.holding(key);
-      return h?.role === 'master' ? h.master : null;
-    };
+    const master = (key: ChannelKey) => deps.registry.masterOf(key);
     const toGlobalmaster = deps.toGlobalmaster;
     this.board = new OccupancyBoard({
       send: deps.send,
       subscribed: (key) => master(key)?.subscribers ?? null,
       mastersHere: deps.mastersHere,
       intervalMs: deps.intervalMs,
+      ...(deps.refreshMs !== undefined ? { refreshMs: deps.refreshMs } : {}),
       regionTime: deps.now,
       ...(toGlobalmaster
         ? {

@@ -26,8 +26,7 @@ export type RegionOccupancy = Occupancy & { nodes: { asked: number; answered: nu
 /** A channel's occupancy across the region: every member's local attachments, added up. */
 export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], channel: ChannelKey): Promise<RegionOccupancy> {
   const answers = (await askEvery(rpc, members, { type: 'occupancy', channel })).filter((r) => r?.kind === 'occupancy');
-  const total = { ...addUp(answers), nodes: { asked: members.length, answered: answers.length } };
-  return total;
+  return { ...addUp(answers), nodes: { asked: members.length, answered: answers.length } };
 }
 
 /** The names of an app's channels mastered anywhere in the region: every member's masters (those that answer in time). */

@@ -19,7 +19,7 @@ import type { Message, PresenceMessage } from '../protocol/message.js';
 import type { ForwardedEntries } from './entry-lists.js';
 import type { Occupancy, OccupancyRegion, OccupancyReport, OccupancyRequest, OccupancyTotals } from './occupancy-messages.js';
 
-export type { Occupancy, OccupancyRegion, OccupancyReport, OccupancyRequest, OccupancyTotals } from './occupancy-messages.js';
+export type { Occupancy, OccupancyRegion, OccupancyReport, OccupancyRequest, OccupancyTotals, RegionWord } from './occupancy-messages.js';
 
 export type NodeId = string;
 

@@ -13,6 +13,7 @@ import type { Gap } from '../channel/gaps.js';
 import type { ErrorInfo } from '../errors.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
 import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
+import type { Occupancy } from './occupancy-messages.js';
 import { SnapshotDedup } from './dedup-list.js';
 import { ForwardedEntries, SnapshotEntries } from './entry-lists.js';
 import type { ConnectionRecord, ForwardedBatch } from './messages.js';
@@ -288,5 +289,16 @@ export function batchFromPb(p: pb.ForwardedBatch): ForwardedBatch {
     gapBefore: p.gapBefore,
     entries: ForwardedEntries.fromBytes(p.entries, p.count, p.lastSeq),
     ...(p.members ? { members: membersFromPb(p.members) } : {}),
+  };
+}
+
+/** A message's counts (absent: none). */
+export function occupancyFromPb(c: pb.OccupancyReply | undefined): Occupancy {
+  return {
+    connections: c?.connections ?? 0,
+    publishers: c?.publishers ?? 0,
+    subscribers: c?.subscribers ?? 0,
+    presenceSubscribers: c?.presenceSubscribers ?? 0,
+    presenceConnections: c?.presenceConnections ?? 0,
   };
 }

@@ -6,7 +6,7 @@
 import * as pb from '../gen/node.pb.js';
 import { encodeChunksWithSharedWriter, encodeWithSharedWriter } from './pb-writer.js';
 import { decodeLogEntries, encodeLogEntries, ForwardedEntries } from './entry-lists.js';
-import type { MemberInfo, MemberState, NodeMessage, Occupancy, ReplyBody } from './messages.js';
+import type { MemberInfo, MemberState, NodeMessage, ReplyBody } from './messages.js';
 import { requestFromPb, requestToPb } from './node-codec-requests.js';
 import {
   batchFromPb,
@@ -21,6 +21,7 @@ import {
   interestToPb,
   membersFromPb,
   membersToPb,
+  occupancyFromPb,
   presenceFromPb,
   presenceToPb,
   recordFromPb,
@@ -63,17 +64,6 @@ function memberFromPb(m: pb.MemberInfo): MemberInfo {
 }
 
 // ---- replies (requests: node-codec-requests.ts) ------------------------------------------
-
-/** A message's counts (absent: none). */
-export function occupancyFromPb(c: pb.OccupancyReply | undefined): Occupancy {
-  return {
-    connections: c?.connections ?? 0,
-    publishers: c?.publishers ?? 0,
-    subscribers: c?.subscribers ?? 0,
-    presenceSubscribers: c?.presenceSubscribers ?? 0,
-    presenceConnections: c?.presenceConnections ?? 0,
-  };
-}
 
 function replyToPb(rid: number, r: ReplyBody): pb.Reply {
   switch (r.kind) {
@@ -191,7 +181,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'stats':
       return { kind: 'stats', buckets: b.stats.buckets.map((x) => ({ minute: x.minute, entries: { ...x.entries } })) };
     case 'occupancy':
-      return { kind: 'occupancy', ...b.occupancy };
+      return { kind: 'occupancy', ...occupancyFromPb(b.occupancy) };
     case 'ingested':
       return {
         kind: 'ingested',

@@ -46,10 +46,10 @@ export interface OccupancyTotals {
  * A region's attachments to a channel, added up: master → globalmaster (`region` is this
  * one: for the regions that want the channel), or globalmaster → master (`region` is theirs).
  */
-export interface OccupancyRegion {
-  type: 'occupancyRegion';
-  channel: ChannelKey;
-  region: string;
+export type OccupancyRegion = { type: 'occupancyRegion'; channel: ChannelKey; region: string } & RegionWord;
+
+/** What a region says of its counts of a channel (OccupancyRegion; between regions, LinkFrame `occupancy`). */
+export interface RegionWord {
   counts: Occupancy;
   /** The other regions answer with theirs at once. */
   ask: boolean;

@@ -5,6 +5,7 @@
  * a count it asked for changes; and after the master is killed the counts go on from every
  * node's attachments, without showing one node's share as the whole.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { ringOf } from '../helpers/region.js';
@@ -53,11 +54,11 @@ describe('occupancy events', () => {
       const sc = s.channels.get(channel, { modes: ['SUBSCRIBE', 'PRESENCE', 'PRESENCE_SUBSCRIBE'] });
       await sc.presence.enter('here');
       const full = ALL({ connections: 3, publishers: 2, subscribers: 2, presenceConnections: 2, presenceMembers: 1, presenceSubscribers: 2 });
-      await waitFor(() => JSON.stringify(watcher.last()) === JSON.stringify(full), { what: 'all three attachments and the member', timeoutMs: 10_000 });
+      await waitFor(() => isDeepStrictEqual(watcher.last(), full), { what: 'all three attachments and the member', timeoutMs: 10_000 });
       // A client that leaves: gone from every count, and its member from the set.
       s.close();
       const after = ALL({ connections: 2, publishers: 2, subscribers: 1, presenceConnections: 1, presenceSubscribers: 1 });
-      await waitFor(() => JSON.stringify(watcher.last()) === JSON.stringify(after), { what: 'the counts without it', timeoutMs: 10_000 });
+      await waitFor(() => isDeepStrictEqual(watcher.last(), after), { what: 'the counts without it', timeoutMs: 10_000 });
       // An event only where something changed.
       for (let i = 1; i < watcher.events.length; i++) expect(watcher.events[i]).not.toEqual(watcher.events[i - 1]);
     } finally {
@@ -86,6 +87,8 @@ describe('occupancy events', () => {
       m.close();
       await waitFor(() => conns.last()?.connections === 2, { what: 'two connections again', timeoutMs: 10_000 });
       expect(conns.events.length).toBe(seen + 1);
+      // Every event of the connections watcher, to the last, had that category alone.
+      expect(conns.events.every((e) => Object.keys(e).join() === 'connections')).toBe(true);
     } finally {
       closeAll(w, all, m);
     }

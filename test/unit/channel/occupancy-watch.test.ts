@@ -43,6 +43,7 @@ function client(subs: LocalSubscriber[], master: NodeId | null = 'm'): { f: Fake
     get subscribedAt() {
       return f.master;
     },
+    sentApart: () => undefined,
   };
   return { f, c: c as unknown as ChannelClient };
 }
@@ -133,6 +134,8 @@ describe('OccupancyWatch', () => {
     watch.changed(c);
     vi.advanceTimersByTime(100);
     expect(reports.at(-1)!.r.counts.connections).toBe(0);
+    // One report of none, after the one of its attachment.
+    expect(reports.map((x) => x.r.counts.connections)).toEqual([1, 0]);
     const n = reports.length;
     watch.subscribed(c, 'm');
     watch.closed(c);

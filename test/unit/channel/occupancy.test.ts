@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { OccupancyBoard, type RegionWord } from '../../../src/channel/occupancy-board.js';
+import { OccupancyBoard } from '../../../src/channel/occupancy-board.js';
 import { channelMetrics, eventData, noAttachments, occupancyFor, parseOccupancyParam, Throttle } from '../../../src/channel/occupancy.js';
-import type { NodeId, Occupancy, OccupancyTotals } from '../../../src/transport/messages.js';
+import type { NodeId, Occupancy, OccupancyTotals, RegionWord } from '../../../src/transport/messages.js';
 
 const KEY = 'app:ch';
 const counts = (connections: number, o: Partial<Occupancy> = {}): Occupancy => ({ ...noAttachments(), connections, ...o });
