@@ -5,7 +5,8 @@
  * Resource rules (ably/docs auth/capabilities.mdx): wildcards replace whole
  * `:`-separated segments; a `*` as the last segment matches one or more segments;
  * `*` alone matches every channel but no `[meta]`/`[queue]` resource; `[*]*` matches
- * everything; `foo*` is a literal name.
+ * everything; `foo*` is a literal name. A qualifier `[*]` matches any qualifier and
+ * none (`[*]foo` covers `foo` and `[filter]foo`: Ably's docs on subscription filters).
  */
 import { AblyError } from '../errors.js';
 
@@ -80,7 +81,7 @@ export class Capability {
     const segs = rest.split(':');
     const out = new Set<Operation>();
     for (const r of this.rules) {
-      if (r.prefix === null || (r.prefix === qualifier && segmentsMatch(r.segments, segs))) {
+      if (r.prefix === null || ((r.prefix === qualifier || r.prefix === '[*]') && segmentsMatch(r.segments, segs))) {
         for (const op of r.ops) out.add(op);
       }
     }
@@ -143,9 +144,14 @@ export function covers(outer: string, inner: string): boolean {
   if (inner === '[*]*') return false;
   const o = splitQualifier(outer);
   const i = splitQualifier(inner);
-  if (o.qualifier !== i.qualifier) return false;
-  const os = o.rest.split(':');
-  const is = i.rest.split(':');
+  if (o.qualifier !== i.qualifier && o.qualifier !== '[*]') return false;
+  return pathCovers(o.rest, i.rest);
+}
+
+/** covers() for names without their qualifiers. */
+function pathCovers(outer: string, inner: string): boolean {
+  const os = outer.split(':');
+  const is = inner.split(':');
   const outerTail = os[os.length - 1] === '*';
   const innerTail = is[is.length - 1] === '*';
   // A trailing '*' matches one or more segments; only a trailing '*' can cover one.
@@ -155,6 +161,18 @@ export function covers(outer: string, inner: string): boolean {
     if (os[k] !== '*' && os[k] !== is[k]) return false;
   }
   return true;
+}
+
+/** Where one resource has `[*]` and the other another qualifier: their common resource, if one name covers the other. */
+function qualifiedMeet(a: string, b: string): string | null {
+  if (a === '[*]*' || b === '[*]*') return null; // covers() has answered those
+  const x = splitQualifier(a);
+  const y = splitQualifier(b);
+  const q = x.qualifier === '[*]' ? y.qualifier : y.qualifier === '[*]' ? x.qualifier : null;
+  if (q === null) return null;
+  if (pathCovers(x.rest, y.rest)) return q + y.rest;
+  if (pathCovers(y.rest, x.rest)) return q + x.rest;
+  return null;
 }
 
 /**
@@ -175,6 +193,12 @@ export function intersect(requested: Capability, key: Capability): Capability {
       if (both.length === 0) continue;
       if (covers(kr, rr)) add(rr, both);
       else if (covers(rr, kr)) add(kr, both);
+      else {
+        // A `[*]` qualifier on one side and a named one on the other: the named one, over
+        // the narrower of the two names (`[*]foo:*` and `[filter]foo:bar`).
+        const meet = qualifiedMeet(rr, kr);
+        if (meet) add(meet, both);
+      }
     }
   }
   const raw: Record<string, string[]> = {};

@@ -13,6 +13,7 @@ import { entryFrames } from '../protocol/frames.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
 import { asDeltas, DeltaRuns, type DeltaBase, type DeltaRun } from './delta.js';
+import type { MessageFilter } from './filter.js';
 
 /**
  * Whether a client from another region saw this message there (`floors`: by origin,
@@ -134,6 +135,29 @@ export interface SubRec {
    * after which it attaches again).
    */
   deltaBase?: DeltaBase | null;
+  /** With a subscription filter: when it was last sent frames or told its position (performance.now(); told). */
+  toldAt?: number;
+}
+
+/**
+ * How often a subscriber whose filter holds back everything that comes is told how far
+ * the stream has gone (an ATTACHED with RESUMED: the SDK takes its channelSerial, RTL15b,
+ * and emits nothing, RTL12). Without it, its channelSerial would stay at the last
+ * message it took, and a resume from there, once history no longer reached back so far,
+ * would be told of a gap it never had.
+ */
+export const FILTER_POSITION_MS = 2000;
+
+/** A filtered subscriber was sent `sent` frames of a batch whose last entry has `channelSerial` (told). */
+function told(sub: LocalSubscriber, rec: SubRec, sent: boolean, channelSerial: string): void {
+  const now = performance.now();
+  if (sent || rec.toldAt === undefined) {
+    rec.toldAt = now;
+    return;
+  }
+  if (now - rec.toldAt < FILTER_POSITION_MS) return;
+  rec.toldAt = now;
+  sub.position?.(channelSerial);
 }
 
 /**
@@ -194,18 +218,27 @@ export function batchShape(entries: readonly LogEntry[]): BatchShape {
   return shape;
 }
 
-/** Whether the subscriber takes every entry of the batch (no echo or mode filtering). */
+/**
+ * Whether the subscriber takes the batch as shared frames: every entry of it (no echo or
+ * mode filtering), but for what its subscription filter holds back (SharedFrames applies
+ * that once per filter; a filter with deltas goes by sendTo).
+ */
 export function takesAll(sub: LocalSubscriber, shape: BatchShape): boolean {
   if (shape.messages && !sub.wants('message')) return false;
   if (shape.presence && !sub.wants('presence')) return false;
+  if (shape.messages && sub.filter && sub.delta) return false;
   return sub.echo || !shape.publishers.has(sub.connectionId);
 }
 
-/** Whether a subscriber takes an entry: of a kind it wants, and not its own message where it asked for no echo. */
+/**
+ * Whether a subscriber takes an entry: of a kind it wants, not its own message where it
+ * asked for no echo, and a message that passes its subscription filter.
+ */
 function wanted(sub: LocalSubscriber, e: LogEntry): boolean {
   if (!sub.wants(e.kind)) return false;
-  if (!sub.echo && e.kind === 'message' && e.message.connectionId === sub.connectionId) return false;
-  return true;
+  if (e.kind !== 'message') return true;
+  if (!sub.echo && e.message.connectionId === sub.connectionId) return false;
+  return !sub.filter || sub.filter.matches(e.message);
 }
 
 /** Sends the entries this subscriber has not had and wants, in its own frames. */
@@ -215,9 +248,11 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
   const floors = rec.floors?.size ? new Map(rec.floors) : undefined;
   const mine: LogEntry[] = [];
   let seen = rec.after;
+  let last: LogEntry | null = null;
   for (const e of entries) {
     if (e.serial <= seen) continue;
     seen = e.serial;
+    last = e;
     if (rec.only && e.serial <= rec.liveFrom! && !rec.only.has(e.serial)) continue;
     if (rec.floors && seenElsewhere(rec.floors, e)) continue;
     if (wanted(sub, e)) mine.push(e);
@@ -228,6 +263,7 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
   }
   if (rec.floors?.size === 0) dropFloors(rec);
   if (seen > rec.after) rec.after = seen;
+  if (sub.filter && last) told(sub, rec, mine.length > 0, floors ? withFloors(last.channelSerial, floors) : last.channelSerial);
   if (mine.length === 0) return;
   let out: readonly LogEntry[] = mine;
   if (sub.delta) {
@@ -238,16 +274,29 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
   sub.send(entryFrames(sub.channelName, out, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
 }
 
-/** One delivery's frames shared between subscribers: by format and name form, and (with deltas) base. */
+/**
+ * One delivery's frames shared between subscribers: by format and name form, and (with
+ * deltas) base. A filtered name is its own name form: its entries are picked once per
+ * filter, and its frames made from those.
+ */
 class SharedFrames {
   private readonly plain: Record<WireFormat, Map<string, SharedFrame[]>> = { json: new Map(), msgpack: new Map() };
   private deltas: { runs: DeltaRuns; frames: Map<DeltaRun, Record<WireFormat, Map<string, SharedFrame[]>>> } | null = null;
+  private filtered: Map<MessageFilter, LogEntry[]> | null = null;
 
   constructor(private readonly entries: LogEntry[]) {}
 
   for(sub: LocalSubscriber, rec: SubRec): SharedFrame[] {
+    if (sub.filter) return this.forFilter(sub, sub.filter);
     if (sub.delta) return this.forDelta(sub, rec);
     return framesOf(this.plain, sub, this.entries);
+  }
+
+  private forFilter(sub: LocalSubscriber, filter: MessageFilter): SharedFrame[] {
+    const byFilter = (this.filtered ??= new Map());
+    let entries = byFilter.get(filter);
+    if (!entries) byFilter.set(filter, (entries = this.entries.filter((e) => e.kind !== 'message' || filter.matches(e.message))));
+    return entries.length ? framesOf(this.plain, sub, entries) : [];
   }
 
   private forDelta(sub: LocalSubscriber, rec: SubRec): SharedFrame[] {
@@ -297,7 +346,9 @@ export function deliverEntries(subs: Map<LocalSubscriber, SubRec>, entries: LogE
       reached++;
       continue;
     }
-    sub.send((shared ??= new SharedFrames(entries)).for(sub, rec));
+    const frames = (shared ??= new SharedFrames(entries)).for(sub, rec);
+    if (frames.length) sub.send(frames);
+    if (sub.filter) told(sub, rec, frames.length > 0, entries[entries.length - 1]!.channelSerial);
     rec.after = lastSerial;
     reached++;
   }

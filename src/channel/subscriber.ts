@@ -9,6 +9,7 @@ import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
 import type { LogEntry } from './entry.js';
 import type { OccupancyWanted } from './occupancy.js';
+import type { MessageFilter } from './filter.js';
 
 /** A connection attached to this channel on this node, as the channel client sees it. */
 export interface LocalSubscriber {
@@ -28,6 +29,8 @@ export interface LocalSubscriber {
   readonly occupancy: OccupancyWanted | null;
   /** Whether it asked for deltas (the `delta` channel param: delta.ts). */
   readonly delta?: boolean;
+  /** Its subscription filter (a `[filter=…]` name: filter.ts): only messages that pass are sent. */
+  readonly filter?: MessageFilter | null;
   /**
    * The frames of one delivery, in order. The connection's outbound limit is checked
    * once, before them: a batch cut into several frames is no slower a reader than one.
@@ -40,6 +43,11 @@ export interface LocalSubscriber {
    * empty its presence set (RTP19a), and nothing would fill it again.
    */
   discontinuity(error: AblyError, channelSerial: string, members: readonly PresenceMessage[]): void;
+  /**
+   * Where the stream is, for a subscriber sent nothing of it for a while (its filter held
+   * everything back: delivery.ts, FILTER_POSITION_MS): an ATTACHED with RESUMED.
+   */
+  position?(channelSerial: string): void;
 }
 
 export interface AttachOutcome {

@@ -7,6 +7,7 @@ import type { LocalSubscriber } from '../channel/client.js';
 import type { ChannelClient } from '../channel/client.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { OccupancyWanted } from '../channel/occupancy.js';
+import type { MessageFilter } from '../channel/filter.js';
 import { Action, Flag } from '../protocol/actions.js';
 import type { Frame } from '../protocol/codec.js';
 import { nextSyncId, syncFrames } from '../protocol/frames.js';
@@ -37,6 +38,8 @@ export class Attachment implements LocalSubscriber {
   occupancy: OccupancyWanted | null = null;
   /** Whether it asked for deltas (set at each attach from `params`: delta.ts). */
   delta = false;
+  /** The subscription filter of a `[filter=…]` name (filter.ts), set at each attach. */
+  filter: MessageFilter | null = null;
 
   constructor(
     private readonly owner: AttachmentOwner,
@@ -82,6 +85,12 @@ export class Attachment implements LocalSubscriber {
 
   send(frames: readonly (Frame | SharedFrame)[]): void {
     if (this.state === 'attached') this.owner.sendFrames(frames);
+  }
+
+  position(channelSerial: string): void {
+    if (this.state !== 'attached') return;
+    // The params again: the SDK takes an ATTACHED's as the channel's (RTL4k1).
+    this.owner.sendMessage({ action: Action.ATTACHED, channel: this.channelName, flags: this.modes | Flag.RESUMED, channelSerial, ...this.applied(false) });
   }
 
   discontinuity(error: AblyError, channelSerial: string, members: readonly PresenceMessage[]): void {

@@ -15,7 +15,7 @@ import { occupancyFor } from '../channel/occupancy.js';
 import { parseDeltaParam } from '../channel/delta.js';
 import { channelKey } from '../channel/entry.js';
 import { Action, ActionName, Flag, MODE_MASK } from '../protocol/actions.js';
-import { parseChannelName } from '../protocol/channel-name.js';
+import { parseChannelName, unfilteredChannelName, type ParsedChannelName } from '../protocol/channel-name.js';
 import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
@@ -364,8 +364,9 @@ export class Connection implements AttachmentOwner {
     this.credentials = creds;
     this.token.arm();
     for (const att of [...this.attachments.values()]) {
-      const { name } = parseChannelName(att.channelName);
-      const modes = att.modes & this.permittedModes(name);
+      const parsed = parseChannelName(att.channelName);
+      const name = parsed.name;
+      const modes = att.modes & this.permittedModes(parsed);
       if (modes !== 0) {
         att.modes = modes;
         // Occupancy counts its modes again, and it has no events without channel-metadata now.
@@ -389,7 +390,7 @@ export class Connection implements AttachmentOwner {
 
   private onAttach(pm: ProtocolMessage): void {
     const raw = pm.channel;
-    let parsed;
+    let parsed: ParsedChannelName;
     try {
       parsed = parseChannelName(raw);
     } catch (err) {
@@ -409,13 +410,15 @@ export class Connection implements AttachmentOwner {
     const params = { ...parsed.params, ...(pm.params && typeof pm.params === 'object' ? pm.params : {}) };
     const a = att;
     // Each ATTACH's params, when it runs (one still queued before it answers with its own).
-    a.chain = a.chain.then(() => this.attach(a, parsed.name, pm, params)).catch((err) => {
+    a.chain = a.chain.then(() => this.attach(a, parsed, pm, params)).catch((err) => {
       this.services.log.warn({ connectionId: this.id, channel: name, err: (err as Error).message }, 'attach failed');
     });
   }
 
-  private permittedModes(channel: string): number {
-    const ops = this.credentials.capability.opsFor(channel);
+  /** The modes its capability allows on a channel: a filtered one is for subscribing to messages only. */
+  private permittedModes(channel: ParsedChannelName): number {
+    const ops = this.credentials.capability.opsFor(channel.resource);
+    if (channel.filter) return ops.has('subscribe') ? Flag.SUBSCRIBE : 0;
     let modes = 0;
     if (ops.has('publish')) modes |= Flag.PUBLISH;
     if (ops.has('subscribe')) modes |= Flag.SUBSCRIBE | Flag.PRESENCE_SUBSCRIBE;
@@ -423,15 +426,16 @@ export class Connection implements AttachmentOwner {
     return modes;
   }
 
-  private async attach(att: Attachment, channel: string, pm: ProtocolMessage, params: Record<string, string>): Promise<void> {
+  private async attach(att: Attachment, parsed: ParsedChannelName, pm: ProtocolMessage, params: Record<string, string>): Promise<void> {
     if (this.closed) return;
+    const channel = parsed.name;
     att.params = params;
     const requested = typeof pm.flags === 'number' && (pm.flags & MODE_MASK) !== 0 ? pm.flags & MODE_MASK : MODE_MASK;
-    const granted = requested & this.permittedModes(channel);
+    const granted = requested & this.permittedModes(parsed);
     if (granted === 0) {
       this.dropAttachment(att);
       this.attachments.delete(att.channelName);
-      this.sendError(AblyError.of('notPermitted', `no capability to attach to channel "${channel}"`), att.channelName);
+      this.sendError(AblyError.of('notPermitted', `no capability to attach to channel "${parsed.resource}"`), att.channelName);
       return;
     }
     att.modes = granted;
@@ -439,9 +443,13 @@ export class Connection implements AttachmentOwner {
     const { resume, error: resumeError } = resumePoint(pm.channelSerial, this.services.region);
     let rewind: Rewind | null = null;
     try {
+      if (att.params.rewind !== undefined && parsed.filter) {
+        throw AblyError.of('invalidParameterValue', 'rewind is not available on a channel with a filter');
+      }
       if (att.params.rewind !== undefined) rewind = parseRewind(att.params.rewind, this.services.now());
       att.occupancy = occupancyFor(att.params.occupancy, this.credentials.capability.opsFor(channel), channel);
       att.delta = parseDeltaParam(att.params.delta);
+      att.filter = parsed.filter;
     } catch (err) {
       this.dropAttachment(att);
       this.attachments.delete(att.channelName);
@@ -516,7 +524,7 @@ export class Connection implements AttachmentOwner {
     let key: string;
     let messages;
     try {
-      const { name } = parseChannelName(pm.channel);
+      const { name } = unfilteredChannelName(pm.channel, 'publishing');
       this.require(name, 'publish');
       key = channelKey(this.credentials.appId, name);
       messages = buildMessages(pm.messages, {
@@ -551,7 +559,7 @@ export class Connection implements AttachmentOwner {
     let key: string;
     let ops;
     try {
-      const { name } = parseChannelName(pm.channel);
+      const { name } = unfilteredChannelName(pm.channel, 'presence');
       this.require(name, 'presence');
       const att = this.attachments.get(pm.channel as string);
       if (!att || (att.state !== 'attached' && att.state !== 'attaching')) {

@@ -12,7 +12,7 @@ import { revokeRequest } from '../auth/revoke-request.js';
 import { channelKey, type LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, MAX_REST_BODY_BYTES } from '../config/defaults.js';
-import { parseChannelName } from '../protocol/channel-name.js';
+import { unfilteredChannelName } from '../protocol/channel-name.js';
 import { PresenceAction } from '../protocol/actions.js';
 import { presenceToWire, toWire } from '../protocol/message.js';
 import { parseSerial } from '../protocol/serial.js';
@@ -124,7 +124,7 @@ function entryToWire(e: LogEntry, format: WireFormat): unknown {
 
 async function history(r: RestRequest, kind: LogEntry['kind'] = 'message'): Promise<void> {
   const c = creds(r);
-  const { name } = parseChannelName(decodeSegment(r.params[0]!));
+  const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), kind === 'message' ? 'history' : 'presence history');
   c.capability.require(name, 'history');
   const s = r.ctx.services;
   const query = { ...historyQuery(r.query, s.region), kind };
@@ -141,7 +141,7 @@ async function history(r: RestRequest, kind: LogEntry['kind'] = 'message'): Prom
 /** Current presence members (as PRESENT), paged by an offset cursor. */
 async function presence(r: RestRequest): Promise<void> {
   const c = creds(r);
-  const { name } = parseChannelName(decodeSegment(r.params[0]!));
+  const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'presence');
   c.capability.require(name, 'subscribe');
   const limit = intParam(r.query, 'limit', 1, HISTORY_MAX_LIMIT) ?? HISTORY_DEFAULT_LIMIT;
   const offset = intParam(r.query, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0;
@@ -164,7 +164,7 @@ async function presence(r: RestRequest): Promise<void> {
 
 async function publish(r: RestRequest): Promise<void> {
   const c = creds(r);
-  const { name } = parseChannelName(decodeSegment(r.params[0]!));
+  const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'publishing');
   c.capability.require(name, 'publish');
   const s = r.ctx.services;
   const body = await readDecodedBody(r.req, MAX_REST_BODY_BYTES);
@@ -222,7 +222,7 @@ async function batchPublish(r: RestRequest): Promise<void> {
     const results = await Promise.all(
       (channels as string[]).map(async (channel) => {
         try {
-          const { name } = parseChannelName(channel);
+          const { name } = unfilteredChannelName(channel, 'publishing');
           c.capability.require(name, 'publish');
           const idBase = randomBytes(9).toString('base64url');
           const msgs = buildMessages(messages, { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
@@ -249,7 +249,7 @@ async function batchPresence(r: RestRequest): Promise<void> {
   const results = await Promise.all(
     channels.map(async (channel) => {
       try {
-        const { name } = parseChannelName(channel);
+        const { name } = unfilteredChannelName(channel, 'presence');
         c.capability.require(name, 'subscribe');
         const members = await r.ctx.services.members(channelKey(c.appId, name), {});
         return { channel, presence: members.map((m) => presenceToWire({ ...m, action: PresenceAction.PRESENT }, r.format)) };
@@ -270,7 +270,7 @@ function maySeeDetails(c: Credentials, name: string): boolean {
 
 async function channelStatus(r: RestRequest): Promise<void> {
   const c = creds(r);
-  const { name } = parseChannelName(decodeSegment(r.params[0]!));
+  const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'channel status');
   if (!maySeeDetails(c, name)) c.capability.require(name, 'channel-metadata');
   send(r.res, 200, await channelDetails(r.ctx.services, c.appId, name), r.format);
 }

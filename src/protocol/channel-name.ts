@@ -1,31 +1,44 @@
 /**
- * Channel names: validation and the `[?param=value]name` qualifier form (a way to pass
- * channel params such as `rewind` in the name). Rules from Ably's docs: not empty, not
- * starting with `:` or `[` (except a qualifier), no newline; we also cap the length.
+ * Channel names: validation and the qualifier forms: `[?param=value]name` (a way to pass
+ * channel params such as `rewind` in the name) and `[filter=<base64>?params]name` (a
+ * subscription filter, ably-js `channels.getDerived`: filter.ts). Rules from Ably's
+ * docs: not empty, not starting with `:` or `[` (except a qualifier), no newline; we
+ * also cap the length.
  */
 import { AblyError } from '../errors.js';
 import { MAX_CHANNEL_NAME_LENGTH } from '../config/defaults.js';
+import { compileFilter, MAX_FILTER_LENGTH, type MessageFilter } from '../channel/filter.js';
 
 export interface ParsedChannelName {
-  /** The channel's own name (what keys capabilities, history and the ring). */
+  /** The channel's own name (what keys history and the ring). */
   name: string;
-  /** Params given in a `[?…]` qualifier. */
+  /** Params given in the qualifier (after its `?`). */
   params: Record<string, string>;
+  /** The subscription filter of a `[filter=…]` name, compiled. */
+  filter: MessageFilter | null;
+  /** What capabilities are checked against: `[filter]name` for a filtered name (Ably's docs), else the name. */
+  resource: string;
 }
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 export function parseChannelName(raw: unknown, maxLength = MAX_CHANNEL_NAME_LENGTH): ParsedChannelName {
   if (typeof raw !== 'string' || raw.length === 0) {
     throw AblyError.of('invalidChannelName', 'channel name must be a non-empty string');
   }
   let name = raw;
+  let filter: MessageFilter | null = null;
   const params: Record<string, string> = {};
-  if (raw.startsWith('[?')) {
+  if (raw.startsWith('[?') || raw.startsWith('[filter=')) {
     const end = raw.indexOf(']');
     if (end < 0) throw AblyError.of('invalidChannelName', `unterminated qualifier in "${raw.slice(0, 64)}"`);
-    for (const [k, v] of new URLSearchParams(raw.slice(2, end))) params[k] = v;
+    const inner = raw.slice(1, end);
+    const q = inner.indexOf('?');
+    if (inner.startsWith('filter=')) filter = parseFilter(inner.slice('filter='.length, q < 0 ? inner.length : q));
+    if (q >= 0) for (const [k, v] of new URLSearchParams(inner.slice(q + 1))) params[k] = v;
     name = raw.slice(end + 1);
   } else if (raw.startsWith('[')) {
-    throw AblyError.of('invalidChannelName', 'qualified channels ([meta], [queue], filters) are not supported');
+    throw AblyError.of('invalidChannelName', 'qualified channels other than [?params] and [filter=…] ([meta], [queue]) are not supported');
   }
   if (name.length === 0) throw AblyError.of('invalidChannelName', 'channel name must not be empty');
   if (name.length > maxLength) throw AblyError.of('invalidChannelName', `channel name longer than ${maxLength} characters`);
@@ -33,5 +46,32 @@ export function parseChannelName(raw: unknown, maxLength = MAX_CHANNEL_NAME_LENG
     throw AblyError.of('invalidChannelName', 'channel name must not start with ":" or "["');
   }
   if (/[\r\n\u0000]/.test(name)) throw AblyError.of('invalidChannelName', 'channel name must not contain newlines or NUL');
-  return { name, params };
+  return { name, params, filter, resource: filter ? `[filter]${name}` : name };
+}
+
+/** A filter qualifier's value: the expression in base64 (ably-js: UTF-8, standard alphabet). */
+function parseFilter(b64: string): MessageFilter {
+  if (b64.length === 0) throw AblyError.of('invalidChannelName', 'empty filter in the channel name');
+  if (b64.length > Math.ceil((MAX_FILTER_LENGTH * 4) / 3) + 4 || !BASE64.test(b64)) {
+    throw AblyError.of('invalidChannelName', 'the filter in the channel name is not base64 (of at most 2048 characters)');
+  }
+  let source: string;
+  try {
+    source = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(b64, 'base64'));
+  } catch {
+    throw AblyError.of('invalidChannelName', 'the filter in the channel name is not UTF-8');
+  }
+  return compileFilter(source);
+}
+
+/**
+ * A channel name for an operation a filtered name cannot take (publishing, presence,
+ * history, status: as at Ably, a filter applies to an attachment's messages only).
+ */
+export function unfilteredChannelName(raw: unknown, what: string): ParsedChannelName {
+  const parsed = parseChannelName(raw);
+  if (parsed.filter) {
+    throw AblyError.of('invalidChannelName', `${what} is not available on a channel with a filter; use the channel "${parsed.name}"`);
+  }
+  return parsed;
 }

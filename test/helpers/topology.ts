@@ -42,7 +42,7 @@ export async function makeTopology(o: TestTopologyOptions = {}): Promise<{ file:
       {
         id: 'app',
         keys: [
-          { id: 'root', secret: 'rootsecret', capability: { '*': ['*'] } },
+          { id: 'root', secret: 'rootsecret', capability: { '*': ['*'], '[filter]*': ['subscribe'] } },
           { id: 'sub', secret: 'subsecret1', capability: { '*': ['subscribe', 'history'] } },
           { id: 'pub', secret: 'pubsecret1', capability: { 'pub:*': ['publish'], 'open': ['publish', 'subscribe'] } },
           { id: 'rev', secret: 'revsecret1', capability: { '*': ['*'] }, revocableTokens: true },

@@ -136,6 +136,18 @@ describe('Capability', () => {
       expect(c.allows('[meta]connections:lifecycle', 'subscribe')).toBe(true);
     });
 
+    it('matches a filtered name ([filter]name) by [filter], [*] and [*]* resources only (Ably docs)', () => {
+      expect(cap({ '[filter]scoops': ['subscribe'] }).allows('[filter]scoops', 'subscribe')).toBe(true);
+      expect(cap({ '[filter]*': ['subscribe'] }).allows('[filter]a:b', 'subscribe')).toBe(true);
+      expect(cap({ '[*]scoops': ['subscribe'] }).allows('[filter]scoops', 'subscribe')).toBe(true);
+      expect(cap({ '[*]*': ['subscribe'] }).allows('[filter]scoops', 'subscribe')).toBe(true);
+      expect(cap({ '*': ['subscribe'] }).allows('[filter]scoops', 'subscribe')).toBe(false);
+      expect(cap({ scoops: ['subscribe'] }).allows('[filter]scoops', 'subscribe')).toBe(false);
+      expect(cap({ '[filter]scoops': ['subscribe'] }).allows('scoops', 'subscribe')).toBe(false);
+      expect(cap({ '[*]scoops': ['subscribe'] }).allows('scoops', 'subscribe')).toBe(true);
+      expect(cap({ '[*]scoops': ['subscribe'] }).allows('[filter]other', 'subscribe')).toBe(false);
+    });
+
     it('lets "[meta]*" match [meta] resources but not plain channels', () => {
       const c = cap({ '[meta]*': ['subscribe'] });
       expect(c.allows('[meta]x', 'subscribe')).toBe(true);
@@ -232,6 +244,9 @@ describe('covers', () => {
     ['foo:*:baz', 'foo:*:baz'],
     ['a', 'a'],
     ['[meta]*', '[meta]x'],
+    ['[*]ns:*', '[filter]ns:a'],
+    ['[*]ns:*', 'ns:a'],
+    ['[*]a', '[*]a'],
   ])('%s covers %s', (outer, inner) => {
     expect(covers(outer, inner)).toBe(true);
   });
@@ -251,13 +266,16 @@ describe('covers', () => {
     ['foo:bar:baz', 'foo:*:baz'],
     ['foo:*:baz', 'foo:*'],
     ['foo*', 'foobar'],
+    ['[filter]a', '[*]a'],
+    ['a', '[filter]a'],
+    ['[*]ns:*', '[filter]other'],
   ])('%s does not cover %s', (outer, inner) => {
     expect(covers(outer, inner)).toBe(false);
   });
 
   it('agrees with matching: whatever a covered pattern allows, the covering one allows too', () => {
-    const names = ['a', 'a:b', 'a:b:c', 'ns', 'ns:a', 'ns:a:b', 'foo:bar:baz', '[meta]x', 'x:y'];
-    const patterns = ['*', 'a', 'a:*', 'a:b', 'ns:*', 'ns:a:*', 'foo:*:baz', '[meta]*', '*:y', '[*]*'];
+    const names = ['a', 'a:b', 'a:b:c', 'ns', 'ns:a', 'ns:a:b', 'foo:bar:baz', '[meta]x', 'x:y', '[filter]a', '[filter]ns:a'];
+    const patterns = ['*', 'a', 'a:*', 'a:b', 'ns:*', 'ns:a:*', 'foo:*:baz', '[meta]*', '*:y', '[*]*', '[*]a', '[*]ns:*', '[filter]*', '[filter]ns:a'];
     for (const outer of patterns) {
       for (const inner of patterns) {
         if (!covers(outer, inner)) continue;
@@ -293,6 +311,16 @@ describe('intersect', () => {
     const out = intersect(cap({ '[*]*': ['subscribe'] }), cap({ '*': ['*'] }));
     expect(out.raw).toEqual({ '*': ['subscribe'] });
     expect(out.allows('[meta]x', 'subscribe')).toBe(false);
+  });
+
+  it('meets a [*] qualifier on one side with a named one on the other', () => {
+    expect(intersect(cap({ '[filter]ns:a': ['subscribe'] }), cap({ '[*]ns:*': ['*'] })).raw).toEqual({ '[filter]ns:a': ['subscribe'] });
+    expect(intersect(cap({ '[*]ns:*': ['subscribe'] }), cap({ '[filter]ns:a': ['*'] })).raw).toEqual({ '[filter]ns:a': ['subscribe'] });
+    // Neither name covered by the other's qualifier and name: `[*]ns:a` against `[filter]ns:*`.
+    const out = intersect(cap({ '[*]ns:a': ['subscribe'] }), cap({ '[filter]ns:*': ['*'] }));
+    expect(out.raw).toEqual({ '[filter]ns:a': ['subscribe'] });
+    expect(out.allows('ns:a', 'subscribe')).toBe(false);
+    expect(ablyErrorOf(() => intersect(cap({ '[filter]a': ['subscribe'] }), cap({ a: ['*'] }))).code).toBe(40160);
   });
 
   it('merges the operations several key resources grant on one requested resource', () => {

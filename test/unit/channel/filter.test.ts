@@ -1,0 +1,222 @@
+/**
+ * Subscription filter expressions (src/channel/filter.ts): Ably's documented examples,
+ * JMESPath's precedence and truth, what is refused and how, and generated expressions
+ * compared with the reference implementation (jmespath.js) over generated messages.
+ */
+import jmespath from 'jmespath';
+import { describe, expect, it } from 'vitest';
+import { compileExpression, compileFilter, MAX_FILTER_LENGTH } from '../../../src/channel/filter.js';
+import { rng } from '../../../src/rng.js';
+
+/** jmespath.js's parser alone (exported, not in its types). */
+const compileTheirs = (jmespath as unknown as { compile(expr: string): unknown }).compile;
+
+const icecream = { name: 'ice-cream', extras: { headers: { flavor: 'strawberry', cost: 35, temp: 3 } } };
+
+function passes(expr: string, m: { name?: string; extras?: Record<string, unknown> }): boolean {
+  return compileFilter(expr).matches(m);
+}
+
+function refusal(expr: string): string {
+  try {
+    compileExpression(expr);
+  } catch (err) {
+    const e = err as { code: number; statusCode: number; message: string };
+    expect(e.code).toBe(40010);
+    expect(e.statusCode).toBe(400);
+    return e.message;
+  }
+  throw new Error(`${expr} was not refused`);
+}
+
+describe('subscription filter expressions', () => {
+  it("takes Ably's documented examples", () => {
+    const doc = 'name == `"ice-cream"` && headers.flavor == `"strawberry"` && headers.cost < `50`';
+    expect(passes(doc, icecream)).toBe(true);
+    expect(passes(doc, { ...icecream, name: 'sorbet' })).toBe(false);
+    expect(passes(doc, { name: 'ice-cream', extras: { headers: { flavor: 'strawberry', cost: 50 } } })).toBe(false);
+    const either = 'headers.flavor == `"strawberry"` || headers.flavor == `"chocolate"`';
+    expect(passes(either, { extras: { headers: { flavor: 'chocolate' } } })).toBe(true);
+    expect(passes(either, { extras: { headers: { flavor: 'vanilla' } } })).toBe(false);
+    expect(passes(either, {})).toBe(false);
+  });
+
+  it('reads truth, literals and functions as JMESPath does', () => {
+    const m = { name: 'a', extras: { headers: { zero: 0, empty: '', no: false, s: 'text', n: 7 } } };
+    expect(passes('headers.zero', m)).toBe(true); // 0 is true in JMESPath
+    expect(passes('headers.empty', m)).toBe(false);
+    expect(passes('headers.no', m)).toBe(false);
+    expect(passes('headers.missing', m)).toBe(false);
+    expect(passes('!(headers.no)', m)).toBe(true);
+    // `!` binds tighter than `.`, as in jmespath.js and jmespath.py: (!headers).no is null.
+    expect(passes('!headers.no', m)).toBe(false);
+    expect(passes("name == 'a'", m)).toBe(true);
+    expect(passes('name == `a`', m)).toBe(true); // the legacy literal without quotes
+    expect(passes('"headers"."s" == `"text"`', m)).toBe(true);
+    expect(passes('headers.n >= `7` && headers.n < `7.5`', m)).toBe(true);
+    // Ordering is for numbers: a missing header is not less than anything.
+    expect(passes('headers.missing < `5`', m)).toBe(false);
+    expect(passes('headers.s < `5`', m)).toBe(false);
+    expect(passes("starts_with(headers.s, 'te') && ends_with(headers.s, 'xt') && contains(headers.s, 'ex')", m)).toBe(true);
+    expect(passes('length(headers.s) == `4` && to_number(`"12"`) == `12` && type(headers.n) == `"number"`', m)).toBe(true);
+    expect(passes('not_null(headers.missing, headers.s) == `"text"`', m)).toBe(true);
+    expect(passes('@.name == `"a"`', m)).toBe(true);
+    // A function given the wrong type fails the expression for that message: no match.
+    expect(passes("starts_with(headers.n, 'x') || `true`", m)).toBe(false);
+    expect(passes('starts_with(headers.s, `"t"`)', m)).toBe(true);
+    // Every string starts with "" (jmespath.js says no for all but "": lastIndexOf).
+    expect(passes("starts_with(headers.s, '')", m)).toBe(true);
+  });
+
+  it('refuses what it does not take, saying why', () => {
+    expect(refusal('headers.cost < 50')).toMatch(/bare number.*`50`/);
+    expect(refusal('headers[0]')).toMatch(/"\[" at 7 is not supported/);
+    expect(refusal('name | headers')).toMatch(/"\|" at 5 is not supported/);
+    expect(refusal('name == ')).toMatch(/unexpected the end/);
+    expect(refusal('(name')).toMatch(/expected "\)"/);
+    expect(refusal('name name')).toMatch(/unexpected identifier "name" at 5/);
+    expect(refusal('nope(name)')).toMatch(/unknown function nope\(\)/);
+    expect(refusal('length(name, name)')).toMatch(/takes 1 argument, given 2/);
+    expect(refusal('`{bad json`')).toMatch(/bad JSON literal/);
+    expect(refusal("'open")).toMatch(/unterminated '/);
+    expect(refusal('   ')).toMatch(/empty/);
+    expect(refusal('x'.repeat(MAX_FILTER_LENGTH + 1))).toMatch(/longer than 2048/);
+    expect(refusal('!'.repeat(200) + 'name')).toMatch(/nested deeper than 64/);
+    expect(refusal('('.repeat(100) + 'name' + ')'.repeat(100))).toMatch(/nested deeper/);
+  });
+
+  it('shares one compiled filter per expression', () => {
+    expect(compileFilter('name == `"x"`')).toBe(compileFilter('name == `"x"`'));
+  });
+});
+
+describe('against the reference implementation (jmespath.js)', () => {
+  type Doc = { name?: string; headers?: Record<string, unknown> };
+  /** Messages; `numbers`: each with the numeric headers (jmespath.js orders null, we do not). */
+  function docs(rand: () => number, numbers = false): Doc[] {
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const out: Doc[] = numbers ? [] : [{}, { name: 'a' }];
+    for (let i = 0; i < 6; i++) {
+      const headers: Record<string, unknown> = { n: pick([0, 1, 2.5, -3, 40]), m: pick([0, 1, 7]) };
+      for (const k of ['a', 'b']) if (rand() < 0.7) headers[k] = pick(['x', 'y', '', 0, 1, true, false, null]);
+      out.push({ ...(rand() < 0.8 ? { name: pick(['a', 'b', 'ice-cream', '']) } : {}), headers });
+    }
+    return out;
+  }
+
+  /** An expression JMESPath and we must read alike: ordering only between numbers. */
+  function expression(rand: () => number, depth: number): string {
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    // No `@`: jmespath.js reads it apart inside parentheses and arguments (`(@.name)` fails there).
+    const value = (): string =>
+      pick(['name', 'headers.a', 'headers.b', 'headers', '"headers".a', '`"x"`', "'a'", '`1`', '`true`', '`null`', '`[1,2]`', '`{"a":1}`', 'headers.n']);
+    const number = (): string => pick(['headers.n', 'headers.m', '`1`', '`2.5`', '`-3`', 'length(name)', 'abs(headers.n)', 'floor(headers.n)']);
+    if (depth <= 0 || rand() < 0.25) {
+      switch (Math.floor(rand() * 5)) {
+        case 0:
+          return value();
+        case 1:
+          return `${value()} ${pick(['==', '!='])} ${value()}`;
+        case 2:
+          return `${number()} ${pick(['<', '<=', '>', '>=', '==', '!='])} ${number()}`;
+        case 3:
+          return pick([`contains(${value()}, ${value()})`, `starts_with(name, ${pick(["'a'", "'i'", "'ice'"])})`, `not_null(${value()}, ${value()})`, `type(${value()})`, `to_string(${value()})`]);
+        default:
+          return `length(${value()})`;
+      }
+    }
+    const a = expression(rand, depth - 1);
+    const b = expression(rand, depth - 1);
+    switch (Math.floor(rand() * 4)) {
+      case 0:
+        return `${a} && ${b}`;
+      case 1:
+        return `${a} || ${b}`;
+      case 2:
+        return `!(${a})`;
+      default:
+        return `(${a}) ${pick(['==', '!='])} (${b})`;
+    }
+  }
+
+  function both(expr: string, doc: Doc): { ours: unknown; theirs: unknown } {
+    let ours: unknown;
+    let theirs: unknown;
+    try {
+      ours = compileExpression(expr)(doc as never);
+    } catch (err) {
+      ours = `error`;
+      void err;
+    }
+    try {
+      theirs = jmespath.search(doc, expr);
+    } catch {
+      theirs = 'error';
+    }
+    return { ours, theirs };
+  }
+
+  it('gives the same value for 3,000 generated expressions over generated messages', () => {
+    const rand = rng(4747);
+    let compared = 0;
+    let errors = 0;
+    for (let i = 0; i < 3000; i++) {
+      const expr = expression(rand, 3);
+      for (const doc of docs(rand, true)) {
+        const { ours, theirs } = both(expr, doc);
+        expect({ expr, doc, value: ours }).toEqual({ expr, doc, value: theirs });
+        compared++;
+        if (ours === 'error') errors++;
+      }
+    }
+    expect(compared).toBe(18_000);
+    // Some expressions must fail (functions given the wrong type), not all.
+    expect(errors).toBeGreaterThan(100);
+    expect(errors).toBeLessThan(compared / 2);
+  });
+
+  it('parses token soup as it does: the same refusals, precedence and values', () => {
+    const rand = rng(4748);
+    const tokens = ['name', 'headers', 'a', 'b', '.', '==', '!=', '&&', '||', '!', '(', ')', '`1`', '`"x"`', "'x'", '"a"'];
+    let parsed = 0;
+    let refused = 0;
+    let lenient = 0;
+    for (let i = 0; i < 6000; i++) {
+      const n = 1 + Math.floor(rand() * 7);
+      const expr = Array.from({ length: n }, () => tokens[Math.floor(rand() * tokens.length)]!).join(' ');
+      let oursParses = true;
+      try {
+        compileExpression(expr);
+      } catch {
+        oursParses = false;
+      }
+      let theirsParses = true;
+      try {
+        compileTheirs(expr);
+      } catch {
+        theirsParses = false;
+      }
+      if (oursParses !== theirsParses) {
+        // jmespath.js lets some malformed text through that we refuse (the cases above
+        // show each refusal's reason): `a (…)`, a call of an unknown function that fails
+        // only when it runs; `.` followed by no identifier, parsed as nothing; `( )` and
+        // `(a b)`, read as the first inside. It refuses nothing we take.
+        expect(oursParses, expr).toBe(false);
+        lenient++;
+        continue;
+      }
+      if (!oursParses) {
+        refused++;
+        continue;
+      }
+      parsed++;
+      for (const doc of docs(rand)) {
+        const { ours, theirs } = both(expr, doc);
+        expect({ expr, doc, value: ours }).toEqual({ expr, doc, value: theirs });
+      }
+    }
+    expect(parsed).toBeGreaterThan(500);
+    expect(refused).toBeGreaterThan(500);
+    expect(lenient).toBeLessThan(refused);
+  });
+});
