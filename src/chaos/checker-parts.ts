@@ -4,6 +4,7 @@
  * latency, availability, timeline). Internal to `checker.ts`.
  */
 import type { PublishOutcome, RecordError } from './record.js';
+import { lets, type SeqFilter } from './filter-check.js';
 import type { Anomaly, Availability, ChannelRegionFigures, FaultFigures, LatencyFigures, LatencyStats, PublishCounts, RegionFigures, Timeline, Violation, ViolationCounts } from './checker-types.js';
 
 // ---------------------------------------------------------------------------------------
@@ -55,6 +56,8 @@ export interface Sub {
   expected: number;
   excused: number;
   lost: number;
+  /** Its subscription filter (filter-check.ts): only the messages it lets through are expected. */
+  filter?: SeqFilter;
 }
 
 export interface Stay {
@@ -396,6 +399,7 @@ export function checkExpected(c: Channel, s: Sub, acked: { ids: number[]; times:
   for (let i = lowerBound(acked.times, s.subscribeT, false); i < acked.ids.length; i++) {
     const id = acked.ids[i] as number;
     const m = c.msgs[id] as Msg;
+    if (s.filter && !lets(s.filter, m.seq)) continue;
     s.expected++;
     const at = s.index.get(id);
     if (at !== undefined) convergence.delivered(m.publishT, s.times[at] as number);

@@ -3,6 +3,7 @@
  * of each figure).
  */
 import type { RecordError } from './record.js';
+import type { FilterFigures } from './filter-check.js';
 
 export interface MessageRef {
   publisher: string;
@@ -259,6 +260,8 @@ export interface Report {
   occupancy: OccupancyFigures | null;
   /** null: no subscriber was in delta mode. */
   deltas: DeltaFigures | null;
+  /** null: no subscriber had a subscription filter. Optional: reports written before filters have none. */
+  filters?: FilterFigures | null;
   history: HistoryFigures | null;
   /** null: the workload authenticated with the key. */
   tokens: TokenFigures | null;

@@ -15,6 +15,9 @@
  * - lost (violation): expected, never delivered, and no `continuity` event for that
  *   subscriber at or after the publish's `t` (and at or before `end`: signals during
  *   teardown excuse nothing). With such a signal it is `excused`, which is not a violation.
+ *   A subscriber with a subscription filter (its `subscribe` line's `filter`) expects only
+ *   the messages it lets through; a delivery of one it holds back is a leak (violation;
+ *   filter-check.ts).
  * - duplicate (violation): each delivery of one (publisher, seq) to one subscriber after the first.
  * - order (violation): a first delivery of (publisher, seq) after a larger seq of the same
  *   publisher reached that subscriber. Order is the order of `deliver` lines in the record.
@@ -57,6 +60,7 @@ import { fileURLToPath } from 'node:url';
 import { historyFailed, historyFigures } from './history-check.js';
 import { tokenFigures, tokensFailed } from './token-check.js';
 import { revocationFigures, revocationsFailed } from './revocation-check.js';
+import { filterFigures } from './filter-check.js';
 import { readRecord, type HistoryEvent, type OccupancyEvent, type PresenceEvent, type RecordEvent, type RevocationEvent, type RevokedEvent, type TokenEvent } from './record.js';
 import { formatSummary, writeScenarioReport } from './report.js';
 import {
@@ -161,6 +165,7 @@ export class Checker {
       case 'subscribe': {
         const s = this.sub(this.channel(e.channel), e.client, e.region);
         if (!(s.subscribeT <= e.t)) s.subscribeT = e.t;
+        if (e.filter) s.filter = e.filter;
         break;
       }
       case 'unsubscribe': {
@@ -338,10 +343,11 @@ export class Checker {
     const occupancy = occupancyFigures(this.occupancyViews, this.maxExamples);
     const history = historyFigures(this.historyReads, this.channels, this.publisherRegion, this.maxExamples);
     const tokens = tokenFigures(this.tokenEvents, merged, this.maxExamples);
+    const filters = filterFigures(this.channels.values(), this.maxExamples);
     const revocations = revocationFigures(this.revocationsMade, this.revocationsSeen, merged, end, this.maxExamples);
 
     return {
-      verdict: violationTotal(violations) > 0 || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (filters?.leaked ?? 0) > 0 || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,
@@ -366,6 +372,7 @@ export class Checker {
       presence,
       occupancy,
       deltas: this.deltas,
+      filters,
       history,
       tokens,
       revocations,

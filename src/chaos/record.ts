@@ -25,6 +25,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
+import type { SeqFilter } from './filter-check.js';
 
 /** An Ably error as the client saw it (`ErrorInfo.code`, `ErrorInfo.message`). */
 export interface RecordError {
@@ -74,6 +75,8 @@ export interface SubscribeEvent {
   region: string;
   client: string;
   channel: string;
+  /** A subscription filter: it expects only the messages this lets through (filter-check.ts). */
+  filter?: SeqFilter;
 }
 
 /** The subscriber stopped listening on purpose: nothing is expected of it after. */
@@ -301,6 +304,13 @@ function need(o: Obj, key: string, kind: 'string' | 'number', line: number): voi
   }
 }
 
+function needFilter(f: unknown, line: number): void {
+  const o = f as Obj;
+  const ok =
+    typeof f === 'object' && f !== null && Number.isInteger(o.mod) && (o.mod as number) > 0 && Array.isArray(o.keep) && o.keep.every((k) => Number.isInteger(k));
+  if (!ok) throw new RecordFormatError(line, 'subscribe.filter must be {mod: a positive integer, keep: integers}');
+}
+
 function needError(o: Obj, line: number): void {
   const e = o.error;
   if (e === undefined) return;
@@ -337,6 +347,7 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
     case 'subscribe':
     case 'unsubscribe':
       for (const k of CLIENT_FIELDS) need(r, k, 'string', line);
+      if (r.type === 'subscribe' && r.filter !== undefined) needFilter(r.filter, line);
       break;
     case 'continuity':
       for (const k of CLIENT_FIELDS) need(r, k, 'string', line);

@@ -132,6 +132,7 @@ export function formatSummary(r: Report): string {
     ...presenceLines(r, '  '),
     ...occupancyLines(r, '  '),
     ...deltaLines(r),
+    ...filterLines(r),
     ...historyLines(r, '  '),
     ...tokenLines(r, '  '),
     ...revocationLines(r, '  '),
@@ -232,6 +233,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
   if (r.presence) out.push(...presenceLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.occupancy) out.push(...occupancyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.deltas) out.push(...deltaLines(r), '');
+  if (r.filters) out.push(...filterLines(r), '');
   if (r.history) out.push(...historyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.tokens) out.push(...tokenLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.revocations) out.push(...revocationLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
@@ -554,6 +556,16 @@ export async function writeScenarioReport(dir: string, name: string, report: Rep
 export async function writeCombinedReport(path: string, entries: CombinedEntry[], title?: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, renderCombinedReport(entries, dirname(path), title));
+}
+
+/** The subscribers with a subscription filter: what they were given, and any message their filter holds back among it. */
+function filterLines(r: Report): string[] {
+  const f = r.filters;
+  if (!f) return [];
+  return [
+    `filters: ${f.subscribers} subscriber(s) with a subscription filter were given ${f.delivered} messages, ${f.leaked} of them held back by their filter`,
+    ...f.examples.map((x) => `  FAIL: leaked through a filter: ${x}`),
+  ];
 }
 
 /** The subscribers in delta mode: what they decoded, and how often they attached again for a delta they could not apply. */

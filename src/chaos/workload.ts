@@ -14,6 +14,7 @@ import type { HistoryEvent, OccupancyEvent, PresenceEvent, RecordEvent } from '.
 import { RevocationProbes } from './workload-revocations.js';
 import { WorkloadTokens } from './workload-tokens.js';
 import { OccupancyViews, type Counted } from './workload-occupancy.js';
+import { filterHeaders, WORKLOAD_FILTER } from './filter-check.js';
 
 export interface WorkloadOptions {
   /** Region name → client endpoint (host:port of its balancer). */
@@ -50,6 +51,8 @@ interface Subscriber {
   client: Realtime | null;
   /** In delta mode (every third): what it decoded, over all its SDK instances (DeltaEvent). */
   deltas: { received: number; decoded: number; reattached: number } | null;
+  /** With WORKLOAD_FILTER (every fourth): attached through `channels.getDerived`. */
+  filtered: boolean;
 }
 
 /** A client in every channel's presence set, under a clientId of its own, for the whole run. */
@@ -76,6 +79,11 @@ interface Payload {
 }
 
 const PAYLOAD_FILL = 'the part of the message that stays the same from one to the next, '.repeat(2);
+
+/** A subscriber's channel: the one named, or (`filtered`) the one derived from it with WORKLOAD_FILTER. */
+function channelOf(c: Realtime, channel: string, filtered: boolean, options?: { params: Record<string, string> }) {
+  return filtered ? c.channels.getDerived(channel, { filter: WORKLOAD_FILTER.expression }, options) : c.channels.get(channel, options);
+}
 
 /** SDK options for chaos clients: quick to retry, never giving up. `auth`: the key, or an authCallback. */
 function clientOptions(endpoint: { host: string; port: number }, auth: Record<string, unknown>, useBinaryProtocol: boolean): Record<string, unknown> {
@@ -206,13 +214,14 @@ export class Workload {
     for (let i = 0; i < count; i++) {
       const inRegion = this.subscribersIn.get(region) ?? 0;
       this.subscribersIn.set(region, inRegion + 1);
-      // Every other subscriber, across regions, speaks msgpack; every third asks for deltas.
+      // Every other subscriber, across regions, speaks msgpack; every third asks for
+      // deltas; every fourth has a subscription filter (some of those deltas too).
       const n = this.subscriberCount++;
       const binary = n % 2 === 0;
       const id = `${region}-sub${inRegion}`;
       const deltas = n % 3 === 1 ? { received: 0, decoded: 0, reattached: 0 } : null;
       const c = this.sdk(id, region, binary, {}, deltas);
-      const sub: Subscriber = { id, region, binary, client: c, deltas };
+      const sub: Subscriber = { id, region, binary, client: c, deltas, filtered: n % 4 === 3 };
       this.subscribers.push(sub);
       for (const channel of this.o.channels) attaching.push(this.subscribe(sub, c, channel, false));
     }
@@ -277,9 +286,10 @@ export class Workload {
    * (workload-occupancy.ts); returns each view as it stood at the last read.
    */
   async checkOccupancy(withinMs: number): Promise<OccupancyEvent[]> {
-    const on = (c: Realtime | null) => (channel: string) => c?.connection.state === 'connected' && c.channels.get(channel).state === 'attached';
+    const on = (c: Realtime | null, filtered = false) => (channel: string) =>
+      c?.connection.state === 'connected' && channelOf(c, channel, filtered).state === 'attached';
     const clients = (): Counted[] => [
-      ...this.subscribers.map((s) => ({ region: s.region, kind: 'subscriber' as const, attached: on(s.client) })),
+      ...this.subscribers.map((s) => ({ region: s.region, kind: 'subscriber' as const, attached: on(s.client, s.filtered) })),
       ...this.members.map((m) => ({ region: m.region, kind: 'member' as const, attached: on(m.client) })),
     ];
     // No members, no check (as for presence); members all disconnected still leave the REST views checked.
@@ -385,7 +395,8 @@ export class Workload {
     }
     for (const sub of this.subscribers) {
       const c = sub.client;
-      if (!c) continue;
+      // A filtered channel has no presence (Ably's docs): its SDK is not a view of it.
+      if (!c || sub.filtered) continue;
       for (const channel of this.o.channels) {
         const read = c.channels.get(channel).presence.get();
         const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer')), PRESENCE_READ_TIMEOUT_MS).unref());
@@ -413,7 +424,7 @@ export class Workload {
   private async subscribe(sub: Subscriber, c: Realtime, channel: string, resuming: boolean): Promise<void> {
     const { id: client, region } = sub;
     const current = () => sub.client === c;
-    const ch = sub.deltas ? c.channels.get(channel, { params: { delta: 'vcdiff' } }) : c.channels.get(channel);
+    const ch = channelOf(c, channel, sub.filtered, sub.deltas ? { params: { delta: 'vcdiff' } } : undefined);
     let subscribed = false;
     const signal = (t: number, reason: { code: number; message: string } | null | undefined) =>
       this.o.record({
@@ -431,7 +442,7 @@ export class Workload {
       if (sc.current === 'attaching' && sc.reason?.code === 40018 && sub.deltas) sub.deltas.reattached++;
       if (sc.current === 'attached' && !subscribed) {
         subscribed = true;
-        if (!resuming) this.o.record({ type: 'subscribe', t, region, client, channel });
+        if (!resuming) this.o.record({ type: 'subscribe', t, region, client, channel, ...(sub.filtered ? { filter: { mod: WORKLOAD_FILTER.mod, keep: WORKLOAD_FILTER.keep } } : {}) });
         else if (!sc.resumed) signal(t, sc.reason);
         return;
       }
@@ -490,7 +501,7 @@ export class Workload {
       const payload: Payload = { p: publisher, s: seq, t, x: PAYLOAD_FILL };
       c.channels
         .get(channel)
-        .publish('m', payload)
+        .publish({ name: 'm', data: payload, extras: { headers: filterHeaders(seq) } })
         .then(
           () => this.settle(key, 'ack'),
           (err: { code?: number; message?: string }) => this.settle(key, 'nack', err),

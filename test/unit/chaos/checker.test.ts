@@ -562,3 +562,29 @@ describe('deltas', () => {
     expect(r.violations).toEqual({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
   });
 });
+
+describe('subscription filters', () => {
+  // d (r2) takes seqs 1 and 3 of 1..3 (seq % 2 === 1), and expects only those.
+  const filtered = (t: number): RecordEvent => ({ type: 'subscribe', t, region: 'r2', client: 'd', channel: 'ch', filter: { mod: 2, keep: [1] } });
+
+  it('expects of a filtered subscriber only the messages its filter lets through', () => {
+    const r = check([filtered(0), del(160, 'd', 'p1', 1, 100), del(360, 'd', 'p1', 3, 300), ...cleanRun()]);
+    expect(r.verdict).toBe('PASS');
+    expect(r.totals.expected).toBe(11);
+    expect(r.filters).toEqual({ subscribers: 1, delivered: 2, leaked: 0, examples: [] });
+    expect(check(cleanRun()).filters).toBeNull();
+  });
+
+  it('reports a message its filter lets through and it never got as lost', () => {
+    const r = check([filtered(0), del(160, 'd', 'p1', 1, 100), ...cleanRun()]);
+    expect(r.verdict).toBe('FAIL');
+    expect(r.examples).toEqual([expect.objectContaining({ kind: 'lost', client: 'd', seq: 3 })]);
+  });
+
+  it('fails a run in which a filtered subscriber was given a message its filter holds back', () => {
+    const r = check([filtered(0), del(160, 'd', 'p1', 1, 100), del(260, 'd', 'p1', 2, 200), del(360, 'd', 'p1', 3, 300), ...cleanRun()]);
+    expect(r.verdict).toBe('FAIL');
+    expect(r.violations).toEqual({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
+    expect(r.filters).toEqual({ subscribers: 1, delivered: 3, leaked: 1, examples: ['ch r2/d got p1#2'] });
+  });
+});

@@ -15,6 +15,7 @@ import {
 const ONE_OF_EACH: RecordEvent[] = [
   { type: 'fault', t: 1000, action: 'partition', target: 'r1-r2', phase: 'start' },
   { type: 'subscribe', t: 1001, region: 'r2', client: 's-r2-0', channel: 'chaos:0' },
+  { type: 'subscribe', t: 1001, region: 'r2', client: 's-r2-3', channel: 'chaos:0', filter: { mod: 4, keep: [0, 3] } },
   { type: 'publish', t: 1002, region: 'r1', client: 'p-r1-0', channel: 'chaos:0', publisher: 'p-r1-0', seq: 1, outcome: 'ack', doneAt: 1010 },
   {
     type: 'publish',
@@ -157,6 +158,9 @@ describe('parseRecordLine', () => {
       'record line 5: revocation.nodes must be an array of strings',
     );
     expect(() => parseRecordLine('{"type":"revoked","t":1,"region":"r1","clientId":"p"}', 6)).toThrow('record line 6: revoked.node must be a string');
+    expect(() => parseRecordLine('{"type":"subscribe","t":1,"region":"r1","client":"c","channel":"x","filter":{"mod":0,"keep":[0]}}', 7)).toThrow(
+      'record line 7: subscribe.filter must be {mod: a positive integer, keep: integers}',
+    );
     expect(() => parseRecordLine('{"t":1}', 9)).toThrow('record line 9: unknown type undefined');
     expect(() => parseRecordLine('{"type":"end"}', 2)).toThrow('record line 2: end.t must be a number');
     expect(() => parseRecordLine('[1]', 3)).toThrow(RecordFormatError);
