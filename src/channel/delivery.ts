@@ -241,8 +241,8 @@ function wanted(sub: LocalSubscriber, e: LogEntry): boolean {
   return !sub.filter || sub.filter.matches(e.message);
 }
 
-/** Sends the entries this subscriber has not had and wants, in its own frames. */
-export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): void {
+/** Sends the entries this subscriber has not had and wants, in its own frames; whether there were any. */
+export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): boolean {
   if (rec.floorsUntil !== undefined && performance.now() >= rec.floorsUntil) dropFloors(rec);
   // The floors as the batch began: each frame's serial carries those its entries were under.
   const floors = rec.floors?.size ? new Map(rec.floors) : undefined;
@@ -264,7 +264,7 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
   if (rec.floors?.size === 0) dropFloors(rec);
   if (seen > rec.after) rec.after = seen;
   if (sub.filter && last) told(sub, rec, mine.length > 0, floors ? withFloors(last.channelSerial, floors) : last.channelSerial);
-  if (mine.length === 0) return;
+  if (mine.length === 0) return false;
   let out: readonly LogEntry[] = mine;
   if (sub.delta) {
     const run = asDeltas(mine, rec.deltaBase ?? null);
@@ -272,6 +272,7 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
     rec.deltaBase = run.base;
   }
   sub.send(entryFrames(sub.channelName, out, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
+  return true;
 }
 
 /**
@@ -342,15 +343,16 @@ export function deliverEntries(subs: Map<LocalSubscriber, SubRec>, entries: LogE
     }
     if (rec.after >= lastSerial) continue;
     if (rec.after >= first || rec.floors || rec.only || !takesAll(sub, shape)) {
-      sendTo(sub, rec, entries);
-      reached++;
+      if (sendTo(sub, rec, entries)) reached++;
       continue;
     }
     const frames = (shared ??= new SharedFrames(entries)).for(sub, rec);
-    if (frames.length) sub.send(frames);
+    if (frames.length) {
+      sub.send(frames);
+      reached++;
+    }
     if (sub.filter) told(sub, rec, frames.length > 0, entries[entries.length - 1]!.channelSerial);
     rec.after = lastSerial;
-    reached++;
   }
   return reached;
 }

@@ -16,8 +16,10 @@
  * parsed, as are bare numbers (`headers.cost < 50` needs `` `50` ``).
  *
  * A filter is compiled once to closures and shared (`compileFilter` keeps the compiled
- * form by its text). A function given the wrong type makes the expression fail for that
- * message, which then does not match.
+ * form by its text). A function given the wrong type, or values nested deeper than 32
+ * (headers are meant to be flat), makes the expression fail for that message, which
+ * then does not match. Bare `true`, `false` and `null` are refused: JMESPath reads them
+ * as field names, so `headers.on == true` would never hold where `on` is true.
  */
 import { AblyError } from '../errors.js';
 
@@ -66,6 +68,9 @@ function lex(src: string): Tok[] {
     }
     if (/[A-Za-z_]/.test(c)) {
       const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i))![0];
+      if (m === 'true' || m === 'false' || m === 'null') {
+        throw refuse(`bare ${m} at ${i} is a field name in JMESPath: write the value as \`${m}\`, or a field so named as "${m}"`);
+      }
       out.push({ t: 'id', v: m, quoted: false, at: i });
       i += m.length;
       continue;
@@ -99,6 +104,9 @@ function lex(src: string): Tok[] {
       out.push({ t: 'op', v: op, at: i });
       i += op.length;
       continue;
+    }
+    if (c === '-' && out.at(-1)?.t === 'id') {
+      throw refuse(`"-" at ${i}: a name with "-" in it must be quoted, e.g. headers."user-id"`);
     }
     if (UNSUPPORTED.includes(c)) {
       throw refuse(/[-0-9]/.test(c) ? `a bare number at ${i} (write numbers as JSON literals, e.g. \`50\`)` : `"${c}" at ${i} is not supported in a filter`);
@@ -138,16 +146,20 @@ function truthy(v: Json): boolean {
   return true;
 }
 
-function equal(a: Json, b: Json): boolean {
+/** Deepest values compared (a publisher's headers could nest deeper than the stack goes). */
+const MAX_VALUE_DEPTH = 32;
+
+function equal(a: Json, b: Json, depth = 0): boolean {
   if (a === b) return true;
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (depth >= MAX_VALUE_DEPTH) throw new EvalError(`values nested deeper than ${MAX_VALUE_DEPTH}`);
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => equal(x, b[i]!));
+    return a.every((x, i) => equal(x, b[i]!, depth + 1));
   }
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && equal(a[k]!, b[k]!));
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && equal(a[k]!, b[k]!, depth + 1));
 }
 
 function field(v: Json, name: string): Json {
@@ -356,11 +368,11 @@ class CompiledFilter implements MessageFilter {
   matches(message: { name?: string | undefined; extras?: Record<string, unknown> | undefined }): boolean {
     const headers = message.extras?.headers;
     const doc: Json = { name: message.name ?? null, headers: (headers ?? null) as Json };
+    // Whatever the message holds, a test never throws into delivery: a failure is no match.
     try {
       return truthy(this.evaluate(doc));
-    } catch (err) {
-      if (err instanceof EvalError) return false;
-      throw err;
+    } catch {
+      return false;
     }
   }
 }

@@ -482,7 +482,7 @@ export class Connection implements AttachmentOwner {
       ...(outcome.error ? { error: outcome.error.toInfo() } : {}),
     });
     client.activate(att);
-    this.presence.attached(att.key);
+    if (!att.filter) this.presence.attached(att.key); // a filtered channel has no presence
   }
 
   private onDetach(pm: ProtocolMessage): void {
@@ -500,8 +500,10 @@ export class Connection implements AttachmentOwner {
     att.chain = att.chain.then(() => {
       this.dropAttachment(att);
       if (this.attachments.get(raw) === att) this.attachments.delete(raw);
-      // Detaching leaves presence on the channel.
-      this.presence.detached(att.key);
+      // Detaching leaves presence on the channel, unless it is still attached under another
+      // name (`[?params]name`); a filtered channel has no presence of its own.
+      const still = [...this.attachments.values()].some((a) => a.key === att.key && !a.filter);
+      if (!att.filter && !still) this.presence.detached(att.key);
       this.sendMessage({ action: Action.DETACHED, channel: raw });
     });
   }

@@ -52,9 +52,11 @@ export function parseChannelName(raw: unknown, maxLength = MAX_CHANNEL_NAME_LENG
 /** A filter qualifier's value: the expression in base64 (ably-js: UTF-8, standard alphabet). */
 function parseFilter(b64: string): MessageFilter {
   if (b64.length === 0) throw AblyError.of('invalidChannelName', 'empty filter in the channel name');
-  if (b64.length > Math.ceil((MAX_FILTER_LENGTH * 4) / 3) + 4 || !BASE64.test(b64)) {
-    throw AblyError.of('invalidChannelName', 'the filter in the channel name is not base64 (of at most 2048 characters)');
+  // At most 4 bytes of UTF-8 a character; the expression's own length is checked once decoded.
+  if (b64.length > Math.ceil((MAX_FILTER_LENGTH * 4 * 4) / 3) + 4) {
+    throw AblyError.of('invalidChannelName', `the filter in the channel name is longer than ${MAX_FILTER_LENGTH} characters`);
   }
+  if (!BASE64.test(b64)) throw AblyError.of('invalidChannelName', 'the filter in the channel name is not base64');
   let source: string;
   try {
     source = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(b64, 'base64'));

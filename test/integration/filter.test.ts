@@ -18,7 +18,8 @@ import { waitFor } from '../helpers/wait.js';
 let d: TestDeployment;
 
 beforeAll(async () => {
-  d = await startDeployment({ regions: [{ name: 'r1', nodes: 2 }] });
+  // History of 40 messages a channel: a resume from further back than that is a gap.
+  d = await startDeployment({ regions: [{ name: 'r1', nodes: 2 }], retention: { maxMessagesPerChannel: 40 } });
   await ringOf(d, 2);
 }, 60_000);
 
@@ -103,28 +104,35 @@ describe('subscription filters', () => {
     await proxy.listen();
     const pub = realtime(d.port('r1-n1'));
     const sub = realtime(proxy.port, { disconnectedRetryTimeout: 200 });
+    const watch = realtime(d.port('r1-n2')); // unfiltered, on the same node
     try {
       const got: string[] = [];
       const derived = sub.channels.getDerived(channel, { filter: ICE_CREAM });
       const updates: unknown[] = [];
       derived.on('update', (s) => updates.push(s));
       await derived.subscribe((m) => void got.push(m.data as string));
+      const watched: string[] = [];
+      const plain = watch.channels.get(channel);
+      await plain.subscribe((m) => void watched.push(m.data as string));
       const id = sub.connection.id;
 
-      // Only messages the filter holds back: the SDK's channelSerial still moves on.
-      const serialAt = () => (derived as unknown as { properties: { channelSerial?: string } }).properties.channelSerial;
-      const before = serialAt();
-      await publishAll(pub, channel, scoops(20).map((m) => ({ ...m, name: 'sorbet' })));
+      // Only messages the filter holds back, more than history keeps: the SDK's
+      // channelSerial still moves on, to where an unfiltered subscriber's is.
+      const serialOf = (ch: unknown) => (ch as { properties: { channelSerial?: string } }).properties.channelSerial;
+      await publishAll(pub, channel, scoops(45).map((m) => ({ ...m, name: 'sorbet' })));
       await new Promise((r) => setTimeout(r, FILTER_POSITION_MS + 100));
       await pub.channels.get(channel).publish({ name: 'sorbet', data: 'x', extras: { headers: {} } });
-      await waitFor(() => serialAt() !== before, { what: 'the position to reach the SDK', timeoutMs: 10_000 });
+      await waitFor(() => watched.includes('x'));
+      await waitFor(() => serialOf(derived) === serialOf(plain), { what: "the position to reach the SDK, the same as the unfiltered subscriber's", timeoutMs: 10_000 });
       expect(got).toEqual([]);
       expect(updates).toEqual([]); // an ATTACHED with RESUMED: no event
 
       // The transport dies; what passes meanwhile comes after the resume, once, in order.
+      // Without the position it would resume from its attach, which history no longer
+      // reaches: a gap (an UPDATE with 90003), though it missed nothing that passes.
       proxy.set('both', { reset: true }); // connections reset, new ones refused until heal()
       await waitFor(() => sub.connection.state !== 'connected');
-      const msgs = scoops(40);
+      const msgs = scoops(20);
       await publishAll(pub, channel, msgs);
       proxy.heal();
       await waitFor(() => sub.connection.state === 'connected', { timeoutMs: 15_000 });
@@ -137,7 +145,7 @@ describe('subscription filters', () => {
       expect(updates).toEqual([]); // resumed, no gap
       expect(derived.state).toBe('attached');
     } finally {
-      closeAll(pub, sub);
+      closeAll(pub, sub, watch);
       await proxy.close();
     }
   });
@@ -172,6 +180,28 @@ describe('subscription filters', () => {
       expect(decoded).toBe(3); // after the first whole, each a delta of the last one it was sent
     } finally {
       closeAll(self, other, deltas);
+    }
+  });
+
+  it("leaves a client's presence on the channel alone when it detaches a filtered channel of it", { timeout: 60_000 }, async () => {
+    const channel = 'filter-presence';
+    const member = realtime(d.port('r1-n1'), { clientId: 'member' });
+    const observer = realtime(d.port('r1-n2'));
+    try {
+      const events: string[] = [];
+      await observer.channels.get(channel).presence.subscribe((p) => void events.push(`${p.action}:${String(p.data)}`));
+      await member.channels.get(channel).presence.enter('before');
+      await waitFor(() => events.includes('enter:before'));
+      const derived = member.channels.getDerived(channel, { filter: "name == 'x'" });
+      await derived.attach();
+      await derived.detach();
+      // Something after the detach that the observer must see: then any leave would have come first.
+      await member.channels.get(channel).presence.update('after');
+      await waitFor(() => events.includes('update:after'));
+      expect(events).toEqual(['enter:before', 'update:after']);
+      expect((await observer.channels.get(channel).presence.get()).map((p) => p.clientId)).toEqual(['member']);
+    } finally {
+      closeAll(member, observer);
     }
   });
 

@@ -82,11 +82,26 @@ describe('subscription filter expressions', () => {
     expect(refusal('   ')).toMatch(/empty/);
     expect(refusal('x'.repeat(MAX_FILTER_LENGTH + 1))).toMatch(/longer than 2048/);
     expect(refusal('!'.repeat(200) + 'name')).toMatch(/nested deeper than 64/);
+    expect(refusal('headers.on == true')).toMatch(/bare true at 14 is a field name in JMESPath: write the value as `true`/);
+    expect(refusal('null')).toMatch(/bare null/);
+    expect(refusal('headers.user-id == `1`')).toMatch(/"-" at 12: a name with "-" in it must be quoted, e.g. headers."user-id"/);
     expect(refusal('('.repeat(100) + 'name' + ')'.repeat(100))).toMatch(/nested deeper/);
   });
 
-  it('shares one compiled filter per expression', () => {
-    expect(compileFilter('name == `"x"`')).toBe(compileFilter('name == `"x"`'));
+  it('fails the expression, never the caller, on values nested past its depth', () => {
+    const nest = (depth: number) => {
+      let v: unknown = 1;
+      for (let i = 0; i < depth; i++) v = [v];
+      return v;
+    };
+    // Two values of 12 KB of JSON each, deeper than the stack would take compared whole.
+    const m = { extras: { headers: { a: nest(20_000), b: nest(20_000), flat: 'x' } } };
+    expect(passes('headers.a == headers.b', m)).toBe(false);
+    expect(passes('headers.a == headers.b || headers.flat == `"x"`', m)).toBe(false); // the whole expression fails
+    expect(passes('headers.flat == `"x"`', m)).toBe(true);
+    expect(passes('headers.a == headers.b', { extras: { headers: { a: nest(20), b: nest(20) } } })).toBe(true);
+    expect(passes('headers.on == `true` && "true" == `1`', { extras: { headers: { on: true } } })).toBe(false);
+    expect(passes('headers.on == `true`', { extras: { headers: { on: true } } })).toBe(true);
   });
 });
 

@@ -41,6 +41,9 @@ describe('parseChannelName', () => {
     const parsed = parseChannelName(`[filter=${b64("name == 'é?'")}?delta=vcdiff]c`);
     expect(parsed).toMatchObject({ name: 'c', params: { delta: 'vcdiff' }, resource: '[filter]c' });
     expect(parsed.filter?.source).toBe("name == 'é?'");
+    // 2,048 characters of four bytes each in UTF-8 are taken.
+    const wide = `name == '${'😀'.repeat(1000)}'`;
+    expect(parseChannelName(`[filter=${b64(wide)}]c`).filter?.source).toBe(wide);
     const url = Buffer.from("name == '>>?'").toString('base64url');
     expect(url).toMatch(/[-_]/);
     expect(parseChannelName(`[filter=${url}]c`).filter?.source).toBe("name == '>>?'");
@@ -51,7 +54,8 @@ describe('parseChannelName', () => {
     ['a filter that is not base64', '[filter=name==x]c', /not base64/],
     ['a filter that is not UTF-8', `[filter=${Buffer.from([0xff, 0xfe]).toString('base64')}]c`, /not UTF-8/],
     ['a filter that does not parse', `[filter=${b64('headers.cost < 50')}]c`, /bare number/],
-    ['a filter too long', `[filter=${b64('x'.repeat(3000))}]c`, /base64 \(of at most 2048|longer than 2048/],
+    ['a filter too long', `[filter=${b64('x'.repeat(3000))}]c`, /filter expression: longer than 2048/],
+    ['a filter far too long', `[filter=${b64('x'.repeat(9000))}]c`, /filter in the channel name is longer than 2048/],
   ])('rejects %s with 40010, saying why', (_what, raw, why) => {
     let message = '';
     expect(
