@@ -28,8 +28,6 @@ import { readRewind } from './rewind.js';
 import type { AttachOutcome, LocalSubscriber } from './subscriber.js';
 import type { OccupancyHooks } from './occupancy-watch.js';
 
-export type { AttachOutcome, LocalSubscriber } from './subscriber.js';
-
 export interface ClientDeps {
   router: ChannelRouter;
   /** Tells the master this node no longer wants broadcasts. */
@@ -111,11 +109,7 @@ export class ChannelClient {
     return !this.closed && (this.master === master || this.busy !== null);
   }
 
-  /**
-   * The master answered an audit: it does not have this node subscribed. Unless the
-   * subscription changed since, subscribe again; what was missed is filled from history.
-   * Returns whether it did.
-   */
+  /** The master answered an audit that it does not have this node subscribed: unless the subscription changed since, subscribe again (what was missed is filled from history); whether it did. */
   notSubscribedAt(master: NodeId): boolean {
     if (this.closed || this.busy || this.master !== master || this.auditedGen !== this.subGen) return false;
     this.deps.log.warn({ channel: this.key, master }, 'the master does not have this node subscribed; subscribing again');

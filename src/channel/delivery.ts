@@ -5,7 +5,7 @@
  * had already seen.
  */
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
-import type { LocalSubscriber } from './client.js';
+import type { LocalSubscriber } from './subscriber.js';
 import { messageSize, type PresenceMessage } from '../protocol/message.js';
 import type { LogEntry } from './entry.js';
 import type { ErrorInfo } from '../errors.js';

@@ -3,7 +3,7 @@
  * through which the channel client delivers to it.
  */
 import type { AblyError } from '../errors.js';
-import type { LocalSubscriber } from '../channel/client.js';
+import type { LocalSubscriber } from '../channel/subscriber.js';
 import type { ChannelClient } from '../channel/client.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { OccupancyWanted } from '../channel/occupancy.js';

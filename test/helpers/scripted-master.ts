@@ -2,7 +2,8 @@
  * A node's channel client against a master whose answers a test gives, one request at a
  * time (test/unit/channel/client-*.test.ts).
  */
-import { ChannelClient, type LocalSubscriber } from '../../src/channel/client.js';
+import { ChannelClient } from '../../src/channel/client.js';
+import type { LocalSubscriber } from '../../src/channel/subscriber.js';
 import type { LogEntry } from '../../src/channel/entry.js';
 import type { ChannelRouter } from '../../src/channel/router.js';
 import type { AblyError } from '../../src/errors.js';

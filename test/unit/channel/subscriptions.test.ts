@@ -4,7 +4,7 @@
  * Channel clients and registries on the in-memory transport, with ring views set by hand.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LocalSubscriber } from '../../../src/channel/client.js';
+import type { LocalSubscriber } from '../../../src/channel/subscriber.js';
 import { auditSubscriptions } from '../../../src/channel/requests.js';
 import { ChannelRouter } from '../../../src/channel/router.js';
 import { subDigest } from '../../../src/channel/sub-digest.js';
