@@ -18,8 +18,11 @@ export type Metrics = Record<string, number>;
 /** A client as the check counts it: its region, and whether it is attached to a channel now. */
 export interface Counted {
   region: string;
-  /** Attached to the channel with SUBSCRIBE, PUBLISH and PRESENCE modes (a subscriber), or PRESENCE ones only (a member). */
-  kind: 'subscriber' | 'member';
+  /**
+   * Attached to the channel with SUBSCRIBE, PUBLISH and PRESENCE modes (a subscriber),
+   * PRESENCE ones only (a member), or through a subscription filter, SUBSCRIBE alone.
+   */
+  kind: 'subscriber' | 'member' | 'filtered';
   attached(channel: string): boolean;
 }
 
@@ -28,13 +31,14 @@ export function expectedMetrics(clients: readonly Counted[], channel: string, re
   const on = clients.filter((c) => c.attached(channel));
   const here = region === null ? on : on.filter((c) => c.region === region);
   const subs = here.filter((c) => c.kind === 'subscriber').length;
+  const filtered = here.filter((c) => c.kind === 'filtered').length;
   return {
     connections: here.length,
     publishers: subs,
-    subscribers: subs,
-    presenceConnections: here.length,
+    subscribers: subs + filtered,
+    presenceConnections: here.length - filtered,
     presenceMembers: on.filter((c) => c.kind === 'member').length,
-    presenceSubscribers: here.length,
+    presenceSubscribers: here.length - filtered,
     objectPublishers: 0,
     objectSubscribers: 0,
   };

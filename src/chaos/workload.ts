@@ -289,7 +289,7 @@ export class Workload {
     const on = (c: Realtime | null, filtered = false) => (channel: string) =>
       c?.connection.state === 'connected' && channelOf(c, channel, filtered).state === 'attached';
     const clients = (): Counted[] => [
-      ...this.subscribers.map((s) => ({ region: s.region, kind: 'subscriber' as const, attached: on(s.client, s.filtered) })),
+      ...this.subscribers.map((s) => ({ region: s.region, kind: s.filtered ? ('filtered' as const) : ('subscriber' as const), attached: on(s.client, s.filtered) })),
       ...this.members.map((m) => ({ region: m.region, kind: 'member' as const, attached: on(m.client) })),
     ];
     // No members, no check (as for presence); members all disconnected still leave the REST views checked.

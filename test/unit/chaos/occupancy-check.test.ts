@@ -22,6 +22,12 @@ describe('the occupancy check', () => {
     expect(expectedMetrics(clients, 'b', 'us')).toMatchObject({ connections: 1, publishers: 0, subscribers: 0, presenceMembers: 2 });
   });
 
+  it('counts a filtered subscriber (SUBSCRIBE mode alone) as a connection and a subscriber only', () => {
+    const more = [...clients, client('eu', 'filtered', ['a'])];
+    expect(expectedMetrics(more, 'a', null)).toMatchObject({ connections: 4, publishers: 2, subscribers: 3, presenceConnections: 3, presenceSubscribers: 3, presenceMembers: 1 });
+    expect(expectedMetrics(more, 'a', 'eu')).toMatchObject({ connections: 3, publishers: 1, subscribers: 2, presenceConnections: 2, presenceSubscribers: 2 });
+  });
+
   it('fails the views that never matched, naming each count that differed', () => {
     const view = (observer: string, seen: Record<string, number> | null, convergedAfterMs: number | null): OccupancyEvent => ({
       type: 'occupancy',
