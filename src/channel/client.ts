@@ -20,7 +20,7 @@ import { hashName } from './sub-digest.js';
 import { leastPerEpoch } from './origin-positions.js';
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
-import { deliverEntries, messageTotals, floorsAt, floorsAtRestart, reachFromStart, sendTo, serialFor, unseen, type Held, type SubRec } from './delivery.js';
+import { deliverEntries, messageTotals, floorsAt, floorsAtRestart, reachFromStart, sendTo, serialFor, tellLater, unseen, type Held, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 import type { Gap } from './gaps.js';
 import type { RequestBody } from '../transport/rpc.js';
@@ -302,6 +302,7 @@ export class ChannelClient {
     rec.backlog = [];
     rec.queue = null;
     sendTo(sub, rec, queued);
+    if (rec.untold !== undefined) tellLater(this.subs);
     this.deps.occupancy?.changed(this, sub);
   }
 

@@ -137,27 +137,58 @@ export interface SubRec {
   deltaBase?: DeltaBase | null;
   /** With a subscription filter: when it was last sent frames or told its position (performance.now(); told). */
   toldAt?: number;
+  /** With a subscription filter: the position after a batch it was sent nothing of, not yet told (tellLater). */
+  untold?: string;
 }
 
 /**
- * How often a subscriber whose filter holds back everything that comes is told how far
- * the stream has gone (an ATTACHED with RESUMED: the SDK takes its channelSerial, RTL15b,
- * and emits nothing, RTL12). Without it, its channelSerial would stay at the last
- * message it took, and a resume from there, once history no longer reached back so far,
- * would be told of a gap it never had.
+ * A subscriber whose filter held back a whole batch is told how far the stream has gone
+ * (an ATTACHED with RESUMED: the SDK takes its channelSerial, RTL15b, and emits nothing,
+ * RTL12): at once if it was last sent or told something this long ago, else this long
+ * after that (tellLater). Without it, its channelSerial would stay at the last message
+ * it took, and a resume from there, once history no longer reached back so far, would
+ * be told of a gap it never had.
  */
 export const FILTER_POSITION_MS = 2000;
 
-/** A filtered subscriber was sent `sent` frames of a batch whose last entry has `channelSerial` (told). */
+/** A filtered subscriber was sent something of a batch (`sent`), or nothing of one whose last entry has `channelSerial`. */
 function told(sub: LocalSubscriber, rec: SubRec, sent: boolean, channelSerial: string): void {
   const now = performance.now();
-  if (sent || rec.toldAt === undefined) {
+  if (sent) {
     rec.toldAt = now;
-    return;
+    delete rec.untold;
+  } else if (rec.toldAt === undefined || now - rec.toldAt >= FILTER_POSITION_MS) {
+    tell(sub, rec, channelSerial, now);
+  } else {
+    rec.untold = channelSerial;
   }
-  if (now - rec.toldAt < FILTER_POSITION_MS) return;
+}
+
+function tell(sub: LocalSubscriber, rec: SubRec, channelSerial: string, now: number): void {
   rec.toldAt = now;
+  delete rec.untold;
   sub.position?.(channelSerial);
+}
+
+/** A channel client's subscribers (the map) with a position not yet told, and the timer that will. */
+const telling = new WeakMap<Map<LocalSubscriber, SubRec>, NodeJS.Timeout>();
+
+/** Tells, FILTER_POSITION_MS from now, each of these subscribers its position not yet told, if it is due by then (else later again). */
+export function tellLater(subs: Map<LocalSubscriber, SubRec>): void {
+  if (telling.has(subs)) return;
+  const timer = setTimeout(() => {
+    telling.delete(subs);
+    const now = performance.now();
+    let more = false;
+    for (const [sub, rec] of subs) {
+      if (rec.untold === undefined) continue;
+      if (rec.queue === null && now - (rec.toldAt ?? 0) >= FILTER_POSITION_MS) tell(sub, rec, rec.untold, now);
+      else more = true;
+    }
+    if (more) tellLater(subs);
+  }, FILTER_POSITION_MS);
+  timer.unref?.();
+  telling.set(subs, timer);
 }
 
 /**
@@ -293,10 +324,11 @@ class SharedFrames {
     return framesOf(this.plain, sub, this.entries);
   }
 
+  /** A subscriber on the shared path takes all the batch (takesAll): here, messages only. */
   private forFilter(sub: LocalSubscriber, filter: MessageFilter): SharedFrame[] {
     const byFilter = (this.filtered ??= new Map());
     let entries = byFilter.get(filter);
-    if (!entries) byFilter.set(filter, (entries = this.entries.filter((e) => e.kind !== 'message' || filter.matches(e.message))));
+    if (!entries) byFilter.set(filter, (entries = this.entries.filter((e) => e.kind === 'message' && filter.matches(e.message))));
     return entries.length ? framesOf(this.plain, sub, entries) : [];
   }
 
@@ -336,6 +368,7 @@ export function deliverEntries(subs: Map<LocalSubscriber, SubRec>, entries: LogE
   const shape = batchShape(entries);
   let shared: SharedFrames | null = null;
   let reached = 0;
+  let untold = false;
   for (const [sub, rec] of subs) {
     if (rec.queue !== null) {
       for (const e of entries) rec.queue.push(e);
@@ -344,16 +377,18 @@ export function deliverEntries(subs: Map<LocalSubscriber, SubRec>, entries: LogE
     if (rec.after >= lastSerial) continue;
     if (rec.after >= first || rec.floors || rec.only || !takesAll(sub, shape)) {
       if (sendTo(sub, rec, entries)) reached++;
-      continue;
+    } else {
+      const frames = (shared ??= new SharedFrames(entries)).for(sub, rec);
+      if (frames.length) {
+        sub.send(frames);
+        reached++;
+      }
+      if (sub.filter) told(sub, rec, frames.length > 0, entries[entries.length - 1]!.channelSerial);
+      rec.after = lastSerial;
     }
-    const frames = (shared ??= new SharedFrames(entries)).for(sub, rec);
-    if (frames.length) {
-      sub.send(frames);
-      reached++;
-    }
-    if (sub.filter) told(sub, rec, frames.length > 0, entries[entries.length - 1]!.channelSerial);
-    rec.after = lastSerial;
+    if (rec.untold !== undefined) untold = true;
   }
+  if (untold) tellLater(subs);
   return reached;
 }
 

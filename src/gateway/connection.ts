@@ -500,10 +500,9 @@ export class Connection implements AttachmentOwner {
     att.chain = att.chain.then(() => {
       this.dropAttachment(att);
       if (this.attachments.get(raw) === att) this.attachments.delete(raw);
-      // Detaching leaves presence on the channel, unless it is still attached under another
-      // name (`[?params]name`); a filtered channel has no presence of its own.
-      const still = [...this.attachments.values()].some((a) => a.key === att.key && !a.filter);
-      if (!att.filter && !still) this.presence.detached(att.key);
+      // Detaching takes the client's members off the channel (its SDK forgets them, RTP5a);
+      // a filtered channel has none of its own.
+      if (!att.filter) this.presence.detached(att.key);
       this.sendMessage({ action: Action.DETACHED, channel: raw });
     });
   }

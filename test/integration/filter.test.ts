@@ -119,11 +119,14 @@ describe('subscription filters', () => {
       // Only messages the filter holds back, more than history keeps: the SDK's
       // channelSerial still moves on, to where an unfiltered subscriber's is.
       const serialOf = (ch: unknown) => (ch as { properties: { channelSerial?: string } }).properties.channelSerial;
+      // Told at once after the first batch, and where the last ended FILTER_POSITION_MS
+      // after the one before (nothing comes after it).
       await publishAll(pub, channel, scoops(45).map((m) => ({ ...m, name: 'sorbet' })));
-      await new Promise((r) => setTimeout(r, FILTER_POSITION_MS + 100));
-      await pub.channels.get(channel).publish({ name: 'sorbet', data: 'x', extras: { headers: {} } });
-      await waitFor(() => watched.includes('x'));
-      await waitFor(() => serialOf(derived) === serialOf(plain), { what: "the position to reach the SDK, the same as the unfiltered subscriber's", timeoutMs: 10_000 });
+      await waitFor(() => watched.length === 45);
+      await waitFor(() => serialOf(derived) === serialOf(plain), {
+        what: "the position to reach the SDK, the same as the unfiltered subscriber's",
+        timeoutMs: 3 * FILTER_POSITION_MS + 5000,
+      });
       expect(got).toEqual([]);
       expect(updates).toEqual([]); // an ATTACHED with RESUMED: no event
 

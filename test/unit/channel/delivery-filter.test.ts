@@ -3,7 +3,7 @@
  * is sent on the shared path and on its own (echo off), the frames shared per filter,
  * and the position it is told when its filter held back a whole batch for a while.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { compileFilter } from '../../../src/channel/filter.js';
 import { deliverEntries, FILTER_POSITION_MS, type SubRec } from '../../../src/channel/delivery.js';
@@ -79,28 +79,36 @@ describe('delivery with subscription filters', () => {
     expect([...subs.values()].every((r) => r.after === serial)).toBe(true);
   });
 
-  it('tells a subscriber its filter held everything back the position, at most every FILTER_POSITION_MS, on either path', () => {
-    const keep = compileFilter("name == 'keep'");
-    const shared = new Sub('c1', '[filter=a]ch', keep);
-    const own = new Sub('c2', '[filter=a]ch', keep, false);
-    const subs = new Map<LocalSubscriber, SubRec>([shared, own].map((s) => [s, rec(serial)]));
-    deliverEntries(subs, [msg('drop')]); // the first: the clock starts, nothing told
-    deliverEntries(subs, [msg('drop'), msg('drop')]);
-    expect(shared.positions).toEqual([]);
-    // Long enough since: told where the batch ends.
-    for (const r of subs.values()) r.toldAt! -= FILTER_POSITION_MS + 1;
-    const end = msg('drop');
-    deliverEntries(subs, [msg('drop'), end]);
-    expect(shared.positions).toEqual([end.channelSerial]);
-    expect(own.positions).toEqual([end.channelSerial]);
-    deliverEntries(subs, [msg('drop')]);
-    expect(shared.positions).toHaveLength(1); // not again so soon
-    // A message sent counts as telling: the clock starts again from it.
-    for (const r of subs.values()) r.toldAt! -= FILTER_POSITION_MS + 1;
-    deliverEntries(subs, [msg('keep')]);
-    deliverEntries(subs, [msg('drop')]);
-    expect(shared.positions).toHaveLength(1);
-    expect(own.positions).toHaveLength(1);
-    expect(shared.data()).toHaveLength(1);
+  it('tells a subscriber its filter held a batch back from where the stream is: at once, or FILTER_POSITION_MS after it was last told', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    try {
+      const keep = compileFilter("name == 'keep'");
+      const shared = new Sub('c1', '[filter=a]ch', keep);
+      const own = new Sub('c2', '[filter=a]ch', keep, false); // echo off: its own path
+      const subs = new Map<LocalSubscriber, SubRec>([shared, own].map((s) => [s, rec(serial)]));
+      const a = msg('drop');
+      deliverEntries(subs, [a]);
+      expect(shared.positions).toEqual([a.channelSerial]);
+      expect(own.positions).toEqual([a.channelSerial]);
+      // Soon after: not yet, but later, where the last such batch ended, with nothing more coming.
+      const b = msg('drop');
+      deliverEntries(subs, [msg('drop'), b]);
+      expect(shared.positions).toHaveLength(1);
+      vi.advanceTimersByTime(FILTER_POSITION_MS + 1);
+      expect(shared.positions).toEqual([a.channelSerial, b.channelSerial]);
+      expect(own.positions).toEqual([a.channelSerial, b.channelSerial]);
+      vi.advanceTimersByTime(10 * FILTER_POSITION_MS);
+      expect(shared.positions).toHaveLength(2);
+      // A message sent is as good as telling: nothing held back since, nothing told.
+      deliverEntries(subs, [msg('keep')]);
+      deliverEntries(subs, [msg('drop')]);
+      deliverEntries(subs, [msg('keep')]);
+      vi.advanceTimersByTime(2 * FILTER_POSITION_MS);
+      expect(shared.positions).toHaveLength(2);
+      expect(own.positions).toHaveLength(2);
+      expect(shared.data()).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
