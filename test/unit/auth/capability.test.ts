@@ -8,17 +8,8 @@ import {
   parseCapability,
   type Operation,
 } from '../../../src/auth/capability.js';
+import { ablyErrorOf } from '../../helpers/errors.js';
 
-/** Runs `fn`, expecting an AblyError, and returns it. */
-function ablyErrorOf(fn: () => unknown): AblyError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AblyError);
-    return e as AblyError;
-  }
-  throw new Error('expected an AblyError, but nothing was thrown');
-}
 
 function cap(raw: Record<string, string[]>): Capability {
   return parseCapability(raw);

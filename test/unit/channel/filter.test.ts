@@ -7,6 +7,7 @@ import jmespath from 'jmespath';
 import { describe, expect, it } from 'vitest';
 import { compileExpression, compileFilter, MAX_FILTER_LENGTH } from '../../../src/channel/filter.js';
 import { rng } from '../../../src/rng.js';
+import { ablyErrorOf } from '../../helpers/errors.js';
 
 /** jmespath.js's parser alone (exported, not in its types). */
 const compileTheirs = (jmespath as unknown as { compile(expr: string): unknown }).compile;
@@ -17,16 +18,11 @@ function passes(expr: string, m: { name?: string; extras?: Record<string, unknow
   return compileFilter(expr).matches(m);
 }
 
+/** The reason a refused expression is given (with 40010 and status 400). */
 function refusal(expr: string): string {
-  try {
-    compileExpression(expr);
-  } catch (err) {
-    const e = err as { code: number; statusCode: number; message: string };
-    expect(e.code).toBe(40010);
-    expect(e.statusCode).toBe(400);
-    return e.message;
-  }
-  throw new Error(`${expr} was not refused`);
+  const e = ablyErrorOf(() => compileExpression(expr));
+  expect([e.code, e.statusCode]).toEqual([40010, 400]);
+  return e.message;
 }
 
 describe('subscription filter expressions', () => {

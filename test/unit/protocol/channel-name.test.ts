@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_CHANNEL_NAME_LENGTH } from '../../../src/config/defaults.js';
 import { parseChannelName, unfilteredChannelName } from '../../../src/protocol/channel-name.js';
-import { codeOf } from '../../helpers/errors.js';
+import { ablyErrorOf, codeOf } from '../../helpers/errors.js';
 
 describe('parseChannelName', () => {
   it.each(['lobby', 'chat:lobby', 'a:b:c', 'with space', 'émoji-🎉', 'ends:', 'x[y]', 'a*b'])(
@@ -57,18 +57,9 @@ describe('parseChannelName', () => {
     ['a filter too long', `[filter=${b64('x'.repeat(3000))}]c`, /filter expression: longer than 2048/],
     ['a filter far too long', `[filter=${b64('x'.repeat(9000))}]c`, /filter in the channel name is longer than 2048/],
   ])('rejects %s with 40010, saying why', (_what, raw, why) => {
-    let message = '';
-    expect(
-      codeOf(() => {
-        try {
-          parseChannelName(raw);
-        } catch (err) {
-          message = (err as Error).message;
-          throw err;
-        }
-      }),
-    ).toBe(40010);
-    expect(message).toMatch(why);
+    const e = ablyErrorOf(() => parseChannelName(raw));
+    expect(e.code).toBe(40010);
+    expect(e.message).toMatch(why);
   });
 
   it('refuses a filtered name where only a channel will do (publish, presence, history)', () => {

@@ -4,16 +4,8 @@ import { AblyError } from '../../../src/errors.js';
 import { Action } from '../../../src/protocol/actions.js';
 import { decodeBody, decodeFrame, encodeBody, encodeFrame, packMsgpack } from '../../../src/protocol/codec.js';
 import type { ProtocolMessage } from '../../../src/protocol/types.js';
+import { ablyErrorOf } from '../../helpers/errors.js';
 
-function ablyErrorOf(fn: () => unknown): AblyError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AblyError);
-    return e as AblyError;
-  }
-  throw new Error('expected an AblyError, but nothing was thrown');
-}
 
 const sample: ProtocolMessage = {
   action: Action.MESSAGE,

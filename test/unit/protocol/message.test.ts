@@ -10,16 +10,8 @@ import {
   type Message,
   type PresenceMessage,
 } from '../../../src/protocol/message.js';
+import { ablyErrorOf } from '../../helpers/errors.js';
 
-function ablyErrorOf(fn: () => unknown): AblyError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AblyError);
-    return e as AblyError;
-  }
-  throw new Error('expected an AblyError, but nothing was thrown');
-}
 
 function bytesOf(v: unknown): number[] {
   expect(v).toBeInstanceOf(Uint8Array);
