@@ -35,8 +35,8 @@ const KNOWN = new Set<string>(OPERATIONS);
 interface Rule {
   resource: string;
   ops: ReadonlySet<Operation>;
-  /** null: matches every resource, including qualified ones (`[*]*`). */
-  prefix: string | null;
+  /** `[meta]`, `[filter]`, '' for none, or `[*]` for any (so `[*]*` matches every resource). */
+  qualifier: string;
   segments: string[];
 }
 
@@ -67,9 +67,8 @@ export class Capability {
   constructor(readonly raw: Readonly<Record<string, readonly string[]>>) {
     this.rules = Object.entries(raw).map(([resource, ops]) => {
       const set = new Set<Operation>(ops.includes('*') ? OPERATIONS : (ops as Operation[]));
-      if (resource === '[*]*') return { resource, ops: set, prefix: null, segments: [] };
       const { qualifier, rest } = splitQualifier(resource);
-      return { resource, ops: set, prefix: qualifier, segments: rest.split(':') };
+      return { resource, ops: set, qualifier, segments: rest.split(':') };
     });
   }
 
@@ -81,7 +80,7 @@ export class Capability {
     const segs = rest.split(':');
     const out = new Set<Operation>();
     for (const r of this.rules) {
-      if (r.prefix === null || ((r.prefix === qualifier || r.prefix === '[*]') && segmentsMatch(r.segments, segs))) {
+      if ((r.qualifier === qualifier || r.qualifier === '[*]') && segmentsMatch(r.segments, segs)) {
         for (const op of r.ops) out.add(op);
       }
     }
@@ -140,8 +139,6 @@ export function parseCapability(input: unknown): Capability {
 
 /** Whether every channel `inner` can match is matched by `outer` (resource patterns). */
 export function covers(outer: string, inner: string): boolean {
-  if (outer === '[*]*') return true;
-  if (inner === '[*]*') return false;
   const o = splitQualifier(outer);
   const i = splitQualifier(inner);
   if (o.qualifier !== i.qualifier && o.qualifier !== '[*]') return false;
@@ -165,7 +162,6 @@ function pathCovers(outer: string, inner: string): boolean {
 
 /** Where one resource has `[*]` and the other another qualifier: their common resource, if one name covers the other. */
 function qualifiedMeet(a: string, b: string): string | null {
-  if (a === '[*]*' || b === '[*]*') return null; // covers() has answered those
   const x = splitQualifier(a);
   const y = splitQualifier(b);
   const q = x.qualifier === '[*]' ? y.qualifier : y.qualifier === '[*]' ? x.qualifier : null;
