@@ -8,6 +8,7 @@
 import { AblyError } from '../errors.js';
 import { MAX_CHANNEL_NAME_LENGTH } from '../config/defaults.js';
 import { compileFilter, MAX_FILTER_LENGTH, type MessageFilter } from '../channel/filter.js';
+import { BASE64_RE } from './message.js';
 
 export interface ParsedChannelName {
   /** The channel's own name (what keys history and the ring). */
@@ -19,8 +20,6 @@ export interface ParsedChannelName {
   /** What capabilities are checked against: `[filter]name` for a filtered name (Ably's docs), else the name. */
   resource: string;
 }
-
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 export function parseChannelName(raw: unknown, maxLength = MAX_CHANNEL_NAME_LENGTH): ParsedChannelName {
   if (typeof raw !== 'string' || raw.length === 0) {
@@ -56,7 +55,7 @@ function parseFilter(b64: string): MessageFilter {
   if (b64.length > Math.ceil((MAX_FILTER_LENGTH * 4 * 4) / 3) + 4) {
     throw AblyError.of('invalidChannelName', `the filter in the channel name is longer than ${MAX_FILTER_LENGTH} characters`);
   }
-  if (!BASE64.test(b64)) throw AblyError.of('invalidChannelName', 'the filter in the channel name is not base64');
+  if (!BASE64_RE.test(b64)) throw AblyError.of('invalidChannelName', 'the filter in the channel name is not base64');
   let source: string;
   try {
     source = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(b64, 'base64'));

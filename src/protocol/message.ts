@@ -39,7 +39,8 @@ function isBytes(v: unknown): v is Uint8Array {
   return v instanceof Uint8Array;
 }
 
-const BASE64_RE = /^[A-Za-z0-9+/_-]*={0,2}$/;
+/** Base64 text, either alphabet (what normalizeData and a `[filter=…]` channel name take). */
+export const BASE64_RE = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 /** Turns wire `data`/`encoding` into canonical form. Throws 40013 on bad base64. */
 export function normalizeData(
