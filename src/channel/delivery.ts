@@ -275,8 +275,9 @@ function wanted(sub: LocalSubscriber, e: LogEntry): boolean {
 /** Sends the entries this subscriber has not had and wants, in its own frames; whether there were any. */
 export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): boolean {
   if (rec.floorsUntil !== undefined && performance.now() >= rec.floorsUntil) dropFloors(rec);
-  // The floors as the batch began: each frame's serial carries those its entries were under.
+  // The floors as the batch began: each frame's serial (and a position told) carries those its entries were under.
   const floors = rec.floors?.size ? new Map(rec.floors) : undefined;
+  const serialOf = floors && ((e: LogEntry) => withFloors(e.channelSerial, floors));
   const mine: LogEntry[] = [];
   let seen = rec.after;
   let last: LogEntry | null = null;
@@ -294,7 +295,7 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
   }
   if (rec.floors?.size === 0) dropFloors(rec);
   if (seen > rec.after) rec.after = seen;
-  if (sub.filter && last) told(sub, rec, mine.length > 0, floors ? withFloors(last.channelSerial, floors) : last.channelSerial);
+  if (sub.filter && last) told(sub, rec, mine.length > 0, serialOf ? serialOf(last) : last.channelSerial);
   if (mine.length === 0) return false;
   let out: readonly LogEntry[] = mine;
   if (sub.delta) {
@@ -302,7 +303,7 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
     out = run.entries;
     rec.deltaBase = run.base;
   }
-  sub.send(entryFrames(sub.channelName, out, sub.format, floors && ((e) => withFloors(e.channelSerial, floors))));
+  sub.send(entryFrames(sub.channelName, out, sub.format, serialOf));
   return true;
 }
 
