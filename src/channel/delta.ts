@@ -65,6 +65,19 @@ function payloadOf(m: Message): Uint8Array | null {
  * not), each of which it is; and not text with a lone surrogate (its UTF-8 is not it).
  */
 function deltaSafe(m: Message): boolean {
+  let safe = safeOf.get(m);
+  if (safe === undefined) safeOf.set(m, (safe = checkSafe(m)));
+  return safe;
+}
+
+/**
+ * deltaSafe's answers by message: a message goes through asDeltas once per base in a
+ * delivery (a newcomer starts from none) and once per subscriber on its own path, and the
+ * JSON check is most of what a delta costs. A boolean each, gone with the message.
+ */
+const safeOf = new WeakMap<Message, boolean>();
+
+function checkSafe(m: Message): boolean {
   const d = m.data;
   if (d === undefined) return false;
   if (typeof d === 'string') {
