@@ -174,7 +174,7 @@ export class OccupancyWatch implements OccupancyHooks {
       let f = frames.get(k);
       if (!f) frames.set(k, (f = occupancyFrame(sub.channelName, id, timestamp, data, sub.format)));
       sub.send([f]);
-      c.sentApart(sub);
+      if (sub.delta) c.sentApart(sub);
     }
   }
 }

@@ -20,6 +20,9 @@ export interface BuildOptions {
   now: number;
 }
 
+/** A step's name as the SDKs read it (ably-js's decodeData: unanchored, so ` vcdiff` and `vcdiff+x` are vcdiff too). */
+const SDK_STEP = /[-\w]+/;
+
 /**
  * Delta mode's fields are the service's (src/channel/delta.ts): a publisher's own
  * `extras.delta`, or a `vcdiff` step in its encoding, would have every SDK on the channel
@@ -28,13 +31,10 @@ export interface BuildOptions {
  */
 function refuseDeltaFields(m: InboundMessage): void {
   if (m.extras && 'delta' in m.extras) throw AblyError.of('invalidPublish', 'extras.delta is set by the service (delta mode), not by a publisher');
-  if (m.encoding?.split('/').some((step) => SDK_STEP.exec(step)?.[0] === 'vcdiff')) {
+  if (m.encoding?.includes('vcdiff') && m.encoding.split('/').some((step) => SDK_STEP.exec(step)?.[0] === 'vcdiff')) {
     throw AblyError.of('invalidMessageData', "a vcdiff encoding is the service's (delta mode), not a publisher's");
   }
 }
-
-/** A step's name as the SDKs read it (ably-js's decodeData: unanchored, so ` vcdiff` and `vcdiff+x` are vcdiff too). */
-const SDK_STEP = /[-\w]+/;
 
 /** Validates and completes messages; throws an AblyError the caller maps to NACK or HTTP. */
 export function buildMessages(raw: unknown, o: BuildOptions): Message[] {

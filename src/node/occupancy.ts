@@ -20,7 +20,7 @@ export interface NodeOccupancyDeps {
   mastersHere(key: ChannelKey): boolean;
   intervalMs: number;
   /** `limits.occupancyRefreshMs` (absent: the board's default). */
-  refreshMs?: number | undefined;
+  refreshMs?: number;
   /** The region's time (events' timestamps, and when a region's counts were counted). */
   now(): number;
   /** Unique to this node's life (events' ids). */
@@ -43,7 +43,7 @@ export class NodeOccupancy {
       subscribed: (key) => master(key)?.subscribers ?? null,
       mastersHere: deps.mastersHere,
       intervalMs: deps.intervalMs,
-      ...(deps.refreshMs !== undefined ? { refreshMs: deps.refreshMs } : {}),
+      refreshMs: deps.refreshMs,
       regionTime: deps.now,
       ...(toGlobalmaster
         ? {
