@@ -1,7 +1,8 @@
 /**
  * The deduplication window of one channel: message ids seen in the last `windowMs`,
- * each with the channelSerial it was stored under, so that a repeated publish is
- * acknowledged with the original serial and never stored twice. Pure: time is passed in.
+ * each with its message's serial (`message-serial.ts`; a presence event's: the
+ * channelSerial it was stored under), so that a repeated publish is acknowledged with
+ * the original serial and never stored twice. Pure: time is passed in.
  *
  * Nothing of it lives on the JavaScript heap per id. A busy channel keeps its last two
  * minutes of ids (over a million at 10,000 messages a second); held as strings in a Map

@@ -11,6 +11,7 @@ import { AblyError } from '../errors.js';
 import { PresenceAction } from '../protocol/actions.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
+import { formatMessageSerial } from '../protocol/message-serial.js';
 import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
 import { Gaps } from './gaps.js';
@@ -186,9 +187,9 @@ export class ChannelState {
   }
 
   /**
-   * Orders messages first accepted in this region. Each message must carry its id.
-   * Returns the new entries (duplicates make none) and, per message, the channelSerial
-   * it is stored under (the original one for a duplicate).
+   * Orders messages first accepted in this region (each with its id), giving each its
+   * serial for good. Returns the new entries (duplicates make none) and, per message,
+   * its serial (the original's for a duplicate).
    */
   accept(messages: readonly Message[], now: number): { entries: MessageEntry[]; serials: string[] } {
     const entries: MessageEntry[] = [];
@@ -205,12 +206,13 @@ export class ChannelState {
       const serial = this.log.lastSerial + 1;
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
       const channelSerial = this.formatAt(serial, seq);
+      message.serial = formatMessageSerial(storedAt, origin);
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message };
       this.record(e, undefined, true);
       this.localSeq = seq;
       this.lastChannelSerial = channelSerial;
       entries.push(e);
-      serials.push(channelSerial);
+      serials.push(message.serial);
     }
     // The count cap holds at all times, not only at the next housekeeping pass.
     if (entries.length) this.trim(storedAt);
@@ -225,16 +227,15 @@ export class ChannelState {
    * hold the same slots, so where the byte cap binds they drop the same ids. (A snapshot
    * lists each id once: a client's presence op repeated under the same id, which makes a
    * second event, holds one slot more on the node that applied it than on one restored
-   * from a snapshot since.) `looked`: its id has just been looked up and not found.
+   * from a snapshot since.) A message's slot holds its serial (a repeat's ACK gives it).
+   * `looked`: its id has just been looked up and not found.
    */
   private record(e: LogEntry, element?: Uint8Array, looked = false): void {
     this.log.append(e, element);
     if (e.kind === 'message') {
-      if (looked) this.dedup.addNew(e.message.id, e.channelSerial, e.storedAt);
-      else this.dedup.add(e.message.id, e.channelSerial, e.storedAt);
-    } else if (e.origin.region === this.settings.region) {
-      this.dedup.add(e.presence.id, e.channelSerial, e.storedAt);
-    }
+      const serial = e.message.serial ?? e.channelSerial; // none: an entry a test made
+      this.dedup[looked ? 'addNew' : 'add'](e.message.id, serial, e.storedAt);
+    } else if (e.origin.region === this.settings.region) this.dedup.add(e.presence.id, e.channelSerial, e.storedAt);
     this.noteOwn(e.origin.region, e.serial, e.origin.seq, e.kind === 'message' ? e.message : null);
   }
 

@@ -126,6 +126,11 @@ export interface Message {
     | undefined;
   /** ms since the epoch */
   timestamp: number;
+  /**
+   * Made by the master of the region that first accepted it (src/protocol/message-serial.ts);
+   * absent on its way from a publisher to that master.
+   */
+  serial?: string | undefined;
 }
 
 export interface PresenceMessage {
@@ -300,6 +305,8 @@ export interface HistoryQuery {
   untilSerial?: number | undefined;
   epoch?: string | undefined;
   kind: EntryKind;
+  /** Only the message first accepted at this origin position (GET .../messages/{serial}). */
+  origin?: OriginPosition | undefined;
 }
 
 export interface SubRequest {
@@ -1607,6 +1614,7 @@ function createBaseMessage(): Message {
     encoding: undefined,
     extrasJson: undefined,
     timestamp: 0,
+    serial: undefined,
   };
 }
 
@@ -1640,6 +1648,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.timestamp !== 0) {
       writer.uint32(73).double(message.timestamp);
+    }
+    if (message.serial !== undefined) {
+      writer.uint32(82).string(message.serial);
     }
     return writer;
   },
@@ -1727,6 +1738,14 @@ export const Message: MessageFns<Message> = {
             }
 
             message.timestamp = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.serial = reader.string();
             continue;
           }
         }
@@ -2901,6 +2920,7 @@ function createBaseHistoryQuery(): HistoryQuery {
     untilSerial: undefined,
     epoch: undefined,
     kind: 0,
+    origin: undefined,
   };
 }
 
@@ -2929,6 +2949,9 @@ export const HistoryQuery: MessageFns<HistoryQuery> = {
     }
     if (message.kind !== 0) {
       writer.uint32(64).int32(message.kind);
+    }
+    if (message.origin !== undefined) {
+      OriginPosition.encode(message.origin, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -3008,6 +3031,14 @@ export const HistoryQuery: MessageFns<HistoryQuery> = {
             }
 
             message.kind = reader.int32() as any;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.origin = OriginPosition.decode(reader, reader.uint32());
             continue;
           }
         }

@@ -23,7 +23,7 @@ export function sizeEstimate(e: LogEntry): number {
   const m = e.kind === 'message' ? e.message : e.presence;
   const d = m.data;
   const data = d === undefined ? 0 : typeof d === 'string' ? d.length : Math.ceil((d.length * 4) / 3);
-  return 100 + data + m.id.length + (m.clientId?.length ?? 0) + (m.connectionId?.length ?? 0) + (e.kind === 'message' ? (e.message.name?.length ?? 0) : 0) + (m.extras ? 200 : 0);
+  return 100 + data + m.id.length + (m.clientId?.length ?? 0) + (m.connectionId?.length ?? 0) + (e.kind === 'message' ? (e.message.name?.length ?? 0) + (e.message.serial?.length ?? 0) : 0) + (m.extras ? 200 : 0);
 }
 
 /**

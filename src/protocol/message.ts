@@ -22,6 +22,11 @@ export interface Message {
   /** JSON object (validated on input). */
   extras?: Record<string, unknown>;
   timestamp: number;
+  /**
+   * Its serial (`message-serial.ts`): set by the master of the region that first accepted
+   * it, the same in every region. Absent only before that (on its way from a publisher).
+   */
+  serial?: string;
 }
 
 export interface PresenceMessage {
@@ -132,6 +137,18 @@ export interface InboundMessage {
   timestamp?: number;
 }
 
+/** Ably's message actions that change a message already published (TM5): update, delete, append. */
+const MUTATIONS = new Set([1, 2, 5]);
+
+/** A publish makes new messages (action 0, message.create, or none): updates, deletes and appends are refused. */
+function refuseAction(action: unknown): void {
+  if (action === undefined || action === null || action === 0) return;
+  if (typeof action === 'number' && MUTATIONS.has(action)) {
+    throw AblyError.of('mutableMessagesNotEnabled', 'message updates, deletes and appends are not offered by this service');
+  }
+  throw AblyError.of('badRequest', 'a published message\'s action must be 0 (message.create)');
+}
+
 /** Validates a wire message from a client. Throws AblyError (400-class) on bad fields. */
 export function fromWire(w: unknown): InboundMessage {
   if (typeof w !== 'object' || w === null || Array.isArray(w) || isBytes(w)) {
@@ -146,6 +163,7 @@ export function fromWire(w: unknown): InboundMessage {
     if (!id.isWellFormed()) throw AblyError.of('invalidPublishId', 'id must be well-formed Unicode (an unpaired surrogate)');
     out.id = id;
   }
+  refuseAction(m.action);
   const name = optString(m.name, 'name');
   if (name !== undefined) out.name = name;
   const clientId = optString(m.clientId, 'clientId');
@@ -175,6 +193,7 @@ export function toWire(m: Message, format: WireFormat): WireMessage {
   if (d.encoding !== undefined) out.encoding = d.encoding;
   if (m.extras !== undefined) out.extras = m.extras;
   out.timestamp = m.timestamp;
+  if (m.serial !== undefined) out.serial = m.serial;
   return out;
 }
 

@@ -54,6 +54,7 @@ const TAG = {
   encoding: (7 << 3) | WIRE_LEN,
   extras: (8 << 3) | WIRE_LEN,
   timestamp: (9 << 3) | WIRE_I64,
+  messageSerial: (10 << 3) | WIRE_LEN,
 } as const;
 
 const writer = new Writer();
@@ -87,6 +88,7 @@ function writeMessage(w: Writer, tag: number, m: Message): void {
   if (m.clientId !== undefined) w.string(TAG.clientId, m.clientId);
   if (m.connectionId !== undefined) w.string(TAG.connectionId, m.connectionId);
   writeItemTail(w, m);
+  if (m.serial !== undefined) w.string(TAG.messageSerial, m.serial);
   w.end(at);
 }
 
@@ -170,12 +172,13 @@ const item = {
   encoding: undefined as string | undefined,
   extras: undefined as string | undefined,
   timestamp: 0,
+  serial: undefined as string | undefined,
 };
 
 function readItem(r: EntryReader): typeof item {
   const f = item;
   f.id = '';
-  f.name = f.clientId = f.connectionId = f.data = f.encoding = f.extras = undefined;
+  f.name = f.clientId = f.connectionId = f.data = f.encoding = f.extras = f.serial = undefined;
   f.action = f.timestamp = 0;
   while (r.pos < r.end) {
     const tag = r.uint();
@@ -190,6 +193,7 @@ function readItem(r: EntryReader): typeof item {
       case TAG.encoding: f.encoding = r.interned(r.encoding); break;
       case TAG.extras: f.extras = r.string(); break;
       case TAG.timestamp: f.timestamp = r.double(); break;
+      case TAG.messageSerial: f.serial = r.string(); break;
       default: r.skip(tag & 7);
     }
   }
@@ -211,7 +215,9 @@ function readMessage(r: EntryReader): Message {
   if (f.name !== undefined) m.name = f.name;
   if (f.clientId !== undefined) m.clientId = f.clientId;
   if (f.connectionId !== undefined) m.connectionId = f.connectionId;
-  return withTail(m, f);
+  withTail(m, f);
+  if (f.serial !== undefined) m.serial = f.serial;
+  return m;
 }
 
 function readPresence(r: EntryReader): PresenceMessage {
@@ -337,15 +343,16 @@ export interface EntryHead {
   serial: number;
   storedAt: number;
   kind: 'message' | 'presence';
-  /** Its origin region (one string for the entries that repeat it) and seq there. */
+  /** Its origin region and epoch (one string each for the entries that repeat them) and seq there. */
   region: string;
+  epoch: string;
   seq: number;
   /** Its item's id and connection id ('' and undefined where there are none). */
   id: string;
   connectionId: string | undefined;
 }
 
-const head: EntryHead = { start: 0, end: 0, serial: 0, storedAt: 0, kind: 'message', region: '', seq: 0, id: '', connectionId: undefined };
+const head: EntryHead = { start: 0, end: 0, serial: 0, storedAt: 0, kind: 'message', region: '', epoch: '', seq: 0, id: '', connectionId: undefined };
 /** Where the channelSerial of the entry in `head` is in the list (both 0: none). */
 let serialStart = 0;
 let serialEnd = 0;
@@ -354,6 +361,7 @@ function readOriginHead(r: EntryReader): void {
   while (r.pos < r.end) {
     const tag = r.uint();
     if (tag === TAG.region) head.region = r.interned(r.region);
+    else if (tag === TAG.epoch) head.epoch = r.interned(r.epoch);
     else if (tag === TAG.originSeq) head.seq = r.uint();
     else r.skip(tag & 7);
   }
@@ -373,7 +381,7 @@ function readItemHead(r: EntryReader): void {
 /** Reads the LogEntry from here to `r.end` into `head` (and where its channelSerial is). */
 function readHead(r: EntryReader): void {
   head.serial = head.storedAt = head.seq = serialStart = serialEnd = 0;
-  head.region = head.id = '';
+  head.region = head.epoch = head.id = '';
   head.connectionId = undefined;
   let item = false;
   while (r.pos < r.end) {

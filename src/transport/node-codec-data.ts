@@ -40,6 +40,7 @@ export function messageToPb(m: Message): pb.Message {
     encoding: m.encoding,
     extrasJson: m.extras === undefined ? undefined : JSON.stringify(m.extras),
     timestamp: m.timestamp,
+    serial: m.serial,
   };
 }
 
@@ -52,6 +53,7 @@ export function messageFromPb(p: pb.Message): Message {
   if (d !== undefined) m.data = d;
   if (p.encoding !== undefined) m.encoding = p.encoding;
   if (p.extrasJson !== undefined) m.extras = JSON.parse(p.extrasJson) as Record<string, unknown>;
+  if (p.serial !== undefined) m.serial = p.serial;
   return m;
 }
 
@@ -218,6 +220,7 @@ export function queryToPb(q: HistoryQuery): pb.HistoryQuery {
     untilSerial: q.untilSerial,
     epoch: q.epoch,
     kind: q.kind === 'presence' ? pb.EntryKind.ENTRY_KIND_PRESENCE : pb.EntryKind.ENTRY_KIND_MESSAGE,
+    origin: q.origin,
   };
 }
 
@@ -232,6 +235,7 @@ export function queryFromPb(p: pb.HistoryQuery): HistoryQuery {
   if (p.cursor !== undefined) q.cursor = p.cursor;
   if (p.untilSerial !== undefined) q.untilSerial = p.untilSerial;
   if (p.epoch !== undefined) q.epoch = p.epoch;
+  if (p.origin !== undefined) q.origin = { region: p.origin.region, epoch: p.origin.epoch, seq: p.origin.seq };
   return q;
 }
 

@@ -117,7 +117,7 @@ describe('ChannelRegistry', () => {
     expect(publishedSeqs(state)).toEqual([...Array(seq).keys()]);
     // Serials are contiguous and each publish got the serial it is stored under.
     const stored = state.range(state.baseSerial)!;
-    expect(stored.map((e) => e.channelSerial)).toEqual(serials.map((s) => s[0]));
+    expect(stored.map((e) => (e.kind === 'message' ? e.message.serial : null))).toEqual(serials.map((s) => s[0]));
     expect(state.term).toBeGreaterThan(1);
   });
 

@@ -4,6 +4,7 @@ import type { LogEntry } from '../../../src/channel/entry.js';
 import { ChannelState, type ChannelSettings, type PresenceHold } from '../../../src/channel/state.js';
 import { PresenceAction } from '../../../src/protocol/actions.js';
 import { parseSerial } from '../../../src/protocol/serial.js';
+import { formatMessageSerial } from '../../../src/protocol/message-serial.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
 import { decodeLogEntries, encodeLogEntries, ForwardedEntries, knownBytes } from '../../../src/transport/entry-lists.js';
 import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
@@ -28,6 +29,8 @@ function decodeNodeSnapshot(st: ChannelState) {
   return got.snapshot;
 }
 
+/** The serial of the message this region's state stores at `at` as its own seq `seq`. */
+const ser = (at: number, seq: number) => formatMessageSerial(at, { region: 'eu', epoch: EPOCH, seq });
 const serialsOf = (es: readonly LogEntry[] | null) => es?.map((e) => e.serial) ?? null;
 
 describe('ChannelState', () => {
@@ -47,8 +50,11 @@ describe('ChannelState', () => {
       const b = st.accept([msg('c')], clock.now());
       expect(a.entries.map((e) => e.serial)).toEqual([1, 2]);
       expect(b.entries.map((e) => e.serial)).toEqual([3]);
-      expect([...a.serials, ...b.serials]).toEqual(['eu~ep1~1', 'eu~ep1~2', 'eu~ep1~3']);
-      expect(a.entries.map((e) => e.channelSerial)).toEqual(a.serials);
+      const t0 = clock.now() - 5;
+      expect([...a.serials, ...b.serials]).toEqual([ser(t0, 1), ser(t0, 2), ser(t0 + 5, 3)]);
+      expect([...a.serials, ...b.serials]).toEqual([...a.serials, ...b.serials].sort());
+      expect([...a.entries, ...b.entries].map((e) => e.message.serial)).toEqual([...a.serials, ...b.serials]);
+      expect([...a.entries, ...b.entries].map((e) => e.channelSerial)).toEqual(['eu~ep1~1', 'eu~ep1~2', 'eu~ep1~3']);
       expect(st.position()).toEqual({ epoch: EPOCH, serial: 3, channelSerial: 'eu~ep1~3' });
       expect(st.retained).toBe(3);
     });
@@ -78,7 +84,7 @@ describe('ChannelState', () => {
       const first = st.accept([msg('a'), msg('b')], clock.now());
       clock.advance(1000);
       const again = st.accept([msg('b'), msg('c'), msg('a')], clock.now());
-      expect(again.serials).toEqual([first.serials[1], 'eu~ep1~3', first.serials[0]]);
+      expect(again.serials).toEqual([first.serials[1], ser(clock.now(), 3), first.serials[0]]);
       expect(again.entries.map((e) => e.message.id)).toEqual(['c']);
       expect(st.serial).toBe(3);
       expect(st.retained).toBe(3);
@@ -90,7 +96,7 @@ describe('ChannelState', () => {
       st.accept([msg('a')], clock.now());
       const before = st.position();
       const again = st.accept([msg('a')], clock.now());
-      expect(again).toEqual({ entries: [], serials: ['eu~ep1~1'] });
+      expect(again).toEqual({ entries: [], serials: [ser(clock.now(), 1)] });
       expect(st.position()).toEqual(before);
     });
 
@@ -98,7 +104,7 @@ describe('ChannelState', () => {
       const clock = new ManualClock();
       const st = fresh(clock);
       const r = st.accept([msg('x'), msg('x')], clock.now());
-      expect(r.serials).toEqual(['eu~ep1~1', 'eu~ep1~1']);
+      expect(r.serials).toEqual([ser(clock.now(), 1), ser(clock.now(), 1)]);
       expect(r.entries).toHaveLength(1);
     });
 
@@ -112,7 +118,7 @@ describe('ChannelState', () => {
       clock.advance(1);
       st.expire(clock.now());
       const later = st.accept([msg('a')], clock.now());
-      expect(later.serials).toEqual(['eu~ep1~2']);
+      expect(later.serials).toEqual([ser(clock.now(), 2)]);
       expect(later.entries).toHaveLength(1);
     });
 
@@ -168,7 +174,7 @@ describe('ChannelState', () => {
       st.expire(settings.historyMs + 1);
       expect(st.empty).toBe(true);
       expect(st.position()).toEqual({ epoch: EPOCH, serial: 2, channelSerial: 'eu~ep1~2' });
-      expect(st.accept([msg('c')], settings.historyMs + 2).serials).toEqual(['eu~ep1~3']);
+      expect(st.accept([msg('c')], settings.historyMs + 2).serials).toEqual([ser(settings.historyMs + 2, 3)]);
     });
 
     it('holds the count cap as soon as messages are accepted', () => {
@@ -194,7 +200,7 @@ describe('ChannelState', () => {
       expect(serialsOf(st.range(st.baseSerial))).toEqual([4, 5]);
       expect(replica.snapshot()).toEqual(st.snapshot());
       // The dropped ones are still in the dedup window: a repeat gets its serial.
-      expect(st.accept([big('a')], clock.now()).serials).toEqual(['eu~ep1~1']);
+      expect(st.accept([big('a')], clock.now()).serials).toEqual([ser(clock.now(), 1)]);
     });
 
     it('keeps dropped messages in the dedup window', () => {
@@ -290,7 +296,7 @@ describe('ChannelState', () => {
       expect(copy.position()).toEqual(st.position());
       expect(copy.covers(2)).toBe(true);
       expect(copy.covers(1)).toBe(false);
-      expect(copy.accept([msg('c')], settings.historyMs + 2).serials).toEqual(['eu~ep1~3']);
+      expect(copy.accept([msg('c')], settings.historyMs + 2).serials).toEqual([ser(settings.historyMs + 2, 3)]);
     });
 
     it('restores an empty fresh state', () => {
@@ -314,7 +320,7 @@ describe('ChannelState', () => {
         },
       ]);
       const local = st.accept([msg('local')], clock.now());
-      expect(parseSerial(local.serials[0]!)).toEqual({
+      expect(parseSerial(local.entries[0]!.channelSerial)).toEqual({
         region: 'eu',
         epoch: EPOCH,
         serial: 2,
@@ -721,7 +727,7 @@ describe('ChannelState', () => {
       const dup = replica.accept([msg('b')], clock.now());
       expect(dup).toEqual({ entries: [], serials: [done.serials[1]] });
       const next = replica.accept([msg('c')], clock.now());
-      expect(next.serials).toEqual(['eu~ep1~3']);
+      expect(next.serials).toEqual([ser(clock.now(), 3)]);
       expect(next.entries[0]!.origin.seq).toBe(3);
     });
 
@@ -770,7 +776,7 @@ describe('ChannelState', () => {
       expect(ids(whole.replica)).toEqual(ids(whole.master));
       // Wherever the cap cuts (a slot more on either side would move the cut at some cap).
       const kept = new Set<number>();
-      for (let cap = 1; cap <= 120; cap++) {
+      for (let cap = 1; cap <= 240; cap++) {
         const { master, replica, now } = pair(cap);
         master.expire(now);
         replica.expire(now);

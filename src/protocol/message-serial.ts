@@ -1,0 +1,50 @@
+/**
+ * Message serials: the `serial` every message carries (Ably's TM2r), made once by the
+ * channel master of the region that first accepted the message and carried with it to
+ * every replica, node and region, so it is the same wherever the message is read. The
+ * ACK of a publish gives it (`res[i].serials`), and `GET /channels/{ch}/messages/{serial}`
+ * finds the message by it in any region.
+ *
+ * Form: `<ms>-<seq>@<region>:<epoch>`, like Ably's `<time>-<counter>@<site>:<index>`:
+ * - `ms`: the accepting master's clock when it stored the message, 14 decimal digits
+ *   (never decreasing within a channel's state, as history's times);
+ * - `seq`: the message's seq in that region's own order for the channel (its origin
+ *   position), in base 36 after one base-36 digit giving its length, so that serials
+ *   compare as strings in the order of their numbers;
+ * - `region` and `epoch`: where, and in which lifetime of the channel's state there.
+ *
+ * Serials compare as strings by time first, then by the accepting region's order: the
+ * messages of one region's stream are in serial order, and the messages of several
+ * regions interleave by their masters' clocks. The region and epoch make each unique
+ * even where two regions, or two lifetimes of one region's state (a clock stepped back),
+ * stored a message in the same millisecond under the same seq.
+ */
+import type { OriginPosition } from './serial.js';
+
+const FORM = /^(\d{14})-([1-9a-b])([0-9a-z]+)@([A-Za-z0-9_-]+):([A-Za-z0-9_-]+)$/;
+/** Longest serial `parseMessageSerial` takes: 14 + 1 + 12 + 1 + two names of 100. */
+const MAX_LENGTH = 230;
+
+/** One message's place: when and where it was first stored, and its origin position there. */
+export interface MessagePlace extends OriginPosition {
+  /** The accepting master's clock (ms) when it stored the message. */
+  at: number;
+}
+
+/** The serial of the message stored at `at` (ms) as `origin.seq` of `origin.region`'s stream in `origin.epoch`. */
+export function formatMessageSerial(at: number, origin: OriginPosition): string {
+  const seq = origin.seq.toString(36);
+  return `${String(Math.max(0, Math.floor(at))).padStart(14, '0')}-${seq.length.toString(36)}${seq}@${origin.region}:${origin.epoch}`;
+}
+
+/** Parses a message serial; null when it is not one this service makes. */
+export function parseMessageSerial(s: unknown): MessagePlace | null {
+  if (typeof s !== 'string' || s.length > MAX_LENGTH) return null;
+  const m = FORM.exec(s);
+  if (!m) return null;
+  const [, ms, len, digits, region, epoch] = m as unknown as [string, string, string, string, string, string];
+  if (parseInt(len, 36) !== digits.length || digits[0] === '0') return null;
+  const seq = parseInt(digits, 36);
+  if (!Number.isSafeInteger(seq) || seq < 1) return null;
+  return { at: Number(ms), region, epoch, seq };
+}
