@@ -69,6 +69,7 @@ export const ErrorCodes = {
   presenceNotEntered: { code: 91002, statusCode: 400, message: 'unable to leave presence channel that is not entered' },
   presenceMemberLimit: { code: 91003, statusCode: 400, message: 'unable to enter presence channel (maximum member limit exceeded)' },
   presenceOutOfSync: { code: 91005, statusCode: 400, message: 'presence state is out of sync' },
+  mutableMessagesNotEnabled: { code: 93002, statusCode: 400, message: 'message updates, deletes and appends are not enabled on this channel' },
   presenceImplicitLeave: { code: 91100, statusCode: 400, message: 'member implicitly left presence channel (connection closed)' },
 } as const;
 

@@ -13,7 +13,8 @@
  * history, another region's replay, a full copy to a replica) decode what they return;
  * the hot path (a master's batch, replicated and broadcast) never reads the log.
  */
-import { entryListCodec } from '../transport/entry-codec.js';
+import { entryListCodec, type EntryHead } from '../transport/entry-codec.js';
+import type { OriginPosition } from '../protocol/serial.js';
 import type { LogEntry } from './entry.js';
 
 export interface HistoryQuery {
@@ -30,6 +31,8 @@ export interface HistoryQuery {
   /** The epoch `cursor` and `untilSerial` belong to; another epoch's serials mean nothing here. */
   epoch?: string;
   kind: LogEntry['kind'];
+  /** Only the message first accepted at this origin position (a message serial's; `query` ignores the rest but `untilSerial`). */
+  origin?: OriginPosition;
 }
 
 /** Buffers grow with what the log holds, from this… */
@@ -314,6 +317,7 @@ export class ChannelLog {
    * `limit`, after the cursor. Returns the page and whether more match.
    */
   query(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
+    if (q.origin) return { items: this.find(q.origin, q.untilSerial), more: false };
     const picked: number[] = [];
     const fwd = q.direction === 'forwards';
     const kind = q.kind === 'message' ? MESSAGE : PRESENCE;
@@ -351,6 +355,24 @@ export class ChannelLog {
     }
     if (fwd) return { items: this.decodeSlots(picked), more };
     return { items: this.decodeSlots(picked.reverse()).reverse(), more };
+  }
+
+  /**
+   * The retained message first accepted at `o` (at most serial `upto`), as a one-entry
+   * list or none: read from the newest back, each entry only as far as its origin (about
+   * 3 ms for a log of 10,000 entries without it).
+   */
+  private find(o: OriginPosition, upto = this.lastSerial): LogEntry[] {
+    let hit = false;
+    const test = (h: EntryHead) => {
+      hit = h.seq === o.seq && h.region === o.region && h.epoch === o.epoch;
+    };
+    for (let i = Math.min(this.tail - 1, this.slot(upto)); i >= this.head; i--) {
+      if (this.where[i * SLOT + KIND] !== MESSAGE) continue;
+      entryListCodec.scanLogEntryList(this.bytesOf(i, i + 1), test);
+      if (hit) return this.decode(i, i + 1);
+    }
+    return [];
   }
 }
 

@@ -16,6 +16,7 @@ import { unfilteredChannelName } from '../protocol/channel-name.js';
 import { PresenceAction } from '../protocol/actions.js';
 import { presenceToWire, toWire } from '../protocol/message.js';
 import { parseSerial } from '../protocol/serial.js';
+import { parseMessageSerial } from '../protocol/message-serial.js';
 import type { WireFormat } from '../protocol/types.js';
 import { authenticateRest, type Authenticator } from './auth.js';
 import { readDecodedBody, responseFormat, send, sendError } from './http-util.js';
@@ -136,6 +137,37 @@ async function history(r: RestRequest, kind: LogEntry['kind'] = 'message'): Prom
   send(r.res, 200, items.map((e) => entryToWire(e, r.format)), r.format, {
     link: linkHeader(word, r.query, next),
   });
+}
+
+/**
+ * One message by its serial (`getMessage`), or its versions (`getMessageVersions`): found
+ * in this region's retained history, whichever region first accepted it. Messages
+ * cannot be updated here (93002), so a message's only version is itself.
+ */
+async function message(r: RestRequest, versions: boolean): Promise<void> {
+  const c = creds(r);
+  const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'message lookup');
+  c.capability.require(name, 'history');
+  const serial = decodeSegment(r.params[1]!);
+  const place = parseMessageSerial(serial);
+  if (!place) throw AblyError.of('invalidParameterValue', `"${serial.slice(0, 100)}" is not a message serial this service made`);
+  const { region, epoch, seq } = place;
+  const query: HistoryQuery = { direction: 'backwards', limit: 1, kind: 'message', origin: { region, epoch, seq } };
+  const { items } = await r.ctx.services.history(channelKey(c.appId, name), query);
+  const found = items[0];
+  if (found?.kind !== 'message' || found.message.serial !== serial) {
+    throw AblyError.of('notFound', `no message with serial ${serial} in the retained history of channel ${name}`);
+  }
+  const wire = toWire(found.message, r.format);
+  if (versions) send(r.res, 200, [wire], r.format, { link: linkHeader('versions', r.query, null) });
+  else send(r.res, 200, wire, r.format);
+}
+
+/** An update, delete or append (`PATCH`): Ably's channel rule for them is not offered here. */
+async function mutate(r: RestRequest): Promise<void> {
+  creds(r);
+  const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'message updates');
+  throw AblyError.of('mutableMessagesNotEnabled', `channel ${name}: message updates, deletes and appends are not offered by this service`);
 }
 
 /** Current presence members (as PRESENT), paged by an offset cursor. */
@@ -398,6 +430,9 @@ const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/channels\/?$/, handle: channelList },
   { method: 'GET', pattern: /^\/stats\/?$/, handle: stats },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/(?:messages|history)\/?$/, handle: (r) => history(r) },
+  { method: 'GET', pattern: /^\/channels\/([^/]+)\/messages\/([^/]+)\/?$/, handle: (r) => message(r, false) },
+  { method: 'GET', pattern: /^\/channels\/([^/]+)\/messages\/([^/]+)\/versions\/?$/, handle: (r) => message(r, true) },
+  { method: 'PATCH', pattern: /^\/channels\/([^/]+)\/messages\/([^/]+)\/?$/, handle: mutate },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/presence\/?$/, handle: presence },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/presence\/history\/?$/, handle: (r) => history(r, 'presence') },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/?$/, handle: channelStatus },

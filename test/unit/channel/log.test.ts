@@ -296,6 +296,27 @@ describe('ChannelLog', () => {
       }
     });
 
+    it('finds one message by the origin position of its serial, whichever region it came from, and nothing else', () => {
+      const log = new ChannelLog();
+      const at = (serial: number, region: string, epoch: string, seq: number, kind: LogEntry['kind'] = 'message'): LogEntry => ({ ...entry(serial, serial * 10, kind), origin: { region, epoch, seq } });
+      const entries = [at(1, 'r', 'e', 1), at(2, 'us', 'u1', 7), at(3, 'r', 'e', 2, 'presence'), at(4, 'us', 'u2', 1), at(5, 'r', 'e', 3), at(6, 'us', 'u1', 8)];
+      for (const e of entries) log.append(e);
+      const find = (region: string, epoch: string, seq: number, untilSerial?: number) =>
+        query(log, { limit: 1, origin: { region, epoch, seq }, ...(untilSerial !== undefined ? { untilSerial } : {}) });
+      expect(find('us', 'u1', 7)).toEqual({ serials: [2], more: false });
+      expect(find('us', 'u2', 1)).toEqual({ serials: [4], more: false });
+      expect(find('r', 'e', 3)).toEqual({ serials: [5], more: false });
+      expect(log.query({ direction: 'backwards', limit: 1, kind: 'message', origin: { region: 'us', epoch: 'u1', seq: 8 } }).items).toEqual([entries[5]]);
+      // A presence event's position, another epoch's, one not held, one past the bound: none.
+      expect(find('r', 'e', 2)).toEqual({ serials: [], more: false });
+      expect(find('us', 'u2', 7)).toEqual({ serials: [], more: false });
+      expect(find('us', 'u1', 9)).toEqual({ serials: [], more: false });
+      expect(find('us', 'u1', 8, 5)).toEqual({ serials: [], more: false });
+      log.expire(25, 0, 10);
+      expect(find('us', 'u1', 7)).toEqual({ serials: [], more: false });
+      expect(find('r', 'e', 3)).toEqual({ serials: [5], more: false });
+    });
+
     it('finds nothing in an empty log', () => {
       const log = new ChannelLog(4);
       expect(query(log, {})).toEqual({ serials: [], more: false });

@@ -198,6 +198,13 @@ describe('fromWire', () => {
     expect(ablyErrorOf(() => fromWire(w)).code).toBe(40000);
   });
 
+  it("takes action 0 (message.create) or none, never a client's serial, and refuses updates, deletes and appends with 93002", () => {
+    expect(fromWire({ id: 'a', action: 0, serial: '01700000000000-11@eu:e' })).toStrictEqual({ id: 'a' });
+    expect(fromWire({ id: 'a', action: null })).toStrictEqual({ id: 'a' });
+    for (const action of [1, 2, 5]) expect(ablyErrorOf(() => fromWire({ id: 'a', action })), `action ${action}`).toMatchObject({ code: 93002, statusCode: 400 });
+    for (const action of [3, 4, 6, -1, '0', 0.5]) expect(ablyErrorOf(() => fromWire({ id: 'a', action })).code, `action ${action}`).toBe(40000);
+  });
+
   it('rejects an empty id with 40031', () => {
     expect(ablyErrorOf(() => fromWire({ id: '' })).code).toBe(40031);
   });
