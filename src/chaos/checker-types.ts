@@ -4,6 +4,7 @@
  */
 import type { RecordError } from './record.js';
 import type { FilterFigures } from './filter-check.js';
+import type { SerialFigures } from './serial-check.js';
 
 export interface MessageRef {
   publisher: string;
@@ -262,6 +263,8 @@ export interface Report {
   deltas: DeltaFigures | null;
   /** null: no subscriber had a subscription filter. Optional: reports written before filters have none. */
   filters?: FilterFigures | null;
+  /** null: no message was seen with or without a serial. Optional: reports written before serials have none. */
+  serials?: SerialFigures | null;
   history: HistoryFigures | null;
   /** null: the workload authenticated with the key. */
   tokens: TokenFigures | null;

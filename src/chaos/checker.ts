@@ -58,6 +58,7 @@ import { writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyFailed, historyFigures } from './history-check.js';
+import { SerialCheck, serialsFailed } from './serial-check.js';
 import { tokenFigures, tokensFailed } from './token-check.js';
 import { revocationFigures, revocationsFailed } from './revocation-check.js';
 import { filterFigures } from './filter-check.js';
@@ -134,6 +135,7 @@ export class Checker {
   private readonly tokenEvents: TokenEvent[] = [];
   private readonly revocationsMade: RevocationEvent[] = [];
   private readonly revocationsSeen: RevokedEvent[] = [];
+  private readonly serials = new SerialCheck();
   private minT = Infinity;
   private maxT = -Infinity;
   private endT = NaN;
@@ -157,10 +159,12 @@ export class Checker {
           m.outcome = e.outcome;
           m.error = e.error;
         }
+        if (e.outcome === 'ack') this.serials.see(e.channel, e.publisher, e.seq, e.serial, `ACK in ${e.region}`);
         break;
       }
       case 'deliver':
         this.deliver(e.channel, e.region, e.client, e.publisher, e.seq, e.sentAt, e.t);
+        this.serials.see(e.channel, e.publisher, e.seq, e.serial, `sent to ${e.region}/${e.client}`);
         break;
       case 'subscribe': {
         const s = this.sub(this.channel(e.channel), e.client, e.region);
@@ -205,6 +209,11 @@ export class Checker {
       }
       case 'history':
         this.historyReads.push(e);
+        e.serials?.forEach((serial, i) => {
+          const item = e.items[i]!;
+          const at = item.lastIndexOf('#');
+          this.serials.see(e.channel, item.slice(0, at), Number(item.slice(at + 1)), serial, `history in ${e.region}`);
+        });
         break;
       case 'token':
         this.tokenEvents.push(e);
@@ -344,10 +353,12 @@ export class Checker {
     const history = historyFigures(this.historyReads, this.channels, this.publisherRegion, this.maxExamples);
     const tokens = tokenFigures(this.tokenEvents, merged, this.maxExamples);
     const filters = filterFigures(this.channels.values(), this.maxExamples);
+    // The workload's publishers are their own clients: a publisher's SDK that connected afresh resent under new ids.
+    const serials = this.serials.figures(new Set(this.newConnections.map((c) => c.client)), this.maxExamples);
     const revocations = revocationFigures(this.revocationsMade, this.revocationsSeen, merged, end, this.maxExamples);
 
     return {
-      verdict: violationTotal(violations) > 0 || (filters?.leaked ?? 0) > 0 || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (filters?.leaked ?? 0) > 0 || serialsFailed(serials) || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,
@@ -373,6 +384,7 @@ export class Checker {
       occupancy,
       deltas: this.deltas,
       filters,
+      serials,
       history,
       tokens,
       revocations,

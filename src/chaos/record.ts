@@ -52,6 +52,8 @@ export interface PublishEvent {
   outcome: PublishOutcome;
   /** When the ACK or NACK came. */
   doneAt?: number;
+  /** The message's serial, as the ACK gave it. */
+  serial?: string;
   error?: RecordError;
 }
 
@@ -66,6 +68,8 @@ export interface DeliverEvent {
   seq: number;
   sentAt: number;
   channelSerial?: string;
+  /** The message's serial, as the subscriber was sent it (serial-check.ts). */
+  serial?: string;
 }
 
 /** The subscriber's channel became attached for the first time: from `t` on, it expects every acknowledged message. */
@@ -192,6 +196,8 @@ export interface HistoryEvent {
   region: string;
   channel: string;
   items: string[];
+  /** Each item's serial (same length as `items`; '' where it had none). */
+  serials?: string[];
   historyMs: number;
   maxMessages: number;
   error?: string;
@@ -335,6 +341,7 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
         throw new RecordFormatError(line, `publish.outcome must be one of ${PUBLISH_OUTCOMES.join(', ')}`);
       }
       if (r.doneAt !== undefined) need(r, 'doneAt', 'number', line);
+      if (r.serial !== undefined) need(r, 'serial', 'string', line);
       needError(r, line);
       break;
     case 'deliver':
@@ -343,6 +350,7 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       need(r, 'seq', 'number', line);
       need(r, 'sentAt', 'number', line);
       if (r.channelSerial !== undefined) need(r, 'channelSerial', 'string', line);
+      if (r.serial !== undefined) need(r, 'serial', 'string', line);
       break;
     case 'subscribe':
     case 'unsubscribe':
@@ -392,6 +400,10 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       for (const k of ['historyMs', 'maxMessages'] as const) need(r, k, 'number', line);
       const v = r.items;
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new RecordFormatError(line, 'history.items must be an array of strings');
+      const ss = r.serials;
+      if (ss !== undefined && (!Array.isArray(ss) || ss.length !== v.length || !ss.every((x) => typeof x === 'string'))) {
+        throw new RecordFormatError(line, 'history.serials must be an array of strings, one per item');
+      }
       if (r.error !== undefined) need(r, 'error', 'string', line);
       break;
     }

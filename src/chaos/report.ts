@@ -12,6 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Anomaly, Availability, FaultFigures, HistoryExample, LatencyStats, Report, Violation } from './checker.js';
 import { occupancyLines } from './occupancy-check.js';
+import { serialsOff } from './serial-check.js';
 
 // ---------------------------------------------------------------------------------------
 // Text: the checker's summary and the phrases the markdown shares with it
@@ -223,6 +224,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
         ...(r.presence ? [['presence views not showing exactly the members at the end', r.presence.mismatched] as [string, number]] : []),
         ...(r.occupancy ? [['occupancy views not showing the clients attached at the end', r.occupancy.mismatched] as [string, number]] : []),
         ...(r.history ? [['stored history: missing, duplicated, out of order or unreadable', historyOff(r)] as [string, number]] : []),
+        ...(r.serials ? [['serials: a message under two, one naming two, or none', serialsOff(r.serials)] as [string, number]] : []),
         ...(r.tokens ? [['tokens: fresh requests refused as replays, replays taken outside faults', tokensOff(r)] as [string, number]] : []),
         ...(r.revocations ? [['revocations: nodes still taking a revoked token at the end', r.revocations.unseenCount] as [string, number]] : []),
       ],
@@ -234,6 +236,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
   if (r.occupancy) out.push(...occupancyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.deltas) out.push(...deltaLines(r), '');
   if (r.filters) out.push(...filterLines(r), '');
+  if (r.serials) out.push(...serialLines(r), '');
   if (r.history) out.push(...historyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.tokens) out.push(...tokenLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.revocations) out.push(...revocationLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
@@ -363,7 +366,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
           v.order,
           v.regionOrder,
           (r.presence ? `${r.presence.mismatched} of ${r.presence.views}` : '–') + (r.occupancy ? `; occupancy ${r.occupancy.mismatched} of ${r.occupancy.views}` : ''),
-          r.history ? `${historyOff(r)} (${r.history.expected} expected)` : '–',
+          (r.history ? `${historyOff(r)} (${r.history.expected} expected)` : '–') + (r.serials ? `; serials off ${serialsOff(r.serials)} of ${r.serials.messages}` : ''),
           (r.tokens ? `${tokensOff(r)} (${r.tokens.replays.taken} of ${r.tokens.requests.issued})` : '–') + (r.revocations ? `; revocations unseen ${r.revocations.unseenCount} of ${r.revocations.checks}` : ''),
           worstConvergence(r.faults),
           worstAvailability(r.faults),
@@ -565,6 +568,18 @@ function filterLines(r: Report): string[] {
   return [
     `filters: ${f.subscribers} subscriber(s) with a subscription filter were given ${f.delivered} messages, ${f.leaked} of them held back by their filter`,
     ...f.examples.map((x) => `  FAIL: leaked through a filter: ${x}`),
+  ];
+}
+
+/** Message serials: one per message wherever it was seen (serial-check.ts). */
+function serialLines(r: Report): string[] {
+  const f = r.serials;
+  if (!f) return [];
+  return [
+    `serials: ${f.messages} messages seen ${f.sightings} times with a serial (ACKs, deliveries, history items), ${f.unserialed} without one; ` +
+      `${f.split} under two serials, ${f.shared} serials naming two messages` +
+      (f.resent ? ` (${f.resent} more under two, resent by a publisher whose resume failed)` : ''),
+    ...f.examples.map((x) => `  FAIL: ${x}`),
   ];
 }
 

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from '../log.js';
 import { historyOff, writeCombinedReport } from './report.js';
 import { runScenario, type RunOptions, type RunResult } from './runner.js';
+import { serialsOff } from './serial-check.js';
 export { stopActiveRuns } from './runner.js';
 import { writeRandomScenario, type RandomOptions } from './random.js';
 import { loadScenario } from './scenario.js';
@@ -29,6 +30,7 @@ export async function runScenarios(files: string[], outDir: string, log: Logger,
         (r.report.occupancy ? `, occupancy views off ${r.report.occupancy.mismatched} of ${r.report.occupancy.views}` : '') +
         (r.report.deltas ? `, deltas ${r.report.deltas.decoded} of ${r.report.deltas.received} (re-attached ${r.report.deltas.reattached})` : '') +
         (r.report.filters ? `, filtered ${r.report.filters.delivered} (leaked ${r.report.filters.leaked})` : '') +
+        (r.report.serials ? `, serials off ${serialsOff(r.report.serials)} of ${r.report.serials.messages}` : '') +
         (r.report.history ? `, history off ${historyOff(r.report)} of ${r.report.history.expected}` : '') +
         (r.report.tokens ? `, tokens ${r.report.tokens.requests.issued} (replays taken ${r.report.tokens.replays.taken}, outside faults ${r.report.tokens.takenOutsideFaults}; fresh refused ${r.report.tokens.freshRefused})` : '') +
         (r.report.revocations ? `, revocations refused ${r.report.revocations.refused} of ${r.report.revocations.checks} (max ${r.report.revocations.allMs.max ?? '–'} ms)` : '') +

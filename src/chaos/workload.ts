@@ -350,24 +350,27 @@ export class Workload {
   }
 
   /** One channel's history through `rest`, every page; tried again on failure (the service may still be settling). */
-  private async historyOf(rest: InstanceType<typeof Ably.Rest>, channel: string): Promise<{ items: string[]; error?: string }> {
+  private async historyOf(rest: InstanceType<typeof Ably.Rest>, channel: string): Promise<{ items: string[]; serials?: string[]; error?: string }> {
     let error = '';
     for (let attempt = 0; attempt < HISTORY_ATTEMPTS; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, HISTORY_RETRY_MS));
       try {
         const items: string[] = [];
+        const serials: string[] = [];
         let page = await rest.channels.get(channel).history({ direction: 'forwards', limit: HISTORY_PAGE });
         for (;;) {
           for (const m of page.items) {
             const d = m.data as Payload | undefined;
-            if (d && typeof d.p === 'string' && typeof d.s === 'number') items.push(`${d.p}#${d.s}`);
+            if (!d || typeof d.p !== 'string' || typeof d.s !== 'number') continue;
+            items.push(`${d.p}#${d.s}`);
+            serials.push(m.serial ?? '');
           }
           if (!page.hasNext()) break;
           const next = await page.next();
           if (!next) break;
           page = next;
         }
-        return { items };
+        return { items, serials };
       } catch (err) {
         error = (err as Error).message;
       }
@@ -468,6 +471,7 @@ export class Workload {
         publisher: d.p,
         seq: d.s,
         sentAt: d.t,
+        ...(m.serial ? { serial: m.serial } : {}),
       });
     });
   }
@@ -503,14 +507,14 @@ export class Workload {
         .get(channel)
         .publish({ name: 'm', data: payload, extras: { headers: filterHeaders(seq) } })
         .then(
-          () => this.settle(key, 'ack'),
+          (r) => this.settle(key, 'ack', undefined, r.serials[0] ?? undefined),
           (err: { code?: number; message?: string }) => this.settle(key, 'nack', err),
         );
     };
     this.timers.push(setInterval(tick, this.o.intervalMs));
   }
 
-  private settle(key: string, outcome: 'ack' | 'nack', err?: { code?: number; message?: string }): void {
+  private settle(key: string, outcome: 'ack' | 'nack', err?: { code?: number; message?: string }, serial?: string): void {
     const p = this.pending.get(key);
     if (!p) return;
     this.pending.delete(key);
@@ -524,6 +528,7 @@ export class Workload {
       seq: p.seq,
       outcome,
       doneAt: Date.now(),
+      ...(serial ? { serial } : {}),
       ...(err ? { error: { code: err.code ?? 0, message: err.message ?? '' } } : {}),
     });
   }

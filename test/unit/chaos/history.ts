@@ -6,13 +6,19 @@ const REGION_OF: Record<string, string> = { p1: 'r1', p2: 'r1', q1: 'r2' };
 /** Subscriber client id → region. */
 const SUB_REGION: Record<string, string> = { a: 'r1', b: 'r1', c: 'r2', d: 'r2' };
 
-export function pub(t: number, publisher: string, seq: number, outcome: PublishOutcome = 'ack', channel = 'ch'): PublishEvent {
-  const region = REGION_OF[publisher] ?? 'r1';
-  return { type: 'publish', t, region, client: publisher, channel, publisher, seq, outcome, ...(outcome === 'unknown' ? {} : { doneAt: t + 5 }) };
+/** The serial the builders give the message (publisher, seq). */
+export function serialOf(publisher: string, seq: number): string {
+  return `s-${publisher}-${seq}`;
 }
 
-export function del(t: number, client: string, publisher: string, seq: number, sentAt: number, channel = 'ch'): DeliverEvent {
-  return { type: 'deliver', t, region: SUB_REGION[client] ?? 'r1', client, channel, publisher, seq, sentAt };
+export function pub(t: number, publisher: string, seq: number, outcome: PublishOutcome = 'ack', channel = 'ch'): PublishEvent {
+  const region = REGION_OF[publisher] ?? 'r1';
+  const done = outcome === 'unknown' ? {} : { doneAt: t + 5, ...(outcome === 'ack' ? { serial: serialOf(publisher, seq) } : {}) };
+  return { type: 'publish', t, region, client: publisher, channel, publisher, seq, outcome, ...done };
+}
+
+export function del(t: number, client: string, publisher: string, seq: number, sentAt: number, channel = 'ch', serial = serialOf(publisher, seq)): DeliverEvent {
+  return { type: 'deliver', t, region: SUB_REGION[client] ?? 'r1', client, channel, publisher, seq, sentAt, serial };
 }
 
 export function sub(t: number, client: string, channel = 'ch'): RecordEvent {

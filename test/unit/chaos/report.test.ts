@@ -142,9 +142,9 @@ describe('writeScenarioReport and writeCombinedReport', () => {
     expect(md).toContain('1 of 2 scenario(s) passed.');
     const rows = md.split('\n').filter((l) => l.startsWith('| slow-region') || l.startsWith('| partition-and-heal'));
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatch(/^\| slow-region \| PASS \| 0 \| 0 \| 0 \| 0 \| – \| – \| – \| 0 ms \| 100% \(2\/2\) in r1 \| 10 ms \/ 10 ms \| 10 ms \/ 10 ms \|/);
+    expect(rows[0]).toMatch(/^\| slow-region \| PASS \| 0 \| 0 \| 0 \| 0 \| – \| –; serials off 0 of 3 \| – \| 0 ms \| 100% \(2\/2\) in r1 \| 10 ms \/ 10 ms \| 10 ms \/ 10 ms \|/);
     expect(rows[0]).toContain('[summary](slow-region/summary.md) · [json](slow-region/check.json) · [svg](slow-region/timeline.svg)');
-    expect(rows[1]).toMatch(/^\| partition-and-heal \| \*\*FAIL\*\* \| 1 \| 0 \| 0 \| 0 \| – \| – \| – \| never \(2\/2 faults\) \|/);
+    expect(rows[1]).toMatch(/^\| partition-and-heal \| \*\*FAIL\*\* \| 1 \| 0 \| 0 \| 0 \| – \| –; serials off 0 of 3 \| – \| never \(2\/2 faults\) \|/);
     expect(md).toContain('- **slow-region**: 200 ms, jitter, 2 % loss.');
   });
 });
