@@ -343,16 +343,15 @@ export interface EntryHead {
   serial: number;
   storedAt: number;
   kind: 'message' | 'presence';
-  /** Its origin region and epoch (one string each for the entries that repeat them) and seq there. */
+  /** Its origin region (one string for the entries that repeat it) and seq there. */
   region: string;
-  epoch: string;
   seq: number;
   /** Its item's id and connection id ('' and undefined where there are none). */
   id: string;
   connectionId: string | undefined;
 }
 
-const head: EntryHead = { start: 0, end: 0, serial: 0, storedAt: 0, kind: 'message', region: '', epoch: '', seq: 0, id: '', connectionId: undefined };
+const head: EntryHead = { start: 0, end: 0, serial: 0, storedAt: 0, kind: 'message', region: '', seq: 0, id: '', connectionId: undefined };
 /** Where the channelSerial of the entry in `head` is in the list (both 0: none). */
 let serialStart = 0;
 let serialEnd = 0;
@@ -361,7 +360,6 @@ function readOriginHead(r: EntryReader): void {
   while (r.pos < r.end) {
     const tag = r.uint();
     if (tag === TAG.region) head.region = r.interned(r.region);
-    else if (tag === TAG.epoch) head.epoch = r.interned(r.epoch);
     else if (tag === TAG.originSeq) head.seq = r.uint();
     else r.skip(tag & 7);
   }
@@ -381,7 +379,7 @@ function readItemHead(r: EntryReader): void {
 /** Reads the LogEntry from here to `r.end` into `head` (and where its channelSerial is). */
 function readHead(r: EntryReader): void {
   head.serial = head.storedAt = head.seq = serialStart = serialEnd = 0;
-  head.region = head.epoch = head.id = '';
+  head.region = head.id = '';
   head.connectionId = undefined;
   let item = false;
   while (r.pos < r.end) {
@@ -401,6 +399,32 @@ function readHead(r: EntryReader): void {
     }
   }
   if (!item) throw malformed('log entry without an item');
+}
+
+/** Whether the bytes [at, at + n) of `buf` are `want`'s. */
+function sameBytes(buf: Buffer, at: number, n: number, want: Buffer): boolean {
+  if (n !== want.length) return false;
+  for (let i = 0; i < n; i++) if (buf[at + i] !== want[i]) return false;
+  return true;
+}
+
+/** Whether the OriginPosition from here to `r.end` is `seq` of `region` in `epoch` (their UTF-8), strings compared as bytes. */
+function originIs(r: Reader, seq: number, region: Buffer, epoch: Buffer): boolean {
+  let got = 0;
+  let regionOk = region.length === 0;
+  let epochOk = epoch.length === 0;
+  while (r.pos < r.end) {
+    const tag = r.uint();
+    if (tag === TAG.originSeq) got = r.uint();
+    else if (tag === TAG.region || tag === TAG.epoch) {
+      const e = r.lenEnd();
+      const ok = sameBytes(r.buf, r.pos, e - r.pos, tag === TAG.region ? region : epoch);
+      if (tag === TAG.region) regionOk = ok;
+      else epochOk = ok;
+      r.pos = e;
+    } else r.skip(tag & 7);
+  }
+  return got === seq && regionOk && epochOk;
 }
 
 function readList<T>(bytes: Uint8Array, entry: (r: EntryReader) => T): T[] {
@@ -468,6 +492,25 @@ export const entryListCodec = {
     }
     // serialStart and serialEnd are still the last entry's.
     return { count, lastChannelSerial: count ? r.buf.utf8Slice(serialStart, serialEnd) : '' };
+  },
+
+  /**
+   * Whether the LogEntryList element at [start, end) of `buf` (one entry, as a log holds
+   * it) was first accepted as `seq` of `region` in `epoch` (their UTF-8): read only as
+   * far as its origin, with nothing decoded or allocated but the reader.
+   */
+  acceptedAt(buf: Buffer, start: number, end: number, seq: number, region: Buffer, epoch: Buffer): boolean {
+    const r = new Reader(asBuffer(buf), WHAT);
+    r.pos = start;
+    r.end = end;
+    if (r.uint() !== TAG.listEntry) return false;
+    r.end = r.lenEnd();
+    while (r.pos < r.end) {
+      const tag = r.uint();
+      if (tag === TAG.origin) return r.nested((n) => originIs(n, seq, region, epoch));
+      r.skip(tag & 7);
+    }
+    return false;
   },
 
   /**

@@ -157,6 +157,28 @@ describe('entry lists encoded by hand', () => {
     expect(codec.decodeLogEntryList(list)).toStrictEqual([e]);
   });
 
+  it('tell whether an element was first accepted at an origin position, reading it only that far (acceptedAt)', () => {
+    const entries = variety();
+    const bytes = codec.encodeLogEntryList(entries);
+    const at = codec.logEntryElements(bytes)!;
+    const b = (s: string) => Buffer.from(s);
+    entries.forEach((e, i) => {
+      const { region, epoch, seq } = e.origin;
+      const is = (r: string, ep: string, s: number) => codec.acceptedAt(bytes, at[i]!, at[i + 1]!, s, b(r), b(ep));
+      expect(is(region, epoch, seq), `entry ${i}`).toBe(true);
+      expect(is(region, epoch, seq + 1)).toBe(false);
+      expect(is(`${region}x`, epoch, seq)).toBe(false);
+      expect(is(region, `${epoch}x`, seq)).toBe(false);
+      if (region !== '') expect(is(region.slice(1), epoch, seq)).toBe(false);
+    });
+    // A field it does not know, before the origin, is skipped; bytes around the element are not read.
+    const o = entries[2]!.origin;
+    const body = bytes.subarray(at[2]! + 1 + varintBytes(at[3]! - at[2]! - 2).length, at[3]!);
+    const element = Buffer.from([0xff, ...lenField(1, [...varintBytes((20 << 3) | 0), 5, ...body]), 0xff]);
+    expect(codec.acceptedAt(element, 1, element.length - 1, o.seq, b(o.region), b(o.epoch))).toBe(true);
+    expect(codec.acceptedAt(element, 1, element.length - 1, o.seq + 1, b(o.region), b(o.epoch))).toBe(false);
+  });
+
   it('read each entry as far as a log that keeps its bytes needs (scanLogEntryList): what the decoder makes of the same entry', () => {
     const entries = variety();
     const bytes = codec.encodeLogEntryList(entries);
@@ -167,7 +189,7 @@ describe('entry lists encoded by hand', () => {
     expect(heads).toEqual(
       entries.map((e, i) => {
         const item = e.kind === 'message' ? e.message : e.presence;
-        return { start: at[i], end: at[i + 1], serial: e.serial, storedAt: e.storedAt, kind: e.kind, region: e.origin.region, epoch: e.origin.epoch, seq: e.origin.seq, id: item.id, connectionId: item.connectionId || undefined };
+        return { start: at[i], end: at[i + 1], serial: e.serial, storedAt: e.storedAt, kind: e.kind, region: e.origin.region, seq: e.origin.seq, id: item.id, connectionId: item.connectionId || undefined };
       }),
     );
     // Fields it does not know are skipped, as by the decoder; an entry without an item is refused.
