@@ -15,7 +15,7 @@ import { Rpc, type RequestBody } from '../transport/rpc.js';
 import type { RegionTransport } from '../transport/transport.js';
 import { argOf, emitResult, median } from './util.js';
 
-const REPLY: ReplyBody = { kind: 'published', serials: ['e:1'] };
+const REPLY: ReplyBody = { kind: 'published', serials: ['e:1'], epoch: 'e' };
 
 /** Keeps the last message sent; nothing else. */
 function nullTransport(): { t: RegionTransport; last: () => NodeMessage } {

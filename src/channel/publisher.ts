@@ -83,13 +83,6 @@ interface Item {
   known: string | null | undefined;
 }
 
-/** The epoch of a channelSerial (`<region>~<epoch>~<serial>|…`): on every answer, so a slice, not parseSerial's whole vector. */
-function epochOf(serial: string): string | null {
-  const i = serial.indexOf('~');
-  const j = i < 0 ? -1 : serial.indexOf('~', i + 1);
-  return j < 0 ? null : serial.slice(i + 1, j);
-}
-
 /** Per channel, the epoch of the last answer a publish got on this node. */
 class KnownEpochs {
   private readonly map = new Map<ChannelKey, string>();
@@ -98,9 +91,8 @@ class KnownEpochs {
     return this.map.get(key) ?? null;
   }
 
-  learn(key: ChannelKey, serial: string): void {
-    const epoch = epochOf(serial);
-    if (epoch === null || this.map.get(key) === epoch) return;
+  learn(key: ChannelKey, epoch: string): void {
+    if (epoch === '' || this.map.get(key) === epoch) return;
     // Bounded: past the cap it starts again (publishes then name no epoch until answered).
     if (this.map.size >= MAX_KNOWN_CHANNELS && !this.map.has(key)) this.map.clear();
     this.map.set(key, epoch);
@@ -222,7 +214,8 @@ class Stream {
     this.inFlight -= items.length;
     if (body?.kind === 'published' || body?.kind === 'ok') {
       const serials = body.kind === 'published' ? body.serials : [];
-      if (serials.length) this.epochs.learn(this.key, serials[serials.length - 1]!);
+      // The master says its epoch (message serials, which may be another region's, do not).
+      if (body.kind === 'published') this.epochs.learn(this.key, body.epoch);
       // One serial per message, in order: each publish of a group takes its own.
       let at = 0;
       for (const item of items) {

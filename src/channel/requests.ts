@@ -91,7 +91,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
         }
         try {
-          return { kind: 'published', serials: await a.ok.publish(req.messages) };
+          return { kind: 'published', serials: await a.ok.publish(req.messages), epoch: a.ok.epoch };
         } catch (err) {
           // The master moved while the publish waited: whatever it accepted went with the
           // state to the new owner, which deduplicates the publisher's resend.

@@ -714,8 +714,13 @@ export interface OccupancyReply {
   presenceConnections: number;
 }
 
+/**
+ * To a publish: each message's serial, and the epoch of the channel's state the master
+ * ordered them in (the publishing node names it in its next publishes: PublishRequest.epoch).
+ */
 export interface Published {
   serials: string[];
+  epoch: string;
 }
 
 export interface Entries {
@@ -6270,13 +6275,16 @@ export const OccupancyReply: MessageFns<OccupancyReply> = {
 };
 
 function createBasePublished(): Published {
-  return { serials: [] };
+  return { serials: [], epoch: "" };
 }
 
 export const Published: MessageFns<Published> = {
   encode(message: Published, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.serials) {
       writer.uint32(10).string(v!);
+    }
+    if (message.epoch !== "") {
+      writer.uint32(18).string(message.epoch);
     }
     return writer;
   },
@@ -6300,6 +6308,14 @@ export const Published: MessageFns<Published> = {
             }
 
             message.serials.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.epoch = reader.string();
             continue;
           }
         }

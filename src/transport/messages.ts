@@ -450,7 +450,7 @@ export type ReplyBody =
   | { kind: 'subAudit'; match: boolean; channels: ChannelKey[] }
   /** `gap`: an origin whose part cannot be supplied; `lost`: a point the resume crosses where another region's messages were lost. */
   | { kind: 'vector'; entries: LogEntry[]; gap: string | null; lost?: ErrorInfo }
-  | { kind: 'published'; serials: string[] }
+  | { kind: 'published'; serials: string[]; epoch: string }
   /** `gaps`: where, in the range read, subscribers were told of another region's lost messages (gaps.ts). */
   | { kind: 'entries'; entries: LogEntry[]; more: boolean; gaps?: Gap[] }
   /**

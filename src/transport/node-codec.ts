@@ -124,7 +124,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
     case 'subAudit':
       return { rid, body: { $case: 'subAudit', subAudit: { match: r.match, channels: r.channels } } };
     case 'published':
-      return { rid, body: { $case: 'published', published: { serials: r.serials } } };
+      return { rid, body: { $case: 'published', published: { serials: r.serials, epoch: r.epoch } } };
     case 'entries':
       return { rid, body: { $case: 'entries', entries: { entries: r.entries.map(entryToPb), more: r.more, gaps: gapsToPb(r.gaps) } } };
     case 'ok':
@@ -222,7 +222,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
     case 'subAudit':
       return { kind: 'subAudit', match: b.subAudit.match, channels: b.subAudit.channels };
     case 'published':
-      return { kind: 'published', serials: b.published.serials };
+      return { kind: 'published', serials: b.published.serials, epoch: b.published.epoch };
     case 'entries':
       return {
         kind: 'entries',

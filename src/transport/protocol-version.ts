@@ -53,11 +53,16 @@
  *   mode (`OccupancyReport`), masters send the totals back (`OccupancyTotals`) for
  *   occupancy events, and regions tell each other theirs (`OccupancyRegion`,
  *   `LinkFrame.occupancy`). A build of 9 (or 5) could not decode them, dropping the link.
+ * - node 11 and region 7 (2026-12-06): every message carries its serial (`Message.serial`),
+ *   made once where it was first accepted, and a publish's reply its master's epoch
+ *   (`Published.epoch`), since the serials in it (message serials) no longer name it. A
+ *   build of 10 (or 6) would drop the serials of the messages it passed on, and would
+ *   look for the epoch in the serials, find none, and so never name one in its publishes.
  */
 import { LogThrottle } from '../log.js';
 
-export const NODE_PROTOCOL = 10;
-export const REGION_PROTOCOL = 6;
+export const NODE_PROTOCOL = 11;
+export const REGION_PROTOCOL = 7;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */
 export function versionText(v: number): string {

@@ -41,7 +41,9 @@ function setup(owner: { current: string }) {
 /** Lets the current turn end (what was published in it goes out). */
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
-const published = (...serials: string[]): ReplyBody => ({ kind: 'published', serials }) as ReplyBody;
+const published = (...serials: string[]): ReplyBody => ({ kind: 'published', serials, epoch: 'E0' }) as ReplyBody;
+/** A master of `epoch` answers, with message serials (which name their region, here another's, and not the epoch). */
+const publishedIn = (epoch: string, ...serials: string[]): ReplyBody => ({ kind: 'published', serials, epoch });
 const range = <T,>(from: number, to: number, f: (i: number) => T): T[] => Array.from({ length: to - from }, (_, k) => f(from + k));
 
 async function until(what: () => boolean): Promise<void> {
@@ -171,8 +173,8 @@ describe('ChannelPublisher', () => {
     const first = publish(0);
     await turn();
     expect(sent[0]).toMatchObject({ ids: ['m0'], epoch: undefined }); // nothing known yet
-    sent[0]!.reply(published('eu~E1~1'));
-    expect(await first).toEqual(['eu~E1~1']);
+    sent[0]!.reply(publishedIn('E1', '01764000000000-11@us:U1'));
+    expect(await first).toEqual(['01764000000000-11@us:U1']);
     // m1 goes unanswered (its master died): it may have been ordered in E1.
     const lost = publish(1);
     await turn();
@@ -191,13 +193,13 @@ describe('ChannelPublisher', () => {
     sent[3]!.reply({ kind: 'error', error: AblyError.of('channelEpochExpired', 'state lost').toInfo() });
     await until(() => sent.length === 5);
     expect(sent[4]).toMatchObject({ to: 'n2', ids: ['m2'], epoch: undefined });
-    sent[4]!.reply(published('eu~E2~1'));
-    expect(await moved).toEqual(['eu~E2~1']);
+    sent[4]!.reply(publishedIn('E2', '01764000000001-11@eu:E2'));
+    expect(await moved).toEqual(['01764000000001-11@eu:E2']);
     // From then on publishes name E2.
     const next = publish(3);
     await turn();
     expect(sent[5]).toMatchObject({ ids: ['m3'], epoch: 'E2' });
-    sent[5]!.reply(published('eu~E2~2'));
-    expect(await next).toEqual(['eu~E2~2']);
+    sent[5]!.reply(publishedIn('E2', '01764000000002-12@eu:E2'));
+    expect(await next).toEqual(['01764000000002-12@eu:E2']);
   });
 });

@@ -4,7 +4,7 @@ import { decodeNodeMessage, encodeNodeMessage, encodeNodeMessageChunks } from '.
 import { encodeWithSharedWriter } from '../../../src/transport/pb-writer.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 
-const reply = (rid: number, serials: string[]): NodeMessage => ({ type: 'reply', rid, body: { kind: 'published', serials } });
+const reply = (rid: number, serials: string[]): NodeMessage => ({ type: 'reply', rid, body: { kind: 'published', serials, epoch: 'e1' } });
 
 describe('the shared protobuf writer', () => {
   it('gives each message bytes of its own, large after small and small after large', () => {

@@ -15,7 +15,7 @@ function setup(incarnations?: Record<string, number>) {
   return { rpc: new Rpc(transport, incarnations ? (node) => incarnations[node] : undefined, 1), sent };
 }
 
-const published = (s: string): ReplyBody => ({ kind: 'published', serials: [s] });
+const published = (s: string): ReplyBody => ({ kind: 'published', serials: [s], epoch: 'e1' });
 /** An AblyError's own words, without the description of its code in front. */
 const why = (e: AblyError) => e.message.replace(/^[^:]*: /, '');
 /** How a request ended: its reply, or its error's code and words. */
