@@ -180,16 +180,16 @@ export class ChannelState {
     return formatSerial({ region: this.settings.region, epoch: this.epoch, serial, origins });
   }
 
+  /** storedAt never goes backwards: history by time and by serial agree, and so do message serials' times and seqs. */
   private stamp(now: number): number {
-    // storedAt never goes backwards, so history by time and by serial agree.
     if (now > this.lastStoredAt) this.lastStoredAt = now;
     return this.lastStoredAt;
   }
 
   /**
    * Orders messages first accepted in this region (each with its id), giving each its
-   * serial for good. Returns the new entries (duplicates make none) and, per message,
-   * its serial (the original's for a duplicate).
+   * serial for good (to a copy of one given one before: a stopped master may hold it).
+   * Returns the new entries (none for duplicates) and each one's serial (a duplicate's: the original's).
    */
   accept(messages: readonly Message[], now: number): { entries: MessageEntry[]; serials: string[] } {
     const entries: MessageEntry[] = [];
@@ -206,13 +206,14 @@ export class ChannelState {
       const serial = this.log.lastSerial + 1;
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
       const channelSerial = this.formatAt(serial, seq);
-      message.serial = formatMessageSerial(storedAt, origin);
-      const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message };
+      const m = message.serial === undefined ? message : { ...message };
+      m.serial = formatMessageSerial(storedAt, origin);
+      const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: m };
       this.record(e, undefined, true);
       this.localSeq = seq;
       this.lastChannelSerial = channelSerial;
       entries.push(e);
-      serials.push(message.serial);
+      serials.push(m.serial);
     }
     // The count cap holds at all times, not only at the next housekeeping pass.
     if (entries.length) this.trim(storedAt);

@@ -159,6 +159,7 @@ export class Checker {
           m.outcome = e.outcome;
           m.error = e.error;
         }
+        this.serials.sent(e.channel, e.publisher, e.seq, e.t, e.doneAt);
         if (e.outcome === 'ack') this.serials.see(e.channel, e.publisher, e.seq, e.serial, `ACK in ${e.region}`);
         break;
       }
@@ -353,8 +354,7 @@ export class Checker {
     const history = historyFigures(this.historyReads, this.channels, this.publisherRegion, this.maxExamples);
     const tokens = tokenFigures(this.tokenEvents, merged, this.maxExamples);
     const filters = filterFigures(this.channels.values(), this.maxExamples);
-    // The workload's publishers are their own clients: a publisher's SDK that connected afresh resent under new ids.
-    const serials = this.serials.figures(new Set(this.newConnections.map((c) => c.client)), this.maxExamples);
+    const serials = this.serials.figures(this.newConnections, this.maxExamples);
     const revocations = revocationFigures(this.revocationsMade, this.revocationsSeen, merged, end, this.maxExamples);
 
     return {

@@ -8,9 +8,10 @@
  * - shared: one serial naming two messages;
  * - unserialed: an ACK, delivery or history item without a serial.
  * A publisher whose SDK connected afresh (its resume failed: `connection` lines) sends
- * its unacknowledged messages again under new ids (RTN19a), which the service stores as
- * new messages, with new serials: a split of its messages is counted as `resent`, not
- * failed. The check is over every sighting, also of messages no one expected.
+ * the messages then unacknowledged again under new ids (RTN19a), which the service
+ * stores as new messages, with new serials: a split of a message sent before such a
+ * connection and answered after it (or never) is counted as `resent`, not failed. The
+ * check is over every sighting, also of messages no one expected.
  */
 
 /** What the check found: `split` and `shared` FAIL the run. */
@@ -44,9 +45,16 @@ export class SerialCheck {
   private readonly byMessage = new Map<string, Seen>();
   /** `channel \0 serial` → the message it was first seen naming, and where. */
   private readonly bySerial = new Map<string, { message: string; where: Where; others?: Map<string, Where> }>();
+  /** `channel \0 publisher#seq` → when it was sent and answered (`publish` lines). */
+  private readonly sentAt = new Map<string, { t: number; doneAt: number }>();
   private sightings = 0;
   private unserialed = 0;
   private readonly unserialedExamples: string[] = [];
+
+  /** A publish line: when (publisher, seq) was sent, and answered (undefined: never). */
+  sent(channel: string, publisher: string, seq: number, t: number, doneAt: number | undefined): void {
+    this.sentAt.set(`${channel}\u0000${publisher}#${seq}`, { t, doneAt: doneAt ?? Infinity });
+  }
 
   /** One sighting of (publisher, seq) on `channel`, with the serial it carried there (undefined: none). */
   see(channel: string, publisher: string, seq: number, serial: string | undefined, where: Where): void {
@@ -68,10 +76,10 @@ export class SerialCheck {
   }
 
   /**
-   * The figures; null when nothing was seen. `resentBy`: the publishers whose SDK
-   * connected afresh during the run (their splits are `resent`).
+   * The figures; null when nothing was seen. `fresh`: when each publisher's SDK connected
+   * afresh (the workload's publishers are their own clients).
    */
-  figures(resentBy: ReadonlySet<string>, maxExamples: number): SerialFigures | null {
+  figures(fresh: readonly { client: string; t: number }[], maxExamples: number): SerialFigures | null {
     if (this.byMessage.size === 0 && this.unserialed === 0) return null;
     const out: SerialFigures = { messages: this.byMessage.size, sightings: this.sightings, unserialed: this.unserialed, split: 0, resent: 0, shared: 0, examples: [] };
     const example = (x: string) => {
@@ -81,7 +89,9 @@ export class SerialCheck {
     for (const [mk, m] of this.byMessage) {
       if (!m.others) continue;
       const [channel, message] = mk.split('\u0000') as [string, string];
-      if (resentBy.has(message.slice(0, message.lastIndexOf('#')))) {
+      const publisher = message.slice(0, message.lastIndexOf('#'));
+      const sent = this.sentAt.get(mk);
+      if (sent && fresh.some((c) => c.client === publisher && sent.t <= c.t && c.t <= sent.doneAt)) {
         out.resent++;
         continue;
       }

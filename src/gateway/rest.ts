@@ -48,11 +48,11 @@ interface RestRequest {
   ctx: RestContext;
 }
 
-function decodeSegment(s: string): string {
+function decodeSegment(s: string, what: 'channel name' | 'message serial' = 'channel name'): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    throw AblyError.of('invalidChannelName', 'channel name is not valid percent-encoding');
+    throw AblyError.of(what === 'channel name' ? 'invalidChannelName' : 'invalidParameterValue', `${what} is not valid percent-encoding`);
   }
 }
 
@@ -148,7 +148,7 @@ async function message(r: RestRequest, versions: boolean): Promise<void> {
   const c = creds(r);
   const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'message lookup');
   c.capability.require(name, 'history');
-  const serial = decodeSegment(r.params[1]!);
+  const serial = decodeSegment(r.params[1]!, 'message serial');
   const place = parseMessageSerial(serial);
   if (!place) throw AblyError.of('invalidParameterValue', `"${serial.slice(0, 100)}" is not a message serial this service made`);
   const { region, epoch, seq } = place;

@@ -14,10 +14,23 @@
  * - `region` and `epoch`: where, and in which lifetime of the channel's state there.
  *
  * Serials compare as strings by time first, then by the accepting region's order: the
- * messages of one region's stream are in serial order, and the messages of several
- * regions interleave by their masters' clocks. The region and epoch make each unique
- * even where two regions, or two lifetimes of one region's state (a clock stepped back),
- * stored a message in the same millisecond under the same seq.
+ * messages one region accepted in one lifetime of a channel's state are in serial order
+ * (its masters, through failovers, never store a message at an earlier time than the
+ * one before, `ChannelState.stamp`), and the messages of several regions, or lifetimes,
+ * interleave by their masters' clocks. The region and epoch tell apart two messages
+ * stored in the same millisecond under the same seq by two regions, or by two lifetimes
+ * of one region's state (a clock stepped back).
+ *
+ * Not unique in one case, beyond the one-node guarantee: a master made from an old copy
+ * of a channel, both newer copies lost, gives seqs of its epoch again (until it sees
+ * that it is behind and starts a new epoch, `ChannelRegistry.restartBehind`); a message
+ * it stores in the millisecond in which the lost copy stored the same seq gets the same
+ * serial. (Its channelSerial is the same as that message's too.)
+ *
+ * One message, two serials, in one case: a message whose id a region took from a
+ * publisher before the copy another region first accepted reached it (the publisher
+ * sent it again, to the second region, before that) is stored in each region under that
+ * region's serial; each region's dedup window keeps its own copy and drops the other.
  */
 import type { OriginPosition } from './serial.js';
 

@@ -12,6 +12,7 @@ import { parseMessageSerial } from '../../src/protocol/message-serial.js';
 import { regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import type { InboundMessage } from 'ably';
 import { closeAll, realtime, rest, type Realtime } from '../helpers/sdk.js';
+import { KEY } from '../helpers/topology.js';
 import { waitFor } from '../helpers/wait.js';
 
 type Msg = InboundMessage;
@@ -156,6 +157,9 @@ describe('message serials', () => {
       const unknown = original.serial!.replace(/@r1:/, '@r2:');
       expect(await errorOf(r.getMessage(unknown))).toMatchObject({ code: 40400, statusCode: 404 });
       expect(await errorOf(r.getMessage('eu~k3j2h1~2s'))).toMatchObject({ code: 40003, statusCode: 400 });
+      const badEncoding = await fetch(`http://127.0.0.1:${d.port('r1-n1')}/channels/${channel}/messages/%E0%A4%A`, { headers: { authorization: `Basic ${Buffer.from(KEY).toString('base64')}` } });
+      expect(badEncoding.status).toBe(400);
+      expect(((await badEncoding.json()) as { error: { code: number } }).error.code).toBe(40003);
       expect(await errorOf(rest(d.port('r1-n1')).channels.get('serials-never').getMessage(original.serial!))).toMatchObject({ code: 40400, statusCode: 404 });
     } finally {
       closeAll(pub, sub);

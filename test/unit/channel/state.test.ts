@@ -78,6 +78,20 @@ describe('ChannelState', () => {
       expect(entries[1]!.message.id).toBe('b');
     });
 
+    it('gives its serial to a copy of a message given one before (a stopped master may still hold that object)', () => {
+      const clock = new ManualClock();
+      const before = fresh(clock).accept([msg('a')], clock.now()).entries[0]!.message;
+      const given = before.serial;
+      clock.advance(7);
+      const again = fresh(clock).accept([before], clock.now());
+      expect(again.entries[0]!.message).not.toBe(before);
+      expect(again.entries[0]!.message).toEqual({ ...before, serial: ser(clock.now(), 1) });
+      expect(before.serial).toBe(given);
+      // A message not given one yet is stored as it is.
+      const plain = msg('b');
+      expect(fresh(clock).accept([plain], clock.now()).entries[0]!.message).toBe(plain);
+    });
+
     it('answers a repeated id with the original serial and stores nothing', () => {
       const clock = new ManualClock();
       const st = fresh(clock);

@@ -620,10 +620,13 @@ describe('message serials', () => {
     expect(r.serials).toMatchObject({ unserialed: 1, examples: ['ch p1#3 without a serial (sent to r1/b)'] });
   });
 
-  it('counts a second serial of a publisher that connected afresh (and resent under a new id) as resent, not failed', () => {
-    const replaced: RecordEvent = { type: 'connection', t: 150, region: 'r1', client: 'p1', connectionId: 'new', previous: 'old' };
-    const r = check([...reserial('c', 2, 'again'), replaced]);
+  it('counts a second serial of a message in flight when its publisher connected afresh (resent under a new id) as resent, not failed', () => {
+    // p1's seq 2 was sent at 200 and answered at 205.
+    const replaced = (t: number): RecordEvent => ({ type: 'connection', t, region: 'r1', client: 'p1', connectionId: 'new', previous: 'old' });
+    const r = check([...reserial('c', 2, 'again'), replaced(202)]);
     expect(r.verdict).toBe('PASS');
     expect(r.serials).toMatchObject({ split: 0, resent: 1, shared: 0 });
+    // A connection before it was sent, or after it was answered, excuses nothing.
+    for (const t of [150, 210]) expect(check([...reserial('c', 2, 'again'), replaced(t)]).serials, `at ${t}`).toMatchObject({ split: 1, resent: 0 });
   });
 });
