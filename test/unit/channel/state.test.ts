@@ -745,6 +745,18 @@ describe('ChannelState', () => {
       expect(next.entries[0]!.origin.seq).toBe(3);
     });
 
+    it("gives serials after the old master's, in order, as a master whose clock is behind it", () => {
+      const clock = new ManualClock();
+      const master = fresh(clock);
+      const replica = fresh(clock);
+      const done = master.accept([msg('a'), msg('b')], clock.now());
+      replica.applyEntries(done.entries);
+      const next = replica.accept([msg('c')], clock.now() - 5_000);
+      expect(next.serials).toEqual([ser(clock.now(), 3)]);
+      const all = [...done.serials, ...next.serials];
+      expect(all).toEqual([...all].sort());
+    });
+
     it('holds the same count cap as the master', () => {
       const clock = new ManualClock();
       const capped = { ...settings, maxMessages: 2 };
