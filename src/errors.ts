@@ -35,6 +35,7 @@ export const ErrorCodes = {
   invalidTokenFormat: { code: 40145, statusCode: 401, message: 'invalid token format' },
   notPermitted: { code: 40160, statusCode: 401, message: 'operation not permitted with provided capability' },
   requiresIdentifiedClient: { code: 40161, statusCode: 401, message: 'operation not permitted as it requires an identified client' },
+  ownRequiresIdentifiedClient: { code: 40166, statusCode: 401, message: 'changing one\'s own messages requires an identified client' },
   revokeWithToken: { code: 40162, statusCode: 401, message: 'tokens cannot be revoked with token auth' },
   forbidden: { code: 40300, statusCode: 403, message: 'forbidden' },
   notFound: { code: 40400, statusCode: 404, message: 'not found' },

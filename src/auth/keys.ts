@@ -16,6 +16,23 @@ export interface ApiKey {
   capability: Capability;
   /** Its tokens can be revoked (revocations.ts), and live an hour at most. */
   revocableTokens: boolean;
+  /** Its app's channel rules. */
+  rules: ChannelRules;
+}
+
+/** An app's channel rules (the topology's `apps[].namespaces`). */
+export class ChannelRules {
+  private readonly mutable: ReadonlySet<string>;
+
+  constructor(namespaces: readonly { id: string; mutableMessages?: boolean }[] = []) {
+    this.mutable = new Set(namespaces.filter((n) => n.mutableMessages).map((n) => n.id));
+  }
+
+  /** Whether the messages of channel `name` (unqualified) can be changed: its namespace (before its first `:`) has the rule. */
+  mutableMessages(name: string): boolean {
+    const i = name.indexOf(':');
+    return i > 0 && this.mutable.has(name.slice(0, i));
+  }
 }
 
 /** Who is asking, and what they may do. */
@@ -33,6 +50,8 @@ export interface Credentials {
   expiresAt: number | null;
   /** A token of a key with revocable tokens: what revocations match it by (revocations.ts). */
   revocable?: RevocableToken;
+  /** Its app's channel rules. */
+  rules: ChannelRules;
 }
 
 function safeEqual(a: string, b: string): boolean {
@@ -48,7 +67,8 @@ export class KeyStore {
     for (const app of apps) {
       for (const k of app.keys) {
         const keyName = `${app.id}.${k.id}`;
-        this.keys.set(keyName, { appId: app.id, keyName, secret: k.secret, capability: parseCapability(k.capability), revocableTokens: k.revocableTokens ?? false });
+        const rules = new ChannelRules(app.namespaces);
+        this.keys.set(keyName, { appId: app.id, keyName, secret: k.secret, capability: parseCapability(k.capability), revocableTokens: k.revocableTokens ?? false, rules });
       }
     }
   }
@@ -82,6 +102,7 @@ export class KeyStore {
       clientId: clientId ?? '*',
       via: 'basic',
       expiresAt: null,
+      rules: k.rules,
     };
   }
 }

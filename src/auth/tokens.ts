@@ -166,6 +166,7 @@ export class TokenAuthority {
       clientId: body.c ?? null,
       via: 'token',
       expiresAt: body.exp,
+      rules: key.rules,
       ...(body.r === 1
         ? {
             revocable: {
@@ -209,6 +210,7 @@ export class TokenAuthority {
       clientId,
       via: 'jwt',
       expiresAt: exp,
+      rules: key.rules,
       ...(key.revocableTokens ? { revocable: revocableJwt(key, claims, exp, clientId, own ?? key.capability) } : {}),
     };
   }

@@ -31,8 +31,12 @@ export interface HistoryQuery {
   /** The epoch `cursor` and `untilSerial` belong to; another epoch's serials mean nothing here. */
   epoch?: string;
   kind: LogEntry['kind'];
-  /** Only the message first accepted at this origin position (a message serial's; `query` ignores the rest but `untilSerial`). */
-  origin?: OriginPosition;
+  /**
+   * Only the message of this serial (`getMessage`; its versions too where `versions`,
+   * `getMessageVersions`): ChannelState.query answers it, from its versions (versions.ts).
+   */
+  messageSerial?: string;
+  versions?: boolean;
 }
 
 /** Buffers grow with what the log holds, from this… */
@@ -43,6 +47,10 @@ const MAX_CHUNK = 256 * 1024;
 const MIN_SLOTS = 4;
 const MESSAGE = 0;
 const PRESENCE = 1;
+/** A message that changes another (versions.ts): in the stream, not in history's list. */
+const VERSION = 2;
+/** An entry's kind as the log tells them apart. */
+export type SlotKind = LogEntry['kind'] | 'version';
 /** Each slot's fields in `where` (SLOT of them per slot). */
 const CHUNK = 0;
 const OFFSET = 1;
@@ -121,11 +129,12 @@ export class ChannelLog {
    * replica, from the master's list); otherwise they are encoded here.
    */
   append(e: LogEntry, element?: Uint8Array): void {
-    this.appendElement(e.serial, e.storedAt, e.kind, element ?? entryListCodec.logEntryElement(e));
+    const kind = e.kind === 'message' && e.message.action !== undefined ? 'version' : e.kind;
+    this.appendElement(e.serial, e.storedAt, kind, element ?? entryListCodec.logEntryElement(e));
   }
 
   /** Appends the entry whose LogEntryList element is `bytes` (its serial, time and kind as given). */
-  appendElement(serial: number, storedAt: number, kind: LogEntry['kind'], bytes: Uint8Array): void {
+  appendElement(serial: number, storedAt: number, kind: SlotKind, bytes: Uint8Array): void {
     if (serial !== this.lastSerial + 1) {
       throw new Error(`log append out of order: ${serial} after ${this.lastSerial}`);
     }
@@ -137,7 +146,7 @@ export class ChannelLog {
     this.where[w + CHUNK] = chunk;
     this.where[w + OFFSET] = this.used - bytes.length;
     this.where[w + LENGTH] = bytes.length;
-    this.where[w + KIND] = kind === 'message' ? MESSAGE : PRESENCE;
+    this.where[w + KIND] = kind === 'message' ? MESSAGE : kind === 'presence' ? PRESENCE : VERSION;
     this.retainedBytes += bytes.length;
   }
 
@@ -314,10 +323,10 @@ export class ChannelLog {
 
   /**
    * REST history: entries of one kind within [start, end], in `direction`, at most
-   * `limit`, after the cursor. Returns the page and whether more match.
+   * `limit`, after the cursor (messages: creates; the versions that change them are not
+   * listed, versions.ts). Returns the page and whether more match.
    */
   query(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
-    if (q.origin) return { items: this.find(q.origin, q.untilSerial), more: false };
     const picked: number[] = [];
     const fwd = q.direction === 'forwards';
     const kind = q.kind === 'message' ? MESSAGE : PRESENCE;
@@ -358,10 +367,10 @@ export class ChannelLog {
   }
 
   /**
-   * The retained message first accepted at `o` (at most serial `upto`), as a one-entry
-   * list or none: read from the newest back, each entry only as far as its origin.
+   * The retained message first accepted at `o` (at most serial `upto`; a create, not a
+   * version), or null: read from the newest back, each entry only as far as its origin.
    */
-  private find(o: OriginPosition, upto = this.lastSerial): LogEntry[] {
+  created(o: OriginPosition, upto = this.lastSerial): LogEntry | null {
     const region = Buffer.from(o.region);
     const epoch = Buffer.from(o.epoch);
     const w = this.where;
@@ -369,9 +378,9 @@ export class ChannelLog {
       if (w[i * SLOT + KIND] !== MESSAGE) continue;
       const at = w[i * SLOT + OFFSET]!;
       const chunk = this.chunks[w[i * SLOT + CHUNK]! - this.chunkBase]!;
-      if (entryListCodec.acceptedAt(chunk, at, at + w[i * SLOT + LENGTH]!, o.seq, region, epoch)) return this.decode(i, i + 1);
+      if (entryListCodec.acceptedAt(chunk, at, at + w[i * SLOT + LENGTH]!, o.seq, region, epoch)) return this.decode(i, i + 1)[0]!;
     }
-    return [];
+    return null;
   }
 }
 

@@ -26,6 +26,8 @@ export interface ChannelSettings {
   presenceLeaveDelayMs?: number;
   /** Messages per second one channel accepts (Ably: 50 by default). */
   maxPublishRate?: number;
+  /** The largest message (`messageSize`): also a message with its appends (versions.ts). Unbounded if absent. */
+  maxMessageSize?: number;
   /**
    * Debug switch that breaks a guarantee on purpose (ABLY_NG_DEBUG_SKIP_REPLAY=1): another
    * region's messages after a gap are taken as they come, and the gap is neither replayed
@@ -54,6 +56,7 @@ export function channelSettingsOf(t: Topology, region: string, env: NodeJS.Proce
     maxPresenceMembers: t.limits.maxPresenceMembers,
     presenceLeaveDelayMs: t.limits.presenceLeaveDelayMs,
     maxPublishRate: t.limits.maxChannelPublishRate,
+    maxMessageSize: t.limits.maxMessageSize,
     ...debugSwitches(env),
   };
 }

@@ -12,6 +12,7 @@ import { PresenceAction } from '../protocol/actions.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { formatMessageSerial } from '../protocol/message-serial.js';
+import { versionOf, Versions } from './versions.js';
 import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
 import { Gaps } from './gaps.js';
@@ -37,6 +38,8 @@ type Unreplicated = Pick<ReplicateRequest, 'origins' | 'interestSince' | 'remote
 
 export class ChannelState {
   private readonly log: ChannelLog;
+  /** Its messages as they stand: the versions it holds of them (versions.ts). */
+  private readonly versions: Versions;
   private readonly dedup = new DedupWindow();
   private localSeq: number;
   /** How far this stream has got in each other region's order (origin-positions.ts). */
@@ -63,6 +66,7 @@ export class ChannelState {
     lastStoredAt: number,
   ) {
     this.log = new ChannelLog(base);
+    this.versions = new Versions(this.log);
     this.localSeq = localSeq;
     this.lastStoredAt = lastStoredAt;
     this.lastChannelSerial = this.formatAt(base);
@@ -188,12 +192,15 @@ export class ChannelState {
 
   /**
    * Orders messages first accepted in this region (each with its id), giving each its
-   * serial for good (to a copy of one given one before: a stopped master may hold it).
-   * Returns the new entries (none for duplicates) and each one's serial (a duplicate's: the original's).
+   * serial for good (to a copy of one given one before: a stopped master may hold it), or
+   * a change its version (versions.ts; all are checked before any is stored). Returns the
+   * new entries (none for duplicates) and each one's serial (a change's: its version's).
    */
   accept(messages: readonly Message[], now: number): { entries: MessageEntry[]; serials: string[] } {
     const entries: MessageEntry[] = [];
     const serials: string[] = [];
+    const max = this.settings.maxMessageSize;
+    for (const c of messages) if (c.action !== undefined && !this.dedup.lookup(c.id)) versionOf(this.versions.current(c.serial!), c, '', max);
     const storedAt = this.stamp(now);
     for (const message of messages) {
       const dup = this.dedup.lookup(message.id);
@@ -206,14 +213,15 @@ export class ChannelState {
       const serial = this.log.lastSerial + 1;
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
       const channelSerial = this.formatAt(serial, seq);
-      const m = message.serial === undefined ? message : { ...message };
-      m.serial = formatMessageSerial(storedAt, origin);
+      const own = formatMessageSerial(storedAt, origin);
+      const m = message.action !== undefined ? versionOf(this.versions.current(message.serial!), message, own, max) : message.serial === undefined ? message : { ...message };
+      if (message.action === undefined) m.serial = own;
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: m };
       this.record(e, undefined, true);
       this.localSeq = seq;
       this.lastChannelSerial = channelSerial;
       entries.push(e);
-      serials.push(m.serial);
+      serials.push(own);
     }
     // The count cap holds at all times, not only at the next housekeeping pass.
     if (entries.length) this.trim(storedAt);
@@ -234,8 +242,9 @@ export class ChannelState {
   private record(e: LogEntry, element?: Uint8Array, looked = false): void {
     this.log.append(e, element);
     if (e.kind === 'message') {
-      const serial = e.message.serial ?? e.channelSerial; // none: an entry a test made
+      const serial = e.message.version?.serial ?? e.message.serial ?? e.channelSerial; // none: an entry a test made
       this.dedup[looked ? 'addNew' : 'add'](e.message.id, serial, e.storedAt);
+      this.versions.note(e);
     } else if (e.origin.region === this.settings.region) this.dedup.add(e.presence.id, e.channelSerial, e.storedAt);
     this.noteOwn(e.origin.region, e.serial, e.origin.seq, e.kind === 'message' ? e.message : null);
   }
@@ -243,7 +252,8 @@ export class ChannelState {
   /** As `record`, for an entry of `list` read only as far as that needs (a restored snapshot's). */
   private recordHead(h: EntryHead, list: Buffer): void {
     this.log.appendElement(h.serial, h.storedAt, h.kind, list.subarray(h.start, h.end));
-    this.noteOwn(h.region, h.serial, h.seq, h.kind === 'message' ? h : null);
+    this.versions.noteHead(h);
+    this.noteOwn(h.region, h.serial, h.seq, h.kind !== 'presence' ? h : null);
   }
 
   /** An entry just appended, if this region's own: indexed by its local seq, and its message's connection order noted. */
@@ -259,6 +269,7 @@ export class ChannelState {
     const base = this.log.baseSerial;
     this.gaps.trim(base);
     this.own.trim(base);
+    this.versions.trim(base);
   }
 
   // ---- other regions --------------------------------------------------------------------
@@ -574,8 +585,11 @@ export class ChannelState {
     return this.log.range(after, upto);
   }
 
+  /** History (messages as they stand, versions.ts), or one message by its serial. */
   query(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
-    return this.log.query(q);
+    if (q.messageSerial !== undefined) return { items: this.versions.lookup(q.messageSerial, q.versions === true, q.untilSerial), more: false };
+    const page = this.log.query(q);
+    return q.kind === 'message' ? { items: this.versions.page(page.items), more: page.more } : page;
   }
 
   /** Oldest retained entry's serial minus one: resuming from below it leaves a gap. */

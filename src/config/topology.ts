@@ -79,10 +79,23 @@ const keySchema = z
   })
   .strict();
 
+/**
+ * A channel namespace's rules (Ably's channel rules): the channels whose names begin
+ * with `id:` (`id:anything`). `mutableMessages`: their messages can be updated, deleted
+ * and appended to (src/channel/versions.ts; elsewhere 93002).
+ */
+const namespaceSchema = z
+  .object({
+    id: name,
+    mutableMessages: z.boolean().default(false),
+  })
+  .strict();
+
 const appSchema = z
   .object({
     id: name,
     keys: z.array(keySchema).min(1, 'an app needs at least one key'),
+    namespaces: z.array(namespaceSchema).default([]),
   })
   .strict();
 
@@ -217,6 +230,11 @@ export function validateTopology(doc: unknown, file?: string): Topology {
       } catch (e) {
         problems.push(`apps[${ai}].keys[${ki}].capability: ${(e as Error).message}`);
       }
+    });
+    const namespaceIds = new Set<string>();
+    a.namespaces.forEach((n, ni) => {
+      if (namespaceIds.has(n.id)) problems.push(`apps[${ai}].namespaces[${ni}].id: duplicate namespace "${n.id}"`);
+      namespaceIds.add(n.id);
     });
   });
 

@@ -24,7 +24,7 @@ import { TokenWatch } from './token-watch.js';
 import { AckQueue } from './acks.js';
 import { Attachment, type AttachmentOwner } from './attachment.js';
 import { ConnectionPresence } from './connection-presence.js';
-import { buildMessages, buildPresence } from './publish.js';
+import { authorizePublish, buildMessages, buildPresence } from './publish.js';
 import type { GatewayServices } from './services.js';
 import { ReaderProgress, writeFrame } from './socket-writes.js';
 import { RateLimiter } from '../rate.js';
@@ -526,7 +526,6 @@ export class Connection implements AttachmentOwner {
     let messages;
     try {
       const { name } = unfilteredChannelName(pm.channel, 'publishing');
-      this.require(name, 'publish');
       key = channelKey(this.credentials.appId, name);
       messages = buildMessages(pm.messages, {
         limits: this.services.limits,
@@ -535,6 +534,7 @@ export class Connection implements AttachmentOwner {
         connectionId: this.id,
         now: this.services.now(),
       });
+      authorizePublish(messages, this.credentials, name);
       if (!this.rate.take(messages.length, this.services.monotonic())) {
         throw AblyError.of('connectionRateLimited', `more than ${this.services.limits.maxInboundRate} messages per second`);
       }

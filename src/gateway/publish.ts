@@ -5,7 +5,8 @@
 import { AblyError } from '../errors.js';
 import type { Limits } from '../config/topology.js';
 import { PresenceAction } from '../protocol/actions.js';
-import { fromWire, messageSize, type InboundMessage, type Message, type PresenceMessage } from '../protocol/message.js';
+import type { Credentials } from '../auth/keys.js';
+import { fromWire, MessageAction, messageSize, type InboundMessage, type Message, type PresenceMessage } from '../protocol/message.js';
 
 export interface BuildOptions {
   limits: Limits;
@@ -50,6 +51,11 @@ export function buildMessages(raw: unknown, o: BuildOptions): Message[] {
     if (total > o.limits.maxMessageSize) {
       throw AblyError.of('messageTooLarge', `messages of ${total}+ bytes exceed maxMessageSize ${o.limits.maxMessageSize}`);
     }
+    if (m.action !== undefined) {
+      // Its clientId (the message's, as ably-js sends it) is not the publisher's to check.
+      out.push(changeOf(m, i, o));
+      continue;
+    }
     let clientId = m.clientId;
     if (clientId !== undefined) {
       if (clientId === '*') throw AblyError.of('invalidClientId', 'a message cannot have clientId "*"');
@@ -71,6 +77,59 @@ export function buildMessages(raw: unknown, o: BuildOptions): Message[] {
     out.push(msg);
   }
   return out;
+}
+
+/**
+ * An update, delete or append (src/channel/versions.ts) as the master takes it. Its id is
+ * the service's (`idBase:index`: ably-js sends a change with the id of the message it
+ * changes, which would make it a duplicate of that); its time is now; its clientId is the
+ * message's (the master's to give); `version.clientId` is the publisher's (one acting as
+ * any clientId may name it; others may not name another).
+ */
+function changeOf(m: InboundMessage, i: number, o: BuildOptions): Message {
+  if (o.idBase === null) throw AblyError.of('invalidPublishId', 'an update, delete or append needs a msgSerial: its id is the service\'s');
+  const msg: Message = { id: `${o.idBase}:${i}`, timestamp: o.now, serial: m.serial!, action: m.action! };
+  if (o.connectionId !== undefined) msg.connectionId = o.connectionId;
+  if (m.name !== undefined) msg.name = m.name;
+  if (m.data !== undefined) msg.data = m.data;
+  if (m.encoding !== undefined) msg.encoding = m.encoding;
+  if (m.extras !== undefined) msg.extras = m.extras;
+  const version = { ...m.version };
+  const by = version.clientId;
+  if (o.clientId !== '*' && by !== undefined && by !== o.clientId) {
+    throw AblyError.of('invalidClientId', `version clientId "${by}" does not match the connection's (${o.clientId ?? 'anonymous'})`);
+  }
+  if (o.clientId !== null && o.clientId !== '*') version.clientId = o.clientId;
+  if (Object.keys(version).length) msg.version = version;
+  return msg;
+}
+
+/**
+ * Whether the publisher may publish these: `publish` for the creates; for a change, the
+ * channel's namespace must have the `mutableMessages` rule (93002), and the capability
+ * `message-update-*` (an update or append) or `message-delete-*` (a delete): `-any`
+ * changes any message, `-own` only the publisher's own (the master checks the message's
+ * clientId against `ownBy`; 40166 for a publisher with no clientId). Throws 40160 else.
+ */
+export function authorizePublish(messages: Message[], creds: Credentials, channel: string): void {
+  let creates = false;
+  for (const m of messages) {
+    if (m.action === undefined) {
+      creates = true;
+      continue;
+    }
+    if (!creds.rules.mutableMessages(channel)) {
+      throw AblyError.of('mutableMessagesNotEnabled', `channel "${channel}": updates, deletes and appends need the mutableMessages rule on its namespace`);
+    }
+    const what = m.action === MessageAction.DELETE ? 'delete' : 'update';
+    const ops = creds.capability.opsFor(channel);
+    if (ops.has(`message-${what}-any`)) continue;
+    if (!ops.has(`message-${what}-own`)) throw AblyError.of('notPermitted', `no capability to ${what} messages on channel "${channel}"`);
+    const own = creds.clientId === '*' ? m.version?.clientId : creds.clientId;
+    if (own === undefined || own === null) throw AblyError.of('ownRequiresIdentifiedClient', `message-${what}-own on "${channel}" needs a clientId`);
+    m.ownBy = own;
+  }
+  if (creates) creds.capability.require(channel, 'publish');
 }
 
 const PRESENCE_OPS = new Set<number>([PresenceAction.ENTER, PresenceAction.UPDATE, PresenceAction.LEAVE]);

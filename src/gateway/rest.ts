@@ -20,7 +20,7 @@ import { parseMessageSerial } from '../protocol/message-serial.js';
 import type { WireFormat } from '../protocol/types.js';
 import { authenticateRest, type Authenticator } from './auth.js';
 import { readDecodedBody, responseFormat, send, sendError } from './http-util.js';
-import { buildMessages } from './publish.js';
+import { authorizePublish, buildMessages } from './publish.js';
 import { interval, rollup, type StatsUnit } from '../node/stats.js';
 import { channelMetrics } from '../channel/occupancy.js';
 import type { GatewayServices } from './services.js';
@@ -140,34 +140,44 @@ async function history(r: RestRequest, kind: LogEntry['kind'] = 'message'): Prom
 }
 
 /**
- * One message by its serial (`getMessage`), or its versions (`getMessageVersions`): found
- * in this region's retained history, whichever region first accepted it. Messages
- * cannot be updated here (93002), so a message's only version is itself.
+ * One message by its serial as it stands (`getMessage`), or its create and versions in
+ * the order of their serials (`getMessageVersions`, src/channel/versions.ts): found in
+ * this region's retained history, whichever region accepted them.
  */
 async function message(r: RestRequest, versions: boolean): Promise<void> {
   const c = creds(r);
   const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'message lookup');
   c.capability.require(name, 'history');
   const serial = decodeSegment(r.params[1]!, 'message serial');
-  const place = parseMessageSerial(serial);
-  if (!place) throw AblyError.of('invalidParameterValue', `"${serial.slice(0, 100)}" is not a message serial this service made`);
-  const { region, epoch, seq } = place;
-  const query: HistoryQuery = { direction: 'backwards', limit: 1, kind: 'message', origin: { region, epoch, seq } };
+  if (!parseMessageSerial(serial)) throw AblyError.of('invalidParameterValue', `"${serial.slice(0, 100)}" is not a message serial this service made`);
+  const query: HistoryQuery = { direction: 'backwards', limit: 1, kind: 'message', messageSerial: serial, ...(versions ? { versions } : {}) };
   const { items } = await r.ctx.services.history(channelKey(c.appId, name), query);
-  const found = items[0];
-  if (found?.kind !== 'message' || found.message.serial !== serial) {
-    throw AblyError.of('notFound', `no message with serial ${serial} in the retained history of channel ${name}`);
-  }
-  const wire = toWire(found.message, r.format);
-  if (versions) send(r.res, 200, [wire], r.format, { link: linkHeader('versions', r.query, null) });
-  else send(r.res, 200, wire, r.format);
+  const found = items.flatMap((e) => (e.kind === 'message' && e.message.serial === serial ? [e.message] : []));
+  if (!found.length) throw AblyError.of('notFound', `no message with serial ${serial} in the retained history of channel ${name}`);
+  if (versions) send(r.res, 200, found.map((m) => toWire(m, r.format)), r.format, { link: linkHeader('versions', r.query, null) });
+  else send(r.res, 200, toWire(found[0]!, r.format), r.format);
 }
 
-/** An update, delete or append (`PATCH`): Ably's channel rule for them is not offered here. */
+/**
+ * An update, delete or append (`PATCH …/messages/{serial}`, the SDK's REST
+ * `updateMessage` and the like): one message, its action saying which, for the message of
+ * the path's serial. Answers `{ versionSerial }`, the change's own serial.
+ */
 async function mutate(r: RestRequest): Promise<void> {
-  creds(r);
+  const c = creds(r);
   const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'message updates');
-  throw AblyError.of('mutableMessagesNotEnabled', `channel ${name}: message updates, deletes and appends are not offered by this service`);
+  const serial = decodeSegment(r.params[1]!, 'message serial');
+  const s = r.ctx.services;
+  const body = await readDecodedBody(r.req, MAX_REST_BODY_BYTES);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw AblyError.of('badRequest', 'an update, delete or append is one message object');
+  const change = body as { action?: unknown; serial?: unknown };
+  if (change.action !== 1 && change.action !== 2 && change.action !== 5) throw AblyError.of('badRequest', 'the message\'s action must be 1 (update), 2 (delete) or 5 (append)');
+  const idBase = randomBytes(9).toString('base64url');
+  const messages = buildMessages([{ ...change, serial }], { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
+  authorizePublish(messages, c, name);
+  s.metrics.published(messages.length);
+  const [versionSerial] = await s.publish(channelKey(c.appId, name), messages, null);
+  send(r.res, 200, { versionSerial: versionSerial ?? null }, r.format);
 }
 
 /** Current presence members (as PRESENT), paged by an offset cursor. */
@@ -197,12 +207,12 @@ async function presence(r: RestRequest): Promise<void> {
 async function publish(r: RestRequest): Promise<void> {
   const c = creds(r);
   const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'publishing');
-  c.capability.require(name, 'publish');
   const s = r.ctx.services;
   const body = await readDecodedBody(r.req, MAX_REST_BODY_BYTES);
   const list = Array.isArray(body) ? body : [body];
   const idBase = randomBytes(9).toString('base64url');
   const messages = buildMessages(list, { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
+  authorizePublish(messages, c, name);
   s.metrics.published(messages.length);
   const serials = await s.publish(channelKey(c.appId, name), messages, null);
   send(r.res, 201, { channel: name, messageId: messages[0]!.id.replace(/:0$/, ''), serials }, r.format);
@@ -255,9 +265,9 @@ async function batchPublish(r: RestRequest): Promise<void> {
       (channels as string[]).map(async (channel) => {
         try {
           const { name } = unfilteredChannelName(channel, 'publishing');
-          c.capability.require(name, 'publish');
           const idBase = randomBytes(9).toString('base64url');
           const msgs = buildMessages(messages, { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
+          authorizePublish(msgs, c, name);
           const serials = await s.publish(channelKey(c.appId, name), msgs, null);
           s.metrics.published(msgs.length);
           return { channel, messageId: idBase, serials };

@@ -128,9 +128,31 @@ export interface Message {
   timestamp: number;
   /**
    * Made by the master of the region that first accepted it (src/protocol/message-serial.ts);
-   * absent on its way from a publisher to that master.
+   * absent on its way from a publisher to that master. For an update, delete or append:
+   * the serial of the message it changes.
    */
+  serial?:
+    | string
+    | undefined;
+  /** 1 update, 2 delete, 5 append (src/channel/versions.ts); absent: a create. */
+  action?: number | undefined;
+  version?:
+    | MessageVersion
+    | undefined;
+  /** On its way to the master only: the publisher may change only messages of this clientId. */
+  ownBy?: string | undefined;
+}
+
+/** Who changed a message, when and why; `serial`: the change's own serial. */
+export interface MessageVersion {
   serial?: string | undefined;
+  timestamp?: number | undefined;
+  clientId?: string | undefined;
+  description?:
+    | string
+    | undefined;
+  /** a JSON object of strings */
+  metadataJson?: string | undefined;
 }
 
 export interface PresenceMessage {
@@ -305,8 +327,12 @@ export interface HistoryQuery {
   untilSerial?: number | undefined;
   epoch?: string | undefined;
   kind: EntryKind;
-  /** Only the message first accepted at this origin position (GET .../messages/{serial}). */
-  origin?: OriginPosition | undefined;
+  /**
+   * Only the message of this serial (GET .../messages/{serial}), as it stands; with
+   * `versions`, its create and versions (GET .../messages/{serial}/versions).
+   */
+  messageSerial?: string | undefined;
+  versions: boolean;
 }
 
 export interface SubRequest {
@@ -1620,6 +1646,9 @@ function createBaseMessage(): Message {
     extrasJson: undefined,
     timestamp: 0,
     serial: undefined,
+    action: undefined,
+    version: undefined,
+    ownBy: undefined,
   };
 }
 
@@ -1656,6 +1685,15 @@ export const Message: MessageFns<Message> = {
     }
     if (message.serial !== undefined) {
       writer.uint32(82).string(message.serial);
+    }
+    if (message.action !== undefined) {
+      writer.uint32(88).uint32(message.action);
+    }
+    if (message.version !== undefined) {
+      MessageVersion.encode(message.version, writer.uint32(98).fork()).join();
+    }
+    if (message.ownBy !== undefined) {
+      writer.uint32(106).string(message.ownBy);
     }
     return writer;
   },
@@ -1751,6 +1789,126 @@ export const Message: MessageFns<Message> = {
             }
 
             message.serial = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.action = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.version = MessageVersion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.ownBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMessageVersion(): MessageVersion {
+  return {
+    serial: undefined,
+    timestamp: undefined,
+    clientId: undefined,
+    description: undefined,
+    metadataJson: undefined,
+  };
+}
+
+export const MessageVersion: MessageFns<MessageVersion> = {
+  encode(message: MessageVersion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serial !== undefined) {
+      writer.uint32(10).string(message.serial);
+    }
+    if (message.timestamp !== undefined) {
+      writer.uint32(17).double(message.timestamp);
+    }
+    if (message.clientId !== undefined) {
+      writer.uint32(26).string(message.clientId);
+    }
+    if (message.description !== undefined) {
+      writer.uint32(34).string(message.description);
+    }
+    if (message.metadataJson !== undefined) {
+      writer.uint32(42).string(message.metadataJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageVersion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageVersion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.timestamp = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.metadataJson = reader.string();
             continue;
           }
         }
@@ -2925,7 +3083,8 @@ function createBaseHistoryQuery(): HistoryQuery {
     untilSerial: undefined,
     epoch: undefined,
     kind: 0,
-    origin: undefined,
+    messageSerial: undefined,
+    versions: false,
   };
 }
 
@@ -2955,8 +3114,11 @@ export const HistoryQuery: MessageFns<HistoryQuery> = {
     if (message.kind !== 0) {
       writer.uint32(64).int32(message.kind);
     }
-    if (message.origin !== undefined) {
-      OriginPosition.encode(message.origin, writer.uint32(74).fork()).join();
+    if (message.messageSerial !== undefined) {
+      writer.uint32(74).string(message.messageSerial);
+    }
+    if (message.versions !== false) {
+      writer.uint32(80).bool(message.versions);
     }
     return writer;
   },
@@ -3043,7 +3205,15 @@ export const HistoryQuery: MessageFns<HistoryQuery> = {
               break;
             }
 
-            message.origin = OriginPosition.decode(reader, reader.uint32());
+            message.messageSerial = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.versions = reader.bool();
             continue;
           }
         }

@@ -8,9 +8,23 @@
  * encoding, as the SDKs do themselves.
  */
 import { AblyError } from '../errors.js';
+import { parseMessageSerial } from './message-serial.js';
 import type { WireFormat, WireMessage, WirePresenceMessage } from './types.js';
 
 export type MessageData = string | Uint8Array;
+
+/** Ably's message actions (TM5) a client may send; a message without one is a create. */
+export const MessageAction = { CREATE: 0, UPDATE: 1, DELETE: 2, APPEND: 5 } as const;
+
+/** Who changed a message, when and why (Ably's MessageVersion, TM2s). */
+export interface MessageVersion {
+  /** The change's own serial (made where it was accepted, as a message's). */
+  serial?: string;
+  timestamp?: number;
+  clientId?: string;
+  description?: string;
+  metadata?: Record<string, string>;
+}
 
 export interface Message {
   id: string;
@@ -27,6 +41,17 @@ export interface Message {
    * it, the same in every region. Absent only before that (on its way from a publisher).
    */
   serial?: string;
+  /**
+   * An update (1), delete (2) or append (5) of the message named by `serial` (absent: a
+   * create). Such a message is one version of that one (`src/channel/versions.ts`).
+   */
+  action?: number;
+  version?: MessageVersion;
+  /**
+   * Only on its way from a publisher to the master: the publisher may change only the
+   * messages of this clientId (a `-own` capability). Never stored or sent to clients.
+   */
+  ownBy?: string;
 }
 
 export interface PresenceMessage {
@@ -135,18 +160,44 @@ export interface InboundMessage {
   encoding?: string;
   extras?: Record<string, unknown>;
   timestamp?: number;
+  /** An update, delete or append (absent: a create), of the message of `serial`, with what the client says of it. */
+  action?: number;
+  serial?: string;
+  version?: MessageVersion;
 }
 
 /** Ably's message actions that change a message already published (TM5): update, delete, append. */
-const MUTATIONS = new Set([1, 2, 5]);
+const MUTATIONS = new Set<number>([MessageAction.UPDATE, MessageAction.DELETE, MessageAction.APPEND]);
 
-/** A publish makes new messages (action 0, message.create, or none): updates, deletes and appends are refused. */
-function refuseAction(action: unknown): void {
-  if (action === undefined || action === null || action === 0) return;
-  if (typeof action === 'number' && MUTATIONS.has(action)) {
-    throw AblyError.of('mutableMessagesNotEnabled', 'message updates, deletes and appends are not offered by this service');
+/** A create (action 0 or none) or a change of the message its `serial` names; Ably's other actions are the service's. */
+function readAction(m: WireMessage, out: InboundMessage): void {
+  const action = m.action;
+  if (action === undefined || action === null || action === MessageAction.CREATE) return;
+  if (typeof action !== 'number' || !MUTATIONS.has(action)) {
+    throw AblyError.of('badRequest', 'a message\'s action must be 0 (create), 1 (update), 2 (delete) or 5 (append)');
   }
-  throw AblyError.of('badRequest', 'a published message\'s action must be 0 (message.create)');
+  if (parseMessageSerial(m.serial) === null) {
+    throw AblyError.of('invalidParameterValue', 'an update, delete or append needs the serial of the message it changes, as this service made it');
+  }
+  out.action = action;
+  out.serial = m.serial;
+  const v = (m as { version?: unknown }).version;
+  if (v === undefined || v === null) return;
+  if (typeof v !== 'object' || Array.isArray(v) || isBytes(v)) throw AblyError.of('badRequest', 'message version must be an object');
+  const w = v as Record<string, unknown>;
+  const version: MessageVersion = {};
+  const clientId = optString(w.clientId, 'version.clientId');
+  if (clientId !== undefined) version.clientId = clientId;
+  const description = optString(w.description, 'version.description');
+  if (description !== undefined) version.description = description;
+  if (w.metadata !== undefined && w.metadata !== null) {
+    const md = w.metadata;
+    if (typeof md !== 'object' || Array.isArray(md) || isBytes(md) || !Object.values(md).every((x) => typeof x === 'string')) {
+      throw AblyError.of('badRequest', 'message version.metadata must be an object of strings');
+    }
+    version.metadata = md as Record<string, string>;
+  }
+  out.version = version;
 }
 
 /** Validates a wire message from a client. Throws AblyError (400-class) on bad fields. */
@@ -163,7 +214,7 @@ export function fromWire(w: unknown): InboundMessage {
     if (!id.isWellFormed()) throw AblyError.of('invalidPublishId', 'id must be well-formed Unicode (an unpaired surrogate)');
     out.id = id;
   }
-  refuseAction(m.action);
+  readAction(m, out);
   const name = optString(m.name, 'name');
   if (name !== undefined) out.name = name;
   const clientId = optString(m.clientId, 'clientId');
@@ -194,6 +245,8 @@ export function toWire(m: Message, format: WireFormat): WireMessage {
   if (m.extras !== undefined) out.extras = m.extras;
   out.timestamp = m.timestamp;
   if (m.serial !== undefined) out.serial = m.serial;
+  if (m.action !== undefined) out.action = m.action;
+  if (m.version !== undefined) out.version = m.version;
   return out;
 }
 

@@ -4,6 +4,7 @@
  * `message.ts`.
  */
 import type { ErrorInfo } from '../errors.js';
+import type { MessageVersion } from './message.js';
 
 /** A Message as a client sends or receives it. `data` may be any JSON value on input. */
 export interface WireMessage {
@@ -18,6 +19,7 @@ export interface WireMessage {
   timestamp?: number;
   action?: number;
   serial?: string;
+  version?: MessageVersion;
 }
 
 export interface WirePresenceMessage {

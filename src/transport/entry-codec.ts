@@ -20,7 +20,7 @@
  * other's output). Unknown fields are skipped, as protobuf requires.
  */
 import type { LogEntry } from '../channel/entry.js';
-import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
+import type { Message, MessageData, MessageVersion, PresenceMessage } from '../protocol/message.js';
 import { asBuffer, interned, malformed as malformedWire, Reader, WIRE_I64, WIRE_LEN, WIRE_VARINT, Writer, type FastBuffer } from './wire.js';
 
 /** Field tags (field number << 3 | wire type), as written. */
@@ -55,6 +55,15 @@ const TAG = {
   extras: (8 << 3) | WIRE_LEN,
   timestamp: (9 << 3) | WIRE_I64,
   messageSerial: (10 << 3) | WIRE_LEN,
+  messageAction: (11 << 3) | WIRE_VARINT,
+  version: (12 << 3) | WIRE_LEN,
+  ownBy: (13 << 3) | WIRE_LEN,
+  // MessageVersion
+  versionSerial: (1 << 3) | WIRE_LEN,
+  versionTimestamp: (2 << 3) | WIRE_I64,
+  versionClientId: (3 << 3) | WIRE_LEN,
+  versionDescription: (4 << 3) | WIRE_LEN,
+  versionMetadata: (5 << 3) | WIRE_LEN,
 } as const;
 
 const writer = new Writer();
@@ -89,7 +98,39 @@ function writeMessage(w: Writer, tag: number, m: Message): void {
   if (m.connectionId !== undefined) w.string(TAG.connectionId, m.connectionId);
   writeItemTail(w, m);
   if (m.serial !== undefined) w.string(TAG.messageSerial, m.serial);
+  if (m.action !== undefined) {
+    w.byte(TAG.messageAction);
+    w.varint(m.action);
+  }
+  if (m.version !== undefined) writeVersion(w, m.version);
+  if (m.ownBy !== undefined) w.string(TAG.ownBy, m.ownBy);
   w.end(at);
+}
+
+function writeVersion(w: Writer, v: MessageVersion): void {
+  const at = w.begin(TAG.version);
+  if (v.serial !== undefined) w.string(TAG.versionSerial, v.serial);
+  if (v.timestamp !== undefined) w.double(TAG.versionTimestamp, v.timestamp);
+  if (v.clientId !== undefined) w.string(TAG.versionClientId, v.clientId);
+  if (v.description !== undefined) w.string(TAG.versionDescription, v.description);
+  if (v.metadata !== undefined) w.string(TAG.versionMetadata, JSON.stringify(v.metadata));
+  w.end(at);
+}
+
+function readVersion(r: Reader): MessageVersion {
+  const v: MessageVersion = {};
+  while (r.pos < r.end) {
+    const tag = r.uint();
+    switch (tag) {
+      case TAG.versionSerial: v.serial = r.string(); break;
+      case TAG.versionTimestamp: v.timestamp = r.double(); break;
+      case TAG.versionClientId: v.clientId = r.string(); break;
+      case TAG.versionDescription: v.description = r.string(); break;
+      case TAG.versionMetadata: v.metadata = JSON.parse(r.string()) as Record<string, string>; break;
+      default: r.skip(tag & 7);
+    }
+  }
+  return v;
 }
 
 function writePresence(w: Writer, tag: number, m: PresenceMessage): void {
@@ -173,12 +214,17 @@ const item = {
   extras: undefined as string | undefined,
   timestamp: 0,
   serial: undefined as string | undefined,
+  messageAction: undefined as number | undefined,
+  version: undefined as MessageVersion | undefined,
+  ownBy: undefined as string | undefined,
 };
 
 function readItem(r: EntryReader): typeof item {
   const f = item;
   f.id = '';
-  f.name = f.clientId = f.connectionId = f.data = f.encoding = f.extras = f.serial = undefined;
+  f.name = f.clientId = f.connectionId = f.data = f.encoding = f.extras = f.serial = f.ownBy = undefined;
+  f.messageAction = undefined;
+  f.version = undefined;
   f.action = f.timestamp = 0;
   while (r.pos < r.end) {
     const tag = r.uint();
@@ -194,6 +240,9 @@ function readItem(r: EntryReader): typeof item {
       case TAG.extras: f.extras = r.string(); break;
       case TAG.timestamp: f.timestamp = r.double(); break;
       case TAG.messageSerial: f.serial = r.string(); break;
+      case TAG.messageAction: f.messageAction = r.uint(); break;
+      case TAG.version: f.version = r.nested(readVersion); break;
+      case TAG.ownBy: f.ownBy = r.string(); break;
       default: r.skip(tag & 7);
     }
   }
@@ -217,6 +266,9 @@ function readMessage(r: EntryReader): Message {
   if (f.connectionId !== undefined) m.connectionId = f.connectionId;
   withTail(m, f);
   if (f.serial !== undefined) m.serial = f.serial;
+  if (f.messageAction !== undefined) m.action = f.messageAction;
+  if (f.version !== undefined) m.version = f.version;
+  if (f.ownBy !== undefined) m.ownBy = f.ownBy;
   return m;
 }
 
@@ -342,16 +394,20 @@ export interface EntryHead {
   end: number;
   serial: number;
   storedAt: number;
-  kind: 'message' | 'presence';
+  /** `version`: a message that changes another (an update, delete or append). */
+  kind: 'message' | 'presence' | 'version';
   /** Its origin region (one string for the entries that repeat it) and seq there. */
   region: string;
   seq: number;
   /** Its item's id and connection id ('' and undefined where there are none). */
   id: string;
   connectionId: string | undefined;
+  /** A version's: the serial of the message it changes, and its own ('' for other entries). */
+  target: string;
+  versionSerial: string;
 }
 
-const head: EntryHead = { start: 0, end: 0, serial: 0, storedAt: 0, kind: 'message', region: '', seq: 0, id: '', connectionId: undefined };
+const head: EntryHead = { start: 0, end: 0, serial: 0, storedAt: 0, kind: 'message', region: '', seq: 0, id: '', connectionId: undefined, target: '', versionSerial: '' };
 /** Where the channelSerial of the entry in `head` is in the list (both 0: none). */
 let serialStart = 0;
 let serialEnd = 0;
@@ -366,13 +422,27 @@ function readOriginHead(r: EntryReader): void {
 }
 
 function readItemHead(r: EntryReader): void {
-  head.id = '';
+  head.id = head.target = head.versionSerial = '';
   head.connectionId = undefined;
+  let serialAt = 0;
+  let serialEnd = 0;
+  let action = 0;
   while (r.pos < r.end) {
     const tag = r.uint();
     if (tag === TAG.id) head.id = r.string();
     else if (tag === TAG.connectionId) head.connectionId = r.interned(r.connectionId);
+    else if (tag === TAG.messageSerial) {
+      // Made a string only for a version: a create's serial is not needed here.
+      serialEnd = r.lenEnd();
+      serialAt = r.pos;
+      r.pos = serialEnd;
+    } else if (tag === TAG.messageAction) action = r.uint();
+    else if (tag === TAG.version) head.versionSerial = r.nested(readVersion).serial ?? '';
     else r.skip(tag & 7);
+  }
+  if (action !== 0 && head.kind === 'message') {
+    head.kind = 'version';
+    head.target = r.buf.utf8Slice(serialAt, serialEnd);
   }
 }
 

@@ -12,7 +12,7 @@ import type { PresenceMember } from '../channel/presence.js';
 import type { Gap } from '../channel/gaps.js';
 import type { ErrorInfo } from '../errors.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
-import type { Message, MessageData, PresenceMessage } from '../protocol/message.js';
+import type { Message, MessageData, MessageVersion, PresenceMessage } from '../protocol/message.js';
 import type { Occupancy } from './occupancy-messages.js';
 import { SnapshotDedup } from './dedup-list.js';
 import { ForwardedEntries, SnapshotEntries } from './entry-lists.js';
@@ -41,7 +41,24 @@ export function messageToPb(m: Message): pb.Message {
     extrasJson: m.extras === undefined ? undefined : JSON.stringify(m.extras),
     timestamp: m.timestamp,
     serial: m.serial,
+    action: m.action,
+    version: m.version && versionToPb(m.version),
+    ownBy: m.ownBy,
   };
+}
+
+function versionToPb(v: MessageVersion): pb.MessageVersion {
+  return { serial: v.serial, timestamp: v.timestamp, clientId: v.clientId, description: v.description, metadataJson: v.metadata && JSON.stringify(v.metadata) };
+}
+
+export function versionFromPb(p: pb.MessageVersion): MessageVersion {
+  const v: MessageVersion = {};
+  if (p.serial !== undefined) v.serial = p.serial;
+  if (p.timestamp !== undefined) v.timestamp = p.timestamp;
+  if (p.clientId !== undefined) v.clientId = p.clientId;
+  if (p.description !== undefined) v.description = p.description;
+  if (p.metadataJson !== undefined) v.metadata = JSON.parse(p.metadataJson) as Record<string, string>;
+  return v;
 }
 
 export function messageFromPb(p: pb.Message): Message {
@@ -54,6 +71,9 @@ export function messageFromPb(p: pb.Message): Message {
   if (p.encoding !== undefined) m.encoding = p.encoding;
   if (p.extrasJson !== undefined) m.extras = JSON.parse(p.extrasJson) as Record<string, unknown>;
   if (p.serial !== undefined) m.serial = p.serial;
+  if (p.action !== undefined) m.action = p.action;
+  if (p.version !== undefined) m.version = versionFromPb(p.version);
+  if (p.ownBy !== undefined) m.ownBy = p.ownBy;
   return m;
 }
 
@@ -220,7 +240,8 @@ export function queryToPb(q: HistoryQuery): pb.HistoryQuery {
     untilSerial: q.untilSerial,
     epoch: q.epoch,
     kind: q.kind === 'presence' ? pb.EntryKind.ENTRY_KIND_PRESENCE : pb.EntryKind.ENTRY_KIND_MESSAGE,
-    origin: q.origin,
+    messageSerial: q.messageSerial,
+    versions: q.versions === true,
   };
 }
 
@@ -235,7 +256,8 @@ export function queryFromPb(p: pb.HistoryQuery): HistoryQuery {
   if (p.cursor !== undefined) q.cursor = p.cursor;
   if (p.untilSerial !== undefined) q.untilSerial = p.untilSerial;
   if (p.epoch !== undefined) q.epoch = p.epoch;
-  if (p.origin !== undefined) q.origin = { region: p.origin.region, epoch: p.origin.epoch, seq: p.origin.seq };
+  if (p.messageSerial !== undefined) q.messageSerial = p.messageSerial;
+  if (p.versions) q.versions = true;
   return q;
 }
 

@@ -10,6 +10,8 @@ export const SUB_KEY = 'app.sub:subsecret1';
 export const PUB_ONLY_KEY = 'app.pub:pubsecret1';
 /** A key whose tokens can be revoked (revocableTokens). */
 export const REV_KEY = 'app.rev:revsecret1';
+/** A key that may update and delete only its client's own messages, on `mutable:*` (the namespace with mutableMessages). */
+export const OWN_KEY = 'app.own:ownsecret1';
 
 /** A region of the test topology; `transport: 'nats'` puts it on the given NATS servers. */
 export interface TestRegion {
@@ -46,7 +48,9 @@ export async function makeTopology(o: TestTopologyOptions = {}): Promise<{ file:
           { id: 'sub', secret: 'subsecret1', capability: { '*': ['subscribe', 'history'] } },
           { id: 'pub', secret: 'pubsecret1', capability: { 'pub:*': ['publish'], 'open': ['publish', 'subscribe'] } },
           { id: 'rev', secret: 'revsecret1', capability: { '*': ['*'] }, revocableTokens: true },
+          { id: 'own', secret: 'ownsecret1', capability: { 'mutable:*': ['publish', 'subscribe', 'history', 'message-update-own', 'message-delete-own'] } },
         ],
+        namespaces: [{ id: 'mutable', mutableMessages: true }],
       },
     ],
     ...(o.retention ? { retention: o.retention } : {}),

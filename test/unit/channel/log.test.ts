@@ -296,25 +296,28 @@ describe('ChannelLog', () => {
       }
     });
 
-    it('finds one message by the origin position of its serial, whichever region it came from, and nothing else', () => {
+    it('finds the create first accepted at an origin position, whichever region it came from, and nothing else', () => {
       const log = new ChannelLog();
       const at = (serial: number, region: string, epoch: string, seq: number, kind: LogEntry['kind'] = 'message'): LogEntry => ({ ...entry(serial, serial * 10, kind), origin: { region, epoch, seq } });
-      const entries = [at(1, 'r', 'e', 1), at(2, 'us', 'u1', 7), at(3, 'r', 'e', 2, 'presence'), at(4, 'us', 'u2', 1), at(5, 'r', 'e', 3), at(6, 'us', 'u1', 8)];
+      const version = { ...at(7, 'r', 'e', 4), message: { id: 'v7', timestamp: 70, serial: 'x', action: 1 } } as LogEntry;
+      const entries = [at(1, 'r', 'e', 1), at(2, 'us', 'u1', 7), at(3, 'r', 'e', 2, 'presence'), at(4, 'us', 'u2', 1), at(5, 'r', 'e', 3), at(6, 'us', 'u1', 8), version];
       for (const e of entries) log.append(e);
-      const find = (region: string, epoch: string, seq: number, untilSerial?: number) =>
-        query(log, { limit: 1, origin: { region, epoch, seq }, ...(untilSerial !== undefined ? { untilSerial } : {}) });
-      expect(find('us', 'u1', 7)).toEqual({ serials: [2], more: false });
-      expect(find('us', 'u2', 1)).toEqual({ serials: [4], more: false });
-      expect(find('r', 'e', 3)).toEqual({ serials: [5], more: false });
-      expect(log.query({ direction: 'backwards', limit: 1, kind: 'message', origin: { region: 'us', epoch: 'u1', seq: 8 } }).items).toEqual([entries[5]]);
-      // A presence event's position, another epoch's, one not held, one past the bound: none.
-      expect(find('r', 'e', 2)).toEqual({ serials: [], more: false });
-      expect(find('us', 'u2', 7)).toEqual({ serials: [], more: false });
-      expect(find('us', 'u1', 9)).toEqual({ serials: [], more: false });
-      expect(find('us', 'u1', 8, 5)).toEqual({ serials: [], more: false });
+      const find = (region: string, epoch: string, seq: number, upto?: number) => log.created({ region, epoch, seq }, upto)?.serial ?? null;
+      expect(find('us', 'u1', 7)).toBe(2);
+      expect(find('us', 'u2', 1)).toBe(4);
+      expect(find('r', 'e', 3)).toBe(5);
+      expect(log.created({ region: 'us', epoch: 'u1', seq: 8 })).toEqual(entries[5]);
+      // A presence event's position, a version's, another epoch's, one not held, one past the bound: none.
+      expect(find('r', 'e', 2)).toBeNull();
+      expect(find('r', 'e', 4)).toBeNull();
+      expect(find('us', 'u2', 7)).toBeNull();
+      expect(find('us', 'u1', 9)).toBeNull();
+      expect(find('us', 'u1', 8, 5)).toBeNull();
+      // History lists creates only: the version is not there.
+      expect(query(log, {}).serials).toEqual([1, 2, 4, 5, 6]);
       log.expire(25, 0, 10);
-      expect(find('us', 'u1', 7)).toEqual({ serials: [], more: false });
-      expect(find('r', 'e', 3)).toEqual({ serials: [5], more: false });
+      expect(find('us', 'u1', 7)).toBeNull();
+      expect(find('r', 'e', 3)).toBe(5);
     });
 
     it('finds nothing in an empty log', () => {

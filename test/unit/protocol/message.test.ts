@@ -198,11 +198,19 @@ describe('fromWire', () => {
     expect(ablyErrorOf(() => fromWire(w)).code).toBe(40000);
   });
 
-  it("takes action 0 (message.create) or none, never a client's serial, and refuses updates, deletes and appends with 93002", () => {
-    expect(fromWire({ id: 'a', action: 0, serial: '01700000000000-11@eu:e' })).toStrictEqual({ id: 'a' });
+  it("takes action 0 (message.create) or none, a create's serial never, and a change with the serial it names and its version", () => {
+    const serial = '01700000000000-11@eu:e';
+    expect(fromWire({ id: 'a', action: 0, serial, version: { description: 'x' } })).toStrictEqual({ id: 'a' });
     expect(fromWire({ id: 'a', action: null })).toStrictEqual({ id: 'a' });
-    for (const action of [1, 2, 5]) expect(ablyErrorOf(() => fromWire({ id: 'a', action })), `action ${action}`).toMatchObject({ code: 93002, statusCode: 400 });
+    for (const action of [1, 2, 5]) expect(fromWire({ action, serial }), `action ${action}`).toStrictEqual({ action, serial });
+    expect(fromWire({ action: 1, serial, version: { clientId: 'c', description: 'why', metadata: { k: 'v' }, serial: 'ignored' } })).toStrictEqual({
+      action: 1,
+      serial,
+      version: { clientId: 'c', description: 'why', metadata: { k: 'v' } },
+    });
     for (const action of [3, 4, 6, -1, '0', 0.5]) expect(ablyErrorOf(() => fromWire({ id: 'a', action })).code, `action ${action}`).toBe(40000);
+    for (const bad of [undefined, 'eu~e~1', 5]) expect(ablyErrorOf(() => fromWire({ action: 1, serial: bad })).code, `serial ${bad}`).toBe(40003);
+    for (const version of ['x', [], { metadata: { k: 1 } }, { description: 5 }]) expect(ablyErrorOf(() => fromWire({ action: 2, serial, version })).code).toBe(40000);
   });
 
   it('rejects an empty id with 40031', () => {

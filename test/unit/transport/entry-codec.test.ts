@@ -26,6 +26,8 @@ function variety(): LogEntry[] {
     message(3, { data: Buffer.from([0, 255, 7]) }),
     message(4, { data: new Uint8Array(0) }),
     message(5, { name: 'ünï', connectionId: 'ab', serial: '01700000000000-15@eu:e1' }),
+    message(5, { serial: '01700000000000-15@eu:e1', action: 5, version: { serial: '01700000000009-19@us:u', timestamp: 3.5, clientId: 'c', description: 'd', metadata: { a: 'b' } } }),
+    message(5, { serial: '01700000000000-15@eu:e1', action: 2, version: {}, ownBy: 'alice' }),
     message(6, { data: 'x'.repeat(127) }),
     message(7, { data: 'y'.repeat(128), connectionId: 'ac' }),
     message(8, { data: '€'.repeat(50), connectionId: 'ab' }), // 50 units, 150 bytes: the prefix grows
@@ -189,7 +191,20 @@ describe('entry lists encoded by hand', () => {
     expect(heads).toEqual(
       entries.map((e, i) => {
         const item = e.kind === 'message' ? e.message : e.presence;
-        return { start: at[i], end: at[i + 1], serial: e.serial, storedAt: e.storedAt, kind: e.kind, region: e.origin.region, seq: e.origin.seq, id: item.id, connectionId: item.connectionId || undefined };
+        const version = e.kind === 'message' && e.message.action !== undefined;
+        return {
+          start: at[i],
+          end: at[i + 1],
+          serial: e.serial,
+          storedAt: e.storedAt,
+          kind: version ? 'version' : e.kind,
+          region: e.origin.region,
+          seq: e.origin.seq,
+          id: item.id,
+          connectionId: item.connectionId || undefined,
+          target: version ? e.message.serial : '',
+          versionSerial: version ? (e.message.version?.serial ?? '') : '',
+        };
       }),
     );
     // Fields it does not know are skipped, as by the decoder; an entry without an item is refused.

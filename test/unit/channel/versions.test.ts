@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/clock.js';
+import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
+import { standing, versionOf } from '../../../src/channel/versions.js';
+import type { Message } from '../../../src/protocol/message.js';
+import { decodeLogEntries, encodeLogEntries } from '../../../src/transport/entry-lists.js';
+import { ablyErrorOf } from '../../helpers/errors.js';
+
+const S = '01700000000000-11@eu:e';
+const create: Message = { id: 'c:0:0', timestamp: 1, serial: S, name: 'n', clientId: 'alice', data: 'Hello', extras: { headers: { a: 1 } } };
+const change = (action: number, vs: string, fields: Partial<Message> = {}): Message => ({ id: `u:${vs}`, timestamp: 2, serial: S, action, ...fields, version: { serial: vs, ...fields.version } });
+
+describe('versionOf', () => {
+  it('makes an update of the message as it stands: what it gives replaces, the rest stays, the clientId is the message\'s', () => {
+    const v = versionOf(create, { id: 'u:1:0', timestamp: 9, serial: S, action: 1, data: 'Hi', connectionId: 'k', version: { description: 'd' } }, 'V1');
+    expect(v).toEqual({ id: 'u:1:0', timestamp: 9, serial: S, action: 1, version: { description: 'd', serial: 'V1', timestamp: 9 }, clientId: 'alice', connectionId: 'k', name: 'n', data: 'Hi', extras: { headers: { a: 1 } } });
+    // Data comes with its encoding, or neither does.
+    const enc = versionOf({ ...create, data: Buffer.from([1]), encoding: 'utf-8' }, { id: 'u', timestamp: 9, serial: S, action: 2, name: 'm' }, 'V2');
+    expect(enc).toMatchObject({ name: 'm', data: Buffer.from([1]), encoding: 'utf-8' });
+    expect(versionOf({ ...create, encoding: 'utf-8' }, { id: 'u', timestamp: 9, serial: S, action: 1, data: 'x' }, 'V3')).not.toHaveProperty('encoding');
+  });
+
+  it('makes an append of its fragment, under the message\'s name, and refuses one that does not join or is too large', () => {
+    expect(versionOf(create, { id: 'u', timestamp: 9, serial: S, action: 5, data: ' World' }, 'V1')).toMatchObject({ action: 5, name: 'n', data: ' World', clientId: 'alice' });
+    expect(ablyErrorOf(() => versionOf(create, { id: 'u', timestamp: 9, serial: S, action: 5, data: Buffer.from('x') }, 'V')).code).toBe(40013);
+    expect(ablyErrorOf(() => versionOf({ ...create, data: '{}', encoding: 'json' }, { id: 'u', timestamp: 9, serial: S, action: 5, data: '{}', encoding: 'json' }, 'V')).code).toBe(40013);
+    expect(ablyErrorOf(() => versionOf(create, { id: 'u', timestamp: 9, serial: S, action: 5, data: 'x', encoding: 'utf-8' }, 'V')).code).toBe(40013);
+    expect(ablyErrorOf(() => versionOf(create, { id: 'u', timestamp: 9, serial: S, action: 5, data: 'x'.repeat(100) }, 'V', 100)).code).toBe(40009);
+  });
+
+  it("refuses a change by a publisher who may change only its own, of another's message (40160)", () => {
+    expect(ablyErrorOf(() => versionOf(create, { id: 'u', timestamp: 9, serial: S, action: 1, data: 'x', ownBy: 'bob' }, 'V')).code).toBe(40160);
+    expect(versionOf(create, { id: 'u', timestamp: 9, serial: S, action: 1, data: 'x', ownBy: 'alice' }, 'V')).not.toHaveProperty('ownBy');
+  });
+});
+
+describe('standing', () => {
+  it('applies versions in the order of their serials, whatever order they are given in', () => {
+    const versions = [change(5, 'V4', { data: '!' }), change(5, 'V1', { data: ' World' }), change(1, 'V3', { name: 'n', data: 'Hi', clientId: 'alice' }), change(5, 'V2', { data: ' there' })];
+    const m = standing(create, versions)!;
+    expect({ id: m.id, action: m.action, data: m.data, version: m.version?.serial, timestamp: m.timestamp }).toEqual({ id: 'c:0:0', action: 1, data: 'Hi!', version: 'V4', timestamp: 2 });
+    expect(standing(create, [...versions].reverse())).toEqual(m);
+    expect(standing(create, [])).toBe(create);
+    expect(standing(null, [])).toBeNull();
+    // Bytes join to bytes; a delete stands as a delete.
+    expect(standing({ ...create, data: Buffer.from([1]) }, [change(5, 'V1', { data: Buffer.from([2]) })])!.data).toEqual(Buffer.from([1, 2]));
+    expect(standing(create, [change(2, 'V1', { data: 'Hello' })])!.action).toBe(2);
+  });
+});
+
+describe('ChannelState with versions', () => {
+  const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 100, maxMessageSize: 1000 };
+  const msg = (id: string, data: string): Message => ({ id, data, timestamp: 0 });
+  const setup = () => {
+    const clock = new ManualClock();
+    const st = ChannelState.fresh('app:mutable:x', settings, clock.now(), 'ep');
+    const [serial] = st.accept([msg('a', 'Hello')], clock.now()).serials;
+    return { clock, st, serial: serial! };
+  };
+  const history = (st: ChannelState) => st.query({ direction: 'forwards', limit: 100, kind: 'message' }).items.map((e) => (e.kind === 'message' ? [e.message.id, e.message.data, e.message.action] : null));
+
+  it('orders a change as an entry of its own, answers with its version serial, and shows the message as it stands', () => {
+    const { clock, st, serial } = setup();
+    clock.advance(5);
+    const r = st.accept([{ id: 'b:1:0', timestamp: 5, serial, action: 5, data: ' World' }], clock.now());
+    expect(r.entries).toHaveLength(1);
+    expect(r.serials).toEqual([r.entries[0]!.message.version!.serial]);
+    expect(r.serials[0]! > serial).toBe(true);
+    expect(r.entries[0]!.message).toMatchObject({ serial, action: 5, data: ' World' });
+    expect(history(st)).toEqual([['a', 'Hello World', 1]]);
+    // A repeat of the change is answered with its version serial, and stores nothing.
+    expect(st.accept([{ id: 'b:1:0', timestamp: 5, serial, action: 5, data: ' World' }], clock.now())).toEqual({ entries: [], serials: r.serials });
+    expect(st.query({ direction: 'forwards', limit: 1, kind: 'message', messageSerial: serial, versions: true }).items.map((e) => e.kind === 'message' && e.message.data)).toEqual(['Hello', ' World']);
+  });
+
+  it('takes a publish whole or not at all: a change of a message it does not hold (40400) stores nothing of it', () => {
+    const { clock, st, serial } = setup();
+    const unknown = serial.replace('@eu:', '@us:');
+    expect(ablyErrorOf(() => st.accept([msg('c', 'new'), { id: 'b:2:0', timestamp: 5, serial: unknown, action: 1, data: 'x' }], clock.now())).code).toBe(40400);
+    expect(st.serial).toBe(1);
+    expect(st.hasOrdered('c')).toBe(false);
+  });
+
+  it('keeps its versions in a replica, a restored snapshot, and past the create dropped by retention', () => {
+    const { clock, st, serial } = setup();
+    const replica = ChannelState.fresh('app:mutable:x', settings, clock.now(), 'ep');
+    replica.applyEntries(decodeLogEntries(encodeLogEntries(st.range(0)!), true));
+    const made = st.accept([{ id: 'b:1:0', timestamp: 5, serial, action: 1, data: 'Hi' }], clock.now());
+    replica.applyEntries(decodeLogEntries(encodeLogEntries(made.entries), true));
+    const restored = ChannelState.restore(st.snapshot(), settings);
+    for (const s of [st, replica, restored]) expect(history(s)).toEqual([['a', 'Hi', 1]]);
+    // The create goes (count cap): the version still answers getMessage.
+    const capped = ChannelState.restore(st.snapshot(), { ...settings, maxMessages: 1 });
+    capped.expire(clock.now());
+    expect(history(capped)).toEqual([]);
+    expect(capped.query({ direction: 'backwards', limit: 1, kind: 'message', messageSerial: serial }).items.map((e) => e.kind === 'message' && e.message.data)).toEqual(['Hi']);
+    // Another change after the restore is of the message as it stands.
+    restored.accept([{ id: 'b:2:0', timestamp: 6, serial, action: 5, data: '!' }], clock.now());
+    expect(history(restored)).toEqual([['a', 'Hi!', 1]]);
+  });
+});
