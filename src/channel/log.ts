@@ -14,6 +14,7 @@
  * the hot path (a master's batch, replicated and broadcast) never reads the log.
  */
 import { entryListCodec } from '../transport/entry-codec.js';
+import { acceptedAt } from '../transport/entry-origin.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { LogEntry } from './entry.js';
 
@@ -378,7 +379,7 @@ export class ChannelLog {
       if (w[i * SLOT + KIND] !== MESSAGE) continue;
       const at = w[i * SLOT + OFFSET]!;
       const chunk = this.chunks[w[i * SLOT + CHUNK]! - this.chunkBase]!;
-      if (entryListCodec.acceptedAt(chunk, at, at + w[i * SLOT + LENGTH]!, o.seq, region, epoch)) return this.decode(i, i + 1)[0]!;
+      if (acceptedAt(chunk, at, at + w[i * SLOT + LENGTH]!, o.seq, region, epoch)) return this.decode(i, i + 1)[0]!;
     }
     return null;
   }

@@ -22,9 +22,10 @@
 import type { LogEntry } from '../channel/entry.js';
 import type { Message, MessageData, MessageVersion, PresenceMessage } from '../protocol/message.js';
 import { asBuffer, interned, malformed as malformedWire, Reader, WIRE_I64, WIRE_LEN, WIRE_VARINT, Writer, type FastBuffer } from './wire.js';
+import { readVersion, writeVersion } from './version-codec.js';
 
-/** Field tags (field number << 3 | wire type), as written. */
-const TAG = {
+/** Field tags (field number << 3 | wire type), as written (also read by entry-origin.ts). */
+export const TAG = {
   listEntry: (1 << 3) | WIRE_LEN,
   // LogEntry
   serial: (1 << 3) | WIRE_VARINT,
@@ -58,12 +59,6 @@ const TAG = {
   messageAction: (11 << 3) | WIRE_VARINT,
   version: (12 << 3) | WIRE_LEN,
   ownBy: (13 << 3) | WIRE_LEN,
-  // MessageVersion
-  versionSerial: (1 << 3) | WIRE_LEN,
-  versionTimestamp: (2 << 3) | WIRE_I64,
-  versionClientId: (3 << 3) | WIRE_LEN,
-  versionDescription: (4 << 3) | WIRE_LEN,
-  versionMetadata: (5 << 3) | WIRE_LEN,
 } as const;
 
 const writer = new Writer();
@@ -105,32 +100,6 @@ function writeMessage(w: Writer, tag: number, m: Message): void {
   if (m.version !== undefined) writeVersion(w, m.version);
   if (m.ownBy !== undefined) w.string(TAG.ownBy, m.ownBy);
   w.end(at);
-}
-
-function writeVersion(w: Writer, v: MessageVersion): void {
-  const at = w.begin(TAG.version);
-  if (v.serial !== undefined) w.string(TAG.versionSerial, v.serial);
-  if (v.timestamp !== undefined) w.double(TAG.versionTimestamp, v.timestamp);
-  if (v.clientId !== undefined) w.string(TAG.versionClientId, v.clientId);
-  if (v.description !== undefined) w.string(TAG.versionDescription, v.description);
-  if (v.metadata !== undefined) w.string(TAG.versionMetadata, JSON.stringify(v.metadata));
-  w.end(at);
-}
-
-function readVersion(r: Reader): MessageVersion {
-  const v: MessageVersion = {};
-  while (r.pos < r.end) {
-    const tag = r.uint();
-    switch (tag) {
-      case TAG.versionSerial: v.serial = r.string(); break;
-      case TAG.versionTimestamp: v.timestamp = r.double(); break;
-      case TAG.versionClientId: v.clientId = r.string(); break;
-      case TAG.versionDescription: v.description = r.string(); break;
-      case TAG.versionMetadata: v.metadata = JSON.parse(r.string()) as Record<string, string>; break;
-      default: r.skip(tag & 7);
-    }
-  }
-  return v;
 }
 
 function writePresence(w: Writer, tag: number, m: PresenceMessage): void {
@@ -471,32 +440,6 @@ function readHead(r: EntryReader): void {
   if (!item) throw malformed('log entry without an item');
 }
 
-/** Whether the bytes [at, at + n) of `buf` are `want`'s. */
-function sameBytes(buf: Buffer, at: number, n: number, want: Buffer): boolean {
-  if (n !== want.length) return false;
-  for (let i = 0; i < n; i++) if (buf[at + i] !== want[i]) return false;
-  return true;
-}
-
-/** Whether the OriginPosition from here to `r.end` is `seq` of `region` in `epoch` (their UTF-8), strings compared as bytes. */
-function originIs(r: Reader, seq: number, region: Buffer, epoch: Buffer): boolean {
-  let got = 0;
-  let regionOk = region.length === 0;
-  let epochOk = epoch.length === 0;
-  while (r.pos < r.end) {
-    const tag = r.uint();
-    if (tag === TAG.originSeq) got = r.uint();
-    else if (tag === TAG.region || tag === TAG.epoch) {
-      const e = r.lenEnd();
-      const ok = sameBytes(r.buf, r.pos, e - r.pos, tag === TAG.region ? region : epoch);
-      if (tag === TAG.region) regionOk = ok;
-      else epochOk = ok;
-      r.pos = e;
-    } else r.skip(tag & 7);
-  }
-  return got === seq && regionOk && epochOk;
-}
-
 function readList<T>(bytes: Uint8Array, entry: (r: EntryReader) => T): T[] {
   const r = new EntryReader(asBuffer(bytes));
   const out: T[] = [];
@@ -562,25 +505,6 @@ export const entryListCodec = {
     }
     // serialStart and serialEnd are still the last entry's.
     return { count, lastChannelSerial: count ? r.buf.utf8Slice(serialStart, serialEnd) : '' };
-  },
-
-  /**
-   * Whether the LogEntryList element at [start, end) of `buf` (one entry, as a log holds
-   * it) was first accepted as `seq` of `region` in `epoch` (their UTF-8): read only as
-   * far as its origin, with nothing decoded or allocated but the reader.
-   */
-  acceptedAt(buf: Buffer, start: number, end: number, seq: number, region: Buffer, epoch: Buffer): boolean {
-    const r = new Reader(asBuffer(buf), WHAT);
-    r.pos = start;
-    r.end = end;
-    if (r.uint() !== TAG.listEntry) return false;
-    r.end = r.lenEnd();
-    while (r.pos < r.end) {
-      const tag = r.uint();
-      if (tag === TAG.origin) return r.nested((n) => originIs(n, seq, region, epoch));
-      r.skip(tag & 7);
-    }
-    return false;
   },
 
   /**

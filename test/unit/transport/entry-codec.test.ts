@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import * as pb from '../../../src/gen/node.pb.js';
+import { acceptedAt } from '../../../src/transport/entry-origin.js';
 import { entryListCodec as codec } from '../../../src/transport/entry-codec.js';
 import { entryFromPb, entryToPb, messageToPb, presenceToPb } from '../../../src/transport/node-codec-data.js';
 
@@ -166,7 +167,7 @@ describe('entry lists encoded by hand', () => {
     const b = (s: string) => Buffer.from(s);
     entries.forEach((e, i) => {
       const { region, epoch, seq } = e.origin;
-      const is = (r: string, ep: string, s: number) => codec.acceptedAt(bytes, at[i]!, at[i + 1]!, s, b(r), b(ep));
+      const is = (r: string, ep: string, s: number) => acceptedAt(bytes, at[i]!, at[i + 1]!, s, b(r), b(ep));
       expect(is(region, epoch, seq), `entry ${i}`).toBe(true);
       expect(is(region, epoch, seq + 1)).toBe(false);
       expect(is(`${region}x`, epoch, seq)).toBe(false);
@@ -177,8 +178,8 @@ describe('entry lists encoded by hand', () => {
     const o = entries[2]!.origin;
     const body = bytes.subarray(at[2]! + 1 + varintBytes(at[3]! - at[2]! - 2).length, at[3]!);
     const element = Buffer.from([0xff, ...lenField(1, [...varintBytes((20 << 3) | 0), 5, ...body]), 0xff]);
-    expect(codec.acceptedAt(element, 1, element.length - 1, o.seq, b(o.region), b(o.epoch))).toBe(true);
-    expect(codec.acceptedAt(element, 1, element.length - 1, o.seq + 1, b(o.region), b(o.epoch))).toBe(false);
+    expect(acceptedAt(element, 1, element.length - 1, o.seq, b(o.region), b(o.epoch))).toBe(true);
+    expect(acceptedAt(element, 1, element.length - 1, o.seq + 1, b(o.region), b(o.epoch))).toBe(false);
   });
 
   it('read each entry as far as a log that keeps its bytes needs (scanLogEntryList): what the decoder makes of the same entry', () => {
