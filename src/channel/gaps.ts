@@ -28,7 +28,7 @@ const MAX_GAPS = 64;
 
 export class Gaps {
   private list: Gap[] = [];
-  /** Added since the last replication (ChannelState.takeUnreplicated). */
+  /** Added since the last replication (unreplicated.ts). */
   private fresh: Gap[] = [];
 
   add(gap: Gap): void {

@@ -27,6 +27,7 @@ import { RegionStreams } from './region-streams.js';
 import type { ChannelState, PresenceHold } from './state.js';
 import type { Gap } from './gaps.js';
 import { INHERITED_INTEREST_MS } from './settings.js';
+import { hasUnreplicated } from './unreplicated.js';
 
 export interface MasterDeps {
   /** The wall clock: message timestamps, presence leave times. */
@@ -388,8 +389,8 @@ export class ChannelMaster {
       const said = batch.gap ?? (first && this.state.gaps.at(first.serial)) ?? null;
       const asked = this.subscribing.askReplica(this.deps.self, batch.entries, said);
       let done = NOT_BY_REPLICA;
-      // (Also with nothing but changes no entry shows to carry: ChannelState.takeUnreplicated.)
-      if (batch.entries.length || batch.holds.length || this.state.unreplicated) {
+      // (Also with nothing but changes no entry shows to carry: unreplicated.ts.)
+      if (batch.entries.length || batch.holds.length || hasUnreplicated(this.state)) {
         done = await this.deps.replicate(this, batch.entries, batch.holds, forward, asked);
       }
       if (this.stopped) throw this.stopped;
@@ -455,7 +456,7 @@ export class ChannelMaster {
     this.replicateSoon();
   }
 
-  /** With other regions about, a replication with nothing but changes no entry shows (ChannelState.takeUnreplicated). */
+  /** With other regions about, a replication with nothing but changes no entry shows (unreplicated.ts). */
   private replicateSoon(): void {
     if (this.deps.toRegions && !this.stopped) void this.enqueue([]).catch(() => undefined);
   }

@@ -16,6 +16,7 @@ import type { ChannelKey, LogEntry } from './entry.js';
 import type { Gap } from './gaps.js';
 import type { MasterDeps } from './master.js';
 import type { ChannelState } from './state.js';
+import { hasUnreplicated } from './unreplicated.js';
 
 /** Entries per replay answer to another region. */
 const REPLAY_PAGE = 1000;
@@ -102,7 +103,7 @@ export class RegionStreams {
         }
       : null;
     // A position that moved with no entry still goes to the replica (in the next replication).
-    if (r.entries.length || gap || this.state.unreplicated) await this.host.enqueue(r.entries, [], gap);
+    if (r.entries.length || gap || hasUnreplicated(this.state)) await this.host.enqueue(r.entries, [], gap);
     return { seq: r.seq, replayAfter: null };
   }
 

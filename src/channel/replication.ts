@@ -32,6 +32,7 @@ import type { ChannelMaster } from './master.js';
 import type { Holding } from './registry.js';
 import type { PresenceHold } from './state.js';
 import { sleep } from '../clock.js';
+import { applyUnreplicated, takeUnreplicated } from './unreplicated.js';
 
 /** Retry pause after a replica failed to answer (the ring converges meanwhile). */
 const REPLICATE_RETRY_MS = 50;
@@ -69,7 +70,7 @@ export async function replicateBatch(
   broadcast: ReplicaBroadcast | null = null,
 ): Promise<Replicated> {
   // Taken once: every attempt of this batch carries them (a full sync holds them anyway).
-  const unreplicated = master.state.takeUnreplicated();
+  const unreplicated = takeUnreplicated(master.state);
   for (;;) {
     if (master.isStopped) throw AblyError.of('channelFailed', 'master moved');
     const h = holding(master.key);
@@ -135,7 +136,7 @@ export function applyReplicate(deps: ReplicationDeps, h: Holding | undefined, fr
     return { kind: 'error', error: { code: NEED_SYNC, statusCode: 500, message: 'replica needs a full sync' } };
   }
   h.state.applyEntries(req.entries, req.holds);
-  h.state.applyUnreplicated(req);
+  applyUnreplicated(h.state, req);
   // Only to nodes this one knows (in its ring): a node it has not heard of yet (just
   // joined) it has no link to, and the master tells every node itself instead.
   const ring = deps.ring();

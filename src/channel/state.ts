@@ -25,16 +25,12 @@ import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec, type EntryHead } from '../transport/entry-codec.js';
 import { SnapshotDedup } from '../transport/dedup-list.js';
 import { knownElements, rememberLogEntries, SnapshotEntries } from '../transport/entry-lists.js';
-import type { ReplicateRequest } from '../transport/messages.js';
 import { PresenceSet, remoteHost, remoteLeave, synthesizedLeave, type HoldHow } from './presence.js';
 import type { ChannelSettings } from './settings.js';
 import type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
 
 export type { ChannelPositionInfo, ChannelSnapshot, PresenceHold } from './snapshot.js';
 export type { ChannelSettings } from './settings.js';
-
-/** Changes no entry shows, as replication carries them (ReplicateRequest's fields). */
-type Unreplicated = Pick<ReplicateRequest, 'origins' | 'interestSince' | 'remoteInterest' | 'reach' | 'gaps'>;
 
 export class ChannelState {
   private readonly log: ChannelLog;
@@ -127,30 +123,6 @@ export class ChannelState {
   setInterest(at: number): void {
     this.interest.set(at);
     if (at === 0) this.origins.forgetReach();
-  }
-
-  /**
-   * Whether something changed that the replica must hear of though no entry shows it:
-   * positions in other regions' streams, what they must reach back to, interest here and there.
-   */
-  get unreplicated(): boolean {
-    return this.origins.hasMoved || this.origins.reachMoved || this.interest.hasMoved || this.gaps.hasMoved;
-  }
-
-  /** Those changes, for the next replication (each once; ReplicateRequest's fields). */
-  takeUnreplicated(): Unreplicated {
-    const origins = this.origins.takeMoved();
-    const reach = this.origins.takeReach();
-    const gaps = this.gaps.takeMoved();
-    return { ...(origins.length ? { origins } : {}), ...this.interest.takeMoved(), ...(reach ? { reach } : {}), ...(gaps.length ? { gaps } : {}) };
-  }
-
-  /** The replica's side of takeUnreplicated. */
-  applyUnreplicated(r: Unreplicated): void {
-    if (r.origins) this.origins.apply(r.origins);
-    this.interest.apply(r);
-    if (r.reach) this.origins.applyReach(r.reach);
-    if (r.gaps) this.gaps.apply(r.gaps);
   }
 
   get presence(): PresenceSet {

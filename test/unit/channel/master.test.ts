@@ -10,6 +10,7 @@ import { encodeLogEntries, ForwardedEntries } from '../../../src/transport/entry
 import type { Broadcast, ForwardedBatch } from '../../../src/transport/messages.js';
 import { waitFor } from '../../helpers/wait.js';
 import { parseMessageSerial } from '../../../src/protocol/message-serial.js';
+import { applyUnreplicated, hasUnreplicated, takeUnreplicated, type Unreplicated } from '../../../src/channel/unreplicated.js';
 
 const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 1000 };
 const KEY = 'app:chat';
@@ -153,10 +154,10 @@ describe('ChannelMaster group commit', () => {
     expect(master.gapsWithin(0, 10)).toEqual([{ serial: 2, error: gap }]);
     expect(master.gapsWithin(2, 10)).toEqual([]);
     // Replication carries it (this test's replica does not take it: the real one does, replication.ts).
-    const moved = master.state.takeUnreplicated();
+    const moved = takeUnreplicated(master.state);
     expect(moved.gaps).toEqual([{ serial: 2, error: gap }]);
     const copy = ChannelState.fresh(KEY, settings, 0, 'ep1');
-    copy.applyUnreplicated(moved);
+    applyUnreplicated(copy, moved);
     expect(copy.gaps.within(0, 10)).toEqual([{ serial: 2, error: gap }]);
     expect(ChannelState.restore(master.state.snapshot(), settings).gaps.within(1, 2)).toEqual([{ serial: 2, error: gap }]);
   });
@@ -568,12 +569,12 @@ describe('ChannelMaster towards other regions', () => {
 
   /** A master whose replications hand what they carry of the state's changes to `told` (as the real replicateBatch takes it). */
   function masterTelling(clock: ManualClock, state: ChannelState, starts: string[]) {
-    const told: ReturnType<ChannelState['takeUnreplicated']>[] = [];
+    const told: Unreplicated[] = [];
     const master = new ChannelMaster(KEY, state, {
       now: () => clock.now(),
       region: 'eu',
       toRegions: (_batch, to) => void (to !== null && starts.push(to)),
-      replicate: async (m) => (told.push(m.state.takeUnreplicated()), { forwarded: false, broadcast: false }),
+      replicate: async (m) => (told.push(takeUnreplicated(m.state)), { forwarded: false, broadcast: false }),
       sendBroadcast: () => undefined,
     });
     return { master, told };
@@ -588,7 +589,7 @@ describe('ChannelMaster towards other regions', () => {
     expect(told[0]).toEqual({ remoteInterest: us });
     // The same word again: nothing moved, nothing to tell.
     master.regions.setRemoteInterest([...us]);
-    expect(master.state.unreplicated).toBe(false);
+    expect(hasUnreplicated(master.state)).toBe(false);
     // A region gone: the whole list (empty) goes.
     master.regions.setRemoteInterest([]);
     await waitFor(() => told.length === 2);
@@ -613,7 +614,7 @@ describe('ChannelMaster towards other regions', () => {
     await waitFor(() => told.length === 2);
     expect(starts).toEqual(['us', 'ap']);
     // The replica applies what it was told (applyReplicate does so), then the master dies.
-    for (const t of told) replicaState.applyUnreplicated(t);
+    for (const t of told) applyUnreplicated(replicaState, t);
     clock.advance(5_000);
     const promoted = masterTelling(clock, replicaState, starts).master;
     // The globalmaster's word to the new master: the same regions, since the same times.

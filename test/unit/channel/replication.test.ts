@@ -7,6 +7,7 @@ import { applyReplicate, NEED_SYNC, replicateBatch, type ReplicationDeps } from 
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import type { Broadcast, ForwardedBatch, NodeRequest, ReplicateRequest, ReplyBody } from '../../../src/transport/messages.js';
 import type { Rpc } from '../../../src/transport/rpc.js';
+import { hasUnreplicated } from '../../../src/channel/unreplicated.js';
 
 const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 1000 };
 const KEY = 'app:chat';
@@ -223,7 +224,7 @@ describe('the master replicating a batch', () => {
   it.each(changes)('carries $what once, and the replica takes it (and its undoing); a snapshot carries it too', async (c) => {
     const m = masterSide(() => ({ kind: 'ok' }));
     c.make(m.master.state);
-    expect(m.master.state.unreplicated).toBe(true);
+    expect(hasUnreplicated(m.master.state)).toBe(true);
     await replicateBatch(m.deps, () => m.h, m.master, [], [], false);
     await replicateBatch(m.deps, () => m.h, m.master, m.entries, [], false);
     expect(m.asked).toMatchObject([{ type: 'replicate', [c.field]: c.sent }, { type: 'replicate' }]);
