@@ -561,7 +561,7 @@ export class ChannelState {
   query(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
     if (q.messageSerial !== undefined) return { items: this.versions.lookup(q.messageSerial, q.versions === true, q.untilSerial), more: false };
     const page = this.log.query(q);
-    return q.kind === 'message' ? { items: this.versions.page(page.items), more: page.more } : page;
+    return q.kind === 'message' ? { items: this.versions.page(page.items, q.untilSerial), more: page.more } : page;
   }
 
   /** Oldest retained entry's serial minus one: resuming from below it leaves a gap. */

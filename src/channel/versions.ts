@@ -24,6 +24,7 @@ import { parseMessageSerial } from '../protocol/message-serial.js';
 import type { EntryHead } from '../transport/entry-codec.js';
 import type { LogEntry, MessageEntry } from './entry.js';
 import type { ChannelLog } from './log.js';
+import { Fifo } from '../fifo.js';
 
 /** Where one version of a message is in the channel's log. */
 export interface VersionRef {
@@ -31,31 +32,44 @@ export interface VersionRef {
   versionSerial: string;
 }
 
-/** Per message (its serial), its retained versions, in log order. Only messages that have some are here. */
+/**
+ * Per message (its serial), its retained versions in log order; only messages that have
+ * some are here. Versions are added in log order, and retention drops them in that order
+ * (one queue over all of them): a trim does no work for what it keeps.
+ */
 export class VersionIndex {
-  private readonly byTarget = new Map<string, VersionRef[]>();
+  private readonly byTarget = new Map<string, Fifo<VersionRef>>();
+  private readonly order = new Fifo<{ logSerial: number; target: string }>();
 
   add(target: string, logSerial: number, versionSerial: string): void {
     let list = this.byTarget.get(target);
-    if (!list) this.byTarget.set(target, (list = []));
+    if (!list) this.byTarget.set(target, (list = new Fifo<VersionRef>(4)));
     list.push({ logSerial, versionSerial });
+    this.order.push({ logSerial, target });
   }
 
-  of(target: string): readonly VersionRef[] | undefined {
+  of(target: string): Iterable<VersionRef> | undefined {
     return this.byTarget.get(target);
+  }
+
+  has(target: string): boolean {
+    return this.byTarget.has(target);
   }
 
   get size(): number {
     return this.byTarget.size;
   }
 
-  /** Forgets versions at or below log serial `base` (retention dropped them). */
-  trim(base: number): void {
-    for (const [target, list] of this.byTarget) {
-      if (list[0]!.logSerial > base) continue;
-      const kept = list.filter((v) => v.logSerial > base);
-      if (kept.length) this.byTarget.set(target, kept);
-      else this.byTarget.delete(target);
+  /** Forgets versions at or below log serial `base` (retention dropped them); `gone`: each message left with none. */
+  trim(base: number, gone: (target: string) => void): void {
+    for (let v = this.order.at(0); v && v.logSerial <= base; v = this.order.at(0)) {
+      this.order.shift();
+      const list = this.byTarget.get(v.target)!;
+      list.shift();
+      if (list.length === 0) {
+        this.byTarget.delete(v.target);
+        gone(v.target);
+      }
     }
   }
 }
@@ -154,21 +168,36 @@ export function versionOf(current: Message, change: Message, versionSerial: stri
  */
 export class Versions {
   private readonly index = new VersionIndex();
+  /**
+   * Messages with versions as they stand, each with the log serial of the latest version
+   * joined in (so a read bounded below it makes its own), kept as versions come in their
+   * serials' order: each append would otherwise read every version before it again.
+   */
+  private readonly stand = new Map<string, { m: Message | null; last: string; logSerial: number }>();
 
   constructor(private readonly log: ChannelLog) {}
 
   /** An entry just appended: kept if it is a version. */
   note(e: LogEntry): void {
-    if (e.kind === 'message' && e.message.action !== undefined) this.index.add(e.message.serial!, e.serial, e.message.version?.serial ?? '');
+    if (e.kind !== 'message' || e.message.action === undefined) return;
+    const target = e.message.serial!;
+    const vs = e.message.version?.serial ?? '';
+    this.index.add(target, e.serial, vs);
+    const s = this.stand.get(target);
+    if (!s) return;
+    if (vs > s.last) Object.assign(s, { m: standing(s.m, [e.message]), last: vs, logSerial: e.serial });
+    else this.stand.delete(target); // came after a later one (another region's): made again when read
   }
 
   /** As `note`, for an entry read only as far as a restore needs. */
   noteHead(h: EntryHead): void {
-    if (h.kind === 'version') this.index.add(h.target, h.serial, h.versionSerial);
+    if (h.kind !== 'version') return;
+    this.index.add(h.target, h.serial, h.versionSerial);
+    this.stand.delete(h.target);
   }
 
   trim(base: number): void {
-    this.index.trim(base);
+    this.index.trim(base, (target) => this.stand.delete(target));
   }
 
   /** The retained create of the message of `serial` (up to log serial `upto`). */
@@ -189,12 +218,30 @@ export class Versions {
     return out;
   }
 
+  /** The message of `serial` as it stands, with nothing after log serial `upto` (null: nothing of it retained). */
+  private standingOf(serial: string, create: Message | null | undefined, upto = Infinity): Message | null {
+    const s = this.stand.get(serial);
+    if (s && s.logSerial <= upto) return s.m;
+    const versions = this.versions(serial, upto);
+    const m = standing(create === undefined ? (this.create(serial, upto)?.message ?? null) : create, versions.map((e) => e.message));
+    const last = versions.reduce((a, e) => Math.max(a, e.serial), 0);
+    if (last === this.lastOf(serial)) this.stand.set(serial, { m, last: versions.map((e) => e.message.version?.serial ?? '').sort().at(-1) ?? '', logSerial: last });
+    return m;
+  }
+
+  /** The log serial of the message's last retained version (0: none). */
+  private lastOf(serial: string): number {
+    let last = 0;
+    for (const v of this.index.of(serial) ?? []) last = v.logSerial;
+    return last;
+  }
+
   /**
    * The message of `serial` as it stands, to be changed by a client: 40400 where neither
    * it nor a version of it is retained (never published here, or older than history).
    */
   current(serial: string): Message {
-    const m = standing(this.create(serial)?.message ?? null, this.versions(serial).map((e) => e.message));
+    const m = this.standingOf(serial, undefined);
     if (!m) throw AblyError.of('notFound', `no message with serial ${serial} in the channel's retained history`);
     return m;
   }
@@ -202,23 +249,22 @@ export class Versions {
   /**
    * `getMessage`: the message of `serial` as it stands, in its create's entry (or its
    * latest version's); `getMessageVersions` (`all`): its create and versions, in the order
-   * of their serials. Nothing where none is retained.
+   * of their serials. Nothing where none is retained. Nothing after log serial `upto`.
    */
-  lookup(serial: string, all: boolean, upto?: number): LogEntry[] {
+  lookup(serial: string, all: boolean, upto = Infinity): LogEntry[] {
     const create = this.create(serial, upto);
-    const versions = this.versions(serial, upto);
-    if (all) return [...(create ? [create] : []), ...versions].sort((a, b) => bySerial(a.message, b.message));
-    const m = standing(create?.message ?? null, versions.map((e) => e.message));
-    const at = create ?? versions[versions.length - 1];
+    if (all) return [...(create ? [create] : []), ...this.versions(serial, upto)].sort((a, b) => bySerial(a.message, b.message));
+    const m = this.standingOf(serial, create?.message ?? null, upto);
+    const at = create ?? this.versions(serial, upto).at(-1);
     return m && at ? [{ ...at, message: m }] : [];
   }
 
-  /** A page of history: each message that has versions as it stands, in its create's place. */
-  page(items: LogEntry[]): LogEntry[] {
+  /** A page of history (up to log serial `upto`): each message that has versions as it stands, in its create's place. */
+  page(items: LogEntry[], upto = Infinity): LogEntry[] {
     if (this.index.size === 0) return items;
     return items.map((e) => {
-      if (e.kind !== 'message' || e.message.serial === undefined || !this.index.of(e.message.serial)) return e;
-      return { ...e, message: standing(e.message, this.versions(e.message.serial).map((v) => v.message))! };
+      if (e.kind !== 'message' || e.message.serial === undefined || !this.index.has(e.message.serial)) return e;
+      return { ...e, message: this.standingOf(e.message.serial, e.message, upto) ?? e.message };
     });
   }
 }

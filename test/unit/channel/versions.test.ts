@@ -98,4 +98,27 @@ describe('ChannelState with versions', () => {
     restored.accept([{ id: 'b:2:0', timestamp: 6, serial, action: 5, data: '!' }], clock.now());
     expect(history(restored)).toEqual([['a', 'Hi!', 1]]);
   });
+
+  it('joins a version that arrived after a later one (another region\'s) in its serial\'s order, and forgets what retention drops', () => {
+    const { clock, st, serial } = setup();
+    const entry = (n: number, vs: string, data: string) => ({
+      kind: 'message' as const,
+      serial: n,
+      channelSerial: `eu~ep~${n}`,
+      storedAt: clock.now(),
+      origin: { region: 'us', epoch: 'u', seq: n },
+      message: { id: `us:${n}`, timestamp: n, serial, action: 5, data, version: { serial: vs } },
+    });
+    const replica = ChannelState.fresh('app:mutable:x', settings, clock.now(), 'ep');
+    replica.applyEntries(decodeLogEntries(encodeLogEntries(st.range(0)!), true));
+    replica.applyEntries([entry(2, 'V2', 'b')]);
+    expect(history(replica)).toEqual([['a', 'Hellob', 1]]);
+    replica.applyEntries([entry(3, 'V1', 'a')]);
+    expect(history(replica)).toEqual([['a', 'Helloab', 1]]);
+    replica.applyEntries([entry(4, 'V3', 'c')]);
+    expect(history(replica)).toEqual([['a', 'Helloabc', 1]]);
+    // Bounded by what was published: up to log serial 3, the last version is not in it.
+    expect(replica.query({ direction: 'forwards', limit: 9, kind: 'message', untilSerial: 3 }).items.map((e) => e.kind === 'message' && e.message.data)).toEqual(['Helloab']);
+  });
 });
+
