@@ -12,7 +12,7 @@ import { PresenceAction } from '../protocol/actions.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { formatMessageSerial } from '../protocol/message-serial.js';
-import { versionOf, Versions } from './versions.js';
+import { Versions } from './versions.js';
 import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
 import { Gaps } from './gaps.js';
@@ -172,7 +172,7 @@ export class ChannelState {
     const entries: MessageEntry[] = [];
     const serials: string[] = [];
     const max = this.settings.maxMessageSize;
-    for (const c of messages) if (c.action !== undefined && !this.dedup.lookup(c.id)) versionOf(this.versions.current(c.serial!), c, '', max);
+    for (const c of messages) if (c.action !== undefined && !this.dedup.lookup(c.id)) this.versions.make(c, '', max);
     const storedAt = this.stamp(now);
     for (const message of messages) {
       const dup = this.dedup.lookup(message.id);
@@ -186,7 +186,7 @@ export class ChannelState {
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
       const channelSerial = this.formatAt(serial, seq);
       const own = formatMessageSerial(storedAt, origin);
-      const m = message.action !== undefined ? versionOf(this.versions.current(message.serial!), message, own, max) : message.serial === undefined ? message : { ...message };
+      const m = message.action !== undefined ? this.versions.make(message, own, max) : message.serial === undefined ? message : { ...message };
       if (message.action === undefined) m.serial = own;
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: m };
       this.record(e, undefined, true);

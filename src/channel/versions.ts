@@ -128,9 +128,9 @@ function joinable(current: Message, fragment: Message): string | null {
  * `change` as a client sent it (its `serial` the message's), `versionSerial` its own
  * serial. Throws where it may not be made: not the publisher's to change (an `-own`
  * capability: 40160), an append that does not join (40013) or would make the message
- * larger than `maxSize` (40009).
+ * larger than `maxSize` (40009; `size`: the message's as it stands, where known).
  */
-export function versionOf(current: Message, change: Message, versionSerial: string, maxSize = Infinity): Message {
+export function versionOf(current: Message, change: Message, versionSerial: string, maxSize = Infinity, size = messageSize(current)): Message {
   const serial = change.serial!;
   if (change.ownBy !== undefined && current.clientId !== change.ownBy) {
     throw AblyError.of('notPermitted', `message ${serial} is not ${change.ownBy}'s to change (its clientId is ${current.clientId ?? 'none'}), and the capability allows only one's own`);
@@ -142,7 +142,8 @@ export function versionOf(current: Message, change: Message, versionSerial: stri
   if (change.action === MessageAction.APPEND) {
     const why = joinable(current, change);
     if (why) throw AblyError.of('invalidMessageData', `message ${serial}: ${why}`);
-    if (messageSize(appended(current, change)) > maxSize) {
+    const grown = change.extras === undefined ? size + messageSize({ data: change.data }) : messageSize(appended(current, change));
+    if (grown > maxSize) {
       throw AblyError.of('messageTooLarge', `message ${serial} with this append would pass maxMessageSize ${maxSize}`);
     }
     if (current.name !== undefined) m.name = current.name;
@@ -173,7 +174,7 @@ export class Versions {
    * joined in (so a read bounded below it makes its own), kept as versions come in their
    * serials' order: each append would otherwise read every version before it again.
    */
-  private readonly stand = new Map<string, { m: Message | null; last: string; logSerial: number }>();
+  private readonly stand = new Map<string, { m: Message | null; last: string; logSerial: number; size: number }>();
 
   constructor(private readonly log: ChannelLog) {}
 
@@ -185,8 +186,11 @@ export class Versions {
     this.index.add(target, e.serial, vs);
     const s = this.stand.get(target);
     if (!s) return;
-    if (vs > s.last) Object.assign(s, { m: standing(s.m, [e.message]), last: vs, logSerial: e.serial });
-    else this.stand.delete(target); // came after a later one (another region's): made again when read
+    if (vs > s.last) {
+      const m = standing(s.m, [e.message]);
+      const grown = e.message.action === MessageAction.APPEND && e.message.extras === undefined && s.m !== null;
+      Object.assign(s, { m, last: vs, logSerial: e.serial, size: grown ? s.size + messageSize({ data: e.message.data }) : m ? messageSize(m) : 0 });
+    } else this.stand.delete(target); // came after a later one (another region's): made again when read
   }
 
   /** As `note`, for an entry read only as far as a restore needs. */
@@ -218,15 +222,16 @@ export class Versions {
     return out;
   }
 
-  /** The message of `serial` as it stands, with nothing after log serial `upto` (null: nothing of it retained). */
-  private standingOf(serial: string, create: Message | null | undefined, upto = Infinity): Message | null {
+  /** The message of `serial` as it stands, with nothing after log serial `upto` (null: nothing of it retained), and its size. */
+  private standingOf(serial: string, create: Message | null | undefined, upto = Infinity): { m: Message | null; size: number } {
     const s = this.stand.get(serial);
-    if (s && s.logSerial <= upto) return s.m;
+    if (s && s.logSerial <= upto) return s;
     const versions = this.versions(serial, upto);
     const m = standing(create === undefined ? (this.create(serial, upto)?.message ?? null) : create, versions.map((e) => e.message));
+    const found = { m, size: m ? messageSize(m) : 0 };
     const last = versions.reduce((a, e) => Math.max(a, e.serial), 0);
-    if (last === this.lastOf(serial)) this.stand.set(serial, { m, last: versions.map((e) => e.message.version?.serial ?? '').sort().at(-1) ?? '', logSerial: last });
-    return m;
+    if (last === this.lastOf(serial)) this.stand.set(serial, { ...found, last: versions.map((e) => e.message.version?.serial ?? '').sort().at(-1) ?? '', logSerial: last });
+    return found;
   }
 
   /** The log serial of the message's last retained version (0: none). */
@@ -240,10 +245,16 @@ export class Versions {
    * The message of `serial` as it stands, to be changed by a client: 40400 where neither
    * it nor a version of it is retained (never published here, or older than history).
    */
-  current(serial: string): Message {
-    const m = this.standingOf(serial, undefined);
+  current(serial: string): { m: Message; size: number } {
+    const { m, size } = this.standingOf(serial, undefined);
     if (!m) throw AblyError.of('notFound', `no message with serial ${serial} in the channel's retained history`);
-    return m;
+    return { m, size };
+  }
+
+  /** The version `change` makes of the message as it stands (versionOf; 40400 where none is retained). */
+  make(change: Message, versionSerial: string, maxSize?: number): Message {
+    const { m, size } = this.current(change.serial!);
+    return versionOf(m, change, versionSerial, maxSize, size);
   }
 
   /**
@@ -254,7 +265,7 @@ export class Versions {
   lookup(serial: string, all: boolean, upto = Infinity): LogEntry[] {
     const create = this.create(serial, upto);
     if (all) return [...(create ? [create] : []), ...this.versions(serial, upto)].sort((a, b) => bySerial(a.message, b.message));
-    const m = this.standingOf(serial, create?.message ?? null, upto);
+    const { m } = this.standingOf(serial, create?.message ?? null, upto);
     const at = create ?? this.versions(serial, upto).at(-1);
     return m && at ? [{ ...at, message: m }] : [];
   }
@@ -264,7 +275,7 @@ export class Versions {
     if (this.index.size === 0) return items;
     return items.map((e) => {
       if (e.kind !== 'message' || e.message.serial === undefined || !this.index.has(e.message.serial)) return e;
-      return { ...e, message: this.standingOf(e.message.serial, e.message, upto) ?? e.message };
+      return { ...e, message: this.standingOf(e.message.serial, e.message, upto).m ?? e.message };
     });
   }
 }
