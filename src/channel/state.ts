@@ -165,15 +165,16 @@ export class ChannelState {
   /**
    * Orders messages first accepted in this region (each with its id), giving each its
    * serial for good (to a copy of one given one before: a stopped master may hold it), or
-   * a change its version (versions.ts; all are checked before any is stored). Returns the
-   * new entries (none for duplicates) and each one's serial (a change's: its version's).
+   * a change its version (versions.ts; all are checked before any is stored, and stored
+   * after the latest of the messages they change). Returns the new entries (none for
+   * duplicates) and each one's serial (a change's: its version's).
    */
   accept(messages: readonly Message[], now: number): { entries: MessageEntry[]; serials: string[] } {
     const entries: MessageEntry[] = [];
     const serials: string[] = [];
     const max = this.settings.maxMessageSize;
-    for (const c of messages) if (c.action !== undefined && !this.dedup.lookup(c.id)) this.versions.make(c, '', max);
-    const storedAt = this.stamp(now);
+    const need = this.versions.check(messages, (c) => !this.dedup.lookup(c.id), max);
+    const storedAt = this.stamp(Math.max(now, need));
     for (const message of messages) {
       const dup = this.dedup.lookup(message.id);
       if (dup !== undefined) {

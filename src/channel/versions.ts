@@ -99,16 +99,23 @@ function appended(current: Message, fragment: Message): Message {
 }
 
 /**
- * The message as it stands: `create` (null where retention dropped it) and then its
- * `versions` (any order), in the order of their serials. Null when there is nothing.
+ * The message as it stands: `create` and then its `versions` (any order), in the order
+ * of their serials. Without its create (retention dropped it, or it has not arrived from
+ * the region that took it), from its latest update or delete (stored whole): appends
+ * alone are not the message, and there is none (null).
  */
 export function standing(create: Message | null, versions: readonly Message[]): Message | null {
-  let m = create;
-  for (const v of [...versions].sort(bySerial)) {
-    if (v.action === MessageAction.APPEND) m = m ? appended(m, v) : { ...v, action: MessageAction.UPDATE };
-    else m = { ...v, id: m?.id ?? v.id };
+  const sorted = [...versions].sort(bySerial);
+  let from = 0;
+  if (!create) {
+    from = sorted.findLastIndex((v) => v.action !== MessageAction.APPEND);
+    if (from < 0) return null;
   }
-  if (m && create && m !== create) m.id = create.id;
+  let m = create ?? sorted[from++]!;
+  for (let i = from; i < sorted.length; i++) {
+    const v = sorted[i]!;
+    m = v.action === MessageAction.APPEND ? appended(m, v) : { ...v, id: m.id };
+  }
   return m;
 }
 
@@ -167,29 +174,46 @@ export function versionOf(current: Message, change: Message, versionSerial: stri
  * A channel's retained messages as they stand: its log, read through the index of the
  * versions it holds (kept as entries are appended, restored, and dropped by retention).
  */
+/** A message with versions as it stands, as Versions keeps it. */
+interface Standing {
+  m: Message | null;
+  size: number;
+  /** The highest version serial joined in, and the log serial of the last version. */
+  last: string;
+  logSerial: number;
+  /** The log serial of its create: kept only with one, and valid while the log holds it. */
+  createLog: number;
+}
+
 export class Versions {
   private readonly index = new VersionIndex();
   /**
-   * Messages with versions as they stand, each with the log serial of the latest version
-   * joined in (so a read bounded below it makes its own), kept as versions come in their
-   * serials' order: each append would otherwise read every version before it again.
+   * Messages with versions as they stand (only with their create), kept as versions
+   * come in their serials' order: each append would otherwise read every version before
+   * it again. Made again when one comes out of that order (another region's), when the
+   * create comes after versions of it, or once retention drops the create.
    */
-  private readonly stand = new Map<string, { m: Message | null; last: string; logSerial: number; size: number }>();
+  private readonly stand = new Map<string, Standing>();
 
   constructor(private readonly log: ChannelLog) {}
 
-  /** An entry just appended: kept if it is a version. */
+  /** An entry just appended: a version is kept; a create drops what was kept of its message without it. */
   note(e: LogEntry): void {
-    if (e.kind !== 'message' || e.message.action === undefined) return;
-    const target = e.message.serial!;
+    if (e.kind !== 'message') return;
+    const target = e.message.serial;
+    if (target === undefined) return;
+    if (e.message.action === undefined) {
+      if (this.stand.size) this.stand.delete(target);
+      return;
+    }
     const vs = e.message.version?.serial ?? '';
     this.index.add(target, e.serial, vs);
     const s = this.stand.get(target);
     if (!s) return;
-    if (vs > s.last) {
-      const m = standing(s.m, [e.message]);
-      const grown = e.message.action === MessageAction.APPEND && e.message.extras === undefined && s.m !== null;
-      Object.assign(s, { m, last: vs, logSerial: e.serial, size: grown ? s.size + messageSize({ data: e.message.data }) : m ? messageSize(m) : 0 });
+    if (vs > s.last && s.m !== null) {
+      const m = standing(s.m, [e.message])!;
+      const grown = e.message.action === MessageAction.APPEND && e.message.extras === undefined;
+      Object.assign(s, { m, last: vs, logSerial: e.serial, size: grown ? s.size + messageSize({ data: e.message.data }) : messageSize(m) });
     } else this.stand.delete(target); // came after a later one (another region's): made again when read
   }
 
@@ -222,33 +246,56 @@ export class Versions {
     return out;
   }
 
-  /** The message of `serial` as it stands, with nothing after log serial `upto` (null: nothing of it retained), and its size. */
-  private standingOf(serial: string, create: Message | null | undefined, upto = Infinity): { m: Message | null; size: number } {
+  /**
+   * The message of `serial` as it stands, with nothing after log serial `upto` (null:
+   * none of it retained, or appends alone), and its size. `create`: its create's entry
+   * where the caller has it (null: not retained).
+   */
+  private standingOf(serial: string, create?: MessageEntry | null, upto = Infinity): { m: Message | null; size: number } {
     const s = this.stand.get(serial);
-    if (s && s.logSerial <= upto) return s;
+    if (s && s.logSerial <= upto && s.createLog > this.log.baseSerial) return s;
+    const c = create === undefined ? this.create(serial, upto) : create;
     const versions = this.versions(serial, upto);
-    const m = standing(create === undefined ? (this.create(serial, upto)?.message ?? null) : create, versions.map((e) => e.message));
+    const m = standing(c?.message ?? null, versions.map((e) => e.message));
     const found = { m, size: m ? messageSize(m) : 0 };
-    const last = versions.reduce((a, e) => Math.max(a, e.serial), 0);
-    if (last === this.lastOf(serial)) this.stand.set(serial, { ...found, last: versions.map((e) => e.message.version?.serial ?? '').sort().at(-1) ?? '', logSerial: last });
+    const last = versions.at(-1);
+    // Kept only where the read saw all there is: a bounded one may stop before some of it.
+    if (c && last && upto >= this.log.lastSerial) {
+      const top = versions.reduce((a, e) => ((e.message.version?.serial ?? '') > a ? e.message.version!.serial! : a), '');
+      this.stand.set(serial, { ...found, last: top, logSerial: last.serial, createLog: c.serial });
+    }
     return found;
   }
 
-  /** The log serial of the message's last retained version (0: none). */
-  private lastOf(serial: string): number {
-    let last = 0;
-    for (const v of this.index.of(serial) ?? []) last = v.logSerial;
-    return last;
+  /**
+   * The message of `serial` as it stands, to be changed by a client: 40400 where it is
+   * not retained (never published here, older than history, or not here yet).
+   */
+  current(serial: string): { m: Message; size: number } {
+    const { m, size } = this.standingOf(serial);
+    if (!m) throw AblyError.of('notFound', `no message with serial ${serial} in the channel's retained history`);
+    return { m, size };
   }
 
   /**
-   * The message of `serial` as it stands, to be changed by a client: 40400 where neither
-   * it nor a version of it is retained (never published here, or older than history).
+   * Checks a batch's changes in order, each against the message as the ones before it in
+   * the batch left it, before any is stored (a publish is taken whole or not at all).
+   * Returns the least time (ms) their version serials must have to come after the latest
+   * of each message (its create's or last version's, which another region, its clock
+   * ahead of ours, may have made): the batch is stored no earlier than that.
    */
-  current(serial: string): { m: Message; size: number } {
-    const { m, size } = this.standingOf(serial, undefined);
-    if (!m) throw AblyError.of('notFound', `no message with serial ${serial} in the channel's retained history`);
-    return { m, size };
+  check(batch: readonly Message[], isNew: (m: Message) => boolean, maxSize?: number): number {
+    let need = 0;
+    let scratch: Map<string, { m: Message; size: number }> | null = null;
+    for (const c of batch) {
+      if (c.action === undefined || !isNew(c)) continue;
+      const cur = scratch?.get(c.serial!) ?? this.current(c.serial!);
+      const latest = parseMessageSerial(cur.m.version?.serial ?? cur.m.serial);
+      if (latest) need = Math.max(need, latest.at + 1);
+      const next = standing(cur.m, [versionOf(cur.m, c, '', maxSize, cur.size)])!;
+      (scratch ??= new Map()).set(c.serial!, { m: next, size: messageSize(next) });
+    }
+    return need;
   }
 
   /** The version `change` makes of the message as it stands (versionOf; 40400 where none is retained). */
@@ -265,7 +312,7 @@ export class Versions {
   lookup(serial: string, all: boolean, upto = Infinity): LogEntry[] {
     const create = this.create(serial, upto);
     if (all) return [...(create ? [create] : []), ...this.versions(serial, upto)].sort((a, b) => bySerial(a.message, b.message));
-    const { m } = this.standingOf(serial, create?.message ?? null, upto);
+    const { m } = this.standingOf(serial, create, upto);
     const at = create ?? this.versions(serial, upto).at(-1);
     return m && at ? [{ ...at, message: m }] : [];
   }
@@ -275,7 +322,7 @@ export class Versions {
     if (this.index.size === 0) return items;
     return items.map((e) => {
       if (e.kind !== 'message' || e.message.serial === undefined || !this.index.has(e.message.serial)) return e;
-      return { ...e, message: this.standingOf(e.message.serial, e.message, upto).m ?? e.message };
+      return { ...e, message: this.standingOf(e.message.serial, e, upto).m ?? e.message };
     });
   }
 }

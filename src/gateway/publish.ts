@@ -46,6 +46,11 @@ export function buildMessages(raw: unknown, o: BuildOptions): Message[] {
   const out: Message[] = [];
   for (let i = 0; i < raw.length; i++) {
     const m = fromWire(raw[i]);
+    // A change made from a message received in delta mode carries its extras.delta (ably-js keeps it): not the change's.
+    if (m.action !== undefined && m.extras && 'delta' in m.extras) {
+      const { delta: _delta, ...rest } = m.extras;
+      m.extras = Object.keys(rest).length ? rest : undefined;
+    }
     refuseDeltaFields(m);
     total += messageSize(m);
     if (total > o.limits.maxMessageSize) {

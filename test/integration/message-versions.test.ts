@@ -6,6 +6,7 @@
  * region changed it; concurrent changes in two regions end the same in both; the
  * capabilities `-own` and `-any` are held to; what cannot be done is refused.
  */
+import { decode } from '@ably/vcdiff-decoder';
 import type { InboundMessage } from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
@@ -72,7 +73,7 @@ describe('message versions', () => {
       await step(ch.appendMessage({ serial, data: ' all' } as never));
       const standing = await rest(d.port('r2-n1')).channels.get(channel).getMessage(serial!);
       expect({ action: standing.action, data: standing.data, name: standing.name, id: standing.id }).toEqual({ action: 'message.update', data: 'Hi all', name: 'greeting', id: original.id });
-      // Given no data, a delete keeps what the message had (given the message received, ably-js sends its data again).
+      // Given no data, a delete keeps what the message had (given the message received, ably-js would send its data again, which would stand).
       await step(ch.deleteMessage({ serial } as never, { description: 'gone' }));
       expect(versions.every((v, i) => v > (i ? versions[i - 1]! : serial!))).toBe(true);
 
@@ -129,15 +130,22 @@ describe('message versions', () => {
       const inR2 = await collect(b, channel);
       const [serial] = (await a.channels.get(channel).publish({ name: 'n', data: 'base' })).serials;
       await waitFor(() => inR2.length === 1, { what: 'the create in r2', timeoutMs: 5_000 });
-      const [x, y] = await Promise.all([
-        a.channels.get(channel).updateMessage({ serial, data: 'from r1' } as never),
-        b.channels.get(channel).updateMessage({ serial, data: 'from r2' } as never),
-      ]);
-      await waitFor(() => inR1.length === 3 && inR2.length === 3, { what: 'both changes in both regions', timeoutMs: 5_000 });
-      const winner = x.versionSerial! > y.versionSerial! ? 'from r1' : 'from r2';
-      for (const node of ['r1-n2', 'r2-n1']) {
-        expect((await rest(d.port(node)).channels.get(channel).getMessage(serial!)).data, node).toBe(winner);
-        expect((await rest(d.port(node)).channels.get(channel).history()).items.map((m) => m.data), node).toEqual([winner]);
+      // Appends from both regions at once, and then an update and more appends: each region joins them in the order of their serials.
+      const sent: { data: string; serial: string }[] = [];
+      const change = async (c: Realtime, how: 'appendMessage' | 'updateMessage', data: string) =>
+        sent.push({ data, serial: (await c.channels.get(channel)[how]({ serial, data } as never)).versionSerial! });
+      await Promise.all([0, 1, 2, 3].flatMap((i) => [change(a, 'appendMessage', ` a${i}`), change(b, 'appendMessage', ` b${i}`)]));
+      await Promise.all([change(a, 'updateMessage', 'from r1'), change(b, 'updateMessage', 'from r2')]);
+      await Promise.all([change(a, 'appendMessage', ' +a'), change(b, 'appendMessage', ' +b')]);
+      await waitFor(() => inR1.length === 13 && inR2.length === 13, { what: 'every change in both regions', timeoutMs: 5_000 });
+      // As it should stand: from the latest update, the appends after it in their serials' order.
+      sent.sort((x, y) => (x.serial < y.serial ? -1 : 1));
+      const whole = sent.findLastIndex((s) => s.data.startsWith('from'));
+      const expected = sent.slice(whole).map((s) => s.data).join('');
+      expect(sent.at(-1)!.serial > serial!).toBe(true);
+      for (const node of ['r1-n1', 'r1-n2', 'r2-n1']) {
+        expect((await rest(d.port(node)).channels.get(channel).getMessage(serial!)).data, node).toBe(expected);
+        expect((await rest(d.port(node)).channels.get(channel).history()).items.map((m) => m.data), node).toEqual([expected]);
       }
     } finally {
       closeAll(a, b);
@@ -201,6 +209,26 @@ describe('message versions', () => {
       expect(c.connection.state).toBe('connected');
     } finally {
       c.close();
+    }
+  });
+
+  it('take a change made from a message received in delta mode (ably-js keeps its extras.delta)', { timeout: 30_000 }, async () => {
+    const channel = 'mutable:versions-delta';
+    const pub = realtime(d.port('r1-n1'));
+    const sub = realtime(d.port('r1-n2'), { plugins: { vcdiff: { decode } } });
+    try {
+      const got = await collect(sub, channel, { params: { delta: 'vcdiff' } });
+      const base = 'the same long text, again and again. '.repeat(40);
+      await pub.channels.get(channel).publish([{ data: `${base}1` }, { data: `${base}2` }]);
+      await waitFor(() => got.length === 2, { what: 'both messages', timeoutMs: 5_000 });
+      const delta = got[1]!;
+      expect(delta.extras).toMatchObject({ delta: { format: 'vcdiff' } });
+      const { versionSerial } = await sub.channels.get(channel).updateMessage({ ...delta, data: 'short now' } as never);
+      await waitFor(() => got.length === 3, { what: 'the update', timeoutMs: 5_000 });
+      expect(got[2]).toMatchObject({ action: 'message.update', data: 'short now', version: { serial: versionSerial } });
+      expect(got[2]!.extras?.delta).toBeUndefined();
+    } finally {
+      closeAll(pub, sub);
     }
   });
 });

@@ -120,5 +120,54 @@ describe('ChannelState with versions', () => {
     // Bounded by what was published: up to log serial 3, the last version is not in it.
     expect(replica.query({ direction: 'forwards', limit: 9, kind: 'message', untilSerial: 3 }).items.map((e) => e.kind === 'message' && e.message.data)).toEqual(['Helloab']);
   });
+
+  it('shows a message whose versions came before its create only once the create is here, and nothing of appends alone', () => {
+    const { clock, st, serial } = setup();
+    // Another region's message, its create not here yet: only a version of it (from a third region) has come.
+    const theirs = serial.replace('@eu:', '@us:');
+    // (A create's origin is what its serial says: us, epoch ep, seq 1.)
+    const entry = (n: number, m: Message, origin = { region: 'jp', epoch: 'j', seq: n }) => ({ kind: 'message' as const, serial: n, channelSerial: `eu~ep~${n}`, storedAt: clock.now(), origin, message: m });
+    const get = (s: ChannelState) => s.query({ direction: 'backwards', limit: 1, kind: 'message', messageSerial: theirs }).items.map((e) => e.kind === 'message' && e.message.data);
+    st.applyEntries([entry(2, { id: 'jp:1', timestamp: 2, serial: theirs, action: 5, data: ' World', version: { serial: `${theirs}~v1` } })]);
+    expect(get(st)).toEqual([]);
+    expect(ablyErrorOf(() => st.accept([{ id: 'x:1:0', timestamp: 3, serial: theirs, action: 5, data: '!' }], clock.now())).code).toBe(40400);
+    st.applyEntries([entry(3, { id: 'us:1', timestamp: 1, serial: theirs, data: 'Hello' }, { region: 'us', epoch: 'ep', seq: 1 })]);
+    expect(get(st)).toEqual(['Hello World']);
+    expect(get(ChannelState.restore(st.snapshot(), settings))).toEqual(['Hello World']);
+  });
+
+  it('stands without its create once retention drops it, the same on the live master as on a copy restored from it', () => {
+    const { clock, st, serial } = setup();
+    st.accept([{ id: 'b:1:0', timestamp: 5, serial, action: 5, data: ' World' }], clock.now());
+    expect(st.query({ direction: 'backwards', limit: 1, kind: 'message', messageSerial: serial }).items).toHaveLength(1);
+    // Another message pushes the create out (a count cap of 2 entries): appends alone are not the message.
+    const capped = ChannelState.restore(st.snapshot(), { ...settings, maxMessages: 2 });
+    capped.accept([msg('z', 'next')], clock.now());
+    const restored = ChannelState.restore(capped.snapshot(), { ...settings, maxMessages: 2 });
+    for (const s of [capped, restored]) {
+      expect(s.query({ direction: 'backwards', limit: 1, kind: 'message', messageSerial: serial }).items).toEqual([]);
+      expect(ablyErrorOf(() => s.accept([{ id: 'b:2:0', timestamp: 6, serial, action: 5, data: '!' }], clock.now())).code).toBe(40400);
+    }
+  });
+
+  it('makes a change after the latest version of the message, also one made where the clock is ahead', () => {
+    const { clock, st, serial } = setup();
+    const ahead = serial.replace(/^\d{14}/, String(clock.now() + 5_000).padStart(14, '0')).replace('@eu:', '@us:');
+    st.applyEntries([{ kind: 'message', serial: 2, channelSerial: 'eu~ep~2', storedAt: clock.now(), origin: { region: 'us', epoch: 'u', seq: 1 }, message: { id: 'us:1', timestamp: 2, serial, action: 1, data: 'Hi', version: { serial: ahead } } }]);
+    const [mine] = st.accept([{ id: 'b:1:0', timestamp: 5, serial, action: 5, data: ' all' }], clock.now()).serials;
+    expect(mine! > ahead).toBe(true);
+    expect(history(st)).toEqual([['a', 'Hi all', 1]]);
+  });
+
+  it('checks a batch\'s changes of one message one after the other, and stores none where one is refused', () => {
+    const { clock, st, serial } = setup();
+    const append = (id: string, data: string | Buffer) => ({ id, timestamp: 5, serial, action: 5, data });
+    expect(ablyErrorOf(() => st.accept([append('b:1:0', 'text'), append('b:1:1', Buffer.from('bytes'))], clock.now())).code).toBe(40013);
+    expect(ablyErrorOf(() => st.accept([append('b:2:0', 'x'.repeat(600)), append('b:2:1', 'y'.repeat(600))], clock.now())).code).toBe(40009);
+    expect(st.serial).toBe(1);
+    expect(st.hasOrdered('b:1:0') || st.hasOrdered('b:2:0')).toBe(false);
+    expect(st.accept([append('b:3:0', ' one'), append('b:3:1', ' two')], clock.now()).entries).toHaveLength(2);
+    expect(history(st)).toEqual([['a', 'Hello one two', 1]]);
+  });
 });
 
