@@ -5,6 +5,7 @@
 import type { RecordError } from './record.js';
 import type { FilterFigures } from './filter-check.js';
 import type { SerialFigures } from './serial-check.js';
+import type { VersionFigures } from './versions-check.js';
 
 export interface MessageRef {
   publisher: string;
@@ -265,6 +266,8 @@ export interface Report {
   filters?: FilterFigures | null;
   /** null: no message was seen with or without a serial. Optional: reports written before serials have none. */
   serials?: SerialFigures | null;
+  /** null: the workload had no version probes. Optional: reports written before them have none. */
+  versions?: VersionFigures | null;
   history: HistoryFigures | null;
   /** null: the workload authenticated with the key. */
   tokens: TokenFigures | null;

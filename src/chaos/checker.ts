@@ -59,6 +59,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyFailed, historyFigures } from './history-check.js';
 import { SerialCheck, serialsFailed } from './serial-check.js';
+import { isVersionProbeEvent, VersionCheck, versionsOff } from './versions-check.js';
 import { tokenFigures, tokensFailed } from './token-check.js';
 import { revocationFigures, revocationsFailed } from './revocation-check.js';
 import { filterFigures } from './filter-check.js';
@@ -136,6 +137,7 @@ export class Checker {
   private readonly revocationsMade: RevocationEvent[] = [];
   private readonly revocationsSeen: RevokedEvent[] = [];
   private readonly serials = new SerialCheck();
+  private readonly versions = new VersionCheck();
   private minT = Infinity;
   private maxT = -Infinity;
   private endT = NaN;
@@ -148,6 +150,7 @@ export class Checker {
     this.events++;
     if (e.t < this.minT) this.minT = e.t;
     if (e.t > this.maxT) this.maxT = e.t;
+    if (isVersionProbeEvent(e)) return this.versions.add(e as Parameters<VersionCheck['add']>[0]);
     switch (e.type) {
       case 'publish': {
         this.attempts.push({ t: e.t, region: e.region, outcome: e.outcome });
@@ -355,10 +358,11 @@ export class Checker {
     const tokens = tokenFigures(this.tokenEvents, merged, this.maxExamples);
     const filters = filterFigures(this.channels.values(), this.maxExamples);
     const serials = this.serials.figures(this.newConnections, this.maxExamples);
+    const versions = this.versions.figures(this.maxExamples);
     const revocations = revocationFigures(this.revocationsMade, this.revocationsSeen, merged, end, this.maxExamples);
 
     return {
-      verdict: violationTotal(violations) > 0 || (filters?.leaked ?? 0) > 0 || serialsFailed(serials) || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (filters?.leaked ?? 0) > 0 || serialsFailed(serials) || (versions ? versionsOff(versions) > 0 : false) || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,
@@ -385,6 +389,7 @@ export class Checker {
       deltas: this.deltas,
       filters,
       serials,
+      versions,
       history,
       tokens,
       revocations,

@@ -203,6 +203,31 @@ export interface HistoryEvent {
   error?: string;
 }
 
+/**
+ * A version probe's append (workload-versions.ts) to the message of `mutable:versions`,
+ * written once its outcome is known: its fragment (`|eu:7`), and the version serial its
+ * ACK gave.
+ */
+export interface AppendEvent {
+  type: 'append';
+  t: number;
+  region: string;
+  fragment: string;
+  outcome: PublishOutcome;
+  versionSerial?: string;
+  error?: RecordError;
+}
+
+/** A region's `getMessage` of the version probes' message after the drain: its data (null: it could not be read, `error` says why). */
+export interface StandingEvent {
+  type: 'standing';
+  t: number;
+  region: string;
+  serial: string;
+  data: string | null;
+  error?: string;
+}
+
 export const TOKEN_USES = ['request', 'replay'] as const;
 export const TOKEN_OUTCOMES = ['issued', 'refused', 'failed'] as const;
 
@@ -285,6 +310,8 @@ export type RecordEvent =
   | TokenEvent
   | RevocationEvent
   | RevokedEvent
+  | AppendEvent
+  | StandingEvent
   | EndEvent;
 
 export type RecordEventType = RecordEvent['type'];
@@ -421,6 +448,17 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
     }
     case 'revoked':
       for (const k of ['region', 'node', 'clientId'] as const) need(r, k, 'string', line);
+      break;
+    case 'append':
+      for (const k of ['region', 'fragment'] as const) need(r, k, 'string', line);
+      if (!PUBLISH_OUTCOMES.includes(r.outcome as PublishOutcome)) throw new RecordFormatError(line, `append.outcome must be one of ${PUBLISH_OUTCOMES.join(', ')}`);
+      if (r.versionSerial !== undefined) need(r, 'versionSerial', 'string', line);
+      needError(r, line);
+      break;
+    case 'standing':
+      for (const k of ['region', 'serial'] as const) need(r, k, 'string', line);
+      if (r.data !== null) need(r, 'data', 'string', line);
+      if (r.error !== undefined) need(r, 'error', 'string', line);
       break;
     case 'end':
       break;

@@ -13,6 +13,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { Anomaly, Availability, FaultFigures, HistoryExample, LatencyStats, Report, Violation } from './checker.js';
 import { occupancyLines } from './occupancy-check.js';
 import { serialsOff } from './serial-check.js';
+import { versionsOff } from './versions-check.js';
 
 // ---------------------------------------------------------------------------------------
 // Text: the checker's summary and the phrases the markdown shares with it
@@ -225,6 +226,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
         ...(r.occupancy ? [['occupancy views not showing the clients attached at the end', r.occupancy.mismatched] as [string, number]] : []),
         ...(r.history ? [['stored history: missing, duplicated, out of order or unreadable', historyOff(r)] as [string, number]] : []),
         ...(r.serials ? [['serials: a message under two, one naming two, or none', serialsOff(r.serials)] as [string, number]] : []),
+        ...(r.versions ? [['versions: a region\'s message other than the others\', or missing, repeating or misordering an append', versionsOff(r.versions)] as [string, number]] : []),
         ...(r.tokens ? [['tokens: fresh requests refused as replays, replays taken outside faults', tokensOff(r)] as [string, number]] : []),
         ...(r.revocations ? [['revocations: nodes still taking a revoked token at the end', r.revocations.unseenCount] as [string, number]] : []),
       ],
@@ -237,6 +239,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
   if (r.deltas) out.push(...deltaLines(r), '');
   if (r.filters) out.push(...filterLines(r), '');
   if (r.serials) out.push(...serialLines(r), '');
+  if (r.versions) out.push(...versionLines(r), '');
   if (r.history) out.push(...historyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.tokens) out.push(...tokenLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.revocations) out.push(...revocationLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
@@ -579,6 +582,19 @@ function serialLines(r: Report): string[] {
     `serials: ${f.messages} messages seen ${f.sightings} times with a serial (ACKs, deliveries, history items), ${f.unserialed} without one; ` +
       `${f.split} under two serials, ${f.shared} serials naming two messages` +
       (f.resent ? ` (${f.resent} more under two, resent by a publisher whose resume failed)` : ''),
+    ...f.examples.map((x) => `  FAIL: ${x}`),
+  ];
+}
+
+/** The version probes' message: the same in every region, every acknowledged append in it once, in its serial's order. */
+function versionLines(r: Report): string[] {
+  const f = r.versions;
+  if (!f) return [];
+  const a = f.appends;
+  return [
+    `versions: ${a.sent} appends (${a.acked} acknowledged, ${a.nacked} refused, ${a.unknown} unanswered); the message in ${f.regions.join(', ') || 'no region'} has ${f.fragments}` +
+      (f.excused.length ? ` (left out, continuity lost: ${f.excused.join(', ')})` : '') +
+      `; diverged ${f.diverged}, missing ${f.missing}, twice ${f.duplicated}${f.resent ? ` (and ${f.resent} resent)` : ''}, out of order ${f.misordered}, foreign ${f.foreign}, unreadable ${f.unreadable}`,
     ...f.examples.map((x) => `  FAIL: ${x}`),
   ];
 }

@@ -35,6 +35,8 @@ const PRESENCE_SETTLE_MS = 20_000;
  * back at the latest with its next refresh (10 s).
  */
 const OCCUPANCY_SETTLE_MS = 20_000;
+/** How often a version probe appends to its message (ms; workload-versions.ts), by turns from each region. */
+const VERSIONS_EVERY_MS = 400;
 /** At the end, how long the revocation probes may still wait for a region to refuse a revoked token (ms). */
 const REVOCATIONS_SETTLE_MS = 10_000;
 
@@ -390,6 +392,8 @@ export class ScenarioRun {
               },
             }
           : {}),
+        // Version probes where the app has the `mutable` namespace with its rule (every deployment here has).
+        ...(app.namespaces.some((n) => n.id === 'mutable' && n.mutableMessages) ? { versions: { everyMs: VERSIONS_EVERY_MS } } : {}),
         channels: Array.from({ length: this.s.workload.channels }, (_, i) => `chaos-${i}`),
         publishersPerRegion: this.s.workload.publishersPerRegion,
         subscribersPerRegion: this.s.workload.subscribersPerRegion,
@@ -439,6 +443,7 @@ export class ScenarioRun {
         }
       }
       await this.drain(workload);
+      for (const e of await workload.readVersions()) this.record(e);
       for (const e of await workload.readHistory({ historyMs: topology.retention.historyMs, maxMessages: topology.retention.maxMessagesPerChannel })) this.record(e);
       for (const e of await workload.checkPresence(topology.limits.presenceLeaveDelayMs + PRESENCE_SETTLE_MS)) this.record(e);
       for (const e of await workload.checkOccupancy(OCCUPANCY_SETTLE_MS)) this.record(e);

@@ -10,8 +10,9 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import Ably from 'ably';
 import { decode as vcdiffDecode } from '@ably/vcdiff-decoder';
-import type { HistoryEvent, OccupancyEvent, PresenceEvent, RecordEvent } from './record.js';
+import type { HistoryEvent, OccupancyEvent, PresenceEvent, RecordEvent, StandingEvent } from './record.js';
 import { RevocationProbes } from './workload-revocations.js';
+import { VersionProbes } from './workload-versions.js';
 import { WorkloadTokens } from './workload-tokens.js';
 import { OccupancyViews, type Counted } from './workload-occupancy.js';
 import { filterHeaders, WORKLOAD_FILTER } from './filter-check.js';
@@ -24,6 +25,8 @@ export interface WorkloadOptions {
   tokenTtlMs?: number;
   /** Revocation probes (workload-revocations.ts): a key with revocableTokens, how often one begins (ms), and every node to ask. */
   revocations?: { key: string; everyMs: number; gapMs?: number; nodes: { name: string; region: string; host: string; port: number }[] };
+  /** Version probes (workload-versions.ts): how often one appends (ms); the deployment's app needs the `mutable` namespace. */
+  versions?: { everyMs: number };
   channels: string[];
   publishersPerRegion: number;
   subscribersPerRegion: number;
@@ -122,12 +125,15 @@ export class Workload {
   private readonly tokens: WorkloadTokens | null;
   /** Revocation probes, where the workload makes them. */
   private readonly probes: RevocationProbes | null;
+  /** Version probes, where the workload makes them. */
+  private readonly versions: VersionProbes | null;
   /** Members' occupancy events and the regions' REST status, for the occupancy check. */
   private readonly occupancy: OccupancyViews;
 
   constructor(private readonly o: WorkloadOptions) {
     this.tokens = o.tokenTtlMs ? new WorkloadTokens({ key: o.key, ttlMs: o.tokenTtlMs, endpoint: (r) => this.endpoint(r), record: (e) => o.record(e) }) : null;
     this.probes = o.revocations ? new RevocationProbes({ ...o.revocations, regions: o.regions, record: (e) => o.record(e) }) : null;
+    this.versions = o.versions ? new VersionProbes({ ...o.versions, regions: o.regions, key: o.key, record: (e) => o.record(e) }) : null;
     this.occupancy = new OccupancyViews({ regions: o.regions, key: o.key, channels: o.channels });
   }
 
@@ -201,6 +207,12 @@ export class Workload {
       }
     }
     this.probes?.start();
+    await this.versions?.start();
+  }
+
+  /** Each region's view of the version probes' message (after the drain). */
+  async readVersions(): Promise<StandingEvent[]> {
+    return (await this.versions?.read()) ?? [];
   }
 
   /** Waits (up to `ms`) until every region has refused every revoked probe token (revocation-check.ts). */
@@ -538,6 +550,7 @@ export class Workload {
     this.stopped = true;
     this.probes?.stop();
     for (const t of this.timers) clearInterval(t);
+    await this.versions?.stop(settleMs);
     const deadline = Date.now() + settleMs;
     while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const s of this.subscribers) if (s.deltas) this.o.record({ type: 'deltas', t: Date.now(), region: s.region, client: s.id, ...s.deltas });
@@ -548,6 +561,7 @@ export class Workload {
     this.closed = true;
     this.tokens?.close();
     this.probes?.close();
+    this.versions?.close();
     for (const [key, p] of this.pending) {
       this.pending.delete(key);
       this.o.record({ type: 'publish', t: p.t, region: p.region, client: p.client, channel: p.channel, publisher: p.publisher, seq: p.seq, outcome: 'unknown' });

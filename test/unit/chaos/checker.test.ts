@@ -630,3 +630,47 @@ describe('message serials', () => {
     for (const t of [150, 210]) expect(check([...reserial('c', 2, 'again'), replaced(t)]).serials, `at ${t}`).toMatchObject({ split: 1, resent: 0 });
   });
 });
+
+describe('version probes', () => {
+  const append = (t: number, region: string, fragment: string, versionSerial: string, outcome: 'ack' | 'nack' | 'unknown' = 'ack'): RecordEvent => ({ type: 'append', t, region, fragment, outcome, ...(outcome === 'ack' ? { versionSerial } : {}) });
+  const standing = (region: string, data: string | null): RecordEvent => ({ type: 'standing', t: 900, region, serial: 'S', data, ...(data === null ? { error: 'no answer' } : {}) });
+  const appends = [append(100, 'r1', '|r1:1', 'V1'), append(110, 'r2', '|r2:1', 'V2'), append(120, 'r1', '|r1:2', 'V3')];
+
+  it('passes when every region shows the base and every acknowledged append once, in their serials\' order', () => {
+    const r = check([...cleanRun(), ...appends, standing('r1', 'base|r1:1|r2:1|r1:2'), standing('r2', 'base|r1:1|r2:1|r1:2')]);
+    expect(r.verdict).toBe('PASS');
+    expect(r.versions).toMatchObject({ appends: { sent: 3, acked: 3 }, regions: ['r1', 'r2'], fragments: 3, diverged: 0, missing: 0, misordered: 0 });
+    // The probe's events are not the main workload's.
+    expect(r.totals.channels).toBe(1);
+    expect(check(cleanRun()).versions).toBeNull();
+  });
+
+  it('fails a region that shows another message, misses, repeats or misorders an append, or cannot be read', () => {
+    const cases: [string, RecordEvent[], Record<string, number>][] = [
+      ['diverged', [standing('r1', 'base|r1:1|r2:1|r1:2'), standing('r2', 'base|r1:1|r2:1')], { diverged: 1, missing: 1 }],
+      ['missing', [standing('r1', 'base|r1:1|r1:2'), standing('r2', 'base|r1:1|r1:2')], { missing: 2 }],
+      ['twice', [standing('r1', 'base|r1:1|r2:1|r2:1|r1:2')], { duplicated: 1 }],
+      ['misordered', [standing('r1', 'base|r2:1|r1:1|r1:2')], { misordered: 1 }],
+      ['foreign', [standing('r1', 'bass|r1:1|r2:1|r1:2|x:9')], { foreign: 1 }],
+      ['unreadable', [standing('r1', null)], { unreadable: 1 }],
+    ];
+    for (const [what, reads, off] of cases) {
+      const r = check([...cleanRun(), ...appends, ...reads]);
+      expect(r.verdict, what).toBe('FAIL');
+      expect(r.versions, what).toMatchObject(off);
+    }
+  });
+
+  it('leaves out a region where the probe channel lost continuity, and what was appended through it; counts a repeat after a fresh connection as resent', () => {
+    const lost: RecordEvent = { type: 'continuity', t: 150, region: 'r2', client: 'versions-r2', channel: 'mutable:versions', resumed: false };
+    const r = check([...cleanRun(), ...appends, lost, standing('r1', 'base|r1:1|r1:2'), standing('r2', 'base')]);
+    expect(r.verdict).toBe('PASS');
+    expect(r.versions).toMatchObject({ regions: ['r1'], excused: ['r2'], missing: 0 });
+    const fresh: RecordEvent = { type: 'connection', t: 105, region: 'r1', client: 'versions-r1', connectionId: 'b', previous: 'a' };
+    const again = check([...cleanRun(), ...appends, fresh, standing('r1', 'base|r1:1|r1:1|r2:1|r1:2')]);
+    expect(again.verdict).toBe('PASS');
+    expect(again.versions).toMatchObject({ duplicated: 0, resent: 1 });
+    // Neither is the main workload's: no note of a replaced publisher connection.
+    expect(again.notes.join('\n')).not.toMatch(/replaced/);
+  });
+});

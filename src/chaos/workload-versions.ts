@@ -1,0 +1,164 @@
+/**
+ * Message versions in the chaos workload (README "Message versions"), where the
+ * deployment's first app has the namespace `mutable` with the `mutableMessages` rule.
+ * One client per region attaches to `mutable:versions` (the channel then has interest in
+ * every region), the first region's publishes a message (`base`), and then, every
+ * `everyMs`, each region's client in turn appends a fragment of its own (`|eu:7`) to it,
+ * through every fault. Each append's outcome and version serial are recorded (`append`
+ * lines), and so is any continuity signal on the channel (`continuity` lines, with the
+ * prober as client). After the drain each region's `getMessage` of it is read
+ * (`standing` lines). The checker (versions-check.ts): every region shows the same
+ * message, the base and then fragments, every acknowledged one, none twice, the
+ * acknowledged ones in the order of their version serials.
+ */
+import Ably from 'ably';
+import type { AppendEvent, ConnectionEvent, ContinuityEvent, StandingEvent } from './record.js';
+
+/** The channel the probes change. */
+export const VERSIONS_CHANNEL = 'mutable:versions';
+/** The message's data before any append. */
+export const VERSIONS_BASE = 'base';
+/** How many times a region's read is tried, and how long apart (ms). */
+const READ_ATTEMPTS = 5;
+const READ_RETRY_MS = 1000;
+
+type Realtime = InstanceType<typeof Ably.Realtime>;
+type Endpoint = { host: string; port: number };
+
+export class VersionProbes {
+  private readonly clients = new Map<string, Realtime>();
+  private readonly pending = new Map<string, { region: string; t: number }>();
+  private timer: NodeJS.Timeout | null = null;
+  private serial: string | null = null;
+  private turn = 0;
+  private readonly sent = new Map<string, number>();
+
+  constructor(
+    private readonly o: {
+      regions: Map<string, Endpoint>;
+      key: string;
+      everyMs: number;
+      record(e: AppendEvent | StandingEvent | ContinuityEvent | ConnectionEvent): void;
+    },
+  ) {}
+
+  private client(region: string): Realtime {
+    return this.clients.get(region)!;
+  }
+
+  /** Attaches in every region, publishes the message, and starts appending. */
+  async start(): Promise<void> {
+    for (const [region, e] of this.o.regions) {
+      const client = `versions-${region}`;
+      const c = new Ably.Realtime({
+        key: this.o.key,
+        clientId: client,
+        endpoint: e.host,
+        port: e.port,
+        tls: false,
+        disableConnectivityCheck: true,
+        disconnectedRetryTimeout: 500,
+        suspendedRetryTimeout: 1000,
+        channelRetryTimeout: 1000,
+        logLevel: 0,
+      } as never);
+      this.clients.set(region, c);
+      // A new connectionId (its resume failed): the SDK sends its unanswered appends again, under new ids.
+      let id: string | undefined;
+      c.connection.on('connected', () => {
+        const now = c.connection.id;
+        if (id && now && now !== id) this.o.record({ type: 'connection', t: Date.now(), region, client, connectionId: now, previous: id });
+        id = now;
+      });
+      const ch = c.channels.get(VERSIONS_CHANNEL);
+      let attached = false;
+      ch.on((sc) => {
+        const gap = (sc.current === 'attached' && attached && sc.resumed === false) || sc.current === 'failed';
+        if (sc.current === 'attached') attached = true;
+        if (gap) {
+          this.o.record({ type: 'continuity', t: Date.now(), region, client, channel: VERSIONS_CHANNEL, resumed: false, ...(sc.reason ? { error: { code: sc.reason.code, message: sc.reason.message } } : {}) });
+        }
+      });
+      await ch.attach();
+    }
+    const first = [...this.o.regions.keys()][0]!;
+    const r = await this.client(first).channels.get(VERSIONS_CHANNEL).publish({ name: 'versions', data: VERSIONS_BASE });
+    this.serial = r.serials[0] ?? null;
+    this.timer = setInterval(() => this.append(), this.o.everyMs);
+  }
+
+  private append(): void {
+    const regions = [...this.o.regions.keys()];
+    const region = regions[this.turn++ % regions.length]!;
+    const n = (this.sent.get(region) ?? 0) + 1;
+    this.sent.set(region, n);
+    const fragment = `|${region}:${n}`;
+    const t = Date.now();
+    this.pending.set(fragment, { region, t });
+    this.client(region)
+      .channels.get(VERSIONS_CHANNEL)
+      .appendMessage({ serial: this.serial!, data: fragment } as never)
+      .then(
+        (r) => this.settle(fragment, 'ack', r.versionSerial ?? undefined),
+        (err: { code?: number; message?: string }) => this.settle(fragment, 'nack', undefined, err),
+      );
+  }
+
+  private settle(fragment: string, outcome: 'ack' | 'nack' | 'unknown', versionSerial?: string, err?: { code?: number; message?: string }): void {
+    const p = this.pending.get(fragment);
+    if (!p) return;
+    this.pending.delete(fragment);
+    this.o.record({
+      type: 'append',
+      t: p.t,
+      region: p.region,
+      fragment,
+      outcome,
+      ...(versionSerial ? { versionSerial } : {}),
+      ...(err ? { error: { code: err.code ?? 0, message: err.message ?? '' } } : {}),
+    });
+  }
+
+  /** Stops appending; waits (up to `settleMs`) for every append to be answered. */
+  async stop(settleMs: number): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const deadline = Date.now() + settleMs;
+    while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** Each region's `getMessage` of the message (tried again while the service settles). */
+  async read(): Promise<StandingEvent[]> {
+    if (this.serial === null) return [];
+    const out: StandingEvent[] = [];
+    for (const [region, e] of this.o.regions) {
+      const rest = new Ably.Rest({ key: this.o.key, endpoint: e.host, port: e.port, tls: false, logLevel: 0 } as never);
+      let error = '';
+      let data: string | null = null;
+      for (let i = 0; i < READ_ATTEMPTS && data === null; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, READ_RETRY_MS));
+        try {
+          const m = await rest.channels.get(VERSIONS_CHANNEL).getMessage(this.serial);
+          data = typeof m.data === 'string' ? m.data : JSON.stringify(m.data);
+        } catch (err) {
+          error = (err as Error).message;
+        }
+      }
+      out.push({ type: 'standing', t: Date.now(), region, serial: this.serial, data, ...(data === null ? { error } : {}) });
+    }
+    return out;
+  }
+
+  /** Records what is still unanswered as unknown and closes every client. */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const fragment of [...this.pending.keys()]) this.settle(fragment, 'unknown');
+    for (const c of this.clients.values()) {
+      try {
+        c.close();
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+}
