@@ -13,6 +13,7 @@ import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { ringOf } from '../helpers/region.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { SUB_KEY } from '../helpers/topology.js';
+import { rejectionOf } from '../helpers/errors.js';
 import { waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment;
@@ -51,14 +52,6 @@ async function publishAll(c: Realtime, channel: string, msgs: ReturnType<typeof 
   for (let i = 0; i < msgs.length; i += 5) await ch.publish(msgs.slice(i, i + 5));
 }
 
-async function errorOf(p: Promise<unknown>): Promise<{ code?: number; statusCode?: number; message?: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as { code: number; statusCode: number; message: string };
-  }
-  throw new Error('did not fail');
-}
 
 describe('subscription filters', () => {
   it('sends a filtered subscriber only what passes, over both formats, beside plain and other filtered attachments', { timeout: 60_000 }, async () => {
@@ -216,17 +209,17 @@ describe('subscription filters', () => {
       const derived = c.channels.getDerived('filter-refusals', { filter: "name == 'x'" });
       await derived.attach();
       // ably-js publishes on the channel as named: refused, not published to the channel.
-      expect(await errorOf(derived.publish('x', 'y'))).toMatchObject({ code: 40010, statusCode: 400, message: expect.stringMatching(/publishing is not available on a channel with a filter/) });
-      expect(await errorOf(derived.presence.enterClient('p', 'data'))).toMatchObject({ code: 40010, message: expect.stringMatching(/presence is not available/) });
-      expect(await errorOf(derived.history())).toMatchObject({ code: 40010, message: expect.stringMatching(/history is not available/) });
+      expect(await rejectionOf(derived.publish('x', 'y'))).toMatchObject({ code: 40010, statusCode: 400, message: expect.stringMatching(/publishing is not available on a channel with a filter/) });
+      expect(await rejectionOf(derived.presence.enterClient('p', 'data'))).toMatchObject({ code: 40010, message: expect.stringMatching(/presence is not available/) });
+      expect(await rejectionOf(derived.history())).toMatchObject({ code: 40010, message: expect.stringMatching(/history is not available/) });
       expect(derived.state).toBe('attached');
 
       const bad = c.channels.getDerived('filter-refusals', { filter: 'headers.cost < 50' });
-      expect(await errorOf(bad.attach())).toMatchObject({ code: 40010, message: expect.stringMatching(/bare number/) });
+      expect(await rejectionOf(bad.attach())).toMatchObject({ code: 40010, message: expect.stringMatching(/bare number/) });
       const rewound = c.channels.getDerived('filter-refusals', { filter: "name == 'y'" }, { params: { rewind: '1' } });
-      expect(await errorOf(rewound.attach())).toMatchObject({ code: 40003, message: expect.stringMatching(/rewind is not available/) });
+      expect(await rejectionOf(rewound.attach())).toMatchObject({ code: 40003, message: expect.stringMatching(/rewind is not available/) });
       // A key that may subscribe to "*" but has nothing for [filter] resources (Ably's docs).
-      expect(await errorOf(sub.channels.getDerived('filter-refusals', { filter: "name == 'x'" }).attach())).toMatchObject({ code: 40160 });
+      expect(await rejectionOf(sub.channels.getDerived('filter-refusals', { filter: "name == 'x'" }).attach())).toMatchObject({ code: 40160 });
       await sub.channels.get('filter-refusals').attach();
       // The connections are still up.
       await c.channels.get('filter-refusals').publish('x', 'still up');

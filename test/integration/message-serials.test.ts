@@ -13,6 +13,7 @@ import { regionLinksUp, startDeployment, type TestDeployment } from '../helpers/
 import type { InboundMessage } from 'ably';
 import { closeAll, realtime, rest, type Realtime } from '../helpers/sdk.js';
 import { KEY } from '../helpers/topology.js';
+import { rejectionOf } from '../helpers/errors.js';
 import { waitFor } from '../helpers/wait.js';
 
 type Msg = InboundMessage;
@@ -42,14 +43,6 @@ async function collect(c: Realtime, channel: string): Promise<Map<string, Msg>> 
   return got;
 }
 
-async function errorOf(p: Promise<unknown>): Promise<{ code?: number; statusCode?: number }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as { code: number; statusCode: number };
-  }
-  throw new Error('did not fail');
-}
 
 describe('message serials', () => {
   it('are the same in the ACK, live in both regions and both formats, in both histories and by getMessage', { timeout: 60_000 }, async () => {
@@ -144,10 +137,10 @@ describe('message serials', () => {
       await waitFor(() => got.size === 1, { what: 'the original', timeoutMs: 5_000 });
       const original = got.get('orig')!;
       for (const op of [() => ch.updateMessage(original), () => ch.deleteMessage(original), () => ch.appendMessage(original)]) {
-        expect(await errorOf(op())).toMatchObject({ code: 93002, statusCode: 400 });
+        expect(await rejectionOf(op())).toMatchObject({ code: 93002, statusCode: 400 });
       }
       const r = rest(d.port('r1-n1')).channels.get(channel);
-      expect(await errorOf(r.updateMessage(original))).toMatchObject({ code: 93002, statusCode: 400 });
+      expect(await rejectionOf(r.updateMessage(original))).toMatchObject({ code: 93002, statusCode: 400 });
       // The connection and channel carry on, and nothing but the original was sent.
       await ch.publish({ id: 'after', data: 'y' });
       await waitFor(() => got.size === 2, { what: 'the next message', timeoutMs: 5_000 });
@@ -155,12 +148,12 @@ describe('message serials', () => {
       expect(pub.connection.state).toBe('connected');
 
       const unknown = original.serial!.replace(/@r1:/, '@r2:');
-      expect(await errorOf(r.getMessage(unknown))).toMatchObject({ code: 40400, statusCode: 404 });
-      expect(await errorOf(r.getMessage('eu~k3j2h1~2s'))).toMatchObject({ code: 40003, statusCode: 400 });
+      expect(await rejectionOf(r.getMessage(unknown))).toMatchObject({ code: 40400, statusCode: 404 });
+      expect(await rejectionOf(r.getMessage('eu~k3j2h1~2s'))).toMatchObject({ code: 40003, statusCode: 400 });
       const badEncoding = await fetch(`http://127.0.0.1:${d.port('r1-n1')}/channels/${channel}/messages/%E0%A4%A`, { headers: { authorization: `Basic ${Buffer.from(KEY).toString('base64')}` } });
       expect(badEncoding.status).toBe(400);
       expect(((await badEncoding.json()) as { error: { code: number } }).error.code).toBe(40003);
-      expect(await errorOf(rest(d.port('r1-n1')).channels.get('serials-never').getMessage(original.serial!))).toMatchObject({ code: 40400, statusCode: 404 });
+      expect(await rejectionOf(rest(d.port('r1-n1')).channels.get('serials-never').getMessage(original.serial!))).toMatchObject({ code: 40400, statusCode: 404 });
     } finally {
       closeAll(pub, sub);
     }

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, realtime, rest, type Realtime } from '../helpers/sdk.js';
 import { OWN_KEY } from '../helpers/topology.js';
+import { rejectionOf } from '../helpers/errors.js';
 import { waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment;
@@ -40,14 +41,6 @@ async function collect(c: Realtime, channel: string, opts: Record<string, unknow
   return got;
 }
 
-async function errorOf(p: Promise<unknown>): Promise<{ code?: number; statusCode?: number }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as { code: number; statusCode: number };
-  }
-  throw new Error('did not fail');
-}
 
 const seen = (ms: InboundMessage[]) => ms.map((m) => [m.action, m.data, m.serial]);
 
@@ -163,8 +156,8 @@ describe('message versions', () => {
       const [serial] = (await bob.channels.get(channel).publish({ data: 'mine' })).serials;
       await waitFor(() => got.length === 1, { what: "bob's message", timeoutMs: 5_000 });
       const msg = got[0]!;
-      expect(await errorOf(carol.channels.get(channel).updateMessage({ ...msg, data: 'hers' } as never))).toMatchObject({ code: 40160, statusCode: 401 });
-      expect(await errorOf(anonymous.channels.get(channel).deleteMessage(msg as never))).toMatchObject({ code: 40166, statusCode: 401 });
+      expect(await rejectionOf(carol.channels.get(channel).updateMessage({ ...msg, data: 'hers' } as never))).toMatchObject({ code: 40160, statusCode: 401 });
+      expect(await rejectionOf(anonymous.channels.get(channel).deleteMessage(msg as never))).toMatchObject({ code: 40166, statusCode: 401 });
       await bob.channels.get(channel).updateMessage({ ...msg, data: 'still mine' } as never);
       await admin.channels.get(channel).appendMessage({ serial, data: ' (edited)' } as never);
       await waitFor(() => got.length === 3, { what: 'the two changes', timeoutMs: 5_000 });
@@ -189,13 +182,13 @@ describe('message versions', () => {
       const [json] = (await ch.publish({ data: { a: 1 } })).serials;
       // Outside the namespace with the rule: 93002.
       const [plain] = (await c.channels.get('versions-plain').publish({ data: 'p' })).serials;
-      expect(await errorOf(c.channels.get('versions-plain').updateMessage({ serial: plain, data: 'q' } as never))).toMatchObject({ code: 93002, statusCode: 400 });
+      expect(await rejectionOf(c.channels.get('versions-plain').updateMessage({ serial: plain, data: 'q' } as never))).toMatchObject({ code: 93002, statusCode: 400 });
       // Not in the retained history: 40400.
-      expect(await errorOf(ch.updateMessage({ serial: serial!.replace(/@r1:/, '@r2:'), data: 'q' } as never))).toMatchObject({ code: 40400, statusCode: 404 });
+      expect(await rejectionOf(ch.updateMessage({ serial: serial!.replace(/@r1:/, '@r2:'), data: 'q' } as never))).toMatchObject({ code: 40400, statusCode: 404 });
       // Appends that do not join, or make the message too large.
-      expect(await errorOf(ch.appendMessage({ serial: json, data: 'more' } as never))).toMatchObject({ code: 40013 });
-      expect(await errorOf(ch.appendMessage({ serial, data: Buffer.from('bytes') } as never))).toMatchObject({ code: 40013 });
-      expect(await errorOf(ch.appendMessage({ serial, data: 'y'.repeat(1500) } as never))).toMatchObject({ code: 40009 });
+      expect(await rejectionOf(ch.appendMessage({ serial: json, data: 'more' } as never))).toMatchObject({ code: 40013 });
+      expect(await rejectionOf(ch.appendMessage({ serial, data: Buffer.from('bytes') } as never))).toMatchObject({ code: 40013 });
+      expect(await rejectionOf(ch.appendMessage({ serial, data: 'y'.repeat(1500) } as never))).toMatchObject({ code: 40009 });
       // Over REST, PATCH answers the change's serial.
       const r = rest(d.port('r1-n2')).channels.get(channel);
       const { versionSerial } = await r.updateMessage({ serial, data: 'short' } as never);
