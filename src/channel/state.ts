@@ -165,16 +165,16 @@ export class ChannelState {
   /**
    * Orders messages first accepted in this region (each with its id), giving each its
    * serial for good (to a copy of one given one before: a stopped master may hold it), or
-   * a change its version (versions.ts; all are checked before any is stored, and stored
-   * after the latest of the messages they change). Returns the new entries (none for
-   * duplicates) and each one's serial (a change's: its version's).
+   * a change its version (versions.ts; all are checked before any is stored, and each
+   * version's serial comes after its message's latest). Returns the new entries (none
+   * for duplicates) and each one's serial (a change's: its version's).
    */
   accept(messages: readonly Message[], now: number): { entries: MessageEntry[]; serials: string[] } {
     const entries: MessageEntry[] = [];
     const serials: string[] = [];
     const max = this.settings.maxMessageSize;
-    const need = this.versions.check(messages, (c) => !this.dedup.lookup(c.id), max);
-    const storedAt = this.stamp(Math.max(now, need));
+    const storedAt = this.stamp(now);
+    this.versions.check(messages, (c) => !this.dedup.lookup(c.id), storedAt, max);
     for (const message of messages) {
       const dup = this.dedup.lookup(message.id);
       if (dup !== undefined) {
@@ -186,9 +186,9 @@ export class ChannelState {
       const serial = this.log.lastSerial + 1;
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
       const channelSerial = this.formatAt(serial, seq);
-      const own = formatMessageSerial(storedAt, origin);
-      const m = message.action !== undefined ? this.versions.make(message, own, max) : message.serial === undefined ? message : { ...message };
-      if (message.action === undefined) m.serial = own;
+      const m = message.action !== undefined ? this.versions.make(message, storedAt, origin, max) : message.serial === undefined ? message : { ...message };
+      if (message.action === undefined) m.serial = formatMessageSerial(storedAt, origin);
+      const own = m.version?.serial ?? m.serial!;
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: m };
       this.record(e, undefined, true);
       this.localSeq = seq;

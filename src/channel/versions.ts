@@ -20,7 +20,8 @@
  */
 import { AblyError } from '../errors.js';
 import { MessageAction, messageSize, type Message, type MessageData } from '../protocol/message.js';
-import { parseMessageSerial } from '../protocol/message-serial.js';
+import { formatMessageSerial, parseMessageSerial } from '../protocol/message-serial.js';
+import type { OriginPosition } from '../protocol/serial.js';
 import type { EntryHead } from '../transport/entry-codec.js';
 import type { LogEntry, MessageEntry } from './entry.js';
 import type { ChannelLog } from './log.js';
@@ -60,18 +61,28 @@ export class VersionIndex {
     return this.byTarget.size;
   }
 
-  /** Forgets versions at or below log serial `base` (retention dropped them); `gone`: each message left with none. */
-  trim(base: number, gone: (target: string) => void): void {
+  /** Forgets versions at or below log serial `base` (retention dropped them); `dropped`: each message one of whose went. */
+  trim(base: number, dropped: (target: string) => void): void {
     for (let v = this.order.at(0); v && v.logSerial <= base; v = this.order.at(0)) {
       this.order.shift();
       const list = this.byTarget.get(v.target)!;
       list.shift();
-      if (list.length === 0) {
-        this.byTarget.delete(v.target);
-        gone(v.target);
-      }
+      if (list.length === 0) this.byTarget.delete(v.target);
+      dropped(v.target);
     }
   }
+}
+
+/**
+ * How far ahead of the accepting master's clock the latest version of a message may have
+ * been made for a change of it to be taken (ms): past that (another region's clock far
+ * ahead), the change's serial could not both come after it and stay near this clock.
+ */
+export const MAX_VERSION_AHEAD_MS = 30_000;
+
+/** The serial of the message's latest version: its create's where it has none. */
+function latestOf(m: Message): string {
+  return m.version?.serial ?? m.serial ?? '';
 }
 
 /** Ably's wire order: by version serial (strings). */
@@ -191,7 +202,7 @@ export class Versions {
    * Messages with versions as they stand (only with their create), kept as versions
    * come in their serials' order: each append would otherwise read every version before
    * it again. Made again when one comes out of that order (another region's), when the
-   * create comes after versions of it, or once retention drops the create.
+   * create comes after versions of it, and once retention drops the create or a version.
    */
   private readonly stand = new Map<string, Standing>();
 
@@ -253,7 +264,7 @@ export class Versions {
    */
   private standingOf(serial: string, create?: MessageEntry | null, upto = Infinity): { m: Message | null; size: number } {
     const s = this.stand.get(serial);
-    if (s && s.logSerial <= upto && s.createLog > this.log.baseSerial) return s;
+    if (s && s.logSerial <= upto && s.createLog <= upto && s.createLog > this.log.baseSerial) return s;
     const c = create === undefined ? this.create(serial, upto) : create;
     const versions = this.versions(serial, upto);
     const m = standing(c?.message ?? null, versions.map((e) => e.message));
@@ -279,29 +290,37 @@ export class Versions {
 
   /**
    * Checks a batch's changes in order, each against the message as the ones before it in
-   * the batch left it, before any is stored (a publish is taken whole or not at all).
-   * Returns the least time (ms) their version serials must have to come after the latest
-   * of each message (its create's or last version's, which another region, its clock
-   * ahead of ours, may have made): the batch is stored no earlier than that.
+   * the batch left it, before any is stored (a publish is taken whole or not at all), to
+   * be stored at `at` (ms): one whose message's latest version was made more than
+   * MAX_VERSION_AHEAD_MS after that (another region's clock far ahead) is refused (50001).
    */
-  check(batch: readonly Message[], isNew: (m: Message) => boolean, maxSize?: number): number {
-    let need = 0;
+  check(batch: readonly Message[], isNew: (m: Message) => boolean, at: number, maxSize?: number): void {
     let scratch: Map<string, { m: Message; size: number }> | null = null;
     for (const c of batch) {
       if (c.action === undefined || !isNew(c)) continue;
       const cur = scratch?.get(c.serial!) ?? this.current(c.serial!);
-      const latest = parseMessageSerial(cur.m.version?.serial ?? cur.m.serial);
-      if (latest) need = Math.max(need, latest.at + 1);
+      const latest = latestOf(cur.m);
+      const ahead = (parseMessageSerial(latest)?.at ?? 0) - at;
+      if (ahead > MAX_VERSION_AHEAD_MS) {
+        throw AblyError.of('internalChannel', `message ${c.serial}'s latest version was made ${Math.round(ahead / 1000)} s ahead of this region's clock: a change now would be ordered before it`);
+      }
       const next = standing(cur.m, [versionOf(cur.m, c, '', maxSize, cur.size)])!;
       (scratch ??= new Map()).set(c.serial!, { m: next, size: messageSize(next) });
     }
-    return need;
   }
 
-  /** The version `change` makes of the message as it stands (versionOf; 40400 where none is retained). */
-  make(change: Message, versionSerial: string, maxSize?: number): Message {
+  /**
+   * The version `change` makes of the message as it stands (versionOf; 40400 where none is
+   * retained), stored at `at` by `origin`: its serial is made at `at`, or where that would
+   * not come after the message's latest version (made by a region whose clock is ahead),
+   * 1 ms after that version's time (checked before: at most MAX_VERSION_AHEAD_MS after `at`).
+   */
+  make(change: Message, at: number, origin: OriginPosition, maxSize?: number): Message {
     const { m, size } = this.current(change.serial!);
-    return versionOf(m, change, versionSerial, maxSize, size);
+    const latest = latestOf(m);
+    let serial = formatMessageSerial(at, origin);
+    if (serial <= latest) serial = formatMessageSerial(Math.max(at, (parseMessageSerial(latest)?.at ?? at) + 1), origin);
+    return versionOf(m, change, serial, maxSize, size);
   }
 
   /**

@@ -7,7 +7,9 @@
  *
  * Form: `<ms>-<seq>@<region>:<epoch>`, like Ably's `<time>-<counter>@<site>:<index>`:
  * - `ms`: the accepting master's clock when it stored the message, 14 decimal digits
- *   (never decreasing within a channel's state, as history's times);
+ *   (never decreasing within a channel's state, as history's times); for a change's
+ *   version serial, later where that is needed to come after the message's latest
+ *   version, made by a region whose clock is ahead (src/channel/versions.ts);
  * - `seq`: the message's seq in that region's own order for the channel (its origin
  *   position), in base 36 after one base-36 digit giving its length, so that serials
  *   compare as strings in the order of their numbers;

@@ -154,9 +154,19 @@ describe('ChannelState with versions', () => {
     const { clock, st, serial } = setup();
     const ahead = serial.replace(/^\d{14}/, String(clock.now() + 5_000).padStart(14, '0')).replace('@eu:', '@us:');
     st.applyEntries([{ kind: 'message', serial: 2, channelSerial: 'eu~ep~2', storedAt: clock.now(), origin: { region: 'us', epoch: 'u', seq: 1 }, message: { id: 'us:1', timestamp: 2, serial, action: 1, data: 'Hi', version: { serial: ahead } } }]);
-    const [mine] = st.accept([{ id: 'b:1:0', timestamp: 5, serial, action: 5, data: ' all' }], clock.now()).serials;
+    const made = st.accept([{ id: 'b:1:0', timestamp: 5, serial, action: 5, data: ' all' }], clock.now());
+    const [mine] = made.serials;
     expect(mine! > ahead).toBe(true);
     expect(history(st)).toEqual([['a', 'Hi all', 1]]);
+    // The channel's clock stays its own: the entry is stored now, and a create after it is made now.
+    expect(made.entries[0]!.storedAt).toBe(clock.now());
+    expect(st.accept([msg('later', 'x')], clock.now()).serials[0]!.slice(0, 14)).toBe(String(clock.now()).padStart(14, '0'));
+    // A version made more than 30 s ahead of this clock: a change of it is refused (50001), nothing stored.
+    const far = serial.replace(/^\d{14}/, String(clock.now() + 31_000).padStart(14, '0')).replace('@eu:', '@jp:');
+    st.applyEntries([{ kind: 'message', serial: st.serial + 1, channelSerial: 'x', storedAt: clock.now(), origin: { region: 'us', epoch: 'u', seq: 2 }, message: { id: 'us:2', timestamp: 2, serial, action: 1, data: 'far', version: { serial: far } } }]);
+    const before = st.serial;
+    expect(ablyErrorOf(() => st.accept([{ id: 'b:2:0', timestamp: 6, serial, action: 5, data: '!' }], clock.now())).code).toBe(50001);
+    expect(st.serial).toBe(before);
   });
 
   it('checks a batch\'s changes of one message one after the other, and stores none where one is refused', () => {
@@ -169,5 +179,24 @@ describe('ChannelState with versions', () => {
     expect(st.accept([append('b:3:0', ' one'), append('b:3:1', ' two')], clock.now()).entries).toHaveLength(2);
     expect(history(st)).toEqual([['a', 'Hello one two', 1]]);
   });
-});
 
+  it('shows the same on the live master and a copy restored from it when retention drops a version that came before the create, and a bounded read never a create past its bound', () => {
+    const { clock, st, serial } = setup();
+    const theirs = serial.replace('@eu:', '@us:');
+    const at = (n: number, m: Message, origin = { region: 'jp', epoch: 'j', seq: n }) => ({ kind: 'message' as const, serial: n, channelSerial: `eu~ep~${n}`, storedAt: clock.now(), origin, message: m });
+    st.applyEntries([at(2, { id: 'jp:1', timestamp: 2, serial: theirs, action: 5, data: '+v1', version: { serial: `${theirs}~1` } })]);
+    clock.advance(settings.historyMs - 10);
+    st.applyEntries([at(3, { id: 'us:1', timestamp: 1, serial: theirs, data: 'Hello' }, { region: 'us', epoch: 'ep', seq: 1 })]);
+    const get = (s: ChannelState, untilSerial?: number) =>
+      s.query({ direction: 'backwards', limit: 1, kind: 'message', messageSerial: theirs, ...(untilSerial !== undefined ? { untilSerial } : {}) }).items.map((e) => e.kind === 'message' && e.message.data);
+    expect(get(st)).toEqual(['Hello+v1']);
+    // Read up to log serial 2, the create (at 3) is not there yet: appends alone are not the message.
+    expect(get(st, 2)).toEqual([]);
+    st.applyEntries([at(4, { id: 'jp:2', timestamp: 3, serial: theirs, action: 5, data: '+v2', version: { serial: `${theirs}~2` } })]);
+    clock.advance(20);
+    st.expire(clock.now()); // entries 1 and 2 are older than the history kept: the first version goes
+    expect(st.baseSerial).toBe(2);
+    expect(get(st)).toEqual(['Hello+v2']);
+    expect(get(ChannelState.restore(st.snapshot(), settings))).toEqual(['Hello+v2']);
+  });
+});
