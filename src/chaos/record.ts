@@ -204,7 +204,7 @@ export interface HistoryEvent {
 }
 
 /**
- * A version probe's append (workload-versions.ts) to the message of `mutable:versions`,
+ * A version probe's append (workload-versions.ts) to a message of `mutable:versions`,
  * written once its outcome is known: its fragment (`|eu:7`), and the version serial its
  * ACK gave.
  */
@@ -212,8 +212,12 @@ export interface AppendEvent {
   type: 'append';
   t: number;
   region: string;
+  /** The serial of the message appended to. */
+  serial: string;
   fragment: string;
   outcome: PublishOutcome;
+  /** When the ACK or NACK came. */
+  doneAt?: number;
   versionSerial?: string;
   error?: RecordError;
 }
@@ -450,7 +454,8 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       for (const k of ['region', 'node', 'clientId'] as const) need(r, k, 'string', line);
       break;
     case 'append':
-      for (const k of ['region', 'fragment'] as const) need(r, k, 'string', line);
+      for (const k of ['region', 'serial', 'fragment'] as const) need(r, k, 'string', line);
+      if (r.doneAt !== undefined) need(r, 'doneAt', 'number', line);
       if (!PUBLISH_OUTCOMES.includes(r.outcome as PublishOutcome)) throw new RecordFormatError(line, `append.outcome must be one of ${PUBLISH_OUTCOMES.join(', ')}`);
       if (r.versionSerial !== undefined) need(r, 'versionSerial', 'string', line);
       needError(r, line);

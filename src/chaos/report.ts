@@ -592,9 +592,9 @@ function versionLines(r: Report): string[] {
   if (!f) return [];
   const a = f.appends;
   return [
-    `versions: ${a.sent} appends (${a.acked} acknowledged, ${a.nacked} refused, ${a.unknown} unanswered); the message in ${f.regions.join(', ') || 'no region'} has ${f.fragments}` +
-      (f.excused.length ? ` (left out, continuity lost: ${f.excused.join(', ')})` : '') +
-      `; diverged ${f.diverged}, missing ${f.missing}, twice ${f.duplicated}${f.resent ? ` (and ${f.resent} resent)` : ''}, out of order ${f.misordered}, foreign ${f.foreign}, unreadable ${f.unreadable}`,
+    `versions: ${a.sent} appends (${a.acked} acknowledged, ${a.nacked} refused, ${a.unknown} unanswered); ${f.messages} message(s) compared in ${f.regions.join(', ') || 'no region'}, with ${f.fragments} fragments` +
+      (f.excused.length ? ` (continuity lost in ${f.excused.join(', ')}: left out of what was begun before)` : '') +
+      `; diverged ${f.diverged}, missing ${f.missing}, twice ${f.duplicated}${f.resent ? ` (and ${f.resent} resent)` : ''}, out of order ${f.misordered}, foreign ${f.foreign}, unreadable ${f.unreadable}, unchecked ${f.unchecked}`,
     ...f.examples.map((x) => `  FAIL: ${x}`),
   ];
 }

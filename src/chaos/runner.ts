@@ -393,7 +393,7 @@ export class ScenarioRun {
             }
           : {}),
         // Version probes where the app has the `mutable` namespace with its rule (every deployment here has).
-        ...(app.namespaces.some((n) => n.id === 'mutable' && n.mutableMessages) ? { versions: { everyMs: VERSIONS_EVERY_MS } } : {}),
+        ...(app.namespaces.some((n) => n.id === 'mutable' && n.mutableMessages) ? { versions: { everyMs: VERSIONS_EVERY_MS, historyMs: topology.retention.historyMs } } : {}),
         channels: Array.from({ length: this.s.workload.channels }, (_, i) => `chaos-${i}`),
         publishersPerRegion: this.s.workload.publishersPerRegion,
         subscribersPerRegion: this.s.workload.subscribersPerRegion,

@@ -1,27 +1,33 @@
 /**
- * The chaos check of message versions (workload-versions.ts): the message the version
- * probes append to, as each region's `getMessage` shows it after the drain (`standing`
- * lines), against the appends made (`append` lines). Violations:
+ * The chaos check of message versions (workload-versions.ts): each message the version
+ * probes appended to, as each region's `getMessage` shows it after the drain (`standing`
+ * lines), against the appends made to it (`append` lines). Violations:
  * - diverged: a region shows another message than the others;
  * - missing: an acknowledged append is not in it;
- * - duplicated: a fragment is in it twice (unless its prober's SDK connected afresh, a
- *   `connection` line, and so sent its unanswered appends again under new ids: `resent`);
- * - misordered: two acknowledged appends in it in another order than their version serials';
+ * - duplicated: a fragment is in it twice (unless the append was unanswered when its
+ *   prober's SDK connected afresh, a `connection` line: the SDK then sends it again under
+ *   a new id, which makes a second version: `resent`);
+ * - misordered: two acknowledged appends in it in another order than their version
+ *   serials' (a resent fragment is left out of this: its ACK is its second copy's);
  * - foreign: it is not the base and fragments that were sent;
- * - unreadable: a region's could not be read.
- * A region where the probe channel's continuity was lost (a `continuity` line: its state
- * may have been lost, both copies) is left out of the comparison, and the appends made
- * through it are not expected anywhere (they may have been lost with it).
+ * - unreadable: a region's could not be read;
+ * - unchecked: no region's message could be compared, or no append was acknowledged.
+ * Where the probe channel's continuity was lost in a region (a `continuity` line: its
+ * state may have been lost, both copies), that region is left out of the comparison of
+ * the messages begun before the signal, and the appends made through it before the
+ * signal are not expected (they may have been lost with it).
  */
 import { VERSIONS_BASE, VERSIONS_CHANNEL } from './workload-versions.js';
 import type { AppendEvent, ConnectionEvent, ContinuityEvent, StandingEvent } from './record.js';
 
 export interface VersionFigures {
   appends: { sent: number; acked: number; nacked: number; unknown: number };
-  /** Regions whose message was compared, and those left out (continuity lost there). */
+  /** Messages compared (read in at least one region not left out). */
+  messages: number;
+  /** Regions whose messages were compared, and those left out of some (continuity lost there). */
   regions: string[];
   excused: string[];
-  /** Fragments in the message as the compared regions show it (the first of them). */
+  /** Fragments in the messages as the first region compared shows them. */
   fragments: number;
   diverged: number;
   missing: number;
@@ -30,6 +36,7 @@ export interface VersionFigures {
   misordered: number;
   foreign: number;
   unreadable: number;
+  unchecked: number;
   examples: string[];
 }
 
@@ -41,14 +48,20 @@ export function isVersionProbeEvent(e: { type: string; channel?: string; client?
 export class VersionCheck {
   private readonly appends: AppendEvent[] = [];
   private readonly standings: StandingEvent[] = [];
-  private readonly lostIn = new Set<string>();
-  private readonly freshIn = new Set<string>();
+  /** Per region, the time of its last continuity signal on the probe channel, and of each fresh connection. */
+  private readonly lostAt = new Map<string, number>();
+  private readonly freshAt = new Map<string, number[]>();
 
   add(e: AppendEvent | StandingEvent | ContinuityEvent | ConnectionEvent): void {
     if (e.type === 'append') this.appends.push(e);
     else if (e.type === 'standing') this.standings.push(e);
-    else if (e.type === 'continuity') this.lostIn.add(e.region);
-    else this.freshIn.add(e.region);
+    else if (e.type === 'continuity') this.lostAt.set(e.region, Math.max(this.lostAt.get(e.region) ?? 0, e.t));
+    else this.freshAt.set(e.region, [...(this.freshAt.get(e.region) ?? []), e.t]);
+  }
+
+  /** Whether an append was unanswered when its prober's SDK connected afresh (it may have been sent again). */
+  private resent(a: AppendEvent | undefined): boolean {
+    return !!a && (this.freshAt.get(a.region) ?? []).some((t) => a.t <= t && t <= (a.doneAt ?? Infinity));
   }
 
   /** The figures; null when the workload had no version probes. */
@@ -56,8 +69,9 @@ export class VersionCheck {
     if (this.appends.length === 0 && this.standings.length === 0) return null;
     const f: VersionFigures = {
       appends: { sent: this.appends.length, acked: 0, nacked: 0, unknown: 0 },
+      messages: 0,
       regions: [],
-      excused: [...this.lostIn].sort(),
+      excused: [...this.lostAt.keys()].sort(),
       fragments: 0,
       diverged: 0,
       missing: 0,
@@ -66,6 +80,7 @@ export class VersionCheck {
       misordered: 0,
       foreign: 0,
       unreadable: 0,
+      unchecked: 0,
       examples: [],
     };
     const example = (x: string) => {
@@ -78,51 +93,71 @@ export class VersionCheck {
       else f.appends.unknown++;
       sent.set(a.fragment, a);
     }
-    const expected = this.appends.filter((a) => a.outcome === 'ack' && !this.lostIn.has(a.region)).sort((a, b) => ((a.versionSerial ?? '') < (b.versionSerial ?? '') ? -1 : 1));
-    let reference: string | null = null;
-    for (const s of [...this.standings].sort((a, b) => (a.region < b.region ? -1 : 1))) {
-      if (this.lostIn.has(s.region)) continue;
-      f.regions.push(s.region);
-      if (s.data === null) {
-        f.unreadable++;
-        example(`${s.region}: the message could not be read (${s.error ?? 'no reason'})`);
-        continue;
-      }
-      if (reference === null) reference = s.data;
-      else if (s.data !== reference) {
-        f.diverged++;
-        example(`${s.region} shows ${clip(s.data)}, ${f.regions[0]} ${clip(reference)}`);
-      }
-      const [base, ...rest] = s.data.split('|');
-      const fragments = rest.map((x) => `|${x}`);
-      if (reference === s.data) f.fragments = fragments.length;
-      if (base !== VERSIONS_BASE || fragments.some((x) => !sent.has(x))) {
-        f.foreign++;
-        example(`${s.region}: not the base and fragments sent: ${clip(s.data)}`);
-      }
-      const at = new Map<string, number>();
-      fragments.forEach((x, i) => {
-        if (!at.has(x)) return void at.set(x, i);
-        if (this.freshIn.has(sent.get(x)?.region ?? '')) f.resent++;
-        else {
-          f.duplicated++;
-          example(`${s.region}: ${x} is in it twice`);
-        }
-      });
-      let before = -1;
-      for (const a of expected) {
-        const i = at.get(a.fragment);
-        if (i === undefined) {
-          f.missing++;
-          example(`${s.region}: ${a.fragment} (acknowledged, ${a.versionSerial}) is not in it`);
+    const regions = new Set<string>();
+    const bySerial = new Map<string, StandingEvent[]>();
+    for (const s of this.standings) bySerial.set(s.serial, [...(bySerial.get(s.serial) ?? []), s]);
+    for (const [serial, reads] of bySerial) {
+      // Left out: a region that lost continuity after the message was begun (its first append, or its read if none).
+      const begun = Math.min(...this.appends.filter((a) => a.serial === serial).map((a) => a.t), Infinity);
+      const lost = (region: string) => (this.lostAt.get(region) ?? -Infinity) >= begun;
+      const expected = this.appends
+        .filter((a) => a.serial === serial && a.outcome === 'ack' && !((this.lostAt.get(a.region) ?? -Infinity) >= a.t))
+        .sort((a, b) => ((a.versionSerial ?? '') < (b.versionSerial ?? '') ? -1 : 1));
+      let reference: { region: string; data: string } | null = null;
+      for (const s of [...reads].sort((a, b) => (a.region < b.region ? -1 : 1))) {
+        if (lost(s.region)) continue;
+        regions.add(s.region);
+        if (s.data === null) {
+          f.unreadable++;
+          example(`${s.region}: message ${serial} could not be read (${s.error ?? 'no reason'})`);
           continue;
         }
-        if (i < before) {
-          f.misordered++;
-          example(`${s.region}: ${a.fragment} (${a.versionSerial}) comes before an append acknowledged with a lower serial`);
+        const [base, ...rest] = s.data.split('|');
+        const fragments = rest.map((x) => `|${x}`);
+        if (reference === null) {
+          reference = { region: s.region, data: s.data };
+          f.messages++;
+          f.fragments += fragments.length;
+        } else if (s.data !== reference.data) {
+          f.diverged++;
+          example(`${s.region} shows ${clip(s.data)}, ${reference.region} ${clip(reference.data)} (message ${serial})`);
         }
-        before = Math.max(before, i);
+        if (base !== VERSIONS_BASE || fragments.some((x) => sent.get(x)?.serial !== serial)) {
+          f.foreign++;
+          example(`${s.region}: message ${serial} is not its base and fragments sent to it: ${clip(s.data)}`);
+        }
+        const at = new Map<string, number>();
+        const twice = new Set<string>();
+        fragments.forEach((x, i) => {
+          if (!at.has(x)) return void at.set(x, i);
+          twice.add(x);
+          if (this.resent(sent.get(x))) f.resent++;
+          else {
+            f.duplicated++;
+            example(`${s.region}: ${x} is in message ${serial} twice`);
+          }
+        });
+        let before = -1;
+        for (const a of expected) {
+          const i = at.get(a.fragment);
+          if (i === undefined) {
+            f.missing++;
+            example(`${s.region}: ${a.fragment} (acknowledged, ${a.versionSerial}) is not in message ${serial}`);
+            continue;
+          }
+          if (twice.has(a.fragment)) continue;
+          if (i < before) {
+            f.misordered++;
+            example(`${s.region}: ${a.fragment} (${a.versionSerial}) comes before an append acknowledged with a lower serial`);
+          }
+          before = Math.max(before, i);
+        }
       }
+    }
+    f.regions = [...regions].sort();
+    if (f.messages === 0 || f.appends.acked === 0) {
+      f.unchecked++;
+      example(f.messages === 0 ? 'no region\'s message could be compared' : 'no append was acknowledged');
     }
     return f;
   }
@@ -134,5 +169,5 @@ function clip(s: string): string {
 
 /** What the run line counts as off. */
 export function versionsOff(f: VersionFigures): number {
-  return f.diverged + f.missing + f.duplicated + f.misordered + f.foreign + f.unreadable;
+  return f.diverged + f.missing + f.duplicated + f.misordered + f.foreign + f.unreadable + f.unchecked;
 }

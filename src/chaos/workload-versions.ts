@@ -4,12 +4,15 @@
  * One client per region attaches to `mutable:versions` (the channel then has interest in
  * every region), the first region's publishes a message (`base`), and then, every
  * `everyMs`, each region's client in turn appends a fragment of its own (`|eu:7`) to it,
- * through every fault. Each append's outcome and version serial are recorded (`append`
- * lines), and so is any continuity signal on the channel (`continuity` lines, with the
- * prober as client). After the drain each region's `getMessage` of it is read
- * (`standing` lines). The checker (versions-check.ts): every region shows the same
- * message, the base and then fragments, every acknowledged one, none twice, the
- * acknowledged ones in the order of their version serials.
+ * through every fault; a new message is begun every third of the history's retention
+ * (one older than that would be gone before the end of a long run). Each append's
+ * outcome and version serial are recorded (`append` lines), and so is any continuity
+ * signal on the channel (`continuity` lines, with the prober as client) and any new
+ * connection of a prober (`connection` lines). After the drain each region's
+ * `getMessage` of every message still well within retention is read (`standing` lines).
+ * The checker (versions-check.ts): every region shows the same message, the base and
+ * then fragments, every acknowledged one, none twice, the acknowledged ones in the order
+ * of their version serials.
  */
 import Ably from 'ably';
 import type { AppendEvent, ConnectionEvent, ContinuityEvent, StandingEvent } from './record.js';
@@ -27,9 +30,12 @@ type Endpoint = { host: string; port: number };
 
 export class VersionProbes {
   private readonly clients = new Map<string, Realtime>();
-  private readonly pending = new Map<string, { region: string; t: number }>();
+  private readonly pending = new Map<string, { region: string; t: number; serial: string }>();
   private timer: NodeJS.Timeout | null = null;
-  private serial: string | null = null;
+  /** The messages begun, the newest last: serial and when. */
+  private readonly messages: { serial: string; at: number }[] = [];
+  private begun = 0;
+  private idle: Promise<void> | null = null;
   private turn = 0;
   private readonly sent = new Map<string, number>();
 
@@ -38,6 +44,8 @@ export class VersionProbes {
       regions: Map<string, Endpoint>;
       key: string;
       everyMs: number;
+      /** The deployment's history retention (ms). */
+      historyMs: number;
       record(e: AppendEvent | StandingEvent | ContinuityEvent | ConnectionEvent): void;
     },
   ) {}
@@ -81,23 +89,43 @@ export class VersionProbes {
       });
       await ch.attach();
     }
+    await this.begin();
+    this.timer = setInterval(() => this.tick(), this.o.everyMs);
+  }
+
+  /** A new message to append to, published in the first region. */
+  private async begin(): Promise<void> {
     const first = [...this.o.regions.keys()][0]!;
+    this.begun = Date.now();
     const r = await this.client(first).channels.get(VERSIONS_CHANNEL).publish({ name: 'versions', data: VERSIONS_BASE });
-    this.serial = r.serials[0] ?? null;
-    this.timer = setInterval(() => this.append(), this.o.everyMs);
+    if (r.serials[0]) this.messages.push({ serial: r.serials[0], at: this.begun });
+  }
+
+  private tick(): void {
+    if (this.idle) return;
+    if (Date.now() - this.begun > this.o.historyMs / 3) {
+      // Appends wait for the new message (a failed publish: on to the old one, tried again next tick).
+      this.idle = this.begin()
+        .catch(() => undefined)
+        .finally(() => (this.idle = null));
+      return;
+    }
+    this.append();
   }
 
   private append(): void {
+    const target = this.messages.at(-1)?.serial;
+    if (!target) return;
     const regions = [...this.o.regions.keys()];
     const region = regions[this.turn++ % regions.length]!;
     const n = (this.sent.get(region) ?? 0) + 1;
     this.sent.set(region, n);
     const fragment = `|${region}:${n}`;
     const t = Date.now();
-    this.pending.set(fragment, { region, t });
+    this.pending.set(fragment, { region, t, serial: target });
     this.client(region)
       .channels.get(VERSIONS_CHANNEL)
-      .appendMessage({ serial: this.serial!, data: fragment } as never)
+      .appendMessage({ serial: target, data: fragment } as never)
       .then(
         (r) => this.settle(fragment, 'ack', r.versionSerial ?? undefined),
         (err: { code?: number; message?: string }) => this.settle(fragment, 'nack', undefined, err),
@@ -112,8 +140,10 @@ export class VersionProbes {
       type: 'append',
       t: p.t,
       region: p.region,
+      serial: p.serial,
       fragment,
       outcome,
+      ...(outcome === 'unknown' ? {} : { doneAt: Date.now() }),
       ...(versionSerial ? { versionSerial } : {}),
       ...(err ? { error: { code: err.code ?? 0, message: err.message ?? '' } } : {}),
     });
@@ -127,24 +157,30 @@ export class VersionProbes {
     while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
 
-  /** Each region's `getMessage` of the message (tried again while the service settles). */
+  /**
+   * Each region's `getMessage` of each message begun less than two thirds of the
+   * retention ago (older ones may be gone by now; tried again while the service settles).
+   */
   async read(): Promise<StandingEvent[]> {
-    if (this.serial === null) return [];
     const out: StandingEvent[] = [];
-    for (const [region, e] of this.o.regions) {
-      const rest = new Ably.Rest({ key: this.o.key, endpoint: e.host, port: e.port, tls: false, logLevel: 0 } as never);
-      let error = '';
-      let data: string | null = null;
-      for (let i = 0; i < READ_ATTEMPTS && data === null; i++) {
-        if (i > 0) await new Promise((r) => setTimeout(r, READ_RETRY_MS));
-        try {
-          const m = await rest.channels.get(VERSIONS_CHANNEL).getMessage(this.serial);
-          data = typeof m.data === 'string' ? m.data : JSON.stringify(m.data);
-        } catch (err) {
-          error = (err as Error).message;
+    const now = Date.now();
+    for (const { serial, at } of this.messages) {
+      if (now - at > (this.o.historyMs * 2) / 3) continue;
+      for (const [region, e] of this.o.regions) {
+        const rest = new Ably.Rest({ key: this.o.key, endpoint: e.host, port: e.port, tls: false, logLevel: 0 } as never);
+        let error = '';
+        let data: string | null = null;
+        for (let i = 0; i < READ_ATTEMPTS && data === null; i++) {
+          if (i > 0) await new Promise((r) => setTimeout(r, READ_RETRY_MS));
+          try {
+            const m = await rest.channels.get(VERSIONS_CHANNEL).getMessage(serial);
+            data = typeof m.data === 'string' ? m.data : JSON.stringify(m.data);
+          } catch (err) {
+            error = (err as Error).message;
+          }
         }
+        out.push({ type: 'standing', t: Date.now(), region, serial, data, ...(data === null ? { error } : {}) });
       }
-      out.push({ type: 'standing', t: Date.now(), region, serial: this.serial, data, ...(data === null ? { error } : {}) });
     }
     return out;
   }

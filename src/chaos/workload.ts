@@ -26,7 +26,7 @@ export interface WorkloadOptions {
   /** Revocation probes (workload-revocations.ts): a key with revocableTokens, how often one begins (ms), and every node to ask. */
   revocations?: { key: string; everyMs: number; gapMs?: number; nodes: { name: string; region: string; host: string; port: number }[] };
   /** Version probes (workload-versions.ts): how often one appends (ms); the deployment's app needs the `mutable` namespace. */
-  versions?: { everyMs: number };
+  versions?: { everyMs: number; historyMs: number };
   channels: string[];
   publishersPerRegion: number;
   subscribersPerRegion: number;
@@ -550,9 +550,10 @@ export class Workload {
     this.stopped = true;
     this.probes?.stop();
     for (const t of this.timers) clearInterval(t);
-    await this.versions?.stop(settleMs);
     const deadline = Date.now() + settleMs;
+    const probes = this.versions?.stop(settleMs);
     while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await probes;
     for (const s of this.subscribers) if (s.deltas) this.o.record({ type: 'deltas', t: Date.now(), region: s.region, client: s.id, ...s.deltas });
   }
 
