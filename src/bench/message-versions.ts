@@ -5,12 +5,17 @@
  * already: each must be about as cheap as the first), and of an update; a history read
  * of a message with many versions (first read, which joins them all, and again); and
  * `getMessage`'s look through history for a serial it does not hold. After a round not
- * counted (the code warm). Figures are medians over rounds, in µs.
+ * counted (the code warm). Figures are medians over rounds, in µs. Besides: what a
+ * message's serial adds to a MESSAGE frame of 43 messages of 100 bytes of data (the
+ * fan-out benchmark's), in bytes per message, in each format.
  * Usage: node dist/bench/message-versions.js [--rounds R] [--appends N] [--out DIR]
  *        → one JSON line on stdout; with --out, also DIR/message-versions-<date>.json.
  */
+import type { LogEntry } from '../channel/entry.js';
 import { ChannelState, type ChannelSettings } from '../channel/state.js';
+import { entryFrames } from '../protocol/frames.js';
 import type { Message } from '../protocol/message.js';
+import { formatMessageSerial } from '../protocol/message-serial.js';
 import { argOf, emitResult, median } from './util.js';
 
 const SETTINGS: ChannelSettings = { region: 'eu', historyMs: 3_600_000, dedupMs: 3_600_000, maxMessages: 100_000, maxMessageSize: 1 << 20 };
@@ -67,6 +72,20 @@ function round(appends: number) {
   };
 }
 
+/** Bytes per message of a frame of 43 such messages, without and with their serials. */
+function frameBytes(format: 'json' | 'msgpack'): { without: number; with: number } {
+  const at = Date.now();
+  const entries = (serials: boolean): LogEntry[] =>
+    Array.from({ length: 43 }, (_, i) => {
+      const origin = { region: 'eu', epoch: 'k3j2h1a', seq: 100_000 + i };
+      const message: Message = { id: `conn-abcdef:${i}:0`, name: 'm', connectionId: 'conn-abcdef', data: 'x'.repeat(100), timestamp: at };
+      if (serials) message.serial = formatMessageSerial(at, origin);
+      return { kind: 'message', serial: i + 1, channelSerial: `eu~k3j2h1a~${i}`, storedAt: at, origin, message };
+    });
+  const size = (serials: boolean) => entryFrames('fanout', entries(serials), format).reduce((a, f) => a + Buffer.byteLength(f as string | Buffer), 0) / 43;
+  return { without: Number(size(false).toFixed(1)), with: Number(size(true).toFixed(1)) };
+}
+
 const rounds = Number(argOf('--rounds') ?? 7);
 const appends = Number(argOf('--appends') ?? 5000);
 round(Math.min(appends, 500)); // not counted: the code compiled and warm
@@ -85,5 +104,6 @@ const result = {
   historyFirstReadUs: med('historyFirstUs'),
   historyAgainUs: med('historyAgainUs'),
   lookupMissUs: med('lookupMissUs'),
+  frameBytesPerMessage: { json: frameBytes('json'), msgpack: frameBytes('msgpack') },
 };
 emitResult('message-versions', result, argOf('--out'));
