@@ -30,7 +30,6 @@ import { Fifo } from '../fifo.js';
 /** Where one version of a message is in the channel's log. */
 export interface VersionRef {
   logSerial: number;
-  versionSerial: string;
 }
 
 /**
@@ -42,10 +41,10 @@ export class VersionIndex {
   private readonly byTarget = new Map<string, Fifo<VersionRef>>();
   private readonly order = new Fifo<{ logSerial: number; target: string }>();
 
-  add(target: string, logSerial: number, versionSerial: string): void {
+  add(target: string, logSerial: number): void {
     let list = this.byTarget.get(target);
     if (!list) this.byTarget.set(target, (list = new Fifo<VersionRef>(4)));
-    list.push({ logSerial, versionSerial });
+    list.push({ logSerial });
     this.order.push({ logSerial, target });
   }
 
@@ -218,7 +217,7 @@ export class Versions {
       return;
     }
     const vs = e.message.version?.serial ?? '';
-    this.index.add(target, e.serial, vs);
+    this.index.add(target, e.serial);
     const s = this.stand.get(target);
     if (!s) return;
     if (vs > s.last && s.m !== null) {
@@ -231,7 +230,7 @@ export class Versions {
   /** As `note`, for an entry read only as far as a restore needs. */
   noteHead(h: EntryHead): void {
     if (h.kind !== 'version') return;
-    this.index.add(h.target, h.serial, h.versionSerial);
+    this.index.add(h.target, h.serial);
     this.stand.delete(h.target);
   }
 

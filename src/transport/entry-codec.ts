@@ -371,12 +371,11 @@ export interface EntryHead {
   /** Its item's id and connection id ('' and undefined where there are none). */
   id: string;
   connectionId: string | undefined;
-  /** A version's: the serial of the message it changes, and its own ('' for other entries). */
+  /** A version's: the serial of the message it changes ('' for other entries). */
   target: string;
-  versionSerial: string;
 }
 
-const head: EntryHead = { start: 0, end: 0, serial: 0, storedAt: 0, kind: 'message', region: '', seq: 0, id: '', connectionId: undefined, target: '', versionSerial: '' };
+const head: EntryHead = { start: 0, end: 0, serial: 0, storedAt: 0, kind: 'message', region: '', seq: 0, id: '', connectionId: undefined, target: '' };
 /** Where the channelSerial of the entry in `head` is in the list (both 0: none). */
 let serialStart = 0;
 let serialEnd = 0;
@@ -391,7 +390,7 @@ function readOriginHead(r: EntryReader): void {
 }
 
 function readItemHead(r: EntryReader): void {
-  head.id = head.target = head.versionSerial = '';
+  head.id = head.target = '';
   head.connectionId = undefined;
   let serialAt = 0;
   let serialEnd = 0;
@@ -406,7 +405,6 @@ function readItemHead(r: EntryReader): void {
       serialAt = r.pos;
       r.pos = serialEnd;
     } else if (tag === TAG.messageAction) action = r.uint();
-    else if (tag === TAG.version) head.versionSerial = r.nested(readVersion).serial ?? '';
     else r.skip(tag & 7);
   }
   if (action !== 0 && head.kind === 'message') {

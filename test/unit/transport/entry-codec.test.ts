@@ -204,7 +204,6 @@ describe('entry lists encoded by hand', () => {
           id: item.id,
           connectionId: item.connectionId || undefined,
           target: version ? e.message.serial : '',
-          versionSerial: version ? (e.message.version?.serial ?? '') : '',
         };
       }),
     );
