@@ -12,8 +12,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Anomaly, Availability, FaultFigures, HistoryExample, LatencyStats, Report, Violation } from './checker.js';
 import { occupancyLines } from './occupancy-check.js';
-import { serialsOff } from './serial-check.js';
-import { versionsOff } from './versions-check.js';
+import { serialLines, serialsOff } from './serial-check.js';
+import { versionLines, versionsOff } from './versions-check.js';
 
 // ---------------------------------------------------------------------------------------
 // Text: the checker's summary and the phrases the markdown shares with it
@@ -238,8 +238,8 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
   if (r.occupancy) out.push(...occupancyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.deltas) out.push(...deltaLines(r), '');
   if (r.filters) out.push(...filterLines(r), '');
-  if (r.serials) out.push(...serialLines(r), '');
-  if (r.versions) out.push(...versionLines(r), '');
+  if (r.serials) out.push(...serialLines(r.serials), '');
+  if (r.versions) out.push(...versionLines(r.versions), '');
   if (r.history) out.push(...historyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.tokens) out.push(...tokenLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.revocations) out.push(...revocationLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
@@ -571,31 +571,6 @@ function filterLines(r: Report): string[] {
   return [
     `filters: ${f.subscribers} subscriber(s) with a subscription filter were given ${f.delivered} messages, ${f.leaked} of them held back by their filter`,
     ...f.examples.map((x) => `  FAIL: leaked through a filter: ${x}`),
-  ];
-}
-
-/** Message serials: one per message wherever it was seen (serial-check.ts). */
-function serialLines(r: Report): string[] {
-  const f = r.serials;
-  if (!f) return [];
-  return [
-    `serials: ${f.messages} messages seen ${f.sightings} times with a serial (ACKs, deliveries, history items), ${f.unserialed} without one; ` +
-      `${f.split} under two serials, ${f.shared} serials naming two messages` +
-      (f.resent ? ` (${f.resent} more under two, resent by a publisher whose resume failed)` : ''),
-    ...f.examples.map((x) => `  FAIL: ${x}`),
-  ];
-}
-
-/** The version probes' message: the same in every region, every acknowledged append in it once, in its serial's order. */
-function versionLines(r: Report): string[] {
-  const f = r.versions;
-  if (!f) return [];
-  const a = f.appends;
-  return [
-    `versions: ${a.sent} appends (${a.acked} acknowledged, ${a.nacked} refused, ${a.unknown} unanswered); ${f.messages} message(s) compared in ${f.regions.join(', ') || 'no region'}, with ${f.fragments} fragments` +
-      (f.excused.length ? ` (continuity lost in ${f.excused.join(', ')}: left out of what was begun before)` : '') +
-      `; diverged ${f.diverged}, missing ${f.missing}, twice ${f.duplicated}${f.resent ? ` (and ${f.resent} resent)` : ''}, out of order ${f.misordered}, foreign ${f.foreign}, unreadable ${f.unreadable}, unchecked ${f.unchecked}`,
-    ...f.examples.map((x) => `  FAIL: ${x}`),
   ];
 }
 

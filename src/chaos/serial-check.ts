@@ -118,3 +118,13 @@ export function serialsFailed(f: SerialFigures | null | undefined): boolean {
 export function serialsOff(f: SerialFigures): number {
   return f.split + f.shared + f.unserialed;
 }
+
+/** The report's lines: one serial per message wherever it was seen. */
+export function serialLines(f: SerialFigures): string[] {
+  return [
+    `serials: ${f.messages} messages seen ${f.sightings} times with a serial (ACKs, deliveries, history items), ${f.unserialed} without one; ` +
+      `${f.split} under two serials, ${f.shared} serials naming two messages` +
+      (f.resent ? ` (${f.resent} more under two, resent by a publisher whose resume failed)` : ''),
+    ...f.examples.map((x) => `  FAIL: ${x}`),
+  ];
+}

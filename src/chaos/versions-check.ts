@@ -171,3 +171,14 @@ function clip(s: string): string {
 export function versionsOff(f: VersionFigures): number {
   return f.diverged + f.missing + f.duplicated + f.misordered + f.foreign + f.unreadable + f.unchecked;
 }
+
+/** The report's lines: each probe message the same in every region, every acknowledged append in it once, in its serial's order. */
+export function versionLines(f: VersionFigures): string[] {
+  const a = f.appends;
+  return [
+    `versions: ${a.sent} appends (${a.acked} acknowledged, ${a.nacked} refused, ${a.unknown} unanswered); ${f.messages} message(s) compared in ${f.regions.join(', ') || 'no region'}, with ${f.fragments} fragments` +
+      (f.excused.length ? ` (continuity lost in ${f.excused.join(', ')}: left out of what was begun before)` : '') +
+      `; diverged ${f.diverged}, missing ${f.missing}, twice ${f.duplicated}${f.resent ? ` (and ${f.resent} resent)` : ''}, out of order ${f.misordered}, foreign ${f.foreign}, unreadable ${f.unreadable}, unchecked ${f.unchecked}`,
+    ...f.examples.map((x) => `  FAIL: ${x}`),
+  ];
+}
