@@ -304,7 +304,8 @@ export class Versions {
         throw AblyError.of('internalChannel', `message ${c.serial}'s latest version was made ${Math.round(ahead / 1000)} s ahead of this region's clock: a change now would be ordered before it`);
       }
       const next = standing(cur.m, [versionOf(cur.m, c, '', maxSize, cur.size)])!;
-      (scratch ??= new Map()).set(c.serial!, { m: next, size: messageSize(next) });
+      const size = c.action === MessageAction.APPEND && c.extras === undefined ? cur.size + messageSize({ data: c.data }) : messageSize(next);
+      (scratch ??= new Map()).set(c.serial!, { m: next, size });
     }
   }
 
