@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Checker, check, type Violation } from '../../../src/chaos/checker.js';
 import type { RecordEvent } from '../../../src/chaos/record.js';
-import { cleanRun, del, end, fault, gap, pub, serialOf, sub, unsub } from './history.js';
+import { cleanRun, del, end, fault, gap, pub, sub, unsub } from './history.js';
 
 function kinds(examples: Violation[]): string[] {
   return examples.map((v) => v.kind);
@@ -586,114 +586,5 @@ describe('subscription filters', () => {
     expect(r.verdict).toBe('FAIL');
     expect(r.violations).toEqual({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
     expect(r.filters).toEqual({ subscribers: 1, delivered: 3, leaked: 1, examples: ['ch r2/d got p1#2'] });
-  });
-});
-
-describe('message serials', () => {
-  const history = (region: string, items: string[], serials: string[]): RecordEvent => ({ type: 'history', t: 900, region, channel: 'ch', items, serials, historyMs: 120_000, maxMessages: 10_000 });
-  /** A clean run in which `client` was sent p1's `seq` under `serial`. */
-  const reserial = (client: string, seq: number, serial: string | undefined) =>
-    cleanRun().map((e) => (e.type === 'deliver' && e.client === client && e.seq === seq ? { ...e, serial } : e));
-  const stored = (region: string) => history(region, ['p1#1', 'p1#2', 'p1#3'], [1, 2, 3].map((s) => serialOf('p1', s)));
-
-  it('passes a run in which each message had one serial in its ACK, every delivery and every history', () => {
-    const r = check([...cleanRun(), stored('r1'), stored('r2')]);
-    expect(r.verdict).toBe('PASS');
-    // 3 ACKs, 9 deliveries, 6 history items.
-    expect(r.serials).toEqual({ messages: 3, sightings: 18, unserialed: 0, split: 0, resent: 0, shared: 0, examples: [] });
-  });
-
-  it('fails a run in which one message was sent to a subscriber, or stored, under another serial', () => {
-    const sent = check(reserial('c', 2, 'other'));
-    expect(sent.verdict).toBe('FAIL');
-    expect(sent.violations).toEqual({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
-    expect(sent.serials).toMatchObject({ split: 1, shared: 0, examples: ['ch p1#2 under s-p1-2 (sent to r1/a) and other (sent to r2/c)'] });
-    const kept = check([...cleanRun(), history('r2', ['p1#1', 'p1#2', 'p1#3'], ['s-p1-1', 's-p1-3', 's-p1-3'])]);
-    expect(kept.verdict).toBe('FAIL');
-    expect(kept.serials).toMatchObject({ split: 1, shared: 1 });
-    expect(kept.serials!.examples[1]).toBe('ch serial s-p1-3 names p1#3 (sent to r1/a) and p1#2 (history in r2)');
-  });
-
-  it('fails a run in which a message was delivered without a serial', () => {
-    const r = check(reserial('b', 3, undefined));
-    expect(r.verdict).toBe('FAIL');
-    expect(r.serials).toMatchObject({ unserialed: 1, examples: ['ch p1#3 without a serial (sent to r1/b)'] });
-  });
-
-  it('counts a second serial of a message in flight when its publisher connected afresh (resent under a new id) as resent, not failed', () => {
-    // p1's seq 2 was sent at 200 and answered at 205.
-    const replaced = (t: number): RecordEvent => ({ type: 'connection', t, region: 'r1', client: 'p1', connectionId: 'new', previous: 'old' });
-    const r = check([...reserial('c', 2, 'again'), replaced(202)]);
-    expect(r.verdict).toBe('PASS');
-    expect(r.serials).toMatchObject({ split: 0, resent: 1, shared: 0 });
-    // A connection before it was sent, or after it was answered, excuses nothing.
-    for (const t of [150, 210]) expect(check([...reserial('c', 2, 'again'), replaced(t)]).serials, `at ${t}`).toMatchObject({ split: 1, resent: 0 });
-  });
-});
-
-describe('version probes', () => {
-  const append = (t: number, region: string, fragment: string, versionSerial: string, outcome: 'ack' | 'nack' | 'unknown' = 'ack'): RecordEvent => ({
-    type: 'append',
-    t,
-    region,
-    serial: 'S',
-    fragment,
-    outcome,
-    ...(outcome === 'unknown' ? {} : { doneAt: t + 5 }),
-    ...(outcome === 'ack' ? { versionSerial } : {}),
-  });
-  const standing = (region: string, data: string | null, serial = 'S'): RecordEvent => ({ type: 'standing', t: 900, region, serial, data, ...(data === null ? { error: 'no answer' } : {}) });
-  const appends = [append(100, 'r1', '|r1:1', 'V1'), append(110, 'r2', '|r2:1', 'V2'), append(120, 'r1', '|r1:2', 'V3')];
-
-  it("passes when every region shows the base and every acknowledged append once, in their serials' order", () => {
-    const r = check([...cleanRun(), ...appends, standing('r1', 'base|r1:1|r2:1|r1:2'), standing('r2', 'base|r1:1|r2:1|r1:2')]);
-    expect(r.verdict).toBe('PASS');
-    expect(r.versions).toMatchObject({ appends: { sent: 3, acked: 3 }, messages: 1, regions: ['r1', 'r2'], fragments: 3, diverged: 0, missing: 0, misordered: 0, unchecked: 0 });
-    // The probe's events are not the main workload's.
-    expect(r.totals.channels).toBe(1);
-    expect(check(cleanRun()).versions).toBeNull();
-  });
-
-  it('fails a region that shows another message, misses, repeats or misorders an append, cannot be read, or nothing to compare', () => {
-    const cases: [string, RecordEvent[], Record<string, number>][] = [
-      ['diverged', [standing('r1', 'base|r1:1|r2:1|r1:2'), standing('r2', 'base|r1:1|r2:1')], { diverged: 1, missing: 1 }],
-      ['missing', [standing('r1', 'base|r1:1|r1:2'), standing('r2', 'base|r1:1|r1:2')], { missing: 2 }],
-      ['twice', [standing('r1', 'base|r1:1|r2:1|r2:1|r1:2')], { duplicated: 1 }],
-      ['misordered', [standing('r1', 'base|r2:1|r1:1|r1:2')], { misordered: 1 }],
-      ['foreign', [standing('r1', 'bass|r1:1|r2:1|r1:2|x:9')], { foreign: 1 }],
-      ['unreadable', [standing('r1', null)], { unreadable: 1, unchecked: 1 }],
-      ['nothing read', [], { unchecked: 1 }],
-    ];
-    for (const [what, reads, off] of cases) {
-      const r = check([...cleanRun(), ...appends, ...reads]);
-      expect(r.verdict, what).toBe('FAIL');
-      expect(r.versions, what).toMatchObject(off);
-    }
-    // Every append refused: nothing acknowledged to check.
-    const refused = check([...cleanRun(), append(100, 'r1', '|r1:1', '', 'nack'), standing('r1', 'base')]);
-    expect(refused.versions).toMatchObject({ unchecked: 1 });
-  });
-
-  it('leaves out a region that lost continuity after a message was begun, and what was appended through it before; counts a repeat of an append unanswered at a fresh connection as resent', () => {
-    const lost: RecordEvent = { type: 'continuity', t: 115, region: 'r2', client: 'versions-r2', channel: 'mutable:versions', resumed: false };
-    const r = check([...cleanRun(), ...appends, lost, standing('r1', 'base|r1:1|r1:2'), standing('r2', 'base')]);
-    expect(r.verdict).toBe('PASS');
-    expect(r.versions).toMatchObject({ regions: ['r1'], excused: ['r2'], missing: 0 });
-    // An append through r2 after its signal is expected.
-    const after = check([...cleanRun(), ...appends, lost, append(130, 'r2', '|r2:2', 'V4'), standing('r1', 'base|r1:1|r1:2')]);
-    expect(after.versions).toMatchObject({ missing: 1 });
-    const fresh = (t: number): RecordEvent => ({ type: 'connection', t, region: 'r1', client: 'versions-r1', connectionId: 'b', previous: 'a' });
-    const again = check([...cleanRun(), ...appends, fresh(102), standing('r1', 'base|r1:1|r1:1|r2:1|r1:2')]);
-    expect(again.verdict).toBe('PASS');
-    expect(again.versions).toMatchObject({ duplicated: 0, resent: 1, misordered: 0 });
-    // A fresh connection after the append was answered excuses nothing.
-    expect(check([...cleanRun(), ...appends, fresh(200), standing('r1', 'base|r1:1|r1:1|r2:1|r1:2')]).versions).toMatchObject({ duplicated: 1, resent: 0 });
-    expect(again.notes.join('\n')).not.toMatch(/replaced/);
-  });
-
-  it('checks each message begun on its own, and only against its own appends', () => {
-    const second = [{ ...appends[0]!, serial: 'T', fragment: '|r1:3' } as RecordEvent];
-    const r = check([...cleanRun(), ...appends, ...second, standing('r1', 'base|r1:1|r2:1|r1:2'), standing('r1', 'base|r1:3', 'T'), standing('r2', 'base|r1:3|r1:1', 'T')]);
-    expect(r.versions).toMatchObject({ messages: 2, diverged: 1, foreign: 1 });
   });
 });

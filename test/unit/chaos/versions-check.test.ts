@@ -1,0 +1,72 @@
+/** The chaos checker's version check (src/chaos/versions-check.ts), through the Checker, on hand-made records. */
+import { describe, expect, it } from 'vitest';
+import { check } from '../../../src/chaos/checker.js';
+import type { RecordEvent } from '../../../src/chaos/record.js';
+import { cleanRun } from './history.js';
+
+describe('version probes', () => {
+  const append = (t: number, region: string, fragment: string, versionSerial: string, outcome: 'ack' | 'nack' | 'unknown' = 'ack'): RecordEvent => ({
+    type: 'append',
+    t,
+    region,
+    serial: 'S',
+    fragment,
+    outcome,
+    ...(outcome === 'unknown' ? {} : { doneAt: t + 5 }),
+    ...(outcome === 'ack' ? { versionSerial } : {}),
+  });
+  const standing = (region: string, data: string | null, serial = 'S'): RecordEvent => ({ type: 'standing', t: 900, region, serial, data, ...(data === null ? { error: 'no answer' } : {}) });
+  const appends = [append(100, 'r1', '|r1:1', 'V1'), append(110, 'r2', '|r2:1', 'V2'), append(120, 'r1', '|r1:2', 'V3')];
+
+  it("passes when every region shows the base and every acknowledged append once, in their serials' order", () => {
+    const r = check([...cleanRun(), ...appends, standing('r1', 'base|r1:1|r2:1|r1:2'), standing('r2', 'base|r1:1|r2:1|r1:2')]);
+    expect(r.verdict).toBe('PASS');
+    expect(r.versions).toMatchObject({ appends: { sent: 3, acked: 3 }, messages: 1, regions: ['r1', 'r2'], fragments: 3, diverged: 0, missing: 0, misordered: 0, unchecked: 0 });
+    // The probe's events are not the main workload's.
+    expect(r.totals.channels).toBe(1);
+    expect(check(cleanRun()).versions).toBeNull();
+  });
+
+  it('fails a region that shows another message, misses, repeats or misorders an append, cannot be read, or nothing to compare', () => {
+    const cases: [string, RecordEvent[], Record<string, number>][] = [
+      ['diverged', [standing('r1', 'base|r1:1|r2:1|r1:2'), standing('r2', 'base|r1:1|r2:1')], { diverged: 1, missing: 1 }],
+      ['missing', [standing('r1', 'base|r1:1|r1:2'), standing('r2', 'base|r1:1|r1:2')], { missing: 2 }],
+      ['twice', [standing('r1', 'base|r1:1|r2:1|r2:1|r1:2')], { duplicated: 1 }],
+      ['misordered', [standing('r1', 'base|r2:1|r1:1|r1:2')], { misordered: 1 }],
+      ['foreign', [standing('r1', 'bass|r1:1|r2:1|r1:2|x:9')], { foreign: 1 }],
+      ['unreadable', [standing('r1', null)], { unreadable: 1, unchecked: 1 }],
+      ['nothing read', [], { unchecked: 1 }],
+    ];
+    for (const [what, reads, off] of cases) {
+      const r = check([...cleanRun(), ...appends, ...reads]);
+      expect(r.verdict, what).toBe('FAIL');
+      expect(r.versions, what).toMatchObject(off);
+    }
+    // Every append refused: nothing acknowledged to check.
+    const refused = check([...cleanRun(), append(100, 'r1', '|r1:1', '', 'nack'), standing('r1', 'base')]);
+    expect(refused.versions).toMatchObject({ unchecked: 1 });
+  });
+
+  it('leaves out a region that lost continuity after a message was begun, and what was appended through it before; counts a repeat of an append unanswered at a fresh connection as resent', () => {
+    const lost: RecordEvent = { type: 'continuity', t: 115, region: 'r2', client: 'versions-r2', channel: 'mutable:versions', resumed: false };
+    const r = check([...cleanRun(), ...appends, lost, standing('r1', 'base|r1:1|r1:2'), standing('r2', 'base')]);
+    expect(r.verdict).toBe('PASS');
+    expect(r.versions).toMatchObject({ regions: ['r1'], excused: ['r2'], missing: 0 });
+    // An append through r2 after its signal is expected.
+    const after = check([...cleanRun(), ...appends, lost, append(130, 'r2', '|r2:2', 'V4'), standing('r1', 'base|r1:1|r1:2')]);
+    expect(after.versions).toMatchObject({ missing: 1 });
+    const fresh = (t: number): RecordEvent => ({ type: 'connection', t, region: 'r1', client: 'versions-r1', connectionId: 'b', previous: 'a' });
+    const again = check([...cleanRun(), ...appends, fresh(102), standing('r1', 'base|r1:1|r1:1|r2:1|r1:2')]);
+    expect(again.verdict).toBe('PASS');
+    expect(again.versions).toMatchObject({ duplicated: 0, resent: 1, misordered: 0 });
+    // A fresh connection after the append was answered excuses nothing.
+    expect(check([...cleanRun(), ...appends, fresh(200), standing('r1', 'base|r1:1|r1:1|r2:1|r1:2')]).versions).toMatchObject({ duplicated: 1, resent: 0 });
+    expect(again.notes.join('\n')).not.toMatch(/replaced/);
+  });
+
+  it('checks each message begun on its own, and only against its own appends', () => {
+    const second = [{ ...appends[0]!, serial: 'T', fragment: '|r1:3' } as RecordEvent];
+    const r = check([...cleanRun(), ...appends, ...second, standing('r1', 'base|r1:1|r2:1|r1:2'), standing('r1', 'base|r1:3', 'T'), standing('r2', 'base|r1:3|r1:1', 'T')]);
+    expect(r.versions).toMatchObject({ messages: 2, diverged: 1, foreign: 1 });
+  });
+});
