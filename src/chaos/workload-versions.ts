@@ -15,6 +15,7 @@
  * of their version serials.
  */
 import Ably from 'ably';
+import { clientOptions } from './client-options.js';
 import type { AppendEvent, ConnectionEvent, ContinuityEvent, StandingEvent } from './record.js';
 
 /** The channel the probes change. */
@@ -58,18 +59,7 @@ export class VersionProbes {
   async start(): Promise<void> {
     for (const [region, e] of this.o.regions) {
       const client = `versions-${region}`;
-      const c = new Ably.Realtime({
-        key: this.o.key,
-        clientId: client,
-        endpoint: e.host,
-        port: e.port,
-        tls: false,
-        disableConnectivityCheck: true,
-        disconnectedRetryTimeout: 500,
-        suspendedRetryTimeout: 1000,
-        channelRetryTimeout: 1000,
-        logLevel: 0,
-      } as never);
+      const c = new Ably.Realtime(clientOptions(e, { key: this.o.key, clientId: client }, true) as never);
       this.clients.set(region, c);
       // A new connectionId (its resume failed): the SDK sends its unanswered appends again, under new ids.
       let id: string | undefined;
@@ -164,10 +154,10 @@ export class VersionProbes {
   async read(): Promise<StandingEvent[]> {
     const out: StandingEvent[] = [];
     const now = Date.now();
+    const rests = new Map([...this.o.regions].map(([region, e]) => [region, new Ably.Rest({ key: this.o.key, endpoint: e.host, port: e.port, tls: false, logLevel: 0 } as never)]));
     for (const { serial, at } of this.messages) {
       if (now - at > (this.o.historyMs * 2) / 3) continue;
-      for (const [region, e] of this.o.regions) {
-        const rest = new Ably.Rest({ key: this.o.key, endpoint: e.host, port: e.port, tls: false, logLevel: 0 } as never);
+      for (const [region, rest] of rests) {
         let error = '';
         let data: string | null = null;
         for (let i = 0; i < READ_ATTEMPTS && data === null; i++) {

@@ -13,6 +13,7 @@ import { decode as vcdiffDecode } from '@ably/vcdiff-decoder';
 import type { HistoryEvent, OccupancyEvent, PresenceEvent, RecordEvent, StandingEvent } from './record.js';
 import { RevocationProbes } from './workload-revocations.js';
 import { VersionProbes } from './workload-versions.js';
+import { clientOptions } from './client-options.js';
 import { WorkloadTokens } from './workload-tokens.js';
 import { OccupancyViews, type Counted } from './workload-occupancy.js';
 import { filterHeaders, WORKLOAD_FILTER } from './filter-check.js';
@@ -86,22 +87,6 @@ const PAYLOAD_FILL = 'the part of the message that stays the same from one to th
 /** A subscriber's channel: the one named, or (`filtered`) the one derived from it with WORKLOAD_FILTER. */
 function channelOf(c: Realtime, channel: string, filtered: boolean, options?: { params: Record<string, string> }) {
   return filtered ? c.channels.getDerived(channel, { filter: WORKLOAD_FILTER.expression }, options) : c.channels.get(channel, options);
-}
-
-/** SDK options for chaos clients: quick to retry, never giving up. `auth`: the key, or an authCallback. */
-function clientOptions(endpoint: { host: string; port: number }, auth: Record<string, unknown>, useBinaryProtocol: boolean): Record<string, unknown> {
-  return {
-    ...auth,
-    endpoint: endpoint.host,
-    port: endpoint.port,
-    tls: false,
-    useBinaryProtocol,
-    disableConnectivityCheck: true,
-    disconnectedRetryTimeout: 500,
-    suspendedRetryTimeout: 1000,
-    channelRetryTimeout: 1000,
-    logLevel: 0,
-  };
 }
 
 export class Workload {
