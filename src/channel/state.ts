@@ -174,7 +174,7 @@ export class ChannelState {
     const serials: string[] = [];
     const max = this.settings.maxMessageSize;
     const storedAt = this.stamp(now);
-    this.versions.check(messages, (c) => !this.dedup.lookup(c.id), storedAt, max);
+    const before = this.versions.check(messages, (c) => !this.dedup.lookup(c.id), storedAt, max);
     for (const message of messages) {
       const dup = this.dedup.lookup(message.id);
       if (dup !== undefined) {
@@ -186,7 +186,9 @@ export class ChannelState {
       const serial = this.log.lastSerial + 1;
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
       const channelSerial = this.formatAt(serial, seq);
-      const m = message.action !== undefined ? this.versions.make(message, storedAt, origin, max) : message.serial === undefined ? message : { ...message };
+      const base = before?.get(message.serial!);
+      if (base) before!.delete(message.serial!);
+      const m = message.action !== undefined ? this.versions.make(message, storedAt, origin, max, base) : message.serial === undefined ? message : { ...message };
       if (message.action === undefined) m.serial = formatMessageSerial(storedAt, origin);
       const own = m.version?.serial ?? m.serial!;
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: m };

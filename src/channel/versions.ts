@@ -27,28 +27,24 @@ import type { LogEntry, MessageEntry } from './entry.js';
 import type { ChannelLog } from './log.js';
 import { Fifo } from '../fifo.js';
 
-/** Where one version of a message is in the channel's log. */
-export interface VersionRef {
-  logSerial: number;
-}
-
 /**
  * Per message (its serial), its retained versions in log order; only messages that have
  * some are here. Versions are added in log order, and retention drops them in that order
  * (one queue over all of them): a trim does no work for what it keeps.
  */
 export class VersionIndex {
-  private readonly byTarget = new Map<string, Fifo<VersionRef>>();
+  /** Per message, the log serials of its versions. */
+  private readonly byTarget = new Map<string, Fifo<number>>();
   private readonly order = new Fifo<{ logSerial: number; target: string }>();
 
   add(target: string, logSerial: number): void {
     let list = this.byTarget.get(target);
-    if (!list) this.byTarget.set(target, (list = new Fifo<VersionRef>(4)));
-    list.push({ logSerial });
+    if (!list) this.byTarget.set(target, (list = new Fifo<number>(4)));
+    list.push(logSerial);
     this.order.push({ logSerial, target });
   }
 
-  of(target: string): Iterable<VersionRef> | undefined {
+  of(target: string): Iterable<number> | undefined {
     return this.byTarget.get(target);
   }
 
@@ -122,11 +118,18 @@ export function standing(create: Message | null, versions: readonly Message[]): 
     if (from < 0) return null;
   }
   let m = create ?? sorted[from++]!;
-  for (let i = from; i < sorted.length; i++) {
-    const v = sorted[i]!;
-    m = v.action === MessageAction.APPEND ? appended(m, v) : { ...v, id: m.id };
-  }
+  for (let i = from; i < sorted.length; i++) m = applied(m, sorted[i]!);
   return m;
+}
+
+/** The message as it stands after one more version `v` (the latest). */
+function applied(m: Message, v: Message): Message {
+  return v.action === MessageAction.APPEND ? appended(m, v) : { ...v, id: m.id };
+}
+
+/** The size of `next`, the message of size `size` after version `v`: an append without extras adds its data. */
+function sizeAfter(size: number, v: Message, next: Message): number {
+  return v.action === MessageAction.APPEND && v.extras === undefined ? size + messageSize({ data: v.data }) : messageSize(next);
 }
 
 /** Whether an append's data can be joined to the message's: the same type and encoding, not JSON or encrypted. */
@@ -159,8 +162,7 @@ export function versionOf(current: Message, change: Message, versionSerial: stri
   if (change.action === MessageAction.APPEND) {
     const why = joinable(current, change);
     if (why) throw AblyError.of('invalidMessageData', `message ${serial}: ${why}`);
-    const grown = change.extras === undefined ? size + messageSize({ data: change.data }) : messageSize(appended(current, change));
-    if (grown > maxSize) {
+    if (sizeAfter(size, change, appended(current, change)) > maxSize) {
       throw AblyError.of('messageTooLarge', `message ${serial} with this append would pass maxMessageSize ${maxSize}`);
     }
     if (current.name !== undefined) m.name = current.name;
@@ -180,10 +182,6 @@ export function versionOf(current: Message, change: Message, versionSerial: stri
   return m;
 }
 
-/**
- * A channel's retained messages as they stand: its log, read through the index of the
- * versions it holds (kept as entries are appended, restored, and dropped by retention).
- */
 /** A message with versions as it stands, as Versions keeps it. */
 interface Standing {
   m: Message | null;
@@ -195,6 +193,10 @@ interface Standing {
   createLog: number;
 }
 
+/**
+ * A channel's retained messages as they stand: its log, read through the index of the
+ * versions it holds (kept as entries are appended, restored, and dropped by retention).
+ */
 export class Versions {
   private readonly index = new VersionIndex();
   /**
@@ -221,9 +223,8 @@ export class Versions {
     const s = this.stand.get(target);
     if (!s) return;
     if (vs > s.last && s.m !== null) {
-      const m = standing(s.m, [e.message])!;
-      const grown = e.message.action === MessageAction.APPEND && e.message.extras === undefined;
-      Object.assign(s, { m, last: vs, logSerial: e.serial, size: grown ? s.size + messageSize({ data: e.message.data }) : messageSize(m) });
+      const m = applied(s.m, e.message);
+      Object.assign(s, { m, last: vs, logSerial: e.serial, size: sizeAfter(s.size, e.message, m) });
     } else this.stand.delete(target); // came after a later one (another region's): made again when read
   }
 
@@ -248,9 +249,9 @@ export class Versions {
   /** Its retained versions (up to log serial `upto`), in log order. */
   private versions(serial: string, upto = Infinity): MessageEntry[] {
     const out: MessageEntry[] = [];
-    for (const v of this.index.of(serial) ?? []) {
-      if (v.logSerial > upto) break;
-      const e = this.log.range(v.logSerial - 1, v.logSerial)?.[0];
+    for (const logSerial of this.index.of(serial) ?? []) {
+      if (logSerial > upto) break;
+      const e = this.log.range(logSerial - 1, logSerial)?.[0];
       if (e?.kind === 'message') out.push(e);
     }
     return out;
@@ -292,21 +293,23 @@ export class Versions {
    * the batch left it, before any is stored (a publish is taken whole or not at all), to
    * be stored at `at` (ms): one whose message's latest version was made more than
    * MAX_VERSION_AHEAD_MS after that (another region's clock far ahead) is refused (50001).
+   * Returns each changed message as it stood before the batch, for `make` (null: none).
    */
-  check(batch: readonly Message[], isNew: (m: Message) => boolean, at: number, maxSize?: number): void {
+  check(batch: readonly Message[], isNew: (m: Message) => boolean, at: number, maxSize?: number): Map<string, { m: Message; size: number }> | null {
+    let before: Map<string, { m: Message; size: number }> | null = null;
     let scratch: Map<string, { m: Message; size: number }> | null = null;
     for (const c of batch) {
       if (c.action === undefined || !isNew(c)) continue;
-      const cur = scratch?.get(c.serial!) ?? this.current(c.serial!);
-      const latest = latestOf(cur.m);
-      const ahead = (parseMessageSerial(latest)?.at ?? 0) - at;
+      let cur = scratch?.get(c.serial!);
+      if (!cur) (before ??= new Map()).set(c.serial!, (cur = this.current(c.serial!)));
+      const ahead = (parseMessageSerial(latestOf(cur.m))?.at ?? 0) - at;
       if (ahead > MAX_VERSION_AHEAD_MS) {
         throw AblyError.of('internalChannel', `message ${c.serial}'s latest version was made ${Math.round(ahead / 1000)} s ahead of this region's clock: a change now would be ordered before it`);
       }
-      const next = standing(cur.m, [versionOf(cur.m, c, '', maxSize, cur.size)])!;
-      const size = c.action === MessageAction.APPEND && c.extras === undefined ? cur.size + messageSize({ data: c.data }) : messageSize(next);
-      (scratch ??= new Map()).set(c.serial!, { m: next, size });
+      const next = applied(cur.m, versionOf(cur.m, c, '', maxSize, cur.size));
+      (scratch ??= new Map()).set(c.serial!, { m: next, size: sizeAfter(cur.size, c, next) });
     }
+    return before;
   }
 
   /**
@@ -314,9 +317,11 @@ export class Versions {
    * retained), stored at `at` by `origin`: its serial is made at `at`, or where that would
    * not come after the message's latest version (made by a region whose clock is ahead),
    * 1 ms after that version's time (checked before: at most MAX_VERSION_AHEAD_MS after `at`).
+   * `base`: the message as it stands where the caller has it (`check`'s, for the batch's
+   * first change of it; later ones look again, after the versions before them).
    */
-  make(change: Message, at: number, origin: OriginPosition, maxSize?: number): Message {
-    const { m, size } = this.current(change.serial!);
+  make(change: Message, at: number, origin: OriginPosition, maxSize?: number, base = this.current(change.serial!)): Message {
+    const { m, size } = base;
     const latest = latestOf(m);
     let serial = formatMessageSerial(at, origin);
     if (serial <= latest) serial = formatMessageSerial(Math.max(at, (parseMessageSerial(latest)?.at ?? at) + 1), origin);

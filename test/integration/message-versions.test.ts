@@ -64,7 +64,11 @@ describe('message versions', () => {
       await step(ch.appendMessage({ serial, data: '!' } as never));
       await step(ch.updateMessage({ ...original, data: 'Hi' } as never, { description: 'shorter', metadata: { why: 'tone' } }));
       await step(ch.appendMessage({ serial, data: ' all' } as never));
-      const standing = await rest(d.port('r2-n1')).channels.get(channel).getMessage(serial!);
+      // As r1 stands it at once (it ACKed the append), and r2 once the append has crossed.
+      expect((await rest(d.port('r1-n2')).channels.get(channel).getMessage(serial!)).data).toBe('Hi all');
+      const inOther = () => rest(d.port('r2-n1')).channels.get(channel).getMessage(serial!);
+      await waitFor(async () => (await inOther()).data === 'Hi all', { what: 'the appends in r2', timeoutMs: 5_000 });
+      const standing = await inOther();
       expect({ action: standing.action, data: standing.data, name: standing.name, id: standing.id }).toEqual({ action: 'message.update', data: 'Hi all', name: 'greeting', id: original.id });
       // Given no data, a delete keeps what the message had (given the message received, ably-js would send its data again, which would stand).
       await step(ch.deleteMessage({ serial } as never, { description: 'gone' }));
