@@ -65,9 +65,9 @@ export class KeyStore {
 
   constructor(apps: readonly AppConfig[]) {
     for (const app of apps) {
+      const rules = new ChannelRules(app.namespaces);
       for (const k of app.keys) {
         const keyName = `${app.id}.${k.id}`;
-        const rules = new ChannelRules(app.namespaces);
         this.keys.set(keyName, { appId: app.id, keyName, secret: k.secret, capability: parseCapability(k.capability), revocableTokens: k.revocableTokens ?? false, rules });
       }
     }

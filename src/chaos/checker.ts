@@ -59,7 +59,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { historyFailed, historyFigures } from './history-check.js';
 import { SerialCheck, serialsFailed } from './serial-check.js';
-import { isVersionProbeEvent, VersionCheck, versionsOff } from './versions-check.js';
+import { isVersionProbeEvent, VersionCheck, versionsFailed } from './versions-check.js';
 import { tokenFigures, tokensFailed } from './token-check.js';
 import { revocationFigures, revocationsFailed } from './revocation-check.js';
 import { filterFigures } from './filter-check.js';
@@ -150,7 +150,7 @@ export class Checker {
     this.events++;
     if (e.t < this.minT) this.minT = e.t;
     if (e.t > this.maxT) this.maxT = e.t;
-    if (isVersionProbeEvent(e)) return this.versions.add(e as Parameters<VersionCheck['add']>[0]);
+    if (isVersionProbeEvent(e)) return this.versions.add(e);
     switch (e.type) {
       case 'publish': {
         this.attempts.push({ t: e.t, region: e.region, outcome: e.outcome });
@@ -362,7 +362,7 @@ export class Checker {
     const revocations = revocationFigures(this.revocationsMade, this.revocationsSeen, merged, end, this.maxExamples);
 
     return {
-      verdict: violationTotal(violations) > 0 || (filters?.leaked ?? 0) > 0 || serialsFailed(serials) || (versions ? versionsOff(versions) > 0 : false) || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (filters?.leaked ?? 0) > 0 || serialsFailed(serials) || versionsFailed(versions) || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,

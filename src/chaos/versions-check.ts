@@ -18,7 +18,7 @@
  * signal are not expected (they may have been lost with it).
  */
 import { VERSIONS_BASE, VERSIONS_CHANNEL } from './workload-versions.js';
-import type { AppendEvent, ConnectionEvent, ContinuityEvent, StandingEvent } from './record.js';
+import type { AppendEvent, RecordEvent, StandingEvent } from './record.js';
 
 export interface VersionFigures {
   appends: { sent: number; acked: number; nacked: number; unknown: number };
@@ -41,8 +41,8 @@ export interface VersionFigures {
 }
 
 /** Whether an event is the version probes' (the checker hands these to VersionCheck). */
-export function isVersionProbeEvent(e: { type: string; channel?: string; client?: string }): boolean {
-  return e.type === 'append' || e.type === 'standing' || (e.type === 'continuity' && e.channel === VERSIONS_CHANNEL) || (e.type === 'connection' && (e.client ?? '').startsWith('versions-'));
+export function isVersionProbeEvent(e: RecordEvent): boolean {
+  return e.type === 'append' || e.type === 'standing' || (e.type === 'continuity' && e.channel === VERSIONS_CHANNEL) || (e.type === 'connection' && e.client.startsWith('versions-'));
 }
 
 export class VersionCheck {
@@ -52,11 +52,12 @@ export class VersionCheck {
   private readonly lostAt = new Map<string, number>();
   private readonly freshAt = new Map<string, number[]>();
 
-  add(e: AppendEvent | StandingEvent | ContinuityEvent | ConnectionEvent): void {
+  /** A version probe's event (isVersionProbeEvent); others are not handed here. */
+  add(e: RecordEvent): void {
     if (e.type === 'append') this.appends.push(e);
     else if (e.type === 'standing') this.standings.push(e);
     else if (e.type === 'continuity') this.lostAt.set(e.region, Math.max(this.lostAt.get(e.region) ?? 0, e.t));
-    else this.freshAt.set(e.region, [...(this.freshAt.get(e.region) ?? []), e.t]);
+    else if (e.type === 'connection') this.freshAt.set(e.region, [...(this.freshAt.get(e.region) ?? []), e.t]);
   }
 
   /** Whether an append was unanswered when its prober's SDK connected afresh (it may have been sent again). */
@@ -165,6 +166,11 @@ export class VersionCheck {
 
 function clip(s: string): string {
   return s.length > 80 ? `${s.slice(0, 40)}…${s.slice(-40)} (${s.length} chars)` : s;
+}
+
+/** Whether the version check fails the run. */
+export function versionsFailed(f: VersionFigures | null | undefined): boolean {
+  return !!f && versionsOff(f) > 0;
 }
 
 /** What the run line counts as off. */

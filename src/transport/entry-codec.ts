@@ -392,8 +392,8 @@ function readOriginHead(r: EntryReader): void {
 function readItemHead(r: EntryReader): void {
   head.id = head.target = '';
   head.connectionId = undefined;
-  let serialAt = 0;
-  let serialEnd = 0;
+  let targetAt = 0;
+  let targetEnd = 0;
   let action = 0;
   while (r.pos < r.end) {
     const tag = r.uint();
@@ -401,15 +401,15 @@ function readItemHead(r: EntryReader): void {
     else if (tag === TAG.connectionId) head.connectionId = r.interned(r.connectionId);
     else if (tag === TAG.messageSerial) {
       // Made a string only for a version: a create's serial is not needed here.
-      serialEnd = r.lenEnd();
-      serialAt = r.pos;
-      r.pos = serialEnd;
+      targetEnd = r.lenEnd();
+      targetAt = r.pos;
+      r.pos = targetEnd;
     } else if (tag === TAG.messageAction) action = r.uint();
     else r.skip(tag & 7);
   }
   if (action !== 0 && head.kind === 'message') {
     head.kind = 'version';
-    head.target = r.buf.utf8Slice(serialAt, serialEnd);
+    head.target = r.buf.utf8Slice(targetAt, targetEnd);
   }
 }
 
