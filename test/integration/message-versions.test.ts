@@ -203,6 +203,12 @@ describe('message versions', () => {
         ['message.create', { a: 1 }],
         ['message.update', 5],
       ]);
+      // The refused appends made no version: the create and the update alone.
+      const versions = await r.getMessageVersions(serial!);
+      expect(versions.items.map((v) => [v.action, v.version?.serial])).toEqual([
+        ['message.create', serial],
+        ['message.update', versionSerial],
+      ]);
       expect(c.connection.state).toBe('connected');
     } finally {
       c.close();
