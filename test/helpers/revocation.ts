@@ -50,3 +50,15 @@ export async function readWith(port: number, token: string): Promise<200 | 'revo
   const { error } = (await res.json()) as { error: { code: number; message: string } };
   return error.code === 40101 && /token was revoked/.test(error.message) ? 'revoked' : error.code;
 }
+
+/**
+ * A check for waitFor: `token` on `port` answered `want` (readWith); otherwise it throws
+ * what it was answered, so a wait that times out says it.
+ */
+export function answering(port: number, token: string, want: 200 | 'revoked' | number): () => Promise<true> {
+  return async () => {
+    const got = await readWith(port, token);
+    if (got !== want) throw new Error(`answered ${JSON.stringify(got)}, not ${JSON.stringify(want)}`);
+    return true;
+  };
+}
