@@ -11,14 +11,14 @@ import { Action, ActionName } from '../../protocol/actions.js';
 import { ClientEvents, HANDSHAKE_TIMEOUT_MS } from '../clients/adapter.js';
 import { ablyUrl, closeAbly } from '../clients/ably.js';
 import { LatencySamples } from '../latency.js';
-import { DeliveryStats, makePayload, nowUs, PayloadScanner } from '../payload.js';
+import { DeliveryStats, makePayload, MARK_TEXT, nowUs, PayloadScanner } from '../payload.js';
 import { cpuWindow, drain, pace, PUBLISHER_BUFFER_LIMIT_BYTES, stepFigures } from './step-window.js';
 import { mapBounded, sleep } from '../util.js';
 import type { ChannelsMessage, ChannelsOpenResult, ChannelsPlan, StepResult, Totals } from './channels-protocol.js';
 import { serveRequests } from '../worker-serve.js';
 
 const DRAIN_POLL_MS = 10;
-const MARK = Buffer.from('~B~');
+const MARK = Buffer.from(MARK_TEXT);
 const CHANNEL_FIELD = Buffer.from('"channel":"');
 const QUOTE = 0x22;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeliveryStats, makePayload, PayloadScanner } from '../../../src/bench/payload.js';
+import { DeliveryStats, makePayload, MARK_TEXT, PayloadScanner, PAYLOAD_BYTES } from '../../../src/bench/payload.js';
 import { LatencySamples } from '../../../src/bench/latency.js';
 
 /** A scanner whose deliveries are collected as [seq, sendUs]. */
@@ -34,12 +34,34 @@ describe('PayloadScanner', () => {
     expect(s.scan(Buffer.from('~B'), 1)).toBe(0);
   });
 
-  it("finds a marker at any offset, right after other tildes and B's", () => {
-    for (const lead of ['', 'x', 'xx', '~', '~~', 'B', 'B~', '~x~', 'BB~~', '~~~']) {
-      const { s, got } = scanner();
-      expect(s.scan(Buffer.from(`${lead}~B~9~10~xxxx"`), 1), `after ${JSON.stringify(lead)}`).toBe(1);
-      expect(got).toEqual([[9, 10]]);
+  it("finds a marker at any offset, right after other tildes and the marker's own bytes", () => {
+    const parts = MARK_TEXT.split('');
+    // Every start and every end of the marker but its first seven bytes (which, with the
+    // marker's first byte after them, are a marker: its first and last bytes are the same).
+    const starts = parts.map((_, k) => MARK_TEXT.slice(0, k)).slice(0, -1);
+    const leads = ['', 'x', 'xx', '~', '~~', '~~~', ...starts, ...parts.map((_, k) => MARK_TEXT.slice(k + 1)), MARK_TEXT.slice(0, -1) + 'x'];
+    for (const lead of leads) {
+      for (let pad = 0; pad < MARK_TEXT.length + 2; pad++) {
+        const { s, got } = scanner();
+        expect(s.scan(Buffer.from(`${'y'.repeat(pad)}${lead}${MARK_TEXT}9~10~xxxx"`), 1), `after ${JSON.stringify(lead)}, ${pad} in`).toBe(1);
+        expect(got).toEqual([[9, 10]]);
+      }
     }
+  });
+
+  it('skips the padding of a payload whose head it read, and finds a payload right after one', () => {
+    const { s, got } = scanner();
+    const one = makePayload(1, 2);
+    expect(one).toHaveLength(PAYLOAD_BYTES);
+    // Back to back (the next marker right where the padding ends), and one byte apart.
+    expect(s.scan(Buffer.from(`${one}${makePayload(3, 4)}`), 1)).toBe(2);
+    expect(s.scan(Buffer.from(`${makePayload(5, 6)}"${makePayload(7, 8)}`), 1)).toBe(2);
+    expect(got).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ]);
   });
 
   it('streaming: a payload cut anywhere between two chunks is counted once, whole', () => {
