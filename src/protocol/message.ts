@@ -233,12 +233,17 @@ export function fromWire(w: unknown): InboundMessage {
   return out;
 }
 
-/** A message as sent to a client in one wire format. */
-export function toWire(m: Message, format: WireFormat): WireMessage {
+/**
+ * A message as sent to a client in one wire format. `parentConnectionId`: the
+ * connectionId of the ProtocolMessage it goes in (frames.ts), which the SDKs give a
+ * message that has none (TM2c; ably-js populateFieldsFromParent): left out where it is
+ * the message's.
+ */
+export function toWire(m: Message, format: WireFormat, parentConnectionId?: string): WireMessage {
   const out: WireMessage = { id: m.id };
   if (m.name !== undefined) out.name = m.name;
   if (m.clientId !== undefined) out.clientId = m.clientId;
-  if (m.connectionId !== undefined) out.connectionId = m.connectionId;
+  if (m.connectionId !== undefined && m.connectionId !== parentConnectionId) out.connectionId = m.connectionId;
   const d = denormalizeData(m.data, m.encoding, format);
   if (d.data !== undefined) out.data = d.data;
   if (d.encoding !== undefined) out.encoding = d.encoding;

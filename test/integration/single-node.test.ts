@@ -62,6 +62,40 @@ describe.each([
     }
   });
 
+  it("gives each message of a frame its publisher's connectionId, where several publishers' share the frame (rewind sends them in one)", async () => {
+    const a = realtime(port, { useBinaryProtocol: binary });
+    const b = realtime(port, { useBinaryProtocol: binary });
+    try {
+      const mixed = uniq('conn-mixed');
+      const withRest = uniq('conn-rest');
+      for (const [c, data] of [
+        [a, 'a1'],
+        [b, 'b1'],
+        [a, 'a2'],
+      ] as const) {
+        await c.channels.get(mixed).publish('m', data);
+        await c.channels.get(withRest).publish('m', data);
+      }
+      await rest(port, { useBinaryProtocol: binary }).channels.get(withRest).publish('m', 'rest');
+      const want = { a1: a.connection.id, b1: b.connection.id, a2: a.connection.id, rest: undefined };
+      for (const name of [mixed, withRest]) {
+        const sub = realtime(port, { useBinaryProtocol: binary });
+        try {
+          const got: { data: string; connectionId?: string }[] = [];
+          await sub.channels.get(name, { params: { rewind: '10' } }).subscribe((m) => void got.push({ data: m.data as string, connectionId: m.connectionId }));
+          const n = name === mixed ? 3 : 4;
+          await waitFor(() => got.length === n, { what: `${n} messages rewound on ${name}` });
+          expect(got).toEqual(got.map((m) => ({ data: m.data, connectionId: want[m.data as keyof typeof want] })));
+          expect(got.map((m) => m.data)).toEqual(['a1', 'b1', 'a2', 'rest'].slice(0, n));
+        } finally {
+          closeAll(sub);
+        }
+      }
+    } finally {
+      closeAll(a, b);
+    }
+  });
+
   it('does not echo a connection\'s own messages when echoMessages is false', async () => {
     const quiet = realtime(port, { useBinaryProtocol: binary, echoMessages: false });
     const other = realtime(port, { useBinaryProtocol: binary });

@@ -77,4 +77,33 @@ describe('entryFrames', () => {
     const [guarded] = entryFrames('ch', [msg(2, 'plain'), extras], 'json');
     expect(decodeFrame(guarded!, 'json').messages![1]!.extras).toEqual({ raw: 'BAU=' });
   });
+
+  describe('connectionId on the ProtocolMessage (TM2c)', () => {
+    const from = (serial: number, connectionId: string | undefined): LogEntry => {
+      const e = msg(serial, 'x');
+      if (e.kind === 'message') {
+        if (connectionId === undefined) delete e.message.connectionId;
+        else e.message.connectionId = connectionId;
+      }
+      return e;
+    };
+    /** What an SDK makes of a frame: a message without a connectionId takes the ProtocolMessage's. */
+    const seen = (pm: ProtocolMessage) => pm.messages!.map((m) => m.connectionId ?? pm.connectionId);
+
+    for (const format of ['json', 'msgpack'] as const) {
+      it(`puts the first message's on the frame and leaves it out of those that share it, keeping others' (${format})`, () => {
+        const { pms } = decoded([from(1, 'a'), from(2, 'b'), from(3, 'a')], format);
+        expect(pms).toHaveLength(1);
+        expect(pms[0]!.connectionId).toBe('a');
+        expect(pms[0]!.messages!.map((m) => m.connectionId)).toEqual([undefined, 'b', undefined]);
+        expect(seen(pms[0]!)).toEqual(['a', 'b', 'a']);
+      });
+
+      it(`puts none on a frame where a message has none, which an SDK would otherwise give the publisher's (${format})`, () => {
+        const { pms } = decoded([from(1, 'a'), from(2, undefined), from(3, 'a')], format);
+        expect(pms[0]!.connectionId).toBeUndefined();
+        expect(seen(pms[0]!)).toEqual(['a', undefined, 'a']);
+      });
+    }
+  });
 });
