@@ -6,10 +6,10 @@
  */
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import type { LocalSubscriber } from './subscriber.js';
-import { messageSize, type PresenceMessage } from '../protocol/message.js';
+import { isAnnotation, messageSize, type PresenceMessage } from '../protocol/message.js';
 import type { LogEntry } from './entry.js';
 import type { ErrorInfo } from '../errors.js';
-import { entryFrames } from '../protocol/frames.js';
+import { ANNOTATIONS, entryFrames, SUMMARIES } from '../protocol/frames.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
 import { asDeltas, DeltaRuns, type DeltaBase, type DeltaRun } from './delta.js';
@@ -228,19 +228,35 @@ export function dropFloors(rec: SubRec): void {
   delete rec.floorsUntil;
 }
 
+/**
+ * What a subscriber is sent of an annotation's entry (frames.ts): its summary where it
+ * takes messages, the annotation where it asked for them; nothing with a subscription
+ * filter (a filter is on messages).
+ */
+export function viewOf(sub: LocalSubscriber): number {
+  if (sub.filter) return 0;
+  return (sub.wants('message') ? SUMMARIES : 0) | (sub.annotations ? ANNOTATIONS : 0);
+}
+
 /** What a batch holds, for telling in O(1) whether a subscriber takes all of it. */
 export interface BatchShape {
   messages: boolean;
   presence: boolean;
+  /** Annotations' entries (annotations.ts), which each subscriber takes as its view says. */
+  annotations: boolean;
   /** Connections that published the batch's messages (echo filtering). */
   publishers: Set<string>;
 }
 
 export function batchShape(entries: readonly LogEntry[]): BatchShape {
-  const shape: BatchShape = { messages: false, presence: false, publishers: new Set() };
+  const shape: BatchShape = { messages: false, presence: false, annotations: false, publishers: new Set() };
   for (const e of entries) {
     if (e.kind === 'presence') {
       shape.presence = true;
+      continue;
+    }
+    if (isAnnotation(e.message)) {
+      shape.annotations = true;
       continue;
     }
     shape.messages = true;
@@ -258,6 +274,7 @@ export function takesAll(sub: LocalSubscriber, shape: BatchShape): boolean {
   if (shape.messages && !sub.wants('message')) return false;
   if (shape.presence && !sub.wants('presence')) return false;
   if (shape.messages && sub.filter && sub.delta) return false;
+  if (shape.annotations && viewOf(sub) === 0) return false;
   return sub.echo || !shape.publishers.has(sub.connectionId);
 }
 
@@ -266,6 +283,7 @@ export function takesAll(sub: LocalSubscriber, shape: BatchShape): boolean {
  * asked for no echo, and a message that passes its subscription filter.
  */
 function wanted(sub: LocalSubscriber, e: LogEntry): boolean {
+  if (e.kind === 'message' && isAnnotation(e.message)) return viewOf(sub) !== 0;
   if (!sub.wants(e.kind)) return false;
   if (e.kind !== 'message') return true;
   if (!sub.echo && e.message.connectionId === sub.connectionId) return false;
@@ -303,7 +321,7 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
     out = run.entries;
     rec.deltaBase = run.base;
   }
-  sub.send(entryFrames(sub.channelName, out, sub.format, serialOf));
+  sub.send(entryFrames(sub.channelName, out, sub.format, serialOf, viewOf(sub)));
   return true;
 }
 
@@ -317,20 +335,24 @@ class SharedFrames {
   private deltas: { runs: DeltaRuns; frames: Map<DeltaRun, Record<WireFormat, Map<string, SharedFrame[]>>> } | null = null;
   private filtered: Map<MessageFilter, LogEntry[]> | null = null;
 
-  constructor(private readonly entries: LogEntry[]) {}
+  constructor(
+    private readonly entries: LogEntry[],
+    /** Whether the batch has annotations: then frames are kept by each subscriber's view too. */
+    private readonly annotations: boolean,
+  ) {}
 
   for(sub: LocalSubscriber, rec: SubRec): SharedFrame[] {
     if (sub.filter) return this.forFilter(sub, sub.filter);
     if (sub.delta) return this.forDelta(sub, rec);
-    return framesOf(this.plain, sub, this.entries);
+    return framesOf(this.plain, sub, this.entries, this.annotations);
   }
 
   /** A subscriber on the shared path takes all the batch (takesAll): here, messages only. */
   private forFilter(sub: LocalSubscriber, filter: MessageFilter): SharedFrame[] {
     const byFilter = (this.filtered ??= new Map());
     let entries = byFilter.get(filter);
-    if (!entries) byFilter.set(filter, (entries = this.entries.filter((e) => e.kind === 'message' && filter.matches(e.message))));
-    return entries.length ? framesOf(this.plain, sub, entries) : [];
+    if (!entries) byFilter.set(filter, (entries = this.entries.filter((e) => e.kind === 'message' && !isAnnotation(e.message) && filter.matches(e.message))));
+    return entries.length ? framesOf(this.plain, sub, entries, false) : [];
   }
 
   private forDelta(sub: LocalSubscriber, rec: SubRec): SharedFrame[] {
@@ -338,23 +360,28 @@ class SharedFrames {
     const run = d.runs.from(rec.deltaBase ?? null);
     rec.deltaBase = run.base;
     // Nothing made a delta (presence, a first message, ones sent whole): the plain frames.
-    if (run.entries === this.entries) return framesOf(this.plain, sub, this.entries);
+    if (run.entries === this.entries) return framesOf(this.plain, sub, this.entries, this.annotations);
     let byFormat = d.frames.get(run);
     if (!byFormat) d.frames.set(run, (byFormat = { json: new Map(), msgpack: new Map() }));
-    return framesOf(byFormat, sub, run.entries);
+    return framesOf(byFormat, sub, run.entries, this.annotations);
   }
 }
 
-/** The frames of `entries` for the subscriber's format and name form, made at the first that needs them. */
-function framesOf(cache: Record<WireFormat, Map<string, SharedFrame[]>>, sub: LocalSubscriber, entries: readonly LogEntry[]): SharedFrame[] {
+/**
+ * The frames of `entries` for the subscriber's format and name form (and, where they
+ * have `annotations`, its view), made at the first that needs them.
+ */
+function framesOf(cache: Record<WireFormat, Map<string, SharedFrame[]>>, sub: LocalSubscriber, entries: readonly LogEntry[], annotations: boolean): SharedFrame[] {
   const byName = cache[sub.format];
-  let frames = byName.get(sub.channelName);
-  if (!frames) byName.set(sub.channelName, (frames = shareFrames(sub.channelName, entries, sub.format)));
+  const view = annotations ? viewOf(sub) : SUMMARIES;
+  const key = view === SUMMARIES ? sub.channelName : `${view}\u0000${sub.channelName}`;
+  let frames = byName.get(key);
+  if (!frames) byName.set(key, (frames = shareFrames(sub.channelName, entries, sub.format, view)));
   return frames;
 }
 
-function shareFrames(channel: string, entries: readonly LogEntry[], format: WireFormat): SharedFrame[] {
-  return entryFrames(channel, entries, format).map((f) => new SharedFrame(f));
+function shareFrames(channel: string, entries: readonly LogEntry[], format: WireFormat, view: number): SharedFrame[] {
+  return entryFrames(channel, entries, format, undefined, view).map((f) => new SharedFrame(f));
 }
 
 /**
@@ -379,7 +406,7 @@ export function deliverEntries(subs: Map<LocalSubscriber, SubRec>, entries: LogE
     if (rec.after >= first || rec.floors || rec.only || !takesAll(sub, shape)) {
       if (sendTo(sub, rec, entries)) reached++;
     } else {
-      const frames = (shared ??= new SharedFrames(entries)).for(sub, rec);
+      const frames = (shared ??= new SharedFrames(entries, shape.annotations)).for(sub, rec);
       if (frames.length) {
         sub.send(frames);
         reached++;

@@ -20,7 +20,7 @@
  * History and REST are never deltas (Ably's rule).
  */
 import { AblyError } from '../errors.js';
-import type { Message } from '../protocol/message.js';
+import { isAnnotation, type Message } from '../protocol/message.js';
 import { vcdiffEncode } from '../protocol/vcdiff.js';
 import { asBuffer } from '../transport/wire.js';
 import type { LogEntry, MessageEntry } from './entry.js';
@@ -78,6 +78,8 @@ function deltaSafe(m: Message): boolean {
 const safeOf = new WeakMap<Message, boolean>();
 
 function checkSafe(m: Message): boolean {
+  // An annotation's entry: its subscribers take its summary, which has no data (a delta's base goes).
+  if (isAnnotation(m)) return false;
   const d = m.data;
   if (d === undefined) return false;
   if (typeof d === 'string') {

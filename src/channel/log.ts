@@ -38,6 +38,8 @@ export interface HistoryQuery {
    */
   messageSerial?: string;
   versions?: boolean;
+  /** With `messageSerial`: its annotations, oldest first (annotations.ts). */
+  annotations?: boolean;
 }
 
 /** Buffers grow with what the log holds, from this… */
@@ -48,10 +50,10 @@ const MAX_CHUNK = 256 * 1024;
 const MIN_SLOTS = 4;
 const MESSAGE = 0;
 const PRESENCE = 1;
-/** A message that changes another (versions.ts): in the stream, not in history's list. */
+/** A message that changes or annotates another (versions.ts, annotations.ts): in the stream, not in history's list. */
 const VERSION = 2;
 /** An entry's kind as the log tells them apart. */
-export type SlotKind = LogEntry['kind'] | 'version';
+export type SlotKind = LogEntry['kind'] | 'version' | 'annotation';
 /** Each slot's fields in `where` (SLOT of them per slot). */
 const CHUNK = 0;
 const OFFSET = 1;

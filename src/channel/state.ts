@@ -9,10 +9,11 @@
  */
 import { AblyError } from '../errors.js';
 import { PresenceAction } from '../protocol/actions.js';
-import type { Message, PresenceMessage } from '../protocol/message.js';
+import { isAnnotation, type Message, type PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { formatMessageSerial } from '../protocol/message-serial.js';
 import { Versions } from './versions.js';
+import { Annotations } from './annotations.js';
 import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
 import { Gaps } from './gaps.js';
@@ -36,6 +37,8 @@ export class ChannelState {
   private readonly log: ChannelLog;
   /** Its messages as they stand: the versions it holds of them (versions.ts). */
   private readonly versions: Versions;
+  /** Its messages' annotations, and their summaries (annotations.ts). */
+  private readonly annotations: Annotations;
   private readonly dedup = new DedupWindow();
   private localSeq: number;
   /** How far this stream has got in each other region's order (origin-positions.ts). */
@@ -63,6 +66,7 @@ export class ChannelState {
   ) {
     this.log = new ChannelLog(base);
     this.versions = new Versions(this.log);
+    this.annotations = new Annotations(this.log);
     this.localSeq = localSeq;
     this.lastStoredAt = lastStoredAt;
     this.lastChannelSerial = this.formatAt(base);
@@ -175,6 +179,7 @@ export class ChannelState {
     const max = this.settings.maxMessageSize;
     const storedAt = this.stamp(now);
     const before = this.versions.check(messages, (c) => !this.dedup.lookup(c.id), storedAt, max);
+    for (const m of messages) if (isAnnotation(m)) this.annotations.requireMessage(m.serial!);
     for (const message of messages) {
       const dup = this.dedup.lookup(message.id);
       if (dup !== undefined) {
@@ -186,11 +191,17 @@ export class ChannelState {
       const serial = this.log.lastSerial + 1;
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
       const channelSerial = this.formatAt(serial, seq);
-      const base = before?.get(message.serial!);
-      if (base) before!.delete(message.serial!);
-      const m = message.action !== undefined ? this.versions.make(message, storedAt, origin, max, base) : message.serial === undefined ? message : { ...message };
-      if (message.action === undefined) m.serial = formatMessageSerial(storedAt, origin);
-      const own = m.version?.serial ?? m.serial!;
+      let m: Message;
+      if (isAnnotation(message)) m = this.annotated({ ...message, annotation: { ...message.annotation!, serial: formatMessageSerial(storedAt, origin) } });
+      else if (message.action !== undefined) {
+        const base = before?.get(message.serial!);
+        if (base) before!.delete(message.serial!);
+        m = this.versions.make(message, storedAt, origin, max, base);
+      } else {
+        m = message.serial === undefined ? message : { ...message };
+        m.serial = formatMessageSerial(storedAt, origin);
+      }
+      const own = m.annotation?.serial ?? m.version?.serial ?? m.serial!;
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: m };
       this.record(e, undefined, true);
       this.localSeq = seq;
@@ -217,9 +228,10 @@ export class ChannelState {
   private record(e: LogEntry, element?: Uint8Array, looked = false): void {
     this.log.append(e, element);
     if (e.kind === 'message') {
-      const serial = e.message.version?.serial ?? e.message.serial ?? e.channelSerial; // none: an entry a test made
+      const serial = e.message.annotation?.serial ?? e.message.version?.serial ?? e.message.serial ?? e.channelSerial; // none: an entry a test made
       this.dedup[looked ? 'addNew' : 'add'](e.message.id, serial, e.storedAt);
       this.versions.note(e);
+      this.annotations.note(e);
     } else if (e.origin.region === this.settings.region) this.dedup.add(e.presence.id, e.channelSerial, e.storedAt);
     this.noteOwn(e.origin.region, e.serial, e.origin.seq, e.kind === 'message' ? e.message : null);
   }
@@ -228,6 +240,7 @@ export class ChannelState {
   private recordHead(h: EntryHead, list: Buffer): void {
     this.log.appendElement(h.serial, h.storedAt, h.kind, list.subarray(h.start, h.end));
     this.versions.noteHead(h);
+    this.annotations.noteHead(h);
     this.noteOwn(h.region, h.serial, h.seq, h.kind !== 'presence' ? h : null);
   }
 
@@ -245,6 +258,7 @@ export class ChannelState {
     this.gaps.trim(base);
     this.own.trim(base);
     this.versions.trim(base);
+    this.annotations.trim(base);
   }
 
   // ---- other regions --------------------------------------------------------------------
@@ -365,7 +379,8 @@ export class ChannelState {
       }
       const serial = this.log.lastSerial + 1;
       const channelSerial = this.formatAt(serial);
-      const entry: LogEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: e.message };
+      const message = isAnnotation(e.message) ? this.annotated({ ...e.message }) : e.message;
+      const entry: LogEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message };
       this.record(entry, undefined, true);
       this.lastChannelSerial = channelSerial;
       out.push(entry);
@@ -560,11 +575,31 @@ export class ChannelState {
     return this.log.range(after, upto);
   }
 
-  /** History (messages as they stand, versions.ts), or one message by its serial. */
+  /** An annotation about to be stored here, with its message's summary as this region then holds it. */
+  private annotated(m: Message): Message {
+    m.summary = this.annotations.summaryWith(m);
+    return m;
+  }
+
+  /**
+   * History (messages as they stand, versions.ts, with their summaries, annotations.ts),
+   * or one message by its serial (its versions, or its annotations).
+   */
   query(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
-    if (q.messageSerial !== undefined) return { items: this.versions.lookup(q.messageSerial, q.versions === true, q.untilSerial), more: false };
+    const s = q.messageSerial;
+    if (s !== undefined && q.annotations) return { items: this.annotations.list(s, q.untilSerial), more: false };
+    if (s !== undefined) return { items: this.summed(this.versions.lookup(s, q.versions === true, q.untilSerial), q.untilSerial), more: false };
     const page = this.log.query(q);
-    return q.kind === 'message' ? { items: this.versions.page(page.items, q.untilSerial), more: page.more } : page;
+    return q.kind === 'message' ? { items: this.summed(this.versions.page(page.items, q.untilSerial), q.untilSerial), more: page.more } : page;
+  }
+
+  /** Messages with their latest summaries, where they have any (up to log serial `upto`). */
+  private summed(items: LogEntry[], upto?: number): LogEntry[] {
+    if (!this.annotations.any) return items;
+    return items.map((e) => {
+      const summary = e.kind === 'message' && e.message.serial !== undefined ? this.annotations.summaryOf(e.message.serial, upto) : undefined;
+      return summary === undefined ? e : { ...e, message: { ...(e as MessageEntry).message, summary } };
+    });
   }
 
   /** Oldest retained entry's serial minus one: resuming from below it leaves a gap. */

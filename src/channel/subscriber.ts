@@ -21,6 +21,8 @@ export interface LocalSubscriber {
   readonly echo: boolean;
   /** Whether it receives messages (SUBSCRIBE mode) and presence events (PRESENCE_SUBSCRIBE). */
   wants(kind: LogEntry['kind']): boolean;
+  /** Whether it receives annotations (ANNOTATION_SUBSCRIBE mode; annotations.ts). */
+  readonly annotations?: boolean;
   /** Whether it may publish (PUBLISH mode), for occupancy. */
   readonly publishes: boolean;
   /** Whether it may enter presence (PRESENCE mode), for occupancy. */

@@ -19,7 +19,7 @@
  *   publish: ably-js sends the original's id with a change); its timestamp is the change's.
  */
 import { AblyError } from '../errors.js';
-import { MessageAction, messageSize, type Message, type MessageData } from '../protocol/message.js';
+import { isAnnotation, MessageAction, messageSize, type Message, type MessageData } from '../protocol/message.js';
 import { formatMessageSerial, parseMessageSerial } from '../protocol/message-serial.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { EntryHead } from '../transport/entry-codec.js';
@@ -28,9 +28,10 @@ import type { ChannelLog } from './log.js';
 import { Fifo } from '../fifo.js';
 
 /**
- * Per message (its serial), its retained versions in log order; only messages that have
- * some are here. Versions are added in log order, and retention drops them in that order
- * (one queue over all of them): a trim does no work for what it keeps.
+ * Per message (its serial), its retained versions (or annotations: annotations.ts) in log
+ * order; only messages that have some are here. They are added in log order, and
+ * retention drops them in that order (one queue over all of them): a trim does no work
+ * for what it keeps.
  */
 export class VersionIndex {
   /** Per message, the log serials of its versions. */
@@ -50,6 +51,16 @@ export class VersionIndex {
 
   has(target: string): boolean {
     return this.byTarget.has(target);
+  }
+
+  /** The last log serial of `target`'s at or below `upto` (undefined: none). */
+  lastOf(target: string, upto = Infinity): number | undefined {
+    const list = this.byTarget.get(target);
+    for (let i = (list?.length ?? 0) - 1; i >= 0; i--) {
+      const s = list!.at(i)!;
+      if (s <= upto) return s;
+    }
+    return undefined;
   }
 
   get size(): number {
@@ -211,7 +222,7 @@ export class Versions {
 
   /** An entry just appended: a version is kept; a create drops what was kept of its message without it. */
   note(e: LogEntry): void {
-    if (e.kind !== 'message') return;
+    if (e.kind !== 'message' || isAnnotation(e.message)) return;
     const target = e.message.serial;
     if (target === undefined) return;
     if (e.message.action === undefined) {
@@ -299,7 +310,7 @@ export class Versions {
     let before: Map<string, { m: Message; size: number }> | null = null;
     let scratch: Map<string, { m: Message; size: number }> | null = null;
     for (const c of batch) {
-      if (c.action === undefined || !isNew(c)) continue;
+      if (c.action === undefined || isAnnotation(c) || !isNew(c)) continue;
       let cur = scratch?.get(c.serial!);
       if (!cur) (before ??= new Map()).set(c.serial!, (cur = this.current(c.serial!)));
       const ahead = (parseMessageSerial(latestOf(cur.m))?.at ?? 0) - at;

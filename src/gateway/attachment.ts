@@ -79,6 +79,10 @@ export class Attachment implements LocalSubscriber {
     return Object.keys(params).length ? { params } : {};
   }
 
+  get annotations(): boolean {
+    return (this.modes & Flag.ANNOTATION_SUBSCRIBE) !== 0;
+  }
+
   wants(kind: LogEntry['kind']): boolean {
     return kind === 'message' ? (this.modes & Flag.SUBSCRIBE) !== 0 : (this.modes & Flag.PRESENCE_SUBSCRIBE) !== 0;
   }

@@ -14,7 +14,8 @@ import { parseRewind, resumePoint, type Rewind } from '../channel/attach-point.j
 import { occupancyFor } from '../channel/occupancy.js';
 import { parseDeltaParam } from '../channel/delta.js';
 import { channelKey } from '../channel/entry.js';
-import { Action, ActionName, Flag, MODE_MASK } from '../protocol/actions.js';
+import { Action, ActionName, DEFAULT_MODES, Flag, MODE_MASK } from '../protocol/actions.js';
+import { buildAnnotations } from '../protocol/annotation.js';
 import { parseChannelName, unfilteredChannelName, type ParsedChannelName } from '../protocol/channel-name.js';
 import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
@@ -323,6 +324,7 @@ export class Connection implements AttachmentOwner {
         this.onDetach(pm);
         return;
       case Action.MESSAGE:
+      case Action.ANNOTATION:
         if (!this.draining) this.onPublish(pm);
         return;
       case Action.PRESENCE:
@@ -423,6 +425,8 @@ export class Connection implements AttachmentOwner {
     if (ops.has('publish')) modes |= Flag.PUBLISH;
     if (ops.has('subscribe')) modes |= Flag.SUBSCRIBE | Flag.PRESENCE_SUBSCRIBE;
     if (ops.has('presence')) modes |= Flag.PRESENCE;
+    if (ops.has('annotation-publish')) modes |= Flag.ANNOTATION_PUBLISH;
+    if (ops.has('annotation-subscribe')) modes |= Flag.ANNOTATION_SUBSCRIBE;
     return modes;
   }
 
@@ -430,7 +434,7 @@ export class Connection implements AttachmentOwner {
     if (this.closed) return;
     const channel = parsed.name;
     att.params = params;
-    const requested = typeof pm.flags === 'number' && (pm.flags & MODE_MASK) !== 0 ? pm.flags & MODE_MASK : MODE_MASK;
+    const requested = typeof pm.flags === 'number' && (pm.flags & MODE_MASK) !== 0 ? pm.flags & MODE_MASK : DEFAULT_MODES;
     const granted = requested & this.permittedModes(parsed);
     if (granted === 0) {
       this.dropAttachment(att);
@@ -527,13 +531,9 @@ export class Connection implements AttachmentOwner {
     try {
       const { name } = unfilteredChannelName(pm.channel, 'publishing');
       key = channelKey(this.credentials.appId, name);
-      messages = buildMessages(pm.messages, {
-        limits: this.services.limits,
-        clientId: this.credentials.clientId,
-        idBase: slot ? `${this.id}:${slot.msgSerial}` : null,
-        connectionId: this.id,
-        now: this.services.now(),
-      });
+      const o = { clientId: this.credentials.clientId, idBase: slot ? `${this.id}:${slot.msgSerial}` : null, connectionId: this.id, now: this.services.now() };
+      const limits = this.services.limits;
+      messages = pm.action === Action.ANNOTATION ? buildAnnotations(pm.annotations, { ...o, maxMessageSize: limits.maxMessageSize }) : buildMessages(pm.messages, { ...o, limits });
       authorizePublish(messages, this.credentials, name);
       if (!this.rate.take(messages.length, this.services.monotonic())) {
         throw AblyError.of('connectionRateLimited', `more than ${this.services.limits.maxInboundRate} messages per second`);

@@ -6,7 +6,7 @@ import { AblyError } from '../errors.js';
 import type { Limits } from '../config/topology.js';
 import { PresenceAction } from '../protocol/actions.js';
 import type { Credentials } from '../auth/keys.js';
-import { fromWire, MessageAction, messageSize, type InboundMessage, type Message, type PresenceMessage } from '../protocol/message.js';
+import { fromWire, isAnnotation, MessageAction, messageSize, type InboundMessage, type Message, type PresenceMessage } from '../protocol/message.js';
 
 export interface BuildOptions {
   limits: Limits;
@@ -110,7 +110,9 @@ function changeOf(m: InboundMessage, i: number, o: BuildOptions): Message {
 }
 
 /**
- * Whether the publisher may publish these: `publish` for the creates; for a change, the
+ * Whether the publisher may publish these: `publish` for the creates; `annotation-publish`
+ * for annotations, on a channel whose namespace has the `mutableMessages` rule (93002);
+ * for a change, the
  * channel's namespace must have the `mutableMessages` rule (93002), and the capability
  * `message-update-*` (an update or append) or `message-delete-*` (a delete): `-any`
  * changes any message, `-own` only the publisher's own (the master checks the message's
@@ -121,6 +123,14 @@ export function authorizePublish(messages: Message[], creds: Credentials, channe
   for (const m of messages) {
     if (m.action === undefined) {
       creates = true;
+      continue;
+    }
+    if (isAnnotation(m)) {
+      // Annotations (src/channel/annotations.ts): the same rule, and `annotation-publish`.
+      if (!creds.rules.mutableMessages(channel)) {
+        throw AblyError.of('mutableMessagesNotEnabled', `channel "${channel}": annotations need the mutableMessages rule on its namespace`);
+      }
+      creds.capability.require(channel, 'annotation-publish');
       continue;
     }
     if (!creds.rules.mutableMessages(channel)) {

@@ -15,6 +15,7 @@ import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, MAX_REST_BODY_BYTES } from '.
 import { unfilteredChannelName } from '../protocol/channel-name.js';
 import { PresenceAction } from '../protocol/actions.js';
 import { presenceToWire, toWire } from '../protocol/message.js';
+import { annotationToWire, buildAnnotations } from '../protocol/annotation.js';
 import { parseSerial } from '../protocol/serial.js';
 import { parseMessageSerial } from '../protocol/message-serial.js';
 import type { WireFormat } from '../protocol/types.js';
@@ -178,6 +179,37 @@ async function mutate(r: RestRequest): Promise<void> {
   s.metrics.published(messages.length);
   const [versionSerial] = await s.publish(channelKey(c.appId, name), messages, null);
   send(r.res, 200, { versionSerial: versionSerial ?? null }, r.format);
+}
+
+/**
+ * Annotations of the message of the path's serial (src/channel/annotations.ts): `POST`
+ * publishes (an annotation or a list; the SDK's REST `annotations.publish` and `delete`),
+ * answering 201 with each one's serial; `GET` lists them oldest first, paged by an
+ * offset cursor (`limit` 100 by default, at most 1,000).
+ */
+async function annotations(r: RestRequest): Promise<void> {
+  const c = creds(r);
+  const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'annotations');
+  const serial = decodeSegment(r.params[1]!, 'message serial');
+  if (!parseMessageSerial(serial)) throw AblyError.of('invalidParameterValue', `"${serial.slice(0, 100)}" is not a message serial this service made`);
+  const s = r.ctx.services;
+  const key = channelKey(c.appId, name);
+  if (r.req.method === 'POST') {
+    const body = await readDecodedBody(r.req, MAX_REST_BODY_BYTES);
+    const idBase = randomBytes(9).toString('base64url');
+    const list = buildAnnotations(body, { maxMessageSize: s.limits.maxMessageSize, clientId: c.clientId, idBase, now: s.now(), messageSerial: serial });
+    authorizePublish(list, c, name);
+    s.metrics.published(list.length);
+    send(r.res, 201, { channel: name, messageSerial: serial, serials: await s.publish(key, list, null) }, r.format);
+    return;
+  }
+  c.capability.require(name, 'history');
+  const limit = intParam(r.query, 'limit', 1, HISTORY_MAX_LIMIT) ?? HISTORY_DEFAULT_LIMIT;
+  const offset = intParam(r.query, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  const { items } = await s.history(key, { direction: 'forwards', limit, kind: 'message', messageSerial: serial, annotations: true });
+  const page = items.slice(offset, offset + limit).flatMap((e) => (e.kind === 'message' ? [annotationToWire(e.message, r.format)] : []));
+  const next = offset + limit < items.length ? String(offset + limit) : null;
+  send(r.res, 200, page, r.format, { link: linkHeader('annotations', r.query, next) });
 }
 
 /** Current presence members (as PRESENT), paged by an offset cursor. */
@@ -443,6 +475,8 @@ const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/messages\/([^/]+)\/?$/, handle: (r) => message(r, false) },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/messages\/([^/]+)\/versions\/?$/, handle: (r) => message(r, true) },
   { method: 'PATCH', pattern: /^\/channels\/([^/]+)\/messages\/([^/]+)\/?$/, handle: mutate },
+  { method: 'GET', pattern: /^\/channels\/([^/]+)\/messages\/([^/]+)\/annotations\/?$/, handle: annotations },
+  { method: 'POST', pattern: /^\/channels\/([^/]+)\/messages\/([^/]+)\/annotations\/?$/, handle: annotations },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/presence\/?$/, handle: presence },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/presence\/history\/?$/, handle: (r) => history(r, 'presence') },
   { method: 'GET', pattern: /^\/channels\/([^/]+)\/?$/, handle: channelStatus },

@@ -140,7 +140,30 @@ export interface Message {
     | MessageVersion
     | undefined;
   /** On its way to the master only: the publisher may change only messages of this clientId. */
-  ownBy?: string | undefined;
+  ownBy?:
+    | string
+    | undefined;
+  /** An annotation (action 64, src/channel/annotations.ts) of the message `serial` names. */
+  annotation?:
+    | AnnotationFields
+    | undefined;
+  /**
+   * An annotation's: the summary of that message's annotations (a JSON object), as the
+   * region that stored it held them with this one.
+   */
+  summaryJson?: string | undefined;
+}
+
+/**
+ * What an annotation is, besides a message's fields; `serial`: its own (absent on its way
+ * to the master).
+ */
+export interface AnnotationFields {
+  /** 0 create, 1 delete */
+  action: number;
+  type: string;
+  count?: number | undefined;
+  serial?: string | undefined;
 }
 
 /** Who changed a message, when and why; `serial`: the change's own serial. */
@@ -333,6 +356,8 @@ export interface HistoryQuery {
    */
   messageSerial?: string | undefined;
   versions: boolean;
+  /** With message_serial: its annotations, oldest first (GET .../messages/{serial}/annotations). */
+  annotations: boolean;
 }
 
 export interface SubRequest {
@@ -1649,6 +1674,8 @@ function createBaseMessage(): Message {
     action: undefined,
     version: undefined,
     ownBy: undefined,
+    annotation: undefined,
+    summaryJson: undefined,
   };
 }
 
@@ -1694,6 +1721,12 @@ export const Message: MessageFns<Message> = {
     }
     if (message.ownBy !== undefined) {
       writer.uint32(106).string(message.ownBy);
+    }
+    if (message.annotation !== undefined) {
+      AnnotationFields.encode(message.annotation, writer.uint32(114).fork()).join();
+    }
+    if (message.summaryJson !== undefined) {
+      writer.uint32(122).string(message.summaryJson);
     }
     return writer;
   },
@@ -1813,6 +1846,101 @@ export const Message: MessageFns<Message> = {
             }
 
             message.ownBy = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.annotation = AnnotationFields.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.summaryJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseAnnotationFields(): AnnotationFields {
+  return { action: 0, type: "", count: undefined, serial: undefined };
+}
+
+export const AnnotationFields: MessageFns<AnnotationFields> = {
+  encode(message: AnnotationFields, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.action !== 0) {
+      writer.uint32(8).uint32(message.action);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.count !== undefined) {
+      writer.uint32(24).uint32(message.count);
+    }
+    if (message.serial !== undefined) {
+      writer.uint32(34).string(message.serial);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnnotationFields {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnnotationFields();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.action = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.serial = reader.string();
             continue;
           }
         }
@@ -3085,6 +3213,7 @@ function createBaseHistoryQuery(): HistoryQuery {
     kind: 0,
     messageSerial: undefined,
     versions: false,
+    annotations: false,
   };
 }
 
@@ -3119,6 +3248,9 @@ export const HistoryQuery: MessageFns<HistoryQuery> = {
     }
     if (message.versions !== false) {
       writer.uint32(80).bool(message.versions);
+    }
+    if (message.annotations !== false) {
+      writer.uint32(88).bool(message.annotations);
     }
     return writer;
   },
@@ -3214,6 +3346,14 @@ export const HistoryQuery: MessageFns<HistoryQuery> = {
             }
 
             message.versions = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.annotations = reader.bool();
             continue;
           }
         }

@@ -50,8 +50,11 @@ export const Flag = {
   OBJECT_PUBLISH: 1 << 25,
 } as const;
 
-/** The channel modes this server grants (the four Ably has had since protocol v1). */
-export const MODE_MASK = Flag.PRESENCE | Flag.PUBLISH | Flag.SUBSCRIBE | Flag.PRESENCE_SUBSCRIBE;
+/** The channel modes this server grants (the four Ably has had since protocol v1, and annotations'). */
+export const MODE_MASK = Flag.PRESENCE | Flag.PUBLISH | Flag.SUBSCRIBE | Flag.PRESENCE_SUBSCRIBE | Flag.ANNOTATION_PUBLISH | Flag.ANNOTATION_SUBSCRIBE;
+
+/** The modes an ATTACH that asks for none is given (as its capability allows): all but ANNOTATION_SUBSCRIBE, as Ably's. */
+export const DEFAULT_MODES = MODE_MASK & ~Flag.ANNOTATION_SUBSCRIBE;
 
 export const PresenceAction = {
   ABSENT: 0,

@@ -3,10 +3,11 @@
  * in one MESSAGE (Ably allows it); its channelSerial is the last one's, which is what
  * the SDK records and sends back to resume.
  */
-import type { LogEntry, MessageEntry } from '../channel/entry.js';
+import type { LogEntry, MessageEntry, PresenceEntry } from '../channel/entry.js';
 import { Action, PresenceAction } from './actions.js';
 import { encodeFrame, type Frame } from './codec.js';
-import { presenceToWire, toWire, type PresenceMessage } from './message.js';
+import { annotationToWire, summaryToWire } from './annotation.js';
+import { isAnnotation, presenceToWire, toWire, type PresenceMessage } from './message.js';
 import type { ProtocolMessage, WireFormat } from './types.js';
 
 /**
@@ -27,33 +28,65 @@ export function sizeEstimate(e: LogEntry): number {
 }
 
 /**
- * Frames for a run of entries on one channel, in serial order: MESSAGE frames for runs
- * of messages and PRESENCE frames for runs of presence events, each run cut into
- * frames of about FRAME_BUDGET_BYTES. Each frame's channelSerial is its last entry's,
- * or what `serialOf` makes of it (a client with floors: delivery.ts, withFloors).
+ * What a subscriber is sent of an annotation (src/channel/annotations.ts): its message's
+ * summary (a MESSAGE with action 4: subscribers that take messages), the annotation (an
+ * ANNOTATION: those that asked for ANNOTATION_SUBSCRIBE), or both (bits).
  */
-export function entryFrames(channel: string, entries: readonly LogEntry[], format: WireFormat, serialOf?: (e: LogEntry) => string): Frame[] {
+export const SUMMARIES = 1;
+export const ANNOTATIONS = 2;
+
+/** The ProtocolMessage kinds an entry can make. */
+type ItemKind = 'message' | 'presence' | 'annotation';
+/** What an annotation's entry makes for each bit of a view: its summary first. */
+const VIEW_ITEMS: [number, ItemKind][] = [
+  [SUMMARIES, 'message'],
+  [ANNOTATIONS, 'annotation'],
+];
+
+/**
+ * Frames for a run of entries on one channel, in serial order: MESSAGE frames for runs
+ * of messages (and summaries), PRESENCE frames for runs of presence events and
+ * ANNOTATION frames for runs of annotations (as `view` asks), each run cut into frames of
+ * about FRAME_BUDGET_BYTES. Each frame's channelSerial is its last entry's, or what
+ * `serialOf` makes of it (a client with floors: delivery.ts, withFloors).
+ */
+export function entryFrames(channel: string, entries: readonly LogEntry[], format: WireFormat, serialOf?: (e: LogEntry) => string, view = SUMMARIES): Frame[] {
+  // Without annotations each entry is one item of its own kind; with, an annotation is what `view` asks.
+  let list = entries;
+  let kinds: ItemKind[] | null = null;
+  if (entries.some((e) => e.kind === 'message' && isAnnotation(e.message))) {
+    const l: LogEntry[] = [];
+    kinds = [];
+    for (const e of entries) {
+      if (e.kind !== 'message' || !isAnnotation(e.message)) {
+        l.push(e);
+        kinds.push(e.kind);
+        continue;
+      }
+      for (const [bit, kind] of VIEW_ITEMS) {
+        if ((view & bit) === 0) continue;
+        l.push(e);
+        kinds.push(kind);
+      }
+    }
+    list = l;
+  }
+  const kindAt = (i: number): ItemKind => (kinds ? kinds[i]! : list[i]!.kind);
   const frames: Frame[] = [];
   let i = 0;
-  while (i < entries.length) {
-    const kind = entries[i]!.kind;
+  while (i < list.length) {
+    const kind = kindAt(i);
     let j = i;
     let size = 0;
-    while (j < entries.length && entries[j]!.kind === kind && (j === i || size < FRAME_BUDGET_BYTES)) size += sizeEstimate(entries[j++]!);
-    const run = entries.slice(i, j);
+    while (j < list.length && kindAt(j) === kind && (j === i || size < FRAME_BUDGET_BYTES)) size += sizeEstimate(list[j++]!);
+    const run = list.slice(i, j);
     const last = run[run.length - 1]!;
     const channelSerial = serialOf ? serialOf(last) : last.channelSerial;
-    const pm: ProtocolMessage =
-      kind === 'message'
-        ? messagesPm(channel, channelSerial, run as readonly MessageEntry[], format)
-        : {
-            action: Action.PRESENCE,
-            channel,
-            channelSerial,
-            presence: run.map((e) => presenceToWire((e as Extract<LogEntry, { kind: 'presence' }>).presence, format)),
-          };
-    // toWire and presenceToWire leave no bytes in JSON (data goes as base64); only
-    // extras, free-form, could hold some.
+    let pm: ProtocolMessage;
+    if (kind === 'message') pm = messagesPm(channel, channelSerial, run as readonly MessageEntry[], format);
+    else if (kind === 'annotation') pm = { action: Action.ANNOTATION, channel, channelSerial, annotations: run.map((e) => annotationToWire((e as MessageEntry).message, format)) };
+    else pm = { action: Action.PRESENCE, channel, channelSerial, presence: run.map((e) => presenceToWire((e as PresenceEntry).presence, format)) };
+    // The wire forms leave no bytes in JSON (data goes as base64); only extras, free-form, could hold some.
     frames.push(encodeFrame(pm, format, !run.some((e) => (e.kind === 'message' ? e.message.extras : e.presence.extras) !== undefined)));
     i = j;
   }
@@ -61,18 +94,19 @@ export function entryFrames(channel: string, entries: readonly LogEntry[], forma
 }
 
 /**
- * A MESSAGE of `run`. Where every message has a connectionId, the first one's goes on
- * the ProtocolMessage and is left out of each message that has it (the SDKs give it
- * back: TM2c), about 30 bytes a message when one publisher sends most of a channel's
- * (the fan-out benchmark's 248 bytes a message in JSON become 219, msgpack's 220 become
- * 196). Where one has none (a REST publish), none does: the SDK would give it this one.
+ * A MESSAGE of `run` (an annotation's entry in it: its summary). Where every message has
+ * a connectionId, the first one's goes on the ProtocolMessage and is left out of each
+ * message that has it (the SDKs give it back: TM2c), about 30 bytes a message when one
+ * publisher sends most of a channel's (the fan-out benchmark's 248 bytes a message in
+ * JSON become 219, msgpack's 220 become 196). Where one has none (a REST publish, a
+ * summary), none does: the SDK would give it this one.
  */
 function messagesPm(channel: string, channelSerial: string, run: readonly MessageEntry[], format: WireFormat): ProtocolMessage {
   const first = run[0]!.message.connectionId;
-  const parent = first !== undefined && run.every((e) => e.message.connectionId !== undefined) ? first : undefined;
+  const parent = first !== undefined && run.every((e) => e.message.connectionId !== undefined && !isAnnotation(e.message)) ? first : undefined;
   const pm: ProtocolMessage = { action: Action.MESSAGE, channel, channelSerial };
   if (parent !== undefined) pm.connectionId = parent;
-  pm.messages = run.map((e) => toWire(e.message, format, parent));
+  pm.messages = run.map((e) => (isAnnotation(e.message) ? summaryToWire(e.message) : toWire(e.message, format, parent)));
   return pm;
 }
 

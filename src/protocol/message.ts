@@ -13,8 +13,28 @@ import type { WireFormat, WireMessage, WirePresenceMessage } from './types.js';
 
 export type MessageData = string | Uint8Array;
 
-/** Ably's message actions (TM5) a client may send; a message without one is a create. */
-export const MessageAction = { CREATE: 0, UPDATE: 1, DELETE: 2, APPEND: 5 } as const;
+/**
+ * Ably's message actions (TM5) a client may send (a message without one is a create), its
+ * SUMMARY (4: the service's, src/protocol/annotation.ts), and ANNOTATION: not Ably's, this
+ * service's mark of an annotation held as a message in the stream (src/channel/annotations.ts),
+ * never sent as a message's action.
+ */
+export const MessageAction = { CREATE: 0, UPDATE: 1, DELETE: 2, SUMMARY: 4, APPEND: 5, ANNOTATION: 64 } as const;
+
+/** What an annotation is, besides a message's fields (Ably's Annotation, TAN2). */
+export interface AnnotationFields {
+  /** 0 create, 1 delete (Ably's annotation actions). */
+  action: number;
+  /** `namespace:method.version`, e.g. `reactions:distinct.v1`. */
+  type: string;
+  /** multiple.v1's count (1 where absent). */
+  count?: number;
+  /** Its own serial, made where it was accepted (absent on its way there). */
+  serial?: string;
+}
+
+/** A message's annotations summed up, by type (Ably's `annotations.summary`, TM7). */
+export type Summary = Record<string, unknown>;
 
 /** Who changed a message, when and why (Ably's MessageVersion, TM2s). */
 export interface MessageVersion {
@@ -52,6 +72,18 @@ export interface Message {
    * messages of this clientId (a `-own` capability). Never stored or sent to clients.
    */
   ownBy?: string;
+  /** An annotation's fields (action ANNOTATION; `serial` names the message it annotates). */
+  annotation?: AnnotationFields;
+  /**
+   * An annotation's: the summary of its message's annotations, as the region that stored
+   * it held them with it. A message read as it stands (history, getMessage): its latest.
+   */
+  summary?: Summary;
+}
+
+/** Whether `m` is an annotation held as a message (src/channel/annotations.ts). */
+export function isAnnotation(m: Message): boolean {
+  return m.action === MessageAction.ANNOTATION;
 }
 
 export interface PresenceMessage {
@@ -252,6 +284,7 @@ export function toWire(m: Message, format: WireFormat, parentConnectionId?: stri
   if (m.serial !== undefined) out.serial = m.serial;
   if (m.action !== undefined) out.action = m.action;
   if (m.version !== undefined) out.version = m.version;
+  if (m.summary !== undefined) out.annotations = { summary: m.summary };
   return out;
 }
 

@@ -4,7 +4,7 @@
  * `message.ts`.
  */
 import type { ErrorInfo } from '../errors.js';
-import type { MessageVersion } from './message.js';
+import type { MessageVersion, Summary } from './message.js';
 
 /** A Message as a client sends or receives it. `data` may be any JSON value on input. */
 export interface WireMessage {
@@ -20,6 +20,26 @@ export interface WireMessage {
   action?: number;
   serial?: string;
   version?: MessageVersion;
+  /** A summary (action 4), and a message read as it stands: its annotations summed up (TM2u, TM7). */
+  annotations?: { summary: Summary };
+}
+
+/** An Annotation as a client sends or receives it (TAN2). */
+export interface WireAnnotation {
+  id?: string;
+  /** 0 create, 1 delete. */
+  action?: number;
+  clientId?: string;
+  connectionId?: string;
+  name?: string;
+  count?: number;
+  data?: unknown;
+  encoding?: string;
+  extras?: unknown;
+  timestamp?: number;
+  serial?: string;
+  messageSerial?: string;
+  type?: string;
 }
 
 export interface WirePresenceMessage {
@@ -66,6 +86,7 @@ export interface ProtocolMessage {
   msgSerial?: number;
   messages?: WireMessage[];
   presence?: WirePresenceMessage[];
+  annotations?: WireAnnotation[];
   auth?: AuthDetails;
   connectionDetails?: ConnectionDetails;
   params?: Record<string, string>;

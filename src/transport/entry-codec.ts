@@ -20,9 +20,10 @@
  * other's output). Unknown fields are skipped, as protobuf requires.
  */
 import type { LogEntry } from '../channel/entry.js';
-import type { Message, MessageData, MessageVersion, PresenceMessage } from '../protocol/message.js';
+import { MessageAction, type AnnotationFields, type Message, type MessageData, type MessageVersion, type PresenceMessage } from '../protocol/message.js';
 import { asBuffer, interned, malformed as malformedWire, Reader, WIRE_I64, WIRE_LEN, WIRE_VARINT, Writer, type FastBuffer } from './wire.js';
 import { readVersion, writeVersion } from './version-codec.js';
+import { ANNOTATION_TAG, readAnnotation, readSummary, writeAnnotation, writeSummary } from './annotation-codec.js';
 
 /** Field tags (field number << 3 | wire type), as written (also read by entry-origin.ts). */
 export const TAG = {
@@ -99,6 +100,8 @@ function writeMessage(w: Writer, tag: number, m: Message): void {
   }
   if (m.version !== undefined) writeVersion(w, m.version);
   if (m.ownBy !== undefined) w.string(TAG.ownBy, m.ownBy);
+  if (m.annotation !== undefined) writeAnnotation(w, m.annotation);
+  if (m.summary !== undefined) writeSummary(w, m.summary);
   w.end(at);
 }
 
@@ -186,6 +189,8 @@ const item = {
   messageAction: undefined as number | undefined,
   version: undefined as MessageVersion | undefined,
   ownBy: undefined as string | undefined,
+  annotation: undefined as AnnotationFields | undefined,
+  summary: undefined as string | undefined,
 };
 
 function readItem(r: EntryReader): typeof item {
@@ -193,7 +198,7 @@ function readItem(r: EntryReader): typeof item {
   f.id = '';
   f.name = f.clientId = f.connectionId = f.data = f.encoding = f.extras = f.serial = f.ownBy = undefined;
   f.messageAction = undefined;
-  f.version = undefined;
+  f.version = f.annotation = f.summary = undefined;
   f.action = f.timestamp = 0;
   while (r.pos < r.end) {
     const tag = r.uint();
@@ -212,6 +217,8 @@ function readItem(r: EntryReader): typeof item {
       case TAG.messageAction: f.messageAction = r.uint(); break;
       case TAG.version: f.version = r.nested(readVersion); break;
       case TAG.ownBy: f.ownBy = r.string(); break;
+      case ANNOTATION_TAG.field: f.annotation = r.nested(readAnnotation); break;
+      case ANNOTATION_TAG.summary: f.summary = r.string(); break;
       default: r.skip(tag & 7);
     }
   }
@@ -238,6 +245,8 @@ function readMessage(r: EntryReader): Message {
   if (f.messageAction !== undefined) m.action = f.messageAction;
   if (f.version !== undefined) m.version = f.version;
   if (f.ownBy !== undefined) m.ownBy = f.ownBy;
+  if (f.annotation !== undefined) m.annotation = f.annotation;
+  if (f.summary !== undefined) m.summary = readSummary(f.summary);
   return m;
 }
 
@@ -363,15 +372,15 @@ export interface EntryHead {
   end: number;
   serial: number;
   storedAt: number;
-  /** `version`: a message that changes another (an update, delete or append). */
-  kind: 'message' | 'presence' | 'version';
+  /** `version`: a message that changes another (an update, delete or append); `annotation`: one that annotates another. */
+  kind: 'message' | 'presence' | 'version' | 'annotation';
   /** Its origin region (one string for the entries that repeat it) and seq there. */
   region: string;
   seq: number;
   /** Its item's id and connection id ('' and undefined where there are none). */
   id: string;
   connectionId: string | undefined;
-  /** A version's: the serial of the message it changes ('' for other entries). */
+  /** A version's or annotation's: the serial of the message it changes or annotates ('' for other entries). */
   target: string;
 }
 
@@ -408,7 +417,7 @@ function readItemHead(r: EntryReader): void {
     else r.skip(tag & 7);
   }
   if (action !== 0 && head.kind === 'message') {
-    head.kind = 'version';
+    head.kind = action === MessageAction.ANNOTATION ? 'annotation' : 'version';
     head.target = r.buf.utf8Slice(targetAt, targetEnd);
   }
 }

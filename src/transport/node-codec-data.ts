@@ -12,7 +12,7 @@ import type { PresenceMember } from '../channel/presence.js';
 import type { Gap } from '../channel/gaps.js';
 import type { ErrorInfo } from '../errors.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
-import type { Message, MessageData, MessageVersion, PresenceMessage } from '../protocol/message.js';
+import type { AnnotationFields, Message, MessageData, MessageVersion, PresenceMessage, Summary } from '../protocol/message.js';
 import type { Occupancy } from './occupancy-messages.js';
 import { SnapshotDedup } from './dedup-list.js';
 import { ForwardedEntries, SnapshotEntries } from './entry-lists.js';
@@ -44,6 +44,8 @@ export function messageToPb(m: Message): pb.Message {
     action: m.action,
     version: m.version && versionToPb(m.version),
     ownBy: m.ownBy,
+    annotation: m.annotation && { action: m.annotation.action, type: m.annotation.type, count: m.annotation.count, serial: m.annotation.serial },
+    summaryJson: m.summary === undefined ? undefined : JSON.stringify(m.summary),
   };
 }
 
@@ -74,7 +76,16 @@ export function messageFromPb(p: pb.Message): Message {
   if (p.action !== undefined) m.action = p.action;
   if (p.version !== undefined) m.version = versionFromPb(p.version);
   if (p.ownBy !== undefined) m.ownBy = p.ownBy;
+  if (p.annotation !== undefined) m.annotation = annotationFromPb(p.annotation);
+  if (p.summaryJson !== undefined) m.summary = JSON.parse(p.summaryJson) as Summary;
   return m;
+}
+
+function annotationFromPb(p: pb.AnnotationFields): AnnotationFields {
+  const a: AnnotationFields = { action: p.action, type: p.type };
+  if (p.count !== undefined) a.count = p.count;
+  if (p.serial !== undefined) a.serial = p.serial;
+  return a;
 }
 
 export function presenceToPb(m: PresenceMessage): pb.PresenceMessage {
@@ -242,6 +253,7 @@ export function queryToPb(q: HistoryQuery): pb.HistoryQuery {
     kind: q.kind === 'presence' ? pb.EntryKind.ENTRY_KIND_PRESENCE : pb.EntryKind.ENTRY_KIND_MESSAGE,
     messageSerial: q.messageSerial,
     versions: q.versions === true,
+    annotations: q.annotations === true,
   };
 }
 
@@ -258,6 +270,7 @@ export function queryFromPb(p: pb.HistoryQuery): HistoryQuery {
   if (p.epoch !== undefined) q.epoch = p.epoch;
   if (p.messageSerial !== undefined) q.messageSerial = p.messageSerial;
   if (p.versions) q.versions = true;
+  if (p.annotations) q.annotations = true;
   return q;
 }
 

@@ -58,11 +58,15 @@
  *   (`Published.epoch`), since the serials in it (message serials) no longer name it. A
  *   build of 10 (or 6) would drop the serials of the messages it passed on, and would
  *   look for the epoch in the serials, find none, and so never name one in its publishes.
+ * - node 12 and region 8 (2026-12-07): annotations travel as messages with action 64 and
+ *   their fields (`Message.annotation`, `Message.summary_json`), and a history query may
+ *   ask for a message's annotations (`HistoryQuery.annotations`). A build of 11 (or 7)
+ *   would take an annotation for a version of its message and show it as an update.
  */
 import { LogThrottle } from '../log.js';
 
-export const NODE_PROTOCOL = 11;
-export const REGION_PROTOCOL = 7;
+export const NODE_PROTOCOL = 12;
+export const REGION_PROTOCOL = 8;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */
 export function versionText(v: number): string {

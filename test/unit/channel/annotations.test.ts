@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/clock.js';
+import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
+import type { LogEntry } from '../../../src/channel/entry.js';
+import { MessageAction, type Message } from '../../../src/protocol/message.js';
+import { decodeLogEntries, encodeLogEntries } from '../../../src/transport/entry-lists.js';
+import { entryListCodec } from '../../../src/transport/entry-codec.js';
+import { ablyErrorOf } from '../../helpers/errors.js';
+
+const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 100, maxMessageSize: 1000 };
+
+/** An annotation of `serial` as a publisher's node sends it to the master. */
+const ann = (id: string, serial: string, type: string, fields: Partial<Message> & { action?: number; count?: number } = {}): Message => {
+  const { action = 0, count, ...rest } = fields;
+  return { id, timestamp: 1, serial, action: MessageAction.ANNOTATION, annotation: { action, type, ...(count !== undefined ? { count } : {}) }, ...rest };
+};
+
+const setup = () => {
+  const clock = new ManualClock();
+  const st = ChannelState.fresh('app:mutable:x', settings, clock.now(), 'ep');
+  const [serial] = st.accept([{ id: 'a', data: 'Hello', timestamp: 0 }], clock.now()).serials;
+  return { clock, st, serial: serial! };
+};
+
+const summaryOf = (st: ChannelState, serial: string) => {
+  const e = st.query({ direction: 'backwards', limit: 1, kind: 'message', messageSerial: serial }).items[0];
+  return e?.kind === 'message' ? e.message.summary : undefined;
+};
+const history = (st: ChannelState) => st.query({ direction: 'forwards', limit: 100, kind: 'message' }).items.map((e) => (e.kind === 'message' ? [e.message.data, e.message.summary] : null));
+const listed = (st: ChannelState, serial: string) =>
+  st.query({ direction: 'forwards', limit: 100, kind: 'message', messageSerial: serial, annotations: true }).items.map((e) => (e.kind === 'message' ? e.message.id : null));
+
+describe('ChannelState with annotations', () => {
+  it('stores each as an entry of its own with its serial and the summary with it; history and getMessage show the message with its latest summary, not the annotations', () => {
+    const { clock, st, serial } = setup();
+    const r1 = st.accept([ann('x:1', serial, 'r:distinct.v1', { name: 'up', clientId: 'alice' })], clock.now());
+    clock.advance(1);
+    const r2 = st.accept([ann('x:2', serial, 'r:distinct.v1', { name: 'up', clientId: 'bob' }), ann('x:3', serial, 'v:total.v1')], clock.now());
+    expect(r1.serials[0]! > serial && r2.serials[0]! > r1.serials[0]!).toBe(true);
+    const stored = [...r1.entries, ...r2.entries].map((e) => e.message);
+    expect(stored.map((m) => m.annotation?.serial)).toEqual([...r1.serials, ...r2.serials]);
+    expect(stored[0]!.summary).toEqual({ 'r:distinct.v1': { up: { total: 1, clientIds: ['alice'], clipped: false } } });
+    const latest = { 'r:distinct.v1': { up: { total: 2, clientIds: ['alice', 'bob'], clipped: false } }, 'v:total.v1': { total: 1 } };
+    expect(stored[2]!.summary).toEqual(latest);
+    expect(history(st)).toEqual([['Hello', latest]]);
+    expect(summaryOf(st, serial)).toEqual(latest);
+    // Bounded by what was published up to the first annotation: its summary.
+    const bounded = st.query({ direction: 'forwards', limit: 9, kind: 'message', untilSerial: 2 }).items[0];
+    expect(bounded?.kind === 'message' && bounded.message.summary).toEqual(stored[0]!.summary);
+    expect(listed(st, serial)).toEqual(['x:1', 'x:2', 'x:3']);
+    // A repeat (same id) is answered with the first's serial, and changes nothing.
+    expect(st.accept([ann('x:1', serial, 'r:distinct.v1', { name: 'up', clientId: 'alice' })], clock.now())).toEqual({ entries: [], serials: [r1.serials[0]] });
+  });
+
+  it('refuses one of a message it does not hold (40400), storing nothing of the publish', () => {
+    const { clock, st, serial } = setup();
+    const other = serial.replace('@eu:', '@us:');
+    expect(ablyErrorOf(() => st.accept([ann('x:1', serial, 't:total.v1'), ann('x:2', other, 't:total.v1')], clock.now())).code).toBe(40400);
+    expect(listed(st, serial)).toEqual([]);
+    expect(summaryOf(st, serial)).toBeUndefined();
+  });
+
+  it('is not a version: an annotation changes neither the message nor a change of it', () => {
+    const { clock, st, serial } = setup();
+    st.accept([ann('x:1', serial, 't:total.v1', { data: 'not the message' })], clock.now());
+    st.accept([{ id: 'u:1', timestamp: 2, serial, action: MessageAction.APPEND, data: ' World' }], clock.now());
+    expect(history(st)).toEqual([['Hello World', { 't:total.v1': { total: 1 } }]]);
+    expect(st.query({ direction: 'forwards', limit: 9, kind: 'message', messageSerial: serial, versions: true }).items.map((e) => e.kind === 'message' && e.message.data)).toEqual(['Hello', ' World']);
+  });
+
+  it('sums up one that arrives after a later one (another region\'s) in the order of their serials, as a region that had them in order does', () => {
+    const { clock, st, serial } = setup();
+    // From another region: a unique.v1 vote moved from a to b, the move arriving first.
+    const remote = (seq: number, vs: string, name: string): LogEntry => ({
+      kind: 'message',
+      serial: 0,
+      channelSerial: '',
+      storedAt: clock.now(),
+      origin: { region: 'us', epoch: 'u', seq },
+      message: { ...ann(`us:${seq}`, serial, 'v:unique.v1', { name, clientId: 'carol' }), annotation: { action: 0, type: 'v:unique.v1', serial: vs } },
+    });
+    const out = st.ingest({ region: 'us', epoch: 'u', startSeq: 0, gapBefore: false, entries: [remote(1, '01700000000002-11@us:u', 'b')] }, clock.now());
+    expect(out.entries).toHaveLength(1);
+    st.ingest({ region: 'us', epoch: 'u', gapBefore: false, entries: [remote(2, '01700000000001-11@us:u', 'a')] }, clock.now());
+    // b is the later vote: it stands, whatever order they came in.
+    expect(summaryOf(st, serial)).toEqual({ 'v:unique.v1': { b: { total: 1, clientIds: ['carol'], clipped: false } } });
+  });
+
+  it('keeps them in a replica and a restored snapshot, which sum up the next as the master would', () => {
+    const { clock, st, serial } = setup();
+    const replica = ChannelState.fresh('app:mutable:x', settings, clock.now(), 'ep');
+    replica.applyEntries(decodeLogEntries(encodeLogEntries(st.range(0)!), true));
+    const made = st.accept([ann('x:1', serial, 'c:multiple.v1', { name: 'n', clientId: 'alice', count: 3 }), ann('x:2', serial, 'c:multiple.v1', { name: 'n', count: 2 })], clock.now());
+    replica.applyEntries(decodeLogEntries(encodeLogEntries(made.entries), true));
+    const restored = ChannelState.restore(st.snapshot(), settings);
+    const want = { 'c:multiple.v1': { n: { total: 5, clientIds: { alice: 3 }, totalUnidentified: 2, clipped: false, totalClientIds: 1 } } };
+    for (const s of [st, replica, restored]) expect(summaryOf(s, serial)).toEqual(want);
+    // The next one, on the master and on a copy that took over: the same.
+    const next = ann('x:3', serial, 'c:multiple.v1', { action: 1, name: 'n', clientId: 'alice' });
+    const a = st.accept([next], clock.now()).entries[0]!.message.summary;
+    const b = restored.accept([next], clock.now()).entries[0]!.message.summary;
+    const c = replica.accept([next], clock.now()).entries[0]!.message.summary;
+    expect(a).toEqual({ 'c:multiple.v1': { n: { total: 2, clientIds: {}, totalUnidentified: 2, clipped: false, totalClientIds: 0 } } });
+    expect(b).toEqual(a);
+    expect(c).toEqual(a);
+  });
+
+  it('forgets what retention drops: the message, its annotations and its summary', () => {
+    const { clock, st, serial } = setup();
+    st.accept([ann('x:1', serial, 't:total.v1')], clock.now());
+    clock.advance(settings.historyMs + 1);
+    st.expire(clock.now());
+    expect(listed(st, serial)).toEqual([]);
+    expect(summaryOf(st, serial)).toBeUndefined();
+    expect(ablyErrorOf(() => st.accept([ann('x:2', serial, 't:total.v1')], clock.now())).code).toBe(40400);
+  });
+});
+
+describe('the entry codec with annotations', () => {
+  it('round-trips an annotation and its summary, and tells it apart from a version in a restore', () => {
+    const { clock, st, serial } = setup();
+    const [e] = st.accept([ann('x:1', serial, 'r:distinct.v1', { name: '__proto__', clientId: 'alice', count: 2, data: Buffer.from([1]), extras: { k: 'v' } })], clock.now()).entries;
+    expect(decodeLogEntries(encodeLogEntries([e!]), true)).toEqual([e]);
+    expect(e!.message.summary).toEqual(JSON.parse('{"r:distinct.v1":{"__proto__":{"total":1,"clientIds":["alice"],"clipped":false}}}'));
+    const kinds: string[] = [];
+    entryListCodec.scanLogEntryList(encodeLogEntries(st.range(0)!), (h) => kinds.push(`${h.kind}:${h.target}`));
+    expect(kinds).toEqual(['message:', `annotation:${serial}`]);
+  });
+});
