@@ -9,11 +9,9 @@
  */
 import { AblyError } from '../errors.js';
 import { PresenceAction } from '../protocol/actions.js';
-import { isAnnotation, type Message, type PresenceMessage } from '../protocol/message.js';
+import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
-import { formatMessageSerial } from '../protocol/message-serial.js';
-import { Versions } from './versions.js';
-import { Annotations } from './annotations.js';
+import { MessageViews } from './message-views.js';
 import { DedupWindow } from './dedup.js';
 import { ChannelInterest } from './channel-interest.js';
 import { Gaps } from './gaps.js';
@@ -35,10 +33,8 @@ export type { ChannelSettings } from './settings.js';
 
 export class ChannelState {
   private readonly log: ChannelLog;
-  /** Its messages as they stand: the versions it holds of them (versions.ts). */
-  private readonly versions: Versions;
-  /** Its messages' annotations, and their summaries (annotations.ts). */
-  private readonly annotations: Annotations;
+  /** Its messages as they stand, and annotated: their versions and annotations (message-views.ts). */
+  private readonly views: MessageViews;
   private readonly dedup = new DedupWindow();
   private localSeq: number;
   /** How far this stream has got in each other region's order (origin-positions.ts). */
@@ -65,8 +61,7 @@ export class ChannelState {
     lastStoredAt: number,
   ) {
     this.log = new ChannelLog(base);
-    this.versions = new Versions(this.log);
-    this.annotations = new Annotations(this.log);
+    this.views = new MessageViews(this.log);
     this.localSeq = localSeq;
     this.lastStoredAt = lastStoredAt;
     this.lastChannelSerial = this.formatAt(base);
@@ -178,8 +173,7 @@ export class ChannelState {
     const serials: string[] = [];
     const max = this.settings.maxMessageSize;
     const storedAt = this.stamp(now);
-    const before = this.versions.check(messages, (c) => !this.dedup.lookup(c.id), storedAt, max);
-    for (const m of messages) if (isAnnotation(m)) this.annotations.requireMessage(m.serial!);
+    const before = this.views.check(messages, (c) => !this.dedup.lookup(c.id), storedAt, max);
     for (const message of messages) {
       const dup = this.dedup.lookup(message.id);
       if (dup !== undefined) {
@@ -191,16 +185,7 @@ export class ChannelState {
       const serial = this.log.lastSerial + 1;
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
       const channelSerial = this.formatAt(serial, seq);
-      let m: Message;
-      if (isAnnotation(message)) m = this.annotated({ ...message, annotation: { ...message.annotation!, serial: formatMessageSerial(storedAt, origin) } });
-      else if (message.action !== undefined) {
-        const base = before?.get(message.serial!);
-        if (base) before!.delete(message.serial!);
-        m = this.versions.make(message, storedAt, origin, max, base);
-      } else {
-        m = message.serial === undefined ? message : { ...message };
-        m.serial = formatMessageSerial(storedAt, origin);
-      }
+      const m = this.views.made(message, storedAt, origin, max, before);
       const own = m.annotation?.serial ?? m.version?.serial ?? m.serial!;
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: m };
       this.record(e, undefined, true);
@@ -230,8 +215,7 @@ export class ChannelState {
     if (e.kind === 'message') {
       const serial = e.message.annotation?.serial ?? e.message.version?.serial ?? e.message.serial ?? e.channelSerial; // none: an entry a test made
       this.dedup[looked ? 'addNew' : 'add'](e.message.id, serial, e.storedAt);
-      this.versions.note(e);
-      this.annotations.note(e);
+      this.views.note(e);
     } else if (e.origin.region === this.settings.region) this.dedup.add(e.presence.id, e.channelSerial, e.storedAt);
     this.noteOwn(e.origin.region, e.serial, e.origin.seq, e.kind === 'message' ? e.message : null);
   }
@@ -239,8 +223,7 @@ export class ChannelState {
   /** As `record`, for an entry of `list` read only as far as that needs (a restored snapshot's). */
   private recordHead(h: EntryHead, list: Buffer): void {
     this.log.appendElement(h.serial, h.storedAt, h.kind, list.subarray(h.start, h.end));
-    this.versions.noteHead(h);
-    this.annotations.noteHead(h);
+    this.views.noteHead(h);
     this.noteOwn(h.region, h.serial, h.seq, h.kind !== 'presence' ? h : null);
   }
 
@@ -257,8 +240,7 @@ export class ChannelState {
     const base = this.log.baseSerial;
     this.gaps.trim(base);
     this.own.trim(base);
-    this.versions.trim(base);
-    this.annotations.trim(base);
+    this.views.trim(base);
   }
 
   // ---- other regions --------------------------------------------------------------------
@@ -379,8 +361,7 @@ export class ChannelState {
       }
       const serial = this.log.lastSerial + 1;
       const channelSerial = this.formatAt(serial);
-      const message = isAnnotation(e.message) ? this.annotated({ ...e.message }) : e.message;
-      const entry: LogEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message };
+      const entry: LogEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: this.views.arrived(e.message) };
       this.record(entry, undefined, true);
       this.lastChannelSerial = channelSerial;
       out.push(entry);
@@ -575,31 +556,9 @@ export class ChannelState {
     return this.log.range(after, upto);
   }
 
-  /** An annotation about to be stored here, with its message's summary as this region then holds it. */
-  private annotated(m: Message): Message {
-    m.summary = this.annotations.summaryWith(m);
-    return m;
-  }
-
-  /**
-   * History (messages as they stand, versions.ts, with their summaries, annotations.ts),
-   * or one message by its serial (its versions, or its annotations).
-   */
+  /** History (messages as they stand, with their summaries: message-views.ts), or one message by its serial. */
   query(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
-    const s = q.messageSerial;
-    if (s !== undefined && q.annotations) return { items: this.annotations.list(s, q.untilSerial), more: false };
-    if (s !== undefined) return { items: this.summed(this.versions.lookup(s, q.versions === true, q.untilSerial), q.untilSerial), more: false };
-    const page = this.log.query(q);
-    return q.kind === 'message' ? { items: this.summed(this.versions.page(page.items, q.untilSerial), q.untilSerial), more: page.more } : page;
-  }
-
-  /** Messages with their latest summaries, where they have any (up to log serial `upto`). */
-  private summed(items: LogEntry[], upto?: number): LogEntry[] {
-    if (!this.annotations.any) return items;
-    return items.map((e) => {
-      const summary = e.kind === 'message' && e.message.serial !== undefined ? this.annotations.summaryOf(e.message.serial, upto) : undefined;
-      return summary === undefined ? e : { ...e, message: { ...(e as MessageEntry).message, summary } };
-    });
+    return this.views.query(q, () => this.log.query(q));
   }
 
   /** Oldest retained entry's serial minus one: resuming from below it leaves a gap. */

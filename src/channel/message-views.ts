@@ -1,0 +1,107 @@
+/**
+ * What a channel's stream says of each message besides its create: its versions
+ * (versions.ts: updates, deletes, appends) and its annotations (annotations.ts), kept as
+ * entries are appended, restored and dropped; what a master stores for a message it
+ * accepts or takes from another region; and history as clients read it (each message as
+ * it stands, with its latest summary).
+ */
+import { isAnnotation, type Message } from '../protocol/message.js';
+import { formatMessageSerial } from '../protocol/message-serial.js';
+import type { OriginPosition } from '../protocol/serial.js';
+import type { EntryHead } from '../transport/entry-codec.js';
+import { Annotations } from './annotations.js';
+import type { LogEntry, MessageEntry } from './entry.js';
+import type { ChannelLog, HistoryQuery } from './log.js';
+import { Versions } from './versions.js';
+
+/** Each changed message as it stood before a batch (Versions.check), for `made`. */
+type Before = ReturnType<Versions['check']>;
+
+export class MessageViews {
+  private readonly versions: Versions;
+  private readonly annotations: Annotations;
+
+  constructor(log: ChannelLog) {
+    this.versions = new Versions(log);
+    this.annotations = new Annotations(log);
+  }
+
+  /** An entry just appended. */
+  note(e: LogEntry): void {
+    this.versions.note(e);
+    this.annotations.note(e);
+  }
+
+  /** As `note`, for an entry read only as far as a restore needs. */
+  noteHead(h: EntryHead): void {
+    this.versions.noteHead(h);
+    this.annotations.noteHead(h);
+  }
+
+  trim(base: number): void {
+    this.versions.trim(base);
+    this.annotations.trim(base);
+  }
+
+  /**
+   * Checks a batch before any of it is stored (a publish is taken whole or not at all):
+   * its changes (Versions.check) and that each annotation's message is retained (40400).
+   * `isNew`: not a repeat.
+   */
+  check(batch: readonly Message[], isNew: (m: Message) => boolean, at: number, maxSize?: number): Before {
+    const before = this.versions.check(batch, isNew, at, maxSize);
+    for (const m of batch) if (isAnnotation(m) && isNew(m)) this.annotations.requireMessage(m.serial!);
+    return before;
+  }
+
+  /**
+   * What a master stores for `message`, accepted at `at` by `origin`: a create with its
+   * serial, a change as the version it makes (`before`: check's), an annotation with its
+   * serial and its message's summary.
+   */
+  made(message: Message, at: number, origin: OriginPosition, maxSize: number | undefined, before: Before): Message {
+    if (isAnnotation(message)) return this.annotated({ ...message, annotation: { ...message.annotation!, serial: formatMessageSerial(at, origin) } });
+    if (message.action !== undefined) {
+      const base = before?.get(message.serial!);
+      if (base) before!.delete(message.serial!);
+      return this.versions.make(message, at, origin, maxSize, base);
+    }
+    // A copy where it was given a serial before (a stopped master may hold that object).
+    const m = message.serial === undefined ? message : { ...message };
+    m.serial = formatMessageSerial(at, origin);
+    return m;
+  }
+
+  /** What a master stores for a message another region accepted: an annotation with its summary here. */
+  arrived(message: Message): Message {
+    return isAnnotation(message) ? this.annotated({ ...message }) : message;
+  }
+
+  /** An annotation about to be stored here, with its message's summary as this region then holds it. */
+  private annotated(m: Message): Message {
+    m.summary = this.annotations.summaryWith(m);
+    return m;
+  }
+
+  /**
+   * History (each message as it stands, with its latest summary) from `page`, the log's
+   * answer to `q`; or one message by its serial (`q.messageSerial`: as it stands, its
+   * versions, or its annotations).
+   */
+  query(q: HistoryQuery, page: () => { items: LogEntry[]; more: boolean }): { items: LogEntry[]; more: boolean } {
+    const s = q.messageSerial;
+    if (s !== undefined && q.annotations) return { items: this.annotations.list(s, q.untilSerial), more: false };
+    if (s !== undefined) return { items: this.summed(this.versions.lookup(s, q.versions === true, q.untilSerial), q.untilSerial), more: false };
+    const p = page();
+    return q.kind === 'message' ? { items: this.summed(this.versions.page(p.items, q.untilSerial), q.untilSerial), more: p.more } : p;
+  }
+
+  /** Messages with their latest summaries, where they have any (up to log serial `upto`). */
+  private summed(items: LogEntry[], upto?: number): LogEntry[] {
+    if (!this.annotations.any) return items;
+    return items.map((e) => {
+      const summary = e.kind === 'message' && e.message.serial !== undefined ? this.annotations.summaryOf(e.message.serial, upto) : undefined;
+      return summary === undefined ? e : { ...e, message: { ...(e as MessageEntry).message, summary } };
+    });
+  }
+}
