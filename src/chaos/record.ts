@@ -26,6 +26,9 @@ import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 import type { SeqFilter } from './filter-check.js';
+import type { AppendEvent, StandingEvent } from './record-probes.js';
+
+export type { AppendEvent, StandingEvent } from './record-probes.js';
 
 /** An Ably error as the client saw it (`ErrorInfo.code`, `ErrorInfo.message`). */
 export interface RecordError {
@@ -200,35 +203,6 @@ export interface HistoryEvent {
   serials?: string[];
   historyMs: number;
   maxMessages: number;
-  error?: string;
-}
-
-/**
- * A version probe's append (workload-versions.ts) to a message of `mutable:versions`,
- * written once its outcome is known: its fragment (`|eu:7`), and the version serial its
- * ACK gave.
- */
-export interface AppendEvent {
-  type: 'append';
-  t: number;
-  region: string;
-  /** The serial of the message appended to. */
-  serial: string;
-  fragment: string;
-  outcome: PublishOutcome;
-  /** When the ACK or NACK came. */
-  doneAt?: number;
-  versionSerial?: string;
-  error?: RecordError;
-}
-
-/** A region's `getMessage` of the version probes' message after the drain: its data (null: it could not be read, `error` says why). */
-export interface StandingEvent {
-  type: 'standing';
-  t: number;
-  region: string;
-  serial: string;
-  data: string | null;
   error?: string;
 }
 
@@ -458,12 +432,13 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       if (r.doneAt !== undefined) need(r, 'doneAt', 'number', line);
       if (!PUBLISH_OUTCOMES.includes(r.outcome as PublishOutcome)) throw new RecordFormatError(line, `append.outcome must be one of ${PUBLISH_OUTCOMES.join(', ')}`);
       if (r.versionSerial !== undefined) need(r, 'versionSerial', 'string', line);
+      if (r.annotation !== undefined && r.annotation !== true) throw new RecordFormatError(line, 'append.annotation must be true where present');
       needError(r, line);
       break;
     case 'standing':
       for (const k of ['region', 'serial'] as const) need(r, k, 'string', line);
       if (r.data !== null) need(r, 'data', 'string', line);
-      if (r.error !== undefined) need(r, 'error', 'string', line);
+      for (const k of ['error', 'summary'] as const) if (r[k] !== undefined) need(r, k, 'string', line);
       break;
     case 'end':
       break;

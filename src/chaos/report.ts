@@ -226,7 +226,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
         ...(r.occupancy ? [['occupancy views not showing the clients attached at the end', r.occupancy.mismatched] as [string, number]] : []),
         ...(r.history ? [['stored history: missing, duplicated, out of order or unreadable', historyOff(r)] as [string, number]] : []),
         ...(r.serials ? [['serials: a message under two, one naming two, or none', serialsOff(r.serials)] as [string, number]] : []),
-        ...(r.versions ? [['versions: a region\'s message other than the others\', or missing, repeating or misordering an append', versionsOff(r.versions)] as [string, number]] : []),
+        ...(r.versions ? [['versions: a region\'s message other than the others\', or missing, repeating or misordering an append; or summing up the annotations otherwise, or counting short or over', versionsOff(r.versions)] as [string, number]] : []),
         ...(r.tokens ? [['tokens: fresh requests refused as replays, replays taken outside faults', tokensOff(r)] as [string, number]] : []),
         ...(r.revocations ? [['revocations: nodes still taking a revoked token at the end', r.revocations.unseenCount] as [string, number]] : []),
       ],

@@ -32,7 +32,7 @@ export async function runScenarios(files: string[], outDir: string, log: Logger,
         (r.report.deltas ? `, deltas ${r.report.deltas.decoded} of ${r.report.deltas.received} (re-attached ${r.report.deltas.reattached})` : '') +
         (r.report.filters ? `, filtered ${r.report.filters.delivered} (leaked ${r.report.filters.leaked})` : '') +
         (r.report.serials ? `, serials off ${serialsOff(r.report.serials)} of ${r.report.serials.messages}` : '') +
-        (r.report.versions ? `, versions off ${versionsOff(r.report.versions)} (${r.report.versions.appends.acked} appends)` : '') +
+        (r.report.versions ? `, versions off ${versionsOff(r.report.versions)} (${r.report.versions.appends.acked} appends, ${r.report.versions.annotations.acked} annotations)` : '') +
         (r.report.history ? `, history off ${historyOff(r.report)} of ${r.report.history.expected}` : '') +
         (r.report.tokens ? `, tokens ${r.report.tokens.requests.issued} (replays taken ${r.report.tokens.replays.taken}, outside faults ${r.report.tokens.takenOutsideFaults}; fresh refused ${r.report.tokens.freshRefused})` : '') +
         (r.report.revocations ? `, revocations refused ${r.report.revocations.refused} of ${r.report.revocations.checks} (max ${r.report.revocations.allMs.max ?? '–'} ms)` : '') +

@@ -12,12 +12,18 @@
  * - foreign: it is not the base and fragments that were sent;
  * - unreadable: a region's could not be read;
  * - unchecked: no region's message could be compared, or no append was acknowledged.
+ * The probes' annotations (README "Annotations"), a count per region of its probe's
+ * annotations of each message: every region's summary of them must be the same
+ * (`summaries diverged`), each region's count at least its acknowledged annotations
+ * (`counted short`) and at most those it sent (`counted over`: one counted twice), each
+ * under its probe's clientId (`foreign`); none acknowledged where some were sent is
+ * `unchecked`.
  * Where the probe channel's continuity was lost in a region (a `continuity` line: its
  * state may have been lost, both copies), that region is left out of the comparison of
- * the messages begun before the signal, and the appends made through it before the
- * signal are not expected (they may have been lost with it).
+ * the messages begun before the signal, and the appends and annotations made through it
+ * before the signal are not expected (they may have been lost with it).
  */
-import { VERSIONS_BASE, VERSIONS_CHANNEL } from './workload-versions.js';
+import { PROBE_ANNOTATION_TYPE, VERSIONS_BASE, VERSIONS_CHANNEL } from './workload-versions.js';
 import type { AppendEvent, RecordEvent, StandingEvent } from './record.js';
 
 export interface VersionFigures {
@@ -37,6 +43,8 @@ export interface VersionFigures {
   foreign: number;
   unreadable: number;
   unchecked: number;
+  /** The probes' annotations, and what their summaries showed. */
+  annotations: { sent: number; acked: number; nacked: number; unknown: number; counted: number; diverged: number; short: number; over: number };
   examples: string[];
 }
 
@@ -47,6 +55,7 @@ export function isVersionProbeEvent(e: RecordEvent): boolean {
 
 export class VersionCheck {
   private readonly appends: AppendEvent[] = [];
+  private readonly annotations: AppendEvent[] = [];
   private readonly standings: StandingEvent[] = [];
   /** Per region, the time of its last continuity signal on the probe channel, and of each fresh connection. */
   private readonly lostAt = new Map<string, number>();
@@ -54,7 +63,7 @@ export class VersionCheck {
 
   /** A version probe's event (isVersionProbeEvent); others are not handed here. */
   add(e: RecordEvent): void {
-    if (e.type === 'append') this.appends.push(e);
+    if (e.type === 'append') (e.annotation ? this.annotations : this.appends).push(e);
     else if (e.type === 'standing') this.standings.push(e);
     else if (e.type === 'continuity') this.lostAt.set(e.region, Math.max(this.lostAt.get(e.region) ?? 0, e.t));
     else if (e.type === 'connection') this.freshAt.set(e.region, [...(this.freshAt.get(e.region) ?? []), e.t]);
@@ -82,6 +91,7 @@ export class VersionCheck {
       foreign: 0,
       unreadable: 0,
       unchecked: 0,
+      annotations: { sent: this.annotations.length, acked: 0, nacked: 0, unknown: 0, counted: 0, diverged: 0, short: 0, over: 0 },
       examples: [],
     };
     const example = (x: string) => {
@@ -155,12 +165,76 @@ export class VersionCheck {
         }
       }
     }
+    this.summaries(f, bySerial, example);
     f.regions = [...regions].sort();
     if (f.messages === 0 || f.appends.acked === 0) {
       f.unchecked++;
       example(f.messages === 0 ? 'no region\'s message could be compared' : 'no append was acknowledged');
     }
     return f;
+  }
+
+  /**
+   * The probes' annotations of each message against each region's summary of them (the
+   * reads of `bySerial`, regions that lost continuity since the message began left out).
+   */
+  private summaries(f: VersionFigures, bySerial: Map<string, StandingEvent[]>, example: (x: string) => void): void {
+    const a = f.annotations;
+    for (const x of this.annotations) {
+      if (x.outcome === 'ack') a.acked++;
+      else if (x.outcome === 'nack') a.nacked++;
+      else a.unknown++;
+    }
+    if (this.annotations.length === 0) return;
+    for (const [serial, reads] of bySerial) {
+      const mine = this.annotations.filter((x) => x.serial === serial);
+      const begun = Math.min(...mine.map((x) => x.t), Infinity);
+      let reference: { region: string; text: string } | null = null;
+      for (const s of [...reads].sort((x, y) => (x.region < y.region ? -1 : 1))) {
+        if ((this.lostAt.get(s.region) ?? -Infinity) >= begun || s.data === null) continue;
+        const text = canonical(s.summary);
+        if (reference === null) {
+          reference = { region: s.region, text };
+          a.counted++;
+        } else if (text !== reference.text) {
+          a.diverged++;
+          example(`${s.region} sums up the annotations of message ${serial} as ${clip(text)}, ${reference.region} as ${clip(reference.text)}`);
+        }
+        const byName = JSON.parse(text) as Record<string, { total?: number; clientIds?: Record<string, number> }>;
+        for (const region of new Set(mine.map((x) => x.region))) {
+          const from = mine.filter((x) => x.region === region);
+          const acked = from.filter((x) => x.outcome === 'ack' && !((this.lostAt.get(region) ?? -Infinity) >= x.t)).length;
+          const got = byName[region]?.total ?? 0;
+          if (got < acked) {
+            a.short++;
+            example(`${s.region}: message ${serial} counts ${got} of ${region}'s ${PROBE_ANNOTATION_TYPE} annotations, ${acked} acknowledged`);
+          } else if (got > from.length) {
+            a.over++;
+            example(`${s.region}: message ${serial} counts ${got} of ${region}'s annotations, ${from.length} sent`);
+          }
+          const clients = Object.keys(byName[region]?.clientIds ?? {});
+          if (got > 0 && (clients.length !== 1 || clients[0] !== `versions-${region}`)) {
+            f.foreign++;
+            example(`${s.region}: message ${serial}'s count under ${region} is by ${clients.join(', ') || 'no client'}, not its probe`);
+          }
+        }
+      }
+    }
+    if (a.acked === 0) {
+      f.unchecked++;
+      example('no annotation was acknowledged');
+    }
+  }
+}
+
+/** A summary's JSON with its keys in order (regions' summaries compared as values). */
+function canonical(text: string | undefined): string {
+  const sortKeys = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])])) : v;
+  try {
+    return JSON.stringify(sortKeys(JSON.parse(text ?? '{}')));
+  } catch {
+    return text ?? '';
   }
 }
 
@@ -175,7 +249,7 @@ export function versionsFailed(f: VersionFigures | null | undefined): boolean {
 
 /** What the run line counts as off. */
 export function versionsOff(f: VersionFigures): number {
-  return f.diverged + f.missing + f.duplicated + f.misordered + f.foreign + f.unreadable + f.unchecked;
+  return f.diverged + f.missing + f.duplicated + f.misordered + f.foreign + f.unreadable + f.unchecked + f.annotations.diverged + f.annotations.short + f.annotations.over;
 }
 
 /** The report's lines: each probe message the same in every region, every acknowledged append in it once, in its serial's order. */
@@ -185,6 +259,12 @@ export function versionLines(f: VersionFigures): string[] {
     `versions: ${a.sent} appends (${a.acked} acknowledged, ${a.nacked} refused, ${a.unknown} unanswered); ${f.messages} message(s) compared in ${f.regions.join(', ') || 'no region'}, with ${f.fragments} fragments` +
       (f.excused.length ? ` (continuity lost in ${f.excused.join(', ')}: left out of what was begun before)` : '') +
       `; diverged ${f.diverged}, missing ${f.missing}, twice ${f.duplicated}${f.resent ? ` (and ${f.resent} resent)` : ''}, out of order ${f.misordered}, foreign ${f.foreign}, unreadable ${f.unreadable}, unchecked ${f.unchecked}`,
+    ...(f.annotations.sent
+      ? [
+          `annotations: ${f.annotations.sent} sent (${f.annotations.acked} acknowledged, ${f.annotations.nacked} refused, ${f.annotations.unknown} unanswered); ${f.annotations.counted} message(s) summed up; ` +
+            `summaries diverged ${f.annotations.diverged}, counted short ${f.annotations.short}, counted over ${f.annotations.over}`,
+        ]
+      : []),
     ...f.examples.map((x) => `  FAIL: ${x}`),
   ];
 }

@@ -13,6 +13,13 @@
  * The checker (versions-check.ts): every region shows the same message, the base and
  * then fragments, every acknowledged one, none twice, the acknowledged ones in the order
  * of their version serials.
+ *
+ * With each append, the same client annotates the message (README "Annotations"): a
+ * count of 1 under its region's name (PROBE_ANNOTATION_TYPE), with an id of its own, so
+ * one sent again after a resume is a repeat (`append` lines with `annotation`). The
+ * reads record each region's summary of them too; the checker: every region sums them
+ * up the same, each region's count at least its acknowledged annotations and at most
+ * those sent.
  */
 import Ably from 'ably';
 import { clientOptions } from './client-options.js';
@@ -22,6 +29,8 @@ import type { AppendEvent, ConnectionEvent, ContinuityEvent, StandingEvent } fro
 export const VERSIONS_CHANNEL = 'mutable:versions';
 /** The message's data before any append. */
 export const VERSIONS_BASE = 'base';
+/** The type of the probes' annotations: a count per region (multiple.v1). */
+export const PROBE_ANNOTATION_TYPE = 'probe:multiple.v1';
 /** How many times a region's read is tried, and how long apart (ms). */
 const READ_ATTEMPTS = 5;
 const READ_RETRY_MS = 1000;
@@ -31,7 +40,7 @@ type Endpoint = { host: string; port: number };
 
 export class VersionProbes {
   private readonly clients = new Map<string, Realtime>();
-  private readonly pending = new Map<string, { region: string; t: number; serial: string }>();
+  private readonly pending = new Map<string, { region: string; t: number; serial: string; annotation?: true }>();
   private timer: NodeJS.Timeout | null = null;
   /** The messages begun, the newest last: serial and when. */
   private readonly messages: { serial: string; at: number }[] = [];
@@ -120,6 +129,16 @@ export class VersionProbes {
         (r) => this.settle(fragment, 'ack', r.versionSerial ?? undefined),
         (err: { code?: number; message?: string }) => this.settle(fragment, 'nack', undefined, err),
       );
+    // And an annotation: its id is the probe's, so a resend is a repeat, counted once.
+    const id = `ann-${region}-${n}`;
+    this.pending.set(id, { region, t, serial: target, annotation: true });
+    this.client(region)
+      .channels.get(VERSIONS_CHANNEL)
+      .annotations.publish(target, { id, type: PROBE_ANNOTATION_TYPE, name: region } as never)
+      .then(
+        () => this.settle(id, 'ack'),
+        (err: { code?: number; message?: string }) => this.settle(id, 'nack', undefined, err),
+      );
   }
 
   private settle(fragment: string, outcome: 'ack' | 'nack' | 'unknown', versionSerial?: string, err?: { code?: number; message?: string }): void {
@@ -133,6 +152,7 @@ export class VersionProbes {
       serial: p.serial,
       fragment,
       outcome,
+      ...(p.annotation ? { annotation: true as const } : {}),
       ...(outcome === 'unknown' ? {} : { doneAt: Date.now() }),
       ...(versionSerial ? { versionSerial } : {}),
       ...(err ? { error: { code: err.code ?? 0, message: err.message ?? '' } } : {}),
@@ -160,16 +180,18 @@ export class VersionProbes {
       for (const [region, rest] of rests) {
         let error = '';
         let data: string | null = null;
+        let summary: string | undefined;
         for (let i = 0; i < READ_ATTEMPTS && data === null; i++) {
           if (i > 0) await new Promise((r) => setTimeout(r, READ_RETRY_MS));
           try {
             const m = await rest.channels.get(VERSIONS_CHANNEL).getMessage(serial);
             data = typeof m.data === 'string' ? m.data : JSON.stringify(m.data);
+            summary = JSON.stringify(m.annotations?.summary?.[PROBE_ANNOTATION_TYPE] ?? {});
           } catch (err) {
             error = (err as Error).message;
           }
         }
-        out.push({ type: 'standing', t: Date.now(), region, serial, data, ...(data === null ? { error } : {}) });
+        out.push({ type: 'standing', t: Date.now(), region, serial, data, ...(summary !== undefined ? { summary } : {}), ...(data === null ? { error } : {}) });
       }
     }
     return out;

@@ -69,4 +69,38 @@ describe('version probes', () => {
     const r = check([...cleanRun(), ...appends, ...second, standing('r1', 'base|r1:1|r2:1|r1:2'), standing('r1', 'base|r1:3', 'T'), standing('r2', 'base|r1:3|r1:1', 'T')]);
     expect(r.versions).toMatchObject({ messages: 2, diverged: 1, foreign: 1 });
   });
+
+  describe("the probes' annotations", () => {
+    const annotate = (t: number, region: string, n: number, outcome: 'ack' | 'nack' | 'unknown' = 'ack'): RecordEvent => ({
+      ...(append(t, region, `ann-${region}-${n}`, '', outcome) as Extract<RecordEvent, { type: 'append' }>),
+      annotation: true,
+      versionSerial: undefined,
+    });
+    const counts = (c: Record<string, number>) => JSON.stringify(Object.fromEntries(Object.entries(c).map(([r, n]) => [r, { total: n, clientIds: { [`versions-${r}`]: n }, totalUnidentified: 0, clipped: false, totalClientIds: 1 }])));
+    const read = (region: string, summary: string): RecordEvent => ({ ...(standing(region, 'base|r1:1|r2:1|r1:2') as Extract<RecordEvent, { type: 'standing' }>), summary });
+    const sent = [annotate(100, 'r1', 1), annotate(110, 'r2', 1), annotate(120, 'r1', 2), annotate(125, 'r1', 3, 'unknown')];
+
+    it('passes when every region sums them up the same, each count between the acknowledged and the sent', () => {
+      for (const r1 of [2, 3]) {
+        const r = check([...cleanRun(), ...appends, ...sent, read('r1', counts({ r1, r2: 1 })), read('r2', counts({ r2: 1, r1 }))]);
+        expect(r.verdict, `r1 counted ${r1}`).toBe('PASS');
+        expect(r.versions!.annotations).toEqual({ sent: 4, acked: 3, nacked: 0, unknown: 1, counted: 1, diverged: 0, short: 0, over: 0 });
+      }
+    });
+
+    it('fails a summary of another region unlike the others, a count short of the acknowledged or over the sent, another clientId, or none acknowledged', () => {
+      const cases: [string, RecordEvent[], Record<string, unknown>][] = [
+        ['diverged', [...sent, read('r1', counts({ r1: 2, r2: 1 })), read('r2', counts({ r1: 3, r2: 1 }))], { annotations: { diverged: 1 } }],
+        ['short', [...sent, read('r1', counts({ r1: 1, r2: 1 }))], { annotations: { short: 1 } }],
+        ['over', [...sent, read('r1', counts({ r1: 4, r2: 1 }))], { annotations: { over: 1 } }],
+        ['foreign', [...sent, read('r1', counts({ r1: 2, r2: 1 }).replace('versions-r2', 'someone'))], { foreign: 1 }],
+        ['none acknowledged', [annotate(100, 'r1', 1, 'nack'), read('r1', counts({}))], { unchecked: 1 }],
+      ];
+      for (const [what, events, off] of cases) {
+        const r = check([...cleanRun(), ...appends, ...events]);
+        expect(r.verdict, what).toBe('FAIL');
+        expect(r.versions, what).toMatchObject(off);
+      }
+    });
+  });
 });
