@@ -123,6 +123,16 @@ describe('annotations', () => {
         const listed = await ch.annotations.get(serial!, {});
         expect(listed.items.map((x) => x.serial), node).toEqual(annsR2.map((x) => x.serial).sort());
       }
+      // A rewind reads history: the message with its summary, and no annotation as a message.
+      const late = realtime(d.port('r2-n1'));
+      try {
+        const back: InboundMessage[] = [];
+        await late.channels.get(channel, { params: { rewind: '5' } }).subscribe((m) => void back.push(m));
+        await waitFor(() => back.length === 1, { what: 'the rewound message', timeoutMs: 5_000 });
+        expect(back.map((m) => [m.action, m.data, m.annotations?.summary])).toEqual([['message.create', 'hello', expected]]);
+      } finally {
+        late.close();
+      }
     } finally {
       closeAll(alice, bob, watchR1, watchR2);
     }
