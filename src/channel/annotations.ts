@@ -4,47 +4,52 @@
  * stream (action ANNOTATION), ordered, replicated, broadcast and sent to other regions
  * like any other; its `serial` names the message it annotates, and `annotation` says
  * what it is (create or delete, type, count) and its own serial, made where it was
- * accepted. Like a version it is in the stream but not in history's list.
+ * accepted: after the latest of its message's annotations held there (as a version's is
+ * after its message's latest version), so a delete is never ordered before the create
+ * it takes back, whatever the regions' clocks. Like a version it is in the stream but
+ * not in history's list.
  *
  * The master that stores one (of this region, or another region's as it arrives) gives
  * it `summary`: its message's annotations summed up (summary.ts) as this region holds
- * them with it, folded in their serials' order, so the last one stored carries the
- * summary of all of them and every region comes to the same. Subscribers are sent the
- * annotation (those that asked for ANNOTATION_SUBSCRIBE) and a MESSAGE with action 4
- * and that summary (those that take messages); history and `getMessage` show each
- * message with its latest summary. A summary counts the annotations history retains.
+ * them with it, whatever order they came in, so every region comes to the same. One
+ * whose message this region does not hold (not here yet, or gone) is stored without.
+ * Subscribers are sent the annotation (those that asked for ANNOTATION_SUBSCRIBE) and a
+ * MESSAGE with action 4 and that summary (those that take messages); history and
+ * `getMessage` show each message with its summary now. A summary counts the annotations
+ * history retains.
  */
 import { AblyError } from '../errors.js';
 import { isAnnotation, type Message, type Summary } from '../protocol/message.js';
-import { parseMessageSerial } from '../protocol/message-serial.js';
+import { formatMessageSerial, parseMessageSerial } from '../protocol/message-serial.js';
+import type { OriginPosition } from '../protocol/serial.js';
 import type { EntryHead } from '../transport/entry-codec.js';
 import type { LogEntry, MessageEntry } from './entry.js';
 import type { ChannelLog } from './log.js';
-import { byAnnotationSerial, SummaryFold } from './summary.js';
-import { VersionIndex } from './versions.js';
+import { SummaryFold } from './summary.js';
+import { MAX_VERSION_AHEAD_MS, VersionIndex } from './versions.js';
+
+/** Messages remembered as held (their create's log serial) or not (how far the log was looked through), each at most. */
+const MAX_REMEMBERED = 4096;
 
 export class Annotations {
   private readonly index = new VersionIndex();
-  /**
-   * Per annotated message, its summary as folded so far (a master's, as it stores
-   * annotations in their serials' order): made again from the log when one comes out of
-   * that order (another region's), and once retention drops one of them.
-   */
+  /** Per annotated message, its summary so far: made from the log at the first need, then kept as annotations come, until retention drops one. */
   private readonly folds = new Map<string, SummaryFold>();
-  /** Per annotated message, its create's log serial (valid while the log retains it). */
+  /** Per message looked for, its create's log serial (held while the log retains it). */
   private readonly creates = new Map<string, number>();
+  /** Per message looked for and not found, the log serial up to which it was looked for. */
+  private readonly misses = new Map<string, number>();
+  /** The annotation summaryWith last added: the next entry noted, if it is that one, is in its fold. */
+  private taken: Message | null = null;
 
   constructor(private readonly log: ChannelLog) {}
 
-  /** The annotation summaryWith last folded in: the next entry noted, if it is that one, is in its fold. */
-  private taken: Message | null = null;
-
-  /** An entry just appended: an annotation is indexed, and a fold that has not taken it made again. */
+  /** An entry just appended: an annotation is indexed, and added to its message's fold if one is kept. */
   note(e: LogEntry): void {
     if (e.kind !== 'message' || !isAnnotation(e.message)) return;
     const target = e.message.serial!;
     this.index.add(target, e.serial);
-    if (e.message !== this.taken) this.folds.delete(target);
+    if (e.message !== this.taken) this.folds.get(target)?.add(e.message);
     this.taken = null;
   }
 
@@ -57,57 +62,89 @@ export class Annotations {
 
   trim(base: number): void {
     this.index.trim(base, (target) => this.folds.delete(target));
-    if (this.creates.size) for (const [target, at] of this.creates) if (at <= base) this.creates.delete(target);
   }
 
-  /** Whether the message of `serial` (its create) is retained: 40400 where not (never published here, older than history, or not here yet). */
-  requireMessage(serial: string): void {
+  /** Whether the message of `serial` (its create) is retained here: looked for once, then only in what the log took since. */
+  held(serial: string): boolean {
     const at = this.creates.get(serial);
-    if (at !== undefined && at > this.log.baseSerial) return;
+    if (at !== undefined && at > this.log.baseSerial) return true;
     const p = parseMessageSerial(serial);
-    const e = p && this.log.created(p);
-    if (e?.kind !== 'message' || e.message.serial !== serial) throw AblyError.of('notFound', `no message with serial ${serial} in the channel's retained history`);
-    this.creates.set(serial, e.serial);
+    if (!p) return false;
+    const upto = this.log.lastSerial;
+    const e = this.log.created(p, upto, Math.max(this.misses.get(serial) ?? 0, this.log.baseSerial));
+    const found = e?.kind === 'message' && e.message.serial === serial;
+    const remember = found ? this.creates : this.misses;
+    if (remember.size >= MAX_REMEMBERED) remember.clear();
+    if (found) {
+      this.creates.set(serial, e.serial);
+      this.misses.delete(serial);
+    } else this.misses.set(serial, upto);
+    return found;
   }
 
-  /** Its retained annotations (up to log serial `upto`), in log order. */
-  private entries(target: string, upto = Infinity): MessageEntry[] {
-    const out: MessageEntry[] = [];
+  /** The fold of the message of `target`'s retained annotations, made from the log where none is kept. */
+  private foldOf(target: string): SummaryFold {
+    let fold = this.folds.get(target);
+    if (fold) return fold;
+    fold = new SummaryFold();
     for (const logSerial of this.index.of(target) ?? []) {
-      if (logSerial > upto) break;
       const e = this.log.range(logSerial - 1, logSerial)?.[0];
-      if (e?.kind === 'message') out.push(e);
+      if (e?.kind === 'message') fold.add(e.message);
     }
-    return out;
+    this.folds.set(target, fold);
+    return fold;
   }
 
   /**
-   * The summary of `a`'s message with `a` (an annotation about to be stored, its serial
-   * given), and the ones this region holds: in their serials' order.
+   * Checks an annotation before it is stored, to be stored at `at` (ms): its message must
+   * be retained (40400), the summary must not grow past its limits (40003), and the latest
+   * of its message's annotations must not have been made more than MAX_VERSION_AHEAD_MS
+   * after `at` (another region's clock far ahead: 50001).
    */
-  summaryWith(a: Message): Summary {
+  check(a: Message, at: number): void {
     const target = a.serial!;
-    let fold = this.folds.get(target);
-    if (!fold || (a.annotation!.serial ?? '') <= fold.last) {
-      fold = new SummaryFold();
-      const held = this.entries(target).map((e) => e.message);
-      for (const m of held.sort(byAnnotationSerial)) if ((m.annotation!.serial ?? '') < (a.annotation!.serial ?? '')) fold.add(m);
-      const after = held.filter((m) => (m.annotation!.serial ?? '') > (a.annotation!.serial ?? ''));
-      fold.add(a);
-      for (const m of after) fold.add(m);
-      this.folds.set(target, fold);
-    } else fold.add(a);
+    if (!this.held(target)) throw AblyError.of('notFound', `no message with serial ${target} in the channel's retained history`);
+    const fold = this.foldOf(target);
+    const why = fold.tooLarge(a);
+    if (why) throw AblyError.of('invalidParameterValue', why);
+    const ahead = (parseMessageSerial(fold.last)?.at ?? 0) - at;
+    if (ahead > MAX_VERSION_AHEAD_MS) {
+      throw AblyError.of('internalChannel', `message ${target}'s latest annotation was made ${Math.round(ahead / 1000)} s ahead of this region's clock: one now would be ordered before it`);
+    }
+  }
+
+  /**
+   * The serial of an annotation of `target` stored at `at` by `origin`: made at `at`, or
+   * where that would not come after the message's latest annotation (made where the clock
+   * is ahead), 1 ms after that one's time (checked before: at most MAX_VERSION_AHEAD_MS).
+   */
+  serialFor(target: string, at: number, origin: OriginPosition): string {
+    const last = this.foldOf(target).last;
+    const serial = formatMessageSerial(at, origin);
+    return serial > last ? serial : formatMessageSerial(Math.max(at, (parseMessageSerial(last)?.at ?? at) + 1), origin);
+  }
+
+  /** The summary of `a`'s message with `a` (an annotation about to be stored, its serial given) and the ones this region holds. */
+  summaryWith(a: Message): Summary {
+    const fold = this.foldOf(a.serial!);
+    fold.add(a);
     this.taken = a;
     return fold.summary();
   }
 
-  /** The latest summary of the message of `serial` (its last annotation's, up to log serial `upto`), or undefined: none annotated. */
-  summaryOf(serial: string, upto = Infinity): Summary | undefined {
-    if (this.index.size === 0) return undefined;
-    const at = this.index.lastOf(serial, upto);
-    if (at === undefined) return undefined;
-    const e = this.log.range(at - 1, at)?.[0];
-    return e?.kind === 'message' ? e.message.summary : undefined;
+  /**
+   * The summary of the message of `serial` (undefined: none of its annotations retained):
+   * now, or as its last annotation up to log serial `upto` had it.
+   */
+  summaryOf(serial: string, upto?: number): Summary | undefined {
+    if (!this.index.has(serial)) return undefined;
+    if (upto === undefined || upto >= this.log.lastSerial) return this.foldOf(serial).summary();
+    for (const logSerial of [...(this.index.of(serial) ?? [])].reverse()) {
+      if (logSerial > upto) continue;
+      const e = this.log.range(logSerial - 1, logSerial)?.[0];
+      if (e?.kind === 'message' && e.message.summary) return e.message.summary;
+    }
+    return undefined;
   }
 
   /** Whether any message has retained annotations. */
@@ -115,8 +152,21 @@ export class Annotations {
     return this.index.size > 0;
   }
 
-  /** The annotations of the message of `serial` (up to log serial `upto`), oldest first (by their serials). */
-  list(serial: string, upto = Infinity): MessageEntry[] {
-    return this.entries(serial, upto).sort((a, b) => byAnnotationSerial(a.message, b.message));
+  /**
+   * The annotations of the message of `serial` (up to log serial `upto`), oldest first (by
+   * their serials), after the one of serial `after`, at most `limit` (and whether there
+   * are more); without the summaries they were stored with.
+   */
+  list(serial: string, o: { upto?: number; after?: string; limit: number }): { items: MessageEntry[]; more: boolean } {
+    const all: MessageEntry[] = [];
+    for (const logSerial of this.index.of(serial) ?? []) {
+      if (o.upto !== undefined && logSerial > o.upto) break;
+      const e = this.log.range(logSerial - 1, logSerial)?.[0];
+      if (e?.kind !== 'message' || (o.after !== undefined && (e.message.annotation?.serial ?? '') <= o.after)) continue;
+      const { summary: _summary, ...message } = e.message;
+      all.push({ ...e, message });
+    }
+    all.sort((a, b) => ((a.message.annotation?.serial ?? '') < (b.message.annotation?.serial ?? '') ? -1 : 1));
+    return { items: all.slice(0, o.limit), more: all.length > o.limit };
   }
 }

@@ -321,7 +321,9 @@ export function sendTo(sub: LocalSubscriber, rec: SubRec, entries: LogEntry[]): 
     out = run.entries;
     rec.deltaBase = run.base;
   }
-  sub.send(entryFrames(sub.channelName, out, sub.format, serialOf, viewOf(sub)));
+  const frames = entryFrames(sub.channelName, out, sub.format, serialOf, viewOf(sub));
+  if (frames.length === 0) return false; // annotations alone, whose summaries it takes, stored without one
+  sub.send(frames);
   return true;
 }
 

@@ -38,8 +38,9 @@ export interface HistoryQuery {
    */
   messageSerial?: string;
   versions?: boolean;
-  /** With `messageSerial`: its annotations, oldest first (annotations.ts). */
+  /** With `messageSerial`: its annotations, oldest first (annotations.ts), `limit` of them after the one of serial `after`. */
   annotations?: boolean;
+  after?: string;
 }
 
 /** Buffers grow with what the log holds, from this… */
@@ -370,14 +371,16 @@ export class ChannelLog {
   }
 
   /**
-   * The retained message first accepted at `o` (at most serial `upto`; a create, not a
-   * version), or null: read from the newest back, each entry only as far as its origin.
+   * The retained message first accepted at `o` (at most serial `upto`, and after serial
+   * `after`; a create, not a version), or null: read from the newest back, each entry only
+   * as far as its origin.
    */
-  created(o: OriginPosition, upto = this.lastSerial): LogEntry | null {
+  created(o: OriginPosition, upto = this.lastSerial, after = this.base): LogEntry | null {
     const region = Buffer.from(o.region);
     const epoch = Buffer.from(o.epoch);
     const w = this.where;
-    for (let i = Math.min(this.tail - 1, this.slot(upto)); i >= this.head; i--) {
+    const low = Math.max(this.head, this.slot(after + 1));
+    for (let i = Math.min(this.tail - 1, this.slot(upto)); i >= low; i--) {
       if (w[i * SLOT + KIND] !== MESSAGE) continue;
       const at = w[i * SLOT + OFFSET]!;
       const chunk = this.chunks[w[i * SLOT + CHUNK]! - this.chunkBase]!;

@@ -45,12 +45,12 @@ export class MessageViews {
 
   /**
    * Checks a batch before any of it is stored (a publish is taken whole or not at all):
-   * its changes (Versions.check) and that each annotation's message is retained (40400).
-   * `isNew`: not a repeat.
+   * its changes (Versions.check) and its annotations (Annotations.check: their messages
+   * retained, their summaries within limits). `isNew`: not a repeat.
    */
   check(batch: readonly Message[], isNew: (m: Message) => boolean, at: number, maxSize?: number): Before {
     const before = this.versions.check(batch, isNew, at, maxSize);
-    for (const m of batch) if (isAnnotation(m) && isNew(m)) this.annotations.requireMessage(m.serial!);
+    for (const m of batch) if (isAnnotation(m) && isNew(m)) this.annotations.check(m, at);
     return before;
   }
 
@@ -60,7 +60,7 @@ export class MessageViews {
    * serial and its message's summary.
    */
   made(message: Message, at: number, origin: OriginPosition, maxSize: number | undefined, before: Before): Message {
-    if (isAnnotation(message)) return this.annotated({ ...message, annotation: { ...message.annotation!, serial: formatMessageSerial(at, origin) } });
+    if (isAnnotation(message)) return this.annotated({ ...message, annotation: { ...message.annotation!, serial: this.annotations.serialFor(message.serial!, at, origin) } });
     if (message.action !== undefined) {
       const base = before?.get(message.serial!);
       if (base) before!.delete(message.serial!);
@@ -72,9 +72,15 @@ export class MessageViews {
     return m;
   }
 
-  /** What a master stores for a message another region accepted: an annotation with its summary here. */
+  /**
+   * What a master stores for a message another region accepted: an annotation with its
+   * summary here, or without one where its message is not held here (not here yet, or
+   * gone: what this region holds of its annotations would not be its summary).
+   */
   arrived(message: Message): Message {
-    return isAnnotation(message) ? this.annotated({ ...message }) : message;
+    if (!isAnnotation(message)) return message;
+    const { summary: _theirs, ...m } = message;
+    return this.annotations.held(m.serial!) ? this.annotated(m) : m;
   }
 
   /** An annotation about to be stored here, with its message's summary as this region then holds it. */
@@ -90,7 +96,7 @@ export class MessageViews {
    */
   query(q: HistoryQuery, page: () => { items: LogEntry[]; more: boolean }): { items: LogEntry[]; more: boolean } {
     const s = q.messageSerial;
-    if (s !== undefined && q.annotations) return { items: this.annotations.list(s, q.untilSerial), more: false };
+    if (s !== undefined && q.annotations) return this.annotations.list(s, { upto: q.untilSerial, limit: q.limit, ...(q.after !== undefined ? { after: q.after } : {}) });
     if (s !== undefined) return { items: this.summed(this.versions.lookup(s, q.versions === true, q.untilSerial), q.untilSerial), more: false };
     const p = page();
     return q.kind === 'message' ? { items: this.summed(this.versions.page(p.items, q.untilSerial), q.untilSerial), more: p.more } : p;

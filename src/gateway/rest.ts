@@ -184,8 +184,8 @@ async function mutate(r: RestRequest): Promise<void> {
 /**
  * Annotations of the message of the path's serial (src/channel/annotations.ts): `POST`
  * publishes (an annotation or a list; the SDK's REST `annotations.publish` and `delete`),
- * answering 201 with each one's serial; `GET` lists them oldest first, paged by an
- * offset cursor (`limit` 100 by default, at most 1,000).
+ * answering 201 with each one's serial; `GET` lists them oldest first (by their serials),
+ * `limit` at a time (100 by default, at most 1,000), the next page after the last one's serial.
  */
 async function annotations(r: RestRequest): Promise<void> {
   const c = creds(r);
@@ -205,11 +205,13 @@ async function annotations(r: RestRequest): Promise<void> {
   }
   c.capability.require(name, 'history');
   const limit = intParam(r.query, 'limit', 1, HISTORY_MAX_LIMIT) ?? HISTORY_DEFAULT_LIMIT;
-  const offset = intParam(r.query, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0;
-  const { items } = await s.history(key, { direction: 'forwards', limit, kind: 'message', messageSerial: serial, annotations: true });
-  const page = items.slice(offset, offset + limit).flatMap((e) => (e.kind === 'message' ? [annotationToWire(e.message, r.format)] : []));
-  const next = offset + limit < items.length ? String(offset + limit) : null;
-  send(r.res, 200, page, r.format, { link: linkHeader('annotations', r.query, next) });
+  const after = r.query.get('cursor') ?? undefined;
+  if (after !== undefined && !parseMessageSerial(after)) throw AblyError.of('invalidParameterValue', 'cursor is not valid');
+  const query: HistoryQuery = { direction: 'forwards', limit, kind: 'message', messageSerial: serial, annotations: true, ...(after !== undefined ? { after } : {}) };
+  const { items, more } = await s.history(key, query);
+  const page = items.flatMap((e) => (e.kind === 'message' ? [e.message] : []));
+  const next = more ? (page.at(-1)?.annotation?.serial ?? null) : null;
+  send(r.res, 200, page.map((m) => annotationToWire(m, r.format)), r.format, { link: linkHeader('annotations', r.query, next) });
 }
 
 /** Current presence members (as PRESENT), paged by an offset cursor. */

@@ -356,8 +356,12 @@ export interface HistoryQuery {
    */
   messageSerial?: string | undefined;
   versions: boolean;
-  /** With message_serial: its annotations, oldest first (GET .../messages/{serial}/annotations). */
+  /**
+   * With message_serial: its annotations, oldest first (GET .../messages/{serial}/annotations),
+   * `limit` of them after the one whose serial is `after`.
+   */
   annotations: boolean;
+  after?: string | undefined;
 }
 
 export interface SubRequest {
@@ -3214,6 +3218,7 @@ function createBaseHistoryQuery(): HistoryQuery {
     messageSerial: undefined,
     versions: false,
     annotations: false,
+    after: undefined,
   };
 }
 
@@ -3251,6 +3256,9 @@ export const HistoryQuery: MessageFns<HistoryQuery> = {
     }
     if (message.annotations !== false) {
       writer.uint32(88).bool(message.annotations);
+    }
+    if (message.after !== undefined) {
+      writer.uint32(98).string(message.after);
     }
     return writer;
   },
@@ -3354,6 +3362,14 @@ export const HistoryQuery: MessageFns<HistoryQuery> = {
             }
 
             message.annotations = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.after = reader.string();
             continue;
           }
         }

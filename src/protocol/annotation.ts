@@ -18,10 +18,11 @@ export const ANNOTATION_METHODS = ['total.v1', 'flag.v1', 'distinct.v1', 'unique
 export type AnnotationMethod = (typeof ANNOTATION_METHODS)[number];
 const METHODS = new Set<string>(ANNOTATION_METHODS);
 
-/** The method of a type (`reactions:distinct.v1` → `distinct.v1`), or null: none this service knows. */
+/** The method of a type (`reactions:distinct.v1` → `distinct.v1`), or null: none this service knows, or no namespace before it. */
 export function methodOf(type: string): AnnotationMethod | null {
-  const m = type.slice(type.lastIndexOf(':') + 1);
-  return METHODS.has(m) ? (m as AnnotationMethod) : null;
+  const colon = type.lastIndexOf(':');
+  const m = type.slice(colon + 1);
+  return colon > 0 && METHODS.has(m) ? (m as AnnotationMethod) : null;
 }
 
 /** Methods whose annotations need an identified client (ably/docs: "requires an identified client"). */
@@ -60,7 +61,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function buildAnnotations(raw: unknown, o: AnnotationBuild): Message[] {
   const list = Array.isArray(raw) ? raw : [raw];
   if (list.length === 0) throw AblyError.of('badRequest', 'an annotation publish needs at least one annotation');
-  return list.map((w, i) => annotationOf(w, i, o));
+  let total = 0;
+  return list.map((w, i) => {
+    const m = annotationOf(w, i, o);
+    // The publish as a whole, as a message publish's (gateway/publish.ts).
+    total += messageSize(m) + m.annotation!.type.length;
+    if (total > o.maxMessageSize) throw AblyError.of('messageTooLarge', `annotations of ${total}+ bytes exceed maxMessageSize ${o.maxMessageSize}`);
+    return m;
+  });
 }
 
 function annotationOf(w: unknown, i: number, o: AnnotationBuild): Message {
@@ -77,7 +85,7 @@ function annotationOf(w: unknown, i: number, o: AnnotationBuild): Message {
     throw AblyError.of('invalidParameterValue', `an annotation needs a type (a string of 1 to ${MAX_ANNOTATION_TYPE_LENGTH} characters, such as "reactions:distinct.v1")`);
   }
   const method = methodOf(a.type);
-  if (!method) throw AblyError.of('invalidParameterValue', `annotation type "${a.type.slice(0, 100)}": its method (after the last ":") must be one of ${ANNOTATION_METHODS.join(', ')}`);
+  if (!method) throw AblyError.of('invalidParameterValue', `annotation type "${a.type.slice(0, 100)}" must be namespace:method, its method one of ${ANNOTATION_METHODS.join(', ')}`);
   if (a.count !== undefined && a.count !== null && (typeof a.count !== 'number' || !Number.isInteger(a.count) || a.count < 1 || a.count > MAX_ANNOTATION_COUNT)) {
     throw AblyError.of('invalidParameterValue', `an annotation's count must be a whole number from 1 to ${MAX_ANNOTATION_COUNT}`);
   }

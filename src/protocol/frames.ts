@@ -19,29 +19,37 @@ import type { ProtocolMessage, WireFormat } from './types.js';
  */
 export const FRAME_BUDGET_BYTES = 64 * 1024;
 
-/** About what an entry adds to a frame (data as sent in JSON; extras guessed): only to cut frames and batches. */
+/** About what an entry adds to a frame (data as sent in JSON; extras guessed; an annotation's summary too): only to cut frames and batches. */
 export function sizeEstimate(e: LogEntry): number {
   const m = e.kind === 'message' ? e.message : e.presence;
   const d = m.data;
   const data = d === undefined ? 0 : typeof d === 'string' ? d.length : Math.ceil((d.length * 4) / 3);
-  return 100 + data + m.id.length + (m.clientId?.length ?? 0) + (m.connectionId?.length ?? 0) + (e.kind === 'message' ? (e.message.name?.length ?? 0) + (e.message.serial?.length ?? 0) : 0) + (m.extras ? 200 : 0);
+  const message = e.kind === 'message' ? (e.message.name?.length ?? 0) + (e.message.serial?.length ?? 0) + (e.message.summary ? summarySize(e.message.summary) : 0) : 0;
+  return 100 + data + m.id.length + (m.clientId?.length ?? 0) + (m.connectionId?.length ?? 0) + message + (m.extras ? 200 : 0);
+}
+
+/** A summary's size in JSON, measured once (a summary is never changed once stored). */
+const summarySizes = new WeakMap<object, number>();
+function summarySize(summary: object): number {
+  let n = summarySizes.get(summary);
+  if (n === undefined) summarySizes.set(summary, (n = JSON.stringify(summary).length));
+  return n;
 }
 
 /**
- * What a subscriber is sent of an annotation (src/channel/annotations.ts): its message's
- * summary (a MESSAGE with action 4: subscribers that take messages), the annotation (an
- * ANNOTATION: those that asked for ANNOTATION_SUBSCRIBE), or both (bits).
+ * What a subscriber is sent of an annotation (src/channel/annotations.ts): the annotation
+ * (an ANNOTATION: those that asked for ANNOTATION_SUBSCRIBE), its message's summary (a
+ * MESSAGE with action 4: subscribers that take messages), or both (bits). The annotation
+ * goes first, so a client that resumes after the summary has had both. Of several
+ * annotations of one message in one delivery, only the last one's summary is sent (it
+ * was made with the ones before it: Ably, too, rolls summaries up); one stored without a
+ * summary (its message was not held) sends none.
  */
 export const SUMMARIES = 1;
 export const ANNOTATIONS = 2;
 
 /** The ProtocolMessage kinds an entry can make. */
 type ItemKind = 'message' | 'presence' | 'annotation';
-/** What an annotation's entry makes for each bit of a view: its summary first. */
-const VIEW_ITEMS: [number, ItemKind][] = [
-  [SUMMARIES, 'message'],
-  [ANNOTATIONS, 'annotation'],
-];
 
 /**
  * Frames for a run of entries on one channel, in serial order: MESSAGE frames for runs
@@ -55,6 +63,9 @@ export function entryFrames(channel: string, entries: readonly LogEntry[], forma
   let list = entries;
   let kinds: ItemKind[] | null = null;
   if (entries.some((e) => e.kind === 'message' && isAnnotation(e.message))) {
+    // Of each message's annotations here, the last one's summary (made with the ones before it) is sent.
+    const last = new Map<string, LogEntry>();
+    for (const e of entries) if (e.kind === 'message' && isAnnotation(e.message) && e.message.summary !== undefined) last.set(e.message.serial!, e);
     const l: LogEntry[] = [];
     kinds = [];
     for (const e of entries) {
@@ -63,10 +74,13 @@ export function entryFrames(channel: string, entries: readonly LogEntry[], forma
         kinds.push(e.kind);
         continue;
       }
-      for (const [bit, kind] of VIEW_ITEMS) {
-        if ((view & bit) === 0) continue;
+      if (view & ANNOTATIONS) {
         l.push(e);
-        kinds.push(kind);
+        kinds.push('annotation');
+      }
+      if (view & SUMMARIES && last.get(e.message.serial!) === e) {
+        l.push(e);
+        kinds.push('message');
       }
     }
     list = l;

@@ -254,6 +254,7 @@ export function queryToPb(q: HistoryQuery): pb.HistoryQuery {
     messageSerial: q.messageSerial,
     versions: q.versions === true,
     annotations: q.annotations === true,
+    after: q.after,
   };
 }
 
@@ -271,6 +272,7 @@ export function queryFromPb(p: pb.HistoryQuery): HistoryQuery {
   if (p.messageSerial !== undefined) q.messageSerial = p.messageSerial;
   if (p.versions) q.versions = true;
   if (p.annotations) q.annotations = true;
+  if (p.after !== undefined) q.after = p.after;
   return q;
 }
 

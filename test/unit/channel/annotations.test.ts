@@ -1,10 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { ChannelState, type ChannelSettings } from '../../../src/channel/state.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { MessageAction, type Message } from '../../../src/protocol/message.js';
 import { decodeLogEntries, encodeLogEntries } from '../../../src/transport/entry-lists.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
+import { ChannelLog } from '../../../src/channel/log.js';
+import { MAX_ANNOTATION_NAMES, MAX_ANNOTATION_TYPES } from '../../../src/channel/summary.js';
 import { ablyErrorOf } from '../../helpers/errors.js';
 
 const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 100, maxMessageSize: 1000 };
@@ -113,6 +115,85 @@ describe('ChannelState with annotations', () => {
     expect(listed(st, serial)).toEqual([]);
     expect(summaryOf(st, serial)).toBeUndefined();
     expect(ablyErrorOf(() => st.accept([ann('x:2', serial, 't:total.v1')], clock.now())).code).toBe(40400);
+  });
+});
+
+describe('ChannelState with annotations, across regions', () => {
+  /** An annotation another region stored (its own serial given), as it arrives here. */
+  const remote = (clock: ManualClock, seq: number, serial: string, vs: string, fields: Partial<Message> & { action?: number } = {}): LogEntry => {
+    const { action = 0, ...rest } = fields;
+    return {
+      kind: 'message',
+      serial: 0,
+      channelSerial: '',
+      storedAt: clock.now(),
+      origin: { region: 'us', epoch: 'u', seq },
+      message: { id: `us:${seq}`, timestamp: 1, serial, action: MessageAction.ANNOTATION, annotation: { action, type: 'f:flag.v1', serial: vs }, clientId: 'alice', summary: { theirs: true }, ...rest },
+    };
+  };
+
+  it("orders one made here after the latest of its message's, also one made where the clock is ahead: a delete here takes back a flag made there", () => {
+    const { clock, st, serial } = setup();
+    // alice flags it in us, whose clock is 200 ms ahead; the flag arrives; alice deletes it here.
+    const ahead = `0${clock.now() + 200}-11@us:u`;
+    st.ingest({ region: 'us', epoch: 'u', startSeq: 0, gapBefore: false, entries: [remote(clock, 1, serial, ahead)] }, clock.now());
+    expect(summaryOf(st, serial)).toEqual({ 'f:flag.v1': { total: 1, clientIds: ['alice'], clipped: false } });
+    const [own] = st.accept([ann('x:1', serial, 'f:flag.v1', { action: 1, clientId: 'alice' })], clock.now()).serials;
+    expect(own! > ahead).toBe(true);
+    expect(summaryOf(st, serial)).toEqual({ 'f:flag.v1': { total: 0, clientIds: [], clipped: false } });
+    // One made more than 30 s ahead of this clock: 50001, nothing stored.
+    const far = `0${clock.now() + 40_000}-11@us:u`;
+    st.ingest({ region: 'us', epoch: 'u', gapBefore: false, entries: [remote(clock, 2, serial, far)] }, clock.now());
+    expect(ablyErrorOf(() => st.accept([ann('x:2', serial, 'f:flag.v1', { clientId: 'bob' })], clock.now())).code).toBe(50001);
+  });
+
+  it("stores another region's annotation of a message not held here without a summary, and counts it once the message is here", () => {
+    const { clock, st } = setup();
+    const elsewhere = `0${clock.now()}-11@ap:a`;
+    const [e] = st.ingest({ region: 'us', epoch: 'u', startSeq: 0, gapBefore: false, entries: [remote(clock, 1, elsewhere, `0${clock.now()}-12@us:u`)] }, clock.now()).entries;
+    expect(e?.kind === 'message' && e.message.summary).toBeUndefined();
+    // The message arrives from its own region: its summary counts the annotation.
+    st.ingest({ region: 'ap', epoch: 'a', startSeq: 0, gapBefore: false, entries: [{ kind: 'message', serial: 0, channelSerial: '', storedAt: clock.now(), origin: { region: 'ap', epoch: 'a', seq: 1 }, message: { id: 'ap:1', timestamp: 1, data: 'x', serial: elsewhere } }] }, clock.now());
+    expect(summaryOf(st, elsewhere)).toEqual({ 'f:flag.v1': { total: 1, clientIds: ['alice'], clipped: false } });
+    // Retention drops the annotation (it came first) and keeps the message: no longer counted.
+    const capped = ChannelState.restore(st.snapshot(), { ...settings, maxMessages: 1 });
+    capped.expire(clock.now());
+    expect(summaryOf(capped, elsewhere)).toBeUndefined();
+    expect(capped.query({ direction: 'forwards', limit: 9, kind: 'message', messageSerial: elsewhere }).items).toHaveLength(1);
+  });
+
+  it('adds one that comes out of order without reading the log again', () => {
+    const { clock, st, serial } = setup();
+    st.accept([ann('x:0', serial, 'v:total.v1')], clock.now());
+    const reads = vi.spyOn(ChannelLog.prototype, 'range');
+    const entries = Array.from({ length: 50 }, (_, i) => remote(clock, i + 1, serial, `0${clock.now() - 1000 + i}-11@us:u`, { annotation: { action: 0, type: 'v:total.v1', serial: `0${clock.now() - 1000 + i}-11@us:u` } }));
+    st.ingest({ region: 'us', epoch: 'u', startSeq: 0, gapBefore: false, entries }, clock.now());
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
+    expect(summaryOf(st, serial)).toEqual({ 'v:total.v1': { total: 51 } });
+  });
+
+  it(`refuses a type past ${MAX_ANNOTATION_TYPES} for a message, or a name past ${MAX_ANNOTATION_NAMES} for a type (40003)`, () => {
+    const { clock, st, serial } = setup();
+    st.accept(Array.from({ length: MAX_ANNOTATION_TYPES }, (_, i) => ann(`t:${i}`, serial, `t${i}:total.v1`)), clock.now());
+    expect(ablyErrorOf(() => st.accept([ann('t:x', serial, 'tx:total.v1')], clock.now())).code).toBe(40003);
+    st.accept([ann('t:again', serial, 't0:total.v1')], clock.now());
+    const [other] = st.accept([{ id: 'b', data: 'x', timestamp: 0 }], clock.now()).serials;
+    st.accept(Array.from({ length: MAX_ANNOTATION_NAMES }, (_, i) => ann(`n:${i}`, other!, 'r:distinct.v1', { name: `n${i}`, clientId: 'c' })), clock.now());
+    expect(ablyErrorOf(() => st.accept([ann('n:x', other!, 'r:distinct.v1', { name: 'nx', clientId: 'c' })], clock.now())).code).toBe(40003);
+    st.accept([ann('n:again', other!, 'r:distinct.v1', { name: 'n0', clientId: 'd' })], clock.now());
+  });
+
+  it('lists them a page at a time, after the last one listed, without their summaries', () => {
+    const { clock, st, serial } = setup();
+    st.accept(['a', 'b', 'c'].map((n) => ann(`x:${n}`, serial, 'r:distinct.v1', { name: n, clientId: 'c' })), clock.now());
+    const page = (after?: string) => st.query({ direction: 'forwards', limit: 2, kind: 'message', messageSerial: serial, annotations: true, ...(after ? { after } : {}) });
+    const first = page();
+    expect([first.items.map((e) => e.kind === 'message' && e.message.name), first.more]).toEqual([['a', 'b'], true]);
+    expect(first.items.every((e) => e.kind === 'message' && e.message.summary === undefined)).toBe(true);
+    const last = first.items.at(-1)!;
+    const second = page(last.kind === 'message' ? last.message.annotation!.serial : '');
+    expect([second.items.map((e) => e.kind === 'message' && e.message.name), second.more]).toEqual([['c'], false]);
   });
 });
 

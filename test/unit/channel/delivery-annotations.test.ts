@@ -80,17 +80,16 @@ describe('delivery of annotations', () => {
     const subs = new Map<LocalSubscriber, SubRec>([both, messagesOnly, annotationsOnly, filtered, quiet].map((s) => [s, rec(start)]));
     deliverEntries(subs, entries);
     const summary = (total: number) => `summary {"t:total.v1":{"total":${total}}}`;
+    // The annotations first, then only the last summary of the message (made with both).
     const all: [number, string][] = [
       [Action.MESSAGE, 'hello'],
-      [Action.MESSAGE, summary(1)],
       [Action.ANNOTATION, 'up'],
-      [Action.MESSAGE, summary(2)],
       [Action.ANNOTATION, 'down'],
+      [Action.MESSAGE, summary(2)],
     ];
     expect(both.items()).toEqual(all);
     expect(messagesOnly.items()).toEqual([
       [Action.MESSAGE, 'hello'],
-      [Action.MESSAGE, summary(1)],
       [Action.MESSAGE, summary(2)],
     ]);
     expect(annotationsOnly.items()).toEqual([
@@ -102,7 +101,21 @@ describe('delivery of annotations', () => {
     // Runs of one kind go in one frame, with its last entry's channelSerial.
     expect(messagesOnly.serials()).toEqual([`s${start + 3}`]);
     expect(annotationsOnly.serials()).toEqual([`s${start + 3}`]);
-    expect(both.serials()).toEqual([`s${start + 2}`, `s${start + 2}`, `s${start + 3}`, `s${start + 3}`]);
+    expect(both.serials()).toEqual([`s${start + 1}`, `s${start + 3}`, `s${start + 3}`]);
+  });
+
+  it("sends no summary of an annotation stored without one (its message was not held), and each message's last in a delivery", () => {
+    const start = serial;
+    const sub = new Sub('c1', true, false);
+    const none = ann('up', 0);
+    if (none.kind === 'message') delete none.message.summary;
+    const other = ann('x', 7);
+    if (other.kind === 'message') other.message.serial = 'N';
+    deliverEntries(new Map<LocalSubscriber, SubRec>([[sub, rec(start)]]), [ann('up', 1), other, none]);
+    expect(sub.items()).toEqual([
+      [Action.MESSAGE, 'summary {"t:total.v1":{"total":1}}'],
+      [Action.MESSAGE, 'summary {"t:total.v1":{"total":7}}'],
+    ]);
   });
 
   it('sends a delta subscriber the message after a summary whole (the SDK holds no data of a summary)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SUMMARY_CLIENTS, summarize } from '../../../src/channel/summary.js';
+import { MAX_SUMMARY_CLIENTS, MAX_SUMMARY_LISTED, summarize } from '../../../src/channel/summary.js';
 import { MessageAction, type Message } from '../../../src/protocol/message.js';
 
 let n = 0;
@@ -77,14 +77,19 @@ describe('summarize', () => {
     for (let seed = 1; seed < 30; seed++) expect(JSON.stringify(summarize(shuffled(all, seed))), `seed ${seed}`).toBe(JSON.stringify(want));
   });
 
-  it(`lists at most ${MAX_SUMMARY_CLIENTS} clients an entry, and says so (clipped); the totals stay whole`, () => {
-    const many = Array.from({ length: MAX_SUMMARY_CLIENTS + 5 }, (_, i) => `c${i}`);
+  it(`lists at most ${MAX_SUMMARY_CLIENTS} clients an entry and ${MAX_SUMMARY_LISTED} a summary, in order, and says so (clipped); the totals stay whole`, () => {
+    const many = Array.from({ length: MAX_SUMMARY_CLIENTS + 5 }, (_, i) => `c${String(i).padStart(3, '0')}`);
     const s = summarize([...many.map((c) => a('f:flag.v1', c)), ...many.map((c) => a('m:multiple.v1', c, 'n', { count: 2 }))]) as Record<string, any>;
     expect(s['f:flag.v1'].total).toBe(many.length);
     expect(s['f:flag.v1'].clientIds).toEqual(many.slice(0, MAX_SUMMARY_CLIENTS));
     expect(s['f:flag.v1'].clipped).toBe(true);
     const m = s['m:multiple.v1'].n;
     expect({ total: m.total, listed: Object.keys(m.clientIds).length, clipped: m.clipped, totalClientIds: m.totalClientIds }).toEqual({ total: 2 * many.length, listed: MAX_SUMMARY_CLIENTS, clipped: true, totalClientIds: many.length });
+    // Twelve names of a hundred clients: the first ten list theirs, the rest none.
+    const names = Array.from({ length: 12 }, (_, i) => `n${String(i).padStart(2, '0')}`);
+    const wide = summarize(names.flatMap((n) => many.slice(0, 100).map((c) => a('r:distinct.v1', c, n)))) as Record<string, Record<string, { total: number; clientIds: string[]; clipped: boolean }>>;
+    const listedOf = Object.values(wide['r:distinct.v1']!).map((e) => [e.total, e.clientIds.length, e.clipped]);
+    expect(listedOf).toEqual(names.map((_, i) => (i < MAX_SUMMARY_LISTED / 100 ? [100, 100, false] : [100, 0, true])));
   });
 
   it('takes any name as a name (an own property, also __proto__)', () => {

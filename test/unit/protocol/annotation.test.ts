@@ -22,6 +22,8 @@ describe('buildAnnotations', () => {
     expect(one({ name: 'n' })).toBe(40003);
     expect(one({ type: '', name: 'n' })).toBe(40003);
     expect(one({ type: 'r:distinct.v2', name: 'n' })).toBe(40003);
+    expect(one({ type: 'distinct.v1', name: 'n' })).toBe(40003);
+    expect(one({ type: ':distinct.v1', name: 'n' })).toBe(40003);
     expect(one({ type: 'r:distinct.v1' })).toBe(40003);
     expect(one({ type: 'r:multiple.v1', name: 'n', count: 1.5 })).toBe(40003);
     expect(one({ type: 'r:multiple.v1', name: 'n', count: -1 })).toBe(40003);
@@ -32,6 +34,8 @@ describe('buildAnnotations', () => {
     expect(one({ type: 'r:total.v1' }, { idBase: null })).toBe(40031);
     expect(codeOf(() => buildAnnotations({ type: 'v:total.v1', messageSerial: S.replace('eu', 'us') }, { ...o, messageSerial: S }))).toBe(40003);
     expect(codeOf(() => buildAnnotations([], o))).toBe(40000);
+    // The publish as a whole is held to maxMessageSize too.
+    expect(codeOf(() => buildAnnotations(Array.from({ length: 3 }, () => ({ messageSerial: S, type: 'r:total.v1', data: 'x'.repeat(80) })), o))).toBe(40009);
     expect(codeOf(() => buildAnnotations(['x'], o))).toBe(40000);
     // Unidentified, a total.v1 and a multiple.v1 create are taken.
     expect(buildAnnotations([{ messageSerial: S, type: 'r:total.v1' }, { messageSerial: S, type: 'r:multiple.v1', name: 'n' }], { ...o, clientId: null })).toHaveLength(2);
