@@ -38,15 +38,6 @@ interface Latest {
   del: string;
 }
 
-/** A client's annotations of a distinct.v1 or unique.v1 type. */
-interface Named {
-  names: Map<string, Latest>;
-  /** Its latest delete that named no name (it takes back every name). */
-  any: string;
-  /** Its latest create, and its name (unique.v1: the one it stands under, if any). */
-  last: { serial: string; name: string };
-}
-
 const later = (a: string, b: string) => (a > b ? a : b);
 const latest = (): Latest => ({ create: '', del: '' });
 
@@ -56,27 +47,82 @@ function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
   return v;
 }
 
-/** Per client, what its annotations of one type say. */
+/** What a client's annotations of a flag.v1, distinct.v1 or unique.v1 type say. */
+interface Named {
+  /** Per name its latest create and delete (flag.v1: one name, ''). */
+  names: Map<string, Latest>;
+  /** Its latest delete that named no name (it takes back every name). */
+  any: string;
+  /** Its latest create, and its name (unique.v1: the one it stands under, if any). */
+  last: { serial: string; name: string };
+  /** Where it stands now, and with what (1; a multiple.v1 client: its count). */
+  at: Map<string, number>;
+}
+
+/** What a client's annotations of a multiple.v1 type say: per name its latest delete and the counts created since. */
+interface Counted {
+  names: Map<string, { del: string; counts: Map<string, number> }>;
+  any: string;
+  at: Map<string, number>;
+}
+
+/** Per client, what its annotations of one type say, and who stands where (kept as each comes). */
 type TypeState =
   | { method: 'total.v1'; creates: number; deletes: number }
-  | { method: 'flag.v1'; clients: Map<string, Latest> }
-  /** Per client: per name its latest create and delete, its latest delete of no name, and its latest create. */
-  | { method: 'distinct.v1' | 'unique.v1'; clients: Map<string, Named> }
-  /** Per client and name: its latest delete of it (or of none) and the counts created since. */
-  | { method: 'multiple.v1'; clients: Map<string, { names: Map<string, { del: string; counts: Map<string, number> }>; any: string }>; unidentified: Map<string, number> };
+  | ({ method: 'flag.v1' | 'distinct.v1' | 'unique.v1'; clients: Map<string, Named> } & Standing)
+  | ({ method: 'multiple.v1'; clients: Map<string, Counted>; unidentified: Map<string, number> } & Standing);
+
+interface Standing {
+  /** Every name given (also taken back since): the limit on names counts these. */
+  seen: Set<string>;
+  /** Per name, the clients that stand under it, with their counts (1 but for multiple.v1), and their sum. */
+  stand: Map<string, { clients: Map<string, number>; sum: number }>;
+}
 
 function fresh(method: AnnotationMethod): TypeState {
-  switch (method) {
-    case 'total.v1':
-      return { method, creates: 0, deletes: 0 };
-    case 'flag.v1':
-      return { method, clients: new Map() };
-    case 'distinct.v1':
-    case 'unique.v1':
-      return { method, clients: new Map() };
-    case 'multiple.v1':
-      return { method, clients: new Map(), unidentified: new Map() };
+  if (method === 'total.v1') return { method, creates: 0, deletes: 0 };
+  const standing: Standing = { seen: new Set(), stand: new Map() };
+  if (method === 'multiple.v1') return { method, clients: new Map(), unidentified: new Map(), ...standing };
+  return { method, clients: new Map(), ...standing };
+}
+
+/** Where a client stands now, from what its annotations say. */
+function placesOf(method: AnnotationMethod, c: Named | Counted): Map<string, number> {
+  const at = new Map<string, number>();
+  if (method === 'multiple.v1') {
+    for (const [name, n] of (c as Counted).names) {
+      let sum = 0;
+      for (const [s, k] of n.counts) if (s > c.any && s > n.del) sum += k;
+      if (sum > 0) at.set(name, sum);
+    }
+    return at;
   }
+  const d = c as Named;
+  for (const [name, l] of d.names) {
+    if (!(l.create > l.del && l.create > d.any)) continue;
+    if (method === 'unique.v1' && !(d.last.name === name && l.create === d.last.serial)) continue;
+    at.set(name, 1);
+  }
+  return at;
+}
+
+/** Moves `client` to where its annotations now say it stands. */
+function restand(t: Exclude<TypeState, { method: 'total.v1' }>, client: string, c: Named | Counted): void {
+  const now = placesOf(t.method, c);
+  for (const [name, k] of c.at) {
+    if (now.get(name) === k) continue;
+    const e = t.stand.get(name)!;
+    e.clients.delete(client);
+    e.sum -= k;
+    if (e.clients.size === 0) t.stand.delete(name);
+  }
+  for (const [name, k] of now) {
+    if (c.at.get(name) === k) continue;
+    const e = entry(t.stand, name, () => ({ clients: new Map<string, number>(), sum: 0 }));
+    e.clients.set(client, k);
+    e.sum += k;
+  }
+  c.at = now;
 }
 
 /** The summary of one message's annotations, added one at a time in any order. */
@@ -94,10 +140,8 @@ export class SummaryFold {
     const type = a.annotation!.type;
     const t = this.types.get(type);
     if (!t) return this.types.size >= MAX_ANNOTATION_TYPES ? `a message's annotations may have at most ${MAX_ANNOTATION_TYPES} types` : null;
-    if (a.name === undefined || t.method === 'total.v1' || t.method === 'flag.v1') return null;
-    const names = new Set<string>(t.method === 'multiple.v1' ? t.unidentified.keys() : []);
-    for (const c of t.clients.values()) for (const n of c.names.keys()) names.add(n);
-    return !names.has(a.name) && names.size >= MAX_ANNOTATION_NAMES ? `a message's ${type} annotations may have at most ${MAX_ANNOTATION_NAMES} names` : null;
+    if (a.name === undefined || t.method === 'total.v1') return null;
+    return !t.seen.has(a.name) && t.seen.size >= MAX_ANNOTATION_NAMES ? `a message's ${type} annotations may have at most ${MAX_ANNOTATION_NAMES} names` : null;
   }
 
   /** Adds annotation `a` (an annotation message: annotations.ts). Each is added once. */
@@ -109,51 +153,42 @@ export class SummaryFold {
     if (!method) return;
     const t = entry(this.types, f.type, () => fresh(method));
     const del = f.action === ANNOTATION_DELETE;
-    const client = a.clientId;
     if (t.method === 'total.v1') {
       if (del) t.deletes++;
       else t.creates++;
       return;
     }
+    const client = a.clientId;
+    const name = t.method === 'flag.v1' ? '' : a.name;
+    if (name !== undefined) t.seen.add(name);
     if (t.method === 'multiple.v1') {
-      const count = f.count ?? 1;
       if (client === undefined) {
-        if (!del && a.name !== undefined) t.unidentified.set(a.name, (t.unidentified.get(a.name) ?? 0) + count);
+        if (!del && name !== undefined) t.unidentified.set(name, (t.unidentified.get(name) ?? 0) + (f.count ?? 1));
         return;
       }
-      const c = entry(t.clients, client, () => ({ names: new Map(), any: '' }));
-      if (del && a.name === undefined) {
-        c.any = later(c.any, serial);
-        for (const n of c.names.values()) dropBefore(n.counts, c.any);
-        return;
+      const c = entry(t.clients, client, (): Counted => ({ names: new Map(), any: '', at: new Map() }));
+      if (del && name === undefined) c.any = later(c.any, serial);
+      else if (name !== undefined) {
+        const n = entry(c.names, name, () => ({ del: '', counts: new Map<string, number>() }));
+        if (del) n.del = later(n.del, serial);
+        else n.counts.set(serial, f.count ?? 1);
+        dropBefore(n.counts, later(n.del, c.any));
       }
-      if (a.name === undefined) return;
-      const n = entry(c.names, a.name, () => ({ del: '', counts: new Map() }));
-      if (del) {
-        n.del = later(n.del, serial);
-        dropBefore(n.counts, n.del);
-      } else if (serial > n.del && serial > c.any) n.counts.set(serial, count);
+      restand(t, client, c);
       return;
     }
     if (client === undefined) return;
-    if (t.method === 'flag.v1') {
-      const l = entry(t.clients, client, latest);
+    const c = entry(t.clients, client, (): Named => ({ names: new Map(), any: '', last: { serial: '', name: '' }, at: new Map() }));
+    if (del && name === undefined) c.any = later(c.any, serial);
+    else if (name !== undefined) {
+      const l = entry(c.names, name, latest);
       if (del) l.del = later(l.del, serial);
-      else l.create = later(l.create, serial);
-      return;
+      else {
+        l.create = later(l.create, serial);
+        if (serial > c.last.serial) c.last = { serial, name };
+      }
     }
-    const c = entry(t.clients, client, (): Named => ({ names: new Map(), any: '', last: { serial: '', name: '' } }));
-    if (del && a.name === undefined) {
-      c.any = later(c.any, serial);
-      return;
-    }
-    if (a.name === undefined) return;
-    const l = entry(c.names, a.name, latest);
-    if (del) l.del = later(l.del, serial);
-    else {
-      l.create = later(l.create, serial);
-      if (serial > c.last.serial) c.last = { serial, name: a.name };
-    }
+    restand(t, client, c);
   }
 
   /** The summary as clients are sent it (a new object each time: stored in an entry, it must not change). */
@@ -170,58 +205,56 @@ function dropBefore(counts: Map<string, number>, cutoff: string): void {
   for (const s of counts.keys()) if (s <= cutoff) counts.delete(s);
 }
 
-/** The clients that stand in one entry, sorted. */
-function standing(t: Exclude<TypeState, { method: 'total.v1' | 'multiple.v1' }>): Map<string, string[]> {
-  const byName = new Map<string, string[]>();
-  for (const [client, c] of [...t.clients].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (t.method === 'flag.v1') {
-      if ((c as Latest).create > (c as Latest).del) entry(byName, '', () => []).push(client);
-      continue;
-    }
-    const d = c as Named;
-    for (const [name, l] of d.names) {
-      const stands = t.method === 'unique.v1' ? d.last.name === name && l.create === d.last.serial && l.create > l.del && l.create > d.any : l.create > l.del && l.create > d.any;
-      if (stands) entry(byName, name, () => []).push(client);
+/**
+ * A map's keys sorted, kept while it has as many: clients are only ever added to a fold's
+ * maps, so one of the same size has the same keys (a summary is made at every annotation,
+ * and sorting a thousand clients each time was most of its cost).
+ */
+const sortedKeys = new WeakMap<Map<string, unknown>, string[]>();
+function sorted(m: Map<string, unknown>): string[] {
+  let keys = sortedKeys.get(m);
+  if (!keys || keys.length !== m.size) sortedKeys.set(m, (keys = [...m.keys()].sort()));
+  return keys;
+}
+
+/** The first clients of `stand` in order (as many as an entry may list and the budget leaves), and whether that is all. */
+function listed(all: Map<string, unknown>, stand: Map<string, number>, budget: { left: number }): { clientIds: string[]; clipped: boolean } {
+  const n = Math.min(stand.size, MAX_SUMMARY_CLIENTS, budget.left);
+  budget.left -= n;
+  const clientIds: string[] = [];
+  if (n > 0) {
+    for (const c of sorted(all)) {
+      if (!stand.has(c)) continue;
+      clientIds.push(c);
+      if (clientIds.length === n) break;
     }
   }
-  return byName;
+  return { clientIds, clipped: stand.size > n };
 }
 
-function listed(clients: string[], budget: { left: number }): { clientIds: string[]; clipped: boolean } {
-  const n = Math.min(clients.length, MAX_SUMMARY_CLIENTS, budget.left);
-  budget.left -= n;
-  return { clientIds: clients.slice(0, n), clipped: clients.length > n };
-}
-
-const sortedNames = (m: Map<string, unknown>) => [...m.keys()].sort();
+const NO_ONE = new Map<string, number>();
 
 function entryOf(t: TypeState, budget: { left: number }): unknown {
   if (t.method === 'total.v1') return { total: Math.max(0, t.creates - t.deletes) };
   if (t.method === 'flag.v1') {
-    const clients = standing(t).get('') ?? [];
-    return { total: clients.length, ...listed(clients, budget) };
+    const stand = t.stand.get('')?.clients ?? NO_ONE;
+    return { total: stand.size, ...listed(t.clients, stand, budget) };
   }
   if (t.method !== 'multiple.v1') {
-    const byName = standing(t);
-    return Object.fromEntries(sortedNames(byName).map((name) => [name, { total: byName.get(name)!.length, ...listed(byName.get(name)!, budget) }]));
+    return Object.fromEntries([...t.stand.keys()].sort().map((name) => {
+      const stand = t.stand.get(name)!.clients;
+      return [name, { total: stand.size, ...listed(t.clients, stand, budget) }];
+    }));
   }
   // multiple.v1: per name, each client's counts since its latest delete, and the unidentified's.
-  const byName = new Map<string, { clients: [string, number][]; unidentified: number }>();
-  for (const [name, n] of t.unidentified) entry(byName, name, () => ({ clients: [], unidentified: 0 })).unidentified = n;
-  for (const [client, c] of t.clients) {
-    for (const [name, n] of c.names) {
-      let sum = 0;
-      for (const [s, k] of n.counts) if (s > c.any) sum += k;
-      if (sum > 0) entry(byName, name, () => ({ clients: [], unidentified: 0 })).clients.push([client, sum]);
-    }
-  }
+  const names = new Set([...t.stand.keys(), ...t.unidentified.keys()]);
   return Object.fromEntries(
-    sortedNames(byName).map((name) => {
-      const e = byName.get(name)!;
-      e.clients.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      const { clientIds, clipped } = listed(e.clients.map(([c]) => c), budget);
-      const total = e.clients.reduce((s, [, k]) => s + k, e.unidentified);
-      return [name, { total, clientIds: Object.fromEntries(e.clients.slice(0, clientIds.length)), totalUnidentified: e.unidentified, clipped, totalClientIds: e.clients.length }];
+    [...names].sort().map((name) => {
+      const e = t.stand.get(name);
+      const stand = e?.clients ?? NO_ONE;
+      const unidentified = t.unidentified.get(name) ?? 0;
+      const { clientIds, clipped } = listed(t.clients, stand, budget);
+      return [name, { total: (e?.sum ?? 0) + unidentified, clientIds: Object.fromEntries(clientIds.map((c) => [c, stand.get(c)!])), totalUnidentified: unidentified, clipped, totalClientIds: stand.size }];
     }),
   );
 }
