@@ -5,7 +5,8 @@
  * already: each must be about as cheap as the first), and of an update; a history read
  * of a message with many versions (first read, which joins them all, and again); and
  * `getMessage`'s look through history for a serial it does not hold. After a round not
- * counted (the code warm). Figures are medians over rounds, in µs. Besides: what a
+ * counted (the code warm); an annotation's `accept` by 10 and by 1,000 clients, and
+ * `getMessage` of the annotated message. Figures are medians over rounds, in µs. Besides: what a
  * message's serial adds to a MESSAGE frame of 43 messages of 100 bytes of data (the
  * fan-out benchmark's), in bytes per message, in each format.
  * Usage: node dist/bench/message-versions.js [--rounds R] [--appends N] [--out DIR]
@@ -14,7 +15,7 @@
 import type { LogEntry } from '../channel/entry.js';
 import { ChannelState, type ChannelSettings } from '../channel/state.js';
 import { entryFrames } from '../protocol/frames.js';
-import type { Message } from '../protocol/message.js';
+import { MessageAction, type Message } from '../protocol/message.js';
 import { formatMessageSerial } from '../protocol/message-serial.js';
 import { argOf, emitResult, median } from './util.js';
 
@@ -61,6 +62,7 @@ function round(appends: number) {
   const lookupMissUs = us(t);
   const tenth = Math.max(1, Math.floor(appends / 10));
   return {
+    ...annotations(st, serial!),
     createUs,
     plainUs: median(plainUs),
     firstAppendsUs: median(appendUs.slice(0, tenth)),
@@ -70,6 +72,28 @@ function round(appends: number) {
     historyAgainUs,
     lookupMissUs,
   };
+}
+
+/**
+ * Annotations (src/channel/annotations.ts) of one message: each `accept` of one
+ * (distinct.v1, three names), by 10 clients and then by 1,000, its median over the last
+ * tenth (the first ones by new clients); and getMessage with its summary.
+ */
+function annotations(st: ChannelState, serial: string) {
+  const per = (clients: number, type: string) => {
+    const took: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const t = performance.now();
+      st.accept([{ id: `${type}:${i}`, timestamp: Date.now(), serial, action: MessageAction.ANNOTATION, annotation: { action: 0, type }, name: ['up', 'down', 'heart'][i % 3]!, clientId: `client-${i % clients}` }], Date.now());
+      took.push(us(t));
+    }
+    return median(took.slice(-200));
+  };
+  const annotation10Us = per(10, 'few:distinct.v1');
+  const annotation1000Us = per(1000, 'many:distinct.v1');
+  const t = performance.now();
+  st.query({ direction: 'backwards', limit: 1, kind: 'message', messageSerial: serial });
+  return { annotation10Us, annotation1000Us, getMessageAnnotatedUs: us(t) };
 }
 
 /** Bytes per message of a frame of 43 such messages, without and with their serials. */
@@ -104,6 +128,9 @@ const result = {
   historyFirstReadUs: med('historyFirstUs'),
   historyAgainUs: med('historyAgainUs'),
   lookupMissUs: med('lookupMissUs'),
+  annotation10Us: med('annotation10Us'),
+  annotation1000Us: med('annotation1000Us'),
+  getMessageAnnotatedUs: med('getMessageAnnotatedUs'),
   frameBytesPerMessage: { json: frameBytes('json'), msgpack: frameBytes('msgpack') },
 };
 emitResult('message-versions', result, argOf('--out'));
