@@ -25,7 +25,7 @@ import type { OriginPosition } from '../protocol/serial.js';
 import type { EntryHead } from '../transport/entry-codec.js';
 import type { LogEntry, MessageEntry } from './entry.js';
 import type { ChannelLog } from './log.js';
-import { SummaryFold } from './summary.js';
+import { SummaryFold, type Pending } from './summary.js';
 import { MAX_VERSION_AHEAD_MS, VersionIndex } from './versions.js';
 
 /** Messages remembered as held (their create's log serial) or not (how far the log was looked through), each at most. */
@@ -39,7 +39,7 @@ export class Annotations {
   private readonly creates = new Map<string, number>();
   /** Per message looked for and not found, the log serial up to which it was looked for. */
   private readonly misses = new Map<string, number>();
-  /** The annotation summaryWith last added: the next entry noted, if it is that one, is in its fold. */
+  /** The annotation `take` last added: the next entry noted, if it is that one, is in its fold. */
   private taken: Message | null = null;
 
   constructor(private readonly log: ChannelLog) {}
@@ -96,20 +96,27 @@ export class Annotations {
   }
 
   /**
-   * Checks an annotation before it is stored, to be stored at `at` (ms): its message must
-   * be retained (40400), the summary must not grow past its limits (40003), and the latest
-   * of its message's annotations must not have been made more than MAX_VERSION_AHEAD_MS
-   * after `at` (another region's clock far ahead: 50001).
+   * Checks a batch's annotations before any is stored (`isNew`: not a repeat), to be
+   * stored at `at` (ms): each one's message must be retained (40400), its summary must not
+   * grow past its limits with the batch's before it (40003), and the latest of its
+   * message's annotations must not have been made more than MAX_VERSION_AHEAD_MS after
+   * `at` (another region's clock far ahead: 50001).
    */
-  check(a: Message, at: number): void {
-    const target = a.serial!;
-    if (!this.held(target)) throw AblyError.of('notFound', `no message with serial ${target} in the channel's retained history`);
-    const fold = this.foldOf(target);
-    const why = fold.tooLarge(a);
-    if (why) throw AblyError.of('invalidParameterValue', why);
-    const ahead = (parseMessageSerial(fold.last)?.at ?? 0) - at;
-    if (ahead > MAX_VERSION_AHEAD_MS) {
-      throw AblyError.of('internalChannel', `message ${target}'s latest annotation was made ${Math.round(ahead / 1000)} s ahead of this region's clock: one now would be ordered before it`);
+  check(batch: readonly Message[], isNew: (m: Message) => boolean, at: number): void {
+    const pending = new Map<string, Pending>();
+    for (const a of batch) {
+      if (!isAnnotation(a) || !isNew(a)) continue;
+      const target = a.serial!;
+      if (!this.held(target)) throw AblyError.of('notFound', `no message with serial ${target} in the channel's retained history`);
+      const fold = this.foldOf(target);
+      let p = pending.get(target);
+      if (!p) pending.set(target, (p = { types: new Set(), names: new Map() }));
+      const why = fold.tooLarge(a, p);
+      if (why) throw AblyError.of('invalidParameterValue', why);
+      const ahead = (parseMessageSerial(fold.last)?.at ?? 0) - at;
+      if (ahead > MAX_VERSION_AHEAD_MS) {
+        throw AblyError.of('internalChannel', `message ${target}'s latest annotation was made ${Math.round(ahead / 1000)} s ahead of this region's clock: one now would be ordered before it`);
+      }
     }
   }
 
@@ -124,12 +131,16 @@ export class Annotations {
     return serial > last ? serial : formatMessageSerial(Math.max(at, (parseMessageSerial(last)?.at ?? at) + 1), origin);
   }
 
-  /** The summary of `a`'s message with `a` (an annotation about to be stored, its serial given) and the ones this region holds. */
-  summaryWith(a: Message): Summary {
+  /**
+   * Adds `a` (an annotation about to be stored, its serial given) to its message's fold;
+   * with `summarize`, returns the summary of its message with it and the ones this region
+   * holds (a batch's last annotation of a message: its summary is made with the others).
+   */
+  take(a: Message, summarize: boolean): Summary | undefined {
     const fold = this.foldOf(a.serial!);
     fold.add(a);
     this.taken = a;
-    return fold.summary();
+    return summarize ? fold.summary() : undefined;
   }
 
   /**

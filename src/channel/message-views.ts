@@ -50,17 +50,17 @@ export class MessageViews {
    */
   check(batch: readonly Message[], isNew: (m: Message) => boolean, at: number, maxSize?: number): Before {
     const before = this.versions.check(batch, isNew, at, maxSize);
-    for (const m of batch) if (isAnnotation(m) && isNew(m)) this.annotations.check(m, at);
+    this.annotations.check(batch, isNew, at);
     return before;
   }
 
   /**
    * What a master stores for `message`, accepted at `at` by `origin`: a create with its
    * serial, a change as the version it makes (`before`: check's), an annotation with its
-   * serial and its message's summary.
+   * serial (and, with `summarize`, its message's summary: `summarized`).
    */
-  made(message: Message, at: number, origin: OriginPosition, maxSize: number | undefined, before: Before): Message {
-    if (isAnnotation(message)) return this.annotated({ ...message, annotation: { ...message.annotation!, serial: this.annotations.serialFor(message.serial!, at, origin) } });
+  made(message: Message, at: number, origin: OriginPosition, maxSize: number | undefined, before: Before, summarize = true): Message {
+    if (isAnnotation(message)) return this.annotated({ ...message, annotation: { ...message.annotation!, serial: this.annotations.serialFor(message.serial!, at, origin) } }, summarize);
     if (message.action !== undefined) {
       const base = before?.get(message.serial!);
       if (base) before!.delete(message.serial!);
@@ -77,16 +77,28 @@ export class MessageViews {
    * summary here, or without one where its message is not held here (not here yet, or
    * gone: what this region holds of its annotations would not be its summary).
    */
-  arrived(message: Message): Message {
+  arrived(message: Message, summarize = true): Message {
     if (!isAnnotation(message)) return message;
     const { summary: _theirs, ...m } = message;
-    return this.annotations.held(m.serial!) ? this.annotated(m) : m;
+    return this.annotated(m, summarize && this.annotations.held(m.serial!));
   }
 
-  /** An annotation about to be stored here, with its message's summary as this region then holds it. */
-  private annotated(m: Message): Message {
-    m.summary = this.annotations.summaryWith(m);
+  /** An annotation about to be stored here; with `summarize`, with its message's summary as this region then holds it. */
+  private annotated(m: Message, summarize: boolean): Message {
+    const summary = this.annotations.take(m, summarize);
+    if (summary !== undefined) m.summary = summary;
     return m;
+  }
+
+  /**
+   * Of a batch's annotations (messages, or entries' messages), those given a summary:
+   * each message's last in the batch (its summary made with the others; subscribers are
+   * sent one a delivery: frames.ts). The others are stored without one.
+   */
+  summarized(batch: readonly Message[]): Set<Message> {
+    const last = new Map<string, Message>();
+    for (const m of batch) if (isAnnotation(m)) last.set(m.serial!, m);
+    return new Set(last.values());
   }
 
   /**

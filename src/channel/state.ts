@@ -174,6 +174,7 @@ export class ChannelState {
     const max = this.settings.maxMessageSize;
     const storedAt = this.stamp(now);
     const before = this.views.check(messages, (c) => !this.dedup.lookup(c.id), storedAt, max);
+    const summarized = this.views.summarized(messages);
     for (const message of messages) {
       const dup = this.dedup.lookup(message.id);
       if (dup !== undefined) {
@@ -185,7 +186,7 @@ export class ChannelState {
       const serial = this.log.lastSerial + 1;
       const origin: OriginPosition = { region: this.settings.region, epoch: this.epoch, seq };
       const channelSerial = this.formatAt(serial, seq);
-      const m = this.views.made(message, storedAt, origin, max, before);
+      const m = this.views.made(message, storedAt, origin, max, before, summarized.has(message));
       const own = m.annotation?.serial ?? m.version?.serial ?? m.serial!;
       const e: MessageEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: m };
       this.record(e, undefined, true);
@@ -349,6 +350,7 @@ export class ChannelState {
     const out: LogEntry[] = [];
     if (begins && b.members) this.syncMembersOf(b.region, b.members, { region: b.region, epoch: b.epoch, seq: last }, storedAt, out);
     const synced = out.length;
+    const summarized = this.views.summarized(b.entries.flatMap((e) => (e.kind === 'message' ? [e.message] : [])));
     for (const e of b.entries) {
       if (e.origin.seq <= last) continue;
       last = e.origin.seq;
@@ -361,7 +363,7 @@ export class ChannelState {
       }
       const serial = this.log.lastSerial + 1;
       const channelSerial = this.formatAt(serial);
-      const entry: LogEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: this.views.arrived(e.message) };
+      const entry: LogEntry = { kind: 'message', serial, channelSerial, storedAt, origin, message: this.views.arrived(e.message, summarized.has(e.message)) };
       this.record(entry, undefined, true);
       this.lastChannelSerial = channelSerial;
       out.push(entry);

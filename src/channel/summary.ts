@@ -18,16 +18,18 @@
  *
  * Names, clientIds and types are listed in order (sorted), a list of clientIds cut at
  * MAX_SUMMARY_CLIENTS and all of a summary's at MAX_SUMMARY_LISTED (`clipped`; the totals
- * stay whole). A message's annotations may have MAX_ANNOTATION_TYPES types and each type
- * MAX_ANNOTATION_NAMES names (tooLarge), which bounds what a summary holds besides clients.
+ * stay whole), and at MAX_SUMMARY_LISTED_CHARS characters. A message's annotations may
+ * have MAX_ANNOTATION_TYPES types and each type MAX_ANNOTATION_NAMES names (tooLarge), of
+ * 256 characters at most (protocol/annotation.ts): a summary is bounded in size.
  */
 import { ANNOTATION_DELETE, methodOf, type AnnotationMethod } from '../protocol/annotation.js';
 import type { Message, Summary } from '../protocol/message.js';
 
 /** clientIds listed at most per entry of a summary; past that `clipped` is set (the totals stay whole). */
 export const MAX_SUMMARY_CLIENTS = 100;
-/** clientIds listed at most in one summary, over all its entries (in the order they are listed). */
+/** clientIds listed at most in one summary, over all its entries (in the order they are listed), and their characters. */
 export const MAX_SUMMARY_LISTED = 1000;
+export const MAX_SUMMARY_LISTED_CHARS = 32 * 1024;
 /** Types a message's annotations may have, and names each type's (a new one past that is refused: 40003). */
 export const MAX_ANNOTATION_TYPES = 10;
 export const MAX_ANNOTATION_NAMES = 50;
@@ -73,7 +75,7 @@ type TypeState =
   | ({ method: 'multiple.v1'; clients: Map<string, Counted>; unidentified: Map<string, number> } & Standing);
 
 interface Standing {
-  /** Every name given (also taken back since): the limit on names counts these. */
+  /** Every name given by a create (also taken back since): the limit on names counts these. */
   seen: Set<string>;
   /** Per name, the clients that stand under it, with their counts (1 but for multiple.v1), and their sum. */
   stand: Map<string, { clients: Map<string, number>; sum: number }>;
@@ -125,6 +127,14 @@ function restand(t: Exclude<TypeState, { method: 'total.v1' }>, client: string, 
   c.at = now;
 }
 
+/** A batch's new types and names (by type) of one message, before they are added: tooLarge counts them. */
+export interface Pending {
+  types: Set<string>;
+  names: Map<string, Set<string>>;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
 /** The summary of one message's annotations, added one at a time in any order. */
 export class SummaryFold {
   private readonly types = new Map<string, TypeState>();
@@ -133,15 +143,27 @@ export class SummaryFold {
 
   /**
    * Why `a` would make this summary too large (a new type past MAX_ANNOTATION_TYPES, a new
-   * name past MAX_ANNOTATION_NAMES in its type: counted over every annotation added, taken
-   * back or not), or null.
+   * name past MAX_ANNOTATION_NAMES in its type: counted over every create added, taken
+   * back or not, and those of `pending`, a batch's before it), or null. A delete makes
+   * nothing larger. Notes `a`'s type and name in `pending`.
    */
-  tooLarge(a: Message): string | null {
-    const type = a.annotation!.type;
-    const t = this.types.get(type);
-    if (!t) return this.types.size >= MAX_ANNOTATION_TYPES ? `a message's annotations may have at most ${MAX_ANNOTATION_TYPES} types` : null;
-    if (a.name === undefined || t.method === 'total.v1') return null;
-    return !t.seen.has(a.name) && t.seen.size >= MAX_ANNOTATION_NAMES ? `a message's ${type} annotations may have at most ${MAX_ANNOTATION_NAMES} names` : null;
+  tooLarge(a: Message, pending: Pending = { types: new Set(), names: new Map() }): string | null {
+    const f = a.annotation!;
+    if (f.action === ANNOTATION_DELETE) return null;
+    const t = this.types.get(f.type);
+    if (!t && !pending.types.has(f.type)) {
+      if (this.types.size + pending.types.size >= MAX_ANNOTATION_TYPES) return `a message's annotations may have at most ${MAX_ANNOTATION_TYPES} types`;
+      pending.types.add(f.type);
+    }
+    const method = methodOf(f.type);
+    const name = method === 'flag.v1' || method === 'total.v1' ? undefined : a.name;
+    if (name === undefined) return null;
+    const seen = t && t.method !== 'total.v1' ? t.seen : NONE;
+    const more = entry(pending.names, f.type, () => new Set<string>());
+    if (seen.has(name) || more.has(name)) return null;
+    if (seen.size + more.size >= MAX_ANNOTATION_NAMES) return `a message's ${f.type} annotations may have at most ${MAX_ANNOTATION_NAMES} names`;
+    more.add(name);
+    return null;
   }
 
   /** Adds annotation `a` (an annotation message: annotations.ts). Each is added once. */
@@ -160,7 +182,7 @@ export class SummaryFold {
     }
     const client = a.clientId;
     const name = t.method === 'flag.v1' ? '' : a.name;
-    if (name !== undefined) t.seen.add(name);
+    if (name !== undefined && !del) t.seen.add(name);
     if (t.method === 'multiple.v1') {
       if (client === undefined) {
         if (!del && name !== undefined) t.unidentified.set(name, (t.unidentified.get(name) ?? 0) + (f.count ?? 1));
@@ -193,7 +215,7 @@ export class SummaryFold {
 
   /** The summary as clients are sent it (a new object each time: stored in an entry, it must not change). */
   summary(): Summary {
-    const budget = { left: MAX_SUMMARY_LISTED };
+    const budget: Budget = { left: MAX_SUMMARY_LISTED, chars: MAX_SUMMARY_LISTED_CHARS };
     const out: [string, unknown][] = [];
     for (const type of [...this.types.keys()].sort()) out.push([type, entryOf(this.types.get(type)!, budget)]);
     return Object.fromEntries(out);
@@ -217,24 +239,36 @@ function sorted(m: Map<string, unknown>): string[] {
   return keys;
 }
 
-/** The first clients of `stand` in order (as many as an entry may list and the budget leaves), and whether that is all. */
-function listed(all: Map<string, unknown>, stand: Map<string, number>, budget: { left: number }): { clientIds: string[]; clipped: boolean } {
+/** What a summary may still list: clientIds, and their characters. */
+interface Budget {
+  left: number;
+  chars: number;
+}
+
+/**
+ * The first clients of `stand` in order (as many as an entry may list and the budget
+ * leaves), and whether that is all: read from the type's sorted clients (`all`), or
+ * where few of them stand here, from these sorted.
+ */
+function listed(all: Map<string, unknown>, stand: Map<string, number>, budget: Budget): { clientIds: string[]; clipped: boolean } {
   const n = Math.min(stand.size, MAX_SUMMARY_CLIENTS, budget.left);
-  budget.left -= n;
   const clientIds: string[] = [];
   if (n > 0) {
-    for (const c of sorted(all)) {
+    for (const c of stand.size * 8 < all.size ? [...stand.keys()].sort() : sorted(all)) {
       if (!stand.has(c)) continue;
+      if (c.length > budget.chars) break;
+      budget.chars -= c.length;
       clientIds.push(c);
       if (clientIds.length === n) break;
     }
   }
-  return { clientIds, clipped: stand.size > n };
+  budget.left -= clientIds.length;
+  return { clientIds, clipped: stand.size > clientIds.length };
 }
 
 const NO_ONE = new Map<string, number>();
 
-function entryOf(t: TypeState, budget: { left: number }): unknown {
+function entryOf(t: TypeState, budget: Budget): unknown {
   if (t.method === 'total.v1') return { total: Math.max(0, t.creates - t.deletes) };
   if (t.method === 'flag.v1') {
     const stand = t.stand.get('')?.clients ?? NO_ONE;

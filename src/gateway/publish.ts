@@ -6,7 +6,7 @@ import { AblyError } from '../errors.js';
 import type { Limits } from '../config/topology.js';
 import { PresenceAction } from '../protocol/actions.js';
 import type { Credentials } from '../auth/keys.js';
-import { fromWire, isAnnotation, MessageAction, messageSize, type InboundMessage, type Message, type PresenceMessage } from '../protocol/message.js';
+import { fromWire, isAnnotation, MessageAction, messageSize, publishedClientId, withFields, type InboundMessage, type Message, type PresenceMessage } from '../protocol/message.js';
 
 export interface BuildOptions {
   limits: Limits;
@@ -61,24 +61,10 @@ export function buildMessages(raw: unknown, o: BuildOptions): Message[] {
       out.push(changeOf(m, i, o));
       continue;
     }
-    let clientId = m.clientId;
-    if (clientId !== undefined) {
-      if (clientId === '*') throw AblyError.of('invalidClientId', 'a message cannot have clientId "*"');
-      if (o.clientId === null || (o.clientId !== '*' && o.clientId !== clientId)) {
-        throw AblyError.of('invalidClientId', `message clientId "${clientId}" does not match the connection's (${o.clientId ?? 'anonymous'})`);
-      }
-    } else if (o.clientId !== null && o.clientId !== '*') {
-      clientId = o.clientId;
-    }
+    const clientId = publishedClientId(m.clientId, o.clientId, 'message');
     const id = m.id ?? (o.idBase !== null ? `${o.idBase}:${i}` : undefined);
     if (id === undefined) throw AblyError.of('invalidPublishId', 'message id missing');
-    const msg: Message = { id, timestamp: m.timestamp ?? o.now };
-    if (m.name !== undefined) msg.name = m.name;
-    if (clientId !== undefined) msg.clientId = clientId;
-    if (o.connectionId !== undefined) msg.connectionId = o.connectionId;
-    if (m.data !== undefined) msg.data = m.data;
-    if (m.encoding !== undefined) msg.encoding = m.encoding;
-    if (m.extras !== undefined) msg.extras = m.extras;
+    const msg = withFields({ id, timestamp: m.timestamp ?? o.now }, m, clientId, o.connectionId);
     out.push(msg);
   }
   return out;

@@ -5,7 +5,7 @@
  * the channel holds (src/channel/annotations.ts), and what clients are sent of one.
  */
 import { AblyError } from '../errors.js';
-import { denormalizeData, fromWire, MessageAction, messageSize, type Message } from './message.js';
+import { denormalizeData, fromWire, MessageAction, messageSize, publishedClientId, withFields, type Message } from './message.js';
 import { parseMessageSerial } from './message-serial.js';
 import type { WireAnnotation, WireFormat, WireMessage } from './types.js';
 
@@ -32,8 +32,9 @@ export function needsClientId(method: AnnotationMethod, action: number): boolean
   return method === 'multiple.v1' && action === ANNOTATION_DELETE;
 }
 
-/** The longest annotation type taken (characters). */
-export const MAX_ANNOTATION_TYPE_LENGTH = 1024;
+/** The longest annotation type, and name, taken (characters): both are keys of every summary after them. */
+export const MAX_ANNOTATION_TYPE_LENGTH = 256;
+export const MAX_ANNOTATION_NAME_LENGTH = 256;
 /** The largest count multiple.v1 takes from one annotation (proto: uint32). */
 export const MAX_ANNOTATION_COUNT = 2 ** 31 - 1;
 
@@ -81,7 +82,7 @@ function annotationOf(w: unknown, i: number, o: AnnotationBuild): Message {
     throw AblyError.of('invalidParameterValue', 'an annotation needs the serial of the message it annotates (messageSerial), as this service made it');
   }
   if (o.messageSerial !== undefined && target !== o.messageSerial) throw AblyError.of('invalidParameterValue', "an annotation's messageSerial must be the one its path names");
-  if (typeof a.type !== 'string' || a.type.length === 0 || a.type.length > MAX_ANNOTATION_TYPE_LENGTH) {
+  if (typeof a.type !== 'string' || a.type.length === 0 || a.type.length > MAX_ANNOTATION_TYPE_LENGTH || !a.type.isWellFormed()) {
     throw AblyError.of('invalidParameterValue', `an annotation needs a type (a string of 1 to ${MAX_ANNOTATION_TYPE_LENGTH} characters, such as "reactions:distinct.v1")`);
   }
   const method = methodOf(a.type);
@@ -91,13 +92,12 @@ function annotationOf(w: unknown, i: number, o: AnnotationBuild): Message {
   }
   // The fields a message shares (id, name, clientId, data, encoding, extras), as a message's are checked.
   const m = fromWire({ id: a.id, name: a.name, clientId: a.clientId, data: a.data, encoding: a.encoding, extras: a.extras });
-  let clientId = m.clientId;
-  if (clientId !== undefined) {
-    if (clientId === '*') throw AblyError.of('invalidClientId', 'an annotation cannot have clientId "*"');
-    if (o.clientId === null || (o.clientId !== '*' && o.clientId !== clientId)) {
-      throw AblyError.of('invalidClientId', `annotation clientId "${clientId}" does not match the connection's (${o.clientId ?? 'anonymous'})`);
-    }
-  } else if (o.clientId !== null && o.clientId !== '*') clientId = o.clientId;
+  // Summaries are keyed by them; kept as UTF-8 (the entry codec), an unpaired surrogate would not be itself on another node.
+  if (m.name !== undefined && (m.name.length > MAX_ANNOTATION_NAME_LENGTH || !m.name.isWellFormed())) {
+    throw AblyError.of('invalidParameterValue', `an annotation's name must be well-formed text of at most ${MAX_ANNOTATION_NAME_LENGTH} characters`);
+  }
+  if (m.clientId !== undefined && !m.clientId.isWellFormed()) throw AblyError.of('invalidClientId', "an annotation's clientId must be well-formed text");
+  const clientId = publishedClientId(m.clientId, o.clientId, 'annotation');
   if (clientId === undefined && needsClientId(method, action)) {
     throw AblyError.of('invalidClientId', `a ${method} annotation${action === ANNOTATION_DELETE ? "'s delete" : ''} needs an identified client (a clientId)`);
   }
@@ -109,15 +109,8 @@ function annotationOf(w: unknown, i: number, o: AnnotationBuild): Message {
   }
   const id = m.id ?? (o.idBase !== null ? `${o.idBase}:${i}` : undefined);
   if (id === undefined) throw AblyError.of('invalidPublishId', 'an annotation without an id needs a msgSerial (its id is made from it)');
-  const msg: Message = { id, timestamp: o.now, serial: target, action: MessageAction.ANNOTATION };
-  msg.annotation = { action, type: a.type, ...(typeof a.count === 'number' ? { count: a.count } : {}) };
-  if (m.name !== undefined) msg.name = m.name;
-  if (clientId !== undefined) msg.clientId = clientId;
-  if (o.connectionId !== undefined) msg.connectionId = o.connectionId;
-  if (m.data !== undefined) msg.data = m.data;
-  if (m.encoding !== undefined) msg.encoding = m.encoding;
-  if (m.extras !== undefined) msg.extras = m.extras;
-  return msg;
+  const annotation = { action, type: a.type, ...(typeof a.count === 'number' ? { count: a.count } : {}) };
+  return withFields({ id, timestamp: o.now, serial: target, action: MessageAction.ANNOTATION, annotation }, m, clientId, o.connectionId);
 }
 
 /** An annotation (as the channel holds it) as clients are sent it. Every field is sent: REST results get none from a ProtocolMessage. */

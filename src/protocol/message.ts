@@ -266,6 +266,31 @@ export function fromWire(w: unknown): InboundMessage {
 }
 
 /**
+ * The clientId a publisher's message (or annotation: `what`) is kept under: the one it
+ * names, which must be the publisher's (`publisher`: its clientId, '*' for any, null for
+ * anonymous) unless the publisher may act as any, else the publisher's own. Throws 40012.
+ */
+export function publishedClientId(given: string | undefined, publisher: string | null, what: 'message' | 'annotation'): string | undefined {
+  if (given === undefined) return publisher !== null && publisher !== '*' ? publisher : undefined;
+  if (given === '*') throw AblyError.of('invalidClientId', `${what === 'message' ? 'a message' : 'an annotation'} cannot have clientId "*"`);
+  if (publisher === null || (publisher !== '*' && publisher !== given)) {
+    throw AblyError.of('invalidClientId', `${what} clientId "${given}" does not match the connection's (${publisher ?? 'anonymous'})`);
+  }
+  return given;
+}
+
+/** `m`'s name, data (with its encoding) and extras, and `clientId` and `connectionId`, on `msg` (where there are any). */
+export function withFields(msg: Message, m: InboundMessage, clientId: string | undefined, connectionId: string | undefined): Message {
+  if (m.name !== undefined) msg.name = m.name;
+  if (clientId !== undefined) msg.clientId = clientId;
+  if (connectionId !== undefined) msg.connectionId = connectionId;
+  if (m.data !== undefined) msg.data = m.data;
+  if (m.encoding !== undefined) msg.encoding = m.encoding;
+  if (m.extras !== undefined) msg.extras = m.extras;
+  return msg;
+}
+
+/**
  * A message as sent to a client in one wire format. `parentConnectionId`: the
  * connectionId of the ProtocolMessage it goes in (frames.ts), which the SDKs give a
  * message that has none (TM2c; ably-js populateFieldsFromParent): left out where it is

@@ -173,6 +173,26 @@ describe('ChannelState with annotations, across regions', () => {
     expect(summaryOf(st, serial)).toEqual({ 'v:total.v1': { total: 51 } });
   });
 
+  it("gives a summary to a batch's last annotation of each message only, made with the others", () => {
+    const { clock, st, serial } = setup();
+    const [other] = st.accept([{ id: 'b', data: 'x', timestamp: 0 }], clock.now()).serials;
+    const made = st.accept([ann('x:1', serial, 'v:total.v1'), ann('x:2', other!, 'v:total.v1'), ann('x:3', serial, 'v:total.v1')], clock.now()).entries;
+    expect(made.map((e) => e.message.summary)).toEqual([undefined, { 'v:total.v1': { total: 1 } }, { 'v:total.v1': { total: 2 } }]);
+  });
+
+  it('counts a batch\'s new types and names with the ones before it in the batch, and no delete', () => {
+    const { clock, st, serial } = setup();
+    const batch = Array.from({ length: MAX_ANNOTATION_NAMES + 1 }, (_, i) => ann(`n:${i}`, serial, 'r:distinct.v1', { name: `n${i}`, clientId: 'c' }));
+    expect(ablyErrorOf(() => st.accept(batch, clock.now())).code).toBe(40003);
+    expect(listed(st, serial)).toEqual([]);
+    const types = Array.from({ length: MAX_ANNOTATION_TYPES + 1 }, (_, i) => ann(`t:${i}`, serial, `t${i}:total.v1`));
+    expect(ablyErrorOf(() => st.accept(types, clock.now())).code).toBe(40003);
+    // Deletes of names never given take no room.
+    st.accept(Array.from({ length: MAX_ANNOTATION_NAMES }, (_, i) => ann(`d:${i}`, serial, 'r:distinct.v1', { action: 1, name: `gone${i}`, clientId: 'c' })), clock.now());
+    st.accept([ann('x:1', serial, 'r:distinct.v1', { name: 'kept', clientId: 'c' })], clock.now());
+    expect(summaryOf(st, serial)).toEqual({ 'r:distinct.v1': { kept: { total: 1, clientIds: ['c'], clipped: false } } });
+  });
+
   it(`refuses a type past ${MAX_ANNOTATION_TYPES} for a message, or a name past ${MAX_ANNOTATION_NAMES} for a type (40003)`, () => {
     const { clock, st, serial } = setup();
     st.accept(Array.from({ length: MAX_ANNOTATION_TYPES }, (_, i) => ann(`t:${i}`, serial, `t${i}:total.v1`)), clock.now());

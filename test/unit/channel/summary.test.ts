@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SUMMARY_CLIENTS, MAX_SUMMARY_LISTED, summarize } from '../../../src/channel/summary.js';
+import { MAX_SUMMARY_CLIENTS, MAX_SUMMARY_LISTED, MAX_SUMMARY_LISTED_CHARS, summarize } from '../../../src/channel/summary.js';
 import { MessageAction, type Message } from '../../../src/protocol/message.js';
 
 let n = 0;
@@ -90,6 +90,12 @@ describe('summarize', () => {
     const wide = summarize(names.flatMap((n) => many.slice(0, 100).map((c) => a('r:distinct.v1', c, n)))) as Record<string, Record<string, { total: number; clientIds: string[]; clipped: boolean }>>;
     const listedOf = Object.values(wide['r:distinct.v1']!).map((e) => [e.total, e.clientIds.length, e.clipped]);
     expect(listedOf).toEqual(names.map((_, i) => (i < MAX_SUMMARY_LISTED / 100 ? [100, 100, false] : [100, 0, true])));
+  });
+
+  it(`lists at most ${MAX_SUMMARY_LISTED_CHARS} characters of clientIds a summary`, () => {
+    const long = Array.from({ length: 50 }, (_, i) => `${String(i).padStart(2, '0')}${'x'.repeat(998)}`);
+    const s = summarize(long.map((c) => a('f:flag.v1', c))) as Record<string, { total: number; clientIds: string[]; clipped: boolean }>;
+    expect(s['f:flag.v1']).toEqual({ total: 50, clientIds: long.slice(0, Math.floor(MAX_SUMMARY_LISTED_CHARS / 1000)), clipped: true });
   });
 
   it('takes any name as a name (an own property, also __proto__)', () => {

@@ -23,6 +23,12 @@ describe('buildAnnotations', () => {
     expect(one({ type: '', name: 'n' })).toBe(40003);
     expect(one({ type: 'r:distinct.v2', name: 'n' })).toBe(40003);
     expect(one({ type: 'distinct.v1', name: 'n' })).toBe(40003);
+    // Keys of every summary after them: bounded, and well-formed (kept as UTF-8).
+    expect(one({ type: `${'r'.repeat(250)}:distinct.v1`, name: 'n' })).toBe(40003);
+    expect(one({ type: 'r:distinct.v1', name: 'n'.repeat(257) })).toBe(40003);
+    expect(one({ type: 'r:distinct.v1', name: '\uD800' })).toBe(40003);
+    expect(one({ type: '\uD800:distinct.v1', name: 'n' })).toBe(40003);
+    expect(one({ type: 'r:total.v1', clientId: '\uDC00' }, { clientId: '*' })).toBe(40012);
     expect(one({ type: ':distinct.v1', name: 'n' })).toBe(40003);
     expect(one({ type: 'r:distinct.v1' })).toBe(40003);
     expect(one({ type: 'r:multiple.v1', name: 'n', count: 1.5 })).toBe(40003);
