@@ -16,14 +16,14 @@
  * annotations of each message: every region's summary of them must be the same
  * (`summaries diverged`), each region's count at least its acknowledged annotations
  * (`counted short`) and at most those it sent (`counted over`: one counted twice), each
- * under its probe's clientId (`foreign`); none acknowledged where some were sent is
- * `unchecked`.
+ * under the probes' clientId (`foreign`), and that client's votes under one name at most
+ * (`split`); none acknowledged where some were sent is `unchecked`.
  * Where the probe channel's continuity was lost in a region (a `continuity` line: its
  * state may have been lost, both copies), that region is left out of the comparison of
  * the messages begun before the signal, and the appends and annotations made through it
  * before the signal are not expected (they may have been lost with it).
  */
-import { PROBE_ANNOTATION_TYPE, VERSIONS_BASE, VERSIONS_CHANNEL } from './workload-versions.js';
+import { PROBE_ANNOTATION_TYPE, PROBE_CLIENT_ID, VERSIONS_BASE, VERSIONS_CHANNEL } from './workload-versions.js';
 import type { AppendEvent, RecordEvent, StandingEvent } from './record.js';
 
 export interface VersionFigures {
@@ -44,7 +44,7 @@ export interface VersionFigures {
   unreadable: number;
   unchecked: number;
   /** The probes' annotations, and what their summaries showed. */
-  annotations: { sent: number; acked: number; nacked: number; unknown: number; counted: number; diverged: number; short: number; over: number };
+  annotations: { sent: number; acked: number; nacked: number; unknown: number; counted: number; diverged: number; short: number; over: number; split: number };
   examples: string[];
 }
 
@@ -91,7 +91,7 @@ export class VersionCheck {
       foreign: 0,
       unreadable: 0,
       unchecked: 0,
-      annotations: { sent: this.annotations.length, acked: 0, nacked: 0, unknown: 0, counted: 0, diverged: 0, short: 0, over: 0 },
+      annotations: { sent: this.annotations.length, acked: 0, nacked: 0, unknown: 0, counted: 0, diverged: 0, short: 0, over: 0, split: 0 },
       examples: [],
     };
     const example = (x: string) => {
@@ -200,7 +200,13 @@ export class VersionCheck {
           a.diverged++;
           example(`${s.region} sums up the annotations of message ${serial} as ${clip(text)}, ${reference.region} as ${clip(reference.text)}`);
         }
-        const byName = JSON.parse(text) as Record<string, { total?: number; clientIds?: Record<string, number> }>;
+        const parsed = JSON.parse(text) as { counts?: Record<string, { total?: number; clientIds?: Record<string, number> }>; votes?: Record<string, { total?: number; clientIds?: string[] }> };
+        const byName = parsed.counts ?? {};
+        const votes = Object.entries(parsed.votes ?? {});
+        if (votes.length > 1 || votes.some(([, v]) => v.total !== 1 || v.clientIds?.[0] !== PROBE_CLIENT_ID)) {
+          a.split++;
+          example(`${s.region}: the probes' client stands under ${votes.map(([n, v]) => `${n} (${v.total})`).join(', ')} of message ${serial}'s votes (unique.v1: one name at most)`);
+        }
         for (const region of new Set(mine.map((x) => x.region))) {
           const from = mine.filter((x) => x.region === region);
           const acked = from.filter((x) => x.outcome === 'ack' && !((this.lostAt.get(region) ?? -Infinity) >= x.t)).length;
@@ -213,7 +219,7 @@ export class VersionCheck {
             example(`${s.region}: message ${serial} counts ${got} of ${region}'s annotations, ${from.length} sent`);
           }
           const clients = Object.keys(byName[region]?.clientIds ?? {});
-          if (got > 0 && (clients.length !== 1 || clients[0] !== `versions-${region}`)) {
+          if (got > 0 && (clients.length !== 1 || clients[0] !== PROBE_CLIENT_ID)) {
             f.foreign++;
             example(`${s.region}: message ${serial}'s count under ${region} is by ${clients.join(', ') || 'no client'}, not its probe`);
           }
@@ -249,7 +255,7 @@ export function versionsFailed(f: VersionFigures | null | undefined): boolean {
 
 /** What the run line counts as off. */
 export function versionsOff(f: VersionFigures): number {
-  return f.diverged + f.missing + f.duplicated + f.misordered + f.foreign + f.unreadable + f.unchecked + f.annotations.diverged + f.annotations.short + f.annotations.over;
+  return f.diverged + f.missing + f.duplicated + f.misordered + f.foreign + f.unreadable + f.unchecked + f.annotations.diverged + f.annotations.short + f.annotations.over + f.annotations.split;
 }
 
 /** The report's lines: each probe message the same in every region, every acknowledged append in it once, in its serial's order. */
@@ -262,7 +268,7 @@ export function versionLines(f: VersionFigures): string[] {
     ...(f.annotations.sent
       ? [
           `annotations: ${f.annotations.sent} sent (${f.annotations.acked} acknowledged, ${f.annotations.nacked} refused, ${f.annotations.unknown} unanswered); ${f.annotations.counted} message(s) summed up; ` +
-            `summaries diverged ${f.annotations.diverged}, counted short ${f.annotations.short}, counted over ${f.annotations.over}`,
+            `summaries diverged ${f.annotations.diverged}, counted short ${f.annotations.short}, counted over ${f.annotations.over}, votes split ${f.annotations.split}`,
         ]
       : []),
     ...f.examples.map((x) => `  FAIL: ${x}`),

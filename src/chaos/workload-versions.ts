@@ -16,10 +16,13 @@
  *
  * With each append, the same client annotates the message (README "Annotations"): a
  * count of 1 under its region's name (PROBE_ANNOTATION_TYPE), with an id of its own, so
- * one sent again after a resume is a repeat (`append` lines with `annotation`). The
- * reads record each region's summary of them too; the checker: every region sums them
- * up the same, each region's count at least its acknowledged annotations and at most
- * those sent.
+ * one sent again after a resume is a repeat (`append` lines with `annotation`), and a
+ * vote (PROBE_VOTE_TYPE, unique.v1) for its region's name, every fifth taken back. The
+ * probes of every region are one client (PROBE_CLIENT_ID), so its votes and their
+ * deletes, made through every region and ordered by their serials, decide where it
+ * stands. The reads record each region's summary of both; the checker: every region
+ * sums them up the same, each region's count at least its acknowledged annotations and
+ * at most those sent, and the client under one name at most.
  */
 import Ably from 'ably';
 import { clientOptions } from './client-options.js';
@@ -29,8 +32,11 @@ import type { AppendEvent, ConnectionEvent, ContinuityEvent, StandingEvent } fro
 export const VERSIONS_CHANNEL = 'mutable:versions';
 /** The message's data before any append. */
 export const VERSIONS_BASE = 'base';
-/** The type of the probes' annotations: a count per region (multiple.v1). */
+/** The type of the probes' annotations: a count per region (multiple.v1), and their votes (unique.v1). */
 export const PROBE_ANNOTATION_TYPE = 'probe:multiple.v1';
+export const PROBE_VOTE_TYPE = 'probe:unique.v1';
+/** The clientId of every region's probe: one client, acting through every region. */
+export const PROBE_CLIENT_ID = 'versions-probe';
 /** How many times a region's read is tried, and how long apart (ms). */
 const READ_ATTEMPTS = 5;
 const READ_RETRY_MS = 1000;
@@ -68,7 +74,7 @@ export class VersionProbes {
   async start(): Promise<void> {
     for (const [region, e] of this.o.regions) {
       const client = `versions-${region}`;
-      const c = new Ably.Realtime(clientOptions(e, { key: this.o.key, clientId: client }, true) as never);
+      const c = new Ably.Realtime(clientOptions(e, { key: this.o.key, clientId: PROBE_CLIENT_ID }, true) as never);
       this.clients.set(region, c);
       // A new connectionId (its resume failed): the SDK sends its unanswered appends again, under new ids.
       let id: string | undefined;
@@ -139,6 +145,10 @@ export class VersionProbes {
         () => this.settle(id, 'ack'),
         (err: { code?: number; message?: string }) => this.settle(id, 'nack', undefined, err),
       );
+    // And a vote, every fifth taken back (not recorded: the check reads only where the client stands, the same everywhere).
+    const vote = { id: `vote-${region}-${n}`, type: PROBE_VOTE_TYPE, name: region };
+    const annotations = this.client(region).channels.get(VERSIONS_CHANNEL).annotations;
+    (n % 5 === 0 ? annotations.delete(target, { ...vote, name: undefined } as never) : annotations.publish(target, vote as never)).catch(() => undefined);
   }
 
   private settle(fragment: string, outcome: 'ack' | 'nack' | 'unknown', versionSerial?: string, err?: { code?: number; message?: string }): void {
@@ -186,7 +196,8 @@ export class VersionProbes {
           try {
             const m = await rest.channels.get(VERSIONS_CHANNEL).getMessage(serial);
             data = typeof m.data === 'string' ? m.data : JSON.stringify(m.data);
-            summary = JSON.stringify(m.annotations?.summary?.[PROBE_ANNOTATION_TYPE] ?? {});
+            const all = m.annotations?.summary ?? {};
+            summary = JSON.stringify({ counts: all[PROBE_ANNOTATION_TYPE] ?? {}, votes: all[PROBE_VOTE_TYPE] ?? {} });
           } catch (err) {
             error = (err as Error).message;
           }

@@ -76,7 +76,11 @@ describe('version probes', () => {
       annotation: true,
       versionSerial: undefined,
     });
-    const counts = (c: Record<string, number>) => JSON.stringify(Object.fromEntries(Object.entries(c).map(([r, n]) => [r, { total: n, clientIds: { [`versions-${r}`]: n }, totalUnidentified: 0, clipped: false, totalClientIds: 1 }])));
+    const counts = (c: Record<string, number>, votes: Record<string, number> = { r1: 1 }) =>
+      JSON.stringify({
+        counts: Object.fromEntries(Object.entries(c).map(([r, n]) => [r, { total: n, clientIds: { 'versions-probe': n }, totalUnidentified: 0, clipped: false, totalClientIds: 1 }])),
+        votes: Object.fromEntries(Object.entries(votes).map(([r, n]) => [r, { total: n, clientIds: ['versions-probe'], clipped: false }])),
+      });
     const read = (region: string, summary: string): RecordEvent => ({ ...(standing(region, 'base|r1:1|r2:1|r1:2') as Extract<RecordEvent, { type: 'standing' }>), summary });
     const sent = [annotate(100, 'r1', 1), annotate(110, 'r2', 1), annotate(120, 'r1', 2), annotate(125, 'r1', 3, 'unknown')];
 
@@ -84,16 +88,19 @@ describe('version probes', () => {
       for (const r1 of [2, 3]) {
         const r = check([...cleanRun(), ...appends, ...sent, read('r1', counts({ r1, r2: 1 })), read('r2', counts({ r2: 1, r1 }))]);
         expect(r.verdict, `r1 counted ${r1}`).toBe('PASS');
-        expect(r.versions!.annotations).toEqual({ sent: 4, acked: 3, nacked: 0, unknown: 1, counted: 1, diverged: 0, short: 0, over: 0 });
+        expect(r.versions!.annotations).toEqual({ sent: 4, acked: 3, nacked: 0, unknown: 1, counted: 1, diverged: 0, short: 0, over: 0, split: 0 });
+        // No vote standing (the last was taken back) is as good as one.
+        expect(check([...cleanRun(), ...appends, ...sent, read('r1', counts({ r1, r2: 1 }, {}))]).verdict).toBe('PASS');
       }
     });
 
-    it('fails a summary of another region unlike the others, a count short of the acknowledged or over the sent, another clientId, or none acknowledged', () => {
+    it('fails a summary of another region unlike the others, a count short of the acknowledged or over the sent, another clientId, votes under two names, or none acknowledged', () => {
       const cases: [string, RecordEvent[], Record<string, unknown>][] = [
         ['diverged', [...sent, read('r1', counts({ r1: 2, r2: 1 })), read('r2', counts({ r1: 3, r2: 1 }))], { annotations: { diverged: 1 } }],
         ['short', [...sent, read('r1', counts({ r1: 1, r2: 1 }))], { annotations: { short: 1 } }],
         ['over', [...sent, read('r1', counts({ r1: 4, r2: 1 }))], { annotations: { over: 1 } }],
-        ['foreign', [...sent, read('r1', counts({ r1: 2, r2: 1 }).replace('versions-r2', 'someone'))], { foreign: 1 }],
+        ['foreign', [...sent, read('r1', counts({ r1: 2, r2: 1 }).replace('"versions-probe":1', '"someone":1'))], { foreign: 1 }],
+        ['split', [...sent, read('r1', counts({ r1: 2, r2: 1 }, { r1: 1, r2: 1 }))], { annotations: { split: 1 } }],
         ['none acknowledged', [annotate(100, 'r1', 1, 'nack'), read('r1', counts({}))], { unchecked: 1 }],
       ];
       for (const [what, events, off] of cases) {
