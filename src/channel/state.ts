@@ -174,7 +174,7 @@ export class ChannelState {
     const max = this.settings.maxMessageSize;
     const storedAt = this.stamp(now);
     const before = this.views.check(messages, (c) => !this.dedup.lookup(c.id), storedAt, max);
-    const summarized = this.views.summarized(messages);
+    const summarized = this.views.summarized(messages.filter((m) => this.dedup.lookup(m.id) === undefined));
     for (const message of messages) {
       const dup = this.dedup.lookup(message.id);
       if (dup !== undefined) {
@@ -350,7 +350,15 @@ export class ChannelState {
     const out: LogEntry[] = [];
     if (begins && b.members) this.syncMembersOf(b.region, b.members, { region: b.region, epoch: b.epoch, seq: last }, storedAt, out);
     const synced = out.length;
-    const summarized = this.views.summarized(b.entries.flatMap((e) => (e.kind === 'message' ? [e.message] : [])));
+    // Of the messages it will store (past `last`, not held already), each annotated message's last annotation is summed up.
+    const fresh: Message[] = [];
+    for (let i = 0, l = last; i < b.entries.length; i++) {
+      const e = b.entries[i]!;
+      if (e.origin.seq <= l) continue;
+      l = e.origin.seq;
+      if (e.kind === 'message' && this.dedup.lookup(e.message.id) === undefined) fresh.push(e.message);
+    }
+    const summarized = this.views.summarized(fresh);
     for (const e of b.entries) {
       if (e.origin.seq <= last) continue;
       last = e.origin.seq;

@@ -162,6 +162,17 @@ describe('ChannelState with annotations, across regions', () => {
     expect(capped.query({ direction: 'forwards', limit: 9, kind: 'message', messageSerial: elsewhere }).items).toHaveLength(1);
   });
 
+  it("sums up the last of a batch's annotations it stores, not one it holds already", () => {
+    const { clock, st, serial } = setup();
+    const a1 = remote(clock, 1, serial, `0${clock.now()}-11@us:u`, { annotation: { action: 0, type: 'v:total.v1', serial: `0${clock.now()}-11@us:u` } });
+    st.ingest({ region: 'us', epoch: 'u', startSeq: 0, gapBefore: false, entries: [a1] }, clock.now());
+    // Sent again after the next one (a replay from before it): the new one is what is stored, and summed up.
+    const a2 = remote(clock, 2, serial, `0${clock.now()}-12@us:u`, { annotation: { action: 0, type: 'v:total.v1', serial: `0${clock.now()}-12@us:u` } });
+    const again = { ...a1, origin: { ...a1.origin, seq: 3 } };
+    const [e] = st.ingest({ region: 'us', epoch: 'u', gapBefore: false, entries: [a2, again] }, clock.now()).entries;
+    expect(e?.kind === 'message' && e.message.summary).toEqual({ 'v:total.v1': { total: 2 } });
+  });
+
   it('adds one that comes out of order without reading the log again', () => {
     const { clock, st, serial } = setup();
     st.accept([ann('x:0', serial, 'v:total.v1')], clock.now());
