@@ -8,28 +8,17 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Annotation, InboundMessage } from 'ably';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { describe, expect, it } from 'vitest';
+import { regionsDeployment } from '../helpers/deployment.js';
 import { closeAll, realtime, rest, type Realtime } from '../helpers/sdk.js';
 import { OWN_KEY } from '../helpers/topology.js';
 import { rejectionOf } from '../helpers/errors.js';
 import { waitFor } from '../helpers/wait.js';
 
-let d: TestDeployment;
-
-beforeAll(async () => {
-  d = await startDeployment({
-    regions: [
-      { name: 'r1', nodes: 2 },
-      { name: 'r2', nodes: 1 },
-    ],
-  });
-  await regionLinksUp(d, ['r1', 'r2']);
-}, 90_000);
-
-afterAll(async () => {
-  await d?.stop();
-});
+const deployment = regionsDeployment([
+  { name: 'r1', nodes: 2 },
+  { name: 'r2', nodes: 1 },
+]);
 
 /** A channel's messages on `c` (summaries among them), collected in order. */
 async function messagesOn(c: Realtime, channel: string): Promise<InboundMessage[]> {
@@ -60,6 +49,7 @@ const summaryIs = (msgs: InboundMessage[], expected: unknown) => () => {
 
 describe('annotations', () => {
   it('reach annotation subscribers and summaries reach message subscribers in both regions; every region sums them up the same, and history and getMessage show it', { timeout: 60_000 }, async () => {
+    const d = deployment();
     const channel = 'mutable:ann-1';
     const alice = realtime(d.port('r1-n1'), { clientId: 'alice' });
     const bob = realtime(d.port('r2-n1'), { clientId: 'bob', useBinaryProtocol: false });
@@ -141,6 +131,7 @@ describe('annotations', () => {
   });
 
   it('over REST: publish, delete and list them page by page', { timeout: 30_000 }, async () => {
+    const d = deployment();
     const channel = 'mutable:ann-rest';
     const r = rest(d.port('r1-n2'), { clientId: 'carol' });
     const watch = realtime(d.port('r1-n1'));
@@ -167,6 +158,7 @@ describe('annotations', () => {
   });
 
   it('refuse what cannot be done, and grant ANNOTATION_SUBSCRIBE only where asked for and allowed', { timeout: 30_000 }, async () => {
+    const d = deployment();
     const channel = 'mutable:ann-refused';
     const c = realtime(d.port('r1-n1'), { clientId: 'dan' });
     const anonymous = realtime(d.port('r1-n1'));

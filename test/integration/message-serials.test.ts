@@ -7,9 +7,9 @@
  * repeated publish is answered with the original's serial. Updates, deletes and
  * appends are refused with 93002 and change nothing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseMessageSerial } from '../../src/protocol/message-serial.js';
-import { regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { regionsDeployment } from '../helpers/deployment.js';
 import type { InboundMessage } from 'ably';
 import { closeAll, realtime, rest, type Realtime } from '../helpers/sdk.js';
 import { KEY } from '../helpers/topology.js';
@@ -18,21 +18,10 @@ import { waitFor } from '../helpers/wait.js';
 
 type Msg = InboundMessage;
 
-let d: TestDeployment;
-
-beforeAll(async () => {
-  d = await startDeployment({
-    regions: [
-      { name: 'r1', nodes: 2 },
-      { name: 'r2', nodes: 1 },
-    ],
-  });
-  await regionLinksUp(d, ['r1', 'r2']);
-}, 90_000);
-
-afterAll(async () => {
-  await d?.stop();
-});
+const deployment = regionsDeployment([
+  { name: 'r1', nodes: 2 },
+  { name: 'r2', nodes: 1 },
+]);
 
 /** Subscribes on `c` and collects what it is sent, by message id. */
 async function collect(c: Realtime, channel: string): Promise<Map<string, Msg>> {
@@ -46,6 +35,7 @@ async function collect(c: Realtime, channel: string): Promise<Map<string, Msg>> 
 
 describe('message serials', () => {
   it('are the same in the ACK, live in both regions and both formats, in both histories and by getMessage', { timeout: 60_000 }, async () => {
+    const d = deployment();
     const channel = 'serials-two-regions';
     const pubR1 = realtime(d.port('r1-n1'));
     const pubR2 = realtime(d.port('r2-n1'), { useBinaryProtocol: false });
@@ -105,6 +95,7 @@ describe('message serials', () => {
   });
 
   it("answer a repeated publish with the original's serial, over realtime, over REST and in the other region", { timeout: 30_000 }, async () => {
+    const d = deployment();
     const channel = 'serials-repeat';
     const pub = realtime(d.port('r1-n1'));
     const sub = realtime(d.port('r1-n2'));
@@ -130,6 +121,7 @@ describe('message serials', () => {
   });
 
   it('refuse updates, deletes and appends with 93002, and unknown or malformed serials', { timeout: 30_000 }, async () => {
+    const d = deployment();
     const channel = 'serials-refused';
     const pub = realtime(d.port('r1-n1'));
     const sub = realtime(d.port('r1-n2'));
