@@ -10,9 +10,10 @@
  * not in history's list.
  *
  * The master that stores one (of this region, or another region's as it arrives) gives
- * it `summary`: its message's annotations summed up (summary.ts) as this region holds
- * them with it, whatever order they came in, so every region comes to the same. One
- * whose message this region does not hold (not here yet, or gone) is stored without.
+ * it `summary` where it is a batch's last of its message (the others none): its
+ * message's annotations summed up (summary.ts) as this region holds them with it,
+ * whatever order they came in, so every region comes to the same. One whose message this
+ * region does not hold (not here yet, or gone) is stored without.
  * Subscribers are sent the annotation (those that asked for ANNOTATION_SUBSCRIBE) and a
  * MESSAGE with action 4 and that summary (those that take messages); history and
  * `getMessage` show each message with its summary now. A summary counts the annotations
@@ -150,7 +151,9 @@ export class Annotations {
   summaryOf(serial: string, upto?: number): Summary | undefined {
     if (!this.index.has(serial)) return undefined;
     if (upto === undefined || upto >= this.log.lastSerial) return this.foldOf(serial).summary();
-    for (const logSerial of [...(this.index.of(serial) ?? [])].reverse()) {
+    const serials = [...(this.index.of(serial) ?? [])];
+    for (let i = serials.length - 1; i >= 0; i--) {
+      const logSerial = serials[i]!;
       if (logSerial > upto) continue;
       const e = this.log.range(logSerial - 1, logSerial)?.[0];
       if (e?.kind === 'message' && e.message.summary) return e.message.summary;

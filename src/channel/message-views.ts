@@ -59,7 +59,7 @@ export class MessageViews {
    * serial, a change as the version it makes (`before`: check's), an annotation with its
    * serial (and, with `summarize`, its message's summary: `summarized`).
    */
-  made(message: Message, at: number, origin: OriginPosition, maxSize: number | undefined, before: Before, summarize = true): Message {
+  made(message: Message, at: number, origin: OriginPosition, maxSize: number | undefined, before: Before, summarize: boolean): Message {
     if (isAnnotation(message)) return this.annotated({ ...message, annotation: { ...message.annotation!, serial: this.annotations.serialFor(message.serial!, at, origin) } }, summarize);
     if (message.action !== undefined) {
       const base = before?.get(message.serial!);
@@ -77,7 +77,7 @@ export class MessageViews {
    * summary here, or without one where its message is not held here (not here yet, or
    * gone: what this region holds of its annotations would not be its summary).
    */
-  arrived(message: Message, summarize = true): Message {
+  arrived(message: Message, summarize: boolean): Message {
     if (!isAnnotation(message)) return message;
     const { summary: _theirs, ...m } = message;
     return this.annotated(m, summarize && this.annotations.held(m.serial!));

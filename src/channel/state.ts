@@ -173,8 +173,9 @@ export class ChannelState {
     const serials: string[] = [];
     const max = this.settings.maxMessageSize;
     const storedAt = this.stamp(now);
-    const before = this.views.check(messages, (c) => !this.dedup.lookup(c.id), storedAt, max);
-    const summarized = this.views.summarized(messages.filter((m) => this.dedup.lookup(m.id) === undefined));
+    const isNew = (m: Message) => this.dedup.lookup(m.id) === undefined;
+    const before = this.views.check(messages, isNew, storedAt, max);
+    const summarized = this.views.summarized(messages.filter(isNew));
     for (const message of messages) {
       const dup = this.dedup.lookup(message.id);
       if (dup !== undefined) {

@@ -147,7 +147,7 @@ export class SummaryFold {
    * back or not, and those of `pending`, a batch's before it), or null. A delete makes
    * nothing larger. Notes `a`'s type and name in `pending`.
    */
-  tooLarge(a: Message, pending: Pending = { types: new Set(), names: new Map() }): string | null {
+  tooLarge(a: Message, pending: Pending): string | null {
     const f = a.annotation!;
     if (f.action === ANNOTATION_DELETE) return null;
     const t = this.types.get(f.type);

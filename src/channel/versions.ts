@@ -53,16 +53,6 @@ export class VersionIndex {
     return this.byTarget.has(target);
   }
 
-  /** The last log serial of `target`'s at or below `upto` (undefined: none). */
-  lastOf(target: string, upto = Infinity): number | undefined {
-    const list = this.byTarget.get(target);
-    for (let i = (list?.length ?? 0) - 1; i >= 0; i--) {
-      const s = list!.at(i)!;
-      if (s <= upto) return s;
-    }
-    return undefined;
-  }
-
   get size(): number {
     return this.byTarget.size;
   }

@@ -1,7 +1,7 @@
 /**
  * Message versions in the chaos workload (README "Message versions"), where the
  * deployment's first app has the namespace `mutable` with the `mutableMessages` rule.
- * One client per region attaches to `mutable:versions` (the channel then has interest in
+ * One connection per region (all of them one client, PROBE_CLIENT_ID) attaches to `mutable:versions` (the channel then has interest in
  * every region), the first region's publishes a message (`base`), and then, every
  * `everyMs`, each region's client in turn appends a fragment of its own (`|eu:7`) to it,
  * through every fault; a new message is begun every third of the history's retention

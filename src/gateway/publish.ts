@@ -79,12 +79,7 @@ export function buildMessages(raw: unknown, o: BuildOptions): Message[] {
  */
 function changeOf(m: InboundMessage, i: number, o: BuildOptions): Message {
   if (o.idBase === null) throw AblyError.of('invalidPublishId', 'an update, delete or append needs a msgSerial: its id is the service\'s');
-  const msg: Message = { id: `${o.idBase}:${i}`, timestamp: o.now, serial: m.serial!, action: m.action! };
-  if (o.connectionId !== undefined) msg.connectionId = o.connectionId;
-  if (m.name !== undefined) msg.name = m.name;
-  if (m.data !== undefined) msg.data = m.data;
-  if (m.encoding !== undefined) msg.encoding = m.encoding;
-  if (m.extras !== undefined) msg.extras = m.extras;
+  const msg = withFields({ id: `${o.idBase}:${i}`, timestamp: o.now, serial: m.serial!, action: m.action! }, m, undefined, o.connectionId);
   const version = { ...m.version };
   const by = version.clientId;
   if (o.clientId !== '*' && by !== undefined && by !== o.clientId) {
@@ -96,10 +91,9 @@ function changeOf(m: InboundMessage, i: number, o: BuildOptions): Message {
 }
 
 /**
- * Whether the publisher may publish these: `publish` for the creates; `annotation-publish`
- * for annotations, on a channel whose namespace has the `mutableMessages` rule (93002);
- * for a change, the
- * channel's namespace must have the `mutableMessages` rule (93002), and the capability
+ * Whether the publisher may publish these: `publish` for the creates; for annotations and
+ * changes, the channel's namespace must have the `mutableMessages` rule (93002), and
+ * annotations need `annotation-publish`, changes the capability
  * `message-update-*` (an update or append) or `message-delete-*` (a delete): `-any`
  * changes any message, `-own` only the publisher's own (the master checks the message's
  * clientId against `ownBy`; 40166 for a publisher with no clientId). Throws 40160 else.
@@ -111,16 +105,13 @@ export function authorizePublish(messages: Message[], creds: Credentials, channe
       creates = true;
       continue;
     }
+    if (!creds.rules.mutableMessages(channel)) {
+      throw AblyError.of('mutableMessagesNotEnabled', `channel "${channel}": ${isAnnotation(m) ? 'annotations need' : 'updates, deletes and appends need'} the mutableMessages rule on its namespace`);
+    }
     if (isAnnotation(m)) {
-      // Annotations (src/channel/annotations.ts): the same rule, and `annotation-publish`.
-      if (!creds.rules.mutableMessages(channel)) {
-        throw AblyError.of('mutableMessagesNotEnabled', `channel "${channel}": annotations need the mutableMessages rule on its namespace`);
-      }
+      // Annotations (src/channel/annotations.ts): `annotation-publish`.
       creds.capability.require(channel, 'annotation-publish');
       continue;
-    }
-    if (!creds.rules.mutableMessages(channel)) {
-      throw AblyError.of('mutableMessagesNotEnabled', `channel "${channel}": updates, deletes and appends need the mutableMessages rule on its namespace`);
     }
     const what = m.action === MessageAction.DELETE ? 'delete' : 'update';
     const ops = creds.capability.opsFor(channel);

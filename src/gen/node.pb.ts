@@ -148,8 +148,8 @@ export interface Message {
     | AnnotationFields
     | undefined;
   /**
-   * An annotation's: the summary of that message's annotations (a JSON object), as the
-   * region that stored it held them with this one.
+   * An annotation's, where it was a batch's last of that message: the summary of its
+   * annotations (a JSON object), as the region that stored it held them with this one.
    */
   summaryJson?: string | undefined;
 }

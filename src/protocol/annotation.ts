@@ -104,9 +104,6 @@ function annotationOf(w: unknown, i: number, o: AnnotationBuild): Message {
   if (m.name === undefined && action === ANNOTATION_CREATE && method !== 'total.v1' && method !== 'flag.v1') {
     throw AblyError.of('invalidParameterValue', `a ${method} annotation needs a name`);
   }
-  if (messageSize(m) + a.type.length > o.maxMessageSize) {
-    throw AblyError.of('messageTooLarge', `an annotation of ${messageSize(m) + a.type.length}+ bytes exceeds maxMessageSize ${o.maxMessageSize}`);
-  }
   const id = m.id ?? (o.idBase !== null ? `${o.idBase}:${i}` : undefined);
   if (id === undefined) throw AblyError.of('invalidPublishId', 'an annotation without an id needs a msgSerial (its id is made from it)');
   const annotation = { action, type: a.type, ...(typeof a.count === 'number' ? { count: a.count } : {}) };
@@ -136,5 +133,5 @@ export function annotationToWire(m: Message, format: WireFormat): WireAnnotation
  * held them with this one (the id and time are the annotation's).
  */
 export function summaryToWire(m: Message): WireMessage {
-  return { id: m.id, timestamp: m.timestamp, serial: m.serial!, action: MessageAction.SUMMARY, annotations: { summary: m.summary ?? {} } };
+  return { id: m.id, timestamp: m.timestamp, serial: m.serial!, action: MessageAction.SUMMARY, annotations: { summary: m.summary! } };
 }

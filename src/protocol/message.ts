@@ -75,8 +75,9 @@ export interface Message {
   /** An annotation's fields (action ANNOTATION; `serial` names the message it annotates). */
   annotation?: AnnotationFields;
   /**
-   * An annotation's: the summary of its message's annotations, as the region that stored
-   * it held them with it. A message read as it stands (history, getMessage): its latest.
+   * An annotation's, where it was a batch's last of its message: the summary of its
+   * message's annotations, as the region that stored it held them with it. A message read
+   * as it stands (history, getMessage): its summary then.
    */
   summary?: Summary;
 }

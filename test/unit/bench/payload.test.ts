@@ -31,7 +31,7 @@ describe('PayloadScanner', () => {
     ]);
     expect(stats.frames).toBe(1);
     expect(s.scan(Buffer.from('{"action":0}'), 1)).toBe(0);
-    expect(s.scan(Buffer.from('~B'), 1)).toBe(0);
+    expect(s.scan(Buffer.from(MARK_TEXT.slice(0, -1)), 1)).toBe(0);
   });
 
   it("finds a marker at any offset, right after other tildes and the marker's own bytes", () => {
@@ -62,6 +62,12 @@ describe('PayloadScanner', () => {
       [5, 6],
       [7, 8],
     ]);
+    // What the padding holds is not looked at: a marker there is no payload.
+    const head = `${MARK_TEXT}9~10~`;
+    const inPadding = `${head}${MARK_TEXT}11~12~`.padEnd(PAYLOAD_BYTES, 'x');
+    const { s: s2, got: got2 } = scanner();
+    expect(s2.scan(Buffer.from(inPadding), 1)).toBe(1);
+    expect(got2).toEqual([[9, 10]]);
   });
 
   it('streaming: a payload cut anywhere between two chunks is counted once, whole', () => {

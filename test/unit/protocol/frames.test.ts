@@ -4,6 +4,7 @@ import { Action } from '../../../src/protocol/actions.js';
 import { decodeFrame } from '../../../src/protocol/codec.js';
 import { entryFrames, FRAME_BUDGET_BYTES } from '../../../src/protocol/frames.js';
 import type { ProtocolMessage, WireFormat } from '../../../src/protocol/types.js';
+import { MessageAction } from '../../../src/protocol/message.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -97,6 +98,17 @@ describe('entryFrames', () => {
         expect(pms[0]!.connectionId).toBe('a');
         expect(pms[0]!.messages!.map((m) => m.connectionId)).toEqual([undefined, 'b', undefined]);
         expect(seen(pms[0]!)).toEqual(['a', 'b', 'a']);
+      });
+
+      it(`puts none on a frame with a summary, which an SDK would otherwise give the publisher's (${format})`, () => {
+        const summary = from(2, 'a');
+        if (summary.kind === 'message') Object.assign(summary.message, { serial: 'M', action: MessageAction.ANNOTATION, annotation: { action: 0, type: 't:total.v1', serial: 'A' }, summary: { 't:total.v1': { total: 1 } } });
+        const { pms } = decoded([from(1, 'a'), summary], format);
+        expect(pms[0]!.connectionId).toBeUndefined();
+        expect(pms[0]!.messages!.map((m) => [m.action, m.connectionId])).toEqual([
+          [undefined, 'a'],
+          [MessageAction.SUMMARY, undefined],
+        ]);
       });
 
       it(`puts none on a frame where a message has none, which an SDK would otherwise give the publisher's (${format})`, () => {
