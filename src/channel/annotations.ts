@@ -27,23 +27,21 @@ import type { EntryHead } from '../transport/entry-codec.js';
 import type { LogEntry, MessageEntry } from './entry.js';
 import type { ChannelLog } from './log.js';
 import { SummaryFold, type Pending } from './summary.js';
+import type { CreateLookup } from './creates.js';
 import { MAX_VERSION_AHEAD_MS, VersionIndex } from './versions.js';
-
-/** Messages remembered as held (their create's log serial) or not (how far the log was looked through), each at most. */
-const MAX_REMEMBERED = 4096;
 
 export class Annotations {
   private readonly index = new VersionIndex();
   /** Per annotated message, its summary so far: made from the log at the first need, then kept as annotations come, until retention drops one. */
   private readonly folds = new Map<string, SummaryFold>();
-  /** Per message looked for, its create's log serial (held while the log retains it). */
-  private readonly creates = new Map<string, number>();
-  /** Per message looked for and not found, the log serial up to which it was looked for. */
-  private readonly misses = new Map<string, number>();
   /** The annotation `take` last added: the next entry noted, if it is that one, is in its fold. */
   private taken: Message | null = null;
 
-  constructor(private readonly log: ChannelLog) {}
+  constructor(
+    private readonly log: ChannelLog,
+    /** Where each message's create is (shared with versions.ts). */
+    private readonly creates: CreateLookup,
+  ) {}
 
   /** An entry just appended: an annotation is indexed, and added to its message's fold if one is kept. */
   note(e: LogEntry): void {
@@ -65,22 +63,9 @@ export class Annotations {
     this.index.trim(base, (target) => this.folds.delete(target));
   }
 
-  /** Whether the message of `serial` (its create) is retained here: looked for once, then only in what the log took since. */
+  /** Whether the message of `serial` (its create) is retained here. */
   held(serial: string): boolean {
-    const at = this.creates.get(serial);
-    if (at !== undefined && at > this.log.baseSerial) return true;
-    const p = parseMessageSerial(serial);
-    if (!p) return false;
-    const upto = this.log.lastSerial;
-    const e = this.log.created(p, upto, Math.max(this.misses.get(serial) ?? 0, this.log.baseSerial));
-    const found = e?.kind === 'message' && e.message.serial === serial;
-    const remember = found ? this.creates : this.misses;
-    if (remember.size >= MAX_REMEMBERED) remember.clear();
-    if (found) {
-      this.creates.set(serial, e.serial);
-      this.misses.delete(serial);
-    } else this.misses.set(serial, upto);
-    return found;
+    return this.creates.logSerial(serial) !== undefined;
   }
 
   /** The fold of the message of `target`'s retained annotations, made from the log where none is kept. */
@@ -88,10 +73,7 @@ export class Annotations {
     let fold = this.folds.get(target);
     if (fold) return fold;
     fold = new SummaryFold();
-    for (const logSerial of this.index.of(target) ?? []) {
-      const e = this.log.range(logSerial - 1, logSerial)?.[0];
-      if (e?.kind === 'message') fold.add(e.message);
-    }
+    for (const e of this.index.entries(this.log, target)) fold.add(e.message);
     this.folds.set(target, fold);
     return fold;
   }
@@ -151,14 +133,7 @@ export class Annotations {
   summaryOf(serial: string, upto?: number): Summary | undefined {
     if (!this.index.has(serial)) return undefined;
     if (upto === undefined || upto >= this.log.lastSerial) return this.foldOf(serial).summary();
-    const serials = [...(this.index.of(serial) ?? [])];
-    for (let i = serials.length - 1; i >= 0; i--) {
-      const logSerial = serials[i]!;
-      if (logSerial > upto) continue;
-      const e = this.log.range(logSerial - 1, logSerial)?.[0];
-      if (e?.kind === 'message' && e.message.summary) return e.message.summary;
-    }
-    return undefined;
+    return this.index.entries(this.log, serial, upto).findLast((e) => e.message.summary)?.message.summary;
   }
 
   /** Whether any message has retained annotations. */
@@ -173,10 +148,8 @@ export class Annotations {
    */
   list(serial: string, o: { upto?: number; after?: string; limit: number }): { items: MessageEntry[]; more: boolean } {
     const all: MessageEntry[] = [];
-    for (const logSerial of this.index.of(serial) ?? []) {
-      if (o.upto !== undefined && logSerial > o.upto) break;
-      const e = this.log.range(logSerial - 1, logSerial)?.[0];
-      if (e?.kind !== 'message' || (o.after !== undefined && (e.message.annotation?.serial ?? '') <= o.after)) continue;
+    for (const e of this.index.entries(this.log, serial, o.upto)) {
+      if (o.after !== undefined && (e.message.annotation?.serial ?? '') <= o.after) continue;
       const { summary: _summary, ...message } = e.message;
       all.push({ ...e, message });
     }

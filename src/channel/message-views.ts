@@ -13,6 +13,7 @@ import { Annotations } from './annotations.js';
 import type { LogEntry, MessageEntry } from './entry.js';
 import type { ChannelLog, HistoryQuery } from './log.js';
 import { Versions } from './versions.js';
+import { CreateLookup } from './creates.js';
 
 /** Each changed message as it stood before a batch (Versions.check), for `made`. */
 type Before = ReturnType<Versions['check']>;
@@ -22,8 +23,9 @@ export class MessageViews {
   private readonly annotations: Annotations;
 
   constructor(log: ChannelLog) {
-    this.versions = new Versions(log);
-    this.annotations = new Annotations(log);
+    const creates = new CreateLookup(log);
+    this.versions = new Versions(log, creates);
+    this.annotations = new Annotations(log, creates);
   }
 
   /** An entry just appended. */

@@ -26,6 +26,7 @@ import type { EntryHead } from '../transport/entry-codec.js';
 import type { LogEntry, MessageEntry } from './entry.js';
 import type { ChannelLog } from './log.js';
 import { Fifo } from '../fifo.js';
+import type { CreateLookup } from './creates.js';
 
 /**
  * Per message (its serial), its retained versions (or annotations: annotations.ts) in log
@@ -51,6 +52,17 @@ export class VersionIndex {
 
   has(target: string): boolean {
     return this.byTarget.has(target);
+  }
+
+  /** `target`'s retained entries (up to log serial `upto`), read from `log`, in log order. */
+  entries(log: ChannelLog, target: string, upto = Infinity): MessageEntry[] {
+    const out: MessageEntry[] = [];
+    for (const logSerial of this.byTarget.get(target) ?? []) {
+      if (logSerial > upto) break;
+      const e = log.range(logSerial - 1, logSerial)?.[0];
+      if (e?.kind === 'message') out.push(e);
+    }
+    return out;
   }
 
   get size(): number {
@@ -208,7 +220,11 @@ export class Versions {
    */
   private readonly stand = new Map<string, Standing>();
 
-  constructor(private readonly log: ChannelLog) {}
+  constructor(
+    private readonly log: ChannelLog,
+    /** Where each message's create is (shared with annotations.ts). */
+    private readonly creates: CreateLookup,
+  ) {}
 
   /** An entry just appended: a version is kept; a create drops what was kept of its message without it. */
   note(e: LogEntry): void {
@@ -242,20 +258,12 @@ export class Versions {
 
   /** The retained create of the message of `serial` (up to log serial `upto`). */
   private create(serial: string, upto?: number): MessageEntry | null {
-    const p = parseMessageSerial(serial);
-    const e = p && this.log.created(p, upto);
-    return e?.kind === 'message' && e.message.serial === serial ? e : null;
+    return this.creates.entry(serial, upto);
   }
 
   /** Its retained versions (up to log serial `upto`), in log order. */
   private versions(serial: string, upto = Infinity): MessageEntry[] {
-    const out: MessageEntry[] = [];
-    for (const logSerial of this.index.of(serial) ?? []) {
-      if (logSerial > upto) break;
-      const e = this.log.range(logSerial - 1, logSerial)?.[0];
-      if (e?.kind === 'message') out.push(e);
-    }
-    return out;
+    return this.index.entries(this.log, serial, upto);
   }
 
   /**
