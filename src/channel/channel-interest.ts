@@ -42,7 +42,15 @@ export interface RegionInterest {
 export const CLOCK_OFFSET_KEPT_WITHIN_MS = 250;
 
 /** Changes for the replica: when this region's interest began (0: it ended), other regions' interest whole. */
-export type InterestChanges = Pick<ReplicateRequest, 'interestSince' | 'remoteInterest'>;
+export type InterestChanges = Pick<ReplicateRequest, 'interestSince' | 'remoteInterest' | 'lifecycle'>;
+
+/** What lifecycle events announced and not yet ended (lifecycle.ts): the start (ms) of the region's activity and of the deployment's (0: none). */
+export interface Announced {
+  region: number;
+  global: number;
+}
+
+export const NOTHING_ANNOUNCED: Announced = { region: 0, global: 0 };
 
 /** How long a master remembers when another region's ended interest had begun (earliestSince). */
 const ENDED_KEPT_MS = 10 * 60_000;
@@ -56,6 +64,21 @@ export class ChannelInterest {
   private ended = new Map<string, { since: number; endedAt: number }>();
   /** Other regions' clocks minus ours (RegionInterest.offsetMs), kept past their interest's end. */
   private clocks = new Map<string, number>();
+  /** The lifecycle events announced whose end is not yet (lifecycle.ts). */
+  private told: Announced = NOTHING_ANNOUNCED;
+  private toldMoved = false;
+
+  /** The activity announced whose end is not yet (lifecycle.ts): its starts, 0 for none. */
+  get announced(): Announced {
+    return this.told;
+  }
+
+  /** The master's change (lifecycle events published): the replica is told at the next replication. */
+  setAnnounced(a: Announced): void {
+    if (a.region === this.told.region && a.global === this.told.global) return;
+    this.told = { region: a.region, global: a.global };
+    this.toldMoved = true;
+  }
 
   /** When this region's interest began (ms; 0: no subscriber here). */
   get since(): number {
@@ -135,7 +158,7 @@ export class ChannelInterest {
   }
 
   get hasMoved(): boolean {
-    return this.atMoved || this.othersMoved;
+    return this.atMoved || this.othersMoved || this.toldMoved;
   }
 
   /** What to replicate, each once per change. */
@@ -143,13 +166,15 @@ export class ChannelInterest {
     const out: InterestChanges = {};
     if (this.atMoved) out.interestSince = this.at;
     if (this.othersMoved) out.remoteInterest = this.remoteList;
-    this.atMoved = this.othersMoved = false;
+    if (this.toldMoved) out.lifecycle = this.told;
+    this.atMoved = this.othersMoved = this.toldMoved = false;
     return out;
   }
 
   /** The replica's side (and a restored snapshot's): the master's values, nothing to pass on. */
   apply(c: InterestChanges): void {
     if (c.interestSince !== undefined) this.at = c.interestSince;
+    if (c.lifecycle) this.told = { region: c.lifecycle.region, global: c.lifecycle.global };
     if (!c.remoteInterest) return;
     this.others = new Map(c.remoteInterest.map((r) => [r.region, r.since]));
     for (const r of c.remoteInterest) if (r.offsetMs !== undefined) this.clocks.set(r.region, r.offsetMs);

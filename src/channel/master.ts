@@ -28,6 +28,7 @@ import type { ChannelState, PresenceHold } from './state.js';
 import type { Gap } from './gaps.js';
 import { INHERITED_INTEREST_MS } from './settings.js';
 import { hasUnreplicated } from './unreplicated.js';
+import { ChannelLifecycle, type LifecycleDeps } from './lifecycle.js';
 
 export interface MasterDeps {
   /** The wall clock: message timestamps, presence leave times. */
@@ -60,6 +61,8 @@ export interface MasterDeps {
   toRegions?(batch: ForwardedBatch, to: string | null, more?: boolean): void;
   /** This region's interest in the channel began (since, ms) or ended. */
   interestChanged?(key: ChannelKey, on: boolean, since: number): void;
+  /** Its lifecycle events (lifecycle.ts; absent: none, as for a metachannel), less what the master itself gives. */
+  lifecycle?(master: ChannelMaster): Omit<LifecycleDeps, 'changed'> | null;
 }
 
 /**
@@ -101,6 +104,8 @@ export class ChannelMaster {
 
   /** The channel name's hash, for subscription audits (sub-digest.ts). */
   readonly keyHash: number;
+  /** Its lifecycle events (null: none). Told when attachments here or elsewhere change (reconcile). */
+  readonly lifecycle: ChannelLifecycle | null;
 
   constructor(
     readonly key: ChannelKey,
@@ -138,6 +143,10 @@ export class ChannelMaster {
       },
       publishedTo: (seen, timeoutMs) => this.publishedTo(seen, timeoutMs),
     });
+    const lifecycle = deps.lifecycle?.(this);
+    // What was announced changed: the replica hears of it now (a replication with nothing else).
+    const changed = () => void this.enqueue([]).catch(() => undefined);
+    this.lifecycle = lifecycle ? new ChannelLifecycle(key, state.interest, { ...lifecycle, changed }, () => this.subscribers.size > 0) : null;
   }
 
   /** Clients here had seen other regions' streams up to `origins` (ChannelState.reachBackFor); a change goes to the replica at once. */
@@ -436,6 +445,7 @@ export class ChannelMaster {
       if (this.interestSince === 0 || this.elapsed() > this.inheritUntil) this.interestChangedTo(this.deps.now());
       this.inheritUntil = 0;
       this.reportInterest();
+      this.lifecycle?.reconcile();
     }
     return { ...this.position(), presence: this.view.list() };
   }
@@ -444,6 +454,7 @@ export class ChannelMaster {
     if (!this.subscribing.delete(node) || this.subscribers.size > 0) return;
     this.interestChangedTo(0);
     this.reportInterest();
+    this.lifecycle?.reconcile();
   }
 
   /**
@@ -484,6 +495,7 @@ export class ChannelMaster {
    */
   async stop(reason: AblyError): Promise<void> {
     this.stopped = reason;
+    this.lifecycle?.stop();
     const unsent = this.open ? [this.open, ...this.waiting] : [...this.waiting];
     this.open = null;
     this.waiting.length = 0;

@@ -128,6 +128,12 @@ export class OccupancyBoard {
     return this.tallies.size;
   }
 
+  /** A channel's counts in this region, and with the other regions' held (null: no node has reported). */
+  countsOf(key: ChannelKey): { local: Occupancy; total: Occupancy } | null {
+    const t = this.tallies.get(key);
+    return t && t.nodes.size ? { local: this.local(t), total: this.totals(t) } : null;
+  }
+
   private now(): number {
     return this.deps.now?.() ?? monotonicClock.now();
   }

@@ -37,12 +37,13 @@ import type {
   ClientPosition,
 } from '../transport/messages.js';
 import type { OriginPosition } from '../protocol/serial.js';
-import type { ChannelKey, LogEntry } from './entry.js';
+import { splitChannelKey, type ChannelKey, type LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
 import { askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, PendingClaims } from './claim.js';
 import { pushCopy, pushState, takeSync, type HandoffHost } from './handoff.js';
 import type { ReplicaBroadcast, Replicated } from './batches.js';
 import { ChannelMaster } from './master.js';
+import { isMetaChannel, type LifecycleDeps } from './lifecycle.js';
 import { handleChannelRequest } from './requests.js';
 import { applyReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
@@ -71,6 +72,10 @@ export interface RegistryDeps {
   toRegions?(batch: ForwardedBatch, to: string | null, more?: boolean): void;
   /** Tells the globalmaster a channel's interest here began or ended. */
   interestChanged?(key: ChannelKey, on: boolean, since: number): void;
+  /** A master's lifecycle events (lifecycle.ts; null: none for this channel). */
+  lifecycle?(master: ChannelMaster): Omit<LifecycleDeps, 'changed'> | null;
+  /** Whether this region must master a channel other regions have attachments to (its home: lifecycle.ts). */
+  masterForLifecycle?(key: ChannelKey): boolean;
   settings: ChannelSettings;
   /** The wall clock: times kept with a channel's state and read by other nodes (terms, leaves, storage). */
   now(): number;
@@ -226,7 +231,18 @@ export class ChannelRegistry {
   /** Other regions' interest in a channel, from the globalmaster (ignored unless we master it). */
   setRemoteInterest(channel: ChannelKey, regions: { region: string; since: number }[], keep?: string[]): void {
     const h = this.holdings.get(channel);
-    if (h?.role === 'master' && !h.master.isStopped) h.master.regions.setRemoteInterest(regions, keep);
+    if (h?.role === 'master' && !h.master.isStopped) {
+      h.master.regions.setRemoteInterest(regions, keep);
+      h.master.lifecycle?.reconcile();
+      return;
+    }
+    // The channel's home region tells its opening and closing (lifecycle.ts): it takes the
+    // mastership of a channel only other regions have attachments to.
+    if (!h && regions.length && this.deps.masterForLifecycle?.(channel)) {
+      void this.acquire(channel).then((a) => {
+        if ('ok' in a && !a.ok.isStopped) this.setRemoteInterest(channel, regions, keep);
+      });
+    }
   }
 
   /**
@@ -430,7 +446,8 @@ export class ChannelRegistry {
     const master = new ChannelMaster(key, state, {
       now: this.deps.now,
       ...(this.deps.monotonic ? { monotonic: this.deps.monotonic } : {}),
-      ...(this.deps.settings.maxPublishRate ? { maxPublishRate: this.deps.settings.maxPublishRate } : {}),
+      // A metachannel's publishers are the service's own (lifecycle.ts): a burst of events is not refused.
+      ...(this.deps.settings.maxPublishRate && !isMetaChannel(splitChannelKey(key).name) ? { maxPublishRate: this.deps.settings.maxPublishRate } : {}),
       sendBroadcast: this.deps.sendBroadcast,
       self: this.deps.self,
       replicate: (m, entries, holds, forward, broadcast) => this.replicate(m, entries, holds, forward, broadcast),
@@ -439,6 +456,7 @@ export class ChannelRegistry {
       region: this.deps.settings.region,
       ...(this.deps.toRegions ? { toRegions: this.deps.toRegions } : {}),
       ...(this.deps.interestChanged ? { interestChanged: this.deps.interestChanged } : {}),
+      ...(this.deps.lifecycle ? { lifecycle: this.deps.lifecycle } : {}),
     });
     const ring = this.deps.ring();
     for (const s of subscribers) if (ring.has(s)) master.subscribers.add(s);
@@ -453,6 +471,7 @@ export class ChannelRegistry {
     void this.replicate(master, [], []).catch(() => undefined);
     // The globalmaster learns where interest stands and answers with other regions' interest.
     master.reportInterest();
+    master.lifecycle?.reconcile();
     return master;
   }
 
@@ -559,7 +578,10 @@ export class ChannelRegistry {
         if (left.length) this.deps.log.info({ channel: key, left }, 'presence members left: their connections did not come back in time');
         h.master.state.expire(now);
         for (const s of h.master.subscribers) if (!ring.has(s)) h.master.unsubscribe(s);
-        if (h.master.state.empty && h.master.subscribers.size === 0 && !h.master.busy) this.dispose(key, h.master.state);
+        if (h.master.state.empty && h.master.subscribers.size === 0 && !h.master.busy && !h.master.lifecycle?.busy) {
+          h.master.lifecycle?.stop();
+          this.dispose(key, h.master.state);
+        }
       } else if (h.role === 'replica') {
         if (!ring.has(h.from)) {
           // Our master is gone: we hold the newest state.

@@ -8,7 +8,7 @@ import type { SnapshotDedup } from '../transport/dedup-list.js';
 import type { SnapshotEntries } from '../transport/entry-lists.js';
 import type { ChannelKey } from './entry.js';
 import type { PresenceMember } from './presence.js';
-import type { RegionInterest } from './channel-interest.js';
+import type { Announced, RegionInterest } from './channel-interest.js';
 import type { Gap } from './gaps.js';
 
 export interface ChannelSnapshot {
@@ -39,6 +39,8 @@ export interface ChannelSnapshot {
   interestSince?: number;
   /** What streams not yet begun must reach back to (OriginPositions.reachBackTo). */
   reach?: OriginPosition[];
+  /** The lifecycle events announced whose end is not yet (lifecycle.ts; absent: none). */
+  lifecycle?: Announced;
   /** Other regions with interest, as the master knew them, or its replica by replication (ChannelMaster.inheritRemote; absent: none, or not known). */
   remoteInterest?: RegionInterest[];
   /** The presence set (members outlive the history that entered them). */

@@ -86,7 +86,7 @@ export class ChannelState {
     st.termNo = s.term;
     st.presenceSet = PresenceSet.restore(s.presence);
     for (const o of s.origins) st.origins.set(o.region, o);
-    st.interest.apply({ interestSince: s.interestSince ?? 0, remoteInterest: s.remoteInterest ?? [] });
+    st.interest.apply({ interestSince: s.interestSince ?? 0, remoteInterest: s.remoteInterest ?? [], ...(s.lifecycle ? { lifecycle: s.lifecycle } : {}) });
     st.origins.applyReach(s.reach ?? []);
     st.gaps.apply(s.gaps ?? []);
     s.dedup.addTo(st.dedup);
@@ -110,6 +110,7 @@ export class ChannelState {
       ...(this.interest.since ? { interestSince: this.interest.since } : {}),
       ...(reach.length ? { reach } : {}),
       ...(this.interest.remote.size ? { remoteInterest: this.interest.remoteList } : {}),
+      ...(this.interest.announced.region || this.interest.announced.global ? { lifecycle: this.interest.announced } : {}),
       ...(this.gaps.all().length ? { gaps: this.gaps.all() } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data && this.log.size ? SnapshotEntries.fromBytes(this.log.encoded(this.log.baseSerial, this.log.lastSerial), this.log.size) : SnapshotEntries.none,
@@ -585,7 +586,7 @@ export class ChannelState {
 
   /** Nothing retained: the state can be disposed once nobody is attached. */
   get empty(): boolean {
-    return this.log.size === 0 && this.dedup.empty && this.presenceSet.size === 0;
+    return this.log.size === 0 && this.dedup.empty && this.presenceSet.size === 0 && !this.interest.announced.region && !this.interest.announced.global;
   }
 
   get retained(): number {

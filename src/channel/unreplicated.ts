@@ -9,7 +9,7 @@ import type { Gaps } from './gaps.js';
 import type { OriginPositions } from './origin-positions.js';
 
 /** Changes no entry shows, as replication carries them. */
-export type Unreplicated = Pick<ReplicateRequest, 'origins' | 'interestSince' | 'remoteInterest' | 'reach' | 'gaps'>;
+export type Unreplicated = Pick<ReplicateRequest, 'origins' | 'interestSince' | 'remoteInterest' | 'lifecycle' | 'reach' | 'gaps'>;
 
 /** The parts of a channel's state (ChannelState's) that such changes are of. */
 interface Parts {

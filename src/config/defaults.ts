@@ -13,6 +13,7 @@ export const MAX_CHANNELS_PER_CONNECTION = 200; // Ably's default
 export const MAX_CHANNEL_NAME_LENGTH = 2048; // characters; Ably recommends staying under 2048
 export const MAX_PRESENCE_MEMBERS_PER_CHANNEL = 200; // Ably's default
 export const OCCUPANCY_INTERVAL_MS = 1000; // occupancy events not from or to zero: at most one a second a channel
+export const CHANNEL_INACTIVE_DELAY_MS = 60_000; // a channel with no attachment for this long is inactive (Ably: "approximately one minute")
 export const PRESENCE_LEAVE_DELAY_MS = 15_000; // a dropped connection's members leave after this (Ably: 15 s)
 export const MAX_CHANNEL_PUBLISH_RATE_PER_S = 1000; // messages per channel per second (Ably: 50)
 

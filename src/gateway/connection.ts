@@ -14,6 +14,7 @@ import { parseRewind, resumePoint, type Rewind } from '../channel/attach-point.j
 import { occupancyFor } from '../channel/occupancy.js';
 import { parseDeltaParam } from '../channel/delta.js';
 import { channelKey } from '../channel/entry.js';
+import { isMetaChannel } from '../channel/lifecycle.js';
 import { Action, ActionName, DEFAULT_MODES, Flag, MODE_MASK } from '../protocol/actions.js';
 import { buildAnnotations } from '../protocol/annotation.js';
 import { parseChannelName, unfilteredChannelName, type ParsedChannelName } from '../protocol/channel-name.js';
@@ -562,6 +563,7 @@ export class Connection implements AttachmentOwner {
     try {
       const { name } = unfilteredChannelName(pm.channel, 'presence');
       this.require(name, 'presence');
+      if (isMetaChannel(name)) throw AblyError.of('notPermitted', `no client can be present on the metachannel "${name}"`);
       const att = this.attachments.get(pm.channel as string);
       if (!att || (att.state !== 'attached' && att.state !== 'attaching')) {
         throw AblyError.of('presenceInvalidState', `channel "${name}" is not attached`);

@@ -6,6 +6,7 @@ import { AblyError } from '../errors.js';
 import type { Limits } from '../config/topology.js';
 import { PresenceAction } from '../protocol/actions.js';
 import type { Credentials } from '../auth/keys.js';
+import { isMetaChannel } from '../channel/lifecycle.js';
 import { fromWire, isAnnotation, MessageAction, messageSize, publishedClientId, withFields, type InboundMessage, type Message, type PresenceMessage } from '../protocol/message.js';
 
 export interface BuildOptions {
@@ -96,9 +97,11 @@ function changeOf(m: InboundMessage, i: number, o: BuildOptions): Message {
  * annotations need `annotation-publish`, changes the capability
  * `message-update-*` (an update or append) or `message-delete-*` (a delete): `-any`
  * changes any message, `-own` only the publisher's own (the master checks the message's
- * clientId against `ownBy`; 40166 for a publisher with no clientId). Throws 40160 else.
+ * clientId against `ownBy`; 40166 for a publisher with no clientId). Throws 40160 else,
+ * and for a metachannel, which only the service publishes to (lifecycle.ts).
  */
 export function authorizePublish(messages: Message[], creds: Credentials, channel: string): void {
+  if (isMetaChannel(channel)) throw AblyError.of('notPermitted', `nothing can be published to the metachannel "${channel}": the service publishes its events`);
   let creates = false;
   for (const m of messages) {
     if (m.action === undefined) {

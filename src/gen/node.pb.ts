@@ -339,6 +339,21 @@ export interface ChannelSnapshot {
    * takes whichever is there.
    */
   dedupList: Uint8Array;
+  /**
+   * The channel lifecycle events the master announced whose end is not yet (absent: none):
+   * a master taking the channel over neither announces them again nor leaves their end unsaid.
+   */
+  lifecycle?: LifecycleAnnounced | undefined;
+}
+
+/**
+ * What a channel's master announced on its app's [meta]channel.lifecycle and has not yet
+ * ended: the start (ms) of the region's activity, and of the deployment's (home region
+ * only); 0: none.
+ */
+export interface LifecycleAnnounced {
+  region: number;
+  global: number;
 }
 
 export interface HistoryQuery {
@@ -459,7 +474,14 @@ export interface ReplicateRequest {
    * Broadcast.gap_at with no entries).
    */
   discontinuity?: ErrorInfo | undefined;
-  gapAt?: number | undefined;
+  gapAt?:
+    | number
+    | undefined;
+  /**
+   * The lifecycle events announced whose end is not yet, sent when they changed
+   * (ChannelSnapshot.lifecycle).
+   */
+  lifecycle?: LifecycleAnnounced | undefined;
 }
 
 /** Interest items (InterestItem's `channel` holds the region name). */
@@ -2973,6 +2995,7 @@ function createBaseChannelSnapshot(): ChannelSnapshot {
     remoteInterest: [],
     gaps: [],
     dedupList: new Uint8Array(0),
+    lifecycle: undefined,
   };
 }
 
@@ -3031,6 +3054,9 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
     }
     if (message.dedupList.length !== 0) {
       writer.uint32(146).bytes(message.dedupList);
+    }
+    if (message.lifecycle !== undefined) {
+      LifecycleAnnounced.encode(message.lifecycle, writer.uint32(154).fork()).join();
     }
     return writer;
   },
@@ -3190,6 +3216,71 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
             }
 
             message.dedupList = reader.bytes();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.lifecycle = LifecycleAnnounced.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseLifecycleAnnounced(): LifecycleAnnounced {
+  return { region: 0, global: 0 };
+}
+
+export const LifecycleAnnounced: MessageFns<LifecycleAnnounced> = {
+  encode(message: LifecycleAnnounced, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.region !== 0) {
+      writer.uint32(8).int64(message.region);
+    }
+    if (message.global !== 0) {
+      writer.uint32(16).int64(message.global);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LifecycleAnnounced {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLifecycleAnnounced();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.region = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.global = longToNumber(reader.int64());
             continue;
           }
         }
@@ -3751,6 +3842,7 @@ function createBaseReplicateRequest(): ReplicateRequest {
     broadcastTo: [],
     discontinuity: undefined,
     gapAt: undefined,
+    lifecycle: undefined,
   };
 }
 
@@ -3794,6 +3886,9 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
     }
     if (message.gapAt !== undefined) {
       writer.uint32(112).int64(message.gapAt);
+    }
+    if (message.lifecycle !== undefined) {
+      LifecycleAnnounced.encode(message.lifecycle, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -3913,6 +4008,14 @@ export const ReplicateRequest: MessageFns<ReplicateRequest> = {
             }
 
             message.gapAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.lifecycle = LifecycleAnnounced.decode(reader, reader.uint32());
             continue;
           }
         }

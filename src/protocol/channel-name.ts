@@ -3,12 +3,13 @@
  * channel params such as `rewind` in the name) and `[filter=<base64>?params]name` (a
  * subscription filter, ably-js `channels.getDerived`: filter.ts). Rules from Ably's
  * docs: not empty, not starting with `:` or `[` (except a qualifier), no newline; we
- * also cap the length.
+ * also cap the length. `[meta]channel.lifecycle` (lifecycle.ts) is the one metachannel.
  */
 import { AblyError } from '../errors.js';
 import { MAX_CHANNEL_NAME_LENGTH } from '../config/defaults.js';
 import { compileFilter, MAX_FILTER_LENGTH, type MessageFilter } from '../channel/filter.js';
 import { BASE64_RE } from './message.js';
+import { LIFECYCLE_CHANNEL } from '../channel/lifecycle.js';
 
 export interface ParsedChannelName {
   /** The channel's own name (what keys history and the ring). */
@@ -36,8 +37,12 @@ export function parseChannelName(raw: unknown, maxLength = MAX_CHANNEL_NAME_LENG
     if (inner.startsWith('filter=')) filter = parseFilter(inner.slice('filter='.length, q < 0 ? inner.length : q));
     if (q >= 0) for (const [k, v] of new URLSearchParams(inner.slice(q + 1))) params[k] = v;
     name = raw.slice(end + 1);
+  } else if (raw.startsWith('[meta]')) {
+    // A metachannel: its name is whole, qualifier and all (capabilities name it so too).
+    if (raw !== LIFECYCLE_CHANNEL) throw AblyError.of('invalidChannelName', `the only metachannel here is ${LIFECYCLE_CHANNEL}, not "${raw.slice(0, 64)}"`);
+    return { name: raw, params, filter, resource: raw };
   } else if (raw.startsWith('[')) {
-    throw AblyError.of('invalidChannelName', 'qualified channels other than [?params] and [filter=…] ([meta], [queue]) are not supported');
+    throw AblyError.of('invalidChannelName', `qualified channels other than [?params], [filter=…] and ${LIFECYCLE_CHANNEL} ([queue], other [meta]) are not supported`);
   }
   if (name.length === 0) throw AblyError.of('invalidChannelName', 'channel name must not be empty');
   if (name.length > maxLength) throw AblyError.of('invalidChannelName', `channel name longer than ${maxLength} characters`);

@@ -12,7 +12,7 @@ import type { SubDigest } from '../channel/sub-digest.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
 import type { HistoryQuery } from '../channel/log.js';
 import type { ChannelSnapshot, PresenceHold } from '../channel/state.js';
-import type { RegionInterest } from '../channel/channel-interest.js';
+import type { Announced, RegionInterest } from '../channel/channel-interest.js';
 import type { Gap } from '../channel/gaps.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
@@ -129,6 +129,8 @@ export interface ReplicateRequest {
   interestSince?: number;
   /** Other regions that want the channel, and since when, whole, sent when it changed (ChannelInterest). */
   remoteInterest?: RegionInterest[];
+  /** The lifecycle events announced whose end is not yet, sent when they changed (ChannelInterest, lifecycle.ts). */
+  lifecycle?: Announced;
   /** What streams not yet begun must reach back to, whole, sent when it changed (OriginPositions.takeReach). */
   reach?: OriginPosition[];
   /** Where subscribers were told of another region's lost messages, added since the last replication (gaps.ts). */

@@ -215,6 +215,7 @@ export function snapshotToPb(s: ChannelSnapshot): pb.ChannelSnapshot {
     interestSince: s.interestSince ?? 0,
     reach: s.reach ?? [],
     remoteInterest: interestToPb(s.remoteInterest ?? []),
+    ...(s.lifecycle ? { lifecycle: s.lifecycle } : {}),
     presence: s.presence.map(presenceMemberToPb),
     gaps: gapsToPb(s.gaps),
   };
@@ -236,6 +237,7 @@ export function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     ...(p.interestSince ? { interestSince: p.interestSince } : {}),
     ...(p.reach.length ? { reach: p.reach } : {}),
     ...(p.remoteInterest.length ? { remoteInterest: interestFromPb(p.remoteInterest) } : {}),
+    ...(p.lifecycle ? { lifecycle: { region: p.lifecycle.region, global: p.lifecycle.global } } : {}),
     presence: p.presence.map(presenceMemberFromPb),
     ...(p.gaps.length ? { gaps: gapsFromPb(p.gaps) } : {}),
   };

@@ -62,10 +62,14 @@
  *   their fields (`Message.annotation`, `Message.summary_json`), and a history query may
  *   ask for a message's annotations (`HistoryQuery.annotations`). A build of 11 (or 7)
  *   would take an annotation for a version of its message and show it as an update.
+ * - node 13 (2026-12-07): a channel's state carries the lifecycle events its master
+ *   announced (`ChannelSnapshot.lifecycle`, `ReplicateRequest.lifecycle`). A build of 12
+ *   would drop them, and a master it became would announce the channel's activity again
+ *   and never its end.
  */
 import { LogThrottle } from '../log.js';
 
-export const NODE_PROTOCOL = 12;
+export const NODE_PROTOCOL = 13;
 export const REGION_PROTOCOL = 8;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */

@@ -71,6 +71,7 @@ describe('validateTopology', () => {
       maxIdleIntervalMs: D.MAX_IDLE_INTERVAL_MS,
       maxConnectionBufferBytes: D.MAX_CONNECTION_BUFFER_BYTES,
       occupancyIntervalMs: D.OCCUPANCY_INTERVAL_MS,
+      channelInactiveDelayMs: D.CHANNEL_INACTIVE_DELAY_MS,
     });
     expect(t).not.toHaveProperty('file');
   });

@@ -72,7 +72,8 @@ describe('parseChannelName', () => {
     ['a name that is not a string', 42],
     ['null', null],
     ['a leading colon', ':lobby'],
-    ['another qualifier ([meta])', '[meta]lobby'],
+    ['a metachannel other than [meta]channel.lifecycle', '[meta]lobby'],
+    ['[meta]channel.lifecycle with more after it', '[meta]channel.lifecycle:x'],
     ['a qualifier of another kind', '[queue]lobby'],
     ['a newline', 'a\nb'],
     ['a carriage return', 'a\rb'],
@@ -84,6 +85,10 @@ describe('parseChannelName', () => {
     ['a name one character too long', 'x'.repeat(MAX_CHANNEL_NAME_LENGTH + 1)],
   ])('rejects %s with 40010', (_what, raw) => {
     expect(codeOf(() => parseChannelName(raw))).toBe(40010);
+  });
+
+  it('takes [meta]channel.lifecycle whole, as its name and its resource', () => {
+    expect(parseChannelName('[meta]channel.lifecycle')).toEqual({ name: '[meta]channel.lifecycle', params: {}, filter: null, resource: '[meta]channel.lifecycle' });
   });
 
   it('accepts a name of exactly the maximum length', () => {

@@ -114,6 +114,7 @@ const snapshot: ChannelSnapshot = {
   interestSince: NOW - 5000,
   reach: [{ region: 'ap', epoch: 'ap1', seq: 12 }],
   remoteInterest: [{ region: 'us', since: NOW - 90_000 }],
+  lifecycle: { region: NOW - 5000, global: NOW - 90_000 },
   presence: [
     { message: { id: 'conn:8:0', action: 2, clientId: 'bob', connectionId: 'conn2', timestamp: NOW }, host: 'n2', leaveAt: null, since: NOW - 60_000 },
     { message: { id: 'conn:9:0', action: 4, clientId: 'eve', connectionId: 'conn3', data: 'x', timestamp: NOW }, host: 'n3', leaveAt: NOW + 15000, since: 0 },
@@ -385,6 +386,13 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
     it('round-trips replicate with the interest start, and with its end (0)', () => {
       for (const interestSince of [1_796_000_000_123, 0]) {
         const msg: NodeMessage = { type: 'replicate', rid: 16, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], interestSince };
+        expect(roundTrip(msg)).toStrictEqual(msg);
+      }
+    });
+
+    it('round-trips replicate with the lifecycle events announced, and with their end (both 0: not absent)', () => {
+      for (const lifecycle of [{ region: 1_796_000_000_123, global: 1_795_000_000_000 }, { region: 0, global: 0 }]) {
+        const msg: NodeMessage = { type: 'replicate', rid: 19, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], lifecycle };
         expect(roundTrip(msg)).toStrictEqual(msg);
       }
     });

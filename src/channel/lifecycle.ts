@@ -1,0 +1,248 @@
+/**
+ * Channel lifecycle events (Ably's `[meta]channel.lifecycle` metachannel): each app's
+ * channels becoming active or inactive, in a region and in the whole deployment.
+ *
+ * - `channel.region.active` / `channel.region.inactive`: made by the channel's master in
+ *   each region. The channel is active in a region while the region has attachments to it
+ *   (the master has subscribing nodes: its interest, channel-interest.ts); it is inactive
+ *   once it has had none for `limits.channelInactiveDelayMs` (Ably: "approximately one
+ *   minute"), so a client that detaches and attaches again within it changes nothing.
+ * - `channel.opened` / `channel.closed`: made by the channel's master in its home region
+ *   (homeRegion: one region per channel, the same for every region), which knows this
+ *   region's interest and every other region's (the globalmaster tells it). A home region
+ *   with no attachments of its own takes the channel's mastership when another region's
+ *   interest is told (registry.ts), so it is there to tell.
+ *
+ * Each event is published to the app's metachannel like a REST publish, so it is ordered,
+ * replicated, kept in history and sent to other regions like any message. What was
+ * announced (the start of the region's activity announced, and of the deployment's, not
+ * yet ended) is part of the channel's state, replicated with it (ChannelInterest), so a
+ * master that takes the channel over after a failure neither announces again what its
+ * predecessor did nor leaves unsaid an end that was pending. Each event's id is made from
+ * what it announces (the start of that activity), so one made twice (a master that failed
+ * after publishing and before its replica heard, or a retry) is dropped by the
+ * metachannel's dedup window.
+ */
+import { createHash } from 'node:crypto';
+import type { ChannelKey } from './entry.js';
+import { splitChannelKey } from './entry.js';
+import type { Announced, ChannelInterest } from './channel-interest.js';
+import { channelMetrics, noAttachments, type ChannelMetrics } from './occupancy.js';
+import type { Occupancy } from '../transport/messages.js';
+import type { Message } from '../protocol/message.js';
+
+/** The metachannel's name (an app's channel key is `<appId>:` before it). */
+export const LIFECYCLE_CHANNEL = '[meta]channel.lifecycle';
+
+/** Whether a channel name is a metachannel's (`[meta]…`): none has lifecycle events of its own, and none can be published to. */
+export const isMetaChannel = (name: string): boolean => name.startsWith('[meta]');
+
+/** The metachannel a channel's events go to: its app's. */
+export const lifecycleKeyOf = (key: ChannelKey): ChannelKey => `${splitChannelKey(key).appId}:${LIFECYCLE_CHANNEL}`;
+
+export type LifecycleEventName = 'channel.opened' | 'channel.closed' | 'channel.region.active' | 'channel.region.inactive';
+
+/** Ably's ChannelDetails, the data of every event. */
+export interface ChannelDetails {
+  channelId: string;
+  region?: string;
+  isGlobalMaster?: boolean;
+  status: { isActive: boolean; occupancy: { metrics: ChannelMetrics } };
+}
+
+/**
+ * The home region of a channel: the one, of all the deployment's regions, whose hash with
+ * the channel's key is highest (rendezvous hashing), so every region names the same one
+ * and only the channels homed in a region move when regions are added.
+ */
+export function homeRegion(key: ChannelKey, regions: readonly string[]): string {
+  let best = '';
+  let bestHash = -1n;
+  for (const r of regions) {
+    const h = createHash('sha256').update(r).update('\0').update(key).digest().readBigUInt64BE(0);
+    if (h > bestHash || (h === bestHash && r < best)) {
+      best = r;
+      bestHash = h;
+    }
+  }
+  return best;
+}
+
+/** An event's message id: the same wherever and however often the same activity's event is made. */
+export function lifecycleEventId(key: ChannelKey, name: LifecycleEventName, region: string, since: number): string {
+  const channel = createHash('sha256').update(key).digest('base64url').slice(0, 22);
+  return `lifecycle:${channel}:${region}:${since}:${name}`;
+}
+
+/** The message that carries an event (data as JSON text with encoding `json`, as Ably sends an object). */
+export function lifecycleMessage(key: ChannelKey, name: LifecycleEventName, region: string, since: number, details: ChannelDetails, timestamp: number): Message {
+  return { id: lifecycleEventId(key, name, region, since), name, timestamp, data: JSON.stringify(details), encoding: 'json' };
+}
+
+export interface LifecycleDeps {
+  /** This region's name. */
+  region: string;
+  /** Whether this region is the channel's home (it makes channel.opened and channel.closed). */
+  home: boolean;
+  /** How long a channel has no attachments before it is inactive (ms). */
+  delayMs: number;
+  /** The wall clock (events' timestamps, and the start of an activity when the interest has none). */
+  now(): number;
+  /** A clock for durations (the delay). */
+  elapsed(): number;
+  /** Publishes events to the metachannel; rejects if they may not have been taken (they are made again later, with the same ids). */
+  publish(messages: Message[]): Promise<void>;
+  /** The region's counts of the channel's attachments and every region's this master holds (null: none reported yet), and its presence members. */
+  counts(): { local: Occupancy; total: Occupancy; members: number } | null;
+  /** What was announced changed: the replica must hear of it. */
+  changed(): void;
+}
+
+/** An activity's first event waits this long at most for the counts of the nodes that attached (they report within an occupancy interval). */
+export const COUNTS_WAIT_MS = 1500;
+/** A publish that failed is tried again after this long. */
+export const RETRY_MS = 1000;
+
+export class ChannelLifecycle {
+  private readonly channelId: string;
+  /** Since when (deps.elapsed) the region, and the deployment, have had no attachments with an activity announced. */
+  private regionQuiet: number | null = null;
+  private globalQuiet: number | null = null;
+  /** Since when an activity's first event has waited for counts. */
+  private countsWait: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight = false;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly key: ChannelKey,
+    private readonly interest: ChannelInterest,
+    private readonly deps: LifecycleDeps,
+    /** Whether the region has attachments now (the master's subscribing nodes). */
+    private readonly attached: () => boolean,
+  ) {
+    this.channelId = splitChannelKey(key).name;
+  }
+
+  /** Something it depends on changed (attachments here or elsewhere, or the master was just made): events are made where due. */
+  reconcile(): void {
+    if (this.stopped) return;
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    const a = this.interest.announced;
+    const now = this.deps.elapsed();
+    const here = this.attached();
+    const anywhere = here || this.interest.remote.size > 0;
+    const due: Message[] = [];
+    const next: Announced = { ...a };
+    let wake = Infinity;
+
+    const starts = here && a.region === 0;
+    const opens = this.deps.home && anywhere && a.global === 0;
+    let counts = this.deps.counts();
+    if ((starts || opens) && counts === null) {
+      this.countsWait ??= now;
+      if (now - this.countsWait < COUNTS_WAIT_MS) {
+        this.schedule(Math.min(100, COUNTS_WAIT_MS - (now - this.countsWait)));
+        return;
+      }
+    }
+    this.countsWait = null;
+    counts ??= { local: noAttachments(), total: noAttachments(), members: 0 };
+    const wall = this.deps.now();
+
+    if (opens) {
+      this.globalQuiet = null;
+      next.global = this.earliestStart(wall);
+      due.push(this.message('channel.opened', next.global, { isActive: true, metrics: channelMetrics(counts.total, counts.members) }, wall));
+    }
+    if (here) {
+      this.regionQuiet = null;
+      if (starts) {
+        next.region = this.interest.since || wall;
+        due.push(this.message('channel.region.active', next.region, { isActive: true, metrics: channelMetrics(counts.local, counts.members) }, wall, true));
+      }
+    } else if (a.region !== 0) {
+      this.regionQuiet ??= now;
+      if (now >= this.regionQuiet + this.deps.delayMs) {
+        due.push(this.message('channel.region.inactive', a.region, { isActive: false, metrics: channelMetrics(noAttachments(), 0) }, wall, true));
+        next.region = 0;
+      } else wake = Math.min(wake, this.regionQuiet + this.deps.delayMs);
+    }
+    // The deployment's end after the region's own (in one region both come at once, in that order).
+    if (anywhere) this.globalQuiet = null;
+    else if (this.deps.home && a.global !== 0) {
+      this.globalQuiet ??= now;
+      if (now >= this.globalQuiet + this.deps.delayMs) {
+        due.push(this.message('channel.closed', a.global, { isActive: false, metrics: channelMetrics(noAttachments(), 0) }, wall));
+        next.global = 0;
+      } else wake = Math.min(wake, this.globalQuiet + this.deps.delayMs);
+    }
+    if (wake !== Infinity) this.schedule(Math.max(0, wake - now));
+    if (due.length) this.send(due, next);
+  }
+
+  /** The master stops (it moves, or the node stops): nothing more is made here; what is pending is its successor's. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Whether it has an event on the way or one to make later (the master is kept until it is done). */
+  get busy(): boolean {
+    return this.inFlight || this.timer !== null;
+  }
+
+  /** The start of the deployment's activity: the earliest this master knows of now (each region's interest says when it began). */
+  private earliestStart(wall: number): number {
+    let start = this.attached() && this.interest.since ? this.interest.since : Infinity;
+    for (const since of this.interest.remote.values()) start = Math.min(start, since);
+    return start === Infinity ? wall : start;
+  }
+
+  private message(name: LifecycleEventName, since: number, status: { isActive: boolean; metrics: ChannelMetrics }, wall: number, regional = false): Message {
+    const details: ChannelDetails = {
+      channelId: this.channelId,
+      ...(regional ? { region: this.deps.region, isGlobalMaster: this.deps.home } : {}),
+      status: { isActive: status.isActive, occupancy: { metrics: status.metrics } },
+    };
+    return lifecycleMessage(this.key, name, this.deps.region, since, details, wall);
+  }
+
+  private send(due: Message[], next: Announced): void {
+    this.inFlight = true;
+    this.deps
+      .publish(due)
+      .then(
+        () => {
+          if (this.stopped) return;
+          this.interest.setAnnounced(next);
+          this.deps.changed();
+        },
+        () => {
+          // Made again (with the same ids) a little later.
+          if (!this.stopped) this.schedule(RETRY_MS);
+        },
+      )
+      .finally(() => {
+        this.inFlight = false;
+        if (this.again) {
+          this.again = false;
+          this.reconcile();
+        }
+      });
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.reconcile();
+    }, ms);
+    this.timer.unref();
+  }
+}
