@@ -2,6 +2,7 @@
  * The chaos checker's report: what `check` returns (see `checker.ts` for the definitions
  * of each figure).
  */
+import type { LifecycleFigures } from './lifecycle-check.js';
 import type { RecordError } from './record.js';
 import type { FilterFigures } from './filter-check.js';
 import type { SerialFigures } from './serial-check.js';
@@ -260,6 +261,8 @@ export interface Report {
   presence: PresenceFigures | null;
   /** null: the workload had no members to watch occupancy. */
   occupancy: OccupancyFigures | null;
+  /** null: no history of [meta]channel.lifecycle was read. Optional: reports written before it have none. */
+  lifecycle?: LifecycleFigures | null;
   /** null: no subscriber was in delta mode. */
   deltas: DeltaFigures | null;
   /** null: no subscriber had a subscription filter. Optional: reports written before filters have none. */

@@ -96,6 +96,7 @@ import {
 } from './checker-parts.js';
 import type { Availability, ChannelRegionFigures, CheckOptions, DeltaFigures, FaultFigures, PresenceFigures, PublishCounts, Report, Violation, ViolationCounts } from './checker-types.js';
 import { occupancyFigures } from './occupancy-check.js';
+import { lifecycleFailed, lifecycleFigures, type LifecycleRecordEvent } from './lifecycle-check.js';
 
 export type * from './checker-types.js';
 
@@ -131,6 +132,7 @@ export class Checker {
   private readonly newConnections: { t: number; client: string; code: number | undefined }[] = [];
   private readonly presenceViews: PresenceEvent[] = [];
   private readonly occupancyViews: OccupancyEvent[] = [];
+  private readonly lifecycleViews: LifecycleRecordEvent[] = [];
   private deltas: DeltaFigures | null = null;
   private readonly historyReads: HistoryEvent[] = [];
   private readonly tokenEvents: TokenEvent[] = [];
@@ -198,6 +200,9 @@ export class Checker {
         break;
       case 'presence':
         this.presenceViews.push(e);
+        break;
+      case 'lifecycle':
+        this.lifecycleViews.push(e);
         break;
       case 'occupancy':
         this.occupancyViews.push(e);
@@ -354,6 +359,7 @@ export class Checker {
     const violations = sumViolations(byChannel);
     const presence = this.presenceFigures();
     const occupancy = occupancyFigures(this.occupancyViews, this.maxExamples);
+    const lifecycle = lifecycleFigures(this.lifecycleViews, this.faultEvents.map((f) => ({ type: 'fault' as const, ...f })), this.maxExamples);
     const history = historyFigures(this.historyReads, this.channels, this.publisherRegion, this.maxExamples);
     const tokens = tokenFigures(this.tokenEvents, merged, this.maxExamples);
     const filters = filterFigures(this.channels.values(), this.maxExamples);
@@ -362,7 +368,7 @@ export class Checker {
     const revocations = revocationFigures(this.revocationsMade, this.revocationsSeen, merged, end, this.maxExamples);
 
     return {
-      verdict: violationTotal(violations) > 0 || (filters?.leaked ?? 0) > 0 || serialsFailed(serials) || versionsFailed(versions) || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
+      verdict: violationTotal(violations) > 0 || (filters?.leaked ?? 0) > 0 || serialsFailed(serials) || versionsFailed(versions) || (presence?.mismatched ?? 0) > 0 || (occupancy?.mismatched ?? 0) > 0 || lifecycleFailed(lifecycle) || deltasFailed(this.deltas) || historyFailed(history) || tokensFailed(tokens) || revocationsFailed(revocations) ? 'FAIL' : 'PASS',
       span: { start, end, endRecorded },
       totals: {
         events: this.events,
@@ -386,6 +392,7 @@ export class Checker {
       timeline: timeline.build(),
       presence,
       occupancy,
+      lifecycle,
       deltas: this.deltas,
       filters,
       serials,

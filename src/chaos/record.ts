@@ -21,6 +21,7 @@
  * - a publisher's region is the `region` of its first publish line (for in-region latency);
  * - fault windows pair `start` and `end` lines with the same `action` and `target`, in order.
  */
+import { lifecycleRecordProblem, type LifecycleRecordEvent } from './lifecycle-check.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
@@ -290,6 +291,7 @@ export type RecordEvent =
   | RevokedEvent
   | AppendEvent
   | StandingEvent
+  | LifecycleRecordEvent
   | EndEvent;
 
 export type RecordEventType = RecordEvent['type'];
@@ -440,6 +442,11 @@ export function validateRecordEvent(o: unknown, line: number): RecordEvent {
       if (r.data !== null) need(r, 'data', 'string', line);
       for (const k of ['error', 'summary'] as const) if (r[k] !== undefined) need(r, k, 'string', line);
       break;
+    case 'lifecycle': {
+      const problem = lifecycleRecordProblem(r);
+      if (problem) throw new RecordFormatError(line, problem);
+      break;
+    }
     case 'end':
       break;
     default:

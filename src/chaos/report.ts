@@ -12,6 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Anomaly, Availability, FaultFigures, HistoryExample, LatencyStats, Report, Violation } from './checker.js';
 import { occupancyLines } from './occupancy-check.js';
+import { lifecycleLines } from './lifecycle-check.js';
 import { serialLines, serialsOff } from './serial-check.js';
 import { versionLines, versionsOff } from './versions-check.js';
 
@@ -133,6 +134,7 @@ export function formatSummary(r: Report): string {
     ...r.examples.map((x) => `  ${describeViolation(x, r.span.start)}`),
     ...presenceLines(r, '  '),
     ...occupancyLines(r, '  '),
+    ...lifecycleLines(r.lifecycle, '  '),
     ...deltaLines(r),
     ...filterLines(r),
     ...historyLines(r, '  '),
@@ -224,6 +226,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
         ['region order (subscriber pairs that disagree)', v.regionOrder],
         ...(r.presence ? [['presence views not showing exactly the members at the end', r.presence.mismatched] as [string, number]] : []),
         ...(r.occupancy ? [['occupancy views not showing the clients attached at the end', r.occupancy.mismatched] as [string, number]] : []),
+        ...(r.lifecycle ? [['lifecycle: a channel event repeated or missing, a history unread', r.lifecycle.repeated + r.lifecycle.missing + r.lifecycle.unread] as [string, number]] : []),
         ...(r.history ? [['stored history: missing, duplicated, out of order or unreadable', historyOff(r)] as [string, number]] : []),
         ...(r.serials ? [['serials: a message under two, one naming two, or none', serialsOff(r.serials)] as [string, number]] : []),
         ...(r.versions ? [['versions: a region\'s message other than the others\', or missing, repeating or misordering an append; or summing up the annotations otherwise, or counting short or over', versionsOff(r.versions)] as [string, number]] : []),
@@ -236,6 +239,7 @@ export function renderScenarioMarkdown(name: string, r: Report, text: ScenarioTe
   if (r.examples.length > 0) out.push('Examples:', '', ...r.examples.map((x) => `- ${describeViolation(x, r.span.start)}`), '');
   if (r.presence) out.push(...presenceLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.occupancy) out.push(...occupancyLines(r, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
+  if (r.lifecycle) out.push(...lifecycleLines(r.lifecycle, '- ').map((l, i) => (i === 0 ? l.slice(2) : l)), '');
   if (r.deltas) out.push(...deltaLines(r), '');
   if (r.filters) out.push(...filterLines(r), '');
   if (r.serials) out.push(...serialLines(r.serials), '');

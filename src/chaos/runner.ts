@@ -447,6 +447,7 @@ export class ScenarioRun {
       for (const e of await workload.readHistory({ historyMs: topology.retention.historyMs, maxMessages: topology.retention.maxMessagesPerChannel })) this.record(e);
       for (const e of await workload.checkPresence(topology.limits.presenceLeaveDelayMs + PRESENCE_SETTLE_MS)) this.record(e);
       for (const e of await workload.checkOccupancy(OCCUPANCY_SETTLE_MS)) this.record(e);
+      for (const e of await workload.readLifecycle(Object.fromEntries(topology.regions.map((r) => [r.name, r.nodes.map((n) => n.name)])))) this.record(e);
       await workload.settleRevocations(REVOCATIONS_SETTLE_MS);
       this.record({ type: 'end', t: Date.now() });
     } finally {

@@ -16,6 +16,8 @@ import { VersionProbes } from './workload-versions.js';
 import { clientOptions } from './client-options.js';
 import { WorkloadTokens } from './workload-tokens.js';
 import { OccupancyViews, type Counted } from './workload-occupancy.js';
+import { LifecycleWatch } from './workload-lifecycle.js';
+import type { LifecycleRecordEvent } from './lifecycle-check.js';
 import { filterHeaders, WORKLOAD_FILTER } from './filter-check.js';
 
 export interface WorkloadOptions {
@@ -114,12 +116,15 @@ export class Workload {
   private readonly versions: VersionProbes | null;
   /** Members' occupancy events and the regions' REST status, for the occupancy check. */
   private readonly occupancy: OccupancyViews;
+  /** A client on [meta]channel.lifecycle in each region, for the lifecycle check. */
+  private readonly lifecycle: LifecycleWatch;
 
   constructor(private readonly o: WorkloadOptions) {
     this.tokens = o.tokenTtlMs ? new WorkloadTokens({ key: o.key, ttlMs: o.tokenTtlMs, endpoint: (r) => this.endpoint(r), record: (e) => o.record(e) }) : null;
     this.probes = o.revocations ? new RevocationProbes({ ...o.revocations, regions: o.regions, record: (e) => o.record(e) }) : null;
     this.versions = o.versions ? new VersionProbes({ ...o.versions, regions: o.regions, key: o.key, record: (e) => o.record(e) }) : null;
     this.occupancy = new OccupancyViews({ regions: o.regions, key: o.key, channels: o.channels });
+    this.lifecycle = new LifecycleWatch({ regions: o.regions, key: o.key, channels: o.channels });
   }
 
   /** A client's SDK instance in `region` (one of several over its life, if it moves), kept to be closed. */
@@ -172,6 +177,7 @@ export class Workload {
 
   /** Connects every client and attaches every subscriber; publishers start publishing. */
   async start(): Promise<void> {
+    await this.lifecycle.start();
     const attaching: Promise<unknown>[] = [];
     for (const region of this.o.regions.keys()) {
       attaching.push(this.addSubscribers(region, this.o.subscribersByRegion?.[region] ?? this.o.subscribersPerRegion));
@@ -293,6 +299,17 @@ export class Workload {
     if (this.members.length === 0) return [];
     const watchers = () => this.members.filter((m) => m.client.connection.state === 'connected');
     return this.occupancy.check(clients, watchers, withinMs);
+  }
+
+  /** After the occupancy check, clients still attached: each region's history of [meta]channel.lifecycle (lifecycle-check.ts); `nodes`: each region's. */
+  async readLifecycle(nodes: Record<string, string[]>): Promise<LifecycleRecordEvent[]> {
+    const attached: Record<string, string[]> = {};
+    for (const channel of this.o.channels) {
+      const on = (c: Realtime | null, filtered = false) => c?.connection.state === 'connected' && channelOf(c, channel, filtered).state === 'attached';
+      const regions = new Set([...this.subscribers.filter((s) => on(s.client, s.filtered)).map((s) => s.region), ...this.members.filter((m) => on(m.client)).map((m) => m.region)]);
+      attached[channel] = [...regions].sort();
+    }
+    return this.lifecycle.read(attached, nodes);
   }
 
   /**
@@ -545,6 +562,7 @@ export class Workload {
   /** Records what is still unanswered as unknown and closes every client. */
   close(): void {
     this.closed = true;
+    this.lifecycle.close();
     this.tokens?.close();
     this.probes?.close();
     this.versions?.close();
