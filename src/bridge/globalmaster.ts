@@ -70,6 +70,8 @@ export interface GlobalmasterDeps extends LinksDeps {
   startWaitMs?: number;
   /** The node's token revocations (revocation-sync.ts): all it holds go out as a link comes up; a peer's come in. */
   revocations?: { all(): Revocation[]; take(entries: readonly Revocation[]): void };
+  /** Whether this region is a channel's home (its lifecycle's: src/channel/lifecycle.ts), which masters it wherever other regions want it. */
+  homeHere?(channel: ChannelKey): boolean;
 }
 
 export type LinkEvent = { type: 'linkUp'; region: string } | { type: 'linkDown'; region: string; reason: string };
@@ -201,6 +203,7 @@ export class Globalmaster {
       }
       this.starts.audited(answered);
       this.tellHeads(answered, all);
+      if (all && complete) this.tellHomes(answered);
       const deltas = this.local.audit(listed, complete);
       for (const delta of deltas) this.sendDelta(delta);
       if (this.audits > 1 && (deltas.length || mastersTold)) {
@@ -209,6 +212,22 @@ export class Globalmaster {
     } finally {
       if (this.auditing === term) this.auditing = -1;
     }
+  }
+
+  /**
+   * Channels other regions want that are homed here and that no master here holds (a full
+   * audit's lists are every channel held): their owners are told again, and take them
+   * (registry.setRemoteInterest), where the word of the other region's interest did not
+   * make a master (a claim that failed, a ring that moved meanwhile).
+   */
+  private tellHomes(answered: readonly MasteredChannel[]): void {
+    const homeHere = this.d.homeHere;
+    if (!homeHere) return;
+    const held = new Set(answered.map((m) => m.channel));
+    const wanted = new Set<ChannelKey>();
+    for (const r of this.remote.values()) for (const c of r.channelList()) if (!held.has(c)) wanted.add(c);
+    const untold = [...wanted].filter((c) => homeHere(c));
+    if (untold.length) this.pushInterest(untold);
   }
 
   /** Tells each peer the heads of the quiet channels it wants (heads.ts). */

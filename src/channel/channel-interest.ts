@@ -44,13 +44,24 @@ export const CLOCK_OFFSET_KEPT_WITHIN_MS = 250;
 /** Changes for the replica: when this region's interest began (0: it ended), other regions' interest whole. */
 export type InterestChanges = Pick<ReplicateRequest, 'interestSince' | 'remoteInterest' | 'lifecycle'>;
 
-/** What lifecycle events announced and not yet ended (lifecycle.ts): the start (ms) of the region's activity and of the deployment's (0: none). */
+/**
+ * The lifecycle events a channel's master announced (lifecycle.ts), written ahead of telling
+ * them: the start (ms) of the region's activity and of the deployment's (0: none); the start
+ * of the last one that ended (a new one is told under a later start); and which are not yet
+ * told (bits: 1 the region's start, 2 the deployment's, 4 the region's end, 8 the deployment's).
+ */
 export interface Announced {
   region: number;
   global: number;
+  regionEnded: number;
+  globalEnded: number;
+  untold: number;
 }
 
-export const NOTHING_ANNOUNCED: Announced = { region: 0, global: 0 };
+export const NOTHING_ANNOUNCED: Announced = { region: 0, global: 0, regionEnded: 0, globalEnded: 0, untold: 0 };
+
+/** Whether nothing is announced (no activity, nothing to tell; the last ends' starts matter no longer once told). */
+export const nothingAnnounced = (a: Announced): boolean => !a.region && !a.global && !a.untold;
 
 /** How long a master remembers when another region's ended interest had begun (earliestSince). */
 const ENDED_KEPT_MS = 10 * 60_000;
@@ -75,8 +86,9 @@ export class ChannelInterest {
 
   /** The master's change (lifecycle events published): the replica is told at the next replication. */
   setAnnounced(a: Announced): void {
-    if (a.region === this.told.region && a.global === this.told.global) return;
-    this.told = { region: a.region, global: a.global };
+    const t = this.told;
+    if (a.region === t.region && a.global === t.global && a.regionEnded === t.regionEnded && a.globalEnded === t.globalEnded && a.untold === t.untold) return;
+    this.told = { ...a };
     this.toldMoved = true;
   }
 
@@ -174,7 +186,7 @@ export class ChannelInterest {
   /** The replica's side (and a restored snapshot's): the master's values, nothing to pass on. */
   apply(c: InterestChanges): void {
     if (c.interestSince !== undefined) this.at = c.interestSince;
-    if (c.lifecycle) this.told = { region: c.lifecycle.region, global: c.lifecycle.global };
+    if (c.lifecycle) this.told = { ...c.lifecycle };
     if (!c.remoteInterest) return;
     this.others = new Map(c.remoteInterest.map((r) => [r.region, r.since]));
     for (const r of c.remoteInterest) if (r.offsetMs !== undefined) this.clocks.set(r.region, r.offsetMs);

@@ -5,6 +5,7 @@
  * sync, takes it as master, as replica, or as a copy kept to answer claims.
  */
 import { AblyError } from '../errors.js';
+import { nothingAnnounced } from './channel-interest.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
 import { newer } from './claim.js';
 import type { ChannelKey } from './entry.js';
@@ -82,6 +83,11 @@ export function takeSync(host: HandoffHost, from: NodeId, key: ChannelKey, snap:
     // sender knew of other regions' interest still saves their starts, if it is early.
     const ours = h.master.state;
     if (snap.remoteInterest && snap.epoch === ours.epoch) h.master.regions.inheritRemote(snap.remoteInterest);
+    // And what its lifecycle events told, where ours has told nothing (lifecycle.ts).
+    if (snap.lifecycle && nothingAnnounced(ours.interest.announced)) {
+      ours.interest.setAnnounced(snap.lifecycle);
+      h.master.lifecycle?.reconcile();
+    }
     // A later mastership's push: ours began from a stale state (no path should allow it).
     if (snap.term > ours.term) deps.log.warn({ channel: key, from, ours: `${ours.epoch} term ${ours.term}`, pushed: `${snap.epoch} term ${snap.term}` }, 'a handoff of a later mastership reached this master; kept ours');
     return { kind: 'ok' };

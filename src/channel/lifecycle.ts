@@ -30,6 +30,8 @@ import type { Announced, ChannelInterest } from './channel-interest.js';
 import { channelMetrics, noAttachments, type ChannelMetrics } from './occupancy.js';
 import type { Occupancy } from '../transport/messages.js';
 import type { Message } from '../protocol/message.js';
+import type { ChannelRegistry } from './registry.js';
+import type { Logger } from '../log.js';
 
 /** The metachannel's name (an app's channel key is `<appId>:` before it). */
 export const LIFECYCLE_CHANNEL = '[meta]channel.lifecycle';
@@ -86,16 +88,16 @@ export interface LifecycleDeps {
   home: boolean;
   /** How long a channel has no attachments before it is inactive (ms). */
   delayMs: number;
-  /** The wall clock (events' timestamps, and the start of an activity when the interest has none). */
+  /** The wall clock (events' timestamps, and the start an activity is told under). */
   now(): number;
   /** A clock for durations (the delay). */
   elapsed(): number;
-  /** Publishes events to the metachannel; rejects if they may not have been taken (they are made again later, with the same ids). */
+  /** Publishes events to the metachannel; rejects if they may not have been taken (they are published again, with the same ids). */
   publish(messages: Message[]): Promise<void>;
   /** The region's counts of the channel's attachments and every region's this master holds (null: none reported yet), and its presence members. */
   counts(): { local: Occupancy; total: Occupancy; members: number } | null;
-  /** What was announced changed: the replica must hear of it. */
-  changed(): void;
+  /** What was announced changed: resolves once the replica holds it (rejects if it may not). */
+  changed(): Promise<void>;
 }
 
 /** An activity's first event waits this long at most for the counts of the nodes that attached (they report within an occupancy interval). */
@@ -103,6 +105,22 @@ export const COUNTS_WAIT_MS = 1500;
 /** A publish that failed is tried again after this long. */
 export const RETRY_MS = 1000;
 
+/** Announced.untold's bits: the region's start, the deployment's; the region's end, the deployment's. */
+const REGION = 1;
+const GLOBAL = 2;
+const REGION_END = 4;
+const GLOBAL_END = 8;
+
+/** A start told under `wall`, after the end of the one before it (ids must differ). */
+const startAfter = (wall: number, ended: number): number => (wall > ended ? wall : ended + 1);
+
+/**
+ * A channel master's lifecycle events. Every change is written ahead: the state that says
+ * what is to be told (a start not yet told, an end decided) reaches the replica before the
+ * events are published, and is cleared once they are taken. A master that takes the
+ * channel over finds in its state whatever its predecessor may not have told, and tells it
+ * again under the same ids (the metachannel's dedup window drops what was taken already).
+ */
 export class ChannelLifecycle {
   private readonly channelId: string;
   /** Since when (deps.elapsed) the region, and the deployment, have had no attachments with an activity announced. */
@@ -110,6 +128,8 @@ export class ChannelLifecycle {
   private globalQuiet: number | null = null;
   /** Since when an activity's first event has waited for counts. */
   private countsWait: number | null = null;
+  /** The counts an activity's first events are told with (kept while they are tried again). */
+  private startCounts: { local: Occupancy; total: Occupancy; members: number } | null = null;
   private timer: NodeJS.Timeout | null = null;
   private inFlight = false;
   private again = false;
@@ -136,53 +156,63 @@ export class ChannelLifecycle {
     const now = this.deps.elapsed();
     const here = this.attached();
     const anywhere = here || this.interest.remote.size > 0;
-    const due: Message[] = [];
     const next: Announced = { ...a };
     let wake = Infinity;
 
-    const starts = here && a.region === 0;
-    const opens = this.deps.home && anywhere && a.global === 0;
-    let counts = this.deps.counts();
-    if ((starts || opens) && counts === null) {
-      this.countsWait ??= now;
-      if (now - this.countsWait < COUNTS_WAIT_MS) {
-        this.schedule(Math.min(100, COUNTS_WAIT_MS - (now - this.countsWait)));
-        return;
+    // A start waits for the end before it to be told (their order), and is told under a later start (ids differ).
+    const starts = here && a.region === 0 && !(a.untold & REGION_END);
+    const opens = this.deps.home && anywhere && a.global === 0 && !(a.untold & GLOBAL_END);
+    if (starts || opens) {
+      const counts = this.deps.counts();
+      if (counts === null) {
+        this.countsWait ??= now;
+        if (now - this.countsWait < COUNTS_WAIT_MS) {
+          this.schedule(Math.min(100, COUNTS_WAIT_MS - (now - this.countsWait)));
+          return;
+        }
       }
+      this.countsWait = null;
+      this.startCounts = counts;
     }
-    this.countsWait = null;
-    counts ??= { local: noAttachments(), total: noAttachments(), members: 0 };
     const wall = this.deps.now();
-
-    if (opens) {
-      this.globalQuiet = null;
-      next.global = this.earliestStart(wall);
-      due.push(this.message('channel.opened', next.global, { isActive: true, metrics: channelMetrics(counts.total, counts.members) }, wall));
+    if (!this.deps.home && (a.global !== 0 || a.untold & (GLOBAL | GLOBAL_END))) {
+      // Another region is the channel's home now (the deployment's regions changed): it tells the deployment's activity.
+      next.global = 0;
+      next.untold &= ~(GLOBAL | GLOBAL_END);
     }
-    if (here) {
-      this.regionQuiet = null;
-      if (starts) {
-        next.region = this.interest.since || wall;
-        due.push(this.message('channel.region.active', next.region, { isActive: true, metrics: channelMetrics(counts.local, counts.members) }, wall, true));
-      }
-    } else if (a.region !== 0) {
+    if (opens) {
+      next.global = startAfter(wall, a.globalEnded);
+      next.untold |= GLOBAL;
+    }
+    if (starts) {
+      next.region = startAfter(wall, a.regionEnded);
+      next.untold |= REGION;
+    }
+    if (here) this.regionQuiet = null;
+    else if (a.region !== 0 && !(a.untold & REGION)) {
       this.regionQuiet ??= now;
       if (now >= this.regionQuiet + this.deps.delayMs) {
-        due.push(this.message('channel.region.inactive', a.region, { isActive: false, metrics: channelMetrics(noAttachments(), 0) }, wall, true));
+        next.regionEnded = a.region;
         next.region = 0;
+        next.untold |= REGION_END;
+        this.regionQuiet = null;
       } else wake = Math.min(wake, this.regionQuiet + this.deps.delayMs);
     }
-    // The deployment's end after the region's own (in one region both come at once, in that order).
     if (anywhere) this.globalQuiet = null;
-    else if (this.deps.home && a.global !== 0) {
+    else if (this.deps.home && a.global !== 0 && !(a.untold & GLOBAL)) {
       this.globalQuiet ??= now;
       if (now >= this.globalQuiet + this.deps.delayMs) {
-        due.push(this.message('channel.closed', a.global, { isActive: false, metrics: channelMetrics(noAttachments(), 0) }, wall));
+        next.globalEnded = a.global;
         next.global = 0;
+        next.untold |= GLOBAL_END;
+        this.globalQuiet = null;
       } else wake = Math.min(wake, this.globalQuiet + this.deps.delayMs);
     }
     if (wake !== Infinity) this.schedule(Math.max(0, wake - now));
-    if (due.length) this.send(due, next);
+    const written = sameAnnounced(next, a) ? Promise.resolve() : (this.interest.setAnnounced(next), this.deps.changed());
+    const due = this.untold(next, wall);
+    if (due.length) this.tell(written, due, next);
+    else void written.catch(() => undefined);
   }
 
   /** The master stops (it moves, or the node stops): nothing more is made here; what is pending is its successor's. */
@@ -192,39 +222,60 @@ export class ChannelLifecycle {
     this.timer = null;
   }
 
-  /** Whether it has an event on the way or one to make later (the master is kept until it is done). */
+  /** Whether it has an event on the way, one to make later, or one not yet told (the master is kept until it is done). */
   get busy(): boolean {
-    return this.inFlight || this.timer !== null;
+    return this.inFlight || this.timer !== null || this.interest.announced.untold !== 0;
   }
 
-  /** The start of the deployment's activity: the earliest this master knows of now (each region's interest says when it began). */
-  private earliestStart(wall: number): number {
-    let start = this.attached() && this.interest.since ? this.interest.since : Infinity;
-    for (const since of this.interest.remote.values()) start = Math.min(start, since);
-    return start === Infinity ? wall : start;
+  /** The events `a` says are not yet told, in the order they are told: ends, then starts. */
+  private untold(a: Announced, wall: number): Message[] {
+    const zero = channelMetrics(noAttachments(), 0);
+    const counts = this.startCounts ?? { local: noAttachments(), total: noAttachments(), members: 0 };
+    const out: Message[] = [];
+    if (a.untold & REGION_END) out.push(this.message('channel.region.inactive', a.regionEnded, false, zero, wall, true));
+    if (a.untold & GLOBAL_END) out.push(this.message('channel.closed', a.globalEnded, false, zero, wall));
+    if (a.untold & GLOBAL && a.global) out.push(this.message('channel.opened', a.global, true, channelMetrics(counts.total, counts.members), wall));
+    if (a.untold & REGION && a.region) out.push(this.message('channel.region.active', a.region, true, channelMetrics(counts.local, counts.members), wall, true));
+    return out;
   }
 
-  private message(name: LifecycleEventName, since: number, status: { isActive: boolean; metrics: ChannelMetrics }, wall: number, regional = false): Message {
+  private message(name: LifecycleEventName, since: number, isActive: boolean, metrics: ChannelMetrics, wall: number, regional = false): Message {
     const details: ChannelDetails = {
       channelId: this.channelId,
       ...(regional ? { region: this.deps.region, isGlobalMaster: this.deps.home } : {}),
-      status: { isActive: status.isActive, occupancy: { metrics: status.metrics } },
+      status: { isActive, occupancy: { metrics } },
     };
     return lifecycleMessage(this.key, name, this.deps.region, since, details, wall);
   }
 
-  private send(due: Message[], next: Announced): void {
+  /** Publishes `due` (what `told` says is untold) once the replica holds `told`, then clears what was told. */
+  private tell(written: Promise<void>, due: Message[], told: Announced): void {
     this.inFlight = true;
-    this.deps
-      .publish(due)
+    written
+      .then(() => {
+        if (this.stopped) throw new Error('stopped');
+        return this.deps.publish(due);
+      })
       .then(
         () => {
           if (this.stopped) return;
-          this.interest.setAnnounced(next);
-          this.deps.changed();
+          // Cleared only where still what was told (reconcile may not have changed it meanwhile: it waits for this).
+          const a = this.interest.announced;
+          const next: Announced = { ...a };
+          if (a.regionEnded === told.regionEnded) next.untold &= ~(told.untold & REGION_END);
+          if (a.globalEnded === told.globalEnded) next.untold &= ~(told.untold & GLOBAL_END);
+          if (a.region === told.region) next.untold &= ~(told.untold & REGION);
+          if (a.global === told.global) next.untold &= ~(told.untold & GLOBAL);
+          this.startCounts = null;
+          if (!sameAnnounced(next, a)) {
+            this.interest.setAnnounced(next);
+            void this.deps.changed().catch(() => undefined);
+          }
+          this.again = true;
         },
         () => {
-          // Made again (with the same ids) a little later.
+          // Told again (with the same ids) a little later, not at once on a change meanwhile.
+          this.again = false;
           if (!this.stopped) this.schedule(RETRY_MS);
         },
       )
@@ -245,4 +296,30 @@ export class ChannelLifecycle {
     }, ms);
     this.timer.unref();
   }
+}
+
+/**
+ * The channel's home region tells its opening and closing: it takes the mastership of a
+ * channel only other regions have attachments to, when their interest is told (the
+ * globalmaster's full audits tell it again where this did not make a master: a claim that
+ * failed, a ring that moved meanwhile).
+ */
+export function takeHome(
+  reg: Pick<ChannelRegistry, 'acquire' | 'holding' | 'setRemoteInterest'>,
+  log: Pick<Logger, 'warn'>,
+  channel: ChannelKey,
+  regions: { region: string; since: number }[],
+  keep?: string[],
+): void {
+  void reg
+    .acquire(channel)
+    .then((a) => {
+      const h = reg.holding(channel);
+      if ('ok' in a && !a.ok.isStopped && h?.role === 'master' && h.master === a.ok) reg.setRemoteInterest(channel, regions, keep);
+    })
+    .catch((err: unknown) => log.warn({ channel, err: String(err) }, 'the home region could not take a channel other regions attach to'));
+}
+
+function sameAnnounced(a: Announced, b: Announced): boolean {
+  return a.region === b.region && a.global === b.global && a.regionEnded === b.regionEnded && a.globalEnded === b.globalEnded && a.untold === b.untold;
 }

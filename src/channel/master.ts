@@ -145,7 +145,7 @@ export class ChannelMaster {
     });
     const lifecycle = deps.lifecycle?.(this);
     // What was announced changed: the replica hears of it now (a replication with nothing else).
-    const changed = () => void this.enqueue([]).catch(() => undefined);
+    const changed = () => this.enqueue([]);
     this.lifecycle = lifecycle ? new ChannelLifecycle(key, state.interest, { ...lifecycle, changed }, () => this.subscribers.size > 0) : null;
   }
 

@@ -29,7 +29,6 @@ import type {
   ChannelRequest,
   ForwardedBatch,
   MasteredChannel,
-  ChannelHead,
   ReplayWanted,
   NodeId,
   ReplicateRequest,
@@ -43,11 +42,12 @@ import { askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, PendingCl
 import { pushCopy, pushState, takeSync, type HandoffHost } from './handoff.js';
 import type { ReplicaBroadcast, Replicated } from './batches.js';
 import { ChannelMaster } from './master.js';
-import { isMetaChannel, type LifecycleDeps } from './lifecycle.js';
+import { isMetaChannel, takeHome, type LifecycleDeps } from './lifecycle.js';
 import { handleChannelRequest } from './requests.js';
 import { applyReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
 import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
+import type { Announced } from './channel-interest.js';
 import { sleep } from '../clock.js';
 
 /** What a master asks another region for (ReplayWanted, less the region). */
@@ -228,6 +228,11 @@ export class ChannelRegistry {
     return handleChannelRequest(this, from, req);
   }
 
+  /** Whether this region is the channel's home, which masters it where other regions want it (lifecycle.ts). */
+  homeHere(key: ChannelKey): boolean {
+    return this.deps.masterForLifecycle?.(key) ?? false;
+  }
+
   /** Other regions' interest in a channel, from the globalmaster (ignored unless we master it). */
   setRemoteInterest(channel: ChannelKey, regions: { region: string; since: number }[], keep?: string[]): void {
     const h = this.holdings.get(channel);
@@ -236,13 +241,7 @@ export class ChannelRegistry {
       h.master.lifecycle?.reconcile();
       return;
     }
-    // The channel's home region tells its opening and closing (lifecycle.ts): it takes the
-    // mastership of a channel only other regions have attachments to.
-    if (!h && regions.length && this.deps.masterForLifecycle?.(channel)) {
-      void this.acquire(channel).then((a) => {
-        if ('ok' in a && !a.ok.isStopped) this.setRemoteInterest(channel, regions, keep);
-      });
-    }
+    if (h?.role !== 'master' && regions.length && this.deps.masterForLifecycle?.(channel)) takeHome(this, this.deps.log, channel, regions, keep);
   }
 
   /**
@@ -264,29 +263,6 @@ export class ChannelRegistry {
     for (const [, m] of this.liveMasters()) m.reportInterest();
   }
 
-  /** The link to another region is back: every master asks it for what it sent meanwhile. */
-  relinked(region: string, want: (w: WantedReplay) => void): void {
-    for (const [key, m] of this.liveMasters()) {
-      const pos = m.state.origins.get(region);
-      if (pos) want({ channel: key, epoch: pos.epoch, afterSeq: pos.seq });
-      // No stream from there yet, but clients that came from there: its start (OriginPositions.reachBackTo).
-      else if (m.state.origins.reachBackOf(region)) {
-        const w = m.regions.startWanted();
-        if (w) want({ channel: key, ...w });
-      }
-    }
-  }
-
-  /** Where another region's streams of these channels stand there: masters behind them ask for the rest. */
-  behindHeads(region: string, heads: readonly ChannelHead[], want: (w: WantedReplay) => void): void {
-    for (const head of heads) {
-      const h = this.holdings.get(head.channel);
-      if (h?.role !== 'master' || h.master.isStopped) continue;
-      const w = h.master.regions.behind(region, head);
-      if (w) want({ channel: head.channel, ...w });
-    }
-  }
-
   /** A node no longer wants broadcasts of a channel. */
   unsubscribe(from: NodeId, channel: ChannelKey): void {
     this.masterOf(channel)?.unsubscribe(from);
@@ -297,7 +273,6 @@ export class ChannelRegistry {
     for (const [key, h] of this.holdings) if (h.role === 'master' && !h.master.isStopped) yield [key, h.master];
   }
 
-  /** The node's logger (for the request handlers). */
   /** The wall clock channel states keep their times on (RegistryDeps.now). */
   now(): number {
     return this.deps.now();
@@ -377,11 +352,11 @@ export class ChannelRegistry {
       const { decided, best, subscribers, behind, reach } = decideClaim(answers, leaving, own, this.deps.seen?.(key));
       if (decided) {
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
-        if (best && behind) return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: copyAt(best), behind: 'a channel client' }, reach) };
+        if (best && behind) return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: copyAt(best), behind: 'a channel client' }, reach, best.lifecycle) };
         if (best) {
           const state = this.readCopy(key, best);
           // Unreadable: every other copy is older, and what a client may have had from this one would be given again.
-          return { ok: state ? this.install(key, state, subscribers, reach) : this.installAfresh(key, best.term, subscribers, { newestCopy: copyAt(best), unreadable: true }, reach) };
+          return { ok: state ? this.install(key, state, subscribers, reach) : this.installAfresh(key, best.term, subscribers, { newestCopy: copyAt(best), unreadable: true }, reach, best.lifecycle) };
         }
         // No copy anywhere: a new channel, or every copy out of reach (ChannelState.fresh's terms).
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
@@ -410,14 +385,17 @@ export class ChannelRegistry {
       }
       const subscribers = [...master.subscribers];
       await master.stop(AblyError.of('channelFailed', 'channel state was lost and restarted'));
-      return { ok: this.installAfresh(key, master.state.term, subscribers, { master: `${master.epoch}@${master.position().serial}`, seen }) };
+      return { ok: this.installAfresh(key, master.state.term, subscribers, { master: `${master.epoch}@${master.position().serial}`, seen }, [], master.state.interest.announced) };
     });
   }
 
   /** A new epoch after state was lost (`why`: what was seen further), its terms above `term` (the lost epoch's). */
-  private installAfresh(key: ChannelKey, term: number, subscribers: NodeId[], why: Record<string, unknown>, reach: readonly OriginPosition[] = []): ChannelMaster {
+  private installAfresh(key: ChannelKey, term: number, subscribers: NodeId[], why: Record<string, unknown>, reach: readonly OriginPosition[] = [], announced?: Announced): ChannelMaster {
     this.deps.log.warn({ channel: key, ...why }, 'this channel was seen further than its newest copy (or that copy could not be read): state was lost; it starts again in a new epoch');
-    return this.install(key, ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, term), subscribers, reach);
+    const state = ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, term);
+    // What its lifecycle events told goes on (lifecycle.ts): a new epoch is not a new activity.
+    if (announced) state.interest.setAnnounced(announced);
+    return this.install(key, state, subscribers, reach);
   }
 
   /**

@@ -13,7 +13,7 @@ import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { MessageViews } from './message-views.js';
 import { DedupWindow } from './dedup.js';
-import { ChannelInterest } from './channel-interest.js';
+import { ChannelInterest, nothingAnnounced } from './channel-interest.js';
 import { Gaps } from './gaps.js';
 import { ConnectionOrder, type MessageIds } from './connection-order.js';
 import { OwnEntries, type OwnAnswer } from './own-entries.js';
@@ -110,7 +110,7 @@ export class ChannelState {
       ...(this.interest.since ? { interestSince: this.interest.since } : {}),
       ...(reach.length ? { reach } : {}),
       ...(this.interest.remote.size ? { remoteInterest: this.interest.remoteList } : {}),
-      ...(this.interest.announced.region || this.interest.announced.global ? { lifecycle: this.interest.announced } : {}),
+      ...(nothingAnnounced(this.interest.announced) ? {} : { lifecycle: this.interest.announced }),
       ...(this.gaps.all().length ? { gaps: this.gaps.all() } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data && this.log.size ? SnapshotEntries.fromBytes(this.log.encoded(this.log.baseSerial, this.log.lastSerial), this.log.size) : SnapshotEntries.none,
@@ -586,7 +586,7 @@ export class ChannelState {
 
   /** Nothing retained: the state can be disposed once nobody is attached. */
   get empty(): boolean {
-    return this.log.size === 0 && this.dedup.empty && this.presenceSet.size === 0 && !this.interest.announced.region && !this.interest.announced.global;
+    return this.log.size === 0 && this.dedup.empty && this.presenceSet.size === 0 && nothingAnnounced(this.interest.announced);
   }
 
   get retained(): number {

@@ -126,7 +126,7 @@ const limitsSchema = z
     /** A region tells the regions that watch a channel its counts again this often (absent: 20 intervals, at least 10 s); counts not heard for three go. */
     occupancyRefreshMs: z.number().int().min(1000).max(3_600_000).optional(),
     /** A channel with no attachment in a region for this long is inactive there ([meta]channel.lifecycle; Ably: about a minute). */
-    channelInactiveDelayMs: z.number().int().min(0).max(3_600_000).default(D.CHANNEL_INACTIVE_DELAY_MS),
+    channelInactiveDelayMs: z.number().int().min(100).max(3_600_000).default(D.CHANNEL_INACTIVE_DELAY_MS),
   })
   .strict();
 

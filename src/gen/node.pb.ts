@@ -347,13 +347,19 @@ export interface ChannelSnapshot {
 }
 
 /**
- * What a channel's master announced on its app's [meta]channel.lifecycle and has not yet
- * ended: the start (ms) of the region's activity, and of the deployment's (home region
- * only); 0: none.
+ * What a channel's master announced on its app's [meta]channel.lifecycle, written ahead of
+ * telling it: the start (ms) of the region's activity and of the deployment's (home region
+ * only), 0: none; the start of the last of each that ended (a new one is told under a later
+ * start); `untold`: what is not yet told (bits: 1 the region's start, 2 the deployment's,
+ * 4 the region's end, 8 the deployment's). A master that takes the channel over tells again
+ * what is untold, under the same ids.
  */
 export interface LifecycleAnnounced {
   region: number;
   global: number;
+  regionEnded: number;
+  globalEnded: number;
+  untold: number;
 }
 
 export interface HistoryQuery {
@@ -3240,7 +3246,7 @@ export const ChannelSnapshot: MessageFns<ChannelSnapshot> = {
 };
 
 function createBaseLifecycleAnnounced(): LifecycleAnnounced {
-  return { region: 0, global: 0 };
+  return { region: 0, global: 0, regionEnded: 0, globalEnded: 0, untold: 0 };
 }
 
 export const LifecycleAnnounced: MessageFns<LifecycleAnnounced> = {
@@ -3250,6 +3256,15 @@ export const LifecycleAnnounced: MessageFns<LifecycleAnnounced> = {
     }
     if (message.global !== 0) {
       writer.uint32(16).int64(message.global);
+    }
+    if (message.regionEnded !== 0) {
+      writer.uint32(24).int64(message.regionEnded);
+    }
+    if (message.globalEnded !== 0) {
+      writer.uint32(32).int64(message.globalEnded);
+    }
+    if (message.untold !== 0) {
+      writer.uint32(40).uint32(message.untold);
     }
     return writer;
   },
@@ -3281,6 +3296,30 @@ export const LifecycleAnnounced: MessageFns<LifecycleAnnounced> = {
             }
 
             message.global = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.regionEnded = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.globalEnded = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.untold = reader.uint32();
             continue;
           }
         }

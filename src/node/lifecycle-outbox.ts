@@ -9,6 +9,7 @@ import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
 import { homeRegion, isMetaChannel, lifecycleKeyOf } from '../channel/lifecycle.js';
 import type { RegistryDeps } from '../channel/registry.js';
 import type { Occupancy } from '../transport/messages.js';
+import type { Topology } from '../config/topology.js';
 import type { ChannelRouter } from '../channel/router.js';
 import type { Message } from '../protocol/message.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
@@ -71,36 +72,35 @@ export class LifecycleOutbox {
 }
 
 export interface NodeLifecycleDeps {
-  region: string;
-  /** Every region of the deployment (each channel's home is one of them). */
-  regions: readonly string[];
-  delayMs: number;
   now(): number;
   elapsed(): number;
-  outbox(): LifecycleOutbox;
+  /** The node's router (made after the registry that takes these deps). */
+  router(): Pick<ChannelRouter, 'call'>;
   /** The channel's counts as the occupancy board of this node holds them (it masters the channel). */
   counts(key: ChannelKey): { local: Occupancy; total: Occupancy } | null;
 }
 
 /** What the registry of a node is given for its masters' lifecycle events (RegistryDeps.lifecycle, masterForLifecycle). */
-export function nodeLifecycle(d: NodeLifecycleDeps): Required<Pick<RegistryDeps, 'lifecycle' | 'masterForLifecycle'>> {
-  const homeHere = (key: ChannelKey) => homeRegion(key, d.regions) === d.region;
+export function nodeLifecycle(topology: Topology, region: string, d: NodeLifecycleDeps): Required<Pick<RegistryDeps, 'lifecycle' | 'masterForLifecycle'>> {
+  const regions = topology.regions.map((r) => r.name);
+  let outbox: LifecycleOutbox | null = null;
+  const homeHere = (key: ChannelKey) => homeRegion(key, regions) === region;
   return {
     lifecycle: (m) =>
       isMetaChannel(splitChannelKey(m.key).name)
         ? null
         : {
-            region: d.region,
+            region,
             home: homeHere(m.key),
-            delayMs: d.delayMs,
+            delayMs: topology.limits.channelInactiveDelayMs,
             now: d.now,
             elapsed: d.elapsed,
-            publish: (messages) => d.outbox().publish(lifecycleKeyOf(m.key), messages),
+            publish: (messages) => (outbox ??= new LifecycleOutbox(d.router())).publish(lifecycleKeyOf(m.key), messages),
             counts: () => {
               const c = d.counts(m.key);
               return c ? { ...c, members: m.members().length } : null;
             },
           },
-    masterForLifecycle: (key) => d.regions.length > 1 && !isMetaChannel(splitChannelKey(key).name) && homeHere(key),
+    masterForLifecycle: (key) => regions.length > 1 && !isMetaChannel(splitChannelKey(key).name) && homeHere(key),
   };
 }

@@ -10,7 +10,7 @@ import type { ChannelKey } from '../channel/entry.js';
 import { ChannelRegistry } from '../channel/registry.js';
 import { onRegionNews } from './region-news.js';
 import { NodeOccupancy } from './occupancy.js';
-import { LifecycleOutbox, nodeLifecycle } from './lifecycle-outbox.js';
+import { nodeLifecycle } from './lifecycle-outbox.js';
 import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
@@ -84,7 +84,6 @@ export class AblyNode {
   private readonly rpc: Rpc;
   private readonly registry: ChannelRegistry;
   private readonly router: ChannelRouter;
-  private lifecycleOutbox: LifecycleOutbox | null = null;
   private readonly publisher: ChannelPublisher;
   private readonly hub: Hub;
   private readonly occupancy: NodeOccupancy;
@@ -188,15 +187,7 @@ export class AblyNode {
         ? { toRegions: (batch, to, more) => this.toGlobalmaster({ type: 'toRegions', batch, to, ...(more ? { more } : {}) }) }
         : {}),
       interestChanged: (channel, on, since) => this.toGlobalmaster({ type: 'interest', channel, on, since }),
-      ...nodeLifecycle({
-        region: this.region.name,
-        regions: o.topology.regions.map((r) => r.name),
-        delayMs: o.topology.limits.channelInactiveDelayMs,
-        now,
-        elapsed: () => this.ticks.now(),
-        outbox: () => (this.lifecycleOutbox ??= new LifecycleOutbox(this.router)),
-        counts: (key) => this.occupancy.board.countsOf(key),
-      }),
+      ...nodeLifecycle(o.topology, this.region.name, { now, elapsed: () => this.ticks.now(), router: () => this.router, counts: (key) => this.occupancy.board.countsOf(key) }),
       metrics: {
         broadcast: (nodes, entries) => this.metrics.onBroadcast(nodes, entries),
         failover: () => this.metrics.onFailover(),
@@ -308,6 +299,7 @@ export class AblyNode {
       now: () => this.clock.now(),
       log: this.log.child({ role: 'globalmaster' }),
       revocations: this.auth.revocations,
+      homeHere: (channel) => this.registry.homeHere(channel),
     });
   }
 

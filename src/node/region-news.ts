@@ -7,7 +7,7 @@
  */
 import type { ChannelRegistry, WantedReplay } from '../channel/registry.js';
 import type { Logger } from '../log.js';
-import type { OriginHeads, Relinked, RemoteInterest, ReplayWanted } from '../transport/messages.js';
+import type { ChannelHead, OriginHeads, Relinked, RemoteInterest, ReplayWanted } from '../transport/messages.js';
 import type { OccupancyBoard } from '../channel/occupancy-board.js';
 
 export function onRegionNews(
@@ -32,8 +32,31 @@ function askForMissed(registry: ChannelRegistry, msg: Relinked | OriginHeads, as
     wanted++;
     ask({ type: 'replayWanted', region: msg.region, ...w });
   };
-  if (msg.type === 'relinked') registry.relinked(msg.region, want);
-  else registry.behindHeads(msg.region, msg.heads, want);
+  if (msg.type === 'relinked') relinked(registry, msg.region, want);
+  else behindHeads(registry, msg.region, msg.heads, want);
   // Behind a head: a batch of that region's was lost on the way (README, "Holes at the end of a stream").
   if (msg.type === 'originHeads' && wanted) log.info({ region: msg.region, channels: wanted }, "behind another region's heads: asked for the rest");
+}
+
+/** The link to another region is back: every master here asks it for what it sent meanwhile. */
+function relinked(registry: ChannelRegistry, region: string, want: (w: WantedReplay) => void): void {
+  for (const [key, m] of registry.liveMasters()) {
+    const pos = m.state.origins.get(region);
+    if (pos) want({ channel: key, epoch: pos.epoch, afterSeq: pos.seq });
+    // No stream from there yet, but clients that came from there: its start (OriginPositions.reachBackTo).
+    else if (m.state.origins.reachBackOf(region)) {
+      const w = m.regions.startWanted();
+      if (w) want({ channel: key, ...w });
+    }
+  }
+}
+
+/** Where another region's streams of these channels stand there: masters here behind them ask for the rest. */
+function behindHeads(registry: ChannelRegistry, region: string, heads: readonly ChannelHead[], want: (w: WantedReplay) => void): void {
+  for (const head of heads) {
+    const m = registry.masterOf(head.channel);
+    if (!m || m.isStopped) continue;
+    const w = m.regions.behind(region, head);
+    if (w) want({ channel: head.channel, ...w });
+  }
 }

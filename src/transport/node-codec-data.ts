@@ -237,7 +237,7 @@ export function snapshotFromPb(p: pb.ChannelSnapshot): ChannelSnapshot {
     ...(p.interestSince ? { interestSince: p.interestSince } : {}),
     ...(p.reach.length ? { reach: p.reach } : {}),
     ...(p.remoteInterest.length ? { remoteInterest: interestFromPb(p.remoteInterest) } : {}),
-    ...(p.lifecycle ? { lifecycle: { region: p.lifecycle.region, global: p.lifecycle.global } } : {}),
+    ...(p.lifecycle ? { lifecycle: { ...p.lifecycle } } : {}),
     presence: p.presence.map(presenceMemberFromPb),
     ...(p.gaps.length ? { gaps: gapsFromPb(p.gaps) } : {}),
   };

@@ -178,7 +178,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         ...(b.replicate.interestSince !== undefined ? { interestSince: b.replicate.interestSince } : {}),
         ...(b.replicate.reach ? { reach: b.replicate.reach.positions } : {}),
         ...(b.replicate.remoteInterest ? { remoteInterest: interestFromPb(b.replicate.remoteInterest.items) } : {}),
-        ...(b.replicate.lifecycle ? { lifecycle: { region: b.replicate.lifecycle.region, global: b.replicate.lifecycle.global } } : {}),
+        ...(b.replicate.lifecycle ? { lifecycle: { ...b.replicate.lifecycle } } : {}),
         ...(b.replicate.gaps.length ? { gaps: gapsFromPb(b.replicate.gaps) } : {}),
         ...(b.replicate.broadcastTo.length ? { broadcastTo: b.replicate.broadcastTo } : {}),
         ...(b.replicate.discontinuity ? { discontinuity: b.replicate.discontinuity } : {}),

@@ -12,7 +12,7 @@ export const PUB_ONLY_KEY = 'app.pub:pubsecret1';
 export const REV_KEY = 'app.rev:revsecret1';
 /** A key that may update and delete only its client's own messages, on `mutable:*` (the namespace with mutableMessages). */
 export const OWN_KEY = 'app.own:ownsecret1';
-/** Everything, and the metachannels' events ([meta]channel.lifecycle). */
+/** Everything, also on the metachannels ([meta]channel.lifecycle: what the service refuses there is its own refusal, not the capability's). */
 export const META_KEY = 'app.meta:metasecret1';
 
 /** A region of the test topology; `transport: 'nats'` puts it on the given NATS servers. */
@@ -50,7 +50,7 @@ export async function makeTopology(o: TestTopologyOptions = {}): Promise<{ file:
           { id: 'sub', secret: 'subsecret1', capability: { '*': ['subscribe', 'history'] } },
           { id: 'pub', secret: 'pubsecret1', capability: { 'pub:*': ['publish'], 'open': ['publish', 'subscribe'] } },
           { id: 'rev', secret: 'revsecret1', capability: { '*': ['*'] }, revocableTokens: true },
-          { id: 'meta', secret: 'metasecret1', capability: { '*': ['*'], '[meta]*': ['subscribe', 'history'] } },
+          { id: 'meta', secret: 'metasecret1', capability: { '*': ['*'], '[meta]*': ['*'] } },
           { id: 'own', secret: 'ownsecret1', capability: { 'mutable:*': ['publish', 'subscribe', 'history', 'message-update-own', 'message-delete-own'] } },
         ],
         namespaces: [{ id: 'mutable', mutableMessages: true }],

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ChannelInterest } from '../../../src/channel/channel-interest.js';
+import { ChannelInterest, NOTHING_ANNOUNCED, type Announced } from '../../../src/channel/channel-interest.js';
 import { ChannelLifecycle, COUNTS_WAIT_MS, homeRegion, lifecycleEventId, RETRY_MS, type LifecycleDeps } from '../../../src/channel/lifecycle.js';
 import type { Message } from '../../../src/protocol/message.js';
 
@@ -14,7 +14,9 @@ interface Harness {
   attached: { now: boolean };
   counts: { now: typeof COUNTS | null };
   fail: { next: number };
-  changed: { n: number };
+  changed: { n: number; fail: boolean };
+  /** The messages of every publish tried, taken or not. */
+  tried: Message[][];
 }
 
 function harness(o: { home?: boolean; interest?: ChannelInterest } = {}): Harness {
@@ -23,7 +25,8 @@ function harness(o: { home?: boolean; interest?: ChannelInterest } = {}): Harnes
   const attached = { now: false };
   const counts: { now: typeof COUNTS | null } = { now: COUNTS };
   const fail = { next: 0 };
-  const changed = { n: 0 };
+  const changed = { n: 0, fail: false };
+  const tried: Message[][] = [];
   const deps: Omit<LifecycleDeps, 'changed'> = {
     region: 'r1',
     home: o.home ?? true,
@@ -31,6 +34,7 @@ function harness(o: { home?: boolean; interest?: ChannelInterest } = {}): Harnes
     now: () => Date.now(),
     elapsed: () => Date.now(),
     publish: async (messages) => {
+      tried.push(messages);
       if (fail.next > 0) {
         fail.next--;
         throw new Error('master moving');
@@ -39,8 +43,19 @@ function harness(o: { home?: boolean; interest?: ChannelInterest } = {}): Harnes
     },
     counts: () => counts.now,
   };
-  const lc = new ChannelLifecycle(KEY, interest, { ...deps, changed: () => changed.n++ }, () => attached.now);
-  return { lc, interest, published, attached, counts, fail, changed };
+  const lc = new ChannelLifecycle(
+    KEY,
+    interest,
+    {
+      ...deps,
+      changed: async () => {
+        changed.n++;
+        if (changed.fail) throw new Error('not replicated');
+      },
+    },
+    () => attached.now,
+  );
+  return { lc, interest, published, attached, counts, fail, changed, tried };
 }
 
 const names = (h: Harness) => h.published.flat().map((m) => m.name);
@@ -48,8 +63,11 @@ const data = (m: Message) => JSON.parse(m.data as string);
 
 /** Lets the publish's promise settle (what was announced is taken then). */
 async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await Promise.resolve();
+  for (let i = 0; i < 20; i++) await Promise.resolve();
 }
+
+const T0 = 1_700_000_000_000;
+const announced = (a: Partial<Announced>): Announced => ({ ...NOTHING_ANNOUNCED, ...a });
 
 describe('ChannelLifecycle', () => {
   beforeEach(() => {
@@ -69,8 +87,9 @@ describe('ChannelLifecycle', () => {
     expect(data(opened!)).toEqual({ channelId: 'room', status: { isActive: true, occupancy: { metrics: expect.objectContaining({ connections: 5, presenceMembers: 1, objectPublishers: 0 }) } } });
     expect(data(active!)).toEqual({ channelId: 'room', region: 'r1', isGlobalMaster: true, status: { isActive: true, occupancy: { metrics: expect.objectContaining({ connections: 2, presenceMembers: 1 }) } } });
     expect(active!.encoding).toBe('json');
-    expect(h.interest.announced).toEqual({ region: 1_700_000_000_000, global: 1_700_000_000_000 });
-    expect(h.changed.n).toBe(1);
+    // Written ahead (untold), then told.
+    expect(h.interest.announced).toEqual(announced({ region: T0, global: T0 }));
+    expect(h.changed.n).toBe(2);
     // Nothing new while it stays attached.
     h.lc.reconcile();
     await settle();
@@ -89,7 +108,7 @@ describe('ChannelLifecycle', () => {
     expect(inactive!.id).toBe(lifecycleEventId(KEY, 'channel.region.inactive', 'r1', 1_700_000_000_000));
     expect(closed!.id).toBe(lifecycleEventId(KEY, 'channel.closed', 'r1', 1_700_000_000_000));
     expect(data(closed!).status).toEqual({ isActive: false, occupancy: { metrics: expect.objectContaining({ connections: 0 }) } });
-    expect(h.interest.announced).toEqual({ region: 0, global: 0 });
+    expect(h.interest.announced).toEqual(announced({ regionEnded: T0, globalEnded: T0 }));
   });
 
   it('says nothing when attachments come back within the delay', async () => {
@@ -107,7 +126,7 @@ describe('ChannelLifecycle', () => {
     await vi.advanceTimersByTimeAsync(DELAY * 3);
     expect(names(h)).toEqual(['channel.opened', 'channel.region.active']);
     // The activity announced is still the first one's.
-    expect(h.interest.announced.region).toBe(1_700_000_000_000);
+    expect(h.interest.announced.region).toBe(T0);
   });
 
   it('outside the home region: the region events only', async () => {
@@ -130,24 +149,23 @@ describe('ChannelLifecycle', () => {
     h.lc.reconcile();
     await settle();
     expect(names(h)).toEqual(['channel.opened']);
-    // The deployment's start: the earliest region's.
-    expect(h.interest.announced).toEqual({ region: 0, global: 1_699_999_999_000 });
+    expect(h.interest.announced).toEqual(announced({ global: T0 }));
     h.interest.setRemote(new Map([['r3', 1_700_000_000_000]]));
     h.lc.reconcile();
     h.interest.setRemote(new Map());
     h.lc.reconcile();
     await vi.advanceTimersByTimeAsync(DELAY + 10);
     expect(names(h)).toEqual(['channel.opened', 'channel.closed']);
-    expect(h.published[1]![0]!.id).toBe(lifecycleEventId(KEY, 'channel.closed', 'r1', 1_699_999_999_000));
+    expect(h.published[1]![0]!.id).toBe(lifecycleEventId(KEY, 'channel.closed', 'r1', T0));
   });
 
   it('a master that takes over what was announced says neither start again, and ends it if no attachment comes', async () => {
     const before = new ChannelInterest();
-    before.setAnnounced({ region: 1_699_000_000_000, global: 1_699_000_000_000 });
+    before.setAnnounced(announced({ region: 1_699_000_000_000, global: 1_699_000_000_000 }));
     // As the replica has it (replication's fields).
     const taken = new ChannelInterest();
     taken.apply(before.takeMoved());
-    expect(taken.announced).toEqual({ region: 1_699_000_000_000, global: 1_699_000_000_000 });
+    expect(taken.announced).toEqual(announced({ region: 1_699_000_000_000, global: 1_699_000_000_000 }));
     const h = harness({ interest: taken });
     h.lc.reconcile();
     await vi.advanceTimersByTimeAsync(DELAY + 10);
@@ -156,30 +174,98 @@ describe('ChannelLifecycle', () => {
 
     // And one whose attachments come back says nothing.
     const again = new ChannelInterest();
-    again.setAnnounced({ region: 1_699_000_000_000, global: 1_699_000_000_000 });
+    again.setAnnounced(announced({ region: 1_699_000_000_000, global: 1_699_000_000_000 }));
     const h2 = harness({ interest: again });
     h2.lc.reconcile();
     await vi.advanceTimersByTimeAsync(DELAY / 2);
     h2.attached.now = true;
-    h2.interest.set(1_699_000_000_000);
     h2.lc.reconcile();
     await vi.advanceTimersByTimeAsync(DELAY * 2);
     expect(h2.published).toEqual([]);
   });
 
-  it('tries a publish that failed again, with the same ids, and announces only once it is taken', async () => {
+  it('a master that takes over tells again, under the same ids, what its predecessor may not have told', async () => {
+    // A start written ahead and maybe not told, with its attachments still here: told at once.
+    const h = harness({ interest: interestWith(announced({ region: T0 - 5000, global: T0 - 5000, untold: 3 })) });
+    h.attached.now = true;
+    h.lc.reconcile();
+    await settle();
+    expect(h.published.flat().map((m) => m.id)).toEqual([lifecycleEventId(KEY, 'channel.opened', 'r1', T0 - 5000), lifecycleEventId(KEY, 'channel.region.active', 'r1', T0 - 5000)]);
+    expect(h.interest.announced).toEqual(announced({ region: T0 - 5000, global: T0 - 5000 }));
+    // An end decided and maybe not told: told at once, not after another delay; then a new start, after it.
+    const e = harness({ interest: interestWith(announced({ regionEnded: T0 - 5000, globalEnded: T0 - 9000, untold: 12 })) });
+    e.attached.now = true;
+    e.lc.reconcile();
+    await settle();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(names(e)).toEqual(['channel.region.inactive', 'channel.closed', 'channel.opened', 'channel.region.active']);
+    expect(e.published[0]!.map((m) => m.id)).toEqual([lifecycleEventId(KEY, 'channel.region.inactive', 'r1', T0 - 5000), lifecycleEventId(KEY, 'channel.closed', 'r1', T0 - 9000)]);
+  });
+
+  it('tries a publish that failed again, with the same ids, and counts it told only once it is taken', async () => {
     const h = harness();
     h.fail.next = 2;
     h.attached.now = true;
-    h.interest.set(1_700_000_000_000);
     h.lc.reconcile();
     await settle();
     expect(h.published).toHaveLength(0);
-    expect(h.interest.announced).toEqual({ region: 0, global: 0 });
-    await vi.advanceTimersByTimeAsync(RETRY_MS * 2 + 10);
+    // Written ahead: a master that took over now would tell it.
+    expect(h.interest.announced).toEqual(announced({ region: T0, global: T0, untold: 3 }));
+    // Attachments gone meanwhile: the start is still told first, the end after the delay.
+    // (A change is a reason to try at once too.)
+    h.attached.now = false;
+    h.lc.reconcile();
+    await settle();
+    expect(h.tried).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(RETRY_MS + 10);
     expect(names(h)).toEqual(['channel.opened', 'channel.region.active']);
-    expect(h.published[0]![1]!.id).toBe(lifecycleEventId(KEY, 'channel.region.active', 'r1', 1_700_000_000_000));
-    expect(h.interest.announced.region).toBe(1_700_000_000_000);
+    expect(h.tried.map((t) => t.map((m) => m.id))).toEqual(Array(3).fill([lifecycleEventId(KEY, 'channel.opened', 'r1', T0), lifecycleEventId(KEY, 'channel.region.active', 'r1', T0)]));
+    expect(h.interest.announced).toEqual(announced({ region: T0, global: T0 }));
+    await vi.advanceTimersByTimeAsync(DELAY + 10);
+    expect(names(h)).toEqual(['channel.opened', 'channel.region.active', 'channel.region.inactive', 'channel.closed']);
+  });
+
+  it('publishes nothing its replica may not hold, and nothing once stopped; its successor tells it', async () => {
+    const h = harness();
+    h.changed.fail = true;
+    h.attached.now = true;
+    h.lc.reconcile();
+    await settle();
+    expect(h.tried).toEqual([]);
+    // Stopped while its events are on their way: it records nothing more; what is written stays for a successor.
+    const s = harness();
+    let taken!: () => void;
+    const pending = new Promise<void>((r) => (taken = r));
+    const st = new ChannelLifecycle(KEY, s.interest, { region: 'r1', home: true, delayMs: DELAY, now: Date.now, elapsed: Date.now, publish: () => pending, counts: () => COUNTS, changed: async () => undefined }, () => true);
+    st.reconcile();
+    await settle();
+    st.stop();
+    taken();
+    await settle();
+    expect(s.interest.announced).toEqual(announced({ region: T0, global: T0, untold: 3 }));
+    const next = harness({ interest: s.interest });
+    next.attached.now = true;
+    next.lc.reconcile();
+    await settle();
+    expect(next.published.flat().map((m) => m.id)).toEqual([lifecycleEventId(KEY, 'channel.opened', 'r1', T0), lifecycleEventId(KEY, 'channel.region.active', 'r1', T0)]);
+  });
+
+  it('a start after an end in the same millisecond is told under another id', async () => {
+    const h = harness({ interest: interestWith(announced({ regionEnded: T0, untold: 4 })) });
+    h.attached.now = true;
+    h.lc.reconcile();
+    await settle();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.published[1]!.find((m) => m.name === 'channel.region.active')!.id).toBe(lifecycleEventId(KEY, 'channel.region.active', 'r1', T0 + 1));
+  });
+
+  it('outside the home region now (the regions changed), forgets the deployment\'s activity it had told', async () => {
+    const h = harness({ home: false, interest: interestWith(announced({ region: T0, global: T0 })) });
+    h.attached.now = true;
+    h.lc.reconcile();
+    await settle();
+    expect(h.interest.announced).toEqual(announced({ region: T0 }));
+    expect(h.published).toEqual([]);
   });
 
   it("waits a little for the attachments' counts, then goes without them", async () => {
@@ -215,6 +301,12 @@ describe('ChannelLifecycle', () => {
     expect(names(h)).toEqual(['channel.opened', 'channel.region.active']);
   });
 });
+
+function interestWith(a: Announced): ChannelInterest {
+  const i = new ChannelInterest();
+  i.setAnnounced(a);
+  return i;
+}
 
 describe('homeRegion', () => {
   it('names the same region whatever the order, and spreads channels over the regions', () => {

@@ -114,7 +114,7 @@ const snapshot: ChannelSnapshot = {
   interestSince: NOW - 5000,
   reach: [{ region: 'ap', epoch: 'ap1', seq: 12 }],
   remoteInterest: [{ region: 'us', since: NOW - 90_000 }],
-  lifecycle: { region: NOW - 5000, global: NOW - 90_000 },
+  lifecycle: { region: NOW - 5000, global: NOW - 90_000, regionEnded: NOW - 200_000, globalEnded: 0, untold: 5 },
   presence: [
     { message: { id: 'conn:8:0', action: 2, clientId: 'bob', connectionId: 'conn2', timestamp: NOW }, host: 'n2', leaveAt: null, since: NOW - 60_000 },
     { message: { id: 'conn:9:0', action: 4, clientId: 'eve', connectionId: 'conn3', data: 'x', timestamp: NOW }, host: 'n3', leaveAt: NOW + 15000, since: 0 },
@@ -390,8 +390,11 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       }
     });
 
-    it('round-trips replicate with the lifecycle events announced, and with their end (both 0: not absent)', () => {
-      for (const lifecycle of [{ region: 1_796_000_000_123, global: 1_795_000_000_000 }, { region: 0, global: 0 }]) {
+    it('round-trips replicate with the lifecycle events announced, and with none (all 0: not absent)', () => {
+      for (const lifecycle of [
+        { region: 1_796_000_000_123, global: 1_795_000_000_000, regionEnded: 1_790_000_000_000, globalEnded: 1_789_000_000_000, untold: 15 },
+        { region: 0, global: 0, regionEnded: 0, globalEnded: 0, untold: 0 },
+      ]) {
         const msg: NodeMessage = { type: 'replicate', rid: 19, channel: 'app:chat', epoch: 'ep1', entries: [], holds: [], lifecycle };
         expect(roundTrip(msg)).toStrictEqual(msg);
       }
