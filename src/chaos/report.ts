@@ -373,7 +373,7 @@ export function renderCombinedReport(entries: CombinedEntry[], reportDir: string
           v.order,
           v.regionOrder,
           (r.presence ? `${r.presence.mismatched} of ${r.presence.views}` : '–') + (r.occupancy ? `; occupancy ${r.occupancy.mismatched} of ${r.occupancy.views}` : ''),
-          (r.history ? `${historyOff(r)} (${r.history.expected} expected)` : '–') + (r.serials ? `; serials off ${serialsOff(r.serials)} of ${r.serials.messages}` : ''),
+          (r.history ? `${historyOff(r)} (${r.history.expected} expected)` : '–') + (r.serials ? `; serials off ${serialsOff(r.serials)} of ${r.serials.messages}` : '') + (r.lifecycle ? `; lifecycle off ${r.lifecycle.repeated + r.lifecycle.missing + r.lifecycle.unread} of ${r.lifecycle.events}` : ''),
           (r.tokens ? `${tokensOff(r)} (${r.tokens.replays.taken} of ${r.tokens.requests.issued})` : '–') + (r.revocations ? `; revocations unseen ${r.revocations.unseenCount} of ${r.revocations.checks}` : ''),
           worstConvergence(r.faults),
           worstAvailability(r.faults),

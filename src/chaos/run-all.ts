@@ -34,6 +34,7 @@ export async function runScenarios(files: string[], outDir: string, log: Logger,
         (r.report.serials ? `, serials off ${serialsOff(r.report.serials)} of ${r.report.serials.messages}` : '') +
         (r.report.versions ? `, versions off ${versionsOff(r.report.versions)} (${r.report.versions.appends.acked} appends, ${r.report.versions.annotations.acked} annotations)` : '') +
         (r.report.history ? `, history off ${historyOff(r.report)} of ${r.report.history.expected}` : '') +
+        (r.report.lifecycle ? `, lifecycle off ${r.report.lifecycle.repeated + r.report.lifecycle.missing + r.report.lifecycle.unread} of ${r.report.lifecycle.events} events` : '') +
         (r.report.tokens ? `, tokens ${r.report.tokens.requests.issued} (replays taken ${r.report.tokens.replays.taken}, outside faults ${r.report.tokens.takenOutsideFaults}; fresh refused ${r.report.tokens.freshRefused})` : '') +
         (r.report.revocations ? `, revocations refused ${r.report.revocations.refused} of ${r.report.revocations.checks} (max ${r.report.revocations.allMs.max ?? '–'} ms)` : '') +
         ` — ${((Date.now() - started) / 1000).toFixed(0)} s${r.asExpected ? '' : '  ← NOT AS EXPECTED'}`,
