@@ -298,26 +298,48 @@ export class ChannelLifecycle {
   }
 }
 
+/** Home-region claims (takeHome) under way at once at most: a region coming back is told of every channel the others want. */
+export const HOME_TAKES_AT_ONCE = 16;
+
 /**
  * The channel's home region tells its opening and closing: it takes the mastership of a
  * channel only other regions have attachments to, when their interest is told (the
  * globalmaster's full audits tell it again where this did not make a master: a claim that
- * failed, a ring that moved meanwhile).
+ * failed, a ring that moved meanwhile). At most HOME_TAKES_AT_ONCE claims at once; a
+ * channel told again while it waits is claimed once, with the latest word.
  */
-export function takeHome(
-  reg: Pick<ChannelRegistry, 'acquire' | 'holding' | 'setRemoteInterest'>,
-  log: Pick<Logger, 'warn'>,
-  channel: ChannelKey,
-  regions: { region: string; since: number }[],
-  keep?: string[],
-): void {
-  void reg
-    .acquire(channel)
-    .then((a) => {
-      const h = reg.holding(channel);
-      if ('ok' in a && !a.ok.isStopped && h?.role === 'master' && h.master === a.ok) reg.setRemoteInterest(channel, regions, keep);
-    })
-    .catch((err: unknown) => log.warn({ channel, err: String(err) }, 'the home region could not take a channel other regions attach to'));
+export class HomeTakes {
+  private running = 0;
+  private readonly waiting = new Map<ChannelKey, { regions: { region: string; since: number }[]; keep?: string[] }>();
+
+  constructor(
+    private readonly reg: Pick<ChannelRegistry, 'acquire' | 'holding' | 'setRemoteInterest'>,
+    private readonly log: Pick<Logger, 'warn'>,
+  ) {}
+
+  take(channel: ChannelKey, regions: { region: string; since: number }[], keep?: string[]): void {
+    this.waiting.set(channel, { regions, ...(keep ? { keep } : {}) });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < HOME_TAKES_AT_ONCE && this.waiting.size) {
+      const [channel, w] = this.waiting.entries().next().value!;
+      this.waiting.delete(channel);
+      this.running++;
+      void this.reg
+        .acquire(channel)
+        .then((a) => {
+          const h = this.reg.holding(channel);
+          if ('ok' in a && !a.ok.isStopped && h?.role === 'master' && h.master === a.ok) this.reg.setRemoteInterest(channel, w.regions, w.keep);
+        })
+        .catch((err: unknown) => this.log.warn({ channel, err: String(err) }, 'the home region could not take a channel other regions attach to'))
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
+    }
+  }
 }
 
 function sameAnnounced(a: Announced, b: Announced): boolean {

@@ -42,7 +42,7 @@ import { askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, PendingCl
 import { pushCopy, pushState, takeSync, type HandoffHost } from './handoff.js';
 import type { ReplicaBroadcast, Replicated } from './batches.js';
 import { ChannelMaster } from './master.js';
-import { isMetaChannel, takeHome, type LifecycleDeps } from './lifecycle.js';
+import { HomeTakes, isMetaChannel, type LifecycleDeps } from './lifecycle.js';
 import { handleChannelRequest } from './requests.js';
 import { applyReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
@@ -126,8 +126,10 @@ export class ChannelRegistry {
 
   /** What handoff.ts uses of this registry. */
   private readonly moves: HandoffHost;
+  private readonly homeTakes: HomeTakes;
 
   constructor(private readonly deps: RegistryDeps) {
+    this.homeTakes = new HomeTakes(this, deps.log);
     this.moves = {
       deps,
       holdings: this.holdings,
@@ -241,7 +243,7 @@ export class ChannelRegistry {
       h.master.lifecycle?.reconcile();
       return;
     }
-    if (h?.role !== 'master' && regions.length && this.deps.masterForLifecycle?.(channel)) takeHome(this, this.deps.log, channel, regions, keep);
+    if (h?.role !== 'master' && regions.length && this.deps.masterForLifecycle?.(channel)) this.homeTakes.take(channel, regions, keep);
   }
 
   /**

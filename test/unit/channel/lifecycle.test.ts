@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChannelInterest, NOTHING_ANNOUNCED, type Announced } from '../../../src/channel/channel-interest.js';
-import { ChannelLifecycle, COUNTS_WAIT_MS, homeRegion, lifecycleEventId, RETRY_MS, type LifecycleDeps } from '../../../src/channel/lifecycle.js';
+import { ChannelLifecycle, COUNTS_WAIT_MS, HOME_TAKES_AT_ONCE, HomeTakes, homeRegion, lifecycleEventId, RETRY_MS, type LifecycleDeps } from '../../../src/channel/lifecycle.js';
 import type { Message } from '../../../src/protocol/message.js';
 
 const KEY = 'app:room';
@@ -324,5 +324,47 @@ describe('homeRegion', () => {
       const after = homeRegion(`app:c${i}`, [...regions, 'sa']);
       expect(after === before || after === 'sa').toBe(true);
     }
+  });
+});
+
+describe('HomeTakes', () => {
+  it('claims at most a few channels at once, each once with its latest word, and logs a claim that failed', async () => {
+    let running = 0;
+    let most = 0;
+    const release: (() => void)[] = [];
+    const told: string[] = [];
+    const warned: string[] = [];
+    const masters = new Map<string, object>();
+    const reg = {
+      acquire: (channel: string) => {
+        running++;
+        most = Math.max(most, running);
+        return new Promise<any>((resolve, reject) =>
+          release.push(() => {
+            running--;
+            if (channel === 'app:bad') reject(new Error('no quorum'));
+            else {
+              const master = { isStopped: false };
+              masters.set(channel, master);
+              resolve({ ok: master });
+            }
+          }),
+        );
+      },
+      holding: (channel: string) => (masters.has(channel) ? ({ role: 'master', master: masters.get(channel) } as any) : undefined),
+      setRemoteInterest: (channel: string, regions: { region: string }[]) => told.push(`${channel} ${regions.map((r) => r.region).join(',')}`),
+    };
+    const takes = new HomeTakes(reg as any, { warn: (o: any) => warned.push(o.channel) });
+    for (let i = 0; i < 40; i++) takes.take(`app:c${i}`, [{ region: 'r2', since: 1 }]);
+    takes.take('app:c39', [{ region: 'r3', since: 2 }]);
+    takes.take('app:bad', [{ region: 'r2', since: 1 }]);
+    while (release.length) {
+      release.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(most).toBe(HOME_TAKES_AT_ONCE);
+    expect(told).toHaveLength(40);
+    expect(told).toContain('app:c39 r3');
+    expect(warned).toEqual(['app:bad']);
   });
 });
