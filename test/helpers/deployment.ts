@@ -98,10 +98,10 @@ export function nodesLogLines(d: TestDeployment, nodes: readonly string[], patte
  * For a describe: a deployment of these regions started before its tests (region links
  * up) and stopped after them; returns the getter of it.
  */
-export function regionsDeployment(regions: { name: string; nodes: number }[]): () => TestDeployment {
+export function regionsDeployment(regions: { name: string; nodes: number }[], o: Omit<TestTopologyOptions, 'regions'> = {}): () => TestDeployment {
   let d: TestDeployment | undefined;
   beforeAll(async () => {
-    d = await startDeployment({ regions });
+    d = await startDeployment({ ...o, regions });
     await regionLinksUp(d, regions.map((r) => r.name));
   });
   afterAll(async () => {

@@ -4,8 +4,8 @@
  * (channel.opened / closed) by its home region's, each event once in every region; a
  * master killed while an end is pending; what a metachannel refuses.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { describe, expect, it } from 'vitest';
+import { regionsDeployment } from '../helpers/deployment.js';
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, realtime, rest, type Realtime } from '../helpers/sdk.js';
 import { META_KEY, SUB_KEY } from '../helpers/topology.js';
@@ -15,22 +15,13 @@ import { homeRegion, LIFECYCLE_CHANNEL } from '../../src/channel/lifecycle.js';
 const DELAY_MS = 2000;
 const R1 = ['r1-n1', 'r1-n2', 'r1-n3'];
 const REGIONS = ['r1', 'r2'];
-let d: TestDeployment;
-
-beforeAll(async () => {
-  d = await startDeployment({
-    regions: [
-      { name: 'r1', nodes: 3 },
-      { name: 'r2', nodes: 1 },
-    ],
-    limits: { channelInactiveDelayMs: DELAY_MS, occupancyIntervalMs: 200 },
-  });
-  await regionLinksUp(d, REGIONS);
-}, 90_000);
-
-afterAll(async () => {
-  await d?.stop();
-});
+const deployment = regionsDeployment(
+  [
+    { name: 'r1', nodes: 3 },
+    { name: 'r2', nodes: 1 },
+  ],
+  { limits: { channelInactiveDelayMs: DELAY_MS, occupancyIntervalMs: 200 } },
+);
 
 interface Seen {
   id: string;
@@ -66,10 +57,10 @@ function channelFor(home: string, owner: string, prefix: string): string {
 describe('[meta]channel.lifecycle', () => {
   it('tells each region active and inactive, and the deployment opened and closed, once in every region', { timeout: 60_000 }, async () => {
     const channel = channelFor('r1', 'r1-n2', 'lc-both-');
-    const w1 = await watch(d.port('r1-n1'));
-    const w2 = await watch(d.port('r2-n1'));
-    const a = realtime(d.port('r1-n3'));
-    const b = realtime(d.port('r2-n1'));
+    const w1 = await watch(deployment().port('r1-n1'));
+    const w2 = await watch(deployment().port('r2-n1'));
+    const a = realtime(deployment().port('r1-n3'));
+    const b = realtime(deployment().port('r2-n1'));
     try {
       await a.channels.get(channel).attach();
       const opening = ['channel.opened', 'channel.region.active@r1'];
@@ -103,7 +94,7 @@ describe('[meta]channel.lifecycle', () => {
       expect(closed.region).toBeUndefined();
 
       // History keeps them, in each region.
-      const page = await rest(d.port('r2-n1'), { key: META_KEY }).channels.get(LIFECYCLE_CHANNEL).history({ limit: 1000 });
+      const page = await rest(deployment().port('r2-n1'), { key: META_KEY }).channels.get(LIFECYCLE_CHANNEL).history({ limit: 1000 });
       expect(page.items.filter((m) => (m.data as { channelId: string }).channelId === channel).map((m) => m.name).sort()).toEqual(all.map((x) => x.split('@')[0]).sort());
     } finally {
       closeAll(a, b, w1.client, w2.client);
@@ -112,8 +103,8 @@ describe('[meta]channel.lifecycle', () => {
 
   it('a channel only another region attaches to is opened and closed by its home region', { timeout: 60_000 }, async () => {
     const channel = channelFor('r1', 'r1-n1', 'lc-away-');
-    const w2 = await watch(d.port('r2-n1'));
-    const b = realtime(d.port('r2-n1'));
+    const w2 = await watch(deployment().port('r2-n1'));
+    const b = realtime(deployment().port('r2-n1'));
     try {
       await b.channels.get(channel).attach();
       await waitFor(() => w2.of(channel).includes('channel.opened'), { what: 'opened by r1', timeoutMs: 10_000 });
@@ -130,8 +121,8 @@ describe('[meta]channel.lifecycle', () => {
 
   it('says nothing when a channel is attached again within the delay', { timeout: 30_000 }, async () => {
     const channel = channelFor('r2', 'r1-n2', 'lc-back-');
-    const w1 = await watch(d.port('r1-n1'));
-    const a = realtime(d.port('r1-n3'));
+    const w1 = await watch(deployment().port('r1-n1'));
+    const a = realtime(deployment().port('r1-n3'));
     try {
       const ch = a.channels.get(channel);
       await ch.attach();
@@ -149,13 +140,13 @@ describe('[meta]channel.lifecycle', () => {
   });
 
   it('refuses to publish or be present on the metachannel, other metachannels, and subscribers without the capability', { timeout: 30_000 }, async () => {
-    const c = realtime(d.port('r1-n1'), { key: META_KEY, clientId: 'me' });
-    const s = realtime(d.port('r1-n1'), { key: SUB_KEY });
+    const c = realtime(deployment().port('r1-n1'), { key: META_KEY, clientId: 'me' });
+    const s = realtime(deployment().port('r1-n1'), { key: SUB_KEY });
     try {
       const meta = c.channels.get(LIFECYCLE_CHANNEL);
       await expect(meta.publish('x', 'y')).rejects.toMatchObject({ code: 40160, statusCode: 401 });
       await expect(meta.presence.enter('me')).rejects.toMatchObject({ code: 40160 });
-      await expect(rest(d.port('r1-n2'), { key: META_KEY }).channels.get(LIFECYCLE_CHANNEL).publish('x', 'y')).rejects.toMatchObject({ code: 40160 });
+      await expect(rest(deployment().port('r1-n2'), { key: META_KEY }).channels.get(LIFECYCLE_CHANNEL).publish('x', 'y')).rejects.toMatchObject({ code: 40160 });
       await expect(c.channels.get('[meta]log').attach()).rejects.toMatchObject({ code: 40010 });
       // `*` does not cover a [meta] name: the capability must name it.
       await expect(s.channels.get(LIFECYCLE_CHANNEL).attach()).rejects.toMatchObject({ code: 40160 });
@@ -166,15 +157,15 @@ describe('[meta]channel.lifecycle', () => {
 
   it("ends what a killed master had announced, once: its replica's master tells it", { timeout: 90_000 }, async () => {
     const channel = channelFor('r1', 'r1-n3', 'lc-kill-');
-    const w1 = await watch(d.port('r1-n1'));
-    const w2 = await watch(d.port('r2-n1'));
-    const a = realtime(d.port('r1-n2'));
+    const w1 = await watch(deployment().port('r1-n1'));
+    const w2 = await watch(deployment().port('r2-n1'));
+    const a = realtime(deployment().port('r1-n2'));
     try {
       await a.channels.get(channel).attach();
       await waitFor(() => w1.of(channel).length >= 2 && w2.of(channel).length >= 2, { what: 'opened and active', timeoutMs: 10_000 });
       // (What is told is written to the replica before it is published.)
       await a.channels.get(channel).detach();
-      await d.sup.kill('r1-n3');
+      await deployment().sup.kill('r1-n3');
       const ends = ['channel.closed', 'channel.opened', 'channel.region.active@r1', 'channel.region.inactive@r1'];
       await waitFor(() => w2.of(channel).length >= 4, { what: 'inactive and closed after the kill', timeoutMs: 30_000 });
       await sleep(DELAY_MS * 2);
