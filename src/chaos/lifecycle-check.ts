@@ -11,7 +11,7 @@
  * - where a region has clients attached at the end, its last event is `region.active`,
  *   and the channel's last `channel.opened`: else one is **missing** (a start never told,
  *   or an end told while clients stayed).
- * A repeat in a region where two nodes were killed at once (a channel's master and replica
+ * A repeat in a region where two nodes were out at once (killed, paused or cut off: a channel's master and replica
  * may both have gone, and with them what was announced: beyond the one-node guarantee) is
  * counted apart (`beyond`), not failed; so is anything off in the history of such a region
  * (the metachannel's copies may have gone too).
@@ -42,7 +42,7 @@ export interface LifecycleFigures {
   events: number;
   repeated: number;
   missing: number;
-  /** Repeats in a region where two nodes were down at once. */
+  /** Repeats in a region where two nodes were out at once. */
   beyond: number;
   unread: number;
   examples: string[];
@@ -55,13 +55,16 @@ const ALTERNATE: Record<string, string> = {
   'channel.closed': 'channel.opened',
 };
 
-/** Regions where two or more of their nodes were killed and not yet back at the same time. */
+/** What takes a node out with its copies for the check (a `stop` hands them over first). */
+const DOWN = new Set(['kill', 'pause', 'isolate']);
+
+/** Regions where two or more of their nodes were out (killed, paused or cut off whole) and not yet back at the same time. */
 export function regionsLosingTwo(faults: readonly FaultEvent[], nodes: Record<string, string[]>): Set<string> {
   const regionOf = new Map(Object.entries(nodes).flatMap(([r, ns]) => ns.map((n) => [n, r] as const)));
   const down = new Map<string, Set<string>>();
   const out = new Set<string>();
   for (const f of [...faults].sort((a, b) => a.t - b.t)) {
-    if (f.action !== 'kill') continue;
+    if (!DOWN.has(f.action)) continue;
     const region = regionOf.get(f.target);
     if (!region) continue;
     let d = down.get(region);

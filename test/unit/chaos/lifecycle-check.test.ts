@@ -78,6 +78,9 @@ describe('regionsLosingTwo', () => {
     expect([...regionsLosingTwo([kill('eu-1', 1), kill('eu-1', 2, 'end'), kill('eu-2', 3)], NODES)]).toEqual([]);
     expect([...regionsLosingTwo([kill('eu-2', 3), kill('eu-1', 1)], NODES)]).toEqual(['eu']);
     expect([...regionsLosingTwo([{ type: 'fault', t: 1, action: 'stop', target: 'eu-1', phase: 'start' }, kill('eu-2', 2)], NODES)]).toEqual([]);
+    // A paused replica and its master killed (master-and-replica-killed); a node cut off from one other is not out.
+    expect([...regionsLosingTwo([{ type: 'fault', t: 1, action: 'pause', target: 'eu-3', phase: 'start' }, kill('eu-1', 2)], NODES)]).toEqual(['eu']);
+    expect([...regionsLosingTwo([{ type: 'fault', t: 1, action: 'isolate', target: 'eu-3 from eu-2', phase: 'start' }, kill('eu-1', 2)], NODES)]).toEqual([]);
   });
 });
 
