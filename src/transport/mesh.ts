@@ -525,7 +525,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
    * taken once and in order, then read, carried on, or dropped.
    */
   private onFrame(peer: NodeId, session: number, seq: number, body: pb.MeshFrame['body'] | { envelope: Uint8Array }): void {
-    if (!this.inOrder.accept(peer, session, seq)) {
+    // A carried frame is taken in its sender's order (onRelay), not the carrier's: the carrier's
+    // later own frames, sent around too while it doubts the link, may come first (mesh-relay-held.test.ts).
+    if (!(body && '$case' in body && body.$case === 'relay') && !this.inOrder.accept(peer, session, seq)) {
       this.relayStats.notTaken++;
       return;
     }
@@ -543,14 +545,11 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         this.relayStats.dropped++;
         return;
       }
-      // We hear the peer, but our own link to it may not be up yet (it dialled us first,
-      // as a restarted node does): the frame waits for that link. Dropped, it was lost for
-      // good once a later frame of its sender came around (the peer takes each sender's
-      // frames in order only; chaos: a restarted master missed a subscribe that way, and
-      // its node waited out the request's 5 s). It is numbered in our own count only as it
-      // goes: numbered now and queued, it was refused as old when our later frames had
-      // gone around the link meanwhile, as they do while it is doubted (chaos seed 3307: a
-      // node's subscribe to a restarted master, lost so).
+      // We hear the peer, but our own link to it may not be up yet (it dialled us first, as a
+      // restarted node does): the frame waits for that link. Dropped, it was lost for good once
+      // a later frame of its sender came around (the peer takes each sender's frames in order
+      // only; chaos: a restarted master missed a node's subscribe so, and seed 3307). The peer
+      // takes it in its sender's order, not ours (onFrame).
       if (tl.state === 'up' && tl.sock) {
         this.carry(tl, r);
         this.relayStats.carried++;
