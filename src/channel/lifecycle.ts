@@ -165,9 +165,10 @@ export class ChannelLifecycle {
     if (starts || opens) {
       const counts = this.deps.counts();
       if (counts === null) {
+        // The first node's report calls again (counted); this is for none coming.
         this.countsWait ??= now;
         if (now - this.countsWait < COUNTS_WAIT_MS) {
-          this.schedule(Math.min(100, COUNTS_WAIT_MS - (now - this.countsWait)));
+          this.schedule(COUNTS_WAIT_MS - (now - this.countsWait));
           return;
         }
       }
@@ -213,6 +214,11 @@ export class ChannelLifecycle {
     const due = this.untold(next, wall);
     if (due.length) this.tell(written, due, next);
     else void written.catch(() => undefined);
+  }
+
+  /** The channel's occupancy board has its first count of the region's attachments: an activity's first events waiting for it go. */
+  counted(): void {
+    if (this.countsWait !== null) this.reconcile();
   }
 
   /** The master stops (it moves, or the node stops): nothing more is made here; what is pending is its successor's. */

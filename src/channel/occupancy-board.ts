@@ -47,6 +47,8 @@ export interface BoardDeps {
   subscribed(key: ChannelKey): ReadonlySet<NodeId> | null;
   /** Whether the ring makes this node the channel's master now. */
   mastersHere(key: ChannelKey): boolean;
+  /** A channel's first report here (its lifecycle's first events wait for the counts: lifecycle.ts). */
+  counted?(key: ChannelKey): void;
   /** Sends this region's word on a channel towards the other regions that want it (through the globalmaster). */
   toRegions?(key: ChannelKey, word: RegionWord): void;
   /** The other regions that want the channel, as its master here knows them. */
@@ -164,6 +166,7 @@ export class OccupancyBoard {
       this.sendTo(r.channel, t, from, this.totals(t));
       this.changed(r.channel, t, false);
     } else this.changed(r.channel, t, r.fresh);
+    if (firstHere) this.deps.counted?.(r.channel);
   }
 
   /** Another region's word on a channel (through the globalmaster). */

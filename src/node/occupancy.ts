@@ -45,6 +45,7 @@ export class NodeOccupancy {
       intervalMs: deps.intervalMs,
       refreshMs: deps.refreshMs,
       regionTime: deps.now,
+      counted: (key) => master(key)?.lifecycle?.counted(),
       ...(toGlobalmaster
         ? {
             toRegions: (channel, word) => toGlobalmaster({ type: 'occupancyRegion', channel, region: deps.region, ...word }),

@@ -276,8 +276,10 @@ describe('ChannelLifecycle', () => {
     h.lc.reconcile();
     await vi.advanceTimersByTimeAsync(300);
     expect(h.published).toHaveLength(0);
+    // The board's first count calls it.
     h.counts.now = COUNTS;
-    await vi.advanceTimersByTimeAsync(150);
+    h.lc.counted();
+    await settle();
     expect(data(h.published[0]![1]!).status.occupancy.metrics.connections).toBe(2);
 
     const late = harness({ home: false });
