@@ -104,6 +104,8 @@ export interface LifecycleDeps {
 export const COUNTS_WAIT_MS = 1500;
 /** A publish that failed is tried again after this long. */
 export const RETRY_MS = 1000;
+/** That an event was told reaches the replica within this long (replicateTold). */
+export const TOLD_REPLICATED_WITHIN_MS = 1000;
 
 /** Announced.untold's bits: the region's start, the deployment's; the region's end, the deployment's. */
 const REGION = 1;
@@ -131,6 +133,8 @@ export class ChannelLifecycle {
   /** The counts an activity's first events are told with (kept while they are tried again). */
   private startCounts: { local: Occupancy; total: Occupancy; members: number } | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** Until what was told goes to the replica (replicateTold). */
+  private toldTimer: NodeJS.Timeout | null = null;
   private inFlight = false;
   private again = false;
   private stopped = false;
@@ -225,12 +229,32 @@ export class ChannelLifecycle {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    if (this.toldTimer) clearTimeout(this.toldTimer);
+    this.timer = this.toldTimer = null;
   }
 
-  /** Whether it has an event on the way, one to make later, or one not yet told (the master is kept until it is done). */
+  /**
+   * Whether it has an event on the way, one to make later, one not yet told, or what was
+   * told not yet at the replica (the master is kept until it is done: a replica left
+   * holding an untold event would tell it again, as a master it became, long after).
+   */
   get busy(): boolean {
-    return this.inFlight || this.timer !== null || this.interest.announced.untold !== 0;
+    return this.inFlight || this.timer !== null || this.toldTimer !== null || this.interest.announced.untold !== 0;
+  }
+
+  /**
+   * What was told goes to the replica with the channel's next replication, or by one of its
+   * own TOLD_REPLICATED_WITHIN_MS later if none came (a successor meanwhile tells it again,
+   * under the same ids, well within the dedup window). A channel attached and then
+   * published to, as most are, makes one replication for its start, not two.
+   */
+  private replicateTold(): void {
+    if (this.toldTimer) return;
+    this.toldTimer = setTimeout(() => {
+      this.toldTimer = null;
+      if (!this.stopped && this.interest.hasMoved) void this.deps.changed().catch(() => undefined);
+    }, TOLD_REPLICATED_WITHIN_MS);
+    this.toldTimer.unref();
   }
 
   /** The events `a` says are not yet told, in the order they are told: ends, then starts. */
@@ -275,7 +299,7 @@ export class ChannelLifecycle {
           this.startCounts = null;
           if (!sameAnnounced(next, a)) {
             this.interest.setAnnounced(next);
-            void this.deps.changed().catch(() => undefined);
+            this.replicateTold();
           }
           this.again = true;
         },

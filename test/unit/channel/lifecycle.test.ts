@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChannelInterest, NOTHING_ANNOUNCED, type Announced } from '../../../src/channel/channel-interest.js';
-import { ChannelLifecycle, COUNTS_WAIT_MS, HOME_TAKES_AT_ONCE, HomeTakes, homeRegion, lifecycleEventId, RETRY_MS, type LifecycleDeps } from '../../../src/channel/lifecycle.js';
+import { ChannelLifecycle, COUNTS_WAIT_MS, HOME_TAKES_AT_ONCE, HomeTakes, homeRegion, lifecycleEventId, RETRY_MS, TOLD_REPLICATED_WITHIN_MS, type LifecycleDeps } from '../../../src/channel/lifecycle.js';
 import type { Message } from '../../../src/protocol/message.js';
 
 const KEY = 'app:room';
@@ -87,9 +87,14 @@ describe('ChannelLifecycle', () => {
     expect(data(opened!)).toEqual({ channelId: 'room', status: { isActive: true, occupancy: { metrics: expect.objectContaining({ connections: 5, presenceMembers: 1, objectPublishers: 0 }) } } });
     expect(data(active!)).toEqual({ channelId: 'room', region: 'r1', isGlobalMaster: true, status: { isActive: true, occupancy: { metrics: expect.objectContaining({ connections: 2, presenceMembers: 1 }) } } });
     expect(active!.encoding).toBe('json');
-    // Written ahead (untold), then told.
+    // Written ahead (untold, replicated before the publish), then told: that goes with the
+    // channel's next replication, or one of its own a second later.
     expect(h.interest.announced).toEqual(announced({ region: T0, global: T0 }));
+    expect(h.changed.n).toBe(1);
+    expect(h.lc.busy).toBe(true);
+    await vi.advanceTimersByTimeAsync(TOLD_REPLICATED_WITHIN_MS);
     expect(h.changed.n).toBe(2);
+    expect(h.lc.busy).toBe(false);
     // Nothing new while it stays attached.
     h.lc.reconcile();
     await settle();
@@ -109,6 +114,18 @@ describe('ChannelLifecycle', () => {
     expect(closed!.id).toBe(lifecycleEventId(KEY, 'channel.closed', 'r1', 1_700_000_000_000));
     expect(data(closed!).status).toEqual({ isActive: false, occupancy: { metrics: expect.objectContaining({ connections: 0 }) } });
     expect(h.interest.announced).toEqual(announced({ regionEnded: T0, globalEnded: T0 }));
+  });
+
+  it('makes no replication of its own for what was told where the channel replicated meanwhile', async () => {
+    const h = harness({ home: false });
+    h.attached.now = true;
+    h.lc.reconcile();
+    await settle();
+    expect(h.changed.n).toBe(1);
+    // A publish's replication carries it.
+    h.interest.takeMoved();
+    await vi.advanceTimersByTimeAsync(TOLD_REPLICATED_WITHIN_MS);
+    expect(h.changed.n).toBe(1);
   });
 
   it('says nothing when attachments come back within the delay', async () => {
