@@ -60,6 +60,9 @@ export interface Announced {
 
 export const NOTHING_ANNOUNCED: Announced = { region: 0, global: 0, regionEnded: 0, globalEnded: 0, untold: 0 };
 
+export const sameAnnounced = (a: Announced, b: Announced): boolean =>
+  a.region === b.region && a.global === b.global && a.regionEnded === b.regionEnded && a.globalEnded === b.globalEnded && a.untold === b.untold;
+
 /** Whether nothing is announced (no activity, nothing to tell; the last ends' starts matter no longer once told). */
 export const nothingAnnounced = (a: Announced): boolean => !a.region && !a.global && !a.untold;
 
@@ -86,8 +89,7 @@ export class ChannelInterest {
 
   /** The master's change (lifecycle events published): the replica is told at the next replication. */
   setAnnounced(a: Announced): void {
-    const t = this.told;
-    if (a.region === t.region && a.global === t.global && a.regionEnded === t.regionEnded && a.globalEnded === t.globalEnded && a.untold === t.untold) return;
+    if (sameAnnounced(a, this.told)) return;
     this.told = { ...a };
     this.toldMoved = true;
   }

@@ -26,7 +26,7 @@
 import { createHash } from 'node:crypto';
 import type { ChannelKey } from './entry.js';
 import { splitChannelKey } from './entry.js';
-import type { Announced, ChannelInterest } from './channel-interest.js';
+import { sameAnnounced, type Announced, type ChannelInterest } from './channel-interest.js';
 import { channelMetrics, noAttachments, type ChannelMetrics } from './occupancy.js';
 import type { Occupancy } from '../transport/messages.js';
 import type { Message } from '../protocol/message.js';
@@ -168,7 +168,8 @@ export class ChannelLifecycle {
     const opens = this.deps.home && anywhere && a.global === 0 && !(a.untold & GLOBAL_END);
     if (starts || opens) {
       const counts = this.deps.counts();
-      if (counts === null) {
+      // Only this region's attachments are waited for (another region's counts come only where watched).
+      if (counts === null && here) {
         // The first node's report calls again (counted); this is for none coming.
         this.countsWait ??= now;
         if (now - this.countsWait < COUNTS_WAIT_MS) {
@@ -362,6 +363,8 @@ export class HomeTakes {
         .then((a) => {
           const h = this.reg.holding(channel);
           if ('ok' in a && !a.ok.isStopped && h?.role === 'master' && h.master === a.ok) this.reg.setRemoteInterest(channel, w.regions, w.keep);
+          // Not taken (a claim that failed, a ring that moved): the globalmaster's next full audit tells it again.
+          else if (!('ok' in a)) this.log.warn({ channel, redirect: a.redirect, err: a.error?.message }, 'the home region could not take a channel other regions attach to');
         })
         .catch((err: unknown) => this.log.warn({ channel, err: String(err) }, 'the home region could not take a channel other regions attach to'))
         .finally(() => {
@@ -370,8 +373,4 @@ export class HomeTakes {
         });
     }
   }
-}
-
-function sameAnnounced(a: Announced, b: Announced): boolean {
-  return a.region === b.region && a.global === b.global && a.regionEnded === b.regionEnded && a.globalEnded === b.globalEnded && a.untold === b.untold;
 }

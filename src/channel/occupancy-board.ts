@@ -130,10 +130,10 @@ export class OccupancyBoard {
     return this.tallies.size;
   }
 
-  /** A channel's counts in this region, and with the other regions' held (null: no node has reported). */
+  /** A channel's counts in this region, and with the other regions' held (null: none reported, here or there). */
   countsOf(key: ChannelKey): { local: Occupancy; total: Occupancy } | null {
     const t = this.tallies.get(key);
-    return t && t.nodes.size ? { local: this.local(t), total: this.totals(t) } : null;
+    return t && (t.nodes.size || wordsOf(t).size) ? { local: this.local(t), total: this.totals(t) } : null;
   }
 
   private now(): number {

@@ -13,7 +13,7 @@ import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { MessageViews } from './message-views.js';
 import { DedupWindow } from './dedup.js';
-import { ChannelInterest, nothingAnnounced } from './channel-interest.js';
+import { ChannelInterest, NOTHING_ANNOUNCED, nothingAnnounced, sameAnnounced } from './channel-interest.js';
 import { Gaps } from './gaps.js';
 import { ConnectionOrder, type MessageIds } from './connection-order.js';
 import { OwnEntries, type OwnAnswer } from './own-entries.js';
@@ -110,7 +110,7 @@ export class ChannelState {
       ...(this.interest.since ? { interestSince: this.interest.since } : {}),
       ...(reach.length ? { reach } : {}),
       ...(this.interest.remote.size ? { remoteInterest: this.interest.remoteList } : {}),
-      ...(nothingAnnounced(this.interest.announced) ? {} : { lifecycle: this.interest.announced }),
+      ...(sameAnnounced(this.interest.announced, NOTHING_ANNOUNCED) ? {} : { lifecycle: this.interest.announced }),
       ...(this.gaps.all().length ? { gaps: this.gaps.all() } : {}),
       lastStoredAt: this.lastStoredAt,
       entries: data && this.log.size ? SnapshotEntries.fromBytes(this.log.encoded(this.log.baseSerial, this.log.lastSerial), this.log.size) : SnapshotEntries.none,

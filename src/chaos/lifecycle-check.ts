@@ -42,7 +42,7 @@ export interface LifecycleFigures {
   events: number;
   repeated: number;
   missing: number;
-  /** Repeats in a region where two nodes were out at once. */
+  /** Repeats and missing events where two nodes of the region were out at once. */
   beyond: number;
   unread: number;
   examples: string[];
@@ -118,7 +118,7 @@ export function lifecycleFigures(views: readonly LifecycleRecordEvent[], faults:
       for (const r of here) {
         const last = seqs.get(r)?.at(-1);
         if (last !== 'channel.region.active') {
-          if (viewLost) {
+          if (viewLost || lost.has(r)) {
             f.beyond++;
             continue;
           }
@@ -128,7 +128,7 @@ export function lifecycleFigures(views: readonly LifecycleRecordEvent[], faults:
       }
       const lastGlobal = seqs.get('')?.at(-1);
       if (here.length && lastGlobal !== 'channel.opened') {
-        if (viewLost) {
+        if (viewLost || lost.has(v.home[channel] ?? '')) {
           f.beyond++;
           continue;
         }
@@ -145,7 +145,7 @@ export const lifecycleFailed = (f: LifecycleFigures | null | undefined): boolean
 /** The check's lines (`prefix` before each). */
 export function lifecycleLines(f: LifecycleFigures | null | undefined, prefix: string): string[] {
   if (!f) return [];
-  const beyond = f.beyond ? `; ${f.beyond} repeated where two nodes of the region were down at once (beyond the guarantee)` : '';
+  const beyond = f.beyond ? `; ${f.beyond} off where two nodes of a region were out at once (beyond the guarantee), counted apart` : '';
   return [
     `${prefix}lifecycle: ${f.events} events in ${f.views} regions' histories of [meta]channel.lifecycle; repeated ${f.repeated}, missing ${f.missing}, unread ${f.unread}${beyond}`,
     ...f.examples.map((x) => `${prefix}  ${x}`),

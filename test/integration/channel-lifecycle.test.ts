@@ -42,7 +42,9 @@ async function watch(port: number): Promise<{ client: Realtime; events: Seen[]; 
     events.push({ id: m.id!, name: m.name!, channelId: data.channelId, region: data.region, isGlobalMaster: data.isGlobalMaster, isActive: data.status.isActive, connections: data.status.occupancy.metrics.connections });
   });
   const of = (channel: string) => events.filter((e) => e.channelId === channel).map((e) => (e.region ? `${e.name}@${e.region}` : e.name));
-  return { client, events, of };
+  /** A region's events of a channel in the order they came (none: the deployment's). */
+  const seq = (channel: string, region?: string) => events.filter((e) => e.channelId === channel && e.region === region).map((e) => e.name);
+  return { client, events, of, seq };
 }
 
 /** A channel name (prefix-n) homed in `home` and mastered in r1 by `owner`. */
@@ -89,6 +91,11 @@ describe('[meta]channel.lifecycle', () => {
       await sleep(DELAY_MS * 2);
       expect(w1.of(channel).sort()).toEqual(all);
       expect(w2.of(channel).sort()).toEqual(all);
+      // And in order, each region's and the deployment's.
+      for (const w of [w1, w2]) {
+        expect(w.seq(channel)).toEqual(['channel.opened', 'channel.closed']);
+        for (const r of REGIONS) expect(w.seq(channel, r)).toEqual(['channel.region.active', 'channel.region.inactive']);
+      }
       const closed = w1.events.find((e) => e.channelId === channel && e.name === 'channel.closed')!;
       expect(closed).toMatchObject({ isActive: false, connections: 0 });
       expect(closed.region).toBeUndefined();
@@ -107,9 +114,8 @@ describe('[meta]channel.lifecycle', () => {
     const b = realtime(deployment().port('r2-n1'));
     try {
       await b.channels.get(channel).attach();
-      await waitFor(() => w2.of(channel).includes('channel.opened'), { what: 'opened by r1', timeoutMs: 10_000 });
+      await waitFor(() => w2.of(channel).includes('channel.opened') && w2.of(channel).includes('channel.region.active@r2'), { what: 'opened by r1, active in r2', timeoutMs: 10_000 });
       expect(w2.of(channel).sort()).toEqual(['channel.opened', 'channel.region.active@r2']);
-      // Made in r1 (its serial names the region that accepted it).
       await b.channels.get(channel).detach();
       await waitFor(() => w2.of(channel).includes('channel.closed'), { what: 'closed by r1', timeoutMs: 10_000 });
       await sleep(DELAY_MS);

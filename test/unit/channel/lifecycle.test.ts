@@ -361,7 +361,9 @@ describe('HomeTakes', () => {
         return new Promise<any>((resolve, reject) =>
           release.push(() => {
             running--;
-            if (channel === 'app:bad') reject(new Error('no quorum'));
+            // As the registry's acquire answers a claim that failed: resolved, with the error.
+            if (channel === 'app:bad') resolve({ redirect: null, error: new Error('no quorum') });
+            else if (channel === 'app:worse') reject(new Error('stopped'));
             else {
               const master = { isStopped: false };
               masters.set(channel, master);
@@ -377,6 +379,7 @@ describe('HomeTakes', () => {
     for (let i = 0; i < 40; i++) takes.take(`app:c${i}`, [{ region: 'r2', since: 1 }]);
     takes.take('app:c39', [{ region: 'r3', since: 2 }]);
     takes.take('app:bad', [{ region: 'r2', since: 1 }]);
+    takes.take('app:worse', [{ region: 'r2', since: 1 }]);
     while (release.length) {
       release.shift()!();
       await new Promise((r) => setImmediate(r));
@@ -384,6 +387,6 @@ describe('HomeTakes', () => {
     expect(most).toBe(HOME_TAKES_AT_ONCE);
     expect(told).toHaveLength(40);
     expect(told).toContain('app:c39 r3');
-    expect(warned).toEqual(['app:bad']);
+    expect(warned).toEqual(['app:bad', 'app:worse']);
   });
 });

@@ -61,6 +61,8 @@ describe('lifecycleFigures', () => {
     expect(apart).toMatchObject({ repeated: 2, beyond: 0 });
     // Two of another region: no excuse for us's events, in us's history.
     expect(lifecycleFigures([view(repeated, { region: 'us' })], [kill('eu-1', 1), kill('eu-2', 2)], 10)!.repeated).toBe(2);
+    // A start missing from us's history of eu, where eu lost two: counted apart.
+    expect(lifecycleFigures([view([ev('channel.region.active', 'c', 'us'), ev('channel.opened', 'c')], { region: 'us' })], [kill('eu-1', 1), kill('eu-2', 2)], 10)!).toMatchObject({ missing: 0, beyond: 1 });
     // In the history of a region that lost two, nothing is held against anyone (the metachannel's copies may have gone).
     expect(lifecycleFigures([view([ev('channel.region.active', 'c', 'eu')])], [kill('eu-1', 1), kill('eu-2', 2)], 10)!).toMatchObject({ missing: 0, beyond: 2 });
   });
