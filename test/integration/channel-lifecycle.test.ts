@@ -34,7 +34,7 @@ interface Seen {
 }
 
 /** A client subscribed to the metachannel: every event it is sent, in order. */
-async function watch(port: number): Promise<{ client: Realtime; events: Seen[]; of(channel: string): string[] }> {
+async function watch(port: number): Promise<{ client: Realtime; events: Seen[]; of(channel: string): string[]; seq(channel: string, region?: string): string[] }> {
   const client = realtime(port, { key: META_KEY });
   const events: Seen[] = [];
   await client.channels.get(LIFECYCLE_CHANNEL).subscribe((m) => {
