@@ -340,20 +340,36 @@ export class Supervisor {
     return p;
   }
 
+  /**
+   * Sends a node's process a signal; false where the process is gone (it died of something
+   * not sent from here): the node is then no longer counted as running (and so restarted
+   * where a chaos run ends), not a throw out of whatever sent it.
+   */
+  private signal(p: NodeProcess, sig: NodeJS.Signals): boolean {
+    try {
+      process.kill(p.pid, sig);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      this.o.log.warn({ node: p.name, pid: p.pid, signal: sig }, "the node's process is gone: it died of something not sent by the supervisor");
+      if (this.nodes.get(p.name) === p) this.nodes.delete(p.name);
+      return false;
+    }
+  }
+
   /** `kill -9`: the node dies without a word. */
   async kill(node: string): Promise<void> {
     const p = this.get(node);
-    if (p.paused) process.kill(p.pid, 'SIGCONT');
-    process.kill(p.pid, 'SIGKILL');
-    await p.exited;
+    if (p.paused) this.signal(p, 'SIGCONT');
+    if (this.signal(p, 'SIGKILL')) await p.exited;
     this.nodes.delete(node);
   }
 
   /** SIGTERM: the node hands its channels off and leaves. */
   async terminate(node: string): Promise<void> {
     const p = this.get(node);
-    if (p.paused) process.kill(p.pid, 'SIGCONT');
-    process.kill(p.pid, 'SIGTERM');
+    if (p.paused) this.signal(p, 'SIGCONT');
+    if (!this.signal(p, 'SIGTERM')) return;
     const t = setTimeout(() => p.proc.kill('SIGKILL'), STOP_GRACE_MS);
     await p.exited;
     clearTimeout(t);
@@ -362,13 +378,14 @@ export class Supervisor {
 
   pause(node: string): void {
     const p = this.get(node);
-    process.kill(p.pid, 'SIGSTOP');
+    if (!this.signal(p, 'SIGSTOP')) throw new Error(`node ${node}'s process is gone`);
     p.paused = true;
   }
 
+  /** Lets a paused node go on (nothing to do where its process is gone). */
   resume(node: string): void {
     const p = this.get(node);
-    process.kill(p.pid, 'SIGCONT');
+    this.signal(p, 'SIGCONT');
     p.paused = false;
   }
 
