@@ -10,7 +10,7 @@ import type { ChannelKey } from '../channel/entry.js';
 import { ChannelRegistry } from '../channel/registry.js';
 import { onRegionNews } from './region-news.js';
 import { NodeOccupancy } from './occupancy.js';
-import { nodeLifecycle } from './lifecycle-outbox.js';
+import { nodeLifecycle } from './lifecycle.js';
 import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
@@ -187,7 +187,7 @@ export class AblyNode {
         ? { toRegions: (batch, to, more) => this.toGlobalmaster({ type: 'toRegions', batch, to, ...(more ? { more } : {}) }) }
         : {}),
       interestChanged: (channel, on, since) => this.toGlobalmaster({ type: 'interest', channel, on, since }),
-      ...nodeLifecycle(o.topology, this.region.name, { now, elapsed: () => this.ticks.now(), router: () => this.router, counts: (key) => this.occupancy.board.countsOf(key) }),
+      ...nodeLifecycle(o.topology, this.region.name, { now, elapsed: () => this.ticks.now(), publisher: () => this.publisher, counts: (key) => this.occupancy.board.countsOf(key) }),
       metrics: {
         broadcast: (nodes, entries) => this.metrics.onBroadcast(nodes, entries),
         failover: () => this.metrics.onFailover(),
