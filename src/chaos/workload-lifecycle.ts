@@ -7,13 +7,9 @@ import Ably from 'ably';
 import { homeRegion, LIFECYCLE_CHANNEL } from '../channel/lifecycle.js';
 import { clientOptions } from './client-options.js';
 import type { LifecycleRecordEvent } from './lifecycle-check.js';
+import { wholeHistory } from './rest-history.js';
 
 type Realtime = InstanceType<typeof Ably.Realtime>;
-
-/** A read of the history that fails is tried this many times, this long apart; a page holds this many. */
-const ATTEMPTS = 5;
-const RETRY_MS = 1000;
-const PAGE = 1000;
 
 export interface LifecycleWatchDeps {
   regions: Map<string, { host: string; port: number }>;
@@ -48,29 +44,15 @@ export class LifecycleWatch {
       [...this.d.regions].map(async ([region, { host, port }]) => {
         const rest = new Ably.Rest({ key: this.d.key, endpoint: host, port, tls: false, useBinaryProtocol: false, logLevel: 0 } as never);
         const base = { type: 'lifecycle' as const, region, attached, home, nodes };
-        let error = '';
-        for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-          if (attempt > 0) await new Promise((r) => setTimeout(r, RETRY_MS));
-          try {
-            const events: LifecycleRecordEvent['events'] = [];
-            let page = await rest.channels.get(LIFECYCLE_CHANNEL).history({ direction: 'forwards', limit: PAGE });
-            for (;;) {
-              for (const m of page.items) {
-                const data = m.data as { channelId?: unknown; region?: unknown } | undefined;
-                if (typeof data?.channelId !== 'string' || !wanted.has(data.channelId)) continue;
-                events.push({ id: m.id ?? '', name: m.name ?? '', channel: data.channelId, ...(typeof data.region === 'string' ? { region: data.region } : {}) });
-              }
-              if (!page.hasNext()) break;
-              const next = await page.next();
-              if (!next) break;
-              page = next;
-            }
-            return { ...base, t: Date.now(), events };
-          } catch (err) {
-            error = (err as Error).message;
-          }
+        const read = await wholeHistory(rest, LIFECYCLE_CHANNEL);
+        if (read.error !== undefined) return { ...base, t: Date.now(), events: [], error: read.error };
+        const events: LifecycleRecordEvent['events'] = [];
+        for (const m of read.items) {
+          const data = m.data as { channelId?: unknown; region?: unknown } | undefined;
+          if (typeof data?.channelId !== 'string' || !wanted.has(data.channelId)) continue;
+          events.push({ id: m.id ?? '', name: m.name ?? '', channel: data.channelId, ...(typeof data.region === 'string' ? { region: data.region } : {}) });
         }
-        return { ...base, t: Date.now(), events: [], error };
+        return { ...base, t: Date.now(), events };
       }),
     );
   }

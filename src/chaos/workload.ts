@@ -17,6 +17,7 @@ import { clientOptions } from './client-options.js';
 import { WorkloadTokens } from './workload-tokens.js';
 import { OccupancyViews, type Counted } from './workload-occupancy.js';
 import { LifecycleWatch } from './workload-lifecycle.js';
+import { wholeHistory } from './rest-history.js';
 import type { LifecycleRecordEvent } from './lifecycle-check.js';
 import { filterHeaders, WORKLOAD_FILTER } from './filter-check.js';
 
@@ -71,10 +72,6 @@ interface Member {
 /** How often `checkPresence` reads every view (ms), and how long one read may take. */
 const PRESENCE_POLL_MS = 500;
 const PRESENCE_READ_TIMEOUT_MS = 3000;
-/** `readHistory`: a page of at most this many messages; a read that fails is tried this many times, this long apart. */
-const HISTORY_PAGE = 1000;
-const HISTORY_ATTEMPTS = 5;
-const HISTORY_RETRY_MS = 1000;
 
 interface Payload {
   p: string;
@@ -89,6 +86,11 @@ const PAYLOAD_FILL = 'the part of the message that stays the same from one to th
 /** A subscriber's channel: the one named, or (`filtered`) the one derived from it with WORKLOAD_FILTER. */
 function channelOf(c: Realtime, channel: string, filtered: boolean, options?: { params: Record<string, string> }) {
   return filtered ? c.channels.getDerived(channel, { filter: WORKLOAD_FILTER.expression }, options) : c.channels.get(channel, options);
+}
+
+/** Whether a client is connected and attached to a channel (its derived one, `filtered`) now. */
+function attachedNow(c: Realtime | null, channel: string, filtered: boolean): boolean {
+  return c?.connection.state === 'connected' && channelOf(c, channel, filtered).state === 'attached';
 }
 
 export class Workload {
@@ -289,8 +291,7 @@ export class Workload {
    * (workload-occupancy.ts); returns each view as it stood at the last read.
    */
   async checkOccupancy(withinMs: number): Promise<OccupancyEvent[]> {
-    const on = (c: Realtime | null, filtered = false) => (channel: string) =>
-      c?.connection.state === 'connected' && channelOf(c, channel, filtered).state === 'attached';
+    const on = (c: Realtime | null, filtered = false) => (channel: string) => attachedNow(c, channel, filtered);
     const clients = (): Counted[] => [
       ...this.subscribers.map((s) => ({ region: s.region, kind: s.filtered ? ('filtered' as const) : ('subscriber' as const), attached: on(s.client, s.filtered) })),
       ...this.members.map((m) => ({ region: m.region, kind: 'member' as const, attached: on(m.client) })),
@@ -305,7 +306,7 @@ export class Workload {
   async readLifecycle(nodes: Record<string, string[]>): Promise<LifecycleRecordEvent[]> {
     const attached: Record<string, string[]> = {};
     for (const channel of this.o.channels) {
-      const on = (c: Realtime | null, filtered = false) => c?.connection.state === 'connected' && channelOf(c, channel, filtered).state === 'attached';
+      const on = (c: Realtime | null, filtered = false) => attachedNow(c, channel, filtered);
       const regions = new Set([...this.subscribers.filter((s) => on(s.client, s.filtered)).map((s) => s.region), ...this.members.filter((m) => on(m.client)).map((m) => m.region)]);
       attached[channel] = [...regions].sort();
     }
@@ -363,33 +364,19 @@ export class Workload {
     return Promise.all(reads);
   }
 
-  /** One channel's history through `rest`, every page; tried again on failure (the service may still be settling). */
+  /** One channel's history through `rest` (rest-history.ts): the workload's messages as `publisher#seq`, with their serials. */
   private async historyOf(rest: InstanceType<typeof Ably.Rest>, channel: string): Promise<{ items: string[]; serials?: string[]; error?: string }> {
-    let error = '';
-    for (let attempt = 0; attempt < HISTORY_ATTEMPTS; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, HISTORY_RETRY_MS));
-      try {
-        const items: string[] = [];
-        const serials: string[] = [];
-        let page = await rest.channels.get(channel).history({ direction: 'forwards', limit: HISTORY_PAGE });
-        for (;;) {
-          for (const m of page.items) {
-            const d = m.data as Payload | undefined;
-            if (!d || typeof d.p !== 'string' || typeof d.s !== 'number') continue;
-            items.push(`${d.p}#${d.s}`);
-            serials.push(m.serial ?? '');
-          }
-          if (!page.hasNext()) break;
-          const next = await page.next();
-          if (!next) break;
-          page = next;
-        }
-        return { items, serials };
-      } catch (err) {
-        error = (err as Error).message;
-      }
+    const read = await wholeHistory(rest, channel);
+    if (read.error !== undefined) return { items: [], error: read.error };
+    const items: string[] = [];
+    const serials: string[] = [];
+    for (const m of read.items) {
+      const d = m.data as Payload | undefined;
+      if (!d || typeof d.p !== 'string' || typeof d.s !== 'number') continue;
+      items.push(`${d.p}#${d.s}`);
+      serials.push(m.serial ?? '');
     }
-    return { items: [], error };
+    return { items, serials };
   }
 
   /** One read of every view (`checkPresence`); a view that cannot be read shows `(error …)`. */
