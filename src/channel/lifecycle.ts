@@ -113,6 +113,13 @@ const GLOBAL = 2;
 const REGION_END = 4;
 const GLOBAL_END = 8;
 
+/** The region's activity and the deployment's: their fields in Announced and bits in its `untold`. */
+type Scope = 'region' | 'global';
+const SCOPES = {
+  region: { start: 'region', ended: 'regionEnded', told: REGION, end: REGION_END },
+  global: { start: 'global', ended: 'globalEnded', told: GLOBAL, end: GLOBAL_END },
+} as const;
+
 /** A start told under `wall`, after the end of the one before it (ids must differ). */
 const startAfter = (wall: number, ended: number): number => (wall > ended ? wall : ended + 1);
 
@@ -126,8 +133,7 @@ const startAfter = (wall: number, ended: number): number => (wall > ended ? wall
 export class ChannelLifecycle {
   private readonly channelId: string;
   /** Since when (deps.elapsed) the region, and the deployment, have had no attachments with an activity announced. */
-  private regionQuiet: number | null = null;
-  private globalQuiet: number | null = null;
+  private readonly quiet: Record<Scope, number | null> = { region: null, global: null };
   /** Since when an activity's first event has waited for counts. */
   private countsWait: number | null = null;
   /** The counts an activity's first events are told with (kept while they are tried again). */
@@ -161,7 +167,6 @@ export class ChannelLifecycle {
     const here = this.attached();
     const anywhere = here || this.interest.remote.size > 0;
     const next: Announced = { ...a };
-    let wake = Infinity;
 
     // A start waits for the end before it to be told (their order), and is told under a later start (ids differ).
     const starts = here && a.region === 0 && !(a.untold & REGION_END);
@@ -194,26 +199,9 @@ export class ChannelLifecycle {
       next.region = startAfter(wall, a.regionEnded);
       next.untold |= REGION;
     }
-    if (here) this.regionQuiet = null;
-    else if (a.region !== 0 && !(a.untold & REGION)) {
-      this.regionQuiet ??= now;
-      if (now >= this.regionQuiet + this.deps.delayMs) {
-        next.regionEnded = a.region;
-        next.region = 0;
-        next.untold |= REGION_END;
-        this.regionQuiet = null;
-      } else wake = Math.min(wake, this.regionQuiet + this.deps.delayMs);
-    }
-    if (anywhere) this.globalQuiet = null;
-    else if (this.deps.home && a.global !== 0 && !(a.untold & GLOBAL)) {
-      this.globalQuiet ??= now;
-      if (now >= this.globalQuiet + this.deps.delayMs) {
-        next.globalEnded = a.global;
-        next.global = 0;
-        next.untold |= GLOBAL_END;
-        this.globalQuiet = null;
-      } else wake = Math.min(wake, this.globalQuiet + this.deps.delayMs);
-    }
+    const regionWake = this.ending('region', !here, a, next, now);
+    const globalWake = this.ending('global', !anywhere && this.deps.home, a, next, now);
+    const wake = Math.min(regionWake, globalWake);
     if (wake !== Infinity) this.schedule(Math.max(0, wake - now));
     const written = sameAnnounced(next, a) ? Promise.resolve() : (this.interest.setAnnounced(next), this.deps.changed());
     const due = this.untold(next, wall);
@@ -224,6 +212,26 @@ export class ChannelLifecycle {
   /** The channel's occupancy board has its first count of the region's attachments: an activity's first events waiting for it go. */
   counted(): void {
     if (this.countsWait !== null) this.reconcile();
+  }
+
+  /**
+   * A scope's activity, told and without attachments (`idle`) since the delay began: ended
+   * in `next` once the delay is over (an end written ahead, to be told), else when it will
+   * be (Infinity: nothing to wait for). Attachments back before then: nothing.
+   */
+  private ending(scope: Scope, idle: boolean, a: Announced, next: Announced, now: number): number {
+    const { start, end, told, ended } = SCOPES[scope];
+    if (!idle || a[start] === 0 || a.untold & told) {
+      if (!idle) this.quiet[scope] = null;
+      return Infinity;
+    }
+    const since = (this.quiet[scope] ??= now);
+    if (now < since + this.deps.delayMs) return since + this.deps.delayMs;
+    next[ended] = a[start];
+    next[start] = 0;
+    next.untold |= end;
+    this.quiet[scope] = null;
+    return Infinity;
   }
 
   /** The master stops (it moves, or the node stops): nothing more is made here; what is pending is its successor's. */
