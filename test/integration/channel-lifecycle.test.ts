@@ -134,8 +134,12 @@ describe('[meta]channel.lifecycle', () => {
       await ch.attach();
       await waitFor(() => w1.of(channel).length >= 2, { what: 'active and opened', timeoutMs: 10_000 });
       await ch.detach();
-      // Its node's last attachment gone: the master sees the region's interest end (then begin again).
-      await sleep(300);
+      // Its node's last attachment gone: the master sees the region's interest end (no node
+      // subscribed there), then begin again.
+      await waitFor(async () => ((await rest(deployment().port('r1-n1')).channels.get(channel).status()) as { subscriberNodes?: string[] }).subscriberNodes?.length === 0, {
+        what: 'no node subscribed at the master',
+        timeoutMs: 5_000,
+      });
       await ch.attach();
       await sleep(DELAY_MS * 2);
       expect(w1.of(channel).sort()).toEqual(['channel.opened', 'channel.region.active@r1']);
