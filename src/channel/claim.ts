@@ -9,6 +9,8 @@ import type { ChannelKey } from './entry.js';
 import type { RegistryDeps } from './registry.js';
 import { INTERNAL_REQUEST_TIMEOUT_MS } from './replication.js';
 import type { ChannelSnapshot } from './state.js';
+import { NOTHING_ANNOUNCED } from './channel-interest.js';
+import { announcedAhead } from './lifecycle.js';
 
 /** How many nodes of the preference list a claim asks (master, replica, and two more for overlapping changes). */
 export const CLAIM_FANOUT = 4;
@@ -125,13 +127,17 @@ function newest(copies: readonly ChannelSnapshot[]): ChannelSnapshot | null {
 
 /**
  * Whether copy a supersedes copy b: a later mastership (term) wins; within one term, the
- * copy that got further. (Two epochs meet only after state was lost: the same rule applies.)
+ * copy that got further; between copies as far as each other, the one whose announced
+ * lifecycle events got further (lifecycle-only replications move neither term nor serial,
+ * and the copy that missed the last one would tell a start again, or an end never). (Two
+ * epochs meet only after state was lost: the same rule applies.)
  */
 export function newer(a: ChannelSnapshot | Standing, b: ChannelSnapshot | Standing): boolean {
   const x = standing(a);
   const y = standing(b);
   if (x.term !== y.term) return x.term > y.term;
-  return x.serial > y.serial;
+  if (x.serial !== y.serial) return x.serial > y.serial;
+  return 'key' in a && 'key' in b && announcedAhead(a.lifecycle ?? NOTHING_ANNOUNCED, b.lifecycle ?? NOTHING_ANNOUNCED);
 }
 
 /** How far a copy got: its mastership term and its last serial. */

@@ -120,6 +120,29 @@ const SCOPES = {
   global: { start: 'global', ended: 'globalEnded', told: GLOBAL, end: GLOBAL_END },
 } as const;
 
+/**
+ * How far a copy's announced state got, for choosing between copies as new as each other
+ * (claim.ts newer: lifecycle-only replications leave term and serial as they were): per
+ * scope, the latest start (of the activity or of the one that ended), then its step (1
+ * start untold, 2 told, 3 end untold, 4 told). One master's replications only move it on.
+ */
+export function announcedProgress(a: Announced): number[] {
+  return (['region', 'global'] as const).flatMap((scope) => {
+    const { start, ended, told, end } = SCOPES[scope];
+    const latest = Math.max(a[start], a[ended]);
+    const step = a[start] !== 0 ? (a.untold & told ? 1 : 2) : a.untold & end ? 3 : 4;
+    return [latest, step];
+  });
+}
+
+/** Whether announced state a got further than b (announcedProgress, the region's first). */
+export function announcedAhead(a: Announced, b: Announced): boolean {
+  const x = announcedProgress(a);
+  const y = announcedProgress(b);
+  const i = x.findIndex((v, j) => v !== y[j]);
+  return i >= 0 && x[i]! > y[i]!;
+}
+
 /** A start told under `wall`, after the end of the one before it (ids must differ). */
 const startAfter = (wall: number, ended: number): number => (wall > ended ? wall : ended + 1);
 

@@ -35,6 +35,26 @@ describe('decideClaim', () => {
     expect(newer(a, a)).toBe(false);
   });
 
+  it('between copies as far as each other, takes the one whose announced lifecycle events got further', () => {
+    const none = snap('e1', 3, 2);
+    const untold = snap('e1', 3, 2, { lifecycle: { region: 100, global: 0, regionEnded: 0, globalEnded: 0, untold: 1 } });
+    const told = snap('e1', 3, 2, { lifecycle: { region: 100, global: 0, regionEnded: 0, globalEnded: 0, untold: 0 } });
+    const ending = snap('e1', 3, 2, { lifecycle: { region: 0, global: 0, regionEnded: 100, globalEnded: 0, untold: 4 } });
+    const ended = snap('e1', 3, 2, { lifecycle: { region: 0, global: 0, regionEnded: 100, globalEnded: 0, untold: 0 } });
+    const again = snap('e1', 3, 2, { lifecycle: { region: 200, global: 0, regionEnded: 100, globalEnded: 0, untold: 1 } });
+    const order = [none, untold, told, ending, ended, again];
+    for (const [i, a] of order.entries())
+      for (const [j, b] of order.entries()) expect(newer(a, b), `step ${i} over step ${j}`).toBe(i > j);
+    // Whichever order the answers come in.
+    expect(decideClaim([has(told), has(ending), has(untold)], [], undefined).best).toBe(ending);
+    expect(decideClaim([has(ending), has(told)], [], told).best).toBe(ending);
+    // The deployment's events count after the region's.
+    const opened = snap('e1', 3, 2, { lifecycle: { region: 100, global: 100, regionEnded: 0, globalEnded: 0, untold: 0 } });
+    expect(newer(opened, told)).toBe(true);
+    // Term and serial still come first.
+    expect(newer(snap('e1', 3, 3), again)).toBe(true);
+  });
+
   it("takes a leaving peer's copy, with its subscribers, only where no other copy exists", () => {
     const left = snap('e', 1, 0, { wasMaster: true, subscribers: ['n2'] });
     expect(decideClaim([has(null)], [left], undefined)).toEqual({ decided: true, best: left, subscribers: ['n2'], behind: false, reach: [] });
