@@ -20,7 +20,7 @@ import { hashName } from './sub-digest.js';
 import { leastPerEpoch } from './origin-positions.js';
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
-import { deliverEntries, messageTotals, floorsAt, floorsAtRestart, reachFromStart, sendTo, serialFor, tellLater, unseen, type Held, type SubRec } from './delivery.js';
+import { deliverEntries, messageTotals, floorsAt, floorsAtRestart, reachFromStart, restartSubscribers, sendTo, serialFor, tellLater, unseen, type Held, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 import type { Gap } from './gaps.js';
 import type { RequestBody } from '../transport/rpc.js';
@@ -64,8 +64,10 @@ export class ChannelClient {
   /** The last point where subscribers were told of another region's lost messages (signalGap). */
   private lastGap: Gap | null = null;
   private closed = false;
-  /** The presence set as of `last`. */
+  /** The presence set as of `last` (or of `presenceShown`, if that is further). */
   private readonly presence = new PresenceSet();
+  /** A new epoch joined from its first entry: the master's set given holds its presence entries up to here (not given again; 0: none). */
+  private presenceShown = 0;
 
   constructor(
     readonly key: ChannelKey,
@@ -365,26 +367,27 @@ export class ChannelClient {
       this.resetPresence(body.presence);
       return;
     }
+    const restarted = () => AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted');
+    if (body.epoch !== this.epoch) {
+      // A new epoch: this node's subscribers were there when it began, so they get all of
+      // its messages, not only what comes after the master's position now (a master that
+      // lost the state publishes before this node subscribes again: stale-handoff.test.ts).
+      // Held broadcasts give what they reach from its first entry, history the rest (fill
+      // says so where it no longer reaches back). Presence: the master's set, with the word
+      // (an empty one would empty the SDK's for good: client-presence-resync.test.ts).
+      const reach = reachFromStart(this.held, body.epoch);
+      this.deps.log.debug({ channel: this.key, epoch: body.epoch, held: reach, master: body.serial }, 'new epoch joined: given from its first entry');
+      const start = parseSerial(body.channelSerial);
+      this.reset(body.epoch, 0, formatSerial({ region: start?.region ?? '', epoch: body.epoch, serial: 0, origins: [] }), restarted(), body.presence);
+      this.presenceShown = body.serial;
+      if (body.serial > Math.max(reach, 0)) await this.fill(body.serial);
+      return;
+    }
     // A master behind what we delivered of its epoch has lost state (one that knows our
     // position restarts in a new epoch instead: registry.restartBehind; an older build may
-    // not): what comes next under serials we hold would be skipped unsaid, so go on from
-    // its position and tell the subscribers.
-    if (body.epoch !== this.epoch || body.serial < this.last) {
-      const restarted = AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted');
-      // A new epoch that its master has broadcast to this node from the first entry: this
-      // node's subscribers were there when it began, so they get all of it, not only what
-      // comes after the master's position now (which a subscribe late to the new master
-      // skipped: acknowledged messages, in history). Every epoch starts at 0 with nobody
-      // present; what the held broadcasts do not reach is read from history.
-      const reach = body.epoch !== this.epoch ? reachFromStart(this.held, body.epoch) : -1;
-      if (reach >= 0) {
-        this.deps.log.debug({ channel: this.key, epoch: body.epoch, held: reach, master: body.serial }, 'new epoch joined after its start: given from its first entry');
-        const start = parseSerial(body.channelSerial);
-        this.reset(body.epoch, 0, formatSerial({ region: start?.region ?? '', epoch: body.epoch, serial: 0, origins: [] }), restarted, []);
-        if (body.serial > reach) await this.fill(body.serial);
-        return;
-      }
-      this.reset(body.epoch, body.serial, body.channelSerial, restarted, body.presence);
+    // not): go on from its position and tell the subscribers.
+    if (body.serial < this.last) {
+      this.reset(body.epoch, body.serial, body.channelSerial, restarted(), body.presence);
       return;
     }
     if (body.serial > this.last) await this.fill(body.serial);
@@ -482,18 +485,10 @@ export class ChannelClient {
     this.held = this.held.filter((h) => h.epoch !== old);
     this.epoch = epoch;
     this.lastGap = null;
+    this.presenceShown = 0;
     this.last = serial;
     this.lastChannelSerial = channelSerial;
-    for (const [sub, rec] of this.subs) {
-      if (!rec.queue && rec.backlog.length === 0) floorsAtRestart(rec, seen, channelSerial);
-      // What a subscriber from another region was to be given of the old stream is moot.
-      delete rec.only;
-      delete rec.liveFrom;
-      rec.after = serial;
-      rec.backlog = [];
-      if (rec.queue) rec.queue = [];
-      sub.discontinuity(error, serialFor(rec, channelSerial), present);
-    }
+    restartSubscribers(this.subs, serial, channelSerial, seen, error, present);
   }
 
   /**
@@ -583,10 +578,14 @@ export class ChannelClient {
     const lastEntry = fresh[fresh.length - 1]!;
     this.last = lastEntry.serial;
     this.lastChannelSerial = lastEntry.channelSerial;
+    const shown = this.presenceShown;
+    if (this.last >= shown) this.presenceShown = 0;
+    const told = shown === 0 ? fresh : fresh.filter((e) => e.kind !== 'presence' || e.serial > shown);
+    if (told.length === 0) return;
     const size = this.presence.size;
-    for (const e of fresh) if (e.kind === 'presence') this.presence.apply(e.presence, e.host);
+    for (const e of told) if (e.kind === 'presence') this.presence.apply(e.presence, e.host);
     if (this.presence.size !== size) this.deps.occupancy?.presence(this);
-    this.deliver(fresh);
+    this.deliver(told);
   }
 
   private deliver(entries: LogEntry[]): void {

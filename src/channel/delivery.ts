@@ -8,7 +8,7 @@ import { formatSerial, parseSerial, type OriginPosition } from '../protocol/seri
 import type { LocalSubscriber } from './subscriber.js';
 import { isAnnotation, messageSize, type PresenceMessage } from '../protocol/message.js';
 import type { LogEntry } from './entry.js';
-import type { ErrorInfo } from '../errors.js';
+import type { AblyError, ErrorInfo } from '../errors.js';
 import { ANNOTATIONS, entryFrames, SUMMARIES } from '../protocol/frames.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
 import type { WireFormat } from '../protocol/types.js';
@@ -220,6 +220,24 @@ export function floorsAtRestart(rec: SubRec, seen: readonly OriginPosition[], he
   if (!floors) return;
   rec.floors = mergeFloors(rec.floors, floors);
   rec.floorsUntil = performance.now() + RESTART_FLOORS_MS;
+}
+
+/**
+ * The channel's state restarted (or continuity was lost) and its stream goes on from
+ * `serial` (`channelSerial`): every subscriber is told (UPDATE without RESUMED, with the
+ * presence set `present`), and keeps as floors what it had of other regions' streams
+ * (`seen`, where it was live). What it was to be given of the old stream is moot.
+ */
+export function restartSubscribers(subs: Map<LocalSubscriber, SubRec>, serial: number, channelSerial: string, seen: readonly OriginPosition[], error: AblyError, present: PresenceMessage[]): void {
+  for (const [sub, rec] of subs) {
+    if (!rec.queue && rec.backlog.length === 0) floorsAtRestart(rec, seen, channelSerial);
+    delete rec.only;
+    delete rec.liveFrom;
+    rec.after = serial;
+    rec.backlog = [];
+    if (rec.queue) rec.queue = [];
+    sub.discontinuity(error, serialFor(rec, channelSerial), present);
+  }
 }
 
 /** The subscriber takes whatever comes from every origin again. */

@@ -11,12 +11,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Attachment, type AttachmentOwner } from '../../../src/gateway/attachment.js';
 import { AblyError } from '../../../src/errors.js';
-import { Action, Flag, PresenceAction } from '../../../src/protocol/actions.js';
+import { Action, Flag, PresenceAction, type PresenceActionCode } from '../../../src/protocol/actions.js';
 import type { Frame } from '../../../src/protocol/codec.js';
 import type { PresenceMessage } from '../../../src/protocol/message.js';
 import type { SharedFrame } from '../../../src/protocol/shared-frame.js';
 import type { ProtocolMessage } from '../../../src/protocol/types.js';
-import { client, entry, ScriptedMaster, subscribed, liveSubscriber } from '../../helpers/scripted-master.js';
+import { client, entry, ScriptedMaster, subscribed, subscriber, liveSubscriber } from '../../helpers/scripted-master.js';
+import type { LogEntry } from '../../../src/channel/entry.js';
 
 function member(clientId: string, connectionId = `conn-${clientId}`): PresenceMessage {
   return { id: `${connectionId}:0:0`, action: PresenceAction.PRESENT, clientId, connectionId, timestamp: 1 };
@@ -43,6 +44,49 @@ describe('a channel client telling its subscribers continuity was lost', () => {
     await vi.waitFor(() => expect(c.position().epoch).toBe('E2'));
     expect(sub.updates).toEqual([90005]);
     expect(sub.presenceAtUpdates).toEqual([['c']]);
+    expect(c.members().map((m) => m.clientId)).toEqual(['c']);
+  });
+
+  it("joining a new epoch from its first entry, gives the master's set with the word and the messages before its position, not that set's entries again", async () => {
+    const master = new ScriptedMaster();
+    const c = await client(master, 'E1', 10, [], [member('a')]);
+    const sub = subscriber();
+    // It takes presence too, and records each member event it is sent.
+    const said: string[] = [];
+    const wants = sub.wants;
+    sub.wants = () => true;
+    const send = sub.send;
+    sub.send = (frames) => {
+      send(frames);
+      for (const f of frames) {
+        const text = typeof f === 'string' ? f : Buffer.isBuffer(f) ? f.toString() : (f as SharedFrame).payload.toString();
+        for (const m of (JSON.parse(text) as ProtocolMessage).presence ?? []) said.push(`${m.action}:${m.clientId}`);
+      }
+    };
+    await c.attach(sub, null, null);
+    c.activate(sub);
+    expect(wants('presence')).toBe(false);
+    expect(said).toEqual([`${PresenceAction.PRESENT}:a`]); // its attach's SYNC
+    said.length = 0;
+    // The new master (it lost the state) published these before this node subscribed again.
+    const enter = (serial: number, id: string, action: PresenceActionCode = PresenceAction.ENTER): LogEntry => ({
+      ...entry('E2', serial),
+      kind: 'presence',
+      presence: { ...member(id), action, id: `conn-${id}:${serial}:0` },
+      host: 'n1',
+    });
+    c.resubscribe();
+    (await master.next('sub')).answer(subscribed('E2', 3, [], [member('c'), member('d')]));
+    const range = await master.next('range');
+    expect(range.req).toMatchObject({ epoch: 'E2', after: 0, upto: 3 });
+    range.answer({ kind: 'entries', entries: [enter(1, 'c'), entry('E2', 2), enter(3, 'd')], more: false });
+    await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 3 }));
+    expect(sub.events).toEqual(['update 90005', 'E2:2']);
+    expect(sub.presenceAtUpdates).toEqual([['c', 'd']]);
+    expect(said).toEqual([]);
+    // After the position, presence goes as before.
+    c.onBroadcast('E2', [enter(4, 'd', PresenceAction.LEAVE)]);
+    await vi.waitFor(() => expect(said).toEqual([`${PresenceAction.LEAVE}:d`]));
     expect(c.members().map((m) => m.clientId)).toEqual(['c']);
   });
 });
