@@ -20,11 +20,12 @@ import { hashName } from './sub-digest.js';
 import { leastPerEpoch } from './origin-positions.js';
 import { formatSerial, parseSerial, type OriginPosition } from '../protocol/serial.js';
 import { MAX_REWIND, type ResumePoint, type Rewind } from './attach-point.js';
-import { deliverEntries, messageTotals, floorsAt, floorsAtRestart, reachFromStart, restartSubscribers, sendTo, serialFor, tellLater, unseen, type Held, type SubRec } from './delivery.js';
+import { deliverEntries, messageTotals, floorsAt, floorsAtRestart, LeftEpochs, reachFromStart, restartSubscribers, sendTo, serialFor, tellLater, unseen, type Held, type SubRec } from './delivery.js';
 import type { ChannelRouter } from './router.js';
 import type { Gap } from './gaps.js';
 import type { RequestBody } from '../transport/rpc.js';
 import { readRewind } from './rewind.js';
+import { attachFromRegion } from './attach-region.js';
 import type { AttachOutcome, LocalSubscriber } from './subscriber.js';
 import type { OccupancyHooks } from './occupancy-watch.js';
 
@@ -68,6 +69,8 @@ export class ChannelClient {
   private readonly presence = new PresenceSet();
   /** A new epoch joined from its first entry: the master's set given holds its presence entries up to here (not given again; 0: none). */
   private presenceShown = 0;
+  /** Where this node had got in the epochs it left. */
+  private readonly left = new LeftEpochs();
 
   constructor(
     readonly key: ChannelKey,
@@ -155,7 +158,10 @@ export class ChannelClient {
     // The SYNC shows the set at exactly the attach point; later changes are live events.
     const hasPresence = this.presence.size > 0;
     if (sub.wants('presence') && hasPresence) rec.sync = this.presence.list();
-    if (resume && 'origins' in resume) return this.attachFromRegion(sub, rec, resume, here, channelSerial, hasPresence);
+    if (resume && 'origins' in resume) {
+      const d = { router: this.deps.router, key: this.key, timeoutMs: this.deps.requestTimeoutMs, epoch: () => this.epoch, restartedDuring: () => this.restartedDuring(sub, rec) };
+      return attachFromRegion(d, rec, resume, here, channelSerial, hasPresence);
+    }
     if (resume && resume.epoch === this.epoch) {
       // A client that came from another region carries its floors in its serial.
       const floors = floorsAt(resume.seen, channelSerial);
@@ -201,6 +207,8 @@ export class ChannelClient {
       // other regions' streams it is not given again: the new stream reaches back for
       // their messages to where it had got (reachHints), or 2 s before its interest began.
       floorsAtRestart(rec, resume.seen, channelSerial);
+      // Of an epoch this node has not joined yet: what it had there it is not given again then.
+      rec.seenIn = { epoch: resume.epoch, serial: resume.serial };
       return { resumed: false, ...(error ? { error } : {}), channelSerial: serialFor(rec, channelSerial), hasPresence };
     }
     if (rewind && !resume) {
@@ -220,51 +228,6 @@ export class ChannelClient {
 
   get presenceSize(): number {
     return this.presence.size;
-  }
-
-  /**
-   * A client that comes from another region, with that region's channelSerial: each
-   * origin's part of what it missed is taken from this region's history, in this region's
-   * order. Resumed only if every part is covered.
-   */
-  private async attachFromRegion(
-    sub: LocalSubscriber,
-    rec: SubRec,
-    { origins, from }: { origins: OriginPosition[]; from: string },
-    here: number,
-    channelSerial: string,
-    hasPresence: boolean,
-  ): Promise<AttachOutcome> {
-    rec.after = here;
-    const epoch = this.epoch;
-    const floors = floorsAt(origins, channelSerial);
-    if (floors) rec.floors = floors;
-    const attached = serialFor(rec, channelSerial);
-    try {
-      const { body } = await this.deps.router.call(
-        this.key,
-        { type: 'vectorRange', channel: this.key, origins, upto: here, from },
-        this.deps.requestTimeoutMs,
-      );
-      if (body.kind !== 'vector') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
-      if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
-      if (body.gap !== null) {
-        const error = AblyError.of('channelNoMatchingEpoch', `this region's history does not cover what was missed from region ${body.gap}`);
-        return { resumed: false, error, channelSerial: attached, hasPresence };
-      }
-      // The entries are interleaved with ones the client had already seen: send only these.
-      rec.backlog = body.entries;
-      rec.after = 0;
-      rec.only = new Set(body.entries.map((e) => e.serial));
-      rec.liveFrom = here;
-      // Another region's messages were lost in what it missed: it is told, as those here were.
-      if (body.lost) return { resumed: false, error: AblyError.fromInfo(body.lost), channelSerial: attached, hasPresence };
-      return { resumed: true, channelSerial: attached, hasPresence };
-    } catch (err) {
-      if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
-      const error = err instanceof AblyError ? err : AblyError.of('channelNoMatchingEpoch');
-      return { resumed: false, error, channelSerial: attached, hasPresence };
-    }
   }
 
   /**
@@ -367,30 +330,38 @@ export class ChannelClient {
       this.resetPresence(body.presence);
       return;
     }
-    const restarted = () => AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted');
-    if (body.epoch !== this.epoch) {
-      // A new epoch: this node's subscribers were there when it began, so they get all of
-      // its messages, not only what comes after the master's position now (a master that
-      // lost the state publishes before this node subscribes again: stale-handoff.test.ts).
-      // Held broadcasts give what they reach from its first entry, history the rest (fill
-      // says so where it no longer reaches back). Presence: the master's set, with the word
-      // (an empty one would empty the SDK's for good: client-presence-resync.test.ts).
-      const reach = reachFromStart(this.held, body.epoch);
-      this.deps.log.debug({ channel: this.key, epoch: body.epoch, held: reach, master: body.serial }, 'new epoch joined: given from its first entry');
-      const start = parseSerial(body.channelSerial);
-      this.reset(body.epoch, 0, formatSerial({ region: start?.region ?? '', epoch: body.epoch, serial: 0, origins: [] }), restarted(), body.presence);
-      this.presenceShown = body.serial;
-      if (body.serial > Math.max(reach, 0)) await this.fill(body.serial);
-      return;
-    }
+    if (body.epoch !== this.epoch) return this.joinEpoch(body);
     // A master behind what we delivered of its epoch has lost state (one that knows our
     // position restarts in a new epoch instead: registry.restartBehind; an older build may
     // not): go on from its position and tell the subscribers.
     if (body.serial < this.last) {
-      this.reset(body.epoch, body.serial, body.channelSerial, restarted(), body.presence);
+      this.reset(body.epoch, body.serial, body.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'), body.presence);
       return;
     }
     if (body.serial > this.last) await this.fill(body.serial);
+  }
+
+  /**
+   * Goes on in another epoch than this client's, the master's (`body`): the channel's state
+   * was lost and restarted. This node's subscribers were there when it began, so they get
+   * all of its messages, not only what comes after the master's position now (a master
+   * that lost the state publishes before this node subscribes again: stale-handoff.test.ts).
+   * Held broadcasts give what they reach from its first entry, history the rest (fill says
+   * so where it no longer reaches back). An epoch this node left (a stale master of it
+   * answering again) goes on from where the node had got in it, not from its start again.
+   * Presence: the master's set, with the word (an empty one would empty the SDK's for good:
+   * client-presence-resync.test.ts); the epoch's presence entries up to there are in it.
+   */
+  private async joinEpoch(body: { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] }): Promise<void> {
+    const back = this.left.get(body.epoch);
+    const start = parseSerial(body.channelSerial);
+    const first = { serial: 0, channelSerial: formatSerial({ region: start?.region ?? '', epoch: body.epoch, serial: 0, origins: [] }) };
+    const from = !back ? first : back.serial <= body.serial ? back : body;
+    const reach = back ? -1 : reachFromStart(this.held, body.epoch);
+    this.deps.log.debug({ channel: this.key, epoch: body.epoch, from: from.serial, held: reach, master: body.serial }, 'joined another epoch');
+    this.reset(body.epoch, from.serial, from.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'), body.presence);
+    this.presenceShown = body.serial;
+    if (body.serial > Math.max(reach, from.serial)) await this.fill(body.serial);
   }
 
   /**
@@ -457,10 +428,12 @@ export class ChannelClient {
     } catch (err) {
       const e = err instanceof AblyError ? err : AblyError.of('channelMessagesExpired');
       // History no longer covers the gap: continue from the master's position and say so.
+      // (The master may be of another epoch by now: joined as a subscribe would.)
       const p = await this.deps.router.call(this.key, this.subRequest(), this.deps.requestTimeoutMs);
       if (p.body.kind === 'subscribed') {
         this.subscribedTo(p.from);
-        this.reset(p.body.epoch, p.body.serial, p.body.channelSerial, e, p.body.presence);
+        if (p.body.epoch !== this.epoch) await this.joinEpoch(p.body);
+        else this.reset(p.body.epoch, p.body.serial, p.body.channelSerial, e, p.body.presence);
       }
     }
   }
@@ -482,13 +455,14 @@ export class ChannelClient {
     const seen = parseSerial(this.lastChannelSerial)?.origins ?? [];
     // Broadcasts held back of the old epoch would only make this client subscribe again.
     const old = this.epoch;
+    if (old && old !== epoch) this.left.add(old, this.last, this.lastChannelSerial);
     this.held = this.held.filter((h) => h.epoch !== old);
     this.epoch = epoch;
     this.lastGap = null;
     this.presenceShown = 0;
     this.last = serial;
     this.lastChannelSerial = channelSerial;
-    restartSubscribers(this.subs, serial, channelSerial, seen, error, present);
+    restartSubscribers(this.subs, epoch, serial, channelSerial, seen, error, present);
   }
 
   /**

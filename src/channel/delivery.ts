@@ -139,6 +139,8 @@ export interface SubRec {
   toldAt?: number;
   /** With a subscription filter: the position after a batch it was sent nothing of, not yet told (tellLater). */
   untold?: string;
+  /** It came (from another node) with a position in an epoch this node had not joined: not given that again when it does. */
+  seenIn?: { epoch: string; serial: number };
 }
 
 /**
@@ -228,17 +230,36 @@ export function floorsAtRestart(rec: SubRec, seen: readonly OriginPosition[], he
  * presence set `present`), and keeps as floors what it had of other regions' streams
  * (`seen`, where it was live). What it was to be given of the old stream is moot.
  */
-export function restartSubscribers(subs: Map<LocalSubscriber, SubRec>, serial: number, channelSerial: string, seen: readonly OriginPosition[], error: AblyError, present: PresenceMessage[]): void {
+export function restartSubscribers(subs: Map<LocalSubscriber, SubRec>, epoch: string, serial: number, channelSerial: string, seen: readonly OriginPosition[], error: AblyError, present: PresenceMessage[]): void {
   for (const [sub, rec] of subs) {
     if (!rec.queue && rec.backlog.length === 0) floorsAtRestart(rec, seen, channelSerial);
     delete rec.only;
     delete rec.liveFrom;
-    rec.after = serial;
+    rec.after = rec.seenIn?.epoch === epoch ? Math.max(serial, rec.seenIn.serial) : serial;
+    delete rec.seenIn;
     rec.backlog = [];
     if (rec.queue) rec.queue = [];
     sub.discontinuity(error, serialFor(rec, channelSerial), present);
   }
 }
+
+/** Where a node's stream had got in the epochs it left (the last few): one it comes back to goes on from there. */
+export class LeftEpochs {
+  private readonly list: { epoch: string; serial: number; channelSerial: string }[] = [];
+
+  add(epoch: string, serial: number, channelSerial: string): void {
+    const i = this.list.findIndex((x) => x.epoch === epoch);
+    if (i >= 0) this.list.splice(i, 1);
+    this.list.push({ epoch, serial, channelSerial });
+    if (this.list.length > LEFT_EPOCHS_KEPT) this.list.shift();
+  }
+
+  get(epoch: string): { serial: number; channelSerial: string } | undefined {
+    return this.list.find((x) => x.epoch === epoch);
+  }
+}
+
+const LEFT_EPOCHS_KEPT = 4;
 
 /** The subscriber takes whatever comes from every origin again. */
 export function dropFloors(rec: SubRec): void {

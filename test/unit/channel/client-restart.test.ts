@@ -51,7 +51,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     c.activate(sub);
     c.onBroadcast('E2', [2, 3, 4].map((s) => entry('E2', s)));
     // The new stream from its first entry (read from history), the held broadcast, then on.
-    expect(sub.got).toEqual(['E2:1', 'E2:2', 'E2:3', 'E2:4']);
+    await vi.waitFor(() => expect(sub.got).toEqual(['E2:1', 'E2:2', 'E2:3', 'E2:4']));
   });
 
   it('forgets what a subscriber from another region was to be given of the old stream', async () => {
@@ -67,7 +67,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
     expect(sub.got).toEqual(['E1:4', 'E1:9']);
     await restart(c, master, 'E2', 1);
     c.onBroadcast('E2', [2, 3, 4, 5].map((s) => entry('E2', s)));
-    expect(sub.got.slice(2)).toEqual(['E2:1', 'E2:2', 'E2:3', 'E2:4', 'E2:5']);
+    await vi.waitFor(() => expect(sub.got.slice(2)).toEqual(['E2:1', 'E2:2', 'E2:3', 'E2:4', 'E2:5']));
   });
 
   it('tells a subscriber from another region whose resume crosses a loss that it did not resume, and gives it what there is', async () => {
@@ -250,6 +250,62 @@ describe('a channel client whose channel restarts in a new epoch', () => {
       await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 5 }));
       c.onBroadcast('E2', [entry('E2', 6)]);
       await vi.waitFor(() => expect(sub.events).toEqual(['update 90005', 'update 90003', 'E2:6']));
+    });
+  });
+
+  // A review of the join from the first entry (fifty-first session) found these.
+  describe('joining another epoch', () => {
+    it('joins from the first entry also where a gap fill is what finds the new epoch', async () => {
+      const master = new ScriptedMaster();
+      const c = await client(master, 'E1', 10);
+      const sub = await liveSubscriber(c);
+      // A late broadcast of the old stream with a gap before it: the fill meets the new master.
+      c.onBroadcast('E1', [entry('E1', 13)]);
+      (await master.next('range')).answer({ kind: 'error', error: { code: 90005, statusCode: 404, message: 'channel epoch is E2' } });
+      (await master.next('sub')).answer(subscribed('E2', 3));
+      await answerRange(master, 'E2', 3);
+      await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 3 }));
+      expect(sub.events).toEqual(['update 90005', 'E2:1', 'E2:2', 'E2:3']);
+    });
+
+    it('goes on in an epoch it left from where it had got there (a stale master of it answering again), not from its start', async () => {
+      const master = new ScriptedMaster();
+      const c = await client(master, 'E1', 10);
+      const sub = await liveSubscriber(c);
+      c.resubscribe();
+      (await master.next('sub')).answer(subscribed('E2', 2));
+      await answerRange(master, 'E2', 2);
+      await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 2 }));
+      c.resubscribe();
+      (await master.next('sub')).answer(subscribed('E1', 12));
+      const range = await master.next('range');
+      expect(range.req).toMatchObject({ epoch: 'E1', after: 10, upto: 12 });
+      range.answer({ kind: 'entries', entries: [11, 12].map((n) => entry('E1', n)), more: false });
+      await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E1', serial: 12 }));
+      expect(sub.events).toEqual(['update 90005', 'E2:1', 'E2:2', 'update 90005', 'E1:11', 'E1:12']);
+      // One behind where this node had got in it: on from its position.
+      c.resubscribe();
+      (await master.next('sub')).answer(subscribed('E2', 1));
+      await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 1 }));
+      c.onBroadcast('E2', [entry('E2', 2)]);
+      await vi.waitFor(() => expect(sub.events.slice(6)).toEqual(['update 90005', 'E2:2']));
+      expect(master.asked).toEqual([]);
+    });
+
+    it("does not give again a subscriber that came with a position in the new epoch what it had there", async () => {
+      const master = new ScriptedMaster();
+      const c = await client(master, 'E1', 10);
+      const moved = subscriber();
+      const own = formatSerial({ region: 'r1', epoch: 'E2', serial: 2, origins: [] });
+      // From a node already in E2, to this one still in E1.
+      expect(await c.attach(moved, { epoch: 'E2', serial: 2, seen: [], channelSerial: own }, null)).toMatchObject({ resumed: false });
+      c.activate(moved);
+      const fresh = await liveSubscriber(c);
+      c.resubscribe();
+      (await master.next('sub')).answer(subscribed('E2', 3));
+      await answerRange(master, 'E2', 3);
+      await vi.waitFor(() => expect(fresh.got).toEqual(['E2:1', 'E2:2', 'E2:3']));
+      expect(moved.got).toEqual(['E2:3']);
     });
   });
 
