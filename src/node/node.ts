@@ -11,6 +11,7 @@ import { ChannelRegistry } from '../channel/registry.js';
 import { onRegionNews } from './region-news.js';
 import { NodeOccupancy } from './occupancy.js';
 import { nodeLifecycle } from './lifecycle.js';
+import { nodeStatsMinute, type StatsMinute } from './stats-minute.js';
 import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
@@ -69,10 +70,7 @@ export class AblyNode {
   readonly region: RegionConfig;
   readonly log: Logger;
   readonly metrics: NodeMetrics;
-  /**
-   * The region's time (RegionClock): what this node stamps that others read. Its wall
-   * clock, or the furthest-on of the region's as heartbeats tell them.
-   */
+  /** The region's time (RegionClock) that this node stamps: its wall clock, or the region's furthest-on as heartbeats tell. */
   private readonly clock: RegionClock;
   /** Keys, TokenRequest nonces and token revocations: this node's part of its region's (region-auth.ts). */
   private readonly auth: RegionAuth;
@@ -91,6 +89,7 @@ export class AblyNode {
   private readonly directory: ConnectionDirectory;
   private readonly globalmaster: Globalmaster | null;
   readonly stats: StatsRecorder;
+  private readonly statsMinute: StatsMinute;
   /** What the gateway reports of its clients: metrics, and each app's stats (gateway-metrics.ts). */
   private readonly gatewayCounts: GatewayCounts;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -205,6 +204,7 @@ export class AblyNode {
       timeoutMs: CHANNEL_REQUEST_TIMEOUT_MS,
       onRequest: () => this.metrics.onPublishRequest(),
     });
+    this.statsMinute = nodeStatsMinute(o.topology, this.region.name, { self: this.id, now, rpc: this.rpc, members: () => this.ringView.members, ring: () => this.ringView, publisher: () => this.publisher, log: this.log });
     this.occupancy = new NodeOccupancy({
       send: (to, msg) => this.transport.send(to, msg),
       rpc: this.rpc,
@@ -334,6 +334,7 @@ export class AblyNode {
       this.directory.reconcile(false);
       for (const [app, n] of this.registry.masteredByApp()) this.stats.level(app, 'channels.peak', n);
       this.gatewayCounts.peaks();
+      if (this.quorum) this.statsMinute.tick();
       // Without quorum this node serves no channels and has dropped its clients.
       if (this.quorum) void this.hub.audit();
     }, 1000);
@@ -359,8 +360,7 @@ export class AblyNode {
     this.rebuildRing();
     await this.registry.drain(3000);
     await this.gateway.close();
-    // The records of the connections just disconnected must reach their holders, so the
-    // clients can resume them on another node.
+    // The records of the connections just disconnected reach their holders (resumed elsewhere).
     await this.directory.settle();
     await this.globalmaster?.stop();
     await this.registry.close();

@@ -3,13 +3,19 @@
  * channel params such as `rewind` in the name) and `[filter=<base64>?params]name` (a
  * subscription filter, ably-js `channels.getDerived`: filter.ts). Rules from Ably's
  * docs: not empty, not starting with `:` or `[` (except a qualifier), no newline; we
- * also cap the length. `[meta]channel.lifecycle` (lifecycle.ts) is the one metachannel.
+ * also cap the length. The metachannels are `[meta]channel.lifecycle` (lifecycle.ts) and
+ * `[meta]stats:minute` (stats-minute.ts).
  */
 import { AblyError } from '../errors.js';
 import { MAX_CHANNEL_NAME_LENGTH } from '../config/defaults.js';
 import { compileFilter, MAX_FILTER_LENGTH, type MessageFilter } from '../channel/filter.js';
 import { BASE64_RE } from './message.js';
 import { LIFECYCLE_CHANNEL } from '../channel/lifecycle.js';
+
+/** The app statistics metachannel (node/stats-minute.ts). */
+export const STATS_CHANNEL = '[meta]stats:minute';
+/** The metachannels here (Ably's others, such as `[meta]log` and `[meta]connection.lifecycle`, are not). */
+export const METACHANNELS: readonly string[] = [LIFECYCLE_CHANNEL, STATS_CHANNEL];
 
 export interface ParsedChannelName {
   /** The channel's own name (what keys history and the ring). */
@@ -39,10 +45,10 @@ export function parseChannelName(raw: unknown, maxLength = MAX_CHANNEL_NAME_LENG
     name = raw.slice(end + 1);
   } else if (raw.startsWith('[meta]')) {
     // A metachannel: its name is whole, qualifier and all (capabilities name it so too).
-    if (raw !== LIFECYCLE_CHANNEL) throw AblyError.of('invalidChannelName', `the only metachannel here is ${LIFECYCLE_CHANNEL}, not "${raw.slice(0, 64)}"`);
+    if (!METACHANNELS.includes(raw)) throw AblyError.of('invalidChannelName', `the metachannels here are ${METACHANNELS.join(' and ')}, not "${raw.slice(0, 64)}"`);
     return { name: raw, params, filter, resource: raw };
   } else if (raw.startsWith('[')) {
-    throw AblyError.of('invalidChannelName', `qualified channels other than [?params], [filter=…] and ${LIFECYCLE_CHANNEL} ([queue], other [meta]) are not supported`);
+    throw AblyError.of('invalidChannelName', `qualified channels other than [?params], [filter=…] and ${METACHANNELS.join(', ')} ([queue], other [meta]) are not supported`);
   }
   if (name.length === 0) throw AblyError.of('invalidChannelName', 'channel name must not be empty');
   if (name.length > maxLength) throw AblyError.of('invalidChannelName', `channel name longer than ${maxLength} characters`);

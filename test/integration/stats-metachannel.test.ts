@@ -1,0 +1,80 @@
+/**
+ * [meta]stats:minute with the real SDK across two regions: when a minute ends, each
+ * region publishes its statistics of that minute (as its `GET /stats` gives them) as one
+ * `update`, which subscribers in every region get once; a new attach with rewind=1 gets
+ * the last. Waits for a minute to end: up to about a minute.
+ */
+import { describe, expect, it } from 'vitest';
+import { regionsDeployment } from '../helpers/deployment.js';
+import { closeAll, realtime, rest, type Realtime } from '../helpers/sdk.js';
+import { META_KEY } from '../helpers/topology.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { STATS_CHANNEL } from '../../src/protocol/channel-name.js';
+import { interval } from '../../src/node/stats.js';
+
+const deployment = regionsDeployment([
+  { name: 'r1', nodes: 2 },
+  { name: 'r2', nodes: 1 },
+]);
+
+interface Update {
+  id: string;
+  name: string;
+  region: string;
+  intervalId: string;
+  unit: string;
+  entries: Record<string, number>;
+}
+
+/** A client subscribed to the metachannel: every update it is sent, in order. */
+async function watch(port: number): Promise<{ client: Realtime; updates: Update[] }> {
+  const client = realtime(port, { key: META_KEY });
+  const updates: Update[] = [];
+  await client.channels.get(STATS_CHANNEL).subscribe((m) => {
+    const d = m.data as Omit<Update, 'id' | 'name'>;
+    updates.push({ id: m.id!, name: m.name!, region: d.region, intervalId: d.intervalId, unit: d.unit, entries: d.entries });
+  });
+  return { client, updates };
+}
+
+describe('[meta]stats:minute', () => {
+  it("publishes each region's statistics of the minute that ended, once, to subscribers in every region", { timeout: 120_000 }, async () => {
+    const d = deployment();
+    const w1 = await watch(d.port('r1-n2'));
+    const w2 = await watch(d.port('r2-n1'));
+    const late = realtime(d.port('r1-n1'), { key: META_KEY });
+    try {
+      // Not within 3 s of a minute's end: the publishes below all count in one minute.
+      const left = 60_000 - (Date.now() % 60_000);
+      if (left < 3_000) await sleep(left + 500);
+      const { start, id: minute } = interval(Date.now(), 'minute');
+      for (let i = 0; i < 5; i++) await rest(d.port('r1-n1')).channels.get('stats-ch').publish('m', String(i));
+      for (let i = 0; i < 2; i++) await rest(d.port('r2-n1')).channels.get('stats-ch').publish('m', String(i));
+      expect(interval(Date.now(), 'minute').id, 'the publishes took more than 3 s').toBe(minute);
+
+      const of = (w: { updates: Update[] }, region: string) => w.updates.filter((u) => u.intervalId === minute && u.region === region);
+      await waitFor(() => [w1, w2].every((w) => of(w, 'r1').length > 0 && of(w, 'r2').length > 0), {
+        what: `both regions' statistics of ${minute} in both regions`,
+        timeoutMs: 90_000,
+      });
+      for (const w of [w1, w2]) {
+        for (const [region, published] of [['r1', 5], ['r2', 2]] as const) {
+          const [u, ...more] = of(w, region);
+          expect(more, `${region}'s update of ${minute} once`).toEqual([]);
+          expect(u).toMatchObject({ id: `stats:${region}:${minute}`, name: 'update', unit: 'minute' });
+          expect(u!.entries['messages.inbound.rest.messages.count']).toBe(published);
+        }
+      }
+      // As the region's `GET /stats` gives that minute.
+      const page = await rest(d.port('r1-n1')).stats({ unit: 'minute', start, end: start });
+      expect((page.items[0] as unknown as { entries: Record<string, number> }).entries['messages.inbound.rest.messages.count']).toBe(5);
+      // A new attach with rewind=1 gets the last update.
+      const got: string[] = [];
+      await late.channels.get(STATS_CHANNEL, { params: { rewind: '1' } }).subscribe((m) => void got.push(m.name!));
+      await waitFor(() => got.length > 0, { what: 'the rewound update' });
+      expect(got).toEqual(['update']);
+    } finally {
+      closeAll(w1.client, w2.client, late);
+    }
+  });
+});
