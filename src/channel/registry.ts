@@ -103,7 +103,7 @@ export interface RegistryMetrics {
   handoff(): void;
   /** A master here took a hold or presence operation from a node its connection had left. */
   presenceStale(): void;
-  /** A channel's state was created afresh (stats: channels opened). */
+  /** A channel's state was created afresh (stats: channels opened; not a metachannel's, which the service makes). */
   channelCreated(key: ChannelKey): void;
 }
 
@@ -200,12 +200,13 @@ export class ChannelRegistry {
 
   // ---- counts for health and metrics ------------------------------------------
 
-  /** Channels mastered here, per app. */
+  /** Channels mastered here, per app (not metachannels: the service makes them; stats would keep `[meta]stats:minute` going). */
   masteredByApp(): Map<string, number> {
     const out = new Map<string, number>();
     for (const [key, h] of this.holdings) {
       if (h.role !== 'master') continue;
-      const app = key.slice(0, key.indexOf(':'));
+      const { appId: app, name } = splitChannelKey(key);
+      if (isMetaChannel(name)) continue;
       out.set(app, (out.get(app) ?? 0) + 1);
     }
     return out;
@@ -362,7 +363,7 @@ export class ChannelRegistry {
         }
         // No copy anywhere: a new channel, or every copy out of reach (ChannelState.fresh's terms).
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
-        this.deps.metrics?.channelCreated(key);
+        if (!isMetaChannel(splitChannelKey(key).name)) this.deps.metrics?.channelCreated(key);
         return { ok: this.install(key, fresh, [], reach) };
       }
       await sleep(CLAIM_RETRY_MS);

@@ -10,7 +10,7 @@ import type { NodeId, Occupancy, ReplyBody } from '../transport/messages.js';
 import { addUp } from '../channel/occupancy.js';
 import type { GatewayServices } from '../gateway/services.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
-import { mergeBuckets } from './stats.js';
+import { mergeBuckets, type StatsBucket } from './stats.js';
 
 /** How long a region-wide question waits for each member's answer (ms). */
 export const REGION_QUERY_TIMEOUT_MS = 2000;
@@ -42,10 +42,15 @@ export async function regionChannels(rpc: Rpc, members: readonly NodeId[], appId
   return [...names];
 }
 
-/** Statistics of an app across the region: every member's minutes, added up. */
-export async function regionStats(rpc: Rpc, members: readonly NodeId[], appId: string, start: number, end: number) {
+/** Statistics of an app across the region: every member's minutes, added up; `complete` where every member answered. */
+export async function regionStatsOf(rpc: Rpc, members: readonly NodeId[], appId: string, start: number, end: number): Promise<{ minutes: StatsBucket[]; complete: boolean }> {
   const replies = await askEvery(rpc, members, { type: 'stats', appId, start, end });
-  return mergeBuckets(replies.map((r) => (r?.kind === 'stats' ? r.buckets : [])));
+  return { minutes: mergeBuckets(replies.map((r) => (r?.kind === 'stats' ? r.buckets : []))), complete: replies.every((r) => r?.kind === 'stats') };
+}
+
+/** Statistics of an app across the region: every member's minutes (of those that answer in time), added up. */
+export async function regionStats(rpc: Rpc, members: readonly NodeId[], appId: string, start: number, end: number): Promise<StatsBucket[]> {
+  return (await regionStatsOf(rpc, members, appId, start, end)).minutes;
 }
 
 /** The gateway's region-wide questions (statistics, channels, a channel's occupancy), over the ring's members as they are when asked. */

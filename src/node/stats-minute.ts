@@ -1,19 +1,20 @@
 /**
  * `[meta]stats:minute`, Ably's app statistics metachannel: when a minute ends, its
  * statistics are published to the app's metachannel as one message named `update`, its
- * data the minute's record as `GET /stats?unit=minute` gives it (intervalId, unit, schema
- * and the entries that are not zero). Statistics here are a region's (stats.ts: every node
- * of the region counts what it sees), so each region publishes its own, with `region`
- * added to the data; a subscriber in any region gets every region's, as for any channel.
- * (Ably publishes one for the whole app.)
+ * data the minute's record as `GET /stats?unit=minute` gives it (intervalId, unit, schema,
+ * appId and the entries that are not zero). Statistics here are a region's (stats.ts:
+ * every node of the region counts what it sees), so each region publishes its own, with
+ * `region` added to the data; a subscriber in any region gets every region's, as for any
+ * channel. (Ably publishes one for the whole app.)
  *
  * In each region the node that masters the app's metachannel publishes (one node, by the
  * ring), PUBLISH_AFTER_MS after the minute ends (its nodes' counts of that minute are in),
- * and again a few seconds later in case the first did not go (the master moved, or the
- * publish failed): under the same id, `stats:<region>:<intervalId>`, which the
- * metachannel's dedup window (two minutes) drops. A minute with no entry is not published.
- * These publishes are not counted in the app's statistics: the service makes them.
- */
+ * and again later in case the first did not go (the master moved, the publish failed, or
+ * a node of the region did not answer, so its counts would have been missing): under the
+ * same id, `stats:<region>:<intervalId>`, which the metachannel's dedup window (two
+ * minutes) drops. A minute with no entry is not published. The metachannels are not
+ * counted in the statistics as the app's channels (registry.ts), and these publishes not
+ * as its messages: the service makes them. */
 import type { ChannelKey } from '../channel/entry.js';
 import type { Ring } from '../cluster/ring.js';
 import type { ChannelPublisher } from '../channel/publisher.js';
@@ -23,7 +24,7 @@ import { messageSize, type Message } from '../protocol/message.js';
 import type { NodeId } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import { STATS_CHANNEL } from '../protocol/channel-name.js';
-import { regionStats } from './region-queries.js';
+import { regionStatsOf } from './region-queries.js';
 import { rollup, type StatsBucket } from './stats.js';
 
 /** The publisher source of a node's statistics events (a connection's id is another). */
@@ -40,8 +41,8 @@ export interface StatsMinuteDeps {
   now(): number;
   /** Whether this node masters the channel in its region (as it sees the ring). */
   mine(key: ChannelKey): boolean;
-  /** The region's statistics minutes of an app within [start, end] (every node's, added up). */
-  stats(appId: string, start: number, end: number): Promise<StatsBucket[]>;
+  /** The region's statistics minutes of an app within [start, end] (every node's, added up); `complete` where every node answered. */
+  stats(appId: string, start: number, end: number): Promise<{ minutes: StatsBucket[]; complete: boolean }>;
   /** Publishes to the metachannel; rejects if the messages may not have been taken. */
   publish(key: ChannelKey, messages: Message[]): Promise<unknown>;
   log: Logger;
@@ -52,7 +53,7 @@ export function statsMessage(appId: string, region: string, minutes: StatsBucket
   const [record] = rollup(minutes, { unit: 'minute', appId, now, direction: 'forwards', limit: 1 });
   if (!record || Object.keys(record.entries).length === 0) return null;
   const { intervalId, unit, schema, entries } = record;
-  const data = { intervalId, unit, schema, entries, region };
+  const data = { intervalId, unit, schema, entries, appId, region };
   return { id: `stats:${region}:${intervalId}`, name: 'update', timestamp: now, data: JSON.stringify(data), encoding: 'json' };
 }
 
@@ -83,22 +84,30 @@ export class StatsMinute {
     if (due < 0) return;
     for (let i = 0; i <= due; i++) this.ran[i] = minute;
     this.running = true;
-    void this.publishMinute(minute).finally(() => {
+    void this.publishMinute(minute, due === PUBLISH_AFTER_MS.length - 1).finally(() => {
       this.running = false;
     });
   }
 
-  private async publishMinute(minute: number): Promise<void> {
-    for (const appId of this.d.apps()) {
-      const key = `${appId}:${STATS_CHANNEL}`;
-      if (!this.d.mine(key)) continue;
-      try {
-        const m = statsMessage(appId, this.d.region, await this.d.stats(appId, minute, minute), this.d.now());
-        if (m) await this.d.publish(key, [m]);
-      } catch (err) {
-        this.d.log.warn({ app: appId, minute, err: (err as Error).message }, 'statistics not published to the metachannel');
-      }
-    }
+  /**
+   * Publishes a minute for the apps whose metachannel this node masters, at once. Before
+   * the last attempt, not where a node of the region did not answer (its counts would be
+   * missing, and the first publish is the one the dedup window keeps).
+   */
+  private async publishMinute(minute: number, last: boolean): Promise<void> {
+    const apps = this.d.apps().filter((appId) => this.d.mine(`${appId}:${STATS_CHANNEL}`));
+    await Promise.all(
+      apps.map(async (appId) => {
+        try {
+          const { minutes, complete } = await this.d.stats(appId, minute, minute);
+          if (!complete && !last) return void this.d.log.info({ app: appId, minute }, 'statistics not complete: published at the next attempt');
+          const m = statsMessage(appId, this.d.region, minutes, this.d.now());
+          if (m) await this.d.publish(`${appId}:${STATS_CHANNEL}`, [m]);
+        } catch (err) {
+          this.d.log.warn({ app: appId, minute, err: (err as Error).message }, 'statistics not published to the metachannel');
+        }
+      }),
+    );
   }
 }
 
@@ -113,7 +122,7 @@ export function nodeStatsMinute(
     apps: () => topology.apps.map((a) => a.id),
     now: d.now,
     mine: (key) => d.ring().owner(key) === d.self,
-    stats: (appId, start, end) => regionStats(d.rpc, d.members(), appId, start, end),
+    stats: (appId, start, end) => regionStatsOf(d.rpc, d.members(), appId, start, end),
     publish: (key, messages) => d.publisher().send(STATS_SOURCE, key, { type: 'publish', messages }, messages.reduce((n, m) => n + messageSize(m), 0)),
     log: d.log,
   });

@@ -1,8 +1,9 @@
 /**
  * [meta]stats:minute with the real SDK across two regions: when a minute ends, each
  * region publishes its statistics of that minute (as its `GET /stats` gives them) as one
- * `update`, which subscribers in every region get once; a new attach with rewind=1 gets
- * the last. Waits for a minute to end: up to about a minute.
+ * `update`, which subscribers in every region get once (also past the second attempt,
+ * under the same id); a new attach with rewind=1 gets the last. Waits for a minute to
+ * end and 17 s more: up to about 80 s.
  */
 import { describe, expect, it } from 'vitest';
 import { regionsDeployment } from '../helpers/deployment.js';
@@ -11,6 +12,7 @@ import { META_KEY } from '../helpers/topology.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { STATS_CHANNEL } from '../../src/protocol/channel-name.js';
 import { interval } from '../../src/node/stats.js';
+import { PUBLISH_AFTER_MS } from '../../src/node/stats-minute.js';
 
 const deployment = regionsDeployment([
   { name: 'r1', nodes: 2 },
@@ -20,6 +22,7 @@ const deployment = regionsDeployment([
 interface Update {
   id: string;
   name: string;
+  appId: string;
   region: string;
   intervalId: string;
   unit: string;
@@ -32,7 +35,7 @@ async function watch(port: number): Promise<{ client: Realtime; updates: Update[
   const updates: Update[] = [];
   await client.channels.get(STATS_CHANNEL).subscribe((m) => {
     const d = m.data as Omit<Update, 'id' | 'name'>;
-    updates.push({ id: m.id!, name: m.name!, region: d.region, intervalId: d.intervalId, unit: d.unit, entries: d.entries });
+    updates.push({ id: m.id!, name: m.name!, appId: d.appId, region: d.region, intervalId: d.intervalId, unit: d.unit, entries: d.entries });
   });
   return { client, updates };
 }
@@ -57,11 +60,17 @@ describe('[meta]stats:minute', () => {
         what: `both regions' statistics of ${minute} in both regions`,
         timeoutMs: 90_000,
       });
+      // Past the second attempt (the same id again, which the dedup window drops).
+      const after = start + 60_000 + PUBLISH_AFTER_MS[1] + 2_000;
+      await waitFor(() => Date.now() >= after, { what: "the minute's second attempt", timeoutMs: 30_000 });
+      const history = await rest(d.port('r1-n1'), { key: META_KEY }).channels.get(STATS_CHANNEL).history({ limit: 100 });
+      const kept = history.items.filter((m) => (m.data as Update).intervalId === minute).map((m) => m.id);
+      expect(kept.sort(), `r1's history of ${minute}`).toEqual([`stats:r1:${minute}`, `stats:r2:${minute}`]);
       for (const w of [w1, w2]) {
         for (const [region, published] of [['r1', 5], ['r2', 2]] as const) {
           const [u, ...more] = of(w, region);
           expect(more, `${region}'s update of ${minute} once`).toEqual([]);
-          expect(u).toMatchObject({ id: `stats:${region}:${minute}`, name: 'update', unit: 'minute' });
+          expect(u).toMatchObject({ id: `stats:${region}:${minute}`, name: 'update', unit: 'minute', appId: 'app' });
           expect(u!.entries['messages.inbound.rest.messages.count']).toBe(published);
         }
       }

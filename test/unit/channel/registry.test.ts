@@ -89,6 +89,18 @@ async function staleCopyLeft(ns: TestNode[], first?: (b: TestNode, key: string) 
   return { b, c, key, epoch, old };
 }
 
+describe('counts for statistics', () => {
+  it('counts the channels mastered per app, not metachannels (the service makes them, and [meta]stats:minute would keep itself going)', async () => {
+    const [a, b, c] = await startTrio(nodes);
+    for (const key of ['app:one', 'app:two', 'app:[meta]stats:minute', 'app:[meta]channel.lifecycle']) {
+      await a.publisher.send('src', key, { type: 'publish', messages: [msg(1)] });
+    }
+    const mastered = (k: string) => [a, b, c].filter((n) => liveMaster(n, k)).length;
+    expect(mastered('app:[meta]stats:minute')).toBe(1);
+    expect([a, b, c].reduce((n, x) => n + (x.registry.masteredByApp().get('app') ?? 0), 0)).toBe(2);
+  });
+});
+
 describe('ChannelRegistry', () => {
   it('moves a channel to a joining node by handoff without losing, duplicating or reordering a publish', async () => {
     const ns = await startTrio(nodes);

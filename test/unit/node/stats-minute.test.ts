@@ -12,7 +12,7 @@ const MINUTE = 60_000;
 /** 2026-12-07 10:00:00 UTC. */
 const T0 = Date.UTC(2026, 11, 7, 10, 0, 0);
 
-function harness(o: { at: number; mine?: string[]; fail?: boolean }) {
+function harness(o: { at: number; mine?: string[]; fail?: boolean; incomplete?: number }) {
   let now = o.at;
   const published: { key: string; messages: Message[] }[] = [];
   const asked: { appId: string; start: number; end: number }[] = [];
@@ -23,9 +23,10 @@ function harness(o: { at: number; mine?: string[]; fail?: boolean }) {
     apps: () => ['a', 'b'],
     now: () => now,
     mine: (key) => (o.mine ?? ['a:[meta]stats:minute']).includes(key),
-    stats: async (appId, start, end): Promise<StatsBucket[]> => {
+    stats: async (appId, start, end): Promise<{ minutes: StatsBucket[]; complete: boolean }> => {
       asked.push({ appId, start, end });
-      return [{ minute: start, entries: { 'messages.all.all.count': 7, 'connections.all.peak': 2 } }];
+      // The first `incomplete` questions: a node of the region did not answer.
+      return { minutes: [{ minute: start, entries: { 'messages.all.all.count': 7, 'connections.all.peak': 2 } }], complete: asked.length > (o.incomplete ?? 0) };
     },
     publish: async (key, messages) => {
       if (o.fail) throw new Error('master moved');
@@ -51,6 +52,7 @@ describe('statsMessage', () => {
       unit: 'minute',
       schema: 'https://schemas.ably.com/json/app-stats-0.0.5.json',
       entries: { 'messages.all.all.count': 7 },
+      appId: 'a',
       region: 'eu',
     });
   });
@@ -94,6 +96,16 @@ describe('StatsMinute', () => {
     expect(h.published).toHaveLength(1);
     await h.at(T0 + MINUTE + PUBLISH_AFTER_MS[1]);
     expect(h.published).toHaveLength(2);
+  });
+
+  it('publishes at the next attempt where a node of the region did not answer (its counts missing), and at the last one whatever came', async () => {
+    const h = harness({ at: T0 + 30_000, incomplete: 5 });
+    await h.at(T0 + MINUTE + PUBLISH_AFTER_MS[0]);
+    expect(h.asked).toHaveLength(1);
+    expect(h.published).toEqual([]);
+    await h.at(T0 + MINUTE + PUBLISH_AFTER_MS[1]);
+    expect(h.asked).toHaveLength(2);
+    expect(h.published.map((p) => p.messages[0]!.id)).toEqual(['stats:eu:2026-12-07:10:00']);
   });
 
   it('says so where a publish fails, and tries again at the next attempt', async () => {
