@@ -26,6 +26,14 @@ async function restart(c: ChannelClient, master: ScriptedMaster, epoch: string, 
   await vi.waitFor(() => expect(c.position().epoch).toBe(epoch));
 }
 
+/** Has the client subscribe again, the master answer from `epoch` at `serial`, and history give that epoch from its first entry. */
+async function resubscribeTo(c: ChannelClient, master: ScriptedMaster, epoch: string, serial: number): Promise<void> {
+  c.resubscribe();
+  (await master.next('sub')).answer(subscribed(epoch, serial));
+  await answerRange(master, epoch, serial);
+  await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch, serial }));
+}
+
 /** Answers the client's read of the new epoch from its first entry up to `upto`. */
 async function answerRange(master: ScriptedMaster, epoch: string, upto: number): Promise<void> {
   const range = await master.next('range');
@@ -230,10 +238,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
       const master = new ScriptedMaster();
       const c = await client(master, 'E1', 10);
       const sub = await liveSubscriber(c);
-      c.resubscribe();
-      (await master.next('sub')).answer(subscribed('E2', 2));
-      await answerRange(master, 'E2', 2);
-      await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 2 }));
+      await resubscribeTo(c, master, 'E2', 2);
       c.onBroadcast('E2', [entry('E2', 3)]);
       await vi.waitFor(() => expect(sub.events).toEqual(['update 90005', 'E2:1', 'E2:2', 'E2:3']));
     });
@@ -272,10 +277,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
       const master = new ScriptedMaster();
       const c = await client(master, 'E1', 10);
       const sub = await liveSubscriber(c);
-      c.resubscribe();
-      (await master.next('sub')).answer(subscribed('E2', 2));
-      await answerRange(master, 'E2', 2);
-      await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E2', serial: 2 }));
+      await resubscribeTo(c, master, 'E2', 2);
       c.resubscribe();
       (await master.next('sub')).answer(subscribed('E1', 12));
       const range = await master.next('range');
@@ -301,9 +303,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
       expect(await c.attach(moved, { epoch: 'E2', serial: 2, seen: [], channelSerial: own }, null)).toMatchObject({ resumed: false });
       c.activate(moved);
       const fresh = await liveSubscriber(c);
-      c.resubscribe();
-      (await master.next('sub')).answer(subscribed('E2', 3));
-      await answerRange(master, 'E2', 3);
+      await resubscribeTo(c, master, 'E2', 3);
       await vi.waitFor(() => expect(fresh.got).toEqual(['E2:1', 'E2:2', 'E2:3']));
       expect(moved.got).toEqual(['E2:3']);
     });
