@@ -69,6 +69,8 @@ export class ChannelClient {
   private readonly presence = new PresenceSet();
   /** A new epoch joined from its first entry: the master's set given holds its presence entries up to here (not given again; 0: none). */
   private presenceShown = 0;
+  /** The term of its epoch's master (the highest heard; 0: not known, from a build before it), to tell an older epoch from a newer. */
+  private term = 0;
   /** Where this node had got in the epochs it left. */
   private readonly left = new LeftEpochs();
 
@@ -323,6 +325,7 @@ export class ChannelClient {
     // late ones of a stream it left: taken again they had this client subscribe for ever
     // (microtasks alone, with the master here). One that came since may be of a newer one.
     this.held = this.held.filter((h) => h.epoch === body.epoch || h.n > asked);
+    if (body.epoch === this.epoch || this.epoch === null) this.term = Math.max(this.term, body.term ?? 0);
     if (this.epoch === null) {
       this.epoch = body.epoch;
       this.last = body.serial;
@@ -348,18 +351,21 @@ export class ChannelClient {
    * that lost the state publishes before this node subscribes again: stale-handoff.test.ts).
    * Held broadcasts give what they reach from its first entry, history the rest (fill says
    * so where it no longer reaches back). An epoch this node left (a stale master of it
-   * answering again) goes on from where the node had got in it, not from its start again.
+   * answering again) goes on from where the node had got in it, not from its start again;
+   * one older than this client's (its term below: a stale master) from its master's position.
    * Presence: the master's set, with the word (an empty one would empty the SDK's for good:
    * client-presence-resync.test.ts); the epoch's presence entries up to there are in it.
    */
-  private async joinEpoch(body: { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] }): Promise<void> {
+  private async joinEpoch(body: { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[]; term?: number }): Promise<void> {
     const back = this.left.get(body.epoch);
+    const older = body.term !== undefined && body.term < this.term;
     const start = parseSerial(body.channelSerial);
     const first = { serial: 0, channelSerial: formatSerial({ region: start?.region ?? '', epoch: body.epoch, serial: 0, origins: [] }) };
-    const from = !back ? first : back.serial <= body.serial ? back : body;
+    const from = back ? (back.serial <= body.serial ? back : body) : older ? body : first;
     const reach = back ? -1 : reachFromStart(this.held, body.epoch);
     this.deps.log.debug({ channel: this.key, epoch: body.epoch, from: from.serial, held: reach, master: body.serial }, 'joined another epoch');
     this.reset(body.epoch, from.serial, from.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'), body.presence);
+    this.term = body.term ?? 0;
     this.presenceShown = body.serial;
     if (body.serial > Math.max(reach, from.serial)) await this.fill(body.serial);
   }

@@ -439,7 +439,7 @@ export class ChannelMaster {
   }
 
   /** A node subscribes: it gets every broadcast after the returned position (and the presence set there). */
-  subscribe(node: NodeId): { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] } {
+  subscribe(node: NodeId): { epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[]; term: number } {
     const first = this.subscribers.size === 0;
     if (this.subscribing.add(node) && first) {
       if (this.interestSince === 0 || this.elapsed() > this.inheritUntil) this.interestChangedTo(this.deps.now());
@@ -447,7 +447,7 @@ export class ChannelMaster {
       this.reportInterest();
       this.lifecycle?.reconcile();
     }
-    return { ...this.position(), presence: this.view.list() };
+    return { ...this.position(), presence: this.view.list(), term: this.state.term };
   }
 
   unsubscribe(node: NodeId): void {

@@ -693,6 +693,8 @@ export interface Subscribed {
   serial: number;
   channelSerial: string;
   presence: PresenceMessage[];
+  /** The master's term (0 from a build before it): a later epoch's are above an earlier one's. */
+  term: number;
 }
 
 export interface Members {
@@ -5799,7 +5801,7 @@ export const ErrorInfo: MessageFns<ErrorInfo> = {
 };
 
 function createBaseSubscribed(): Subscribed {
-  return { epoch: "", serial: 0, channelSerial: "", presence: [] };
+  return { epoch: "", serial: 0, channelSerial: "", presence: [], term: 0 };
 }
 
 export const Subscribed: MessageFns<Subscribed> = {
@@ -5815,6 +5817,9 @@ export const Subscribed: MessageFns<Subscribed> = {
     }
     for (const v of message.presence) {
       PresenceMessage.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.term !== 0) {
+      writer.uint32(40).uint64(message.term);
     }
     return writer;
   },
@@ -5862,6 +5867,14 @@ export const Subscribed: MessageFns<Subscribed> = {
             }
 
             message.presence.push(PresenceMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
             continue;
           }
         }

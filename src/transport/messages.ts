@@ -435,7 +435,7 @@ export interface PresenceHostCount {
 
 export type ReplyBody =
   /** Where the stream is, and the presence set at exactly that point. */
-  | { kind: 'subscribed'; epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[] }
+  | { kind: 'subscribed'; epoch: string; serial: number; channelSerial: string; presence: PresenceMessage[]; term?: number }
   | { kind: 'members'; members: PresenceMessage[] }
   | { kind: 'connection'; record: ConnectionRecord | null }
   | { kind: 'stats'; buckets: { minute: number; entries: Record<string, number> }[] }

@@ -72,7 +72,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
         rid,
         body: {
           $case: 'subscribed',
-          subscribed: { epoch: r.epoch, serial: r.serial, channelSerial: r.channelSerial, presence: r.presence.map(presenceToPb) },
+          subscribed: { epoch: r.epoch, serial: r.serial, channelSerial: r.channelSerial, presence: r.presence.map(presenceToPb), term: r.term ?? 0 },
         },
       };
     case 'members':
@@ -173,6 +173,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
         serial: b.subscribed.serial,
         channelSerial: b.subscribed.channelSerial,
         presence: b.subscribed.presence.map(presenceFromPb),
+        ...(b.subscribed.term ? { term: b.subscribed.term } : {}),
       };
     case 'members':
       return { kind: 'members', members: b.members.members.map(presenceFromPb) };

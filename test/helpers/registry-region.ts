@@ -29,6 +29,8 @@ export interface TestNode {
   leaving: string[];
   /** What the hub's audits repaired. */
   repairs: ('missing' | 'leaked')[];
+  /** Channels whose state the registry created afresh (its metrics' channelCreated: stats' channels opened). */
+  created: string[];
 }
 
 export const SETTINGS = { region: 'r', historyMs: 60_000, dedupMs: 60_000, maxMessages: 100_000 };
@@ -46,7 +48,7 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
   for (const id of ids) {
     const transport = new MemoryTransport(id, net);
     const rpc = new Rpc(transport);
-    const node = { id, transport, rpc, ring: new Ring(ids), quorum: true, leaving: [], repairs: [] } as unknown as TestNode;
+    const node = { id, transport, rpc, ring: new Ring(ids), quorum: true, leaving: [], repairs: [], created: [] } as unknown as TestNode;
     const ring = (): Ring => node.ring;
     node.registry = new ChannelRegistry({
       self: id,
@@ -59,6 +61,7 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
       leaving: () => node.leaving,
       seen: (k) => node.hub?.get(k)?.claimPosition() ?? null,
       log: silentLogger(),
+      metrics: { broadcast: () => undefined, failover: () => undefined, handoff: () => undefined, presenceStale: () => undefined, channelCreated: (k) => void node.created.push(k) },
     });
     node.publisher = new ChannelPublisher({ rpc, ownerOf: (k) => node.ring.owner(k), now: () => Date.now(), timeoutMs: REQUEST_TIMEOUT_MS });
     const router = new ChannelRouter({ rpc, ring, now: () => Date.now() });

@@ -294,6 +294,26 @@ describe('a channel client whose channel restarts in a new epoch', () => {
       expect(master.asked).toEqual([]);
     });
 
+    it("goes on from the master's position in an epoch older than its own (its term below: a stale master), not from its start", async () => {
+      const master = new ScriptedMaster();
+      const c = await client(master, 'E1', 10);
+      const sub = await liveSubscriber(c);
+      c.resubscribe();
+      (await master.next('sub')).answer({ ...subscribed('E1', 10), term: 100 });
+      await new Promise((r) => setTimeout(r, 10));
+      c.resubscribe();
+      (await master.next('sub')).answer({ ...subscribed('E0', 5), term: 50 });
+      await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E0', serial: 5 }));
+      c.onBroadcast('E0', [entry('E0', 6)]);
+      await vi.waitFor(() => expect(sub.events).toEqual(['update 90005', 'E0:6']));
+      expect(master.asked).toEqual([]);
+      // A later one (its term above) from its first entry.
+      c.resubscribe();
+      (await master.next('sub')).answer({ ...subscribed('E2', 1), term: 200 });
+      await answerRange(master, 'E2', 1);
+      await vi.waitFor(() => expect(sub.events.slice(2)).toEqual(['update 90005', 'E2:1']));
+    });
+
     it("does not give again a subscriber that came with a position in the new epoch what it had there", async () => {
       const master = new ScriptedMaster();
       const c = await client(master, 'E1', 10);

@@ -98,6 +98,7 @@ describe('counts for statistics', () => {
     const mastered = (k: string) => [a, b, c].filter((n) => liveMaster(n, k)).length;
     expect(mastered('app:[meta]stats:minute')).toBe(1);
     expect([a, b, c].reduce((n, x) => n + (x.registry.masteredByApp().get('app') ?? 0), 0)).toBe(2);
+    expect([a, b, c].flatMap((n) => n.created).sort()).toEqual(['app:one', 'app:two']);
   });
 });
 

@@ -4,7 +4,7 @@
  * from the asking one held `GET /channels/{name}` for the channel request timeout (10 s).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { REGION_QUERY_TIMEOUT_MS, regionOccupancy, regionStats } from '../../../src/node/region-queries.js';
+import { REGION_QUERY_TIMEOUT_MS, regionOccupancy, regionStats, regionStatsOf } from '../../../src/node/region-queries.js';
 import { CHANNEL_REQUEST_TIMEOUT_MS } from '../../../src/config/defaults.js';
 import type { NodeMessage, ReplyBody } from '../../../src/transport/messages.js';
 import { Rpc } from '../../../src/transport/rpc.js';
@@ -52,5 +52,14 @@ describe('region-wide questions', () => {
     void regionStats(rpc, ['n1', 'n2', 'n3'], 'app', 0, 120_000).then((s) => void (done = s));
     await vi.advanceTimersByTimeAsync(REGION_QUERY_TIMEOUT_MS);
     expect(done).toEqual([{ minute: 60_000, entries: { 'messages.all.all.count': 6 } }]);
+  });
+
+  it('say whether every member answered the stats question ([meta]stats:minute waits for the next attempt where one did not)', async () => {
+    vi.useFakeTimers();
+    const answer = () => ({ kind: 'stats', buckets: [{ minute: 60_000, entries: { 'messages.all.all.count': 1 } }] }) as ReplyBody;
+    const partial = regionStatsOf(region(['n3'], answer), ['n1', 'n2', 'n3'], 'app', 0, 120_000);
+    await vi.advanceTimersByTimeAsync(REGION_QUERY_TIMEOUT_MS);
+    expect(await partial).toEqual({ minutes: [{ minute: 60_000, entries: { 'messages.all.all.count': 2 } }], complete: false });
+    expect((await regionStatsOf(region([], answer), ['n1', 'n2'], 'app', 0, 120_000)).complete).toBe(true);
   });
 });

@@ -455,6 +455,7 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
           presence: [{ id: 'c:1:0', action: 2, clientId: 'bob', connectionId: 'c', timestamp: NOW }],
         },
       ],
+      ['subscribed with its term', { kind: 'subscribed', epoch: 'ep1', serial: 45, channelSerial: 'eu~ep1~19', presence: [], term: NOW + 3 }],
       ['members', { kind: 'members', members: [{ id: 'c:1:0', action: 1, clientId: 'bob', connectionId: 'c', data: 'd', timestamp: NOW }] }],
       ['published', { kind: 'published', serials: ['01764000000000-11@eu:ep1', '01764000000000-12@eu:ep1'], epoch: 'ep1' }],
       ['published with no serials', { kind: 'published', serials: [], epoch: 'ep1' }],
