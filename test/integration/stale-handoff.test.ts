@@ -71,7 +71,7 @@ describe('a handoff that waited in a paused node past its down timeout', () => {
       // which the subscriber is told of; from here on nothing acknowledged may go, also
       // where n's channel client joins the new epoch only after the master has published
       // there, not knowing n subscribed (it lost the state): n is given that epoch from its
-      // first message (client-restart.test.ts). Before that, once in about 40 runs, the
+      // first message (client-restart.test.ts). Before that, once in about 50 runs under load, the
       // first message counted here was skipped so, in the master's first batch.
       const from = publisher.sent;
       await waitFor(() => restarts > 0, { what: 'the subscriber told that the channel restarted' });

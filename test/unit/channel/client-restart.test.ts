@@ -222,7 +222,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
 
     // The new master had lost the state, so did not know this node subscribed: it published
     // the new epoch's first entries before this node subscribed again (stale-handoff.test.ts,
-    // where they were acknowledged messages the subscriber never got, once in about 30 runs).
+    // where they were acknowledged messages the subscriber never got, 3 times in about 160 runs under load).
     it('reads from history the entries of the new epoch before what it holds (none of them broadcast to it)', async () => {
       const master = new ScriptedMaster();
       const c = await client(master, 'E1', 10);
