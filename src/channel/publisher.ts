@@ -27,7 +27,7 @@
  */
 import { AblyError, ErrorCodes, toAblyError } from '../errors.js';
 import { Fifo } from '../fifo.js';
-import type { Message, PresenceMessage } from '../protocol/message.js';
+import { messagesSize, type Message, type PresenceMessage } from '../protocol/message.js';
 import type { NodeId, ReplyBody } from '../transport/messages.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
 import type { ChannelKey } from './entry.js';
@@ -324,6 +324,11 @@ export class ChannelPublisher {
       s = stream;
     }
     return s.push(op, bytes);
+  }
+
+  /** Publishes messages for `source`: `send` with their size counted. */
+  publish(source: string, key: ChannelKey, messages: Message[]): Promise<string[]> {
+    return this.send(source, key, { type: 'publish', messages }, messagesSize(messages));
   }
 
   get activeStreams(): number {

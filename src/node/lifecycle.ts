@@ -10,7 +10,6 @@ import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
 import { homeRegion, isMetaChannel, lifecycleKeyOf } from '../channel/lifecycle.js';
 import type { ChannelPublisher } from '../channel/publisher.js';
 import type { RegistryDeps } from '../channel/registry.js';
-import { messageSize } from '../protocol/message.js';
 import type { Occupancy } from '../transport/messages.js';
 import type { Topology } from '../config/topology.js';
 
@@ -21,7 +20,7 @@ export interface NodeLifecycleDeps {
   now(): number;
   elapsed(): number;
   /** The node's publisher (made after the registry that takes these deps). */
-  publisher(): Pick<ChannelPublisher, 'send'>;
+  publisher(): Pick<ChannelPublisher, 'publish'>;
   /** The channel's counts as the occupancy board of this node holds them (it masters the channel). */
   counts(key: ChannelKey): { local: Occupancy; total: Occupancy } | null;
 }
@@ -41,9 +40,7 @@ export function nodeLifecycle(topology: Topology, region: string, d: NodeLifecyc
             now: d.now,
             elapsed: d.elapsed,
             publish: async (messages) => {
-              let bytes = 0;
-              for (const x of messages) bytes += messageSize(x);
-              await d.publisher().send(LIFECYCLE_SOURCE, lifecycleKeyOf(m.key), { type: 'publish', messages }, bytes);
+              await d.publisher().publish(LIFECYCLE_SOURCE, lifecycleKeyOf(m.key), messages);
             },
             counts: () => {
               const c = d.counts(m.key);

@@ -26,7 +26,7 @@ import { findRegion, resolveSecret, type NodeConfig, type RegionConfig, type Top
 import { cutOffError, Gateway } from '../gateway/server.js';
 import type { GatewayServices } from '../gateway/services.js';
 import type { Logger } from '../log.js';
-import { messageSize, type Message } from '../protocol/message.js';
+import { messagesSize, type Message } from '../protocol/message.js';
 import type { Heartbeat, NodeAddress, NodeId, NodeMessage } from '../transport/messages.js';
 import { Rpc } from '../transport/rpc.js';
 import type { RegionTransport } from '../transport/transport.js';
@@ -549,8 +549,7 @@ export class AblyNode {
   // ---- services for the gateway -----------------------------------------------------------
 
   private async publish(channel: ChannelKey, messages: Message[], source: string | null): Promise<string[]> {
-    let bytes = 0;
-    for (const m of messages) bytes += messageSize(m);
+    const bytes = messagesSize(messages);
     let serials: string[];
     if (source !== null) {
       serials = await this.publisher.send(source, channel, { type: 'publish', messages }, bytes);

@@ -20,7 +20,7 @@ import type { Ring } from '../cluster/ring.js';
 import type { ChannelPublisher } from '../channel/publisher.js';
 import type { Topology } from '../config/topology.js';
 import type { Logger } from '../log.js';
-import { messageSize, type Message } from '../protocol/message.js';
+import type { Message } from '../protocol/message.js';
 import type { NodeId } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import { STATS_CHANNEL } from '../protocol/channel-name.js';
@@ -115,7 +115,7 @@ export class StatsMinute {
 export function nodeStatsMinute(
   topology: Topology,
   region: string,
-  d: { self: NodeId; now(): number; rpc: Rpc; members(): readonly NodeId[]; ring(): Pick<Ring, 'owner'>; publisher(): Pick<ChannelPublisher, 'send'>; log: Logger },
+  d: { self: NodeId; now(): number; rpc: Rpc; members(): readonly NodeId[]; ring(): Pick<Ring, 'owner'>; publisher(): Pick<ChannelPublisher, 'publish'>; log: Logger },
 ): StatsMinute {
   return new StatsMinute({
     region,
@@ -123,7 +123,7 @@ export function nodeStatsMinute(
     now: d.now,
     mine: (key) => d.ring().owner(key) === d.self,
     stats: (appId, start, end) => regionStatsOf(d.rpc, d.members(), appId, start, end),
-    publish: (key, messages) => d.publisher().send(STATS_SOURCE, key, { type: 'publish', messages }, messages.reduce((n, m) => n + messageSize(m), 0)),
+    publish: (key, messages) => d.publisher().publish(STATS_SOURCE, key, messages),
     log: d.log,
   });
 }

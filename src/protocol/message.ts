@@ -170,6 +170,13 @@ export function messageSize(m: {
   return n;
 }
 
+/** The size of messages together (messageSize of each, added up). */
+export function messagesSize(messages: readonly Message[]): number {
+  let n = 0;
+  for (const m of messages) n += messageSize(m);
+  return n;
+}
+
 function optString(v: unknown, field: string): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw AblyError.of('badRequest', `message ${field} must be a string`);
