@@ -204,7 +204,7 @@ export class AblyNode {
       timeoutMs: CHANNEL_REQUEST_TIMEOUT_MS,
       onRequest: () => this.metrics.onPublishRequest(),
     });
-    this.statsMinute = nodeStatsMinute(o.topology, this.region.name, { self: this.id, now, rpc: this.rpc, members: () => this.ringView.members, ring: () => this.ringView, publisher: () => this.publisher, log: this.log });
+    this.statsMinute = nodeStatsMinute(o.topology, this.region.name, { self: this.id, now, rpc: this.rpc, ring: () => this.ringView, publisher: () => this.publisher, log: this.log });
     this.occupancy = new NodeOccupancy({
       send: (to, msg) => this.transport.send(to, msg),
       rpc: this.rpc,

@@ -59,14 +59,16 @@ export function statsMessage(appId: string, region: string, minutes: StatsBucket
 
 /** A node's part: `tick` each second; it publishes each minute that ended for the apps whose metachannel it masters. */
 export class StatsMinute {
-  /** For each attempt, the last minute (its start) it ran for. */
-  private readonly ran: number[];
+  /**
+   * The last minute (its start) attempts ran for, and how many of its attempts are done.
+   * The minute before the node started is the region's too (its master may have been
+   * here before a restart): none of its attempts is done.
+   */
+  private done: { minute: number; attempts: number };
   private running = false;
 
   constructor(private readonly d: StatsMinuteDeps) {
-    // The minute before the node started is the region's too (its master may have been here before a restart).
-    const ended = this.lastEnded();
-    this.ran = PUBLISH_AFTER_MS.map(() => ended - MINUTE_MS);
+    this.done = { minute: this.lastEnded(), attempts: 0 };
   }
 
   /** The start of the minute that ended last. */
@@ -78,13 +80,12 @@ export class StatsMinute {
     if (this.running) return;
     const minute = this.lastEnded();
     const since = this.d.now() - (minute + MINUTE_MS);
-    // The latest attempt due and not run for this minute (an earlier one left is moot).
-    let due = -1;
-    for (let i = 0; i < PUBLISH_AFTER_MS.length; i++) if (since >= PUBLISH_AFTER_MS[i]! && this.ran[i]! < minute) due = i;
-    if (due < 0) return;
-    for (let i = 0; i <= due; i++) this.ran[i] = minute;
+    // The attempts due by now; only the latest runs (an earlier one left is moot).
+    const due = PUBLISH_AFTER_MS.filter((ms) => since >= ms).length;
+    if (due <= (this.done.minute === minute ? this.done.attempts : 0)) return;
+    this.done = { minute, attempts: due };
     this.running = true;
-    void this.publishMinute(minute, due === PUBLISH_AFTER_MS.length - 1).finally(() => {
+    void this.publishMinute(minute, due === PUBLISH_AFTER_MS.length).finally(() => {
       this.running = false;
     });
   }
@@ -115,14 +116,14 @@ export class StatsMinute {
 export function nodeStatsMinute(
   topology: Topology,
   region: string,
-  d: { self: NodeId; now(): number; rpc: Rpc; members(): readonly NodeId[]; ring(): Pick<Ring, 'owner'>; publisher(): Pick<ChannelPublisher, 'publish'>; log: Logger },
+  d: { self: NodeId; now(): number; rpc: Rpc; ring(): Pick<Ring, 'owner' | 'members'>; publisher(): Pick<ChannelPublisher, 'publish'>; log: Logger },
 ): StatsMinute {
   return new StatsMinute({
     region,
     apps: () => topology.apps.map((a) => a.id),
     now: d.now,
     mine: (key) => d.ring().owner(key) === d.self,
-    stats: (appId, start, end) => regionStatsOf(d.rpc, d.members(), appId, start, end),
+    stats: (appId, start, end) => regionStatsOf(d.rpc, d.ring().members, appId, start, end),
     publish: (key, messages) => d.publisher().publish(STATS_SOURCE, key, messages),
     log: d.log,
   });
