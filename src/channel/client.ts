@@ -40,6 +40,9 @@ export interface ClientDeps {
   occupancy?: OccupancyHooks;
 }
 
+/** What subscribers are told where the channel's state was lost and restarted (90005). */
+const restarted = (): AblyError => AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted');
+
 export class ChannelClient {
   private readonly subs = new Map<LocalSubscriber, SubRec>();
   /** Master this node is subscribed at, and the stream position received so far. */
@@ -244,7 +247,7 @@ export class ChannelClient {
     delete rec.liveFrom;
     const hasPresence = this.presence.size > 0;
     rec.sync = sub.wants('presence') && hasPresence ? this.presence.list() : null;
-    const error = AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted');
+    const error = restarted();
     return { resumed: false, error, channelSerial: serialFor(rec, this.lastChannelSerial), hasPresence };
   }
 
@@ -338,7 +341,7 @@ export class ChannelClient {
     // position restarts in a new epoch instead: registry.restartBehind; an older build may
     // not): go on from its position and tell the subscribers.
     if (body.serial < this.last) {
-      this.reset(body.epoch, body.serial, body.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'), body.presence);
+      this.reset(body.epoch, body.serial, body.channelSerial, restarted(), body.presence);
       return;
     }
     if (body.serial > this.last) await this.fill(body.serial);
@@ -364,7 +367,7 @@ export class ChannelClient {
     const from = back ? (back.serial <= body.serial ? back : body) : older ? body : first;
     const reach = back ? -1 : reachFromStart(this.held, body.epoch);
     this.deps.log.debug({ channel: this.key, epoch: body.epoch, from: from.serial, held: reach, master: body.serial }, 'joined another epoch');
-    this.reset(body.epoch, from.serial, from.channelSerial, AblyError.of('channelNoMatchingEpoch', 'channel state was lost and restarted'), body.presence);
+    this.reset(body.epoch, from.serial, from.channelSerial, restarted(), body.presence);
     this.term = body.term ?? 0;
     this.presenceShown = body.serial;
     if (body.serial > Math.max(reach, from.serial)) await this.fill(body.serial);
