@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { regionsDeployment } from '../helpers/deployment.js';
 import { closeAll, realtime, rest, type Realtime } from '../helpers/sdk.js';
 import { META_KEY } from '../helpers/topology.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 import { STATS_CHANNEL } from '../../src/protocol/channel-name.js';
 import { interval } from '../../src/node/stats.js';
 import { PUBLISH_AFTER_MS } from '../../src/node/stats-minute.js';
@@ -48,8 +48,7 @@ describe('[meta]stats:minute', () => {
     const late = realtime(d.port('r1-n1'), { key: META_KEY });
     try {
       // Not within 3 s of a minute's end: the publishes below all count in one minute.
-      const left = 60_000 - (Date.now() % 60_000);
-      if (left < 3_000) await sleep(left + 500);
+      await waitFor(() => 60_000 - (Date.now() % 60_000) >= 3_000, { what: "past a minute's last 3 s", timeoutMs: 5_000 });
       const { start, id: minute } = interval(Date.now(), 'minute');
       for (let i = 0; i < 5; i++) await rest(d.port('r1-n1')).channels.get('stats-ch').publish('m', String(i));
       for (let i = 0; i < 2; i++) await rest(d.port('r2-n1')).channels.get('stats-ch').publish('m', String(i));

@@ -300,7 +300,7 @@ describe('a channel client whose channel restarts in a new epoch', () => {
       const sub = await liveSubscriber(c);
       c.resubscribe();
       (await master.next('sub')).answer({ ...subscribed('E1', 10), term: 100 });
-      await new Promise((r) => setTimeout(r, 10));
+      // Taken after that subscribe (a resubscribe while one is under way waits for it).
       c.resubscribe();
       (await master.next('sub')).answer({ ...subscribed('E0', 5), term: 50 });
       await vi.waitFor(() => expect(c.position()).toMatchObject({ epoch: 'E0', serial: 5 }));
