@@ -561,10 +561,14 @@ export class ChannelClient {
     const lastEntry = fresh[fresh.length - 1]!;
     this.last = lastEntry.serial;
     this.lastChannelSerial = lastEntry.channelSerial;
-    const shown = this.presenceShown;
-    if (this.last >= shown) this.presenceShown = 0;
-    const told = shown === 0 ? fresh : fresh.filter((e) => e.kind !== 'presence' || e.serial > shown);
-    if (told.length === 0) return;
+    let told = fresh;
+    if (this.presenceShown !== 0) {
+      // Joining a new epoch: its presence entries the set given with the word holds are not given again.
+      const shown = this.presenceShown;
+      if (this.last >= shown) this.presenceShown = 0;
+      told = fresh.filter((e) => e.kind !== 'presence' || e.serial > shown);
+      if (told.length === 0) return;
+    }
     const size = this.presence.size;
     for (const e of told) if (e.kind === 'presence') this.presence.apply(e.presence, e.host);
     if (this.presence.size !== size) this.deps.occupancy?.presence(this);
