@@ -73,23 +73,42 @@ export function ownEntriesBatch(channel: ChannelKey, region: string, epoch: stri
 
 /** The nodes subscribed to a master's broadcasts, and when each last subscribed (counted). */
 export class SubscribingNodes {
-  readonly nodes = new Set<NodeId>();
+  private readonly set = new Set<NodeId>();
   /** Subscribes so far, and each node's last (a number of that count). */
   private count = 0;
   private readonly at = new Map<NodeId, number>();
 
+  /** `changed`: called whenever a node is added or removed (the registry's audit digests). */
+  constructor(private readonly changed: () => void = () => undefined) {}
+
+  get nodes(): ReadonlySet<NodeId> {
+    return this.set;
+  }
+
   /** A node subscribes (again); whether it is new. */
   add(node: NodeId): boolean {
     this.at.set(node, ++this.count);
-    if (this.nodes.has(node)) return false;
-    this.nodes.add(node);
-    return true;
+    return this.put(node);
+  }
+
+  /** A subscriber the master had before it moved here (a handover's or a claim's copy): no subscribe counted. */
+  restore(node: NodeId): void {
+    this.put(node);
   }
 
   /** Whether the node was subscribed. */
   delete(node: NodeId): boolean {
     this.at.delete(node);
-    return this.nodes.delete(node);
+    if (!this.set.delete(node)) return false;
+    this.changed();
+    return true;
+  }
+
+  private put(node: NodeId): boolean {
+    if (this.set.has(node)) return false;
+    this.set.add(node);
+    this.changed();
+    return true;
   }
 
   /** What to ask the replica to send (to every node but `self`), or null if there is nothing to send or no one to send it to. */

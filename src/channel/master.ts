@@ -63,6 +63,8 @@ export interface MasterDeps {
   interestChanged?(key: ChannelKey, on: boolean, since: number): void;
   /** Its lifecycle events (lifecycle.ts; absent: none, as for a metachannel), less what the master itself gives. */
   lifecycle?(master: ChannelMaster): Omit<LifecycleDeps, 'changed'> | null;
+  /** Its subscribing nodes changed, or it stopped (the registry's audit digests: audit-digests.ts). */
+  subscribersChanged?(): void;
 }
 
 /**
@@ -73,7 +75,7 @@ export interface MasterDeps {
 const PUBLISHED_WAIT_MS = 4000;
 
 export class ChannelMaster {
-  private readonly subscribing = new SubscribingNodes();
+  private readonly subscribing: SubscribingNodes;
   /** Last serial every subscriber has been sent (and the replica holds). */
   private published: { serial: number; channelSerial: string };
   private open: Batch | null = null;
@@ -98,7 +100,7 @@ export class ChannelMaster {
   }
 
   /** The nodes subscribed to this master's broadcasts. */
-  get subscribers(): Set<NodeId> {
+  get subscribers(): ReadonlySet<NodeId> {
     return this.subscribing.nodes;
   }
 
@@ -113,6 +115,7 @@ export class ChannelMaster {
     private readonly deps: MasterDeps,
   ) {
     this.keyHash = hashName(key);
+    this.subscribing = new SubscribingNodes(deps.subscribersChanged);
     const p = state.position();
     this.published = { serial: p.serial, channelSerial: p.channelSerial };
     this.view = PresenceSet.restore(state.presence.snapshot());
@@ -450,6 +453,11 @@ export class ChannelMaster {
     return { ...this.position(), presence: this.view.list(), term: this.state.term };
   }
 
+  /** A subscriber it had before it moved here (a handover's or a claim's copy): no interest change, no subscribe counted. */
+  restoreSubscriber(node: NodeId): void {
+    this.subscribing.restore(node);
+  }
+
   unsubscribe(node: NodeId): void {
     if (!this.subscribing.delete(node) || this.subscribers.size > 0) return;
     this.interestChangedTo(0);
@@ -495,6 +503,7 @@ export class ChannelMaster {
    */
   async stop(reason: AblyError): Promise<void> {
     this.stopped = reason;
+    this.deps.subscribersChanged?.();
     this.lifecycle?.stop();
     const unsent = this.open ? [this.open, ...this.waiting] : [...this.waiting];
     this.open = null;

@@ -49,6 +49,7 @@ import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
 import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
 import type { Announced } from './channel-interest.js';
 import { sleep } from '../clock.js';
+import { SubscriberDigests, WatchedMap } from './audit-digests.js';
 
 /** What a master asks another region for (ReplayWanted, less the region). */
 export type WantedReplay = Omit<ReplayWanted, 'type' | 'region'>;
@@ -116,7 +117,9 @@ export type Holding =
 export type Acquired = { ok: ChannelMaster } | { redirect: NodeId | null; error?: AblyError };
 
 export class ChannelRegistry {
-  private readonly holdings = new Map<ChannelKey, Holding>();
+  /** The subscription audit's answers (audit-digests.ts), kept until a holding or a master's subscribers change. */
+  readonly digests = new SubscriberDigests(() => this.liveMasters(), () => this.elapsed());
+  private readonly holdings = new WatchedMap<ChannelKey, Holding>(this.digests.changed);
   private readonly claims = new PendingClaims<Acquired>();
   private readonly pushing = new Set<ChannelKey>();
   private readonly tombstones = new Map<ChannelKey, ChannelSnapshot>();
@@ -438,9 +441,10 @@ export class ChannelRegistry {
       ...(this.deps.toRegions ? { toRegions: this.deps.toRegions } : {}),
       ...(this.deps.interestChanged ? { interestChanged: this.deps.interestChanged } : {}),
       ...(this.deps.lifecycle ? { lifecycle: this.deps.lifecycle } : {}),
+      subscribersChanged: this.digests.changed,
     });
     const ring = this.deps.ring();
-    for (const s of subscribers) if (ring.has(s)) master.subscribers.add(s);
+    for (const s of subscribers) if (ring.has(s)) master.restoreSubscriber(s);
     this.holdings.set(key, { role: 'master', master, replica: ring.replica(key), synced: null, syncing: null });
     this.tombstones.delete(key);
     // Members whose node went before this master took the channel (forgetNode could not

@@ -7,7 +7,7 @@ import { AblyError, toErrorInfo } from '../errors.js';
 import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { ChannelRequest, NodeId, ReplyBody } from '../transport/messages.js';
 import type { ChannelRegistry } from './registry.js';
-import { addToDigest, emptyDigest, sameDigest, type SubDigest } from './sub-digest.js';
+import { sameDigest, type SubDigest } from './sub-digest.js';
 import type { ChannelKey } from './entry.js';
 import type { ChannelMaster } from './master.js';
 
@@ -16,9 +16,7 @@ import type { ChannelMaster } from './master.js';
  * to at live masters here, and if not, which those are.
  */
 export function auditSubscriptions(reg: ChannelRegistry, from: NodeId, theirs: SubDigest): ReplyBody {
-  const ours = emptyDigest();
-  for (const [, m] of reg.liveMasters()) if (m.subscribers.has(from)) addToDigest(ours, m.keyHash);
-  if (sameDigest(ours, theirs)) return { kind: 'subAudit', match: true, channels: [] };
+  if (sameDigest(reg.digests.of(from), theirs)) return { kind: 'subAudit', match: true, channels: [] };
   const channels: ChannelKey[] = [];
   for (const [key, m] of reg.liveMasters()) if (m.subscribers.has(from)) channels.push(key);
   return { kind: 'subAudit', match: false, channels };

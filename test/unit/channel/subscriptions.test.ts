@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalSubscriber } from '../../../src/channel/subscriber.js';
 import { auditSubscriptions } from '../../../src/channel/requests.js';
+import { AblyError } from '../../../src/errors.js';
 import { ChannelRouter } from '../../../src/channel/router.js';
 import { subDigest } from '../../../src/channel/sub-digest.js';
 import { Ring } from '../../../src/cluster/ring.js';
@@ -138,6 +139,27 @@ describe('subscriptions at a channel master', () => {
     await publish(a, key, 1);
     await waitFor(() => sub.seqs.length === 1, { timeoutMs: 5000 });
     expect(sub.seqs).toEqual([1]);
+  });
+
+  it("the master's answer, kept between audits (audit-digests.ts), follows an unsubscribe, a subscribe, a master stopping and its holding going", async () => {
+    const [a, , c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
+    const ring = new Ring(['a', 'b', 'c']);
+    const [k1, k2] = Array.from({ length: 50 }, (_, i) => `app:c${i}`).filter((k) => ring.owner(k) === 'a') as [string, string];
+    await attached(c, k1);
+    await attached(c, k2, 's2');
+    const answer = (keys: string[]) => auditSubscriptions(a.registry, 'c', subDigest(keys));
+    const match = { kind: 'subAudit', match: true, channels: [] };
+    expect(answer([k1, k2])).toEqual(match);
+    a.registry.unsubscribe('c', k2);
+    expect(answer([k1])).toEqual(match);
+    await c.rpc.request('a', { type: 'sub', channel: k2 }, 5000);
+    expect(answer([k1, k2])).toEqual(match);
+    // A master that stopped (stepping down, say) is no longer one the node is subscribed at.
+    await a.registry.masterOf(k2)!.stop(AblyError.of('channelFailed', 'test'));
+    expect(answer([k1])).toEqual(match);
+    // Its holding going (here with every other: the node lost quorum) takes the rest.
+    await a.registry.dropAll(AblyError.of('channelFailed', 'test'));
+    expect(answer([])).toEqual(match);
   });
 
   it('the audit unsubscribes this node from a channel the master has it on but no client here wants', async () => {
