@@ -10,6 +10,18 @@ import type { WireFormat } from '../protocol/types.js';
 const MSGPACK = 'application/x-msgpack';
 const JSON_TYPE = 'application/json';
 
+/**
+ * The request's target as a URL, or null where it is not one (`//[`, `//a b`, a port past
+ * 65535: Node's HTTP parser lets them through and `new URL` throws on them).
+ */
+export function requestUrl(req: IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return null;
+  }
+}
+
 /** The format a response should use: msgpack when the client asks for it. */
 export function responseFormat(req: IncomingMessage, query: URLSearchParams): WireFormat {
   const f = query.get('format');

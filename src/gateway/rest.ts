@@ -20,7 +20,7 @@ import { parseSerial } from '../protocol/serial.js';
 import { parseMessageSerial } from '../protocol/message-serial.js';
 import type { WireFormat } from '../protocol/types.js';
 import { authenticateRest, type Authenticator } from './auth.js';
-import { readDecodedBody, responseFormat, send, sendError } from './http-util.js';
+import { readDecodedBody, requestUrl, responseFormat, send, sendError } from './http-util.js';
 import { authorizePublish, buildMessages } from './publish.js';
 import { interval, rollup, type StatsUnit } from '../node/stats.js';
 import { channelMetrics } from '../channel/occupancy.js';
@@ -486,7 +486,11 @@ const ROUTES: Route[] = [
 
 /** Serves one REST request. Never throws. */
 export async function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestContext): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req);
+  if (!url) {
+    sendError(res, AblyError.of('badRequest', 'the request target is not a valid URL path'), 'json');
+    return;
+  }
   const format = responseFormat(req, url.searchParams);
   let appId: string | null = null;
   let tokenRequest = false;

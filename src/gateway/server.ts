@@ -16,6 +16,7 @@ import { authenticate, type Authenticator } from './auth.js';
 import { Connection } from './connection.js';
 import { connectionKeyFor, newConnectionId, verifyConnectionKey } from './connection-key.js';
 import { handleRest } from './rest.js';
+import { requestUrl } from './http-util.js';
 import type { GatewayServices } from './services.js';
 
 /**
@@ -124,7 +125,11 @@ export class Gateway {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
+    if (!url) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      return;
+    }
     if (url.pathname !== '/' || !this.accepting) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
       return;

@@ -2,6 +2,7 @@
  * Bad input never takes a node down and never costs other clients anything: each gets
  * the Ably error code and status Ably uses.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action, Flag, PresenceAction } from '../../src/protocol/actions.js';
 import { packMsgpack } from '../../src/protocol/codec.js';
@@ -38,6 +39,26 @@ async function bystanderStillWorks(): Promise<void> {
   } finally {
     closeAll(a, b);
   }
+}
+
+/** Writes a raw HTTP request and resolves with what came back before the socket closed or 2 s passed. */
+function rawRequest(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const s = connect(port, '127.0.0.1', () => s.write(request));
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(got);
+    };
+    const timer = setTimeout(done, 2000);
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\r\n\r\n')) done();
+    });
+    s.on('close', done);
+    s.on('error', reject);
+  });
 }
 
 function expectError(m: { action: number; error?: { code: number; statusCode: number } }, action: number, code: number, status: number) {
@@ -231,6 +252,20 @@ describe('REST bad input', () => {
     await expectRestError(await get('limit=5000'), 400, 40003);
     await expectRestError(await get('direction=sideways'), 400, 40003);
     await expectRestError(await fetch(`${base}/no/such/thing`, { headers: { authorization: basic(KEY) } }), 404, 40400);
+  });
+
+  it('answers a request target that is not a URL path with 400, over REST and on the WebSocket upgrade, and stays up', async () => {
+    // Node's HTTP parser lets these through; `new URL` throws on them (the node died of it before).
+    const upgrade = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+    for (const target of ['//[', '//a%20b:99999/x', '//x:99999']) {
+      for (const headers of ['', upgrade]) {
+        const head = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`);
+        expect(head.split('\r\n')[0], `${target} ${headers ? 'upgrade' : 'REST'}`).toBe('HTTP/1.1 400 Bad Request');
+        if (!headers) expect(head).toContain('x-ably-errorcode: 40000');
+      }
+    }
+    const res = await fetch(`${base}/time`);
+    expect(res.status).toBe(200);
   });
 
   it('answers GET /time without credentials', async () => {
