@@ -3,6 +3,8 @@
  * through which the channel client delivers to it.
  */
 import type { AblyError } from '../errors.js';
+import type { Capability } from '../auth/capability.js';
+import type { ParsedChannelName } from '../protocol/channel-name.js';
 import type { LocalSubscriber } from '../channel/subscriber.js';
 import type { ChannelClient } from '../channel/client.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
@@ -112,4 +114,17 @@ export class Attachment implements LocalSubscriber {
     });
     if (sync) this.owner.sendFrames(syncFrames(this.channelName, members, this.format, nextSyncId()));
   }
+}
+
+/** The modes a capability allows on a channel: a filtered one is for subscribing to messages only. */
+export function permittedModes(capability: Capability, channel: ParsedChannelName): number {
+  const ops = capability.opsFor(channel.resource);
+  if (channel.filter) return ops.has('subscribe') ? Flag.SUBSCRIBE : 0;
+  let modes = 0;
+  if (ops.has('publish')) modes |= Flag.PUBLISH;
+  if (ops.has('subscribe')) modes |= Flag.SUBSCRIBE | Flag.PRESENCE_SUBSCRIBE;
+  if (ops.has('presence')) modes |= Flag.PRESENCE;
+  if (ops.has('annotation-publish')) modes |= Flag.ANNOTATION_PUBLISH;
+  if (ops.has('annotation-subscribe')) modes |= Flag.ANNOTATION_SUBSCRIBE;
+  return modes;
 }

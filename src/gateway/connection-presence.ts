@@ -17,6 +17,10 @@ export class ConnectionPresence {
    * here (the Ably SDKs do, RTP17i) would otherwise leave them in the set for good.
    */
   private readonly backOn = new Set<string>();
+  /** Per channel, the presence operations sent and not yet answered. */
+  private readonly inFlight = new Map<string, Set<Promise<unknown>>>();
+  /** Per channel, the last hold sent (or waiting to be), until it is answered. */
+  private readonly holds = new Map<string, Promise<void>>();
 
   /** The connection's version here (GatewayServices.connections.opened), said with every hold. */
   since = 0;
@@ -28,15 +32,34 @@ export class ConnectionPresence {
     private readonly services: GatewayServices,
   ) {}
 
-  /** The channels this connection has presence members on. */
+  /** The channels this connection has presence members on, entered here or back here after a resume. */
   channels(): string[] {
-    const out: string[] = [];
-    for (const [key, clients] of this.entered) if (clients.size) out.push(key);
-    return out;
+    const out = new Set(this.backOn);
+    for (const [key, clients] of this.entered) if (clients.size) out.add(key);
+    return [...out];
   }
 
-  /** Presence operations of this connection were ordered on a channel. */
-  applied(key: string, ops: readonly PresenceMessage[]): void {
+  /**
+   * Sends presence operations (`send`) on a channel and, once they are ordered, counts
+   * their members. A hold sent before them (a DETACH's leave) is answered first: ops and
+   * holds go to the master by different paths, and an enter that overtook the leave
+   * would be taken away by it.
+   */
+  op(key: string, ops: readonly PresenceMessage[], send: () => Promise<void>): Promise<void> {
+    const p = (this.holds.get(key) ?? Promise.resolve()).then(send).then(() => this.applied(key, ops));
+    let set = this.inFlight.get(key);
+    if (!set) this.inFlight.set(key, (set = new Set()));
+    const s = set;
+    s.add(p);
+    const done = () => {
+      s.delete(p);
+      if (s.size === 0 && this.inFlight.get(key) === s) this.inFlight.delete(key);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  private applied(key: string, ops: readonly PresenceMessage[]): void {
     let set = this.entered.get(key);
     if (!set) this.entered.set(key, (set = new Set()));
     for (const op of ops) {
@@ -49,35 +72,59 @@ export class ConnectionPresence {
   attached(key: string): void {
     if (!this.resumed || this.backOn.has(key)) return;
     this.backOn.add(key);
-    this.hold(key, null);
+    this.holdAfterOps(key, () => [null, false]);
   }
 
-  /** A channel detached: its members leave now. */
+  /** A channel detached: its members leave now, those of operations still unanswered too. */
   detached(key: string): void {
-    const had = !!this.entered.get(key)?.size || this.backOn.has(key);
-    this.entered.delete(key);
-    this.backOn.delete(key);
-    if (had) this.hold(key, 0, true);
+    this.holdAfterOps(key, () => (this.forget(key) ? [0, true] : null));
   }
 
   /**
    * The transport is gone: members stay for the grace period, in case the connection
-   * resumes (here or on another node); after the client's CLOSE they leave now. Nothing
-   * is said of a connection another node took over (`quietly`).
+   * resumes (here or on another node); after the client's CLOSE they leave now. Members
+   * of operations still unanswered are counted once they are. A connection another node
+   * took over (`superseded`) says the same as one lost, under its version here: where the
+   * node it went to has spoken for its members (its version is greater) the master ignores
+   * it, and where it has not (the client went before attaching there again, or the resume
+   * there failed) they leave after the grace period instead of staying for good.
    */
-  transportClosed(closedByClient: boolean, quietly: boolean): void {
-    if (!quietly) {
-      const leaveInMs = closedByClient ? 0 : this.services.limits.presenceLeaveDelayMs;
-      for (const key of this.backOn) this.hold(key, leaveInMs, closedByClient);
-      for (const [key, clients] of this.entered) if (clients.size && !this.backOn.has(key)) this.hold(key, leaveInMs, closedByClient);
+  transportClosed(closedByClient: boolean): void {
+    const leaveInMs = closedByClient ? 0 : this.services.limits.presenceLeaveDelayMs;
+    for (const key of new Set([...this.entered.keys(), ...this.inFlight.keys(), ...this.backOn])) {
+      this.holdAfterOps(key, () => (this.forget(key) ? [leaveInMs, closedByClient] : null));
     }
-    this.entered.clear();
-    this.backOn.clear();
   }
 
-  private hold(key: string, leaveInMs: number | null, atOnce = false): void {
+  /** Forgets a channel's members: whether there were any (or may be, back after a resume). */
+  private forget(key: string): boolean {
+    const had = !!this.entered.get(key)?.size || this.backOn.has(key);
+    this.entered.delete(key);
+    this.backOn.delete(key);
+    return had;
+  }
+
+  /**
+   * Sends a hold on a channel once the operations sent there and the hold before it are
+   * answered, as `decide` then says ([leaveInMs, atOnce]; null: none).
+   */
+  private holdAfterOps(key: string, decide: () => [number | null, boolean] | null): void {
+    const before: Promise<unknown>[] = [...(this.inFlight.get(key) ?? [])];
+    const prev = this.holds.get(key);
+    if (prev) before.push(prev);
+    const p = Promise.allSettled(before).then(() => {
+      const d = decide();
+      return d ? this.hold(key, d[0], d[1]) : undefined;
+    });
+    this.holds.set(key, p);
+    void p.then(() => {
+      if (this.holds.get(key) === p) this.holds.delete(key);
+    });
+  }
+
+  private hold(key: string, leaveInMs: number | null, atOnce: boolean): Promise<void> {
     this.services.log.debug({ connectionId: this.connectionId, channel: key, leaveInMs, atOnce, since: this.since }, 'presence hold sent');
-    this.services.hold(key, this.connectionId, leaveInMs, this.since, atOnce).catch((err) =>
+    return this.services.hold(key, this.connectionId, leaveInMs, this.since, atOnce).catch((err) =>
       this.services.log.warn({ connectionId: this.connectionId, channel: key, err: (err as Error).message }, 'presence hold failed'),
     );
   }

@@ -24,7 +24,7 @@ import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
 import { reauthenticate, type Authenticator } from './auth.js';
 import { TokenWatch } from './token-watch.js';
 import { AckQueue } from './acks.js';
-import { Attachment, type AttachmentOwner } from './attachment.js';
+import { Attachment, permittedModes, type AttachmentOwner } from './attachment.js';
 import { ConnectionPresence } from './connection-presence.js';
 import { authorizePublish, buildMessages, buildPresence } from './publish.js';
 import type { GatewayServices } from './services.js';
@@ -124,6 +124,7 @@ export class Connection implements AttachmentOwner {
   /** Sends CONNECTED: the connection is usable; `since`: its version here. */
   start(since: number, error?: AblyError): void {
     this.presence.since = since;
+    if (this.closed) return; // gone while its record was written: no token timer to keep it
     this.sendConnected(error);
     this.token.arm();
   }
@@ -269,7 +270,7 @@ export class Connection implements AttachmentOwner {
     this.token.stop();
     for (const att of this.attachments.values()) this.dropAttachment(att);
     this.attachments.clear();
-    this.presence.transportClosed(this.closedByClient, this.superseded);
+    this.presence.transportClosed(this.closedByClient);
     if (!this.superseded) {
       const now = this.services.now();
       const rec = { connectionId: this.id, appId: this.credentials.appId, clientId: this.credentials.clientId };
@@ -367,9 +368,11 @@ export class Connection implements AttachmentOwner {
     this.credentials = creds;
     this.token.arm();
     for (const att of [...this.attachments.values()]) {
+      // One whose ATTACH has not run yet is granted its modes by the new token when it does; one detaching goes anyway.
+      if (att.modes === 0 || att.state === 'detaching') continue;
       const parsed = parseChannelName(att.channelName);
       const name = parsed.name;
-      const modes = att.modes & this.permittedModes(parsed);
+      const modes = att.modes & permittedModes(this.credentials.capability, parsed);
       if (modes !== 0) {
         att.modes = modes;
         // Occupancy counts its modes again, and it has no events without channel-metadata now.
@@ -377,8 +380,7 @@ export class Connection implements AttachmentOwner {
         if (att.client) this.services.hub.attachmentsChanged(att.client);
         continue;
       }
-      this.dropAttachment(att);
-      this.attachments.delete(att.channelName);
+      this.forget(att);
       this.sendError(AblyError.of('notPermitted', `the new token does not allow channel "${name}"`), att.channelName);
     }
     this.sendConnected();
@@ -402,13 +404,15 @@ export class Connection implements AttachmentOwner {
     }
     const name = raw as string;
     let att = this.attachments.get(name);
-    if (!att) {
-      if (this.attachments.size >= this.services.limits.maxChannelsPerConnection) {
+    // A DETACH queued before this ATTACH takes its attachment away: this one gets its own, after it.
+    if (!att || att.state === 'detaching') {
+      if (!att && this.attachments.size >= this.services.limits.maxChannelsPerConnection) {
         this.sendError(AblyError.of('tooManyChannels', `at most ${this.services.limits.maxChannelsPerConnection} channels per connection`), name);
         return;
       }
-      att = new Attachment(this, channelKey(this.credentials.appId, parsed.name), name, {});
-      this.attachments.set(name, att);
+      const next = new Attachment(this, channelKey(this.credentials.appId, parsed.name), name, {});
+      if (att) next.chain = att.chain;
+      this.attachments.set(name, (att = next));
     }
     const params = { ...parsed.params, ...(pm.params && typeof pm.params === 'object' ? pm.params : {}) };
     const a = att;
@@ -418,28 +422,18 @@ export class Connection implements AttachmentOwner {
     });
   }
 
-  /** The modes its capability allows on a channel: a filtered one is for subscribing to messages only. */
-  private permittedModes(channel: ParsedChannelName): number {
-    const ops = this.credentials.capability.opsFor(channel.resource);
-    if (channel.filter) return ops.has('subscribe') ? Flag.SUBSCRIBE : 0;
-    let modes = 0;
-    if (ops.has('publish')) modes |= Flag.PUBLISH;
-    if (ops.has('subscribe')) modes |= Flag.SUBSCRIBE | Flag.PRESENCE_SUBSCRIBE;
-    if (ops.has('presence')) modes |= Flag.PRESENCE;
-    if (ops.has('annotation-publish')) modes |= Flag.ANNOTATION_PUBLISH;
-    if (ops.has('annotation-subscribe')) modes |= Flag.ANNOTATION_SUBSCRIBE;
-    return modes;
-  }
-
   private async attach(att: Attachment, parsed: ParsedChannelName, pm: ProtocolMessage, params: Record<string, string>): Promise<void> {
-    if (this.closed) return;
+    // Taken away meanwhile (an AUTH's capability, a failed ATTACH before it): it is the connection's again, if that still has room.
+    if (this.closed || this.attachments.get(att.channelName) !== att) {
+      if (this.closed || this.attachments.has(att.channelName) || this.attachments.size >= this.services.limits.maxChannelsPerConnection) return;
+      this.attachments.set(att.channelName, att);
+    }
     const channel = parsed.name;
     att.params = params;
     const requested = typeof pm.flags === 'number' && (pm.flags & MODE_MASK) !== 0 ? pm.flags & MODE_MASK : DEFAULT_MODES;
-    const granted = requested & this.permittedModes(parsed);
+    const granted = requested & permittedModes(this.credentials.capability, parsed);
     if (granted === 0) {
-      this.dropAttachment(att);
-      this.attachments.delete(att.channelName);
+      this.forget(att);
       this.sendError(AblyError.of('notPermitted', `no capability to attach to channel "${parsed.resource}"`), att.channelName);
       return;
     }
@@ -456,8 +450,7 @@ export class Connection implements AttachmentOwner {
       att.delta = parseDeltaParam(att.params.delta);
       att.filter = parsed.filter;
     } catch (err) {
-      this.dropAttachment(att);
-      this.attachments.delete(att.channelName);
+      this.forget(att);
       this.sendError(err, att.channelName);
       return;
     }
@@ -467,10 +460,7 @@ export class Connection implements AttachmentOwner {
     try {
       outcome = await client.attach(att, resume, resumeError, rewind);
     } catch (err) {
-      if (client.detach(att)) this.services.hub.release(att.key, client);
-      att.client = null;
-      att.state = 'detached';
-      this.attachments.delete(att.channelName);
+      this.forget(att);
       // DETACHED with an error: the SDK retries the attach after its channel retry timeout.
       this.sendMessage({ action: Action.DETACHED, channel: att.channelName, error: toAblyError(err).toInfo() });
       return;
@@ -503,13 +493,20 @@ export class Connection implements AttachmentOwner {
     }
     att.state = 'detaching';
     att.chain = att.chain.then(() => {
-      this.dropAttachment(att);
-      if (this.attachments.get(raw) === att) this.attachments.delete(raw);
-      // Detaching takes the client's members off the channel (its SDK forgets them, RTP5a);
-      // a filtered channel has none of its own.
-      if (!att.filter) this.presence.detached(att.key);
+      this.forget(att);
       this.sendMessage({ action: Action.DETACHED, channel: raw });
     });
+  }
+
+  /**
+   * Ends an attachment (its stream stops), takes it out of the connection's (unless a newer
+   * one is there), and its members leave: the SDK forgets them on DETACHED or a channel's
+   * ERROR (RTP5a); a filtered channel has none of its own.
+   */
+  private forget(att: Attachment): void {
+    this.dropAttachment(att);
+    if (this.attachments.get(att.channelName) === att) this.attachments.delete(att.channelName);
+    if (!att.filter) this.presence.detached(att.key);
   }
 
   private dropAttachment(att: Attachment): void {
@@ -588,11 +585,8 @@ export class Connection implements AttachmentOwner {
       return;
     }
     const k = key;
-    this.services.presence(k, ops, this.id, this.presence.since).then(
-      () => {
-        this.presence.applied(k, ops);
-        if (slot) this.acks.ack(slot, []);
-      },
+    this.presence.op(k, ops, () => this.services.presence(k, ops, this.id, this.presence.since)).then(
+      () => slot && this.acks.ack(slot, []),
       (err) => (slot ? this.acks.nack(slot, err) : this.channelError(pm.channel, err)),
     );
   }

@@ -195,12 +195,14 @@ export class Gateway {
     const asked = q.get('resume') ?? q.get('recover');
     let id: string | null = null;
     let startError: AblyError | undefined;
+    let taken: { connectionId: string; appId: string; clientId: string | null } | null = null;
     if (asked) {
       const wanted = verifyConnectionKey(secret, asked);
       if (!wanted) {
         startError = AblyError.of('invalidConnectionKey', 'connection key was not issued by this region');
       } else {
-        const rec = await this.services.connections.take(wanted);
+        const compatible = (r: { appId: string; clientId: string | null }) => r.appId === credentials.appId && compatibleClientId(r.clientId, credentials.clientId);
+        const rec = await this.services.connections.take(wanted, compatible);
         if (rec === 'unreachable') {
           // Not known to be gone: the client tries again (here or elsewhere) and resumes it.
           this.services.log.warn({ connectionId: wanted }, 'resume refused for now: no node holding the connection\'s record answered');
@@ -212,14 +214,21 @@ export class Gateway {
         }
         if (!rec) {
           startError = AblyError.of('connectionExpired', 'connection state is no longer held; channels resume from their serials');
-        } else if (rec.appId !== credentials.appId || !compatibleClientId(rec.clientId, credentials.clientId)) {
+        } else if (!compatible(rec)) {
+          // Not taken: its host keeps it (a live connection is not ended by someone else's resume).
           startError = new AblyError(80019, 401, 'unable to resume connection: credentials do not match the connection\'s');
         } else {
           id = wanted;
+          taken = { connectionId: wanted, appId: rec.appId, clientId: rec.clientId };
         }
       }
     }
-    if (ws.readyState !== ws.OPEN) return;
+    if (ws.readyState !== ws.OPEN) {
+      // Taken from its host (told to let go), and gone before it was opened here: its record
+      // is kept as a lost one's, so it expires (its members leave: ConnectionPresence).
+      if (taken) this.services.connections.lost(taken, this.services.now() + this.services.limits.connectionStateTtlMs);
+      return;
+    }
     const resumed = id !== null;
     if (asked) this.services.log.debug({ connectionId: id ?? undefined, resumed, err: startError?.message }, 'connection resume asked');
     const connectionId = id ?? newConnectionId();

@@ -37,9 +37,10 @@ export interface ConnectionDirectoryService {
   /**
    * Takes a connection to resume here: its record; null when it cannot be resumed;
    * `unreachable` when none of the nodes holding its record answered (whether it can be
-   * resumed is not known here).
+   * resumed is not known here). A record `accept` refuses (another app's, another
+   * clientId's) is given but not taken: its host keeps the connection.
    */
-  take(connectionId: string): Promise<{ appId: string; clientId: string | null } | null | 'unreachable'>;
+  take(connectionId: string, accept?: (rec: { appId: string; clientId: string | null }) => boolean): Promise<{ appId: string; clientId: string | null } | null | 'unreachable'>;
 }
 
 export interface GatewayServices {

@@ -106,7 +106,7 @@ export class ConnectionDirectory {
    * empty answer does not count where other nodes hold copies: cut off, it may have
    * missed the record (opened meanwhile, or kept by this node's earlier life).
    */
-  async take(connectionId: string): Promise<ConnectionRecord | null | 'unreachable'> {
+  async take(connectionId: string, accept: (rec: ConnectionRecord) => boolean = () => true): Promise<ConnectionRecord | null | 'unreachable'> {
     const holders = new Set(this.holders(connectionId));
     const asked = this.holders(connectionId, TAKE_EXTRA);
     const answers = await Promise.all(
@@ -127,6 +127,7 @@ export class ConnectionDirectory {
     }
     if (!best) return holderAnswered ? null : 'unreachable';
     if (best.expiresAt !== null && best.expiresAt <= this.deps.now()) return null;
+    if (!accept(best)) return best;
     if (best.host !== this.deps.self) this.deps.send(best.host, { type: 'connMoved', connectionId });
     // Ours now: the next put is versioned after this record, whatever the clocks say.
     this.hosted.set(connectionId, best);
@@ -140,7 +141,7 @@ export class ConnectionDirectory {
       opened: (rec) => this.put({ ...rec, host, expiresAt: null }),
       lost: (rec, expiresAt) => void this.put({ ...rec, host, expiresAt }),
       closed: (connectionId) => this.drop(connectionId),
-      take: (connectionId) => this.take(connectionId),
+      take: (connectionId, accept) => this.take(connectionId, accept),
     };
   }
 
