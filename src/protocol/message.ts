@@ -183,12 +183,34 @@ function optString(v: unknown, field: string): string | undefined {
   return v;
 }
 
+/**
+ * How deep a message's extras may nest (objects and arrays within it). msgpack's encoder
+ * recurses: extras 1,300 levels deep (7.8 KB, under any size limit) overflowed the stack
+ * of the node delivering them to a msgpack subscriber (a review, fifty-second session).
+ * Ably's own extras (push, headers, ref, delta) are a few levels deep.
+ */
+export const MAX_EXTRAS_DEPTH = 32;
+
 function optExtras(v: unknown): Record<string, unknown> | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'object' || Array.isArray(v) || isBytes(v)) {
     throw AblyError.of('invalidPublish', 'message extras must be a JSON object');
   }
+  if (depthOver(v, MAX_EXTRAS_DEPTH)) throw AblyError.of('invalidPublish', `message extras nest deeper than ${MAX_EXTRAS_DEPTH} levels`);
   return v as Record<string, unknown>;
+}
+
+/** Whether objects and arrays nest in `root` more than `max` deep (walked without recursion). */
+function depthOver(root: object, max: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Object.values(v as object)) {
+      if (child !== null && typeof child === 'object' && !isBytes(child)) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 /** Fields of an inbound message after validation; id and timestamp are filled by the caller. */

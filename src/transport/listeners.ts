@@ -18,7 +18,16 @@ export abstract class TransportListeners {
     for (const h of this.eventHandlers) h(e);
   }
 
+  /** A handler threw (a defect): logged, and the node goes on with the next message rather than die of one. */
+  protected abstract handlerThrew(err: unknown, from: NodeId, msg: NodeMessage): void;
+
   protected deliver(from: NodeId, msg: NodeMessage): void {
-    for (const h of this.handlers) h(from, msg);
+    for (const h of this.handlers) {
+      try {
+        h(from, msg);
+      } catch (err) {
+        this.handlerThrew(err, from, msg);
+      }
+    }
   }
 }

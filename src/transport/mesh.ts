@@ -520,6 +520,10 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     });
   }
 
+  protected handlerThrew(err: unknown, from: NodeId, msg: NodeMessage): void {
+    this.o.log.error({ from, type: msg.type, err: err instanceof Error ? (err.stack ?? err.message) : String(err) }, 'a message from a peer could not be handled (a defect); going on');
+  }
+
   /**
    * A frame from `peer` on its own link (the peer is heard: the data handler saw its bytes):
    * taken once and in order, then read, carried on, or dropped.

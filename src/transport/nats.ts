@@ -479,6 +479,10 @@ export class NatsTransport extends TransportListeners implements RegionTransport
 
   // ---- inbound --------------------------------------------------------------------
 
+  protected handlerThrew(err: unknown, from: NodeId, msg: NodeMessage): void {
+    this.o.log.error({ from, type: msg.type, err: err instanceof Error ? (err.stack ?? err.message) : String(err) }, 'a message from a peer could not be handled (a defect); going on');
+  }
+
   private onNatsMessage(m: Msg): void {
     if (!this.running) return;
     const from = m.headers?.get(FROM_HEADER);

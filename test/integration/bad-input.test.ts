@@ -247,6 +247,43 @@ describe('REST bad input', () => {
     await expectRestError(await post(JSON.stringify({ data: 'x'.repeat(2000) })), 413, 40009);
   });
 
+  it('refuses extras nested too deep (40030), over REST and realtime, with a msgpack subscriber on the channel', async () => {
+    // 1,300 levels overflowed msgpack's encoder, and the node delivering them died.
+    const deep = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+    const sub = realtime(port);
+    try {
+      await sub.channels.get('deep').subscribe(() => undefined);
+      const post = (extras: string) =>
+        fetch(`${base}/channels/deep/messages`, {
+          method: 'POST',
+          headers: { authorization: basic(KEY), 'content-type': 'application/json' },
+          body: `{"name":"x","data":"x","extras":{"x":${extras}}}`,
+        });
+      await expectRestError(await post(deep(1300)), 400, 40030);
+      await expectRestError(await post(deep(40)), 400, 40030);
+      expect((await post(deep(8))).status).toBe(201);
+      const c = await RawClient.connect(port);
+      c.sendRaw(`{"action":15,"channel":"deep","msgSerial":0,"messages":[{"data":"x","extras":${deep(40)}}]}`);
+      const nack = await c.next((m) => m.action === Action.NACK);
+      expect(nack.error?.code).toBe(40030);
+      c.close();
+    } finally {
+      closeAll(sub);
+    }
+    await bystanderStillWorks();
+  });
+
+  it('refuses a batch publish naming more than 1,000 channels in all its specs with 90010, and publishes nothing of it', async () => {
+    const spec = (i: number) => ({ channels: Array.from({ length: 100 }, (_, j) => `bulk-${i}-${j}`), messages: { data: 'x' } });
+    const post = (specs: unknown[]) =>
+      fetch(`${base}/messages`, { method: 'POST', headers: { authorization: basic(KEY), 'content-type': 'application/json' }, body: JSON.stringify(specs) });
+    await expectRestError(await post(Array.from({ length: 11 }, (_, i) => spec(i))), 400, 90010);
+    const history = await fetch(`${base}/channels/bulk-0-0/messages`, { headers: { authorization: basic(KEY) } });
+    expect(await history.json()).toEqual([]);
+    const ok = await post([spec(20), { channels: 'bulk-one', messages: { data: 'y' } }]);
+    expect(ok.status).toBe(201);
+  });
+
   it('rejects bad history params with 40003 and unknown paths with 404 40400', async () => {
     const get = (q: string) => fetch(`${base}/channels/x/messages?${q}`, { headers: { authorization: basic(KEY) } });
     await expectRestError(await get('limit=5000'), 400, 40003);

@@ -3,6 +3,7 @@ import { AblyError } from '../../../src/errors.js';
 import {
   denormalizeData,
   fromWire,
+  MAX_EXTRAS_DEPTH,
   messageSize,
   normalizeData,
   presenceToWire,
@@ -242,6 +243,22 @@ describe('fromWire', () => {
     ['bytes', Buffer.from([1])],
   ])('rejects extras that are %s with 40030', (_what, extras) => {
     expect(ablyErrorOf(() => fromWire({ extras })).code).toBe(40030);
+  });
+
+  it(`takes extras nested MAX_EXTRAS_DEPTH (${MAX_EXTRAS_DEPTH}) deep, through objects and arrays, and refuses one level more with 40030 (msgpack's encoder would overflow the stack)`, () => {
+    const nested = (depth: number): Record<string, unknown> => {
+      let v: Record<string, unknown> = { leaf: 'x', bytes: Buffer.from([1]) };
+      for (let d = 1; d < depth; d++) v = d % 2 ? { a: [v] } : { a: v };
+      return v;
+    };
+    // Arrays count as levels too: depth n of objects-with-arrays is about 1.5 n levels.
+    const levels = (v: unknown): number => (v !== null && typeof v === 'object' && !Buffer.isBuffer(v) ? 1 + Math.max(0, ...Object.values(v).map(levels)) : 0);
+    let depth = 1;
+    while (levels(nested(depth + 1)) <= MAX_EXTRAS_DEPTH) depth++;
+    expect(levels(nested(depth))).toBeLessThanOrEqual(MAX_EXTRAS_DEPTH);
+    expect(fromWire({ extras: nested(depth) }).extras).toEqual(nested(depth));
+    expect(ablyErrorOf(() => fromWire({ extras: nested(depth + 1) })).code).toBe(40030);
+    expect(ablyErrorOf(() => fromWire({ extras: nested(1300) })).code).toBe(40030);
   });
 
   it.each([
