@@ -22,6 +22,35 @@ export function requestUrl(req: IncomingMessage): URL | null {
   }
 }
 
+/** Headers a browser may read of a cross-origin answer: paging links and Ably's error headers. */
+const EXPOSED = 'link, x-ably-errorcode, x-ably-errormessage';
+const METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/**
+ * CORS, so that the SDK in a browser page of any origin can use the REST API: it sends
+ * `Authorization` with `credentials: 'include'`, so every such call is preflighted and the
+ * origin must be echoed (not `*`), with credentials allowed. Sets the headers on `res`;
+ * answers a preflight (OPTIONS) itself, and says whether it did.
+ */
+export function cors(req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
+  if (origin) {
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('access-control-allow-credentials', 'true');
+    res.setHeader('access-control-expose-headers', EXPOSED);
+    res.setHeader('vary', 'Origin');
+  }
+  if (req.method !== 'OPTIONS') return false;
+  res.writeHead(204, {
+    'access-control-allow-methods': METHODS,
+    'access-control-allow-headers': req.headers['access-control-request-headers'] ?? 'authorization, content-type, accept, x-ably-version, ably-agent',
+    'access-control-max-age': '86400',
+    'content-length': '0',
+  });
+  res.end();
+  return true;
+}
+
 /** The format a response should use: msgpack when the client asks for it. */
 export function responseFormat(req: IncomingMessage, query: URLSearchParams): WireFormat {
   const f = query.get('format');

@@ -16,7 +16,7 @@ import { authenticate, type Authenticator } from './auth.js';
 import { Connection } from './connection.js';
 import { connectionKeyFor, newConnectionId, verifyConnectionKey } from './connection-key.js';
 import { handleRest } from './rest.js';
-import { requestUrl } from './http-util.js';
+import { cors, requestUrl } from './http-util.js';
 import type { GatewayServices } from './services.js';
 
 /**
@@ -63,7 +63,7 @@ export class Gateway {
     private readonly auth: Authenticator,
   ) {
     this.http = createServer((req, res) => {
-      void handleRest(req, res, { services, auth });
+      if (!cors(req, res)) void handleRest(req, res, { services, auth });
     });
     this.http.keepAliveTimeout = 65_000;
     this.wss = new WebSocketServer({

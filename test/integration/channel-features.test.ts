@@ -137,6 +137,33 @@ describe('channel status, batch publish, idempotency and stats', () => {
     }
   });
 
+  it('answers a browser: a CORS preflight with 204, and every answer (errors too) with the origin echoed, credentials allowed and the paging and error headers exposed', async () => {
+    const base = `http://127.0.0.1:${port}`;
+    const origin = 'https://app.example';
+    const pre = await fetch(`${base}/channels/cors/messages`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(pre.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(pre.headers.get('access-control-allow-headers')).toBe('authorization,content-type');
+    expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+    const auth = { authorization: `Basic ${Buffer.from('app.root:rootsecret').toString('base64')}`, origin };
+    for (let i = 0; i < 3; i++) await rest(port).channels.get('cors').publish('x', `m${i}`);
+    const page = await fetch(`${base}/channels/cors/messages?limit=2`, { headers: auth });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(page.headers.get('access-control-expose-headers')).toContain('link');
+    expect(page.headers.get('link')).toContain('rel="next"');
+    const refused = await fetch(`${base}/channels/cors/messages`, { headers: { origin } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(refused.headers.get('access-control-expose-headers')).toContain('x-ably-errorcode');
+    // Without an Origin (not a browser), none of it.
+    expect((await fetch(`${base}/time`)).headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('publishes a batch to many channels and reports each result', async () => {
     const r = rest(port);
     const sub = realtime(d.port('r1-n2'));
