@@ -103,6 +103,24 @@ export class PresenceSet {
    * member's current ENTER/UPDATE (same id), or a LEAVE of someone not present. An
    * ENTER of a present member is an UPDATE; an UPDATE of an absent one an ENTER.
    */
+  /**
+   * How many members there would be after `ops` (one ProtocolMessage's, in order), at most:
+   * the member limit is checked for them all before any is applied, so a message past it
+   * is refused whole (before, its first ops stayed in the set, never sent on or replicated).
+   */
+  sizeAfter(ops: readonly PresenceMessage[]): number {
+    let size = this.members.size;
+    const now = new Map<string, boolean>();
+    for (const op of ops) {
+      const key = memberKey(op);
+      const present = now.get(key) ?? this.members.has(key);
+      const stays = op.action !== PresenceAction.LEAVE;
+      if (present !== stays) size += stays ? 1 : -1;
+      now.set(key, stays);
+    }
+    return size;
+  }
+
   decide(op: PresenceMessage): PresenceMessage | null {
     const existing = this.members.get(memberKey(op));
     if (op.action === PresenceAction.LEAVE) {

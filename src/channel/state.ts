@@ -8,7 +8,6 @@
  * `snapshot`/`restore` move it whole (handoff, new replica).
  */
 import { AblyError } from '../errors.js';
-import { PresenceAction } from '../protocol/actions.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { MessageViews } from './message-views.js';
@@ -465,16 +464,17 @@ export class ChannelState {
   acceptPresence(ops: readonly PresenceMessage[], host: string, now: number, since = 0): { entries: PresenceEntry[]; hold: PresenceHold | null; stale?: true } {
     const connectionId = ops[0]?.connectionId;
     if (connectionId === undefined) return { entries: [], hold: null };
+    const max = this.settings.maxPresenceMembers ?? Number.MAX_SAFE_INTEGER;
+    // All of them or none (nothing changed yet): Ably applies a ProtocolMessage whole.
+    if (this.presenceSet.sizeAfter(ops) > Math.max(max, this.presenceSet.size)) {
+      throw AblyError.of('presenceMemberLimit', `channel has ${max} presence members`);
+    }
     const held = this.presenceSet.hold(connectionId, host, null, { since });
     if (held === 'stale') return { entries: [], hold: null, stale: true };
     const storedAt = this.stamp(now);
     const entries: PresenceEntry[] = [];
-    const max = this.settings.maxPresenceMembers ?? Number.MAX_SAFE_INTEGER;
     for (const op of ops) {
       const ev = this.presenceSet.decide(op);
-      if (ev && ev.action === PresenceAction.ENTER && this.presenceSet.size >= max) {
-        throw AblyError.of('presenceMemberLimit', `channel has ${max} presence members`);
-      }
       if (ev) entries.push(this.appendPresence(ev, host, storedAt, since));
     }
     if (entries.length) this.trim(storedAt);

@@ -100,6 +100,31 @@ describe('limits', () => {
     }
   });
 
+  it('refuses a PRESENCE whose ops together go past the limit whole: none of them enters, and the room stays', async () => {
+    const key = { key: 'app.root:rootsecret' };
+    const c = await RawClient.connect(port, key);
+    const watcher = realtime(port);
+    try {
+      await c.next((m) => m.action === Action.CONNECTED);
+      c.send({ action: Action.ATTACH, channel: 'crowd-whole' });
+      await c.next((m) => m.action === Action.ATTACHED);
+      const enter = (clientId: string) => ({ action: 2, clientId, data: 'x' });
+      c.send({ action: Action.PRESENCE, channel: 'crowd-whole', msgSerial: 0, presence: [enter('a'), enter('b'), enter('c')] });
+      expect((await c.next((m) => m.action === Action.ACK || m.action === Action.NACK)).action).toBe(Action.ACK);
+      c.send({ action: Action.PRESENCE, channel: 'crowd-whole', msgSerial: 1, presence: [enter('d'), enter('e'), enter('f')] });
+      const nack = await c.next((m) => m.action === Action.NACK);
+      expect(nack.error?.code).toBe(91003);
+      expect((await watcher.channels.get('crowd-whole').presence.get()).map((m) => m.clientId).sort()).toEqual(['a', 'b', 'c']);
+      // Two fit.
+      c.send({ action: Action.PRESENCE, channel: 'crowd-whole', msgSerial: 2, presence: [enter('d'), enter('e')] });
+      await c.next((m) => m.action === Action.ACK && m.msgSerial === 2);
+      expect((await watcher.channels.get('crowd-whole').presence.get()).map((m) => m.clientId).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    } finally {
+      c.close();
+      closeAll(watcher);
+    }
+  });
+
   it('tells clients its limits in CONNECTED', async () => {
     const c = await RawClient.connect(port);
     const m = await c.next((x) => x.action === Action.CONNECTED);

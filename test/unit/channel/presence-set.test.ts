@@ -86,3 +86,15 @@ describe('PresenceSet holds', () => {
     });
   });
 });
+
+describe('PresenceSet.sizeAfter', () => {
+  const op = (clientId: string, action: number) => ({ id: `c1:1:${clientId}`, action, clientId, connectionId: 'c1', timestamp: 2 });
+  it('counts the members after ops in order: new enters add, leaves of members take away, repeats and leaves of no one do nothing', () => {
+    const set = entered('n1'); // m
+    expect(set.sizeAfter([])).toBe(1);
+    expect(set.sizeAfter([op('a', PresenceAction.ENTER), op('b', PresenceAction.UPDATE)])).toBe(3);
+    expect(set.sizeAfter([op('m', PresenceAction.ENTER), op('m', PresenceAction.UPDATE)])).toBe(1);
+    expect(set.sizeAfter([op('a', PresenceAction.ENTER), op('a', PresenceAction.LEAVE), op('a', PresenceAction.ENTER)])).toBe(2);
+    expect(set.sizeAfter([op('m', PresenceAction.LEAVE), op('x', PresenceAction.LEAVE)])).toBe(0);
+  });
+});
