@@ -74,10 +74,9 @@ export class AckQueue {
     const q = this.slots;
     let first: AckSlot | undefined;
     while ((first = q.at(0))?.done) {
-      const code = first.error?.code ?? 0;
       let n = 1;
       let next: AckSlot | undefined;
-      while ((next = q.at(n))?.done && (next.error?.code ?? 0) === code && next.msgSerial === first.msgSerial + n) n++;
+      while ((next = q.at(n))?.done && sameOutcome(first, next) && next.msgSerial === first.msgSerial + n) n++;
       const res: { serials: string[] }[] = [];
       for (let k = 0; k < n; k++) res.push({ serials: q.shift()!.serials ?? [] });
       this.owner.sendMessage(
@@ -87,4 +86,10 @@ export class AckQueue {
       );
     }
   }
+}
+
+/** Whether two slots' answers go in one ACK or one NACK: both ACKs, or refused with the same error (code and message). */
+function sameOutcome(a: AckSlot, b: AckSlot): boolean {
+  if (!a.error || !b.error) return !a.error && !b.error;
+  return a.error.code === b.error.code && a.error.message === b.error.message;
 }

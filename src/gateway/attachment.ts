@@ -111,6 +111,8 @@ export class Attachment implements LocalSubscriber {
       flags: this.modes | (sync ? Flag.HAS_PRESENCE : 0),
       channelSerial,
       error: error.toInfo(),
+      // The SDK takes an ATTACHED's params as the channel's, none as none (RTL4k1).
+      ...this.applied(false),
     });
     if (sync) this.owner.sendFrames(syncFrames(this.channelName, members, this.format, nextSyncId()));
   }

@@ -126,6 +126,14 @@ describe('an attachment told continuity was lost', () => {
     ]);
   });
 
+  it("says again the params the attach applied (the SDK takes an ATTACHED's as the channel's, RTL4k1)", () => {
+    const { att, sent } = attachment(Flag.SUBSCRIBE);
+    att.params = { delta: 'vcdiff', other: 'x' };
+    att.delta = true;
+    att.discontinuity(error, 'r1~E1~11', []);
+    expect(sent[0]!.params).toEqual({ delta: 'vcdiff' });
+  });
+
   it('says neither to a client that does not take presence, nor when the set is empty', () => {
     const noPresence = attachment(Flag.SUBSCRIBE);
     noPresence.att.discontinuity(error, 'r1~E1~11', [member('a')]);

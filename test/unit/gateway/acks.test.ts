@@ -73,6 +73,19 @@ describe('AckQueue', () => {
     expect(taken()).toEqual([]);
   });
 
+  it('groups NACKs only where the error is the same, message too: each refused publish is told its own reason', () => {
+    const { q, taken } = queue();
+    const s = [0, 1, 2].map((n) => q.slot(n));
+    q.nack(s[0]!, AblyError.of('notPermitted', 'no publish on "a"'));
+    q.nack(s[1]!, AblyError.of('notPermitted', 'no publish on "b"'));
+    q.nack(s[2]!, AblyError.of('notPermitted', 'no publish on "b"'));
+    q.flushNow();
+    expect(taken().map((pm) => [pm.msgSerial, pm.count, pm.error?.message.replace(/^.*: /, '')])).toEqual([
+      [0, 1, 'no publish on "a"'],
+      [1, 2, 'no publish on "b"'],
+    ]);
+  });
+
   it('does not group slots whose msgSerials are not consecutive', () => {
     const { q, taken } = queue();
     const a = q.slot(7);
