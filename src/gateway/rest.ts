@@ -22,7 +22,7 @@ import type { WireFormat } from '../protocol/types.js';
 import { authenticateRest, type Authenticator } from './auth.js';
 import { readDecodedBody, requestUrl, responseFormat, send, sendError } from './http-util.js';
 import { authorizePublish, buildMessages } from './publish.js';
-import { interval, rollup, type StatsUnit } from '../node/stats.js';
+import { interval, rollupPage, type StatsUnit } from '../node/stats.js';
 import { channelMetrics } from '../channel/occupancy.js';
 import type { GatewayServices } from './services.js';
 
@@ -214,21 +214,32 @@ async function annotations(r: RestRequest): Promise<void> {
   send(r.res, 200, page.map((m) => annotationToWire(m, r.format)), r.format, { link: linkHeader('annotations', r.query, next) });
 }
 
-/** Current presence members (as PRESENT), paged by an offset cursor. */
+/**
+ * A page of `items` (sorted by `keyOf`) after the cursor's key, and the next page's cursor
+ * (its last item's key; null at the end). Paged by key, not by offset: items that come or
+ * go between pages shift no other item past the cursor (a member leaving made the next
+ * page skip one still present).
+ */
+function pageAfter<T>(items: readonly T[], keyOf: (item: T) => string, cursor: string | null, limit: number): { page: T[]; next: string | null } {
+  const rest = cursor === null ? items : items.filter((x) => keyOf(x) > cursor);
+  const page = rest.slice(0, limit);
+  return { page, next: rest.length > limit ? keyOf(page[page.length - 1]!) : null };
+}
+
+/** Current presence members (as PRESENT), by clientId and connectionId, paged by key. */
 async function presence(r: RestRequest): Promise<void> {
   const c = creds(r);
   const { name } = unfilteredChannelName(decodeSegment(r.params[0]!), 'presence');
   c.capability.require(name, 'subscribe');
   const limit = intParam(r.query, 'limit', 1, HISTORY_MAX_LIMIT) ?? HISTORY_DEFAULT_LIMIT;
-  const offset = intParam(r.query, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0;
   const filter = {
     ...(r.query.get('clientId') ? { clientId: r.query.get('clientId')! } : {}),
     ...(r.query.get('connectionId') ? { connectionId: r.query.get('connectionId')! } : {}),
   };
   const members = await r.ctx.services.members(channelKey(c.appId, name), filter);
-  members.sort((a, b) => (a.clientId + a.connectionId < b.clientId + b.connectionId ? -1 : 1));
-  const page = members.slice(offset, offset + limit);
-  const next = offset + limit < members.length ? String(offset + limit) : null;
+  const keyOf = (m: { clientId: string; connectionId: string }) => `${m.clientId}\u0000${m.connectionId}`;
+  members.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
+  const { page, next } = pageAfter(members, keyOf, r.query.get('cursor'), limit);
   send(
     r.res,
     200,
@@ -263,13 +274,18 @@ async function stats(r: RestRequest): Promise<void> {
   if (direction !== 'backwards' && direction !== 'forwards') throw AblyError.of('invalidParameterValue', 'direction must be "backwards" or "forwards"');
   const limit = intParam(q, 'limit', 1, HISTORY_MAX_LIMIT) ?? HISTORY_DEFAULT_LIMIT;
   const now = r.ctx.services.now();
-  const end = intParam(q, 'end', 0, Number.MAX_SAFE_INTEGER) ?? now;
-  const start = intParam(q, 'start', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  // A page after the first: `cursor` bounds the query where the last page stopped (its end going backwards, its start going forwards).
+  const cursor = intParam(q, 'cursor', 0, Number.MAX_SAFE_INTEGER);
+  let end = intParam(q, 'end', 0, Number.MAX_SAFE_INTEGER) ?? now;
+  let start = intParam(q, 'start', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  if (cursor !== undefined && direction === 'backwards') end = Math.min(end, cursor);
+  if (cursor !== undefined && direction === 'forwards') start = Math.max(start, cursor);
   if (start > end) throw AblyError.of('invalidParameterValue', 'start must not be after end');
   // Round to whole intervals of the unit, as Ably does.
   const from = interval(start, unit).start;
   const minutes = await r.ctx.services.stats(c.appId, from, end);
-  send(r.res, 200, rollup(minutes, { unit, appId: c.appId, now, direction, limit }), r.format);
+  const { records, next } = rollupPage(minutes, { unit, appId: c.appId, now, direction, limit });
+  send(r.res, 200, records, r.format, { link: linkHeader('stats', q, next && String('end' in next ? next.end : next.start)) });
 }
 
 /** Batch publish limits (Ably: 100 channels × 1000 messages per spec, 2 MiB per request). */
@@ -368,7 +384,7 @@ async function channelStatus(r: RestRequest): Promise<void> {
 /**
  * `GET /channels`: the app's active channels in this region (those a node of it masters:
  * attached somewhere, or with history kept) that the credentials may see, sorted by name,
- * `prefix` and `limit` (≤ 1000, default 100) applied, paged by `cursor`: their names
+ * `prefix` and `limit` (≤ 1000, default 100) applied, paged by name: their names
  * (`by=id`) or their details as `GET /channels/{name}` gives them (`by=value`, the default).
  */
 async function channelList(r: RestRequest): Promise<void> {
@@ -377,11 +393,9 @@ async function channelList(r: RestRequest): Promise<void> {
   const by = r.query.get('by') ?? 'value';
   if (by !== 'id' && by !== 'value') throw AblyError.of('invalidParameterValue', 'by must be id or value');
   const limit = intParam(r.query, 'limit', 1, HISTORY_MAX_LIMIT) ?? HISTORY_DEFAULT_LIMIT;
-  const offset = intParam(r.query, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0;
   const s = r.ctx.services;
   const names = (await s.channels(c.appId)).filter((n) => n.startsWith(prefix) && maySeeDetails(c, n)).sort();
-  const page = names.slice(offset, offset + limit);
-  const next = offset + limit < names.length ? String(offset + limit) : null;
+  const { page, next } = pageAfter(names, (n) => n, r.query.get('cursor'), limit);
   const items = by === 'id' ? page : await Promise.all(page.map((n) => channelDetails(s, c.appId, n)));
   send(r.res, 200, items, r.format, { link: linkHeader('channels', r.query, next) });
 }

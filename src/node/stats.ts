@@ -154,11 +154,19 @@ export interface StatsRecord {
   appId: string;
 }
 
+type RollupOptions = { unit: StatsUnit; appId: string; now: number; direction: 'forwards' | 'backwards'; limit: number };
+
 /** Rolls minutes up into intervals of `unit`, sorted in `direction`, at most `limit`. */
-export function rollup(
-  minutes: StatsBucket[],
-  o: { unit: StatsUnit; appId: string; now: number; direction: 'forwards' | 'backwards'; limit: number },
-): StatsRecord[] {
+export function rollup(minutes: StatsBucket[], o: RollupOptions): StatsRecord[] {
+  return rollupPage(minutes, o).records;
+}
+
+/**
+ * The same, and where the next page begins when there are more intervals than `limit`:
+ * backwards, it ends before the last interval given (`end`); forwards, it starts at the
+ * first interval not given (`start`).
+ */
+export function rollupPage(minutes: StatsBucket[], o: RollupOptions): { records: StatsRecord[]; next: { end: number } | { start: number } | null } {
   const byInterval = new Map<number, { id: string; entries: StatsEntries; last: number }>();
   for (const b of minutes) {
     const iv = interval(b.minute, o.unit);
@@ -168,13 +176,13 @@ export function rollup(
     for (const [k, v] of Object.entries(b.entries)) r.entries[k] = isPeak(k) ? Math.max(r.entries[k] ?? 0, v) : (r.entries[k] ?? 0) + v;
   }
   const current = interval(o.now, o.unit).start;
-  const records = [...byInterval]
-    .sort((a, b) => (o.direction === 'forwards' ? a[0] - b[0] : b[0] - a[0]))
-    .slice(0, o.limit)
-    .map(([start, r]) => {
-      const rec: StatsRecord = { intervalId: r.id, unit: o.unit, entries: r.entries, schema: STATS_SCHEMA, appId: o.appId };
-      if (start === current && o.unit !== 'minute') rec.inProgress = interval(r.last, 'minute').id;
-      return rec;
-    });
-  return records;
+  const sorted = [...byInterval].sort((a, b) => (o.direction === 'forwards' ? a[0] - b[0] : b[0] - a[0]));
+  const given = sorted.slice(0, o.limit);
+  const records = given.map(([start, r]) => {
+    const rec: StatsRecord = { intervalId: r.id, unit: o.unit, entries: r.entries, schema: STATS_SCHEMA, appId: o.appId };
+    if (start === current && o.unit !== 'minute') rec.inProgress = interval(r.last, 'minute').id;
+    return rec;
+  });
+  if (sorted.length <= o.limit) return { records, next: null };
+  return { records, next: o.direction === 'backwards' ? { end: given[given.length - 1]![0] - 1 } : { start: sorted[o.limit]![0] } };
 }

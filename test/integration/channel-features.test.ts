@@ -213,6 +213,8 @@ describe('channel status, batch publish, idempotency and stats', () => {
     expect(page1.statusCode).toBe(200);
     expect(page1.items).toEqual(['enum-a', 'enum-b']);
     expect(page1.hasNext()).toBe(true);
+    // A channel that sorts before the cursor, new between the pages, does not bring one of page 1 back.
+    await r.channels.get('enum-0').publish('x', 'here');
     const page2 = await page1.next();
     expect(page2!.items).toEqual(['enum-c']);
     expect(page2!.hasNext()).toBe(false);
@@ -226,6 +228,26 @@ describe('channel status, batch publish, idempotency and stats', () => {
     const bad = await r.request('get', '/channels', 3, { by: 'everything' }, null);
     expect(bad.statusCode).toBe(400);
     expect(bad.errorCode).toBe(40003);
+  });
+
+  it('pages presence members by key: a member leaving between pages makes the next page skip no one still there', async () => {
+    const c = realtime(port);
+    try {
+      const p = c.channels.get('presence-pages').presence;
+      for (let i = 0; i < 5; i++) await p.enterClient(`c${i}`);
+      const r = rest(d.port('r1-n2'));
+      const page1 = await r.channels.get('presence-pages').presence.get({ limit: 2 });
+      expect(page1.items.map((m) => m.clientId)).toEqual(['c0', 'c1']);
+      await p.leaveClient('c0');
+      await waitFor(async () => (await r.channels.get('presence-pages').presence.get()).items.length === 4, { what: 'c0 gone' });
+      const page2 = await page1.next();
+      expect(page2!.items.map((m) => m.clientId)).toEqual(['c2', 'c3']);
+      const page3 = await page2!.next();
+      expect(page3!.items.map((m) => m.clientId)).toEqual(['c4']);
+      expect(page3!.hasNext()).toBe(false);
+    } finally {
+      closeAll(c);
+    }
   });
 
   it('stores a message once when the same id is published over REST and realtime', async () => {

@@ -76,6 +76,18 @@ describe('[meta]stats:minute', () => {
       // As the region's `GET /stats` gives that minute.
       const page = await rest(d.port('r1-n1')).stats({ unit: 'minute', start, end: start });
       expect((page.items[0] as unknown as { entries: Record<string, number> }).entries['messages.inbound.rest.messages.count']).toBe(5);
+      // Paged one interval at a time (by the SDK, from the Link header): the newest, then the one before, down to `minute`.
+      let p = await rest(d.port('r1-n1')).stats({ unit: 'minute', start, limit: 1 });
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        expect(p.items).toHaveLength(1);
+        ids.push((p.items[0] as unknown as { intervalId: string }).intervalId);
+        if (!p.hasNext()) break;
+        p = (await p.next())!;
+      }
+      expect(ids.length, `pages ${ids.join(', ')}`).toBeGreaterThan(1);
+      expect(ids.at(-1)).toBe(minute);
+      expect([...ids].sort().reverse()).toEqual(ids);
       // A new attach with rewind=1 gets the last update.
       const got: string[] = [];
       await late.channels.get(STATS_CHANNEL, { params: { rewind: '1' } }).subscribe((m) => void got.push(m.name!));
