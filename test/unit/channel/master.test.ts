@@ -480,7 +480,7 @@ describe('ChannelMaster towards other regions', () => {
 
     it('takes it as handed over with its subscribers (a handoff or a claim)', () => {
       const { master } = takenOver(5000, 10_000);
-      master.subscribers.add('n2');
+      master.restoreSubscriber('n2');
       expect(master.interestBegan).toBe(5000);
       expect(master.regions.behind('us', { epoch: 'usep', seq: 3 })).toEqual({ epoch: '', afterSeq: 0, since: 5000 });
     });
