@@ -14,6 +14,9 @@ import type { Holding, RegistryDeps } from './registry.js';
 import { INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate } from './replication.js';
 import { ChannelState, type ChannelSnapshot } from './state.js';
 
+/** A leaving node waits up to this much longer for handoffs not yet taken (pushAgain): time for a paused owner to be declared down. */
+export const HANDOFF_UNANSWERED_MS = 4500;
+
 /** What of the registry moving a state uses. */
 export interface HandoffHost {
   readonly deps: RegistryDeps;
@@ -21,6 +24,8 @@ export interface HandoffHost {
   readonly tombstones: Map<ChannelKey, ChannelSnapshot>;
   /** Channels whose state is being pushed (one push at a time each). */
   readonly pushing: Set<ChannelKey>;
+  /** Channels whose last push went unanswered, and where to (a leaving node pushes them again: pushAgain). */
+  readonly unanswered: Map<ChannelKey, NodeId>;
   keepStale(key: ChannelKey, state: ChannelState): void;
   /** Makes this node master from a state handed to it; requests waiting on a claim of ours go to it. */
   takeOver(key: ChannelKey, snap: ChannelSnapshot): ChannelMaster;
@@ -44,6 +49,7 @@ export function pushState(host: HandoffHost, key: ChannelKey, h: Extract<Holding
       const reply = await deps.rpc
         .request(owner, { type: 'sync', channel: key, snapshot: snap, role: 'handoff' }, INTERNAL_REQUEST_TIMEOUT_MS)
         .catch(() => null);
+      answered(host, key, owner, reply);
       deps.log.debug({ channel: key, to: owner, serial: snap.base + snap.entries.length, reply: reply?.kind ?? 'no reply' }, 'handed channel off');
     } finally {
       pushing.delete(key);
@@ -61,7 +67,35 @@ export function pushCopy(host: HandoffHost, key: ChannelKey, state: ChannelState
   void deps.rpc
     .request(owner, { type: 'sync', channel: key, snapshot: snap, role: 'handoff' }, INTERNAL_REQUEST_TIMEOUT_MS)
     .catch(() => null)
+    .then((reply) => answered(host, key, owner, reply))
     .finally(() => pushing.delete(key));
+}
+
+/** A push's answer: taken (the owner holds the state, as master or copy), or not (none came, or it refused). */
+function answered(host: HandoffHost, key: ChannelKey, to: NodeId, reply: ReplyBody | null): void {
+  if (reply?.kind === 'ok') host.unanswered.delete(key);
+  else host.unanswered.set(key, to);
+}
+
+/**
+ * A leaving node pushes again each channel whose push went unanswered, from the copy it
+ * kept, to the owner now (the one it went to, or the next once the ring has dropped that
+ * one): an owner paused or cut off when the push went would otherwise leave the state
+ * with a node about to exit (chaos seed 5203: a stop while the new owner was paused, and
+ * the channel restarted in a new epoch, its lifecycle's announced state lost with it).
+ */
+export function pushAgain(host: HandoffHost): void {
+  const { deps, holdings, pushing, unanswered } = host;
+  for (const key of unanswered.keys()) {
+    if (pushing.has(key)) continue;
+    const h = holdings.get(key);
+    const owner = deps.ring().owner(key);
+    if (h?.role !== 'stale' || owner === null || owner === deps.self) {
+      unanswered.delete(key);
+      continue;
+    }
+    pushCopy(host, key, h.state, owner);
+  }
 }
 
 /** A state sent to us: a new replica's copy from its master, or a handoff to us as owner. */

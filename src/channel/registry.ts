@@ -14,9 +14,8 @@
  * - A replica accepts entries only from the node its own view names master, and only
  *   contiguously (otherwise it asks for a full sync). The master ACKs nothing before the
  *   replica holds it; so a master whose replica disagrees with it stalls, never forks.
- * - When the ring changes, a master that is no longer owner stops and pushes its state
- *   to the new owner (handoff); a replica whose master left the ring promotes itself if
- *   it is now owner, or pushes its copy to the owner (handoff.ts).
+ * - When the ring changes, a master no longer owner stops and pushes its state to the new
+ *   owner (handoff); a replica whose master left promotes itself or pushes (handoff.ts).
  * - Copies no longer needed are kept for a grace period to answer claims, then dropped.
  */
 import { AblyError } from '../errors.js';
@@ -39,7 +38,7 @@ import type { OriginPosition } from '../protocol/serial.js';
 import { splitChannelKey, type ChannelKey, type LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
 import { askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, PendingClaims } from './claim.js';
-import { pushCopy, pushState, takeSync, type HandoffHost } from './handoff.js';
+import { HANDOFF_UNANSWERED_MS, pushAgain, pushCopy, pushState, takeSync, type HandoffHost } from './handoff.js';
 import type { ReplicaBroadcast, Replicated } from './batches.js';
 import { ChannelMaster } from './master.js';
 import { HomeTakes, isMetaChannel, type LifecycleDeps } from './lifecycle.js';
@@ -138,6 +137,7 @@ export class ChannelRegistry {
       holdings: this.holdings,
       tombstones: this.tombstones,
       pushing: this.pushing,
+      unanswered: new Map(),
       keepStale: (key, state) => this.keepStale(key, state),
       takeOver: (key, snap) => {
         const master = this.install(key, snap, snap.subscribers ?? []);
@@ -162,15 +162,17 @@ export class ChannelRegistry {
   }
 
   /**
-   * Leaving: waits (up to `timeoutMs`) until every channel this node masters has been
-   * handed to its new owner. The ring must already exclude this node.
+   * Leaving: waits (up to `timeoutMs`, and `unansweredMs` more while a push is unanswered:
+   * pushAgain) until every channel it mastered is handed over. The ring must exclude it.
    */
-  async drain(timeoutMs: number): Promise<void> {
-    const deadline = this.elapsed() + timeoutMs;
+  async drain(timeoutMs: number, unansweredMs = HANDOFF_UNANSWERED_MS): Promise<void> {
+    const start = this.elapsed();
     for (;;) {
       this.reconcile();
+      pushAgain(this.moves);
       const masters = [...this.liveMasters()].length;
-      if ((masters === 0 && this.pushing.size === 0) || this.elapsed() >= deadline) return;
+      const unsure = this.pushing.size + this.moves.unanswered.size;
+      if ((masters === 0 && unsure === 0) || this.elapsed() - start >= timeoutMs + (unsure ? unansweredMs : 0)) return;
       await sleep(20);
     }
   }

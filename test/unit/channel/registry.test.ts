@@ -355,6 +355,30 @@ describe('ChannelRegistry', () => {
     expect(masterState(a, key)).toBeNull();
   });
 
+  it("a leaving master whose handoff went unanswered (the new owner paused) pushes it again to the next owner before it goes, with every publish", async () => {
+    const region = makeRegion(['a', 'b', 'c', 'd']);
+    nodes = region.nodes;
+    await startAll(nodes);
+    const [a] = nodes as [TestNode];
+    const key = channelOwnedBy(['a', 'b', 'c', 'd'], 'a');
+    for (let i = 0; i < 3; i++) await a.publisher.send('src', key, { type: 'publish', messages: [msg(i)] });
+    const without = (...gone: string[]) => ['a', 'b', 'c', 'd'].filter((n) => !gone.includes(n));
+    // The owner after a (its replica, the one other copy) is paused: nothing reaches it or comes from it.
+    const paused = new Ring(without('a')).owner(key)!;
+    expect(paused).toBe(new Ring(without()).replica(key));
+    for (const n of nodes) if (n.id !== paused) region.net.cut(paused, n.id);
+    const next = nodes.find((n) => n.id === new Ring(without('a', paused)).owner(key))!;
+    expect(next.registry.holding(key)).toBeUndefined();
+    setView(a, without('a'));
+    for (const n of nodes) if (n !== a && n.id !== paused) setView(n, without('a'), ['a']);
+    const drained = a.registry.drain(100, 8000);
+    await waitFor(() => a.registry.holding(key)?.role === 'stale', { what: "a's master stopped and pushing" });
+    // The paused node is declared down (after the push timed out, or while it waits).
+    for (const n of nodes) if (n.id !== paused) setView(n, without('a', paused), n === a ? [] : ['a']);
+    await drained;
+    expect(publishedSeqs(masterState(next, key)!)).toEqual([0, 1, 2]);
+  });
+
   it('answers a probe (does anyone hold the channel?) with no history and no dedup window, from master and replica alike', async () => {
     const ns = await startTrio(nodes);
     const [a] = ns;
