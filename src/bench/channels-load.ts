@@ -56,6 +56,12 @@ export interface ChannelsOptions {
   fixedReps: number;
   /** Wait before reading memory, so allocation settles. */
   rssSettleMs: number;
+  /**
+   * After everything is attached and RSS read: how long the nodes' CPU is read with nothing
+   * published (what holding the channels costs: the periodic audits, retention, timers),
+   * once what the attaches set off has settled.
+   */
+  idleCpuMs: number;
   /** Before the ladder, wait up to this long for other processes to use less than 40 % of a core. */
   quietWaitMs: number;
 }
@@ -202,12 +208,13 @@ async function run(ctx: ScenarioContext, region: Region, loadgen: ChannelsLoadge
       `(${open.attachesPerS} attaches/s)${open.errors.length ? `: ${open.errors.slice(0, 3).join('; ')}` : ''}`,
   );
   if (open.subscriptions === 0) throw new Error(`no channel could be attached (${open.errors.join('; ')})`);
+  await sleep(o.rssSettleMs);
+  const attached = rssPerNode(region);
   // CPU while nothing is published: what holding the channels and connections costs.
   const cpu0 = cpuSecondsOf(pids);
   const t0 = performance.now();
-  await sleep(o.rssSettleMs);
+  await sleep(o.idleCpuMs);
   const idleCpuPct = (100 * (cpuSecondsOf(pids) - cpu0)) / ((performance.now() - t0) / 1000);
-  const attached = rssPerNode(region);
   log(`  idle with everything attached: server CPU ${idleCpuPct.toFixed(0)} % of a core; RSS ${Object.values(attached).map((b) => (b / 1048576).toFixed(0)).join(' / ')} MB`);
 
   const own = [...pids, loadgen.pid, process.pid];

@@ -111,7 +111,7 @@ export const PROFILES: Record<Mode, ModeProfile> = {
     connections: { count: 20_000, concurrency: 500, settleMs: 1500, reps: 1, servers: ['ably-ng', 'ws'] },
     scale: { subscribers: [100, 1000, 10_000], servers: ['ably-ng'] },
     region: { subscribers: [100], lightPublishPerS: 100, lightSubscribers: 10, lightStepMs: 1000, reps: 3, hopRtts: 2000, hopMessages: 30_000 },
-    channels: { ...CHANNELS_COMMON, channels: 10_000, stepFactor: 2, maxSteps: 7, stepMs: 1000, drainMs: 2000, settleMaxMs: 8000, halfReps: 3, fixedReps: 3, rssSettleMs: 1500, quietWaitMs: 2000 },
+    channels: { ...CHANNELS_COMMON, channels: 10_000, stepFactor: 2, maxSteps: 7, stepMs: 1000, drainMs: 2000, settleMaxMs: 8000, halfReps: 3, fixedReps: 3, rssSettleMs: 1500, idleCpuMs: 3000, quietWaitMs: 2000 },
     scaleRegion: { channels: [100, 1000, 10_000], nodes: [1, 3, 5], nodesChannels: 1000 },
     crossRegion: { nodesPerRegion: 3, subscribersPerGroup: 20, ratePerS: 100, measureMs: 3000, rounds: 4, addedDelayMs: 40, settleMs: 500, quietWaitMs: 3000 },
     failover: {
@@ -155,7 +155,7 @@ export const PROFILES: Record<Mode, ModeProfile> = {
     connections: { count: 20_000, concurrency: 500, settleMs: 3000, reps: 2, servers: ['ably-ng', 'ws', 'nats', 'mosquitto'] },
     scale: { subscribers: [100, 1000, 3000, 10_000], servers: ['ably-ng', 'ws-corked'] },
     region: { subscribers: [100, 1000], lightPublishPerS: 100, lightSubscribers: 10, lightStepMs: 3000, reps: 5, hopRtts: 5000, hopMessages: 200_000 },
-    channels: { ...CHANNELS_COMMON, channels: 10_000, stepFactor: 1.5, maxSteps: 10, stepMs: 3000, drainMs: 4000, settleMaxMs: 20_000, halfReps: 5, fixedReps: 5, rssSettleMs: 3000, quietWaitMs: 10_000 },
+    channels: { ...CHANNELS_COMMON, channels: 10_000, stepFactor: 1.5, maxSteps: 10, stepMs: 3000, drainMs: 4000, settleMaxMs: 20_000, halfReps: 5, fixedReps: 5, rssSettleMs: 3000, idleCpuMs: 5000, quietWaitMs: 10_000 },
     scaleRegion: { channels: [100, 1000, 10_000], nodes: [1, 3, 5], nodesChannels: 10_000 },
     crossRegion: { nodesPerRegion: 3, subscribersPerGroup: 50, ratePerS: 100, measureMs: 10_000, rounds: 6, addedDelayMs: 40, settleMs: 1000, quietWaitMs: 10_000 },
     failover: {
