@@ -7,10 +7,15 @@
  * of an idle region's CPU (the fifty-second session's profile; BENCHMARKS.md). The digests
  * are now made in one walk for every node and kept until something they depend on changes:
  * a holding set or removed (the registry's map: `WatchedMap`), a master's subscribing nodes
- * (`SubscribingNodes`' `changed`), a master stopping. Each of those bumps a generation; an
- * answer made at an older one is made again. So is one older than `MAX_AGE_MS`, whatever
- * the generation says, so that a change this bookkeeping missed would cost at most that
- * long a delay in the audit's repair, not the repair.
+ * (`SubscribingNodes`' `changed`), a master stopping. Each of those bumps a generation;
+ * digests made at an older one are made again, but not more than once in `REMAKE_MS` (with
+ * subscriptions changing all the time, the walk would otherwise be made for each node's
+ * question, as before, and cost more: a master's every subscriber is visited). Until then an
+ * answer may be a second old: where it differs from the node's digest, the list the node
+ * is given is made afresh, and where it matches one that is out of date, the next audit
+ * finds it. Digests older than `MAX_AGE_MS` are made again whatever the generation says, so
+ * that a change this bookkeeping missed would cost at most that long a delay in the audit's
+ * repair, not the repair.
  */
 import type { NodeId } from '../transport/messages.js';
 import type { ChannelKey } from './entry.js';
@@ -18,6 +23,8 @@ import { addToDigest, emptyDigest, type SubDigest } from './sub-digest.js';
 
 /** Digests older than this are made again even if nothing was seen to change (ms). */
 export const MAX_AGE_MS = 30_000;
+/** After a change, digests are made again at most this often (ms). */
+export const REMAKE_MS = 1000;
 
 /** What the digests read of a live master. */
 export interface AuditedMaster {
@@ -50,7 +57,8 @@ export class SubscriberDigests {
   of(node: NodeId): SubDigest {
     const now = this.clock();
     let made = this.made;
-    if (!made || made.generation !== this.generation || now - made.at >= MAX_AGE_MS) {
+    const age = made ? now - made.at : Infinity;
+    if (!made || age >= MAX_AGE_MS || (made.generation !== this.generation && age >= REMAKE_MS)) {
       made = this.made = { generation: this.generation, at: now, byNode: this.make() };
     }
     return made.byNode.get(node) ?? emptyDigest();

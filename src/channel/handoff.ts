@@ -14,8 +14,13 @@ import type { Holding, RegistryDeps } from './registry.js';
 import { INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate } from './replication.js';
 import { ChannelState, type ChannelSnapshot } from './state.js';
 
-/** A leaving node waits up to this much longer for handoffs not yet taken (pushAgain): time for a paused owner to be declared down. */
-export const HANDOFF_UNANSWERED_MS = 4500;
+/**
+ * A leaving node waits up to this much longer for handoffs not yet taken (pushAgain): time
+ * for a paused owner to be declared down (4.2 s of silence, from before the stop began).
+ * Within the 10 s a stopping node has (cli/node.ts): 3 s of drain and this, then up to 3.5 s
+ * for its clients' acknowledgements and 1 s for their connection records.
+ */
+export const HANDOFF_UNANSWERED_MS = 2000;
 
 /** What of the registry moving a state uses. */
 export interface HandoffHost {
@@ -24,8 +29,8 @@ export interface HandoffHost {
   readonly tombstones: Map<ChannelKey, ChannelSnapshot>;
   /** Channels whose state is being pushed (one push at a time each). */
   readonly pushing: Set<ChannelKey>;
-  /** Channels whose last push went unanswered, and where to (a leaving node pushes them again: pushAgain). */
-  readonly unanswered: Map<ChannelKey, NodeId>;
+  /** Channels whose last push, made out of the ring (leaving), went unanswered, with their subscribing nodes (pushAgain). */
+  readonly unanswered: Map<ChannelKey, NodeId[]>;
   keepStale(key: ChannelKey, state: ChannelState): void;
   /** Makes this node master from a state handed to it; requests waiting on a claim of ours go to it. */
   takeOver(key: ChannelKey, snap: ChannelSnapshot): ChannelMaster;
@@ -49,7 +54,7 @@ export function pushState(host: HandoffHost, key: ChannelKey, h: Extract<Holding
       const reply = await deps.rpc
         .request(owner, { type: 'sync', channel: key, snapshot: snap, role: 'handoff' }, INTERNAL_REQUEST_TIMEOUT_MS)
         .catch(() => null);
-      answered(host, key, owner, reply);
+      answered(host, key, reply, snap.subscribers);
       deps.log.debug({ channel: key, to: owner, serial: snap.base + snap.entries.length, reply: reply?.kind ?? 'no reply' }, 'handed channel off');
     } finally {
       pushing.delete(key);
@@ -57,24 +62,28 @@ export function pushState(host: HandoffHost, key: ChannelKey, h: Extract<Holding
   })();
 }
 
-/** A replica whose master left pushes its copy to the channel's owner. */
-export function pushCopy(host: HandoffHost, key: ChannelKey, state: ChannelState, owner: NodeId): void {
+/** A replica whose master left pushes its copy to the channel's owner (a leaving master pushing again: with its subscribing nodes). */
+export function pushCopy(host: HandoffHost, key: ChannelKey, state: ChannelState, owner: NodeId, subscribers?: NodeId[]): void {
   const { deps, pushing } = host;
   if (pushing.has(key)) return;
   pushing.add(key);
   host.keepStale(key, state);
-  const snap = { ...state.snapshot(), wasMaster: true };
+  const snap = { ...state.snapshot(), wasMaster: true, ...(subscribers ? { subscribers } : {}) };
   void deps.rpc
     .request(owner, { type: 'sync', channel: key, snapshot: snap, role: 'handoff' }, INTERNAL_REQUEST_TIMEOUT_MS)
     .catch(() => null)
-    .then((reply) => answered(host, key, owner, reply))
+    .then((reply) => answered(host, key, reply, subscribers ?? []))
     .finally(() => pushing.delete(key));
 }
 
-/** A push's answer: taken (the owner holds the state, as master or copy), or not (none came, or it refused). */
-function answered(host: HandoffHost, key: ChannelKey, to: NodeId, reply: ReplyBody | null): void {
-  if (reply?.kind === 'ok') host.unanswered.delete(key);
-  else host.unanswered.set(key, to);
+/**
+ * A push's answer: taken (the owner holds the state, as master or copy), or not (none came,
+ * or it refused). Only a node out of the ring (leaving) keeps note of one not taken: it is
+ * the one that pushes again before it goes.
+ */
+function answered(host: HandoffHost, key: ChannelKey, reply: ReplyBody | null, subscribers: NodeId[]): void {
+  if (reply?.kind === 'ok' || host.deps.ring().has(host.deps.self)) host.unanswered.delete(key);
+  else host.unanswered.set(key, subscribers);
 }
 
 /**
@@ -86,7 +95,7 @@ function answered(host: HandoffHost, key: ChannelKey, to: NodeId, reply: ReplyBo
  */
 export function pushAgain(host: HandoffHost): void {
   const { deps, holdings, pushing, unanswered } = host;
-  for (const key of unanswered.keys()) {
+  for (const [key, subscribers] of unanswered) {
     if (pushing.has(key)) continue;
     const h = holdings.get(key);
     const owner = deps.ring().owner(key);
@@ -94,7 +103,7 @@ export function pushAgain(host: HandoffHost): void {
       unanswered.delete(key);
       continue;
     }
-    pushCopy(host, key, h.state, owner);
+    pushCopy(host, key, h.state, owner, subscribers);
   }
 }
 

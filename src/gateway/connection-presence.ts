@@ -46,7 +46,9 @@ export class ConnectionPresence {
    * would be taken away by it.
    */
   op(key: string, ops: readonly PresenceMessage[], send: () => Promise<void>): Promise<void> {
-    const p = (this.holds.get(key) ?? Promise.resolve()).then(send).then(() => this.applied(key, ops));
+    // Sent now where no hold waits: in order with the connection's publishes read in the same turn.
+    const hold = this.holds.get(key);
+    const p = (hold ? hold.then(send) : send()).then(() => this.applied(key, ops));
     let set = this.inFlight.get(key);
     if (!set) this.inFlight.set(key, (set = new Set()));
     const s = set;

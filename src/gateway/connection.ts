@@ -411,6 +411,8 @@ export class Connection implements AttachmentOwner {
         return;
       }
       const next = new Attachment(this, channelKey(this.credentials.appId, parsed.name), name, {});
+      // Its name says whether it is filtered (no presence of its own), whatever becomes of its ATTACH.
+      next.filter = parsed.filter;
       if (att) next.chain = att.chain;
       this.attachments.set(name, (att = next));
     }
@@ -429,11 +431,13 @@ export class Connection implements AttachmentOwner {
       this.attachments.set(att.channelName, att);
     }
     const channel = parsed.name;
+    // An ATTACH refused takes the members away only from a channel the client had attached (its SDK fails it).
+    const leave = att.state === 'attached' && !att.filter;
     att.params = params;
     const requested = typeof pm.flags === 'number' && (pm.flags & MODE_MASK) !== 0 ? pm.flags & MODE_MASK : DEFAULT_MODES;
     const granted = requested & permittedModes(this.credentials.capability, parsed);
     if (granted === 0) {
-      this.forget(att);
+      this.forget(att, leave);
       this.sendError(AblyError.of('notPermitted', `no capability to attach to channel "${parsed.resource}"`), att.channelName);
       return;
     }
@@ -450,7 +454,7 @@ export class Connection implements AttachmentOwner {
       att.delta = parseDeltaParam(att.params.delta);
       att.filter = parsed.filter;
     } catch (err) {
-      this.forget(att);
+      this.forget(att, leave);
       this.sendError(err, att.channelName);
       return;
     }
@@ -460,7 +464,7 @@ export class Connection implements AttachmentOwner {
     try {
       outcome = await client.attach(att, resume, resumeError, rewind);
     } catch (err) {
-      this.forget(att);
+      this.forget(att, leave);
       // DETACHED with an error: the SDK retries the attach after its channel retry timeout.
       this.sendMessage({ action: Action.DETACHED, channel: att.channelName, error: toAblyError(err).toInfo() });
       return;
@@ -503,10 +507,10 @@ export class Connection implements AttachmentOwner {
    * one is there), and its members leave: the SDK forgets them on DETACHED or a channel's
    * ERROR (RTP5a); a filtered channel has none of its own.
    */
-  private forget(att: Attachment): void {
+  private forget(att: Attachment, leave = !att.filter): void {
     this.dropAttachment(att);
     if (this.attachments.get(att.channelName) === att) this.attachments.delete(att.channelName);
-    if (!att.filter) this.presence.detached(att.key);
+    if (leave) this.presence.detached(att.key);
   }
 
   private dropAttachment(att: Attachment): void {

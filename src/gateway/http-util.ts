@@ -22,6 +22,8 @@ export function requestUrl(req: IncomingMessage): URL | null {
   }
 }
 
+/** Paths a browser page of another origin may not read: the node's own, not the app's (no credentials guard them). */
+const NOT_CROSS_ORIGIN = new Set(['/health', '/metrics']);
 /** Headers a browser may read of a cross-origin answer: paging links and Ably's error headers. */
 const EXPOSED = 'link, x-ably-errorcode, x-ably-errormessage';
 const METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
@@ -34,6 +36,7 @@ const METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
  */
 export function cors(req: IncomingMessage, res: ServerResponse): boolean {
   const origin = req.headers.origin;
+  if (NOT_CROSS_ORIGIN.has((req.url ?? '/').split('?')[0]!)) return false;
   if (origin) {
     res.setHeader('access-control-allow-origin', origin);
     res.setHeader('access-control-allow-credentials', 'true');

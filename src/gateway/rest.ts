@@ -297,6 +297,8 @@ const MAX_BATCH_MESSAGES = 1000;
  * and took 1.2 GB of the node's heap (a review, fifty-second session).
  */
 const MAX_BATCH_REQUEST_CHANNELS = 1000;
+/** Messages a batch publish makes in all (each spec's messages × its channels): one spec at Ably's limits (100 × 1000). */
+const MAX_BATCH_REQUEST_PUBLISHES = 100_000;
 
 /** `POST /messages`: one or many BatchSpecs `{channels, messages}`; results per channel. */
 async function batchPublish(r: RestRequest): Promise<void> {
@@ -307,12 +309,18 @@ async function batchPublish(r: RestRequest): Promise<void> {
   const specs = (single ? [body] : body) as unknown[];
   if (specs.length === 0) throw AblyError.of('badRequest', 'a batch needs at least one spec');
   let named = 0;
+  let made = 0;
   for (const spec of specs) {
-    const channels = (spec as { channels?: unknown } | null)?.channels;
-    named += typeof channels === 'string' ? 1 : Array.isArray(channels) ? channels.length : 0;
+    const { channels, messages } = (spec ?? {}) as { channels?: unknown; messages?: unknown };
+    const n = typeof channels === 'string' ? 1 : Array.isArray(channels) ? channels.length : 0;
+    named += n;
+    made += n * (Array.isArray(messages) ? messages.length : 1);
   }
   if (named > MAX_BATCH_REQUEST_CHANNELS) {
     throw AblyError.of('tooManyChannels', `at most ${MAX_BATCH_REQUEST_CHANNELS} channels in one batch publish request (this one names ${named})`);
+  }
+  if (made > MAX_BATCH_REQUEST_PUBLISHES) {
+    throw AblyError.of('badRequest', `at most ${MAX_BATCH_REQUEST_PUBLISHES} messages in one batch publish request, counting each channel's (this one makes ${made})`);
   }
   const out = [];
   for (const raw of specs) {

@@ -124,6 +124,31 @@ describe('frames racing on one connection', () => {
     }
   });
 
+  it("a refused ATTACH of a filtered or qualified name of a channel leaves the members entered on the channel's own name", async () => {
+    const channel = channelMasteredBy(N, 'r1-n2', 'race-filter-refused');
+    const { c } = await connectedRaw('r1-n1', { clientId: 'erin' });
+    try {
+      c.send({ action: Action.ATTACH, channel });
+      await c.next((m) => m.action === Action.ATTACHED);
+      c.send({ action: Action.PRESENCE, channel, msgSerial: 0, presence: [{ action: PresenceAction.ENTER, data: 'x' }] });
+      await c.next((m) => m.action === Action.ACK);
+      const filtered = `[filter=${Buffer.from("name == 'x'").toString('base64')}]${channel}`;
+      // A filtered channel takes no rewind (40003), and a rewind that does not parse is refused too.
+      c.send({ action: Action.ATTACH, channel: filtered, params: { rewind: '1' } });
+      c.send({ action: Action.ATTACH, channel: `[?rewind=never]${channel}` });
+      await c.next((m) => m.action === Action.ERROR && m.channel === filtered);
+      await c.next((m) => m.action === Action.ERROR && m.channel === `[?rewind=never]${channel}`);
+      // Then a DETACH of the refused filtered name: not a detach of the channel either.
+      c.send({ action: Action.DETACH, channel: filtered });
+      await c.next((m) => m.action === Action.DETACHED && m.channel === filtered);
+      c.send({ action: Action.MESSAGE, channel, msgSerial: 1, messages: [{ data: 'after' }] });
+      await c.next((m) => m.action === Action.ACK && m.msgSerial === 1);
+      expect(await members(channel)).toEqual(['erin']);
+    } finally {
+      c.close();
+    }
+  });
+
   it('a presence ENTER whose socket goes before its ACK: the member leaves after the grace period', async () => {
     const channel = channelMasteredBy(N, 'r1-n2', 'race-enter-drop');
     const { c } = await connectedRaw('r1-n1', { clientId: 'bob' });

@@ -282,6 +282,9 @@ describe('REST bad input', () => {
     expect(await history.json()).toEqual([]);
     const ok = await post([spec(20), { channels: 'bulk-one', messages: { data: 'y' } }]);
     expect(ok.status).toBe(201);
+    // Nor more than 100,000 messages in all (each spec's messages on each of its channels).
+    const many = { channels: Array.from({ length: 100 }, (_, j) => `bulk-m-${j}`), messages: Array.from({ length: 1000 }, () => ({})) };
+    await expectRestError(await post([many, many]), 400, 40000);
   });
 
   it('rejects bad history params with 40003 and unknown paths with 404 40400', async () => {

@@ -160,8 +160,10 @@ describe('channel status, batch publish, idempotency and stats', () => {
     expect(refused.status).toBe(401);
     expect(refused.headers.get('access-control-allow-origin')).toBe(origin);
     expect(refused.headers.get('access-control-expose-headers')).toContain('x-ably-errorcode');
-    // Without an Origin (not a browser), none of it.
+    // Without an Origin (not a browser), none of it; nor for the node's own health and metrics.
     expect((await fetch(`${base}/time`)).headers.get('access-control-allow-origin')).toBeNull();
+    expect((await fetch(`${base}/health`, { headers: { origin } })).headers.get('access-control-allow-origin')).toBeNull();
+    expect((await fetch(`${base}/metrics`, { method: 'OPTIONS', headers: { origin } })).status).not.toBe(204);
   });
 
   it('publishes a batch to many channels and reports each result', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_AGE_MS, SubscriberDigests, WatchedMap, type AuditedMaster } from '../../../src/channel/audit-digests.js';
+import { MAX_AGE_MS, REMAKE_MS, SubscriberDigests, WatchedMap, type AuditedMaster } from '../../../src/channel/audit-digests.js';
 import { SubscribingNodes } from '../../../src/channel/batches.js';
 import { hashName, sameDigest, subDigest } from '../../../src/channel/sub-digest.js';
 
@@ -32,7 +32,7 @@ describe('SubscriberDigests', () => {
     expect(m.walks).toBe(1);
   });
 
-  it('walks again only after a change, or once the digests are MAX_AGE_MS old', () => {
+  it('walks again after a change, at most once in REMAKE_MS, or once the digests are MAX_AGE_MS old', () => {
     const m = masters();
     m.map.set('app:a', master('app:a', 'n1'));
     let now = 0;
@@ -40,17 +40,25 @@ describe('SubscriberDigests', () => {
     d.of('n1');
     d.of('n2');
     expect(m.walks).toBe(1);
-    // A change the digests are told of shows at once.
+    // A change the digests are told of shows once REMAKE_MS have passed since they were made.
     m.map.get('app:a')!.subscribers.add('n2');
     d.changed();
+    now = REMAKE_MS - 1;
+    expect(sameDigest(d.of('n2'), subDigest([]))).toBe(true);
+    expect(m.walks).toBe(1);
+    now = REMAKE_MS;
     expect(sameDigest(d.of('n2'), subDigest(['app:a']))).toBe(true);
+    expect(m.walks).toBe(2);
+    // Without a change, no walk however often they are asked.
+    now = 5 * REMAKE_MS;
+    d.of('n1');
     expect(m.walks).toBe(2);
     // One they are not told of (a missed bump) shows once they are old enough, not before.
     m.map.set('app:b', master('app:b', 'n1'));
-    now = MAX_AGE_MS - 1;
+    now = REMAKE_MS + MAX_AGE_MS - 1;
     expect(sameDigest(d.of('n1'), subDigest(['app:a']))).toBe(true);
     expect(m.walks).toBe(2);
-    now = MAX_AGE_MS;
+    now = REMAKE_MS + MAX_AGE_MS;
     expect(sameDigest(d.of('n1'), subDigest(['app:a', 'app:b']))).toBe(true);
     expect(m.walks).toBe(3);
   });

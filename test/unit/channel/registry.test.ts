@@ -369,6 +369,9 @@ describe('ChannelRegistry', () => {
     for (const n of nodes) if (n.id !== paused) region.net.cut(paused, n.id);
     const next = nodes.find((n) => n.id === new Ring(without('a', paused)).owner(key))!;
     expect(next.registry.holding(key)).toBeUndefined();
+    // A node subscribed at a: the master a's copy makes knows it.
+    const subscriber = nodes.find((n) => n !== a && n.id !== paused)!;
+    await subscriber.rpc.request('a', { type: 'sub', channel: key }, 5000);
     setView(a, without('a'));
     for (const n of nodes) if (n !== a && n.id !== paused) setView(n, without('a'), ['a']);
     const drained = a.registry.drain(100, 8000);
@@ -377,6 +380,7 @@ describe('ChannelRegistry', () => {
     for (const n of nodes) if (n.id !== paused) setView(n, without('a', paused), n === a ? [] : ['a']);
     await drained;
     expect(publishedSeqs(masterState(next, key)!)).toEqual([0, 1, 2]);
+    expect([...liveMaster(next, key)!.subscribers]).toEqual([subscriber.id]);
   });
 
   it('answers a probe (does anyone hold the channel?) with no history and no dedup window, from master and replica alike', async () => {
