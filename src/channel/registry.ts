@@ -161,10 +161,7 @@ export class ChannelRegistry {
     await this.dropAll(AblyError.of('channelFailed', 'node shutting down'));
   }
 
-  /**
-   * Leaving: waits (up to `timeoutMs`, and `unansweredMs` more while a push is unanswered:
-   * pushAgain) until every channel it mastered is handed over. The ring must exclude it.
-   */
+  /** Leaving: waits (`timeoutMs`, `unansweredMs` more while a push is unanswered: pushAgain) until all it mastered is handed over. The ring must exclude it. */
   async drain(timeoutMs: number, unansweredMs = HANDOFF_UNANSWERED_MS): Promise<void> {
     const start = this.elapsed();
     for (;;) {

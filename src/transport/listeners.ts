@@ -1,6 +1,7 @@
 /** The listener plumbing every network transport shares: handlers for messages and for link events. */
 import type { NodeId, NodeMessage } from './messages.js';
 import type { TransportEvent } from './transport.js';
+import type { Logger } from '../log.js';
 
 export abstract class TransportListeners {
   private readonly handlers: ((from: NodeId, msg: NodeMessage) => void)[] = [];
@@ -18,15 +19,15 @@ export abstract class TransportListeners {
     for (const h of this.eventHandlers) h(e);
   }
 
-  /** A handler threw (a defect): logged, and the node goes on with the next message rather than die of one. */
-  protected abstract handlerThrew(err: unknown, from: NodeId, msg: NodeMessage): void;
+  /** `log`: where a handler that throws (a defect) is told of; the node goes on with the next message rather than die of one. */
+  constructor(private readonly log: Logger) {}
 
   protected deliver(from: NodeId, msg: NodeMessage): void {
     for (const h of this.handlers) {
       try {
         h(from, msg);
       } catch (err) {
-        this.handlerThrew(err, from, msg);
+        this.log.error({ from, type: msg.type, err: err instanceof Error ? (err.stack ?? err.message) : String(err) }, 'a message from a peer could not be handled (a defect); going on');
       }
     }
   }

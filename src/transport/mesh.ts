@@ -117,7 +117,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private readonly relayStats = { sentAround: 0, carried: 0, held: 0, takenAround: 0, dropped: 0, notTaken: 0 };
 
   constructor(private readonly o: MeshOptions) {
-    super();
+    super(o.log);
     this.self = o.self;
     this.version = nodeVersionRefusals(o.log, 'mesh link', o.protocol);
     this.handshake = new MeshHandshake(o.secret, o.region, o.self);
@@ -518,10 +518,6 @@ export class MeshTransport extends TransportListeners implements RegionTransport
       clearTimeout(hsTimer);
       this.inbound.delete(sock);
     });
-  }
-
-  protected handlerThrew(err: unknown, from: NodeId, msg: NodeMessage): void {
-    this.o.log.error({ from, type: msg.type, err: err instanceof Error ? (err.stack ?? err.message) : String(err) }, 'a message from a peer could not be handled (a defect); going on');
   }
 
   /**

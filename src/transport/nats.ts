@@ -170,7 +170,7 @@ export class NatsTransport extends TransportListeners implements RegionTransport
   private readonly warnings = new LogThrottle(WARN_INTERVAL_MS);
 
   constructor(private readonly o: NatsOptions) {
-    super();
+    super(o.log);
     if (o.servers.length === 0) throw new Error('NatsTransport: no NATS servers given');
     if (o.token && (o.user || o.pass)) throw new Error('NatsTransport: give a token or a user and password, not both');
     if (!!o.user !== !!o.pass) throw new Error('NatsTransport: a user needs a password and a password a user');
@@ -478,10 +478,6 @@ export class NatsTransport extends TransportListeners implements RegionTransport
   }
 
   // ---- inbound --------------------------------------------------------------------
-
-  protected handlerThrew(err: unknown, from: NodeId, msg: NodeMessage): void {
-    this.o.log.error({ from, type: msg.type, err: err instanceof Error ? (err.stack ?? err.message) : String(err) }, 'a message from a peer could not be handled (a defect); going on');
-  }
 
   private onNatsMessage(m: Msg): void {
     if (!this.running) return;

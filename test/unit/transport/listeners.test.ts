@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { TransportListeners } from '../../../src/transport/listeners.js';
 import type { NodeId, NodeMessage } from '../../../src/transport/messages.js';
+import type { Logger } from '../../../src/log.js';
 
 class Listeners extends TransportListeners {
-  readonly threw: string[] = [];
-  protected handlerThrew(err: unknown, from: NodeId, msg: NodeMessage): void {
-    this.threw.push(`${from}/${msg.type}: ${(err as Error).message}`);
+  readonly threw: string[];
+  constructor() {
+    const threw: string[] = [];
+    super({ error: (o: { from: string; type: string; err: string }) => void threw.push(`${o.from}/${o.type}: ${o.err.split('\n')[0]}`) } as unknown as Logger);
+    this.threw = threw;
   }
   take(from: NodeId, msg: NodeMessage): void {
     this.deliver(from, msg);
@@ -23,7 +26,7 @@ describe('TransportListeners', () => {
     l.onMessage((_from, msg) => void seen.push(`second ${msg.type}`));
     l.take('n1', { type: 'connMoved', connectionId: 'c' });
     l.take('n1', { type: 'connDrop', connectionId: 'c' });
-    expect(l.threw).toEqual(['n1/connMoved: boom']);
+    expect(l.threw).toEqual(['n1/connMoved: Error: boom']);
     expect(seen).toEqual(['second connMoved', 'first connDrop', 'second connDrop']);
   });
 });
