@@ -49,6 +49,15 @@ async function connectedRaw(node: string, params: Record<string, string> = {}): 
   );
 }
 
+/** Attaches a raw client to a channel, up to its ATTACHED. */
+async function attachRaw(c: RawClient, channel: string): Promise<void> {
+  c.send({ action: Action.ATTACH, channel });
+  await c.next((m) => m.action === Action.ATTACHED && m.channel === channel);
+}
+
+/** A PRESENCE entering the connection's clientId. */
+const enter = (channel: string, msgSerial: number): ProtocolMessage => ({ action: Action.PRESENCE, channel, msgSerial, presence: [{ action: PresenceAction.ENTER, data: 'x' }] });
+
 async function members(channel: string): Promise<string[]> {
   const page = await rest(d.port('r1-n3')).channels.get(channel).presence.get();
   return page.items.map((m) => m.clientId!);
@@ -68,8 +77,7 @@ describe('frames racing on one connection', () => {
     const { c } = await connectedRaw('r1-n1');
     const publisher = realtime(d.port('r1-n3'));
     try {
-      c.send({ action: Action.ATTACH, channel });
-      await c.next((m) => m.action === Action.ATTACHED);
+      await attachRaw(c, channel);
       together(c, { action: Action.DETACH, channel }, { action: Action.ATTACH, channel });
       await waitFor(() => c.received.filter((m) => m.action === Action.ATTACHED).length === 2, { what: 'the second ATTACHED' });
       const order = c.received.filter((m) => m.action === Action.ATTACHED || m.action === Action.DETACHED).map((m) => m.action);
@@ -113,9 +121,8 @@ describe('frames racing on one connection', () => {
     const channel = channelMasteredBy(N, 'r1-n2', 'race-enter-detach');
     const { c } = await connectedRaw('r1-n1', { clientId: 'alice' });
     try {
-      c.send({ action: Action.ATTACH, channel });
-      await c.next((m) => m.action === Action.ATTACHED);
-      together(c, { action: Action.PRESENCE, channel, msgSerial: 0, presence: [{ action: PresenceAction.ENTER, data: 'x' }] }, { action: Action.DETACH, channel });
+      await attachRaw(c, channel);
+      together(c, enter(channel, 0), { action: Action.DETACH, channel });
       await c.next((m) => m.action === Action.ACK);
       await c.next((m) => m.action === Action.DETACHED);
       await waitFor(async () => (await members(channel)).length === 0, { what: 'alice gone from the channel', timeoutMs: 10_000 });
@@ -128,9 +135,8 @@ describe('frames racing on one connection', () => {
     const channel = channelMasteredBy(N, 'r1-n2', 'race-filter-refused');
     const { c } = await connectedRaw('r1-n1', { clientId: 'erin' });
     try {
-      c.send({ action: Action.ATTACH, channel });
-      await c.next((m) => m.action === Action.ATTACHED);
-      c.send({ action: Action.PRESENCE, channel, msgSerial: 0, presence: [{ action: PresenceAction.ENTER, data: 'x' }] });
+      await attachRaw(c, channel);
+      c.send(enter(channel, 0));
       await c.next((m) => m.action === Action.ACK);
       const filtered = `[filter=${Buffer.from("name == 'x'").toString('base64')}]${channel}`;
       // A filtered channel takes no rewind (40003), and a rewind that does not parse is refused too.
@@ -152,9 +158,8 @@ describe('frames racing on one connection', () => {
   it('a presence ENTER whose socket goes before its ACK: the member leaves after the grace period', async () => {
     const channel = channelMasteredBy(N, 'r1-n2', 'race-enter-drop');
     const { c } = await connectedRaw('r1-n1', { clientId: 'bob' });
-    c.send({ action: Action.ATTACH, channel });
-    await c.next((m) => m.action === Action.ATTACHED);
-    c.send({ action: Action.PRESENCE, channel, msgSerial: 0, presence: [{ action: PresenceAction.ENTER, data: 'x' }] });
+    await attachRaw(c, channel);
+    c.send(enter(channel, 0));
     c.close();
     await waitFor(async () => (await members(channel)).includes('bob'), { what: 'bob entered' });
     await waitFor(async () => (await members(channel)).length === 0, { what: 'bob gone after the grace period', timeoutMs: LEAVE_DELAY_MS + 10_000 });
@@ -163,9 +168,8 @@ describe('frames racing on one connection', () => {
   it('a connection resumed on another node that goes before attaching there: its members leave after the grace period', async () => {
     const channel = channelMasteredBy(N, 'r1-n2', 'race-takeover');
     const { c: first, connected } = await connectedRaw('r1-n1', { clientId: 'carol' });
-    first.send({ action: Action.ATTACH, channel });
-    await first.next((m) => m.action === Action.ATTACHED);
-    first.send({ action: Action.PRESENCE, channel, msgSerial: 0, presence: [{ action: PresenceAction.ENTER, data: 'x' }] });
+    await attachRaw(first, channel);
+    first.send(enter(channel, 0));
     await first.next((m) => m.action === Action.ACK);
     const key = connected.connectionDetails!.connectionKey!;
     const { c: second, connected: again } = await connectedRaw('r1-n3', { clientId: 'carol', resume: key });
