@@ -81,7 +81,14 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
       size += c.length;
       if (size > max) {
         reject(AblyError.of('messageTooLarge', `request body exceeds ${max} bytes`));
-        req.destroy();
+        // The rest is read and dropped, so that the 413 reaches the client (a body sent
+        // without a length, chunked); one that goes on past four times the limit is cut off.
+        req.removeAllListeners('data');
+        let dropped = 0;
+        req.on('data', (more: Buffer) => {
+          dropped += more.length;
+          if (dropped > 4 * max) req.destroy();
+        });
         return;
       }
       chunks.push(c);

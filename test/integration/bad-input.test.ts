@@ -2,6 +2,7 @@
  * Bad input never takes a node down and never costs other clients anything: each gets
  * the Ably error code and status Ably uses.
  */
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action, Flag, PresenceAction } from '../../src/protocol/actions.js';
@@ -285,6 +286,20 @@ describe('REST bad input', () => {
     // Nor more than 100,000 messages in all (each spec's messages on each of its channels).
     const many = { channels: Array.from({ length: 100 }, (_, j) => `bulk-m-${j}`), messages: Array.from({ length: 1000 }, () => ({})) };
     await expectRestError(await post([many, many]), 400, 40000);
+  });
+
+  it('answers a body over 2 MiB sent without a length (chunked) with 413 40009, not a reset', async () => {
+    const res = await new Promise<{ status: number; code: string | undefined }>((resolve, reject) => {
+      const req = httpRequest(`${base}/channels/huge/messages`, { method: 'POST', headers: { authorization: basic(KEY), 'content-type': 'application/json' } }, (r) => {
+        r.resume();
+        resolve({ status: r.statusCode ?? 0, code: r.headers['x-ably-errorcode'] as string | undefined });
+      });
+      req.on('error', reject);
+      const chunk = Buffer.alloc(256 * 1024, 'x');
+      for (let i = 0; i < 10; i++) req.write(chunk);
+      req.end();
+    });
+    expect(res).toEqual({ status: 413, code: '40009' });
   });
 
   it('rejects bad history params with 40003 and unknown paths with 404 40400', async () => {
