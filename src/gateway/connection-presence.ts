@@ -17,8 +17,8 @@ export class ConnectionPresence {
    * here (the Ably SDKs do, RTP17i) would otherwise leave them in the set for good.
    */
   private readonly backOn = new Set<string>();
-  /** Per channel, the presence operations sent and not yet answered. */
-  private readonly inFlight = new Map<string, Set<Promise<unknown>>>();
+  /** Per channel, while operations sent there are unanswered: settled once every one of them is. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
   /** Per channel, the last hold sent (or waiting to be), until it is answered. */
   private readonly holds = new Map<string, Promise<void>>();
 
@@ -49,15 +49,7 @@ export class ConnectionPresence {
     // Sent now where no hold waits: in order with the connection's publishes read in the same turn.
     const hold = this.holds.get(key);
     const p = (hold ? hold.then(send) : send()).then(() => this.applied(key, ops));
-    let set = this.inFlight.get(key);
-    if (!set) this.inFlight.set(key, (set = new Set()));
-    const s = set;
-    s.add(p);
-    const done = () => {
-      s.delete(p);
-      if (s.size === 0 && this.inFlight.get(key) === s) this.inFlight.delete(key);
-    };
-    p.then(done, done);
+    this.chain(this.inFlight, key, Promise.allSettled([this.inFlight.get(key), p]));
     return p;
   }
 
@@ -111,16 +103,18 @@ export class ConnectionPresence {
    * answered, as `decide` then says ([leaveInMs, atOnce]; null: none).
    */
   private holdAfterOps(key: string, decide: () => [number | null, boolean] | null): void {
-    const before: Promise<unknown>[] = [...(this.inFlight.get(key) ?? [])];
-    const prev = this.holds.get(key);
-    if (prev) before.push(prev);
-    const p = Promise.allSettled(before).then(() => {
+    const p = Promise.allSettled([this.inFlight.get(key), this.holds.get(key)]).then(() => {
       const d = decide();
       return d ? this.hold(key, d[0], d[1]) : undefined;
     });
-    this.holds.set(key, p);
+    this.chain(this.holds, key, p);
+  }
+
+  /** Keeps `p` as the channel's last in `map` until it settles (neither rejects). */
+  private chain<T>(map: Map<string, Promise<T>>, key: string, p: Promise<T>): void {
+    map.set(key, p);
     void p.then(() => {
-      if (this.holds.get(key) === p) this.holds.delete(key);
+      if (map.get(key) === p) map.delete(key);
     });
   }
 
