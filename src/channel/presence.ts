@@ -99,11 +99,6 @@ export class PresenceSet {
   }
 
   /**
-   * The event an operation produces, or null when it changes nothing: a repeat of the
-   * member's current ENTER/UPDATE (same id), or a LEAVE of someone not present. An
-   * ENTER of a present member is an UPDATE; an UPDATE of an absent one an ENTER.
-   */
-  /**
    * How many members there would be after `ops` (one ProtocolMessage's, in order), at most:
    * the member limit is checked for them all before any is applied, so a message past it
    * is refused whole (before, its first ops stayed in the set, never sent on or replicated).
@@ -121,6 +116,11 @@ export class PresenceSet {
     return size;
   }
 
+  /**
+   * The event an operation produces, or null when it changes nothing: a repeat of the
+   * member's current ENTER/UPDATE (same id), or a LEAVE of someone not present. An
+   * ENTER of a present member is an UPDATE; an UPDATE of an absent one an ENTER.
+   */
   decide(op: PresenceMessage): PresenceMessage | null {
     const existing = this.members.get(memberKey(op));
     if (op.action === PresenceAction.LEAVE) {

@@ -466,7 +466,7 @@ export class ChannelState {
     if (connectionId === undefined) return { entries: [], hold: null };
     const max = this.settings.maxPresenceMembers ?? Number.MAX_SAFE_INTEGER;
     // All of them or none (nothing changed yet): Ably applies a ProtocolMessage whole.
-    if (this.presenceSet.sizeAfter(ops) > Math.max(max, this.presenceSet.size)) {
+    if (this.presenceSet.size + ops.length > max && this.presenceSet.sizeAfter(ops) > Math.max(max, this.presenceSet.size)) {
       throw AblyError.of('presenceMemberLimit', `channel has ${max} presence members`);
     }
     const held = this.presenceSet.hold(connectionId, host, null, { since });
