@@ -196,19 +196,16 @@ function optExtras(v: unknown): Record<string, unknown> | undefined {
   if (typeof v !== 'object' || Array.isArray(v) || isBytes(v)) {
     throw AblyError.of('invalidPublish', 'message extras must be a JSON object');
   }
-  if (depthOver(v, MAX_EXTRAS_DEPTH)) throw AblyError.of('invalidPublish', `message extras nest deeper than ${MAX_EXTRAS_DEPTH} levels`);
+  if (nestsDeeper(v, MAX_EXTRAS_DEPTH)) throw AblyError.of('invalidPublish', `message extras nest deeper than ${MAX_EXTRAS_DEPTH} levels`);
   return v as Record<string, unknown>;
 }
 
-/** Whether objects and arrays nest in `root` more than `max` deep (walked without recursion). */
-function depthOver(root: object, max: number): boolean {
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length) {
-    const [v, depth] = stack.pop()!;
-    if (depth > max) return true;
-    for (const child of Object.values(v as object)) {
-      if (child !== null && typeof child === 'object' && !isBytes(child)) stack.push([child, depth + 1]);
-    }
+/** Whether objects and arrays nest in `v` (itself one level) more than `levels` deep; it recurses at most `levels` + 1 deep. */
+function nestsDeeper(v: object, levels: number): boolean {
+  if (levels === 0) return true;
+  for (const k in v) {
+    const child = (v as Record<string, unknown>)[k];
+    if (child !== null && typeof child === 'object' && !isBytes(child) && nestsDeeper(child, levels - 1)) return true;
   }
   return false;
 }
