@@ -285,7 +285,7 @@ async function stats(r: RestRequest): Promise<void> {
   const from = interval(start, unit).start;
   const minutes = await r.ctx.services.stats(c.appId, from, end);
   const { records, next } = rollupPage(minutes, { unit, appId: c.appId, now, direction, limit });
-  send(r.res, 200, records, r.format, { link: linkHeader('stats', q, next && String('end' in next ? next.end : next.start)) });
+  send(r.res, 200, records, r.format, { link: linkHeader('stats', q, next === null ? null : String(next)) });
 }
 
 /** Batch publish limits (Ably: 100 channels × 1000 messages per spec, 2 MiB per request). */
@@ -300,6 +300,16 @@ const MAX_BATCH_REQUEST_CHANNELS = 1000;
 /** Messages a batch publish makes in all (each spec's messages × its channels): one spec at Ably's limits (100 × 1000). */
 const MAX_BATCH_REQUEST_PUBLISHES = 100_000;
 
+/** A batch spec's channels and messages as the API takes them (a name or a message alone: an array of one); null: not an object. */
+function specParts(raw: unknown): { channels: unknown; messages: unknown[] } | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const spec = raw as { channels?: unknown; messages?: unknown };
+  return {
+    channels: typeof spec.channels === 'string' ? [spec.channels] : spec.channels,
+    messages: Array.isArray(spec.messages) ? spec.messages : spec.messages !== undefined ? [spec.messages] : [],
+  };
+}
+
 /** `POST /messages`: one or many BatchSpecs `{channels, messages}`; results per channel. */
 async function batchPublish(r: RestRequest): Promise<void> {
   const c = creds(r);
@@ -310,11 +320,11 @@ async function batchPublish(r: RestRequest): Promise<void> {
   if (specs.length === 0) throw AblyError.of('badRequest', 'a batch needs at least one spec');
   let named = 0;
   let made = 0;
-  for (const spec of specs) {
-    const { channels, messages } = (spec ?? {}) as { channels?: unknown; messages?: unknown };
-    const n = typeof channels === 'string' ? 1 : Array.isArray(channels) ? channels.length : 0;
+  for (const raw of specs) {
+    const parts = specParts(raw);
+    const n = Array.isArray(parts?.channels) ? parts.channels.length : 0;
     named += n;
-    made += n * (Array.isArray(messages) ? messages.length : 1);
+    made += n * (parts?.messages.length ?? 0);
   }
   if (named > MAX_BATCH_REQUEST_CHANNELS) {
     throw AblyError.of('tooManyChannels', `at most ${MAX_BATCH_REQUEST_CHANNELS} channels in one batch publish request (this one names ${named})`);
@@ -324,10 +334,9 @@ async function batchPublish(r: RestRequest): Promise<void> {
   }
   const out = [];
   for (const raw of specs) {
-    const spec = raw as { channels?: unknown; messages?: unknown };
-    if (typeof spec !== 'object' || spec === null) throw AblyError.of('badRequest', 'each batch spec must be an object');
-    const channels = typeof spec.channels === 'string' ? [spec.channels] : spec.channels;
-    const messages = Array.isArray(spec.messages) ? spec.messages : spec.messages !== undefined ? [spec.messages] : [];
+    const parts = specParts(raw);
+    if (!parts) throw AblyError.of('badRequest', 'each batch spec must be an object');
+    const { channels, messages } = parts;
     if (!Array.isArray(channels) || channels.length === 0 || channels.some((x) => typeof x !== 'string')) {
       throw AblyError.of('badRequest', 'batch spec channels must be a non-empty array of channel names');
     }

@@ -162,11 +162,11 @@ export function rollup(minutes: StatsBucket[], o: RollupOptions): StatsRecord[] 
 }
 
 /**
- * The same, and where the next page begins when there are more intervals than `limit`:
- * backwards, it ends before the last interval given (`end`); forwards, it starts at the
- * first interval not given (`start`).
+ * The same, and the bound of the next page when there are more intervals than `limit`:
+ * backwards, the end just before the last interval given; forwards, the start of the
+ * first interval not given.
  */
-export function rollupPage(minutes: StatsBucket[], o: RollupOptions): { records: StatsRecord[]; next: { end: number } | { start: number } | null } {
+export function rollupPage(minutes: StatsBucket[], o: RollupOptions): { records: StatsRecord[]; next: number | null } {
   const byInterval = new Map<number, { id: string; entries: StatsEntries; last: number }>();
   for (const b of minutes) {
     const iv = interval(b.minute, o.unit);
@@ -184,5 +184,5 @@ export function rollupPage(minutes: StatsBucket[], o: RollupOptions): { records:
     return rec;
   });
   if (sorted.length <= o.limit) return { records, next: null };
-  return { records, next: o.direction === 'backwards' ? { end: given[given.length - 1]![0] - 1 } : { start: sorted[o.limit]![0] } };
+  return { records, next: o.direction === 'backwards' ? given[given.length - 1]![0] - 1 : sorted[o.limit]![0] };
 }
