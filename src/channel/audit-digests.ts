@@ -79,17 +79,13 @@ export class SubscriberDigests {
 
 /** A Map that calls `changed` whenever an entry is set, deleted or the whole cleared. */
 export class WatchedMap<K, V> extends Map<K, V> {
-  private readonly changed: () => void;
-
-  constructor(changed: () => void) {
+  constructor(private readonly changed: () => void) {
     super();
-    this.changed = changed;
   }
 
   override set(key: K, value: V): this {
     super.set(key, value);
-    // (Map's constructor calls set for its initial entries, before `changed` is assigned: there are none here.)
-    this.changed?.();
+    this.changed();
     return this;
   }
 

@@ -40,9 +40,6 @@ export class Attachment implements LocalSubscriber {
   occupancy: OccupancyWanted | null = null;
   /** Whether it asked for deltas (set at each attach from `params`: delta.ts). */
   delta = false;
-  /** The subscription filter of a `[filter=…]` name (filter.ts), set at each attach. */
-  filter: MessageFilter | null = null;
-
   constructor(
     private readonly owner: AttachmentOwner,
     readonly key: ChannelKey,
@@ -50,6 +47,8 @@ export class Attachment implements LocalSubscriber {
     readonly channelName: string,
     /** Its channel params: the qualifier's and the last ATTACH's. */
     public params: Record<string, string>,
+    /** The subscription filter of a `[filter=…]` name (filter.ts): its name says, whatever becomes of its ATTACHes. */
+    readonly filter: MessageFilter | null = null,
   ) {}
 
   get connectionId(): string {

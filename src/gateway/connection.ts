@@ -410,9 +410,7 @@ export class Connection implements AttachmentOwner {
         this.sendError(AblyError.of('tooManyChannels', `at most ${this.services.limits.maxChannelsPerConnection} channels per connection`), name);
         return;
       }
-      const next = new Attachment(this, channelKey(this.credentials.appId, parsed.name), name, {});
-      // Its name says whether it is filtered (no presence of its own), whatever becomes of its ATTACH.
-      next.filter = parsed.filter;
+      const next = new Attachment(this, channelKey(this.credentials.appId, parsed.name), name, {}, parsed.filter);
       if (att) next.chain = att.chain;
       this.attachments.set(name, (att = next));
     }
@@ -452,7 +450,6 @@ export class Connection implements AttachmentOwner {
       if (att.params.rewind !== undefined) rewind = parseRewind(att.params.rewind, this.services.now());
       att.occupancy = occupancyFor(att.params.occupancy, this.credentials.capability.opsFor(channel), channel);
       att.delta = parseDeltaParam(att.params.delta);
-      att.filter = parsed.filter;
     } catch (err) {
       this.forget(att, leave);
       this.sendError(err, att.channelName);

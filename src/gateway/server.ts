@@ -193,8 +193,8 @@ export class Gateway {
   private async open(ws: WebSocket, q: URLSearchParams, format: WireFormat, credentials: Credentials): Promise<void> {
     const secret = this.services.connectionSecret;
     const asked = q.get('resume') ?? q.get('recover');
-    let id: string | null = null;
     let startError: AblyError | undefined;
+    /** The connection this one resumes, taken from its host. */
     let taken: { connectionId: string; appId: string; clientId: string | null } | null = null;
     if (asked) {
       const wanted = verifyConnectionKey(secret, asked);
@@ -218,7 +218,6 @@ export class Gateway {
           // Not taken: its host keeps it (a live connection is not ended by someone else's resume).
           startError = new AblyError(80019, 401, 'unable to resume connection: credentials do not match the connection\'s');
         } else {
-          id = wanted;
           taken = { connectionId: wanted, appId: rec.appId, clientId: rec.clientId };
         }
       }
@@ -229,9 +228,9 @@ export class Gateway {
       if (taken) this.services.connections.lost(taken, this.services.now() + this.services.limits.connectionStateTtlMs);
       return;
     }
-    const resumed = id !== null;
-    if (asked) this.services.log.debug({ connectionId: id ?? undefined, resumed, err: startError?.message }, 'connection resume asked');
-    const connectionId = id ?? newConnectionId();
+    const resumed = taken !== null;
+    if (asked) this.services.log.debug({ connectionId: taken?.connectionId, resumed, err: startError?.message }, 'connection resume asked');
+    const connectionId = taken?.connectionId ?? newConnectionId();
     const existing = this.connections.get(connectionId);
     if (existing) existing.supersede();
     const conn = new Connection(
