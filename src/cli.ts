@@ -46,6 +46,7 @@ program
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.ABLY_NG_LOG_LEVEL ?? 'info')
   .option('--link-via <region=host:port>', 'dial another region through this address (repeatable; fault proxies)', collectVia, [])
   .option('--mesh-via <node=host:port>', 'dial a node of this region through this address (repeatable; fault proxies)', collectVia, [])
+  .option('--nats-via <url=host:port>', "reach one of the region's NATS servers (as the topology names it) through this address, and no server the cluster announces (repeatable; fault proxies)", collectVia, [])
   .action(async (o) => (await import('./cli/node.js')).runNode(o));
 
 program

@@ -35,7 +35,7 @@ import type { NodeAddress, NodeId } from '../transport/messages.js';
 import { NatsTransport } from '../transport/nats.js';
 import { encodeNodeMessage } from '../transport/node-codec.js';
 import type { RegionTransport } from '../transport/transport.js';
-import { findNatsServer, NatsServers } from './nats-server.js';
+import { findNatsServer, NatsServers } from '../nats-server.js';
 import { membershipSvg } from './membership-scale-svg.js';
 
 type Kind = 'mesh' | 'nats';

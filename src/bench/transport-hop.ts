@@ -23,7 +23,7 @@ import type { NodeMessage } from '../transport/messages.js';
 import { NatsTransport } from '../transport/nats.js';
 import { Rpc } from '../transport/rpc.js';
 import type { RegionTransport } from '../transport/transport.js';
-import { NatsServers } from './nats-server.js';
+import { NatsServers } from '../nats-server.js';
 import { freePort, median, percentile } from './util.js';
 
 const SECRET = 'bench-secret';

@@ -123,6 +123,7 @@ export class ControlServer {
     if (path === '/heal') {
       for (const p of this.sup.regionProxies.values()) p.heal();
       for (const p of this.sup.meshProxies.values()) p.heal();
+      for (const ps of this.sup.natsProxies.values()) for (const p of ps.values()) p.heal();
       for (const n of this.sup.nodes.values()) if (n.paused) this.sup.resume(n.name);
       return { healed: true };
     }
@@ -150,8 +151,17 @@ export class ControlServer {
     return { link: proxy.name, faults: proxy.state };
   }
 
-  /** The fault proxies on node's links with its region, or only with `other`. */
-  private meshLinksOf(node: string, other?: string): FaultProxy[] {
+  /**
+   * The fault proxies on node's links with its region, or only with `other`. A node of a
+   * NATS region reaches the others only through NATS: its links are its connections to
+   * the NATS servers, all or nothing.
+   */
+  private linksOf(node: string, other?: string): FaultProxy[] {
+    const nats = this.sup.natsProxies.get(node);
+    if (nats) {
+      if (other !== undefined) throw new ControlError(400, `${node}'s region runs on NATS, where its nodes reach each other only through the NATS servers: a node is cut from all of them (isolate without "from"), not from one`);
+      return [...nats.values()];
+    }
     const out: FaultProxy[] = [];
     for (const [pair, p] of this.sup.meshProxies) {
       const ends = pair.split('>');
@@ -197,7 +207,7 @@ export class ControlServer {
         break;
       case 'isolate':
       case 'rejoin': {
-        const links = this.meshLinksOf(node, other);
+        const links = this.linksOf(node, other);
         need(links.length > 0, other === undefined ? 'node-to-node links do not go through fault proxies in this deployment' : `no proxied link between ${node} and ${other} (not in one region, or links not proxied)`);
         for (const p of links) {
           if (action === 'isolate') p.set('both', { blackhole: true });
@@ -223,7 +233,7 @@ export class ControlServer {
       regionLinks: [...this.sup.regionProxies].map(([pair, p]) => ({ link: pair.replace('|', '–'), faults: p.state, bytes: p.bytes })),
       nodes: t.regions.flatMap((r) =>
         r.nodes.map((n) => {
-          const links = this.meshLinksOf(n.name);
+          const links = this.linksOf(n.name);
           const cut = (ps: FaultProxy[]) => ps.length > 0 && ps.every((p) => p.state.up.blackhole);
           return {
             node: n.name,
@@ -231,8 +241,8 @@ export class ControlServer {
             state: this.nodeState(n.name),
             pid: this.sup.nodes.get(n.name)?.pid ?? null,
             isolated: cut(links),
-            /** Nodes of the region whose links with this one are cut (all of them when isolated). */
-            cutFrom: r.nodes.filter((o) => o.name !== n.name && cut(this.meshLinksOf(n.name, o.name))).map((o) => o.name),
+            /** Nodes of the region whose links with this one are cut (all of them when isolated; NATS regions: none but by isolation). */
+            cutFrom: this.sup.natsProxies.has(n.name) ? [] : r.nodes.filter((o) => o.name !== n.name && cut(this.linksOf(n.name, o.name))).map((o) => o.name),
           };
         }),
       ),

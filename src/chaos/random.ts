@@ -17,6 +17,9 @@
  * scenario run does. Two clients per region stay in every channel's presence set, which
  * must show exactly them in every region once the run is over.
  *
+ * In a region on NATS, a partial partition's place is taken by a kill -9 of the NATS server
+ * most of its nodes are on, restarted when the partition would have been undone.
+ *
  * With `pairs` (`--pairs`), regions of five nodes or more also get two nodes faulted at
  * once, often a channel's master and replica: both copies of its state may go, which the
  * guarantees answer with a declared break (90005), never a silent loss or a repeat.
@@ -91,7 +94,8 @@ const PRESENCE_MEMBERS_PER_REGION = 2;
 const at = (t: number) => Number((Math.round(t / 0.1) * 0.1).toFixed(1));
 
 interface Shape {
-  regions: { name: string; nodes: string[] }[];
+  /** `nats`: the region runs on NATS (its nodes reach each other only through the NATS servers). */
+  regions: { name: string; nodes: string[]; nats?: boolean }[];
   channels: string[];
 }
 
@@ -111,7 +115,7 @@ interface NodeFaults {
  * guarantee), or two nodes drawn from the region. Each of the two is named (`as`) and
  * undone on its own.
  */
-function nodeFaults(r: Seeded, region: { name: string; nodes: string[] }, channels: readonly string[], end: number, pairs: boolean): NodeFaults {
+function nodeFaults(r: Seeded, region: Shape['regions'][number], channels: readonly string[], end: number, pairs: boolean): NodeFaults {
   const out: NodeFaults = { actions: [], windows: [] };
   let t = FIRST_FAULT_S + r.between(0, 3);
   while (t + 1 < end) {
@@ -128,7 +132,10 @@ function nodeFaults(r: Seeded, region: { name: string; nodes: string[] }, channe
     const who = r.next();
     const node = who < 0.5 ? r.pick(region.nodes) : who < 0.75 ? `globalmaster:${region.name}` : `master:${r.pick(channels)}@${region.name}`;
     const back = { at: at(t + hold), node: `@last:${region.name}` };
-    if (kind === 'cut') {
+    if (kind === 'cut' && region.nats) {
+      // No link between two nodes of a NATS region to cut: one of its NATS servers dies instead (the one most of its nodes are on).
+      out.actions.push({ at: at(t), action: 'nats-kill', region: region.name, server: 'busiest' }, { at: back.at, action: 'nats-restart', region: region.name });
+    } else if (kind === 'cut') {
       // Named directly: a node and another of the region (a reference might resolve to the same one).
       const a = r.pick(region.nodes);
       const b = r.pick(region.nodes.filter((n) => n !== a));
@@ -301,7 +308,7 @@ export function randomScenario(o: RandomOptions, scenarioDir: string): RandomSce
     presenceMembersPerRegion: PRESENCE_MEMBERS_PER_REGION,
   };
   const shape: Shape = {
-    regions: topology.regions.map((x) => ({ name: x.name, nodes: x.nodes.map((n) => n.name) })),
+    regions: topology.regions.map((x) => ({ name: x.name, nodes: x.nodes.map((n) => n.name), ...(x.transport === 'nats' ? { nats: true } : {}) })),
     channels: Array.from({ length: workload.channels }, (_, i) => `chaos-${i}`),
   };
   const end = o.durationS - QUIET_END_S;

@@ -9,8 +9,9 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { control, type RunningDeployment } from '../cli/chaos.js';
 import { Supervisor } from '../cli/supervisor.js';
 import { Ring } from '../cluster/ring.js';
-import { NAME, validateTopology, type Topology } from '../config/topology.js';
+import { NAME, resolveSecret, validateTopology, type Topology } from '../config/topology.js';
 import type { Logger } from '../log.js';
+import { NatsServers } from '../nats-server.js';
 import { reservePorts } from '../ports.js';
 import { check, type Report } from './checker.js';
 import { clockFileEnv, nodeOffsets, setClockFile } from './clocks.js';
@@ -50,13 +51,33 @@ async function freePort(): Promise<number> {
   return (await reservePorts(1))[0]!;
 }
 
-/** The scenario's topology with every port replaced by a free one (runs never collide). */
-async function topologyOnFreePorts(file: string, outDir: string): Promise<{ topology: Topology; file: string }> {
+/**
+ * The scenario's topology with every port replaced by a free one (runs never collide),
+ * and a NATS region's servers by a cluster of as many started here (put in `nats`).
+ */
+async function topologyOnFreePorts(file: string, outDir: string, nats: Map<string, NatsServers>): Promise<{ topology: Topology; file: string }> {
   const doc = parseYaml(readFileSync(file, 'utf8')) as {
-    regions: { balancer?: { port: number }; link?: { port: number }; nodes: { port: number; meshPort: number; grpcPort?: number }[] }[];
+    regions: {
+      name: string;
+      transport?: string;
+      nats?: { servers: string[]; token?: string; user?: string; pass?: string };
+      balancer?: { port: number };
+      link?: { port: number };
+      nodes: { port: number; meshPort: number; grpcPort?: number }[];
+    }[];
     control?: { port?: number };
   };
   for (const r of doc.regions) {
+    if (r.transport === 'nats' && r.nats) {
+      const where = `regions.${r.name}.nats`;
+      const token = resolveSecret(r.nats.token, `${where}.token`);
+      const user = r.nats.user;
+      const pass = resolveSecret(r.nats.pass, `${where}.pass`);
+      const servers = await NatsServers.start({ count: r.nats.servers.length, ...(token ? { token } : {}), ...(user ? { user, pass: pass ?? '' } : {}) });
+      nats.set(r.name, servers);
+      active.add(servers);
+      r.nats.servers = servers.urls;
+    }
     if (r.balancer) r.balancer.port = await freePort();
     if (r.link) r.link.port = await freePort();
     for (const n of r.nodes) {
@@ -83,12 +104,13 @@ export interface RunResult {
   failedActions: { at: number; action: string; error: string }[];
 }
 
-/** The deployments of runs under way, for stopActiveRuns. */
-const active = new Set<Supervisor>();
+/** The deployments and NATS servers of runs under way, for stopActiveRuns. */
+const active = new Set<{ stop(): Promise<void> }>();
 
 /**
  * Stops the deployment of every run under way (its nodes by PID, a paused one continued
- * first so that it can take the SIGTERM), for `ably-ng chaos run|random` interrupted.
+ * first so that it can take the SIGTERM) and its NATS servers, for `ably-ng chaos
+ * run|random` interrupted.
  */
 export async function stopActiveRuns(): Promise<void> {
   await Promise.all([...active].map((s) => s.stop().catch(() => undefined)));
@@ -105,6 +127,8 @@ export class ScenarioRun {
   private workload: Workload | null = null;
   private readonly open = new Map<string, string>();
   private topology!: Topology;
+  /** Per NATS region, the servers this run started for it. */
+  private readonly nats = new Map<string, NatsServers>();
   private readonly failedActions: RunResult['failedActions'] = [];
 
   constructor(
@@ -222,7 +246,7 @@ export class ScenarioRun {
           await control(d, 'POST', '/heal');
           for (const k of [...this.open.keys()]) {
             const [action, target] = k.split('\u0000') as [string, string];
-            if (action !== 'kill' && action !== 'stop') this.fault(action, target, 'end');
+            if (action !== 'kill' && action !== 'stop' && action !== 'nats-kill') this.fault(action, target, 'end');
           }
         }
         return;
@@ -248,6 +272,25 @@ export class ScenarioRun {
           await new Promise((r) => setTimeout(r, a.gapS * 1000));
         }
         return;
+      case 'nats-kill': {
+        const servers = this.nats.get(a.region)!;
+        const i = a.server === 'busiest' ? await busiest(servers) : a.server - 1;
+        if (i < 0 || i >= servers.count) throw new Error(`region ${a.region} has ${servers.count} NATS servers, none numbered ${i + 1}`);
+        if (!servers.isRunning(i)) throw new Error(`NATS server ${i + 1} of region ${a.region} is not running`);
+        await servers.kill(i);
+        this.fault('nats-kill', `${a.region} nats-${i + 1}`, 'start');
+        return;
+      }
+      case 'nats-restart': {
+        const servers = this.nats.get(a.region)!;
+        for (let i = 0; i < servers.count; i++) {
+          if (servers.isRunning(i)) continue;
+          await servers.startOne(i);
+          this.fault('nats-kill', `${a.region} nats-${i + 1}`, 'end');
+        }
+        await servers.routed();
+        return;
+      }
       case 'flap':
         return; // expanded beforehand
       case 'clock': {
@@ -346,12 +389,25 @@ export class ScenarioRun {
 
   async run(): Promise<RunResult> {
     mkdirSync(this.dir, { recursive: true });
-    const { topology, file } = await topologyOnFreePorts(this.s.topologyFile, this.dir);
+    try {
+      return await this.runOnNats();
+    } finally {
+      for (const n of this.nats.values()) {
+        await n.stop().catch(() => undefined);
+        active.delete(n);
+      }
+    }
+  }
+
+  /** The run, once its NATS regions' servers are started (or while they are: run() stops them). */
+  private async runOnNats(): Promise<RunResult> {
+    const { topology, file } = await topologyOnFreePorts(this.s.topologyFile, this.dir, this.nats);
     this.topology = topology;
     checkScenarioRegions(
       this.s,
       topology.regions.map((r) => r.name),
       topology.regions.flatMap((r) => r.nodes.map((n) => n.name)),
+      [...this.nats.keys()],
     );
     this.sup = new Supervisor({
       topology,
@@ -436,6 +492,7 @@ export class ScenarioRun {
       await workload.stopPublishing(this.s.drainS * 1000);
       // Whatever is still broken is healed, so the checker can expect convergence.
       await this.act({ at: 0, action: 'heal' });
+      for (const region of this.nats.keys()) await this.act({ at: 0, action: 'nats-restart', region });
       for (const n of topology.regions.flatMap((r) => r.nodes)) {
         if (!this.sup.nodes.has(n.name)) {
           await control(this.control, 'POST', `/nodes/${n.name}/restart`);
@@ -481,6 +538,17 @@ export class ScenarioRun {
       }
     }
   }
+}
+
+/** The running server of a NATS cluster with the most client connections (a region's nodes). */
+async function busiest(servers: NatsServers): Promise<number> {
+  let best = { i: -1, n: -1 };
+  for (let i = 0; i < servers.count; i++) {
+    if (!servers.isRunning(i)) continue;
+    const n = (await servers.connectionNames(i)).length;
+    if (n > best.n) best = { i, n };
+  }
+  return best.i;
 }
 
 /** How a scenario runs, beyond what its file says. */

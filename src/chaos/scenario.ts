@@ -12,6 +12,10 @@
  *                                   now on, as an NTP step would set it, and when it starts
  *                                   again; libfaketime, clocks.ts)
  *   rolling-restart {region, gapS?}
+ *   nats-kill {region, server?}    (kill -9 of one of a NATS region's servers, which the run
+ *                                   starts: `busiest`, the one most of the region's nodes are
+ *                                   connected to, by default, or its number from 1)
+ *   nats-restart {region}          (the region's NATS servers killed are started again)
  *   subscribe {region, subscribers?}   (that many more subscribers attach there, to every channel)
  *   move {from, to, subscribers?, afterS?}   (that many of `from`'s subscribers leave it and,
  *                                       afterS later, continue in `to` from their
@@ -52,6 +56,8 @@ const action = z.discriminatedUnion('action', [
   z.object({ ...at, action: z.literal('rejoin'), ...node, from: z.string().min(1).optional() }).strict(),
   z.object({ ...at, action: z.literal('clock'), ...node, offset: z.string().regex(CLOCK_OFFSET, 'a clock offset: a sign, a number, and s, m, h or d (say +6s)') }).strict(),
   z.object({ ...at, action: z.literal('rolling-restart'), region: z.string().min(1), gapS: z.number().min(0).default(3) }).strict(),
+  z.object({ ...at, action: z.literal('nats-kill'), region: z.string().min(1), server: z.union([z.number().int().min(1), z.literal('busiest')]).default('busiest') }).strict(),
+  z.object({ ...at, action: z.literal('nats-restart'), region: z.string().min(1) }).strict(),
   z.object({ ...at, action: z.literal('subscribe'), region: z.string().min(1), subscribers: z.number().int().min(1).max(50).default(1) }).strict(),
   z
     .object({
@@ -191,10 +197,11 @@ export function expandTimeline(timeline: readonly TimelineAction[]): TimelineAct
 }
 
 /**
- * Every region a scenario names (in its workload and timeline) is one of the topology's;
- * a key of its `clocks` is a region or one of the topology's `nodes`.
+ * Every region a scenario names (in its workload and timeline) is one of the topology's,
+ * and one on NATS (`natsRegions`) where an action is for NATS servers; a key of its
+ * `clocks` is a region or one of the topology's `nodes`.
  */
-export function checkScenarioRegions(s: Scenario, regions: readonly string[], nodes: readonly string[] = []): void {
+export function checkScenarioRegions(s: Scenario, regions: readonly string[], nodes: readonly string[] = [], natsRegions: readonly string[] = []): void {
   const known = new Set(regions);
   const errors: string[] = [];
   const need = (path: string, region: string | undefined) => {
@@ -208,6 +215,9 @@ export function checkScenarioRegions(s: Scenario, regions: readonly string[], no
     if ('a' in a) need(`timeline[${i}].a`, a.a);
     if ('b' in a) need(`timeline[${i}].b`, a.b);
     if ('region' in a) need(`timeline[${i}].region`, a.region);
+    if ((a.action === 'nats-kill' || a.action === 'nats-restart') && known.has(a.region) && !natsRegions.includes(a.region)) {
+      errors.push(`timeline[${i}].region: region "${a.region}" does not run on NATS (transport: nats in ${s.topology})`);
+    }
     if (a.action === 'move') {
       need(`timeline[${i}].from`, a.from);
       need(`timeline[${i}].to`, a.to);

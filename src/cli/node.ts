@@ -16,6 +16,7 @@ export interface NodeCommandOptions {
   logLevel: string;
   linkVia?: string[];
   meshVia?: string[];
+  natsVia?: string[];
 }
 
 /** `name=host:port` pairs as a map. */
@@ -56,6 +57,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
   }
   const linkVia = viaMap(o.linkVia);
   const meshVia = viaMap(o.meshVia);
+  const natsVia = viaMap(o.natsVia);
   const n = new AblyNode({
     topology,
     region: region.name,
@@ -63,6 +65,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     log,
     linkVia,
     ...(meshVia.size ? { dialVia: (peer, address) => meshVia.get(peer) ?? { host: address.host, port: address.meshPort } } : {}),
+    ...(natsVia.size ? { natsVia } : {}),
   });
   await n.start();
   const host = node.host === '0.0.0.0' || node.host === '::' ? '127.0.0.1' : node.host;

@@ -145,6 +145,8 @@ export class Supervisor {
   readonly regionProxies = new Map<string, FaultProxy>();
   /** Per ordered pair of nodes ("from>to"): the proxy on the mesh link from dials to. */
   readonly meshProxies = new Map<string, FaultProxy>();
+  /** Per node of a NATS region, with mesh proxies: a proxy on its connection to each of the region's NATS servers (by URL). */
+  readonly natsProxies = new Map<string, Map<string, FaultProxy>>();
   control: ControlServer | null = null;
   private readonly logs = new Map<string, WriteStream>();
   private readonly cliPath: string;
@@ -219,6 +221,20 @@ export class Supervisor {
     }
     if (this.o.meshProxies) {
       for (const r of t.regions) {
+        if (r.transport === 'nats' && r.nats) {
+          // Its nodes reach each other through NATS only: each node's connection to each server is proxied.
+          for (const n of r.nodes) {
+            const proxies = new Map<string, FaultProxy>();
+            for (const url of r.nats.servers) {
+              const u = new URL(url);
+              const proxy = new FaultProxy({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 4222) }, `${n.name}->nats ${u.host}`);
+              await proxy.listen();
+              proxies.set(url, proxy);
+            }
+            this.natsProxies.set(n.name, proxies);
+          }
+          continue;
+        }
         for (const from of r.nodes) {
           for (const to of r.nodes) {
             if (from.name === to.name) continue;
@@ -242,6 +258,7 @@ export class Supervisor {
       const [from, to] = pair.split('>') as [string, string];
       if (from === node) args.push('--mesh-via', `${to}=127.0.0.1:${proxy.port}`);
     }
+    for (const [url, proxy] of this.natsProxies.get(node) ?? []) args.push('--nats-via', `${url}=127.0.0.1:${proxy.port}`);
     return args;
   }
 
@@ -409,6 +426,7 @@ export class Supervisor {
     for (const b of this.linkBalancers.values()) await b.close();
     for (const p of this.regionProxies.values()) await p.close();
     for (const p of this.meshProxies.values()) await p.close();
+    for (const ps of this.natsProxies.values()) for (const p of ps.values()) await p.close();
     for (const l of this.logs.values()) l.end();
     rmSync(this.stateFile, { force: true });
   }

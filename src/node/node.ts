@@ -53,8 +53,9 @@ export interface NodeOptions {
   transport?: RegionTransport;
   /** Heartbeat interval; the membership timeouts derive from it. */
   heartbeatIntervalMs?: number;
-  /** Peers to dial through another address (fault proxies). */
+  /** Peers to dial through another address; the NATS servers (by their URL in the topology) to reach so, and no others (fault proxies). */
   dialVia?: (peer: NodeId, address: NodeAddress) => { host: string; port: number };
+  natsVia?: Map<string, { host: string; port: number }>;
   /** Other regions' link endpoints to dial instead of the topology's (fault proxies). */
   linkVia?: Map<string, { host: string; port: number }>;
 }
@@ -133,7 +134,7 @@ export class AblyNode {
         clusterSecret: secret,
         log: this.log,
         heartbeatIntervalMs: this.membership.timeouts.heartbeatIntervalMs,
-        ...(o.dialVia ? { dialVia: o.dialVia } : {}),
+        ...(o.dialVia ? { dialVia: o.dialVia } : {}), ...(o.natsVia ? { natsVia: o.natsVia } : {}),
       });
     this.ringView = new Ring(this.membership.ringMembers(), this.region.vnodes);
     this.quorum = this.membership.hasQuorum();

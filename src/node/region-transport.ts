@@ -17,6 +17,8 @@ export interface RegionTransportOptions {
   heartbeatIntervalMs: number;
   /** Peers to dial through another address (fault proxies; mesh only). */
   dialVia?: (peer: NodeId, address: NodeAddress) => { host: string; port: number };
+  /** NATS servers (by their URL in the topology) to reach through another address (fault proxies): then only those, none the cluster announces. */
+  natsVia?: Map<string, { host: string; port: number }>;
 }
 
 /**
@@ -28,6 +30,12 @@ function debugProtocol(): { protocol?: number } {
   return v !== undefined && /^\d+$/.test(v) ? { protocol: Number(v) } : {};
 }
 
+/** A NATS server's URL, or the address it is reached through instead. */
+function viaUrl(url: string, via: Map<string, { host: string; port: number }>): string {
+  const to = via.get(url);
+  return to ? `nats://${to.host.includes(':') ? `[${to.host}]` : to.host}:${to.port}` : url;
+}
+
 /** The mesh (the default), or NATS for `transport: nats` (`regions[].nats`). */
 export function regionTransport(o: RegionTransportOptions): RegionTransport {
   const nats = o.region.nats;
@@ -37,7 +45,8 @@ export function regionTransport(o: RegionTransportOptions): RegionTransport {
       self: o.self,
       deployment: o.deployment,
       region: o.region.name,
-      servers: nats.servers,
+      servers: o.natsVia ? nats.servers.map((url) => viaUrl(url, o.natsVia!)) : nats.servers,
+      ...(o.natsVia ? { onlyGivenServers: true } : {}),
       ...(nats.token ? { token: resolveSecret(nats.token, `${where}.token`)! } : {}),
       ...(nats.user ? { user: nats.user, pass: resolveSecret(nats.pass, `${where}.pass`)! } : {}),
       log: o.log,

@@ -101,6 +101,8 @@ export interface NatsOptions {
   region: string;
   /** The NATS cluster's client URLs (`nats://host:port`); others the cluster announces are added. */
   servers: string[];
+  /** Only the servers given, none the cluster announces (a node whose servers are reached through fault proxies). */
+  onlyGivenServers?: boolean;
   /** NATS authentication: a token, or a user and password (not both). */
   token?: string;
   user?: string;
@@ -255,6 +257,7 @@ export class NatsTransport extends TransportListeners implements RegionTransport
       timeout: CONNECT_TIMEOUT_MS,
       // Broadcasts come back to their sender otherwise.
       noEcho: true,
+      ...(this.o.onlyGivenServers ? { ignoreClusterUpdates: true } : {}),
       ...(this.o.token ? { token: this.o.token } : {}),
       ...(this.o.user ? { user: this.o.user, pass: this.o.pass! } : {}),
     };

@@ -1,7 +1,8 @@
 /**
  * Three short chaos scenarios with the checker (the full set runs in `make chaos`; the
  * partition's clients on tokens renewed through it), a
- * short random one through `ably-ng chaos random` as a chaos tester runs it, one with an
+ * short random one through `ably-ng chaos random` as a chaos tester runs it, one on a
+ * region whose nodes talk through NATS (a NATS server killed), one with an
  * action that cannot be carried out, and a run with a guarantee broken on purpose, which
  * the checker must catch.
  */
@@ -137,6 +138,23 @@ describe('chaos scenarios (short)', () => {
     expect(r.report.violations.lost).toBeGreaterThan(0);
     expect(violationTotal(r.report.violations)).toBeGreaterThan(0);
     expect(r.asExpected).toBe(true);
+  });
+
+  it('a region on NATS: one of its NATS servers killed and started again, a node cut off from all of them; a cut between two of its nodes refused', { timeout: 120_000 }, async () => {
+    const r = await run('nats-short.yaml');
+    expect(r.report.violations).toMatchObject({ lost: 0, duplicates: 0, order: 0, regionOrder: 0 });
+    expect(r.report.verdict).toBe('PASS');
+    const kill = r.report.faults.find((f: { action: string }) => f.action === 'nats-kill');
+    expect(kill?.target).toMatch(/^eu nats-[123]$/);
+    const isolated = r.report.faults.find((f: { action: string }) => f.action === 'isolate');
+    expect(isolated).toBeDefined();
+    const log = (node: string) => readFileSync(join(r.dir, 'state', 'logs', `${node}.log`), 'utf8');
+    // The kill took a node's NATS connection (it reconnected to another server); the cut node found itself alone.
+    expect(['eu-1', 'eu-2', 'eu-3'].some((n) => log(n).includes('lost the NATS connection'))).toBe(true);
+    expect(log(isolated!.target)).toMatch(/lost quorum/);
+    // No link between two nodes of a NATS region to cut: the action is refused, and the run goes on.
+    expect(r.failedActions).toEqual([expect.objectContaining({ action: 'isolate', error: expect.stringMatching(/runs on NATS/) })]);
+    console.log(`[chaos] nats-short: ${kill!.target} killed, ${isolated!.target} cut off (${r.dir})`);
   });
 
   it('names a paused master\'s replica at once, and stops every node it started, the paused ones too, when interrupted', { timeout: 90_000 }, async () => {

@@ -10,9 +10,9 @@
 import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findNatsServer, NatsServers, type NatsServerOptions } from '../../src/bench/nats-server.js';
+import { findNatsServer, NatsServers, type NatsServerOptions } from '../../src/nats-server.js';
 
-export type { NatsServers } from '../../src/bench/nats-server.js';
+export type { NatsServers } from '../../src/nats-server.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 

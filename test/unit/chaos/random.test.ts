@@ -18,6 +18,7 @@ const root = join(import.meta.dirname, '../../..');
 const LOCAL = join(root, 'regions/local.yaml');
 const THREE = join(root, 'test/chaos/topologies/three-regions.yaml');
 const FIVE = join(root, 'test/chaos/topologies/five-nodes.yaml');
+const NATS = join(root, 'test/chaos/topologies/nats.yaml');
 const SEEDS = Array.from({ length: 200 }, (_, i) => i);
 
 const STARTS: Record<string, string> = { kill: 'restart', stop: 'restart', pause: 'resume', isolate: 'rejoin' };
@@ -166,6 +167,26 @@ describe('random chaos scenarios', () => {
     }
     // and nodes named directly
     expect([...seen].some((k) => /^(eu|us)-\d$/.test(k))).toBe(true);
+  });
+
+  it('on a region on NATS, kill one of its NATS servers where a mesh region would have two nodes cut from each other, and start it again', () => {
+    let kills = 0;
+    for (const seed of SEEDS.slice(0, 50)) {
+      const s = scenarioOf(seed, NATS);
+      const file = writeRandomScenario({ seed, durationS: 60, topologyFile: NATS }, dir);
+      expect(() => checkScenarioRegions(loadScenario(file), ['eu', 'us'], [], ['eu'])).not.toThrow();
+      for (const [i, a] of s.timeline.entries()) {
+        // eu is on NATS: none of its nodes is cut from another; us is on the mesh: no NATS action there.
+        if (a.action === 'isolate' && a.from) expect(a.node).toMatch(/^us-/);
+        if (a.action !== 'nats-kill') continue;
+        kills++;
+        expect(a).toMatchObject({ region: 'eu', server: 'busiest' });
+        const back = s.timeline.slice(i + 1).find((b) => b.action === 'nats-restart');
+        expect(back).toMatchObject({ region: 'eu' });
+        expect(back!.at).toBeGreaterThan(a.at);
+      }
+    }
+    expect(kills).toBeGreaterThan(5);
   });
 
   describe('with --pairs', () => {

@@ -63,6 +63,16 @@ describe('chaos scenario files', () => {
     ]);
   });
 
+  it('takes NATS server actions only for a region on NATS, killing the busiest server when none is named', () => {
+    const s = scenario('nats', 'timeline:\n  - { at: 5, action: nats-kill, region: eu }\n  - { at: 6, action: nats-kill, region: us, server: 2 }\n  - { at: 9, action: nats-restart, region: us }\n');
+    expect(s.timeline[0]).toEqual({ at: 5, action: 'nats-kill', region: 'eu', server: 'busiest' });
+    expect(errorsOf(() => checkScenarioRegions(s, ['eu', 'us'], [], ['eu']))).toEqual([
+      'timeline[1].region: region "us" does not run on NATS (transport: nats in t.yaml)',
+      'timeline[2].region: region "us" does not run on NATS (transport: nats in t.yaml)',
+    ]);
+    expect(errorsOf(() => scenario('nats-zero', 'timeline:\n  - { at: 5, action: nats-kill, region: eu, server: 0 }\n'))).toEqual(['timeline[0].server: Too small: expected number to be >=1']);
+  });
+
   it("reads regions' clock offsets, and names one libfaketime would not read or a region the topology lacks", () => {
     const s = scenario('clocks', "clocks: { us: '+6s', ap: '-1.5m' }\n");
     expect(s.clocks).toEqual({ us: '+6s', ap: '-1.5m' });

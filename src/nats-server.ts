@@ -1,5 +1,5 @@
 /**
- * Local nats-server processes for benchmarks and tests: one server, or a cluster whose
+ * Local nats-server processes for benchmarks, tests and chaos runs: one server, or a cluster whose
  * servers route to each other, on free loopback ports, each with its monitoring port.
  * Every process is started and stopped by its PID (never by name); a process-exit hook
  * kills whatever is still running if the caller forgot or crashed.
@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { freePort } from './util.js';
+import { reservePorts } from './ports.js';
 
 /** A server that is not serving (and routed, in a cluster) in this long failed to start. */
 const READY_TIMEOUT_MS = 15_000;
@@ -80,18 +80,8 @@ export class NatsServers {
     const binary = o.binary ?? findNatsServer();
     if (!binary) throw new Error('nats-server not found: run scripts/ensure-system-deps.sh (as root) to install it');
     const count = o.count ?? 1;
-    const ports: ServerPorts[] = [];
-    const used = new Set<number>();
-    const pick = async () => {
-      for (;;) {
-        const p = await freePort();
-        if (!used.has(p)) {
-          used.add(p);
-          return p;
-        }
-      }
-    };
-    for (let i = 0; i < count; i++) ports.push({ client: await pick(), cluster: await pick(), monitor: await pick() });
+    const free = await reservePorts(count * 3);
+    const ports: ServerPorts[] = Array.from({ length: count }, (_, i) => ({ client: free[3 * i]!, cluster: free[3 * i + 1]!, monitor: free[3 * i + 2]! }));
     const s = new NatsServers(o, ports, binary);
     try {
       await Promise.all(ports.map((_, i) => s.startOne(i)));
