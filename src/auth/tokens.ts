@@ -200,6 +200,8 @@ export class TokenAuthority {
     if (exp === null) throw AblyError.of('invalidJwt', 'JWT needs an exp claim');
     if (now >= exp) throw AblyError.of('tokenExpired', `JWT expired at ${new Date(exp).toISOString()}`);
     const capText = claims['x-ably-capability'];
+    // A JSON string (Ably's JWT); anything else given is a mistake, not a wish for the key's whole capability.
+    if (capText !== undefined && typeof capText !== 'string') throw AblyError.of('invalidJwt', 'the JWT\'s x-ably-capability claim must be a JSON string');
     const own = typeof capText === 'string' ? parseCapability(capText) : null;
     const capability = own ? intersect(own, key.capability) : key.capability;
     const clientId = typeof claims['x-ably-clientId'] === 'string' && claims['x-ably-clientId'] ? claims['x-ably-clientId'] : null;

@@ -4,7 +4,7 @@
  */
 import type { AblyError } from '../errors.js';
 import type { Capability } from '../auth/capability.js';
-import type { ParsedChannelName } from '../protocol/channel-name.js';
+import { parseChannelName, type ParsedChannelName } from '../protocol/channel-name.js';
 import type { LocalSubscriber } from '../channel/subscriber.js';
 import type { ChannelClient } from '../channel/client.js';
 import type { ChannelKey, LogEntry } from '../channel/entry.js';
@@ -33,6 +33,8 @@ export class Attachment implements LocalSubscriber {
   state: AttachmentState = 'attaching';
   /** Granted mode flags (Flag.PUBLISH | Flag.SUBSCRIBE | …). */
   modes = 0;
+  /** The modes its last ATTACH asked for: what a new token's capability grants of them (an in-band AUTH), more or fewer. */
+  requested = 0;
   client: ChannelClient | null = null;
   /** Channel ops on this attachment run one after another. */
   chain: Promise<void> = Promise.resolve();
@@ -53,6 +55,21 @@ export class Attachment implements LocalSubscriber {
 
   get connectionId(): string {
     return this.owner.id;
+  }
+
+  /**
+   * Takes what a new capability (an in-band AUTH) grants of the modes its last ATTACH asked
+   * for, more or fewer (RTC8a1), and no occupancy events without channel-metadata: the
+   * modes it lost, or null where it grants none.
+   */
+  regrant(capability: Capability): number | null {
+    const parsed = parseChannelName(this.channelName);
+    const modes = this.requested & permittedModes(capability, parsed);
+    if (modes === 0) return null;
+    const lost = this.modes & ~modes;
+    this.modes = modes;
+    if (!capability.opsFor(parsed.name).has('channel-metadata')) this.occupancy = null;
+    return lost;
   }
 
   get format(): WireFormat {

@@ -15,7 +15,7 @@ import { occupancyFor } from '../channel/occupancy.js';
 import { parseDeltaParam } from '../channel/delta.js';
 import { channelKey } from '../channel/entry.js';
 import { isMetaChannel } from '../channel/lifecycle.js';
-import { Action, ActionName, DEFAULT_MODES, Flag, MODE_MASK } from '../protocol/actions.js';
+import { Action, ActionName, DEFAULT_MODES, Flag, MODE_MASK, PresenceAction } from '../protocol/actions.js';
 import { buildAnnotations } from '../protocol/annotation.js';
 import { parseChannelName, unfilteredChannelName, type ParsedChannelName } from '../protocol/channel-name.js';
 import { decodeFrame, encodeFrame, type Frame } from '../protocol/codec.js';
@@ -141,7 +141,8 @@ export class Connection implements AttachmentOwner {
       action: Action.CONNECTED,
       connectionId: this.id,
       connectionDetails: {
-        ...(clientId && clientId !== '*' ? { clientId } : {}),
+        // '*' for a token of any clientId (RSA7b4: the SDK's auth.clientId is then '*').
+        ...(clientId ? { clientId } : {}),
         connectionKey: this.key,
         maxMessageSize: limits.maxMessageSize,
         maxFrameSize: limits.maxFrameSize,
@@ -352,8 +353,11 @@ export class Connection implements AttachmentOwner {
 
   /**
    * In-band re-auth: a new token for the same connection. Answered with CONNECTED (the
-   * SDK's authorize() waits for it). The identity may not change; attachments the new
-   * capability no longer allows fail with 40160.
+   * SDK's authorize() waits for it). The identity may not change but from none or any to
+   * one (the connection's record says so, for a resume elsewhere); attachments are granted
+   * the modes the new capability allows of those they asked for (RTC8a1: more or fewer;
+   * without presence, the connection's members there leave), and those it allows none of
+   * fail with 40160.
    */
   private onAuth(pm: ProtocolMessage): void {
     let creds: Credentials;
@@ -365,25 +369,24 @@ export class Connection implements AttachmentOwner {
       else this.fail(e);
       return;
     }
+    const identified = creds.clientId !== this.credentials.clientId;
     this.credentials = creds;
     this.token.arm();
     for (const att of [...this.attachments.values()]) {
       // One whose ATTACH has not run yet is granted its modes by the new token when it does; one detaching goes anyway.
       if (att.modes === 0 || att.state === 'detaching') continue;
-      const parsed = parseChannelName(att.channelName);
-      const name = parsed.name;
-      const modes = att.modes & permittedModes(this.credentials.capability, parsed);
-      if (modes !== 0) {
-        att.modes = modes;
-        // Occupancy counts its modes again, and it has no events without channel-metadata now.
-        if (!this.credentials.capability.opsFor(name).has('channel-metadata')) att.occupancy = null;
-        if (att.client) this.services.hub.attachmentsChanged(att.client);
+      const lost = att.regrant(this.credentials.capability);
+      if (lost === null) {
+        this.forget(att);
+        this.sendError(AblyError.of('notPermitted', `the new token does not allow channel "${att.channelName}"`), att.channelName);
         continue;
       }
-      this.forget(att);
-      this.sendError(AblyError.of('notPermitted', `the new token does not allow channel "${name}"`), att.channelName);
+      if ((lost & Flag.PRESENCE) !== 0) this.presence.detached(att.key);
+      if (att.client) this.services.hub.attachmentsChanged(att.client); // occupancy counts its modes again
     }
-    this.sendConnected();
+    // A resume elsewhere is checked against the record's clientId (server.ts): answered once the record has the new one.
+    if (identified) void this.services.connections.opened({ connectionId: this.id, appId: creds.appId, clientId: creds.clientId }).then(() => this.sendConnected());
+    else this.sendConnected();
   }
 
   // ---- channels -----------------------------------------------------------------
@@ -440,6 +443,7 @@ export class Connection implements AttachmentOwner {
       return;
     }
     att.modes = granted;
+    att.requested = requested;
     att.state = 'attaching';
     const { resume, error: resumeError } = resumePoint(pm.channelSerial, this.services.region);
     let rewind: Rewind | null = null;
@@ -560,13 +564,15 @@ export class Connection implements AttachmentOwner {
     let ops;
     try {
       const { name } = unfilteredChannelName(pm.channel, 'presence');
-      this.require(name, 'presence');
+      // Its own members' leave needs no capability (one that lost presence has had them leave already).
+      const leaves = Array.isArray(pm.presence) && pm.presence.every((p) => (p as { action?: unknown } | null)?.action === PresenceAction.LEAVE);
+      if (!leaves) this.require(name, 'presence');
       if (isMetaChannel(name)) throw AblyError.of('notPermitted', `no client can be present on the metachannel "${name}"`);
       const att = this.attachments.get(pm.channel as string);
       if (!att || (att.state !== 'attached' && att.state !== 'attaching')) {
         throw AblyError.of('presenceInvalidState', `channel "${name}" is not attached`);
       }
-      if ((att.modes & Flag.PRESENCE) === 0) throw AblyError.of('notPermitted', `presence mode was not granted on "${name}"`);
+      if ((att.modes & Flag.PRESENCE) === 0 && !leaves) throw AblyError.of('notPermitted', `presence mode was not granted on "${name}"`);
       key = att.key;
       ops = buildPresence(pm.presence, {
         limits: this.services.limits,

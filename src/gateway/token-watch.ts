@@ -12,6 +12,8 @@ import type { Authenticator } from './auth.js';
 
 /** A revocation this far off or more (ms) asks the client to renew first (allowReauthMargin); a nearer one (a JWT's second) only ends the connection then. */
 const HINT_FROM_MS = 1000;
+/** The longest wait a timer takes (2^31 - 1 ms, about 24.8 days); Node fires a longer one at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class TokenWatch {
   private expiry: NodeJS.Timeout | null = null;
@@ -39,13 +41,24 @@ export class TokenWatch {
     this.armed = true;
     if (this.expiry) clearTimeout(this.expiry);
     this.expiry = null;
-    const at = this.o.credentials().expiresAt;
-    if (at !== null) {
-      // setTimeout caps at ~24.8 days; tokens live at most a day.
-      this.expiry = setTimeout(() => this.o.end(AblyError.of('tokenExpired', "the connection's token expired; renew it and resume")), Math.max(0, at - this.o.auth.now()));
-      this.expiry.unref();
-    }
+    this.watchExpiry();
     this.checkRevoked();
+  }
+
+  /**
+   * Ends the connection when its token expires. A timer waits at most about 24.8 days
+   * (2^31 - 1 ms; longer, Node fires it at once), and a JWT's exp has no upper bound
+   * (an Ably token's lifetime does): a longer wait is made in steps.
+   */
+  private watchExpiry(): void {
+    const at = this.o.credentials().expiresAt;
+    if (at === null) return;
+    const wait = at - this.o.auth.now();
+    this.expiry = setTimeout(() => {
+      if (at <= this.o.auth.now()) this.o.end(AblyError.of('tokenExpired', "the connection's token expired; renew it and resume"));
+      else this.watchExpiry();
+    }, Math.min(Math.max(0, wait), MAX_TIMER_MS));
+    this.expiry.unref();
   }
 
   /** The node heard of new revocations of these keys: is the token among them? */
@@ -84,7 +97,7 @@ export class TokenWatch {
       } else this.o.askReauth();
     }
     // A peer's revocation applies at most an hour and 30 s on (isRevocation): in a timer's range.
-    this.revocation = setTimeout(() => this.checkRevoked(), Math.min(wait, 2 ** 31 - 1));
+    this.revocation = setTimeout(() => this.checkRevoked(), Math.min(wait, MAX_TIMER_MS));
     this.revocation.unref();
   }
 

@@ -292,6 +292,23 @@ export function fromWire(w: unknown): InboundMessage {
   return out;
 }
 
+/** The ids the service gives a realtime connection's messages and presence: `connectionId:msgSerial:index` (connection-key.ts). */
+const SERVICE_ID = /^([\w-]{11}):(?:\d+|p[\w-]{12}):\d+$/;
+
+/**
+ * A publisher may give its messages ids of its own (idempotent publishing), but not one
+ * of the form the service gives another connection's (message ids are public: a
+ * subscriber reads the connection's id and counts its msgSerials). Taken first, it would
+ * have that connection's message drop as a duplicate of it, acknowledged all the same.
+ */
+export function givenMessageId(id: string | undefined, connectionId: string | undefined): string | undefined {
+  const other = id === undefined ? null : SERVICE_ID.exec(id);
+  if (other && other[1] !== connectionId) {
+    throw AblyError.of('invalidPublishId', `message id "${id}" has the form of the ids the service gives another connection's messages (connectionId:msgSerial:index): give an id of your own, or none`);
+  }
+  return id;
+}
+
 /**
  * The clientId a publisher's message (or annotation: `what`) is kept under: the one it
  * names, which must be the publisher's (`publisher`: its clientId, '*' for any, null for
