@@ -9,8 +9,8 @@ import { parseSerial, type OriginPosition } from '../protocol/serial.js';
 /** Messages a rewind delivers at most (Ably: 100). */
 export const MAX_REWIND = 100;
 
-/** A rewind asked for on attach: the last `count` messages, or those of the last `ms`. */
-export type Rewind = { count: number } | { ms: number; now: number };
+/** A rewind asked for on attach: the last `count` messages, or those of the last `ms`; at most `limit` (`rewindLimit`) of them either way. */
+export type Rewind = ({ count: number } | { ms: number; now: number }) & { limit?: number };
 
 /**
  * Where an ATTACH asks to resume from, or why it cannot. One of this region's serials
@@ -35,11 +35,16 @@ export function resumePoint(channelSerial: unknown, region: string): { resume: R
   return { resume: { origins: p.origins.length ? p.origins : [{ region: p.region, epoch: p.epoch, seq: p.serial }], from: p.region }, error: null };
 }
 
-/** Parses Ably's `rewind` param: a count ("10") or a duration ("30s", "2m", "1h"). Throws 40003. */
-export function parseRewind(value: string, now: number): Rewind {
+/**
+ * Parses Ably's `rewind` param: a count ("10") or a duration ("30s", "2m", "1h"), and its
+ * `rewindLimit` (at most that many of them: "rewind=5m&rewindLimit=10"). Throws 40003.
+ */
+export function parseRewind(value: string, now: number, limit?: string): Rewind {
+  if (limit !== undefined && !/^[1-9]\d{0,8}$/.test(limit)) throw AblyError.of('invalidParameterValue', `rewindLimit must be a whole number of messages, 1 or more (got "${limit}")`);
+  const most = limit === undefined ? {} : { limit: Number(limit) };
   const count = /^\d+$/.exec(value);
-  if (count) return { count: Number(value) };
+  if (count) return { count: Number(value), ...most };
   const d = /^(\d+)(s|m|h)$/.exec(value);
-  if (d) return { ms: Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 's' | 'm' | 'h'], now };
+  if (d) return { ms: Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 's' | 'm' | 'h'], now, ...most };
   throw AblyError.of('invalidParameterValue', `rewind must be a count or a duration like 30s, 5m, 1h (got "${value}")`);
 }

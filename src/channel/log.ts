@@ -82,6 +82,8 @@ export class ChannelLog {
   private held = 0;
   /** Bytes of the retained entries (their elements; `held` counts whole buffers). */
   private retainedBytes = 0;
+  /** Retained messages (creates): what the count cap counts (expire). */
+  private messages = 0;
   /**
    * When the newest entry this log dropped was stored (ms; -Infinity: none). null: a log
    * restored past its base, which never saw what went before it.
@@ -152,6 +154,7 @@ export class ChannelLog {
     this.where[w + LENGTH] = bytes.length;
     this.where[w + KIND] = kind === 'message' ? MESSAGE : kind === 'presence' ? PRESENCE : VERSION;
     this.retainedBytes += bytes.length;
+    if (kind === 'message') this.messages++;
   }
 
   /** Copies `bytes` after the newest chunk's last, or into a new chunk; returns the chunk number. */
@@ -262,11 +265,18 @@ export class ChannelLog {
     return this.storedAt[this.slot(serial)]!;
   }
 
-  /** Drops entries stored before `now - retentionMs`, and the oldest beyond `maxEntries` or `maxBytes` (of entries). */
-  expire(now: number, retentionMs: number, maxEntries: number, maxBytes = Infinity): number {
+  /**
+   * Drops entries stored before `now - retentionMs`, and the oldest while more than
+   * `maxMessages` messages or `maxBytes` (of entries) are retained. The count is of
+   * messages (creates) only: presence events, a message's versions and annotations take
+   * bytes, not count (a stream of 10,000 appends, or a busy presence room, took its
+   * message out of history well inside the retention, and the next append was refused).
+   */
+  expire(now: number, retentionMs: number, maxMessages: number, maxBytes = Infinity): number {
     const cutoff = now - retentionMs;
     let dropped = 0;
-    while (this.size > 0 && (this.storedAt[this.head]! < cutoff || this.size > maxEntries || this.retainedBytes > maxBytes)) {
+    while (this.size > 0 && (this.storedAt[this.head]! < cutoff || this.messages > maxMessages || this.retainedBytes > maxBytes)) {
+      if (this.where[this.head * SLOT + KIND] === MESSAGE) this.messages--;
       this.retainedBytes -= this.where[this.head * SLOT + LENGTH]!;
       this.head++;
       this.base++;

@@ -6,7 +6,11 @@ import { MAX_REWIND, type Rewind } from './attach-point.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { ChannelRouter } from './router.js';
 
-/** The messages a rewind asks for, up to the attach point (`here`), oldest first, read from the master's history. */
+/**
+ * The messages a rewind asks for, up to the attach point (`here`), oldest first, read from
+ * the master's history. Truncated (90004 on the ATTACHED) only where it asked for more than
+ * a rewind gives (MAX_REWIND) and there were more: fewer than asked is no error.
+ */
 export async function readRewind(
   router: ChannelRouter,
   key: ChannelKey,
@@ -15,7 +19,7 @@ export async function readRewind(
   here: number,
   timeoutMs: number,
 ): Promise<{ entries: LogEntry[]; truncated: boolean }> {
-  const wanted = 'count' in r ? r.count : MAX_REWIND;
+  const wanted = Math.min('count' in r ? r.count : Infinity, r.limit ?? Infinity);
   const limit = Math.min(wanted, MAX_REWIND);
   if (limit === 0 || here === 0) return { entries: [], truncated: false };
   const { body } = await router.call(
@@ -35,5 +39,5 @@ export async function readRewind(
     timeoutMs,
   );
   if (body.kind !== 'entries') return { entries: [], truncated: false };
-  return { entries: [...body.entries].reverse(), truncated: wanted > MAX_REWIND || ('ms' in r && body.more) };
+  return { entries: [...body.entries].reverse(), truncated: wanted > MAX_REWIND && body.more };
 }

@@ -13,8 +13,8 @@
  *   channel heard in the region is excused, as for deliveries (its state may have been
  *   lost with it: a new epoch's history starts afresh), and so is one older than the
  *   retention allowed when the history was read (`historyMs`, less a margin). In a
- *   history at least half as long as the count cap (`maxMessages`, which presence events
- *   count against too), nothing older than its first message is expected. (The excuse
+ *   history at least half as long as the count cap (`maxMessages`: messages, of every
+ *   region), nothing older than its first message is expected. (The excuse
  *   is broad: one signal excuses everything before it, the region's own messages too.)
  * Violations: a message expected and missing; one that appears twice; one that comes
  * after a later one of its publisher (the region's order keeps each publisher's); and a
@@ -105,8 +105,8 @@ export function historyFigures(reads: readonly HistoryEvent[], channels: Readonl
     const interestFrom = interestSince(subs, r.region);
     const lastGap = Math.max(-Infinity, ...here.flatMap((s) => s.continuity));
     let retainedFrom = r.t - r.historyMs + RETENTION_MARGIN_MS;
-    // The log's count cap counts presence events too: a history half as long as the cap
-    // may have lost its oldest messages to it, so nothing older than its first is expected.
+    // A history half as long as the log's count cap may have lost its oldest messages to
+    // it (the workload's reads may not see every message counted), so nothing older than its first is expected.
     if (r.items.length > 0 && r.items.length >= r.maxMessages / 2) {
       const first = r.items[0]!;
       const i = first.lastIndexOf('#');

@@ -92,6 +92,7 @@ export class Attachment implements LocalSubscriber {
   applied(rewind: boolean): { params?: Record<string, string> } {
     const params: Record<string, string> = {};
     if (rewind) params.rewind = this.params.rewind!;
+    if (rewind && this.params.rewindLimit !== undefined) params.rewindLimit = this.params.rewindLimit;
     if (this.occupancy) params.occupancy = this.params.occupancy!;
     if (this.delta) params.delta = this.params.delta!;
     return Object.keys(params).length ? { params } : {};

@@ -451,7 +451,7 @@ export class Connection implements AttachmentOwner {
       if (att.params.rewind !== undefined && parsed.filter) {
         throw AblyError.of('invalidParameterValue', 'rewind is not available on a channel with a filter');
       }
-      if (att.params.rewind !== undefined) rewind = parseRewind(att.params.rewind, this.services.now());
+      if (att.params.rewind !== undefined) rewind = parseRewind(att.params.rewind, this.services.now(), att.params.rewindLimit);
       att.occupancy = occupancyFor(att.params.occupancy, this.credentials.capability.opsFor(channel), channel);
       att.delta = parseDeltaParam(att.params.delta);
     } catch (err) {

@@ -78,6 +78,33 @@ describe('rewind', () => {
     }
   });
 
+  it('asked for more than the channel has, delivers what there is with no error; rewindLimit caps a duration (rewind=1m&rewindLimit=2)', async () => {
+    await publishAll('rw-few', 3);
+    const c = realtime(port);
+    try {
+      const got: string[] = [];
+      const reasons: (number | undefined)[] = [];
+      const ch = c.channels.get('rw-few', { params: { rewind: '500' } });
+      ch.on('attached', (sc) => void reasons.push(sc.reason?.code));
+      await ch.subscribe((m) => void got.push(m.data as string));
+      await waitFor(() => got.length === 3);
+      // Ably: "If fewer than the requested number of messages exists … This does not constitute an error."
+      expect(reasons).toEqual([undefined]);
+      const limited: string[] = [];
+      const lch = c.channels.get('rw-few-limit', { params: { rewind: '1m', rewindLimit: '2' } });
+      await publishAll('rw-few-limit', 5);
+      await lch.subscribe((m) => void limited.push(m.data as string));
+      await publishAll('rw-few-limit', 1, 'live');
+      await waitFor(() => limited.length === 3);
+      expect(limited).toEqual(['m3', 'm4', 'live0']);
+      expect(lch.params).toEqual({ rewind: '1m', rewindLimit: '2' });
+      const bad = await c.channels.get('rw-bad-limit', { params: { rewind: '1m', rewindLimit: '0' } }).attach().then(() => null, (e: { code: number }) => e.code);
+      expect(bad).toBe(40003);
+    } finally {
+      closeAll(c);
+    }
+  });
+
   it('fails the attach for a rewind it cannot read', async () => {
     const c = realtime(port);
     try {

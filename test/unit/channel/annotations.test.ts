@@ -152,11 +152,12 @@ describe('ChannelState with annotations, across regions', () => {
     const elsewhere = `0${clock.now()}-11@ap:a`;
     const [e] = st.ingest({ region: 'us', epoch: 'u', startSeq: 0, gapBefore: false, entries: [remote(clock, 1, elsewhere, `0${clock.now()}-12@us:u`)] }, clock.now()).entries;
     expect(e?.kind === 'message' && e.message.summary).toBeUndefined();
+    clock.advance(10_000);
     // The message arrives from its own region: its summary counts the annotation.
     st.ingest({ region: 'ap', epoch: 'a', startSeq: 0, gapBefore: false, entries: [{ kind: 'message', serial: 0, channelSerial: '', storedAt: clock.now(), origin: { region: 'ap', epoch: 'a', seq: 1 }, message: { id: 'ap:1', timestamp: 1, data: 'x', serial: elsewhere } }] }, clock.now());
     expect(summaryOf(st, elsewhere)).toEqual({ 'f:flag.v1': { total: 1, clientIds: ['alice'], clipped: false } });
-    // Retention drops the annotation (it came first) and keeps the message: no longer counted.
-    const capped = ChannelState.restore(st.snapshot(), { ...settings, maxMessages: 1 });
+    // Retention drops the annotation (it came 10 s before) and keeps the message: no longer counted.
+    const capped = ChannelState.restore(st.snapshot(), { ...settings, historyMs: 5_000 });
     capped.expire(clock.now());
     expect(summaryOf(capped, elsewhere)).toBeUndefined();
     expect(capped.query({ direction: 'forwards', limit: 9, kind: 'message', messageSerial: elsewhere }).items).toHaveLength(1);

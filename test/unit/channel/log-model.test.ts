@@ -3,7 +3,7 @@
  * the entries appended, with the semantics of each read written out plainly. The same
  * random appends (small and large entries, so that buffers fill and are let go),
  * expiries and reads, with storedAt never decreasing as a master stamps it, must give
- * the same answers.
+ * the same answers. The count cap counts messages, not presence events.
  */
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from '../../../src/channel/entry.js';
@@ -24,10 +24,14 @@ class Model {
     return this.entries.filter((e) => e.serial > after && e.serial <= upto);
   }
 
+  /** From the front, while the first is too old or more than `max` messages (not presence events) are left. */
   expire(now: number, retentionMs: number, max: number): number {
-    const keep = this.entries.filter((e, i) => e.storedAt >= now - retentionMs && this.entries.length - i <= max);
-    // Expiry drops from the front only: keep the newest run that qualifies.
-    const first = keep.length ? this.entries.indexOf(keep[0]!) : this.entries.length;
+    const isMessage = (e: LogEntry) => e.kind === 'message' && e.message.action === undefined;
+    let messages = this.entries.filter(isMessage).length;
+    let first = 0;
+    for (; first < this.entries.length && (this.entries[first]!.storedAt < now - retentionMs || messages > max); first++) {
+      if (isMessage(this.entries[first]!)) messages--;
+    }
     const dropped = this.entries.splice(0, first);
     this.base += dropped.length;
     return dropped.length;

@@ -110,6 +110,26 @@ describe('ChannelLog', () => {
   });
 
   describe('expire', () => {
+    it('counts messages against the count cap, not presence events or versions: those take bytes', () => {
+      const log = new ChannelLog();
+      let serial = 0;
+      const add = (kind: LogEntry['kind'], action?: number) => {
+        const e = entry(++serial, serial);
+        if (kind === 'presence') log.append(entry(serial, serial, 'presence'));
+        else log.append(action === undefined ? e : { ...e, message: { ...(e as LogEntry & { kind: 'message' }).message, action } } as LogEntry);
+      };
+      for (let i = 0; i < 3; i++) add('message');
+      for (let i = 0; i < 20; i++) add('presence');
+      for (let i = 0; i < 20; i++) add('message', 5); // appends
+      expect(log.expire(100, 60_000, 3)).toBe(0);
+      expect(query(log, {}).serials).toEqual([1, 2, 3]);
+      // A fourth message: the oldest goes, and nothing after it that is not a message.
+      add('message');
+      expect(log.expire(100, 60_000, 3)).toBe(1);
+      expect(query(log, {}).serials).toEqual([2, 3, 44]);
+      expect(log.baseSerial).toBe(1);
+    });
+
     it('drops the oldest entries while the retained ones take more than maxBytes, counting their elements as held', () => {
       const log = logOf(10);
       const sizes = Array.from({ length: 10 }, (_, i) => entryListCodec.logEntryElement(entry(i + 1, (i + 1) * 1000)).length);
