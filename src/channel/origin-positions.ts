@@ -42,6 +42,14 @@ export class OriginPositions {
   private readonly unheld = new Map<string, number>();
   /** Regions whose stream gave seqs again (forked) since this stream last told its subscribers. */
   private readonly forks = new Set<string>();
+  /**
+   * Regions whose stream here lapsed: this region's interest ended and began again since
+   * the position was reached, and the stream's next start (from when the new interest
+   * began) has not come yet. What the origin published in between was for nobody here.
+   * The master's and the replica's own knowledge (each marks it as interest begins again);
+   * a snapshot does not carry it.
+   */
+  private readonly lapsed = new Set<string>();
 
   get(region: string): OriginPosition | undefined {
     return this.byRegion.get(region);
@@ -112,6 +120,32 @@ export class OriginPositions {
     this.reach.set(o.region, at >= 0 ? list.map((r, i) => (i === at ? least : r)) : [...list, least]);
     this.reachChanged = true;
     return true;
+  }
+
+  /** Interest here began again after none: every stream that has a position here lapsed. */
+  lapseAll(): void {
+    for (const region of this.byRegion.keys()) this.lapsed.add(region);
+  }
+
+  /**
+   * Whether `region`'s stream lapsed, as a batch of it (`start`: its start) finds it:
+   * 'start', taken as the new beginning (the origin's start begins where the new interest
+   * does; what lies between was published while nobody here wanted it: no hole, nothing
+   * lost to say; new subscribers were given it all, or a 90003, before the fifty-third
+   * session), and the lapse is over; 'live', a live batch before it; null, not lapsed.
+   */
+  lapseOf(region: string, start: boolean): 'start' | 'live' | null {
+    if (!this.lapsed.has(region)) return null;
+    if (!start) return 'live';
+    this.lapsed.delete(region);
+    return 'start';
+  }
+
+  /** The position from `region` moves to `seq` of its `epoch` with no entry (jumped); returns `seq`. */
+  jumpTo(region: string, epoch: string, seq: number): number {
+    this.set(region, { region, epoch, seq });
+    this.jumped(region, seq);
+    return seq;
   }
 
   /** Interest here ended: no stream need reach back for clients that came. */

@@ -118,8 +118,9 @@ export class ChannelState {
     };
   }
 
-  /** This region's interest began (`at`) or ended (0: then no stream need reach back for clients that came). */
+  /** This region's interest began (`at`; after none, other regions' streams here lapsed) or ended (0: no stream need reach back for clients that came). */
   setInterest(at: number): void {
+    if (at !== 0 && this.interest.since === 0) this.origins.lapseAll();
     this.interest.set(at);
     if (at === 0) this.origins.forgetReach();
   }
@@ -305,16 +306,24 @@ export class ChannelState {
     // Clients here had seen that region's stream: in this epoch of it (reach back to there), or only in others.
     const reachBack = pos ? undefined : this.origins.reachBackOf(b.region, b.epoch);
     const reachOther = !pos && !reachBack && this.origins.reachBackOf(b.region) !== undefined;
-    let discontinuity = b.gapBefore;
+    // Interest here ended and began again since the stream got here (OriginPositions.lapseOf): what the origin's history lacks of that time (gapBefore) was for nobody here.
+    const lapse = pos ? this.origins.lapseOf(b.region, b.startSeq !== undefined) : null;
+    let discontinuity = b.gapBefore && lapse !== 'start';
     /** The stream begins here, or begins again after a loss: its members are taken afresh. */
     let begins = false;
     let last: number;
     if (pos && pos.epoch === b.epoch) {
       last = pos.seq;
+      if (lapse === 'start' && b.startSeq! > last) {
+        begins = true;
+        last = this.origins.jumpTo(b.region, b.epoch, b.startSeq!);
+      }
       const first = b.entries.find((e) => e.origin.seq > last);
       const start = b.startSeq ?? (first ? first.origin.seq - 1 : last);
       // A hole before the batch, or seqs given again to other messages (forked): asked for again from here.
       const hole = first && first.origin.seq > last + 1 && !b.gapBefore && start > last;
+      // A live batch past a lapsed stream's position: its start is what it needs, not what came between.
+      if (hole && lapse === 'live' && !this.settings.debugSkipReplay) return { entries: [], seq: last, replayAfter: null, discontinuity: false, needStart: true };
       if (!this.settings.debugSkipReplay && (hole || this.origins.forked(b.region, b.entries, last, this.dedup))) {
         return { entries: [], seq: last, replayAfter: last, discontinuity: false };
       }
@@ -324,9 +333,7 @@ export class ChannelState {
         discontinuity = start > last;
         if (discontinuity) {
           begins = true;
-          last = start;
-          this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
-          this.origins.jumped(b.region, last);
+          last = this.origins.jumpTo(b.region, b.epoch, start);
         }
       }
     } else if (b.startSeq === undefined && !this.settings.debugSkipReplay) {
@@ -341,11 +348,9 @@ export class ChannelState {
     } else {
       // A new stream from that region (first contact, or its state restarted; also since
       // what a client that came from there saw).
-      if (pos || reachOther) discontinuity = true;
+      if ((pos && lapse !== 'start') || reachOther) discontinuity = true;
       begins = true;
-      last = b.startSeq ?? (b.entries[0] ? b.entries[0].origin.seq - 1 : 0);
-      this.origins.set(b.region, { region: b.region, epoch: b.epoch, seq: last });
-      this.origins.jumped(b.region, last);
+      last = this.origins.jumpTo(b.region, b.epoch, b.startSeq ?? (b.entries[0] ? b.entries[0].origin.seq - 1 : 0));
     }
     const storedAt = this.stamp(now);
     const out: LogEntry[] = [];

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { ChannelState, type ChannelSettings, type PresenceHold } from '../../../src/channel/state.js';
+import { applyUnreplicated } from '../../../src/channel/unreplicated.js';
 import { PresenceAction } from '../../../src/protocol/actions.js';
 import { parseSerial } from '../../../src/protocol/serial.js';
 import { formatMessageSerial } from '../../../src/protocol/message-serial.js';
@@ -432,6 +433,29 @@ describe('ChannelState', () => {
       // With entries after a real hole: the loss is signalled and they are taken.
       const hole = st.ingest({ region: 'us', epoch: 'usep', startSeq: 20, gapBefore: true, entries: [21, 22].map((s) => usEntry(s, 1)) }, clock.now());
       expect([hole.discontinuity, hole.entries.map((e) => e.origin.seq), st.origins.get('us')?.seq]).toEqual([true, [21, 22], 22]);
+    });
+
+    it('takes the start after interest here ended and began again as the stream\'s new beginning: no replay of the time between, no loss said; a replica marks it so too', () => {
+      const clock = new ManualClock();
+      const st = fresh(clock);
+      st.setInterest(1);
+      st.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [1, 2, 3].map((s) => usEntry(s, 1)) }, clock.now());
+      const replica = ChannelState.restore(st.snapshot(), settings);
+      // Interest here ends, and begins again: us published 4–19 meanwhile, for nobody here.
+      st.setInterest(0);
+      st.setInterest(2);
+      // The replica hears of it by replication.
+      applyUnreplicated(replica, { interestSince: 0 });
+      applyUnreplicated(replica, { interestSince: 2 });
+      for (const s of [st, replica]) {
+        // A live batch past the position before the start: the start is asked for, not a replay of 4–19.
+        expect(s.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(21, 1)] }, clock.now())).toMatchObject({ entries: [], needStart: true, replayAfter: null });
+        // The start, from 19 (its history no longer holding all before: gapBefore): taken whole, no loss said.
+        const start = s.ingest({ region: 'us', epoch: 'usep', startSeq: 19, gapBefore: true, entries: [20, 21].map((q) => usEntry(q, 1)) }, clock.now());
+        expect([start.discontinuity, start.replayAfter, start.entries.map((e) => e.origin.seq)]).toEqual([false, null, [20, 21]]);
+        // Later, a hole is one again: asked for from where the stream is.
+        expect(s.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(25, 1)] }, clock.now()).replayAfter).toBe(21);
+      }
     });
 
     it('marks a position that moved with no entry to show it, for the replica', () => {
