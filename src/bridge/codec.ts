@@ -12,7 +12,8 @@ import type { Revocation } from '../auth/revocations.js';
 
 export type LinkFrame =
   | { type: 'hello'; region: string; deployment: string; incarnation: number; node: string; protocol: number; now: number }
-  | { type: 'snapshot'; version: number; channels: InterestItem[] }
+  /** `more`: a part, and others follow (interest.ts, snapshotParts). */
+  | { type: 'snapshot'; version: number; channels: InterestItem[]; more?: boolean }
   | { type: 'delta'; delta: InterestDelta }
   | { type: 'snapshotRequest' }
   | { type: 'forward'; batch: ForwardedBatch; replyTo: number; toRegion: string | null }
@@ -28,7 +29,7 @@ export function toPb(f: LinkFrame): pb.LinkFrame {
     case 'hello':
       return { frame: { $case: 'hello', hello: { region: f.region, deployment: f.deployment, incarnation: f.incarnation, node: f.node, protocol: f.protocol, now: f.now } } };
     case 'snapshot':
-      return { frame: { $case: 'snapshot', snapshot: { version: f.version, channels: f.channels } } };
+      return { frame: { $case: 'snapshot', snapshot: { version: f.version, channels: f.channels, more: f.more === true } } };
     case 'delta':
       return { frame: { $case: 'delta', delta: f.delta } };
     case 'snapshotRequest':
@@ -74,7 +75,7 @@ export function fromPb(p: pb.LinkFrame, peerRegion: string): LinkFrame {
     case 'hello':
       return { type: 'hello', ...f.hello };
     case 'snapshot':
-      return { type: 'snapshot', version: f.snapshot.version, channels: f.snapshot.channels };
+      return { type: 'snapshot', version: f.snapshot.version, channels: f.snapshot.channels, ...(f.snapshot.more ? { more: true } : {}) };
     case 'delta':
       return { type: 'delta', delta: f.delta };
     case 'snapshotRequest':

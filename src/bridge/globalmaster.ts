@@ -28,7 +28,7 @@ import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import type { ForwardedBatch, MasteredChannel, NodeId, NodeMessage, OccupancyRegion, ReplayWanted } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import type { LinkFrame } from './codec.js';
-import { LocalInterest, RemoteInterest, type InterestDelta } from './interest.js';
+import { LocalInterest, RemoteInterest, snapshotParts, type InterestDelta } from './interest.js';
 import { IngestQueue } from './ingest-queue.js';
 import { InterestStarts, type Release } from './interest-start.js';
 import { chunks, headsByMaster, pruneTold, QuietHeads } from './heads.js';
@@ -160,7 +160,7 @@ export class Globalmaster {
     if (!this.active || term !== this.term) return;
     this.linksOpen = true;
     this.links.opened();
-    for (const s of this.links.allLive()) s.send({ type: 'snapshot', ...this.local.snapshot() });
+    for (const s of this.links.allLive()) this.sendSnapshot(s);
     this.auditTimer = setInterval(() => void this.auditInterest(), this.d.interestAuditMs ?? INTEREST_AUDIT_MS);
     this.auditTimer.unref();
   }
@@ -273,7 +273,7 @@ export class Globalmaster {
   /** A link came up: the peer gets this region's interest, and masters here ask it for what they missed. */
   private linkUp(s: Session): void {
     this.clockMoved(s);
-    s.send({ type: 'snapshot', ...this.local.snapshot() });
+    this.sendSnapshot(s);
     this.sendRevocationsTo([s], this.d.revocations?.all() ?? []);
     this.emit({ type: 'linkUp', region: s.region });
     // Masters here ask the peer for everything it accepted since their last position.
@@ -282,6 +282,11 @@ export class Globalmaster {
     if (process.env.ABLY_NG_DEBUG_SKIP_REPLAY !== '1') {
       for (const n of this.d.ring().members) this.d.send(n, { type: 'relinked', region: s.region });
     }
+  }
+
+  /** This region's interest, whole, to a peer: in parts (interest.ts, snapshotParts), one after another. */
+  private sendSnapshot(s: Session): void {
+    for (const part of snapshotParts(this.local.snapshot())) s.send({ type: 'snapshot', ...part });
   }
 
   // ---- frames from peers ----------------------------------------------------------------
@@ -295,10 +300,12 @@ export class Globalmaster {
   private onFrame(s: Session, f: LinkFrame): void {
     switch (f.type) {
       case 'snapshot': {
+        const whole = s.snapshotIn.add(f);
+        if (!whole) return;
         // Interest it adds began while the link was down: it may wait too (InterestStarts.added).
         const told = this.remote.has(s.region);
         const peer = this.peerInterest(s.region);
-        this.peerChanged(s.region, peer, peer.applySnapshot(f.version, f.channels), told);
+        this.peerChanged(s.region, peer, peer.applySnapshot(whole.version, whole.channels), told);
         return;
       }
       case 'delta': {
@@ -310,7 +317,7 @@ export class Globalmaster {
         return;
       }
       case 'snapshotRequest':
-        s.send({ type: 'snapshot', ...this.local.snapshot() });
+        this.sendSnapshot(s);
         return;
       case 'forward':
         s.entriesIn += f.batch.entries.length;

@@ -23,6 +23,53 @@ export interface InterestDelta {
 /** Audits in a row a channel must be missing from the masters' lists before it is dropped. */
 export const AUDIT_MISSES_TO_DROP = 2;
 
+/**
+ * An interest snapshot goes in parts of at most this many channels, or about this many
+ * bytes: each crosses a narrow link (2 Mbit/s) well inside its silence limit (4 s), where
+ * one frame of 2 MB did not, so the link was dropped and the snapshot sent again, for as
+ * long as the link stayed narrow (a review's reproduction, fifty-third session).
+ */
+const SNAPSHOT_PART_CHANNELS = 1000;
+const SNAPSHOT_PART_BYTES = 256 * 1024;
+
+export interface InterestSnapshot {
+  version: number;
+  channels: InterestItem[];
+}
+
+/** A snapshot as the parts it is sent in, in order: each but the last says `more`. */
+export function snapshotParts(s: InterestSnapshot): (InterestSnapshot & { more: boolean })[] {
+  const parts: InterestItem[][] = [[]];
+  let bytes = 0;
+  for (const c of s.channels) {
+    const size = Buffer.byteLength(c.channel) + 16;
+    const last = parts[parts.length - 1]!;
+    if (last.length > 0 && (last.length >= SNAPSHOT_PART_CHANNELS || bytes + size > SNAPSHOT_PART_BYTES)) {
+      parts.push([c]);
+      bytes = size;
+    } else {
+      last.push(c);
+      bytes += size;
+    }
+  }
+  return parts.map((channels, i) => ({ version: s.version, channels, more: i < parts.length - 1 }));
+}
+
+/** A snapshot's parts put together as they come over one link session (in order). */
+export class SnapshotParts {
+  private pending: InterestSnapshot | null = null;
+
+  /** The whole snapshot once its last part is here, else null. A part of another version begins another. */
+  add(part: InterestSnapshot & { more?: boolean }): InterestSnapshot | null {
+    if (!this.pending || this.pending.version !== part.version) this.pending = { version: part.version, channels: [] };
+    for (const c of part.channels) this.pending.channels.push(c);
+    if (part.more) return null;
+    const whole = this.pending;
+    this.pending = null;
+    return whole;
+  }
+}
+
 export class LocalInterest {
   private readonly channels = new Map<ChannelKey, number>();
   /** Channels held here that the last audits did not find, and how many times in a row. */
@@ -82,7 +129,7 @@ export class LocalInterest {
     return deltas;
   }
 
-  snapshot(): { version: number; channels: InterestItem[] } {
+  snapshot(): InterestSnapshot {
     return { version: this.v, channels: [...this.channels].map(([channel, since]) => ({ channel, since })) };
   }
 }

@@ -11,6 +11,7 @@ import { asBuffer } from '../transport/wire.js';
 import { toPb, type LinkFrame } from './codec.js';
 import type { HeadsTold } from './heads.js';
 import { LinkClock, type ClockStatus } from './link-clock.js';
+import { SnapshotParts } from './interest.js';
 
 /** A link failing to come up for this long (ms) is warned of; sooner is normal (a peer still choosing its globalmaster). */
 const DIAL_QUIET_MS = 5000;
@@ -172,6 +173,8 @@ export class Session {
   headsOut = 0;
   /** The peer region's clock, as measured over this session. */
   readonly clock = new LinkClock();
+  /** The peer's interest snapshot, as its parts come. */
+  readonly snapshotIn = new SnapshotParts();
 
   constructor(
     readonly region: string,

@@ -55,10 +55,16 @@ export interface InterestItem {
   since: number;
 }
 
-/** The sender's whole interest, sent after every (re)connect. */
+/**
+ * The sender's whole interest, sent after every (re)connect, in parts of at most 1,000
+ * channels or about 256 KiB, one after another: each but the last says `more`, and the
+ * receiver takes the snapshot once it has the last (one frame of several MB took longer
+ * than a narrow link's silence limit to cross, so the link was dropped, for ever).
+ */
 export interface InterestSnapshot {
   version: number;
   channels: InterestItem[];
+  more: boolean;
 }
 
 /** A change to the sender's interest; versions go up by one. */
@@ -357,7 +363,7 @@ export const InterestItem: MessageFns<InterestItem> = {
 };
 
 function createBaseInterestSnapshot(): InterestSnapshot {
-  return { version: 0, channels: [] };
+  return { version: 0, channels: [], more: false };
 }
 
 export const InterestSnapshot: MessageFns<InterestSnapshot> = {
@@ -367,6 +373,9 @@ export const InterestSnapshot: MessageFns<InterestSnapshot> = {
     }
     for (const v of message.channels) {
       InterestItem.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.more !== false) {
+      writer.uint32(24).bool(message.more);
     }
     return writer;
   },
@@ -398,6 +407,14 @@ export const InterestSnapshot: MessageFns<InterestSnapshot> = {
             }
 
             message.channels.push(InterestItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.more = reader.bool();
             continue;
           }
         }

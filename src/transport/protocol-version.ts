@@ -66,11 +66,13 @@
  *   announced (`ChannelSnapshot.lifecycle`, `ReplicateRequest.lifecycle`). A build of 12
  *   would drop them, and a master it became would announce the channel's activity again
  *   and never its end.
+ * - region 9 (2026-12-07): an interest snapshot comes in parts (`InterestSnapshot.more`);
+ *   a build of 8 would take each part for the whole.
  */
 import { LogThrottle } from '../log.js';
 
 export const NODE_PROTOCOL = 13;
-export const REGION_PROTOCOL = 8;
+export const REGION_PROTOCOL = 9;
 
 /** A peer's version as words, for logs ("0" is a build from before versions existed). */
 export function versionText(v: number): string {

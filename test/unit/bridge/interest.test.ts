@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AUDIT_MISSES_TO_DROP, LocalInterest, RemoteInterest } from '../../../src/bridge/interest.js';
+import { AUDIT_MISSES_TO_DROP, LocalInterest, RemoteInterest, SnapshotParts, snapshotParts } from '../../../src/bridge/interest.js';
+import { fromPb, toPb } from '../../../src/bridge/codec.js';
 
 describe('LocalInterest', () => {
   it('versions each change by one and reports nothing for a no-op', () => {
@@ -47,5 +48,28 @@ describe('RemoteInterest', () => {
     expect(r.applyDelta({ version: 5, added: [], removed: ['app:a'] })).toBeNull();
     expect(r.applyDelta({ version: 4, added: [{ channel: 'app:b', since: 2 }], removed: ['app:a'] })).toEqual(['app:b', 'app:a']);
     expect(r.channelList()).toEqual(['app:b']);
+  });
+});
+
+describe('interest snapshots in parts', () => {
+  it('go in parts of at most 1,000 channels and about 256 KiB, each but the last saying more, and come together whole', () => {
+    const long = 'x'.repeat(2000);
+    const channels = Array.from({ length: 2500 }, (_, i) => ({ channel: `app:${i % 2 ? long : ''}${i}`, since: i }));
+    const parts = snapshotParts({ version: 7, channels });
+    expect(parts.length).toBeGreaterThan(5);
+    for (const p of parts) {
+      expect(p.channels.length).toBeLessThanOrEqual(1000);
+      expect(p.channels.reduce((n, c) => n + c.channel.length + 16, 0)).toBeLessThanOrEqual(256 * 1024);
+    }
+    expect(parts.map((p) => p.more)).toEqual(parts.map((_, i) => i < parts.length - 1));
+    // Through the wire codec, then put together as a link session does.
+    const assembled = new SnapshotParts();
+    const wholes = parts.map((p) => assembled.add(fromPb(toPb({ type: 'snapshot', ...p }), 'r2') as Parameters<SnapshotParts['add']>[0]));
+    expect(wholes.slice(0, -1).every((w) => w === null)).toBe(true);
+    expect(wholes.at(-1)).toEqual({ version: 7, channels });
+    // No interest at all is one part, saying no more; a part of a new version begins a new snapshot.
+    expect(snapshotParts({ version: 1, channels: [] })).toEqual([{ version: 1, channels: [], more: false }]);
+    expect(assembled.add({ version: 8, channels: [channels[0]!], more: true })).toBeNull();
+    expect(assembled.add({ version: 9, channels: [channels[1]!] })).toEqual({ version: 9, channels: [channels[1]] });
   });
 });
