@@ -36,6 +36,14 @@ export const HISTORY_MAX_LIMIT = 1000;
 
 /** Realtime: how long an attach or publish waits for the channel master. */
 export const CHANNEL_REQUEST_TIMEOUT_MS = 10_000; // ably-js realtimeRequestTimeout is 10 s
+/**
+ * A node stopping (SIGTERM) says on /health that it no longer serves (`serving: false`,
+ * 503), and waits this long (ms) before telling its clients to reconnect: three polls of a
+ * balancer checking every 500 ms. Told at once, the SDK's one immediate reconnect came
+ * back through the balancer to the stopping node and was refused, and the next waited out
+ * ably-js's disconnectedRetryTimeout: 15 s offline (a review's reproduction).
+ */
+export const LEAVE_NOTICE_MS = 1500;
 
 /** Outbound buffer on one connection before it counts as a slow consumer. */
 export const MAX_CONNECTION_BUFFER_BYTES = 4 * 1024 * 1024; // 4 MiB

@@ -499,7 +499,11 @@ const ROUTES: Route[] = [
     method: 'GET',
     pattern: /^\/health\/?$/,
     open: true,
-    handle: async (r) => send(r.res, 200, r.ctx.services.health(), 'json'),
+    // 503 where it does not serve (no quorum, or stopping): for balancers that check the status.
+    handle: async (r) => {
+      const h = r.ctx.services.health();
+      send(r.res, h.serving === false ? 503 : 200, h, 'json');
+    },
   },
   {
     method: 'GET',

@@ -15,12 +15,12 @@ import { nodeStatsMinute, type StatsMinute } from './stats-minute.js';
 import { ChannelPublisher } from '../channel/publisher.js';
 import { ChannelRouter } from '../channel/router.js';
 import { auditSubscriptions } from '../channel/requests.js';
-import { monotonicClock, systemClock, type Clock } from '../clock.js';
+import { monotonicClock, sleep, systemClock, type Clock } from '../clock.js';
 import { RegionClock } from '../cluster/region-clock.js';
 import { RegionAuth } from './region-auth.js';
 import { deriveTimeouts, Membership, type MembershipEvent } from '../cluster/membership.js';
 import { Ring } from '../cluster/ring.js';
-import { CHANNEL_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
+import { CHANNEL_REQUEST_TIMEOUT_MS, LEAVE_NOTICE_MS } from '../config/defaults.js';
 import { channelSettingsOf } from '../channel/settings.js';
 import { findRegion, resolveSecret, type NodeConfig, type RegionConfig, type Topology } from '../config/topology.js';
 import { cutOffError, Gateway } from '../gateway/server.js';
@@ -349,17 +349,19 @@ export class AblyNode {
     this.apply(this.membership.tick(this.ticks.now()));
   }
 
-  /** Graceful stop: say goodbye, hand channels off, disconnect clients, close. */
+  /** Graceful stop: say goodbye (/health: not serving), hand channels off, disconnect clients once balancers know (LEAVE_NOTICE_MS), close. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
     this.membership.setLeaving();
+    const noticed = this.ticks.now() + (this.gateway.connectionCount > 0 ? LEAVE_NOTICE_MS : 0);
     // Leaving: the ring without us moves our channels to their new owners now.
     this.transport.broadcast(this.heartbeat());
     this.rebuildRing();
     await this.registry.drain(3000);
+    await sleep(Math.max(0, noticed - this.ticks.now()));
     await this.gateway.close();
     // The records of the connections just disconnected reach their holders (resumed elsewhere).
     await this.directory.settle();
@@ -368,7 +370,7 @@ export class AblyNode {
     this.occupancy.stop();
     this.rpc.failAll('node stopping');
     this.transport.broadcast(this.heartbeat());
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     await this.transport.stop();
     this.log.info('node stopped');
   }
@@ -448,10 +450,7 @@ export class AblyNode {
   private rebuildRing(): void {
     const members = this.membership.ringMembers();
     const before = this.ringView.members;
-    if (before.length === members.length && members.every((m) => before.includes(m))) {
-      this.registry.reconcile();
-      return;
-    }
+    if (before.length === members.length && members.every((m) => before.includes(m))) return this.registry.reconcile();
     const globalmasterBefore = this.ringView.owner(GLOBALMASTER_KEY);
     this.ringView = new Ring(members, this.region.vnodes);
     this.log.info({ members: this.ringView.members }, 'ring changed');
@@ -586,6 +585,7 @@ export class AblyNode {
       mastered: counts.mastered,
       replicas: counts.replicas,
       quorum: this.quorum,
+      serving: this.maySpeak(),
       otherVersions: this.membership.otherVersionsAlive(),
       transport: this.transport.kind,
       members: this.membership.healthView(),

@@ -31,8 +31,8 @@ export class Balancer {
   constructor(
     private backends: Backend[],
     private readonly log: Logger,
-    /** Which backends take connections, from their `/health` (default: those with quorum). */
-    private readonly accepts: (health: { quorum?: boolean; globalmaster?: boolean }) => boolean = (h) => h.quorum !== false,
+    /** Which backends take connections, from their `/health` (default: those serving: with quorum, not stopping). */
+    private readonly accepts: (health: { quorum?: boolean; serving?: boolean; globalmaster?: boolean }) => boolean = (h) => h.quorum !== false && h.serving !== false,
   ) {
     this.server = net.createServer((c) => this.onClient(c));
   }

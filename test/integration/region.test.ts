@@ -140,6 +140,38 @@ describe('a region of three nodes', () => {
     }
   });
 
+  it("has a stopped node's clients (the SDK's default options) back within seconds through the balancer: its /health says it no longer serves (503) before they are told to go", async () => {
+    const bal = await balancerFor(d, N);
+    const c = realtime(portOf(bal));
+    try {
+      // (earlier cases' clients gone first, so the node this one is on shows)
+      await waitFor(async () => (await Promise.all(N.map((n) => d.health(n)))).every((h) => h.connections === 0), { what: 'no connections left' });
+      await connected(c);
+      const id = c.connection.id;
+      const node = N[(await Promise.all(N.map((n) => d.health(n)))).findIndex((h) => h.connections === 1)]!;
+      const states: string[] = [];
+      c.connection.on((sc) => void states.push(sc.current));
+      const stopped = d.sup.terminate(node);
+      await waitFor(async () => {
+        const res = await fetch(`http://127.0.0.1:${d.port(node)}/health`);
+        return res.status === 503 && ((await res.json()) as { serving: boolean }).serving === false;
+      }, { what: 'the stopping node saying it does not serve' });
+      await waitFor(() => states.includes('disconnected'), { what: 'the client told to go', timeoutMs: 10_000 });
+      const told = Date.now();
+      // Before: the SDK's one immediate retry came back to the stopping node, and the next waited 15 s.
+      await waitFor(() => states.at(-1) === 'connected', { what: 'the client back, on another node', timeoutMs: 8_000 });
+      expect(Date.now() - told).toBeLessThan(5_000);
+      expect(c.connection.id).toBe(id);
+      await stopped;
+      await ringOf(d, 2);
+      await d.sup.restart(node);
+      await ringOf(d, 3);
+    } finally {
+      closeAll(c);
+      await bal.close();
+    }
+  });
+
   it('loses nothing acknowledged through a rolling restart of every node under load', async () => {
     const bal = await balancerFor(d, N);
     const opts = { disconnectedRetryTimeout: 200 };

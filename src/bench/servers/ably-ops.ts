@@ -27,16 +27,17 @@ export function httpUrl(node: { wsUrl: string }): string {
   return node.wsUrl.replace(/^ws:/, 'http:');
 }
 
-async function getJson(url: string, headers: Record<string, string> = {}): Promise<unknown> {
+/** `also`: a status besides 2xx whose body is read too (/health answers 503 where the node does not serve). */
+async function getJson(url: string, headers: Record<string, string> = {}, also?: number): Promise<unknown> {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  if (!res.ok && res.status !== also) throw new Error(`${url}: HTTP ${res.status}`);
   return res.json();
 }
 
 /** Health of every running node (nodes that do not answer are left out). */
 export async function healthOf(d: AblyDeployment): Promise<NodeHealth[]> {
   const running = d.nodes.filter((n) => d.supervisor.nodes.has(n.name));
-  const all = await Promise.all(running.map((n) => getJson(`${httpUrl(n)}/health`).catch(() => null)));
+  const all = await Promise.all(running.map((n) => getJson(`${httpUrl(n)}/health`, {}, 503).catch(() => null)));
   return all.filter((h): h is NodeHealth => h !== null);
 }
 
