@@ -44,10 +44,13 @@ export class OriginPositions {
   private readonly forks = new Set<string>();
   /**
    * Regions whose stream here lapsed: this region's interest ended and began again since
-   * the position was reached, and the stream's next start (from when the new interest
-   * began) has not come yet. What the origin published in between was for nobody here.
-   * The master's and the replica's own knowledge (each marks it as interest begins again);
-   * a snapshot does not carry it.
+   * the position was reached, and the stream has taken no batch since. It is asked for
+   * what came between, as any hole (the region's copies of that time's messages, their
+   * versions, are its history), but where the origin's history no longer holds it, no loss
+   * is said: it was published while nobody here wanted it (a subscriber attaching then was
+   * told of one, 90003, minutes later; a review's reproduction, fifty-third session). The
+   * master's and the replica's own knowledge (each marks it as interest begins again); a
+   * snapshot does not carry it.
    */
   private readonly lapsed = new Set<string>();
 
@@ -127,18 +130,14 @@ export class OriginPositions {
     for (const region of this.byRegion.keys()) this.lapsed.add(region);
   }
 
-  /**
-   * Whether `region`'s stream lapsed, as a batch of it (`start`: its start) finds it:
-   * 'start', taken as the new beginning (the origin's start begins where the new interest
-   * does; what lies between was published while nobody here wanted it: no hole, nothing
-   * lost to say; new subscribers were given it all, or a 90003, before the fifty-third
-   * session), and the lapse is over; 'live', a live batch before it; null, not lapsed.
-   */
-  lapseOf(region: string, start: boolean): 'start' | 'live' | null {
-    if (!this.lapsed.has(region)) return null;
-    if (!start) return 'live';
+  /** Whether `region`'s stream lapsed (above). */
+  isLapsed(region: string): boolean {
+    return this.lapsed.has(region);
+  }
+
+  /** `region`'s stream took a batch: the lapse is over. */
+  caughtUp(region: string): void {
     this.lapsed.delete(region);
-    return 'start';
   }
 
   /** The position from `region` moves to `seq` of its `epoch` with no entry (jumped); returns `seq`. */

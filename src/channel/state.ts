@@ -306,32 +306,26 @@ export class ChannelState {
     // Clients here had seen that region's stream: in this epoch of it (reach back to there), or only in others.
     const reachBack = pos ? undefined : this.origins.reachBackOf(b.region, b.epoch);
     const reachOther = !pos && !reachBack && this.origins.reachBackOf(b.region) !== undefined;
-    // Interest here ended and began again since the stream got here (OriginPositions.lapseOf): what the origin's history lacks of that time (gapBefore) was for nobody here.
-    const lapse = pos ? this.origins.lapseOf(b.region, b.startSeq !== undefined) : null;
-    let discontinuity = b.gapBefore && lapse !== 'start';
+    // Interest here ended and began again since the stream got here (OriginPositions.lapsed): what the origin's history lacks of that time was for nobody here.
+    const lapsed = pos !== undefined && this.origins.isLapsed(b.region);
+    let discontinuity = b.gapBefore && !lapsed;
     /** The stream begins here, or begins again after a loss: its members are taken afresh. */
     let begins = false;
     let last: number;
     if (pos && pos.epoch === b.epoch) {
       last = pos.seq;
-      if (lapse === 'start' && b.startSeq! > last) {
-        begins = true;
-        last = this.origins.jumpTo(b.region, b.epoch, b.startSeq!);
-      }
       const first = b.entries.find((e) => e.origin.seq > last);
       const start = b.startSeq ?? (first ? first.origin.seq - 1 : last);
       // A hole before the batch, or seqs given again to other messages (forked): asked for again from here.
       const hole = first && first.origin.seq > last + 1 && !b.gapBefore && start > last;
-      // A live batch past a lapsed stream's position: its start is what it needs, not what came between.
-      if (hole && lapse === 'live' && !this.settings.debugSkipReplay) return { entries: [], seq: last, replayAfter: null, discontinuity: false, needStart: true };
       if (!this.settings.debugSkipReplay && (hole || this.origins.forked(b.region, b.entries, last, this.dedup))) {
         return { entries: [], seq: last, replayAfter: last, discontinuity: false };
       }
       if (b.gapBefore) {
         // The origin's history no longer held what came before `start`: the stream moves on
         // to it (entries or none), and the loss is signalled only where it skips something.
-        discontinuity = start > last;
-        if (discontinuity) {
+        discontinuity = start > last && !lapsed;
+        if (start > last) {
           begins = true;
           last = this.origins.jumpTo(b.region, b.epoch, start);
         }
@@ -348,10 +342,11 @@ export class ChannelState {
     } else {
       // A new stream from that region (first contact, or its state restarted; also since
       // what a client that came from there saw).
-      if ((pos && lapse !== 'start') || reachOther) discontinuity = true;
+      if ((pos && !lapsed) || reachOther) discontinuity = true;
       begins = true;
       last = this.origins.jumpTo(b.region, b.epoch, b.startSeq ?? (b.entries[0] ? b.entries[0].origin.seq - 1 : 0));
     }
+    if (lapsed) this.origins.caughtUp(b.region);
     const storedAt = this.stamp(now);
     const out: LogEntry[] = [];
     if (begins && b.members) this.syncMembersOf(b.region, b.members, { region: b.region, epoch: b.epoch, seq: last }, storedAt, out);

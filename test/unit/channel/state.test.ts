@@ -435,7 +435,7 @@ describe('ChannelState', () => {
       expect([hole.discontinuity, hole.entries.map((e) => e.origin.seq), st.origins.get('us')?.seq]).toEqual([true, [21, 22], 22]);
     });
 
-    it('takes the start after interest here ended and began again as the stream\'s new beginning: no replay of the time between, no loss said; a replica marks it so too', () => {
+    it('asks, after interest here ended and began again, for what came between, and says no loss where the origin no longer holds it; a replica marks it so too', () => {
       const clock = new ManualClock();
       const st = fresh(clock);
       st.setInterest(1);
@@ -448,13 +448,13 @@ describe('ChannelState', () => {
       applyUnreplicated(replica, { interestSince: 0 });
       applyUnreplicated(replica, { interestSince: 2 });
       for (const s of [st, replica]) {
-        // A live batch past the position before the start: the start is asked for, not a replay of 4–19.
-        expect(s.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(21, 1)] }, clock.now())).toMatchObject({ entries: [], needStart: true, replayAfter: null });
-        // The start, from 19 (its history no longer holding all before: gapBefore): taken whole, no loss said.
-        const start = s.ingest({ region: 'us', epoch: 'usep', startSeq: 19, gapBefore: true, entries: [20, 21].map((q) => usEntry(q, 1)) }, clock.now());
-        expect([start.discontinuity, start.replayAfter, start.entries.map((e) => e.origin.seq)]).toEqual([false, null, [20, 21]]);
-        // Later, a hole is one again: asked for from where the stream is.
-        expect(s.ingest({ region: 'us', epoch: 'usep', gapBefore: false, entries: [usEntry(25, 1)] }, clock.now()).replayAfter).toBe(21);
+        // The new interest's start, from 19: what came between is asked for, as for any hole (this region's copies of those messages).
+        expect(s.ingest({ region: 'us', epoch: 'usep', startSeq: 19, gapBefore: false, entries: [20, 21].map((q) => usEntry(q, 1)) }, clock.now()).replayAfter).toBe(3);
+        // The answer: the origin's history no longer holds 4–17. Taken, with no loss said.
+        const answer = s.ingest({ region: 'us', epoch: 'usep', startSeq: 17, gapBefore: true, entries: [18, 19, 20, 21].map((q) => usEntry(q, 1)) }, clock.now());
+        expect([answer.discontinuity, answer.entries.map((e) => e.origin.seq)]).toEqual([false, [18, 19, 20, 21]]);
+        // Caught up: a loss later is one again.
+        expect(s.ingest({ region: 'us', epoch: 'usep', startSeq: 30, gapBefore: true, entries: [usEntry(31, 1)] }, clock.now()).discontinuity).toBe(true);
       }
     });
 
