@@ -418,11 +418,15 @@ export class AblyNode {
     if (quorum !== this.quorum) {
       this.quorum = quorum;
       if (!quorum) {
-        this.log.error({ otherVersions: this.membership.otherVersionsAlive() }, 'lost quorum: this node stops serving channels and disconnects its clients');
+        // Deaf (NATS, hearing no peer: its outage is every node's at once), nobody could have declared it down: its masters step down, its copies kept until it hears whether one did (it resets then). Reset here, a NATS outage of 4 s took every channel's state.
+        const deaf = this.transport.deaf?.() === true;
+        this.log.error({ otherVersions: this.membership.otherVersionsAlive(), deaf }, 'lost quorum: this node stops serving channels and disconnects its clients');
         this.emit({ type: 'quorumLost' });
-        const reset = this.membership.reset(this.ticks.now(), 'lost quorum');
-        void this.beginNewLife('node lost quorum');
-        this.emit(reset);
+        if (!deaf) {
+          const reset = this.membership.reset(this.ticks.now(), 'lost quorum');
+          void this.beginNewLife('node lost quorum');
+          this.emit(reset);
+        }
         this.gateway.disconnectAll(cutOffError());
       } else {
         this.log.info('quorum regained');
@@ -436,11 +440,8 @@ export class AblyNode {
   }
 
   /**
-   * This node has just started a new life (membership.reset): its peers hear of it before
-   * any request of it (links are FIFO), so one that still had the old life up forgets its
-   * subscriptions now, not the new ones, and no peer goes on naming the old life (every
-   * request of theirs refused here and asked again: half a second of that in a chaos run
-   * when the quorum-loss reset waited for the next beat). What the old life held goes.
+   * This node has just started a new life (membership.reset): its peers hear of it before any request of it (links are FIFO), so one that still had the old life up forgets its subscriptions now, not the new ones, and no peer goes on naming the old life
+   * (every request of theirs refused here and asked again: half a second of that in a chaos run when the quorum-loss reset waited for the next beat). What the old life held goes.
    */
   private beginNewLife(reason: string): Promise<void> {
     this.transport.broadcast(this.heartbeat());

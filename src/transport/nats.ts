@@ -71,6 +71,8 @@ const RECONNECT_WAIT_MS = 250;
 const RECONNECT_JITTER_MS = 100;
 /** Client pings: a half-open connection is given up after MAX_PINGS_OUT unanswered pings. */
 const PING_INTERVAL_MS = 2000;
+/** Nothing from any peer for this long (ms; three heartbeat intervals): deaf (NatsTransport.deaf). */
+const DEAF_AFTER_MS = 1500;
 const MAX_PINGS_OUT = 2;
 /** One connection attempt to one server. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -158,6 +160,19 @@ export class NatsTransport extends TransportListeners implements RegionTransport
   /** Our view of the connection: false from the client's disconnect notice to its reconnect. */
   private connected = false;
   private connectedSince = 0;
+
+  /** When a peer's message last came (performance.now()). */
+  private lastHeardAny = 0;
+
+  /**
+   * Whether this node hears no peer at all: its NATS connection is down, or nothing has
+   * come from any of its peers for a while (a NATS server stopped, not yet found stale).
+   * Then its peers' silence may be its own, and NATS's outage everyone's.
+   */
+  deaf(): boolean {
+    if (!this.running) return false;
+    return !this.connected || (this.silence.known().length > 0 && performance.now() - this.lastHeardAny > DEAF_AFTER_MS);
+  }
   private server: string | null = null;
   private readonly traffic = new Map<NodeId, PeerTraffic>();
   private readonly silence: PeerSilence;
@@ -514,6 +529,7 @@ export class NatsTransport extends TransportListeners implements RegionTransport
     p.bytesIn += data.length;
     this.counts.received++;
     this.counts.receivedBytes += data.length;
+    this.lastHeardAny = performance.now();
     if (this.silence.heard(from)) this.emit({ type: 'linkUp', peer: from });
     this.deliver(from, msg);
   }

@@ -47,4 +47,10 @@ export interface RegionTransport {
   onMessage(handler: (from: NodeId, msg: NodeMessage) => void): void;
   onEvent(handler: (e: TransportEvent) => void): void;
   stats(): TransportStats;
+  /**
+   * Whether this node hears no peer at all through the transport (NATS: its connection
+   * down, or nothing from anyone): the silence may be the transport's, for every node at
+   * once. Absent: never (a mesh has a link per peer, and a node cut from them all is cut off).
+   */
+  deaf?(): boolean;
 }

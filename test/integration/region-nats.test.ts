@@ -7,13 +7,13 @@
  * in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { nodeLogLines, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { busiestServer, startNats, type NatsServers } from '../helpers/nats.js';
 import { channelMasteredBy } from '../helpers/ring.js';
-import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
+import { closeAll, connected, realtime, rest, type Realtime } from '../helpers/sdk.js';
 import { killMasterUnderLoad, rejoinThroughHandoff, ringOf } from '../helpers/region.js';
 import { answering, readWith, revocableServer } from '../helpers/revocation.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
 const TOKEN = 'region-nats-token';
@@ -94,6 +94,36 @@ describe('a region of three nodes on NATS', () => {
       closeAll(p1, p3, ...subs);
       if (!nats.isRunning(server)) await nats.startOne(server);
     }
+  });
+
+  it("keeps every channel's state through an outage of the whole NATS cluster (every server stopped 6 s, past the 4 s that take quorum): history as before, no node reset", async () => {
+    await ringOf(d, 3);
+    const r = rest(d.port('r1-n1'));
+    const channel = 'nats-outage';
+    for (let i = 0; i < 5; i++) await r.channels.get(channel).publish('m', `m${i}`);
+    const before = (await r.channels.get(channel).history({ limit: 10 })).items.map((m) => m.data);
+    expect(before).toHaveLength(5);
+    const resets = () => N.map((n) => nodeLogLines(d, n, /new incarnation/).length);
+    const deafLosses = () => N.map((n) => nodeLogLines(d, n, /"deaf":true.*lost quorum/).length);
+    const resetsBefore = resets();
+    const deafBefore = deafLosses();
+    const pids = [0, 1, 2].map((i) => nats.pid(i)!);
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      // The outage (past the 4 s down timeout that took every node's quorum before).
+      await sleep(6_000);
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+    }
+    // Deaf, every node lost quorum (its clients told to go) and kept its copies: nobody could have declared it down.
+    await waitFor(async () => (await Promise.all(N.map((n) => d.health(n)))).every((h) => h.quorum && h.ring.length === 3 && h.members.every((m: { state: string }) => m.state === 'up')), {
+      what: 'every node hearing every other again',
+      timeoutMs: 15_000,
+    });
+    expect((await r.channels.get(channel).history({ limit: 10 })).items.map((m) => m.data)).toEqual(before);
+    expect(resets()).toEqual(resetsBefore);
+    // (the path taken: each node lost quorum hearing nobody)
+    expect(deafLosses().map((n, i) => n - deafBefore[i]!)).toEqual([1, 1, 1]);
   });
 
   it("gives a node restarted after a token revocation the region's revocations from its peers' heartbeats (NATS keeps nothing for a node that is down)", async () => {
