@@ -4,7 +4,7 @@
  * tests run nodes exactly as operators do.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,8 @@ export interface NodeProcess {
   proc: ChildProcess;
   exited: Promise<number | null>;
   paused: boolean;
+  /** Signalled to end by this supervisor (kill, terminate): its exit is no news. */
+  ending?: boolean;
 }
 
 export type ReadyLine =
@@ -136,6 +138,23 @@ function readyUrl(line: string): string | null {
   }
 }
 
+/** The PID of the live supervisor (not this process) a state file names, or null. */
+function runningSupervisor(stateFile: string): number | null {
+  let pid: unknown;
+  try {
+    pid = (JSON.parse(readFileSync(stateFile, 'utf8')) as { pid?: unknown }).pid;
+  } catch {
+    return null; // none, or unreadable: nothing running that it could tell of
+  }
+  if (typeof pid !== 'number' || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}
+
 export class Supervisor {
   readonly nodes = new Map<string, NodeProcess>();
   readonly balancers = new Map<string, { balancer: Balancer; url: string }>();
@@ -163,6 +182,8 @@ export class Supervisor {
   /** Starts every node and balancer; `print` gets each ready line as it happens. */
   async start(print: (line: ReadyLine) => void = () => undefined): Promise<void> {
     if (!existsSync(this.cliPath)) throw new Error(`${this.cliPath} not found: run "make build" first`);
+    const running = runningSupervisor(this.stateFile);
+    if (running !== null) throw new Error(`deployment ${this.o.topology.deployment} is already running here (supervisor PID ${running}, ${this.stateFile}): stop it first, or give another --state-dir (or remove that file if its PID is not an ably-ng supervisor)`);
     mkdirSync(join(this.o.stateDir, 'logs'), { recursive: true });
     await this.startLinks();
     const all = this.o.topology.regions.flatMap((r) => r.nodes.map((n) => ({ region: r.name, node: n.name })));
@@ -262,6 +283,9 @@ export class Supervisor {
     return args;
   }
 
+  /** Whether this supervisor wrote the state file (stop removes only its own). */
+  private wroteState = false;
+
   writeState(extra: Record<string, unknown> = {}): void {
     const state = {
       deployment: this.o.topology.deployment,
@@ -273,6 +297,7 @@ export class Supervisor {
       ...extra,
     };
     writeFileSync(this.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+    this.wroteState = true;
   }
 
   /** Spawns one node and waits for its ready line. */
@@ -329,6 +354,13 @@ export class Supervisor {
           clearTimeout(timer);
           const p: NodeProcess = { name: node, region, pid: proc.pid!, url, proc, exited, paused: false };
           this.nodes.set(node, p);
+          // A node that dies of something not sent from here (a crash, a kill from outside) is no longer counted as running.
+          void exited.then((code) => {
+            if (p.ending || this.nodes.get(node) !== p) return;
+            this.o.log.warn({ node, pid: p.pid, code }, 'a node exited by itself');
+            this.nodes.delete(node);
+            if (!this.stopped) this.writeState();
+          });
           resolveReady(p);
           return;
         }
@@ -377,6 +409,7 @@ export class Supervisor {
   /** `kill -9`: the node dies without a word. */
   async kill(node: string): Promise<void> {
     const p = this.get(node);
+    p.ending = true;
     if (p.paused) this.signal(p, 'SIGCONT');
     if (this.signal(p, 'SIGKILL')) await p.exited;
     this.nodes.delete(node);
@@ -385,6 +418,7 @@ export class Supervisor {
   /** SIGTERM: the node hands its channels off and leaves. */
   async terminate(node: string): Promise<void> {
     const p = this.get(node);
+    p.ending = true;
     if (p.paused) this.signal(p, 'SIGCONT');
     if (!this.signal(p, 'SIGTERM')) return;
     const t = setTimeout(() => p.proc.kill('SIGKILL'), STOP_GRACE_MS);
@@ -428,6 +462,7 @@ export class Supervisor {
     for (const p of this.meshProxies.values()) await p.close();
     for (const ps of this.natsProxies.values()) for (const p of ps.values()) await p.close();
     for (const l of this.logs.values()) l.end();
-    rmSync(this.stateFile, { force: true });
+    // Only its own: a second `up` that failed to start must not take a running deployment's away.
+    if (this.wroteState) rmSync(this.stateFile, { force: true });
   }
 }

@@ -72,7 +72,8 @@ const regionSchema = z
 const keySchema = z
   .object({
     id: name,
-    secret: z.string().min(8, 'must be at least 8 characters'),
+    // As the SDKs read a key (`name:secret`; ably-js: no ':', '.' or white space in the secret).
+    secret: z.string().min(8, 'must be at least 8 characters').regex(/^[^:.\s]+$/, "must have no ':', '.' or white space (the SDKs could not read the key)"),
     capability: z.record(z.string(), z.array(z.string())).default({ '*': ['*'] }),
     /** Tokens of this key can be revoked (POST /keys/{keyName}/revokeTokens); they live an hour at most. */
     revocableTokens: z.boolean().default(false),

@@ -61,7 +61,8 @@ export class NodeMetrics {
   }) {
     const r = this.registry;
     r.setDefaultLabels(labels);
-    client.collectDefaultMetrics({ register: r, prefix: 'ablyng_process_' });
+    // (their names begin process_ and nodejs_ already)
+    client.collectDefaultMetrics({ register: r, prefix: 'ablyng_' });
     this.connections = new client.Gauge({ name: 'ablyng_connections', help: 'open client connections', registers: [r] });
     new client.Gauge({
       name: 'ablyng_attached_channels',
@@ -104,25 +105,28 @@ export class NodeMetrics {
         for (const l of gauges.links()) this.set({ peer: l.peer }, l.up ? 1 : 0);
       },
     });
-    new client.Gauge({
-      name: 'ablyng_mesh_link_bytes',
+    // Running totals kept by the transport: counters, set at each scrape to what it says.
+    new client.Counter({
+      name: 'ablyng_mesh_link_bytes_total',
       help: 'bytes moved over the link to a peer node',
       labelNames: ['peer', 'direction'],
       registers: [r],
       collect() {
+        this.reset();
         for (const l of gauges.links()) {
-          this.set({ peer: l.peer, direction: 'out' }, l.bytesOut);
-          this.set({ peer: l.peer, direction: 'in' }, l.bytesIn);
+          this.inc({ peer: l.peer, direction: 'out' }, l.bytesOut);
+          this.inc({ peer: l.peer, direction: 'in' }, l.bytesIn);
         }
       },
     });
-    new client.Gauge({
-      name: 'ablyng_mesh_frames_around',
+    new client.Counter({
+      name: 'ablyng_mesh_frames_around_total',
       help: "mesh frames around cut links (src/transport/mesh-paths.ts): sentAround (this node's, through others), carried (others', on to their peer), held (others', waiting for this node's link to their peer to come up), takenAround (for this node, through others), dropped (carried no further: no way on), notTaken (a copy already taken, or overtaken)",
       labelNames: ['what'],
       registers: [r],
       collect() {
-        for (const [what, n] of Object.entries(gauges.around() ?? {})) this.set({ what }, n);
+        this.reset();
+        for (const [what, n] of Object.entries(gauges.around() ?? {})) this.inc({ what }, n);
       },
     });
     this.published = new client.Counter({ name: 'ablyng_messages_published_total', help: 'messages published by clients of this node', registers: [r] });

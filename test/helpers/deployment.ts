@@ -141,12 +141,12 @@ export async function regionLinksUp(d: TestDeployment, regions: string[]): Promi
 }
 
 /**
- * A node's count of mesh frames around cut links (`ablyng_mesh_frames_around{what}`:
+ * A node's count of mesh frames around cut links (`ablyng_mesh_frames_around_total{what}`:
  * sentAround, carried, takenAround, …), read from its /metrics.
  */
 export async function framesAround(d: TestDeployment, node: string, what: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${d.port(node)}/metrics`)).text();
-  return Number(new RegExp(`^ablyng_mesh_frames_around\\{[^}]*what="${what}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return Number(new RegExp(`^ablyng_mesh_frames_around_total\\{[^}]*what="${what}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 }
 
 /** A region of three nodes whose mesh links go through fault proxies (`d.sup.meshProxies`), once every node sees all three up. */

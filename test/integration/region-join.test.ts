@@ -62,6 +62,11 @@ describe('joining a running region', () => {
       expect(metrics).toMatch(/ablyng_ring_members\{[^}]*\} 4/);
       expect(metrics).toMatch(/ablyng_mesh_link_up\{[^}]*peer="r1-n1"[^}]*\} 1/);
       expect(metrics).toMatch(/ablyng_channels_mastered\{[^}]*\} [1-9]/);
+      // Running totals are counters (…_total), and the process's metrics carry one prefix.
+      expect(metrics).toMatch(/# TYPE ablyng_mesh_link_bytes_total counter\n/);
+      expect(metrics).toMatch(/^ablyng_mesh_link_bytes_total\{[^}]*peer="r1-n1"[^}]*direction="out"[^}]*\} [1-9]/m);
+      expect(metrics).toMatch(/^ablyng_process_cpu_user_seconds_total[{ ]/m);
+      expect(metrics).not.toMatch(/process_process/);
 
       const mark = rec.count('J');
       await waitFor(() => rec.count('J') > mark + 20, { what: 'traffic through the joiner' });

@@ -113,6 +113,22 @@ describe('ably-ng up and ably-ng chaos', () => {
     await expect(chaos('kill', 'nobody')).rejects.toThrow(/no node "nobody"/);
   });
 
+  it('refuses a second up in the same directory, leaving the running one its state; and notices a node that dies by itself', async () => {
+    const second = await run(process.execPath, [cli, 'up', 'topology.yaml'], { cwd: dir }).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(second?.code).toBe(1);
+    expect(second?.stderr).toMatch(/already running here \(supervisor PID \d+/);
+    // The running deployment still has its state file: its chaos commands find it.
+    const victim = (await chaos('state')).nodes.find((n: any) => n.node === 'r2-1');
+    // A kill from outside the supervisor (not a chaos command): it sees the node gone.
+    process.kill(victim.pid, 'SIGKILL');
+    await waitFor(async () => (await chaos('state')).nodes.find((n: any) => n.node === 'r2-1').state === 'stopped', { what: 'the dead node shown stopped' });
+    await chaos('restart', 'r2-1');
+    expect((await chaos('state')).nodes.find((n: any) => n.node === 'r2-1').state).toBe('running');
+  });
+
   it('stops every process it started on SIGTERM', async () => {
     const s = await chaos('state');
     const pids = s.nodes.map((n: any) => n.pid as number);

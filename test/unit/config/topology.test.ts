@@ -129,6 +129,12 @@ describe('validateTopology', () => {
       expect(problemsOf(doc)).toContain('apps[0].keys[0].secret: must be at least 8 characters');
     });
 
+    it.each(['has:colon-secret', 'has.dot-secret', 'has space-secret'])('rejects a key secret the SDKs could not read: %s', (secret) => {
+      const doc = minimal();
+      doc.apps = [{ id: 'app1', keys: [{ id: 'k1', secret }] }];
+      expect(problemsOf(doc)).toContain("apps[0].keys[0].secret: must have no ':', '.' or white space (the SDKs could not read the key)");
+    });
+
     it.each([
       ['regions', []],
       ['apps', []],
