@@ -128,3 +128,8 @@ export async function reservePorts(n: number): Promise<number[]> {
   }
   return out;
 }
+
+/** `host:port`, an IPv6 literal in brackets (`[::1]:7101`), as URLs and gRPC targets take them. */
+export function hostPort(host: string, port: number): string {
+  return `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+}

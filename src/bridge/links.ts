@@ -9,6 +9,7 @@ import * as pb from '../gen/region.pb.js';
 import type { Logger } from '../log.js';
 import type { NodeId } from '../transport/messages.js';
 import { REGION_PROTOCOL, VersionRefusals } from '../transport/protocol-version.js';
+import { hostPort } from '../ports.js';
 import { fromPb, type LinkFrame } from './codec.js';
 import {
   CLIENT_OPTIONS,
@@ -95,7 +96,7 @@ export class RegionLinks {
       ? grpc.ServerCredentials.createSsl(this.d.tls.ca, [{ cert_chain: this.d.tls.cert, private_key: this.d.tls.key }], true)
       : grpc.ServerCredentials.createInsecure();
     await new Promise<void>((resolve, reject) =>
-      this.server.bindAsync(`${this.d.grpcHost}:${this.d.grpcPort}`, creds, (err) => (err ? reject(err) : resolve())),
+      this.server.bindAsync(hostPort(this.d.grpcHost, this.d.grpcPort), creds, (err) => (err ? reject(err) : resolve())),
     );
   }
 
@@ -178,7 +179,7 @@ export class RegionLinks {
     const term = this.hooks.term();
     let client = this.clients.get(peer.region);
     if (!client) {
-      client = new RegionLinkClient(`${peer.host}:${peer.port}`, this.credentials(), CLIENT_OPTIONS);
+      client = new RegionLinkClient(hostPort(peer.host, peer.port), this.credentials(), CLIENT_OPTIONS);
       this.clients.set(peer.region, client);
     }
     const md = new grpc.Metadata();

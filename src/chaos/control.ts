@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Supervisor } from '../cli/supervisor.js';
 import type { Logger } from '../log.js';
 import type { FaultProxy, LinkFaults } from '../proxy/fault-proxy.js';
+import { hostPort } from '../ports.js';
 
 export class ControlError extends Error {
   constructor(
@@ -51,7 +52,7 @@ export class ControlServer {
       this.http.listen(port, host, () => {
         const a = this.http.address();
         const p = typeof a === 'object' && a ? a.port : port;
-        this.url = `http://${host.includes(':') ? `[${host}]` : host}:${p}`;
+        this.url = `http://${hostPort(host, p)}`;
         resolve(this.url);
       });
     });

@@ -5,6 +5,7 @@
 import { findRegion, loadTopology, TopologyError, type NodeConfig } from '../config/topology.js';
 import { createLogger, dropLogs, type LogLevel } from '../log.js';
 import { AblyNode } from '../node/node.js';
+import { hostPort } from '../ports.js';
 
 export interface NodeCommandOptions {
   topology: string;
@@ -70,7 +71,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
   await n.start();
   const host = node.host === '0.0.0.0' || node.host === '::' ? '127.0.0.1' : node.host;
   process.stdout.write(
-    `${JSON.stringify({ ready: true, region: region.name, node: node.name, url: `http://${host}:${n.port}`, pid: process.pid })}\n`,
+    `${JSON.stringify({ ready: true, region: region.name, node: node.name, url: `http://${hostPort(host, n.port)}`, pid: process.pid })}\n`,
   );
   let stopping = false;
   stop = (signal: string) => {

@@ -14,6 +14,7 @@ import { Balancer } from '../proxy/balancer.js';
 import { FaultProxy } from '../proxy/fault-proxy.js';
 import { ControlServer } from '../chaos/control.js';
 import { resolveSecret } from '../config/topology.js';
+import { hostPort } from '../ports.js';
 
 /** A node that has not printed its ready line in this long failed to start. */
 const READY_TIMEOUT_MS = 30_000;
@@ -201,7 +202,7 @@ export class Supervisor {
         );
         const host = r.balancer?.host ?? '127.0.0.1';
         const port = await balancer.listen(r.balancer?.port ?? 0, host);
-        const url = `http://${host}:${port}`;
+        const url = `http://${hostPort(host, port)}`;
         this.balancers.set(r.name, { balancer, url });
         print({ ready: 'region', region: r.name, url });
       }

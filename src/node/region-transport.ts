@@ -5,6 +5,7 @@ import { MeshTransport } from '../transport/mesh.js';
 import type { NodeAddress, NodeId } from '../transport/messages.js';
 import { NatsTransport } from '../transport/nats.js';
 import type { RegionTransport } from '../transport/transport.js';
+import { hostPort } from '../ports.js';
 
 export interface RegionTransportOptions {
   self: NodeId;
@@ -33,7 +34,7 @@ function debugProtocol(): { protocol?: number } {
 /** A NATS server's URL, or the address it is reached through instead. */
 function viaUrl(url: string, via: Map<string, { host: string; port: number }>): string {
   const to = via.get(url);
-  return to ? `nats://${to.host.includes(':') ? `[${to.host}]` : to.host}:${to.port}` : url;
+  return to ? `nats://${hostPort(to.host, to.port)}` : url;
 }
 
 /** The mesh (the default), or NATS for `transport: nats` (`regions[].nats`). */

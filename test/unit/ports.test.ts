@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { hostPort } from '../../src/ports.js';
 
 /** The built module in dist/, as tests' and chaos runs' processes load it. */
 const url = new URL('../../dist/ports.js', import.meta.url).href;
@@ -67,5 +68,15 @@ describe('reservePorts', () => {
     } finally {
       for (const f of [old, young]) if (existsSync(f)) unlinkSync(f);
     }
+  });
+});
+
+describe('hostPort', () => {
+  it('puts an IPv6 literal in brackets (a gRPC target or a URL would misread it), and nothing else', () => {
+    expect(hostPort('::1', 7101)).toBe('[::1]:7101');
+    expect(hostPort('fe80::1:2', 80)).toBe('[fe80::1:2]:80');
+    expect(hostPort('127.0.0.1', 7101)).toBe('127.0.0.1:7101');
+    expect(hostPort('eu-1.internal', 7101)).toBe('eu-1.internal:7101');
+    expect(new URL(`http://${hostPort('::1', 7101)}/health`).port).toBe('7101');
   });
 });
