@@ -5,14 +5,29 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { runChaos } from './cli/chaos.js';
+import { NAME } from './config/topology.js';
 
 // Each command loads what it runs when it runs: an operator's `chaos kill` need not load a
 // whole node (0.5 s against 0.15 s).
 
 function int(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number');
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
   return n;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/** A log level pino knows. */
+function logLevel(v: string): string {
+  if (!LOG_LEVELS.includes(v)) throw new InvalidArgumentError(`must be one of ${LOG_LEVELS.join(', ')}`);
+  return v;
+}
+
+/** A node name as topologies allow them (it goes into NATS subjects and log lines). */
+function nodeName(v: string): string {
+  if (!new RegExp(`^${NAME.source}$`).test(v)) throw new InvalidArgumentError('must be letters, digits, "_" and "-", from a letter or digit');
+  return v;
 }
 
 /** A parser for an integer option in [min, max]. */
@@ -39,11 +54,11 @@ program
   .description('run one node of a region')
   .requiredOption('--topology <file>', 'topology file (regions/*.yaml)')
   .requiredOption('--region <name>', 'region of this node')
-  .requiredOption('--node <name>', 'node name (from the topology, or a new one to join a running region)')
+  .requiredOption('--node <name>', 'node name (from the topology, or a new one to join a running region)', nodeName)
   .option('--host <host>', 'address to listen on (a node not in the topology)')
   .option('--port <port>', 'client port (a node not in the topology)', int)
   .option('--mesh-port <port>', 'mesh port (a node not in the topology)', int)
-  .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', process.env.ABLY_NG_LOG_LEVEL ?? 'info')
+  .option('--log-level <level>', 'fatal|error|warn|info|debug|trace', logLevel, process.env.ABLY_NG_LOG_LEVEL ?? 'info')
   .option('--link-via <region=host:port>', 'dial another region through this address (repeatable; fault proxies)', collectVia, [])
   .option('--mesh-via <node=host:port>', 'dial a node of this region through this address (repeatable; fault proxies)', collectVia, [])
   .option('--nats-via <url=host:port>', "reach one of the region's NATS servers (as the topology names it) through this address, and no server the cluster announces (repeatable; fault proxies)", collectVia, [])
@@ -53,7 +68,7 @@ program
   .command('up')
   .description('start every node of every region of a topology, each as its own process')
   .argument('[topology]', 'topology file', 'regions/local.yaml')
-  .option('--log-level <level>', 'log level of the nodes', process.env.ABLY_NG_LOG_LEVEL ?? 'info')
+  .option('--log-level <level>', 'log level of the nodes (fatal|error|warn|info|debug|trace)', logLevel, process.env.ABLY_NG_LOG_LEVEL ?? 'info')
   .option('--state-dir <dir>', 'where the deployment writes its state and logs', '.ably-ng')
   .option('--no-mesh-proxies', 'dial node-to-node links directly (no fault injection between nodes)')
   .action(async (topology: string, o) => (await import('./cli/up.js')).runUp(topology, o));

@@ -44,6 +44,9 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     if (!o.port || !o.meshPort) {
       throw new TopologyError([`node "${o.node}" is not in region "${o.region}": give --port and --mesh-port to join with it`]);
     }
+    const elsewhere = topology.regions.find((r) => r.nodes.some((n) => n.name === o.node));
+    if (elsewhere) throw new TopologyError([`node "${o.node}" is a node of region "${elsewhere.name}", not "${o.region}": a node joining needs a name of its own`]);
+    if (o.port === o.meshPort) throw new TopologyError([`--port and --mesh-port are both ${o.port}: a node needs two ports`]);
     node = { name: o.node, host: o.host ?? '127.0.0.1', port: o.port, meshPort: o.meshPort };
   }
   const log = createLogger(o.logLevel as LogLevel);

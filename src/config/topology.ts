@@ -202,6 +202,7 @@ export function validateTopology(doc: unknown, file?: string): Topology {
     if (prev) problems.push(`${where}: port ${p} on ${host} is already used by ${prev}`);
     else endpoints.set(k, where);
   };
+  if (t.control?.port) claim(t.control.host, t.control.port, 'control');
   t.regions.forEach((r, ri) => {
     if (regionNames.has(r.name)) problems.push(`regions[${ri}].name: duplicate region "${r.name}"`);
     regionNames.add(r.name);

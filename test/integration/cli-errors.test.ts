@@ -46,6 +46,18 @@ describe('ably-ng on bad input', () => {
     expect(missing.stderr).toMatch(/nowhere\.yaml: invalid topology:\n\s+cannot read file: ENOENT/);
   });
 
+  it('refuses a joining node a name or ports it cannot have, and a log level pino does not know, before starting anything', async () => {
+    const topology = join(import.meta.dirname, '..', '..', 'regions', 'local.yaml');
+    const node = (...more: string[]) => fails('node', '--topology', topology, '--region', 'eu', ...more);
+    expect((await node('--node', 'bad name.*')).stderr).toMatch(/--node <name>' argument 'bad name\.\*' is invalid/);
+    expect((await node('--node', 'eu-9', '--log-level', 'bogus')).stderr).toMatch(/must be one of fatal, error, warn, info, debug, trace/);
+    expect((await node('--node', 'eu-9', '--port', '0', '--mesh-port', '45124')).stderr).toMatch(/must be a port number \(1-65535\)/);
+    const other = await node('--node', 'us-1', '--port', '45123', '--mesh-port', '45124');
+    expect(other).toMatchObject({ code: 2 });
+    expect(other.stderr).toContain('node "us-1" is a node of region "us", not "eu": a node joining needs a name of its own');
+    expect((await node('--node', 'eu-9', '--port', '45123', '--mesh-port', '45123')).stderr).toContain('--port and --mesh-port are both 45123');
+  });
+
   it('exits 1 from a chaos command where no deployment runs, saying so', async () => {
     const r = await fails('chaos', 'state');
     expect(r.code).toBe(1);

@@ -129,6 +129,13 @@ describe('validateTopology', () => {
       expect(problemsOf(doc)).toContain('apps[0].keys[0].secret: must be at least 8 characters');
     });
 
+    it("rejects a control port one of the deployment's endpoints has", () => {
+      const doc = minimal();
+      const first = (doc.regions as { nodes: { port: number }[] }[])[0]!.nodes[0]!;
+      doc.control = { port: first.port };
+      expect(problemsOf(doc).some((p) => /port \d+ on 127\.0\.0\.1 is already used by control/.test(p))).toBe(true);
+    });
+
     it.each(['has:colon-secret', 'has.dot-secret', 'has space-secret'])('rejects a key secret the SDKs could not read: %s', (secret) => {
       const doc = minimal();
       doc.apps = [{ id: 'app1', keys: [{ id: 'k1', secret }] }];
