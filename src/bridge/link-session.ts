@@ -27,6 +27,10 @@ export const HELLO_TIMEOUT_MS = 5000;
  */
 export const LINK_PING_MS = 1000;
 export const LINK_SILENT_PINGS = 4;
+/** Frames a live link may have waiting to be written before it is closed as too slow (links.ts, ping). */
+export const MAX_QUEUED_FRAMES = 20_000;
+/** A replay's answer waits at most this long for room on the link between pages. */
+const DRAIN_WAIT_MS = 30_000;
 
 /** Redial backoff for a link that dropped: starts here, doubles, caps below (plus jitter). */
 const REDIAL_MIN_MS = 100;
@@ -181,9 +185,31 @@ export class Session {
     readonly stream: Stream,
   ) {}
 
-  send(f: LinkFrame): void {
+  /** Sends a frame; false where the stream has more waiting than it likes (drained() waits for room). */
+  send(f: LinkFrame): boolean {
     this.framesOut++;
-    this.stream.write(toPb(f));
+    return this.stream.write(toPb(f));
+  }
+
+  /** Frames written and still waiting to go (the peer, or the network to it, slower than what is sent). */
+  get queued(): number {
+    return this.stream.writableLength;
+  }
+
+  /** Resolves once the stream has room again, it ends, or `maxMs` passed. */
+  drained(maxMs = DRAIN_WAIT_MS): Promise<void> {
+    if (!this.ready || !this.stream.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.stream.off('drain', done);
+        this.stream.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, maxMs);
+      this.stream.once('drain', done);
+      this.stream.once('close', done);
+    });
   }
 
   /** Entries sent over this session: live, as (the rest of) the start of a peer's new interest, or in answer to its replay ask. */

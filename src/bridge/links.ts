@@ -17,6 +17,7 @@ import {
   LINK_PING_MS,
   LINK_SILENT_PINGS,
   LinkTotals,
+  MAX_QUEUED_FRAMES,
   Redials,
   REGION_LINK_SERVICE,
   RegionLinkClient,
@@ -156,6 +157,14 @@ export class RegionLinks {
     // (A session closed here leaves the map when its stream ends: deleting while iterating a Map is safe.)
     for (const s of this.sessions.values()) {
       if (!s.ready) continue;
+      if (s.queued > MAX_QUEUED_FRAMES) {
+        // The peer, or the network to it, takes less than the channels send: what piles up
+        // here grows without end. Closed, the link comes up again and the masters' replays
+        // fetch what it would have carried, from their histories (paced: replay.ts).
+        this.d.log.warn({ peer: s.region, queued: s.queued }, 'region link too slow for what it carries; closing it');
+        s.close();
+        continue;
+      }
       if (stalled || now - s.lastIn < pingMs * LINK_SILENT_PINGS) {
         this.sendPing(s);
         continue;

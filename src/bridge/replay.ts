@@ -45,7 +45,7 @@ export async function answerReplay(d: ReplayDeps, s: Session, ask: ReplayAsk): P
     }
     if (body.kind !== 'local' || !s.ready) return;
     if (body.epoch === '' && body.entries.length === 0) return; // no such channel here
-    s.send({
+    const room = s.send({
       type: 'forward',
       batch: {
         channel,
@@ -64,5 +64,8 @@ export async function answerReplay(d: ReplayDeps, s: Session, ask: ReplayAsk): P
     if (body.entries.length === 0) return;
     after = body.entries.lastSeq;
     epoch = body.epoch;
+    // Paced by the link: each page waits for room (after a long partition every channel's
+    // history was read and written at once, whatever the link could take).
+    if (!room) await s.drained();
   }
 }

@@ -14,7 +14,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fromPb, toPb, type LinkFrame } from '../../../src/bridge/codec.js';
-import { LINK_SILENT_PINGS, REGION_LINK_SERVICE } from '../../../src/bridge/link-session.js';
+import { LINK_SILENT_PINGS, MAX_QUEUED_FRAMES, REGION_LINK_SERVICE } from '../../../src/bridge/link-session.js';
 import type * as pb from '../../../src/gen/region.pb.js';
 import { REGION_PROTOCOL } from '../../../src/transport/protocol-version.js';
 import { FakeCall, PEER_HELLO, testGlobalmaster } from '../../helpers/fake-link.js';
@@ -158,5 +158,26 @@ describe('a region link whose other end says nothing', () => {
     g.gm.evaluate();
     expect(live.closed).toBe(true);
     expect(g.gm.status().links[0]).toMatchObject({ region: 'r0', up: false });
+  });
+
+  it('is closed when more frames wait to be written than MAX_QUEUED_FRAMES (the peer, or the network to it, too slow for what it carries)', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    const g = testGlobalmaster(undefined, { linkPingMs: PING_MS });
+    cleanups.push(
+      () => g.gm.stop(),
+      () => void vi.useRealTimers(),
+    );
+    await g.open();
+    const slow = Object.assign(new FakeCall(), { writableLength: 0 });
+    g.accept(slow);
+    slow.from(PEER_HELLO);
+    slow.from({ type: 'ping', at: Date.now(), echoAt: 0, echoHeldMs: 0 });
+    slow.writableLength = MAX_QUEUED_FRAMES;
+    vi.advanceTimersByTime(PING_MS);
+    expect(slow.closed).toBe(false);
+    slow.from({ type: 'ping', at: Date.now(), echoAt: 0, echoHeldMs: 0 });
+    slow.writableLength = MAX_QUEUED_FRAMES + 1;
+    vi.advanceTimersByTime(PING_MS);
+    expect(slow.closed).toBe(true);
   });
 });
