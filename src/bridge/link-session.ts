@@ -28,7 +28,7 @@ export const HELLO_TIMEOUT_MS = 5000;
 export const LINK_PING_MS = 1000;
 export const LINK_SILENT_PINGS = 4;
 /** Frames a live link may have waiting to be written before it is closed as too slow (links.ts, ping). */
-export const MAX_QUEUED_FRAMES = 20_000;
+export const MAX_QUEUED_FRAMES = 100_000;
 /** A replay's answer waits at most this long for room on the link between pages. */
 const DRAIN_WAIT_MS = 30_000;
 
