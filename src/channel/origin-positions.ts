@@ -42,17 +42,6 @@ export class OriginPositions {
   private readonly unheld = new Map<string, number>();
   /** Regions whose stream gave seqs again (forked) since this stream last told its subscribers. */
   private readonly forks = new Set<string>();
-  /**
-   * Regions whose stream here lapsed: this region's interest ended and began again since
-   * the position was reached, and the stream has taken no batch since. It is asked for
-   * what came between, as any hole (the region's copies of that time's messages, their
-   * versions, are its history), but where the origin's history no longer holds it, no loss
-   * is said: it was published while nobody here wanted it (a subscriber attaching then was
-   * told of one, 90003, minutes later; a review's reproduction, fifty-third session). The
-   * master's and the replica's own knowledge (each marks it as interest begins again); a
-   * snapshot does not carry it.
-   */
-  private readonly lapsed = new Set<string>();
 
   get(region: string): OriginPosition | undefined {
     return this.byRegion.get(region);
@@ -66,6 +55,13 @@ export class OriginPositions {
   /** The position from `region` moved to `seq` with no entry: what came before may not be here. */
   jumped(region: string, seq: number): void {
     this.unheld.set(region, seq);
+  }
+
+  /** The position from `region` moves to `seq` of its `epoch` with no entry (jumped); returns `seq`. */
+  jumpTo(region: string, epoch: string, seq: number): number {
+    this.set(region, { region, epoch, seq });
+    this.jumped(region, seq);
+    return seq;
   }
 
   /**
@@ -123,28 +119,6 @@ export class OriginPositions {
     this.reach.set(o.region, at >= 0 ? list.map((r, i) => (i === at ? least : r)) : [...list, least]);
     this.reachChanged = true;
     return true;
-  }
-
-  /** Interest here began again after none: every stream that has a position here lapsed. */
-  lapseAll(): void {
-    for (const region of this.byRegion.keys()) this.lapsed.add(region);
-  }
-
-  /** Whether `region`'s stream lapsed (above). */
-  isLapsed(region: string): boolean {
-    return this.lapsed.has(region);
-  }
-
-  /** `region`'s stream took a batch: the lapse is over. */
-  caughtUp(region: string): void {
-    this.lapsed.delete(region);
-  }
-
-  /** The position from `region` moves to `seq` of its `epoch` with no entry (jumped); returns `seq`. */
-  jumpTo(region: string, epoch: string, seq: number): number {
-    this.set(region, { region, epoch, seq });
-    this.jumped(region, seq);
-    return seq;
   }
 
   /** Interest here ended: no stream need reach back for clients that came. */

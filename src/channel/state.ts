@@ -118,9 +118,8 @@ export class ChannelState {
     };
   }
 
-  /** This region's interest began (`at`; after none, other regions' streams here lapsed) or ended (0: no stream need reach back for clients that came). */
+  /** This region's interest began (`at`) or ended (0: then no stream need reach back for clients that came). */
   setInterest(at: number): void {
-    if (at !== 0 && this.interest.since === 0) this.origins.lapseAll();
     this.interest.set(at);
     if (at === 0) this.origins.forgetReach();
   }
@@ -306,9 +305,7 @@ export class ChannelState {
     // Clients here had seen that region's stream: in this epoch of it (reach back to there), or only in others.
     const reachBack = pos ? undefined : this.origins.reachBackOf(b.region, b.epoch);
     const reachOther = !pos && !reachBack && this.origins.reachBackOf(b.region) !== undefined;
-    // Interest here ended and began again since the stream got here (OriginPositions.lapsed): what the origin's history lacks of that time was for nobody here.
-    const lapsed = pos !== undefined && this.origins.isLapsed(b.region);
-    let discontinuity = b.gapBefore && !lapsed;
+    let discontinuity = b.gapBefore;
     /** The stream begins here, or begins again after a loss: its members are taken afresh. */
     let begins = false;
     let last: number;
@@ -324,8 +321,8 @@ export class ChannelState {
       if (b.gapBefore) {
         // The origin's history no longer held what came before `start`: the stream moves on
         // to it (entries or none), and the loss is signalled only where it skips something.
-        discontinuity = start > last && !lapsed;
-        if (start > last) {
+        discontinuity = start > last;
+        if (discontinuity) {
           begins = true;
           last = this.origins.jumpTo(b.region, b.epoch, start);
         }
@@ -342,11 +339,10 @@ export class ChannelState {
     } else {
       // A new stream from that region (first contact, or its state restarted; also since
       // what a client that came from there saw).
-      if ((pos && !lapsed) || reachOther) discontinuity = true;
+      if (pos || reachOther) discontinuity = true;
       begins = true;
       last = this.origins.jumpTo(b.region, b.epoch, b.startSeq ?? (b.entries[0] ? b.entries[0].origin.seq - 1 : 0));
     }
-    if (lapsed) this.origins.caughtUp(b.region);
     const storedAt = this.stamp(now);
     const out: LogEntry[] = [];
     if (begins && b.members) this.syncMembersOf(b.region, b.members, { region: b.region, epoch: b.epoch, seq: last }, storedAt, out);

@@ -34,8 +34,6 @@ export function takeUnreplicated(st: Parts): Unreplicated {
 /** The replica's side of takeUnreplicated. */
 export function applyUnreplicated(st: Parts, r: Unreplicated): void {
   if (r.origins) st.origins.apply(r.origins);
-  // Interest begun again after none: the streams lapsed here too (as ChannelState.setInterest marks them).
-  if (r.interestSince !== undefined && r.interestSince !== 0 && st.interest.since === 0) st.origins.lapseAll();
   st.interest.apply(r);
   if (r.reach) st.origins.applyReach(r.reach);
   if (r.gaps) st.gaps.apply(r.gaps);

@@ -2,7 +2,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { ChannelState, type ChannelSettings, type PresenceHold } from '../../../src/channel/state.js';
-import { applyUnreplicated } from '../../../src/channel/unreplicated.js';
 import { PresenceAction } from '../../../src/protocol/actions.js';
 import { parseSerial } from '../../../src/protocol/serial.js';
 import { formatMessageSerial } from '../../../src/protocol/message-serial.js';
@@ -433,29 +432,6 @@ describe('ChannelState', () => {
       // With entries after a real hole: the loss is signalled and they are taken.
       const hole = st.ingest({ region: 'us', epoch: 'usep', startSeq: 20, gapBefore: true, entries: [21, 22].map((s) => usEntry(s, 1)) }, clock.now());
       expect([hole.discontinuity, hole.entries.map((e) => e.origin.seq), st.origins.get('us')?.seq]).toEqual([true, [21, 22], 22]);
-    });
-
-    it('asks, after interest here ended and began again, for what came between, and says no loss where the origin no longer holds it; a replica marks it so too', () => {
-      const clock = new ManualClock();
-      const st = fresh(clock);
-      st.setInterest(1);
-      st.ingest({ region: 'us', epoch: 'usep', startSeq: 0, gapBefore: false, entries: [1, 2, 3].map((s) => usEntry(s, 1)) }, clock.now());
-      const replica = ChannelState.restore(st.snapshot(), settings);
-      // Interest here ends, and begins again: us published 4–19 meanwhile, for nobody here.
-      st.setInterest(0);
-      st.setInterest(2);
-      // The replica hears of it by replication.
-      applyUnreplicated(replica, { interestSince: 0 });
-      applyUnreplicated(replica, { interestSince: 2 });
-      for (const s of [st, replica]) {
-        // The new interest's start, from 19: what came between is asked for, as for any hole (this region's copies of those messages).
-        expect(s.ingest({ region: 'us', epoch: 'usep', startSeq: 19, gapBefore: false, entries: [20, 21].map((q) => usEntry(q, 1)) }, clock.now()).replayAfter).toBe(3);
-        // The answer: the origin's history no longer holds 4–17. Taken, with no loss said.
-        const answer = s.ingest({ region: 'us', epoch: 'usep', startSeq: 17, gapBefore: true, entries: [18, 19, 20, 21].map((q) => usEntry(q, 1)) }, clock.now());
-        expect([answer.discontinuity, answer.entries.map((e) => e.origin.seq)]).toEqual([false, [18, 19, 20, 21]]);
-        // Caught up: a loss later is one again.
-        expect(s.ingest({ region: 'us', epoch: 'usep', startSeq: 30, gapBefore: true, entries: [usEntry(31, 1)] }, clock.now()).discontinuity).toBe(true);
-      }
     });
 
     it('marks a position that moved with no entry to show it, for the replica', () => {
