@@ -435,8 +435,10 @@ export class Supervisor {
   }
 
   /** Lets a paused node go on (nothing to do where its process is gone). */
+  /** SIGCONT; nothing for a node no longer running (it died meanwhile: nothing to resume). */
   resume(node: string): void {
-    const p = this.get(node);
+    const p = this.nodes.get(node);
+    if (!p) return;
     this.signal(p, 'SIGCONT');
     p.paused = false;
   }

@@ -2,7 +2,8 @@
  * The supervisor with a node whose process died of something it did not send (seen in a
  * chaos run: a paused node's process gone, its resume failing with ESRCH and the run's
  * final heal thrown out of the runner): a signal to it is not a throw out of the caller,
- * the node is no longer counted as running, and a restart brings it back.
+ * the node is no longer counted as running (the supervisor notices the death itself, since
+ * the fifty-third session), and a restart brings it back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
@@ -35,9 +36,10 @@ describe('a node process gone behind the supervisor', () => {
     // Killed from outside while paused.
     process.kill(pid, 'SIGKILL');
     await waitFor(() => gone(pid), { what: 'the process gone' });
+    // The supervisor notices, and no longer counts it as running.
+    await waitFor(() => !d.sup.nodes.has(node), { what: 'the node no longer counted as running' });
     // The final heal of a chaos run resumes what it paused: no throw.
     expect(() => d.sup.resume(node)).not.toThrow();
-    expect(d.sup.nodes.has(node)).toBe(false);
     await d.sup.restart(node);
     const h = await waitFor(async () => (await d.health(node).catch(() => null))?.node === node, { what: 'the node back', timeoutMs: 20_000 });
     expect(h).toBe(true);
@@ -46,7 +48,8 @@ describe('a node process gone behind the supervisor', () => {
     const pid2 = d.sup.nodes.get(node)!.pid;
     process.kill(pid2, 'SIGKILL');
     await waitFor(() => gone(pid2), { what: 'the new process gone' });
-    expect(() => d.sup.pause(node)).toThrow(/process is gone/);
+    await waitFor(() => !d.sup.nodes.has(node), { what: 'the new process no longer counted as running' });
+    expect(() => d.sup.pause(node)).toThrow(/no running node/);
     await expect(d.sup.kill(node).catch((e: Error) => e.message)).resolves.toMatch(/no running node/);
   });
 });
