@@ -141,8 +141,8 @@ export class Connection implements AttachmentOwner {
       action: Action.CONNECTED,
       connectionId: this.id,
       connectionDetails: {
-        // '*' for a token of any clientId (RSA7b4: the SDK's auth.clientId is then '*').
-        ...(clientId ? { clientId } : {}),
+        // '*' for a token of any clientId (RSA7b4: the SDK's auth.clientId is then '*'); a key's connection is unidentified (its '*' is the key's leave to name any).
+        ...(clientId && (clientId !== '*' || this.credentials.via !== 'basic') ? { clientId } : {}),
         connectionKey: this.key,
         maxMessageSize: limits.maxMessageSize,
         maxFrameSize: limits.maxFrameSize,

@@ -12,6 +12,7 @@ import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { signJwt } from '../helpers/jwt.js';
 import { RawClient } from '../helpers/raw.js';
 import { Ably, closeAll, common, connected, rest } from '../helpers/sdk.js';
+import { KEY } from '../helpers/topology.js';
 import { waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment;
@@ -94,11 +95,15 @@ describe('credentials and what they allow', () => {
     c.close();
     expect(answer.connectionDetails?.clientId).toBe('*');
     const client = onTokens(port, () => wild);
+    // A key's connection with no clientId is unidentified, not '*' (RSA12a): its SDK would put '*' in the token requests it makes.
+    const onKey = new Ably.Realtime({ ...common, port, key: KEY, useBinaryProtocol: false } as any);
     try {
-      await connected(client);
+      await Promise.all([connected(client), connected(onKey)]);
       expect(client.auth.clientId).toBe('*');
+      expect(onKey.auth.clientId).toBeUndefined();
+      expect((await onKey.auth.createTokenRequest()).clientId).toBeUndefined();
     } finally {
-      closeAll(client);
+      closeAll(client, onKey);
     }
   });
 
