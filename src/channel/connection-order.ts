@@ -40,13 +40,13 @@ export class ConnectionOrder {
   private readonly highest = new Map<string, number>();
 
   /** The first message not yet ordered (`ordered`) that comes after a later one of its connection, or null. */
-  behind(messages: readonly Message[], ordered: (id: string) => boolean): Message | null {
+  behind(messages: readonly Message[], ordered: (m: Message) => boolean): Message | null {
     if (this.highest.size === 0) return null;
     for (const m of messages) {
       const serial = msgSerialOf(m);
       if (serial < 0) continue;
       const high = this.highest.get(m.connectionId!);
-      if (high !== undefined && serial < high && !ordered(m.id)) return m;
+      if (high !== undefined && serial < high && !ordered(m)) return m;
     }
     return null;
   }

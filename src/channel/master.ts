@@ -196,12 +196,12 @@ export class ChannelMaster {
 
   /** A message of these, not ordered yet, that comes after a later one of its connection ordered in this stream (connection-order.ts), or null. */
   behindItsConnection(messages: readonly Message[]): Message | null {
-    return this.state.connectionOrder.behind(messages, (id) => this.state.hasOrdered(id));
+    return this.state.connectionOrder.behind(messages, (m) => this.state.hasOrdered(m.id, m.connectionId));
   }
 
-  /** Whether a message id has been ordered (and is still in the dedup window). */
-  hasOrdered(id: string): boolean {
-    return this.state.hasOrdered(id);
+  /** Whether a message id (of that connection: dedupKey) has been ordered (and is still in the dedup window). */
+  hasOrdered(id: string, connectionId?: string): boolean {
+    return this.state.hasOrdered(id, connectionId);
   }
 
   /**

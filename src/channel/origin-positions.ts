@@ -14,6 +14,7 @@
  * state on its own (snapshots, and replication when it changed: takeReach).
  */
 import type { OriginPosition } from '../protocol/serial.js';
+import type { Message } from '../protocol/message.js';
 import type { LogEntry } from './entry.js';
 
 /** The least of `list`'s positions per region and epoch (what reach-back requests carry). */
@@ -66,7 +67,7 @@ export class OriginPositions {
 
   /**
    * Whether a batch of `region`'s gives a seq this stream already has (up to `last`) to a
-   * message it does not have (`ids`: the channel's dedup window): the origin's master went
+   * message it does not have (`held`: in the channel's dedup window): the origin's master went
    * on from an old copy of the channel and gave its seqs again. Taken as repeats, its new
    * messages would be skipped without a word. Asked for what follows this stream's
    * position, that master sees it is behind and restarts the channel in a new epoch
@@ -75,12 +76,12 @@ export class OriginPositions {
    * (takeFork). Not before where the position moved with no entry (`jumped`): those
    * messages were never here (a replica promoted does not know where that was).
    */
-  forked(region: string, entries: readonly LogEntry[], last: number, ids: { lookup(id: string): unknown }): boolean {
+  forked(region: string, entries: readonly LogEntry[], last: number, held: (m: Message) => boolean): boolean {
     if (!entries.length || entries[0]!.origin.seq > last) return false;
-    const held = this.unheld.get(region) ?? 0;
+    const unheld = this.unheld.get(region) ?? 0;
     for (const e of entries) {
       if (e.origin.seq > last) return false;
-      if (e.origin.seq > held && e.kind === 'message' && ids.lookup(e.message.id) === undefined) {
+      if (e.origin.seq > unheld && e.kind === 'message' && !held(e.message)) {
         this.forks.add(region);
         return true;
       }

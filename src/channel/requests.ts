@@ -85,7 +85,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           // a chaos run's publisher took 0.8 s to hear of 28 of them).
           return { kind: 'error', error: AblyError.of('channelEpochExpired', 'the channel\'s state was lost while this publish was unanswered: it may or may not have been published').toInfo() };
         }
-        if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
+        if (req.after !== undefined && !a.ok.hasOrdered(req.after, req.messages[0]?.connectionId)) {
           return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
         }
         try {
@@ -101,7 +101,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
         reg.log.debug({ channel: req.channel, connectionId: req.presence[0]?.connectionId, from, ops: req.presence.length, after: req.after, since: req.since }, 'presence ops');
-        if (req.after !== undefined && !a.ok.hasOrdered(req.after)) {
+        if (req.after !== undefined && !a.ok.hasOrdered(req.after, req.presence[0]?.connectionId)) {
           return { kind: 'retry', reason: `presence must follow ${req.after}, which this master has not ordered` };
         }
         try {

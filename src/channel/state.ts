@@ -8,7 +8,7 @@
  * `snapshot`/`restore` move it whole (handoff, new replica).
  */
 import { AblyError } from '../errors.js';
-import type { Message, PresenceMessage } from '../protocol/message.js';
+import { dedupKey, type Message, type PresenceMessage } from '../protocol/message.js';
 import { formatSerial, newEpoch, type OriginPosition } from '../protocol/serial.js';
 import { MessageViews } from './message-views.js';
 import { DedupWindow } from './dedup.js';
@@ -173,11 +173,11 @@ export class ChannelState {
     const serials: string[] = [];
     const max = this.settings.maxMessageSize;
     const storedAt = this.stamp(now);
-    const isNew = (m: Message) => this.dedup.lookup(m.id) === undefined;
+    const isNew = (m: Message) => this.dedup.lookup(dedupKey(m.id, m.connectionId)) === undefined;
     const before = this.views.check(messages, isNew, storedAt, max);
     const summarized = this.views.summarized(messages.filter(isNew));
     for (const message of messages) {
-      const dup = this.dedup.lookup(message.id);
+      const dup = this.dedup.lookup(dedupKey(message.id, message.connectionId));
       if (dup !== undefined) {
         serials.push(dup);
         continue;
@@ -216,9 +216,9 @@ export class ChannelState {
     this.log.append(e, element);
     if (e.kind === 'message') {
       const serial = e.message.annotation?.serial ?? e.message.version?.serial ?? e.message.serial ?? e.channelSerial; // none: an entry a test made
-      this.dedup[looked ? 'addNew' : 'add'](e.message.id, serial, e.storedAt);
+      this.dedup[looked ? 'addNew' : 'add'](dedupKey(e.message.id, e.message.connectionId), serial, e.storedAt);
       this.views.note(e);
-    } else if (e.origin.region === this.settings.region) this.dedup.add(e.presence.id, e.channelSerial, e.storedAt);
+    } else if (e.origin.region === this.settings.region) this.dedup.add(dedupKey(e.presence.id, e.presence.connectionId), e.channelSerial, e.storedAt);
     this.noteOwn(e.origin.region, e.serial, e.origin.seq, e.kind === 'message' ? e.message : null);
   }
 
@@ -315,7 +315,7 @@ export class ChannelState {
       const start = b.startSeq ?? (first ? first.origin.seq - 1 : last);
       // A hole before the batch, or seqs given again to other messages (forked): asked for again from here.
       const hole = first && first.origin.seq > last + 1 && !b.gapBefore && start > last;
-      if (!this.settings.debugSkipReplay && (hole || this.origins.forked(b.region, b.entries, last, this.dedup))) {
+      if (!this.settings.debugSkipReplay && (hole || this.origins.forked(b.region, b.entries, last, (m) => this.hasOrdered(m.id, m.connectionId)))) {
         return { entries: [], seq: last, replayAfter: last, discontinuity: false };
       }
       if (b.gapBefore) {
@@ -353,7 +353,7 @@ export class ChannelState {
       const e = b.entries[i]!;
       if (e.origin.seq <= l) continue;
       l = e.origin.seq;
-      if (e.kind === 'message' && this.dedup.lookup(e.message.id) === undefined) fresh.push(e.message);
+      if (e.kind === 'message' && this.dedup.lookup(dedupKey(e.message.id, e.message.connectionId)) === undefined) fresh.push(e.message);
     }
     const summarized = this.views.summarized(fresh);
     for (const e of b.entries) {
@@ -361,7 +361,7 @@ export class ChannelState {
       last = e.origin.seq;
       const origin: OriginPosition = { region: b.region, epoch: b.epoch, seq: e.origin.seq };
       this.origins.set(b.region, origin);
-      if (e.kind === 'message' && this.dedup.lookup(e.message.id) !== undefined) continue;
+      if (e.kind === 'message' && this.dedup.lookup(dedupKey(e.message.id, e.message.connectionId)) !== undefined) continue;
       if (e.kind === 'presence') {
         out.push(this.appendRemote(e.presence, b.region, origin, storedAt));
         continue;
@@ -552,8 +552,9 @@ export class ChannelState {
     return entries;
   }
 
-  hasOrdered(id: string): boolean {
-    return this.dedup.lookup(id) !== undefined;
+  /** Whether the message of this id (and connection: dedupKey) is ordered here. */
+  hasOrdered(id: string, connectionId?: string): boolean {
+    return this.dedup.lookup(dedupKey(id, connectionId)) !== undefined;
   }
 
   covers(after: number): boolean {

@@ -7,7 +7,7 @@ import type { Limits } from '../config/topology.js';
 import { PresenceAction } from '../protocol/actions.js';
 import type { Credentials } from '../auth/keys.js';
 import { isMetaChannel } from '../channel/lifecycle.js';
-import { fromWire, givenMessageId, isAnnotation, MessageAction, messageSize, publishedClientId, withFields, type InboundMessage, type Message, type PresenceMessage } from '../protocol/message.js';
+import { fromWire, isAnnotation, MessageAction, messageSize, publishedClientId, withFields, type InboundMessage, type Message, type PresenceMessage } from '../protocol/message.js';
 
 export interface BuildOptions {
   limits: Limits;
@@ -63,7 +63,7 @@ export function buildMessages(raw: unknown, o: BuildOptions): Message[] {
       continue;
     }
     const clientId = publishedClientId(m.clientId, o.clientId, 'message');
-    const id = givenMessageId(m.id, o.connectionId) ?? (o.idBase !== null ? `${o.idBase}:${i}` : undefined);
+    const id = m.id ?? (o.idBase !== null ? `${o.idBase}:${i}` : undefined);
     if (id === undefined) throw AblyError.of('invalidPublishId', 'message id missing');
     const msg = withFields({ id, timestamp: m.timestamp ?? o.now }, m, clientId, o.connectionId);
     out.push(msg);
@@ -159,7 +159,7 @@ export function buildPresence(raw: unknown, o: BuildOptions & { connectionId: st
       throw AblyError.of('messageTooLarge', `presence data exceeds maxMessageSize ${o.limits.maxMessageSize}`);
     }
     const p: PresenceMessage = {
-      id: givenMessageId(m.id, o.connectionId) ?? `${o.idBase}:${i}`,
+      id: m.id ?? `${o.idBase}:${i}`,
       action: w.action,
       clientId,
       connectionId: o.connectionId,

@@ -5,7 +5,7 @@
  * the channel holds (src/channel/annotations.ts), and what clients are sent of one.
  */
 import { AblyError } from '../errors.js';
-import { denormalizeData, fromWire, givenMessageId, MessageAction, messageSize, publishedClientId, withFields, type Message } from './message.js';
+import { denormalizeData, fromWire, MessageAction, messageSize, publishedClientId, withFields, type Message } from './message.js';
 import { parseMessageSerial } from './message-serial.js';
 import type { WireAnnotation, WireFormat, WireMessage } from './types.js';
 
@@ -104,7 +104,7 @@ function annotationOf(w: unknown, i: number, o: AnnotationBuild): Message {
   if (m.name === undefined && action === ANNOTATION_CREATE && method !== 'total.v1' && method !== 'flag.v1') {
     throw AblyError.of('invalidParameterValue', `a ${method} annotation needs a name`);
   }
-  const id = givenMessageId(m.id, o.connectionId) ?? (o.idBase !== null ? `${o.idBase}:${i}` : undefined);
+  const id = m.id ?? (o.idBase !== null ? `${o.idBase}:${i}` : undefined);
   if (id === undefined) throw AblyError.of('invalidPublishId', 'an annotation without an id needs a msgSerial (its id is made from it)');
   const annotation = { action, type: a.type, ...(typeof a.count === 'number' ? { count: a.count } : {}) };
   return withFields({ id, timestamp: o.now, serial: target, action: MessageAction.ANNOTATION, annotation }, m, clientId, o.connectionId);

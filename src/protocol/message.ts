@@ -296,17 +296,17 @@ export function fromWire(w: unknown): InboundMessage {
 const SERVICE_ID = /^([\w-]{11}):(?:\d+|p[\w-]{12}):\d+$/;
 
 /**
- * A publisher may give its messages ids of its own (idempotent publishing), but not one
- * of the form the service gives another connection's (message ids are public: a
- * subscriber reads the connection's id and counts its msgSerials). Taken first, it would
- * have that connection's message drop as a duplicate of it, acknowledged all the same.
+ * The key a message (or presence message, or annotation) is deduplicated under: its id,
+ * save for an id of the form the service gives a connection's messages that names another
+ * connection than the message's own (a client's choice: a received message published
+ * again, or an id taken to shadow that connection's next message, as a review found the
+ * same id was: that message was then dropped as a duplicate, acknowledged all the same).
+ * Such ids are deduplicated among themselves, apart: every region and node makes the
+ * same key from the message's own fields.
  */
-export function givenMessageId(id: string | undefined, connectionId: string | undefined): string | undefined {
-  const other = id === undefined ? null : SERVICE_ID.exec(id);
-  if (other && other[1] !== connectionId) {
-    throw AblyError.of('invalidPublishId', `message id "${id}" has the form of the ids the service gives another connection's messages (connectionId:msgSerial:index): give an id of your own, or none`);
-  }
-  return id;
+export function dedupKey(id: string, connectionId: string | undefined): string {
+  const named = SERVICE_ID.exec(id);
+  return named && named[1] !== connectionId ? `\u0001${id}` : id;
 }
 
 /**

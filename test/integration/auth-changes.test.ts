@@ -1,8 +1,8 @@
 /**
  * What a connection's credentials allow as they change, and what one client's credentials
  * must not let it do to another's messages (faults a review of auth found, fifty-third
- * session): message ids of the service's form for another connection, a JWT living past
- * a timer's range, and an in-band AUTH that identifies a connection, widens its
+ * session): message ids of the service's form naming another connection, a JWT living
+ * past a timer's range, and an in-band AUTH that identifies a connection, widens its
  * capability or takes presence away.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,30 +41,42 @@ async function rawOn(at: number, token: string, params: Record<string, string> =
 }
 
 describe('credentials and what they allow', () => {
-  it("refuses a message id of the form the service gives another connection's messages (40031): that connection's messages all arrive", async () => {
-    const cap = { chat: ['publish', 'subscribe'] };
+  it("keeps a message id of the form the service gives another connection's messages apart from that connection's: its messages all arrive, and a received message can be published again elsewhere", async () => {
+    const cap = { chat: ['publish', 'subscribe'], out: ['publish', 'subscribe'] };
     const victim = onTokens(port, () => jwt('alice', cap));
     const mallory = onTokens(d.port('r1-n2'), () => jwt('mallory', cap));
     try {
       await Promise.all([connected(victim), connected(mallory)]);
       const got: string[] = [];
-      await mallory.channels.get('chat').subscribe((m) => void got.push(String(m.data)));
+      const received: unknown[] = [];
+      await mallory.channels.get('chat').subscribe((m) => {
+        got.push(String(m.data));
+        received.push(m);
+      });
       await victim.channels.get('chat').publish('n', 'victim-0');
       await waitFor(() => got.length === 1);
       const victimConn = victim.connection.id!;
       // The ids the service will give the victim's next messages: connectionId:msgSerial:index.
-      const claims = [1, 2, 3].map((s) => ({ id: `${victimConn}:${s}:0`, name: 'n', data: `mallory-${s}` }));
-      const refused = await mallory.channels.get('chat').publish(claims as any).then(() => null, (e: { code: number }) => e.code);
-      expect(refused).toBe(40031);
-      const viaRest = await rest(port).channels.get('chat').publish({ id: `${victimConn}:4:0`, name: 'n', data: 'rest' }).then(() => null, (e: { code: number }) => e.code);
-      expect(viaRest).toBe(40031);
+      // Taken first, they had the victim's messages dropped as duplicates, acknowledged all the same.
+      await mallory.channels.get('chat').publish([1, 2, 3].map((s) => ({ id: `${victimConn}:${s}:0`, name: 'n', data: `mallory-${s}` })) as any);
+      await rest(port).channels.get('chat').publish({ id: `${victimConn}:4:0`, name: 'n', data: 'rest-4' });
       for (let s = 1; s <= 4; s++) await victim.channels.get('chat').publish('n', `victim-${s}`);
-      await waitFor(() => got.length === 5, { what: "the victim's five messages" });
-      expect(got).toEqual(['victim-0', 'victim-1', 'victim-2', 'victim-3', 'victim-4']);
-      // An id of one's own, in any form but another connection's, is still one's own to give.
-      await mallory.channels.get('chat').publish({ id: `${mallory.connection.id}:9:0`, name: 'n', data: 'own' });
-      await mallory.channels.get('chat').publish({ id: 'abc:def:1', name: 'n', data: 'custom' });
-      await waitFor(() => got.length === 7);
+      await waitFor(() => got.filter((g) => g.startsWith('victim')).length === 5, { what: "the victim's five messages" });
+      expect(got.filter((g) => g.startsWith('victim'))).toEqual(['victim-0', 'victim-1', 'victim-2', 'victim-3', 'victim-4']);
+      expect(got.filter((g) => !g.startsWith('victim'))).toEqual(['mallory-1', 'mallory-2', 'mallory-3', 'rest-4']);
+      // Sent again, such an id is a duplicate of its own kind (idempotent publishing still holds for it).
+      await mallory.channels.get('chat').publish({ id: `${victimConn}:1:0`, name: 'n', data: 'mallory-1-again' });
+      await rest(port).channels.get('chat').publish({ id: `${victimConn}:4:0`, name: 'n', data: 'rest-4-again' });
+      await victim.channels.get('chat').publish('n', 'victim-5');
+      await waitFor(() => got.includes('victim-5'));
+      expect(got.filter((g) => g.endsWith('again'))).toEqual([]);
+      // A received message, its id kept, published again on another channel (forwarding, archiving).
+      const forwarded: string[] = [];
+      await victim.channels.get('out').subscribe((m) => void forwarded.push(`${m.id}|${String(m.data)}`));
+      const first = received[0] as { id: string; name: string; data: unknown };
+      await mallory.channels.get('out').publish({ id: first.id, name: first.name, data: first.data });
+      await waitFor(() => forwarded.length === 1, { what: 'the message published again on out' });
+      expect(forwarded).toEqual([`${victimConn}:0:0|victim-0`]);
     } finally {
       closeAll(victim, mallory);
     }

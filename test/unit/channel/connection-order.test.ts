@@ -32,7 +32,7 @@ describe('ConnectionOrder', () => {
       for (const m of ms) order.note(m);
     };
     publish([of(226), of(230), of(231)]);
-    const isOrdered = (id: string) => ordered.has(id);
+    const isOrdered = (m: { id: string }) => ordered.has(m.id);
     expect(order.behind([of(227), of(228)], isOrdered)?.id).toBe('connA:227:0');
     // Its own later messages, ordered already, go through (they are answered as duplicates).
     expect(order.behind([of(230), of(231)], isOrdered)).toBeNull();
@@ -47,7 +47,7 @@ describe('ChannelState.connectionOrder', () => {
   const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 100 };
   const KEY = 'app:chat';
   const late = [of(227), of(228)];
-  const isOrderedIn = (st: ChannelState) => (id: string) => st.hasOrdered(id);
+  const isOrderedIn = (st: ChannelState) => (m: { id: string; connectionId?: string }) => st.hasOrdered(m.id, m.connectionId);
 
   it('goes with the channel: the replica, and a state restored from a snapshot, refuse what the master would', () => {
     const master = ChannelState.fresh(KEY, settings, 1000, 'ep1');

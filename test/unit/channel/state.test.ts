@@ -8,7 +8,7 @@ import { formatMessageSerial } from '../../../src/protocol/message-serial.js';
 import { entryListCodec } from '../../../src/transport/entry-codec.js';
 import { decodeLogEntries, encodeLogEntries, ForwardedEntries, knownBytes } from '../../../src/transport/entry-lists.js';
 import { decodeNodeMessage, encodeNodeMessage } from '../../../src/transport/node-codec.js';
-import type { Message } from '../../../src/protocol/message.js';
+import { dedupKey, type Message } from '../../../src/protocol/message.js';
 
 const settings: ChannelSettings = { region: 'eu', historyMs: 60_000, dedupMs: 10_000, maxMessages: 100 };
 const KEY = 'app:chat';
@@ -112,6 +112,23 @@ describe('ChannelState', () => {
       const again = st.accept([msg('a')], clock.now());
       expect(again).toEqual({ entries: [], serials: [ser(clock.now(), 1)] });
       expect(st.position()).toEqual(before);
+    });
+
+    it("keeps an id of the form the service gives another connection's messages apart from that connection's (dedupKey), and deduplicates it among its kind", () => {
+      const st = fresh(new ManualClock());
+      const victim = 'VVVVVVVVVVV';
+      // Another connection (or REST, none) takes the id the victim's next message will have.
+      st.accept([{ ...msg(`${victim}:1:0`, 'squat'), connectionId: 'MMMMMMMMMMM' }], 1000);
+      st.accept([{ ...msg(`${victim}:1:0`, 'rest') }], 1000);
+      // The victim's own message of that id is a message of its own, not a duplicate of either.
+      const mine = st.accept([{ ...msg(`${victim}:1:0`, 'victim'), connectionId: victim }], 1000);
+      expect(mine.entries).toHaveLength(1);
+      // Sent again, each is a duplicate of its own kind (the squatter's and REST's share one: both name another connection).
+      expect(st.accept([{ ...msg(`${victim}:1:0`, 'victim'), connectionId: victim }], 1000).entries).toHaveLength(0);
+      expect(st.accept([{ ...msg(`${victim}:1:0`, 'squat'), connectionId: 'OOOOOOOOOOO' }], 1000).entries).toHaveLength(0);
+      expect(st.hasOrdered(`${victim}:1:0`, victim)).toBe(true);
+      expect(dedupKey(`${victim}:1:0`, victim)).toBe(`${victim}:1:0`);
+      expect(dedupKey('chosen-id', undefined)).toBe('chosen-id');
     });
 
     it('stores an id repeated within one batch once', () => {
