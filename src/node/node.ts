@@ -467,7 +467,6 @@ export class AblyNode {
   }
 
   // ---- node-to-node traffic ------------------------------------------------------------
-
   /** This node's heartbeat now: its membership view, and its region time. */
   private heartbeat(): Heartbeat {
     return { ...this.membership.heartbeat(), now: this.clock.now(), revocations: this.auth.revocations.digest() };
