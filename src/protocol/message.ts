@@ -305,6 +305,8 @@ const SERVICE_ID = /^([\w-]{11}):(?:\d+|p[\w-]{12}):\d+$/;
  * same key from the message's own fields.
  */
 export function dedupKey(id: string, connectionId: string | undefined): string {
+  // Most ids are the service's for the message's own connection: no pattern to run (every lookup and add of every message).
+  if (connectionId !== undefined && id.charCodeAt(connectionId.length) === 58 && id.startsWith(connectionId)) return id;
   const named = SERVICE_ID.exec(id);
   return named && named[1] !== connectionId ? `\u0001${id}` : id;
 }
