@@ -189,6 +189,20 @@ export class NatsServers {
     return (c.connections ?? []).map((x) => x.name ?? '');
   }
 
+  /**
+   * The running server holding the most client connections whose names `counted` takes
+   * (all by default), and those names; server -1 where none runs.
+   */
+  async busiest(counted: (name: string) => boolean = () => true): Promise<{ server: number; names: string[] }> {
+    let best = { server: -1, names: [] as string[] };
+    for (let i = 0; i < this.count; i++) {
+      if (!this.isRunning(i)) continue;
+      const names = (await this.connectionNames(i)).filter(counted);
+      if (best.server < 0 || names.length > best.names.length) best = { server: i, names };
+    }
+    return best;
+  }
+
   /** `kill -9` of server i, by PID. */
   async kill(i: number): Promise<void> {
     const r = this.running.get(i);

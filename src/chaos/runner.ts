@@ -274,7 +274,7 @@ export class ScenarioRun {
         return;
       case 'nats-kill': {
         const servers = this.nats.get(a.region)!;
-        const i = a.server === 'busiest' ? await busiest(servers) : a.server - 1;
+        const i = a.server === 'busiest' ? (await servers.busiest()).server : a.server - 1;
         if (i < 0 || i >= servers.count) throw new Error(`region ${a.region} has ${servers.count} NATS servers, none numbered ${i + 1}`);
         if (!servers.isRunning(i)) throw new Error(`NATS server ${i + 1} of region ${a.region} is not running`);
         await servers.kill(i);
@@ -538,17 +538,6 @@ export class ScenarioRun {
       }
     }
   }
-}
-
-/** The running server of a NATS cluster with the most client connections (a region's nodes). */
-async function busiest(servers: NatsServers): Promise<number> {
-  let best = { i: -1, n: -1 };
-  for (let i = 0; i < servers.count; i++) {
-    if (!servers.isRunning(i)) continue;
-    const n = (await servers.connectionNames(i)).length;
-    if (n > best.n) best = { i, n };
-  }
-  return best.i;
 }
 
 /** How a scenario runs, beyond what its file says. */

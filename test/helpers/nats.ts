@@ -33,12 +33,6 @@ export async function startNats(o: NatsServerOptions = {}): Promise<NatsServers>
 
 /** Index of the running server holding the most of the given node connections (by connection name). */
 export async function busiestServer(nats: NatsServers, names: string[]): Promise<{ server: number; nodes: string[] }> {
-  let best = { server: -1, nodes: [] as string[] };
-  for (let i = 0; i < nats.count; i++) {
-    if (!nats.isRunning(i)) continue;
-    const here = await nats.connectionNames(i);
-    const nodes = names.filter((n) => here.includes(n));
-    if (nodes.length > best.nodes.length) best = { server: i, nodes };
-  }
-  return best;
+  const { server, names: nodes } = await nats.busiest((n) => names.includes(n));
+  return { server, nodes };
 }
