@@ -63,6 +63,18 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
+/** A globalmaster whose ping ticks and their clock run on fake time (moved by the test), opened; stopped after the test. */
+async function onFakeTicks(): Promise<ReturnType<typeof testGlobalmaster>> {
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+  const g = testGlobalmaster(undefined, { linkPingMs: PING_MS });
+  cleanups.push(
+    () => g.gm.stop(),
+    () => void vi.useRealTimers(),
+  );
+  await g.open();
+  return g;
+}
+
 /** A globalmaster of r1, which dials r2 (r1 sorts first), with its role taken. */
 function dialler(port: number) {
   const g = testGlobalmaster(undefined, { region: 'r1', peers: [{ region: 'r2', host: '127.0.0.1', port }], linkPingMs: PING_MS });
@@ -122,13 +134,7 @@ describe('a region link whose other end says nothing', () => {
   it('is closed by the accepting end too; a live one is pinged, and closed when the role is released', async () => {
     // The ping ticks and their clock on fake time, moved a tick at a time: how many pings
     // go before the close is then exact, whatever the machine's load.
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
-    const g = testGlobalmaster(undefined, { linkPingMs: PING_MS });
-    cleanups.push(
-      () => g.gm.stop(),
-      () => void vi.useRealTimers(),
-    );
-    await g.open();
+    const g = await onFakeTicks();
     const pings = (c: FakeCall) => c.frames().filter((f) => f.type === 'ping').length;
     // A peer that says hello, then nothing: pinged at once (the clock's first measure), at
     // each tick while its silence is shorter than LINK_SILENT_PINGS ticks, then closed.
@@ -161,13 +167,7 @@ describe('a region link whose other end says nothing', () => {
   });
 
   it('is closed when more frames wait to be written than MAX_QUEUED_FRAMES (the peer, or the network to it, too slow for what it carries)', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
-    const g = testGlobalmaster(undefined, { linkPingMs: PING_MS });
-    cleanups.push(
-      () => g.gm.stop(),
-      () => void vi.useRealTimers(),
-    );
-    await g.open();
+    const g = await onFakeTicks();
     const slow = Object.assign(new FakeCall(), { writableLength: 0 });
     g.accept(slow);
     slow.from(PEER_HELLO);
