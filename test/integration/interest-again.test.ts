@@ -5,25 +5,18 @@
  * new start as the stream's beginning instead left a message's copy here without the
  * appends made meanwhile: README, "Interest that ends and begins again".)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { globalmaster, regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { describe, expect, it } from 'vitest';
+import { globalmaster, regionsDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 /** Retention short enough that what r1 publishes while r2 has no interest can be gone from its history. */
 const HISTORY_MS = 6000;
 
-let d: TestDeployment;
-beforeAll(async () => {
-  d = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }, { name: 'r2', nodes: 1 }], retention: { historyMs: HISTORY_MS, dedupMs: HISTORY_MS } });
-  await regionLinksUp(d, ['r1', 'r2']);
-});
-afterAll(async () => {
-  await d?.stop();
-});
+const deployment = regionsDeployment([{ name: 'r1', nodes: 1 }, { name: 'r2', nodes: 1 }], { retention: { historyMs: HISTORY_MS, dedupMs: HISTORY_MS } });
 
 /** How many of r2's channels r1's globalmaster knows r2 wants. */
-const r2Interest = async (): Promise<number> => (await globalmaster(d, 'r1')).health.regionLinks.links.find((l: { region: string }) => l.region === 'r2').remoteInterest;
+const r2Interest = async (): Promise<number> => (await globalmaster(deployment(), 'r1')).health.regionLinks.links.find((l: { region: string }) => l.region === 'r2').remoteInterest;
 
 /**
  * r2 subscribes and gets a0–a2, lets go (r1 hears its interest end), r1 publishes b0–b4,
@@ -31,6 +24,7 @@ const r2Interest = async (): Promise<number> => (await globalmaster(d, 'r1')).he
  * given, and its channel's state changes with their reasons.
  */
 async function interestAgain(channel: string, quietMs: number): Promise<{ got: string[]; events: { current: string; reason?: number }[]; history: string[] }> {
+  const d = deployment();
   const clients: Realtime[] = [realtime(d.port('r1-n1')), realtime(d.port('r2-n1')), realtime(d.port('r2-n1'))];
   const [pub, first, second] = clients as [Realtime, Realtime, Realtime];
   try {
