@@ -71,9 +71,9 @@ const RECONNECT_WAIT_MS = 250;
 const RECONNECT_JITTER_MS = 100;
 /** Client pings: a half-open connection is given up after MAX_PINGS_OUT unanswered pings. */
 const PING_INTERVAL_MS = 2000;
+const MAX_PINGS_OUT = 2;
 /** Nothing from any peer for this long (ms; three heartbeat intervals): deaf (NatsTransport.deaf). */
 const DEAF_AFTER_MS = 1500;
-const MAX_PINGS_OUT = 2;
 /** One connection attempt to one server. */
 const CONNECT_TIMEOUT_MS = 5000;
 /** Held while disconnected, at most this many bytes; the oldest are dropped (and counted) beyond. */
