@@ -25,6 +25,9 @@
  *   (at least 10 s) while it or another watches (so neither forgets the other);
  * - each says when it counted (its region's time): an older word than the one held, come
  *   by another node (the region's master moved), is ignored;
+ * - an ask a region that wants the channel has not answered (the ask or the answer lost:
+ *   its globalmaster sent it to a master its ring had not yet moved from) goes again 1 s
+ *   later, then 2, 4 and 8 s later, and then the refresh goes on;
  * - a region's counts go when it says none and does not watch, when it no longer wants
  *   the channel, and when not heard for three of those times.
  *
@@ -75,6 +78,10 @@ interface Others {
   said: Map<string, number>;
   /** The regions that want the channel, as last told (RemoteInterest): only new ones are asked again. */
   wanting: Set<string>;
+  /** Regions asked and not heard from since, the tries made since the first ask, and when the next goes. */
+  unanswered: Set<string>;
+  tries: number;
+  askTimer: NodeJS.Timeout | null;
 }
 
 interface Tally {
@@ -97,12 +104,15 @@ interface Tally {
 
 const NO_WORDS: ReadonlyMap<string, Held> = new Map();
 const wordsOf = (t: Tally): ReadonlyMap<string, Held> => t.others?.words ?? NO_WORDS;
-const othersOf = (t: Tally): Others => (t.others ??= { words: new Map(), answered: new Set(), said: new Map(), wanting: new Set() });
+const othersOf = (t: Tally): Others => (t.others ??= { words: new Map(), answered: new Set(), said: new Map(), wanting: new Set(), unanswered: new Set(), tries: 0, askTimer: null });
 
 /** This region's counts go to the regions that watch a channel again this often, unless set (`limits.occupancyRefreshMs`): 20 intervals, at least 10 s. */
 const defaultRefreshMs = (intervalMs: number): number => Math.max(20 * intervalMs, 10_000);
 /** Another region's counts not heard for three refreshes are dropped. */
 const EXPIRE_REFRESHES = 3;
+/** An ask not answered goes again this long after (ms), then twice as long after each try, this many times. */
+const ASK_AGAIN_MS = 1000;
+const ASK_TRIES = 4;
 
 /** Watchers of the channel on this region's nodes. */
 const watchersOf = (t: Tally): number => {
@@ -183,8 +193,10 @@ export class OccupancyBoard {
         othersOf(t).words.set(region, { counts: w.counts, watching: w.watching, heard: this.now() });
       }
       if (t) {
-        othersOf(t).said.set(region, w.at);
-        othersOf(t).answered.add(region);
+        const o = othersOf(t);
+        o.said.set(region, w.at);
+        o.answered.add(region);
+        o.unanswered.delete(region);
       }
     }
     if (w.ask) {
@@ -286,6 +298,7 @@ export class OccupancyBoard {
   private dispose(key: ChannelKey, t: Tally): void {
     t.throttle.stop();
     if (t.settleTimer) clearTimeout(t.settleTimer);
+    if (t.others?.askTimer) clearTimeout(t.others.askTimer);
     this.tallies.delete(key);
   }
 
@@ -355,7 +368,7 @@ export class OccupancyBoard {
    * This region's word towards the other regions: where it changed and someone watches
    * (here, or there), or this region's watching ended; always when forced or asking.
    */
-  private tell(key: ChannelKey, t: Tally, o: { force?: boolean; ask?: boolean } = {}): void {
+  private tell(key: ChannelKey, t: Tally, o: { force?: boolean; ask?: boolean; again?: boolean } = {}): void {
     if (!this.deps.toRegions) return;
     const counts = this.local(t);
     const watching = watchersOf(t) > 0;
@@ -364,6 +377,25 @@ export class OccupancyBoard {
     t.told = text;
     t.toldWatching = watching;
     this.deps.toRegions(key, { counts, ask: o.ask === true, watching, at: this.regionTime() });
+    if (o.ask) this.awaitAnswers(key, t, o.again === true);
+  }
+
+  /** After an ask: the regions that want the channel are awaited, and asked again while one has not answered (ASK_AGAIN_MS). */
+  private awaitAnswers(key: ChannelKey, t: Tally, again: boolean): void {
+    const o = othersOf(t);
+    if (!again) {
+      o.unanswered = new Set(this.deps.regionsWanting?.(key));
+      o.tries = 0;
+    }
+    if (o.askTimer) clearTimeout(o.askTimer);
+    o.askTimer = null;
+    if (o.tries >= ASK_TRIES || o.unanswered.size === 0) return;
+    o.askTimer = setTimeout(() => {
+      o.askTimer = null;
+      o.tries++;
+      const waited = (this.deps.regionsWanting?.(key) ?? []).some((r) => o.unanswered.has(r));
+      if (waited && this.tallies.get(key) === t) this.tell(key, t, { ask: true, again: true });
+    }, ASK_AGAIN_MS << o.tries).unref();
   }
 
   /** Tells the regions again where the channel is watched here or there (none here and none there: nothing to say). */

@@ -351,6 +351,36 @@ describe('OccupancyBoard with other regions', () => {
     expect(totals().at(-1)).toBe(3);
   });
 
+  it('asks again, 1 s and then 2 and 4 s later, a region that has not answered (its answer lost to a ring that moved), and stops once it has', () => {
+    board.report('a', { type: 'occupancyReport', channel: KEY, counts: counts(1), watchers: 1, fresh: true, moved: true });
+    expect(brief()).toEqual(['1?w']);
+    vi.advanceTimersByTime(999);
+    expect(brief()).toEqual(['1?w']);
+    vi.advanceTimersByTime(1);
+    expect(brief()).toEqual(['1?w', '1?w']);
+    vi.advanceTimersByTime(2000);
+    expect(brief()).toEqual(['1?w', '1?w', '1?w']);
+    board.fromRegion('r2', KEY, word(2));
+    expect(totals().at(-1)).toBe(3);
+    // Past the next try (at 7 s), short of the refresh (10 s).
+    vi.advanceTimersByTime(6000);
+    expect(brief()).toEqual(['1?w', '1?w', '1?w']);
+  });
+
+  it('asks an unanswering region four times more at most (the refresh goes on), and not once no region wants the channel', () => {
+    report(counts(1));
+    // Tries at 1, 3, 7 and 15 s; the refresh (not an ask) at 10 and 20 s.
+    vi.advanceTimersByTime(30_000);
+    expect(brief()).toEqual(['1?w', '1?w', '1?w', '1?w', '1w', '1?w', '1w', '1w']);
+    board.stop();
+    told = [];
+    board = new OccupancyBoard({ send: () => {}, subscribed: () => new Set(['a']), mastersHere: () => true, toRegions: (_k, w) => void told.push(w), regionsWanting: () => wanting, intervalMs: 100, now: () => Date.now(), regionTime: () => clock++ });
+    report(counts(1));
+    wanting = [];
+    vi.advanceTimersByTime(9000);
+    expect(brief()).toEqual(['1?w']);
+  });
+
   it('tells the regions again every 10 s while watched here or there, and drops counts not heard for three of those', () => {
     report(counts(1));
     board.fromRegion('r2', KEY, word(2));
