@@ -71,6 +71,15 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     ...(meshVia.size ? { dialVia: (peer, address) => meshVia.get(peer) ?? { host: address.host, port: address.meshPort } } : {}),
     ...(natsVia.size ? { natsVia } : {}),
   });
+  // A running node has this node's name (a typo for a new one, or the old process still
+  // lives): this one stops, before or after its ready line, and says so (mesh-lives.ts).
+  let nameTaken = false;
+  n.on((e) => {
+    if (e.type !== 'nameInUse' || nameTaken) return;
+    process.stderr.write(`ably-ng node: node name "${node.name}" is in use in region "${region.name}": ${e.peer} hears a running node of that name (its link from ${e.holder}, ${e.heardMsAgo} ms ago); stopping\n`);
+    nameTaken = true;
+    stop('name in use');
+  });
   await n.start();
   const host = node.host === '0.0.0.0' || node.host === '::' ? '127.0.0.1' : node.host;
   process.stdout.write(
@@ -84,7 +93,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     const hard = setTimeout(() => process.exit(1), 10_000);
     hard.unref();
     n.stop().then(
-      () => process.exit(0),
+      () => process.exit(nameTaken ? 1 : 0),
       (err) => {
         log.error({ err }, 'error while stopping');
         process.exit(1);

@@ -1070,11 +1070,28 @@ export interface Welcome {
   mac: Uint8Array;
 }
 
+/**
+ * Listener → dialer, instead of a welcome: the dialer's name is held by a running node
+ * (another life, whose link here carried bytes within the last second). Older builds skip
+ * it (an unknown step) and drop the socket as for a bad frame.
+ * mac = HMAC-SHA256(secret, "name-in-use" | dialer nonce | listener node | region).
+ */
+export interface NameInUse {
+  /** the listener */
+  node: string;
+  mac: Uint8Array;
+  /** where the running node's link comes from (host:port) */
+  holder: string;
+  heardMsAgo: number;
+}
+
 export interface Handshake {
-  step?: { $case: "challenge"; challenge: Challenge } | { $case: "hello"; hello: Hello } | {
-    $case: "welcome";
-    welcome: Welcome;
-  } | undefined;
+  step?:
+    | { $case: "challenge"; challenge: Challenge }
+    | { $case: "hello"; hello: Hello }
+    | { $case: "welcome"; welcome: Welcome }
+    | { $case: "nameInUse"; nameInUse: NameInUse }
+    | undefined;
 }
 
 /**
@@ -9013,6 +9030,85 @@ export const Welcome: MessageFns<Welcome> = {
   },
 };
 
+function createBaseNameInUse(): NameInUse {
+  return { node: "", mac: new Uint8Array(0), holder: "", heardMsAgo: 0 };
+}
+
+export const NameInUse: MessageFns<NameInUse> = {
+  encode(message: NameInUse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    if (message.mac.length !== 0) {
+      writer.uint32(18).bytes(message.mac);
+    }
+    if (message.holder !== "") {
+      writer.uint32(26).string(message.holder);
+    }
+    if (message.heardMsAgo !== 0) {
+      writer.uint32(32).uint32(message.heardMsAgo);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NameInUse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNameInUse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mac = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.holder = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.heardMsAgo = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseHandshake(): Handshake {
   return { step: undefined };
 }
@@ -9028,6 +9124,9 @@ export const Handshake: MessageFns<Handshake> = {
         break;
       case "welcome":
         Welcome.encode(message.step.welcome, writer.uint32(26).fork()).join();
+        break;
+      case "nameInUse":
+        NameInUse.encode(message.step.nameInUse, writer.uint32(34).fork()).join();
         break;
     }
     return writer;
@@ -9068,6 +9167,14 @@ export const Handshake: MessageFns<Handshake> = {
             }
 
             message.step = { $case: "welcome", welcome: Welcome.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.step = { $case: "nameInUse", nameInUse: NameInUse.decode(reader, reader.uint32()) };
             continue;
           }
         }

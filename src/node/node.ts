@@ -29,7 +29,7 @@ import type { Logger } from '../log.js';
 import { messagesSize, type Message } from '../protocol/message.js';
 import type { Heartbeat, NodeAddress, NodeId, NodeMessage } from '../transport/messages.js';
 import { Rpc } from '../transport/rpc.js';
-import type { RegionTransport } from '../transport/transport.js';
+import type { RegionTransport, TransportEvent } from '../transport/transport.js';
 import { ConnectionDirectory } from './connection-directory.js';
 import { regionTransport } from './region-transport.js';
 import { Globalmaster, GLOBALMASTER_KEY } from '../bridge/globalmaster.js';
@@ -64,7 +64,8 @@ export type NodeEvent =
   | MembershipEvent
   | { type: 'ringChanged'; members: NodeId[] }
   | { type: 'quorumLost' }
-  | { type: 'quorumRegained' };
+  | { type: 'quorumRegained' }
+  | Extract<TransportEvent, { type: 'nameInUse' }>;
 
 export class AblyNode {
   readonly id: NodeId;
@@ -283,7 +284,7 @@ export class AblyNode {
       else if (e.type === 'peerOtherVersion') {
         this.membership.onOtherVersion(e.peer, e.protocol, this.ticks.now());
         this.apply([]);
-      }
+      } else if (e.type === 'nameInUse') this.emit(e);
     });
   }
 
@@ -306,8 +307,7 @@ export class AblyNode {
 
   /** Sends to the node holding the region's globalmaster role (dropped when there is none). */
   private toGlobalmaster(msg: NodeMessage): void {
-    if (!this.globalmaster) return;
-    const owner = this.ringView.owner(GLOBALMASTER_KEY);
+    const owner = this.globalmaster && this.ringView.owner(GLOBALMASTER_KEY);
     if (owner) this.transport.send(owner, msg);
   }
 

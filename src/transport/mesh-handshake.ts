@@ -7,6 +7,8 @@
  *    life), a nonce of its own, and an HMAC over the listener's nonce, its name and region.
  * 3. The listener checks that MAC and answers with a welcome: an HMAC over the dialer's
  *    nonce, its own name and the region. The dialer checks it; the link is up.
+ *    Or, where a running node holds the dialer's name (mesh-lives.ts), it answers that the
+ *    name is in use, proven the same way, and the dialer's node stops.
  *
  * Each MAC covers a nonce the checker chose, so a recorded handshake proves nothing again.
  */
@@ -53,6 +55,17 @@ export class MeshHandshake {
   welcome(dialerNonce: Uint8Array): Uint8Array {
     const proof = mac(this.secret, 'welcome', dialerNonce, this.self, this.region);
     return pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: this.self, mac: proof } } }).finish();
+  }
+
+  /** The listener's answer to a hello naming a running node: proven as a welcome is, so only the region can stop a node so. */
+  nameInUse(dialerNonce: Uint8Array, holder: string, heardMsAgo: number): Uint8Array {
+    const proof = mac(this.secret, 'name-in-use', dialerNonce, this.self, this.region);
+    return pb.Handshake.encode({ step: { $case: 'nameInUse', nameInUse: { node: this.self, mac: proof, holder, heardMsAgo } } }).finish();
+  }
+
+  /** Whether a name-in-use answer comes from `peer` (a MAC over our nonce). */
+  provesNameInUse(r: pb.NameInUse, peer: NodeId, nonce: Uint8Array): boolean {
+    return r.node === peer && sameMac(r.mac, mac(this.secret, 'name-in-use', nonce, r.node, this.region));
   }
 
   /** Whether a welcome proves that `peer` holds the secret (a MAC over our nonce). */

@@ -24,7 +24,9 @@ import type { Logger } from '../log.js';
 import { FrameReader } from './framing.js';
 import { envelopeFrame, joined, meshFrame, writeFrame, type Encoded } from './mesh-frames.js';
 import { claimedNode, MeshHandshake } from './mesh-handshake.js';
-import { DOUBT_MS, HEARD_EVERY_MS, InOrder, KeptFrames, newSession, PeerPaths, readEnvelopeFrame, Standing } from './mesh-paths.js';
+import { InboundLives, type InboundLife } from './mesh-lives.js';
+import { Link, RECONNECT_MIN_MS, relayBytes } from './mesh-link.js';
+import { DOUBT_MS, HEARD_EVERY_MS, InOrder, newSession, PeerPaths, readEnvelopeFrame, Standing } from './mesh-paths.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
 import { decodeNodeMessage, encodeNodeMessageChunks } from './node-codec.js';
 import { nodeVersionRefusals, type VersionRefusals } from './protocol-version.js';
@@ -33,8 +35,7 @@ import type { RegionTransport, TransportStats } from './transport.js';
 
 /** A handshake not finished in this long is abandoned. */
 const HANDSHAKE_TIMEOUT_MS = 5000;
-/** Reconnect backoff for a dropped link: starts here, doubles, caps below. */
-const RECONNECT_MIN_MS = 50;
+/** Reconnect backoff for a dropped link: starts at RECONNECT_MIN_MS (mesh-link.ts), doubles, caps below. */
 const RECONNECT_MAX_MS = 1000;
 /** Messages queued for a link that is (re)connecting, at most this many bytes; older ones drop. */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024; // 16 MiB
@@ -62,45 +63,13 @@ export interface MeshOptions {
   aroundCuts?: boolean;
 }
 
-/** About what a carried frame takes (its message's bytes; a "heard" list counts little). */
-const relayBytes = (r: pb.MeshRelay): number => (r.body?.$case === 'envelope' ? r.body.envelope.length : 64);
-
-/** Our outbound link to one peer. */
-class Link {
-  state: 'connecting' | 'handshaking' | 'up' | 'closed' = 'connecting';
-  sock: net.Socket | null = null;
-  /** Frames for this peer so far (MeshFrame.seq), on this link or through others. */
-  seq = 0;
-  /** Frames waiting for the link, already numbered. */
-  queue: Encoded[] = [];
-  /**
-   * Other nodes' frames to carry to this peer, waiting for the link (onRelay): numbered
-   * only as they go, after the queue, so above every seq this node gave the peer meanwhile.
-   */
-  heldRelays: pb.MeshRelay[] = [];
-  heldRelayBytes = 0;
-  /** Frames sent lately, to send around the link if it turns out to be cut. */
-  readonly kept = new KeptFrames<Encoded>();
-  /** The last seq sent around the link. */
-  aroundUpTo = 0;
-  queuedBytes = 0;
-  backoff = RECONNECT_MIN_MS;
-  timer: NodeJS.Timeout | null = null;
-  bytesOut = 0;
-  messagesOut = 0;
-
-  constructor(
-    readonly peer: NodeId,
-    public address: NodeAddress,
-  ) {}
-}
-
 export class MeshTransport extends TransportListeners implements RegionTransport {
   readonly kind = 'mesh' as const;
   readonly self: NodeId;
   private readonly server: net.Server;
   private readonly links = new Map<NodeId, Link>();
   private readonly inbound = new Set<net.Socket>();
+  private readonly lives = new InboundLives();
   private readonly bytesIn = new Map<NodeId, { bytes: number; messages: number }>();
   private readonly encoded = new WeakMap<NodeMessage, Encoded>();
   private readonly version: VersionRefusals;
@@ -260,6 +229,12 @@ export class MeshTransport extends TransportListeners implements RegionTransport
             // us would drop what is still on its way. The handshake timer is the backstop.
             otherVersion = step.challenge.protocol;
           }
+        } else if (step?.$case === 'nameInUse') {
+          const r = step.nameInUse;
+          if (!this.handshake.provesNameInUse(r, l.peer, myNonce)) return void sock.destroy(new Error('peer authentication failed'));
+          this.o.log.error({ peer: l.peer, holder: r.holder, heardMsAgo: r.heardMsAgo }, `node name "${this.self}" is in use: ${l.peer} hears a running node of that name`);
+          this.emit({ type: 'nameInUse', peer: l.peer, holder: r.holder, heardMsAgo: r.heardMsAgo });
+          return void sock.destroy();
         } else if (step?.$case === 'welcome') {
           if (!welcomed(step.welcome)) {
             this.o.log.warn({ peer: l.peer, claimed: step.welcome.node }, 'mesh peer failed to prove the cluster secret; dropping link');
@@ -444,6 +419,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     let peer: NodeId | null = null;
     /** The dialer's session (Hello.session): its frames on this socket count within it. */
     let session = 0;
+    let life: InboundLife | null = null;
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
     const hsTimer = setTimeout(() => {
       this.o.log.warn({ remote }, 'mesh connection did not authenticate in time; dropped');
@@ -453,7 +429,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     sock.on('data', (chunk: Buffer) => {
       // Any bytes from the peer show its link is carrying: a frame that takes long to
       // arrive whole must not make its sender doubt the link and overtake it around.
-      if (peer !== null) this.paths.heard(peer, performance.now());
+      if (life) this.paths.heard(life.peer, (life.heard = performance.now()));
       let frames: Buffer[];
       try {
         frames = reader.push(chunk);
@@ -481,10 +457,23 @@ export class MeshTransport extends TransportListeners implements RegionTransport
             writeFrame(sock, this.handshake.welcome(hello.nonce));
             return;
           }
+          const now = performance.now();
+          const holder = this.lives.holder(hello.node, hello.session, now);
+          if (holder) {
+            // A running node has that name: refused, and told why (the dialer drops the socket; the handshake timer otherwise).
+            const heardMsAgo = Math.round(now - holder.heard);
+            this.o.log.error({ peer: hello.node, remote, holder: holder.remote, heardMsAgo }, 'refused mesh connection: a running node has its name');
+            sock.removeAllListeners('data');
+            writeFrame(sock, this.handshake.nameInUse(hello.nonce, holder.remote, heardMsAgo));
+            return;
+          }
+          // A new life of the peer: its earlier lives' links (quiet, or they would hold the name) go.
+          for (const old of this.lives.othersOf(hello.node, hello.session)) old.sock.destroy();
           clearTimeout(hsTimer);
           peer = hello.node;
           session = hello.session;
-          this.paths.heard(peer, performance.now());
+          this.lives.add((life = { peer, session, sock, remote, heard: now }));
+          this.paths.heard(peer, now);
           // A life of the peer proven by a handshake counts from here, even one whose
           // session is smaller than an earlier one's (a clock stepped back).
           this.inOrder.begin(peer, session);
@@ -517,6 +506,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     sock.on('close', () => {
       clearTimeout(hsTimer);
       this.inbound.delete(sock);
+      if (life) this.lives.remove(life);
     });
   }
 
