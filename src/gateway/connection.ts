@@ -546,7 +546,6 @@ export class Connection implements AttachmentOwner {
       else this.channelError(pm.channel, err);
       return;
     }
-    this.services.metrics.published(messages.length);
     this.services.publish(key, messages, this.id).then(
       (serials) => slot && this.acks.ack(slot, serials),
       (err) => (slot ? this.acks.nack(slot, err) : this.channelError(pm.channel, err)),

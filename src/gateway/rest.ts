@@ -176,7 +176,6 @@ async function mutate(r: RestRequest): Promise<void> {
   const idBase = randomBytes(9).toString('base64url');
   const messages = buildMessages([{ ...change, serial }], { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
   authorizePublish(messages, c, name);
-  s.metrics.published(messages.length);
   const [versionSerial] = await s.publish(channelKey(c.appId, name), messages, null);
   send(r.res, 200, { versionSerial: versionSerial ?? null }, r.format);
 }
@@ -199,7 +198,6 @@ async function annotations(r: RestRequest): Promise<void> {
     const idBase = randomBytes(9).toString('base64url');
     const list = buildAnnotations(body, { maxMessageSize: s.limits.maxMessageSize, clientId: c.clientId, idBase, now: s.now(), messageSerial: serial });
     authorizePublish(list, c, name);
-    s.metrics.published(list.length);
     send(r.res, 201, { channel: name, messageSerial: serial, serials: await s.publish(key, list, null) }, r.format);
     return;
   }
@@ -258,7 +256,6 @@ async function publish(r: RestRequest): Promise<void> {
   const idBase = randomBytes(9).toString('base64url');
   const messages = buildMessages(list, { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
   authorizePublish(messages, c, name);
-  s.metrics.published(messages.length);
   const serials = await s.publish(channelKey(c.appId, name), messages, null);
   send(r.res, 201, { channel: name, messageId: messages[0]!.id.replace(/:0$/, ''), serials }, r.format);
 }
@@ -350,7 +347,6 @@ async function batchPublish(r: RestRequest): Promise<void> {
           const msgs = buildMessages(messages, { limits: s.limits, clientId: c.clientId, idBase, now: s.now() });
           authorizePublish(msgs, c, name);
           const serials = await s.publish(channelKey(c.appId, name), msgs, null);
-          s.metrics.published(msgs.length);
           return { channel, messageId: idBase, serials };
         } catch (err) {
           return { channel, error: toAblyError(err).toInfo() };

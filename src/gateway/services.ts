@@ -16,7 +16,6 @@ import type { RegionOccupancy } from '../node/region-queries.js';
 export interface GatewayMetrics {
   connectionOpened(appId: string): void;
   connectionClosed(appId: string): void;
-  published(messages: number): void;
   /** A REST request of an app finished (stats: apiRequests). */
   apiRequest(appId: string, ok: boolean, tokenRequest: boolean): void;
   delivered(messages: number): void;

@@ -34,8 +34,10 @@ export class GatewayCounts implements GatewayMetrics {
     if (tokenRequest) this.stats.add(appId, ok ? 'apiRequests.tokenRequests.succeeded' : 'apiRequests.tokenRequests.failed');
   }
 
-  published(n: number): void {
+  /** Messages a master took (refused ones are not counted): the node's counter and the app's stats. */
+  published(appId: string, via: 'realtime' | 'rest', n: number, bytes: number): void {
     this.metrics.onPublished(n);
+    this.stats.published(appId, via, n, bytes);
   }
 
   delivered(n: number): void {

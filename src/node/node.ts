@@ -558,7 +558,7 @@ export class AblyNode {
       if (body.kind !== 'published') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);
       serials = body.serials;
     }
-    this.stats.published(channel.slice(0, channel.indexOf(':')), source !== null ? 'realtime' : 'rest', messages.length, bytes);
+    this.gatewayCounts.published(channel.slice(0, channel.indexOf(':')), source !== null ? 'realtime' : 'rest', messages.length, bytes);
     return serials;
   }
 

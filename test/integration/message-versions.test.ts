@@ -185,9 +185,12 @@ describe('message versions', () => {
   it('refuse what cannot be done, and change nothing for it', { timeout: 30_000 }, async () => {
     const channel = 'mutable:versions-refused';
     const c = realtime(d.port('r1-n1'));
+    // Messages a master took, on the node the client publishes through (refused ones are not).
+    const publishedTotal = async () => Number(/^ablyng_messages_published_total(?:\{[^}]*\})? (\d+)/m.exec(await (await fetch(`http://127.0.0.1:${d.port('r1-n1')}/metrics`)).text())?.[1]);
     try {
       const got = await collect(c, channel);
       const ch = c.channels.get(channel);
+      const before = await publishedTotal();
       const [serial] = (await ch.publish({ data: 'x'.repeat(3000) })).serials;
       const [json] = (await ch.publish({ data: { a: 1 } })).serials;
       // Outside the namespace with the rule: 93002.
@@ -199,6 +202,7 @@ describe('message versions', () => {
       expect(await rejectionOf(ch.appendMessage({ serial: json, data: 'more' } as never))).toMatchObject({ code: 40013 });
       expect(await rejectionOf(ch.appendMessage({ serial, data: Buffer.from('bytes') } as never))).toMatchObject({ code: 40013 });
       expect(await rejectionOf(ch.appendMessage({ serial, data: 'y'.repeat(1500) } as never))).toMatchObject({ code: 40009 });
+      expect(await publishedTotal()).toBe(before + 3);
       // Over REST, PATCH answers the change's serial.
       const r = rest(d.port('r1-n2')).channels.get(channel);
       const { versionSerial } = await r.updateMessage({ serial, data: 'short' } as never);
