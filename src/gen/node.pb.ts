@@ -1072,8 +1072,8 @@ export interface Welcome {
 
 /**
  * Listener → dialer, instead of a welcome: the dialer's name is held by a running node
- * (another life, whose link here carried bytes within the last second). Older builds skip
- * it (an unknown step) and drop the socket as for a bad frame.
+ * (another life, whose link here carries bytes: src/transport/mesh-lives.ts). An older
+ * dialer skips the unknown step and waits out its handshake timer, then dials again.
  * mac = HMAC-SHA256(secret, "name-in-use" | dialer nonce | listener node | region).
  */
 export interface NameInUse {

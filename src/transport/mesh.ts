@@ -24,7 +24,7 @@ import type { Logger } from '../log.js';
 import { FrameReader } from './framing.js';
 import { envelopeFrame, joined, meshFrame, writeFrame, type Encoded } from './mesh-frames.js';
 import { claimedNode, MeshHandshake } from './mesh-handshake.js';
-import { InboundLives, type InboundLife } from './mesh-lives.js';
+import { InboundLives, refuseName, type InboundLife } from './mesh-lives.js';
 import { Link, RECONNECT_MIN_MS, relayBytes } from './mesh-link.js';
 import { DOUBT_MS, HEARD_EVERY_MS, InOrder, newSession, PeerPaths, readEnvelopeFrame, Standing } from './mesh-paths.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
@@ -420,12 +420,31 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     /** The dialer's session (Hello.session): its frames on this socket count within it. */
     let session = 0;
     let life: InboundLife | null = null;
+    /** A hello waits to learn whether a running node has its name (mesh-lives.ts): nothing else may come meanwhile. */
+    let judging = false;
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
     const hsTimer = setTimeout(() => {
       this.o.log.warn({ remote }, 'mesh connection did not authenticate in time; dropped');
       sock.destroy();
     }, HANDSHAKE_TIMEOUT_MS);
     writeFrame(sock, this.handshake.challenge(challenge, this.version.ours));
+    const admit = (hello: pb.Hello): void => {
+      const now = performance.now();
+      // A new life of the peer: its earlier lives' links (dead, quiet, or they would hold the name) go.
+      for (const old of this.lives.othersOf(hello.node, hello.session)) old.sock.destroy();
+      clearTimeout(hsTimer);
+      peer = hello.node;
+      session = hello.session;
+      this.lives.add((life = { peer, session, sock, remote, heard: now }));
+      this.paths.heard(peer, now);
+      // A life of the peer proven by a handshake counts from here, even one whose
+      // session is smaller than an earlier one's (a clock stepped back).
+      this.inOrder.begin(peer, session);
+      this.o.log.debug({ peer, session }, 'mesh link from a peer up');
+      const ours = this.links.get(peer);
+      if (ours) this.redialNow(ours);
+      writeFrame(sock, this.handshake.welcome(hello.nonce));
+    };
     sock.on('data', (chunk: Buffer) => {
       // Any bytes from the peer show its link is carrying: a frame that takes long to
       // arrive whole must not make its sender doubt the link and overtake it around.
@@ -439,6 +458,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         return;
       }
       for (const f of frames) {
+        if (judging) return void sock.destroy();
         if (peer === null) {
           const hello = this.handshake.provenHello(f, challenge);
           if (!hello) {
@@ -457,30 +477,17 @@ export class MeshTransport extends TransportListeners implements RegionTransport
             writeFrame(sock, this.handshake.welcome(hello.nonce));
             return;
           }
-          const now = performance.now();
-          const holder = this.lives.holder(hello.node, hello.session, now);
-          if (holder) {
-            // A running node has that name: refused, and told why (the dialer drops the socket; the handshake timer otherwise).
-            const heardMsAgo = Math.round(now - holder.heard);
-            this.o.log.error({ peer: hello.node, remote, holder: holder.remote, heardMsAgo }, 'refused mesh connection: a running node has its name');
-            sock.removeAllListeners('data');
-            writeFrame(sock, this.handshake.nameInUse(hello.nonce, holder.remote, heardMsAgo));
-            return;
+          const held = this.lives.holder(hello.node, hello.session, performance.now());
+          if (!held) admit(hello);
+          else {
+            judging = true;
+            void held.then((holder) => {
+              judging = false;
+              if (sock.destroyed || !this.running) return;
+              if (holder) refuseName(sock, this.handshake, this.o.log, hello, holder);
+              else admit(hello);
+            });
           }
-          // A new life of the peer: its earlier lives' links (quiet, or they would hold the name) go.
-          for (const old of this.lives.othersOf(hello.node, hello.session)) old.sock.destroy();
-          clearTimeout(hsTimer);
-          peer = hello.node;
-          session = hello.session;
-          this.lives.add((life = { peer, session, sock, remote, heard: now }));
-          this.paths.heard(peer, now);
-          // A life of the peer proven by a handshake counts from here, even one whose
-          // session is smaller than an earlier one's (a clock stepped back).
-          this.inOrder.begin(peer, session);
-          this.o.log.debug({ peer, session }, 'mesh link from a peer up');
-          const ours = this.links.get(peer);
-          if (ours) this.redialNow(ours);
-          writeFrame(sock, this.handshake.welcome(hello.nonce));
           continue;
         }
         let c = this.bytesIn.get(peer);

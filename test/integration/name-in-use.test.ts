@@ -11,7 +11,7 @@ import { nodesLogLines, startDeployment, type TestDeployment } from '../helpers/
 import { freePorts } from '../helpers/ports.js';
 import { channelMasteredBy } from '../helpers/ring.js';
 import { closeAll, realtime } from '../helpers/sdk.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const N = ['r1-n1', 'r1-n2', 'r1-n3'];
 let d: TestDeployment;
@@ -81,6 +81,29 @@ describe('a node name already in use', () => {
     }
     await wholeRegion();
     await carries('r1-n2', 'after');
+  });
+
+  it('takes a node restarted while a peer was paused, though that peer reads the old life\'s last bytes just before the new hello', { timeout: 90_000 }, async () => {
+    // A review's reproduction: refused 3 times of 3 when the old life's bytes alone made it live.
+    const refusals = () => nodesLogLines(d, ['r1-n1', 'r1-n3'], /a running node has its name/).length;
+    const before = refusals();
+    for (let round = 0; round < 2; round++) {
+      d.sup.pause('r1-n1');
+      await d.sup.kill('r1-n2');
+      const restarted = await d.sup.restart('r1-n2');
+      await sleep(200);
+      d.sup.resume('r1-n1');
+      // Its own link to r1-n1 welcomed (not only heard around it, through r1-n3).
+      await waitFor(async () => /^ablyng_mesh_link_up\{[^}]*peer="r1-n1"[^}]*\} 1$/m.test(await (await fetch(`http://127.0.0.1:${d.port('r1-n2')}/metrics`)).text()), {
+        what: "r1-n2's link to r1-n1 up",
+        timeoutMs: 15_000,
+      });
+      await wholeRegion();
+      expect(restarted.proc.exitCode).toBeNull();
+      expect(d.sup.nodes.get('r1-n2')).toBe(restarted);
+      expect(refusals()).toBe(before);
+    }
+    await carries('r1-n2', 'restarted');
   });
 
   it('takes a replacement of a node that went quiet; the old process, back, is refused and stops', { timeout: 90_000 }, async () => {
