@@ -345,9 +345,11 @@ export class Globalmaster {
         this.d.revocations?.take(onOurClock(f.entries, s.region, this.d.region, s.clock.offsetMs() ?? this.clockOffsets.get(s.region) ?? 0));
         return;
       case 'occupancy': {
-        // To the channel's master here (occupancy-board.ts).
-        const owner = this.d.ring().owner(f.channel);
-        if (owner) this.d.send(owner, { ...f, type: 'occupancyRegion', region: s.region });
+        // To the channel's master here (occupancy-board.ts), and its replica: where this
+        // node's ring still has a master that just died, the replica is the master now (the
+        // others take no word for a channel they do not master).
+        const ring = this.d.ring();
+        for (const n of new Set([ring.owner(f.channel), ring.replica(f.channel)])) if (n) this.d.send(n, { ...f, type: 'occupancyRegion', region: s.region });
         return;
       }
       case 'hello':

@@ -25,9 +25,9 @@
  *   (at least 10 s) while it or another watches (so neither forgets the other);
  * - each says when it counted (its region's time): an older word than the one held, come
  *   by another node (the region's master moved), is ignored;
- * - an ask a region that wants the channel has not answered (the ask or the answer lost:
- *   its globalmaster sent it to a master its ring had not yet moved from) goes again 1 s
- *   later, then 2, 4 and 8 s later, and then the refresh goes on;
+ * - an ask a region that wants the channel has not answered (the ask or the answer lost)
+ *   goes again 1 s later, then 2, 4 and 8 s later (each up to half as long again, at
+ *   random), and then the refresh goes on;
  * - a region's counts go when it says none and does not watch, when it no longer wants
  *   the channel, and when not heard for three of those times.
  *
@@ -63,6 +63,8 @@ export interface BoardDeps {
   now?(): number;
   /** The region's time (a region's word says when it counted; Date.now() by default). */
   regionTime?(): number;
+  /** A number in [0, 1) that spreads the asks made again (Math.random by default; tests give 0). */
+  jitter?(): number;
 }
 
 /** Another region's counts as held, whether it watches, and when it was heard (this board's clock). */
@@ -110,7 +112,11 @@ const othersOf = (t: Tally): Others => (t.others ??= { words: new Map(), answere
 const defaultRefreshMs = (intervalMs: number): number => Math.max(20 * intervalMs, 10_000);
 /** Another region's counts not heard for three refreshes are dropped. */
 const EXPIRE_REFRESHES = 3;
-/** An ask not answered goes again this long after (ms), then twice as long after each try, this many times. */
+/**
+ * An ask not answered goes again this long after (ms), then twice as long after each try,
+ * this many times; each wait is up to half as long again, at random, so that the asks of
+ * many channels made at once (a link back) do not go again at once.
+ */
 const ASK_AGAIN_MS = 1000;
 const ASK_TRIES = 4;
 
@@ -395,7 +401,7 @@ export class OccupancyBoard {
       o.tries++;
       const waited = (this.deps.regionsWanting?.(key) ?? []).some((r) => o.unanswered.has(r));
       if (waited && this.tallies.get(key) === t) this.tell(key, t, { ask: true, again: true });
-    }, ASK_AGAIN_MS << o.tries).unref();
+    }, (ASK_AGAIN_MS << o.tries) * (1 + (this.deps.jitter ?? Math.random)() / 2)).unref();
   }
 
   /** Tells the regions again where the channel is watched here or there (none here and none there: nothing to say). */

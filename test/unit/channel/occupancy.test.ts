@@ -233,6 +233,7 @@ describe('OccupancyBoard with other regions', () => {
       intervalMs: 100,
       now: () => Date.now(),
       regionTime: () => clock++,
+      jitter: () => 0,
     });
   });
   afterEach(() => {
@@ -374,11 +375,23 @@ describe('OccupancyBoard with other regions', () => {
     expect(brief()).toEqual(['1?w', '1?w', '1?w', '1?w', '1w', '1?w', '1w', '1w']);
     board.stop();
     told = [];
-    board = new OccupancyBoard({ send: () => {}, subscribed: () => new Set(['a']), mastersHere: () => true, toRegions: (_k, w) => void told.push(w), regionsWanting: () => wanting, intervalMs: 100, now: () => Date.now(), regionTime: () => clock++ });
+    board = new OccupancyBoard({ send: () => {}, subscribed: () => new Set(['a']), mastersHere: () => true, toRegions: (_k, w) => void told.push(w), regionsWanting: () => wanting, intervalMs: 100, now: () => Date.now(), regionTime: () => clock++, jitter: () => 0 });
     report(counts(1));
     wanting = [];
     vi.advanceTimersByTime(9000);
     expect(brief()).toEqual(['1?w']);
+  });
+
+  it('spreads the asks made again by up to half their wait', () => {
+    board.stop();
+    told = [];
+    board = new OccupancyBoard({ send: () => {}, subscribed: () => new Set(['a']), mastersHere: () => true, toRegions: (_k, w) => void told.push(w), regionsWanting: () => wanting, intervalMs: 100, now: () => Date.now(), regionTime: () => clock++, jitter: () => 0.5 });
+    report(counts(1));
+    // 1 s and a quarter: half the most the jitter adds.
+    vi.advanceTimersByTime(1249);
+    expect(brief()).toEqual(['1?w']);
+    vi.advanceTimersByTime(1);
+    expect(brief()).toEqual(['1?w', '1?w']);
   });
 
   it('tells the regions again every 10 s while watched here or there, and drops counts not heard for three of those', () => {
