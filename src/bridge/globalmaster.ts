@@ -345,11 +345,15 @@ export class Globalmaster {
         this.d.revocations?.take(onOurClock(f.entries, s.region, this.d.region, s.clock.offsetMs() ?? this.clockOffsets.get(s.region) ?? 0));
         return;
       case 'occupancy': {
-        // To the channel's master here (occupancy-board.ts), and its replica: where this
-        // node's ring still has a master that just died, the replica is the master now (the
-        // others take no word for a channel they do not master).
+        // To the channel's master here (occupancy-board.ts), and a spare copy to its replica:
+        // where this node's ring still has a master that just died, the replica is the
+        // master now. A spare is taken only by a master that holds the channel's counts, so
+        // a node whose ring is behind (it still masters the channel here) does not answer
+        // "none" for the region (a review's reproduction).
         const ring = this.d.ring();
-        for (const n of new Set([ring.owner(f.channel), ring.replica(f.channel)])) if (n) this.d.send(n, { ...f, type: 'occupancyRegion', region: s.region });
+        const [owner, replica] = [ring.owner(f.channel), ring.replica(f.channel)];
+        if (owner) this.d.send(owner, { ...f, type: 'occupancyRegion', region: s.region });
+        if (replica && replica !== owner) this.d.send(replica, { ...f, type: 'occupancyRegion', region: s.region, spare: true });
         return;
       }
       case 'hello':

@@ -146,6 +146,11 @@ export class OccupancyBoard {
     return this.tallies.size;
   }
 
+  /** Whether this board keeps a channel's counts (a spare word from another region is taken only then). */
+  holds(key: ChannelKey): boolean {
+    return this.tallies.has(key);
+  }
+
   /** A channel's counts in this region, and with the other regions' held (null: none reported, here or there). */
   countsOf(key: ChannelKey): { local: Occupancy; total: Occupancy } | null {
     const t = this.tallies.get(key);

@@ -962,6 +962,11 @@ export interface OccupancyRegion {
   watching: boolean;
   /** when it counted, on the region's time (ms): an older word is ignored */
   at: number;
+  /**
+   * Globalmaster → the channel's replica (a copy of the master's word): taken only where
+   * it masters the channel and has its counts (it took the channel over); no answer else.
+   */
+  spare: boolean;
 }
 
 export interface ConnMoved {
@@ -1072,8 +1077,8 @@ export interface Welcome {
 
 /**
  * Listener → dialer, instead of a welcome: the dialer's name is held by a running node
- * (another life, whose link here carries bytes: src/transport/mesh-lives.ts). An older
- * dialer skips the unknown step and waits out its handshake timer, then dials again.
+ * (another life, whose link here answered a LifeProbe: src/transport/mesh-lives.ts). An
+ * older dialer skips the unknown step and waits out its handshake timer, then dials again.
  * mac = HMAC-SHA256(secret, "name-in-use" | dialer nonce | listener node | region).
  */
 export interface NameInUse {
@@ -1091,7 +1096,18 @@ export interface Handshake {
     | { $case: "hello"; hello: Hello }
     | { $case: "welcome"; welcome: Welcome }
     | { $case: "nameInUse"; nameInUse: NameInUse }
+    | //
+    /**
+     * Listener → dialer on a link that is up: is the process at its end alive? It answers
+     * MeshFrame.alive with the nonce (a dead one's socket ends, or is reset by the probe).
+     * An older dialer ignores it, and is taken as gone once the listener stops waiting.
+     */
+    { $case: "lifeProbe"; lifeProbe: LifeProbe }
     | undefined;
+}
+
+export interface LifeProbe {
+  nonce: Uint8Array;
 }
 
 /**
@@ -1114,6 +1130,9 @@ export interface MeshFrame {
     | //
     /** the peers the sender hears on their own links now */
     { $case: "heard"; heard: MeshHeard }
+    | //
+    /** the answer to a Handshake.life_probe (not numbered: seq 0) */
+    { $case: "alive"; alive: LifeProbe }
     | undefined;
 }
 
@@ -7982,7 +8001,7 @@ export const OccupancyTotals: MessageFns<OccupancyTotals> = {
 };
 
 function createBaseOccupancyRegion(): OccupancyRegion {
-  return { channel: "", region: "", counts: undefined, ask: false, watching: false, at: 0 };
+  return { channel: "", region: "", counts: undefined, ask: false, watching: false, at: 0, spare: false };
 }
 
 export const OccupancyRegion: MessageFns<OccupancyRegion> = {
@@ -8004,6 +8023,9 @@ export const OccupancyRegion: MessageFns<OccupancyRegion> = {
     }
     if (message.at !== 0) {
       writer.uint32(48).int64(message.at);
+    }
+    if (message.spare !== false) {
+      writer.uint32(56).bool(message.spare);
     }
     return writer;
   },
@@ -8067,6 +8089,14 @@ export const OccupancyRegion: MessageFns<OccupancyRegion> = {
             }
 
             message.at = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.spare = reader.bool();
             continue;
           }
         }
@@ -9128,6 +9158,9 @@ export const Handshake: MessageFns<Handshake> = {
       case "nameInUse":
         NameInUse.encode(message.step.nameInUse, writer.uint32(34).fork()).join();
         break;
+      case "lifeProbe":
+        LifeProbe.encode(message.step.lifeProbe, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -9177,6 +9210,60 @@ export const Handshake: MessageFns<Handshake> = {
             message.step = { $case: "nameInUse", nameInUse: NameInUse.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.step = { $case: "lifeProbe", lifeProbe: LifeProbe.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseLifeProbe(): LifeProbe {
+  return { nonce: new Uint8Array(0) };
+}
+
+export const LifeProbe: MessageFns<LifeProbe> = {
+  encode(message: LifeProbe, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nonce.length !== 0) {
+      writer.uint32(10).bytes(message.nonce);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LifeProbe {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLifeProbe();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nonce = reader.bytes();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -9208,6 +9295,9 @@ export const MeshFrame: MessageFns<MeshFrame> = {
         break;
       case "heard":
         MeshHeard.encode(message.body.heard, writer.uint32(34).fork()).join();
+        break;
+      case "alive":
+        LifeProbe.encode(message.body.alive, writer.uint32(42).fork()).join();
         break;
     }
     return writer;
@@ -9256,6 +9346,14 @@ export const MeshFrame: MessageFns<MeshFrame> = {
             }
 
             message.body = { $case: "heard", heard: MeshHeard.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.body = { $case: "alive", alive: LifeProbe.decode(reader, reader.uint32()) };
             continue;
           }
         }

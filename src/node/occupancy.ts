@@ -75,7 +75,7 @@ export class NodeOccupancy {
       case 'occupancyRegion':
         // This region's, from a master here, for the others; or another region's, for the master here.
         if (msg.region === this.deps.region) this.deps.globalmaster()?.onOccupancy(msg);
-        else this.board.fromRegion(msg.region, msg.channel, msg);
+        else if (!msg.spare || this.board.holds(msg.channel)) this.board.fromRegion(msg.region, msg.channel, msg);
         return;
     }
   }

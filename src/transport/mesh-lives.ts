@@ -1,30 +1,34 @@
 /**
  * The lives of each peer that hold a mesh link to this node (a life: one process, its
- * Hello.session), and when each link last carried bytes, so that a second process
- * started under a running node's name (a typo for a new name, or a replacement while the
- * old process still lives) is refused at its handshake (mesh.ts, NameInUse) instead of
- * taking the name's place in the region while the running node is refused.
+ * Hello.session), so that a second process started under a running node's name (a typo
+ * for a new name, or a replacement while the old process still lives) is refused at its
+ * handshake (mesh.ts, NameInUse) instead of taking the name's place in the region while
+ * the running node is refused.
  *
- * Where another life's link of the name is open and carried bytes within DOUBT_MS, the
- * newcomer waits NAME_PROOF_MS: that life holds the name if its link carried bytes since
- * and is still open then (a live link is never quiet longer than HEARD_EVERY_MS:
- * mesh-paths.ts). A dead process's link is not, even where this node, stalled, read its
- * last bytes just before the newcomer's hello: its end follows them (a review's
- * reproduction: a node paused while a peer was killed and restarted). A killed process's
- * links close at once (through a fault proxy too), so its restart is taken at once; a
- * frozen or cut-off one's go quiet, so a replacement is taken within a second, and the
- * old life's links are closed then: should it come back, its redial is refused and it stops.
+ * Where another life's link of the name is still open, the newcomer waits while that life
+ * is asked whether it lives (Handshake.life_probe on its link; it answers MeshFrame.alive).
+ * A running process answers, however busy, once its loop turns; a dead one cannot: its
+ * link ends, or the probe is reset by its host. So a restart is taken as soon as the old
+ * link is seen to end (at once, mostly: a killed process's links close with it, through a
+ * fault proxy too), whatever this node still has to read of it; a running node keeps its
+ * name through a stall shorter than PROBE_WAIT_MS. Timing alone judged both wrongly (two
+ * reviews: a restart refused where this node read the dead life's backlog slowly; a
+ * running node stalled 700 ms lost its name).
+ *
+ * A life that answers nothing within PROBE_WAIT_MS (frozen, cut off, or an older build,
+ * which ignores the probe) is taken as gone: the newcomer is taken, and the old life's
+ * links are closed; should it come back, its redial is refused in turn, and it stops.
  */
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type * as pb from '../gen/node.pb.js';
+import * as pb from '../gen/node.pb.js';
 import type { Logger } from '../log.js';
 import type { MeshHandshake } from './mesh-handshake.js';
 import { writeFrame } from './mesh-frames.js';
-import { DOUBT_MS, HEARD_EVERY_MS } from './mesh-paths.js';
 import type { NodeId } from './messages.js';
 
-/** How long a newcomer waits for another life of its name, heard lately, to show it lives. */
-export const NAME_PROOF_MS = 2.5 * HEARD_EVERY_MS;
+/** How long a newcomer waits for another life of its name to answer (below the dialer's 5 s handshake timer). */
+export const PROBE_WAIT_MS = 3000;
 
 export interface InboundLife {
   readonly peer: NodeId;
@@ -36,10 +40,18 @@ export interface InboundLife {
   heard: number;
 }
 
+/** A newcomer waiting: the other lives asked, and the nonce their answer carries. */
+interface Judgement {
+  lives: InboundLife[];
+  nonce: Uint8Array;
+  done(holder: InboundLife | null): void;
+}
+
 const open = (l: InboundLife): boolean => !l.sock.destroyed && !l.sock.readableEnded;
 
 export class InboundLives {
   private readonly byPeer = new Map<NodeId, Set<InboundLife>>();
+  private readonly judgements = new Set<Judgement>();
 
   add(life: InboundLife): void {
     let s = this.byPeer.get(life.peer);
@@ -47,24 +59,47 @@ export class InboundLives {
     s.add(life);
   }
 
+  /** A link closed: a newcomer waiting only on links now closed is taken. */
   remove(life: InboundLife): void {
     const s = this.byPeer.get(life.peer);
     if (!s?.delete(life)) return;
     if (s.size === 0) this.byPeer.delete(life.peer);
+    for (const j of this.judgements) if (j.lives.includes(life) && !j.lives.some(open)) j.done(null);
   }
 
   /**
    * Whether a running node holds `peer`'s name against a new life (`session`): null at
-   * once where no other life's link is open and heard within DOUBT_MS of `now`; else,
-   * after NAME_PROOF_MS (and a turn of the loop's reads), the link that carried bytes
-   * since `now` and is still open, if any.
+   * once where no other life's link is open; else the life that answers the probe
+   * (`ask` sends it) within PROBE_WAIT_MS, or null once all have closed or none answered.
    */
-  holder(peer: NodeId, session: number, now: number): Promise<InboundLife | null> | null {
-    const lately = [...(this.byPeer.get(peer) ?? [])].filter((l) => l.session !== session && open(l) && now - l.heard <= DOUBT_MS);
-    if (lately.length === 0) return null;
+  holder(peer: NodeId, session: number, ask: (life: InboundLife, nonce: Uint8Array) => void): Promise<InboundLife | null> | null {
+    const lives = this.othersOf(peer, session).filter(open);
+    if (lives.length === 0) return null;
+    const nonce = randomBytes(8);
     return new Promise((resolve) => {
-      setTimeout(() => setImmediate(() => resolve(lately.find((l) => open(l) && l.heard > now) ?? null)), NAME_PROOF_MS).unref();
+      const j: Judgement = {
+        lives,
+        nonce,
+        done: (holder) => {
+          clearTimeout(timer);
+          this.judgements.delete(j);
+          resolve(holder);
+        },
+      };
+      // Past the wait, a turn of the loop's reads first: an answer this node was too busy to read still counts.
+      const timer = setTimeout(() => setImmediate(() => this.judgements.has(j) && j.done(null)), PROBE_WAIT_MS);
+      timer.unref();
+      this.judgements.add(j);
+      for (const l of lives) ask(l, nonce);
     });
+  }
+
+  /** MeshFrame.alive from `peer`'s life `session`: it holds the name against a newcomer asking with that nonce. */
+  answered(peer: NodeId, session: number, nonce: Uint8Array): void {
+    for (const j of this.judgements) {
+      const l = j.lives.find((x) => x.peer === peer && x.session === session);
+      if (l && Buffer.compare(j.nonce, nonce) === 0) j.done(l);
+    }
   }
 
   /** The links of other lives of `peer` than `session` (closed as a new life is taken). */
@@ -78,4 +113,20 @@ export function refuseName(sock: Socket, handshake: MeshHandshake, log: Logger, 
   const heardMsAgo = Math.round(performance.now() - holder.heard);
   log.error({ peer: hello.node, remote: `${sock.remoteAddress}:${sock.remotePort}`, holder: holder.remote, heardMsAgo }, 'refused mesh connection: a running node has its name');
   writeFrame(sock, handshake.nameInUse(hello.nonce, holder.remote, heardMsAgo));
+}
+
+/** The probe a listener sends on a link that is up, asking the life at its end whether it lives. */
+export function lifeProbe(nonce: Uint8Array): Uint8Array {
+  return pb.Handshake.encode({ step: { $case: 'lifeProbe', lifeProbe: { nonce } } }).finish();
+}
+
+/** On a dialer's link that is up: a frame from the listener, answered where it is a probe (nothing else comes). */
+export function answerProbe(sock: Socket, frame: Uint8Array): void {
+  let step: pb.Handshake['step'];
+  try {
+    step = pb.Handshake.decode(frame).step;
+  } catch {
+    return;
+  }
+  if (step?.$case === 'lifeProbe') writeFrame(sock, pb.MeshFrame.encode({ seq: 0, body: { $case: 'alive', alive: { nonce: step.lifeProbe.nonce } } }).finish());
 }

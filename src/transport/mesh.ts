@@ -24,7 +24,7 @@ import type { Logger } from '../log.js';
 import { FrameReader } from './framing.js';
 import { envelopeFrame, joined, meshFrame, writeFrame, type Encoded } from './mesh-frames.js';
 import { claimedNode, MeshHandshake } from './mesh-handshake.js';
-import { InboundLives, refuseName, type InboundLife } from './mesh-lives.js';
+import { answerProbe, InboundLives, lifeProbe, refuseName, type InboundLife } from './mesh-lives.js';
 import { Link, RECONNECT_MIN_MS, relayBytes } from './mesh-link.js';
 import { DOUBT_MS, HEARD_EVERY_MS, InOrder, newSession, PeerPaths, readEnvelopeFrame, Standing } from './mesh-paths.js';
 import type { NodeAddress, NodeId, NodeMessage } from './messages.js';
@@ -203,7 +203,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         return;
       }
       for (const f of frames) {
-        if (l.state !== 'handshaking') continue; // nothing but the handshake arrives on our own link
+        if (l.state === 'up') answerProbe(sock, f); // nothing but the handshake, and probes, arrives on our own link
+        if (l.state !== 'handshaking') continue;
         let hs: pb.Handshake;
         try {
           hs = pb.Handshake.decode(f);
@@ -477,7 +478,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
             writeFrame(sock, this.handshake.welcome(hello.nonce));
             return;
           }
-          const held = this.lives.holder(hello.node, hello.session, performance.now());
+          const held = this.lives.holder(hello.node, hello.session, (l, nonce) => writeFrame(l.sock, lifeProbe(nonce)));
           if (!held) admit(hello);
           else {
             judging = true;
@@ -524,6 +525,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   private onFrame(peer: NodeId, session: number, seq: number, body: pb.MeshFrame['body'] | { envelope: Uint8Array }): void {
     // A carried frame is taken in its sender's order (onRelay), not the carrier's: the carrier's
     // later own frames, sent around too while it doubts the link, may come first (mesh-relay-held.test.ts).
+    if (body && '$case' in body && body.$case === 'alive') return void this.lives.answered(peer, session, body.alive.nonce);
     if (!(body && '$case' in body && body.$case === 'relay') && !this.inOrder.accept(peer, session, seq)) {
       this.relayStats.notTaken++;
       return;

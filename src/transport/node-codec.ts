@@ -333,7 +333,7 @@ export function toEnvelope(msg: NodeMessage): pb.Envelope {
     case 'occupancyTotals':
       return { msg: { $case: 'occupancyTotals', occupancyTotals: { channel: msg.channel, counts: msg.counts } } };
     case 'occupancyRegion':
-      return { msg: { $case: 'occupancyRegion', occupancyRegion: { channel: msg.channel, region: msg.region, counts: msg.counts, ask: msg.ask, watching: msg.watching, at: msg.at } } };
+      return { msg: { $case: 'occupancyRegion', occupancyRegion: { channel: msg.channel, region: msg.region, counts: msg.counts, ask: msg.ask, watching: msg.watching, at: msg.at, spare: msg.spare === true } } };
     case 'connMoved':
       return { msg: { $case: 'connMoved', connMoved: { connectionId: msg.connectionId } } };
     case 'connDrop':
@@ -407,7 +407,7 @@ export function fromEnvelope(env: pb.Envelope): NodeMessage {
       return { type: 'occupancyTotals', channel: m.occupancyTotals.channel, counts: occupancyFromPb(m.occupancyTotals.counts) };
     case 'occupancyRegion': {
       const r = m.occupancyRegion;
-      return { type: 'occupancyRegion', channel: r.channel, region: r.region, counts: occupancyFromPb(r.counts), ask: r.ask, watching: r.watching, at: r.at };
+      return { type: 'occupancyRegion', channel: r.channel, region: r.region, counts: occupancyFromPb(r.counts), ask: r.ask, watching: r.watching, at: r.at, ...(r.spare ? { spare: true } : {}) };
     }
     case 'connMoved':
       return { type: 'connMoved', connectionId: m.connMoved.connectionId };

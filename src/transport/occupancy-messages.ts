@@ -46,7 +46,13 @@ export interface OccupancyTotals {
  * A region's attachments to a channel, added up: master → globalmaster (`region` is this
  * one: for the regions that want the channel), or globalmaster → master (`region` is theirs).
  */
-export type OccupancyRegion = { type: 'occupancyRegion'; channel: ChannelKey; region: string } & RegionWord;
+export type OccupancyRegion = {
+  type: 'occupancyRegion';
+  channel: ChannelKey;
+  region: string;
+  /** A copy for the channel's replica (globalmaster.ts): taken only by a node that masters the channel and holds its counts. */
+  spare?: boolean;
+} & RegionWord;
 
 /** What a region says of its counts of a channel (OccupancyRegion; between regions, LinkFrame `occupancy`). */
 export interface RegionWord {

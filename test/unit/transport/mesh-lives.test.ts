@@ -2,58 +2,85 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Socket } from 'node:net';
 import * as pb from '../../../src/gen/node.pb.js';
 import { MeshHandshake } from '../../../src/transport/mesh-handshake.js';
-import { InboundLives, NAME_PROOF_MS, type InboundLife } from '../../../src/transport/mesh-lives.js';
-import { DOUBT_MS } from '../../../src/transport/mesh-paths.js';
+import { InboundLives, lifeProbe, PROBE_WAIT_MS, type InboundLife } from '../../../src/transport/mesh-lives.js';
 
 const sock = () => ({ destroyed: false, readableEnded: false }) as { destroyed: boolean; readableEnded: boolean } & Socket;
-const life = (peer: string, session: number, heard: number): InboundLife & { sock: ReturnType<typeof sock> } => ({ peer, session, heard, sock: sock(), remote: `127.0.0.1:${session}` });
+const life = (peer: string, session: number): InboundLife & { sock: ReturnType<typeof sock> } => ({ peer, session, heard: 0, sock: sock(), remote: `127.0.0.1:${session}` });
 
 describe('InboundLives', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  /** The holder after the proof wait (and the turn after it). */
-  async function judged(p: Promise<InboundLife | null> | null, during: () => void = () => {}): Promise<InboundLife | null | 'at once'> {
-    if (p === null) return 'at once';
-    during();
-    await vi.advanceTimersByTimeAsync(NAME_PROOF_MS + 1);
-    return p;
+  /** Judges a newcomer of `peer`, recording the probes sent. */
+  function judge(lives: InboundLives, peer: string, session: number) {
+    const asked: { life: InboundLife; nonce: Uint8Array }[] = [];
+    let outcome: InboundLife | null | 'waiting' = 'waiting';
+    const p = lives.holder(peer, session, (l, nonce) => void asked.push({ life: l, nonce }));
+    void p?.then((h) => (outcome = h));
+    return { atOnce: p === null, asked, outcome: () => outcome };
   }
 
-  it('takes a new life at once where no other life of the name was heard within DOUBT_MS, or its link is closed or ended', async () => {
+  it('takes a new life at once where no other life of the name has a link open', () => {
     const lives = new InboundLives();
-    const quiet = life('n2', 1, 1000);
-    lives.add(quiet);
-    expect(await judged(lives.holder('n2', 2, 1001 + DOUBT_MS))).toBe('at once');
-    const ended = life('n3', 1, 1000);
+    const ended = life('n2', 1);
     ended.sock.readableEnded = true;
     lives.add(ended);
-    expect(await judged(lives.holder('n3', 2, 1000))).toBe('at once');
-    // Its own life (a redial of the same process), and a name not held.
-    expect(await judged(lives.holder('n2', 1, 1000))).toBe('at once');
-    expect(await judged(lives.holder('n4', 2, 1000))).toBe('at once');
+    const destroyed = life('n3', 1);
+    destroyed.sock.destroyed = true;
+    lives.add(destroyed);
+    lives.add(life('n4', 1));
+    expect(judge(lives, 'n2', 2).atOnce).toBe(true);
+    expect(judge(lives, 'n3', 2).atOnce).toBe(true);
+    // Its own life (a redial of the same process), and a name nobody has.
+    expect(judge(lives, 'n4', 1).atOnce).toBe(true);
+    expect(judge(lives, 'n5', 2).atOnce).toBe(true);
   });
 
-  it('names a life heard lately the holder only if its link carries bytes after the hello and is open at the end of the wait', async () => {
+  it('names the life that answers the probe with its nonce the holder; another nonce or life is not an answer', async () => {
     const lives = new InboundLives();
-    const a = life('n2', 1, 1000);
+    const a = life('n2', 1);
     lives.add(a);
-    // Alive: it carries bytes after the hello.
-    expect(await judged(lives.holder('n2', 2, 1000), () => void (a.heard = 1100))).toBe(a);
-    // Dead, its last bytes read just before the hello (this node stalled): nothing after.
-    a.heard = 2000;
-    expect(await judged(lives.holder('n2', 2, 2000))).toBeNull();
-    // Dead, its last bytes read in the turns after the hello, then its end.
-    expect(
-      await judged(lives.holder('n2', 2, 2000), () => {
-        a.heard = 2001;
-        a.sock.readableEnded = true;
-      }),
-    ).toBeNull();
-    expect(lives.othersOf('n2', 2)).toEqual([a]);
-    expect(lives.othersOf('n2', 1)).toEqual([]);
+    lives.add(life('n3', 1));
+    const j = judge(lives, 'n2', 2);
+    expect(j.asked.map((x) => x.life)).toEqual([a]);
+    lives.answered('n2', 1, Buffer.from('other'));
+    lives.answered('n3', 1, j.asked[0]!.nonce);
+    lives.answered('n2', 2, j.asked[0]!.nonce);
+    await vi.advanceTimersByTimeAsync(PROBE_WAIT_MS - 1);
+    expect(j.outcome()).toBe('waiting');
+    lives.answered('n2', 1, j.asked[0]!.nonce);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(j.outcome()).toBe(a);
+  });
+
+  it('takes the newcomer once every life asked has closed, or none answered within the wait', async () => {
+    const lives = new InboundLives();
+    const a = life('n2', 1);
+    lives.add(a);
+    const closing = judge(lives, 'n2', 2);
+    a.sock.readableEnded = true;
     lives.remove(a);
-    expect(lives.othersOf('n2', 2)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(closing.outcome()).toBeNull();
+    const frozen = life('n3', 1);
+    lives.add(frozen);
+    const quiet = judge(lives, 'n3', 2);
+    await vi.advanceTimersByTimeAsync(PROBE_WAIT_MS - 1);
+    expect(quiet.outcome()).toBe('waiting');
+    // Past the wait, one turn of the loop (an answer read in it would still count).
+    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(quiet.outcome()).toBeNull();
+    // An answer after the wait changes nothing.
+    lives.answered('n3', 1, quiet.asked[0]!.nonce);
+    expect(quiet.outcome()).toBeNull();
+    expect(lives.othersOf('n3', 2)).toEqual([frozen]);
+    expect(lives.othersOf('n3', 1)).toEqual([]);
+  });
+
+  it('writes the probe as a handshake step carrying the nonce', () => {
+    const step = pb.Handshake.decode(lifeProbe(Buffer.from([1, 2, 3]))).step;
+    expect(step?.$case === 'lifeProbe' && [...step.lifeProbe.nonce]).toEqual([1, 2, 3]);
   });
 });
 
