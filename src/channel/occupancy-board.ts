@@ -146,9 +146,9 @@ export class OccupancyBoard {
     return this.tallies.size;
   }
 
-  /** Whether this board keeps a channel's counts (a spare word from another region is taken only then). */
+  /** Whether this board has this region's counts of a channel from its nodes (a spare word from another region is taken only then). */
   holds(key: ChannelKey): boolean {
-    return this.tallies.has(key);
+    return (this.tallies.get(key)?.nodes.size ?? 0) > 0;
   }
 
   /** A channel's counts in this region, and with the other regions' held (null: none reported, here or there). */

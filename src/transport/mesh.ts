@@ -409,10 +409,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
   // ---- inbound --------------------------------------------------------------------
 
   private onInbound(sock: net.Socket): void {
-    if (!this.running) {
-      sock.destroy();
-      return;
-    }
+    if (!this.running) return void sock.destroy();
     this.inbound.add(sock);
     sock.setNoDelay(true);
     const reader = new FrameReader();
@@ -484,7 +481,10 @@ export class MeshTransport extends TransportListeners implements RegionTransport
             judging = true;
             void held.then((holder) => {
               judging = false;
-              if (sock.destroyed || !this.running) return;
+              if (!this.running) return;
+              // Not alive: its links go, even where the newcomer gave up meanwhile (its next try is taken at once).
+              if (!holder && sock.destroyed) for (const old of this.lives.othersOf(hello.node, hello.session)) old.sock.destroy();
+              if (sock.destroyed) return;
               if (holder) refuseName(sock, this.handshake, this.o.log, hello, holder);
               else admit(hello);
             });

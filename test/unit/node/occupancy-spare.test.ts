@@ -43,6 +43,16 @@ describe("a spare copy of another region's occupancy word", () => {
     n.stop();
   });
 
+  it('is not answered by a node that holds only another region’s word of the channel (none of its own nodes’ counts)', () => {
+    const { n, toRegions } = node();
+    n.onMessage('gm', { ...ask(false), ask: false });
+    expect(n.board.countsOf(KEY)?.total.connections).toBe(2);
+    toRegions.length = 0;
+    n.onMessage('gm', { ...ask(true), at: 6 });
+    expect(toRegions).toEqual([]);
+    n.stop();
+  });
+
   it('is taken and answered by a master that holds the channel’s counts', () => {
     const { n, toRegions } = node();
     n.onMessage('n2', { type: 'occupancyReport', channel: KEY, counts: { ...noAttachments(), connections: 3 }, watchers: 0, fresh: false, moved: true });
