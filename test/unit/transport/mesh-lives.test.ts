@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Socket } from 'node:net';
 import * as pb from '../../../src/gen/node.pb.js';
 import { MeshHandshake } from '../../../src/transport/mesh-handshake.js';
-import { InboundLives, lifeProbe, PROBE_WAIT_MS, type InboundLife } from '../../../src/transport/mesh-lives.js';
+import { answerProbe, InboundLives, lifeProbe, PROBE_WAIT_MS, type InboundLife } from '../../../src/transport/mesh-lives.js';
+import { readEnvelopeFrame } from '../../../src/transport/mesh-paths.js';
 
 const sock = () => ({ destroyed: false, readableEnded: false }) as { destroyed: boolean; readableEnded: boolean } & Socket;
 const life = (peer: string, session: number): InboundLife & { sock: ReturnType<typeof sock> } => ({ peer, session, heard: 0, sock: sock(), remote: `127.0.0.1:${session}` });
@@ -78,9 +79,22 @@ describe('InboundLives', () => {
     expect(lives.othersOf('n3', 1)).toEqual([]);
   });
 
-  it('writes the probe as a handshake step carrying the nonce', () => {
+  it('writes the probe as a handshake step carrying the nonce, answered with an unnumbered alive frame carrying it back', () => {
     const step = pb.Handshake.decode(lifeProbe(Buffer.from([1, 2, 3]))).step;
     expect(step?.$case === 'lifeProbe' && [...step.lifeProbe.nonce]).toEqual([1, 2, 3]);
+    const written: Buffer[] = [];
+    const out = { write: (b: Uint8Array) => void written.push(Buffer.from(b)) } as unknown as Socket;
+    answerProbe(out, pb.Handshake.encode({ step: { $case: 'welcome', welcome: { node: 'n1', mac: Buffer.alloc(32) } } }).finish());
+    answerProbe(out, Buffer.from([0xff, 0xff]));
+    expect(written).toEqual([]);
+    answerProbe(out, lifeProbe(Buffer.from([1, 2, 3])));
+    const frame = Buffer.concat(written);
+    expect(frame.readUInt32BE(0)).toBe(frame.length - 4);
+    const answer = pb.MeshFrame.decode(frame.subarray(4));
+    expect(answer.seq).toBe(0);
+    expect(answer.body?.$case === 'alive' && [...answer.body.alive.nonce]).toEqual([1, 2, 3]);
+    // Not an envelope: the receiver's fast path leaves it to the decoder, which sees 'alive' before any order check.
+    expect(readEnvelopeFrame(frame.subarray(4))).toBeNull();
   });
 });
 
