@@ -182,6 +182,22 @@ function pathString(path: ReadonlyArray<PropertyKey>): string {
 }
 
 /** Validates a parsed topology document; throws TopologyError naming every bad path. */
+/**
+ * Whether two hosts given to listeners take the same port on this machine: one address
+ * under two spellings (`localhost` as either loopback), or a wildcard and an address it
+ * covers (`0.0.0.0` every IPv4 one, `::` every one: Node listens on both families there).
+ * Two addresses of one kind (127.0.0.1 and 127.0.0.2, or 127.0.0.1 and ::1) are two sockets.
+ */
+export function sameListenAddress(a: string, b: string): boolean {
+  const forms = (h: string): string[] => {
+    const x = h.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    return x === 'localhost' ? ['127.0.0.1', '::1'] : [x];
+  };
+  const [xs, ys] = [forms(a), forms(b)];
+  const covers = (w: string, h: string) => w === '::' || (w === '0.0.0.0' && !h.includes(':'));
+  return xs.some((x) => ys.some((y) => x === y || covers(x, y) || covers(y, x)));
+}
+
 export function validateTopology(doc: unknown, file?: string): Topology {
   const parsed = topologySchema.safeParse(doc);
   if (!parsed.success) {
@@ -195,12 +211,11 @@ export function validateTopology(doc: unknown, file?: string): Topology {
 
   const regionNames = new Set<string>();
   const nodeNames = new Set<string>();
-  const endpoints = new Map<string, string>();
+  const endpoints: { host: string; port: number; where: string }[] = [];
   const claim = (host: string, p: number, where: string) => {
-    const k = `${host}:${p}`;
-    const prev = endpoints.get(k);
-    if (prev) problems.push(`${where}: port ${p} on ${host} is already used by ${prev}`);
-    else endpoints.set(k, where);
+    const prev = endpoints.find((e) => e.port === p && sameListenAddress(e.host, host));
+    if (prev) problems.push(`${where}: port ${p} on ${host} is already used by ${prev.where}${prev.host === host ? '' : ` (on ${prev.host})`}`);
+    else endpoints.push({ host, port: p, where });
   };
   if (t.control?.port) claim(t.control.host, t.control.port, 'control');
   t.regions.forEach((r, ri) => {

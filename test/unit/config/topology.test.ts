@@ -217,6 +217,21 @@ describe('validateTopology', () => {
       ]);
     });
 
+    it('rejects a port used twice under two spellings of one address, or once on a wildcard address; takes one port on two addresses', () => {
+      expect(problemsOf(twoNodes({ host: 'localhost', port: 8001 }))).toEqual([
+        'regions[0].nodes[1].port: port 8001 on localhost is already used by regions[0].nodes[0].port (on 127.0.0.1)',
+      ]);
+      expect(problemsOf(twoNodes({ host: '0.0.0.0', port: 8001 }))).toEqual([
+        'regions[0].nodes[1].port: port 8001 on 0.0.0.0 is already used by regions[0].nodes[0].port (on 127.0.0.1)',
+      ]);
+      expect(problemsOf(twoNodes({ host: '::', meshPort: 9001 }))).toEqual([
+        'regions[0].nodes[1].meshPort: port 9001 on :: is already used by regions[0].nodes[0].meshPort (on 127.0.0.1)',
+      ]);
+      // Two loopback addresses, or IPv4 and IPv6 loopback: two sockets.
+      expect(() => validateTopology(twoNodes({ host: '127.0.0.2', port: 8001, meshPort: 9001 }))).not.toThrow();
+      expect(() => validateTopology(twoNodes({ host: '::1', port: 8001, meshPort: 9001 }))).not.toThrow();
+    });
+
     it('rejects a mesh port that clashes with another node\'s client port', () => {
       expect(problemsOf(twoNodes({ meshPort: 8001 }))).toEqual([
         'regions[0].nodes[1].meshPort: port 8001 on 127.0.0.1 is already used by regions[0].nodes[0].port',
