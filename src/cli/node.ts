@@ -76,7 +76,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
   let nameTaken = false;
   n.on((e) => {
     if (e.type !== 'nameInUse' || nameTaken) return;
-    process.stderr.write(`ably-ng node: node name "${node.name}" is in use in region "${region.name}": ${e.peer} hears a running node of that name (its link from ${e.holder}, ${e.heardMsAgo} ms ago); stopping\n`);
+    process.stderr.write(`ably-ng node: node name "${node.name}" is in use in region "${region.name}": ${e.peer} hears a running node of that name (its link from ${e.holder}); stopping\n`);
     nameTaken = true;
     stop('name in use');
   });

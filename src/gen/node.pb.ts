@@ -1087,7 +1087,6 @@ export interface NameInUse {
   mac: Uint8Array;
   /** where the running node's link comes from (host:port) */
   holder: string;
-  heardMsAgo: number;
 }
 
 export interface Handshake {
@@ -9061,7 +9060,7 @@ export const Welcome: MessageFns<Welcome> = {
 };
 
 function createBaseNameInUse(): NameInUse {
-  return { node: "", mac: new Uint8Array(0), holder: "", heardMsAgo: 0 };
+  return { node: "", mac: new Uint8Array(0), holder: "" };
 }
 
 export const NameInUse: MessageFns<NameInUse> = {
@@ -9074,9 +9073,6 @@ export const NameInUse: MessageFns<NameInUse> = {
     }
     if (message.holder !== "") {
       writer.uint32(26).string(message.holder);
-    }
-    if (message.heardMsAgo !== 0) {
-      writer.uint32(32).uint32(message.heardMsAgo);
     }
     return writer;
   },
@@ -9116,14 +9112,6 @@ export const NameInUse: MessageFns<NameInUse> = {
             }
 
             message.holder = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 32) {
-              break;
-            }
-
-            message.heardMsAgo = reader.uint32();
             continue;
           }
         }

@@ -58,9 +58,9 @@ export class MeshHandshake {
   }
 
   /** The listener's answer to a hello naming a running node: proven as a welcome is, so only the region can stop a node so. */
-  nameInUse(dialerNonce: Uint8Array, holder: string, heardMsAgo: number): Uint8Array {
+  nameInUse(dialerNonce: Uint8Array, holder: string): Uint8Array {
     const proof = mac(this.secret, 'name-in-use', dialerNonce, this.self, this.region);
-    return pb.Handshake.encode({ step: { $case: 'nameInUse', nameInUse: { node: this.self, mac: proof, holder, heardMsAgo } } }).finish();
+    return pb.Handshake.encode({ step: { $case: 'nameInUse', nameInUse: { node: this.self, mac: proof, holder } } }).finish();
   }
 
   /** Whether a name-in-use answer comes from `peer` (a MAC over our nonce). */

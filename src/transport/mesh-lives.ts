@@ -36,8 +36,6 @@ export interface InboundLife {
   readonly sock: Socket;
   /** Where the link comes from (host:port). */
   readonly remote: string;
-  /** When it last carried bytes (performance.now()). */
-  heard: number;
 }
 
 /** A newcomer waiting: the other lives asked, and the nonce their answer carries. */
@@ -102,17 +100,21 @@ export class InboundLives {
     }
   }
 
-  /** The links of other lives of `peer` than `session` (closed as a new life is taken). */
+  /** The links of other lives of `peer` than `session`. */
   othersOf(peer: NodeId, session: number): InboundLife[] {
     return [...(this.byPeer.get(peer) ?? [])].filter((l) => l.session !== session);
+  }
+
+  /** A new life of `peer` is taken, or its other lives found not alive: their links go. */
+  closeOthers(peer: NodeId, session: number): void {
+    for (const l of this.othersOf(peer, session)) l.sock.destroy();
   }
 }
 
 /** A running node has the hello's name: refused, and told why (the dialer drops the socket; an older build waits out the listener's handshake timer). */
 export function refuseName(sock: Socket, handshake: MeshHandshake, log: Logger, hello: pb.Hello, holder: InboundLife): void {
-  const heardMsAgo = Math.round(performance.now() - holder.heard);
-  log.error({ peer: hello.node, remote: `${sock.remoteAddress}:${sock.remotePort}`, holder: holder.remote, heardMsAgo }, 'refused mesh connection: a running node has its name');
-  writeFrame(sock, handshake.nameInUse(hello.nonce, holder.remote, heardMsAgo));
+  log.error({ peer: hello.node, remote: `${sock.remoteAddress}:${sock.remotePort}`, holder: holder.remote }, 'refused mesh connection: a running node has its name');
+  writeFrame(sock, handshake.nameInUse(hello.nonce, holder.remote));
 }
 
 /** The probe a listener sends on a link that is up, asking the life at its end whether it lives. */

@@ -233,8 +233,8 @@ export class MeshTransport extends TransportListeners implements RegionTransport
         } else if (step?.$case === 'nameInUse') {
           const r = step.nameInUse;
           if (!this.handshake.provesNameInUse(r, l.peer, myNonce)) return void sock.destroy(new Error('peer authentication failed'));
-          this.o.log.error({ peer: l.peer, holder: r.holder, heardMsAgo: r.heardMsAgo }, `node name "${this.self}" is in use: ${l.peer} hears a running node of that name`);
-          this.emit({ type: 'nameInUse', peer: l.peer, holder: r.holder, heardMsAgo: r.heardMsAgo });
+          this.o.log.error({ peer: l.peer, holder: r.holder }, `node name "${this.self}" is in use: ${l.peer} hears a running node of that name`);
+          this.emit({ type: 'nameInUse', peer: l.peer, holder: r.holder });
           return void sock.destroy();
         } else if (step?.$case === 'welcome') {
           if (!welcomed(step.welcome)) {
@@ -427,14 +427,13 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     }, HANDSHAKE_TIMEOUT_MS);
     writeFrame(sock, this.handshake.challenge(challenge, this.version.ours));
     const admit = (hello: pb.Hello): void => {
-      const now = performance.now();
       // A new life of the peer: its earlier lives' links (dead, quiet, or they would hold the name) go.
-      for (const old of this.lives.othersOf(hello.node, hello.session)) old.sock.destroy();
+      this.lives.closeOthers(hello.node, hello.session);
       clearTimeout(hsTimer);
       peer = hello.node;
       session = hello.session;
-      this.lives.add((life = { peer, session, sock, remote, heard: now }));
-      this.paths.heard(peer, now);
+      this.lives.add((life = { peer, session, sock, remote }));
+      this.paths.heard(peer, performance.now());
       // A life of the peer proven by a handshake counts from here, even one whose
       // session is smaller than an earlier one's (a clock stepped back).
       this.inOrder.begin(peer, session);
@@ -446,7 +445,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
     sock.on('data', (chunk: Buffer) => {
       // Any bytes from the peer show its link is carrying: a frame that takes long to
       // arrive whole must not make its sender doubt the link and overtake it around.
-      if (life) this.paths.heard(life.peer, (life.heard = performance.now()));
+      if (peer !== null) this.paths.heard(peer, performance.now());
       let frames: Buffer[];
       try {
         frames = reader.push(chunk);
@@ -483,7 +482,7 @@ export class MeshTransport extends TransportListeners implements RegionTransport
               judging = false;
               if (!this.running) return;
               // Not alive: its links go, even where the newcomer gave up meanwhile (its next try is taken at once).
-              if (!holder && sock.destroyed) for (const old of this.lives.othersOf(hello.node, hello.session)) old.sock.destroy();
+              if (!holder && sock.destroyed) this.lives.closeOthers(hello.node, hello.session);
               if (sock.destroyed) return;
               if (holder) refuseName(sock, this.handshake, this.o.log, hello, holder);
               else admit(hello);
@@ -501,7 +500,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
           if (e) this.onFrame(peer, session, e.seq, e);
           else {
             const m = pb.MeshFrame.decode(f);
-            this.onFrame(peer, session, m.seq, m.body);
+            // A probe's answer (mesh-lives.ts): not numbered, and never an envelope (off the common frame's path).
+            if (m.body?.$case === 'alive') this.lives.answered(peer, session, m.body.alive.nonce);
+            else this.onFrame(peer, session, m.seq, m.body);
           }
         } catch (err) {
           this.o.log.warn({ peer, err: (err as Error).message }, 'undecodable message on mesh link; dropped link');
@@ -522,10 +523,9 @@ export class MeshTransport extends TransportListeners implements RegionTransport
    * A frame from `peer` on its own link (the peer is heard: the data handler saw its bytes):
    * taken once and in order, then read, carried on, or dropped.
    */
-  private onFrame(peer: NodeId, session: number, seq: number, body: pb.MeshFrame['body'] | { envelope: Uint8Array }): void {
+  private onFrame(peer: NodeId, session: number, seq: number, body: Exclude<pb.MeshFrame['body'], { $case: 'alive' }> | { envelope: Uint8Array }): void {
     // A carried frame is taken in its sender's order (onRelay), not the carrier's: the carrier's
     // later own frames, sent around too while it doubts the link, may come first (mesh-relay-held.test.ts).
-    if (body && '$case' in body && body.$case === 'alive') return void this.lives.answered(peer, session, body.alive.nonce);
     if (!(body && '$case' in body && body.$case === 'relay') && !this.inOrder.accept(peer, session, seq)) {
       this.relayStats.notTaken++;
       return;

@@ -21,7 +21,7 @@ export type TransportEvent =
   /** A node proved it belongs to the region (cluster secret or NATS) but speaks another node protocol: alive, and nothing crosses. */
   | { type: 'peerOtherVersion'; peer: NodeId; protocol: number }
   /** A peer refused this node's link: a running node has this node's name (mesh-lives.ts); this process should stop. */
-  | { type: 'nameInUse'; peer: NodeId; holder: string; heardMsAgo: number };
+  | { type: 'nameInUse'; peer: NodeId; holder: string };
 
 export interface TransportStats {
   /** Per peer: link state and bytes moved. */

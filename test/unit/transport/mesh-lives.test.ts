@@ -6,7 +6,7 @@ import { answerProbe, InboundLives, lifeProbe, PROBE_WAIT_MS, type InboundLife }
 import { readEnvelopeFrame } from '../../../src/transport/mesh-paths.js';
 
 const sock = () => ({ destroyed: false, readableEnded: false }) as { destroyed: boolean; readableEnded: boolean } & Socket;
-const life = (peer: string, session: number): InboundLife & { sock: ReturnType<typeof sock> } => ({ peer, session, heard: 0, sock: sock(), remote: `127.0.0.1:${session}` });
+const life = (peer: string, session: number): InboundLife & { sock: ReturnType<typeof sock> } => ({ peer, session, sock: sock(), remote: `127.0.0.1:${session}` });
 
 describe('InboundLives', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -93,7 +93,7 @@ describe('InboundLives', () => {
     const answer = pb.MeshFrame.decode(frame.subarray(4));
     expect(answer.seq).toBe(0);
     expect(answer.body?.$case === 'alive' && [...answer.body.alive.nonce]).toEqual([1, 2, 3]);
-    // Not an envelope: the receiver's fast path leaves it to the decoder, which sees 'alive' before any order check.
+    // Not an envelope: the receiver's fast path leaves it to the decoder, where it is taken apart from the numbered frames.
     expect(readEnvelopeFrame(frame.subarray(4))).toBeNull();
   });
 });
@@ -103,9 +103,9 @@ describe('the name-in-use answer', () => {
     const listener = new MeshHandshake('secret', 'r1', 'n1');
     const dialer = new MeshHandshake('secret', 'r1', 'n2');
     const nonce = Buffer.alloc(16, 7);
-    const step = pb.Handshake.decode(listener.nameInUse(nonce, '127.0.0.1:5000', 120)).step;
+    const step = pb.Handshake.decode(listener.nameInUse(nonce, '127.0.0.1:5000')).step;
     if (step?.$case !== 'nameInUse') throw new Error('not a name-in-use answer');
-    expect(step.nameInUse).toMatchObject({ node: 'n1', holder: '127.0.0.1:5000', heardMsAgo: 120 });
+    expect(step.nameInUse).toMatchObject({ node: 'n1', holder: '127.0.0.1:5000' });
     expect(dialer.provesNameInUse(step.nameInUse, 'n1', nonce)).toBe(true);
     expect(dialer.provesNameInUse(step.nameInUse, 'n3', nonce)).toBe(false);
     expect(dialer.provesNameInUse(step.nameInUse, 'n1', Buffer.alloc(16, 8))).toBe(false);
