@@ -74,14 +74,13 @@ type Held = Pick<RegionWord, 'counts' | 'watching'> & { heard: number };
 interface Others {
   /** Each region's last word taken. */
   words: Map<string, Held>;
-  /** Regions heard from since the wait began. */
+  /** Regions heard from since the wait began, or the last fresh ask (those not in it that want the channel are asked again). */
   answered: Set<string>;
   /** When each region's last word taken was counted (kept after its counts go, so an older word is not taken after a newer "none"). */
   said: Map<string, number>;
   /** The regions that want the channel, as last told (RemoteInterest): only new ones are asked again. */
   wanting: Set<string>;
-  /** Regions asked and not heard from since, the tries made since the first ask, and when the next goes. */
-  unanswered: Set<string>;
+  /** The asks made again since the last fresh one, and when the next goes (while a region that wants the channel is not in `answered`). */
   tries: number;
   askTimer: NodeJS.Timeout | null;
 }
@@ -106,7 +105,7 @@ interface Tally {
 
 const NO_WORDS: ReadonlyMap<string, Held> = new Map();
 const wordsOf = (t: Tally): ReadonlyMap<string, Held> => t.others?.words ?? NO_WORDS;
-const othersOf = (t: Tally): Others => (t.others ??= { words: new Map(), answered: new Set(), said: new Map(), wanting: new Set(), unanswered: new Set(), tries: 0, askTimer: null });
+const othersOf = (t: Tally): Others => (t.others ??= { words: new Map(), answered: new Set(), said: new Map(), wanting: new Set(), tries: 0, askTimer: null });
 
 /** This region's counts go to the regions that watch a channel again this often, unless set (`limits.occupancyRefreshMs`): 20 intervals, at least 10 s. */
 const defaultRefreshMs = (intervalMs: number): number => Math.max(20 * intervalMs, 10_000);
@@ -207,7 +206,6 @@ export class OccupancyBoard {
         const o = othersOf(t);
         o.said.set(region, w.at);
         o.answered.add(region);
-        o.unanswered.delete(region);
       }
     }
     if (w.ask) {
@@ -395,17 +393,17 @@ export class OccupancyBoard {
   private awaitAnswers(key: ChannelKey, t: Tally, again: boolean): void {
     const o = othersOf(t);
     if (!again) {
-      o.unanswered = new Set(this.deps.regionsWanting?.(key));
+      o.answered.clear();
       o.tries = 0;
     }
     if (o.askTimer) clearTimeout(o.askTimer);
     o.askTimer = null;
-    if (o.tries >= ASK_TRIES || o.unanswered.size === 0) return;
+    const unanswered = () => (this.deps.regionsWanting?.(key) ?? []).some((r) => !o.answered.has(r));
+    if (o.tries >= ASK_TRIES || !unanswered()) return;
     o.askTimer = setTimeout(() => {
       o.askTimer = null;
       o.tries++;
-      const waited = (this.deps.regionsWanting?.(key) ?? []).some((r) => o.unanswered.has(r));
-      if (waited && this.tallies.get(key) === t) this.tell(key, t, { ask: true, again: true });
+      if (unanswered() && this.tallies.get(key) === t) this.tell(key, t, { ask: true, again: true });
     }, (ASK_AGAIN_MS << o.tries) * (1 + (this.deps.jitter ?? Math.random)() / 2)).unref();
   }
 
