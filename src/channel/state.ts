@@ -173,11 +173,11 @@ export class ChannelState {
     const serials: string[] = [];
     const max = this.settings.maxMessageSize;
     const storedAt = this.stamp(now);
-    const isNew = (m: Message) => this.dedup.lookup(dedupKey(m.id, m.connectionId)) === undefined;
+    const isNew = (m: Message) => this.orderedAs(m) === undefined;
     const before = this.views.check(messages, isNew, storedAt, max);
     const summarized = this.views.summarized(messages.filter(isNew));
     for (const message of messages) {
-      const dup = this.dedup.lookup(dedupKey(message.id, message.connectionId));
+      const dup = this.orderedAs(message);
       if (dup !== undefined) {
         serials.push(dup);
         continue;
@@ -315,7 +315,7 @@ export class ChannelState {
       const start = b.startSeq ?? (first ? first.origin.seq - 1 : last);
       // A hole before the batch, or seqs given again to other messages (forked): asked for again from here.
       const hole = first && first.origin.seq > last + 1 && !b.gapBefore && start > last;
-      if (!this.settings.debugSkipReplay && (hole || this.origins.forked(b.region, b.entries, last, (m) => this.hasOrdered(m.id, m.connectionId)))) {
+      if (!this.settings.debugSkipReplay && (hole || this.origins.forked(b.region, b.entries, last, (m) => this.orderedAs(m) !== undefined))) {
         return { entries: [], seq: last, replayAfter: last, discontinuity: false };
       }
       if (b.gapBefore) {
@@ -353,7 +353,7 @@ export class ChannelState {
       const e = b.entries[i]!;
       if (e.origin.seq <= l) continue;
       l = e.origin.seq;
-      if (e.kind === 'message' && this.dedup.lookup(dedupKey(e.message.id, e.message.connectionId)) === undefined) fresh.push(e.message);
+      if (e.kind === 'message' && this.orderedAs(e.message) === undefined) fresh.push(e.message);
     }
     const summarized = this.views.summarized(fresh);
     for (const e of b.entries) {
@@ -361,7 +361,7 @@ export class ChannelState {
       last = e.origin.seq;
       const origin: OriginPosition = { region: b.region, epoch: b.epoch, seq: e.origin.seq };
       this.origins.set(b.region, origin);
-      if (e.kind === 'message' && this.dedup.lookup(dedupKey(e.message.id, e.message.connectionId)) !== undefined) continue;
+      if (e.kind === 'message' && this.orderedAs(e.message) !== undefined) continue;
       if (e.kind === 'presence') {
         out.push(this.appendRemote(e.presence, b.region, origin, storedAt));
         continue;
@@ -555,6 +555,11 @@ export class ChannelState {
   /** Whether the message of this id (and connection: dedupKey) is ordered here. */
   hasOrdered(id: string, connectionId?: string): boolean {
     return this.dedup.lookup(dedupKey(id, connectionId)) !== undefined;
+  }
+
+  /** The serial a message was ordered under here (in the dedup window, by dedupKey), if it was. */
+  private orderedAs(m: Message): string | undefined {
+    return this.dedup.lookup(dedupKey(m.id, m.connectionId));
   }
 
   covers(after: number): boolean {
