@@ -181,7 +181,6 @@ function pathString(path: ReadonlyArray<PropertyKey>): string {
   return out || '(top level)';
 }
 
-/** Validates a parsed topology document; throws TopologyError naming every bad path. */
 /**
  * Whether two hosts given to listeners take the same port on this machine: one address
  * under two spellings (`localhost` as either loopback), or a wildcard and an address it
@@ -198,6 +197,7 @@ export function sameListenAddress(a: string, b: string): boolean {
   return xs.some((x) => ys.some((y) => x === y || covers(x, y) || covers(y, x)));
 }
 
+/** Validates a parsed topology document; throws TopologyError naming every bad path. */
 export function validateTopology(doc: unknown, file?: string): Topology {
   const parsed = topologySchema.safeParse(doc);
   if (!parsed.success) {
