@@ -2,8 +2,8 @@
 // dist/). argv: self selfPort peer peerPort mode. It prints "started", and "up PEER",
 // "down PEER", "nameInUse PEER" as its transport tells them.
 // mode 'flood': once its link is up and stdin says "go", it sends words to the peer as fast
-// as it can, until stopped. mode 'wait': it starts only when stdin says "go". 'plain': it
-// sends nothing but the mesh's own frames.
+// as it can, until stopped. mode 'wait': it prints "loaded" and starts only when stdin says
+// "go". 'plain': it sends nothing but the mesh's own frames.
 import pino from 'pino';
 import { MeshTransport } from '../../dist/transport/mesh.js';
 
@@ -14,7 +14,10 @@ t.onEvent((e) => {
 });
 t.addPeer(peer, { host: '127.0.0.1', port: 0, meshPort: Number(peerPort) });
 const go = new Promise((resolve) => process.stdin.on('data', (d) => String(d).includes('go') && resolve()));
-if (mode === 'wait') await go;
+if (mode === 'wait') {
+  process.stdout.write('loaded\n');
+  await go;
+}
 await t.start();
 process.stdout.write('started\n');
 if (mode === 'flood') {

@@ -80,13 +80,13 @@ describe('a hello naming a node with a link here', () => {
       const running = life('a', hPort!, bPort!, 'plain');
       await waitFor(() => running.out().includes('up b'), { what: "the running node's link up" });
       const second = life('a', iPort!, bPort!, 'wait');
-      await sleep(1000); // its process loaded, waiting to start
+      await waitFor(() => second.out().includes('loaded'), { what: 'the second process loaded, waiting to start' });
       process.kill(running.child.pid!, 'SIGSTOP');
       second.go();
       await sleep(stallMs);
       process.kill(running.child.pid!, 'SIGCONT');
-      await waitFor(() => second.out().includes('nameInUse b'), { what: 'the second process refused', timeoutMs: PROBE_WAIT_MS + 5_000 });
-      await sleep(1000);
+      // Refused, and again at its next try with the running node back: never taken between.
+      await waitFor(() => (second.out().match(/nameInUse b/g) ?? []).length >= 2, { what: 'the second process refused twice', timeoutMs: PROBE_WAIT_MS + 5_000 });
       expect(second.out()).not.toContain('up b');
       expect(running.out()).not.toContain('nameInUse');
       expect(running.out()).not.toContain('down b');
