@@ -490,8 +490,16 @@ export class ChannelMaster {
     return this.state.gaps.within(after, Math.min(upto, this.published.serial));
   }
 
+  /**
+   * A page of this epoch's history. A cursor or untilAttach point of another epoch points
+   * into a history that was lost (both copies, the channel started again): refused with
+   * 90005, which the reader sees, rather than an empty last page that says the history ends there.
+   */
   history(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
-    if (q.epoch !== undefined && q.epoch !== this.state.epoch) return { items: [], more: false };
+    if (q.epoch !== undefined && q.epoch !== this.state.epoch) {
+      const why = `the channel's history was lost and started again (epoch ${this.state.epoch}) since this cursor or attach point (epoch ${q.epoch}) was given: what it pointed into is gone; read again from the first page`;
+      throw AblyError.of('channelNoMatchingEpoch', why);
+    }
     const until = q.untilSerial === undefined ? this.published.serial : Math.min(q.untilSerial, this.published.serial);
     return this.state.query({ ...q, untilSerial: until });
   }

@@ -148,7 +148,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         if (master.epoch !== req.epoch) {
           return { kind: 'error', error: AblyError.of('channelNoMatchingEpoch', `channel epoch is ${master.epoch}`).toInfo() };
         }
-        return atMaster(reg, master, async () => {
+        return await atMaster(reg, master, async () => {
           // The asking node may have had the batch from the replica before this master heard back.
           if (!(await master.publishedTo({ epoch: req.epoch, serial: req.upto }))) return notPublishedYet(req.upto);
           const entries = master.range(req.after, req.upto);
@@ -169,7 +169,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
         const master = a.ok;
-        return atMaster(reg, master, async () => {
+        return await atMaster(reg, master, async () => {
           // Up to a node's position (a rewind): it may have had that from the replica already.
           const { epoch, untilSerial } = req.query;
           if (epoch !== undefined && untilSerial !== undefined && !(await master.publishedTo({ epoch, serial: untilSerial }))) return notPublishedYet(untilSerial);
@@ -189,7 +189,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         const a = await reg.acquire(req.batch.channel);
         if (!('ok' in a)) return redirect(a);
         const master = a.ok;
-        return atMaster(reg, master, async () => {
+        return await atMaster(reg, master, async () => {
           const r = await master.regions.ingest(req.batch);
           return { kind: 'ingested', seq: r.seq, replayAfter: r.replayAfter, ...(r.startSince !== undefined ? { startSince: r.startSince } : {}) };
         });
@@ -212,7 +212,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
         const master = a.ok;
-        return atMaster(reg, master, async () => {
+        return await atMaster(reg, master, async () => {
           // Up to the asking node's position, which the replica may have given it already
           // (a position of another epoch, if the node's is, waits at most for the batch in flight).
           if (!(await master.publishedTo({ epoch: master.epoch, serial: req.upto }))) return notPublishedYet(req.upto);

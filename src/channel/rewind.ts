@@ -2,6 +2,7 @@
  * Ably's `rewind` on attach: the channel's last messages before the attach point, read
  * from the master's history (attach-point.ts parses the parameter).
  */
+import { AblyError } from '../errors.js';
 import { MAX_REWIND, type Rewind } from './attach-point.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import type { ChannelRouter } from './router.js';
@@ -22,7 +23,7 @@ export async function readRewind(
   const wanted = Math.min('count' in r ? r.count : Infinity, r.limit ?? Infinity);
   const limit = Math.min(wanted, MAX_REWIND);
   if (limit === 0 || here === 0) return { entries: [], truncated: false };
-  const { body } = await router.call(
+  const asked = router.call(
     key,
     {
       type: 'history',
@@ -38,6 +39,15 @@ export async function readRewind(
     },
     timeoutMs,
   );
-  if (body.kind !== 'entries') return { entries: [], truncated: false };
+  // Of another epoch at the master: the channel started again during this attach, which
+  // the attach learns of by the new epoch (client.ts), not by a rewind that failed.
+  const body = await asked.then(
+    (reply) => reply.body,
+    (err: unknown) => {
+      if (err instanceof AblyError && err.is('channelNoMatchingEpoch')) return null;
+      throw err;
+    },
+  );
+  if (!body || body.kind !== 'entries') return { entries: [], truncated: false };
   return { entries: [...body.entries].reverse(), truncated: wanted > MAX_REWIND && body.more };
 }

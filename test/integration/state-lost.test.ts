@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../src/proxy/fault-proxy.js';
 import { regionLinksUp, startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { channelMasteredBy, replicaOf } from '../helpers/ring.js';
-import { closeAll, connected, realtime, type Realtime } from '../helpers/sdk.js';
+import { closeAll, connected, realtime, rest, type Realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 import { Recorder, SteadyPublisher } from '../helpers/workload.js';
 
@@ -89,6 +89,29 @@ describe('a region of one that lost a channel state (its node killed and restart
       await new Promise((r) => setTimeout(r, 3000));
       await d.sup.restart('r2-n1');
     }, 'attached');
+  });
+
+  // Before, the master answered a cursor of the lost epoch with an empty last page: a
+  // reader paging back through history was told it ended there.
+  it('refuses a history cursor given before the loss (90005), and serves the new history from the first page', async () => {
+    const client = rest(d.port('r2-n1'));
+    const channel = client.channels.get('cursor-lost');
+    await channel.publish(Array.from({ length: 12 }, (_, i) => ({ name: 'old', data: `m${i}` })));
+    const page = await channel.history({ limit: 5 });
+    expect(page.items.map((m) => m.data)).toEqual(['m11', 'm10', 'm9', 'm8', 'm7']);
+    expect(page.hasNext()).toBe(true);
+    await d.sup.kill('r2-n1');
+    await d.sup.restart('r2-n1');
+    await channel.publish('new', 'after');
+    const refused = await page.next().then(
+      () => null,
+      (err: { code?: number; statusCode?: number; message?: string }) => err,
+    );
+    expect(refused).toMatchObject({ code: 90005, statusCode: 404 });
+    expect(refused?.message).toMatch(/history was lost/);
+    const fresh = await channel.history({ limit: 5 });
+    expect(fresh.items.map((m) => m.data)).toEqual(['after']);
+    expect(fresh.hasNext()).toBe(false);
   });
 });
 
