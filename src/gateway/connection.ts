@@ -105,7 +105,6 @@ export class Connection implements AttachmentOwner {
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     ws.on('pong', () => (this.lastReceived = this.services.monotonic()));
     ws.on('close', () => this.onTransportClosed());
-    ws.on('error', (err) => this.services.log.debug({ connectionId: this.id, err: err.message }, 'websocket error'));
   }
 
   get clientId(): string | null {

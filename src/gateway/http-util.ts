@@ -132,6 +132,9 @@ export function sendError(res: ServerResponse, err: unknown, format: WireFormat)
   }
   send(res, e.statusCode, { error: e.toInfo() }, format, {
     'x-ably-errorcode': String(e.code),
-    'x-ably-errormessage': encodeURIComponent(e.message).slice(0, 512),
+    // Well-formed first: a lone surrogate from the client's input (a clientId, a JSON
+    // parser's message quoting half an emoji) made encodeURIComponent throw, here where
+    // nothing catches, and the node stopped.
+    'x-ably-errormessage': encodeURIComponent(e.message.toWellFormed()).slice(0, 512),
   });
 }

@@ -63,7 +63,14 @@ export class Gateway {
     private readonly auth: Authenticator,
   ) {
     this.http = createServer((req, res) => {
-      if (!cors(req, res)) void handleRest(req, res, { services, auth });
+      // handleRest answers its own errors; should that answer fail, the request ends here
+      // and the node goes on.
+      if (!cors(req, res)) {
+        handleRest(req, res, { services, auth }).catch((err: unknown) => {
+          services.log.error({ err }, 'REST request failed while answering its error');
+          res.destroy();
+        });
+      }
     });
     this.http.keepAliveTimeout = 65_000;
     this.wss = new WebSocketServer({
@@ -142,6 +149,11 @@ export class Gateway {
    * cannot read a refused handshake), then the socket is closed.
    */
   private onWebSocket(ws: WebSocket, q: URLSearchParams): void {
+    // From the start: `ws` reports a bad frame (unmasked, bad UTF-8, oversized) as an
+    // 'error' event, which with no listener stops the process. Before, the listener came
+    // with the Connection, so a bad frame sent while this socket was refused, or while a
+    // resume was being looked up, stopped the node.
+    ws.on('error', (err) => this.services.log.debug({ err: err.message }, 'websocket error'));
     const formatParam = q.get('format') ?? 'json';
     const format: WireFormat = formatParam === 'msgpack' ? 'msgpack' : 'json';
     const refuse = (err: AblyError) => {

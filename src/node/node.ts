@@ -540,8 +540,9 @@ export class AblyNode {
         this.rpc.reply(from, msg.rid, this.auth.nonces.answer(msg));
         return;
       default: {
-        const rid = msg.rid;
-        void this.registry.handle(from, msg).then((body) => this.rpc.reply(from, rid, body));
+        // A reply that cannot be sent (it does not encode) is logged; the asker times out.
+        const unsent = (err: unknown) => this.log.error({ err, from, type: msg.type }, 'channel request not answered');
+        this.registry.handle(from, msg).then((body) => this.rpc.reply(from, msg.rid, body)).catch(unsent);
       }
     }
   }

@@ -62,6 +62,38 @@ function rawRequest(port: number, request: string): Promise<string> {
   });
 }
 
+/**
+ * A WebSocket upgrade to `path` by hand, then `frame` (raw bytes): sent in the same write
+ * as the request (`together`), or once the 101 is read. Resolves with what came back by
+ * the time the socket closed or 2 s passed.
+ */
+function upgradeThenFrame(port: number, path: string, frame: Buffer, together: boolean): Promise<string> {
+  const request = Buffer.from(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  return new Promise((resolve) => {
+    let got = '';
+    let sent = together;
+    const s = connect(port, '127.0.0.1', () => s.write(together ? Buffer.concat([request, frame]) : request));
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(got);
+    };
+    const timer = setTimeout(done, 2000);
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (!sent && got.includes('\r\n\r\n')) {
+        sent = true;
+        s.write(frame);
+      }
+    });
+    s.on('close', done);
+    s.on('error', done);
+  });
+}
+
 function expectError(m: { action: number; error?: { code: number; statusCode: number } }, action: number, code: number, status: number) {
   expect(m.action).toBe(action);
   expect(m.error?.code).toBe(code);
@@ -152,6 +184,24 @@ describe('realtime bad input', () => {
     u.send({ action: 99 });
     expectError(await u.next((m) => m.action === Action.ERROR), Action.ERROR, 40000, 400);
     await u.waitClosed();
+  });
+
+  // A client frame must be masked: `ws` reports this one as an 'error' event on the
+  // socket, which stopped the node while no listener was on it yet (a refused socket, or
+  // one whose resume was being looked up).
+  it('stays up when a bad WebSocket frame comes while its connection is refused or its resume is looked up', async () => {
+    const unmasked = Buffer.from([0x81, 0x01, 0x41]);
+    const refused = await upgradeThenFrame(port, '/?key=nosuch.key:wrong&v=6', unmasked, false);
+    expect(refused.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(refused).toContain('40101');
+    const live = await RawClient.connect(port);
+    const connected = await live.next((m) => m.action === Action.CONNECTED);
+    const resumeKey = encodeURIComponent(connected.connectionDetails!.connectionKey!);
+    const resumed = await upgradeThenFrame(port, `/?key=${encodeURIComponent(KEY)}&v=6&resume=${resumeKey}`, unmasked, true);
+    expect(resumed.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+    live.close();
+    expect((await fetch(`${base}/time`)).status).toBe(200);
+    await bystanderStillWorks();
   });
 
   it('rejects empty, too long and ill-formed channel names with 40010', async () => {
@@ -321,6 +371,18 @@ describe('REST bad input', () => {
     }
     const res = await fetch(`${base}/time`);
     expect(res.status).toBe(200);
+  });
+
+  // Half an emoji (a lone surrogate) in an error's text: JSON.parse's message quotes it,
+  // and encodeURIComponent threw on it while the error header was made, which stopped the
+  // node. This route is open: no credentials needed.
+  it('answers a body whose error quotes half an emoji with 400, and stays up', async () => {
+    for (const body of ['😀', '[😀', '{"a":😀']) {
+      const res = await fetch(`${base}/keys/nosuch.key/requestToken`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status, body).toBe(400);
+      expect(res.headers.get('x-ably-errormessage'), body).toBeTruthy();
+    }
+    expect((await fetch(`${base}/time`)).status).toBe(200);
   });
 
   it('answers GET /time without credentials', async () => {
