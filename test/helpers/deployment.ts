@@ -98,7 +98,7 @@ export function nodesLogLines(d: TestDeployment, nodes: readonly string[], patte
  * For a describe: a deployment of these regions started before its tests (region links
  * up) and stopped after them; returns the getter of it.
  */
-export function regionsDeployment(regions: { name: string; nodes: number }[], o: Omit<TestTopologyOptions, 'regions'> = {}): () => TestDeployment {
+export function regionsDeployment(regions: { name: string; nodes: number }[], o: Omit<NonNullable<Parameters<typeof startDeployment>[0]>, 'regions'> = {}): () => TestDeployment {
   let d: TestDeployment | undefined;
   beforeAll(async () => {
     d = await startDeployment({ ...o, regions });

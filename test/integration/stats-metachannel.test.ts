@@ -2,22 +2,33 @@
  * [meta]stats:minute with the real SDK across two regions: when a minute ends, each
  * region publishes its statistics of that minute (as its `GET /stats` gives them) as one
  * `update`, which subscribers in every region get once (also past the second attempt,
- * under the same id); a new attach with rewind=1 gets the last. Waits for a minute to
- * end and 17 s more: up to about 80 s.
+ * under the same id); a new attach with rewind=1 gets the last. The nodes' wall clocks
+ * are set on (libfaketime) so that they start 45 s into a minute: the test waits for
+ * that minute to end, about 10 s, and 17 s more. Before, it waited for the machine's
+ * minute to end, and took up to 80 s.
  */
 import { describe, expect, it } from 'vitest';
 import { regionsDeployment } from '../helpers/deployment.js';
 import { closeAll, realtime, rest, type Realtime } from '../helpers/sdk.js';
 import { META_KEY } from '../helpers/topology.js';
 import { waitFor } from '../helpers/wait.js';
+import { clockOffsetEnv } from '../../src/chaos/clocks.js';
 import { STATS_CHANNEL } from '../../src/protocol/channel-name.js';
 import { interval } from '../../src/node/stats.js';
 import { PUBLISH_AFTER_MS } from '../../src/node/stats-minute.js';
 
-const deployment = regionsDeployment([
-  { name: 'r1', nodes: 2 },
-  { name: 'r2', nodes: 1 },
-]);
+/** How far the nodes' wall clocks are on: they start 45 s into a minute. */
+const OFFSET_MS = (45_000 - (Date.now() % 60_000) + 60_000) % 60_000;
+/** Now on the nodes' clocks. */
+const nodeNow = () => Date.now() + OFFSET_MS;
+
+const deployment = regionsDeployment(
+  [
+    { name: 'r1', nodes: 2 },
+    { name: 'r2', nodes: 1 },
+  ],
+  { env: clockOffsetEnv(`+${(OFFSET_MS / 1000).toFixed(3)}s`) },
+);
 
 interface Update {
   id: string;
@@ -47,12 +58,13 @@ describe('[meta]stats:minute', () => {
     const w2 = await watch(d.port('r2-n1'));
     const late = realtime(d.port('r1-n1'), { key: META_KEY });
     try {
-      // Not within 3 s of a minute's end: the publishes below all count in one minute.
-      await waitFor(() => 60_000 - (Date.now() % 60_000) >= 3_000, { what: "past a minute's last 3 s", timeoutMs: 5_000 });
-      const { start, id: minute } = interval(Date.now(), 'minute');
+      // Not within 3 s of a minute's end: the publishes below all count in one minute (a
+      // start that took 12 s or more waits for the next).
+      await waitFor(() => 60_000 - (nodeNow() % 60_000) >= 3_000, { what: "past a minute's last 3 s", timeoutMs: 5_000 });
+      const { start, id: minute } = interval(nodeNow(), 'minute');
       for (let i = 0; i < 5; i++) await rest(d.port('r1-n1')).channels.get('stats-ch').publish('m', String(i));
       for (let i = 0; i < 2; i++) await rest(d.port('r2-n1')).channels.get('stats-ch').publish('m', String(i));
-      expect(interval(Date.now(), 'minute').id, 'the publishes took more than 3 s').toBe(minute);
+      expect(interval(nodeNow(), 'minute').id, 'the publishes took more than 3 s').toBe(minute);
 
       const of = (w: { updates: Update[] }, region: string) => w.updates.filter((u) => u.intervalId === minute && u.region === region);
       await waitFor(() => [w1, w2].every((w) => of(w, 'r1').length > 0 && of(w, 'r2').length > 0), {
@@ -61,7 +73,7 @@ describe('[meta]stats:minute', () => {
       });
       // Past the second attempt (the same id again, which the dedup window drops).
       const after = start + 60_000 + PUBLISH_AFTER_MS[1] + 2_000;
-      await waitFor(() => Date.now() >= after, { what: "the minute's second attempt", timeoutMs: 30_000 });
+      await waitFor(() => nodeNow() >= after, { what: "the minute's second attempt", timeoutMs: 30_000 });
       const history = await rest(d.port('r1-n1'), { key: META_KEY }).channels.get(STATS_CHANNEL).history({ limit: 100 });
       const kept = history.items.filter((m) => (m.data as Update).intervalId === minute).map((m) => m.id);
       expect(kept.sort(), `r1's history of ${minute}`).toEqual([`stats:r1:${minute}`, `stats:r2:${minute}`]);
