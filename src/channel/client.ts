@@ -9,6 +9,7 @@
  * before it goes live; one ahead skips what it has already seen. While a subscriber is
  * catching up (or waiting for its ATTACHED to be written), live entries queue for it.
  */
+import { HISTORY_PAGE_MAX_BYTES } from '../config/defaults.js';
 import { AblyError, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log.js';
 import { nextSyncId, syncFrames } from '../protocol/frames.js';
@@ -221,7 +222,7 @@ export class ChannelClient {
       if (this.epoch !== epoch) return this.restartedDuring(sub, rec);
       rec.backlog = r.entries;
       if (r.entries.length) rec.after = r.entries[0]!.serial - 1;
-      if (r.truncated) error ??= AblyError.of('channelMessageLimit', `rewind is limited to ${MAX_REWIND} messages`);
+      if (r.truncated) error ??= AblyError.of('channelMessageLimit', `rewind is limited to ${MAX_REWIND} messages and ${HISTORY_PAGE_MAX_BYTES / 1024 / 1024} MiB`);
     }
     return { resumed: false, ...(error ? { error } : {}), channelSerial, hasPresence };
   }

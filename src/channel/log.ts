@@ -13,6 +13,7 @@
  * history, another region's replay, a full copy to a replica) decode what they return;
  * the hot path (a master's batch, replicated and broadcast) never reads the log.
  */
+import { HISTORY_PAGE_MAX_BYTES } from '../config/defaults.js';
 import { entryListCodec } from '../transport/entry-codec.js';
 import { acceptedAt } from '../transport/entry-origin.js';
 import type { OriginPosition } from '../protocol/serial.js';
@@ -338,10 +339,12 @@ export class ChannelLog {
   /**
    * REST history: entries of one kind within [start, end], in `direction`, at most
    * `limit`, after the cursor (messages: creates; the versions that change them are not
-   * listed, versions.ts). Returns the page and whether more match.
+   * listed, versions.ts), and no more bytes than HISTORY_PAGE_MAX_BYTES (at least one
+   * entry). Returns the page and whether more match.
    */
   query(q: HistoryQuery): { items: LogEntry[]; more: boolean } {
     const picked: number[] = [];
+    let bytes = 0;
     const fwd = q.direction === 'forwards';
     const kind = q.kind === 'message' ? MESSAGE : PRESENCE;
     const lo = this.head;
@@ -370,11 +373,13 @@ export class ChannelLog {
         break;
       }
       if (this.where[i * SLOT + KIND] !== kind) continue;
-      if (picked.length === q.limit) {
+      const length = this.where[i * SLOT + LENGTH]!;
+      if (picked.length === q.limit || (picked.length > 0 && bytes + length > HISTORY_PAGE_MAX_BYTES)) {
         more = true;
         break;
       }
       picked.push(i);
+      bytes += length;
     }
     if (fwd) return { items: this.decodeSlots(picked), more };
     return { items: this.decodeSlots(picked.reverse()).reverse(), more };

@@ -10,7 +10,8 @@ import type { ChannelRouter } from './router.js';
 /**
  * The messages a rewind asks for, up to the attach point (`here`), oldest first, read from
  * the master's history. Truncated (90004 on the ATTACHED) only where it asked for more than
- * a rewind gives (MAX_REWIND) and there were more: fewer than asked is no error.
+ * a rewind gives (MAX_REWIND), or more than a history page's bytes hold, and there were
+ * more: fewer than asked is no error.
  */
 export async function readRewind(
   router: ChannelRouter,
@@ -49,5 +50,7 @@ export async function readRewind(
     },
   );
   if (!body || body.kind !== 'entries') return { entries: [], truncated: false };
-  return { entries: [...body.entries].reverse(), truncated: wanted > MAX_REWIND && body.more };
+  // Cut short where more were wanted than a rewind gives, or by the page's bytes (HISTORY_PAGE_MAX_BYTES).
+  const truncated = body.more && (wanted > MAX_REWIND || body.entries.length < limit);
+  return { entries: [...body.entries].reverse(), truncated };
 }

@@ -33,6 +33,12 @@ export const MAX_DEDUP_BYTES_PER_CHANNEL = 48 * 1024 * 1024;
 /** History queries (REST). */
 export const HISTORY_DEFAULT_LIMIT = 100;
 export const HISTORY_MAX_LIMIT = 1000;
+/**
+ * Bytes of entries a history page holds at most (at least one entry); a page cut short has
+ * a `next` link. Without it a page of 1,000 messages of 64 KiB was built whole for each
+ * request, and held until a client that did not read it went away.
+ */
+export const HISTORY_PAGE_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Realtime: how long an attach or publish waits for the channel master. */
 export const CHANNEL_REQUEST_TIMEOUT_MS = 10_000; // ably-js realtimeRequestTimeout is 10 s

@@ -73,6 +73,10 @@ export class Gateway {
       }
     });
     this.http.keepAliveTimeout = 65_000;
+    // A REST socket on which nothing moves this long is closed: a client that does not read
+    // its response (a history page, up to HISTORY_PAGE_MAX_BYTES) held it in memory until it
+    // went away. A WebSocket's socket is not timed (ws sets no timeout on upgrade).
+    this.http.timeout = 70_000;
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,

@@ -203,6 +203,44 @@ describe('slow consumers', () => {
   });
 });
 
+describe('a resume whose backlog is more than a reader that stopped can hold', () => {
+  let big: TestDeployment;
+  beforeAll(async () => {
+    big = await startDeployment({
+      regions: [{ name: 'r1', nodes: 1 }],
+      // Slow consumer past 1 MiB however it reads (four times this); room for the backlog.
+      limits: { maxConnectionBufferBytes: 256 * 1024 },
+      retention: { maxMessagesPerChannel: 1000 },
+    });
+  });
+  afterAll(async () => {
+    await big?.stop();
+  });
+
+  // A review's reproduction: 8 such readers took a node from 215 MB to 1.76 GB in a
+  // second; the backlog went out in one call, and the limit was checked only before it,
+  // so the node held it all until the next heartbeat's check, seconds later.
+  it('drops the reader as a slow consumer while the backlog is going out, not at the next send', async () => {
+    const p = big.port('r1-n1');
+    const first = await RawClient.connect(p);
+    await first.next((m) => m.action === Action.CONNECTED);
+    first.send({ action: Action.ATTACH, channel: 'backlog' });
+    const from = (await first.next((m) => m.action === Action.ATTACHED)).channelSerial!;
+    first.close();
+    const ch = rest(p).channels.get('backlog');
+    const data = 'x'.repeat(60_000);
+    // 300 messages of 60 KB: 18 MB, more than loopback's socket buffers take.
+    for (let i = 0; i < 30; i++) await Promise.all(Array.from({ length: 10 }, () => ch.publish('big', data)));
+    const reader = await RawClient.connect(p);
+    await reader.next((m) => m.action === Action.CONNECTED);
+    reader.ws.pause(); // reads nothing from now on
+    reader.send({ action: Action.ATTACH, channel: 'backlog', channelSerial: from });
+    // A heartbeat would find it 7.5 s after the last send; within 5 s, only the delivery's own check.
+    await waitFor(async () => (await big.health('r1-n1')).counters.slowConsumers === 1, { what: 'the reader dropped as a slow consumer', timeoutMs: 5000 });
+    reader.close();
+  });
+});
+
 describe('history retention by bytes', () => {
   let small: TestDeployment;
   beforeAll(async () => {

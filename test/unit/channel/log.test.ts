@@ -225,6 +225,26 @@ describe('ChannelLog', () => {
   });
 
   describe('query', () => {
+    // A page of 1,000 messages of 64 KiB was built whole for each request (64 MB), and held
+    // until a client that did not read it went away.
+    it('cuts a page at HISTORY_PAGE_MAX_BYTES, at least one entry, with more to follow', () => {
+      const log = new ChannelLog();
+      const data = 'x'.repeat(1024 * 1024);
+      for (let i = 1; i <= 20; i++) {
+        const e = entry(i, i * 1000) as LogEntry & { kind: 'message' };
+        log.append({ ...e, message: { ...e.message, data } });
+      }
+      // About 1 MiB an entry: seven fit in 8 MiB with their fields, not eight.
+      expect(query(log, { limit: 1000 })).toEqual({ serials: [1, 2, 3, 4, 5, 6, 7], more: true });
+      expect(query(log, { limit: 1000, cursor: 7 })).toEqual({ serials: [8, 9, 10, 11, 12, 13, 14], more: true });
+      expect(query(log, { limit: 1000, cursor: 14 })).toEqual({ serials: [15, 16, 17, 18, 19, 20], more: false });
+      expect(query(log, { direction: 'backwards', limit: 1000 })).toEqual({ serials: [20, 19, 18, 17, 16, 15, 14], more: true });
+      expect(query(log, { limit: 3 })).toEqual({ serials: [1, 2, 3], more: true });
+      const huge = new ChannelLog();
+      huge.append({ ...(entry(1, 1000) as LogEntry & { kind: 'message' }), message: { id: 'm1', timestamp: 1000, data: 'x'.repeat(9 * 1024 * 1024) } });
+      expect(query(huge, {})).toEqual({ serials: [1], more: false });
+    });
+
     it('pages forwards from the oldest', () => {
       const log = logOf(5);
       expect(query(log, { limit: 2 })).toEqual({ serials: [1, 2], more: true });
