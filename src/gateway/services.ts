@@ -9,7 +9,7 @@ import type { HistoryQuery } from '../channel/log.js';
 import type { Limits } from '../config/topology.js';
 import type { Logger } from '../log.js';
 import type { Message, PresenceMessage } from '../protocol/message.js';
-import type { ChannelStatus } from '../transport/messages.js';
+import type { ChannelNamesQuery, ChannelStatus } from '../transport/messages.js';
 import type { Hub } from '../node/hub.js';
 import type { RegionOccupancy } from '../node/region-queries.js';
 
@@ -63,8 +63,8 @@ export interface GatewayServices {
   useNonce(key: string, until: number): Promise<boolean>;
   /** Applies token revocations here, and sends them on to the region's nodes and the other regions (revocation-sync.ts). */
   revoke(revocations: Revocation[]): void;
-  /** The names of an app's channels mastered in the region (GET /channels). */
-  channels(appId: string): Promise<string[]>;
+  /** A page of the names of an app's channels mastered in the region (GET /channels): sorted, and whether there are more after the last. */
+  channels(q: ChannelNamesQuery): Promise<{ names: string[]; more: boolean }>;
   /** How many revocations of this key are held (the cap of revoke-request.ts). */
   revocationsHeld(keyName: string): number;
   /** The wall clock: message timestamps, when a connection's state expires, token lifetimes. */

@@ -621,6 +621,22 @@ export interface ReplayLocalRequest {
 /** `all`: every channel mastered there, not only those with interest here or elsewhere. */
 export interface InterestListRequest {
   all: boolean;
+  /**
+   * Set (GET /channels): only the names of one app's channels mastered here, answered as
+   * ChannelNames. A build before it answers the whole InterestList, which the asker filters.
+   */
+  names?: ChannelNamesQuery | undefined;
+}
+
+export interface ChannelNamesQuery {
+  appId: string;
+  prefix: string;
+  /** names after this one only */
+  after?:
+    | string
+    | undefined;
+  /** the first this many, by name */
+  limit: number;
 }
 
 export interface VectorRangeRequest {
@@ -899,7 +915,13 @@ export interface Reply {
     | { $case: "interest"; interest: InterestList }
     | { $case: "vector"; vector: VectorEntries }
     | { $case: "subAudit"; subAudit: SubAuditReply }
+    | { $case: "channelNames"; channelNames: ChannelNames }
     | undefined;
+}
+
+/** Names of channels (not keys), sorted. */
+export interface ChannelNames {
+  names: string[];
 }
 
 export interface Broadcast {
@@ -5206,13 +5228,16 @@ export const ReplayLocalRequest: MessageFns<ReplayLocalRequest> = {
 };
 
 function createBaseInterestListRequest(): InterestListRequest {
-  return { all: false };
+  return { all: false, names: undefined };
 }
 
 export const InterestListRequest: MessageFns<InterestListRequest> = {
   encode(message: InterestListRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.all !== false) {
       writer.uint32(8).bool(message.all);
+    }
+    if (message.names !== undefined) {
+      ChannelNamesQuery.encode(message.names, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -5236,6 +5261,93 @@ export const InterestListRequest: MessageFns<InterestListRequest> = {
             }
 
             message.all = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.names = ChannelNamesQuery.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseChannelNamesQuery(): ChannelNamesQuery {
+  return { appId: "", prefix: "", after: undefined, limit: 0 };
+}
+
+export const ChannelNamesQuery: MessageFns<ChannelNamesQuery> = {
+  encode(message: ChannelNamesQuery, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.prefix !== "") {
+      writer.uint32(18).string(message.prefix);
+    }
+    if (message.after !== undefined) {
+      writer.uint32(26).string(message.after);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelNamesQuery {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelNamesQuery();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.prefix = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.after = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.uint32();
             continue;
           }
         }
@@ -7534,6 +7646,9 @@ export const Reply: MessageFns<Reply> = {
       case "subAudit":
         SubAuditReply.encode(message.body.subAudit, writer.uint32(154).fork()).join();
         break;
+      case "channelNames":
+        ChannelNames.encode(message.body.channelNames, writer.uint32(162).fork()).join();
+        break;
     }
     return writer;
   },
@@ -7701,6 +7816,60 @@ export const Reply: MessageFns<Reply> = {
             }
 
             message.body = { $case: "subAudit", subAudit: SubAuditReply.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.body = { $case: "channelNames", channelNames: ChannelNames.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseChannelNames(): ChannelNames {
+  return { names: [] };
+}
+
+export const ChannelNames: MessageFns<ChannelNames> = {
+  encode(message: ChannelNames, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.names) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelNames {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelNames();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.names.push(reader.string());
             continue;
           }
         }

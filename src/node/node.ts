@@ -38,6 +38,7 @@ import { auditOverRpc, Hub } from './hub.js';
 import { StatsRecorder } from './stats.js';
 import { masterQueries } from './master-queries.js';
 import { regionQueries } from './region-queries.js';
+import { interestListAnswer } from './channel-names.js';
 import { NodeMetrics } from './metrics.js';
 import { GatewayCounts } from './gateway-metrics.js';
 
@@ -507,7 +508,7 @@ export class AblyNode {
         onRegionNews(msg, this.registry, this.occupancy.board, (w) => this.toGlobalmaster(w), this.log);
         return;
       case 'interestList':
-        this.rpc.reply(from, msg.rid, { kind: 'interest', mastered: this.registry.interestList(msg.all) });
+        this.rpc.reply(from, msg.rid, interestListAnswer(this.registry, msg));
         return;
       case 'subAudit':
         this.rpc.reply(from, msg.rid, auditSubscriptions(this.registry, from, msg));
@@ -539,11 +540,9 @@ export class AblyNode {
       case 'nonce':
         this.rpc.reply(from, msg.rid, this.auth.nonces.answer(msg));
         return;
-      default: {
+      default:
         // A reply that cannot be sent (it does not encode) is logged; the asker times out.
-        const unsent = (err: unknown) => this.log.error({ err, from, type: msg.type }, 'channel request not answered');
-        this.registry.handle(from, msg).then((body) => this.rpc.reply(from, msg.rid, body)).catch(unsent);
-      }
+        this.registry.handle(from, msg).then((body) => this.rpc.reply(from, msg.rid, body)).catch((err: unknown) => this.log.error({ err, from, type: msg.type }, 'channel request not answered'));
     }
   }
 

@@ -5,8 +5,9 @@
  * later) would otherwise hold every such answer up for the whole channel request timeout
  * (10 s).
  */
-import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
-import type { NodeId, Occupancy, ReplyBody } from '../transport/messages.js';
+import type { ChannelKey } from '../channel/entry.js';
+import type { ChannelNamesQuery, NodeId, Occupancy, ReplyBody } from '../transport/messages.js';
+import { mergeNames } from './channel-names.js';
 import { addUp } from '../channel/occupancy.js';
 import type { GatewayServices } from '../gateway/services.js';
 import type { RequestBody, Rpc } from '../transport/rpc.js';
@@ -29,17 +30,9 @@ export async function regionOccupancy(rpc: Rpc, members: readonly NodeId[], chan
   return { ...addUp(answers), nodes: { asked: members.length, answered: answers.length } };
 }
 
-/** The names of an app's channels mastered anywhere in the region: every member's masters (those that answer in time). */
-export async function regionChannels(rpc: Rpc, members: readonly NodeId[], appId: string): Promise<string[]> {
-  const names = new Set<string>();
-  for (const r of await askEvery(rpc, members, { type: 'interestList', all: true })) {
-    if (r?.kind !== 'interest') continue;
-    for (const m of r.mastered) {
-      const k = splitChannelKey(m.channel);
-      if (k.appId === appId) names.add(k.name);
-    }
-  }
-  return [...names];
+/** A page of the names of an app's channels mastered anywhere in the region (of the members that answer in time; channel-names.ts). */
+export async function regionChannels(rpc: Rpc, members: readonly NodeId[], q: ChannelNamesQuery): Promise<{ names: string[]; more: boolean }> {
+  return mergeNames(await askEvery(rpc, members, { type: 'interestList', all: true, names: q }), q);
 }
 
 /** Statistics of an app across the region: every member's minutes, added up; `complete` where every member answered. */
@@ -57,7 +50,7 @@ export async function regionStats(rpc: Rpc, members: readonly NodeId[], appId: s
 export function regionQueries(rpc: Rpc, members: () => readonly NodeId[]): Pick<GatewayServices, 'stats' | 'channels' | 'occupancy'> {
   return {
     stats: (appId, start, end) => regionStats(rpc, members(), appId, start, end),
-    channels: (appId) => regionChannels(rpc, members(), appId),
+    channels: (q) => regionChannels(rpc, members(), q),
     occupancy: (channel) => regionOccupancy(rpc, members(), channel),
   };
 }

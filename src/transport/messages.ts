@@ -310,6 +310,16 @@ export interface InterestListRequest {
   type: 'interestList';
   rid: number;
   all: boolean;
+  /** GET /channels: only the names of one app's channels, answered as `channelNames` (an older build answers `interest`, all of them). */
+  names?: ChannelNamesQuery;
+}
+
+/** Names of an app's channels mastered on a node: with `prefix`, after `after`, the first `limit` by name. */
+export interface ChannelNamesQuery {
+  appId: string;
+  prefix: string;
+  after?: string;
+  limit: number;
 }
 
 /**
@@ -448,6 +458,8 @@ export type ReplyBody =
   /** This region's own messages (replay): from `startSeq`, `gap` when history did not reach back. */
   | { kind: 'local'; epoch: string; startSeq: number; gap: boolean; entries: ForwardedEntries; members?: PresenceMessage[] }
   | { kind: 'interest'; mastered: MasteredChannel[] }
+  /** Channel names (not keys), sorted: the answer to an interestList with `names`. */
+  | { kind: 'channelNames'; names: string[] }
   /** Whether the audit's digest matched; if not, the channels the asking node is subscribed to here. */
   | { kind: 'subAudit'; match: boolean; channels: ChannelKey[] }
   /** `gap`: an origin whose part cannot be supplied; `lost`: a point the resume crosses where another region's messages were lost. */

@@ -4,7 +4,7 @@
  * data converts in `node-codec-data.ts`.
  */
 import * as pb from '../gen/node.pb.js';
-import type { NodeRequest } from './messages.js';
+import type { ChannelNamesQuery, NodeRequest } from './messages.js';
 import {
   batchFromPb,
   batchToPb,
@@ -99,7 +99,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
     case 'replayLocal':
       return { rid: r.rid, body: { $case: 'replayLocal', replayLocal: { channel: r.channel, epoch: r.epoch, afterSeq: r.afterSeq, since: r.since, withMembers: r.withMembers ?? false } } };
     case 'interestList':
-      return { rid: r.rid, body: { $case: 'interestList', interestList: { all: r.all } } };
+      return { rid: r.rid, body: { $case: 'interestList', interestList: { all: r.all, ...(r.names ? { names: r.names } : {}) } } };
     case 'subAudit':
       return { rid: r.rid, body: { $case: 'subAudit', subAudit: { count: r.count, xor: r.xor, sum: r.sum } } };
     case 'vectorRange':
@@ -226,7 +226,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         ...(b.replayLocal.withMembers ? { withMembers: true } : {}),
       };
     case 'interestList':
-      return { type: 'interestList', rid, all: b.interestList.all };
+      return { type: 'interestList', rid, all: b.interestList.all, ...(b.interestList.names ? { names: namesQueryFromPb(b.interestList.names) } : {}) };
     case 'subAudit':
       return { type: 'subAudit', rid, count: b.subAudit.count, xor: b.subAudit.xor, sum: b.subAudit.sum };
     case 'vectorRange':
@@ -261,4 +261,8 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
     case 'status':
       return { type: 'status', rid, channel: b.status.channel };
   }
+}
+
+function namesQueryFromPb(q: pb.ChannelNamesQuery): ChannelNamesQuery {
+  return { appId: q.appId, prefix: q.prefix, limit: q.limit, ...(q.after !== undefined ? { after: q.after } : {}) };
 }

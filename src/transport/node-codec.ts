@@ -123,6 +123,8 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
       return { rid, body: { $case: 'vector', vector: { entries: r.entries.map(entryToPb), gap: r.gap ?? undefined, ...(r.lost ? { lost: errorToPb(r.lost) } : {}) } } };
     case 'subAudit':
       return { rid, body: { $case: 'subAudit', subAudit: { match: r.match, channels: r.channels } } };
+    case 'channelNames':
+      return { rid, body: { $case: 'channelNames', channelNames: { names: r.names } } };
     case 'published':
       return { rid, body: { $case: 'published', published: { serials: r.serials, epoch: r.epoch } } };
     case 'entries':
@@ -222,6 +224,8 @@ function replyFromPb(p: pb.Reply): ReplyBody {
       };
     case 'subAudit':
       return { kind: 'subAudit', match: b.subAudit.match, channels: b.subAudit.channels };
+    case 'channelNames':
+      return { kind: 'channelNames', names: b.channelNames.names };
     case 'published':
       return { kind: 'published', serials: b.published.serials, epoch: b.published.epoch };
     case 'entries':

@@ -259,6 +259,35 @@ describe('channel status, batch publish, idempotency and stats', () => {
     expect(bad.errorCode).toBe(40003);
   });
 
+  // Each node lists a page of the app's channels (the first limit + 1 after the cursor);
+  // before, every node sent every channel of every app for each request.
+  it('pages GET /channels over channels mastered on both nodes: every one once and in order, and a key that sees one finds it', async () => {
+    const r = rest(port);
+    const names = Array.from({ length: 24 }, (_, i) => `walk-${String(i).padStart(2, '0')}`);
+    await Promise.all([...names, 'open'].map((ch) => r.channels.get(ch).publish('x', 'here')));
+    const seen: string[] = [];
+    type Page = { items: unknown[]; hasNext(): boolean; next(): Promise<Page | null> };
+    let page: Page = await r.request('get', '/channels', 3, { prefix: 'walk-', by: 'id', limit: 5 }, null);
+    for (let i = 0; i < 10; i++) {
+      seen.push(...(page.items as string[]));
+      if (!page.hasNext()) break;
+      page = (await page.next())!;
+    }
+    expect(seen).toEqual(names);
+    // Masters on both nodes: the pages merged what each node gave.
+    const masters = new Set(await Promise.all(names.map(async (n) => (await r.request('get', `/channels/${n}`, 3, {}, null)).items[0].master)));
+    expect(masters.size).toBe(2);
+    // A key that may see only `open`: pages without it are empty, with a next link, up to it.
+    const found: string[] = [];
+    let p: Page = await rest(port, { key: PUB_ONLY_KEY }).request('get', '/channels', 3, { by: 'id', limit: 3 }, null);
+    for (let i = 0; i < 50; i++) {
+      found.push(...(p.items as string[]));
+      if (!p.hasNext()) break;
+      p = (await p.next())!;
+    }
+    expect(found).toEqual(['open']);
+  });
+
   it('pages presence members by key: a member leaving between pages makes the next page skip no one still there', async () => {
     const c = realtime(port);
     try {

@@ -441,6 +441,15 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       const msg: NodeMessage = { type: 'subAudit', rid: 12, ...digest };
       expect(roundTrip(msg)).toStrictEqual(msg);
     });
+
+    it('round-trips interestList, for the audit and for a page of channel names', () => {
+      const audit: NodeMessage = { type: 'interestList', rid: 15, all: true };
+      expect(roundTrip(audit)).toStrictEqual(audit);
+      const first: NodeMessage = { type: 'interestList', rid: 16, all: true, names: { appId: 'app', prefix: '', limit: 101 } };
+      expect(roundTrip(first)).toStrictEqual(first);
+      const next: NodeMessage = { type: 'interestList', rid: 17, all: true, names: { appId: 'app', prefix: 'ch-', after: 'ch-b', limit: 6 } };
+      expect(roundTrip(next)).toStrictEqual(next);
+    });
   });
 
   describe('replies', () => {
@@ -532,6 +541,8 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ['subAudit that differs', { kind: 'subAudit', match: false, channels: ['app:chat'] }],
       ['subAudit that differs with nothing subscribed', { kind: 'subAudit', match: false, channels: [] }],
       ['subAudit that matches', { kind: 'subAudit', match: true, channels: [] }],
+      ['channelNames', { kind: 'channelNames', names: ['ch-a', 'ch-b'] }],
+      ['no channelNames', { kind: 'channelNames', names: [] }],
       ['ingested', { kind: 'ingested', seq: 12, replayAfter: null }],
       ['ingested, wanting a replay', { kind: 'ingested', seq: 12, replayAfter: 9 }],
       ['ingested, wanting a start', { kind: 'ingested', seq: 0, replayAfter: null, startSince: 1_796_000_000_123 }],
