@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SUMMARY_CLIENTS, MAX_SUMMARY_LISTED, MAX_SUMMARY_LISTED_CHARS, summarize } from '../../../src/channel/summary.js';
+import { MAX_SUMMARY_CLIENTS, MAX_SUMMARY_LISTED, MAX_SUMMARY_LISTED_CHARS, summarize, SummaryFold } from '../../../src/channel/summary.js';
 import { MessageAction, type Message } from '../../../src/protocol/message.js';
 
 let n = 0;
@@ -26,6 +26,22 @@ function shuffled<T>(xs: readonly T[], seed: number): T[] {
   }
   return out;
 }
+
+describe('a fold summarized after each annotation', () => {
+  // The sorted clients are kept, and a new client put in its place (re-sorting them all at
+  // each new one took 8 ms at 33,000): each summary lists the first clients in order.
+  it('lists the first clients by clientId after each new one, whatever order they came in', () => {
+    const fold = new SummaryFold();
+    const ids = shuffled(Array.from({ length: 300 }, (_, i) => `c${String(i).padStart(3, '0')}`), 7);
+    const had: string[] = [];
+    for (const id of ids) {
+      fold.add(a('f:flag.v1', id));
+      had.push(id);
+      const want = [...had].sort().slice(0, MAX_SUMMARY_CLIENTS);
+      expect(fold.summary()['f:flag.v1']).toEqual({ total: had.length, clientIds: want, clipped: had.length > MAX_SUMMARY_CLIENTS });
+    }
+  });
+});
 
 describe('summarize', () => {
   it('total.v1 counts creates less deletes, never below 0, whoever sends them', () => {
