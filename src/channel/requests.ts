@@ -10,6 +10,7 @@ import type { ChannelRegistry } from './registry.js';
 import { sameDigest, type SubDigest } from './sub-digest.js';
 import type { ChannelKey } from './entry.js';
 import type { ChannelMaster } from './master.js';
+import { memoryBudget } from '../memory-budget.js';
 
 /**
  * A node's subscription audit: whether its digest matches the channels it is subscribed
@@ -77,6 +78,8 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           const why = `message ${behind.id} comes after a later message of its connection that this channel has published: refused, to keep that connection's order (it may or may not have been published before)`;
           return { kind: 'error', error: AblyError.of('channelFailed', why).toInfo() };
         }
+        // Before anything is kept: a node at its memory budget takes no more (memory-budget.ts).
+        if (memoryBudget.isFull()) return { kind: 'error', error: AblyError.of('rateLimited', memoryBudget.describe()).toInfo() };
         if (req.epoch !== undefined && req.epoch !== a.ok.epoch) {
           // Sent for an epoch whose state is gone: if it was ordered there, taken again here
           // it would reach subscribers twice (nothing here knows its id). The sender tells.

@@ -3,6 +3,7 @@
  * once it serves: `{"ready":true,"region":…,"node":…,"url":…,"pid":…}`.
  */
 import { findRegion, loadTopology, TopologyError, type NodeConfig } from '../config/topology.js';
+import { memoryBudget } from '../memory-budget.js';
 import { createLogger, dropLogs, type LogLevel } from '../log.js';
 import { AblyNode } from '../node/node.js';
 import { hostPort } from '../ports.js';
@@ -62,6 +63,8 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
   const linkVia = viaMap(o.linkVia);
   const meshVia = viaMap(o.meshVia);
   const natsVia = viaMap(o.natsVia);
+  // The process's memory, which its masters keep publishes under (memory-budget.ts).
+  memoryBudget.configure(topology.limits.maxNodeMemoryBytes);
   const n = new AblyNode({
     topology,
     region: region.name,

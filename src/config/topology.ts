@@ -122,6 +122,8 @@ const limitsSchema = z
     connectionStateTtlMs: z.number().int().min(1000).default(D.CONNECTION_STATE_TTL_MS),
     maxIdleIntervalMs: z.number().int().min(100).default(D.MAX_IDLE_INTERVAL_MS),
     maxConnectionBufferBytes: z.number().int().min(1024).default(D.MAX_CONNECTION_BUFFER_BYTES),
+    /** Memory a node may hold (heap in use and buffers) before its masters refuse publishes with 42910; 0: half the machine's. */
+    maxNodeMemoryBytes: z.number().int().min(0).default(0),
     /** Occupancy events that change no count from or to zero go at most this often (Ably: within 15 s). */
     occupancyIntervalMs: z.number().int().min(10).max(15_000).default(D.OCCUPANCY_INTERVAL_MS),
     /** A region tells the regions that watch a channel its counts again this often (absent: 20 intervals, at least 10 s); counts not heard for three go. */
