@@ -70,6 +70,7 @@ describe('validateTopology', () => {
       connectionStateTtlMs: D.CONNECTION_STATE_TTL_MS,
       maxIdleIntervalMs: D.MAX_IDLE_INTERVAL_MS,
       maxConnectionBufferBytes: D.MAX_CONNECTION_BUFFER_BYTES,
+      maxNodeMemoryBytes: 0,
       occupancyIntervalMs: D.OCCUPANCY_INTERVAL_MS,
       channelInactiveDelayMs: D.CHANNEL_INACTIVE_DELAY_MS,
     });
