@@ -9,7 +9,7 @@
  * before it goes live; one ahead skips what it has already seen. While a subscriber is
  * catching up (or waiting for its ATTACHED to be written), live entries queue for it.
  */
-import { HISTORY_PAGE_MAX_BYTES } from '../config/defaults.js';
+import { HISTORY_PAGE_MAX_BYTES, RESUME_MAX_BYTES } from '../config/defaults.js';
 import { AblyError, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log.js';
 import { nextSyncId, syncFrames } from '../protocol/frames.js';
@@ -188,7 +188,7 @@ export class ChannelClient {
       try {
         const { body } = await this.deps.router.call(
           this.key,
-          { type: 'range', channel: this.key, epoch: this.epoch, after: resume.serial, upto: here },
+          { type: 'range', channel: this.key, epoch: this.epoch, after: resume.serial, upto: here, maxBytes: RESUME_MAX_BYTES },
           this.deps.requestTimeoutMs,
         );
         if (this.epoch !== epoch) return this.restartedDuring(sub, rec);

@@ -209,6 +209,18 @@ export class ChannelLog {
     return this.decode(this.slot(after + 1), this.slot(hi) + 1);
   }
 
+  /** As range, or 'over' where the entries' bytes are more than `maxBytes` (counted before any is decoded). */
+  rangeWithin(after: number, upto = this.lastSerial, maxBytes = Infinity): LogEntry[] | null | 'over' {
+    if (maxBytes < Infinity && this.covers(after)) {
+      let bytes = 0;
+      for (let i = this.slot(after + 1), to = this.slot(Math.min(upto, this.lastSerial)); i <= to; i++) {
+        bytes += this.where[i * SLOT + LENGTH]!;
+        if (bytes > maxBytes) return 'over';
+      }
+    }
+    return this.range(after, upto);
+  }
+
   /**
    * The LogEntryList of the entries with serial in (after, upto], all retained: the bytes
    * as held (a view of them, when they are in one buffer; held bytes are never changed).

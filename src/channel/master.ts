@@ -480,9 +480,11 @@ export class ChannelMaster {
     if (this.deps.toRegions && !this.stopped) void this.enqueue([]).catch(() => undefined);
   }
 
-  /** Entries in (after, upto] of this epoch, never beyond what was broadcast; null if expired. */
-  range(after: number, upto: number): LogEntry[] | null {
-    return this.state.range(after, Math.min(upto, this.published.serial));
+  /** Entries in (after, upto] of this epoch, never beyond what was broadcast; null if expired, 'over' if more than `maxBytes`. */
+  range(after: number, upto: number): LogEntry[] | null;
+  range(after: number, upto: number, maxBytes: number): LogEntry[] | null | 'over';
+  range(after: number, upto: number, maxBytes = Infinity): LogEntry[] | null | 'over' {
+    return this.state.range(after, Math.min(upto, this.published.serial), maxBytes);
   }
 
   /** Where subscribers were told of lost messages in (after, upto], never beyond what was broadcast. */

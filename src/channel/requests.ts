@@ -23,6 +23,11 @@ export function auditSubscriptions(reg: ChannelRegistry, from: NodeId, theirs: S
   return { kind: 'subAudit', match: false, channels };
 }
 
+/** A client's resume whose backlog is more than a resume gives (RESUME_MAX_BYTES): it attaches afresh, told of the loss, and may read the rest from history. */
+export function resumeTooLarge(maxBytes: number): AblyError {
+  return AblyError.of('channelMessagesExpired', `what was missed is more than a resume gives (${Math.round(maxBytes / 1048576)} MiB): read it from history`);
+}
+
 /** A read up to a position the replica has broadcast and this master has not yet published (ChannelMaster.publishedTo). */
 function notPublishedYet(serial: number): ReplyBody {
   return { kind: 'retry', reason: `serial ${serial} is held here but not yet published (its replication has not been answered)` };
@@ -154,10 +159,11 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         return await atMaster(reg, master, async () => {
           // The asking node may have had the batch from the replica before this master heard back.
           if (!(await master.publishedTo({ epoch: req.epoch, serial: req.upto }))) return notPublishedYet(req.upto);
-          const entries = master.range(req.after, req.upto);
+          const entries = master.range(req.after, req.upto, req.maxBytes ?? Infinity);
           if (!entries) {
             return { kind: 'error', error: AblyError.of('channelMessagesExpired', `serial ${req.after} is older than the retained history`).toInfo() };
           }
+          if (entries === 'over') return { kind: 'error', error: resumeTooLarge(req.maxBytes!).toInfo() };
           const gaps = master.gapsWithin(req.after, req.upto);
           return { kind: 'entries', entries, more: false, ...(gaps.length ? { gaps } : {}) };
         });

@@ -566,8 +566,10 @@ export class ChannelState {
     return this.log.covers(after);
   }
 
-  range(after: number, upto?: number): LogEntry[] | null {
-    return this.log.range(after, upto);
+  range(after: number, upto?: number): LogEntry[] | null;
+  range(after: number, upto: number | undefined, maxBytes: number): LogEntry[] | null | 'over';
+  range(after: number, upto?: number, maxBytes = Infinity): LogEntry[] | null | 'over' {
+    return this.log.rangeWithin(after, upto, maxBytes);
   }
 
   /** History (messages as they stand, with their summaries: message-views.ts), or one message by its serial. */

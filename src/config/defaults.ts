@@ -39,6 +39,13 @@ export const HISTORY_MAX_LIMIT = 1000;
  * request, and held until a client that did not read it went away.
  */
 export const HISTORY_PAGE_MAX_BYTES = 8 * 1024 * 1024;
+/**
+ * Bytes of entries a client's resume of a channel is given at most: past it the channel
+ * attaches afresh, told of the loss (90003), and what was missed is read from history.
+ * Without it a resume's backlog went out whole (a review: 8 readers that did not read,
+ * 60 MB each, took a node from 215 MB to 1.76 GB).
+ */
+export const RESUME_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Realtime: how long an attach or publish waits for the channel master. */
 export const CHANNEL_REQUEST_TIMEOUT_MS = 10_000; // ably-js realtimeRequestTimeout is 10 s

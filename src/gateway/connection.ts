@@ -28,7 +28,7 @@ import { Attachment, permittedModes, type AttachmentOwner } from './attachment.j
 import { ConnectionPresence } from './connection-presence.js';
 import { authorizePublish, buildMessages, buildPresence } from './publish.js';
 import type { GatewayServices } from './services.js';
-import { overHardLimit, ReaderProgress, writeFrame } from './socket-writes.js';
+import { ReaderProgress, writeFrame } from './socket-writes.js';
 import { RateLimiter } from '../rate.js';
 
 export interface ConnectionParams {
@@ -173,11 +173,7 @@ export class Connection implements AttachmentOwner {
       return;
     }
     // Corked for the turn; a shared frame's bytes go straight to the socket (socket-writes.ts).
-    // Checked after each frame too: a resume's backlog of tens of MB went out in one call.
-    for (const f of frames) {
-      writeFrame(ws, f);
-      if (frames.length > 1 && overHardLimit(ws.bufferedAmount, limit)) return this.slowConsumer();
-    }
+    for (const f of frames) writeFrame(ws, f);
     this.lastSent = this.services.monotonic();
   }
 

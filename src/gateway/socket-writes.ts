@@ -29,11 +29,6 @@ function senderIdle(ws: WebSocket): boolean {
   return !!sender && sender._state === 0 && (sender._queue?.length ?? 0) === 0;
 }
 
-/** Past four times the limit a client is a slow consumer however it reads; checked after each frame of a delivery too. */
-export function overHardLimit(buffered: number, limit: number): boolean {
-  return buffered > 4 * limit;
-}
-
 /**
  * Tells a reader that stopped from one that is behind: a connection whose outbound
  * buffer is over the limit has stopped reading if nothing of it reached the kernel since
@@ -48,7 +43,7 @@ export class ReaderProgress {
   constructor(private readonly ws: WebSocket) {}
 
   stopped(buffered: number, limit: number): boolean {
-    if (overHardLimit(buffered, limit)) return true;
+    if (buffered > 4 * limit) return true;
     const sock = socketOf(this.ws);
     if (!sock) return true;
     // bytesWritten counts what is still queued too; without it, what the kernel took.

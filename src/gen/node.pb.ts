@@ -421,6 +421,8 @@ export interface RangeRequest {
   epoch: string;
   after: number;
   upto: number;
+  /** A client's resume: more bytes of entries than this are refused (90003), not sent. */
+  maxBytes?: number | undefined;
 }
 
 export interface HistoryRequest {
@@ -3790,7 +3792,7 @@ export const PublishRequest: MessageFns<PublishRequest> = {
 };
 
 function createBaseRangeRequest(): RangeRequest {
-  return { channel: "", epoch: "", after: 0, upto: 0 };
+  return { channel: "", epoch: "", after: 0, upto: 0, maxBytes: undefined };
 }
 
 export const RangeRequest: MessageFns<RangeRequest> = {
@@ -3806,6 +3808,9 @@ export const RangeRequest: MessageFns<RangeRequest> = {
     }
     if (message.upto !== 0) {
       writer.uint32(32).uint64(message.upto);
+    }
+    if (message.maxBytes !== undefined) {
+      writer.uint32(40).uint64(message.maxBytes);
     }
     return writer;
   },
@@ -3853,6 +3858,14 @@ export const RangeRequest: MessageFns<RangeRequest> = {
             }
 
             message.upto = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxBytes = longToNumber(reader.uint64());
             continue;
           }
         }

@@ -106,6 +106,8 @@ export interface RangeRequest {
   epoch: string;
   after: number;
   upto: number;
+  /** A client's resume: more bytes than this are refused (90003), not sent. */
+  maxBytes?: number;
 }
 export interface HistoryRequest {
   type: 'history';

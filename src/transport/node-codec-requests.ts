@@ -48,7 +48,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
         body: { $case: 'publish', publish: { channel: r.channel, messages: r.messages.map(messageToPb), after: r.after, epoch: r.epoch } },
       };
     case 'range':
-      return { rid: r.rid, body: { $case: 'range', range: { channel: r.channel, epoch: r.epoch, after: r.after, upto: r.upto } } };
+      return { rid: r.rid, body: { $case: 'range', range: { channel: r.channel, epoch: r.epoch, after: r.after, upto: r.upto, ...(r.maxBytes !== undefined ? { maxBytes: r.maxBytes } : {}) } } };
     case 'history':
       return { rid: r.rid, body: { $case: 'history', history: { channel: r.channel, query: queryToPb(r.query) } } };
     case 'replicate':
@@ -162,7 +162,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         ...(b.publish.epoch !== undefined ? { epoch: b.publish.epoch } : {}),
       };
     case 'range':
-      return { type: 'range', rid, channel: b.range.channel, epoch: b.range.epoch, after: b.range.after, upto: b.range.upto };
+      return { type: 'range', rid, channel: b.range.channel, epoch: b.range.epoch, after: b.range.after, upto: b.range.upto, ...(b.range.maxBytes !== undefined ? { maxBytes: b.range.maxBytes } : {}) };
     case 'history':
       return { type: 'history', rid, channel: b.history.channel, query: queryFromPb(b.history.query!) };
     case 'replicate':

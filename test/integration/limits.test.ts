@@ -3,7 +3,7 @@
  * keep up is dropped before it costs the node memory.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Action } from '../../src/protocol/actions.js';
+import { Action, Flag } from '../../src/protocol/actions.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { RawClient } from '../helpers/raw.js';
 import { closeAll, connected, realtime, rest } from '../helpers/sdk.js';
@@ -203,41 +203,65 @@ describe('slow consumers', () => {
   });
 });
 
-describe('a resume whose backlog is more than a reader that stopped can hold', () => {
+describe('a resume whose backlog is more than a resume gives', () => {
   let big: TestDeployment;
   beforeAll(async () => {
-    big = await startDeployment({
-      regions: [{ name: 'r1', nodes: 1 }],
-      // Slow consumer past 1 MiB however it reads (four times this); room for the backlog.
-      limits: { maxConnectionBufferBytes: 256 * 1024 },
-      retention: { maxMessagesPerChannel: 1000 },
-    });
+    big = await startDeployment({ regions: [{ name: 'r1', nodes: 1 }], retention: { maxMessagesPerChannel: 1000 } });
   });
   afterAll(async () => {
     await big?.stop();
   });
 
-  // A review's reproduction: 8 such readers took a node from 215 MB to 1.76 GB in a
-  // second; the backlog went out in one call, and the limit was checked only before it,
-  // so the node held it all until the next heartbeat's check, seconds later.
-  it('drops the reader as a slow consumer while the backlog is going out, not at the next send', async () => {
-    const p = big.port('r1-n1');
-    const first = await RawClient.connect(p);
+  /** A channel's serial before `count` messages of 60 KB are published on it. */
+  async function backlog(channel: string, count: number): Promise<string> {
+    const first = await RawClient.connect(big.port('r1-n1'));
     await first.next((m) => m.action === Action.CONNECTED);
-    first.send({ action: Action.ATTACH, channel: 'backlog' });
+    first.send({ action: Action.ATTACH, channel });
     const from = (await first.next((m) => m.action === Action.ATTACHED)).channelSerial!;
     first.close();
-    const ch = rest(p).channels.get('backlog');
+    const ch = rest(big.port('r1-n1')).channels.get(channel);
     const data = 'x'.repeat(60_000);
-    // 300 messages of 60 KB: 18 MB, more than loopback's socket buffers take.
-    for (let i = 0; i < 30; i++) await Promise.all(Array.from({ length: 10 }, () => ch.publish('big', data)));
-    const reader = await RawClient.connect(p);
-    await reader.next((m) => m.action === Action.CONNECTED);
-    reader.ws.pause(); // reads nothing from now on
-    reader.send({ action: Action.ATTACH, channel: 'backlog', channelSerial: from });
-    // A heartbeat would find it 7.5 s after the last send; within 5 s, only the delivery's own check.
-    await waitFor(async () => (await big.health('r1-n1')).counters.slowConsumers === 1, { what: 'the reader dropped as a slow consumer', timeoutMs: 5000 });
-    reader.close();
+    for (let i = 0; i < count / 10; i++) await Promise.all(Array.from({ length: 10 }, () => ch.publish('big', data)));
+    return from;
+  }
+
+  // A review's reproduction: 8 readers that did not read, each resuming 60 MB, took a node
+  // from 215 MB to 1.76 GB in a second: a resume's backlog went out whole. (Dropping the
+  // reader as a slow consumer after each frame, tried first, dropped healthy readers of
+  // such a backlog again at every resume, the next review found.)
+  it('attaches afresh, told of the loss (90003), past RESUME_MAX_BYTES, and the reader goes on live', async () => {
+    const from = await backlog('backlog-big', 300); // 18 MB
+    const reader = await RawClient.connect(big.port('r1-n1'));
+    try {
+      await reader.next((m) => m.action === Action.CONNECTED);
+      reader.send({ action: Action.ATTACH, channel: 'backlog-big', channelSerial: from });
+      const attached = await reader.next((m) => m.action === Action.ATTACHED);
+      expect(attached.error).toMatchObject({ code: 90003 });
+      expect(attached.error!.message).toMatch(/more than a resume gives \(16 MiB\)/);
+      expect((attached.flags ?? 0) & Flag.RESUMED).toBe(0);
+      await rest(big.port('r1-n1')).channels.get('backlog-big').publish('live', 'after');
+      const live = await reader.next((m) => m.action === Action.MESSAGE);
+      expect(live.messages?.map((m) => m.data)).toEqual(['after']);
+      expect((await big.health('r1-n1')).counters.slowConsumers).toBe(0);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('resumes a backlog within it whole', async () => {
+    const from = await backlog('backlog-small', 50); // 3 MB
+    const reader = await RawClient.connect(big.port('r1-n1'));
+    try {
+      await reader.next((m) => m.action === Action.CONNECTED);
+      reader.send({ action: Action.ATTACH, channel: 'backlog-small', channelSerial: from });
+      const attached = await reader.next((m) => m.action === Action.ATTACHED);
+      expect(attached.error).toBeUndefined();
+      expect((attached.flags ?? 0) & Flag.RESUMED).toBe(Flag.RESUMED);
+      const count = () => reader.received.filter((m) => m.action === Action.MESSAGE).reduce((n, m) => n + (m.messages?.length ?? 0), 0);
+      await waitFor(() => count() === 50, { what: 'the 50 messages missed' });
+    } finally {
+      reader.close();
+    }
   });
 });
 
