@@ -5,7 +5,8 @@
  * accepts or takes from another region; and history as clients read it (each message as
  * it stands, with its latest summary).
  */
-import { isAnnotation, type Message } from '../protocol/message.js';
+import { isAnnotation, messageSize, type Message } from '../protocol/message.js';
+import { HISTORY_PAGE_MAX_BYTES } from '../config/defaults.js';
 import { formatMessageSerial } from '../protocol/message-serial.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { EntryHead } from '../transport/entry-codec.js';
@@ -113,7 +114,7 @@ export class MessageViews {
     if (s !== undefined && q.annotations) return this.annotations.list(s, { upto: q.untilSerial, limit: q.limit, ...(q.after !== undefined ? { after: q.after } : {}) });
     if (s !== undefined) return { items: this.summed(this.versions.lookup(s, q.versions === true, q.untilSerial), q.untilSerial), more: false };
     const p = page();
-    return q.kind === 'message' ? { items: this.summed(this.versions.page(p.items, q.untilSerial), q.untilSerial), more: p.more } : p;
+    return q.kind === 'message' ? withinPageBytes(this.summed(this.versions.page(p.items, q.untilSerial), q.untilSerial), p.more) : p;
   }
 
   /** Messages with their latest summaries, where they have any (up to log serial `upto`). */
@@ -124,4 +125,21 @@ export class MessageViews {
       return summary === undefined ? e : { ...e, message: { ...(e as MessageEntry).message, summary } };
     });
   }
+}
+
+/**
+ * A page cut where its messages as they stand pass HISTORY_PAGE_MAX_BYTES (at least one):
+ * the log cut it by its creates' bytes, but a message's latest version (up to
+ * maxMessageSize) and its summary can be far larger than its create (a review: 300
+ * creates of a few bytes, each updated to 60 KB, made one page of 18 MB).
+ */
+function withinPageBytes(items: LogEntry[], more: boolean): { items: LogEntry[]; more: boolean } {
+  let bytes = 0;
+  for (let i = 0; i < items.length; i++) {
+    const e = items[i]!;
+    if (e.kind !== 'message') continue;
+    bytes += messageSize(e.message) + (e.message.summary ? JSON.stringify(e.message.summary).length : 0);
+    if (bytes > HISTORY_PAGE_MAX_BYTES && i > 0) return { items: items.slice(0, i), more: true };
+  }
+  return { items, more };
 }

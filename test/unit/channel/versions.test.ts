@@ -73,6 +73,24 @@ describe('ChannelState with versions', () => {
     expect(st.query({ direction: 'forwards', limit: 1, kind: 'message', messageSerial: serial, versions: true }).items.map((e) => e.kind === 'message' && e.message.data)).toEqual(['Hello', ' World']);
   });
 
+  // A review's reproduction: the log cut a page by its creates' bytes, and each message's
+  // latest version was put in after; 300 creates of a few bytes updated to 60 KB made one
+  // page of 18 MB.
+  it('cuts a history page at HISTORY_PAGE_MAX_BYTES by the messages as they stand, not by their creates', () => {
+    const clock = new ManualClock();
+    const st = ChannelState.fresh('app:mutable:x', { ...settings, maxMessages: 1000, maxMessageSize: 70_000 }, clock.now(), 'ep');
+    const serials = st.accept(Array.from({ length: 300 }, (_, i) => msg(`m${i}`, 'tiny')), clock.now()).serials;
+    const big = 'x'.repeat(60_000);
+    for (const [i, serial] of serials.entries()) st.accept([{ id: `u:${i}:0`, timestamp: 1, serial, action: 1, data: big }], clock.now());
+    const page = st.query({ direction: 'forwards', limit: 1000, kind: 'message' });
+    // 8 MiB holds 139 messages of 60,000 bytes (and their ids).
+    expect(page.items).toHaveLength(139);
+    expect(page.more).toBe(true);
+    expect(page.items.every((e) => e.kind === 'message' && e.message.data === big)).toBe(true);
+    const next = st.query({ direction: 'forwards', limit: 1000, kind: 'message', cursor: page.items.at(-1)!.serial });
+    expect(next.items[0]!.kind === 'message' && next.items[0]!.message.id).toBe('m139');
+  });
+
   it('takes a publish whole or not at all: a change of a message it does not hold (40400) stores nothing of it', () => {
     const { clock, st, serial } = setup();
     const unknown = serial.replace('@eu:', '@us:');
