@@ -44,6 +44,26 @@ export const FILTER_WORK_BUDGET = 128 * 1024;
 /** What the filter being evaluated may still spend (set as each evaluation starts; evaluation is synchronous). */
 let left = 0;
 
+/**
+ * What a key of an object is charged, in characters: listing an object's keys costs about
+ * 90 ns a key (a dictionary of 5,000 keys, 0.46 ms), against well under one a character
+ * read.
+ */
+const KEY_COST = 16;
+/** Keys of objects of messages being judged, counted once a message (its headers are one object for every filter). */
+const keyCounts = new WeakMap<object, number>();
+
+/** How many keys `v` has: counted (and charged) once an object. */
+function keyCount(v: { [k: string]: Json }): number {
+  let n = keyCounts.get(v);
+  if (n === undefined) {
+    n = Object.keys(v).length;
+    keyCounts.set(v, n);
+    charge(n * KEY_COST);
+  }
+  return n;
+}
+
 /** Charges `n` to the filter being evaluated; past its budget, the message does not match. */
 function charge(n: number): void {
   left -= n;
@@ -162,10 +182,7 @@ function jsonLiteral(text: string, at: number): Json {
 function truthy(v: Json): boolean {
   if (v === null || v === false || v === '') return false;
   if (Array.isArray(v)) return v.length > 0;
-  if (typeof v === 'object') {
-    for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) return true;
-    return false;
-  }
+  if (typeof v === 'object') return keyCount(v) > 0;
   return true;
 }
 
@@ -201,8 +218,9 @@ function equal(a: Json, b: Json, depth = 0): boolean {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
     return a.every((x, i) => equal(x, b[i]!, depth + 1));
   }
+  if (keyCount(a) !== keyCount(b)) return false;
   const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
+  charge(ka.length * KEY_COST);
   return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && equal(a[k]!, b[k]!, depth + 1));
 }
 
@@ -235,10 +253,7 @@ const FUNCTIONS: Record<string, [number, number, (args: Json[]) => Json]> = {
   length: [1, 1, ([v]) => {
     need(v!, 'string', 'array', 'object');
     if (typeof v === 'string') return charge(v.length), codePoints(v);
-    if (Array.isArray(v)) return v.length;
-    const keys = Object.keys(v as object);
-    charge(keys.length);
-    return keys.length;
+    return Array.isArray(v) ? v.length : keyCount(v as { [k: string]: Json });
   }],
   to_number: [1, 1, ([v]) => (typeof v === 'number' ? v : typeof v === 'string' ? (charge(v.length), NUMBER.test(v) ? Number(v) : null) : null)],
   to_string: [1, 1, ([v]) => {
