@@ -11,6 +11,7 @@ import { sameDigest, type SubDigest } from './sub-digest.js';
 import type { ChannelKey } from './entry.js';
 import type { ChannelMaster } from './master.js';
 import { memoryBudget } from '../memory-budget.js';
+import { PresenceAction } from '../protocol/actions.js';
 
 /**
  * A node's subscription audit: whether its digest matches the channels it is subscribed
@@ -21,6 +22,11 @@ export function auditSubscriptions(reg: ChannelRegistry, from: NodeId, theirs: S
   const channels: ChannelKey[] = [];
   for (const [key, m] of reg.liveMasters()) if (m.subscribers.has(from)) channels.push(key);
   return { kind: 'subAudit', match: false, channels };
+}
+
+/** A master's answer to what would keep more at a node at its memory budget (42910, nonfatal). */
+function memoryFull(): ReplyBody {
+  return { kind: 'error', error: AblyError.of('rateLimited', memoryBudget.describe()).toInfo() };
 }
 
 /** A client's resume whose backlog is more than a resume gives (RESUME_MAX_BYTES): it attaches afresh, told of the loss, and may read the rest from history. */
@@ -75,16 +81,18 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         return { kind: 'ok' };
       }
       case 'publish': {
+        // A node at its memory budget takes nothing new (memory-budget.ts), and makes no
+        // channel for it; a publish it has all of already is answered as ever (a retry).
+        if (memoryBudget.isFull() && !reg.holding(req.channel)) return memoryFull();
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
+        if (memoryBudget.isFull() && !req.messages.every((m) => a.ok.hasOrdered(m.id, m.connectionId))) return memoryFull();
         // Before the wait for the publish ahead: that one may be refused for the same reason.
         const behind = a.ok.behindItsConnection(req.messages);
         if (behind) {
           const why = `message ${behind.id} comes after a later message of its connection that this channel has published: refused, to keep that connection's order (it may or may not have been published before)`;
           return { kind: 'error', error: AblyError.of('channelFailed', why).toInfo() };
         }
-        // Before anything is kept: a node at its memory budget takes no more (memory-budget.ts).
-        if (memoryBudget.isFull()) return { kind: 'error', error: AblyError.of('rateLimited', memoryBudget.describe()).toInfo() };
         if (req.epoch !== undefined && req.epoch !== a.ok.epoch) {
           // Sent for an epoch whose state is gone: if it was ordered there, taken again here
           // it would reach subscribers twice (nothing here knows its id). The sender tells.
@@ -106,6 +114,8 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         }
       }
       case 'presence': {
+        // Leaves are taken: they free what the members held.
+        if (memoryBudget.isFull() && req.presence.some((p) => p.action !== PresenceAction.LEAVE)) return memoryFull();
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
         reg.log.debug({ channel: req.channel, connectionId: req.presence[0]?.connectionId, from, ops: req.presence.length, after: req.after, since: req.since }, 'presence ops');
