@@ -22,6 +22,7 @@
  * have MAX_ANNOTATION_TYPES types and each type MAX_ANNOTATION_NAMES names (tooLarge), of
  * 256 characters at most (protocol/annotation.ts): a summary is bounded in size.
  */
+import { insertSorted } from '../sorted.js';
 import { ANNOTATION_DELETE, methodOf, type AnnotationMethod } from '../protocol/annotation.js';
 import type { Message, Summary } from '../protocol/message.js';
 
@@ -245,15 +246,7 @@ function sorted(m: Map<string, unknown>): string[] {
   let seen = 0;
   const had = keys.length;
   for (const k of m.keys()) {
-    if (seen++ < had) continue;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (keys[mid]! < k) lo = mid + 1;
-      else hi = mid;
-    }
-    keys.splice(lo, 0, k);
+    if (seen++ >= had) insertSorted(keys, k);
   }
   return keys;
 }

@@ -6,6 +6,7 @@
  * 440 ms, and four at once held another node's loop half a second (a review's
  * reproduction, fifty-fifth session).
  */
+import { insertSorted } from '../sorted.js';
 import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
 import type { ChannelRegistry } from '../channel/registry.js';
 import type { ChannelNamesQuery, InterestListRequest, ReplyBody } from '../transport/messages.js';
@@ -29,14 +30,7 @@ export function namesPage(keys: Iterable<ChannelKey>, q: ChannelNamesQuery): str
     const { appId, name } = splitChannelKey(key);
     if (appId !== q.appId || (q.after !== undefined && name <= q.after)) continue;
     if (out.length === q.limit && name >= out[out.length - 1]!) continue;
-    let lo = 0;
-    let hi = out.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (out[mid]! < name) lo = mid + 1;
-      else hi = mid;
-    }
-    out.splice(lo, 0, name);
+    insertSorted(out, name);
     if (out.length > q.limit) out.pop();
   }
   return out;

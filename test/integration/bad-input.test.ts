@@ -42,10 +42,15 @@ async function bystanderStillWorks(): Promise<void> {
   }
 }
 
-/** Writes a raw HTTP request and resolves with what came back before the socket closed or 2 s passed. */
-function rawRequest(port: number, request: string): Promise<string> {
+/**
+ * Writes `request` (raw bytes) and resolves with what came back by the time the socket
+ * closed or 2 s passed; without `then`, as soon as a response head has come. With `then`,
+ * writes those bytes too once a head has come (a frame after a WebSocket's 101).
+ */
+function rawRequest(port: number, request: string | Buffer, then?: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     let got = '';
+    let sent = false;
     const s = connect(port, '127.0.0.1', () => s.write(request));
     const done = () => {
       clearTimeout(timer);
@@ -55,43 +60,25 @@ function rawRequest(port: number, request: string): Promise<string> {
     const timer = setTimeout(done, 2000);
     s.on('data', (d: Buffer) => {
       got += d.toString('latin1');
-      if (got.includes('\r\n\r\n')) done();
+      if (!got.includes('\r\n\r\n')) return;
+      if (!then) done();
+      else if (!sent) {
+        sent = true;
+        s.write(then);
+      }
     });
     s.on('close', done);
-    s.on('error', reject);
+    s.on('error', then ? done : reject);
   });
 }
 
-/**
- * A WebSocket upgrade to `path` by hand, then `frame` (raw bytes): sent in the same write
- * as the request (`together`), or once the 101 is read. Resolves with what came back by
- * the time the socket closed or 2 s passed.
- */
+/** A WebSocket upgrade to `path` by hand, then `frame` (raw bytes): in the same write as the request (`together`), or once the 101 is read. */
 function upgradeThenFrame(port: number, path: string, frame: Buffer, together: boolean): Promise<string> {
   const request = Buffer.from(
     `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
   );
-  return new Promise((resolve) => {
-    let got = '';
-    let sent = together;
-    const s = connect(port, '127.0.0.1', () => s.write(together ? Buffer.concat([request, frame]) : request));
-    const done = () => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(got);
-    };
-    const timer = setTimeout(done, 2000);
-    s.on('data', (d: Buffer) => {
-      got += d.toString('latin1');
-      if (!sent && got.includes('\r\n\r\n')) {
-        sent = true;
-        s.write(frame);
-      }
-    });
-    s.on('close', done);
-    s.on('error', done);
-  });
+  return together ? rawRequest(port, Buffer.concat([request, frame]), Buffer.alloc(0)) : rawRequest(port, request, frame);
 }
 
 function expectError(m: { action: number; error?: { code: number; statusCode: number } }, action: number, code: number, status: number) {
