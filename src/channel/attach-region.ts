@@ -5,6 +5,7 @@
  * subscriber is given.
  */
 import { AblyError } from '../errors.js';
+import { RESUME_MAX_BYTES } from '../config/defaults.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import { floorsAt, serialFor, type SubRec } from './delivery.js';
 import type { ChannelKey } from './entry.js';
@@ -42,7 +43,7 @@ export async function attachFromRegion(
   try {
     const { body } = await d.router.call(
       d.key,
-      { type: 'vectorRange', channel: d.key, origins, upto: here, from },
+      { type: 'vectorRange', channel: d.key, origins, upto: here, from, maxBytes: RESUME_MAX_BYTES },
       d.timeoutMs,
     );
     if (body.kind !== 'vector') throw AblyError.of('internalChannel', `unexpected reply ${body.kind}`);

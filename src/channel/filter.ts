@@ -53,14 +53,14 @@ const KEY_COST = 16;
 /** Keys of objects of messages being judged, counted once a message (its headers are one object for every filter). */
 const keyCounts = new WeakMap<object, number>();
 
-/** How many keys `v` has: counted (and charged) once an object. */
+/**
+ * How many keys `v` has: counted once an object, charged at every use (a charge only at
+ * the count made a filter's answer depend on whether another had read the object first).
+ */
 function keyCount(v: { [k: string]: Json }): number {
   let n = keyCounts.get(v);
-  if (n === undefined) {
-    n = Object.keys(v).length;
-    keyCounts.set(v, n);
-    charge(n * KEY_COST);
-  }
+  if (n === undefined) keyCounts.set(v, (n = Object.keys(v).length));
+  charge(n * KEY_COST);
   return n;
 }
 

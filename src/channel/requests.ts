@@ -8,7 +8,8 @@ import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { ChannelRequest, NodeId, ReplyBody } from '../transport/messages.js';
 import type { ChannelRegistry } from './registry.js';
 import { sameDigest, type SubDigest } from './sub-digest.js';
-import type { ChannelKey } from './entry.js';
+import type { ChannelKey, LogEntry } from './entry.js';
+import { messageSize } from '../protocol/message.js';
 import type { ChannelMaster } from './master.js';
 import { memoryBudget } from '../memory-budget.js';
 import { PresenceAction } from '../protocol/actions.js';
@@ -24,9 +25,21 @@ export function auditSubscriptions(reg: ChannelRegistry, from: NodeId, theirs: S
   return { kind: 'subAudit', match: false, channels };
 }
 
+/** Whether taking the channel here would make it afresh: this node is its owner and no node holds it. */
+async function wouldMake(reg: ChannelRegistry, channel: ChannelKey): Promise<boolean> {
+  return reg.ownership(channel).mine && !reg.holding(channel) && !(await reg.anyoneHolds(channel));
+}
+
 /** A master's answer to what would keep more at a node at its memory budget (42910, nonfatal). */
 function memoryFull(): ReplyBody {
   return { kind: 'error', error: AblyError.of('rateLimited', memoryBudget.describe()).toInfo() };
+}
+
+/** What entries hold of their messages' and presence messages' own bytes (messageSize). */
+function entriesSize(entries: readonly LogEntry[]): number {
+  let n = 0;
+  for (const e of entries) n += messageSize(e.kind === 'presence' ? e.presence : e.message);
+  return n;
 }
 
 /** A client's resume whose backlog is more than a resume gives (RESUME_MAX_BYTES): it attaches afresh, told of the loss, and may read the rest from history. */
@@ -81,12 +94,11 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         return { kind: 'ok' };
       }
       case 'publish': {
-        // A node at its memory budget takes nothing new (memory-budget.ts), and makes no
-        // channel for it; a publish it has all of already is answered as ever (a retry).
-        if (memoryBudget.isFull() && !reg.holding(req.channel)) return memoryFull();
+        // A node at its memory budget takes nothing new (memory-budget.ts) and makes no channel
+        // for it: where it is the owner and no node holds the channel (elsewhere it redirects).
+        if (memoryBudget.isFull() && (await wouldMake(reg, req.channel))) return memoryFull();
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
-        if (memoryBudget.isFull() && !req.messages.every((m) => a.ok.hasOrdered(m.id, m.connectionId))) return memoryFull();
         // Before the wait for the publish ahead: that one may be refused for the same reason.
         const behind = a.ok.behindItsConnection(req.messages);
         if (behind) {
@@ -101,6 +113,8 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           // a chaos run's publisher took 0.8 s to hear of 28 of them).
           return { kind: 'error', error: AblyError.of('channelEpochExpired', 'the channel\'s state was lost while this publish was unanswered: it may or may not have been published').toInfo() };
         }
+        // What it has all of already (a retry) is answered as ever.
+        if (memoryBudget.isFull() && !req.messages.every((m) => a.ok.hasOrdered(m.id, m.connectionId))) return memoryFull();
         if (req.after !== undefined && !a.ok.hasOrdered(req.after, req.messages[0]?.connectionId)) {
           return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
         }
@@ -114,10 +128,12 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         }
       }
       case 'presence': {
-        // Leaves are taken: they free what the members held.
-        if (memoryBudget.isFull() && req.presence.some((p) => p.action !== PresenceAction.LEAVE)) return memoryFull();
+        // At the memory budget, leaves are taken (they free what the members held), no more.
+        const adds = req.presence.some((p) => p.action !== PresenceAction.LEAVE);
+        if (adds && memoryBudget.isFull() && (await wouldMake(reg, req.channel))) return memoryFull();
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
+        if (adds && memoryBudget.isFull()) return memoryFull();
         reg.log.debug({ channel: req.channel, connectionId: req.presence[0]?.connectionId, from, ops: req.presence.length, after: req.after, since: req.since }, 'presence ops');
         if (req.after !== undefined && !a.ok.hasOrdered(req.after, req.presence[0]?.connectionId)) {
           return { kind: 'retry', reason: `presence must follow ${req.after}, which this master has not ordered` };
@@ -236,6 +252,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           // (a position of another epoch, if the node's is, waits at most for the batch in flight).
           if (!(await master.publishedTo({ epoch: master.epoch, serial: req.upto }))) return notPublishedYet(req.upto);
           const r = master.state.vectorRange(req.origins, Math.min(req.upto, master.position().serial), req.from ?? req.origins[0]?.region, reg.now());
+          if (req.maxBytes !== undefined && entriesSize(r.entries) > req.maxBytes) return { kind: 'error', error: resumeTooLarge(req.maxBytes).toInfo() };
           // What a stream must reach back to for this client is on the replica before the
           // client is told it resumed (a master promoted after a failover knows it): also
           // where it did not change here, as its replication may still be under way

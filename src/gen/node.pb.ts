@@ -646,7 +646,11 @@ export interface VectorRangeRequest {
   origins: OriginPosition[];
   upto: number;
   /** The region whose channelSerial the client brings (absent: not said). */
-  fromRegion?: string | undefined;
+  fromRegion?:
+    | string
+    | undefined;
+  /** More bytes of entries than this are refused (90003), not sent (RangeRequest's). */
+  maxBytes?: number | undefined;
 }
 
 /**
@@ -5377,7 +5381,7 @@ export const ChannelNamesQuery: MessageFns<ChannelNamesQuery> = {
 };
 
 function createBaseVectorRangeRequest(): VectorRangeRequest {
-  return { channel: "", origins: [], upto: 0, fromRegion: undefined };
+  return { channel: "", origins: [], upto: 0, fromRegion: undefined, maxBytes: undefined };
 }
 
 export const VectorRangeRequest: MessageFns<VectorRangeRequest> = {
@@ -5393,6 +5397,9 @@ export const VectorRangeRequest: MessageFns<VectorRangeRequest> = {
     }
     if (message.fromRegion !== undefined) {
       writer.uint32(34).string(message.fromRegion);
+    }
+    if (message.maxBytes !== undefined) {
+      writer.uint32(40).uint64(message.maxBytes);
     }
     return writer;
   },
@@ -5440,6 +5447,14 @@ export const VectorRangeRequest: MessageFns<VectorRangeRequest> = {
             }
 
             message.fromRegion = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxBytes = longToNumber(reader.uint64());
             continue;
           }
         }

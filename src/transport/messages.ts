@@ -360,6 +360,8 @@ export interface VectorRangeRequest {
   upto: number;
   /** The region whose channelSerial the client brings. */
   from?: string;
+  /** More bytes of entries than this are refused (90003), not sent. */
+  maxBytes?: number;
 }
 
 /** A node's per-minute app statistics within [start, end] (for GET /stats). */

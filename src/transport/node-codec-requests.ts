@@ -105,7 +105,10 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
     case 'vectorRange':
       return {
         rid: r.rid,
-        body: { $case: 'vectorRange', vectorRange: { channel: r.channel, origins: r.origins, upto: r.upto, ...(r.from !== undefined ? { fromRegion: r.from } : {}) } },
+        body: {
+          $case: 'vectorRange',
+          vectorRange: { channel: r.channel, origins: r.origins, upto: r.upto, ...(r.from !== undefined ? { fromRegion: r.from } : {}), ...(r.maxBytes !== undefined ? { maxBytes: r.maxBytes } : {}) },
+        },
       };
     case 'presenceGet':
       return {
@@ -237,6 +240,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         origins: b.vectorRange.origins,
         upto: b.vectorRange.upto,
         ...(b.vectorRange.fromRegion !== undefined ? { from: b.vectorRange.fromRegion } : {}),
+        ...(b.vectorRange.maxBytes !== undefined ? { maxBytes: b.vectorRange.maxBytes } : {}),
       };
     case 'presenceGet': {
       const g = b.presenceGet;

@@ -248,6 +248,25 @@ describe('a resume whose backlog is more than a resume gives', () => {
     }
   });
 
+  // The next review's: a channelSerial naming another region first is resumed by the
+  // vector of its regions' positions (attach-region.ts), which had no cap; any client can
+  // write one (its own serial behind a region of another name).
+  it("caps a resume by another region's channelSerial the same way", async () => {
+    const from = await backlog('backlog-vector', 300); // 18 MB
+    const [, epoch] = from.split('~');
+    const reader = await RawClient.connect(big.port('r1-n1'));
+    try {
+      await reader.next((m) => m.action === Action.CONNECTED);
+      reader.send({ action: Action.ATTACH, channel: 'backlog-vector', channelSerial: `zz~${epoch}~0|${from}` });
+      const attached = await reader.next((m) => m.action === Action.ATTACHED);
+      expect(attached.error).toMatchObject({ code: 90003 });
+      expect((attached.flags ?? 0) & Flag.RESUMED).toBe(0);
+      expect((await big.health('r1-n1')).counters.slowConsumers).toBe(0);
+    } finally {
+      reader.close();
+    }
+  });
+
   it('resumes a backlog within it whole', async () => {
     const from = await backlog('backlog-small', 50); // 3 MB
     const reader = await RawClient.connect(big.port('r1-n1'));

@@ -229,6 +229,8 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
     it('round-trips range', () => {
       const msg: NodeMessage = { type: 'range', rid: 3, channel: 'app:chat', epoch: 'ep1', after: 10, upto: 2 ** 40 };
       expect(roundTrip(msg)).toStrictEqual(msg);
+      const capped: NodeMessage = { ...msg, maxBytes: 16 * 1024 * 1024 };
+      expect(roundTrip(capped)).toStrictEqual(capped);
     });
 
     it('round-trips vectorRange, with and without the region the client comes from', () => {
@@ -240,6 +242,8 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip(msg)).toStrictEqual(msg);
       const { from: _, ...without } = msg;
       expect(roundTrip(without)).toStrictEqual(without);
+      const capped: NodeMessage = { ...msg, maxBytes: 16 * 1024 * 1024 };
+      expect(roundTrip(capped)).toStrictEqual(capped);
     });
 
     it('round-trips history with every query field', () => {
