@@ -317,12 +317,7 @@ export interface InterestListRequest {
 }
 
 /** Names of an app's channels mastered on a node: with `prefix`, after `after`, the first `limit` by name. */
-export interface ChannelNamesQuery {
-  appId: string;
-  prefix: string;
-  after?: string;
-  limit: number;
-}
+export type ChannelNamesQuery = { appId: string; prefix: string; after?: string; limit: number };
 
 /**
  * A node → a channel master, periodically: a digest of the channels its channel clients
