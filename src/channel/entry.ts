@@ -2,7 +2,7 @@
  * What a channel's stream holds: each entry is one message (or presence event) with the
  * region serial the channel master gave it and where it came from.
  */
-import type { Message, PresenceMessage } from '../protocol/message.js';
+import { messageSize, type Message, type PresenceMessage } from '../protocol/message.js';
 import type { OriginPosition } from '../protocol/serial.js';
 
 export type ChannelKey = string;
@@ -41,3 +41,13 @@ export interface PresenceEntry extends EntryBase {
 }
 
 export type LogEntry = MessageEntry | PresenceEntry;
+
+/**
+ * An entry's own bytes as a client is sent them: its message's or presence message's
+ * (messageSize), and a message's summary. What a history page and a resume are bounded by
+ * (HISTORY_PAGE_MAX_BYTES, RESUME_MAX_BYTES) where the log's stored bytes do not tell it.
+ */
+export function entryBytes(e: LogEntry): number {
+  if (e.kind === 'presence') return messageSize(e.presence);
+  return messageSize(e.message) + (e.message.summary ? JSON.stringify(e.message.summary).length : 0);
+}

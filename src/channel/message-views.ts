@@ -5,13 +5,13 @@
  * accepts or takes from another region; and history as clients read it (each message as
  * it stands, with its latest summary).
  */
-import { isAnnotation, messageSize, type Message } from '../protocol/message.js';
+import { isAnnotation, type Message } from '../protocol/message.js';
 import { HISTORY_PAGE_MAX_BYTES } from '../config/defaults.js';
 import { formatMessageSerial } from '../protocol/message-serial.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { EntryHead } from '../transport/entry-codec.js';
 import { Annotations } from './annotations.js';
-import type { LogEntry, MessageEntry } from './entry.js';
+import { entryBytes, type LogEntry, type MessageEntry } from './entry.js';
 import type { ChannelLog, HistoryQuery } from './log.js';
 import { Versions } from './versions.js';
 import { CreateLookup } from './creates.js';
@@ -138,7 +138,7 @@ function withinPageBytes(items: LogEntry[], more: boolean): { items: LogEntry[];
   for (let i = 0; i < items.length; i++) {
     const e = items[i]!;
     if (e.kind !== 'message') continue;
-    bytes += messageSize(e.message) + (e.message.summary ? JSON.stringify(e.message.summary).length : 0);
+    bytes += entryBytes(e);
     if (bytes > HISTORY_PAGE_MAX_BYTES && i > 0) return { items: items.slice(0, i), more: true };
   }
   return { items, more };

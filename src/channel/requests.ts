@@ -8,8 +8,7 @@ import { ForwardedEntries } from '../transport/entry-lists.js';
 import type { ChannelRequest, NodeId, ReplyBody } from '../transport/messages.js';
 import type { ChannelRegistry } from './registry.js';
 import { sameDigest, type SubDigest } from './sub-digest.js';
-import type { ChannelKey, LogEntry } from './entry.js';
-import { messageSize } from '../protocol/message.js';
+import { entryBytes, type ChannelKey } from './entry.js';
 import type { ChannelMaster } from './master.js';
 import { memoryBudget } from '../memory-budget.js';
 import { PresenceAction } from '../protocol/actions.js';
@@ -25,9 +24,14 @@ export function auditSubscriptions(reg: ChannelRegistry, from: NodeId, theirs: S
   return { kind: 'subAudit', match: false, channels };
 }
 
+/** Whether no node holds the channel (this one, then the others asked): a read answers it as empty, and taking it would make it afresh. */
+async function heldNowhere(reg: ChannelRegistry, channel: ChannelKey): Promise<boolean> {
+  return !reg.holding(channel) && !(await reg.anyoneHolds(channel));
+}
+
 /** Whether taking the channel here would make it afresh: this node is its owner and no node holds it. */
 async function wouldMake(reg: ChannelRegistry, channel: ChannelKey): Promise<boolean> {
-  return reg.ownership(channel).mine && !reg.holding(channel) && !(await reg.anyoneHolds(channel));
+  return reg.ownership(channel).mine && (await heldNowhere(reg, channel));
 }
 
 /** A master's answer to what would keep more at a node at its memory budget (42910, nonfatal). */
@@ -35,16 +39,10 @@ function memoryFull(): ReplyBody {
   return { kind: 'error', error: AblyError.of('rateLimited', memoryBudget.describe()).toInfo() };
 }
 
-/** What entries hold of their messages' and presence messages' own bytes (messageSize). */
-function entriesSize(entries: readonly LogEntry[]): number {
-  let n = 0;
-  for (const e of entries) n += messageSize(e.kind === 'presence' ? e.presence : e.message);
-  return n;
-}
-
 /** A client's resume whose backlog is more than a resume gives (RESUME_MAX_BYTES): it attaches afresh, told of the loss, and may read the rest from history. */
-export function resumeTooLarge(maxBytes: number): AblyError {
-  return AblyError.of('channelMessagesExpired', `what was missed is more than a resume gives (${Math.round(maxBytes / 1048576)} MiB): read it from history`);
+function resumeTooLarge(maxBytes: number): ReplyBody {
+  const why = `what was missed is more than a resume gives (${Math.round(maxBytes / 1048576)} MiB): read it from history`;
+  return { kind: 'error', error: AblyError.of('channelMessagesExpired', why).toInfo() };
 }
 
 /** A read up to a position the replica has broadcast and this master has not yet published (ChannelMaster.publishedTo). */
@@ -149,7 +147,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'hold': {
         const { owner, mine } = reg.ownership(req.channel);
         if (!mine) return redirect({ redirect: owner });
-        if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) return { kind: 'ok' };
+        if (await heldNowhere(reg, req.channel)) return { kind: 'ok' };
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
         // The delay is read on our clock: the sender's may be off.
@@ -166,7 +164,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'presenceGet': {
         const { owner, mine } = reg.ownership(req.channel);
         if (!mine) return redirect({ redirect: owner });
-        if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) return { kind: 'members', members: [] };
+        if (await heldNowhere(reg, req.channel)) return { kind: 'members', members: [] };
         const a = await reg.acquire(req.channel);
         if (!('ok' in a)) return redirect(a);
         const filter = {
@@ -189,7 +187,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           if (!entries) {
             return { kind: 'error', error: AblyError.of('channelMessagesExpired', `serial ${req.after} is older than the retained history`).toInfo() };
           }
-          if (entries === 'over') return { kind: 'error', error: resumeTooLarge(req.maxBytes!).toInfo() };
+          if (entries === 'over') return resumeTooLarge(req.maxBytes!);
           const gaps = master.gapsWithin(req.after, req.upto);
           return { kind: 'entries', entries, more: false, ...(gaps.length ? { gaps } : {}) };
         });
@@ -198,7 +196,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
         // Reads do not create a channel: an unknown channel has an empty history.
         const { owner, mine } = reg.ownership(req.channel);
         if (!mine) return redirect({ redirect: owner });
-        if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) {
+        if (await heldNowhere(reg, req.channel)) {
           return { kind: 'entries', entries: [], more: false };
         }
         const a = await reg.acquire(req.channel);
@@ -232,7 +230,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'replayLocal': {
         const { owner, mine } = reg.ownership(req.channel);
         if (!mine) return redirect({ redirect: owner });
-        if (!reg.holding(req.channel) && !(await reg.anyoneHolds(req.channel))) {
+        if (await heldNowhere(reg, req.channel)) {
           return { kind: 'local', epoch: '', startSeq: req.afterSeq, gap: false, entries: ForwardedEntries.none };
         }
         let a = await reg.acquire(req.channel);
@@ -252,7 +250,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           // (a position of another epoch, if the node's is, waits at most for the batch in flight).
           if (!(await master.publishedTo({ epoch: master.epoch, serial: req.upto }))) return notPublishedYet(req.upto);
           const r = master.state.vectorRange(req.origins, Math.min(req.upto, master.position().serial), req.from ?? req.origins[0]?.region, reg.now());
-          if (req.maxBytes !== undefined && entriesSize(r.entries) > req.maxBytes) return { kind: 'error', error: resumeTooLarge(req.maxBytes).toInfo() };
+          if (req.maxBytes !== undefined && r.entries.reduce((n, e) => n + entryBytes(e), 0) > req.maxBytes) return resumeTooLarge(req.maxBytes);
           // What a stream must reach back to for this client is on the replica before the
           // client is told it resumed (a master promoted after a failover knows it): also
           // where it did not change here, as its replication may still be under way
