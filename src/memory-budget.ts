@@ -39,8 +39,9 @@ class MemoryBudget {
   }
 
   /** Whether the process holds its budget or more (sampled: at most SAMPLE_MS old). */
-  isFull(now = performance.now()): boolean {
+  isFull(): boolean {
     if (this.limit === Infinity) return false;
+    const now = performance.now();
     if (now - this.sampledAt >= SAMPLE_MS) {
       this.sampledAt = now;
       const m = process.memoryUsage();

@@ -1,5 +1,5 @@
-/** Puts `x` into the ascending list `xs` at its place (after any equal to it); returns where. */
-export function insertSorted(xs: string[], x: string): number {
+/** Puts `x` into the ascending list `xs` at its place (after any equal to it). */
+export function insertSorted(xs: string[], x: string): void {
   let lo = 0;
   let hi = xs.length;
   while (lo < hi) {
@@ -8,5 +8,4 @@ export function insertSorted(xs: string[], x: string): number {
     else hi = mid;
   }
   xs.splice(lo, 0, x);
-  return lo;
 }

@@ -24,32 +24,18 @@ export async function readRewind(
   const wanted = Math.min('count' in r ? r.count : Infinity, r.limit ?? Infinity);
   const limit = Math.min(wanted, MAX_REWIND);
   if (limit === 0 || here === 0) return { entries: [], truncated: false };
-  const asked = router.call(
-    key,
-    {
-      type: 'history',
-      channel: key,
-      query: {
-        direction: 'backwards',
-        limit,
-        kind: 'message',
-        untilSerial: here,
-        epoch,
-        ...('ms' in r ? { start: r.now - r.ms } : {}),
-      },
-    },
-    timeoutMs,
-  );
-  // Of another epoch at the master: the channel started again during this attach, which
-  // the attach learns of by the new epoch (client.ts), not by a rewind that failed.
-  const body = await asked.then(
-    (reply) => reply.body,
-    (err: unknown) => {
-      if (err instanceof AblyError && err.is('channelNoMatchingEpoch')) return null;
-      throw err;
-    },
-  );
-  if (!body || body.kind !== 'entries') return { entries: [], truncated: false };
+  const query = { direction: 'backwards', limit, kind: 'message', untilSerial: here, epoch, ...('ms' in r ? { start: r.now - r.ms } : {}) } as const;
+  let reply;
+  try {
+    reply = await router.call(key, { type: 'history', channel: key, query }, timeoutMs);
+  } catch (err) {
+    // Of another epoch at the master: the channel started again during this attach, which
+    // the attach learns of by the new epoch (client.ts), not by a rewind that failed.
+    if (err instanceof AblyError && err.is('channelNoMatchingEpoch')) return { entries: [], truncated: false };
+    throw err;
+  }
+  const { body } = reply;
+  if (body.kind !== 'entries') return { entries: [], truncated: false };
   // Cut short where more were wanted than a rewind gives, or by the page's bytes (HISTORY_PAGE_MAX_BYTES).
   const truncated = body.more && (wanted > MAX_REWIND || body.entries.length < limit);
   return { entries: [...body.entries].reverse(), truncated };
