@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action, Flag } from '../../src/protocol/actions.js';
+import type { ProtocolMessage } from '../../src/protocol/types.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { RawClient } from '../helpers/raw.js';
 import { closeAll, connected, realtime, rest } from '../helpers/sdk.js';
@@ -225,24 +226,35 @@ describe('a resume whose backlog is more than a resume gives', () => {
     return from;
   }
 
+  /** A reader (it reads all it is sent) attaching to `channel` from `channelSerial`, and its ATTACHED. */
+  async function resume(channel: string, channelSerial: string): Promise<{ reader: RawClient; attached: ProtocolMessage }> {
+    const reader = await RawClient.connect(big.port('r1-n1'));
+    await reader.next((m) => m.action === Action.CONNECTED);
+    reader.send({ action: Action.ATTACH, channel, channelSerial });
+    return { reader, attached: await reader.next((m) => m.action === Action.ATTACHED) };
+  }
+
+  /** A resume told of the loss past the cap, not given the backlog, that goes on live, and no slow consumer for it. */
+  async function refusedAndLive(channel: string, reader: RawClient, attached: ProtocolMessage): Promise<void> {
+    expect(attached.error).toMatchObject({ code: 90003 });
+    expect(attached.error!.message).toMatch(/more than a resume gives \(16 MiB\)/);
+    expect((attached.flags ?? 0) & Flag.RESUMED).toBe(0);
+    await rest(big.port('r1-n1')).channels.get(channel).publish('live', 'after');
+    // The first message it is sent is the live one: none of the backlog came.
+    const live = await reader.next((m) => m.action === Action.MESSAGE);
+    expect(live.messages?.map((m) => m.data)).toEqual(['after']);
+    expect((await big.health('r1-n1')).counters.slowConsumers).toBe(0);
+  }
+
   // A review's reproduction: 8 readers that did not read, each resuming 60 MB, took a node
   // from 215 MB to 1.76 GB in a second: a resume's backlog went out whole. (Dropping the
   // reader as a slow consumer after each frame, tried first, dropped healthy readers of
   // such a backlog again at every resume, the next review found.)
   it('attaches afresh, told of the loss (90003), past RESUME_MAX_BYTES, and the reader goes on live', async () => {
     const from = await backlog('backlog-big', 300); // 18 MB
-    const reader = await RawClient.connect(big.port('r1-n1'));
+    const { reader, attached } = await resume('backlog-big', from);
     try {
-      await reader.next((m) => m.action === Action.CONNECTED);
-      reader.send({ action: Action.ATTACH, channel: 'backlog-big', channelSerial: from });
-      const attached = await reader.next((m) => m.action === Action.ATTACHED);
-      expect(attached.error).toMatchObject({ code: 90003 });
-      expect(attached.error!.message).toMatch(/more than a resume gives \(16 MiB\)/);
-      expect((attached.flags ?? 0) & Flag.RESUMED).toBe(0);
-      await rest(big.port('r1-n1')).channels.get('backlog-big').publish('live', 'after');
-      const live = await reader.next((m) => m.action === Action.MESSAGE);
-      expect(live.messages?.map((m) => m.data)).toEqual(['after']);
-      expect((await big.health('r1-n1')).counters.slowConsumers).toBe(0);
+      await refusedAndLive('backlog-big', reader, attached);
     } finally {
       reader.close();
     }
@@ -254,14 +266,9 @@ describe('a resume whose backlog is more than a resume gives', () => {
   it("caps a resume by another region's channelSerial the same way", async () => {
     const from = await backlog('backlog-vector', 300); // 18 MB
     const [, epoch] = from.split('~');
-    const reader = await RawClient.connect(big.port('r1-n1'));
+    const { reader, attached } = await resume('backlog-vector', `zz~${epoch}~0|${from}`);
     try {
-      await reader.next((m) => m.action === Action.CONNECTED);
-      reader.send({ action: Action.ATTACH, channel: 'backlog-vector', channelSerial: `zz~${epoch}~0|${from}` });
-      const attached = await reader.next((m) => m.action === Action.ATTACHED);
-      expect(attached.error).toMatchObject({ code: 90003 });
-      expect((attached.flags ?? 0) & Flag.RESUMED).toBe(0);
-      expect((await big.health('r1-n1')).counters.slowConsumers).toBe(0);
+      await refusedAndLive('backlog-vector', reader, attached);
     } finally {
       reader.close();
     }
@@ -269,15 +276,16 @@ describe('a resume whose backlog is more than a resume gives', () => {
 
   it('resumes a backlog within it whole', async () => {
     const from = await backlog('backlog-small', 50); // 3 MB
-    const reader = await RawClient.connect(big.port('r1-n1'));
+    const { reader, attached } = await resume('backlog-small', from);
     try {
-      await reader.next((m) => m.action === Action.CONNECTED);
-      reader.send({ action: Action.ATTACH, channel: 'backlog-small', channelSerial: from });
-      const attached = await reader.next((m) => m.action === Action.ATTACHED);
       expect(attached.error).toBeUndefined();
       expect((attached.flags ?? 0) & Flag.RESUMED).toBe(Flag.RESUMED);
-      const count = () => reader.received.filter((m) => m.action === Action.MESSAGE).reduce((n, m) => n + (m.messages?.length ?? 0), 0);
-      await waitFor(() => count() === 50, { what: 'the 50 messages missed' });
+      const ids = () => reader.received.filter((m) => m.action === Action.MESSAGE).flatMap((m) => (m.messages ?? []).map((x) => x.id));
+      await waitFor(() => ids().length >= 50, { what: 'the 50 messages missed' });
+      // Then a live one: every missed message came once, before it.
+      await rest(big.port('r1-n1')).channels.get('backlog-small').publish('live', 'after');
+      await waitFor(() => ids().length >= 51, { what: 'the live message after them' });
+      expect(new Set(ids()).size).toBe(51);
     } finally {
       reader.close();
     }
