@@ -3,7 +3,7 @@
  * whether it may take the channel now and from which copy (registry.ts asks them).
  */
 import type { Ring } from '../cluster/ring.js';
-import type { ClientPosition, NodeId, ReplyBody } from '../transport/messages.js';
+import type { ClientPosition, NodeId, RecentId, ReplyBody } from '../transport/messages.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { ChannelKey } from './entry.js';
 import type { RegistryDeps } from './registry.js';
@@ -16,6 +16,8 @@ import { announcedAhead } from './lifecycle.js';
 export const CLAIM_FANOUT = 4;
 /** How long a claim waits for a leaving peer's answer (optional: it may be exiting). */
 const LEAVING_ASK_TIMEOUT_MS = 500;
+/** How long a claim that lost the channel's state waits for a node's recent ids (optional: it may be gone). */
+const RECENT_ASK_TIMEOUT_MS = 500;
 
 export interface ClaimDecision {
   /** Whether the claim may take the channel now; otherwise it asks again. */
@@ -42,6 +44,12 @@ export interface ClaimDecision {
    * their messages since then would otherwise be skipped).
    */
   reach: OriginPosition[];
+  /**
+   * The channel's state was lost: a node's channel client had seen a stream of which no
+   * copy is left (no copy at all), or further than the newest (`behind`). The new epoch
+   * takes the message ids the nodes delivered last (gatherRecent).
+   */
+  lost: boolean;
 }
 
 /**
@@ -75,7 +83,8 @@ export function decideClaim(
   if (mine) seen.push(mine);
   const behind = best !== null && seen.some((p) => p.epoch === best.epoch && p.serial > best.base + best.entries.length);
   const reach = seen.flatMap((p) => p.reach ?? []);
-  return { decided, best: known ? { ...best!, remoteInterest: known.remoteInterest! } : best, subscribers, behind, reach };
+  const lost = behind || (best === null && seen.length > 0);
+  return { decided, best: known ? { ...best!, remoteInterest: known.remoteInterest! } : best, subscribers, behind, reach, lost };
 }
 
 /**
@@ -105,6 +114,21 @@ export async function askHolders(
   ]);
   const leaving = fromLeaving.flatMap((a) => (a?.kind === 'snapshot' && a.snapshot ? [a.snapshot] : []));
   return { asked: all, answers, leaving };
+}
+
+/**
+ * The message ids every node of the ring in reach, and this one, delivered last of a
+ * channel whose state was lost (recent-ids.ts): the new epoch's dedup window takes them,
+ * so that a publish ordered and delivered in the lost epoch, sent again, is not ordered
+ * twice. A node that does not answer soon is not waited for (its ids are lost with it).
+ */
+export async function gatherRecent(deps: Pick<RegistryDeps, 'self' | 'rpc' | 'recent'>, ring: Ring, key: ChannelKey): Promise<RecentId[]> {
+  const ask = (n: NodeId): Promise<ReplyBody | null> =>
+    deps.rpc.request(n, { type: 'claim', channel: key, probe: true, recent: true }, RECENT_ASK_TIMEOUT_MS).catch(() => null);
+  const answers = await Promise.all(ring.members.filter((n) => n !== deps.self).map(ask));
+  const ids = deps.recent?.(key) ?? [];
+  for (const a of answers) if (a?.kind === 'snapshot' && a.recent) ids.push(...a.recent);
+  return ids;
 }
 
 /** A copy as `epoch@serial` (how far it got), for the log. */

@@ -51,3 +51,9 @@ export function entryBytes(e: LogEntry): number {
   if (e.kind === 'presence') return messageSize(e.presence);
   return messageSize(e.message) + (e.message.summary ? JSON.stringify(e.message.summary).length : 0);
 }
+
+/** The serial a repeat of a message's id is answered with: its operation's (an annotation's, a version's) or its own (none: an entry a test made). */
+export function dedupSerial(e: MessageEntry): string {
+  const m = e.message;
+  return m.annotation?.serial ?? m.version?.serial ?? m.serial ?? e.channelSerial;
+}

@@ -23,7 +23,8 @@
  * answering may have been ordered and delivered there, and fails with 90002 ("may or may
  * not have been published") rather than reach subscribers twice. Every attempt, not only
  * resends: the first one, held in the socket buffer of a paused master, may yet run there
- * after its sender gave up on it.
+ * after its sender gave up on it. (A new epoch's master knows the ids the nodes delivered
+ * last in the lost one, and answers those with their first serials: recent-ids.ts.)
  */
 import { AblyError, ErrorCodes, toAblyError } from '../errors.js';
 import { Fifo } from '../fifo.js';

@@ -33,11 +33,12 @@ import type {
   ReplicateRequest,
   ReplyBody,
   ClientPosition,
+  RecentId,
 } from '../transport/messages.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import { splitChannelKey, type ChannelKey, type LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
-import { askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, PendingClaims } from './claim.js';
+import { askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, gatherRecent, PendingClaims } from './claim.js';
 import { HANDOFF_UNANSWERED_MS, pushAgain, pushCopy, pushState, takeSync, type HandoffHost } from './handoff.js';
 import type { ReplicaBroadcast, Replicated } from './batches.js';
 import { ChannelMaster } from './master.js';
@@ -93,6 +94,8 @@ export interface RegistryDeps {
   leaving?(): NodeId[];
   /** How far this node's channel client has seen a channel's stream (none: no client, or not subscribed yet). */
   seen?(key: ChannelKey): ClientPosition | null;
+  /** The channel's message ids this node delivered last (recent-ids.ts). */
+  recent?(key: ChannelKey): RecentId[];
   log: Logger;
   metrics?: RegistryMetrics;
 }
@@ -200,30 +203,22 @@ export class ChannelRegistry {
     return { owner, mine: owner === this.deps.self && this.deps.hasQuorum() };
   }
 
-  // ---- counts for health and metrics ------------------------------------------
-
   /** Channels mastered here, per app (not metachannels: the service makes them; stats would keep `[meta]stats:minute` going). */
   masteredByApp(): Map<string, number> {
     const out = new Map<string, number>();
     for (const [key, h] of this.holdings) {
       if (h.role !== 'master') continue;
       const { appId: app, name } = splitChannelKey(key);
-      if (isMetaChannel(name)) continue;
-      out.set(app, (out.get(app) ?? 0) + 1);
+      if (!isMetaChannel(name)) out.set(app, (out.get(app) ?? 0) + 1);
     }
     return out;
   }
 
+  /** Holdings by role (health and metrics). */
   counts(): { mastered: number; replicas: number; stale: number } {
-    let mastered = 0;
-    let replicas = 0;
-    let stale = 0;
-    for (const h of this.holdings.values()) {
-      if (h.role === 'master') mastered++;
-      else if (h.role === 'replica') replicas++;
-      else stale++;
-    }
-    return { mastered, replicas, stale };
+    const n = { mastered: 0, replicas: 0, stale: 0 };
+    for (const h of this.holdings.values()) n[h.role === 'master' ? 'mastered' : h.role === 'replica' ? 'replicas' : 'stale']++;
+    return n;
   }
 
   // ---- requests ---------------------------------------------------------------
@@ -354,10 +349,12 @@ export class ChannelRegistry {
       // Our own copy (replica or stale) or tombstone competes too.
       const own =
         current?.role === 'replica' || current?.role === 'stale' ? current.state.snapshot() : this.tombstones.get(key);
-      const { decided, best, subscribers, behind, reach } = decideClaim(answers, leaving, own, this.deps.seen?.(key));
+      const { decided, best, subscribers, behind, reach, lost } = decideClaim(answers, leaving, own, this.deps.seen?.(key));
       if (decided) {
+        const recent = lost ? await gatherRecent(this.deps, ring, key) : [];
+        if (lost && (this.deps.ring() !== ring || !this.deps.hasQuorum() || this.holdings.get(key) !== current)) continue;
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
-        if (best && behind) return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: copyAt(best), behind: 'a channel client' }, reach, best.lifecycle) };
+        if (best && behind) return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: copyAt(best), behind: 'a channel client' }, reach, best.lifecycle, recent) };
         if (best) {
           const state = this.readCopy(key, best);
           // Unreadable: every other copy is older, and what a client may have had from this one would be given again.
@@ -365,6 +362,7 @@ export class ChannelRegistry {
         }
         // No copy anywhere: a new channel, or every copy out of reach (ChannelState.fresh's terms).
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
+        fresh.seedDedup(recent, this.deps.now());
         if (!isMetaChannel(splitChannelKey(key).name)) this.deps.metrics?.channelCreated(key);
         return { ok: this.install(key, fresh, [], reach) };
       }
@@ -390,14 +388,17 @@ export class ChannelRegistry {
       }
       const subscribers = [...master.subscribers];
       await master.stop(AblyError.of('channelFailed', 'channel state was lost and restarted'));
-      return { ok: this.installAfresh(key, master.state.term, subscribers, { master: `${master.epoch}@${master.position().serial}`, seen }, [], master.state.interest.announced) };
+      const recent = await gatherRecent(this.deps, this.deps.ring(), key);
+      if (this.holdings.get(key) !== h || !this.ownership(key).mine) return { redirect: this.deps.ring().owner(key) };
+      return { ok: this.installAfresh(key, master.state.term, subscribers, { master: `${master.epoch}@${master.position().serial}`, seen }, [], master.state.interest.announced, recent) };
     });
   }
 
-  /** A new epoch after state was lost (`why`: what was seen further), its terms above `term` (the lost epoch's). */
-  private installAfresh(key: ChannelKey, term: number, subscribers: NodeId[], why: Record<string, unknown>, reach: readonly OriginPosition[] = [], announced?: Announced): ChannelMaster {
-    this.deps.log.warn({ channel: key, ...why }, 'this channel was seen further than its newest copy (or that copy could not be read): state was lost; it starts again in a new epoch');
+  /** A new epoch after state was lost (`why`: what was seen further), its terms above `term` (the lost epoch's); `recent`: gatherRecent's ids. */
+  private installAfresh(key: ChannelKey, term: number, subscribers: NodeId[], why: Record<string, unknown>, reach: readonly OriginPosition[] = [], announced?: Announced, recent: readonly RecentId[] = []): ChannelMaster {
+    this.deps.log.warn({ channel: key, ...why, recentIds: recent.length }, 'this channel was seen further than its newest copy (or that copy could not be read): state was lost; it starts again in a new epoch');
     const state = ChannelState.fresh(key, this.deps.settings, this.deps.now(), undefined, term);
+    state.seedDedup(recent, this.deps.now());
     // What its lifecycle events told goes on (lifecycle.ts): a new epoch is not a new activity.
     if (announced) state.interest.setAnnounced(announced);
     return this.install(key, state, subscribers, reach);
@@ -493,11 +494,13 @@ export class ChannelRegistry {
    * probe (does anyone hold it?) may come from a node reading history: it must not hear
    * "nobody" from a view narrower than ours either.
    */
-  async onClaim(from: NodeId, key: ChannelKey, probe: boolean, asked?: readonly NodeId[]): Promise<ReplyBody> {
+  async onClaim(from: NodeId, key: ChannelKey, probe: boolean, asked?: readonly NodeId[], recent = false): Promise<ReplyBody> {
     const answer = await this.answerClaim(from, key, probe, asked);
+    if (answer.kind !== 'snapshot') return answer;
     // And how far our channel client has seen the stream: a copy behind that is not the newest.
-    const seen = answer.kind === 'snapshot' ? this.deps.seen?.(key) : null;
-    return seen && answer.kind === 'snapshot' ? { ...answer, seen } : answer;
+    const seen = this.deps.seen?.(key);
+    const ids = recent ? this.deps.recent?.(key) : undefined;
+    return { ...answer, ...(seen ? { seen } : {}), ...(ids?.length ? { recent: ids } : {}) };
   }
 
   private async answerClaim(from: NodeId, key: ChannelKey, probe: boolean, asked?: readonly NodeId[]): Promise<ReplyBody> {

@@ -18,7 +18,7 @@ import { ConnectionOrder, type MessageIds } from './connection-order.js';
 import { OwnEntries, type OwnAnswer } from './own-entries.js';
 import { vectorRange, type VectorAnswer } from './vector-range.js';
 import { OriginPositions } from './origin-positions.js';
-import type { ChannelKey, LogEntry, MessageEntry, PresenceEntry } from './entry.js';
+import { dedupSerial, type ChannelKey, type LogEntry, type MessageEntry, type PresenceEntry } from './entry.js';
 import { ChannelLog, type HistoryQuery } from './log.js';
 import { entryListCodec, type EntryHead } from '../transport/entry-codec.js';
 import { SnapshotDedup } from '../transport/dedup-list.js';
@@ -215,8 +215,7 @@ export class ChannelState {
   private record(e: LogEntry, element?: Uint8Array, looked = false): void {
     this.log.append(e, element);
     if (e.kind === 'message') {
-      const serial = e.message.annotation?.serial ?? e.message.version?.serial ?? e.message.serial ?? e.channelSerial; // none: an entry a test made
-      this.dedup[looked ? 'addNew' : 'add'](dedupKey(e.message.id, e.message.connectionId), serial, e.storedAt);
+      this.dedup[looked ? 'addNew' : 'add'](dedupKey(e.message.id, e.message.connectionId), dedupSerial(e), e.storedAt);
       this.views.note(e);
     } else if (e.origin.region === this.settings.region) this.dedup.add(dedupKey(e.presence.id, e.presence.connectionId), e.channelSerial, e.storedAt);
     this.noteOwn(e.origin.region, e.serial, e.origin.seq, e.kind === 'message' ? e.message : null);
@@ -552,6 +551,11 @@ export class ChannelState {
     return entries;
   }
 
+  /** Ids of a lost epoch that nodes delivered (recent-ids.ts): a repeat of one is answered with its serial there, not ordered again. */
+  seedDedup(ids: readonly { key: string; serial: string }[], now: number): void {
+    for (const { key, serial } of ids) if (this.dedup.lookup(key) === undefined) this.dedup.add(key, serial, now);
+  }
+
   /** Whether the message of this id (and connection: dedupKey) is ordered here. */
   hasOrdered(id: string, connectionId?: string): boolean {
     return this.dedup.lookup(dedupKey(id, connectionId)) !== undefined;
@@ -560,10 +564,6 @@ export class ChannelState {
   /** The serial a message was ordered under here (in the dedup window, by dedupKey), if it was. */
   private orderedAs(m: Message): string | undefined {
     return this.dedup.lookup(dedupKey(m.id, m.connectionId));
-  }
-
-  covers(after: number): boolean {
-    return this.log.covers(after);
   }
 
   range(after: number, upto?: number): LogEntry[] | null;

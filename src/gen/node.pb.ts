@@ -540,6 +540,8 @@ export interface ClaimRequest {
   probe: boolean;
   /** The nodes the claimer asks (empty: not said, from an older build). */
   asked: string[];
+  /** With probe: also the channel's message ids this node delivered last (SnapshotReply.recent_*). */
+  recent: boolean;
 }
 
 export interface StatusRequest {
@@ -858,6 +860,12 @@ export interface SnapshotReply {
     | undefined;
   /** And where it had got in other regions' streams: a new stream from there reaches back to it */
   seenReach: OriginPosition[];
+  /**
+   * Asked for (ClaimRequest.recent): the channel's message ids the node delivered last
+   * (dedup keys), and the serial each was ordered under, one for one (recent-ids.ts)
+   */
+  recentKeys: string[];
+  recentSerials: string[];
 }
 
 export interface ChannelStatus {
@@ -4498,7 +4506,7 @@ export const SyncRequest: MessageFns<SyncRequest> = {
 };
 
 function createBaseClaimRequest(): ClaimRequest {
-  return { channel: "", probe: false, asked: [] };
+  return { channel: "", probe: false, asked: [], recent: false };
 }
 
 export const ClaimRequest: MessageFns<ClaimRequest> = {
@@ -4511,6 +4519,9 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
     }
     for (const v of message.asked) {
       writer.uint32(26).string(v!);
+    }
+    if (message.recent !== false) {
+      writer.uint32(32).bool(message.recent);
     }
     return writer;
   },
@@ -4550,6 +4561,14 @@ export const ClaimRequest: MessageFns<ClaimRequest> = {
             }
 
             message.asked.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.recent = reader.bool();
             continue;
           }
         }
@@ -7113,7 +7132,14 @@ export const Ok: MessageFns<Ok> = {
 };
 
 function createBaseSnapshotReply(): SnapshotReply {
-  return { snapshot: undefined, seenEpoch: undefined, seenSerial: undefined, seenReach: [] };
+  return {
+    snapshot: undefined,
+    seenEpoch: undefined,
+    seenSerial: undefined,
+    seenReach: [],
+    recentKeys: [],
+    recentSerials: [],
+  };
 }
 
 export const SnapshotReply: MessageFns<SnapshotReply> = {
@@ -7129,6 +7155,12 @@ export const SnapshotReply: MessageFns<SnapshotReply> = {
     }
     for (const v of message.seenReach) {
       OriginPosition.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.recentKeys) {
+      writer.uint32(42).string(v!);
+    }
+    for (const v of message.recentSerials) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -7176,6 +7208,22 @@ export const SnapshotReply: MessageFns<SnapshotReply> = {
             }
 
             message.seenReach.push(OriginPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.recentKeys.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.recentSerials.push(reader.string());
             continue;
           }
         }

@@ -183,6 +183,7 @@ export class AblyNode {
       hasQuorum: () => this.quorum,
       leaving: () => this.membership.leavingPeers(),
       seen: (key) => this.hub.get(key)?.claimPosition() ?? null,
+      recent: (key) => this.hub.recent.of(key),
       log: this.log,
       // Only with other regions: masters then also replicate when interest here begins or ends.
       ...(o.topology.regions.length > 1
@@ -323,9 +324,7 @@ export class AblyNode {
   }
 
   async start(): Promise<void> {
-    for (const n of this.region.nodes) {
-      if (n.name !== this.id) this.transport.addPeer(n.name, { host: n.host, port: n.port, meshPort: n.meshPort });
-    }
+    for (const n of this.region.nodes) if (n.name !== this.id) this.transport.addPeer(n.name, { host: n.host, port: n.port, meshPort: n.meshPort });
     await this.transport.start();
     this.registry.start();
     await this.globalmaster?.start();

@@ -22,7 +22,6 @@ import type { Occupancy, OccupancyRegion, OccupancyReport, OccupancyRequest, Occ
 export type { Occupancy, OccupancyRegion, OccupancyReport, OccupancyRequest, OccupancyTotals, RegionWord } from './occupancy-messages.js';
 
 export type NodeId = string;
-
 /** A node's addresses, carried in heartbeats so that joiners can be reached. */
 export interface NodeAddress {
   host: string;
@@ -31,14 +30,12 @@ export interface NodeAddress {
 }
 
 export type MemberState = 'up' | 'suspect' | 'down' | 'left';
-
 export interface MemberInfo {
   node: NodeId;
   incarnation: number;
   state: MemberState;
   address: NodeAddress;
 }
-
 /** Sent by every node to every other at the heartbeat interval. */
 export interface Heartbeat {
   type: 'heartbeat';
@@ -94,7 +91,8 @@ export interface PublishRequest {
   /**
    * The channel's epoch when the publish was first sent, as the sender knew it: a master
    * of another epoch refuses it (90002), for a publish ordered in that epoch's state, now
-   * gone with its message ids, would reach subscribers twice (publisher.ts).
+   * gone with its message ids, would reach subscribers twice (publisher.ts); unless it
+   * knows every id (one a node delivered there: recent-ids.ts), which it answers.
    */
   epoch?: string;
 }
@@ -199,6 +197,8 @@ export interface ClaimRequest {
    * claimer's view lacks a node that may hold the channel (its master, or its only copy).
    */
   asked?: NodeId[];
+  /** With `probe`: the answer says the channel's message ids this node delivered last (`recent`). */
+  recent?: boolean;
 }
 export interface StatusRequest {
   type: 'status';
@@ -420,6 +420,8 @@ export interface ClientPosition {
   serial: number;
   reach?: OriginPosition[];
 }
+/** A message's dedup key (dedupKey) and the serial it was ordered under. */
+export type RecentId = { key: string; serial: string };
 
 export interface ChannelStatus {
   channel: ChannelKey;
@@ -472,8 +474,8 @@ export type ReplyBody =
    * (ReplicateRequest.broadcastTo).
    */
   | { kind: 'ok'; forwarded?: boolean; broadcast?: boolean }
-  /** `seen`: how far the answering node's channel client has seen the stream (a claim's newest copy must not be behind it). */
-  | { kind: 'snapshot'; snapshot: ChannelSnapshot | null; seen?: ClientPosition }
+  /** `seen`: how far the answering node's channel client has seen the stream (a claim's newest copy must not be behind it); `recent`: ClaimRequest.recent. */
+  | { kind: 'snapshot'; snapshot: ChannelSnapshot | null; seen?: ClientPosition; recent?: RecentId[] }
   | { kind: 'status'; status: ChannelStatus | null }
   | { kind: 'error'; error: ErrorInfo }
   /** The receiver is not the channel's master (in its view); try `owner`. */

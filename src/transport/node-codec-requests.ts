@@ -128,7 +128,7 @@ function requestBodyToPb(r: NodeRequest): Omit<pb.Request, 'toIncarnation'> {
         },
       };
     case 'claim':
-      return { rid: r.rid, body: { $case: 'claim', claim: { channel: r.channel, probe: r.probe ?? false, asked: r.asked ?? [] } } };
+      return { rid: r.rid, body: { $case: 'claim', claim: { channel: r.channel, probe: r.probe ?? false, asked: r.asked ?? [], recent: r.recent ?? false } } };
     case 'status':
       return { rid: r.rid, body: { $case: 'status', status: { channel: r.channel } } };
   }
@@ -261,7 +261,7 @@ function requestBodyFromPb(p: pb.Request): NodeRequest {
         role: b.sync.role === pb.SyncRole.SYNC_ROLE_HANDOFF ? 'handoff' : 'replica',
       };
     case 'claim':
-      return { type: 'claim', rid, channel: b.claim.channel, probe: b.claim.probe, ...(b.claim.asked.length ? { asked: b.claim.asked } : {}) };
+      return { type: 'claim', rid, channel: b.claim.channel, probe: b.claim.probe, ...(b.claim.asked.length ? { asked: b.claim.asked } : {}), ...(b.claim.recent ? { recent: true } : {}) };
     case 'status':
       return { type: 'status', rid, channel: b.status.channel };
   }

@@ -6,7 +6,7 @@
 import * as pb from '../gen/node.pb.js';
 import { encodeChunksWithSharedWriter, encodeWithSharedWriter } from './pb-writer.js';
 import { decodeLogEntries, encodeLogEntries, ForwardedEntries } from './entry-lists.js';
-import type { MemberInfo, MemberState, NodeMessage, ReplyBody } from './messages.js';
+import type { MemberInfo, MemberState, NodeMessage, RecentId, ReplyBody } from './messages.js';
 import { requestFromPb, requestToPb } from './node-codec-requests.js';
 import {
   batchFromPb,
@@ -140,6 +140,8 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
             snapshot: r.snapshot ? snapshotToPb(r.snapshot) : undefined,
             ...(r.seen ? { seenEpoch: r.seen.epoch, seenSerial: r.seen.serial } : {}),
             seenReach: r.seen?.reach ?? [],
+            recentKeys: r.recent?.map((x) => x.key) ?? [],
+            recentSerials: r.recent?.map((x) => x.serial) ?? [],
           },
         },
       };
@@ -244,6 +246,7 @@ function replyFromPb(p: pb.Reply): ReplyBody {
         ...(b.snapshot.seenEpoch !== undefined && b.snapshot.seenSerial !== undefined
           ? { seen: { epoch: b.snapshot.seenEpoch, serial: b.snapshot.seenSerial, ...(b.snapshot.seenReach.length ? { reach: b.snapshot.seenReach } : {}) } }
           : {}),
+        ...recentFromPb(b.snapshot),
       };
     case 'status': {
       const s = b.status.status;
@@ -433,4 +436,11 @@ export function encodeNodeMessageChunks(msg: NodeMessage): Uint8Array[] {
 
 export function decodeNodeMessage(buf: Uint8Array): NodeMessage {
   return fromEnvelope(pb.Envelope.decode(buf));
+}
+
+/** A claim answer's recent ids, key for serial; none where the lists do not match. */
+function recentFromPb(s: pb.SnapshotReply): { recent?: RecentId[] } {
+  const { recentKeys: keys, recentSerials: serials } = s;
+  if (keys.length === 0 || keys.length !== serials.length) return {};
+  return { recent: keys.map((key, i) => ({ key, serial: serials[i]! })) };
 }

@@ -5,7 +5,8 @@
  * needed node has none.
  */
 import { describe, expect, it } from 'vitest';
-import { decideClaim, newer } from '../../../src/channel/claim.js';
+import { decideClaim, gatherRecent, newer } from '../../../src/channel/claim.js';
+import { Ring } from '../../../src/cluster/ring.js';
 import type { ChannelSnapshot } from '../../../src/channel/state.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
 import { SnapshotDedup } from '../../../src/transport/dedup-list.js';
@@ -21,7 +22,7 @@ const has = (s: ChannelSnapshot | null): ReplyBody => ({ kind: 'snapshot', snaps
 
 describe('decideClaim', () => {
   it('starts afresh only when every node of the list answered that it has nothing', () => {
-    expect(decideClaim([has(null), has(null)], [], undefined)).toEqual({ decided: true, best: null, subscribers: [], behind: false, reach: [] });
+    expect(decideClaim([has(null), has(null)], [], undefined)).toEqual({ decided: true, best: null, subscribers: [], behind: false, reach: [], lost: false });
     expect(decideClaim([has(null), null], [], undefined).decided).toBe(false);
     expect(decideClaim([has(null), { kind: 'redirect', owner: 'b' }], [], undefined).decided).toBe(false);
   });
@@ -57,7 +58,7 @@ describe('decideClaim', () => {
 
   it("takes a leaving peer's copy, with its subscribers, only where no other copy exists", () => {
     const left = snap('e', 1, 0, { wasMaster: true, subscribers: ['n2'] });
-    expect(decideClaim([has(null)], [left], undefined)).toEqual({ decided: true, best: left, subscribers: ['n2'], behind: false, reach: [] });
+    expect(decideClaim([has(null)], [left], undefined)).toEqual({ decided: true, best: left, subscribers: ['n2'], behind: false, reach: [], lost: false });
     // A stale copy or tombstone of an earlier life (a higher term) does not beat the live one.
     const live = snap('live', 1, 3);
     const earlier = snap('earlier', 7, 9);
@@ -114,11 +115,49 @@ describe('decideClaim', () => {
     expect(decideClaim([has(null), has(null)], [], undefined, { epoch: 'e1', serial: 6 })).toMatchObject({ best: null, behind: false });
   });
 
+  it('says the state was lost where a channel client has seen a stream of which no copy, or only one behind it, is left', () => {
+    const copy = snap('e1', 3, 5);
+    const seenAt = (serial: number): ReplyBody => ({ kind: 'snapshot', snapshot: null, seen: { epoch: 'e1', serial } });
+    expect(decideClaim([has(null), seenAt(2)], [], undefined).lost).toBe(true);
+    expect(decideClaim([has(null), has(null)], [], undefined, { epoch: 'e1', serial: 1 }).lost).toBe(true);
+    expect(decideClaim([has(copy), seenAt(8)], [], undefined).lost).toBe(true);
+    // A new channel (nobody has seen one), or a copy as far as every client: nothing lost.
+    expect(decideClaim([has(null), has(null)], [], undefined).lost).toBe(false);
+    expect(decideClaim([has(copy), seenAt(5)], [], undefined).lost).toBe(false);
+  });
+
   it("gathers where the channel clients that answered, and ours, had got in other regions' streams", () => {
     const us = { region: 'us', epoch: 'u', seq: 7 };
     const ap = { region: 'ap', epoch: 'p', seq: 2 };
     const client: ReplyBody = { kind: 'snapshot', snapshot: null, seen: { epoch: 'e0', serial: 9, reach: [us] } };
     expect(decideClaim([has(null), client], [], undefined, { epoch: 'e0', serial: 8, reach: [ap, { ...us, seq: 6 }] }).reach).toEqual([us, ap, { ...us, seq: 6 }]);
     expect(decideClaim([has(null), has(null)], [], undefined).reach).toEqual([]);
+  });
+});
+
+describe('gatherRecent', () => {
+  it("asks every other node of the ring for the ids it delivered last, adds this node's own, and does not wait for one that does not answer", async () => {
+    const asked: { to: string; body: unknown; timeoutMs: number }[] = [];
+    const answers: Record<string, ReplyBody | Error> = {
+      b: { kind: 'snapshot', snapshot: null, recent: [{ key: 'k2', serial: 's2' }] },
+      c: new Error('timeout'),
+      d: { kind: 'snapshot', snapshot: null },
+      e: { kind: 'redirect', owner: 'a' },
+    };
+    const rpc = {
+      request: (to: string, body: unknown, timeoutMs: number) => {
+        asked.push({ to, body, timeoutMs });
+        const a = answers[to]!;
+        return a instanceof Error ? Promise.reject(a) : Promise.resolve(a);
+      },
+    };
+    const deps = { self: 'a', rpc: rpc as never, recent: () => [{ key: 'k1', serial: 's1' }] };
+    const ids = await gatherRecent(deps, new Ring(['a', 'b', 'c', 'd', 'e']), 'app:x');
+    expect(ids).toEqual([{ key: 'k1', serial: 's1' }, { key: 'k2', serial: 's2' }]);
+    expect(asked.map((q) => q.to).sort()).toEqual(['b', 'c', 'd', 'e']);
+    for (const q of asked) {
+      expect(q.body).toEqual({ type: 'claim', channel: 'app:x', probe: true, recent: true });
+      expect(q.timeoutMs).toBeLessThanOrEqual(500);
+    }
   });
 });

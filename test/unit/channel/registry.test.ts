@@ -39,6 +39,15 @@ function publishedSeqs(state: ChannelState): number[] {
   return entries.map((e) => (e.kind === 'message' ? Number(e.message.data) : -1));
 }
 
+/** A channel client on `n` with one live subscriber, following the channel's stream. */
+async function follow(n: TestNode, key: string) {
+  const client = n.hub.client(key, key.slice(key.indexOf(':') + 1));
+  const sub = { connectionId: 's', format: 'json', channelName: 'c', echo: true, publishes: false, wants: () => true, send: () => undefined, discontinuity: () => undefined };
+  await client.attach(sub as never, null, null);
+  client.activate(sub as never);
+  return client;
+}
+
 /**
  * A channel a owns that failed over while a was cut off: x (its master without a) took it
  * from its copy at y, 5 publishes before and 5 after; then a lost quorum and dropped its
@@ -685,6 +694,57 @@ describe('ChannelRegistry', () => {
     const master = liveMaster(a, key)!;
     expect(master.state.origins.reachBackOf('us')).toEqual(us);
     expect(master.state.origins.reachBackOf(SETTINGS.region)).toBeUndefined();
+  });
+
+  it("answers a publish ordered and delivered in a lost epoch, sent again through another node, with its serial there, not ordering it again", async () => {
+    // Chaos two-of-three-killed: a publish's ACK went with its node as the channel's master
+    // and replica died; the SDK sent it again through a node that knew nothing of it, and
+    // the new epoch's master ordered it a second time. c's channel client delivered it.
+    const ns = await startTrio(nodes);
+    const [a, b, c] = ns;
+    const key = channelWhere((k) => new Ring(['a', 'b', 'c']).owner(k) === 'a' && new Ring(['b', 'c']).owner(k) === 'c');
+    const client = await follow(c, key);
+    const first: string[] = [];
+    for (let s = 0; s < 5; s++) first.push(...(await b.publisher.send('src', key, { type: 'publish', messages: [msg(s)] })));
+    await waitFor(() => client.position().serial === 5);
+    const epoch = liveMaster(a, key)!.epoch;
+    // Both copies go: a dies, and the replica's copy with it.
+    for (const n of [b, c]) (n.registry as unknown as { holdings: Map<string, Holding> }).holdings.delete(key);
+    await a.transport.stop();
+    for (const n of [b, c]) {
+      setView(n, ['b', 'c']);
+      n.rpc.failPeer('a', 'down');
+    }
+    // Sent again by a node that never sent it (no epoch named): answered with its first serial.
+    expect(await b.rpc.request('c', { type: 'publish', channel: key, messages: [msg(4)] }, 2000)).toEqual({ kind: 'published', serials: [first[4]], epoch: expect.any(String) });
+    const fresh = liveMaster(c, key)!;
+    expect(fresh.epoch).not.toBe(epoch);
+    expect(publishedSeqs(fresh.state)).toEqual([]);
+    // Named with the lost epoch (b's publisher sent it there): answered too, not refused (90002).
+    expect(await b.rpc.request('c', { type: 'publish', channel: key, messages: [msg(3)], epoch }, 2000)).toMatchObject({ kind: 'published', serials: [first[3]] });
+    // What no node delivered, and what comes next, is taken.
+    await b.publisher.send('src', key, { type: 'publish', messages: [msg(5)] });
+    expect(publishedSeqs(fresh.state)).toEqual([5]);
+    // The new epoch's replica has the ids too (a failover before they expire answers them as well).
+    await waitFor(() => {
+      const h = b.registry.holding(key);
+      return h?.role === 'replica' && h.state.epoch === fresh.epoch && h.state.hasOrdered(msg(2).id);
+    });
+  });
+
+  it('answers a repeat of a message a node delivered when the channel restarts because a subscriber saw further than its master', async () => {
+    const ns = await startTrio(nodes);
+    const [a, b, c] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    const client = await follow(c, key);
+    const first: string[] = [];
+    for (let s = 0; s < 3; s++) first.push(...(await b.publisher.send('src', key, { type: 'publish', messages: [msg(s)] })));
+    await waitFor(() => client.position().serial === 3);
+    const { epoch } = liveMaster(a, key)!.position();
+    const reply = await b.rpc.request('a', { type: 'sub', channel: key, seen: { epoch, serial: 8 } }, 2000);
+    expect((reply as { epoch: string }).epoch).not.toBe(epoch);
+    expect(await b.rpc.request('a', { type: 'publish', channel: key, messages: [msg(1)] }, 2000)).toMatchObject({ kind: 'published', serials: [first[1]] });
+    expect(publishedSeqs(liveMaster(a, key)!.state)).toEqual([]);
   });
 
   it('refuses a resent publish that names another epoch than the channel is in (its first master may have ordered it in a state since lost)', async () => {

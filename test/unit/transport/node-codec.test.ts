@@ -351,6 +351,11 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       expect(roundTrip({ type: 'claim', rid: 10, channel: 'app:chat', probe: false, asked: [] })).toStrictEqual({ type: 'claim', rid: 10, channel: 'app:chat', probe: false });
     });
 
+    it('round-trips a probe that asks for the ids a node delivered last', () => {
+      const msg: NodeMessage = { type: 'claim', rid: 10, channel: 'app:chat', probe: true, recent: true };
+      expect(roundTrip(msg)).toStrictEqual(msg);
+    });
+
     it('round-trips status', () => {
       const msg: NodeMessage = { type: 'status', rid: 11, channel: 'app:chat' };
       expect(roundTrip(msg)).toStrictEqual(msg);
@@ -498,6 +503,10 @@ describe('encodeNodeMessage / decodeNodeMessage', () => {
       ],
       ['snapshot', { kind: 'snapshot', snapshot }],
       ['no snapshot', { kind: 'snapshot', snapshot: null }],
+      [
+        'no snapshot, with the ids a node delivered last (a claim asked: recent-ids.ts)',
+        { kind: 'snapshot', snapshot: null, seen: { epoch: 'e', serial: 4 }, recent: [{ key: 'c1:0:0', serial: '01@e~1:0' }, { key: '\u0001c2:3:0', serial: 's' }] },
+      ],
       [
         'status',
         {

@@ -1,0 +1,77 @@
+/**
+ * The message ids this node's channel clients delivered last, with the serial each was
+ * ordered under, for every channel together (one ring per node, bounded in count and in
+ * time): what survives a channel's master and replica lost together.
+ *
+ * Such a channel starts again in a new epoch, with an empty dedup window. A publish
+ * ordered in the lost epoch and delivered, whose ACK went with its publisher's node, is
+ * sent again by the SDK when its connection resumes elsewhere, with the same id; the node
+ * it resumed on knew nothing of its first sending, and the new master would order it again
+ * and have it reach subscribers twice (chaos `two-of-three-killed`, the README's "not
+ * covered" case until the fifty-sixth session). The claim that starts the new epoch asks
+ * every node for these ids (ClaimRequest.recent) and puts them in the new state's window
+ * (registry.ts), so that the resend is answered with its first serial instead. A message
+ * that no surviving node delivered was seen by no one here, and is taken as new.
+ *
+ * Held: the message entries of the last `spanMs`, at most `capacity` of them, in the
+ * order they were delivered. Each slot keeps the strings the entry already had (its id,
+ * connectionId and serial: no copy, and not its data); the dedup key is made only when
+ * a claim asks.
+ */
+import { dedupKey } from '../protocol/message.js';
+import type { RecentId } from '../transport/messages.js';
+import { dedupSerial, type ChannelKey, type LogEntry } from './entry.js';
+
+/** Message entries kept (all channels together). */
+export const RECENT_CAPACITY = 65_536;
+/** How long one is kept (ms): a claim comes within seconds of its master's loss. */
+export const RECENT_SPAN_MS = 15_000;
+
+export class RecentIds {
+  private readonly channels: ChannelKey[] = [];
+  private readonly ids: string[] = [];
+  private readonly connections: (string | undefined)[] = [];
+  private readonly serials: string[] = [];
+  private readonly times: number[] = [];
+  /** The oldest slot, once the ring is full. */
+  private head = 0;
+
+  constructor(
+    /** A clock no step of the wall clock moves (ms). */
+    private readonly now: () => number = () => performance.now(),
+    private readonly capacity = RECENT_CAPACITY,
+    private readonly spanMs = RECENT_SPAN_MS,
+  ) {}
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** A channel client delivered these entries. */
+  note(channel: ChannelKey, entries: readonly LogEntry[]): void {
+    const now = this.now();
+    for (const e of entries) {
+      if (e.kind !== 'message') continue;
+      const i = this.ids.length < this.capacity ? this.ids.length : this.head;
+      if (i === this.head && this.ids.length === this.capacity) this.head = (this.head + 1) % this.capacity;
+      this.channels[i] = channel;
+      this.ids[i] = e.message.id;
+      this.connections[i] = e.message.connectionId;
+      this.serials[i] = dedupSerial(e);
+      this.times[i] = now;
+    }
+  }
+
+  /** One channel's ids of the last `spanMs`, oldest first. */
+  of(channel: ChannelKey): RecentId[] {
+    const now = this.now();
+    const out: RecentId[] = [];
+    const n = this.ids.length;
+    for (let k = 0; k < n; k++) {
+      const i = (this.head + k) % n;
+      if (this.channels[i] !== channel || this.times[i]! < now - this.spanMs) continue;
+      out.push({ key: dedupKey(this.ids[i]!, this.connections[i]), serial: this.serials[i]! });
+    }
+    return out;
+  }
+}
