@@ -16,7 +16,9 @@
  * Held: the message entries of the last `spanMs`, at most `capacity` of them, in the
  * order they were delivered. Each slot keeps the strings the entry already had (its id,
  * connectionId and serial: no copy, and not its data); the dedup key is made only when
- * a claim asks.
+ * a claim asks. Each slot links to its channel's slot before it, so that a claim's
+ * question reads that channel's slots only: a node asked about 10,000 channels lost at
+ * once does not scan the whole ring for each.
  */
 import { dedupKey } from '../protocol/message.js';
 import type { RecentId } from '../transport/messages.js';
@@ -33,6 +35,12 @@ export class RecentIds {
   private readonly connections: (string | undefined)[] = [];
   private readonly serials: string[] = [];
   private readonly times: number[] = [];
+  /** Each slot's place in the order noted (1, 2, …), and the slot of its channel's entry before it (-1: none). */
+  private readonly order: number[] = [];
+  private readonly prev: number[] = [];
+  /** Each channel's newest slot: `of` walks back from it, through its own slots only. */
+  private readonly newest = new Map<ChannelKey, number>();
+  private noted = 0;
   /** The oldest slot, once the ring is full. */
   private head = 0;
 
@@ -47,31 +55,49 @@ export class RecentIds {
     return this.ids.length;
   }
 
+  /** Channels with an id held. */
+  get channelCount(): number {
+    return this.newest.size;
+  }
+
   /** A channel client delivered these entries. */
   note(channel: ChannelKey, entries: readonly LogEntry[]): void {
     const now = this.now();
+    let last = this.newest.get(channel) ?? -1;
     for (const e of entries) {
       if (e.kind !== 'message') continue;
-      const i = this.ids.length < this.capacity ? this.ids.length : this.head;
-      if (i === this.head && this.ids.length === this.capacity) this.head = (this.head + 1) % this.capacity;
+      const full = this.ids.length === this.capacity;
+      const i = full ? this.head : this.ids.length;
+      if (full) {
+        this.head = (this.head + 1) % this.capacity;
+        // The oldest slot goes: where it was its channel's newest, that channel has none left.
+        const old = this.channels[i]!;
+        if (old === channel && last === i) last = -1;
+        else if (old !== channel && this.newest.get(old) === i) this.newest.delete(old);
+      }
       this.channels[i] = channel;
       this.ids[i] = e.message.id;
       this.connections[i] = e.message.connectionId;
       this.serials[i] = dedupSerial(e);
       this.times[i] = now;
+      this.order[i] = ++this.noted;
+      this.prev[i] = last;
+      last = i;
     }
+    if (last >= 0) this.newest.set(channel, last);
   }
 
-  /** One channel's ids of the last `spanMs`, oldest first. */
+  /** One channel's ids of the last `spanMs`, oldest first (its own slots only are read). */
   of(channel: ChannelKey): RecentId[] {
-    const now = this.now();
+    const since = this.now() - this.spanMs;
     const out: RecentId[] = [];
-    const n = this.ids.length;
-    for (let k = 0; k < n; k++) {
-      const i = (this.head + k) % n;
-      if (this.channels[i] !== channel || this.times[i]! < now - this.spanMs) continue;
+    // A slot taken since by a newer entry ends the walk: another channel's, or a later one of this.
+    let before = Infinity;
+    for (let i = this.newest.get(channel) ?? -1; i >= 0; i = this.prev[i]!) {
+      if (this.channels[i] !== channel || this.order[i]! >= before || this.times[i]! < since) break;
+      before = this.order[i]!;
       out.push({ key: dedupKey(this.ids[i]!, this.connections[i]), serial: this.serials[i]! });
     }
-    return out;
+    return out.reverse();
   }
 }

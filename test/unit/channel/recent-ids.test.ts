@@ -7,6 +7,7 @@ import { ManualClock } from '../../../src/clock.js';
 import type { LogEntry, MessageEntry } from '../../../src/channel/entry.js';
 import { RecentIds } from '../../../src/channel/recent-ids.js';
 import type { Message } from '../../../src/protocol/message.js';
+import { seeded } from '../../../src/rng.js';
 
 function entry(serial: number, message: Partial<Message> & { id: string }): MessageEntry {
   const origin = { region: 'eu', epoch: 'e', seq: serial };
@@ -54,5 +55,24 @@ describe('RecentIds', () => {
     expect(recent.of('app:odd').map((r) => r.key)).toEqual(['id3', 'id5']);
     clock.set(1_600);
     expect(recent.of('app:odd')).toEqual([]);
+  });
+
+  it('gives what a plain list of the last `capacity` noted would, for any mix of channels and batches, and forgets channels with none left (a model check)', () => {
+    const rand = seeded(7).int;
+    const clock = new ManualClock(0);
+    const recent = new RecentIds(() => clock.now(), 16, 500);
+    const model: { channel: string; id: string; at: number }[] = [];
+    for (let step = 0; step < 2_000; step++) {
+      const channel = `app:c${rand(step < 1_000 ? 5 : 40)}`;
+      const batch = Array.from({ length: rand(4) }, (_, k) => entry(k, { id: `s${step}-${k}` }));
+      recent.note(channel, batch);
+      for (const e of batch) model.push({ channel, id: (e as MessageEntry).message.id, at: clock.now() });
+      clock.advance(rand(40));
+      const held = model.slice(-16).filter((m) => m.at >= clock.now() - 500);
+      for (let c = 0; c < 40; c++) {
+        expect(recent.of(`app:c${c}`).map((r) => r.key)).toEqual(held.filter((m) => m.channel === `app:c${c}`).map((m) => m.id));
+      }
+      expect(recent.channelCount).toBe(new Set(model.slice(-16).map((m) => m.channel)).size);
+    }
   });
 });
