@@ -321,9 +321,7 @@ export class ChannelRegistry {
     const deadline = this.elapsed() + CLAIM_DEADLINE_MS;
     for (;;) {
       const ring = this.deps.ring();
-      if (ring.owner(key) !== this.deps.self || !this.deps.hasQuorum() || this.closed) {
-        return { redirect: ring.owner(key) };
-      }
+      if (ring.owner(key) !== this.deps.self || !this.deps.hasQuorum() || this.closed) return { redirect: ring.owner(key) };
       const h = this.holdings.get(key);
       if (h?.role === 'master' && !h.master.isStopped) return { ok: h.master };
       // A replica whose master has left the ring holds the newest state: promote it.
@@ -363,6 +361,7 @@ export class ChannelRegistry {
         // No copy anywhere: a new channel, or every copy out of reach (ChannelState.fresh's terms).
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         fresh.seedDedup(recent, this.deps.now());
+        if (lost) this.deps.log.warn({ channel: key, recentIds: recent.length }, 'no copy is left of the stream a channel client saw: state was lost; it starts again in a new epoch');
         if (!isMetaChannel(splitChannelKey(key).name)) this.deps.metrics?.channelCreated(key);
         return { ok: this.install(key, fresh, [], reach) };
       }
