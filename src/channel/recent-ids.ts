@@ -12,6 +12,8 @@
  * every node for these ids (ClaimRequest.recent) and puts them in the new state's window
  * (registry.ts), so that the resend is answered with its first serial instead. A message
  * that no surviving node delivered was seen by no one here, and is taken as new.
+ * Presence operations are not kept: the new epoch's set starts empty, and a member's
+ * enter sent again belongs in it.
  *
  * Held: the message entries of the last `spanMs`, at most `capacity` of them, in the
  * order they were delivered. Each slot keeps the strings the entry already had (its id,
