@@ -6,7 +6,7 @@ import type { Ring } from '../cluster/ring.js';
 import type { ClientPosition, NodeId, RecentId, ReplyBody } from '../transport/messages.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import type { ChannelKey } from './entry.js';
-import type { RegistryDeps } from './registry.js';
+import type { RegistryDeps } from './registry-deps.js';
 import { INTERNAL_REQUEST_TIMEOUT_MS } from './replication.js';
 import type { ChannelSnapshot } from './state.js';
 import { NOTHING_ANNOUNCED } from './channel-interest.js';
@@ -18,6 +18,12 @@ export const CLAIM_FANOUT = 4;
 const LEAVING_ASK_TIMEOUT_MS = 500;
 /** How long a claim that lost the channel's state waits for a node's recent ids (optional: it may be gone). */
 const RECENT_ASK_TIMEOUT_MS = 500;
+/**
+ * For this long after a node went (ms), a claim that finds no copy asks every node whether
+ * its channel client had the channel (gatherRecent): the nodes it asked first may all lack
+ * one while another node's subscribers had the stream whose copies went with the node.
+ */
+export const AFTER_LOSS_ASK_ALL_MS = 60_000;
 
 export interface ClaimDecision {
   /** Whether the claim may take the channel now; otherwise it asks again. */
@@ -120,15 +126,30 @@ export async function askHolders(
  * The message ids every node of the ring in reach, and this one, delivered last of a
  * channel whose state was lost (recent-ids.ts): the new epoch's dedup window takes them,
  * so that a publish ordered and delivered in the lost epoch, sent again, is not ordered
- * twice. A node that does not answer soon is not waited for (its ids are lost with it).
+ * twice; and (`seen`) whether any of their channel clients had a place in its stream (then
+ * a claim that found no copy lost one). A node that does not answer soon is not waited for
+ * (its ids are lost with it). A claim asks again if its ring, quorum or holding changed
+ * while it waited.
  */
-export async function gatherRecent(deps: Pick<RegistryDeps, 'self' | 'rpc' | 'recent'>, ring: Ring, key: ChannelKey): Promise<RecentId[]> {
+export async function gatherRecent(deps: Pick<RegistryDeps, 'self' | 'rpc' | 'recent' | 'seen'>, ring: Ring, key: ChannelKey): Promise<{ ids: RecentId[]; seen: boolean }> {
   const ask = (n: NodeId): Promise<ReplyBody | null> =>
     deps.rpc.request(n, { type: 'claim', channel: key, probe: true, recent: true }, RECENT_ASK_TIMEOUT_MS).catch(() => null);
   const answers = await Promise.all(ring.members.filter((n) => n !== deps.self).map(ask));
   const ids = deps.recent?.(key) ?? [];
-  for (const a of answers) if (a?.kind === 'snapshot' && a.recent) ids.push(...a.recent);
-  return ids;
+  let seen = (deps.seen?.(key) ?? null) !== null;
+  for (const a of answers) {
+    if (a?.kind !== 'snapshot') continue;
+    if (a.recent) ids.push(...a.recent);
+    if (a.seen) seen = true;
+  }
+  return { ids, seen };
+}
+
+/** Whether any node may hold the channel's state (a probe: no master steps down); unanswered counts as "may". */
+export async function anyoneHolds(deps: Pick<RegistryDeps, 'self' | 'rpc' | 'leaving'>, ring: Ring, key: ChannelKey): Promise<boolean> {
+  const { answers, leaving } = await askHolders(deps, ring, key, true);
+  // Unanswered counts as "may hold": then the read claims, which waits for certainty.
+  return leaving.length > 0 || answers.some((a) => a?.kind !== 'snapshot' || a.snapshot !== null);
 }
 
 /** A copy as `epoch@serial` (how far it got), for the log. */

@@ -29,7 +29,7 @@ import { readRewind } from './rewind.js';
 import { attachFromRegion } from './attach-region.js';
 import type { AttachOutcome, LocalSubscriber } from './subscriber.js';
 import type { OccupancyHooks } from './occupancy-watch.js';
-import type { RecentIds } from './recent-ids.js';
+import { RecentIds } from './recent-ids.js';
 
 export interface ClientDeps {
   router: ChannelRouter;
@@ -40,8 +40,6 @@ export interface ClientDeps {
   /** Per batch delivered: the channel, subscriber count reached, entries and bytes of messages in it (metrics, stats). */
   onDeliver?(key: ChannelKey, connections: number, messages: number, bytes: number): void;
   occupancy?: OccupancyHooks;
-  /** The node's ids delivered last (a claim after both copies are lost asks for them: recent-ids.ts). */
-  recent?: RecentIds;
 }
 
 /** What subscribers are told where the channel's state was lost and restarted (90005). */
@@ -80,6 +78,8 @@ export class ChannelClient {
   private term = 0;
   /** Where this node had got in the epochs it left. */
   private readonly left = new LeftEpochs();
+  /** This region's messages it delivered last (a claim after both copies are lost asks for them). */
+  readonly recent = new RecentIds();
 
   constructor(
     readonly key: ChannelKey,
@@ -562,7 +562,7 @@ export class ChannelClient {
     while (start < entries.length && entries[start]!.serial <= this.last) start++;
     if (start === entries.length) return;
     const fresh = start === 0 ? entries : entries.slice(start);
-    this.deps.recent?.note(this.key, fresh);
+    this.recent.note(fresh, this.epoch!);
     const lastEntry = fresh[fresh.length - 1]!;
     this.last = lastEntry.serial;
     this.lastChannelSerial = lastEntry.channelSerial;

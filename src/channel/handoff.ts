@@ -10,7 +10,8 @@ import type { NodeId, ReplyBody } from '../transport/messages.js';
 import { newer } from './claim.js';
 import type { ChannelKey } from './entry.js';
 import type { ChannelMaster } from './master.js';
-import type { Holding, RegistryDeps } from './registry.js';
+import type { Holding } from './registry.js';
+import type { RegistryDeps } from './registry-deps.js';
 import { INTERNAL_REQUEST_TIMEOUT_MS, mayReplicate } from './replication.js';
 import { ChannelState, type ChannelSnapshot } from './state.js';
 

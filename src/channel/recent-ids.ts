@@ -1,7 +1,6 @@
 /**
- * The message ids this node's channel clients delivered last, with the serial each was
- * ordered under, for every channel together (one ring per node, bounded in count and in
- * time): what survives a channel's master and replica lost together.
+ * The message ids a channel client delivered last, with the serial each was ordered
+ * under: what survives a channel's master and replica lost together.
  *
  * Such a channel starts again in a new epoch, with an empty dedup window. A publish
  * ordered in the lost epoch and delivered, whose ACK went with its publisher's node, is
@@ -12,44 +11,38 @@
  * every node for these ids (ClaimRequest.recent) and puts them in the new state's window
  * (registry.ts), so that the resend is answered with its first serial instead. A message
  * that no surviving node delivered was seen by no one here, and is taken as new.
+ *
+ * Held per channel client: the last `capacity` of this region's own messages (another
+ * region's come again from there after a loss, and must then be taken, not skipped as
+ * repeats; only this region's publishers send here again). A stream stops at its loss, so
+ * the last few before it are what a claim needs, however long it comes after; those older
+ * than `spanMs` are not given. Each slot keeps the strings the entry already had (its id,
+ * connectionId and serial: no copy, and not its data). Per channel, so that a busy channel
+ * cannot push a quiet one's ids out before the claim comes (4 s or more after the loss).
  * Presence operations are not kept: the new epoch's set starts empty, and a member's
  * enter sent again belongs in it.
- *
- * Held: the message entries of the last `spanMs`, at most `capacity` of them, in the
- * order they were delivered. Each slot keeps the strings the entry already had (its id,
- * connectionId and serial: no copy, and not its data); the dedup key is made only when
- * a claim asks. Each slot links to its channel's slot before it, so that a claim's
- * question reads that channel's slots only: a node asked about 10,000 channels lost at
- * once does not scan the whole ring for each.
  */
 import { dedupKey } from '../protocol/message.js';
 import type { RecentId } from '../transport/messages.js';
-import { dedupSerial, type ChannelKey, type LogEntry } from './entry.js';
+import { dedupSerial, type LogEntry } from './entry.js';
 
-/** Message entries kept (all channels together). */
-export const RECENT_CAPACITY = 65_536;
-/** How long one is kept (ms): a claim comes within seconds of its master's loss. */
-export const RECENT_SPAN_MS = 15_000;
+/** Messages kept per channel client: more than a channel's publishers have unanswered at once, as a rule. */
+export const RECENT_PER_CHANNEL = 32;
+/** None older than this is given (ms): the dedup window would have let it go meanwhile anyway. */
+export const RECENT_SPAN_MS = 60_000;
 
 export class RecentIds {
-  private readonly channels: ChannelKey[] = [];
-  private readonly ids: string[] = [];
-  private readonly connections: (string | undefined)[] = [];
-  private readonly serials: string[] = [];
-  private readonly times: number[] = [];
-  /** Each slot's place in the order noted (1, 2, …), and the slot of its channel's entry before it (-1: none). */
-  private readonly order: number[] = [];
-  private readonly prev: number[] = [];
-  /** Each channel's newest slot: `of` walks back from it, through its own slots only. */
-  private readonly newest = new Map<ChannelKey, number>();
-  private noted = 0;
-  /** The oldest slot, once the ring is full. */
+  private ids: string[] = [];
+  private connections: (string | undefined)[] = [];
+  private serials: string[] = [];
+  private times: number[] = [];
+  /** The oldest slot, once all are taken. */
   private head = 0;
 
   constructor(
     /** A clock no step of the wall clock moves (ms). */
     private readonly now: () => number = () => performance.now(),
-    private readonly capacity = RECENT_CAPACITY,
+    private readonly capacity = RECENT_PER_CHANNEL,
     private readonly spanMs = RECENT_SPAN_MS,
   ) {}
 
@@ -57,49 +50,31 @@ export class RecentIds {
     return this.ids.length;
   }
 
-  /** Channels with an id held. */
-  get channelCount(): number {
-    return this.newest.size;
-  }
-
-  /** A channel client delivered these entries. */
-  note(channel: ChannelKey, entries: readonly LogEntry[]): void {
-    const now = this.now();
-    let last = this.newest.get(channel) ?? -1;
+  /** The client delivered these entries of `epoch`: its messages of this region (their origin's epoch is the stream's) are kept. */
+  note(entries: readonly LogEntry[], epoch: string): void {
+    let now = -1;
     for (const e of entries) {
-      if (e.kind !== 'message') continue;
+      if (e.kind !== 'message' || e.origin.epoch !== epoch) continue;
+      if (now < 0) now = this.now();
       const full = this.ids.length === this.capacity;
       const i = full ? this.head : this.ids.length;
-      if (full) {
-        this.head = (this.head + 1) % this.capacity;
-        // The oldest slot goes: where it was its channel's newest, that channel has none left.
-        const old = this.channels[i]!;
-        if (old === channel && last === i) last = -1;
-        else if (old !== channel && this.newest.get(old) === i) this.newest.delete(old);
-      }
-      this.channels[i] = channel;
+      if (full) this.head = (this.head + 1) % this.capacity;
       this.ids[i] = e.message.id;
       this.connections[i] = e.message.connectionId;
       this.serials[i] = dedupSerial(e);
       this.times[i] = now;
-      this.order[i] = ++this.noted;
-      this.prev[i] = last;
-      last = i;
     }
-    if (last >= 0) this.newest.set(channel, last);
   }
 
-  /** One channel's ids of the last `spanMs`, oldest first (its own slots only are read). */
-  of(channel: ChannelKey): RecentId[] {
+  /** The ids of the last `spanMs`, oldest first, as dedup keys. */
+  of(): RecentId[] {
     const since = this.now() - this.spanMs;
     const out: RecentId[] = [];
-    // A slot taken since by a newer entry ends the walk: another channel's, or a later one of this.
-    let before = Infinity;
-    for (let i = this.newest.get(channel) ?? -1; i >= 0; i = this.prev[i]!) {
-      if (this.channels[i] !== channel || this.order[i]! >= before || this.times[i]! < since) break;
-      before = this.order[i]!;
-      out.push({ key: dedupKey(this.ids[i]!, this.connections[i]), serial: this.serials[i]! });
+    const n = this.ids.length;
+    for (let k = 0; k < n; k++) {
+      const i = (this.head + k) % n;
+      if (this.times[i]! >= since) out.push({ key: dedupKey(this.ids[i]!, this.connections[i]), serial: this.serials[i]! });
     }
-    return out.reverse();
+    return out;
   }
 }

@@ -20,36 +20,33 @@
  */
 import { AblyError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Ring } from '../cluster/ring.js';
-import type { Rpc } from '../transport/rpc.js';
 import type {
-  Broadcast,
   ChannelStatus,
   ChannelRequest,
-  ForwardedBatch,
   MasteredChannel,
   ReplayWanted,
   NodeId,
   ReplicateRequest,
   ReplyBody,
-  ClientPosition,
   RecentId,
 } from '../transport/messages.js';
 import type { OriginPosition } from '../protocol/serial.js';
 import { splitChannelKey, type ChannelKey, type LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
-import { askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, gatherRecent, PendingClaims } from './claim.js';
+import { AFTER_LOSS_ASK_ALL_MS, anyoneHolds, askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, gatherRecent, PendingClaims } from './claim.js';
 import { HANDOFF_UNANSWERED_MS, pushAgain, pushCopy, pushState, takeSync, type HandoffHost } from './handoff.js';
 import type { ReplicaBroadcast, Replicated } from './batches.js';
 import { ChannelMaster } from './master.js';
-import { HomeTakes, isMetaChannel, type LifecycleDeps } from './lifecycle.js';
+import { HomeTakes, isMetaChannel } from './lifecycle.js';
 import { handleChannelRequest } from './requests.js';
 import { applyReplicate, replicateBatch } from './replication.js';
 import { PRESENCE_LEAVE_DELAY_MS } from '../config/defaults.js';
-import { ChannelState, type ChannelSettings, type ChannelSnapshot, type PresenceHold } from './state.js';
+import { ChannelState, type ChannelSnapshot, type PresenceHold } from './state.js';
 import type { Announced } from './channel-interest.js';
 import { sleep } from '../clock.js';
 import { SubscriberDigests, WatchedMap } from './audit-digests.js';
+
+import type { RegistryDeps } from './registry-deps.js';
 
 /** What a master asks another region for (ReplayWanted, less the region). */
 export type WantedReplay = Omit<ReplayWanted, 'type' | 'region'>;
@@ -66,49 +63,6 @@ export const RECONCILE_INTERVAL_MS = 1000;
 const RECONCILE_SLICES = 10;
 /** Tombstones (epoch and serial of disposed channels) kept at most this many. */
 const MAX_TOMBSTONES = 100_000;
-
-export interface RegistryDeps {
-  self: NodeId;
-  /** Sends this region's new entries of a channel to the globalmaster, for other regions. */
-  toRegions?(batch: ForwardedBatch, to: string | null, more?: boolean): void;
-  /** Tells the globalmaster a channel's interest here began or ended. */
-  interestChanged?(key: ChannelKey, on: boolean, since: number): void;
-  /** A master's lifecycle events (lifecycle.ts; null: none for this channel). */
-  lifecycle?(master: ChannelMaster): Omit<LifecycleDeps, 'changed'> | null;
-  /** Whether this region must master a channel other regions have attachments to (its home: lifecycle.ts). */
-  masterForLifecycle?(key: ChannelKey): boolean;
-  settings: ChannelSettings;
-  /** The wall clock: times kept with a channel's state and read by other nodes (terms, leaves, storage). */
-  now(): number;
-  /**
-   * For durations within this node (claim and drain deadlines, a stale copy's grace,
-   * how long a new master inherits): a clock no step of the wall clock moves (node.ts gives
-   * the monotonic clock). `now` by default.
-   */
-  monotonic?(): number;
-  rpc: Rpc;
-  sendBroadcast(to: NodeId, msg: Broadcast): void;
-  ring(): Ring;
-  hasQuorum(): boolean;
-  /** Peers that said goodbye and are still draining (they may hold state to hand over). */
-  leaving?(): NodeId[];
-  /** How far this node's channel client has seen a channel's stream (none: no client, or not subscribed yet). */
-  seen?(key: ChannelKey): ClientPosition | null;
-  /** The channel's message ids this node delivered last (recent-ids.ts). */
-  recent?(key: ChannelKey): RecentId[];
-  log: Logger;
-  metrics?: RegistryMetrics;
-}
-
-export interface RegistryMetrics {
-  broadcast(nodes: number, entries: number): void;
-  failover(): void;
-  handoff(): void;
-  /** A master here took a hold or presence operation from a node its connection had left. */
-  presenceStale(): void;
-  /** A channel's state was created afresh (stats: channels opened; not a metachannel's, which the service makes). */
-  channelCreated(key: ChannelKey): void;
-}
 
 export type Holding =
   // syncing: a full sync under way, and to which replica (others wait for it, not send another).
@@ -128,6 +82,8 @@ export class ChannelRegistry {
   private timer: NodeJS.Timeout | null = null;
   private readonly sweep = new SliceSweep(() => this.holdings.keys(), RECONCILE_SLICES);
   private closed = false;
+  /** When a node last went (RegistryDeps.monotonic): claims soon after ask every node (AFTER_LOSS_ASK_ALL_MS). */
+  private nodeGoneAt = -Infinity;
 
   /** What handoff.ts uses of this registry. */
   private readonly moves: HandoffHost;
@@ -299,6 +255,7 @@ export class ChannelRegistry {
       h.master.holdHost(node, leaveAt);
     }
     this.deps.log.debug({ host: node, leaveAt }, 'presence: members of connections on a node gone leave after the delay');
+    this.nodeGoneAt = this.elapsed();
   }
 
   status(h: Extract<Holding, { role: 'master' }>): ChannelStatus {
@@ -332,9 +289,7 @@ export class ChannelRegistry {
       }
       // Checked before each round of questions, so a ring that keeps changing while we ask
       // (each change asks again at once) ends the claim at the deadline too.
-      if (this.elapsed() >= deadline) {
-        return { redirect: null, error: AblyError.of('timeout', 'channel state could not be claimed in time') };
-      }
+      if (this.elapsed() >= deadline) return { redirect: null, error: AblyError.of('timeout', 'channel state could not be claimed in time') };
       const { asked, answers, leaving } = await askHolders(this.deps, ring, key, false);
       // A handoff may have made us master while we asked around.
       const current = this.holdings.get(key);
@@ -349,8 +304,10 @@ export class ChannelRegistry {
         current?.role === 'replica' || current?.role === 'stale' ? current.state.snapshot() : this.tombstones.get(key);
       const { decided, best, subscribers, behind, reach, lost } = decideClaim(answers, leaving, own, this.deps.seen?.(key));
       if (decided) {
-        const recent = lost ? await gatherRecent(this.deps, ring, key) : [];
-        if (lost && (this.deps.ring() !== ring || !this.deps.hasQuorum() || this.holdings.get(key) !== current)) continue;
+        // Lost, or no copy while a node's going may have taken it: every node is asked what it had.
+        const ask = lost || (best === null && this.elapsed() < this.nodeGoneAt + AFTER_LOSS_ASK_ALL_MS);
+        const { ids: recent, seen } = ask ? await gatherRecent(this.deps, ring, key) : { ids: [], seen: false };
+        if (ask && (this.deps.ring() !== ring || !this.deps.hasQuorum() || this.holdings.get(key) !== current)) continue;
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
         if (best && behind) return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: copyAt(best), behind: 'a channel client' }, reach, best.lifecycle, recent) };
         if (best) {
@@ -361,7 +318,7 @@ export class ChannelRegistry {
         // No copy anywhere: a new channel, or every copy out of reach (ChannelState.fresh's terms).
         const fresh = ChannelState.fresh(key, this.deps.settings, this.deps.now());
         fresh.seedDedup(recent, this.deps.now());
-        if (lost) this.deps.log.warn({ channel: key, recentIds: recent.length }, 'no copy is left of the stream a channel client saw: state was lost; it starts again in a new epoch');
+        if (lost || seen) this.deps.log.warn({ channel: key, recentIds: recent.length }, 'no copy is left of the stream a channel client saw: state was lost; it starts again in a new epoch');
         if (!isMetaChannel(splitChannelKey(key).name)) this.deps.metrics?.channelCreated(key);
         return { ok: this.install(key, fresh, [], reach) };
       }
@@ -387,9 +344,13 @@ export class ChannelRegistry {
       }
       const subscribers = [...master.subscribers];
       await master.stop(AblyError.of('channelFailed', 'channel state was lost and restarted'));
-      const recent = await gatherRecent(this.deps, this.deps.ring(), key);
-      if (this.holdings.get(key) !== h || !this.ownership(key).mine) return { redirect: this.deps.ring().owner(key) };
-      return { ok: this.installAfresh(key, master.state.term, subscribers, { master: `${master.epoch}@${master.position().serial}`, seen }, [], master.state.interest.announced, recent) };
+      const { ids } = await gatherRecent(this.deps, this.deps.ring(), key);
+      if (this.holdings.get(key) !== h || !this.ownership(key).mine) {
+        // Not to be left as a stopped master, which nothing would clear: a copy, as a master that stepped down leaves.
+        if (this.holdings.get(key) === h) this.keepStale(key, master.state);
+        return { redirect: this.deps.ring().owner(key) };
+      }
+      return { ok: this.installAfresh(key, master.state.term, subscribers, { master: `${master.epoch}@${master.position().serial}`, seen }, [], master.state.interest.announced, ids) };
     });
   }
 
@@ -460,10 +421,7 @@ export class ChannelRegistry {
   }
 
   async anyoneHolds(key: ChannelKey): Promise<boolean> {
-    if (this.tombstones.has(key)) return true;
-    const { answers, leaving } = await askHolders(this.deps, this.deps.ring(), key, true);
-    // Unanswered counts as "may hold": then the read claims, which waits for certainty.
-    return leaving.length > 0 || answers.some((a) => a?.kind !== 'snapshot' || a.snapshot !== null);
+    return this.tombstones.has(key) || (await anyoneHolds(this.deps, this.deps.ring(), key));
   }
 
   // ---- replication (master side) -----------------------------------------------
@@ -494,7 +452,8 @@ export class ChannelRegistry {
    * "nobody" from a view narrower than ours either.
    */
   async onClaim(from: NodeId, key: ChannelKey, probe: boolean, asked?: readonly NodeId[], recent = false): Promise<ReplyBody> {
-    const answer = await this.answerClaim(from, key, probe, asked);
+    // A claim that lost the channel's state asks what our channel client had (gatherRecent), nothing more.
+    const answer: ReplyBody = recent ? { kind: 'snapshot', snapshot: null } : await this.answerClaim(from, key, probe, asked);
     if (answer.kind !== 'snapshot') return answer;
     // And how far our channel client has seen the stream: a copy behind that is not the newest.
     const seen = this.deps.seen?.(key);

@@ -6,7 +6,6 @@ import type { ChannelKey } from '../channel/entry.js';
 import { ChannelClient, type ClientDeps } from '../channel/client.js';
 import type { Broadcast, NodeId } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
-import { RecentIds } from '../channel/recent-ids.js';
 import { addToDigest, emptyDigest, type SubDigest } from '../channel/sub-digest.js';
 
 export interface HubDeps extends ClientDeps {
@@ -46,12 +45,8 @@ export class Hub {
   private readonly auditing = new Set<NodeId>();
   /** Masters audited until the given time whether or not a client points at them (RECHECK_AFTER_UNSUB_MS). */
   private readonly recheck = new Map<NodeId, number>();
-  /** The message ids the clients delivered last, all channels together (recent-ids.ts). */
-  readonly recent: RecentIds;
 
-  constructor(private readonly deps: HubDeps) {
-    this.recent = new RecentIds(() => this.now());
-  }
+  constructor(private readonly deps: HubDeps) {}
 
   get size(): number {
     return this.clients.size;
@@ -61,7 +56,7 @@ export class Hub {
   client(key: ChannelKey, name: string): ChannelClient {
     let c = this.clients.get(key);
     if (!c) {
-      const client: ChannelClient = new ChannelClient(key, name, { ...this.deps, recent: this.recent, unsub: (master, k) => this.unsub(client, master, k) });
+      const client: ChannelClient = new ChannelClient(key, name, { ...this.deps, unsub: (master, k) => this.unsub(client, master, k) });
       this.clients.set(key, (c = client));
     }
     return c;

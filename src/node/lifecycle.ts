@@ -9,7 +9,7 @@
 import { splitChannelKey, type ChannelKey } from '../channel/entry.js';
 import { homeRegion, isMetaChannel, lifecycleKeyOf } from '../channel/lifecycle.js';
 import type { ChannelPublisher } from '../channel/publisher.js';
-import type { RegistryDeps } from '../channel/registry.js';
+import type { RegistryDeps } from '../channel/registry-deps.js';
 import type { Occupancy } from '../transport/messages.js';
 import type { Topology } from '../config/topology.js';
 

@@ -60,7 +60,7 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
       hasQuorum: () => node.quorum,
       leaving: () => node.leaving,
       seen: (k) => node.hub?.get(k)?.claimPosition() ?? null,
-      recent: (k) => node.hub?.recent.of(k) ?? [],
+      recent: (k) => node.hub?.get(k)?.recent.of() ?? [],
       log: silentLogger(),
       metrics: { broadcast: () => undefined, failover: () => undefined, handoff: () => undefined, presenceStale: () => undefined, channelCreated: (k) => void node.created.push(k) },
     });

@@ -6,7 +6,10 @@
  * empty dedup window: before the fifty-sixth session the new master ordered it a second
  * time and subscribers got it twice (chaos `two-of-three-killed`, once in each of several
  * runs). Now the claim that starts the new epoch gathers the ids the surviving nodes
- * delivered last (src/channel/recent-ids.ts) and answers the resend with its first serial.
+ * delivered last (src/channel/recent-ids.ts) and answers the resend with its first serial:
+ * here from a node it would not ask otherwise (in a region of seven, the subscriber's
+ * node is not among the four its new owner asks first), which it asks because a node
+ * went moments before.
  *
  * Real node processes, the real SDK; the ACK is held back by a proxy between the
  * publisher and its node, so that the loss of both copies comes while it is unanswered.
@@ -15,13 +18,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ring } from '../../src/cluster/ring.js';
 import { FaultProxy } from '../../src/proxy/fault-proxy.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
-import { channelMasteredBy, replicaOf } from '../helpers/ring.js';
+import { channelsMasteredBy, replicaOf } from '../helpers/ring.js';
+import { CLAIM_FANOUT } from '../../src/channel/claim.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment;
 beforeAll(async () => {
-  d = await startDeployment({ regions: [{ name: 'r1', nodes: 5 }] });
+  d = await startDeployment({ regions: [{ name: 'r1', nodes: 7 }] });
 });
 afterAll(async () => {
   await d?.stop();
@@ -31,14 +35,19 @@ describe('a publish whose ACK was lost with its node as the channel lost both co
   it('is answered when the SDK sends it again through another node, and reaches its subscriber once', async () => {
     const members = d.nodes('r1');
     const app = d.topology.apps[0]!.id;
-    const ch = channelMasteredBy(members, 'r1-n1', 'resend-after-loss', app);
+    // A channel whose new owner, once its master and replica are gone, asks four nodes
+    // first (CLAIM_FANOUT) and not the subscriber's: it learns of the loss from every node.
+    const survivors = (ch: string) => members.filter((n) => n !== 'r1-n1' && n !== replicaOf(members, ch, app));
+    const ch = channelsMasteredBy(members, 'r1-n1', 'resend-after-loss', 50, app).find((c) => new Ring(survivors(c)).preference(`${app}:${c}`, CLAIM_FANOUT).length === 4)!;
     const replica = replicaOf(members, ch, app)!;
-    const [third, fourth] = members.filter((n) => n !== 'r1-n1' && n !== replica);
+    const asked = new Ring(survivors(ch)).preference(`${app}:${ch}`, CLAIM_FANOUT);
+    const third = survivors(ch).find((n) => !asked.includes(n))!;
+    const fourth = asked.find((n) => n !== asked[0])!;
     // The publisher's node is the channel's replica, as in the chaos run; its subscriber is elsewhere.
     const proxy = new FaultProxy({ host: '127.0.0.1', port: d.port(replica) });
     await proxy.listen();
     const pub = realtime(proxy.port, { disconnectedRetryTimeout: 200 });
-    const sub = realtime(d.port(third!), { disconnectedRetryTimeout: 200 });
+    const sub = realtime(d.port(third), { disconnectedRetryTimeout: 200 });
     try {
       const got: string[] = [];
       const updates: { resumed: boolean; code?: number }[] = [];
@@ -47,7 +56,7 @@ describe('a publish whose ACK was lost with its node as the channel lost both co
       await channel.subscribe((m) => void got.push(String(m.data)));
       await connected(pub);
       const id = pub.connection.id!;
-      // Its record outlives the two nodes (three hold it in a region of five).
+      // Its record outlives the two nodes (three hold it in a region of five or more).
       expect(new Ring(members).preference(`conn:${id}`, 3).filter((n) => n !== 'r1-n1' && n !== replica).length).toBeGreaterThan(0);
       const out = pub.channels.get(ch);
       for (let i = 0; i < 3; i++) await out.publish('m', `before-${i}`);
@@ -61,7 +70,7 @@ describe('a publish whose ACK was lost with its node as the channel lost both co
 
       // Both copies go; the publisher's connection comes back on a surviving node, held bytes dropped.
       await Promise.all([d.sup.kill('r1-n1'), d.sup.kill(replica)]);
-      proxy.setTarget({ host: '127.0.0.1', port: d.port(fourth!) });
+      proxy.setTarget({ host: '127.0.0.1', port: d.port(fourth) });
       proxy.resetConnections();
       proxy.heal();
       await ghost;

@@ -136,12 +136,12 @@ describe('decideClaim', () => {
 });
 
 describe('gatherRecent', () => {
-  it("asks every other node of the ring for the ids it delivered last, adds this node's own, and does not wait for one that does not answer", async () => {
+  it("asks every other node of the ring for the ids it delivered last, adds this node's own, says whether any had the stream, and does not wait for one that does not answer", async () => {
     const asked: { to: string; body: unknown; timeoutMs: number }[] = [];
     const answers: Record<string, ReplyBody | Error> = {
       b: { kind: 'snapshot', snapshot: null, recent: [{ key: 'k2', serial: 's2' }] },
       c: new Error('timeout'),
-      d: { kind: 'snapshot', snapshot: null },
+      d: { kind: 'snapshot', snapshot: null, seen: { epoch: 'e', serial: 0 } },
       e: { kind: 'redirect', owner: 'a' },
     };
     const rpc = {
@@ -152,12 +152,16 @@ describe('gatherRecent', () => {
       },
     };
     const deps = { self: 'a', rpc: rpc as never, recent: () => [{ key: 'k1', serial: 's1' }] };
-    const ids = await gatherRecent(deps, new Ring(['a', 'b', 'c', 'd', 'e']), 'app:x');
-    expect(ids).toEqual([{ key: 'k1', serial: 's1' }, { key: 'k2', serial: 's2' }]);
+    const ring = new Ring(['a', 'b', 'c', 'd', 'e']);
+    expect(await gatherRecent(deps, ring, 'app:x')).toEqual({ ids: [{ key: 'k1', serial: 's1' }, { key: 'k2', serial: 's2' }], seen: true });
     expect(asked.map((q) => q.to).sort()).toEqual(['b', 'c', 'd', 'e']);
     for (const q of asked) {
       expect(q.body).toEqual({ type: 'claim', channel: 'app:x', probe: true, recent: true });
       expect(q.timeoutMs).toBeLessThanOrEqual(500);
     }
+    // Only b's ids and no place in the stream anywhere; then our own client's place.
+    answers.d = { kind: 'snapshot', snapshot: null };
+    expect((await gatherRecent(deps, ring, 'app:x')).seen).toBe(false);
+    expect((await gatherRecent({ ...deps, seen: () => ({ epoch: 'e', serial: 3 }) }, ring, 'app:x')).seen).toBe(true);
   });
 });

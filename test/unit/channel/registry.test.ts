@@ -13,6 +13,7 @@ import type { NodeMessage } from '../../../src/transport/messages.js';
 import { Ring } from '../../../src/cluster/ring.js';
 import { PresenceAction } from '../../../src/protocol/actions.js';
 import { channelOwnedBy, channelWhere, liveMaster, makeRegion, msg, setView, SETTINGS, startAll, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
+import { CLAIM_FANOUT } from '../../../src/channel/claim.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let nodes: TestNode[] = [];
@@ -730,6 +731,71 @@ describe('ChannelRegistry', () => {
       const h = b.registry.holding(key);
       return h?.role === 'replica' && h.state.epoch === fresh.epoch && h.state.hasOrdered(msg(2).id);
     });
+  });
+
+  it('gathers the ids from every node after a node went, also where the nodes its claim asks first have no channel client (a region of seven)', async () => {
+    const all = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const left = all.slice(2);
+    // a masters the channel, b is its replica; of the five left, the subscriber's node is
+    // not among the four the new owner asks first.
+    const key = channelWhere((k) => new Ring(all).owner(k) === 'a' && new Ring(all).replica(k) === 'b' && new Ring(left).preference(k, CLAIM_FANOUT).length === 4);
+    const { nodes: ns } = makeRegion(all);
+    nodes.push(...ns);
+    await startAll(ns);
+    const byId = (id: string) => ns.find((n) => n.id === id)!;
+    const owner = byId(new Ring(left).owner(key)!);
+    const outside = byId(left.find((n) => !new Ring(left).preference(key, CLAIM_FANOUT).includes(n))!);
+    const client = await follow(outside, key);
+    const first: string[] = [];
+    for (let s = 0; s < 3; s++) first.push(...(await owner.publisher.send('src', key, { type: 'publish', messages: [msg(s)] })));
+    await waitFor(() => client.position().serial === 3);
+    for (const n of [byId('a'), byId('b')]) await n.transport.stop();
+    for (const id of left) {
+      setView(byId(id), left);
+      for (const gone of ['a', 'b']) {
+        byId(id).rpc.failPeer(gone, 'down');
+        byId(id).registry.forgetNode(gone);
+      }
+    }
+    expect(await owner.rpc.request(owner.id, { type: 'publish', channel: key, messages: [msg(2)] }, 2000)).toMatchObject({ kind: 'published', serials: [first[2]] });
+    expect(publishedSeqs(liveMaster(owner, key)!.state)).toEqual([]);
+  });
+
+  it('asks every node what it had only for a channel it finds no copy of soon after a node went, not for every new channel', async () => {
+    const ns = await startTrio(nodes);
+    const [a, b] = ns;
+    const probes: string[] = [];
+    const request = a.rpc.request.bind(a.rpc);
+    a.rpc.request = ((to: string, body: { type: string; channel?: string; recent?: boolean }, timeoutMs: number) => {
+      if (body.type === 'claim' && body.recent) probes.push(`${body.channel}>${to}`);
+      return request(to, body as never, timeoutMs);
+    }) as never;
+    const fresh = channelOwnedBy(['a', 'b', 'c'], 'a');
+    await b.publisher.send('src', fresh, { type: 'publish', messages: [msg(0)] });
+    expect(probes).toEqual([]);
+    a.registry.forgetNode('gone');
+    const after = channelWhere((k) => k !== fresh && new Ring(['a', 'b', 'c']).owner(k) === 'a');
+    await b.publisher.send('src', after, { type: 'publish', messages: [msg(0)] });
+    expect(probes.sort()).toEqual([`${after}>b`, `${after}>c`]);
+  });
+
+  it('leaves the state of a master it stopped to restart as a copy when the node may no longer master the channel', async () => {
+    const ns = await startTrio(nodes);
+    const [a, b] = ns;
+    const key = channelOwnedBy(['a', 'b', 'c'], 'a');
+    await b.publisher.send('src', key, { type: 'publish', messages: [msg(0)] });
+    const old = liveMaster(a, key)!;
+    // a loses quorum while it asks the nodes what they delivered last.
+    const request = a.rpc.request.bind(a.rpc);
+    a.rpc.request = ((to: string, body: { type: string; recent?: boolean }, timeoutMs: number) => {
+      if (body.type === 'claim' && body.recent) a.quorum = false;
+      return request(to, body as never, timeoutMs);
+    }) as never;
+    const reply = await b.rpc.request('a', { type: 'sub', channel: key, seen: { epoch: old.epoch, serial: 8 } }, 3000).catch((e: Error) => e);
+    expect(reply).not.toMatchObject({ kind: 'subscribed' });
+    const h = a.registry.holding(key);
+    expect(h?.role).toBe('stale');
+    expect(a.registry.counts().mastered).toBe(0);
   });
 
   it('answers a repeat of a message a node delivered when the channel restarts because a subscriber saw further than its master', async () => {
