@@ -641,10 +641,7 @@ describe('ChannelRegistry', () => {
   it('starts a channel afresh at its claim when a node asked has a channel client further in the epoch than every copy', async () => {
     // A subscriber on b: b's channel client follows the stream, to 8.
     const { c, key, epoch, old } = await staleCopyLeft(await startTrio(nodes), async (b, key) => {
-      const client = b.hub.client(key, 'c');
-      const sub = { connectionId: 's', format: 'json', channelName: 'c', echo: true, publishes: false, wants: () => true, send: () => undefined, discontinuity: () => undefined };
-      await client.attach(sub as never, null, null);
-      client.activate(sub as never);
+      const client = await follow(b, key);
       return () => client.position().serial === 8;
     });
     // A publish makes c claim: b answers with its copy at 5, and that its client is at 8.
