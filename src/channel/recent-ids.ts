@@ -16,8 +16,8 @@
  * region's come again from there after a loss, and must then be taken, not skipped as
  * repeats; only this region's publishers send here again). A stream stops at its loss, so
  * the last few before it are what a claim needs, however long it comes after; those older
- * than `spanMs` are not given. Each slot keeps the strings the entry already had (its id,
- * connectionId and serial: no copy, and not its data). Per channel, so that a busy channel
+ * than `spanMs` are not given. Each slot keeps the strings the entry already had (its id
+ * and serial: no copy, and not its data). Per channel, so that a busy channel
  * cannot push a quiet one's ids out before the claim comes (4 s or more after the loss).
  * Presence operations are not kept: the new epoch's set starts empty, and a member's
  * enter sent again belongs in it.
@@ -32,10 +32,10 @@ export const RECENT_PER_CHANNEL = 32;
 export const RECENT_SPAN_MS = 60_000;
 
 export class RecentIds {
-  private ids: string[] = [];
-  private connections: (string | undefined)[] = [];
-  private serials: string[] = [];
-  private times: number[] = [];
+  /** Dedup keys (dedupKey: the id itself, for the service's own ids). */
+  private readonly keys: string[] = [];
+  private readonly serials: string[] = [];
+  private readonly times: number[] = [];
   /** The oldest slot, once all are taken. */
   private head = 0;
 
@@ -47,7 +47,7 @@ export class RecentIds {
   ) {}
 
   get size(): number {
-    return this.ids.length;
+    return this.keys.length;
   }
 
   /** The client delivered these entries of `epoch`: its messages of this region (their origin's epoch is the stream's) are kept. */
@@ -56,24 +56,23 @@ export class RecentIds {
     for (const e of entries) {
       if (e.kind !== 'message' || e.origin.epoch !== epoch) continue;
       if (now < 0) now = this.now();
-      const full = this.ids.length === this.capacity;
-      const i = full ? this.head : this.ids.length;
+      const full = this.keys.length === this.capacity;
+      const i = full ? this.head : this.keys.length;
       if (full) this.head = (this.head + 1) % this.capacity;
-      this.ids[i] = e.message.id;
-      this.connections[i] = e.message.connectionId;
+      this.keys[i] = dedupKey(e.message.id, e.message.connectionId);
       this.serials[i] = dedupSerial(e);
       this.times[i] = now;
     }
   }
 
-  /** The ids of the last `spanMs`, oldest first, as dedup keys. */
+  /** The ids of the last `spanMs`, oldest first. */
   of(): RecentId[] {
     const since = this.now() - this.spanMs;
     const out: RecentId[] = [];
-    const n = this.ids.length;
+    const n = this.keys.length;
     for (let k = 0; k < n; k++) {
       const i = (this.head + k) % n;
-      if (this.times[i]! >= since) out.push({ key: dedupKey(this.ids[i]!, this.connections[i]), serial: this.serials[i]! });
+      if (this.times[i]! >= since) out.push({ key: this.keys[i]!, serial: this.serials[i]! });
     }
     return out;
   }
