@@ -16,8 +16,8 @@ import { announcedAhead } from './lifecycle.js';
 export const CLAIM_FANOUT = 4;
 /** How long a claim waits for a leaving peer's answer (optional: it may be exiting). */
 const LEAVING_ASK_TIMEOUT_MS = 500;
-/** How long a claim that lost the channel's state waits for a node's recent ids (optional: it may be gone). */
-const RECENT_ASK_TIMEOUT_MS = 500;
+/** How long a claim that found no copy soon after a node went waits for a node's recent ids (a new channel, as a rule: not long). */
+export const AFTER_LOSS_ASK_TIMEOUT_MS = 200;
 /**
  * For this long after a node went (ms), a claim that finds no copy asks every node whether
  * its channel client had the channel (gatherRecent): the nodes it asked first may all lack
@@ -128,12 +128,18 @@ export async function askHolders(
  * so that a publish ordered and delivered in the lost epoch, sent again, is not ordered
  * twice; and (`seen`) whether any of their channel clients had a place in its stream (then
  * a claim that found no copy lost one). A node that does not answer soon is not waited for
- * (its ids are lost with it). A claim asks again if its ring, quorum or holding changed
- * while it waited.
+ * (its ids are lost with it): `timeoutMs`, the usual internal deadline where the state
+ * is known lost, less where a claim only asks in case. A claim asks again if its ring,
+ * quorum or holding changed while it waited.
  */
-export async function gatherRecent(deps: Pick<RegistryDeps, 'self' | 'rpc' | 'recent' | 'seen'>, ring: Ring, key: ChannelKey): Promise<{ ids: RecentId[]; seen: boolean }> {
+export async function gatherRecent(
+  deps: Pick<RegistryDeps, 'self' | 'rpc' | 'recent' | 'seen'>,
+  ring: Ring,
+  key: ChannelKey,
+  timeoutMs = INTERNAL_REQUEST_TIMEOUT_MS,
+): Promise<{ ids: RecentId[]; seen: boolean }> {
   const ask = (n: NodeId): Promise<ReplyBody | null> =>
-    deps.rpc.request(n, { type: 'claim', channel: key, probe: true, recent: true }, RECENT_ASK_TIMEOUT_MS).catch(() => null);
+    deps.rpc.request(n, { type: 'claim', channel: key, probe: true, recent: true }, timeoutMs).catch(() => null);
   const answers = await Promise.all(ring.members.filter((n) => n !== deps.self).map(ask));
   const ids = deps.recent?.(key) ?? [];
   let seen = (deps.seen?.(key) ?? null) !== null;

@@ -33,7 +33,7 @@ import type {
 import type { OriginPosition } from '../protocol/serial.js';
 import { splitChannelKey, type ChannelKey, type LogEntry } from './entry.js';
 import { SliceSweep, trimOldest } from './sweep.js';
-import { AFTER_LOSS_ASK_ALL_MS, anyoneHolds, askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, gatherRecent, PendingClaims } from './claim.js';
+import { AFTER_LOSS_ASK_ALL_MS, AFTER_LOSS_ASK_TIMEOUT_MS, anyoneHolds, askHolders, CLAIM_FANOUT, copyAt, decideClaim, describeClaim, gatherRecent, PendingClaims } from './claim.js';
 import { HANDOFF_UNANSWERED_MS, pushAgain, pushCopy, pushState, takeSync, type HandoffHost } from './handoff.js';
 import type { ReplicaBroadcast, Replicated } from './batches.js';
 import { ChannelMaster } from './master.js';
@@ -82,14 +82,15 @@ export class ChannelRegistry {
   private timer: NodeJS.Timeout | null = null;
   private readonly sweep = new SliceSweep(() => this.holdings.keys(), RECONCILE_SLICES);
   private closed = false;
-  /** When a node last went (RegistryDeps.monotonic): claims soon after ask every node (AFTER_LOSS_ASK_ALL_MS). */
-  private nodeGoneAt = -Infinity;
+  /** When a node last went, or this one started, not knowing what went before (RegistryDeps.monotonic): claims soon after ask every node (AFTER_LOSS_ASK_ALL_MS). */
+  private nodeGoneAt: number;
 
   /** What handoff.ts uses of this registry. */
   private readonly moves: HandoffHost;
   private readonly homeTakes: HomeTakes;
 
   constructor(private readonly deps: RegistryDeps) {
+    this.nodeGoneAt = this.elapsed();
     this.homeTakes = new HomeTakes(this, deps.log);
     this.moves = {
       deps,
@@ -306,7 +307,7 @@ export class ChannelRegistry {
       if (decided) {
         // Lost, or no copy while a node's going may have taken it: every node is asked what it had.
         const ask = lost || (best === null && this.elapsed() < this.nodeGoneAt + AFTER_LOSS_ASK_ALL_MS);
-        const { ids: recent, seen } = ask ? await gatherRecent(this.deps, ring, key) : { ids: [], seen: false };
+        const { ids: recent, seen } = ask ? await gatherRecent(this.deps, ring, key, lost ? undefined : AFTER_LOSS_ASK_TIMEOUT_MS) : { ids: [], seen: false };
         if (ask && (this.deps.ring() !== ring || !this.deps.hasQuorum() || this.holdings.get(key) !== current)) continue;
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');
         if (best && behind) return { ok: this.installAfresh(key, best.term, subscribers, { newestCopy: copyAt(best), behind: 'a channel client' }, reach, best.lifecycle, recent) };

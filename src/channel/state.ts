@@ -551,9 +551,10 @@ export class ChannelState {
     return entries;
   }
 
-  /** Ids of a lost epoch that nodes delivered (recent-ids.ts): a repeat of one is answered with its serial there, not ordered again. */
-  seedDedup(ids: readonly { key: string; serial: string }[], now: number): void {
-    for (const { key, serial } of ids) if (this.dedup.lookup(key) === undefined) this.dedup.add(key, serial, now);
+  /** Ids of a lost epoch that nodes delivered (recent-ids.ts), into a new state's window (oldest first, as it keeps them): a repeat is answered with its serial there, until its age passes the window. */
+  seedDedup(ids: readonly { key: string; serial: string; age?: number }[], now: number): void {
+    const oldestFirst = [...ids].sort((a, b) => (b.age ?? 0) - (a.age ?? 0));
+    for (const { key, serial, age } of oldestFirst) if (this.dedup.lookup(key) === undefined) this.dedup.add(key, serial, now - (age ?? 0));
   }
 
   /** Whether the message of this id (and connection: dedupKey) is ordered here. */

@@ -866,6 +866,8 @@ export interface SnapshotReply {
    */
   recentKeys: string[];
   recentSerials: string[];
+  /** And how long ago each was delivered (ms; absent, from the build that began this: just now) */
+  recentAges: number[];
 }
 
 export interface ChannelStatus {
@@ -7139,6 +7141,7 @@ function createBaseSnapshotReply(): SnapshotReply {
     seenReach: [],
     recentKeys: [],
     recentSerials: [],
+    recentAges: [],
   };
 }
 
@@ -7161,6 +7164,13 @@ export const SnapshotReply: MessageFns<SnapshotReply> = {
     }
     for (const v of message.recentSerials) {
       writer.uint32(50).string(v!);
+    }
+    if (message.recentAges.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.recentAges) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -7225,6 +7235,24 @@ export const SnapshotReply: MessageFns<SnapshotReply> = {
 
             message.recentSerials.push(reader.string());
             continue;
+          }
+          case 7: {
+            if (tag === 56) {
+              message.recentAges.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.recentAges.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
           }
         }
         if ((tag & 7) === 4 || tag === 0) {

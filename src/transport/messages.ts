@@ -420,8 +420,8 @@ export interface ClientPosition {
   serial: number;
   reach?: OriginPosition[];
 }
-/** A message's dedup key (dedupKey) and the serial it was ordered under. */
-export type RecentId = { key: string; serial: string };
+/** A message's dedup key (dedupKey), the serial it was ordered under, and how long ago it was delivered (ms; absent: just now). */
+export type RecentId = { key: string; serial: string; age?: number };
 
 export interface ChannelStatus {
   channel: ChannelKey;

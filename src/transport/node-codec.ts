@@ -142,6 +142,7 @@ function replyToPb(rid: number, r: ReplyBody): pb.Reply {
             seenReach: r.seen?.reach ?? [],
             recentKeys: r.recent?.map((x) => x.key) ?? [],
             recentSerials: r.recent?.map((x) => x.serial) ?? [],
+            recentAges: r.recent?.map((x) => x.age ?? 0) ?? [],
           },
         },
       };
@@ -440,7 +441,8 @@ export function decodeNodeMessage(buf: Uint8Array): NodeMessage {
 
 /** A claim answer's recent ids, key for serial; none where the lists do not match. */
 function recentFromPb(s: pb.SnapshotReply): { recent?: RecentId[] } {
-  const { recentKeys: keys, recentSerials: serials } = s;
+  const { recentKeys: keys, recentSerials: serials, recentAges: ages } = s;
   if (keys.length === 0 || keys.length !== serials.length) return {};
-  return { recent: keys.map((key, i) => ({ key, serial: serials[i]! })) };
+  const aged = ages.length === keys.length;
+  return { recent: keys.map((key, i) => ({ key, serial: serials[i]!, ...(aged && ages[i] ? { age: ages[i] } : {}) })) };
 }

@@ -5,7 +5,8 @@
  * needed node has none.
  */
 import { describe, expect, it } from 'vitest';
-import { decideClaim, gatherRecent, newer } from '../../../src/channel/claim.js';
+import { AFTER_LOSS_ASK_TIMEOUT_MS, decideClaim, gatherRecent, newer } from '../../../src/channel/claim.js';
+import { INTERNAL_REQUEST_TIMEOUT_MS } from '../../../src/channel/replication.js';
 import { Ring } from '../../../src/cluster/ring.js';
 import type { ChannelSnapshot } from '../../../src/channel/state.js';
 import type { LogEntry } from '../../../src/channel/entry.js';
@@ -157,8 +158,12 @@ describe('gatherRecent', () => {
     expect(asked.map((q) => q.to).sort()).toEqual(['b', 'c', 'd', 'e']);
     for (const q of asked) {
       expect(q.body).toEqual({ type: 'claim', channel: 'app:x', probe: true, recent: true });
-      expect(q.timeoutMs).toBeLessThanOrEqual(500);
+      expect(q.timeoutMs).toBe(INTERNAL_REQUEST_TIMEOUT_MS);
     }
+    // Asked only in case (no copy, soon after a node went): not long.
+    asked.length = 0;
+    await gatherRecent(deps, ring, 'app:x', AFTER_LOSS_ASK_TIMEOUT_MS);
+    expect(asked.map((q) => q.timeoutMs)).toEqual([200, 200, 200, 200]);
     // Only b's ids and no place in the stream anywhere; then our own client's place.
     answers.d = { kind: 'snapshot', snapshot: null };
     expect((await gatherRecent(deps, ring, 'app:x')).seen).toBe(false);

@@ -170,7 +170,9 @@ describe('ChannelState', () => {
     it("answers a repeat of an id a node delivered in a lost epoch (seedDedup) with that serial, stores nothing, and keeps the ids through a sync", () => {
       const clock = new ManualClock(1_000);
       const st = fresh(clock);
-      st.seedDedup([{ key: 'a', serial: 'old-a' }, { key: dedupKey('c1:4:0', 'c2'), serial: 'old-x' }], clock.now());
+      // As a claim gathers them, from several nodes: in no order of age (they go in oldest first).
+      const aged = { key: 'aged', serial: 'old-aged', age: settings.dedupMs - 1_000 };
+      st.seedDedup([{ key: 'a', serial: 'old-a', age: 10 }, aged, { key: dedupKey('c1:4:0', 'c2'), serial: 'old-x' }, { key: 'a', serial: 'old-a', age: 12 }], clock.now());
       const r = st.accept([msg('a'), { ...msg('c1:4:0'), connectionId: 'c2' }, msg('b')], clock.now());
       expect(r.serials.slice(0, 2)).toEqual(['old-a', 'old-x']);
       expect(r.entries.map((e) => e.message.id)).toEqual(['b']);
@@ -178,8 +180,11 @@ describe('ChannelState', () => {
       st.seedDedup([{ key: 'b', serial: 'other' }], clock.now());
       const copy = ChannelState.restore(decodeNodeSnapshot(st), settings);
       expect(copy.accept([msg('a'), msg('b')], clock.now()).serials).toEqual(['old-a', r.serials[2]]);
-      // Like any id, it goes with the dedup window.
-      clock.advance(settings.dedupMs + 1);
+      // Like any id, it goes with the dedup window: when the lost epoch's would have let it go (its age).
+      clock.advance(1_001);
+      st.expire(clock.now());
+      expect([st.hasOrdered('aged'), st.hasOrdered('a')]).toEqual([false, true]);
+      clock.advance(settings.dedupMs);
       st.expire(clock.now());
       expect(st.hasOrdered('a')).toBe(false);
     });
