@@ -800,6 +800,24 @@ describe('ChannelRegistry', () => {
     expect(a.registry.counts().mastered).toBe(0);
   });
 
+  it('answers every message of a large publish ordered in a lost epoch, sent again whole', async () => {
+    const ns = await startTrio(nodes);
+    const [a, b, c] = ns;
+    const key = channelWhere((k) => new Ring(['a', 'b', 'c']).owner(k) === 'a' && new Ring(['b', 'c']).owner(k) === 'c');
+    const client = await follow(c, key);
+    const group = Array.from({ length: 300 }, (_, i) => ({ ...msg(i), id: `src:0:${i}` }));
+    const first = await b.publisher.send('src', key, { type: 'publish', messages: group });
+    await waitFor(() => client.position().serial === 300);
+    for (const n of [b, c]) (n.registry as unknown as { holdings: Map<string, Holding> }).holdings.delete(key);
+    await a.transport.stop();
+    for (const n of [b, c]) {
+      setView(n, ['b', 'c']);
+      n.rpc.failPeer('a', 'down');
+    }
+    expect(await b.rpc.request('c', { type: 'publish', channel: key, messages: group }, 2000)).toMatchObject({ kind: 'published', serials: first });
+    expect(publishedSeqs(liveMaster(c, key)!.state)).toEqual([]);
+  });
+
   it('answers a repeat of a message a node delivered when the channel restarts because a subscriber saw further than its master', async () => {
     const ns = await startTrio(nodes);
     const [a, b, c] = ns;
