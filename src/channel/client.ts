@@ -14,7 +14,7 @@ import { AblyError, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log.js';
 import { nextSyncId, syncFrames } from '../protocol/frames.js';
 import type { PresenceMessage } from '../protocol/message.js';
-import type { ClientPosition, NodeId } from '../transport/messages.js';
+import type { ClientPosition, NodeId, RecentId } from '../transport/messages.js';
 import type { ChannelKey, LogEntry } from './entry.js';
 import { PresenceSet } from './presence.js';
 import { hashName } from './sub-digest.js';
@@ -78,8 +78,8 @@ export class ChannelClient {
   private term = 0;
   /** Where this node had got in the epochs it left. */
   private readonly left = new LeftEpochs();
-  /** This region's messages it delivered last (a claim after both copies are lost asks for them). */
-  readonly recent = new RecentIds();
+  /** This region's messages it delivered last (a claim after both copies are lost asks for them), from the first. */
+  private recent: RecentIds | null = null;
 
   constructor(
     readonly key: ChannelKey,
@@ -129,6 +129,16 @@ export class ChannelClient {
     this.deps.log.warn({ channel: this.key, master }, 'the master does not have this node subscribed; subscribing again');
     this.resubscribe();
     return true;
+  }
+
+  /** The ids of this region's messages it delivered last (recent-ids.ts). */
+  recentIds(): RecentId[] {
+    return this.recent?.of() ?? [];
+  }
+
+  /** Lets those go once the newest is older than the dedup window (the hub's audit, each second). */
+  expireRecent(): void {
+    if (this.recent?.expire()) this.recent = null;
   }
 
   /** Stream position this node has reached. */
@@ -562,7 +572,7 @@ export class ChannelClient {
     while (start < entries.length && entries[start]!.serial <= this.last) start++;
     if (start === entries.length) return;
     const fresh = start === 0 ? entries : entries.slice(start);
-    this.recent.note(fresh, this.epoch!);
+    (this.recent ??= new RecentIds()).note(fresh, this.epoch!);
     const lastEntry = fresh[fresh.length - 1]!;
     this.last = lastEntry.serial;
     this.lastChannelSerial = lastEntry.channelSerial;

@@ -36,6 +36,8 @@ export const RECENT_PER_CHANNEL = 1024;
 /** Those delivered within this long of the newest are kept (ms). */
 export const RECENT_SPAN_MS = 30_000;
 
+const monotonicNow = (): number => performance.now();
+
 export class RecentIds {
   /** Dedup keys (dedupKey: the id itself, for the service's own ids), serials and times of delivery, oldest first from `head`. */
   private keys: string[] = [];
@@ -45,7 +47,7 @@ export class RecentIds {
 
   constructor(
     /** A clock no step of the wall clock moves (ms). */
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = monotonicNow,
     private readonly capacity = RECENT_PER_CHANNEL,
     private readonly spanMs = RECENT_SPAN_MS,
     private readonly keepMs = DEDUP_WINDOW_MS,
@@ -84,15 +86,15 @@ export class RecentIds {
     return out;
   }
 
-  /** Lets everything go once the newest is older than the dedup window. */
-  expire(): void {
+  /** Lets everything go once the newest is older than the dedup window; whether it did (and holds nothing). */
+  expire(): boolean {
     const newest = this.times[this.times.length - 1];
-    if (newest !== undefined && newest < this.now() - this.keepMs) {
-      this.keys = [];
-      this.serials = [];
-      this.times = [];
-      this.head = 0;
-    }
+    if (newest === undefined || newest >= this.now() - this.keepMs) return false;
+    this.keys = [];
+    this.serials = [];
+    this.times = [];
+    this.head = 0;
+    return true;
   }
 
   private compact(): void {

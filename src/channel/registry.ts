@@ -306,7 +306,9 @@ export class ChannelRegistry {
       const { decided, best, subscribers, behind, reach, lost } = decideClaim(answers, leaving, own, this.deps.seen?.(key));
       if (decided) {
         // Lost, or no copy while a node's going may have taken it: every node is asked what it had.
-        const ask = lost || (best === null && this.elapsed() < this.nodeGoneAt + AFTER_LOSS_ASK_ALL_MS);
+        // (Only where some node was not asked: a region of four or fewer was asked whole.)
+        const unasked = ring.members.some((n) => n !== this.deps.self && !asked.includes(n));
+        const ask = lost || (best === null && unasked && this.elapsed() < this.nodeGoneAt + AFTER_LOSS_ASK_ALL_MS);
         const { ids: recent, seen } = ask ? await gatherRecent(this.deps, ring, key, lost ? undefined : AFTER_LOSS_ASK_TIMEOUT_MS) : { ids: [], seen: false };
         if (ask && (this.deps.ring() !== ring || !this.deps.hasQuorum() || this.holdings.get(key) !== current)) continue;
         this.deps.log.debug({ channel: key, asked, ...describeClaim(answers, leaving, own) }, 'claimed channel');

@@ -162,7 +162,7 @@ export class Hub {
   async audit(): Promise<void> {
     const digests = new Map<NodeId, SubDigest>();
     for (const c of this.clients.values()) {
-      c.recent.expire();
+      c.expireRecent();
       const master = c.auditPoint();
       if (master === null || this.auditing.has(master)) continue;
       let d = digests.get(master);

@@ -183,7 +183,7 @@ export class AblyNode {
       hasQuorum: () => this.quorum,
       leaving: () => this.membership.leavingPeers(),
       seen: (key) => this.hub.get(key)?.claimPosition() ?? null,
-      recent: (key) => this.hub.get(key)?.recent.of() ?? [],
+      recent: (key) => this.hub.get(key)?.recentIds() ?? [],
       log: this.log,
       // Only with other regions: masters then also replicate when interest here begins or ends.
       ...(o.topology.regions.length > 1

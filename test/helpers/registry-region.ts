@@ -60,7 +60,7 @@ export function makeRegion(ids: string[], hooks: RegionHooks = {}): { net: Memor
       hasQuorum: () => node.quorum,
       leaving: () => node.leaving,
       seen: (k) => node.hub?.get(k)?.claimPosition() ?? null,
-      recent: (k) => node.hub?.get(k)?.recent.of() ?? [],
+      recent: (k) => node.hub?.get(k)?.recentIds() ?? [],
       log: silentLogger(),
       metrics: { broadcast: () => undefined, failover: () => undefined, handoff: () => undefined, presenceStale: () => undefined, channelCreated: (k) => void node.created.push(k) },
     });
@@ -125,6 +125,14 @@ export function setView(n: TestNode, members: string[], leaving: string[] = []):
 /** The first channel key (`app:c0`, `app:c1`, …) for which `test` holds. */
 export function channelWhere(test: (key: string) => boolean): string {
   for (let i = 0; ; i++) if (test(`app:c${i}`)) return `app:c${i}`;
+}
+
+/** The first `count` channel keys (`app:c0`, `app:c1`, …) a ring of `members` gives `owner`. */
+export function channelsOwnedBy(members: string[], owner: string, count = 3): string[] {
+  const ring = new Ring(members);
+  const out: string[] = [];
+  for (let i = 0; out.length < count; i++) if (ring.owner(`app:c${i}`) === owner) out.push(`app:c${i}`);
+  return out;
 }
 
 export function channelOwnedBy(members: string[], owner: string): string {

@@ -12,7 +12,7 @@ import type { Holding } from '../../../src/channel/registry.js';
 import type { NodeMessage } from '../../../src/transport/messages.js';
 import { Ring } from '../../../src/cluster/ring.js';
 import { PresenceAction } from '../../../src/protocol/actions.js';
-import { channelOwnedBy, channelWhere, liveMaster, makeRegion, msg, setView, SETTINGS, startAll, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
+import { channelOwnedBy, channelsOwnedBy, channelWhere, liveMaster, makeRegion, msg, setView, SETTINGS, startAll, startTrio, stopAll, type TestNode } from '../../helpers/registry-region.js';
 import { AFTER_LOSS_ASK_ALL_MS, CLAIM_FANOUT } from '../../../src/channel/claim.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -760,8 +760,11 @@ describe('ChannelRegistry', () => {
     expect(publishedSeqs(liveMaster(owner, key)!.state)).toEqual([]);
   });
 
-  it('asks every node what it had only for a channel it finds no copy of soon after a node went (or it started), not for every new channel', async () => {
-    const ns = await startTrio(nodes);
+  it('asks every node what it had only for a channel it finds no copy of soon after a node went (or it started), and only where it did not ask them all already', async () => {
+    const all = ['a', 'b', 'c', 'd', 'e'];
+    const { nodes: ns } = makeRegion(all);
+    nodes.push(...ns);
+    await startAll(ns);
     const [a, b] = ns;
     const probes: string[] = [];
     const request = a.rpc.request.bind(a.rpc);
@@ -769,16 +772,30 @@ describe('ChannelRegistry', () => {
       if (body.type === 'claim' && body.recent) probes.push(`${body.channel}>${to}`);
       return request(to, body as never, timeoutMs);
     }) as never;
+    const owned = channelsOwnedBy(all, 'a');
+    // Just started: it cannot know whether a node went before.
+    await b!.publisher.send('src', owned[0]!, { type: 'publish', messages: [msg(0)] });
+    expect(probes.length).toBe(4);
     // A node that started a minute ago, and has seen no node go since.
-    const started = a.registry as unknown as { nodeGoneAt: number };
+    const started = a!.registry as unknown as { nodeGoneAt: number };
     started.nodeGoneAt -= AFTER_LOSS_ASK_ALL_MS + 1;
-    const fresh = channelOwnedBy(['a', 'b', 'c'], 'a');
-    await b.publisher.send('src', fresh, { type: 'publish', messages: [msg(0)] });
+    probes.length = 0;
+    await b!.publisher.send('src', owned[1]!, { type: 'publish', messages: [msg(0)] });
     expect(probes).toEqual([]);
-    a.registry.forgetNode('gone');
-    const after = channelWhere((k) => k !== fresh && new Ring(['a', 'b', 'c']).owner(k) === 'a');
-    await b.publisher.send('src', after, { type: 'publish', messages: [msg(0)] });
-    expect(probes.sort()).toEqual([`${after}>b`, `${after}>c`]);
+    a!.registry.forgetNode('gone');
+    await b!.publisher.send('src', owned[2]!, { type: 'publish', messages: [msg(0)] });
+    expect(probes.sort()).toEqual(['b', 'c', 'd', 'e'].map((n) => `${owned[2]}>${n}`));
+    // A region of three was asked whole by the claim's first question: nothing more to ask.
+    const trio = await startTrio(nodes);
+    trio[0].registry.forgetNode('gone');
+    const asked: string[] = [];
+    const request3 = trio[0].rpc.request.bind(trio[0].rpc);
+    trio[0].rpc.request = ((to: string, body: { type: string; recent?: boolean }, timeoutMs: number) => {
+      if (body.type === 'claim' && body.recent) asked.push(to);
+      return request3(to, body as never, timeoutMs);
+    }) as never;
+    await trio[1].publisher.send('src', channelOwnedBy(['a', 'b', 'c'], 'a'), { type: 'publish', messages: [msg(0)] });
+    expect(asked).toEqual([]);
   });
 
   it('leaves the state of a master it stopped to restart as a copy when the node may no longer master the channel', async () => {
