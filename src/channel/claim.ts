@@ -19,9 +19,10 @@ const LEAVING_ASK_TIMEOUT_MS = 500;
 /** How long a claim that found no copy soon after a node went waits for a node's recent ids (a new channel, as a rule: not long). */
 export const AFTER_LOSS_ASK_TIMEOUT_MS = 200;
 /**
- * For this long after a node went (ms), a claim that finds no copy asks every node whether
- * its channel client had the channel (gatherRecent): the nodes it asked first may all lack
- * one while another node's subscribers had the stream whose copies went with the node.
+ * For this long after a node went, or after this node started (it cannot know what went
+ * before), a claim that finds no copy and did not ask every node asks them all whether
+ * their channel client had the channel (gatherRecent, ms): the nodes it asked first may
+ * all lack one while another node's subscribers had the stream whose copies went.
  */
 export const AFTER_LOSS_ASK_ALL_MS = 60_000;
 
