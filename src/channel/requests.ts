@@ -12,6 +12,7 @@ import { entryBytes, type ChannelKey } from './entry.js';
 import type { ChannelMaster } from './master.js';
 import { memoryBudget } from '../memory-budget.js';
 import { PresenceAction } from '../protocol/actions.js';
+import type { Message } from '../protocol/message.js';
 
 /**
  * A node's subscription audit: whether its digest matches the channels it is subscribed
@@ -32,6 +33,11 @@ async function heldNowhere(reg: ChannelRegistry, channel: ChannelKey): Promise<b
 /** Whether taking the channel here would make it afresh: this node is its owner and no node holds it. */
 async function wouldMake(reg: ChannelRegistry, channel: ChannelKey): Promise<boolean> {
   return reg.ownership(channel).mine && (await heldNowhere(reg, channel));
+}
+
+/** Whether the master has ordered every one of these messages already (a retry, or one a node delivered in a lost epoch: recent-ids.ts). */
+function orderedAll(master: ChannelMaster, messages: readonly Message[]): boolean {
+  return messages.every((m) => master.hasOrdered(m.id, m.connectionId));
 }
 
 /** A master's answer to what would keep more at a node at its memory budget (42910, nonfatal). */
@@ -103,7 +109,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           const why = `message ${behind.id} comes after a later message of its connection that this channel has published: refused, to keep that connection's order (it may or may not have been published before)`;
           return { kind: 'error', error: AblyError.of('channelFailed', why).toInfo() };
         }
-        if (req.epoch !== undefined && req.epoch !== a.ok.epoch && !req.messages.every((m) => a.ok.hasOrdered(m.id, m.connectionId))) {
+        if (req.epoch !== undefined && req.epoch !== a.ok.epoch && !orderedAll(a.ok, req.messages)) {
           // Sent for an epoch whose state is gone: if it was ordered there, taken again here
           // it would reach subscribers twice (nothing here knows its id). The sender tells.
           // (Ids a node delivered in that epoch are known here: recent-ids.ts. Those are answered.)
@@ -113,7 +119,7 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
           return { kind: 'error', error: AblyError.of('channelEpochExpired', 'the channel\'s state was lost while this publish was unanswered: it may or may not have been published').toInfo() };
         }
         // What it has all of already (a retry) is answered as ever.
-        if (memoryBudget.isFull() && !req.messages.every((m) => a.ok.hasOrdered(m.id, m.connectionId))) return memoryFull();
+        if (memoryBudget.isFull() && !orderedAll(a.ok, req.messages)) return memoryFull();
         if (req.after !== undefined && !a.ok.hasOrdered(req.after, req.messages[0]?.connectionId)) {
           return { kind: 'retry', reason: `publish must follow ${req.after}, which this master has not ordered` };
         }
