@@ -234,16 +234,26 @@ describe('a resume whose backlog is more than a resume gives', () => {
     return { reader, attached: await reader.next((m) => m.action === Action.ATTACHED) };
   }
 
-  /** A resume told of the loss past the cap, not given the backlog, that goes on live, and no slow consumer for it. */
-  async function refusedAndLive(channel: string, reader: RawClient, attached: ProtocolMessage): Promise<void> {
-    expect(attached.error).toMatchObject({ code: 90003 });
-    expect(attached.error!.message).toMatch(/more than a resume gives \(16 MiB\)/);
-    expect((attached.flags ?? 0) & Flag.RESUMED).toBe(0);
-    await rest(big.port('r1-n1')).channels.get(channel).publish('live', 'after');
-    // The first message it is sent is the live one: none of the backlog came.
-    const live = await reader.next((m) => m.action === Action.MESSAGE);
-    expect(live.messages?.map((m) => m.data)).toEqual(['after']);
-    expect((await big.health('r1-n1')).counters.slowConsumers).toBe(0);
+  /**
+   * A resume past the cap of 18 MB missed on `channel`, from the serial `serialOf` makes
+   * of the one before them: told of the loss, not given the backlog, it goes on live, and
+   * no slow consumer for it.
+   */
+  async function refusedAndLive(channel: string, serialOf: (from: string) => string): Promise<void> {
+    const from = await backlog(channel, 300); // 18 MB
+    const { reader, attached } = await resume(channel, serialOf(from));
+    try {
+      expect(attached.error).toMatchObject({ code: 90003 });
+      expect(attached.error!.message).toMatch(/more than a resume gives \(16 MiB\)/);
+      expect((attached.flags ?? 0) & Flag.RESUMED).toBe(0);
+      await rest(big.port('r1-n1')).channels.get(channel).publish('live', 'after');
+      // The first message it is sent is the live one: none of the backlog came.
+      const live = await reader.next((m) => m.action === Action.MESSAGE);
+      expect(live.messages?.map((m) => m.data)).toEqual(['after']);
+      expect((await big.health('r1-n1')).counters.slowConsumers).toBe(0);
+    } finally {
+      reader.close();
+    }
   }
 
   // A review's reproduction: 8 readers that did not read, each resuming 60 MB, took a node
@@ -251,27 +261,14 @@ describe('a resume whose backlog is more than a resume gives', () => {
   // reader as a slow consumer after each frame, tried first, dropped healthy readers of
   // such a backlog again at every resume, the next review found.)
   it('attaches afresh, told of the loss (90003), past RESUME_MAX_BYTES, and the reader goes on live', async () => {
-    const from = await backlog('backlog-big', 300); // 18 MB
-    const { reader, attached } = await resume('backlog-big', from);
-    try {
-      await refusedAndLive('backlog-big', reader, attached);
-    } finally {
-      reader.close();
-    }
+    await refusedAndLive('backlog-big', (from) => from);
   });
 
   // The next review's: a channelSerial naming another region first is resumed by the
   // vector of its regions' positions (attach-region.ts), which had no cap; any client can
   // write one (its own serial behind a region of another name).
   it("caps a resume by another region's channelSerial the same way", async () => {
-    const from = await backlog('backlog-vector', 300); // 18 MB
-    const [, epoch] = from.split('~');
-    const { reader, attached } = await resume('backlog-vector', `zz~${epoch}~0|${from}`);
-    try {
-      await refusedAndLive('backlog-vector', reader, attached);
-    } finally {
-      reader.close();
-    }
+    await refusedAndLive('backlog-vector', (from) => `zz~${from.split('~')[1]}~0|${from}`);
   });
 
   it('resumes a backlog within it whole', async () => {
@@ -280,12 +277,14 @@ describe('a resume whose backlog is more than a resume gives', () => {
     try {
       expect(attached.error).toBeUndefined();
       expect((attached.flags ?? 0) & Flag.RESUMED).toBe(Flag.RESUMED);
-      const ids = () => reader.received.filter((m) => m.action === Action.MESSAGE).flatMap((m) => (m.messages ?? []).map((x) => x.id));
-      await waitFor(() => ids().length >= 50, { what: 'the 50 messages missed' });
+      const got = () => reader.received.filter((m) => m.action === Action.MESSAGE).flatMap((m) => m.messages ?? []);
+      await waitFor(() => got().length >= 50, { what: 'the 50 messages missed' });
       // Then a live one: every missed message came once, before it.
       await rest(big.port('r1-n1')).channels.get('backlog-small').publish('live', 'after');
-      await waitFor(() => ids().length >= 51, { what: 'the live message after them' });
-      expect(new Set(ids()).size).toBe(51);
+      await waitFor(() => got().length >= 51, { what: 'the live message after them' });
+      expect(new Set(got().map((m) => m.id)).size).toBe(51);
+      expect(got().length).toBe(51);
+      expect(got()[50]!.data).toBe('after');
     } finally {
       reader.close();
     }
