@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ring } from '../../src/cluster/ring.js';
 import { FaultProxy } from '../../src/proxy/fault-proxy.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
-import { channelsMasteredBy, replicaOf } from '../helpers/ring.js';
+import { channelMasteredBy, replicaOf } from '../helpers/ring.js';
 import { CLAIM_FANOUT } from '../../src/channel/claim.js';
 import { closeAll, connected, realtime } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
@@ -35,13 +35,14 @@ describe('a publish whose ACK was lost with its node as the channel lost both co
   it('is answered when the SDK sends it again through another node, and reaches its subscriber once', async () => {
     const members = d.nodes('r1');
     const app = d.topology.apps[0]!.id;
-    // A channel whose new owner, once its master and replica are gone, asks four nodes
-    // first (CLAIM_FANOUT) and not the subscriber's: it learns of the loss from every node.
-    const survivors = (ch: string) => members.filter((n) => n !== 'r1-n1' && n !== replicaOf(members, ch, app));
-    const ch = channelsMasteredBy(members, 'r1-n1', 'resend-after-loss', 50, app).find((c) => new Ring(survivors(c)).preference(`${app}:${c}`, CLAIM_FANOUT).length === 4)!;
+    // Once its master and replica are gone, the channel's new owner asks the first four of
+    // the five left (CLAIM_FANOUT, itself among them) and not the subscriber's node: it
+    // learns of the loss from every node.
+    const ch = channelMasteredBy(members, 'r1-n1', 'resend-after-loss', app);
     const replica = replicaOf(members, ch, app)!;
-    const asked = new Ring(survivors(ch)).preference(`${app}:${ch}`, CLAIM_FANOUT);
-    const third = survivors(ch).find((n) => !asked.includes(n))!;
+    const survivors = members.filter((n) => n !== 'r1-n1' && n !== replica);
+    const asked = new Ring(survivors).preference(`${app}:${ch}`, CLAIM_FANOUT);
+    const third = survivors.find((n) => !asked.includes(n))!;
     const fourth = asked.find((n) => n !== asked[0])!;
     // The publisher's node is the channel's replica, as in the chaos run; its subscriber is elsewhere.
     const proxy = new FaultProxy({ host: '127.0.0.1', port: d.port(replica) });
