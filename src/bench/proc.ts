@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import { openFileLimit } from '../open-files.js';
 
 let ticksPerS: number | null = null;
 
@@ -95,13 +96,6 @@ export function rssBytesOf(pids: readonly number[]): number {
   let total = 0;
   for (const pid of pids) total += rssBytes(pid);
   return total;
-}
-
-/** Open-file limit of a process (soft), from /proc/<pid>/limits. */
-export function openFileLimit(pid: number | 'self' = 'self'): { soft: number; hard: number } {
-  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
-  const n = (v: string | undefined) => (v === undefined || v === 'unlimited' ? Infinity : Number(v));
-  return { soft: n(m?.[1]), hard: n(m?.[2]) };
 }
 
 /**
