@@ -1,13 +1,15 @@
 /**
- * How much memory this process may hold before its channel masters refuse new publishes
- * (42910, nonfatal: the client may retry), so that what a node keeps (history and dedup
+ * How much memory this process may hold before it refuses what would make it keep more:
+ * its channel masters new publishes, and it new channels (42910, nonfatal: the client may
+ * retry) and new connections (50004: the SDK retries, or another node), so that what a node keeps (history and dedup
  * windows, which each channel bounds, but not all of them together) cannot grow until the
  * process is killed or V8 stops it. A review's reproduction (fifty-fifth session): batch
  * publishes of 1,000 channels each, 20 in 10 s, took one node from 99 MB to 1.56 GB; kept
  * up for history's two minutes, about 17 GB.
  *
  * Memory is the process's, so the gauge is too: one per process, set up by the node
- * (`limits.maxNodeMemoryBytes`), read at each publish a master takes, sampled at most every
+ * (`limits.maxNodeMemoryBytes`), read at each publish a master takes (and at each new
+ * connection and channel: gateway/admission.ts, node/hub.ts), sampled at most every
  * SAMPLE_MS. What counts is what a collection can free, V8's heap in use and the buffers
  * outside it (history's bytes are there), not the RSS, which the allocator keeps. The
  * heap alone is also held under HEAP_SHARE of V8's own limit, past which V8 stops the
@@ -44,17 +46,19 @@ class MemoryBudget {
     const now = performance.now();
     if (now - this.sampledAt >= SAMPLE_MS) {
       this.sampledAt = now;
-      const m = process.memoryUsage();
-      this.held = m.heapUsed + m.external;
-      this.full = this.held >= this.limit || m.heapUsed >= this.heapLimit;
+      // V8's figures, not process.memoryUsage(): that reads /proc for the RSS, which fails
+      // (EMFILE) in a process out of file descriptors, and so would every publish.
+      const h = getHeapStatistics();
+      this.held = h.used_heap_size + h.external_memory;
+      this.full = this.held >= this.limit || h.used_heap_size >= this.heapLimit;
     }
     return this.full;
   }
 
-  /** Why a publish is refused, for its error. */
+  /** What the node holds against its budget, for the errors of what it refuses. */
   describe(): string {
     const mib = (n: number) => `${Math.round(n / 1048576)} MiB`;
-    return `this node holds ${mib(this.held)}, its budget is ${mib(this.limit)} (limits.maxNodeMemoryBytes), or its heap is near V8's limit (${mib(this.heapLimit)}): publishes wait until history expires`;
+    return `this node holds ${mib(this.held)}, its budget is ${mib(this.limit)} (limits.maxNodeMemoryBytes), or its heap is near V8's limit (${mib(this.heapLimit)})`;
   }
 }
 

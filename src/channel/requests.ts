@@ -42,7 +42,7 @@ function orderedAll(master: ChannelMaster, messages: readonly Message[]): boolea
 
 /** A master's answer to what would keep more at a node at its memory budget (42910, nonfatal). */
 function memoryFull(): ReplyBody {
-  return { kind: 'error', error: AblyError.of('rateLimited', memoryBudget.describe()).toInfo() };
+  return { kind: 'error', error: AblyError.of('rateLimited', `${memoryBudget.describe()}: it takes nothing new until history expires`).toInfo() };
 }
 
 /** A client's resume whose backlog is more than a resume gives (RESUME_MAX_BYTES): it attaches afresh, told of the loss, and may read the rest from history. */
@@ -77,6 +77,8 @@ export async function handleChannelRequest(reg: ChannelRegistry, from: NodeId, r
       case 'sub': {
         // A subscriber this master has not seen rejoin would be dropped at its next reconcile.
         if (!reg.mayServe(from)) return { kind: 'retry', reason: `${from} is not in this node's view of the region yet` };
+        // At the memory budget, an attach makes no channel here either (the client's node refuses one new to it: hub.ts).
+        if (memoryBudget.isFull() && (await wouldMake(reg, req.channel))) return memoryFull();
         let a = await reg.acquire(req.channel);
         if ('ok' in a && req.seen && a.ok.behindSeen(req.seen)) a = await reg.restartBehind(a.ok, { by: from, ...req.seen });
         if (!('ok' in a)) return redirect(a);

@@ -116,6 +116,8 @@ const limitsSchema = z
     maxFrameSize: z.number().int().min(1).default(D.MAX_FRAME_SIZE_BYTES),
     maxInboundRate: z.number().min(1).default(D.MAX_INBOUND_RATE_PER_S),
     maxChannelsPerConnection: z.number().int().min(1).default(D.MAX_CHANNELS_PER_CONNECTION),
+    /** WebSocket connections a node holds at most; absent, or above it: what its open-file limit allows (gateway/admission.ts). */
+    maxConnectionsPerNode: z.number().int().min(1).optional(),
     maxPresenceMembers: z.number().int().min(1).default(D.MAX_PRESENCE_MEMBERS_PER_CHANNEL),
     presenceLeaveDelayMs: z.number().int().min(0).default(D.PRESENCE_LEAVE_DELAY_MS),
     maxChannelPublishRate: z.number().min(1).default(D.MAX_CHANNEL_PUBLISH_RATE_PER_S),

@@ -14,6 +14,7 @@ import { parseRewind, resumePoint, type Rewind } from '../channel/attach-point.j
 import { occupancyFor } from '../channel/occupancy.js';
 import { parseDeltaParam } from '../channel/delta.js';
 import { channelKey } from '../channel/entry.js';
+import type { ChannelClient } from '../channel/client.js';
 import { isMetaChannel } from '../channel/lifecycle.js';
 import { Action, ActionName, DEFAULT_MODES, Flag, MODE_MASK, PresenceAction } from '../protocol/actions.js';
 import { buildAnnotations } from '../protocol/annotation.js';
@@ -458,10 +459,9 @@ export class Connection implements AttachmentOwner {
       this.sendError(err, att.channelName);
       return;
     }
-    const client = this.services.hub.client(att.key, channel);
-    att.client = client;
-    let outcome;
+    let client: ChannelClient, outcome;
     try {
+      client = att.client = this.services.hub.client(att.key, channel); // refused for a channel new here at the memory budget
       outcome = await client.attach(att, resume, resumeError, rewind);
     } catch (err) {
       this.forget(att, leave);

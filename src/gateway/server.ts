@@ -18,6 +18,8 @@ import { connectionKeyFor, newConnectionId, verifyConnectionKey } from './connec
 import { handleRest } from './rest.js';
 import { cors, requestUrl } from './http-util.js';
 import type { GatewayServices } from './services.js';
+import { atCapacityError, memoryFullError, processConnectionCaps, type ConnectionCaps } from './admission.js';
+import { memoryBudget } from '../memory-budget.js';
 
 /**
  * Whether a resuming client's identity may take over a connection that had `had`: the
@@ -38,6 +40,10 @@ const SWEEP_INTERVAL_MS = 1000;
 const DRAIN_TIMEOUT_MS = 3000;
 /** A node's word that its connections' presence members are here waits this long after what set it off (presenceHereSoon). */
 const PRESENCE_HERE_DELAY_MS = 10;
+/** A socket turned away (DISCONNECTED) is dropped this long after, if its client has not closed it: it holds a descriptor. */
+const TURNED_AWAY_CLOSE_MS = 1000;
+/** Refused connections are logged at most this often (with how many since the last line). */
+const REFUSED_LOG_MS = 10_000;
 
 /** What clients of a node without quorum are told (DISCONNECTED): reconnect elsewhere. */
 export function cutOffError(): AblyError {
@@ -57,6 +63,10 @@ export class Gateway {
   private accepting = true;
   /** A presenceHere is due (presenceHereSoon). */
   private presenceHerePending = false;
+  /** How many clients this node takes (admission.ts). */
+  readonly caps: ConnectionCaps;
+  /** Connections refused since the last log line of them, and when that was. */
+  private refused = { count: 0, loggedAt: -Infinity };
 
   constructor(
     private readonly services: GatewayServices,
@@ -85,6 +95,20 @@ export class Gateway {
     });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.http.on('clientError', (_err, socket) => socket.destroy());
+    this.caps = processConnectionCaps(services.limits.maxConnectionsPerNode);
+    // Past this the server closes each socket as it is accepted: no Ably error can be sent,
+    // but the node keeps descriptors for its own links, and its clients.
+    if (Number.isFinite(this.caps.sockets)) this.http.maxConnections = this.caps.sockets;
+    const asked = services.limits.maxConnectionsPerNode;
+    const level = asked !== undefined && asked > this.caps.connections ? 'warn' : 'info';
+    services.log[level]({ ...this.caps, asked }, asked !== undefined && level === 'warn'
+      ? `client connections capped at ${this.caps.connections}, not limits.maxConnectionsPerNode's ${asked}: the open-file limit is ${this.caps.openFiles} (raise it: ulimit -n)`
+      : 'client connections capped');
+  }
+
+  /** Open connections, and the caps, for the node's health. */
+  healthView(): { connections: number; connectionCaps: ConnectionCaps } {
+    return { connections: this.connections.size, connectionCaps: this.caps };
   }
 
   get connectionCount(): number {
@@ -149,6 +173,28 @@ export class Gateway {
   }
 
   /**
+   * Sends a socket elsewhere: DISCONNECTED with `err` (the SDK tries again, here or at a
+   * fallback host), then closes it, and drops it if its client has not closed it soon after.
+   */
+  private turnAway(ws: WebSocket, format: WireFormat, err: AblyError): void {
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(encodeFrame({ action: Action.DISCONNECTED, error: err.toInfo() }, format), { binary: format === 'msgpack' });
+    ws.close(1000);
+    setTimeout(() => ws.terminate(), TURNED_AWAY_CLOSE_MS).unref();
+  }
+
+  /** A connection this node has no room for: turned away, counted, and logged now and then. */
+  private noRoom(ws: WebSocket, format: WireFormat, err: AblyError, reason: 'capacity' | 'memory'): void {
+    this.turnAway(ws, format, err);
+    this.services.metrics.connectionRefused(reason);
+    this.refused.count++;
+    const now = this.services.monotonic();
+    if (now - this.refused.loggedAt < REFUSED_LOG_MS) return;
+    this.services.log.warn({ refused: this.refused.count, reason, connections: this.connections.size, sockets: this.wss.clients.size }, err.message);
+    this.refused = { count: 0, loggedAt: now };
+  }
+
+  /**
    * A new WebSocket. Problems are reported as Ably ERRORs over the socket (the SDKs
    * cannot read a refused handshake), then the socket is closed.
    */
@@ -168,14 +214,21 @@ export class Gateway {
       refuse(AblyError.of('invalidParameterValue', 'format must be "json" or "msgpack"'));
       return;
     }
+    // Sockets open here, this one among them (also those being turned away, for a second at most).
+    if (this.wss.clients.size > this.caps.connections) {
+      this.noRoom(ws, format, atCapacityError(this.caps), 'capacity');
+      return;
+    }
     if (!this.services.hasQuorum()) {
       // Cut off from its region: this node serves no channel. A client that reconnected
       // here as it lost quorum (its balancer had not yet seen it) would wait for the
       // partition to end; DISCONNECTED sends it elsewhere, as the clients it dropped.
-      ws.send(encodeFrame({ action: Action.DISCONNECTED, error: cutOffError().toInfo() }, format), {
-        binary: format === 'msgpack',
-      });
-      ws.close(1000);
+      this.turnAway(ws, format, cutOffError());
+      return;
+    }
+    // A new connection at the memory budget (a resume is taken: its state is held already).
+    if (!q.has('resume') && !q.has('recover') && memoryBudget.isFull()) {
+      this.noRoom(ws, format, memoryFullError(memoryBudget.describe()), 'memory');
       return;
     }
     const v = q.get('v');
@@ -222,10 +275,7 @@ export class Gateway {
         if (rec === 'unreachable') {
           // Not known to be gone: the client tries again (here or elsewhere) and resumes it.
           this.services.log.warn({ connectionId: wanted }, 'resume refused for now: no node holding the connection\'s record answered');
-          if (ws.readyState === ws.OPEN) {
-            ws.send(encodeFrame({ action: Action.DISCONNECTED, error: unreachableStateError().toInfo() }, format), { binary: format === 'msgpack' });
-            ws.close(1000);
-          }
+          this.turnAway(ws, format, unreachableStateError());
           return;
         }
         if (!rec) {

@@ -16,6 +16,8 @@ import type { RegionOccupancy } from '../node/region-queries.js';
 export interface GatewayMetrics {
   connectionOpened(appId: string): void;
   connectionClosed(appId: string): void;
+  /** A WebSocket connection was turned away: the node held its most, or its memory budget (admission.ts). */
+  connectionRefused(reason: 'capacity' | 'memory'): void;
   /** A REST request of an app finished (stats: apiRequests). */
   apiRequest(appId: string, ok: boolean, tokenRequest: boolean): void;
   delivered(messages: number): void;

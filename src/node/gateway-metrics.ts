@@ -29,6 +29,10 @@ export class GatewayCounts implements GatewayMetrics {
     this.connectionsByApp.set(appId, Math.max(0, (this.connectionsByApp.get(appId) ?? 1) - 1));
   }
 
+  connectionRefused(reason: 'capacity' | 'memory'): void {
+    this.metrics.onConnectionRefused(reason);
+  }
+
   apiRequest(appId: string, ok: boolean, tokenRequest: boolean): void {
     this.stats.add(appId, ok ? 'apiRequests.all.succeeded' : 'apiRequests.all.failed');
     if (tokenRequest) this.stats.add(appId, ok ? 'apiRequests.tokenRequests.succeeded' : 'apiRequests.tokenRequests.failed');

@@ -7,6 +7,8 @@ import { ChannelClient, type ClientDeps } from '../channel/client.js';
 import type { Broadcast, NodeId } from '../transport/messages.js';
 import type { Rpc } from '../transport/rpc.js';
 import { addToDigest, emptyDigest, type SubDigest } from '../channel/sub-digest.js';
+import { AblyError } from '../errors.js';
+import { memoryBudget } from '../memory-budget.js';
 
 export interface HubDeps extends ClientDeps {
   ownerOf(key: ChannelKey): NodeId | null;
@@ -52,10 +54,14 @@ export class Hub {
     return this.clients.size;
   }
 
-  /** The channel's client on this node, made on first use. */
+  /**
+   * The channel's client on this node, made on first use; at the node's memory budget a
+   * new one is refused (42910: its attach is DETACHED with it, and the SDK tries again).
+   */
   client(key: ChannelKey, name: string): ChannelClient {
     let c = this.clients.get(key);
     if (!c) {
+      if (memoryBudget.isFull()) throw AblyError.of('rateLimited', `${memoryBudget.describe()}: it attaches no channel new to it until history expires`);
       const client: ChannelClient = new ChannelClient(key, name, { ...this.deps, unsub: (master, k) => this.unsub(client, master, k) });
       this.clients.set(key, (c = client));
     }

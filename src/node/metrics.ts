@@ -15,6 +15,8 @@ export interface NodeCounts {
   failovers: number;
   handoffs: number;
   slowConsumers: number;
+  /** WebSocket connections turned away: the node held its most (capacity), or its memory budget. */
+  connectionsRefused: number;
   /** Subscriptions at masters repaired by the audit: the master lacked one, or had one no client wanted. */
   subscriptionRepairs: number;
   /** Presence operations from clients of this node, sent on to their channels' masters. */
@@ -34,6 +36,7 @@ export class NodeMetrics {
     failovers: 0,
     handoffs: 0,
     slowConsumers: 0,
+    connectionsRefused: 0,
     subscriptionRepairs: 0,
     presenceOps: 0,
     presenceStale: 0,
@@ -46,6 +49,7 @@ export class NodeMetrics {
   private readonly failovers: client.Counter;
   private readonly handoffs: client.Counter;
   private readonly slow: client.Counter;
+  private readonly refused: client.Counter;
   private readonly repairs: client.Counter;
   private readonly presenceOps: client.Counter;
   private readonly presenceStale: client.Counter;
@@ -146,6 +150,12 @@ export class NodeMetrics {
     this.failovers = new client.Counter({ name: 'ablyng_failovers_total', help: 'channels this node took over from a dead master', registers: [r] });
     this.handoffs = new client.Counter({ name: 'ablyng_handoffs_total', help: 'channels handed to this node by their previous master', registers: [r] });
     this.slow = new client.Counter({ name: 'ablyng_slow_consumers_total', help: 'connections dropped for not keeping up', registers: [r] });
+    this.refused = new client.Counter({
+      name: 'ablyng_connections_refused_total',
+      help: 'WebSocket connections turned away (DISCONNECTED, 50004): reason capacity (the node held limits.maxConnectionsPerNode, or what its open-file limit allows) or memory (its memory budget)',
+      labelNames: ['reason'],
+      registers: [r],
+    });
     this.repairs = new client.Counter({
       name: 'ablyng_subscription_repairs_total',
       help: 'subscriptions at channel masters repaired by the audit (kind: missing at the master, or leaked there)',
@@ -188,6 +198,10 @@ export class NodeMetrics {
   onSlowConsumer(): void {
     this.counts.slowConsumers++;
     this.slow.inc();
+  }
+  onConnectionRefused(reason: 'capacity' | 'memory'): void {
+    this.counts.connectionsRefused++;
+    this.refused.inc({ reason });
   }
   onPresenceOps(n: number): void {
     this.counts.presenceOps += n;

@@ -578,7 +578,7 @@ export class AblyNode {
       incarnation: this.membership.selfIncarnation,
       uptimeS: Math.round((this.ticks.now() - this.startedAt) / 1000),
       regionTime: this.clock.status(),
-      connections: this.gateway.connectionCount,
+      ...this.gateway.healthView(),
       connectionRecords: this.directory.size,
       channels: this.hub.size,
       mastered: counts.mastered,

@@ -32,3 +32,14 @@ export function closeAll(...clients: (Realtime | undefined)[]): void {
     }
   }
 }
+
+/** Waits for a realtime client's connection to be turned away (disconnected), with the reason it was given. */
+export function turnedAway(c: Realtime, timeoutMs = 10_000): Promise<{ code?: number; statusCode?: number; message?: string }> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`not turned away in ${timeoutMs} ms (the connection is ${c.connection.state})`)), timeoutMs);
+    c.connection.once('disconnected', (change) => {
+      clearTimeout(t);
+      resolve(change.reason ?? {});
+    });
+  });
+}

@@ -7,7 +7,7 @@ import { Action, Flag } from '../../src/protocol/actions.js';
 import type { ProtocolMessage } from '../../src/protocol/types.js';
 import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { RawClient } from '../helpers/raw.js';
-import { closeAll, connected, realtime, rest } from '../helpers/sdk.js';
+import { closeAll, connected, realtime, rest, turnedAway } from '../helpers/sdk.js';
 import { waitFor } from '../helpers/wait.js';
 
 let d: TestDeployment;
@@ -304,49 +304,64 @@ describe('a node at its memory budget', () => {
   // A review's reproduction: batch publishes of 1,000 channels each (a message of 60 KB
   // kept once per channel) took a node from 99 MB to 1.56 GB in 10 s; nothing bounded
   // what all its channels kept together.
-  it('refuses publishes with 42910 once it holds its budget, and stays up', async () => {
-    const r = rest(capped.port('r1-n1'));
+  it('refuses publishes with 42910 once it holds its budget, and new channels and connections, and stays up', async () => {
+    const port = capped.port('r1-n1');
+    const r = rest(port);
     const data = 'x'.repeat(60_000);
     await r.channels.get('mem-early').publish({ id: 'early-id', name: 'x', data: 'y' });
-    let refused: { code: number; statusCode: number; message: string } | null = null;
-    let stored = 0;
-    // 60 MB kept a request: the budget is passed within 5 or 6 (20 at most, 1.2 GB, if not).
-    for (let i = 0; i < 20 && !refused; i++) {
-      // Ten specs of 100 channels (the most a spec names), the most a request names in all.
-      const specs = Array.from({ length: 10 }, (_, k) => ({ channels: Array.from({ length: 100 }, (_, j) => `mem-${i}-${k}-${j}`), messages: [{ name: 'big', data }] }));
-      for (const result of await r.batchPublish(specs)) {
-        stored += result.successCount;
-        refused ??= (result.results.find((x) => 'error' in x) as { error?: typeof refused } | undefined)?.error ?? null;
-      }
-    }
-    expect(refused).toMatchObject({ code: 42910, statusCode: 429 });
-    expect(refused!.message).toMatch(/budget is 300 MiB \(limits.maxNodeMemoryBytes\)/);
-    expect(stored * 60_000).toBeGreaterThan(BUDGET / 2);
-    // Realtime publishes too, NACKed; the node answers.
-    const c = realtime(capped.port('r1-n1'));
+    // Connections made before the budget is reached; `member` holds a channel.
+    const c = realtime(port);
+    const member = realtime(port, { clientId: 'heavy' });
     try {
+      await Promise.all([connected(c), connected(member)]);
+      await member.channels.get('mem-room').attach();
+      let refused: { code: number; statusCode: number; message: string } | null = null;
+      let stored = 0;
+      // 60 MB kept a request: the budget is passed within 5 or 6 (20 at most, 1.2 GB, if not).
+      for (let i = 0; i < 20 && !refused; i++) {
+        // Ten specs of 100 channels (the most a spec names), the most a request names in all.
+        const specs = Array.from({ length: 10 }, (_, k) => ({ channels: Array.from({ length: 100 }, (_, j) => `mem-${i}-${k}-${j}`), messages: [{ name: 'big', data }] }));
+        for (const result of await r.batchPublish(specs)) {
+          stored += result.successCount;
+          refused ??= (result.results.find((x) => 'error' in x) as { error?: typeof refused } | undefined)?.error ?? null;
+        }
+      }
+      expect(refused).toMatchObject({ code: 42910, statusCode: 429 });
+      expect(refused!.message).toMatch(/budget is 300 MiB \(limits.maxNodeMemoryBytes\)/);
+      expect(stored * 60_000).toBeGreaterThan(BUDGET / 2);
+      // Realtime publishes too, NACKed; the node answers.
       const nack = await c.channels.get('mem-late').publish('x', 'y').then(() => null, (e: { code?: number }) => e);
       expect(nack).toMatchObject({ code: 42910 });
-    } finally {
-      closeAll(c);
-    }
-    const h = await capped.health('r1-n1');
-    expect(h.memory.heapUsedBytes).toBeLessThan(BUDGET);
-    // A refused publish makes no channel (the next review: 5,000 refused ones made 5,000
-    // masters); one the node has all of already (a retry, by its id) is answered as ever.
-    const before = (await capped.health('r1-n1')).mastered;
-    const fresh = await r.batchPublish([{ channels: Array.from({ length: 100 }, (_, j) => `mem-new-${j}`), messages: [{ name: 'x', data: 'y' }] }]);
-    expect(fresh[0]!.failureCount).toBe(100);
-    expect((await capped.health('r1-n1')).mastered).toBe(before);
-    await r.channels.get('mem-early').publish({ id: 'early-id', name: 'x', data: 'y' }); // a retry of one taken before
-    await expect(r.channels.get('mem-early').publish({ id: 'later-id', name: 'x', data: 'y' })).rejects.toMatchObject({ code: 42910 });
-    // Presence enters are refused too.
-    const member = realtime(capped.port('r1-n1'), { clientId: 'heavy' });
-    try {
-      const entered = await member.channels.get('mem-0-0-0').presence.enter('x').then(() => null, (e: { code?: number }) => e);
+      const h = await capped.health('r1-n1');
+      expect(h.memory.heapUsedBytes).toBeLessThan(BUDGET);
+      // A refused publish makes no channel (the next review: 5,000 refused ones made 5,000
+      // masters); one the node has all of already (a retry, by its id) is answered as ever.
+      const before = (await capped.health('r1-n1')).mastered;
+      const fresh = await r.batchPublish([{ channels: Array.from({ length: 100 }, (_, j) => `mem-new-${j}`), messages: [{ name: 'x', data: 'y' }] }]);
+      expect(fresh[0]!.failureCount).toBe(100);
+      expect((await capped.health('r1-n1')).mastered).toBe(before);
+      await r.channels.get('mem-early').publish({ id: 'early-id', name: 'x', data: 'y' }); // a retry of one taken before
+      await expect(r.channels.get('mem-early').publish({ id: 'later-id', name: 'x', data: 'y' })).rejects.toMatchObject({ code: 42910 });
+      // Presence enters are refused too.
+      const entered = await member.channels.get('mem-room').presence.enter('x').then(() => null, (e: { code?: number }) => e);
       expect(entered).toMatchObject({ code: 42910 });
+      // An attach makes no channel (fifty-seventh session: before, each made a channel here,
+      // as many as 200 a connection); one to a channel the node holds is taken.
+      const channels = (await capped.health('r1-n1')).channels;
+      await expect(c.channels.get('mem-attach-new').attach()).rejects.toMatchObject({ code: 42910 });
+      expect((await capped.health('r1-n1')).channels).toBe(channels);
+      await c.channels.get('mem-room').attach();
+      // A new connection is turned away (DISCONNECTED, 50004: the SDK retries, or another node).
+      const late = realtime(port);
+      try {
+        const reason = await turnedAway(late);
+        expect(reason).toMatchObject({ code: 50004, statusCode: 503 });
+        expect(reason.message).toMatch(/no new connections: this node holds \d+ MiB, its budget is 300 MiB/);
+      } finally {
+        closeAll(late);
+      }
     } finally {
-      closeAll(member);
+      closeAll(c, member);
     }
   });
 });

@@ -4,15 +4,21 @@
  * ably-ng, the WebSocket upgrade for raw `ws`), and the connection rate, with N
  * connects in flight at once. N is 20,000 unless the open-file limit is lower.
  */
-import { openFileLimit, rssBytes } from '../proc.js';
+import { rssBytes } from '../proc.js';
+import { openFileLimit } from '../../open-files.js';
+import { NODE_FD_RESERVE, REST_FD_SHARE } from '../../gateway/admission.js';
 import { div, kb, mb, num, pct, rate, ratio } from '../report/format.js';
 import { barChart } from '../report/svg.js';
 import { serverById } from '../servers/index.js';
 import { median, sleep } from '../util.js';
 import { withServer, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario.js';
 
-/** Descriptors a process needs besides its connections (stdio, IPC, listeners, logs, epoll). */
-const FD_HEADROOM = 200;
+/**
+ * Descriptors a process needs besides its connections (stdio, IPC, listeners, logs,
+ * epoll): what an ably-ng node keeps out of its WebSocket connections' share (320: its own
+ * reserve, and REST's), so that every server is measured at the count it can take whole.
+ */
+const FD_HEADROOM = NODE_FD_RESERVE + REST_FD_SHARE;
 /** The issue's target for ably-ng. */
 const TARGET_BYTES_PER_CONNECTION = 10 * 1024;
 /** RSS readings per figure (a little apart; the median is kept). */

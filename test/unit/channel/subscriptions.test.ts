@@ -13,7 +13,8 @@ import { subDigest } from '../../../src/channel/sub-digest.js';
 import { Ring } from '../../../src/cluster/ring.js';
 import { decodeFrame } from '../../../src/protocol/codec.js';
 import { SharedFrame } from '../../../src/protocol/shared-frame.js';
-import { channelOwnedBy, makeRegion, msg, setView, startAll, stopAll, type TestNode } from '../../helpers/registry-region.js';
+import { memoryBudget } from '../../../src/memory-budget.js';
+import { channelOwnedBy, channelsOwnedBy, makeRegion, msg, setView, startAll, stopAll, type TestNode } from '../../helpers/registry-region.js';
 import { waitFor } from '../../helpers/wait.js';
 
 let nodes: TestNode[] = [];
@@ -265,5 +266,32 @@ describe('subscriptions at a channel master', () => {
     await waitFor(() => second.seqs.length === 1, { timeoutMs: 5000 });
     expect(second.seqs).toEqual([1]);
     expect(first.seqs).toEqual([]);
+  });
+});
+
+// A node at its memory budget makes no channel for an attach, as it makes none for a
+// publish (fifty-seventh session: before, 200 attaches a connection, on as many
+// connections as the node took, each made a channel client here and a master there).
+describe('at the memory budget', () => {
+  afterEach(() => memoryBudget.configure(Infinity)); // unset: never full
+
+  it('a hub makes no client for a channel new to it and a master no channel for a subscribe (42910); those they hold go on', async () => {
+    const [a, , c] = (await region(['a', 'b', 'c'])) as [TestNode, TestNode, TestNode];
+    const [held, fresh, later] = channelsOwnedBy(['a', 'b', 'c'], 'a') as [string, string, string];
+    const sub = await attached(c, held);
+    // Made before the budget was reached: its subscribe, not the client, goes to a.
+    const early = c.hub.client(fresh, 'c');
+    memoryBudget.configure(1);
+    expect(() => c.hub.client(later, 'c')).toThrow(expect.objectContaining({ code: 42910 }));
+    expect(c.hub.get(later)).toBeUndefined();
+    await expect(early.attach(subscriber('s2'), null, null)).rejects.toMatchObject({ code: 42910 });
+    expect(a.registry.masterOf(fresh)).toBeNull();
+    expect(a.registry.holding(fresh)).toBeFalsy();
+    // A channel held: a second subscriber attaches (no new client), and messages flow.
+    expect(c.hub.client(held, 'c')).toBe(c.hub.get(held));
+    expect(await c.rpc.request('a', { type: 'sub', channel: held }, 5000)).toMatchObject({ kind: 'subscribed' });
+    memoryBudget.configure(Infinity);
+    await publish(a, held, 1);
+    await waitFor(() => sub.seqs.length === 1, { timeoutMs: 5000 });
   });
 });

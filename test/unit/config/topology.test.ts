@@ -175,6 +175,13 @@ describe('validateTopology', () => {
       expect(problems[0]).toMatch(/^regions\[0\]\.nodes\[1\]: .*prot/);
     });
 
+    it('takes limits.maxConnectionsPerNode as a whole number of at least one, absent by default', () => {
+      expect(validateTopology(minimal()).limits.maxConnectionsPerNode).toBeUndefined();
+      expect(validateTopology({ ...minimal(), limits: { maxConnectionsPerNode: 5000 } }).limits.maxConnectionsPerNode).toBe(5000);
+      expect(problemsOf({ ...minimal(), limits: { maxConnectionsPerNode: 0 } })[0]).toMatch(/^limits\.maxConnectionsPerNode: /);
+      expect(problemsOf({ ...minimal(), limits: { maxConnectionsPerNode: 2.5 } })[0]).toMatch(/^limits\.maxConnectionsPerNode: /);
+    });
+
     it('rejects an unknown key in limits', () => {
       expect(problemsOf({ ...minimal(), limits: { maxMessageSise: 5 } })[0]).toMatch(/^limits: .*maxMessageSise/);
     });

@@ -1,0 +1,170 @@
+/**
+ * How many clients a node takes (src/gateway/admission.ts). A node out of file descriptors
+ * was stuck, not stopped: 400 sockets at a node limited to 300 descriptors, and it took no
+ * health check or REST request, and failed every read of /proc (fifty-seventh session).
+ * Now a node turns WebSocket connections away (DISCONNECTED, 50004) past
+ * `limits.maxConnectionsPerNode`, or past what its open-file limit allows less a reserve
+ * for its own links and REST, and it goes on serving those it holds. Real node processes,
+ * the real SDK, raw sockets.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { NODE_FD_RESERVE, REST_FD_SHARE } from '../../src/gateway/admission.js';
+import { pidAlive } from '../../src/cli/chaos.js';
+import { Action } from '../../src/protocol/actions.js';
+import { decodeFrame } from '../../src/protocol/codec.js';
+import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
+import { closeAll, connected, realtime, rest, turnedAway, type Realtime } from '../helpers/sdk.js';
+import { removeTempDir } from '../helpers/tmp.js';
+import { KEY, makeTopology } from '../helpers/topology.js';
+import { waitFor } from '../helpers/wait.js';
+
+const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** What a raw WebSocket is answered: CONNECTED, DISCONNECTED (with its error's code), or nothing (the socket closed or failed first). */
+function openRaw(port: number): Promise<{ ws: WebSocket; got: 'connected' | 'disconnected' | 'dropped'; code?: number }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/?key=${encodeURIComponent(KEY)}&format=json&v=6`);
+    const done = (got: 'connected' | 'disconnected' | 'dropped', code?: number) => resolve({ ws, got, ...(code !== undefined ? { code } : {}) });
+    ws.on('message', (data: Buffer) => {
+      const pm = decodeFrame(data.toString('utf8'), 'json');
+      if (pm.action === Action.CONNECTED) done('connected');
+      else if (pm.action === Action.DISCONNECTED) done('disconnected', pm.error?.code);
+    });
+    ws.on('error', () => done('dropped'));
+    ws.on('close', () => done('dropped'));
+  });
+}
+
+describe('a node at limits.maxConnectionsPerNode', () => {
+  let d: TestDeployment;
+  const CAP = 4;
+  const clients: Realtime[] = [];
+  beforeAll(async () => {
+    d = await startDeployment({ limits: { maxConnectionsPerNode: CAP } });
+  });
+  afterAll(async () => {
+    closeAll(...clients);
+    await d?.stop();
+  });
+
+  it('turns the next connection away with 50004 until one closes, and serves those it holds and REST meanwhile', async () => {
+    const port = d.port('r1-n1');
+    const held = Array.from({ length: CAP }, () => realtime(port));
+    clients.push(...held);
+    await Promise.all(held.map(connected));
+    const late = realtime(port, { disconnectedRetryTimeout: 300 });
+    clients.push(late);
+    const reason = await turnedAway(late);
+    expect(reason).toMatchObject({ code: 50004, statusCode: 503 });
+    expect(reason.message).toMatch(/holds 4 connections \(limits.maxConnectionsPerNode\)/);
+    // The connections it holds publish and receive; REST is answered.
+    const got: unknown[] = [];
+    await held[1]!.channels.get('held').subscribe((m) => got.push(m.data));
+    await held[0]!.channels.get('held').publish('x', 'realtime');
+    await rest(port).channels.get('held').publish('x', 'rest');
+    await waitFor(() => got.length === 2, { what: 'both publishes delivered' });
+    const h = await d.health('r1-n1');
+    expect(h.connections).toBe(CAP);
+    expect(h.connectionCaps).toMatchObject({ connections: CAP, boundBy: 'limits.maxConnectionsPerNode' });
+    expect(h.counters.connectionsRefused).toBeGreaterThanOrEqual(1);
+    expect(late.connection.state).not.toBe('connected');
+    // Room again: the SDK's retry is taken.
+    closeAll(held[CAP - 1]);
+    await waitFor(() => late.connection.state === 'connected', { what: 'the turned-away client connected on its retry', timeoutMs: 10_000 });
+  });
+
+  it('drops a turned-away socket whose client does not close it (it held a descriptor for 30 s)', async () => {
+    // Still at the cap: CAP - 1 of the first clients and the late one.
+    const port = d.port('r1-n1');
+    const sock = connect(port, '127.0.0.1');
+    let bytes = '';
+    sock.on('data', (b) => (bytes += b.toString('latin1')));
+    const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    sock.on('error', () => {});
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    const path = `/?key=${encodeURIComponent(KEY)}&format=json&v=6`;
+    // A WebSocket handshake, and then nothing: the close frame the server sends goes unanswered.
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    const t0 = Date.now();
+    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`socket not closed by the server in 5 s; got ${JSON.stringify(bytes.slice(0, 300))}`)), 5000))]);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(bytes).toMatch(/^HTTP\/1.1 101/);
+    expect(bytes).toContain('50004');
+  });
+});
+
+describe('a node under a low open-file limit', () => {
+  let child: ChildProcess | null = null;
+  let dir: string | null = null;
+  const sockets: WebSocket[] = [];
+  afterEach(async () => {
+    for (const ws of sockets.splice(0)) ws.terminate();
+    if (child?.pid && pidAlive(child.pid)) {
+      const pid = child.pid;
+      process.kill(pid, 'SIGTERM');
+      await waitFor(() => !pidAlive(pid), { what: 'the node to stop', timeoutMs: 10_000 }).catch(() => process.kill(pid, 'SIGKILL'));
+    }
+    if (dir) removeTempDir(dir);
+  });
+
+  it('takes what its descriptors allow, turns the rest away, and still answers health, REST and its clients', async () => {
+    const FILES = 400;
+    const { file, dir: d, topology } = await makeTopology();
+    dir = d;
+    const node = topology.regions[0]!.nodes[0]!;
+    child = spawn('sh', ['-c', `ulimit -n ${FILES} && exec "$0" "$@"`, process.execPath, cli, 'node', '--topology', file, '--region', 'r1', '--node', node.name], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    await waitFor(() => out.includes('"ready":true'), { what: 'the node ready', timeoutMs: 20_000 });
+    const cap = FILES - NODE_FD_RESERVE - REST_FD_SHARE;
+    const sub = realtime(node.port);
+    try {
+      const got: unknown[] = [];
+      await sub.channels.get('fd').subscribe((m) => got.push(m.data));
+      // More than the node has descriptors for, fifty at a time.
+      const answers: Awaited<ReturnType<typeof openRaw>>[] = [];
+      for (let i = 0; i < 450; i += 50) {
+        const batch = await Promise.all(Array.from({ length: 50 }, () => openRaw(node.port)));
+        for (const a of batch) sockets.push(a.ws);
+        answers.push(...batch);
+      }
+      const count = (g: string) => answers.filter((a) => a.got === g).length;
+      // The SDK's connection and cap - 1 of these; the others turned away with 50004, or
+      // dropped as accepted past the socket cap.
+      expect(count('connected')).toBe(cap - 1);
+      expect(count('disconnected') + count('dropped')).toBe(450 - (cap - 1));
+      expect(count('disconnected')).toBeGreaterThan(0);
+      expect(answers.filter((a) => a.got === 'disconnected').every((a) => a.code === 50004)).toBe(true);
+      // Health and REST are answered; the client it held still receives.
+      const h = await waitFor(async () => fetch(`http://127.0.0.1:${node.port}/health`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json() as Promise<Record<string, any>>).catch(() => null), {
+        what: 'the node to answer its health',
+        timeoutMs: 10_000,
+      });
+      expect(h.connections).toBe(cap);
+      expect(h.connectionCaps).toMatchObject({ connections: cap, sockets: FILES - NODE_FD_RESERVE, openFiles: FILES, boundBy: 'open files' });
+      expect(h.counters.connectionsRefused).toBeGreaterThan(0);
+      await rest(node.port).channels.get('fd').publish('x', 'after');
+      await waitFor(() => got.includes('after'), { what: 'the REST publish delivered' });
+      expect(out).not.toMatch(/EMFILE/);
+      // Those gone, there is room again.
+      for (const ws of sockets.splice(0)) ws.terminate();
+      await waitFor(
+        async () => {
+          const a = await openRaw(node.port);
+          sockets.push(a.ws);
+          return a.got === 'connected';
+        },
+        { what: 'a connection taken again', timeoutMs: 10_000 },
+      );
+    } finally {
+      closeAll(sub);
+    }
+  });
+});
