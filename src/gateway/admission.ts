@@ -1,25 +1,37 @@
 /**
  * How many clients a node takes. Each socket holds a file descriptor, and a node out of
  * descriptors is stuck, not stopped: it accepts nothing (a health check or a REST request
- * waits), cannot dial a peer it lost, and fails what reads /proc (a review's reproduction:
+ * waits), cannot dial a peer it lost, and fails what reads /proc (fifty-seventh session:
  * 400 sockets at a node limited to 300 descriptors). So a node keeps its client sockets
- * under its open-file limit, less a reserve for its own (mesh and region links, NATS,
- * files), and its WebSocket connections under that less a share for REST:
+ * under its open-file limit (the hard one: Node raises the soft limit to it at start),
+ * less a reserve for its own (mesh links to each peer, region links, NATS, files), and
+ * its WebSocket connections under that less a share for REST:
  *
  * - A WebSocket connection past `limits.maxConnectionsPerNode`, or past what the
  *   descriptors allow, is answered DISCONNECTED with 50004 (503): the SDK retries, or
- *   tries a fallback host, and the balancer may send it to another node.
- * - A new connection (not a resume) at a node at its memory budget is answered the same.
- * - Past the socket cap, the server takes no more sockets: each is closed as accepted
- *   (`http.Server.maxConnections`), the last line, which only REST floods reach.
+ *   tries a fallback host, and the balancer may send it to another node. A resume of a
+ *   connection held here is taken: it replaces its old socket.
+ * - A new connection (not a resume that found its state) at a node at its memory budget
+ *   is answered the same.
+ * - Past the socket cap the server takes no more sockets: each is closed as accepted
+ *   (`http.Server.maxConnections`). Near it, REST sockets kept alive idle are closed
+ *   (server.ts), so that WebSockets at their cap leave REST and health checks their share;
+ *   requests in flight beyond it (a flood) are dropped.
  */
 import { AblyError } from '../errors.js';
 import { openFileLimit } from '../open-files.js';
 
-/** Descriptors a node keeps for its own use: mesh links (a few per peer), region links, NATS, files. */
-export const NODE_FD_RESERVE = 256;
-/** Of the rest, descriptors kept for REST requests when WebSocket connections have taken their share. */
-export const REST_FD_SHARE = 64;
+/** Descriptors a node keeps for its own use besides its mesh links: region links, NATS, files (an idle node of one uses about 20). */
+export const NODE_FD_BASE = 96;
+/** And per other node of its region: two mesh links, and probes. */
+export const NODE_FD_PER_PEER = 8;
+/** Of the rest, descriptors kept for REST requests (and health checks) when WebSocket connections have taken their share. */
+export const REST_FD_SHARE = 128;
+
+/** Descriptors a node of a region of `regionSize` nodes keeps out of its WebSocket connections' share. */
+export function descriptorsKept(regionSize: number): number {
+  return NODE_FD_BASE + NODE_FD_PER_PEER * Math.max(0, regionSize - 1) + REST_FD_SHARE;
+}
 
 export interface ConnectionCaps {
   /** WebSocket connections this node holds at most. */
@@ -32,10 +44,10 @@ export interface ConnectionCaps {
   boundBy: 'limits.maxConnectionsPerNode' | 'open files' | 'none';
 }
 
-/** The caps for a configured limit (absent: none) and an open-file limit. */
-export function connectionCaps(configured: number | undefined, openFiles: number): ConnectionCaps {
-  const sockets = Math.max(1, openFiles - NODE_FD_RESERVE);
-  const byFiles = Math.max(1, sockets - REST_FD_SHARE);
+/** The caps for a configured limit (absent: none), an open-file limit and the region's size. */
+export function connectionCaps(configured: number | undefined, openFiles: number, regionSize: number): ConnectionCaps {
+  const byFiles = Math.max(1, openFiles - descriptorsKept(regionSize));
+  const sockets = byFiles + REST_FD_SHARE;
   const want = configured ?? Infinity;
   const connections = Math.min(want, byFiles);
   const boundBy = connections === Infinity ? 'none' : want <= byFiles ? 'limits.maxConnectionsPerNode' : 'open files';
@@ -43,8 +55,8 @@ export function connectionCaps(configured: number | undefined, openFiles: number
 }
 
 /** This process's caps. */
-export function processConnectionCaps(configured: number | undefined): ConnectionCaps {
-  return connectionCaps(configured, openFileLimit().soft);
+export function processConnectionCaps(configured: number | undefined, regionSize: number): ConnectionCaps {
+  return connectionCaps(configured, openFileLimit().soft, regionSize);
 }
 
 /** What a connection refused for the cap is told (DISCONNECTED): try again, here or at another node. */

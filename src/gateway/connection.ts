@@ -461,7 +461,7 @@ export class Connection implements AttachmentOwner {
     }
     let client: ChannelClient, outcome;
     try {
-      client = att.client = this.services.hub.client(att.key, channel); // refused for a channel new here at the memory budget
+      client = att.client = this.services.hub.client(att.key, channel, resume !== null); // a new one refused at the memory budget
       outcome = await client.attach(att, resume, resumeError, rewind);
     } catch (err) {
       this.forget(att, leave);

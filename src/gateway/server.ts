@@ -42,6 +42,8 @@ const DRAIN_TIMEOUT_MS = 3000;
 const PRESENCE_HERE_DELAY_MS = 10;
 /** A socket turned away (DISCONNECTED) is dropped this long after, if its client has not closed it: it holds a descriptor. */
 const TURNED_AWAY_CLOSE_MS = 1000;
+/** Within this many sockets of the socket cap, idle keep-alive REST sockets are closed as each new socket comes. */
+const IDLE_CLOSE_MARGIN = 16;
 /** Refused connections are logged at most this often (with how many since the last line). */
 const REFUSED_LOG_MS = 10_000;
 
@@ -55,6 +57,11 @@ export function unreachableStateError(): AblyError {
   return new AblyError(80003, 503, 'this node cannot reach the connection\'s state now; reconnect to resume it');
 }
 
+/** A socket refused or turned away is dropped soon after if its client has not closed it (ws would wait 30 s): it holds a descriptor. */
+function dropSoon(ws: WebSocket): void {
+  setTimeout(() => ws.terminate(), TURNED_AWAY_CLOSE_MS).unref();
+}
+
 export class Gateway {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
@@ -65,6 +72,10 @@ export class Gateway {
   private presenceHerePending = false;
   /** How many clients this node takes (admission.ts). */
   readonly caps: ConnectionCaps;
+  /** Sockets admitted whose connection is being opened (a resume's state looked up): they count against the cap. */
+  private readonly opening = new Set<WebSocket>();
+  /** Client sockets open (REST and WebSocket), against `caps.sockets`. */
+  private sockets = 0;
   /** Connections refused since the last log line of them, and when that was. */
   private refused = { count: 0, loggedAt: -Infinity };
 
@@ -95,20 +106,26 @@ export class Gateway {
     });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.http.on('clientError', (_err, socket) => socket.destroy());
-    this.caps = processConnectionCaps(services.limits.maxConnectionsPerNode);
+    this.caps = processConnectionCaps(services.limits.maxConnectionsPerNode, services.regionSize);
     // Past this the server closes each socket as it is accepted: no Ably error can be sent,
     // but the node keeps descriptors for its own links, and its clients.
     if (Number.isFinite(this.caps.sockets)) this.http.maxConnections = this.caps.sockets;
+    this.http.on('connection', (socket: Duplex) => {
+      // Near the cap, REST sockets kept alive idle (65 s) give their descriptors back: they
+      // would otherwise shut out health checks and REST requests while WebSockets hold the rest.
+      if (++this.sockets >= this.caps.sockets - IDLE_CLOSE_MARGIN) this.http.closeIdleConnections();
+      socket.once('close', () => this.sockets--);
+    });
     const asked = services.limits.maxConnectionsPerNode;
     const level = asked !== undefined && asked > this.caps.connections ? 'warn' : 'info';
     services.log[level]({ ...this.caps, asked }, asked !== undefined && level === 'warn'
-      ? `client connections capped at ${this.caps.connections}, not limits.maxConnectionsPerNode's ${asked}: the open-file limit is ${this.caps.openFiles} (raise it: ulimit -n)`
+      ? `client connections capped at ${this.caps.connections}, not limits.maxConnectionsPerNode's ${asked}: the open-file limit is ${this.caps.openFiles} (raise the hard limit: ulimit -Hn, LimitNOFILE)`
       : 'client connections capped');
   }
 
   /** Open connections, and the caps, for the node's health. */
-  healthView(): { connections: number; connectionCaps: ConnectionCaps } {
-    return { connections: this.connections.size, connectionCaps: this.caps };
+  healthView(): { connections: number; sockets: number; connectionCaps: ConnectionCaps } {
+    return { connections: this.connections.size, sockets: this.sockets, connectionCaps: this.caps };
   }
 
   get connectionCount(): number {
@@ -180,7 +197,7 @@ export class Gateway {
     if (ws.readyState !== ws.OPEN) return;
     ws.send(encodeFrame({ action: Action.DISCONNECTED, error: err.toInfo() }, format), { binary: format === 'msgpack' });
     ws.close(1000);
-    setTimeout(() => ws.terminate(), TURNED_AWAY_CLOSE_MS).unref();
+    dropSoon(ws);
   }
 
   /** A connection this node has no room for: turned away, counted, and logged now and then. */
@@ -190,7 +207,7 @@ export class Gateway {
     this.refused.count++;
     const now = this.services.monotonic();
     if (now - this.refused.loggedAt < REFUSED_LOG_MS) return;
-    this.services.log.warn({ refused: this.refused.count, reason, connections: this.connections.size, sockets: this.wss.clients.size }, err.message);
+    this.services.log.warn({ refused: this.refused.count, reason, connections: this.connections.size, sockets: this.sockets }, err.message);
     this.refused = { count: 0, loggedAt: now };
   }
 
@@ -209,14 +226,10 @@ export class Gateway {
     const refuse = (err: AblyError) => {
       ws.send(encodeFrame({ action: Action.ERROR, error: err.toInfo() }, format), { binary: format === 'msgpack' });
       ws.close(1008);
+      dropSoon(ws);
     };
     if (formatParam !== 'json' && formatParam !== 'msgpack') {
       refuse(AblyError.of('invalidParameterValue', 'format must be "json" or "msgpack"'));
-      return;
-    }
-    // Sockets open here, this one among them (also those being turned away, for a second at most).
-    if (this.wss.clients.size > this.caps.connections) {
-      this.noRoom(ws, format, atCapacityError(this.caps), 'capacity');
       return;
     }
     if (!this.services.hasQuorum()) {
@@ -224,11 +237,6 @@ export class Gateway {
       // here as it lost quorum (its balancer had not yet seen it) would wait for the
       // partition to end; DISCONNECTED sends it elsewhere, as the clients it dropped.
       this.turnAway(ws, format, cutOffError());
-      return;
-    }
-    // A new connection at the memory budget (a resume is taken: its state is held already).
-    if (!q.has('resume') && !q.has('recover') && memoryBudget.isFull()) {
-      this.noRoom(ws, format, memoryFullError(memoryBudget.describe()), 'memory');
       return;
     }
     const v = q.get('v');
@@ -247,10 +255,22 @@ export class Gateway {
       refuse(err instanceof AblyError ? err : AblyError.of('invalidCredentials'));
       return;
     }
-    void this.open(ws, q, format, credentials).catch((err) => {
-      this.services.log.error({ err }, 'failed to open connection');
-      refuse(AblyError.of('internalConnection', (err as Error).message));
-    });
+    // Room is counted in connections and opens under way, not sockets: those being turned
+    // away do not count. A resume of a connection held here takes its place: its old socket
+    // may not be known to be gone yet (45 s), and would keep it out until then.
+    const asked = q.get('resume') ?? q.get('recover');
+    const wanted = asked ? verifyConnectionKey(this.services.connectionSecret, asked) : null;
+    if (this.connections.size + this.opening.size >= this.caps.connections && !(wanted && this.connections.has(wanted))) {
+      this.noRoom(ws, format, atCapacityError(this.caps), 'capacity');
+      return;
+    }
+    this.opening.add(ws);
+    void this.open(ws, format, q, credentials, asked, wanted)
+      .catch((err) => {
+        this.services.log.error({ err }, 'failed to open connection');
+        refuse(AblyError.of('internalConnection', (err as Error).message));
+      })
+      .finally(() => this.opening.delete(ws));
   }
 
   /**
@@ -259,14 +279,12 @@ export class Gateway {
    * starts a new one, with the reason in CONNECTED's error (the SDK then resets msgSerial
    * and resumes its channels by channelSerial).
    */
-  private async open(ws: WebSocket, q: URLSearchParams, format: WireFormat, credentials: Credentials): Promise<void> {
+  private async open(ws: WebSocket, format: WireFormat, q: URLSearchParams, credentials: Credentials, asked: string | null, wanted: string | null): Promise<void> {
     const secret = this.services.connectionSecret;
-    const asked = q.get('resume') ?? q.get('recover');
     let startError: AblyError | undefined;
     /** The connection this one resumes, taken from its host. */
     let taken: { connectionId: string; appId: string; clientId: string | null } | null = null;
     if (asked) {
-      const wanted = verifyConnectionKey(secret, asked);
       if (!wanted) {
         startError = AblyError.of('invalidConnectionKey', 'connection key was not issued by this region');
       } else {
@@ -287,6 +305,12 @@ export class Gateway {
           taken = { connectionId: wanted, appId: rec.appId, clientId: rec.clientId };
         }
       }
+    }
+    // A new connection at the memory budget. A resume whose state was taken goes on (and so
+    // do its channels, re-attached with their serials: hub.ts).
+    if (!taken && memoryBudget.isFull()) {
+      this.noRoom(ws, format, memoryFullError(memoryBudget.describe()), 'memory');
+      return;
     }
     if (ws.readyState !== ws.OPEN) {
       // Taken from its host (told to let go), and gone before it was opened here: its record
@@ -313,6 +337,7 @@ export class Gateway {
       },
       this.services,
     );
+    this.opening.delete(ws); // counted as a connection from here
     this.connections.set(connectionId, conn);
     this.services.metrics.connectionOpened(credentials.appId);
     conn.onClose = () => {

@@ -48,6 +48,8 @@ export interface GatewayServices {
   /** This node's id (Ably `serverId`). */
   readonly nodeId: string;
   readonly region: string;
+  /** Nodes in this node's region (the topology's): the descriptors its mesh links take (admission.ts). */
+  readonly regionSize: number;
   /** Whether the node sees a majority of its region (without it, it takes no clients). */
   hasQuorum(): boolean;
   readonly limits: Limits;

@@ -56,12 +56,14 @@ export class Hub {
 
   /**
    * The channel's client on this node, made on first use; at the node's memory budget a
-   * new one is refused (42910: its attach is DETACHED with it, and the SDK tries again).
+   * new one is refused (42910: its attach is DETACHED with it, and the SDK tries again),
+   * unless `continuing`: an attach with a channelSerial, which a client had attached
+   * before (its connection resumed here, and its old socket's close released the client).
    */
-  client(key: ChannelKey, name: string): ChannelClient {
+  client(key: ChannelKey, name: string, continuing = false): ChannelClient {
     let c = this.clients.get(key);
     if (!c) {
-      if (memoryBudget.isFull()) throw AblyError.of('rateLimited', `${memoryBudget.describe()}: it attaches no channel new to it until history expires`);
+      if (!continuing && memoryBudget.isFull()) throw AblyError.of('rateLimited', `${memoryBudget.describe()}: it attaches no channel new to it until history expires`);
       const client: ChannelClient = new ChannelClient(key, name, { ...this.deps, unsub: (master, k) => this.unsub(client, master, k) });
       this.clients.set(key, (c = client));
     }

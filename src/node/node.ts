@@ -250,6 +250,7 @@ export class AblyNode {
     const services: GatewayServices = {
       nodeId: this.id,
       region: this.region.name,
+      regionSize: this.region.nodes.length,
       hasQuorum: () => this.quorum,
       limits: o.topology.limits,
       log: this.log,

@@ -8,11 +8,12 @@
  * the real SDK, raw sockets.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Agent, get } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { NODE_FD_RESERVE, REST_FD_SHARE } from '../../src/gateway/admission.js';
+import { descriptorsKept, REST_FD_SHARE } from '../../src/gateway/admission.js';
 import { pidAlive } from '../../src/cli/chaos.js';
 import { Action } from '../../src/protocol/actions.js';
 import { decodeFrame } from '../../src/protocol/codec.js';
@@ -25,13 +26,14 @@ import { waitFor } from '../helpers/wait.js';
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 /** What a raw WebSocket is answered: CONNECTED, DISCONNECTED (with its error's code), or nothing (the socket closed or failed first). */
-function openRaw(port: number): Promise<{ ws: WebSocket; got: 'connected' | 'disconnected' | 'dropped'; code?: number }> {
+function openRaw(port: number, params = ''): Promise<{ ws: WebSocket; got: 'connected' | 'disconnected' | 'dropped'; code?: number; connectionId?: string }> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/?key=${encodeURIComponent(KEY)}&format=json&v=6`);
-    const done = (got: 'connected' | 'disconnected' | 'dropped', code?: number) => resolve({ ws, got, ...(code !== undefined ? { code } : {}) });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/?key=${encodeURIComponent(KEY)}&format=json&v=6${params}`);
+    const done = (got: 'connected' | 'disconnected' | 'dropped', code?: number, connectionId?: string) =>
+      resolve({ ws, got, ...(code !== undefined ? { code } : {}), ...(connectionId ? { connectionId } : {}) });
     ws.on('message', (data: Buffer) => {
       const pm = decodeFrame(data.toString('utf8'), 'json');
-      if (pm.action === Action.CONNECTED) done('connected');
+      if (pm.action === Action.CONNECTED) done('connected', undefined, pm.connectionId);
       else if (pm.action === Action.DISCONNECTED) done('disconnected', pm.error?.code);
     });
     ws.on('error', () => done('dropped'));
@@ -95,6 +97,21 @@ describe('a node at limits.maxConnectionsPerNode', () => {
     expect(bytes).toMatch(/^HTTP\/1.1 101/);
     expect(bytes).toContain('50004');
   });
+
+  // A review's finding: the resume's own old socket, not yet known to be gone (45 s), kept it out.
+  it('takes the resume of a connection it holds, at the cap', async () => {
+    const port = d.port('r1-n1');
+    const h = await d.health('r1-n1');
+    expect(h.connections).toBe(CAP);
+    const holder = clients.find((c) => c.connection.state === 'connected')!;
+    const [id, key] = [holder.connection.id!, holder.connection.key!];
+    const fresh = await openRaw(port);
+    fresh.ws.terminate();
+    expect(fresh).toMatchObject({ got: 'disconnected', code: 50004 });
+    const resumed = await openRaw(port, `&resume=${encodeURIComponent(key)}`);
+    resumed.ws.terminate();
+    expect(resumed).toMatchObject({ got: 'connected', connectionId: id });
+  });
 });
 
 describe('a node under a low open-file limit', () => {
@@ -123,7 +140,7 @@ describe('a node under a low open-file limit', () => {
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
     await waitFor(() => out.includes('"ready":true'), { what: 'the node ready', timeoutMs: 20_000 });
-    const cap = FILES - NODE_FD_RESERVE - REST_FD_SHARE;
+    const cap = FILES - descriptorsKept(1);
     const sub = realtime(node.port);
     try {
       const got: unknown[] = [];
@@ -148,10 +165,42 @@ describe('a node under a low open-file limit', () => {
         timeoutMs: 10_000,
       });
       expect(h.connections).toBe(cap);
-      expect(h.connectionCaps).toMatchObject({ connections: cap, sockets: FILES - NODE_FD_RESERVE, openFiles: FILES, boundBy: 'open files' });
+      expect(h.connectionCaps).toMatchObject({ connections: cap, sockets: cap + REST_FD_SHARE, openFiles: FILES, boundBy: 'open files' });
       expect(h.counters.connectionsRefused).toBeGreaterThan(0);
       await rest(node.port).channels.get('fd').publish('x', 'after');
       await waitFor(() => got.includes('after'), { what: 'the REST publish delivered' });
+      // REST sockets kept alive idle, as many as REST's share and more, do not shut out the
+      // next health check (a review's finding: they held every socket left for 65 s).
+      // First the sockets turned away go (a second at most), so that the idle ones take every socket left.
+      // (The WebSockets held, this test's REST and fetch sockets: a few.)
+      await waitFor(async () => ((await fetch(`http://127.0.0.1:${node.port}/health`).then((r) => r.json())) as { sockets: number }).sockets <= cap + 4, {
+        what: 'the sockets turned away to go',
+      });
+      const agents = Array.from({ length: REST_FD_SHARE + 8 }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
+      try {
+        const statuses = await Promise.all(
+          agents.map(
+            (agent) =>
+              new Promise<number>((resolve) => {
+                get({ host: '127.0.0.1', port: node.port, path: '/health', agent }, (res) => {
+                  res.resume();
+                  res.on('end', () => resolve(res.statusCode ?? 0));
+                }).on('error', () => resolve(0));
+              }),
+          ),
+        );
+        expect(statuses.filter((x) => x === 200).length).toBeGreaterThan(0);
+        // On a socket of its own (fetch would reuse one it keeps).
+        const again = await new Promise<number | string>((resolve) => {
+          get({ host: '127.0.0.1', port: node.port, path: '/health', agent: false, timeout: 3000 }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          }).on('error', (e) => resolve(e.message));
+        });
+        expect(again).toBe(200);
+      } finally {
+        for (const a of agents) a.destroy();
+      }
       expect(out).not.toMatch(/EMFILE/);
       // Those gone, there is room again.
       for (const ws of sockets.splice(0)) ws.terminate();

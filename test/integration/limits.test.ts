@@ -315,6 +315,9 @@ describe('a node at its memory budget', () => {
     try {
       await Promise.all([connected(c), connected(member)]);
       await member.channels.get('mem-room').attach();
+      // A channel only `member` holds here: its client goes when the connection's socket does.
+      const solo: unknown[] = [];
+      await member.channels.get('mem-solo').subscribe((m) => solo.push(m.data));
       let refused: { code: number; statusCode: number; message: string } | null = null;
       let stored = 0;
       // 60 MB kept a request: the budget is passed within 5 or 6 (20 at most, 1.2 GB, if not).
@@ -351,6 +354,17 @@ describe('a node at its memory budget', () => {
       await expect(c.channels.get('mem-attach-new').attach()).rejects.toMatchObject({ code: 42910 });
       expect((await capped.health('r1-n1')).channels).toBe(channels);
       await c.channels.get('mem-room').attach();
+      // A resume is taken, and its channels too, re-attached by serial (a review: the socket's
+      // close took the channel's client away, and the re-attach was refused as a new channel).
+      const id = member.connection.id;
+      const transport = (member.connection as unknown as { connectionManager: { activeProtocol: { getTransport(): { wsConnection: { close(): void } } } } }).connectionManager;
+      const gone = new Promise((resolve) => member.connection.once('disconnected', resolve));
+      transport.activeProtocol.getTransport().wsConnection.close();
+      await gone;
+      await waitFor(() => member.connection.state === 'connected', { what: 'the connection resumed' });
+      expect(member.connection.id).toBe(id);
+      await waitFor(() => member.channels.get('mem-solo').state === 'attached', { what: 'mem-solo attached again', timeoutMs: 10_000 });
+      expect(member.channels.get('mem-solo').errorReason?.code).not.toBe(42910);
       // A new connection is turned away (DISCONNECTED, 50004: the SDK retries, or another node).
       const late = realtime(port);
       try {
@@ -359,6 +373,15 @@ describe('a node at its memory budget', () => {
         expect(reason.message).toMatch(/no new connections: this node holds \d+ MiB, its budget is 300 MiB/);
       } finally {
         closeAll(late);
+      }
+      // So is one that names a connection it cannot resume (a review: any resume= got in).
+      for (const params of [{ resume: 'not-a-key' }, { recover: 'not-a-key' }] as Record<string, string>[]) {
+        const raw = await RawClient.connect(port, params);
+        try {
+          expect((await raw.next((m) => m.action === Action.DISCONNECTED || m.action === Action.CONNECTED)).error).toMatchObject({ code: 50004 });
+        } finally {
+          raw.close();
+        }
       }
     } finally {
       closeAll(c, member);

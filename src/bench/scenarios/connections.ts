@@ -6,7 +6,7 @@
  */
 import { rssBytes } from '../proc.js';
 import { openFileLimit } from '../../open-files.js';
-import { NODE_FD_RESERVE, REST_FD_SHARE } from '../../gateway/admission.js';
+import { descriptorsKept } from '../../gateway/admission.js';
 import { div, kb, mb, num, pct, rate, ratio } from '../report/format.js';
 import { barChart } from '../report/svg.js';
 import { serverById } from '../servers/index.js';
@@ -15,10 +15,10 @@ import { withServer, type Scenario, type ScenarioContext, type ScenarioResult } 
 
 /**
  * Descriptors a process needs besides its connections (stdio, IPC, listeners, logs,
- * epoll): what an ably-ng node keeps out of its WebSocket connections' share (320: its own
- * reserve, and REST's), so that every server is measured at the count it can take whole.
+ * epoll): what an ably-ng node of one keeps out of its WebSocket connections' share (224:
+ * its own, and REST's), so that every server is measured at the count it can take whole.
  */
-const FD_HEADROOM = NODE_FD_RESERVE + REST_FD_SHARE;
+const FD_HEADROOM = descriptorsKept(1);
 /** The issue's target for ably-ng. */
 const TARGET_BYTES_PER_CONNECTION = 10 * 1024;
 /** RSS readings per figure (a little apart; the median is kept). */
