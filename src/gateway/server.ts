@@ -86,6 +86,8 @@ export class Gateway {
     this.http = createServer((req, res) => {
       // handleRest answers its own errors; should that answer fail, the request ends here
       // and the node goes on.
+      // Near the socket cap, no REST socket is kept alive idle after its answer.
+      if (this.nearSocketCap()) res.setHeader('connection', 'close');
       if (!cors(req, res)) {
         handleRest(req, res, { services, auth }).catch((err: unknown) => {
           services.log.error({ err }, 'REST request failed while answering its error');
@@ -113,14 +115,23 @@ export class Gateway {
     this.http.on('connection', (socket: Duplex) => {
       // Near the cap, REST sockets kept alive idle (65 s) give their descriptors back: they
       // would otherwise shut out health checks and REST requests while WebSockets hold the rest.
-      if (++this.sockets >= this.caps.sockets - IDLE_CLOSE_MARGIN) this.http.closeIdleConnections();
+      this.sockets++;
+      if (this.nearSocketCap()) this.http.closeIdleConnections();
       socket.once('close', () => this.sockets--);
     });
+    // At it, a socket is dropped as accepted, with no 'connection': those that came together
+    // and went idle after their answers would otherwise hold the cap until they time out.
+    this.http.on('drop', () => this.http.closeIdleConnections());
     const asked = services.limits.maxConnectionsPerNode;
     const level = asked !== undefined && asked > this.caps.connections ? 'warn' : 'info';
     services.log[level]({ ...this.caps, asked }, asked !== undefined && level === 'warn'
       ? `client connections capped at ${this.caps.connections}, not limits.maxConnectionsPerNode's ${asked}: the open-file limit is ${this.caps.openFiles} (raise the hard limit: ulimit -Hn, LimitNOFILE)`
       : 'client connections capped');
+  }
+
+  /** Whether client sockets are within IDLE_CLOSE_MARGIN of their cap. */
+  private nearSocketCap(): boolean {
+    return this.sockets >= this.caps.sockets - IDLE_CLOSE_MARGIN;
   }
 
   /** Open connections, and the caps, for the node's health. */
@@ -184,6 +195,13 @@ export class Gateway {
     }
     if (url.pathname !== '/' || !this.accepting) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    if (this.nearSocketCap()) {
+      // The last sockets are REST's and health checks': no WebSocket takes one, even to be
+      // turned away. The SDK takes a refused handshake as a failed transport, and retries.
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n');
+      this.services.metrics.connectionRefused('capacity');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, url.searchParams));
@@ -260,12 +278,13 @@ export class Gateway {
     // may not be known to be gone yet (45 s), and would keep it out until then.
     const asked = q.get('resume') ?? q.get('recover');
     const wanted = asked ? verifyConnectionKey(this.services.connectionSecret, asked) : null;
-    if (this.connections.size + this.opening.size >= this.caps.connections && !(wanted && this.connections.has(wanted))) {
+    const full = this.connections.size + this.opening.size >= this.caps.connections;
+    if (full && !(wanted && this.connections.has(wanted))) {
       this.noRoom(ws, format, atCapacityError(this.caps), 'capacity');
       return;
     }
     this.opening.add(ws);
-    void this.open(ws, format, q, credentials, asked, wanted)
+    void this.open(ws, format, q, credentials, asked, wanted, full)
       .catch((err) => {
         this.services.log.error({ err }, 'failed to open connection');
         refuse(AblyError.of('internalConnection', (err as Error).message));
@@ -279,7 +298,7 @@ export class Gateway {
    * starts a new one, with the reason in CONNECTED's error (the SDK then resets msgSerial
    * and resumes its channels by channelSerial).
    */
-  private async open(ws: WebSocket, format: WireFormat, q: URLSearchParams, credentials: Credentials, asked: string | null, wanted: string | null): Promise<void> {
+  private async open(ws: WebSocket, format: WireFormat, q: URLSearchParams, credentials: Credentials, asked: string | null, wanted: string | null, full: boolean): Promise<void> {
     const secret = this.services.connectionSecret;
     let startError: AblyError | undefined;
     /** The connection this one resumes, taken from its host. */
@@ -305,6 +324,12 @@ export class Gateway {
           taken = { connectionId: wanted, appId: rec.appId, clientId: rec.clientId };
         }
       }
+    }
+    // Let in at the cap as the resume of a connection held here, and not that (its record
+    // gone, or other credentials): a new connection, which there is no room for.
+    if (!taken && full) {
+      this.noRoom(ws, format, atCapacityError(this.caps), 'capacity');
+      return;
     }
     // A new connection at the memory budget. A resume whose state was taken goes on (and so
     // do its channels, re-attached with their serials: hub.ts).
