@@ -1,8 +1,11 @@
 /**
  * A small TCP balancer: one client endpoint per region. Each accepted connection is
- * piped to the next healthy node, round-robin. Health is polled from each node's
- * `GET /health` (a node without quorum is skipped, so clients of a node cut off from its
- * region reconnect to the majority). In production put HAProxy or nginx here (README).
+ * piped to the next healthy node, round-robin, and among those first to one with room for
+ * another connection (fewer than its `connectionCaps.connections`: gateway/admission.ts),
+ * so that a client is not sent to a full node while another has room. Health is polled
+ * from each node's `GET /health` (a node without quorum is skipped, so clients of a node
+ * cut off from its region reconnect to the majority). In production put HAProxy or nginx
+ * here (README).
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -24,6 +27,8 @@ export interface Backend {
 export class Balancer {
   private readonly server: net.Server;
   private readonly healthy = new Set<string>();
+  /** Healthy backends whose last health had room for another connection. */
+  private readonly roomy = new Set<string>();
   private next = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly sockets = new Set<net.Socket>();
@@ -75,12 +80,18 @@ export class Balancer {
               res.on('data', (d) => (body += d));
               res.on('end', () => {
                 let ok = res.statusCode === 200;
+                let room = false;
                 try {
-                  ok = ok && this.accepts(JSON.parse(body) as { quorum?: boolean; globalmaster?: boolean });
+                  const h = JSON.parse(body) as { quorum?: boolean; globalmaster?: boolean; connections?: number; connectionCaps?: { connections?: number | null } };
+                  ok = ok && this.accepts(h);
+                  const cap = h.connectionCaps?.connections;
+                  room = typeof cap !== 'number' || typeof h.connections !== 'number' || h.connections < cap;
                 } catch {
                   ok = false;
                 }
                 this.mark(b, ok);
+                if (ok && room) this.roomy.add(b.name);
+                else this.roomy.delete(b.name);
                 resolve();
               });
             });
@@ -97,17 +108,23 @@ export class Balancer {
   private mark(b: Backend, ok: boolean): void {
     const was = this.healthy.has(b.name);
     if (ok) this.healthy.add(b.name);
-    else this.healthy.delete(b.name);
+    else {
+      this.healthy.delete(b.name);
+      this.roomy.delete(b.name);
+    }
     if (was !== ok) this.log.info({ backend: b.name, healthy: ok }, 'balancer backend health changed');
   }
 
+  /** The next backend in turn that is healthy and has room, else the next that is healthy. */
   private pick(exclude: Set<string>): Backend | null {
     const n = this.backends.length;
-    for (let i = 0; i < n; i++) {
-      const b = this.backends[(this.next + i) % n]!;
-      if (this.healthy.has(b.name) && !exclude.has(b.name)) {
-        this.next = (this.next + i + 1) % n;
-        return b;
+    for (const ok of [this.roomy, this.healthy]) {
+      for (let i = 0; i < n; i++) {
+        const b = this.backends[(this.next + i) % n]!;
+        if (ok.has(b.name) && !exclude.has(b.name)) {
+          this.next = (this.next + i + 1) % n;
+          return b;
+        }
       }
     }
     return null;
