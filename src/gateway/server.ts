@@ -117,7 +117,7 @@ export class Gateway {
       // would otherwise shut out health checks and REST requests while WebSockets hold the rest.
       this.sockets++;
       if (this.nearSocketCap()) this.http.closeIdleConnections();
-      socket.once('close', () => this.sockets--);
+      socket.on('close', this.socketClosed); // one function for all: no closure a socket
     });
     // At it, a socket is dropped as accepted, with no 'connection': those that came together
     // and went idle after their answers would otherwise hold the cap until they time out.
@@ -128,6 +128,10 @@ export class Gateway {
       ? `client connections capped at ${this.caps.connections}, not limits.maxConnectionsPerNode's ${asked}: the open-file limit is ${this.caps.openFiles} (raise the hard limit: ulimit -Hn, LimitNOFILE)`
       : 'client connections capped');
   }
+
+  private readonly socketClosed = (): void => {
+    this.sockets--;
+  };
 
   /** Whether client sockets are within IDLE_CLOSE_MARGIN of their cap. */
   private nearSocketCap(): boolean {
