@@ -64,3 +64,17 @@ class MemoryBudget {
 
 /** The process's budget (unset, as in unit tests: never full). */
 export const memoryBudget = new MemoryBudget();
+
+/**
+ * The process's resident and heap memory for health: the RSS read from /proc, which fails
+ * (EMFILE) in a process out of descriptors, then null, and the heap from V8.
+ */
+export function memoryFigures(): { rssBytes: number | null; heapUsedBytes: number } {
+  let rss: number | null = null;
+  try {
+    rss = process.memoryUsage.rss();
+  } catch {
+    rss = null;
+  }
+  return { rssBytes: rss, heapUsedBytes: getHeapStatistics().used_heap_size };
+}

@@ -18,8 +18,29 @@
  *   (server.ts), so that WebSockets at their cap leave REST and health checks their share;
  *   requests in flight beyond it (a flood) are dropped.
  */
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
 import { AblyError } from '../errors.js';
 import { openFileLimit } from '../open-files.js';
+
+/** A socket this node closes is dropped this long after if its client has not closed it too: ws would wait 30 s, holding its descriptor. */
+export const CLOSED_SOCKET_DROP_MS = 1000;
+
+/** Closes a WebSocket (a close frame with `code`), and drops it if its client has not answered within CLOSED_SOCKET_DROP_MS. */
+export function closeSocket(ws: WebSocket, code: number): void {
+  ws.close(code);
+  setTimeout(() => ws.terminate(), CLOSED_SOCKET_DROP_MS).unref();
+}
+
+/**
+ * Answers an upgrade with an HTTP status and closes its socket at once. Not `end()` alone:
+ * Node has taken an upgrading socket off its timeouts and its connection list, and keeps
+ * it half open, so a client that never closed its side held it for ever.
+ */
+export function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`, () => socket.destroy());
+  setTimeout(() => socket.destroy(), CLOSED_SOCKET_DROP_MS).unref();
+}
 
 /** Descriptors a node keeps for its own use besides its mesh links: region links, NATS, files (an idle node of one uses about 20). */
 export const NODE_FD_BASE = 96;

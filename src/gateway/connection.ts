@@ -25,6 +25,7 @@ import type { ProtocolMessage, WireFormat } from '../protocol/types.js';
 import { reauthenticate, type Authenticator } from './auth.js';
 import { TokenWatch } from './token-watch.js';
 import { AckQueue } from './acks.js';
+import { closeSocket } from './admission.js';
 import { Attachment, permittedModes, type AttachmentOwner } from './attachment.js';
 import { ConnectionPresence } from './connection-presence.js';
 import { authorizePublish, buildMessages, buildPresence } from './publish.js';
@@ -247,7 +248,7 @@ export class Connection implements AttachmentOwner {
     if (this.closed) return;
     this.sendMessage({ action: Action.DISCONNECTED, error: error.toInfo() });
     this.closed = true;
-    this.ws.close(WS_CLOSE_NORMAL);
+    closeSocket(this.ws, WS_CLOSE_NORMAL); // dropped in a second if the client does not answer: it would hold its place under the cap
   }
 
   /** Fatal error: ERROR, then close. */
@@ -256,7 +257,7 @@ export class Connection implements AttachmentOwner {
     this.acks.flushNow(); // ACKs and NACKs of this turn go before the ERROR
     this.sendError(err);
     this.closed = true;
-    this.ws.close(WS_CLOSE_POLICY);
+    closeSocket(this.ws, WS_CLOSE_POLICY);
   }
 
   /** This connection resumed elsewhere (or on a newer transport here): drop this transport. */

@@ -3,7 +3,7 @@
  * Ably realtime protocol over WebSocket. It keeps the node's connections, sweeps them
  * for keepalive, and disconnects them all on shutdown so that SDKs reconnect elsewhere.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AblyError } from '../errors.js';
@@ -18,7 +18,7 @@ import { connectionKeyFor, newConnectionId, verifyConnectionKey } from './connec
 import { handleRest } from './rest.js';
 import { cors, requestUrl } from './http-util.js';
 import type { GatewayServices } from './services.js';
-import { atCapacityError, memoryFullError, processConnectionCaps, type ConnectionCaps } from './admission.js';
+import { atCapacityError, closeSocket, memoryFullError, processConnectionCaps, refuseUpgrade, type ConnectionCaps } from './admission.js';
 import { memoryBudget } from '../memory-budget.js';
 
 /**
@@ -40,8 +40,6 @@ const SWEEP_INTERVAL_MS = 1000;
 const DRAIN_TIMEOUT_MS = 3000;
 /** A node's word that its connections' presence members are here waits this long after what set it off (presenceHereSoon). */
 const PRESENCE_HERE_DELAY_MS = 10;
-/** A socket turned away (DISCONNECTED) is dropped this long after, if its client has not closed it: it holds a descriptor. */
-const TURNED_AWAY_CLOSE_MS = 1000;
 /** Within this many sockets of the socket cap, idle keep-alive REST sockets are closed as each new socket comes. */
 const IDLE_CLOSE_MARGIN = 16;
 /** Refused connections are logged at most this often (with how many since the last line). */
@@ -57,9 +55,9 @@ export function unreachableStateError(): AblyError {
   return new AblyError(80003, 503, 'this node cannot reach the connection\'s state now; reconnect to resume it');
 }
 
-/** A socket refused or turned away is dropped soon after if its client has not closed it (ws would wait 30 s): it holds a descriptor. */
-function dropSoon(ws: WebSocket): void {
-  setTimeout(() => ws.terminate(), TURNED_AWAY_CLOSE_MS).unref();
+/** What clients of a node that is stopping are told (DISCONNECTED): reconnect elsewhere. */
+function shuttingDownError(): AblyError {
+  return new AblyError(80003, 503, 'node shutting down; reconnect to another node');
 }
 
 export class Gateway {
@@ -76,6 +74,10 @@ export class Gateway {
   private readonly opening = new Set<WebSocket>();
   /** Client sockets open (REST and WebSocket), against `caps.sockets`. */
   private sockets = 0;
+  /** REST sockets kept alive between requests, their last answer written out (restBusy). */
+  private readonly idleRest = new Set<Duplex>();
+  /** REST sockets whose close is watched (restBusy). */
+  private readonly restSockets = new WeakSet<Duplex>();
   /** Connections refused since the last log line of them, and when that was. */
   private refused = { count: 0, loggedAt: -Infinity };
 
@@ -88,6 +90,7 @@ export class Gateway {
       // and the node goes on.
       // Near the socket cap, no REST socket is kept alive idle after its answer.
       if (this.nearSocketCap()) res.setHeader('connection', 'close');
+      this.restBusy(req.socket, res);
       if (!cors(req, res)) {
         handleRest(req, res, { services, auth }).catch((err: unknown) => {
           services.log.error({ err }, 'REST request failed while answering its error');
@@ -116,12 +119,12 @@ export class Gateway {
       // Near the cap, REST sockets kept alive idle (65 s) give their descriptors back: they
       // would otherwise shut out health checks and REST requests while WebSockets hold the rest.
       this.sockets++;
-      if (this.nearSocketCap()) this.http.closeIdleConnections();
+      if (this.nearSocketCap()) this.closeIdleRest();
       socket.on('close', this.socketClosed); // one function for all: no closure a socket
     });
     // At it, a socket is dropped as accepted, with no 'connection': those that came together
     // and went idle after their answers would otherwise hold the cap until they time out.
-    this.http.on('drop', () => this.http.closeIdleConnections());
+    this.http.on('drop', () => this.closeIdleRest());
     const asked = services.limits.maxConnectionsPerNode;
     const level = asked !== undefined && asked > this.caps.connections ? 'warn' : 'info';
     services.log[level]({ ...this.caps, asked }, asked !== undefined && level === 'warn'
@@ -133,14 +136,37 @@ export class Gateway {
     this.sockets--;
   };
 
+  /**
+   * A REST request on `socket`: busy until its answer is written out, idle after (kept
+   * alive). Not Node's closeIdleConnections: it takes an answer as done once ended, not
+   * once written, and cut off a history page going to a slow reader (a review's finding).
+   */
+  private restBusy(socket: Duplex, res: ServerResponse): void {
+    this.idleRest.delete(socket);
+    if (!this.restSockets.has(socket)) {
+      this.restSockets.add(socket);
+      socket.once('close', () => this.idleRest.delete(socket));
+    }
+    res.once('finish', () => {
+      if (!socket.destroyed) this.idleRest.add(socket);
+    });
+  }
+
+  /** Closes the REST sockets kept alive with no request (their clients open another if they need one). */
+  private closeIdleRest(): void {
+    for (const socket of this.idleRest) socket.destroy();
+    this.idleRest.clear();
+  }
+
   /** Whether client sockets are within IDLE_CLOSE_MARGIN of their cap. */
   private nearSocketCap(): boolean {
     return this.sockets >= this.caps.sockets - IDLE_CLOSE_MARGIN;
   }
 
   /** Open connections, and the caps, for the node's health. */
-  healthView(): { connections: number; sockets: number; connectionCaps: ConnectionCaps } {
-    return { connections: this.connections.size, sockets: this.sockets, connectionCaps: this.caps };
+  healthView(): { connections: number; sockets: number; connectionCaps: ConnectionCaps; admitting: boolean } {
+    // admitting: whether it takes new connections (not at its memory budget), for balancers.
+    return { connections: this.connections.size, sockets: this.sockets, connectionCaps: this.caps, admitting: !memoryBudget.isFull() };
   }
 
   get connectionCount(): number {
@@ -175,7 +201,7 @@ export class Gateway {
   async close(): Promise<void> {
     this.accepting = false;
     if (this.sweeper) clearInterval(this.sweeper);
-    const bye = new AblyError(80003, 503, 'node shutting down; reconnect to another node');
+    const bye = shuttingDownError();
     await Promise.all([...this.connections.values()].map((c) => c.drain(bye, DRAIN_TIMEOUT_MS)));
     await new Promise<void>((resolve) => {
       this.wss.close(() => resolve());
@@ -194,18 +220,18 @@ export class Gateway {
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = requestUrl(req);
     if (!url) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      refuseUpgrade(socket, '400 Bad Request');
       return;
     }
     if (url.pathname !== '/' || !this.accepting) {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      refuseUpgrade(socket, '404 Not Found');
       return;
     }
     if (this.nearSocketCap()) {
       // The last sockets are REST's and health checks': no WebSocket takes one, even to be
       // turned away. The SDK takes a refused handshake as a failed transport, and retries.
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n');
-      this.services.metrics.connectionRefused('capacity');
+      refuseUpgrade(socket, '503 Service Unavailable');
+      this.countRefused('capacity', 'WebSocket upgrade answered 503: the node is near its socket cap');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, url.searchParams));
@@ -218,18 +244,22 @@ export class Gateway {
   private turnAway(ws: WebSocket, format: WireFormat, err: AblyError): void {
     if (ws.readyState !== ws.OPEN) return;
     ws.send(encodeFrame({ action: Action.DISCONNECTED, error: err.toInfo() }, format), { binary: format === 'msgpack' });
-    ws.close(1000);
-    dropSoon(ws);
+    closeSocket(ws, 1000);
   }
 
   /** A connection this node has no room for: turned away, counted, and logged now and then. */
   private noRoom(ws: WebSocket, format: WireFormat, err: AblyError, reason: 'capacity' | 'memory'): void {
     this.turnAway(ws, format, err);
+    this.countRefused(reason, err.message);
+  }
+
+  /** A refused connection, counted, and logged at most every REFUSED_LOG_MS (with how many since). */
+  private countRefused(reason: 'capacity' | 'memory', why: string): void {
     this.services.metrics.connectionRefused(reason);
     this.refused.count++;
     const now = this.services.monotonic();
     if (now - this.refused.loggedAt < REFUSED_LOG_MS) return;
-    this.services.log.warn({ refused: this.refused.count, reason, connections: this.connections.size, sockets: this.sockets }, err.message);
+    this.services.log.warn({ refused: this.refused.count, reason, connections: this.connections.size, sockets: this.sockets }, why);
     this.refused = { count: 0, loggedAt: now };
   }
 
@@ -247,8 +277,7 @@ export class Gateway {
     const format: WireFormat = formatParam === 'msgpack' ? 'msgpack' : 'json';
     const refuse = (err: AblyError) => {
       ws.send(encodeFrame({ action: Action.ERROR, error: err.toInfo() }, format), { binary: format === 'msgpack' });
-      ws.close(1008);
-      dropSoon(ws);
+      closeSocket(ws, 1008);
     };
     if (formatParam !== 'json' && formatParam !== 'msgpack') {
       refuse(AblyError.of('invalidParameterValue', 'format must be "json" or "msgpack"'));
@@ -328,6 +357,12 @@ export class Gateway {
           taken = { connectionId: wanted, appId: rec.appId, clientId: rec.clientId };
         }
       }
+    }
+    // The node stopped, or lost its quorum, while the resume was looked up: elsewhere.
+    if (!this.accepting || !this.services.hasQuorum()) {
+      if (taken) this.services.connections.lost(taken, this.services.now() + this.services.limits.connectionStateTtlMs);
+      this.turnAway(ws, format, this.accepting ? cutOffError() : shuttingDownError());
+      return;
     }
     // Let in at the cap as the resume of a connection held here, and not that (its record
     // gone, or other credentials): a new connection, which there is no room for.

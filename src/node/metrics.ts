@@ -152,7 +152,7 @@ export class NodeMetrics {
     this.slow = new client.Counter({ name: 'ablyng_slow_consumers_total', help: 'connections dropped for not keeping up', registers: [r] });
     this.refused = new client.Counter({
       name: 'ablyng_connections_refused_total',
-      help: 'WebSocket connections turned away (DISCONNECTED, 50004): reason capacity (the node held limits.maxConnectionsPerNode, or what its open-file limit allows) or memory (its memory budget)',
+      help: 'WebSocket connections turned away (DISCONNECTED 50004, or near the socket cap an upgrade answered HTTP 503): reason capacity (the node held limits.maxConnectionsPerNode, or what its open-file limit allows) or memory (its memory budget)',
       labelNames: ['reason'],
       registers: [r],
     });

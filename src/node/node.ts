@@ -5,6 +5,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { KeyedQueue } from '../keyed-queue.js';
+import { memoryFigures } from '../memory-budget.js';
 import { AblyError } from '../errors.js';
 import type { ChannelKey } from '../channel/entry.js';
 import { ChannelRegistry } from '../channel/registry.js';
@@ -572,7 +573,6 @@ export class AblyNode {
 
   health(): Record<string, unknown> {
     const counts = this.registry.counts();
-    const memory = process.memoryUsage(); // one read of /proc for both figures
     return {
       node: this.id,
       region: this.region.name,
@@ -594,7 +594,7 @@ export class AblyNode {
       ring: this.ringView.members,
       revocations: { held: this.auth.revocations.store.size, digest: this.auth.revocations.digest() },
       counters: this.metrics.counts,
-      memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+      memory: memoryFigures(), // the RSS null where /proc cannot be read (out of descriptors)
     };
   }
 }

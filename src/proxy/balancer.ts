@@ -1,7 +1,8 @@
 /**
  * A small TCP balancer: one client endpoint per region. Each accepted connection is
  * piped to the next healthy node, round-robin, and among those first to one with room for
- * another connection (fewer than its `connectionCaps.connections`: gateway/admission.ts),
+ * another connection (fewer than its `connectionCaps.connections`, and `admitting`: not
+ * at its memory budget; gateway/admission.ts),
  * so that a client is not sent to a full node while another has room. Health is polled
  * from each node's `GET /health` (a node without quorum is skipped, so clients of a node
  * cut off from its region reconnect to the majority). In production put HAProxy or nginx
@@ -82,10 +83,11 @@ export class Balancer {
                 let ok = res.statusCode === 200;
                 let room = false;
                 try {
-                  const h = JSON.parse(body) as { quorum?: boolean; globalmaster?: boolean; connections?: number; connectionCaps?: { connections?: number | null } };
+                  const h = JSON.parse(body) as { quorum?: boolean; globalmaster?: boolean; connections?: number; connectionCaps?: { connections?: number | null }; admitting?: boolean };
                   ok = ok && this.accepts(h);
                   const cap = h.connectionCaps?.connections;
-                  room = typeof cap !== 'number' || typeof h.connections !== 'number' || h.connections < cap;
+                  // admitting: false: at its memory budget it turns every new connection away.
+                  room = h.admitting !== false && (typeof cap !== 'number' || typeof h.connections !== 'number' || h.connections < cap);
                 } catch {
                   ok = false;
                 }

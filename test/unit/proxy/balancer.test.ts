@@ -1,7 +1,7 @@
 /**
  * The region balancer (src/proxy/balancer.ts) sends each client to the next healthy node,
  * and first to one with room for another connection (its /health's `connections` under
- * `connectionCaps.connections`), so that a client is not turned away (50004) by a full
+ * `connectionCaps.connections`, and `admitting` not false), so that a client is not turned away (50004) by a full
  * node while another has room. Real sockets: three small HTTP backends on 127.0.0.1 that
  * answer /health as told and any other path with their name.
  */
@@ -50,21 +50,27 @@ describe('the region balancer', () => {
   it('sends clients to nodes with room first, and to full ones only when none has room', async () => {
     const room = { quorum: true, serving: true, connections: 1, connectionCaps: { connections: 2 } };
     const full = { quorum: true, serving: true, connections: 2, connectionCaps: { connections: 2 } };
-    const fakes = [await fake('a', full), await fake('b', room), await fake('c', { quorum: true, serving: true, connections: 5, connectionCaps: { connections: null } })];
+    const fakes = [
+      await fake('a', full),
+      await fake('b', room),
+      await fake('c', { quorum: true, serving: true, connections: 5, connectionCaps: { connections: null } }),
+      // Under its cap but at its memory budget: it turns every new connection away.
+      await fake('d', { ...room, admitting: false }),
+    ];
     const b = new Balancer(fakes.map((f) => ({ name: f.name, host: '127.0.0.1', port: f.port })), silentLogger());
     const port = await b.listen(0, '127.0.0.1');
     open.push(b);
     const seen: string[] = [];
-    for (let i = 0; i < 6; i++) seen.push(await through(port));
+    for (let i = 0; i < 8; i++) seen.push(await through(port));
     expect(new Set(seen)).toEqual(new Set(['b', 'c'])); // an unbounded cap (null) has room
     // None with room: round-robin over the healthy ones, full or not.
     fakes[1]!.health = full;
     fakes[2]!.health = full;
     await waitFor(async () => {
       const got = new Set<string>();
-      for (let i = 0; i < 6; i++) got.add(await through(port));
-      return got.size === 3;
+      for (let i = 0; i < 8; i++) got.add(await through(port));
+      return got.size === 4;
     }, { what: 'every node used once none has room', timeoutMs: 5000 });
-    expect(b.healthyBackends()).toEqual(['a', 'b', 'c']);
+    expect(b.healthyBackends()).toEqual(['a', 'b', 'c', 'd']);
   });
 });
