@@ -347,4 +347,48 @@ describe('a node under a low open-file limit', () => {
     await waitFor(async () => (tries.push(await healthOnce(port)), tries.at(-1) === 200), { what: 'a fresh health check answered', timeoutMs: 10_000 });
     expect(tries.length).toBeLessThanOrEqual(3);
   });
+
+  // The third review's: Node's closeIdleConnections takes an answer as done once ended, not
+  // once written, and cut off a large history page going to a slow reader near the cap.
+  it('does not cut off an answer still being written to a slow reader when it closes idle REST sockets', async () => {
+    const { port } = await startLimited();
+    const r = rest(port);
+    const data = 'x'.repeat(60_000);
+    for (let i = 0; i < 100; i++) await r.channels.get('big').publish({ id: `big-${i}`, name: 'big', data });
+    const path = '/channels/big/messages?limit=1000';
+    const auth = `Basic ${Buffer.from(KEY).toString('base64')}`;
+    const whole = (await (await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: auth, accept: 'application/json' } })).arrayBuffer()).byteLength;
+    expect(whole).toBeGreaterThan(5_000_000);
+    // A reader that asks and then reads nothing: the answer waits in the node's buffers.
+    const slow = connect({ port, host: '127.0.0.1' });
+    plain.push(slow);
+    await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
+    slow.pause();
+    slow.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${auth}\r\nAccept: application/json\r\n\r\n`);
+    await sleep(500); // answered and ended meanwhile, not yet written out
+    // Sockets past the socket cap: each near it and each dropped at it closes the idle ones.
+    for (let i = 0; i < FILES; i++) {
+      const sock = connect(port, '127.0.0.1');
+      sock.on('error', () => {});
+      plain.push(sock);
+    }
+    await sleep(500);
+    // Now read it all: the body whole, or the socket cut.
+    let got = 0;
+    let head = '';
+    const complete = await new Promise<boolean>((resolve) => {
+      slow.on('data', (b: Buffer) => {
+        if (!head.includes('\r\n\r\n')) {
+          head += b.toString('latin1');
+          const at = head.indexOf('\r\n\r\n');
+          if (at >= 0) got += Buffer.byteLength(head.slice(at + 4), 'latin1');
+        } else got += b.length;
+        if (got >= whole) resolve(true);
+      });
+      slow.once('close', () => resolve(false));
+      slow.once('error', () => resolve(false));
+      slow.resume();
+    });
+    expect({ complete, got }).toEqual({ complete: true, got: whole });
+  });
 });
