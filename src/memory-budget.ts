@@ -9,7 +9,7 @@
  *
  * Memory is the process's, so the gauge is too: one per process, set up by the node
  * (`limits.maxNodeMemoryBytes`), read at each publish a master takes (and at each new
- * connection and channel: gateway/admission.ts, node/hub.ts), sampled at most every
+ * connection and channel: gateway/server.ts, node/hub.ts), sampled at most every
  * SAMPLE_MS. What counts is what a collection can free, V8's heap in use and the buffers
  * outside it (history's bytes are there), not the RSS, which the allocator keeps. The
  * heap alone is also held under HEAP_SHARE of V8's own limit, past which V8 stops the
