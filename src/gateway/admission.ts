@@ -25,11 +25,24 @@ import { openFileLimit } from '../open-files.js';
 
 /** A socket this node closes is dropped this long after if its client has not closed it too: ws would wait 30 s, holding its descriptor. */
 export const CLOSED_SOCKET_DROP_MS = 1000;
+/** But not while what was written to it (its last frames: an ERROR, a DISCONNECTED) is still being read, up to this long. */
+export const CLOSED_SOCKET_MAX_MS = 10_000;
 
-/** Closes a WebSocket (a close frame with `code`), and drops it if its client has not answered within CLOSED_SOCKET_DROP_MS. */
+/**
+ * Closes a WebSocket (a close frame with `code`), and drops it if its client has not
+ * answered within CLOSED_SOCKET_DROP_MS of all that was written to it reaching the kernel
+ * (dropped sooner, the frames still queued, the last ones among them, would be lost),
+ * CLOSED_SOCKET_MAX_MS at most.
+ */
 export function closeSocket(ws: WebSocket, code: number): void {
   ws.close(code);
-  setTimeout(() => ws.terminate(), CLOSED_SOCKET_DROP_MS).unref();
+  const since = performance.now();
+  const check = (): void => {
+    if (ws.readyState === ws.CLOSED) return;
+    if (ws.bufferedAmount === 0 || performance.now() - since >= CLOSED_SOCKET_MAX_MS) ws.terminate();
+    else setTimeout(check, CLOSED_SOCKET_DROP_MS).unref();
+  };
+  setTimeout(check, CLOSED_SOCKET_DROP_MS).unref();
 }
 
 /**
@@ -38,6 +51,8 @@ export function closeSocket(ws: WebSocket, code: number): void {
  * it half open, so a client that never closed its side held it for ever.
  */
 export function refuseUpgrade(socket: Duplex, status: string): void {
+  // Node took its own 'error' listener off an upgrading socket: without one, a reset client stopped the node.
+  socket.on('error', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`, () => socket.destroy());
   setTimeout(() => socket.destroy(), CLOSED_SOCKET_DROP_MS).unref();
 }

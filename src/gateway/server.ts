@@ -76,8 +76,8 @@ export class Gateway {
   private sockets = 0;
   /** REST sockets kept alive between requests, their last answer written out (restBusy). */
   private readonly idleRest = new Set<Duplex>();
-  /** REST sockets whose close is watched (restBusy). */
-  private readonly restSockets = new WeakSet<Duplex>();
+  /** Per REST socket, its answers not yet written out (restBusy). */
+  private readonly restAnswering = new WeakMap<Duplex, number>();
   /** Connections refused since the last log line of them, and when that was. */
   private refused = { count: 0, loggedAt: -Infinity };
 
@@ -137,18 +137,21 @@ export class Gateway {
   };
 
   /**
-   * A REST request on `socket`: busy until its answer is written out, idle after (kept
-   * alive). Not Node's closeIdleConnections: it takes an answer as done once ended, not
-   * once written, and cut off a history page going to a slow reader (a review's finding).
+   * A REST request on `socket`: busy until its answer, and those of requests pipelined
+   * after it, are written out; idle after (kept alive). Not Node's closeIdleConnections:
+   * it takes an answer as done once ended, not once written, and cut off a history page
+   * going to a slow reader (a review's finding).
    */
   private restBusy(socket: Duplex, res: ServerResponse): void {
     this.idleRest.delete(socket);
-    if (!this.restSockets.has(socket)) {
-      this.restSockets.add(socket);
-      socket.once('close', () => this.idleRest.delete(socket));
-    }
-    res.once('finish', () => {
-      if (!socket.destroyed) this.idleRest.add(socket);
+    const open = this.restAnswering.get(socket);
+    if (open === undefined) socket.once('close', () => this.idleRest.delete(socket));
+    this.restAnswering.set(socket, (open ?? 0) + 1);
+    res.once('close', () => {
+      // 'close' follows 'finish', or comes alone when the socket went first.
+      const left = (this.restAnswering.get(socket) ?? 1) - 1;
+      this.restAnswering.set(socket, left);
+      if (left === 0 && !socket.destroyed) this.idleRest.add(socket);
     });
   }
 
@@ -218,6 +221,7 @@ export class Gateway {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.idleRest.delete(socket); // a REST socket kept alive, upgraded now: not REST's to close
     const url = requestUrl(req);
     if (!url) {
       refuseUpgrade(socket, '400 Bad Request');
