@@ -314,6 +314,7 @@ describe('a node at its memory budget', () => {
     const member = realtime(port, { clientId: 'heavy' });
     try {
       await Promise.all([connected(c), connected(member)]);
+      expect((await capped.health('r1-n1')).admitting).toBe(true);
       await member.channels.get('mem-room').attach();
       // A channel only `member` holds here: its client goes when the connection's socket does.
       const solo: unknown[] = [];
@@ -337,6 +338,8 @@ describe('a node at its memory budget', () => {
       expect(nack).toMatchObject({ code: 42910 });
       const h = await capped.health('r1-n1');
       expect(h.memory.heapUsedBytes).toBeLessThan(BUDGET);
+      expect(h.memory.rssBytes).toBeGreaterThan(0);
+      expect(h.admitting).toBe(false); // for balancers: it turns new connections away
       // A refused publish makes no channel (the next review: 5,000 refused ones made 5,000
       // masters); one the node has all of already (a retry, by its id) is answered as ever.
       const before = (await capped.health('r1-n1')).mastered;
