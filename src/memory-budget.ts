@@ -70,7 +70,7 @@ export const memoryBudget = new MemoryBudget();
  * (EMFILE) in a process out of descriptors, then null, and the heap from V8.
  */
 export function memoryFigures(): { rssBytes: number | null; heapUsedBytes: number } {
-  let rss: number | null = null;
+  let rss: number | null;
   try {
     rss = process.memoryUsage.rss();
   } catch {

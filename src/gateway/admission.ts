@@ -21,7 +21,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { AblyError } from '../errors.js';
-import { openFileLimit } from '../open-files.js';
 
 /** A socket this node closes is dropped this long after if its client has not closed it too: ws would wait 30 s, holding its descriptor. */
 export const CLOSED_SOCKET_DROP_MS = 1000;
@@ -88,11 +87,6 @@ export function connectionCaps(configured: number | undefined, openFiles: number
   const connections = Math.min(want, byFiles);
   const boundBy = connections === Infinity ? 'none' : want <= byFiles ? 'limits.maxConnectionsPerNode' : 'open files';
   return { connections, sockets, openFiles, boundBy };
-}
-
-/** This process's caps. */
-export function processConnectionCaps(configured: number | undefined, regionSize: number): ConnectionCaps {
-  return connectionCaps(configured, openFileLimit().soft, regionSize);
 }
 
 /** What a connection refused for the cap is told (DISCONNECTED): try again, here or at another node. */

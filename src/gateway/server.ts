@@ -18,7 +18,8 @@ import { connectionKeyFor, newConnectionId, verifyConnectionKey } from './connec
 import { handleRest } from './rest.js';
 import { cors, requestUrl } from './http-util.js';
 import type { GatewayServices } from './services.js';
-import { atCapacityError, closeSocket, memoryFullError, processConnectionCaps, refuseUpgrade, type ConnectionCaps } from './admission.js';
+import { atCapacityError, closeSocket, connectionCaps, memoryFullError, refuseUpgrade, type ConnectionCaps } from './admission.js';
+import { openFileLimit } from '../open-files.js';
 import { memoryBudget } from '../memory-budget.js';
 
 /**
@@ -60,6 +61,13 @@ function shuttingDownError(): AblyError {
   return new AblyError(80003, 503, 'node shutting down; reconnect to another node');
 }
 
+/** Tells a socket `err` (DISCONNECTED: try again; ERROR: refused), then closes it (closeSocket); nothing to one gone. */
+function sendAndClose(ws: WebSocket, format: WireFormat, action: typeof Action.DISCONNECTED | typeof Action.ERROR, err: AblyError, code: number): void {
+  if (ws.readyState !== ws.OPEN) return;
+  ws.send(encodeFrame({ action, error: err.toInfo() }, format), { binary: format === 'msgpack' });
+  closeSocket(ws, code);
+}
+
 export class Gateway {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
@@ -69,7 +77,7 @@ export class Gateway {
   /** A presenceHere is due (presenceHereSoon). */
   private presenceHerePending = false;
   /** How many clients this node takes (admission.ts). */
-  readonly caps: ConnectionCaps;
+  private readonly caps: ConnectionCaps;
   /** Sockets admitted whose connection is being opened (a resume's state looked up): they count against the cap. */
   private readonly opening = new Set<WebSocket>();
   /** Client sockets open (REST and WebSocket), against `caps.sockets`. */
@@ -111,7 +119,7 @@ export class Gateway {
     });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.http.on('clientError', (_err, socket) => socket.destroy());
-    this.caps = processConnectionCaps(services.limits.maxConnectionsPerNode, services.regionSize);
+    this.caps = connectionCaps(services.limits.maxConnectionsPerNode, openFileLimit().soft, services.regionSize);
     // Past this the server closes each socket as it is accepted: no Ably error can be sent,
     // but the node keeps descriptors for its own links, and its clients.
     if (Number.isFinite(this.caps.sockets)) this.http.maxConnections = this.caps.sockets;
@@ -246,9 +254,7 @@ export class Gateway {
    * fallback host), then closes it, and drops it if its client has not closed it soon after.
    */
   private turnAway(ws: WebSocket, format: WireFormat, err: AblyError): void {
-    if (ws.readyState !== ws.OPEN) return;
-    ws.send(encodeFrame({ action: Action.DISCONNECTED, error: err.toInfo() }, format), { binary: format === 'msgpack' });
-    closeSocket(ws, 1000);
+    sendAndClose(ws, format, Action.DISCONNECTED, err, 1000);
   }
 
   /** A connection this node has no room for: turned away, counted, and logged now and then. */
@@ -279,10 +285,7 @@ export class Gateway {
     ws.on('error', (err) => this.services.log.debug({ err: err.message }, 'websocket error'));
     const formatParam = q.get('format') ?? 'json';
     const format: WireFormat = formatParam === 'msgpack' ? 'msgpack' : 'json';
-    const refuse = (err: AblyError) => {
-      ws.send(encodeFrame({ action: Action.ERROR, error: err.toInfo() }, format), { binary: format === 'msgpack' });
-      closeSocket(ws, 1008);
-    };
+    const refuse = (err: AblyError) => sendAndClose(ws, format, Action.ERROR, err, 1008);
     if (formatParam !== 'json' && formatParam !== 'msgpack') {
       refuse(AblyError.of('invalidParameterValue', 'format must be "json" or "msgpack"'));
       return;
@@ -362,10 +365,12 @@ export class Gateway {
         }
       }
     }
-    // The node stopped, or lost its quorum, while the resume was looked up: elsewhere.
-    if (!this.accepting || !this.services.hasQuorum()) {
+    // Gone while the resume was looked up, or the node stopped or lost its quorum meanwhile
+    // (the client is sent elsewhere). What was taken from its host (told to let go) is kept
+    // as a lost one's record, so it expires (its members leave: ConnectionPresence).
+    if (ws.readyState !== ws.OPEN || !this.accepting || !this.services.hasQuorum()) {
       if (taken) this.services.connections.lost(taken, this.services.now() + this.services.limits.connectionStateTtlMs);
-      this.turnAway(ws, format, this.accepting ? cutOffError() : shuttingDownError());
+      this.turnAway(ws, format, this.accepting ? cutOffError() : shuttingDownError()); // nothing to a socket gone
       return;
     }
     // Let in at the cap as the resume of a connection held here, and not that (its record
@@ -378,12 +383,6 @@ export class Gateway {
     // do its channels, re-attached with their serials: hub.ts).
     if (!taken && memoryBudget.isFull()) {
       this.noRoom(ws, format, memoryFullError(memoryBudget.describe()), 'memory');
-      return;
-    }
-    if (ws.readyState !== ws.OPEN) {
-      // Taken from its host (told to let go), and gone before it was opened here: its record
-      // is kept as a lost one's, so it expires (its members leave: ConnectionPresence).
-      if (taken) this.services.connections.lost(taken, this.services.now() + this.services.limits.connectionStateTtlMs);
       return;
     }
     const resumed = taken !== null;
