@@ -21,7 +21,7 @@ import { startDeployment, type TestDeployment } from '../helpers/deployment.js';
 import { closeAll, connected, realtime, rest, turnedAway, type Realtime } from '../helpers/sdk.js';
 import { removeTempDir } from '../helpers/tmp.js';
 import { KEY, makeTopology } from '../helpers/topology.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -41,6 +41,11 @@ function openRaw(port: number, params = ''): Promise<{ ws: WebSocket; got: 'conn
   });
 }
 
+/** A WebSocket upgrade request for `target` (a path and query), as a bare socket sends it. */
+function upgradeRequest(target: string): string {
+  return `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+}
+
 /**
  * A WebSocket handshake on a bare socket that then says nothing (no close frame back, and
  * its side kept open after the server's end): how long until the server has let the
@@ -54,7 +59,7 @@ async function silentHandshake(port: number, query: string, path = '/'): Promise
   sock.on('error', () => (gone = true));
   sock.on('close', () => (gone = true));
   await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
-  sock.write(`GET ${path}?${query} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  sock.write(upgradeRequest(`${path}?${query}`));
   const t0 = Date.now();
   const let_go = await waitFor(
     () => {
@@ -196,6 +201,8 @@ describe('a connection the node closes', () => {
 
 describe('a node under a low open-file limit', () => {
   const FILES = 400;
+  /** Client sockets a node of one takes at most under FILES descriptors (its socket cap). */
+  const SOCKET_CAP = FILES - descriptorsKept(1) + REST_FD_SHARE;
   let child: ChildProcess | null = null;
   let dir: string | null = null;
   const sockets: WebSocket[] = [];
@@ -216,6 +223,18 @@ describe('a node under a low open-file limit', () => {
     return { port: node.port, out: () => out };
   }
 
+  /** FILES more sockets, kept; resolves once the node has dropped one of them (it reached its socket cap, and closed its idle REST sockets). */
+  async function flood(port: number): Promise<void> {
+    const these: Socket[] = [];
+    for (let i = 0; i < FILES; i++) {
+      const sock = connect(port, '127.0.0.1');
+      sock.on('error', () => {});
+      these.push(sock);
+    }
+    plain.push(...these);
+    await waitFor(() => these.some((x) => x.destroyed), { what: 'a socket past the cap dropped' });
+  }
+
   afterEach(async () => {
     for (const ws of sockets.splice(0)) ws.terminate();
     for (const p of plain.splice(0)) p.destroy();
@@ -229,16 +248,15 @@ describe('a node under a low open-file limit', () => {
 
   it('takes what its descriptors allow, turns the rest away, and still answers health, REST and its clients', async () => {
     const { port, out } = await startLimited();
-    const node = { port };
     const cap = FILES - descriptorsKept(1);
-    const sub = realtime(node.port);
+    const sub = realtime(port);
     try {
       const got: unknown[] = [];
       await sub.channels.get('fd').subscribe((m) => got.push(m.data));
       // More than the node has descriptors for, fifty at a time.
       const answers: Awaited<ReturnType<typeof openRaw>>[] = [];
       for (let i = 0; i < 450; i += 50) {
-        const batch = await Promise.all(Array.from({ length: 50 }, () => openRaw(node.port)));
+        const batch = await Promise.all(Array.from({ length: 50 }, () => openRaw(port)));
         for (const a of batch) sockets.push(a.ws);
         answers.push(...batch);
       }
@@ -250,20 +268,20 @@ describe('a node under a low open-file limit', () => {
       expect(count('disconnected')).toBeGreaterThan(0);
       expect(answers.filter((a) => a.got === 'disconnected').every((a) => a.code === 50004)).toBe(true);
       // Health and REST are answered; the client it held still receives.
-      const h = await waitFor(async () => fetch(`http://127.0.0.1:${node.port}/health`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json() as Promise<Record<string, any>>).catch(() => null), {
+      const h = await waitFor(async () => fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json() as Promise<Record<string, any>>).catch(() => null), {
         what: 'the node to answer its health',
         timeoutMs: 10_000,
       });
       expect(h.connections).toBe(cap);
       expect(h.connectionCaps).toMatchObject({ connections: cap, sockets: cap + REST_FD_SHARE, openFiles: FILES, boundBy: 'open files' });
       expect(h.counters.connectionsRefused).toBeGreaterThan(0);
-      await rest(node.port).channels.get('fd').publish('x', 'after');
+      await rest(port).channels.get('fd').publish('x', 'after');
       await waitFor(() => got.includes('after'), { what: 'the REST publish delivered' });
       // REST sockets kept alive idle, as many as REST's share and more, do not shut out the
       // next health check (a review's finding: they held every socket left for 65 s).
       // First the sockets turned away go (a second at most), so that the idle ones take every socket left.
       // (The WebSockets held, this test's REST and fetch sockets: a few.)
-      await waitFor(async () => ((await fetch(`http://127.0.0.1:${node.port}/health`).then((r) => r.json())) as { sockets: number }).sockets <= cap + 4, {
+      await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json())) as { sockets: number }).sockets <= cap + 4, {
         what: 'the sockets turned away to go',
       });
       const agents = Array.from({ length: REST_FD_SHARE + 8 }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
@@ -272,7 +290,7 @@ describe('a node under a low open-file limit', () => {
           agents.map(
             (agent) =>
               new Promise<number>((resolve) => {
-                get({ host: '127.0.0.1', port: node.port, path: '/health', agent }, (res) => {
+                get({ host: '127.0.0.1', port: port, path: '/health', agent }, (res) => {
                   res.resume();
                   res.on('end', () => resolve(res.statusCode ?? 0));
                 }).on('error', () => resolve(0));
@@ -281,7 +299,7 @@ describe('a node under a low open-file limit', () => {
         );
         expect(statuses.filter((x) => x === 200).length).toBeGreaterThan(0);
         // On a socket of its own (fetch would reuse one it keeps).
-        expect(await healthOnce(node.port)).toBe(200);
+        expect(await healthOnce(port)).toBe(200);
       } finally {
         for (const a of agents) a.destroy();
       }
@@ -290,7 +308,7 @@ describe('a node under a low open-file limit', () => {
       for (const ws of sockets.splice(0)) ws.terminate();
       await waitFor(
         async () => {
-          const a = await openRaw(node.port);
+          const a = await openRaw(port);
           sockets.push(a.ws);
           return a.got === 'connected';
         },
@@ -316,11 +334,11 @@ describe('a node under a low open-file limit', () => {
         });
       }),
     );
-    // Given time to accept them (or drop them, past its socket cap) before any asks: asked
-    // at once, each answered one went idle as the next came and was closed then.
-    await sleep(500);
+    // Every one accepted or dropped (past the socket cap) before any asks: asked at once,
+    // each answered one went idle as the next came and was closed then.
+    await waitFor(() => opened.filter((x) => x.destroyed).length >= FILES - SOCKET_CAP, { what: 'the sockets past the cap dropped' });
     const alive = opened.filter((x) => !x.destroyed);
-    expect(alive.length).toBeLessThan(FILES);
+    expect(alive.length).toBe(SOCKET_CAP);
     // Each asks once, on a socket it keeps alive, and reads its answer.
     const answered = await Promise.all(
       alive.map(
@@ -340,7 +358,7 @@ describe('a node under a low open-file limit', () => {
           }),
       ),
     );
-    expect(answered.filter(Boolean).length).toBeGreaterThan(0);
+    expect(answered.filter(Boolean).length).toBe(alive.length);
     // A fresh health check is answered within a couple of tries (the first may be the one
     // dropped that frees the idle ones).
     const tries: (number | string)[] = [];
@@ -365,21 +383,24 @@ describe('a node under a low open-file limit', () => {
     const slow = connect({ port, host: '127.0.0.1' });
     plain.push(slow);
     await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
-    slow.pause();
+    let got = 0;
+    let seen = '';
+    const read = (b: Buffer) => {
+      got += b.length;
+      if (seen.length < 4096) seen += b.toString('latin1', 0, Math.min(b.length, 4096));
+      // The page's answer has begun, so it is ended: read no more, and the rest waits in the node.
+      if (seen.split('HTTP/1.1 200').length > 2) slow.pause();
+    };
+    slow.on('data', read);
     slow.write(
       `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n` +
         `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${auth}\r\nAccept: application/json\r\n\r\n`,
     );
-    await sleep(500); // answered and ended meanwhile, not yet written out
-    // Sockets past the socket cap: each near it and each dropped at it closes the idle ones.
-    for (let i = 0; i < FILES; i++) {
-      const sock = connect(port, '127.0.0.1');
-      sock.on('error', () => {});
-      plain.push(sock);
-    }
-    await sleep(500);
+    await waitFor(() => slow.isPaused(), { what: 'the page\'s answer begun' });
+    expect(got).toBeLessThan(whole);
+    await flood(port);
     // Now read it all: both answers whole (more bytes than the page's body alone), or the socket cut.
-    let got = 0;
+    slow.off('data', read);
     const complete = await new Promise<boolean>((resolve) => {
       slow.on('data', (b: Buffer) => {
         got += b.length;
@@ -402,13 +423,9 @@ describe('a node under a low open-file limit', () => {
     await new Promise<void>((resolve) => ka.once('connect', () => resolve()));
     ka.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     await waitFor(() => kaBytes.endsWith('}'), { what: 'the health answer on the kept socket' });
-    ka.write(`GET /?key=${encodeURIComponent(KEY)}&format=json&v=6 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    ka.write(upgradeRequest(`/?key=${encodeURIComponent(KEY)}&format=json&v=6`));
     await waitFor(() => kaBytes.includes('"action":4'), { what: 'CONNECTED on the upgraded socket' });
-    for (let i = 0; i < FILES; i++) {
-      const sock = connect(port, '127.0.0.1');
-      sock.on('error', () => {});
-      plain.push(sock);
-    }
+    await flood(port);
     // A HEARTBEAT, masked as a client's frame must be, is answered on it.
     const payload = Buffer.from('{"action":0}');
     const mask = Buffer.from([1, 2, 3, 4]);
@@ -419,7 +436,7 @@ describe('a node under a low open-file limit', () => {
     const reset = connect({ port, host: '127.0.0.1' });
     reset.on('error', () => {});
     await new Promise<void>((resolve) => reset.once('connect', () => resolve()));
-    reset.write('GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    reset.write(upgradeRequest('/nope'));
     reset.resetAndDestroy();
     for (const x of plain.splice(1)) x.destroy();
     expect(await waitFor(async () => (await healthOnce(port)) === 200, { what: 'the node to answer after the reset' })).toBe(true);
