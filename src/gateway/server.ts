@@ -43,6 +43,14 @@ const DRAIN_TIMEOUT_MS = 3000;
 const PRESENCE_HERE_DELAY_MS = 10;
 /** Within this many sockets of the socket cap, idle keep-alive REST sockets are closed as each new socket comes. */
 const IDLE_CLOSE_MARGIN = 16;
+/**
+ * A client socket that has sent nothing this long is closed (the sweep): Node times a
+ * request's headers only once its first byte has come, and such a socket held its
+ * descriptor until the 70 s idle timeout.
+ */
+const SILENT_TIMEOUT_MS = 10_000;
+/** Near the socket cap, one silent this long is closed as each new socket comes (or is dropped). */
+const SILENT_NEAR_CAP_MS = 2000;
 /** Refused connections are logged at most this often (with how many since the last line). */
 const REFUSED_LOG_MS = 10_000;
 
@@ -84,6 +92,8 @@ export class Gateway {
   private sockets = 0;
   /** REST sockets kept alive between requests, their last answer written out (restBusy). */
   private readonly idleRest = new Set<Duplex>();
+  /** Client sockets that have sent nothing yet, and when each came (monotonic ms), oldest first. */
+  private readonly silent = new Map<Duplex, number>();
   /** Per REST socket, its answers not yet written out (restBusy). */
   private readonly restAnswering = new WeakMap<Duplex, number>();
   /** Connections refused since the last log line of them, and when that was. */
@@ -93,11 +103,12 @@ export class Gateway {
     private readonly services: GatewayServices,
     private readonly auth: Authenticator,
   ) {
-    this.http = createServer((req, res) => {
+    this.http = createServer({ connectionsCheckingInterval: 2000 }, (req, res) => {
       // handleRest answers its own errors; should that answer fail, the request ends here
       // and the node goes on.
       // Near the socket cap, no REST socket is kept alive idle after its answer.
       if (this.nearSocketCap()) res.setHeader('connection', 'close');
+      this.silent.delete(req.socket);
       this.restBusy(req.socket, res);
       if (!cors(req, res)) {
         handleRest(req, res, { services, auth }).catch((err: unknown) => {
@@ -107,6 +118,11 @@ export class Gateway {
       }
     });
     this.http.keepAliveTimeout = 65_000;
+    // Headers begun must be whole within 10 s, and a request's body within 60 s (Node's
+    // defaults, 60 s and 300 s, let a client that sends them a byte at a time hold a socket
+    // that long); checked every 2 s (not 30).
+    this.http.headersTimeout = 10_000;
+    this.http.requestTimeout = 60_000;
     // A REST socket on which nothing moves this long is closed: a client that does not read
     // its response (a history page, up to HISTORY_PAGE_MAX_BYTES) held it in memory until it
     // went away. A WebSocket's socket is not timed (ws sets no timeout on upgrade).
@@ -119,6 +135,11 @@ export class Gateway {
     });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.http.on('clientError', (_err, socket) => socket.destroy());
+    const gateway = this;
+    this.socketClosed = function (this: Duplex) {
+      gateway.sockets--;
+      gateway.silent.delete(this);
+    };
     this.caps = connectionCaps(services.limits.maxConnectionsPerNode, openFileLimit().soft, services.regionSize);
     // Past this the server closes each socket as it is accepted: no Ably error can be sent,
     // but the node keeps descriptors for its own links, and its clients.
@@ -127,12 +148,14 @@ export class Gateway {
       // Near the cap, REST sockets kept alive idle (65 s) give their descriptors back: they
       // would otherwise shut out health checks and REST requests while WebSockets hold the rest.
       this.sockets++;
-      if (this.nearSocketCap()) this.closeIdleRest();
+      const now = this.services.monotonic();
+      this.silent.set(socket, now);
+      if (this.nearSocketCap()) this.makeRoom(now);
       socket.on('close', this.socketClosed); // one function for all: no closure a socket
     });
     // At it, a socket is dropped as accepted, with no 'connection': those that came together
     // and went idle after their answers would otherwise hold the cap until they time out.
-    this.http.on('drop', () => this.closeIdleRest());
+    this.http.on('drop', () => this.makeRoom(this.services.monotonic()));
     const asked = services.limits.maxConnectionsPerNode;
     const level = asked !== undefined && asked > this.caps.connections ? 'warn' : 'info';
     services.log[level]({ ...this.caps, asked }, asked !== undefined && level === 'warn'
@@ -140,9 +163,23 @@ export class Gateway {
       : 'client connections capped');
   }
 
-  private readonly socketClosed = (): void => {
-    this.sockets--;
-  };
+  /** A client socket's 'close' (one function for all, `this` the socket). */
+  private readonly socketClosed: (this: Duplex) => void;
+
+  /** Near the socket cap: closes the REST sockets kept alive idle, and those silent SILENT_NEAR_CAP_MS. */
+  private makeRoom(now: number): void {
+    this.closeIdleRest();
+    this.closeSilent(now - SILENT_NEAR_CAP_MS);
+  }
+
+  /** Closes the client sockets that came before `before` and have sent nothing since. */
+  private closeSilent(before: number): void {
+    for (const [socket, at] of this.silent) {
+      if (at > before) break; // the rest came later (a Map keeps the order they came)
+      this.silent.delete(socket);
+      socket.destroy();
+    }
+  }
 
   /**
    * A REST request on `socket`: busy until its answer, and those of requests pipelined
@@ -202,6 +239,7 @@ export class Gateway {
   private sweep(): void {
     const now = this.services.monotonic();
     for (const c of this.connections.values()) c.tick(now);
+    this.closeSilent(now - SILENT_TIMEOUT_MS);
   }
 
   /** Tells every client to reconnect elsewhere (DISCONNECTED), e.g. on shutdown or lost quorum. */
@@ -230,6 +268,7 @@ export class Gateway {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.idleRest.delete(socket); // a REST socket kept alive, upgraded now: not REST's to close
+    this.silent.delete(socket);
     const url = requestUrl(req);
     if (!url) {
       refuseUpgrade(socket, '400 Bad Request');

@@ -366,6 +366,33 @@ describe('a node under a low open-file limit', () => {
     expect(tries.length).toBeLessThanOrEqual(3);
   });
 
+  // Sockets that connect and send nothing held every socket until the node's 70 s idle
+  // timeout (Node times a request's headers only from its first byte): health checks and
+  // REST were shut out for that long.
+  it('closes sockets that have sent nothing for 2 s when it is at its socket cap', async () => {
+    const { port } = await startLimited();
+    const opened = await Promise.all(
+      Array.from({ length: FILES }, () => {
+        const sock = connect(port, '127.0.0.1');
+        sock.on('error', () => {});
+        plain.push(sock);
+        return new Promise<Socket>((resolve) => {
+          sock.once('connect', () => resolve(sock));
+          sock.once('close', () => resolve(sock));
+        });
+      }),
+    );
+    await waitFor(() => opened.filter((x) => x.destroyed).length >= FILES - SOCKET_CAP, { what: 'the sockets past the cap dropped' });
+    const silent = opened.filter((x) => !x.destroyed);
+    expect(silent.length).toBe(SOCKET_CAP);
+    const t0 = Date.now();
+    const tries: (number | string)[] = [];
+    await waitFor(async () => (tries.push(await healthOnce(port)), tries.at(-1) === 200), { what: 'a fresh health check answered', timeoutMs: 10_000 });
+    // Answered once the silent ones were 2 s old (a try before that was dropped), well before 10 s.
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(silent.filter((x) => x.destroyed).length).toBeGreaterThan(0);
+  });
+
   // The third review's: Node's closeIdleConnections takes an answer as done once ended, not
   // once written, and cut off a large history page going to a slow reader near the cap.
   it('does not cut off an answer still being written to a slow reader when it closes idle REST sockets', async () => {
@@ -441,4 +468,45 @@ describe('a node under a low open-file limit', () => {
     for (const x of plain.splice(1)) x.destroy();
     expect(await waitFor(async () => (await healthOnce(port)) === 200, { what: 'the node to answer after the reset' })).toBe(true);
   });
+});
+
+describe('a client socket that sends nothing, or its headers a byte at a time', () => {
+  let d: TestDeployment;
+  beforeAll(async () => {
+    d = await startDeployment({});
+  });
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  it('is closed within about 10 s, while one kept alive after a request stays', async () => {
+    const port = d.port('r1-n1');
+    const open = (first?: string) =>
+      new Promise<Socket>((resolve) => {
+        const sock = connect(port, '127.0.0.1');
+        sock.on('error', () => {});
+        sock.on('data', () => {});
+        sock.once('connect', () => {
+          if (first) sock.write(first);
+          resolve(sock);
+        });
+      });
+    const closedAt = (sock: Socket) => new Promise<number>((resolve) => sock.once('close', () => resolve(Date.now())));
+    const t0 = Date.now();
+    const silent = await open();
+    const partial = await open('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const kept = await open('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    let keptClosed = false;
+    kept.once('close', () => (keptClosed = true));
+    try {
+      const [a, b] = await Promise.all([closedAt(silent), closedAt(partial)]);
+      // Within 10 s and the sweep's second (silent), or the 2 s check of headers begun.
+      expect(a - t0).toBeGreaterThanOrEqual(9000);
+      expect(a - t0).toBeLessThan(14_000);
+      expect(b - t0).toBeLessThan(14_000);
+      expect(keptClosed).toBe(false);
+    } finally {
+      for (const s of [silent, partial, kept]) s.destroy();
+    }
+  }, 30_000);
 });
