@@ -393,6 +393,67 @@ describe('a node under a low open-file limit', () => {
     expect(silent.filter((x) => x.destroyed).length).toBeGreaterThan(0);
   });
 
+  // Within 16 of the socket cap, the sockets left are REST's and health checks': REST
+  // answers carry `connection: close` and an upgrade gets HTTP 503, as does an upgrade to
+  // a URL it cannot read (400) at any time.
+  it('answers an upgrade 503 and REST with connection: close within 16 of its socket cap, and an unreadable URL 400', async () => {
+    const { port } = await startLimited();
+    /** What a raw socket is answered (its first bytes), and whether the node closed it. */
+    const ask = (request: string) =>
+      new Promise<{ answer: string; closed: boolean }>((resolve) => {
+        const sock = connect(port, '127.0.0.1');
+        plain.push(sock);
+        sock.on('error', () => {});
+        let answer = '';
+        const t = setTimeout(() => resolve({ answer, closed: false }), 3000);
+        sock.on('data', (b: Buffer) => (answer += b.toString('latin1')));
+        sock.once('close', () => {
+          clearTimeout(t);
+          resolve({ answer, closed: true });
+        });
+        sock.once('connect', () => sock.write(request));
+      });
+    const bad = await ask(upgradeRequest(`//[/?key=${encodeURIComponent(KEY)}`));
+    expect(bad.answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(bad.closed).toBe(true);
+    // Requests whose bodies have not come: neither silent nor idle, so the node keeps them.
+    const held = SOCKET_CAP - 8;
+    const auth = `Basic ${Buffer.from(KEY).toString('base64')}`;
+    await Promise.all(
+      Array.from({ length: held }, () => {
+        const sock = connect(port, '127.0.0.1');
+        sock.on('error', () => {});
+        plain.push(sock);
+        return new Promise<void>((resolve) => {
+          sock.once('connect', () => {
+            sock.write(`POST /channels/held/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n`);
+            resolve();
+          });
+        });
+      }),
+    );
+    await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json())) as { sockets: number }).sockets >= held, {
+      what: 'the held sockets in',
+    });
+    const health = await ask('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    expect(health.answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(health.answer.toLowerCase()).toContain('connection: close');
+    expect(health.closed).toBe(true);
+    const up = await ask(upgradeRequest(`/?key=${encodeURIComponent(KEY)}&format=json&v=6`));
+    expect(up.answer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(up.closed).toBe(true);
+    // The held ones gone, an upgrade is taken again.
+    for (const x of plain.splice(0)) x.destroy();
+    await waitFor(
+      async () => {
+        const a = await openRaw(port);
+        sockets.push(a.ws);
+        return a.got === 'connected';
+      },
+      { what: 'a connection taken again' },
+    );
+  });
+
   // The third review's: Node's closeIdleConnections takes an answer as done once ended, not
   // once written, and cut off a large history page going to a slow reader near the cap.
   it('does not cut off an answer still being written to a slow reader when it closes idle REST sockets', async () => {
