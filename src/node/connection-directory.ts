@@ -5,7 +5,10 @@
  * five or more, where two nodes may go at once and the resume should still work); its host writes it
  * when the connection opens, when its transport goes (with the time its state expires),
  * and again whenever the ring changes. A node asked to resume a connection takes the
- * record from its holders, so resume works on any node, also after the host died.
+ * record from its holders, so resume works on any node, also after the host died. A
+ * record its host cannot write again (the host died, left, or started a new life) is kept
+ * for the state's TTL from when its holder saw that (hostGone, reconcile): before, one
+ * whose host died with it was kept, and could be resumed, for ever.
  */
 import type { Ring } from '../cluster/ring.js';
 import type { Logger } from '../log.js';
@@ -29,6 +32,8 @@ export interface DirectoryDeps {
   ring(): Ring;
   now(): number;
   log: Logger;
+  /** How long a connection's state is kept after its transport goes (limits.connectionStateTtlMs). */
+  stateTtlMs: number;
 }
 
 function keyOf(connectionId: string): string {
@@ -175,13 +180,36 @@ export class ConnectionDirectory {
   }
 
   /**
+   * `node` died, left or started a new life: the records it hosted with no expiry (their
+   * transports went with it, and it wrote nothing) expire the state's TTL from now. A host
+   * that lives on (a new life that kept its clients) writes them again (republish).
+   */
+  hostGone(node: NodeId): void {
+    const expiresAt = this.deps.now() + this.deps.stateTtlMs;
+    for (const [id, r] of this.held) if (r.host === node && r.expiresAt === null) this.held.set(id, { ...r, expiresAt });
+  }
+
+  /** Puts this node's hosted records to their holders again (this node started a new life, its clients kept). */
+  republish(): void {
+    this.reconcile(true);
+  }
+
+  /**
    * Housekeeping (each second and on ring changes): expired records go; the records
    * this node hosts are put to their current holders again, and held records are copied
    * to any new holder, so each keeps its copies through a node's death.
    */
   reconcile(ringChanged: boolean): void {
     const now = this.deps.now();
-    for (const [id, r] of this.held) if (r.expiresAt !== null && r.expiresAt <= now) this.held.delete(id);
+    // A record with no expiry whose host is out of the ring (copied here after hostGone, or
+    // put before this node heard of its host) expires as hostGone's do; its host, back,
+    // writes it again.
+    const ring = new Set(this.deps.ring().members);
+    for (const [id, r] of this.held) {
+      if (r.expiresAt === null) {
+        if (r.host !== this.deps.self && !ring.has(r.host)) this.held.set(id, { ...r, expiresAt: now + this.deps.stateTtlMs });
+      } else if (r.expiresAt <= now) this.held.delete(id);
+    }
     for (const [id, r] of this.hosted) if (r.expiresAt !== null && r.expiresAt <= now) this.hosted.delete(id);
     if (!ringChanged) return;
     const byNode = new Map<NodeId, ConnectionRecord[]>();

@@ -245,6 +245,7 @@ export class AblyNode {
       ring,
       now,
       log: this.log,
+      stateTtlMs: o.topology.limits.connectionStateTtlMs,
     });
     this.globalmaster = o.topology.regions.length > 1 ? this.makeGlobalmaster(o) : null;
     const connectionSecret = createHmac('sha256', secret).update(`connection-keys:${this.region.name}`).digest('base64url');
@@ -401,6 +402,7 @@ export class AblyNode {
           this.rpc.failPeer(e.node, e.type === 'peerDown' ? e.reason : 'left');
           this.registry.forgetNode(e.node);
           this.occupancy.board.forgetNode(e.node);
+          this.directory.hostGone(e.node);
           ringMayChange = true;
           break;
         case 'frozen':
@@ -409,6 +411,7 @@ export class AblyNode {
         case 'selfReset':
           this.log.warn({ reason: e.reason, incarnation: e.incarnation }, 'starting a new incarnation; dropping channel state');
           void this.beginNewLife(`node reset: ${e.reason}`).then(() => this.hub.onSelfReset());
+          this.directory.republish(); // its peers took the new life as the old one's death (hostGone)
           // Its clients are still here: after the heartbeat (on each link), so that a master
           // that takes the new life as the old one's death hears this after it.
           this.gateway.presenceHereSoon(this.maySpeak);

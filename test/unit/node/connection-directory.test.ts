@@ -11,9 +11,13 @@ import { silentLogger } from '../../../src/log.js';
 import { ConnectionDirectory } from '../../../src/node/connection-directory.js';
 import type { ConnectionRecord } from '../../../src/transport/messages.js';
 
+const TTL_MS = 120_000;
+
 function region(size: number) {
   const nodes = Array.from({ length: size }, (_, i) => `n${i + 1}`);
-  const ring = new Ring(nodes);
+  let ring = new Ring(nodes);
+  /** Every node's clock (ms). */
+  const clock = { now: 1_000 };
   const down = new Set<string>();
   const dirs = new Map<string, ConnectionDirectory>();
   for (const self of nodes) {
@@ -22,8 +26,9 @@ function region(size: number) {
       new ConnectionDirectory({
         self,
         ring: () => ring,
-        now: () => 1_000,
+        now: () => clock.now,
         log: silentLogger(),
+        stateTtlMs: TTL_MS,
         send: () => {},
         rpc: {
           request: async (to: string, req: never) => {
@@ -36,7 +41,20 @@ function region(size: number) {
   }
   /** The nodes that hold a copy of a connection's record. */
   const holding = (id: string) => nodes.filter((n) => (dirs.get(n)!.handle({ type: 'connTake', connectionId: id, host: n }) as { record: ConnectionRecord | null }).record !== null);
-  return { nodes, ring, down, dirs, holding };
+  return {
+    nodes,
+    get ring() {
+      return ring;
+    },
+    /** Every directory's ring from now on: `members`. */
+    setRing(members: string[]) {
+      ring = new Ring(members);
+    },
+    clock,
+    down,
+    dirs,
+    holding,
+  };
 }
 
 const record = (connectionId: string, host: string): Omit<ConnectionRecord, 'updatedAt'> => ({ connectionId, appId: 'app', clientId: null, host, expiresAt: null });
@@ -108,5 +126,43 @@ describe('connection directory', () => {
     // Back on n1 (which hosted it before): greater again.
     await r.dirs.get('n1')!.take('c7');
     expect(await r.dirs.get('n1')!.put(record('c7', 'n1'))).toBeGreaterThan(second);
+  });
+
+  // A killed host writes nothing when its connections' transports go with it: their records
+  // were kept with no expiry, and could be resumed, for ever (fifty-eighth session).
+  it('expires the records of a host that died, left or started a new life, the state TTL after, unless it writes them again', async () => {
+    const r = region(3);
+    let id = '';
+    for (let i = 0; !id; i++) if (!r.ring.preference(`conn:d${i}`, 2).includes('n3')) id = `d${i}`;
+    await r.dirs.get('n3')!.put(record(id, 'n3'));
+    const [a, b] = r.ring.preference(`conn:${id}`, 2) as [string, string];
+    // a hears that n3 died; b has not yet, and keeps no expiry until its next pass.
+    r.dirs.get(a)!.hostGone('n3');
+    r.clock.now += TTL_MS - 1;
+    expect(await r.dirs.get(a)!.take(id, () => false)).toMatchObject({ host: 'n3', expiresAt: 1_000 + TTL_MS });
+    r.clock.now += 1;
+    r.dirs.get(a)!.reconcile(false);
+    expect(r.holding(id)).toEqual([b]);
+    // b's pass after its ring lost n3: the TTL from then.
+    r.setRing(['n1', 'n2']);
+    r.dirs.get(b)!.reconcile(false);
+    r.clock.now += TTL_MS;
+    r.dirs.get(b)!.reconcile(false);
+    expect(r.holding(id)).toEqual([]);
+    expect(await r.dirs.get(a)!.take(id)).toBeNull();
+  });
+
+  it('keeps no expiry on the records of a host that lives on and writes them again (a new life that kept its clients)', async () => {
+    const r = region(3);
+    let id = '';
+    for (let i = 0; !id; i++) if (!r.ring.preference(`conn:e${i}`, 2).includes('n3')) id = `e${i}`;
+    await r.dirs.get('n3')!.put(record(id, 'n3'));
+    for (const n of ['n1', 'n2']) r.dirs.get(n)!.hostGone('n3');
+    r.dirs.get('n3')!.republish();
+    await r.dirs.get('n3')!.settle();
+    r.clock.now += 10 * TTL_MS;
+    for (const n of r.nodes) r.dirs.get(n)!.reconcile(false);
+    expect(r.holding(id).length).toBe(2);
+    expect(await r.dirs.get('n1')!.take(id, () => false)).toMatchObject({ host: 'n3', expiresAt: null });
   });
 });
