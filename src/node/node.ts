@@ -242,10 +242,7 @@ export class AblyNode {
       self: this.id,
       rpc: this.rpc,
       send: (to, msg) => this.transport.send(to, msg),
-      ring,
-      now,
-      log: this.log,
-      stateTtlMs: o.topology.limits.connectionStateTtlMs,
+      ring, now, log: this.log, stateTtlMs: o.topology.limits.connectionStateTtlMs,
     });
     this.globalmaster = o.topology.regions.length > 1 ? this.makeGlobalmaster(o) : null;
     const connectionSecret = createHmac('sha256', secret).update(`connection-keys:${this.region.name}`).digest('base64url');
@@ -411,9 +408,8 @@ export class AblyNode {
         case 'selfReset':
           this.log.warn({ reason: e.reason, incarnation: e.incarnation }, 'starting a new incarnation; dropping channel state');
           void this.beginNewLife(`node reset: ${e.reason}`).then(() => this.hub.onSelfReset());
-          this.directory.republish(); // its peers took the new life as the old one's death (hostGone)
-          // Its clients are still here: after the heartbeat (on each link), so that a master
-          // that takes the new life as the old one's death hears this after it.
+          // Its clients are still here: their presence and records told after the heartbeat (on each link), to peers that take the new life as the old one's death.
+          this.directory.republish();
           this.gateway.presenceHereSoon(this.maySpeak);
           ringMayChange = true;
           break;
@@ -467,8 +463,7 @@ export class AblyNode {
     this.hub.onRingChange();
     this.gateway.presenceHereSoon(this.maySpeak);
     this.globalmaster?.evaluate();
-    // Interest reports sent while the role moved may have gone to a node not holding it.
-    if (this.globalmaster && this.ringView.owner(GLOBALMASTER_KEY) !== globalmasterBefore) this.registry.reportAllInterest();
+    if (this.globalmaster && this.ringView.owner(GLOBALMASTER_KEY) !== globalmasterBefore) this.registry.reportAllInterest(); // those sent while the role moved may have gone astray
   }
 
   // ---- node-to-node traffic ------------------------------------------------------------
