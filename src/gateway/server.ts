@@ -118,11 +118,10 @@ export class Gateway {
       }
     });
     this.http.keepAliveTimeout = 65_000;
-    // Headers begun must be whole within 10 s, and a request's body within 60 s (Node's
-    // defaults, 60 s and 300 s, let a client that sends them a byte at a time hold a socket
-    // that long); checked every 2 s (not 30).
+    // Headers begun must be whole within 10 s (Node's default, 60 s, let a client that sends
+    // them a byte at a time hold a socket that long); checked every 2 s (not 30). A body keeps
+    // Node's 300 s: a 2 MiB one over a slow link needs it (a review's finding at 60 s).
     this.http.headersTimeout = 10_000;
-    this.http.requestTimeout = 60_000;
     // A REST socket on which nothing moves this long is closed: a client that does not read
     // its response (a history page, up to HISTORY_PAGE_MAX_BYTES) held it in memory until it
     // went away. A WebSocket's socket is not timed (ws sets no timeout on upgrade).
