@@ -8,7 +8,10 @@
  * record from its holders, so resume works on any node, also after the host died. A
  * record its host cannot write again (the host died, left, or started a new life) is kept
  * for the state's TTL from when its holder saw that (hostGone, reconcile): before, one
- * whose host died with it was kept, and could be resumed, for ever.
+ * whose host died with it was kept, and could be resumed, for ever. That verdict is the
+ * holder's own (`expiring`), never written into the record it copies to others: a copy
+ * carrying it replaced good copies of a live host's records (a review's finding). Only a
+ * put from the host itself, or a newer record, takes it back.
  */
 import type { Ring } from '../cluster/ring.js';
 import type { Logger } from '../log.js';
@@ -45,6 +48,8 @@ export class ConnectionDirectory {
   private readonly held = new Map<string, ConnectionRecord>();
   /** Records of connections this node hosts (re-put when the ring changes). */
   private readonly hosted = new Map<string, ConnectionRecord>();
+  /** Held records with no expiry of their own whose host this node saw gone, and when each expires here. */
+  private readonly expiring = new Map<string, number>();
   /** Puts in flight (a stopping node waits for them). */
   private readonly pending = new Set<Promise<void>>();
 
@@ -163,20 +168,26 @@ export class ConnectionDirectory {
 
   // ---- holder side ------------------------------------------------------------------
 
-  handle(req: { type: 'connPut'; records: ConnectionRecord[] } | { type: 'connTake'; connectionId: string; host: NodeId }): ReplyBody {
+  /** A request from node `from`: records put (by their host, or copied by another holder), or one asked for. */
+  handle(req: { type: 'connPut'; records: ConnectionRecord[] } | { type: 'connTake'; connectionId: string; host: NodeId }, from: NodeId): ReplyBody {
     if (req.type === 'connPut') {
       for (const r of req.records) {
         const have = this.held.get(r.connectionId);
-        if (!have || r.updatedAt >= have.updatedAt) this.held.set(r.connectionId, r);
+        if (have && r.updatedAt < have.updatedAt) continue;
+        this.held.set(r.connectionId, r);
+        // A copy of the same record from another holder leaves this node's verdict on its host.
+        if (from === r.host || !have || r.updatedAt > have.updatedAt) this.expiring.delete(r.connectionId);
       }
       return { kind: 'ok' };
     }
     const have = this.held.get(req.connectionId) ?? null;
-    return { kind: 'connection', record: have };
+    const expiresAt = this.expiring.get(req.connectionId);
+    return { kind: 'connection', record: have && expiresAt !== undefined ? { ...have, expiresAt } : have };
   }
 
   onDrop(connectionId: string): void {
     this.held.delete(connectionId);
+    this.expiring.delete(connectionId);
   }
 
   /**
@@ -186,7 +197,7 @@ export class ConnectionDirectory {
    */
   hostGone(node: NodeId): void {
     const expiresAt = this.deps.now() + this.deps.stateTtlMs;
-    for (const [id, r] of this.held) if (r.host === node && r.expiresAt === null) this.held.set(id, { ...r, expiresAt });
+    for (const [id, r] of this.held) if (r.host === node && r.expiresAt === null && !this.expiring.has(id)) this.expiring.set(id, expiresAt);
   }
 
   /** Puts this node's hosted records to their holders again (this node started a new life, its clients kept). */
@@ -206,9 +217,13 @@ export class ConnectionDirectory {
     // writes it again.
     const ring = new Set(this.deps.ring().members);
     for (const [id, r] of this.held) {
-      if (r.expiresAt === null) {
-        if (r.host !== this.deps.self && !ring.has(r.host)) this.held.set(id, { ...r, expiresAt: now + this.deps.stateTtlMs });
-      } else if (r.expiresAt <= now) this.held.delete(id);
+      const expiresAt = r.expiresAt ?? this.expiring.get(id) ?? null;
+      if (expiresAt === null) {
+        if (r.host !== this.deps.self && !ring.has(r.host)) this.expiring.set(id, now + this.deps.stateTtlMs);
+      } else if (expiresAt <= now) {
+        this.held.delete(id);
+        this.expiring.delete(id);
+      }
     }
     for (const [id, r] of this.hosted) if (r.expiresAt !== null && r.expiresAt <= now) this.hosted.delete(id);
     if (!ringChanged) return;

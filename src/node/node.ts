@@ -525,7 +525,7 @@ export class AblyNode {
         return;
       case 'connPut':
       case 'connTake':
-        this.rpc.reply(from, msg.rid, this.directory.handle(msg));
+        this.rpc.reply(from, msg.rid, this.directory.handle(msg, from));
         return;
       case 'stats':
         this.rpc.reply(from, msg.rid, { kind: 'stats', buckets: this.stats.buckets(msg.appId, msg.start, msg.end) });

@@ -33,14 +33,14 @@ function region(size: number) {
         rpc: {
           request: async (to: string, req: never) => {
             if (down.has(to)) throw new Error(`${to} is down`);
-            return dirs.get(to)!.handle(req);
+            return dirs.get(to)!.handle(req, self);
           },
         } as never,
       }),
     );
   }
   /** The nodes that hold a copy of a connection's record. */
-  const holding = (id: string) => nodes.filter((n) => (dirs.get(n)!.handle({ type: 'connTake', connectionId: id, host: n }) as { record: ConnectionRecord | null }).record !== null);
+  const holding = (id: string) => nodes.filter((n) => (dirs.get(n)!.handle({ type: 'connTake', connectionId: id, host: n }, n) as { record: ConnectionRecord | null }).record !== null);
   return {
     nodes,
     get ring() {
@@ -164,5 +164,23 @@ describe('connection directory', () => {
     for (const n of r.nodes) r.dirs.get(n)!.reconcile(false);
     expect(r.holding(id).length).toBe(2);
     expect(await r.dirs.get('n1')!.take(id, () => false)).toMatchObject({ host: 'n3', expiresAt: null });
+  });
+
+  // The review's: a holder's verdict written into the record went out with its copies on the
+  // next ring change, and replaced other holders' good copies of a live host's records.
+  it('keeps a holder\'s verdict on a host to itself: the copies it sends carry none', async () => {
+    const r = region(3);
+    let id = '';
+    for (let i = 0; !id; i++) if (!r.ring.preference(`conn:f${i}`, 2).includes('n3')) id = `f${i}`;
+    await r.dirs.get('n3')!.put(record(id, 'n3'));
+    const [a, b] = r.ring.preference(`conn:${id}`, 2) as [string, string];
+    r.dirs.get(b)!.hostGone('n3'); // b alone saw n3 gone (a partial partition)
+    r.dirs.get(b)!.reconcile(true); // and copied what it holds on a ring change
+    await r.dirs.get(b)!.settle();
+    r.clock.now += TTL_MS + 1;
+    for (const n of r.nodes) r.dirs.get(n)!.reconcile(false);
+    expect(r.holding(id)).toEqual([a]);
+    r.down.add(b);
+    expect(await r.dirs.get(a)!.take(id, () => false)).toMatchObject({ host: 'n3', expiresAt: null });
   });
 });
