@@ -235,6 +235,23 @@ describe('a node under a low open-file limit', () => {
     await waitFor(() => these.some((x) => x.destroyed), { what: 'a socket past the cap dropped' });
   }
 
+  /** FILES sockets that send nothing, kept; resolves once each is accepted or dropped, and those past the socket cap dropped. */
+  async function fillToCap(port: number): Promise<Socket[]> {
+    const opened = await Promise.all(
+      Array.from({ length: FILES }, () => {
+        const sock = connect(port, '127.0.0.1');
+        sock.on('error', () => {});
+        plain.push(sock);
+        return new Promise<Socket>((resolve) => {
+          sock.once('connect', () => resolve(sock));
+          sock.once('close', () => resolve(sock));
+        });
+      }),
+    );
+    await waitFor(() => opened.filter((x) => x.destroyed).length >= FILES - SOCKET_CAP, { what: 'the sockets past the cap dropped' });
+    return opened;
+  }
+
   afterEach(async () => {
     for (const ws of sockets.splice(0)) ws.terminate();
     for (const p of plain.splice(0)) p.destroy();
@@ -323,20 +340,9 @@ describe('a node under a low open-file limit', () => {
   // idle, held every socket (none was idle when the last came): health checks failed for 65 s.
   it('closes REST sockets kept alive idle at its socket cap, though they came together', async () => {
     const { port } = await startLimited();
-    const opened = await Promise.all(
-      Array.from({ length: FILES }, () => {
-        const sock = connect(port, '127.0.0.1');
-        sock.on('error', () => {});
-        plain.push(sock);
-        return new Promise<Socket>((resolve) => {
-          sock.once('connect', () => resolve(sock));
-          sock.once('close', () => resolve(sock));
-        });
-      }),
-    );
+    const opened = await fillToCap(port);
     // Every one accepted or dropped (past the socket cap) before any asks: asked at once,
     // each answered one went idle as the next came and was closed then.
-    await waitFor(() => opened.filter((x) => x.destroyed).length >= FILES - SOCKET_CAP, { what: 'the sockets past the cap dropped' });
     const alive = opened.filter((x) => !x.destroyed);
     expect(alive.length).toBe(SOCKET_CAP);
     // Each asks once, on a socket it keeps alive, and reads its answer.
@@ -371,18 +377,7 @@ describe('a node under a low open-file limit', () => {
   // REST were shut out for that long.
   it('closes sockets that have sent nothing for 2 s when it is at its socket cap', async () => {
     const { port } = await startLimited();
-    const opened = await Promise.all(
-      Array.from({ length: FILES }, () => {
-        const sock = connect(port, '127.0.0.1');
-        sock.on('error', () => {});
-        plain.push(sock);
-        return new Promise<Socket>((resolve) => {
-          sock.once('connect', () => resolve(sock));
-          sock.once('close', () => resolve(sock));
-        });
-      }),
-    );
-    await waitFor(() => opened.filter((x) => x.destroyed).length >= FILES - SOCKET_CAP, { what: 'the sockets past the cap dropped' });
+    const opened = await fillToCap(port);
     const silent = opened.filter((x) => !x.destroyed);
     expect(silent.length).toBe(SOCKET_CAP);
     const t0 = Date.now();
