@@ -193,16 +193,11 @@ export class ConnectionDirectory {
   /**
    * `node` died, left or started a new life: the records it hosted with no expiry (their
    * transports went with it, and it wrote nothing) expire the state's TTL from now. A host
-   * that lives on (a new life that kept its clients) writes them again (republish).
+   * that lives on (a new life that kept its clients) writes them again (reconcile(true)).
    */
   hostGone(node: NodeId): void {
     const expiresAt = this.deps.now() + this.deps.stateTtlMs;
     for (const [id, r] of this.held) if (r.host === node && r.expiresAt === null && !this.expiring.has(id)) this.expiring.set(id, expiresAt);
-  }
-
-  /** Puts this node's hosted records to their holders again (this node started a new life, its clients kept). */
-  republish(): void {
-    this.reconcile(true);
   }
 
   /**

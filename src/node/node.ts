@@ -409,7 +409,7 @@ export class AblyNode {
           this.log.warn({ reason: e.reason, incarnation: e.incarnation }, 'starting a new incarnation; dropping channel state');
           void this.beginNewLife(`node reset: ${e.reason}`).then(() => this.hub.onSelfReset());
           // Its clients are still here: their presence and records told after the heartbeat (on each link), to peers that take the new life as the old one's death.
-          this.directory.republish();
+          this.directory.reconcile(true);
           this.gateway.presenceHereSoon(this.maySpeak);
           ringMayChange = true;
           break;

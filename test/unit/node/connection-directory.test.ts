@@ -57,6 +57,11 @@ function region(size: number) {
   };
 }
 
+/** A connection id (`prefix` and a number) whose two holders in `ring` do not include `node`. */
+function heldWithout(ring: Ring, node: string, prefix: string): string {
+  for (let i = 0; ; i++) if (!ring.preference(`conn:${prefix}${i}`, 2).includes(node)) return `${prefix}${i}`;
+}
+
 const record = (connectionId: string, host: string): Omit<ConnectionRecord, 'updatedAt'> => ({ connectionId, appId: 'app', clientId: null, host, expiresAt: null });
 
 describe('connection directory', () => {
@@ -132,8 +137,7 @@ describe('connection directory', () => {
   // were kept with no expiry, and could be resumed, for ever (fifty-eighth session).
   it('expires the records of a host that died, left or started a new life, the state TTL after, unless it writes them again', async () => {
     const r = region(3);
-    let id = '';
-    for (let i = 0; !id; i++) if (!r.ring.preference(`conn:d${i}`, 2).includes('n3')) id = `d${i}`;
+    const id = heldWithout(r.ring, 'n3', 'd');
     await r.dirs.get('n3')!.put(record(id, 'n3'));
     const [a, b] = r.ring.preference(`conn:${id}`, 2) as [string, string];
     // a hears that n3 died; b has not yet, and keeps no expiry until its next pass.
@@ -154,11 +158,10 @@ describe('connection directory', () => {
 
   it('keeps no expiry on the records of a host that lives on and writes them again (a new life that kept its clients)', async () => {
     const r = region(3);
-    let id = '';
-    for (let i = 0; !id; i++) if (!r.ring.preference(`conn:e${i}`, 2).includes('n3')) id = `e${i}`;
+    const id = heldWithout(r.ring, 'n3', 'e');
     await r.dirs.get('n3')!.put(record(id, 'n3'));
     for (const n of ['n1', 'n2']) r.dirs.get(n)!.hostGone('n3');
-    r.dirs.get('n3')!.republish();
+    r.dirs.get('n3')!.reconcile(true); // its new life writes its records again
     await r.dirs.get('n3')!.settle();
     r.clock.now += 10 * TTL_MS;
     for (const n of r.nodes) r.dirs.get(n)!.reconcile(false);
@@ -170,8 +173,7 @@ describe('connection directory', () => {
   // next ring change, and replaced other holders' good copies of a live host's records.
   it('keeps a holder\'s verdict on a host to itself: the copies it sends carry none', async () => {
     const r = region(3);
-    let id = '';
-    for (let i = 0; !id; i++) if (!r.ring.preference(`conn:f${i}`, 2).includes('n3')) id = `f${i}`;
+    const id = heldWithout(r.ring, 'n3', 'f');
     await r.dirs.get('n3')!.put(record(id, 'n3'));
     const [a, b] = r.ring.preference(`conn:${id}`, 2) as [string, string];
     r.dirs.get(b)!.hostGone('n3'); // b alone saw n3 gone (a partial partition)
