@@ -252,6 +252,18 @@ describe('a node under a low open-file limit', () => {
     return opened;
   }
 
+  /** Resolves once a WebSocket connection is taken again (kept, to be closed after the test). */
+  async function connectedAgain(port: number): Promise<void> {
+    await waitFor(
+      async () => {
+        const a = await openRaw(port);
+        sockets.push(a.ws);
+        return a.got === 'connected';
+      },
+      { what: 'a connection taken again', timeoutMs: 10_000 },
+    );
+  }
+
   afterEach(async () => {
     for (const ws of sockets.splice(0)) ws.terminate();
     for (const p of plain.splice(0)) p.destroy();
@@ -323,14 +335,7 @@ describe('a node under a low open-file limit', () => {
       expect(out()).not.toMatch(/EMFILE/);
       // Those gone, there is room again.
       for (const ws of sockets.splice(0)) ws.terminate();
-      await waitFor(
-        async () => {
-          const a = await openRaw(port);
-          sockets.push(a.ws);
-          return a.got === 'connected';
-        },
-        { what: 'a connection taken again', timeoutMs: 10_000 },
-      );
+      await connectedAgain(port);
     } finally {
       closeAll(sub);
     }
@@ -439,14 +444,7 @@ describe('a node under a low open-file limit', () => {
     expect(up.closed).toBe(true);
     // The held ones gone, an upgrade is taken again.
     for (const x of plain.splice(0)) x.destroy();
-    await waitFor(
-      async () => {
-        const a = await openRaw(port);
-        sockets.push(a.ws);
-        return a.got === 'connected';
-      },
-      { what: 'a connection taken again' },
-    );
+    await connectedAgain(port);
   });
 
   // The third review's: Node's closeIdleConnections takes an answer as done once ended, not
